@@ -1,0 +1,108 @@
+// The loaded exchange configuration: assets, markets, fee tiers, with every number already fixed-point.
+//
+// Scales: asset amounts in the asset's own units (10^decimals per whole unit); prices (quote per one whole
+// base, and USD marks) at PRICE_DECIMALS; ratios (weights, multipliers, rates, fractions) at RATIO_DECIMALS.
+
+export const PRICE_DECIMALS = 9;
+export const PRICE_SCALE = 1_000_000_000n;
+export const RATIO_DECIMALS = 18;
+export const RATIO_SCALE = 1_000_000_000_000_000_000n;
+
+export interface SqrtMarginFunction {
+  /** Ratio. */
+  readonly base: bigint;
+  /** Ratio per sqrt(USD notional). */
+  readonly factor: bigint;
+}
+
+export type HaircutConfig =
+  | { readonly kind: "identity" }
+  | { readonly kind: "inverseSqrt"; /** Ratio */ readonly base: bigint; /** Ratio */ readonly penalty: bigint };
+
+export const PoolState = { Open: 0, Closed: 1, RepayOnly: 2 } as const;
+export type PoolState = (typeof PoolState)[keyof typeof PoolState];
+
+export interface PoolConfig {
+  /** All ratios (APR for rates). */
+  readonly optimalUtilization: bigint;
+  readonly maxUtilization: bigint;
+  readonly throttleUtilizationThreshold: bigint;
+  readonly minRate: bigint;
+  readonly optimalRate: bigint;
+  readonly maxRate: bigint;
+  readonly k: bigint;
+  readonly fee: bigint;
+  /** Cap on total lent, asset units. */
+  readonly openBorrowLendLimit: bigint;
+  readonly state: PoolState;
+}
+
+export interface AssetConfig {
+  readonly id: number;
+  readonly symbol: string;
+  readonly decimals: number;
+  /** 10n ** decimals. */
+  readonly unit: bigint;
+  readonly haircut: HaircutConfig;
+  /** USD mark at start, PRICE_DECIMALS, until the oracle says otherwise. */
+  readonly initialMark: bigint;
+  readonly borrow: { readonly imf: SqrtMarginFunction; readonly mmf: SqrtMarginFunction };
+  readonly pool: PoolConfig;
+}
+
+export interface BandMultipliers {
+  /** Ratios. */
+  readonly minMultiplier: bigint;
+  readonly maxMultiplier: bigint;
+}
+
+export interface FundingConfig {
+  readonly lowerBps: number;
+  readonly upperBps: number;
+  /** Ratio. */
+  readonly divisor: bigint;
+  readonly intervalHours: number;
+}
+
+export interface MarketConfig {
+  readonly id: number;
+  readonly symbol: string;
+  /** MarketKind. */
+  readonly kind: number;
+  readonly baseAsset: number;
+  readonly quoteAsset: number;
+  /** Prices, PRICE_DECIMALS. */
+  readonly tickSize: bigint;
+  readonly minPrice: bigint;
+  readonly maxPrice: bigint;
+  /** Base-asset units. */
+  readonly stepSize: bigint;
+  readonly minQuantity: bigint;
+  readonly maxQuantity: bigint;
+  /** Quote-asset units. */
+  readonly minNotional: bigint;
+  readonly priceBand: BandMultipliers;
+  readonly impactBand: BandMultipliers;
+  readonly meanMarkBand: BandMultipliers;
+  /** Perpetuals only (null on spot). Ratio. */
+  readonly premiumTolerance: bigint | null;
+  readonly imf: SqrtMarginFunction | null;
+  readonly mmf: SqrtMarginFunction | null;
+  readonly funding: FundingConfig | null;
+}
+
+export interface FeeTier {
+  readonly name: string;
+  /** USD, PRICE_DECIMALS (a USD amount is a price of 1 unit). */
+  readonly minVolumeUsd: bigint;
+  readonly makerBps: number;
+  readonly takerBps: number;
+}
+
+export interface ExchangeConfig {
+  /** Ratio (e.g. 50). */
+  readonly platformMaxLeverage: bigint;
+  readonly feeTiers: readonly FeeTier[];
+  readonly assets: readonly AssetConfig[];
+  readonly markets: readonly MarketConfig[];
+}

@@ -1,0 +1,90 @@
+// The small closed vocabularies shared by every stage; numeric values equal the wire schema's enums.
+
+export const Side = { Buy: 0, Sell: 1 } as const;
+export type Side = (typeof Side)[keyof typeof Side];
+
+export const OrderType = { Limit: 0, Market: 1 } as const;
+export type OrderType = (typeof OrderType)[keyof typeof OrderType];
+
+export const TimeInForce = { GTC: 0, IOC: 1, FOK: 2 } as const;
+export type TimeInForce = (typeof TimeInForce)[keyof typeof TimeInForce];
+
+export const SelfTradePrevention = { RejectTaker: 0, RejectMaker: 1, RejectBoth: 2, Allow: 3 } as const;
+export type SelfTradePrevention = (typeof SelfTradePrevention)[keyof typeof SelfTradePrevention];
+
+export const MarketKind = { Spot: 0, Perpetual: 1 } as const;
+export type MarketKind = (typeof MarketKind)[keyof typeof MarketKind];
+
+export const MarketState = { Open: 0, PostOnly: 1, LimitOnly: 2, CancelOnly: 3, Closed: 4 } as const;
+export type MarketState = (typeof MarketState)[keyof typeof MarketState];
+
+/** Why an order left the book (or never rested). */
+export const DoneReason = {
+  Filled: 0,
+  Canceled: 1,
+  /** IOC / market remainder with nothing left to match. */
+  Expired: 2,
+  FokUnfilled: 3,
+  SelfTradeTaker: 4,
+  SelfTradeMaker: 5,
+  ImpactBand: 6,
+  MeanMarkBand: 7,
+  PremiumBand: 8,
+  ReduceOnlyCapped: 9,
+  Replaced: 10,
+  CanceledByAll: 11,
+} as const;
+export type DoneReason = (typeof DoneReason)[keyof typeof DoneReason];
+
+/**
+ * Typed reject codes. Values are stable: they are the wire enum `RejectCode` in schemas/crossbook.fbs.
+ * Add new codes at the end only.
+ */
+export const RejectCode = {
+  None: 0,
+  MalformedFrame: 1,
+  UnknownCommand: 2,
+  UnknownMarket: 3,
+  UnknownAsset: 4,
+  InvalidAmount: 5,
+  InvalidPrice: 6,
+  InvalidQuantity: 7,
+  InsufficientBalance: 8,
+  InsufficientMargin: 9,
+  UnknownOrder: 10,
+  Unauthorized: 11,
+  InvalidAccount: 12,
+  TickSize: 13,
+  StepSize: 14,
+  MinQuantity: 15,
+  MaxQuantity: 16,
+  MinNotional: 17,
+  MinPrice: 18,
+  MaxPrice: 19,
+  PostOnlyWouldTake: 20,
+  FokNotFilled: 21,
+  PriceBand: 22,
+  MarketStateForbids: 23,
+  SelfTrade: 24,
+  ReduceOnlyNotReducing: 25,
+  DuplicateClientId: 26,
+  TooManyOpenOrders: 27,
+  InvalidField: 28,
+  Overloaded: 29,
+  InvalidTime: 30,
+  BorrowThrottled: 31,
+  RedeemThrottled: 32,
+  PoolClosed: 33,
+  MaxUtilization: 34,
+  LendRequiresBorrowRepay: 35,
+  BorrowRequiresLendRedeem: 36,
+  AutoLendOn: 37,
+  InvalidSetting: 38,
+  NoLiquidity: 39,
+  InvalidTransfer: 40,
+} as const;
+export type RejectCode = (typeof RejectCode)[keyof typeof RejectCode];
+
+export const rejectCodeName: Record<number, string> = Object.fromEntries(
+  Object.entries(RejectCode).map(([k, v]) => [v, k]),
+);

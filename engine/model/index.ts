@@ -1,0 +1,4 @@
+// Public face of the shared domain vocabulary: enums, records, sinks and configuration types.
+export * from "./enums.ts";
+export * from "./records.ts";
+export * from "./config.ts";

@@ -1,0 +1,184 @@
+// Reusable flat records for commands and events: the shape every stage reads and writes on the hot path.
+//
+// A record is a mutable object with scalar fields only. Producers fill one record and pass it on; consumers
+// read it before returning and never keep a reference (Disruptor style: no allocation per message). The ring
+// codec (engine/pipeline) maps each field to a fixed slot of a fixed-size ring record.
+
+export const CommandKind = {
+  None: 0,
+  Deposit: 1,
+  Withdraw: 2,
+  PlaceOrder: 3,
+  CancelOrder: 4,
+  CancelAll: 5,
+  AdvanceTime: 6,
+  Transfer: 7,
+  SetMarketState: 8,
+  SetOraclePrice: 9,
+} as const;
+export type CommandKind = (typeof CommandKind)[keyof typeof CommandKind];
+
+/** Order flag bits (CommandRecord.flags). */
+export const OrderFlag = {
+  PostOnly: 1,
+  ReduceOnly: 2,
+  AutoBorrow: 4,
+  AutoBorrowRepay: 8,
+  AutoLend: 16,
+  AutoLendRedeem: 32,
+  /** cancel-by-clientId instead of orderId (CancelOrder). */
+  ByClientId: 64,
+} as const;
+
+export class CommandRecord {
+  kind: number = CommandKind.None;
+  /** Global sequence number assigned by the sequencer (gateway); also the order id of a PlaceOrder. */
+  seq = 0;
+  account = 0;
+  /** Transfer destination. */
+  account2 = 0;
+  market = 0;
+  asset = 0;
+  side = 0;
+  orderType = 0;
+  tif = 0;
+  stp = 0;
+  flags = 0;
+  /** Market state (SetMarketState) or other small enum argument. */
+  state = 0;
+  /** Target order of a cancel (engine order id). */
+  orderId = 0;
+  /** Client's order id, u64, echoed back; 0 = none. */
+  clientId = 0n;
+  /** Price, PRICE_DECIMALS fixed point. */
+  price = 0n;
+  /** Base quantity in base-asset units. */
+  quantity = 0n;
+  /** Quote quantity (market buy by quote) in quote-asset units. */
+  quoteQuantity = 0n;
+  /** Deposit / withdraw / transfer amount in asset units. */
+  amount = 0n;
+  /** Engine time in ms since epoch (AdvanceTime). */
+  timeMs = 0;
+
+  clear(): void {
+    this.kind = CommandKind.None;
+    this.seq = 0;
+    this.account = 0;
+    this.account2 = 0;
+    this.market = 0;
+    this.asset = 0;
+    this.side = 0;
+    this.orderType = 0;
+    this.tif = 0;
+    this.stp = 0;
+    this.flags = 0;
+    this.state = 0;
+    this.orderId = 0;
+    this.clientId = 0n;
+    this.price = 0n;
+    this.quantity = 0n;
+    this.quoteQuantity = 0n;
+    this.amount = 0n;
+    this.timeMs = 0;
+  }
+
+  copyFrom(o: CommandRecord): void {
+    this.kind = o.kind;
+    this.seq = o.seq;
+    this.account = o.account;
+    this.account2 = o.account2;
+    this.market = o.market;
+    this.asset = o.asset;
+    this.side = o.side;
+    this.orderType = o.orderType;
+    this.tif = o.tif;
+    this.stp = o.stp;
+    this.flags = o.flags;
+    this.state = o.state;
+    this.orderId = o.orderId;
+    this.clientId = o.clientId;
+    this.price = o.price;
+    this.quantity = o.quantity;
+    this.quoteQuantity = o.quoteQuantity;
+    this.amount = o.amount;
+    this.timeMs = o.timeMs;
+  }
+}
+
+export const EventKind = {
+  None: 0,
+  OrderAccepted: 1,
+  OrderRejected: 2,
+  Fill: 3,
+  OrderDone: 4,
+  Balance: 5,
+  Clock: 6,
+  /** A non-order command (deposit, withdraw, transfer, admin) was accepted. */
+  CommandAccepted: 7,
+  /** A non-order command was refused. Same fields as OrderRejected. */
+  CommandRejected: 8,
+} as const;
+export type EventKind = (typeof EventKind)[keyof typeof EventKind];
+
+export class EventRecord {
+  kind: number = EventKind.None;
+  /** Sequence number of the command that caused this event. */
+  seq = 0;
+  /** Market sequence number (order events) — O8. */
+  marketSeq = 0;
+  account = 0;
+  market = 0;
+  asset = 0;
+  side = 0;
+  orderId = 0;
+  clientId = 0n;
+  /** Reject code (RejectCode) or done reason (DoneReason). */
+  code = 0;
+  /** Human-readable reject message (OrderRejected / CommandRejected). */
+  message = "";
+  price = 0n;
+  quantity = 0n;
+  /** Fill: quote amount of the trade; Done: filled quantity; Balance: locked. */
+  amount2 = 0n;
+  /** Balance: available; Done: remaining quantity. */
+  amount = 0n;
+  /** Fill: the maker side's identity. */
+  makerAccount = 0;
+  makerOrderId = 0;
+  makerClientId = 0n;
+  makerFee = 0n;
+  takerFee = 0n;
+  tradeId = 0;
+  timeMs = 0;
+
+  clear(): void {
+    this.kind = EventKind.None;
+    this.seq = 0;
+    this.marketSeq = 0;
+    this.account = 0;
+    this.market = 0;
+    this.asset = 0;
+    this.side = 0;
+    this.orderId = 0;
+    this.clientId = 0n;
+    this.code = 0;
+    this.message = "";
+    this.price = 0n;
+    this.quantity = 0n;
+    this.amount2 = 0n;
+    this.amount = 0n;
+    this.makerAccount = 0;
+    this.makerOrderId = 0;
+    this.makerClientId = 0n;
+    this.makerFee = 0n;
+    this.takerFee = 0n;
+    this.tradeId = 0;
+    this.timeMs = 0;
+  }
+}
+
+/** Where a stage publishes its events. The record is only valid during the call. */
+export interface EventSink {
+  publish(e: EventRecord): void;
+}
