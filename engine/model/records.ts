@@ -15,6 +15,10 @@ export const CommandKind = {
   Transfer: 7,
   SetMarketState: 8,
   SetOraclePrice: 9,
+  /** Cancel-replace: orderId (or clientId with ByClientId) gets a new price/quantity. */
+  ReplaceOrder: 10,
+  /** Settlement → matching: band inputs of a market (mean mark in price, mean premium in amount as a Ratio). */
+  MarketBandInputs: 11,
 } as const;
 export type CommandKind = (typeof CommandKind)[keyof typeof CommandKind];
 
@@ -60,6 +64,8 @@ export class CommandRecord {
   amount = 0n;
   /** Engine time in ms since epoch (AdvanceTime). */
   timeMs = 0;
+  /** Signed position of the account in a perpetual market, filled by risk for reduceOnly orders. */
+  positionQuantity = 0n;
 
   clear(): void {
     this.kind = CommandKind.None;
@@ -81,6 +87,7 @@ export class CommandRecord {
     this.quoteQuantity = 0n;
     this.amount = 0n;
     this.timeMs = 0;
+    this.positionQuantity = 0n;
   }
 
   copyFrom(o: CommandRecord): void {
@@ -103,6 +110,7 @@ export class CommandRecord {
     this.quoteQuantity = o.quoteQuantity;
     this.amount = o.amount;
     this.timeMs = o.timeMs;
+    this.positionQuantity = o.positionQuantity;
   }
 }
 
