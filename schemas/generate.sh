@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Regenerates the TypeScript wire code from schemas/crossbook.fbs (plain accessor API: no --gen-object-api,
+# whose object classes allocate per message). Usage: schemas/generate.sh [OUT_DIR] (default schemas/generated).
+#
+# flatc 2.0.x writes extensionless relative imports ('./foo'); our ESM + NodeNext setup (tsc and tsx) needs
+# explicit '.ts' extensions, so they are added with sed. Output is deterministic: the staleness test
+# (test/schemas.test.ts) regenerates into a temp dir and compares byte for byte with the committed files.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+out="${1:-$here/generated}"
+schema="$here/crossbook.fbs"
+
+if ! command -v flatc >/dev/null 2>&1; then
+  echo "generate.sh: flatc not found (Debian package flatbuffers-compiler, version 2.0.x)" >&2
+  exit 2
+fi
+version="$(flatc --version)"
+case "$version" in
+  "flatc version 2.0."*) ;;
+  *) echo "generate.sh: need flatc 2.0.x to match the flatbuffers@2.0.7 runtime, found: $version" >&2; exit 2 ;;
+esac
+
+rm -rf "$out"
+mkdir -p "$out"
+flatc --ts -o "$out" "$schema"
+
+# Add '.ts' to every relative import/export specifier; files in sorted order so the run is reproducible.
+find "$out" -type f -name '*.ts' -print0 | sort -z | xargs -0 sed -i -E "s#(from '\.{1,2}/[^']*)'#\1.ts'#"
