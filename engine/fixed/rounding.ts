@@ -1,0 +1,50 @@
+// Division with an explicit rounding direction, and the products built on it (mulDiv, mulRatio, quoteAmount).
+
+import { PRICE_DECIMALS, RATIO_SCALE } from "../model/index.ts";
+import { pow10, type Price, type Ratio, Rounding } from "./types.ts";
+
+/** n / d rounded as asked; d > 0. Exact for any size and sign of n (floor/ceil, not truncation). */
+export function divRound(n: bigint, d: bigint, rounding: Rounding): bigint {
+  if (d <= 0n) throw new RangeError(`divRound: divisor must be positive, got ${d}`);
+  let q = n / d;
+  const r = n % d; // same sign as n: bigint division truncates toward zero
+  if (rounding === Rounding.Down) return r < 0n ? q - 1n : q;
+  if (rounding === Rounding.Up) return r > 0n ? q + 1n : q;
+  if (rounding !== Rounding.HalfEven) throw new RangeError(`divRound: unknown rounding ${rounding as number}`);
+  // Reduce to floor with remainder in [0, d), then decide on twice the remainder so no fraction is needed.
+  let rem = r;
+  if (rem < 0n) {
+    q -= 1n;
+    rem += d;
+  }
+  const twice = rem * 2n;
+  if (twice > d) return q + 1n;
+  if (twice < d) return q;
+  return (q & 1n) === 0n ? q : q + 1n;
+}
+
+/** a * b / d with a single rounding (the product is exact); d > 0. */
+export function mulDiv(a: bigint, b: bigint, d: bigint, rounding: Rounding): bigint {
+  return divRound(a * b, d, rounding);
+}
+
+/** x * ratio / 10^RATIO_DECIMALS, in x's scale. */
+export function mulRatio(x: bigint, ratio: Ratio, rounding: Rounding): bigint {
+  return divRound(x * ratio, RATIO_SCALE, rounding);
+}
+
+/**
+ * Quote units for qty base units at price (quote per one whole base, PRICE_DECIMALS):
+ * qty * price * 10^quoteDecimals / (10^baseDecimals * 10^PRICE_DECIMALS), one rounding.
+ */
+export function quoteAmount(
+  qty: bigint,
+  price: Price,
+  baseDecimals: number,
+  quoteDecimals: number,
+  rounding: Rounding,
+): bigint {
+  const shift = quoteDecimals - baseDecimals - PRICE_DECIMALS;
+  if (shift >= 0) return qty * price * pow10(shift);
+  return divRound(qty * price, pow10(-shift), rounding);
+}
