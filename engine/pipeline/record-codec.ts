@@ -1,0 +1,227 @@
+// Fixed-size binary layouts of CommandRecord and EventRecord, shared by the rings and the journal.
+//
+// A slot is addressed by its byte offset inside a buffer seen through Int32/Float64/BigInt64/Uint8 views (a ring's
+// SharedArrayBuffer or a journal buffer). Offsets are multiples of 8. Bigint fields are int64 on the wire: the
+// gateway only admits values that fit (X5), and balances are bounded by AMOUNT_MAX.
+import type { CommandRecord, EventRecord } from "../model/index.ts";
+
+export interface RecordViews {
+  readonly i32: Int32Array;
+  readonly f64: Float64Array;
+  readonly i64: BigInt64Array;
+  readonly u8: Uint8Array;
+}
+
+export function viewsOf(buffer: ArrayBufferLike): RecordViews {
+  return {
+    i32: new Int32Array(buffer),
+    f64: new Float64Array(buffer, 0, buffer.byteLength >> 3),
+    i64: new BigInt64Array(buffer, 0, buffer.byteLength >> 3),
+    u8: new Uint8Array(buffer),
+  };
+}
+
+/** Largest amount/quantity/price the engine admits: every such value travels as int64. */
+export const AMOUNT_MAX = (1n << 62n) - 1n;
+
+/** Marker kind (in the kind slot of either record type): the end of a journal batch, with its batch number. */
+export const BATCH_END_KIND = -1;
+
+// ---- commands: 128 bytes ----
+export const COMMAND_RECORD_BYTES = 128;
+// int32 word offsets within the slot
+const C_KIND = 0;
+const C_ACCOUNT = 1;
+const C_ACCOUNT2 = 2;
+const C_MARKET = 3;
+const C_ASSET = 4;
+const C_SIDE = 5;
+const C_ORDER_TYPE = 6;
+const C_TIF = 7;
+const C_STP = 8;
+const C_FLAGS = 9;
+const C_STATE = 10;
+// float64 word offsets (byte 48..71)
+const C_SEQ = 6;
+const C_ORDER_ID = 7;
+const C_TIME = 8;
+// int64 word offsets (byte 72..119)
+const C_CLIENT_ID = 9;
+const C_PRICE = 10;
+const C_QUANTITY = 11;
+const C_QUOTE_QUANTITY = 12;
+const C_AMOUNT = 13;
+const C_POSITION = 14;
+
+export function writeCommand(v: RecordViews, byteOffset: number, c: CommandRecord): void {
+  const w = byteOffset >> 2;
+  const d = byteOffset >> 3;
+  v.i32[w + C_KIND] = c.kind;
+  v.i32[w + C_ACCOUNT] = c.account | 0;
+  v.i32[w + C_ACCOUNT2] = c.account2 | 0;
+  v.i32[w + C_MARKET] = c.market;
+  v.i32[w + C_ASSET] = c.asset;
+  v.i32[w + C_SIDE] = c.side;
+  v.i32[w + C_ORDER_TYPE] = c.orderType;
+  v.i32[w + C_TIF] = c.tif;
+  v.i32[w + C_STP] = c.stp;
+  v.i32[w + C_FLAGS] = c.flags;
+  v.i32[w + C_STATE] = c.state;
+  v.i32[w + 11] = 0;
+  v.f64[d + C_SEQ] = c.seq;
+  v.f64[d + C_ORDER_ID] = c.orderId;
+  v.f64[d + C_TIME] = c.timeMs;
+  v.i64[d + C_CLIENT_ID] = BigInt.asIntN(64, c.clientId);
+  v.i64[d + C_PRICE] = c.price;
+  v.i64[d + C_QUANTITY] = c.quantity;
+  v.i64[d + C_QUOTE_QUANTITY] = c.quoteQuantity;
+  v.i64[d + C_AMOUNT] = c.amount;
+  v.i64[d + C_POSITION] = c.positionQuantity;
+  v.i64[d + 15] = 0n;
+}
+
+export function readCommand(v: RecordViews, byteOffset: number, c: CommandRecord): void {
+  const w = byteOffset >> 2;
+  const d = byteOffset >> 3;
+  c.kind = v.i32[w + C_KIND]!;
+  c.account = v.i32[w + C_ACCOUNT]! >>> 0;
+  c.account2 = v.i32[w + C_ACCOUNT2]! >>> 0;
+  c.market = v.i32[w + C_MARKET]!;
+  c.asset = v.i32[w + C_ASSET]!;
+  c.side = v.i32[w + C_SIDE]!;
+  c.orderType = v.i32[w + C_ORDER_TYPE]!;
+  c.tif = v.i32[w + C_TIF]!;
+  c.stp = v.i32[w + C_STP]!;
+  c.flags = v.i32[w + C_FLAGS]!;
+  c.state = v.i32[w + C_STATE]!;
+  c.seq = v.f64[d + C_SEQ]!;
+  c.orderId = v.f64[d + C_ORDER_ID]!;
+  c.timeMs = v.f64[d + C_TIME]!;
+  c.clientId = BigInt.asUintN(64, v.i64[d + C_CLIENT_ID]!);
+  c.price = v.i64[d + C_PRICE]!;
+  c.quantity = v.i64[d + C_QUANTITY]!;
+  c.quoteQuantity = v.i64[d + C_QUOTE_QUANTITY]!;
+  c.amount = v.i64[d + C_AMOUNT]!;
+  c.positionQuantity = v.i64[d + C_POSITION]!;
+}
+
+/** Writes a batch-end marker into a command slot. */
+export function writeCommandBatchEnd(v: RecordViews, byteOffset: number, batch: number): void {
+  v.i32[byteOffset >> 2] = BATCH_END_KIND;
+  v.f64[(byteOffset >> 3) + C_SEQ] = batch;
+}
+
+export function commandKindAt(v: RecordViews, byteOffset: number): number {
+  return v.i32[byteOffset >> 2]!;
+}
+
+/** Sequence number of the command in a slot (the batch number for a batch-end marker). */
+export function commandSeqAt(v: RecordViews, byteOffset: number): number {
+  return v.f64[(byteOffset >> 3) + C_SEQ]!;
+}
+
+// ---- events: 400 bytes (144 of fields + up to 256 bytes of ASCII message) ----
+export const EVENT_MESSAGE_BYTES_MAX = 256;
+export const EVENT_RECORD_BYTES = 144 + EVENT_MESSAGE_BYTES_MAX;
+const E_KIND = 0;
+const E_ACCOUNT = 1;
+const E_MARKET = 2;
+const E_ASSET = 3;
+const E_SIDE = 4;
+const E_CODE = 5;
+const E_MAKER_ACCOUNT = 6;
+const E_MESSAGE_LEN = 7;
+// float64 words (byte 32..79)
+const E_SEQ = 4;
+const E_MARKET_SEQ = 5;
+const E_ORDER_ID = 6;
+const E_MAKER_ORDER_ID = 7;
+const E_TRADE_ID = 8;
+const E_TIME = 9;
+// int64 words (byte 80..143)
+const E_CLIENT_ID = 10;
+const E_PRICE = 11;
+const E_QUANTITY = 12;
+const E_AMOUNT = 13;
+const E_AMOUNT2 = 14;
+const E_MAKER_CLIENT_ID = 15;
+const E_MAKER_FEE = 16;
+const E_TAKER_FEE = 17;
+const E_MESSAGE_BYTE = 144;
+
+export function writeEvent(v: RecordViews, byteOffset: number, e: EventRecord): void {
+  const w = byteOffset >> 2;
+  const d = byteOffset >> 3;
+  v.i32[w + E_KIND] = e.kind;
+  v.i32[w + E_ACCOUNT] = e.account | 0;
+  v.i32[w + E_MARKET] = e.market;
+  v.i32[w + E_ASSET] = e.asset;
+  v.i32[w + E_SIDE] = e.side;
+  v.i32[w + E_CODE] = e.code;
+  v.i32[w + E_MAKER_ACCOUNT] = e.makerAccount | 0;
+  v.f64[d + E_SEQ] = e.seq;
+  v.f64[d + E_MARKET_SEQ] = e.marketSeq;
+  v.f64[d + E_ORDER_ID] = e.orderId;
+  v.f64[d + E_MAKER_ORDER_ID] = e.makerOrderId;
+  v.f64[d + E_TRADE_ID] = e.tradeId;
+  v.f64[d + E_TIME] = e.timeMs;
+  v.i64[d + E_CLIENT_ID] = BigInt.asIntN(64, e.clientId);
+  v.i64[d + E_PRICE] = e.price;
+  v.i64[d + E_QUANTITY] = e.quantity;
+  v.i64[d + E_AMOUNT] = e.amount;
+  v.i64[d + E_AMOUNT2] = e.amount2;
+  v.i64[d + E_MAKER_CLIENT_ID] = BigInt.asIntN(64, e.makerClientId);
+  v.i64[d + E_MAKER_FEE] = e.makerFee;
+  v.i64[d + E_TAKER_FEE] = e.takerFee;
+  // Messages are ASCII by construction (engine-written); anything else is replaced by '?'.
+  const m = e.message;
+  const n = m.length < EVENT_MESSAGE_BYTES_MAX ? m.length : EVENT_MESSAGE_BYTES_MAX;
+  const base = byteOffset + E_MESSAGE_BYTE;
+  for (let i = 0; i < n; i++) {
+    const ch = m.charCodeAt(i);
+    v.u8[base + i] = ch < 128 ? ch : 63;
+  }
+  v.i32[w + E_MESSAGE_LEN] = n;
+}
+
+export function readEvent(v: RecordViews, byteOffset: number, e: EventRecord): void {
+  const w = byteOffset >> 2;
+  const d = byteOffset >> 3;
+  e.kind = v.i32[w + E_KIND]!;
+  e.account = v.i32[w + E_ACCOUNT]! >>> 0;
+  e.market = v.i32[w + E_MARKET]!;
+  e.asset = v.i32[w + E_ASSET]!;
+  e.side = v.i32[w + E_SIDE]!;
+  e.code = v.i32[w + E_CODE]!;
+  e.makerAccount = v.i32[w + E_MAKER_ACCOUNT]! >>> 0;
+  e.seq = v.f64[d + E_SEQ]!;
+  e.marketSeq = v.f64[d + E_MARKET_SEQ]!;
+  e.orderId = v.f64[d + E_ORDER_ID]!;
+  e.makerOrderId = v.f64[d + E_MAKER_ORDER_ID]!;
+  e.tradeId = v.f64[d + E_TRADE_ID]!;
+  e.timeMs = v.f64[d + E_TIME]!;
+  e.clientId = BigInt.asUintN(64, v.i64[d + E_CLIENT_ID]!);
+  e.price = v.i64[d + E_PRICE]!;
+  e.quantity = v.i64[d + E_QUANTITY]!;
+  e.amount = v.i64[d + E_AMOUNT]!;
+  e.amount2 = v.i64[d + E_AMOUNT2]!;
+  e.makerClientId = BigInt.asUintN(64, v.i64[d + E_MAKER_CLIENT_ID]!);
+  e.makerFee = v.i64[d + E_MAKER_FEE]!;
+  e.takerFee = v.i64[d + E_TAKER_FEE]!;
+  const n = v.i32[w + E_MESSAGE_LEN]!;
+  e.message = n === 0 ? "" : String.fromCharCode.apply(null, v.u8.subarray(byteOffset + E_MESSAGE_BYTE, byteOffset + E_MESSAGE_BYTE + n) as unknown as number[]);
+}
+
+export function writeEventBatchEnd(v: RecordViews, byteOffset: number, batch: number): void {
+  v.i32[(byteOffset >> 2) + E_KIND] = BATCH_END_KIND;
+  v.f64[(byteOffset >> 3) + E_SEQ] = batch;
+}
+
+export function eventKindAt(v: RecordViews, byteOffset: number): number {
+  return v.i32[(byteOffset >> 2) + E_KIND]!;
+}
+
+export function eventSeqAt(v: RecordViews, byteOffset: number): number {
+  return v.f64[(byteOffset >> 3) + E_SEQ]!;
+}
+
