@@ -22,6 +22,9 @@ export const CommandKind = {
 } as const;
 export type CommandKind = (typeof CommandKind)[keyof typeof CommandKind];
 
+/** CancelAll's `market` meaning "every market". */
+export const ALL_MARKETS = 0xffff;
+
 /** Order flag bits (CommandRecord.flags). */
 export const OrderFlag = {
   PostOnly: 1,
@@ -183,6 +186,31 @@ export class EventRecord {
     this.takerFee = 0n;
     this.tradeId = 0;
     this.timeMs = 0;
+  }
+
+  copyFrom(from: EventRecord): void {
+    this.kind = from.kind;
+    this.seq = from.seq;
+    this.marketSeq = from.marketSeq;
+    this.account = from.account;
+    this.market = from.market;
+    this.asset = from.asset;
+    this.side = from.side;
+    this.orderId = from.orderId;
+    this.clientId = from.clientId;
+    this.code = from.code;
+    this.message = from.message;
+    this.price = from.price;
+    this.quantity = from.quantity;
+    this.amount2 = from.amount2;
+    this.amount = from.amount;
+    this.makerAccount = from.makerAccount;
+    this.makerOrderId = from.makerOrderId;
+    this.makerClientId = from.makerClientId;
+    this.makerFee = from.makerFee;
+    this.takerFee = from.takerFee;
+    this.tradeId = from.tradeId;
+    this.timeMs = from.timeMs;
   }
 }
 

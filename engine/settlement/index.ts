@@ -1,0 +1,31 @@
+// The settlement stage: owner of the engine clock (and, as they land, index/mark prices, funding, interest and
+// liquidation). Time enters only as journaled AdvanceTime commands (DESIGN rule 5).
+import { CommandKind, type CommandRecord } from "../model/index.ts";
+
+/** How often the live settlement worker asks the sequencer for a clock tick. */
+export const CLOCK_TICK_INTERVAL_MS = 1000;
+
+export class SettlementShard {
+  private nowMs = 0;
+
+  get timeMs(): number {
+    return this.nowMs;
+  }
+
+  /** Applies a command the risk stage has already validated (AdvanceTime is monotonic by then). */
+  handle(cmd: CommandRecord): void {
+    if (cmd.kind === CommandKind.AdvanceTime && cmd.timeMs >= this.nowMs) this.nowMs = cmd.timeMs;
+  }
+
+  /**
+   * The engine time a live timer should propose next, given the wall clock read by the worker (not domain code):
+   * never behind the engine's own time, so a wall clock that steps back cannot produce a rejected tick.
+   */
+  proposeTick(wallClockMs: number): number {
+    return wallClockMs > this.nowMs ? wallClockMs : this.nowMs;
+  }
+
+  stateHash(): string {
+    return `settlement t=${this.nowMs}`;
+  }
+}
