@@ -27,3 +27,13 @@ flatc --ts -o "$out" "$schema"
 
 # Add '.ts' to every relative import/export specifier; files in sorted order so the run is reproducible.
 find "$out" -type f -name '*.ts' -print0 | sort -z | xargs -0 sed -i -E "s#(from '\.{1,2}/[^']*)'#\1.ts'#"
+
+# flatc 2.0.8 leaves types that no other type references (EventEnvelope, OrderType, Channel) out of the barrel
+# file; append them so every generated type is importable from one place.
+barrel="$out/crossbook_generated.ts"
+for file in $(cd "$out" && find crossbook -type f -name '*.ts' | LC_ALL=C sort); do
+  if ! grep -q "'./$file'" "$barrel"; then
+    name="$(sed -n -E 's/^export (class|enum) ([A-Za-z0-9_]+).*/\2/p' "$out/$file" | head -n 1)"
+    echo "export { $name } from './$file';" >> "$barrel"
+  fi
+done

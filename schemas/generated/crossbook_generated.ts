@@ -36,3 +36,6 @@ export { Trade } from './crossbook/wire/trade.ts';
 export { Transfer } from './crossbook/wire/transfer.ts';
 export { Unsubscribe } from './crossbook/wire/unsubscribe.ts';
 export { Withdraw } from './crossbook/wire/withdraw.ts';
+export { Channel } from './crossbook/wire/channel.ts';
+export { EventEnvelope } from './crossbook/wire/event-envelope.ts';
+export { OrderType } from './crossbook/wire/order-type.ts';

@@ -2,6 +2,12 @@
 
 import * as flatbuffers from 'flatbuffers';
 
+import { Decimal } from '../../crossbook/wire/decimal.ts';
+
+
+/**
+ * A non-order command succeeded; asset/amount echo a deposit, withdrawal or transfer (else 0).
+ */
 export class CommandAccepted {
   bb: flatbuffers.ByteBuffer|null = null;
   bb_pos = 0;
@@ -25,12 +31,30 @@ account():number {
   return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
 }
 
+asset():number {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.readUint16(this.bb_pos + offset) : 0;
+}
+
+amount(obj?:Decimal):Decimal|null {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? (obj || new Decimal()).__init(this.bb_pos + offset, this.bb!) : null;
+}
+
 static startCommandAccepted(builder:flatbuffers.Builder) {
-  builder.startObject(1);
+  builder.startObject(3);
 }
 
 static addAccount(builder:flatbuffers.Builder, account:number) {
   builder.addFieldInt32(0, account, 0);
+}
+
+static addAsset(builder:flatbuffers.Builder, asset:number) {
+  builder.addFieldInt16(1, asset, 0);
+}
+
+static addAmount(builder:flatbuffers.Builder, amountOffset:flatbuffers.Offset) {
+  builder.addFieldStruct(2, amountOffset, 0);
 }
 
 static endCommandAccepted(builder:flatbuffers.Builder):flatbuffers.Offset {
@@ -38,9 +62,4 @@ static endCommandAccepted(builder:flatbuffers.Builder):flatbuffers.Offset {
   return offset;
 }
 
-static createCommandAccepted(builder:flatbuffers.Builder, account:number):flatbuffers.Offset {
-  CommandAccepted.startCommandAccepted(builder);
-  CommandAccepted.addAccount(builder, account);
-  return CommandAccepted.endCommandAccepted(builder);
-}
 }

@@ -1,0 +1,333 @@
+// Server-side event encoding: engine EventRecords and market-data updates → EventEnvelope frames.
+//
+// One flatbuffers Builder per thread is reused for every frame, so every encoder here returns a VIEW into the
+// builder's buffer that is valid only until the next call of any encoder in this module: hand it to uWS `send`
+// (which copies) at once, or `.slice()` it to keep it. Values are written with scale = the asset's decimals
+// (PRICE_DECIMALS for prices), so a client prints them without config.
+import { Builder } from "flatbuffers";
+import {
+  EventKind,
+  MarketKind,
+  PRICE_DECIMALS,
+  Side,
+  type EventRecord,
+  type ExchangeConfig,
+  type MarketConfig,
+} from "../../engine/model/index.ts";
+import {
+  Balance,
+  BookTicker,
+  Clock,
+  CommandAccepted,
+  CommandRejected,
+  Decimal,
+  DepthDelta,
+  DepthSnapshot,
+  Event,
+  EventEnvelope,
+  Fill,
+  Level,
+  OrderAccepted,
+  OrderDone,
+  OrderRejected,
+  Ticker,
+  Trade,
+} from "../../schemas/index.ts";
+
+const INT64_MIN = -0x8000_0000_0000_0000n;
+const INT64_MAX = 0x7fff_ffff_ffff_ffffn;
+
+const builder = new Builder(1024);
+
+/** Writes a Decimal struct inline (call it as the argument of the table's add function). */
+function decimal(value: bigint, scale: number): number {
+  // An engine value beyond int64 is a bug upstream; the runtime would truncate it silently.
+  if (value < INT64_MIN || value > INT64_MAX) throw new RangeError(`wire decimal out of int64 range: ${value}`);
+  return Decimal.createDecimal(builder, value, scale);
+}
+
+function marketOf(config: ExchangeConfig, market: number): MarketConfig {
+  const m = config.markets[market];
+  if (m === undefined) throw new RangeError(`encode: unknown market ${market}`);
+  return m;
+}
+
+function decimalsOf(config: ExchangeConfig, asset: number): number {
+  const a = config.assets[asset];
+  if (a === undefined) throw new RangeError(`encode: unknown asset ${asset}`);
+  return a.decimals;
+}
+
+function finish(type: number, body: number, clientSeq: bigint, seq: number, marketSeq: number): Uint8Array {
+  EventEnvelope.startEventEnvelope(builder);
+  EventEnvelope.addClientSeq(builder, clientSeq);
+  EventEnvelope.addSeq(builder, BigInt(seq));
+  EventEnvelope.addMarketSeq(builder, BigInt(marketSeq));
+  EventEnvelope.addEventType(builder, type);
+  EventEnvelope.addEvent(builder, body);
+  builder.finish(EventEnvelope.endEventEnvelope(builder));
+  return builder.asUint8Array();
+}
+
+/**
+ * The asset a fill's fee is charged in for one side of it (S5): the asset received on spot (base for the buyer,
+ * quote for the seller), the quote (USDC) on perpetuals.
+ */
+export function feeAssetOf(m: MarketConfig, side: number): number {
+  if (m.kind === MarketKind.Perpetual) return m.quoteAsset;
+  return side === Side.Buy ? m.baseAsset : m.quoteAsset;
+}
+
+/**
+ * Encodes one engine event for the client that caused it (clientSeq = its command's client_seq, 0 otherwise).
+ * Envelope seq = e.seq (global sequence of the causing command), market_seq = e.marketSeq.
+ * A Fill is addressed to one of its accounts: `asMaker` picks the maker's view (fee = makerFee, is_maker = true,
+ * fee asset of the maker's side) instead of the taker's. Returns a view valid until the next encode.
+ * Throws only on an impossible record (unknown kind, market or asset; a value beyond int64).
+ */
+export function encodeEvent(e: EventRecord, clientSeq: bigint, config: ExchangeConfig, asMaker = false): Uint8Array {
+  builder.clear();
+  switch (e.kind) {
+    case EventKind.OrderAccepted: {
+      const m = marketOf(config, e.market);
+      OrderAccepted.startOrderAccepted(builder);
+      OrderAccepted.addAccount(builder, e.account);
+      OrderAccepted.addMarket(builder, e.market);
+      OrderAccepted.addOrderId(builder, BigInt(e.orderId));
+      OrderAccepted.addClientId(builder, e.clientId);
+      OrderAccepted.addSide(builder, e.side);
+      OrderAccepted.addPrice(builder, decimal(e.price, PRICE_DECIMALS));
+      OrderAccepted.addQuantity(builder, decimal(e.quantity, decimalsOf(config, m.baseAsset)));
+      return finish(Event.OrderAccepted, OrderAccepted.endOrderAccepted(builder), clientSeq, e.seq, e.marketSeq);
+    }
+    case EventKind.OrderRejected: {
+      const message = builder.createString(e.message);
+      OrderRejected.startOrderRejected(builder);
+      OrderRejected.addAccount(builder, e.account);
+      OrderRejected.addMarket(builder, e.market);
+      OrderRejected.addOrderId(builder, BigInt(e.orderId));
+      OrderRejected.addClientId(builder, e.clientId);
+      OrderRejected.addCode(builder, e.code);
+      OrderRejected.addMessage(builder, message);
+      return finish(Event.OrderRejected, OrderRejected.endOrderRejected(builder), clientSeq, e.seq, e.marketSeq);
+    }
+    case EventKind.Fill: {
+      const m = marketOf(config, e.market);
+      const side = asMaker ? 1 - e.side : e.side;
+      const feeAsset = feeAssetOf(m, side);
+      Fill.startFill(builder);
+      Fill.addMarket(builder, e.market);
+      Fill.addTradeId(builder, BigInt(e.tradeId));
+      Fill.addPrice(builder, decimal(e.price, PRICE_DECIMALS));
+      Fill.addQuantity(builder, decimal(e.quantity, decimalsOf(config, m.baseAsset)));
+      Fill.addQuoteQuantity(builder, decimal(e.amount2, decimalsOf(config, m.quoteAsset)));
+      Fill.addTakerAccount(builder, e.account);
+      Fill.addMakerAccount(builder, e.makerAccount);
+      Fill.addTakerOrderId(builder, BigInt(e.orderId));
+      Fill.addMakerOrderId(builder, BigInt(e.makerOrderId));
+      Fill.addTakerClientId(builder, e.clientId);
+      Fill.addMakerClientId(builder, e.makerClientId);
+      Fill.addTakerSide(builder, e.side);
+      Fill.addFee(builder, decimal(asMaker ? e.makerFee : e.takerFee, decimalsOf(config, feeAsset)));
+      Fill.addFeeAsset(builder, feeAsset);
+      Fill.addIsMaker(builder, asMaker);
+      Fill.addTimeMs(builder, BigInt(e.timeMs));
+      return finish(Event.Fill, Fill.endFill(builder), clientSeq, e.seq, e.marketSeq);
+    }
+    case EventKind.OrderDone: {
+      const m = marketOf(config, e.market);
+      const baseDecimals = decimalsOf(config, m.baseAsset);
+      OrderDone.startOrderDone(builder);
+      OrderDone.addAccount(builder, e.account);
+      OrderDone.addMarket(builder, e.market);
+      OrderDone.addOrderId(builder, BigInt(e.orderId));
+      OrderDone.addClientId(builder, e.clientId);
+      OrderDone.addSide(builder, e.side);
+      OrderDone.addReason(builder, e.code);
+      OrderDone.addFilled(builder, decimal(e.amount2, baseDecimals));
+      OrderDone.addRemaining(builder, decimal(e.amount, baseDecimals));
+      return finish(Event.OrderDone, OrderDone.endOrderDone(builder), clientSeq, e.seq, e.marketSeq);
+    }
+    case EventKind.Balance: {
+      const decimals = decimalsOf(config, e.asset);
+      Balance.startBalance(builder);
+      Balance.addAccount(builder, e.account);
+      Balance.addAsset(builder, e.asset);
+      Balance.addAvailable(builder, decimal(e.amount, decimals));
+      Balance.addLocked(builder, decimal(e.amount2, decimals));
+      return finish(Event.Balance, Balance.endBalance(builder), clientSeq, e.seq, e.marketSeq);
+    }
+    case EventKind.Clock: {
+      Clock.startClock(builder);
+      Clock.addTimeMs(builder, BigInt(e.timeMs));
+      return finish(Event.Clock, Clock.endClock(builder), clientSeq, e.seq, e.marketSeq);
+    }
+    case EventKind.CommandAccepted: {
+      // Commands without an asset (admin, clock) leave asset and amount 0.
+      const decimals = e.amount === 0n ? 0 : decimalsOf(config, e.asset);
+      CommandAccepted.startCommandAccepted(builder);
+      CommandAccepted.addAccount(builder, e.account);
+      CommandAccepted.addAsset(builder, e.asset);
+      CommandAccepted.addAmount(builder, decimal(e.amount, decimals));
+      return finish(Event.CommandAccepted, CommandAccepted.endCommandAccepted(builder), clientSeq, e.seq, e.marketSeq);
+    }
+    case EventKind.CommandRejected: {
+      const message = builder.createString(e.message);
+      CommandRejected.startCommandRejected(builder);
+      CommandRejected.addAccount(builder, e.account);
+      CommandRejected.addCode(builder, e.code);
+      CommandRejected.addMessage(builder, message);
+      return finish(Event.CommandRejected, CommandRejected.endCommandRejected(builder), clientSeq, e.seq, e.marketSeq);
+    }
+    default:
+      throw new RangeError(`encodeEvent: event kind ${e.kind} has no wire form`);
+  }
+}
+
+// ---------------------------------------------------------------- market data
+//
+// Market-data frames are not caused by one client's command: their envelope has client_seq = seq = market_seq = 0
+// and their ids (update ids, trade id) are inside the event. Inputs are engine units (prices at PRICE_DECIMALS,
+// quantities in base-asset units, quote amounts in quote-asset units).
+
+/** Writes `count` levels of a flat [price0, quantity0, price1, quantity1, ...] array as a Level vector, in order. */
+function levels(pairs: BigInt64Array, count: number, baseDecimals: number): number {
+  if (count < 0 || 2 * count > pairs.length) throw new RangeError(`levels: ${count} levels, ${pairs.length} values`);
+  builder.startVector(Level.sizeOf(), count, 8);
+  for (let i = count - 1; i >= 0; i--) {
+    Level.createLevel(builder, pairs[2 * i]!, PRICE_DECIMALS, pairs[2 * i + 1]!, baseDecimals);
+  }
+  return builder.endVector();
+}
+
+/**
+ * Full book of a market. `bids`/`asks` hold `bidCount`/`askCount` levels as [price, quantity] pairs, best first.
+ * Returns a view valid until the next encode.
+ */
+export function encodeDepthSnapshot(
+  market: number,
+  lastUpdateId: number,
+  bids: BigInt64Array,
+  bidCount: number,
+  asks: BigInt64Array,
+  askCount: number,
+  config: ExchangeConfig,
+): Uint8Array {
+  builder.clear();
+  const baseDecimals = decimalsOf(config, marketOf(config, market).baseAsset);
+  const bidVector = levels(bids, bidCount, baseDecimals);
+  const askVector = levels(asks, askCount, baseDecimals);
+  DepthSnapshot.startDepthSnapshot(builder);
+  DepthSnapshot.addMarket(builder, market);
+  DepthSnapshot.addLastUpdateId(builder, BigInt(lastUpdateId));
+  DepthSnapshot.addBids(builder, bidVector);
+  DepthSnapshot.addAsks(builder, askVector);
+  return finish(Event.DepthSnapshot, DepthSnapshot.endDepthSnapshot(builder), 0n, 0, 0);
+}
+
+/**
+ * Levels changed by updates firstUpdateId..lastUpdateId (quantity 0 = level gone), same pair layout as the
+ * snapshot. Returns a view valid until the next encode.
+ */
+export function encodeDepthDelta(
+  market: number,
+  firstUpdateId: number,
+  lastUpdateId: number,
+  bids: BigInt64Array,
+  bidCount: number,
+  asks: BigInt64Array,
+  askCount: number,
+  config: ExchangeConfig,
+): Uint8Array {
+  builder.clear();
+  const baseDecimals = decimalsOf(config, marketOf(config, market).baseAsset);
+  const bidVector = levels(bids, bidCount, baseDecimals);
+  const askVector = levels(asks, askCount, baseDecimals);
+  DepthDelta.startDepthDelta(builder);
+  DepthDelta.addMarket(builder, market);
+  DepthDelta.addFirstUpdateId(builder, BigInt(firstUpdateId));
+  DepthDelta.addLastUpdateId(builder, BigInt(lastUpdateId));
+  DepthDelta.addBids(builder, bidVector);
+  DepthDelta.addAsks(builder, askVector);
+  return finish(Event.DepthDelta, DepthDelta.endDepthDelta(builder), 0n, 0, 0);
+}
+
+/** A public trade. Returns a view valid until the next encode. */
+export function encodeTrade(
+  market: number,
+  tradeId: number,
+  price: bigint,
+  quantity: bigint,
+  quoteQuantity: bigint,
+  takerSide: number,
+  timeMs: number,
+  config: ExchangeConfig,
+): Uint8Array {
+  builder.clear();
+  const m = marketOf(config, market);
+  Trade.startTrade(builder);
+  Trade.addMarket(builder, market);
+  Trade.addTradeId(builder, BigInt(tradeId));
+  Trade.addPrice(builder, decimal(price, PRICE_DECIMALS));
+  Trade.addQuantity(builder, decimal(quantity, decimalsOf(config, m.baseAsset)));
+  Trade.addQuoteQuantity(builder, decimal(quoteQuantity, decimalsOf(config, m.quoteAsset)));
+  Trade.addTakerSide(builder, takerSide);
+  Trade.addTimeMs(builder, BigInt(timeMs));
+  return finish(Event.Trade, Trade.endTrade(builder), 0n, 0, 0);
+}
+
+/** Best bid and offer; an empty side has price 0 and quantity 0. Returns a view valid until the next encode. */
+export function encodeBookTicker(
+  market: number,
+  updateId: number,
+  bidPrice: bigint,
+  bidQuantity: bigint,
+  askPrice: bigint,
+  askQuantity: bigint,
+  config: ExchangeConfig,
+): Uint8Array {
+  builder.clear();
+  const baseDecimals = decimalsOf(config, marketOf(config, market).baseAsset);
+  BookTicker.startBookTicker(builder);
+  BookTicker.addMarket(builder, market);
+  BookTicker.addUpdateId(builder, BigInt(updateId));
+  BookTicker.addBidPrice(builder, decimal(bidPrice, PRICE_DECIMALS));
+  BookTicker.addBidQuantity(builder, decimal(bidQuantity, baseDecimals));
+  BookTicker.addAskPrice(builder, decimal(askPrice, PRICE_DECIMALS));
+  BookTicker.addAskQuantity(builder, decimal(askQuantity, baseDecimals));
+  return finish(Event.BookTicker, BookTicker.endBookTicker(builder), 0n, 0, 0);
+}
+
+/** 24 h rolling statistics of one market, engine units. */
+export interface TickerStats {
+  openTimeMs: number;
+  closeTimeMs: number;
+  /** Prices, PRICE_DECIMALS. */
+  open: bigint;
+  high: bigint;
+  low: bigint;
+  close: bigint;
+  /** Base-asset units. */
+  volume: bigint;
+  /** Quote-asset units. */
+  quoteVolume: bigint;
+  tradeCount: number;
+}
+
+/** Returns a view valid until the next encode. */
+export function encodeTicker(market: number, t: TickerStats, config: ExchangeConfig): Uint8Array {
+  builder.clear();
+  const m = marketOf(config, market);
+  Ticker.startTicker(builder);
+  Ticker.addMarket(builder, market);
+  Ticker.addOpenTimeMs(builder, BigInt(t.openTimeMs));
+  Ticker.addCloseTimeMs(builder, BigInt(t.closeTimeMs));
+  Ticker.addOpen(builder, decimal(t.open, PRICE_DECIMALS));
+  Ticker.addHigh(builder, decimal(t.high, PRICE_DECIMALS));
+  Ticker.addLow(builder, decimal(t.low, PRICE_DECIMALS));
+  Ticker.addClose(builder, decimal(t.close, PRICE_DECIMALS));
+  Ticker.addVolume(builder, decimal(t.volume, decimalsOf(config, m.baseAsset)));
+  Ticker.addQuoteVolume(builder, decimal(t.quoteVolume, decimalsOf(config, m.quoteAsset)));
+  Ticker.addTradeCount(builder, BigInt(t.tradeCount));
+  return finish(Event.Ticker, Ticker.endTicker(builder), 0n, 0, 0);
+}
