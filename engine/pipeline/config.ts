@@ -2,6 +2,7 @@
 //
 // Every error names the JSON path of the offending field (`markets[3].tickSize: ...`) so a bad config fails at
 // start with a message a person can act on.
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { tryParseDecimal } from "../fixed/index.ts";
@@ -300,4 +301,10 @@ export function assetBySymbol(config: ExchangeConfig, symbolName: string): Asset
 
 export function marketBySymbol(config: ExchangeConfig, symbolName: string): MarketConfig | undefined {
   return config.markets.find((m) => m.symbol === symbolName);
+}
+
+/** Digest of a loaded configuration: the journal records it so a journal is never replayed under another config. */
+export function configDigest(config: ExchangeConfig): string {
+  const text = JSON.stringify(config, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
+  return createHash("sha256").update(text).digest("hex");
 }

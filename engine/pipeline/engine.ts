@@ -1,0 +1,207 @@
+// The engine in one thread: the same risk, matching and settlement stages as the worker pipeline, run in-process
+// with the same batch rule. Tests, replay and recovery use it; the threaded pipeline must give the same events.
+//
+// ## The batch rule (DESIGN rule 5: how stages with two inputs stay deterministic)
+//
+// The sequencer (gateway) cuts the command stream into batches and journals each batch as one unit, batch
+// boundaries included. Every stage processes a batch in three phases:
+//   1. risk R1: every command of the batch, in sequence order (holds taken, non-order commands completed);
+//      the commands bound for matching are queued per matching shard, still in sequence order;
+//   2. matching: each matching shard handles its queue in sequence order (a shard that receives from several
+//      risk shards merges their streams by sequence number);
+//   3. risk R2: each risk shard applies the matching events addressed to it, taking matching shards in index
+//      order and each shard's events in the order it produced them.
+// So the fills of batch B are always applied before any command of batch B+1 is checked, and a command of
+// batch B is checked before any fill of batch B. Both facts follow from the journal alone, so replay (this
+// class) reproduces the live threaded run exactly. The cost: within a batch, holds released by fills are not
+// yet available to later commands (pessimistic, like exchange-core's R1/R2 split); batches are bounded by
+// BATCH_COMMANDS_MAX.
+import { createHash } from "node:crypto";
+import { MatchingShard } from "../matching/index.ts";
+import {
+  ALL_MARKETS,
+  CommandKind,
+  CommandRecord,
+  EventKind,
+  EventRecord,
+  type EventSink,
+  type ExchangeConfig,
+} from "../model/index.ts";
+import { riskShardOf, RiskShard } from "../risk/index.ts";
+import { SettlementShard } from "../settlement/index.ts";
+
+/** Upper bound on the commands of one batch: also bounds what a ring between two stages must hold. */
+export const BATCH_COMMANDS_MAX = 4096;
+
+export interface EngineTopology {
+  readonly riskShards: number;
+  readonly matchingShards: number;
+}
+
+export const DEFAULT_TOPOLOGY: EngineTopology = { riskShards: 1, matchingShards: 1 };
+
+export function matchingShardOf(market: number, shardCount: number): number {
+  return market % shardCount;
+}
+
+/** Markets owned by one matching shard. */
+export function marketsOfShard(config: ExchangeConfig, shard: number, shardCount: number): number[] {
+  return config.markets.filter((m) => matchingShardOf(m.id, shardCount) === shard).map((m) => m.id);
+}
+
+/** A growable queue of command records that reuses its slots across batches. */
+export class CommandQueue {
+  private readonly slots: CommandRecord[] = [];
+  length = 0;
+
+  push(c: CommandRecord): CommandRecord {
+    let slot = this.slots[this.length];
+    if (slot === undefined) {
+      slot = new CommandRecord();
+      this.slots.push(slot);
+    }
+    slot.copyFrom(c);
+    this.length++;
+    return slot;
+  }
+
+  at(i: number): CommandRecord {
+    return this.slots[i]!;
+  }
+
+  clear(): void {
+    this.length = 0;
+  }
+}
+
+/** The risk shard that runs R1 for a command (AdvanceTime goes to every shard: see Engine.preTrade). */
+export function riskShardOfCommand(cmd: CommandRecord, riskShards: number): number {
+  return cmd.kind === CommandKind.SetMarketState ? 0 : riskShardOf(cmd.account, riskShards);
+}
+
+/**
+ * Queues a command that passed R1 for the matching shard(s) that must see it: AdvanceTime goes to every shard,
+ * CancelAll over ALL_MARKETS becomes one CancelAll per market (same sequence number, market order).
+ */
+export function forwardToMatching(
+  cmd: CommandRecord,
+  config: ExchangeConfig,
+  queues: readonly CommandQueue[],
+  scratch: CommandRecord,
+): void {
+  const shards = queues.length;
+  if (cmd.kind === CommandKind.AdvanceTime) {
+    for (let m = 0; m < shards; m++) queues[m]!.push(cmd);
+  } else if (cmd.kind === CommandKind.CancelAll && cmd.market === ALL_MARKETS) {
+    scratch.copyFrom(cmd);
+    for (const market of config.markets) {
+      scratch.market = market.id;
+      queues[matchingShardOf(market.id, shards)]!.push(scratch);
+    }
+  } else {
+    queues[matchingShardOf(cmd.market, shards)]!.push(cmd);
+  }
+}
+
+export class Engine {
+  readonly risk: RiskShard[];
+  readonly matching: MatchingShard[];
+  readonly settlement = new SettlementShard();
+  private readonly queues: CommandQueue[];
+  private readonly scratch = new EventRecord();
+  private readonly expand = new CommandRecord();
+  private batchNumber = 0;
+  private sink: EventSink | null = null;
+  /** Routes matching events to the risk shards' R2 (phase 3, fused: see routeMatchEvent). */
+  private readonly router: EventSink = { publish: (e) => this.routeMatchEvent(e) };
+
+  constructor(
+    readonly config: ExchangeConfig,
+    readonly topology: EngineTopology = DEFAULT_TOPOLOGY,
+  ) {
+    if (topology.riskShards < 1 || topology.matchingShards < 1) throw new Error("topology: at least one shard of each");
+    this.risk = [];
+    for (let r = 0; r < topology.riskShards; r++) this.risk.push(new RiskShard(config, r, topology.riskShards));
+    this.matching = [];
+    this.queues = [];
+    for (let m = 0; m < topology.matchingShards; m++) {
+      this.matching.push(new MatchingShard(config, marketsOfShard(config, m, topology.matchingShards)));
+      this.queues.push(new CommandQueue());
+    }
+  }
+
+  get batches(): number {
+    return this.batchNumber;
+  }
+
+  /** One command as a batch of its own. */
+  execute(cmd: CommandRecord, sink: EventSink): void {
+    this.processBatch([cmd], 1, sink);
+  }
+
+  /** Processes the first `count` commands of `cmds` as one journal batch (see the batch rule above). */
+  processBatch(cmds: readonly CommandRecord[], count: number, sink: EventSink): void {
+    this.sink = sink;
+    this.batchNumber++;
+    for (let i = 0; i < count; i++) this.preTrade(cmds[i]!, sink);
+    for (let m = 0; m < this.matching.length; m++) {
+      const q = this.queues[m]!;
+      const shard = this.matching[m]!;
+      for (let i = 0; i < q.length; i++) {
+        const c = q.at(i);
+        if (c.kind === CommandKind.AdvanceTime) shard.setTime(c.timeMs);
+        else shard.handle(c, this.router);
+      }
+      q.clear();
+    }
+    this.sink = null;
+  }
+
+  /** Phase 1 for one command: its risk shard's R1, then queue it for matching if R1 passes it on. */
+  private preTrade(cmd: CommandRecord, sink: EventSink): void {
+    const shards = this.risk.length;
+    if (cmd.kind === CommandKind.AdvanceTime) {
+      // Every risk shard keeps the clock; shard 0 speaks for the command and decides whether it passes.
+      let passes = false;
+      for (let r = 0; r < shards; r++) if (this.risk[r]!.preTrade(cmd, sink) && r === 0) passes = true;
+      if (passes) {
+        this.settlement.handle(cmd);
+        forwardToMatching(cmd, this.config, this.queues, this.expand);
+      }
+      return;
+    }
+    if (this.risk[riskShardOfCommand(cmd, shards)]!.preTrade(cmd, sink)) {
+      forwardToMatching(cmd, this.config, this.queues, this.expand);
+    }
+  }
+
+  /**
+   * Phase 3, fused into phase 2: matching's outcome never depends on risk state, so applying each event at once
+   * gives every risk shard exactly the events, in exactly the order, that it would read after matching finished.
+   * Each shard gets its own copy, as it would from its own ring.
+   */
+  private routeMatchEvent(e: EventRecord): void {
+    const sink = this.sink!;
+    const shards = this.risk.length;
+    const takerShard = riskShardOf(e.account, shards);
+    const s = this.scratch;
+    s.copyFrom(e);
+    this.risk[takerShard]!.postTrade(s, sink);
+    if (e.kind === EventKind.Fill) {
+      const makerShard = riskShardOf(e.makerAccount, shards);
+      if (makerShard !== takerShard) {
+        s.copyFrom(e);
+        this.risk[makerShard]!.postTrade(s, sink);
+      }
+    }
+  }
+
+  /** Digest of the whole engine state: equal digests mean equal books, balances, holds and clocks (X4). */
+  stateHash(): string {
+    const h = createHash("sha256");
+    for (const r of this.risk) h.update(r.stateHash());
+    for (const m of this.matching) h.update(m.stateHash());
+    h.update(this.settlement.stateHash());
+    return h.digest("hex");
+  }
+}

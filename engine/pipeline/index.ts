@@ -1,0 +1,5 @@
+// Public face of the pipeline: configuration, the in-process engine, the threaded engine and the record codec.
+export * from "./config.ts";
+export { BATCH_COMMANDS_MAX, CommandQueue, DEFAULT_TOPOLOGY, Engine, marketsOfShard, matchingShardOf, riskShardOfCommand, type EngineTopology } from "./engine.ts";
+export { ThreadedPipeline, type PipelineHandlers, type PipelineOptions } from "./threaded.ts";
+export * from "./record-codec.ts";

@@ -1,0 +1,104 @@
+// Batched producer/consumer cursors over a ring, as the pipeline's stages use them: publish and release are
+// amortised over many records, and every wait parks (spin-then-park) instead of spinning on this 2-core box.
+import { RingBuffer, waitForData, waitForDataAsync, waitForSpace, waitForSpaceAsync, type WaitStrategy } from "../ring/index.ts";
+
+/** Slots claimed at once by a writer: one publish (one atomic store) per this many records at most. */
+export const WRITE_CLAIM_BATCH = 256;
+/** How long one park lasts before a loop re-checks for shutdown. */
+export const PARK_MS = 20;
+
+export class RingWriter {
+  private claimed = 0;
+  private used = 0;
+
+  constructor(
+    readonly ring: RingBuffer,
+    private readonly wait: WaitStrategy,
+  ) {}
+
+  /** Byte offset of the next slot to fill, or -1 when the ring is full right now. */
+  trySlot(): number {
+    if (this.used === this.claimed) {
+      this.flush();
+      const n = this.ring.tryClaim(WRITE_CLAIM_BATCH);
+      if (n === 0) return -1;
+      this.claimed = n;
+    }
+    return this.ring.slotOffset(this.used++);
+  }
+
+  /** Byte offset of the next slot, parking this thread until there is space (worker threads only). */
+  slot(): number {
+    let offset = this.trySlot();
+    while (offset < 0) {
+      if (this.ring.isClosed()) throw new Error("ring closed while writing");
+      waitForSpace(this.ring, this.wait, PARK_MS);
+      offset = this.trySlot();
+    }
+    return offset;
+  }
+
+  /** Like slot(), for the main thread: never blocks its event loop. */
+  async slotAsync(): Promise<number> {
+    let offset = this.trySlot();
+    while (offset < 0) {
+      if (this.ring.isClosed()) throw new Error("ring closed while writing");
+      await waitForSpaceAsync(this.ring, this.wait, PARK_MS);
+      offset = this.trySlot();
+    }
+    return offset;
+  }
+
+  /** Publishes what was written since the last flush. */
+  flush(): void {
+    if (this.claimed > 0) {
+      this.ring.publish(this.used);
+      this.claimed = 0;
+      this.used = 0;
+    }
+  }
+}
+
+export class RingReader {
+  private available = 0;
+  private index = 0;
+
+  constructor(
+    readonly ring: RingBuffer,
+    private readonly wait: WaitStrategy,
+  ) {}
+
+  /** Byte offset of the next unread record, or -1 when there is none right now. */
+  peek(): number {
+    if (this.index === this.available) {
+      this.releaseRead();
+      this.available = this.ring.available();
+      if (this.available === 0) return -1;
+    }
+    return this.ring.readOffset(this.index);
+  }
+
+  advance(): void {
+    this.index++;
+  }
+
+  /** Hands the slots read so far back to the producer. */
+  releaseRead(): void {
+    if (this.index > 0) {
+      this.ring.release(this.index);
+      this.index = 0;
+      this.available = 0;
+    }
+  }
+
+  /** Parks this thread until a record arrives or `timeoutMs` passes (worker threads only). */
+  waitData(timeoutMs: number): boolean {
+    this.releaseRead();
+    return waitForData(this.ring, this.wait, timeoutMs);
+  }
+
+  waitDataAsync(timeoutMs: number): Promise<boolean> {
+    this.releaseRead();
+    return waitForDataAsync(this.ring, this.wait, timeoutMs);
+  }
+}

@@ -1,0 +1,294 @@
+// The live engine: risk, matching and settlement stages on worker threads linked by rings, driven from the main
+// thread by the sequencer (gateway). Same stages and same batch rule as the in-process Engine (engine.ts).
+//
+//   main ──cmd ring──► risk[k] ──cmd ring──► matching[m] ──event ring──► risk[k] ──event ring──► main
+//   main ──cmd ring──► settlement (clock)           settlement ──postMessage (timer ticks)──► main
+import { createHash } from "node:crypto";
+import { Worker } from "node:worker_threads";
+import { CommandKind, CommandRecord, EventRecord, type ExchangeConfig } from "../model/index.ts";
+import { RingBuffer, SpinThenParkWait, type RingHandle } from "../ring/index.ts";
+import { DEFAULT_TOPOLOGY, riskShardOfCommand, type EngineTopology } from "./engine.ts";
+import {
+  BATCH_END_KIND,
+  COMMAND_RECORD_BYTES,
+  EVENT_RECORD_BYTES,
+  eventKindAt,
+  readEvent,
+  writeCommand,
+  writeCommandBatchEnd,
+} from "./record-codec.ts";
+import { PARK_MS, RingReader, RingWriter } from "./ring-io.ts";
+import {
+  COMMAND_RING_SLOTS,
+  CONTROL_STATE_HASH,
+  EVENT_RING_SLOTS,
+  type MatchingWorkerData,
+  type RiskWorkerData,
+  type SettlementWorkerData,
+  type WorkerMessage,
+} from "./workers/protocol.ts";
+
+export interface PipelineHandlers {
+  /** Every engine event, in each risk shard's order. The record is only valid during the call. */
+  onEvent(e: EventRecord): void;
+  /** All stages finished a submitted batch (journal batch number, or a negative control batch number). */
+  onBatchDone?(batch: number): void;
+  /** The settlement timer proposes a clock tick (live mode). */
+  onTick?(timeMs: number): void;
+  /** A worker died: the engine can no longer make progress. */
+  onFatal?(message: string): void;
+}
+
+export interface PipelineOptions {
+  readonly topology?: EngineTopology;
+  /** Live clock ticks every this many ms; 0 = off (tests, benchmarks, replay). */
+  readonly tickIntervalMs?: number;
+}
+
+const BOOT = new URL("./workers/boot.mjs", import.meta.url);
+
+function entry(name: string): string {
+  return new URL(`./workers/${name}`, import.meta.url).href;
+}
+
+function handle(ring: RingBuffer, name: string): RingHandle {
+  return ring.handle(name);
+}
+
+export class ThreadedPipeline {
+  private readonly wait = new SpinThenParkWait({ spinIterations: 0 });
+  private readonly riskIn: RingWriter[] = [];
+  private readonly riskOut: RingReader[] = [];
+  private settlementIn!: RingWriter;
+  private readonly workers: Worker[] = [];
+  private readonly exits: Promise<void>[] = [];
+  private readonly batchesDone: Int32Array;
+  private readonly submitted: number[] = [];
+  private completed = 0;
+  private readonly event = new EventRecord();
+  private pumps: Promise<void>[] = [];
+  private stopping = false;
+  private hashWaiters: { risk: string[]; matching: string[]; settlement: string | null; resolve: () => void } | null = null;
+  private controlBatch = 0;
+  private batchWaiters: { batch: number; resolve: () => void }[] = [];
+
+  private constructor(
+    readonly config: ExchangeConfig,
+    readonly topology: EngineTopology,
+    private readonly handlers: PipelineHandlers,
+  ) {
+    this.batchesDone = new Int32Array(topology.riskShards);
+  }
+
+  static async start(config: ExchangeConfig, handlers: PipelineHandlers, options: PipelineOptions = {}): Promise<ThreadedPipeline> {
+    const topology = options.topology ?? DEFAULT_TOPOLOGY;
+    const p = new ThreadedPipeline(config, topology, handlers);
+    await p.spawn(options.tickIntervalMs ?? 0);
+    return p;
+  }
+
+  private async spawn(tickIntervalMs: number): Promise<void> {
+    const { riskShards, matchingShards } = this.topology;
+    const riskToMatching: RingBuffer[][] = [];
+    const matchingToRisk: RingBuffer[][] = [];
+    for (let k = 0; k < riskShards; k++) {
+      riskToMatching.push([]);
+      for (let m = 0; m < matchingShards; m++) riskToMatching[k]!.push(RingBuffer.create(COMMAND_RECORD_BYTES, COMMAND_RING_SLOTS));
+    }
+    for (let m = 0; m < matchingShards; m++) {
+      matchingToRisk.push([]);
+      for (let k = 0; k < riskShards; k++) matchingToRisk[m]!.push(RingBuffer.create(EVENT_RECORD_BYTES, EVENT_RING_SLOTS));
+    }
+    const ready: Promise<void>[] = [];
+    for (let k = 0; k < riskShards; k++) {
+      const commandsIn = RingBuffer.create(COMMAND_RECORD_BYTES, COMMAND_RING_SLOTS);
+      const eventsOut = RingBuffer.create(EVENT_RECORD_BYTES, EVENT_RING_SLOTS);
+      this.riskIn.push(new RingWriter(commandsIn, this.wait));
+      this.riskOut.push(new RingReader(eventsOut, this.wait));
+      const data: RiskWorkerData = {
+        entry: entry("risk-worker.ts"),
+        config: this.config,
+        shardIndex: k,
+        riskShards,
+        commandsIn: handle(commandsIn, `risk${k}.in`),
+        toMatching: riskToMatching[k]!.map((r, m) => handle(r, `risk${k}.to.matching${m}`)),
+        fromMatching: matchingToRisk.map((rings, m) => handle(rings[k]!, `matching${m}.to.risk${k}`)),
+        eventsOut: handle(eventsOut, `risk${k}.out`),
+      };
+      ready.push(this.startWorker(data));
+    }
+    for (let m = 0; m < matchingShards; m++) {
+      const data: MatchingWorkerData = {
+        entry: entry("matching-worker.ts"),
+        config: this.config,
+        shardIndex: m,
+        matchingShards,
+        fromRisk: riskToMatching.map((rings, k) => handle(rings[m]!, `risk${k}.to.matching${m}`)),
+        toRisk: matchingToRisk[m]!.map((r, k) => handle(r, `matching${m}.to.risk${k}`)),
+      };
+      ready.push(this.startWorker(data));
+    }
+    const settlementRing = RingBuffer.create(COMMAND_RECORD_BYTES, 1024);
+    this.settlementIn = new RingWriter(settlementRing, this.wait);
+    const sdata: SettlementWorkerData = { entry: entry("settlement-worker.ts"), commandsIn: handle(settlementRing, "settlement.in"), tickIntervalMs };
+    ready.push(this.startWorker(sdata));
+    await Promise.all(ready);
+    this.pumps = this.riskOut.map((r, k) => this.pump(r, k));
+  }
+
+  private startWorker(data: { entry: string }): Promise<void> {
+    const worker = new Worker(BOOT, { workerData: data });
+    this.workers.push(worker);
+    this.exits.push(new Promise<void>((resolve) => worker.once("exit", () => resolve())));
+    return new Promise<void>((resolve, reject) => {
+      worker.on("message", (m: WorkerMessage) => {
+        switch (m.type) {
+          case "ready":
+            resolve();
+            return;
+          case "tick":
+            if (!this.stopping) this.handlers.onTick?.(m.timeMs);
+            return;
+          case "stateHash":
+            if (this.hashWaiters !== null) this.hashWaiters.settlement = m.hash;
+            this.checkHashDone();
+            return;
+          case "fatal":
+            this.handlers.onFatal?.(m.message);
+            reject(new Error(m.message));
+            return;
+        }
+      });
+      worker.on("error", (e) => {
+        this.handlers.onFatal?.(`worker error: ${e.stack ?? e.message}`);
+        reject(e);
+      });
+    });
+  }
+
+  /** Reads one risk shard's event ring on the main thread without blocking its event loop. */
+  private async pump(reader: RingReader, k: number): Promise<void> {
+    const e = this.event;
+    for (;;) {
+      const offset = reader.peek();
+      if (offset < 0) {
+        if (reader.ring.isClosed() && reader.ring.available() === 0) return;
+        await reader.waitDataAsync(PARK_MS);
+        continue;
+      }
+      if (eventKindAt(reader.ring, offset) === BATCH_END_KIND) {
+        reader.advance();
+        this.batchesDone[k]!++;
+        this.advanceCompleted();
+        continue;
+      }
+      readEvent(reader.ring, offset, e);
+      reader.advance();
+      if (e.kind === CONTROL_STATE_HASH) {
+        if (this.hashWaiters !== null) (e.code === 0 ? this.hashWaiters.risk : this.hashWaiters.matching)[e.account] = e.message;
+      } else {
+        this.handlers.onEvent(e);
+      }
+    }
+  }
+
+  private advanceCompleted(): void {
+    let min = this.batchesDone[0]!;
+    for (let k = 1; k < this.batchesDone.length; k++) if (this.batchesDone[k]! < min) min = this.batchesDone[k]!;
+    while (this.completed < min) {
+      const batch = this.submitted[this.completed]!;
+      this.completed++;
+      this.handlers.onBatchDone?.(batch);
+      while (this.batchWaiters.length > 0 && this.batchWaiters[0]!.batch === batch) this.batchWaiters.shift()!.resolve();
+      if (batch < 0) this.checkHashDone();
+    }
+    if (this.completed > 4096) {
+      this.submitted.splice(0, this.completed);
+      this.completed = 0;
+      // batchesDone counts stay comparable: rebase them by the same amount.
+      for (let k = 0; k < this.batchesDone.length; k++) this.batchesDone[k]! -= min;
+    }
+  }
+
+  /** Writes one batch into the risk shards' rings (and the clock into settlement's). Resolves once written. */
+  async submitBatch(cmds: readonly CommandRecord[], count: number, batchNumber: number): Promise<void> {
+    const shards = this.riskIn.length;
+    for (let i = 0; i < count; i++) {
+      const c = cmds[i]!;
+      if (c.kind === CommandKind.AdvanceTime) {
+        for (let k = 0; k < shards; k++) await this.write(this.riskIn[k]!, c);
+        await this.write(this.settlementIn, c);
+      } else {
+        await this.write(this.riskIn[riskShardOfCommand(c, shards)]!, c);
+      }
+    }
+    this.submitted.push(batchNumber);
+    for (const w of this.riskIn) {
+      writeCommandBatchEnd(w.ring, await w.slotAsync(), batchNumber);
+      w.flush();
+    }
+    this.settlementIn.flush();
+  }
+
+  /** Resolves when every stage has finished batch `batchNumber` (submitted before). */
+  waitForBatch(batchNumber: number): Promise<void> {
+    return new Promise((resolve) => this.batchWaiters.push({ batch: batchNumber, resolve }));
+  }
+
+  private async write(w: RingWriter, c: CommandRecord): Promise<void> {
+    const offset = w.trySlot();
+    writeCommand(w.ring, offset >= 0 ? offset : await w.slotAsync(), c);
+  }
+
+  /**
+   * The digest of the whole engine, computed as Engine.stateHash() computes it, from every stage's own digest at
+   * the same batch boundary (a control batch, never journaled).
+   */
+  async stateHash(): Promise<string> {
+    const { riskShards, matchingShards } = this.topology;
+    const batch = --this.controlBatch;
+    const done = new Promise<void>((resolve) => {
+      this.hashWaiters = { risk: new Array<string>(riskShards), matching: new Array<string>(matchingShards), settlement: null, resolve };
+    });
+    const c = new CommandRecord();
+    c.kind = CONTROL_STATE_HASH;
+    for (const w of this.riskIn) await this.write(w, c);
+    await this.write(this.settlementIn, c);
+    this.settlementIn.flush();
+    this.submitted.push(batch);
+    for (const w of this.riskIn) {
+      writeCommandBatchEnd(w.ring, await w.slotAsync(), batch);
+      w.flush();
+    }
+    await done;
+    const waiters = this.hashWaiters!;
+    this.hashWaiters = null;
+    const h = createHash("sha256");
+    for (const r of waiters.risk) h.update(r);
+    for (const m of waiters.matching) h.update(m);
+    h.update(waiters.settlement!);
+    return h.digest("hex");
+  }
+
+  private checkHashDone(): void {
+    const w = this.hashWaiters;
+    if (w === null || w.settlement === null) return;
+    for (let k = 0; k < w.risk.length; k++) if (w.risk[k] === undefined) return;
+    for (let m = 0; m < w.matching.length; m++) if (w.matching[m] === undefined) return;
+    w.resolve();
+  }
+
+  /** Lets in-flight batches finish, then closes the rings; the workers drain and exit. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const w of this.riskIn) {
+      w.flush();
+      w.ring.close();
+    }
+    this.settlementIn.flush();
+    this.settlementIn.ring.close();
+    await Promise.all(this.pumps);
+    await Promise.all(this.exits);
+  }
+}

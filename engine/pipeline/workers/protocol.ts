@@ -1,0 +1,44 @@
+// What the main thread and the pipeline workers pass each other at setup, and the control record kinds.
+import type { ExchangeConfig } from "../../model/index.ts";
+import type { RingHandle } from "../../ring/index.ts";
+
+/** Control kind (command and event slots): report the stage's state digest; never journaled. */
+export const CONTROL_STATE_HASH = -2;
+
+/** Ring sizes: every ring holds more than a whole batch plus its markers (see engine.ts, BATCH_COMMANDS_MAX). */
+export const COMMAND_RING_SLOTS = 16384;
+export const EVENT_RING_SLOTS = 16384;
+
+export interface RiskWorkerData {
+  readonly entry: string;
+  readonly config: ExchangeConfig;
+  readonly shardIndex: number;
+  readonly riskShards: number;
+  readonly commandsIn: RingHandle;
+  readonly toMatching: readonly RingHandle[];
+  readonly fromMatching: readonly RingHandle[];
+  readonly eventsOut: RingHandle;
+}
+
+export interface MatchingWorkerData {
+  readonly entry: string;
+  readonly config: ExchangeConfig;
+  readonly shardIndex: number;
+  readonly matchingShards: number;
+  readonly fromRisk: readonly RingHandle[];
+  readonly toRisk: readonly RingHandle[];
+}
+
+export interface SettlementWorkerData {
+  readonly entry: string;
+  readonly commandsIn: RingHandle;
+  /** 0 disables the live clock timer (tests and benchmarks drive time themselves). */
+  readonly tickIntervalMs: number;
+}
+
+/** Messages a worker posts to the main thread. */
+export type WorkerMessage =
+  | { readonly type: "ready" }
+  | { readonly type: "tick"; readonly timeMs: number }
+  | { readonly type: "stateHash"; readonly hash: string }
+  | { readonly type: "fatal"; readonly message: string };

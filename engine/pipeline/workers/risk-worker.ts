@@ -1,0 +1,162 @@
+// A risk shard on its own thread: R1 for each batch from the sequencer, then R2 for the batch's matching events,
+// exactly the batch rule of engine/pipeline/engine.ts.
+//
+// Phase 1 never writes to a matching ring: it queues, so it can never block. The pump then writes the queues and
+// reads matching events in the same loop without ever blocking on one side, so the cycle risk ⇄ matching cannot
+// deadlock on full rings (DESIGN rule 3) whatever a batch produces.
+import { parentPort, workerData } from "node:worker_threads";
+import { CommandKind, CommandRecord, EventRecord, type EventSink } from "../../model/index.ts";
+import { RingBuffer, SpinThenParkWait } from "../../ring/index.ts";
+import { RiskShard } from "../../risk/index.ts";
+import { CommandQueue, forwardToMatching } from "../engine.ts";
+import {
+  BATCH_END_KIND,
+  commandKindAt,
+  commandSeqAt,
+  eventKindAt,
+  eventSeqAt,
+  readCommand,
+  readEvent,
+  writeCommand,
+  writeCommandBatchEnd,
+  writeEvent,
+  writeEventBatchEnd,
+} from "../record-codec.ts";
+import { PARK_MS, RingReader, RingWriter } from "../ring-io.ts";
+import { CONTROL_STATE_HASH, type RiskWorkerData, type WorkerMessage } from "./protocol.ts";
+
+const data = workerData as RiskWorkerData;
+const wait = new SpinThenParkWait();
+const shard = new RiskShard(data.config, data.shardIndex, data.riskShards);
+const input = new RingReader(RingBuffer.attach(data.commandsIn), wait);
+const toMatching = data.toMatching.map((h) => new RingWriter(RingBuffer.attach(h), wait));
+const fromMatching = data.fromMatching.map((h) => new RingReader(RingBuffer.attach(h), wait));
+const output = new RingWriter(RingBuffer.attach(data.eventsOut), wait);
+const queues = toMatching.map(() => new CommandQueue());
+const written = new Int32Array(queues.length);
+const cmd = new CommandRecord();
+const scratch = new CommandRecord();
+const event = new EventRecord();
+const control = new EventRecord();
+
+const out: EventSink = {
+  publish(e: EventRecord): void {
+    writeEvent(output.ring, output.slot(), e);
+  },
+};
+
+function post(m: WorkerMessage): void {
+  parentPort!.postMessage(m);
+}
+
+/** Phase 1: R1 over one batch. Returns the batch number, or null when the sequencer closed the ring. */
+function preTradeBatch(): number | null {
+  for (;;) {
+    const offset = input.peek();
+    if (offset < 0) {
+      output.flush();
+      if (input.ring.isClosed() && input.ring.available() === 0) return null;
+      input.waitData(PARK_MS);
+      continue;
+    }
+    const kind = commandKindAt(input.ring, offset);
+    if (kind === BATCH_END_KIND) {
+      const batch = commandSeqAt(input.ring, offset);
+      input.advance();
+      return batch;
+    }
+    readCommand(input.ring, offset, cmd);
+    input.advance();
+    if (kind === CONTROL_STATE_HASH) {
+      reportStateHash(cmd.seq);
+      if (data.shardIndex === 0) for (let m = 0; m < queues.length; m++) queues[m]!.push(cmd);
+      continue;
+    }
+    if (shard.preTrade(cmd, out)) {
+      if (cmd.kind === CommandKind.AdvanceTime && data.shardIndex !== 0) continue;
+      forwardToMatching(cmd, data.config, queues, scratch);
+    }
+  }
+}
+
+function reportStateHash(seq: number): void {
+  control.clear();
+  control.kind = CONTROL_STATE_HASH;
+  control.seq = seq;
+  control.code = 0;
+  control.account = data.shardIndex;
+  control.message = shard.stateHash();
+  out.publish(control);
+}
+
+/** Writes as much of the queued commands (and the batch-end marker) as fits, without blocking. */
+function writeQueues(batch: number): boolean {
+  let progress = false;
+  for (let m = 0; m < queues.length; m++) {
+    const q = queues[m]!;
+    const w = toMatching[m]!;
+    while (written[m]! <= q.length) {
+      const offset = w.trySlot();
+      if (offset < 0) break;
+      if (written[m]! < q.length) writeCommand(w.ring, offset, q.at(written[m]!));
+      else writeCommandBatchEnd(w.ring, offset, batch);
+      written[m]!++;
+      progress = true;
+    }
+    w.flush();
+  }
+  return progress;
+}
+
+/** Phases 2–3: feed matching and apply its events, matching shards in index order, until each ended the batch. */
+function postTradeBatch(batch: number): void {
+  written.fill(0);
+  let m = 0;
+  while (m < fromMatching.length) {
+    let progress = writeQueues(batch);
+    const reader = fromMatching[m]!;
+    for (;;) {
+      const offset = reader.peek();
+      if (offset < 0) break;
+      progress = true;
+      if (eventKindAt(reader.ring, offset) === BATCH_END_KIND) {
+        if (eventSeqAt(reader.ring, offset) !== batch) throw new Error(`risk ${data.shardIndex}: matching ${m} ended batch ${eventSeqAt(reader.ring, offset)}, expected ${batch}`);
+        reader.advance();
+        reader.releaseRead();
+        m++;
+        break;
+      }
+      readEvent(reader.ring, offset, event);
+      reader.advance();
+      if (event.kind === CONTROL_STATE_HASH) out.publish(event);
+      else shard.postTrade(event, out);
+    }
+    if (!progress && m < fromMatching.length) {
+      output.flush();
+      fromMatching[m]!.waitData(1);
+    }
+  }
+  for (let q = 0; q < queues.length; q++) queues[q]!.clear();
+  writeEventBatchEnd(output.ring, output.slot(), batch);
+  output.flush();
+}
+
+function run(): void {
+  post({ type: "ready" });
+  for (;;) {
+    const batch = preTradeBatch();
+    if (batch === null) break;
+    postTradeBatch(batch);
+  }
+  output.flush();
+  for (const w of toMatching) w.ring.close();
+  output.ring.close();
+}
+
+try {
+  run();
+} catch (e) {
+  post({ type: "fatal", message: `risk ${data.shardIndex}: ${(e as Error).stack ?? String(e)}` });
+  process.exit(1);
+}
+

@@ -1,0 +1,49 @@
+// The settlement stage on its own thread: applies the journaled clock (and, as they land, prices, funding and
+// interest) and, in live mode, runs the timer that asks the sequencer for the next clock tick.
+import { parentPort, workerData } from "node:worker_threads";
+import { CommandRecord } from "../../model/index.ts";
+import { RingBuffer, SpinThenParkWait } from "../../ring/index.ts";
+import { SettlementShard } from "../../settlement/index.ts";
+import { BATCH_END_KIND, commandKindAt, readCommand } from "../record-codec.ts";
+import { PARK_MS, RingReader } from "../ring-io.ts";
+import { CONTROL_STATE_HASH, type SettlementWorkerData, type WorkerMessage } from "./protocol.ts";
+
+const data = workerData as SettlementWorkerData;
+const shard = new SettlementShard();
+const input = new RingReader(RingBuffer.attach(data.commandsIn), new SpinThenParkWait({ spinIterations: 0 }));
+const cmd = new CommandRecord();
+
+function post(m: WorkerMessage): void {
+  parentPort!.postMessage(m);
+}
+
+let timer: NodeJS.Timeout | null = null;
+if (data.tickIntervalMs > 0) {
+  // The only wall-clock read in the engine: it proposes a tick; the sequencer journals it as AdvanceTime.
+  timer = setInterval(() => post({ type: "tick", timeMs: shard.proposeTick(Date.now()) }), data.tickIntervalMs);
+}
+
+async function run(): Promise<void> {
+  post({ type: "ready" });
+  for (;;) {
+    const offset = input.peek();
+    if (offset < 0) {
+      if (input.ring.isClosed() && input.ring.available() === 0) break;
+      await input.waitDataAsync(PARK_MS * 5);
+      continue;
+    }
+    const kind = commandKindAt(input.ring, offset);
+    if (kind !== BATCH_END_KIND) {
+      readCommand(input.ring, offset, cmd);
+      if (kind === CONTROL_STATE_HASH) post({ type: "stateHash", hash: shard.stateHash() });
+      else shard.handle(cmd);
+    }
+    input.advance();
+  }
+  if (timer !== null) clearInterval(timer);
+}
+
+run().catch((e: unknown) => {
+  post({ type: "fatal", message: `settlement: ${(e as Error).stack ?? String(e)}` });
+  process.exit(1);
+});
