@@ -1,0 +1,705 @@
+// The incremental cross-margin state of one account (C2–C9): per-slot contributions and their running sums, and
+// the hypothetical "what if these balances/positions changed" evaluation behind the pre-trade check (C8).
+//
+// Slots: one per asset (the net balance: available + locked + lent − borrowed; positive → collateral, negative →
+// a borrow, which is a position of its own with the asset's borrow IMF/MMF) and one per perpetual market
+// (position quantity, cost basis, open-order quantities). Each slot keeps its contribution to the sums (collateral,
+// liability, exposure notional, initial and maintenance margin, unrealized PnL); changing a slot recomputes that
+// slot only and adjusts the sums by the difference, so a check costs O(slots changed), never O(account).
+// Marks are read from the shared MarginContext; a slot whose mark moved is revalued lazily on the next query.
+
+import { divRound, Rounding, type Ratio } from "../../fixed/index.ts";
+import { RATIO_SCALE } from "../../model/index.ts";
+import type { MarginContext } from "./context.ts";
+import {
+  accountImf,
+  accountMmf,
+  borrowLiabilityUsd,
+  collateralValueUsd,
+  exposureQuantity,
+  haircutWeight,
+  imfFloor,
+  initialMarginRatio,
+  initialMarginRatioNotWorse,
+  isLiquidatable,
+  maintenanceMarginRatio,
+  marginFraction,
+  netEquityLockedUsd,
+  netEquityUsd,
+  notionalUsd,
+  passesInitialMargin,
+  positionImf,
+  positionMarginUsd,
+  positionMmf,
+  sqrtMarginTerm,
+  sqrtTermFlatLimitUsd,
+  unrealizedPnlUsd,
+} from "./formulas.ts";
+
+/** Most slots one hypothetical change may touch (a spot trade touches 2 assets; a perp fill 1 market + USDC). */
+export const MARGIN_CHANGES_CAPACITY = 8;
+
+/**
+ * A reusable, allocation-free description of "what if": signed deltas of asset net balances and of perpetual
+ * positions (fills at a price, or open-order quantities). Deltas on the same slot are merged.
+ */
+export class MarginChanges {
+  assetCount = 0;
+  readonly assets = new Int32Array(MARGIN_CHANGES_CAPACITY);
+  readonly assetDeltas: bigint[] = new Array<bigint>(MARGIN_CHANGES_CAPACITY).fill(0n);
+  positionCount = 0;
+  readonly markets = new Int32Array(MARGIN_CHANGES_CAPACITY);
+  readonly positionQtyDeltas: bigint[] = new Array<bigint>(MARGIN_CHANGES_CAPACITY).fill(0n);
+  /** Σ qty × price of the hypothetical fills (base units × PRICE_DECIMALS). */
+  readonly positionCostDeltas: bigint[] = new Array<bigint>(MARGIN_CHANGES_CAPACITY).fill(0n);
+  readonly positionOpenBuyDeltas: bigint[] = new Array<bigint>(MARGIN_CHANGES_CAPACITY).fill(0n);
+  readonly positionOpenSellDeltas: bigint[] = new Array<bigint>(MARGIN_CHANGES_CAPACITY).fill(0n);
+
+  clear(): this {
+    this.assetCount = 0;
+    this.positionCount = 0;
+    return this;
+  }
+
+  /** Net balance of `asset` changes by `delta` units (signed). */
+  addAsset(asset: number, delta: bigint): this {
+    for (let i = 0; i < this.assetCount; i++) {
+      if (this.assets[i] === asset) {
+        this.assetDeltas[i] = this.assetDeltas[i]! + delta;
+        return this;
+      }
+    }
+    const i = this.assetCount;
+    if (i >= MARGIN_CHANGES_CAPACITY) throw new RangeError(`MarginChanges: more than ${MARGIN_CHANGES_CAPACITY} assets`);
+    this.assets[i] = asset;
+    this.assetDeltas[i] = delta;
+    this.assetCount = i + 1;
+    return this;
+  }
+
+  /** Perpetual position of `market` changes by `qtyDelta` (signed, base units) filled at `price`. */
+  addPositionFill(market: number, qtyDelta: bigint, price: bigint): this {
+    const i = this.positionSlot(market);
+    this.positionQtyDeltas[i] = this.positionQtyDeltas[i]! + qtyDelta;
+    this.positionCostDeltas[i] = this.positionCostDeltas[i]! + qtyDelta * price;
+    return this;
+  }
+
+  /** Open (resting) order quantities of `market` change (base units, signed deltas of non-negative totals). */
+  addPositionOrders(market: number, openBuyDelta: bigint, openSellDelta: bigint): this {
+    const i = this.positionSlot(market);
+    this.positionOpenBuyDeltas[i] = this.positionOpenBuyDeltas[i]! + openBuyDelta;
+    this.positionOpenSellDeltas[i] = this.positionOpenSellDeltas[i]! + openSellDelta;
+    return this;
+  }
+
+  private positionSlot(market: number): number {
+    for (let i = 0; i < this.positionCount; i++) if (this.markets[i] === market) return i;
+    const i = this.positionCount;
+    if (i >= MARGIN_CHANGES_CAPACITY) throw new RangeError(`MarginChanges: more than ${MARGIN_CHANGES_CAPACITY} markets`);
+    this.markets[i] = market;
+    this.positionQtyDeltas[i] = 0n;
+    this.positionCostDeltas[i] = 0n;
+    this.positionOpenBuyDeltas[i] = 0n;
+    this.positionOpenSellDeltas[i] = 0n;
+    this.positionCount = i + 1;
+    return i;
+  }
+}
+
+export class AccountMargin {
+  private leverageLimitRatio: Ratio;
+
+  // Asset slots.
+  private readonly assetQty: bigint[];
+  private readonly assetSeen: number[];
+  private readonly assetWeight: bigint[];
+  private readonly assetCollateral: bigint[];
+  private readonly assetLiability: bigint[];
+  private readonly assetIm: bigint[];
+  private readonly assetMm: bigint[];
+  /** Borrow IMF below its sqrt region, and the notional up to which it holds; both depend on leverageLimit. */
+  private readonly borrowImfFloor: bigint[];
+  private readonly borrowImfFlatLimitUsd: bigint[];
+
+  // Perpetual position slots (indexed by market id; spot markets stay empty).
+  private readonly posQty: bigint[];
+  private readonly posCost: bigint[];
+  private readonly posOpenBuy: bigint[];
+  private readonly posOpenSell: bigint[];
+  private readonly posSeen: number[];
+  private readonly posNotional: bigint[];
+  private readonly posIm: bigint[];
+  private readonly posMm: bigint[];
+  private readonly posUpnl: bigint[];
+  private readonly marketImfFloor: bigint[];
+  private readonly marketImfFlatLimitUsd: bigint[];
+
+  private unsettled = 0n;
+
+  // Running sums (USD, PRICE_DECIMALS).
+  private collateralSum = 0n;
+  private liabilitySum = 0n;
+  private upnlSum = 0n;
+  private tenSum = 0n;
+  private imSum = 0n;
+  private mmSum = 0n;
+  private markSeen: number;
+
+  // Scratch output of computeAsset / computePosition (no allocation per call).
+  private sWeight = 0n;
+  private sCollateral = 0n;
+  private sLiability = 0n;
+  private sIm = 0n;
+  private sMm = 0n;
+  private sNotional = 0n;
+  private sUpnl = 0n;
+
+  // Result of the last evaluate(): the account as it would be after the changes.
+  private afterNetEquity = 0n;
+  private afterIm = 0n;
+  private afterMm = 0n;
+  private afterTen = 0n;
+  private afterExposureNonIncreasing = true;
+
+  constructor(
+    private readonly ctx: MarginContext,
+    leverageLimit: Ratio,
+  ) {
+    const n = ctx.assetCount;
+    const m = ctx.marketCount;
+    const zeros = (k: number): bigint[] => new Array<bigint>(k).fill(0n);
+    this.assetQty = zeros(n);
+    this.assetSeen = new Array<number>(n).fill(ctx.markVersion);
+    this.assetWeight = ctx.haircutFlatWeight.slice();
+    this.assetCollateral = zeros(n);
+    this.assetLiability = zeros(n);
+    this.assetIm = zeros(n);
+    this.assetMm = zeros(n);
+    this.borrowImfFloor = zeros(n);
+    this.borrowImfFlatLimitUsd = zeros(n);
+    this.posQty = zeros(m);
+    this.posCost = zeros(m);
+    this.posOpenBuy = zeros(m);
+    this.posOpenSell = zeros(m);
+    this.posSeen = new Array<number>(m).fill(ctx.markVersion);
+    this.posNotional = zeros(m);
+    this.posIm = zeros(m);
+    this.posMm = zeros(m);
+    this.posUpnl = zeros(m);
+    this.marketImfFloor = zeros(m);
+    this.marketImfFlatLimitUsd = zeros(m);
+    this.markSeen = ctx.markVersion;
+    this.leverageLimitRatio = leverageLimit;
+    this.priceLeverage(leverageLimit);
+  }
+
+  // ---- updates (each O(1) in the account's size) --------------------------------------------------------------
+
+  /** The asset's net balance is now `netQty` units (available + locked + lent − borrowed). */
+  setAssetBalance(asset: number, netQty: bigint): void {
+    this.applyAsset(asset, netQty);
+  }
+
+  /** The perpetual position of `market` is now `qty` (signed, base units) with average entry `entryPrice`. */
+  setPosition(market: number, qty: bigint, entryPrice: bigint): void {
+    this.requirePerpetual(market);
+    this.applyPosition(market, qty, qty * entryPrice, this.posOpenBuy[market]!, this.posOpenSell[market]!);
+  }
+
+  /** Open-order quantities of `market` (base units, ≥ 0): their risk-increasing part is exposure (C4). */
+  setPositionOrders(market: number, openBuyQty: bigint, openSellQty: bigint): void {
+    this.requirePerpetual(market);
+    this.applyPosition(market, this.posQty[market]!, this.posCost[market]!, openBuyQty, openSellQty);
+  }
+
+  /** Unsettled balances in USD (funding, fees not yet settled; C3). */
+  setUnsettledUsd(amountUsd: bigint): void {
+    this.unsettled = amountUsd;
+  }
+
+  /** A3: the account's max leverage (ratio); re-prices the IMF of every position (O(slots)). */
+  setLeverageLimit(leverageLimit: Ratio): void {
+    this.refreshMarks();
+    this.leverageLimitRatio = leverageLimit;
+    this.priceLeverage(leverageLimit);
+    const ctx = this.ctx;
+    for (let a = 0; a < ctx.assetCount; a++) {
+      if (this.assetQty[a]! < 0n) this.applyAsset(a, this.assetQty[a]!);
+    }
+    for (let m = 0; m < ctx.marketCount; m++) {
+      if (this.posNotional[m]! !== 0n) {
+        this.applyPosition(m, this.posQty[m]!, this.posCost[m]!, this.posOpenBuy[m]!, this.posOpenSell[m]!);
+      }
+    }
+  }
+
+  // ---- queries ------------------------------------------------------------------------------------------------
+
+  get leverageLimit(): Ratio {
+    return this.leverageLimitRatio;
+  }
+
+  assetBalance(asset: number): bigint {
+    return this.assetQty[asset]!;
+  }
+
+  /** C1: the weight the asset's holding gets now (the flat weight when not held or borrowed). */
+  assetWeightRatio(asset: number): Ratio {
+    this.refreshMarks();
+    return this.assetWeight[asset]!;
+  }
+
+  assetCollateralValueUsd(asset: number): bigint {
+    this.refreshMarks();
+    return this.assetCollateral[asset]!;
+  }
+
+  assetLiabilityUsd(asset: number): bigint {
+    this.refreshMarks();
+    return this.assetLiability[asset]!;
+  }
+
+  positionQuantity(market: number): bigint {
+    return this.posQty[market]!;
+  }
+
+  positionNotionalUsd(market: number): bigint {
+    this.refreshMarks();
+    return this.posNotional[market]!;
+  }
+
+  positionUnrealizedPnlUsd(market: number): bigint {
+    this.refreshMarks();
+    return this.posUpnl[market]!;
+  }
+
+  /** C2 */
+  totalCollateralValueUsd(): bigint {
+    this.refreshMarks();
+    return this.collateralSum;
+  }
+
+  totalLiabilityUsd(): bigint {
+    this.refreshMarks();
+    return this.liabilitySum;
+  }
+
+  totalUnrealizedPnlUsd(): bigint {
+    this.refreshMarks();
+    return this.upnlSum;
+  }
+
+  /** C3 */
+  netEquityUsd(): bigint {
+    this.refreshMarks();
+    return netEquityUsd(this.collateralSum, this.upnlSum, this.unsettled, this.liabilitySum);
+  }
+
+  /** C4: total exposure notional (borrows and perpetual exposures). */
+  totalExposureNotionalUsd(): bigint {
+    this.refreshMarks();
+    return this.tenSum;
+  }
+
+  /** Σ notional × IMF over positions. */
+  initialMarginUsd(): bigint {
+    this.refreshMarks();
+    return this.imSum;
+  }
+
+  /** Σ notional × MMF over positions. */
+  maintenanceMarginUsd(): bigint {
+    this.refreshMarks();
+    return this.mmSum;
+  }
+
+  /** C6 */
+  accountImf(): Ratio {
+    this.refreshMarks();
+    return accountImf(this.imSum, this.tenSum, this.leverageLimitRatio);
+  }
+
+  /** C6 */
+  accountMmf(): Ratio {
+    this.refreshMarks();
+    return accountMmf(this.mmSum, this.tenSum);
+  }
+
+  /** C6: net equity locked = account IMF × TEN. */
+  netEquityLockedUsd(): bigint {
+    this.refreshMarks();
+    return netEquityLockedUsd(this.imSum, this.tenSum, this.leverageLimitRatio);
+  }
+
+  /** C6: net equity available = net equity − locked. */
+  netEquityAvailableUsd(): bigint {
+    return this.netEquityUsd() - this.netEquityLockedUsd();
+  }
+
+  /** C7 (UNBOUNDED with no exposure). */
+  marginFraction(): Ratio {
+    return marginFraction(this.netEquityUsd(), this.tenSum);
+  }
+
+  /** C7 (0 with no exposure, UNBOUNDED with exposure and net equity ≤ 0). */
+  imr(): Ratio {
+    const ne = this.netEquityUsd();
+    return initialMarginRatio(netEquityLockedUsd(this.imSum, this.tenSum, this.leverageLimitRatio), ne, this.tenSum);
+  }
+
+  /** C7 */
+  mmr(): Ratio {
+    const ne = this.netEquityUsd();
+    return maintenanceMarginRatio(this.mmSum, ne, this.tenSum);
+  }
+
+  /** C9: MMR ≥ 100%. */
+  isLiquidatable(): boolean {
+    const ne = this.netEquityUsd();
+    return isLiquidatable(this.mmSum, ne, this.tenSum);
+  }
+
+  // ---- hypothetical checks (no mutation) ----------------------------------------------------------------------
+
+  /** C7 after `changes`: the IMR the account would have. */
+  imrAfter(changes: MarginChanges): Ratio {
+    this.evaluate(changes);
+    return initialMarginRatio(this.lockedAfter(), this.afterNetEquity, this.afterTen);
+  }
+
+  /** C7 after `changes`: the MMR the account would have. */
+  mmrAfter(changes: MarginChanges): Ratio {
+    this.evaluate(changes);
+    return maintenanceMarginRatio(this.afterMm, this.afterNetEquity, this.afterTen);
+  }
+
+  /** Net equity after `changes`. */
+  netEquityAfterUsd(changes: MarginChanges): bigint {
+    this.evaluate(changes);
+    return this.afterNetEquity;
+  }
+
+  /** C8's IMR test alone: IMR after `changes` < 100% (or no exposure after). */
+  passesInitialMarginAfter(changes: MarginChanges): boolean {
+    this.evaluate(changes);
+    return passesInitialMargin(this.afterIm, this.afterNetEquity, this.afterTen);
+  }
+
+  /**
+   * C8's "only reduces risk": no exposure grows (no borrow grows, no perpetual exposure grows or flips side) and
+   * the IMR after is no worse than now. A withdrawal or a spend of collateral grows no exposure but worsens the
+   * IMR, so it is not risk-reducing; buying back a borrowed asset or closing a position usually is.
+   */
+  isRiskReducing(changes: MarginChanges): boolean {
+    this.evaluate(changes);
+    return this.riskReducingAfter();
+  }
+
+  /**
+   * C8: would an action with these effects be accepted? IMR after < 100%, or the action only reduces risk.
+   * This is the one check the pre-trade path, withdrawals, transfers and the max-quantity solvers all use.
+   */
+  wouldPassInitialMargin(changes: MarginChanges): boolean {
+    this.evaluate(changes);
+    if (passesInitialMargin(this.afterIm, this.afterNetEquity, this.afterTen)) return true;
+    return this.riskReducingAfter();
+  }
+
+  /**
+   * A3: would setting `leverageLimit` be accepted? IMR at the new limit < 100%, or the initial margin does not
+   * grow (raising the limit never increases risk).
+   */
+  wouldPassLeverageLimit(leverageLimit: Ratio): boolean {
+    this.refreshMarks();
+    const ctx = this.ctx;
+    let im = 0n;
+    for (let a = 0; a < ctx.assetCount; a++) {
+      const liability = this.assetLiability[a]!;
+      if (liability === 0n) continue;
+      im += positionMarginUsd(liability, positionImf(liability, leverageLimit, ctx.platformMaxLeverage, ctx.borrowImf[a]!));
+    }
+    for (let m = 0; m < ctx.marketCount; m++) {
+      const notional = this.posNotional[m]!;
+      if (notional === 0n) continue;
+      im += positionMarginUsd(notional, positionImf(notional, leverageLimit, ctx.platformMaxLeverage, ctx.marketImf[m]!));
+    }
+    const ne = netEquityUsd(this.collateralSum, this.upnlSum, this.unsettled, this.liabilitySum);
+    return passesInitialMargin(im, ne, this.tenSum) || im <= this.imSum;
+  }
+
+  /**
+   * Recomputes every slot from scratch with the plain formulas (no flat-region shortcuts) and throws if a stored
+   * contribution or a running sum differs. For tests and debug builds: assertions are documentation that runs.
+   */
+  validateInternalState(): void {
+    this.refreshMarks();
+    const ctx = this.ctx;
+    const L = this.leverageLimitRatio;
+    let collateral = 0n;
+    let liability = 0n;
+    let ten = 0n;
+    let im = 0n;
+    let mm = 0n;
+    let upnl = 0n;
+    const fail = (what: string, got: bigint, want: bigint): never => {
+      throw new Error(`AccountMargin invariant: ${what} is ${got}, recomputed ${want}`);
+    };
+    for (let a = 0; a < ctx.assetCount; a++) {
+      const qty = this.assetQty[a]!;
+      const mark = ctx.assetMark[a]!;
+      const dec = ctx.assetDecimals[a]!;
+      let c = 0n;
+      let l = 0n;
+      let i = 0n;
+      let k = 0n;
+      if (qty > 0n) {
+        const w = haircutWeight(ctx.haircut[a]!, notionalUsd(qty, dec, mark, Rounding.Up));
+        if (w !== this.assetWeight[a]) fail(`asset ${a} weight`, this.assetWeight[a]!, w);
+        c = collateralValueUsd(qty, dec, mark, w);
+      } else if (qty < 0n) {
+        l = borrowLiabilityUsd(qty, dec, mark);
+        i = positionMarginUsd(l, positionImf(l, L, ctx.platformMaxLeverage, ctx.borrowImf[a]!));
+        k = positionMarginUsd(l, positionMmf(l, ctx.borrowMmf[a]!));
+      }
+      if (c !== this.assetCollateral[a]) fail(`asset ${a} collateral`, this.assetCollateral[a]!, c);
+      if (l !== this.assetLiability[a]) fail(`asset ${a} liability`, this.assetLiability[a]!, l);
+      if (i !== this.assetIm[a]) fail(`asset ${a} initial margin`, this.assetIm[a]!, i);
+      if (k !== this.assetMm[a]) fail(`asset ${a} maintenance margin`, this.assetMm[a]!, k);
+      collateral += c;
+      liability += l;
+      ten += l;
+      im += i;
+      mm += k;
+    }
+    for (let m = 0; m < ctx.marketCount; m++) {
+      if (!ctx.marketIsPerpetual[m]) continue;
+      const mark = ctx.marketMark[m]!;
+      const dec = ctx.marketBaseDecimals[m]!;
+      const exposure = exposureQuantity(this.posQty[m]!, this.posOpenBuy[m]!, this.posOpenSell[m]!);
+      const n = notionalUsd(exposure, dec, mark, Rounding.Up);
+      const i = n === 0n ? 0n : positionMarginUsd(n, positionImf(n, L, ctx.platformMaxLeverage, ctx.marketImf[m]!));
+      const k = n === 0n ? 0n : positionMarginUsd(n, positionMmf(n, ctx.marketMmf[m]!));
+      const u = unrealizedPnlUsd(this.posQty[m]!, this.posCost[m]!, dec, mark);
+      if (n !== this.posNotional[m]) fail(`market ${m} notional`, this.posNotional[m]!, n);
+      if (i !== this.posIm[m]) fail(`market ${m} initial margin`, this.posIm[m]!, i);
+      if (k !== this.posMm[m]) fail(`market ${m} maintenance margin`, this.posMm[m]!, k);
+      if (u !== this.posUpnl[m]) fail(`market ${m} unrealized PnL`, this.posUpnl[m]!, u);
+      ten += n;
+      im += i;
+      mm += k;
+      upnl += u;
+    }
+    if (collateral !== this.collateralSum) fail("total collateral", this.collateralSum, collateral);
+    if (liability !== this.liabilitySum) fail("total liability", this.liabilitySum, liability);
+    if (ten !== this.tenSum) fail("TEN", this.tenSum, ten);
+    if (im !== this.imSum) fail("Σ initial margin", this.imSum, im);
+    if (mm !== this.mmSum) fail("Σ maintenance margin", this.mmSum, mm);
+    if (upnl !== this.upnlSum) fail("Σ unrealized PnL", this.upnlSum, upnl);
+    // C6: every position's IMF ≥ 1/leverageLimit, so Σ margin ≥ TEN / leverageLimit and locked = Σ margin.
+    if (netEquityLockedUsd(im, ten, L) !== im) fail("locked vs Σ initial margin", netEquityLockedUsd(im, ten, L), im);
+  }
+
+  // ---- internals ----------------------------------------------------------------------------------------------
+
+  private requirePerpetual(market: number): void {
+    if (!this.ctx.marketIsPerpetual[market]) throw new RangeError(`market ${market} is not a perpetual market`);
+  }
+
+  /** IMF floors and flat-region limits for the leverage limit (closed form, no root). */
+  private priceLeverage(leverageLimit: Ratio): void {
+    const ctx = this.ctx;
+    for (let a = 0; a < ctx.assetCount; a++) {
+      const imf = ctx.borrowImf[a]!;
+      const floor = imfFloor(leverageLimit, ctx.platformMaxLeverage, imf.base);
+      this.borrowImfFloor[a] = floor;
+      this.borrowImfFlatLimitUsd[a] = sqrtTermFlatLimitUsd(imf.factor, floor);
+    }
+    for (let m = 0; m < ctx.marketCount; m++) {
+      const imf = ctx.marketImf[m];
+      if (imf === null || imf === undefined) continue;
+      const floor = imfFloor(leverageLimit, ctx.platformMaxLeverage, imf.base);
+      this.marketImfFloor[m] = floor;
+      this.marketImfFlatLimitUsd[m] = sqrtTermFlatLimitUsd(imf.factor, floor);
+    }
+  }
+
+  /** Revalues the slots whose mark moved since this account last looked. */
+  private refreshMarks(): void {
+    const ctx = this.ctx;
+    if (this.markSeen === ctx.markVersion) return;
+    for (let a = 0; a < ctx.assetCount; a++) {
+      if (this.assetSeen[a] !== ctx.assetMarkVersion[a]) {
+        if (this.assetQty[a] !== 0n) this.applyAsset(a, this.assetQty[a]!);
+        else this.assetSeen[a] = ctx.assetMarkVersion[a]!;
+      }
+    }
+    for (let m = 0; m < ctx.marketCount; m++) {
+      if (this.posSeen[m] !== ctx.marketMarkVersion[m]) {
+        if (this.posQty[m] !== 0n || this.posCost[m] !== 0n || this.posOpenBuy[m] !== 0n || this.posOpenSell[m] !== 0n) {
+          this.applyPosition(m, this.posQty[m]!, this.posCost[m]!, this.posOpenBuy[m]!, this.posOpenSell[m]!);
+        } else this.posSeen[m] = ctx.marketMarkVersion[m]!;
+      }
+    }
+    this.markSeen = ctx.markVersion;
+  }
+
+  /** Contribution of asset `a` at net balance `qty` into the scratch fields. Same formulas as the pure ones, with
+   * the flat-region shortcut (exactly equal below the limit, see haircutFlatLimitUsd / sqrtTermFlatLimitUsd). */
+  private computeAsset(a: number, qty: bigint): void {
+    const ctx = this.ctx;
+    const mark = ctx.assetMark[a]!;
+    if (qty > 0n) {
+      const value = qty * mark;
+      const notionalUp = divRound(value, ctx.assetUnit[a]!, Rounding.Up);
+      const weight =
+        notionalUp <= ctx.haircutFlatLimitUsd[a]! ? ctx.haircutFlatWeight[a]! : haircutWeight(ctx.haircut[a]!, notionalUp);
+      this.sWeight = weight;
+      this.sCollateral = divRound(value * weight, ctx.assetUnitRatio[a]!, Rounding.Down);
+      this.sLiability = 0n;
+      this.sIm = 0n;
+      this.sMm = 0n;
+      return;
+    }
+    this.sWeight = ctx.haircutFlatWeight[a]!;
+    this.sCollateral = 0n;
+    if (qty === 0n) {
+      this.sLiability = 0n;
+      this.sIm = 0n;
+      this.sMm = 0n;
+      return;
+    }
+    const liability = divRound(-qty * mark, ctx.assetUnit[a]!, Rounding.Up);
+    this.sLiability = liability;
+    let imf = this.borrowImfFloor[a]!;
+    if (liability > this.borrowImfFlatLimitUsd[a]!) {
+      const term = sqrtMarginTerm(ctx.borrowImf[a]!.factor, liability);
+      if (term > imf) imf = term;
+    }
+    this.sIm = divRound(liability * imf, RATIO_SCALE, Rounding.Up);
+    const mmfFn = ctx.borrowMmf[a]!;
+    let mmf = mmfFn.base;
+    if (liability > ctx.borrowMmfFlatLimitUsd[a]!) {
+      const term = sqrtMarginTerm(mmfFn.factor, liability);
+      if (term > mmf) mmf = term;
+    }
+    this.sMm = divRound(liability * mmf, RATIO_SCALE, Rounding.Up);
+  }
+
+  /** Contribution of perpetual `m` into the scratch fields. */
+  private computePosition(m: number, qty: bigint, cost: bigint, openBuy: bigint, openSell: bigint): void {
+    const ctx = this.ctx;
+    const mark = ctx.marketMark[m]!;
+    const unit = ctx.marketBaseUnit[m]!;
+    const exposure = exposureQuantity(qty, openBuy, openSell);
+    this.sUpnl = qty === 0n && cost === 0n ? 0n : divRound(qty * mark - cost, unit, Rounding.Down);
+    if (exposure === 0n) {
+      this.sNotional = 0n;
+      this.sIm = 0n;
+      this.sMm = 0n;
+      return;
+    }
+    const notional = divRound(exposure * mark, unit, Rounding.Up);
+    this.sNotional = notional;
+    let imf = this.marketImfFloor[m]!;
+    if (notional > this.marketImfFlatLimitUsd[m]!) {
+      const term = sqrtMarginTerm(ctx.marketImf[m]!.factor, notional);
+      if (term > imf) imf = term;
+    }
+    this.sIm = divRound(notional * imf, RATIO_SCALE, Rounding.Up);
+    const mmfFn = ctx.marketMmf[m]!;
+    let mmf = mmfFn.base;
+    if (notional > ctx.marketMmfFlatLimitUsd[m]!) {
+      const term = sqrtMarginTerm(mmfFn.factor, notional);
+      if (term > mmf) mmf = term;
+    }
+    this.sMm = divRound(notional * mmf, RATIO_SCALE, Rounding.Up);
+  }
+
+  private applyAsset(a: number, qty: bigint): void {
+    this.computeAsset(a, qty);
+    this.collateralSum += this.sCollateral - this.assetCollateral[a]!;
+    this.liabilitySum += this.sLiability - this.assetLiability[a]!;
+    this.tenSum += this.sLiability - this.assetLiability[a]!;
+    this.imSum += this.sIm - this.assetIm[a]!;
+    this.mmSum += this.sMm - this.assetMm[a]!;
+    this.assetQty[a] = qty;
+    this.assetWeight[a] = this.sWeight;
+    this.assetCollateral[a] = this.sCollateral;
+    this.assetLiability[a] = this.sLiability;
+    this.assetIm[a] = this.sIm;
+    this.assetMm[a] = this.sMm;
+    this.assetSeen[a] = this.ctx.assetMarkVersion[a]!;
+  }
+
+  private applyPosition(m: number, qty: bigint, cost: bigint, openBuy: bigint, openSell: bigint): void {
+    this.computePosition(m, qty, cost, openBuy, openSell);
+    this.tenSum += this.sNotional - this.posNotional[m]!;
+    this.imSum += this.sIm - this.posIm[m]!;
+    this.mmSum += this.sMm - this.posMm[m]!;
+    this.upnlSum += this.sUpnl - this.posUpnl[m]!;
+    this.posQty[m] = qty;
+    this.posCost[m] = cost;
+    this.posOpenBuy[m] = openBuy;
+    this.posOpenSell[m] = openSell;
+    this.posNotional[m] = this.sNotional;
+    this.posIm[m] = this.sIm;
+    this.posMm[m] = this.sMm;
+    this.posUpnl[m] = this.sUpnl;
+    this.posSeen[m] = this.ctx.marketMarkVersion[m]!;
+  }
+
+  /** Fills the after* fields: the sums as they would be with `changes` applied (touched slots only). */
+  private evaluate(changes: MarginChanges): void {
+    this.refreshMarks();
+    let ne = netEquityUsd(this.collateralSum, this.upnlSum, this.unsettled, this.liabilitySum);
+    let im = this.imSum;
+    let mm = this.mmSum;
+    let ten = this.tenSum;
+    let nonIncreasing = true;
+    for (let i = 0; i < changes.assetCount; i++) {
+      const a = changes.assets[i]!;
+      const before = this.assetQty[a]!;
+      const after = before + changes.assetDeltas[i]!;
+      this.computeAsset(a, after);
+      const liabilityDelta = this.sLiability - this.assetLiability[a]!;
+      ne += this.sCollateral - this.assetCollateral[a]! - liabilityDelta;
+      ten += liabilityDelta;
+      im += this.sIm - this.assetIm[a]!;
+      mm += this.sMm - this.assetMm[a]!;
+      // A borrow grows when the balance goes (further) below zero.
+      if (after < 0n && after < before) nonIncreasing = false;
+    }
+    for (let i = 0; i < changes.positionCount; i++) {
+      const m = changes.markets[i]!;
+      this.requirePerpetual(m);
+      const qtyBefore = this.posQty[m]!;
+      const qty = qtyBefore + changes.positionQtyDeltas[i]!;
+      const openBuy = this.posOpenBuy[m]! + changes.positionOpenBuyDeltas[i]!;
+      const openSell = this.posOpenSell[m]! + changes.positionOpenSellDeltas[i]!;
+      this.computePosition(m, qty, this.posCost[m]! + changes.positionCostDeltas[i]!, openBuy, openSell);
+      ne += this.sUpnl - this.posUpnl[m]!;
+      ten += this.sNotional - this.posNotional[m]!;
+      im += this.sIm - this.posIm[m]!;
+      mm += this.sMm - this.posMm[m]!;
+      if (this.sNotional > this.posNotional[m]! || (qty > 0n && qtyBefore < 0n) || (qty < 0n && qtyBefore > 0n)) {
+        nonIncreasing = false;
+      }
+    }
+    this.afterNetEquity = ne;
+    this.afterIm = im;
+    this.afterMm = mm;
+    this.afterTen = ten;
+    this.afterExposureNonIncreasing = nonIncreasing;
+  }
+
+  private lockedAfter(): bigint {
+    return netEquityLockedUsd(this.afterIm, this.afterTen, this.leverageLimitRatio);
+  }
+
+  private riskReducingAfter(): boolean {
+    if (!this.afterExposureNonIncreasing) return false;
+    const ne = netEquityUsd(this.collateralSum, this.upnlSum, this.unsettled, this.liabilitySum);
+    return initialMarginRatioNotWorse(this.imSum, ne, this.tenSum, this.afterIm, this.afterNetEquity, this.afterTen);
+  }
+}

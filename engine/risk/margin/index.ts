@@ -1,0 +1,43 @@
+// Public face of engine/risk/margin: the pure cross-margin formulas (C1–C9), the per-shard MarginContext (marks,
+// config constants), the incremental AccountMargin with its hypothetical checks (C8), and the C10 solvers.
+export {
+  HAIRCUT_NUMERATOR,
+  UNBOUNDED,
+  notionalUsd,
+  sqrtNotionalUp,
+  sqrtMarginTerm,
+  sqrtTermFlatLimitUsd,
+  haircutWeight,
+  haircutFlatWeight,
+  haircutFlatLimitUsd,
+  collateralValueUsd,
+  borrowLiabilityUsd,
+  exposureQuantity,
+  inverseLeverage,
+  imfFloor,
+  positionImf,
+  positionMmf,
+  positionMarginUsd,
+  unrealizedPnlUsd,
+  netEquityUsd,
+  accountImf,
+  accountMmf,
+  netEquityLockedUsd,
+  marginFraction,
+  initialMarginRatio,
+  maintenanceMarginRatio,
+  passesInitialMargin,
+  isLiquidatable,
+  initialMarginRatioNotWorse,
+} from "./formulas.ts";
+export { MarginContext } from "./context.ts";
+export { AccountMargin, MarginChanges, MARGIN_CHANGES_CAPACITY } from "./account.ts";
+export {
+  feeAmount,
+  spotTradeChanges,
+  maxSpotOrderQuantity,
+  maxSpotBuyQuantity,
+  maxSpotSellQuantity,
+  maxWithdrawal,
+  type SpotOrderQuery,
+} from "./solvers.ts";

@@ -1,0 +1,134 @@
+// C10: the effects of a spot trade on an account's net balances, and the max order / max withdrawal solvers that
+// answer with exactly the largest amount the C8 check (AccountMargin.wouldPassInitialMargin) accepts.
+//
+// Why bisection is exact here: the check passes iff available equity after the action is positive (or the action
+// only reduces risk). Each asset's term of available equity — collateral value when held, −(liability + initial
+// margin) when borrowed — is increasing and concave in that asset's balance (the weight's √ decay and the IMF's
+// √ growth both bend it down). A spot trade moves two balances in opposite directions, linearly in the quantity,
+// so available equity is concave in the quantity and the accepted set is an interval that contains 0 (0 always
+// passes: an empty change is "not worse"). A withdrawal moves one balance down: monotone. So the boundary found
+// by bisection (largest accepted, next refused) is the largest accepted amount. The one exception is an account
+// already at IMR ≥ 100% buying back a borrow below the mark: the risk-reducing part and a second accepted
+// interval can be separated by refused sizes; the solver then returns the end of one of them (it still passes,
+// and one step more is refused).
+
+import { quoteAmount, Rounding } from "../../fixed/index.ts";
+import { Side } from "../../model/index.ts";
+import { AccountMargin, MarginChanges } from "./account.ts";
+import type { MarginContext } from "./context.ts";
+
+const BPS = 10_000n;
+
+/** Fee on `received` units at `feeBps`, rounded up (the exchange is owed it) — the risk shard's fill rule (S5). */
+export function feeAmount(received: bigint, feeBps: number): bigint {
+  if (feeBps === 0) return 0n;
+  return (received * BigInt(feeBps) + BPS - 1n) / BPS;
+}
+
+/**
+ * Writes into `changes` the net-balance effects of a fully filled spot trade of `quantity` base units at `price`
+ * (quote per base, PRICE_DECIMALS), paying `feeBps` in the asset received: a buy adds quantity − fee of base and
+ * spends floor(quantity × price) of quote; a sell spends quantity of base and adds proceeds − fee of quote.
+ * The quote amount is the trade rule (one floor); partial fills at better prices spend no more.
+ */
+export function spotTradeChanges(
+  changes: MarginChanges,
+  ctx: MarginContext,
+  market: number,
+  side: Side,
+  quantity: bigint,
+  price: bigint,
+  feeBps: number,
+): MarginChanges {
+  const base = ctx.marketBaseAsset[market]!;
+  const quote = ctx.marketQuoteAsset[market]!;
+  const quoteQty = quoteAmount(quantity, price, ctx.assetDecimals[base]!, ctx.assetDecimals[quote]!, Rounding.Down);
+  changes.clear();
+  if (side === Side.Buy) {
+    changes.addAsset(base, quantity - feeAmount(quantity, feeBps));
+    changes.addAsset(quote, -quoteQty);
+  } else {
+    changes.addAsset(base, -quantity);
+    changes.addAsset(quote, quoteQty - feeAmount(quoteQty, feeBps));
+  }
+  return changes;
+}
+
+const scratch = new MarginChanges();
+
+export interface SpotOrderQuery {
+  readonly market: number;
+  readonly side: Side;
+  /** Limit price (quote per base, PRICE_DECIMALS). */
+  readonly price: bigint;
+  /** Fee the check assumes (e.g. the account's taker fee). */
+  readonly feeBps: number;
+  /** Quantities are multiples of this (the market's step size). */
+  readonly stepSize: bigint;
+  /** Upper end of the search (e.g. the market's maxQuantity, or the balance when borrowing is off). */
+  readonly maxQuantity: bigint;
+}
+
+/** Largest k in [0, kMax] with passes(k), given passes(0) and an interval-shaped accepted set. */
+function bisect(kMax: bigint, passes: (k: bigint) => boolean): bigint {
+  if (kMax <= 0n) return 0n;
+  if (passes(kMax)) return kMax;
+  let lo = 0n; // passes
+  let hi = kMax; // refused
+  while (hi - lo > 1n) {
+    const mid = (lo + hi) >> 1n;
+    if (passes(mid)) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * C10: the largest quantity (a multiple of stepSize, ≤ maxQuantity) of a spot order with the margin flags that
+ * the account's C8 check accepts, valuing the post-trade composition at marks.
+ */
+export function maxSpotOrderQuantity(account: AccountMargin, ctx: MarginContext, q: SpotOrderQuery): bigint {
+  if (q.stepSize <= 0n) throw new RangeError(`stepSize must be > 0, got ${q.stepSize}`);
+  const k = bisect(q.maxQuantity / q.stepSize, (k) =>
+    account.wouldPassInitialMargin(spotTradeChanges(scratch, ctx, q.market, q.side, k * q.stepSize, q.price, q.feeBps)),
+  );
+  return k * q.stepSize;
+}
+
+/** C10: maxSpotOrderQuantity for a buy. */
+export function maxSpotBuyQuantity(
+  account: AccountMargin,
+  ctx: MarginContext,
+  market: number,
+  price: bigint,
+  feeBps: number,
+  stepSize: bigint,
+  maxQuantity: bigint,
+): bigint {
+  return maxSpotOrderQuantity(account, ctx, { market, side: Side.Buy, price, feeBps, stepSize, maxQuantity });
+}
+
+/** C10: maxSpotOrderQuantity for a sell. */
+export function maxSpotSellQuantity(
+  account: AccountMargin,
+  ctx: MarginContext,
+  market: number,
+  price: bigint,
+  feeBps: number,
+  stepSize: bigint,
+  maxQuantity: bigint,
+): bigint {
+  return maxSpotOrderQuantity(account, ctx, { market, side: Side.Sell, price, feeBps, stepSize, maxQuantity });
+}
+
+/**
+ * C10 / A5: the largest withdrawal of `asset` (units, a multiple of stepUnits, ≤ maxAmount) that C8 accepts.
+ * maxAmount is the caller's bound: the available balance without the margin flag, or balance + borrowable with it.
+ */
+export function maxWithdrawal(account: AccountMargin, asset: number, maxAmount: bigint, stepUnits = 1n): bigint {
+  if (stepUnits <= 0n) throw new RangeError(`stepUnits must be > 0, got ${stepUnits}`);
+  const k = bisect(maxAmount / stepUnits, (k) =>
+    account.wouldPassInitialMargin(scratch.clear().addAsset(asset, -k * stepUnits)),
+  );
+  return k * stepUnits;
+}
