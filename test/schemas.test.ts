@@ -1,0 +1,180 @@
+// The wire schema stays in step with its generated code, the engine's enums and the frame verifier's layouts.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import * as engine from "../engine/model/index.ts";
+import * as wire from "../schemas/index.ts";
+
+const schemasDir = fileURLToPath(new URL("../schemas/", import.meta.url));
+const fbsText = readFileSync(join(schemasDir, "crossbook.fbs"), "utf8");
+
+function hasFlatc(): boolean {
+  try {
+    execFileSync("flatc", ["--version"], { stdio: "pipe" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function listFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const entry of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, entry.name);
+      if (entry.isDirectory()) walk(p);
+      else out.push(relative(dir, p));
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+const flatcPresent = hasFlatc();
+
+describe("generated code", () => {
+  if (!flatcPresent) {
+    console.warn("schemas.test: flatc not installed (Debian flatbuffers-compiler 2.0.x): staleness check skipped");
+  }
+
+  it.skipIf(!flatcPresent)("is exactly what schemas/generate.sh produces from crossbook.fbs (skipped without flatc)", () => {
+    const tmp = mkdtempSync(join(tmpdir(), "crossbook-schemas-"));
+    try {
+      const out = join(tmp, "generated");
+      execFileSync("bash", [join(schemasDir, "generate.sh"), out], { stdio: "pipe" });
+      const committedDir = join(schemasDir, "generated");
+      const fresh = listFiles(out);
+      expect(listFiles(committedDir)).toEqual(fresh);
+      for (const file of fresh) {
+        const a = readFileSync(join(out, file));
+        const b = readFileSync(join(committedDir, file));
+        expect(b.equals(a), `${file} is stale: run npm run schemas`).toBe(true);
+      }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
+
+/** Member names of a TS enum object (generated enums also map numbers back to names). */
+function members(e: object): [string, number][] {
+  return Object.entries(e).filter((kv): kv is [string, number] => typeof kv[1] === "number");
+}
+
+describe("enums", () => {
+  const pairs: [string, object, object][] = [
+    ["Side", engine.Side, wire.Side],
+    ["OrderType", engine.OrderType, wire.OrderType],
+    ["TimeInForce", engine.TimeInForce, wire.TimeInForce],
+    ["SelfTradePrevention", engine.SelfTradePrevention, wire.SelfTradePrevention],
+    ["MarketState", engine.MarketState, wire.MarketState],
+    ["DoneReason", engine.DoneReason, wire.DoneReason],
+    ["RejectCode", engine.RejectCode, wire.RejectCode],
+  ];
+  for (const [name, engineEnum, wireEnum] of pairs) {
+    it(`${name}: every engine member equals the wire member of the same name, and there are no others`, () => {
+      const engineMembers = members(engineEnum);
+      expect(engineMembers.length).toBeGreaterThan(1);
+      expect(Object.fromEntries(members(wireEnum))).toEqual(Object.fromEntries(engineMembers));
+    });
+  }
+
+  it("RejectCode is a ushort on the wire, the small enums ubytes", () => {
+    expect(fbsText).toMatch(/enum RejectCode : ushort/);
+    for (const name of ["Side", "OrderType", "TimeInForce", "SelfTradePrevention", "MarketState", "DoneReason"]) {
+      expect(fbsText).toMatch(new RegExp(`enum ${name} : ubyte`));
+    }
+  });
+});
+
+// ---- a small reader of our own .fbs (tables, enums, unions), enough to restate the verifier's layouts
+
+const SCALAR_BYTES: Record<string, number> = {
+  bool: 1,
+  byte: 1,
+  ubyte: 1,
+  short: 2,
+  ushort: 2,
+  int: 4,
+  uint: 4,
+  float: 4,
+  long: 8,
+  ulong: 8,
+  double: 8,
+};
+
+function parseFbs(text: string): {
+  tables: Map<string, string[]>;
+  unions: Map<string, string[]>;
+  enumBytes: Map<string, number>;
+} {
+  const clean = text.replace(/\/\/.*$/gm, "");
+  const enumBytes = new Map<string, number>();
+  for (const m of clean.matchAll(/enum\s+(\w+)\s*:\s*(\w+)/g)) enumBytes.set(m[1]!, SCALAR_BYTES[m[2]!]!);
+  const unions = new Map<string, string[]>();
+  for (const m of clean.matchAll(/union\s+(\w+)\s*\{([^}]*)\}/g)) {
+    unions.set(
+      m[1]!,
+      m[2]!
+        .split(",")
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0),
+    );
+  }
+  const tables = new Map<string, string[]>();
+  for (const m of clean.matchAll(/table\s+(\w+)\s*\{([^}]*)\}/g)) {
+    const types = [...m[2]!.matchAll(/(\w+)\s*:\s*([\w[\]]+)\s*(=\s*[\w.-]+)?\s*;/g)].map((f) => f[2]!);
+    tables.set(m[1]!, types);
+  }
+  return { tables, unions, enumBytes };
+}
+
+function expectedKinds(types: string[], unions: Map<string, string[]>, enumBytes: Map<string, number>): number[] {
+  const kinds: number[] = [];
+  for (const t of types) {
+    if (unions.has(t)) kinds.push(1, wire.FieldKind.UnionValue);
+    else if (t === "Decimal") kinds.push(wire.FieldKind.Decimal);
+    else if (t === "string") kinds.push(wire.FieldKind.String);
+    else if (t === "[Level]") kinds.push(wire.FieldKind.LevelVector);
+    else if (SCALAR_BYTES[t] !== undefined) kinds.push(SCALAR_BYTES[t]);
+    else if (enumBytes.has(t)) kinds.push(enumBytes.get(t)!);
+    else throw new Error(`schemas.test: no layout kind for field type ${t}`);
+  }
+  return kinds;
+}
+
+describe("verifier layouts (schemas/verify.ts) restate crossbook.fbs", () => {
+  const { tables, unions, enumBytes } = parseFbs(fbsText);
+  const cases: [string, readonly (wire.TableLayout | null)[]][] = [
+    ["Command", wire.COMMAND_LAYOUTS],
+    ["Event", wire.EVENT_LAYOUTS],
+  ];
+  for (const [union, layouts] of cases) {
+    it(`${union}: one layout per union member, in union order, with the schema's field sizes`, () => {
+      const memberNames = unions.get(union)!;
+      expect(layouts[0]).toBeNull();
+      expect(layouts.slice(1).map((l) => l!.name)).toEqual(memberNames);
+      for (const name of memberNames) {
+        const layout = layouts[memberNames.indexOf(name) + 1]!;
+        expect(layout.fields, name).toEqual(expectedKinds(tables.get(name)!, unions, enumBytes));
+      }
+    });
+  }
+
+  it("envelopes", () => {
+    expect(wire.COMMAND_ENVELOPE_LAYOUT.fields).toEqual(
+      expectedKinds(tables.get("CommandEnvelope")!, unions, enumBytes),
+    );
+    expect(wire.EVENT_ENVELOPE_LAYOUT.fields).toEqual(expectedKinds(tables.get("EventEnvelope")!, unions, enumBytes));
+  });
+
+  it("the union enums of the generated code number members as the layouts do", () => {
+    expect(wire.Command.LimitOrder).toBe(wire.COMMAND_LAYOUTS.findIndex((l) => l?.name === "LimitOrder"));
+    expect(wire.Event.Fill).toBe(wire.EVENT_LAYOUTS.findIndex((l) => l?.name === "Fill"));
+    expect(wire.Decimal.sizeOf()).toBe(wire.FieldKind.Decimal);
+    expect(wire.Level.sizeOf()).toBe(32);
+  });
+});
