@@ -211,9 +211,14 @@ function verifyTable(
       return false;
     }
     const count = readI32(bytes, target);
-    const dataBytes = kind === STR ? count : count * LEVEL_BYTES;
+    // A string is followed by its NUL terminator (as the reference verifier requires).
+    const dataBytes = kind === STR ? count + 1 : count * LEVEL_BYTES;
     if (count < 0 || target + 4 + dataBytes > length) {
       failure.message = `${shape.name}: field #${slot} length ${count} runs past the frame`;
+      return false;
+    }
+    if (kind === STR && bytes[target + 4 + count] !== 0) {
+      failure.message = `${shape.name}: field #${slot} string is not NUL-terminated`;
       return false;
     }
   }
