@@ -199,7 +199,9 @@ export class ThreadedPipeline {
       const batch = this.submitted[this.completed]!;
       this.completed++;
       this.handlers.onBatchDone?.(batch);
-      while (this.batchWaiters.length > 0 && this.batchWaiters[0]!.batch === batch) this.batchWaiters.shift()!.resolve();
+      for (let i = this.batchWaiters.length - 1; i >= 0; i--) {
+        if (this.batchWaiters[i]!.batch === batch) this.batchWaiters.splice(i, 1)[0]!.resolve();
+      }
       if (batch < 0) this.checkHashDone();
     }
     if (this.completed > 4096) {

@@ -1,0 +1,315 @@
+// The `crossbook` command line: start the exchange, replay a command file in-process, check a journal, and a
+// terminal client for people (deposit, order, cancel, balances, watch).
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { journalBatches } from "../../engine/journal/index.ts";
+import { CommandRecord, EventKind, EventRecord, RejectCode, type EventSink, type ExchangeConfig } from "../../engine/model/index.ts";
+import { configDigest, DEFAULT_CONFIG_PATH, Engine, loadConfig, type EngineTopology } from "../../engine/pipeline/index.ts";
+import { Command as WireCommand } from "../../schemas/index.ts";
+import { decodeCommand, DecodedKind, DecodeResult, encodeEvent } from "../codec/index.ts";
+import { JOURNAL_FILE, startServer } from "../server.ts";
+import { CommandJsonError, decodeEvent, jsonToFrame, toJsonText, type CommandJson, type EventJson } from "./codec.ts";
+import { CrossbookClient, fetchPublicConfig, httpBaseOf, type PublicConfig } from "./ws-client.ts";
+
+const USAGE = `crossbook — cross-margin exchange engine
+
+  crossbook start [--host 127.0.0.1] [--port 8080] [--data data] [--config FILE] [--allow-fallback]
+                  [--risk-shards 1] [--matching-shards 1] [--tick-ms 1000]
+  crossbook replay FILE.jsonl [--config FILE]      one JSON command per line, in-process, simulated clock;
+                                                   prints one JSON event per line, then the state hash
+  crossbook journal-hash [--data data] [--config FILE]
+                                                   replays data/journal.bin in-process, prints the state hash
+  crossbook client deposit ACCOUNT ASSET AMOUNT            (operator: uses data/admin.token)
+  crossbook client order ACCOUNT MARKET buy|sell QUANTITY [PRICE] [--tif GTC|IOC|FOK] [--post-only]
+                                                   [--client-id N]   (no PRICE = market order)
+  crossbook client cancel ACCOUNT MARKET ORDER_ID
+  crossbook client cancel-all ACCOUNT [MARKET]
+  crossbook client withdraw ACCOUNT ASSET AMOUNT
+  crossbook client transfer FROM TO ASSET AMOUNT
+  crossbook client balances ACCOUNT
+  crossbook client watch ACCOUNT [ACCOUNT ...]
+  crossbook client send '{"type":"LimitOrder",...}'          any command as JSON (see gateway/client/codec.ts)
+  client options: [--url ws://127.0.0.1:8080] [--token T] [--data data]
+
+Accounts: user × 16 + sub-account (0 = main, 1..10): user 1's main account is 16.
+ASSET and MARKET take a symbol (BTC, BTC_USDC) or an id.`;
+
+function fail(message: string): never {
+  process.stderr.write(`crossbook: ${message}\n`);
+  process.exit(2);
+}
+
+function configFrom(path: string | undefined): ExchangeConfig {
+  try {
+    return loadConfig(path ?? DEFAULT_CONFIG_PATH);
+  } catch (e) {
+    fail((e as Error).message);
+  }
+}
+
+function intOption(v: string | undefined, name: string, dflt: number, min: number, max: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) fail(`--${name} must be an integer in [${min}, ${max}]`);
+  return n;
+}
+
+async function start(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      host: { type: "string", default: "127.0.0.1" },
+      port: { type: "string", default: "8080" },
+      data: { type: "string", default: "data" },
+      config: { type: "string" },
+      "allow-fallback": { type: "boolean", default: false },
+      "risk-shards": { type: "string" },
+      "matching-shards": { type: "string" },
+      "tick-ms": { type: "string" },
+    },
+  });
+  const config = configFrom(values.config);
+  const topology: EngineTopology = {
+    riskShards: intOption(values["risk-shards"], "risk-shards", 1, 1, 8),
+    matchingShards: intOption(values["matching-shards"], "matching-shards", 1, 1, 8),
+  };
+  const server = await startServer({
+    config,
+    host: values.host!,
+    port: intOption(values.port, "port", 8080, 0, 65535),
+    dataDir: values.data!,
+    topology,
+    tickIntervalMs: intOption(values["tick-ms"], "tick-ms", 1000, 0, 3_600_000),
+    allowFallback: values["allow-fallback"],
+  }).catch((e: unknown) => fail((e as Error).message));
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`${signal}: draining and stopping\n`);
+    server.stop().then(
+      () => {
+        process.stdout.write("stopped: journal flushed\n");
+        process.exit(0);
+      },
+      (e: unknown) => {
+        process.stderr.write(`stop failed: ${(e as Error).message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", () => shutdown("SIGINT"));
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+}
+
+/** Prints engine events as the client would see them (same encoder, then the client decoder). */
+function printingSink(config: ExchangeConfig, clientSeqOf: () => bigint): EventSink {
+  return {
+    publish(e: EventRecord): void {
+      process.stdout.write(`${toJsonText(decodeEvent(encodeEvent(e, clientSeqOf(), config)))}\n`);
+    },
+  };
+}
+
+function printReject(config: ExchangeConfig, clientSeq: bigint, code: number, message: string, commandType: number): void {
+  const e = new EventRecord();
+  e.kind = commandType === WireCommand.LimitOrder || commandType === WireCommand.MarketOrder ? EventKind.OrderRejected : EventKind.CommandRejected;
+  e.code = code;
+  e.message = message;
+  process.stdout.write(`${toJsonText(decodeEvent(encodeEvent(e, clientSeq, config)))}\n`);
+}
+
+function replay(argv: string[]): void {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { config: { type: "string" } } });
+  const file = positionals[0] ?? fail("replay needs a FILE.jsonl");
+  const config = configFrom(values.config);
+  const engine = new Engine(config);
+  const cmd = new CommandRecord();
+  const result = new DecodeResult();
+  let clientSeq = 0n;
+  const sink = printingSink(config, () => clientSeq);
+  let seq = 0;
+  const lines = readFileSync(file, "utf8").split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    let frame: Uint8Array;
+    try {
+      frame = jsonToFrame(JSON.parse(line));
+    } catch (e) {
+      const why = e instanceof CommandJsonError || e instanceof SyntaxError ? e.message : String(e);
+      fail(`${file}:${i + 1}: ${why}`);
+    }
+    if (!decodeCommand(frame, config, cmd, result)) {
+      printReject(config, result.clientSeq, result.code, result.message, result.commandType);
+      continue;
+    }
+    if (result.kind !== DecodedKind.Engine) {
+      printReject(config, result.clientSeq, RejectCode.UnknownCommand, "market-data subscriptions have no meaning in a replay", result.commandType);
+      continue;
+    }
+    clientSeq = result.clientSeq;
+    cmd.seq = ++seq;
+    engine.execute(cmd, sink);
+  }
+  process.stdout.write(`${JSON.stringify({ stateHash: engine.stateHash(), commands: seq })}\n`);
+}
+
+function journalHash(argv: string[]): void {
+  const { values } = parseArgs({ args: argv, options: { data: { type: "string", default: "data" }, config: { type: "string" } } });
+  const config = configFrom(values.config);
+  const engine = new Engine(config);
+  const discard: EventSink = { publish: () => {} };
+  const summary = { batches: 0, commands: 0, lastSeq: 0, lastBatch: 0, truncatedBytes: 0 };
+  const path = join(values.data!, JOURNAL_FILE);
+  try {
+    for (const b of journalBatches(path, configDigest(config), false, summary)) engine.processBatch(b.commands, b.count, discard);
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  process.stdout.write(`${JSON.stringify({ stateHash: engine.stateHash(), batches: summary.batches, commands: summary.commands, lastSeq: summary.lastSeq, tornTailBytes: summary.truncatedBytes })}\n`);
+}
+
+// ---- the terminal client ----
+
+function resolveId(kind: "asset" | "market", text: string, pub: PublicConfig): number {
+  const list = kind === "asset" ? pub.assets : pub.markets;
+  const bySymbol = list.find((x) => x.symbol === text.toUpperCase());
+  if (bySymbol !== undefined) return bySymbol.id;
+  const n = Number(text);
+  if (Number.isInteger(n) && list.some((x) => x.id === n)) return n;
+  fail(`unknown ${kind} "${text}" (known: ${list.map((x) => x.symbol).join(", ")})`);
+}
+
+function accountArg(text: string | undefined): number {
+  const n = Number(text);
+  if (text === undefined || !Number.isInteger(n) || n <= 0 || n > 0xffffffff) fail(`"${text ?? ""}" is not an account id`);
+  return n;
+}
+
+function print(e: EventJson): void {
+  process.stdout.write(`${toJsonText(e)}\n`);
+}
+
+async function client(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      url: { type: "string", default: "ws://127.0.0.1:8080" },
+      token: { type: "string" },
+      data: { type: "string", default: "data" },
+      tif: { type: "string", default: "GTC" },
+      "post-only": { type: "boolean", default: false },
+      "client-id": { type: "string" },
+    },
+  });
+  const [verb, ...args] = positionals;
+  if (verb === undefined) fail(`client needs a subcommand\n\n${USAGE}`);
+  const url = values.url!;
+  const pub = await fetchPublicConfig(httpBaseOf(url)).catch(() => fail(`no crossbook server at ${url} (start one with: npm start)`));
+  if (verb === "balances") {
+    const account = accountArg(args[0]);
+    const r = await fetch(new URL(`/balances?account=${account}`, httpBaseOf(url)));
+    process.stdout.write(`${await r.text()}\n`);
+    return;
+  }
+  let token = values.token ?? process.env.CROSSBOOK_ADMIN_TOKEN;
+  if (token === undefined) {
+    try {
+      token = readFileSync(join(values.data!, "admin.token"), "utf8").trim();
+    } catch {
+      token = undefined;
+    }
+  }
+  if (verb === "watch") {
+    const accounts = args.map(accountArg);
+    if (accounts.length === 0) fail("watch needs at least one ACCOUNT");
+    const c = await CrossbookClient.connect(url, { watch: accounts });
+    c.onEvent(print);
+    process.stdout.write(`watching ${accounts.join(", ")} — Ctrl-C to stop\n`);
+    await new Promise<void>((resolve) => process.on("SIGINT", () => resolve()));
+    await c.close();
+    return;
+  }
+  let cmd: CommandJson;
+  switch (verb) {
+    case "deposit":
+      cmd = { type: "Deposit", account: accountArg(args[0]), asset: resolveId("asset", args[1] ?? "", pub), amount: args[2] ?? fail("deposit needs AMOUNT") };
+      break;
+    case "withdraw":
+      cmd = { type: "Withdraw", account: accountArg(args[0]), asset: resolveId("asset", args[1] ?? "", pub), amount: args[2] ?? fail("withdraw needs AMOUNT") };
+      break;
+    case "transfer":
+      cmd = { type: "Transfer", fromAccount: accountArg(args[0]), toAccount: accountArg(args[1]), asset: resolveId("asset", args[2] ?? "", pub), amount: args[3] ?? fail("transfer needs AMOUNT") };
+      break;
+    case "order": {
+      const side = (args[2] ?? "").toLowerCase();
+      if (side !== "buy" && side !== "sell") fail("order side must be buy or sell");
+      const common = {
+        account: accountArg(args[0]),
+        market: resolveId("market", args[1] ?? "", pub),
+        side: side === "buy" ? ("Buy" as const) : ("Sell" as const),
+        ...(values["client-id"] !== undefined ? { clientId: values["client-id"] } : {}),
+      };
+      const quantity = args[3] ?? fail("order needs QUANTITY");
+      const price = args[4];
+      cmd = price === undefined
+        ? { type: "MarketOrder", ...common, quantity }
+        : { type: "LimitOrder", ...common, quantity, price, tif: values.tif as "GTC", postOnly: values["post-only"] };
+      break;
+    }
+    case "cancel":
+      cmd = { type: "Cancel", account: accountArg(args[0]), market: resolveId("market", args[1] ?? "", pub), orderId: args[2] ?? fail("cancel needs ORDER_ID") };
+      break;
+    case "cancel-all":
+      cmd = args[1] === undefined
+        ? { type: "CancelAll", account: accountArg(args[0]) }
+        : { type: "CancelAll", account: accountArg(args[0]), market: resolveId("market", args[1], pub) };
+      break;
+    case "send":
+      try {
+        cmd = JSON.parse(args[0] ?? fail("send needs a JSON command")) as CommandJson;
+      } catch (e) {
+        fail(`not JSON: ${(e as Error).message}`);
+      }
+      break;
+    default:
+      fail(`unknown client subcommand "${verb}"\n\n${USAGE}`);
+  }
+  const c = await CrossbookClient.connect(url, token !== undefined ? { token } : {});
+  try {
+    for (const e of await c.request(cmd)) print(e);
+  } catch (e) {
+    fail((e as Error).message);
+  } finally {
+    await c.close();
+  }
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "start":
+      await start(rest);
+      return;
+    case "replay":
+      replay(rest);
+      return;
+    case "journal-hash":
+      journalHash(rest);
+      return;
+    case "client":
+      await client(rest);
+      return;
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      process.stdout.write(`${USAGE}\n`);
+      return;
+    default:
+      fail(`unknown command "${command}"\n\n${USAGE}`);
+  }
+}

@@ -1,0 +1,148 @@
+// A small WebSocket client for crossbook: sends command objects, receives decoded events. For people (the CLI),
+// tests and scripts — not for latency work (it allocates per event). Needs the global WebSocket (Node 20:
+// run with --experimental-websocket; bin/crossbook.mjs does that for you).
+import { decodeEvent, encodeCommand, type CommandJson, type EventJson } from "./codec.ts";
+
+export interface PublicAsset {
+  readonly id: number;
+  readonly symbol: string;
+  readonly decimals: number;
+}
+
+export interface PublicMarket {
+  readonly id: number;
+  readonly symbol: string;
+  readonly kind: string;
+  readonly base: string;
+  readonly quote: string;
+  readonly tickSize: string;
+  readonly stepSize: string;
+}
+
+export interface PublicConfig {
+  readonly assets: readonly PublicAsset[];
+  readonly markets: readonly PublicMarket[];
+}
+
+export interface ConnectOptions {
+  /** Operator token: needed for Deposit, SetMarketState, AdvanceTime. */
+  readonly token?: string;
+  /** Accounts whose every event this connection receives. */
+  readonly watch?: readonly number[];
+}
+
+type Listener = (e: EventJson) => void;
+
+export class CrossbookClient {
+  private nextClientSeq = 1n;
+  private readonly listeners = new Set<Listener>();
+  private closed: Promise<void>;
+
+  private constructor(private readonly ws: WebSocket) {
+    ws.binaryType = "arraybuffer";
+    ws.addEventListener("message", (m: MessageEvent) => {
+      const e = decodeEvent(new Uint8Array(m.data as ArrayBuffer));
+      for (const l of this.listeners) l(e);
+    });
+    this.closed = new Promise((resolve) => ws.addEventListener("close", () => resolve()));
+  }
+
+  static connect(url: string, options: ConnectOptions = {}): Promise<CrossbookClient> {
+    const u = new URL(url);
+    if (options.token !== undefined) u.searchParams.set("token", options.token);
+    if (options.watch !== undefined && options.watch.length > 0) u.searchParams.set("watch", options.watch.join(","));
+    if (typeof WebSocket === "undefined") {
+      throw new Error("this Node has no global WebSocket: run node with --experimental-websocket (Node 20)");
+    }
+    const ws = new WebSocket(u.toString());
+    return new Promise((resolve, reject) => {
+      ws.addEventListener("open", () => resolve(new CrossbookClient(ws)), { once: true });
+      ws.addEventListener("error", () => reject(new Error(`cannot connect to ${url}`)), { once: true });
+    });
+  }
+
+  /** Receives every event this connection gets; returns the unsubscribe function. */
+  onEvent(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Sends one command; returns its clientSeq (echoed on the events that answer it). */
+  send(cmd: CommandJson): bigint {
+    const clientSeq = this.nextClientSeq++;
+    this.ws.send(encodeCommand(clientSeq, cmd));
+    return clientSeq;
+  }
+
+  /** Sends raw bytes as one binary frame (tests of bad input). */
+  sendRaw(bytes: Uint8Array): void {
+    this.ws.send(bytes);
+  }
+
+  /**
+   * Sends a command and collects the events answering it: waits for the first one, then keeps collecting until
+   * `quietMs` pass without another (the engine answers a command within one batch).
+   */
+  request(cmd: CommandJson, quietMs = 150, timeoutMs = 5000): Promise<EventJson[]> {
+    return new Promise((resolve, reject) => {
+      const got: EventJson[] = [];
+      let clientSeq = 0n;
+      let quiet: NodeJS.Timeout | null = null;
+      const finish = (): void => {
+        off();
+        clearTimeout(deadline);
+        resolve(got);
+      };
+      const off = this.onEvent((e) => {
+        if (e.clientSeq !== clientSeq) return;
+        got.push(e);
+        if (quiet !== null) clearTimeout(quiet);
+        quiet = setTimeout(finish, quietMs);
+      });
+      const deadline = setTimeout(() => {
+        off();
+        if (quiet !== null) clearTimeout(quiet);
+        if (got.length > 0) resolve(got);
+        else reject(new Error(`no answer to ${cmd.type} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      clientSeq = this.send(cmd);
+    });
+  }
+
+  /** Resolves on the first event matching `predicate` (rejects after `timeoutMs`). */
+  waitFor(predicate: (e: EventJson) => boolean, timeoutMs = 5000): Promise<EventJson> {
+    return new Promise((resolve, reject) => {
+      const off = this.onEvent((e) => {
+        if (!predicate(e)) return;
+        off();
+        clearTimeout(t);
+        resolve(e);
+      });
+      const t = setTimeout(() => {
+        off();
+        reject(new Error(`no matching event within ${timeoutMs} ms`));
+      }, timeoutMs);
+    });
+  }
+
+  close(): Promise<void> {
+    this.ws.close();
+    return this.closed;
+  }
+}
+
+/** GET /config of a running server: asset and market ids, symbols and scales. */
+export async function fetchPublicConfig(httpBase: string): Promise<PublicConfig> {
+  const r = await fetch(new URL("/config", httpBase));
+  if (!r.ok) throw new Error(`GET /config: HTTP ${r.status}`);
+  return (await r.json()) as PublicConfig;
+}
+
+/** ws://host:port/... → http://host:port */
+export function httpBaseOf(wsUrl: string): string {
+  const u = new URL(wsUrl);
+  u.protocol = u.protocol === "wss:" ? "https:" : "http:";
+  u.pathname = "/";
+  u.search = "";
+  return u.toString();
+}

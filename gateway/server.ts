@@ -1,0 +1,364 @@
+// The exchange server: recovers the engine from the journal, then serves the binary WebSocket protocol (one
+// FlatBuffers frame per message) and a few HTTP endpoints on uWebSockets.js; stops cleanly on SIGINT/SIGTERM.
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { journalBatches, JournalWriter } from "../engine/journal/index.ts";
+import {
+  CommandKind,
+  CommandRecord,
+  EventKind,
+  EventRecord,
+  RejectCode,
+  type ExchangeConfig,
+} from "../engine/model/index.ts";
+import { configDigest, DEFAULT_TOPOLOGY, ThreadedPipeline, type EngineTopology } from "../engine/pipeline/index.ts";
+import { formatDecimal } from "../engine/fixed/index.ts";
+import { PRICE_DECIMALS } from "../engine/model/index.ts";
+import { Command as WireCommand } from "../schemas/index.ts";
+import { decodeCommand, DecodedKind, DecodeResult, encodeEvent, MAX_COMMAND_FRAME_BYTES } from "./codec/index.ts";
+import { Sequencer } from "./sequencer.ts";
+import { Session, SessionRegistry } from "./sessions.ts";
+
+const require = createRequire(import.meta.url);
+
+export interface ServerOptions {
+  readonly config: ExchangeConfig;
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly topology?: EngineTopology;
+  /** Live clock ticks (ms); 0 = no timer (tests drive time with AdvanceTime). */
+  readonly tickIntervalMs?: number;
+  /** Run on the package's slow `ws` fallback if the native uWS build does not load. */
+  readonly allowFallback?: boolean;
+  /** Operator token; default: $CROSSBOOK_ADMIN_TOKEN, else `<dataDir>/admin.token` (created on first start). */
+  readonly adminToken?: string;
+  readonly log?: (line: string) => void;
+}
+
+export interface RunningServer {
+  readonly port: number;
+  readonly adminToken: string;
+  /** Recovery summary. */
+  readonly recovered: { readonly batches: number; readonly commands: number; readonly truncatedBytes: number };
+  stateHash(): Promise<string>;
+  /** Stop accepting, drain in-flight commands, stop the engine, close the journal. */
+  stop(): Promise<void>;
+}
+
+/** Per-socket state kept by uWS. */
+interface SocketData {
+  session: Session | null;
+  operator: boolean;
+}
+
+type UwsModule = typeof import("uWebSockets.js");
+
+/**
+ * Loads uWebSockets.js and tells whether its native build is in use. The package silently falls back to a slow
+ * `ws`-based implementation when its binary does not load (or UWS_USE_FALLBACK is set); we refuse that unless asked.
+ */
+export function loadUws(allowFallback: boolean): UwsModule {
+  const flag = process.env.UWS_USE_FALLBACK;
+  let native = flag === undefined || !["true", "True", "TRUE", "1"].includes(flag);
+  if (native) {
+    try {
+      require(`uWebSockets.js/binaries/uws_${process.platform}_${process.arch}_${process.versions.modules}.node`);
+    } catch {
+      native = false;
+    }
+  }
+  if (!native && !allowFallback) {
+    throw new Error(
+      "uWebSockets.js native build unavailable (or UWS_USE_FALLBACK set): refusing to serve on the slow `ws` fallback. " +
+        "Use Node 20 on linux-x64/arm64 or pass --allow-fallback.",
+    );
+  }
+  return require("uWebSockets.js") as UwsModule;
+}
+
+function adminTokenFor(dataDir: string, given: string | undefined): string {
+  if (given !== undefined && given.length > 0) return given;
+  const env = process.env.CROSSBOOK_ADMIN_TOKEN;
+  if (env !== undefined && env.length > 0) return env;
+  const path = join(dataDir, "admin.token");
+  if (existsSync(path)) return readFileSync(path, "utf8").trim();
+  const token = randomBytes(24).toString("hex");
+  writeFileSync(path, `${token}\n`, { mode: 0o600 });
+  return token;
+}
+
+/** The public description of the exchange served at GET /config (symbols, ids, scales, filters). */
+export function publicConfig(config: ExchangeConfig): unknown {
+  return {
+    assets: config.assets.map((a) => ({ id: a.id, symbol: a.symbol, decimals: a.decimals })),
+    markets: config.markets.map((m) => {
+      const base = config.assets[m.baseAsset]!;
+      const quote = config.assets[m.quoteAsset]!;
+      return {
+        id: m.id,
+        symbol: m.symbol,
+        kind: m.kind === 0 ? "spot" : "perpetual",
+        base: base.symbol,
+        quote: quote.symbol,
+        tickSize: formatDecimal(m.tickSize, PRICE_DECIMALS),
+        stepSize: formatDecimal(m.stepSize, base.decimals),
+        minQuantity: formatDecimal(m.minQuantity, base.decimals),
+        maxQuantity: formatDecimal(m.maxQuantity, base.decimals),
+        minNotional: formatDecimal(m.minNotional, quote.decimals),
+      };
+    }),
+  };
+}
+
+export const JOURNAL_FILE = "journal.bin";
+
+/**
+ * The gateway's read-only view of balances, kept from the engine's Balance events (the risk shards own the real
+ * state). Serves GET /balances without a round trip into the engine.
+ */
+export class BalanceView {
+  private readonly byAccount = new Map<number, bigint[]>();
+
+  constructor(private readonly assetCount: number) {}
+
+  apply(e: EventRecord): void {
+    let row = this.byAccount.get(e.account);
+    if (row === undefined) {
+      row = new Array<bigint>(this.assetCount * 2).fill(0n);
+      this.byAccount.set(e.account, row);
+    }
+    row[e.asset * 2] = e.amount;
+    row[e.asset * 2 + 1] = e.amount2;
+  }
+
+  describe(account: number, config: ExchangeConfig): unknown {
+    const row = this.byAccount.get(account);
+    return {
+      account,
+      balances: config.assets.map((a) => ({
+        asset: a.symbol,
+        available: formatDecimal(row?.[a.id * 2] ?? 0n, a.decimals),
+        locked: formatDecimal(row?.[a.id * 2 + 1] ?? 0n, a.decimals),
+      })),
+    };
+  }
+}
+
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const log = opts.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const uWS = loadUws(opts.allowFallback ?? false);
+  const config = opts.config;
+  mkdirSync(opts.dataDir, { recursive: true });
+  const adminToken = adminTokenFor(opts.dataDir, opts.adminToken);
+  const digest = configDigest(config);
+  const journalPath = join(opts.dataDir, JOURNAL_FILE);
+
+  const sessions = new SessionRegistry(config);
+  const balances = new BalanceView(config.assets.length);
+  let sequencer: Sequencer | null = null;
+  let recovering = true;
+  let fatal: ((message: string) => void) | null = null;
+  const pipeline = await ThreadedPipeline.start(
+    config,
+    {
+      onEvent(e: EventRecord): void {
+        if (e.kind === EventKind.Balance) balances.apply(e);
+        if (recovering || sequencer === null) return;
+        const origin = sequencer.originOf(e.seq) as Session | null;
+        sessions.dispatch(e, origin, origin === null ? 0n : sequencer.clientSeqOf(e.seq));
+      },
+      onBatchDone(batch: number): void {
+        sequencer?.batchDone(batch);
+      },
+      onTick(timeMs: number): void {
+        if (sequencer === null || recovering) return;
+        tick.clear();
+        tick.kind = CommandKind.AdvanceTime;
+        tick.timeMs = timeMs;
+        sequencer.submit(tick, null, 0n);
+      },
+      onFatal(message: string): void {
+        log(`FATAL engine worker: ${message}`);
+        fatal?.(message);
+      },
+    },
+    { topology: opts.topology ?? DEFAULT_TOPOLOGY, tickIntervalMs: opts.tickIntervalMs ?? 0 },
+  );
+  const tick = new CommandRecord();
+
+  // Recovery: replay every complete batch through the same pipeline, events discarded; cut a torn tail.
+  const summary = { batches: 0, commands: 0, lastSeq: 0, lastBatch: 0, truncatedBytes: 0 };
+  let lastBatch = 0;
+  for (const b of journalBatches(journalPath, digest, true, summary)) {
+    await pipeline.submitBatch(b.commands, b.count, b.batchNumber);
+    lastBatch = b.batchNumber;
+  }
+  if (lastBatch > 0) await pipeline.waitForBatch(lastBatch);
+  recovering = false;
+  if (summary.batches > 0 || summary.truncatedBytes > 0) {
+    log(`recovered ${summary.commands} commands in ${summary.batches} batches from ${journalPath}` +
+      (summary.truncatedBytes > 0 ? ` (cut a torn tail of ${summary.truncatedBytes} bytes)` : ""));
+  }
+  const journal = await JournalWriter.open(journalPath, digest);
+  sequencer = new Sequencer(journal, pipeline, summary.lastSeq, summary.lastBatch, (e) => {
+    log(`FATAL journal: ${e.message}`);
+    fatal?.(e.message);
+  });
+  const seq = sequencer;
+
+  const decoded = new CommandRecord();
+  const result = new DecodeResult();
+  const rejection = new EventRecord();
+
+  function reject(session: Session, clientSeq: bigint, code: number, message: string, commandType: number, account: number, clientId: bigint): void {
+    rejection.clear();
+    rejection.kind = commandType === WireCommand.LimitOrder || commandType === WireCommand.MarketOrder ? EventKind.OrderRejected : EventKind.CommandRejected;
+    rejection.code = code;
+    rejection.message = message;
+    rejection.account = account;
+    rejection.clientId = clientId;
+    session.socket.send(encodeEvent(rejection, clientSeq, config));
+  }
+
+  function onFrame(session: Session, bytes: Uint8Array): void {
+    if (!decodeCommand(bytes, config, decoded, result)) {
+      reject(session, result.clientSeq, result.code, result.message, result.commandType, result.account, result.clientId);
+      return;
+    }
+    if (result.kind !== DecodedKind.Engine) {
+      // Market-data subscriptions are served by the market-data fan-out (issue 3); until then refuse them plainly.
+      reject(session, result.clientSeq, RejectCode.UnknownCommand, "market-data subscriptions are not served yet", result.commandType, 0, 0n);
+      return;
+    }
+    if (result.privileged && !session.operator) {
+      reject(session, result.clientSeq, RejectCode.Unauthorized, "operator command: connect with the admin token", result.commandType, result.account, result.clientId);
+      return;
+    }
+    if (decoded.kind !== CommandKind.Deposit && decoded.kind !== CommandKind.SetMarketState && decoded.kind !== CommandKind.AdvanceTime) {
+      if (!sessions.watch(session, decoded.account)) {
+        reject(session, result.clientSeq, RejectCode.Overloaded, "this session already acts for the maximum number of accounts", result.commandType, decoded.account, decoded.clientId);
+        return;
+      }
+    }
+    if (seq.submit(decoded, session, result.clientSeq) === 0) {
+      reject(session, result.clientSeq, RejectCode.Overloaded, "engine saturated: retry later", result.commandType, decoded.account, decoded.clientId);
+    }
+  }
+
+  let listenSocket: unknown = null;
+  const app = uWS.App();
+  app.ws<SocketData>("/*", {
+    compression: uWS.DISABLED,
+    maxPayloadLength: MAX_COMMAND_FRAME_BYTES,
+    idleTimeout: 120,
+    maxBackpressure: 16 * 1024 * 1024,
+    closeOnBackpressureLimit: 1,
+    upgrade: (res, req, context) => {
+      const token = req.getQuery("token") ?? "";
+      const watch = req.getQuery("watch") ?? "";
+      res.upgrade<SocketData & { watch: string }>(
+        { session: null, operator: token === adminToken, watch },
+        req.getHeader("sec-websocket-key"),
+        req.getHeader("sec-websocket-protocol"),
+        req.getHeader("sec-websocket-extensions"),
+        context,
+      );
+    },
+    open: (ws) => {
+      const data = ws.getUserData() as SocketData & { watch: string };
+      data.session = sessions.open({ send: (bytes) => void ws.send(bytes, true) }, data.operator);
+      // ?watch=17,18: receive every event of these accounts (a person's `client watch`).
+      for (const part of data.watch.split(",")) {
+        const account = Number(part);
+        if (part !== "" && Number.isInteger(account) && account > 0 && account <= 0xffffffff) sessions.watch(data.session, account);
+      }
+    },
+    message: (ws, message, isBinary) => {
+      const session = ws.getUserData().session!;
+      if (!isBinary) {
+        reject(session, 0n, RejectCode.MalformedFrame, "text frames are not accepted: send one binary FlatBuffers frame per message", 0, 0, 0n);
+        return;
+      }
+      onFrame(session, new Uint8Array(message));
+    },
+    close: (ws) => {
+      const session = ws.getUserData().session;
+      if (session !== null) sessions.close(session);
+    },
+  });
+  app.get("/health", (res) => {
+    res.writeHeader("content-type", "text/plain").end("ok\n");
+  });
+  app.get("/config", (res) => {
+    res.writeHeader("content-type", "application/json").end(JSON.stringify(publicConfig(config)));
+  });
+  app.get("/balances", (res, req) => {
+    const account = Number(req.getQuery("account"));
+    if (!Number.isInteger(account) || account <= 0 || account > 0xffffffff) {
+      res.writeStatus("400 Bad Request").end("usage: GET /balances?account=N\n");
+      return;
+    }
+    res.writeHeader("content-type", "application/json").end(JSON.stringify(balances.describe(account, config)));
+  });
+  app.get("/state-hash", (res, req) => {
+    if (req.getQuery("token") !== adminToken) {
+      res.writeStatus("403 Forbidden").end("operator token required\n");
+      return;
+    }
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    void seq.drain().then(() => pipeline.stateHash()).then((hash) => {
+      if (aborted) return;
+      res.cork(() => {
+        res.writeHeader("content-type", "application/json").end(JSON.stringify({ hash, lastSeq: seq.lastSeq }));
+      });
+    });
+  });
+  app.any("/*", (res) => {
+    res.writeStatus("404 Not Found").end("not found: use a WebSocket, GET /health, GET /config\n");
+  });
+
+  const port = await new Promise<number>((resolve, reject) => {
+    app.listen(opts.host, opts.port, (socket) => {
+      if (socket === false) {
+        reject(new Error(`cannot listen on ${opts.host}:${opts.port}`));
+        return;
+      }
+      listenSocket = socket;
+      resolve(uWS.us_socket_local_port(socket as never));
+    });
+  });
+  log(`crossbook listening on ws://${opts.host}:${port} (journal ${journalPath}, ${config.markets.length} markets)`);
+
+  let stopping: Promise<void> | null = null;
+  async function stop(): Promise<void> {
+    if (stopping !== null) return stopping;
+    stopping = (async () => {
+      if (listenSocket !== null) uWS.us_listen_socket_close(listenSocket as never);
+      listenSocket = null;
+      await seq.drain();
+      await pipeline.stop();
+      await journal.close();
+    })();
+    return stopping;
+  }
+  fatal = () => {
+    void stop().finally(() => process.exit(70));
+  };
+
+  return {
+    port,
+    adminToken,
+    recovered: { batches: summary.batches, commands: summary.commands, truncatedBytes: summary.truncatedBytes },
+    stateHash: async () => {
+      await seq.drain();
+      return pipeline.stateHash();
+    },
+    stop,
+  };
+}

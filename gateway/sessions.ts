@@ -1,0 +1,95 @@
+// Client sessions and the routing of engine events to them: who watches which account, and which session sent
+// the command an event answers (it gets its client_seq back).
+import { EventKind, EventRecord, type ExchangeConfig } from "../engine/model/index.ts";
+import { encodeEvent } from "./codec/index.ts";
+
+/** Accounts one session may act for or watch (a limit on everything). */
+export const SESSION_ACCOUNTS_MAX = 64;
+
+/** The transport side of a session (a uWS socket, or a test double). */
+export interface SessionSocket {
+  /** Sends one binary frame; the bytes are only valid during the call. */
+  send(bytes: Uint8Array): void;
+}
+
+export class Session {
+  readonly accounts = new Set<number>();
+  /** Set when the socket closed: events for its in-flight commands are dropped, never sent to a dead socket. */
+  closed = false;
+
+  constructor(
+    readonly id: number,
+    readonly socket: SessionSocket,
+    /** May send privileged commands (deposit, market state, time). */
+    readonly operator: boolean,
+  ) {}
+}
+
+export class SessionRegistry {
+  private readonly watchers = new Map<number, Session[]>();
+  private readonly sessions = new Set<Session>();
+  private nextId = 1;
+
+  constructor(private readonly config: ExchangeConfig) {}
+
+  open(socket: SessionSocket, operator: boolean): Session {
+    const s = new Session(this.nextId++, socket, operator);
+    this.sessions.add(s);
+    return s;
+  }
+
+  close(s: Session): void {
+    s.closed = true;
+    this.sessions.delete(s);
+    for (const a of s.accounts) {
+      const list = this.watchers.get(a);
+      if (list === undefined) continue;
+      const i = list.indexOf(s);
+      if (i >= 0) list.splice(i, 1);
+      if (list.length === 0) this.watchers.delete(a);
+    }
+    s.accounts.clear();
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  /** The session receives every event of `account` from now on. False when it watches too many accounts. */
+  watch(s: Session, account: number): boolean {
+    if (s.accounts.has(account)) return true;
+    if (s.accounts.size >= SESSION_ACCOUNTS_MAX) return false;
+    s.accounts.add(account);
+    const list = this.watchers.get(account);
+    if (list === undefined) this.watchers.set(account, [s]);
+    else list.push(s);
+    return true;
+  }
+
+  /**
+   * Delivers one engine event: to every session watching its account (a fill also to the maker's watchers, in
+   * the maker's view), and to the session that sent the causing command if it does not watch that account.
+   */
+  dispatch(e: EventRecord, origin: Session | null, clientSeq: bigint): void {
+    let originServed = false;
+    const list = this.watchers.get(e.account);
+    if (list !== undefined) {
+      for (let i = 0; i < list.length; i++) {
+        const s = list[i]!;
+        const mine = s === origin;
+        if (mine) originServed = true;
+        s.socket.send(encodeEvent(e, mine ? clientSeq : 0n, this.config));
+      }
+    }
+    if (e.kind === EventKind.Fill && e.makerAccount !== e.account) {
+      const makers = this.watchers.get(e.makerAccount);
+      if (makers !== undefined) {
+        for (let i = 0; i < makers.length; i++) {
+          const s = makers[i]!;
+          s.socket.send(encodeEvent(e, 0n, this.config, true));
+        }
+      }
+    }
+    if (origin !== null && !originServed && !origin.closed) origin.socket.send(encodeEvent(e, clientSeq, this.config));
+  }
+}
