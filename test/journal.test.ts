@@ -1,0 +1,105 @@
+// The journal: batches round-trip exactly, a torn or corrupt tail is cut at the last complete batch (X4).
+import { appendFileSync, mkdtempSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { BatchEncoder, JournalError, JournalWriter, readJournal } from "../engine/journal/index.ts";
+import { CommandRecord } from "../engine/model/index.ts";
+import { deposit, limit } from "./helpers/commands.ts";
+
+function tempJournal(): string {
+  return join(mkdtempSync(join(tmpdir(), "crossbook-journal-")), "journal.bin");
+}
+
+async function writeBatches(path: string, batches: CommandRecord[][], digest = "ab".repeat(32)): Promise<void> {
+  const w = await JournalWriter.open(path, digest);
+  const enc = new BatchEncoder();
+  let n = 0;
+  for (const b of batches) {
+    enc.begin(++n);
+    for (const c of b) enc.add(c);
+    await w.append(enc.finish());
+  }
+  await w.close();
+}
+
+function readAll(path: string, repair = false, digest: string | null = "ab".repeat(32)): { batches: number[]; seqs: number[]; records: CommandRecord[]; summary: ReturnType<typeof readJournal> } {
+  const batches: number[] = [];
+  const seqs: number[] = [];
+  const records: CommandRecord[] = [];
+  const summary = readJournal(path, digest, (cmds, count, batch) => {
+    batches.push(batch);
+    for (let i = 0; i < count; i++) {
+      const copy = new CommandRecord();
+      copy.copyFrom(cmds[i]!);
+      records.push(copy);
+      seqs.push(copy.seq);
+    }
+  }, repair);
+  return { batches, seqs, records, summary };
+}
+
+describe("journal", () => {
+  it("X4: every field of every command survives a write and a read, in order and in its batch", async () => {
+    const path = tempJournal();
+    const a = deposit(17, 2, 123_456_789n, 1);
+    const b = limit(17, 0, 1, 60_000_120_000_000n, 150_000n, { clientId: 0xffff_ffff_ffff_fff0n, flags: 5, tif: 1, stp: 2 }, 2);
+    b.quoteQuantity = 99n;
+    b.positionQuantity = -7n;
+    b.timeMs = 1_767_225_600_000;
+    b.account2 = 0xffff_fff0;
+    const c = deposit(33, 0, 1n, 3);
+    await writeBatches(path, [[a, b], [c]]);
+    const { batches, seqs, records, summary } = readAll(path);
+    expect(batches).toEqual([1, 2]);
+    expect(seqs).toEqual([1, 2, 3]);
+    expect(summary).toEqual({ batches: 2, commands: 3, lastSeq: 3, lastBatch: 2, truncatedBytes: 0 });
+    expect(records[1]).toEqual(b);
+    expect(records[0]).toEqual(a);
+    expect(records[2]).toEqual(c);
+  });
+
+  it("X4: a torn last batch is cut off on repair; the complete batches before it stay", async () => {
+    const path = tempJournal();
+    await writeBatches(path, [[deposit(17, 0, 5n, 1)], [deposit(17, 0, 6n, 2), deposit(17, 0, 7n, 3)]]);
+    const full = statSync(path).size;
+    truncateSync(path, full - 50);
+    const read = readAll(path, true);
+    expect(read.seqs).toEqual([1]);
+    expect(read.summary.truncatedBytes).toBe(32 + 2 * 128 - 50);
+    expect(statSync(path).size).toBe(64 + 32 + 128);
+    // After the repair a writer appends after the last good batch.
+    const w = await JournalWriter.open(path, "ab".repeat(32));
+    const enc = new BatchEncoder();
+    enc.begin(2);
+    enc.add(deposit(17, 0, 8n, 2));
+    await w.append(enc.finish());
+    await w.close();
+    expect(readAll(path).seqs).toEqual([1, 2]);
+  });
+
+  it("X4: a batch whose bytes were corrupted ends the journal there (CRC)", async () => {
+    const path = tempJournal();
+    await writeBatches(path, [[deposit(17, 0, 5n, 1)], [deposit(17, 0, 6n, 2)], [deposit(17, 0, 7n, 3)]]);
+    const bytes = readFileSync(path);
+    bytes[64 + (32 + 128) + 32 + 40] ^= 0xff; // a payload byte of batch 2
+    writeFileSync(path, bytes);
+    expect(readAll(path).seqs).toEqual([1]);
+  });
+
+  it("X4: garbage appended after the last batch is ignored and cut on repair", async () => {
+    const path = tempJournal();
+    await writeBatches(path, [[deposit(17, 0, 5n, 1)]]);
+    appendFileSync(path, Buffer.from("this is not a batch header at all......"));
+    const read = readAll(path, true);
+    expect(read.seqs).toEqual([1]);
+    expect(statSync(path).size).toBe(64 + 32 + 128);
+  });
+
+  it("refuses a journal written under another configuration", async () => {
+    const path = tempJournal();
+    await writeBatches(path, [[deposit(17, 0, 5n, 1)]]);
+    expect(() => readAll(path, false, "cd".repeat(32))).toThrow(JournalError);
+    expect(() => readAll(path, false, "cd".repeat(32))).toThrow(/another configuration/);
+  });
+});
