@@ -138,6 +138,9 @@ describe("claim / publish / release", () => {
     expect(() => ring.release(-1)).toThrow("ring release(-1)");
     expect(ring.tryClaim(0)).toBe(0);
     expect(ring.tryClaim(-3)).toBe(0);
+    expect(ring.tryClaim(Number.NaN)).toBe(0);
+    expect(() => ring.publish(Number.NaN)).toThrow("ring publish(NaN) but 0 slots are claimed");
+    expect(() => ring.release(Number.NaN)).toThrow("ring release(NaN) but 2 records were available");
   });
 
   for (const start of [2 ** 31 - 5, -5, 2 ** 32 - 3]) {

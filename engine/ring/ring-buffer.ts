@@ -151,14 +151,17 @@ export class RingBuffer {
    * A new claim replaces an unpublished one (claimed slots are invisible to the consumer until publish).
    */
   tryClaim(n: number): number {
+    if (!(n > 0)) {
+      this.claimed = 0;
+      return 0;
+    }
     const next = this.producerNext;
     let free = this.capacity - ((next - this.consumerSequenceCached) | 0);
     if (free < n) {
       this.consumerSequenceCached = Atomics.load(this.i32, Word.consumerSequence);
       free = this.capacity - ((next - this.consumerSequenceCached) | 0);
     }
-    const count = n < free ? n : free;
-    this.claimed = count > 0 ? count : 0;
+    this.claimed = n < free ? n : free;
     return this.claimed;
   }
 
@@ -172,7 +175,7 @@ export class RingBuffer {
    * it has parked. Unpublished claimed slots are dropped.
    */
   publish(n: number): void {
-    if (n > this.claimed || n < 0) {
+    if (!(n >= 0 && n <= this.claimed)) {
       throw new RangeError(`ring publish(${n}) but ${this.claimed} slots are claimed`);
     }
     this.claimed = 0;
@@ -205,7 +208,7 @@ export class RingBuffer {
 
   /** Returns the first `n` read records' slots to the producer with one store; wakes it only if parked. */
   release(n: number): void {
-    if (n < 0 || n > ((this.producerSequenceCached - this.consumerNext) | 0)) {
+    if (!(n >= 0 && n <= ((this.producerSequenceCached - this.consumerNext) | 0))) {
       throw new RangeError(
         `ring release(${n}) but ${(this.producerSequenceCached - this.consumerNext) | 0} records were available`,
       );
