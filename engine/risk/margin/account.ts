@@ -207,6 +207,13 @@ export class AccountMargin {
     this.applyPosition(market, qty, qty * entryPrice, this.posOpenBuy[market]!, this.posOpenSell[market]!);
   }
 
+  /** The perpetual position of `market` is `qty` with cost basis Σ fill qty × price (base units × PRICE_DECIMALS),
+   * for callers that keep the exact cost rather than a rounded average entry. */
+  setPositionCostBasis(market: number, qty: bigint, costBasis: bigint): void {
+    this.requirePerpetual(market);
+    this.applyPosition(market, qty, costBasis, this.posOpenBuy[market]!, this.posOpenSell[market]!);
+  }
+
   /** Open-order quantities of `market` (base units, ≥ 0): their risk-increasing part is exposure (C4). */
   setPositionOrders(market: number, openBuyQty: bigint, openSellQty: bigint): void {
     this.requirePerpetual(market);
