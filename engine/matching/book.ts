@@ -1,0 +1,458 @@
+// The storage of one market's order book: order slots, price levels and both sides' sorted level arrays, in typed arrays.
+//
+// Layout (structure of arrays, nothing allocated per order):
+// - An order is a slot index into the o* arrays. Slots are recycled through a free list threaded through oNext.
+// - A price level is a slot index into the l* arrays, holding an intrusive FIFO (lHead/lTail, oPrev/oNext) of its
+//   orders, its total open quantity and order count. Levels are recycled through a free list threaded through lHead.
+// - Each side keeps its levels in one sorted array of keys (keys[side]) with the level slots beside it (lvls[side]).
+//   The key of a level is its tick index for bids and the negated tick index for asks, so both arrays are ascending
+//   with the best level at the end: consuming the best level is a pop, and new orders (which cluster near the
+//   touch) shift only a few entries. Finding a level by price is a binary search.
+// - Every resting order is in `ids` (order id → slot), giving O(1) cancel.
+// - Orders of one account in this book form a second intrusive list (oAPrev/oANext), owned by the market.
+// Storage starts at the configured capacity and doubles in steps up to the limits.
+
+import { OrderIdMap } from "./id-map.ts";
+
+export const NONE = -1;
+
+/** Order flag bits kept per resting order (subset of OrderFlag). */
+export const RestFlag = { PostOnly: 1, ReduceOnly: 2 } as const;
+
+export class Book {
+  // ---- order slots ----
+  orderCap: number;
+  readonly orderMax: number;
+  oId: Float64Array;
+  oAccount: Uint32Array;
+  oClientId: BigUint64Array;
+  /** Open (resting) quantity. */
+  oQty: BigInt64Array;
+  /** Quantity filled so far. */
+  oFilled: BigInt64Array;
+  /** Quantity as placed (OrderDone reports original − filled as the unfilled remainder). */
+  oOrig: BigInt64Array;
+  /** Time priority: a per-book arrival counter, strictly increasing along every level's FIFO. */
+  oPrio: Float64Array;
+  private prioCounter = 0;
+  oPrev: Int32Array;
+  oNext: Int32Array;
+  oLevel: Int32Array;
+  oAPrev: Int32Array;
+  oANext: Int32Array;
+  oSide: Uint8Array;
+  oStp: Uint8Array;
+  oFlags: Uint8Array;
+  private freeOrder = NONE;
+  private orderHighWater = 0;
+  /** Resting orders. */
+  orderCount = 0;
+
+  // ---- level slots ----
+  levelCap: number;
+  lTick: Int32Array;
+  lPrice: BigInt64Array;
+  lTotal: BigInt64Array;
+  lCount: Int32Array;
+  lHead: Int32Array;
+  lTail: Int32Array;
+  lSide: Uint8Array;
+  /** Dirty stamp (market-data delta tracking): the command stamp that last recorded this level. */
+  lStamp: Int32Array;
+  private freeLevel = NONE;
+  private levelHighWater = 0;
+
+  // ---- sides: ascending keys, best at the end ----
+  readonly keys: [Int32Array, Int32Array];
+  readonly lvls: [Int32Array, Int32Array];
+  readonly n: Int32Array = new Int32Array(2);
+  readonly maxLevelsPerSide: number;
+
+  readonly ids: OrderIdMap;
+
+  // ---- market-data dirty levels of the current command ----
+  trackDirty = false;
+  stamp = 1;
+  dSide: Uint8Array = new Uint8Array(64);
+  dTick: Int32Array = new Int32Array(64);
+  dBefore: BigInt64Array = new BigInt64Array(64);
+  dCount = 0;
+
+  constructor(initialOrders: number, maxOrders: number, initialLevels: number, maxLevelsPerSide: number) {
+    this.orderMax = maxOrders;
+    this.maxLevelsPerSide = maxLevelsPerSide;
+    const oc = Math.max(16, Math.min(initialOrders, maxOrders));
+    this.orderCap = oc;
+    this.oId = new Float64Array(oc);
+    this.oAccount = new Uint32Array(oc);
+    this.oClientId = new BigUint64Array(oc);
+    this.oQty = new BigInt64Array(oc);
+    this.oFilled = new BigInt64Array(oc);
+    this.oOrig = new BigInt64Array(oc);
+    this.oPrio = new Float64Array(oc);
+    this.oPrev = new Int32Array(oc);
+    this.oNext = new Int32Array(oc);
+    this.oLevel = new Int32Array(oc);
+    this.oAPrev = new Int32Array(oc);
+    this.oANext = new Int32Array(oc);
+    this.oSide = new Uint8Array(oc);
+    this.oStp = new Uint8Array(oc);
+    this.oFlags = new Uint8Array(oc);
+    const lc = Math.max(16, Math.min(initialLevels, maxLevelsPerSide * 2));
+    this.levelCap = lc;
+    this.lTick = new Int32Array(lc);
+    this.lPrice = new BigInt64Array(lc);
+    this.lTotal = new BigInt64Array(lc);
+    this.lCount = new Int32Array(lc);
+    this.lHead = new Int32Array(lc);
+    this.lTail = new Int32Array(lc);
+    this.lSide = new Uint8Array(lc);
+    this.lStamp = new Int32Array(lc);
+    const sc = Math.max(16, Math.min(initialLevels, maxLevelsPerSide));
+    this.keys = [new Int32Array(sc), new Int32Array(sc)];
+    this.lvls = [new Int32Array(sc), new Int32Array(sc)];
+    this.ids = new OrderIdMap(oc);
+  }
+
+  // ---------------------------------------------------------------- orders
+
+  /** A free order slot, or NONE when the book is at maxOrders. */
+  allocOrder(): number {
+    const s = this.freeOrder;
+    if (s !== NONE) {
+      this.freeOrder = this.oNext[s];
+      return s;
+    }
+    if (this.orderHighWater === this.orderCap) {
+      if (this.orderCap >= this.orderMax) return NONE;
+      this.growOrders();
+    }
+    return this.orderHighWater++;
+  }
+
+  releaseOrder(slot: number): void {
+    this.oNext[slot] = this.freeOrder;
+    this.freeOrder = slot;
+  }
+
+  /** True when an order can be stored without exceeding maxOrders. */
+  hasOrderRoom(): boolean {
+    return this.orderCount < this.orderMax;
+  }
+
+  private growOrders(): void {
+    const cap = Math.min(this.orderCap * 2, this.orderMax);
+    this.oId = growF64(this.oId, cap);
+    this.oAccount = growU32(this.oAccount, cap);
+    this.oClientId = growBU64(this.oClientId, cap);
+    this.oQty = growB64(this.oQty, cap);
+    this.oFilled = growB64(this.oFilled, cap);
+    this.oOrig = growB64(this.oOrig, cap);
+    this.oPrio = growF64(this.oPrio, cap);
+    this.oPrev = growI32(this.oPrev, cap);
+    this.oNext = growI32(this.oNext, cap);
+    this.oLevel = growI32(this.oLevel, cap);
+    this.oAPrev = growI32(this.oAPrev, cap);
+    this.oANext = growI32(this.oANext, cap);
+    this.oSide = growU8(this.oSide, cap);
+    this.oStp = growU8(this.oStp, cap);
+    this.oFlags = growU8(this.oFlags, cap);
+    this.orderCap = cap;
+  }
+
+  /**
+   * Appends a filled-in order slot (oId, oQty, … set by the caller) to the tail of the level at `tick` on `side`,
+   * creating the level if needed. The caller has checked level capacity (canRestAt).
+   */
+  rest(slot: number, side: number, tick: number, price: bigint): void {
+    let lvl = this.levelAt(side, tick);
+    if (lvl === NONE) {
+      lvl = this.createLevel(side, tick, price);
+    } else if (this.trackDirty) {
+      this.markDirty(lvl);
+    }
+    const tail = this.lTail[lvl];
+    this.oPrev[slot] = tail;
+    this.oNext[slot] = NONE;
+    if (tail === NONE) this.lHead[lvl] = slot;
+    else this.oNext[tail] = slot;
+    this.lTail[lvl] = slot;
+    this.oPrio[slot] = ++this.prioCounter;
+    this.lCount[lvl]++;
+    this.lTotal[lvl] += this.oQty[slot];
+    this.oLevel[slot] = lvl;
+    this.oSide[slot] = side;
+    this.ids.set(this.oId[slot], slot);
+    this.orderCount++;
+  }
+
+  /** Removes a resting order from its level (dropping the level when empty) and from the id index; keeps the slot. */
+  unlink(slot: number): void {
+    const lvl = this.oLevel[slot];
+    if (this.trackDirty) this.markDirty(lvl);
+    const prev = this.oPrev[slot];
+    const next = this.oNext[slot];
+    if (prev === NONE) this.lHead[lvl] = next;
+    else this.oNext[prev] = next;
+    if (next === NONE) this.lTail[lvl] = prev;
+    else this.oPrev[next] = prev;
+    this.lTotal[lvl] -= this.oQty[slot];
+    if (--this.lCount[lvl] === 0) this.removeLevel(lvl);
+    this.ids.delete(this.oId[slot]);
+    this.orderCount--;
+  }
+
+  /** Fills q of a resting order: open quantity and level total shrink, filled grows. */
+  fill(slot: number, q: bigint): void {
+    const lvl = this.oLevel[slot];
+    if (this.trackDirty) this.markDirty(lvl);
+    this.oQty[slot] -= q;
+    this.oFilled[slot] += q;
+    this.lTotal[lvl] -= q;
+  }
+
+  /** Sets a resting order's open quantity in place (keeps its FIFO position). */
+  setOpenQty(slot: number, q: bigint): void {
+    const lvl = this.oLevel[slot];
+    if (this.trackDirty) this.markDirty(lvl);
+    this.lTotal[lvl] += q - this.oQty[slot];
+    this.oQty[slot] = q;
+  }
+
+  /** Re-keys a resting order to a new id (cancel-replace that keeps priority). */
+  rekey(slot: number, newId: number): void {
+    this.ids.delete(this.oId[slot]);
+    this.oId[slot] = newId;
+    this.ids.set(newId, slot);
+  }
+
+  // ---------------------------------------------------------------- levels
+
+  bestLevel(side: number): number {
+    const n = this.n[side];
+    return n === 0 ? NONE : this.lvls[side][n - 1];
+  }
+
+  /** Index of key in the side's array, or −(insertion point) − 1. */
+  private search(side: number, key: number): number {
+    const keys = this.keys[side];
+    let lo = 0;
+    let hi = this.n[side] - 1;
+    // Most lookups hit at or near the touch (the end).
+    if (hi >= 0) {
+      const top = keys[hi];
+      if (key === top) return hi;
+      if (key > top) return -(hi + 1) - 1;
+    }
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const k = keys[mid];
+      if (k < key) lo = mid + 1;
+      else if (k > key) hi = mid - 1;
+      else return mid;
+    }
+    return -lo - 1;
+  }
+
+  levelAt(side: number, tick: number): number {
+    const i = this.search(side, side === 0 ? tick : -tick);
+    return i >= 0 ? this.lvls[side][i] : NONE;
+  }
+
+  /** Whether an order may rest at tick without exceeding the side's level limit. */
+  canRestAt(side: number, tick: number): boolean {
+    return this.n[side] < this.maxLevelsPerSide || this.levelAt(side, tick) !== NONE;
+  }
+
+  private createLevel(side: number, tick: number, price: bigint): number {
+    const key = side === 0 ? tick : -tick;
+    const pos = -this.search(side, key) - 1;
+    let n = this.n[side];
+    if (n === this.keys[side].length) this.growSide(side);
+    const keys = this.keys[side];
+    const lvls = this.lvls[side];
+    if (pos < n) {
+      keys.copyWithin(pos + 1, pos, n);
+      lvls.copyWithin(pos + 1, pos, n);
+    }
+    let lvl = this.freeLevel;
+    if (lvl !== NONE) {
+      this.freeLevel = this.lHead[lvl];
+    } else {
+      if (this.levelHighWater === this.levelCap) this.growLevels();
+      lvl = this.levelHighWater++;
+    }
+    keys[pos] = key;
+    lvls[pos] = lvl;
+    this.n[side] = n + 1;
+    this.lTick[lvl] = tick;
+    this.lPrice[lvl] = price;
+    this.lTotal[lvl] = 0n;
+    this.lCount[lvl] = 0;
+    this.lHead[lvl] = NONE;
+    this.lTail[lvl] = NONE;
+    this.lSide[lvl] = side;
+    this.lStamp[lvl] = 0;
+    if (this.trackDirty) this.markNewLevelDirty(lvl, side, tick);
+    return lvl;
+  }
+
+  private removeLevel(lvl: number): void {
+    const side = this.lSide[lvl];
+    const n = this.n[side];
+    const lvls = this.lvls[side];
+    if (lvls[n - 1] !== lvl) {
+      const tick = this.lTick[lvl];
+      const i = this.search(side, side === 0 ? tick : -tick);
+      this.keys[side].copyWithin(i, i + 1, n);
+      lvls.copyWithin(i, i + 1, n);
+    }
+    this.n[side] = n - 1;
+    this.lHead[lvl] = this.freeLevel;
+    this.freeLevel = lvl;
+  }
+
+  private growSide(side: number): void {
+    const cap = Math.min(this.keys[side].length * 2, this.maxLevelsPerSide);
+    this.keys[side] = growI32(this.keys[side], cap);
+    this.lvls[side] = growI32(this.lvls[side], cap);
+  }
+
+  private growLevels(): void {
+    const cap = this.levelCap * 2;
+    this.lTick = growI32(this.lTick, cap);
+    this.lPrice = growB64(this.lPrice, cap);
+    this.lTotal = growB64(this.lTotal, cap);
+    this.lCount = growI32(this.lCount, cap);
+    this.lHead = growI32(this.lHead, cap);
+    this.lTail = growI32(this.lTail, cap);
+    this.lSide = growU8(this.lSide, cap);
+    this.lStamp = growI32(this.lStamp, cap);
+    this.levelCap = cap;
+  }
+
+  // ---------------------------------------------------------------- market-data dirty tracking
+
+  /** Starts a command: levels touched from now on are recorded once with their total before the change. */
+  beginCommand(): void {
+    this.dCount = 0;
+    this.stamp = (this.stamp + 1) | 0;
+    if (this.stamp === 0) {
+      this.lStamp.fill(0);
+      this.stamp = 1;
+    }
+  }
+
+  private markDirty(lvl: number): void {
+    if (this.lStamp[lvl] === this.stamp) return;
+    this.lStamp[lvl] = this.stamp;
+    this.pushDirty(this.lSide[lvl], this.lTick[lvl], this.lTotal[lvl]);
+  }
+
+  private markNewLevelDirty(lvl: number, side: number, tick: number): void {
+    this.lStamp[lvl] = this.stamp;
+    // A level emptied and recreated within one command was already recorded with its original total.
+    for (let i = 0; i < this.dCount; i++) {
+      if (this.dTick[i] === tick && this.dSide[i] === side) return;
+    }
+    this.pushDirty(side, tick, 0n);
+  }
+
+  private pushDirty(side: number, tick: number, before: bigint): void {
+    const i = this.dCount;
+    if (i === this.dTick.length) {
+      this.dSide = growU8(this.dSide, i * 2);
+      this.dTick = growI32(this.dTick, i * 2);
+      this.dBefore = growB64(this.dBefore, i * 2);
+    }
+    this.dSide[i] = side;
+    this.dTick[i] = tick;
+    this.dBefore[i] = before;
+    this.dCount = i + 1;
+  }
+
+  // ---------------------------------------------------------------- validation
+
+  /** Throws on any broken structural invariant of the book (levels, FIFOs, index, sort order, X3 uncrossed). */
+  validate(label: string): void {
+    const fail = (msg: string): never => {
+      throw new Error(`${label}: ${msg}`);
+    };
+    let resting = 0;
+    for (let side = 0; side < 2; side++) {
+      const n = this.n[side];
+      const keys = this.keys[side];
+      const lvls = this.lvls[side];
+      for (let i = 0; i < n; i++) {
+        if (i > 0 && keys[i - 1] >= keys[i]) fail(`side ${side} keys not strictly ascending at ${i}`);
+        const lvl = lvls[i];
+        if (this.lSide[lvl] !== side) fail(`level ${lvl} side mismatch`);
+        const tick = this.lTick[lvl];
+        if ((side === 0 ? tick : -tick) !== keys[i]) fail(`level ${lvl} key mismatch`);
+        if (this.lCount[lvl] <= 0) fail(`empty level ${lvl} at tick ${tick}`);
+        let count = 0;
+        let total = 0n;
+        let prev = NONE;
+        let lastPrio = -1;
+        for (let s = this.lHead[lvl]; s !== NONE; s = this.oNext[s]) {
+          if (this.oPrev[s] !== prev) fail(`order slot ${s} prev link broken`);
+          if (this.oLevel[s] !== lvl) fail(`order slot ${s} level mismatch`);
+          if (this.oSide[s] !== side) fail(`order slot ${s} side mismatch`);
+          if (this.oQty[s] <= 0n) fail(`order ${this.oId[s]} has open quantity ${this.oQty[s]}`);
+          if (this.oFilled[s] < 0n || this.oFilled[s] + this.oQty[s] > this.oOrig[s]) {
+            fail(`order ${this.oId[s]} quantities inconsistent`);
+          }
+          if (this.ids.get(this.oId[s]) !== s) fail(`order ${this.oId[s]} missing from the id index`);
+          if (this.oPrio[s] <= lastPrio) fail(`FIFO broken at order ${this.oId[s]} in level ${lvl}`);
+          lastPrio = this.oPrio[s];
+          total += this.oQty[s];
+          count++;
+          prev = s;
+          if (count > this.orderCount) fail(`cycle in level ${lvl}`);
+        }
+        if (this.lTail[lvl] !== prev) fail(`level ${lvl} tail mismatch`);
+        if (count !== this.lCount[lvl]) fail(`level ${lvl} count ${this.lCount[lvl]} != ${count}`);
+        if (total !== this.lTotal[lvl]) fail(`level ${lvl} total ${this.lTotal[lvl]} != sum ${total}`);
+        resting += count;
+      }
+    }
+    if (resting !== this.orderCount) fail(`orderCount ${this.orderCount} != resting ${resting}`);
+    if (this.ids.size !== resting) fail(`id index size ${this.ids.size} != resting ${resting}`);
+    const bb = this.bestLevel(0);
+    const ba = this.bestLevel(1);
+    if (bb !== NONE && ba !== NONE && this.lTick[bb] >= this.lTick[ba]) {
+      fail(`X3: book crossed, best bid tick ${this.lTick[bb]} >= best ask tick ${this.lTick[ba]}`);
+    }
+  }
+}
+
+function growF64(a: Float64Array, cap: number): Float64Array {
+  const b = new Float64Array(cap);
+  b.set(a);
+  return b;
+}
+function growU32(a: Uint32Array, cap: number): Uint32Array {
+  const b = new Uint32Array(cap);
+  b.set(a);
+  return b;
+}
+function growI32(a: Int32Array, cap: number): Int32Array {
+  const b = new Int32Array(cap);
+  b.set(a);
+  return b;
+}
+function growU8(a: Uint8Array, cap: number): Uint8Array {
+  const b = new Uint8Array(cap);
+  b.set(a);
+  return b;
+}
+function growB64(a: BigInt64Array, cap: number): BigInt64Array {
+  const b = new BigInt64Array(cap);
+  b.set(a);
+  return b;
+}
+function growBU64(a: BigUint64Array, cap: number): BigUint64Array {
+  const b = new BigUint64Array(cap);
+  b.set(a);
+  return b;
+}

@@ -1,0 +1,244 @@
+// Market-data output of the matching engine (O8): the sink interface, depth snapshot shapes and the 24 h ticker window.
+
+import { TICKER_BUCKET_MS, TICKER_WINDOW_BUCKETS } from "./limits.ts";
+
+/**
+ * Receives a market's public data, synchronously and in order, during MatchingShard.handle / setTime.
+ * Every argument is a scalar so that publishing allocates nothing; a fan-out implementation copies what it keeps.
+ *
+ * Per command that touched market m, the calls arrive in this order:
+ *   trade*            one per fill, as it happens;
+ *   depthDelta        once, if any level's total changed, followed by exactly
+ *   depthLevel × k    k = lastUpdateId − firstUpdateId + 1 changed levels: bids best→worst, then asks best→worst;
+ *   bbo               if the best bid or ask (price or quantity) changed;
+ *   ticker            if the command traded.
+ * Depth update ids count level changes per market: a delta's firstUpdateId is always the previous delta's
+ * lastUpdateId + 1, so a subscriber detects a gap (`U == previous u + 1`). A depthSnapshot's lastUpdateId says which
+ * deltas it already contains: apply the deltas with lastUpdateId > snapshot.lastUpdateId. Quantity 0 = level gone.
+ * The ids count only changes seen while a sink is attached (they are a subscription sequence, not book state).
+ */
+export interface MarketDataSink {
+  trade(
+    market: number,
+    tradeId: number,
+    price: bigint,
+    quantity: bigint,
+    quoteAmount: bigint,
+    /** Side of the resting (maker) order; the taker was on the other side. */
+    makerSide: number,
+    timeMs: number,
+  ): void;
+  depthDelta(market: number, firstUpdateId: number, lastUpdateId: number, timeMs: number): void;
+  depthLevel(market: number, side: number, price: bigint, quantity: bigint, updateId: number): void;
+  /** 0n price and quantity = that side is empty. */
+  bbo(
+    market: number,
+    bidPrice: bigint,
+    bidQuantity: bigint,
+    askPrice: bigint,
+    askQuantity: bigint,
+    updateId: number,
+    timeMs: number,
+  ): void;
+  ticker(
+    market: number,
+    open: bigint,
+    high: bigint,
+    low: bigint,
+    close: bigint,
+    volume: bigint,
+    quoteVolume: bigint,
+    tradeCount: number,
+    timeMs: number,
+  ): void;
+}
+
+export interface DepthLevel {
+  readonly price: bigint;
+  readonly quantity: bigint;
+  readonly orderCount: number;
+}
+
+export interface DepthSnapshot {
+  readonly market: number;
+  /** The snapshot contains every depth delta up to and including this update id. */
+  readonly lastUpdateId: number;
+  readonly timeMs: number;
+  /** Best first. */
+  readonly bids: readonly DepthLevel[];
+  readonly asks: readonly DepthLevel[];
+}
+
+export interface Ticker24h {
+  readonly open: bigint;
+  readonly high: bigint;
+  readonly low: bigint;
+  /** Last trade price (also when the window is empty; 0n if the market never traded). */
+  readonly close: bigint;
+  /** Base-asset units. */
+  readonly volume: bigint;
+  /** Quote-asset units. */
+  readonly quoteVolume: bigint;
+  readonly tradeCount: number;
+}
+
+/**
+ * Rolling 24 h statistics over one-minute buckets, driven by engine time. The window at time t holds the trades whose
+ * minute floor(tradeTime / 60 000) is within the last 1 440 minutes up to floor(t / 60 000). With no trade in the
+ * window, open = high = low = close = the last trade price.
+ */
+export class TickerWindow {
+  private readonly bMinute = new Float64Array(TICKER_WINDOW_BUCKETS).fill(-1);
+  private readonly bOpen = new BigInt64Array(TICKER_WINDOW_BUCKETS);
+  private readonly bHigh = new BigInt64Array(TICKER_WINDOW_BUCKETS);
+  private readonly bLow = new BigInt64Array(TICKER_WINDOW_BUCKETS);
+  private readonly bVolume = new BigInt64Array(TICKER_WINDOW_BUCKETS);
+  private readonly bQuoteVolume = new BigInt64Array(TICKER_WINDOW_BUCKETS);
+  private readonly bCount = new Float64Array(TICKER_WINDOW_BUCKETS);
+  nowMinute = 0;
+  volume = 0n;
+  quoteVolume = 0n;
+  tradeCount = 0;
+  high = 0n;
+  low = 0n;
+  /** Minute of the oldest bucket in the window with trades (valid when tradeCount > 0). */
+  private openMinute = 0;
+  lastPrice = 0n;
+
+  onTrade(price: bigint, quantity: bigint, quoteAmount: bigint): void {
+    const m = this.nowMinute;
+    const b = bucketOf(m);
+    if (this.bMinute[b] !== m) {
+      this.bMinute[b] = m;
+      this.bOpen[b] = price;
+      this.bHigh[b] = price;
+      this.bLow[b] = price;
+      this.bVolume[b] = 0n;
+      this.bQuoteVolume[b] = 0n;
+      this.bCount[b] = 0;
+    } else {
+      if (price > this.bHigh[b]) this.bHigh[b] = price;
+      if (price < this.bLow[b]) this.bLow[b] = price;
+    }
+    this.bVolume[b] += quantity;
+    this.bQuoteVolume[b] += quoteAmount;
+    this.bCount[b]++;
+    if (this.tradeCount === 0) {
+      this.high = price;
+      this.low = price;
+      this.openMinute = m;
+    } else {
+      if (price > this.high) this.high = price;
+      if (price < this.low) this.low = price;
+    }
+    this.volume += quantity;
+    this.quoteVolume += quoteAmount;
+    this.tradeCount++;
+    this.lastPrice = price;
+  }
+
+  /** Moves the window to engine time timeMs (never backwards); true when trades left the window. */
+  advance(timeMs: number): boolean {
+    const minute = Math.floor(timeMs / TICKER_BUCKET_MS);
+    if (minute <= this.nowMinute) return false;
+    const oldNow = this.nowMinute;
+    this.nowMinute = minute;
+    if (this.tradeCount === 0) return false;
+    let expired = false;
+    if (minute - oldNow >= TICKER_WINDOW_BUCKETS) {
+      // Every active minute (≤ oldNow ≤ minute − N) leaves the window.
+      for (let b = 0; b < TICKER_WINDOW_BUCKETS; b++) {
+        if (this.bMinute[b] === -1) continue;
+        this.expireBucket(b);
+        expired = true;
+      }
+    } else {
+      // Minutes in (oldNow − N, minute − N] leave the window (fewer than N of them).
+      const to = minute - TICKER_WINDOW_BUCKETS;
+      for (let m = oldNow - TICKER_WINDOW_BUCKETS + 1; m <= to; m++) {
+        const b = bucketOf(m);
+        if (this.bMinute[b] !== m) continue;
+        this.expireBucket(b);
+        expired = true;
+      }
+    }
+    if (expired) this.rescan();
+    return expired;
+  }
+
+  private expireBucket(b: number): void {
+    this.volume -= this.bVolume[b];
+    this.quoteVolume -= this.bQuoteVolume[b];
+    this.tradeCount -= this.bCount[b];
+    this.bMinute[b] = -1;
+  }
+
+  private rescan(): void {
+    if (this.tradeCount === 0) {
+      this.high = 0n;
+      this.low = 0n;
+      return;
+    }
+    let first = true;
+    for (let m = this.nowMinute - TICKER_WINDOW_BUCKETS + 1; m <= this.nowMinute; m++) {
+      const b = bucketOf(m);
+      if (this.bMinute[b] !== m) continue;
+      if (first) {
+        this.openMinute = m;
+        this.high = this.bHigh[b];
+        this.low = this.bLow[b];
+        first = false;
+      } else {
+        if (this.bHigh[b] > this.high) this.high = this.bHigh[b];
+        if (this.bLow[b] < this.low) this.low = this.bLow[b];
+      }
+    }
+  }
+
+  open(): bigint {
+    return this.tradeCount === 0 ? this.lastPrice : this.bOpen[bucketOf(this.openMinute)];
+  }
+  highPrice(): bigint {
+    return this.tradeCount === 0 ? this.lastPrice : this.high;
+  }
+  lowPrice(): bigint {
+    return this.tradeCount === 0 ? this.lastPrice : this.low;
+  }
+
+  snapshot(): Ticker24h {
+    return {
+      open: this.open(),
+      high: this.highPrice(),
+      low: this.lowPrice(),
+      close: this.lastPrice,
+      volume: this.volume,
+      quoteVolume: this.quoteVolume,
+      tradeCount: this.tradeCount,
+    };
+  }
+
+  /** Feeds the window's full state to a hash (active buckets oldest first). */
+  hashInto(h: { num(x: number): void; big(x: bigint): void }): void {
+    h.num(this.nowMinute);
+    h.num(this.tradeCount);
+    h.big(this.volume);
+    h.big(this.quoteVolume);
+    h.big(this.lastPrice);
+    for (let m = this.nowMinute - TICKER_WINDOW_BUCKETS + 1; m <= this.nowMinute; m++) {
+      const b = bucketOf(m);
+      if (this.bMinute[b] !== m) continue;
+      h.num(m);
+      h.big(this.bOpen[b]);
+      h.big(this.bHigh[b]);
+      h.big(this.bLow[b]);
+      h.big(this.bVolume[b]);
+      h.big(this.bQuoteVolume[b]);
+      h.num(this.bCount[b]);
+    }
+  }
+}
+
+function bucketOf(minute: number): number {
+  const r = minute % TICKER_WINDOW_BUCKETS;
+  return r < 0 ? r + TICKER_WINDOW_BUCKETS : r;
+}

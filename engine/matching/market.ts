@@ -1,0 +1,1167 @@
+// One market's matching: validation and filters (O2), price-time matching (O1), STP (O3), bands (O4–O7), cancel and
+// cancel-replace, market states, order events with the market sequence number and market data (O8).
+//
+// Semantics that the public documentation in index.ts restates (keep both in step):
+// - Events go out through ONE reused EventRecord (ShardContext.ev), each stamped with ++marketSeq.
+// - A taker's events: OrderAccepted, then per maker [Fill, maker OrderDone if it left the book] or an STP cancel,
+//   then the taker's OrderDone unless it rests.
+// - Quantities: OrderDone.amount = original − filled (0 for a market buy by quote only), amount2 = filled.
+
+import {
+  DoneReason,
+  EventKind,
+  MarketKind,
+  MarketState,
+  OrderFlag,
+  OrderType,
+  RATIO_SCALE,
+  RejectCode,
+  SelfTradePrevention,
+  Side,
+  TimeInForce,
+  type CommandRecord,
+  type EventRecord,
+  type EventSink,
+  type ExchangeConfig,
+  type MarketConfig,
+} from "../model/index.ts";
+import { Book, NONE, RestFlag } from "./book.ts";
+import type { StateHasher } from "./hash.ts";
+import { MAX_TICK_INDEX, type MatchingLimits } from "./limits.ts";
+import { TickerWindow, type DepthLevel, type DepthSnapshot, type MarketDataSink } from "./market-data.ts";
+
+const INT32_MIN = -2147483648;
+/** Sentinel open quantity of a market buy limited by quote only. */
+const QUOTE_ONLY_QTY = 1n << 62n;
+
+// Why the taker's matching loop stopped.
+const STOP_FILLED = 0;
+const STOP_LIMIT = 1;
+const STOP_BAND = 2;
+const STOP_STP = 3;
+const STOP_BUDGET = 4;
+
+/** Shared by the markets of one shard: the reused event record, the sinks, engine time and the current command. */
+export class ShardContext {
+  readonly ev: EventRecord;
+  sink: EventSink;
+  md: MarketDataSink | null = null;
+  timeMs = 0;
+  seq = 0;
+  constructor(ev: EventRecord, sink: EventSink) {
+    this.ev = ev;
+    this.sink = sink;
+  }
+}
+
+/** One account's resting orders in one book: count, intrusive list (ascending order id), clientId index. */
+class AccountOrders {
+  count = 0;
+  head = NONE;
+  tail = NONE;
+  byClientId: Map<bigint, number> | null = null;
+}
+
+/** A resting order as reported by bookOrders() (tests, recovery, diagnostics). */
+export interface RestingOrder {
+  readonly orderId: number;
+  readonly account: number;
+  readonly side: number;
+  readonly price: bigint;
+  readonly openQuantity: bigint;
+  readonly filledQuantity: bigint;
+  readonly originalQuantity: bigint;
+  readonly clientId: bigint;
+  readonly stp: number;
+  readonly postOnly: boolean;
+  readonly reduceOnly: boolean;
+}
+
+export class Market {
+  readonly id: number;
+  readonly cfg: MarketConfig;
+  readonly isPerp: boolean;
+  readonly book: Book;
+  private readonly ctx: ShardContext;
+  private readonly limits: MatchingLimits;
+
+  state: number = MarketState.Open;
+  marketSeq = 0;
+  tradeSeq = 0;
+  depthUpdateId = 0;
+  /** Last trade price and its tick (0 = no trade yet). */
+  lastPrice = 0n;
+  lastTick = 0;
+  readonly ticker = new TickerWindow();
+  private readonly accounts = new Map<number, AccountOrders>();
+
+  // ---- filters and conversions (fixed at construction) ----
+  private readonly tickSize: bigint;
+  private readonly stepSize: bigint;
+  private readonly minQty: bigint;
+  private readonly maxQty: bigint;
+  private readonly minPrice: bigint;
+  private readonly maxPrice: bigint;
+  private readonly minNotional: bigint;
+  /** q × p ≥ this ⟺ floor(q × p × qMul / qDiv) ≥ minNotional. */
+  private readonly notionalProductMin: bigint;
+  /** Trade quote amount = floor(q × p × qMul / qDiv) (10^quoteDecimals / (10^baseDecimals × 10^PRICE_DECIMALS), reduced). */
+  private readonly qMul: bigint;
+  private readonly qDiv: bigint;
+  /** RATIO_SCALE × tickSize: price × multiplier / bandDen is a tick index. */
+  private readonly bandDen: bigint;
+
+  // ---- band inputs (O6, O7): keys bounding the opposite level a taker may reach; INT32_MIN = inactive ----
+  hasBandInputs = false;
+  meanMark = 0n;
+  meanPremium = 0n;
+  indexPrice = 0n;
+  private readonly meanMarkKey = [INT32_MIN, INT32_MIN];
+  private readonly premiumKey = [INT32_MIN, INT32_MIN];
+
+  // ---- price band (O4) cache, keyed on the ticks it was computed from ----
+  private pbBid = -1;
+  private pbAsk = -1;
+  private pbLast = -1;
+  private pbMinTick = 0;
+  private pbMaxTick = MAX_TICK_INDEX;
+
+  // ---- the taker being matched ----
+  private tRemaining = 0n;
+  private tFilled = 0n;
+  private tQuoteLeft = 0n;
+  private tQuoteCapped = false;
+  private tBandReason = 0;
+  private tTraded = false;
+
+  // ---- last published best bid/offer ----
+  private bboBidPrice = 0n;
+  private bboBidQty = 0n;
+  private bboAskPrice = 0n;
+  private bboAskQty = 0n;
+
+  constructor(config: ExchangeConfig, cfg: MarketConfig, ctx: ShardContext, limits: MatchingLimits) {
+    this.id = cfg.id;
+    this.cfg = cfg;
+    this.ctx = ctx;
+    this.limits = limits;
+    this.isPerp = cfg.kind === MarketKind.Perpetual;
+    const base = config.assets[cfg.baseAsset];
+    const quote = config.assets[cfg.quoteAsset];
+    if (base === undefined || quote === undefined) throw new Error(`market ${cfg.symbol}: unknown asset`);
+    if (cfg.tickSize <= 0n || cfg.stepSize <= 0n) throw new Error(`market ${cfg.symbol}: tick and step must be > 0`);
+    if (cfg.minPrice <= 0n || cfg.maxPrice < cfg.minPrice) throw new Error(`market ${cfg.symbol}: bad price range`);
+    if (cfg.maxPrice / cfg.tickSize > BigInt(MAX_TICK_INDEX)) {
+      throw new Error(`market ${cfg.symbol}: maxPrice / tickSize exceeds MAX_TICK_INDEX`);
+    }
+    if (cfg.minQuantity <= 0n || cfg.maxQuantity < cfg.minQuantity) throw new Error(`market ${cfg.symbol}: bad qty range`);
+    this.tickSize = cfg.tickSize;
+    this.stepSize = cfg.stepSize;
+    this.minQty = cfg.minQuantity;
+    this.maxQty = cfg.maxQuantity;
+    this.minPrice = cfg.minPrice;
+    this.maxPrice = cfg.maxPrice;
+    this.minNotional = cfg.minNotional;
+    let qMul = 10n ** BigInt(quote.decimals);
+    let qDiv = 10n ** BigInt(base.decimals + 9);
+    while (qMul % 10n === 0n && qDiv % 10n === 0n) {
+      qMul /= 10n;
+      qDiv /= 10n;
+    }
+    this.qMul = qMul;
+    this.qDiv = qDiv;
+    this.notionalProductMin = ceilDiv(cfg.minNotional * qDiv, qMul);
+    this.bandDen = RATIO_SCALE * cfg.tickSize;
+    this.book = new Book(
+      limits.initialOrderCapacity,
+      limits.maxOrdersPerBook,
+      limits.initialLevelCapacity,
+      limits.maxLevelsPerSide,
+    );
+  }
+
+  /** Trade quote amount: floor(q × price × 10^quoteDecimals / (10^baseDecimals × 10^PRICE_DECIMALS)). */
+  quoteAmount(q: bigint, price: bigint): bigint {
+    return (q * price * this.qMul) / this.qDiv;
+  }
+
+  // ================================================================ events
+
+  private publish(): void {
+    const ev = this.ctx.ev;
+    ev.seq = this.ctx.seq;
+    ev.marketSeq = ++this.marketSeq;
+    ev.market = this.id;
+    ev.timeMs = this.ctx.timeMs;
+    this.ctx.sink.publish(ev);
+  }
+
+  /** OrderRejected (or CommandRejected) for this market; nothing changed. */
+  reject(kind: number, code: number, message: string, orderId: number, account: number, side: number, clientId: bigint): void {
+    const ev = this.ctx.ev;
+    ev.clear();
+    ev.kind = kind;
+    ev.code = code;
+    ev.message = message;
+    ev.orderId = orderId;
+    ev.account = account;
+    ev.side = side;
+    ev.clientId = clientId;
+    this.publish();
+  }
+
+  commandAccepted(account: number, code: number, amount: bigint): void {
+    const ev = this.ctx.ev;
+    ev.clear();
+    ev.kind = EventKind.CommandAccepted;
+    ev.account = account;
+    ev.code = code;
+    ev.amount = amount;
+    this.publish();
+  }
+
+  private accepted(
+    orderId: number,
+    account: number,
+    side: number,
+    price: bigint,
+    quantity: bigint,
+    openQty: bigint,
+    quoteQty: bigint,
+    clientId: bigint,
+  ): void {
+    const ev = this.ctx.ev;
+    ev.clear();
+    ev.kind = EventKind.OrderAccepted;
+    ev.orderId = orderId;
+    ev.account = account;
+    ev.side = side;
+    ev.price = price;
+    ev.quantity = quantity;
+    ev.amount = openQty;
+    ev.amount2 = quoteQty;
+    ev.clientId = clientId;
+    this.publish();
+  }
+
+  private done(
+    orderId: number,
+    account: number,
+    side: number,
+    price: bigint,
+    original: bigint,
+    filled: bigint,
+    clientId: bigint,
+    reason: number,
+  ): void {
+    const ev = this.ctx.ev;
+    ev.clear();
+    ev.kind = EventKind.OrderDone;
+    ev.orderId = orderId;
+    ev.account = account;
+    ev.side = side;
+    ev.price = price;
+    ev.quantity = original;
+    ev.amount = original > filled ? original - filled : 0n;
+    ev.amount2 = filled;
+    ev.clientId = clientId;
+    ev.code = reason;
+    this.publish();
+  }
+
+  // ================================================================ commands
+
+  handlePlace(cmd: CommandRecord): void {
+    const side = cmd.side;
+    const type = cmd.orderType;
+    const tif = cmd.tif;
+    const stp = cmd.stp;
+    const flags = cmd.flags;
+    const account = cmd.account;
+    const clientId = cmd.clientId;
+    const orderId = cmd.seq;
+    const K = EventKind.OrderRejected;
+    if ((side !== Side.Buy && side !== Side.Sell) || (type !== OrderType.Limit && type !== OrderType.Market)) {
+      return this.reject(K, RejectCode.InvalidField, "InvalidField: side or orderType", orderId, account, side, clientId);
+    }
+    if (tif !== TimeInForce.GTC && tif !== TimeInForce.IOC && tif !== TimeInForce.FOK) {
+      return this.reject(K, RejectCode.InvalidField, "InvalidField: timeInForce", orderId, account, side, clientId);
+    }
+    if (stp < 0 || stp > SelfTradePrevention.Allow || (stp | 0) !== stp) {
+      return this.reject(K, RejectCode.InvalidField, "InvalidField: selfTradePrevention", orderId, account, side, clientId);
+    }
+    const postOnly = (flags & OrderFlag.PostOnly) !== 0;
+    const reduceOnly = (flags & OrderFlag.ReduceOnly) !== 0;
+    const isLimit = type === OrderType.Limit;
+    if (postOnly && (!isLimit || tif !== TimeInForce.GTC)) {
+      return this.reject(K, RejectCode.InvalidField, "InvalidField: postOnly needs a GTC limit order", orderId, account, side, clientId);
+    }
+    const st = this.state;
+    if (st === MarketState.Closed || st === MarketState.CancelOnly) {
+      return this.reject(K, RejectCode.MarketStateForbids, "MarketStateForbids: market takes no new orders", orderId, account, side, clientId);
+    }
+    if (st === MarketState.PostOnly && !postOnly) {
+      return this.reject(K, RejectCode.MarketStateForbids, "MarketStateForbids: market is post-only", orderId, account, side, clientId);
+    }
+    if (st === MarketState.LimitOnly && !isLimit) {
+      return this.reject(K, RejectCode.MarketStateForbids, "MarketStateForbids: market is limit-only", orderId, account, side, clientId);
+    }
+
+    // ---- O2 filters ----
+    let price = 0n;
+    let tick = 0;
+    if (isLimit) {
+      price = cmd.price;
+      tick = this.checkPrice(price, orderId, account, side, clientId);
+      if (tick < 0) return;
+    }
+    const qty = cmd.quantity;
+    const quoteQty = cmd.quoteQuantity;
+    if (quoteQty !== 0n && (isLimit || side !== Side.Buy)) {
+      return this.reject(K, RejectCode.InvalidField, "InvalidField: quoteQuantity is for market buys", orderId, account, side, clientId);
+    }
+    if (quoteQty < 0n || qty < 0n) {
+      return this.reject(K, RejectCode.InvalidQuantity, "InvalidQuantity: negative quantity", orderId, account, side, clientId);
+    }
+    if (qty === 0n) {
+      if (quoteQty === 0n) {
+        return this.reject(K, RejectCode.InvalidQuantity, "InvalidQuantity: quantity is zero", orderId, account, side, clientId);
+      }
+      if (tif === TimeInForce.FOK) {
+        return this.reject(K, RejectCode.InvalidField, "InvalidField: FOK needs a base quantity", orderId, account, side, clientId);
+      }
+    } else if (!this.checkQuantity(qty, orderId, account, side, clientId)) {
+      return;
+    }
+    if (isLimit) {
+      if (qty * price < this.notionalProductMin) {
+        return this.reject(K, RejectCode.MinNotional, "MinNotional: quantity × price below the minimum notional", orderId, account, side, clientId);
+      }
+    } else if (qty === 0n && quoteQty < this.minNotional) {
+      return this.reject(K, RejectCode.MinNotional, "MinNotional: quote quantity below the minimum notional", orderId, account, side, clientId);
+    }
+
+    // ---- identity and limits ----
+    const acct = this.accounts.get(account);
+    if (clientId !== 0n && acct !== undefined && acct.byClientId !== null && acct.byClientId.has(clientId)) {
+      return this.reject(K, RejectCode.DuplicateClientId, "DuplicateClientId: clientId is in use by an open order", orderId, account, side, clientId);
+    }
+    const mayRest = isLimit && tif === TimeInForce.GTC;
+    if (mayRest) {
+      if (acct !== undefined && acct.count >= this.limits.maxOpenOrdersPerAccountMarket) {
+        return this.reject(K, RejectCode.TooManyOpenOrders, "TooManyOpenOrders: open-order limit per account and market", orderId, account, side, clientId);
+      }
+      if (!this.book.hasOrderRoom() || !this.book.canRestAt(side, tick)) {
+        return this.reject(K, RejectCode.Overloaded, "Overloaded: book capacity (orders or price levels)", orderId, account, side, clientId);
+      }
+    }
+
+    // ---- reduceOnly: cap by the position risk supplied ----
+    let openQty = qty === 0n ? QUOTE_ONLY_QTY : qty;
+    if (reduceOnly) {
+      const cap = this.reduceOnlyCap(cmd.positionQuantity, side, orderId, account, clientId);
+      if (cap < 0n) return;
+      if (cap < openQty) openQty = cap;
+    }
+
+    // ---- O4 price band, postOnly ----
+    if (isLimit && this.outsidePriceBand(tick)) {
+      return this.reject(K, RejectCode.PriceBand, "PriceBand: limit price outside the active-price band", orderId, account, side, clientId);
+    }
+    const limitKey = isLimit ? (side === Side.Buy ? -tick : tick) : INT32_MIN;
+    if (postOnly && this.crosses(side, limitKey)) {
+      return this.reject(K, RejectCode.PostOnlyWouldTake, "PostOnlyWouldTake: post-only order would take", orderId, account, side, clientId);
+    }
+
+    this.accepted(orderId, account, side, price, qty, openQty === QUOTE_ONLY_QTY ? 0n : openQty, quoteQty, clientId);
+    this.execute(orderId, account, side, tif, stp, flags, clientId, isLimit, tick, price, qty, openQty, quoteQty, acct);
+  }
+
+  handleCancel(cmd: CommandRecord): void {
+    const slot = this.findTarget(cmd);
+    if (slot === NONE) {
+      return this.reject(EventKind.OrderRejected, RejectCode.UnknownOrder, "UnknownOrder: no such open order", cmd.seq, cmd.account, cmd.side, cmd.clientId);
+    }
+    this.removeResting(slot, DoneReason.Canceled);
+  }
+
+  /** Cancels every open order of `account` in this market (ascending order id); returns how many. */
+  cancelAllOf(account: number): number {
+    const acct = this.accounts.get(account);
+    if (acct === undefined) return 0;
+    let n = 0;
+    let slot = acct.head;
+    while (slot !== NONE) {
+      const next = this.book.oANext[slot];
+      this.removeResting(slot, DoneReason.CanceledByAll);
+      n++;
+      slot = next;
+    }
+    return n;
+  }
+
+  handleReplace(cmd: CommandRecord): void {
+    const K = EventKind.OrderRejected;
+    const orderId = cmd.seq;
+    const account = cmd.account;
+    const st = this.state;
+    if (st === MarketState.Closed || st === MarketState.CancelOnly) {
+      return this.reject(K, RejectCode.MarketStateForbids, "MarketStateForbids: market takes no new orders", orderId, account, cmd.side, cmd.clientId);
+    }
+    const slot = this.findTarget(cmd);
+    if (slot === NONE) {
+      return this.reject(K, RejectCode.UnknownOrder, "UnknownOrder: no such open order", orderId, account, cmd.side, cmd.clientId);
+    }
+    const book = this.book;
+    const side = book.oSide[slot];
+    const clientId = book.oClientId[slot];
+    const price = cmd.price;
+    const tick = this.checkPrice(price, orderId, account, side, clientId);
+    if (tick < 0) return;
+    const qty = cmd.quantity;
+    if (qty <= 0n) {
+      return this.reject(K, RejectCode.InvalidQuantity, "InvalidQuantity: quantity must be > 0", orderId, account, side, clientId);
+    }
+    if (!this.checkQuantity(qty, orderId, account, side, clientId)) return;
+    if (qty * price < this.notionalProductMin) {
+      return this.reject(K, RejectCode.MinNotional, "MinNotional: quantity × price below the minimum notional", orderId, account, side, clientId);
+    }
+    const flags = book.oFlags[slot];
+    let openQty = qty;
+    if ((flags & RestFlag.ReduceOnly) !== 0) {
+      const cap = this.reduceOnlyCap(cmd.positionQuantity, side, orderId, account, clientId);
+      if (cap < 0n) return;
+      if (cap < openQty) openQty = cap;
+    }
+    if (this.outsidePriceBand(tick)) {
+      return this.reject(K, RejectCode.PriceBand, "PriceBand: limit price outside the active-price band", orderId, account, side, clientId);
+    }
+    const limitKey = side === Side.Buy ? -tick : tick;
+    if (((flags & RestFlag.PostOnly) !== 0 || st === MarketState.PostOnly) && this.crosses(side, limitKey)) {
+      return this.reject(K, RejectCode.PostOnlyWouldTake, "PostOnlyWouldTake: post-only order would take", orderId, account, side, clientId);
+    }
+    const oldLevel = book.oLevel[slot];
+    const keepPriority = book.lTick[oldLevel] === tick && openQty <= book.oQty[slot];
+    if (!keepPriority && !book.canRestAt(side, tick)) {
+      return this.reject(K, RejectCode.Overloaded, "Overloaded: book capacity (price levels)", orderId, account, side, clientId);
+    }
+
+    const oldId = book.oId[slot];
+    this.done(oldId, account, side, book.lPrice[oldLevel], book.oOrig[slot], book.oFilled[slot], clientId, DoneReason.Replaced);
+    if (keepPriority) {
+      book.rekey(slot, orderId);
+      book.setOpenQty(slot, openQty);
+      book.oOrig[slot] = qty;
+      book.oFilled[slot] = 0n;
+      this.moveToAccountTail(slot, account);
+      this.accepted(orderId, account, side, price, qty, openQty, 0n, clientId);
+      return;
+    }
+    const stp = book.oStp[slot];
+    const cmdFlags = ((flags & RestFlag.PostOnly) !== 0 ? OrderFlag.PostOnly : 0) | ((flags & RestFlag.ReduceOnly) !== 0 ? OrderFlag.ReduceOnly : 0);
+    this.dropResting(slot, account, clientId);
+    this.accepted(orderId, account, side, price, qty, openQty, 0n, clientId);
+    const acct = this.accounts.get(account);
+    this.execute(orderId, account, side, TimeInForce.GTC, stp, cmdFlags, clientId, true, tick, price, qty, openQty, 0n, acct);
+  }
+
+  /** Privileged state change; Closed cancels every resting order (CanceledByAll), bids then asks, best first. */
+  setState(state: number): void {
+    this.state = state;
+    if (state !== MarketState.Closed) return;
+    for (let side = 0; side < 2; side++) {
+      for (;;) {
+        const lvl = this.book.bestLevel(side);
+        if (lvl === NONE) break;
+        this.removeResting(this.book.lHead[lvl], DoneReason.CanceledByAll);
+      }
+    }
+  }
+
+  /**
+   * O6/O7 inputs from settlement: mean mark (PRICE_DECIMALS), mean premium (Ratio) and, optionally, the index price
+   * (0 = use the index implied by mean mark and mean premium: meanMark / (1 + meanPremium)). Returns a reject code.
+   */
+  setBandInputs(meanMark: bigint, meanPremium: bigint, indexPrice: bigint): number {
+    if (meanMark <= 0n) return RejectCode.InvalidPrice;
+    if (indexPrice < 0n) return RejectCode.InvalidPrice;
+    if (RATIO_SCALE + meanPremium <= 0n) return RejectCode.InvalidField;
+    this.hasBandInputs = true;
+    this.meanMark = meanMark;
+    this.meanPremium = meanPremium;
+    this.indexPrice = indexPrice;
+    const mm = this.cfg.meanMarkBand;
+    this.meanMarkKey[Side.Buy] = buyKey(floorDiv(meanMark * mm.maxMultiplier, this.bandDen));
+    this.meanMarkKey[Side.Sell] = sellKey(ceilDiv(meanMark * mm.minMultiplier, this.bandDen));
+    const tol = this.cfg.premiumTolerance;
+    if (this.isPerp && tol !== null) {
+      // Fill price P has premium (P − I) / I; buys need it ≤ p̄ + t, sells ≥ p̄ − t.
+      const up = RATIO_SCALE + meanPremium + tol;
+      const down = RATIO_SCALE + meanPremium - tol;
+      let num: bigint;
+      let den: bigint;
+      if (indexPrice > 0n) {
+        num = indexPrice;
+        den = this.bandDen;
+      } else {
+        num = meanMark;
+        den = (RATIO_SCALE + meanPremium) * this.tickSize;
+      }
+      this.premiumKey[Side.Buy] = buyKey(floorDiv(num * up, den));
+      this.premiumKey[Side.Sell] = down <= 0n ? INT32_MIN : sellKey(ceilDiv(num * down, den));
+    }
+    return RejectCode.None;
+  }
+
+  // ================================================================ validation helpers
+
+  /** Tick index of a valid limit price, or −1 after publishing the reject. */
+  private checkPrice(price: bigint, orderId: number, account: number, side: number, clientId: bigint): number {
+    const K = EventKind.OrderRejected;
+    if (price <= 0n) {
+      this.reject(K, RejectCode.InvalidPrice, "InvalidPrice: price must be > 0", orderId, account, side, clientId);
+      return -1;
+    }
+    const t = price / this.tickSize;
+    if (t * this.tickSize !== price) {
+      this.reject(K, RejectCode.TickSize, "TickSize: price is not a multiple of the tick size", orderId, account, side, clientId);
+      return -1;
+    }
+    if (price < this.minPrice) {
+      this.reject(K, RejectCode.MinPrice, "MinPrice: price below the market minimum", orderId, account, side, clientId);
+      return -1;
+    }
+    if (price > this.maxPrice) {
+      this.reject(K, RejectCode.MaxPrice, "MaxPrice: price above the market maximum", orderId, account, side, clientId);
+      return -1;
+    }
+    return Number(t);
+  }
+
+  private checkQuantity(qty: bigint, orderId: number, account: number, side: number, clientId: bigint): boolean {
+    const K = EventKind.OrderRejected;
+    if (qty % this.stepSize !== 0n) {
+      this.reject(K, RejectCode.StepSize, "StepSize: quantity is not a multiple of the step size", orderId, account, side, clientId);
+      return false;
+    }
+    if (qty < this.minQty) {
+      this.reject(K, RejectCode.MinQuantity, "MinQuantity: quantity below the market minimum", orderId, account, side, clientId);
+      return false;
+    }
+    if (qty > this.maxQty) {
+      this.reject(K, RejectCode.MaxQuantity, "MaxQuantity: quantity above the market maximum", orderId, account, side, clientId);
+      return false;
+    }
+    return true;
+  }
+
+  /** Largest base quantity a reduceOnly order may fill (|position| rounded down to the step), or −1 after a reject. */
+  private reduceOnlyCap(position: bigint, side: number, orderId: number, account: number, clientId: bigint): bigint {
+    const K = EventKind.OrderRejected;
+    if (!this.isPerp) {
+      this.reject(K, RejectCode.InvalidField, "InvalidField: reduceOnly is for perpetual markets", orderId, account, side, clientId);
+      return -1n;
+    }
+    let cap = side === Side.Buy ? -position : position;
+    cap -= cap % this.stepSize;
+    if (cap <= 0n) {
+      this.reject(K, RejectCode.ReduceOnlyNotReducing, "ReduceOnlyNotReducing: the order would not reduce the position", orderId, account, side, clientId);
+      return -1n;
+    }
+    return cap;
+  }
+
+  /** O4: active price = median{best bid, best ask, last} (mean of two, the one, or none → no band). */
+  private outsidePriceBand(tick: number): boolean {
+    const book = this.book;
+    const bl = book.bestLevel(Side.Buy);
+    const al = book.bestLevel(Side.Sell);
+    const bid = bl === NONE ? 0 : book.lTick[bl];
+    const ask = al === NONE ? 0 : book.lTick[al];
+    if (bid !== this.pbBid || ask !== this.pbAsk || this.lastTick !== this.pbLast) {
+      this.pbBid = bid;
+      this.pbAsk = ask;
+      this.pbLast = this.lastTick;
+      const active = activePrice(
+        bl === NONE ? 0n : book.lPrice[bl],
+        al === NONE ? 0n : book.lPrice[al],
+        this.lastPrice,
+      );
+      if (active === 0n) {
+        this.pbMinTick = 0;
+        this.pbMaxTick = MAX_TICK_INDEX;
+      } else {
+        const pb = this.cfg.priceBand;
+        this.pbMaxTick = clampTick(floorDiv(active * pb.maxMultiplier, this.bandDen));
+        this.pbMinTick = clampTick(ceilDiv(active * pb.minMultiplier, this.bandDen));
+      }
+    }
+    return tick > this.pbMaxTick || tick < this.pbMinTick;
+  }
+
+  /**
+   * Whether a taker on `side` would match the best opposite level. limitKey is the smallest opposite-level key the
+   * taker accepts: −tick for a buy at tick (ask keys are −tick), tick for a sell, INT32_MIN for a market order.
+   */
+  private crosses(side: number, limitKey: number): boolean {
+    const o = side ^ 1;
+    const n = this.book.n[o];
+    return n > 0 && this.book.keys[o][n - 1] >= limitKey;
+  }
+
+  /** The resting order a cancel/replace addresses (by order id or, with ByClientId, by clientId), if it is the account's. */
+  private findTarget(cmd: CommandRecord): number {
+    if ((cmd.flags & OrderFlag.ByClientId) !== 0) {
+      if (cmd.clientId === 0n) return NONE;
+      const acct = this.accounts.get(cmd.account);
+      if (acct === undefined || acct.byClientId === null) return NONE;
+      const s = acct.byClientId.get(cmd.clientId);
+      return s === undefined ? NONE : s;
+    }
+    const s = this.book.ids.get(cmd.orderId);
+    return s !== NONE && this.book.oAccount[s] === cmd.account ? s : NONE;
+  }
+
+  // ================================================================ execution
+
+  /**
+   * Matches an accepted order as a taker, then rests it (GTC limit) or ends it with its OrderDone.
+   * openQty is the quantity the book may fill (after the reduceOnly cap; QUOTE_ONLY_QTY for a market buy by quote).
+   */
+  private execute(
+    orderId: number,
+    account: number,
+    side: number,
+    tif: number,
+    stp: number,
+    flags: number,
+    clientId: bigint,
+    isLimit: boolean,
+    tick: number,
+    price: bigint,
+    qty: bigint,
+    openQty: bigint,
+    quoteQty: bigint,
+    acct: AccountOrders | undefined,
+  ): void {
+    const limitKey = isLimit ? (side === Side.Buy ? -tick : tick) : INT32_MIN;
+    this.tRemaining = openQty;
+    this.tFilled = 0n;
+    this.tQuoteCapped = quoteQty > 0n;
+    this.tQuoteLeft = quoteQty;
+    let stop = STOP_LIMIT;
+    if (this.crosses(side, limitKey)) {
+      const bandKey = this.bandKey(side);
+      if (tif === TimeInForce.FOK && !this.fokFillable(side, account, stp, limitKey, bandKey, openQty, quoteQty)) {
+        this.done(orderId, account, side, price, qty, 0n, clientId, DoneReason.FokUnfilled);
+        return;
+      }
+      stop = this.match(side, account, orderId, clientId, stp, limitKey, bandKey);
+    } else if (tif === TimeInForce.FOK) {
+      this.done(orderId, account, side, price, qty, 0n, clientId, DoneReason.FokUnfilled);
+      return;
+    }
+    const filled = this.tFilled;
+    let reason: number;
+    switch (stop) {
+      case STOP_FILLED:
+        reason = openQty < (qty === 0n ? QUOTE_ONLY_QTY : qty) ? DoneReason.ReduceOnlyCapped : DoneReason.Filled;
+        break;
+      case STOP_STP:
+        reason = DoneReason.SelfTradeTaker;
+        break;
+      case STOP_BAND:
+        reason = this.tBandReason;
+        break;
+      case STOP_BUDGET:
+        reason = qty === 0n && filled > 0n ? DoneReason.Filled : DoneReason.Expired;
+        break;
+      default:
+        if (isLimit && tif === TimeInForce.GTC) {
+          this.restNew(orderId, account, side, stp, flags, clientId, tick, price, qty, filled, this.tRemaining, acct);
+          return;
+        }
+        reason = DoneReason.Expired;
+    }
+    this.done(orderId, account, side, price, qty, filled, clientId, reason);
+  }
+
+  /**
+   * Tightest band bound for a taker on `side` as a minimum opposite-level key, with its reason in tBandReason.
+   * O5 impact band against the best opposite price now; O6 mean-mark and O7 premium bands from the band inputs.
+   * Ties keep the first of impact, mean-mark, premium.
+   */
+  private bandKey(side: number): number {
+    const book = this.book;
+    const bestOpp = book.bestLevel(side ^ 1);
+    const ib = this.cfg.impactBand;
+    let key: number;
+    if (side === Side.Buy) key = buyKey(floorDiv(book.lPrice[bestOpp] * ib.maxMultiplier, this.bandDen));
+    else key = sellKey(ceilDiv(book.lPrice[bestOpp] * ib.minMultiplier, this.bandDen));
+    let reason: number = DoneReason.ImpactBand;
+    const mk = this.meanMarkKey[side];
+    if (mk > key) {
+      key = mk;
+      reason = DoneReason.MeanMarkBand;
+    }
+    const pk = this.premiumKey[side];
+    if (pk > key) {
+      key = pk;
+      reason = DoneReason.PremiumBand;
+    }
+    this.tBandReason = reason;
+    return key;
+  }
+
+  /** The price-time matching loop. Mutates tRemaining/tFilled/tQuoteLeft; returns why it stopped. */
+  private match(side: number, account: number, orderId: number, clientId: bigint, stp: number, limitKey: number, bandKey: number): number {
+    const book = this.book;
+    const o = side ^ 1;
+    const keys = book.keys[o];
+    const lvls = book.lvls[o];
+    const ev = this.ctx.ev;
+    const md = this.ctx.md;
+    for (;;) {
+      const n = book.n[o];
+      if (n === 0) return STOP_LIMIT;
+      const key = keys[n - 1];
+      if (key < limitKey) return STOP_LIMIT;
+      if (key < bandKey) return STOP_BAND;
+      const lvl = lvls[n - 1];
+      const price = book.lPrice[lvl];
+      let slot = book.lHead[lvl];
+      while (slot !== NONE) {
+        const next = book.oNext[slot];
+        if (stp !== SelfTradePrevention.Allow && book.oAccount[slot] === account) {
+          if (stp === SelfTradePrevention.RejectTaker) return STOP_STP;
+          this.removeResting(slot, DoneReason.SelfTradeMaker);
+          if (stp === SelfTradePrevention.RejectBoth) return STOP_STP;
+          slot = next;
+          continue;
+        }
+        let q = book.oQty[slot];
+        const remaining = this.tRemaining;
+        if (q > remaining) q = remaining;
+        if (this.tQuoteCapped) {
+          let afford = ((this.tQuoteLeft + 1n) * this.qDiv - 1n) / (price * this.qMul);
+          afford -= afford % this.stepSize;
+          if (afford < q) q = afford;
+          if (q === 0n) return STOP_BUDGET;
+        }
+        const quote = (q * price * this.qMul) / this.qDiv;
+        book.fill(slot, q);
+        this.tRemaining = remaining - q;
+        this.tFilled += q;
+        if (this.tQuoteCapped) this.tQuoteLeft -= quote;
+        const tradeId = ++this.tradeSeq;
+        this.lastPrice = price;
+        this.lastTick = book.lTick[lvl];
+        this.ticker.onTrade(price, q, quote);
+        this.tTraded = true;
+        ev.clear();
+        ev.kind = EventKind.Fill;
+        ev.account = account;
+        ev.orderId = orderId;
+        ev.clientId = clientId;
+        ev.side = side;
+        ev.makerAccount = book.oAccount[slot];
+        ev.makerOrderId = book.oId[slot];
+        ev.makerClientId = book.oClientId[slot];
+        ev.price = price;
+        ev.quantity = q;
+        ev.amount2 = quote;
+        ev.tradeId = tradeId;
+        this.publish();
+        if (md !== null) md.trade(this.id, tradeId, price, q, quote, o, this.ctx.timeMs);
+        if (book.oQty[slot] === 0n) {
+          const filled = book.oFilled[slot];
+          this.removeResting(slot, filled < book.oOrig[slot] ? DoneReason.ReduceOnlyCapped : DoneReason.Filled);
+        }
+        if (this.tRemaining === 0n) return STOP_FILLED;
+        slot = next;
+      }
+    }
+  }
+
+  /** Dry run of match() for FOK: would the taker fill openQty completely (STP, bands, quote budget included)? */
+  private fokFillable(side: number, account: number, stp: number, limitKey: number, bandKey: number, openQty: bigint, quoteQty: bigint): boolean {
+    const book = this.book;
+    const o = side ^ 1;
+    const keys = book.keys[o];
+    const lvls = book.lvls[o];
+    let remaining = openQty;
+    let quoteLeft = quoteQty;
+    const capped = quoteQty > 0n;
+    for (let i = book.n[o] - 1; i >= 0; i--) {
+      const key = keys[i];
+      if (key < limitKey || key < bandKey) return false;
+      const lvl = lvls[i];
+      const price = book.lPrice[lvl];
+      for (let slot = book.lHead[lvl]; slot !== NONE; slot = book.oNext[slot]) {
+        if (stp !== SelfTradePrevention.Allow && book.oAccount[slot] === account) {
+          if (stp === SelfTradePrevention.RejectMaker) continue;
+          return false;
+        }
+        let q = book.oQty[slot];
+        if (q > remaining) q = remaining;
+        if (capped) {
+          let afford = ((quoteLeft + 1n) * this.qDiv - 1n) / (price * this.qMul);
+          afford -= afford % this.stepSize;
+          if (afford < q) q = afford;
+          if (q === 0n) return false;
+          quoteLeft -= (q * price * this.qMul) / this.qDiv;
+        }
+        remaining -= q;
+        if (remaining === 0n) return true;
+      }
+    }
+    return false;
+  }
+
+  private restNew(
+    orderId: number,
+    account: number,
+    side: number,
+    stp: number,
+    flags: number,
+    clientId: bigint,
+    tick: number,
+    price: bigint,
+    qty: bigint,
+    filled: bigint,
+    open: bigint,
+    acct: AccountOrders | undefined,
+  ): void {
+    const book = this.book;
+    const slot = book.allocOrder();
+    if (slot === NONE) throw new Error("matching: order storage exhausted after the capacity check");
+    book.oId[slot] = orderId;
+    book.oAccount[slot] = account;
+    book.oClientId[slot] = clientId;
+    book.oQty[slot] = open;
+    book.oFilled[slot] = filled;
+    book.oOrig[slot] = qty;
+    book.oStp[slot] = stp;
+    book.oFlags[slot] = ((flags & OrderFlag.PostOnly) !== 0 ? RestFlag.PostOnly : 0) | ((flags & OrderFlag.ReduceOnly) !== 0 ? RestFlag.ReduceOnly : 0);
+    book.rest(slot, side, tick, price);
+    let a = acct;
+    if (a === undefined) {
+      a = this.accounts.get(account);
+      if (a === undefined) {
+        a = new AccountOrders();
+        this.accounts.set(account, a);
+      }
+    }
+    const tail = a.tail;
+    book.oAPrev[slot] = tail;
+    book.oANext[slot] = NONE;
+    if (tail === NONE) a.head = slot;
+    else book.oANext[tail] = slot;
+    a.tail = slot;
+    a.count++;
+    if (clientId !== 0n) {
+      if (a.byClientId === null) a.byClientId = new Map();
+      a.byClientId.set(clientId, slot);
+    }
+  }
+
+  /** Takes a resting order out of the book and its account, publishes its OrderDone, frees the slot. */
+  private removeResting(slot: number, reason: number): void {
+    const book = this.book;
+    const account = book.oAccount[slot];
+    const clientId = book.oClientId[slot];
+    const price = book.lPrice[book.oLevel[slot]];
+    const orderId = book.oId[slot];
+    const side = book.oSide[slot];
+    const original = book.oOrig[slot];
+    const filled = book.oFilled[slot];
+    this.dropResting(slot, account, clientId);
+    this.done(orderId, account, side, price, original, filled, clientId, reason);
+  }
+
+  private dropResting(slot: number, account: number, clientId: bigint): void {
+    const book = this.book;
+    book.unlink(slot);
+    const a = this.accounts.get(account)!;
+    const prev = book.oAPrev[slot];
+    const next = book.oANext[slot];
+    if (prev === NONE) a.head = next;
+    else book.oANext[prev] = next;
+    if (next === NONE) a.tail = prev;
+    else book.oAPrev[next] = prev;
+    a.count--;
+    if (clientId !== 0n) a.byClientId!.delete(clientId);
+    book.releaseOrder(slot);
+  }
+
+  /** A re-keyed order (cancel-replace keeping priority) moves to the end of its account list, keeping it id-ordered. */
+  private moveToAccountTail(slot: number, account: number): void {
+    const book = this.book;
+    const a = this.accounts.get(account)!;
+    if (a.tail === slot) return;
+    const prev = book.oAPrev[slot];
+    const next = book.oANext[slot];
+    if (prev === NONE) a.head = next;
+    else book.oANext[prev] = next;
+    book.oAPrev[next] = prev;
+    book.oAPrev[slot] = a.tail;
+    book.oANext[slot] = NONE;
+    book.oANext[a.tail] = slot;
+    a.tail = slot;
+  }
+
+  // ================================================================ market data
+
+  beginCommand(): void {
+    this.tTraded = false;
+    if (this.ctx.md !== null) this.book.beginCommand();
+  }
+
+  /** Publishes the command's depth delta, BBO change and ticker (O8). */
+  finishCommand(): void {
+    const md = this.ctx.md;
+    if (md === null) return;
+    const book = this.book;
+    const time = this.ctx.timeMs;
+    const n = book.dCount;
+    if (n > 0) {
+      sortDirty(book);
+      let changed = 0;
+      for (let i = 0; i < n; i++) {
+        const lvl = book.levelAt(book.dSide[i], book.dTick[i]);
+        const now = lvl === NONE ? 0n : book.lTotal[lvl];
+        if (now !== book.dBefore[i]) {
+          // Compact the changed entries to the front, remembering the new total in dBefore.
+          book.dSide[changed] = book.dSide[i];
+          book.dTick[changed] = book.dTick[i];
+          book.dBefore[changed] = now;
+          changed++;
+        }
+      }
+      if (changed > 0) {
+        const first = this.depthUpdateId + 1;
+        this.depthUpdateId += changed;
+        md.depthDelta(this.id, first, this.depthUpdateId, time);
+        for (let i = 0; i < changed; i++) {
+          md.depthLevel(this.id, book.dSide[i], BigInt(book.dTick[i]) * this.tickSize, book.dBefore[i], first + i);
+        }
+      }
+      book.dCount = 0;
+    }
+    const bl = book.bestLevel(Side.Buy);
+    const al = book.bestLevel(Side.Sell);
+    const bp = bl === NONE ? 0n : book.lPrice[bl];
+    const bq = bl === NONE ? 0n : book.lTotal[bl];
+    const ap = al === NONE ? 0n : book.lPrice[al];
+    const aq = al === NONE ? 0n : book.lTotal[al];
+    if (bp !== this.bboBidPrice || bq !== this.bboBidQty || ap !== this.bboAskPrice || aq !== this.bboAskQty) {
+      this.bboBidPrice = bp;
+      this.bboBidQty = bq;
+      this.bboAskPrice = ap;
+      this.bboAskQty = aq;
+      md.bbo(this.id, bp, bq, ap, aq, this.depthUpdateId, time);
+    }
+    if (this.tTraded) this.publishTicker();
+  }
+
+  publishTicker(): void {
+    const md = this.ctx.md;
+    if (md === null) return;
+    const t = this.ticker;
+    md.ticker(this.id, t.open(), t.highPrice(), t.lowPrice(), t.lastPrice, t.volume, t.quoteVolume, t.tradeCount, this.ctx.timeMs);
+  }
+
+  /** Called when a market-data sink is attached: the BBO baseline is the current book. */
+  resetMarketDataBaseline(): void {
+    const book = this.book;
+    const bl = book.bestLevel(Side.Buy);
+    const al = book.bestLevel(Side.Sell);
+    this.bboBidPrice = bl === NONE ? 0n : book.lPrice[bl];
+    this.bboBidQty = bl === NONE ? 0n : book.lTotal[bl];
+    this.bboAskPrice = al === NONE ? 0n : book.lPrice[al];
+    this.bboAskQty = al === NONE ? 0n : book.lTotal[al];
+    book.dCount = 0;
+  }
+
+  depthSnapshot(maxLevels: number): DepthSnapshot {
+    const book = this.book;
+    const sides: DepthLevel[][] = [[], []];
+    for (let side = 0; side < 2; side++) {
+      const lvls = book.lvls[side];
+      for (let i = book.n[side] - 1, k = 0; i >= 0 && k < maxLevels; i--, k++) {
+        const lvl = lvls[i];
+        sides[side].push({ price: book.lPrice[lvl], quantity: book.lTotal[lvl], orderCount: book.lCount[lvl] });
+      }
+    }
+    return { market: this.id, lastUpdateId: this.depthUpdateId, timeMs: this.ctx.timeMs, bids: sides[0], asks: sides[1] };
+  }
+
+  /** Every resting order: bids best→worst, then asks best→worst, FIFO within a level. */
+  bookOrders(): RestingOrder[] {
+    const book = this.book;
+    const out: RestingOrder[] = [];
+    for (let side = 0; side < 2; side++) {
+      for (let i = book.n[side] - 1; i >= 0; i--) {
+        const lvl = book.lvls[side][i];
+        for (let s = book.lHead[lvl]; s !== NONE; s = book.oNext[s]) {
+          out.push({
+            orderId: book.oId[s],
+            account: book.oAccount[s],
+            side,
+            price: book.lPrice[lvl],
+            openQuantity: book.oQty[s],
+            filledQuantity: book.oFilled[s],
+            originalQuantity: book.oOrig[s],
+            clientId: book.oClientId[s],
+            stp: book.oStp[s],
+            postOnly: (book.oFlags[s] & RestFlag.PostOnly) !== 0,
+            reduceOnly: (book.oFlags[s] & RestFlag.ReduceOnly) !== 0,
+          });
+        }
+      }
+    }
+    return out;
+  }
+
+  // ================================================================ invariants and hashing
+
+  validate(): void {
+    const label = `market ${this.id}`;
+    this.book.validate(label);
+    const book = this.book;
+    let total = 0;
+    for (const [account, a] of this.accounts) {
+      let count = 0;
+      let prev = NONE;
+      let lastId = -1;
+      let withClientId = 0;
+      for (let s = a.head; s !== NONE; s = book.oANext[s]) {
+        if (book.oAPrev[s] !== prev) throw new Error(`${label}: account ${account} list prev link broken`);
+        if (book.oAccount[s] !== account) throw new Error(`${label}: order ${book.oId[s]} in account ${account}'s list`);
+        if (book.ids.get(book.oId[s]) !== s) throw new Error(`${label}: account list holds a non-resting order`);
+        if (book.oId[s] <= lastId) throw new Error(`${label}: account ${account} list not in ascending id order`);
+        lastId = book.oId[s];
+        const cid = book.oClientId[s];
+        if (cid !== 0n) {
+          withClientId++;
+          if (a.byClientId === null || a.byClientId.get(cid) !== s) {
+            throw new Error(`${label}: clientId ${cid} of order ${book.oId[s]} not indexed`);
+          }
+        }
+        prev = s;
+        if (++count > book.orderCount) throw new Error(`${label}: cycle in account ${account} list`);
+      }
+      if (a.tail !== prev) throw new Error(`${label}: account ${account} list tail mismatch`);
+      if (a.count !== count) throw new Error(`${label}: account ${account} count ${a.count} != ${count}`);
+      if (count > this.limits.maxOpenOrdersPerAccountMarket) throw new Error(`${label}: account ${account} over the open-order limit`);
+      const indexed = a.byClientId === null ? 0 : a.byClientId.size;
+      if (indexed !== withClientId) throw new Error(`${label}: account ${account} clientId index size ${indexed} != ${withClientId}`);
+      total += count;
+    }
+    if (total !== book.orderCount) throw new Error(`${label}: account lists hold ${total} orders, book ${book.orderCount}`);
+  }
+
+  hashInto(h: StateHasher): void {
+    const book = this.book;
+    h.num(this.id);
+    h.num(this.state);
+    h.num(this.marketSeq);
+    h.num(this.tradeSeq);
+    h.big(this.lastPrice);
+    h.num(this.hasBandInputs ? 1 : 0);
+    h.big(this.meanMark);
+    h.big(this.meanPremium);
+    h.big(this.indexPrice);
+    for (let side = 0; side < 2; side++) {
+      h.num(book.n[side]);
+      for (let i = book.n[side] - 1; i >= 0; i--) {
+        const lvl = book.lvls[side][i];
+        h.num(book.lTick[lvl]);
+        h.num(book.lCount[lvl]);
+        h.big(book.lTotal[lvl]);
+        for (let s = book.lHead[lvl]; s !== NONE; s = book.oNext[s]) {
+          h.num(book.oId[s]);
+          h.num(book.oAccount[s]);
+          h.big(book.oClientId[s]);
+          h.big(book.oQty[s]);
+          h.big(book.oFilled[s]);
+          h.big(book.oOrig[s]);
+          h.num(book.oStp[s]);
+          h.num(book.oFlags[s]);
+        }
+      }
+    }
+    this.ticker.hashInto(h);
+  }
+}
+
+// ================================================================ pure helpers
+
+function floorDiv(a: bigint, b: bigint): bigint {
+  const q = a / b;
+  return a % b !== 0n && a < 0n ? q - 1n : q;
+}
+
+function ceilDiv(a: bigint, b: bigint): bigint {
+  const q = a / b;
+  return a % b !== 0n && a > 0n ? q + 1n : q;
+}
+
+function clampTick(t: bigint): number {
+  if (t < 0n) return -1;
+  if (t > BigInt(MAX_TICK_INDEX)) return MAX_TICK_INDEX + 1;
+  return Number(t);
+}
+
+/** A buy may reach ask levels with tick ≤ maxTick: minimum ask key −maxTick. */
+function buyKey(maxTick: bigint): number {
+  return -clampTick(maxTick);
+}
+
+/** A sell may reach bid levels with tick ≥ minTick: minimum bid key minTick. */
+function sellKey(minTick: bigint): number {
+  return clampTick(minTick);
+}
+
+/** Median of the present values among bid, ask, last (0n = absent); the floor mean when two are present. */
+export function activePrice(bid: bigint, ask: bigint, last: bigint): bigint {
+  const present = (bid > 0n ? 1 : 0) + (ask > 0n ? 1 : 0) + (last > 0n ? 1 : 0);
+  if (present === 3) {
+    const lo = bid < ask ? bid : ask;
+    const hi = bid < ask ? ask : bid;
+    return last < lo ? lo : last > hi ? hi : last;
+  }
+  if (present === 2) {
+    if (bid === 0n) return (ask + last) / 2n;
+    if (ask === 0n) return (bid + last) / 2n;
+    return (bid + ask) / 2n;
+  }
+  if (present === 1) return bid > 0n ? bid : ask > 0n ? ask : last;
+  return 0n;
+}
+
+/** Orders the dirty list bids best→worst, then asks best→worst (insertion sort: the list is almost always tiny). */
+function sortDirty(book: Book): void {
+  const n = book.dCount;
+  const dSide = book.dSide;
+  const dTick = book.dTick;
+  const dBefore = book.dBefore;
+  for (let i = 1; i < n; i++) {
+    const s = dSide[i];
+    const t = dTick[i];
+    const b = dBefore[i];
+    const k = s === 0 ? -t : t;
+    let j = i - 1;
+    while (j >= 0) {
+      const sj = dSide[j];
+      if (sj < s || (sj === s && (sj === 0 ? -dTick[j] : dTick[j]) <= k)) break;
+      dSide[j + 1] = sj;
+      dTick[j + 1] = dTick[j];
+      dBefore[j + 1] = dBefore[j];
+      j--;
+    }
+    dSide[j + 1] = s;
+    dTick[j + 1] = t;
+    dBefore[j + 1] = b;
+  }
+}

@@ -1,0 +1,230 @@
+// The matching shard: owns the books of its markets and dispatches matching commands to them, synchronously.
+
+import {
+  ALL_MARKETS,
+  CommandKind,
+  EventKind,
+  EventRecord,
+  MarketState,
+  RejectCode,
+  type CommandRecord,
+  type EventSink,
+  type ExchangeConfig,
+} from "../model/index.ts";
+import { StateHasher } from "./hash.ts";
+import { DEFAULT_MATCHING_LIMITS, type MatchingLimits } from "./limits.ts";
+import type { DepthSnapshot, MarketDataSink, Ticker24h } from "./market-data.ts";
+import { Market, ShardContext, type RestingOrder } from "./market.ts";
+
+export interface MatchingShardOptions {
+  /** Overrides of DEFAULT_MATCHING_LIMITS (tests use small ones). */
+  readonly limits?: Partial<MatchingLimits>;
+}
+
+const NULL_SINK: EventSink = { publish() {} };
+
+export class MatchingShard {
+  private readonly byId: (Market | null)[];
+  /** Owned markets in ascending id order (iteration order of CancelAll(all), hashing, validation). */
+  private readonly owned: Market[];
+  private readonly ctx: ShardContext;
+  readonly limits: MatchingLimits;
+
+  constructor(config: ExchangeConfig, marketIds: readonly number[], options?: MatchingShardOptions) {
+    this.limits = { ...DEFAULT_MATCHING_LIMITS, ...options?.limits };
+    this.ctx = new ShardContext(new EventRecord(), NULL_SINK);
+    this.byId = new Array<Market | null>(config.markets.length).fill(null);
+    const ids = [...new Set(marketIds)].sort((a, b) => a - b);
+    this.owned = [];
+    for (const id of ids) {
+      const cfg = config.markets[id];
+      if (cfg === undefined || cfg.id !== id) throw new Error(`MatchingShard: unknown market id ${id}`);
+      const m = new Market(config, cfg, this.ctx, this.limits);
+      this.byId[id] = m;
+      this.owned.push(m);
+    }
+  }
+
+  /** Handles one command addressed to this shard; publishes its events into sink synchronously, in order. */
+  handle(cmd: CommandRecord, sink: EventSink): void {
+    const ctx = this.ctx;
+    ctx.sink = sink;
+    ctx.seq = cmd.seq;
+    switch (cmd.kind) {
+      case CommandKind.PlaceOrder: {
+        const m = this.marketOf(cmd.market);
+        if (m === null) return this.unknownMarket(cmd, EventKind.OrderRejected, cmd.seq);
+        m.beginCommand();
+        m.handlePlace(cmd);
+        m.finishCommand();
+        return;
+      }
+      case CommandKind.CancelOrder: {
+        const m = this.marketOf(cmd.market);
+        if (m === null) return this.unknownMarket(cmd, EventKind.OrderRejected, cmd.seq);
+        m.beginCommand();
+        m.handleCancel(cmd);
+        m.finishCommand();
+        return;
+      }
+      case CommandKind.ReplaceOrder: {
+        const m = this.marketOf(cmd.market);
+        if (m === null) return this.unknownMarket(cmd, EventKind.OrderRejected, cmd.seq);
+        m.beginCommand();
+        m.handleReplace(cmd);
+        m.finishCommand();
+        return;
+      }
+      case CommandKind.CancelAll: {
+        if (cmd.market === ALL_MARKETS) {
+          let n = 0;
+          for (const m of this.owned) {
+            m.beginCommand();
+            n += m.cancelAllOf(cmd.account);
+            m.finishCommand();
+          }
+          this.shardEvent(cmd, EventKind.CommandAccepted, 0, "", BigInt(n));
+          return;
+        }
+        const m = this.marketOf(cmd.market);
+        if (m === null) return this.unknownMarket(cmd, EventKind.CommandRejected, 0);
+        m.beginCommand();
+        const n = m.cancelAllOf(cmd.account);
+        m.commandAccepted(cmd.account, 0, BigInt(n));
+        m.finishCommand();
+        return;
+      }
+      case CommandKind.SetMarketState: {
+        const m = this.marketOf(cmd.market);
+        if (m === null) return this.unknownMarket(cmd, EventKind.CommandRejected, 0);
+        const state = cmd.state;
+        if (state !== (state | 0) || state < MarketState.Open || state > MarketState.Closed) {
+          m.reject(EventKind.CommandRejected, RejectCode.InvalidField, "InvalidField: market state", 0, cmd.account, 0, 0n);
+          return;
+        }
+        m.beginCommand();
+        m.setState(state);
+        m.commandAccepted(cmd.account, state, 0n);
+        m.finishCommand();
+        return;
+      }
+      case CommandKind.MarketBandInputs: {
+        const m = this.marketOf(cmd.market);
+        if (m === null) return this.unknownMarket(cmd, EventKind.CommandRejected, 0);
+        const code = m.setBandInputs(cmd.price, cmd.amount, cmd.quoteQuantity);
+        if (code !== RejectCode.None) {
+          m.reject(EventKind.CommandRejected, code, "MarketBandInputs: mean mark and index must be > 0, premium > −100%", 0, cmd.account, 0, 0n);
+        }
+        return;
+      }
+      case CommandKind.AdvanceTime:
+        this.setTime(cmd.timeMs);
+        return;
+      default:
+        this.shardEvent(cmd, EventKind.CommandRejected, RejectCode.UnknownCommand, "UnknownCommand: not a matching command", 0n);
+    }
+  }
+
+  /** Engine time (ms since epoch, from AdvanceTime); drives trade timestamps and the 24 h ticker. Never goes back. */
+  setTime(timeMs: number): void {
+    if (timeMs <= this.ctx.timeMs) return;
+    this.ctx.timeMs = timeMs;
+    for (const m of this.owned) {
+      if (m.ticker.advance(timeMs)) m.publishTicker();
+    }
+  }
+
+  get timeMs(): number {
+    return this.ctx.timeMs;
+  }
+
+  /** Attaches (or detaches with null) the O8 market-data sink. Depth update ids continue from where they were. */
+  setMarketDataSink(sink: MarketDataSink | null): void {
+    this.ctx.md = sink;
+    for (const m of this.owned) {
+      m.book.trackDirty = sink !== null;
+      m.resetMarketDataBaseline();
+    }
+  }
+
+  /** L2 depth, best first, with the last depth update id it contains. */
+  depthSnapshot(market: number, maxLevels: number): DepthSnapshot {
+    return this.requireMarket(market).depthSnapshot(maxLevels);
+  }
+
+  ticker(market: number): Ticker24h {
+    return this.requireMarket(market).ticker.snapshot();
+  }
+
+  /** Resting orders of a market: bids best→worst, then asks best→worst, FIFO within a level. */
+  bookOrders(market: number): RestingOrder[] {
+    return this.requireMarket(market).bookOrders();
+  }
+
+  marketState(market: number): number {
+    return this.requireMarket(market).state;
+  }
+
+  /** Markets owned by this shard, ascending. */
+  marketIds(): number[] {
+    return this.owned.map((m) => m.id);
+  }
+
+  /**
+   * Deterministic 64-bit hash (16 hex digits) of every book (orders, levels, sequences, band inputs, ticker window)
+   * and the engine time.
+   */
+  stateHash(): string {
+    const h = new StateHasher();
+    h.num(this.ctx.timeMs);
+    for (const m of this.owned) m.hashInto(h);
+    return h.digest().toString(16).padStart(16, "0");
+  }
+
+  /** Throws on any broken invariant: levels, FIFOs, id index, account lists, X3 (never crossed). */
+  validateInternalState(): void {
+    for (const m of this.owned) m.validate();
+  }
+
+  private marketOf(id: number): Market | null {
+    const m = this.byId[id];
+    return m === undefined ? null : m;
+  }
+
+  private requireMarket(id: number): Market {
+    const m = this.marketOf(id);
+    if (m === null) throw new Error(`MatchingShard: market ${id} is not owned by this shard`);
+    return m;
+  }
+
+  private unknownMarket(cmd: CommandRecord, kind: number, orderId: number): void {
+    const ev = this.ctx.ev;
+    ev.clear();
+    ev.kind = kind;
+    ev.seq = cmd.seq;
+    ev.market = cmd.market;
+    ev.account = cmd.account;
+    ev.side = cmd.side;
+    ev.orderId = orderId;
+    ev.clientId = cmd.clientId;
+    ev.code = RejectCode.UnknownMarket;
+    ev.message = "UnknownMarket: market is not served by this shard";
+    ev.timeMs = this.ctx.timeMs;
+    this.ctx.sink.publish(ev);
+  }
+
+  /** An event not tied to one market (marketSeq 0). */
+  private shardEvent(cmd: CommandRecord, kind: number, code: number, message: string, amount: bigint): void {
+    const ev = this.ctx.ev;
+    ev.clear();
+    ev.kind = kind;
+    ev.seq = cmd.seq;
+    ev.market = cmd.market;
+    ev.account = cmd.account;
+    ev.code = code;
+    ev.message = message;
+    ev.amount = amount;
+    ev.timeMs = this.ctx.timeMs;
+    this.ctx.sink.publish(ev);
+  }
+}
