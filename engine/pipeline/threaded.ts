@@ -139,7 +139,10 @@ export class ThreadedPipeline {
   private startWorker(data: { entry: string }): Promise<void> {
     const worker = new Worker(BOOT, { workerData: data });
     this.workers.push(worker);
-    this.exits.push(new Promise<void>((resolve) => worker.once("exit", () => resolve())));
+    this.exits.push(new Promise<void>((resolve) => worker.once("exit", (code) => {
+      if (!this.stopping) this.handlers.onFatal?.(`worker ${data.entry.slice(data.entry.lastIndexOf("/") + 1)} exited (code ${code}) while the engine runs`);
+      resolve();
+    })));
     return new Promise<void>((resolve, reject) => {
       worker.on("message", (m: WorkerMessage) => {
         switch (m.type) {

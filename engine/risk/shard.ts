@@ -13,6 +13,7 @@ import {
   EventKind,
   EventRecord,
   MarketKind,
+  OrderFlag,
   OrderType,
   RejectCode,
   Side,
@@ -35,6 +36,9 @@ const BPS = 10_000n;
 class OrderHold {
   orderId = 0;
   account = 0;
+  market = 0;
+  side = 0;
+  clientId = 0n;
   asset = 0;
   /** Units of `asset` still held for this order. */
   remaining = 0n;
@@ -42,14 +46,24 @@ class OrderHold {
   reset(): void {
     this.orderId = 0;
     this.account = 0;
+    this.market = 0;
+    this.side = 0;
+    this.clientId = 0n;
     this.asset = 0;
     this.remaining = 0n;
   }
 }
 
+/** Key of an open order by its client id: (account, market, clientId) packed into one bigint. */
+function clientKey(account: number, market: number, clientId: bigint): bigint {
+  return (BigInt(account) << 80n) | (BigInt(market) << 64n) | clientId;
+}
+
 export class RiskShard {
   private readonly accounts = new Map<number, Account>();
   private readonly holds = new Map<number, OrderHold>();
+  /** Open orders by client id, for cancel-replace by client id. */
+  private readonly byClientId = new Map<bigint, number>();
   private readonly freeHolds: OrderHold[] = [];
   private readonly assetCount: number;
   /** Exchange fee account balances collected by this shard, per asset. */
@@ -92,9 +106,10 @@ export class RiskShard {
         return false;
       case CommandKind.PlaceOrder:
         return this.placeOrder(cmd, sink);
+      case CommandKind.ReplaceOrder:
+        return this.replaceOrder(cmd, sink);
       case CommandKind.CancelOrder:
       case CommandKind.CancelAll:
-      case CommandKind.ReplaceOrder:
         if (!isValidClientAccount(cmd.account)) {
           this.reject(cmd, RejectCode.InvalidAccount, `account ${cmd.account} is not a client account`, sink);
           return false;
@@ -251,18 +266,47 @@ export class RiskShard {
     }
     const holdAsset = this.spotHold(cmd, market, account, sink);
     if (holdAsset < 0) return false;
-    const amount = this.pendingHold;
-    account.available[holdAsset] = account.available[holdAsset]! - amount;
-    account.locked[holdAsset] = account.locked[holdAsset]! + amount;
+    this.takeHold(cmd.seq, account, cmd.market, cmd.side, cmd.clientId, holdAsset, this.pendingHold, sink);
+    return true;
+  }
+
+  /**
+   * Cancel-replace: the replacement is a new order (id = cmd.seq) on the target's side that holds its own funds;
+   * the target's hold comes back when matching reports it Replaced. So the account needs the new hold on top of the
+   * old one for the duration of the batch (pessimistic, never short). An unknown target is matching's to refuse.
+   */
+  private replaceOrder(cmd: CommandRecord, sink: EventSink): boolean {
+    const account = this.clientAccount(cmd, sink);
+    if (account === null) return false;
+    const targetId = (cmd.flags & OrderFlag.ByClientId) !== 0
+      ? this.byClientId.get(clientKey(cmd.account, cmd.market, cmd.clientId)) ?? 0
+      : cmd.orderId;
+    const target = this.holds.get(targetId);
+    if (target === undefined || target.account !== cmd.account || target.market !== cmd.market) return true;
+    const market = this.config.markets[cmd.market]!;
+    cmd.side = target.side;
+    cmd.orderType = OrderType.Limit;
+    const holdAsset = this.spotHold(cmd, market, account, sink);
+    if (holdAsset < 0) return false;
+    this.takeHold(cmd.seq, account, cmd.market, target.side, target.clientId, holdAsset, this.pendingHold, sink);
+    return true;
+  }
+
+  private takeHold(orderId: number, account: Account, market: number, side: number, clientId: bigint, asset: number, amount: bigint, sink: EventSink): void {
+    account.available[asset] = account.available[asset]! - amount;
+    account.locked[asset] = account.locked[asset]! + amount;
     account.openOrders++;
     const hold = this.freeHolds.pop() ?? new OrderHold();
-    hold.orderId = cmd.seq;
+    hold.orderId = orderId;
     hold.account = account.id;
-    hold.asset = holdAsset;
+    hold.market = market;
+    hold.side = side;
+    hold.clientId = clientId;
+    hold.asset = asset;
     hold.remaining = amount;
-    this.holds.set(cmd.seq, hold);
-    this.publishBalance(cmd.seq, account, holdAsset, sink);
-    return true;
+    this.holds.set(orderId, hold);
+    if (clientId !== 0n) this.byClientId.set(clientKey(account.id, market, clientId), orderId);
+    this.publishBalance(orderId, account, asset, sink);
   }
 
   /** Set by spotHold: how much of the returned asset the order must hold. */
@@ -383,6 +427,10 @@ export class RiskShard {
     const hold = this.holds.get(orderId);
     if (hold === undefined) return;
     this.holds.delete(orderId);
+    if (hold.clientId !== 0n) {
+      const key = clientKey(hold.account, hold.market, hold.clientId);
+      if (this.byClientId.get(key) === orderId) this.byClientId.delete(key);
+    }
     const account = this.accounts.get(hold.account)!;
     account.locked[hold.asset] = account.locked[hold.asset]! - hold.remaining;
     account.available[hold.asset] = account.available[hold.asset]! + hold.remaining;

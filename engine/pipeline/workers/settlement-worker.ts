@@ -23,6 +23,9 @@ if (data.tickIntervalMs > 0) {
   timer = setInterval(() => post({ type: "tick", timeMs: shard.proposeTick(Date.now()) }), data.tickIntervalMs);
 }
 
+// A pending Atomics.waitAsync does not keep a worker's event loop alive: this handle does, until the ring closes.
+const keepAlive = setInterval(() => {}, 1 << 30);
+
 async function run(): Promise<void> {
   post({ type: "ready" });
   for (;;) {
@@ -41,6 +44,7 @@ async function run(): Promise<void> {
     input.advance();
   }
   if (timer !== null) clearInterval(timer);
+  clearInterval(keepAlive);
 }
 
 run().catch((e: unknown) => {
