@@ -196,14 +196,23 @@ export class PoolAction {
   shares = 0n;
   /** Units moving between the account and the pool: into it for Lend/Repay, out of it for Redeem/Borrow. */
   amount: Amount = 0n;
-  /** Borrow only: the L6 entry fee, added to the debt (owed right after ≥ amount + entryFee). */
+  /** Borrow only: the L6 entry fee, added to the debt. */
   entryFee: Amount = 0n;
+  /**
+   * The position's value (owed for Borrow/Repay, lent for Lend/Redeem) before and after, in units. After a borrow,
+   * valueAfter − valueBefore − amount is what the borrow cost: the entry fee, plus at most one unit of share
+   * rounding (none at index 1.0) — the amount to record as the EntryFee interest (L14) so history sums to the debt.
+   */
+  valueBefore: Amount = 0n;
+  valueAfter: Amount = 0n;
 
   reset(kind: PoolActionKind): void {
     this.kind = kind;
     this.shares = 0n;
     this.amount = 0n;
     this.entryFee = 0n;
+    this.valueBefore = 0n;
+    this.valueAfter = 0n;
   }
 }
 
@@ -222,6 +231,8 @@ export function checkLend(pool: LendingPool, position: PoolPosition, amount: Amo
   if (shares === 0n) return RejectCode.InvalidAmount;
   out.shares = shares;
   out.amount = amount;
+  out.valueBefore = lentAmount(position.lendShares, pool.lendIndex);
+  out.valueAfter = lentAmount(position.lendShares + shares, pool.lendIndex);
   return RejectCode.None;
 }
 
@@ -229,7 +240,8 @@ function planRedeem(pool: LendingPool, position: PoolPosition, amount: Amount, o
   out.reset(PoolActionKind.Redeem);
   if (pool.state === PoolState.Closed) return RejectCode.PoolClosed;
   const held = position.lendShares;
-  if (amount > lentAmount(held, pool.lendIndex)) return RejectCode.InsufficientBalance;
+  const value = lentAmount(held, pool.lendIndex);
+  if (amount > value) return RejectCode.InsufficientBalance;
   if (isThrottled(pool)) return RejectCode.RedeemThrottled;
   let burn = redeemSharesFor(amount, pool.lendIndex);
   // A remainder worth less than one unit is burnt with it: no invisible positions (they would block L15).
@@ -239,6 +251,8 @@ function planRedeem(pool: LendingPool, position: PoolPosition, amount: Amount, o
   if (amount > pool.cash) return RejectCode.NoLiquidity;
   out.shares = burn;
   out.amount = amount;
+  out.valueBefore = value;
+  out.valueAfter = lentAmount(held - burn, pool.lendIndex);
   return RejectCode.None;
 }
 
@@ -295,6 +309,8 @@ export function checkBorrow(
   out.shares = shares;
   out.amount = amount;
   out.entryFee = fee;
+  out.valueBefore = owedAmount(position.borrowShares, pool.borrowIndex);
+  out.valueAfter = owedAmount(position.borrowShares + shares, pool.borrowIndex);
   return RejectCode.None;
 }
 
@@ -308,8 +324,11 @@ export function checkRepay(pool: LendingPool, position: PoolPosition, amount: Am
   if (pool.state === PoolState.Closed) return RejectCode.PoolClosed;
   const owed = owedAmount(position.borrowShares, pool.borrowIndex);
   if (amount > owed) return RejectCode.InvalidAmount;
-  out.shares = amount === owed ? position.borrowShares : repaySharesFor(amount, pool.borrowIndex);
+  const shares = amount === owed ? position.borrowShares : repaySharesFor(amount, pool.borrowIndex);
+  out.shares = shares;
   out.amount = amount;
+  out.valueBefore = owed;
+  out.valueAfter = owedAmount(position.borrowShares - shares, pool.borrowIndex);
   return RejectCode.None;
 }
 
