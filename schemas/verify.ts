@@ -1,9 +1,11 @@
 // Bounds verifier for crossbook.fbs frames: the flatbuffers JS runtime reads whatever an offset points at, so
-// every table, vtable, field, string and vector of a frame is checked to lie inside the buffer before any
-// generated accessor touches it.
+// every table, vtable, field, string and vector of a frame is checked to lie inside the buffer before anything
+// reads it. It also reports where each field of the envelope and of its union table sits, so the server's hot
+// path reads fields at those positions without walking the vtable again.
 //
-// The field layouts below restate the schema (one entry per field, in declaration order = vtable slot order);
-// test/schemas.test.ts parses crossbook.fbs and checks they match, so a schema change cannot leave them stale.
+// The layouts below restate the schema (every field by its .fbs name, in declaration order = vtable slot order; a
+// union field `x` is two slots, `x_type` and `x`); test/schemas.test.ts parses crossbook.fbs and checks they
+// match, so a schema change cannot leave them stale.
 
 /** Inline field kinds: a positive number is a scalar or struct of that many bytes. */
 export const FieldKind = {
@@ -22,56 +24,185 @@ export const FieldKind = {
 } as const;
 
 const LEVEL_BYTES = 32;
+/** More slots than any table has; sizes the position arrays. */
+export const SLOTS_MAX = 32;
 const { U8, U16, U32, U64, Decimal: DEC, String: STR, LevelVector: LVEC, UnionValue: UVAL } = FieldKind;
 
 export interface TableLayout {
   readonly name: string;
+  /** FieldKind per vtable slot. */
   readonly fields: readonly number[];
+  /** The .fbs field name per vtable slot. */
+  readonly fieldNames: readonly string[];
 }
 
-function layout(name: string, fields: number[]): TableLayout {
-  return { name, fields };
+/** A layout that also maps each field name to its slot (for reading a position array). */
+export interface NamedLayout<F extends string> extends TableLayout {
+  readonly slot: { readonly [K in F]: number };
 }
+
+function layout<const T extends Record<string, number>>(name: string, spec: T): NamedLayout<Extract<keyof T, string>> {
+  const fieldNames = Object.keys(spec);
+  const slot: Record<string, number> = {};
+  fieldNames.forEach((field, i) => {
+    slot[field] = i;
+  });
+  if (fieldNames.length > SLOTS_MAX) throw new Error(`${name}: more than ${SLOTS_MAX} fields`);
+  return {
+    name,
+    fields: fieldNames.map((f) => spec[f]!),
+    fieldNames,
+    slot: slot as { [K in Extract<keyof T, string>]: number },
+  };
+}
+
+const ORDER_FLAGS = { auto_borrow: U8, auto_borrow_repay: U8, auto_lend: U8, auto_lend_redeem: U8 } as const;
+
+export const DEPOSIT = layout("Deposit", { account: U32, asset: U16, amount: DEC });
+export const WITHDRAW = layout("Withdraw", { account: U32, asset: U16, amount: DEC, margin: U8 });
+export const LIMIT_ORDER = layout("LimitOrder", {
+  account: U32,
+  market: U16,
+  side: U8,
+  tif: U8,
+  price: DEC,
+  quantity: DEC,
+  post_only: U8,
+  reduce_only: U8,
+  client_id: U64,
+  stp: U8,
+  ...ORDER_FLAGS,
+});
+export const MARKET_ORDER = layout("MarketOrder", {
+  account: U32,
+  market: U16,
+  side: U8,
+  quantity: DEC,
+  quote_quantity: DEC,
+  reduce_only: U8,
+  client_id: U64,
+  stp: U8,
+  ...ORDER_FLAGS,
+});
+export const CANCEL = layout("Cancel", { account: U32, market: U16, order_id: U64, client_id: U64 });
+export const CANCEL_ALL = layout("CancelAll", { account: U32, market: U16 });
+export const REPLACE = layout("Replace", {
+  account: U32,
+  market: U16,
+  order_id: U64,
+  client_id: U64,
+  price: DEC,
+  quantity: DEC,
+});
+export const TRANSFER = layout("Transfer", { from_account: U32, to_account: U32, asset: U16, amount: DEC });
+export const SET_MARKET_STATE = layout("SetMarketState", { market: U16, state: U8 });
+export const ADVANCE_TIME = layout("AdvanceTime", { time_ms: U64 });
+export const SUBSCRIBE = layout("Subscribe", { market: U16, channels: U8 });
+export const UNSUBSCRIBE = layout("Unsubscribe", { market: U16, channels: U8 });
 
 /** Indexed by the `Command` union type (0 = NONE). */
 export const COMMAND_LAYOUTS: readonly (TableLayout | null)[] = [
   null,
-  layout("Deposit", [U32, U16, DEC]),
-  layout("Withdraw", [U32, U16, DEC, U8]),
-  layout("LimitOrder", [U32, U16, U8, U8, DEC, DEC, U8, U8, U64, U8, U8, U8, U8, U8]),
-  layout("MarketOrder", [U32, U16, U8, DEC, DEC, U8, U64, U8, U8, U8, U8, U8]),
-  layout("Cancel", [U32, U16, U64, U64]),
-  layout("CancelAll", [U32, U16]),
-  layout("Replace", [U32, U16, U64, U64, DEC, DEC]),
-  layout("Transfer", [U32, U32, U16, DEC]),
-  layout("SetMarketState", [U16, U8]),
-  layout("AdvanceTime", [U64]),
-  layout("Subscribe", [U16, U8]),
-  layout("Unsubscribe", [U16, U8]),
+  DEPOSIT,
+  WITHDRAW,
+  LIMIT_ORDER,
+  MARKET_ORDER,
+  CANCEL,
+  CANCEL_ALL,
+  REPLACE,
+  TRANSFER,
+  SET_MARKET_STATE,
+  ADVANCE_TIME,
+  SUBSCRIBE,
+  UNSUBSCRIBE,
 ];
 
 /** Indexed by the `Event` union type (0 = NONE). */
 export const EVENT_LAYOUTS: readonly (TableLayout | null)[] = [
   null,
-  layout("OrderAccepted", [U32, U16, U64, U64, U8, DEC, DEC]),
-  layout("OrderRejected", [U32, U16, U64, U64, U16, STR]),
-  layout("Fill", [U16, U64, DEC, DEC, DEC, U32, U32, U64, U64, U64, U64, U8, DEC, U16, U8, U64]),
-  layout("OrderDone", [U32, U16, U64, U64, U8, U8, DEC, DEC]),
-  layout("Balance", [U32, U16, DEC, DEC]),
-  layout("CommandAccepted", [U32, U16, DEC]),
-  layout("CommandRejected", [U32, U16, STR]),
-  layout("Clock", [U64]),
-  layout("DepthSnapshot", [U16, U64, LVEC, LVEC]),
-  layout("DepthDelta", [U16, U64, U64, LVEC, LVEC]),
-  layout("Trade", [U16, U64, DEC, DEC, DEC, U8, U64]),
-  layout("BookTicker", [U16, U64, DEC, DEC, DEC, DEC]),
-  layout("Ticker", [U16, U64, U64, DEC, DEC, DEC, DEC, DEC, DEC, U64]),
+  layout("OrderAccepted", {
+    account: U32,
+    market: U16,
+    order_id: U64,
+    client_id: U64,
+    side: U8,
+    price: DEC,
+    quantity: DEC,
+  }),
+  layout("OrderRejected", { account: U32, market: U16, order_id: U64, client_id: U64, code: U16, message: STR }),
+  layout("Fill", {
+    market: U16,
+    trade_id: U64,
+    price: DEC,
+    quantity: DEC,
+    quote_quantity: DEC,
+    taker_account: U32,
+    maker_account: U32,
+    taker_order_id: U64,
+    maker_order_id: U64,
+    taker_client_id: U64,
+    maker_client_id: U64,
+    taker_side: U8,
+    fee: DEC,
+    fee_asset: U16,
+    is_maker: U8,
+    time_ms: U64,
+  }),
+  layout("OrderDone", {
+    account: U32,
+    market: U16,
+    order_id: U64,
+    client_id: U64,
+    side: U8,
+    reason: U8,
+    filled: DEC,
+    remaining: DEC,
+  }),
+  layout("Balance", { account: U32, asset: U16, available: DEC, locked: DEC }),
+  layout("CommandAccepted", { account: U32, asset: U16, amount: DEC }),
+  layout("CommandRejected", { account: U32, code: U16, message: STR }),
+  layout("Clock", { time_ms: U64 }),
+  layout("DepthSnapshot", { market: U16, last_update_id: U64, bids: LVEC, asks: LVEC }),
+  layout("DepthDelta", { market: U16, first_update_id: U64, last_update_id: U64, bids: LVEC, asks: LVEC }),
+  layout("Trade", {
+    market: U16,
+    trade_id: U64,
+    price: DEC,
+    quantity: DEC,
+    quote_quantity: DEC,
+    taker_side: U8,
+    time_ms: U64,
+  }),
+  layout("BookTicker", {
+    market: U16,
+    update_id: U64,
+    bid_price: DEC,
+    bid_quantity: DEC,
+    ask_price: DEC,
+    ask_quantity: DEC,
+  }),
+  layout("Ticker", {
+    market: U16,
+    open_time_ms: U64,
+    close_time_ms: U64,
+    open: DEC,
+    high: DEC,
+    low: DEC,
+    close: DEC,
+    volume: DEC,
+    quote_volume: DEC,
+    trade_count: U64,
+  }),
 ];
 
-/** client_seq, command_type, command. */
-export const COMMAND_ENVELOPE_LAYOUT: TableLayout = layout("CommandEnvelope", [U64, U8, UVAL]);
-/** client_seq, seq, market_seq, event_type, event. */
-export const EVENT_ENVELOPE_LAYOUT: TableLayout = layout("EventEnvelope", [U64, U64, U64, U8, UVAL]);
+export const COMMAND_ENVELOPE = layout("CommandEnvelope", { client_seq: U64, command_type: U8, command: UVAL });
+export const EVENT_ENVELOPE = layout("EventEnvelope", {
+  client_seq: U64,
+  seq: U64,
+  market_seq: U64,
+  event_type: U8,
+  event: UVAL,
+});
 
 /** Why the last verification failed (set only on failure, so the success path allocates nothing). */
 export interface VerifyFailure {
@@ -88,6 +219,19 @@ export interface VerifyOptions {
   readonly rejectUnknownUnionType: boolean;
 }
 
+/**
+ * Where the fields of a verified frame are: absolute byte positions per slot (0 = absent, read the schema
+ * default), for the envelope and for its union table, plus the union type. Reused across frames.
+ */
+export class VerifiedFrame {
+  /** Union type found in the envelope (0 when absent or unreadable). */
+  unionType = 0;
+  /** Position of the union table (0 when absent). */
+  body = 0;
+  readonly envelopeAt = new Int32Array(SLOTS_MAX);
+  readonly bodyAt = new Int32Array(SLOTS_MAX);
+}
+
 // Reads match the runtime's: offsets are signed 32-bit, vtable entries signed 16-bit (ByteBuffer.__offset).
 function readI32(b: Uint8Array, o: number): number {
   return b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24);
@@ -97,13 +241,11 @@ function readI16(b: Uint8Array, o: number): number {
   return ((b[o]! | (b[o + 1]! << 8)) << 16) >> 16;
 }
 
-/** Result of the last successful root check: union type found in the envelope (0 when absent). */
-export const verifiedUnion = { type: 0 };
-
 /**
- * Checks a whole frame whose root table is an envelope with one union field (the last field of `envelope`), and
- * the union's table. Returns false and fills `failure.message` when anything lies outside the buffer, a vtable is
- * malformed, or (per options) a field or union type is unknown. Unknown union types are not descended into.
+ * Checks a whole frame whose root table is an envelope ending in one union field (type slot, then value slot),
+ * and the union's table. Returns false and fills `failure.message` when anything lies outside the buffer, a vtable
+ * is malformed, or (per options) a field or union type is unknown; `frame.unionType` is set as soon as the
+ * envelope itself is sound, so a caller can still tell an unknown command from a broken one.
  */
 export function verifyEnvelope(
   bytes: Uint8Array,
@@ -111,23 +253,24 @@ export function verifyEnvelope(
   unionLayouts: readonly (TableLayout | null)[],
   options: VerifyOptions,
   failure: VerifyFailure,
+  frame: VerifiedFrame,
 ): boolean {
-  verifiedUnion.type = 0;
+  frame.unionType = 0;
+  frame.body = 0;
   const length = bytes.length;
   if (length < 8) {
     failure.message = `frame of ${length} bytes is shorter than the 8-byte minimum`;
     return false;
   }
   const root = readI32(bytes, 0);
-  if (!verifyTable(bytes, root, envelope, options, failure)) return false;
-  // The union type is the field right before the union value.
-  const fields = envelope.fields;
-  const unionSlot = fields.length - 1;
-  const typeOffset = fieldOffset(bytes, root, unionSlot - 1);
-  const unionType = typeOffset === 0 ? 0 : bytes[root + typeOffset]!;
-  verifiedUnion.type = unionType;
-  const valueOffset = fieldOffset(bytes, root, unionSlot);
-  if (unionType === 0 || valueOffset === 0) return true;
+  const envelopeAt = frame.envelopeAt;
+  if (!verifyTable(bytes, root, envelope, options, failure, envelopeAt)) return false;
+  const valueSlot = envelope.fields.length - 1;
+  const typeAt = envelopeAt[valueSlot - 1]!;
+  const unionType = typeAt === 0 ? 0 : bytes[typeAt]!;
+  frame.unionType = unionType;
+  const valueAt = envelopeAt[valueSlot]!;
+  if (unionType === 0 || valueAt === 0) return true;
   const inner = unionType < unionLayouts.length ? unionLayouts[unionType]! : null;
   if (inner === null) {
     if (options.rejectUnknownUnionType) {
@@ -136,16 +279,10 @@ export function verifyEnvelope(
     }
     return true;
   }
-  const at = root + valueOffset;
-  const target = at + readI32(bytes, at);
-  return verifyTable(bytes, target, inner, options, failure);
-}
-
-/** Vtable entry of an already verified table (0 = field absent). */
-function fieldOffset(bytes: Uint8Array, table: number, slot: number): number {
-  const vtable = table - readI32(bytes, table);
-  const entry = 4 + 2 * slot;
-  return entry < readI16(bytes, vtable) ? readI16(bytes, vtable + entry) : 0;
+  const body = valueAt + readI32(bytes, valueAt);
+  if (!verifyTable(bytes, body, inner, options, failure, frame.bodyAt)) return false;
+  frame.body = body;
+  return true;
 }
 
 function verifyTable(
@@ -154,6 +291,7 @@ function verifyTable(
   shape: TableLayout,
   options: VerifyOptions,
   failure: VerifyFailure,
+  at: Int32Array,
 ): boolean {
   const length = bytes.length;
   if (table < 4 || table + 4 > length) {
@@ -176,11 +314,13 @@ function verifyTable(
     return false;
   }
   const fields = shape.fields;
+  const known = fields.length;
   const slots = (vtableBytes - 4) >> 1;
+  for (let slot = 0; slot < known; slot++) at[slot] = 0;
   for (let slot = 0; slot < slots; slot++) {
     const offset = readI16(bytes, vtable + 4 + 2 * slot);
     if (offset === 0) continue;
-    if (slot >= fields.length) {
+    if (slot >= known) {
       if (options.rejectUnknownFields) {
         failure.message = `${shape.name}: unknown field #${slot}`;
         return false;
@@ -190,35 +330,27 @@ function verifyTable(
     const kind = fields[slot]!;
     const inlineBytes = kind > 0 ? kind : 4;
     if (offset < 4 || offset + inlineBytes > objectBytes) {
-      failure.message = `${shape.name}: field #${slot} at ${offset} outside its ${objectBytes}-byte table`;
+      failure.message = `${shape.name}.${shape.fieldNames[slot]} at ${offset} outside its ${objectBytes}-byte table`;
       return false;
     }
-    if (kind > 0 || kind === UVAL) {
-      if (kind === UVAL) {
-        const at = table + offset;
-        const target = at + readI32(bytes, at);
-        if (target <= at || target + 4 > length) {
-          failure.message = `${shape.name}: field #${slot} points outside the frame`;
-          return false;
-        }
-      }
-      continue;
-    }
-    const at = table + offset;
-    const target = at + readI32(bytes, at);
-    if (target <= at || target + 4 > length) {
-      failure.message = `${shape.name}: field #${slot} points outside the frame`;
+    const position = table + offset;
+    at[slot] = position;
+    if (kind > 0) continue;
+    const target = position + readI32(bytes, position);
+    if (target <= position || target + 4 > length) {
+      failure.message = `${shape.name}.${shape.fieldNames[slot]} points outside the frame`;
       return false;
     }
+    if (kind === UVAL) continue; // the caller verifies the union's table
     const count = readI32(bytes, target);
     // A string is followed by its NUL terminator (as the reference verifier requires).
     const dataBytes = kind === STR ? count + 1 : count * LEVEL_BYTES;
     if (count < 0 || target + 4 + dataBytes > length) {
-      failure.message = `${shape.name}: field #${slot} length ${count} runs past the frame`;
+      failure.message = `${shape.name}.${shape.fieldNames[slot]} length ${count} runs past the frame`;
       return false;
     }
     if (kind === STR && bytes[target + 4 + count] !== 0) {
-      failure.message = `${shape.name}: field #${slot} string is not NUL-terminated`;
+      failure.message = `${shape.name}.${shape.fieldNames[slot]} string is not NUL-terminated`;
       return false;
     }
   }

@@ -107,7 +107,7 @@ const SCALAR_BYTES: Record<string, number> = {
 };
 
 function parseFbs(text: string): {
-  tables: Map<string, string[]>;
+  tables: Map<string, [string, string][]>;
   unions: Map<string, string[]>;
   enumBytes: Map<string, number>;
 } {
@@ -124,26 +124,37 @@ function parseFbs(text: string): {
         .filter((s) => s.length > 0),
     );
   }
-  const tables = new Map<string, string[]>();
+  const tables = new Map<string, [string, string][]>();
   for (const m of clean.matchAll(/table\s+(\w+)\s*\{([^}]*)\}/g)) {
-    const types = [...m[2]!.matchAll(/(\w+)\s*:\s*([\w[\]]+)\s*(=\s*[\w.-]+)?\s*;/g)].map((f) => f[2]!);
-    tables.set(m[1]!, types);
+    const fields = [...m[2]!.matchAll(/(\w+)\s*:\s*([\w[\]]+)\s*(=\s*[\w.-]+)?\s*;/g)].map(
+      (f): [string, string] => [f[1]!, f[2]!],
+    );
+    tables.set(m[1]!, fields);
   }
   return { tables, unions, enumBytes };
 }
 
-function expectedKinds(types: string[], unions: Map<string, string[]>, enumBytes: Map<string, number>): number[] {
-  const kinds: number[] = [];
-  for (const t of types) {
-    if (unions.has(t)) kinds.push(1, wire.FieldKind.UnionValue);
-    else if (t === "Decimal") kinds.push(wire.FieldKind.Decimal);
-    else if (t === "string") kinds.push(wire.FieldKind.String);
-    else if (t === "[Level]") kinds.push(wire.FieldKind.LevelVector);
-    else if (SCALAR_BYTES[t] !== undefined) kinds.push(SCALAR_BYTES[t]);
-    else if (enumBytes.has(t)) kinds.push(enumBytes.get(t)!);
+/** The slots a table's fields occupy: [name, FieldKind] each; a union field `x` takes two, `x_type` and `x`. */
+function expectedSlots(
+  fields: [string, string][],
+  unions: Map<string, string[]>,
+  enumBytes: Map<string, number>,
+): [string, number][] {
+  const slots: [string, number][] = [];
+  for (const [name, t] of fields) {
+    if (unions.has(t)) slots.push([`${name}_type`, 1], [name, wire.FieldKind.UnionValue]);
+    else if (t === "Decimal") slots.push([name, wire.FieldKind.Decimal]);
+    else if (t === "string") slots.push([name, wire.FieldKind.String]);
+    else if (t === "[Level]") slots.push([name, wire.FieldKind.LevelVector]);
+    else if (SCALAR_BYTES[t] !== undefined) slots.push([name, SCALAR_BYTES[t]]);
+    else if (enumBytes.has(t)) slots.push([name, enumBytes.get(t)!]);
     else throw new Error(`schemas.test: no layout kind for field type ${t}`);
   }
-  return kinds;
+  return slots;
+}
+
+function actualSlots(layout: wire.TableLayout): [string, number][] {
+  return layout.fields.map((kind, i) => [layout.fieldNames[i]!, kind]);
 }
 
 describe("verifier layouts (schemas/verify.ts) restate crossbook.fbs", () => {
@@ -153,22 +164,20 @@ describe("verifier layouts (schemas/verify.ts) restate crossbook.fbs", () => {
     ["Event", wire.EVENT_LAYOUTS],
   ];
   for (const [union, layouts] of cases) {
-    it(`${union}: one layout per union member, in union order, with the schema's field sizes`, () => {
+    it(`${union}: one layout per union member, in union order, with the schema's field names and sizes`, () => {
       const memberNames = unions.get(union)!;
       expect(layouts[0]).toBeNull();
       expect(layouts.slice(1).map((l) => l!.name)).toEqual(memberNames);
       for (const name of memberNames) {
         const layout = layouts[memberNames.indexOf(name) + 1]!;
-        expect(layout.fields, name).toEqual(expectedKinds(tables.get(name)!, unions, enumBytes));
+        expect(actualSlots(layout), name).toEqual(expectedSlots(tables.get(name)!, unions, enumBytes));
       }
     });
   }
 
   it("envelopes", () => {
-    expect(wire.COMMAND_ENVELOPE_LAYOUT.fields).toEqual(
-      expectedKinds(tables.get("CommandEnvelope")!, unions, enumBytes),
-    );
-    expect(wire.EVENT_ENVELOPE_LAYOUT.fields).toEqual(expectedKinds(tables.get("EventEnvelope")!, unions, enumBytes));
+    expect(actualSlots(wire.COMMAND_ENVELOPE)).toEqual(expectedSlots(tables.get("CommandEnvelope")!, unions, enumBytes));
+    expect(actualSlots(wire.EVENT_ENVELOPE)).toEqual(expectedSlots(tables.get("EventEnvelope")!, unions, enumBytes));
   });
 
   it("the union enums of the generated code number members as the layouts do", () => {

@@ -51,7 +51,7 @@ import {
   DepthSnapshot,
   DoneReason,
   Event,
-  EVENT_ENVELOPE_LAYOUT,
+  EVENT_ENVELOPE,
   EVENT_LAYOUTS,
   EventEnvelope,
   Fill,
@@ -73,6 +73,7 @@ import {
   Trade,
   Transfer,
   Unsubscribe,
+  VerifiedFrame,
   verifyEnvelope,
   Withdraw,
 } from "../../schemas/index.ts";
@@ -670,7 +671,7 @@ const EVENT_VERIFY_OPTIONS = { rejectUnknownFields: false, rejectUnknownUnionTyp
 /** Decodes one event frame. Throws WireFormatError when the frame is not a well-formed EventEnvelope. */
 export function decodeEvent(bytes: Uint8Array): EventJson {
   const failure = { message: "" };
-  if (!verifyEnvelope(bytes, EVENT_ENVELOPE_LAYOUT, EVENT_LAYOUTS, EVENT_VERIFY_OPTIONS, failure)) {
+  if (!verifyEnvelope(bytes, EVENT_ENVELOPE, EVENT_LAYOUTS, EVENT_VERIFY_OPTIONS, failure, new VerifiedFrame())) {
     throw new WireFormatError(`malformed event frame: ${failure.message}`);
   }
   const env = EventEnvelope.getRootAsEventEnvelope(new ByteBuffer(bytes));

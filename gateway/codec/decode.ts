@@ -1,8 +1,10 @@
 // Server-side command decoding: one verified FlatBuffers frame → one engine CommandRecord, or a typed reject (X5).
 //
-// Hot path: one FrameBuffer, one envelope object, one accessor object per table type and one Decimal accessor are
-// reused for every frame; the only allocations on success are the BigInts of 64-bit fields. Every check happens
-// here, before the engine sees anything, and every reject carries a RejectCode and a message naming the field.
+// Hot path. The verifier (schemas/verify.ts) bounds-checks the frame and reports where every field of the
+// envelope and of the command table sits; the decoder then reads those positions directly (the generated
+// accessors would walk the vtable again for every field). Decimals convert in double arithmetic when the result
+// is below 2^53, so a command allocates only the BigInts of its 64-bit fields. Every check happens here, before
+// the engine sees anything, and every reject carries a RejectCode and a message naming the field.
 import {
   ALL_MARKETS,
   CommandKind,
@@ -18,28 +20,24 @@ import {
   type ExchangeConfig,
 } from "../../engine/model/index.ts";
 import {
-  AdvanceTime,
-  Cancel,
-  CancelAll,
+  ADVANCE_TIME,
+  CANCEL,
+  CANCEL_ALL,
   Command,
-  CommandEnvelope,
-  COMMAND_ENVELOPE_LAYOUT,
+  COMMAND_ENVELOPE,
   COMMAND_LAYOUTS,
-  Decimal,
-  Deposit,
-  LimitOrder,
-  MarketOrder,
-  Replace,
-  SetMarketState,
-  Subscribe,
-  Transfer,
-  Unsubscribe,
-  verifiedUnion,
+  DEPOSIT,
+  LIMIT_ORDER,
+  MARKET_ORDER,
+  REPLACE,
+  SET_MARKET_STATE,
+  SUBSCRIBE,
+  TRANSFER,
+  VerifiedFrame,
   verifyEnvelope,
-  Withdraw,
+  WITHDRAW,
   type VerifyFailure,
 } from "../../schemas/index.ts";
-import { FrameBuffer } from "./frame-buffer.ts";
 
 /** Largest command frame accepted; the biggest command encodes to well under 200 bytes. */
 export const MAX_COMMAND_FRAME_BYTES = 1024;
@@ -108,25 +106,59 @@ function maxValue(e: Readonly<Record<string, number>>): number {
 const INT64_MAX = 0x7fff_ffff_ffff_ffffn;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const POW10: readonly bigint[] = Array.from({ length: 39 }, (_, i) => 10n ** BigInt(i));
+/** Powers of ten exact as doubles (10^22 is the last). */
+const POW10_DOUBLE: readonly number[] = Array.from({ length: 23 }, (_, i) => 10 ** i);
+const TWO_POW_32 = 4294967296;
+/** A high word below 2^21 means the 64-bit value is below 2^53, exact as a double. */
+const SAFE_HIGH_WORD = 0x200000;
 
-// One of each accessor, re-pointed at every frame.
-const frame = new FrameBuffer();
-const envelope = new CommandEnvelope();
-const decimal = new Decimal();
-const deposit = new Deposit();
-const withdraw = new Withdraw();
-const limitOrder = new LimitOrder();
-const marketOrder = new MarketOrder();
-const cancel = new Cancel();
-const cancelAll = new CancelAll();
-const replace = new Replace();
-const transfer = new Transfer();
-const setMarketState = new SetMarketState();
-const advanceTime = new AdvanceTime();
-const subscribe = new Subscribe();
-const unsubscribe = new Unsubscribe();
 const failure: VerifyFailure = { message: "" };
 const VERIFY_OPTIONS = { rejectUnknownFields: true, rejectUnknownUnionType: true } as const;
+const verified = new VerifiedFrame();
+const at = verified.bodyAt;
+/** The frame being decoded (module state: decoding is synchronous and never re-entered). */
+let bytes: Uint8Array = new Uint8Array(0);
+
+// ---------------------------------------------------------------- field reads at verified positions (0 = absent)
+
+function readU32(p: number): number {
+  return (bytes[p]! | (bytes[p + 1]! << 8) | (bytes[p + 2]! << 16) | (bytes[p + 3]! << 24)) >>> 0;
+}
+
+function readU64(p: number): bigint {
+  const low = readU32(p);
+  const high = readU32(p + 4);
+  if (high < SAFE_HIGH_WORD) return BigInt(high * TWO_POW_32 + low);
+  return (BigInt(high) << 32n) + BigInt(low);
+}
+
+function readI64(p: number): bigint {
+  return BigInt.asIntN(64, (BigInt(readU32(p + 4)) << 32n) + BigInt(readU32(p)));
+}
+
+function u8(slot: number): number {
+  const p = at[slot]!;
+  return p === 0 ? 0 : bytes[p]!;
+}
+
+function u16(slot: number, fallback: number): number {
+  const p = at[slot]!;
+  return p === 0 ? fallback : bytes[p]! | (bytes[p + 1]! << 8);
+}
+
+function u32(slot: number): number {
+  const p = at[slot]!;
+  return p === 0 ? 0 : readU32(p);
+}
+
+function u64(slot: number): bigint {
+  const p = at[slot]!;
+  return p === 0 ? 0n : readU64(p);
+}
+
+function bool(slot: number): boolean {
+  return u8(slot) !== 0;
+}
 
 /**
  * Decodes and validates one client frame. Returns true when accepted: `result.kind` is Engine (and `out` holds the
@@ -134,14 +166,15 @@ const VERIFY_OPTIONS = { rejectUnknownFields: true, rejectUnknownUnionType: true
  * `result.code`/`result.message` set otherwise; `out` may then be partly written and must be ignored. Never throws.
  */
 export function decodeCommand(
-  bytes: Uint8Array,
+  frame: Uint8Array,
   config: ExchangeConfig,
   out: CommandRecord,
   result: DecodeResult,
 ): boolean {
   result.reset();
+  bytes = frame;
   try {
-    return decodeFrame(bytes, config, out, result);
+    return decodeFrame(config, out, result);
   } catch (e) {
     // Backstop only: the verifier should make this unreachable.
     return reject(result, RejectCode.MalformedFrame, `undecodable frame: ${(e as Error).message}`);
@@ -155,7 +188,7 @@ function reject(result: DecodeResult, code: number, message: string): false {
   return false;
 }
 
-function decodeFrame(bytes: Uint8Array, config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
+function decodeFrame(config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
   if (bytes.length > MAX_COMMAND_FRAME_BYTES) {
     return reject(
       result,
@@ -163,60 +196,49 @@ function decodeFrame(bytes: Uint8Array, config: ExchangeConfig, out: CommandReco
       `frame of ${bytes.length} bytes exceeds the ${MAX_COMMAND_FRAME_BYTES}-byte limit`,
     );
   }
-  const verified = verifyEnvelope(bytes, COMMAND_ENVELOPE_LAYOUT, COMMAND_LAYOUTS, VERIFY_OPTIONS, failure);
-  if (!verified) {
-    // The envelope may be sound while the command is not: then echo client_seq and name the command type.
-    if (verifiedUnion.type !== 0) {
-      readEnvelope(bytes, result);
-      if (verifiedUnion.type >= COMMAND_LAYOUTS.length) {
-        return reject(result, RejectCode.UnknownCommand, `unknown command type ${verifiedUnion.type}`);
-      }
-    }
+  const ok = verifyEnvelope(bytes, COMMAND_ENVELOPE, COMMAND_LAYOUTS, VERIFY_OPTIONS, failure, verified);
+  const type = verified.unionType;
+  if (type !== 0 || ok) {
+    // The envelope is sound: echo client_seq even when the command is not.
+    const seqAt = verified.envelopeAt[COMMAND_ENVELOPE.slot.client_seq]!;
+    result.clientSeq = seqAt === 0 ? 0n : readU64(seqAt);
+    result.commandType = type;
+  }
+  if (!ok) {
+    if (type >= COMMAND_LAYOUTS.length) return reject(result, RejectCode.UnknownCommand, `unknown command type ${type}`);
     return reject(result, RejectCode.MalformedFrame, `malformed frame: ${failure.message}`);
   }
-  readEnvelope(bytes, result);
-  const type = result.commandType;
   if (type === Command.NONE) return reject(result, RejectCode.UnknownCommand, "frame carries no command");
+  if (verified.body === 0) {
+    return reject(result, RejectCode.MalformedFrame, "command type set but the command table is missing");
+  }
   switch (type) {
     case Command.Deposit:
-      return decodeDeposit(envelope.command(deposit) as Deposit | null, config, out, result);
+      return decodeDeposit(config, out, result);
     case Command.Withdraw:
-      return decodeWithdraw(envelope.command(withdraw) as Withdraw | null, config, out, result);
+      return decodeWithdraw(config, out, result);
     case Command.LimitOrder:
-      return decodeLimitOrder(envelope.command(limitOrder) as LimitOrder | null, config, out, result);
+      return decodeLimitOrder(config, out, result);
     case Command.MarketOrder:
-      return decodeMarketOrder(envelope.command(marketOrder) as MarketOrder | null, config, out, result);
+      return decodeMarketOrder(config, out, result);
     case Command.Cancel:
-      return decodeCancel(envelope.command(cancel) as Cancel | null, config, out, result);
+      return decodeCancel(config, out, result);
     case Command.CancelAll:
-      return decodeCancelAll(envelope.command(cancelAll) as CancelAll | null, config, out, result);
+      return decodeCancelAll(config, out, result);
     case Command.Replace:
-      return decodeReplace(envelope.command(replace) as Replace | null, config, out, result);
+      return decodeReplace(config, out, result);
     case Command.Transfer:
-      return decodeTransfer(envelope.command(transfer) as Transfer | null, config, out, result);
+      return decodeTransfer(config, out, result);
     case Command.SetMarketState:
-      return decodeSetMarketState(envelope.command(setMarketState) as SetMarketState | null, config, out, result);
+      return decodeSetMarketState(config, out, result);
     case Command.AdvanceTime:
-      return decodeAdvanceTime(envelope.command(advanceTime) as AdvanceTime | null, out, result);
+      return decodeAdvanceTime(out, result);
     case Command.Subscribe:
-    case Command.Unsubscribe: {
-      const table = type === Command.Subscribe ? subscribe : unsubscribe;
-      return decodeSubscription(envelope.command(table) as Subscribe | null, type, config, result);
-    }
+    case Command.Unsubscribe:
+      return decodeSubscription(type, config, result);
     default:
       return reject(result, RejectCode.UnknownCommand, `unknown command type ${type}`);
   }
-}
-
-function readEnvelope(bytes: Uint8Array, result: DecodeResult): void {
-  frame.reset(bytes);
-  envelope.__init(frame.readInt32(0), frame);
-  result.clientSeq = envelope.clientSeq();
-  result.commandType = envelope.commandType();
-}
-
-function missing(result: DecodeResult): false {
-  return reject(result, RejectCode.MalformedFrame, "command type set but the command table is missing");
 }
 
 // ---------------------------------------------------------------- field checks (each returns false after rejecting)
@@ -258,62 +280,52 @@ function checkEnum(value: number, max: number, field: string, enumName: string, 
 }
 
 /**
- * Engine units of a wire Decimal at `decimals` places, or -1n after rejecting with `code`: negative values, a
- * scale finer than the unit ("over-scale"), zero (unless allowZero; an absent field counts as zero) and values
+ * Engine units of the Decimal in `slot` at `decimals` places, or -1n after rejecting with `code`: negative values,
+ * a scale finer than the unit ("over-scale"), zero (unless allowZero; an absent field counts as zero) and values
  * beyond int64 are refused.
  */
 function units(
-  d: Decimal | null,
+  slot: number,
   decimals: number,
   code: number,
   field: string,
   allowZero: boolean,
   result: DecodeResult,
 ): bigint {
-  if (d === null) {
+  const p = at[slot]!;
+  if (p === 0) {
     if (allowZero) return 0n;
     reject(result, code, `zero ${field}: the field is missing`);
     return -1n;
   }
-  const mantissa = d.mantissa();
-  const scale = d.scale();
-  if (mantissa < 0n) {
-    reject(result, code, `negative ${field}: mantissa ${mantissa}, scale ${scale}`);
+  const low = readU32(p);
+  const high = readU32(p + 4);
+  const scale = bytes[p + 8]!;
+  if (high >= 0x8000_0000) {
+    reject(result, code, `negative ${field}: mantissa ${readI64(p)}, scale ${scale}`);
     return -1n;
   }
   if (scale > decimals) {
     reject(result, code, `over-scale: ${field} has scale ${scale}, at most ${decimals} decimal places allowed`);
     return -1n;
   }
-  if (mantissa === 0n) {
+  if (high === 0 && low === 0) {
     if (allowZero) return 0n;
     reject(result, code, `zero ${field}`);
     return -1n;
   }
-  const value = scale === decimals ? mantissa : mantissa * POW10[decimals - scale]!;
+  const shift = decimals - scale;
+  if (high < SAFE_HIGH_WORD && shift < POW10_DOUBLE.length) {
+    // Both factors are exact doubles; a product that rounds to at most 2^53 - 1 was exact (2^53 is representable).
+    const value = (high * TWO_POW_32 + low) * POW10_DOUBLE[shift]!;
+    if (value <= Number.MAX_SAFE_INTEGER) return BigInt(value);
+  }
+  const value = ((BigInt(high) << 32n) + BigInt(low)) * POW10[shift]!;
   if (value > INT64_MAX) {
-    reject(result, code, `${field} overflows int64 at ${decimals} decimal places: mantissa ${mantissa}, scale ${scale}`);
+    reject(result, code, `${field} overflows int64 at ${decimals} decimal places: mantissa ${readI64(p)}, scale ${scale}`);
     return -1n;
   }
   return value;
-}
-
-function orderFlags(
-  postOnly: boolean,
-  reduceOnly: boolean,
-  autoBorrow: boolean,
-  autoBorrowRepay: boolean,
-  autoLend: boolean,
-  autoLendRedeem: boolean,
-): number {
-  return (
-    (postOnly ? OrderFlag.PostOnly : 0) |
-    (reduceOnly ? OrderFlag.ReduceOnly : 0) |
-    (autoBorrow ? OrderFlag.AutoBorrow : 0) |
-    (autoBorrowRepay ? OrderFlag.AutoBorrowRepay : 0) |
-    (autoLend ? OrderFlag.AutoLend : 0) |
-    (autoLendRedeem ? OrderFlag.AutoLendRedeem : 0)
-  );
 }
 
 function accepted(result: DecodeResult): true {
@@ -337,14 +349,14 @@ function orderReference(orderIdWire: bigint, clientId: bigint, out: CommandRecor
 
 // ---------------------------------------------------------------- per command
 
-function decodeDeposit(t: Deposit | null, config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
-  if (t === null) return missing(result);
+const D = DEPOSIT.slot;
+function decodeDeposit(config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
   result.privileged = true;
-  const account = t.account();
-  const asset = t.asset();
+  const account = u32(D.account);
+  const asset = u16(D.asset, 0);
   result.account = account;
   if (!checkAccount(account, "account", result) || !checkAsset(asset, config, result)) return false;
-  const amount = units(t.amount(decimal), config.assets[asset]!.decimals, RejectCode.InvalidAmount, "amount", false, result);
+  const amount = units(D.amount, config.assets[asset]!.decimals, RejectCode.InvalidAmount, "amount", false, result);
   if (amount < 0n) return false;
   out.clear();
   out.kind = CommandKind.Deposit;
@@ -354,13 +366,13 @@ function decodeDeposit(t: Deposit | null, config: ExchangeConfig, out: CommandRe
   return accepted(result);
 }
 
-function decodeWithdraw(t: Withdraw | null, config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
-  if (t === null) return missing(result);
-  const account = t.account();
-  const asset = t.asset();
+const W = WITHDRAW.slot;
+function decodeWithdraw(config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
+  const account = u32(W.account);
+  const asset = u16(W.asset, 0);
   result.account = account;
   if (!checkAccount(account, "account", result) || !checkAsset(asset, config, result)) return false;
-  const amount = units(t.amount(decimal), config.assets[asset]!.decimals, RejectCode.InvalidAmount, "amount", false, result);
+  const amount = units(W.amount, config.assets[asset]!.decimals, RejectCode.InvalidAmount, "amount", false, result);
   if (amount < 0n) return false;
   out.clear();
   out.kind = CommandKind.Withdraw;
@@ -368,27 +380,22 @@ function decodeWithdraw(t: Withdraw | null, config: ExchangeConfig, out: Command
   out.asset = asset;
   out.amount = amount;
   // A margin withdrawal borrows the missing part (A5, L9).
-  out.flags = t.margin() ? OrderFlag.AutoBorrow : 0;
+  out.flags = bool(W.margin) ? OrderFlag.AutoBorrow : 0;
   return accepted(result);
 }
 
-function decodeLimitOrder(
-  t: LimitOrder | null,
-  config: ExchangeConfig,
-  out: CommandRecord,
-  result: DecodeResult,
-): boolean {
-  if (t === null) return missing(result);
-  const account = t.account();
-  const market = t.market();
-  const clientId = t.clientId();
+const L = LIMIT_ORDER.slot;
+function decodeLimitOrder(config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
+  const account = u32(L.account);
+  const market = u16(L.market, 0);
+  const clientId = u64(L.client_id);
   result.account = account;
   result.market = market;
   result.clientId = clientId;
   if (!checkAccount(account, "account", result) || !checkMarket(market, false, config, result)) return false;
-  const side = t.side();
-  const tif = t.tif();
-  const stp = t.stp();
+  const side = u8(L.side);
+  const tif = u8(L.tif);
+  const stp = u8(L.stp);
   if (
     !checkEnum(side, SIDE_MAX, "side", "Side", result) ||
     !checkEnum(tif, TIF_MAX, "tif", "TimeInForce", result) ||
@@ -397,9 +404,9 @@ function decodeLimitOrder(
     return false;
   }
   const baseDecimals = config.assets[config.markets[market]!.baseAsset]!.decimals;
-  const price = units(t.price(decimal), PRICE_DECIMALS, RejectCode.InvalidPrice, "price", false, result);
+  const price = units(L.price, PRICE_DECIMALS, RejectCode.InvalidPrice, "price", false, result);
   if (price < 0n) return false;
-  const quantity = units(t.quantity(decimal), baseDecimals, RejectCode.InvalidQuantity, "quantity", false, result);
+  const quantity = units(L.quantity, baseDecimals, RejectCode.InvalidQuantity, "quantity", false, result);
   if (quantity < 0n) return false;
   out.clear();
   out.kind = CommandKind.PlaceOrder;
@@ -412,33 +419,27 @@ function decodeLimitOrder(
   out.clientId = clientId;
   out.price = price;
   out.quantity = quantity;
-  out.flags = orderFlags(
-    t.postOnly(),
-    t.reduceOnly(),
-    t.autoBorrow(),
-    t.autoBorrowRepay(),
-    t.autoLend(),
-    t.autoLendRedeem(),
-  );
+  out.flags =
+    (bool(L.post_only) ? OrderFlag.PostOnly : 0) |
+    (bool(L.reduce_only) ? OrderFlag.ReduceOnly : 0) |
+    (bool(L.auto_borrow) ? OrderFlag.AutoBorrow : 0) |
+    (bool(L.auto_borrow_repay) ? OrderFlag.AutoBorrowRepay : 0) |
+    (bool(L.auto_lend) ? OrderFlag.AutoLend : 0) |
+    (bool(L.auto_lend_redeem) ? OrderFlag.AutoLendRedeem : 0);
   return accepted(result);
 }
 
-function decodeMarketOrder(
-  t: MarketOrder | null,
-  config: ExchangeConfig,
-  out: CommandRecord,
-  result: DecodeResult,
-): boolean {
-  if (t === null) return missing(result);
-  const account = t.account();
-  const market = t.market();
-  const clientId = t.clientId();
+const M = MARKET_ORDER.slot;
+function decodeMarketOrder(config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
+  const account = u32(M.account);
+  const market = u16(M.market, 0);
+  const clientId = u64(M.client_id);
   result.account = account;
   result.market = market;
   result.clientId = clientId;
   if (!checkAccount(account, "account", result) || !checkMarket(market, false, config, result)) return false;
-  const side = t.side();
-  const stp = t.stp();
+  const side = u8(M.side);
+  const stp = u8(M.stp);
   if (
     !checkEnum(side, SIDE_MAX, "side", "Side", result) ||
     !checkEnum(stp, STP_MAX, "stp", "SelfTradePrevention", result)
@@ -448,10 +449,10 @@ function decodeMarketOrder(
   const m = config.markets[market]!;
   const baseDecimals = config.assets[m.baseAsset]!.decimals;
   const quoteDecimals = config.assets[m.quoteAsset]!.decimals;
-  const quantity = units(t.quantity(decimal), baseDecimals, RejectCode.InvalidQuantity, "quantity", true, result);
+  const quantity = units(M.quantity, baseDecimals, RejectCode.InvalidQuantity, "quantity", true, result);
   if (quantity < 0n) return false;
   const quoteQuantity = units(
-    t.quoteQuantity(decimal),
+    M.quote_quantity,
     quoteDecimals,
     RejectCode.InvalidQuantity,
     "quote_quantity",
@@ -483,38 +484,37 @@ function decodeMarketOrder(
   out.clientId = clientId;
   out.quantity = quantity;
   out.quoteQuantity = quoteQuantity;
-  out.flags = orderFlags(
-    false,
-    t.reduceOnly(),
-    t.autoBorrow(),
-    t.autoBorrowRepay(),
-    t.autoLend(),
-    t.autoLendRedeem(),
-  );
+  out.flags =
+    (bool(M.reduce_only) ? OrderFlag.ReduceOnly : 0) |
+    (bool(M.auto_borrow) ? OrderFlag.AutoBorrow : 0) |
+    (bool(M.auto_borrow_repay) ? OrderFlag.AutoBorrowRepay : 0) |
+    (bool(M.auto_lend) ? OrderFlag.AutoLend : 0) |
+    (bool(M.auto_lend_redeem) ? OrderFlag.AutoLendRedeem : 0);
   return accepted(result);
 }
 
-function decodeCancel(t: Cancel | null, config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
-  if (t === null) return missing(result);
-  const account = t.account();
-  const market = t.market();
-  const clientId = t.clientId();
+const C = CANCEL.slot;
+function decodeCancel(config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
+  const account = u32(C.account);
+  const market = u16(C.market, 0);
+  const clientId = u64(C.client_id);
   result.account = account;
   result.market = market;
   result.clientId = clientId;
   if (!checkAccount(account, "account", result) || !checkMarket(market, false, config, result)) return false;
   out.clear();
-  if (!orderReference(t.orderId(), clientId, out, result)) return false;
+  if (!orderReference(u64(C.order_id), clientId, out, result)) return false;
   out.kind = CommandKind.CancelOrder;
   out.account = account;
   out.market = market;
   return accepted(result);
 }
 
-function decodeCancelAll(t: CancelAll | null, config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
-  if (t === null) return missing(result);
-  const account = t.account();
-  const market = t.market();
+const CA = CANCEL_ALL.slot;
+function decodeCancelAll(config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
+  const account = u32(CA.account);
+  // The schema default of CancelAll.market is 0xFFFF: absent = every market.
+  const market = u16(CA.market, ALL_MARKETS);
   result.account = account;
   result.market = market;
   if (!checkAccount(account, "account", result) || !checkMarket(market, true, config, result)) return false;
@@ -525,22 +525,22 @@ function decodeCancelAll(t: CancelAll | null, config: ExchangeConfig, out: Comma
   return accepted(result);
 }
 
-function decodeReplace(t: Replace | null, config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
-  if (t === null) return missing(result);
-  const account = t.account();
-  const market = t.market();
-  const clientId = t.clientId();
+const R = REPLACE.slot;
+function decodeReplace(config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
+  const account = u32(R.account);
+  const market = u16(R.market, 0);
+  const clientId = u64(R.client_id);
   result.account = account;
   result.market = market;
   result.clientId = clientId;
   if (!checkAccount(account, "account", result) || !checkMarket(market, false, config, result)) return false;
   const baseDecimals = config.assets[config.markets[market]!.baseAsset]!.decimals;
-  const price = units(t.price(decimal), PRICE_DECIMALS, RejectCode.InvalidPrice, "price", false, result);
+  const price = units(R.price, PRICE_DECIMALS, RejectCode.InvalidPrice, "price", false, result);
   if (price < 0n) return false;
-  const quantity = units(t.quantity(decimal), baseDecimals, RejectCode.InvalidQuantity, "quantity", false, result);
+  const quantity = units(R.quantity, baseDecimals, RejectCode.InvalidQuantity, "quantity", false, result);
   if (quantity < 0n) return false;
   out.clear();
-  if (!orderReference(t.orderId(), clientId, out, result)) return false;
+  if (!orderReference(u64(R.order_id), clientId, out, result)) return false;
   out.kind = CommandKind.ReplaceOrder;
   out.account = account;
   out.market = market;
@@ -549,11 +549,11 @@ function decodeReplace(t: Replace | null, config: ExchangeConfig, out: CommandRe
   return accepted(result);
 }
 
-function decodeTransfer(t: Transfer | null, config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
-  if (t === null) return missing(result);
-  const from = t.fromAccount();
-  const to = t.toAccount();
-  const asset = t.asset();
+const T = TRANSFER.slot;
+function decodeTransfer(config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
+  const from = u32(T.from_account);
+  const to = u32(T.to_account);
+  const asset = u16(T.asset, 0);
   result.account = from;
   if (!checkAccount(from, "from_account", result) || !checkAccount(to, "to_account", result)) return false;
   if (from === to) return reject(result, RejectCode.InvalidTransfer, `transfer from account ${from} to itself`);
@@ -565,7 +565,7 @@ function decodeTransfer(t: Transfer | null, config: ExchangeConfig, out: Command
     );
   }
   if (!checkAsset(asset, config, result)) return false;
-  const amount = units(t.amount(decimal), config.assets[asset]!.decimals, RejectCode.InvalidAmount, "amount", false, result);
+  const amount = units(T.amount, config.assets[asset]!.decimals, RejectCode.InvalidAmount, "amount", false, result);
   if (amount < 0n) return false;
   out.clear();
   out.kind = CommandKind.Transfer;
@@ -576,16 +576,11 @@ function decodeTransfer(t: Transfer | null, config: ExchangeConfig, out: Command
   return accepted(result);
 }
 
-function decodeSetMarketState(
-  t: SetMarketState | null,
-  config: ExchangeConfig,
-  out: CommandRecord,
-  result: DecodeResult,
-): boolean {
-  if (t === null) return missing(result);
+const S = SET_MARKET_STATE.slot;
+function decodeSetMarketState(config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
   result.privileged = true;
-  const market = t.market();
-  const state = t.state();
+  const market = u16(S.market, 0);
+  const state = u8(S.state);
   result.market = market;
   if (!checkMarket(market, false, config, result)) return false;
   if (!checkEnum(state, MARKET_STATE_MAX, "state", "MarketState", result)) return false;
@@ -596,10 +591,9 @@ function decodeSetMarketState(
   return accepted(result);
 }
 
-function decodeAdvanceTime(t: AdvanceTime | null, out: CommandRecord, result: DecodeResult): boolean {
-  if (t === null) return missing(result);
+function decodeAdvanceTime(out: CommandRecord, result: DecodeResult): boolean {
   result.privileged = true;
-  const timeMs = t.timeMs();
+  const timeMs = u64(ADVANCE_TIME.slot.time_ms);
   if (timeMs > MAX_SAFE) {
     return reject(result, RejectCode.InvalidTime, `time_ms ${timeMs} is beyond ${Number.MAX_SAFE_INTEGER}`);
   }
@@ -609,15 +603,11 @@ function decodeAdvanceTime(t: AdvanceTime | null, out: CommandRecord, result: De
   return accepted(result);
 }
 
-function decodeSubscription(
-  t: Subscribe | Unsubscribe | null,
-  type: number,
-  config: ExchangeConfig,
-  result: DecodeResult,
-): boolean {
-  if (t === null) return missing(result);
-  const market = t.market();
-  const channels = t.channels();
+// Subscribe and Unsubscribe share one layout.
+const SU = SUBSCRIBE.slot;
+function decodeSubscription(type: number, config: ExchangeConfig, result: DecodeResult): boolean {
+  const market = u16(SU.market, 0);
+  const channels = u8(SU.channels);
   result.market = market;
   if (!checkMarket(market, true, config, result)) return false;
   if (channels === 0 || (channels & ~CHANNELS_ALL) !== 0) {
