@@ -23,6 +23,7 @@ export class Sequencer {
   private readonly batchLastSeq = new Map<number, number>();
   private readonly origins: (Origin | null)[] = new Array<Origin | null>(INFLIGHT_COMMANDS_MAX).fill(null);
   private readonly clientSeqs: bigint[] = new Array<bigint>(INFLIGHT_COMMANDS_MAX).fill(0n);
+  private readonly accounts = new Uint32Array(INFLIGHT_COMMANDS_MAX);
   private failed: Error | null = null;
 
   constructor(
@@ -59,6 +60,7 @@ export class Sequencer {
     const i = seq % INFLIGHT_COMMANDS_MAX;
     this.origins[i] = origin;
     this.clientSeqs[i] = clientSeq;
+    this.accounts[i] = cmd.account;
     if (this.flushing === null) this.flushing = this.flushLoop();
     return seq;
   }
@@ -66,6 +68,11 @@ export class Sequencer {
   /** The session that sent command `seq` while it is in flight (null for timer ticks and after completion). */
   originOf(seq: number): Origin | null {
     return seq > this.doneSeq && seq < this.nextSeq ? this.origins[seq % INFLIGHT_COMMANDS_MAX]! : null;
+  }
+
+  /** The account command `seq` acted for (its sender sees that account's events of the command, no other's). */
+  accountOf(seq: number): number {
+    return seq > this.doneSeq && seq < this.nextSeq ? this.accounts[seq % INFLIGHT_COMMANDS_MAX]! : 0;
   }
 
   clientSeqOf(seq: number): bigint {

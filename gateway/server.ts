@@ -168,7 +168,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         if (e.kind === EventKind.Balance) balances.apply(e);
         if (recovering || sequencer === null) return;
         const origin = sequencer.originOf(e.seq) as Session | null;
-        sessions.dispatch(e, origin, origin === null ? 0n : sequencer.clientSeqOf(e.seq));
+        if (origin === null) sessions.dispatch(e, null, 0, 0n);
+        else sessions.dispatch(e, origin, sequencer.accountOf(e.seq), sequencer.clientSeqOf(e.seq));
       },
       onBatchDone(batch: number): void {
         sequencer?.batchDone(batch);

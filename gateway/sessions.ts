@@ -68,9 +68,10 @@ export class SessionRegistry {
 
   /**
    * Delivers one engine event: to every session watching its account (a fill also to the maker's watchers, in
-   * the maker's view), and to the session that sent the causing command if it does not watch that account.
+   * the maker's view), and to the session that sent the causing command when the event is about the account that
+   * command acted for (an operator's deposit) and the session does not watch it. Never another account's events.
    */
-  dispatch(e: EventRecord, origin: Session | null, clientSeq: bigint): void {
+  dispatch(e: EventRecord, origin: Session | null, originAccount: number, clientSeq: bigint): void {
     let originServed = false;
     const list = this.watchers.get(e.account);
     if (list !== undefined) {
@@ -90,6 +91,6 @@ export class SessionRegistry {
         }
       }
     }
-    if (origin !== null && !originServed && !origin.closed) origin.socket.send(encodeEvent(e, clientSeq, this.config));
+    if (origin !== null && !originServed && !origin.closed && e.account === originAccount) origin.socket.send(encodeEvent(e, clientSeq, this.config));
   }
 }
