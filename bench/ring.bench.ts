@@ -48,9 +48,14 @@ export async function measureHandoff(id: string, shape: HandoffShape): Promise<B
     // Two cores are shared with other processes; a busy machine takes a core from one side (see notes).
     const loadAverage1m = loadavg()[0]!;
     const start = new Int32Array(control);
+    const cpuBefore = process.cpuUsage();
+    const wallBefore = process.hrtime.bigint();
     Atomics.store(start, 0, 1);
     Atomics.notify(start, 0);
     const [produced, consumed] = await Promise.all([producer.report, consumer.report]);
+    // CPU time of all threads of this process over the wall time: ≈ 2 when both sides ran on their own core.
+    const cpu = process.cpuUsage(cpuBefore);
+    const coresUsed = ((cpu.user + cpu.system) * 1_000) / Number(process.hrtime.bigint() - wallBefore);
     const total = shape.warmupRecords + shape.measuredRecords;
     if (produced.records !== total || consumed.records !== total || produced.checksum !== consumed.checksum) {
       throw new Error(
@@ -70,7 +75,7 @@ export async function measureHandoff(id: string, shape: HandoffShape): Promise<B
         `${shape.measuredRecords / 1e6}M records after ${shape.warmupRecords / 1e6}M warm-up, producer worker → consumer worker, ` +
         `spin-then-park (${SPIN_ITERATIONS_DEFAULT} spins, ${PARK_SLICE_MS_DEFAULT} ms park); ` +
         `stalls: producer full ${produced.stalls}, consumer empty ${consumed.stalls}; ` +
-        `load average ${loadAverage1m.toFixed(2)} at start`,
+        `cores used ${coresUsed.toFixed(2)} of 2, load average ${loadAverage1m.toFixed(2)} at start`,
     };
   } finally {
     await Promise.all([producer.worker.terminate(), consumer.worker.terminate()]);
