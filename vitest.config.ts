@@ -7,5 +7,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: "forks",
     maxWorkers: 2,
+    // Node 20 has the WebSocket client (used by the end-to-end tests' client) only behind this flag.
+    execArgv: ["--experimental-websocket", "--disable-warning=ExperimentalWarning"],
   },
 });
