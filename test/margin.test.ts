@@ -4,6 +4,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../engine/pipeline/config.ts";
 import { RATIO_SCALE, Side, type HaircutConfig } from "../engine/model/index.ts";
+import { isqrt, quoteAmount, Rounding } from "../engine/fixed/index.ts";
 import {
   AccountMargin,
   MarginChanges,
@@ -17,6 +18,7 @@ import {
   haircutFlatLimitUsd,
   haircutWeight,
   initialMarginRatio,
+  isqrtNear,
   initialMarginRatioNotWorse,
   marginFraction,
   maintenanceMarginRatio,
@@ -153,6 +155,40 @@ describe("C1: haircut weight", () => {
     expect(collateralValueUsd(1n, 8, 60_000n * USD + 1n, ratio("0.95"))).toBe(570_000n);
     // A borrow's liability rounds up: 1 unit of SOL at 150.000000001 → 150.000000001 nano → 151.
     expect(borrowLiabilityUsd(-1n, 9, 150n * USD + 1n)).toBe(151n);
+  });
+});
+
+describe("hot-path helpers equal the engine/fixed functions they stand in for", () => {
+  it("C1/C5: isqrtNear is floor(sqrt) whatever the hint", () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: 10n ** 40n }), fc.bigInt({ min: -5n, max: 10n ** 22n }), (m, hint) => {
+        expect(isqrtNear(m, hint)).toBe(isqrt(m));
+      }),
+      { numRuns: 500 },
+    );
+    expect(isqrtNear(10n ** 24n - 1n, 1n)).toBe(10n ** 12n - 1n);
+    expect(isqrtNear(10n ** 24n, 10n ** 12n + 1n)).toBe(10n ** 12n);
+  });
+
+  it("spotTradeChanges spends exactly the trade rule's quote amount (quoteAmount, Down) on every market", () => {
+    const ctx = new MarginContext(config);
+    const c = new MarginChanges();
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: config.markets.length - 1 }),
+        fc.bigInt({ min: 0n, max: 10n ** 18n }),
+        fc.bigInt({ min: 0n, max: 10n ** 17n }),
+        (market, qty, price) => {
+          const m = config.markets[market]!;
+          const want = quoteAmount(qty, price, config.assets[m.baseAsset]!.decimals, config.assets[m.quoteAsset]!.decimals, Rounding.Down);
+          spotTradeChanges(c, ctx, market, Side.Buy, qty, price, 0);
+          expect(c.assetDeltas[1]).toBe(-want);
+          spotTradeChanges(c, ctx, market, Side.Sell, qty, price, 10);
+          expect(c.assetDeltas[1]).toBe(want - (want * 10n + 9_999n) / 10_000n);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });
 
@@ -554,22 +590,23 @@ const perpQty = [
 ];
 
 const opArb = fc.oneof(
-  fc.record({ op: fc.constant("balance" as const), slot: fc.integer({ min: 0, max: 4 }), seed: fc.integer() }).chain((r) =>
+  fc.record({ op: fc.constant("balance" as const), slot: fc.integer({ min: 0, max: 4 }) }).chain((r) =>
     assetBalance[r.slot]!.map((qty) => ({ op: r.op, slot: r.slot, qty })),
   ),
-  fc.record({ op: fc.constant("mark" as const), slot: fc.integer({ min: 0, max: 4 }), seed: fc.integer() }).chain((r) =>
+  fc.record({ op: fc.constant("mark" as const), slot: fc.integer({ min: 0, max: 4 }) }).chain((r) =>
     markArb[r.slot]!.map((qty) => ({ op: r.op, slot: r.slot, qty })),
   ),
-  fc.record({ op: fc.constant("position" as const), slot: fc.integer({ min: 0, max: 2 }), seed: fc.integer() }).chain((r) =>
+  fc.record({ op: fc.constant("position" as const), slot: fc.integer({ min: 0, max: 2 }) }).chain((r) =>
     perpQty[r.slot]!.map((qty) => ({ op: r.op, slot: r.slot, qty })),
   ),
-  fc.record({ op: fc.constant("orders" as const), slot: fc.integer({ min: 0, max: 2 }), seed: fc.integer() }).chain((r) =>
+  fc.record({ op: fc.constant("orders" as const), slot: fc.integer({ min: 0, max: 2 }) }).chain((r) =>
     perpQty[r.slot]!.map((qty) => ({ op: r.op, slot: r.slot, qty: qty < 0n ? -qty : qty })),
   ),
-  fc.record({ op: fc.constant("perpMark" as const), slot: fc.integer({ min: 0, max: 2 }), seed: fc.integer() }).chain((r) =>
+  fc.record({ op: fc.constant("perpMark" as const), slot: fc.integer({ min: 0, max: 2 }) }).chain((r) =>
     markArb[[BTC, ETH, SOL][r.slot]!]!.map((qty) => ({ op: r.op, slot: r.slot, qty })),
   ),
-  fc.record({ op: fc.constant("leverage" as const), slot: fc.integer({ min: 1, max: 50 }), seed: fc.integer() }).map((r) => ({
+  fc.bigInt({ min: -1_000n * USD, max: 1_000n * USD }).map((qty) => ({ op: "unsettled" as const, slot: 0, qty })),
+  fc.record({ op: fc.constant("leverage" as const), slot: fc.integer({ min: 1, max: 50 }) }).map((r) => ({
     op: r.op,
     slot: r.slot,
     qty: BigInt(r.slot) * R,
@@ -600,6 +637,9 @@ describe("properties", () => {
               break;
             case "leverage":
               account.setLeverageLimit(o.qty);
+              break;
+            case "unsettled":
+              account.setUnsettledUsd(o.qty);
               break;
           }
           account.validateInternalState();

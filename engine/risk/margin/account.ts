@@ -8,7 +8,7 @@
 // slot only and adjusts the sums by the difference, so a check costs O(slots changed), never O(account).
 // Marks are read from the shared MarginContext; a slot whose mark moved is revalued lazily on the next query.
 
-import { divRound, Rounding, type Ratio } from "../../fixed/index.ts";
+import { Rounding, type Ratio } from "../../fixed/index.ts";
 import { RATIO_SCALE } from "../../model/index.ts";
 import type { MarginContext } from "./context.ts";
 import {
@@ -16,8 +16,11 @@ import {
   accountMmf,
   borrowLiabilityUsd,
   collateralValueUsd,
+  divCeilNonNegative,
+  divFloorNonNegative,
   exposureQuantity,
   haircutWeight,
+  haircutWeightFromRoot,
   imfFloor,
   initialMarginRatio,
   initialMarginRatioNotWorse,
@@ -31,7 +34,8 @@ import {
   positionImf,
   positionMarginUsd,
   positionMmf,
-  sqrtMarginTerm,
+  sqrtMarginTermFromRoot,
+  sqrtNotionalUpNear,
   sqrtTermFlatLimitUsd,
   unrealizedPnlUsd,
 } from "./formulas.ts";
@@ -118,6 +122,8 @@ export class AccountMargin {
   private readonly assetLiability: bigint[];
   private readonly assetIm: bigint[];
   private readonly assetMm: bigint[];
+  /** Last sqrt(notional) taken for the slot (0 if none): the Newton seed for the next root of the same slot. */
+  private readonly assetRoot: bigint[];
   /** Borrow IMF below its sqrt region, and the notional up to which it holds; both depend on leverageLimit. */
   private readonly borrowImfFloor: bigint[];
   private readonly borrowImfFlatLimitUsd: bigint[];
@@ -132,6 +138,7 @@ export class AccountMargin {
   private readonly posIm: bigint[];
   private readonly posMm: bigint[];
   private readonly posUpnl: bigint[];
+  private readonly posRoot: bigint[];
   private readonly marketImfFloor: bigint[];
   private readonly marketImfFlatLimitUsd: bigint[];
 
@@ -141,6 +148,8 @@ export class AccountMargin {
   private collateralSum = 0n;
   private liabilitySum = 0n;
   private upnlSum = 0n;
+  /** C3 kept as its own running sum (collateral + uPnL + unsettled − liability) so a check starts from it. */
+  private netEquitySum = 0n;
   private tenSum = 0n;
   private imSum = 0n;
   private mmSum = 0n;
@@ -154,6 +163,7 @@ export class AccountMargin {
   private sMm = 0n;
   private sNotional = 0n;
   private sUpnl = 0n;
+  private sRoot = 0n;
 
   // Result of the last evaluate(): the account as it would be after the changes.
   private afterNetEquity = 0n;
@@ -176,6 +186,7 @@ export class AccountMargin {
     this.assetLiability = zeros(n);
     this.assetIm = zeros(n);
     this.assetMm = zeros(n);
+    this.assetRoot = zeros(n);
     this.borrowImfFloor = zeros(n);
     this.borrowImfFlatLimitUsd = zeros(n);
     this.posQty = zeros(m);
@@ -187,6 +198,7 @@ export class AccountMargin {
     this.posIm = zeros(m);
     this.posMm = zeros(m);
     this.posUpnl = zeros(m);
+    this.posRoot = zeros(m);
     this.marketImfFloor = zeros(m);
     this.marketImfFlatLimitUsd = zeros(m);
     this.markSeen = ctx.markVersion;
@@ -222,6 +234,7 @@ export class AccountMargin {
 
   /** Unsettled balances in USD (funding, fees not yet settled; C3). */
   setUnsettledUsd(amountUsd: bigint): void {
+    this.netEquitySum += amountUsd - this.unsettled;
     this.unsettled = amountUsd;
   }
 
@@ -300,7 +313,7 @@ export class AccountMargin {
   /** C3 */
   netEquityUsd(): bigint {
     this.refreshMarks();
-    return netEquityUsd(this.collateralSum, this.upnlSum, this.unsettled, this.liabilitySum);
+    return this.netEquitySum;
   }
 
   /** C4: total exposure notional (borrows and perpetual exposures). */
@@ -371,25 +384,25 @@ export class AccountMargin {
 
   /** C7 after `changes`: the IMR the account would have. */
   imrAfter(changes: MarginChanges): Ratio {
-    this.evaluate(changes);
+    this.evaluate(changes, false);
     return initialMarginRatio(this.lockedAfter(), this.afterNetEquity, this.afterTen);
   }
 
   /** C7 after `changes`: the MMR the account would have. */
   mmrAfter(changes: MarginChanges): Ratio {
-    this.evaluate(changes);
+    this.evaluate(changes, true);
     return maintenanceMarginRatio(this.afterMm, this.afterNetEquity, this.afterTen);
   }
 
   /** Net equity after `changes`. */
   netEquityAfterUsd(changes: MarginChanges): bigint {
-    this.evaluate(changes);
+    this.evaluate(changes, false);
     return this.afterNetEquity;
   }
 
   /** C8's IMR test alone: IMR after `changes` < 100% (or no exposure after). */
   passesInitialMarginAfter(changes: MarginChanges): boolean {
-    this.evaluate(changes);
+    this.evaluate(changes, false);
     return passesInitialMargin(this.afterIm, this.afterNetEquity, this.afterTen);
   }
 
@@ -399,7 +412,7 @@ export class AccountMargin {
    * IMR, so it is not risk-reducing; buying back a borrowed asset or closing a position usually is.
    */
   isRiskReducing(changes: MarginChanges): boolean {
-    this.evaluate(changes);
+    this.evaluate(changes, false);
     return this.riskReducingAfter();
   }
 
@@ -408,7 +421,7 @@ export class AccountMargin {
    * This is the one check the pre-trade path, withdrawals, transfers and the max-quantity solvers all use.
    */
   wouldPassInitialMargin(changes: MarginChanges): boolean {
-    this.evaluate(changes);
+    this.evaluate(changes, false);
     if (passesInitialMargin(this.afterIm, this.afterNetEquity, this.afterTen)) return true;
     return this.riskReducingAfter();
   }
@@ -431,7 +444,7 @@ export class AccountMargin {
       if (notional === 0n) continue;
       im += positionMarginUsd(notional, positionImf(notional, leverageLimit, ctx.platformMaxLeverage, ctx.marketImf[m]!));
     }
-    const ne = netEquityUsd(this.collateralSum, this.upnlSum, this.unsettled, this.liabilitySum);
+    const ne = this.netEquitySum;
     return passesInitialMargin(im, ne, this.tenSum) || im <= this.imSum;
   }
 
@@ -503,6 +516,8 @@ export class AccountMargin {
     if (im !== this.imSum) fail("Σ initial margin", this.imSum, im);
     if (mm !== this.mmSum) fail("Σ maintenance margin", this.mmSum, mm);
     if (upnl !== this.upnlSum) fail("Σ unrealized PnL", this.upnlSum, upnl);
+    const ne = netEquityUsd(collateral, upnl, this.unsettled, liability);
+    if (ne !== this.netEquitySum) fail("net equity", this.netEquitySum, ne);
     // C6: every position's IMF ≥ 1/leverageLimit, so Σ margin ≥ TEN / leverageLimit and locked = Σ margin.
     if (netEquityLockedUsd(im, ten, L) !== im) fail("locked vs Σ initial margin", netEquityLockedUsd(im, ten, L), im);
   }
@@ -551,18 +566,27 @@ export class AccountMargin {
     this.markSeen = ctx.markVersion;
   }
 
-  /** Contribution of asset `a` at net balance `qty` into the scratch fields. Same formulas as the pure ones, with
-   * the flat-region shortcut (exactly equal below the limit, see haircutFlatLimitUsd / sqrtTermFlatLimitUsd). */
-  private computeAsset(a: number, qty: bigint): void {
+  /** Contribution of asset `a` at net balance `qty` into the scratch fields. The same formulas as the pure ones
+   * (validateInternalState proves it), with the flat-region shortcut (exactly equal up to the limit, see
+   * haircutFlatLimitUsd / sqrtTermFlatLimitUsd), the slot's previous root as the Newton seed, and plain
+   * truncating division where the operands are known non-negative. */
+  private computeAsset(a: number, qty: bigint, withMaintenance: boolean): void {
     const ctx = this.ctx;
     const mark = ctx.assetMark[a]!;
+    const unit = ctx.assetUnit[a]!;
     if (qty > 0n) {
       const value = qty * mark;
-      const notionalUp = divRound(value, ctx.assetUnit[a]!, Rounding.Up);
-      const weight =
-        notionalUp <= ctx.haircutFlatLimitUsd[a]! ? ctx.haircutFlatWeight[a]! : haircutWeight(ctx.haircut[a]!, notionalUp);
+      const notionalUp = divCeilNonNegative(value, unit);
+      let weight = ctx.haircutFlatWeight[a]!;
+      this.sRoot = 0n;
+      if (notionalUp > ctx.haircutFlatLimitUsd[a]!) {
+        const root = sqrtNotionalUpNear(notionalUp, this.assetRoot[a]!);
+        this.sRoot = root;
+        weight = haircutWeightFromRoot(ctx.haircut[a]!, root);
+      }
       this.sWeight = weight;
-      this.sCollateral = divRound(value * weight, ctx.assetUnitRatio[a]!, Rounding.Down);
+      this.sCollateral =
+        weight === RATIO_SCALE ? divFloorNonNegative(value, unit) : divFloorNonNegative(value * weight, ctx.assetUnitRatio[a]!);
       this.sLiability = 0n;
       this.sIm = 0n;
       this.sMm = 0n;
@@ -570,61 +594,84 @@ export class AccountMargin {
     }
     this.sWeight = ctx.haircutFlatWeight[a]!;
     this.sCollateral = 0n;
+    this.sRoot = 0n;
     if (qty === 0n) {
       this.sLiability = 0n;
       this.sIm = 0n;
       this.sMm = 0n;
       return;
     }
-    const liability = divRound(-qty * mark, ctx.assetUnit[a]!, Rounding.Up);
+    const liability = divCeilNonNegative(-qty * mark, unit);
     this.sLiability = liability;
     let imf = this.borrowImfFloor[a]!;
-    if (liability > this.borrowImfFlatLimitUsd[a]!) {
-      const term = sqrtMarginTerm(ctx.borrowImf[a]!.factor, liability);
-      if (term > imf) imf = term;
-    }
-    this.sIm = divRound(liability * imf, RATIO_SCALE, Rounding.Up);
     const mmfFn = ctx.borrowMmf[a]!;
     let mmf = mmfFn.base;
-    if (liability > ctx.borrowMmfFlatLimitUsd[a]!) {
-      const term = sqrtMarginTerm(mmfFn.factor, liability);
-      if (term > mmf) mmf = term;
+    const imfBeyond = liability > this.borrowImfFlatLimitUsd[a]!;
+    const mmfBeyond = withMaintenance && liability > ctx.borrowMmfFlatLimitUsd[a]!;
+    if (imfBeyond || mmfBeyond) {
+      const root = sqrtNotionalUpNear(liability, this.assetRoot[a]!);
+      this.sRoot = root;
+      if (imfBeyond) {
+        const term = sqrtMarginTermFromRoot(ctx.borrowImf[a]!.factor, root);
+        if (term > imf) imf = term;
+      }
+      if (mmfBeyond) {
+        const term = sqrtMarginTermFromRoot(mmfFn.factor, root);
+        if (term > mmf) mmf = term;
+      }
     }
-    this.sMm = divRound(liability * mmf, RATIO_SCALE, Rounding.Up);
+    this.sIm = divCeilNonNegative(liability * imf, RATIO_SCALE);
+    if (withMaintenance) this.sMm = divCeilNonNegative(liability * mmf, RATIO_SCALE);
   }
 
-  /** Contribution of perpetual `m` into the scratch fields. */
-  private computePosition(m: number, qty: bigint, cost: bigint, openBuy: bigint, openSell: bigint): void {
+  /** Contribution of perpetual `m` into the scratch fields (same conventions as computeAsset). */
+  private computePosition(
+    m: number,
+    qty: bigint,
+    cost: bigint,
+    openBuy: bigint,
+    openSell: bigint,
+    withMaintenance: boolean,
+  ): void {
     const ctx = this.ctx;
     const mark = ctx.marketMark[m]!;
     const unit = ctx.marketBaseUnit[m]!;
     const exposure = exposureQuantity(qty, openBuy, openSell);
-    this.sUpnl = qty === 0n && cost === 0n ? 0n : divRound(qty * mark - cost, unit, Rounding.Down);
+    // Signed: the general floor.
+    this.sUpnl = qty === 0n && cost === 0n ? 0n : unrealizedPnlUsd(qty, cost, ctx.marketBaseDecimals[m]!, mark);
+    this.sRoot = 0n;
     if (exposure === 0n) {
       this.sNotional = 0n;
       this.sIm = 0n;
       this.sMm = 0n;
       return;
     }
-    const notional = divRound(exposure * mark, unit, Rounding.Up);
+    const notional = divCeilNonNegative(exposure * mark, unit);
     this.sNotional = notional;
     let imf = this.marketImfFloor[m]!;
-    if (notional > this.marketImfFlatLimitUsd[m]!) {
-      const term = sqrtMarginTerm(ctx.marketImf[m]!.factor, notional);
-      if (term > imf) imf = term;
-    }
-    this.sIm = divRound(notional * imf, RATIO_SCALE, Rounding.Up);
     const mmfFn = ctx.marketMmf[m]!;
     let mmf = mmfFn.base;
-    if (notional > ctx.marketMmfFlatLimitUsd[m]!) {
-      const term = sqrtMarginTerm(mmfFn.factor, notional);
-      if (term > mmf) mmf = term;
+    const imfBeyond = notional > this.marketImfFlatLimitUsd[m]!;
+    const mmfBeyond = withMaintenance && notional > ctx.marketMmfFlatLimitUsd[m]!;
+    if (imfBeyond || mmfBeyond) {
+      const root = sqrtNotionalUpNear(notional, this.posRoot[m]!);
+      this.sRoot = root;
+      if (imfBeyond) {
+        const term = sqrtMarginTermFromRoot(ctx.marketImf[m]!.factor, root);
+        if (term > imf) imf = term;
+      }
+      if (mmfBeyond) {
+        const term = sqrtMarginTermFromRoot(mmfFn.factor, root);
+        if (term > mmf) mmf = term;
+      }
     }
-    this.sMm = divRound(notional * mmf, RATIO_SCALE, Rounding.Up);
+    this.sIm = divCeilNonNegative(notional * imf, RATIO_SCALE);
+    if (withMaintenance) this.sMm = divCeilNonNegative(notional * mmf, RATIO_SCALE);
   }
 
   private applyAsset(a: number, qty: bigint): void {
-    this.computeAsset(a, qty);
+    this.computeAsset(a, qty, true);
+    this.netEquitySum += this.sCollateral - this.assetCollateral[a]! - (this.sLiability - this.assetLiability[a]!);
     this.collateralSum += this.sCollateral - this.assetCollateral[a]!;
     this.liabilitySum += this.sLiability - this.assetLiability[a]!;
     this.tenSum += this.sLiability - this.assetLiability[a]!;
@@ -636,11 +683,13 @@ export class AccountMargin {
     this.assetLiability[a] = this.sLiability;
     this.assetIm[a] = this.sIm;
     this.assetMm[a] = this.sMm;
+    if (this.sRoot !== 0n) this.assetRoot[a] = this.sRoot;
     this.assetSeen[a] = this.ctx.assetMarkVersion[a]!;
   }
 
   private applyPosition(m: number, qty: bigint, cost: bigint, openBuy: bigint, openSell: bigint): void {
-    this.computePosition(m, qty, cost, openBuy, openSell);
+    this.computePosition(m, qty, cost, openBuy, openSell, true);
+    this.netEquitySum += this.sUpnl - this.posUpnl[m]!;
     this.tenSum += this.sNotional - this.posNotional[m]!;
     this.imSum += this.sIm - this.posIm[m]!;
     this.mmSum += this.sMm - this.posMm[m]!;
@@ -653,13 +702,14 @@ export class AccountMargin {
     this.posIm[m] = this.sIm;
     this.posMm[m] = this.sMm;
     this.posUpnl[m] = this.sUpnl;
+    if (this.sRoot !== 0n) this.posRoot[m] = this.sRoot;
     this.posSeen[m] = this.ctx.marketMarkVersion[m]!;
   }
 
   /** Fills the after* fields: the sums as they would be with `changes` applied (touched slots only). */
-  private evaluate(changes: MarginChanges): void {
+  private evaluate(changes: MarginChanges, withMaintenance: boolean): void {
     this.refreshMarks();
-    let ne = netEquityUsd(this.collateralSum, this.upnlSum, this.unsettled, this.liabilitySum);
+    let ne = this.netEquitySum;
     let im = this.imSum;
     let mm = this.mmSum;
     let ten = this.tenSum;
@@ -668,12 +718,12 @@ export class AccountMargin {
       const a = changes.assets[i]!;
       const before = this.assetQty[a]!;
       const after = before + changes.assetDeltas[i]!;
-      this.computeAsset(a, after);
+      this.computeAsset(a, after, withMaintenance);
       const liabilityDelta = this.sLiability - this.assetLiability[a]!;
       ne += this.sCollateral - this.assetCollateral[a]! - liabilityDelta;
       ten += liabilityDelta;
       im += this.sIm - this.assetIm[a]!;
-      mm += this.sMm - this.assetMm[a]!;
+      if (withMaintenance) mm += this.sMm - this.assetMm[a]!;
       // A borrow grows when the balance goes (further) below zero.
       if (after < 0n && after < before) nonIncreasing = false;
     }
@@ -684,11 +734,11 @@ export class AccountMargin {
       const qty = qtyBefore + changes.positionQtyDeltas[i]!;
       const openBuy = this.posOpenBuy[m]! + changes.positionOpenBuyDeltas[i]!;
       const openSell = this.posOpenSell[m]! + changes.positionOpenSellDeltas[i]!;
-      this.computePosition(m, qty, this.posCost[m]! + changes.positionCostDeltas[i]!, openBuy, openSell);
+      this.computePosition(m, qty, this.posCost[m]! + changes.positionCostDeltas[i]!, openBuy, openSell, withMaintenance);
       ne += this.sUpnl - this.posUpnl[m]!;
       ten += this.sNotional - this.posNotional[m]!;
       im += this.sIm - this.posIm[m]!;
-      mm += this.sMm - this.posMm[m]!;
+      if (withMaintenance) mm += this.sMm - this.posMm[m]!;
       if (this.sNotional > this.posNotional[m]! || (qty > 0n && qtyBefore < 0n) || (qty < 0n && qtyBefore > 0n)) {
         nonIncreasing = false;
       }
@@ -706,7 +756,7 @@ export class AccountMargin {
 
   private riskReducingAfter(): boolean {
     if (!this.afterExposureNonIncreasing) return false;
-    const ne = netEquityUsd(this.collateralSum, this.upnlSum, this.unsettled, this.liabilitySum);
+    const ne = this.netEquitySum;
     return initialMarginRatioNotWorse(this.imSum, ne, this.tenSum, this.afterIm, this.afterNetEquity, this.afterTen);
   }
 }

@@ -3,6 +3,7 @@
 import { pow10 } from "../../fixed/index.ts";
 import {
   MarketKind,
+  PRICE_DECIMALS,
   RATIO_SCALE,
   type ExchangeConfig,
   type HaircutConfig,
@@ -39,6 +40,10 @@ export class MarginContext {
   readonly marketQuoteAsset: number[];
   readonly marketBaseDecimals: number[];
   readonly marketBaseUnit: bigint[];
+  /** Trade quote amount = floor(qty × price × multiplier / divisor): 10^(quoteDecimals − baseDecimals − PRICE_DECIMALS)
+   * split into a multiplier and a divisor (one of them 1), so the hot path pays no pow10. */
+  readonly marketQuoteMultiplier: bigint[];
+  readonly marketQuoteDivisor: bigint[];
   readonly marketImf: (SqrtMarginFunction | null)[];
   readonly marketMmf: (SqrtMarginFunction | null)[];
   readonly marketMmfFlatLimitUsd: bigint[];
@@ -74,6 +79,9 @@ export class MarginContext {
     this.marketQuoteAsset = markets.map((m) => m.quoteAsset);
     this.marketBaseDecimals = markets.map((m) => assets[m.baseAsset]!.decimals);
     this.marketBaseUnit = markets.map((m) => pow10(assets[m.baseAsset]!.decimals));
+    const quoteShift = markets.map((m) => assets[m.quoteAsset]!.decimals - assets[m.baseAsset]!.decimals - PRICE_DECIMALS);
+    this.marketQuoteMultiplier = quoteShift.map((k) => (k > 0 ? pow10(k) : 1n));
+    this.marketQuoteDivisor = quoteShift.map((k) => (k < 0 ? pow10(-k) : 1n));
     this.marketImf = markets.map((m) => m.imf);
     this.marketMmf = markets.map((m) => m.mmf);
     this.marketMmfFlatLimitUsd = markets.map((m) => (m.mmf === null ? -1n : sqrtTermFlatLimitUsd(m.mmf.factor, m.mmf.base)));

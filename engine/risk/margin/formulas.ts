@@ -14,7 +14,7 @@
 // (a larger root means a smaller weight and a larger IMF). Reported ratios (IMR, MMR, MF) round down so that
 // "IMR ≥ 100%" on the report is exactly the check's "initial margin ≥ net equity" (see initialMarginRatio).
 
-import { divRound, mulDiv, pow10, Rounding, sqrtFixed, type Ratio } from "../../fixed/index.ts";
+import { divRound, isqrt, mulDiv, pow10, Rounding, sqrtFixed, type Ratio } from "../../fixed/index.ts";
 import {
   PRICE_DECIMALS,
   PRICE_SCALE,
@@ -34,6 +34,40 @@ const RATIO_SCALE_SQUARED = RATIO_SCALE * RATIO_SCALE;
  */
 export const UNBOUNDED = 1n << 255n;
 
+/** floor(n / d) for n ≥ 0, d > 0: truncation is the floor there. For hot paths that know their signs. */
+export function divFloorNonNegative(n: bigint, d: bigint): bigint {
+  return n / d;
+}
+
+/** ceil(n / d) for n ≥ 0, d > 0. */
+export function divCeilNonNegative(n: bigint, d: bigint): bigint {
+  return (n + d - 1n) / d;
+}
+
+/**
+ * floor(sqrt(m)) by Newton's method started from `hint` (any value; ≤ 0 means none). Exact whatever the hint:
+ * one step from any x ≥ 1 lands at or above floor(sqrt(m)) (AM–GM), and from there the iterates decrease to it.
+ * A hint near the root (a slot's previous root) makes it 1–3 divisions instead of isqrt's full descent.
+ */
+export function isqrtNear(m: bigint, hint: bigint): bigint {
+  if (hint <= 0n) return isqrt(m);
+  if (m < 2n) return m;
+  let x = (hint + m / hint) >> 1n;
+  if (x === 0n) x = 1n;
+  for (;;) {
+    const y = (x + m / x) >> 1n;
+    if (y >= x) return x;
+    x = y;
+  }
+}
+
+/** sqrtNotionalUp with a hint for the root (see isqrtNear); the same value. */
+export function sqrtNotionalUpNear(notionalUsd: bigint, hintRoot: bigint): bigint {
+  const m = notionalUsd * PRICE_SCALE;
+  const r = isqrtNear(m, hintRoot);
+  return r * r === m ? r : r + 1n;
+}
+
 /** USD value of `qty` units of an asset with `decimals` at a USD mark (PRICE_DECIMALS): qty × mark / 10^decimals. */
 export function notionalUsd(qty: bigint, decimals: number, markPrice: bigint, rounding: Rounding): bigint {
   return mulDiv(qty, markPrice, pow10(decimals), rounding);
@@ -47,7 +81,12 @@ export function sqrtNotionalUp(notionalUsd: bigint): bigint {
 /** factor × sqrt(notional) of C5's sqrt margin functions, rounded up (a margin requirement). */
 export function sqrtMarginTerm(factor: Ratio, notionalUsd: bigint): Ratio {
   if (factor === 0n || notionalUsd <= 0n) return 0n;
-  return divRound(factor * sqrtNotionalUp(notionalUsd), PRICE_SCALE, Rounding.Up);
+  return sqrtMarginTermFromRoot(factor, sqrtNotionalUp(notionalUsd));
+}
+
+/** sqrtMarginTerm given the rounded-up root (sqrtNotionalUp) of the notional. */
+export function sqrtMarginTermFromRoot(factor: Ratio, rootUp: bigint): Ratio {
+  return divCeilNonNegative(factor * rootUp, PRICE_SCALE);
 }
 
 /**
@@ -72,8 +111,16 @@ export function sqrtTermFlatLimitUsd(factor: Ratio, ceiling: Ratio): bigint {
  */
 export function haircutWeight(haircut: HaircutConfig, notionalUsd: bigint): Ratio {
   if (haircut.kind === "identity") return RATIO_SCALE;
-  const penaltyTerm = sqrtMarginTerm(haircut.penalty, notionalUsd);
-  const weight = divRound(HAIRCUT_NUMERATOR * RATIO_SCALE, RATIO_SCALE + penaltyTerm, Rounding.Down);
+  return haircutWeightFromRoot(haircut, notionalUsd > 0n ? sqrtNotionalUp(notionalUsd) : 0n);
+}
+
+const HAIRCUT_NUMERATOR_SCALED = HAIRCUT_NUMERATOR * RATIO_SCALE;
+
+/** haircutWeight given the rounded-up root (sqrtNotionalUp) of the notional. */
+export function haircutWeightFromRoot(haircut: HaircutConfig, rootUp: bigint): Ratio {
+  if (haircut.kind === "identity") return RATIO_SCALE;
+  const penaltyTerm = sqrtMarginTermFromRoot(haircut.penalty, rootUp);
+  const weight = divFloorNonNegative(HAIRCUT_NUMERATOR_SCALED, RATIO_SCALE + penaltyTerm);
   return weight < haircut.base ? weight : haircut.base;
 }
 

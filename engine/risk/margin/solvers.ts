@@ -12,24 +12,25 @@
 // interval can be separated by refused sizes; the solver then returns the end of one of them (it still passes,
 // and one step more is refused).
 
-import { quoteAmount, Rounding } from "../../fixed/index.ts";
 import { Side } from "../../model/index.ts";
 import { AccountMargin, MarginChanges } from "./account.ts";
 import type { MarginContext } from "./context.ts";
+import { divCeilNonNegative, divFloorNonNegative } from "./formulas.ts";
 
 const BPS = 10_000n;
 
 /** Fee on `received` units at `feeBps`, rounded up (the exchange is owed it) — the risk shard's fill rule (S5). */
 export function feeAmount(received: bigint, feeBps: number): bigint {
   if (feeBps === 0) return 0n;
-  return (received * BigInt(feeBps) + BPS - 1n) / BPS;
+  return divCeilNonNegative(received * BigInt(feeBps), BPS);
 }
 
 /**
- * Writes into `changes` the net-balance effects of a fully filled spot trade of `quantity` base units at `price`
- * (quote per base, PRICE_DECIMALS), paying `feeBps` in the asset received: a buy adds quantity − fee of base and
- * spends floor(quantity × price) of quote; a sell spends quantity of base and adds proceeds − fee of quote.
- * The quote amount is the trade rule (one floor); partial fills at better prices spend no more.
+ * Writes into `changes` the net-balance effects of a fully filled spot trade of `quantity` (≥ 0) base units at
+ * `price` (quote per base, PRICE_DECIMALS, ≥ 0), paying `feeBps` in the asset received: a buy adds
+ * quantity − fee of base and spends floor(quantity × price) of quote; a sell spends quantity of base and adds
+ * proceeds − fee of quote. The quote amount is the trade rule (quoteAmount, Down: one floor — the test proves the
+ * precomputed-divisor form equal); partial fills at better prices spend no more.
  */
 export function spotTradeChanges(
   changes: MarginChanges,
@@ -42,7 +43,7 @@ export function spotTradeChanges(
 ): MarginChanges {
   const base = ctx.marketBaseAsset[market]!;
   const quote = ctx.marketQuoteAsset[market]!;
-  const quoteQty = quoteAmount(quantity, price, ctx.assetDecimals[base]!, ctx.assetDecimals[quote]!, Rounding.Down);
+  const quoteQty = divFloorNonNegative(quantity * price * ctx.marketQuoteMultiplier[market]!, ctx.marketQuoteDivisor[market]!);
   changes.clear();
   if (side === Side.Buy) {
     changes.addAsset(base, quantity - feeAmount(quantity, feeBps));
