@@ -1,0 +1,143 @@
+// The server end to end over the binary WebSocket protocol: an operator deposits, two accounts cross, both see
+// the fill and exact balances; malformed and out-of-range frames get typed rejects and change nothing (X5).
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Builder } from "flatbuffers";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../engine/pipeline/index.ts";
+import { encodeCommand, type EventJson } from "../gateway/client/codec.ts";
+import { CrossbookClient } from "../gateway/client/ws-client.ts";
+import { startServer, type RunningServer } from "../gateway/server.ts";
+import * as wire from "../schemas/index.ts";
+import { prng } from "./helpers/random-commands.ts";
+
+const config = loadConfig();
+let server: RunningServer;
+let url: string;
+let operator: CrossbookClient;
+
+beforeAll(async () => {
+  server = await startServer({
+    config,
+    host: "127.0.0.1",
+    port: 0,
+    dataDir: mkdtempSync(join(tmpdir(), "crossbook-gw-")),
+    tickIntervalMs: 0,
+    adminToken: "test-operator-token",
+    log: () => {},
+  });
+  url = `ws://127.0.0.1:${server.port}`;
+  operator = await CrossbookClient.connect(url, { token: "test-operator-token" });
+});
+
+afterAll(async () => {
+  await operator?.close();
+  await server?.stop();
+});
+
+function only(events: EventJson[], type: string): EventJson[] {
+  return events.filter((e) => e.type === type);
+}
+
+async function balances(account: number): Promise<Record<string, { available: string; locked: string }>> {
+  const r = await fetch(`http://127.0.0.1:${server.port}/balances?account=${account}`);
+  const body = (await r.json()) as { balances: { asset: string; available: string; locked: string }[] };
+  return Object.fromEntries(body.balances.map((b) => [b.asset, { available: b.available, locked: b.locked }]));
+}
+
+/** Sends raw bytes and returns the first event answering them (the reject). */
+async function rejectOf(client: CrossbookClient, bytes: Uint8Array): Promise<EventJson> {
+  const next = client.waitFor(() => true);
+  client.sendRaw(bytes);
+  return next;
+}
+
+function rawFrame(clientSeq: bigint, type: number, build: ((b: Builder) => number) | null): Uint8Array {
+  const b = new Builder(256);
+  const table = build === null ? 0 : build(b);
+  wire.CommandEnvelope.startCommandEnvelope(b);
+  wire.CommandEnvelope.addClientSeq(b, clientSeq);
+  wire.CommandEnvelope.addCommandType(b, type);
+  if (build !== null) wire.CommandEnvelope.addCommand(b, table);
+  b.finish(wire.CommandEnvelope.endCommandEnvelope(b));
+  return b.asUint8Array().slice();
+}
+
+describe("gateway end to end", () => {
+  it("two accounts cross on BTC_USDC: both see the fill and their balances change by exactly the trade and the fees (S5)", async () => {
+    const alice = await CrossbookClient.connect(url, { watch: [48] });
+    const bob = await CrossbookClient.connect(url, { watch: [64] });
+    const dep1 = await operator.request({ type: "Deposit", account: 48, asset: 0, amount: "100000" });
+    expect(only(dep1, "CommandAccepted")).toHaveLength(1);
+    await operator.request({ type: "Deposit", account: 64, asset: 2, amount: "1" });
+    const sell = await bob.request({ type: "LimitOrder", account: 64, market: 0, side: "Sell", price: "60000", quantity: "0.5", clientId: 7 });
+    expect(only(sell, "OrderAccepted")[0]).toMatchObject({ clientId: 7n, price: "60000", quantity: "0.5" });
+    const bobFill = bob.waitFor((e) => e.type === "Fill");
+    const buy = await alice.request({ type: "LimitOrder", account: 48, market: 0, side: "Buy", price: "60500", quantity: "0.5" });
+    const takerFill = only(buy, "Fill")[0]!;
+    expect(takerFill).toMatchObject({ price: "60000", quantity: "0.5", quoteQuantity: "30000", takerAccount: 48, makerAccount: 64, fee: "0.0005", isMaker: false });
+    expect(await bobFill).toMatchObject({ price: "60000", quantity: "0.5", fee: "24", isMaker: true });
+    expect(only(buy, "OrderDone")[0]).toMatchObject({ reason: "Filled", filled: "0.5", remaining: "0" });
+    // The taker's session never sees the maker's balances.
+    expect(only(buy, "Balance").every((e) => (e as { account: number }).account === 48)).toBe(true);
+    expect(await balances(48)).toMatchObject({ USDC: { available: "70000", locked: "0" }, BTC: { available: "0.4995", locked: "0" } });
+    expect(await balances(64)).toMatchObject({ USDC: { available: "29976", locked: "0" }, BTC: { available: "0.5", locked: "0" } });
+    await alice.close();
+    await bob.close();
+  });
+
+  it("X5: a deposit from a session without the operator token is refused (Unauthorized)", async () => {
+    const c = await CrossbookClient.connect(url);
+    const events = await c.request({ type: "Deposit", account: 80, asset: 0, amount: "5" });
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ type: "CommandRejected", code: "Unauthorized" });
+    await c.close();
+  });
+
+  it("X5: truncated frames, random bytes, an unknown union type, negative and over-scale amounts and an unknown market get typed rejects, and the state hash does not move", async () => {
+    const before = await server.stateHash();
+    const c = await CrossbookClient.connect(url, { token: "test-operator-token" });
+    const order = encodeCommand(5n, { type: "LimitOrder", account: 96, market: 0, side: "Buy", price: "60000", quantity: "0.1" });
+    for (const cut of [0, 1, 4, 7, 8, 12, 20, order.length - 9, order.length - 1]) {
+      const e = await rejectOf(c, order.subarray(0, cut));
+      expect(e.type).toMatch(/Rejected$/);
+      expect(e).toMatchObject({ code: "MalformedFrame" });
+    }
+    const rand = prng(42);
+    for (let i = 0; i < 50; i++) {
+      const bytes = new Uint8Array(1 + Math.floor(rand() * 200));
+      for (let j = 0; j < bytes.length; j++) bytes[j] = Math.floor(rand() * 256);
+      const e = await rejectOf(c, bytes);
+      expect(["MalformedFrame", "UnknownCommand", "InvalidField", "InvalidAccount", "UnknownMarket", "UnknownAsset", "InvalidAmount", "InvalidPrice", "InvalidQuantity"]).toContain(e.type === "CommandRejected" || e.type === "OrderRejected" ? (e as { code: string }).code : "accepted?!");
+    }
+    const unknownUnion = rawFrame(9n, 99, (b) => {
+      wire.Deposit.startDeposit(b);
+      wire.Deposit.addAccount(b, 96);
+      return wire.Deposit.endDeposit(b);
+    });
+    expect(await rejectOf(c, unknownUnion)).toMatchObject({ clientSeq: 9n, code: "UnknownCommand" });
+    const negative = await c.request({ type: "Deposit", account: 96, asset: 0, amount: "-5" });
+    expect(negative[0]).toMatchObject({ type: "CommandRejected", code: "InvalidAmount" });
+    const overScale = await c.request({ type: "Deposit", account: 96, asset: 2, amount: "0.000000001" });
+    expect(overScale[0]).toMatchObject({ type: "CommandRejected", code: "InvalidAmount" });
+    expect((overScale[0] as { message: string }).message).toMatch(/over-scale/);
+    const unknownMarket = await c.request({ type: "LimitOrder", account: 96, market: 77, side: "Buy", price: "1", quantity: "1" });
+    expect(unknownMarket[0]).toMatchObject({ type: "OrderRejected", code: "UnknownMarket" });
+    const unknownAsset = await c.request({ type: "Deposit", account: 96, asset: 42, amount: "1" });
+    expect(unknownAsset[0]).toMatchObject({ type: "CommandRejected", code: "UnknownAsset" });
+    expect(await server.stateHash()).toBe(before);
+    await c.close();
+  });
+
+  it("X5: a text frame is refused with MalformedFrame", async () => {
+    const ws = new WebSocket(url);
+    ws.binaryType = "arraybuffer";
+    await new Promise((r) => ws.addEventListener("open", r, { once: true }));
+    const reply = new Promise<ArrayBuffer>((r) => ws.addEventListener("message", (m) => r(m.data as ArrayBuffer), { once: true }));
+    ws.send("hello");
+    const { decodeEvent } = await import("../gateway/client/codec.ts");
+    expect(decodeEvent(new Uint8Array(await reply))).toMatchObject({ type: "CommandRejected", code: "MalformedFrame" });
+    ws.close();
+  });
+});
