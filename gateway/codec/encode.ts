@@ -37,7 +37,27 @@ import {
 const INT64_MIN = -0x8000_0000_0000_0000n;
 const INT64_MAX = 0x7fff_ffff_ffff_ffffn;
 
-const builder = new Builder(1024);
+const TWO_POW_32 = 4294967296;
+
+/**
+ * The runtime writes every 64-bit field with two BigInt.asIntN calls and a shift; a value within ±(2^53 - 1)
+ * (every id, time and realistic amount) is split with doubles instead. Same bytes: the high word goes first because
+ * the builder writes downwards (space decreases), after addInt64's 8-byte alignment.
+ */
+class EventBuilder extends Builder {
+  override writeInt64(value: bigint): void {
+    const n = Number(value);
+    if (Number.isSafeInteger(n)) {
+      const high = Math.floor(n / TWO_POW_32);
+      this.writeInt32(high);
+      this.writeInt32(n - high * TWO_POW_32);
+      return;
+    }
+    super.writeInt64(value);
+  }
+}
+
+const builder = new EventBuilder(1024);
 
 /** Writes a Decimal struct inline (call it as the argument of the table's add function). */
 function decimal(value: bigint, scale: number): number {
