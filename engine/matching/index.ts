@@ -55,8 +55,9 @@
 // - O4 price band (limit orders, also the new price of a replace): active = median{best bid, best ask, last trade};
 //   with two of them present their floor mean, with one that one, with none no band. Reject PriceBand when
 //   price > active × max or < active × min.
-// - O5/O6/O7 taker bands, combined (tightest wins; ties: impact, mean-mark, premium): a buy may reach ask levels with
-//   price ≤ bound, a sell bid levels with price ≥ bound. Impact: best opposite price at arrival × impact multiplier.
+// - O5/O6/O7 taker bands, combined (the tightest binds): a buy may reach ask levels with price ≤ bound, a sell bid
+//   levels with price ≥ bound. The OrderDone reason names the first band, in the order impact, mean-mark, premium,
+//   that the level where matching stopped violates. Impact: best opposite price at arrival × impact multiplier.
 //   Mean-mark: meanMark × mean-mark multiplier. Premium (perpetuals with premiumTolerance): a fill price P has premium
 //   (P − I) / I against index I; buys need premium ≤ p̄ + t, sells ≥ p̄ − t. I = the index price in the
 //   MarketBandInputs command's quoteQuantity, or, when that is 0, the index implied by the inputs: meanMark / (1 + p̄).

@@ -131,7 +131,9 @@ export class Market {
   private tFilled = 0n;
   private tQuoteLeft = 0n;
   private tQuoteCapped = false;
-  private tBandReason = 0;
+  private tImpactKey = 0;
+  private tMeanMarkKey = 0;
+  private tStopKey = 0;
   private tTraded = false;
 
   // ---- last published best bid/offer ----
@@ -671,7 +673,7 @@ export class Market {
         reason = DoneReason.SelfTradeTaker;
         break;
       case STOP_BAND:
-        reason = this.tBandReason;
+        reason = this.bandReason(this.tStopKey);
         break;
       case STOP_BUDGET:
         reason = qty === 0n && filled > 0n ? DoneReason.Filled : DoneReason.Expired;
@@ -687,30 +689,33 @@ export class Market {
   }
 
   /**
-   * Tightest band bound for a taker on `side` as a minimum opposite-level key, with its reason in tBandReason.
-   * O5 impact band against the best opposite price now; O6 mean-mark and O7 premium bands from the band inputs.
-   * Ties keep the first of impact, mean-mark, premium.
+   * The combined O5/O6/O7 bound for a taker on `side`, as the smallest opposite-level key it may reach (the tightest
+   * of the three). O5 impact band against the best opposite price now; O6 mean-mark and O7 premium bands from the band
+   * inputs. The per-band keys stay in tImpactKey / tMeanMarkKey so a stop can name the band (bandReason).
    */
   private bandKey(side: number): number {
     const book = this.book;
     const bestOpp = book.bestLevel(side ^ 1);
     const ib = this.cfg.impactBand;
-    let key: number;
-    if (side === Side.Buy) key = buyKey(floorDiv(book.lPrice[bestOpp] * ib.maxMultiplier, this.bandDen));
-    else key = sellKey(ceilDiv(book.lPrice[bestOpp] * ib.minMultiplier, this.bandDen));
-    let reason: number = DoneReason.ImpactBand;
+    const ik =
+      side === Side.Buy
+        ? buyKey(floorDiv(book.lPrice[bestOpp] * ib.maxMultiplier, this.bandDen))
+        : sellKey(ceilDiv(book.lPrice[bestOpp] * ib.minMultiplier, this.bandDen));
     const mk = this.meanMarkKey[side];
-    if (mk > key) {
-      key = mk;
-      reason = DoneReason.MeanMarkBand;
-    }
     const pk = this.premiumKey[side];
-    if (pk > key) {
-      key = pk;
-      reason = DoneReason.PremiumBand;
-    }
-    this.tBandReason = reason;
+    this.tImpactKey = ik;
+    this.tMeanMarkKey = mk;
+    let key = ik;
+    if (mk > key) key = mk;
+    if (pk > key) key = pk;
     return key;
+  }
+
+  /** The band a stopping level (opposite key) violates, first of impact, mean-mark, premium. */
+  private bandReason(key: number): number {
+    if (key < this.tImpactKey) return DoneReason.ImpactBand;
+    if (key < this.tMeanMarkKey) return DoneReason.MeanMarkBand;
+    return DoneReason.PremiumBand;
   }
 
   /** The price-time matching loop. Mutates tRemaining/tFilled/tQuoteLeft; returns why it stopped. */
@@ -726,7 +731,10 @@ export class Market {
       if (n === 0) return STOP_LIMIT;
       const key = keys[n - 1];
       if (key < limitKey) return STOP_LIMIT;
-      if (key < bandKey) return STOP_BAND;
+      if (key < bandKey) {
+        this.tStopKey = key;
+        return STOP_BAND;
+      }
       const lvl = lvls[n - 1];
       const price = book.lPrice[lvl];
       let slot = book.lHead[lvl];
@@ -773,14 +781,21 @@ export class Market {
         ev.tradeId = tradeId;
         this.publish();
         if (md !== null) md.trade(this.id, tradeId, price, q, quote, o, this.ctx.timeMs);
-        if (book.oQty[slot] === 0n) {
-          const filled = book.oFilled[slot];
-          this.removeResting(slot, filled < book.oOrig[slot] ? DoneReason.ReduceOnlyCapped : DoneReason.Filled);
+        if (this.tRemaining === 0n) {
+          if (book.oQty[slot] === 0n) this.makerFilled(slot);
+          return STOP_FILLED;
         }
-        if (this.tRemaining === 0n) return STOP_FILLED;
+        // A fill cut by the quote budget leaves the maker in place: try it again with what is left of the budget.
+        if (book.oQty[slot] !== 0n) continue;
+        this.makerFilled(slot);
         slot = next;
       }
     }
+  }
+
+  private makerFilled(slot: number): void {
+    const book = this.book;
+    this.removeResting(slot, book.oFilled[slot] < book.oOrig[slot] ? DoneReason.ReduceOnlyCapped : DoneReason.Filled);
   }
 
   /** Dry run of match() for FOK: would the taker fill openQty completely (STP, bands, quote budget included)? */
@@ -802,17 +817,20 @@ export class Market {
           if (stp === SelfTradePrevention.RejectMaker) continue;
           return false;
         }
-        let q = book.oQty[slot];
-        if (q > remaining) q = remaining;
-        if (capped) {
-          let afford = ((quoteLeft + 1n) * this.qDiv - 1n) / (price * this.qMul);
-          afford -= afford % this.stepSize;
-          if (afford < q) q = afford;
-          if (q === 0n) return false;
-          quoteLeft -= (q * price * this.qMul) / this.qDiv;
+        let open = book.oQty[slot];
+        while (open > 0n) {
+          let q = open < remaining ? open : remaining;
+          if (capped) {
+            let afford = ((quoteLeft + 1n) * this.qDiv - 1n) / (price * this.qMul);
+            afford -= afford % this.stepSize;
+            if (afford < q) q = afford;
+            if (q === 0n) return false;
+            quoteLeft -= (q * price * this.qMul) / this.qDiv;
+          }
+          open -= q;
+          remaining -= q;
+          if (remaining === 0n) return true;
         }
-        remaining -= q;
-        if (remaining === 0n) return true;
       }
     }
     return false;
