@@ -576,7 +576,7 @@ export class AccountMargin {
     const unit = ctx.assetUnit[a]!;
     if (qty > 0n) {
       const value = qty * mark;
-      const notionalUp = divCeilNonNegative(value, unit);
+      const notionalUp = (value + ctx.assetUnitMinusOne[a]!) / unit; // ceil: value ≥ 0
       let weight = ctx.haircutFlatWeight[a]!;
       this.sRoot = 0n;
       if (notionalUp > ctx.haircutFlatLimitUsd[a]!) {
@@ -601,7 +601,7 @@ export class AccountMargin {
       this.sMm = 0n;
       return;
     }
-    const liability = divCeilNonNegative(-qty * mark, unit);
+    const liability = (ctx.assetUnitMinusOne[a]! - qty * mark) / unit; // ceil(|qty| × mark / unit)
     this.sLiability = liability;
     let imf = this.borrowImfFloor[a]!;
     const mmfFn = ctx.borrowMmf[a]!;
@@ -719,6 +719,11 @@ export class AccountMargin {
       const before = this.assetQty[a]!;
       const after = before + changes.assetDeltas[i]!;
       this.computeAsset(a, after, withMaintenance);
+      if (before >= 0n && after >= 0n) {
+        // Collateral only, before and after: no liability, no margin on this slot.
+        ne += this.sCollateral - this.assetCollateral[a]!;
+        continue;
+      }
       const liabilityDelta = this.sLiability - this.assetLiability[a]!;
       ne += this.sCollateral - this.assetCollateral[a]! - liabilityDelta;
       ten += liabilityDelta;

@@ -24,6 +24,8 @@ export class MarginContext {
   readonly assetDecimals: number[];
   /** 10^decimals. */
   readonly assetUnit: bigint[];
+  /** 10^decimals − 1: ceil(v / unit) = (v + unit − 1) / unit for v ≥ 0 with one addition. */
+  readonly assetUnitMinusOne: bigint[];
   /** 10^decimals × RATIO_SCALE: the divisor of qty × mark × weight. */
   readonly assetUnitRatio: bigint[];
   readonly haircut: HaircutConfig[];
@@ -64,6 +66,7 @@ export class MarginContext {
     this.platformMaxLeverage = config.platformMaxLeverage;
     this.assetDecimals = assets.map((a) => a.decimals);
     this.assetUnit = assets.map((a) => pow10(a.decimals));
+    this.assetUnitMinusOne = assets.map((a) => pow10(a.decimals) - 1n);
     this.assetUnitRatio = assets.map((a) => pow10(a.decimals) * RATIO_SCALE);
     this.haircut = assets.map((a) => a.haircut);
     this.haircutFlatWeight = assets.map((a) => haircutFlatWeight(a.haircut));
