@@ -495,7 +495,8 @@ describe("L5 / L6 interest", () => {
     let sum = 0n;
     for (const b of borrowers) {
       const x = borrowInterestForHour(b.borrowShares, acc);
-      expect(x).toBe(owedAmount(b.borrowShares, acc.borrowIndexAfter) - owedAmount(b.borrowShares, acc.borrowIndexBefore));
+      const after = owedAmount(b.borrowShares, acc.borrowIndexAfter);
+      expect(x).toBe(after - owedAmount(b.borrowShares, acc.borrowIndexBefore));
       sum += x;
     }
     // Per-position rounding up costs each borrower less than one unit over the aggregate.

@@ -94,7 +94,7 @@ export class LendingPool {
   /** Derived, cached: ceil(borrowShares × borrowIndex), floor(lendShares × lendIndex). */
   totalBorrowed: Amount = 0n;
   totalLent: Amount = 0n;
-  /** Units the pool holds: lends − redeems − borrows + repays − swept. = totalLent − totalBorrowed + exchangeShare. */
+  /** Units the pool holds: lends − redeems − borrows + repays − swept (= totalLent − totalBorrowed + exchangeShare). */
   cash: Amount = 0n;
   /** L6 entry fees charged since the last accrual; lenders get their part of them at the next hour mark. */
   entryFeesPending: Amount = 0n;
