@@ -18,6 +18,7 @@ import { formatDecimal } from "../engine/fixed/index.ts";
 import { PRICE_DECIMALS } from "../engine/model/index.ts";
 import { Command as WireCommand } from "../schemas/index.ts";
 import { decodeCommand, DecodedKind, DecodeResult, encodeEvent, MAX_COMMAND_FRAME_BYTES } from "./codec/index.ts";
+import { MarketDataHub } from "./market-data.ts";
 import { Sequencer } from "./sequencer.ts";
 import { Session, SessionRegistry } from "./sessions.ts";
 
@@ -158,6 +159,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
   const sessions = new SessionRegistry(config);
   const balances = new BalanceView(config.assets.length);
+  const marketData = new MarketDataHub(config);
   let sequencer: Sequencer | null = null;
   let recovering = true;
   let fatal: ((message: string) => void) | null = null;
@@ -181,6 +183,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         tick.timeMs = timeMs;
         sequencer.submit(tick, null, 0n);
       },
+      onMarketData: marketData,
       onFatal(message: string): void {
         log(`FATAL engine worker: ${message}`);
         fatal?.(message);
@@ -229,9 +232,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       reject(session, result.clientSeq, result.code, result.message, result.commandType, result.account, result.clientId);
       return;
     }
-    if (result.kind !== DecodedKind.Engine) {
-      // Market-data subscriptions are served by the market-data fan-out (issue 3); until then refuse them plainly.
-      reject(session, result.clientSeq, RejectCode.UnknownCommand, "market-data subscriptions are not served yet", result.commandType, 0, 0n);
+    if (result.kind === DecodedKind.Subscribe) {
+      marketData.subscribe(session, result.market, result.channels);
+      return;
+    }
+    if (result.kind === DecodedKind.Unsubscribe) {
+      marketData.unsubscribe(session, result.market, result.channels);
       return;
     }
     if (result.privileged && !session.operator) {
@@ -270,7 +276,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     },
     open: (ws) => {
       const data = ws.getUserData() as SocketData & { watch: string };
-      data.session = sessions.open({ send: (bytes) => void ws.send(bytes, true) }, data.operator);
+      data.session = sessions.open({ send: (bytes) => void ws.send(bytes, true), bufferedAmount: () => ws.getBufferedAmount() }, data.operator);
       // ?watch=17,18: receive every event of these accounts (a person's `client watch`).
       for (const part of data.watch.split(",")) {
         const account = Number(part);
@@ -285,9 +291,16 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       }
       onFrame(session, new Uint8Array(message));
     },
+    drain: (ws) => {
+      const session = ws.getUserData().session;
+      if (session !== null) marketData.drained(session);
+    },
     close: (ws) => {
       const session = ws.getUserData().session;
-      if (session !== null) sessions.close(session);
+      if (session !== null) {
+        sessions.close(session);
+        marketData.close(session);
+      }
     },
   });
   app.get("/health", (res) => {

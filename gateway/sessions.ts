@@ -10,6 +10,8 @@ export const SESSION_ACCOUNTS_MAX = 64;
 export interface SessionSocket {
   /** Sends one binary frame; the bytes are only valid during the call. */
   send(bytes: Uint8Array): void;
+  /** Bytes accepted by send() but not yet written to the network. */
+  bufferedAmount(): number;
 }
 
 export class Session {

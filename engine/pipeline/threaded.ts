@@ -5,6 +5,7 @@
 //   main ──cmd ring──► settlement (clock)           settlement ──postMessage (timer ticks)──► main
 import { createHash } from "node:crypto";
 import { Worker } from "node:worker_threads";
+import type { MarketDataSink } from "../matching/index.ts";
 import { CommandKind, CommandRecord, EventRecord, type ExchangeConfig } from "../model/index.ts";
 import { RingBuffer, SpinThenParkWait, type RingHandle } from "../ring/index.ts";
 import { DEFAULT_TOPOLOGY, riskShardOfCommand, type EngineTopology } from "./engine.ts";
@@ -17,11 +18,13 @@ import {
   writeCommand,
   writeCommandBatchEnd,
 } from "./record-codec.ts";
+import { MARKET_DATA_RECORD_BYTES, readMarketData } from "./market-data-codec.ts";
 import { PARK_MS, RingReader, RingWriter } from "./ring-io.ts";
 import {
   COMMAND_RING_SLOTS,
   CONTROL_STATE_HASH,
   EVENT_RING_SLOTS,
+  MARKET_DATA_RING_SLOTS,
   type MatchingWorkerData,
   type RiskWorkerData,
   type SettlementWorkerData,
@@ -35,6 +38,8 @@ export interface PipelineHandlers {
   onBatchDone?(batch: number): void;
   /** The settlement timer proposes a clock tick (live mode). */
   onTick?(timeMs: number): void;
+  /** O8 market data from every matching shard, in each shard's order (absent: matching publishes none). */
+  onMarketData?: MarketDataSink;
   /** A worker died: the engine can no longer make progress. */
   onFatal?(message: string): void;
 }
@@ -117,7 +122,10 @@ export class ThreadedPipeline {
       };
       ready.push(this.startWorker(data));
     }
+    const marketDataRings: RingBuffer[] = [];
     for (let m = 0; m < matchingShards; m++) {
+      const md = this.handlers.onMarketData === undefined ? null : RingBuffer.create(MARKET_DATA_RECORD_BYTES, MARKET_DATA_RING_SLOTS);
+      if (md !== null) marketDataRings.push(md);
       const data: MatchingWorkerData = {
         entry: entry("matching-worker.ts"),
         config: this.config,
@@ -125,6 +133,7 @@ export class ThreadedPipeline {
         matchingShards,
         fromRisk: riskToMatching.map((rings, k) => handle(rings[m]!, `risk${k}.to.matching${m}`)),
         toRisk: matchingToRisk[m]!.map((r, k) => handle(r, `matching${m}.to.risk${k}`)),
+        marketDataOut: md === null ? null : handle(md, `matching${m}.market-data`),
       };
       ready.push(this.startWorker(data));
     }
@@ -134,6 +143,21 @@ export class ThreadedPipeline {
     ready.push(this.startWorker(sdata));
     await Promise.all(ready);
     this.pumps = this.riskOut.map((r, k) => this.pump(r, k));
+    const sink = this.handlers.onMarketData;
+    if (sink !== undefined) for (const md of marketDataRings) this.pumps.push(this.pumpMarketData(new RingReader(md, this.wait), sink));
+  }
+
+  private async pumpMarketData(reader: RingReader, sink: MarketDataSink): Promise<void> {
+    for (;;) {
+      const offset = reader.peek();
+      if (offset < 0) {
+        if (reader.ring.isClosed() && reader.ring.available() === 0) return;
+        await reader.waitDataAsync(PARK_MS);
+        continue;
+      }
+      readMarketData(reader.ring, offset, sink);
+      reader.advance();
+    }
   }
 
   private startWorker(data: { entry: string }): Promise<void> {

@@ -29,6 +29,7 @@ const USAGE = `crossbook — cross-margin exchange engine
   crossbook client transfer FROM TO ASSET AMOUNT
   crossbook client balances ACCOUNT
   crossbook client watch ACCOUNT [ACCOUNT ...]
+  crossbook client market MARKET                           L2 snapshot + deltas, trades, BBO, 24 h ticker
   crossbook client send '{"type":"LimitOrder",...}'          any command as JSON (see gateway/client/codec.ts)
   client options: [--url ws://127.0.0.1:8080] [--token T] [--data data]
 
@@ -229,6 +230,16 @@ async function client(argv: string[]): Promise<void> {
     const c = await CrossbookClient.connect(url, { watch: accounts });
     c.onEvent(print);
     process.stdout.write(`watching ${accounts.join(", ")} — Ctrl-C to stop\n`);
+    await new Promise<void>((resolve) => process.on("SIGINT", () => resolve()));
+    await c.close();
+    return;
+  }
+  if (verb === "market") {
+    const market = resolveId("market", args[0] ?? "", pub);
+    const c = await CrossbookClient.connect(url);
+    c.onEvent(print);
+    c.send({ type: "Subscribe", market, channels: ["Depth", "Trades", "Bbo", "Ticker"] });
+    process.stdout.write(`market data of ${pub.markets[market]!.symbol} — Ctrl-C to stop\n`);
     await new Promise<void>((resolve) => process.on("SIGINT", () => resolve()));
     await c.close();
     return;

@@ -7,6 +7,7 @@ import { riskShardOf } from "../../risk/index.ts";
 import { RingBuffer, SpinThenParkWait } from "../../ring/index.ts";
 import { marketsOfShard } from "../engine.ts";
 import { BATCH_END_KIND, commandKindAt, commandSeqAt, readCommand, writeEvent, writeEventBatchEnd } from "../record-codec.ts";
+import { RingMarketDataSink } from "../market-data-codec.ts";
 import { PARK_MS, RingReader, RingWriter } from "../ring-io.ts";
 import { CONTROL_STATE_HASH, type MatchingWorkerData, type WorkerMessage } from "./protocol.ts";
 
@@ -19,6 +20,8 @@ const ended = new Uint8Array(inputs.length);
 const cmd = new CommandRecord();
 const control = new EventRecord();
 const riskShards = outputs.length;
+const marketData = data.marketDataOut === null ? null : new RingWriter(RingBuffer.attach(data.marketDataOut), wait);
+if (marketData !== null) shard.setMarketDataSink(new RingMarketDataSink(marketData));
 
 const toRisk: EventSink = {
   publish(e: EventRecord): void {
@@ -41,6 +44,7 @@ function post(m: WorkerMessage): void {
 
 function flushAll(): void {
   for (const w of outputs) w.flush();
+  marketData?.flush();
 }
 
 /** One batch: returns its number, or null when the risk shards closed their rings. */
@@ -108,6 +112,7 @@ function run(): void {
   while (matchBatch() !== null);
   flushAll();
   for (const w of outputs) w.ring.close();
+  marketData?.ring.close();
 }
 
 try {

@@ -8,6 +8,7 @@ export const CONTROL_STATE_HASH = -2;
 /** Ring sizes: every ring holds more than a whole batch plus its markers (see engine.ts, BATCH_COMMANDS_MAX). */
 export const COMMAND_RING_SLOTS = 16384;
 export const EVENT_RING_SLOTS = 16384;
+export const MARKET_DATA_RING_SLOTS = 16384;
 
 export interface RiskWorkerData {
   readonly entry: string;
@@ -27,6 +28,8 @@ export interface MatchingWorkerData {
   readonly matchingShards: number;
   readonly fromRisk: readonly RingHandle[];
   readonly toRisk: readonly RingHandle[];
+  /** O8 market data to the gateway; null when nobody listens (benchmarks, replay). */
+  readonly marketDataOut: RingHandle | null;
 }
 
 export interface SettlementWorkerData {

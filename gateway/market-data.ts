@@ -1,0 +1,221 @@
+// Market-data fan-out (O8): keeps an L2 replica of every book from the matching engine's depth deltas, serves a
+// snapshot on subscribe, and forwards deltas, trades, best bid/offer and the 24 h ticker to subscribers.
+//
+// A subscriber whose socket falls behind (more than MARKET_DATA_BACKLOG_MAX bytes buffered) stops receiving
+// deltas and gets a fresh snapshot once it drained: never an unbounded queue.
+import type { MarketDataSink } from "../engine/matching/index.ts";
+import { ALL_MARKETS, type ExchangeConfig } from "../engine/model/index.ts";
+import { encodeBookTicker, encodeDepthDelta, encodeDepthSnapshot, encodeTicker, encodeTrade, type TickerStats } from "./codec/index.ts";
+import type { Session } from "./sessions.ts";
+
+export const Channel = { Depth: 1, Trades: 2, Bbo: 4, Ticker: 8 } as const;
+/** Bytes buffered on a socket beyond which its market data is paused and later resynchronised by a snapshot. */
+export const MARKET_DATA_BACKLOG_MAX = 1 << 20;
+/** Levels per side in a snapshot. */
+export const SNAPSHOT_LEVELS_MAX = 1000;
+/** Levels one delta may carry per side (a delta is bounded by what one command can change). */
+const DELTA_LEVELS_MAX = 1 << 16;
+
+class BookReplica {
+  readonly bids = new Map<bigint, bigint>();
+  readonly asks = new Map<bigint, bigint>();
+  lastUpdateId = 0;
+  bbo: [bigint, bigint, bigint, bigint, number] = [0n, 0n, 0n, 0n, 0];
+  ticker: TickerStats | null = null;
+}
+
+class Subscription {
+  readonly channels: Uint8Array;
+  /** Depth paused for this market until a snapshot resynchronises it. */
+  readonly stale: Uint8Array;
+
+  constructor(
+    readonly session: Session,
+    markets: number,
+  ) {
+    this.channels = new Uint8Array(markets);
+    this.stale = new Uint8Array(markets);
+  }
+}
+
+export class MarketDataHub implements MarketDataSink {
+  private readonly books: BookReplica[];
+  private readonly subscribers: Subscription[][];
+  private readonly bySession = new Map<Session, Subscription>();
+  // The delta being assembled from depthDelta + depthLevel calls.
+  private deltaMarket = -1;
+  private deltaFirst = 0;
+  private deltaLast = 0;
+  private deltaLeft = 0;
+  private readonly deltaBids = new BigInt64Array(2 * DELTA_LEVELS_MAX);
+  private readonly deltaAsks = new BigInt64Array(2 * DELTA_LEVELS_MAX);
+  private deltaBidCount = 0;
+  private deltaAskCount = 0;
+  private readonly snapBids = new BigInt64Array(2 * SNAPSHOT_LEVELS_MAX);
+  private readonly snapAsks = new BigInt64Array(2 * SNAPSHOT_LEVELS_MAX);
+
+  constructor(private readonly config: ExchangeConfig) {
+    this.books = config.markets.map(() => new BookReplica());
+    this.subscribers = config.markets.map(() => []);
+  }
+
+  // ---- subscriptions ----
+
+  subscribe(session: Session, market: number, channels: number): void {
+    let sub = this.bySession.get(session);
+    if (sub === undefined) {
+      sub = new Subscription(session, this.books.length);
+      this.bySession.set(session, sub);
+    }
+    for (const m of market === ALL_MARKETS ? this.config.markets.map((x) => x.id) : [market]) {
+      const added = channels & ~sub.channels[m]!;
+      if (sub.channels[m] === 0) this.subscribers[m]!.push(sub);
+      sub.channels[m] = sub.channels[m]! | channels;
+      if ((added & Channel.Depth) !== 0) this.sendSnapshot(sub, m);
+      const book = this.books[m]!;
+      if ((added & Channel.Bbo) !== 0 && book.bbo[4] > 0) {
+        const [bp, bq, ap, aq, id] = book.bbo;
+        session.socket.send(encodeBookTicker(m, id, bp, bq, ap, aq, this.config));
+      }
+      if ((added & Channel.Ticker) !== 0 && book.ticker !== null) session.socket.send(encodeTicker(m, book.ticker, this.config));
+    }
+  }
+
+  unsubscribe(session: Session, market: number, channels: number): void {
+    const sub = this.bySession.get(session);
+    if (sub === undefined) return;
+    for (const m of market === ALL_MARKETS ? this.config.markets.map((x) => x.id) : [market]) {
+      if (sub.channels[m] === 0) continue;
+      sub.channels[m] = sub.channels[m]! & ~channels;
+      if (sub.channels[m] === 0) this.remove(m, sub);
+    }
+  }
+
+  close(session: Session): void {
+    const sub = this.bySession.get(session);
+    if (sub === undefined) return;
+    this.bySession.delete(session);
+    for (let m = 0; m < this.books.length; m++) if (sub.channels[m] !== 0) this.remove(m, sub);
+  }
+
+  /** The socket drained: resynchronise every market whose depth was paused. */
+  drained(session: Session): void {
+    const sub = this.bySession.get(session);
+    if (sub === undefined || session.socket.bufferedAmount() > MARKET_DATA_BACKLOG_MAX / 2) return;
+    for (let m = 0; m < this.books.length; m++) {
+      if (sub.stale[m] === 1 && (sub.channels[m]! & Channel.Depth) !== 0) {
+        sub.stale[m] = 0;
+        this.sendSnapshot(sub, m);
+      }
+    }
+  }
+
+  private remove(market: number, sub: Subscription): void {
+    const list = this.subscribers[market]!;
+    const i = list.indexOf(sub);
+    if (i >= 0) list.splice(i, 1);
+    sub.stale[market] = 0;
+  }
+
+  /** L2 snapshot of a market from the replica, best first, as it stands after update `lastUpdateId`. */
+  snapshot(market: number): { lastUpdateId: number; bids: [bigint, bigint][]; asks: [bigint, bigint][] } {
+    const book = this.books[market]!;
+    const bids = [...book.bids].sort((a, b) => (a[0] > b[0] ? -1 : a[0] < b[0] ? 1 : 0)).slice(0, SNAPSHOT_LEVELS_MAX);
+    const asks = [...book.asks].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).slice(0, SNAPSHOT_LEVELS_MAX);
+    return { lastUpdateId: book.lastUpdateId, bids, asks };
+  }
+
+  private sendSnapshot(sub: Subscription, market: number): void {
+    const s = this.snapshot(market);
+    s.bids.forEach(([p, q], i) => {
+      this.snapBids[2 * i] = p;
+      this.snapBids[2 * i + 1] = q;
+    });
+    s.asks.forEach(([p, q], i) => {
+      this.snapAsks[2 * i] = p;
+      this.snapAsks[2 * i + 1] = q;
+    });
+    sub.session.socket.send(encodeDepthSnapshot(market, s.lastUpdateId, this.snapBids, s.bids.length, this.snapAsks, s.asks.length, this.config));
+  }
+
+  /** Sends one encoded frame to every subscriber of `channel` on `market` that is keeping up. */
+  private fanOut(market: number, channel: number, bytes: Uint8Array): void {
+    const list = this.subscribers[market]!;
+    for (let i = 0; i < list.length; i++) {
+      const sub = list[i]!;
+      if ((sub.channels[market]! & channel) === 0 || sub.session.closed) continue;
+      if (sub.session.socket.bufferedAmount() > MARKET_DATA_BACKLOG_MAX) {
+        // Behind: drop this update; depth resumes with a snapshot once the socket drains.
+        if ((sub.channels[market]! & Channel.Depth) !== 0) sub.stale[market] = 1;
+        continue;
+      }
+      if (channel === Channel.Depth && sub.stale[market] === 1) continue;
+      sub.session.socket.send(bytes);
+    }
+  }
+
+  // ---- MarketDataSink: called in matching order ----
+
+  trade(market: number, tradeId: number, price: bigint, quantity: bigint, quoteAmount: bigint, makerSide: number, timeMs: number): void {
+    if (this.subscribers[market]!.length === 0) return;
+    this.fanOut(market, Channel.Trades, encodeTrade(market, tradeId, price, quantity, quoteAmount, makerSide === 0 ? 1 : 0, timeMs, this.config));
+  }
+
+  depthDelta(market: number, firstUpdateId: number, lastUpdateId: number): void {
+    this.deltaMarket = market;
+    this.deltaFirst = firstUpdateId;
+    this.deltaLast = lastUpdateId;
+    this.deltaLeft = lastUpdateId - firstUpdateId + 1;
+    this.deltaBidCount = 0;
+    this.deltaAskCount = 0;
+  }
+
+  depthLevel(market: number, side: number, price: bigint, quantity: bigint, updateId: number): void {
+    const book = this.books[market]!;
+    const levels = side === 0 ? book.bids : book.asks;
+    if (quantity === 0n) levels.delete(price);
+    else levels.set(price, quantity);
+    book.lastUpdateId = updateId;
+    if (market !== this.deltaMarket || this.deltaLeft <= 0) throw new Error(`market data: depth level of ${market} outside a delta`);
+    if (side === 0 && this.deltaBidCount < DELTA_LEVELS_MAX) {
+      this.deltaBids[2 * this.deltaBidCount] = price;
+      this.deltaBids[2 * this.deltaBidCount + 1] = quantity;
+      this.deltaBidCount++;
+    } else if (side !== 0 && this.deltaAskCount < DELTA_LEVELS_MAX) {
+      this.deltaAsks[2 * this.deltaAskCount] = price;
+      this.deltaAsks[2 * this.deltaAskCount + 1] = quantity;
+      this.deltaAskCount++;
+    }
+    if (--this.deltaLeft === 0 && this.subscribers[market]!.length > 0) {
+      this.fanOut(market, Channel.Depth, encodeDepthDelta(market, this.deltaFirst, this.deltaLast, this.deltaBids, this.deltaBidCount, this.deltaAsks, this.deltaAskCount, this.config));
+    }
+  }
+
+  bbo(market: number, bidPrice: bigint, bidQuantity: bigint, askPrice: bigint, askQuantity: bigint, updateId: number): void {
+    const b = this.books[market]!.bbo;
+    b[0] = bidPrice;
+    b[1] = bidQuantity;
+    b[2] = askPrice;
+    b[3] = askQuantity;
+    b[4] = updateId;
+    if (this.subscribers[market]!.length === 0) return;
+    this.fanOut(market, Channel.Bbo, encodeBookTicker(market, updateId, bidPrice, bidQuantity, askPrice, askQuantity, this.config));
+  }
+
+  ticker(market: number, open: bigint, high: bigint, low: bigint, close: bigint, volume: bigint, quoteVolume: bigint, tradeCount: number, timeMs: number): void {
+    const book = this.books[market]!;
+    const t = book.ticker ?? { openTimeMs: 0, closeTimeMs: 0, open: 0n, high: 0n, low: 0n, close: 0n, volume: 0n, quoteVolume: 0n, tradeCount: 0 };
+    t.openTimeMs = timeMs - 86_400_000;
+    t.closeTimeMs = timeMs;
+    t.open = open;
+    t.high = high;
+    t.low = low;
+    t.close = close;
+    t.volume = volume;
+    t.quoteVolume = quoteVolume;
+    t.tradeCount = tradeCount;
+    book.ticker = t;
+    if (this.subscribers[market]!.length === 0) return;
+    this.fanOut(market, Channel.Ticker, encodeTicker(market, t, this.config));
+  }
+}

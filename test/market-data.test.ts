@@ -1,0 +1,135 @@
+// Market data over the wire (O8): a subscriber gets an L2 snapshot, then gap-free depth deltas (U = previous u + 1),
+// trades, best bid/offer and the 24 h ticker; a late subscriber's snapshot agrees with the deltas.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../engine/pipeline/index.ts";
+import type { EventJson } from "../gateway/client/codec.ts";
+import { CrossbookClient } from "../gateway/client/ws-client.ts";
+import { startServer, type RunningServer } from "../gateway/server.ts";
+
+const config = loadConfig();
+const SOL_USDC = 2;
+let server: RunningServer;
+let url: string;
+let operator: CrossbookClient;
+
+beforeAll(async () => {
+  server = await startServer({ config, host: "127.0.0.1", port: 0, dataDir: mkdtempSync(join(tmpdir(), "crossbook-md-")), tickIntervalMs: 0, adminToken: "md-token", log: () => {} });
+  url = `ws://127.0.0.1:${server.port}`;
+  operator = await CrossbookClient.connect(url, { token: "md-token" });
+  await operator.request({ type: "AdvanceTime", timeMs: 1_767_225_600_000 }, 30);
+  await operator.request({ type: "Deposit", account: 16, asset: 0, amount: "100000" }, 30);
+  await operator.request({ type: "Deposit", account: 32, asset: 4, amount: "1000" }, 30);
+});
+
+afterAll(async () => {
+  await operator?.close();
+  await server?.stop();
+});
+
+type Any = Record<string, unknown>;
+
+function collect(c: CrossbookClient): EventJson[] {
+  const got: EventJson[] = [];
+  c.onEvent((e) => got.push(e));
+  return got;
+}
+
+async function settle(ms = 200): Promise<void> {
+  await new Promise((r) => setTimeout(r, ms));
+}
+
+describe("market data", () => {
+  it("O8: snapshot on subscribe, then ordered depth deltas, trades, best bid/offer and ticker", async () => {
+    const watcher = await CrossbookClient.connect(url);
+    const got = collect(watcher);
+    watcher.send({ type: "Subscribe", market: SOL_USDC, channels: ["Depth", "Trades", "Bbo", "Ticker"] });
+    await settle();
+    expect(got[0]).toMatchObject({ type: "DepthSnapshot", market: SOL_USDC, lastUpdateId: 0n, bids: [], asks: [] });
+
+    const seller = await CrossbookClient.connect(url);
+    const buyer = await CrossbookClient.connect(url);
+    await seller.request({ type: "LimitOrder", account: 32, market: SOL_USDC, side: "Sell", price: "150", quantity: "10" }, 50);
+    await seller.request({ type: "LimitOrder", account: 32, market: SOL_USDC, side: "Sell", price: "151", quantity: "5" }, 50);
+    await buyer.request({ type: "LimitOrder", account: 16, market: SOL_USDC, side: "Buy", price: "149", quantity: "2" }, 50);
+    await buyer.request({ type: "LimitOrder", account: 16, market: SOL_USDC, side: "Buy", price: "150", quantity: "4" }, 50);
+    await settle();
+
+    const deltas = got.filter((e) => e.type === "DepthDelta") as unknown as Any[];
+    expect(deltas.length).toBe(4);
+    let last = 0n;
+    for (const d of deltas) {
+      expect(d.firstUpdateId).toBe(last + 1n);
+      last = d.lastUpdateId as bigint;
+    }
+    expect(deltas[0]).toMatchObject({ asks: [{ price: "150", quantity: "10" }], bids: [] });
+    expect(deltas[3]).toMatchObject({ asks: [{ price: "150", quantity: "6" }], bids: [] });
+    const trades = got.filter((e) => e.type === "Trade");
+    expect(trades).toHaveLength(1);
+    expect(trades[0]).toMatchObject({ market: SOL_USDC, price: "150", quantity: "4", quoteQuantity: "600", takerSide: "Buy" });
+    const bbo = got.filter((e) => e.type === "BookTicker").pop();
+    expect(bbo).toMatchObject({ bidPrice: "149", bidQuantity: "2", askPrice: "150", askQuantity: "6" });
+    const ticker = got.filter((e) => e.type === "Ticker").pop();
+    expect(ticker).toMatchObject({ open: "150", high: "150", low: "150", close: "150", volume: "4", quoteVolume: "600", tradeCount: 1n });
+
+    // A late subscriber's snapshot is the book the deltas describe, at the last update id.
+    const late = await CrossbookClient.connect(url);
+    const lateGot = collect(late);
+    late.send({ type: "Subscribe", market: SOL_USDC, channels: ["Depth"] });
+    await settle();
+    expect(lateGot[0]).toMatchObject({
+      type: "DepthSnapshot",
+      lastUpdateId: last,
+      bids: [{ price: "149", quantity: "2" }],
+      asks: [{ price: "150", quantity: "6" }, { price: "151", quantity: "5" }],
+    });
+    for (const c of [watcher, seller, buyer, late]) await c.close();
+  });
+
+  it("O8: unsubscribing stops the stream", async () => {
+    const c = await CrossbookClient.connect(url);
+    const got = collect(c);
+    c.send({ type: "Subscribe", market: SOL_USDC, channels: ["Trades"] });
+    c.send({ type: "Unsubscribe", market: SOL_USDC, channels: ["Trades"] });
+    await settle(100);
+    const buyer = await CrossbookClient.connect(url);
+    await buyer.request({ type: "LimitOrder", account: 16, market: SOL_USDC, side: "Buy", price: "150", quantity: "1" }, 50);
+    await settle(100);
+    expect(got.filter((e) => e.type === "Trade")).toEqual([]);
+    await c.close();
+    await buyer.close();
+  });
+});
+
+describe("market data: slow subscribers", () => {
+  it("O8: a subscriber that falls behind stops getting deltas and is resynchronised with a snapshot, never an unbounded queue", async () => {
+    const { MarketDataHub, MARKET_DATA_BACKLOG_MAX } = await import("../gateway/market-data.ts");
+    const { SessionRegistry } = await import("../gateway/sessions.ts");
+    const { decodeEvent } = await import("../gateway/client/codec.ts");
+    const hub = new MarketDataHub(config);
+    const frames: EventJson[] = [];
+    let buffered = 0;
+    const registry = new SessionRegistry(config);
+    const session = registry.open({ send: (b) => frames.push(decodeEvent(b)), bufferedAmount: () => buffered }, false);
+    hub.subscribe(session, SOL_USDC, 1);
+    hub.depthDelta(SOL_USDC, 1, 1, 0);
+    hub.depthLevel(SOL_USDC, 0, 149_000_000_000n, 2_000_000_000n, 1);
+    buffered = MARKET_DATA_BACKLOG_MAX + 1; // the socket is behind
+    hub.depthDelta(SOL_USDC, 2, 2, 0);
+    hub.depthLevel(SOL_USDC, 1, 150_000_000_000n, 6_000_000_000n, 2);
+    hub.depthDelta(SOL_USDC, 3, 3, 0);
+    hub.depthLevel(SOL_USDC, 0, 149_000_000_000n, 0n, 3);
+    buffered = 100; // caught up: still paused until the drain resynchronises
+    hub.depthDelta(SOL_USDC, 4, 4, 0);
+    hub.depthLevel(SOL_USDC, 1, 151_000_000_000n, 1_000_000_000n, 4);
+    expect(frames.map((f) => f.type)).toEqual(["DepthSnapshot", "DepthDelta"]);
+    hub.drained(session);
+    expect(frames.map((f) => f.type)).toEqual(["DepthSnapshot", "DepthDelta", "DepthSnapshot"]);
+    expect(frames[2]).toMatchObject({ lastUpdateId: 4n, bids: [], asks: [{ price: "150", quantity: "6" }, { price: "151", quantity: "1" }] });
+    hub.depthDelta(SOL_USDC, 5, 5, 0);
+    hub.depthLevel(SOL_USDC, 1, 151_000_000_000n, 0n, 5);
+    expect(frames[3]).toMatchObject({ type: "DepthDelta", firstUpdateId: 5n, lastUpdateId: 5n });
+  });
+});
