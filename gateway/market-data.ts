@@ -161,7 +161,7 @@ export class MarketDataHub implements MarketDataSink {
     this.fanOut(market, Channel.Trades, encodeTrade(market, tradeId, price, quantity, quoteAmount, makerSide === 0 ? 1 : 0, timeMs, this.config));
   }
 
-  depthDelta(market: number, firstUpdateId: number, lastUpdateId: number): void {
+  depthDelta(market: number, firstUpdateId: number, lastUpdateId: number, _timeMs: number): void {
     this.deltaMarket = market;
     this.deltaFirst = firstUpdateId;
     this.deltaLast = lastUpdateId;
