@@ -192,6 +192,7 @@ class Model {
     }
     const p = this.pick(cmd);
     const before = snapshot(pool, p);
+    const roundingBefore = pool.exchangeRoundingTotal;
     const throttledBefore = this.atOrAbove(pool.config.throttleUtilizationThreshold);
     let code: RejectCode;
     switch (cmd.t) {
@@ -231,6 +232,8 @@ class Model {
       }
       return;
     }
+    // Every action's rounding goes the pool's way (validatePoolState reconciles the total exactly).
+    expect(pool.exchangeRoundingTotal >= roundingBefore).toBe(true);
     const isLendSide = cmd.t === "lend" || cmd.t === "redeem";
     const value = isLendSide ? lentAmount(p.lendShares, pool.lendIndex) : owedAmount(p.borrowShares, pool.borrowIndex);
     expect(out.valueAfter).toBe(value);

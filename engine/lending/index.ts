@@ -13,10 +13,11 @@
 // POOL (L1, L2, L13). createPool(config) → LendingPool: share totals, indices, cash, cached totalLent/
 // totalBorrowed, state (Open / Closed / RepayOnly), the hour's rate. Each action is check → plan → apply:
 //   checkLend / checkRedeem / checkRedeemAll / checkBorrow / checkRepay / checkRepayAll(pool, position, …, out)
-//     return a RejectCode (no exceptions) and fill out (a PoolAction: kind, shares, amount, entryFee) without
-//     changing anything;
+//     return a RejectCode (no exceptions) and fill out (a PoolAction: kind, shares, amount, entryFee, and the
+//     position's value before/after) without changing anything;
 //   applyPoolAction(pool, position, out) commits the plan to the pool totals, the cash and the position;
 //   lend / redeem / redeemAll / borrow / repay / repayAll do both.
+// A PoolPosition { lendShares, borrowShares } per (account, asset) is all an account needs; its owner keeps it.
 // The caller moves out.amount on the account's available balance (into the pool for Lend/Repay, out for
 // Redeem/Borrow). Gates: Closed refuses everything (PoolClosed); RepayOnly allows only repay and redeem;
 // borrow and redeem are refused while U ≥ throttle (BorrowThrottled / RedeemThrottled, L7) or when U after would
@@ -33,14 +34,18 @@
 // pool: positions are not touched, their interest is implied by the indices. The hour's rate prices the entry fees
 // until the next mark, so every risk shard can compute a borrow from (indices, hour's rate) alone.
 //
-// EXACTNESS. Every rounding favours the pool. In units, at the pool level, exactly and for every hour:
-//   borrowInterest + entryFees = lendInterest + exchangeInterest                       (HourAccrual)
-//   cash = totalLent − totalBorrowed + exchangeShare,  exchangeShare ≥ entryFeesPending ≥ 0   (never insolvent)
-// Per account, owed/lent are each rounded on their own, so Σ owed ≥ totalBorrowed and Σ lent ≤ totalLent; the
-// difference (< 1 unit per open position) is the exchange's too and becomes exchangeShare when the position is
-// touched. Hence Σ_accounts borrower interest = Σ_accounts lender interest + exchange share + that open-position
-// rounding, exactly at every step, and with no remainder once positions are closed (test/lending.test.ts, L5).
-// exchangeShare(pool) / sweepExchangeShare(pool) read / move the exchange's part out of the pool.
+// EXACTNESS. Every rounding favours the pool, and the exchange's share is the residual, tracked in O(1):
+//   per hour:  borrowInterest + entryFees = lendInterest + exchangeInterest                 (HourAccrual, exact)
+//   always:    cash = totalLent − totalBorrowed + exchangeShare
+//              exchangeShare + exchangeSwept = exchangeInterestTotal + exchangeRoundingTotal + entryFeesPending
+//              exchangeRoundingTotal ≥ 0 (no action ever rounds in an account's favour), exchangeShare ≥ entryFeesPending
+// Per account, owed and lent are rounded one by one (up / down), so Σ owed ≥ totalBorrowed and Σ lent ≤ totalLent
+// by less than one unit per open position. That difference is the exchange's as well, and moves into
+// exchangeShare when the position is touched; no O(1) accrual can know it sooner (it depends on every position's
+// fraction). So, over accounts:  Σ borrower interest = Σ lender interest + exchange share + open-position
+// rounding, to the unit at every step, and with nothing beside it once positions are closed (test/lending-model).
+// Shares (Σ over accounts = pool.borrowShares / lendShares) reconcile exactly at any time; compare those.
+// exchangeShare(pool) reads the exchange's part; sweepExchangeShare(pool) moves what of it is in cash out.
 //
 // HISTORY (L14). InterestKind, InterestRecord; borrowInterestForHour / lendInterestForHour(shares, HourAccrual)
 // give one position's interest at one mark on demand; unrealizedPnlInterestForHour for the PnL kinds.

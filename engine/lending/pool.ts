@@ -27,7 +27,7 @@ export const SHARE_ONE = 10n ** 9n;
 /** amount = shares × index / VALUE_SCALE. */
 export const VALUE_SCALE = INDEX_ONE * SHARE_ONE;
 
-const { Down, Up } = Rounding;
+const { Up } = Rounding;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Share ⇄ amount (pure). Lenders round down, borrowers round up: every rounding favours the pool (L5).
@@ -106,6 +106,12 @@ export class LendingPool {
   borrowInterestTotal: Amount = 0n;
   lendInterestTotal: Amount = 0n;
   exchangeInterestTotal: Amount = 0n;
+  /**
+   * Units the exchange gained from the rounding of actions (shares rounded in the pool's favour, sub-unit
+   * remainders burnt on redeem), never negative. Exactly: exchangeShare + exchangeSwept =
+   * exchangeInterestTotal + exchangeRoundingTotal + entryFeesPending.
+   */
+  exchangeRoundingTotal: Amount = 0n;
   /** Units of the exchange share moved out of the pool by sweepExchangeShare. */
   exchangeSwept: Amount = 0n;
 
@@ -343,6 +349,7 @@ export function checkRepayAll(pool: LendingPool, position: PoolPosition, out: Po
 
 /** Commits a plan from a check* call that returned None. The caller moves out.amount on the account's balance. */
 export function applyPoolAction(pool: LendingPool, position: PoolPosition, plan: PoolAction): void {
+  const exchangeBefore = exchangeShare(pool);
   switch (plan.kind) {
     case PoolActionKind.Lend:
       position.lendShares += plan.shares;
@@ -371,6 +378,8 @@ export function applyPoolAction(pool: LendingPool, position: PoolPosition, plan:
     }
   }
   refreshTotals(pool);
+  // The entry fee waits in the exchange share for the next mark (lenders' part); the rest of the change is rounding.
+  pool.exchangeRoundingTotal += exchangeShare(pool) - exchangeBefore - plan.entryFee;
 }
 
 export function lend(pool: LendingPool, position: PoolPosition, amount: Amount, out: PoolAction): RejectCode {
@@ -624,5 +633,8 @@ export function validatePoolState(pool: LendingPool): string | null {
   if (pool.borrowInterestTotal !== pool.lendInterestTotal + pool.exchangeInterestTotal) {
     return "interest totals do not balance";
   }
+  if (pool.exchangeRoundingTotal < 0n) return "negative action rounding (an action favoured an account)";
+  const claimed = pool.exchangeInterestTotal + pool.exchangeRoundingTotal + pool.entryFeesPending;
+  if (exchangeShare(pool) + pool.exchangeSwept !== claimed) return "exchange share does not reconcile";
   return null;
 }
