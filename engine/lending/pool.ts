@@ -5,6 +5,7 @@ import { PoolState, RejectCode, type PoolConfig } from "../model/index.ts";
 import {
   borrowRate,
   entryFee,
+  HOURS_PER_YEAR,
   isValidMsToNextHour,
   lendRate,
   lendRateAfterFee,
@@ -526,7 +527,7 @@ export function accrueHour(pool: LendingPool, hourMs: number, out: HourAccrual):
   const rate = borrowRate(pool.config, utilization);
   const b0 = pool.borrowIndex;
   const l0 = pool.lendIndex;
-  const b1 = b0 + divRound(b0 * rate, RATIO_SCALE * 8760n, Up);
+  const b1 = b0 + divRound(b0 * rate, RATIO_SCALE * HOURS_PER_YEAR, Up);
   const borrowedBefore = pool.totalBorrowed;
   const lentBefore = pool.totalLent;
   const borrowedAfter = owedAmount(pool.borrowShares, b1);
