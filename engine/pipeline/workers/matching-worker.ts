@@ -12,7 +12,8 @@ import { PARK_MS, RingReader, RingWriter } from "../ring-io.ts";
 import { CONTROL_STATE_HASH, type MatchingWorkerData, type WorkerMessage } from "./protocol.ts";
 
 const data = workerData as MatchingWorkerData;
-const wait = new SpinThenParkWait();
+// Short spins: see risk-worker.ts.
+const wait = new SpinThenParkWait({ spinIterations: 100 });
 const shard = new MatchingShard(data.config, marketsOfShard(data.config, data.shardIndex, data.matchingShards));
 const inputs = data.fromRisk.map((h) => new RingReader(RingBuffer.attach(h), wait));
 const outputs = data.toRisk.map((h) => new RingWriter(RingBuffer.attach(h), wait));

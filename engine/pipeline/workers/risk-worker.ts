@@ -26,7 +26,9 @@ import { PARK_MS, RingReader, RingWriter } from "../ring-io.ts";
 import { CONTROL_STATE_HASH, type RiskWorkerData, type WorkerMessage } from "./protocol.ts";
 
 const data = workerData as RiskWorkerData;
-const wait = new SpinThenParkWait();
+// Short spins: on this 2-core machine three engine threads and the gateway share the cores, and a spinning
+// thread takes time from the stage it waits for.
+const wait = new SpinThenParkWait({ spinIterations: 100 });
 const shard = new RiskShard(data.config, data.shardIndex, data.riskShards);
 const input = new RingReader(RingBuffer.attach(data.commandsIn), wait);
 const toMatching = data.toMatching.map((h) => new RingWriter(RingBuffer.attach(h), wait));
@@ -75,9 +77,18 @@ function preTradeBatch(): number | null {
     if (shard.preTrade(cmd, out)) {
       if (cmd.kind === CommandKind.AdvanceTime && data.shardIndex !== 0) continue;
       forwardToMatching(cmd, data.config, queues, scratch);
+      // Let matching start on the batch while R1 goes on: write what fits now, never block (see writeQueues).
+      if (++sinceWrite === STREAM_EVERY) {
+        sinceWrite = 0;
+        writeQueues(0, false);
+      }
     }
   }
 }
+
+/** Forwarded commands are handed to matching every this many, during R1. */
+const STREAM_EVERY = 32;
+let sinceWrite = 0;
 
 function reportStateHash(seq: number): void {
   control.clear();
@@ -89,13 +100,18 @@ function reportStateHash(seq: number): void {
   out.publish(control);
 }
 
-/** Writes as much of the queued commands (and the batch-end marker) as fits, without blocking. */
-function writeQueues(batch: number): boolean {
+/**
+ * Writes as much of the queued commands as fits, without blocking; `withEnd` (once R1 of the batch is over) also
+ * the batch-end marker after the last of them. `written[m]` counts what queue m already handed over.
+ */
+function writeQueues(batch: number, withEnd: boolean): boolean {
   let progress = false;
   for (let m = 0; m < queues.length; m++) {
     const q = queues[m]!;
     const w = toMatching[m]!;
-    while (written[m]! <= q.length) {
+    const limit = withEnd ? q.length + 1 : q.length;
+    if (written[m]! >= limit) continue;
+    while (written[m]! < limit) {
       const offset = w.trySlot();
       if (offset < 0) break;
       if (written[m]! < q.length) writeCommand(w.ring, offset, q.at(written[m]!));
@@ -110,10 +126,9 @@ function writeQueues(batch: number): boolean {
 
 /** Phases 2–3: feed matching and apply its events, matching shards in index order, until each ended the batch. */
 function postTradeBatch(batch: number): void {
-  written.fill(0);
   let m = 0;
   while (m < fromMatching.length) {
-    let progress = writeQueues(batch);
+    let progress = writeQueues(batch, true);
     const reader = fromMatching[m]!;
     for (;;) {
       const offset = reader.peek();
@@ -137,6 +152,8 @@ function postTradeBatch(batch: number): void {
     }
   }
   for (let q = 0; q < queues.length; q++) queues[q]!.clear();
+  written.fill(0);
+  sinceWrite = 0;
   writeEventBatchEnd(output.ring, output.slot(), batch);
   output.flush();
 }
