@@ -4,18 +4,49 @@
 //   pipeline.excore-mix.100k  latency: open loop at 100 k ops/s, ring-in to first event out, hdr histogram.
 import * as hdr from "hdr-histogram-js";
 import type { CommandRecord, EventRecord } from "../engine/model/index.ts";
-import { BATCH_COMMANDS_MAX, loadConfig, ThreadedPipeline } from "../engine/pipeline/index.ts";
+import {
+  BATCH_COMMANDS_MAX,
+  COMMAND_RECORD_BYTES,
+  loadConfig,
+  ThreadedPipeline,
+  viewsOf,
+  writeCommand,
+  type RecordViews,
+} from "../engine/pipeline/index.ts";
 import type { BenchDef, BenchResult } from "./harness.ts";
 import { excoreWorkload, type ExcoreWorkload } from "./workload-excore.ts";
 
-const MAX_COMMANDS = 400_000;
+/** Commands run at full speed first, so that the measured part sees optimised code in every thread. */
+const WARMUP_COMMANDS = 100_000;
+const MAX_COMMANDS = 300_000;
 const OPEN_LOOP_RATE = 100_000;
 const OPEN_LOOP_SECONDS = 3;
 
-let workload: ExcoreWorkload | null = null;
-function getWorkload(): ExcoreWorkload {
-  workload ??= excoreWorkload(Math.max(MAX_COMMANDS, OPEN_LOOP_RATE * OPEN_LOOP_SECONDS), 7);
+interface EncodedWorkload {
+  readonly funding: CommandRecord[];
+  readonly warmup: CommandRecord[];
+  /** The measured commands in the binary record layout: a gateway hands the engine records, not objects. */
+  readonly commands: RecordViews;
+  readonly count: number;
+  readonly firstSeq: number;
+}
+
+let workload: EncodedWorkload | null = null;
+function getWorkload(): EncodedWorkload {
+  if (workload === null) {
+    const w: ExcoreWorkload = excoreWorkload(WARMUP_COMMANDS + Math.max(MAX_COMMANDS, OPEN_LOOP_RATE * OPEN_LOOP_SECONDS), 7);
+    const views = viewsOf(new ArrayBuffer(w.commands.length * COMMAND_RECORD_BYTES));
+    w.commands.forEach((c, i) => writeCommand(views, i * COMMAND_RECORD_BYTES, c));
+    workload = { funding: w.funding, warmup: w.warmup, commands: views, count: w.commands.length, firstSeq: w.commands[0]!.seq };
+  }
   return workload;
+}
+
+async function submitEncoded(p: ThreadedPipeline, w: EncodedWorkload, from: number, to: number, batch: { n: number }): Promise<void> {
+  for (let i = from; i < to; i += BATCH_COMMANDS_MAX) {
+    const n = Math.min(to, i + BATCH_COMMANDS_MAX) - i;
+    await p.submitEncoded(w.commands, i * COMMAND_RECORD_BYTES, n, ++batch.n);
+  }
 }
 
 async function submitAll(p: ThreadedPipeline, cmds: readonly CommandRecord[], from: number, to: number, batch: { n: number }): Promise<void> {
@@ -25,12 +56,13 @@ async function submitAll(p: ThreadedPipeline, cmds: readonly CommandRecord[], fr
   }
 }
 
-async function prepared(onEvent: (e: EventRecord) => void): Promise<{ p: ThreadedPipeline; batch: { n: number }; w: ExcoreWorkload }> {
+async function prepared(onEvent: (e: EventRecord) => void): Promise<{ p: ThreadedPipeline; batch: { n: number }; w: EncodedWorkload }> {
   const w = getWorkload();
   const p = await ThreadedPipeline.start(loadConfig(), { onEvent });
   const batch = { n: 0 };
   await submitAll(p, w.funding, 0, w.funding.length, batch);
   await submitAll(p, w.warmup, 0, w.warmup.length, batch);
+  await submitEncoded(p, w, 0, WARMUP_COMMANDS, batch);
   await p.waitForBatch(batch.n);
   return { p, batch, w };
 }
@@ -40,10 +72,10 @@ async function maxThroughput(): Promise<BenchResult> {
   const { p, batch, w } = await prepared(() => {
     events++;
   });
-  const count = Math.min(MAX_COMMANDS, w.commands.length);
+  const count = Math.min(MAX_COMMANDS, w.count - WARMUP_COMMANDS);
   events = 0;
   const t0 = process.hrtime.bigint();
-  await submitAll(p, w.commands, 0, count, batch);
+  await submitEncoded(p, w, WARMUP_COMMANDS, WARMUP_COMMANDS + count, batch);
   await p.waitForBatch(batch.n);
   const ns = Number(process.hrtime.bigint() - t0);
   await p.stop();
@@ -55,7 +87,7 @@ async function maxThroughput(): Promise<BenchResult> {
     p50Ns: null,
     p99Ns: null,
     p999Ns: null,
-    notes: `${count} commands (9% GTC, 3% IOC, 6% cancel, 82% move; ~1000 resting orders, 750 levels; risk holds on every order), batches of ${BATCH_COMMANDS_MAX}, ${events} events out; 1 risk + 1 matching + 1 settlement worker`,
+    notes: `${count} commands after ${WARMUP_COMMANDS} warm-up (9% GTC, 3% IOC, 6% cancel, 82% move; ~1000 resting orders, 750 levels; risk holds on every order), batches of ${BATCH_COMMANDS_MAX}, ${events} events out; 1 risk + 1 matching + 1 settlement worker`,
   };
 }
 
@@ -64,14 +96,15 @@ const INFLIGHT_BATCHES_MAX = 2;
 
 async function openLoopLatency(): Promise<BenchResult> {
   const w = getWorkload();
-  const count = Math.min(OPEN_LOOP_RATE * OPEN_LOOP_SECONDS, w.commands.length);
-  const firstSeq = w.commands[0]!.seq;
+  const count = Math.min(OPEN_LOOP_RATE * OPEN_LOOP_SECONDS, w.count - WARMUP_COMMANDS);
+  const firstSeq = w.firstSeq + WARMUP_COMMANDS;
   const sentAt = new Float64Array(count);
   const seen = new Uint8Array(count);
   const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 10_000_000_000, numberOfSignificantValueDigits: 3 });
   const base = process.hrtime.bigint();
   const now = (): number => Number(process.hrtime.bigint() - base);
   let measuring = false;
+  const segments: number[][] = Array.from({ length: 10 }, () => []);
   let inflight = 0;
   let batches = 0;
   const p = await ThreadedPipeline.start(loadConfig(), {
@@ -80,16 +113,19 @@ async function openLoopLatency(): Promise<BenchResult> {
       const i = e.seq - firstSeq;
       if (i < 0 || i >= count || seen[i] === 1) return;
       seen[i] = 1;
-      histogram.recordValue(now() - sentAt[i]!);
+      const latency = now() - sentAt[i]!;
+      histogram.recordValue(latency);
+      if (process.env.CROSSBOOK_BENCH_SEGMENTS !== undefined) segments[Math.floor((i * 10) / count)]!.push(latency);
     },
     onBatchDone() {
       inflight--;
     },
   });
   const batch = { n: 0 };
-  inflight += 2;
+  inflight += 2 + Math.ceil(WARMUP_COMMANDS / BATCH_COMMANDS_MAX);
   await submitAll(p, w.funding, 0, w.funding.length, batch);
   await submitAll(p, w.warmup, 0, w.warmup.length, batch);
+  await submitEncoded(p, w, 0, WARMUP_COMMANDS, batch);
   await p.waitForBatch(batch.n);
   measuring = true;
   const start = now();
@@ -107,8 +143,7 @@ async function openLoopLatency(): Promise<BenchResult> {
       const to = Math.min(arrived, next + BATCH_COMMANDS_MAX);
       inflight++;
       batches++;
-      const slice = w.commands.slice(next, to);
-      await p.submitBatch(slice, slice.length, ++batch.n);
+      await p.submitEncoded(w.commands, (WARMUP_COMMANDS + next) * COMMAND_RECORD_BYTES, to - next, ++batch.n);
       next = to;
     }
     await new Promise((r) => setImmediate(r));
@@ -116,6 +151,12 @@ async function openLoopLatency(): Promise<BenchResult> {
   await p.waitForBatch(batch.n);
   const elapsed = now() - start;
   await p.stop();
+  if (process.env.CROSSBOOK_BENCH_SEGMENTS !== undefined) {
+    for (const seg of segments) {
+      seg.sort((a, b) => a - b);
+      process.stdout.write(`segment p50 ${(seg[seg.length >> 1]! / 1000).toFixed(0)} µs p99 ${(seg[Math.floor(seg.length * 0.99)]! / 1000).toFixed(0)} µs max ${(seg[seg.length - 1]! / 1000).toFixed(0)} µs\n`);
+    }
+  }
   const r: BenchResult = {
     id: "pipeline.excore-mix.100k",
     opsPerSec: (count / elapsed) * 1e9,
@@ -123,7 +164,7 @@ async function openLoopLatency(): Promise<BenchResult> {
     p50Ns: histogram.getValueAtPercentile(50),
     p99Ns: histogram.getValueAtPercentile(99),
     p999Ns: histogram.getValueAtPercentile(99.9),
-    notes: `open loop at ${OPEN_LOOP_RATE} ops/s for ${count} commands, each stamped at its scheduled arrival; at most ${INFLIGHT_BATCHES_MAX} batches in flight (${batches} batches, ${(count / batches).toFixed(1)} commands each); latency = arrival to the first event of the command back on this thread`,
+    notes: `open loop at ${OPEN_LOOP_RATE} ops/s for ${count} commands after ${WARMUP_COMMANDS} warm-up, each stamped at its scheduled arrival; at most ${INFLIGHT_BATCHES_MAX} batches in flight (${batches} batches, ${(count / batches).toFixed(1)} commands each); latency = arrival to the first event of the command back on this thread`,
   };
   histogram.destroy();
   return r;

@@ -3,7 +3,7 @@
 // batches, and with several risk and matching shards.
 import { afterEach, describe, expect, it } from "vitest";
 import { CommandRecord, EventRecord, type EventSink } from "../engine/model/index.ts";
-import { Engine, loadConfig, ThreadedPipeline, type EngineTopology } from "../engine/pipeline/index.ts";
+import { COMMAND_RECORD_BYTES, Engine, loadConfig, ThreadedPipeline, viewsOf, writeCommand, type EngineTopology } from "../engine/pipeline/index.ts";
 import { CommandGenerator, prng } from "./helpers/random-commands.ts";
 
 const config = loadConfig();
@@ -73,6 +73,23 @@ describe("threaded pipeline = in-process engine", () => {
     expect(b.hash).toBe(a.hash);
     // Shards interleave on the way out; each shard's own stream is ordered, so the multiset is the same.
     expect([...b.events].sort()).toEqual([...a.events].sort());
+  });
+
+  it("X4: commands handed over already encoded (submitEncoded, as the benchmarks do) give the same events and hash", async () => {
+    const stream = batches(31337, 3_000, 200);
+    const a = runInProcess(stream, { riskShards: 1, matchingShards: 1 });
+    const events: string[] = [];
+    const p = await ThreadedPipeline.start(config, { onEvent: (e) => events.push(eventText(e)) });
+    running.push(p);
+    let n = 0;
+    for (const b of stream) {
+      const views = viewsOf(new ArrayBuffer(b.length * COMMAND_RECORD_BYTES));
+      b.forEach((c, i) => writeCommand(views, i * COMMAND_RECORD_BYTES, c));
+      await p.submitEncoded(views, 0, b.length, ++n);
+    }
+    await p.waitForBatch(n);
+    expect(events).toEqual(a.events);
+    expect(await p.stateHash()).toBe(a.hash);
   });
 
   it("X4: the shard layout does not change the outcome for one account's balances (1×1 vs 2×2 in-process)", () => {

@@ -9,14 +9,17 @@ import type { MarketDataSink } from "../matching/index.ts";
 import { CommandKind, CommandRecord, EventRecord, type ExchangeConfig } from "../model/index.ts";
 import { RingBuffer, SpinThenParkWait, type RingHandle } from "../ring/index.ts";
 import { DEFAULT_TOPOLOGY, riskShardOfCommand, type EngineTopology } from "./engine.ts";
+import { riskShardOf } from "../risk/index.ts";
 import {
   BATCH_END_KIND,
   COMMAND_RECORD_BYTES,
+  commandKindAt,
   EVENT_RECORD_BYTES,
   eventKindAt,
   readEvent,
   writeCommand,
   writeCommandBatchEnd,
+  type RecordViews,
 } from "./record-codec.ts";
 import { MARKET_DATA_RECORD_BYTES, readMarketData } from "./market-data-codec.ts";
 import { PARK_MS, RingReader, RingWriter } from "./ring-io.ts";
@@ -257,6 +260,39 @@ export class ThreadedPipeline {
       w.flush();
     }
     this.settlementIn.flush();
+  }
+
+  /**
+   * Like submitBatch, for commands already in the binary record layout (record-codec.ts): `count` records of
+   * COMMAND_RECORD_BYTES from byte `offset` of `source` are copied slot by slot into the rings — no record objects,
+   * no bigint allocation (the shape of a gateway that decodes frames straight into records).
+   */
+  async submitEncoded(source: RecordViews, offset: number, count: number, batchNumber: number): Promise<void> {
+    const shards = this.riskIn.length;
+    for (let i = 0; i < count; i++) {
+      const from = offset + i * COMMAND_RECORD_BYTES;
+      const kind = commandKindAt(source, from);
+      if (kind === CommandKind.AdvanceTime) {
+        for (let k = 0; k < shards; k++) await this.copy(this.riskIn[k]!, source, from);
+        await this.copy(this.settlementIn, source, from);
+      } else {
+        const account = source.i32[(from >> 2) + 1]! >>> 0;
+        const k = kind === CommandKind.SetMarketState ? 0 : riskShardOf(account, shards);
+        await this.copy(this.riskIn[k]!, source, from);
+      }
+    }
+    this.submitted.push(batchNumber);
+    for (const w of this.riskIn) {
+      writeCommandBatchEnd(w.ring, await w.slotAsync(), batchNumber);
+      w.flush();
+    }
+    this.settlementIn.flush();
+  }
+
+  private async copy(w: RingWriter, source: RecordViews, from: number): Promise<void> {
+    let offset = w.trySlot();
+    if (offset < 0) offset = await w.slotAsync();
+    w.ring.u8.set(source.u8.subarray(from, from + COMMAND_RECORD_BYTES), offset);
   }
 
   /** Resolves when every stage has finished batch `batchNumber` (submitted before). */
