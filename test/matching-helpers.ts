@@ -23,7 +23,7 @@ export const SPOT2 = 2;
 /** Price (PRICE_DECIMALS). */
 export const P = (s: string): bigint => parseDecimal(s, 9);
 /** BTC quantity (8 decimals). */
-export const Q = (s: string): bigint => parseDecimal(s, 8);
+export const Q = (s: string): bigint => parseDecimal(s, 8, true);
 /** USDC amount (6 decimals). */
 export const U = (s: string): bigint => parseDecimal(s, 6);
 /** Ratio (18 decimals). */
