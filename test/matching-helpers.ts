@@ -85,10 +85,13 @@ export function testConfig(overrides: Partial<MarketConfig> = {}): ExchangeConfi
   };
 }
 
-/** A plain copy of an event (records are reused by the engine). */
-export type Ev = {
-  -readonly [K in keyof EventRecord as EventRecord[K] extends (...a: never[]) => unknown ? never : K]: EventRecord[K];
-};
+/** A plain copy of the order-event fields of an event (records are reused by the engine). */
+export type Ev = Pick<
+  EventRecord,
+  | "kind" | "seq" | "marketSeq" | "account" | "market" | "asset" | "side" | "orderId" | "clientId" | "code" | "message"
+  | "price" | "quantity" | "amount2" | "amount" | "makerAccount" | "makerOrderId" | "makerClientId" | "makerFee"
+  | "takerFee" | "tradeId" | "timeMs"
+>;
 
 export function copyEvent(e: EventRecord): Ev {
   return {
