@@ -232,6 +232,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       reject(session, result.clientSeq, result.code, result.message, result.commandType, result.account, result.clientId);
       return;
     }
+    if (!session.takeCommandToken(performance.now())) {
+      reject(session, result.clientSeq, RejectCode.Overloaded, "rate limit: too many commands per second on this connection", result.commandType, result.account, result.clientId);
+      return;
+    }
     if (result.kind === DecodedKind.Subscribe) {
       marketData.subscribe(session, result.market, result.channels);
       return;
@@ -264,6 +268,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     maxBackpressure: 16 * 1024 * 1024,
     closeOnBackpressureLimit: 1,
     upgrade: (res, req, context) => {
+      if (!sessions.hasRoom()) {
+        res.writeStatus("503 Service Unavailable").end("too many connections\n");
+        return;
+      }
       const token = req.getQuery("token") ?? "";
       const watch = req.getQuery("watch") ?? "";
       res.upgrade<SocketData & { watch: string }>(

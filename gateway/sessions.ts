@@ -5,6 +5,11 @@ import { encodeEvent } from "./codec/index.ts";
 
 /** Accounts one session may act for or watch (a limit on everything). */
 export const SESSION_ACCOUNTS_MAX = 64;
+/** Open sessions at once; further connections are refused at the upgrade. */
+export const SESSIONS_MAX = 10_000;
+/** Commands one session may send per second (token bucket), and the burst it may save up. */
+export const SESSION_COMMANDS_PER_SECOND = 200_000;
+export const SESSION_COMMAND_BURST = 50_000;
 
 /** The transport side of a session (a uWS socket, or a test double). */
 export interface SessionSocket {
@@ -18,6 +23,25 @@ export class Session {
   readonly accounts = new Set<number>();
   /** Set when the socket closed: events for its in-flight commands are dropped, never sent to a dead socket. */
   closed = false;
+  /** Token bucket of the command rate limit (wall clock: the gateway's own pacing, not engine state). */
+  private tokens = SESSION_COMMAND_BURST;
+  private refilledAtMs = 0;
+
+  /** Takes one command token; false when the session is over its rate (the command is refused, nothing queued). */
+  takeCommandToken(nowMs: number): boolean {
+    if (this.tokens < 1) {
+      const elapsed = nowMs - this.refilledAtMs;
+      if (elapsed <= 0) return false;
+      const refill = (elapsed * SESSION_COMMANDS_PER_SECOND) / 1000;
+      this.tokens = this.tokens + refill > SESSION_COMMAND_BURST ? SESSION_COMMAND_BURST : this.tokens + refill;
+      this.refilledAtMs = nowMs;
+      if (this.tokens < 1) return false;
+    } else if (this.refilledAtMs === 0) {
+      this.refilledAtMs = nowMs;
+    }
+    this.tokens -= 1;
+    return true;
+  }
 
   constructor(
     readonly id: number,
@@ -33,6 +57,11 @@ export class SessionRegistry {
   private nextId = 1;
 
   constructor(private readonly config: ExchangeConfig) {}
+
+  /** False when SESSIONS_MAX sessions are open already. */
+  hasRoom(): boolean {
+    return this.sessions.size < SESSIONS_MAX;
+  }
 
   open(socket: SessionSocket, operator: boolean): Session {
     const s = new Session(this.nextId++, socket, operator);
