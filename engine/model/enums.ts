@@ -82,6 +82,8 @@ export const RejectCode = {
   InvalidSetting: 38,
   NoLiquidity: 39,
   InvalidTransfer: 40,
+  /** The order or withdrawal passes the margin check but needs a borrow, and no pool can lend yet (S2, A5). */
+  BorrowUnavailable: 41,
 } as const;
 export type RejectCode = (typeof RejectCode)[keyof typeof RejectCode];
 

@@ -19,6 +19,18 @@ export const CommandKind = {
   ReplaceOrder: 10,
   /** Settlement → matching: band inputs of a market (mean mark in price, mean premium in amount as a Ratio). */
   MarketBandInputs: 11,
+  /** A3: account settings. flags: AccountSetting bits changed (bits 0–7) and their new values (bits 8–15);
+   * state: new leverageLimit (1…50), 0 = unchanged. */
+  UpdateAccountSettings: 12,
+  /** Privileged: the USD mark of `asset` is now `price` (PRICE_DECIMALS). Until the oracle (P2/P3) lands this is
+   * how marks move; every risk shard applies it. */
+  SetMarkPrice: 13,
+  /** Query (changes nothing, answered by events): the collateral statement of `account`. */
+  QueryCollateral: 14,
+  /** Query, C10: the largest limit order of `account` on market/side/price with the order `flags` risk accepts. */
+  QueryMaxOrder: 15,
+  /** Query, C10/A5: the largest withdrawal of `asset` risk accepts (flags AutoBorrow = margin withdrawal). */
+  QueryMaxWithdrawal: 16,
 } as const;
 export type CommandKind = (typeof CommandKind)[keyof typeof CommandKind];
 
@@ -36,6 +48,21 @@ export const OrderFlag = {
   /** cancel-by-clientId instead of orderId (CancelOrder). */
   ByClientId: 64,
 } as const;
+
+/** The spot-margin flags of S2: an order carrying any of them is a margin order. */
+export const SPOT_MARGIN_FLAGS =
+  OrderFlag.AutoBorrow | OrderFlag.AutoBorrowRepay | OrderFlag.AutoLend | OrderFlag.AutoLendRedeem;
+
+/** Boolean account settings (A3), as bits of UpdateAccountSettings' flags and of AccountSettings' `settings`. */
+export const AccountSetting = {
+  AutoLend: 1,
+  AutoRepayBorrows: 2,
+  AutoBorrowSettlements: 4,
+  AutoRealizePnl: 8,
+  MarginEnabled: 16,
+} as const;
+/** UpdateAccountSettings: new values sit this many bits above the mask of changed settings. */
+export const ACCOUNT_SETTING_VALUE_SHIFT = 8;
 
 export class CommandRecord {
   kind: number = CommandKind.None;
@@ -129,6 +156,19 @@ export const EventKind = {
   CommandAccepted: 7,
   /** A non-order command was refused. Same fields as OrderRejected. */
   CommandRejected: 8,
+  /** An account's settings after UpdateAccountSettings: settings (AccountSetting bits on), leverageLimit. */
+  AccountSettings: 9,
+  /** Collateral statement, account part (C2–C9): the USD and ratio fields, settings, fee tier, 30-day volume. */
+  AccountCollateral: 10,
+  /** Collateral statement, one asset: quantity = net (available + locked + lent − borrowed), price = USD mark,
+   * amount = available, amount2 = locked (held by open orders), lent, borrowed, weight, notionalUsd,
+   * collateralValueUsd, liabilityUsd. */
+  AssetCollateral: 11,
+  /** C10 answer: quantity = largest accepted now, amount = the margin check's own limit (as if any shortfall could
+   * be borrowed); market, side, price echo the query. */
+  MaxOrderQuantity: 12,
+  /** C10/A5 answer: quantity = largest withdrawal accepted now, amount = the margin check's own limit; asset. */
+  MaxWithdrawalQuantity: 13,
 } as const;
 export type EventKind = (typeof EventKind)[keyof typeof EventKind];
 
@@ -162,6 +202,33 @@ export class EventRecord {
   takerFee = 0n;
   tradeId = 0;
   timeMs = 0;
+  // ---- account fields (Balance: lent, borrowed; the statement and query kinds above: the rest). Valid only for the
+  // kinds that carry them (the ring copies them only for those kinds).
+  /** Asset units lent to / borrowed from the asset's pool (zero until lending lands). */
+  lent = 0n;
+  borrowed = 0n;
+  /** USD at PRICE_DECIMALS. AccountCollateral: C3 net equity, C6 locked part, C2 collateral, borrow liability, C4
+   * TEN, unrealized PnL, 30-day traded volume. AssetCollateral: notional (|qty| × mark), collateral value,
+   * liability. */
+  netEquityUsd = 0n;
+  netEquityLockedUsd = 0n;
+  collateralValueUsd = 0n;
+  liabilityUsd = 0n;
+  exposureUsd = 0n;
+  notionalUsd = 0n;
+  pnlUsd = 0n;
+  volumeUsd = 0n;
+  /** Ratios at 1e-9 (REPORTED_RATIO_DECIMALS), rounded down; REPORTED_RATIO_UNBOUNDED when unbounded (C7). */
+  imf = 0n;
+  mmf = 0n;
+  marginFraction = 0n;
+  imr = 0n;
+  mmr = 0n;
+  weight = 0n;
+  /** AccountSetting bits that are on; max account leverage (1…50); fee tier index (S5). */
+  settings = 0;
+  leverageLimit = 0;
+  feeTier = 0;
 
   clear(): void {
     this.kind = EventKind.None;
@@ -186,6 +253,25 @@ export class EventRecord {
     this.takerFee = 0n;
     this.tradeId = 0;
     this.timeMs = 0;
+    this.lent = 0n;
+    this.borrowed = 0n;
+    this.netEquityUsd = 0n;
+    this.netEquityLockedUsd = 0n;
+    this.collateralValueUsd = 0n;
+    this.liabilityUsd = 0n;
+    this.exposureUsd = 0n;
+    this.notionalUsd = 0n;
+    this.pnlUsd = 0n;
+    this.volumeUsd = 0n;
+    this.imf = 0n;
+    this.mmf = 0n;
+    this.marginFraction = 0n;
+    this.imr = 0n;
+    this.mmr = 0n;
+    this.weight = 0n;
+    this.settings = 0;
+    this.leverageLimit = 0;
+    this.feeTier = 0;
   }
 
   copyFrom(from: EventRecord): void {
@@ -211,8 +297,32 @@ export class EventRecord {
     this.takerFee = from.takerFee;
     this.tradeId = from.tradeId;
     this.timeMs = from.timeMs;
+    this.lent = from.lent;
+    this.borrowed = from.borrowed;
+    this.netEquityUsd = from.netEquityUsd;
+    this.netEquityLockedUsd = from.netEquityLockedUsd;
+    this.collateralValueUsd = from.collateralValueUsd;
+    this.liabilityUsd = from.liabilityUsd;
+    this.exposureUsd = from.exposureUsd;
+    this.notionalUsd = from.notionalUsd;
+    this.pnlUsd = from.pnlUsd;
+    this.volumeUsd = from.volumeUsd;
+    this.imf = from.imf;
+    this.mmf = from.mmf;
+    this.marginFraction = from.marginFraction;
+    this.imr = from.imr;
+    this.mmr = from.mmr;
+    this.weight = from.weight;
+    this.settings = from.settings;
+    this.leverageLimit = from.leverageLimit;
+    this.feeTier = from.feeTier;
   }
 }
+
+/** Ratios in events are reported at 1e-9 (an int64 then holds up to 9.2e9, where 1e-18 would stop at 9.2). */
+export const REPORTED_RATIO_DECIMALS = 9;
+/** A reported ratio that is unbounded (a margin fraction without exposure; IMR/MMR with net equity ≤ 0). */
+export const REPORTED_RATIO_UNBOUNDED = -(1n << 63n);
 
 /** Where a stage publishes its events. The record is only valid during the call. */
 export interface EventSink {

@@ -74,7 +74,7 @@ export class CommandQueue {
   }
 }
 
-/** The risk shard that runs R1 for a command (AdvanceTime goes to every shard: see Engine.preTrade). */
+/** The risk shard that runs R1 for a command (AdvanceTime and SetMarkPrice go to every shard: see Engine.preTrade). */
 export function riskShardOfCommand(cmd: CommandRecord, riskShards: number): number {
   return cmd.kind === CommandKind.SetMarketState ? 0 : riskShardOf(cmd.account, riskShards);
 }
@@ -168,6 +168,11 @@ export class Engine {
         this.settlement.handle(cmd);
         forwardToMatching(cmd, this.config, this.queues, this.expand);
       }
+      return;
+    }
+    if (cmd.kind === CommandKind.SetMarkPrice) {
+      // Every shard's margin state reads marks; shard 0 answers; nothing goes on to matching.
+      for (let r = 0; r < shards; r++) this.risk[r]!.preTrade(cmd, sink);
       return;
     }
     if (this.risk[riskShardOfCommand(cmd, shards)]!.preTrade(cmd, sink)) {

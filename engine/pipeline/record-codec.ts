@@ -3,7 +3,7 @@
 // A slot is addressed by its byte offset inside a buffer seen through Int32/Float64/BigInt64/Uint8 views (a ring's
 // SharedArrayBuffer or a journal buffer). Offsets are multiples of 8. Bigint fields are int64 on the wire: the
 // gateway only admits values that fit (X5), and balances are bounded by AMOUNT_MAX.
-import type { CommandRecord, EventRecord } from "../model/index.ts";
+import { EventKind, type CommandRecord, type EventRecord } from "../model/index.ts";
 
 export interface RecordViews {
   readonly i32: Int32Array;
@@ -120,9 +120,12 @@ export function commandSeqAt(v: RecordViews, byteOffset: number): number {
   return v.f64[(byteOffset >> 3) + C_SEQ]!;
 }
 
-// ---- events: 400 bytes (144 of fields + up to 256 bytes of ASCII message) ----
+// ---- events: 544 bytes (144 of fields + up to 256 bytes of ASCII message + 144 of account fields) ----
 export const EVENT_MESSAGE_BYTES_MAX = 256;
-export const EVENT_RECORD_BYTES = 144 + EVENT_MESSAGE_BYTES_MAX;
+/** The account block (EventRecord's lent … feeTier) after the message: written and read only for the kinds that
+ * carry it (Balance: lent and borrowed; the statement and query kinds: all), so order events pay one branch. */
+const EVENT_ACCOUNT_BLOCK_BYTE = 144 + EVENT_MESSAGE_BYTES_MAX;
+export const EVENT_RECORD_BYTES = EVENT_ACCOUNT_BLOCK_BYTE + 144;
 const E_KIND = 0;
 const E_ACCOUNT = 1;
 const E_MARKET = 2;
@@ -148,6 +151,71 @@ const E_MAKER_CLIENT_ID = 15;
 const E_MAKER_FEE = 16;
 const E_TAKER_FEE = 17;
 const E_MESSAGE_BYTE = 144;
+// account block: int64 words (byte 400..527), then int32 words (byte 528..539)
+const E_LENT = 50;
+const E_BORROWED = 51;
+const E_NET_EQUITY = 52;
+const E_NET_EQUITY_LOCKED = 53;
+const E_COLLATERAL_VALUE = 54;
+const E_LIABILITY = 55;
+const E_EXPOSURE = 56;
+const E_NOTIONAL = 57;
+const E_PNL = 58;
+const E_VOLUME = 59;
+const E_IMF = 60;
+const E_MMF = 61;
+const E_MARGIN_FRACTION = 62;
+const E_IMR = 63;
+const E_MMR = 64;
+const E_WEIGHT = 65;
+const E_SETTINGS = 132;
+const E_LEVERAGE_LIMIT = 133;
+const E_FEE_TIER = 134;
+
+/** Kinds that carry the whole account block (the statement and query answers). */
+function hasAccountBlock(kind: number): boolean {
+  return kind >= EventKind.AccountSettings && kind <= EventKind.MaxWithdrawalQuantity;
+}
+
+function writeAccountBlock(v: RecordViews, w: number, d: number, e: EventRecord): void {
+  v.i64[d + E_NET_EQUITY] = e.netEquityUsd;
+  v.i64[d + E_NET_EQUITY_LOCKED] = e.netEquityLockedUsd;
+  v.i64[d + E_COLLATERAL_VALUE] = e.collateralValueUsd;
+  v.i64[d + E_LIABILITY] = e.liabilityUsd;
+  v.i64[d + E_EXPOSURE] = e.exposureUsd;
+  v.i64[d + E_NOTIONAL] = e.notionalUsd;
+  v.i64[d + E_PNL] = e.pnlUsd;
+  v.i64[d + E_VOLUME] = e.volumeUsd;
+  v.i64[d + E_IMF] = e.imf;
+  v.i64[d + E_MMF] = e.mmf;
+  v.i64[d + E_MARGIN_FRACTION] = e.marginFraction;
+  v.i64[d + E_IMR] = e.imr;
+  v.i64[d + E_MMR] = e.mmr;
+  v.i64[d + E_WEIGHT] = e.weight;
+  v.i32[w + E_SETTINGS] = e.settings;
+  v.i32[w + E_LEVERAGE_LIMIT] = e.leverageLimit;
+  v.i32[w + E_FEE_TIER] = e.feeTier;
+}
+
+function readAccountBlock(v: RecordViews, w: number, d: number, e: EventRecord): void {
+  e.netEquityUsd = v.i64[d + E_NET_EQUITY]!;
+  e.netEquityLockedUsd = v.i64[d + E_NET_EQUITY_LOCKED]!;
+  e.collateralValueUsd = v.i64[d + E_COLLATERAL_VALUE]!;
+  e.liabilityUsd = v.i64[d + E_LIABILITY]!;
+  e.exposureUsd = v.i64[d + E_EXPOSURE]!;
+  e.notionalUsd = v.i64[d + E_NOTIONAL]!;
+  e.pnlUsd = v.i64[d + E_PNL]!;
+  e.volumeUsd = v.i64[d + E_VOLUME]!;
+  e.imf = v.i64[d + E_IMF]!;
+  e.mmf = v.i64[d + E_MMF]!;
+  e.marginFraction = v.i64[d + E_MARGIN_FRACTION]!;
+  e.imr = v.i64[d + E_IMR]!;
+  e.mmr = v.i64[d + E_MMR]!;
+  e.weight = v.i64[d + E_WEIGHT]!;
+  e.settings = v.i32[w + E_SETTINGS]!;
+  e.leverageLimit = v.i32[w + E_LEVERAGE_LIMIT]!;
+  e.feeTier = v.i32[w + E_FEE_TIER]!;
+}
 
 export function writeEvent(v: RecordViews, byteOffset: number, e: EventRecord): void {
   const w = byteOffset >> 2;
@@ -182,6 +250,12 @@ export function writeEvent(v: RecordViews, byteOffset: number, e: EventRecord): 
     v.u8[base + i] = ch < 128 ? ch : 63;
   }
   v.i32[w + E_MESSAGE_LEN] = n;
+  const kind = e.kind;
+  if (kind === EventKind.Balance || hasAccountBlock(kind)) {
+    v.i64[d + E_LENT] = e.lent;
+    v.i64[d + E_BORROWED] = e.borrowed;
+    if (kind !== EventKind.Balance) writeAccountBlock(v, w, d, e);
+  }
 }
 
 export function readEvent(v: RecordViews, byteOffset: number, e: EventRecord): void {
@@ -210,6 +284,12 @@ export function readEvent(v: RecordViews, byteOffset: number, e: EventRecord): v
   e.takerFee = v.i64[d + E_TAKER_FEE]!;
   const n = v.i32[w + E_MESSAGE_LEN]!;
   e.message = n === 0 ? "" : String.fromCharCode.apply(null, v.u8.subarray(byteOffset + E_MESSAGE_BYTE, byteOffset + E_MESSAGE_BYTE + n) as unknown as number[]);
+  const kind = e.kind;
+  if (kind === EventKind.Balance || hasAccountBlock(kind)) {
+    e.lent = v.i64[d + E_LENT]!;
+    e.borrowed = v.i64[d + E_BORROWED]!;
+    if (kind !== EventKind.Balance) readAccountBlock(v, w, d, e);
+  }
 }
 
 export function writeEventBatchEnd(v: RecordViews, byteOffset: number, batch: number): void {

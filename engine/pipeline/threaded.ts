@@ -250,6 +250,8 @@ export class ThreadedPipeline {
       if (c.kind === CommandKind.AdvanceTime) {
         for (let k = 0; k < shards; k++) await this.write(this.riskIn[k]!, c);
         await this.write(this.settlementIn, c);
+      } else if (c.kind === CommandKind.SetMarkPrice) {
+        for (let k = 0; k < shards; k++) await this.write(this.riskIn[k]!, c);
       } else {
         await this.write(this.riskIn[riskShardOfCommand(c, shards)]!, c);
       }

@@ -1,4 +1,7 @@
-// Account identity and per-asset balances of the accounts one risk shard owns.
+// Account identity, per-asset balances (available, locked, lent, borrowed) and per-account settings (A1, A3) of the
+// accounts one risk shard owns.
+import { AccountSetting } from "../model/index.ts";
+import type { AccountMargin } from "./margin/index.ts";
 
 /** Accounts are u32: the user is `account >>> 4`, the sub-account index `account & 15` (0 = main). */
 export const SUB_ACCOUNTS_MAX = 10;
@@ -8,6 +11,26 @@ export const ACCOUNT_ID_MAX = 0xffff_ffff;
 export const EXCHANGE_USER = 0;
 export const FEE_ACCOUNT = 1;
 export const INSURANCE_ACCOUNT = 2;
+
+/** A3: max account leverage, a whole number in 1…50 (and never above the platform's), default 10. */
+export const LEVERAGE_LIMIT_MIN = 1;
+export const LEVERAGE_LIMIT_MAX = 50;
+export const LEVERAGE_LIMIT_DEFAULT = 10;
+
+/** Every AccountSetting bit. */
+export const ACCOUNT_SETTINGS_ALL =
+  AccountSetting.AutoLend |
+  AccountSetting.AutoRepayBorrows |
+  AccountSetting.AutoBorrowSettlements |
+  AccountSetting.AutoRealizePnl |
+  AccountSetting.MarginEnabled;
+
+/**
+ * A3 defaults: autoLend off, autoRepayBorrows and autoBorrowSettlements on (SPEC: "`autoRepayBorrows`,
+ * `autoBorrowSettlements` (default on)" — read as both on), autoRealizePnl off, marginEnabled on.
+ */
+export const ACCOUNT_SETTINGS_DEFAULT =
+  AccountSetting.AutoRepayBorrows | AccountSetting.AutoBorrowSettlements | AccountSetting.MarginEnabled;
 
 export function userOf(account: number): number {
   return account >>> 4;
@@ -27,23 +50,48 @@ export function isValidClientAccount(account: number): boolean {
   );
 }
 
-/** Which risk shard owns an account: by user, so a user's transfers stay inside one shard. */
+/** Which risk shard owns an account: by user, so a user's transfers and 30-day volume stay inside one shard. */
 export function riskShardOf(account: number, shardCount: number): number {
   return userOf(account) % shardCount;
 }
 
-/** Balances of one account, one slot per asset id, in asset units. */
+/**
+ * Balances of one account, one slot per asset id, in asset units, and its settings. The net balance of an asset —
+ * available + locked + lent − borrowed — is what the margin state (C2, C3) values; moving units between available
+ * and locked (order holds) does not change it.
+ */
 export class Account {
   readonly available: bigint[];
   /** Held by open orders (S1). */
   readonly locked: bigint[];
+  /** Lent to the asset's pool: still the owner's collateral (C1). Written only through the lending seam. */
+  readonly lent: bigint[];
+  /** Borrowed from the asset's pool: a liability and a position (C3, C4). Written only through the lending seam. */
+  readonly borrowed: bigint[];
   openOrders = 0;
+  /** AccountSetting bits that are on (A3). */
+  settings = ACCOUNT_SETTINGS_DEFAULT;
+  /** A3: max account leverage (whole number). */
+  leverageLimit = LEVERAGE_LIMIT_DEFAULT;
 
   constructor(
     readonly id: number,
     assetCount: number,
+    /** The incremental cross-margin state (C2–C9); null for the exchange's own accounts, which carry no risk. */
+    readonly margin: AccountMargin | null,
   ) {
     this.available = new Array<bigint>(assetCount).fill(0n);
     this.locked = new Array<bigint>(assetCount).fill(0n);
+    this.lent = new Array<bigint>(assetCount).fill(0n);
+    this.borrowed = new Array<bigint>(assetCount).fill(0n);
+  }
+
+  /** available + locked + lent − borrowed: the quantity C1–C4 value (negative = a borrow). */
+  netBalance(asset: number): bigint {
+    return this.available[asset]! + this.locked[asset]! + this.lent[asset]! - this.borrowed[asset]!;
+  }
+
+  isOn(setting: number): boolean {
+    return (this.settings & setting) !== 0;
   }
 }

@@ -1,28 +1,75 @@
-// The risk shard: single writer of its accounts' balances and order holds — pre-trade checks (R1) and
-// post-trade settlement of matching results (R2), exchange-core style.
+// The risk shard: single writer of its accounts' balances, settings, margin state and order holds — pre-trade checks
+// (R1) and post-trade settlement of matching results (R2), exchange-core style.
 //
 // R1 (`preTrade`) sees every command addressed to one of its accounts in sequence order. Commands that only touch
-// balances (deposit, withdraw, transfer) complete here; orders are checked, their funds are held, and they are
-// handed on to matching. R2 (`postTrade`) applies what matching reports: fills move money between both sides and
-// charge fees, done/reject releases what the order still holds. Money never appears or vanishes: every unit moves
-// from one balance to another, fees go to the exchange's fee account (X1).
+// accounts (deposit, withdraw, transfer, settings, marks, queries) complete here; orders are checked, their funds are
+// held, and they are handed on to matching. R2 (`postTrade`) applies what matching reports: fills move money between
+// both sides and charge fees, done/reject releases what the order still holds. Money never appears or vanishes:
+// every unit moves from one balance to another, fees go to the exchange's fee account (X1).
+//
+// ## Checks (SPEC A, C, S)
+// - Every order, withdrawal, outgoing transfer and leverage change is a risk-increasing action: C8 refuses it when
+//   the account's IMR would be ≥ 100% after it (INSUFFICIENT_MARGIN), unless it only reduces risk. An order is
+//   judged by its full fill at its limit price with the taker fee (market orders: at the marks), valued at marks
+//   (C10). The margin state is the incremental AccountMargin of each account, told of every net-balance change
+//   (available + locked + lent − borrowed); holds move units between available and locked and change nothing there.
+// - S1: an order without the spot-margin flags needs, and holds, its full cost; the balance is checked first
+//   (INSUFFICIENT_BALANCE), then C8.
+// - S2 (this issue's half): an order with a spot-margin flag needs `marginEnabled` (A3); with `autoBorrow` the
+//   margin check comes first and decides INSUFFICIENT_MARGIN. Borrowing itself lands with the lending issue: an
+//   accepted margin order still holds all it spends, and one that would need a borrow is refused with
+//   BORROW_UNAVAILABLE after passing C8. That keeps every fill funded (X2) until pools exist. The hook points for
+//   the lending stage: `borrowableUnits` (what a margin order or withdrawal may borrow: 0 now), the hold's
+//   `flags` and `settleSide` (where a fill would borrow its shortfall), and `applyPoolMovement` (the lending
+//   seam that moves units between available and the lent/borrowed slots).
+// - S5: fees by the user's 30-day traded volume tier (VolumeBook), charged in the asset received, rounded up.
+// - Queries (collateral statement, max order, max withdrawal) answer with events and change nothing. The max
+//   answers run the same check as the real command (the C10 solvers bisect over it), so the max passes and one
+//   step more is refused.
 import { createHash } from "node:crypto";
-import { formatDecimal, quoteAmount, Rounding } from "../fixed/index.ts";
+import { formatDecimal, quoteAmount, Rounding, type Ratio } from "../fixed/index.ts";
 import {
+  ACCOUNT_SETTING_VALUE_SHIFT,
+  AccountSetting,
   CommandKind,
   EventKind,
   EventRecord,
   MarketKind,
   OrderFlag,
   OrderType,
+  PRICE_SCALE,
+  RATIO_SCALE,
   RejectCode,
+  REPORTED_RATIO_UNBOUNDED,
   Side,
+  SPOT_MARGIN_FLAGS,
   type CommandRecord,
   type EventSink,
   type ExchangeConfig,
+  type FeeTier,
   type MarketConfig,
 } from "../model/index.ts";
-import { Account, FEE_ACCOUNT, isValidClientAccount, riskShardOf, userOf } from "./accounts.ts";
+import {
+  Account,
+  ACCOUNT_SETTINGS_ALL,
+  FEE_ACCOUNT,
+  isValidClientAccount,
+  LEVERAGE_LIMIT_MAX,
+  LEVERAGE_LIMIT_MIN,
+  riskShardOf,
+  userOf,
+} from "./accounts.ts";
+import { dayOf, quoteVolumeUsd, VolumeBook } from "./fees.ts";
+import {
+  AccountMargin,
+  feeAmount,
+  MarginChanges,
+  MarginContext,
+  maxSpotOrderQuantity,
+  maxWithdrawal,
+  spotTradeChanges,
+  UNBOUNDED,
+} from "./margin/index.ts";
 
 /** Named limits (TigerBeetle: a limit on everything), each with a typed reject. */
 export const RISK_LIMITS = {
@@ -30,7 +77,24 @@ export const RISK_LIMITS = {
   accountsPerShardMax: 1_000_000,
 } as const;
 
-const BPS = 10_000n;
+/** Upper end of a margin-only max-withdrawal search (every engine amount is an int64). */
+const WITHDRAWAL_SEARCH_MAX = (1n << 62n) - 1n;
+const INT64_MAX = (1n << 63n) - 1n;
+const RATIO_TO_REPORTED = RATIO_SCALE / PRICE_SCALE;
+const PERCENT_HUNDREDTHS = RATIO_SCALE / 10_000n;
+
+/** Lending seam: how units move between an account's available balance and its pool slots (issue 5 drives it). */
+export const PoolMovement = {
+  /** available += amount, borrowed += amount. */
+  Borrow: 0,
+  /** available −= amount, borrowed −= amount. */
+  Repay: 1,
+  /** available −= amount, lent += amount. */
+  Lend: 2,
+  /** lent −= amount, available += amount. */
+  Redeem: 3,
+} as const;
+export type PoolMovement = (typeof PoolMovement)[keyof typeof PoolMovement];
 
 /** What an open order holds, so R2 can release exactly the rest when it ends. */
 class OrderHold {
@@ -39,6 +103,8 @@ class OrderHold {
   market = 0;
   side = 0;
   clientId = 0n;
+  /** The order's spot-margin flags (S2): a replacement inherits them; the lending issue borrows at fill by them. */
+  flags = 0;
   asset = 0;
   /** Units of `asset` still held for this order. */
   remaining = 0n;
@@ -49,6 +115,7 @@ class OrderHold {
     this.market = 0;
     this.side = 0;
     this.clientId = 0n;
+    this.flags = 0;
     this.asset = 0;
     this.remaining = 0n;
   }
@@ -57,6 +124,58 @@ class OrderHold {
 /** Key of an open order by its client id: (account, market, clientId) packed into one bigint. */
 function clientKey(account: number, market: number, clientId: bigint): bigint {
   return (BigInt(account) << 80n) | (BigInt(market) << 64n) | clientId;
+}
+
+/** One asset row of a collateral statement (C1, C2): units, USD at PRICE_DECIMALS, weight as a ratio (1e18). */
+export interface AssetCollateral {
+  readonly asset: number;
+  /** available + locked + lent − borrowed. */
+  readonly quantity: bigint;
+  readonly available: bigint;
+  /** Held by open orders: the asset's open-order quantity. */
+  readonly locked: bigint;
+  readonly lent: bigint;
+  readonly borrowed: bigint;
+  readonly markUsd: bigint;
+  readonly weight: Ratio;
+  /** |quantity| × mark, rounded down. */
+  readonly notionalUsd: bigint;
+  readonly collateralValueUsd: bigint;
+  readonly liabilityUsd: bigint;
+}
+
+/** The collateral statement of an account (C2–C9, A3, S5). Ratios at 1e18; UNBOUNDED where C7 says so. */
+export interface CollateralStatement {
+  readonly account: number;
+  readonly netEquityUsd: bigint;
+  readonly netEquityAvailableUsd: bigint;
+  readonly netEquityLockedUsd: bigint;
+  readonly collateralValueUsd: bigint;
+  readonly liabilityUsd: bigint;
+  readonly unrealizedPnlUsd: bigint;
+  /** C4: total exposure notional. */
+  readonly exposureUsd: bigint;
+  readonly imf: Ratio;
+  readonly mmf: Ratio;
+  readonly marginFraction: Ratio;
+  readonly imr: Ratio;
+  readonly mmr: Ratio;
+  /** C9: MMR ≥ 100%. */
+  readonly liquidatable: boolean;
+  readonly leverageLimit: number;
+  readonly settings: number;
+  readonly feeTier: number;
+  readonly makerFeeBps: number;
+  readonly takerFeeBps: number;
+  readonly volume30dUsd: bigint;
+  /** Assets with any non-zero balance slot, by asset id. */
+  readonly assets: readonly AssetCollateral[];
+}
+
+/** A C10 answer: `quantity` is what the real check accepts now; `marginLimit` what the margin check alone allows. */
+export interface MaxQuantity {
+  readonly quantity: bigint;
+  readonly marginLimit: bigint;
 }
 
 export class RiskShard {
@@ -70,6 +189,14 @@ export class RiskShard {
   private readonly feeAccount: Account;
   private readonly out = new EventRecord();
   private nowMs = 0;
+  /** Marks and margin constants shared by this shard's accounts (C). */
+  readonly marginContext: MarginContext;
+  private readonly volumes: VolumeBook;
+  private readonly feeTiers: readonly FeeTier[];
+  /** Scratch "what if" of the check being made (one at a time: the shard is single-threaded). */
+  private readonly changes = new MarginChanges();
+  /** A3: highest leverage limit accepted (≤ 50 and ≤ the platform's). */
+  private readonly leverageLimitMax: number;
 
   constructor(
     private readonly config: ExchangeConfig,
@@ -77,7 +204,12 @@ export class RiskShard {
     readonly shardCount = 1,
   ) {
     this.assetCount = config.assets.length;
-    this.feeAccount = new Account(FEE_ACCOUNT, this.assetCount);
+    this.feeAccount = new Account(FEE_ACCOUNT, this.assetCount, null);
+    this.marginContext = new MarginContext(config);
+    this.volumes = new VolumeBook(config.feeTiers);
+    this.feeTiers = config.feeTiers;
+    const platformMax = Number(config.platformMaxLeverage / RATIO_SCALE);
+    this.leverageLimitMax = platformMax < LEVERAGE_LIMIT_MAX ? platformMax : LEVERAGE_LIMIT_MAX;
   }
 
   /** Does this shard own `account`? */
@@ -123,6 +255,21 @@ export class RiskShard {
           return false;
         }
         return true;
+      case CommandKind.UpdateAccountSettings:
+        this.updateSettings(cmd, sink);
+        return false;
+      case CommandKind.SetMarkPrice:
+        this.setMarkPrice(cmd, sink);
+        return false;
+      case CommandKind.QueryCollateral:
+        this.queryCollateral(cmd, sink);
+        return false;
+      case CommandKind.QueryMaxOrder:
+        this.queryMaxOrder(cmd, sink);
+        return false;
+      case CommandKind.QueryMaxWithdrawal:
+        this.queryMaxWithdrawal(cmd, sink);
+        return false;
       default:
         this.reject(cmd, RejectCode.UnknownCommand, `command kind ${cmd.kind} is not handled by risk`, sink);
         return false;
@@ -169,11 +316,18 @@ export class RiskShard {
       this.reject(cmd, RejectCode.Overloaded, `risk shard holds the maximum of ${RISK_LIMITS.accountsPerShardMax} accounts`, sink);
       return;
     }
+    // A4: credited at once. (With autoLend on, the lending issue repays a borrow of the asset first, then lends.)
     account.available[cmd.asset] = account.available[cmd.asset]! + cmd.amount;
+    this.syncMargin(account, cmd.asset);
     this.accepted(cmd, sink);
     this.publishBalance(cmd.seq, account, cmd.asset, sink);
   }
 
+  /**
+   * A5: a withdrawal takes available balance and must pass C8. Plain: the balance first (INSUFFICIENT_BALANCE),
+   * then the margin (INSUFFICIENT_MARGIN). Margin withdrawal (AutoBorrow): the margin first, then the part beyond
+   * the balance would be borrowed (BORROW_UNAVAILABLE until pools exist). Nothing is debited on a refusal.
+   */
   private withdraw(cmd: CommandRecord, sink: EventSink): void {
     const account = this.clientAccount(cmd, sink);
     if (account === null) return;
@@ -186,15 +340,26 @@ export class RiskShard {
       return;
     }
     const available = account.available[cmd.asset]!;
-    if (available < cmd.amount) {
+    const borrowing = (cmd.flags & OrderFlag.AutoBorrow) !== 0;
+    if (!borrowing && available < cmd.amount) {
       this.reject(cmd, RejectCode.InsufficientBalance, this.shortfallMessage("withdraw", cmd.asset, cmd.amount, available), sink);
       return;
     }
+    if (!this.passesOutflow(account, cmd.asset, cmd.amount)) {
+      this.reject(cmd, RejectCode.InsufficientMargin, this.marginMessage("withdrawal", account), sink);
+      return;
+    }
+    if (available < cmd.amount) {
+      this.reject(cmd, RejectCode.BorrowUnavailable, this.borrowMessage("withdraw", cmd.asset, cmd.amount, available), sink);
+      return;
+    }
     account.available[cmd.asset] = available - cmd.amount;
+    this.syncMargin(account, cmd.asset);
     this.accepted(cmd, sink);
     this.publishBalance(cmd.seq, account, cmd.asset, sink);
   }
 
+  /** A2: instant between a user's own accounts; the source must pass C8 as for a withdrawal (A5). */
   private transfer(cmd: CommandRecord, sink: EventSink): void {
     const from = this.clientAccount(cmd, sink);
     if (from === null) return;
@@ -215,6 +380,10 @@ export class RiskShard {
       this.reject(cmd, RejectCode.InsufficientBalance, this.shortfallMessage("transfer", cmd.asset, cmd.amount, available), sink);
       return;
     }
+    if (!this.passesOutflow(from, cmd.asset, cmd.amount)) {
+      this.reject(cmd, RejectCode.InsufficientMargin, this.marginMessage("transfer", from), sink);
+      return;
+    }
     const to = this.accountOrCreate(cmd.account2);
     if (to === null) {
       this.reject(cmd, RejectCode.Overloaded, `risk shard holds the maximum of ${RISK_LIMITS.accountsPerShardMax} accounts`, sink);
@@ -222,6 +391,8 @@ export class RiskShard {
     }
     from.available[cmd.asset] = available - cmd.amount;
     to.available[cmd.asset] = to.available[cmd.asset]! + cmd.amount;
+    this.syncMargin(from, cmd.asset);
+    this.syncMargin(to, cmd.asset);
     this.accepted(cmd, sink);
     this.publishBalance(cmd.seq, from, cmd.asset, sink);
     this.publishBalance(cmd.seq, to, cmd.asset, sink);
@@ -246,6 +417,95 @@ export class RiskShard {
     return this.shardIndex === 0;
   }
 
+  /**
+   * A3: changes the settings named in the mask (flags bits 0–7, values in bits 8–15) and the leverage limit (state,
+   * 0 = unchanged). A new leverage limit re-prices the initial margin of every position and is refused when the IMR
+   * would be ≥ 100% at it (raising it never is). All or nothing.
+   */
+  private updateSettings(cmd: CommandRecord, sink: EventSink): void {
+    if (!isValidClientAccount(cmd.account)) {
+      this.reject(cmd, RejectCode.InvalidAccount, `account ${cmd.account} is not a client account`, sink);
+      return;
+    }
+    const mask = cmd.flags & 0xff;
+    const values = (cmd.flags >>> ACCOUNT_SETTING_VALUE_SHIFT) & 0xff;
+    if ((mask & ~ACCOUNT_SETTINGS_ALL) !== 0 || (values & ~mask) !== 0 || cmd.flags >>> (2 * ACCOUNT_SETTING_VALUE_SHIFT) !== 0) {
+      this.reject(cmd, RejectCode.InvalidSetting, `settings: unknown setting bits in ${cmd.flags}`, sink);
+      return;
+    }
+    const leverage = cmd.state;
+    if (leverage !== 0 && (!Number.isInteger(leverage) || leverage < LEVERAGE_LIMIT_MIN || leverage > this.leverageLimitMax)) {
+      this.reject(cmd, RejectCode.InvalidSetting, `leverageLimit ${leverage} is outside ${LEVERAGE_LIMIT_MIN}…${this.leverageLimitMax} (A3)`, sink);
+      return;
+    }
+    if (mask === 0 && leverage === 0) {
+      this.reject(cmd, RejectCode.InvalidSetting, "settings: nothing to change", sink);
+      return;
+    }
+    const account = this.accountOrCreate(cmd.account);
+    if (account === null) {
+      this.reject(cmd, RejectCode.Overloaded, `risk shard holds the maximum of ${RISK_LIMITS.accountsPerShardMax} accounts`, sink);
+      return;
+    }
+    if (leverage !== 0 && leverage !== account.leverageLimit) {
+      const margin = account.margin!;
+      const ratio = BigInt(leverage) * RATIO_SCALE;
+      if (!margin.wouldPassLeverageLimit(ratio)) {
+        this.reject(
+          cmd,
+          RejectCode.InsufficientMargin,
+          `leverageLimit ${leverage}: the initial margin of the open positions would reach the net equity (IMR ≥ 100%, A3); now IMR ${percent(margin.imr())}`,
+          sink,
+        );
+        return;
+      }
+      margin.setLeverageLimit(ratio);
+      account.leverageLimit = leverage;
+    }
+    account.settings = (account.settings & ~mask) | values;
+    this.accepted(cmd, sink);
+    const e = this.out;
+    e.clear();
+    e.kind = EventKind.AccountSettings;
+    e.seq = cmd.seq;
+    e.account = account.id;
+    e.settings = account.settings;
+    e.leverageLimit = account.leverageLimit;
+    sink.publish(e);
+  }
+
+  /**
+   * The USD mark of an asset (privileged; C: until the oracle lands, the mark is what this command says). Every
+   * risk shard applies it; shard 0 answers. A perpetual on the asset follows it (quote at par). Accounts revalue
+   * lazily (AccountMargin reads marks from the shared context).
+   */
+  private setMarkPrice(cmd: CommandRecord, sink: EventSink): void {
+    const speaks = this.shardIndex === 0;
+    if (cmd.asset >= this.assetCount) {
+      if (speaks) this.reject(cmd, RejectCode.UnknownAsset, `unknown asset ${cmd.asset}`, sink);
+      return;
+    }
+    if (cmd.price <= 0n) {
+      if (speaks) this.reject(cmd, RejectCode.InvalidPrice, "a mark price must be positive", sink);
+      return;
+    }
+    const ctx = this.marginContext;
+    ctx.setAssetMark(cmd.asset, cmd.price);
+    for (const m of this.config.markets) {
+      if (m.kind === MarketKind.Perpetual && m.baseAsset === cmd.asset) ctx.setMarketMark(m.id, cmd.price);
+    }
+    if (speaks) {
+      const e = this.out;
+      e.clear();
+      e.kind = EventKind.CommandAccepted;
+      e.seq = cmd.seq;
+      e.asset = cmd.asset;
+      e.price = cmd.price;
+      e.code = cmd.kind;
+      sink.publish(e);
+    }
+  }
+
   // ---- orders ----
 
   private placeOrder(cmd: CommandRecord, sink: EventSink): boolean {
@@ -264,16 +524,18 @@ export class RiskShard {
       this.reject(cmd, RejectCode.TooManyOpenOrders, `at most ${RISK_LIMITS.openOrdersPerAccountMax} open orders per account`, sink);
       return false;
     }
-    const holdAsset = this.spotHold(cmd, market, account, sink);
+    const flags = cmd.flags & SPOT_MARGIN_FLAGS;
+    const holdAsset = this.checkOrder(cmd, market, account, flags, sink);
     if (holdAsset < 0) return false;
-    this.takeHold(cmd.seq, account, cmd.market, cmd.side, cmd.clientId, holdAsset, this.pendingHold, sink);
+    this.takeHold(cmd.seq, account, cmd.market, cmd.side, cmd.clientId, flags, holdAsset, this.pendingHold, sink);
     return true;
   }
 
   /**
-   * Cancel-replace: the replacement is a new order (id = cmd.seq) on the target's side that holds its own funds;
-   * the target's hold comes back when matching reports it Replaced. So the account needs the new hold on top of the
-   * old one for the duration of the batch (pessimistic, never short). An unknown target is matching's to refuse.
+   * Cancel-replace: the replacement is a new order (id = cmd.seq) on the target's side, with the target's margin
+   * flags, that holds its own funds and passes the same checks; the target's hold comes back when matching reports
+   * it Replaced. So the account needs the new hold on top of the old one for the duration of the batch
+   * (pessimistic, never short). An unknown target is matching's to refuse.
    */
   private replaceOrder(cmd: CommandRecord, sink: EventSink): boolean {
     const account = this.clientAccount(cmd, sink);
@@ -286,13 +548,13 @@ export class RiskShard {
     const market = this.config.markets[cmd.market]!;
     cmd.side = target.side;
     cmd.orderType = OrderType.Limit;
-    const holdAsset = this.spotHold(cmd, market, account, sink);
+    const holdAsset = this.checkOrder(cmd, market, account, target.flags, sink);
     if (holdAsset < 0) return false;
-    this.takeHold(cmd.seq, account, cmd.market, target.side, target.clientId, holdAsset, this.pendingHold, sink);
+    this.takeHold(cmd.seq, account, cmd.market, target.side, target.clientId, target.flags, holdAsset, this.pendingHold, sink);
     return true;
   }
 
-  private takeHold(orderId: number, account: Account, market: number, side: number, clientId: bigint, asset: number, amount: bigint, sink: EventSink): void {
+  private takeHold(orderId: number, account: Account, market: number, side: number, clientId: bigint, flags: number, asset: number, amount: bigint, sink: EventSink): void {
     account.available[asset] = account.available[asset]! - amount;
     account.locked[asset] = account.locked[asset]! + amount;
     account.openOrders++;
@@ -302,6 +564,7 @@ export class RiskShard {
     hold.market = market;
     hold.side = side;
     hold.clientId = clientId;
+    hold.flags = flags;
     hold.asset = asset;
     hold.remaining = amount;
     this.holds.set(orderId, hold);
@@ -309,14 +572,44 @@ export class RiskShard {
     this.publishBalance(orderId, account, asset, sink);
   }
 
-  /** Set by spotHold: how much of the returned asset the order must hold. */
+  /** Set by orderCost: how much of the returned asset the order must hold. */
   private pendingHold = 0n;
 
   /**
-   * S1: a spot order without margin holds its full cost — quote for a buy (at its limit price, rounded up, so every
-   * fill at that price or better is covered), base for a sell. Returns the held asset, or -1 after a reject.
+   * The whole pre-trade check of one spot order (S1, S2, C8, A3): returns the asset to hold (the amount in
+   * pendingHold), or -1 after a reject. `flags` are the order's spot-margin flags.
    */
-  private spotHold(cmd: CommandRecord, market: MarketConfig, account: Account, sink: EventSink): number {
+  private checkOrder(cmd: CommandRecord, market: MarketConfig, account: Account, flags: number, sink: EventSink): number {
+    const asset = this.orderCost(cmd, market, account, sink);
+    if (asset < 0) return -1;
+    const need = this.pendingHold;
+    if (flags !== 0 && !account.isOn(AccountSetting.MarginEnabled)) {
+      this.reject(cmd, RejectCode.InvalidSetting, `account ${account.id} has spot margin off (A3 marginEnabled): send the order without margin flags`, sink);
+      return -1;
+    }
+    const available = account.available[asset]!;
+    const borrowing = (flags & OrderFlag.AutoBorrow) !== 0;
+    const action = cmd.side === Side.Buy ? "buy" : "sell";
+    if (!borrowing && available < need) {
+      this.reject(cmd, RejectCode.InsufficientBalance, this.shortfallMessage(action, asset, need, available), sink);
+      return -1;
+    }
+    if (!account.margin!.wouldPassInitialMargin(this.orderChanges(cmd, market, account, need))) {
+      this.reject(cmd, RejectCode.InsufficientMargin, this.marginMessage("order", account), sink);
+      return -1;
+    }
+    if (available + this.borrowableUnits(account, asset) < need) {
+      this.reject(cmd, RejectCode.BorrowUnavailable, this.borrowMessage(action, asset, need, available), sink);
+      return -1;
+    }
+    return asset;
+  }
+
+  /**
+   * S1: what a spot order spends and so holds — quote for a buy (at its limit price, rounded up, so every fill at
+   * that price or better is covered), base for a sell. Returns the asset (amount in pendingHold), -1 after a reject.
+   */
+  private orderCost(cmd: CommandRecord, market: MarketConfig, account: Account, sink: EventSink): number {
     const base = this.config.assets[market.baseAsset]!;
     const quote = this.config.assets[market.quoteAsset]!;
     if (cmd.quantity < 0n || cmd.quoteQuantity < 0n || cmd.price < 0n) {
@@ -324,61 +617,99 @@ export class RiskShard {
       return -1;
     }
     if (cmd.side === Side.Buy) {
-      const available = account.available[quote.id]!;
-      let need: bigint;
       if (cmd.orderType === OrderType.Limit) {
         if (cmd.quantity === 0n || cmd.price === 0n) {
           this.reject(cmd, RejectCode.InvalidQuantity, "a limit order needs a positive price and quantity", sink);
           return -1;
         }
-        need = quoteAmount(cmd.quantity, cmd.price, base.decimals, quote.decimals, Rounding.Up);
+        this.pendingHold = quoteAmount(cmd.quantity, cmd.price, base.decimals, quote.decimals, Rounding.Up);
       } else if (cmd.quantity === 0n) {
         if (cmd.quoteQuantity === 0n) {
           this.reject(cmd, RejectCode.InvalidQuantity, "a market buy needs a quantity or a quote quantity", sink);
           return -1;
         }
-        need = cmd.quoteQuantity;
+        this.pendingHold = cmd.quoteQuantity;
       } else {
-        // A market buy by base quantity cannot know its cost: it may spend up to the whole available quote, and
-        // matching stops at that cap (quoteQuantity) or at the quantity, whichever comes first.
-        need = cmd.quoteQuantity !== 0n && cmd.quoteQuantity < available ? cmd.quoteQuantity : available;
+        // A market buy by base quantity cannot know its cost: it may spend up to the whole available quote (and,
+        // with borrowing, what it may borrow), and matching stops at that cap (quoteQuantity) or at the quantity.
+        const spendable = account.available[quote.id]! + this.borrowableUnits(account, quote.id);
+        const need = cmd.quoteQuantity !== 0n && cmd.quoteQuantity < spendable ? cmd.quoteQuantity : spendable;
         if (need === 0n) {
           this.reject(cmd, RejectCode.InsufficientBalance, this.shortfallMessage("buy", quote.id, 1n, 0n), sink);
           return -1;
         }
         cmd.quoteQuantity = need;
+        this.pendingHold = need;
       }
-      if (available < need) {
-        this.reject(cmd, RejectCode.InsufficientBalance, this.shortfallMessage("buy", quote.id, need, available), sink);
-        return -1;
-      }
-      this.pendingHold = need;
       return quote.id;
     }
     if (cmd.quantity === 0n) {
       this.reject(cmd, RejectCode.InvalidQuantity, "a sell needs a positive base quantity", sink);
       return -1;
     }
-    const available = account.available[base.id]!;
-    if (available < cmd.quantity) {
-      this.reject(cmd, RejectCode.InsufficientBalance, this.shortfallMessage("sell", base.id, cmd.quantity, available), sink);
-      return -1;
-    }
     this.pendingHold = cmd.quantity;
     return base.id;
   }
 
+  /**
+   * C8/C10: the net-balance effect of the order's full fill with the account's taker fee — limit orders at their
+   * price; market orders at the marks (a sell of its quantity; a buy spends its quote budget `spend` on what that
+   * buys, at most its quantity).
+   */
+  private orderChanges(cmd: CommandRecord, market: MarketConfig, account: Account, spend: bigint): MarginChanges {
+    const feeBps = this.takerBpsOf(account.id);
+    const ctx = this.marginContext;
+    if (cmd.orderType === OrderType.Limit) {
+      return spotTradeChanges(this.changes, ctx, market.id, cmd.side as Side, cmd.quantity, cmd.price, feeBps);
+    }
+    const price = this.referencePrice(market);
+    if (cmd.side === Side.Sell) return spotTradeChanges(this.changes, ctx, market.id, Side.Sell, cmd.quantity, price, feeBps);
+    let quantity = (spend * ctx.marketQuoteDivisor[market.id]!) / (price * ctx.marketQuoteMultiplier[market.id]!);
+    if (cmd.quantity !== 0n && quantity > cmd.quantity) quantity = cmd.quantity;
+    return this.changes
+      .clear()
+      .addAsset(market.baseAsset, quantity - feeAmount(quantity, feeBps))
+      .addAsset(market.quoteAsset, -spend);
+  }
+
+  /** Quote per base implied by the USD marks (PRICE_DECIMALS, ≥ 1). */
+  private referencePrice(market: MarketConfig): bigint {
+    const ctx = this.marginContext;
+    const price = (ctx.assetMark[market.baseAsset]! * PRICE_SCALE) / ctx.assetMark[market.quoteAsset]!;
+    return price > 0n ? price : 1n;
+  }
+
+  /**
+   * S2 hook: units of `asset` the account could borrow for an order or a margin withdrawal right now. Without
+   * pools (the lending issue) nothing can be borrowed: a margin order must be funded like a plain one.
+   */
+  private borrowableUnits(_account: Account, _asset: number): bigint {
+    return 0n;
+  }
+
+  /** C8 for an outflow of `amount` units of `asset` (withdrawal, outgoing transfer). */
+  private passesOutflow(account: Account, asset: number, amount: bigint): boolean {
+    return account.margin!.wouldPassInitialMargin(this.changes.clear().addAsset(asset, -amount));
+  }
+
   /** X1: a fill moves the quote amount from buyer to seller and the base quantity from seller to buyer; each side
-   * pays its fee in the asset it receives (S5), rounded up, into the fee account. */
+   * pays its fee in the asset it receives (S5, its user's 30-day tier), rounded up, into the fee account. */
   private applyFill(e: EventRecord, sink: EventSink): void {
     const market = this.config.markets[e.market]!;
     const takerOwned = this.owns(e.account);
     const makerOwned = this.owns(e.makerAccount);
     if (!takerOwned && !makerOwned) return;
-    const tier = this.config.feeTiers[0]!;
+    const day = dayOf(this.nowMs);
     const makerSide = e.side === Side.Buy ? Side.Sell : Side.Buy;
-    if (takerOwned) e.takerFee = this.settleSide(e.account, e.orderId, e.side, market, e.quantity, e.amount2, tier.takerBps);
-    if (makerOwned) e.makerFee = this.settleSide(e.makerAccount, e.makerOrderId, makerSide, market, e.quantity, e.amount2, tier.makerBps);
+    // Both tiers as they stand before this trade counts towards either user's volume.
+    const takerBps = takerOwned ? this.feeTiers[this.volumes.tierOf(userOf(e.account), day)]!.takerBps : 0;
+    const makerBps = makerOwned ? this.feeTiers[this.volumes.tierOf(userOf(e.makerAccount), day)]!.makerBps : 0;
+    if (takerOwned) e.takerFee = this.settleSide(e.account, e.orderId, e.side, market, e.quantity, e.amount2, takerBps);
+    if (makerOwned) e.makerFee = this.settleSide(e.makerAccount, e.makerOrderId, makerSide, market, e.quantity, e.amount2, makerBps);
+    const ctx = this.marginContext;
+    const volumeUsd = quoteVolumeUsd(e.amount2, ctx.assetMark[market.quoteAsset]!, ctx.assetUnit[market.quoteAsset]!);
+    if (takerOwned) this.volumes.add(userOf(e.account), day, volumeUsd);
+    if (makerOwned) this.volumes.add(userOf(e.makerAccount), day, volumeUsd);
     // The record is reused by publishBalance's sink: copy what the balance events need first.
     const seq = e.seq;
     const takerAccount = e.account;
@@ -395,6 +726,11 @@ export class RiskShard {
     this.publishBalance(seq, account, side === Side.Buy ? market.baseAsset : market.quoteAsset, sink);
   }
 
+  /**
+   * One side of a fill: the paid amount leaves the order's hold, the received amount less the fee arrives. S2 hook
+   * (lending issue): a margin order that held less than its cost borrows `paid − hold.remaining` here, before the
+   * debit; until then every hold covers its fills and the invariant below holds.
+   */
   private settleSide(
     accountId: number,
     orderId: number,
@@ -417,9 +753,11 @@ export class RiskShard {
     }
     hold.remaining -= paid;
     account.locked[hold.asset] = account.locked[hold.asset]! - paid;
-    const fee = (received * BigInt(feeBps) + BPS - 1n) / BPS;
+    const fee = feeAmount(received, feeBps);
     account.available[receivedAsset] = account.available[receivedAsset]! + received - fee;
     this.feeAccount.available[receivedAsset] = this.feeAccount.available[receivedAsset]! + fee;
+    this.syncMargin(account, hold.asset);
+    this.syncMargin(account, receivedAsset);
     return fee;
   }
 
@@ -440,7 +778,260 @@ export class RiskShard {
     this.freeHolds.push(hold);
   }
 
+  // ---- queries (answered by events; nothing changes) ----
+
+  private queryCollateral(cmd: CommandRecord, sink: EventSink): void {
+    if (!isValidClientAccount(cmd.account)) {
+      this.reject(cmd, RejectCode.InvalidAccount, `account ${cmd.account} is not a client account`, sink);
+      return;
+    }
+    const s = this.collateralStatement(cmd.account);
+    const e = this.out;
+    e.clear();
+    e.kind = EventKind.AccountCollateral;
+    e.seq = cmd.seq;
+    e.account = s.account;
+    e.netEquityUsd = s.netEquityUsd;
+    e.netEquityLockedUsd = s.netEquityLockedUsd;
+    e.collateralValueUsd = s.collateralValueUsd;
+    e.liabilityUsd = s.liabilityUsd;
+    e.exposureUsd = s.exposureUsd;
+    e.pnlUsd = s.unrealizedPnlUsd;
+    e.volumeUsd = s.volume30dUsd;
+    e.imf = reportedRatio(s.imf);
+    e.mmf = reportedRatio(s.mmf);
+    e.marginFraction = reportedRatio(s.marginFraction);
+    e.imr = reportedRatio(s.imr);
+    e.mmr = reportedRatio(s.mmr);
+    e.settings = s.settings;
+    e.leverageLimit = s.leverageLimit;
+    e.feeTier = s.feeTier;
+    e.makerFee = BigInt(s.makerFeeBps);
+    e.takerFee = BigInt(s.takerFeeBps);
+    sink.publish(e);
+    for (const a of s.assets) {
+      e.clear();
+      e.kind = EventKind.AssetCollateral;
+      e.seq = cmd.seq;
+      e.account = s.account;
+      e.asset = a.asset;
+      e.quantity = a.quantity;
+      e.amount = a.available;
+      e.amount2 = a.locked;
+      e.lent = a.lent;
+      e.borrowed = a.borrowed;
+      e.price = a.markUsd;
+      e.weight = reportedRatio(a.weight);
+      e.notionalUsd = a.notionalUsd;
+      e.collateralValueUsd = a.collateralValueUsd;
+      e.liabilityUsd = a.liabilityUsd;
+      sink.publish(e);
+    }
+  }
+
+  private queryMaxOrder(cmd: CommandRecord, sink: EventSink): void {
+    if (!isValidClientAccount(cmd.account)) {
+      this.reject(cmd, RejectCode.InvalidAccount, `account ${cmd.account} is not a client account`, sink);
+      return;
+    }
+    const market = this.config.markets[cmd.market];
+    if (market === undefined) {
+      this.reject(cmd, RejectCode.UnknownMarket, `unknown market ${cmd.market}`, sink);
+      return;
+    }
+    if (market.kind !== MarketKind.Spot) {
+      this.reject(cmd, RejectCode.MarketStateForbids, `${market.symbol}: perpetual trading is not enabled yet`, sink);
+      return;
+    }
+    if (cmd.price <= 0n) {
+      this.reject(cmd, RejectCode.InvalidPrice, "a max-order query needs a positive limit price", sink);
+      return;
+    }
+    const max = this.maxOrderQuantity(cmd.account, cmd.market, cmd.side as Side, cmd.price, cmd.flags);
+    const e = this.out;
+    e.clear();
+    e.kind = EventKind.MaxOrderQuantity;
+    e.seq = cmd.seq;
+    e.account = cmd.account;
+    e.market = cmd.market;
+    e.side = cmd.side;
+    e.price = cmd.price;
+    e.quantity = max.quantity;
+    e.amount = max.marginLimit;
+    sink.publish(e);
+  }
+
+  private queryMaxWithdrawal(cmd: CommandRecord, sink: EventSink): void {
+    if (!isValidClientAccount(cmd.account)) {
+      this.reject(cmd, RejectCode.InvalidAccount, `account ${cmd.account} is not a client account`, sink);
+      return;
+    }
+    if (cmd.asset >= this.assetCount) {
+      this.reject(cmd, RejectCode.UnknownAsset, `unknown asset ${cmd.asset}`, sink);
+      return;
+    }
+    const max = this.maxWithdrawalQuantity(cmd.account, cmd.asset, cmd.flags);
+    const e = this.out;
+    e.clear();
+    e.kind = EventKind.MaxWithdrawalQuantity;
+    e.seq = cmd.seq;
+    e.account = cmd.account;
+    e.asset = cmd.asset;
+    e.quantity = max.quantity;
+    e.amount = max.marginLimit;
+    sink.publish(e);
+  }
+
+  /**
+   * C10: the largest quantity (a multiple of the market's step, ≤ its maxQuantity) of a limit order at `price` with
+   * the order `flags` that this shard's pre-trade check accepts now; and the margin check's own limit, as if every
+   * shortfall could be borrowed (what autoBorrow allows once pools lend, up to their liquidity). Off the hot path.
+   */
+  maxOrderQuantity(accountId: number, marketId: number, side: Side, price: bigint, flags: number): MaxQuantity {
+    const account = this.accounts.get(accountId);
+    const market = this.config.markets[marketId]!;
+    if (account === undefined || price <= 0n) return { quantity: 0n, marginLimit: 0n };
+    const step = market.stepSize;
+    const marketMax = (market.maxQuantity / step) * step;
+    const feeBps = this.takerBpsOf(accountId);
+    const query = { market: marketId, side, price, feeBps, stepSize: step, maxQuantity: marketMax };
+    const margin = account.margin!;
+    const ctx = this.marginContext;
+    const marginLimit = maxSpotOrderQuantity(margin, ctx, query);
+    if ((flags & SPOT_MARGIN_FLAGS) !== 0 && !account.isOn(AccountSetting.MarginEnabled)) return { quantity: 0n, marginLimit };
+    // What the order may spend: the available balance (+ what it may borrow with autoBorrow).
+    const asset = side === Side.Buy ? market.quoteAsset : market.baseAsset;
+    const spendable = account.available[asset]! + ((flags & OrderFlag.AutoBorrow) !== 0 ? this.borrowableUnits(account, asset) : 0n);
+    let funded: bigint;
+    if (side === Side.Sell) funded = spendable;
+    else {
+      // Largest q with ceil(q × price × mult / div) ≤ spendable ⇔ q × price × mult ≤ spendable × div.
+      funded = (spendable * ctx.marketQuoteDivisor[marketId]!) / (price * ctx.marketQuoteMultiplier[marketId]!);
+    }
+    funded = (funded / step) * step;
+    const bound = funded < marketMax ? funded : marketMax;
+    const quantity = bound >= marginLimit ? marginLimit : maxSpotOrderQuantity(margin, ctx, { ...query, maxQuantity: bound });
+    return { quantity, marginLimit };
+  }
+
+  /**
+   * C10/A5: the largest withdrawal of `asset` the withdraw check accepts now (flags AutoBorrow: a margin withdrawal),
+   * and the margin check's own limit (as if the part beyond the balance could be borrowed).
+   */
+  maxWithdrawalQuantity(accountId: number, asset: number, flags: number): MaxQuantity {
+    const account = this.accounts.get(accountId);
+    if (account === undefined) return { quantity: 0n, marginLimit: 0n };
+    const margin = account.margin!;
+    const marginLimit = maxWithdrawal(margin, asset, WITHDRAWAL_SEARCH_MAX);
+    const spendable = account.available[asset]! + ((flags & OrderFlag.AutoBorrow) !== 0 ? this.borrowableUnits(account, asset) : 0n);
+    const quantity = spendable >= marginLimit ? marginLimit : maxWithdrawal(margin, asset, spendable);
+    return { quantity, marginLimit };
+  }
+
+  /** The collateral statement of an account (an account never seen is empty, with the default settings). */
+  collateralStatement(accountId: number): CollateralStatement {
+    const account = this.accounts.get(accountId) ?? this.newAccount(accountId);
+    const m = account.margin!;
+    const ctx = this.marginContext;
+    const assets: AssetCollateral[] = [];
+    for (let a = 0; a < this.assetCount; a++) {
+      if (account.available[a] === 0n && account.locked[a] === 0n && account.lent[a] === 0n && account.borrowed[a] === 0n) continue;
+      const quantity = account.netBalance(a);
+      const magnitude = quantity < 0n ? -quantity : quantity;
+      assets.push({
+        asset: a,
+        quantity,
+        available: account.available[a]!,
+        locked: account.locked[a]!,
+        lent: account.lent[a]!,
+        borrowed: account.borrowed[a]!,
+        markUsd: ctx.assetMark[a]!,
+        weight: m.assetWeightRatio(a),
+        notionalUsd: (magnitude * ctx.assetMark[a]!) / ctx.assetUnit[a]!,
+        collateralValueUsd: m.assetCollateralValueUsd(a),
+        liabilityUsd: m.assetLiabilityUsd(a),
+      });
+    }
+    const user = userOf(accountId);
+    const day = dayOf(this.nowMs);
+    const tier = this.volumes.tierOf(user, day);
+    const netEquity = m.netEquityUsd();
+    const locked = m.netEquityLockedUsd();
+    return {
+      account: accountId,
+      netEquityUsd: netEquity,
+      netEquityAvailableUsd: netEquity - locked,
+      netEquityLockedUsd: locked,
+      collateralValueUsd: m.totalCollateralValueUsd(),
+      liabilityUsd: m.totalLiabilityUsd(),
+      unrealizedPnlUsd: m.totalUnrealizedPnlUsd(),
+      exposureUsd: m.totalExposureNotionalUsd(),
+      imf: m.accountImf(),
+      mmf: m.accountMmf(),
+      marginFraction: m.marginFraction(),
+      imr: m.imr(),
+      mmr: m.mmr(),
+      liquidatable: m.isLiquidatable(),
+      leverageLimit: account.leverageLimit,
+      settings: account.settings,
+      feeTier: tier,
+      makerFeeBps: this.feeTiers[tier]!.makerBps,
+      takerFeeBps: this.feeTiers[tier]!.takerBps,
+      volume30dUsd: this.volumes.volumeUsdOf(user, day),
+      assets,
+    };
+  }
+
+  // ---- lending seam ----
+
+  /**
+   * Moves `amount` (> 0) units of `asset` between an account's available balance and its pool slots, keeping the
+   * margin state in step, and publishes the balance when given a sink. The lending issue drives it from the pools
+   * after its own checks (C8, L7, L8); this only refuses what would make a slot negative (returns false, nothing
+   * changed). Not reachable from the wire yet.
+   */
+  applyPoolMovement(accountId: number, asset: number, movement: PoolMovement, amount: bigint, seq = 0, sink: EventSink | null = null): boolean {
+    const account = this.accounts.get(accountId);
+    if (account === undefined || asset >= this.assetCount || amount <= 0n) return false;
+    const a = asset;
+    switch (movement) {
+      case PoolMovement.Borrow:
+        account.borrowed[a] = account.borrowed[a]! + amount;
+        account.available[a] = account.available[a]! + amount;
+        break;
+      case PoolMovement.Repay:
+        if (account.available[a]! < amount || account.borrowed[a]! < amount) return false;
+        account.available[a] = account.available[a]! - amount;
+        account.borrowed[a] = account.borrowed[a]! - amount;
+        break;
+      case PoolMovement.Lend:
+        if (account.available[a]! < amount) return false;
+        account.available[a] = account.available[a]! - amount;
+        account.lent[a] = account.lent[a]! + amount;
+        break;
+      case PoolMovement.Redeem:
+        if (account.lent[a]! < amount) return false;
+        account.lent[a] = account.lent[a]! - amount;
+        account.available[a] = account.available[a]! + amount;
+        break;
+      default:
+        return false;
+    }
+    this.syncMargin(account, a);
+    if (sink !== null) this.publishBalance(seq, account, a, sink);
+    return true;
+  }
+
   // ---- helpers ----
+
+  /** Tells the account's margin state the asset's new net balance (C2–C7 stay incremental: one slot). */
+  private syncMargin(account: Account, asset: number): void {
+    account.margin!.setAssetBalance(asset, account.netBalance(asset));
+  }
+
+  private takerBpsOf(accountId: number): number {
+    return this.feeTiers[this.volumes.tierOf(userOf(accountId), dayOf(this.nowMs))]!.takerBps;
+  }
 
   private clientAccount(cmd: CommandRecord, sink: EventSink): Account | null {
     if (!isValidClientAccount(cmd.account)) {
@@ -455,11 +1046,15 @@ export class RiskShard {
     return account;
   }
 
+  private newAccount(id: number): Account {
+    return new Account(id, this.assetCount, new AccountMargin(this.marginContext, 10n * RATIO_SCALE));
+  }
+
   private accountOrCreate(id: number): Account | null {
     let account = this.accounts.get(id);
     if (account === undefined) {
       if (this.accounts.size >= RISK_LIMITS.accountsPerShardMax) return null;
-      account = new Account(id, this.assetCount);
+      account = this.newAccount(id);
       this.accounts.set(id, account);
     }
     return account;
@@ -468,6 +1063,18 @@ export class RiskShard {
   private shortfallMessage(action: string, asset: number, need: bigint, available: bigint): string {
     const a = this.config.assets[asset]!;
     return `insufficient ${a.symbol} to ${action}: needs ${formatDecimal(need, a.decimals)}, available ${formatDecimal(available, a.decimals)}`;
+  }
+
+  private borrowMessage(action: string, asset: number, need: bigint, available: bigint): string {
+    const a = this.config.assets[asset]!;
+    return `${action} needs ${formatDecimal(need, a.decimals)} ${a.symbol}, available ${formatDecimal(available, a.decimals)}: ` +
+      `the margin check passes, but borrowing the shortfall is not available yet (S2)`;
+  }
+
+  /** C8 refusal text: the IMR the action would leave (the changes are still in the scratch record). */
+  private marginMessage(action: string, account: Account): string {
+    const after = account.margin!.imrAfter(this.changes);
+    return `${action} would leave the initial margin ratio at ${percent(after)} (must stay below 100%, C8)`;
   }
 
   private reject(cmd: CommandRecord, code: number, message: string, sink: EventSink): void {
@@ -505,14 +1112,39 @@ export class RiskShard {
     e.asset = asset;
     e.amount = account.available[asset]!;
     e.amount2 = account.locked[asset]!;
+    e.lent = account.lent[asset]!;
+    e.borrowed = account.borrowed[asset]!;
     sink.publish(e);
   }
 
-  // ---- queries (off the hot path) ----
+  // ---- reads (off the hot path) ----
 
   balance(account: number, asset: number): { available: bigint; locked: bigint } {
     const a = this.accounts.get(account);
     return { available: a?.available[asset] ?? 0n, locked: a?.locked[asset] ?? 0n };
+  }
+
+  /** Lent and borrowed units of an asset (zero until lending lands). */
+  poolBalance(account: number, asset: number): { lent: bigint; borrowed: bigint } {
+    const a = this.accounts.get(account);
+    return { lent: a?.lent[asset] ?? 0n, borrowed: a?.borrowed[asset] ?? 0n };
+  }
+
+  /** A3 settings of an account (the defaults for one never seen). */
+  settingsOf(account: number): { settings: number; leverageLimit: number } {
+    const a = this.accounts.get(account) ?? this.newAccount(account);
+    return { settings: a.settings, leverageLimit: a.leverageLimit };
+  }
+
+  /** S5: the fee tier index and 30-day volume (USD, PRICE_DECIMALS) of the account's user today. */
+  feeTierOf(account: number): { tier: number; volumeUsd: bigint } {
+    const day = dayOf(this.nowMs);
+    const user = userOf(account);
+    return { tier: this.volumes.tierOf(user, day), volumeUsd: this.volumes.volumeUsdOf(user, day) };
+  }
+
+  markOf(asset: number): bigint {
+    return this.marginContext.assetMark[asset]!;
   }
 
   feeBalance(asset: number): bigint {
@@ -523,30 +1155,82 @@ export class RiskShard {
     return [...this.accounts.keys()].sort((a, b) => a - b);
   }
 
-  /** Σ over this shard's accounts (fee account included) of available + locked, per asset (X1). */
+  /** X1: Σ over this shard's accounts (fee account included) of available + locked + lent − borrowed, per asset. */
   totals(): bigint[] {
     const sums = new Array<bigint>(this.assetCount).fill(0n);
     for (const a of this.accounts.values()) {
-      for (let i = 0; i < this.assetCount; i++) sums[i] = sums[i]! + a.available[i]! + a.locked[i]!;
+      for (let i = 0; i < this.assetCount; i++) sums[i] = sums[i]! + a.netBalance(i);
     }
     for (let i = 0; i < this.assetCount; i++) sums[i] = sums[i]! + this.feeAccount.available[i]!;
     return sums;
+  }
+
+  /**
+   * Throws on any broken invariant (tests call it after every step): X2 no negative available, locked, lent or
+   * borrowed; each account's locked = Σ its holds and openOrders = their count; the margin state holds exactly the
+   * net balances, its sums equal a recomputation, and its leverage is the setting's.
+   */
+  validateInternalState(): void {
+    const n = this.assetCount;
+    const lockedByHolds = new Map<number, bigint[]>();
+    const countByHolds = new Map<number, number>();
+    for (const h of this.holds.values()) {
+      if (h.remaining < 0n) throw new Error(`risk invariant: order ${h.orderId} holds ${h.remaining}`);
+      let sums = lockedByHolds.get(h.account);
+      if (sums === undefined) lockedByHolds.set(h.account, (sums = new Array<bigint>(n).fill(0n)));
+      sums[h.asset] = sums[h.asset]! + h.remaining;
+      countByHolds.set(h.account, (countByHolds.get(h.account) ?? 0) + 1);
+    }
+    for (const a of this.accounts.values()) {
+      for (let i = 0; i < n; i++) {
+        if (a.available[i]! < 0n || a.locked[i]! < 0n || a.lent[i]! < 0n || a.borrowed[i]! < 0n) {
+          throw new Error(`risk invariant (X2): account ${a.id} asset ${i}: available ${a.available[i]}, locked ${a.locked[i]}, lent ${a.lent[i]}, borrowed ${a.borrowed[i]}`);
+        }
+        const held = lockedByHolds.get(a.id)?.[i] ?? 0n;
+        if (held !== a.locked[i]) throw new Error(`risk invariant: account ${a.id} asset ${i} locked ${a.locked[i]}, holds ${held}`);
+        if (a.margin!.assetBalance(i) !== a.netBalance(i)) {
+          throw new Error(`risk invariant: account ${a.id} asset ${i} margin balance ${a.margin!.assetBalance(i)}, net ${a.netBalance(i)}`);
+        }
+      }
+      if ((countByHolds.get(a.id) ?? 0) !== a.openOrders) throw new Error(`risk invariant: account ${a.id} openOrders ${a.openOrders}, holds ${countByHolds.get(a.id) ?? 0}`);
+      if (a.margin!.leverageLimit !== BigInt(a.leverageLimit) * RATIO_SCALE) throw new Error(`risk invariant: account ${a.id} leverage`);
+      a.margin!.validateInternalState();
+    }
+    for (let i = 0; i < n; i++) if (this.feeAccount.available[i]! < 0n) throw new Error(`risk invariant: fee account asset ${i} negative`);
   }
 
   /** Deterministic digest of everything this shard owns (replay equality, X4). */
   stateHash(): string {
     const h = createHash("sha256");
     h.update(`risk ${this.shardIndex}/${this.shardCount} t=${this.nowMs}\n`);
+    h.update(`marks ${this.marginContext.assetMark.join(",")} ${this.marginContext.marketMark.join(",")}\n`);
     for (const id of this.accountIds()) {
       const a = this.accounts.get(id)!;
-      h.update(`a${id} o${a.openOrders} ${a.available.join(",")} ${a.locked.join(",")}\n`);
+      h.update(`a${id} o${a.openOrders} s${a.settings} L${a.leverageLimit} ${a.available.join(",")} ${a.locked.join(",")} ${a.lent.join(",")} ${a.borrowed.join(",")}\n`);
     }
     h.update(`fee ${this.feeAccount.available.join(",")}\n`);
+    h.update(this.volumes.hashText());
     const orderIds = [...this.holds.keys()].sort((a, b) => a - b);
     for (const id of orderIds) {
       const hold = this.holds.get(id)!;
-      h.update(`h${id} ${hold.account} ${hold.asset} ${hold.remaining}\n`);
+      h.update(`h${id} ${hold.account} ${hold.asset} ${hold.flags} ${hold.remaining}\n`);
     }
     return h.digest("hex");
   }
+}
+
+/** A ratio (1e18) as reported in events: 1e-9, rounded down, clamped to int64; UNBOUNDED → the sentinel. */
+export function reportedRatio(r: Ratio): bigint {
+  if (r >= UNBOUNDED) return REPORTED_RATIO_UNBOUNDED;
+  let q = r / RATIO_TO_REPORTED;
+  if (r < 0n && q * RATIO_TO_REPORTED !== r) q -= 1n;
+  if (q > INT64_MAX) return INT64_MAX;
+  if (q < -INT64_MAX) return -INT64_MAX;
+  return q;
+}
+
+/** A ratio as a percentage with two decimals, rounded down ("100.22%"), or "unbounded". */
+function percent(r: Ratio): string {
+  if (r >= UNBOUNDED) return "unbounded (net equity ≤ 0)";
+  return `${formatDecimal(r / PERCENT_HUNDREDTHS, 2)}%`;
 }

@@ -1,0 +1,110 @@
+// S5 fee tiers: each user's 30-day traded volume (USD, all its accounts) in daily buckets keyed by engine time,
+// and the tier it selects from the config's table.
+import type { FeeTier } from "../model/index.ts";
+
+export const VOLUME_WINDOW_DAYS = 30;
+export const DAY_MS = 86_400_000;
+
+/** Engine day of a time (ms since the epoch): buckets are UTC days of engine time, never the wall clock. */
+export function dayOf(timeMs: number): number {
+  return Math.floor(timeMs / DAY_MS);
+}
+
+/** One user's traded volume: a ring of daily buckets and the window total as of `day`. */
+export class UserVolume {
+  /** Engine day each bucket holds (−1 = never used); bucket `d % 30` holds day d. */
+  readonly bucketDay = new Int32Array(VOLUME_WINDOW_DAYS).fill(-1);
+  /** USD (PRICE_DECIMALS) traded on that day. */
+  readonly bucketUsd: bigint[] = new Array<bigint>(VOLUME_WINDOW_DAYS).fill(0n);
+  /** Σ of the buckets of days (day − 29 … day): derived, recomputed when the day moves on. */
+  totalUsd = 0n;
+  day = -1;
+  tier = 0;
+}
+
+export class VolumeBook {
+  private readonly users = new Map<number, UserVolume>();
+  /** Tier thresholds, ascending (USD, PRICE_DECIMALS). */
+  private readonly minVolumeUsd: bigint[];
+
+  constructor(readonly tiers: readonly FeeTier[]) {
+    this.minVolumeUsd = tiers.map((t) => t.minVolumeUsd);
+  }
+
+  /** The user's record with its window rolled to `day` (created on first trade). */
+  private rolled(user: number, day: number): UserVolume {
+    let u = this.users.get(user);
+    if (u === undefined) {
+      u = new UserVolume();
+      u.day = day;
+      this.users.set(user, u);
+      return u;
+    }
+    if (u.day !== day) {
+      // Days only move forward (AdvanceTime is monotonic); O(30) once per user per day.
+      let total = 0n;
+      for (let i = 0; i < VOLUME_WINDOW_DAYS; i++) {
+        const d = u.bucketDay[i]!;
+        if (d > day - VOLUME_WINDOW_DAYS && d <= day) total += u.bucketUsd[i]!;
+      }
+      u.totalUsd = total;
+      u.day = day;
+      u.tier = this.tierOfVolume(total);
+    }
+    return u;
+  }
+
+  /** The highest tier whose threshold the volume reaches (tier 0 starts at 0). */
+  tierOfVolume(volumeUsd: bigint): number {
+    const mins = this.minVolumeUsd;
+    let tier = 0;
+    for (let i = 1; i < mins.length; i++) if (volumeUsd >= mins[i]!) tier = i;
+    return tier;
+  }
+
+  /** S5: the user's tier on `day` (its volume of the 30 days ending that day, before any further trade). */
+  tierOf(user: number, day: number): number {
+    const u = this.users.get(user);
+    if (u === undefined) return 0;
+    return this.rolled(user, day).tier;
+  }
+
+  volumeUsdOf(user: number, day: number): bigint {
+    const u = this.users.get(user);
+    if (u === undefined) return 0n;
+    return this.rolled(user, day).totalUsd;
+  }
+
+  /** Adds one trade's USD value to the user's bucket of `day`. */
+  add(user: number, day: number, usd: bigint): void {
+    if (usd <= 0n) return;
+    const u = this.rolled(user, day);
+    const slot = day % VOLUME_WINDOW_DAYS;
+    if (u.bucketDay[slot] !== day) {
+      // The slot held day − 30k: already outside the window, so not in the total.
+      u.bucketDay[slot] = day;
+      u.bucketUsd[slot] = 0n;
+    }
+    u.bucketUsd[slot] = u.bucketUsd[slot]! + usd;
+    u.totalUsd += usd;
+    u.tier = this.tierOfVolume(u.totalUsd);
+  }
+
+  /** Deterministic text of the buckets (the state; totals and tiers derive from them and the clock). */
+  hashText(): string {
+    const ids = [...this.users.keys()].sort((a, b) => a - b);
+    let s = "";
+    for (const id of ids) {
+      const u = this.users.get(id)!;
+      s += `v${id}`;
+      for (let i = 0; i < VOLUME_WINDOW_DAYS; i++) if (u.bucketDay[i]! >= 0) s += ` ${u.bucketDay[i]}:${u.bucketUsd[i]}`;
+      s += "\n";
+    }
+    return s;
+  }
+}
+
+/** USD value (PRICE_DECIMALS, rounded down) of `quoteUnits` of an asset with 10^decimals = `unit` at `markUsd`. */
+export function quoteVolumeUsd(quoteUnits: bigint, markUsd: bigint, unit: bigint): bigint {
+  return (quoteUnits * markUsd) / unit;
+}
