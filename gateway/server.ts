@@ -248,7 +248,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       reject(session, result.clientSeq, RejectCode.Unauthorized, "operator command: connect with the admin token", result.commandType, result.account, result.clientId);
       return;
     }
-    if (decoded.kind !== CommandKind.Deposit && decoded.kind !== CommandKind.SetMarketState && decoded.kind !== CommandKind.AdvanceTime) {
+    // Operator commands (deposit, market state, clock, marks) act for nobody: the operator does not watch the account.
+    if (!result.privileged) {
       if (!sessions.watch(session, decoded.account)) {
         reject(session, result.clientSeq, RejectCode.Overloaded, "this session already acts for the maximum number of accounts", result.commandType, decoded.account, decoded.clientId);
         return;

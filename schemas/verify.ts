@@ -99,6 +99,22 @@ export const SET_MARKET_STATE = layout("SetMarketState", { market: U16, state: U
 export const ADVANCE_TIME = layout("AdvanceTime", { time_ms: U64 });
 export const SUBSCRIBE = layout("Subscribe", { market: U16, channels: U8 });
 export const UNSUBSCRIBE = layout("Unsubscribe", { market: U16, channels: U8 });
+const SETTING_TOGGLES = {
+  auto_lend: U8,
+  auto_repay_borrows: U8,
+  auto_borrow_settlements: U8,
+  auto_realize_pnl: U8,
+  margin_enabled: U8,
+} as const;
+export const UPDATE_ACCOUNT_SETTINGS = layout("UpdateAccountSettings", {
+  account: U32,
+  leverage_limit: U8,
+  ...SETTING_TOGGLES,
+});
+export const SET_MARK_PRICE = layout("SetMarkPrice", { asset: U16, price: DEC });
+export const QUERY_COLLATERAL = layout("QueryCollateral", { account: U32 });
+export const QUERY_MAX_ORDER = layout("QueryMaxOrder", { account: U32, market: U16, side: U8, price: DEC, ...ORDER_FLAGS });
+export const QUERY_MAX_WITHDRAWAL = layout("QueryMaxWithdrawal", { account: U32, asset: U16, margin: U8 });
 
 /** Indexed by the `Command` union type (0 = NONE). */
 export const COMMAND_LAYOUTS: readonly (TableLayout | null)[] = [
@@ -115,6 +131,11 @@ export const COMMAND_LAYOUTS: readonly (TableLayout | null)[] = [
   ADVANCE_TIME,
   SUBSCRIBE,
   UNSUBSCRIBE,
+  UPDATE_ACCOUNT_SETTINGS,
+  SET_MARK_PRICE,
+  QUERY_COLLATERAL,
+  QUERY_MAX_ORDER,
+  QUERY_MAX_WITHDRAWAL,
 ];
 
 /** Indexed by the `Event` union type (0 = NONE). */
@@ -158,7 +179,7 @@ export const EVENT_LAYOUTS: readonly (TableLayout | null)[] = [
     filled: DEC,
     remaining: DEC,
   }),
-  layout("Balance", { account: U32, asset: U16, available: DEC, locked: DEC }),
+  layout("Balance", { account: U32, asset: U16, available: DEC, locked: DEC, lent: DEC, borrowed: DEC }),
   layout("CommandAccepted", { account: U32, asset: U16, amount: DEC }),
   layout("CommandRejected", { account: U32, code: U16, message: STR }),
   layout("Clock", { time_ms: U64 }),
@@ -193,6 +214,45 @@ export const EVENT_LAYOUTS: readonly (TableLayout | null)[] = [
     quote_volume: DEC,
     trade_count: U64,
   }),
+  layout("AccountSettings", { account: U32, leverage_limit: U8, ...SETTING_TOGGLES }),
+  layout("AccountCollateral", {
+    account: U32,
+    net_equity: DEC,
+    net_equity_available: DEC,
+    net_equity_locked: DEC,
+    collateral_value: DEC,
+    borrow_liability: DEC,
+    unrealized_pnl: DEC,
+    exposure_notional: DEC,
+    imf: DEC,
+    mmf: DEC,
+    margin_fraction: DEC,
+    imr: DEC,
+    mmr: DEC,
+    liquidatable: U8,
+    leverage_limit: U8,
+    ...SETTING_TOGGLES,
+    fee_tier: U8,
+    maker_fee_bps: U16,
+    taker_fee_bps: U16,
+    volume_30d: DEC,
+  }),
+  layout("AssetCollateral", {
+    account: U32,
+    asset: U16,
+    quantity: DEC,
+    available: DEC,
+    open_order_quantity: DEC,
+    lent: DEC,
+    borrowed: DEC,
+    mark_price: DEC,
+    weight: DEC,
+    notional: DEC,
+    collateral_value: DEC,
+    liability: DEC,
+  }),
+  layout("MaxOrderQuantity", { account: U32, market: U16, side: U8, price: DEC, quantity: DEC, margin_limit: DEC }),
+  layout("MaxWithdrawalQuantity", { account: U32, asset: U16, quantity: DEC, margin_limit: DEC }),
 ];
 
 export const COMMAND_ENVELOPE = layout("CommandEnvelope", { client_seq: U64, command_type: U8, command: UVAL });

@@ -22,12 +22,22 @@ const USAGE = `crossbook — cross-margin exchange engine
                                                    replays data/journal.bin in-process, prints the state hash
   crossbook client deposit ACCOUNT ASSET AMOUNT            (operator: uses data/admin.token)
   crossbook client order ACCOUNT MARKET buy|sell QUANTITY [PRICE] [--tif GTC|IOC|FOK] [--post-only]
-                                                   [--client-id N]   (no PRICE = market order)
+                                                   [--client-id N] [--margin]   (no PRICE = market order;
+                                                   --margin: spot margin, autoBorrow)
   crossbook client cancel ACCOUNT MARKET ORDER_ID
   crossbook client cancel-all ACCOUNT [MARKET]
-  crossbook client withdraw ACCOUNT ASSET AMOUNT
+  crossbook client withdraw ACCOUNT ASSET AMOUNT [--margin]
   crossbook client transfer FROM TO ASSET AMOUNT
   crossbook client balances ACCOUNT
+  crossbook client collateral ACCOUNT                      net equity, margin ratios, and per asset: quantity,
+                                                           mark, haircut weight, collateral value, open orders
+  crossbook client max-order ACCOUNT MARKET buy|sell PRICE [--margin]
+                                                           largest order risk accepts now (and the margin limit)
+  crossbook client max-withdrawal ACCOUNT ASSET [--margin] largest withdrawal risk accepts now
+  crossbook client settings ACCOUNT [--leverage 1..50] [--auto-lend on|off] [--auto-repay-borrows on|off]
+                                    [--auto-borrow-settlements on|off] [--auto-realize-pnl on|off]
+                                    [--margin-enabled on|off]   (no option: show the settings)
+  crossbook client mark ASSET PRICE                        (operator) the asset's USD mark price
   crossbook client watch ACCOUNT [ACCOUNT ...]
   crossbook client market MARKET                           L2 snapshot + deltas, trades, BBO, 24 h ticker
   crossbook client send '{"type":"LimitOrder",...}'          any command as JSON (see gateway/client/codec.ts)
@@ -204,6 +214,13 @@ async function client(argv: string[]): Promise<void> {
       tif: { type: "string", default: "GTC" },
       "post-only": { type: "boolean", default: false },
       "client-id": { type: "string" },
+      margin: { type: "boolean", default: false },
+      leverage: { type: "string" },
+      "auto-lend": { type: "string" },
+      "auto-repay-borrows": { type: "string" },
+      "auto-borrow-settlements": { type: "string" },
+      "auto-realize-pnl": { type: "string" },
+      "margin-enabled": { type: "string" },
     },
   });
   const [verb, ...args] = positionals;
@@ -250,7 +267,59 @@ async function client(argv: string[]): Promise<void> {
       cmd = { type: "Deposit", account: accountArg(args[0]), asset: resolveId("asset", args[1] ?? "", pub), amount: args[2] ?? fail("deposit needs AMOUNT") };
       break;
     case "withdraw":
-      cmd = { type: "Withdraw", account: accountArg(args[0]), asset: resolveId("asset", args[1] ?? "", pub), amount: args[2] ?? fail("withdraw needs AMOUNT") };
+      cmd = { type: "Withdraw", account: accountArg(args[0]), asset: resolveId("asset", args[1] ?? "", pub), amount: args[2] ?? fail("withdraw needs AMOUNT"), margin: values.margin };
+      break;
+    case "collateral":
+      cmd = { type: "QueryCollateral", account: accountArg(args[0]) };
+      break;
+    case "max-order": {
+      const side = (args[2] ?? "").toLowerCase();
+      if (side !== "buy" && side !== "sell") fail("max-order side must be buy or sell");
+      cmd = {
+        type: "QueryMaxOrder",
+        account: accountArg(args[0]),
+        market: resolveId("market", args[1] ?? "", pub),
+        side: side === "buy" ? "Buy" : "Sell",
+        price: args[3] ?? fail("max-order needs PRICE"),
+        autoBorrow: values.margin,
+      };
+      break;
+    }
+    case "max-withdrawal":
+      cmd = { type: "QueryMaxWithdrawal", account: accountArg(args[0]), asset: resolveId("asset", args[1] ?? "", pub), margin: values.margin };
+      break;
+    case "settings": {
+      const toggle = (option: string): boolean | undefined => {
+        const v = values[option as "auto-lend"];
+        if (v === undefined) return undefined;
+        if (v === "on") return true;
+        if (v === "off") return false;
+        fail(`--${option} must be on or off`);
+      };
+      const settings = {
+        autoLend: toggle("auto-lend"),
+        autoRepayBorrows: toggle("auto-repay-borrows"),
+        autoBorrowSettlements: toggle("auto-borrow-settlements"),
+        autoRealizePnl: toggle("auto-realize-pnl"),
+        marginEnabled: toggle("margin-enabled"),
+      };
+      const changes = Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined));
+      const account = accountArg(args[0]);
+      if (values.leverage === undefined && Object.keys(changes).length === 0) {
+        // Nothing to change: show them (the statement carries the settings).
+        cmd = { type: "QueryCollateral", account };
+        break;
+      }
+      cmd = {
+        type: "UpdateAccountSettings",
+        account,
+        ...(values.leverage !== undefined ? { leverageLimit: intOption(values.leverage, "leverage", 0, 1, 50) } : {}),
+        ...changes,
+      };
+      break;
+    }
+    case "mark":
+      cmd = { type: "SetMarkPrice", asset: resolveId("asset", args[0] ?? "", pub), price: args[1] ?? fail("mark needs PRICE") };
       break;
     case "transfer":
       cmd = { type: "Transfer", fromAccount: accountArg(args[0]), toAccount: accountArg(args[1]), asset: resolveId("asset", args[2] ?? "", pub), amount: args[3] ?? fail("transfer needs AMOUNT") };
@@ -263,6 +332,7 @@ async function client(argv: string[]): Promise<void> {
         market: resolveId("market", args[1] ?? "", pub),
         side: side === "buy" ? ("Buy" as const) : ("Sell" as const),
         ...(values["client-id"] !== undefined ? { clientId: values["client-id"] } : {}),
+        ...(values.margin ? { autoBorrow: true } : {}),
       };
       const quantity = args[3] ?? fail("order needs QUANTITY");
       const price = args[4];

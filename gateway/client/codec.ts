@@ -26,15 +26,28 @@
 //   {"type":"AdvanceTime","timeMs":1767225600000}                                             privileged
 //   {"type":"Subscribe","market":0,"channels":["Depth","Trades","Bbo","Ticker"]}              market omitted = all
 //   {"type":"Unsubscribe","market":0,"channels":["Depth"]}                                    channels: names or mask
+//   {"type":"UpdateAccountSettings","account":17,"leverageLimit":5,"autoLend":false,"marginEnabled":true}
+//        (+ autoRepayBorrows, autoBorrowSettlements, autoRealizePnl; a setting left out stays as it is;
+//         leverageLimit 1..50; the toggles take true/false, "On"/"Off"/"Unchanged" or a number)
+//   {"type":"SetMarkPrice","asset":4,"price":"140.5"}                                        privileged (USD)
+//   {"type":"QueryCollateral","account":17}                  → AccountCollateral, then AssetCollateral per asset
+//   {"type":"QueryMaxOrder","account":17,"market":2,"side":"Buy","price":"150","autoBorrow":true}
+//        (+ autoBorrowRepay, autoLend, autoLendRedeem)        → MaxOrderQuantity
+//   {"type":"QueryMaxWithdrawal","account":17,"asset":0,"margin":false}                      → MaxWithdrawalQuantity
 // Defaults: tif GTC, stp RejectTaker, every flag false, clientId 0, orderId 0.
 //
 // ## Events
 // decodeEvent returns { clientSeq, seq, marketSeq, type, ...fields } with u64 values as bigint, decimals as
 // canonical strings ("0.1", not "0.10000000") and enums as member names (a number the client does not know is
-// kept as a number). Use `toJsonText` to print one (bigints become strings).
+// kept as a number). Use `toJsonText` to print one (bigints become strings). A Balance carries `lent` and
+// `borrowed` only when the server sent them (non-zero). A ratio of AccountCollateral that is unbounded (a margin
+// fraction without exposure; IMR/MMR with net equity ≤ 0) reads "unbounded".
 import { Builder } from "flatbuffers";
 import {
+  AccountCollateral,
+  AccountSettings,
   AdvanceTime,
+  AssetCollateral,
   Balance,
   BookTicker,
   Cancel,
@@ -59,20 +72,28 @@ import {
   LimitOrder,
   MarketOrder,
   MarketState,
+  MaxOrderQuantity,
+  MaxWithdrawalQuantity,
+  QueryCollateral,
+  QueryMaxOrder,
+  QueryMaxWithdrawal,
   OrderAccepted,
   OrderDone,
   OrderRejected,
   RejectCode,
   Replace,
   SelfTradePrevention,
+  SetMarkPrice,
   SetMarketState,
   Side,
   Subscribe,
   Ticker,
   TimeInForce,
+  Toggle,
   Trade,
   Transfer,
   Unsubscribe,
+  UpdateAccountSettings,
   VerifiedFrame,
   verifyEnvelope,
   Withdraw,
@@ -107,6 +128,7 @@ export type TimeInForceName = keyof typeof TimeInForce;
 export type SelfTradePreventionName = keyof typeof SelfTradePrevention;
 export type MarketStateName = keyof typeof MarketState;
 export type ChannelName = keyof typeof Channel;
+export type ToggleName = keyof typeof Toggle;
 
 interface OrderOptions {
   reduceOnly?: boolean;
@@ -199,6 +221,45 @@ export interface UnsubscribeCommand {
   channels: ChannelName[] | number;
 }
 
+export interface UpdateAccountSettingsCommand {
+  type: "UpdateAccountSettings";
+  account: number;
+  /** 1..50; omitted = unchanged. */
+  leverageLimit?: number;
+  autoLend?: boolean | ToggleName | number;
+  autoRepayBorrows?: boolean | ToggleName | number;
+  autoBorrowSettlements?: boolean | ToggleName | number;
+  autoRealizePnl?: boolean | ToggleName | number;
+  marginEnabled?: boolean | ToggleName | number;
+}
+export interface SetMarkPriceCommand {
+  type: "SetMarkPrice";
+  asset: number;
+  /** USD. */
+  price: DecimalText;
+}
+export interface QueryCollateralCommand {
+  type: "QueryCollateral";
+  account: number;
+}
+export interface QueryMaxOrderCommand {
+  type: "QueryMaxOrder";
+  account: number;
+  market: number;
+  side: SideName | number;
+  price: DecimalText;
+  autoBorrow?: boolean;
+  autoBorrowRepay?: boolean;
+  autoLend?: boolean;
+  autoLendRedeem?: boolean;
+}
+export interface QueryMaxWithdrawalCommand {
+  type: "QueryMaxWithdrawal";
+  account: number;
+  asset: number;
+  margin?: boolean;
+}
+
 export type CommandJson =
   | DepositCommand
   | WithdrawCommand
@@ -211,7 +272,12 @@ export type CommandJson =
   | SetMarketStateCommand
   | AdvanceTimeCommand
   | SubscribeCommand
-  | UnsubscribeCommand;
+  | UnsubscribeCommand
+  | UpdateAccountSettingsCommand
+  | SetMarkPriceCommand
+  | QueryCollateralCommand
+  | QueryMaxOrderCommand
+  | QueryMaxWithdrawalCommand;
 
 // ---------------------------------------------------------------- field readers (runtime checks of JSON input)
 
@@ -289,6 +355,17 @@ class FieldReader {
     if (typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 255) return v;
     if (typeof v === "string" && Object.hasOwn(members, v) && typeof members[v] === "number") return members[v];
     this.fail(key, `one of ${enumNames(members).join(", ")} (or a number 0..255)`);
+  }
+
+  /** A Toggle: true → On, false → Off, omitted → Unchanged; or a Toggle name or raw ubyte (for the server to judge). */
+  toggle(key: string): number {
+    const v = this.get(key, false);
+    if (v === undefined) return Toggle.Unchanged;
+    if (v === true) return Toggle.On;
+    if (v === false) return Toggle.Off;
+    if (typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 255) return v;
+    if (typeof v === "string" && Object.hasOwn(Toggle, v) && typeof Toggle[v as ToggleName] === "number") return Toggle[v as ToggleName];
+    this.fail(key, `true, false, one of ${enumNames(Toggle).join(", ")} (or a number 0..255)`);
   }
 
   channels(key: string): number {
@@ -493,6 +570,66 @@ function buildCommand(builder: Builder, obj: Obj, type: string): [Command, numbe
           : [Command.Unsubscribe, Unsubscribe.createUnsubscribe(builder, market, channels)];
       break;
     }
+    case "UpdateAccountSettings": {
+      const account = f.uint("account", U32, true);
+      const leverage = f.uint("leverageLimit", 255, false, 0);
+      result = [
+        Command.UpdateAccountSettings,
+        UpdateAccountSettings.createUpdateAccountSettings(
+          builder,
+          account,
+          leverage,
+          f.toggle("autoLend"),
+          f.toggle("autoRepayBorrows"),
+          f.toggle("autoBorrowSettlements"),
+          f.toggle("autoRealizePnl"),
+          f.toggle("marginEnabled"),
+        ),
+      ];
+      break;
+    }
+    case "SetMarkPrice": {
+      const asset = f.uint("asset", U16, true);
+      const price = f.decimal("price", true)!;
+      SetMarkPrice.startSetMarkPrice(builder);
+      SetMarkPrice.addAsset(builder, asset);
+      SetMarkPrice.addPrice(builder, writeDecimal(builder, price));
+      result = [Command.SetMarkPrice, SetMarkPrice.endSetMarkPrice(builder)];
+      break;
+    }
+    case "QueryCollateral": {
+      const account = f.uint("account", U32, true);
+      result = [Command.QueryCollateral, QueryCollateral.createQueryCollateral(builder, account)];
+      break;
+    }
+    case "QueryMaxOrder": {
+      const account = f.uint("account", U32, true);
+      const market = f.uint("market", U16, true);
+      const side = f.enumValue("side", Side, true);
+      const price = f.decimal("price", true)!;
+      const autoBorrow = f.bool("autoBorrow");
+      const autoBorrowRepay = f.bool("autoBorrowRepay");
+      const autoLend = f.bool("autoLend");
+      const autoLendRedeem = f.bool("autoLendRedeem");
+      QueryMaxOrder.startQueryMaxOrder(builder);
+      QueryMaxOrder.addAccount(builder, account);
+      QueryMaxOrder.addMarket(builder, market);
+      QueryMaxOrder.addSide(builder, side);
+      QueryMaxOrder.addPrice(builder, writeDecimal(builder, price));
+      QueryMaxOrder.addAutoBorrow(builder, autoBorrow);
+      QueryMaxOrder.addAutoBorrowRepay(builder, autoBorrowRepay);
+      QueryMaxOrder.addAutoLend(builder, autoLend);
+      QueryMaxOrder.addAutoLendRedeem(builder, autoLendRedeem);
+      result = [Command.QueryMaxOrder, QueryMaxOrder.endQueryMaxOrder(builder)];
+      break;
+    }
+    case "QueryMaxWithdrawal": {
+      const account = f.uint("account", U32, true);
+      const asset = f.uint("asset", U16, true);
+      const margin = f.bool("margin");
+      result = [Command.QueryMaxWithdrawal, QueryMaxWithdrawal.createQueryMaxWithdrawal(builder, account, asset, margin)];
+      break;
+    }
     default:
       throw new CommandJsonError(`unknown command type ${describe(type)}`);
   }
@@ -599,7 +736,61 @@ export type EventJson = EnvelopeFields &
         filled: string;
         remaining: string;
       }
-    | { type: "Balance"; account: number; asset: number; available: string; locked: string }
+    | { type: "Balance"; account: number; asset: number; available: string; locked: string; lent?: string; borrowed?: string }
+    | {
+        type: "AccountSettings";
+        account: number;
+        leverageLimit: number;
+        autoLend: boolean;
+        autoRepayBorrows: boolean;
+        autoBorrowSettlements: boolean;
+        autoRealizePnl: boolean;
+        marginEnabled: boolean;
+      }
+    | {
+        type: "AccountCollateral";
+        account: number;
+        netEquity: string;
+        netEquityAvailable: string;
+        netEquityLocked: string;
+        collateralValue: string;
+        borrowLiability: string;
+        unrealizedPnl: string;
+        exposureNotional: string;
+        imf: string;
+        mmf: string;
+        marginFraction: string;
+        imr: string;
+        mmr: string;
+        liquidatable: boolean;
+        leverageLimit: number;
+        autoLend: boolean;
+        autoRepayBorrows: boolean;
+        autoBorrowSettlements: boolean;
+        autoRealizePnl: boolean;
+        marginEnabled: boolean;
+        feeTier: number;
+        makerFeeBps: number;
+        takerFeeBps: number;
+        volume30d: string;
+      }
+    | {
+        type: "AssetCollateral";
+        account: number;
+        asset: number;
+        quantity: string;
+        available: string;
+        openOrderQuantity: string;
+        lent: string;
+        borrowed: string;
+        markPrice: string;
+        weight: string;
+        notional: string;
+        collateralValue: string;
+        liability: string;
+      }
+    | { type: "MaxOrderQuantity"; account: number; market: number; side: EnumText; price: string; quantity: string; marginLimit: string }
+    | { type: "MaxWithdrawalQuantity"; account: number; asset: number; quantity: string; marginLimit: string }
     | { type: "CommandAccepted"; account: number; asset: number; amount: string }
     | { type: "CommandRejected"; account: number; code: EnumText; message: string }
     | { type: "Clock"; timeMs: bigint }
@@ -650,6 +841,11 @@ export type EventJson = EnvelopeFields &
 
 function dec(d: Decimal | null): string {
   return d === null ? "0" : formatWireDecimal(d.mantissa(), d.scale());
+}
+
+/** A ratio of AccountCollateral: absent means unbounded. */
+function ratio(d: Decimal | null): string {
+  return d === null ? "unbounded" : formatWireDecimal(d.mantissa(), d.scale());
 }
 
 function name(members: Readonly<Record<number, string>>, value: number): EnumText {
@@ -750,6 +946,8 @@ export function decodeEvent(bytes: Uint8Array): EventJson {
     }
     case Event.Balance: {
       const t = table(new Balance()) as Balance;
+      const lent = t.lent();
+      const borrowed = t.borrowed();
       return {
         ...head,
         type: "Balance",
@@ -757,6 +955,96 @@ export function decodeEvent(bytes: Uint8Array): EventJson {
         asset: t.asset(),
         available: dec(t.available()),
         locked: dec(t.locked()),
+        ...(lent !== null ? { lent: dec(lent) } : {}),
+        ...(borrowed !== null ? { borrowed: dec(borrowed) } : {}),
+      };
+    }
+    case Event.AccountSettings: {
+      const t = table(new AccountSettings()) as AccountSettings;
+      return {
+        ...head,
+        type: "AccountSettings",
+        account: t.account(),
+        leverageLimit: t.leverageLimit(),
+        autoLend: t.autoLend(),
+        autoRepayBorrows: t.autoRepayBorrows(),
+        autoBorrowSettlements: t.autoBorrowSettlements(),
+        autoRealizePnl: t.autoRealizePnl(),
+        marginEnabled: t.marginEnabled(),
+      };
+    }
+    case Event.AccountCollateral: {
+      const t = table(new AccountCollateral()) as AccountCollateral;
+      return {
+        ...head,
+        type: "AccountCollateral",
+        account: t.account(),
+        netEquity: dec(t.netEquity()),
+        netEquityAvailable: dec(t.netEquityAvailable()),
+        netEquityLocked: dec(t.netEquityLocked()),
+        collateralValue: dec(t.collateralValue()),
+        borrowLiability: dec(t.borrowLiability()),
+        unrealizedPnl: dec(t.unrealizedPnl()),
+        exposureNotional: dec(t.exposureNotional()),
+        imf: ratio(t.imf()),
+        mmf: ratio(t.mmf()),
+        marginFraction: ratio(t.marginFraction()),
+        imr: ratio(t.imr()),
+        mmr: ratio(t.mmr()),
+        liquidatable: t.liquidatable(),
+        leverageLimit: t.leverageLimit(),
+        autoLend: t.autoLend(),
+        autoRepayBorrows: t.autoRepayBorrows(),
+        autoBorrowSettlements: t.autoBorrowSettlements(),
+        autoRealizePnl: t.autoRealizePnl(),
+        marginEnabled: t.marginEnabled(),
+        feeTier: t.feeTier(),
+        makerFeeBps: t.makerFeeBps(),
+        takerFeeBps: t.takerFeeBps(),
+        volume30d: dec(t.volume30d()),
+      };
+    }
+    case Event.AssetCollateral: {
+      const t = table(new AssetCollateral()) as AssetCollateral;
+      return {
+        ...head,
+        type: "AssetCollateral",
+        account: t.account(),
+        asset: t.asset(),
+        quantity: dec(t.quantity()),
+        available: dec(t.available()),
+        openOrderQuantity: dec(t.openOrderQuantity()),
+        lent: dec(t.lent()),
+        borrowed: dec(t.borrowed()),
+        markPrice: dec(t.markPrice()),
+        weight: dec(t.weight()),
+        notional: dec(t.notional()),
+        collateralValue: dec(t.collateralValue()),
+        liability: dec(t.liability()),
+      };
+    }
+    case Event.MaxOrderQuantity: {
+      const t = table(new MaxOrderQuantity()) as MaxOrderQuantity;
+      return {
+        ...head,
+        type: "MaxOrderQuantity",
+        account: t.account(),
+        market: t.market(),
+        side: name(Side, t.side()),
+        price: dec(t.price()),
+        quantity: dec(t.quantity()),
+        marginLimit: dec(t.marginLimit()),
+      };
+    }
+    case Event.MaxWithdrawalQuantity: {
+      const t = table(new MaxWithdrawalQuantity()) as MaxWithdrawalQuantity;
+      return {
+        ...head,
+        type: "MaxWithdrawalQuantity",
+        account: t.account(),
+        asset: t.asset(),
+        quantity: dec(t.quantity()),
+        marginLimit: dec(t.marginLimit()),
       };
     }
     case Event.CommandAccepted: {

@@ -6,6 +6,8 @@
 // is below 2^53, so a command allocates only the BigInts of its 64-bit fields. Every check happens here, before
 // the engine sees anything, and every reject carries a RejectCode and a message naming the field.
 import {
+  ACCOUNT_SETTING_VALUE_SHIFT,
+  AccountSetting,
   ALL_MARKETS,
   CommandKind,
   MarketState,
@@ -29,10 +31,15 @@ import {
   DEPOSIT,
   LIMIT_ORDER,
   MARKET_ORDER,
+  QUERY_COLLATERAL,
+  QUERY_MAX_ORDER,
+  QUERY_MAX_WITHDRAWAL,
   REPLACE,
+  SET_MARK_PRICE,
   SET_MARKET_STATE,
   SUBSCRIBE,
   TRANSFER,
+  UPDATE_ACCOUNT_SETTINGS,
   VerifiedFrame,
   verifyEnvelope,
   WITHDRAW,
@@ -69,7 +76,7 @@ export class DecodeResult {
   message = "";
   /** The wire union type (schemas `Command`), 0 when unreadable: chooses OrderRejected vs CommandRejected. */
   commandType = 0;
-  /** Deposit, SetMarketState, AdvanceTime: only an operator session may send them. */
+  /** Deposit, SetMarketState, AdvanceTime, SetMarkPrice: only an operator session may send them. */
   privileged = false;
   /** As far as read before a reject (for routing and echoing it). */
   account = 0;
@@ -96,6 +103,10 @@ const SIDE_MAX = maxValue(Side);
 const TIF_MAX = maxValue(TimeInForce);
 const STP_MAX = maxValue(SelfTradePrevention);
 const MARKET_STATE_MAX = maxValue(MarketState);
+/** Toggle (UpdateAccountSettings): 0 unchanged, 1 off, 2 on. */
+const TOGGLE_MAX = 2;
+/** A3: leverage_limit 0 = unchanged, else 1..50 (the risk stage also applies the platform's maximum). */
+const LEVERAGE_LIMIT_MAX = 50;
 
 function maxValue(e: Readonly<Record<string, number>>): number {
   let max = 0;
@@ -236,6 +247,16 @@ function decodeFrame(config: ExchangeConfig, out: CommandRecord, result: DecodeR
     case Command.Subscribe:
     case Command.Unsubscribe:
       return decodeSubscription(type, config, result);
+    case Command.UpdateAccountSettings:
+      return decodeUpdateAccountSettings(out, result);
+    case Command.SetMarkPrice:
+      return decodeSetMarkPrice(config, out, result);
+    case Command.QueryCollateral:
+      return decodeQueryCollateral(out, result);
+    case Command.QueryMaxOrder:
+      return decodeQueryMaxOrder(config, out, result);
+    case Command.QueryMaxWithdrawal:
+      return decodeQueryMaxWithdrawal(config, out, result);
     default:
       return reject(result, RejectCode.UnknownCommand, `unknown command type ${type}`);
   }
@@ -620,4 +641,103 @@ function decodeSubscription(type: number, config: ExchangeConfig, result: Decode
   result.channels = channels;
   result.kind = type === Command.Subscribe ? DecodedKind.Subscribe : DecodedKind.Unsubscribe;
   return true;
+}
+
+const US = UPDATE_ACCOUNT_SETTINGS.slot;
+/** Toggle fields of UpdateAccountSettings with their AccountSetting bits. */
+const SETTING_FIELDS: readonly [number, number, string][] = [
+  [US.auto_lend, AccountSetting.AutoLend, "auto_lend"],
+  [US.auto_repay_borrows, AccountSetting.AutoRepayBorrows, "auto_repay_borrows"],
+  [US.auto_borrow_settlements, AccountSetting.AutoBorrowSettlements, "auto_borrow_settlements"],
+  [US.auto_realize_pnl, AccountSetting.AutoRealizePnl, "auto_realize_pnl"],
+  [US.margin_enabled, AccountSetting.MarginEnabled, "margin_enabled"],
+];
+function decodeUpdateAccountSettings(out: CommandRecord, result: DecodeResult): boolean {
+  const account = u32(US.account);
+  result.account = account;
+  if (!checkAccount(account, "account", result)) return false;
+  const leverage = u8(US.leverage_limit);
+  if (leverage > LEVERAGE_LIMIT_MAX) {
+    return reject(result, RejectCode.InvalidSetting, `leverage_limit: ${leverage} is outside 1..${LEVERAGE_LIMIT_MAX} (0 = unchanged)`);
+  }
+  let mask = 0;
+  let values = 0;
+  for (const [slot, bit, field] of SETTING_FIELDS) {
+    const toggle = u8(slot);
+    if (!checkEnum(toggle, TOGGLE_MAX, field, "Toggle", result)) return false;
+    if (toggle === 0) continue;
+    mask |= bit;
+    if (toggle === 2) values |= bit;
+  }
+  if (mask === 0 && leverage === 0) return reject(result, RejectCode.InvalidSetting, "UpdateAccountSettings changes nothing");
+  out.clear();
+  out.kind = CommandKind.UpdateAccountSettings;
+  out.account = account;
+  out.state = leverage;
+  out.flags = mask | (values << ACCOUNT_SETTING_VALUE_SHIFT);
+  return accepted(result);
+}
+
+const MP = SET_MARK_PRICE.slot;
+function decodeSetMarkPrice(config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
+  result.privileged = true;
+  const asset = u16(MP.asset, 0);
+  if (!checkAsset(asset, config, result)) return false;
+  const price = units(MP.price, PRICE_DECIMALS, RejectCode.InvalidPrice, "price", false, result);
+  if (price < 0n) return false;
+  out.clear();
+  out.kind = CommandKind.SetMarkPrice;
+  out.asset = asset;
+  out.price = price;
+  return accepted(result);
+}
+
+function decodeQueryCollateral(out: CommandRecord, result: DecodeResult): boolean {
+  const account = u32(QUERY_COLLATERAL.slot.account);
+  result.account = account;
+  if (!checkAccount(account, "account", result)) return false;
+  out.clear();
+  out.kind = CommandKind.QueryCollateral;
+  out.account = account;
+  return accepted(result);
+}
+
+const QO = QUERY_MAX_ORDER.slot;
+function decodeQueryMaxOrder(config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
+  const account = u32(QO.account);
+  const market = u16(QO.market, 0);
+  result.account = account;
+  result.market = market;
+  if (!checkAccount(account, "account", result) || !checkMarket(market, false, config, result)) return false;
+  const side = u8(QO.side);
+  if (!checkEnum(side, SIDE_MAX, "side", "Side", result)) return false;
+  const price = units(QO.price, PRICE_DECIMALS, RejectCode.InvalidPrice, "price", false, result);
+  if (price < 0n) return false;
+  out.clear();
+  out.kind = CommandKind.QueryMaxOrder;
+  out.orderType = OrderType.Limit;
+  out.account = account;
+  out.market = market;
+  out.side = side;
+  out.price = price;
+  out.flags =
+    (bool(QO.auto_borrow) ? OrderFlag.AutoBorrow : 0) |
+    (bool(QO.auto_borrow_repay) ? OrderFlag.AutoBorrowRepay : 0) |
+    (bool(QO.auto_lend) ? OrderFlag.AutoLend : 0) |
+    (bool(QO.auto_lend_redeem) ? OrderFlag.AutoLendRedeem : 0);
+  return accepted(result);
+}
+
+const QW = QUERY_MAX_WITHDRAWAL.slot;
+function decodeQueryMaxWithdrawal(config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
+  const account = u32(QW.account);
+  const asset = u16(QW.asset, 0);
+  result.account = account;
+  if (!checkAccount(account, "account", result) || !checkAsset(asset, config, result)) return false;
+  out.clear();
+  out.kind = CommandKind.QueryMaxWithdrawal;
+  out.account = account;
+  out.asset = asset;
+  out.flags = bool(QW.margin) ? OrderFlag.AutoBorrow : 0;
+  return accepted(result);
 }

@@ -6,15 +6,21 @@
 // (PRICE_DECIMALS for prices), so a client prints them without config.
 import { Builder } from "flatbuffers";
 import {
+  AccountSetting,
   EventKind,
   MarketKind,
   PRICE_DECIMALS,
+  REPORTED_RATIO_DECIMALS,
+  REPORTED_RATIO_UNBOUNDED,
   Side,
   type EventRecord,
   type ExchangeConfig,
   type MarketConfig,
 } from "../../engine/model/index.ts";
 import {
+  AccountCollateral,
+  AccountSettings,
+  AssetCollateral,
   Balance,
   BookTicker,
   Clock,
@@ -27,6 +33,8 @@ import {
   EventEnvelope,
   Fill,
   Level,
+  MaxOrderQuantity,
+  MaxWithdrawalQuantity,
   OrderAccepted,
   OrderDone,
   OrderRejected,
@@ -64,6 +72,14 @@ function decimal(value: bigint, scale: number): number {
   // An engine value beyond int64 is a bug upstream; the runtime would truncate it silently.
   if (value < INT64_MIN || value > INT64_MAX) throw new RangeError(`wire decimal out of int64 range: ${value}`);
   return Decimal.createDecimal(builder, value, scale);
+}
+
+/** USD amounts of the account statement are at PRICE_DECIMALS (a USD value is a price of one unit). */
+const USD_DECIMALS = PRICE_DECIMALS;
+
+/** Settings bits as the five wire bools, in schema order (AccountSettings, AccountCollateral). */
+function on(settings: number, bit: number): boolean {
+  return (settings & bit) !== 0;
 }
 
 function marketOf(config: ExchangeConfig, market: number): MarketConfig {
@@ -175,6 +191,9 @@ export function encodeEvent(e: EventRecord, clientSeq: bigint, config: ExchangeC
       Balance.addAsset(builder, e.asset);
       Balance.addAvailable(builder, decimal(e.amount, decimals));
       Balance.addLocked(builder, decimal(e.amount2, decimals));
+      // Absent = 0: no bytes for them until lending moves units into the pool slots.
+      if (e.lent !== 0n) Balance.addLent(builder, decimal(e.lent, decimals));
+      if (e.borrowed !== 0n) Balance.addBorrowed(builder, decimal(e.borrowed, decimals));
       return finish(Event.Balance, Balance.endBalance(builder), clientSeq, e.seq, e.marketSeq);
     }
     case EventKind.Clock: {
@@ -198,6 +217,88 @@ export function encodeEvent(e: EventRecord, clientSeq: bigint, config: ExchangeC
       CommandRejected.addCode(builder, e.code);
       CommandRejected.addMessage(builder, message);
       return finish(Event.CommandRejected, CommandRejected.endCommandRejected(builder), clientSeq, e.seq, e.marketSeq);
+    }
+    case EventKind.AccountSettings: {
+      AccountSettings.startAccountSettings(builder);
+      AccountSettings.addAccount(builder, e.account);
+      AccountSettings.addLeverageLimit(builder, e.leverageLimit);
+      AccountSettings.addAutoLend(builder, on(e.settings, AccountSetting.AutoLend));
+      AccountSettings.addAutoRepayBorrows(builder, on(e.settings, AccountSetting.AutoRepayBorrows));
+      AccountSettings.addAutoBorrowSettlements(builder, on(e.settings, AccountSetting.AutoBorrowSettlements));
+      AccountSettings.addAutoRealizePnl(builder, on(e.settings, AccountSetting.AutoRealizePnl));
+      AccountSettings.addMarginEnabled(builder, on(e.settings, AccountSetting.MarginEnabled));
+      return finish(Event.AccountSettings, AccountSettings.endAccountSettings(builder), clientSeq, e.seq, e.marketSeq);
+    }
+    case EventKind.AccountCollateral: {
+      const b = builder;
+      AccountCollateral.startAccountCollateral(b);
+      AccountCollateral.addAccount(b, e.account);
+      AccountCollateral.addNetEquity(b, decimal(e.netEquityUsd, USD_DECIMALS));
+      AccountCollateral.addNetEquityAvailable(b, decimal(e.netEquityUsd - e.netEquityLockedUsd, USD_DECIMALS));
+      AccountCollateral.addNetEquityLocked(b, decimal(e.netEquityLockedUsd, USD_DECIMALS));
+      AccountCollateral.addCollateralValue(b, decimal(e.collateralValueUsd, USD_DECIMALS));
+      AccountCollateral.addBorrowLiability(b, decimal(e.liabilityUsd, USD_DECIMALS));
+      AccountCollateral.addUnrealizedPnl(b, decimal(e.pnlUsd, USD_DECIMALS));
+      AccountCollateral.addExposureNotional(b, decimal(e.exposureUsd, USD_DECIMALS));
+      // Unbounded ratios are left out (C7: a margin fraction without exposure; IMR/MMR with net equity ≤ 0).
+      if (e.imf !== REPORTED_RATIO_UNBOUNDED) AccountCollateral.addImf(b, decimal(e.imf, REPORTED_RATIO_DECIMALS));
+      if (e.mmf !== REPORTED_RATIO_UNBOUNDED) AccountCollateral.addMmf(b, decimal(e.mmf, REPORTED_RATIO_DECIMALS));
+      if (e.marginFraction !== REPORTED_RATIO_UNBOUNDED) {
+        AccountCollateral.addMarginFraction(b, decimal(e.marginFraction, REPORTED_RATIO_DECIMALS));
+      }
+      if (e.imr !== REPORTED_RATIO_UNBOUNDED) AccountCollateral.addImr(b, decimal(e.imr, REPORTED_RATIO_DECIMALS));
+      if (e.mmr !== REPORTED_RATIO_UNBOUNDED) AccountCollateral.addMmr(b, decimal(e.mmr, REPORTED_RATIO_DECIMALS));
+      // C9: MMR ≥ 100% with exposure (an unbounded MMR has exposure by definition).
+      AccountCollateral.addLiquidatable(b, e.mmr === REPORTED_RATIO_UNBOUNDED || e.mmr >= 10n ** BigInt(REPORTED_RATIO_DECIMALS));
+      AccountCollateral.addLeverageLimit(b, e.leverageLimit);
+      AccountCollateral.addAutoLend(b, on(e.settings, AccountSetting.AutoLend));
+      AccountCollateral.addAutoRepayBorrows(b, on(e.settings, AccountSetting.AutoRepayBorrows));
+      AccountCollateral.addAutoBorrowSettlements(b, on(e.settings, AccountSetting.AutoBorrowSettlements));
+      AccountCollateral.addAutoRealizePnl(b, on(e.settings, AccountSetting.AutoRealizePnl));
+      AccountCollateral.addMarginEnabled(b, on(e.settings, AccountSetting.MarginEnabled));
+      AccountCollateral.addFeeTier(b, e.feeTier);
+      AccountCollateral.addMakerFeeBps(b, Number(e.makerFee));
+      AccountCollateral.addTakerFeeBps(b, Number(e.takerFee));
+      AccountCollateral.addVolume30d(b, decimal(e.volumeUsd, USD_DECIMALS));
+      return finish(Event.AccountCollateral, AccountCollateral.endAccountCollateral(b), clientSeq, e.seq, e.marketSeq);
+    }
+    case EventKind.AssetCollateral: {
+      const decimals = decimalsOf(config, e.asset);
+      const b = builder;
+      AssetCollateral.startAssetCollateral(b);
+      AssetCollateral.addAccount(b, e.account);
+      AssetCollateral.addAsset(b, e.asset);
+      AssetCollateral.addQuantity(b, decimal(e.quantity, decimals));
+      AssetCollateral.addAvailable(b, decimal(e.amount, decimals));
+      AssetCollateral.addOpenOrderQuantity(b, decimal(e.amount2, decimals));
+      AssetCollateral.addLent(b, decimal(e.lent, decimals));
+      AssetCollateral.addBorrowed(b, decimal(e.borrowed, decimals));
+      AssetCollateral.addMarkPrice(b, decimal(e.price, PRICE_DECIMALS));
+      AssetCollateral.addWeight(b, decimal(e.weight, REPORTED_RATIO_DECIMALS));
+      AssetCollateral.addNotional(b, decimal(e.notionalUsd, USD_DECIMALS));
+      AssetCollateral.addCollateralValue(b, decimal(e.collateralValueUsd, USD_DECIMALS));
+      AssetCollateral.addLiability(b, decimal(e.liabilityUsd, USD_DECIMALS));
+      return finish(Event.AssetCollateral, AssetCollateral.endAssetCollateral(b), clientSeq, e.seq, e.marketSeq);
+    }
+    case EventKind.MaxOrderQuantity: {
+      const baseDecimals = decimalsOf(config, marketOf(config, e.market).baseAsset);
+      MaxOrderQuantity.startMaxOrderQuantity(builder);
+      MaxOrderQuantity.addAccount(builder, e.account);
+      MaxOrderQuantity.addMarket(builder, e.market);
+      MaxOrderQuantity.addSide(builder, e.side);
+      MaxOrderQuantity.addPrice(builder, decimal(e.price, PRICE_DECIMALS));
+      MaxOrderQuantity.addQuantity(builder, decimal(e.quantity, baseDecimals));
+      MaxOrderQuantity.addMarginLimit(builder, decimal(e.amount, baseDecimals));
+      return finish(Event.MaxOrderQuantity, MaxOrderQuantity.endMaxOrderQuantity(builder), clientSeq, e.seq, e.marketSeq);
+    }
+    case EventKind.MaxWithdrawalQuantity: {
+      const decimals = decimalsOf(config, e.asset);
+      MaxWithdrawalQuantity.startMaxWithdrawalQuantity(builder);
+      MaxWithdrawalQuantity.addAccount(builder, e.account);
+      MaxWithdrawalQuantity.addAsset(builder, e.asset);
+      MaxWithdrawalQuantity.addQuantity(builder, decimal(e.quantity, decimals));
+      MaxWithdrawalQuantity.addMarginLimit(builder, decimal(e.amount, decimals));
+      return finish(Event.MaxWithdrawalQuantity, MaxWithdrawalQuantity.endMaxWithdrawalQuantity(builder), clientSeq, e.seq, e.marketSeq);
     }
     default:
       throw new RangeError(`encodeEvent: event kind ${e.kind} has no wire form`);

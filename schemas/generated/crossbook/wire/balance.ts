@@ -6,7 +6,8 @@ import { Decimal } from '../../crossbook/wire/decimal.ts';
 
 
 /**
- * An account's balance of one asset after a change. More fields (lent, borrowed, ...) are added at the end.
+ * An account's balance of one asset after a change. lent / borrowed: units lent to or borrowed from the asset's
+ * pool (absent = 0). More fields are added at the end.
  */
 export class Balance {
   bb: flatbuffers.ByteBuffer|null = null;
@@ -46,8 +47,18 @@ locked(obj?:Decimal):Decimal|null {
   return offset ? (obj || new Decimal()).__init(this.bb_pos + offset, this.bb!) : null;
 }
 
+lent(obj?:Decimal):Decimal|null {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? (obj || new Decimal()).__init(this.bb_pos + offset, this.bb!) : null;
+}
+
+borrowed(obj?:Decimal):Decimal|null {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? (obj || new Decimal()).__init(this.bb_pos + offset, this.bb!) : null;
+}
+
 static startBalance(builder:flatbuffers.Builder) {
-  builder.startObject(4);
+  builder.startObject(6);
 }
 
 static addAccount(builder:flatbuffers.Builder, account:number) {
@@ -64,6 +75,14 @@ static addAvailable(builder:flatbuffers.Builder, availableOffset:flatbuffers.Off
 
 static addLocked(builder:flatbuffers.Builder, lockedOffset:flatbuffers.Offset) {
   builder.addFieldStruct(3, lockedOffset, 0);
+}
+
+static addLent(builder:flatbuffers.Builder, lentOffset:flatbuffers.Offset) {
+  builder.addFieldStruct(4, lentOffset, 0);
+}
+
+static addBorrowed(builder:flatbuffers.Builder, borrowedOffset:flatbuffers.Offset) {
+  builder.addFieldStruct(5, borrowedOffset, 0);
 }
 
 static endBalance(builder:flatbuffers.Builder):flatbuffers.Offset {

@@ -6,11 +6,16 @@ import { CancelAll } from '../../crossbook/wire/cancel-all.ts';
 import { Deposit } from '../../crossbook/wire/deposit.ts';
 import { LimitOrder } from '../../crossbook/wire/limit-order.ts';
 import { MarketOrder } from '../../crossbook/wire/market-order.ts';
+import { QueryCollateral } from '../../crossbook/wire/query-collateral.ts';
+import { QueryMaxOrder } from '../../crossbook/wire/query-max-order.ts';
+import { QueryMaxWithdrawal } from '../../crossbook/wire/query-max-withdrawal.ts';
 import { Replace } from '../../crossbook/wire/replace.ts';
+import { SetMarkPrice } from '../../crossbook/wire/set-mark-price.ts';
 import { SetMarketState } from '../../crossbook/wire/set-market-state.ts';
 import { Subscribe } from '../../crossbook/wire/subscribe.ts';
 import { Transfer } from '../../crossbook/wire/transfer.ts';
 import { Unsubscribe } from '../../crossbook/wire/unsubscribe.ts';
+import { UpdateAccountSettings } from '../../crossbook/wire/update-account-settings.ts';
 import { Withdraw } from '../../crossbook/wire/withdraw.ts';
 
 
@@ -27,13 +32,18 @@ export enum Command {
   SetMarketState = 9,
   AdvanceTime = 10,
   Subscribe = 11,
-  Unsubscribe = 12
+  Unsubscribe = 12,
+  UpdateAccountSettings = 13,
+  SetMarkPrice = 14,
+  QueryCollateral = 15,
+  QueryMaxOrder = 16,
+  QueryMaxWithdrawal = 17
 }
 
 export function unionToCommand(
   type: Command,
-  accessor: (obj:AdvanceTime|Cancel|CancelAll|Deposit|LimitOrder|MarketOrder|Replace|SetMarketState|Subscribe|Transfer|Unsubscribe|Withdraw) => AdvanceTime|Cancel|CancelAll|Deposit|LimitOrder|MarketOrder|Replace|SetMarketState|Subscribe|Transfer|Unsubscribe|Withdraw|null
-): AdvanceTime|Cancel|CancelAll|Deposit|LimitOrder|MarketOrder|Replace|SetMarketState|Subscribe|Transfer|Unsubscribe|Withdraw|null {
+  accessor: (obj:AdvanceTime|Cancel|CancelAll|Deposit|LimitOrder|MarketOrder|QueryCollateral|QueryMaxOrder|QueryMaxWithdrawal|Replace|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Cancel|CancelAll|Deposit|LimitOrder|MarketOrder|QueryCollateral|QueryMaxOrder|QueryMaxWithdrawal|Replace|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null
+): AdvanceTime|Cancel|CancelAll|Deposit|LimitOrder|MarketOrder|QueryCollateral|QueryMaxOrder|QueryMaxWithdrawal|Replace|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
   switch(Command[type]) {
     case 'NONE': return null; 
     case 'Deposit': return accessor(new Deposit())! as Deposit;
@@ -48,15 +58,20 @@ export function unionToCommand(
     case 'AdvanceTime': return accessor(new AdvanceTime())! as AdvanceTime;
     case 'Subscribe': return accessor(new Subscribe())! as Subscribe;
     case 'Unsubscribe': return accessor(new Unsubscribe())! as Unsubscribe;
+    case 'UpdateAccountSettings': return accessor(new UpdateAccountSettings())! as UpdateAccountSettings;
+    case 'SetMarkPrice': return accessor(new SetMarkPrice())! as SetMarkPrice;
+    case 'QueryCollateral': return accessor(new QueryCollateral())! as QueryCollateral;
+    case 'QueryMaxOrder': return accessor(new QueryMaxOrder())! as QueryMaxOrder;
+    case 'QueryMaxWithdrawal': return accessor(new QueryMaxWithdrawal())! as QueryMaxWithdrawal;
     default: return null;
   }
 }
 
 export function unionListToCommand(
   type: Command, 
-  accessor: (index: number, obj:AdvanceTime|Cancel|CancelAll|Deposit|LimitOrder|MarketOrder|Replace|SetMarketState|Subscribe|Transfer|Unsubscribe|Withdraw) => AdvanceTime|Cancel|CancelAll|Deposit|LimitOrder|MarketOrder|Replace|SetMarketState|Subscribe|Transfer|Unsubscribe|Withdraw|null, 
+  accessor: (index: number, obj:AdvanceTime|Cancel|CancelAll|Deposit|LimitOrder|MarketOrder|QueryCollateral|QueryMaxOrder|QueryMaxWithdrawal|Replace|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Cancel|CancelAll|Deposit|LimitOrder|MarketOrder|QueryCollateral|QueryMaxOrder|QueryMaxWithdrawal|Replace|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null, 
   index: number
-): AdvanceTime|Cancel|CancelAll|Deposit|LimitOrder|MarketOrder|Replace|SetMarketState|Subscribe|Transfer|Unsubscribe|Withdraw|null {
+): AdvanceTime|Cancel|CancelAll|Deposit|LimitOrder|MarketOrder|QueryCollateral|QueryMaxOrder|QueryMaxWithdrawal|Replace|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
   switch(Command[type]) {
     case 'NONE': return null; 
     case 'Deposit': return accessor(index, new Deposit())! as Deposit;
@@ -71,6 +86,11 @@ export function unionListToCommand(
     case 'AdvanceTime': return accessor(index, new AdvanceTime())! as AdvanceTime;
     case 'Subscribe': return accessor(index, new Subscribe())! as Subscribe;
     case 'Unsubscribe': return accessor(index, new Unsubscribe())! as Unsubscribe;
+    case 'UpdateAccountSettings': return accessor(index, new UpdateAccountSettings())! as UpdateAccountSettings;
+    case 'SetMarkPrice': return accessor(index, new SetMarkPrice())! as SetMarkPrice;
+    case 'QueryCollateral': return accessor(index, new QueryCollateral())! as QueryCollateral;
+    case 'QueryMaxOrder': return accessor(index, new QueryMaxOrder())! as QueryMaxOrder;
+    case 'QueryMaxWithdrawal': return accessor(index, new QueryMaxWithdrawal())! as QueryMaxWithdrawal;
     default: return null;
   }
 }

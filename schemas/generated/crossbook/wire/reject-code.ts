@@ -41,5 +41,6 @@ export enum RejectCode {
   AutoLendOn = 37,
   InvalidSetting = 38,
   NoLiquidity = 39,
-  InvalidTransfer = 40
+  InvalidTransfer = 40,
+  BorrowUnavailable = 41
 }
