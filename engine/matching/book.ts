@@ -12,7 +12,7 @@
 // - Orders of one account in this book form a second intrusive list (oAPrev/oANext), owned by the market.
 // Storage starts at the configured capacity and doubles in steps up to the limits.
 
-import { OrderIdMap } from "./id-map.ts";
+import { IdMap } from "./id-map.ts";
 
 export const NONE = -1;
 
@@ -40,6 +40,8 @@ export class Book {
   oLevel: Int32Array;
   oAPrev: Int32Array;
   oANext: Int32Array;
+  /** Index of the owning account's record in the market's account table. */
+  oAcct: Int32Array;
   oSide: Uint8Array;
   oStp: Uint8Array;
   oFlags: Uint8Array;
@@ -68,7 +70,7 @@ export class Book {
   readonly n: Int32Array = new Int32Array(2);
   readonly maxLevelsPerSide: number;
 
-  readonly ids: OrderIdMap;
+  readonly ids: IdMap;
 
   // ---- market-data dirty levels of the current command ----
   trackDirty = false;
@@ -95,6 +97,7 @@ export class Book {
     this.oLevel = new Int32Array(oc);
     this.oAPrev = new Int32Array(oc);
     this.oANext = new Int32Array(oc);
+    this.oAcct = new Int32Array(oc);
     this.oSide = new Uint8Array(oc);
     this.oStp = new Uint8Array(oc);
     this.oFlags = new Uint8Array(oc);
@@ -111,7 +114,7 @@ export class Book {
     const sc = Math.max(16, Math.min(initialLevels, maxLevelsPerSide));
     this.keys = [new Int32Array(sc), new Int32Array(sc)];
     this.lvls = [new Int32Array(sc), new Int32Array(sc)];
-    this.ids = new OrderIdMap(oc);
+    this.ids = new IdMap(oc);
   }
 
   // ---------------------------------------------------------------- orders
@@ -154,6 +157,7 @@ export class Book {
     this.oLevel = growI32(this.oLevel, cap);
     this.oAPrev = growI32(this.oAPrev, cap);
     this.oANext = growI32(this.oANext, cap);
+    this.oAcct = growI32(this.oAcct, cap);
     this.oSide = growU8(this.oSide, cap);
     this.oStp = growU8(this.oStp, cap);
     this.oFlags = growU8(this.oFlags, cap);
@@ -165,11 +169,13 @@ export class Book {
    * creating the level if needed. The caller has checked level capacity (canRestAt).
    */
   rest(slot: number, side: number, tick: number, price: bigint): void {
-    let lvl = this.levelAt(side, tick);
-    if (lvl === NONE) {
-      lvl = this.createLevel(side, tick, price);
-    } else if (this.trackDirty) {
-      this.markDirty(lvl);
+    const i = this.search(side, side === 0 ? tick : -tick);
+    let lvl: number;
+    if (i < 0) {
+      lvl = this.createLevel(side, tick, price, -i - 1);
+    } else {
+      lvl = this.lvls[side][i];
+      if (this.trackDirty) this.markDirty(lvl);
     }
     const tail = this.lTail[lvl];
     this.oPrev[slot] = tail;
@@ -264,10 +270,9 @@ export class Book {
     return this.n[side] < this.maxLevelsPerSide || this.levelAt(side, tick) !== NONE;
   }
 
-  private createLevel(side: number, tick: number, price: bigint): number {
+  private createLevel(side: number, tick: number, price: bigint, pos: number): number {
     const key = side === 0 ? tick : -tick;
-    const pos = -this.search(side, key) - 1;
-    let n = this.n[side];
+    const n = this.n[side];
     if (n === this.keys[side].length) this.growSide(side);
     const keys = this.keys[side];
     const lvls = this.lvls[side];

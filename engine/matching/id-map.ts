@@ -1,11 +1,11 @@
-// Open-addressing hash map from order id (a command sequence number < 2^53) to order slot, in typed arrays.
+// Open-addressing hash map from a non-negative integer id (< 2^53: order ids, accounts) to a slot, in typed arrays.
 //
 // Linear probing with backward-shift deletion (no tombstones), load factor ≤ 1/2, so a lookup touches one or
 // two cache lines and inserting or deleting never allocates except when the table doubles.
 
 const EMPTY = -1;
 
-export class OrderIdMap {
+export class IdMap {
   private keys: Float64Array;
   private vals: Int32Array;
   private mask: number;

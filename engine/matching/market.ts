@@ -27,6 +27,7 @@ import {
 } from "../model/index.ts";
 import { Book, NONE, RestFlag } from "./book.ts";
 import type { StateHasher } from "./hash.ts";
+import { IdMap } from "./id-map.ts";
 import { MAX_TICK_INDEX, type MatchingLimits } from "./limits.ts";
 import { TickerWindow, type DepthLevel, type DepthSnapshot, type MarketDataSink } from "./market-data.ts";
 
@@ -56,6 +57,10 @@ export class ShardContext {
 
 /** One account's resting orders in one book: count, intrusive list (ascending order id), clientId index. */
 class AccountOrders {
+  constructor(
+    readonly account: number,
+    readonly index: number,
+  ) {}
   count = 0;
   head = NONE;
   tail = NONE;
@@ -93,7 +98,9 @@ export class Market {
   lastPrice = 0n;
   lastTick = 0;
   readonly ticker = new TickerWindow();
-  private readonly accounts = new Map<number, AccountOrders>();
+  /** Accounts seen in this book: account → index into accountList (records are kept once created). */
+  private readonly accountIndex = new IdMap(256);
+  private readonly accountList: AccountOrders[] = [];
 
   // ---- filters and conversions (fixed at construction) ----
   private readonly tickSize: bigint;
@@ -344,7 +351,7 @@ export class Market {
     }
 
     // ---- identity and limits ----
-    const acct = this.accounts.get(account);
+    const acct = this.accountOf(account);
     if (clientId !== 0n && acct !== undefined && acct.byClientId !== null && acct.byClientId.has(clientId)) {
       return this.reject(K, RejectCode.DuplicateClientId, "DuplicateClientId: clientId is in use by an open order", orderId, account, side, clientId);
     }
@@ -389,7 +396,7 @@ export class Market {
 
   /** Cancels every open order of `account` in this market (ascending order id); returns how many. */
   cancelAllOf(account: number): number {
-    const acct = this.accounts.get(account);
+    const acct = this.accountOf(account);
     if (acct === undefined) return 0;
     let n = 0;
     let slot = acct.head;
@@ -455,15 +462,15 @@ export class Market {
       book.setOpenQty(slot, openQty);
       book.oOrig[slot] = qty;
       book.oFilled[slot] = 0n;
-      this.moveToAccountTail(slot, account);
+      this.moveToAccountTail(slot);
       this.accepted(orderId, account, side, price, qty, openQty, 0n, clientId);
       return;
     }
     const stp = book.oStp[slot];
     const cmdFlags = ((flags & RestFlag.PostOnly) !== 0 ? OrderFlag.PostOnly : 0) | ((flags & RestFlag.ReduceOnly) !== 0 ? OrderFlag.ReduceOnly : 0);
-    this.dropResting(slot, account, clientId);
+    const acct = this.accountList[book.oAcct[slot]];
+    this.dropResting(slot, clientId);
     this.accepted(orderId, account, side, price, qty, openQty, 0n, clientId);
-    const acct = this.accounts.get(account);
     this.execute(orderId, account, side, TimeInForce.GTC, stp, cmdFlags, clientId, true, tick, price, qty, openQty, 0n, acct);
   }
 
@@ -611,11 +618,16 @@ export class Market {
     return n > 0 && this.book.keys[o][n - 1] >= limitKey;
   }
 
+  private accountOf(account: number): AccountOrders | undefined {
+    const i = this.accountIndex.get(account);
+    return i < 0 ? undefined : this.accountList[i];
+  }
+
   /** The resting order a cancel/replace addresses (by order id or, with ByClientId, by clientId), if it is the account's. */
   private findTarget(cmd: CommandRecord): number {
     if ((cmd.flags & OrderFlag.ByClientId) !== 0) {
       if (cmd.clientId === 0n) return NONE;
-      const acct = this.accounts.get(cmd.account);
+      const acct = this.accountOf(cmd.account);
       if (acct === undefined || acct.byClientId === null) return NONE;
       const s = acct.byClientId.get(cmd.clientId);
       return s === undefined ? NONE : s;
@@ -864,12 +876,14 @@ export class Market {
     book.rest(slot, side, tick, price);
     let a = acct;
     if (a === undefined) {
-      a = this.accounts.get(account);
+      a = this.accountOf(account);
       if (a === undefined) {
-        a = new AccountOrders();
-        this.accounts.set(account, a);
+        a = new AccountOrders(account, this.accountList.length);
+        this.accountList.push(a);
+        this.accountIndex.set(account, a.index);
       }
     }
+    book.oAcct[slot] = a.index;
     const tail = a.tail;
     book.oAPrev[slot] = tail;
     book.oANext[slot] = NONE;
@@ -893,14 +907,14 @@ export class Market {
     const side = book.oSide[slot];
     const original = book.oOrig[slot];
     const filled = book.oFilled[slot];
-    this.dropResting(slot, account, clientId);
+    this.dropResting(slot, clientId);
     this.done(orderId, account, side, price, original, filled, clientId, reason);
   }
 
-  private dropResting(slot: number, account: number, clientId: bigint): void {
+  private dropResting(slot: number, clientId: bigint): void {
     const book = this.book;
     book.unlink(slot);
-    const a = this.accounts.get(account)!;
+    const a = this.accountList[book.oAcct[slot]]!;
     const prev = book.oAPrev[slot];
     const next = book.oANext[slot];
     if (prev === NONE) a.head = next;
@@ -913,9 +927,9 @@ export class Market {
   }
 
   /** A re-keyed order (cancel-replace keeping priority) moves to the end of its account list, keeping it id-ordered. */
-  private moveToAccountTail(slot: number, account: number): void {
+  private moveToAccountTail(slot: number): void {
     const book = this.book;
-    const a = this.accounts.get(account)!;
+    const a = this.accountList[book.oAcct[slot]]!;
     if (a.tail === slot) return;
     const prev = book.oAPrev[slot];
     const next = book.oANext[slot];
@@ -1048,14 +1062,18 @@ export class Market {
     this.book.validate(label);
     const book = this.book;
     let total = 0;
-    for (const [account, a] of this.accounts) {
+    for (const a of this.accountList) {
+      const account = a.account;
+      if (this.accountIndex.get(account) !== a.index) throw new Error(`${label}: account ${account} index broken`);
       let count = 0;
       let prev = NONE;
       let lastId = -1;
       let withClientId = 0;
       for (let s = a.head; s !== NONE; s = book.oANext[s]) {
         if (book.oAPrev[s] !== prev) throw new Error(`${label}: account ${account} list prev link broken`);
-        if (book.oAccount[s] !== account) throw new Error(`${label}: order ${book.oId[s]} in account ${account}'s list`);
+        if (book.oAccount[s] !== account || book.oAcct[s] !== a.index) {
+          throw new Error(`${label}: order ${book.oId[s]} in account ${account}'s list`);
+        }
         if (book.ids.get(book.oId[s]) !== s) throw new Error(`${label}: account list holds a non-resting order`);
         if (book.oId[s] <= lastId) throw new Error(`${label}: account ${account} list not in ascending id order`);
         lastId = book.oId[s];
