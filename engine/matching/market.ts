@@ -32,6 +32,8 @@ import { MAX_TICK_INDEX, type MatchingLimits } from "./limits.ts";
 import { TickerWindow, type DepthLevel, type DepthSnapshot, type MarketDataSink } from "./market-data.ts";
 
 const INT32_MIN = -2147483648;
+/** Direct-mapped cache of validated limit prices (tick index and the notional's minimum quantity at that price). */
+const PRICE_CACHE_BITS = 12;
 /** Sentinel open quantity of a market buy limited by quote only. */
 const QUOTE_ONLY_QTY = 1n << 62n;
 
@@ -117,6 +119,14 @@ export class Market {
   private readonly qDiv: bigint;
   /** RATIO_SCALE × tickSize: price × multiplier / bandDen is a tick index. */
   private readonly bandDen: bigint;
+
+  // ---- validated-price cache: repeated prices skip the tick division and the notional multiplication ----
+  private readonly pcPrice = new BigInt64Array(1 << PRICE_CACHE_BITS);
+  private readonly pcTick = new Int32Array(1 << PRICE_CACHE_BITS).fill(-1);
+  /** Smallest quantity whose notional at pcPrice meets minNotional (capped at maxQuantity + 1). */
+  private readonly pcMinQty = new BigInt64Array(1 << PRICE_CACHE_BITS);
+  /** Cache slot of the price last accepted by checkPrice (read by notionalOk). */
+  private pcSlot = 0;
 
   // ---- band inputs (O6, O7): keys bounding the opposite level a taker may reach; INT32_MIN = inactive ----
   hasBandInputs = false;
@@ -343,7 +353,7 @@ export class Market {
       return;
     }
     if (isLimit) {
-      if (qty * price < this.notionalProductMin) {
+      if (qty < this.pcMinQty[this.pcSlot]) {
         return this.reject(K, RejectCode.MinNotional, "MinNotional: quantity × price below the minimum notional", orderId, account, side, clientId);
       }
     } else if (qty === 0n && quoteQty < this.minNotional) {
@@ -432,7 +442,7 @@ export class Market {
       return this.reject(K, RejectCode.InvalidQuantity, "InvalidQuantity: quantity must be > 0", orderId, account, side, clientId);
     }
     if (!this.checkQuantity(qty, orderId, account, side, clientId)) return;
-    if (qty * price < this.notionalProductMin) {
+    if (qty < this.pcMinQty[this.pcSlot]) {
       return this.reject(K, RejectCode.MinNotional, "MinNotional: quantity × price below the minimum notional", orderId, account, side, clientId);
     }
     const flags = book.oFlags[slot];
@@ -524,8 +534,17 @@ export class Market {
 
   // ================================================================ validation helpers
 
-  /** Tick index of a valid limit price, or −1 after publishing the reject. */
+  /**
+   * Tick index of a valid limit price, or −1 after publishing the reject. Leaves pcSlot at the price's cache entry,
+   * whose pcMinQty is the notional threshold for this price.
+   */
   private checkPrice(price: bigint, orderId: number, account: number, side: number, clientId: bigint): number {
+    const h = Math.imul(Number(BigInt.asUintN(32, price)), 0x9e3779b1) >>> (32 - PRICE_CACHE_BITS);
+    const cached = this.pcTick[h];
+    if (cached >= 0 && this.pcPrice[h] === price) {
+      this.pcSlot = h;
+      return cached;
+    }
     const K = EventKind.OrderRejected;
     if (price <= 0n) {
       this.reject(K, RejectCode.InvalidPrice, "InvalidPrice: price must be > 0", orderId, account, side, clientId);
@@ -544,7 +563,13 @@ export class Market {
       this.reject(K, RejectCode.MaxPrice, "MaxPrice: price above the market maximum", orderId, account, side, clientId);
       return -1;
     }
-    return Number(t);
+    const tick = Number(t);
+    const minQty = ceilDiv(this.notionalProductMin, price);
+    this.pcPrice[h] = price;
+    this.pcTick[h] = tick;
+    this.pcMinQty[h] = minQty > this.maxQty ? this.maxQty + 1n : minQty;
+    this.pcSlot = h;
+    return tick;
   }
 
   private checkQuantity(qty: bigint, orderId: number, account: number, side: number, clientId: bigint): boolean {
