@@ -33,7 +33,7 @@ import { TickerWindow, type DepthLevel, type DepthSnapshot, type MarketDataSink 
 
 const INT32_MIN = -2147483648;
 /** Direct-mapped cache of validated limit prices (tick index and the notional's minimum quantity at that price). */
-const PRICE_CACHE_BITS = 12;
+const PRICE_CACHE_BITS = 14;
 /** Sentinel open quantity of a market buy limited by quote only. */
 const QUOTE_ONLY_QTY = 1n << 62n;
 
@@ -206,37 +206,60 @@ export class Market {
 
   // ================================================================ events
 
-  private publish(): void {
+  /**
+   * Publishes one event through the shared record, writing every order-event field (so no field of an earlier
+   * event leaks into it). The record's other fields (account statements) are cleared once per command by the shard.
+   */
+  private emit(
+    kind: number,
+    account: number,
+    side: number,
+    orderId: number,
+    clientId: bigint,
+    code: number,
+    message: string,
+    price: bigint,
+    quantity: bigint,
+    amount: bigint,
+    amount2: bigint,
+    makerAccount: number,
+    makerOrderId: number,
+    makerClientId: bigint,
+    tradeId: number,
+  ): void {
     const ev = this.ctx.ev;
+    ev.kind = kind;
     ev.seq = this.ctx.seq;
     ev.marketSeq = ++this.marketSeq;
+    ev.account = account;
     ev.market = this.id;
+    ev.asset = 0;
+    ev.side = side;
+    ev.orderId = orderId;
+    ev.clientId = clientId;
+    ev.code = code;
+    ev.message = message;
+    ev.price = price;
+    ev.quantity = quantity;
+    ev.amount2 = amount2;
+    ev.amount = amount;
+    ev.makerAccount = makerAccount;
+    ev.makerOrderId = makerOrderId;
+    ev.makerClientId = makerClientId;
+    ev.makerFee = 0n;
+    ev.takerFee = 0n;
+    ev.tradeId = tradeId;
     ev.timeMs = this.ctx.timeMs;
     this.ctx.sink.publish(ev);
   }
 
   /** OrderRejected (or CommandRejected) for this market; nothing changed. */
   reject(kind: number, code: number, message: string, orderId: number, account: number, side: number, clientId: bigint): void {
-    const ev = this.ctx.ev;
-    ev.clear();
-    ev.kind = kind;
-    ev.code = code;
-    ev.message = message;
-    ev.orderId = orderId;
-    ev.account = account;
-    ev.side = side;
-    ev.clientId = clientId;
-    this.publish();
+    this.emit(kind, account, side, orderId, clientId, code, message, 0n, 0n, 0n, 0n, 0, 0, 0n, 0);
   }
 
   commandAccepted(account: number, code: number, amount: bigint): void {
-    const ev = this.ctx.ev;
-    ev.clear();
-    ev.kind = EventKind.CommandAccepted;
-    ev.account = account;
-    ev.code = code;
-    ev.amount = amount;
-    this.publish();
+    this.emit(EventKind.CommandAccepted, account, 0, 0, 0n, code, "", 0n, 0n, amount, 0n, 0, 0, 0n, 0);
   }
 
   private accepted(
@@ -249,18 +272,7 @@ export class Market {
     quoteQty: bigint,
     clientId: bigint,
   ): void {
-    const ev = this.ctx.ev;
-    ev.clear();
-    ev.kind = EventKind.OrderAccepted;
-    ev.orderId = orderId;
-    ev.account = account;
-    ev.side = side;
-    ev.price = price;
-    ev.quantity = quantity;
-    ev.amount = openQty;
-    ev.amount2 = quoteQty;
-    ev.clientId = clientId;
-    this.publish();
+    this.emit(EventKind.OrderAccepted, account, side, orderId, clientId, 0, "", price, quantity, openQty, quoteQty, 0, 0, 0n, 0);
   }
 
   private done(
@@ -273,19 +285,8 @@ export class Market {
     clientId: bigint,
     reason: number,
   ): void {
-    const ev = this.ctx.ev;
-    ev.clear();
-    ev.kind = EventKind.OrderDone;
-    ev.orderId = orderId;
-    ev.account = account;
-    ev.side = side;
-    ev.price = price;
-    ev.quantity = original;
-    ev.amount = original > filled ? original - filled : 0n;
-    ev.amount2 = filled;
-    ev.clientId = clientId;
-    ev.code = reason;
-    this.publish();
+    const unfilled = original > filled ? original - filled : 0n;
+    this.emit(EventKind.OrderDone, account, side, orderId, clientId, reason, "", price, original, unfilled, filled, 0, 0, 0n, 0);
   }
 
   // ================================================================ commands
@@ -761,7 +762,6 @@ export class Market {
     const o = side ^ 1;
     const keys = book.keys[o];
     const lvls = book.lvls[o];
-    const ev = this.ctx.ev;
     const md = this.ctx.md;
     for (;;) {
       const n = book.n[o];
@@ -803,20 +803,7 @@ export class Market {
         this.lastTick = book.lTick[lvl];
         this.ticker.onTrade(price, q, quote);
         this.tTraded = true;
-        ev.clear();
-        ev.kind = EventKind.Fill;
-        ev.account = account;
-        ev.orderId = orderId;
-        ev.clientId = clientId;
-        ev.side = side;
-        ev.makerAccount = book.oAccount[slot];
-        ev.makerOrderId = book.oId[slot];
-        ev.makerClientId = book.oClientId[slot];
-        ev.price = price;
-        ev.quantity = q;
-        ev.amount2 = quote;
-        ev.tradeId = tradeId;
-        this.publish();
+        this.emit(EventKind.Fill, account, side, orderId, clientId, 0, "", price, q, 0n, quote, book.oAccount[slot], book.oId[slot], book.oClientId[slot], tradeId);
         if (md !== null) md.trade(this.id, tradeId, price, q, quote, o, this.ctx.timeMs);
         if (this.tRemaining === 0n) {
           if (book.oQty[slot] === 0n) this.makerFilled(slot);
