@@ -4,15 +4,15 @@
 // - An order is a slot index into the o* arrays. Slots are recycled through a free list threaded through oNext.
 // - A price level is a slot index into the l* arrays, holding an intrusive FIFO (lHead/lTail, oPrev/oNext) of its
 //   orders, its total open quantity and order count. Levels are recycled through a free list threaded through lHead.
-// - Each side keeps its levels in one sorted array of keys (keys[side]) with the level slots beside it (lvls[side]).
-//   The key of a level is its tick index for bids and the negated tick index for asks, so both arrays are ascending
-//   with the best level at the end: consuming the best level is a pop, and new orders (which cluster near the
-//   touch) shift only a few entries. Finding a level by price is a binary search.
+// - Each side indexes its levels by tick in a PriceLadder (ladder.ts): a dense window of ticks around the touch with
+//   a bitset for next-best searches, and a sorted overflow for far levels. Finding, adding and removing a level
+//   near the touch is O(1).
 // - Every resting order is in `ids` (order id → slot), giving O(1) cancel.
 // - Orders of one account in this book form a second intrusive list (oAPrev/oANext), owned by the market.
 // Storage starts at the configured capacity and doubles in steps up to the limits.
 
 import { IdMap } from "./id-map.ts";
+import { NO_TICK, PriceLadder } from "./ladder.ts";
 
 export const NONE = -1;
 
@@ -64,10 +64,8 @@ export class Book {
   private freeLevel = NONE;
   private levelHighWater = 0;
 
-  // ---- sides: ascending keys, best at the end ----
-  readonly keys: [Int32Array, Int32Array];
-  readonly lvls: [Int32Array, Int32Array];
-  readonly n: Int32Array = new Int32Array(2);
+  // ---- sides: price levels by tick ----
+  readonly ladders: [PriceLadder, PriceLadder];
   readonly maxLevelsPerSide: number;
 
   readonly ids: IdMap;
@@ -80,7 +78,7 @@ export class Book {
   dBefore: BigInt64Array = new BigInt64Array(64);
   dCount = 0;
 
-  constructor(initialOrders: number, maxOrders: number, initialLevels: number, maxLevelsPerSide: number) {
+  constructor(initialOrders: number, maxOrders: number, initialLevels: number, maxLevelsPerSide: number, windowBits: number) {
     this.orderMax = maxOrders;
     this.maxLevelsPerSide = maxLevelsPerSide;
     const oc = Math.max(16, Math.min(initialOrders, maxOrders));
@@ -111,9 +109,10 @@ export class Book {
     this.lTail = new Int32Array(lc);
     this.lSide = new Uint8Array(lc);
     this.lStamp = new Int32Array(lc);
-    const sc = Math.max(16, Math.min(initialLevels, maxLevelsPerSide));
-    this.keys = [new Int32Array(sc), new Int32Array(sc)];
-    this.lvls = [new Int32Array(sc), new Int32Array(sc)];
+    this.ladders = [
+      new PriceLadder(0, windowBits, initialLevels, maxLevelsPerSide),
+      new PriceLadder(1, windowBits, initialLevels, maxLevelsPerSide),
+    ];
     this.ids = new IdMap(oc);
   }
 
@@ -169,13 +168,11 @@ export class Book {
    * creating the level if needed. The caller has checked level capacity (canRestAt).
    */
   rest(slot: number, side: number, tick: number, price: bigint): void {
-    const i = this.search(side, side === 0 ? tick : -tick);
-    let lvl: number;
-    if (i < 0) {
-      lvl = this.createLevel(side, tick, price, -i - 1);
-    } else {
-      lvl = this.lvls[side][i];
-      if (this.trackDirty) this.markDirty(lvl);
+    let lvl = this.ladders[side].get(tick);
+    if (lvl === NONE) {
+      lvl = this.createLevel(side, tick, price);
+    } else if (this.trackDirty) {
+      this.markDirty(lvl);
     }
     const tail = this.lTail[lvl];
     this.oPrev[slot] = tail;
@@ -235,51 +232,24 @@ export class Book {
   // ---------------------------------------------------------------- levels
 
   bestLevel(side: number): number {
-    const n = this.n[side];
-    return n === 0 ? NONE : this.lvls[side][n - 1];
+    return this.ladders[side].bestLvl;
   }
 
-  /** Index of key in the side's array, or −(insertion point) − 1. */
-  private search(side: number, key: number): number {
-    const keys = this.keys[side];
-    let lo = 0;
-    let hi = this.n[side] - 1;
-    // Most lookups hit at or near the touch (the end).
-    if (hi >= 0) {
-      const top = keys[hi];
-      if (key === top) return hi;
-      if (key > top) return -(hi + 1) - 1;
-    }
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      const k = keys[mid];
-      if (k < key) lo = mid + 1;
-      else if (k > key) hi = mid - 1;
-      else return mid;
-    }
-    return -lo - 1;
+  levelCount(side: number): number {
+    return this.ladders[side].count;
   }
 
   levelAt(side: number, tick: number): number {
-    const i = this.search(side, side === 0 ? tick : -tick);
-    return i >= 0 ? this.lvls[side][i] : NONE;
+    return this.ladders[side].get(tick);
   }
 
   /** Whether an order may rest at tick without exceeding the side's level limit. */
   canRestAt(side: number, tick: number): boolean {
-    return this.n[side] < this.maxLevelsPerSide || this.levelAt(side, tick) !== NONE;
+    const ladder = this.ladders[side];
+    return ladder.count < this.maxLevelsPerSide || ladder.get(tick) !== NONE;
   }
 
-  private createLevel(side: number, tick: number, price: bigint, pos: number): number {
-    const key = side === 0 ? tick : -tick;
-    const n = this.n[side];
-    if (n === this.keys[side].length) this.growSide(side);
-    const keys = this.keys[side];
-    const lvls = this.lvls[side];
-    if (pos < n) {
-      keys.copyWithin(pos + 1, pos, n);
-      lvls.copyWithin(pos + 1, pos, n);
-    }
+  private createLevel(side: number, tick: number, price: bigint): number {
     let lvl = this.freeLevel;
     if (lvl !== NONE) {
       this.freeLevel = this.lHead[lvl];
@@ -287,9 +257,6 @@ export class Book {
       if (this.levelHighWater === this.levelCap) this.growLevels();
       lvl = this.levelHighWater++;
     }
-    keys[pos] = key;
-    lvls[pos] = lvl;
-    this.n[side] = n + 1;
     this.lTick[lvl] = tick;
     this.lPrice[lvl] = price;
     this.lTotal[lvl] = 0n;
@@ -298,29 +265,15 @@ export class Book {
     this.lTail[lvl] = NONE;
     this.lSide[lvl] = side;
     this.lStamp[lvl] = 0;
+    this.ladders[side].insert(tick, lvl);
     if (this.trackDirty) this.markNewLevelDirty(lvl, side, tick);
     return lvl;
   }
 
   private removeLevel(lvl: number): void {
-    const side = this.lSide[lvl];
-    const n = this.n[side];
-    const lvls = this.lvls[side];
-    if (lvls[n - 1] !== lvl) {
-      const tick = this.lTick[lvl];
-      const i = this.search(side, side === 0 ? tick : -tick);
-      this.keys[side].copyWithin(i, i + 1, n);
-      lvls.copyWithin(i, i + 1, n);
-    }
-    this.n[side] = n - 1;
+    this.ladders[this.lSide[lvl]].remove(this.lTick[lvl]);
     this.lHead[lvl] = this.freeLevel;
     this.freeLevel = lvl;
-  }
-
-  private growSide(side: number): void {
-    const cap = Math.min(this.keys[side].length * 2, this.maxLevelsPerSide);
-    this.keys[side] = growI32(this.keys[side], cap);
-    this.lvls[side] = growI32(this.lvls[side], cap);
   }
 
   private growLevels(): void {
@@ -385,15 +338,15 @@ export class Book {
     };
     let resting = 0;
     for (let side = 0; side < 2; side++) {
-      const n = this.n[side];
-      const keys = this.keys[side];
-      const lvls = this.lvls[side];
-      for (let i = 0; i < n; i++) {
-        if (i > 0 && keys[i - 1] >= keys[i]) fail(`side ${side} keys not strictly ascending at ${i}`);
-        const lvl = lvls[i];
+      const ladder = this.ladders[side];
+      ladder.validate(label, (l) => this.lTick[l]);
+      let levels = 0;
+      for (let tick = ladder.bestTick; tick !== NO_TICK; tick = ladder.nextWorse(tick)) {
+        const lvl = ladder.get(tick);
+        if (++levels > ladder.count) fail(`side ${side} level walk does not end`);
+        if (lvl === NONE) fail(`side ${side} walk reached an empty tick ${tick}`);
         if (this.lSide[lvl] !== side) fail(`level ${lvl} side mismatch`);
-        const tick = this.lTick[lvl];
-        if ((side === 0 ? tick : -tick) !== keys[i]) fail(`level ${lvl} key mismatch`);
+        if (this.lTick[lvl] !== tick) fail(`level ${lvl} tick mismatch`);
         if (this.lCount[lvl] <= 0) fail(`empty level ${lvl} at tick ${tick}`);
         let count = 0;
         let total = 0n;
@@ -420,6 +373,7 @@ export class Book {
         if (total !== this.lTotal[lvl]) fail(`level ${lvl} total ${this.lTotal[lvl]} != sum ${total}`);
         resting += count;
       }
+      if (levels !== ladder.count) fail(`side ${side}: walked ${levels} levels, ladder counts ${ladder.count}`);
     }
     if (resting !== this.orderCount) fail(`orderCount ${this.orderCount} != resting ${resting}`);
     if (this.ids.size !== resting) fail(`id index size ${this.ids.size} != resting ${resting}`);

@@ -93,3 +93,5 @@ export {
   type MatchingLimits,
 } from "./limits.ts";
 export { StateHasher } from "./hash.ts";
+// Internal structure, exported for its property test (test/matching-ladder.test.ts).
+export { PriceLadder, NO_TICK } from "./ladder.ts";

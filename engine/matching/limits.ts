@@ -11,6 +11,11 @@ export interface MatchingLimits {
   readonly initialOrderCapacity: number;
   /** Level slots preallocated per book; doubles in steps. */
   readonly initialLevelCapacity: number;
+  /**
+   * log2 of the tick window each side indexes densely around its touch (ladder.ts); levels outside it are still
+   * supported, just slower. 17 = 131,072 ticks (≈ ±$1,300 at a $0.01 tick), ~0.5 MB per side.
+   */
+  readonly ladderWindowBits: number;
 }
 
 export const DEFAULT_MATCHING_LIMITS: MatchingLimits = {
@@ -19,6 +24,7 @@ export const DEFAULT_MATCHING_LIMITS: MatchingLimits = {
   maxLevelsPerSide: 1 << 16,
   initialOrderCapacity: 4_096,
   initialLevelCapacity: 1_024,
+  ladderWindowBits: 17,
 };
 
 /** Highest tick index a market may have (price / tickSize); tick indices live in Int32Arrays. */

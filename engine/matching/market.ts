@@ -28,6 +28,7 @@ import {
 import { Book, NONE, RestFlag } from "./book.ts";
 import type { StateHasher } from "./hash.ts";
 import { IdMap } from "./id-map.ts";
+import { NO_TICK } from "./ladder.ts";
 import { MAX_TICK_INDEX, type MatchingLimits } from "./limits.ts";
 import { TickerWindow, type DepthLevel, type DepthSnapshot, type MarketDataSink } from "./market-data.ts";
 
@@ -196,6 +197,7 @@ export class Market {
       limits.maxOrdersPerBook,
       limits.initialLevelCapacity,
       limits.maxLevelsPerSide,
+      limits.ladderWindowBits,
     );
   }
 
@@ -640,8 +642,8 @@ export class Market {
    */
   private crosses(side: number, limitKey: number): boolean {
     const o = side ^ 1;
-    const n = this.book.n[o];
-    return n > 0 && this.book.keys[o][n - 1] >= limitKey;
+    const t = this.book.ladders[o].bestTick;
+    return t !== NO_TICK && (o === 0 ? t : -t) >= limitKey;
   }
 
   private accountOf(account: number): AccountOrders | undefined {
@@ -760,19 +762,17 @@ export class Market {
   private match(side: number, account: number, orderId: number, clientId: bigint, stp: number, limitKey: number, bandKey: number): number {
     const book = this.book;
     const o = side ^ 1;
-    const keys = book.keys[o];
-    const lvls = book.lvls[o];
+    const ladder = book.ladders[o];
     const md = this.ctx.md;
     for (;;) {
-      const n = book.n[o];
-      if (n === 0) return STOP_LIMIT;
-      const key = keys[n - 1];
+      const lvl = ladder.bestLvl;
+      if (lvl === NONE) return STOP_LIMIT;
+      const key = o === 0 ? ladder.bestTick : -ladder.bestTick;
       if (key < limitKey) return STOP_LIMIT;
       if (key < bandKey) {
         this.tStopKey = key;
         return STOP_BAND;
       }
-      const lvl = lvls[n - 1];
       const price = book.lPrice[lvl];
       let slot = book.lHead[lvl];
       while (slot !== NONE) {
@@ -826,15 +826,14 @@ export class Market {
   private fokFillable(side: number, account: number, stp: number, limitKey: number, bandKey: number, openQty: bigint, quoteQty: bigint): boolean {
     const book = this.book;
     const o = side ^ 1;
-    const keys = book.keys[o];
-    const lvls = book.lvls[o];
+    const ladder = book.ladders[o];
     let remaining = openQty;
     let quoteLeft = quoteQty;
     const capped = quoteQty > 0n;
-    for (let i = book.n[o] - 1; i >= 0; i--) {
-      const key = keys[i];
+    for (let tick = ladder.bestTick; tick !== NO_TICK; tick = ladder.nextWorse(tick)) {
+      const key = o === 0 ? tick : -tick;
       if (key < limitKey || key < bandKey) return false;
-      const lvl = lvls[i];
+      const lvl = ladder.get(tick);
       const price = book.lPrice[lvl];
       for (let slot = book.lHead[lvl]; slot !== NONE; slot = book.oNext[slot]) {
         if (stp !== SelfTradePrevention.Allow && book.oAccount[slot] === account) {
@@ -1031,9 +1030,9 @@ export class Market {
     const book = this.book;
     const sides: DepthLevel[][] = [[], []];
     for (let side = 0; side < 2; side++) {
-      const lvls = book.lvls[side];
-      for (let i = book.n[side] - 1, k = 0; i >= 0 && k < maxLevels; i--, k++) {
-        const lvl = lvls[i];
+      const ladder = book.ladders[side];
+      for (let tick = ladder.bestTick, k = 0; tick !== NO_TICK && k < maxLevels; tick = ladder.nextWorse(tick), k++) {
+        const lvl = ladder.get(tick);
         sides[side].push({ price: book.lPrice[lvl], quantity: book.lTotal[lvl], orderCount: book.lCount[lvl] });
       }
     }
@@ -1045,8 +1044,9 @@ export class Market {
     const book = this.book;
     const out: RestingOrder[] = [];
     for (let side = 0; side < 2; side++) {
-      for (let i = book.n[side] - 1; i >= 0; i--) {
-        const lvl = book.lvls[side][i];
+      const ladder = book.ladders[side];
+      for (let tick = ladder.bestTick; tick !== NO_TICK; tick = ladder.nextWorse(tick)) {
+        const lvl = ladder.get(tick);
         for (let s = book.lHead[lvl]; s !== NONE; s = book.oNext[s]) {
           out.push({
             orderId: book.oId[s],
@@ -1121,9 +1121,10 @@ export class Market {
     h.big(this.meanPremium);
     h.big(this.indexPrice);
     for (let side = 0; side < 2; side++) {
-      h.num(book.n[side]);
-      for (let i = book.n[side] - 1; i >= 0; i--) {
-        const lvl = book.lvls[side][i];
+      const ladder = book.ladders[side];
+      h.num(ladder.count);
+      for (let tick = ladder.bestTick; tick !== NO_TICK; tick = ladder.nextWorse(tick)) {
+        const lvl = ladder.get(tick);
         h.num(book.lTick[lvl]);
         h.num(book.lCount[lvl]);
         h.big(book.lTotal[lvl]);
