@@ -120,6 +120,11 @@ export class Market {
   private readonly qDiv: bigint;
   /** RATIO_SCALE × tickSize: price × multiplier / bandDen is a tick index. */
   private readonly bandDen: bigint;
+  /** multiplier / bandDen reduced to lowest terms (small operands on the hot path) for the O4 and O5 bands. */
+  private readonly pbMaxF: Fraction;
+  private readonly pbMinF: Fraction;
+  private readonly ibMaxF: Fraction;
+  private readonly ibMinF: Fraction;
 
   // ---- validated-price cache: repeated prices skip the tick division and the notional multiplication ----
   private readonly pcPrice = new BigInt64Array(1 << PRICE_CACHE_BITS);
@@ -192,6 +197,10 @@ export class Market {
     this.qDiv = qDiv;
     this.notionalProductMin = ceilDiv(cfg.minNotional * qDiv, qMul);
     this.bandDen = RATIO_SCALE * cfg.tickSize;
+    this.pbMaxF = reduced(cfg.priceBand.maxMultiplier, this.bandDen);
+    this.pbMinF = reduced(cfg.priceBand.minMultiplier, this.bandDen);
+    this.ibMaxF = reduced(cfg.impactBand.maxMultiplier, this.bandDen);
+    this.ibMinF = reduced(cfg.impactBand.minMultiplier, this.bandDen);
     this.book = new Book(
       limits.initialOrderCapacity,
       limits.maxOrdersPerBook,
@@ -209,8 +218,10 @@ export class Market {
   // ================================================================ events
 
   /**
-   * Publishes one event through the shared record, writing every order-event field (so no field of an earlier
-   * event leaks into it). The record's other fields (account statements) are cleared once per command by the shard.
+   * Publishes one event through the shared record, writing every order-event field, so nothing of an earlier event
+   * leaks into it. The record's account-statement fields (lent, netEquityUsd, …) are never written by matching and
+   * stay zero; consumers may set makerFee/takerFee on a Fill (risk does) and must not write anything else. Writing
+   * the 22 order fields instead of calling clear() on the 41-field record saves ~30 ns per event.
    */
   private emit(
     kind: number,
@@ -542,7 +553,9 @@ export class Market {
    * whose pcMinQty is the notional threshold for this price.
    */
   private checkPrice(price: bigint, orderId: number, account: number, side: number, clientId: bigint): number {
-    const h = Math.imul(Number(BigInt.asUintN(32, price)), 0x9e3779b1) >>> (32 - PRICE_CACHE_BITS);
+    // Number(price) | 0 is the price's low 32 bits for any price below 2^53 (and some deterministic bits above):
+    // only a hash; a hit is confirmed by comparing the bigint.
+    const h = Math.imul(Number(price) | 0, 0x9e3779b1) >>> (32 - PRICE_CACHE_BITS);
     const cached = this.pcTick[h];
     if (cached >= 0 && this.pcPrice[h] === price) {
       this.pcSlot = h;
@@ -628,9 +641,8 @@ export class Market {
         this.pbMinTick = 0;
         this.pbMaxTick = MAX_TICK_INDEX;
       } else {
-        const pb = this.cfg.priceBand;
-        this.pbMaxTick = clampTick(floorDiv(active * pb.maxMultiplier, this.bandDen));
-        this.pbMinTick = clampTick(ceilDiv(active * pb.minMultiplier, this.bandDen));
+        this.pbMaxTick = clampTick(floorDiv(active * this.pbMaxF.num, this.pbMaxF.den));
+        this.pbMinTick = clampTick(ceilDiv(active * this.pbMinF.num, this.pbMinF.den));
       }
     }
     return tick > this.pbMaxTick || tick < this.pbMinTick;
@@ -736,11 +748,10 @@ export class Market {
   private bandKey(side: number): number {
     const book = this.book;
     const bestOpp = book.bestLevel(side ^ 1);
-    const ib = this.cfg.impactBand;
     const ik =
       side === Side.Buy
-        ? buyKey(floorDiv(book.lPrice[bestOpp] * ib.maxMultiplier, this.bandDen))
-        : sellKey(ceilDiv(book.lPrice[bestOpp] * ib.minMultiplier, this.bandDen));
+        ? buyKey(floorDiv(book.lPrice[bestOpp] * this.ibMaxF.num, this.ibMaxF.den))
+        : sellKey(ceilDiv(book.lPrice[bestOpp] * this.ibMinF.num, this.ibMinF.den));
     const mk = this.meanMarkKey[side];
     const pk = this.premiumKey[side];
     this.tImpactKey = ik;
@@ -1145,6 +1156,28 @@ export class Market {
 }
 
 // ================================================================ pure helpers
+
+interface Fraction {
+  readonly num: bigint;
+  readonly den: bigint;
+}
+
+function gcd(a: bigint, b: bigint): bigint {
+  let x = a < 0n ? -a : a;
+  let y = b;
+  while (y !== 0n) {
+    const t = x % y;
+    x = y;
+    y = t;
+  }
+  return x;
+}
+
+/** num / den in lowest terms (den > 0). */
+function reduced(num: bigint, den: bigint): Fraction {
+  const g = gcd(num, den);
+  return g > 1n ? { num: num / g, den: den / g } : { num, den };
+}
 
 function floorDiv(a: bigint, b: bigint): bigint {
   const q = a / b;

@@ -50,8 +50,6 @@ export class MatchingShard {
     const ctx = this.ctx;
     ctx.sink = sink;
     ctx.seq = cmd.seq;
-    // Markets write every order-event field per event; this wipes anything else a consumer may have set.
-    ctx.ev.clear();
     switch (cmd.kind) {
       case CommandKind.PlaceOrder: {
         const m = this.marketOf(cmd.market);
