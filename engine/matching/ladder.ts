@@ -90,9 +90,7 @@ export class PriceLadder {
       this.bestTick = tick;
       this.bestLvl = lvl;
     }
-    // The touch left the window and most levels with it: the market moved, move the window.
-    const b = this.bestTick - this.base;
-    if (this.oN > 32 && this.oN > this.wCount && (b < 0 || b >= this.size)) this.recenter();
+    this.maybeRecenter();
   }
 
   /** Removes the level at tick (present). */
@@ -116,7 +114,18 @@ export class PriceLadder {
       this.bestLvl = NONE;
     } else if (tick === this.bestTick) {
       this.refreshBest();
+      this.maybeRecenter();
     }
+  }
+
+  /**
+   * The touch is outside the window while a fair number of levels live in the overflow: the market moved (or the
+   * window was placed by an early outlier); re-centre on the touch. Right after re-centring the touch is inside,
+   * so this cannot repeat until the best price moves a window's length again.
+   */
+  private maybeRecenter(): void {
+    const b = this.bestTick - this.base;
+    if ((b < 0 || b >= this.size) && this.oN > 32) this.recenter();
   }
 
   /** The next worse occupied tick after `tick` (which need not be occupied), or NO_TICK. */
