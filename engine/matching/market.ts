@@ -495,6 +495,11 @@ export class Market {
     const acct = this.accountList[book.oAcct[slot]];
     this.dropResting(slot, clientId);
     this.accepted(orderId, account, side, price, qty, openQty, 0n, clientId);
+    // Most moves do not cross: rest directly (execute() would reach the same restNew after a failed crosses()).
+    if (!this.crosses(side, limitKey)) {
+      this.restNew(orderId, account, side, stp, cmdFlags, clientId, tick, price, qty, 0n, openQty, acct);
+      return;
+    }
     this.execute(orderId, account, side, TimeInForce.GTC, stp, cmdFlags, clientId, true, tick, price, qty, openQty, 0n, acct);
   }
 
