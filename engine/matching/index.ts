@@ -80,6 +80,13 @@
 //   Closed cancels every resting order (CanceledByAll, bids then asks, best first). Forbidden → MarketStateForbids.
 // - Limits (limits.ts): open orders per account per market (TooManyOpenOrders), orders per book and price levels per
 //   side (Overloaded), checked for GTC limit orders before matching (conservatively: even if it would not rest).
+//
+// ## Structure (book.ts, ladder.ts, id-map.ts, market.ts)
+// Per market: orders and levels are slots in preallocated typed arrays that double in steps (BigInt64Array for
+// quantities); each level holds an intrusive FIFO (prev/next slot links); each side indexes its levels by integer tick
+// in a PriceLadder — a dense 2^ladderWindowBits-tick window around the touch with a 3-level bitset for the next best
+// level, plus a sorted overflow for far levels — with the best level cached; order id → slot is an open-addressing
+// hash in typed arrays (O(1) cancel). Nothing is allocated per order except bigint temporaries.
 
 export { MatchingShard, type MatchingShardOptions } from "./shard.ts";
 export type { RestingOrder } from "./market.ts";
