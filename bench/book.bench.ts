@@ -7,7 +7,7 @@
 //                                            modify), with our throughput on the same prefix measured alongside.
 import * as hdr from "hdr-histogram-js";
 import { OrderBook } from "nodejs-order-book";
-import { MatchingShard } from "../engine/matching/index.ts";
+import { MatchingShard, type MarketDataSink } from "../engine/matching/index.ts";
 import { CommandRecord } from "../engine/model/index.ts";
 import type { BenchDef, BenchResult } from "./harness.ts";
 import { BOOK_MARKET, CountingSink, bookWorkload, loadCommand, replay, type BookStream, type BookWorkload } from "./book-workload.ts";
@@ -29,11 +29,32 @@ function warmedShard(w: BookWorkload, cmd: CommandRecord, sink: CountingSink): M
   return shard;
 }
 
+/** A market-data sink that only counts calls (the cost of producing O8 data, without any fan-out). */
+class CountingMdSink implements MarketDataSink {
+  calls = 0;
+  trade(): void {
+    this.calls++;
+  }
+  depthDelta(): void {
+    this.calls++;
+  }
+  depthLevel(): void {
+    this.calls++;
+  }
+  bbo(): void {
+    this.calls++;
+  }
+  ticker(): void {
+    this.calls++;
+  }
+}
+
 /** Seconds to replay commands [0, n) of the mix on a fresh warmed book. */
-function timedPass(w: BookWorkload, n: number): { seconds: number; events: number } {
+function timedPass(w: BookWorkload, n: number, md: MarketDataSink | null = null): { seconds: number; events: number } {
   const cmd = new CommandRecord();
   const sink = new CountingSink();
   const shard = warmedShard(w, cmd, sink);
+  shard.setMarketDataSink(md);
   sink.count = 0;
   const t0 = process.hrtime.bigint();
   replay(shard, w.mix, 0, n, cmd, sink);
@@ -58,6 +79,8 @@ async function runBook(): Promise<BenchResult> {
     events = r.events;
   }
   const opsPerSec = median(passes);
+  const md = new CountingMdSink();
+  const withMd = n / timedPass(w, n, md).seconds;
 
   // Latency: every operation timed on its own (timer cost included; measured below and reported).
   const cmd = new CommandRecord();
@@ -83,7 +106,8 @@ async function runBook(): Promise<BenchResult> {
     `${n.toLocaleString("en")} commands (median of ${PASSES} passes: ${passes.map((x) => (x / 1e6).toFixed(2)).join(", ")} M ops/s), ` +
     `${(events / n).toFixed(2)} events/op; book at end: ${depth.bids.length + depth.asks.length} levels, ` +
     `${shard.bookOrders(BOOK_MARKET).length} orders; latency from a separate pass timing each op ` +
-    `(includes hrtime.bigint cost, p50 ${timer.getValueAtPercentile(50)} ns); no market-data sink`;
+    `(includes hrtime.bigint cost, p50 ${timer.getValueAtPercentile(50)} ns); no market-data sink ` +
+    `(with a counting MarketDataSink attached: ${(withMd / 1e6).toFixed(2)} M ops/s, ${(md.calls / n).toFixed(2)} md calls/op)`;
   const result: BenchResult = {
     id: "book.excore-mix",
     opsPerSec,
