@@ -1,7 +1,9 @@
 // Risk micro-benchmarks: the pre-trade cross-margin check (C8) of one order on an account with 5 collateral assets
-// and 3 perpetual positions, through the incremental AccountMargin (only the touched slots are recomputed).
+// and 3 perpetual positions, through the incremental AccountMargin (only the touched slots are recomputed); and the
+// risk shard's own paths: R1 of a spot-margin order (check, hold, balance event, release) and R2 of a fill.
 import { loadConfig } from "../engine/pipeline/config.ts";
-import { RATIO_SCALE, Side } from "../engine/model/index.ts";
+import { CommandKind, CommandRecord, EventKind, EventRecord, OrderFlag, OrderType, RATIO_SCALE, Side, TimeInForce, type EventSink } from "../engine/model/index.ts";
+import { PoolMovement, RiskShard } from "../engine/risk/index.ts";
 import { AccountMargin, MarginChanges, MarginContext, spotTradeChanges } from "../engine/risk/margin/index.ts";
 import type { BenchDef } from "./harness.ts";
 
@@ -78,6 +80,121 @@ function preTradeCheckPerp(): void {
   if (f.account.wouldPassInitialMargin(f.changes)) accepted++;
 }
 
+// ---- the risk shard ----
+
+const config = loadConfig();
+const ACCOUNT = 16;
+const MAKER = 32;
+const discard: EventSink = { publish: () => {} };
+let events = 0;
+const counting: EventSink = {
+  publish: () => {
+    events++;
+  },
+};
+
+function shardCommand(risk: RiskShard, fields: Partial<CommandRecord>, seq: number): void {
+  risk.preTrade(Object.assign(new CommandRecord(), fields, { seq }), discard);
+}
+
+interface ShardFixture {
+  risk: RiskShard;
+  orders: CommandRecord[];
+  done: EventRecord;
+}
+
+/** The same account in a risk shard: 5 collateral assets and a 5,000 USDC borrow (the check has exposure to weigh). */
+function shardFixture(): ShardFixture {
+  const risk = new RiskShard(config);
+  let seq = 0;
+  for (const [asset, amount] of [[USDC, 40_000n * 1_000_000n], [USDT, 10_000n * 1_000_000n], [BTC, 50_000_000n], [ETH, 400_000_000n], [SOL, 800n * 1_000_000_000n]] as const) {
+    shardCommand(risk, { kind: CommandKind.Deposit, account: ACCOUNT, asset, amount }, ++seq);
+  }
+  risk.applyPoolMovement(ACCOUNT, USDC, PoolMovement.Borrow, 45_000n * 1_000_000n);
+  shardCommand(risk, { kind: CommandKind.Withdraw, account: ACCOUNT, asset: USDC, amount: 45_000n * 1_000_000n }, ++seq);
+  const orders: CommandRecord[] = [];
+  for (let k = 0; k < VARIANTS; k++) {
+    const sol = k % 2 === 0;
+    orders.push(Object.assign(new CommandRecord(), {
+      kind: CommandKind.PlaceOrder,
+      account: ACCOUNT,
+      market: sol ? SOL_USDC : BTC_USDC,
+      side: (k >> 1) % 2 === 0 ? Side.Sell : Side.Buy,
+      orderType: OrderType.Limit,
+      tif: TimeInForce.GTC,
+      price: sol ? (150n + BigInt(k % 5)) * USD : (60_000n + BigInt(k * 10)) * USD,
+      quantity: sol ? BigInt(1 + k) * 10_000_000n : BigInt(1 + k) * 1_000n,
+      flags: OrderFlag.AutoBorrow,
+    }));
+  }
+  const done = Object.assign(new EventRecord(), { kind: EventKind.OrderDone, account: ACCOUNT });
+  return { risk, orders, done };
+}
+
+let sf: ShardFixture | null = null;
+let orderSeq = 1_000_000;
+let acceptedOrders = 0;
+
+/** R1 of one order (validation, S1 funding, C8 on its full fill, hold, balance event) and R2 of its cancel. */
+function shardPreTrade(): void {
+  const f = sf!;
+  const c = f.orders[i++ & (VARIANTS - 1)]!;
+  c.seq = ++orderSeq;
+  if (f.risk.preTrade(c, counting)) {
+    acceptedOrders++;
+    f.done.orderId = c.seq;
+    f.done.seq = c.seq;
+    f.risk.postTrade(f.done, counting);
+  }
+}
+
+interface FillFixture {
+  risk: RiskShard;
+  fill: EventRecord;
+  left: number;
+}
+
+const FILLS_PER_FIXTURE = 400_000;
+let ff: FillFixture | null = null;
+
+/** A taker buy and a maker sell of 40,000 SOL each, resting; every call settles 0.1 SOL between them. */
+function fillFixture(): FillFixture {
+  const risk = new RiskShard(config);
+  let seq = 0;
+  shardCommand(risk, { kind: CommandKind.Deposit, account: ACCOUNT, asset: USDC, amount: 7_000_000n * 1_000_000n }, ++seq);
+  shardCommand(risk, { kind: CommandKind.Deposit, account: ACCOUNT, asset: SOL, amount: 800n * 1_000_000_000n }, ++seq);
+  shardCommand(risk, { kind: CommandKind.Deposit, account: MAKER, asset: SOL, amount: 50_000n * 1_000_000_000n }, ++seq);
+  const order = (account: number, side: Side): number => {
+    const s = ++seq;
+    shardCommand(risk, { kind: CommandKind.PlaceOrder, account, market: SOL_USDC, side, orderType: OrderType.Limit, tif: TimeInForce.GTC, price: 150n * USD, quantity: 40_000n * 1_000_000_000n }, s);
+    return s;
+  };
+  const maker = order(MAKER, Side.Sell);
+  const taker = order(ACCOUNT, Side.Buy);
+  const fill = Object.assign(new EventRecord(), {
+    kind: EventKind.Fill,
+    market: SOL_USDC,
+    account: ACCOUNT,
+    orderId: taker,
+    side: Side.Buy,
+    makerAccount: MAKER,
+    makerOrderId: maker,
+    price: 150n * USD,
+    quantity: 100_000_000n,
+    amount2: 15_000_000n,
+  });
+  return { risk, fill, left: FILLS_PER_FIXTURE };
+}
+
+/** R2 of one fill with both sides in the shard: holds, balances, tiered fees, 30-day volume, margin sync, events. */
+function shardFill(): void {
+  let f = ff!;
+  if (f.left-- === 0) f = ff = fillFixture();
+  f.fill.takerFee = 0n;
+  f.fill.makerFee = 0n;
+  f.risk.postTrade(f.fill, counting);
+}
+
 export const benchmarks: BenchDef[] = [
   {
     id: "risk.pretrade-check",
@@ -109,9 +226,35 @@ export const benchmarks: BenchDef[] = [
     fn: preTradeCheckPerp,
     notes: "same account, a SOL perp order added to open-order exposure (C4) and checked (C8)",
   },
+  {
+    id: "risk.shard-pretrade",
+    kind: "tinybench",
+    setup: () => {
+      sf = shardFixture();
+      const before = acceptedOrders;
+      for (let k = 0; k < VARIANTS; k++) shardPreTrade();
+      if (acceptedOrders - before !== VARIANTS) throw new Error("risk.shard-pretrade: every fixture order must pass the check");
+    },
+    fn: shardPreTrade,
+    notes:
+      "RiskShard R1 of a spot-margin limit order (autoBorrow) on an account with 5 collateral assets and a USDC borrow: " +
+      "validation, S1 funding, C8 on its full fill at the taker tier's fee, hold, balance event — plus R2 of its cancel (release, balance event)",
+  },
+  {
+    id: "risk.shard-fill",
+    kind: "tinybench",
+    setup: () => {
+      ff = fillFixture();
+      const before = events;
+      shardFill();
+      if (events - before !== 5) throw new Error("risk.shard-fill: a fill must publish the fill and 4 balances");
+    },
+    fn: shardFill,
+    notes: "RiskShard R2 of one SOL_USDC fill with both sides in the shard: holds, balances, fees by 30-day tier, volume, margin sync of 2 assets per side, fill + 4 balance events",
+  },
 ];
 
 /** Keeps the result observable so the checks cannot be optimized away. */
 export function acceptedCount(): number {
-  return accepted;
+  return accepted + acceptedOrders + events;
 }

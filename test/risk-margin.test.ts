@@ -467,6 +467,31 @@ describe("C10 properties: the max answers are the real check's boundary", () => 
     );
   });
 
+  it("C8 shortcut: for an account that owes nothing the full evaluation accepts every funded order and withdrawal, as the O(1) shortcut does", () => {
+    fc.assert(
+      fc.property(stateArb, queryArb, (state, q) => {
+        const risk = build({ ...state, short: null });
+        const market = config.markets[q.market.id]!;
+        const step = market.stepSize;
+        const refUsd = q.market.base === SOL ? (150n * BigInt(state.solMarkPct)) / 100n : q.market.mark;
+        const price = ((refUsd * USD * BigInt(q.pricePct)) / 100n / market.tickSize) * market.tickSize;
+        const base = config.assets[market.baseAsset]!;
+        const quote = config.assets[market.quoteAsset]!;
+        // The funded bound, independently: what the available balance pays for at the limit price (S1).
+        let funded =
+          q.side === Side.Sell
+            ? risk.balance(ALICE, base.id).available
+            : (risk.balance(ALICE, quote.id).available * base.unit * USD) / (price * quote.unit);
+        funded = (funded / step) * step;
+        if (funded > market.maxQuantity) funded = (market.maxQuantity / step) * step;
+        // quantity = the solver's answer over [0, funded] with the full C8 evaluation: funded itself passes.
+        expect(risk.maxOrderQuantity(ALICE, q.market.id, q.side, price, 0).quantity).toBe(funded);
+        expect(risk.maxWithdrawalQuantity(ALICE, q.asset, 0).quantity).toBe(risk.balance(ALICE, q.asset).available);
+      }),
+      { numRuns: 200, seed: 20261124 },
+    );
+  });
+
   it("C10/A5: max withdrawal — the max passes, one unit more is refused (plain and margin withdrawal)", () => {
     fc.assert(
       fc.property(stateArb, queryArb, (state, q) => {

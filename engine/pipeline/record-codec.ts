@@ -120,12 +120,9 @@ export function commandSeqAt(v: RecordViews, byteOffset: number): number {
   return v.f64[(byteOffset >> 3) + C_SEQ]!;
 }
 
-// ---- events: 544 bytes (144 of fields + up to 256 bytes of ASCII message + 144 of account fields) ----
+// ---- events: 400 bytes (144 of fields + up to 256 bytes of ASCII message, or the account block) ----
 export const EVENT_MESSAGE_BYTES_MAX = 256;
-/** The account block (EventRecord's lent … feeTier) after the message: written and read only for the kinds that
- * carry it (Balance: lent and borrowed; the statement and query kinds: all), so order events pay one branch. */
-const EVENT_ACCOUNT_BLOCK_BYTE = 144 + EVENT_MESSAGE_BYTES_MAX;
-export const EVENT_RECORD_BYTES = EVENT_ACCOUNT_BLOCK_BYTE + 144;
+export const EVENT_RECORD_BYTES = 144 + EVENT_MESSAGE_BYTES_MAX;
 const E_KIND = 0;
 const E_ACCOUNT = 1;
 const E_MARKET = 2;
@@ -151,26 +148,29 @@ const E_MAKER_CLIENT_ID = 15;
 const E_MAKER_FEE = 16;
 const E_TAKER_FEE = 17;
 const E_MESSAGE_BYTE = 144;
-// account block: int64 words (byte 400..527), then int32 words (byte 528..539)
-const E_LENT = 50;
-const E_BORROWED = 51;
-const E_NET_EQUITY = 52;
-const E_NET_EQUITY_LOCKED = 53;
-const E_COLLATERAL_VALUE = 54;
-const E_LIABILITY = 55;
-const E_EXPOSURE = 56;
-const E_NOTIONAL = 57;
-const E_PNL = 58;
-const E_VOLUME = 59;
-const E_IMF = 60;
-const E_MMF = 61;
-const E_MARGIN_FRACTION = 62;
-const E_IMR = 63;
-const E_MMR = 64;
-const E_WEIGHT = 65;
-const E_SETTINGS = 132;
-const E_LEVERAGE_LIMIT = 133;
-const E_FEE_TIER = 134;
+// The account block (EventRecord's lent … feeTier) shares the message bytes: the kinds that carry it (Balance: lent
+// and borrowed; the statement and query answers: all of it) never carry a message. It is written and read only for
+// those kinds, so order events pay one branch and the record keeps its size.
+// int64 words (byte 144..271), then int32 words (byte 272..283)
+const E_LENT = 18;
+const E_BORROWED = 19;
+const E_NET_EQUITY = 20;
+const E_NET_EQUITY_LOCKED = 21;
+const E_COLLATERAL_VALUE = 22;
+const E_LIABILITY = 23;
+const E_EXPOSURE = 24;
+const E_NOTIONAL = 25;
+const E_PNL = 26;
+const E_VOLUME = 27;
+const E_IMF = 28;
+const E_MMF = 29;
+const E_MARGIN_FRACTION = 30;
+const E_IMR = 31;
+const E_MMR = 32;
+const E_WEIGHT = 33;
+const E_SETTINGS = 68;
+const E_LEVERAGE_LIMIT = 69;
+const E_FEE_TIER = 70;
 
 /** Kinds that carry the whole account block (the statement and query answers). */
 function hasAccountBlock(kind: number): boolean {
@@ -241,6 +241,14 @@ export function writeEvent(v: RecordViews, byteOffset: number, e: EventRecord): 
   v.i64[d + E_MAKER_CLIENT_ID] = BigInt.asIntN(64, e.makerClientId);
   v.i64[d + E_MAKER_FEE] = e.makerFee;
   v.i64[d + E_TAKER_FEE] = e.takerFee;
+  const kind = e.kind;
+  if (kind === EventKind.Balance || hasAccountBlock(kind)) {
+    v.i32[w + E_MESSAGE_LEN] = 0;
+    v.i64[d + E_LENT] = e.lent;
+    v.i64[d + E_BORROWED] = e.borrowed;
+    if (kind !== EventKind.Balance) writeAccountBlock(v, w, d, e);
+    return;
+  }
   // Messages are ASCII by construction (engine-written); anything else is replaced by '?'.
   const m = e.message;
   const n = m.length < EVENT_MESSAGE_BYTES_MAX ? m.length : EVENT_MESSAGE_BYTES_MAX;
@@ -250,12 +258,6 @@ export function writeEvent(v: RecordViews, byteOffset: number, e: EventRecord): 
     v.u8[base + i] = ch < 128 ? ch : 63;
   }
   v.i32[w + E_MESSAGE_LEN] = n;
-  const kind = e.kind;
-  if (kind === EventKind.Balance || hasAccountBlock(kind)) {
-    v.i64[d + E_LENT] = e.lent;
-    v.i64[d + E_BORROWED] = e.borrowed;
-    if (kind !== EventKind.Balance) writeAccountBlock(v, w, d, e);
-  }
 }
 
 export function readEvent(v: RecordViews, byteOffset: number, e: EventRecord): void {
@@ -282,14 +284,16 @@ export function readEvent(v: RecordViews, byteOffset: number, e: EventRecord): v
   e.makerClientId = BigInt.asUintN(64, v.i64[d + E_MAKER_CLIENT_ID]!);
   e.makerFee = v.i64[d + E_MAKER_FEE]!;
   e.takerFee = v.i64[d + E_TAKER_FEE]!;
-  const n = v.i32[w + E_MESSAGE_LEN]!;
-  e.message = n === 0 ? "" : String.fromCharCode.apply(null, v.u8.subarray(byteOffset + E_MESSAGE_BYTE, byteOffset + E_MESSAGE_BYTE + n) as unknown as number[]);
   const kind = e.kind;
   if (kind === EventKind.Balance || hasAccountBlock(kind)) {
+    e.message = "";
     e.lent = v.i64[d + E_LENT]!;
     e.borrowed = v.i64[d + E_BORROWED]!;
     if (kind !== EventKind.Balance) readAccountBlock(v, w, d, e);
+    return;
   }
+  const n = v.i32[w + E_MESSAGE_LEN]!;
+  e.message = n === 0 ? "" : String.fromCharCode.apply(null, v.u8.subarray(byteOffset + E_MESSAGE_BYTE, byteOffset + E_MESSAGE_BYTE + n) as unknown as number[]);
 }
 
 export function writeEventBatchEnd(v: RecordViews, byteOffset: number, batch: number): void {

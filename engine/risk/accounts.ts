@@ -1,6 +1,7 @@
 // Account identity, per-asset balances (available, locked, lent, borrowed) and per-account settings (A1, A3) of the
 // accounts one risk shard owns.
 import { AccountSetting } from "../model/index.ts";
+import type { UserVolume } from "./fees.ts";
 import type { AccountMargin } from "./margin/index.ts";
 
 /** Accounts are u32: the user is `account >>> 4`, the sub-account index `account & 15` (0 = main). */
@@ -59,6 +60,10 @@ export function riskShardOf(account: number, shardCount: number): number {
  * Balances of one account, one slot per asset id, in asset units, and its settings. The net balance of an asset —
  * available + locked + lent − borrowed — is what the margin state (C2, C3) values; moving units between available
  * and locked (order holds) does not change it.
+ *
+ * The margin state is told of net-balance changes lazily: a change only marks the asset (markChanged, O(1): the
+ * post-trade path of every fill), and `syncedMargin()` applies the marked assets before anything reads the margin.
+ * A check that needs no margin state (see `hasNoBorrows`) never pays for the fills before it.
  */
 export class Account {
   readonly available: bigint[];
@@ -73,17 +78,59 @@ export class Account {
   settings = ACCOUNT_SETTINGS_DEFAULT;
   /** A3: max account leverage (whole number). */
   leverageLimit = LEVERAGE_LIMIT_DEFAULT;
+  /** Assets with borrowed units. While 0, no net balance can be negative (available, locked, lent ≥ 0: X2). */
+  borrowedAssets = 0;
+  /** Net balances changed since the margin state last heard: a flag per asset and the list of flagged assets. */
+  private readonly changed: Uint8Array;
+  private readonly changedList: Uint16Array;
+  private changedCount = 0;
 
   constructor(
     readonly id: number,
     assetCount: number,
     /** The incremental cross-margin state (C2–C9); null for the exchange's own accounts, which carry no risk. */
-    readonly margin: AccountMargin | null,
+    private readonly margin: AccountMargin | null,
+    /** S5: the 30-day traded volume of the account's user (shared by the user's accounts); null for the exchange. */
+    readonly volume: UserVolume | null,
   ) {
     this.available = new Array<bigint>(assetCount).fill(0n);
     this.locked = new Array<bigint>(assetCount).fill(0n);
     this.lent = new Array<bigint>(assetCount).fill(0n);
     this.borrowed = new Array<bigint>(assetCount).fill(0n);
+    this.changed = new Uint8Array(assetCount);
+    this.changedList = new Uint16Array(assetCount);
+  }
+
+  /** The asset's net balance changed (deposit, withdrawal, transfer, fill, fee, pool movement). */
+  markChanged(asset: number): void {
+    if (this.changed[asset] === 0) {
+      this.changed[asset] = 1;
+      this.changedList[this.changedCount++] = asset;
+    }
+  }
+
+  /** The margin state with every changed net balance applied (O(assets changed since the last read)). */
+  syncedMargin(): AccountMargin {
+    const margin = this.margin!;
+    const n = this.changedCount;
+    if (n !== 0) {
+      for (let i = 0; i < n; i++) {
+        const asset = this.changedList[i]!;
+        this.changed[asset] = 0;
+        margin.setAssetBalance(asset, this.netBalance(asset));
+      }
+      this.changedCount = 0;
+    }
+    return margin;
+  }
+
+  /**
+   * True when the account owes nothing: every net balance is ≥ 0, so it has no exposure (C4) — and an action that
+   * spends at most the available balance of one asset leaves it without exposure, which C7/C8 pass outright (IMR 0).
+   * (The perpetuals issue adds open positions to this condition.)
+   */
+  hasNoBorrows(): boolean {
+    return this.borrowedAssets === 0;
   }
 
   /** available + locked + lent − borrowed: the quantity C1–C4 value (negative = a borrow). */

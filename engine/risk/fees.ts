@@ -31,15 +31,18 @@ export class VolumeBook {
     this.minVolumeUsd = tiers.map((t) => t.minVolumeUsd);
   }
 
-  /** The user's record with its window rolled to `day` (created on first trade). */
-  private rolled(user: number, day: number): UserVolume {
+  /** The user's record (created empty): the accounts of a user share it, so a fill needs no lookup. */
+  userVolume(user: number): UserVolume {
     let u = this.users.get(user);
     if (u === undefined) {
       u = new UserVolume();
-      u.day = day;
       this.users.set(user, u);
-      return u;
     }
+    return u;
+  }
+
+  /** Rolls a record's window total to `day` (a no-op on the same day). */
+  roll(u: UserVolume, day: number): UserVolume {
     if (u.day !== day) {
       // Days only move forward (AdvanceTime is monotonic); O(30) once per user per day.
       let total = 0n;
@@ -66,19 +69,19 @@ export class VolumeBook {
   tierOf(user: number, day: number): number {
     const u = this.users.get(user);
     if (u === undefined) return 0;
-    return this.rolled(user, day).tier;
+    return this.roll(u, day).tier;
   }
 
   volumeUsdOf(user: number, day: number): bigint {
     const u = this.users.get(user);
     if (u === undefined) return 0n;
-    return this.rolled(user, day).totalUsd;
+    return this.roll(u, day).totalUsd;
   }
 
   /** Adds one trade's USD value to the user's bucket of `day`. */
-  add(user: number, day: number, usd: bigint): void {
+  add(u: UserVolume, day: number, usd: bigint): void {
     if (usd <= 0n) return;
-    const u = this.rolled(user, day);
+    this.roll(u, day);
     const slot = day % VOLUME_WINDOW_DAYS;
     if (u.bucketDay[slot] !== day) {
       // The slot held day − 30k: already outside the window, so not in the total.
@@ -96,6 +99,8 @@ export class VolumeBook {
     let s = "";
     for (const id of ids) {
       const u = this.users.get(id)!;
+      // Records are created for every user with an account; only traded ones are state.
+      if (u.bucketDay.every((d) => d < 0)) continue;
       s += `v${id}`;
       for (let i = 0; i < VOLUME_WINDOW_DAYS; i++) if (u.bucketDay[i]! >= 0) s += ` ${u.bucketDay[i]}:${u.bucketUsd[i]}`;
       s += "\n";

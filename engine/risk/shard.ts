@@ -54,6 +54,7 @@ import {
   ACCOUNT_SETTINGS_ALL,
   FEE_ACCOUNT,
   isValidClientAccount,
+  LEVERAGE_LIMIT_DEFAULT,
   LEVERAGE_LIMIT_MAX,
   LEVERAGE_LIMIT_MIN,
   riskShardOf,
@@ -204,7 +205,7 @@ export class RiskShard {
     readonly shardCount = 1,
   ) {
     this.assetCount = config.assets.length;
-    this.feeAccount = new Account(FEE_ACCOUNT, this.assetCount, null);
+    this.feeAccount = new Account(FEE_ACCOUNT, this.assetCount, null, null);
     this.marginContext = new MarginContext(config);
     this.volumes = new VolumeBook(config.feeTiers);
     this.feeTiers = config.feeTiers;
@@ -318,7 +319,7 @@ export class RiskShard {
     }
     // A4: credited at once. (With autoLend on, the lending issue repays a borrow of the asset first, then lends.)
     account.available[cmd.asset] = account.available[cmd.asset]! + cmd.amount;
-    this.syncMargin(account, cmd.asset);
+    this.noteChange(account, cmd.asset);
     this.accepted(cmd, sink);
     this.publishBalance(cmd.seq, account, cmd.asset, sink);
   }
@@ -354,7 +355,7 @@ export class RiskShard {
       return;
     }
     account.available[cmd.asset] = available - cmd.amount;
-    this.syncMargin(account, cmd.asset);
+    this.noteChange(account, cmd.asset);
     this.accepted(cmd, sink);
     this.publishBalance(cmd.seq, account, cmd.asset, sink);
   }
@@ -391,8 +392,8 @@ export class RiskShard {
     }
     from.available[cmd.asset] = available - cmd.amount;
     to.available[cmd.asset] = to.available[cmd.asset]! + cmd.amount;
-    this.syncMargin(from, cmd.asset);
-    this.syncMargin(to, cmd.asset);
+    this.noteChange(from, cmd.asset);
+    this.noteChange(to, cmd.asset);
     this.accepted(cmd, sink);
     this.publishBalance(cmd.seq, from, cmd.asset, sink);
     this.publishBalance(cmd.seq, to, cmd.asset, sink);
@@ -448,7 +449,7 @@ export class RiskShard {
       return;
     }
     if (leverage !== 0 && leverage !== account.leverageLimit) {
-      const margin = account.margin!;
+      const margin = account.syncedMargin();
       const ratio = BigInt(leverage) * RATIO_SCALE;
       if (!margin.wouldPassLeverageLimit(ratio)) {
         this.reject(
@@ -594,7 +595,10 @@ export class RiskShard {
       this.reject(cmd, RejectCode.InsufficientBalance, this.shortfallMessage(action, asset, need, available), sink);
       return -1;
     }
-    if (!account.margin!.wouldPassInitialMargin(this.orderChanges(cmd, market, account, need))) {
+    // C8. Exact shortcut: an account that owes nothing has no exposure, and a funded order leaves it none — IMR 0
+    // before and after (C7), which is what the full evaluation would find (test: risk-margin "C8 shortcut").
+    const shortcut = account.hasNoBorrows() && need <= available;
+    if (!shortcut && !account.syncedMargin().wouldPassInitialMargin(this.orderChanges(cmd, market, account, need))) {
       this.reject(cmd, RejectCode.InsufficientMargin, this.marginMessage("order", account), sink);
       return -1;
     }
@@ -687,9 +691,10 @@ export class RiskShard {
     return 0n;
   }
 
-  /** C8 for an outflow of `amount` units of `asset` (withdrawal, outgoing transfer). */
+  /** C8 for an outflow of `amount` units of `asset` (withdrawal, outgoing transfer); the same exact shortcut. */
   private passesOutflow(account: Account, asset: number, amount: bigint): boolean {
-    return account.margin!.wouldPassInitialMargin(this.changes.clear().addAsset(asset, -amount));
+    if (account.hasNoBorrows() && amount <= account.available[asset]!) return true;
+    return account.syncedMargin().wouldPassInitialMargin(this.changes.clear().addAsset(asset, -amount));
   }
 
   /** X1: a fill moves the quote amount from buyer to seller and the base quantity from seller to buyer; each side
@@ -701,15 +706,18 @@ export class RiskShard {
     if (!takerOwned && !makerOwned) return;
     const day = dayOf(this.nowMs);
     const makerSide = e.side === Side.Buy ? Side.Sell : Side.Buy;
+    const taker = takerOwned ? this.accountOfFill(e.account, e.orderId) : null;
+    const maker = makerOwned ? this.accountOfFill(e.makerAccount, e.makerOrderId) : null;
     // Both tiers as they stand before this trade counts towards either user's volume.
-    const takerBps = takerOwned ? this.feeTiers[this.volumes.tierOf(userOf(e.account), day)]!.takerBps : 0;
-    const makerBps = makerOwned ? this.feeTiers[this.volumes.tierOf(userOf(e.makerAccount), day)]!.makerBps : 0;
-    if (takerOwned) e.takerFee = this.settleSide(e.account, e.orderId, e.side, market, e.quantity, e.amount2, takerBps);
-    if (makerOwned) e.makerFee = this.settleSide(e.makerAccount, e.makerOrderId, makerSide, market, e.quantity, e.amount2, makerBps);
+    const volumes = this.volumes;
+    const takerBps = taker !== null ? this.feeTiers[volumes.roll(taker.volume!, day).tier]!.takerBps : 0;
+    const makerBps = maker !== null ? this.feeTiers[volumes.roll(maker.volume!, day).tier]!.makerBps : 0;
+    if (taker !== null) e.takerFee = this.settleSide(taker, e.orderId, e.side, market, e.quantity, e.amount2, takerBps);
+    if (maker !== null) e.makerFee = this.settleSide(maker, e.makerOrderId, makerSide, market, e.quantity, e.amount2, makerBps);
     const ctx = this.marginContext;
     const volumeUsd = quoteVolumeUsd(e.amount2, ctx.assetMark[market.quoteAsset]!, ctx.assetUnit[market.quoteAsset]!);
-    if (takerOwned) this.volumes.add(userOf(e.account), day, volumeUsd);
-    if (makerOwned) this.volumes.add(userOf(e.makerAccount), day, volumeUsd);
+    if (taker !== null) volumes.add(taker.volume!, day, volumeUsd);
+    if (maker !== null) volumes.add(maker.volume!, day, volumeUsd);
     // The record is reused by publishBalance's sink: copy what the balance events need first.
     const seq = e.seq;
     const takerAccount = e.account;
@@ -731,8 +739,14 @@ export class RiskShard {
    * (lending issue): a margin order that held less than its cost borrows `paid − hold.remaining` here, before the
    * debit; until then every hold covers its fills and the invariant below holds.
    */
+  private accountOfFill(accountId: number, orderId: number): Account {
+    const account = this.accounts.get(accountId);
+    if (account === undefined) throw new Error(`risk invariant: fill for order ${orderId} of unknown account ${accountId}`);
+    return account;
+  }
+
   private settleSide(
-    accountId: number,
+    account: Account,
     orderId: number,
     side: number,
     market: MarketConfig,
@@ -740,10 +754,9 @@ export class RiskShard {
     quoteAmt: bigint,
     feeBps: number,
   ): bigint {
-    const account = this.accounts.get(accountId);
     const hold = this.holds.get(orderId);
-    if (account === undefined || hold === undefined) {
-      throw new Error(`risk invariant: fill for order ${orderId} of account ${accountId} without a hold`);
+    if (hold === undefined || hold.account !== account.id) {
+      throw new Error(`risk invariant: fill for order ${orderId} of account ${account.id} without a hold`);
     }
     const paid = side === Side.Buy ? quoteAmt : quantity;
     const receivedAsset = side === Side.Buy ? market.baseAsset : market.quoteAsset;
@@ -756,8 +769,8 @@ export class RiskShard {
     const fee = feeAmount(received, feeBps);
     account.available[receivedAsset] = account.available[receivedAsset]! + received - fee;
     this.feeAccount.available[receivedAsset] = this.feeAccount.available[receivedAsset]! + fee;
-    this.syncMargin(account, hold.asset);
-    this.syncMargin(account, receivedAsset);
+    this.noteChange(account, hold.asset);
+    this.noteChange(account, receivedAsset);
     return fee;
   }
 
@@ -895,7 +908,7 @@ export class RiskShard {
     const marketMax = (market.maxQuantity / step) * step;
     const feeBps = this.takerBpsOf(accountId);
     const query = { market: marketId, side, price, feeBps, stepSize: step, maxQuantity: marketMax };
-    const margin = account.margin!;
+    const margin = account.syncedMargin();
     const ctx = this.marginContext;
     const marginLimit = maxSpotOrderQuantity(margin, ctx, query);
     if ((flags & SPOT_MARGIN_FLAGS) !== 0 && !account.isOn(AccountSetting.MarginEnabled)) return { quantity: 0n, marginLimit };
@@ -921,7 +934,7 @@ export class RiskShard {
   maxWithdrawalQuantity(accountId: number, asset: number, flags: number): MaxQuantity {
     const account = this.accounts.get(accountId);
     if (account === undefined) return { quantity: 0n, marginLimit: 0n };
-    const margin = account.margin!;
+    const margin = account.syncedMargin();
     const marginLimit = maxWithdrawal(margin, asset, WITHDRAWAL_SEARCH_MAX);
     const spendable = account.available[asset]! + ((flags & OrderFlag.AutoBorrow) !== 0 ? this.borrowableUnits(account, asset) : 0n);
     const quantity = spendable >= marginLimit ? marginLimit : maxWithdrawal(margin, asset, spendable);
@@ -930,8 +943,8 @@ export class RiskShard {
 
   /** The collateral statement of an account (an account never seen is empty, with the default settings). */
   collateralStatement(accountId: number): CollateralStatement {
-    const account = this.accounts.get(accountId) ?? this.newAccount(accountId);
-    const m = account.margin!;
+    const account = this.accounts.get(accountId) ?? this.newAccount(accountId, false);
+    const m = account.syncedMargin();
     const ctx = this.marginContext;
     const assets: AssetCollateral[] = [];
     for (let a = 0; a < this.assetCount; a++) {
@@ -994,6 +1007,7 @@ export class RiskShard {
     const account = this.accounts.get(accountId);
     if (account === undefined || asset >= this.assetCount || amount <= 0n) return false;
     const a = asset;
+    const owedBefore = account.borrowed[a]! > 0n;
     switch (movement) {
       case PoolMovement.Borrow:
         account.borrowed[a] = account.borrowed[a]! + amount;
@@ -1017,16 +1031,18 @@ export class RiskShard {
       default:
         return false;
     }
-    this.syncMargin(account, a);
+    const owedAfter = account.borrowed[a]! > 0n;
+    if (owedAfter !== owedBefore) account.borrowedAssets += owedAfter ? 1 : -1;
+    this.noteChange(account, a);
     if (sink !== null) this.publishBalance(seq, account, a, sink);
     return true;
   }
 
   // ---- helpers ----
 
-  /** Tells the account's margin state the asset's new net balance (C2–C7 stay incremental: one slot). */
-  private syncMargin(account: Account, asset: number): void {
-    account.margin!.setAssetBalance(asset, account.netBalance(asset));
+  /** The asset's net balance changed: the margin state applies it (one slot, C2–C7 incremental) when next read. */
+  private noteChange(account: Account, asset: number): void {
+    account.markChanged(asset);
   }
 
   private takerBpsOf(accountId: number): number {
@@ -1046,15 +1062,17 @@ export class RiskShard {
     return account;
   }
 
-  private newAccount(id: number): Account {
-    return new Account(id, this.assetCount, new AccountMargin(this.marginContext, 10n * RATIO_SCALE));
+  /** A client account with the default settings; `persistent` ones share their user's volume record (S5). */
+  private newAccount(id: number, persistent: boolean): Account {
+    const volume = persistent ? this.volumes.userVolume(userOf(id)) : null;
+    return new Account(id, this.assetCount, new AccountMargin(this.marginContext, BigInt(LEVERAGE_LIMIT_DEFAULT) * RATIO_SCALE), volume);
   }
 
   private accountOrCreate(id: number): Account | null {
     let account = this.accounts.get(id);
     if (account === undefined) {
       if (this.accounts.size >= RISK_LIMITS.accountsPerShardMax) return null;
-      account = this.newAccount(id);
+      account = this.newAccount(id, true);
       this.accounts.set(id, account);
     }
     return account;
@@ -1073,7 +1091,7 @@ export class RiskShard {
 
   /** C8 refusal text: the IMR the action would leave (the changes are still in the scratch record). */
   private marginMessage(action: string, account: Account): string {
-    const after = account.margin!.imrAfter(this.changes);
+    const after = account.syncedMargin().imrAfter(this.changes);
     return `${action} would leave the initial margin ratio at ${percent(after)} (must stay below 100%, C8)`;
   }
 
@@ -1132,7 +1150,7 @@ export class RiskShard {
 
   /** A3 settings of an account (the defaults for one never seen). */
   settingsOf(account: number): { settings: number; leverageLimit: number } {
-    const a = this.accounts.get(account) ?? this.newAccount(account);
+    const a = this.accounts.get(account) ?? this.newAccount(account, false);
     return { settings: a.settings, leverageLimit: a.leverageLimit };
   }
 
@@ -1188,13 +1206,14 @@ export class RiskShard {
         }
         const held = lockedByHolds.get(a.id)?.[i] ?? 0n;
         if (held !== a.locked[i]) throw new Error(`risk invariant: account ${a.id} asset ${i} locked ${a.locked[i]}, holds ${held}`);
-        if (a.margin!.assetBalance(i) !== a.netBalance(i)) {
-          throw new Error(`risk invariant: account ${a.id} asset ${i} margin balance ${a.margin!.assetBalance(i)}, net ${a.netBalance(i)}`);
+        if (a.syncedMargin().assetBalance(i) !== a.netBalance(i)) {
+          throw new Error(`risk invariant: account ${a.id} asset ${i} margin balance ${a.syncedMargin().assetBalance(i)}, net ${a.netBalance(i)}`);
         }
       }
+      if (a.borrowed.filter((b) => b > 0n).length !== a.borrowedAssets) throw new Error(`risk invariant: account ${a.id} borrowedAssets ${a.borrowedAssets}`);
       if ((countByHolds.get(a.id) ?? 0) !== a.openOrders) throw new Error(`risk invariant: account ${a.id} openOrders ${a.openOrders}, holds ${countByHolds.get(a.id) ?? 0}`);
-      if (a.margin!.leverageLimit !== BigInt(a.leverageLimit) * RATIO_SCALE) throw new Error(`risk invariant: account ${a.id} leverage`);
-      a.margin!.validateInternalState();
+      if (a.syncedMargin().leverageLimit !== BigInt(a.leverageLimit) * RATIO_SCALE) throw new Error(`risk invariant: account ${a.id} leverage`);
+      a.syncedMargin().validateInternalState();
     }
     for (let i = 0; i < n; i++) if (this.feeAccount.available[i]! < 0n) throw new Error(`risk invariant: fee account asset ${i} negative`);
   }
