@@ -12,7 +12,10 @@
 //   the account's IMR would be ≥ 100% after it (INSUFFICIENT_MARGIN), unless it only reduces risk. An order is
 //   judged by its full fill at its limit price with the taker fee (market orders: at the marks), valued at marks
 //   (C10). The margin state is the incremental AccountMargin of each account, told of every net-balance change
-//   (available + locked + lent − borrowed); holds move units between available and locked and change nothing there.
+//   (available + locked + lent − borrowed) lazily, when next read; holds move units between available and locked
+//   and change nothing there. Exact shortcut: an account that owes nothing has no exposure, and an action that
+//   spends at most the available balance leaves it none, so C8 passes without evaluating (IMR 0 before and after);
+//   the perpetuals issue must add open positions to that condition (Account.hasNoBorrows).
 // - S1: an order without the spot-margin flags needs, and holds, its full cost; the balance is checked first
 //   (INSUFFICIENT_BALANCE), then C8.
 // - S2 (this issue's half): an order with a spot-margin flag needs `marginEnabled` (A3); with `autoBorrow` the
