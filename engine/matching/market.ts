@@ -160,6 +160,8 @@ export class Market {
   private tTraded = false;
 
   // ---- last published best bid/offer ----
+  private bboBidTick = NO_TICK;
+  private bboAskTick = NO_TICK;
   private bboBidPrice = 0n;
   private bboBidQty = 0n;
   private bboAskPrice = 0n;
@@ -983,18 +985,25 @@ export class Market {
     const book = this.book;
     const time = this.ctx.timeMs;
     const n = book.dCount;
+    const bidTick = book.ladders[Side.Buy].bestTick;
+    const askTick = book.ladders[Side.Sell].bestTick;
+    // The BBO can only have changed if a best tick moved or a changed level sits at a best tick.
+    let touchChanged = bidTick !== this.bboBidTick || askTick !== this.bboAskTick;
     if (n > 0) {
       sortDirty(book);
       let changed = 0;
       for (let i = 0; i < n; i++) {
-        const lvl = book.levelAt(book.dSide[i], book.dTick[i]);
+        const side = book.dSide[i];
+        const tick = book.dTick[i];
+        const lvl = book.levelAt(side, tick);
         const now = lvl === NONE ? 0n : book.lTotal[lvl];
         if (now !== book.dBefore[i]) {
           // Compact the changed entries to the front, remembering the new total in dBefore.
-          book.dSide[changed] = book.dSide[i];
-          book.dTick[changed] = book.dTick[i];
+          book.dSide[changed] = side;
+          book.dTick[changed] = tick;
           book.dBefore[changed] = now;
           changed++;
+          if (tick === (side === Side.Buy ? bidTick : askTick)) touchChanged = true;
         }
       }
       if (changed > 0) {
@@ -1007,18 +1016,22 @@ export class Market {
       }
       book.dCount = 0;
     }
-    const bl = book.bestLevel(Side.Buy);
-    const al = book.bestLevel(Side.Sell);
-    const bp = bl === NONE ? 0n : book.lPrice[bl];
-    const bq = bl === NONE ? 0n : book.lTotal[bl];
-    const ap = al === NONE ? 0n : book.lPrice[al];
-    const aq = al === NONE ? 0n : book.lTotal[al];
-    if (bp !== this.bboBidPrice || bq !== this.bboBidQty || ap !== this.bboAskPrice || aq !== this.bboAskQty) {
-      this.bboBidPrice = bp;
-      this.bboBidQty = bq;
-      this.bboAskPrice = ap;
-      this.bboAskQty = aq;
-      md.bbo(this.id, bp, bq, ap, aq, this.depthUpdateId, time);
+    if (touchChanged) {
+      this.bboBidTick = bidTick;
+      this.bboAskTick = askTick;
+      const bl = book.bestLevel(Side.Buy);
+      const al = book.bestLevel(Side.Sell);
+      const bp = bl === NONE ? 0n : book.lPrice[bl];
+      const bq = bl === NONE ? 0n : book.lTotal[bl];
+      const ap = al === NONE ? 0n : book.lPrice[al];
+      const aq = al === NONE ? 0n : book.lTotal[al];
+      if (bp !== this.bboBidPrice || bq !== this.bboBidQty || ap !== this.bboAskPrice || aq !== this.bboAskQty) {
+        this.bboBidPrice = bp;
+        this.bboBidQty = bq;
+        this.bboAskPrice = ap;
+        this.bboAskQty = aq;
+        md.bbo(this.id, bp, bq, ap, aq, this.depthUpdateId, time);
+      }
     }
     if (this.tTraded) this.publishTicker();
   }
@@ -1039,6 +1052,8 @@ export class Market {
     this.bboBidQty = bl === NONE ? 0n : book.lTotal[bl];
     this.bboAskPrice = al === NONE ? 0n : book.lPrice[al];
     this.bboAskQty = al === NONE ? 0n : book.lTotal[al];
+    this.bboBidTick = book.ladders[Side.Buy].bestTick;
+    this.bboAskTick = book.ladders[Side.Sell].bestTick;
     book.dCount = 0;
   }
 
