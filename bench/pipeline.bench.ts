@@ -3,7 +3,7 @@
 //   pipeline.excore-mix.max   throughput: the exchange-core mix submitted as fast as the rings take it;
 //   pipeline.excore-mix.100k  latency: open loop at 100 k ops/s, ring-in to first event out, hdr histogram.
 import * as hdr from "hdr-histogram-js";
-import type { CommandRecord, EventRecord } from "../engine/model/index.ts";
+import { CommandKind, CommandRecord, type EventRecord } from "../engine/model/index.ts";
 import {
   BATCH_COMMANDS_MAX,
   COMMAND_RECORD_BYTES,
@@ -14,7 +14,7 @@ import {
   type RecordViews,
 } from "../engine/pipeline/index.ts";
 import type { BenchDef, BenchResult } from "./harness.ts";
-import { excoreWorkload, type ExcoreWorkload } from "./workload-excore.ts";
+import { bookWorkload, loadCommand, type BookStream } from "./book-workload.ts";
 
 /** Commands run at full speed first, so that the measured part sees optimised code in every thread. */
 const WARMUP_COMMANDS = 100_000;
@@ -23,21 +23,50 @@ const OPEN_LOOP_RATE = 100_000;
 const OPEN_LOOP_SECONDS = 3;
 
 interface EncodedWorkload {
+  /** Deposits that fund the workload's 200 accounts (sequence numbers above the stream's, so no order id clashes). */
   readonly funding: CommandRecord[];
-  readonly warmup: CommandRecord[];
-  /** The measured commands in the binary record layout: a gateway hands the engine records, not objects. */
+  /** The book's warm-up (~1,000 resting orders), then the measured mix, in the binary record layout: a gateway hands
+   *  the engine records, not objects. */
   readonly commands: RecordViews;
+  readonly warmupCount: number;
   readonly count: number;
   readonly firstSeq: number;
 }
 
+const WORKLOAD_ACCOUNTS = 200;
+
+function encodeStream(s: BookStream, views: RecordViews, at: number, c: CommandRecord): void {
+  for (let i = 0; i < s.length; i++) {
+    c.clear();
+    loadCommand(s, i, c);
+    writeCommand(views, (at + i) * COMMAND_RECORD_BYTES, c);
+  }
+}
+
 let workload: EncodedWorkload | null = null;
+/** The same exchange-core stream as book.excore-mix (bench/book-workload.ts), with the accounts funded for risk. */
 function getWorkload(): EncodedWorkload {
   if (workload === null) {
-    const w: ExcoreWorkload = excoreWorkload(WARMUP_COMMANDS + Math.max(MAX_COMMANDS, OPEN_LOOP_RATE * OPEN_LOOP_SECONDS), 7);
-    const views = viewsOf(new ArrayBuffer(w.commands.length * COMMAND_RECORD_BYTES));
-    w.commands.forEach((c, i) => writeCommand(views, i * COMMAND_RECORD_BYTES, c));
-    workload = { funding: w.funding, warmup: w.warmup, commands: views, count: w.commands.length, firstSeq: w.commands[0]!.seq };
+    const w = bookWorkload(WARMUP_COMMANDS + Math.max(MAX_COMMANDS, OPEN_LOOP_RATE * OPEN_LOOP_SECONDS), 0, 7);
+    const total = w.warmup.length + w.mix.length;
+    const views = viewsOf(new ArrayBuffer(total * COMMAND_RECORD_BYTES));
+    const c = new CommandRecord();
+    encodeStream(w.warmup, views, 0, c);
+    encodeStream(w.mix, views, w.warmup.length, c);
+    const funding: CommandRecord[] = [];
+    let seq = w.mix.seqBase + w.mix.length;
+    for (let a = 1; a <= WORKLOAD_ACCOUNTS; a++) {
+      for (const [asset, amount] of [[0, 1_000_000_000_000_000n], [2, 10_000_000_000_000n]] as const) {
+        const d = new CommandRecord();
+        d.kind = CommandKind.Deposit;
+        d.seq = ++seq;
+        d.account = a * 16;
+        d.asset = asset;
+        d.amount = amount;
+        funding.push(d);
+      }
+    }
+    workload = { funding, commands: views, warmupCount: w.warmup.length, count: w.mix.length, firstSeq: w.mix.seqBase };
   }
   return workload;
 }
@@ -61,8 +90,7 @@ async function prepared(onEvent: (e: EventRecord) => void): Promise<{ p: Threade
   const p = await ThreadedPipeline.start(loadConfig(), { onEvent });
   const batch = { n: 0 };
   await submitAll(p, w.funding, 0, w.funding.length, batch);
-  await submitAll(p, w.warmup, 0, w.warmup.length, batch);
-  await submitEncoded(p, w, 0, WARMUP_COMMANDS, batch);
+  await submitEncoded(p, w, 0, w.warmupCount + WARMUP_COMMANDS, batch);
   await p.waitForBatch(batch.n);
   return { p, batch, w };
 }
@@ -73,9 +101,10 @@ async function maxThroughput(): Promise<BenchResult> {
     events++;
   });
   const count = Math.min(MAX_COMMANDS, w.count - WARMUP_COMMANDS);
+  const from = w.warmupCount + WARMUP_COMMANDS;
   events = 0;
   const t0 = process.hrtime.bigint();
-  await submitEncoded(p, w, WARMUP_COMMANDS, WARMUP_COMMANDS + count, batch);
+  await submitEncoded(p, w, from, from + count, batch);
   await p.waitForBatch(batch.n);
   const ns = Number(process.hrtime.bigint() - t0);
   await p.stop();
@@ -87,7 +116,7 @@ async function maxThroughput(): Promise<BenchResult> {
     p50Ns: null,
     p99Ns: null,
     p999Ns: null,
-    notes: `${count} commands after ${WARMUP_COMMANDS} warm-up (9% GTC, 3% IOC, 6% cancel, 82% move; ~1000 resting orders, 750 levels; risk holds on every order), batches of ${BATCH_COMMANDS_MAX}, ${events} events out; 1 risk + 1 matching + 1 settlement worker`,
+    notes: `${count} commands of the book.excore-mix stream after ${WARMUP_COMMANDS} warm-up (9% GTC, 3% IOC, 6% cancel, 82% move; ~1000 resting orders over ~750 levels; risk holds on every order), batches of ${BATCH_COMMANDS_MAX}, ${events} events out; 1 risk + 1 matching + 1 settlement worker`,
   };
 }
 
@@ -98,6 +127,7 @@ async function openLoopLatency(): Promise<BenchResult> {
   const w = getWorkload();
   const count = Math.min(OPEN_LOOP_RATE * OPEN_LOOP_SECONDS, w.count - WARMUP_COMMANDS);
   const firstSeq = w.firstSeq + WARMUP_COMMANDS;
+  const base0 = w.warmupCount + WARMUP_COMMANDS;
   const sentAt = new Float64Array(count);
   const seen = new Uint8Array(count);
   const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 10_000_000_000, numberOfSignificantValueDigits: 3 });
@@ -122,10 +152,9 @@ async function openLoopLatency(): Promise<BenchResult> {
     },
   });
   const batch = { n: 0 };
-  inflight += 2 + Math.ceil(WARMUP_COMMANDS / BATCH_COMMANDS_MAX);
+  inflight += Math.ceil(w.funding.length / BATCH_COMMANDS_MAX) + Math.ceil((w.warmupCount + WARMUP_COMMANDS) / BATCH_COMMANDS_MAX);
   await submitAll(p, w.funding, 0, w.funding.length, batch);
-  await submitAll(p, w.warmup, 0, w.warmup.length, batch);
-  await submitEncoded(p, w, 0, WARMUP_COMMANDS, batch);
+  await submitEncoded(p, w, 0, w.warmupCount + WARMUP_COMMANDS, batch);
   await p.waitForBatch(batch.n);
   measuring = true;
   const start = now();
@@ -143,7 +172,7 @@ async function openLoopLatency(): Promise<BenchResult> {
       const to = Math.min(arrived, next + BATCH_COMMANDS_MAX);
       inflight++;
       batches++;
-      await p.submitEncoded(w.commands, (WARMUP_COMMANDS + next) * COMMAND_RECORD_BYTES, to - next, ++batch.n);
+      await p.submitEncoded(w.commands, (base0 + next) * COMMAND_RECORD_BYTES, to - next, ++batch.n);
       next = to;
     }
     await new Promise((r) => setImmediate(r));
