@@ -13,10 +13,11 @@ export class StateHasher {
     this.b = Math.imul(b, 0x27d4eb2d) ^ a;
   }
 
-  /** An integer-valued number (|x| < 2^53). */
+  /** An integer-valued number (|x| < 2^53): its low word, then its high word (x − low is an exact multiple of 2^32). */
   num(x: number): void {
-    this.mix(x >>> 0);
-    this.mix(Math.floor(x / 4294967296) | 0);
+    const lo = x >>> 0;
+    this.mix(lo);
+    this.mix(((x - lo) / 4294967296) | 0);
   }
 
   big(x: bigint): void {

@@ -139,7 +139,7 @@ export class TickerWindow {
 
   /** Moves the window to engine time timeMs (never backwards); true when trades left the window. */
   advance(timeMs: number): boolean {
-    const minute = Math.floor(timeMs / TICKER_BUCKET_MS);
+    const minute = minuteOf(timeMs);
     if (minute <= this.nowMinute) return false;
     const oldNow = this.nowMinute;
     this.nowMinute = minute;
@@ -236,6 +236,13 @@ export class TickerWindow {
       h.num(this.bCount[b]);
     }
   }
+}
+
+/** floor(timeMs / TICKER_BUCKET_MS) for a safe integer timeMs, in integer steps (the remainder taken off first). */
+function minuteOf(timeMs: number): number {
+  let r = timeMs % TICKER_BUCKET_MS;
+  if (r < 0) r += TICKER_BUCKET_MS;
+  return (timeMs - r) / TICKER_BUCKET_MS;
 }
 
 function bucketOf(minute: number): number {
