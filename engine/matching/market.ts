@@ -495,16 +495,25 @@ export class Market {
       this.accepted(orderId, account, side, price, qty, openQty, 0n, clientId);
       return;
     }
+    // Most moves do not cross (the old order sits on the mover's own side, so taking it out changes nothing here): the
+    // slot itself moves to the back of its new level as the new order, keeping account, clientId, STP mode and flags —
+    // the state execute() would reach through dropResting + restNew (which would hand back this very slot).
+    if (!this.crosses(side, limitKey)) {
+      book.unlink(slot);
+      book.oId[slot] = orderId;
+      book.oQty[slot] = openQty;
+      book.oFilled[slot] = 0n;
+      book.oOrig[slot] = qty;
+      book.rest(slot, side, tick, price);
+      this.moveToAccountTail(slot);
+      this.accepted(orderId, account, side, price, qty, openQty, 0n, clientId);
+      return;
+    }
     const stp = book.oStp[slot];
     const cmdFlags = ((flags & RestFlag.PostOnly) !== 0 ? OrderFlag.PostOnly : 0) | ((flags & RestFlag.ReduceOnly) !== 0 ? OrderFlag.ReduceOnly : 0);
     const acct = this.accountList[book.oAcct[slot]];
     this.dropResting(slot, clientId);
     this.accepted(orderId, account, side, price, qty, openQty, 0n, clientId);
-    // Most moves do not cross: rest directly (execute() would reach the same restNew after a failed crosses()).
-    if (!this.crosses(side, limitKey)) {
-      this.restNew(orderId, account, side, stp, cmdFlags, clientId, tick, price, qty, 0n, openQty, acct);
-      return;
-    }
     this.execute(orderId, account, side, TimeInForce.GTC, stp, cmdFlags, clientId, true, tick, price, qty, openQty, 0n, acct);
   }
 
