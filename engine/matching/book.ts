@@ -9,6 +9,8 @@
 //   near the touch is O(1).
 // - Every resting order is in `ids` (order id → slot), giving O(1) cancel.
 // - Orders of one account in this book form a second intrusive list (oAPrev/oANext), owned by the market.
+// - Order quantities (open, filled, original) and level prices are bigint references in plain arrays: reading them
+//   allocates nothing (a BigInt64Array read creates a bigint each time), and they are what events carry.
 // Storage starts at the configured capacity and doubles in steps up to the limits.
 
 import { IdMap } from "./id-map.ts";
@@ -27,11 +29,11 @@ export class Book {
   oAccount: Uint32Array;
   oClientId: BigUint64Array;
   /** Open (resting) quantity. */
-  oQty: BigInt64Array;
+  oQty: bigint[];
   /** Quantity filled so far. */
-  oFilled: BigInt64Array;
+  oFilled: bigint[];
   /** Quantity as placed (OrderDone reports original − filled as the unfilled remainder). */
-  oOrig: BigInt64Array;
+  oOrig: bigint[];
   /** Time priority: a per-book arrival counter, strictly increasing along every level's FIFO. */
   oPrio: Float64Array;
   private prioCounter = 0;
@@ -53,7 +55,11 @@ export class Book {
   // ---- level slots ----
   levelCap: number;
   lTick: Int32Array;
-  lPrice: BigInt64Array;
+  /**
+   * Level price: references to the immutable bigints the orders arrived with (not a BigInt64Array, whose every read
+   * allocates a fresh bigint; the price goes into every event and fill of the level).
+   */
+  lPrice: bigint[];
   lTotal: BigInt64Array;
   lCount: Int32Array;
   lHead: Int32Array;
@@ -86,9 +92,9 @@ export class Book {
     this.oId = new Float64Array(oc);
     this.oAccount = new Uint32Array(oc);
     this.oClientId = new BigUint64Array(oc);
-    this.oQty = new BigInt64Array(oc);
-    this.oFilled = new BigInt64Array(oc);
-    this.oOrig = new BigInt64Array(oc);
+    this.oQty = new Array<bigint>(oc).fill(0n);
+    this.oFilled = new Array<bigint>(oc).fill(0n);
+    this.oOrig = new Array<bigint>(oc).fill(0n);
     this.oPrio = new Float64Array(oc);
     this.oPrev = new Int32Array(oc);
     this.oNext = new Int32Array(oc);
@@ -102,7 +108,7 @@ export class Book {
     const lc = Math.max(16, Math.min(initialLevels, maxLevelsPerSide * 2));
     this.levelCap = lc;
     this.lTick = new Int32Array(lc);
-    this.lPrice = new BigInt64Array(lc);
+    this.lPrice = new Array<bigint>(lc).fill(0n);
     this.lTotal = new BigInt64Array(lc);
     this.lCount = new Int32Array(lc);
     this.lHead = new Int32Array(lc);
@@ -147,9 +153,9 @@ export class Book {
     this.oId = growF64(this.oId, cap);
     this.oAccount = growU32(this.oAccount, cap);
     this.oClientId = growBU64(this.oClientId, cap);
-    this.oQty = growB64(this.oQty, cap);
-    this.oFilled = growB64(this.oFilled, cap);
-    this.oOrig = growB64(this.oOrig, cap);
+    this.oQty = growRefs(this.oQty, cap);
+    this.oFilled = growRefs(this.oFilled, cap);
+    this.oOrig = growRefs(this.oOrig, cap);
     this.oPrio = growF64(this.oPrio, cap);
     this.oPrev = growI32(this.oPrev, cap);
     this.oNext = growI32(this.oNext, cap);
@@ -279,7 +285,7 @@ export class Book {
   private growLevels(): void {
     const cap = this.levelCap * 2;
     this.lTick = growI32(this.lTick, cap);
-    this.lPrice = growB64(this.lPrice, cap);
+    this.lPrice = growRefs(this.lPrice, cap);
     this.lTotal = growB64(this.lTotal, cap);
     this.lCount = growI32(this.lCount, cap);
     this.lHead = growI32(this.lHead, cap);
@@ -385,6 +391,11 @@ export class Book {
   }
 }
 
+function growRefs(a: bigint[], cap: number): bigint[] {
+  const b = new Array<bigint>(cap).fill(0n);
+  for (let i = 0; i < a.length; i++) b[i] = a[i]!;
+  return b;
+}
 function growF64(a: Float64Array, cap: number): Float64Array {
   const b = new Float64Array(cap);
   b.set(a);

@@ -82,8 +82,9 @@
 //   side (Overloaded), checked for GTC limit orders before matching (conservatively: even if it would not rest).
 //
 // ## Structure (book.ts, ladder.ts, id-map.ts, market.ts)
-// Per market: orders and levels are slots in preallocated typed arrays that double in steps (BigInt64Array for
-// quantities); each level holds an intrusive FIFO (prev/next slot links); each side indexes its levels by integer tick
+// Per market: orders and levels are slots in preallocated arrays that double in steps — typed arrays for ids, links
+// and level totals (BigInt64Array); order quantities and level prices are references to the immutable bigints they were
+// computed from (a BigInt64Array read allocates a fresh bigint, and these values go into every event); each level holds an intrusive FIFO (prev/next slot links); each side indexes its levels by integer tick
 // in a PriceLadder — a dense 2^ladderWindowBits-tick window around the touch with a 3-level bitset for the next best
 // level, plus a sorted overflow for far levels — with the best level cached; order id → slot is an open-addressing
 // hash in typed arrays (O(1) cancel). Nothing is allocated per order except bigint temporaries.
