@@ -9,7 +9,7 @@
 //   near the touch is O(1).
 // - Every resting order is in `ids` (order id → slot), giving O(1) cancel.
 // - Orders of one account in this book form a second intrusive list (oAPrev/oANext), owned by the market.
-// - Order quantities (open, filled, original) and level prices are bigint references in plain arrays: reading them
+// - Order quantities (open, filled, original), clientIds and level prices are bigint references in plain arrays: reading them
 //   allocates nothing (a BigInt64Array read creates a bigint each time), and they are what events carry.
 // Storage starts at the configured capacity and doubles in steps up to the limits.
 
@@ -27,7 +27,8 @@ export class Book {
   readonly orderMax: number;
   oId: Float64Array;
   oAccount: Uint32Array;
-  oClientId: BigUint64Array;
+  /** The order's clientId as it arrived (echoed in its events; 0n = none). */
+  oClientId: bigint[];
   /** Open (resting) quantity. */
   oQty: bigint[];
   /** Quantity filled so far. */
@@ -91,7 +92,7 @@ export class Book {
     this.orderCap = oc;
     this.oId = new Float64Array(oc);
     this.oAccount = new Uint32Array(oc);
-    this.oClientId = new BigUint64Array(oc);
+    this.oClientId = new Array<bigint>(oc).fill(0n);
     this.oQty = new Array<bigint>(oc).fill(0n);
     this.oFilled = new Array<bigint>(oc).fill(0n);
     this.oOrig = new Array<bigint>(oc).fill(0n);
@@ -152,7 +153,7 @@ export class Book {
     const cap = Math.min(this.orderCap * 2, this.orderMax);
     this.oId = growF64(this.oId, cap);
     this.oAccount = growU32(this.oAccount, cap);
-    this.oClientId = growBU64(this.oClientId, cap);
+    this.oClientId = growRefs(this.oClientId, cap);
     this.oQty = growRefs(this.oQty, cap);
     this.oFilled = growRefs(this.oFilled, cap);
     this.oOrig = growRefs(this.oOrig, cap);
@@ -418,11 +419,6 @@ function growU8(a: Uint8Array, cap: number): Uint8Array {
 }
 function growB64(a: BigInt64Array, cap: number): BigInt64Array {
   const b = new BigInt64Array(cap);
-  b.set(a);
-  return b;
-}
-function growBU64(a: BigUint64Array, cap: number): BigUint64Array {
-  const b = new BigUint64Array(cap);
   b.set(a);
   return b;
 }
