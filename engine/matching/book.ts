@@ -68,6 +68,8 @@ export class Book {
   lSide: Uint8Array;
   /** Dirty stamp (market-data delta tracking): the command stamp that last recorded this level. */
   lStamp: Int32Array;
+  /** The dirty entry of a level stamped in the current command. */
+  lDirty: Int32Array;
   private freeLevel = NONE;
   private levelHighWater = 0;
 
@@ -77,12 +79,20 @@ export class Book {
 
   readonly ids: IdMap;
 
-  // ---- market-data dirty levels of the current command ----
+  // ---- market-data dirty levels of the current command: one entry per (side, tick) touched ----
   trackDirty = false;
   stamp = 1;
   dSide: Uint8Array = new Uint8Array(64);
   dTick: Int32Array = new Int32Array(64);
+  /** Publication order key: bids best→worst (−tick), then asks best→worst (2^32 + tick). */
+  dKey: Float64Array = new Float64Array(64);
+  /** The level's total when the command first touched it (0 for a level the command created). */
   dBefore: BigInt64Array = new BigInt64Array(64);
+  /** The level now, NONE once it is gone (so finishing a command needs no ladder lookups). */
+  dLvl: Int32Array = new Int32Array(64);
+  dPrice: bigint[] = new Array<bigint>(64).fill(0n);
+  /** Scratch for finishCommand: indices of the changed entries in publication order. */
+  dOrder: Int32Array = new Int32Array(64);
   dCount = 0;
 
   constructor(initialOrders: number, maxOrders: number, initialLevels: number, maxLevelsPerSide: number, windowBits: number) {
@@ -116,6 +126,7 @@ export class Book {
     this.lTail = new Int32Array(lc);
     this.lSide = new Uint8Array(lc);
     this.lStamp = new Int32Array(lc);
+    this.lDirty = new Int32Array(lc);
     this.ladders = [
       new PriceLadder(0, windowBits, initialLevels, maxLevelsPerSide),
       new PriceLadder(1, windowBits, initialLevels, maxLevelsPerSide),
@@ -278,6 +289,10 @@ export class Book {
   }
 
   private removeLevel(lvl: number): void {
+    if (this.trackDirty && this.lStamp[lvl] === this.stamp) {
+      this.dLvl[this.lDirty[lvl]] = NONE;
+      this.lStamp[lvl] = 0;
+    }
     this.ladders[this.lSide[lvl]].remove(this.lTick[lvl]);
     this.lHead[lvl] = this.freeLevel;
     this.freeLevel = lvl;
@@ -293,6 +308,7 @@ export class Book {
     this.lTail = growI32(this.lTail, cap);
     this.lSide = growU8(this.lSide, cap);
     this.lStamp = growI32(this.lStamp, cap);
+    this.lDirty = growI32(this.lDirty, cap);
     this.levelCap = cap;
   }
 
@@ -311,29 +327,48 @@ export class Book {
   private markDirty(lvl: number): void {
     if (this.lStamp[lvl] === this.stamp) return;
     this.lStamp[lvl] = this.stamp;
-    this.pushDirty(this.lSide[lvl], this.lTick[lvl], this.lTotal[lvl]);
+    const i = this.pushDirty(lvl);
+    this.dBefore[i] = this.lTotal[lvl];
   }
 
   private markNewLevelDirty(lvl: number, side: number, tick: number): void {
     this.lStamp[lvl] = this.stamp;
     // A level emptied and recreated within one command was already recorded with its original total.
     for (let i = 0; i < this.dCount; i++) {
-      if (this.dTick[i] === tick && this.dSide[i] === side) return;
+      if (this.dTick[i] === tick && this.dSide[i] === side) {
+        this.dLvl[i] = lvl;
+        this.lDirty[lvl] = i;
+        return;
+      }
     }
-    this.pushDirty(side, tick, 0n);
+    const i = this.pushDirty(lvl);
+    this.dBefore[i] = 0n;
   }
 
-  private pushDirty(side: number, tick: number, before: bigint): void {
+  /** A new entry for level lvl (its `before` is the caller's to set). */
+  private pushDirty(lvl: number): number {
     const i = this.dCount;
-    if (i === this.dTick.length) {
-      this.dSide = growU8(this.dSide, i * 2);
-      this.dTick = growI32(this.dTick, i * 2);
-      this.dBefore = growB64(this.dBefore, i * 2);
-    }
+    if (i === this.dTick.length) this.growDirty(i * 2);
+    const side = this.lSide[lvl];
+    const tick = this.lTick[lvl];
     this.dSide[i] = side;
     this.dTick[i] = tick;
-    this.dBefore[i] = before;
+    this.dKey[i] = side === 0 ? -tick : 4294967296 + tick;
+    this.dLvl[i] = lvl;
+    this.dPrice[i] = this.lPrice[lvl];
+    this.lDirty[lvl] = i;
     this.dCount = i + 1;
+    return i;
+  }
+
+  private growDirty(cap: number): void {
+    this.dSide = growU8(this.dSide, cap);
+    this.dTick = growI32(this.dTick, cap);
+    this.dKey = growF64(this.dKey, cap);
+    this.dBefore = growB64(this.dBefore, cap);
+    this.dLvl = growI32(this.dLvl, cap);
+    this.dPrice = growRefs(this.dPrice, cap);
+    this.dOrder = growI32(this.dOrder, cap);
   }
 
   // ---------------------------------------------------------------- validation

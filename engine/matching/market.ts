@@ -1003,28 +1003,32 @@ export class Market {
     // The BBO can only have changed if a best tick moved or a changed level sits at a best tick.
     let touchChanged = bidTick !== this.bboBidTick || askTick !== this.bboAskTick;
     if (n > 0) {
-      sortDirty(book);
+      const dLvl = book.dLvl;
+      const dKey = book.dKey;
+      const order = book.dOrder;
       let changed = 0;
       for (let i = 0; i < n; i++) {
-        const side = book.dSide[i];
-        const tick = book.dTick[i];
-        const lvl = book.levelAt(side, tick);
-        const now = lvl === NONE ? 0n : book.lTotal[lvl];
-        if (now !== book.dBefore[i]) {
-          // Compact the changed entries to the front, remembering the new total in dBefore.
-          book.dSide[changed] = side;
-          book.dTick[changed] = tick;
-          book.dBefore[changed] = now;
-          changed++;
-          if (tick === (side === Side.Buy ? bidTick : askTick)) touchChanged = true;
+        const lvl = dLvl[i];
+        if (lvl === NONE ? book.dBefore[i] === 0n : book.lTotal[lvl] === book.dBefore[i]) continue;
+        // Insertion into the publication order (the list is almost always one or two entries).
+        const key = dKey[i];
+        let j = changed;
+        while (j > 0 && dKey[order[j - 1]] > key) {
+          order[j] = order[j - 1];
+          j--;
         }
+        order[j] = i;
+        changed++;
+        if (book.dTick[i] === (book.dSide[i] === Side.Buy ? bidTick : askTick)) touchChanged = true;
       }
       if (changed > 0) {
         const first = this.depthUpdateId + 1;
         this.depthUpdateId += changed;
         md.depthDelta(this.id, first, this.depthUpdateId, time);
-        for (let i = 0; i < changed; i++) {
-          md.depthLevel(this.id, book.dSide[i], BigInt(book.dTick[i]) * this.tickSize, book.dBefore[i], first + i);
+        for (let k = 0; k < changed; k++) {
+          const i = order[k];
+          const lvl = dLvl[i];
+          md.depthLevel(this.id, book.dSide[i], book.dPrice[i], lvl === NONE ? 0n : book.lTotal[lvl], first + k);
         }
       }
       book.dCount = 0;
@@ -1255,28 +1259,3 @@ export function activePrice(bid: bigint, ask: bigint, last: bigint): bigint {
   return 0n;
 }
 
-/** Orders the dirty list bids best→worst, then asks best→worst (insertion sort: the list is almost always tiny). */
-function sortDirty(book: Book): void {
-  const n = book.dCount;
-  const dSide = book.dSide;
-  const dTick = book.dTick;
-  const dBefore = book.dBefore;
-  for (let i = 1; i < n; i++) {
-    const s = dSide[i];
-    const t = dTick[i];
-    const b = dBefore[i];
-    const k = s === 0 ? -t : t;
-    let j = i - 1;
-    while (j >= 0) {
-      const sj = dSide[j];
-      if (sj < s || (sj === s && (sj === 0 ? -dTick[j] : dTick[j]) <= k)) break;
-      dSide[j + 1] = sj;
-      dTick[j + 1] = dTick[j];
-      dBefore[j + 1] = dBefore[j];
-      j--;
-    }
-    dSide[j + 1] = s;
-    dTick[j + 1] = t;
-    dBefore[j + 1] = b;
-  }
-}
