@@ -115,6 +115,14 @@ export const SET_MARK_PRICE = layout("SetMarkPrice", { asset: U16, price: DEC })
 export const QUERY_COLLATERAL = layout("QueryCollateral", { account: U32 });
 export const QUERY_MAX_ORDER = layout("QueryMaxOrder", { account: U32, market: U16, side: U8, price: DEC, ...ORDER_FLAGS });
 export const QUERY_MAX_WITHDRAWAL = layout("QueryMaxWithdrawal", { account: U32, asset: U16, margin: U8 });
+export const BORROW = layout("Borrow", { account: U32, asset: U16, amount: DEC });
+export const REPAY = layout("Repay", { account: U32, asset: U16, amount: DEC });
+export const LEND = layout("Lend", { account: U32, asset: U16, amount: DEC });
+export const REDEEM = layout("Redeem", { account: U32, asset: U16, amount: DEC });
+export const QUERY_POOL_STATS = layout("QueryPoolStats", { asset: U16 });
+export const QUERY_RATE_CURVE = layout("QueryRateCurve", { asset: U16, points: U8 });
+export const QUERY_INTEREST_HISTORY = layout("QueryInterestHistory", { account: U32, asset: U16, since_ms: U64, limit: U16 });
+export const QUERY_MAX_BORROW = layout("QueryMaxBorrow", { account: U32, asset: U16 });
 
 /** Indexed by the `Command` union type (0 = NONE). */
 export const COMMAND_LAYOUTS: readonly (TableLayout | null)[] = [
@@ -136,6 +144,14 @@ export const COMMAND_LAYOUTS: readonly (TableLayout | null)[] = [
   QUERY_COLLATERAL,
   QUERY_MAX_ORDER,
   QUERY_MAX_WITHDRAWAL,
+  BORROW,
+  REPAY,
+  LEND,
+  REDEEM,
+  QUERY_POOL_STATS,
+  QUERY_RATE_CURVE,
+  QUERY_INTEREST_HISTORY,
+  QUERY_MAX_BORROW,
 ];
 
 /** Indexed by the `Event` union type (0 = NONE). */
@@ -253,6 +269,28 @@ export const EVENT_LAYOUTS: readonly (TableLayout | null)[] = [
   }),
   layout("MaxOrderQuantity", { account: U32, market: U16, side: U8, price: DEC, quantity: DEC, margin_limit: DEC }),
   layout("MaxWithdrawalQuantity", { account: U32, asset: U16, quantity: DEC, margin_limit: DEC }),
+  layout("PoolStats", {
+    asset: U16,
+    state: U8,
+    throttled: U8,
+    total_lent: DEC,
+    total_borrowed: DEC,
+    free_liquidity: DEC,
+    reserved: DEC,
+    open_borrow_lend_limit: DEC,
+    utilization: DEC,
+    borrow_rate: DEC,
+    lend_rate: DEC,
+    lend_rate_after_fee: DEC,
+    hour_borrow_rate: DEC,
+    optimal_utilization: DEC,
+    throttle_utilization: DEC,
+    max_utilization: DEC,
+    fee: DEC,
+  }),
+  layout("RateCurvePoint", { asset: U16, utilization: DEC, borrow_rate: DEC, lend_rate: DEC, lend_rate_after_fee: DEC }),
+  layout("InterestEntry", { account: U32, asset: U16, kind: U8, amount: DEC, rate: DEC, time_ms: U64 }),
+  layout("MaxBorrowQuantity", { account: U32, asset: U16, quantity: DEC, margin_limit: DEC, pool_limit: DEC }),
 ];
 
 export const COMMAND_ENVELOPE = layout("CommandEnvelope", { client_seq: U64, command_type: U8, command: UVAL });

@@ -315,9 +315,9 @@ describe("pool actions", () => {
     const { pool, out, pos } = setup({ openBorrowLendLimit: 1_000n * USDC });
     const a = pos();
     expect(lend(pool, a, 600n * USDC, out)).toBe(RejectCode.None);
-    expect(lend(pool, pos(), 400n * USDC + 1n, out)).toBe(RejectCode.MaxQuantity);
+    expect(lend(pool, pos(), 400n * USDC + 1n, out)).toBe(RejectCode.PoolLendLimit);
     expect(lend(pool, pos(), 400n * USDC, out)).toBe(RejectCode.None);
-    expect(lend(pool, pos(), 1n, out)).toBe(RejectCode.MaxQuantity);
+    expect(lend(pool, pos(), 1n, out)).toBe(RejectCode.PoolLendLimit);
     expect(redeem(pool, a, 1n, out)).toBe(RejectCode.None);
     expect(lend(pool, pos(), 1n, out)).toBe(RejectCode.None);
   });

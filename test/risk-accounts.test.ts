@@ -299,7 +299,7 @@ describe("A4, A5: deposits and withdrawals", () => {
     expect(h.risk.maxWithdrawalQuantity(ALICE, SOL, 0).quantity).toBe(0n);
   });
 
-  it("A5: a margin withdrawal is judged by margin first; the part beyond the balance would be borrowed (BORROW_UNAVAILABLE until pools lend)", () => {
+  it("A5: a margin withdrawal is judged by margin first; the part beyond the balance would be borrowed (BORROW_UNAVAILABLE while the pool has nothing lent)", () => {
     seedBorrower(h, ALICE);
     h.deposit(ALICE, USDC, 10n * USDC_UNIT);
     // 11 SOL: beyond the balance and beyond the margin → the margin is the reason.
@@ -307,7 +307,7 @@ describe("A4, A5: deposits and withdrawals", () => {
     // 20 USDC with 10 available: the margin passes (the account could carry a 1,010 USDC borrow), the borrow cannot happen yet.
     expect(rejectOf(h.withdraw(ALICE, USDC, 20n * USDC_UNIT, OrderFlag.AutoBorrow))).toEqual([
       "BorrowUnavailable",
-      "withdraw needs 20 USDC, available 10: the margin check passes, but borrowing the shortfall is not available yet (S2)",
+      "withdraw needs 20 USDC, own 10 USDC: the USDC pool cannot lend the shortfall now (nothing lent, or not enough)",
     ]);
     // Margin-only limit: 350 + 10 − 1.1 y > … ; the answer the query gives is what C8 alone allows.
     const max = h.risk.maxWithdrawalQuantity(ALICE, USDC, OrderFlag.AutoBorrow);

@@ -1,11 +1,17 @@
 // X1/X2 model test: random deposits, withdrawals (plain and margin), transfers, orders (plain and spot-margin
 // flagged, limit and market), cancels, cancel-replaces, cancel-alls, settings, mark moves, clock ticks, queries and
-// lending-seam movements across several users and sub-accounts, through the in-process Engine — single commands and
-// multi-command batches. After every step, for every asset: Σ over all accounts, the fee account included, of
-// available + locked + lent − borrowed = deposits − withdrawals (X1); no available, locked, lent or borrowed is
-// negative, every hold is backed, the margin state equals a recomputation (X2, RiskShard.validateInternalState);
-// Σ lent − Σ borrowed ≥ 0 per asset (the seam's stand-in pool: every borrow has lent units behind it); queries change
-// nothing. The lending issue extends the seam steps with its real pools.
+// manual borrow / repay / lend / redeem with auto-lend switched on and off (so auto-lend, auto-repay and auto-redeem
+// run), hourly interest, across several users and sub-accounts, through the in-process Engine — single commands and
+// multi-command batches. After every step, for every asset (SPEC X1, X2, L5, L13):
+//   units:   Σ over all accounts of available + locked, the fee account included, + the pool's cash
+//            = deposits − withdrawals (no unit appears or vanishes);
+//   X1:      Σ (available + locked + lent − borrowed) + fee account + the exchange's interest account
+//            = deposits − withdrawals, where the exchange's interest account is the pool's exchange share plus the
+//            open-position rounding (Σ owed − total borrowed ∈ [0, borrowers], total lent − Σ lent ∈ [0, lenders]);
+//   shares:  Σ over accounts of lend / borrow shares = the pool's totals, exactly; total lent − total borrowed = the
+//            pool's free liquidity ≥ 0; the pool's own invariants (validatePoolState); every risk shard's replica equal;
+//   X2:      nothing negative, every hold backed, margin state = recomputation (RiskShard.validateInternalState);
+// and queries change nothing.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
@@ -22,8 +28,8 @@ import {
   type EventRecord,
   type EventSink,
 } from "../engine/model/index.ts";
+import { exchangeShare, validatePoolState } from "../engine/lending/index.ts";
 import { Engine, loadConfig, type EngineTopology } from "../engine/pipeline/index.ts";
-import { PoolMovement, riskShardOf } from "../engine/risk/index.ts";
 
 const config = loadConfig();
 const ASSETS = config.assets.length;
@@ -48,7 +54,7 @@ type Step =
   | { t: "mark"; asset: number; pct: number }
   | { t: "time"; ms: number }
   | { t: "query"; a: number; kind: number; m: number; side: number; asset: number }
-  | { t: "seam"; a: number; asset: number; move: number; milli: number }
+  | { t: "pool"; a: number; asset: number; kind: number; milli: number; all: boolean }
   | { t: "batch"; steps: Step[] };
 
 const account = fc.constantFrom(...ACCOUNTS);
@@ -118,13 +124,14 @@ const simpleStep: fc.Arbitrary<Step> = fc.oneof(
     }),
   },
   {
-    weight: 4,
+    weight: 8,
     arbitrary: fc.record({
-      t: fc.constant("seam" as const),
+      t: fc.constant("pool" as const),
       a: account,
       asset: assetArb,
-      move: fc.constantFrom(PoolMovement.Borrow, PoolMovement.Repay, PoolMovement.Lend, PoolMovement.Redeem),
+      kind: fc.constantFrom(CommandKind.Borrow, CommandKind.Repay, CommandKind.Lend, CommandKind.Lend, CommandKind.Redeem),
       milli,
+      all: fc.boolean(),
     }),
   },
 );
@@ -268,48 +275,20 @@ class Model {
       case "query":
         out.push(this.cmd({ kind: s.kind, account: s.a, market: s.m, side: s.side, asset: s.asset, price: this.price(s.m, 0), flags: OrderFlag.AutoBorrow }));
         return;
-      case "seam":
+      case "pool": {
+        const whole = s.all && (s.kind === CommandKind.Repay || s.kind === CommandKind.Redeem);
+        const scale = s.kind === CommandKind.Lend && MARK_USD[s.asset]! <= 1n ? 20n : 1n;
+        out.push(this.cmd({ kind: s.kind, account: s.a, asset: s.asset, amount: whole ? 0n : this.amount(s.asset, s.milli) * scale }));
+        return;
+      }
       case "batch":
         return;
     }
   }
 
-  /** The seam's stand-in pool: a movement goes ahead only when the pool could serve it (Σ lent ≥ Σ borrowed). */
-  private seam(s: Extract<Step, { t: "seam" }>): void {
-    const risk = this.engine.risk[riskShardOf(s.a, this.engine.risk.length)]!;
-    let x = this.amount(s.asset, s.milli);
-    const [lent, borrowed] = this.poolTotals(s.asset);
-    const free = lent - borrowed;
-    const own = risk.poolBalance(s.a, s.asset);
-    const available = risk.balance(s.a, s.asset).available;
-    // Each movement takes at most what the pool and the account allow (a movement of 0 is skipped).
-    if (s.move === PoolMovement.Borrow && x > free) x = free;
-    if (s.move === PoolMovement.Redeem) x = min(x, min(free, own.lent));
-    if (s.move === PoolMovement.Repay) x = min(x, min(own.borrowed, available));
-    if (s.move === PoolMovement.Lend && x > available) x = available;
-    if (x <= 0n || !risk.accountIds().includes(s.a)) return;
-    expect(risk.applyPoolMovement(s.a, s.asset, s.move as PoolMovement, x)).toBe(true);
-    this.count(`seam${s.move}`);
-  }
-
-  private poolTotals(asset: number): [bigint, bigint] {
-    let lent = 0n;
-    let borrowed = 0n;
-    for (const r of this.engine.risk) {
-      for (const id of r.accountIds()) {
-        const p = r.poolBalance(id, asset);
-        lent += p.lent;
-        borrowed += p.borrowed;
-      }
-    }
-    return [lent, borrowed];
-  }
-
   step(s: Step): void {
     this.steps++;
-    if (s.t === "seam") {
-      this.seam(s);
-    } else {
+    {
       this.cmds.length = 0;
       if (s.t === "batch") {
         for (const inner of s.steps) this.toCommands(inner, this.cmds);
@@ -331,16 +310,48 @@ class Model {
       r.validateInternalState();
       r.totals().forEach((v, i) => (totals[i] = totals[i]! + v));
     }
-    expect(totals).toEqual(this.netIn);
+    const risk = this.engine.risk;
+    const replica = risk[0]!.pools.hashText();
+    for (const r of risk) expect(r.pools.hashText()).toBe(replica);
     for (let asset = 0; asset < ASSETS; asset++) {
-      const [lent, borrowed] = this.poolTotals(asset);
-      if (lent < borrowed) throw new Error(`X2: asset ${asset} borrowed ${borrowed} beyond lent ${lent}`);
+      const pool = risk[0]!.pools.pools[asset]!;
+      expect(validatePoolState(pool)).toBeNull();
+      let units = 0n;
+      let lent = 0n;
+      let owed = 0n;
+      let lendShares = 0n;
+      let borrowShares = 0n;
+      let lenders = 0n;
+      let borrowers = 0n;
+      for (const r of risk) {
+        units += r.feeBalance(asset);
+        for (const id of r.accountIds()) {
+          const b = r.balance(id, asset);
+          const p = r.poolBalance(id, asset);
+          const sh = r.positionOf(id, asset);
+          units += b.available + b.locked;
+          lent += p.lent;
+          owed += p.borrowed;
+          lendShares += sh.lendShares;
+          borrowShares += sh.borrowShares;
+          if (sh.lendShares > 0n) lenders++;
+          if (sh.borrowShares > 0n) borrowers++;
+        }
+      }
+      expect(units + pool.cash, `units of asset ${asset}`).toBe(this.netIn[asset]);
+      expect(lendShares).toBe(pool.lendShares);
+      expect(borrowShares).toBe(pool.borrowShares);
+      const lendRounding = pool.totalLent - lent;
+      const borrowRounding = owed - pool.totalBorrowed;
+      expect(lendRounding >= 0n && lendRounding <= lenders, `lend rounding ${lendRounding}`).toBe(true);
+      expect(borrowRounding >= 0n && borrowRounding <= borrowers, `borrow rounding ${borrowRounding}`).toBe(true);
+      const exchangeInterest = exchangeShare(pool) + lendRounding + borrowRounding;
+      expect(totals[asset]! + exchangeInterest, `X1 asset ${asset}`).toBe(this.netIn[asset]);
+      expect(pool.totalLent - pool.totalBorrowed >= 0n, `free liquidity of asset ${asset}`).toBe(true);
+      if (pool.borrowShares > 0n) this.count("poolBorrowing");
+      if (pool.lastAccrualHourMs > 0 && pool.borrowInterestTotal > 0n) this.count("interestCharged");
     }
   }
-}
-
-function min(a: bigint, b: bigint): bigint {
-  return a < b ? a : b;
 }
 
 function runModel(seed: number, runs: number, topology: EngineTopology, minSteps: number, maxSteps: number, checkCoverage: boolean): number {
@@ -355,9 +366,9 @@ function runModel(seed: number, runs: number, topology: EngineTopology, minSteps
     }),
     { numRuns: runs, seed, endOnFailure: false },
   );
-  // Coverage: trades, both margin refusals, withdrawals, transfers, settings, marks, statements, every seam movement.
-  const need = ["fill", "insufficientMargin", "borrowUnavailable", "insufficientBalance", "statement", "seam0", "seam1", "seam2", "seam3"];
-  for (const kind of [CommandKind.Deposit, CommandKind.Withdraw, CommandKind.Transfer, CommandKind.UpdateAccountSettings, CommandKind.SetMarkPrice]) {
+  // Coverage: trades, margin refusals, withdrawals, transfers, settings, marks, statements, every pool command, interest.
+  const need = ["fill", "insufficientMargin", "insufficientBalance", "statement", "poolBorrowing", "interestCharged", `reject${RejectCode.AutoLendOn}`];
+  for (const kind of [CommandKind.Deposit, CommandKind.Withdraw, CommandKind.Transfer, CommandKind.UpdateAccountSettings, CommandKind.SetMarkPrice, CommandKind.Borrow, CommandKind.Repay, CommandKind.Lend, CommandKind.Redeem]) {
     need.push(`accepted${kind}`);
   }
   console.log(`risk-conservation: ${steps} steps, seed ${seed}: ${JSON.stringify(seen)}`);

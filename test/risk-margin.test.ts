@@ -323,7 +323,7 @@ describe("C10 and S2: the spot-margin seed (100 USDC at 10× cannot buy 1,000 US
     ]);
     expect(rejectOf(buy(3_650_000_000n, OrderFlag.AutoBorrow))).toEqual([
       "BorrowUnavailable",
-      "buy needs 547.5 USDC, available 100: the margin check passes, but borrowing the shortfall is not available yet (S2)",
+      "buy needs 547.5 USDC, own 100 USDC: the USDC pool cannot lend the shortfall now (nothing lent, or not enough)",
     ]);
     // Without autoBorrow the balance is the first reason (S1).
     expect(rejectOf(buy(670_000_000n, 0))).toEqual(["InsufficientBalance", "insufficient USDC to buy: needs 100.5, available 100"]);

@@ -421,14 +421,17 @@ describe("server end to end", () => {
       const statement = await user.request({ type: "QueryCollateral", account: 80 });
       expect(statement).toMatchObject([
         { type: "AccountCollateral", account: 80, netEquity: "100", collateralValue: "100", imr: "0", marginFraction: "unbounded", leverageLimit: 5, autoLend: true },
-        { type: "AssetCollateral", account: 80, asset: USDC, quantity: "100", available: "100", weight: "1", collateralValue: "100" },
+        // L12: with auto-lend on, the available USDC is lent at once and stays collateral (C1).
+        { type: "AssetCollateral", account: 80, asset: USDC, quantity: "100", available: "0", lent: "100", weight: "1", collateralValue: "100" },
       ]);
       const max = await user.request({ type: "QueryMaxOrder", account: 80, market: SOL_USDC, side: "Buy", price: "150", autoBorrow: true });
       // At 5× the borrow IMF is 0.2: NE = 100 − 15.135 q (SOL at 0.9 after the 10 bps fee) must exceed
       // IM = 0.2 × (150 q − 100) ⇔ q < 2.6587…: 2.65 SOL.
       expect(max).toMatchObject([{ type: "MaxOrderQuantity", account: 80, quantity: "0.66", marginLimit: "2.65" }]);
       const order = await user.request({ type: "LimitOrder", account: 80, market: SOL_USDC, side: "Buy", price: "150", quantity: "2.65", autoBorrow: true });
-      expect(order).toMatchObject([{ type: "OrderRejected", code: "BorrowUnavailable" }]);
+      // The only USDC in the pool is the account's own 100 (which it would redeem first, L15): the 297.5 USDC borrow
+      // would take the pool to its maximum utilization (L13).
+      expect(order).toMatchObject([{ type: "OrderRejected", code: "MaxUtilization" }]);
       expect(await user.request({ type: "QueryMaxWithdrawal", account: 80, asset: USDC })).toMatchObject([{ type: "MaxWithdrawalQuantity", quantity: "100", marginLimit: "100" }]);
     } finally {
       await user.close();

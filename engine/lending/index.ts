@@ -22,7 +22,7 @@
 // Redeem/Borrow). Gates: Closed refuses everything (PoolClosed); RepayOnly allows only repay and redeem;
 // borrow and redeem are refused while U ≥ throttle (BorrowThrottled / RedeemThrottled, L7) or when U after would
 // be ≥ maxUtilization (MaxUtilization, L13); lend and repay are never throttled; lend is capped by
-// openBorrowLendLimit on totalLent (MaxQuantity, no dedicated code yet); L15 is refused per position
+// openBorrowLendLimit on totalLent (PoolLendLimit); L15 is refused per position
 // (LendRequiresBorrowRepay / BorrowRequiresLendRedeem).
 // Borrow takes msToNext (ms to the next hour mark, msToNextHour(timeMs)) and adds the L6 entry fee,
 // entryFee(amount, hour's rate, msToNext) rounded up, to the debt.
@@ -49,6 +49,10 @@
 //
 // HISTORY (L14). InterestKind, InterestRecord; borrowInterestForHour / lendInterestForHour(shares, HourAccrual)
 // give one position's interest at one mark on demand; unrealizedPnlInterestForHour for the PnL kinds.
+// REPLICAS. PoolDelta records a replica's own actions as additive sums; applyPoolDelta merges another replica's, so K
+// risk shards holding one replica each agree again at a batch boundary. checkBorrowReserved plans a borrow whose
+// capacity was reserved earlier (a margin order's fill); utilizationRoom is the units left below a utilization cap.
+//
 // poolStats(pool) is the L13 market view; validatePoolState(pool) checks the invariants (tests, debug).
 
 export {
@@ -71,6 +75,11 @@ export {
 export {
   accrueHour,
   applyPoolAction,
+  applyPoolDelta,
+  checkBorrowReserved,
+  checkRedeemForced,
+  PoolDelta,
+  utilizationRoom,
   borrow,
   borrowSharesFor,
   checkBorrow,

@@ -226,14 +226,14 @@ export class PoolAction {
 /**
  * Lend amount (L1). Refused: amount ≤ 0 or worth no share (InvalidAmount), pool not Open (PoolClosed), the
  * position owes this asset (LendRequiresBorrowRepay, L15), totalLent + amount above openBorrowLendLimit
- * (MaxQuantity: there is no dedicated code yet). Never throttled (L7).
+ * (PoolLendLimit). Never throttled (L7).
  */
 export function checkLend(pool: LendingPool, position: PoolPosition, amount: Amount, out: PoolAction): RejectCode {
   out.reset(PoolActionKind.Lend);
   if (amount <= 0n) return RejectCode.InvalidAmount;
   if (pool.state !== PoolState.Open) return RejectCode.PoolClosed;
   if (position.borrowShares > 0n) return RejectCode.LendRequiresBorrowRepay;
-  if (pool.totalLent + amount > pool.config.openBorrowLendLimit) return RejectCode.MaxQuantity;
+  if (pool.totalLent + amount > pool.config.openBorrowLendLimit) return RejectCode.PoolLendLimit;
   const shares = lendSharesFor(amount, pool.lendIndex);
   if (shares === 0n) return RejectCode.InvalidAmount;
   out.shares = shares;
@@ -638,4 +638,131 @@ export function validatePoolState(pool: LendingPool): string | null {
   const claimed = pool.exchangeInterestTotal + pool.exchangeRoundingTotal + pool.entryFeesPending;
   if (exchangeShare(pool) + pool.exchangeSwept !== claimed) return "exchange share does not reconcile";
   return null;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Replicas (several risk shards, one pool): additive deltas merged at batch boundaries.
+
+/**
+ * What a replica's own actions changed since the last boundary, as sums: every field is additive, so the replicas of
+ * K risk shards become identical again when each applies the other shards' deltas (applyPoolDelta).
+ */
+export class PoolDelta {
+  lendShares = 0n;
+  borrowShares = 0n;
+  cash: Amount = 0n;
+  entryFeesPending: Amount = 0n;
+  /** Borrow capacity reserved by open margin orders (the caller's bookkeeping, merged with the rest). */
+  reservedBorrow: Amount = 0n;
+
+  clear(): void {
+    this.lendShares = 0n;
+    this.borrowShares = 0n;
+    this.cash = 0n;
+    this.entryFeesPending = 0n;
+    this.reservedBorrow = 0n;
+  }
+
+  isZero(): boolean {
+    return this.lendShares === 0n && this.borrowShares === 0n && this.cash === 0n && this.entryFeesPending === 0n && this.reservedBorrow === 0n;
+  }
+
+  /** Records what a committed plan changed (call beside applyPoolAction). */
+  addAction(plan: PoolAction): void {
+    switch (plan.kind) {
+      case PoolActionKind.Lend:
+        this.lendShares += plan.shares;
+        this.cash += plan.amount;
+        return;
+      case PoolActionKind.Redeem:
+        this.lendShares -= plan.shares;
+        this.cash -= plan.amount;
+        return;
+      case PoolActionKind.Borrow:
+        this.borrowShares += plan.shares;
+        this.cash -= plan.amount;
+        this.entryFeesPending += plan.entryFee;
+        return;
+      case PoolActionKind.Repay:
+        this.borrowShares -= plan.shares;
+        this.cash += plan.amount;
+        return;
+    }
+  }
+
+  add(o: PoolDelta): void {
+    this.lendShares += o.lendShares;
+    this.borrowShares += o.borrowShares;
+    this.cash += o.cash;
+    this.entryFeesPending += o.entryFeesPending;
+    this.reservedBorrow += o.reservedBorrow;
+  }
+}
+
+/**
+ * Applies another replica's delta (not reservedBorrow: the caller's). Totals are recomputed from the shares, and the
+ * action rounding is re-derived from the exchange-share identity, so every replica that applied the same deltas to
+ * the same boundary state holds the same pool, field for field.
+ */
+export function applyPoolDelta(pool: LendingPool, d: PoolDelta): void {
+  pool.lendShares += d.lendShares;
+  pool.borrowShares += d.borrowShares;
+  pool.cash += d.cash;
+  pool.entryFeesPending += d.entryFeesPending;
+  refreshTotals(pool);
+  pool.exchangeRoundingTotal = exchangeShare(pool) + pool.exchangeSwept - pool.exchangeInterestTotal - pool.entryFeesPending;
+}
+
+/**
+ * A borrow the caller has already admitted (capacity reserved earlier: a margin order's fill, S2): the plan of
+ * checkBorrow without its throttle and utilization gates. Refused only for a bad amount or time, a lend position
+ * (L15) or missing cash.
+ */
+export function checkBorrowReserved(
+  pool: LendingPool,
+  position: PoolPosition,
+  amount: Amount,
+  msToNext: number,
+  out: PoolAction,
+): RejectCode {
+  out.reset(PoolActionKind.Borrow);
+  if (amount <= 0n) return RejectCode.InvalidAmount;
+  if (!isValidMsToNextHour(msToNext)) return RejectCode.InvalidTime;
+  if (position.lendShares > 0n) return RejectCode.BorrowRequiresLendRedeem;
+  if (amount > pool.cash) return RejectCode.NoLiquidity;
+  const fee = entryFee(amount, pool.hourBorrowRate, msToNext);
+  const shares = borrowSharesFor(amount + fee, pool.borrowIndex);
+  out.shares = shares;
+  out.amount = amount;
+  out.entryFee = fee;
+  out.valueBefore = owedAmount(position.borrowShares, pool.borrowIndex);
+  out.valueAfter = owedAmount(position.borrowShares + shares, pool.borrowIndex);
+  return RejectCode.None;
+}
+
+/**
+ * Units of borrow (amount + entry fee + 1 of rounding, summed) and redemption (amount + 1) that may still be taken
+ * before borrowed / lent would reach `limit` (a ratio: maxUtilization or the throttle), with `reserved` units already
+ * promised: the largest X with (totalBorrowed + reserved + X) × 1e18 < limit × totalLent, or 0. Taking at most this,
+ * in any order and any mix, can never bring U to `limit` (maxU ≤ 1, so a redemption of y lowers limit × lent by ≤ y).
+ */
+export function utilizationRoom(pool: LendingPool, limit: Ratio, reserved: Amount): Amount {
+  const top = divRound(limit * pool.totalLent, RATIO_SCALE, Up) - 1n - pool.totalBorrowed - reserved;
+  return top > 0n ? top : 0n;
+}
+
+/** A redemption the caller must honour whatever the utilization (a fill already made, S2): no throttle/max gates. */
+export function checkRedeemForced(pool: LendingPool, position: PoolPosition, amount: Amount, out: PoolAction): RejectCode {
+  out.reset(PoolActionKind.Redeem);
+  const held = position.lendShares;
+  const value = lentAmount(held, pool.lendIndex);
+  if (amount <= 0n || amount > value) return RejectCode.InvalidAmount;
+  if (amount > pool.cash) return RejectCode.NoLiquidity;
+  let burn = redeemSharesFor(amount, pool.lendIndex);
+  if (lentAmount(held - burn, pool.lendIndex) === 0n) burn = held;
+  out.shares = burn;
+  out.amount = amount;
+  out.valueBefore = value;
+  out.valueAfter = lentAmount(held - burn, pool.lendIndex);
+  return RejectCode.None;
 }

@@ -82,8 +82,10 @@ export const RejectCode = {
   InvalidSetting: 38,
   NoLiquidity: 39,
   InvalidTransfer: 40,
-  /** The order or withdrawal passes the margin check but needs a borrow, and no pool can lend yet (S2, A5). */
+  /** The order or withdrawal passes the margin check but needs a borrow the pool cannot give now (S2, A5, L7, L8). */
   BorrowUnavailable: 41,
+  /** L13: a lend would take the pool's total lent above its openBorrowLendLimit. */
+  PoolLendLimit: 42,
 } as const;
 export type RejectCode = (typeof RejectCode)[keyof typeof RejectCode];
 

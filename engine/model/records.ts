@@ -31,11 +31,29 @@ export const CommandKind = {
   QueryMaxOrder: 15,
   /** Query, C10/A5: the largest withdrawal of `asset` risk accepts (flags AutoBorrow = margin withdrawal). */
   QueryMaxWithdrawal: 16,
+  /** L9 manual borrow of `amount` units of `asset` (refused while autoLend is on). */
+  Borrow: 17,
+  /** L10 manual repay of `amount` units of `asset` (0 = the whole debt; refused while autoLend is on). */
+  Repay: 18,
+  /** L1 manual lend of `amount` units of `asset` (refused while autoLend is on: it lends everything already). */
+  Lend: 19,
+  /** L11 manual redeem of `amount` units of `asset` (0 = the whole lent balance; refused while autoLend is on). */
+  Redeem: 20,
+  /** Query, L13: the market stats of `asset`'s pool (ALL_ASSETS: every pool). */
+  QueryPoolStats: 21,
+  /** Query, L3/L4/L13: the rate curve of `asset`'s pool at `state` evenly spaced utilizations (2…101) from 0 to 1. */
+  QueryRateCurve: 22,
+  /** Query, L14: the interest history of `account` (asset or ALL_ASSETS) from `timeMs` on, at most `state` entries. */
+  QueryInterestHistory: 23,
+  /** Query, L8: the largest manual borrow of `asset` risk accepts now. */
+  QueryMaxBorrow: 24,
 } as const;
 export type CommandKind = (typeof CommandKind)[keyof typeof CommandKind];
 
 /** CancelAll's `market` meaning "every market". */
 export const ALL_MARKETS = 0xffff;
+/** The pool and interest-history queries' `asset` meaning "every asset". */
+export const ALL_ASSETS = 0xffff;
 
 /** Order flag bits (CommandRecord.flags). */
 export const OrderFlag = {
@@ -169,6 +187,18 @@ export const EventKind = {
   MaxOrderQuantity: 12,
   /** C10/A5 answer: quantity = largest withdrawal accepted now, amount = the margin check's own limit; asset. */
   MaxWithdrawalQuantity: 13,
+  /** L13 pool market stats: asset, state (PoolState), lent = total lent, borrowed = total borrowed, amount = free
+   * liquidity (lent − borrowed), amount2 = openBorrowLendLimit, quantity = borrow capacity reserved by open margin
+   * orders, and the pool ratios (utilization … poolFee). */
+  PoolStats: 14,
+  /** One point of a pool's rate curve: asset, utilization, borrowRate, lendRate, lendRateAfterFee. */
+  RateCurvePoint: 15,
+  /** L14 one interest history entry: account, asset, side = InterestKind, amount (≥ 0, paid or earned by kind),
+   * borrowRate = the APR applied, timeMs = the hour mark (or the borrow time for EntryFee). */
+  InterestEntry: 16,
+  /** L8 answer: asset, quantity = largest manual borrow accepted now, amount = the margin check's own limit,
+   * amount2 = the pool's limit. */
+  MaxBorrowQuantity: 17,
 } as const;
 export type EventKind = (typeof EventKind)[keyof typeof EventKind];
 
@@ -229,6 +259,17 @@ export class EventRecord {
   settings = 0;
   leverageLimit = 0;
   feeTier = 0;
+  // ---- pool fields (PoolStats, RateCurvePoint, InterestEntry): ratios at 1e-9 (REPORTED_RATIO_DECIMALS), rounded
+  // down; rates are APRs.
+  utilization = 0n;
+  borrowRate = 0n;
+  lendRate = 0n;
+  lendRateAfterFee = 0n;
+  hourBorrowRate = 0n;
+  optimalUtilization = 0n;
+  throttleUtilization = 0n;
+  maxUtilization = 0n;
+  poolFee = 0n;
 
   clear(): void {
     this.kind = EventKind.None;
@@ -272,6 +313,15 @@ export class EventRecord {
     this.settings = 0;
     this.leverageLimit = 0;
     this.feeTier = 0;
+    this.utilization = 0n;
+    this.borrowRate = 0n;
+    this.lendRate = 0n;
+    this.lendRateAfterFee = 0n;
+    this.hourBorrowRate = 0n;
+    this.optimalUtilization = 0n;
+    this.throttleUtilization = 0n;
+    this.maxUtilization = 0n;
+    this.poolFee = 0n;
   }
 
   copyFrom(from: EventRecord): void {
@@ -316,6 +366,15 @@ export class EventRecord {
     this.settings = from.settings;
     this.leverageLimit = from.leverageLimit;
     this.feeTier = from.feeTier;
+    this.utilization = from.utilization;
+    this.borrowRate = from.borrowRate;
+    this.lendRate = from.lendRate;
+    this.lendRateAfterFee = from.lendRateAfterFee;
+    this.hourBorrowRate = from.hourBorrowRate;
+    this.optimalUtilization = from.optimalUtilization;
+    this.throttleUtilization = from.throttleUtilization;
+    this.maxUtilization = from.maxUtilization;
+    this.poolFee = from.poolFee;
   }
 }
 

@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { tryParseDecimal } from "../fixed/index.ts";
+import { validatePoolConfig } from "../lending/index.ts";
 import {
   MarketKind,
   PRICE_DECIMALS,
@@ -153,6 +154,9 @@ function pool(v: unknown, path: string, decimals: number): PoolConfig {
     throw new ConfigError(`${path}.throttleUtilizationThreshold`, "must be at most maxUtilization");
   }
   if (p.fee >= RATIO_SCALE) throw new ConfigError(`${path}.fee`, "must be less than 1");
+  // The lending core's own validation (L3, L7, L13) has the last word, naming the field.
+  const error = validatePoolConfig(p);
+  if (error !== null) throw new ConfigError(`${path}.${error.field}`, error.message.slice(error.field.length + 1));
   return p;
 }
 

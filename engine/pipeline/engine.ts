@@ -11,6 +11,9 @@
 //      risk shards merges their streams by sequence number);
 //   3. risk R2: each risk shard applies the matching events addressed to it, taking matching shards in index
 //      order and each shard's events in the order it produced them.
+//   4. the batch end: with several risk shards, each applies the others' pool deltas of the batch (shard order), so
+//      their pool replicas agree again; then every shard charges the hour marks the batch's clock crossed (L5; the
+//      rule and the per-shard borrow budgets are in engine/risk/pools.ts).
 // So the fills of batch B are always applied before any command of batch B+1 is checked, and a command of
 // batch B is checked before any fill of batch B. Both facts follow from the journal alone, so replay (this
 // class) reproduces the live threaded run exactly. The cost: within a batch, holds released by fills are not
@@ -154,7 +157,19 @@ export class Engine {
       }
       q.clear();
     }
+    this.endBatch();
     this.sink = null;
+  }
+
+  /** Phase 4: merge the risk shards' pool deltas (K > 1), then each shard's batch end (hourly interest). */
+  private endBatch(): void {
+    const risk = this.risk;
+    if (risk.length > 1) {
+      for (let r = 0; r < risk.length; r++) {
+        for (let j = 0; j < risk.length; j++) if (j !== r) risk[r]!.applyRemotePoolDeltas(risk[j]!.poolDeltas());
+      }
+    }
+    for (const r of risk) r.endBatch();
   }
 
   /** Phase 1 for one command: its risk shard's R1, then queue it for matching if R1 passes it on. */

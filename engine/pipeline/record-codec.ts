@@ -3,6 +3,7 @@
 // A slot is addressed by its byte offset inside a buffer seen through Int32/Float64/BigInt64/Uint8 views (a ring's
 // SharedArrayBuffer or a journal buffer). Offsets are multiples of 8. Bigint fields are int64 on the wire: the
 // gateway only admits values that fit (X5), and balances are bounded by AMOUNT_MAX.
+import type { PoolDelta } from "../lending/index.ts";
 import { EventKind, type CommandRecord, type EventRecord } from "../model/index.ts";
 
 export interface RecordViews {
@@ -171,10 +172,24 @@ const E_WEIGHT = 33;
 const E_SETTINGS = 68;
 const E_LEVERAGE_LIMIT = 69;
 const E_FEE_TIER = 70;
+// The pool block (PoolStats, RateCurvePoint, InterestEntry, MaxBorrowQuantity): int64 words (byte 288..359).
+const E_UTILIZATION = 36;
+const E_BORROW_RATE = 37;
+const E_LEND_RATE = 38;
+const E_LEND_RATE_AFTER_FEE = 39;
+const E_HOUR_BORROW_RATE = 40;
+const E_OPTIMAL_UTILIZATION = 41;
+const E_THROTTLE_UTILIZATION = 42;
+const E_MAX_UTILIZATION = 43;
+const E_POOL_FEE = 44;
 
 /** Kinds that carry the whole account block (the statement and query answers). */
 function hasAccountBlock(kind: number): boolean {
-  return kind >= EventKind.AccountSettings && kind <= EventKind.MaxWithdrawalQuantity;
+  return kind >= EventKind.AccountSettings && kind <= EventKind.MaxBorrowQuantity;
+}
+
+function hasPoolBlock(kind: number): boolean {
+  return kind >= EventKind.PoolStats && kind <= EventKind.MaxBorrowQuantity;
 }
 
 function writeAccountBlock(v: RecordViews, w: number, d: number, e: EventRecord): void {
@@ -195,6 +210,16 @@ function writeAccountBlock(v: RecordViews, w: number, d: number, e: EventRecord)
   v.i32[w + E_SETTINGS] = e.settings;
   v.i32[w + E_LEVERAGE_LIMIT] = e.leverageLimit;
   v.i32[w + E_FEE_TIER] = e.feeTier;
+  if (!hasPoolBlock(e.kind)) return;
+  v.i64[d + E_UTILIZATION] = e.utilization;
+  v.i64[d + E_BORROW_RATE] = e.borrowRate;
+  v.i64[d + E_LEND_RATE] = e.lendRate;
+  v.i64[d + E_LEND_RATE_AFTER_FEE] = e.lendRateAfterFee;
+  v.i64[d + E_HOUR_BORROW_RATE] = e.hourBorrowRate;
+  v.i64[d + E_OPTIMAL_UTILIZATION] = e.optimalUtilization;
+  v.i64[d + E_THROTTLE_UTILIZATION] = e.throttleUtilization;
+  v.i64[d + E_MAX_UTILIZATION] = e.maxUtilization;
+  v.i64[d + E_POOL_FEE] = e.poolFee;
 }
 
 function readAccountBlock(v: RecordViews, w: number, d: number, e: EventRecord): void {
@@ -215,6 +240,16 @@ function readAccountBlock(v: RecordViews, w: number, d: number, e: EventRecord):
   e.settings = v.i32[w + E_SETTINGS]!;
   e.leverageLimit = v.i32[w + E_LEVERAGE_LIMIT]!;
   e.feeTier = v.i32[w + E_FEE_TIER]!;
+  if (!hasPoolBlock(e.kind)) return;
+  e.utilization = v.i64[d + E_UTILIZATION]!;
+  e.borrowRate = v.i64[d + E_BORROW_RATE]!;
+  e.lendRate = v.i64[d + E_LEND_RATE]!;
+  e.lendRateAfterFee = v.i64[d + E_LEND_RATE_AFTER_FEE]!;
+  e.hourBorrowRate = v.i64[d + E_HOUR_BORROW_RATE]!;
+  e.optimalUtilization = v.i64[d + E_OPTIMAL_UTILIZATION]!;
+  e.throttleUtilization = v.i64[d + E_THROTTLE_UTILIZATION]!;
+  e.maxUtilization = v.i64[d + E_MAX_UTILIZATION]!;
+  e.poolFee = v.i64[d + E_POOL_FEE]!;
 }
 
 export function writeEvent(v: RecordViews, byteOffset: number, e: EventRecord): void {
@@ -309,3 +344,48 @@ export function eventSeqAt(v: RecordViews, byteOffset: number): number {
   return v.f64[(byteOffset >> 3) + E_SEQ]!;
 }
 
+
+// ---- pool deltas between risk shards (engine/risk/pools.ts): 96 bytes, signed 128-bit sums as (hi, lo) int64 ----
+
+export const POOL_DELTA_RECORD_BYTES = 96;
+const MASK64 = (1n << 64n) - 1n;
+
+function write128(v: RecordViews, d: number, x: bigint): void {
+  v.i64[d] = BigInt.asIntN(64, x >> 64n);
+  v.i64[d + 1] = BigInt.asIntN(64, x & MASK64);
+}
+
+function read128(v: RecordViews, d: number): bigint {
+  return (v.i64[d]! << 64n) | BigInt.asUintN(64, v.i64[d + 1]!);
+}
+
+/** One asset's delta of one batch (kind 0, asset), or the end of the shard's deltas for the batch (BATCH_END_KIND). */
+export function writePoolDelta(v: RecordViews, byteOffset: number, asset: number, delta: PoolDelta): void {
+  const d = byteOffset >> 3;
+  v.i32[byteOffset >> 2] = 0;
+  v.i32[(byteOffset >> 2) + 1] = asset;
+  write128(v, d + 1, delta.lendShares);
+  write128(v, d + 3, delta.borrowShares);
+  write128(v, d + 5, delta.cash);
+  write128(v, d + 7, delta.entryFeesPending);
+  write128(v, d + 9, delta.reservedBorrow);
+}
+
+export function readPoolDelta(v: RecordViews, byteOffset: number, delta: PoolDelta): number {
+  const d = byteOffset >> 3;
+  delta.lendShares = read128(v, d + 1);
+  delta.borrowShares = read128(v, d + 3);
+  delta.cash = read128(v, d + 5);
+  delta.entryFeesPending = read128(v, d + 7);
+  delta.reservedBorrow = read128(v, d + 9);
+  return v.i32[(byteOffset >> 2) + 1]!;
+}
+
+export function writePoolDeltaEnd(v: RecordViews, byteOffset: number, batch: number): void {
+  v.i32[byteOffset >> 2] = BATCH_END_KIND;
+  v.i32[(byteOffset >> 2) + 1] = batch;
+}
+
+export function poolDeltaKindAt(v: RecordViews, byteOffset: number): number {
+  return v.i32[byteOffset >> 2]!;
+}

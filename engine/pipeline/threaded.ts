@@ -3,6 +3,7 @@
 //
 //   main ──cmd ring──► risk[k] ──cmd ring──► matching[m] ──event ring──► risk[k] ──event ring──► main
 //   main ──cmd ring──► settlement (clock)           settlement ──postMessage (timer ticks)──► main
+//   risk[k] ──pool-delta ring──► risk[j] (K > 1: each batch's pool deltas, merged at the batch end; risk/pools.ts)
 import { createHash } from "node:crypto";
 import { Worker } from "node:worker_threads";
 import type { MarketDataSink } from "../matching/index.ts";
@@ -16,6 +17,7 @@ import {
   commandKindAt,
   EVENT_RECORD_BYTES,
   eventKindAt,
+  POOL_DELTA_RECORD_BYTES,
   readEvent,
   writeCommand,
   writeCommandBatchEnd,
@@ -28,6 +30,7 @@ import {
   CONTROL_STATE_HASH,
   EVENT_RING_SLOTS,
   MARKET_DATA_RING_SLOTS,
+  POOL_DELTA_RING_SLOTS,
   type MatchingWorkerData,
   type RiskWorkerData,
   type SettlementWorkerData,
@@ -107,6 +110,12 @@ export class ThreadedPipeline {
       matchingToRisk.push([]);
       for (let k = 0; k < riskShards; k++) matchingToRisk[m]!.push(RingBuffer.create(EVENT_RECORD_BYTES, EVENT_RING_SLOTS));
     }
+    // K > 1: a ring from every risk shard to every other for the batch-end pool deltas (engine/risk/pools.ts).
+    const poolRings: (RingBuffer | null)[][] = [];
+    for (let k = 0; k < riskShards; k++) {
+      poolRings.push([]);
+      for (let j = 0; j < riskShards; j++) poolRings[k]!.push(j === k ? null : RingBuffer.create(POOL_DELTA_RECORD_BYTES, POOL_DELTA_RING_SLOTS));
+    }
     const ready: Promise<void>[] = [];
     for (let k = 0; k < riskShards; k++) {
       const commandsIn = RingBuffer.create(COMMAND_RECORD_BYTES, COMMAND_RING_SLOTS);
@@ -122,6 +131,8 @@ export class ThreadedPipeline {
         toMatching: riskToMatching[k]!.map((r, m) => handle(r, `risk${k}.to.matching${m}`)),
         fromMatching: matchingToRisk.map((rings, m) => handle(rings[k]!, `matching${m}.to.risk${k}`)),
         eventsOut: handle(eventsOut, `risk${k}.out`),
+        poolDeltasOut: poolRings[k]!.map((r, j) => (r === null ? null : handle(r, `risk${k}.pools.to.risk${j}`))),
+        poolDeltasIn: poolRings.map((rings, j) => (rings[k] === null ? null : handle(rings[k]!, `risk${j}.pools.to.risk${k}`))),
       };
       ready.push(this.startWorker(data));
     }

@@ -1,5 +1,6 @@
 // Account identity, per-asset balances (available, locked, lent, borrowed) and per-account settings (A1, A3) of the
 // accounts one risk shard owns.
+import { newPoolPosition, type PoolPosition } from "../lending/index.ts";
 import { AccountSetting } from "../model/index.ts";
 import type { UserVolume } from "./fees.ts";
 import type { AccountMargin } from "./margin/index.ts";
@@ -56,6 +57,17 @@ export function riskShardOf(account: number, shardCount: number): number {
   return userOf(account) % shardCount;
 }
 
+/** One change of a pool position (L14): the shares after it, stamped with the pool's accrual count at the time. */
+export interface PositionLogEntry {
+  readonly stamp: number;
+  readonly timeMs: number;
+  readonly lendShares: bigint;
+  readonly borrowShares: bigint;
+  /** The L6 entry fee this change charged (borrows), with the hour's APR. */
+  readonly entryFee: bigint;
+  readonly rate: bigint;
+}
+
 /**
  * Balances of one account, one slot per asset id, in asset units, and its settings. The net balance of an asset —
  * available + locked + lent − borrowed — is what the margin state (C2, C3) values; moving units between available
@@ -73,6 +85,14 @@ export class Account {
   readonly lent: bigint[];
   /** Borrowed from the asset's pool: a liability and a position (C3, C4). Written only through the lending seam. */
   readonly borrowed: bigint[];
+  /** Pool positions (L5: shares scaled by the pool's indices), one per asset; lent / borrowed are their values. */
+  readonly positions: PoolPosition[];
+  /** Accrual epoch of the shard's pools when lent / borrowed were last valued (PoolBook.sync). */
+  poolEpoch = 0;
+  /** Assets with a non-zero pool position: while 0, sync has nothing to revalue. */
+  poolPositions = 0;
+  /** L14: per asset, the position changes (bounded) that interest history is derived from; null until one. */
+  poolLog: (PositionLogEntry[] | null)[] | null = null;
   openOrders = 0;
   /** AccountSetting bits that are on (A3). */
   settings = ACCOUNT_SETTINGS_DEFAULT;
@@ -97,6 +117,8 @@ export class Account {
     this.locked = new Array<bigint>(assetCount).fill(0n);
     this.lent = new Array<bigint>(assetCount).fill(0n);
     this.borrowed = new Array<bigint>(assetCount).fill(0n);
+    this.positions = [];
+    for (let i = 0; i < assetCount; i++) this.positions.push(newPoolPosition());
     this.changed = new Uint8Array(assetCount);
     this.changedList = new Uint16Array(assetCount);
   }

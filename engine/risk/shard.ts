@@ -34,6 +34,7 @@ import { formatDecimal, quoteAmount, Rounding, type Ratio } from "../fixed/index
 import {
   ACCOUNT_SETTING_VALUE_SHIFT,
   AccountSetting,
+  ALL_ASSETS,
   CommandKind,
   EventKind,
   EventRecord,
@@ -65,6 +66,18 @@ import {
 } from "./accounts.ts";
 import { dayOf, quoteVolumeUsd, VolumeBook } from "./fees.ts";
 import {
+  borrowInterestForHour,
+  InterestKind,
+  lendInterestForHour,
+  PoolDelta,
+  poolStats,
+  sampleRateCurve,
+  entryFee as entryFeeOf,
+  lentAmount as lentAmountOf,
+  owedAmount as owedAmountOf,
+} from "../lending/index.ts";
+import { PoolBook } from "./pools.ts";
+import {
   AccountMargin,
   feeAmount,
   MarginChanges,
@@ -80,6 +93,10 @@ export const RISK_LIMITS = {
   openOrdersPerAccountMax: 1000,
   accountsPerShardMax: 1_000_000,
 } as const;
+
+/** L13/L14 query limits. */
+export const RATE_CURVE_POINTS_MAX = 101;
+export const INTEREST_HISTORY_ENTRIES_MAX = 1000;
 
 /** Upper end of a margin-only max-withdrawal search (every engine amount is an int64). */
 const WITHDRAWAL_SEARCH_MAX = (1n << 62n) - 1n;
@@ -112,8 +129,14 @@ class OrderHold {
   asset = 0;
   /** Units of `asset` still held for this order. */
   remaining = 0n;
+  /** S2: units of `asset` the order's fills may still borrow beyond `remaining` (autoBorrow). */
+  borrowMax = 0n;
+  /** Pool capacity reserved for those borrows (PoolBook.reserve), released as fills borrow and when the order ends. */
+  reserved = 0n;
 
   reset(): void {
+    this.borrowMax = 0n;
+    this.reserved = 0n;
     this.orderId = 0;
     this.account = 0;
     this.market = 0;
@@ -201,6 +224,8 @@ export class RiskShard {
   private readonly changes = new MarginChanges();
   /** A3: highest leverage limit accepted (≤ 50 and ≤ the platform's). */
   private readonly leverageLimitMax: number;
+  /** SPEC L: this shard's replicas of the pools and its accounts' positions (see pools.ts for the batch rule). */
+  readonly pools: PoolBook;
 
   constructor(
     private readonly config: ExchangeConfig,
@@ -214,6 +239,7 @@ export class RiskShard {
     this.feeTiers = config.feeTiers;
     const platformMax = Number(config.platformMaxLeverage / RATIO_SCALE);
     this.leverageLimitMax = platformMax < LEVERAGE_LIMIT_MAX ? platformMax : LEVERAGE_LIMIT_MAX;
+    this.pools = new PoolBook(config, shardCount);
   }
 
   /** Does this shard own `account`? */
@@ -274,6 +300,24 @@ export class RiskShard {
       case CommandKind.QueryMaxWithdrawal:
         this.queryMaxWithdrawal(cmd, sink);
         return false;
+      case CommandKind.Borrow:
+      case CommandKind.Repay:
+      case CommandKind.Lend:
+      case CommandKind.Redeem:
+        this.manualPoolAction(cmd, sink);
+        return false;
+      case CommandKind.QueryPoolStats:
+        this.queryPoolStats(cmd, sink);
+        return false;
+      case CommandKind.QueryRateCurve:
+        this.queryRateCurve(cmd, sink);
+        return false;
+      case CommandKind.QueryInterestHistory:
+        this.queryInterestHistory(cmd, sink);
+        return false;
+      case CommandKind.QueryMaxBorrow:
+        this.queryMaxBorrow(cmd, sink);
+        return false;
       default:
         this.reject(cmd, RejectCode.UnknownCommand, `command kind ${cmd.kind} is not handled by risk`, sink);
         return false;
@@ -320,17 +364,19 @@ export class RiskShard {
       this.reject(cmd, RejectCode.Overloaded, `risk shard holds the maximum of ${RISK_LIMITS.accountsPerShardMax} accounts`, sink);
       return;
     }
-    // A4: credited at once. (With autoLend on, the lending issue repays a borrow of the asset first, then lends.)
+    // A4: credited at once; with autoLend on it repays a borrow of the asset first, then the rest is lent (L10, L12).
     account.available[cmd.asset] = account.available[cmd.asset]! + cmd.amount;
     this.noteChange(account, cmd.asset);
+    this.incoming(account, cmd.asset, cmd.amount, 0);
     this.accepted(cmd, sink);
     this.publishBalance(cmd.seq, account, cmd.asset, sink);
   }
 
   /**
-   * A5: a withdrawal takes available balance and must pass C8. Plain: the balance first (INSUFFICIENT_BALANCE),
-   * then the margin (INSUFFICIENT_MARGIN). Margin withdrawal (AutoBorrow): the margin first, then the part beyond
-   * the balance would be borrowed (BORROW_UNAVAILABLE until pools exist). Nothing is debited on a refusal.
+   * A5: a withdrawal takes the available balance, then redeems lent units of the asset (L11), then — with the margin
+   * flag (AutoBorrow) — borrows the rest (L9). Plain: the balance first (INSUFFICIENT_BALANCE), then the margin
+   * (INSUFFICIENT_MARGIN, the entry fee of a borrow included), then the pool (RedeemThrottled, BorrowThrottled,
+   * MaxUtilization, BorrowUnavailable…). Nothing changes on a refusal.
    */
   private withdraw(cmd: CommandRecord, sink: EventSink): void {
     const account = this.clientAccount(cmd, sink);
@@ -343,24 +389,65 @@ export class RiskShard {
       this.reject(cmd, RejectCode.InvalidAmount, "withdrawal amount must be positive", sink);
       return;
     }
-    const available = account.available[cmd.asset]!;
-    const borrowing = (cmd.flags & OrderFlag.AutoBorrow) !== 0;
-    if (!borrowing && available < cmd.amount) {
-      this.reject(cmd, RejectCode.InsufficientBalance, this.shortfallMessage("withdraw", cmd.asset, cmd.amount, available), sink);
+    const code = this.withdrawalCode(account, cmd.asset, cmd.amount, cmd.flags);
+    if (code !== RejectCode.None) {
+      this.reject(cmd, code, this.withdrawalMessage(code, account, cmd.asset, cmd.amount), sink);
       return;
     }
-    if (!this.passesOutflow(account, cmd.asset, cmd.amount)) {
-      this.reject(cmd, RejectCode.InsufficientMargin, this.marginMessage("withdrawal", account), sink);
-      return;
+    const a = cmd.asset;
+    const available = account.available[a]!;
+    if (cmd.amount > available) {
+      const lent = account.lent[a]!;
+      const redeem = cmd.amount - available < lent ? cmd.amount - available : lent;
+      if (redeem > 0n) {
+        if (this.pools.checkRedeem(account, a, redeem === lent ? 0n : redeem) !== RejectCode.None) throw new Error("risk invariant: checked redemption refused");
+        this.pools.applyRedeem(account, a, this.nowMs);
+      }
+      const short = cmd.amount - account.available[a]!;
+      if (short > 0n) {
+        // Judged as one action before the redemption (withdrawalCode); the borrow after it takes the checked room.
+        if (redeem === 0n && this.pools.checkBorrow(account, a, short, this.nowMs) === RejectCode.None) this.pools.applyBorrow(account, a, this.nowMs);
+        else if (this.pools.borrowReserved(account, a, short, this.nowMs, true) < 0n) throw new Error("risk invariant: checked borrow refused");
+      }
     }
-    if (available < cmd.amount) {
-      this.reject(cmd, RejectCode.BorrowUnavailable, this.borrowMessage("withdraw", cmd.asset, cmd.amount, available), sink);
-      return;
-    }
-    account.available[cmd.asset] = available - cmd.amount;
-    this.noteChange(account, cmd.asset);
+    account.available[a] = account.available[a]! - cmd.amount;
+    this.noteChange(account, a);
     this.accepted(cmd, sink);
-    this.publishBalance(cmd.seq, account, cmd.asset, sink);
+    this.publishBalance(cmd.seq, account, a, sink);
+  }
+
+  /** The whole withdrawal check (A5, C8, L7, L9, L11, L15) without changing anything: RejectCode.None = accepted. */
+  private withdrawalCode(account: Account, a: number, amount: bigint, flags: number): RejectCode {
+    const available = account.available[a]!;
+    const lent = account.lent[a]!;
+    const borrowing = (flags & OrderFlag.AutoBorrow) !== 0;
+    if (!borrowing && available + lent < amount) return RejectCode.InsufficientBalance;
+    const redeem = amount <= available ? 0n : amount - available < lent ? amount - available : lent;
+    const short = amount - available - redeem;
+    const fee = short > 0n ? entryFeeOf(short, this.pools.pools[a]!.hourBorrowRate, this.pools.msToNext(a, this.nowMs)) : 0n;
+    if (!this.passesOutflow(account, a, amount + fee)) return RejectCode.InsufficientMargin;
+    if (redeem > 0n) {
+      const code = this.pools.checkRedeem(account, a, redeem === lent ? 0n : redeem);
+      if (code !== RejectCode.None) return code;
+    }
+    if (short > 0n) {
+      // L15: a position that lends is redeemed in full first; judge the borrow as after it.
+      const code = redeem > 0n ? this.pools.checkReservation(a, short + this.pools.plan.amount + 1n) : this.pools.checkBorrow(account, a, short, this.nowMs);
+      if (code !== RejectCode.None) return code === RejectCode.NoLiquidity ? RejectCode.BorrowUnavailable : code;
+    }
+    return RejectCode.None;
+  }
+
+  private withdrawalMessage(code: RejectCode, account: Account, a: number, amount: bigint): string {
+    const available = account.available[a]! + account.lent[a]!;
+    switch (code) {
+      case RejectCode.InsufficientBalance:
+        return this.shortfallMessage("withdraw", a, amount, available);
+      case RejectCode.InsufficientMargin:
+        return this.marginMessage("withdrawal", account);
+      default:
+        return this.poolMessage(code, "withdraw", a, amount, available);
+    }
   }
 
   /** A2: instant between a user's own accounts; the source must pass C8 as for a withdrawal (A5). */
@@ -397,6 +484,7 @@ export class RiskShard {
     to.available[cmd.asset] = to.available[cmd.asset]! + cmd.amount;
     this.noteChange(from, cmd.asset);
     this.noteChange(to, cmd.asset);
+    this.incoming(to, cmd.asset, cmd.amount, 0);
     this.accepted(cmd, sink);
     this.publishBalance(cmd.seq, from, cmd.asset, sink);
     this.publishBalance(cmd.seq, to, cmd.asset, sink);
@@ -466,7 +554,12 @@ export class RiskShard {
       margin.setLeverageLimit(ratio);
       account.leverageLimit = leverage;
     }
+    const lendingBefore = account.isOn(AccountSetting.AutoLend);
     account.settings = (account.settings & ~mask) | values;
+    if (!lendingBefore && account.isOn(AccountSetting.AutoLend)) {
+      // L12: with auto-lend on, every available balance repays its debt, then is lent at once.
+      for (let a = 0; a < this.assetCount; a++) if (account.available[a]! > 0n) this.incoming(account, a, account.available[a]!, 0);
+    }
     this.accepted(cmd, sink);
     const e = this.out;
     e.clear();
@@ -536,6 +629,14 @@ export class RiskShard {
   }
 
   /**
+   * S4/L11 and S2: funds what the checked order needs beyond the available balance — the lent units it redeems now
+   * (pendingRedeem, the plan checked last), and the borrow its fills may take (pendingBorrow, reserved in the pool).
+   */
+  private fundOrder(account: Account, asset: number): void {
+    if (this.pendingRedeem > 0n) this.pools.applyRedeem(account, asset, this.nowMs);
+  }
+
+  /**
    * Cancel-replace: the replacement is a new order (id = cmd.seq) on the target's side, with the target's margin
    * flags, that holds its own funds and passes the same checks; the target's hold comes back when matching reports
    * it Replaced. So the account needs the new hold on top of the old one for the duration of the batch
@@ -558,7 +659,10 @@ export class RiskShard {
     return true;
   }
 
-  private takeHold(orderId: number, account: Account, market: number, side: number, clientId: bigint, flags: number, asset: number, amount: bigint, sink: EventSink): void {
+  private takeHold(orderId: number, account: Account, market: number, side: number, clientId: bigint, flags: number, asset: number, need: bigint, sink: EventSink): void {
+    this.fundOrder(account, asset);
+    const borrow = this.pendingBorrow;
+    const amount = need - borrow;
     account.available[asset] = account.available[asset]! - amount;
     account.locked[asset] = account.locked[asset]! + amount;
     account.openOrders++;
@@ -571,6 +675,11 @@ export class RiskShard {
     hold.flags = flags;
     hold.asset = asset;
     hold.remaining = amount;
+    if (borrow > 0n) {
+      hold.borrowMax = borrow;
+      hold.reserved = this.pools.reservationFor(asset, borrow);
+      this.pools.reserve(asset, hold.reserved);
+    }
     this.holds.set(orderId, hold);
     if (clientId !== 0n) this.byClientId.set(clientKey(account.id, market, clientId), orderId);
     this.publishBalance(orderId, account, asset, sink);
@@ -578,13 +687,18 @@ export class RiskShard {
 
   /** Set by orderCost: how much of the returned asset the order must hold. */
   private pendingHold = 0n;
+  /** Set by checkOrder: lent units to redeem now (S4), units the fills may borrow (S2). */
+  private pendingRedeem = 0n;
+  private pendingBorrow = 0n;
 
   /**
    * The whole pre-trade check of one spot order (S1, S2, C8, A3): returns the asset to hold (the amount in
    * pendingHold), or -1 after a reject. `flags` are the order's spot-margin flags.
    */
   private checkOrder(cmd: CommandRecord, market: MarketConfig, account: Account, flags: number, sink: EventSink): number {
-    const asset = this.orderCost(cmd, market, account, sink);
+    this.pendingRedeem = 0n;
+    this.pendingBorrow = 0n;
+    const asset = this.orderCost(cmd, market, account, flags, sink);
     if (asset < 0) return -1;
     const need = this.pendingHold;
     if (flags !== 0 && !account.isOn(AccountSetting.MarginEnabled)) {
@@ -592,22 +706,41 @@ export class RiskShard {
       return -1;
     }
     const available = account.available[asset]!;
+    const lent = account.lent[asset]!;
     const borrowing = (flags & OrderFlag.AutoBorrow) !== 0;
     const action = cmd.side === Side.Buy ? "buy" : "sell";
-    if (!borrowing && available < need) {
-      this.reject(cmd, RejectCode.InsufficientBalance, this.shortfallMessage(action, asset, need, available), sink);
+    if (!borrowing && available + lent < need) {
+      this.reject(cmd, RejectCode.InsufficientBalance, this.shortfallMessage(action, asset, need, available + lent), sink);
       return -1;
     }
-    // C8. Exact shortcut: an account that owes nothing has no exposure, and a funded order leaves it none — IMR 0
-    // before and after (C7), which is what the full evaluation would find (test: risk-margin "C8 shortcut").
-    const shortcut = account.hasNoBorrows() && need <= available;
+    // C8. Exact shortcut: an account that owes nothing has no exposure, and an order funded by its own units (available
+    // or lent) leaves it none — IMR 0 before and after (C7), which is what the full evaluation would find.
+    const shortcut = account.hasNoBorrows() && need <= available + lent;
     if (!shortcut && !account.syncedMargin().wouldPassInitialMargin(this.orderChanges(cmd, market, account, need))) {
       this.reject(cmd, RejectCode.InsufficientMargin, this.marginMessage("order", account), sink);
       return -1;
     }
-    if (available + this.borrowableUnits(account, asset) < need) {
-      this.reject(cmd, RejectCode.BorrowUnavailable, this.borrowMessage(action, asset, need, available), sink);
-      return -1;
+    if (need > available) {
+      // S4 / L11: the lent units of the spent asset fund the order first (redeemed now), then S2 borrows the rest.
+      const redeem = need - available < lent ? need - available : lent;
+      const short = need - available - redeem;
+      if (short > 0n) {
+        const code = this.pools.checkReservation(asset, redeem > 0n ? short + redeem + 1n : short);
+        if (code !== RejectCode.None) {
+          const reported = code === RejectCode.NoLiquidity ? RejectCode.BorrowUnavailable : code;
+          this.reject(cmd, reported, this.poolMessage(reported, action, asset, need, available + lent), sink);
+          return -1;
+        }
+      }
+      if (redeem > 0n) {
+        const code = this.pools.checkRedeem(account, asset, redeem === lent ? 0n : redeem);
+        if (code !== RejectCode.None) {
+          this.reject(cmd, code, this.poolMessage(code, action, asset, need, available + lent), sink);
+          return -1;
+        }
+        this.pendingRedeem = redeem;
+      }
+      this.pendingBorrow = short;
     }
     return asset;
   }
@@ -616,7 +749,7 @@ export class RiskShard {
    * S1: what a spot order spends and so holds — quote for a buy (at its limit price, rounded up, so every fill at
    * that price or better is covered), base for a sell. Returns the asset (amount in pendingHold), -1 after a reject.
    */
-  private orderCost(cmd: CommandRecord, market: MarketConfig, account: Account, sink: EventSink): number {
+  private orderCost(cmd: CommandRecord, market: MarketConfig, account: Account, flags: number, sink: EventSink): number {
     const base = this.config.assets[market.baseAsset]!;
     const quote = this.config.assets[market.quoteAsset]!;
     if (cmd.quantity < 0n || cmd.quoteQuantity < 0n || cmd.price < 0n) {
@@ -639,7 +772,7 @@ export class RiskShard {
       } else {
         // A market buy by base quantity cannot know its cost: it may spend up to the whole available quote (and,
         // with borrowing, what it may borrow), and matching stops at that cap (quoteQuantity) or at the quantity.
-        const spendable = account.available[quote.id]! + this.borrowableUnits(account, quote.id);
+        const spendable = this.spendable(account, quote.id, flags);
         const need = cmd.quoteQuantity !== 0n && cmd.quoteQuantity < spendable ? cmd.quoteQuantity : spendable;
         if (need === 0n) {
           this.reject(cmd, RejectCode.InsufficientBalance, this.shortfallMessage("buy", quote.id, 1n, 0n), sink);
@@ -687,11 +820,18 @@ export class RiskShard {
   }
 
   /**
-   * S2 hook: units of `asset` the account could borrow for an order or a margin withdrawal right now. Without
-   * pools (the lending issue) nothing can be borrowed: a margin order must be funded like a plain one.
+   * What an order with `flags` may spend of `asset` now: the available balance, the lent units it would redeem (S4,
+   * when the pool lets them go) and, with autoBorrow, what the pool can still promise to lend (S2, L7, L8, L13).
    */
-  private borrowableUnits(_account: Account, _asset: number): bigint {
-    return 0n;
+  private spendable(account: Account, asset: number, flags: number): bigint {
+    let units = account.available[asset]!;
+    const lent = account.lent[asset]!;
+    if (lent > 0n && this.pools.checkRedeem(account, asset, 0n) === RejectCode.None) units += lent;
+    if ((flags & OrderFlag.AutoBorrow) !== 0) {
+      const reservable = this.pools.reservableUnits(asset);
+      units += lent > 0n ? (reservable > lent + 1n ? reservable - lent - 1n : 0n) : reservable;
+    }
+    return units;
   }
 
   /** C8 for an outflow of `amount` units of `asset` (withdrawal, outgoing transfer); the same exact shortcut. */
@@ -745,6 +885,7 @@ export class RiskShard {
   private accountOfFill(accountId: number, orderId: number): Account {
     const account = this.accounts.get(accountId);
     if (account === undefined) throw new Error(`risk invariant: fill for order ${orderId} of unknown account ${accountId}`);
+    this.pools.sync(account);
     return account;
   }
 
@@ -764,17 +905,74 @@ export class RiskShard {
     const paid = side === Side.Buy ? quoteAmt : quantity;
     const receivedAsset = side === Side.Buy ? market.baseAsset : market.quoteAsset;
     const received = side === Side.Buy ? quantity : quoteAmt;
-    if (hold.remaining < paid) {
-      throw new Error(`risk invariant: order ${orderId} pays ${paid} but holds only ${hold.remaining}`);
+    const spent = hold.asset;
+    if (hold.remaining >= paid) {
+      hold.remaining -= paid;
+      account.locked[spent] = account.locked[spent]! - paid;
+    } else {
+      // S2: the fill pays past what the order holds: the shortfall comes from units that arrived since, then from
+      // lent units (S4), then it is borrowed, exactly that much, against the capacity reserved at acceptance.
+      let short = paid - hold.remaining;
+      account.locked[spent] = account.locked[spent]! - hold.remaining;
+      hold.remaining = 0n;
+      const free = account.available[spent]!;
+      const own = free < short ? free : short;
+      account.available[spent] = free - own;
+      short -= own;
+      if (short > 0n && account.positions[spent]!.lendShares > 0n) {
+        const lent = account.lent[spent]!;
+        const r = this.pools.redeemForced(account, spent, lent < short ? lent : short, this.nowMs);
+        if (r > 0n) {
+          account.available[spent] = account.available[spent]! - r;
+          short -= r;
+        }
+      }
+      if (short > 0n) {
+        if (short > hold.borrowMax || this.pools.borrowReserved(account, spent, short, this.nowMs) < 0n) {
+          throw new Error(`risk invariant: order ${orderId} pays ${paid} but holds ${paid - short} and may borrow ${hold.borrowMax}`);
+        }
+        account.available[spent] = account.available[spent]! - short;
+        hold.borrowMax -= short;
+        const used = short + this.pools.plan.entryFee + 1n;
+        const release = used < hold.reserved ? used : hold.reserved;
+        hold.reserved -= release;
+        this.pools.release(spent, release);
+      }
     }
-    hold.remaining -= paid;
-    account.locked[hold.asset] = account.locked[hold.asset]! - paid;
     const fee = feeAmount(received, feeBps);
     account.available[receivedAsset] = account.available[receivedAsset]! + received - fee;
     this.feeAccount.available[receivedAsset] = this.feeAccount.available[receivedAsset]! + fee;
-    this.noteChange(account, hold.asset);
+    this.noteChange(account, spent);
     this.noteChange(account, receivedAsset);
+    this.incoming(account, receivedAsset, received - fee, hold.flags);
     return fee;
+  }
+
+  /**
+   * Units of `asset` arrived in the available balance (deposit, transfer, trade proceeds, a released hold). With the
+   * account's autoLend on (L10, L12, A4), or a spot-margin order's proceeds (S2 autoBorrowRepay, S3), they repay a
+   * debt of the asset first; then autoLend lends every available unit (the order flag autoLend: the proceeds).
+   */
+  private incoming(account: Account, asset: number, amount: bigint, orderFlags: number): void {
+    const autoLend = account.isOn(AccountSetting.AutoLend);
+    if (!autoLend && orderFlags === 0) return;
+    const pools = this.pools;
+    let left = amount;
+    if (account.positions[asset]!.borrowShares > 0n && (autoLend || (orderFlags & SPOT_MARGIN_FLAGS) !== 0)) {
+      const owed = account.borrowed[asset]!;
+      const available = account.available[asset]!;
+      const cap = autoLend ? available : left < available ? left : available;
+      if (cap > 0n) {
+        const all = cap >= owed;
+        if (pools.repay(account, asset, all ? 0n : cap, this.nowMs) === RejectCode.None) left -= all ? owed : cap;
+      }
+    }
+    if (account.positions[asset]!.borrowShares > 0n) return;
+    let lend = 0n;
+    if (autoLend) lend = account.available[asset]!;
+    else if ((orderFlags & OrderFlag.AutoLend) !== 0) lend = left < account.available[asset]! ? left : account.available[asset]!;
+    lend = pools.lendable(asset, lend);
+    if (lend > 0n) pools.lend(account, asset, lend, this.nowMs);
   }
 
   private releaseHold(orderId: number, seq: number, sink: EventSink): void {
@@ -786,9 +984,12 @@ export class RiskShard {
       if (this.byClientId.get(key) === orderId) this.byClientId.delete(key);
     }
     const account = this.accounts.get(hold.account)!;
+    this.pools.sync(account);
     account.locked[hold.asset] = account.locked[hold.asset]! - hold.remaining;
     account.available[hold.asset] = account.available[hold.asset]! + hold.remaining;
     account.openOrders--;
+    this.pools.release(hold.asset, hold.reserved);
+    if (hold.remaining > 0n) this.incoming(account, hold.asset, hold.remaining, 0);
     this.publishBalance(seq, account, hold.asset, sink);
     hold.reset();
     this.freeHolds.push(hold);
@@ -907,6 +1108,7 @@ export class RiskShard {
     const account = this.accounts.get(accountId);
     const market = this.config.markets[marketId]!;
     if (account === undefined || price <= 0n) return { quantity: 0n, marginLimit: 0n };
+    this.pools.sync(account);
     const step = market.stepSize;
     const marketMax = (market.maxQuantity / step) * step;
     const feeBps = this.takerBpsOf(accountId);
@@ -917,7 +1119,7 @@ export class RiskShard {
     if ((flags & SPOT_MARGIN_FLAGS) !== 0 && !account.isOn(AccountSetting.MarginEnabled)) return { quantity: 0n, marginLimit };
     // What the order may spend: the available balance (+ what it may borrow with autoBorrow).
     const asset = side === Side.Buy ? market.quoteAsset : market.baseAsset;
-    const spendable = account.available[asset]! + ((flags & OrderFlag.AutoBorrow) !== 0 ? this.borrowableUnits(account, asset) : 0n);
+    const spendable = this.spendable(account, asset, flags);
     let funded: bigint;
     if (side === Side.Sell) funded = spendable;
     else {
@@ -937,16 +1139,267 @@ export class RiskShard {
   maxWithdrawalQuantity(accountId: number, asset: number, flags: number): MaxQuantity {
     const account = this.accounts.get(accountId);
     if (account === undefined) return { quantity: 0n, marginLimit: 0n };
+    this.pools.sync(account);
     const margin = account.syncedMargin();
     const marginLimit = maxWithdrawal(margin, asset, WITHDRAWAL_SEARCH_MAX);
-    const spendable = account.available[asset]! + ((flags & OrderFlag.AutoBorrow) !== 0 ? this.borrowableUnits(account, asset) : 0n);
-    const quantity = spendable >= marginLimit ? marginLimit : maxWithdrawal(margin, asset, spendable);
+    const spendable = this.spendable(account, asset, flags);
+    const hi = spendable < marginLimit ? spendable : marginLimit;
+    const quantity = this.largestAccepted(hi, (x) => this.withdrawalCode(account, asset, x, flags) === RejectCode.None);
     return { quantity, marginLimit };
+  }
+
+  /**
+   * L8: the largest manual borrow of `asset` the Borrow command accepts now (bounded by the equity and leverage
+   * through C8 with the borrow's own IMF tiers, and by the pool: throttle, maxUtilization, liquidity), and the margin
+   * check's own limit. Off the hot path.
+   */
+  maxBorrowQuantity(accountId: number, asset: number): MaxQuantity & { poolLimit: bigint } {
+    const account = this.accounts.get(accountId);
+    if (account === undefined) return { quantity: 0n, marginLimit: 0n, poolLimit: 0n };
+    this.pools.sync(account);
+    const marginLimit = maxWithdrawal(account.syncedMargin(), asset, WITHDRAWAL_SEARCH_MAX);
+    const poolLimit = this.largestAccepted(this.pools.room(asset), (x) => this.pools.checkBorrow(account, asset, x, this.nowMs) === RejectCode.None);
+    const hi = poolLimit < marginLimit ? poolLimit : marginLimit;
+    const quantity = this.largestAccepted(hi, (x) => this.borrowCode(account, asset, x) === RejectCode.None);
+    return { quantity, marginLimit, poolLimit };
+  }
+
+  /** Largest x in [0, hi] with accepts(x), for a check that accepts every amount up to some bound (bisection). */
+  private largestAccepted(hi: bigint, accepts: (x: bigint) => boolean): bigint {
+    if (hi <= 0n) return 0n;
+    if (accepts(hi)) return hi;
+    let lo = 0n;
+    let top = hi - 1n;
+    while (lo < top) {
+      const mid = top - ((top - lo) >> 1n);
+      if (accepts(mid)) lo = mid;
+      else top = mid - 1n;
+    }
+    return lo;
+  }
+
+  /** The whole manual-borrow check (L8, L9, L15, C8) without changing anything; the plan is left in pools.plan. */
+  private borrowCode(account: Account, asset: number, amount: bigint): RejectCode {
+    if (account.isOn(AccountSetting.AutoLend)) return RejectCode.AutoLendOn;
+    const code = this.pools.checkBorrow(account, asset, amount, this.nowMs);
+    if (code !== RejectCode.None) return code;
+    // C8: the borrowed units are judged as spent (what a borrow is for), with the entry fee.
+    if (!this.passesOutflow(account, asset, amount + this.pools.plan.entryFee)) return RejectCode.InsufficientMargin;
+    return RejectCode.None;
+  }
+
+  // ---- manual pool actions (L9–L11; refused while auto-lend is on, per the seeds) ----
+
+  private manualPoolAction(cmd: CommandRecord, sink: EventSink): void {
+    const account = this.clientAccount(cmd, sink);
+    if (account === null) return;
+    const a = cmd.asset;
+    if (a >= this.assetCount) {
+      this.reject(cmd, RejectCode.UnknownAsset, `unknown asset ${a}`, sink);
+      return;
+    }
+    const wholeAllowed = cmd.kind === CommandKind.Repay || cmd.kind === CommandKind.Redeem;
+    if (cmd.amount < 0n || (cmd.amount === 0n && !wholeAllowed)) {
+      this.reject(cmd, RejectCode.InvalidAmount, "amount must be positive", sink);
+      return;
+    }
+    const name = cmd.kind === CommandKind.Borrow ? "borrow" : cmd.kind === CommandKind.Repay ? "repay" : cmd.kind === CommandKind.Lend ? "lend" : "redeem";
+    if (account.isOn(AccountSetting.AutoLend)) {
+      this.reject(cmd, RejectCode.AutoLendOn, `manual ${name} is off while auto-lend is on (it lends every available balance and repays debts by itself): turn auto-lend off, or borrow through a margin order or a margin withdrawal (L9–L12)`, sink);
+      return;
+    }
+    const pools = this.pools;
+    let code: RejectCode;
+    switch (cmd.kind) {
+      case CommandKind.Borrow:
+        code = this.borrowCode(account, a, cmd.amount);
+        if (code === RejectCode.None) pools.applyBorrow(account, a, this.nowMs);
+        break;
+      case CommandKind.Repay:
+        code = pools.repay(account, a, cmd.amount, this.nowMs);
+        break;
+      case CommandKind.Lend:
+        code = account.available[a]! < cmd.amount ? RejectCode.InsufficientBalance : pools.lend(account, a, cmd.amount, this.nowMs);
+        break;
+      default:
+        code = pools.checkRedeem(account, a, cmd.amount);
+        if (code === RejectCode.None) pools.applyRedeem(account, a, this.nowMs);
+        break;
+    }
+    if (code !== RejectCode.None) {
+      const message = code === RejectCode.InsufficientMargin
+        ? this.marginMessage(name, account)
+        : this.poolMessage(code, name, a, cmd.amount, account.available[a]!);
+      this.reject(cmd, code, message, sink);
+      return;
+    }
+    this.noteChange(account, a);
+    this.accepted(cmd, sink);
+    this.publishBalance(cmd.seq, account, a, sink);
+  }
+
+  // ---- pool queries (L8, L13, L14) ----
+
+  private queryPoolStats(cmd: CommandRecord, sink: EventSink): void {
+    if (cmd.asset !== ALL_ASSETS && cmd.asset >= this.assetCount) {
+      this.reject(cmd, RejectCode.UnknownAsset, `unknown asset ${cmd.asset}`, sink);
+      return;
+    }
+    for (let a = 0; a < this.assetCount; a++) {
+      if (cmd.asset !== ALL_ASSETS && cmd.asset !== a) continue;
+      const st = poolStats(this.pools.pools[a]!);
+      const e = this.out;
+      e.clear();
+      e.kind = EventKind.PoolStats;
+      e.seq = cmd.seq;
+      e.account = cmd.account;
+      e.asset = a;
+      e.code = st.state;
+      e.lent = st.totalLent;
+      e.borrowed = st.totalBorrowed;
+      e.amount = st.freeLiquidity;
+      e.amount2 = st.openBorrowLendLimit;
+      e.quantity = this.pools.reserved[a]!;
+      e.utilization = reportedRatio(st.utilization);
+      e.borrowRate = reportedRatio(st.borrowRate);
+      e.lendRate = reportedRatio(st.lendRate);
+      e.lendRateAfterFee = reportedRatio(st.lendRateAfterFee);
+      e.hourBorrowRate = reportedRatio(st.hourBorrowRate);
+      e.optimalUtilization = reportedRatio(st.optimalUtilization);
+      e.throttleUtilization = reportedRatio(st.throttleUtilizationThreshold);
+      e.maxUtilization = reportedRatio(st.maxUtilization);
+      e.poolFee = reportedRatio(st.fee);
+      e.side = st.throttled ? 1 : 0;
+      sink.publish(e);
+    }
+  }
+
+  private queryRateCurve(cmd: CommandRecord, sink: EventSink): void {
+    if (cmd.asset >= this.assetCount) {
+      this.reject(cmd, RejectCode.UnknownAsset, `unknown asset ${cmd.asset}`, sink);
+      return;
+    }
+    const n = cmd.state === 0 ? 11 : cmd.state;
+    if (n < 2 || n > RATE_CURVE_POINTS_MAX) {
+      this.reject(cmd, RejectCode.InvalidField, `a rate curve has 2…${RATE_CURVE_POINTS_MAX} points`, sink);
+      return;
+    }
+    const us: bigint[] = [];
+    for (let i = 0; i < n; i++) us.push((RATIO_SCALE * BigInt(i)) / BigInt(n - 1));
+    for (const p of sampleRateCurve(this.pools.pools[cmd.asset]!.config, us)) {
+      const e = this.out;
+      e.clear();
+      e.kind = EventKind.RateCurvePoint;
+      e.seq = cmd.seq;
+      e.account = cmd.account;
+      e.asset = cmd.asset;
+      e.utilization = reportedRatio(p.utilization);
+      e.borrowRate = reportedRatio(p.borrowRate);
+      e.lendRate = reportedRatio(p.lendRate);
+      e.lendRateAfterFee = reportedRatio(p.lendRateAfterFee);
+      sink.publish(e);
+    }
+  }
+
+  /**
+   * L14: the interest entries of an account, oldest first, from timeMs on: EntryFee at each borrow, Borrow and Lend
+   * at each hour mark charged while the position was open — derived from the position log and the accrual table.
+   */
+  interestHistory(accountId: number, asset: number, fromMs: number, limit: number): { asset: number; kind: InterestKind; amount: bigint; rate: bigint; timeMs: number }[] {
+    const account = this.accounts.get(accountId);
+    const out: { asset: number; kind: InterestKind; amount: bigint; rate: bigint; timeMs: number; order: number }[] = [];
+    if (account === undefined || account.poolLog === null) return [];
+    for (let a = 0; a < this.assetCount; a++) {
+      if (asset !== ALL_ASSETS && asset !== a) continue;
+      const log = account.poolLog[a];
+      if (log === null || log === undefined || log.length === 0) continue;
+      for (const entry of log) {
+        if (entry.entryFee > 0n && entry.timeMs >= fromMs) out.push({ asset: a, kind: InterestKind.EntryFee, amount: entry.entryFee, rate: entry.rate, timeMs: entry.timeMs, order: entry.stamp * 2 });
+      }
+      // The accruals after the first logged change; shares in force at accrual n = the last change stamped < n.
+      let i = 0;
+      for (let n = log[0]!.stamp + 1; n <= this.pools.accruals[a]!; n++) {
+        while (i + 1 < log.length && log[i + 1]!.stamp < n) i++;
+        const row = this.pools.accrualRow(a, n);
+        if (row === null || row.hourMs < fromMs) continue;
+        const e = log[i]!;
+        if (e.borrowShares > 0n) out.push({ asset: a, kind: InterestKind.Borrow, amount: borrowInterestForHour(e.borrowShares, row), rate: row.rate, timeMs: row.hourMs, order: n * 2 - 1 });
+        if (e.lendShares > 0n) out.push({ asset: a, kind: InterestKind.Lend, amount: lendInterestForHour(e.lendShares, row), rate: row.rate, timeMs: row.hourMs, order: n * 2 - 1 });
+      }
+    }
+    out.sort((x, y) => x.timeMs - y.timeMs || x.asset - y.asset || x.order - y.order);
+    return out.slice(0, limit).map(({ asset: as, kind, amount, rate, timeMs }) => ({ asset: as, kind, amount, rate, timeMs }));
+  }
+
+  private queryInterestHistory(cmd: CommandRecord, sink: EventSink): void {
+    if (!isValidClientAccount(cmd.account)) {
+      this.reject(cmd, RejectCode.InvalidAccount, `account ${cmd.account} is not a client account`, sink);
+      return;
+    }
+    if (cmd.asset !== ALL_ASSETS && cmd.asset >= this.assetCount) {
+      this.reject(cmd, RejectCode.UnknownAsset, `unknown asset ${cmd.asset}`, sink);
+      return;
+    }
+    const limit = cmd.state <= 0 || cmd.state > INTEREST_HISTORY_ENTRIES_MAX ? INTEREST_HISTORY_ENTRIES_MAX : cmd.state;
+    for (const h of this.interestHistory(cmd.account, cmd.asset, cmd.timeMs, limit)) {
+      const e = this.out;
+      e.clear();
+      e.kind = EventKind.InterestEntry;
+      e.seq = cmd.seq;
+      e.account = cmd.account;
+      e.asset = h.asset;
+      e.side = h.kind;
+      e.amount = h.amount;
+      e.borrowRate = reportedRatio(h.rate);
+      e.timeMs = h.timeMs;
+      sink.publish(e);
+    }
+    this.accepted(cmd, sink);
+  }
+
+  private queryMaxBorrow(cmd: CommandRecord, sink: EventSink): void {
+    if (!isValidClientAccount(cmd.account)) {
+      this.reject(cmd, RejectCode.InvalidAccount, `account ${cmd.account} is not a client account`, sink);
+      return;
+    }
+    if (cmd.asset >= this.assetCount) {
+      this.reject(cmd, RejectCode.UnknownAsset, `unknown asset ${cmd.asset}`, sink);
+      return;
+    }
+    const max = this.maxBorrowQuantity(cmd.account, cmd.asset);
+    const e = this.out;
+    e.clear();
+    e.kind = EventKind.MaxBorrowQuantity;
+    e.seq = cmd.seq;
+    e.account = cmd.account;
+    e.asset = cmd.asset;
+    e.quantity = max.quantity;
+    e.amount = max.marginLimit;
+    e.amount2 = max.poolLimit;
+    sink.publish(e);
+  }
+
+  // ---- the batch boundary (pools.ts: the replicas and the batch rule) ----
+
+  /** This batch's own pool deltas, per asset (valid until endBatch). */
+  poolDeltas(): readonly PoolDelta[] {
+    return this.pools.deltas;
+  }
+
+  /** Applies another risk shard's pool deltas of this batch (shard order, never this shard's own). */
+  applyRemotePoolDeltas(deltas: readonly PoolDelta[]): void {
+    this.pools.applyRemote(deltas);
+  }
+
+  /** The batch end (after the merge): hourly interest for every hour mark the clock crossed (L5). */
+  endBatch(): void {
+    this.pools.endBatch(this.nowMs);
   }
 
   /** The collateral statement of an account (an account never seen is empty, with the default settings). */
   collateralStatement(accountId: number): CollateralStatement {
     const account = this.accounts.get(accountId) ?? this.newAccount(accountId, false);
+    this.pools.sync(account);
     const m = account.syncedMargin();
     const ctx = this.marginContext;
     const assets: AssetCollateral[] = [];
@@ -1062,6 +1515,7 @@ export class RiskShard {
       this.reject(cmd, RejectCode.InsufficientBalance, `account ${cmd.account} has no balance`, sink);
       return null;
     }
+    this.pools.sync(account);
     return account;
   }
 
@@ -1076,8 +1530,10 @@ export class RiskShard {
     if (account === undefined) {
       if (this.accounts.size >= RISK_LIMITS.accountsPerShardMax) return null;
       account = this.newAccount(id, true);
+      account.poolEpoch = this.pools.epoch;
       this.accounts.set(id, account);
     }
+    this.pools.sync(account);
     return account;
   }
 
@@ -1086,10 +1542,35 @@ export class RiskShard {
     return `insufficient ${a.symbol} to ${action}: needs ${formatDecimal(need, a.decimals)}, available ${formatDecimal(available, a.decimals)}`;
   }
 
-  private borrowMessage(action: string, asset: number, need: bigint, available: bigint): string {
+  /** The refusal text of a pool gate (L7, L13, L15, S2). */
+  private poolMessage(code: RejectCode, action: string, asset: number, need: bigint, own: bigint): string {
     const a = this.config.assets[asset]!;
-    return `${action} needs ${formatDecimal(need, a.decimals)} ${a.symbol}, available ${formatDecimal(available, a.decimals)}: ` +
-      `the margin check passes, but borrowing the shortfall is not available yet (S2)`;
+    const units = (x: bigint): string => `${formatDecimal(x, a.decimals)} ${a.symbol}`;
+    switch (code) {
+      case RejectCode.BorrowThrottled:
+        return `${action}: the ${a.symbol} pool is at or above its throttle utilization: new borrows are paused until lending or repayments bring it back under (L7)`;
+      case RejectCode.RedeemThrottled:
+        return `${action}: the ${a.symbol} pool is at or above its throttle utilization: redemptions are paused until lending or repayments bring it back under (L7, L11)`;
+      case RejectCode.MaxUtilization:
+        return `${action} ${units(need)}: the ${a.symbol} pool would reach its maximum utilization (L13)`;
+      case RejectCode.PoolClosed:
+        return `${action}: the ${a.symbol} pool does not allow it in its state (L13)`;
+      case RejectCode.PoolLendLimit:
+        return `lend ${units(need)}: the ${a.symbol} pool would exceed its total lend limit (L13)`;
+      case RejectCode.LendRequiresBorrowRepay:
+        return `lend ${a.symbol}: the account owes ${a.symbol}; repay it first (L15)`;
+      case RejectCode.BorrowRequiresLendRedeem:
+        return `borrow ${a.symbol}: the account lends ${a.symbol}; redeem it first (L15)`;
+      case RejectCode.BorrowUnavailable:
+      case RejectCode.NoLiquidity:
+        return `${action} needs ${units(need)}, own ${units(own)}: the ${a.symbol} pool cannot lend the shortfall now (nothing lent, or not enough)`;
+      case RejectCode.InsufficientBalance:
+        return this.shortfallMessage(action, asset, need, own);
+      case RejectCode.InvalidAmount:
+        return `${action} ${units(need)}: nothing or less than that to ${action}`;
+      default:
+        return `${action} ${units(need)} refused`;
+    }
   }
 
   /** C8 refusal text: the IMR the action would leave (the changes are still in the scratch record). */
@@ -1142,13 +1623,21 @@ export class RiskShard {
 
   balance(account: number, asset: number): { available: bigint; locked: bigint } {
     const a = this.accounts.get(account);
+    if (a !== undefined) this.pools.sync(a);
     return { available: a?.available[asset] ?? 0n, locked: a?.locked[asset] ?? 0n };
   }
 
   /** Lent and borrowed units of an asset (zero until lending lands). */
   poolBalance(account: number, asset: number): { lent: bigint; borrowed: bigint } {
     const a = this.accounts.get(account);
+    if (a !== undefined) this.pools.sync(a);
     return { lent: a?.lent[asset] ?? 0n, borrowed: a?.borrowed[asset] ?? 0n };
+  }
+
+  /** The account's pool position in an asset's pool: shares (L5), exact. */
+  positionOf(account: number, asset: number): { lendShares: bigint; borrowShares: bigint } {
+    const p = this.accounts.get(account)?.positions[asset];
+    return { lendShares: p?.lendShares ?? 0n, borrowShares: p?.borrowShares ?? 0n };
   }
 
   /** A3 settings of an account (the defaults for one never seen). */
@@ -1180,6 +1669,7 @@ export class RiskShard {
   totals(): bigint[] {
     const sums = new Array<bigint>(this.assetCount).fill(0n);
     for (const a of this.accounts.values()) {
+      this.pools.sync(a);
       for (let i = 0; i < this.assetCount; i++) sums[i] = sums[i]! + a.netBalance(i);
     }
     for (let i = 0; i < this.assetCount; i++) sums[i] = sums[i]! + this.feeAccount.available[i]!;
@@ -1202,8 +1692,25 @@ export class RiskShard {
       sums[h.asset] = sums[h.asset]! + h.remaining;
       countByHolds.set(h.account, (countByHolds.get(h.account) ?? 0) + 1);
     }
-    for (const a of this.accounts.values()) {
+    let reservedByHolds = new Array<bigint>(n).fill(0n);
+    for (const h of this.holds.values()) reservedByHolds[h.asset] = reservedByHolds[h.asset]! + h.reserved;
+    if (this.shardCount === 1) {
       for (let i = 0; i < n; i++) {
+        if (reservedByHolds[i] !== this.pools.reserved[i]) throw new Error(`risk invariant: pool ${i} reserved ${this.pools.reserved[i]}, holds ${reservedByHolds[i]}`);
+      }
+    }
+    reservedByHolds = [];
+    for (const a of this.accounts.values()) {
+      this.pools.sync(a);
+      for (let i = 0; i < n; i++) {
+        const pos = a.positions[i]!;
+        const pool = this.pools.pools[i]!;
+        if (pos.lendShares > 0n && pos.borrowShares > 0n) throw new Error(`risk invariant (L15): account ${a.id} asset ${i} lends and borrows`);
+        if (pos.lendShares > 0n || pos.borrowShares > 0n) {
+          if (a.lent[i] !== lentAmountOf(pos.lendShares, pool.lendIndex) || a.borrowed[i] !== owedAmountOf(pos.borrowShares, pool.borrowIndex)) {
+            throw new Error(`risk invariant: account ${a.id} asset ${i} pool slots do not value its shares`);
+          }
+        }
         if (a.available[i]! < 0n || a.locked[i]! < 0n || a.lent[i]! < 0n || a.borrowed[i]! < 0n) {
           throw new Error(`risk invariant (X2): account ${a.id} asset ${i}: available ${a.available[i]}, locked ${a.locked[i]}, lent ${a.lent[i]}, borrowed ${a.borrowed[i]}`);
         }
@@ -1228,14 +1735,21 @@ export class RiskShard {
     h.update(`marks ${this.marginContext.assetMark.join(",")} ${this.marginContext.marketMark.join(",")}\n`);
     for (const id of this.accountIds()) {
       const a = this.accounts.get(id)!;
+      this.pools.sync(a);
       h.update(`a${id} o${a.openOrders} s${a.settings} L${a.leverageLimit} ${a.available.join(",")} ${a.locked.join(",")} ${a.lent.join(",")} ${a.borrowed.join(",")}\n`);
     }
     h.update(`fee ${this.feeAccount.available.join(",")}\n`);
+    h.update(this.pools.hashText());
+    for (const id of this.accountIds()) {
+      const a = this.accounts.get(id)!;
+      if (a.poolPositions === 0) continue;
+      h.update(`p${id} ${a.positions.map((p) => `${p.lendShares}/${p.borrowShares}`).join(",")}\n`);
+    }
     h.update(this.volumes.hashText());
     const orderIds = [...this.holds.keys()].sort((a, b) => a - b);
     for (const id of orderIds) {
       const hold = this.holds.get(id)!;
-      h.update(`h${id} ${hold.account} ${hold.asset} ${hold.flags} ${hold.remaining}\n`);
+      h.update(`h${id} ${hold.account} ${hold.asset} ${hold.flags} ${hold.remaining} ${hold.borrowMax} ${hold.reserved}\n`);
     }
     return h.digest("hex");
   }

@@ -19,7 +19,14 @@ export interface RiskWorkerData {
   readonly toMatching: readonly RingHandle[];
   readonly fromMatching: readonly RingHandle[];
   readonly eventsOut: RingHandle;
+  /** K > 1: this shard's pool deltas to every other risk shard (index = peer shard; null at its own index). */
+  readonly poolDeltasOut: readonly (RingHandle | null)[];
+  /** K > 1: the pool deltas of every other risk shard (index = peer shard; null at its own index). */
+  readonly poolDeltasIn: readonly (RingHandle | null)[];
 }
+
+/** Slots of a pool-delta ring: a batch writes at most one record per asset and an end marker. */
+export const POOL_DELTA_RING_SLOTS = 1024;
 
 export interface MatchingWorkerData {
   readonly entry: string;

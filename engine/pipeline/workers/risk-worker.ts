@@ -5,6 +5,7 @@
 // reads matching events in the same loop without ever blocking on one side, so the cycle risk ⇄ matching cannot
 // deadlock on full rings (DESIGN rule 3) whatever a batch produces.
 import { parentPort, workerData } from "node:worker_threads";
+import { PoolDelta } from "../../lending/index.ts";
 import { CommandKind, CommandRecord, EventRecord, type EventSink } from "../../model/index.ts";
 import { RingBuffer, SpinThenParkWait } from "../../ring/index.ts";
 import { RiskShard } from "../../risk/index.ts";
@@ -15,12 +16,16 @@ import {
   commandSeqAt,
   eventKindAt,
   eventSeqAt,
+  poolDeltaKindAt,
   readCommand,
+  readPoolDelta,
   readEvent,
   writeCommand,
   writeCommandBatchEnd,
   writeEvent,
   writeEventBatchEnd,
+  writePoolDelta,
+  writePoolDeltaEnd,
 } from "../record-codec.ts";
 import { PARK_MS, RingReader, RingWriter } from "../ring-io.ts";
 import { CONTROL_STATE_HASH, type RiskWorkerData, type WorkerMessage } from "./protocol.ts";
@@ -34,6 +39,9 @@ const input = new RingReader(RingBuffer.attach(data.commandsIn), wait);
 const toMatching = data.toMatching.map((h) => new RingWriter(RingBuffer.attach(h), wait));
 const fromMatching = data.fromMatching.map((h) => new RingReader(RingBuffer.attach(h), wait));
 const output = new RingWriter(RingBuffer.attach(data.eventsOut), wait);
+const poolOut = data.poolDeltasOut.map((h) => (h === null ? null : new RingWriter(RingBuffer.attach(h), wait)));
+const poolIn = data.poolDeltasIn.map((h) => (h === null ? null : new RingReader(RingBuffer.attach(h), wait)));
+const remote = shard.poolDeltas().map(() => new PoolDelta());
 const queues = toMatching.map(() => new CommandQueue());
 const written = new Int32Array(queues.length);
 const cmd = new CommandRecord();
@@ -154,8 +162,48 @@ function postTradeBatch(batch: number): void {
   for (let q = 0; q < queues.length; q++) queues[q]!.clear();
   written.fill(0);
   sinceWrite = 0;
+  exchangePoolDeltas(batch);
+  shard.endBatch();
   writeEventBatchEnd(output.ring, output.slot(), batch);
   output.flush();
+}
+
+/**
+ * Phase 4 (K > 1): sends this batch's pool deltas to every other risk shard, then applies theirs in shard order — the
+ * in-process Engine's merge exactly. Every shard writes before it reads, and a ring holds many batches of deltas, so
+ * the exchange cannot deadlock; it is the one barrier between risk shards, once per batch.
+ */
+function exchangePoolDeltas(batch: number): void {
+  if (data.riskShards === 1) return;
+  const own = shard.poolDeltas();
+  for (const w of poolOut) {
+    if (w === null) continue;
+    for (let a = 0; a < own.length; a++) if (!own[a]!.isZero()) writePoolDelta(w.ring, w.slot(), a, own[a]!);
+    writePoolDeltaEnd(w.ring, w.slot(), batch);
+    w.flush();
+  }
+  output.flush();
+  const scratch = new PoolDelta();
+  for (const reader of poolIn) {
+    if (reader === null) continue;
+    for (const d of remote) d.clear();
+    for (;;) {
+      const offset = reader.peek();
+      if (offset < 0) {
+        reader.waitData(1);
+        continue;
+      }
+      if (poolDeltaKindAt(reader.ring, offset) === BATCH_END_KIND) {
+        reader.advance();
+        reader.releaseRead();
+        break;
+      }
+      const a = readPoolDelta(reader.ring, offset, scratch);
+      remote[a]!.add(scratch);
+      reader.advance();
+    }
+    shard.applyRemotePoolDeltas(remote);
+  }
 }
 
 function run(): void {
@@ -167,6 +215,7 @@ function run(): void {
   }
   output.flush();
   for (const w of toMatching) w.ring.close();
+  for (const w of poolOut) w?.ring.close();
   output.ring.close();
 }
 

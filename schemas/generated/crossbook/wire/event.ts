@@ -11,11 +11,15 @@ import { CommandRejected } from '../../crossbook/wire/command-rejected.ts';
 import { DepthDelta } from '../../crossbook/wire/depth-delta.ts';
 import { DepthSnapshot } from '../../crossbook/wire/depth-snapshot.ts';
 import { Fill } from '../../crossbook/wire/fill.ts';
+import { InterestEntry } from '../../crossbook/wire/interest-entry.ts';
+import { MaxBorrowQuantity } from '../../crossbook/wire/max-borrow-quantity.ts';
 import { MaxOrderQuantity } from '../../crossbook/wire/max-order-quantity.ts';
 import { MaxWithdrawalQuantity } from '../../crossbook/wire/max-withdrawal-quantity.ts';
 import { OrderAccepted } from '../../crossbook/wire/order-accepted.ts';
 import { OrderDone } from '../../crossbook/wire/order-done.ts';
 import { OrderRejected } from '../../crossbook/wire/order-rejected.ts';
+import { PoolStats } from '../../crossbook/wire/pool-stats.ts';
+import { RateCurvePoint } from '../../crossbook/wire/rate-curve-point.ts';
 import { Ticker } from '../../crossbook/wire/ticker.ts';
 import { Trade } from '../../crossbook/wire/trade.ts';
 
@@ -39,13 +43,17 @@ export enum Event {
   AccountCollateral = 15,
   AssetCollateral = 16,
   MaxOrderQuantity = 17,
-  MaxWithdrawalQuantity = 18
+  MaxWithdrawalQuantity = 18,
+  PoolStats = 19,
+  RateCurvePoint = 20,
+  InterestEntry = 21,
+  MaxBorrowQuantity = 22
 }
 
 export function unionToEvent(
   type: Event,
-  accessor: (obj:AccountCollateral|AccountSettings|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|MaxOrderQuantity|MaxWithdrawalQuantity|OrderAccepted|OrderDone|OrderRejected|Ticker|Trade) => AccountCollateral|AccountSettings|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|MaxOrderQuantity|MaxWithdrawalQuantity|OrderAccepted|OrderDone|OrderRejected|Ticker|Trade|null
-): AccountCollateral|AccountSettings|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|MaxOrderQuantity|MaxWithdrawalQuantity|OrderAccepted|OrderDone|OrderRejected|Ticker|Trade|null {
+  accessor: (obj:AccountCollateral|AccountSettings|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|Ticker|Trade) => AccountCollateral|AccountSettings|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|Ticker|Trade|null
+): AccountCollateral|AccountSettings|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|Ticker|Trade|null {
   switch(Event[type]) {
     case 'NONE': return null; 
     case 'OrderAccepted': return accessor(new OrderAccepted())! as OrderAccepted;
@@ -66,15 +74,19 @@ export function unionToEvent(
     case 'AssetCollateral': return accessor(new AssetCollateral())! as AssetCollateral;
     case 'MaxOrderQuantity': return accessor(new MaxOrderQuantity())! as MaxOrderQuantity;
     case 'MaxWithdrawalQuantity': return accessor(new MaxWithdrawalQuantity())! as MaxWithdrawalQuantity;
+    case 'PoolStats': return accessor(new PoolStats())! as PoolStats;
+    case 'RateCurvePoint': return accessor(new RateCurvePoint())! as RateCurvePoint;
+    case 'InterestEntry': return accessor(new InterestEntry())! as InterestEntry;
+    case 'MaxBorrowQuantity': return accessor(new MaxBorrowQuantity())! as MaxBorrowQuantity;
     default: return null;
   }
 }
 
 export function unionListToEvent(
   type: Event, 
-  accessor: (index: number, obj:AccountCollateral|AccountSettings|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|MaxOrderQuantity|MaxWithdrawalQuantity|OrderAccepted|OrderDone|OrderRejected|Ticker|Trade) => AccountCollateral|AccountSettings|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|MaxOrderQuantity|MaxWithdrawalQuantity|OrderAccepted|OrderDone|OrderRejected|Ticker|Trade|null, 
+  accessor: (index: number, obj:AccountCollateral|AccountSettings|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|Ticker|Trade) => AccountCollateral|AccountSettings|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|Ticker|Trade|null, 
   index: number
-): AccountCollateral|AccountSettings|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|MaxOrderQuantity|MaxWithdrawalQuantity|OrderAccepted|OrderDone|OrderRejected|Ticker|Trade|null {
+): AccountCollateral|AccountSettings|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|Ticker|Trade|null {
   switch(Event[type]) {
     case 'NONE': return null; 
     case 'OrderAccepted': return accessor(index, new OrderAccepted())! as OrderAccepted;
@@ -95,6 +107,10 @@ export function unionListToEvent(
     case 'AssetCollateral': return accessor(index, new AssetCollateral())! as AssetCollateral;
     case 'MaxOrderQuantity': return accessor(index, new MaxOrderQuantity())! as MaxOrderQuantity;
     case 'MaxWithdrawalQuantity': return accessor(index, new MaxWithdrawalQuantity())! as MaxWithdrawalQuantity;
+    case 'PoolStats': return accessor(index, new PoolStats())! as PoolStats;
+    case 'RateCurvePoint': return accessor(index, new RateCurvePoint())! as RateCurvePoint;
+    case 'InterestEntry': return accessor(index, new InterestEntry())! as InterestEntry;
+    case 'MaxBorrowQuantity': return accessor(index, new MaxBorrowQuantity())! as MaxBorrowQuantity;
     default: return null;
   }
 }

@@ -42,5 +42,6 @@ export enum RejectCode {
   InvalidSetting = 38,
   NoLiquidity = 39,
   InvalidTransfer = 40,
-  BorrowUnavailable = 41
+  BorrowUnavailable = 41,
+  PoolLendLimit = 42
 }

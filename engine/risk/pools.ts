@@ -1,0 +1,397 @@
+// The risk shard's replicas of the money-market pools (SPEC L) and its accounts' pool positions: every borrow, repay,
+// lend and redeem of an account goes through here, so the account's lent / borrowed slots always value its shares.
+//
+// ## Replicas and the batch rule (L7, L13 with several risk shards)
+// Every risk shard holds a replica of every pool; all replicas are identical at a batch boundary. Within a batch a
+// shard applies its own actions to its replica and records them as additive deltas (PoolDelta). At the batch end the
+// deltas of all shards are merged in shard order (applyRemote) so the replicas agree again, and then, if the batch's
+// clock crossed hour marks, every replica charges each crossed hour (accrueHour): interest is charged at the end of
+// the batch in which the clock crosses the hour (L5). A borrow between an hour mark and that accrual pays no entry
+// fee: the accrual charges it the whole hour from the mark (L6; at most a batch's span more than from the borrow).
+// One shard (the default) merges nothing.
+// Limits: with one shard the live pool checks decide (throttle, maxUtilization), and borrow capacity promised to open
+// margin orders (`reserved`, merged like the rest) counts as borrowed. With K > 1 shards, each shard may also use at
+// most floor(room / K) per batch for borrows (amount + entry fee + 1) and redemptions (amount + 1) together, where
+// room is what the boundary state leaves below the THROTTLE (utilizationRoom): so K shards together never bring U to
+// the throttle inside a batch, in whatever order their actions are read — no borrow or redemption ever starts at
+// U ≥ throttle, and U never reaches maxUtilization (throttle ≤ max). The price: with K > 1 a single borrow cannot
+// cross the throttle (with one shard it may, up to maxUtilization).
+// Fills of margin orders borrow capacity reserved when the order was accepted (S2), so they need no gate.
+//
+// ## Interest history (L14)
+// Hourly accrual is O(pools): positions are valued lazily (sync, by an epoch that every accrual bumps). History is
+// derived on demand: each pool keeps a table of its last ACCRUAL_TABLE_HOURS accruals (the indices before/after) and
+// each account a log of its last POSITION_LOG_MAX position changes (shares after, stamped with the pool's accrual
+// count, entry fee); an hour's interest = the shares in force at that accrual × the index change.
+import {
+  accrueHour,
+  applyPoolAction,
+  applyPoolDelta,
+  checkBorrow,
+  checkBorrowReserved,
+  checkLend,
+  checkRedeem,
+  checkRedeemAll,
+  checkRedeemForced,
+  checkRepay,
+  checkRepayAll,
+  createPool,
+  entryFee,
+  HourAccrual,
+  lentAmount,
+  LendingPool,
+  MS_PER_HOUR,
+  msToNextHour,
+  owedAmount,
+  PoolAction,
+  PoolActionKind,
+  PoolDelta,
+  utilizationRoom,
+} from "../lending/index.ts";
+import { PoolState, RejectCode, type ExchangeConfig } from "../model/index.ts";
+import type { Account, PositionLogEntry } from "./accounts.ts";
+
+/** L14: hours of accrual kept per pool for history (31 days). */
+export const ACCRUAL_TABLE_HOURS = 24 * 31;
+/** L14: position changes kept per account and asset for history. */
+export const POSITION_LOG_MAX = 256;
+/** Hours one clock step may charge per pool (a journal jumping years ahead is refused work, not a hang). */
+export const ACCRUAL_CATCH_UP_HOURS_MAX = 24 * 366 * 5;
+
+const MS_PER_HOUR_N = MS_PER_HOUR;
+
+export class PoolBook {
+  readonly pools: LendingPool[];
+  /** Borrow capacity promised to open margin orders, per asset (units; global over shards once merged). */
+  readonly reserved: bigint[];
+  /** This batch's own actions, per asset. */
+  readonly deltas: PoolDelta[];
+  /** K > 1: units of borrow + redemption this shard may still take in this batch, per asset. */
+  readonly budget: bigint[];
+  /** Accruals done per pool (the stamps of the position log). */
+  readonly accruals: number[];
+  /** Per pool, the last accruals (ring of ACCRUAL_TABLE_HOURS rows, oldest first from `tableStart`). */
+  readonly table: HourAccrual[][];
+  /** Bumped by every accrual: an account whose poolEpoch differs is revalued before use. */
+  epoch = 0;
+  readonly plan = new PoolAction();
+  private readonly accrual = new HourAccrual();
+
+  constructor(
+    config: ExchangeConfig,
+    readonly shardCount: number,
+  ) {
+    this.pools = config.assets.map((a) => createPool(a.pool));
+    const n = this.pools.length;
+    this.reserved = new Array<bigint>(n).fill(0n);
+    this.deltas = this.pools.map(() => new PoolDelta());
+    this.budget = new Array<bigint>(n).fill(0n);
+    this.accruals = new Array<number>(n).fill(0);
+    this.table = this.pools.map(() => []);
+    this.refreshBudgets();
+  }
+
+  // ---- valuation ----
+
+  /** Revalues the account's lent / borrowed slots if an accrual happened since it was last valued. */
+  sync(account: Account): void {
+    if (account.poolEpoch === this.epoch) return;
+    account.poolEpoch = this.epoch;
+    if (account.poolPositions === 0) return;
+    for (let a = 0; a < this.pools.length; a++) {
+      const p = account.positions[a]!;
+      if (p.lendShares !== 0n || p.borrowShares !== 0n) this.value(account, a);
+    }
+  }
+
+  /** Sets the asset's lent / borrowed slots from its shares (and the counters that follow them). */
+  private value(account: Account, a: number): void {
+    const pool = this.pools[a]!;
+    const p = account.positions[a]!;
+    const lent = lentAmount(p.lendShares, pool.lendIndex);
+    const owed = owedAmount(p.borrowShares, pool.borrowIndex);
+    if (lent === account.lent[a] && owed === account.borrowed[a]) return;
+    const owedBefore = account.borrowed[a]! > 0n;
+    account.lent[a] = lent;
+    account.borrowed[a] = owed;
+    if (owed > 0n !== owedBefore) account.borrowedAssets += owed > 0n ? 1 : -1;
+    account.markChanged(a);
+  }
+
+  /** L14: appends the position's new shares to its bounded log. */
+  private log(account: Account, a: number, timeMs: number, entryFeeCharged: bigint): void {
+    const p = account.positions[a]!;
+    let logs = account.poolLog;
+    if (logs === null) logs = account.poolLog = new Array<PositionLogEntry[] | null>(this.pools.length).fill(null);
+    let log = logs[a];
+    if (log === null || log === undefined) log = logs[a] = [];
+    if (log.length >= POSITION_LOG_MAX) log.shift();
+    log.push({
+      stamp: this.accruals[a]!,
+      timeMs,
+      lendShares: p.lendShares,
+      borrowShares: p.borrowShares,
+      entryFee: entryFeeCharged,
+      rate: this.pools[a]!.hourBorrowRate,
+    });
+  }
+
+  // ---- limits ----
+
+  /** Units of borrow/redemption consumption the shard may still take now (reserved capacity counted as borrowed). */
+  room(a: number): bigint {
+    const pool = this.pools[a]!;
+    const live = utilizationRoom(pool, pool.config.maxUtilization, this.reserved[a]!);
+    if (this.shardCount === 1) return live;
+    const b = this.budget[a]!;
+    return b < live ? b : live;
+  }
+
+  private consume(a: number, units: bigint): void {
+    if (this.shardCount > 1) this.budget[a] = this.budget[a]! - units;
+  }
+
+  /** K > 1: each shard's share of the room below the throttle at the boundary (see the module comment). */
+  refreshBudgets(): void {
+    if (this.shardCount === 1) return;
+    const k = BigInt(this.shardCount);
+    for (let a = 0; a < this.pools.length; a++) {
+      const pool = this.pools[a]!;
+      this.budget[a] = utilizationRoom(pool, pool.config.throttleUtilizationThreshold, this.reserved[a]!) / k;
+    }
+  }
+
+  /**
+   * L6: ms from now to the next hour mark, or 0 while an hour mark has passed that the pool has not charged yet (the
+   * accrual at the batch end charges the whole hour from the mark).
+   */
+  msToNext(a: number, nowMs: number): number {
+    const mark = nowMs - (((nowMs % MS_PER_HOUR_N) + MS_PER_HOUR_N) % MS_PER_HOUR_N);
+    if (mark > this.pools[a]!.lastAccrualHourMs) return 0;
+    return msToNextHour(nowMs);
+  }
+
+  /** Units a borrow of `amount` takes from the room: the amount, an entry-fee bound, one unit of share rounding. */
+  reservationFor(a: number, amount: bigint): bigint {
+    return amount + entryFee(amount, this.pools[a]!.hourBorrowRate, MS_PER_HOUR_N) + 1n;
+  }
+
+  /**
+   * Checks a borrow of `amount` (plan in this.plan): the pool's own checks (state, L15, throttle L7, maxUtilization
+   * L13, liquidity) and the room (reserved capacity, K > 1 budget) → MaxUtilization.
+   */
+  checkBorrow(account: Account, a: number, amount: bigint, nowMs: number): RejectCode {
+    const code = checkBorrow(this.pools[a]!, account.positions[a]!, amount, this.msToNext(a, nowMs), this.plan);
+    if (code !== RejectCode.None) return code;
+    if (amount + this.plan.entryFee + 1n > this.room(a)) return RejectCode.MaxUtilization;
+    return RejectCode.None;
+  }
+
+  /** Whether an order may promise a borrow of up to `amount` at fill time (S2): the same gates as a borrow now. */
+  checkReservation(a: number, amount: bigint): RejectCode {
+    const pool = this.pools[a]!;
+    if (pool.state !== PoolState.Open) return RejectCode.PoolClosed;
+    if (pool.totalLent === 0n) return RejectCode.NoLiquidity;
+    if (this.isThrottled(a)) return RejectCode.BorrowThrottled;
+    if (this.reservationFor(a, amount) > this.room(a)) return RejectCode.MaxUtilization;
+    return RejectCode.None;
+  }
+
+  isThrottled(a: number): boolean {
+    const pool = this.pools[a]!;
+    const borrowed = pool.totalBorrowed + this.reserved[a]!;
+    if (borrowed === 0n) return false;
+    return borrowed * 1_000_000_000_000_000_000n >= pool.config.throttleUtilizationThreshold * pool.totalLent;
+  }
+
+  /** The most an order may promise to borrow now (0 if the pool refuses any borrow). */
+  reservableUnits(a: number): bigint {
+    if (this.checkReservation(a, 1n) !== RejectCode.None) return 0n;
+    let lo = 1n;
+    let hi = this.room(a);
+    while (lo < hi) {
+      const mid = hi - ((hi - lo) >> 1n);
+      if (this.reservationFor(a, mid) <= this.room(a)) lo = mid;
+      else hi = mid - 1n;
+    }
+    return lo;
+  }
+
+  reserve(a: number, units: bigint): void {
+    this.reserved[a] = this.reserved[a]! + units;
+    this.deltas[a]!.reservedBorrow += units;
+    this.consume(a, units);
+  }
+
+  release(a: number, units: bigint): void {
+    if (units === 0n) return;
+    this.reserved[a] = this.reserved[a]! - units;
+    this.deltas[a]!.reservedBorrow -= units;
+  }
+
+  // ---- actions (the caller checked the account side: C8, settings) ----
+
+  private commit(account: Account, a: number, timeMs: number, fee: bigint): void {
+    const plan = this.plan;
+    const p = account.positions[a]!;
+    const wasOpen = p.lendShares !== 0n || p.borrowShares !== 0n;
+    applyPoolAction(this.pools[a]!, p, plan);
+    this.deltas[a]!.addAction(plan);
+    const open = p.lendShares !== 0n || p.borrowShares !== 0n;
+    if (open !== wasOpen) account.poolPositions += open ? 1 : -1;
+    this.value(account, a);
+    this.log(account, a, timeMs, fee);
+  }
+
+  /** Applies the borrow checked by checkBorrow: available += amount, debt += amount + entry fee. Returns the fee. */
+  applyBorrow(account: Account, a: number, timeMs: number): bigint {
+    const plan = this.plan;
+    const cost = plan.amount + plan.entryFee + 1n;
+    const fee = this.borrowCost();
+    this.commit(account, a, timeMs, fee);
+    this.consume(a, cost);
+    account.available[a] = account.available[a]! + plan.amount;
+    return fee;
+  }
+
+  /** L14 EntryFee of the planned borrow: the debt's growth beyond the amount (fee + share rounding). */
+  private borrowCost(): bigint {
+    const plan = this.plan;
+    return plan.valueAfter - plan.valueBefore - plan.amount;
+  }
+
+  /** A fill's borrow of `amount` against capacity reserved earlier (S2). Returns the entry fee, or -1 if impossible. */
+  borrowReserved(account: Account, a: number, amount: bigint, nowMs: number, consumeRoom = false): bigint {
+    const code = checkBorrowReserved(this.pools[a]!, account.positions[a]!, amount, this.msToNext(a, nowMs), this.plan);
+    if (code !== RejectCode.None) return -1n;
+    const fee = this.borrowCost();
+    this.commit(account, a, nowMs, fee);
+    if (consumeRoom) this.consume(a, amount + this.plan.entryFee + 1n);
+    account.available[a] = account.available[a]! + amount;
+    return fee;
+  }
+
+  /** Lends `amount` of the account's available balance (L1, L12). */
+  lend(account: Account, a: number, amount: bigint, nowMs: number): RejectCode {
+    const code = checkLend(this.pools[a]!, account.positions[a]!, amount, this.plan);
+    if (code !== RejectCode.None) return code;
+    account.available[a] = account.available[a]! - amount;
+    this.commit(account, a, nowMs, 0n);
+    return RejectCode.None;
+  }
+
+  /** Units of `a` the pool would take as a lend now (openBorrowLendLimit, state): what auto-lend can lend. */
+  lendable(a: number, amount: bigint): bigint {
+    const pool = this.pools[a]!;
+    if (pool.state !== PoolState.Open) return 0n;
+    const room = pool.config.openBorrowLendLimit - pool.totalLent;
+    if (room <= 0n) return 0n;
+    return amount < room ? amount : room;
+  }
+
+  /** Checks a redemption of `amount` (0 = all) into available (plan in this.plan), the room included (L7, L11, L13). */
+  checkRedeem(account: Account, a: number, amount: bigint): RejectCode {
+    const pool = this.pools[a]!;
+    const p = account.positions[a]!;
+    const code = amount === 0n ? checkRedeemAll(pool, p, this.plan) : checkRedeem(pool, p, amount, this.plan);
+    if (code !== RejectCode.None) return code;
+    if (this.plan.amount + 1n > this.room(a) && pool.totalBorrowed + this.reserved[a]! > 0n) return RejectCode.MaxUtilization;
+    return RejectCode.None;
+  }
+
+  /** Applies the redemption checked by checkRedeem. */
+  applyRedeem(account: Account, a: number, nowMs: number): bigint {
+    const amount = this.plan.amount;
+    this.commit(account, a, nowMs, 0n);
+    if (this.pools[a]!.totalBorrowed + this.reserved[a]! > 0n) this.consume(a, amount + 1n);
+    account.available[a] = account.available[a]! + amount;
+    return amount;
+  }
+
+  /** A redemption a fill must have (S2, S4: the trade already happened). Returns the units, or -1. */
+  redeemForced(account: Account, a: number, amount: bigint, nowMs: number): bigint {
+    if (checkRedeemForced(this.pools[a]!, account.positions[a]!, amount, this.plan) !== RejectCode.None) return -1n;
+    return this.applyRedeem(account, a, nowMs);
+  }
+
+  /** Repays `amount` (0 = the whole debt) from available (L10). */
+  repay(account: Account, a: number, amount: bigint, nowMs: number): RejectCode {
+    const pool = this.pools[a]!;
+    const p = account.positions[a]!;
+    const code = amount === 0n ? checkRepayAll(pool, p, this.plan) : checkRepay(pool, p, amount, this.plan);
+    if (code !== RejectCode.None) return code;
+    if (account.available[a]! < this.plan.amount) return RejectCode.InsufficientBalance;
+    account.available[a] = account.available[a]! - this.plan.amount;
+    this.commit(account, a, nowMs, 0n);
+    return RejectCode.None;
+  }
+
+  // ---- the batch boundary ----
+
+  /** True when this batch changed nothing in any replica (the K > 1 exchange may skip it). */
+  deltasEmpty(): boolean {
+    for (const d of this.deltas) if (!d.isZero()) return false;
+    return true;
+  }
+
+  /** Applies another shard's deltas for this batch (in shard order; never this shard's own). */
+  applyRemote(deltas: readonly PoolDelta[]): void {
+    for (let a = 0; a < this.pools.length; a++) {
+      const d = deltas[a]!;
+      if (d.isZero()) continue;
+      applyPoolDelta(this.pools[a]!, d);
+      this.reserved[a] = this.reserved[a]! + d.reservedBorrow;
+    }
+  }
+
+  /**
+   * The batch end, after the merge: charges every hour mark the clock crossed (L5), clears the deltas and deals the
+   * next batch's budgets. An idle pool (nothing borrowed, no fee pending) jumps to the last mark in one step.
+   */
+  endBatch(nowMs: number): void {
+    const target = nowMs - (((nowMs % MS_PER_HOUR_N) + MS_PER_HOUR_N) % MS_PER_HOUR_N);
+    for (let a = 0; a < this.pools.length; a++) {
+      const pool = this.pools[a]!;
+      this.deltas[a]!.clear();
+      if (target <= pool.lastAccrualHourMs) continue;
+      let hour = pool.lastAccrualHourMs < 0 || (pool.borrowShares === 0n && pool.entryFeesPending === 0n)
+        ? target
+        : pool.lastAccrualHourMs + MS_PER_HOUR_N;
+      if ((target - hour) / MS_PER_HOUR_N > ACCRUAL_CATCH_UP_HOURS_MAX) hour = target - ACCRUAL_CATCH_UP_HOURS_MAX * MS_PER_HOUR_N;
+      for (; hour <= target; hour += MS_PER_HOUR_N) this.accrueOne(a, hour);
+    }
+    this.refreshBudgets();
+  }
+
+  private accrueOne(a: number, hourMs: number): void {
+    const out = this.accrual;
+    if (accrueHour(this.pools[a]!, hourMs, out) !== RejectCode.None) return;
+    this.accruals[a]!++;
+    this.epoch++;
+    const row = new HourAccrual();
+    Object.assign(row, out);
+    const t = this.table[a]!;
+    if (t.length >= ACCRUAL_TABLE_HOURS) t.shift();
+    t.push(row);
+  }
+
+  /** The accrual with number `n` (1-based) if still in the table. */
+  accrualRow(a: number, n: number): HourAccrual | null {
+    const t = this.table[a]!;
+    const first = this.accruals[a]! - t.length + 1;
+    if (n < first || n > this.accruals[a]!) return null;
+    return t[n - first]!;
+  }
+
+  /** Digest text of the replicas (every shard's is the same at a boundary). */
+  hashText(): string {
+    let s = "";
+    for (let a = 0; a < this.pools.length; a++) {
+      const p = this.pools[a]!;
+      s += `pool${a} ${p.state} ${p.borrowIndex} ${p.lendIndex} ${p.borrowShares} ${p.lendShares} ${p.cash} ${p.entryFeesPending} ${p.hourBorrowRate} ${p.lastAccrualHourMs} ${p.exchangeInterestTotal} r${this.reserved[a]}\n`;
+    }
+    return s;
+  }
+}
+
+export { PoolActionKind };
