@@ -6,6 +6,8 @@ import { formatDecimal } from "../engine/fixed/index.ts";
 import { MatchingShard, type MatchingLimits } from "../engine/matching/index.ts";
 import {
   ALL_MARKETS,
+  CommandKind,
+  CommandRecord,
   DoneReason,
   EventKind,
   MarketState,
@@ -16,6 +18,7 @@ import {
   Side,
   TimeInForce,
   rejectCodeName,
+  type EventRecord,
   type ExchangeConfig,
 } from "../engine/model/index.ts";
 import { Harness, P, PERP, Q, R, SPOT, SPOT2, U, testConfig, type Ev } from "./matching-helpers.ts";
@@ -540,6 +543,53 @@ describe("O8: cancel one, cancel all, market sequence", () => {
       [9, 0],
     ]);
     expect(h.sink.events.at(-1)!.code).toBe(RejectCode.UnknownMarket);
+  });
+});
+
+describe("O8: the reused event record", () => {
+  it("O8: fees a consumer sets on a Fill and the Fill's maker fields do not leak into the events after it", () => {
+    const shard = new MatchingShard(testConfig(), [SPOT]);
+    const seen: { kind: number; makerAccount: number; makerOrderId: number; makerClientId: bigint; makerFee: bigint; takerFee: bigint; tradeId: number; asset: number }[] = [];
+    const sink = {
+      publish(e: EventRecord): void {
+        seen.push({ kind: e.kind, makerAccount: e.makerAccount, makerOrderId: e.makerOrderId, makerClientId: e.makerClientId, makerFee: e.makerFee, takerFee: e.takerFee, tradeId: e.tradeId, asset: e.asset });
+        if (e.kind === EventKind.Fill) {
+          e.makerFee = 5n; // risk writes the fees of a Fill into the record
+          e.takerFee = 7n;
+        }
+      },
+    };
+    const c = new CommandRecord();
+    const place = (seq: number, account: number, side: number, qty: bigint, clientId: bigint) => {
+      c.clear();
+      c.kind = CommandKind.PlaceOrder;
+      c.seq = seq;
+      c.market = SPOT;
+      c.account = account;
+      c.side = side;
+      c.orderType = OrderType.Limit;
+      c.tif = TimeInForce.GTC;
+      c.stp = SelfTradePrevention.Allow;
+      c.price = P("100");
+      c.quantity = qty;
+      c.clientId = clientId;
+      shard.handle(c, sink);
+    };
+    place(1, 1, SELL, Q("2"), 11n);
+    place(2, 2, BUY, Q("1"), 22n); // accepted, fill, done(taker)
+    place(3, 3, BUY, Q("1"), 0n); // accepted, fill, done(maker), done(taker)
+    const zero = { makerAccount: 0, makerOrderId: 0, makerClientId: 0n, makerFee: 0n, takerFee: 0n, tradeId: 0, asset: 0 };
+    const fill = (tradeId: number) => ({ kind: EventKind.Fill, makerAccount: 1, makerOrderId: 1, makerClientId: 11n, makerFee: 0n, takerFee: 0n, tradeId, asset: 0 });
+    expect(seen).toEqual([
+      { kind: EventKind.OrderAccepted, ...zero },
+      { kind: EventKind.OrderAccepted, ...zero },
+      fill(1),
+      { kind: EventKind.OrderDone, ...zero },
+      { kind: EventKind.OrderAccepted, ...zero },
+      fill(2),
+      { kind: EventKind.OrderDone, ...zero },
+      { kind: EventKind.OrderDone, ...zero },
+    ]);
   });
 });
 
