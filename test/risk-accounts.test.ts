@@ -205,7 +205,7 @@ describe("A3: account settings", () => {
   it("A3: leverageLimit outside 1…50, unknown setting bits, or nothing to change → INVALID_SETTING, nothing changes", () => {
     h.deposit(ALICE, USDC, 1n);
     const before = h.engine.stateHash();
-    expect(rejectOf(h.settings(ALICE, { leverage: 51 }))).toEqual(["InvalidSetting", "leverageLimit 51 is outside 1…50 (A3)"]);
+    expect(rejectOf(h.settings(ALICE, { leverage: 51 }))).toEqual(["InvalidSetting", "leverageLimit 51 is outside 1..50 (A3)"]);
     expect(rejectOf(h.settings(ALICE, {}))[0]).toBe("InvalidSetting");
     expect(rejectOf(h.run({ kind: CommandKind.UpdateAccountSettings, account: ALICE, flags: 64 }))[0]).toBe("InvalidSetting");
     // A value bit without its mask bit.
@@ -221,7 +221,7 @@ describe("A3: account settings", () => {
     const before = h.engine.stateHash();
     expect(rejectOf(h.settings(ALICE, { leverage: 2 }))).toEqual([
       "InsufficientMargin",
-      "leverageLimit 2: the initial margin of the open positions would reach the net equity (IMR ≥ 100%, A3); now IMR 28.57%",
+      "leverageLimit 2: the initial margin of the open positions would reach the net equity (IMR >= 100%, A3); now IMR 28.57%",
     ]);
     expect(h.engine.stateHash()).toBe(before);
     expect(h.risk.settingsOf(ALICE).leverageLimit).toBe(10);

@@ -315,7 +315,7 @@ describe("C10 and S2: the spot-margin seed (100 USDC at 10× cannot buy 1,000 US
     const buy = (q: bigint, flags: number): EventRecord[] => h.limit(ALICE, SOL_USDC, Side.Buy, 150n * USD, q, flags);
     expect(rejectOf(buy(6_660_000_000n, OrderFlag.AutoBorrow))).toEqual([
       "InsufficientMargin",
-      "order would leave the initial margin ratio at unbounded (net equity ≤ 0) (must stay below 100%, C8)",
+      "order would leave the initial margin ratio at unbounded (net equity <= 0) (must stay below 100%, C8)",
     ]);
     expect(rejectOf(buy(3_660_000_000n, OrderFlag.AutoBorrow))).toEqual([
       "InsufficientMargin",

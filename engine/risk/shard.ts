@@ -527,7 +527,7 @@ export class RiskShard {
     }
     const leverage = cmd.state;
     if (leverage !== 0 && (!Number.isInteger(leverage) || leverage < LEVERAGE_LIMIT_MIN || leverage > this.leverageLimitMax)) {
-      this.reject(cmd, RejectCode.InvalidSetting, `leverageLimit ${leverage} is outside ${LEVERAGE_LIMIT_MIN}…${this.leverageLimitMax} (A3)`, sink);
+      this.reject(cmd, RejectCode.InvalidSetting, `leverageLimit ${leverage} is outside ${LEVERAGE_LIMIT_MIN}..${this.leverageLimitMax} (A3)`, sink);
       return;
     }
     if (mask === 0 && leverage === 0) {
@@ -546,7 +546,7 @@ export class RiskShard {
         this.reject(
           cmd,
           RejectCode.InsufficientMargin,
-          `leverageLimit ${leverage}: the initial margin of the open positions would reach the net equity (IMR ≥ 100%, A3); now IMR ${percent(margin.imr())}`,
+          `leverageLimit ${leverage}: the initial margin of the open positions would reach the net equity (IMR >= 100%, A3); now IMR ${percent(margin.imr())}`,
           sink,
         );
         return;
@@ -1205,7 +1205,7 @@ export class RiskShard {
     }
     const name = cmd.kind === CommandKind.Borrow ? "borrow" : cmd.kind === CommandKind.Repay ? "repay" : cmd.kind === CommandKind.Lend ? "lend" : "redeem";
     if (account.isOn(AccountSetting.AutoLend)) {
-      this.reject(cmd, RejectCode.AutoLendOn, `manual ${name} is off while auto-lend is on (it lends every available balance and repays debts by itself): turn auto-lend off, or borrow through a margin order or a margin withdrawal (L9–L12)`, sink);
+      this.reject(cmd, RejectCode.AutoLendOn, `manual ${name} is off while auto-lend is on (it lends every available balance and repays debts by itself): turn auto-lend off, or borrow through a margin order or a margin withdrawal (L9-L12)`, sink);
       return;
     }
     const pools = this.pools;
@@ -1281,7 +1281,7 @@ export class RiskShard {
     }
     const n = cmd.state === 0 ? 11 : cmd.state;
     if (n < 2 || n > RATE_CURVE_POINTS_MAX) {
-      this.reject(cmd, RejectCode.InvalidField, `a rate curve has 2…${RATE_CURVE_POINTS_MAX} points`, sink);
+      this.reject(cmd, RejectCode.InvalidField, `a rate curve has 2..${RATE_CURVE_POINTS_MAX} points`, sink);
       return;
     }
     const us: bigint[] = [];
@@ -1767,6 +1767,6 @@ export function reportedRatio(r: Ratio): bigint {
 
 /** A ratio as a percentage with two decimals, rounded down ("100.22%"), or "unbounded". */
 function percent(r: Ratio): string {
-  if (r >= UNBOUNDED) return "unbounded (net equity ≤ 0)";
+  if (r >= UNBOUNDED) return "unbounded (net equity <= 0)";
   return `${formatDecimal(r / PERCENT_HUNDREDTHS, 2)}%`;
 }

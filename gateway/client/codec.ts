@@ -34,6 +34,14 @@
 //   {"type":"QueryMaxOrder","account":17,"market":2,"side":"Buy","price":"150","autoBorrow":true}
 //        (+ autoBorrowRepay, autoLend, autoLendRedeem)        → MaxOrderQuantity
 //   {"type":"QueryMaxWithdrawal","account":17,"asset":0,"margin":false}                      → MaxWithdrawalQuantity
+//   {"type":"Borrow","account":17,"asset":0,"amount":"100"}                 L9 (refused while auto-lend is on)
+//   {"type":"Repay","account":17,"asset":0,"amount":"100"}                  L10; amount omitted = the whole debt
+//   {"type":"Lend","account":17,"asset":0,"amount":"100"}                   L1
+//   {"type":"Redeem","account":17,"asset":0,"amount":"100"}                 L11; amount omitted = all lent
+//   {"type":"QueryPoolStats","asset":0}                       → PoolStats (asset omitted = every pool)
+//   {"type":"QueryRateCurve","asset":0,"points":11}           → RateCurvePoint × points (2..101)
+//   {"type":"QueryInterestHistory","account":17,"asset":0,"sinceMs":0,"limit":100}   → InterestEntry…, CommandAccepted
+//   {"type":"QueryMaxBorrow","account":17,"asset":0}          → MaxBorrowQuantity
 // Defaults: tif GTC, stp RejectTaker, every flag false, clientId 0, orderId 0.
 //
 // ## Events
@@ -72,6 +80,17 @@ import {
   LimitOrder,
   MarketOrder,
   MarketState,
+  Borrow,
+  InterestEntry,
+  InterestKind,
+  MaxBorrowQuantity,
+  PoolState,
+  PoolStats,
+  QueryInterestHistory,
+  QueryMaxBorrow,
+  QueryPoolStats,
+  QueryRateCurve,
+  RateCurvePoint,
   MaxOrderQuantity,
   MaxWithdrawalQuantity,
   QueryCollateral,
@@ -260,7 +279,41 @@ export interface QueryMaxWithdrawalCommand {
   margin?: boolean;
 }
 
+export interface PoolActionCommand {
+  type: "Borrow" | "Repay" | "Lend" | "Redeem";
+  account: number;
+  asset: number;
+  /** Required for Borrow and Lend; omitted on Repay / Redeem = all of it. */
+  amount?: DecimalText;
+}
+export interface QueryPoolStatsCommand {
+  type: "QueryPoolStats";
+  asset?: number;
+}
+export interface QueryRateCurveCommand {
+  type: "QueryRateCurve";
+  asset: number;
+  points?: number;
+}
+export interface QueryInterestHistoryCommand {
+  type: "QueryInterestHistory";
+  account: number;
+  asset?: number;
+  sinceMs?: number;
+  limit?: number;
+}
+export interface QueryMaxBorrowCommand {
+  type: "QueryMaxBorrow";
+  account: number;
+  asset: number;
+}
+
 export type CommandJson =
+  | PoolActionCommand
+  | QueryPoolStatsCommand
+  | QueryRateCurveCommand
+  | QueryInterestHistoryCommand
+  | QueryMaxBorrowCommand
   | DepositCommand
   | WithdrawCommand
   | LimitOrderCommand
@@ -623,6 +676,47 @@ function buildCommand(builder: Builder, obj: Obj, type: string): [Command, numbe
       result = [Command.QueryMaxOrder, QueryMaxOrder.endQueryMaxOrder(builder)];
       break;
     }
+    case "Borrow":
+    case "Repay":
+    case "Lend":
+    case "Redeem": {
+      const account = f.uint("account", U32, true);
+      const asset = f.uint("asset", U16, true);
+      const amount = f.decimal("amount", type === "Borrow" || type === "Lend");
+      // The four tables share one layout (account, asset, amount); a Decimal struct is written inside its table.
+      const kind = type === "Borrow" ? Command.Borrow : type === "Repay" ? Command.Repay : type === "Lend" ? Command.Lend : Command.Redeem;
+      Borrow.startBorrow(builder);
+      Borrow.addAccount(builder, account);
+      Borrow.addAsset(builder, asset);
+      if (amount !== null) Borrow.addAmount(builder, writeDecimal(builder, amount));
+      result = [kind, Borrow.endBorrow(builder)];
+      break;
+    }
+    case "QueryPoolStats": {
+      const asset = obj["asset"] === undefined ? 0xffff : f.uint("asset", U16, true);
+      result = [Command.QueryPoolStats, QueryPoolStats.createQueryPoolStats(builder, asset)];
+      break;
+    }
+    case "QueryRateCurve": {
+      const asset = f.uint("asset", U16, true);
+      const points = f.uint("points", 255, false) ?? 0;
+      result = [Command.QueryRateCurve, QueryRateCurve.createQueryRateCurve(builder, asset, points)];
+      break;
+    }
+    case "QueryInterestHistory": {
+      const account = f.uint("account", U32, true);
+      const asset = obj["asset"] === undefined ? 0xffff : f.uint("asset", U16, true);
+      const since = f.uint("sinceMs", Number.MAX_SAFE_INTEGER, false) ?? 0;
+      const limit = f.uint("limit", U16, false) ?? 0;
+      result = [Command.QueryInterestHistory, QueryInterestHistory.createQueryInterestHistory(builder, account, asset, BigInt(since), limit)];
+      break;
+    }
+    case "QueryMaxBorrow": {
+      const account = f.uint("account", U32, true);
+      const asset = f.uint("asset", U16, true);
+      result = [Command.QueryMaxBorrow, QueryMaxBorrow.createQueryMaxBorrow(builder, account, asset)];
+      break;
+    }
     case "QueryMaxWithdrawal": {
       const account = f.uint("account", U32, true);
       const asset = f.uint("asset", U16, true);
@@ -791,6 +885,29 @@ export type EventJson = EnvelopeFields &
       }
     | { type: "MaxOrderQuantity"; account: number; market: number; side: EnumText; price: string; quantity: string; marginLimit: string }
     | { type: "MaxWithdrawalQuantity"; account: number; asset: number; quantity: string; marginLimit: string }
+    | {
+        type: "PoolStats";
+        asset: number;
+        state: EnumText;
+        throttled: boolean;
+        totalLent: string;
+        totalBorrowed: string;
+        freeLiquidity: string;
+        reserved: string;
+        openBorrowLendLimit: string;
+        utilization: string;
+        borrowRate: string;
+        lendRate: string;
+        lendRateAfterFee: string;
+        hourBorrowRate: string;
+        optimalUtilization: string;
+        throttleUtilization: string;
+        maxUtilization: string;
+        fee: string;
+      }
+    | { type: "RateCurvePoint"; asset: number; utilization: string; borrowRate: string; lendRate: string; lendRateAfterFee: string }
+    | { type: "InterestEntry"; account: number; asset: number; kind: EnumText; amount: string; rate: string; timeMs: bigint }
+    | { type: "MaxBorrowQuantity"; account: number; asset: number; quantity: string; marginLimit: string; poolLimit: string }
     | { type: "CommandAccepted"; account: number; asset: number; amount: string }
     | { type: "CommandRejected"; account: number; code: EnumText; message: string }
     | { type: "Clock"; timeMs: bigint }
@@ -1034,6 +1151,67 @@ export function decodeEvent(bytes: Uint8Array): EventJson {
         price: dec(t.price()),
         quantity: dec(t.quantity()),
         marginLimit: dec(t.marginLimit()),
+      };
+    }
+    case Event.PoolStats: {
+      const t = table(new PoolStats()) as PoolStats;
+      return {
+        ...head,
+        type: "PoolStats",
+        asset: t.asset(),
+        state: name(PoolState, t.state()),
+        throttled: t.throttled(),
+        totalLent: dec(t.totalLent()),
+        totalBorrowed: dec(t.totalBorrowed()),
+        freeLiquidity: dec(t.freeLiquidity()),
+        reserved: dec(t.reserved()),
+        openBorrowLendLimit: dec(t.openBorrowLendLimit()),
+        utilization: dec(t.utilization()),
+        borrowRate: dec(t.borrowRate()),
+        lendRate: dec(t.lendRate()),
+        lendRateAfterFee: dec(t.lendRateAfterFee()),
+        hourBorrowRate: dec(t.hourBorrowRate()),
+        optimalUtilization: dec(t.optimalUtilization()),
+        throttleUtilization: dec(t.throttleUtilization()),
+        maxUtilization: dec(t.maxUtilization()),
+        fee: dec(t.fee()),
+      };
+    }
+    case Event.RateCurvePoint: {
+      const t = table(new RateCurvePoint()) as RateCurvePoint;
+      return {
+        ...head,
+        type: "RateCurvePoint",
+        asset: t.asset(),
+        utilization: dec(t.utilization()),
+        borrowRate: dec(t.borrowRate()),
+        lendRate: dec(t.lendRate()),
+        lendRateAfterFee: dec(t.lendRateAfterFee()),
+      };
+    }
+    case Event.InterestEntry: {
+      const t = table(new InterestEntry()) as InterestEntry;
+      return {
+        ...head,
+        type: "InterestEntry",
+        account: t.account(),
+        asset: t.asset(),
+        kind: name(InterestKind, t.kind()),
+        amount: dec(t.amount()),
+        rate: dec(t.rate()),
+        timeMs: t.timeMs(),
+      };
+    }
+    case Event.MaxBorrowQuantity: {
+      const t = table(new MaxBorrowQuantity()) as MaxBorrowQuantity;
+      return {
+        ...head,
+        type: "MaxBorrowQuantity",
+        account: t.account(),
+        asset: t.asset(),
+        quantity: dec(t.quantity()),
+        marginLimit: dec(t.marginLimit()),
+        poolLimit: dec(t.poolLimit()),
       };
     }
     case Event.MaxWithdrawalQuantity: {

@@ -8,6 +8,7 @@
 import {
   ACCOUNT_SETTING_VALUE_SHIFT,
   AccountSetting,
+  ALL_ASSETS,
   ALL_MARKETS,
   CommandKind,
   MarketState,
@@ -23,6 +24,14 @@ import {
 } from "../../engine/model/index.ts";
 import {
   ADVANCE_TIME,
+  BORROW,
+  LEND,
+  QUERY_INTEREST_HISTORY,
+  QUERY_MAX_BORROW,
+  QUERY_POOL_STATS,
+  QUERY_RATE_CURVE,
+  REDEEM,
+  REPAY,
   CANCEL,
   CANCEL_ALL,
   Command,
@@ -257,6 +266,22 @@ function decodeFrame(config: ExchangeConfig, out: CommandRecord, result: DecodeR
       return decodeQueryMaxOrder(config, out, result);
     case Command.QueryMaxWithdrawal:
       return decodeQueryMaxWithdrawal(config, out, result);
+    case Command.Borrow:
+      return decodePoolAction(BORROW.slot, CommandKind.Borrow, false, config, out, result);
+    case Command.Repay:
+      return decodePoolAction(REPAY.slot, CommandKind.Repay, true, config, out, result);
+    case Command.Lend:
+      return decodePoolAction(LEND.slot, CommandKind.Lend, false, config, out, result);
+    case Command.Redeem:
+      return decodePoolAction(REDEEM.slot, CommandKind.Redeem, true, config, out, result);
+    case Command.QueryPoolStats:
+      return decodeQueryPoolStats(config, out, result);
+    case Command.QueryRateCurve:
+      return decodeQueryRateCurve(config, out, result);
+    case Command.QueryInterestHistory:
+      return decodeQueryInterestHistory(config, out, result);
+    case Command.QueryMaxBorrow:
+      return decodeQueryMaxBorrow(config, out, result);
     default:
       return reject(result, RejectCode.UnknownCommand, `unknown command type ${type}`);
   }
@@ -739,5 +764,77 @@ function decodeQueryMaxWithdrawal(config: ExchangeConfig, out: CommandRecord, re
   out.account = account;
   out.asset = asset;
   out.flags = bool(QW.margin) ? OrderFlag.AutoBorrow : 0;
+  return accepted(result);
+}
+
+/** Borrow / Repay / Lend / Redeem (L9–L11): account, asset, amount (Repay/Redeem: absent = all of it). */
+function decodePoolAction(
+  slot: { readonly account: number; readonly asset: number; readonly amount: number },
+  kind: number,
+  wholeAllowed: boolean,
+  config: ExchangeConfig,
+  out: CommandRecord,
+  result: DecodeResult,
+): boolean {
+  const account = u32(slot.account);
+  const asset = u16(slot.asset, 0);
+  result.account = account;
+  if (!checkAccount(account, "account", result) || !checkAsset(asset, config, result)) return false;
+  const amount = units(slot.amount, config.assets[asset]!.decimals, RejectCode.InvalidAmount, "amount", wholeAllowed, result);
+  if (amount < 0n) return false;
+  out.clear();
+  out.kind = kind;
+  out.account = account;
+  out.asset = asset;
+  out.amount = amount;
+  return accepted(result);
+}
+
+function decodeQueryPoolStats(config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
+  const asset = u16(QUERY_POOL_STATS.slot.asset, 0);
+  if (asset !== ALL_ASSETS && !checkAsset(asset, config, result)) return false;
+  out.clear();
+  out.kind = CommandKind.QueryPoolStats;
+  out.asset = asset;
+  return accepted(result);
+}
+
+function decodeQueryRateCurve(config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
+  const asset = u16(QUERY_RATE_CURVE.slot.asset, 0);
+  if (!checkAsset(asset, config, result)) return false;
+  out.clear();
+  out.kind = CommandKind.QueryRateCurve;
+  out.asset = asset;
+  out.state = u8(QUERY_RATE_CURVE.slot.points);
+  return accepted(result);
+}
+
+function decodeQueryInterestHistory(config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
+  const q = QUERY_INTEREST_HISTORY.slot;
+  const account = u32(q.account);
+  const asset = u16(q.asset, 0);
+  result.account = account;
+  if (!checkAccount(account, "account", result)) return false;
+  if (asset !== ALL_ASSETS && !checkAsset(asset, config, result)) return false;
+  const since = u64(q.since_ms);
+  if (since > BigInt(Number.MAX_SAFE_INTEGER)) return reject(result, RejectCode.InvalidTime, `since_ms ${since} is out of range`);
+  out.clear();
+  out.kind = CommandKind.QueryInterestHistory;
+  out.account = account;
+  out.asset = asset;
+  out.timeMs = Number(since);
+  out.state = u16(q.limit, 0);
+  return accepted(result);
+}
+
+function decodeQueryMaxBorrow(config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
+  const account = u32(QUERY_MAX_BORROW.slot.account);
+  const asset = u16(QUERY_MAX_BORROW.slot.asset, 0);
+  result.account = account;
+  if (!checkAccount(account, "account", result) || !checkAsset(asset, config, result)) return false;
+  out.clear();
+  out.kind = CommandKind.QueryMaxBorrow;
+  out.account = account;
+  out.asset = asset;
   return accepted(result);
 }

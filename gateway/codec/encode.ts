@@ -33,9 +33,13 @@ import {
   EventEnvelope,
   Fill,
   Level,
+  InterestEntry,
+  MaxBorrowQuantity,
   MaxOrderQuantity,
   MaxWithdrawalQuantity,
   OrderAccepted,
+  PoolStats,
+  RateCurvePoint,
   OrderDone,
   OrderRejected,
   Ticker,
@@ -299,6 +303,59 @@ export function encodeEvent(e: EventRecord, clientSeq: bigint, config: ExchangeC
       MaxWithdrawalQuantity.addQuantity(builder, decimal(e.quantity, decimals));
       MaxWithdrawalQuantity.addMarginLimit(builder, decimal(e.amount, decimals));
       return finish(Event.MaxWithdrawalQuantity, MaxWithdrawalQuantity.endMaxWithdrawalQuantity(builder), clientSeq, e.seq, e.marketSeq);
+    }
+    case EventKind.PoolStats: {
+      const decimals = decimalsOf(config, e.asset);
+      const R = REPORTED_RATIO_DECIMALS;
+      PoolStats.startPoolStats(builder);
+      PoolStats.addAsset(builder, e.asset);
+      PoolStats.addState(builder, e.code);
+      PoolStats.addThrottled(builder, e.side !== 0);
+      PoolStats.addTotalLent(builder, decimal(e.lent, decimals));
+      PoolStats.addTotalBorrowed(builder, decimal(e.borrowed, decimals));
+      PoolStats.addFreeLiquidity(builder, decimal(e.amount, decimals));
+      PoolStats.addReserved(builder, decimal(e.quantity, decimals));
+      PoolStats.addOpenBorrowLendLimit(builder, decimal(e.amount2, decimals));
+      PoolStats.addUtilization(builder, decimal(e.utilization, R));
+      PoolStats.addBorrowRate(builder, decimal(e.borrowRate, R));
+      PoolStats.addLendRate(builder, decimal(e.lendRate, R));
+      PoolStats.addLendRateAfterFee(builder, decimal(e.lendRateAfterFee, R));
+      PoolStats.addHourBorrowRate(builder, decimal(e.hourBorrowRate, R));
+      PoolStats.addOptimalUtilization(builder, decimal(e.optimalUtilization, R));
+      PoolStats.addThrottleUtilization(builder, decimal(e.throttleUtilization, R));
+      PoolStats.addMaxUtilization(builder, decimal(e.maxUtilization, R));
+      PoolStats.addFee(builder, decimal(e.poolFee, R));
+      return finish(Event.PoolStats, PoolStats.endPoolStats(builder), clientSeq, e.seq, e.marketSeq);
+    }
+    case EventKind.RateCurvePoint: {
+      const R = REPORTED_RATIO_DECIMALS;
+      RateCurvePoint.startRateCurvePoint(builder);
+      RateCurvePoint.addAsset(builder, e.asset);
+      RateCurvePoint.addUtilization(builder, decimal(e.utilization, R));
+      RateCurvePoint.addBorrowRate(builder, decimal(e.borrowRate, R));
+      RateCurvePoint.addLendRate(builder, decimal(e.lendRate, R));
+      RateCurvePoint.addLendRateAfterFee(builder, decimal(e.lendRateAfterFee, R));
+      return finish(Event.RateCurvePoint, RateCurvePoint.endRateCurvePoint(builder), clientSeq, e.seq, e.marketSeq);
+    }
+    case EventKind.InterestEntry: {
+      InterestEntry.startInterestEntry(builder);
+      InterestEntry.addAccount(builder, e.account);
+      InterestEntry.addAsset(builder, e.asset);
+      InterestEntry.addKind(builder, e.side);
+      InterestEntry.addAmount(builder, decimal(e.amount, decimalsOf(config, e.asset)));
+      InterestEntry.addRate(builder, decimal(e.borrowRate, REPORTED_RATIO_DECIMALS));
+      InterestEntry.addTimeMs(builder, BigInt(e.timeMs));
+      return finish(Event.InterestEntry, InterestEntry.endInterestEntry(builder), clientSeq, e.seq, e.marketSeq);
+    }
+    case EventKind.MaxBorrowQuantity: {
+      const decimals = decimalsOf(config, e.asset);
+      MaxBorrowQuantity.startMaxBorrowQuantity(builder);
+      MaxBorrowQuantity.addAccount(builder, e.account);
+      MaxBorrowQuantity.addAsset(builder, e.asset);
+      MaxBorrowQuantity.addQuantity(builder, decimal(e.quantity, decimals));
+      MaxBorrowQuantity.addMarginLimit(builder, decimal(e.amount, decimals));
+      MaxBorrowQuantity.addPoolLimit(builder, decimal(e.amount2, decimals));
+      return finish(Event.MaxBorrowQuantity, MaxBorrowQuantity.endMaxBorrowQuantity(builder), clientSeq, e.seq, e.marketSeq);
     }
     default:
       throw new RangeError(`encodeEvent: event kind ${e.kind} has no wire form`);
