@@ -1,9 +1,12 @@
 // The whole engine on its worker threads (gateway rings → risk → matching → risk → out ring), driven from this
 // thread as the gateway drives it, without the journal and the network:
 //   pipeline.excore-mix.max   throughput: the exchange-core mix submitted as fast as the rings take it;
-//   pipeline.excore-mix.100k  latency: open loop at 100 k ops/s, ring-in to first event out, hdr histogram.
+//   pipeline.excore-mix.100k  latency: open loop at 100 k ops/s, ring-in to first event out, hdr histogram;
+//   pipeline.spot-order       throughput of crossing spot orders (a maker rests, a funded taker fills it);
+//   pipeline.margin-order     the same stream, the taker holding no quote: every fill borrows its cost from the
+//                             USDC pool (S2) — the issue's bar: ≤ 2× pipeline.spot-order per command.
 import * as hdr from "hdr-histogram-js";
-import { CommandKind, CommandRecord, type EventRecord } from "../engine/model/index.ts";
+import { CommandKind, CommandRecord, OrderFlag, OrderType, Side, TimeInForce, type EventRecord } from "../engine/model/index.ts";
 import {
   BATCH_COMMANDS_MAX,
   COMMAND_RECORD_BYTES,
@@ -199,7 +202,89 @@ async function openLoopLatency(): Promise<BenchResult> {
   return r;
 }
 
+// ---- spot vs margin orders (issue 5) ----
+
+const PAIR_TAKERS = 100;
+const PAIR_WARMUP = 20_000;
+const PAIR_MEASURED = 100_000;
+const USDC_UNIT = 1_000_000n;
+const SOL_UNIT = 1_000_000_000n;
+
+/** Maker sells 1 SOL at 150 (GTC, rests), taker buys it (IOC): with `margin`, the taker has no USDC and borrows it. */
+function pairStream(margin: boolean): { setup: CommandRecord[]; views: RecordViews; count: number } {
+  let seq = 0;
+  const cmd = (f: Partial<CommandRecord>): CommandRecord => Object.assign(new CommandRecord(), f, { seq: ++seq });
+  const setup: CommandRecord[] = [cmd({ kind: CommandKind.AdvanceTime, timeMs: 1_767_225_600_000 })];
+  const lender = 300 * 16;
+  setup.push(cmd({ kind: CommandKind.Deposit, account: lender, asset: 0, amount: 900_000_000n * USDC_UNIT }));
+  setup.push(cmd({ kind: CommandKind.Lend, account: lender, asset: 0, amount: 900_000_000n * USDC_UNIT }));
+  for (let t = 1; t <= PAIR_TAKERS; t++) {
+    setup.push(cmd({ kind: CommandKind.Deposit, account: t * 16, asset: 2, amount: 10n * 100_000_000n })); // 10 BTC of collateral
+    if (!margin) setup.push(cmd({ kind: CommandKind.Deposit, account: t * 16, asset: 0, amount: 1_000_000n * USDC_UNIT }));
+    setup.push(cmd({ kind: CommandKind.Deposit, account: (PAIR_TAKERS + t) * 16, asset: 4, amount: 100_000n * SOL_UNIT }));
+  }
+  const total = (PAIR_WARMUP + PAIR_MEASURED) >> 1;
+  const views = viewsOf(new ArrayBuffer(total * 2 * COMMAND_RECORD_BYTES));
+  const c = new CommandRecord();
+  for (let i = 0; i < total; i++) {
+    const t = 1 + (i % PAIR_TAKERS);
+    c.clear();
+    Object.assign(c, { kind: CommandKind.PlaceOrder, seq: ++seq, account: (PAIR_TAKERS + t) * 16, market: 2, side: Side.Sell, orderType: OrderType.Limit, tif: TimeInForce.GTC, price: 150_000_000_000n, quantity: SOL_UNIT });
+    writeCommand(views, 2 * i * COMMAND_RECORD_BYTES, c);
+    c.clear();
+    Object.assign(c, { kind: CommandKind.PlaceOrder, seq: ++seq, account: t * 16, market: 2, side: Side.Buy, orderType: OrderType.Limit, tif: TimeInForce.IOC, price: 150_000_000_000n, quantity: SOL_UNIT, flags: margin ? OrderFlag.AutoBorrow : 0 });
+    writeCommand(views, (2 * i + 1) * COMMAND_RECORD_BYTES, c);
+  }
+  return { setup, views, count: total * 2 };
+}
+
+const pairResults: Record<string, number> = {};
+
+async function pairThroughput(id: string, margin: boolean): Promise<BenchResult> {
+  const s = pairStream(margin);
+  let fills = 0;
+  let rejected = 0;
+  const p = await ThreadedPipeline.start(loadConfig(), {
+    onEvent(e) {
+      if (e.kind === 3) fills++;
+      else if (e.kind === 2) rejected++;
+    },
+  });
+  const batch = { n: 0 };
+  await submitAll(p, s.setup, 0, s.setup.length, batch);
+  const run = async (from: number, to: number): Promise<void> => {
+    for (let i = from; i < to; i += BATCH_COMMANDS_MAX) {
+      await p.submitEncoded(s.views, i * COMMAND_RECORD_BYTES, Math.min(to, i + BATCH_COMMANDS_MAX) - i, ++batch.n);
+    }
+    await p.waitForBatch(batch.n);
+  };
+  await run(0, PAIR_WARMUP);
+  fills = 0;
+  const t0 = process.hrtime.bigint();
+  await run(PAIR_WARMUP, s.count);
+  const ns = Number(process.hrtime.bigint() - t0);
+  await p.stop();
+  const count = s.count - PAIR_WARMUP;
+  pairResults[id] = ns / count;
+  const ratio = id === "pipeline.margin-order" && pairResults["pipeline.spot-order"] !== undefined
+    ? `; ${(pairResults[id]! / pairResults["pipeline.spot-order"]!).toFixed(2)}× pipeline.spot-order per command`
+    : "";
+  return {
+    id,
+    opsPerSec: (count / ns) * 1e9,
+    meanNs: ns / count,
+    p50Ns: null,
+    p99Ns: null,
+    p999Ns: null,
+    notes: `${count} commands after ${PAIR_WARMUP} warm-up: pairs of a resting maker sell (1 SOL at 150) and a crossing IOC taker buy, ${PAIR_TAKERS} takers; ` +
+      (margin ? "takers hold no USDC (10 BTC collateral): every fill borrows 150 USDC from the pool (S2, entry fee, C8 on every order)" : "takers hold the USDC (plain spot, S1)") +
+      `; ${fills} fills, ${rejected} rejects; batches of ${BATCH_COMMANDS_MAX}, 1 risk + 1 matching worker${ratio}`,
+  };
+}
+
 export const benchmarks: BenchDef[] = [
+  { id: "pipeline.spot-order", kind: "custom", run: () => pairThroughput("pipeline.spot-order", false) },
+  { id: "pipeline.margin-order", kind: "custom", run: () => pairThroughput("pipeline.margin-order", true) },
   { id: "pipeline.excore-mix.max", kind: "custom", run: maxThroughput },
   { id: "pipeline.excore-mix.100k", kind: "custom", run: openLoopLatency },
 ];
