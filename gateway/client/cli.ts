@@ -38,6 +38,12 @@ const USAGE = `crossbook — cross-margin exchange engine
                                     [--auto-borrow-settlements on|off] [--auto-realize-pnl on|off]
                                     [--margin-enabled on|off]   (no option: show the settings)
   crossbook client mark ASSET PRICE                        (operator) the asset's USD mark price
+  crossbook client borrow|lend ACCOUNT ASSET AMOUNT        manual borrow / lend (refused while auto-lend is on)
+  crossbook client repay|redeem ACCOUNT ASSET [AMOUNT]     manual repay / redeem (no AMOUNT: all of it)
+  crossbook client pool [ASSET]                            pool market stats: lent, borrowed, utilization, APRs
+  crossbook client rate-curve ASSET [POINTS]               the borrow / lend APR at POINTS utilizations (2..101)
+  crossbook client interest ACCOUNT [ASSET]                interest history: entry fees, hourly borrow and lend
+  crossbook client max-borrow ACCOUNT ASSET                largest manual borrow risk accepts now
   crossbook client watch ACCOUNT [ACCOUNT ...]
   crossbook client market MARKET                           L2 snapshot + deltas, trades, BBO, 24 h ticker
   crossbook client send '{"type":"LimitOrder",...}'          any command as JSON (see gateway/client/codec.ts)
@@ -285,6 +291,29 @@ async function client(argv: string[]): Promise<void> {
       };
       break;
     }
+    case "borrow":
+    case "lend":
+    case "repay":
+    case "redeem": {
+      const type = verb === "borrow" ? "Borrow" : verb === "lend" ? "Lend" : verb === "repay" ? "Repay" : "Redeem";
+      const amount = args[2] ?? (verb === "borrow" || verb === "lend" ? fail(`${verb} needs AMOUNT`) : undefined);
+      cmd = { type, account: accountArg(args[0]), asset: resolveId("asset", args[1] ?? "", pub), ...(amount === undefined ? {} : { amount }) };
+      break;
+    }
+    case "pool":
+      cmd = args[0] === undefined ? { type: "QueryPoolStats" } : { type: "QueryPoolStats", asset: resolveId("asset", args[0], pub) };
+      break;
+    case "rate-curve":
+      cmd = { type: "QueryRateCurve", asset: resolveId("asset", args[0] ?? "", pub), points: args[1] === undefined ? 11 : Number(args[1]) };
+      break;
+    case "interest":
+      cmd = args[1] === undefined
+        ? { type: "QueryInterestHistory", account: accountArg(args[0]) }
+        : { type: "QueryInterestHistory", account: accountArg(args[0]), asset: resolveId("asset", args[1], pub) };
+      break;
+    case "max-borrow":
+      cmd = { type: "QueryMaxBorrow", account: accountArg(args[0]), asset: resolveId("asset", args[1] ?? "", pub) };
+      break;
     case "max-withdrawal":
       cmd = { type: "QueryMaxWithdrawal", account: accountArg(args[0]), asset: resolveId("asset", args[1] ?? "", pub), margin: values.margin };
       break;
