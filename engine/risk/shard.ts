@@ -18,13 +18,18 @@
 //   the perpetuals issue must add open positions to that condition (Account.hasNoBorrows).
 // - S1: an order without the spot-margin flags needs, and holds, its full cost; the balance is checked first
 //   (INSUFFICIENT_BALANCE), then C8.
-// - S2 (this issue's half): an order with a spot-margin flag needs `marginEnabled` (A3); with `autoBorrow` the
-//   margin check comes first and decides INSUFFICIENT_MARGIN. Borrowing itself lands with the lending issue: an
-//   accepted margin order still holds all it spends, and one that would need a borrow is refused with
-//   BORROW_UNAVAILABLE after passing C8. That keeps every fill funded (X2) until pools exist. The hook points for
-//   the lending stage: `borrowableUnits` (what a margin order or withdrawal may borrow: 0 now), the hold's
-//   `flags` and `settleSide` (where a fill would borrow its shortfall), and `applyPoolMovement` (the lending
-//   seam that moves units between available and the lent/borrowed slots).
+// - S2/S3/S4 and SPEC L (pools.ts holds the replicas, the batch rule and the limits): an order with a spot-margin flag
+//   needs `marginEnabled` (A3); with `autoBorrow` the margin check comes first (INSUFFICIENT_MARGIN). What an order
+//   spends comes from the available balance, then the lent units of that asset (redeemed at acceptance, S4/L11), then —
+//   with autoBorrow — a borrow at fill time of exactly the filled shortfall (S2), against pool capacity reserved at
+//   acceptance (so a fill never fails a pool gate); the reservation is released as fills borrow and when the order
+//   ends. Proceeds repay a debt of the received asset first for margin orders (S3) and with auto-lend on (L10), then
+//   auto-lend (setting, or the order's autoLend flag for its proceeds) lends them (L12). Deposits, transfers in and
+//   released holds are incoming balance too. Manual borrow / repay / lend / redeem are refused while auto-lend is on
+//   (AUTO_LEND_ON, per the seeds). A manual borrow is judged by C8 as if the borrowed units were spent (what a borrow
+//   is for), entry fee included; its max (L8) and the max withdrawal bisect over the real checks. autoRepayBorrows is
+//   kept as a setting for the perpetuals' settlement (P6); incoming-balance repayment follows autoLend (L10).
+//   `applyPoolMovement` stays as a test seam that moves slots without a pool.
 // - S5: fees by the user's 30-day traded volume tier (VolumeBook), charged in the asset received, rounded up.
 // - Queries (collateral statement, max order, max withdrawal) answer with events and change nothing. The max
 //   answers run the same check as the real command (the C10 solvers bisect over it), so the max passes and one
