@@ -370,7 +370,7 @@ describe("L rules through the engine", () => {
     expect(h.slots(BOB, SOL)).toEqual({ available: 0n, locked: 0n, lent: 9n * SOL_UNIT, borrowed: 0n });
   });
 
-  it("L13/L15: lending while owing and borrowing while lending are refused; a Closed pool refuses, RepayOnly refuses lends; the lend limit", () => {
+  it("L13/L15: lending while owing and borrowing while lending are refused; a lend above openBorrowLendLimit is PoolLendLimit", () => {
     const h = new Harness();
     h.deposit(LENDER, USDC, 10_000n * USDC_UNIT);
     h.pool(CommandKind.Lend, LENDER, USDC, 10_000n * USDC_UNIT);
