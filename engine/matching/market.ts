@@ -1047,55 +1047,64 @@ export class Market {
     const askTick = book.ladders[Side.Sell].bestTick;
     // The BBO can only have changed if a best tick moved or a changed level sits at a best tick.
     let touchChanged = bidTick !== this.bboBidTick || askTick !== this.bboAskTick;
-    if (n > 0) {
-      const dLvl = book.dLvl;
-      const dKey = book.dKey;
-      const order = book.dOrder;
-      let changed = 0;
-      for (let i = 0; i < n; i++) {
-        const lvl = dLvl[i];
-        if (lvl === NONE ? book.dBefore[i] === 0n : book.lTotal[lvl] === book.dBefore[i]) continue;
-        // Insertion into the publication order (the list is almost always one or two entries).
-        const key = dKey[i];
-        let j = changed;
-        while (j > 0 && dKey[order[j - 1]] > key) {
-          order[j] = order[j - 1];
-          j--;
-        }
-        order[j] = i;
-        changed++;
-        if (book.dTick[i] === (book.dSide[i] === Side.Buy ? bidTick : askTick)) touchChanged = true;
-      }
-      if (changed > 0) {
-        const first = this.depthUpdateId + 1;
-        this.depthUpdateId += changed;
-        md.depthDelta(this.id, first, this.depthUpdateId, time);
-        for (let k = 0; k < changed; k++) {
-          const i = order[k];
-          const lvl = dLvl[i];
-          md.depthLevel(this.id, book.dSide[i], book.dPrice[i], lvl === NONE ? 0n : book.lTotal[lvl], first + k);
-        }
-      }
-      book.dCount = 0;
-    }
-    if (touchChanged) {
-      this.bboBidTick = bidTick;
-      this.bboAskTick = askTick;
-      const bl = book.bestLevel(Side.Buy);
-      const al = book.bestLevel(Side.Sell);
-      const bp = bl === NONE ? 0n : book.lPrice[bl];
-      const bq = bl === NONE ? 0n : book.lTotal[bl];
-      const ap = al === NONE ? 0n : book.lPrice[al];
-      const aq = al === NONE ? 0n : book.lTotal[al];
-      if (bp !== this.bboBidPrice || bq !== this.bboBidQty || ap !== this.bboAskPrice || aq !== this.bboAskQty) {
-        this.bboBidPrice = bp;
-        this.bboBidQty = bq;
-        this.bboAskPrice = ap;
-        this.bboAskQty = aq;
-        md.bbo(this.id, bp, bq, ap, aq, this.depthUpdateId, time);
-      }
-    }
+    if (n > 0 && this.publishDepth(md, n, bidTick, askTick, time)) touchChanged = true;
+    if (touchChanged) this.publishBbo(md, bidTick, askTick, time);
     if (this.tTraded) this.publishTicker();
+  }
+
+  /** The depth delta of the command's n dirty levels (those whose total changed); true if one sits at the touch. */
+  private publishDepth(md: MarketDataSink, n: number, bidTick: number, askTick: number, time: number): boolean {
+    const book = this.book;
+    const dLvl = book.dLvl;
+    const dKey = book.dKey;
+    const order = book.dOrder;
+    let atTouch = false;
+    let changed = 0;
+    for (let i = 0; i < n; i++) {
+      const lvl = dLvl[i];
+      if (lvl === NONE ? book.dBefore[i] === 0n : book.lTotal[lvl] === book.dBefore[i]) continue;
+      // Insertion into the publication order (the list is almost always one or two entries).
+      const key = dKey[i];
+      let j = changed;
+      while (j > 0 && dKey[order[j - 1]] > key) {
+        order[j] = order[j - 1];
+        j--;
+      }
+      order[j] = i;
+      changed++;
+      if (book.dTick[i] === (book.dSide[i] === Side.Buy ? bidTick : askTick)) atTouch = true;
+    }
+    book.dCount = 0;
+    if (changed === 0) return false;
+    const first = this.depthUpdateId + 1;
+    this.depthUpdateId += changed;
+    md.depthDelta(this.id, first, this.depthUpdateId, time);
+    for (let k = 0; k < changed; k++) {
+      const i = order[k];
+      const lvl = dLvl[i];
+      md.depthLevel(this.id, book.dSide[i], book.dPrice[i], lvl === NONE ? 0n : book.lTotal[lvl], first + k);
+    }
+    return atTouch;
+  }
+
+  /** Publishes the best bid/offer if its prices or quantities differ from the last published ones. */
+  private publishBbo(md: MarketDataSink, bidTick: number, askTick: number, time: number): void {
+    const book = this.book;
+    this.bboBidTick = bidTick;
+    this.bboAskTick = askTick;
+    const bl = book.bestLevel(Side.Buy);
+    const al = book.bestLevel(Side.Sell);
+    const bp = bl === NONE ? 0n : book.lPrice[bl];
+    const bq = bl === NONE ? 0n : book.lTotal[bl];
+    const ap = al === NONE ? 0n : book.lPrice[al];
+    const aq = al === NONE ? 0n : book.lTotal[al];
+    if (bp !== this.bboBidPrice || bq !== this.bboBidQty || ap !== this.bboAskPrice || aq !== this.bboAskQty) {
+      this.bboBidPrice = bp;
+      this.bboBidQty = bq;
+      this.bboAskPrice = ap;
+      this.bboAskQty = aq;
+      md.bbo(this.id, bp, bq, ap, aq, this.depthUpdateId, time);
+    }
   }
 
   publishTicker(): void {
