@@ -39,7 +39,10 @@ const PRICE_CACHE_BITS = 14;
 const QUOTE_ONLY_QTY = 1n << 62n;
 /** Scratch words that expose a bigint's low 32 bits without Number(bigint), a slow runtime conversion (~12 ns). */
 const LOW64 = new BigInt64Array(1);
-const LOW32 = new Int32Array(LOW64.buffer, 0, 1);
+const WORDS32 = new Int32Array(LOW64.buffer);
+/** Index of the low 32-bit word of LOW64 (0 on little-endian machines). */
+const LOW_WORD = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1;
+const MAX_TICK_BIG = BigInt(MAX_TICK_INDEX);
 
 // Why the taker's matching loop stopped.
 const STOP_FILLED = 0;
@@ -617,10 +620,9 @@ export class Market {
    * whose pcMinQty is the notional threshold for this price.
    */
   private checkPrice(price: bigint, orderId: number, account: number, side: number, clientId: bigint): number {
-    // 32 bits of the price (the low ones on little-endian machines) through the scratch words: only a hash; a hit is
-    // confirmed by comparing the bigint.
+    // The price's low 32 bits through the scratch words: only a hash; a hit is confirmed by comparing the bigint.
     LOW64[0] = price;
-    const h = Math.imul(LOW32[0], 0x9e3779b1) >>> (32 - PRICE_CACHE_BITS);
+    const h = Math.imul(WORDS32[LOW_WORD], 0x9e3779b1) >>> (32 - PRICE_CACHE_BITS);
     const cached = this.pcTick[h];
     if (cached >= 0 && this.pcPrice[h] === price) {
       this.pcSlot = h;
@@ -644,7 +646,7 @@ export class Market {
       this.reject(K, RejectCode.MaxPrice, "MaxPrice: price above the market maximum", orderId, account, side, clientId);
       return -1;
     }
-    const tick = Number(t);
+    const tick = int31(t); // minPrice ≤ price ≤ maxPrice keeps the tick within MAX_TICK_INDEX (constructor)
     const minQty = ceilDiv(this.notionalProductMin, price);
     this.pcPrice[h] = price;
     this.pcTick[h] = tick;
@@ -1282,8 +1284,15 @@ function ceilDiv(a: bigint, b: bigint): bigint {
 
 function clampTick(t: bigint): number {
   if (t < 0n) return -1;
-  if (t > BigInt(MAX_TICK_INDEX)) return MAX_TICK_INDEX + 1;
-  return Number(t);
+  if (t > MAX_TICK_BIG) return MAX_TICK_INDEX + 1;
+  return int31(t);
+}
+
+/** A bigint known to be in [0, 2^31) as a number: its low word, read through the scratch words (Number(bigint) is a
+ * slow runtime call). */
+function int31(t: bigint): number {
+  LOW64[0] = t;
+  return WORDS32[LOW_WORD];
 }
 
 /** A buy may reach ask levels with tick ≤ maxTick: minimum ask key −maxTick. */
