@@ -129,7 +129,7 @@ function usdcPoolAt40Percent(h: Harness): void {
 }
 
 describe("the seeds' borrowing examples, exact", () => {
-  it("S2/L6 (seed 003): 1,000 USDC buying 2,000 USDC of SOL with margin borrows exactly 1,000 USDC plus the entry fee for the rest of the hour", () => {
+  it("S2: L6: (seed 003) 1,000 USDC buying 2,000 USDC of SOL with margin borrows exactly 1,000 USDC plus the entry fee for the rest of the hour", () => {
     const h = new Harness();
     usdcPoolAt40Percent(h);
     // L5: the hour from T0 + 1 h is charged at r_b(0.4) = 0.1 × 0.4 / 0.8 = 5% APR, fixed at its start.
@@ -157,7 +157,7 @@ describe("the seeds' borrowing examples, exact", () => {
     expect(history).toEqual([{ asset: USDC, kind: 0, amount: 953n, rate: 50_000_000_000_000_000n, timeMs: T0 + HOUR + 50 * 60_000 }]);
   });
 
-  it("S3/L10 (seed 000): owing 1 SOL, a margin buy of 1 SOL repays the debt with what it receives", () => {
+  it("S3: L10: (seed 000) owing 1 SOL, a margin buy of 1 SOL repays the debt with what it receives", () => {
     const h = new Harness();
     h.deposit(LENDER, SOL, 100n * SOL_UNIT);
     h.pool(CommandKind.Lend, LENDER, SOL, 100n * SOL_UNIT);
@@ -176,7 +176,7 @@ describe("the seeds' borrowing examples, exact", () => {
     expect(h.slots(ALICE, SOL)).toEqual({ available: 8_990_000n, locked: 0n, lent: 0n, borrowed: 0n });
   });
 
-  it("A4/L10/L12 (seed 000): owing 1 SOL with auto-lend on, a deposit of 1 SOL repays the debt; the rest of a deposit is lent", () => {
+  it("A4: L10: L12: (seed 000) owing 1 SOL with auto-lend on, a deposit of 1 SOL repays the debt; the rest of a deposit is lent", () => {
     const h = new Harness();
     h.deposit(LENDER, SOL, 100n * SOL_UNIT);
     h.pool(CommandKind.Lend, LENDER, SOL, 100n * SOL_UNIT);
@@ -194,7 +194,7 @@ describe("the seeds' borrowing examples, exact", () => {
 });
 
 describe("L rules through the engine", () => {
-  it("L1/L2/L4/L13: a borrower needs no deposit in the pool; U = borrowed / lent; the stats and the rate curve answer", () => {
+  it("L1: L2: L4: L13: a borrower needs no deposit in the pool; U = borrowed / lent; the stats and the rate curve answer", () => {
     const h = new Harness();
     usdcPoolAt40Percent(h);
     // Borrowed at T0 (no entry fee before the first mark: r_min = 0), then one hour at 5%: 4,000 × 0.05 / 8760, up.
@@ -227,7 +227,7 @@ describe("L rules through the engine", () => {
     expect(all.map((e) => e.asset)).toEqual([0, 1, 2, 3, 4]);
   });
 
-  it("L5/L14: interest is charged on the hour from the clock (at the end of the batch that crosses the mark); history sums to the debt", () => {
+  it("L5: L14: interest is charged on the hour from the clock (at the end of the batch that crosses the mark); history sums to the debt", () => {
     const h = new Harness();
     usdcPoolAt40Percent(h);
     const pool = h.poolOf(USDC);
@@ -329,7 +329,7 @@ describe("L rules through the engine", () => {
     );
   });
 
-  it("L9/L10/L11: manual borrow, repay, lend and redeem are refused with a clear reason while auto-lend is on", () => {
+  it("L9: L10: L11: manual borrow, repay, lend and redeem are refused with a clear reason while auto-lend is on", () => {
     const h = new Harness();
     h.deposit(ALICE, USDC, 100n * USDC_UNIT);
     h.settings(ALICE, AccountSetting.AutoLend);
@@ -340,7 +340,7 @@ describe("L rules through the engine", () => {
     }
   });
 
-  it("L11/S4/A5: a spot trade and a withdrawal redeem lent units of the asset they spend, with or without the margin flag", () => {
+  it("L11: S4: A5: a spot trade and a withdrawal redeem lent units of the asset they spend, with or without the margin flag", () => {
     const h = new Harness();
     h.deposit(ALICE, USDC, 1_000n * USDC_UNIT);
     h.pool(CommandKind.Lend, ALICE, USDC, 1_000n * USDC_UNIT);
@@ -352,7 +352,7 @@ describe("L rules through the engine", () => {
     expect(rejects(h.run({ kind: CommandKind.Withdraw, account: ALICE, asset: USDC, amount: 501n * USDC_UNIT }))).toEqual(["InsufficientBalance"]);
   });
 
-  it("L12/S2: with auto-lend on, trade proceeds and a cancelled order's hold are lent at once; the order flag autoLend lends proceeds", () => {
+  it("L12: S2: with auto-lend on, trade proceeds and a cancelled order's hold are lent at once; the order flag autoLend lends proceeds", () => {
     const h = new Harness();
     h.deposit(BOB, SOL, 10n * SOL_UNIT);
     h.settings(BOB, AccountSetting.AutoLend);
@@ -370,7 +370,7 @@ describe("L rules through the engine", () => {
     expect(h.slots(BOB, SOL)).toEqual({ available: 0n, locked: 0n, lent: 9n * SOL_UNIT, borrowed: 0n });
   });
 
-  it("L13/L15: lending while owing and borrowing while lending are refused; a lend above openBorrowLendLimit is PoolLendLimit", () => {
+  it("L13: L15: lending while owing and borrowing while lending are refused; a lend above openBorrowLendLimit is PoolLendLimit", () => {
     const h = new Harness();
     h.deposit(LENDER, USDC, 10_000n * USDC_UNIT);
     h.pool(CommandKind.Lend, LENDER, USDC, 10_000n * USDC_UNIT);
@@ -403,7 +403,7 @@ describe("L rules through the engine", () => {
     expect(borrowRate(config.assets[SOL]!.pool, 0n)).toBe(0n);
   });
 
-  it("A5/L9: a margin withdrawal borrows the part beyond the balance", () => {
+  it("A5: L9: a margin withdrawal borrows the part beyond the balance", () => {
     const h = new Harness();
     h.deposit(LENDER, USDC, 10_000n * USDC_UNIT);
     h.pool(CommandKind.Lend, LENDER, USDC, 10_000n * USDC_UNIT);
@@ -415,7 +415,7 @@ describe("L rules through the engine", () => {
 });
 
 describe("one pool, two risk shards (L7, L13 with K = 2)", () => {
-  it("L7/L13: two shards borrowing from the same pool in one batch never take it to the throttle (each uses at most half of the room)", () => {
+  it("L7: L13: two shards borrowing from the same pool in one batch never take it to the throttle (each uses at most half of the room)", () => {
     const h = new Harness({ riskShards: 2, matchingShards: 1 });
     expect(riskShardOf(ALICE, 2)).not.toBe(riskShardOf(BOB, 2));
     h.deposit(LENDER, USDC, 10_000n * USDC_UNIT);
@@ -436,7 +436,7 @@ describe("one pool, two risk shards (L7, L13 with K = 2)", () => {
     for (const r of h.engine.risk) expect(r.pools.pools[USDC]!.totalBorrowed).toBe(8_800n * USDC_UNIT);
   });
 
-  it("L7/L13: random borrows, redemptions and margin orders from two shards in random batches: U stays below the throttle, replicas agree", () => {
+  it("L7: L13: random borrows, redemptions and margin orders from two shards in random batches: U stays below the throttle, replicas agree", () => {
     const step = fc.record({
       who: fc.constantFrom(ALICE, BOB, CAROL, 80),
       what: fc.constantFrom("borrow", "redeem", "repay", "time"),

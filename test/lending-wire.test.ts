@@ -65,14 +65,14 @@ describe("codec: pool commands and answers", () => {
     expect(decoded({ type: "Borrow", account: 17, asset: 9, amount: "1" })).toMatch(/^UnknownAsset/);
   });
 
-  it("L8/L13/L14: QueryPoolStats (all pools by default), QueryRateCurve, QueryInterestHistory, QueryMaxBorrow", () => {
+  it("L8: L13: L14: QueryPoolStats (all pools by default), QueryRateCurve, QueryInterestHistory, QueryMaxBorrow", () => {
     expect(decoded({ type: "QueryPoolStats" })).toMatchObject({ kind: CommandKind.QueryPoolStats, asset: ALL_ASSETS });
     expect(decoded({ type: "QueryRateCurve", asset: SOL, points: 21 })).toMatchObject({ kind: CommandKind.QueryRateCurve, asset: SOL, state: 21 });
     expect(decoded({ type: "QueryInterestHistory", account: 17, sinceMs: T0, limit: 50 })).toMatchObject({ kind: CommandKind.QueryInterestHistory, account: 17, asset: ALL_ASSETS, timeMs: T0, state: 50 });
     expect(decoded({ type: "QueryMaxBorrow", account: 17, asset: USDC })).toMatchObject({ kind: CommandKind.QueryMaxBorrow, account: 17, asset: USDC });
   });
 
-  it("L13/L14/L8: PoolStats, RateCurvePoint, InterestEntry and MaxBorrowQuantity survive a ring slot and the wire", () => {
+  it("L13: L14: L8: PoolStats, RateCurvePoint, InterestEntry and MaxBorrowQuantity survive a ring slot and the wire", () => {
     expect(wire({ kind: EventKind.PoolStats, asset: USDC, code: 2, side: 1, lent: 10_000_000_000n, borrowed: 9_000_000_000n, amount: 1_000_000_000n, amount2: 1_000_000_000_000_000n, quantity: 5n, utilization: 900_000_000n, borrowRate: 161_290_322n, lendRate: 145_161_289n, lendRateAfterFee: 130_645_160n, hourBorrowRate: 50_000_000n, optimalUtilization: 800_000_000n, throttleUtilization: 900_000_000n, maxUtilization: 950_000_000n, poolFee: 100_000_000n })).toEqual({
       type: "PoolStats", asset: USDC, state: "RepayOnly", throttled: true, totalLent: "10000", totalBorrowed: "9000", freeLiquidity: "1000", reserved: "0.000005", openBorrowLendLimit: "1000000000",
       utilization: "0.9", borrowRate: "0.161290322", lendRate: "0.145161289", lendRateAfterFee: "0.13064516", hourBorrowRate: "0.05", optimalUtilization: "0.8", throttleUtilization: "0.9", maxUtilization: "0.95", fee: "0.1",
@@ -181,7 +181,7 @@ async function runThreaded(stream: CommandRecord[][], topology: EngineTopology):
 }
 
 describe("threaded pipeline = in-process engine, with lending", () => {
-  it("X4/L5: lends, borrows, margin orders, auto-lend and hour marks: identical events and state hash, 1 × 1", async () => {
+  it("X4: L5: lends, borrows, margin orders, auto-lend and hour marks: identical events and state hash, 1 × 1", async () => {
     const stream = lendingStream(11, 600);
     const a = runInProcess(stream, { riskShards: 1, matchingShards: 1 });
     const pool = a.engine.risk[0]!.pools.pools[USDC]!;
@@ -192,7 +192,7 @@ describe("threaded pipeline = in-process engine, with lending", () => {
     expect(b.hash).toBe(a.hash);
   });
 
-  it("X4/L7/L13: 2 risk × 2 matching shards share the pools through the batch-end delta exchange: same hash, same multiset of events", async () => {
+  it("X4: L7: L13: 2 risk × 2 matching shards share the pools through the batch-end delta exchange: same hash, same multiset of events", async () => {
     const stream = lendingStream(29, 600);
     const a = runInProcess(stream, { riskShards: 2, matchingShards: 2 });
     expect(a.engine.risk[1]!.pools.hashText()).toBe(a.engine.risk[0]!.pools.hashText());
@@ -203,7 +203,7 @@ describe("threaded pipeline = in-process engine, with lending", () => {
 });
 
 describe("server end to end", () => {
-  it("L9/L13/L8/L14/S2: lend, pool stats, max borrow, a margin buy that borrows, the interest history — over the WebSocket", async () => {
+  it("L9: L13: L8: L14: S2: lend, pool stats, max borrow, a margin buy that borrows, the interest history — over the WebSocket", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "crossbook-lending-wire-"));
     const server = await startServer({ config, host: "127.0.0.1", port: 0, dataDir, tickIntervalMs: 0, adminToken: "op", log: () => {} });
     const url = `ws://127.0.0.1:${server.port}`;

@@ -73,7 +73,7 @@ function freshAccount(leverage = LEVERAGE_10): { ctx: MarginContext; account: Ac
 }
 
 describe("default config matches the SPEC defaults this file relies on", () => {
-  it("C1/C5: haircuts, borrow margin functions and platform leverage", () => {
+  it("C1: C5: haircuts, borrow margin functions and platform leverage", () => {
     expect(config.assets[SOL]!.haircut).toEqual(SOL_HAIRCUT);
     expect(config.assets[BTC]!.haircut).toEqual(BTC_HAIRCUT);
     expect(config.assets[ETH]!.haircut).toEqual(ETH_HAIRCUT);
@@ -159,7 +159,7 @@ describe("C1: haircut weight", () => {
 });
 
 describe("hot-path helpers equal the engine/fixed functions they stand in for", () => {
-  it("C1/C5: isqrtNear is floor(sqrt) whatever the hint", () => {
+  it("C1: C5: isqrtNear is floor(sqrt) whatever the hint", () => {
     fc.assert(
       fc.property(fc.bigInt({ min: 0n, max: 10n ** 40n }), fc.bigInt({ min: -5n, max: 10n ** 22n }), (m, hint) => {
         expect(isqrtNear(m, hint)).toBe(isqrt(m));
@@ -286,7 +286,7 @@ describe("C3, C6, C7: account aggregates", () => {
 });
 
 describe("AccountMargin: the incremental aggregate", () => {
-  it("C2/C3/C6/C7: a spot-margin account's statement, exact", () => {
+  it("C2: C3: C6: C7: a spot-margin account's statement, exact", () => {
     const { account } = freshAccount();
     account.setAssetBalance(SOL, 10n * SOL_UNIT); // 1,500 USD at 0.9 → 1,350
     account.setAssetBalance(USDC, -1000n * USDC_UNIT); // borrow 1,000 USD → IM 100, MM 50
@@ -333,7 +333,7 @@ describe("AccountMargin: the incremental aggregate", () => {
     account.validateInternalState();
   });
 
-  it("C1/C5: the aggregate's flat-region shortcuts agree with the formulas exactly at and past each limit", () => {
+  it("C1: C5: the aggregate's flat-region shortcuts agree with the formulas exactly at and past each limit", () => {
     const { ctx, account } = freshAccount();
     ctx.setAssetMark(SOL, USD); // at 1 USD a SOL unit is worth exactly 1 nano-dollar: notional = quantity
     const weightLimit = haircutFlatLimitUsd(SOL_HAIRCUT);
@@ -384,7 +384,7 @@ describe("AccountMargin: the incremental aggregate", () => {
     expect(account.isLiquidatable()).toBe(true);
   });
 
-  it("C4/C5: perpetual positions — notional, IMF/MMF, uPnL and open orders", () => {
+  it("C4: C5: perpetual positions — notional, IMF/MMF, uPnL and open orders", () => {
     const { ctx, account } = freshAccount();
     account.setAssetBalance(USDC, 10_000n * USDC_UNIT);
     account.setPosition(BTC_PERP, BTC_UNIT, 50_000n * USD); // long 1 BTC from 50,000; mark 60,000
@@ -402,7 +402,7 @@ describe("AccountMargin: the incremental aggregate", () => {
     account.validateInternalState();
   });
 
-  it("C5/A3: setLeverageLimit re-prices every position; the leverage check refuses a change to IMR ≥ 100%", () => {
+  it("C5: A3: setLeverageLimit re-prices every position; the leverage check refuses a change to IMR ≥ 100%", () => {
     const { account } = freshAccount();
     account.setAssetBalance(SOL, 10n * SOL_UNIT); // 1,350 collateral
     account.setAssetBalance(USDC, -1000n * USDC_UNIT); // NE 350, IM 100 at 10×
@@ -507,7 +507,7 @@ describe("C10 and the seeds' worked examples", () => {
     expect([at(3_666_666_673n), at(3_666_666_674n), at(3_666_666_675n)]).toEqual([true, false, true]);
   });
 
-  it("C1/C2: the guide's collateral table — assets worth 120,000 USD, total collateral value lower after haircuts", () => {
+  it("C1: C2: the guide's collateral table — assets worth 120,000 USD, total collateral value lower after haircuts", () => {
     const { account } = freshAccount();
     const rows: [number, bigint, bigint, bigint, bigint][] = [
       // asset, quantity, notional USD, weight, collateral value USD
@@ -532,7 +532,7 @@ describe("C10 and the seeds' worked examples", () => {
     account.validateInternalState();
   });
 
-  it("A5/C8/C10: a withdrawal refused by margin, and the exact max withdrawal", () => {
+  it("A5: C8: C10: a withdrawal refused by margin, and the exact max withdrawal", () => {
     // 10 SOL (1,350 collateral) against a 1,000 USDC borrow: NE 350, IM 100. Each SOL withdrawn costs 135 of NE:
     // 350 − 135 x > 100 ⇔ x < 1.851851851… SOL.
     const { account } = freshAccount();

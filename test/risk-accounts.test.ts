@@ -215,7 +215,7 @@ describe("A3: account settings", () => {
     expect(accepted(h.settings(ALICE, { leverage: 50 }))).toBe(true);
   });
 
-  it("A3/C5: changing leverageLimit re-prices the initial margin; refused when IMR would be ≥ 100% (nothing changes), raising always passes", () => {
+  it("A3: C5: changing leverageLimit re-prices the initial margin; refused when IMR would be ≥ 100% (nothing changes), raising always passes", () => {
     seedBorrower(h, ALICE);
     // Borrow IMF = max(1/leverage, 0.1, 0.00036 × √1000): at 3× it is 1/3 → 333.33 < 350; at 2× it is 0.5 → 500 ≥ 350.
     const before = h.engine.stateHash();
@@ -236,7 +236,7 @@ describe("A3: account settings", () => {
     expect(h.risk.collateralStatement(ALICE).netEquityLockedUsd).toBe(100n * USD);
   });
 
-  it("A3/S2: marginEnabled off refuses orders with a spot-margin flag (INVALID_SETTING); plain orders still trade", () => {
+  it("A3: S2: marginEnabled off refuses orders with a spot-margin flag (INVALID_SETTING); plain orders still trade", () => {
     h.deposit(ALICE, USDC, 1000n * USDC_UNIT);
     h.settings(ALICE, { off: AccountSetting.MarginEnabled });
     for (const flag of [OrderFlag.AutoBorrow, OrderFlag.AutoBorrowRepay, OrderFlag.AutoLend, OrderFlag.AutoLendRedeem]) {
@@ -290,7 +290,7 @@ describe("A4, A5: deposits and withdrawals", () => {
     ]);
   });
 
-  it("A5/C10: the max withdrawal passes and one unit more is refused by margin (the seed's 1.851851851 SOL)", () => {
+  it("A5: C10: the max withdrawal passes and one unit more is refused by margin (the seed's 1.851851851 SOL)", () => {
     seedBorrower(h, ALICE);
     expect(h.risk.maxWithdrawalQuantity(ALICE, SOL, 0)).toEqual({ quantity: 1_851_851_851n, marginLimit: 1_851_851_851n });
     expect(rejectOf(h.withdraw(ALICE, SOL, 1_851_851_852n))[0]).toBe("InsufficientMargin");
@@ -318,7 +318,7 @@ describe("A4, A5: deposits and withdrawals", () => {
   });
 });
 
-describe("A4/X1: money in and out", () => {
+describe("A4: X1: money in and out", () => {
   it("X1: totals over the shard's accounts equal deposits − withdrawals (borrowed counted against)", () => {
     seedBorrower(h, ALICE);
     h.deposit(BOB, USDC, 5n * USDC_UNIT);

@@ -376,13 +376,13 @@ function runModel(seed: number, runs: number, topology: EngineTopology, minSteps
   return steps;
 }
 
-describe("X1/X2 conservation model", () => {
-  it("X1/X2: 20,000+ random steps (fixed seed) — every asset's total equals deposits − withdrawals, nothing negative, after every step", () => {
+describe("X1: X2: conservation model", () => {
+  it("X1: X2: 20,000+ random steps (fixed seed) — every asset's total equals deposits − withdrawals, nothing negative, after every step", () => {
     const steps = runModel(20261121, 40, { riskShards: 1, matchingShards: 1 }, 500, 520, true);
     expect(steps).toBeGreaterThanOrEqual(20_000);
   });
 
-  it("X1/X2: a random seed (printed) over 2 risk × 2 matching shards (marks reach every risk shard)", () => {
+  it("X1: X2: a random seed (printed) over 2 risk × 2 matching shards (marks reach every risk shard)", () => {
     const seed = Number(process.env.CROSSBOOK_MODEL_SEED ?? Math.floor(Math.random() * 2 ** 31));
     console.log(`risk-conservation: random seed ${seed} (rerun with CROSSBOOK_MODEL_SEED=${seed})`);
     const steps = runModel(seed, 8, { riskShards: 2, matchingShards: 2 }, 300, 400, false);

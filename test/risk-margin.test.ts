@@ -116,7 +116,7 @@ beforeEach(() => {
 });
 
 describe("the collateral statement (C1–C7)", () => {
-  it("C1/C2: the guide's collateral table — assets worth 120,000 USD give 108,656.957612628 USD of collateral after haircuts", () => {
+  it("C1: C2: the guide's collateral table — assets worth 120,000 USD give 108,656.957612628 USD of collateral after haircuts", () => {
     for (const [asset, qty] of [
       [USDC, 3_600n * USDC_UNIT],
       [USDT, 3_000n * USDC_UNIT],
@@ -188,7 +188,7 @@ describe("the collateral statement (C1–C7)", () => {
     expect(s.collateralValueUsd).toBe(before);
   });
 
-  it("C3/C4/C6/C7: a borrow is a position — liability, TEN, IMF/MMF, locked and available equity, MF, IMR, MMR exact", () => {
+  it("C3: C4: C6: C7: a borrow is a position — liability, TEN, IMF/MMF, locked and available equity, MF, IMR, MMR exact", () => {
     h.deposit(ALICE, SOL, 10n * SOL_UNIT);
     h.short(ALICE, USDC, 1000n * USDC_UNIT);
     const s = h.risk.collateralStatement(ALICE);
@@ -275,7 +275,7 @@ describe("C8: the pre-trade IMR check of every risk-increasing action", () => {
     expect(h.risk.collateralStatement(ALICE).imr).toBe(900_000_000_000_000_000n);
   }
 
-  it("C8/S1: a fully funded plain order that would leave IMR ≥ 100% is refused with INSUFFICIENT_MARGIN and holds nothing", () => {
+  it("C8: S1: a fully funded plain order that would leave IMR ≥ 100% is refused with INSUFFICIENT_MARGIN and holds nothing", () => {
     nearTheEdge();
     // 0.048 BTC for 2,880 USDC: the collateral turns into BTC at weight 0.95 (−144 USD) and pays the fee in BTC.
     const before = h.engine.stateHash();
@@ -311,7 +311,7 @@ describe("C10 and S2: the spot-margin seed (100 USDC at 10× cannot buy 1,000 US
     expect(h.risk.maxOrderQuantity(ALICE, SOL_USDC, Side.Buy, 150n * USD, 0)).toEqual({ quantity: 660_000_000n, marginLimit: 3_650_000_000n });
   });
 
-  it("C10/S2: 1,000 USDC of SOL (6.66) and 3.66 SOL are refused by margin; 3.65 passes it and would borrow; 0.66 is funded and rests", () => {
+  it("C10: S2: 1,000 USDC of SOL (6.66) and 3.66 SOL are refused by margin; 3.65 passes it and would borrow; 0.66 is funded and rests", () => {
     const buy = (q: bigint, flags: number): EventRecord[] => h.limit(ALICE, SOL_USDC, Side.Buy, 150n * USD, q, flags);
     expect(rejectOf(buy(6_660_000_000n, OrderFlag.AutoBorrow))).toEqual([
       "InsufficientMargin",
@@ -492,7 +492,7 @@ describe("C10 properties: the max answers are the real check's boundary", () => 
     );
   });
 
-  it("C10/A5: max withdrawal — the max passes, one unit more is refused (plain and margin withdrawal)", () => {
+  it("C10: A5: max withdrawal — the max passes, one unit more is refused (plain and margin withdrawal)", () => {
     fc.assert(
       fc.property(stateArb, queryArb, (state, q) => {
         const risk = build(state);

@@ -5,9 +5,12 @@ import type { FeeTier } from "../model/index.ts";
 export const VOLUME_WINDOW_DAYS = 30;
 export const DAY_MS = 86_400_000;
 
-/** Engine day of a time (ms since the epoch): buckets are UTC days of engine time, never the wall clock. */
+/**
+ * Engine day of a time (ms since the epoch, a non-negative safe integer: AdvanceTime is a u64 that never moves back
+ * from 0): buckets are UTC days of engine time, never the wall clock. Integer arithmetic, exact.
+ */
 export function dayOf(timeMs: number): number {
-  return Math.floor(timeMs / DAY_MS);
+  return (timeMs - (timeMs % DAY_MS)) / DAY_MS;
 }
 
 /** One user's traded volume: a ring of daily buckets and the window total as of `day`. */
