@@ -525,6 +525,25 @@ describe("O8: cancel one, cancel all, market sequence", () => {
     expect(book(h)).toEqual(["#3 bid 1@98"]);
   });
 
+  it("O8: cancel all after cancel-replaces (moved and kept in place) still reports ascending order ids", () => {
+    const h = harness();
+    h.place({ account: 1, side: BUY, price: P("97"), qty: Q("2") }); // #1
+    h.place({ account: 1, side: BUY, price: P("98"), qty: Q("1") }); // #2
+    h.place({ account: 1, side: SELL, price: P("105"), qty: Q("1") }); // #3
+    h.replace(1, 1, P("97"), Q("1")); // #4: same price, smaller → keeps its place
+    h.replace(1, 2, P("96"), Q("1")); // #5: moved
+    h.place({ account: 1, side: SELL, price: P("104"), qty: Q("1") }); // #6
+    h.replace(1, 3, P("103"), Q("1")); // #7: moved
+    expect(tape(h.cancelAll(1))).toEqual([
+      "done #4 CanceledByAll unfilled=1 filled=0",
+      "done #5 CanceledByAll unfilled=1 filled=0",
+      "done #6 CanceledByAll unfilled=1 filled=0",
+      "done #7 CanceledByAll unfilled=1 filled=0",
+      "command accepted code=0 amount=4",
+    ]);
+    expect(book(h)).toEqual([]);
+  });
+
   it("O8: every event of a market carries the market's sequence number, +1 per event, per market", () => {
     const h = harness();
     h.place({ account: 1, side: SELL, price: P("100"), qty: Q("1") });

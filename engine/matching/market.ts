@@ -66,7 +66,10 @@ export class ShardContext {
   }
 }
 
-/** One account's resting orders in one book: count, intrusive list (ascending order id), clientId index. */
+/**
+ * One account's resting orders in one book: count, intrusive list, clientId index. The list is in no particular order
+ * (a cancel-replace re-keys an order in place); CancelAll sorts the ids it cancels.
+ */
 class AccountOrders {
   constructor(
     readonly account: number,
@@ -109,6 +112,8 @@ export class Market {
   lastPrice = 0n;
   lastTick = 0;
   readonly ticker = new TickerWindow();
+  /** Scratch for CancelAll: the account's order ids, sorted (grows to the largest account seen). */
+  private cancelIds = new Float64Array(64);
   /** Accounts seen in this book: account → index into accountList (records are kept once created). */
   private readonly accountIndex = new IdMap(256);
   private readonly accountList: AccountOrders[] = [];
@@ -474,15 +479,15 @@ export class Market {
   /** Cancels every open order of `account` in this market (ascending order id); returns how many. */
   cancelAllOf(account: number): number {
     const acct = this.accountOf(account);
-    if (acct === undefined) return 0;
-    let n = 0;
-    let slot = acct.head;
-    while (slot !== NONE) {
-      const next = this.book.oANext[slot];
-      this.removeResting(slot, DoneReason.CanceledByAll);
-      n++;
-      slot = next;
-    }
+    if (acct === undefined || acct.count === 0) return 0;
+    const book = this.book;
+    const n = acct.count;
+    if (this.cancelIds.length < n) this.cancelIds = new Float64Array(Math.max(n, this.cancelIds.length * 2));
+    const ids = this.cancelIds;
+    let k = 0;
+    for (let slot = acct.head; slot !== NONE; slot = book.oANext[slot]) ids[k++] = book.oId[slot];
+    const sorted = ids.subarray(0, n).sort();
+    for (let i = 0; i < n; i++) this.removeResting(book.ids.get(sorted[i]), DoneReason.CanceledByAll);
     return n;
   }
 
@@ -539,7 +544,6 @@ export class Market {
       book.setOpenQty(slot, openQty);
       book.oOrig[slot] = qty;
       book.oFilled[slot] = 0n;
-      this.moveToAccountTail(slot);
       this.accepted(orderId, account, side, price, qty, openQty, 0n, clientId);
       return;
     }
@@ -553,7 +557,6 @@ export class Market {
       book.oFilled[slot] = 0n;
       book.oOrig[slot] = qty;
       book.rest(slot, side, tick, price);
-      this.moveToAccountTail(slot);
       this.accepted(orderId, account, side, price, qty, openQty, 0n, clientId);
       return;
     }
@@ -1015,22 +1018,6 @@ export class Market {
     book.releaseOrder(slot);
   }
 
-  /** A re-keyed order (cancel-replace keeping priority) moves to the end of its account list, keeping it id-ordered. */
-  private moveToAccountTail(slot: number): void {
-    const book = this.book;
-    const a = this.accountList[book.oAcct[slot]]!;
-    if (a.tail === slot) return;
-    const prev = book.oAPrev[slot];
-    const next = book.oANext[slot];
-    if (prev === NONE) a.head = next;
-    else book.oANext[prev] = next;
-    book.oAPrev[next] = prev;
-    book.oAPrev[slot] = a.tail;
-    book.oANext[slot] = NONE;
-    book.oANext[a.tail] = slot;
-    a.tail = slot;
-  }
-
   // ================================================================ market data
 
   beginCommand(): void {
@@ -1183,7 +1170,6 @@ export class Market {
       if (this.accountIndex.get(account) !== a.index) throw new Error(`${label}: account ${account} index broken`);
       let count = 0;
       let prev = NONE;
-      let lastId = -1;
       let withClientId = 0;
       for (let s = a.head; s !== NONE; s = book.oANext[s]) {
         if (book.oAPrev[s] !== prev) throw new Error(`${label}: account ${account} list prev link broken`);
@@ -1191,8 +1177,6 @@ export class Market {
           throw new Error(`${label}: order ${book.oId[s]} in account ${account}'s list`);
         }
         if (book.ids.get(book.oId[s]) !== s) throw new Error(`${label}: account list holds a non-resting order`);
-        if (book.oId[s] <= lastId) throw new Error(`${label}: account ${account} list not in ascending id order`);
-        lastId = book.oId[s];
         const cid = book.oClientId[s];
         if (cid !== 0n) {
           withClientId++;
