@@ -161,6 +161,8 @@ export class Market {
   private pbLast = -1;
   private pbMinTick = 0;
   private pbMaxTick = MAX_TICK_INDEX;
+  /** The active price the band ticks were computed from (−1 = none yet). */
+  private pbActive = -1n;
 
   // ---- the taker being matched ----
   private tRemaining = 0n;
@@ -707,6 +709,10 @@ export class Market {
         al === NONE ? 0n : book.lPrice[al],
         this.lastPrice,
       );
+      // The touch moves far more often than the median does (it is often the last price, which moves only on a
+      // trade): the products and divisions are needed only for a new active price.
+      if (active === this.pbActive) return tick > this.pbMaxTick || tick < this.pbMinTick;
+      this.pbActive = active;
       if (active === 0n) {
         this.pbMinTick = 0;
         this.pbMaxTick = MAX_TICK_INDEX;
