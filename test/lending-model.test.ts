@@ -246,7 +246,12 @@ class Model {
       expect(out.valueAfter - out.valueBefore - out.amount - out.entryFee).toBeLessThanOrEqual(1n);
     }
     if (cmd.t === "repay") expect(out.valueBefore - out.valueAfter).toBeLessThanOrEqual(out.amount);
-    if (cmd.t === "redeem" && p.lendShares > 0n) expect(out.valueBefore - out.valueAfter).toBe(out.amount);
+    if (cmd.t === "redeem" && p.lendShares > 0n) {
+      // Burnt shares round up (the pool's way): the position falls by the amount paid, or by one unit more when the
+      // floor of its value crosses a unit boundary on the way (found by seed -538588302).
+      const fall = out.valueBefore - out.valueAfter;
+      expect(fall >= out.amount && fall <= out.amount + 1n).toBe(true);
+    }
     if (cmd.t === "lend") expect(out.valueAfter - out.valueBefore).toBeLessThanOrEqual(out.amount);
   }
 
