@@ -3,7 +3,7 @@
 // with the seeds' examples in exact amounts.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { borrowRate, entryFee, owedAmount, poolStats } from "../engine/lending/index.ts";
+import { borrowRate, entryFee, owedAmount, poolStats, validatePoolState } from "../engine/lending/index.ts";
 import {
   ACCOUNT_SETTING_VALUE_SHIFT,
   AccountSetting,
@@ -434,6 +434,57 @@ describe("one pool, two risk shards (L7, L13 with K = 2)", () => {
     ]);
     expect(rejects(ok)).toEqual([]);
     for (const r of h.engine.risk) expect(r.pools.pools[USDC]!.totalBorrowed).toBe(8_800n * USDC_UNIT);
+  });
+
+  it("L7: L13: a redemption consumes the shard's batch budget even in a pool nobody borrows from: redeem-all on one shard and a margin withdrawal's borrow on the other never overdraw the pool's cash", () => {
+    // The X1/X2 model's counterexample (seed 1679151173), reduced: account 33 (user 2, shard 0) lends all the pool
+    // has; in one batch it redeems everything while account 18 (user 1, shard 1) borrows through a margin withdrawal.
+    // With nothing borrowed at the boundary a redemption used to skip the budget: 80 redeemed + 30 borrowed from 80.
+    const h = new Harness({ riskShards: 2, matchingShards: 1 });
+    const LENDER33 = 33;
+    const BORROWER18 = 18;
+    expect([riskShardOf(LENDER33, 2), riskShardOf(BORROWER18, 2)]).toEqual([0, 1]);
+    h.deposit(LENDER33, USDC, 80n * USDC_UNIT);
+    expect(accepted(h.pool(CommandKind.Lend, LENDER33, USDC, 80n * USDC_UNIT))).toBe(true);
+    h.deposit(BORROWER18, SOL, 100n * SOL_UNIT);
+    // Room below the throttle: ceil(0.9 × 80,000,000) − 1 = 71,999,999; each shard's share ⌊/2⌋.
+    for (const r of h.engine.risk) expect(r.pools.budget[USDC]).toBe(35_999_999n);
+    const events = h.batch([
+      { kind: CommandKind.Redeem, account: LENDER33, asset: USDC, amount: 0n },
+      { kind: CommandKind.Withdraw, account: BORROWER18, asset: USDC, amount: 30n * USDC_UNIT, flags: OrderFlag.AutoBorrow },
+    ]);
+    // Redeem-all takes 80,000,000 + 1 > 35,999,999: refused; the borrow (30,000,000 + entry fee 0 at U = 0 + 1) fits.
+    expect(rejects(events)).toEqual(["MaxUtilization"]);
+    expect(h.slots(LENDER33, USDC)).toEqual({ available: 0n, locked: 0n, lent: 80n * USDC_UNIT, borrowed: 0n });
+    expect(h.slots(BORROWER18, USDC)).toEqual({ available: 0n, locked: 0n, lent: 0n, borrowed: 30n * USDC_UNIT });
+    const expectPool = (cash: bigint, borrowed: bigint, budget: bigint): void => {
+      for (const r of h.engine.risk) {
+        const p = r.pools.pools[USDC]!;
+        expect([p.cash, p.totalBorrowed, r.pools.budget[USDC]]).toEqual([cash, borrowed, budget]);
+        expect(validatePoolState(p)).toBeNull();
+        expect(p.totalBorrowed * RATIO_SCALE < p.config.throttleUtilizationThreshold * p.totalLent).toBe(true);
+      }
+      expect(h.engine.risk[1]!.pools.hashText()).toBe(h.engine.risk[0]!.pools.hashText());
+    };
+    // Before the fix: cash 80 − 80 − 30 = −30 USDC on the merged replicas.
+    expectPool(50n * USDC_UNIT, 30n * USDC_UNIT, (71_999_999n - 30_000_000n) / 2n);
+    // The auto-redeem of a plain withdrawal is held to the same share: 40,000,001 > 20,999,999; the borrow fits.
+    const second = h.batch([
+      { kind: CommandKind.Withdraw, account: LENDER33, asset: USDC, amount: 40n * USDC_UNIT },
+      { kind: CommandKind.Withdraw, account: BORROWER18, asset: USDC, amount: 20n * USDC_UNIT, flags: OrderFlag.AutoBorrow },
+    ]);
+    expect(rejects(second)).toEqual(["MaxUtilization"]);
+    expect(h.slots(LENDER33, USDC).lent).toBe(80n * USDC_UNIT);
+    expectPool(30n * USDC_UNIT, 50n * USDC_UNIT, (71_999_999n - 50_000_000n) / 2n);
+    // Within the shares (10,000,001 ≤ 10,999,999 each) a redemption and a borrow go through side by side.
+    const third = h.batch([
+      { kind: CommandKind.Redeem, account: LENDER33, asset: USDC, amount: 10n * USDC_UNIT },
+      { kind: CommandKind.Borrow, account: BORROWER18, asset: USDC, amount: 10n * USDC_UNIT },
+    ]);
+    expect(rejects(third)).toEqual([]);
+    expect(h.slots(LENDER33, USDC)).toEqual({ available: 10n * USDC_UNIT, locked: 0n, lent: 70n * USDC_UNIT, borrowed: 0n });
+    expect(h.slots(BORROWER18, USDC).available).toBe(10n * USDC_UNIT);
+    expect(h.poolOf(USDC).cash).toBe(10n * USDC_UNIT);
   });
 
   it("L7: L13: random borrows, redemptions and margin orders from two shards in random batches: U stays below the throttle, replicas agree", () => {

@@ -16,7 +16,12 @@
 // the throttle inside a batch, in whatever order their actions are read — no borrow or redemption ever starts at
 // U ≥ throttle, and U never reaches maxUtilization (throttle ≤ max). The price: with K > 1 a single borrow cannot
 // cross the throttle (with one shard it may, up to maxUtilization).
-// Fills of margin orders borrow capacity reserved when the order was accepted (S2), so they need no gate.
+// Every redemption counts with K > 1, also in a pool nobody borrows from at the boundary: another shard may borrow
+// in the same batch, and this replica cannot see it (a redeem-all beside a borrow would overdraw the cash). The
+// price: with K > 1 a lender redeems at most its shard's share per batch, so the last lenders of an idle pool leave
+// in parts over several batches (with one shard a pool nobody borrows from may be emptied at once).
+// Fills of margin orders borrow (and, S4, redeem) against capacity reserved when the order was accepted (S2), so
+// they need no gate; they still take the budget.
 //
 // ## Interest history (L14)
 // Hourly accrual is O(pools): positions are valued lazily (sync, by an epoch that every accrual bumps). History is
@@ -295,20 +300,46 @@ export class PoolBook {
     const p = account.positions[a]!;
     const code = amount === 0n ? checkRedeemAll(pool, p, this.plan) : checkRedeem(pool, p, amount, this.plan);
     if (code !== RejectCode.None) return code;
-    if (this.plan.amount + 1n > this.room(a) && pool.totalBorrowed + this.reserved[a]! > 0n) return RejectCode.MaxUtilization;
+    // One shard with nothing borrowed or promised: no borrow can follow it in the batch, so the pool may empty. With
+    // K > 1 another shard may borrow its share of the boundary room in the same batch (this replica cannot see it),
+    // so every redemption, a redeem-all of an idle pool included, takes the budget.
+    if (this.plan.amount + 1n > this.room(a) && (this.shardCount > 1 || pool.totalBorrowed + this.reserved[a]! > 0n)) {
+      return RejectCode.MaxUtilization;
+    }
     return RejectCode.None;
   }
 
-  /** Applies the redemption checked by checkRedeem. */
+  /**
+   * Lent units of the account's `a` a redemption may take now (S4 auto-redeem, the spendable answer): all of them if a
+   * redeem-all passes; else, with K > 1, as many as the shard's budget leaves (room − 1, if the pool takes that).
+   * Leaves this.plan changed.
+   */
+  redeemable(account: Account, a: number): bigint {
+    const lent = account.lent[a]!;
+    if (lent === 0n || this.checkRedeem(account, a, 0n) === RejectCode.None) return lent;
+    if (this.shardCount === 1) return 0n;
+    const part = this.room(a) - 1n;
+    if (part <= 0n) return 0n;
+    const amount = part < lent ? part : lent;
+    return this.checkRedeem(account, a, amount) === RejectCode.None ? amount : 0n;
+  }
+
+  /** Applies the redemption checked by checkRedeem (K > 1: it takes amount + 1 of the shard's budget). */
   applyRedeem(account: Account, a: number, nowMs: number): bigint {
     const amount = this.plan.amount;
     this.commit(account, a, nowMs, 0n);
-    if (this.pools[a]!.totalBorrowed + this.reserved[a]! > 0n) this.consume(a, amount + 1n);
+    this.consume(a, amount + 1n);
     account.available[a] = account.available[a]! + amount;
     return amount;
   }
 
-  /** A redemption a fill must have (S2, S4: the trade already happened). Returns the units, or -1. */
+  /**
+   * A redemption a fill must have (S2, S4: the trade already happened). Returns the units, or -1. Not gated: it
+   * replaces part of the order's reserved borrow (the fill's redemptions and borrows together never exceed the
+   * order's borrowMax), and that reservation is already inside the room every shard's budget comes from, so the
+   * cash it takes is covered. It still takes the budget (K > 1), possibly below zero: the shard's later borrows and
+   * redemptions in the batch are refused instead, never the fill.
+   */
   redeemForced(account: Account, a: number, amount: bigint, nowMs: number): bigint {
     if (checkRedeemForced(this.pools[a]!, account.positions[a]!, amount, this.plan) !== RejectCode.None) return -1n;
     return this.applyRedeem(account, a, nowMs);

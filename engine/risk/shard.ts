@@ -826,12 +826,13 @@ export class RiskShard {
 
   /**
    * What an order with `flags` may spend of `asset` now: the available balance, the lent units it would redeem (S4,
-   * when the pool lets them go) and, with autoBorrow, what the pool can still promise to lend (S2, L7, L8, L13).
+   * what the pool lets go now: all of them, or with K > 1 up to the shard's batch budget) and, with autoBorrow, what
+   * the pool can still promise to lend (S2, L7, L8, L13).
    */
   private spendable(account: Account, asset: number, flags: number): bigint {
     let units = account.available[asset]!;
     const lent = account.lent[asset]!;
-    if (lent > 0n && this.pools.checkRedeem(account, asset, 0n) === RejectCode.None) units += lent;
+    if (lent > 0n) units += this.pools.redeemable(account, asset);
     if ((flags & OrderFlag.AutoBorrow) !== 0) {
       const reservable = this.pools.reservableUnits(asset);
       units += lent > 0n ? (reservable > lent + 1n ? reservable - lent - 1n : 0n) : reservable;
