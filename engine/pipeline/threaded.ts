@@ -82,6 +82,10 @@ export class ThreadedPipeline {
   private hashWaiters: { risk: string[]; matching: string[]; settlement: string | null; resolve: () => void } | null = null;
   private controlBatch = 0;
   private batchWaiters: { batch: number; resolve: () => void }[] = [];
+  /** Highest journal batch (> 0) every stage has finished; journal batches complete in submission order. */
+  private highestCompletedBatch = 0;
+  /** Control batches (< 0) finished and not waited for yet. */
+  private readonly completedControlBatches = new Set<number>();
 
   private constructor(
     readonly config: ExchangeConfig,
@@ -240,8 +244,13 @@ export class ThreadedPipeline {
       const batch = this.submitted[this.completed]!;
       this.completed++;
       this.handlers.onBatchDone?.(batch);
+      if (batch > 0) this.highestCompletedBatch = batch;
+      else if (this.completedControlBatches.size < 1024) this.completedControlBatches.add(batch);
       for (let i = this.batchWaiters.length - 1; i >= 0; i--) {
-        if (this.batchWaiters[i]!.batch === batch) this.batchWaiters.splice(i, 1)[0]!.resolve();
+        if (this.batchWaiters[i]!.batch === batch) {
+          this.batchWaiters.splice(i, 1)[0]!.resolve();
+          this.completedControlBatches.delete(batch);
+        }
       }
       if (batch < 0) this.checkHashDone();
     }
@@ -310,6 +319,9 @@ export class ThreadedPipeline {
 
   /** Resolves when every stage has finished batch `batchNumber` (submitted before). */
   waitForBatch(batchNumber: number): Promise<void> {
+    // A batch may finish before anyone waits for it (between a submit and this call): resolve at once then.
+    if (batchNumber > 0 && batchNumber <= this.highestCompletedBatch) return Promise.resolve();
+    if (batchNumber < 0 && this.completedControlBatches.delete(batchNumber)) return Promise.resolve();
     return new Promise((resolve) => this.batchWaiters.push({ batch: batchNumber, resolve }));
   }
 
