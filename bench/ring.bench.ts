@@ -25,7 +25,7 @@ interface HandoffShape {
 }
 
 function startWorker(data: RingBenchWorkerData): { worker: Worker; report: Promise<RingBenchReport> } {
-  const worker = new Worker(new URL("./ring-worker-boot.mjs", import.meta.url), {
+  const worker = new Worker(new URL("../engine/pipeline/workers/boot.mjs", import.meta.url), {
     workerData: { ...data, entry: new URL("./ring-worker.ts", import.meta.url).href },
   });
   const report = new Promise<RingBenchReport>((resolve, reject) => {

@@ -1,7 +1,6 @@
 // Wire codec: client commands → frames → engine CommandRecords, engine events → frames → client objects, and typed
 // rejects for every kind of bad frame (X5).
 import fc from "fast-check";
-import { Builder } from "flatbuffers";
 import { describe, expect, it } from "vitest";
 import {
   ALL_MARKETS,
@@ -36,6 +35,7 @@ import {
   encodeTrade,
 } from "../gateway/codec/index.ts";
 import * as wire from "../schemas/index.ts";
+import { rawFrame } from "./helpers/frames.ts";
 
 const config = loadConfig();
 // Markets of config/default.json: 0 BTC_USDC (BTC 8 decimals, USDC 6), 2 SOL_USDC (SOL 9), 3 BTC_USDC_PERP.
@@ -79,16 +79,6 @@ function expectReject(frame: Uint8Array, code: number, messagePart: string): voi
 
 type Dec = [bigint, number];
 
-function rawFrame(clientSeq: bigint, type: number, build: ((b: Builder) => number) | null): Uint8Array {
-  const b = new Builder(256);
-  const table = build === null ? 0 : build(b);
-  wire.CommandEnvelope.startCommandEnvelope(b);
-  wire.CommandEnvelope.addClientSeq(b, clientSeq);
-  wire.CommandEnvelope.addCommandType(b, type);
-  if (build !== null) wire.CommandEnvelope.addCommand(b, table);
-  b.finish(wire.CommandEnvelope.endCommandEnvelope(b));
-  return b.asUint8Array().slice();
-}
 
 interface RawLimit {
   account?: number;

@@ -3,13 +3,13 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Builder } from "flatbuffers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../engine/pipeline/index.ts";
 import { encodeCommand, type EventJson } from "../gateway/client/codec.ts";
 import { CrossbookClient } from "../gateway/client/ws-client.ts";
 import { startServer, type RunningServer } from "../gateway/server.ts";
 import * as wire from "../schemas/index.ts";
+import { rawFrame } from "./helpers/frames.ts";
 import { prng } from "./helpers/random-commands.ts";
 
 const config = loadConfig();
@@ -53,16 +53,6 @@ async function rejectOf(client: CrossbookClient, bytes: Uint8Array): Promise<Eve
   return next;
 }
 
-function rawFrame(clientSeq: bigint, type: number, build: ((b: Builder) => number) | null): Uint8Array {
-  const b = new Builder(256);
-  const table = build === null ? 0 : build(b);
-  wire.CommandEnvelope.startCommandEnvelope(b);
-  wire.CommandEnvelope.addClientSeq(b, clientSeq);
-  wire.CommandEnvelope.addCommandType(b, type);
-  if (build !== null) wire.CommandEnvelope.addCommand(b, table);
-  b.finish(wire.CommandEnvelope.endCommandEnvelope(b));
-  return b.asUint8Array().slice();
-}
 
 describe("gateway end to end", () => {
   it("two accounts cross on BTC_USDC: both see the fill and their balances change by exactly the trade and the fees (S5)", async () => {

@@ -10,9 +10,9 @@ import { STRESS_RECORD_BYTES } from "./fixtures/ring-records.ts";
 
 const workers: Worker[] = [];
 
-/** Starts a TypeScript fixture in a worker through the tsx bootstrap (see ring-worker-boot.mjs). */
+/** Starts a TypeScript fixture in a worker through the pipeline's tsx bootstrap (engine/pipeline/workers/boot.mjs). */
 function startWorker<T>(fixture: string, data: ProducerData | ConsumerData): Promise<T> {
-  const worker = new Worker(new URL("./fixtures/ring-worker-boot.mjs", import.meta.url), {
+  const worker = new Worker(new URL("../engine/pipeline/workers/boot.mjs", import.meta.url), {
     workerData: { ...data, entry: new URL(`./fixtures/${fixture}`, import.meta.url).href },
   });
   workers.push(worker);
