@@ -218,10 +218,18 @@ export class Engine {
 
   /** Digest of the whole engine state: equal digests mean equal books, balances, holds and clocks (X4). */
   stateHash(): string {
-    const h = createHash("sha256");
-    for (const r of this.risk) h.update(r.stateHash());
-    for (const m of this.matching) h.update(m.stateHash());
-    h.update(this.settlement.stateHash());
-    return h.digest("hex");
+    return composeStateHash(this.risk.map((r) => r.stateHash()), this.matching.map((m) => m.stateHash()), this.settlement.stateHash());
   }
+}
+
+/**
+ * The engine's digest from its stages' own digests (risk shards, then matching shards, in index order, then
+ * settlement). The in-process Engine and the threaded pipeline both use it, so equal stage states mean equal hashes.
+ */
+export function composeStateHash(risk: readonly string[], matching: readonly string[], settlement: string): string {
+  const h = createHash("sha256");
+  for (const r of risk) h.update(r);
+  for (const m of matching) h.update(m);
+  h.update(settlement);
+  return h.digest("hex");
 }

@@ -4,12 +4,11 @@
 //   main ──cmd ring──► risk[k] ──cmd ring──► matching[m] ──event ring──► risk[k] ──event ring──► main
 //   main ──cmd ring──► settlement (clock)           settlement ──postMessage (timer ticks)──► main
 //   risk[k] ──pool-delta ring──► risk[j] (K > 1: each batch's pool deltas, merged at the batch end; risk/pools.ts)
-import { createHash } from "node:crypto";
 import { Worker } from "node:worker_threads";
 import type { MarketDataSink } from "../matching/index.ts";
 import { CommandKind, CommandRecord, EventRecord, type ExchangeConfig } from "../model/index.ts";
 import { RingBuffer, SpinThenParkWait, type RingHandle } from "../ring/index.ts";
-import { DEFAULT_TOPOLOGY, riskShardOfCommand, type EngineTopology } from "./engine.ts";
+import { composeStateHash, DEFAULT_TOPOLOGY, riskShardOfCommand, type EngineTopology } from "./engine.ts";
 import { riskShardOf } from "../risk/index.ts";
 import {
   BATCH_END_KIND,
@@ -353,11 +352,7 @@ export class ThreadedPipeline {
     await done;
     const waiters = this.hashWaiters!;
     this.hashWaiters = null;
-    const h = createHash("sha256");
-    for (const r of waiters.risk) h.update(r);
-    for (const m of waiters.matching) h.update(m);
-    h.update(waiters.settlement!);
-    return h.digest("hex");
+    return composeStateHash(waiters.risk, waiters.matching, waiters.settlement!);
   }
 
   private checkHashDone(): void {
