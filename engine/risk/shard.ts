@@ -81,6 +81,7 @@ import {
   lentAmount as lentAmountOf,
   owedAmount as owedAmountOf,
 } from "../lending/index.ts";
+import { HoldTable } from "./holds.ts";
 import { PoolBook } from "./pools.ts";
 import {
   AccountMargin,
@@ -121,37 +122,6 @@ export const PoolMovement = {
   Redeem: 3,
 } as const;
 export type PoolMovement = (typeof PoolMovement)[keyof typeof PoolMovement];
-
-/** What an open order holds, so R2 can release exactly the rest when it ends. */
-class OrderHold {
-  orderId = 0;
-  account = 0;
-  market = 0;
-  side = 0;
-  clientId = 0n;
-  /** The order's spot-margin flags (S2): a replacement inherits them; the lending issue borrows at fill by them. */
-  flags = 0;
-  asset = 0;
-  /** Units of `asset` still held for this order. */
-  remaining = 0n;
-  /** S2: units of `asset` the order's fills may still borrow beyond `remaining` (autoBorrow). */
-  borrowMax = 0n;
-  /** Pool capacity reserved for those borrows (PoolBook.reserve), released as fills borrow and when the order ends. */
-  reserved = 0n;
-
-  reset(): void {
-    this.borrowMax = 0n;
-    this.reserved = 0n;
-    this.orderId = 0;
-    this.account = 0;
-    this.market = 0;
-    this.side = 0;
-    this.clientId = 0n;
-    this.flags = 0;
-    this.asset = 0;
-    this.remaining = 0n;
-  }
-}
 
 /** Key of an open order by its client id: (account, market, clientId) packed into one bigint. */
 function clientKey(account: number, market: number, clientId: bigint): bigint {
@@ -212,10 +182,9 @@ export interface MaxQuantity {
 
 export class RiskShard {
   private readonly accounts = new Map<number, Account>();
-  private readonly holds = new Map<number, OrderHold>();
+  private readonly holds = new HoldTable();
   /** Open orders by client id, for cancel-replace by client id. */
   private readonly byClientId = new Map<bigint, number>();
-  private readonly freeHolds: OrderHold[] = [];
   private readonly assetCount: number;
   /** Exchange fee account balances collected by this shard, per asset. */
   private readonly feeAccount: Account;
@@ -671,8 +640,7 @@ export class RiskShard {
     account.available[asset] = account.available[asset]! - amount;
     account.locked[asset] = account.locked[asset]! + amount;
     account.openOrders++;
-    const hold = this.freeHolds.pop() ?? new OrderHold();
-    hold.orderId = orderId;
+    const hold = this.holds.add(orderId);
     hold.account = account.id;
     hold.market = market;
     hold.side = side;
@@ -685,7 +653,6 @@ export class RiskShard {
       hold.reserved = this.pools.reservationFor(asset, borrow);
       this.pools.reserve(asset, hold.reserved);
     }
-    this.holds.set(orderId, hold);
     if (clientId !== 0n) this.byClientId.set(clientKey(account.id, market, clientId), orderId);
     this.publishBalance(orderId, account, asset, sink);
   }
@@ -984,7 +951,6 @@ export class RiskShard {
   private releaseHold(orderId: number, seq: number, sink: EventSink): void {
     const hold = this.holds.get(orderId);
     if (hold === undefined) return;
-    this.holds.delete(orderId);
     if (hold.clientId !== 0n) {
       const key = clientKey(hold.account, hold.market, hold.clientId);
       if (this.byClientId.get(key) === orderId) this.byClientId.delete(key);
@@ -997,8 +963,7 @@ export class RiskShard {
     this.pools.release(hold.asset, hold.reserved);
     if (hold.remaining > 0n) this.incoming(account, hold.asset, hold.remaining, 0);
     this.publishBalance(seq, account, hold.asset, sink);
-    hold.reset();
-    this.freeHolds.push(hold);
+    this.holds.remove(orderId);
   }
 
   // ---- queries (answered by events; nothing changes) ----
@@ -1691,7 +1656,8 @@ export class RiskShard {
     const n = this.assetCount;
     const lockedByHolds = new Map<number, bigint[]>();
     const countByHolds = new Map<number, number>();
-    for (const h of this.holds.values()) {
+    const holds = this.holds.sorted();
+    for (const h of holds) {
       if (h.remaining < 0n) throw new Error(`risk invariant: order ${h.orderId} holds ${h.remaining}`);
       let sums = lockedByHolds.get(h.account);
       if (sums === undefined) lockedByHolds.set(h.account, (sums = new Array<bigint>(n).fill(0n)));
@@ -1699,7 +1665,7 @@ export class RiskShard {
       countByHolds.set(h.account, (countByHolds.get(h.account) ?? 0) + 1);
     }
     let reservedByHolds = new Array<bigint>(n).fill(0n);
-    for (const h of this.holds.values()) reservedByHolds[h.asset] = reservedByHolds[h.asset]! + h.reserved;
+    for (const h of holds) reservedByHolds[h.asset] = reservedByHolds[h.asset]! + h.reserved;
     if (this.shardCount === 1) {
       for (let i = 0; i < n; i++) {
         if (reservedByHolds[i] !== this.pools.reserved[i]) throw new Error(`risk invariant: pool ${i} reserved ${this.pools.reserved[i]}, holds ${reservedByHolds[i]}`);
@@ -1752,10 +1718,8 @@ export class RiskShard {
       h.update(`p${id} ${a.positions.map((p) => `${p.lendShares}/${p.borrowShares}`).join(",")}\n`);
     }
     h.update(this.volumes.hashText());
-    const orderIds = [...this.holds.keys()].sort((a, b) => a - b);
-    for (const id of orderIds) {
-      const hold = this.holds.get(id)!;
-      h.update(`h${id} ${hold.account} ${hold.asset} ${hold.flags} ${hold.remaining} ${hold.borrowMax} ${hold.reserved}\n`);
+    for (const hold of this.holds.sorted()) {
+      h.update(`h${hold.orderId} ${hold.account} ${hold.asset} ${hold.flags} ${hold.remaining} ${hold.borrowMax} ${hold.reserved}\n`);
     }
     return h.digest("hex");
   }

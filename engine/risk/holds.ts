@@ -1,0 +1,79 @@
+// The risk shard's open-order holds, by order id: an open-addressing index (matching/id-map.ts) over a slot array of
+// reused hold records. Placing and ending an order is the hot path of R1 and R2: no Map hashing of boxed numbers, no
+// record allocated per order once the table has grown to the open-order count.
+import { IdMap } from "../matching/id-map.ts";
+
+/** What an open order holds, so R2 can release exactly the rest when it ends. */
+export class OrderHold {
+  orderId = 0;
+  account = 0;
+  market = 0;
+  side = 0;
+  clientId = 0n;
+  /** The order's spot-margin flags (S2): a replacement inherits them; the lending issue borrows at fill by them. */
+  flags = 0;
+  asset = 0;
+  /** Units of `asset` still held for this order. */
+  remaining = 0n;
+  /** S2: units of `asset` the order's fills may still borrow beyond `remaining` (autoBorrow). */
+  borrowMax = 0n;
+  /** Pool capacity reserved for those borrows (PoolBook.reserve), released as fills borrow and when the order ends. */
+  reserved = 0n;
+
+  reset(): void {
+    this.borrowMax = 0n;
+    this.reserved = 0n;
+    this.orderId = 0;
+    this.account = 0;
+    this.market = 0;
+    this.side = 0;
+    this.clientId = 0n;
+    this.flags = 0;
+    this.asset = 0;
+    this.remaining = 0n;
+  }
+}
+
+export class HoldTable {
+  private readonly index = new IdMap(1024);
+  private readonly slots: OrderHold[] = [];
+  private readonly free: number[] = [];
+
+  get size(): number {
+    return this.index.size;
+  }
+
+  get(orderId: number): OrderHold | undefined {
+    const slot = this.index.get(orderId);
+    return slot < 0 ? undefined : this.slots[slot];
+  }
+
+  /** Registers a cleared hold for `orderId` (which must not hold yet) and returns it to be filled in. */
+  add(orderId: number): OrderHold {
+    let slot = this.free.pop();
+    if (slot === undefined) {
+      slot = this.slots.length;
+      this.slots.push(new OrderHold());
+    }
+    const hold = this.slots[slot]!;
+    hold.orderId = orderId;
+    this.index.set(orderId, slot);
+    return hold;
+  }
+
+  /** Forgets the hold of `orderId` and clears its record for reuse (read what you need from it first). */
+  remove(orderId: number): void {
+    const slot = this.index.get(orderId);
+    if (slot < 0) return;
+    this.index.delete(orderId);
+    this.slots[slot]!.reset();
+    this.free.push(slot);
+  }
+
+  /** Every open hold, in order-id order (invariant checks and the state digest; not the hot path). */
+  sorted(): OrderHold[] {
+    const out: OrderHold[] = [];
+    this.index.forEach((_, slot) => out.push(this.slots[slot]!));
+    return out.sort((a, b) => a.orderId - b.orderId);
+  }
+}
