@@ -25,6 +25,20 @@ export function viewsOf(buffer: ArrayBufferLike): RecordViews {
 /** Largest amount/quantity/price the engine admits: every such value travels as int64. */
 export const AMOUNT_MAX = (1n << 62n) - 1n;
 
+/**
+ * The int64 at float64-word index `d` as a bigint. Reading a BigInt64Array element allocates a bigint; most int64
+ * fields of a record are zero (fees, the maker's fields, client ids), so a zero word gives the shared 0n instead and
+ * the reading thread allocates only for the values that are there.
+ */
+export function readInt64(v: RecordViews, d: number): bigint {
+  return (v.i32[d << 1]! | v.i32[(d << 1) + 1]!) === 0 ? 0n : v.i64[d]!;
+}
+
+/** The unsigned 64-bit id (client order id) at float64-word index `d`, with the same zero shortcut. */
+function readUint64(v: RecordViews, d: number): bigint {
+  return (v.i32[d << 1]! | v.i32[(d << 1) + 1]!) === 0 ? 0n : BigInt.asUintN(64, v.i64[d]!);
+}
+
 /** Marker kind (in the kind slot of either record type): the end of a journal batch, with its batch number. */
 export const BATCH_END_KIND = -1;
 
@@ -98,12 +112,12 @@ export function readCommand(v: RecordViews, byteOffset: number, c: CommandRecord
   c.seq = v.f64[d + C_SEQ]!;
   c.orderId = v.f64[d + C_ORDER_ID]!;
   c.timeMs = v.f64[d + C_TIME]!;
-  c.clientId = BigInt.asUintN(64, v.i64[d + C_CLIENT_ID]!);
-  c.price = v.i64[d + C_PRICE]!;
-  c.quantity = v.i64[d + C_QUANTITY]!;
-  c.quoteQuantity = v.i64[d + C_QUOTE_QUANTITY]!;
-  c.amount = v.i64[d + C_AMOUNT]!;
-  c.positionQuantity = v.i64[d + C_POSITION]!;
+  c.clientId = readUint64(v, d + C_CLIENT_ID);
+  c.price = readInt64(v, d + C_PRICE);
+  c.quantity = readInt64(v, d + C_QUANTITY);
+  c.quoteQuantity = readInt64(v, d + C_QUOTE_QUANTITY);
+  c.amount = readInt64(v, d + C_AMOUNT);
+  c.positionQuantity = readInt64(v, d + C_POSITION);
 }
 
 /** Writes a batch-end marker into a command slot. */
@@ -223,33 +237,33 @@ function writeAccountBlock(v: RecordViews, w: number, d: number, e: EventRecord)
 }
 
 function readAccountBlock(v: RecordViews, w: number, d: number, e: EventRecord): void {
-  e.netEquityUsd = v.i64[d + E_NET_EQUITY]!;
-  e.netEquityLockedUsd = v.i64[d + E_NET_EQUITY_LOCKED]!;
-  e.collateralValueUsd = v.i64[d + E_COLLATERAL_VALUE]!;
-  e.liabilityUsd = v.i64[d + E_LIABILITY]!;
-  e.exposureUsd = v.i64[d + E_EXPOSURE]!;
-  e.notionalUsd = v.i64[d + E_NOTIONAL]!;
-  e.pnlUsd = v.i64[d + E_PNL]!;
-  e.volumeUsd = v.i64[d + E_VOLUME]!;
-  e.imf = v.i64[d + E_IMF]!;
-  e.mmf = v.i64[d + E_MMF]!;
-  e.marginFraction = v.i64[d + E_MARGIN_FRACTION]!;
-  e.imr = v.i64[d + E_IMR]!;
-  e.mmr = v.i64[d + E_MMR]!;
-  e.weight = v.i64[d + E_WEIGHT]!;
+  e.netEquityUsd = readInt64(v, d + E_NET_EQUITY);
+  e.netEquityLockedUsd = readInt64(v, d + E_NET_EQUITY_LOCKED);
+  e.collateralValueUsd = readInt64(v, d + E_COLLATERAL_VALUE);
+  e.liabilityUsd = readInt64(v, d + E_LIABILITY);
+  e.exposureUsd = readInt64(v, d + E_EXPOSURE);
+  e.notionalUsd = readInt64(v, d + E_NOTIONAL);
+  e.pnlUsd = readInt64(v, d + E_PNL);
+  e.volumeUsd = readInt64(v, d + E_VOLUME);
+  e.imf = readInt64(v, d + E_IMF);
+  e.mmf = readInt64(v, d + E_MMF);
+  e.marginFraction = readInt64(v, d + E_MARGIN_FRACTION);
+  e.imr = readInt64(v, d + E_IMR);
+  e.mmr = readInt64(v, d + E_MMR);
+  e.weight = readInt64(v, d + E_WEIGHT);
   e.settings = v.i32[w + E_SETTINGS]!;
   e.leverageLimit = v.i32[w + E_LEVERAGE_LIMIT]!;
   e.feeTier = v.i32[w + E_FEE_TIER]!;
   if (!hasPoolBlock(e.kind)) return;
-  e.utilization = v.i64[d + E_UTILIZATION]!;
-  e.borrowRate = v.i64[d + E_BORROW_RATE]!;
-  e.lendRate = v.i64[d + E_LEND_RATE]!;
-  e.lendRateAfterFee = v.i64[d + E_LEND_RATE_AFTER_FEE]!;
-  e.hourBorrowRate = v.i64[d + E_HOUR_BORROW_RATE]!;
-  e.optimalUtilization = v.i64[d + E_OPTIMAL_UTILIZATION]!;
-  e.throttleUtilization = v.i64[d + E_THROTTLE_UTILIZATION]!;
-  e.maxUtilization = v.i64[d + E_MAX_UTILIZATION]!;
-  e.poolFee = v.i64[d + E_POOL_FEE]!;
+  e.utilization = readInt64(v, d + E_UTILIZATION);
+  e.borrowRate = readInt64(v, d + E_BORROW_RATE);
+  e.lendRate = readInt64(v, d + E_LEND_RATE);
+  e.lendRateAfterFee = readInt64(v, d + E_LEND_RATE_AFTER_FEE);
+  e.hourBorrowRate = readInt64(v, d + E_HOUR_BORROW_RATE);
+  e.optimalUtilization = readInt64(v, d + E_OPTIMAL_UTILIZATION);
+  e.throttleUtilization = readInt64(v, d + E_THROTTLE_UTILIZATION);
+  e.maxUtilization = readInt64(v, d + E_MAX_UTILIZATION);
+  e.poolFee = readInt64(v, d + E_POOL_FEE);
 }
 
 export function writeEvent(v: RecordViews, byteOffset: number, e: EventRecord): void {
@@ -311,19 +325,19 @@ export function readEvent(v: RecordViews, byteOffset: number, e: EventRecord): v
   e.makerOrderId = v.f64[d + E_MAKER_ORDER_ID]!;
   e.tradeId = v.f64[d + E_TRADE_ID]!;
   e.timeMs = v.f64[d + E_TIME]!;
-  e.clientId = BigInt.asUintN(64, v.i64[d + E_CLIENT_ID]!);
-  e.price = v.i64[d + E_PRICE]!;
-  e.quantity = v.i64[d + E_QUANTITY]!;
-  e.amount = v.i64[d + E_AMOUNT]!;
-  e.amount2 = v.i64[d + E_AMOUNT2]!;
-  e.makerClientId = BigInt.asUintN(64, v.i64[d + E_MAKER_CLIENT_ID]!);
-  e.makerFee = v.i64[d + E_MAKER_FEE]!;
-  e.takerFee = v.i64[d + E_TAKER_FEE]!;
+  e.clientId = readUint64(v, d + E_CLIENT_ID);
+  e.price = readInt64(v, d + E_PRICE);
+  e.quantity = readInt64(v, d + E_QUANTITY);
+  e.amount = readInt64(v, d + E_AMOUNT);
+  e.amount2 = readInt64(v, d + E_AMOUNT2);
+  e.makerClientId = readUint64(v, d + E_MAKER_CLIENT_ID);
+  e.makerFee = readInt64(v, d + E_MAKER_FEE);
+  e.takerFee = readInt64(v, d + E_TAKER_FEE);
   const kind = e.kind;
   if (kind === EventKind.Balance || hasAccountBlock(kind)) {
     e.message = "";
-    e.lent = v.i64[d + E_LENT]!;
-    e.borrowed = v.i64[d + E_BORROWED]!;
+    e.lent = readInt64(v, d + E_LENT);
+    e.borrowed = readInt64(v, d + E_BORROWED);
     if (kind !== EventKind.Balance) readAccountBlock(v, w, d, e);
     return;
   }
