@@ -1,6 +1,8 @@
 // The whole engine on its worker threads (gateway rings → risk → matching → risk → out ring), driven from this
 // thread as the gateway drives it, without the journal and the network:
-//   pipeline.excore-mix.max   throughput: the exchange-core mix submitted as fast as the rings take it;
+//   pipeline.excore-mix.max   throughput: the exchange-core mix submitted as fast as the rings take it, through the
+//                             default 1 × 1 layout (one fused engine worker: engine/pipeline/workers/engine-worker.ts);
+//   pipeline.excore-mix.max.split  the same with risk and matching on separate workers (stages: "split");
 //   pipeline.excore-mix.100k  latency: open loop at 100 k ops/s, ring-in to first event out, hdr histogram;
 //   pipeline.spot-order       throughput of crossing spot orders (a maker rests, a funded taker fills it);
 //   pipeline.margin-order     the same stream, the taker holding no quote: every fill borrows its cost from the
@@ -88,9 +90,15 @@ async function submitAll(p: ThreadedPipeline, cmds: readonly CommandRecord[], fr
   }
 }
 
-async function prepared(onEvent: (e: EventRecord) => void): Promise<{ p: ThreadedPipeline; batch: { n: number }; w: EncodedWorkload }> {
+/** Threads of each stage layout, for the notes. */
+const STAGE_THREADS = {
+  fused: "1 engine worker (risk → matching → risk on one thread) + 1 settlement worker",
+  split: "1 risk + 1 matching + 1 settlement worker",
+} as const;
+
+async function prepared(onEvent: (e: EventRecord) => void, stages: "fused" | "split"): Promise<{ p: ThreadedPipeline; batch: { n: number }; w: EncodedWorkload }> {
   const w = getWorkload();
-  const p = await ThreadedPipeline.start(loadConfig(), { onEvent });
+  const p = await ThreadedPipeline.start(loadConfig(), { onEvent }, { stages });
   const batch = { n: 0 };
   await submitAll(p, w.funding, 0, w.funding.length, batch);
   await submitEncoded(p, w, 0, w.warmupCount + WARMUP_COMMANDS, batch);
@@ -98,11 +106,11 @@ async function prepared(onEvent: (e: EventRecord) => void): Promise<{ p: Threade
   return { p, batch, w };
 }
 
-async function maxThroughput(): Promise<BenchResult> {
+async function maxThroughput(stages: "fused" | "split"): Promise<BenchResult> {
   let events = 0;
   const { p, batch, w } = await prepared(() => {
     events++;
-  });
+  }, stages);
   const count = Math.min(MAX_COMMANDS, w.count - WARMUP_COMMANDS);
   const from = w.warmupCount + WARMUP_COMMANDS;
   events = 0;
@@ -113,13 +121,13 @@ async function maxThroughput(): Promise<BenchResult> {
   await p.stop();
   const opsPerSec = (count / ns) * 1e9;
   return {
-    id: "pipeline.excore-mix.max",
+    id: stages === "fused" ? "pipeline.excore-mix.max" : "pipeline.excore-mix.max.split",
     opsPerSec,
     meanNs: ns / count,
     p50Ns: null,
     p99Ns: null,
     p999Ns: null,
-    notes: `${count} commands of the book.excore-mix stream after ${WARMUP_COMMANDS} warm-up (9% GTC, 3% IOC, 6% cancel, 82% move; ~1000 resting orders over ~750 levels; risk holds on every order), batches of ${BATCH_COMMANDS_MAX}, ${events} events out; 1 risk + 1 matching + 1 settlement worker`,
+    notes: `${count} commands of the book.excore-mix stream after ${WARMUP_COMMANDS} warm-up (9% GTC, 3% IOC, 6% cancel, 82% move; ~1000 resting orders over ~750 levels; risk holds on every order), batches of ${BATCH_COMMANDS_MAX}, ${events} events out; ${STAGE_THREADS[stages]}`,
   };
 }
 
@@ -134,8 +142,9 @@ async function openLoopLatency(): Promise<BenchResult> {
   const sentAt = new Float64Array(count);
   const seen = new Uint8Array(count);
   const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 10_000_000_000, numberOfSignificantValueDigits: 3 });
-  const base = process.hrtime.bigint();
-  const now = (): number => Number(process.hrtime.bigint() - base);
+  // performance.now() (a double) rather than hrtime.bigint(): the clock is read over a million times and must not
+  // allocate, or the measuring thread's own garbage collections show up in the tail.
+  const now = (): number => performance.now() * 1e6;
   let measuring = false;
   const segments: number[][] = Array.from({ length: 10 }, () => []);
   let inflight = 0;
@@ -163,23 +172,33 @@ async function openLoopLatency(): Promise<BenchResult> {
   const start = now();
   let arrived = 0; // commands whose scheduled arrival time has passed (stamped on arrival)
   let next = 0; // commands handed to the engine
+  let submitting = false;
   // Open loop: commands arrive on schedule whatever the engine does; the sequencer hands every command that has
-  // arrived to the engine as one batch whenever fewer than INFLIGHT_BATCHES_MAX batches are in flight.
-  while (next < count) {
-    const due = Math.min(count, Math.floor(((now() - start) / 1e9) * OPEN_LOOP_RATE) + 1);
-    if (due > arrived) {
-      for (let i = arrived; i < due; i++) sentAt[i] = start + (i / OPEN_LOOP_RATE) * 1e9;
-      arrived = due;
-    }
-    if (arrived > next && inflight < INFLIGHT_BATCHES_MAX) {
-      const to = Math.min(arrived, next + BATCH_COMMANDS_MAX);
-      inflight++;
-      batches++;
-      await p.submitEncoded(w.commands, (base0 + next) * COMMAND_RECORD_BYTES, to - next, ++batch.n);
-      next = to;
-    }
-    await new Promise((r) => setImmediate(r));
-  }
+  // arrived to the engine as one batch whenever fewer than INFLIGHT_BATCHES_MAX batches are in flight. One step per
+  // event-loop turn (setImmediate, so the event pump runs between steps), without a promise per step.
+  await new Promise<void>((resolve, reject) => {
+    const submitted = (): void => {
+      submitting = false;
+    };
+    const step = (): void => {
+      const due = Math.min(count, Math.floor(((now() - start) / 1e9) * OPEN_LOOP_RATE) + 1);
+      if (due > arrived) {
+        for (let i = arrived; i < due; i++) sentAt[i] = start + (i / OPEN_LOOP_RATE) * 1e9;
+        arrived = due;
+      }
+      if (!submitting && arrived > next && inflight < INFLIGHT_BATCHES_MAX) {
+        const to = Math.min(arrived, next + BATCH_COMMANDS_MAX);
+        inflight++;
+        batches++;
+        submitting = true;
+        p.submitEncoded(w.commands, (base0 + next) * COMMAND_RECORD_BYTES, to - next, ++batch.n).then(submitted, reject);
+        next = to;
+      }
+      if (next < count) setImmediate(step);
+      else resolve();
+    };
+    setImmediate(step);
+  });
   await p.waitForBatch(batch.n);
   const elapsed = now() - start;
   await p.stop();
@@ -196,7 +215,7 @@ async function openLoopLatency(): Promise<BenchResult> {
     p50Ns: histogram.getValueAtPercentile(50),
     p99Ns: histogram.getValueAtPercentile(99),
     p999Ns: histogram.getValueAtPercentile(99.9),
-    notes: `open loop at ${OPEN_LOOP_RATE} ops/s for ${count} commands after ${WARMUP_COMMANDS} warm-up, each stamped at its scheduled arrival; at most ${INFLIGHT_BATCHES_MAX} batches in flight (${batches} batches, ${(count / batches).toFixed(1)} commands each); latency = arrival to the first event of the command back on this thread`,
+    notes: `open loop at ${OPEN_LOOP_RATE} ops/s for ${count} commands after ${WARMUP_COMMANDS} warm-up, each stamped at its scheduled arrival; at most ${INFLIGHT_BATCHES_MAX} batches in flight (${batches} batches, ${(count / batches).toFixed(1)} commands each); latency = arrival to the first event of the command back on this thread; ${STAGE_THREADS.fused}`,
   };
   histogram.destroy();
   return r;
@@ -278,13 +297,14 @@ async function pairThroughput(id: string, margin: boolean): Promise<BenchResult>
     p999Ns: null,
     notes: `${count} commands after ${PAIR_WARMUP} warm-up: pairs of a resting maker sell (1 SOL at 150) and a crossing IOC taker buy, ${PAIR_TAKERS} takers; ` +
       (margin ? "takers hold no USDC (10 BTC collateral): every fill borrows 150 USDC from the pool (S2, entry fee, C8 on every order)" : "takers hold the USDC (plain spot, S1)") +
-      `; ${fills} fills, ${rejected} rejects; batches of ${BATCH_COMMANDS_MAX}, 1 risk + 1 matching worker${ratio}`,
+      `; ${fills} fills, ${rejected} rejects; batches of ${BATCH_COMMANDS_MAX}, ${STAGE_THREADS.fused}${ratio}`,
   };
 }
 
 export const benchmarks: BenchDef[] = [
   { id: "pipeline.spot-order", kind: "custom", run: () => pairThroughput("pipeline.spot-order", false) },
   { id: "pipeline.margin-order", kind: "custom", run: () => pairThroughput("pipeline.margin-order", true) },
-  { id: "pipeline.excore-mix.max", kind: "custom", run: maxThroughput },
+  { id: "pipeline.excore-mix.max", kind: "custom", run: () => maxThroughput("fused") },
+  { id: "pipeline.excore-mix.max.split", kind: "custom", run: () => maxThroughput("split") },
   { id: "pipeline.excore-mix.100k", kind: "custom", run: openLoopLatency },
 ];

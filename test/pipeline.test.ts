@@ -41,10 +41,10 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((p) => p.stop()));
 });
 
-async function runThreaded(stream: CommandRecord[][], topology: EngineTopology): Promise<{ events: string[]; hash: string }> {
+async function runThreaded(stream: CommandRecord[][], topology: EngineTopology, stages?: "fused" | "split"): Promise<{ events: string[]; hash: string }> {
   const events: string[] = [];
   const fatal: string[] = [];
-  const p = await ThreadedPipeline.start(config, { onEvent: (e) => events.push(eventText(e)), onFatal: (m) => fatal.push(m) }, { topology });
+  const p = await ThreadedPipeline.start(config, { onEvent: (e) => events.push(eventText(e)), onFatal: (m) => fatal.push(m) }, { topology, ...(stages === undefined ? {} : { stages }) });
   running.push(p);
   let n = 0;
   for (const b of stream) await p.submitBatch(b, b.length, ++n);
@@ -55,11 +55,21 @@ async function runThreaded(stream: CommandRecord[][], topology: EngineTopology):
 }
 
 describe("threaded pipeline = in-process engine", () => {
-  it("X4: 20,000 random commands in random batches (1–400): identical event stream and state hash, 1 risk × 1 matching shard", async () => {
+  it("X4: 20,000 random commands in random batches (1–400): identical event stream and state hash, 1 risk × 1 matching shard (the fused engine worker, the default)", async () => {
     const stream = batches(20261121, 20_000, 400);
     const a = runInProcess(stream, { riskShards: 1, matchingShards: 1 });
     const b = await runThreaded(stream, { riskShards: 1, matchingShards: 1 });
     expect(a.events.length).toBeGreaterThan(60_000);
+    expect(b.events.length).toBe(a.events.length);
+    for (let i = 0; i < a.events.length; i++) if (b.events[i] !== a.events[i]) expect(b.events[i]).toBe(a.events[i]);
+    expect(b.hash).toBe(a.hash);
+  });
+
+  it("X4: the same stream with risk and matching on separate workers (stages: split) gives the same events and hash", async () => {
+    const stream = batches(20261122, 10_000, 400);
+    const a = runInProcess(stream, { riskShards: 1, matchingShards: 1 });
+    const b = await runThreaded(stream, { riskShards: 1, matchingShards: 1 }, "split");
+    expect(a.events.length).toBeGreaterThan(30_000);
     expect(b.events.length).toBe(a.events.length);
     for (let i = 0; i < a.events.length; i++) if (b.events[i] !== a.events[i]) expect(b.events[i]).toBe(a.events[i]);
     expect(b.hash).toBe(a.hash);

@@ -4,10 +4,16 @@
 //   main ──cmd ring──► risk[k] ──cmd ring──► matching[m] ──event ring──► risk[k] ──event ring──► main
 //   main ──cmd ring──► settlement (clock)           settlement ──postMessage (timer ticks)──► main
 //   risk[k] ──pool-delta ring──► risk[j] (K > 1: each batch's pool deltas, merged at the batch end; risk/pools.ts)
+//
+// The 1 × 1 topology runs fused by default: one engine worker (workers/engine-worker.ts) does risk → matching →
+// risk on one thread, so a batch crosses threads twice (main → engine → main) instead of four times; its rings
+// look like risk[0]'s, so everything below treats it as risk shard 0. `stages: "split"` keeps separate risk and
+// matching threads (tests compare both).
+//   main ──cmd ring──► engine (risk R1 → matching → risk R2) ──event ring──► main
 import { Worker } from "node:worker_threads";
 import type { MarketDataSink } from "../matching/index.ts";
 import { CommandKind, CommandRecord, EventRecord, type ExchangeConfig } from "../model/index.ts";
-import { RingBuffer, SpinThenParkWait, type RingHandle } from "../ring/index.ts";
+import { RingBuffer, SpinThenParkWait, waitForSpaceAsync, type RingHandle } from "../ring/index.ts";
 import { composeStateHash, DEFAULT_TOPOLOGY, riskShardOfCommand, type EngineTopology } from "./engine.ts";
 import { riskShardOf } from "../risk/index.ts";
 import {
@@ -30,11 +36,26 @@ import {
   EVENT_RING_SLOTS,
   MARKET_DATA_RING_SLOTS,
   POOL_DELTA_RING_SLOTS,
+  type EngineWorkerData,
   type MatchingWorkerData,
   type RiskWorkerData,
   type SettlementWorkerData,
   type WorkerMessage,
 } from "./workers/protocol.ts";
+
+/** Copies one command record into the writer's next slot word by word (no view allocated); false if the ring is full. */
+function copyRecord(w: RingWriter, source: RecordViews, from: number): boolean {
+  const offset = w.trySlot();
+  if (offset < 0) return false;
+  const dst = w.ring.i32;
+  const src = source.i32;
+  const d = offset >> 2;
+  const s = from >> 2;
+  for (let i = 0; i < COMMAND_RECORD_WORDS; i++) dst[d + i] = src[s + i]!;
+  return true;
+}
+
+const COMMAND_RECORD_WORDS = COMMAND_RECORD_BYTES >> 2;
 
 export interface PipelineHandlers {
   /** Every engine event, in each risk shard's order. The record is only valid during the call. */
@@ -53,6 +74,11 @@ export interface PipelineOptions {
   readonly topology?: EngineTopology;
   /** Live clock ticks every this many ms; 0 = off (tests, benchmarks, replay). */
   readonly tickIntervalMs?: number;
+  /**
+   * "fused" (the default for 1 × 1): risk and matching share one engine worker; "split": one worker per stage
+   * shard. Topologies with more than one shard of either stage are always split.
+   */
+  readonly stages?: "fused" | "split";
 }
 
 const BOOT = new URL("./workers/boot.mjs", import.meta.url);
@@ -97,11 +123,46 @@ export class ThreadedPipeline {
   static async start(config: ExchangeConfig, handlers: PipelineHandlers, options: PipelineOptions = {}): Promise<ThreadedPipeline> {
     const topology = options.topology ?? DEFAULT_TOPOLOGY;
     const p = new ThreadedPipeline(config, topology, handlers);
-    await p.spawn(options.tickIntervalMs ?? 0);
+    const fused = topology.riskShards === 1 && topology.matchingShards === 1 && options.stages !== "split";
+    await p.spawn(options.tickIntervalMs ?? 0, fused);
     return p;
   }
 
-  private async spawn(tickIntervalMs: number): Promise<void> {
+  private async spawn(tickIntervalMs: number, fused: boolean): Promise<void> {
+    const ready: Promise<void>[] = [];
+    const marketDataRings: RingBuffer[] = [];
+    if (fused) ready.push(this.spawnFused(marketDataRings));
+    else ready.push(...this.spawnSplit(marketDataRings));
+    const settlementRing = RingBuffer.create(COMMAND_RECORD_BYTES, 1024);
+    this.settlementIn = new RingWriter(settlementRing, this.wait);
+    const sdata: SettlementWorkerData = { entry: entry("settlement-worker.ts"), commandsIn: handle(settlementRing, "settlement.in"), tickIntervalMs };
+    ready.push(this.startWorker(sdata));
+    await Promise.all(ready);
+    this.pumps = this.riskOut.map((r, k) => this.pump(r, k));
+    const sink = this.handlers.onMarketData;
+    if (sink !== undefined) for (const md of marketDataRings) this.pumps.push(this.pumpMarketData(new RingReader(md, this.wait), sink));
+  }
+
+  /** The 1 × 1 engine on one worker; its rings take risk shard 0's place. */
+  private spawnFused(marketDataRings: RingBuffer[]): Promise<void> {
+    const commandsIn = RingBuffer.create(COMMAND_RECORD_BYTES, COMMAND_RING_SLOTS);
+    const eventsOut = RingBuffer.create(EVENT_RECORD_BYTES, EVENT_RING_SLOTS);
+    this.riskIn.push(new RingWriter(commandsIn, this.wait));
+    this.riskOut.push(new RingReader(eventsOut, this.wait));
+    const md = this.handlers.onMarketData === undefined ? null : RingBuffer.create(MARKET_DATA_RECORD_BYTES, MARKET_DATA_RING_SLOTS);
+    if (md !== null) marketDataRings.push(md);
+    const data: EngineWorkerData = {
+      entry: entry("engine-worker.ts"),
+      config: this.config,
+      commandsIn: handle(commandsIn, "engine.in"),
+      eventsOut: handle(eventsOut, "engine.out"),
+      marketDataOut: md === null ? null : handle(md, "engine.market-data"),
+    };
+    return this.startWorker(data);
+  }
+
+  /** One worker per risk shard and per matching shard, with the rings between them. */
+  private spawnSplit(marketDataRings: RingBuffer[]): Promise<void>[] {
     const { riskShards, matchingShards } = this.topology;
     const riskToMatching: RingBuffer[][] = [];
     const matchingToRisk: RingBuffer[][] = [];
@@ -139,7 +200,6 @@ export class ThreadedPipeline {
       };
       ready.push(this.startWorker(data));
     }
-    const marketDataRings: RingBuffer[] = [];
     for (let m = 0; m < matchingShards; m++) {
       const md = this.handlers.onMarketData === undefined ? null : RingBuffer.create(MARKET_DATA_RECORD_BYTES, MARKET_DATA_RING_SLOTS);
       if (md !== null) marketDataRings.push(md);
@@ -154,14 +214,7 @@ export class ThreadedPipeline {
       };
       ready.push(this.startWorker(data));
     }
-    const settlementRing = RingBuffer.create(COMMAND_RECORD_BYTES, 1024);
-    this.settlementIn = new RingWriter(settlementRing, this.wait);
-    const sdata: SettlementWorkerData = { entry: entry("settlement-worker.ts"), commandsIn: handle(settlementRing, "settlement.in"), tickIntervalMs };
-    ready.push(this.startWorker(sdata));
-    await Promise.all(ready);
-    this.pumps = this.riskOut.map((r, k) => this.pump(r, k));
-    const sink = this.handlers.onMarketData;
-    if (sink !== undefined) for (const md of marketDataRings) this.pumps.push(this.pumpMarketData(new RingReader(md, this.wait), sink));
+    return ready;
   }
 
   private async pumpMarketData(reader: RingReader, sink: MarketDataSink): Promise<void> {
@@ -298,8 +351,9 @@ export class ThreadedPipeline {
         await this.copy(this.settlementIn, source, from);
       } else {
         const account = source.i32[(from >> 2) + 1]! >>> 0;
-        const k = kind === CommandKind.SetMarketState ? 0 : riskShardOf(account, shards);
-        await this.copy(this.riskIn[k]!, source, from);
+        const w = this.riskIn[kind === CommandKind.SetMarketState ? 0 : riskShardOf(account, shards)]!;
+        // The common case stays synchronous (no promise per command); only a full ring waits.
+        if (!copyRecord(w, source, from)) await this.copy(w, source, from);
       }
     }
     this.submitted.push(batchNumber);
@@ -311,9 +365,10 @@ export class ThreadedPipeline {
   }
 
   private async copy(w: RingWriter, source: RecordViews, from: number): Promise<void> {
-    let offset = w.trySlot();
-    if (offset < 0) offset = await w.slotAsync();
-    w.ring.u8.set(source.u8.subarray(from, from + COMMAND_RECORD_BYTES), offset);
+    while (!copyRecord(w, source, from)) {
+      if (w.ring.isClosed()) throw new Error("ring closed while writing");
+      await waitForSpaceAsync(w.ring, this.wait, PARK_MS);
+    }
   }
 
   /** Resolves when every stage has finished batch `batchNumber` (submitted before). */

@@ -1,0 +1,104 @@
+// The fused stage worker of the 1 risk × 1 matching topology: one thread runs risk R1, matching and risk R2 of
+// every batch through the in-process Engine itself (engine.ts), so the batch rule is the same code, not a copy.
+//
+// Why: on a 2-core machine four busy threads (gateway, risk, matching, settlement) take turns on two cores, and
+// the batch rule hands work risk → matching → risk at every batch; most of those hand-offs find the other thread
+// parked, and waking a parked thread costs tens of µs. With one stage thread the only hand-offs left are gateway →
+// engine → gateway, one per batch each way, and the engine thread can afford to spin: nothing else on its core is
+// waiting for work from it. Sharded topologies (K risk or M matching shards > 1) keep one thread per shard.
+import { parentPort, workerData } from "node:worker_threads";
+import { CommandRecord, EventRecord, type EventSink } from "../../model/index.ts";
+import { RingBuffer, SpinThenParkWait } from "../../ring/index.ts";
+import { BATCH_COMMANDS_MAX, Engine } from "../engine.ts";
+import { RingMarketDataSink } from "../market-data-codec.ts";
+import { BATCH_END_KIND, commandKindAt, commandSeqAt, readCommand, writeEvent, writeEventBatchEnd } from "../record-codec.ts";
+import { PARK_MS, RingReader, RingWriter } from "../ring-io.ts";
+import { CONTROL_STATE_HASH, ENGINE_WORKER_SPIN_ITERATIONS, type EngineWorkerData, type WorkerMessage } from "./protocol.ts";
+
+const data = workerData as EngineWorkerData;
+const wait = new SpinThenParkWait({ spinIterations: ENGINE_WORKER_SPIN_ITERATIONS });
+const engine = new Engine(data.config);
+const input = new RingReader(RingBuffer.attach(data.commandsIn), wait);
+const output = new RingWriter(RingBuffer.attach(data.eventsOut), wait);
+const marketData = data.marketDataOut === null ? null : new RingWriter(RingBuffer.attach(data.marketDataOut), wait);
+if (marketData !== null) engine.matching[0]!.setMarketDataSink(new RingMarketDataSink(marketData));
+
+/** One batch's commands, decoded into records reused from batch to batch. */
+const batch: CommandRecord[] = [];
+for (let i = 0; i < BATCH_COMMANDS_MAX; i++) batch.push(new CommandRecord());
+const control = new EventRecord();
+
+const out: EventSink = {
+  publish(e: EventRecord): void {
+    writeEvent(output.ring, output.slot(), e);
+  },
+};
+
+function post(m: WorkerMessage): void {
+  parentPort!.postMessage(m);
+}
+
+function flushAll(): void {
+  output.flush();
+  marketData?.flush();
+}
+
+/** The digests of the risk and matching stages, as the split workers report them (threaded.ts composes them). */
+function reportStateHash(seq: number): void {
+  for (let code = 0; code <= 1; code++) {
+    control.clear();
+    control.kind = CONTROL_STATE_HASH;
+    control.seq = seq;
+    control.code = code;
+    control.account = 0;
+    control.message = code === 0 ? engine.risk[0]!.stateHash() : engine.matching[0]!.stateHash();
+    out.publish(control);
+  }
+}
+
+/** Reads one batch and runs it. Returns false when the sequencer closed the ring. */
+function runBatch(): boolean {
+  let count = 0;
+  for (;;) {
+    const offset = input.peek();
+    if (offset < 0) {
+      flushAll();
+      if (input.ring.isClosed() && input.ring.available() === 0) return false;
+      input.waitData(PARK_MS);
+      continue;
+    }
+    const kind = commandKindAt(input.ring, offset);
+    if (kind === BATCH_END_KIND) {
+      const number = commandSeqAt(input.ring, offset);
+      input.advance();
+      if (count > 0) engine.processBatch(batch, count, out);
+      writeEventBatchEnd(output.ring, output.slot(), number);
+      flushAll();
+      return true;
+    }
+    if (count === BATCH_COMMANDS_MAX) throw new Error(`engine worker: a batch holds more than ${BATCH_COMMANDS_MAX} commands`);
+    if (kind === CONTROL_STATE_HASH) {
+      // Control batches hold this one record (ThreadedPipeline.stateHash), so the digests are at a batch boundary.
+      reportStateHash(commandSeqAt(input.ring, offset));
+      input.advance();
+      continue;
+    }
+    readCommand(input.ring, offset, batch[count++]!);
+    input.advance();
+  }
+}
+
+function run(): void {
+  post({ type: "ready" });
+  while (runBatch());
+  flushAll();
+  output.ring.close();
+  marketData?.ring.close();
+}
+
+try {
+  run();
+} catch (e) {
+  post({ type: "fatal", message: `engine: ${(e as Error).stack ?? String(e)}` });
+  process.exit(1);
+}
