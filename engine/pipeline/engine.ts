@@ -52,28 +52,42 @@ export function marketsOfShard(config: ExchangeConfig, shard: number, shardCount
   return config.markets.filter((m) => matchingShardOf(m.id, shardCount) === shard).map((m) => m.id);
 }
 
-/** A growable queue of command records that reuses its slots across batches. */
+/**
+ * A growable queue of commands for one matching shard, reused across batches. push() keeps a copy (the caller
+ * reuses its record); pushRef() keeps the caller's record itself, for a caller whose records stay unchanged until
+ * the queue is cleared (the in-process Engine's batch records).
+ */
 export class CommandQueue {
-  private readonly slots: CommandRecord[] = [];
+  private readonly items: CommandRecord[] = [];
+  private readonly copies: CommandRecord[] = [];
+  private copiesUsed = 0;
   length = 0;
 
   push(c: CommandRecord): CommandRecord {
-    let slot = this.slots[this.length];
-    if (slot === undefined) {
-      slot = new CommandRecord();
-      this.slots.push(slot);
+    let copy = this.copies[this.copiesUsed];
+    if (copy === undefined) {
+      copy = new CommandRecord();
+      this.copies.push(copy);
     }
-    slot.copyFrom(c);
+    this.copiesUsed++;
+    copy.copyFrom(c);
+    this.pushRef(copy);
+    return copy;
+  }
+
+  pushRef(c: CommandRecord): void {
+    if (this.length < this.items.length) this.items[this.length] = c;
+    else this.items.push(c);
     this.length++;
-    return slot;
   }
 
   at(i: number): CommandRecord {
-    return this.slots[i]!;
+    return this.items[i]!;
   }
 
   clear(): void {
     this.length = 0;
+    this.copiesUsed = 0;
   }
 }
 
@@ -84,23 +98,30 @@ export function riskShardOfCommand(cmd: CommandRecord, riskShards: number): numb
 
 /**
  * Queues a command that passed R1 for the matching shard(s) that must see it: AdvanceTime goes to every shard,
- * CancelAll over ALL_MARKETS becomes one CancelAll per market (same sequence number, market order).
+ * CancelAll over ALL_MARKETS becomes one CancelAll per market (same sequence number, market order). `byReference`:
+ * queue `cmd` itself rather than a copy (it stays unchanged until the queues are cleared); expansions are copies.
  */
 export function forwardToMatching(
   cmd: CommandRecord,
   config: ExchangeConfig,
   queues: readonly CommandQueue[],
   scratch: CommandRecord,
+  byReference = false,
 ): void {
   const shards = queues.length;
   if (cmd.kind === CommandKind.AdvanceTime) {
-    for (let m = 0; m < shards; m++) queues[m]!.push(cmd);
+    for (let m = 0; m < shards; m++) {
+      if (byReference) queues[m]!.pushRef(cmd);
+      else queues[m]!.push(cmd);
+    }
   } else if (cmd.kind === CommandKind.CancelAll && cmd.market === ALL_MARKETS) {
     scratch.copyFrom(cmd);
     for (const market of config.markets) {
       scratch.market = market.id;
       queues[matchingShardOf(market.id, shards)]!.push(scratch);
     }
+  } else if (byReference) {
+    queues[matchingShardOf(cmd.market, shards)]!.pushRef(cmd);
   } else {
     queues[matchingShardOf(cmd.market, shards)]!.push(cmd);
   }
@@ -142,7 +163,10 @@ export class Engine {
     this.processBatch([cmd], 1, sink);
   }
 
-  /** Processes the first `count` commands of `cmds` as one journal batch (see the batch rule above). */
+  /**
+   * Processes the first `count` commands of `cmds` as one journal batch (see the batch rule above). The records
+   * must not change while the call runs (matching reads the ones R1 passed on in place).
+   */
   processBatch(cmds: readonly CommandRecord[], count: number, sink: EventSink): void {
     this.sink = sink;
     this.batchNumber++;
@@ -181,7 +205,7 @@ export class Engine {
       for (let r = 0; r < shards; r++) if (this.risk[r]!.preTrade(cmd, sink) && r === 0) passes = true;
       if (passes) {
         this.settlement.handle(cmd);
-        forwardToMatching(cmd, this.config, this.queues, this.expand);
+        forwardToMatching(cmd, this.config, this.queues, this.expand, true);
       }
       return;
     }
@@ -191,7 +215,8 @@ export class Engine {
       return;
     }
     if (this.risk[riskShardOfCommand(cmd, shards)]!.preTrade(cmd, sink)) {
-      forwardToMatching(cmd, this.config, this.queues, this.expand);
+      // The batch's records stay as R1 left them until the batch ends: matching reads them in place.
+      forwardToMatching(cmd, this.config, this.queues, this.expand, true);
     }
   }
 
@@ -203,6 +228,12 @@ export class Engine {
   private routeMatchEvent(e: EventRecord): void {
     const sink = this.sink!;
     const shards = this.risk.length;
+    if (shards === 1) {
+      // One shard sees every event once, as its ring would hand it over; matching sets every field it uses again
+      // for its next event (the fees risk writes into a Fill included), so the record needs no copy.
+      this.risk[0]!.postTrade(e, sink);
+      return;
+    }
     const takerShard = riskShardOf(e.account, shards);
     const s = this.scratch;
     s.copyFrom(e);
