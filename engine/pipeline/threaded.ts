@@ -57,6 +57,39 @@ function copyRecord(w: RingWriter, source: RecordViews, from: number): boolean {
 
 const COMMAND_RECORD_WORDS = COMMAND_RECORD_BYTES >> 2;
 
+/**
+ * Event-loop turns a main-thread reader keeps polling its ring after it found it empty, before it parks in
+ * Atomics.waitAsync (a few µs each when the loop is otherwise idle). While traffic flows the reader never parks, so
+ * the worker's publish needs no notify and a record is read on the next turn, not after a wake-up.
+ */
+const POLL_TURNS = 64;
+
+/**
+ * Drives a ring reader on the main thread until its ring is closed and drained: `drain` reads what is there and
+ * returns how many records it read; between drains the reader polls once per turn (setImmediate, no promise), then
+ * parks. Resolves when the ring is closed and empty.
+ */
+function drive(reader: RingReader, drain: () => number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let idleTurns = 0;
+    const turn = (): void => {
+      try {
+        if (drain() > 0) idleTurns = 0;
+        else if (reader.ring.isClosed() && reader.ring.available() === 0) return resolve();
+        if (idleTurns++ < POLL_TURNS) {
+          setImmediate(turn);
+        } else {
+          idleTurns = 0;
+          reader.waitDataAsync(PARK_MS).then(turn, reject);
+        }
+      } catch (e) {
+        reject(e);
+      }
+    };
+    turn();
+  });
+}
+
 export interface PipelineHandlers {
   /** Every engine event, in each risk shard's order. The record is only valid during the call. */
   onEvent(e: EventRecord): void;
@@ -217,17 +250,16 @@ export class ThreadedPipeline {
     return ready;
   }
 
-  private async pumpMarketData(reader: RingReader, sink: MarketDataSink): Promise<void> {
-    for (;;) {
-      const offset = reader.peek();
-      if (offset < 0) {
-        if (reader.ring.isClosed() && reader.ring.available() === 0) return;
-        await reader.waitDataAsync(PARK_MS);
-        continue;
+  private pumpMarketData(reader: RingReader, sink: MarketDataSink): Promise<void> {
+    return drive(reader, () => {
+      let n = 0;
+      for (let offset = reader.peek(); offset >= 0; offset = reader.peek()) {
+        readMarketData(reader.ring, offset, sink);
+        reader.advance();
+        n++;
       }
-      readMarketData(reader.ring, offset, sink);
-      reader.advance();
-    }
+      return n;
+    });
   }
 
   private startWorker(data: { entry: string }): Promise<void> {
@@ -264,15 +296,16 @@ export class ThreadedPipeline {
   }
 
   /** Reads one risk shard's event ring on the main thread without blocking its event loop. */
-  private async pump(reader: RingReader, k: number): Promise<void> {
+  private pump(reader: RingReader, k: number): Promise<void> {
+    return drive(reader, () => this.drainEvents(reader, k));
+  }
+
+  /** Handles every event the ring holds now; returns how many records it read. */
+  private drainEvents(reader: RingReader, k: number): number {
     const e = this.event;
-    for (;;) {
-      const offset = reader.peek();
-      if (offset < 0) {
-        if (reader.ring.isClosed() && reader.ring.available() === 0) return;
-        await reader.waitDataAsync(PARK_MS);
-        continue;
-      }
+    let n = 0;
+    for (let offset = reader.peek(); offset >= 0; offset = reader.peek()) {
+      n++;
       if (eventKindAt(reader.ring, offset) === BATCH_END_KIND) {
         reader.advance();
         this.batchesDone[k]!++;
@@ -287,6 +320,7 @@ export class ThreadedPipeline {
         this.handlers.onEvent(e);
       }
     }
+    return n;
   }
 
   private advanceCompleted(): void {
@@ -330,7 +364,8 @@ export class ThreadedPipeline {
     }
     this.submitted.push(batchNumber);
     for (const w of this.riskIn) {
-      writeCommandBatchEnd(w.ring, await w.slotAsync(), batchNumber);
+      const end = w.trySlot();
+      writeCommandBatchEnd(w.ring, end >= 0 ? end : await w.slotAsync(), batchNumber);
       w.flush();
     }
     this.settlementIn.flush();
@@ -358,10 +393,53 @@ export class ThreadedPipeline {
     }
     this.submitted.push(batchNumber);
     for (const w of this.riskIn) {
-      writeCommandBatchEnd(w.ring, await w.slotAsync(), batchNumber);
+      const end = w.trySlot();
+      writeCommandBatchEnd(w.ring, end >= 0 ? end : await w.slotAsync(), batchNumber);
       w.flush();
     }
     this.settlementIn.flush();
+  }
+
+  /**
+   * submitEncoded without waiting: writes the whole batch and returns true when every ring has room for it now,
+   * else writes nothing and returns false. For a gateway (or a load driver) that polls the rings from a loop of its
+   * own rather than from the event loop: with poll() it needs no promise and no event-loop turn per batch.
+   */
+  trySubmitEncoded(source: RecordViews, offset: number, count: number, batchNumber: number): boolean {
+    const shards = this.riskIn.length;
+    let clockTicks = 0;
+    for (let i = 0; i < count; i++) if (commandKindAt(source, offset + i * COMMAND_RECORD_BYTES) === CommandKind.AdvanceTime) clockTicks++;
+    for (const w of this.riskIn) if (w.ring.freeSlots() < count + 1) return false;
+    if (clockTicks > 0 && this.settlementIn.ring.freeSlots() < clockTicks) return false;
+    for (let i = 0; i < count; i++) {
+      const from = offset + i * COMMAND_RECORD_BYTES;
+      const kind = commandKindAt(source, from);
+      if (kind === CommandKind.AdvanceTime) {
+        for (let k = 0; k < shards; k++) copyRecord(this.riskIn[k]!, source, from);
+        copyRecord(this.settlementIn, source, from);
+      } else {
+        const account = source.i32[(from >> 2) + 1]! >>> 0;
+        copyRecord(this.riskIn[kind === CommandKind.SetMarketState ? 0 : riskShardOf(account, shards)]!, source, from);
+      }
+    }
+    this.submitted.push(batchNumber);
+    for (const w of this.riskIn) {
+      writeCommandBatchEnd(w.ring, w.trySlot(), batchNumber);
+      w.flush();
+    }
+    this.settlementIn.flush();
+    return true;
+  }
+
+  /**
+   * Handles, on the calling (main) thread and at once, every event the stages have published so far — the work the
+   * event-loop pump would do on a later turn. Returns how many records it read. The pump stays on and picks up
+   * whatever arrives after.
+   */
+  poll(): number {
+    let n = 0;
+    for (let k = 0; k < this.riskOut.length; k++) n += this.drainEvents(this.riskOut[k]!, k);
+    return n;
   }
 
   private async copy(w: RingWriter, source: RecordViews, from: number): Promise<void> {

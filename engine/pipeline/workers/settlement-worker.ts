@@ -5,12 +5,16 @@ import { CommandRecord } from "../../model/index.ts";
 import { RingBuffer, SpinThenParkWait } from "../../ring/index.ts";
 import { SettlementShard } from "../../settlement/index.ts";
 import { BATCH_END_KIND, commandKindAt, readCommand } from "../record-codec.ts";
-import { PARK_MS, RingReader } from "../ring-io.ts";
+import { RingReader } from "../ring-io.ts";
 import { CONTROL_STATE_HASH, type SettlementWorkerData, type WorkerMessage } from "./protocol.ts";
 
 const data = workerData as SettlementWorkerData;
 const shard = new SettlementShard();
-const input = new RingReader(RingBuffer.attach(data.commandsIn), new SpinThenParkWait({ spinIterations: 0 }));
+// Parks for up to a second at a time: close() and every publish notify, so the slice only bounds a missed wake-up.
+// (With 10 ms slices this mostly idle thread woke 100 times a second, and on two busy cores each wake-up preempts the
+// gateway or the engine thread.)
+const IDLE_PARK_MS = 1_000;
+const input = new RingReader(RingBuffer.attach(data.commandsIn), new SpinThenParkWait({ spinIterations: 0, parkSliceMs: IDLE_PARK_MS }));
 const cmd = new CommandRecord();
 
 function post(m: WorkerMessage): void {
@@ -32,7 +36,7 @@ async function run(): Promise<void> {
     const offset = input.peek();
     if (offset < 0) {
       if (input.ring.isClosed() && input.ring.available() === 0) break;
-      await input.waitDataAsync(PARK_MS * 5);
+      await input.waitDataAsync(IDLE_PARK_MS);
       continue;
     }
     const kind = commandKindAt(input.ring, offset);
