@@ -58,28 +58,29 @@ function copyRecord(w: RingWriter, source: RecordViews, from: number): boolean {
 const COMMAND_RECORD_WORDS = COMMAND_RECORD_BYTES >> 2;
 
 /**
- * Event-loop turns a main-thread reader keeps polling its ring after it found it empty, before it parks in
- * Atomics.waitAsync (a few µs each when the loop is otherwise idle). While traffic flows the reader never parks, so
- * the worker's publish needs no notify and a record is read on the next turn, not after a wake-up.
+ * How long a main-thread reader keeps polling its ring (once per event-loop turn) after the last record it read,
+ * before it parks in Atomics.waitAsync. While traffic flows the reader never parks, so the worker's publish needs no
+ * notify (a futex wake-up per flush otherwise) and a record is read on the next turn, not after a wake-up; an idle
+ * engine costs the main thread this much polling per burst.
  */
-const POLL_TURNS = 64;
+const POLL_WINDOW_MS = 1;
 
 /**
  * Drives a ring reader on the main thread until its ring is closed and drained: `drain` reads what is there and
- * returns how many records it read; between drains the reader polls once per turn (setImmediate, no promise), then
- * parks. Resolves when the ring is closed and empty.
+ * returns how many records it read; between drains the reader polls once per turn (setImmediate, no promise) for
+ * POLL_WINDOW_MS, then parks. Resolves when the ring is closed and empty.
  */
 function drive(reader: RingReader, drain: () => number): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    let idleTurns = 0;
+    let lastData = performance.now();
     const turn = (): void => {
       try {
-        if (drain() > 0) idleTurns = 0;
+        if (drain() > 0) lastData = performance.now();
         else if (reader.ring.isClosed() && reader.ring.available() === 0) return resolve();
-        if (idleTurns++ < POLL_TURNS) {
+        if (performance.now() - lastData < POLL_WINDOW_MS) {
           setImmediate(turn);
         } else {
-          idleTurns = 0;
+          lastData = performance.now();
           reader.waitDataAsync(PARK_MS).then(turn, reject);
         }
       } catch (e) {
