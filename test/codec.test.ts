@@ -530,7 +530,11 @@ describe("commands: X5 bad input gets a typed reject and never throws", () => {
   function expectSaneAcceptance(): void {
     if (result.kind === DecodedKind.Engine) {
       expect(out.kind).toBeGreaterThan(CommandKind.None);
-      if (out.kind !== CommandKind.AdvanceTime && out.kind !== CommandKind.SetMarketState) {
+      // The clock, market states and the public pool queries (stats, rate curve) name no account; a mutated frame
+      // can turn into one of those (seed -463385383 made a SetMarketState frame a QueryPoolStats of asset 3).
+      const accountless = out.kind === CommandKind.AdvanceTime || out.kind === CommandKind.SetMarketState ||
+        out.kind === CommandKind.QueryPoolStats || out.kind === CommandKind.QueryRateCurve;
+      if (!accountless) {
         expect(out.account).toBeGreaterThan(0);
         expect(out.account & 15).toBeLessThanOrEqual(10);
       }
