@@ -334,6 +334,28 @@ describe("C10 and S2: the spot-margin seed (100 USDC at 10× cannot buy 1,000 US
     expect(h.risk.balance(ALICE, USDC)).toEqual({ available: 1n * USDC_UNIT, locked: 99n * USDC_UNIT });
   });
 
+  it("O2: S1: a cancel-replace publishes one Balance of the held asset, after the old hold came back (never the double hold)", () => {
+    const placed = h.limit(ALICE, SOL_USDC, Side.Buy, 140n * USD, 200_000_000n);
+    const orderId = placed.find((e) => e.kind === EventKind.OrderAccepted)!.orderId;
+    const events = h.run({ kind: CommandKind.ReplaceOrder, account: ALICE, market: SOL_USDC, orderId, price: 141n * USD, quantity: 200_000_000n });
+    expect(events.map((e) => e.kind)).toEqual([EventKind.OrderDone, EventKind.Balance, EventKind.OrderAccepted]);
+    const balance = events[1]!;
+    expect([balance.account, balance.asset, balance.amount, balance.amount2]).toEqual([ALICE, USDC, 71_800_000n, 28_200_000n]);
+  });
+
+  it("O2: S1: a replacement matching refuses (its target was canceled earlier in the batch) publishes one Balance: its own hold back", () => {
+    const placed = h.limit(ALICE, SOL_USDC, Side.Buy, 140n * USD, 200_000_000n);
+    const orderId = placed.find((e) => e.kind === EventKind.OrderAccepted)!.orderId;
+    const cancel = Object.assign(new CommandRecord(), { kind: CommandKind.CancelOrder, seq: 1000, account: ALICE, market: SOL_USDC, orderId });
+    const replace = Object.assign(new CommandRecord(), { kind: CommandKind.ReplaceOrder, seq: 1001, account: ALICE, market: SOL_USDC, orderId, price: 141n * USD, quantity: 200_000_000n });
+    const events: EventRecord[] = [];
+    h.engine.processBatch([cancel, replace], 2, { publish: (e) => events.push(Object.assign(new EventRecord(), e)) });
+    const ofReplace = events.filter((e) => e.seq === 1001);
+    expect(ofReplace.map((e) => [e.kind, rejectCodeName[e.code]])).toEqual([[EventKind.OrderRejected, "UnknownOrder"], [EventKind.Balance, "None"]]);
+    expect([ofReplace[1]!.amount, ofReplace[1]!.amount2]).toEqual([100n * USDC_UNIT, 0n]);
+    expect(h.risk.balance(ALICE, USDC)).toEqual({ available: 100n * USDC_UNIT, locked: 0n });
+  });
+
   it("S2: a cancel-replace keeps the order's margin flags (refused once marginEnabled is off)", () => {
     // 0.2 SOL: the replacement holds its own 28.2 USDC on top of the old 28 until the old hold comes back.
     const placed = h.limit(ALICE, SOL_USDC, Side.Buy, 140n * USD, 200_000_000n, OrderFlag.AutoLend);

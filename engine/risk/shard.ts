@@ -615,6 +615,10 @@ export class RiskShard {
    * flags, that holds its own funds and passes the same checks; the target's hold comes back when matching reports
    * it Replaced. So the account needs the new hold on top of the old one for the duration of the batch
    * (pessimistic, never short). An unknown target is matching's to refuse.
+   *
+   * The new hold publishes no Balance: R2 always publishes one for the same account and asset before the command's
+   * events end — the target's release when matching reports it Replaced, or the new hold's release when matching
+   * refuses the replacement — so clients see the balance after the command, not the transient double hold.
    */
   private replaceOrder(cmd: CommandRecord, sink: EventSink): boolean {
     const account = this.clientAccount(cmd, sink);
@@ -629,11 +633,12 @@ export class RiskShard {
     cmd.orderType = OrderType.Limit;
     const holdAsset = this.checkOrder(cmd, market, account, target.flags, sink);
     if (holdAsset < 0) return false;
-    this.takeHold(cmd.seq, account, cmd.market, target.side, target.clientId, target.flags, holdAsset, this.pendingHold, sink);
+    this.takeHold(cmd.seq, account, cmd.market, target.side, target.clientId, target.flags, holdAsset, this.pendingHold, null);
     return true;
   }
 
-  private takeHold(orderId: number, account: Account, market: number, side: number, clientId: bigint, flags: number, asset: number, need: bigint, sink: EventSink): void {
+  /** Holds the checked order's funds; `sink` null: publish no Balance (replaceOrder says why). */
+  private takeHold(orderId: number, account: Account, market: number, side: number, clientId: bigint, flags: number, asset: number, need: bigint, sink: EventSink | null): void {
     this.fundOrder(account, asset);
     const borrow = this.pendingBorrow;
     const amount = need - borrow;
@@ -654,7 +659,7 @@ export class RiskShard {
       this.pools.reserve(asset, hold.reserved);
     }
     if (clientId !== 0n) this.byClientId.set(clientKey(account.id, market, clientId), orderId);
-    this.publishBalance(orderId, account, asset, sink);
+    if (sink !== null) this.publishBalance(orderId, account, asset, sink);
   }
 
   /** Set by orderCost: how much of the returned asset the order must hold. */
