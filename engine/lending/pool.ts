@@ -378,7 +378,9 @@ export function applyPoolAction(pool: LendingPool, position: PoolPosition, plan:
       throw new Error(`applyPoolAction: unknown kind ${never as number}`);
     }
   }
-  refreshTotals(pool);
+  // Only the side whose shares moved changes its total (the indices do not move here).
+  if (plan.kind === PoolActionKind.Lend || plan.kind === PoolActionKind.Redeem) pool.totalLent = lentAmount(pool.lendShares, pool.lendIndex);
+  else pool.totalBorrowed = owedAmount(pool.borrowShares, pool.borrowIndex);
   // The entry fee waits in the exchange share for the next mark (lenders' part); the rest of the change is rounding.
   pool.exchangeRoundingTotal += exchangeShare(pool) - exchangeBefore - plan.entryFee;
 }

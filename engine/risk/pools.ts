@@ -109,12 +109,17 @@ export class PoolBook {
     }
   }
 
-  /** Sets the asset's lent / borrowed slots from its shares (and the counters that follow them). */
-  private value(account: Account, a: number): void {
+  /**
+   * Sets the asset's lent / borrowed slots from its shares (and the counters that follow them). `applied`: the pool
+   * action just applied to the position, whose valueAfter is already the side it changed, from the same shares and
+   * index (one long division less per borrow, repay, lend or redemption).
+   */
+  private value(account: Account, a: number, applied: PoolAction | null = null): void {
     const pool = this.pools[a]!;
     const p = account.positions[a]!;
-    const lent = lentAmount(p.lendShares, pool.lendIndex);
-    const owed = owedAmount(p.borrowShares, pool.borrowIndex);
+    const lendSide = applied !== null && (applied.kind === PoolActionKind.Lend || applied.kind === PoolActionKind.Redeem);
+    const lent = lendSide ? applied.valueAfter : lentAmount(p.lendShares, pool.lendIndex);
+    const owed = applied !== null && !lendSide ? applied.valueAfter : owedAmount(p.borrowShares, pool.borrowIndex);
     if (lent === account.lent[a] && owed === account.borrowed[a]) return;
     const owedBefore = account.borrowed[a]! > 0n;
     account.lent[a] = lent;
@@ -244,7 +249,7 @@ export class PoolBook {
     this.deltas[a]!.addAction(plan);
     const open = p.lendShares !== 0n || p.borrowShares !== 0n;
     if (open !== wasOpen) account.poolPositions += open ? 1 : -1;
-    this.value(account, a);
+    this.value(account, a, plan);
     this.log(account, a, timeMs, fee);
   }
 
