@@ -4,9 +4,11 @@
 //                             default 1 × 1 layout (one fused engine worker: engine/pipeline/workers/engine-worker.ts);
 //   pipeline.excore-mix.max.split  the same with risk and matching on separate workers (stages: "split");
 //   pipeline.excore-mix.100k  latency: open loop at 100 k ops/s, ring-in to first event out, hdr histogram;
+//   pipeline.echo.100k        the same open loop against an echo worker (no engine): this machine's floor under it;
 //   pipeline.spot-order       throughput of crossing spot orders (a maker rests, a funded taker fills it);
 //   pipeline.margin-order     the same stream, the taker holding no quote: every fill borrows its cost from the
 //                             USDC pool (S2) — the issue's bar: ≤ 2× pipeline.spot-order per command.
+import { Worker } from "node:worker_threads";
 import * as hdr from "hdr-histogram-js";
 import { CommandKind, CommandRecord, OrderFlag, OrderType, Side, TimeInForce, type EventRecord } from "../engine/model/index.ts";
 import {
@@ -18,6 +20,17 @@ import {
   writeCommand,
   type RecordViews,
 } from "../engine/pipeline/index.ts";
+import {
+  BATCH_END_KIND,
+  EVENT_RECORD_BYTES,
+  eventKindAt,
+  eventSeqAt,
+  writeCommandBatchEnd,
+} from "../engine/pipeline/record-codec.ts";
+import { RingReader, RingWriter } from "../engine/pipeline/ring-io.ts";
+import { COMMAND_RING_SLOTS, EVENT_RING_SLOTS } from "../engine/pipeline/workers/protocol.ts";
+import { RingBuffer, SpinThenParkWait } from "../engine/ring/index.ts";
+import type { EchoWorkerData } from "./echo-worker.ts";
 import type { BenchDef, BenchResult } from "./harness.ts";
 import { bookWorkload, loadCommand, type BookStream } from "./book-workload.ts";
 
@@ -134,18 +147,24 @@ async function maxThroughput(stages: "fused" | "split"): Promise<BenchResult> {
 /** Batches the sequencer keeps in flight: more commands wait and join the next batch (smart batching). */
 const INFLIGHT_BATCHES_MAX = 2;
 
+/** What the open loop drives: the pipeline, or the echo worker of pipeline.echo.100k (same calls, same rings). */
+interface RingDriver {
+  trySubmitEncoded(source: RecordViews, offset: number, count: number, batchNumber: number): boolean;
+  poll(): number;
+}
+
 /**
  * The open loop: commands arrive on schedule whatever the engine does (each stamped in `sentAt` at its scheduled
  * arrival), and the sequencer hands every command that has arrived to the engine as one batch whenever fewer than
  * INFLIGHT_BATCHES_MAX batches are in flight. The loop polls the rings itself (trySubmitEncoded / poll), as a
  * busy-polling gateway thread would: no event-loop turn, promise or timer per step, and a plain function's locals,
  * so the clock readings stay unboxed — what is measured is the engine and its rings, not this thread's garbage.
- * Bounded in time. Returns the number of batches.
+ * Commands [from, from + count) of the workload; bounded in time. Returns the number of batches.
  */
 function openLoop(
-  p: ThreadedPipeline,
+  p: RingDriver,
   w: EncodedWorkload,
-  base0: number,
+  from: number,
   count: number,
   start: number,
   sentAt: Float64Array,
@@ -158,7 +177,7 @@ function openLoop(
   let batches = 0;
   while (next < count || flight.inflight > 0) {
     const t = performance.now() * 1e6;
-    if (t > deadline) throw new Error(`pipeline.excore-mix.100k: no progress (${next} of ${count} submitted, ${flight.inflight} batches in flight)`);
+    if (t > deadline) throw new Error(`open loop: no progress (${next} of ${count} submitted, ${flight.inflight} batches in flight)`);
     const due = Math.min(count, Math.floor(((t - start) / 1e9) * OPEN_LOOP_RATE) + 1);
     if (due > arrived) {
       for (let i = arrived; i < due; i++) sentAt[i] = start + (i / OPEN_LOOP_RATE) * 1e9;
@@ -166,7 +185,7 @@ function openLoop(
     }
     if (arrived > next && flight.inflight < INFLIGHT_BATCHES_MAX) {
       const to = Math.min(arrived, next + BATCH_COMMANDS_MAX);
-      if (p.trySubmitEncoded(w.commands, (base0 + next) * COMMAND_RECORD_BYTES, to - next, batch.n + 1)) {
+      if (p.trySubmitEncoded(w.commands, (from + next) * COMMAND_RECORD_BYTES, to - next, batch.n + 1)) {
         batch.n++;
         flight.inflight++;
         batches++;
@@ -178,7 +197,83 @@ function openLoop(
   return batches;
 }
 
-async function openLoopLatency(): Promise<BenchResult> {
+/**
+ * The echo worker (bench/echo-worker.ts) behind a command ring and an event ring of the pipeline's sizes: one event
+ * per command, no engine. pipeline.echo.100k drives it with the same open loop as pipeline.excore-mix.100k.
+ */
+class EchoDriver implements RingDriver {
+  private readonly wait = new SpinThenParkWait({ spinIterations: 0 });
+  private readonly input: RingWriter;
+  private readonly output: RingReader;
+  private readonly exited: Promise<void>;
+
+  private constructor(
+    private readonly worker: Worker,
+    commandsIn: RingBuffer,
+    eventsOut: RingBuffer,
+    private readonly onAnswer: (seq: number) => void,
+    private readonly onBatchDone: () => void,
+  ) {
+    this.input = new RingWriter(commandsIn, this.wait);
+    this.output = new RingReader(eventsOut, this.wait);
+    this.exited = new Promise((resolve) => worker.once("exit", () => resolve()));
+  }
+
+  static async start(onAnswer: (seq: number) => void, onBatchDone: () => void): Promise<EchoDriver> {
+    const commandsIn = RingBuffer.create(COMMAND_RECORD_BYTES, COMMAND_RING_SLOTS);
+    const eventsOut = RingBuffer.create(EVENT_RECORD_BYTES, EVENT_RING_SLOTS);
+    const data: EchoWorkerData = {
+      entry: new URL("./echo-worker.ts", import.meta.url).href,
+      commandsIn: commandsIn.handle("echo.in"),
+      eventsOut: eventsOut.handle("echo.out"),
+    };
+    const worker = new Worker(new URL("../engine/pipeline/workers/boot.mjs", import.meta.url), { workerData: data });
+    await new Promise<void>((resolve, reject) => {
+      worker.once("message", () => resolve());
+      worker.once("error", reject);
+    });
+    return new EchoDriver(worker, commandsIn, eventsOut, onAnswer, onBatchDone);
+  }
+
+  trySubmitEncoded(source: RecordViews, offset: number, count: number, batchNumber: number): boolean {
+    const w = this.input;
+    if (w.ring.freeSlots() < count + 1) return false;
+    for (let i = 0; i < count; i++) {
+      const dst = w.trySlot() >> 2;
+      const src = (offset + i * COMMAND_RECORD_BYTES) >> 2;
+      for (let k = 0; k < COMMAND_RECORD_BYTES >> 2; k++) w.ring.i32[dst + k] = source.i32[src + k]!;
+    }
+    writeCommandBatchEnd(w.ring, w.trySlot(), batchNumber);
+    w.flush();
+    return true;
+  }
+
+  poll(): number {
+    const r = this.output;
+    let n = 0;
+    for (let offset = r.peek(); offset >= 0; offset = r.peek()) {
+      if (eventKindAt(r.ring, offset) === BATCH_END_KIND) this.onBatchDone();
+      else this.onAnswer(eventSeqAt(r.ring, offset));
+      r.advance();
+      n++;
+    }
+    return n;
+  }
+
+  async stop(): Promise<void> {
+    this.input.flush();
+    this.input.ring.close();
+    await this.exited;
+    await this.worker.terminate();
+  }
+}
+
+/**
+ * pipeline.excore-mix.100k (the engine) or pipeline.echo.100k (the echo worker: the same loop, rings and threads with
+ * no engine work — the floor this machine puts under the first). Latency = scheduled arrival to the first event of
+ * the command back on this thread, hdr histogram.
+ */
+async function openLoopLatency(target: "engine" | "echo"): Promise<BenchResult> {
   const w = getWorkload();
   const count = Math.min(OPEN_LOOP_RATE * OPEN_LOOP_SECONDS, w.count - WARMUP_COMMANDS);
   const firstSeq = w.firstSeq + WARMUP_COMMANDS;
@@ -186,52 +281,50 @@ async function openLoopLatency(): Promise<BenchResult> {
   const sentAt = new Float64Array(count);
   const seen = new Uint8Array(count);
   const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 10_000_000_000, numberOfSignificantValueDigits: 3 });
-  // performance.now() (a double) rather than hrtime.bigint(): the clock is read over a million times and must not
-  // allocate, or the measuring thread's own garbage collections show up in the tail.
-  const now = (): number => performance.now() * 1e6;
   let measuring = false;
-  const segments: number[][] = Array.from({ length: 10 }, () => []);
   const flight = { inflight: 0 };
-  let batches = 0;
-  const p = await ThreadedPipeline.start(loadConfig(), {
-    onEvent(e) {
-      if (!measuring) return;
-      const i = e.seq - firstSeq;
-      if (i < 0 || i >= count || seen[i] === 1) return;
-      seen[i] = 1;
-      const latency = now() - sentAt[i]!;
-      histogram.recordValue(latency);
-      if (process.env.CROSSBOOK_BENCH_SEGMENTS !== undefined) segments[Math.floor((i * 10) / count)]!.push(latency);
-    },
-    onBatchDone() {
-      flight.inflight--;
-    },
-  });
+  const answered = (seq: number): void => {
+    if (!measuring) return;
+    const i = seq - firstSeq;
+    if (i < 0 || i >= count || seen[i] === 1) return;
+    seen[i] = 1;
+    histogram.recordValue(performance.now() * 1e6 - sentAt[i]!);
+  };
+  const batchDone = (): void => {
+    flight.inflight--;
+  };
   const batch = { n: 0 };
-  flight.inflight += Math.ceil(w.funding.length / BATCH_COMMANDS_MAX) + Math.ceil((w.warmupCount + WARMUP_COMMANDS) / BATCH_COMMANDS_MAX);
-  await submitAll(p, w.funding, 0, w.funding.length, batch);
-  await submitEncoded(p, w, 0, w.warmupCount + WARMUP_COMMANDS, batch);
-  await p.waitForBatch(batch.n);
-  measuring = true;
-  const start = now();
-  batches = openLoop(p, w, base0, count, start, sentAt, batch, flight);
-  await p.waitForBatch(batch.n);
-  const elapsed = now() - start;
-  await p.stop();
-  if (process.env.CROSSBOOK_BENCH_SEGMENTS !== undefined) {
-    for (const seg of segments) {
-      seg.sort((a, b) => a - b);
-      process.stdout.write(`segment p50 ${(seg[seg.length >> 1]! / 1000).toFixed(0)} µs p99 ${(seg[Math.floor(seg.length * 0.99)]! / 1000).toFixed(0)} µs max ${(seg[seg.length - 1]! / 1000).toFixed(0)} µs\n`);
-    }
+  let stop: () => Promise<void>;
+  let driver: RingDriver;
+  if (target === "engine") {
+    const p = await ThreadedPipeline.start(loadConfig(), { onEvent: (e) => answered(e.seq), onBatchDone: batchDone });
+    flight.inflight += Math.ceil(w.funding.length / BATCH_COMMANDS_MAX) + Math.ceil((w.warmupCount + WARMUP_COMMANDS) / BATCH_COMMANDS_MAX);
+    await submitAll(p, w.funding, 0, w.funding.length, batch);
+    await submitEncoded(p, w, 0, w.warmupCount + WARMUP_COMMANDS, batch);
+    await p.waitForBatch(batch.n);
+    driver = p;
+    stop = () => p.stop();
+  } else {
+    const echo = await EchoDriver.start(answered, batchDone);
+    // Warm-up: the same loop over the warm-up commands, unmeasured.
+    openLoop(echo, w, 0, WARMUP_COMMANDS, performance.now() * 1e6, new Float64Array(WARMUP_COMMANDS), batch, flight);
+    driver = echo;
+    stop = () => echo.stop();
   }
+  measuring = true;
+  const start = performance.now() * 1e6;
+  const batches = openLoop(driver, w, base0, count, start, sentAt, batch, flight);
+  const elapsed = performance.now() * 1e6 - start;
+  await stop();
   const r: BenchResult = {
-    id: "pipeline.excore-mix.100k",
+    id: target === "engine" ? "pipeline.excore-mix.100k" : "pipeline.echo.100k",
     opsPerSec: (count / elapsed) * 1e9,
     meanNs: histogram.mean,
     p50Ns: histogram.getValueAtPercentile(50),
     p99Ns: histogram.getValueAtPercentile(99),
     p999Ns: histogram.getValueAtPercentile(99.9),
-    notes: `open loop at ${OPEN_LOOP_RATE} ops/s for ${count} commands after ${WARMUP_COMMANDS} warm-up, each stamped at its scheduled arrival; at most ${INFLIGHT_BATCHES_MAX} batches in flight (${batches} batches, ${(count / batches).toFixed(1)} commands each); latency = arrival to the first event of the command back on this thread; ${STAGE_THREADS.fused}`,
+    notes: `open loop at ${OPEN_LOOP_RATE} ops/s for ${count} commands after ${WARMUP_COMMANDS} warm-up, each stamped at its scheduled arrival; at most ${INFLIGHT_BATCHES_MAX} batches in flight (${batches} batches, ${(count / batches).toFixed(1)} commands each); latency = arrival to the first event of the command back on this thread, which polls the rings; ` +
+      (target === "engine" ? STAGE_THREADS.fused : "an echo worker (one event per command, no engine) behind rings of the pipeline's sizes: the floor under pipeline.excore-mix.100k"),
   };
   histogram.destroy();
   return r;
@@ -322,5 +415,6 @@ export const benchmarks: BenchDef[] = [
   { id: "pipeline.margin-order", kind: "custom", run: () => pairThroughput("pipeline.margin-order", true) },
   { id: "pipeline.excore-mix.max", kind: "custom", run: () => maxThroughput("fused") },
   { id: "pipeline.excore-mix.max.split", kind: "custom", run: () => maxThroughput("split") },
-  { id: "pipeline.excore-mix.100k", kind: "custom", run: openLoopLatency },
+  { id: "pipeline.excore-mix.100k", kind: "custom", run: () => openLoopLatency("engine") },
+  { id: "pipeline.echo.100k", kind: "custom", run: () => openLoopLatency("echo") },
 ];
