@@ -30,6 +30,8 @@ export interface ServerOptions {
   readonly port: number;
   readonly dataDir: string;
   readonly topology?: EngineTopology;
+  /** 1 × 1 only: "fused" (default) runs risk and matching on one engine worker, "split" on one worker each. */
+  readonly stages?: "fused" | "split";
   /** Live clock ticks (ms); 0 = no timer (tests drive time with AdvanceTime). */
   readonly tickIntervalMs?: number;
   /** Run on the package's slow `ws` fallback if the native uWS build does not load. */
@@ -189,7 +191,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         fatal?.(message);
       },
     },
-    { topology: opts.topology ?? DEFAULT_TOPOLOGY, tickIntervalMs: opts.tickIntervalMs ?? 0 },
+    { topology: opts.topology ?? DEFAULT_TOPOLOGY, tickIntervalMs: opts.tickIntervalMs ?? 0, stages: opts.stages ?? "fused" },
   );
   const tick = new CommandRecord();
 

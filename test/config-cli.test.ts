@@ -66,6 +66,15 @@ describe("config", () => {
   });
 });
 
+describe("cli options", () => {
+  it("`crossbook start --stages both` fails at start: the stage layout is fused or split", () => {
+    const dir = mkdtempSync(join(tmpdir(), "crossbook-stages-"));
+    const r = spawnSync(process.execPath, [BIN, "start", "--stages", "both", "--data", dir, "--port", "0"], { encoding: "utf8", timeout: 30_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--stages: expected fused or split, got "both"');
+  });
+});
+
 describe("cli", () => {
   it("`crossbook replay FILE.jsonl` runs the commands in-process and prints one JSON event per line, then the state hash", () => {
     const dir = mkdtempSync(join(tmpdir(), "crossbook-replay-"));

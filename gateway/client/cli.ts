@@ -15,7 +15,9 @@ import { CrossbookClient, fetchPublicConfig, httpBaseOf, type PublicConfig } fro
 const USAGE = `crossbook — cross-margin exchange engine
 
   crossbook start [--host 127.0.0.1] [--port 8080] [--data data] [--config FILE] [--allow-fallback]
-                  [--risk-shards 1] [--matching-shards 1] [--tick-ms 1000]
+                  [--risk-shards 1] [--matching-shards 1] [--stages fused|split] [--tick-ms 1000]
+                                                   1 × 1 runs risk and matching fused on one engine worker;
+                                                   --stages split gives each its own worker
   crossbook replay FILE.jsonl [--config FILE]      one JSON command per line, in-process, simulated clock;
                                                    prints one JSON event per line, then the state hash
   crossbook journal-hash [--data data] [--config FILE]
@@ -83,6 +85,7 @@ async function start(argv: string[]): Promise<void> {
       "allow-fallback": { type: "boolean", default: false },
       "risk-shards": { type: "string" },
       "matching-shards": { type: "string" },
+      stages: { type: "string" },
       "tick-ms": { type: "string" },
     },
   });
@@ -91,8 +94,11 @@ async function start(argv: string[]): Promise<void> {
     riskShards: intOption(values["risk-shards"], "risk-shards", 1, 1, 8),
     matchingShards: intOption(values["matching-shards"], "matching-shards", 1, 1, 8),
   };
+  const stages = values.stages ?? "fused";
+  if (stages !== "fused" && stages !== "split") fail(`--stages: expected fused or split, got "${stages}"`);
   const server = await startServer({
     config,
+    stages,
     host: values.host!,
     port: intOption(values.port, "port", 8080, 0, 65535),
     dataDir: values.data!,
