@@ -197,6 +197,30 @@ const E_THROTTLE_UTILIZATION = 42;
 const E_MAX_UTILIZATION = 43;
 const E_POOL_FEE = 44;
 
+/**
+ * The trade's block, written and read only for Fill events and the account-block kinds (whose answers put fee bps in
+ * the fee fields): every other kind has these fields at zero (matching clears them after a fill; risk's events start
+ * from a cleared record), so order and balance events skip six stores and six loads. A Fill carries no message.
+ */
+function writeFillBlock(v: RecordViews, w: number, d: number, e: EventRecord): void {
+  v.i32[w + E_MAKER_ACCOUNT] = e.makerAccount | 0;
+  v.f64[d + E_MAKER_ORDER_ID] = e.makerOrderId;
+  v.f64[d + E_TRADE_ID] = e.tradeId;
+  v.i64[d + E_MAKER_CLIENT_ID] = e.makerClientId === 0n ? 0n : BigInt.asIntN(64, e.makerClientId);
+  v.i64[d + E_MAKER_FEE] = e.makerFee;
+  v.i64[d + E_TAKER_FEE] = e.takerFee;
+  v.i32[w + E_MESSAGE_LEN] = 0;
+}
+
+function readFillBlock(v: RecordViews, w: number, d: number, e: EventRecord): void {
+  e.makerAccount = v.i32[w + E_MAKER_ACCOUNT]! >>> 0;
+  e.makerOrderId = v.f64[d + E_MAKER_ORDER_ID]!;
+  e.tradeId = v.f64[d + E_TRADE_ID]!;
+  e.makerClientId = readUint64(v, d + E_MAKER_CLIENT_ID);
+  e.makerFee = readInt64(v, d + E_MAKER_FEE);
+  e.takerFee = readInt64(v, d + E_TAKER_FEE);
+}
+
 /** Kinds that carry the whole account block (the statement and query answers). */
 function hasAccountBlock(kind: number): boolean {
   return kind >= EventKind.AccountSettings && kind <= EventKind.MaxBorrowQuantity;
@@ -269,33 +293,34 @@ function readAccountBlock(v: RecordViews, w: number, d: number, e: EventRecord):
 export function writeEvent(v: RecordViews, byteOffset: number, e: EventRecord): void {
   const w = byteOffset >> 2;
   const d = byteOffset >> 3;
-  v.i32[w + E_KIND] = e.kind;
+  const kind = e.kind;
+  v.i32[w + E_KIND] = kind;
   v.i32[w + E_ACCOUNT] = e.account | 0;
   v.i32[w + E_MARKET] = e.market;
   v.i32[w + E_ASSET] = e.asset;
   v.i32[w + E_SIDE] = e.side;
   v.i32[w + E_CODE] = e.code;
-  v.i32[w + E_MAKER_ACCOUNT] = e.makerAccount | 0;
   v.f64[d + E_SEQ] = e.seq;
   v.f64[d + E_MARKET_SEQ] = e.marketSeq;
   v.f64[d + E_ORDER_ID] = e.orderId;
-  v.f64[d + E_MAKER_ORDER_ID] = e.makerOrderId;
-  v.f64[d + E_TRADE_ID] = e.tradeId;
   v.f64[d + E_TIME] = e.timeMs;
-  v.i64[d + E_CLIENT_ID] = BigInt.asIntN(64, e.clientId);
+  v.i64[d + E_CLIENT_ID] = e.clientId === 0n ? 0n : BigInt.asIntN(64, e.clientId);
   v.i64[d + E_PRICE] = e.price;
   v.i64[d + E_QUANTITY] = e.quantity;
   v.i64[d + E_AMOUNT] = e.amount;
   v.i64[d + E_AMOUNT2] = e.amount2;
-  v.i64[d + E_MAKER_CLIENT_ID] = BigInt.asIntN(64, e.makerClientId);
-  v.i64[d + E_MAKER_FEE] = e.makerFee;
-  v.i64[d + E_TAKER_FEE] = e.takerFee;
-  const kind = e.kind;
+  if (kind === EventKind.Fill) {
+    writeFillBlock(v, w, d, e);
+    return;
+  }
   if (kind === EventKind.Balance || hasAccountBlock(kind)) {
     v.i32[w + E_MESSAGE_LEN] = 0;
     v.i64[d + E_LENT] = e.lent;
     v.i64[d + E_BORROWED] = e.borrowed;
-    if (kind !== EventKind.Balance) writeAccountBlock(v, w, d, e);
+    if (kind !== EventKind.Balance) {
+      writeFillBlock(v, w, d, e);
+      writeAccountBlock(v, w, d, e);
+    }
     return;
   }
   // Messages are ASCII by construction (engine-written); anything else is replaced by '?'.
@@ -312,33 +337,47 @@ export function writeEvent(v: RecordViews, byteOffset: number, e: EventRecord): 
 export function readEvent(v: RecordViews, byteOffset: number, e: EventRecord): void {
   const w = byteOffset >> 2;
   const d = byteOffset >> 3;
-  e.kind = v.i32[w + E_KIND]!;
+  const kind = v.i32[w + E_KIND]!;
+  e.kind = kind;
   e.account = v.i32[w + E_ACCOUNT]! >>> 0;
   e.market = v.i32[w + E_MARKET]!;
   e.asset = v.i32[w + E_ASSET]!;
   e.side = v.i32[w + E_SIDE]!;
   e.code = v.i32[w + E_CODE]!;
-  e.makerAccount = v.i32[w + E_MAKER_ACCOUNT]! >>> 0;
   e.seq = v.f64[d + E_SEQ]!;
   e.marketSeq = v.f64[d + E_MARKET_SEQ]!;
   e.orderId = v.f64[d + E_ORDER_ID]!;
-  e.makerOrderId = v.f64[d + E_MAKER_ORDER_ID]!;
-  e.tradeId = v.f64[d + E_TRADE_ID]!;
   e.timeMs = v.f64[d + E_TIME]!;
   e.clientId = readUint64(v, d + E_CLIENT_ID);
   e.price = readInt64(v, d + E_PRICE);
   e.quantity = readInt64(v, d + E_QUANTITY);
   e.amount = readInt64(v, d + E_AMOUNT);
   e.amount2 = readInt64(v, d + E_AMOUNT2);
-  e.makerClientId = readUint64(v, d + E_MAKER_CLIENT_ID);
-  e.makerFee = readInt64(v, d + E_MAKER_FEE);
-  e.takerFee = readInt64(v, d + E_TAKER_FEE);
-  const kind = e.kind;
-  if (kind === EventKind.Balance || hasAccountBlock(kind)) {
+  if (kind === EventKind.Fill) {
+    readFillBlock(v, w, d, e);
+    e.message = "";
+    return;
+  }
+  if (hasAccountBlock(kind)) {
+    // The statement and query answers use the fee fields (fee tier bps) and carry the block like a fill.
+    readFillBlock(v, w, d, e);
     e.message = "";
     e.lent = readInt64(v, d + E_LENT);
     e.borrowed = readInt64(v, d + E_BORROWED);
-    if (kind !== EventKind.Balance) readAccountBlock(v, w, d, e);
+    readAccountBlock(v, w, d, e);
+    return;
+  }
+  // Every other kind leaves the maker's fields, the fees and the trade id at zero (writeEvent does not carry them).
+  e.makerAccount = 0;
+  e.makerOrderId = 0;
+  e.tradeId = 0;
+  e.makerClientId = 0n;
+  e.makerFee = 0n;
+  e.takerFee = 0n;
+  if (kind === EventKind.Balance) {
+    e.message = "";
+    e.lent = readInt64(v, d + E_LENT);
+    e.borrowed = readInt64(v, d + E_BORROWED);
     return;
   }
   const n = v.i32[w + E_MESSAGE_LEN]!;
