@@ -8,6 +8,9 @@ import { CommandRecord } from "../engine/model/index.ts";
 /** Commands accepted but not yet fully processed, at most: beyond it new commands are refused (Overloaded). */
 export const INFLIGHT_COMMANDS_MAX = 1 << 16;
 
+/** Batches journaled under one fsync, at most (group commit): up to 8 × BATCH_COMMANDS_MAX commands per fsync. */
+export const JOURNAL_GROUP_BATCHES_MAX = 8;
+
 /** Who sent a command, for routing its events back (opaque to the sequencer). */
 export type Origin = object;
 
@@ -88,19 +91,27 @@ export class Sequencer {
     this.doneSeq = last;
   }
 
-  /** Group commit: while commands are pending, journal the next batch (one fsync), then hand it to the engine. */
+  /**
+   * Group commit: while commands are pending, cut them into batches of at most BATCH_COMMANDS_MAX, journal up to
+   * JOURNAL_GROUP_BATCHES_MAX of them with one write and one fsync, then hand each batch to the engine. A crash during
+   * the write may keep a prefix of the group's batches (recovery drops a torn tail); none of them was acknowledged.
+   */
   private async flushLoop(): Promise<void> {
     try {
       while (this.pending.length > 0) {
-        const take = this.pending.length <= BATCH_COMMANDS_MAX ? this.pending.length : BATCH_COMMANDS_MAX;
-        const batch = this.pending.splice(0, take);
-        const batchNumber = this.nextBatch++;
-        this.encoder.begin(batchNumber);
-        for (let i = 0; i < take; i++) this.encoder.add(batch[i]!);
-        await this.journal.append(this.encoder.finish());
-        this.batchLastSeq.set(batchNumber, batch[take - 1]!.seq);
-        await this.pipeline.submitBatch(batch, take, batchNumber);
-        for (let i = 0; i < take; i++) this.pool.push(batch[i]!);
+        const groupCommands = Math.min(this.pending.length, BATCH_COMMANDS_MAX * JOURNAL_GROUP_BATCHES_MAX);
+        const group = this.pending.splice(0, groupCommands);
+        const firstBatch = this.nextBatch;
+        const batches = Math.ceil(groupCommands / BATCH_COMMANDS_MAX);
+        this.nextBatch += batches;
+        await this.journal.append(this.encodeGroup(group, firstBatch, batches));
+        for (let b = 0; b < batches; b++) {
+          const from = b * BATCH_COMMANDS_MAX;
+          const to = Math.min(groupCommands, from + BATCH_COMMANDS_MAX);
+          this.batchLastSeq.set(firstBatch + b, group[to - 1]!.seq);
+          await this.pipeline.submitBatch(batches === 1 ? group : group.slice(from, to), to - from, firstBatch + b);
+        }
+        for (let i = 0; i < groupCommands; i++) this.pool.push(group[i]!);
       }
     } catch (e) {
       // A journal that cannot write must stop the exchange: acknowledging without durability would lose data.
@@ -111,6 +122,30 @@ export class Sequencer {
     }
   }
 
+  /** The journal frames of a group's batches (numbered from firstBatch), as one buffer for one write. */
+  private encodeGroup(group: readonly CommandRecord[], firstBatch: number, batches: number): Uint8Array {
+    const frames: Uint8Array[] = [];
+    let bytes = 0;
+    for (let b = 0; b < batches; b++) {
+      const from = b * BATCH_COMMANDS_MAX;
+      const to = Math.min(group.length, from + BATCH_COMMANDS_MAX);
+      this.encoder.begin(firstBatch + b);
+      for (let i = from; i < to; i++) this.encoder.add(group[i]!);
+      const frame = this.encoder.finish();
+      // The encoder's buffer is reused by the next begin(): a lone frame is written as it is, several are copied.
+      if (batches === 1) return frame;
+      frames.push(frame.slice());
+      bytes += frame.length;
+    }
+    const out = new Uint8Array(bytes);
+    let at = 0;
+    for (const f of frames) {
+      out.set(f, at);
+      at += f.length;
+    }
+    return out;
+  }
+
   /** Resolves when every command submitted so far is journaled and processed by the engine. */
   async drain(): Promise<void> {
     while (this.flushing !== null) await this.flushing;
@@ -118,3 +153,4 @@ export class Sequencer {
     if (this.batchLastSeq.has(last)) await this.pipeline.waitForBatch(last);
   }
 }
+

@@ -5,6 +5,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { BatchEncoder, JournalError, JournalWriter, readJournal } from "../engine/journal/index.ts";
 import { CommandRecord } from "../engine/model/index.ts";
+import { BATCH_COMMANDS_MAX, type ThreadedPipeline } from "../engine/pipeline/index.ts";
+import { Sequencer } from "../gateway/sequencer.ts";
 import { deposit, limit } from "./helpers/commands.ts";
 
 function tempJournal(): string {
@@ -101,5 +103,38 @@ describe("journal", () => {
     await writeBatches(path, [[deposit(17, 0, 5n, 1)]]);
     expect(() => readAll(path, false, "cd".repeat(32))).toThrow(JournalError);
     expect(() => readAll(path, false, "cd".repeat(32))).toThrow(/another configuration/);
+  });
+});
+
+describe("sequencer group commit", () => {
+  it("X4: 2,500 commands queued at once: the first goes alone, the 2,499 queued behind its fsync are journaled as batches of at most BATCH_COMMANDS_MAX under one write and fsync, and reach the engine with the same boundaries", async () => {
+    const path = tempJournal();
+    const writer = await JournalWriter.open(path, "ab".repeat(32));
+    let appends = 0;
+    const append = writer.append.bind(writer);
+    writer.append = (frame: Uint8Array) => {
+      appends++;
+      return append(frame);
+    };
+    const submitted: [number, number, number, number][] = [];
+    const pipeline = {
+      async submitBatch(cmds: readonly CommandRecord[], count: number, batch: number): Promise<void> {
+        submitted.push([batch, count, cmds[0]!.seq, cmds[count - 1]!.seq]);
+      },
+      waitForBatch: async () => {},
+    } as unknown as ThreadedPipeline;
+    const failures: Error[] = [];
+    const sequencer = new Sequencer(writer, pipeline, 0, 0, (e) => failures.push(e));
+    for (let i = 0; i < 2_500; i++) expect(sequencer.submit(deposit(17, 0, BigInt(i + 1), 0), null, 0n)).toBe(i + 1);
+    await sequencer.drain();
+    await writer.close();
+    expect(failures).toEqual([]);
+    expect(BATCH_COMMANDS_MAX).toBe(1024);
+    expect(appends).toBe(2);
+    expect(submitted).toEqual([[1, 1, 1, 1], [2, 1024, 2, 1025], [3, 1024, 1026, 2049], [4, 451, 2050, 2500]]);
+    const back = readAll(path);
+    expect(back.batches).toEqual([1, 2, 3, 4]);
+    expect(back.seqs).toEqual(Array.from({ length: 2_500 }, (_, i) => i + 1));
+    expect(back.records[2_499]!.amount).toBe(2_500n);
   });
 });

@@ -76,7 +76,8 @@ function runBatch(): boolean {
       flushAll();
       return true;
     }
-    if (count === BATCH_COMMANDS_MAX) throw new Error(`engine worker: a batch holds more than ${BATCH_COMMANDS_MAX} commands`);
+    // A journal written with a larger batch bound (recovery replays it as it was cut) grows the array.
+    if (count === batch.length) batch.push(new CommandRecord());
     if (kind === CONTROL_STATE_HASH) {
       // Control batches hold this one record (ThreadedPipeline.stateHash), so the digests are at a batch boundary.
       reportStateHash(commandSeqAt(input.ring, offset));
