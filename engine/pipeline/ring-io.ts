@@ -1,6 +1,8 @@
 // Batched producer/consumer cursors over a ring, as the pipeline's stages use them: publish and release are
 // amortised over many records, and every wait parks (spin-then-park) instead of spinning on this 2-core box.
+import type { EventRecord, EventSink } from "../model/index.ts";
 import { RingBuffer, waitForData, waitForDataAsync, waitForSpace, waitForSpaceAsync, type WaitStrategy } from "../ring/index.ts";
+import { writeEvent } from "./record-codec.ts";
 
 /** Slots claimed at once by a writer: one publish (one atomic store) per this many records at most. */
 export const WRITE_CLAIM_BATCH = 256;
@@ -101,4 +103,13 @@ export class RingReader {
     this.releaseRead();
     return waitForDataAsync(this.ring, this.wait, timeoutMs);
   }
+}
+
+/** An EventSink that writes every event into the writer's ring (a worker thread: parks while the ring is full). */
+export function ringEventSink(w: RingWriter): EventSink {
+  return {
+    publish(e: EventRecord): void {
+      writeEvent(w.ring, w.slot(), e);
+    },
+  };
 }

@@ -6,14 +6,14 @@
 // parked, and waking a parked thread costs tens of µs. With one stage thread the only hand-offs left are gateway →
 // engine → gateway, one per batch each way, and the engine thread can afford to spin: nothing else on its core is
 // waiting for work from it. Sharded topologies (K risk or M matching shards > 1) keep one thread per shard.
-import { parentPort, workerData } from "node:worker_threads";
+import { workerData } from "node:worker_threads";
 import { CommandRecord, EventRecord, type EventSink } from "../../model/index.ts";
 import { RingBuffer, SpinThenParkWait } from "../../ring/index.ts";
 import { BATCH_COMMANDS_MAX, Engine } from "../engine.ts";
 import { RingMarketDataSink } from "../market-data-codec.ts";
-import { BATCH_END_KIND, commandKindAt, commandSeqAt, readCommand, writeEvent, writeEventBatchEnd } from "../record-codec.ts";
-import { PARK_MS, RingReader, RingWriter } from "../ring-io.ts";
-import { CONTROL_STATE_HASH, ENGINE_WORKER_SPIN_ITERATIONS, type EngineWorkerData, type WorkerMessage } from "./protocol.ts";
+import { BATCH_END_KIND, commandKindAt, commandSeqAt, readCommand, writeEventBatchEnd } from "../record-codec.ts";
+import { PARK_MS, RingReader, RingWriter, ringEventSink } from "../ring-io.ts";
+import { CONTROL_STATE_HASH, ENGINE_WORKER_SPIN_ITERATIONS, postToMain, type EngineWorkerData } from "./protocol.ts";
 
 const data = workerData as EngineWorkerData;
 const wait = new SpinThenParkWait({ spinIterations: ENGINE_WORKER_SPIN_ITERATIONS });
@@ -28,15 +28,7 @@ const batch: CommandRecord[] = [];
 for (let i = 0; i < BATCH_COMMANDS_MAX; i++) batch.push(new CommandRecord());
 const control = new EventRecord();
 
-const out: EventSink = {
-  publish(e: EventRecord): void {
-    writeEvent(output.ring, output.slot(), e);
-  },
-};
-
-function post(m: WorkerMessage): void {
-  parentPort!.postMessage(m);
-}
+const out: EventSink = ringEventSink(output);
 
 function flushAll(): void {
   output.flush();
@@ -90,7 +82,7 @@ function runBatch(): boolean {
 }
 
 function run(): void {
-  post({ type: "ready" });
+  postToMain({ type: "ready" });
   while (runBatch());
   flushAll();
   output.ring.close();
@@ -100,6 +92,6 @@ function run(): void {
 try {
   run();
 } catch (e) {
-  post({ type: "fatal", message: `engine: ${(e as Error).stack ?? String(e)}` });
+  postToMain({ type: "fatal", message: `engine: ${(e as Error).stack ?? String(e)}` });
   process.exit(1);
 }

@@ -1,6 +1,6 @@
 // A matching shard on its own thread: merges its risk shards' command streams by sequence number, one batch at a
 // time, and sends each event to the risk shard(s) of the accounts it concerns (see engine/pipeline/engine.ts).
-import { parentPort, workerData } from "node:worker_threads";
+import { workerData } from "node:worker_threads";
 import { MatchingShard } from "../../matching/index.ts";
 import { CommandKind, CommandRecord, EventKind, EventRecord, type EventSink } from "../../model/index.ts";
 import { riskShardOf } from "../../risk/index.ts";
@@ -9,7 +9,7 @@ import { marketsOfShard } from "../engine.ts";
 import { BATCH_END_KIND, commandKindAt, commandSeqAt, readCommand, writeEvent, writeEventBatchEnd } from "../record-codec.ts";
 import { RingMarketDataSink } from "../market-data-codec.ts";
 import { PARK_MS, RingReader, RingWriter } from "../ring-io.ts";
-import { CONTROL_STATE_HASH, type MatchingWorkerData, type WorkerMessage } from "./protocol.ts";
+import { CONTROL_STATE_HASH, postToMain, type MatchingWorkerData } from "./protocol.ts";
 
 const data = workerData as MatchingWorkerData;
 // Short spins: see risk-worker.ts.
@@ -38,10 +38,6 @@ const toRisk: EventSink = {
     }
   },
 };
-
-function post(m: WorkerMessage): void {
-  parentPort!.postMessage(m);
-}
 
 function flushAll(): void {
   for (const w of outputs) w.flush();
@@ -109,7 +105,7 @@ function matchBatch(): number | null {
 }
 
 function run(): void {
-  post({ type: "ready" });
+  postToMain({ type: "ready" });
   while (matchBatch() !== null);
   flushAll();
   for (const w of outputs) w.ring.close();
@@ -119,6 +115,6 @@ function run(): void {
 try {
   run();
 } catch (e) {
-  post({ type: "fatal", message: `matching ${data.shardIndex}: ${(e as Error).stack ?? String(e)}` });
+  postToMain({ type: "fatal", message: `matching ${data.shardIndex}: ${(e as Error).stack ?? String(e)}` });
   process.exit(1);
 }

@@ -1,4 +1,5 @@
 // What the main thread and the pipeline workers pass each other at setup, and the control record kinds.
+import { parentPort } from "node:worker_threads";
 import type { ExchangeConfig } from "../../model/index.ts";
 import type { RingHandle } from "../../ring/index.ts";
 
@@ -71,3 +72,8 @@ export type WorkerMessage =
   | { readonly type: "tick"; readonly timeMs: number }
   | { readonly type: "stateHash"; readonly hash: string }
   | { readonly type: "fatal"; readonly message: string };
+
+/** Sends a message to the main thread (from a worker). */
+export function postToMain(m: WorkerMessage): void {
+  parentPort!.postMessage(m);
+}

@@ -4,7 +4,7 @@
 // Phase 1 never writes to a matching ring: it queues, so it can never block. The pump then writes the queues and
 // reads matching events in the same loop without ever blocking on one side, so the cycle risk ⇄ matching cannot
 // deadlock on full rings (DESIGN rule 3) whatever a batch produces.
-import { parentPort, workerData } from "node:worker_threads";
+import { workerData } from "node:worker_threads";
 import { PoolDelta } from "../../lending/index.ts";
 import { CommandKind, CommandRecord, EventRecord, type EventSink } from "../../model/index.ts";
 import { RingBuffer, SpinThenParkWait } from "../../ring/index.ts";
@@ -22,13 +22,12 @@ import {
   readEvent,
   writeCommand,
   writeCommandBatchEnd,
-  writeEvent,
   writeEventBatchEnd,
   writePoolDelta,
   writePoolDeltaEnd,
 } from "../record-codec.ts";
-import { PARK_MS, RingReader, RingWriter } from "../ring-io.ts";
-import { CONTROL_STATE_HASH, type RiskWorkerData, type WorkerMessage } from "./protocol.ts";
+import { PARK_MS, RingReader, RingWriter, ringEventSink } from "../ring-io.ts";
+import { CONTROL_STATE_HASH, postToMain, type RiskWorkerData } from "./protocol.ts";
 
 const data = workerData as RiskWorkerData;
 // Short spins: on this 2-core machine three engine threads and the gateway share the cores, and a spinning
@@ -49,15 +48,7 @@ const scratch = new CommandRecord();
 const event = new EventRecord();
 const control = new EventRecord();
 
-const out: EventSink = {
-  publish(e: EventRecord): void {
-    writeEvent(output.ring, output.slot(), e);
-  },
-};
-
-function post(m: WorkerMessage): void {
-  parentPort!.postMessage(m);
-}
+const out: EventSink = ringEventSink(output);
 
 /** Phase 1: R1 over one batch. Returns the batch number, or null when the sequencer closed the ring. */
 function preTradeBatch(): number | null {
@@ -207,7 +198,7 @@ function exchangePoolDeltas(batch: number): void {
 }
 
 function run(): void {
-  post({ type: "ready" });
+  postToMain({ type: "ready" });
   for (;;) {
     const batch = preTradeBatch();
     if (batch === null) break;
@@ -222,7 +213,7 @@ function run(): void {
 try {
   run();
 } catch (e) {
-  post({ type: "fatal", message: `risk ${data.shardIndex}: ${(e as Error).stack ?? String(e)}` });
+  postToMain({ type: "fatal", message: `risk ${data.shardIndex}: ${(e as Error).stack ?? String(e)}` });
   process.exit(1);
 }
 

@@ -1,12 +1,12 @@
 // The settlement stage on its own thread: applies the journaled clock (and, as they land, prices, funding and
 // interest) and, in live mode, runs the timer that asks the sequencer for the next clock tick.
-import { parentPort, workerData } from "node:worker_threads";
+import { workerData } from "node:worker_threads";
 import { CommandRecord } from "../../model/index.ts";
 import { RingBuffer, SpinThenParkWait } from "../../ring/index.ts";
 import { SettlementShard } from "../../settlement/index.ts";
 import { BATCH_END_KIND, commandKindAt, readCommand } from "../record-codec.ts";
 import { RingReader } from "../ring-io.ts";
-import { CONTROL_STATE_HASH, type SettlementWorkerData, type WorkerMessage } from "./protocol.ts";
+import { CONTROL_STATE_HASH, postToMain, type SettlementWorkerData } from "./protocol.ts";
 
 const data = workerData as SettlementWorkerData;
 const shard = new SettlementShard();
@@ -17,21 +17,17 @@ const IDLE_PARK_MS = 1_000;
 const input = new RingReader(RingBuffer.attach(data.commandsIn), new SpinThenParkWait({ spinIterations: 0, parkSliceMs: IDLE_PARK_MS }));
 const cmd = new CommandRecord();
 
-function post(m: WorkerMessage): void {
-  parentPort!.postMessage(m);
-}
-
 let timer: NodeJS.Timeout | null = null;
 if (data.tickIntervalMs > 0) {
   // The only wall-clock read in the engine: it proposes a tick; the sequencer journals it as AdvanceTime.
-  timer = setInterval(() => post({ type: "tick", timeMs: shard.proposeTick(Date.now()) }), data.tickIntervalMs);
+  timer = setInterval(() => postToMain({ type: "tick", timeMs: shard.proposeTick(Date.now()) }), data.tickIntervalMs);
 }
 
 // A pending Atomics.waitAsync does not keep a worker's event loop alive: this handle does, until the ring closes.
 const keepAlive = setInterval(() => {}, 1 << 30);
 
 async function run(): Promise<void> {
-  post({ type: "ready" });
+  postToMain({ type: "ready" });
   for (;;) {
     const offset = input.peek();
     if (offset < 0) {
@@ -42,7 +38,7 @@ async function run(): Promise<void> {
     const kind = commandKindAt(input.ring, offset);
     if (kind !== BATCH_END_KIND) {
       readCommand(input.ring, offset, cmd);
-      if (kind === CONTROL_STATE_HASH) post({ type: "stateHash", hash: shard.stateHash() });
+      if (kind === CONTROL_STATE_HASH) postToMain({ type: "stateHash", hash: shard.stateHash() });
       else shard.handle(cmd);
     }
     input.advance();
@@ -52,6 +48,6 @@ async function run(): Promise<void> {
 }
 
 run().catch((e: unknown) => {
-  post({ type: "fatal", message: `settlement: ${(e as Error).stack ?? String(e)}` });
+  postToMain({ type: "fatal", message: `settlement: ${(e as Error).stack ?? String(e)}` });
   process.exit(1);
 });
