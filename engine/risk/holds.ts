@@ -2,11 +2,16 @@
 // reused hold records. Placing and ending an order is the hot path of R1 and R2: no Map hashing of boxed numbers, no
 // record allocated per order once the table has grown to the open-order count.
 import { IdMap } from "../matching/id-map.ts";
+import type { Account } from "./accounts.ts";
 
 /** What an open order holds, so R2 can release exactly the rest when it ends. */
 export class OrderHold {
+  /** Its slot in the HoldTable (fixed for the record's life). */
+  slot = -1;
   orderId = 0;
   account = 0;
+  /** The account record itself (risk shards never drop an account that holds). */
+  owner: Account | null = null;
   market = 0;
   side = 0;
   clientId = 0n;
@@ -25,6 +30,7 @@ export class OrderHold {
     this.reserved = 0n;
     this.orderId = 0;
     this.account = 0;
+    this.owner = null;
     this.market = 0;
     this.side = 0;
     this.clientId = 0n;
@@ -53,7 +59,9 @@ export class HoldTable {
     let slot = this.free.pop();
     if (slot === undefined) {
       slot = this.slots.length;
-      this.slots.push(new OrderHold());
+      const fresh = new OrderHold();
+      fresh.slot = slot;
+      this.slots.push(fresh);
     }
     const hold = this.slots[slot]!;
     hold.orderId = orderId;
@@ -61,13 +69,11 @@ export class HoldTable {
     return hold;
   }
 
-  /** Forgets the hold of `orderId` and clears its record for reuse (read what you need from it first). */
-  remove(orderId: number): void {
-    const slot = this.index.get(orderId);
-    if (slot < 0) return;
-    this.index.delete(orderId);
-    this.slots[slot]!.reset();
-    this.free.push(slot);
+  /** Forgets a hold this table returned and clears its record for reuse (read what you need from it first). */
+  remove(hold: OrderHold): void {
+    this.index.delete(hold.orderId);
+    hold.reset();
+    this.free.push(hold.slot);
   }
 
   /** Every open hold, in order-id order (invariant checks and the state digest; not the hot path). */

@@ -647,6 +647,7 @@ export class RiskShard {
     account.openOrders++;
     const hold = this.holds.add(orderId);
     hold.account = account.id;
+    hold.owner = account;
     hold.market = market;
     hold.side = side;
     hold.clientId = clientId;
@@ -960,7 +961,7 @@ export class RiskShard {
       const key = clientKey(hold.account, hold.market, hold.clientId);
       if (this.byClientId.get(key) === orderId) this.byClientId.delete(key);
     }
-    const account = this.accounts.get(hold.account)!;
+    const account = hold.owner!;
     this.pools.sync(account);
     account.locked[hold.asset] = account.locked[hold.asset]! - hold.remaining;
     account.available[hold.asset] = account.available[hold.asset]! + hold.remaining;
@@ -968,7 +969,7 @@ export class RiskShard {
     this.pools.release(hold.asset, hold.reserved);
     if (hold.remaining > 0n) this.incoming(account, hold.asset, hold.remaining, 0);
     this.publishBalance(seq, account, hold.asset, sink);
-    this.holds.remove(orderId);
+    this.holds.remove(hold);
   }
 
   // ---- queries (answered by events; nothing changes) ----
