@@ -189,6 +189,8 @@ export class RiskShard {
   /** Exchange fee account balances collected by this shard, per asset. */
   private readonly feeAccount: Account;
   private readonly out = new EventRecord();
+  /** publishBalance's record (kind Balance; every other field stays at its initial zero). */
+  private readonly balanceOut = Object.assign(new EventRecord(), { kind: EventKind.Balance });
   private nowMs = 0;
   /** Marks and margin constants shared by this shard's accounts (C). */
   readonly marginContext: MarginContext;
@@ -1583,9 +1585,8 @@ export class RiskShard {
   }
 
   private publishBalance(seq: number, account: Account, asset: number, sink: EventSink): void {
-    const e = this.out;
-    e.clear();
-    e.kind = EventKind.Balance;
+    // Its own record, only ever a Balance: the fields set below are the only ones that change, so no clear().
+    const e = this.balanceOut;
     e.seq = seq;
     e.account = account.id;
     e.asset = asset;
