@@ -28,7 +28,7 @@ import {
   writeCommandBatchEnd,
 } from "../engine/pipeline/record-codec.ts";
 import { RingReader, RingWriter } from "../engine/pipeline/ring-io.ts";
-import { COMMAND_RING_SLOTS, EVENT_RING_SLOTS } from "../engine/pipeline/workers/protocol.ts";
+import { COMMAND_RING_SLOTS, OUT_EVENT_RING_SLOTS } from "../engine/pipeline/workers/protocol.ts";
 import { RingBuffer, SpinThenParkWait } from "../engine/ring/index.ts";
 import type { EchoWorkerData } from "./echo-worker.ts";
 import type { BenchDef, BenchResult } from "./harness.ts";
@@ -222,7 +222,7 @@ class EchoDriver implements RingDriver {
 
   static async start(onAnswer: (seq: number) => void, onBatchDone: () => void): Promise<EchoDriver> {
     const commandsIn = RingBuffer.create(COMMAND_RECORD_BYTES, COMMAND_RING_SLOTS);
-    const eventsOut = RingBuffer.create(EVENT_RECORD_BYTES, EVENT_RING_SLOTS);
+    const eventsOut = RingBuffer.create(EVENT_RECORD_BYTES, OUT_EVENT_RING_SLOTS);
     const data: EchoWorkerData = {
       entry: new URL("./echo-worker.ts", import.meta.url).href,
       commandsIn: commandsIn.handle("echo.in"),

@@ -35,6 +35,7 @@ import {
   CONTROL_STATE_HASH,
   EVENT_RING_SLOTS,
   MARKET_DATA_RING_SLOTS,
+  OUT_EVENT_RING_SLOTS,
   POOL_DELTA_RING_SLOTS,
   type EngineWorkerData,
   type MatchingWorkerData,
@@ -180,7 +181,7 @@ export class ThreadedPipeline {
   /** The 1 × 1 engine on one worker; its rings take risk shard 0's place. */
   private spawnFused(marketDataRings: RingBuffer[]): Promise<void> {
     const commandsIn = RingBuffer.create(COMMAND_RECORD_BYTES, COMMAND_RING_SLOTS);
-    const eventsOut = RingBuffer.create(EVENT_RECORD_BYTES, EVENT_RING_SLOTS);
+    const eventsOut = RingBuffer.create(EVENT_RECORD_BYTES, OUT_EVENT_RING_SLOTS);
     this.riskIn.push(new RingWriter(commandsIn, this.wait));
     this.riskOut.push(new RingReader(eventsOut, this.wait));
     const md = this.handlers.onMarketData === undefined ? null : RingBuffer.create(MARKET_DATA_RECORD_BYTES, MARKET_DATA_RING_SLOTS);
@@ -217,7 +218,7 @@ export class ThreadedPipeline {
     const ready: Promise<void>[] = [];
     for (let k = 0; k < riskShards; k++) {
       const commandsIn = RingBuffer.create(COMMAND_RECORD_BYTES, COMMAND_RING_SLOTS);
-      const eventsOut = RingBuffer.create(EVENT_RECORD_BYTES, EVENT_RING_SLOTS);
+      const eventsOut = RingBuffer.create(EVENT_RECORD_BYTES, OUT_EVENT_RING_SLOTS);
       this.riskIn.push(new RingWriter(commandsIn, this.wait));
       this.riskOut.push(new RingReader(eventsOut, this.wait));
       const data: RiskWorkerData = {
