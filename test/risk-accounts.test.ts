@@ -18,6 +18,7 @@ import {
 } from "../engine/model/index.ts";
 import { Engine, loadConfig } from "../engine/pipeline/index.ts";
 import { PoolMovement, type RiskShard } from "../engine/risk/index.ts";
+import { PositionLog } from "../engine/risk/accounts.ts";
 
 const config = loadConfig();
 const USDC = 0;
@@ -326,5 +327,25 @@ describe("A4: X1: money in and out", () => {
     // account's net is −1,000; SOL: 10 deposited.
     expect(h.risk.totals()).toEqual([5n * USDC_UNIT - 1000n * USDC_UNIT, 0n, 0n, 0n, 10n * SOL_UNIT]);
     h.risk.validateInternalState();
+  });
+});
+
+describe("L14: the position log keeps the last changes, oldest first", () => {
+  it("L14: 300 changes into a log of 256: the 45th to the 300th remain, in order, in reused records", () => {
+    const log = new PositionLog(256);
+    const first = log.append();
+    for (let n = 1; n <= 300; n++) {
+      const e = n === 1 ? first : log.append();
+      e.stamp = n;
+      e.borrowShares = BigInt(n) * 1_000n;
+    }
+    expect(log.length).toBe(256);
+    expect(log.at(0).stamp).toBe(45);
+    expect(log.at(0).borrowShares).toBe(45_000n);
+    expect(log.at(255).stamp).toBe(300);
+    const stamps = Array.from({ length: 256 }, (_, i) => log.at(i).stamp);
+    expect(stamps).toEqual(Array.from({ length: 256 }, (_, i) => 45 + i));
+    // The 257th append reused the first record (no allocation once full).
+    expect(first.stamp).toBe(257);
   });
 });

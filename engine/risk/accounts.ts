@@ -58,14 +58,48 @@ export function riskShardOf(account: number, shardCount: number): number {
 }
 
 /** One change of a pool position (L14): the shares after it, stamped with the pool's accrual count at the time. */
-export interface PositionLogEntry {
-  readonly stamp: number;
-  readonly timeMs: number;
-  readonly lendShares: bigint;
-  readonly borrowShares: bigint;
+export class PositionLogEntry {
+  stamp = 0;
+  timeMs = 0;
+  lendShares = 0n;
+  borrowShares = 0n;
   /** The L6 entry fee this change charged (borrows), with the hour's APR. */
-  readonly entryFee: bigint;
-  readonly rate: bigint;
+  entryFee = 0n;
+  rate = 0n;
+}
+
+/**
+ * L14: the last `capacity` changes of one pool position, oldest first, in records reused as a ring (a borrow on
+ * every fill appends one without allocating, and the oldest goes without shifting the rest).
+ */
+export class PositionLog {
+  private readonly entries: PositionLogEntry[] = [];
+  private head = 0;
+  length = 0;
+
+  constructor(private readonly capacity: number) {}
+
+  /** The record to fill in for a new change: a fresh one, or the oldest once the log is full. */
+  append(): PositionLogEntry {
+    if (this.length < this.capacity) {
+      let e = this.entries[this.length];
+      if (e === undefined) {
+        e = new PositionLogEntry();
+        this.entries.push(e);
+      }
+      this.length++;
+      return e;
+    }
+    const oldest = this.entries[this.head]!;
+    this.head = this.head + 1 === this.capacity ? 0 : this.head + 1;
+    return oldest;
+  }
+
+  /** The i-th change, oldest first (0 ≤ i < length). */
+  at(i: number): PositionLogEntry {
+    const j = this.head + i;
+    return this.entries[j < this.capacity ? j : j - this.capacity]!;
+  }
 }
 
 /**
@@ -92,7 +126,7 @@ export class Account {
   /** Assets with a non-zero pool position: while 0, sync has nothing to revalue. */
   poolPositions = 0;
   /** L14: per asset, the position changes (bounded) that interest history is derived from; null until one. */
-  poolLog: (PositionLogEntry[] | null)[] | null = null;
+  poolLog: (PositionLog | null)[] | null = null;
   openOrders = 0;
   /** AccountSetting bits that are on (A3). */
   settings = ACCOUNT_SETTINGS_DEFAULT;

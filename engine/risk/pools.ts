@@ -54,7 +54,7 @@ import {
   utilizationRoom,
 } from "../lending/index.ts";
 import { PoolState, RejectCode, type ExchangeConfig } from "../model/index.ts";
-import type { Account, PositionLogEntry } from "./accounts.ts";
+import { PositionLog, type Account } from "./accounts.ts";
 
 /** L14: hours of accrual kept per pool for history (31 days). */
 export const ACCRUAL_TABLE_HOURS = 24 * 31;
@@ -132,18 +132,16 @@ export class PoolBook {
   private log(account: Account, a: number, timeMs: number, entryFeeCharged: bigint): void {
     const p = account.positions[a]!;
     let logs = account.poolLog;
-    if (logs === null) logs = account.poolLog = new Array<PositionLogEntry[] | null>(this.pools.length).fill(null);
+    if (logs === null) logs = account.poolLog = new Array<PositionLog | null>(this.pools.length).fill(null);
     let log = logs[a];
-    if (log === null || log === undefined) log = logs[a] = [];
-    if (log.length >= POSITION_LOG_MAX) log.shift();
-    log.push({
-      stamp: this.accruals[a]!,
-      timeMs,
-      lendShares: p.lendShares,
-      borrowShares: p.borrowShares,
-      entryFee: entryFeeCharged,
-      rate: this.pools[a]!.hourBorrowRate,
-    });
+    if (log === null || log === undefined) log = logs[a] = new PositionLog(POSITION_LOG_MAX);
+    const e = log.append();
+    e.stamp = this.accruals[a]!;
+    e.timeMs = timeMs;
+    e.lendShares = p.lendShares;
+    e.borrowShares = p.borrowShares;
+    e.entryFee = entryFeeCharged;
+    e.rate = this.pools[a]!.hourBorrowRate;
   }
 
   // ---- limits ----

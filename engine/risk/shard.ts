@@ -1292,16 +1292,17 @@ export class RiskShard {
       if (asset !== ALL_ASSETS && asset !== a) continue;
       const log = account.poolLog[a];
       if (log === null || log === undefined || log.length === 0) continue;
-      for (const entry of log) {
+      for (let k = 0; k < log.length; k++) {
+        const entry = log.at(k);
         if (entry.entryFee > 0n && entry.timeMs >= fromMs) out.push({ asset: a, kind: InterestKind.EntryFee, amount: entry.entryFee, rate: entry.rate, timeMs: entry.timeMs, order: entry.stamp * 2 });
       }
       // The accruals after the first logged change; shares in force at accrual n = the last change stamped < n.
       let i = 0;
-      for (let n = log[0]!.stamp + 1; n <= this.pools.accruals[a]!; n++) {
-        while (i + 1 < log.length && log[i + 1]!.stamp < n) i++;
+      for (let n = log.at(0).stamp + 1; n <= this.pools.accruals[a]!; n++) {
+        while (i + 1 < log.length && log.at(i + 1).stamp < n) i++;
         const row = this.pools.accrualRow(a, n);
         if (row === null || row.hourMs < fromMs) continue;
-        const e = log[i]!;
+        const e = log.at(i);
         if (e.borrowShares > 0n) out.push({ asset: a, kind: InterestKind.Borrow, amount: borrowInterestForHour(e.borrowShares, row), rate: row.rate, timeMs: row.hourMs, order: n * 2 - 1 });
         if (e.lendShares > 0n) out.push({ asset: a, kind: InterestKind.Lend, amount: lendInterestForHour(e.lendShares, row), rate: row.rate, timeMs: row.hourMs, order: n * 2 - 1 });
       }
