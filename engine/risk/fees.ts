@@ -93,7 +93,9 @@ export class VolumeBook {
     }
     u.bucketUsd[slot] = u.bucketUsd[slot]! + usd;
     u.totalUsd += usd;
-    u.tier = this.tierOfVolume(u.totalUsd);
+    // Volume only grows here, so the tier can only rise: look further only once the next threshold is reached.
+    const mins = this.minVolumeUsd;
+    if (u.tier + 1 < mins.length && u.totalUsd >= mins[u.tier + 1]!) u.tier = this.tierOfVolume(u.totalUsd);
   }
 
   /** Deterministic text of the buckets (the state; totals and tiers derive from them and the clock). */
