@@ -27,7 +27,7 @@ import {
   eventSeqAt,
   writeCommandBatchEnd,
 } from "../engine/pipeline/record-codec.ts";
-import { RingReader, RingWriter } from "../engine/pipeline/ring-io.ts";
+import { RingReader, RingWriter, tryCopyRecord } from "../engine/pipeline/ring-io.ts";
 import { COMMAND_RING_SLOTS, OUT_EVENT_RING_SLOTS } from "../engine/pipeline/workers/protocol.ts";
 import { RingBuffer, SpinThenParkWait } from "../engine/ring/index.ts";
 import type { EchoWorkerData } from "./echo-worker.ts";
@@ -241,11 +241,7 @@ class EchoDriver implements RingDriver {
   trySubmitEncoded(source: RecordViews, offset: number, count: number, batchNumber: number): boolean {
     const w = this.input;
     if (w.ring.freeSlots() < count + 1) return false;
-    for (let i = 0; i < count; i++) {
-      const dst = w.trySlot() >> 2;
-      const src = (offset + i * COMMAND_RECORD_BYTES) >> 2;
-      for (let k = 0; k < COMMAND_RECORD_BYTES >> 2; k++) w.ring.i32[dst + k] = source.i32[src + k]!;
-    }
+    for (let i = 0; i < count; i++) tryCopyRecord(w, source, offset + i * COMMAND_RECORD_BYTES);
     writeCommandBatchEnd(w.ring, w.trySlot(), batchNumber);
     w.flush();
     return true;

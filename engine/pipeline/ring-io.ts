@@ -2,7 +2,7 @@
 // amortised over many records, and every wait parks (spin-then-park) instead of spinning on this 2-core box.
 import type { EventRecord, EventSink } from "../model/index.ts";
 import { RingBuffer, waitForData, waitForDataAsync, waitForSpace, waitForSpaceAsync, type WaitStrategy } from "../ring/index.ts";
-import { writeEvent } from "./record-codec.ts";
+import { writeEvent, type RecordViews } from "./record-codec.ts";
 
 /** Slots claimed at once by a writer: one publish (one atomic store) per this many records at most. */
 export const WRITE_CLAIM_BATCH = 256;
@@ -112,4 +112,20 @@ export function ringEventSink(w: RingWriter): EventSink {
       writeEvent(w.ring, w.slot(), e);
     },
   };
+}
+
+/**
+ * Copies one record of the writer's ring size from byte `from` of `source` into the writer's next slot, word by word
+ * (no view allocated). False, with nothing written, when the ring is full right now.
+ */
+export function tryCopyRecord(w: RingWriter, source: RecordViews, from: number): boolean {
+  const offset = w.trySlot();
+  if (offset < 0) return false;
+  const dst = w.ring.i32;
+  const src = source.i32;
+  const d = offset >> 2;
+  const s = from >> 2;
+  const words = w.ring.recordBytes >> 2;
+  for (let i = 0; i < words; i++) dst[d + i] = src[s + i]!;
+  return true;
 }

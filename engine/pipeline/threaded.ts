@@ -29,7 +29,7 @@ import {
   type RecordViews,
 } from "./record-codec.ts";
 import { MARKET_DATA_RECORD_BYTES, readMarketData } from "./market-data-codec.ts";
-import { PARK_MS, RingReader, RingWriter } from "./ring-io.ts";
+import { PARK_MS, RingReader, RingWriter, tryCopyRecord } from "./ring-io.ts";
 import {
   COMMAND_RING_SLOTS,
   CONTROL_STATE_HASH,
@@ -43,20 +43,6 @@ import {
   type SettlementWorkerData,
   type WorkerMessage,
 } from "./workers/protocol.ts";
-
-/** Copies one command record into the writer's next slot word by word (no view allocated); false if the ring is full. */
-function copyRecord(w: RingWriter, source: RecordViews, from: number): boolean {
-  const offset = w.trySlot();
-  if (offset < 0) return false;
-  const dst = w.ring.i32;
-  const src = source.i32;
-  const d = offset >> 2;
-  const s = from >> 2;
-  for (let i = 0; i < COMMAND_RECORD_WORDS; i++) dst[d + i] = src[s + i]!;
-  return true;
-}
-
-const COMMAND_RECORD_WORDS = COMMAND_RECORD_BYTES >> 2;
 
 /**
  * How long a main-thread reader keeps polling its ring (once per event-loop turn) after the last record it read,
@@ -390,7 +376,7 @@ export class ThreadedPipeline {
         const account = source.i32[(from >> 2) + 1]! >>> 0;
         const w = this.riskIn[kind === CommandKind.SetMarketState ? 0 : riskShardOf(account, shards)]!;
         // The common case stays synchronous (no promise per command); only a full ring waits.
-        if (!copyRecord(w, source, from)) await this.copy(w, source, from);
+        if (!tryCopyRecord(w, source, from)) await this.copy(w, source, from);
       }
     }
     this.submitted.push(batchNumber);
@@ -417,11 +403,11 @@ export class ThreadedPipeline {
       const from = offset + i * COMMAND_RECORD_BYTES;
       const kind = commandKindAt(source, from);
       if (kind === CommandKind.AdvanceTime) {
-        for (let k = 0; k < shards; k++) copyRecord(this.riskIn[k]!, source, from);
-        copyRecord(this.settlementIn, source, from);
+        for (let k = 0; k < shards; k++) tryCopyRecord(this.riskIn[k]!, source, from);
+        tryCopyRecord(this.settlementIn, source, from);
       } else {
         const account = source.i32[(from >> 2) + 1]! >>> 0;
-        copyRecord(this.riskIn[kind === CommandKind.SetMarketState ? 0 : riskShardOf(account, shards)]!, source, from);
+        tryCopyRecord(this.riskIn[kind === CommandKind.SetMarketState ? 0 : riskShardOf(account, shards)]!, source, from);
       }
     }
     this.submitted.push(batchNumber);
@@ -445,7 +431,7 @@ export class ThreadedPipeline {
   }
 
   private async copy(w: RingWriter, source: RecordViews, from: number): Promise<void> {
-    while (!copyRecord(w, source, from)) {
+    while (!tryCopyRecord(w, source, from)) {
       if (w.ring.isClosed()) throw new Error("ring closed while writing");
       await waitForSpaceAsync(w.ring, this.wait, PARK_MS);
     }
