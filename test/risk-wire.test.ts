@@ -25,7 +25,7 @@ import {
   TimeInForce,
   type EventSink,
 } from "../engine/model/index.ts";
-import { Engine, loadConfig, ThreadedPipeline, type EngineTopology } from "../engine/pipeline/index.ts";
+import { COMMAND_RECORD_BYTES, Engine, loadConfig, ThreadedPipeline, writeCommand, type EngineTopology } from "../engine/pipeline/index.ts";
 import { EVENT_RECORD_BYTES, readEvent, viewsOf, writeEvent } from "../engine/pipeline/record-codec.ts";
 import { decodeEvent, encodeCommand, jsonToFrame, type CommandJson, type EventJson } from "../gateway/client/codec.ts";
 import { CrossbookClient } from "../gateway/client/ws-client.ts";
@@ -337,13 +337,21 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((p) => p.stop()));
 });
 
-async function runThreaded(stream: CommandRecord[][], topology: EngineTopology): Promise<{ events: string[]; hash: string }> {
+async function runThreaded(stream: CommandRecord[][], topology: EngineTopology, encoded = false): Promise<{ events: string[]; hash: string }> {
   const events: string[] = [];
   const fatal: string[] = [];
   const p = await ThreadedPipeline.start(config, { onEvent: (e) => events.push(eventText(e)), onFatal: (m) => fatal.push(m) }, { topology });
   running.push(p);
   let n = 0;
-  for (const b of stream) await p.submitBatch(b, b.length, ++n);
+  for (const b of stream) {
+    if (!encoded) {
+      await p.submitBatch(b, b.length, ++n);
+      continue;
+    }
+    const views = viewsOf(new ArrayBuffer(b.length * COMMAND_RECORD_BYTES));
+    b.forEach((c, i) => writeCommand(views, i * COMMAND_RECORD_BYTES, c));
+    await p.submitEncoded(views, 0, b.length, ++n);
+  }
   await p.waitForBatch(n);
   const hash = await p.stateHash();
   expect(fatal).toEqual([]);
@@ -381,6 +389,15 @@ describe("threaded pipeline = in-process engine, with the account commands", () 
     for (const account of [16, 17, 32, 33]) {
       expect(two.risk[(account >>> 4) % 2]!.collateralStatement(account)).toEqual(one.risk[0]!.collateralStatement(account));
     }
+  });
+
+  it("X4: 2 × 2 with the commands handed over encoded (submitEncoded): marks reach every risk shard there too", async () => {
+    const stream = accountStream(78, 2_000);
+    expect(stream.some((b) => b.some((c) => c.kind === CommandKind.SetMarkPrice))).toBe(true);
+    const a = runInProcess(stream, { riskShards: 2, matchingShards: 2 });
+    const b = await runThreaded(stream, { riskShards: 2, matchingShards: 2 }, true);
+    expect(b.hash).toBe(a.hash);
+    expect([...b.events].sort()).toEqual([...a.events].sort());
   });
 });
 

@@ -350,13 +350,7 @@ export class ThreadedPipeline {
         await this.write(this.riskIn[riskShardOfCommand(c, shards)]!, c);
       }
     }
-    this.submitted.push(batchNumber);
-    for (const w of this.riskIn) {
-      const end = w.trySlot();
-      writeCommandBatchEnd(w.ring, end >= 0 ? end : await w.slotAsync(), batchNumber);
-      w.flush();
-    }
-    this.settlementIn.flush();
+    await this.endBatch(batchNumber);
   }
 
   /**
@@ -365,27 +359,19 @@ export class ThreadedPipeline {
    * no bigint allocation (the shape of a gateway that decodes frames straight into records).
    */
   async submitEncoded(source: RecordViews, offset: number, count: number, batchNumber: number): Promise<void> {
-    const shards = this.riskIn.length;
     for (let i = 0; i < count; i++) {
       const from = offset + i * COMMAND_RECORD_BYTES;
-      const kind = commandKindAt(source, from);
-      if (kind === CommandKind.AdvanceTime) {
-        for (let k = 0; k < shards; k++) await this.copy(this.riskIn[k]!, source, from);
-        await this.copy(this.settlementIn, source, from);
-      } else {
-        const account = source.i32[(from >> 2) + 1]! >>> 0;
-        const w = this.riskIn[kind === CommandKind.SetMarketState ? 0 : riskShardOf(account, shards)]!;
+      const shard = this.encodedShard(source, from);
+      if (shard >= 0) {
+        const w = this.riskIn[shard]!;
         // The common case stays synchronous (no promise per command); only a full ring waits.
         if (!tryCopyRecord(w, source, from)) await this.copy(w, source, from);
+        continue;
       }
+      for (const w of this.riskIn) await this.copy(w, source, from);
+      if (commandKindAt(source, from) === CommandKind.AdvanceTime) await this.copy(this.settlementIn, source, from);
     }
-    this.submitted.push(batchNumber);
-    for (const w of this.riskIn) {
-      const end = w.trySlot();
-      writeCommandBatchEnd(w.ring, end >= 0 ? end : await w.slotAsync(), batchNumber);
-      w.flush();
-    }
-    this.settlementIn.flush();
+    await this.endBatch(batchNumber);
   }
 
   /**
@@ -394,21 +380,20 @@ export class ThreadedPipeline {
    * own rather than from the event loop: with poll() it needs no promise and no event-loop turn per batch.
    */
   trySubmitEncoded(source: RecordViews, offset: number, count: number, batchNumber: number): boolean {
-    const shards = this.riskIn.length;
     let clockTicks = 0;
     for (let i = 0; i < count; i++) if (commandKindAt(source, offset + i * COMMAND_RECORD_BYTES) === CommandKind.AdvanceTime) clockTicks++;
+    // Every risk ring may receive the whole batch (the clock and marks go to each) and the batch end.
     for (const w of this.riskIn) if (w.ring.freeSlots() < count + 1) return false;
     if (clockTicks > 0 && this.settlementIn.ring.freeSlots() < clockTicks) return false;
     for (let i = 0; i < count; i++) {
       const from = offset + i * COMMAND_RECORD_BYTES;
-      const kind = commandKindAt(source, from);
-      if (kind === CommandKind.AdvanceTime) {
-        for (let k = 0; k < shards; k++) tryCopyRecord(this.riskIn[k]!, source, from);
-        tryCopyRecord(this.settlementIn, source, from);
-      } else {
-        const account = source.i32[(from >> 2) + 1]! >>> 0;
-        tryCopyRecord(this.riskIn[kind === CommandKind.SetMarketState ? 0 : riskShardOf(account, shards)]!, source, from);
+      const shard = this.encodedShard(source, from);
+      if (shard >= 0) {
+        tryCopyRecord(this.riskIn[shard]!, source, from);
+        continue;
       }
+      for (const w of this.riskIn) tryCopyRecord(w, source, from);
+      if (commandKindAt(source, from) === CommandKind.AdvanceTime) tryCopyRecord(this.settlementIn, source, from);
     }
     this.submitted.push(batchNumber);
     for (const w of this.riskIn) {
@@ -417,6 +402,28 @@ export class ThreadedPipeline {
     }
     this.settlementIn.flush();
     return true;
+  }
+
+  /**
+   * The risk shard an encoded command goes to, as submitBatch routes it (riskShardOfCommand), or -1 for every shard:
+   * the clock (which settlement gets too) and marks.
+   */
+  private encodedShard(source: RecordViews, from: number): number {
+    const kind = commandKindAt(source, from);
+    if (kind === CommandKind.AdvanceTime || kind === CommandKind.SetMarkPrice) return -1;
+    if (kind === CommandKind.SetMarketState) return 0;
+    return riskShardOf(source.i32[(from >> 2) + 1]! >>> 0, this.riskIn.length);
+  }
+
+  /** Writes batch `batchNumber`'s end into every risk ring (waiting for room) and publishes everything written. */
+  private async endBatch(batchNumber: number): Promise<void> {
+    this.submitted.push(batchNumber);
+    for (const w of this.riskIn) {
+      const end = w.trySlot();
+      writeCommandBatchEnd(w.ring, end >= 0 ? end : await w.slotAsync(), batchNumber);
+      w.flush();
+    }
+    this.settlementIn.flush();
   }
 
   /**
