@@ -1,0 +1,112 @@
+// P8: the estimated liquidation price of a position — the mark of its market at which the account's MMR reaches
+// 100% with every other mark held — found exactly on the market's tick grid.
+//
+// The predicate is AccountMargin's own arithmetic (engine/risk/margin), restated on this position's inputs, in
+// USD at PRICE_DECIMALS: at mark p,
+//   notional = ceil(exposure × p / 10^baseDecimals)          (C4; exposure = |position| + risk-increasing orders)
+//   margin   = ceil(notional × MMF(notional) / 1e18)          (C5; 0 when the notional is 0)
+//   uPnL     = floor((quantity × p − costBasis) / 10^baseDecimals)
+//   MMR ≥ 100%  ⇔  otherMaintenanceMarginUsd + margin ≥ otherEquityUsd + uPnL   (C7/C9: Σ notional × MMF ≥ net
+//   equity; TEN > 0 because this position's notional is).
+// MMF(notional) is C5's `max(mmf.base, mmf.factor × sqrt(notional))`. It lives in engine/risk/margin/formulas.ts
+// (positionMmf), which this pure folder may not import (only engine/fixed and engine/model): the caller passes it in
+// as `mmfOf`, so the rule is written once and P8 uses exactly the one the risk stage uses.
+//
+// Search. A long is liquidated as the mark falls, a short as it rises: the search runs from the current mark over
+// the grid k × tickSize within [minPrice, maxPrice] on that side only. If MMR ≥ 100% already at the mark: AtMark.
+// If not at the far end of the grid: None. Else bisection keeps (not liquidatable, liquidatable) grid neighbours and
+// returns the liquidatable one, p, with the property that MMR ≥ 100% at p and < 100% one tick toward the mark (or at
+// the mark itself when p is the grid price next to it). It costs ~log2(ticks) evaluations of the predicate.
+// The crossing is the nearest to the mark when the margin surplus (equity − margin) is monotone on the searched side.
+// For a short it always is (equity falls and margin rises as the mark rises). For a long the surplus falls as the
+// mark falls while |quantity| > exposure × d(notional × MMF)/d(notional), i.e. while 1.5 × MMF × exposure < |quantity|
+// (for the sqrt branch; MMF × exposure for the flat one): always without open orders for any MMF below 2/3. Beyond
+// that (a small long with large open buy orders) there can be several crossings; the answer is then still a crossing
+// with the property above, not necessarily the nearest. The roundings shift each side of the comparison by under one
+// nano-dollar, which moves the crossing by at most the ticks over which the exact surplus changes by two units.
+
+import { divRound, pow10, RATIO_SCALE, Rounding, type Amount, type Price, type Ratio } from "../fixed/index.ts";
+import type { SqrtMarginFunction } from "../model/index.ts";
+
+/** C5's position MMF as a function of the notional (USD, PRICE_DECIMALS): engine/risk/margin positionMmf. */
+export type PositionMmfFormula = (notionalUsd: bigint, mmf: SqrtMarginFunction) => Ratio;
+
+/** The inputs of P8 for one position; a reused record. USD amounts at PRICE_DECIMALS. */
+export class LiquidationPriceInputs {
+  /** Signed base units. */
+  quantity: Amount = 0n;
+  /** Σ signed quantity × price (the position's costBasis, base units × PRICE_DECIMALS). */
+  costBasis = 0n;
+  /** C4 net exposure quantity (≥ |quantity|). */
+  exposureQuantity: Amount = 0n;
+  baseDecimals = 0;
+  mmf: SqrtMarginFunction = { base: 0n, factor: 0n };
+  /** The account's net equity without this position's uPnL (collateral, other positions' uPnL, unsettled, − liabilities). */
+  otherEquityUsd = 0n;
+  /** Σ notional × MMF of every other position and borrow. */
+  otherMaintenanceMarginUsd = 0n;
+  /** The market's current mark and its price grid. */
+  mark: Price = 0n;
+  tickSize: Price = 0n;
+  minPrice: Price = 0n;
+  maxPrice: Price = 0n;
+}
+
+export const LiquidationPriceKind = { None: 0, Found: 1, AtMark: 2 } as const;
+export type LiquidationPriceKind = (typeof LiquidationPriceKind)[keyof typeof LiquidationPriceKind];
+
+/** P8's answer; a reused record. price is 0 for None, the mark for AtMark. */
+export class LiquidationPriceResult {
+  kind: LiquidationPriceKind = LiquidationPriceKind.None;
+  price: Price = 0n;
+}
+
+/** P8's predicate: is the account at MMR ≥ 100% when this market's mark is `price`? */
+export function isLiquidatableAtMark(inp: LiquidationPriceInputs, price: Price, mmfOf: PositionMmfFormula): boolean {
+  const unit = pow10(inp.baseDecimals);
+  const notional = divRound(inp.exposureQuantity * price, unit, Rounding.Up);
+  const margin = notional === 0n ? 0n : divRound(notional * mmfOf(notional, inp.mmf), RATIO_SCALE, Rounding.Up);
+  const upnl = divRound(inp.quantity * price - inp.costBasis, unit, Rounding.Down);
+  const maintenance = inp.otherMaintenanceMarginUsd + margin;
+  const tenPositive = notional > 0n || inp.otherMaintenanceMarginUsd > 0n;
+  return tenPositive && maintenance >= inp.otherEquityUsd + upnl;
+}
+
+function setResult(out: LiquidationPriceResult, kind: LiquidationPriceKind, price: Price): LiquidationPriceResult {
+  out.kind = kind;
+  out.price = price;
+  return out;
+}
+
+/** P8: the estimated liquidation price (see the module comment). Needs tickSize > 0 and 0 < minPrice ≤ maxPrice. */
+export function estimatedLiquidationPrice(
+  inp: LiquidationPriceInputs,
+  mmfOf: PositionMmfFormula,
+  out: LiquidationPriceResult,
+): LiquidationPriceResult {
+  const tick = inp.tickSize;
+  if (tick <= 0n || inp.minPrice <= 0n || inp.maxPrice < inp.minPrice) {
+    throw new RangeError("estimatedLiquidationPrice: needs tickSize > 0 and 0 < minPrice ≤ maxPrice");
+  }
+  const absQuantity = inp.quantity < 0n ? -inp.quantity : inp.quantity;
+  if (inp.exposureQuantity < absQuantity) throw new RangeError("estimatedLiquidationPrice: exposureQuantity < |quantity|");
+  if (inp.quantity === 0n || inp.mark <= 0n) return setResult(out, LiquidationPriceKind.None, 0n);
+  if (isLiquidatableAtMark(inp, inp.mark, mmfOf)) return setResult(out, LiquidationPriceKind.AtMark, inp.mark);
+  const long = inp.quantity > 0n;
+  // The grid indices on the adverse side: [far, near] for a long (prices below the mark), [near, far] for a short.
+  const near = long ? divRound(inp.mark, tick, Rounding.Down) : divRound(inp.mark, tick, Rounding.Up);
+  const far = long ? divRound(inp.minPrice, tick, Rounding.Up) : divRound(inp.maxPrice, tick, Rounding.Down);
+  if (long ? far > near : far < near) return setResult(out, LiquidationPriceKind.None, 0n);
+  if (!isLiquidatableAtMark(inp, far * tick, mmfOf)) return setResult(out, LiquidationPriceKind.None, 0n);
+  if (isLiquidatableAtMark(inp, near * tick, mmfOf)) return setResult(out, LiquidationPriceKind.Found, near * tick);
+  // Invariant: `safe` is not liquidatable, `hit` is; they close in to neighbours.
+  let safe = near;
+  let hit = far;
+  const step = long ? -1n : 1n;
+  while (safe + step !== hit) {
+    const mid = (safe + hit) >> 1n;
+    if (isLiquidatableAtMark(inp, mid * tick, mmfOf)) hit = mid;
+    else safe = mid;
+  }
+  return setResult(out, LiquidationPriceKind.Found, hit * tick);
+}
