@@ -1,0 +1,355 @@
+// engine/perps: the pure P rules, table-tested to the last unit — P2 index, P3 mark (EWMA, fallback chain, clamp,
+// moving means), P4 funding (rate, payments, insurance remainder), P1/P5 position arithmetic, P8 liquidation price
+// (cross-checked against engine/risk/margin's AccountMargin).
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { RATIO_SCALE, Side } from "../engine/model/index.ts";
+import {
+  addFundingSample,
+  applyFill,
+  applyFundingPayment,
+  breakEvenPrice,
+  checkIndexParams,
+  checkSourceQuote,
+  clampToMedian,
+  computeIndexPrice,
+  computeMarkPrice,
+  entryPrice,
+  estimatedLiquidationPrice,
+  ewmaPrice,
+  FillEffect,
+  FUNDING_DIVISOR_DEFAULT,
+  fundingInterestComponent,
+  fundingPayment,
+  fundingRate,
+  FundingSamples,
+  FundingSettlement,
+  INDEX_CLAMP_BPS_DEFAULT,
+  INDEX_STALE_AFTER_MS_DEFAULT,
+  IndexResult,
+  isLiquidatableAtMark,
+  limitPriceStep,
+  LiquidationPriceInputs,
+  LiquidationPriceKind,
+  LiquidationPriceResult,
+  MARK_CLAMP_LOWER_DEFAULT,
+  MARK_CLAMP_UPPER_DEFAULT,
+  MARK_EWMA_STALE_AFTER_MS_DEFAULT,
+  MarkInputs,
+  MarkResult,
+  MarkSource,
+  MAX_PRICE_UPDATE_MULTIPLIER_DEFAULT,
+  meanPremium,
+  medianInPlace,
+  medianOfThree,
+  MovingMean,
+  PerpPosition,
+  pnlToSettlementUnits,
+  premiumOf,
+  PremiumEwma,
+  realizePnl,
+  reduceOnlyFillCap,
+  sampleEwma,
+  settleFundingPayments,
+  unrealizedPnl,
+  type IndexParams,
+  type IndexSourceQuote,
+  type MarkParams,
+} from "../engine/perps/index.ts";
+
+const R = RATIO_SCALE;
+const USD = 1_000_000_000n; // one USD at PRICE_DECIMALS
+const BP = 100_000_000_000_000n; // one basis point as a ratio
+const BTC_DECIMALS = 8;
+const BTC = 100_000_000n;
+const USDC_DECIMALS = 6;
+const USDC = 1_000_000n;
+
+function quote(bid: bigint, ask: bigint, last: bigint, timeMs: number): IndexSourceQuote {
+  return { bid, ask, last, timeMs };
+}
+
+const INDEX_PARAMS: IndexParams = {
+  clampBps: INDEX_CLAMP_BPS_DEFAULT,
+  staleAfterMs: INDEX_STALE_AFTER_MS_DEFAULT,
+  maxPriceUpdateMultiplier: MAX_PRICE_UPDATE_MULTIPLIER_DEFAULT,
+};
+
+describe("P2: index price", () => {
+  it("P2: median of three is the middle value, ties and crossed quotes included", () => {
+    const rows: [bigint, bigint, bigint, bigint][] = [
+      [1n, 2n, 3n, 2n],
+      [3n, 1n, 2n, 2n],
+      [2n, 3n, 1n, 2n],
+      [2n, 2n, 1n, 2n],
+      [1n, 2n, 2n, 2n],
+      [5n, 5n, 5n, 5n],
+      [101n, 99n, 100n, 100n], // crossed source (bid > ask): still the middle
+    ];
+    for (const [a, b, c, m] of rows) expect(medianOfThree(a, b, c)).toBe(m);
+  });
+
+  it("P2: median of n: the middle for odd n, the floor mean of the middle pair for even n", () => {
+    const rows: [bigint[], bigint][] = [
+      [[5n], 5n],
+      [[5n, 1n, 3n], 3n],
+      [[4n, 1n, 3n, 2n], 2n], // (2 + 3) / 2 = 2.5 → 2
+      [[1n, 2n], 1n],
+      [[2n, 2n], 2n],
+      [[100n, 103n], 101n],
+      [[9n, 1n, 8n, 2n, 7n, 3n], 5n], // middle pair 3, 7
+    ];
+    for (const [values, m] of rows) expect(medianInPlace([...values], values.length)).toBe(m);
+    expect(() => medianInPlace([1n], 0)).toThrow(RangeError);
+  });
+
+  it("P2: median → clamp ±30 bps → weighted mean; an outlier is held to the band", () => {
+    const quotes = [
+      quote(99_990n * USD, 100_010n * USD, 100_000n * USD, 1_000), // 100,000
+      quote(100_020n * USD, 100_040n * USD, 100_100n * USD, 1_000), // 100,040
+      quote(99_000n * USD, 99_100n * USD, 99_050n * USD, 1_000), // 99,050 → clamped to 99,700
+    ];
+    const out = new IndexResult();
+    computeIndexPrice(quotes, [R, R, 2n * R], 3, INDEX_PARAMS, 0n, 5_000, out);
+    expect(out.stale).toBe(false);
+    expect(out.freshSourceCount).toBe(3);
+    expect(out.medianSourcePrice).toBe(100_000n * USD);
+    // (100,000 + 100,040 + 2 × 99,700) / 4 = 99,860
+    expect(out.index).toBe(99_860n * USD);
+    expect(out.stepLimited).toBe(false);
+    // Equal weights: 299,740 / 3 = 99,913.333333333|33 → half-even 99,913.333333333
+    computeIndexPrice(quotes, [R, R, R], 3, INDEX_PARAMS, 0n, 5_000, out);
+    expect(out.index).toBe(99_913_333_333_333n);
+  });
+
+  it("P2: clamp bounds round inward (lower up, upper down)", () => {
+    // 3333 × 0.997 = 3323.001 → 3324; 3333 × 1.003 = 3342.999 → 3342.
+    expect(clampToMedian(1n, 3333n, 30)).toBe(3324n);
+    expect(clampToMedian(9999n, 3333n, 30)).toBe(3342n);
+    expect(clampToMedian(3330n, 3333n, 30)).toBe(3330n);
+    expect(clampToMedian(5n, 3333n, 0)).toBe(3333n);
+  });
+
+  it("P2: a source older than staleAfterMs drops out; exactly staleAfterMs old is still fresh", () => {
+    const quotes = [
+      quote(100_000n * USD, 100_000n * USD, 100_000n * USD, 20_000),
+      quote(100_040n * USD, 100_040n * USD, 100_040n * USD, 20_000),
+      quote(99_000n * USD, 99_000n * USD, 99_000n * USD, 9_999), // 10,001 ms old at 20,000
+    ];
+    const out = new IndexResult();
+    computeIndexPrice(quotes, [R, R, R], 3, INDEX_PARAMS, 0n, 20_000, out);
+    expect(out.freshSourceCount).toBe(2);
+    expect(out.medianSourcePrice).toBe(100_020n * USD); // even count: floor mean of the pair
+    expect(out.index).toBe(100_020n * USD);
+    quotes[2]!.timeMs = 10_000; // exactly 10,000 ms old: fresh, median 100,000, clamped to 99,700
+    computeIndexPrice(quotes, [R, R, R], 3, INDEX_PARAMS, 0n, 20_000, out);
+    expect(out.freshSourceCount).toBe(3);
+    expect(out.index).toBe(99_913_333_333_333n);
+  });
+
+  it("P2: no fresh source → stale, the previous index kept", () => {
+    const quotes = [quote(USD, USD, USD, 0)];
+    const out = new IndexResult();
+    computeIndexPrice(quotes, [R], 1, INDEX_PARAMS, 123n * USD, 10_001, out);
+    expect(out.stale).toBe(true);
+    expect(out.freshSourceCount).toBe(0);
+    expect(out.index).toBe(123n * USD);
+    computeIndexPrice(quotes, [R], 1, INDEX_PARAMS, 123n * USD, 10_000, out);
+    expect(out.stale).toBe(false);
+  });
+
+  it("P2: one update moves the index at most × 1.0025 or ÷ 1.0025; the rest follows later", () => {
+    const prev = 100_000n * USD;
+    const m = MAX_PRICE_UPDATE_MULTIPLIER_DEFAULT;
+    expect(limitPriceStep(101_000n * USD, prev, m)).toBe(100_250n * USD);
+    // 100,000 / 1.0025 = 99,750.623441396|5 → up: 99,750.623441397
+    expect(limitPriceStep(99_000n * USD, prev, m)).toBe(99_750_623_441_397n);
+    expect(limitPriceStep(100_100n * USD, prev, m)).toBe(100_100n * USD);
+    expect(limitPriceStep(1n, 0n, m)).toBe(1n); // no previous: no limit
+
+    const quotes = [quote(110_000n * USD, 110_000n * USD, 110_000n * USD, 0)];
+    const out = new IndexResult();
+    let index = prev;
+    const path: bigint[] = [];
+    for (let i = 0; i < 40 && index !== 110_000n * USD; i++) {
+      computeIndexPrice(quotes, [R], 1, INDEX_PARAMS, index, 0, out);
+      index = out.index;
+      path.push(index);
+    }
+    expect(path[0]).toBe(100_250n * USD);
+    expect(path[1]).toBe(100_500_625_000_000n); // 100,250 × 1.0025
+    expect(out.stepLimited).toBe(false);
+    expect(index).toBe(110_000n * USD);
+    expect(path.length).toBe(39); // ln(1.1) / ln(1.0025) = 38.2 limited steps, then the last one lands
+  });
+
+  it("P2: quotes and parameters are checked before use", () => {
+    expect(checkSourceQuote(quote(USD, USD, USD, 0))).toBeNull();
+    expect(checkSourceQuote(quote(0n, USD, USD, 0))).toMatch(/positive/);
+    expect(checkSourceQuote(quote(USD, USD, USD, -1))).toMatch(/time/);
+    expect(checkSourceQuote(quote(USD, USD, USD, 1.5))).toMatch(/time/);
+    expect(checkIndexParams(INDEX_PARAMS, [R, R])).toBeNull();
+    expect(checkIndexParams({ ...INDEX_PARAMS, clampBps: 10_000 }, [R])).toMatch(/clampBps/);
+    expect(checkIndexParams({ ...INDEX_PARAMS, maxPriceUpdateMultiplier: R - 1n }, [R])).toMatch(/maxPriceUpdateMultiplier/);
+    expect(checkIndexParams(INDEX_PARAMS, [R, 0n])).toMatch(/weight/);
+    expect(checkIndexParams(INDEX_PARAMS, [])).toMatch(/sources/);
+    expect(checkIndexParams(INDEX_PARAMS, new Array<bigint>(17).fill(R))).toMatch(/sources/);
+  });
+
+  it("P2: property — the index lies within the clamped band and within one step of the previous index", () => {
+    const price = fc.bigInt({ min: 90_000n * USD, max: 110_000n * USD });
+    const src = fc.record({ bid: price, ask: price, last: price, age: fc.integer({ min: 0, max: 20_000 }) });
+    fc.assert(
+      fc.property(
+        fc.array(src, { minLength: 1, maxLength: 16 }),
+        fc.array(fc.bigInt({ min: 1n, max: 10n * R }), { minLength: 16, maxLength: 16 }),
+        fc.bigInt({ min: 0n, max: 110_000n * USD }),
+        (sources, weights, previous) => {
+          const now = 100_000;
+          const quotes = sources.map((s) => quote(s.bid, s.ask, s.last, now - s.age));
+          const out = new IndexResult();
+          computeIndexPrice(quotes, weights, quotes.length, INDEX_PARAMS, previous, now, out);
+          const fresh = quotes.filter((q) => now - q.timeMs <= INDEX_PARAMS.staleAfterMs);
+          expect(out.freshSourceCount).toBe(fresh.length);
+          if (fresh.length === 0) {
+            expect(out.stale).toBe(true);
+            expect(out.index).toBe(previous);
+            return;
+          }
+          const m = out.medianSourcePrice;
+          const lo = (m * 9970n + 9999n) / 10_000n;
+          const hi = (m * 10_030n) / 10_000n;
+          expect(out.unlimitedIndex >= lo && out.unlimitedIndex <= hi).toBe(true);
+          if (previous > 0n) {
+            const m2 = MAX_PRICE_UPDATE_MULTIPLIER_DEFAULT;
+            expect(out.index * m2 >= previous * R).toBe(true);
+            expect(out.index * R <= previous * m2).toBe(true);
+          } else {
+            expect(out.index).toBe(out.unlimitedIndex);
+          }
+        },
+      ),
+    );
+  });
+});
+
+const MARK_PARAMS: MarkParams = {
+  clampLowerMultiplier: MARK_CLAMP_LOWER_DEFAULT,
+  clampUpperMultiplier: MARK_CLAMP_UPPER_DEFAULT,
+  ewmaStaleAfterMs: MARK_EWMA_STALE_AFTER_MS_DEFAULT,
+};
+
+function markInputs(o: Partial<MarkInputs>): MarkInputs {
+  return Object.assign(new MarkInputs(), o);
+}
+
+describe("P3: mark price", () => {
+  it("P3: EWMA alpha = 2/301: first sample sets it, one sample per second, half-even at 1e-18", () => {
+    const e = new PremiumEwma();
+    expect(sampleEwma(e, 0n, 1_000)).toBe(true);
+    expect(e.valueFine).toBe(0n);
+    expect(sampleEwma(e, 301n * USD, 1_999)).toBe(false); // same second
+    expect(sampleEwma(e, 301n * USD, 2_000)).toBe(true);
+    expect(e.valueFine).toBe(2n * USD * USD); // 301 × 2 / 301 = 2 USD exactly
+    expect(ewmaPrice(e)).toBe(2n * USD);
+    expect(sampleEwma(e, 0n, 3_500)).toBe(true);
+    // 2 − 2 × 2/301 = 1.986710963455149501|66… USD → at 1e-18 half-even …502; the price 1.986710963 USD
+    expect(e.valueFine).toBe(1_986_710_963_455_149_502n);
+    expect(ewmaPrice(e)).toBe(1_986_710_963n);
+    expect(e.sampleCount).toBe(3);
+    expect(e.lastSampleMs).toBe(3_500);
+  });
+
+  it("P3: property — a constant premium is a fixed point, and the EWMA stays within the samples' range", () => {
+    fc.assert(
+      fc.property(fc.array(fc.bigInt({ min: -1000n * USD, max: 1000n * USD }), { minLength: 1, maxLength: 400 }), (xs) => {
+        const e = new PremiumEwma();
+        xs.forEach((x, i) => sampleEwma(e, x, i * 1000));
+        let lo = xs[0]!;
+        let hi = xs[0]!;
+        for (const x of xs) [lo, hi] = [x < lo ? x : lo, x > hi ? x : hi];
+        const p = ewmaPrice(e);
+        expect(p >= lo && p <= hi).toBe(true);
+        const c = new PremiumEwma();
+        for (let i = 0; i < 50; i++) sampleEwma(c, xs[0]!, i * 1000);
+        expect(ewmaPrice(c)).toBe(xs[0]);
+      }),
+    );
+  });
+
+  it("P3: the fallback chain (a)–(e), post-only → index, and the ±5% clamp", () => {
+    const ewma = new PremiumEwma();
+    sampleEwma(ewma, 2n * USD, 10_000); // EWMA = +2 USD
+    const idx = 100n * USD;
+    const rows: [string, Partial<MarkInputs>, number, bigint, boolean][] = [
+      ["(a) index + EWMA", { index: idx, indexStale: false, nowMs: 15_000 }, MarkSource.IndexPlusEwma, 102n * USD, false],
+      ["(b) EWMA too old", { index: idx, indexStale: false, nowMs: 20_001 }, MarkSource.Index, 100n * USD, false],
+      ["(c) book median, clamped to stale index", { index: idx, indexStale: true, bestBid: 98n * USD, bestAsk: 110n * USD, last: 106n * USD, nowMs: 15_000 }, MarkSource.BookMedian, 105n * USD, true],
+      ["(c) book median", { index: idx, indexStale: true, bestBid: 98n * USD, bestAsk: 101n * USD, last: 99n * USD, nowMs: 15_000 }, MarkSource.BookMedian, 99n * USD, false],
+      ["(d) mid, floor", { index: idx, indexStale: true, bestBid: 98n * USD, bestAsk: 101n * USD + 1n, nowMs: 15_000 }, MarkSource.Mid, 99_500_000_000n, false],
+      ["(e) last", { index: 0n, bestBid: 98n * USD, last: 200n * USD, nowMs: 15_000 }, MarkSource.Last, 200n * USD, false],
+      ["nothing", { index: 0n, bestAsk: 98n * USD, nowMs: 15_000 }, MarkSource.None, 0n, false],
+      ["post-only uses the index", { index: idx, indexStale: false, postOnly: true, bestBid: 98n * USD, bestAsk: 99n * USD, last: 98n * USD, nowMs: 15_000 }, MarkSource.PostOnlyIndex, 100n * USD, false],
+      ["post-only, stale index: none", { index: idx, indexStale: true, postOnly: true, bestBid: 98n * USD, bestAsk: 99n * USD, last: 98n * USD, nowMs: 15_000 }, MarkSource.None, 0n, false],
+    ];
+    const out = new MarkResult();
+    for (const [name, inp, source, mark, clamped] of rows) {
+      computeMarkPrice(markInputs(inp), ewma, MARK_PARAMS, out);
+      expect([name, out.source, out.mark, out.clamped]).toEqual([name, source, mark, clamped]);
+    }
+    // (a) clamped: EWMA +10 on index 100 → 110 → 105; −10 → 90 → 95. Bounds round inward: index 3 units →
+    // [ceil(2.85), floor(3.15)] = [3, 3].
+    const far = new PremiumEwma();
+    sampleEwma(far, 10n * USD, 0);
+    computeMarkPrice(markInputs({ index: idx, indexStale: false, nowMs: 0 }), far, MARK_PARAMS, out);
+    expect([out.source, out.unclamped, out.mark, out.clamped]).toEqual([MarkSource.IndexPlusEwma, 110n * USD, 105n * USD, true]);
+    const low = new PremiumEwma();
+    sampleEwma(low, -10n * USD, 0);
+    computeMarkPrice(markInputs({ index: idx, indexStale: false, nowMs: 0 }), low, MARK_PARAMS, out);
+    expect(out.mark).toBe(95n * USD);
+    computeMarkPrice(markInputs({ index: 3n, indexStale: false, nowMs: 0 }), far, MARK_PARAMS, out);
+    expect(out.mark).toBe(3n);
+  });
+
+  it("P3: P4: premium = (mark − index) / index, half-even", () => {
+    expect(premiumOf(101n * USD, 100n * USD)).toBe(R / 100n);
+    expect(premiumOf(99n * USD, 100n * USD)).toBe(-R / 100n);
+    // 1e-9 / 100 = 1e-11 exactly
+    expect(premiumOf(100n * USD + 1n, 100n * USD)).toBe(10_000_000n);
+    // (100.000000001 − 3) / 3 = 32.33333333366666666|67 → …667
+    expect(premiumOf(100_000_000_001n, 3n * USD)).toBe(32_333_333_333_666_666_667n);
+  });
+
+  it("P3: 5-minute moving mean: a 300-slot ring with a running sum, half-even mean", () => {
+    const m = new MovingMean(3);
+    expect(m.mean()).toBe(0n);
+    m.push(1n);
+    m.push(2n);
+    m.push(3n);
+    expect([m.count, m.sum, m.mean()]).toEqual([3, 6n, 2n]);
+    m.push(10n); // drops 1
+    expect([m.count, m.sum, m.mean()]).toEqual([3, 15n, 5n]);
+    const h = new MovingMean(2);
+    h.push(2n);
+    h.push(3n);
+    expect(h.mean()).toBe(2n); // 2.5 → 2
+    h.push(4n);
+    expect(h.mean()).toBe(4n); // 3.5 → 4
+    h.push(-5n);
+    expect(h.mean()).toBe(0n); // −0.5 → 0
+    expect(new MovingMean().capacity).toBe(300);
+    expect(() => new MovingMean(0)).toThrow(RangeError);
+  });
+
+  it("P3: property — the ring's mean equals the mean of the last N pushed", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 50 }), fc.array(fc.bigInt({ min: -(10n ** 20n), max: 10n ** 20n }), { maxLength: 200 }), (n, xs) => {
+        const m = new MovingMean(n);
+        for (const x of xs) m.push(x);
+        const tail = xs.slice(Math.max(0, xs.length - n));
+        expect(m.count).toBe(tail.length);
+        expect(m.sum).toBe(tail.reduce((a, b) => a + b, 0n));
+      }),
+    );
+  });
+});
