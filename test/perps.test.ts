@@ -353,3 +353,85 @@ describe("P3: mark price", () => {
     );
   });
 });
+
+describe("P4: funding", () => {
+  it("P4: interest component I = 0.03% × interval hours / 24", () => {
+    expect(fundingInterestComponent(1)).toBe(12_500_000_000_000n); // 0.00125%
+    expect(fundingInterestComponent(8)).toBe(BP); // 0.01%
+    expect(fundingInterestComponent(24)).toBe(3n * BP);
+    expect(() => fundingInterestComponent(0)).toThrow(RangeError);
+  });
+
+  it("P4: F = clamp((P̄ + clamp(I − P̄, ±0.05%)) / D, lower, upper) — the seed's ÷ 8, bounds ±100 bps", () => {
+    const D = FUNDING_DIVISOR_DEFAULT;
+    expect(D).toBe(8n * R);
+    const rows: [string, bigint, bigint, bigint][] = [
+      // [case, P̄, D, F]
+      ["no premium: I / 8", 0n, D, 1_562_500_000_000n],
+      ["|I − P̄| within 0.05%: F = I / D whatever P̄", 233_333_333_333_333n, D, 1_562_500_000_000n],
+      ["P̄ = 1%: (1% − 0.05%) / 8", R / 100n, D, 1_187_500_000_000_000n],
+      ["P̄ = −1%: (−1% + 0.05%) / 8", -R / 100n, D, -1_250_000_000_000_000n + 62_500_000_000_000n],
+      ["P̄ = 10%: clamped to +100 bps", R / 10n, D, 100n * BP],
+      ["P̄ = −10%: clamped to −100 bps", -R / 10n, D, -100n * BP],
+      ["P̄ = 0.06%, D = 3: 0.01% / 3 half-even", 600_000_000_000_000n, 3n * R, 33_333_333_333_333n],
+    ];
+    for (const [name, p, d, f] of rows) expect([name, fundingRate(p, 1, -100, 100, d)]).toEqual([name, f]);
+  });
+
+  it("P4: premium samples once a second, P̄ = their mean (half-even), the interval restarts", () => {
+    const s = new FundingSamples();
+    expect(meanPremium(s)).toBe(0n);
+    expect(addFundingSample(s, BP, 1_000)).toBe(true);
+    expect(addFundingSample(s, 99n * BP, 1_999)).toBe(false);
+    expect(addFundingSample(s, 2n * BP, 2_000)).toBe(true);
+    expect(addFundingSample(s, 4n * BP, 3_000)).toBe(true);
+    expect(meanPremium(s)).toBe(233_333_333_333_333n); // 7 bp / 3
+    s.clear();
+    expect([s.count, s.sum, meanPremium(s)]).toEqual([0, 0n, 0n]);
+  });
+
+  it("P4: payment = rate × quantity × mark; longs pay when F > 0 (seed 004's example shape)", () => {
+    // 0.01% × 2 BTC × 100,000 = 20 USDC
+    expect(fundingPayment(BP, 2n * BTC, 100_000n * USD, BTC_DECIMALS, USDC_DECIMALS)).toBe(20n * USDC);
+    expect(fundingPayment(BP, -2n * BTC, 100_000n * USD, BTC_DECIMALS, USDC_DECIMALS)).toBe(-20n * USDC);
+    expect(fundingPayment(-BP, -2n * BTC, 100_000n * USD, BTC_DECIMALS, USDC_DECIMALS)).toBe(20n * USDC);
+    // 0.3 units: the payer pays 1, the receiver gets 0
+    expect(fundingPayment(BP, 3n, 100_000n * USD, BTC_DECIMALS, USDC_DECIMALS)).toBe(1n);
+    expect(fundingPayment(BP, -3n, 100_000n * USD, BTC_DECIMALS, USDC_DECIMALS)).toBe(0n);
+    // A quote finer than base + price (shift ≤ 0): exact
+    expect(fundingPayment(BP, 3n, 100_000n * USD, 0, 27)).toBe(3n * BP * 100_000n * USD);
+  });
+
+  it("P4: a market's payments: payers round up, receivers down, the remainder to the insurance fund", () => {
+    const quantities = [3n, -1n, -1n, -1n, 2n * BTC, -2n * BTC];
+    const payments = new Array<bigint>(quantities.length).fill(0n);
+    const out = new FundingSettlement();
+    settleFundingPayments(BP, 100_000n * USD, quantities, quantities.length, BTC_DECIMALS, USDC_DECIMALS, payments, out);
+    expect(payments).toEqual([1n, 0n, 0n, 0n, 20n * USDC, -20n * USDC]);
+    expect([out.totalPaid, out.totalReceived, out.insuranceRemainder]).toEqual([20n * USDC + 1n, 20n * USDC, 1n]);
+    expect(() => settleFundingPayments(BP, USD, [1n], 1, 0, 0, payments, out)).toThrow(RangeError);
+  });
+
+  it("P4: property — Σ paid − Σ received ≥ 0, under one unit per position, each payment within a unit of exact", () => {
+    fc.assert(
+      fc.property(
+        fc.bigInt({ min: -100n * BP, max: 100n * BP }),
+        fc.bigInt({ min: 1n, max: 1_000_000n * USD }),
+        fc.array(fc.bigInt({ min: -(10n ** 12n), max: 10n ** 12n }), { minLength: 1, maxLength: 30 }),
+        (rate, mark, qs) => {
+          const quantities = [...qs, -qs.reduce((a, b) => a + b, 0n)];
+          const payments = new Array<bigint>(quantities.length).fill(0n);
+          const out = new FundingSettlement();
+          settleFundingPayments(rate, mark, quantities, quantities.length, BTC_DECIMALS, USDC_DECIMALS, payments, out);
+          const scale = 10n ** 29n; // 18 + 9 + 8 − 6
+          quantities.forEach((q, i) => {
+            const exact = rate * q * mark;
+            expect(payments[i]! * scale >= exact && (payments[i]! - 1n) * scale < exact).toBe(true);
+          });
+          expect(out.insuranceRemainder).toBe(payments.reduce((a, b) => a + b, 0n));
+          expect(out.insuranceRemainder >= 0n && out.insuranceRemainder < BigInt(quantities.length)).toBe(true);
+        },
+      ),
+    );
+  });
+});
