@@ -435,3 +435,148 @@ describe("P4: funding", () => {
     );
   });
 });
+
+function position(o: Partial<PerpPosition>): PerpPosition {
+  return Object.assign(new PerpPosition(), o);
+}
+
+describe("P1: P5: positions", () => {
+  it("P1: VWAP while growing, reduce realizes at the entry, crossing zero closes then opens at the trade price", () => {
+    const pos = new PerpPosition();
+    const fx = new FillEffect();
+    applyFill(pos, BTC, 100_000n * USD, 10n * USDC, BTC_DECIMALS, USDC_DECIMALS, fx);
+    expect([pos.netQuantity, entryPrice(pos), fx.realizedPnl, fx.openedQuantity]).toEqual([BTC, 100_000n * USD, 0n, BTC]);
+    applyFill(pos, BTC, 102_000n * USD, 10n * USDC, BTC_DECIMALS, USDC_DECIMALS, fx);
+    expect([pos.netQuantity, pos.costBasis, entryPrice(pos)]).toEqual([2n * BTC, 202_000n * USD * BTC, 101_000n * USD]);
+    // Sell 0.5 at 103,000: 0.5 × (103,000 − 101,000) = +1,000 USDC
+    applyFill(pos, -BTC / 2n, 103_000n * USD, 5n * USDC, BTC_DECIMALS, USDC_DECIMALS, fx);
+    expect([fx.realizedPnl, fx.closedQuantity, fx.openedQuantity]).toEqual([1000n * USDC, BTC / 2n, 0n]);
+    expect([pos.netQuantity, entryPrice(pos), pos.realizedPnl, pos.feesPaid]).toEqual([
+      (3n * BTC) / 2n,
+      101_000n * USD,
+      1000n * USDC,
+      25n * USDC,
+    ]);
+    // Sell 2 at 100,000: closes 1.5 (−1,500 USDC), opens a 0.5 short at 100,000 with 1/4 of the 20 USDC fee
+    applyFill(pos, -2n * BTC, 100_000n * USD, 20n * USDC, BTC_DECIMALS, USDC_DECIMALS, fx);
+    expect([fx.realizedPnl, fx.closedQuantity, fx.openedQuantity]).toEqual([-1500n * USDC, (3n * BTC) / 2n, BTC / 2n]);
+    expect([pos.netQuantity, pos.costBasis, entryPrice(pos), pos.realizedPnl]).toEqual([
+      -BTC / 2n,
+      -(BTC / 2n) * 100_000n * USD,
+      100_000n * USD,
+      -500n * USDC,
+    ]);
+    expect([pos.feesPaid, pos.fundingPaid, pos.cumulativeFees]).toEqual([5n * USDC, 0n, 45n * USDC]);
+    // Short 0.5 at 100,000 marked at 99,000: +500 USDC unrealized
+    expect(unrealizedPnl(pos, 99_000n * USD, BTC_DECIMALS, USDC_DECIMALS)).toBe(500n * USDC);
+    // Buy back exactly: flat, everything since the open reset
+    applyFill(pos, BTC / 2n, 99_000n * USD, 0n, BTC_DECIMALS, USDC_DECIMALS, fx);
+    expect([pos.netQuantity, pos.costBasis, pos.openCostBasis, pos.feesPaid, pos.realizedPnl]).toEqual([0n, 0n, 0n, 0n, 0n]);
+    expect(entryPrice(pos)).toBe(0n);
+  });
+
+  it("P1: a partial reduce removes ceil(cost × closed / |q|): the realized raw PnL rounds down, the rest stays in the cost", () => {
+    // Raw = settlement units when baseDecimals + 9 = quoteDecimals.
+    const fx = new FillEffect();
+    const long = position({ netQuantity: 3n, costBasis: 32n, openCostBasis: 32n }); // 1 @ 10 + 2 @ 11
+    applyFill(long, -1n, 20n, 0n, 0, 9, fx);
+    expect([fx.realizedPnl, long.costBasis, long.netQuantity]).toEqual([20n - 11n, 21n, 2n]); // exact 9.33…
+    const short = position({ netQuantity: -3n, costBasis: -32n, openCostBasis: -32n });
+    applyFill(short, 1n, 5n, 0n, 0, 9, fx);
+    expect([fx.realizedPnl, short.costBasis, short.netQuantity]).toEqual([5n, -22n, -2n]); // exact 5.67
+  });
+
+  it("P1: P5: settlement units round down for both signs (what is paid down, what is owed up)", () => {
+    expect(pnlToSettlementUnits(1n, BTC_DECIMALS, USDC_DECIMALS)).toBe(0n);
+    expect(pnlToSettlementUnits(-1n, BTC_DECIMALS, USDC_DECIMALS)).toBe(-1n);
+    expect(pnlToSettlementUnits(10n ** 11n, BTC_DECIMALS, USDC_DECIMALS)).toBe(1n);
+    expect(pnlToSettlementUnits(-(10n ** 11n), BTC_DECIMALS, USDC_DECIMALS)).toBe(-1n);
+    expect(pnlToSettlementUnits(7n, 0, 12)).toBe(7000n);
+  });
+
+  it("P1: reduceOnly caps a fill at the position and never lets it grow or flip", () => {
+    const rows: [bigint, Side, bigint, bigint][] = [
+      [5n, Side.Sell, 3n, 3n],
+      [5n, Side.Sell, 8n, 5n],
+      [5n, Side.Buy, 3n, 0n],
+      [-5n, Side.Buy, 8n, 5n],
+      [-5n, Side.Sell, 1n, 0n],
+      [0n, Side.Buy, 1n, 0n],
+    ];
+    for (const [q, side, qty, cap] of rows) expect(reduceOnlyFillCap(q, side, qty)).toBe(cap);
+  });
+
+  it("P1: break-even = entry moved by fees and funding paid (a long's rounds up, a short's down)", () => {
+    const fx = new FillEffect();
+    const long = new PerpPosition();
+    applyFill(long, BTC, 100_000n * USD, 10n * USDC, BTC_DECIMALS, USDC_DECIMALS, fx);
+    applyFundingPayment(long, 5n * USDC);
+    expect(breakEvenPrice(long, BTC_DECIMALS, USDC_DECIMALS)).toBe(100_015n * USD);
+    applyFundingPayment(long, -5n * USDC); // received funding lowers it again
+    expect(breakEvenPrice(long, BTC_DECIMALS, USDC_DECIMALS)).toBe(100_010n * USD);
+    expect(long.cumulativeFundingPayment).toBe(0n);
+    const short = new PerpPosition();
+    applyFill(short, -BTC, 100_000n * USD, 15n * USDC, BTC_DECIMALS, USDC_DECIMALS, fx);
+    expect(breakEvenPrice(short, BTC_DECIMALS, USDC_DECIMALS)).toBe(99_985n * USD);
+    // 3 BTC-units long at 100,000 with a 1-unit (0.000001 USDC) fee: 100,000 + 1e-6 × 1e8 / 3 = 100,033.33…→ up
+    const dust = new PerpPosition();
+    applyFill(dust, 3n, 100_000n * USD, 1n, BTC_DECIMALS, USDC_DECIMALS, fx);
+    expect(breakEvenPrice(dust, BTC_DECIMALS, USDC_DECIMALS)).toBe(100_033_333_333_334n);
+    const dustShort = new PerpPosition();
+    applyFill(dustShort, -3n, 100_000n * USD, 1n, BTC_DECIMALS, USDC_DECIMALS, fx);
+    expect(breakEvenPrice(dustShort, BTC_DECIMALS, USDC_DECIMALS)).toBe(99_966_666_666_666n);
+    // P5 does not move the break-even (it keeps the trader's entry)
+    realizePnl(long, 101_000n * USD, BTC_DECIMALS, USDC_DECIMALS);
+    expect([entryPrice(long), breakEvenPrice(long, BTC_DECIMALS, USDC_DECIMALS)]).toEqual([101_000n * USD, 100_010n * USD]);
+  });
+
+  it("P5: realization at the mark: PnL into USDC, size kept, entry reset to the mark (seed 004: +1,000 realized)", () => {
+    const pos = position({ netQuantity: BTC, costBasis: BTC * 100_000n * USD, openCostBasis: BTC * 100_000n * USD });
+    expect(realizePnl(pos, 101_000n * USD, BTC_DECIMALS, USDC_DECIMALS)).toBe(1000n * USDC);
+    expect([pos.netQuantity, entryPrice(pos), pos.realizedPnl]).toEqual([BTC, 101_000n * USD, 1000n * USDC]);
+    expect(unrealizedPnl(pos, 101_000n * USD, BTC_DECIMALS, USDC_DECIMALS)).toBe(0n);
+    expect(realizePnl(pos, 100_500n * USD, BTC_DECIMALS, USDC_DECIMALS)).toBe(-500n * USDC);
+    // Dust: 3 units long / short at 100,000 realized at 100,001: +0.03 → 0, −0.03 → −1; Σ = −1 ≤ 0
+    const l = position({ netQuantity: 3n, costBasis: 3n * 100_000n * USD });
+    const s = position({ netQuantity: -3n, costBasis: -3n * 100_000n * USD });
+    const a = realizePnl(l, 100_001n * USD, BTC_DECIMALS, USDC_DECIMALS);
+    const b = realizePnl(s, 100_001n * USD, BTC_DECIMALS, USDC_DECIMALS);
+    expect([a, b]).toEqual([0n, -1n]);
+  });
+
+  it("P1: P5: property — over random trades between accounts and a realization tick, Σ realized never creates money", () => {
+    const trade = fc.record({
+      buyer: fc.integer({ min: 0, max: 3 }),
+      seller: fc.integer({ min: 0, max: 3 }),
+      qty: fc.bigInt({ min: 1n, max: 5n * BTC }),
+      price: fc.bigInt({ min: 90_000n * USD, max: 110_000n * USD }),
+    });
+    fc.assert(
+      fc.property(fc.array(trade, { minLength: 1, maxLength: 40 }), fc.bigInt({ min: 80_000n * USD, max: 120_000n * USD }), (trades, mark) => {
+        for (const [bd, qd] of [
+          [BTC_DECIMALS, USDC_DECIMALS],
+          [0, 9], // raw = settlement units: exact, so Σ is exactly 0
+        ] as const) {
+          const positions = [0, 1, 2, 3].map(() => new PerpPosition());
+          const fx = new FillEffect();
+          let realizations = 0;
+          for (const t of trades) {
+            if (t.buyer === t.seller) continue;
+            applyFill(positions[t.buyer]!, t.qty, t.price, 0n, bd, qd, fx);
+            if (fx.closedQuantity > 0n) realizations++;
+            applyFill(positions[t.seller]!, -t.qty, t.price, 0n, bd, qd, fx);
+            if (fx.closedQuantity > 0n) realizations++;
+          }
+          expect(positions.reduce((a, p) => a + p.netQuantity, 0n)).toBe(0n);
+          for (const p of positions) {
+            realizePnl(p, mark, bd, qd);
+            realizations++;
+          }
+          const total = positions.reduce((a, p) => a + p.realizedPnl, 0n);
+          if (bd === 0) expect(total).toBe(0n);
+          else expect(total <= 0n && total > -BigInt(realizations)).toBe(true);
+        }
+      }),
+    );
+  });
+});
