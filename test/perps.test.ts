@@ -4,6 +4,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { RATIO_SCALE, Side } from "../engine/model/index.ts";
+import { loadConfig } from "../engine/pipeline/config.ts";
+import {
+  AccountMargin,
+  exposureQuantity,
+  MarginContext,
+  positionMarginUsd,
+  positionMmf,
+} from "../engine/risk/margin/index.ts";
 import {
   addFundingSample,
   applyFill,
@@ -578,5 +586,144 @@ describe("P1: P5: positions", () => {
         }
       }),
     );
+  });
+});
+
+describe("P8: estimated liquidation price", () => {
+  // BTC perp mmf {0.00666667, 0.00001496} (SPEC C5 default), tick 0.1 USD.
+  const BTC_MMF = { base: 6_666_670_000_000_000n, factor: 14_960_000_000_000n };
+
+  function btcInputs(quantity: bigint, entry: bigint, otherEquityUsd: bigint): LiquidationPriceInputs {
+    return Object.assign(new LiquidationPriceInputs(), {
+      quantity,
+      costBasis: quantity * entry,
+      exposureQuantity: quantity < 0n ? -quantity : quantity,
+      baseDecimals: BTC_DECIMALS,
+      mmf: BTC_MMF,
+      otherEquityUsd,
+      otherMaintenanceMarginUsd: 0n,
+      mark: entry,
+      tickSize: USD / 10n,
+      minPrice: USD / 10n,
+      maxPrice: 10_000_000n * USD,
+    });
+  }
+
+  it("P8: 1 BTC from 100,000 with 10,000 USD equity: long 90,604.0, short 109,271.6 (MMR ≥ 100% there, < 100% a tick before)", () => {
+    const out = new LiquidationPriceResult();
+    const long = btcInputs(BTC, 100_000n * USD, 10_000n * USD);
+    estimatedLiquidationPrice(long, positionMmf, out);
+    // 0.00666667 p ≥ 10,000 + (p − 100,000) ⇔ p ≤ 90,000 / 0.99333333 = 90,604.03
+    expect([out.kind, out.price]).toEqual([LiquidationPriceKind.Found, 90_604n * USD]);
+    expect(isLiquidatableAtMark(long, out.price, positionMmf)).toBe(true);
+    expect(isLiquidatableAtMark(long, out.price + USD / 10n, positionMmf)).toBe(false);
+    const short = btcInputs(-BTC, 100_000n * USD, 10_000n * USD);
+    estimatedLiquidationPrice(short, positionMmf, out);
+    // 110,000 − p ≤ 0.00666667 p ⇔ p ≥ 109,271.52
+    expect([out.kind, out.price]).toEqual([LiquidationPriceKind.Found, 109_271_600_000_000n]);
+    expect(isLiquidatableAtMark(short, out.price - USD / 10n, positionMmf)).toBe(false);
+  });
+
+  it("P8: none when the equity covers any adverse mark on the grid; at the mark when already MMR ≥ 100%", () => {
+    const out = new LiquidationPriceResult();
+    estimatedLiquidationPrice(btcInputs(BTC, 100_000n * USD, 200_000n * USD), positionMmf, out);
+    expect([out.kind, out.price]).toEqual([LiquidationPriceKind.None, 0n]);
+    const tight = btcInputs(-BTC, 100_000n * USD, 10_000n * USD);
+    tight.maxPrice = 109_000n * USD; // the crossing is beyond the grid
+    estimatedLiquidationPrice(tight, positionMmf, out);
+    expect(out.kind).toBe(LiquidationPriceKind.None);
+    estimatedLiquidationPrice(btcInputs(BTC, 100_000n * USD, 600n * USD), positionMmf, out); // MM 666.67 ≥ 600
+    expect([out.kind, out.price]).toEqual([LiquidationPriceKind.AtMark, 100_000n * USD]);
+    estimatedLiquidationPrice(btcInputs(0n, 100_000n * USD, 600n * USD), positionMmf, out);
+    expect(out.kind).toBe(LiquidationPriceKind.None);
+  });
+
+  it("P8: the sqrt branch of the MMF: 100 BTC short, the MMF above its base at the crossing", () => {
+    const out = new LiquidationPriceResult();
+    const inp = btcInputs(-100n * BTC, 100_000n * USD, 1_000_000n * USD);
+    estimatedLiquidationPrice(inp, positionMmf, out);
+    // 1,000,000 + 100 × (100,000 − p) ≤ 100 p × 0.00001496 × sqrt(100 p): p = 104,916.2 (an independent
+    // integer replica of the rules, scanning tick by tick, gives the same), MMF 4.85% there
+    expect([out.kind, out.price]).toEqual([LiquidationPriceKind.Found, 104_916_200_000_000n]);
+    const notional = 100n * out.price;
+    expect(positionMmf(notional, BTC_MMF)).toBe(48_456_592_354_318_720n);
+    expect(isLiquidatableAtMark(inp, out.price, positionMmf)).toBe(true);
+    expect(isLiquidatableAtMark(inp, out.price - inp.tickSize, positionMmf)).toBe(false);
+    // Brute force over the ticks below it: none liquidatable (the short's surplus is monotone)
+    for (let p = out.price - 200n * inp.tickSize; p < out.price; p += inp.tickSize) {
+      expect(isLiquidatableAtMark(inp, p, positionMmf)).toBe(false);
+    }
+  });
+
+  it("P8: property — against AccountMargin (engine/risk/margin): MMR ≥ 100% at the price, < 100% one tick before", () => {
+    const config = loadConfig();
+    const BTC_PERP = 3;
+    const SOL_PERP = 5;
+    const USDC_ASSET = 0;
+    const SOL_UNIT = 1_000_000_000n;
+    const seen = { long: 0, short: 0, none: 0, atMark: 0 };
+    fc.assert(
+      fc.property(
+        fc.bigInt({ min: -20n * BTC, max: 20n * BTC }).filter((q) => q !== 0n),
+        fc.bigInt({ min: 50_000n, max: 150_000n }),
+        fc.bigInt({ min: -2000n * SOL_UNIT, max: 2000n * SOL_UNIT }),
+        fc.bigInt({ min: 1_000n * USDC, max: 2_000_000n * USDC }),
+        fc.bigInt({ min: 0n, max: 5n * BTC }),
+        (qty, entryUsd, solQty, deposit, openBuys) => {
+          const ctx = new MarginContext(config);
+          const account = new AccountMargin(ctx, 10n * R);
+          ctx.setMarketMark(BTC_PERP, entryUsd * USD);
+          ctx.setMarketMark(SOL_PERP, 150n * USD);
+          account.setAssetBalance(USDC_ASSET, deposit);
+          account.setPosition(BTC_PERP, qty, entryUsd * USD);
+          account.setPositionOrders(BTC_PERP, openBuys, 0n);
+          if (solQty !== 0n) account.setPosition(SOL_PERP, solQty, 140n * USD);
+          const market = config.markets[BTC_PERP]!;
+          const mmf = market.mmf!;
+          const notional = account.positionNotionalUsd(BTC_PERP);
+          const thisMargin = positionMarginUsd(notional, positionMmf(notional, mmf));
+          const inp = Object.assign(new LiquidationPriceInputs(), {
+            quantity: qty,
+            costBasis: qty * entryUsd * USD,
+            exposureQuantity: exposureQuantity(qty, openBuys, 0n),
+            baseDecimals: BTC_DECIMALS,
+            mmf,
+            otherEquityUsd: account.netEquityUsd() - account.positionUnrealizedPnlUsd(BTC_PERP),
+            otherMaintenanceMarginUsd: account.maintenanceMarginUsd() - thisMargin,
+            mark: entryUsd * USD,
+            tickSize: market.tickSize,
+            minPrice: market.minPrice,
+            maxPrice: market.maxPrice,
+          });
+          const out = new LiquidationPriceResult();
+          estimatedLiquidationPrice(inp, positionMmf, out);
+          const liquidatableAt = (price: bigint): boolean => {
+            ctx.setMarketMark(BTC_PERP, price);
+            const l = account.isLiquidatable();
+            expect(isLiquidatableAtMark(inp, price, positionMmf)).toBe(l);
+            return l;
+          };
+          if (out.kind === LiquidationPriceKind.AtMark) {
+            seen.atMark++;
+            expect(liquidatableAt(inp.mark)).toBe(true);
+          }
+          if (out.kind === LiquidationPriceKind.None) {
+            seen.none++;
+            expect(liquidatableAt(qty > 0n ? market.minPrice : market.maxPrice)).toBe(false);
+          }
+          if (out.kind === LiquidationPriceKind.Found) {
+            if (qty > 0n) seen.long++;
+            else seen.short++;
+            expect(liquidatableAt(out.price)).toBe(true);
+            const before = qty > 0n ? out.price + market.tickSize : out.price - market.tickSize;
+            const beyondMark = qty > 0n ? before > inp.mark : before < inp.mark;
+            expect(liquidatableAt(beyondMark ? inp.mark : before)).toBe(false);
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+    // The generator reaches every outcome (the property is not vacuous).
+    expect(Math.min(seen.long, seen.short, seen.none, seen.atMark)).toBeGreaterThan(0);
   });
 });
