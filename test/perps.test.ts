@@ -17,7 +17,9 @@ import {
   applyFill,
   applyFundingPayment,
   breakEvenPrice,
+  checkFundingParams,
   checkIndexParams,
+  checkMarkParams,
   checkSourceQuote,
   clampToMedian,
   computeIndexPrice,
@@ -51,6 +53,7 @@ import {
   medianInPlace,
   medianOfThree,
   MovingMean,
+  openInterestChange,
   PerpPosition,
   pnlToSettlementUnits,
   premiumOf,
@@ -319,6 +322,14 @@ describe("P3: mark price", () => {
     expect(out.mark).toBe(3n);
   });
 
+  it("P3: mark parameters are checked before use", () => {
+    expect(checkMarkParams(MARK_PARAMS)).toBeNull();
+    expect(checkMarkParams({ ...MARK_PARAMS, clampLowerMultiplier: R + 1n })).toMatch(/lower/);
+    expect(checkMarkParams({ ...MARK_PARAMS, clampLowerMultiplier: 0n })).toMatch(/lower/);
+    expect(checkMarkParams({ ...MARK_PARAMS, clampUpperMultiplier: R - 1n })).toMatch(/upper/);
+    expect(checkMarkParams({ ...MARK_PARAMS, ewmaStaleAfterMs: -1 })).toMatch(/ewmaStaleAfterMs/);
+  });
+
   it("P3: P4: premium = (mark − index) / index, half-even", () => {
     expect(premiumOf(101n * USD, 100n * USD)).toBe(R / 100n);
     expect(premiumOf(99n * USD, 100n * USD)).toBe(-R / 100n);
@@ -384,6 +395,14 @@ describe("P4: funding", () => {
       ["P̄ = 0.06%, D = 3: 0.01% / 3 half-even", 600_000_000_000_000n, 3n * R, 33_333_333_333_333n],
     ];
     for (const [name, p, d, f] of rows) expect([name, fundingRate(p, 1, -100, 100, d)]).toEqual([name, f]);
+  });
+
+  it("P4: funding parameters are checked before use", () => {
+    expect(checkFundingParams(1, -100, 100, FUNDING_DIVISOR_DEFAULT)).toBeNull();
+    expect(checkFundingParams(0, -100, 100, FUNDING_DIVISOR_DEFAULT)).toMatch(/intervalHours/);
+    expect(checkFundingParams(1.5, -100, 100, FUNDING_DIVISOR_DEFAULT)).toMatch(/intervalHours/);
+    expect(checkFundingParams(1, 100, -100, FUNDING_DIVISOR_DEFAULT)).toMatch(/lowerBps/);
+    expect(checkFundingParams(1, -100, 100, 0n)).toMatch(/divisor/);
   });
 
   it("P4: premium samples once a second, P̄ = their mean (half-even), the interval restarts", () => {
@@ -512,6 +531,18 @@ describe("P1: P5: positions", () => {
       [0n, Side.Buy, 1n, 0n],
     ];
     for (const [q, side, qty, cap] of rows) expect(reduceOnlyFillCap(q, side, qty)).toBe(cap);
+  });
+
+  it("P1: open interest = Σ longs = Σ shorts: its change per trade", () => {
+    const rows: [string, bigint, bigint, bigint, bigint][] = [
+      // [case, buyer before, seller before, quantity, change]
+      ["both open", 0n, 0n, 5n, 5n],
+      ["both close", -5n, 5n, 5n, -5n],
+      ["buyer adds, seller closes", 2n, 3n, 3n, 0n],
+      ["buyer crosses (short 2 → long 3), seller opens short", -2n, 0n, 5n, 3n],
+      ["seller crosses (long 4 → short 1), buyer closes short", -5n, 4n, 5n, -4n],
+    ];
+    for (const [name, b, s2, q, change] of rows) expect([name, openInterestChange(b, s2, q)]).toEqual([name, change]);
   });
 
   it("P1: break-even = entry moved by fees and funding paid (a long's rounds up, a short's down)", () => {

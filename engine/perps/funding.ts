@@ -80,6 +80,16 @@ function clampRatio(x: Ratio, lower: Ratio, upper: Ratio): Ratio {
   return x < lower ? lower : x > upper ? upper : x;
 }
 
+/** Why funding parameters are refused, or null: whole hours ≥ 1, lowerBps ≤ upperBps, D > 0. */
+export function checkFundingParams(intervalHours: number, lowerBps: number, upperBps: number, divisor: Ratio): string | null {
+  if (!Number.isInteger(intervalHours) || intervalHours < 1) return "funding intervalHours must be a positive integer";
+  if (!Number.isInteger(lowerBps) || !Number.isInteger(upperBps) || lowerBps > upperBps) {
+    return "funding lowerBps and upperBps must be integers with lowerBps ≤ upperBps";
+  }
+  if (divisor <= 0n) return "funding divisor must be positive";
+  return null;
+}
+
 /** P4: F = clamp((P̄ + clamp(I − P̄, −0.05%, +0.05%)) / D, lowerBps, upperBps). D > 0 (ratio). */
 export function fundingRate(
   meanPremiumRatio: Ratio,

@@ -15,7 +15,7 @@
 // - funding.ts (P4): FundingSamples, addFundingSample, meanPremium, fundingInterestComponent, fundingRate,
 //   fundingPayment (signed ceiling: payers up, receivers down), settleFundingPayments (remainder → insurance fund).
 // - position.ts (P1, P5): PerpPosition (exact cost basis), applyFill, reduceOnlyFillCap, entryPrice, breakEvenPrice,
-//   unrealizedPnl, applyFundingPayment, realizePnl (floor; Σ never creates money).
+//   unrealizedPnl, applyFundingPayment, realizePnl (floor; Σ never creates money), openInterestChange.
 // - liquidation-price.ts (P8): estimatedLiquidationPrice on the tick grid, with C5's MMF passed in (mmfOf).
 
 export { medianInPlace, medianOfThree } from "./median.ts";
@@ -37,6 +37,7 @@ export {
   type IndexSourceQuote,
 } from "./oracle-index.ts";
 export {
+  checkMarkParams,
   computeMarkPrice,
   ewmaPrice,
   MARK_CLAMP_LOWER_DEFAULT,
@@ -57,6 +58,7 @@ export { MovingMean, MOVING_MEAN_SAMPLES_DEFAULT, MOVING_MEAN_SAMPLES_MAX } from
 export {
   addFundingSample,
   BPS_RATIO,
+  checkFundingParams,
   FUNDING_DIVISOR_DEFAULT,
   FUNDING_INTEREST_PER_DAY,
   FUNDING_INTERVAL_HOURS_DEFAULT,
@@ -77,6 +79,7 @@ export {
   breakEvenPrice,
   entryPrice,
   FillEffect,
+  openInterestChange,
   PerpPosition,
   pnlToSettlementUnits,
   realizePnl,

@@ -41,7 +41,11 @@ export class PremiumEwma {
   lastSampleMs = -1;
 }
 
-/** P3 (a): one EWMA sample x = mid − index (PRICE_DECIMALS) at engine time nowMs. Returns whether it was taken. */
+/**
+ * P3 (a): one EWMA sample x = mid − index (PRICE_DECIMALS) at engine time nowMs. Returns whether it was taken. The
+ * caller samples only while there is a mid (both sides of the book) and a fresh index; without them the EWMA ages
+ * and the chain falls back (ewmaStaleAfterMs).
+ */
 export function sampleEwma(state: PremiumEwma, midMinusIndex: Price, nowMs: number): boolean {
   if (state.sampleCount > 0 && Math.floor(nowMs / MS_PER_SECOND) <= Math.floor(state.lastSampleMs / MS_PER_SECOND)) {
     return false;
@@ -94,6 +98,14 @@ export class MarkResult {
   /** The unclamped value of the chosen rule. */
   unclamped: Price = 0n;
   clamped = false;
+}
+
+/** Why mark parameters are refused, or null: 0 < lower ≤ 1 ≤ upper, ewmaStaleAfterMs a non-negative integer. */
+export function checkMarkParams(p: MarkParams): string | null {
+  if (p.clampLowerMultiplier <= 0n || p.clampLowerMultiplier > RATIO_SCALE) return "mark clamp lower multiplier must be in (0, 1]";
+  if (p.clampUpperMultiplier < RATIO_SCALE) return "mark clamp upper multiplier must be at least 1";
+  if (!Number.isSafeInteger(p.ewmaStaleAfterMs) || p.ewmaStaleAfterMs < 0) return "ewmaStaleAfterMs must be a non-negative integer";
+  return null;
 }
 
 function ewmaIsData(ewma: PremiumEwma, nowMs: number, params: MarkParams): boolean {

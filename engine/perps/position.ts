@@ -91,6 +91,22 @@ export function reduceOnlyFillCap(netQuantity: Amount, side: Side, quantity: Amo
   return quantity < reducible ? quantity : reducible;
 }
 
+function longPart(quantity: Amount): Amount {
+  return quantity > 0n ? quantity : 0n;
+}
+
+/**
+ * P1 open interest (Σ longs = Σ shorts): its change when a buyer whose position was buyerBefore buys quantity (> 0)
+ * from a seller whose position was sellerBefore. +quantity when both open, −quantity when both close, in between
+ * when one side crosses or only one side grows. An order that would take the market's open interest above its
+ * openInterestLimit is refused by the caller with this number.
+ */
+export function openInterestChange(buyerBefore: Amount, sellerBefore: Amount, quantity: Amount): Amount {
+  return (
+    longPart(buyerBefore + quantity) - longPart(buyerBefore) + (longPart(sellerBefore - quantity) - longPart(sellerBefore))
+  );
+}
+
 function openFresh(pos: PerpPosition, quantityDelta: Amount, price: Price, feeShare: Amount): void {
   pos.netQuantity = quantityDelta;
   pos.costBasis = quantityDelta * price;
