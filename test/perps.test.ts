@@ -28,6 +28,7 @@ import {
   estimatedLiquidationPrice,
   ewmaPrice,
   FillEffect,
+  forcedSettlementBorrow,
   FUNDING_DIVISOR_DEFAULT,
   fundingInterestComponent,
   fundingPayment,
@@ -55,6 +56,8 @@ import {
   MovingMean,
   openInterestChange,
   PerpPosition,
+  planUsdcCredit,
+  planUsdcDebit,
   pnlToSettlementUnits,
   premiumOf,
   PremiumEwma,
@@ -63,6 +66,8 @@ import {
   sampleEwma,
   settleFundingPayments,
   unrealizedPnl,
+  UsdcCreditPlan,
+  UsdcDebitPlan,
   type IndexParams,
   type IndexSourceQuote,
   type MarkParams,
@@ -756,5 +761,61 @@ describe("P8: estimated liquidation price", () => {
     );
     // The generator reaches every outcome (the property is not vacuous).
     expect(Math.min(seen.long, seen.short, seen.none, seen.atMark)).toBeGreaterThan(0);
+  });
+});
+
+describe("P6: P7: USDC settlement plans", () => {
+  it("P6: a debit takes the balance, then redeems lent USDC, then borrows (autoBorrowSettlements), then converts", () => {
+    const out = new UsdcDebitPlan();
+    const rows: [string, bigint, bigint, bigint, boolean, bigint, [bigint, bigint, bigint, bigint]][] = [
+      // [case, debit, available, redeemable, autoBorrow, borrow capacity, [fromBalance, redeem, borrow, convert]]
+      ["balance covers it", 5n, 10n, 10n, true, 10n, [5n, 0n, 0n, 0n]],
+      ["then lent USDC", 15n, 10n, 10n, true, 10n, [10n, 5n, 0n, 0n]],
+      ["then a borrow", 25n, 10n, 10n, true, 10n, [10n, 10n, 5n, 0n]],
+      ["then conversion", 35n, 10n, 10n, true, 10n, [10n, 10n, 10n, 5n]],
+      ["autoBorrowSettlements off: conversion", 25n, 10n, 10n, false, 10n, [10n, 10n, 0n, 5n]],
+      ["throttled pool (capacity 0): conversion", 25n, 10n, 10n, true, 0n, [10n, 10n, 0n, 5n]],
+      ["seed 004: 1 USDC fee, only BTC held: a 1 USDC borrow, no BTC sold", USDC, 0n, 0n, true, 1000n * USDC, [0n, 0n, USDC, 0n]],
+      ["a negative balance counts as none", 3n, -7n, 0n, true, 10n, [0n, 0n, 3n, 0n]],
+    ];
+    for (const [name, debit, available, redeemable, autoBorrow, capacity, plan] of rows) {
+      planUsdcDebit(debit, available, redeemable, autoBorrow, capacity, out);
+      expect([name, out.fromBalance, out.redeem, out.borrow, out.convert]).toEqual([name, ...plan]);
+    }
+  });
+
+  it("P6: what conversion did not raise becomes a USDC borrow that ignores the throttle", () => {
+    expect(forcedSettlementBorrow(5n * USDC, 3n * USDC)).toBe(2n * USDC);
+    expect(forcedSettlementBorrow(5n * USDC, 6n * USDC)).toBe(0n);
+    expect(forcedSettlementBorrow(5n * USDC, 0n)).toBe(5n * USDC);
+  });
+
+  it("P7: with autoLend on a credit repays the USDC borrow first, then is lent; off, it stays in the balance", () => {
+    const out = new UsdcCreditPlan();
+    const rows: [string, bigint, bigint, boolean, boolean, [bigint, bigint, bigint]][] = [
+      ["auto-lend on, owing 300", 1000n, 300n, true, true, [300n, 700n, 0n]],
+      ["auto-lend on, owing more than the credit", 1000n, 5000n, true, true, [1000n, 0n, 0n]],
+      ["auto-lend on, owing nothing: all lent", 1000n, 0n, true, true, [0n, 1000n, 0n]],
+      ["auto-lend off, autoRepayBorrows on", 1000n, 300n, true, false, [300n, 0n, 700n]],
+      ["auto-lend off, autoRepayBorrows off", 1000n, 300n, false, false, [0n, 0n, 1000n]],
+    ];
+    for (const [name, credit, owed, repayFirst, lendRest, plan] of rows) {
+      planUsdcCredit(credit, owed, repayFirst, lendRest, out);
+      expect([name, out.repay, out.lend, out.toBalance]).toEqual([name, ...plan]);
+    }
+  });
+
+  it("P6: P7: property — the plan's parts sum to the amount and respect every cap", () => {
+    const amt = fc.bigInt({ min: 0n, max: 10n ** 12n });
+    fc.assert(
+      fc.property(amt, amt, amt, fc.boolean(), amt, fc.boolean(), fc.boolean(), (a, av, rd, ab, cap, r1, l1) => {
+        const d = planUsdcDebit(a, av, rd, ab, cap, new UsdcDebitPlan());
+        expect(d.fromBalance + d.redeem + d.borrow + d.convert).toBe(a);
+        expect(d.fromBalance <= av && d.redeem <= rd && d.borrow <= (ab ? cap : 0n) && d.convert >= 0n).toBe(true);
+        const c = planUsdcCredit(a, av, r1, l1, new UsdcCreditPlan());
+        expect(c.repay + c.lend + c.toBalance).toBe(a);
+        expect(c.repay <= av && c.lend >= 0n && c.toBalance >= 0n).toBe(true);
+      }),
+    );
   });
 });

@@ -16,6 +16,8 @@
 //   fundingPayment (signed ceiling: payers up, receivers down), settleFundingPayments (remainder → insurance fund).
 // - position.ts (P1, P5): PerpPosition (exact cost basis), applyFill, reduceOnlyFillCap, entryPrice, breakEvenPrice,
 //   unrealizedPnl, applyFundingPayment, realizePnl (floor; Σ never creates money), openInterestChange.
+// - settlement-plan.ts (P6, P7): planUsdcDebit (balance → redeem → borrow → convert), forcedSettlementBorrow,
+//   planUsdcCredit (repay → lend → balance).
 // - liquidation-price.ts (P8): estimatedLiquidationPrice on the tick grid, with C5's MMF passed in (mmfOf).
 
 export { medianInPlace, medianOfThree } from "./median.ts";
@@ -94,3 +96,10 @@ export {
   LiquidationPriceResult,
   type PositionMmfFormula,
 } from "./liquidation-price.ts";
+export {
+  forcedSettlementBorrow,
+  planUsdcCredit,
+  planUsdcDebit,
+  UsdcCreditPlan,
+  UsdcDebitPlan,
+} from "./settlement-plan.ts";
