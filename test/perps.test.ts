@@ -1,6 +1,7 @@
 // engine/perps: the pure P rules, table-tested to the last unit — P2 index, P3 mark (EWMA, fallback chain, clamp,
 // moving means), P4 funding (rate, payments, insurance remainder), P1/P5 position arithmetic, P8 liquidation price
 // (cross-checked against engine/risk/margin's AccountMargin).
+import { readdirSync, readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { RATIO_SCALE, Side } from "../engine/model/index.ts";
@@ -817,5 +818,21 @@ describe("P6: P7: USDC settlement plans", () => {
         expect(c.repay <= av && c.lend >= 0n && c.toBalance >= 0n).toBe(true);
       }),
     );
+  });
+});
+
+describe("engine/perps is a pure folder", () => {
+  it("imports only engine/fixed, engine/model and its own files (DESIGN: pure folders; issue 11's rule)", () => {
+    const dir = new URL("../engine/perps/", import.meta.url);
+    const files = readdirSync(dir).filter((f) => f.endsWith(".ts"));
+    expect(files.length).toBeGreaterThanOrEqual(8);
+    const allowed = /^(\.\.\/fixed\/index\.ts|\.\.\/model\/index\.ts|\.\/[a-z-]+\.ts)$/;
+    for (const f of files) {
+      const text = readFileSync(new URL(f, dir), "utf8");
+      // `from "x"`, a bare `import "x"` and a dynamic `import("x")`
+      const specifiers = [...text.matchAll(/(?:\bfrom\s+|\bimport\s*\(?\s*)["']([^"']+)["']/g)].map((m) => m[1]);
+      expect(specifiers.length).toBeGreaterThan(0);
+      for (const spec of specifiers) expect([f, spec, allowed.test(spec!)]).toEqual([f, spec, true]);
+    }
   });
 });
