@@ -826,13 +826,15 @@ describe("engine/perps is a pure folder", () => {
     const dir = new URL("../engine/perps/", import.meta.url);
     const files = readdirSync(dir).filter((f) => f.endsWith(".ts"));
     expect(files.length).toBeGreaterThanOrEqual(8);
+    let checked = 0;
     const allowed = /^(\.\.\/fixed\/index\.ts|\.\.\/model\/index\.ts|\.\/[a-z-]+\.ts)$/;
     for (const f of files) {
       const text = readFileSync(new URL(f, dir), "utf8");
       // `from "x"`, a bare `import "x"` and a dynamic `import("x")`
       const specifiers = [...text.matchAll(/(?:\bfrom\s+|\bimport\s*\(?\s*)["']([^"']+)["']/g)].map((m) => m[1]);
-      expect(specifiers.length).toBeGreaterThan(0);
+      checked += specifiers.length;
       for (const spec of specifiers) expect([f, spec, allowed.test(spec!)]).toEqual([f, spec, true]);
     }
+    expect(checked).toBeGreaterThan(20); // the scan reads the imports (it is not vacuous)
   });
 });

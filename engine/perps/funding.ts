@@ -19,6 +19,7 @@
 // rate × quantity × mark, i.e. a payer's amount rounds up and a receiver's (negative) amount rounds toward zero.
 
 import { divRound, pow10, PRICE_DECIMALS, RATIO_DECIMALS, Rounding, type Amount, type Price, type Ratio } from "../fixed/index.ts";
+import { isNextSecond } from "./sampling.ts";
 
 /** One basis point as a ratio. */
 export const BPS_RATIO: Ratio = 100_000_000_000_000n;
@@ -33,7 +34,6 @@ export const FUNDING_RATE_LOWER_BPS_DEFAULT = -100;
 export const FUNDING_RATE_UPPER_BPS_DEFAULT = 100;
 export const FUNDING_INTERVAL_HOURS_DEFAULT = 1;
 const HOURS_PER_DAY = 24n;
-const MS_PER_SECOND = 1000;
 
 /** The premium samples of the running interval; state the caller owns (one per market). */
 export class FundingSamples {
@@ -53,9 +53,7 @@ export class FundingSamples {
 
 /** P4: records one premium sample (ratio) at engine time nowMs, at most one per second. Returns whether it did. */
 export function addFundingSample(samples: FundingSamples, premium: Ratio, nowMs: number): boolean {
-  if (samples.count > 0 && Math.floor(nowMs / MS_PER_SECOND) <= Math.floor(samples.lastSampleMs / MS_PER_SECOND)) {
-    return false;
-  }
+  if (!isNextSecond(samples.count, samples.lastSampleMs, nowMs)) return false;
   samples.sum += premium;
   samples.count++;
   samples.lastSampleMs = nowMs;

@@ -18,13 +18,13 @@
 
 import { divRound, mulRatio, pow10, RATIO_SCALE, Rounding, type Price, type Ratio } from "../fixed/index.ts";
 import { medianOfThree } from "./median.ts";
+import { isNextSecond } from "./sampling.ts";
 
 /** N of alpha = 2 / (N + 1): 5 minutes of one sample a second. */
 export const MARK_EWMA_SAMPLES = 300n;
 /** Digits the EWMA keeps beyond PRICE_DECIMALS. */
 export const MARK_EWMA_EXTRA_DECIMALS = 9;
 const EWMA_FINE = pow10(MARK_EWMA_EXTRA_DECIMALS);
-const MS_PER_SECOND = 1000;
 
 /** SPEC P3 defaults: the mark stays within index × [0.95, 1.05]. */
 export const MARK_CLAMP_LOWER_DEFAULT: Ratio = 950_000_000_000_000_000n;
@@ -47,9 +47,7 @@ export class PremiumEwma {
  * and the chain falls back (ewmaStaleAfterMs).
  */
 export function sampleEwma(state: PremiumEwma, midMinusIndex: Price, nowMs: number): boolean {
-  if (state.sampleCount > 0 && Math.floor(nowMs / MS_PER_SECOND) <= Math.floor(state.lastSampleMs / MS_PER_SECOND)) {
-    return false;
-  }
+  if (!isNextSecond(state.sampleCount, state.lastSampleMs, nowMs)) return false;
   const x = midMinusIndex * EWMA_FINE;
   state.valueFine =
     state.sampleCount === 0 ? x : state.valueFine + divRound((x - state.valueFine) * 2n, MARK_EWMA_SAMPLES + 1n, Rounding.HalfEven);

@@ -108,6 +108,7 @@ export function limitPriceStep(next: Price, previous: Price, maxMultiplier: Rati
   return next > upper ? upper : next;
 }
 
+// Scratch, not state: overwritten by every call (one thread per isolate), so a call allocates nothing.
 const freshPrices: Price[] = new Array<Price>(INDEX_SOURCES_MAX).fill(0n);
 const freshWeights: Ratio[] = new Array<Ratio>(INDEX_SOURCES_MAX).fill(0n);
 const sortScratch: Price[] = new Array<Price>(INDEX_SOURCES_MAX).fill(0n);

@@ -1,0 +1,13 @@
+// "Sampled once a second of engine time" (P3 EWMA, P4 premium): which engine-time second a sample belongs to.
+
+export const MS_PER_SECOND = 1000;
+
+/** The whole second of a non-negative engine time in ms (integer arithmetic, no float rounding). */
+export function engineSecond(timeMs: number): number {
+  return (timeMs - (timeMs % MS_PER_SECOND)) / MS_PER_SECOND;
+}
+
+/** True when a sample at nowMs may be taken: the first one, or one in a later second than the last (lastMs). */
+export function isNextSecond(sampleCount: number, lastMs: number, nowMs: number): boolean {
+  return sampleCount === 0 || engineSecond(nowMs) > engineSecond(lastMs);
+}
