@@ -270,11 +270,17 @@ async function client(argv: string[]): Promise<void> {
   if (verb === "watch") {
     const accounts = args.map(accountArg);
     if (accounts.length === 0) fail("watch needs at least one ACCOUNT");
-    const c = await connectOrFail(url, { watch: accounts, key: keys.forUser(accounts[0]! >>> 4) });
-    c.onEvent(print);
+    // One session per user: a session reads only its own user's accounts (X6).
+    const users = [...new Set(accounts.map((a) => a >>> 4))];
+    const sessions: CrossbookClient[] = [];
+    for (const user of users) {
+      const c = await connectOrFail(url, { watch: accounts.filter((a) => a >>> 4 === user), key: keys.forUser(user) });
+      c.onEvent(print);
+      sessions.push(c);
+    }
     process.stdout.write(`watching ${accounts.join(", ")} — Ctrl-C to stop\n`);
     await new Promise<void>((resolve) => process.on("SIGINT", () => resolve()));
-    await c.close();
+    for (const c of sessions) await c.close();
     return;
   }
   if (verb === "market") {
