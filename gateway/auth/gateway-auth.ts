@@ -79,7 +79,8 @@ export class GatewayAuth {
     if (session.closed) return;
     if (outcome.identity === null) {
       session.loginState = LoginState.None;
-      session.loginFailures++;
+      // A full verification queue is the gateway's problem, not a failed proof: it does not count.
+      if (outcome.code !== RejectCode.Overloaded) session.loginFailures++;
       this.replies.reject(session, clientSeq, outcome.code, outcome.message, type, 0, 0n);
       if (session.loginFailures >= LOGIN_FAILURES_MAX) session.socket.close?.(CLOSE_LOGIN_FAILURES, "too many failed logins");
       return;

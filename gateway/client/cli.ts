@@ -189,7 +189,7 @@ function replay(argv: string[]): void {
       continue;
     }
     if (result.kind !== DecodedKind.Engine) {
-      printReject(config, result.clientSeq, RejectCode.UnknownCommand, "market-data subscriptions have no meaning in a replay", result.commandType);
+      printReject(config, result.clientSeq, RejectCode.UnknownCommand, "gateway-only frames (subscriptions, logins) have no meaning in a replay", result.commandType);
       continue;
     }
     clientSeq = result.clientSeq;
