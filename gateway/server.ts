@@ -149,6 +149,7 @@ function signedRoute(
         if (outcome.identity === null) return [outcome.code === RejectCode.Overloaded ? 503 : 401, { code: rejectCodeName[outcome.code], message: outcome.message }];
         return handle(outcome.identity, params);
       })
+      .catch((e: unknown): RouteAnswer => [503, { code: "Overloaded", message: `cannot answer now: ${(e as Error).message}` }])
       .then(([status, body]) => {
         if (aborted) return;
         res.cork(() => {

@@ -57,10 +57,17 @@ export class SignatureVerifier {
     return this.pool.queueSize;
   }
 
-  /** Resolves true when `signature` is `publicKey`'s signature of `message`; null when the queue is full. */
+  /**
+   * Resolves true when `signature` is `publicKey`'s signature of `message`; null when it cannot be checked now (the
+   * queue is full, or the pool is closing). Never rejects: a login must not become an unhandled rejection.
+   */
   async verify(publicKey: Uint8Array, message: string, signature: Uint8Array): Promise<boolean | null> {
     if (this.pool.queueSize >= LOGIN_VERIFY_QUEUE_MAX) return null;
-    return (await this.pool.run({ publicKey, message, signature })) as boolean;
+    try {
+      return (await this.pool.run({ publicKey, message, signature })) === true;
+    } catch {
+      return null;
+    }
   }
 
   close(): Promise<void> {
