@@ -39,9 +39,30 @@ function refused(code: number, message: string): AuthOutcome {
   return { identity: null, code, message };
 }
 
-/** The ED25519 verification pool (piscina). */
+/** Signatures sent to a verification thread as one task, at most: fewer messages per login on the gateway thread. */
+export const LOGIN_VERIFY_BATCH_MAX = 32;
+
+interface VerifyJob {
+  readonly publicKey: Uint8Array;
+  readonly message: string;
+  readonly signature: Uint8Array;
+  readonly resolve: (ok: boolean | null) => void;
+}
+
+/**
+ * The ED25519 verification pool (piscina). Signatures that arrive in one turn of the event loop go to the pool in
+ * tasks of up to LOGIN_VERIFY_BATCH_MAX, so a burst of logins costs the gateway thread one message per batch.
+ */
 export class SignatureVerifier {
   private readonly pool: Piscina;
+  private pending: VerifyJob[] = [];
+  /** Signatures accepted and not yet answered (waiting, queued or being verified). */
+  private inFlight = 0;
+  private flushScheduled = false;
+  private readonly flushPending = (): void => {
+    this.flushScheduled = false;
+    while (this.pending.length > 0) this.send(this.pending.splice(0, LOGIN_VERIFY_BATCH_MAX));
+  };
 
   constructor(threads = Math.max(1, Math.min(LOGIN_VERIFY_THREADS_MAX, availableParallelism() - 1))) {
     this.pool = new Piscina({
@@ -53,21 +74,39 @@ export class SignatureVerifier {
     });
   }
 
+  /** Signatures waiting for an answer. */
   get queued(): number {
-    return this.pool.queueSize;
+    return this.inFlight;
   }
 
   /**
    * Resolves true when `signature` is `publicKey`'s signature of `message`; null when it cannot be checked now (the
    * queue is full, or the pool is closing). Never rejects: a login must not become an unhandled rejection.
    */
-  async verify(publicKey: Uint8Array, message: string, signature: Uint8Array): Promise<boolean | null> {
-    if (this.pool.queueSize >= LOGIN_VERIFY_QUEUE_MAX) return null;
-    try {
-      return (await this.pool.run({ publicKey, message, signature })) === true;
-    } catch {
-      return null;
-    }
+  verify(publicKey: Uint8Array, message: string, signature: Uint8Array): Promise<boolean | null> {
+    if (this.inFlight >= LOGIN_VERIFY_QUEUE_MAX) return Promise.resolve(null);
+    this.inFlight++;
+    return new Promise((resolve) => {
+      this.pending.push({ publicKey, message, signature, resolve });
+      if (this.pending.length >= LOGIN_VERIFY_BATCH_MAX) this.send(this.pending.splice(0, LOGIN_VERIFY_BATCH_MAX));
+      else if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(this.flushPending);
+      }
+    });
+  }
+
+  private send(batch: VerifyJob[]): void {
+    const task = { publicKeys: batch.map((j) => j.publicKey), messages: batch.map((j) => j.message), signatures: batch.map((j) => j.signature) };
+    this.pool.run(task).then(
+      (results: boolean[]) => this.answer(batch, results),
+      () => this.answer(batch, null),
+    );
+  }
+
+  private answer(batch: readonly VerifyJob[], results: readonly boolean[] | null): void {
+    this.inFlight -= batch.length;
+    for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results === null ? null : results[i] === true);
   }
 
   close(): Promise<void> {
