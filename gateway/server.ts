@@ -1,7 +1,7 @@
 // The exchange server: recovers the engine from the journal, then serves the binary WebSocket protocol (one
 // FlatBuffers frame per message) and a few HTTP endpoints on uWebSockets.js; stops cleanly on SIGINT/SIGTERM.
-import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import type { KeyObject } from "node:crypto";
+import { mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { journalBatches, JournalWriter } from "../engine/journal/index.ts";
@@ -11,12 +11,16 @@ import {
   EventKind,
   EventRecord,
   RejectCode,
+  rejectCodeName,
   type ExchangeConfig,
 } from "../engine/model/index.ts";
 import { configDigest, DEFAULT_TOPOLOGY, ThreadedPipeline, type EngineTopology } from "../engine/pipeline/index.ts";
 import { formatDecimal } from "../engine/fixed/index.ts";
 import { PRICE_DECIMALS } from "../engine/model/index.ts";
 import { Command as WireCommand } from "../schemas/index.ts";
+import { GatewayAuth } from "./auth/gateway-auth.ts";
+import { formatPermissions } from "./auth/keys.ts";
+import type { Identity, RequestHeaders } from "./auth/login.ts";
 import { decodeCommand, DecodedKind, DecodeResult, encodeEvent, MAX_COMMAND_FRAME_BYTES } from "./codec/index.ts";
 import { MarketDataHub } from "./market-data.ts";
 import { Sequencer } from "./sequencer.ts";
@@ -36,14 +40,13 @@ export interface ServerOptions {
   readonly tickIntervalMs?: number;
   /** Run on the package's slow `ws` fallback if the native uWS build does not load. */
   readonly allowFallback?: boolean;
-  /** Operator token; default: $CROSSBOOK_ADMIN_TOKEN, else `<dataDir>/admin.token` (created on first start). */
-  readonly adminToken?: string;
   readonly log?: (line: string) => void;
 }
 
 export interface RunningServer {
   readonly port: number;
-  readonly adminToken: string;
+  /** X6: the operator's private key (`<dataDir>/operator.key`, created 0600 on the first start; its public key is trusted). */
+  readonly operatorKey: KeyObject;
   /** Recovery summary. */
   readonly recovered: { readonly batches: number; readonly commands: number; readonly truncatedBytes: number };
   stateHash(): Promise<string>;
@@ -54,7 +57,8 @@ export interface RunningServer {
 /** Per-socket state kept by uWS. */
 interface SocketData {
   session: Session | null;
-  operator: boolean;
+  /** ?watch=17,18 of the upgrade: applied once the session logs in (each account checked). */
+  watch: string;
 }
 
 type UwsModule = typeof import("uWebSockets.js");
@@ -82,17 +86,6 @@ export function loadUws(allowFallback: boolean): UwsModule {
   return require("uWebSockets.js") as UwsModule;
 }
 
-function adminTokenFor(dataDir: string, given: string | undefined): string {
-  if (given !== undefined && given.length > 0) return given;
-  const env = process.env.CROSSBOOK_ADMIN_TOKEN;
-  if (env !== undefined && env.length > 0) return env;
-  const path = join(dataDir, "admin.token");
-  if (existsSync(path)) return readFileSync(path, "utf8").trim();
-  const token = randomBytes(24).toString("hex");
-  writeFileSync(path, `${token}\n`, { mode: 0o600 });
-  return token;
-}
-
 /** The public description of the exchange served at GET /config (symbols, ids, scales, filters). */
 export function publicConfig(config: ExchangeConfig): unknown {
   return {
@@ -117,6 +110,54 @@ export function publicConfig(config: ExchangeConfig): unknown {
 }
 
 export const JOURNAL_FILE = "journal.bin";
+
+type UwsApp = ReturnType<UwsModule["App"]>;
+type RouteAnswer = [status: number, body: unknown];
+const HTTP_STATUS: Record<number, string> = { 200: "200 OK", 400: "400 Bad Request", 401: "401 Unauthorized", 403: "403 Forbidden", 503: "503 Service Unavailable" };
+
+/**
+ * A GET route that answers only a signed request (X6): the signature headers and the named query parameters are read
+ * before the handler returns (uWS), verified on the pool, then `handle` answers for the verified identity.
+ */
+function signedRoute(
+  app: UwsApp,
+  auth: GatewayAuth,
+  path: string,
+  instruction: string,
+  paramNames: readonly string[],
+  handle: (who: Identity, params: Readonly<Record<string, string>>) => Promise<RouteAnswer>,
+): void {
+  app.get(path, (res, req) => {
+    const headers: RequestHeaders = {
+      apiKey: req.getHeader("x-api-key"),
+      signature: req.getHeader("x-signature"),
+      timestamp: req.getHeader("x-timestamp"),
+      window: req.getHeader("x-window"),
+    };
+    const params: Record<string, string> = {};
+    for (const name of paramNames) {
+      const v = req.getQuery(name);
+      if (v !== undefined && v !== "") params[name] = v;
+    }
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    void auth
+      .request(headers, instruction, params)
+      .then(async (outcome): Promise<RouteAnswer> => {
+        if (outcome.identity === null) return [outcome.code === RejectCode.Overloaded ? 503 : 401, { code: rejectCodeName[outcome.code], message: outcome.message }];
+        return handle(outcome.identity, params);
+      })
+      .catch((e: unknown): RouteAnswer => [503, { code: "Overloaded", message: `cannot answer now: ${(e as Error).message}` }])
+      .then(([status, body]) => {
+        if (aborted) return;
+        res.cork(() => {
+          res.writeStatus(HTTP_STATUS[status] ?? `${status}`).writeHeader("content-type", "application/json").end(JSON.stringify(body));
+        });
+      });
+  });
+}
 
 /**
  * The gateway's read-only view of balances, kept from the engine's Balance events (the risk shards own the real
@@ -155,11 +196,21 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const uWS = loadUws(opts.allowFallback ?? false);
   const config = opts.config;
   mkdirSync(opts.dataDir, { recursive: true });
-  const adminToken = adminTokenFor(opts.dataDir, opts.adminToken);
   const digest = configDigest(config);
   const journalPath = join(opts.dataDir, JOURNAL_FILE);
 
+  const rejection = new EventRecord();
   const sessions = new SessionRegistry(config);
+  const auth = new GatewayAuth(opts.dataDir, sessions, {
+    reject,
+    accepted(session: Session, clientSeq: bigint, account: number): void {
+      rejection.clear();
+      rejection.kind = EventKind.CommandAccepted;
+      rejection.account = account;
+      session.socket.send(encodeEvent(rejection, clientSeq, config));
+    },
+    watch: (session: Session, account: number) => sessions.watch(session, account),
+  });
   const balances = new BalanceView(config.assets.length);
   const marketData = new MarketDataHub(config);
   let sequencer: Sequencer | null = null;
@@ -196,9 +247,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const tick = new CommandRecord();
 
   // Recovery: replay every complete batch through the same pipeline, events discarded; cut a torn tail.
+  const decoded = new CommandRecord();
+  const result = new DecodeResult();
   const summary = { batches: 0, commands: 0, lastSeq: 0, lastBatch: 0, truncatedBytes: 0 };
   let lastBatch = 0;
   for (const b of journalBatches(journalPath, digest, true, summary)) {
+    for (let i = 0; i < b.count; i++) auth.recover(b.commands[i]!);
     await pipeline.submitBatch(b.commands, b.count, b.batchNumber);
     lastBatch = b.batchNumber;
   }
@@ -214,10 +268,6 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     fatal?.(e.message);
   });
   const seq = sequencer;
-
-  const decoded = new CommandRecord();
-  const result = new DecodeResult();
-  const rejection = new EventRecord();
 
   function reject(session: Session, clientSeq: bigint, code: number, message: string, commandType: number, account: number, clientId: bigint): void {
     rejection.clear();
@@ -238,6 +288,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       reject(session, result.clientSeq, RejectCode.Overloaded, "rate limit: too many commands per second on this connection", result.commandType, result.account, result.clientId);
       return;
     }
+    if (result.kind === DecodedKind.Login) {
+      auth.login(session, result);
+      return;
+    }
+    // X6: login, the user's own accounts, the key's permissions, a rising client_seq — before anything is queued.
+    if (!auth.check(session, result, decoded)) return;
     if (result.kind === DecodedKind.Subscribe) {
       marketData.subscribe(session, result.market, result.channels);
       return;
@@ -246,12 +302,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       marketData.unsubscribe(session, result.market, result.channels);
       return;
     }
-    if (result.privileged && !session.operator) {
-      reject(session, result.clientSeq, RejectCode.Unauthorized, "operator command: connect with the admin token", result.commandType, result.account, result.clientId);
-      return;
-    }
-    // Operator commands (deposit, market state, clock, marks) act for nobody: the operator does not watch the account.
-    if (!result.privileged) {
+    // Operator sessions act for nobody (operator commands, reads): they get their answers as the command's origin.
+    if (!session.operator) {
       if (!sessions.watch(session, decoded.account)) {
         reject(session, result.clientSeq, RejectCode.Overloaded, "this session already acts for the maximum number of accounts", result.commandType, decoded.account, decoded.clientId);
         return;
@@ -259,7 +311,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     }
     if (seq.submit(decoded, session, result.clientSeq) === 0) {
       reject(session, result.clientSeq, RejectCode.Overloaded, "engine saturated: retry later", result.commandType, decoded.account, decoded.clientId);
+      return;
     }
+    auth.sequenced(decoded);
   }
 
   let listenSocket: unknown = null;
@@ -275,10 +329,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         res.writeStatus("503 Service Unavailable").end("too many connections\n");
         return;
       }
-      const token = req.getQuery("token") ?? "";
       const watch = req.getQuery("watch") ?? "";
-      res.upgrade<SocketData & { watch: string }>(
-        { session: null, operator: token === adminToken, watch },
+      res.upgrade<SocketData>(
+        { session: null, watch },
         req.getHeader("sec-websocket-key"),
         req.getHeader("sec-websocket-protocol"),
         req.getHeader("sec-websocket-extensions"),
@@ -286,13 +339,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       );
     },
     open: (ws) => {
-      const data = ws.getUserData() as SocketData & { watch: string };
-      data.session = sessions.open({ send: (bytes) => void ws.send(bytes, true), bufferedAmount: () => ws.getBufferedAmount() }, data.operator);
-      // ?watch=17,18: receive every event of these accounts (a person's `client watch`).
-      for (const part of data.watch.split(",")) {
-        const account = Number(part);
-        if (part !== "" && Number.isInteger(account) && account > 0 && account <= 0xffffffff) sessions.watch(data.session, account);
-      }
+      const data = ws.getUserData();
+      data.session = sessions.open(
+        { send: (bytes) => void ws.send(bytes, true), bufferedAmount: () => ws.getBufferedAmount(), close: (code, reason) => ws.end(code, reason) },
+        false,
+      );
+      // ?watch=17,18: receive every event of these accounts (a person's `client watch`), once logged in as their user.
+      auth.watchAfterLogin(data.session, data.watch);
     },
     message: (ws, message, isBinary) => {
       const session = ws.getUserData().session!;
@@ -310,6 +363,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       const session = ws.getUserData().session;
       if (session !== null) {
         sessions.close(session);
+        auth.forget(session);
         marketData.close(session);
       }
     },
@@ -320,29 +374,24 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   app.get("/config", (res) => {
     res.writeHeader("content-type", "application/json").end(JSON.stringify(publicConfig(config)));
   });
-  app.get("/balances", (res, req) => {
-    const account = Number(req.getQuery("account"));
-    if (!Number.isInteger(account) || account <= 0 || account > 0xffffffff) {
-      res.writeStatus("400 Bad Request").end("usage: GET /balances?account=N\n");
-      return;
-    }
-    res.writeHeader("content-type", "application/json").end(JSON.stringify(balances.describe(account, config)));
+  // X6: every route but /health and /config answers only a signed request (Backpack's X-API-Key, X-Signature,
+  // X-Timestamp, X-Window over instruction=<name>&<query parameters sorted>&timestamp=T&window=W).
+  signedRoute(app, auth, "/balances", "balanceQuery", ["account"], async (who, params) => {
+    const account = Number(params.account);
+    if (!Number.isInteger(account) || account <= 0 || account > 0xffffffff) return [400, { code: "InvalidAccount", message: "usage: GET /balances?account=N" }];
+    if (!GatewayAuth.canRead(who, account)) return [403, { code: "Forbidden", message: `account ${account} is not readable with this key` }];
+    return [200, balances.describe(account, config)];
   });
-  app.get("/state-hash", (res, req) => {
-    if (req.getQuery("token") !== adminToken) {
-      res.writeStatus("403 Forbidden").end("operator token required\n");
-      return;
-    }
-    let aborted = false;
-    res.onAborted(() => {
-      aborted = true;
-    });
-    void seq.drain().then(() => pipeline.stateHash()).then((hash) => {
-      if (aborted) return;
-      res.cork(() => {
-        res.writeHeader("content-type", "application/json").end(JSON.stringify({ hash, lastSeq: seq.lastSeq }));
-      });
-    });
+  signedRoute(app, auth, "/state-hash", "stateHashQuery", [], async (who) => {
+    if (!who.operator) return [403, { code: "Unauthorized", message: "operator key required" }];
+    await seq.drain();
+    return [200, { hash: await pipeline.stateHash(), lastSeq: seq.lastSeq }];
+  });
+  signedRoute(app, auth, "/keys", "apiKeyQuery", ["user"], async (who, params) => {
+    const user = Number(params.user);
+    if (!who.operator) return [403, { code: "Unauthorized", message: "operator key required" }];
+    if (!Number.isInteger(user) || user <= 0) return [400, { code: "InvalidAccount", message: "usage: GET /keys?user=N" }];
+    return [200, { user, keys: auth.registry.list(user).map((k) => ({ apiKey: k.apiKey, permissions: formatPermissions(k.permissions) })) }];
   });
   app.any("/*", (res) => {
     res.writeStatus("404 Not Found").end("not found: use a WebSocket, GET /health, GET /config\n");
@@ -369,6 +418,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       await seq.drain();
       await pipeline.stop();
       await journal.close();
+      await auth.close();
     })();
     return stopping;
   }
@@ -378,7 +428,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
   return {
     port,
-    adminToken,
+    operatorKey: auth.operatorKey,
     recovered: { batches: summary.batches, commands: summary.commands, truncatedBytes: summary.truncatedBytes },
     stateHash: async () => {
       await seq.drain();

@@ -1,6 +1,9 @@
 // Client sessions and the routing of engine events to them: who watches which account, and which session sent
 // the command an event answers (it gets its client_seq back).
 import { EventKind, EventRecord, type ExchangeConfig } from "../engine/model/index.ts";
+import type { Principal } from "./auth/authorize.ts";
+import type { Identity } from "./auth/login.ts";
+import type { ApiKeyEntry } from "./auth/registry.ts";
 import { encodeEvent } from "./codec/index.ts";
 
 /** Accounts one session may act for or watch (a limit on everything). */
@@ -17,9 +20,14 @@ export interface SessionSocket {
   send(bytes: Uint8Array): void;
   /** Bytes accepted by send() but not yet written to the network. */
   bufferedAmount(): number;
+  /** Closes the connection with a close frame (code, reason). */
+  close?(code: number, reason: string): void;
 }
 
-export class Session {
+/** X6 login state of a session. */
+export const LoginState = { None: 0, Pending: 1, Done: 2 } as const;
+
+export class Session implements Principal {
   readonly accounts = new Set<number>();
   /** Set when the socket closed: events for its in-flight commands are dropped, never sent to a dead socket. */
   closed = false;
@@ -43,12 +51,48 @@ export class Session {
     return true;
   }
 
+  /** X6: set by a login. */
+  loginState: number = LoginState.None;
+  /** The operator's key logged in: may send privileged commands (deposit, market state, time, keys). */
+  operator: boolean;
+  /** account >> 4 of the accounts this session acts for (-1: none, or the operator). */
+  user = -1;
+  /** Permission bits of the key it logged in with. */
+  permissions = 0;
+  /** Its API key (null for the operator and before login). */
+  apiKey: ApiKeyEntry | null = null;
+  /** Highest client_seq acted on: a frame must carry a higher one (a replayed frame does nothing). */
+  lastClientSeq = 0n;
+  /** Failed logins so far (LOGIN_FAILURES_MAX closes the connection). */
+  loginFailures = 0;
+
   constructor(
     readonly id: number,
     readonly socket: SessionSocket,
-    /** May send privileged commands (deposit, market state, time). */
-    readonly operator: boolean,
-  ) {}
+    /** Logged in as the operator from the start (in-process test doubles only; sockets log in with a key). */
+    operator: boolean,
+  ) {
+    this.operator = operator;
+    if (operator) this.loginState = LoginState.Done;
+  }
+
+  get loggedIn(): boolean {
+    return this.loginState === LoginState.Done;
+  }
+
+  get revoked(): boolean {
+    return this.apiKey !== null && this.apiKey.revoked;
+  }
+
+  /** Records a verified login. */
+  logIn(identity: Identity, clientSeq: bigint): void {
+    this.loginState = LoginState.Done;
+    this.operator = identity.operator;
+    this.user = identity.user;
+    this.permissions = identity.permissions;
+    this.apiKey = identity.entry;
+    this.lastClientSeq = clientSeq;
+  }
 }
 
 export class SessionRegistry {
@@ -84,6 +128,11 @@ export class SessionRegistry {
 
   get size(): number {
     return this.sessions.size;
+  }
+
+  /** Closes every session logged in with a revoked API key. */
+  closeSessionsOf(key: ApiKeyEntry, reason: string): void {
+    for (const s of this.sessions) if (s.apiKey === key) s.socket.close?.(4403, reason);
   }
 
   /** The session receives every event of `account` from now on. False when it watches too many accounts. */

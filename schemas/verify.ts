@@ -123,6 +123,9 @@ export const QUERY_POOL_STATS = layout("QueryPoolStats", { asset: U16 });
 export const QUERY_RATE_CURVE = layout("QueryRateCurve", { asset: U16, points: U8 });
 export const QUERY_INTEREST_HISTORY = layout("QueryInterestHistory", { account: U32, asset: U16, since_ms: U64, limit: U16 });
 export const QUERY_MAX_BORROW = layout("QueryMaxBorrow", { account: U32, asset: U16 });
+export const LOGIN = layout("Login", { api_key: STR, signature: STR, timestamp_ms: U64, window_ms: U32 });
+export const REGISTER_API_KEY = layout("RegisterApiKey", { user: U32, api_key: STR, permissions: U8 });
+export const REVOKE_API_KEY = layout("RevokeApiKey", { user: U32, api_key: STR });
 
 /** Indexed by the `Command` union type (0 = NONE). */
 export const COMMAND_LAYOUTS: readonly (TableLayout | null)[] = [
@@ -152,6 +155,9 @@ export const COMMAND_LAYOUTS: readonly (TableLayout | null)[] = [
   QUERY_RATE_CURVE,
   QUERY_INTEREST_HISTORY,
   QUERY_MAX_BORROW,
+  LOGIN,
+  REGISTER_API_KEY,
+  REVOKE_API_KEY,
 ];
 
 /** Indexed by the `Event` union type (0 = NONE). */

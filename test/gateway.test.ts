@@ -9,6 +9,7 @@ import { encodeCommand, type EventJson } from "../gateway/client/codec.ts";
 import { CrossbookClient } from "../gateway/client/ws-client.ts";
 import { startServer, type RunningServer } from "../gateway/server.ts";
 import * as wire from "../schemas/index.ts";
+import { connectUser, getBalances } from "./helpers/auth.ts";
 import { rawFrame } from "./helpers/frames.ts";
 import { prng } from "./helpers/random-commands.ts";
 
@@ -24,11 +25,10 @@ beforeAll(async () => {
     port: 0,
     dataDir: mkdtempSync(join(tmpdir(), "crossbook-gw-")),
     tickIntervalMs: 0,
-    adminToken: "test-operator-token",
     log: () => {},
   });
   url = `ws://127.0.0.1:${server.port}`;
-  operator = await CrossbookClient.connect(url, { token: "test-operator-token" });
+  operator = await CrossbookClient.connect(url, { key: server.operatorKey });
 });
 
 afterAll(async () => {
@@ -41,7 +41,7 @@ function only(events: EventJson[], type: string): EventJson[] {
 }
 
 async function balances(account: number): Promise<Record<string, { available: string; locked: string }>> {
-  const r = await fetch(`http://127.0.0.1:${server.port}/balances?account=${account}`);
+  const r = await getBalances(server.port, account, server.operatorKey);
   const body = (await r.json()) as { balances: { asset: string; available: string; locked: string }[] };
   return Object.fromEntries(body.balances.map((b) => [b.asset, { available: b.available, locked: b.locked }]));
 }
@@ -56,8 +56,8 @@ async function rejectOf(client: CrossbookClient, bytes: Uint8Array): Promise<Eve
 
 describe("gateway end to end", () => {
   it("two accounts cross on BTC_USDC: both see the fill and their balances change by exactly the trade and the fees (S5)", async () => {
-    const alice = await CrossbookClient.connect(url, { watch: [48] });
-    const bob = await CrossbookClient.connect(url, { watch: [64] });
+    const alice = await connectUser(url, operator, 3, [48]);
+    const bob = await connectUser(url, operator, 4, [64]);
     const dep1 = await operator.request({ type: "Deposit", account: 48, asset: 0, amount: "100000" });
     expect(only(dep1, "CommandAccepted")).toHaveLength(1);
     await operator.request({ type: "Deposit", account: 64, asset: 2, amount: "1" });
@@ -77,17 +77,22 @@ describe("gateway end to end", () => {
     await bob.close();
   });
 
-  it("X5: a deposit from a session without the operator token is refused (Unauthorized)", async () => {
+  it("X6: a deposit from a session without the operator key is refused (NotLoggedIn; a user's key: Unauthorized)", async () => {
     const c = await CrossbookClient.connect(url);
     const events = await c.request({ type: "Deposit", account: 80, asset: 0, amount: "5" });
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ type: "CommandRejected", code: "Unauthorized" });
+    expect(events[0]).toMatchObject({ type: "CommandRejected", code: "NotLoggedIn" });
     await c.close();
+    const user = await connectUser(url, operator, 5);
+    const own = await user.request({ type: "Deposit", account: 80, asset: 0, amount: "5" });
+    expect(own).toHaveLength(1);
+    expect(own[0]).toMatchObject({ type: "CommandRejected", code: "Unauthorized" });
+    await user.close();
   });
 
   it("X5: truncated frames, random bytes, an unknown union type, negative and over-scale amounts and an unknown market get typed rejects, and the state hash does not move", async () => {
     const before = await server.stateHash();
-    const c = await CrossbookClient.connect(url, { token: "test-operator-token" });
+    const c = await CrossbookClient.connect(url, { key: server.operatorKey });
     const order = encodeCommand(5n, { type: "LimitOrder", account: 96, market: 0, side: "Buy", price: "60000", quantity: "0.1" });
     for (const cut of [0, 1, 4, 7, 8, 12, 20, order.length - 9, order.length - 1]) {
       const e = await rejectOf(c, order.subarray(0, cut));

@@ -27,6 +27,7 @@ import { decodeEvent, encodeCommand, type CommandJson } from "../gateway/client/
 import { CrossbookClient } from "../gateway/client/ws-client.ts";
 import { decodeCommand, DecodeResult, encodeEvent } from "../gateway/codec/index.ts";
 import { startServer } from "../gateway/server.ts";
+import { connectUser } from "./helpers/auth.ts";
 
 const config = loadConfig();
 const USDC = 0;
@@ -205,37 +206,42 @@ describe("threaded pipeline = in-process engine, with lending", () => {
 describe("server end to end", () => {
   it("L9: L13: L8: L14: S2: lend, pool stats, max borrow, a margin buy that borrows, the interest history — over the WebSocket", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "crossbook-lending-wire-"));
-    const server = await startServer({ config, host: "127.0.0.1", port: 0, dataDir, tickIntervalMs: 0, adminToken: "op", log: () => {} });
+    const server = await startServer({ config, host: "127.0.0.1", port: 0, dataDir, tickIntervalMs: 0, log: () => {} });
     const url = `ws://127.0.0.1:${server.port}`;
-    const operator = await CrossbookClient.connect(url, { token: "op" });
-    const user = await CrossbookClient.connect(url);
+    const operator = await CrossbookClient.connect(url, { key: server.operatorKey });
+    // X6: one logged-in session per user (a session acts only for its user's accounts).
+    const user1 = await connectUser(url, operator, 1);
+    const user2 = await connectUser(url, operator, 2);
+    const user3 = await connectUser(url, operator, 3);
     try {
       await operator.request({ type: "Deposit", account: 16, asset: USDC, amount: "10000" });
       await operator.request({ type: "Deposit", account: 32, asset: USDC, amount: "1000" });
       await operator.request({ type: "Deposit", account: 48, asset: SOL, amount: "20" });
-      expect(await user.request({ type: "Lend", account: 16, asset: USDC, amount: "10000" })).toMatchObject([
+      expect(await user1.request({ type: "Lend", account: 16, asset: USDC, amount: "10000" })).toMatchObject([
         { type: "CommandAccepted", account: 16 },
         { type: "Balance", account: 16, asset: USDC, available: "0", lent: "10000" },
       ]);
-      expect(await user.request({ type: "QueryPoolStats", asset: USDC })).toMatchObject([
+      expect(await user1.request({ type: "QueryPoolStats", asset: USDC })).toMatchObject([
         { type: "PoolStats", asset: USDC, state: "Open", totalLent: "10000", totalBorrowed: "0", utilization: "0", throttleUtilization: "0.9", maxUtilization: "0.95" },
       ]);
-      expect(await user.request({ type: "QueryRateCurve", asset: USDC, points: 3 })).toMatchObject([
+      expect(await user1.request({ type: "QueryRateCurve", asset: USDC, points: 3 })).toMatchObject([
         { type: "RateCurvePoint", utilization: "0", borrowRate: "0" },
         { type: "RateCurvePoint", utilization: "0.5", borrowRate: "0.0625" },
         { type: "RateCurvePoint", utilization: "1", borrowRate: "1.5" },
       ]);
-      const max = await user.request({ type: "QueryMaxBorrow", account: 32, asset: USDC });
+      const max = await user2.request({ type: "QueryMaxBorrow", account: 32, asset: USDC });
       expect(max).toMatchObject([{ type: "MaxBorrowQuantity", account: 32, asset: USDC }]);
-      await user.request({ type: "LimitOrder", account: 48, market: SOL_USDC, side: "Sell", price: "150", quantity: "10" });
-      const buy = await user.request({ type: "LimitOrder", account: 32, market: SOL_USDC, side: "Buy", price: "150", quantity: "10", autoBorrow: true });
+      await user3.request({ type: "LimitOrder", account: 48, market: SOL_USDC, side: "Sell", price: "150", quantity: "10" });
+      const buy = await user2.request({ type: "LimitOrder", account: 32, market: SOL_USDC, side: "Buy", price: "150", quantity: "10", autoBorrow: true });
       expect(buy.filter((e) => e.type === "Fill")).toHaveLength(1);
       // 1,500 USDC paid: 1,000 own + 500 borrowed at fill time (before the first hour mark: no entry fee).
       expect(buy.filter((e) => e.type === "Balance" && (e as { asset: number }).asset === USDC).at(-1)).toMatchObject({ available: "0", borrowed: "500" });
-      expect(await user.request({ type: "QueryInterestHistory", account: 32 })).toMatchObject([{ type: "CommandAccepted", account: 32 }]);
-      expect((await user.request({ type: "Borrow", account: 32, asset: USDC, amount: "100000" }))[0]).toMatchObject({ type: "CommandRejected", code: "MaxUtilization" });
+      expect(await user2.request({ type: "QueryInterestHistory", account: 32 })).toMatchObject([{ type: "CommandAccepted", account: 32 }]);
+      expect((await user2.request({ type: "Borrow", account: 32, asset: USDC, amount: "100000" }))[0]).toMatchObject({ type: "CommandRejected", code: "MaxUtilization" });
     } finally {
-      await user.close();
+      await user1.close();
+      await user2.close();
+      await user3.close();
       await operator.close();
       await server.stop();
     }

@@ -1,5 +1,6 @@
 // Market data over the wire (O8): a subscriber gets an L2 snapshot, then gap-free depth deltas (U = previous u + 1),
 // trades, best bid/offer and the 24 h ticker; a late subscriber's snapshot agrees with the deltas.
+import type { KeyObject } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,17 +9,23 @@ import { loadConfig } from "../engine/pipeline/index.ts";
 import type { EventJson } from "../gateway/client/codec.ts";
 import { CrossbookClient } from "../gateway/client/ws-client.ts";
 import { startServer, type RunningServer } from "../gateway/server.ts";
+import { registerKey } from "./helpers/auth.ts";
 
 const config = loadConfig();
 const SOL_USDC = 2;
 let server: RunningServer;
 let url: string;
 let operator: CrossbookClient;
+/** X6: users 1 (account 16) and 2 (account 32) log in with these; market-data watchers need no key. */
+let user1Key: KeyObject;
+let user2Key: KeyObject;
 
 beforeAll(async () => {
-  server = await startServer({ config, host: "127.0.0.1", port: 0, dataDir: mkdtempSync(join(tmpdir(), "crossbook-md-")), tickIntervalMs: 0, adminToken: "md-token", log: () => {} });
+  server = await startServer({ config, host: "127.0.0.1", port: 0, dataDir: mkdtempSync(join(tmpdir(), "crossbook-md-")), tickIntervalMs: 0, log: () => {} });
   url = `ws://127.0.0.1:${server.port}`;
-  operator = await CrossbookClient.connect(url, { token: "md-token" });
+  operator = await CrossbookClient.connect(url, { key: server.operatorKey });
+  user1Key = await registerKey(operator, 1);
+  user2Key = await registerKey(operator, 2);
   await operator.request({ type: "AdvanceTime", timeMs: 1_767_225_600_000 }, 30);
   await operator.request({ type: "Deposit", account: 16, asset: 0, amount: "100000" }, 30);
   await operator.request({ type: "Deposit", account: 32, asset: 4, amount: "1000" }, 30);
@@ -49,8 +56,8 @@ describe("market data", () => {
     await settle();
     expect(got[0]).toMatchObject({ type: "DepthSnapshot", market: SOL_USDC, lastUpdateId: 0n, bids: [], asks: [] });
 
-    const seller = await CrossbookClient.connect(url);
-    const buyer = await CrossbookClient.connect(url);
+    const seller = await CrossbookClient.connect(url, { key: user2Key });
+    const buyer = await CrossbookClient.connect(url, { key: user1Key });
     await seller.request({ type: "LimitOrder", account: 32, market: SOL_USDC, side: "Sell", price: "150", quantity: "10" }, 50);
     await seller.request({ type: "LimitOrder", account: 32, market: SOL_USDC, side: "Sell", price: "151", quantity: "5" }, 50);
     await buyer.request({ type: "LimitOrder", account: 16, market: SOL_USDC, side: "Buy", price: "149", quantity: "2" }, 50);
@@ -94,7 +101,7 @@ describe("market data", () => {
     c.send({ type: "Subscribe", market: SOL_USDC, channels: ["Trades"] });
     c.send({ type: "Unsubscribe", market: SOL_USDC, channels: ["Trades"] });
     await settle(100);
-    const buyer = await CrossbookClient.connect(url);
+    const buyer = await CrossbookClient.connect(url, { key: user1Key });
     await buyer.request({ type: "LimitOrder", account: 16, market: SOL_USDC, side: "Buy", price: "150", quantity: "1" }, 50);
     await settle(100);
     expect(got.filter((e) => e.type === "Trade")).toEqual([]);

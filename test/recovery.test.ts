@@ -2,14 +2,16 @@
 // acknowledged command is in the recovered state, and the live state hash equals a single-threaded replay of the
 // journal (X4, DESIGN rule 6). Also: SIGTERM drains, flushes and exits 0.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import type { KeyObject } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { operatorKeyPath, readPrivateKeyFile } from "../gateway/auth/keys.ts";
 import { CrossbookClient } from "../gateway/client/ws-client.ts";
+import { getBalances, getStateHash, registerKey } from "./helpers/auth.ts";
 
 const BIN = new URL("../bin/crossbook.mjs", import.meta.url).pathname;
-const TOKEN = "recovery-operator-token";
 const children: ChildProcess[] = [];
 
 afterEach(() => {
@@ -19,7 +21,7 @@ afterEach(() => {
 /** Starts `crossbook start` on a free port; resolves with the process and its port once it listens. */
 function startServerProcess(dataDir: string): Promise<{ child: ChildProcess; port: number; log: () => string }> {
   const child = spawn(process.execPath, [BIN, "start", "--port", "0", "--data", dataDir, "--tick-ms", "0"], {
-    env: { ...process.env, CROSSBOOK_ADMIN_TOKEN: TOKEN },
+    env: process.env,
     stdio: ["ignore", "pipe", "pipe"],
   });
   children.push(child);
@@ -45,15 +47,19 @@ function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: str
   return new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
 }
 
-async function usdcOf(port: number, account: number): Promise<string> {
-  const r = await fetch(`http://127.0.0.1:${port}/balances?account=${account}`);
+/** The operator's key the server created in its data dir (X6). */
+function operatorKey(dataDir: string): KeyObject {
+  return readPrivateKeyFile(operatorKeyPath(dataDir));
+}
+
+async function usdcOf(port: number, account: number, dataDir: string): Promise<string> {
+  const r = await getBalances(port, account, operatorKey(dataDir));
   const body = (await r.json()) as { balances: { asset: string; available: string }[] };
   return body.balances.find((b) => b.asset === "USDC")!.available;
 }
 
-async function liveHash(port: number): Promise<string> {
-  const r = await fetch(`http://127.0.0.1:${port}/state-hash?token=${TOKEN}`);
-  return ((await r.json()) as { hash: string }).hash;
+async function liveHash(port: number, dataDir: string): Promise<string> {
+  return (await getStateHash(port, operatorKey(dataDir))).hash;
 }
 
 function replayHash(dataDir: string): string {
@@ -66,8 +72,13 @@ describe("crash recovery", () => {
   it("X4: SIGKILL while a client is sending: every acknowledged deposit survives, and the live hash equals a single-threaded journal replay", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "crossbook-recovery-"));
     const first = await startServerProcess(dataDir);
-    const client = await CrossbookClient.connect(`ws://127.0.0.1:${first.port}`, { token: TOKEN });
-    // Two traders with funds, so orders rest and trade while deposits stream in.
+    const url = `ws://127.0.0.1:${first.port}`;
+    const client = await CrossbookClient.connect(url, { key: operatorKey(dataDir) });
+    // Two traders with funds, so orders rest and trade while deposits stream in (each logs in with its user's key).
+    const traders = [
+      await CrossbookClient.connect(url, { key: await registerKey(client, 1) }),
+      await CrossbookClient.connect(url, { key: await registerKey(client, 2) }),
+    ];
     await client.request({ type: "Deposit", account: 16, asset: 0, amount: "1000000" }, 50);
     await client.request({ type: "Deposit", account: 32, asset: 2, amount: "100" }, 50);
     const acked = new Map<bigint, number>(); // clientSeq → account whose deposit was acknowledged
@@ -75,6 +86,8 @@ describe("crash recovery", () => {
     const ackedOrders = new Set<bigint>();
     client.onEvent((e) => {
       if (e.type === "CommandAccepted" && sentDeposits.has(e.clientSeq)) acked.set(e.clientSeq, sentDeposits.get(e.clientSeq)!);
+    });
+    for (const t of traders) t.onEvent((e) => {
       if (e.type === "OrderAccepted") ackedOrders.add(e.clientSeq);
     });
     // Stream: each deposit goes to its own account (user 100 + i), 1 USDC + i units, so each is checkable alone.
@@ -84,7 +97,7 @@ describe("crash recovery", () => {
         const account = (100 + i) * 16;
         const seq = client.send({ type: "Deposit", account, asset: 0, amount: `1.${String(i).padStart(6, "0")}` });
         sentDeposits.set(seq, account);
-        client.send({ type: "LimitOrder", account: i % 2 === 0 ? 16 : 32, market: 0, side: i % 2 === 0 ? "Buy" : "Sell", price: String(60000 + (i % 7) - 3), quantity: "0.001" });
+        traders[i % 2]!.send({ type: "LimitOrder", account: i % 2 === 0 ? 16 : 32, market: 0, side: i % 2 === 0 ? "Buy" : "Sell", price: String(60000 + (i % 7) - 3), quantity: "0.001" });
         if (i % 50 === 49) await new Promise((r) => setImmediate(r));
       }
     })();
@@ -94,15 +107,16 @@ describe("crash recovery", () => {
     await exitOf(first.child);
     await sending;
     await client.close().catch(() => {});
+    for (const t of traders) await t.close().catch(() => {});
     const ackedCount = acked.size;
     expect(ackedCount).toBeGreaterThanOrEqual(2000);
 
     const second = await startServerProcess(dataDir);
     for (const [clientSeq, account] of acked) {
       const i = account / 16 - 100;
-      expect(await usdcOf(second.port, account), `acknowledged deposit #${clientSeq} to ${account}`).toBe(`1.${String(i).padStart(6, "0")}`.replace(/0+$/, "").replace(/\.$/, ""));
+      expect(await usdcOf(second.port, account, dataDir), `acknowledged deposit #${clientSeq} to ${account}`).toBe(`1.${String(i).padStart(6, "0")}`.replace(/0+$/, "").replace(/\.$/, ""));
     }
-    const hash = await liveHash(second.port);
+    const hash = await liveHash(second.port, dataDir);
     second.child.kill("SIGTERM");
     expect(await exitOf(second.child)).toEqual({ code: 0, signal: null });
     expect(replayHash(dataDir)).toBe(hash);
@@ -112,16 +126,16 @@ describe("crash recovery", () => {
   it("X4: SIGTERM drains in-flight commands, flushes the journal and exits 0; a restart reaches the same state", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "crossbook-sigterm-"));
     const first = await startServerProcess(dataDir);
-    const client = await CrossbookClient.connect(`ws://127.0.0.1:${first.port}`, { token: TOKEN });
+    const client = await CrossbookClient.connect(`ws://127.0.0.1:${first.port}`, { key: operatorKey(dataDir) });
     await client.request({ type: "Deposit", account: 16, asset: 0, amount: "123.456789" }, 50);
-    const hash = await liveHash(first.port);
+    const hash = await liveHash(first.port, dataDir);
     await client.close();
     first.child.kill("SIGTERM");
     expect(await exitOf(first.child)).toEqual({ code: 0, signal: null });
     expect(first.log()).toContain("stopped: journal flushed");
     const second = await startServerProcess(dataDir);
-    expect(await usdcOf(second.port, 16)).toBe("123.456789");
-    expect(await liveHash(second.port)).toBe(hash);
+    expect(await usdcOf(second.port, 16, dataDir)).toBe("123.456789");
+    expect(await liveHash(second.port, dataDir)).toBe(hash);
     second.child.kill("SIGINT");
     expect(await exitOf(second.child)).toEqual({ code: 0, signal: null });
   }, 60_000);

@@ -29,9 +29,11 @@ import { COMMAND_RECORD_BYTES, Engine, loadConfig, ThreadedPipeline, writeComman
 import { EVENT_RECORD_BYTES, readEvent, viewsOf, writeEvent } from "../engine/pipeline/record-codec.ts";
 import { decodeEvent, encodeCommand, jsonToFrame, type CommandJson, type EventJson } from "../gateway/client/codec.ts";
 import { CrossbookClient } from "../gateway/client/ws-client.ts";
+import { userKeyPath, writePrivateKeyFile } from "../gateway/auth/keys.ts";
 import { decodeCommand, DecodeResult, encodeEvent } from "../gateway/codec/index.ts";
 import { startServer, type RunningServer } from "../gateway/server.ts";
 import { CommandGenerator } from "./helpers/random-commands.ts";
+import { connectUser, registerKey } from "./helpers/auth.ts";
 
 const config = loadConfig();
 const USDC = 0;
@@ -404,7 +406,6 @@ describe("threaded pipeline = in-process engine, with the account commands", () 
 // ---------------------------------------------------------------------------------------------------------------
 // The server and the CLI.
 
-const OPERATOR_TOKEN = "risk-wire-operator";
 let server: RunningServer;
 let url: string;
 let operator: CrossbookClient;
@@ -412,9 +413,9 @@ let dataDir: string;
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "crossbook-risk-wire-"));
-  server = await startServer({ config, host: "127.0.0.1", port: 0, dataDir, tickIntervalMs: 0, adminToken: OPERATOR_TOKEN, log: () => {} });
+  server = await startServer({ config, host: "127.0.0.1", port: 0, dataDir, tickIntervalMs: 0, log: () => {} });
   url = `ws://127.0.0.1:${server.port}`;
-  operator = await CrossbookClient.connect(url, { token: OPERATOR_TOKEN });
+  operator = await CrossbookClient.connect(url, { key: server.operatorKey });
 });
 
 afterAll(async () => {
@@ -424,7 +425,7 @@ afterAll(async () => {
 
 describe("server end to end", () => {
   it("A3/C/C10: settings, an operator's mark, the collateral statement and the max answers over the WebSocket", async () => {
-    const user = await CrossbookClient.connect(url);
+    const user = await connectUser(url, operator, 5);
     try {
       expect((await operator.request({ type: "Deposit", account: 80, asset: USDC, amount: "100" })).map((e) => e.type)).toEqual(["CommandAccepted", "Balance"]);
       // A mark from a plain session is refused; from the operator it is accepted and answered to the operator.
@@ -457,9 +458,11 @@ describe("server end to end", () => {
 
   it("the `crossbook client` subcommands of the README: collateral, max-order, max-withdrawal, settings, mark", async () => {
     await operator.request({ type: "Deposit", account: 96, asset: SOL, amount: "10" });
+    // X6: the CLI signs with the account's user's key from the data dir (and operator commands with operator.key).
+    writePrivateKeyFile(userKeyPath(dataDir, 6), await registerKey(operator, 6));
     const bin = fileURLToPath(new URL("../bin/crossbook.mjs", import.meta.url));
     const cli = async (...args: string[]): Promise<EventJson[]> => {
-      const { stdout } = await promisify(execFile)(process.execPath, [bin, "client", ...args, "--url", url, "--token", OPERATOR_TOKEN], { encoding: "utf8", timeout: 60_000 });
+      const { stdout } = await promisify(execFile)(process.execPath, [bin, "client", ...args, "--url", url, "--data", dataDir], { encoding: "utf8", timeout: 60_000 });
       return stdout.trim().split("\n").map((line) => JSON.parse(line) as EventJson);
     };
     const [settings, statement, maxOrder, maxWithdrawal, mark] = await Promise.all([

@@ -86,6 +86,18 @@ export const RejectCode = {
   BorrowUnavailable: 41,
   /** L13: a lend would take the pool's total lent above its openBorrowLendLimit. */
   PoolLendLimit: 42,
+  /** X6: the session has not logged in. */
+  NotLoggedIn: 43,
+  /** X6: another user's account, or a permission the session's key lacks. */
+  Forbidden: 44,
+  /** X6: a login whose signature, key or timestamp does not check out. */
+  BadSignature: 45,
+  /** X5/X6: a login signature already used, or a client_seq not above the session's last one. */
+  Replayed: 46,
+  /** X6: the user (or the exchange) holds the maximum number of API keys. */
+  TooManyApiKeys: 47,
+  /** X6: no such API key is registered to the user. */
+  UnknownApiKey: 48,
 } as const;
 export type RejectCode = (typeof RejectCode)[keyof typeof RejectCode];
 

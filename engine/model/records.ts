@@ -47,6 +47,12 @@ export const CommandKind = {
   QueryInterestHistory: 23,
   /** Query, L8: the largest manual borrow of `asset` risk accepts now. */
   QueryMaxBorrow: 24,
+  /** Privileged, X6: registers an ED25519 API key to user `account >> 4` with permissions `flags` (Permission bits).
+   * The 32-byte public key travels as four little-endian int64 words in price, quantity, quoteQuantity, amount.
+   * The gateway's key registry is rebuilt from these journaled commands; the engine only acknowledges them. */
+  RegisterApiKey: 25,
+  /** Privileged, X6: revokes user `account >> 4`'s API key (the same four words as RegisterApiKey). */
+  RevokeApiKey: 26,
 } as const;
 export type CommandKind = (typeof CommandKind)[keyof typeof CommandKind];
 

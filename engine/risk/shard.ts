@@ -294,6 +294,12 @@ export class RiskShard {
       case CommandKind.QueryMaxBorrow:
         this.queryMaxBorrow(cmd, sink);
         return false;
+      case CommandKind.RegisterApiKey:
+      case CommandKind.RevokeApiKey:
+        // X6: the gateway keeps the API key registry (rebuilt from these journaled commands); the engine's state does
+        // not change, it only acknowledges them in sequence.
+        this.acknowledged(cmd, sink);
+        return false;
       default:
         this.reject(cmd, RejectCode.UnknownCommand, `command kind ${cmd.kind} is not handled by risk`, sink);
         return false;
@@ -1581,6 +1587,17 @@ export class RiskShard {
     e.account = cmd.account;
     e.asset = cmd.asset;
     e.amount = cmd.amount;
+    e.code = cmd.kind;
+    sink.publish(e);
+  }
+
+  /** CommandAccepted for a command that changes no engine state (no asset or amount to echo). */
+  private acknowledged(cmd: CommandRecord, sink: EventSink): void {
+    const e = this.out;
+    e.clear();
+    e.kind = EventKind.CommandAccepted;
+    e.seq = cmd.seq;
+    e.account = cmd.account;
     e.code = cmd.kind;
     sink.publish(e);
   }

@@ -1,16 +1,27 @@
 // The `crossbook` command line: start the exchange, replay a command file in-process, check a journal, and a
 // terminal client for people (deposit, order, cancel, balances, watch).
-import { readFileSync } from "node:fs";
+import type { KeyObject } from "node:crypto";
+import { existsSync, readFileSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { journalBatches } from "../../engine/journal/index.ts";
 import { CommandRecord, EventKind, EventRecord, RejectCode, type EventSink, type ExchangeConfig } from "../../engine/model/index.ts";
 import { configDigest, DEFAULT_CONFIG_PATH, Engine, loadConfig, type EngineTopology } from "../../engine/pipeline/index.ts";
 import { Command as WireCommand } from "../../schemas/index.ts";
-import { decodeCommand, DecodedKind, DecodeResult, encodeEvent } from "../codec/index.ts";
+import {
+  apiKeyOf,
+  formatPermissions,
+  generateKey,
+  operatorKeyPath,
+  parsePermissions,
+  readPrivateKeyFile,
+  userKeyPath,
+  writePrivateKeyFile,
+} from "../auth/keys.ts";
+import { decodeCommand, DecodedKind, DecodeResult, encodeEvent, USER_MAX } from "../codec/index.ts";
 import { JOURNAL_FILE, startServer } from "../server.ts";
 import { CommandJsonError, decodeEvent, jsonToFrame, toJsonText, type CommandJson, type EventJson } from "./codec.ts";
-import { CrossbookClient, fetchPublicConfig, httpBaseOf, type PublicConfig } from "./ws-client.ts";
+import { CrossbookClient, fetchPublicConfig, httpBaseOf, signedGet, type PublicConfig } from "./ws-client.ts";
 
 const USAGE = `crossbook — cross-margin exchange engine
 
@@ -22,7 +33,14 @@ const USAGE = `crossbook — cross-margin exchange engine
                                                    prints one JSON event per line, then the state hash
   crossbook journal-hash [--data data] [--config FILE]
                                                    replays data/journal.bin in-process, prints the state hash
-  crossbook client deposit ACCOUNT ASSET AMOUNT            (operator: uses data/admin.token)
+  crossbook keys create USER [--permissions read,trade,withdraw] [--out FILE]
+                                                   a new ED25519 API key for USER: the private key goes to
+                                                   data/keys/user-USER.key (mode 0600), the public key is
+                                                   registered through the operator session (default: read,trade)
+  crossbook keys list USER                         USER's API keys and their permissions
+  crossbook keys revoke USER API_KEY               sessions logged in with it stop acting
+  keys options: [--url ws://127.0.0.1:8080] [--data data]   (the operator key is data/operator.key)
+  crossbook client deposit ACCOUNT ASSET AMOUNT            (operator: signs with data/operator.key)
   crossbook client order ACCOUNT MARKET buy|sell QUANTITY [PRICE] [--tif GTC|IOC|FOK] [--post-only]
                                                    [--client-id N] [--margin]   (no PRICE = market order;
                                                    --margin: spot margin, autoBorrow)
@@ -49,7 +67,9 @@ const USAGE = `crossbook — cross-margin exchange engine
   crossbook client watch ACCOUNT [ACCOUNT ...]
   crossbook client market MARKET                           L2 snapshot + deltas, trades, BBO, 24 h ticker
   crossbook client send '{"type":"LimitOrder",...}'          any command as JSON (see gateway/client/codec.ts)
-  client options: [--url ws://127.0.0.1:8080] [--token T] [--data data]
+  client options: [--url ws://127.0.0.1:8080] [--key FILE] [--data data]
+                  a command for ACCOUNT logs in with its user's key, data/keys/user-<ACCOUNT / 16>.key,
+                  operator commands with data/operator.key; --key FILE uses that key instead
 
 Accounts: user × 16 + sub-account (0 = main, 1..10): user 1's main account is 16.
 ASSET and MARKET take a symbol (BTC, BTC_USDC) or an id.`;
@@ -169,7 +189,7 @@ function replay(argv: string[]): void {
       continue;
     }
     if (result.kind !== DecodedKind.Engine) {
-      printReject(config, result.clientSeq, RejectCode.UnknownCommand, "market-data subscriptions have no meaning in a replay", result.commandType);
+      printReject(config, result.clientSeq, RejectCode.UnknownCommand, "gateway-only frames (subscriptions, logins) have no meaning in a replay", result.commandType);
       continue;
     }
     clientSeq = result.clientSeq;
@@ -221,7 +241,7 @@ async function client(argv: string[]): Promise<void> {
     allowPositionals: true,
     options: {
       url: { type: "string", default: "ws://127.0.0.1:8080" },
-      token: { type: "string" },
+      key: { type: "string" },
       data: { type: "string", default: "data" },
       tif: { type: "string", default: "GTC" },
       "post-only": { type: "boolean", default: false },
@@ -239,28 +259,28 @@ async function client(argv: string[]): Promise<void> {
   if (verb === undefined) fail(`client needs a subcommand\n\n${USAGE}`);
   const url = values.url!;
   const pub = await fetchPublicConfig(httpBaseOf(url)).catch(() => fail(`no crossbook server at ${url} (start one with: npm start)`));
+  const keys = new KeyChooser(values.data!, values.key);
   if (verb === "balances") {
     const account = accountArg(args[0]);
-    const r = await fetch(new URL(`/balances?account=${account}`, httpBaseOf(url)));
+    const r = await signedGet(httpBaseOf(url), "/balances", "balanceQuery", { account: String(account) }, keys.forUser(account >>> 4));
     process.stdout.write(`${await r.text()}\n`);
+    if (!r.ok) process.exitCode = 1;
     return;
-  }
-  let token = values.token ?? process.env.CROSSBOOK_ADMIN_TOKEN;
-  if (token === undefined) {
-    try {
-      token = readFileSync(join(values.data!, "admin.token"), "utf8").trim();
-    } catch {
-      token = undefined;
-    }
   }
   if (verb === "watch") {
     const accounts = args.map(accountArg);
     if (accounts.length === 0) fail("watch needs at least one ACCOUNT");
-    const c = await CrossbookClient.connect(url, { watch: accounts });
-    c.onEvent(print);
+    // One session per user: a session reads only its own user's accounts (X6).
+    const users = [...new Set(accounts.map((a) => a >>> 4))];
+    const sessions: CrossbookClient[] = [];
+    for (const user of users) {
+      const c = await connectOrFail(url, { watch: accounts.filter((a) => a >>> 4 === user), key: keys.forUser(user) });
+      c.onEvent(print);
+      sessions.push(c);
+    }
     process.stdout.write(`watching ${accounts.join(", ")} — Ctrl-C to stop\n`);
     await new Promise<void>((resolve) => process.on("SIGINT", () => resolve()));
-    await c.close();
+    for (const c of sessions) await c.close();
     return;
   }
   if (verb === "market") {
@@ -394,9 +414,128 @@ async function client(argv: string[]): Promise<void> {
     default:
       fail(`unknown client subcommand "${verb}"\n\n${USAGE}`);
   }
-  const c = await CrossbookClient.connect(url, token !== undefined ? { token } : {});
+  const key = keys.forCommand(cmd);
+  const c = await connectOrFail(url, key === null ? {} : { key });
   try {
     for (const e of await c.request(cmd)) print(e);
+  } catch (e) {
+    fail((e as Error).message);
+  } finally {
+    await c.close();
+  }
+}
+
+// ---- X6: which key signs, and the `keys` command ----
+
+/** Operator commands sign with the operator's key; the pools' public stats need no key. */
+const OPERATOR_COMMANDS = new Set(["Deposit", "SetMarketState", "AdvanceTime", "SetMarkPrice", "RegisterApiKey", "RevokeApiKey"]);
+const PUBLIC_COMMANDS = new Set(["QueryPoolStats", "QueryRateCurve", "Subscribe", "Unsubscribe"]);
+
+/** Finds the private key a command signs with: --key FILE, else the data dir's operator or user key file. */
+class KeyChooser {
+  constructor(
+    private readonly dataDir: string,
+    private readonly keyFile: string | undefined,
+  ) {}
+
+  private read(path: string, missing: string): KeyObject {
+    if (!existsSync(path)) fail(missing);
+    try {
+      return readPrivateKeyFile(path);
+    } catch (e) {
+      fail((e as Error).message);
+    }
+  }
+
+  operator(): KeyObject {
+    if (this.keyFile !== undefined) return this.read(this.keyFile, `--key ${this.keyFile}: no such file`);
+    const path = operatorKeyPath(this.dataDir);
+    return this.read(path, `no operator key at ${path}: the server writes it on its first start (use the server's --data dir, or --key FILE)`);
+  }
+
+  forUser(user: number): KeyObject {
+    if (this.keyFile !== undefined) return this.read(this.keyFile, `--key ${this.keyFile}: no such file`);
+    const path = userKeyPath(this.dataDir, user);
+    return this.read(path, `no API key for user ${user} at ${path}: create one with \`npx crossbook keys create ${user}\` (or pass --key FILE)`);
+  }
+
+  /** The key a command signs with, or null for a public one. */
+  forCommand(cmd: CommandJson): KeyObject | null {
+    if (OPERATOR_COMMANDS.has(cmd.type)) return this.operator();
+    if (PUBLIC_COMMANDS.has(cmd.type)) return this.keyFile !== undefined ? this.operator() : null;
+    const fields = cmd as { account?: unknown; fromAccount?: unknown };
+    const account = typeof fields.account === "number" ? fields.account : fields.fromAccount;
+    if (typeof account !== "number") fail(`${cmd.type}: no account to choose a key by (pass --key FILE)`);
+    return this.forUser(account >>> 4);
+  }
+}
+
+async function connectOrFail(url: string, options: Parameters<typeof CrossbookClient.connect>[1]): Promise<CrossbookClient> {
+  try {
+    return await CrossbookClient.connect(url, options);
+  } catch (e) {
+    fail((e as Error).message);
+  }
+}
+
+function userArg(text: string | undefined): number {
+  const n = Number(text);
+  if (text === undefined || !Number.isInteger(n) || n <= 0 || n > USER_MAX) fail(`"${text ?? ""}" is not a user id (1..${USER_MAX})`);
+  return n;
+}
+
+async function keysCommand(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      url: { type: "string", default: "ws://127.0.0.1:8080" },
+      data: { type: "string", default: "data" },
+      permissions: { type: "string", default: "read,trade" },
+      out: { type: "string" },
+    },
+  });
+  const [verb, userText, apiKey] = positionals;
+  if (verb !== "create" && verb !== "list" && verb !== "revoke") fail(`keys needs create, list or revoke\n\n${USAGE}`);
+  const user = userArg(userText);
+  const url = values.url!;
+  await fetchPublicConfig(httpBaseOf(url)).catch(() => fail(`no crossbook server at ${url} (start one with: npm start)`));
+  const operator = new KeyChooser(values.data!, undefined).operator();
+  if (verb === "list") {
+    const r = await signedGet(httpBaseOf(url), "/keys", "apiKeyQuery", { user: String(user) }, operator);
+    process.stdout.write(`${await r.text()}\n`);
+    if (!r.ok) process.exitCode = 1;
+    return;
+  }
+  if (verb === "revoke") {
+    await operatorRequest(url, operator, { type: "RevokeApiKey", user, apiKey: apiKey ?? fail("keys revoke needs USER API_KEY") });
+    return;
+  }
+  let permissions: number;
+  try {
+    permissions = parsePermissions(values.permissions!);
+  } catch (e) {
+    fail(`--permissions: ${(e as Error).message}`);
+  }
+  const path = values.out ?? userKeyPath(values.data!, user);
+  if (existsSync(path)) fail(`${path} exists already: revoke its key with \`keys revoke\` and delete it, or give --out FILE`);
+  const key = generateKey();
+  writePrivateKeyFile(path, key);
+  if (!(await operatorRequest(url, operator, { type: "RegisterApiKey", user, apiKey: apiKeyOf(key), permissions }))) {
+    unlinkSync(path);
+    process.exitCode = 1;
+    return;
+  }
+  process.stdout.write(`${JSON.stringify({ user, apiKey: apiKeyOf(key), permissions: formatPermissions(permissions), keyFile: path })}\n`);
+}
+
+/** Sends one operator command and prints its answer; true when accepted. */
+async function operatorRequest(url: string, operator: KeyObject, cmd: CommandJson): Promise<boolean> {
+  const c = await connectOrFail(url, { key: operator });
+  try {
+    const events = await c.request(cmd);
+    for (const e of events) print(e);
+    return events.some((e) => e.type === "CommandAccepted");
   } catch (e) {
     fail((e as Error).message);
   } finally {
@@ -418,6 +557,9 @@ export async function main(argv: string[]): Promise<void> {
       return;
     case "client":
       await client(rest);
+      return;
+    case "keys":
+      await keysCommand(rest);
       return;
     case undefined:
     case "help":

@@ -42,6 +42,12 @@
 //   {"type":"QueryRateCurve","asset":0,"points":11}           → RateCurvePoint × points (2..101)
 //   {"type":"QueryInterestHistory","account":17,"asset":0,"sinceMs":0,"limit":100}   → InterestEntry…, CommandAccepted
 //   {"type":"QueryMaxBorrow","account":17,"asset":0}          → MaxBorrowQuantity
+//   {"type":"Login","apiKey":"<base64>","signature":"<base64>","timestampMs":1767225600000,"windowMs":5000}
+//        X6, the first frame of a session: the signature is over instruction=subscribe&timestamp=T&window=W
+//        (see gateway/auth/keys.ts signLogin)                  → CommandAccepted (account = user × 16) or CommandRejected
+//   {"type":"RegisterApiKey","user":1,"apiKey":"<base64>","permissions":["Read","Trade"]}        privileged (X6)
+//        permissions: names of Read, Trade, Withdraw or a bit mask (1, 2, 4)
+//   {"type":"RevokeApiKey","user":1,"apiKey":"<base64>"}                                       privileged (X6)
 // Defaults: tif GTC, stp RejectTaker, every flag false, clientId 0, orderId 0.
 //
 // ## Events
@@ -88,6 +94,10 @@ import {
   PoolStats,
   QueryInterestHistory,
   QueryMaxBorrow,
+  Login,
+  Permission,
+  RegisterApiKey,
+  RevokeApiKey,
   QueryPoolStats,
   QueryRateCurve,
   RateCurvePoint,
@@ -308,7 +318,33 @@ export interface QueryMaxBorrowCommand {
   asset: number;
 }
 
+export type PermissionName = keyof typeof Permission & ("Read" | "Trade" | "Withdraw");
+export interface LoginCommand {
+  type: "Login";
+  /** Base64 of the 32-byte ED25519 public key. */
+  apiKey: string;
+  /** Base64 of the 64-byte signature of instruction=subscribe&timestamp=T&window=W. */
+  signature: string;
+  timestampMs: U64;
+  /** Omitted or 0 = 5000; at most 60000. */
+  windowMs?: number;
+}
+export interface RegisterApiKeyCommand {
+  type: "RegisterApiKey";
+  user: number;
+  apiKey: string;
+  permissions: PermissionName[] | number;
+}
+export interface RevokeApiKeyCommand {
+  type: "RevokeApiKey";
+  user: number;
+  apiKey: string;
+}
+
 export type CommandJson =
+  | LoginCommand
+  | RegisterApiKeyCommand
+  | RevokeApiKeyCommand
   | PoolActionCommand
   | QueryPoolStatsCommand
   | QueryRateCurveCommand
@@ -422,19 +458,31 @@ class FieldReader {
   }
 
   channels(key: string): number {
+    return this.flags(key, Channel);
+  }
+
+  /** A bit_flags enum: a list of member names or a raw mask 0..255. */
+  flags(key: string, members: Readonly<Record<string, string | number>>): number {
     const v = this.get(key, true);
     if (typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 255) return v;
     if (Array.isArray(v)) {
       let mask = 0;
       for (const name of v) {
-        if (typeof name !== "string" || !Object.hasOwn(Channel, name) || typeof Channel[name as ChannelName] !== "number") {
-          this.fail(key, `a list of ${enumNames(Channel).join(", ")}`);
+        if (typeof name !== "string" || !Object.hasOwn(members, name) || typeof members[name] !== "number") {
+          this.fail(key, `a list of ${enumNames(members).join(", ")}`);
         }
-        mask |= Channel[name as ChannelName];
+        mask |= members[name] as number;
       }
       return mask;
     }
-    this.fail(key, `a list of ${enumNames(Channel).join(", ")} or a bit mask`);
+    this.fail(key, `a list of ${enumNames(members).join(", ")} or a bit mask`);
+  }
+
+  text(key: string, required: boolean): string | null {
+    const v = this.get(key, required);
+    if (v === undefined) return null;
+    if (typeof v !== "string") this.fail(key, "a string");
+    return v;
   }
 
   /** Throws on any field that no reader asked for. */
@@ -722,6 +770,27 @@ function buildCommand(builder: Builder, obj: Obj, type: string): [Command, numbe
       const asset = f.uint("asset", U16, true);
       const margin = f.bool("margin");
       result = [Command.QueryMaxWithdrawal, QueryMaxWithdrawal.createQueryMaxWithdrawal(builder, account, asset, margin)];
+      break;
+    }
+    case "Login": {
+      const apiKey = builder.createString(f.text("apiKey", true)!);
+      const signature = builder.createString(f.text("signature", true)!);
+      const timestampMs = f.u64("timestampMs", true);
+      const windowMs = f.uint("windowMs", U32, false);
+      result = [Command.Login, Login.createLogin(builder, apiKey, signature, timestampMs, windowMs)];
+      break;
+    }
+    case "RegisterApiKey": {
+      const user = f.uint("user", U32, true);
+      const apiKey = builder.createString(f.text("apiKey", true)!);
+      const permissions = f.flags("permissions", Permission);
+      result = [Command.RegisterApiKey, RegisterApiKey.createRegisterApiKey(builder, user, apiKey, permissions)];
+      break;
+    }
+    case "RevokeApiKey": {
+      const user = f.uint("user", U32, true);
+      const apiKey = builder.createString(f.text("apiKey", true)!);
+      result = [Command.RevokeApiKey, RevokeApiKey.createRevokeApiKey(builder, user, apiKey)];
       break;
     }
     default:

@@ -1,6 +1,8 @@
 // A small WebSocket client for crossbook: sends command objects, receives decoded events. For people (the CLI),
 // tests and scripts — not for latency work (it allocates per event). Needs the global WebSocket (Node 20:
 // run with --experimental-websocket; bin/crossbook.mjs does that for you).
+import type { KeyObject } from "node:crypto";
+import { signedHeaders, signLogin } from "../auth/keys.ts";
 import { decodeEvent, encodeCommand, type CommandJson, type EventJson } from "./codec.ts";
 
 export interface PublicAsset {
@@ -25,10 +27,25 @@ export interface PublicConfig {
 }
 
 export interface ConnectOptions {
-  /** Operator token: needed for Deposit, SetMarketState, AdvanceTime. */
-  readonly token?: string;
-  /** Accounts whose every event this connection receives. */
+  /**
+   * X6: the ED25519 private key to log in with (a user's API key, or the operator's for Deposit, SetMarketState,
+   * AdvanceTime, SetMarkPrice, RegisterApiKey, RevokeApiKey). Without a key the connection gets public market data only.
+   */
+  readonly key?: KeyObject;
+  /** The login signature's window (ms; default 5000, at most 60000). */
+  readonly windowMs?: number;
+  /** Accounts whose every event this connection receives (the key's user's accounts; any for the operator). */
   readonly watch?: readonly number[];
+}
+
+/** A refused login (code: the RejectCode name). */
+export class LoginError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(`login refused (${code}): ${message}`);
+  }
 }
 
 type Listener = (e: EventJson) => void;
@@ -47,9 +64,22 @@ export class CrossbookClient {
     this.closed = new Promise((resolve) => ws.addEventListener("close", () => resolve()));
   }
 
-  static connect(url: string, options: ConnectOptions = {}): Promise<CrossbookClient> {
+  /** Opens a connection and, given a key, logs in (resolves once the login is accepted; rejects with LoginError). */
+  static async connect(url: string, options: ConnectOptions = {}): Promise<CrossbookClient> {
+    const client = await CrossbookClient.open(url, options.watch);
+    if (options.key === undefined) return client;
+    try {
+      await client.login(options.key, options.windowMs);
+    } catch (e) {
+      await client.close();
+      throw e;
+    }
+    return client;
+  }
+
+  private static open(url: string, watch: readonly number[] | undefined): Promise<CrossbookClient> {
     const u = new URL(url);
-    if (options.token !== undefined) u.searchParams.set("token", options.token);
+    const options = { watch };
     if (options.watch !== undefined && options.watch.length > 0) u.searchParams.set("watch", options.watch.join(","));
     if (typeof WebSocket === "undefined") {
       throw new Error("this Node has no global WebSocket: run node with --experimental-websocket (Node 20)");
@@ -59,6 +89,23 @@ export class CrossbookClient {
       ws.addEventListener("open", () => resolve(new CrossbookClient(ws)), { once: true });
       ws.addEventListener("error", () => reject(new Error(`cannot connect to ${url}`)), { once: true });
     });
+  }
+
+  /**
+   * X6 login: signs instruction=subscribe&timestamp=now&window=W and sends it as this session's first frame.
+   * Resolves with the CommandAccepted (account = the user's main account, 0 for the operator).
+   */
+  async login(key: KeyObject, windowMs?: number): Promise<EventJson> {
+    const signed = signLogin(key, Date.now(), windowMs);
+    const clientSeq = this.nextClientSeq;
+    const answer = this.waitFor((e) => e.clientSeq === clientSeq);
+    this.send({ type: "Login", ...signed });
+    const e = await answer;
+    if (e.type !== "CommandAccepted") {
+      const r = e as EventJson & { code?: unknown; message?: unknown };
+      throw new LoginError(String(r.code), String(r.message));
+    }
+    return e;
   }
 
   /** Receives every event this connection gets; returns the unsubscribe function. */
@@ -145,4 +192,14 @@ export function httpBaseOf(wsUrl: string): string {
   u.pathname = "/";
   u.search = "";
   return u.toString();
+}
+
+/**
+ * GET `path` signed with `key` (X6, Backpack style): X-API-Key, X-Signature, X-Timestamp, X-Window headers over
+ * instruction=<instruction>&<params sorted by name>&timestamp=T&window=W; the params go in the query string.
+ */
+export function signedGet(httpBase: string, path: string, instruction: string, params: Readonly<Record<string, string>>, key: KeyObject): Promise<Response> {
+  const u = new URL(path, httpBase);
+  for (const [name, value] of Object.entries(params)) u.searchParams.set(name, value);
+  return fetch(u, { headers: signedHeaders(key, instruction, params) });
 }

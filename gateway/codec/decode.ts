@@ -28,6 +28,9 @@ import {
   LEND,
   QUERY_INTEREST_HISTORY,
   QUERY_MAX_BORROW,
+  LOGIN,
+  REGISTER_API_KEY,
+  REVOKE_API_KEY,
   QUERY_POOL_STATS,
   QUERY_RATE_CURVE,
   REDEEM,
@@ -59,6 +62,16 @@ import {
 export const MAX_COMMAND_FRAME_BYTES = 1024;
 /** Sub-accounts 1..10 besides the main account 0 (A1). */
 export const SUB_ACCOUNT_MAX = 10;
+/** X6 (Backpack): a login's signature window when the client gives none, and the largest it may give. */
+export const LOGIN_WINDOW_DEFAULT_MS = 5000;
+export const LOGIN_WINDOW_MAX_MS = 60_000;
+/** ED25519 public key and signature sizes (bytes). */
+export const ED25519_PUBLIC_KEY_BYTES = 32;
+export const ED25519_SIGNATURE_BYTES = 64;
+/** Permission bits (schema `Permission`): Read 1, Trade 2, Withdraw 4. */
+export const PERMISSIONS_ALL = 0x07;
+/** Users are account >> 4 with account a u32: 1 .. 2^28 − 1 (user 0 is the exchange). */
+export const USER_MAX = 0x0fff_ffff;
 /** Every market-data channel bit (Channel: Depth 1, Trades 2, Bbo 4, Ticker 8). */
 export const CHANNELS_ALL = 0x0f;
 
@@ -72,6 +85,8 @@ export const DecodedKind = {
   Subscribe: 2,
   /** Gateway-only: unsubscribe. */
   Unsubscribe: 3,
+  /** Gateway-only (X6): a login; see DecodeResult.loginKey, loginSignature, loginTimestampMs, loginWindowMs. */
+  Login: 4,
 } as const;
 export type DecodedKind = (typeof DecodedKind)[keyof typeof DecodedKind];
 
@@ -93,6 +108,11 @@ export class DecodeResult {
   clientId = 0n;
   /** Subscribe / Unsubscribe channel mask. */
   channels = 0;
+  /** Login (X6): the 32-byte public key and 64-byte signature (copies: they outlive the frame), T and W in ms. */
+  loginKey: Uint8Array | null = null;
+  loginSignature: Uint8Array | null = null;
+  loginTimestampMs = 0;
+  loginWindowMs = 0;
 
   reset(): void {
     this.clientSeq = 0n;
@@ -105,6 +125,10 @@ export class DecodeResult {
     this.market = 0;
     this.clientId = 0n;
     this.channels = 0;
+    this.loginKey = null;
+    this.loginSignature = null;
+    this.loginTimestampMs = 0;
+    this.loginWindowMs = 0;
   }
 }
 
@@ -282,6 +306,12 @@ function decodeFrame(config: ExchangeConfig, out: CommandRecord, result: DecodeR
       return decodeQueryInterestHistory(config, out, result);
     case Command.QueryMaxBorrow:
       return decodeQueryMaxBorrow(config, out, result);
+    case Command.Login:
+      return decodeLogin(result);
+    case Command.RegisterApiKey:
+      return decodeApiKeyCommand(CommandKind.RegisterApiKey, out, result);
+    case Command.RevokeApiKey:
+      return decodeApiKeyCommand(CommandKind.RevokeApiKey, out, result);
     default:
       return reject(result, RejectCode.UnknownCommand, `unknown command type ${type}`);
   }
@@ -837,4 +867,93 @@ function decodeQueryMaxBorrow(config: ExchangeConfig, out: CommandRecord, result
   out.account = account;
   out.asset = asset;
   return accepted(result);
+}
+
+// ---------------------------------------------------------------- X6: login and API keys (not the hot path)
+
+/** The string at `slot` (ASCII), or null when absent. */
+function str(slot: number): string | null {
+  const p = at[slot]!;
+  if (p === 0) return null;
+  const target = p + readU32(p);
+  const length = readU32(target);
+  return Buffer.from(bytes.buffer, bytes.byteOffset + target + 4, length).toString("latin1");
+}
+
+/** Canonical base64 of exactly `length` bytes, decoded (a copy), or null after rejecting with `code`. */
+function base64Bytes(slot: number, length: number, field: string, code: number, result: DecodeResult): Uint8Array | null {
+  const text = str(slot);
+  if (text === null) {
+    reject(result, code, `${field}: required (base64 of ${length} bytes)`);
+    return null;
+  }
+  const decoded = text.length === Math.ceil(length / 3) * 4 ? Buffer.from(text, "base64") : null;
+  if (decoded === null || decoded.length !== length || decoded.toString("base64") !== text) {
+    reject(result, code, `${field}: expected base64 of ${length} bytes, got ${text.length} characters`);
+    return null;
+  }
+  return new Uint8Array(decoded);
+}
+
+const LG = LOGIN.slot;
+function decodeLogin(result: DecodeResult): boolean {
+  const key = base64Bytes(LG.api_key, ED25519_PUBLIC_KEY_BYTES, "api_key", RejectCode.BadSignature, result);
+  if (key === null) return false;
+  const signature = base64Bytes(LG.signature, ED25519_SIGNATURE_BYTES, "signature", RejectCode.BadSignature, result);
+  if (signature === null) return false;
+  const timestampMs = u64(LG.timestamp_ms);
+  const window = u32(LG.window_ms);
+  if (window > LOGIN_WINDOW_MAX_MS) {
+    return reject(result, RejectCode.BadSignature, `window_ms: ${window} is above the ${LOGIN_WINDOW_MAX_MS} ms maximum`);
+  }
+  if (timestampMs === 0n || timestampMs > MAX_SAFE) return reject(result, RejectCode.BadSignature, `timestamp_ms: ${timestampMs} is not a time`);
+  result.loginKey = key;
+  result.loginSignature = signature;
+  result.loginTimestampMs = Number(timestampMs);
+  result.loginWindowMs = window === 0 ? LOGIN_WINDOW_DEFAULT_MS : window;
+  result.kind = DecodedKind.Login;
+  return true;
+}
+
+/** Register / revoke: user → account user × 16, the key → four little-endian int64 words, permissions → flags. */
+function decodeApiKeyCommand(kind: number, out: CommandRecord, result: DecodeResult): boolean {
+  result.privileged = true;
+  const register = kind === CommandKind.RegisterApiKey;
+  const user = u32(register ? REGISTER_API_KEY.slot.user : REVOKE_API_KEY.slot.user);
+  if (user === 0 || user > USER_MAX) return reject(result, RejectCode.InvalidAccount, `user: ${user} is not a user id (1..${USER_MAX})`);
+  result.account = user * 16;
+  const keySlot = register ? REGISTER_API_KEY.slot.api_key : REVOKE_API_KEY.slot.api_key;
+  const key = base64Bytes(keySlot, ED25519_PUBLIC_KEY_BYTES, "api_key", RejectCode.InvalidField, result);
+  if (key === null) return false;
+  const permissions = register ? u8(REGISTER_API_KEY.slot.permissions) : 0;
+  if (register && (permissions === 0 || permissions > PERMISSIONS_ALL)) {
+    return reject(result, RejectCode.InvalidField, `permissions: ${permissions} is not a non-empty set of Read 1, Trade 2, Withdraw 4`);
+  }
+  out.clear();
+  out.kind = kind;
+  out.account = user * 16;
+  out.flags = permissions;
+  writeKeyWords(key, out);
+  result.loginKey = key;
+  return accepted(result);
+}
+
+/** The 32-byte key as four little-endian int64 words in price, quantity, quoteQuantity, amount (the journal's int64 slots). */
+export function writeKeyWords(key: Uint8Array, out: CommandRecord): void {
+  const view = new DataView(key.buffer, key.byteOffset, ED25519_PUBLIC_KEY_BYTES);
+  out.price = view.getBigInt64(0, true);
+  out.quantity = view.getBigInt64(8, true);
+  out.quoteQuantity = view.getBigInt64(16, true);
+  out.amount = view.getBigInt64(24, true);
+}
+
+/** The inverse of writeKeyWords: the 32-byte key of a RegisterApiKey / RevokeApiKey record. */
+export function readKeyWords(cmd: CommandRecord): Uint8Array {
+  const key = new Uint8Array(ED25519_PUBLIC_KEY_BYTES);
+  const view = new DataView(key.buffer);
+  view.setBigInt64(0, BigInt.asIntN(64, cmd.price), true);
+  view.setBigInt64(8, BigInt.asIntN(64, cmd.quantity), true);
+  view.setBigInt64(16, BigInt.asIntN(64, cmd.quoteQuantity), true);
+  view.setBigInt64(24, BigInt.asIntN(64, cmd.amount), true);
+  return key;
 }

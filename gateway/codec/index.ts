@@ -4,9 +4,17 @@ export {
   CHANNELS_ALL,
   DecodedKind,
   DecodeResult,
+  ED25519_PUBLIC_KEY_BYTES,
+  ED25519_SIGNATURE_BYTES,
+  LOGIN_WINDOW_DEFAULT_MS,
+  LOGIN_WINDOW_MAX_MS,
   MAX_COMMAND_FRAME_BYTES,
+  PERMISSIONS_ALL,
   SUB_ACCOUNT_MAX,
+  USER_MAX,
   decodeCommand,
+  readKeyWords,
+  writeKeyWords,
 } from "./decode.ts";
 export {
   encodeBookTicker,

@@ -7,6 +7,7 @@ import { CancelAll } from '../../crossbook/wire/cancel-all.ts';
 import { Deposit } from '../../crossbook/wire/deposit.ts';
 import { Lend } from '../../crossbook/wire/lend.ts';
 import { LimitOrder } from '../../crossbook/wire/limit-order.ts';
+import { Login } from '../../crossbook/wire/login.ts';
 import { MarketOrder } from '../../crossbook/wire/market-order.ts';
 import { QueryCollateral } from '../../crossbook/wire/query-collateral.ts';
 import { QueryInterestHistory } from '../../crossbook/wire/query-interest-history.ts';
@@ -16,8 +17,10 @@ import { QueryMaxWithdrawal } from '../../crossbook/wire/query-max-withdrawal.ts
 import { QueryPoolStats } from '../../crossbook/wire/query-pool-stats.ts';
 import { QueryRateCurve } from '../../crossbook/wire/query-rate-curve.ts';
 import { Redeem } from '../../crossbook/wire/redeem.ts';
+import { RegisterApiKey } from '../../crossbook/wire/register-api-key.ts';
 import { Repay } from '../../crossbook/wire/repay.ts';
 import { Replace } from '../../crossbook/wire/replace.ts';
+import { RevokeApiKey } from '../../crossbook/wire/revoke-api-key.ts';
 import { SetMarkPrice } from '../../crossbook/wire/set-mark-price.ts';
 import { SetMarketState } from '../../crossbook/wire/set-market-state.ts';
 import { Subscribe } from '../../crossbook/wire/subscribe.ts';
@@ -53,13 +56,16 @@ export enum Command {
   QueryPoolStats = 22,
   QueryRateCurve = 23,
   QueryInterestHistory = 24,
-  QueryMaxBorrow = 25
+  QueryMaxBorrow = 25,
+  Login = 26,
+  RegisterApiKey = 27,
+  RevokeApiKey = 28
 }
 
 export function unionToCommand(
   type: Command,
-  accessor: (obj:AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|MarketOrder|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|Repay|Replace|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|MarketOrder|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|Repay|Replace|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null
-): AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|MarketOrder|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|Repay|Replace|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
+  accessor: (obj:AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null
+): AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
   switch(Command[type]) {
     case 'NONE': return null; 
     case 'Deposit': return accessor(new Deposit())! as Deposit;
@@ -87,15 +93,18 @@ export function unionToCommand(
     case 'QueryRateCurve': return accessor(new QueryRateCurve())! as QueryRateCurve;
     case 'QueryInterestHistory': return accessor(new QueryInterestHistory())! as QueryInterestHistory;
     case 'QueryMaxBorrow': return accessor(new QueryMaxBorrow())! as QueryMaxBorrow;
+    case 'Login': return accessor(new Login())! as Login;
+    case 'RegisterApiKey': return accessor(new RegisterApiKey())! as RegisterApiKey;
+    case 'RevokeApiKey': return accessor(new RevokeApiKey())! as RevokeApiKey;
     default: return null;
   }
 }
 
 export function unionListToCommand(
   type: Command, 
-  accessor: (index: number, obj:AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|MarketOrder|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|Repay|Replace|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|MarketOrder|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|Repay|Replace|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null, 
+  accessor: (index: number, obj:AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null, 
   index: number
-): AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|MarketOrder|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|Repay|Replace|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
+): AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
   switch(Command[type]) {
     case 'NONE': return null; 
     case 'Deposit': return accessor(index, new Deposit())! as Deposit;
@@ -123,6 +132,9 @@ export function unionListToCommand(
     case 'QueryRateCurve': return accessor(index, new QueryRateCurve())! as QueryRateCurve;
     case 'QueryInterestHistory': return accessor(index, new QueryInterestHistory())! as QueryInterestHistory;
     case 'QueryMaxBorrow': return accessor(index, new QueryMaxBorrow())! as QueryMaxBorrow;
+    case 'Login': return accessor(index, new Login())! as Login;
+    case 'RegisterApiKey': return accessor(index, new RegisterApiKey())! as RegisterApiKey;
+    case 'RevokeApiKey': return accessor(index, new RevokeApiKey())! as RevokeApiKey;
     default: return null;
   }
 }

@@ -43,5 +43,35 @@ export enum RejectCode {
   NoLiquidity = 39,
   InvalidTransfer = 40,
   BorrowUnavailable = 41,
-  PoolLendLimit = 42
+  PoolLendLimit = 42,
+
+  /**
+   * X6: the session has not logged in (only public market data and pool queries need no login).
+   */
+  NotLoggedIn = 43,
+
+  /**
+   * X6: the account is not the logged-in user's, or the key lacks the permission the command needs.
+   */
+  Forbidden = 44,
+
+  /**
+   * X6: the login's signature, key or timestamp does not check out.
+   */
+  BadSignature = 45,
+
+  /**
+   * X5/X6: a login signature already used, or a client_seq not above the session's last one.
+   */
+  Replayed = 46,
+
+  /**
+   * X6: the user (or the exchange) holds the maximum number of API keys.
+   */
+  TooManyApiKeys = 47,
+
+  /**
+   * X6: no such API key is registered to the user.
+   */
+  UnknownApiKey = 48
 }
