@@ -86,6 +86,12 @@ export const RejectCode = {
   BorrowUnavailable: 41,
   /** L13: a lend would take the pool's total lent above its openBorrowLendLimit. */
   PoolLendLimit: 42,
+  /** The gateway is stopping (SIGTERM): the command was not accepted; reconnect to the next server. */
+  ShuttingDown: 43,
+  /** Over a gateway rate limit (per connection, per address or per key): nothing was queued; slow down. */
+  RateLimited: 44,
+  /** A frame over the gateway's command frame limit: refused, then the connection is closed with 1009. */
+  FrameTooLarge: 45,
 } as const;
 export type RejectCode = (typeof RejectCode)[keyof typeof RejectCode];
 

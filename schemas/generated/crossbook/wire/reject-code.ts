@@ -43,5 +43,8 @@ export enum RejectCode {
   NoLiquidity = 39,
   InvalidTransfer = 40,
   BorrowUnavailable = 41,
-  PoolLendLimit = 42
+  PoolLendLimit = 42,
+  ShuttingDown = 43,
+  RateLimited = 44,
+  FrameTooLarge = 45
 }
