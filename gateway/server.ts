@@ -18,6 +18,21 @@ import { formatDecimal } from "../engine/fixed/index.ts";
 import { PRICE_DECIMALS } from "../engine/model/index.ts";
 import { Command as WireCommand } from "../schemas/index.ts";
 import { decodeCommand, DecodedKind, DecodeResult, encodeEvent, MAX_COMMAND_FRAME_BYTES } from "./codec/index.ts";
+import { lockDataDir } from "./data-lock.ts";
+import {
+  ADDRESS_COMMAND_BURST,
+  ADDRESS_COMMANDS_PER_SECOND,
+  ADDRESSES_TRACKED_MAX,
+  CLOSE_GOING_AWAY,
+  CLOSE_MESSAGE_TOO_BIG,
+  CONNECTIONS_PER_ADDRESS_MAX,
+  ConnectionCounter,
+  KeyedRateLimiter,
+  SESSION_UNSENT_MAX_BYTES,
+  UNSENT_EVENTS_GLOBAL_MAX_BYTES,
+  UnsentBudget,
+  type UnsentConsumer,
+} from "./limits.ts";
 import { MarketDataHub } from "./market-data.ts";
 import { Sequencer } from "./sequencer.ts";
 import { Session, SessionRegistry } from "./sessions.ts";
@@ -39,7 +54,34 @@ export interface ServerOptions {
   /** Operator token; default: $CROSSBOOK_ADMIN_TOKEN, else `<dataDir>/admin.token` (created on first start). */
   readonly adminToken?: string;
   readonly log?: (line: string) => void;
+  /** Overrides of the gateway limits (tests use small ones); each defaults to its named constant in limits.ts. */
+  readonly limits?: Partial<GatewayLimits>;
 }
+
+export interface GatewayLimits {
+  readonly connectionsPerAddressMax: number;
+  readonly addressCommandsPerSecond: number;
+  readonly addressCommandBurst: number;
+  readonly sessionUnsentMaxBytes: number;
+  readonly unsentGlobalMaxBytes: number;
+}
+
+export const DEFAULT_GATEWAY_LIMITS: GatewayLimits = {
+  connectionsPerAddressMax: CONNECTIONS_PER_ADDRESS_MAX,
+  addressCommandsPerSecond: ADDRESS_COMMANDS_PER_SECOND,
+  addressCommandBurst: ADDRESS_COMMAND_BURST,
+  sessionUnsentMaxBytes: SESSION_UNSENT_MAX_BYTES,
+  unsentGlobalMaxBytes: UNSENT_EVENTS_GLOBAL_MAX_BYTES,
+};
+
+/** Bytes uWS accepts in one WebSocket message; frames above MAX_COMMAND_FRAME_BYTES get FrameTooLarge and a 1009 close. */
+export const WS_MESSAGE_MAX_BYTES = 64 * 1024;
+/** After a slow consumer is sent its close frame, how long it may take to read it before the socket is dropped. */
+export const CUT_CLOSE_GRACE_MS = 5_000;
+/** On stop: how long queued events may take to reach clients before the close frames are sent anyway. */
+export const STOP_FLUSH_MAX_MS = 5_000;
+/** On stop: how long clients get to answer the close frames before the process closes their sockets. */
+export const STOP_CLOSE_GRACE_MS = 300;
 
 export interface RunningServer {
   readonly port: number;
@@ -47,14 +89,34 @@ export interface RunningServer {
   /** Recovery summary. */
   readonly recovered: { readonly batches: number; readonly commands: number; readonly truncatedBytes: number };
   stateHash(): Promise<string>;
-  /** Stop accepting, drain in-flight commands, stop the engine, close the journal. */
+  /** Gateway counters: open sessions, bytes of events unsent, slow consumers cut. */
+  stats(): GatewayStats;
+  /**
+   * Graceful stop: new commands get ShuttingDown, everything journaled is processed and its events delivered, every
+   * client gets a close frame (1001), then the engine stops, the journal closes and the data directory is unlocked.
+   */
   stop(): Promise<void>;
+}
+
+export interface GatewayStats {
+  readonly sessions: number;
+  readonly unsentBytes: number;
+  readonly unsentPeakBytes: number;
+  readonly slowConsumersCut: number;
 }
 
 /** Per-socket state kept by uWS. */
 interface SocketData {
   session: Session | null;
   operator: boolean;
+  watch: string;
+  /** Remote address (text), for the per-address limits. */
+  address: string;
+  /** Until the close handler ran: the socket may be used. */
+  open: boolean;
+  /** Closing on our side (cut, oversize frame, stop): nothing more is sent. */
+  closing: boolean;
+  consumer: UnsentConsumer | null;
 }
 
 type UwsModule = typeof import("uWebSockets.js");
@@ -150,11 +212,25 @@ export class BalanceView {
   }
 }
 
+/** uWS listen option: bind without SO_REUSEPORT, so another process cannot listen on the same port (uWS ListenOptions). */
+const LIBUS_LISTEN_EXCLUSIVE_PORT = 1;
+
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
-  const log = opts.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const uWS = loadUws(opts.allowFallback ?? false);
-  const config = opts.config;
   mkdirSync(opts.dataDir, { recursive: true });
+  // One process per data directory (refuses, naming the holder's pid); released when the server stops or fails to start.
+  const lock = lockDataDir(opts.dataDir);
+  try {
+    return await serveLocked(opts, uWS, lock.release);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
+
+async function serveLocked(opts: ServerOptions, uWS: UwsModule, releaseLock: () => void): Promise<RunningServer> {
+  const log = opts.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const config = opts.config;
   const adminToken = adminTokenFor(opts.dataDir, opts.adminToken);
   const digest = configDigest(config);
   const journalPath = join(opts.dataDir, JOURNAL_FILE);
@@ -164,6 +240,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const marketData = new MarketDataHub(config);
   let sequencer: Sequencer | null = null;
   let recovering = true;
+  let shuttingDown = false;
   let fatal: ((message: string) => void) | null = null;
   const pipeline = await ThreadedPipeline.start(
     config,
@@ -179,7 +256,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         sequencer?.batchDone(batch);
       },
       onTick(timeMs: number): void {
-        if (sequencer === null || recovering) return;
+        if (sequencer === null || recovering || shuttingDown) return;
         tick.clear();
         tick.kind = CommandKind.AdvanceTime;
         tick.timeMs = timeMs;
@@ -229,15 +306,34 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     session.socket.send(encodeEvent(rejection, clientSeq, config));
   }
 
-  function onFrame(session: Session, bytes: Uint8Array): void {
+  const limits: GatewayLimits = { ...DEFAULT_GATEWAY_LIMITS, ...opts.limits };
+  const connections = new ConnectionCounter(limits.connectionsPerAddressMax);
+  const addressRates = new KeyedRateLimiter<string>(limits.addressCommandsPerSecond, limits.addressCommandBurst, ADDRESSES_TRACKED_MAX);
+  const unsent = new UnsentBudget(limits.sessionUnsentMaxBytes, limits.unsentGlobalMaxBytes);
+
+  /** Refuses a command that decoded but may not enter now (stopping, over a rate); false when it may. */
+  function refusedAtGate(session: Session, address: string): boolean {
+    let why = "";
+    let code: number = RejectCode.RateLimited;
+    if (shuttingDown) {
+      code = RejectCode.ShuttingDown;
+      why = "the server is shutting down: nothing was queued; reconnect when it is back";
+    } else if (!session.takeCommandToken(performance.now())) {
+      why = "rate limit: too many commands per second on this connection";
+    } else if (!addressRates.take(address, performance.now())) {
+      why = "rate limit: too many commands per second from this address";
+    }
+    if (why === "") return false;
+    reject(session, result.clientSeq, code, why, result.commandType, result.account, result.clientId);
+    return true;
+  }
+
+  function onFrame(session: Session, address: string, bytes: Uint8Array): void {
     if (!decodeCommand(bytes, config, decoded, result)) {
       reject(session, result.clientSeq, result.code, result.message, result.commandType, result.account, result.clientId);
       return;
     }
-    if (!session.takeCommandToken(performance.now())) {
-      reject(session, result.clientSeq, RejectCode.Overloaded, "rate limit: too many commands per second on this connection", result.commandType, result.account, result.clientId);
-      return;
-    }
+    if (refusedAtGate(session, address)) return;
     if (result.kind === DecodedKind.Subscribe) {
       marketData.subscribe(session, result.market, result.channels);
       return;
@@ -262,23 +358,62 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     }
   }
 
+  type Ws = import("uWebSockets.js").WebSocket<SocketData>;
+  const sockets = new Set<Ws>();
+
+  /** Sends a close frame with a reason; nothing more is sent on the socket. */
+  function closeSocket(ws: Ws, data: SocketData, code: number, reason: string): void {
+    if (data.closing) return;
+    data.closing = true;
+    ws.end(code, reason);
+  }
+
+  /**
+   * The socket as the unsent-events budget sees it. A cut happens inside a send (possibly while the registry walks a
+   * watcher list), so the close is deferred to the next turn; a client that does not read its close frame within
+   * CUT_CLOSE_GRACE_MS is dropped, releasing what uWS holds for it.
+   */
+  function slowConsumerOf(ws: Ws, data: SocketData): UnsentConsumer {
+    return {
+      bufferedAmount: () => (data.open ? ws.getBufferedAmount() : 0),
+      cut: (code, reason) => {
+        if (data.closing) return;
+        data.closing = true;
+        log(`closing a slow client (${data.address}): ${reason}`);
+        setImmediate(() => {
+          if (!data.open) return;
+          ws.end(code, reason);
+          setTimeout(() => {
+            if (data.open) ws.close();
+          }, CUT_CLOSE_GRACE_MS).unref();
+        });
+      },
+    };
+  }
+
   let listenSocket: unknown = null;
   const app = uWS.App();
   app.ws<SocketData>("/*", {
     compression: uWS.DISABLED,
-    maxPayloadLength: MAX_COMMAND_FRAME_BYTES,
+    maxPayloadLength: WS_MESSAGE_MAX_BYTES,
     idleTimeout: 120,
-    maxBackpressure: 16 * 1024 * 1024,
-    closeOnBackpressureLimit: 1,
+    // Never reached: UnsentBudget closes a socket with a reason well before uWS would drop or close on its own.
+    maxBackpressure: 2 * limits.sessionUnsentMaxBytes,
+    closeOnBackpressureLimit: 0,
     upgrade: (res, req, context) => {
-      if (!sessions.hasRoom()) {
-        res.writeStatus("503 Service Unavailable").end("too many connections\n");
+      const address = Buffer.from(res.getRemoteAddressAsText()).toString();
+      if (!sessions.hasRoom() || shuttingDown) {
+        res.writeStatus("503 Service Unavailable").end(shuttingDown ? "shutting down\n" : "too many connections\n");
+        return;
+      }
+      if (connections.of(address) >= limits.connectionsPerAddressMax) {
+        res.writeStatus("429 Too Many Requests").end(`too many connections from ${address} (limit ${limits.connectionsPerAddressMax})\n`);
         return;
       }
       const token = req.getQuery("token") ?? "";
       const watch = req.getQuery("watch") ?? "";
-      res.upgrade<SocketData & { watch: string }>(
-        { session: null, operator: token === adminToken, watch },
+      res.upgrade<SocketData>(
+        { session: null, operator: token === adminToken, watch, address, open: true, closing: false, consumer: null },
         req.getHeader("sec-websocket-key"),
         req.getHeader("sec-websocket-protocol"),
         req.getHeader("sec-websocket-extensions"),
@@ -286,8 +421,22 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       );
     },
     open: (ws) => {
-      const data = ws.getUserData() as SocketData & { watch: string };
-      data.session = sessions.open({ send: (bytes) => void ws.send(bytes, true), bufferedAmount: () => ws.getBufferedAmount() }, data.operator);
+      const data = ws.getUserData();
+      connections.tryOpen(data.address);
+      sockets.add(ws);
+      data.consumer = slowConsumerOf(ws, data);
+      const consumer = data.consumer;
+      data.session = sessions.open(
+        {
+          send: (bytes) => {
+            if (data.closing) return;
+            ws.send(bytes, true);
+            unsent.note(consumer);
+          },
+          bufferedAmount: () => (data.open ? ws.getBufferedAmount() : 0),
+        },
+        data.operator,
+      );
       // ?watch=17,18: receive every event of these accounts (a person's `client watch`).
       for (const part of data.watch.split(",")) {
         const account = Number(part);
@@ -295,19 +444,34 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       }
     },
     message: (ws, message, isBinary) => {
-      const session = ws.getUserData().session!;
+      const data = ws.getUserData();
+      const session = data.session!;
+      if (data.closing) return;
+      if (message.byteLength > MAX_COMMAND_FRAME_BYTES) {
+        const why = `frame of ${message.byteLength} bytes is over the limit of ${MAX_COMMAND_FRAME_BYTES}`;
+        reject(session, 0n, RejectCode.FrameTooLarge, why, 0, 0, 0n);
+        closeSocket(ws, data, CLOSE_MESSAGE_TOO_BIG, why);
+        return;
+      }
       if (!isBinary) {
         reject(session, 0n, RejectCode.MalformedFrame, "text frames are not accepted: send one binary FlatBuffers frame per message", 0, 0, 0n);
         return;
       }
-      onFrame(session, new Uint8Array(message));
+      onFrame(session, data.address, new Uint8Array(message));
     },
     drain: (ws) => {
-      const session = ws.getUserData().session;
-      if (session !== null) marketData.drained(session);
+      const data = ws.getUserData();
+      if (data.consumer !== null) unsent.note(data.consumer);
+      if (data.session !== null) marketData.drained(data.session);
     },
     close: (ws) => {
-      const session = ws.getUserData().session;
+      const data = ws.getUserData();
+      data.open = false;
+      data.closing = true;
+      sockets.delete(ws);
+      connections.close(data.address);
+      if (data.consumer !== null) unsent.forget(data.consumer);
+      const session = data.session;
       if (session !== null) {
         sessions.close(session);
         marketData.close(session);
@@ -348,27 +512,40 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     res.writeStatus("404 Not Found").end("not found: use a WebSocket, GET /health, GET /config\n");
   });
 
-  const port = await new Promise<number>((resolve, reject) => {
-    app.listen(opts.host, opts.port, (socket) => {
-      if (socket === false) {
-        reject(new Error(`cannot listen on ${opts.host}:${opts.port}`));
-        return;
-      }
-      listenSocket = socket;
-      resolve(uWS.us_socket_local_port(socket as never));
-    });
+  const port = await listenExclusive(uWS, app, opts.host, opts.port).catch(async (e: unknown) => {
+    await pipeline.stop();
+    await journal.close();
+    throw e;
   });
-  log(`crossbook listening on ws://${opts.host}:${port} (journal ${journalPath}, ${config.markets.length} markets)`);
+  listenSocket = port.socket;
+  log(`crossbook listening on ws://${opts.host}:${port.port} (journal ${journalPath}, ${config.markets.length} markets)`);
+
+  /** Step 3 of a stop: every socket's queued events written (or STOP_FLUSH_MAX_MS passed), then a close frame each. */
+  async function closeAllSockets(): Promise<void> {
+    const deadline = performance.now() + STOP_FLUSH_MAX_MS;
+    const queued = (): boolean => {
+      for (const ws of sockets) if (ws.getUserData().open && ws.getBufferedAmount() > 0) return true;
+      return false;
+    };
+    while (queued() && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    for (const ws of [...sockets]) closeSocket(ws, ws.getUserData(), CLOSE_GOING_AWAY, "server shutting down");
+    // Clients answer the close frame and close their end; the process must not exit under them (a reset loses it).
+    await new Promise((r) => setTimeout(r, STOP_CLOSE_GRACE_MS));
+  }
 
   let stopping: Promise<void> | null = null;
   async function stop(): Promise<void> {
     if (stopping !== null) return stopping;
+    shuttingDown = true;
     stopping = (async () => {
       if (listenSocket !== null) uWS.us_listen_socket_close(listenSocket as never);
       listenSocket = null;
+      // Everything journaled is processed and its events (the acknowledgements) handed to the sockets.
       await seq.drain();
+      await closeAllSockets();
       await pipeline.stop();
       await journal.close();
+      releaseLock();
     })();
     return stopping;
   }
@@ -377,13 +554,31 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   };
 
   return {
-    port,
+    port: port.port,
     adminToken,
     recovered: { batches: summary.batches, commands: summary.commands, truncatedBytes: summary.truncatedBytes },
     stateHash: async () => {
       await seq.drain();
       return pipeline.stateHash();
     },
+    stats: () => ({ sessions: sessions.size, unsentBytes: unsent.total, unsentPeakBytes: unsent.peakBytes, slowConsumersCut: unsent.cuts }),
     stop,
   };
+}
+
+/**
+ * Listens without SO_REUSEPORT (LIBUS_LISTEN_EXCLUSIVE_PORT): a second crossbook on the same port fails to start
+ * instead of silently taking half the connections. Resolves with the listen socket and the port bound.
+ */
+function listenExclusive(uWS: UwsModule, app: import("uWebSockets.js").TemplatedApp, host: string, port: number): Promise<{ socket: unknown; port: number }> {
+  type ListenWithOptions = (host: string, port: number, options: number, cb: (socket: unknown) => void) => void;
+  return new Promise((resolve, reject) => {
+    (app.listen as unknown as ListenWithOptions).call(app, host, port, LIBUS_LISTEN_EXCLUSIVE_PORT, (socket) => {
+      if (socket === false) {
+        reject(new Error(`cannot listen on ${host}:${port}: the port is in use (by another crossbook?)`));
+        return;
+      }
+      resolve({ socket, port: uWS.us_socket_local_port(socket as never) });
+    });
+  });
 }

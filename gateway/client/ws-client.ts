@@ -33,10 +33,17 @@ export interface ConnectOptions {
 
 type Listener = (e: EventJson) => void;
 
+/** How the connection ended: the server's close code and reason (1001 stop, 1009 frame too large, 1013 behind). */
+export interface CloseInfo {
+  readonly code: number;
+  readonly reason: string;
+}
+
 export class CrossbookClient {
   private nextClientSeq = 1n;
   private readonly listeners = new Set<Listener>();
-  private closed: Promise<void>;
+  /** Resolves when the connection has closed, with the close code and reason (1006: dropped without a close frame). */
+  readonly closed: Promise<CloseInfo>;
 
   private constructor(private readonly ws: WebSocket) {
     ws.binaryType = "arraybuffer";
@@ -44,7 +51,7 @@ export class CrossbookClient {
       const e = decodeEvent(new Uint8Array(m.data as ArrayBuffer));
       for (const l of this.listeners) l(e);
     });
-    this.closed = new Promise((resolve) => ws.addEventListener("close", () => resolve()));
+    this.closed = new Promise((resolve) => ws.addEventListener("close", (c: { code: number; reason: string }) => resolve({ code: c.code, reason: c.reason })));
   }
 
   static connect(url: string, options: ConnectOptions = {}): Promise<CrossbookClient> {
@@ -125,9 +132,9 @@ export class CrossbookClient {
     });
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
     this.ws.close();
-    return this.closed;
+    await this.closed;
   }
 }
 
