@@ -17,7 +17,8 @@ import { configDigest, DEFAULT_TOPOLOGY, ThreadedPipeline, type EngineTopology }
 import { formatDecimal } from "../engine/fixed/index.ts";
 import { PRICE_DECIMALS } from "../engine/model/index.ts";
 import { Command as WireCommand } from "../schemas/index.ts";
-import { decodeCommand, DecodedKind, DecodeResult, encodeEvent, MAX_COMMAND_FRAME_BYTES } from "./codec/index.ts";
+import { decodeCommand, DecodedKind, DecodeResult, encodeEvent, encodeResumeDone, MAX_COMMAND_FRAME_BYTES } from "./codec/index.ts";
+import { AccountEventLog, AccountView } from "./account-catch-up.ts";
 import { lockDataDir } from "./data-lock.ts";
 import {
   ADDRESS_COMMAND_BURST,
@@ -238,6 +239,10 @@ async function serveLocked(opts: ServerOptions, uWS: UwsModule, releaseLock: () 
   const sessions = new SessionRegistry(config);
   const balances = new BalanceView(config.assets.length);
   const marketData = new MarketDataHub(config);
+  const accountLog = new AccountEventLog(config);
+  const accountView = new AccountView(config);
+  /** Snapshot requests waiting for the batch in flight to end (a snapshot is taken at a batch boundary). */
+  const pendingSnapshots: { session: Session; account: number; clientSeq: bigint }[] = [];
   let sequencer: Sequencer | null = null;
   let recovering = true;
   let shuttingDown = false;
@@ -247,13 +252,16 @@ async function serveLocked(opts: ServerOptions, uWS: UwsModule, releaseLock: () 
     {
       onEvent(e: EventRecord): void {
         if (e.kind === EventKind.Balance) balances.apply(e);
+        accountView.apply(e);
         if (recovering || sequencer === null) return;
+        accountLog.record(e);
         const origin = sequencer.originOf(e.seq) as Session | null;
         if (origin === null) sessions.dispatch(e, null, 0, 0n);
         else sessions.dispatch(e, origin, sequencer.accountOf(e.seq), sequencer.clientSeqOf(e.seq));
       },
       onBatchDone(batch: number): void {
         sequencer?.batchDone(batch);
+        if (pendingSnapshots.length > 0 && sequencer !== null) answerSnapshots(sequencer.lastSeq - sequencer.inflight);
       },
       onTick(timeMs: number): void {
         if (sequencer === null || recovering || shuttingDown) return;
@@ -328,6 +336,45 @@ async function serveLocked(opts: ServerOptions, uWS: UwsModule, releaseLock: () 
     return true;
   }
 
+  /** The last command whose batch the engine finished (every event of commands up to it has been dispatched). */
+  function doneSeq(): number {
+    return seq.lastSeq - seq.inflight;
+  }
+
+  /** The session receives the account's events from now on, and the gateway logs them for a later resume. */
+  function watchAccount(session: Session, account: number): boolean {
+    if (!sessions.watch(session, account)) return false;
+    accountLog.track(account, doneSeq());
+    return true;
+  }
+
+  /**
+   * ResumeAccount: the logged events again, then ResumeDone, then live events (no gap: all within this call).
+   * QueryAccountSnapshot: answered at the next batch boundary (now, when no batch is in flight).
+   */
+  function catchUp(session: Session, kind: DecodedKind, account: number, fromSeq: number, clientSeq: bigint): void {
+    if (!watchAccount(session, account)) {
+      reject(session, clientSeq, RejectCode.Overloaded, "this session already acts for the maximum number of accounts", result.commandType, account, 0n);
+      return;
+    }
+    if (kind === DecodedKind.ResumeAccount) {
+      const send = (frame: Uint8Array): void => session.socket.send(frame);
+      const { events, complete } = accountLog.replay(account, fromSeq, send);
+      send(encodeResumeDone(account, fromSeq, events, complete, clientSeq));
+      return;
+    }
+    pendingSnapshots.push({ session, account, clientSeq });
+    if (seq.inflight === 0) answerSnapshots(doneSeq());
+  }
+
+  /** Answers every waiting snapshot request as the accounts stand after command `validAtSeq` (a batch boundary). */
+  function answerSnapshots(validAtSeq: number): void {
+    for (const p of pendingSnapshots.splice(0)) {
+      if (p.session.closed) continue;
+      accountView.sendSnapshot(p.account, validAtSeq, p.clientSeq, (frame) => p.session.socket.send(frame));
+    }
+  }
+
   function onFrame(session: Session, address: string, bytes: Uint8Array): void {
     if (!decodeCommand(bytes, config, decoded, result)) {
       reject(session, result.clientSeq, result.code, result.message, result.commandType, result.account, result.clientId);
@@ -342,13 +389,17 @@ async function serveLocked(opts: ServerOptions, uWS: UwsModule, releaseLock: () 
       marketData.unsubscribe(session, result.market, result.channels);
       return;
     }
+    if (result.kind === DecodedKind.ResumeAccount || result.kind === DecodedKind.AccountSnapshot) {
+      catchUp(session, result.kind, result.account, result.fromSeq, result.clientSeq);
+      return;
+    }
     if (result.privileged && !session.operator) {
       reject(session, result.clientSeq, RejectCode.Unauthorized, "operator command: connect with the admin token", result.commandType, result.account, result.clientId);
       return;
     }
     // Operator commands (deposit, market state, clock, marks) act for nobody: the operator does not watch the account.
     if (!result.privileged) {
-      if (!sessions.watch(session, decoded.account)) {
+      if (!watchAccount(session, decoded.account)) {
         reject(session, result.clientSeq, RejectCode.Overloaded, "this session already acts for the maximum number of accounts", result.commandType, decoded.account, decoded.clientId);
         return;
       }
@@ -440,7 +491,7 @@ async function serveLocked(opts: ServerOptions, uWS: UwsModule, releaseLock: () 
       // ?watch=17,18: receive every event of these accounts (a person's `client watch`).
       for (const part of data.watch.split(",")) {
         const account = Number(part);
-        if (part !== "" && Number.isInteger(account) && account > 0 && account <= 0xffffffff) sessions.watch(data.session, account);
+        if (part !== "" && Number.isInteger(account) && account > 0 && account <= 0xffffffff) watchAccount(data.session, account);
       }
     },
     message: (ws, message, isBinary) => {

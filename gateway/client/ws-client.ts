@@ -116,6 +116,49 @@ export class CrossbookClient {
     });
   }
 
+  /**
+   * Catches up on an account after falling behind (a 1013 close): asks for every event the gateway logged for it
+   * from the first one of a command with seq ≥ fromSeq, in the order first sent. Resolves with those events and the
+   * ResumeDone (complete = false: the log no longer reaches back that far, take a snapshot). The connection watches
+   * the account from then on. Use a fresh connection: every event until ResumeDone is counted as re-sent.
+   */
+  resume(account: number, fromSeq: number, timeoutMs = 5000): Promise<{ events: EventJson[]; done: Extract<EventJson, { type: "ResumeDone" }> }> {
+    return this.collectUntil({ type: "ResumeAccount", account, fromSeq }, "ResumeDone", false, timeoutMs) as never;
+  }
+
+  /**
+   * A fresh snapshot of the account: its Balance per asset and OpenOrder per resting order, and the AccountSnapshot
+   * with the sequence number it is valid at. The connection watches the account from then on (events after it).
+   */
+  snapshot(account: number, timeoutMs = 5000): Promise<{ events: EventJson[]; done: Extract<EventJson, { type: "AccountSnapshot" }> }> {
+    return this.collectUntil({ type: "QueryAccountSnapshot", account }, "AccountSnapshot", true, timeoutMs) as never;
+  }
+
+  private collectUntil(cmd: CommandJson, last: string, ownOnly: boolean, timeoutMs: number): Promise<{ events: EventJson[]; done: EventJson }> {
+    return new Promise((resolve, reject) => {
+      const events: EventJson[] = [];
+      let clientSeq = -1n;
+      const off = this.onEvent((e) => {
+        if (e.type === last && e.clientSeq === clientSeq) {
+          off();
+          clearTimeout(t);
+          resolve({ events, done: e });
+        } else if (e.clientSeq === clientSeq && (e.type === "CommandRejected" || e.type === "OrderRejected")) {
+          off();
+          clearTimeout(t);
+          reject(new Error(`${cmd.type} refused: ${(e as { message: string }).message}`));
+        } else if (!ownOnly || e.clientSeq === clientSeq) {
+          events.push(e);
+        }
+      });
+      const t = setTimeout(() => {
+        off();
+        reject(new Error(`no ${last} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      clientSeq = this.send(cmd);
+    });
+  }
+
   /** Resolves on the first event matching `predicate` (rejects after `timeoutMs`). */
   waitFor(predicate: (e: EventJson) => boolean, timeoutMs = 5000): Promise<EventJson> {
     return new Promise((resolve, reject) => {

@@ -28,6 +28,8 @@ import {
   LEND,
   QUERY_INTEREST_HISTORY,
   QUERY_MAX_BORROW,
+  QUERY_ACCOUNT_SNAPSHOT,
+  RESUME_ACCOUNT,
   QUERY_POOL_STATS,
   QUERY_RATE_CURVE,
   REDEEM,
@@ -72,6 +74,10 @@ export const DecodedKind = {
   Subscribe: 2,
   /** Gateway-only: unsubscribe. */
   Unsubscribe: 3,
+  /** Gateway-only: re-send an account's logged events from `account`, `fromSeq` (ResumeAccount). */
+  ResumeAccount: 4,
+  /** Gateway-only: an account snapshot of `account` (QueryAccountSnapshot). */
+  AccountSnapshot: 5,
 } as const;
 export type DecodedKind = (typeof DecodedKind)[keyof typeof DecodedKind];
 
@@ -93,6 +99,8 @@ export class DecodeResult {
   clientId = 0n;
   /** Subscribe / Unsubscribe channel mask. */
   channels = 0;
+  /** ResumeAccount: the first sequence number asked for. */
+  fromSeq = 0;
 
   reset(): void {
     this.clientSeq = 0n;
@@ -105,6 +113,7 @@ export class DecodeResult {
     this.market = 0;
     this.clientId = 0n;
     this.channels = 0;
+    this.fromSeq = 0;
   }
 }
 
@@ -256,6 +265,9 @@ function decodeFrame(config: ExchangeConfig, out: CommandRecord, result: DecodeR
     case Command.Subscribe:
     case Command.Unsubscribe:
       return decodeSubscription(type, config, result);
+    case Command.ResumeAccount:
+    case Command.QueryAccountSnapshot:
+      return decodeAccountCatchUp(type, result);
     case Command.UpdateAccountSettings:
       return decodeUpdateAccountSettings(out, result);
     case Command.SetMarkPrice:
@@ -665,6 +677,21 @@ function decodeSubscription(type: number, config: ExchangeConfig, result: Decode
   }
   result.channels = channels;
   result.kind = type === Command.Subscribe ? DecodedKind.Subscribe : DecodedKind.Unsubscribe;
+  return true;
+}
+
+/** ResumeAccount and QueryAccountSnapshot: the account (a client account id) and, for a resume, the first seq. */
+function decodeAccountCatchUp(type: number, result: DecodeResult): boolean {
+  const resume = type === Command.ResumeAccount;
+  const account = u32(resume ? RESUME_ACCOUNT.slot.account : QUERY_ACCOUNT_SNAPSHOT.slot.account);
+  result.account = account;
+  if (!checkAccount(account, "account", result)) return false;
+  if (resume) {
+    const fromSeq = u64(RESUME_ACCOUNT.slot.from_seq);
+    if (fromSeq === 0n || fromSeq > MAX_SAFE) return reject(result, RejectCode.InvalidField, `from_seq ${fromSeq} is not a sequence number (1..${Number.MAX_SAFE_INTEGER})`);
+    result.fromSeq = Number(fromSeq);
+  }
+  result.kind = resume ? DecodedKind.ResumeAccount : DecodedKind.AccountSnapshot;
   return true;
 }
 

@@ -9,7 +9,10 @@ export {
   decodeCommand,
 } from "./decode.ts";
 export {
+  encodeAccountSnapshot,
   encodeBookTicker,
+  encodeOpenOrder,
+  encodeResumeDone,
   encodeDepthDelta,
   encodeDepthSnapshot,
   encodeEvent,

@@ -8,6 +8,7 @@ import { Deposit } from '../../crossbook/wire/deposit.ts';
 import { Lend } from '../../crossbook/wire/lend.ts';
 import { LimitOrder } from '../../crossbook/wire/limit-order.ts';
 import { MarketOrder } from '../../crossbook/wire/market-order.ts';
+import { QueryAccountSnapshot } from '../../crossbook/wire/query-account-snapshot.ts';
 import { QueryCollateral } from '../../crossbook/wire/query-collateral.ts';
 import { QueryInterestHistory } from '../../crossbook/wire/query-interest-history.ts';
 import { QueryMaxBorrow } from '../../crossbook/wire/query-max-borrow.ts';
@@ -18,6 +19,7 @@ import { QueryRateCurve } from '../../crossbook/wire/query-rate-curve.ts';
 import { Redeem } from '../../crossbook/wire/redeem.ts';
 import { Repay } from '../../crossbook/wire/repay.ts';
 import { Replace } from '../../crossbook/wire/replace.ts';
+import { ResumeAccount } from '../../crossbook/wire/resume-account.ts';
 import { SetMarkPrice } from '../../crossbook/wire/set-mark-price.ts';
 import { SetMarketState } from '../../crossbook/wire/set-market-state.ts';
 import { Subscribe } from '../../crossbook/wire/subscribe.ts';
@@ -53,13 +55,15 @@ export enum Command {
   QueryPoolStats = 22,
   QueryRateCurve = 23,
   QueryInterestHistory = 24,
-  QueryMaxBorrow = 25
+  QueryMaxBorrow = 25,
+  ResumeAccount = 26,
+  QueryAccountSnapshot = 27
 }
 
 export function unionToCommand(
   type: Command,
-  accessor: (obj:AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|MarketOrder|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|Repay|Replace|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|MarketOrder|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|Repay|Replace|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null
-): AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|MarketOrder|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|Repay|Replace|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
+  accessor: (obj:AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|MarketOrder|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|Repay|Replace|ResumeAccount|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|MarketOrder|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|Repay|Replace|ResumeAccount|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null
+): AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|MarketOrder|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|Repay|Replace|ResumeAccount|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
   switch(Command[type]) {
     case 'NONE': return null; 
     case 'Deposit': return accessor(new Deposit())! as Deposit;
@@ -87,15 +91,17 @@ export function unionToCommand(
     case 'QueryRateCurve': return accessor(new QueryRateCurve())! as QueryRateCurve;
     case 'QueryInterestHistory': return accessor(new QueryInterestHistory())! as QueryInterestHistory;
     case 'QueryMaxBorrow': return accessor(new QueryMaxBorrow())! as QueryMaxBorrow;
+    case 'ResumeAccount': return accessor(new ResumeAccount())! as ResumeAccount;
+    case 'QueryAccountSnapshot': return accessor(new QueryAccountSnapshot())! as QueryAccountSnapshot;
     default: return null;
   }
 }
 
 export function unionListToCommand(
   type: Command, 
-  accessor: (index: number, obj:AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|MarketOrder|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|Repay|Replace|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|MarketOrder|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|Repay|Replace|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null, 
+  accessor: (index: number, obj:AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|MarketOrder|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|Repay|Replace|ResumeAccount|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|MarketOrder|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|Repay|Replace|ResumeAccount|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null, 
   index: number
-): AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|MarketOrder|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|Repay|Replace|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
+): AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|MarketOrder|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|Repay|Replace|ResumeAccount|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
   switch(Command[type]) {
     case 'NONE': return null; 
     case 'Deposit': return accessor(index, new Deposit())! as Deposit;
@@ -123,6 +129,8 @@ export function unionListToCommand(
     case 'QueryRateCurve': return accessor(index, new QueryRateCurve())! as QueryRateCurve;
     case 'QueryInterestHistory': return accessor(index, new QueryInterestHistory())! as QueryInterestHistory;
     case 'QueryMaxBorrow': return accessor(index, new QueryMaxBorrow())! as QueryMaxBorrow;
+    case 'ResumeAccount': return accessor(index, new ResumeAccount())! as ResumeAccount;
+    case 'QueryAccountSnapshot': return accessor(index, new QueryAccountSnapshot())! as QueryAccountSnapshot;
     default: return null;
   }
 }

@@ -1,0 +1,60 @@
+// A raw WebSocket client for tests of clients that misbehave: it completes the handshake and then never reads.
+import { connect, type Socket } from "node:net";
+
+/**
+ * A WebSocket client that completes the handshake and then never reads (its socket is paused): what it is sent
+ * piles up in the kernel and then in the server. resume() reads everything and resolves with the close frame.
+ */
+export async function nonReadingClient(port: number, path: string): Promise<{ socket: Socket; send(frame: Uint8Array): void; resume(): Promise<{ code: number; reason: string } | null> }> {
+  const socket = connect(port, "127.0.0.1");
+  const chunks: Buffer[] = [];
+  await new Promise<void>((resolve, reject) => {
+    socket.once("error", reject);
+    socket.once("connect", () => {
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    });
+    socket.once("data", (d: Buffer) => {
+      const end = d.indexOf("\r\n\r\n");
+      if (!d.subarray(0, end).toString().startsWith("HTTP/1.1 101")) reject(new Error(`no upgrade: ${d.toString()}`));
+      chunks.push(d.subarray(end + 4));
+      socket.pause();
+      resolve();
+    });
+  });
+  return {
+    socket,
+    send(frame: Uint8Array): void {
+      // Client frames are masked (RFC 6455 §5.3); a zero mask keeps the payload as it is.
+      const header = frame.length < 126 ? Buffer.from([0x82, 0x80 | frame.length, 0, 0, 0, 0]) : Buffer.from([0x82, 0x80 | 126, frame.length >> 8, frame.length & 255, 0, 0, 0, 0]);
+      socket.write(Buffer.concat([header, frame]));
+    },
+    resume(): Promise<{ code: number; reason: string } | null> {
+      return new Promise((resolve) => {
+        socket.on("data", (d: Buffer) => chunks.push(d));
+        socket.once("close", () => resolve(closeFrameOf(Buffer.concat(chunks))));
+        socket.resume();
+      });
+    },
+  };
+}
+
+/** The close frame (opcode 8) in a stream of unmasked server frames, or null when there is none. */
+export function closeFrameOf(stream: Buffer): { code: number; reason: string } | null {
+  let at = 0;
+  while (at + 2 <= stream.length) {
+    const opcode = stream[at]! & 0x0f;
+    let length = stream[at + 1]! & 0x7f;
+    let header = 2;
+    if (length === 126) {
+      length = stream.readUInt16BE(at + 2);
+      header = 4;
+    } else if (length === 127) {
+      length = Number(stream.readBigUInt64BE(at + 2));
+      header = 10;
+    }
+    const payload = stream.subarray(at + header, at + header + length);
+    if (opcode === 8) return { code: payload.readUInt16BE(0), reason: payload.subarray(2).toString() };
+    at += header + length;
+  }
+  return null;
+}
