@@ -79,6 +79,8 @@ export const DEFAULT_GATEWAY_LIMITS: GatewayLimits = {
 export const WS_MESSAGE_MAX_BYTES = 64 * 1024;
 /** After a slow consumer is sent its close frame, how long it may take to read it before the socket is dropped. */
 export const CUT_CLOSE_GRACE_MS = 5_000;
+/** Snapshot requests waiting for a batch boundary at once; more are refused (Overloaded). */
+export const SNAPSHOT_REQUESTS_PENDING_MAX = 1024;
 /** On stop: how long queued events may take to reach clients before the close frames are sent anyway. */
 export const STOP_FLUSH_MAX_MS = 5_000;
 /** On stop: how long clients get to answer the close frames before the process closes their sockets. */
@@ -261,7 +263,10 @@ async function serveLocked(opts: ServerOptions, uWS: UwsModule, releaseLock: () 
       },
       onBatchDone(batch: number): void {
         sequencer?.batchDone(batch);
-        if (pendingSnapshots.length > 0 && sequencer !== null) answerSnapshots(sequencer.lastSeq - sequencer.inflight);
+        // One risk shard: every event of the batch has been dispatched, none of the next. Several: a shard may be a
+        // batch ahead of the slowest, so snapshots wait until the engine has nothing in flight.
+        const exact = (opts.topology ?? DEFAULT_TOPOLOGY).riskShards === 1 || sequencer?.inflight === 0;
+        if (pendingSnapshots.length > 0 && sequencer !== null && exact) answerSnapshots(sequencer.lastSeq - sequencer.inflight);
       },
       onTick(timeMs: number): void {
         if (sequencer === null || recovering || shuttingDown) return;
@@ -361,6 +366,10 @@ async function serveLocked(opts: ServerOptions, uWS: UwsModule, releaseLock: () 
       const send = (frame: Uint8Array): void => session.socket.send(frame);
       const { events, complete } = accountLog.replay(account, fromSeq, send);
       send(encodeResumeDone(account, fromSeq, events, complete, clientSeq));
+      return;
+    }
+    if (pendingSnapshots.length >= SNAPSHOT_REQUESTS_PENDING_MAX) {
+      reject(session, clientSeq, RejectCode.Overloaded, "too many snapshot requests waiting: retry later", result.commandType, account, 0n);
       return;
     }
     pendingSnapshots.push({ session, account, clientSeq });
