@@ -584,7 +584,8 @@ async function serveLocked(opts: ServerOptions, uWS: UwsModule, releaseLock: () 
   async function closeAllSockets(): Promise<void> {
     const deadline = performance.now() + STOP_FLUSH_MAX_MS;
     const queued = (): boolean => {
-      for (const ws of sockets) if (ws.getUserData().open && ws.getBufferedAmount() > 0) return true;
+      // A socket already being closed (a cut slow consumer) is not waited for.
+      for (const ws of sockets) if (!ws.getUserData().closing && ws.getBufferedAmount() > 0) return true;
       return false;
     };
     while (queued() && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));

@@ -6,11 +6,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../engine/pipeline/index.ts";
-import { encodeCommand, type EventJson } from "../gateway/client/codec.ts";
+import { type EventJson } from "../gateway/client/codec.ts";
 import { CrossbookClient } from "../gateway/client/ws-client.ts";
 import { CLOSE_TRY_AGAIN_LATER } from "../gateway/limits.ts";
 import { startServer, type GatewayLimits, type RunningServer } from "../gateway/server.ts";
-import { nonReadingClient } from "./helpers/raw-ws.ts";
+import { floodUntil, nonReadingClient } from "./helpers/raw-ws.ts";
 
 const config = loadConfig();
 const TOKEN = "catch-up-operator-token";
@@ -49,9 +49,7 @@ describe("catching up on an account", () => {
     const alice = await CrossbookClient.connect(url);
     await bob.request({ type: "LimitOrder", account: BOB, market: 0, side: "Sell", price: "60000", quantity: "1" }, 20);
     for (let i = 0; i < 20; i++) await alice.request({ type: "LimitOrder", account: ALICE, market: 0, side: "Buy", price: "60000", quantity: "0.01" }, 5);
-    for (let i = 0; i < 2000; i++) hog.send(encodeCommand(BigInt(i + 1), { type: "QueryRateCurve", asset: 0, points: 101 }));
-    const deadline = Date.now() + 30_000;
-    while (server.stats().slowConsumersCut === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await floodUntil(hog, () => server.stats().slowConsumersCut > 0);
     const close = await hog.resume();
     expect(close?.code).toBe(CLOSE_TRY_AGAIN_LATER);
     await new Promise((r) => setTimeout(r, 100));

@@ -1,5 +1,19 @@
 // A raw WebSocket client for tests of clients that misbehave: it completes the handshake and then never reads.
 import { connect, type Socket } from "node:net";
+import { encodeCommand } from "../../gateway/client/codec.ts";
+
+/**
+ * Sends queries with large answers (101-point rate curves, ~8 KB each) in bursts of 50 until `done()` or `max` were
+ * sent; returns how many were sent. Only as much load as it takes.
+ */
+export async function floodUntil(hog: { send(frame: Uint8Array): void }, done: () => boolean, max = 4000): Promise<number> {
+  let sent = 0;
+  while (sent < max && !done()) {
+    for (let i = 0; i < 50; i++) hog.send(encodeCommand(BigInt(++sent), { type: "QueryRateCurve", asset: 0, points: 101 }));
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return sent;
+}
 
 /**
  * A WebSocket client that completes the handshake and then never reads (its socket is paused): what it is sent
