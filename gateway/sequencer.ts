@@ -3,7 +3,26 @@
 // acknowledgement, can leave for a command a crash could lose (X4, DESIGN rule 6).
 import { BATCH_COMMANDS_MAX, type ThreadedPipeline } from "../engine/pipeline/index.ts";
 import { BatchEncoder, type JournalWriter } from "../engine/journal/index.ts";
-import { CommandRecord } from "../engine/model/index.ts";
+import { CommandKind, CommandRecord } from "../engine/model/index.ts";
+
+/**
+ * Read-only queries: answered by the engine in sequence (at a sequence point, like any command) but never journaled
+ * nor fsynced — they change no state, so a replay without them reaches the same state.
+ */
+export function isReadOnlyCommand(kind: number): boolean {
+  switch (kind) {
+    case CommandKind.QueryCollateral:
+    case CommandKind.QueryMaxOrder:
+    case CommandKind.QueryMaxWithdrawal:
+    case CommandKind.QueryPoolStats:
+    case CommandKind.QueryRateCurve:
+    case CommandKind.QueryInterestHistory:
+    case CommandKind.QueryMaxBorrow:
+      return true;
+    default:
+      return false;
+  }
+}
 
 /** Commands accepted but not yet fully processed, at most: beyond it new commands are refused (Overloaded). */
 export const INFLIGHT_COMMANDS_MAX = 1 << 16;
@@ -104,7 +123,8 @@ export class Sequencer {
         const firstBatch = this.nextBatch;
         const batches = Math.ceil(groupCommands / BATCH_COMMANDS_MAX);
         this.nextBatch += batches;
-        await this.journal.append(this.encodeGroup(group, firstBatch, batches));
+        const frames = this.encodeGroup(group, firstBatch, batches);
+        if (frames.length > 0) await this.journal.append(frames);
         for (let b = 0; b < batches; b++) {
           const from = b * BATCH_COMMANDS_MAX;
           const to = Math.min(groupCommands, from + BATCH_COMMANDS_MAX);
@@ -122,7 +142,10 @@ export class Sequencer {
     }
   }
 
-  /** The journal frames of a group's batches (numbered from firstBatch), as one buffer for one write. */
+  /**
+   * The journal frames of a group's batches (numbered from firstBatch), as one buffer for one write; read-only queries
+   * are left out, and so is a batch of queries only (empty when the whole group is queries: nothing to write).
+   */
   private encodeGroup(group: readonly CommandRecord[], firstBatch: number, batches: number): Uint8Array {
     const frames: Uint8Array[] = [];
     let bytes = 0;
@@ -130,7 +153,8 @@ export class Sequencer {
       const from = b * BATCH_COMMANDS_MAX;
       const to = Math.min(group.length, from + BATCH_COMMANDS_MAX);
       this.encoder.begin(firstBatch + b);
-      for (let i = from; i < to; i++) this.encoder.add(group[i]!);
+      for (let i = from; i < to; i++) if (!isReadOnlyCommand(group[i]!.kind)) this.encoder.add(group[i]!);
+      if (this.encoder.size === 0) continue;
       const frame = this.encoder.finish();
       // The encoder's buffer is reused by the next begin(): a lone frame is written as it is, several are copied.
       if (batches === 1) return frame;

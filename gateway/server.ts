@@ -21,7 +21,23 @@ import { Command as WireCommand } from "../schemas/index.ts";
 import { GatewayAuth } from "./auth/gateway-auth.ts";
 import { formatPermissions } from "./auth/keys.ts";
 import type { Identity, RequestHeaders } from "./auth/login.ts";
-import { decodeCommand, DecodedKind, DecodeResult, encodeEvent, MAX_COMMAND_FRAME_BYTES } from "./codec/index.ts";
+import { decodeCommand, DecodedKind, DecodeResult, encodeEvent, encodeResumeDone, MAX_COMMAND_FRAME_BYTES } from "./codec/index.ts";
+import { AccountEventLog, AccountView } from "./account-catch-up.ts";
+import { lockDataDir } from "./data-lock.ts";
+import {
+  ADDRESS_COMMAND_BURST,
+  ADDRESS_COMMANDS_PER_SECOND,
+  ADDRESSES_TRACKED_MAX,
+  CLOSE_GOING_AWAY,
+  CLOSE_MESSAGE_TOO_BIG,
+  CONNECTIONS_PER_ADDRESS_MAX,
+  ConnectionCounter,
+  KeyedRateLimiter,
+  SESSION_UNSENT_MAX_BYTES,
+  UNSENT_EVENTS_GLOBAL_MAX_BYTES,
+  UnsentBudget,
+  type UnsentConsumer,
+} from "./limits.ts";
 import { MarketDataHub } from "./market-data.ts";
 import { Sequencer } from "./sequencer.ts";
 import { Session, SessionRegistry } from "./sessions.ts";
@@ -41,7 +57,36 @@ export interface ServerOptions {
   /** Run on the package's slow `ws` fallback if the native uWS build does not load. */
   readonly allowFallback?: boolean;
   readonly log?: (line: string) => void;
+  /** Overrides of the gateway limits (tests use small ones); each defaults to its named constant in limits.ts. */
+  readonly limits?: Partial<GatewayLimits>;
 }
+
+export interface GatewayLimits {
+  readonly connectionsPerAddressMax: number;
+  readonly addressCommandsPerSecond: number;
+  readonly addressCommandBurst: number;
+  readonly sessionUnsentMaxBytes: number;
+  readonly unsentGlobalMaxBytes: number;
+}
+
+export const DEFAULT_GATEWAY_LIMITS: GatewayLimits = {
+  connectionsPerAddressMax: CONNECTIONS_PER_ADDRESS_MAX,
+  addressCommandsPerSecond: ADDRESS_COMMANDS_PER_SECOND,
+  addressCommandBurst: ADDRESS_COMMAND_BURST,
+  sessionUnsentMaxBytes: SESSION_UNSENT_MAX_BYTES,
+  unsentGlobalMaxBytes: UNSENT_EVENTS_GLOBAL_MAX_BYTES,
+};
+
+/** Bytes uWS accepts in one WebSocket message; frames above MAX_COMMAND_FRAME_BYTES get FrameTooLarge and a 1009 close. */
+export const WS_MESSAGE_MAX_BYTES = 64 * 1024;
+/** After a slow consumer is sent its close frame, how long it may take to read it before the socket is dropped. */
+export const CUT_CLOSE_GRACE_MS = 5_000;
+/** Snapshot requests waiting for a batch boundary at once; more are refused (Overloaded). */
+export const SNAPSHOT_REQUESTS_PENDING_MAX = 1024;
+/** On stop: how long queued events may take to reach clients before the close frames are sent anyway. */
+export const STOP_FLUSH_MAX_MS = 5_000;
+/** On stop: how long clients get to answer the close frames before the process closes their sockets. */
+export const STOP_CLOSE_GRACE_MS = 300;
 
 export interface RunningServer {
   readonly port: number;
@@ -50,8 +95,20 @@ export interface RunningServer {
   /** Recovery summary. */
   readonly recovered: { readonly batches: number; readonly commands: number; readonly truncatedBytes: number };
   stateHash(): Promise<string>;
-  /** Stop accepting, drain in-flight commands, stop the engine, close the journal. */
+  /** Gateway counters: open sessions, bytes of events unsent, slow consumers cut. */
+  stats(): GatewayStats;
+  /**
+   * Graceful stop: new commands get ShuttingDown, everything journaled is processed and its events delivered, every
+   * client gets a close frame (1001), then the engine stops, the journal closes and the data directory is unlocked.
+   */
   stop(): Promise<void>;
+}
+
+export interface GatewayStats {
+  readonly sessions: number;
+  readonly unsentBytes: number;
+  readonly unsentPeakBytes: number;
+  readonly slowConsumersCut: number;
 }
 
 /** Per-socket state kept by uWS. */
@@ -59,6 +116,13 @@ interface SocketData {
   session: Session | null;
   /** ?watch=17,18 of the upgrade: applied once the session logs in (each account checked). */
   watch: string;
+  /** Remote address (text), for the per-address limits. */
+  address: string;
+  /** Until the close handler ran: the socket may be used. */
+  open: boolean;
+  /** Closing on our side (cut, oversize frame, stop): nothing more is sent. */
+  closing: boolean;
+  consumer: UnsentConsumer | null;
 }
 
 type UwsModule = typeof import("uWebSockets.js");
@@ -191,11 +255,25 @@ export class BalanceView {
   }
 }
 
+/** uWS listen option: bind without SO_REUSEPORT, so another process cannot listen on the same port (uWS ListenOptions). */
+const LIBUS_LISTEN_EXCLUSIVE_PORT = 1;
+
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
-  const log = opts.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const uWS = loadUws(opts.allowFallback ?? false);
-  const config = opts.config;
   mkdirSync(opts.dataDir, { recursive: true });
+  // One process per data directory (refuses, naming the holder's pid); released when the server stops or fails to start.
+  const lock = lockDataDir(opts.dataDir);
+  try {
+    return await serveLocked(opts, uWS, lock.release);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
+
+async function serveLocked(opts: ServerOptions, uWS: UwsModule, releaseLock: () => void): Promise<RunningServer> {
+  const log = opts.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const config = opts.config;
   const digest = configDigest(config);
   const journalPath = join(opts.dataDir, JOURNAL_FILE);
 
@@ -209,28 +287,39 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       rejection.account = account;
       session.socket.send(encodeEvent(rejection, clientSeq, config));
     },
-    watch: (session: Session, account: number) => sessions.watch(session, account),
+    watch: (session: Session, account: number) => watchAccount(session, account),
   });
   const balances = new BalanceView(config.assets.length);
   const marketData = new MarketDataHub(config);
+  const accountLog = new AccountEventLog(config);
+  const accountView = new AccountView(config);
+  /** Snapshot requests waiting for the batch in flight to end (a snapshot is taken at a batch boundary). */
+  const pendingSnapshots: { session: Session; account: number; clientSeq: bigint }[] = [];
   let sequencer: Sequencer | null = null;
   let recovering = true;
+  let shuttingDown = false;
   let fatal: ((message: string) => void) | null = null;
   const pipeline = await ThreadedPipeline.start(
     config,
     {
       onEvent(e: EventRecord): void {
         if (e.kind === EventKind.Balance) balances.apply(e);
+        accountView.apply(e);
         if (recovering || sequencer === null) return;
+        accountLog.record(e);
         const origin = sequencer.originOf(e.seq) as Session | null;
         if (origin === null) sessions.dispatch(e, null, 0, 0n);
         else sessions.dispatch(e, origin, sequencer.accountOf(e.seq), sequencer.clientSeqOf(e.seq));
       },
       onBatchDone(batch: number): void {
         sequencer?.batchDone(batch);
+        // One risk shard: every event of the batch has been dispatched, none of the next. Several: a shard may be a
+        // batch ahead of the slowest, so snapshots wait until the engine has nothing in flight.
+        const exact = (opts.topology ?? DEFAULT_TOPOLOGY).riskShards === 1 || sequencer?.inflight === 0;
+        if (pendingSnapshots.length > 0 && sequencer !== null && exact) answerSnapshots(sequencer.lastSeq - sequencer.inflight);
       },
       onTick(timeMs: number): void {
-        if (sequencer === null || recovering) return;
+        if (sequencer === null || recovering || shuttingDown) return;
         tick.clear();
         tick.kind = CommandKind.AdvanceTime;
         tick.timeMs = timeMs;
@@ -279,17 +368,86 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     session.socket.send(encodeEvent(rejection, clientSeq, config));
   }
 
-  function onFrame(session: Session, bytes: Uint8Array): void {
+  const limits: GatewayLimits = { ...DEFAULT_GATEWAY_LIMITS, ...opts.limits };
+  const connections = new ConnectionCounter(limits.connectionsPerAddressMax);
+  const addressRates = new KeyedRateLimiter<string>(limits.addressCommandsPerSecond, limits.addressCommandBurst, ADDRESSES_TRACKED_MAX);
+  const unsent = new UnsentBudget(limits.sessionUnsentMaxBytes, limits.unsentGlobalMaxBytes);
+
+  /** Refuses a command that decoded but may not enter now (stopping, over a rate); false when it may. */
+  function refusedAtGate(session: Session, address: string): boolean {
+    let why = "";
+    let code: number = RejectCode.RateLimited;
+    if (shuttingDown) {
+      code = RejectCode.ShuttingDown;
+      why = "the server is shutting down: nothing was queued; reconnect when it is back";
+    } else if (!session.takeCommandToken(performance.now())) {
+      why = "rate limit: too many commands per second on this connection";
+    } else if (!addressRates.take(address, performance.now())) {
+      why = "rate limit: too many commands per second from this address";
+    }
+    if (why === "") return false;
+    reject(session, result.clientSeq, code, why, result.commandType, result.account, result.clientId);
+    return true;
+  }
+
+  /** The last command whose batch the engine finished (every event of commands up to it has been dispatched). */
+  function doneSeq(): number {
+    return seq.lastSeq - seq.inflight;
+  }
+
+  /** The session receives the account's events from now on, and the gateway logs them for a later resume. */
+  function watchAccount(session: Session, account: number): boolean {
+    if (!sessions.watch(session, account)) return false;
+    accountLog.track(account, doneSeq());
+    return true;
+  }
+
+  /**
+   * ResumeAccount: the logged events again, then ResumeDone, then live events (no gap: all within this call).
+   * QueryAccountSnapshot: answered at the next batch boundary (now, when no batch is in flight).
+   */
+  function catchUp(session: Session, kind: DecodedKind, account: number, fromSeq: number, clientSeq: bigint): void {
+    if (!watchAccount(session, account)) {
+      reject(session, clientSeq, RejectCode.Overloaded, "this session already acts for the maximum number of accounts", result.commandType, account, 0n);
+      return;
+    }
+    if (kind === DecodedKind.ResumeAccount) {
+      const send = (frame: Uint8Array): void => session.socket.send(frame);
+      const { events, complete } = accountLog.replay(account, fromSeq, send);
+      send(encodeResumeDone(account, fromSeq, events, complete, clientSeq));
+      return;
+    }
+    if (pendingSnapshots.length >= SNAPSHOT_REQUESTS_PENDING_MAX) {
+      reject(session, clientSeq, RejectCode.Overloaded, "too many snapshot requests waiting: retry later", result.commandType, account, 0n);
+      return;
+    }
+    pendingSnapshots.push({ session, account, clientSeq });
+    if (seq.inflight === 0) answerSnapshots(doneSeq());
+  }
+
+  /** Answers every waiting snapshot request as the accounts stand after command `validAtSeq` (a batch boundary). */
+  function answerSnapshots(validAtSeq: number): void {
+    for (const p of pendingSnapshots.splice(0)) {
+      if (p.session.closed) continue;
+      accountView.sendSnapshot(p.account, validAtSeq, p.clientSeq, (frame) => p.session.socket.send(frame));
+    }
+  }
+
+  function onFrame(session: Session, address: string, bytes: Uint8Array): void {
     if (!decodeCommand(bytes, config, decoded, result)) {
       reject(session, result.clientSeq, result.code, result.message, result.commandType, result.account, result.clientId);
       return;
     }
-    if (!session.takeCommandToken(performance.now())) {
-      reject(session, result.clientSeq, RejectCode.Overloaded, "rate limit: too many commands per second on this connection", result.commandType, result.account, result.clientId);
-      return;
-    }
+    if (refusedAtGate(session, address)) return;
     if (result.kind === DecodedKind.Login) {
       auth.login(session, result);
+      return;
+    }
+    if (result.kind === DecodedKind.ResumeAccount || result.kind === DecodedKind.AccountSnapshot) {
+      // Gateway-only reads of one account: the same X6 check as a query (login, own account, Read, rising client_seq).
+      decoded.clear();
+      decoded.account = result.account;
+      if (auth.check(session, result, decoded)) catchUp(session, result.kind, result.account, result.fromSeq, result.clientSeq);
       return;
     }
     // X6: login, the user's own accounts, the key's permissions, a rising client_seq — before anything is queued.
@@ -304,7 +462,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     }
     // Operator sessions act for nobody (operator commands, reads): they get their answers as the command's origin.
     if (!session.operator) {
-      if (!sessions.watch(session, decoded.account)) {
+      if (!watchAccount(session, decoded.account)) {
         reject(session, result.clientSeq, RejectCode.Overloaded, "this session already acts for the maximum number of accounts", result.commandType, decoded.account, decoded.clientId);
         return;
       }
@@ -316,22 +474,61 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     auth.sequenced(decoded);
   }
 
+  type Ws = import("uWebSockets.js").WebSocket<SocketData>;
+  const sockets = new Set<Ws>();
+
+  /** Sends a close frame with a reason; nothing more is sent on the socket. */
+  function closeSocket(ws: Ws, data: SocketData, code: number, reason: string): void {
+    if (data.closing) return;
+    data.closing = true;
+    ws.end(code, reason);
+  }
+
+  /**
+   * The socket as the unsent-events budget sees it. A cut happens inside a send (possibly while the registry walks a
+   * watcher list), so the close is deferred to the next turn; a client that does not read its close frame within
+   * CUT_CLOSE_GRACE_MS is dropped, releasing what uWS holds for it.
+   */
+  function slowConsumerOf(ws: Ws, data: SocketData): UnsentConsumer {
+    return {
+      bufferedAmount: () => (data.open ? ws.getBufferedAmount() : 0),
+      cut: (code, reason) => {
+        if (data.closing) return;
+        data.closing = true;
+        log(`closing a slow client (${data.address}): ${reason}`);
+        setImmediate(() => {
+          if (!data.open) return;
+          ws.end(code, reason);
+          setTimeout(() => {
+            if (data.open) ws.close();
+          }, CUT_CLOSE_GRACE_MS).unref();
+        });
+      },
+    };
+  }
+
   let listenSocket: unknown = null;
   const app = uWS.App();
   app.ws<SocketData>("/*", {
     compression: uWS.DISABLED,
-    maxPayloadLength: MAX_COMMAND_FRAME_BYTES,
+    maxPayloadLength: WS_MESSAGE_MAX_BYTES,
     idleTimeout: 120,
-    maxBackpressure: 16 * 1024 * 1024,
-    closeOnBackpressureLimit: 1,
+    // Never reached: UnsentBudget closes a socket with a reason well before uWS would drop or close on its own.
+    maxBackpressure: 2 * limits.sessionUnsentMaxBytes,
+    closeOnBackpressureLimit: 0,
     upgrade: (res, req, context) => {
-      if (!sessions.hasRoom()) {
-        res.writeStatus("503 Service Unavailable").end("too many connections\n");
+      const address = Buffer.from(res.getRemoteAddressAsText()).toString();
+      if (!sessions.hasRoom() || shuttingDown) {
+        res.writeStatus("503 Service Unavailable").end(shuttingDown ? "shutting down\n" : "too many connections\n");
+        return;
+      }
+      if (connections.of(address) >= limits.connectionsPerAddressMax) {
+        res.writeStatus("429 Too Many Requests").end(`too many connections from ${address} (limit ${limits.connectionsPerAddressMax})\n`);
         return;
       }
       const watch = req.getQuery("watch") ?? "";
       res.upgrade<SocketData>(
-        { session: null, watch },
+        { session: null, watch, address, open: true, closing: false, consumer: null },
         req.getHeader("sec-websocket-key"),
         req.getHeader("sec-websocket-protocol"),
         req.getHeader("sec-websocket-extensions"),
@@ -340,27 +537,54 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     },
     open: (ws) => {
       const data = ws.getUserData();
+      connections.tryOpen(data.address);
+      sockets.add(ws);
+      data.consumer = slowConsumerOf(ws, data);
+      const consumer = data.consumer;
       data.session = sessions.open(
-        { send: (bytes) => void ws.send(bytes, true), bufferedAmount: () => ws.getBufferedAmount(), close: (code, reason) => ws.end(code, reason) },
+        {
+          send: (bytes) => {
+            if (data.closing) return;
+            ws.send(bytes, true);
+            unsent.note(consumer);
+          },
+          bufferedAmount: () => (data.open ? ws.getBufferedAmount() : 0),
+          close: (code, reason) => closeSocket(ws, data, code, reason),
+        },
         false,
       );
       // ?watch=17,18: receive every event of these accounts (a person's `client watch`), once logged in as their user.
       auth.watchAfterLogin(data.session, data.watch);
     },
     message: (ws, message, isBinary) => {
-      const session = ws.getUserData().session!;
+      const data = ws.getUserData();
+      const session = data.session!;
+      if (data.closing) return;
+      if (message.byteLength > MAX_COMMAND_FRAME_BYTES) {
+        const why = `frame of ${message.byteLength} bytes is over the limit of ${MAX_COMMAND_FRAME_BYTES}`;
+        reject(session, 0n, RejectCode.FrameTooLarge, why, 0, 0, 0n);
+        closeSocket(ws, data, CLOSE_MESSAGE_TOO_BIG, why);
+        return;
+      }
       if (!isBinary) {
         reject(session, 0n, RejectCode.MalformedFrame, "text frames are not accepted: send one binary FlatBuffers frame per message", 0, 0, 0n);
         return;
       }
-      onFrame(session, new Uint8Array(message));
+      onFrame(session, data.address, new Uint8Array(message));
     },
     drain: (ws) => {
-      const session = ws.getUserData().session;
-      if (session !== null) marketData.drained(session);
+      const data = ws.getUserData();
+      if (data.consumer !== null) unsent.note(data.consumer);
+      if (data.session !== null) marketData.drained(data.session);
     },
     close: (ws) => {
-      const session = ws.getUserData().session;
+      const data = ws.getUserData();
+      data.open = false;
+      data.closing = true;
+      sockets.delete(ws);
+      connections.close(data.address);
+      if (data.consumer !== null) unsent.forget(data.consumer);
+      const session = data.session;
       if (session !== null) {
         sessions.close(session);
         auth.forget(session);
@@ -397,28 +621,42 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     res.writeStatus("404 Not Found").end("not found: use a WebSocket, GET /health, GET /config\n");
   });
 
-  const port = await new Promise<number>((resolve, reject) => {
-    app.listen(opts.host, opts.port, (socket) => {
-      if (socket === false) {
-        reject(new Error(`cannot listen on ${opts.host}:${opts.port}`));
-        return;
-      }
-      listenSocket = socket;
-      resolve(uWS.us_socket_local_port(socket as never));
-    });
+  const port = await listenExclusive(uWS, app, opts.host, opts.port).catch(async (e: unknown) => {
+    await pipeline.stop();
+    await journal.close();
+    throw e;
   });
-  log(`crossbook listening on ws://${opts.host}:${port} (journal ${journalPath}, ${config.markets.length} markets)`);
+  listenSocket = port.socket;
+  log(`crossbook listening on ws://${opts.host}:${port.port} (journal ${journalPath}, ${config.markets.length} markets)`);
+
+  /** Step 3 of a stop: every socket's queued events written (or STOP_FLUSH_MAX_MS passed), then a close frame each. */
+  async function closeAllSockets(): Promise<void> {
+    const deadline = performance.now() + STOP_FLUSH_MAX_MS;
+    const queued = (): boolean => {
+      // A socket already being closed (a cut slow consumer) is not waited for.
+      for (const ws of sockets) if (!ws.getUserData().closing && ws.getBufferedAmount() > 0) return true;
+      return false;
+    };
+    while (queued() && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    for (const ws of [...sockets]) closeSocket(ws, ws.getUserData(), CLOSE_GOING_AWAY, "server shutting down");
+    // Clients answer the close frame and close their end; the process must not exit under them (a reset loses it).
+    await new Promise((r) => setTimeout(r, STOP_CLOSE_GRACE_MS));
+  }
 
   let stopping: Promise<void> | null = null;
   async function stop(): Promise<void> {
     if (stopping !== null) return stopping;
+    shuttingDown = true;
     stopping = (async () => {
       if (listenSocket !== null) uWS.us_listen_socket_close(listenSocket as never);
       listenSocket = null;
+      // Everything journaled is processed and its events (the acknowledgements) handed to the sockets.
       await seq.drain();
+      await closeAllSockets();
       await pipeline.stop();
       await journal.close();
       await auth.close();
+      releaseLock();
     })();
     return stopping;
   }
@@ -427,13 +665,31 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   };
 
   return {
-    port,
+    port: port.port,
     operatorKey: auth.operatorKey,
     recovered: { batches: summary.batches, commands: summary.commands, truncatedBytes: summary.truncatedBytes },
     stateHash: async () => {
       await seq.drain();
       return pipeline.stateHash();
     },
+    stats: () => ({ sessions: sessions.size, unsentBytes: unsent.total, unsentPeakBytes: unsent.peakBytes, slowConsumersCut: unsent.cuts }),
     stop,
   };
+}
+
+/**
+ * Listens without SO_REUSEPORT (LIBUS_LISTEN_EXCLUSIVE_PORT): a second crossbook on the same port fails to start
+ * instead of silently taking half the connections. Resolves with the listen socket and the port bound.
+ */
+function listenExclusive(uWS: UwsModule, app: import("uWebSockets.js").TemplatedApp, host: string, port: number): Promise<{ socket: unknown; port: number }> {
+  type ListenWithOptions = (host: string, port: number, options: number, cb: (socket: unknown) => void) => void;
+  return new Promise((resolve, reject) => {
+    (app.listen as unknown as ListenWithOptions).call(app, host, port, LIBUS_LISTEN_EXCLUSIVE_PORT, (socket) => {
+      if (socket === false) {
+        reject(new Error(`cannot listen on ${host}:${port}: the port is in use (by another crossbook?)`));
+        return;
+      }
+      resolve({ socket, port: uWS.us_socket_local_port(socket as never) });
+    });
+  });
 }

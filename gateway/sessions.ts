@@ -5,14 +5,18 @@ import type { Principal } from "./auth/authorize.ts";
 import type { Identity } from "./auth/login.ts";
 import type { ApiKeyEntry } from "./auth/registry.ts";
 import { encodeEvent } from "./codec/index.ts";
+import { TokenBucket } from "./limits.ts";
 
 /** Accounts one session may act for or watch (a limit on everything). */
 export const SESSION_ACCOUNTS_MAX = 64;
 /** Open sessions at once; further connections are refused at the upgrade. */
 export const SESSIONS_MAX = 10_000;
-/** Commands one session may send per second (token bucket), and the burst it may save up. */
-export const SESSION_COMMANDS_PER_SECOND = 200_000;
-export const SESSION_COMMAND_BURST = 50_000;
+/**
+ * Commands one session may send per second (token bucket), and the burst it may save up: above what the project's
+ * own SDK and a market maker send (~11 k/s through one socket), far below what a flooding socket sends.
+ */
+export const SESSION_COMMANDS_PER_SECOND = 20_000;
+export const SESSION_COMMAND_BURST = 40_000;
 
 /** The transport side of a session (a uWS socket, or a test double). */
 export interface SessionSocket {
@@ -32,23 +36,11 @@ export class Session implements Principal {
   /** Set when the socket closed: events for its in-flight commands are dropped, never sent to a dead socket. */
   closed = false;
   /** Token bucket of the command rate limit (wall clock: the gateway's own pacing, not engine state). */
-  private tokens = SESSION_COMMAND_BURST;
-  private refilledAtMs = 0;
+  private readonly commandTokens = new TokenBucket(SESSION_COMMANDS_PER_SECOND, SESSION_COMMAND_BURST);
 
   /** Takes one command token; false when the session is over its rate (the command is refused, nothing queued). */
   takeCommandToken(nowMs: number): boolean {
-    if (this.tokens < 1) {
-      const elapsed = nowMs - this.refilledAtMs;
-      if (elapsed <= 0) return false;
-      const refill = (elapsed * SESSION_COMMANDS_PER_SECOND) / 1000;
-      this.tokens = this.tokens + refill > SESSION_COMMAND_BURST ? SESSION_COMMAND_BURST : this.tokens + refill;
-      this.refilledAtMs = nowMs;
-      if (this.tokens < 1) return false;
-    } else if (this.refilledAtMs === 0) {
-      this.refilledAtMs = nowMs;
-    }
-    this.tokens -= 1;
-    return true;
+    return this.commandTokens.take(nowMs);
   }
 
   /** X6: set by a login. */

@@ -126,6 +126,8 @@ export const QUERY_MAX_BORROW = layout("QueryMaxBorrow", { account: U32, asset: 
 export const LOGIN = layout("Login", { api_key: STR, signature: STR, timestamp_ms: U64, window_ms: U32 });
 export const REGISTER_API_KEY = layout("RegisterApiKey", { user: U32, api_key: STR, permissions: U8 });
 export const REVOKE_API_KEY = layout("RevokeApiKey", { user: U32, api_key: STR });
+export const RESUME_ACCOUNT = layout("ResumeAccount", { account: U32, from_seq: U64 });
+export const QUERY_ACCOUNT_SNAPSHOT = layout("QueryAccountSnapshot", { account: U32 });
 
 /** Indexed by the `Command` union type (0 = NONE). */
 export const COMMAND_LAYOUTS: readonly (TableLayout | null)[] = [
@@ -158,6 +160,8 @@ export const COMMAND_LAYOUTS: readonly (TableLayout | null)[] = [
   LOGIN,
   REGISTER_API_KEY,
   REVOKE_API_KEY,
+  RESUME_ACCOUNT,
+  QUERY_ACCOUNT_SNAPSHOT,
 ];
 
 /** Indexed by the `Event` union type (0 = NONE). */
@@ -297,6 +301,9 @@ export const EVENT_LAYOUTS: readonly (TableLayout | null)[] = [
   layout("RateCurvePoint", { asset: U16, utilization: DEC, borrow_rate: DEC, lend_rate: DEC, lend_rate_after_fee: DEC }),
   layout("InterestEntry", { account: U32, asset: U16, kind: U8, amount: DEC, rate: DEC, time_ms: U64 }),
   layout("MaxBorrowQuantity", { account: U32, asset: U16, quantity: DEC, margin_limit: DEC, pool_limit: DEC }),
+  layout("OpenOrder", { account: U32, market: U16, order_id: U64, client_id: U64, side: U8, price: DEC, remaining: DEC }),
+  layout("AccountSnapshot", { account: U32, valid_at_seq: U64, balances: U32, orders: U32 }),
+  layout("ResumeDone", { account: U32, from_seq: U64, events: U32, complete: U8 }),
 ];
 
 export const COMMAND_ENVELOPE = layout("CommandEnvelope", { client_seq: U64, command_type: U8, command: UVAL });

@@ -225,7 +225,8 @@ describe("X6: permissions and keys", () => {
     const trader = await connectUser(url, operator, 3, undefined, READ | TRADE);
     expect(codes(await trader.request({ type: "Withdraw", account: 48, asset: USDC, amount: "1" }, 40))).toEqual(["CommandRejected:Forbidden"]);
     expect(codes(await trader.request({ type: "Transfer", fromAccount: 48, toAccount: 49, asset: USDC, amount: "1" }, 40))).toEqual(["CommandRejected:Forbidden"]);
-    expect(codes(await trader.request({ type: "UpdateAccountSettings", account: 49, leverageLimit: 3 }, 40))).toEqual(["CommandAccepted:", "AccountSettings:"]);
+    // (Account 48: a settings change on a never-funded account is refused, X5 — accounts exist only by deposit or transfer.)
+    expect(codes(await trader.request({ type: "UpdateAccountSettings", account: 48, leverageLimit: 10 }, 40))).toEqual(["CommandAccepted:", "AccountSettings:"]);
     const withdrawer = await connectUser(url, operator, 3, undefined, WITHDRAW);
     expect(codes(await withdrawer.request({ type: "QueryCollateral", account: 48 }, 40))).toEqual(["CommandRejected:Forbidden"]);
     expect(codes(await withdrawer.request({ type: "Withdraw", account: 48, asset: USDC, amount: "1" }, 40))).toEqual(["CommandAccepted:", "Balance:"]);

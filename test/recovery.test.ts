@@ -7,8 +7,10 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { journalBatches } from "../engine/journal/index.ts";
+import { CommandKind } from "../engine/model/index.ts";
 import { operatorKeyPath, readPrivateKeyFile } from "../gateway/auth/keys.ts";
-import { CrossbookClient } from "../gateway/client/ws-client.ts";
+import { CrossbookClient, type CloseInfo } from "../gateway/client/ws-client.ts";
 import { getBalances, getStateHash, registerKey } from "./helpers/auth.ts";
 
 const BIN = new URL("../bin/crossbook.mjs", import.meta.url).pathname;
@@ -139,4 +141,59 @@ describe("crash recovery", () => {
     second.child.kill("SIGINT");
     expect(await exitOf(second.child)).toEqual({ code: 0, signal: null });
   }, 60_000);
+
+  it("X4: X5: SIGTERM under load loses no acknowledgement: every acknowledged deposit is journaled, every journaled one was acknowledged, later ones get ShuttingDown, clients get a 1001 close frame, exit 0", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "crossbook-sigterm-load-"));
+    const first = await startServerProcess(dataDir);
+    const client = await CrossbookClient.connect(`ws://127.0.0.1:${first.port}`, { key: operatorKey(dataDir) });
+    const accountOf = new Map<bigint, number>();
+    const acked = new Set<number>();
+    const shuttingDown = new Set<number>();
+    let otherAnswers = 0;
+    client.onEvent((e) => {
+      const account = accountOf.get(e.clientSeq);
+      if (account === undefined) return;
+      if (e.type === "CommandAccepted") acked.add(account);
+      else if (e.type === "CommandRejected" && (e as { code: string }).code === "ShuttingDown") shuttingDown.add(account);
+      else if (e.type !== "Balance") otherAnswers++;
+    });
+    let close: CloseInfo | null = null;
+    void client.closed.then((c) => {
+      close = c;
+    });
+    let signalled = false;
+    // Deposits to one account each ((1000 + i) × 16), so the journal tells exactly which were executed.
+    const sending = (async () => {
+      for (let i = 0; i < 30_000 && close === null; i++) {
+        const account = (1000 + i) * 16;
+        accountOf.set(client.send({ type: "Deposit", account, asset: 0, amount: "1" }), account);
+        if (i % 200 === 199) await new Promise((r) => setImmediate(r));
+        if (!signalled && acked.size >= 1000) {
+          signalled = true;
+          first.child.kill("SIGTERM");
+        }
+      }
+    })();
+    await sending;
+    expect(await exitOf(first.child)).toEqual({ code: 0, signal: null });
+    await client.closed;
+    expect(close).toEqual({ code: 1001, reason: "server shutting down" });
+    expect(first.log()).not.toContain("FATAL");
+    const journaled = new Set<number>();
+    for (const b of journalBatches(join(dataDir, "journal.bin"), null)) {
+      for (let i = 0; i < b.count; i++) if (b.commands[i]!.kind === CommandKind.Deposit) journaled.add(b.commands[i]!.account);
+    }
+    expect(acked.size).toBeGreaterThanOrEqual(1000);
+    expect([...journaled].filter((a) => !acked.has(a))).toEqual([]);
+    expect([...acked].filter((a) => !journaled.has(a))).toEqual([]);
+    expect([...shuttingDown].filter((a) => journaled.has(a))).toEqual([]);
+    expect(shuttingDown.size).toBeGreaterThan(0);
+    expect(otherAnswers).toBe(0);
+    // The restarted server has every acknowledged deposit (and the data directory was unlocked).
+    const second = await startServerProcess(dataDir);
+    const last = Math.max(...acked);
+    expect(await usdcOf(second.port, last, dataDir)).toBe("1");
+    second.child.kill("SIGTERM");
+    expect(await exitOf(second.child)).toEqual({ code: 0, signal: null });
+  }, 120_000);
 });

@@ -196,8 +196,11 @@ describe("A3: account settings", () => {
     expect(s.settings).toBe(
       AccountSetting.AutoLend | AccountSetting.AutoRepayBorrows | AccountSetting.AutoBorrowSettlements | AccountSetting.AutoRealizePnl,
     );
-    // Another account of the same user keeps its defaults; settings of a new account are remembered.
+    // Another account of the same user keeps its defaults; it takes settings once funded (X5: only a deposit or a
+    // transfer creates an account), and they are remembered.
     expect(h.risk.settingsOf(ALICE_SUB1).leverageLimit).toBe(10);
+    expect(rejectOf(h.settings(ALICE_SUB1, { off: AccountSetting.AutoBorrowSettlements }))).toEqual(["InsufficientBalance", "account 17 has no balance"]);
+    h.deposit(ALICE_SUB1, USDC, 1n);
     expect(accepted(h.settings(ALICE_SUB1, { off: AccountSetting.AutoBorrowSettlements }))).toBe(true);
     expect(h.risk.settingsOf(ALICE_SUB1).settings).toBe(AccountSetting.AutoRepayBorrows | AccountSetting.MarginEnabled);
     expect(h.risk.settingsOf(ALICE).leverageLimit).toBe(25);
@@ -348,4 +351,65 @@ describe("L14: the position log keeps the last changes, oldest first", () => {
     // The 257th append reused the first record (no allocation once full).
     expect(first.stamp).toBe(257);
   });
+});
+
+describe("X5: accounts come into existence only by a deposit or a transfer", () => {
+  it("X5: 300,000 UpdateAccountSettings on never-funded ids (and withdrawals, borrows, lends, repays, redeems, cancels) are refused and create no account", () => {
+    const engine = new Engine(config);
+    // The risk state of an engine that processed one refused command (a batch end sets the pools' accrual hour).
+    const reference = new Engine(config);
+    reference.execute(Object.assign(new CommandRecord(), { seq: 1, kind: CommandKind.Withdraw, account: ALICE, asset: USDC, amount: 1n }), { publish: () => {} });
+    const BATCH = 1024;
+    const batch: CommandRecord[] = [];
+    for (let i = 0; i < BATCH; i++) batch.push(new CommandRecord());
+    const rejects = new Map<string, number>();
+    let other = 0;
+    const sink = {
+      publish(e: EventRecord): void {
+        if (e.kind === EventKind.CommandRejected || e.kind === EventKind.OrderRejected) {
+          const key = `${rejectCodeName[e.code]}: ${e.message.replace(/\d+/g, "N")}`;
+          rejects.set(key, (rejects.get(key) ?? 0) + 1);
+        } else {
+          other++;
+        }
+      },
+    };
+    const SETTINGS = 300_000;
+    let seq = 0;
+    for (let sent = 0; sent < SETTINGS; ) {
+      const n = Math.min(BATCH, SETTINGS - sent);
+      for (let i = 0; i < n; i++) {
+        const c = batch[i]!;
+        c.clear();
+        c.seq = ++seq;
+        c.kind = CommandKind.UpdateAccountSettings;
+        c.account = (100 + sent + i) * 16;
+        c.state = 1 + ((sent + i) % 50);
+        c.flags = AccountSetting.AutoLend | (AccountSetting.AutoLend << ACCOUNT_SETTING_VALUE_SHIFT);
+      }
+      engine.processBatch(batch, n, sink);
+      sent += n;
+    }
+    // CancelAll is accepted (nothing to cancel, idempotent) and must create nothing either.
+    const kinds = [CommandKind.Withdraw, CommandKind.Borrow, CommandKind.Lend, CommandKind.Repay, CommandKind.Redeem, CommandKind.CancelAll];
+    for (let k = 0; k < kinds.length; k++) {
+      for (let i = 0; i < BATCH; i++) {
+        const c = batch[i]!;
+        c.clear();
+        c.seq = ++seq;
+        c.kind = kinds[k]!;
+        c.account = (1_000_000 + k * BATCH + i) * 16;
+        c.asset = USDC;
+        c.amount = USDC_UNIT;
+        c.market = kinds[k] === CommandKind.CancelAll ? SOL_USDC : 0;
+      }
+      engine.processBatch(batch, BATCH, sink);
+    }
+    expect(Object.fromEntries(rejects)).toEqual({
+      "InsufficientBalance: account N has no balance": SETTINGS + (kinds.length - 1) * BATCH,
+    });
+    expect(other).toBe(BATCH);
+    expect(engine.risk[0]!.accountIds()).toEqual([]);
+    expect(engine.risk[0]!.stateHash()).toBe(reference.risk[0]!.stateHash());
+  }, 120_000);
 });

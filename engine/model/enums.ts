@@ -98,6 +98,12 @@ export const RejectCode = {
   TooManyApiKeys: 47,
   /** X6: no such API key is registered to the user. */
   UnknownApiKey: 48,
+  /** The gateway is stopping (SIGTERM): the command was not accepted; reconnect to the next server. */
+  ShuttingDown: 49,
+  /** Over a gateway rate limit (per connection, per address or per key): nothing was queued; slow down. */
+  RateLimited: 50,
+  /** A frame over the gateway's command frame limit: refused, then the connection is closed with 1009. */
+  FrameTooLarge: 51,
 } as const;
 export type RejectCode = (typeof RejectCode)[keyof typeof RejectCode];
 

@@ -494,7 +494,8 @@ export class RiskShard {
   /**
    * A3: changes the settings named in the mask (flags bits 0–7, values in bits 8–15) and the leverage limit (state,
    * 0 = unchanged). A new leverage limit re-prices the initial margin of every position and is refused when the IMR
-   * would be ≥ 100% at it (raising it never is). All or nothing.
+   * would be ≥ 100% at it (raising it never is). All or nothing. Accounts come into existence only by a deposit or
+   * a transfer (X5): settings of a never-funded account are refused and create nothing.
    */
   private updateSettings(cmd: CommandRecord, sink: EventSink): void {
     if (!isValidClientAccount(cmd.account)) {
@@ -516,11 +517,8 @@ export class RiskShard {
       this.reject(cmd, RejectCode.InvalidSetting, "settings: nothing to change", sink);
       return;
     }
-    const account = this.accountOrCreate(cmd.account);
-    if (account === null) {
-      this.reject(cmd, RejectCode.Overloaded, `risk shard holds the maximum of ${RISK_LIMITS.accountsPerShardMax} accounts`, sink);
-      return;
-    }
+    const account = this.clientAccount(cmd, sink);
+    if (account === null) return;
     if (leverage !== 0 && leverage !== account.leverageLimit) {
       const margin = account.syncedMargin();
       const ratio = BigInt(leverage) * RATIO_SCALE;

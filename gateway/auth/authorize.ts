@@ -18,6 +18,7 @@ const REQUIRED: Uint8Array = (() => {
   set(PUBLIC, Command.Subscribe, Command.Unsubscribe, Command.QueryPoolStats, Command.QueryRateCurve);
   set(OPERATOR, Command.Deposit, Command.SetMarketState, Command.AdvanceTime, Command.SetMarkPrice, Command.RegisterApiKey, Command.RevokeApiKey);
   set(Permission.Read, Command.QueryCollateral, Command.QueryMaxOrder, Command.QueryMaxWithdrawal, Command.QueryInterestHistory, Command.QueryMaxBorrow);
+  set(Permission.Read, Command.ResumeAccount, Command.QueryAccountSnapshot);
   set(Permission.Trade, Command.LimitOrder, Command.MarketOrder, Command.Cancel, Command.CancelAll, Command.Replace);
   set(Permission.Trade, Command.UpdateAccountSettings, Command.Borrow, Command.Repay, Command.Lend, Command.Redeem);
   set(Permission.Withdraw, Command.Withdraw, Command.Transfer);

@@ -3,7 +3,7 @@
 import type { KeyObject } from "node:crypto";
 import { existsSync, readFileSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { parseArgs, type ParseArgsConfig } from "node:util";
 import { journalBatches } from "../../engine/journal/index.ts";
 import { CommandRecord, EventKind, EventRecord, RejectCode, type EventSink, type ExchangeConfig } from "../../engine/model/index.ts";
 import { configDigest, DEFAULT_CONFIG_PATH, Engine, loadConfig, type EngineTopology } from "../../engine/pipeline/index.ts";
@@ -79,6 +79,60 @@ function fail(message: string): never {
   process.exit(2);
 }
 
+/** The usage lines of one subcommand (`crossbook start`, `crossbook client deposit`, …) cut from USAGE. */
+export function usageOf(command: string, verb?: string): string {
+  const lines = USAGE.split("\n");
+  const prefix = `  crossbook ${command}`;
+  const out: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line !== prefix && !line.startsWith(`${prefix} `)) continue;
+    // `crossbook client repay|redeem …` is the usage of both verbs.
+    if (verb !== undefined && !(line.slice(prefix.length + 1).split(" ")[0] ?? "").split("|").includes(verb)) continue;
+    out.push(line);
+    // Continuation lines (indented further, not another command) belong to it.
+    for (let j = i + 1; j < lines.length && /^ {3,}\S/.test(lines[j]!) && !lines[j]!.trimStart().startsWith("crossbook "); j++) out.push(lines[j]!);
+  }
+  if (command === "client" || command === "keys") out.push(lines.find((l) => l.startsWith(`  ${command} options:`))!);
+  return out.join("\n");
+}
+
+/** Prints a subcommand's usage and exits 0 when its arguments ask for help. */
+function helpRequested(argv: readonly string[], command: string, verb?: string): void {
+  if (!argv.includes("--help") && !argv.includes("-h")) return;
+  process.stdout.write(`${usageOf(command, verb)}\n`);
+  process.exit(0);
+}
+
+/**
+ * parseArgs with usage errors as one line and exit code 2: an unknown or mistyped option, an option missing its
+ * value, a negative number where none is meaningful (amounts, quantities, prices, ids, ports, counts).
+ */
+function parse<T extends NonNullable<ParseArgsConfig["options"]>>(argv: string[], options: T, command: string): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  const see = `(see: crossbook ${command} --help)`;
+  for (let i = 0; i < argv.length; i++) {
+    if (!/^-\d/.test(argv[i]!)) continue;
+    const prev = argv[i - 1];
+    const name = prev?.startsWith("--") === true ? prev.slice(2) : "";
+    if (name in options && options[name]!.type === "string") fail(`${command}: --${name} must not be negative (got ${argv[i]}) ${see}`);
+    fail(`${command}: ${argv[i]} is negative: amounts, quantities, prices and ids are positive ${see}`);
+  }
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true }) as { values: Record<string, string | boolean | undefined>; positionals: string[] };
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    const option = /'(-[^' ]+)/.exec(err.message)?.[1] ?? "";
+    switch (err.code) {
+      case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
+        fail(`${command}: unknown option ${option} ${see}`);
+      case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
+        fail(`${command}: option ${option} ${/argument missing|ambiguous/.test(err.message) ? "needs a value" : "takes no value"} ${see}`);
+      default:
+        fail(`${command}: ${err.message.split("\n")[0]} ${see}`);
+    }
+  }
+}
+
 function configFrom(path: string | undefined): ExchangeConfig {
   try {
     return loadConfig(path ?? DEFAULT_CONFIG_PATH);
@@ -95,9 +149,8 @@ function intOption(v: string | undefined, name: string, dflt: number, min: numbe
 }
 
 async function start(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+  helpRequested(argv, "start");
+  const { values, positionals } = parse(argv, {
       host: { type: "string", default: "127.0.0.1" },
       port: { type: "string", default: "8080" },
       data: { type: "string", default: "data" },
@@ -107,24 +160,24 @@ async function start(argv: string[]): Promise<void> {
       "matching-shards": { type: "string" },
       stages: { type: "string" },
       "tick-ms": { type: "string" },
-    },
-  });
-  const config = configFrom(values.config);
+  }, "start");
+  if (positionals.length > 0) fail(`start: unexpected argument "${positionals[0]}" (see: crossbook start --help)`);
+  const config = configFrom(values.config as string | undefined);
   const topology: EngineTopology = {
-    riskShards: intOption(values["risk-shards"], "risk-shards", 1, 1, 8),
-    matchingShards: intOption(values["matching-shards"], "matching-shards", 1, 1, 8),
+    riskShards: intOption(values["risk-shards"] as string | undefined, "risk-shards", 1, 1, 8),
+    matchingShards: intOption(values["matching-shards"] as string | undefined, "matching-shards", 1, 1, 8),
   };
-  const stages = values.stages ?? "fused";
+  const stages = (values.stages as string | undefined) ?? "fused";
   if (stages !== "fused" && stages !== "split") fail(`--stages: expected fused or split, got "${stages}"`);
   const server = await startServer({
     config,
     stages,
-    host: values.host!,
-    port: intOption(values.port, "port", 8080, 0, 65535),
-    dataDir: values.data!,
+    host: values.host as string,
+    port: intOption(values.port as string, "port", 8080, 0, 65535),
+    dataDir: values.data as string,
     topology,
-    tickIntervalMs: intOption(values["tick-ms"], "tick-ms", 1000, 0, 3_600_000),
-    allowFallback: values["allow-fallback"],
+    tickIntervalMs: intOption(values["tick-ms"] as string | undefined, "tick-ms", 1000, 0, 3_600_000),
+    allowFallback: values["allow-fallback"] === true,
   }).catch((e: unknown) => fail((e as Error).message));
   let stopping = false;
   const shutdown = (signal: string): void => {
@@ -164,16 +217,24 @@ function printReject(config: ExchangeConfig, clientSeq: bigint, code: number, me
 }
 
 function replay(argv: string[]): void {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { config: { type: "string" } } });
-  const file = positionals[0] ?? fail("replay needs a FILE.jsonl");
-  const config = configFrom(values.config);
+  helpRequested(argv, "replay");
+  const { values, positionals } = parse(argv, { config: { type: "string" } }, "replay");
+  const file = positionals[0] ?? fail("replay needs a FILE.jsonl (see: crossbook replay --help)");
+  if (positionals.length > 1) fail(`replay: unexpected argument "${positionals[1]}" (see: crossbook replay --help)`);
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    fail(`replay: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const config = configFrom(values.config as string | undefined);
   const engine = new Engine(config);
   const cmd = new CommandRecord();
   const result = new DecodeResult();
   let clientSeq = 0n;
   const sink = printingSink(config, () => clientSeq);
   let seq = 0;
-  const lines = readFileSync(file, "utf8").split("\n");
+  const lines = text.split("\n");
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!.trim();
     if (line === "" || line.startsWith("#")) continue;
@@ -200,12 +261,14 @@ function replay(argv: string[]): void {
 }
 
 function journalHash(argv: string[]): void {
-  const { values } = parseArgs({ args: argv, options: { data: { type: "string", default: "data" }, config: { type: "string" } } });
-  const config = configFrom(values.config);
+  helpRequested(argv, "journal-hash");
+  const { values, positionals } = parse(argv, { data: { type: "string", default: "data" }, config: { type: "string" } }, "journal-hash");
+  if (positionals.length > 0) fail(`journal-hash: unexpected argument "${positionals[0]}" (see: crossbook journal-hash --help)`);
+  const config = configFrom(values.config as string | undefined);
   const engine = new Engine(config);
   const discard: EventSink = { publish: () => {} };
   const summary = { batches: 0, commands: 0, lastSeq: 0, lastBatch: 0, truncatedBytes: 0 };
-  const path = join(values.data!, JOURNAL_FILE);
+  const path = join(values.data as string, JOURNAL_FILE);
   try {
     for (const b of journalBatches(path, configDigest(config), false, summary)) engine.processBatch(b.commands, b.count, discard);
   } catch (e) {
@@ -235,11 +298,33 @@ function print(e: EventJson): void {
   process.stdout.write(`${toJsonText(e)}\n`);
 }
 
+/** The client's options as parsed (strings, and booleans for the flags). */
+interface ClientValues {
+  url: string;
+  key?: string;
+  data: string;
+  tif: string;
+  "post-only": boolean;
+  "client-id"?: string;
+  margin: boolean;
+  leverage?: string;
+  "auto-lend"?: string;
+  "auto-repay-borrows"?: string;
+  "auto-borrow-settlements"?: string;
+  "auto-realize-pnl"?: string;
+  "margin-enabled"?: string;
+}
+
+/** The client's subcommands (each has its usage line in USAGE). */
+export const CLIENT_VERBS = [
+  "deposit", "order", "cancel", "cancel-all", "withdraw", "transfer", "balances", "collateral", "max-order", "max-withdrawal", "settings",
+  "mark", "borrow", "lend", "repay", "redeem", "pool", "rate-curve", "interest", "max-borrow", "watch", "market", "send",
+];
+
 async function client(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
+  const firstPositional = argv.find((a) => !a.startsWith("-"));
+  helpRequested(argv, "client", firstPositional);
+  const parsed = parse(argv, {
       url: { type: "string", default: "ws://127.0.0.1:8080" },
       key: { type: "string" },
       data: { type: "string", default: "data" },
@@ -253,10 +338,11 @@ async function client(argv: string[]): Promise<void> {
       "auto-borrow-settlements": { type: "string" },
       "auto-realize-pnl": { type: "string" },
       "margin-enabled": { type: "string" },
-    },
-  });
-  const [verb, ...args] = positionals;
-  if (verb === undefined) fail(`client needs a subcommand\n\n${USAGE}`);
+  }, "client");
+  const values = parsed.values as unknown as ClientValues;
+  const [verb, ...args] = parsed.positionals;
+  if (verb === undefined) fail("client needs a subcommand (see: crossbook client --help)");
+  if (!CLIENT_VERBS.includes(verb)) fail(`client: unknown subcommand "${verb}" (see: crossbook client --help)`);
   const url = values.url!;
   const pub = await fetchPublicConfig(httpBaseOf(url)).catch(() => fail(`no crossbook server at ${url} (start one with: npm start)`));
   const keys = new KeyChooser(values.data!, values.key);
@@ -412,7 +498,7 @@ async function client(argv: string[]): Promise<void> {
       }
       break;
     default:
-      fail(`unknown client subcommand "${verb}"\n\n${USAGE}`);
+      fail(`client: unknown subcommand "${verb}" (see: crossbook client --help)`);
   }
   const key = keys.forCommand(cmd);
   const c = await connectOrFail(url, key === null ? {} : { key });
@@ -485,18 +571,16 @@ function userArg(text: string | undefined): number {
 }
 
 async function keysCommand(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
+  helpRequested(argv, "keys", argv.find((a) => !a.startsWith("-")));
+  const parsed = parse(argv, {
       url: { type: "string", default: "ws://127.0.0.1:8080" },
       data: { type: "string", default: "data" },
       permissions: { type: "string", default: "read,trade" },
       out: { type: "string" },
-    },
-  });
-  const [verb, userText, apiKey] = positionals;
-  if (verb !== "create" && verb !== "list" && verb !== "revoke") fail(`keys needs create, list or revoke\n\n${USAGE}`);
+  }, "keys");
+  const values = parsed.values as { url: string; data: string; permissions: string; out?: string };
+  const [verb, userText, apiKey] = parsed.positionals;
+  if (verb !== "create" && verb !== "list" && verb !== "revoke") fail("keys needs create, list or revoke (see: crossbook keys --help)");
   const user = userArg(userText);
   const url = values.url!;
   await fetchPublicConfig(httpBaseOf(url)).catch(() => fail(`no crossbook server at ${url} (start one with: npm start)`));
@@ -544,6 +628,16 @@ async function operatorRequest(url: string, operator: KeyObject, cmd: CommandJso
 }
 
 export async function main(argv: string[]): Promise<void> {
+  try {
+    await run(argv);
+  } catch (e) {
+    // Never a stack trace: an unexpected failure is one line too (exit 1; usage errors exit 2 in fail()).
+    process.stderr.write(`crossbook: ${(e as Error).message ?? String(e)}\n`);
+    process.exit(1);
+  }
+}
+
+async function run(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
     case "start":
@@ -568,6 +662,6 @@ export async function main(argv: string[]): Promise<void> {
       process.stdout.write(`${USAGE}\n`);
       return;
     default:
-      fail(`unknown command "${command}"\n\n${USAGE}`);
+      fail(`unknown command "${command}" (see: crossbook --help)`);
   }
 }

@@ -48,6 +48,10 @@
 //   {"type":"RegisterApiKey","user":1,"apiKey":"<base64>","permissions":["Read","Trade"]}        privileged (X6)
 //        permissions: names of Read, Trade, Withdraw or a bit mask (1, 2, 4)
 //   {"type":"RevokeApiKey","user":1,"apiKey":"<base64>"}                                       privileged (X6)
+//   {"type":"ResumeAccount","account":17,"fromSeq":1200}      gateway: the account's logged events from seq 1200
+//                                                             on, as first sent, then ResumeDone; watches it
+//   {"type":"QueryAccountSnapshot","account":17}              gateway: Balance per asset held, OpenOrder per resting
+//                                                             order, then AccountSnapshot (validAtSeq); watches it
 // Defaults: tif GTC, stp RejectTaker, every flag false, clientId 0, orderId 0.
 //
 // ## Events
@@ -90,6 +94,11 @@ import {
   InterestEntry,
   InterestKind,
   MaxBorrowQuantity,
+  AccountSnapshot,
+  OpenOrder,
+  QueryAccountSnapshot,
+  ResumeAccount,
+  ResumeDone,
   PoolState,
   PoolStats,
   QueryInterestHistory,
@@ -341,10 +350,22 @@ export interface RevokeApiKeyCommand {
   apiKey: string;
 }
 
+export interface ResumeAccountCommand {
+  type: "ResumeAccount";
+  account: number;
+  fromSeq: number;
+}
+export interface QueryAccountSnapshotCommand {
+  type: "QueryAccountSnapshot";
+  account: number;
+}
+
 export type CommandJson =
   | LoginCommand
   | RegisterApiKeyCommand
   | RevokeApiKeyCommand
+  | ResumeAccountCommand
+  | QueryAccountSnapshotCommand
   | PoolActionCommand
   | QueryPoolStatsCommand
   | QueryRateCurveCommand
@@ -759,6 +780,17 @@ function buildCommand(builder: Builder, obj: Obj, type: string): [Command, numbe
       result = [Command.QueryInterestHistory, QueryInterestHistory.createQueryInterestHistory(builder, account, asset, BigInt(since), limit)];
       break;
     }
+    case "ResumeAccount": {
+      const account = f.uint("account", U32, true);
+      const fromSeq = f.uint("fromSeq", Number.MAX_SAFE_INTEGER, true);
+      result = [Command.ResumeAccount, ResumeAccount.createResumeAccount(builder, account, BigInt(fromSeq))];
+      break;
+    }
+    case "QueryAccountSnapshot": {
+      const account = f.uint("account", U32, true);
+      result = [Command.QueryAccountSnapshot, QueryAccountSnapshot.createQueryAccountSnapshot(builder, account)];
+      break;
+    }
     case "QueryMaxBorrow": {
       const account = f.uint("account", U32, true);
       const asset = f.uint("asset", U16, true);
@@ -977,6 +1009,9 @@ export type EventJson = EnvelopeFields &
     | { type: "RateCurvePoint"; asset: number; utilization: string; borrowRate: string; lendRate: string; lendRateAfterFee: string }
     | { type: "InterestEntry"; account: number; asset: number; kind: EnumText; amount: string; rate: string; timeMs: bigint }
     | { type: "MaxBorrowQuantity"; account: number; asset: number; quantity: string; marginLimit: string; poolLimit: string }
+    | { type: "OpenOrder"; account: number; market: number; orderId: bigint; clientId: bigint; side: EnumText; price: string; remaining: string }
+    | { type: "AccountSnapshot"; account: number; validAtSeq: bigint; balances: number; orders: number }
+    | { type: "ResumeDone"; account: number; fromSeq: bigint; events: number; complete: boolean }
     | { type: "CommandAccepted"; account: number; asset: number; amount: string }
     | { type: "CommandRejected"; account: number; code: EnumText; message: string }
     | { type: "Clock"; timeMs: bigint }
@@ -1270,6 +1305,28 @@ export function decodeEvent(bytes: Uint8Array): EventJson {
         rate: dec(t.rate()),
         timeMs: t.timeMs(),
       };
+    }
+    case Event.OpenOrder: {
+      const t = table(new OpenOrder()) as OpenOrder;
+      return {
+        ...head,
+        type: "OpenOrder",
+        account: t.account(),
+        market: t.market(),
+        orderId: t.orderId(),
+        clientId: t.clientId(),
+        side: name(Side, t.side()),
+        price: dec(t.price()),
+        remaining: dec(t.remaining()),
+      };
+    }
+    case Event.AccountSnapshot: {
+      const t = table(new AccountSnapshot()) as AccountSnapshot;
+      return { ...head, type: "AccountSnapshot", account: t.account(), validAtSeq: t.validAtSeq(), balances: t.balances(), orders: t.orders() };
+    }
+    case Event.ResumeDone: {
+      const t = table(new ResumeDone()) as ResumeDone;
+      return { ...head, type: "ResumeDone", account: t.account(), fromSeq: t.fromSeq(), events: t.events(), complete: t.complete() };
     }
     case Event.MaxBorrowQuantity: {
       const t = table(new MaxBorrowQuantity()) as MaxBorrowQuantity;

@@ -50,10 +50,17 @@ export class LoginError extends Error {
 
 type Listener = (e: EventJson) => void;
 
+/** How the connection ended: the server's close code and reason (1001 stop, 1009 frame too large, 1013 behind). */
+export interface CloseInfo {
+  readonly code: number;
+  readonly reason: string;
+}
+
 export class CrossbookClient {
   private nextClientSeq = 1n;
   private readonly listeners = new Set<Listener>();
-  private closed: Promise<void>;
+  /** Resolves when the connection has closed, with the close code and reason (1006: dropped without a close frame). */
+  readonly closed: Promise<CloseInfo>;
 
   private constructor(private readonly ws: WebSocket) {
     ws.binaryType = "arraybuffer";
@@ -61,7 +68,7 @@ export class CrossbookClient {
       const e = decodeEvent(new Uint8Array(m.data as ArrayBuffer));
       for (const l of this.listeners) l(e);
     });
-    this.closed = new Promise((resolve) => ws.addEventListener("close", () => resolve()));
+    this.closed = new Promise((resolve) => ws.addEventListener("close", (c: { code: number; reason: string }) => resolve({ code: c.code, reason: c.reason })));
   }
 
   /** Opens a connection and, given a key, logs in (resolves once the login is accepted; rejects with LoginError). */
@@ -156,6 +163,49 @@ export class CrossbookClient {
     });
   }
 
+  /**
+   * Catches up on an account after falling behind (a 1013 close): asks for every event the gateway logged for it
+   * from the first one of a command with seq ≥ fromSeq, in the order first sent. Resolves with those events and the
+   * ResumeDone (complete = false: the log no longer reaches back that far, take a snapshot). The connection watches
+   * the account from then on. Use a fresh connection: every event until ResumeDone is counted as re-sent.
+   */
+  resume(account: number, fromSeq: number, timeoutMs = 5000): Promise<{ events: EventJson[]; done: Extract<EventJson, { type: "ResumeDone" }> }> {
+    return this.collectUntil({ type: "ResumeAccount", account, fromSeq }, "ResumeDone", false, timeoutMs) as never;
+  }
+
+  /**
+   * A fresh snapshot of the account: its Balance per asset and OpenOrder per resting order, and the AccountSnapshot
+   * with the sequence number it is valid at. The connection watches the account from then on (events after it).
+   */
+  snapshot(account: number, timeoutMs = 5000): Promise<{ events: EventJson[]; done: Extract<EventJson, { type: "AccountSnapshot" }> }> {
+    return this.collectUntil({ type: "QueryAccountSnapshot", account }, "AccountSnapshot", true, timeoutMs) as never;
+  }
+
+  private collectUntil(cmd: CommandJson, last: string, ownOnly: boolean, timeoutMs: number): Promise<{ events: EventJson[]; done: EventJson }> {
+    return new Promise((resolve, reject) => {
+      const events: EventJson[] = [];
+      let clientSeq = -1n;
+      const off = this.onEvent((e) => {
+        if (e.type === last && e.clientSeq === clientSeq) {
+          off();
+          clearTimeout(t);
+          resolve({ events, done: e });
+        } else if (e.clientSeq === clientSeq && (e.type === "CommandRejected" || e.type === "OrderRejected")) {
+          off();
+          clearTimeout(t);
+          reject(new Error(`${cmd.type} refused: ${(e as { message: string }).message}`));
+        } else if (!ownOnly || e.clientSeq === clientSeq) {
+          events.push(e);
+        }
+      });
+      const t = setTimeout(() => {
+        off();
+        reject(new Error(`no ${last} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      clientSeq = this.send(cmd);
+    });
+  }
+
   /** Resolves on the first event matching `predicate` (rejects after `timeoutMs`). */
   waitFor(predicate: (e: EventJson) => boolean, timeoutMs = 5000): Promise<EventJson> {
     return new Promise((resolve, reject) => {
@@ -172,9 +222,9 @@ export class CrossbookClient {
     });
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
     this.ws.close();
-    return this.closed;
+    await this.closed;
   }
 }
 

@@ -31,6 +31,8 @@ import {
   LOGIN,
   REGISTER_API_KEY,
   REVOKE_API_KEY,
+  QUERY_ACCOUNT_SNAPSHOT,
+  RESUME_ACCOUNT,
   QUERY_POOL_STATS,
   QUERY_RATE_CURVE,
   REDEEM,
@@ -87,6 +89,10 @@ export const DecodedKind = {
   Unsubscribe: 3,
   /** Gateway-only (X6): a login; see DecodeResult.loginKey, loginSignature, loginTimestampMs, loginWindowMs. */
   Login: 4,
+  /** Gateway-only: re-send an account's logged events from `account`, `fromSeq` (ResumeAccount). */
+  ResumeAccount: 5,
+  /** Gateway-only: an account snapshot of `account` (QueryAccountSnapshot). */
+  AccountSnapshot: 6,
 } as const;
 export type DecodedKind = (typeof DecodedKind)[keyof typeof DecodedKind];
 
@@ -113,6 +119,8 @@ export class DecodeResult {
   loginSignature: Uint8Array | null = null;
   loginTimestampMs = 0;
   loginWindowMs = 0;
+  /** ResumeAccount: the first sequence number asked for. */
+  fromSeq = 0;
 
   reset(): void {
     this.clientSeq = 0n;
@@ -129,6 +137,7 @@ export class DecodeResult {
     this.loginSignature = null;
     this.loginTimestampMs = 0;
     this.loginWindowMs = 0;
+    this.fromSeq = 0;
   }
 }
 
@@ -280,6 +289,9 @@ function decodeFrame(config: ExchangeConfig, out: CommandRecord, result: DecodeR
     case Command.Subscribe:
     case Command.Unsubscribe:
       return decodeSubscription(type, config, result);
+    case Command.ResumeAccount:
+    case Command.QueryAccountSnapshot:
+      return decodeAccountCatchUp(type, result);
     case Command.UpdateAccountSettings:
       return decodeUpdateAccountSettings(out, result);
     case Command.SetMarkPrice:
@@ -695,6 +707,21 @@ function decodeSubscription(type: number, config: ExchangeConfig, result: Decode
   }
   result.channels = channels;
   result.kind = type === Command.Subscribe ? DecodedKind.Subscribe : DecodedKind.Unsubscribe;
+  return true;
+}
+
+/** ResumeAccount and QueryAccountSnapshot: the account (a client account id) and, for a resume, the first seq. */
+function decodeAccountCatchUp(type: number, result: DecodeResult): boolean {
+  const resume = type === Command.ResumeAccount;
+  const account = u32(resume ? RESUME_ACCOUNT.slot.account : QUERY_ACCOUNT_SNAPSHOT.slot.account);
+  result.account = account;
+  if (!checkAccount(account, "account", result)) return false;
+  if (resume) {
+    const fromSeq = u64(RESUME_ACCOUNT.slot.from_seq);
+    if (fromSeq === 0n || fromSeq > MAX_SAFE) return reject(result, RejectCode.InvalidField, `from_seq ${fromSeq} is not a sequence number (1..${Number.MAX_SAFE_INTEGER})`);
+    result.fromSeq = Number(fromSeq);
+  }
+  result.kind = resume ? DecodedKind.ResumeAccount : DecodedKind.AccountSnapshot;
   return true;
 }
 

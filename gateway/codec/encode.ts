@@ -20,6 +20,9 @@ import {
 import {
   AccountCollateral,
   AccountSettings,
+  AccountSnapshot,
+  OpenOrder,
+  ResumeDone,
   AssetCollateral,
   Balance,
   BookTicker,
@@ -508,4 +511,51 @@ export function encodeTicker(market: number, t: TickerStats, config: ExchangeCon
   Ticker.addQuoteVolume(builder, decimal(t.quoteVolume, decimalsOf(config, m.quoteAsset)));
   Ticker.addTradeCount(builder, BigInt(t.tradeCount));
   return finish(Event.Ticker, Ticker.endTicker(builder), 0n, 0, 0);
+}
+
+/** One resting order of an account snapshot (QueryAccountSnapshot): remaining = the quantity still open. */
+export function encodeOpenOrder(
+  account: number,
+  market: number,
+  orderId: number,
+  clientId: bigint,
+  side: number,
+  price: bigint,
+  remaining: bigint,
+  clientSeq: bigint,
+  config: ExchangeConfig,
+): Uint8Array {
+  builder.clear();
+  const m = marketOf(config, market);
+  OpenOrder.startOpenOrder(builder);
+  OpenOrder.addAccount(builder, account);
+  OpenOrder.addMarket(builder, market);
+  OpenOrder.addOrderId(builder, BigInt(orderId));
+  OpenOrder.addClientId(builder, clientId);
+  OpenOrder.addSide(builder, side);
+  OpenOrder.addPrice(builder, decimal(price, PRICE_DECIMALS));
+  OpenOrder.addRemaining(builder, decimal(remaining, decimalsOf(config, m.baseAsset)));
+  return finish(Event.OpenOrder, OpenOrder.endOpenOrder(builder), clientSeq, orderId, 0);
+}
+
+/** The end of an account snapshot, valid after command `validAtSeq`. */
+export function encodeAccountSnapshot(account: number, validAtSeq: number, balances: number, orders: number, clientSeq: bigint): Uint8Array {
+  builder.clear();
+  AccountSnapshot.startAccountSnapshot(builder);
+  AccountSnapshot.addAccount(builder, account);
+  AccountSnapshot.addValidAtSeq(builder, BigInt(validAtSeq));
+  AccountSnapshot.addBalances(builder, balances);
+  AccountSnapshot.addOrders(builder, orders);
+  return finish(Event.AccountSnapshot, AccountSnapshot.endAccountSnapshot(builder), clientSeq, validAtSeq, 0);
+}
+
+/** The end of a ResumeAccount answer: how many events were re-sent, and whether the log reached back to fromSeq. */
+export function encodeResumeDone(account: number, fromSeq: number, events: number, complete: boolean, clientSeq: bigint): Uint8Array {
+  builder.clear();
+  ResumeDone.startResumeDone(builder);
+  ResumeDone.addAccount(builder, account);
+  ResumeDone.addFromSeq(builder, BigInt(fromSeq));
+  ResumeDone.addEvents(builder, events);
+  ResumeDone.addComplete(builder, complete);
+  return finish(Event.ResumeDone, ResumeDone.endResumeDone(builder), clientSeq, 0, 0);
 }

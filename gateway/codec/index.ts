@@ -17,7 +17,10 @@ export {
   writeKeyWords,
 } from "./decode.ts";
 export {
+  encodeAccountSnapshot,
   encodeBookTicker,
+  encodeOpenOrder,
+  encodeResumeDone,
   encodeDepthDelta,
   encodeDepthSnapshot,
   encodeEvent,

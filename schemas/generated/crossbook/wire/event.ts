@@ -2,6 +2,7 @@
 
 import { AccountCollateral } from '../../crossbook/wire/account-collateral.ts';
 import { AccountSettings } from '../../crossbook/wire/account-settings.ts';
+import { AccountSnapshot } from '../../crossbook/wire/account-snapshot.ts';
 import { AssetCollateral } from '../../crossbook/wire/asset-collateral.ts';
 import { Balance } from '../../crossbook/wire/balance.ts';
 import { BookTicker } from '../../crossbook/wire/book-ticker.ts';
@@ -15,11 +16,13 @@ import { InterestEntry } from '../../crossbook/wire/interest-entry.ts';
 import { MaxBorrowQuantity } from '../../crossbook/wire/max-borrow-quantity.ts';
 import { MaxOrderQuantity } from '../../crossbook/wire/max-order-quantity.ts';
 import { MaxWithdrawalQuantity } from '../../crossbook/wire/max-withdrawal-quantity.ts';
+import { OpenOrder } from '../../crossbook/wire/open-order.ts';
 import { OrderAccepted } from '../../crossbook/wire/order-accepted.ts';
 import { OrderDone } from '../../crossbook/wire/order-done.ts';
 import { OrderRejected } from '../../crossbook/wire/order-rejected.ts';
 import { PoolStats } from '../../crossbook/wire/pool-stats.ts';
 import { RateCurvePoint } from '../../crossbook/wire/rate-curve-point.ts';
+import { ResumeDone } from '../../crossbook/wire/resume-done.ts';
 import { Ticker } from '../../crossbook/wire/ticker.ts';
 import { Trade } from '../../crossbook/wire/trade.ts';
 
@@ -47,13 +50,16 @@ export enum Event {
   PoolStats = 19,
   RateCurvePoint = 20,
   InterestEntry = 21,
-  MaxBorrowQuantity = 22
+  MaxBorrowQuantity = 22,
+  OpenOrder = 23,
+  AccountSnapshot = 24,
+  ResumeDone = 25
 }
 
 export function unionToEvent(
   type: Event,
-  accessor: (obj:AccountCollateral|AccountSettings|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|Ticker|Trade) => AccountCollateral|AccountSettings|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|Ticker|Trade|null
-): AccountCollateral|AccountSettings|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|Ticker|Trade|null {
+  accessor: (obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|Ticker|Trade) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|Ticker|Trade|null
+): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|Ticker|Trade|null {
   switch(Event[type]) {
     case 'NONE': return null; 
     case 'OrderAccepted': return accessor(new OrderAccepted())! as OrderAccepted;
@@ -78,15 +84,18 @@ export function unionToEvent(
     case 'RateCurvePoint': return accessor(new RateCurvePoint())! as RateCurvePoint;
     case 'InterestEntry': return accessor(new InterestEntry())! as InterestEntry;
     case 'MaxBorrowQuantity': return accessor(new MaxBorrowQuantity())! as MaxBorrowQuantity;
+    case 'OpenOrder': return accessor(new OpenOrder())! as OpenOrder;
+    case 'AccountSnapshot': return accessor(new AccountSnapshot())! as AccountSnapshot;
+    case 'ResumeDone': return accessor(new ResumeDone())! as ResumeDone;
     default: return null;
   }
 }
 
 export function unionListToEvent(
   type: Event, 
-  accessor: (index: number, obj:AccountCollateral|AccountSettings|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|Ticker|Trade) => AccountCollateral|AccountSettings|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|Ticker|Trade|null, 
+  accessor: (index: number, obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|Ticker|Trade) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|Ticker|Trade|null, 
   index: number
-): AccountCollateral|AccountSettings|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|Ticker|Trade|null {
+): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|Ticker|Trade|null {
   switch(Event[type]) {
     case 'NONE': return null; 
     case 'OrderAccepted': return accessor(index, new OrderAccepted())! as OrderAccepted;
@@ -111,6 +120,9 @@ export function unionListToEvent(
     case 'RateCurvePoint': return accessor(index, new RateCurvePoint())! as RateCurvePoint;
     case 'InterestEntry': return accessor(index, new InterestEntry())! as InterestEntry;
     case 'MaxBorrowQuantity': return accessor(index, new MaxBorrowQuantity())! as MaxBorrowQuantity;
+    case 'OpenOrder': return accessor(index, new OpenOrder())! as OpenOrder;
+    case 'AccountSnapshot': return accessor(index, new AccountSnapshot())! as AccountSnapshot;
+    case 'ResumeDone': return accessor(index, new ResumeDone())! as ResumeDone;
     default: return null;
   }
 }

@@ -73,5 +73,8 @@ export enum RejectCode {
   /**
    * X6: no such API key is registered to the user.
    */
-  UnknownApiKey = 48
+  UnknownApiKey = 48,
+  ShuttingDown = 49,
+  RateLimited = 50,
+  FrameTooLarge = 51
 }

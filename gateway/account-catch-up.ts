@@ -1,0 +1,168 @@
+// Catching up after falling behind (a client cut for unread events, or one that reconnects): the gateway keeps
+//  - a bounded log of the events it sent for each watched account, so a client can ask for them again from a
+//    sequence number it names (ResumeAccount), and
+//  - a view of every account's balances and resting orders, kept from the engine's events, so a client can take a
+//    fresh snapshot valid at a sequence point instead (QueryAccountSnapshot).
+// Both are the gateway's own copies (the engine's stages own the state); both are bounded by named limits.
+import { EventKind, EventRecord, type ExchangeConfig } from "../engine/model/index.ts";
+import { encodeAccountSnapshot, encodeEvent, encodeOpenOrder } from "./codec/index.ts";
+
+/** Bytes of encoded events kept per logged account; the oldest are dropped beyond it. */
+export const ACCOUNT_EVENT_LOG_BYTES_MAX = 256 * 1024;
+/** Accounts whose events are logged at once; the one watched least recently is forgotten beyond it. */
+export const ACCOUNT_EVENT_LOGS_MAX = 1024;
+
+class AccountLog {
+  readonly seqs: number[] = [];
+  readonly frames: Uint8Array[] = [];
+  bytes = 0;
+  /** Events of commands from this seq on are all in the log (earlier ones were dropped or never logged). */
+  coversFromSeq: number;
+
+  constructor(fromSeq: number) {
+    this.coversFromSeq = fromSeq;
+  }
+
+  push(seq: number, frame: Uint8Array): void {
+    this.seqs.push(seq);
+    this.frames.push(frame);
+    this.bytes += frame.length;
+    let drop = 0;
+    while (this.bytes > ACCOUNT_EVENT_LOG_BYTES_MAX && drop < this.frames.length - 1) {
+      this.bytes -= this.frames[drop]!.length;
+      if (this.seqs[drop]! + 1 > this.coversFromSeq) this.coversFromSeq = this.seqs[drop]! + 1;
+      drop++;
+    }
+    if (drop > 0) {
+      this.seqs.splice(0, drop);
+      this.frames.splice(0, drop);
+    }
+  }
+}
+
+/** The events sent for each watched account, as they were sent to its watchers (client_seq 0). */
+export class AccountEventLog {
+  private readonly logs = new Map<number, AccountLog>();
+
+  constructor(private readonly config: ExchangeConfig) {}
+
+  /**
+   * Starts (or refreshes) logging `account`: every event of a command after `doneSeq` (the last command the engine
+   * finished) will be in the log. The least recently tracked account is forgotten beyond ACCOUNT_EVENT_LOGS_MAX.
+   */
+  track(account: number, doneSeq: number): void {
+    const log = this.logs.get(account);
+    if (log !== undefined) {
+      this.logs.delete(account);
+      this.logs.set(account, log);
+      return;
+    }
+    if (this.logs.size >= ACCOUNT_EVENT_LOGS_MAX) this.logs.delete(this.logs.keys().next().value!);
+    this.logs.set(account, new AccountLog(doneSeq + 1));
+  }
+
+  /** Logs one engine event for its account (and a fill for its maker's account, in the maker's view). */
+  record(e: EventRecord): void {
+    if (this.logs.size === 0) return;
+    const log = this.logs.get(e.account);
+    if (log !== undefined) log.push(e.seq, encodeEvent(e, 0n, this.config).slice());
+    if (e.kind === EventKind.Fill && e.makerAccount !== e.account) {
+      const maker = this.logs.get(e.makerAccount);
+      if (maker !== undefined) maker.push(e.seq, encodeEvent(e, 0n, this.config, true).slice());
+    }
+  }
+
+  /**
+   * Sends again every logged event of `account` from the first one of a command with seq ≥ fromSeq, in the order
+   * they were first sent (so a fill of an earlier command that was sent after it comes too). Returns how many were
+   * sent, and whether the log reaches back to fromSeq (complete) — if not, some events are gone: take a snapshot.
+   */
+  replay(account: number, fromSeq: number, send: (frame: Uint8Array) => void): { events: number; complete: boolean } {
+    const log = this.logs.get(account);
+    if (log === undefined) return { events: 0, complete: false };
+    let first = log.seqs.length;
+    for (let i = 0; i < log.seqs.length; i++) {
+      if (log.seqs[i]! >= fromSeq) {
+        first = i;
+        break;
+      }
+    }
+    for (let i = first; i < log.frames.length; i++) send(log.frames[i]!);
+    return { events: log.frames.length - first, complete: fromSeq >= log.coversFromSeq };
+  }
+}
+
+/** A resting order as the gateway sees it from OrderAccepted, Fill and OrderDone events. */
+interface OrderRow {
+  market: number;
+  orderId: number;
+  clientId: bigint;
+  side: number;
+  price: bigint;
+  remaining: bigint;
+}
+
+/** Every account's latest Balance per asset and its resting orders, kept from the engine's events in order. */
+export class AccountView {
+  private readonly balances = new Map<number, (EventRecord | undefined)[]>();
+  private readonly orders = new Map<number, Map<number, OrderRow>>();
+
+  constructor(private readonly config: ExchangeConfig) {}
+
+  apply(e: EventRecord): void {
+    switch (e.kind) {
+      case EventKind.Balance: {
+        let row = this.balances.get(e.account);
+        if (row === undefined) {
+          row = new Array<EventRecord | undefined>(this.config.assets.length);
+          this.balances.set(e.account, row);
+        }
+        const copy = row[e.asset] ?? new EventRecord();
+        copy.copyFrom(e);
+        row[e.asset] = copy;
+        return;
+      }
+      case EventKind.OrderAccepted: {
+        let open = this.orders.get(e.account);
+        if (open === undefined) {
+          open = new Map();
+          this.orders.set(e.account, open);
+        }
+        open.set(e.orderId, { market: e.market, orderId: e.orderId, clientId: e.clientId, side: e.side, price: e.price, remaining: e.quantity });
+        return;
+      }
+      case EventKind.Fill:
+        this.reduce(e.account, e.orderId, e.quantity);
+        this.reduce(e.makerAccount, e.makerOrderId, e.quantity);
+        return;
+      case EventKind.OrderDone: {
+        const open = this.orders.get(e.account);
+        if (open === undefined) return;
+        open.delete(e.orderId);
+        if (open.size === 0) this.orders.delete(e.account);
+        return;
+      }
+    }
+  }
+
+  private reduce(account: number, orderId: number, quantity: bigint): void {
+    const order = this.orders.get(account)?.get(orderId);
+    if (order !== undefined) order.remaining -= quantity;
+  }
+
+  /**
+   * Sends the snapshot of `account` valid after command `validAtSeq`: a Balance per asset it ever held, an OpenOrder
+   * per resting order (by order id), then AccountSnapshot. Every frame carries the request's clientSeq.
+   */
+  sendSnapshot(account: number, validAtSeq: number, clientSeq: bigint, send: (frame: Uint8Array) => void): void {
+    let balances = 0;
+    for (const b of this.balances.get(account) ?? []) {
+      if (b === undefined) continue;
+      send(encodeEvent(b, clientSeq, this.config));
+      balances++;
+    }
+    const open = [...(this.orders.get(account)?.values() ?? [])].sort((a, b) => a.orderId - b.orderId);
+    for (const o of open) send(encodeOpenOrder(account, o.market, o.orderId, o.clientId, o.side, o.price, o.remaining, clientSeq, this.config));
+    send(encodeAccountSnapshot(account, validAtSeq, balances, open.length, clientSeq));
+  }
+}

@@ -1,0 +1,196 @@
+// What no client can break (X5): one server per data directory and per port; typed rejects and named limits for
+// oversized frames, command rates per address, connections per address and events a client does not read (the
+// slowest consumer is cut first, with a close frame and a reason); read-only queries are not journaled.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { journalBatches } from "../engine/journal/index.ts";
+import { CommandKind, type EventSink } from "../engine/model/index.ts";
+import { configDigest, Engine, loadConfig } from "../engine/pipeline/index.ts";
+import { type EventJson } from "../gateway/client/codec.ts";
+import { CrossbookClient } from "../gateway/client/ws-client.ts";
+import { DATA_LOCK_FILE } from "../gateway/data-lock.ts";
+import { CLOSE_MESSAGE_TOO_BIG, CLOSE_TRY_AGAIN_LATER } from "../gateway/limits.ts";
+import { JOURNAL_FILE, startServer, type GatewayLimits, type RunningServer } from "../gateway/server.ts";
+import { getBalances, connectUser } from "./helpers/auth.ts";
+import { floodUntil, nonReadingClient } from "./helpers/raw-ws.ts";
+
+const BIN = new URL("../bin/crossbook.mjs", import.meta.url).pathname;
+const config = loadConfig();
+const running: RunningServer[] = [];
+
+afterEach(async () => {
+  for (const s of running.splice(0)) await s.stop();
+});
+
+async function serve(limits: Partial<GatewayLimits> = {}, dataDir = mkdtempSync(join(tmpdir(), "crossbook-limits-"))): Promise<{ server: RunningServer; url: string; dataDir: string }> {
+  const server = await startServer({ config, host: "127.0.0.1", port: 0, dataDir, tickIntervalMs: 0, log: () => {}, limits });
+  running.push(server);
+  return { server, url: `ws://127.0.0.1:${server.port}`, dataDir };
+}
+
+/** `crossbook start` in a child process; returns its exit status and output (it is expected to refuse). */
+function startRefused(args: string[]): { status: number | null; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, "start", "--tick-ms", "0", ...args], { encoding: "utf8", timeout: 30_000 });
+  return { status: r.status, stderr: r.stderr };
+}
+
+describe("one server per data directory and per port", () => {
+  it("X5: a second server on the same data directory refuses to start, naming the holder's pid; one on the same port refuses too", async () => {
+    const { server, dataDir } = await serve();
+    expect(readFileSync(join(dataDir, DATA_LOCK_FILE), "utf8").trim()).toBe(String(process.pid));
+    const sameDir = startRefused(["--port", "0", "--data", dataDir]);
+    expect(sameDir.status).toBe(2);
+    expect(sameDir.stderr).toBe(`crossbook: data directory ${dataDir} is in use by another crossbook (pid ${process.pid}): one server per data directory\n`);
+    // In the same process as well (a second startServer on the directory).
+    await expect(startServer({ config, host: "127.0.0.1", port: 0, dataDir, tickIntervalMs: 0, log: () => {} })).rejects.toThrow(`(pid ${process.pid})`);
+    const samePort = startRefused(["--port", String(server.port), "--data", mkdtempSync(join(tmpdir(), "crossbook-limits-"))]);
+    expect(samePort.status).toBe(2);
+    expect(samePort.stderr).toBe(`crossbook: cannot listen on 127.0.0.1:${server.port}: the port is in use (by another crossbook?)\n`);
+  }, 60_000);
+
+  it("X5: a lock left by a killed server (its pid is gone) is taken over; a stopped server leaves no lock", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "crossbook-limits-"));
+    const dead = spawnSync(process.execPath, ["-e", ""]).pid!;
+    writeFileSync(join(dataDir, DATA_LOCK_FILE), `${dead}\n`);
+    const { server } = await serve({}, dataDir);
+    expect(readFileSync(join(dataDir, DATA_LOCK_FILE), "utf8").trim()).toBe(String(process.pid));
+    await server.stop();
+    running.splice(0);
+    expect(existsSync(join(dataDir, DATA_LOCK_FILE))).toBe(false);
+  }, 30_000);
+});
+
+describe("limits with typed rejects", () => {
+  it("X5: a frame over 1,024 bytes gets a FrameTooLarge reject and a 1009 close with the reason", async () => {
+    const { url } = await serve();
+    const c = await CrossbookClient.connect(url);
+    const reject = c.waitFor(() => true);
+    c.sendRaw(new Uint8Array(2000));
+    expect(await reject).toMatchObject({ type: "CommandRejected", code: "FrameTooLarge", message: "frame of 2000 bytes is over the limit of 1024" });
+    expect(await c.closed).toEqual({ code: CLOSE_MESSAGE_TOO_BIG, reason: "frame of 2000 bytes is over the limit of 1024" });
+  }, 30_000);
+
+  it("X5: commands over an address's rate are refused with RateLimited on every connection from it, and nothing is queued", async () => {
+    // A burst of 102: the two logins (X6) take two tokens of it, the deposits share the other 100.
+    const { server, url } = await serve({ addressCommandBurst: 102, addressCommandsPerSecond: 1e-6 });
+    const a = await CrossbookClient.connect(url, { key: server.operatorKey });
+    const b = await CrossbookClient.connect(url, { key: server.operatorKey });
+    const answers: EventJson[] = [];
+    a.onEvent((e) => answers.push(e));
+    b.onEvent((e) => answers.push(e));
+    for (let i = 0; i < 80; i++) a.send({ type: "Deposit", account: 16, asset: 0, amount: "1" });
+    for (let i = 0; i < 80; i++) b.send({ type: "Deposit", account: 32, asset: 0, amount: "1" });
+    const usdc = async (account: number): Promise<string> => {
+      const r = await getBalances(server.port, account, server.operatorKey);
+      return ((await r.json()) as { balances: { available: string }[] }).balances[0]!.available;
+    };
+    while (answers.filter((e) => e.type === "CommandAccepted" || e.type === "CommandRejected").length < 160) await new Promise((r) => setTimeout(r, 10));
+    const rejected = answers.filter((e) => e.type === "CommandRejected");
+    expect(rejected).toHaveLength(60);
+    expect(rejected.every((e) => (e as { code: string }).code === "RateLimited")).toBe(true);
+    expect((rejected[0] as { message: string }).message).toBe("rate limit: too many commands per second from this address");
+    // The address's burst of 100, shared by both connections in whatever order their frames arrived: each accepted
+    // deposit credited exactly once, no refused one.
+    const acceptedFor = (account: number): number => answers.filter((e) => e.type === "CommandAccepted" && (e as { account: number }).account === account).length;
+    expect(acceptedFor(16) + acceptedFor(32)).toBe(100);
+    expect(await usdc(16)).toBe(String(acceptedFor(16)));
+    expect(await usdc(32)).toBe(String(acceptedFor(32)));
+    await a.close();
+    await b.close();
+  }, 30_000);
+
+  it("X5: connections per address are bounded: the one over the limit is refused at the upgrade (HTTP 429)", async () => {
+    const { url } = await serve({ connectionsPerAddressMax: 3 });
+    const open = [await CrossbookClient.connect(url), await CrossbookClient.connect(url), await CrossbookClient.connect(url)];
+    await expect(CrossbookClient.connect(url)).rejects.toThrow("cannot connect");
+    await open[0]!.close();
+    // A closed connection frees its place.
+    const again = await CrossbookClient.connect(url);
+    for (const c of [again, ...open.slice(1)]) await c.close();
+  }, 30_000);
+
+  it("X5: read-only queries are answered in sequence but add nothing to the journal, and the state hash equals a replay", async () => {
+    const { server, url, dataDir } = await serve();
+    const operator = await CrossbookClient.connect(url, { key: server.operatorKey });
+    const c = await connectUser(url, operator, 1);
+    await operator.request({ type: "Deposit", account: 16, asset: 0, amount: "1000" }, 20);
+    await c.request({ type: "LimitOrder", account: 16, market: 0, side: "Buy", price: "50000", quantity: "0.01" }, 20);
+    const journal = join(dataDir, JOURNAL_FILE);
+    const bytesBefore = statSync(journal).size;
+    const queries = [
+      { type: "QueryCollateral", account: 16 },
+      { type: "QueryMaxOrder", account: 16, market: 0, side: "Buy", price: "50000" },
+      { type: "QueryMaxWithdrawal", account: 16, asset: 0 },
+      { type: "QueryPoolStats" },
+      { type: "QueryRateCurve", asset: 0, points: 5 },
+      { type: "QueryInterestHistory", account: 16 },
+      { type: "QueryMaxBorrow", account: 16, asset: 0 },
+    ] as const;
+    let answered = 0;
+    for (let round = 0; round < 30; round++) {
+      for (const q of queries) answered += (await c.request(q, 5)).length > 0 ? 1 : 0;
+    }
+    expect(answered).toBe(30 * queries.length);
+    expect(statSync(journal).size).toBe(bytesBefore);
+    // A query between two journaled commands: the journal holds both commands and nothing else.
+    await operator.request({ type: "Deposit", account: 16, asset: 0, amount: "1" }, 20);
+    expect((await c.request({ type: "QueryMaxWithdrawal", account: 16, asset: 0 }, 20))[0]).toMatchObject({ type: "MaxWithdrawalQuantity", quantity: "501" });
+    const live = await server.stateHash();
+    await c.close();
+    await operator.close();
+    const engine = new Engine(config);
+    const discard: EventSink = { publish: () => {} };
+    const kinds: number[] = [];
+    for (const b of journalBatches(journal, configDigest(config))) {
+      for (let i = 0; i < b.count; i++) kinds.push(b.commands[i]!.kind);
+      engine.processBatch(b.commands, b.count, discard);
+    }
+    // The key registration is journaled too (X6): the gateway rebuilds its key registry from the journal.
+    expect(kinds).toEqual([CommandKind.RegisterApiKey, CommandKind.Deposit, CommandKind.PlaceOrder, CommandKind.Deposit]);
+    expect(engine.stateHash()).toBe(live);
+  }, 60_000);
+});
+
+describe("events a client does not read", () => {
+  it("X5: a non-reading client is cut at the global cap (close 1013 with a reason), the slowest first, while a reading client gets every answer", async () => {
+    const CAP = 1024 * 1024;
+    const { server, url } = await serve({ unsentGlobalMaxBytes: CAP, sessionUnsentMaxBytes: 64 * CAP });
+    const hog = await nonReadingClient(server.port, "/");
+    const normal = await CrossbookClient.connect(url, { key: server.operatorKey });
+    let accepted = 0;
+    normal.onEvent((e) => {
+      if (e.type === "CommandAccepted") accepted++;
+    });
+    // Large answers for the hog until it is cut; meanwhile the normal client deposits and reads.
+    const flooding = floodUntil(hog, () => server.stats().slowConsumersCut > 0);
+    const DEPOSITS = 2000;
+    for (let i = 0; i < DEPOSITS; i++) {
+      normal.send({ type: "Deposit", account: 16 * (10 + (i % 50)), asset: 0, amount: "1" });
+      if (i % 100 === 99) await new Promise((r) => setTimeout(r, 5));
+    }
+    const deadline = Date.now() + 30_000;
+    while ((accepted < DEPOSITS || server.stats().slowConsumersCut === 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await flooding;
+    expect(accepted).toBe(DEPOSITS);
+    expect(server.stats().slowConsumersCut).toBe(1);
+    expect(server.stats().unsentPeakBytes).toBeLessThanOrEqual(CAP);
+    const close = await hog.resume();
+    expect(close?.code).toBe(CLOSE_TRY_AGAIN_LATER);
+    expect(close?.reason).toMatch(/^behind: slowest of all clients with \d+ bytes unsent \(server limit reached\); reconnect and resume$/);
+    expect(server.stats().sessions).toBe(1);
+    await normal.close();
+  }, 60_000);
+
+  it("X5: a client over its own unsent limit gets a close frame with the reason (1013), not a dropped connection (1006)", async () => {
+    const LIMIT = 256 * 1024;
+    const { server } = await serve({ sessionUnsentMaxBytes: LIMIT });
+    const hog = await nonReadingClient(server.port, "/");
+    await floodUntil(hog, () => server.stats().slowConsumersCut > 0);
+    const close = await hog.resume();
+    expect(close?.code).toBe(CLOSE_TRY_AGAIN_LATER);
+    expect(close?.reason).toMatch(new RegExp(`^behind: \\d+ bytes of events unsent \\(limit ${LIMIT}\\); reconnect and resume$`));
+  }, 60_000);
+});
