@@ -1,14 +1,49 @@
 // The command line never answers a person with a stack trace (X5): `--help` on every subcommand prints its usage
 // (exit 0); a mistyped option, a negative number, a missing value or argument is one clear line on stderr (exit 2).
 import { spawnSync } from "node:child_process";
-import { describe, expect, it } from "vitest";
-import { CLIENT_VERBS, usageOf } from "../gateway/client/cli.ts";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { CLIENT_VERBS, main, usageOf } from "../gateway/client/cli.ts";
 
 const BIN = new URL("../bin/crossbook.mjs", import.meta.url).pathname;
 
-function run(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", timeout: 30_000 });
+function spawned(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", timeout: 60_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+class Exited {
+  constructor(readonly code: number) {}
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+/** Runs the CLI's main() in this process (what bin/crossbook.mjs runs), capturing its output and exit code. */
+async function run(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  let stdout = "";
+  let stderr = "";
+  vi.spyOn(process.stdout, "write").mockImplementation(((chunk: string) => {
+    stdout += chunk;
+    return true;
+  }) as never);
+  vi.spyOn(process.stderr, "write").mockImplementation(((chunk: string) => {
+    stderr += chunk;
+    return true;
+  }) as never);
+  vi.spyOn(process, "exit").mockImplementation(((code?: number) => {
+    throw new Exited(code ?? 0);
+  }) as never);
+  let status = 0;
+  try {
+    await main(args);
+  } catch (e) {
+    if (!(e instanceof Exited)) throw e;
+    status = e.code;
+  } finally {
+    vi.restoreAllMocks();
+  }
+  return { status, stdout, stderr };
 }
 
 describe("crossbook CLI usage", () => {
@@ -20,16 +55,16 @@ describe("crossbook CLI usage", () => {
     }
   });
 
-  it("X5: --help on start, replay, journal-hash, client and a client subcommand prints the usage and exits 0", () => {
+  it("X5: --help on start, replay, journal-hash, client and a client subcommand prints the usage and exits 0", async () => {
     for (const args of [["start", "--help"], ["replay", "--help"], ["journal-hash", "-h"], ["client", "--help"], ["client", "order", "--help"]]) {
-      const r = run(args);
+      const r = await run(args);
       expect(r.status, args.join(" ")).toBe(0);
       expect(r.stderr).toBe("");
       expect(r.stdout).toBe(`${usageOf(args[0]!, args[0] === "client" && args[1] !== "--help" ? args[1] : undefined)}\n`);
     }
   }, 120_000);
 
-  it("X5: usage errors are one line on stderr with exit code 2, never a stack trace", () => {
+  it("X5: usage errors are one line on stderr with exit code 2, never a stack trace", async () => {
     const cases: [string[], string][] = [
       [["start", "--prot", "8080"], "crossbook: start: unknown option --prot (see: crossbook start --help)"],
       [["start", "--port", "-1"], "crossbook: start: --port must not be negative (got -1) (see: crossbook start --help)"],
@@ -44,10 +79,17 @@ describe("crossbook CLI usage", () => {
       [["bogus"], 'crossbook: unknown command "bogus" (see: crossbook --help)'],
     ];
     for (const [args, line] of cases) {
-      const r = run(args);
+      const r = await run(args);
       expect(r.status, args.join(" ")).toBe(2);
       expect(r.stderr, args.join(" ")).toBe(`${line}\n`);
       expect(r.stdout).toBe("");
     }
+  }, 120_000);
+
+  it("X5: through bin/crossbook.mjs as a person runs it: --help exits 0, a mistyped option is one line with exit 2", () => {
+    const help = spawned(["client", "deposit", "--help"]);
+    expect(help).toEqual({ status: 0, stdout: `${usageOf("client", "deposit")}\n`, stderr: "" });
+    const typo = spawned(["start", "--prot", "8080"]);
+    expect(typo).toEqual({ status: 2, stdout: "", stderr: "crossbook: start: unknown option --prot (see: crossbook start --help)\n" });
   }, 120_000);
 });

@@ -74,9 +74,13 @@ const USAGE = `crossbook — cross-margin exchange engine
 Accounts: user × 16 + sub-account (0 = main, 1..10): user 1's main account is 16.
 ASSET and MARKET take a symbol (BTC, BTC_USDC) or an id.`;
 
+/** A usage error: main() prints it as one line and exits 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
 function fail(message: string): never {
-  process.stderr.write(`crossbook: ${message}\n`);
-  process.exit(2);
+  throw new UsageError(message);
 }
 
 /** The usage lines of one subcommand (`crossbook start`, `crossbook client deposit`, …) cut from USAGE. */
@@ -97,11 +101,11 @@ export function usageOf(command: string, verb?: string): string {
   return out.join("\n");
 }
 
-/** Prints a subcommand's usage and exits 0 when its arguments ask for help. */
-function helpRequested(argv: readonly string[], command: string, verb?: string): void {
-  if (!argv.includes("--help") && !argv.includes("-h")) return;
+/** Prints a subcommand's usage when its arguments ask for help; true then (the subcommand does nothing else). */
+function helpRequested(argv: readonly string[], command: string, verb?: string): boolean {
+  if (!argv.includes("--help") && !argv.includes("-h")) return false;
   process.stdout.write(`${usageOf(command, verb)}\n`);
-  process.exit(0);
+  return true;
 }
 
 /**
@@ -149,7 +153,7 @@ function intOption(v: string | undefined, name: string, dflt: number, min: numbe
 }
 
 async function start(argv: string[]): Promise<void> {
-  helpRequested(argv, "start");
+  if (helpRequested(argv, "start")) return;
   const { values, positionals } = parse(argv, {
       host: { type: "string", default: "127.0.0.1" },
       port: { type: "string", default: "8080" },
@@ -217,7 +221,7 @@ function printReject(config: ExchangeConfig, clientSeq: bigint, code: number, me
 }
 
 function replay(argv: string[]): void {
-  helpRequested(argv, "replay");
+  if (helpRequested(argv, "replay")) return;
   const { values, positionals } = parse(argv, { config: { type: "string" } }, "replay");
   const file = positionals[0] ?? fail("replay needs a FILE.jsonl (see: crossbook replay --help)");
   if (positionals.length > 1) fail(`replay: unexpected argument "${positionals[1]}" (see: crossbook replay --help)`);
@@ -261,7 +265,7 @@ function replay(argv: string[]): void {
 }
 
 function journalHash(argv: string[]): void {
-  helpRequested(argv, "journal-hash");
+  if (helpRequested(argv, "journal-hash")) return;
   const { values, positionals } = parse(argv, { data: { type: "string", default: "data" }, config: { type: "string" } }, "journal-hash");
   if (positionals.length > 0) fail(`journal-hash: unexpected argument "${positionals[0]}" (see: crossbook journal-hash --help)`);
   const config = configFrom(values.config as string | undefined);
@@ -323,7 +327,7 @@ export const CLIENT_VERBS = [
 
 async function client(argv: string[]): Promise<void> {
   const firstPositional = argv.find((a) => !a.startsWith("-"));
-  helpRequested(argv, "client", firstPositional);
+  if (helpRequested(argv, "client", firstPositional)) return;
   const parsed = parse(argv, {
       url: { type: "string", default: "ws://127.0.0.1:8080" },
       key: { type: "string" },
@@ -490,13 +494,15 @@ async function client(argv: string[]): Promise<void> {
         ? { type: "CancelAll", account: accountArg(args[0]) }
         : { type: "CancelAll", account: accountArg(args[0]), market: resolveId("market", args[1], pub) };
       break;
-    case "send":
+    case "send": {
+      const text = args[0] ?? fail("send needs a JSON command");
       try {
-        cmd = JSON.parse(args[0] ?? fail("send needs a JSON command")) as CommandJson;
+        cmd = JSON.parse(text) as CommandJson;
       } catch (e) {
         fail(`not JSON: ${(e as Error).message}`);
       }
       break;
+    }
     default:
       fail(`client: unknown subcommand "${verb}" (see: crossbook client --help)`);
   }
@@ -631,9 +637,9 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await run(argv);
   } catch (e) {
-    // Never a stack trace: an unexpected failure is one line too (exit 1; usage errors exit 2 in fail()).
+    // Never a stack trace: a usage error is one line with exit 2, an unexpected failure one line with exit 1.
     process.stderr.write(`crossbook: ${(e as Error).message ?? String(e)}\n`);
-    process.exit(1);
+    process.exit(e instanceof UsageError ? 2 : 1);
   }
 }
 
