@@ -577,7 +577,7 @@ function userArg(text: string | undefined): number {
 }
 
 async function keysCommand(argv: string[]): Promise<void> {
-  helpRequested(argv, "keys", argv.find((a) => !a.startsWith("-")));
+  if (helpRequested(argv, "keys", argv.find((a) => !a.startsWith("-")))) return;
   const parsed = parse(argv, {
       url: { type: "string", default: "ws://127.0.0.1:8080" },
       data: { type: "string", default: "data" },
