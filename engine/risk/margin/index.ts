@@ -60,5 +60,6 @@ export {
   maxSpotBuyQuantity,
   maxSpotSellQuantity,
   maxWithdrawal,
+  maxBorrow,
   type SpotOrderQuery,
 } from "./solvers.ts";
