@@ -283,8 +283,8 @@ describe("L rules through the engine", () => {
     h.deposit(LENDER, USDC, 10_000n * USDC_UNIT);
     h.pool(CommandKind.Lend, LENDER, USDC, 10_000n * USDC_UNIT);
     h.deposit(CAROL, SOL, 1_000n * SOL_UNIT);
-    // One borrow may take U from below the throttle (90%) to just under maxUtilization (95%).
-    expect(rejects(h.pool(CommandKind.Borrow, CAROL, USDC, 9_500n * USDC_UNIT))).toEqual(["MaxUtilization"]);
+    // One borrow may take U from below the throttle (90%) up to maxUtilization (95%), not past it (L13).
+    expect(rejects(h.pool(CommandKind.Borrow, CAROL, USDC, 9_500n * USDC_UNIT + 1n))).toEqual(["MaxUtilization"]);
     expect(accepted(h.pool(CommandKind.Borrow, CAROL, USDC, 9_200n * USDC_UNIT))).toBe(true);
     expect(rejects(h.pool(CommandKind.Borrow, CAROL, USDC, USDC_UNIT))).toEqual(["BorrowThrottled"]);
     expect(rejects(h.pool(CommandKind.Redeem, LENDER, USDC, USDC_UNIT))).toEqual(["RedeemThrottled"]);
@@ -292,6 +292,19 @@ describe("L rules through the engine", () => {
     expect(accepted(h.pool(CommandKind.Lend, BOB, USDC, 300n * USDC_UNIT))).toBe(true); // U = 9200/10300 = 89.3%
     expect(accepted(h.pool(CommandKind.Repay, CAROL, USDC, 100n * USDC_UNIT))).toBe(true);
     expect(accepted(h.pool(CommandKind.Redeem, LENDER, USDC, USDC_UNIT))).toBe(true);
+  });
+
+  it("L13: maxUtilization is a bound a borrow may reach but not exceed: a borrow to exactly 95% is accepted, one unit more is refused", () => {
+    const h = new Harness();
+    h.deposit(LENDER, USDC, 10_000n * USDC_UNIT);
+    h.pool(CommandKind.Lend, LENDER, USDC, 10_000n * USDC_UNIT);
+    h.deposit(CAROL, SOL, 1_000n * SOL_UNIT);
+    // At T0 the hour's rate is r_min = 0: no entry fee, so the debt is the amount.
+    expect(h.risk(CAROL).maxBorrowQuantity(CAROL, USDC).poolLimit).toBe(9_500n * USDC_UNIT);
+    expect(rejects(h.pool(CommandKind.Borrow, CAROL, USDC, 9_500n * USDC_UNIT + 1n))).toEqual(["MaxUtilization"]);
+    expect(accepted(h.pool(CommandKind.Borrow, CAROL, USDC, 9_500n * USDC_UNIT))).toBe(true);
+    expect(poolStats(h.poolOf(USDC)).utilization).toBe(950_000_000_000_000_000n);
+    expect(rejects(h.pool(CommandKind.Borrow, CAROL, USDC, 1n))).toEqual(["BorrowThrottled"]);
   });
 
   it("L8: the max-borrow answer is exactly what the borrow check accepts (property over deposits, marks, leverage and pool size)", () => {

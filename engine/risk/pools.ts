@@ -149,7 +149,7 @@ export class PoolBook {
   /** Units of borrow/redemption consumption the shard may still take now (reserved capacity counted as borrowed). */
   room(a: number): bigint {
     const pool = this.pools[a]!;
-    const live = utilizationRoom(pool, pool.config.maxUtilization, this.reserved[a]!);
+    const live = utilizationRoom(pool, pool.config.maxUtilization, this.reserved[a]!, true);
     if (this.shardCount === 1) return live;
     const b = this.budget[a]!;
     return b < live ? b : live;
@@ -186,12 +186,18 @@ export class PoolBook {
 
   /**
    * Checks a borrow of `amount` (plan in this.plan): the pool's own checks (state, L15, throttle L7, maxUtilization
-   * L13, liquidity) and the room (reserved capacity, K > 1 budget) → MaxUtilization.
+   * L13, liquidity) and the room (reserved capacity, K > 1 budget) → MaxUtilization. With one shard the room is
+   * taken by what the pool's total debt grows by exactly (amount + entry fee + share rounding), so a borrow may take
+   * U to maxUtilization exactly (L13); with K > 1 by amount + entry fee + 1 (the budgets' unit, see the module).
    */
   checkBorrow(account: Account, a: number, amount: bigint, nowMs: number): RejectCode {
-    const code = checkBorrow(this.pools[a]!, account.positions[a]!, amount, this.msToNext(a, nowMs), this.plan);
+    const pool = this.pools[a]!;
+    const code = checkBorrow(pool, account.positions[a]!, amount, this.msToNext(a, nowMs), this.plan);
     if (code !== RejectCode.None) return code;
-    if (amount + this.plan.entryFee + 1n > this.room(a)) return RejectCode.MaxUtilization;
+    const growth = this.shardCount === 1
+      ? owedAmount(pool.borrowShares + this.plan.shares, pool.borrowIndex) - pool.totalBorrowed
+      : amount + this.plan.entryFee + 1n;
+    if (growth > this.room(a)) return RejectCode.MaxUtilization;
     return RejectCode.None;
   }
 
