@@ -208,7 +208,7 @@ export class PoolAction {
   /**
    * The position's value (owed for Borrow/Repay, lent for Lend/Redeem) before and after, in units. After a borrow,
    * valueAfter − valueBefore − amount is what the borrow cost: the entry fee, plus at most one unit of share
-   * rounding (none at index 1.0) — the amount to record as the EntryFee interest (L14) so history sums to the debt.
+   * rounding (none at index 1.0). The EntryFee interest (L14) records the fee; the rounding unit is the pool's.
    */
   valueBefore: Amount = 0n;
   valueAfter: Amount = 0n;
