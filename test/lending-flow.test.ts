@@ -183,9 +183,13 @@ describe("the seeds' borrowing examples, exact", () => {
     h.deposit(ALICE, USDC, 1_000n * USDC_UNIT);
     h.pool(CommandKind.Borrow, ALICE, SOL, SOL_UNIT);
     h.run({ kind: CommandKind.Withdraw, account: ALICE, asset: SOL, amount: SOL_UNIT });
-    expect(accepted(h.settings(ALICE, AccountSetting.AutoLend))).toBe(true);
-    // L12: turning auto-lend on lends every available balance at once (it stays collateral).
+    const on = h.settings(ALICE, AccountSetting.AutoLend);
+    expect(accepted(on)).toBe(true);
+    // L12: turning auto-lend on lends every available balance at once (it stays collateral), and publishes it.
     expect(h.slots(ALICE, USDC)).toEqual({ available: 0n, locked: 0n, lent: 1_000n * USDC_UNIT, borrowed: 0n });
+    expect(on.filter((e) => e.kind === EventKind.Balance).map((e) => [e.account, e.asset, e.amount, e.amount2, e.lent, e.borrowed])).toEqual([
+      [ALICE, USDC, 0n, 0n, 1_000n * USDC_UNIT, 0n],
+    ]);
     h.deposit(ALICE, SOL, SOL_UNIT);
     expect(h.slots(ALICE, SOL)).toEqual({ available: 0n, locked: 0n, lent: 0n, borrowed: 0n });
     h.deposit(ALICE, SOL, 2n * SOL_UNIT);

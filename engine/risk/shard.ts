@@ -537,10 +537,7 @@ export class RiskShard {
     }
     const lendingBefore = account.isOn(AccountSetting.AutoLend);
     account.settings = (account.settings & ~mask) | values;
-    if (!lendingBefore && account.isOn(AccountSetting.AutoLend)) {
-      // L12: with auto-lend on, every available balance repays its debt, then is lent at once.
-      for (let a = 0; a < this.assetCount; a++) if (account.available[a]! > 0n) this.incoming(account, a, account.available[a]!, 0);
-    }
+    const lendsNow = !lendingBefore && account.isOn(AccountSetting.AutoLend);
     this.accepted(cmd, sink);
     const e = this.out;
     e.clear();
@@ -550,6 +547,16 @@ export class RiskShard {
     e.settings = account.settings;
     e.leverageLimit = account.leverageLimit;
     sink.publish(e);
+    if (lendsNow) {
+      // L12: with auto-lend on, every available balance repays its debt, then is lent at once; each moved balance is
+      // published (watchers and GET /balances see it leave available).
+      for (let a = 0; a < this.assetCount; a++) {
+        if (account.available[a]! <= 0n) continue;
+        this.incoming(account, a, account.available[a]!, 0);
+        this.noteChange(account, a);
+        this.publishBalance(cmd.seq, account, a, sink);
+      }
+    }
   }
 
   /**
