@@ -357,7 +357,7 @@ describe("L rules through the engine", () => {
     }
   });
 
-  it("L11: S4: A5: a spot trade and a withdrawal redeem lent units of the asset they spend, with or without the margin flag", () => {
+  it("L11: S4: A5: A2: a spot trade, a withdrawal and a transfer redeem lent units of the asset they spend, with or without the margin flag", () => {
     const h = new Harness();
     h.deposit(ALICE, USDC, 1_000n * USDC_UNIT);
     h.pool(CommandKind.Lend, ALICE, USDC, 1_000n * USDC_UNIT);
@@ -367,6 +367,13 @@ describe("L rules through the engine", () => {
     expect(accepted(h.run({ kind: CommandKind.Withdraw, account: ALICE, asset: USDC, amount: 200n * USDC_UNIT }))).toBe(true);
     expect(h.slots(ALICE, USDC)).toEqual({ available: 0n, locked: 300n * USDC_UNIT, lent: 500n * USDC_UNIT, borrowed: 0n });
     expect(rejects(h.run({ kind: CommandKind.Withdraw, account: ALICE, asset: USDC, amount: 501n * USDC_UNIT }))).toEqual(["InsufficientBalance"]);
+    // A2: a transfer out is funded as a plain withdrawal: the lent units are redeemed (it was InsufficientBalance
+    // with nothing available, while max-withdrawal said 500).
+    expect(h.risk(ALICE).maxWithdrawalQuantity(ALICE, USDC, 0).quantity).toBe(500n * USDC_UNIT);
+    expect(accepted(h.run({ kind: CommandKind.Transfer, account: ALICE, account2: ALICE + 1, asset: USDC, amount: 10n * USDC_UNIT }))).toBe(true);
+    expect(h.slots(ALICE, USDC)).toEqual({ available: 0n, locked: 300n * USDC_UNIT, lent: 490n * USDC_UNIT, borrowed: 0n });
+    expect(h.slots(ALICE + 1, USDC).available).toBe(10n * USDC_UNIT);
+    expect(rejects(h.run({ kind: CommandKind.Transfer, account: ALICE, account2: ALICE + 1, asset: USDC, amount: 491n * USDC_UNIT }))).toEqual(["InsufficientBalance"]);
   });
 
   it("L12: S2: with auto-lend on, trade proceeds and a cancelled order's hold are lent at once; the order flag autoLend lends proceeds", () => {

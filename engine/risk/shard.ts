@@ -375,26 +375,33 @@ export class RiskShard {
       this.reject(cmd, code, this.withdrawalMessage(code, account, cmd.asset, cmd.amount), sink);
       return;
     }
-    const a = cmd.asset;
+    this.takeOutflow(account, cmd.asset, cmd.amount);
+    this.accepted(cmd, sink);
+    this.publishBalance(cmd.seq, account, cmd.asset, sink);
+  }
+
+  /**
+   * Takes `amount` of `a` out of the account after withdrawalCode accepted it: the available balance, then lent units
+   * redeemed (L11), then (a margin withdrawal) a borrow of the rest (L9).
+   */
+  private takeOutflow(account: Account, a: number, amount: bigint): void {
     const available = account.available[a]!;
-    if (cmd.amount > available) {
+    if (amount > available) {
       const lent = account.lent[a]!;
-      const redeem = cmd.amount - available < lent ? cmd.amount - available : lent;
+      const redeem = amount - available < lent ? amount - available : lent;
       if (redeem > 0n) {
         if (this.pools.checkRedeem(account, a, redeem === lent ? 0n : redeem) !== RejectCode.None) throw new Error("risk invariant: checked redemption refused");
         this.pools.applyRedeem(account, a, this.nowMs);
       }
-      const short = cmd.amount - account.available[a]!;
+      const short = amount - account.available[a]!;
       if (short > 0n) {
         // Judged as one action before the redemption (withdrawalCode); the borrow after it takes the checked room.
         if (redeem === 0n && this.pools.checkBorrow(account, a, short, this.nowMs) === RejectCode.None) this.pools.applyBorrow(account, a, this.nowMs);
         else if (this.pools.borrowReserved(account, a, short, this.nowMs, true) < 0n) throw new Error("risk invariant: checked borrow refused");
       }
     }
-    account.available[a] = account.available[a]! - cmd.amount;
+    account.available[a] = account.available[a]! - amount;
     this.noteChange(account, a);
-    this.accepted(cmd, sink);
-    this.publishBalance(cmd.seq, account, a, sink);
   }
 
   /** The whole withdrawal check (A5, C8, L7, L9, L11, L15) without changing anything: RejectCode.None = accepted. */
@@ -431,7 +438,10 @@ export class RiskShard {
     }
   }
 
-  /** A2: instant between a user's own accounts; the source must pass C8 as for a withdrawal (A5). */
+  /**
+   * A2: instant between a user's own accounts; the source is judged and funded as for a plain withdrawal (A5): its
+   * available balance, then its lent units redeemed (L11), never a borrow; C8 as for a withdrawal.
+   */
   private transfer(cmd: CommandRecord, sink: EventSink): void {
     const from = this.clientAccount(cmd, sink);
     if (from === null) return;
@@ -447,13 +457,14 @@ export class RiskShard {
       this.reject(cmd, RejectCode.InvalidAmount, "transfer amount must be positive", sink);
       return;
     }
-    const available = from.available[cmd.asset]!;
-    if (available < cmd.amount) {
-      this.reject(cmd, RejectCode.InsufficientBalance, this.shortfallMessage("transfer", cmd.asset, cmd.amount, available), sink);
-      return;
-    }
-    if (!this.passesOutflow(from, cmd.asset, cmd.amount)) {
-      this.reject(cmd, RejectCode.InsufficientMargin, this.marginMessage("transfer", from), sink);
+    const code = this.withdrawalCode(from, cmd.asset, cmd.amount, 0);
+    if (code !== RejectCode.None) {
+      const message = code === RejectCode.InsufficientBalance
+        ? this.shortfallMessage("transfer", cmd.asset, cmd.amount, from.available[cmd.asset]! + from.lent[cmd.asset]!)
+        : code === RejectCode.InsufficientMargin
+          ? this.marginMessage("transfer", from)
+          : this.poolMessage(code, "transfer", cmd.asset, cmd.amount, from.available[cmd.asset]! + from.lent[cmd.asset]!);
+      this.reject(cmd, code, message, sink);
       return;
     }
     const to = this.accountOrCreate(cmd.account2);
@@ -461,9 +472,8 @@ export class RiskShard {
       this.reject(cmd, RejectCode.Overloaded, `risk shard holds the maximum of ${RISK_LIMITS.accountsPerShardMax} accounts`, sink);
       return;
     }
-    from.available[cmd.asset] = available - cmd.amount;
+    this.takeOutflow(from, cmd.asset, cmd.amount);
     to.available[cmd.asset] = to.available[cmd.asset]! + cmd.amount;
-    this.noteChange(from, cmd.asset);
     this.noteChange(to, cmd.asset);
     this.incoming(to, cmd.asset, cmd.amount, 0);
     this.accepted(cmd, sink);
