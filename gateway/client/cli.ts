@@ -49,7 +49,7 @@ const USAGE = `crossbook — cross-margin exchange engine
   crossbook client watch ACCOUNT [ACCOUNT ...]
   crossbook client market MARKET                           L2 snapshot + deltas, trades, BBO, 24 h ticker
   crossbook client send '{"type":"LimitOrder",...}'          any command as JSON (see gateway/client/codec.ts)
-  client options: [--url ws://127.0.0.1:8080] [--token T] [--data data]
+  client options: [--url ws://127.0.0.1:8080 (or CROSSBOOK_URL)] [--token T] [--data data]
 
 Accounts: user × 16 + sub-account (0 = main, 1..10): user 1's main account is 16.
 ASSET and MARKET take a symbol (BTC, BTC_USDC) or an id.`;
@@ -220,7 +220,7 @@ async function client(argv: string[]): Promise<void> {
     args: argv,
     allowPositionals: true,
     options: {
-      url: { type: "string", default: "ws://127.0.0.1:8080" },
+      url: { type: "string", default: process.env.CROSSBOOK_URL ?? "ws://127.0.0.1:8080" },
       token: { type: "string" },
       data: { type: "string", default: "data" },
       tif: { type: "string", default: "GTC" },
