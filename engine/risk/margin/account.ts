@@ -59,6 +59,8 @@ export class MarginChanges {
   readonly assetHeldIn: bigint[] = new Array<bigint>(MARGIN_CHANGES_CAPACITY).fill(0n);
   readonly assetSpendableDeltas: bigint[] = new Array<bigint>(MARGIN_CHANGES_CAPACITY).fill(0n);
   readonly assetBorrowedDeltas: bigint[] = new Array<bigint>(MARGIN_CHANGES_CAPACITY).fill(0n);
+  /** 1 when the entry has held units or explicit holdings (the evaluation skips them otherwise). */
+  readonly assetExtra = new Uint8Array(MARGIN_CHANGES_CAPACITY);
   /**
    * True for an order's fill (set by spotTradeChanges): what its flows borrow is borrowed at fill time, like the open
    * orders' borrows, so other open orders' repaying proceeds are not counted against it. False (clear()) for an action
@@ -89,14 +91,14 @@ export class MarginChanges {
 
   /** `amount` (≥ 0) units of `asset` arrive and are held (no repayment: a plain order's proceeds, S2/L10). */
   addHeld(asset: number, amount: bigint): this {
-    const i = this.assetSlot(asset);
+    const i = this.extraSlot(asset);
     this.assetHeldIn[i] = this.assetHeldIn[i]! + amount;
     return this;
   }
 
   /** The spendable units (available + lent) and the borrowed units of `asset` change by these signed amounts. */
   addHoldings(asset: number, spendableDelta: bigint, borrowedDelta: bigint): this {
-    const i = this.assetSlot(asset);
+    const i = this.extraSlot(asset);
     this.assetSpendableDeltas[i] = this.assetSpendableDeltas[i]! + spendableDelta;
     this.assetBorrowedDeltas[i] = this.assetBorrowedDeltas[i]! + borrowedDelta;
     return this;
@@ -124,10 +126,21 @@ export class MarginChanges {
     if (i >= MARGIN_CHANGES_CAPACITY) throw new RangeError(`MarginChanges: more than ${MARGIN_CHANGES_CAPACITY} assets`);
     this.assets[i] = asset;
     this.assetDeltas[i] = 0n;
-    this.assetHeldIn[i] = 0n;
-    this.assetSpendableDeltas[i] = 0n;
-    this.assetBorrowedDeltas[i] = 0n;
+    this.assetExtra[i] = 0;
     this.assetCount = i + 1;
+    return i;
+  }
+
+  /** The entry of `asset` with its held units and explicit holdings in use (zeroed on first use: the flow-only
+   * entries of the hot path never touch them). */
+  private extraSlot(asset: number): number {
+    const i = this.assetSlot(asset);
+    if (this.assetExtra[i] === 0) {
+      this.assetExtra[i] = 1;
+      this.assetHeldIn[i] = 0n;
+      this.assetSpendableDeltas[i] = 0n;
+      this.assetBorrowedDeltas[i] = 0n;
+    }
     return i;
   }
 
@@ -158,6 +171,9 @@ export class AccountMargin {
   private readonly assetOpenBorrow: bigint[];
   private readonly assetOpenInflow: bigint[];
   private readonly assetOpenRepay: bigint[];
+  /** 1 when the slot has any open-order state (borrow, proceeds, repayments); its owed units after the orders. */
+  private readonly assetHasOpen: Uint8Array;
+  private readonly assetOwedAfter: bigint[];
   private readonly assetSeen: number[];
   private readonly assetWeight: bigint[];
   private readonly assetCollateral: bigint[];
@@ -229,6 +245,8 @@ export class AccountMargin {
     this.assetOpenBorrow = zeros(n);
     this.assetOpenInflow = zeros(n);
     this.assetOpenRepay = zeros(n);
+    this.assetHasOpen = new Uint8Array(n);
+    this.assetOwedAfter = zeros(n);
     this.assetSeen = new Array<number>(n).fill(ctx.markVersion);
     this.assetWeight = ctx.haircutFlatWeight.slice();
     this.assetCollateral = zeros(n);
@@ -285,7 +303,10 @@ export class AccountMargin {
     this.assetOpenBorrow[asset] = openBorrow;
     this.assetOpenInflow[asset] = openInflow;
     this.assetOpenRepay[asset] = openRepay;
-    this.applyAsset(asset, this.heldAfterOrders(asset), this.borrowedAfterOrders(asset));
+    this.assetHasOpen[asset] = openBorrow !== 0n || openInflow !== 0n || openRepay !== 0n ? 1 : 0;
+    const owed = this.borrowedAfterOrders(asset);
+    this.assetOwedAfter[asset] = owed;
+    this.applyAsset(asset, this.heldAfterOrders(asset), owed);
   }
 
   /** The perpetual position of `market` is now `qty` (signed, base units) with average entry `entryPrice`. */
@@ -872,26 +893,41 @@ export class AccountMargin {
       const a = changes.assets[i]!;
       // Resolve the changes against the slot (see MarginChanges): explicit holdings first, then the flow, then the
       // units held whatever is owed.
-      let spendable = this.assetSpendable[a]! + changes.assetSpendableDeltas[i]!;
-      let borrowed = this.assetBorrowed[a]! + changes.assetBorrowedDeltas[i]!;
+      let spendable = this.assetSpendable[a]!;
+      let borrowed = this.assetBorrowed[a]!;
+      const extra = changes.assetExtra[i] !== 0;
+      if (extra) {
+        spendable += changes.assetSpendableDeltas[i]!;
+        borrowed += changes.assetBorrowedDeltas[i]!;
+      }
       const flow = changes.assetDeltas[i]!;
       let borrowAtFill = 0n;
       if (flow < 0n) {
-        const own = spendable < -flow ? spendable : -flow;
-        spendable -= own;
-        if (changes.borrowsAtFill) borrowAtFill = -flow - own;
-        else borrowed += -flow - own;
+        const out = -flow;
+        if (spendable >= out) spendable -= out;
+        else {
+          if (changes.borrowsAtFill) borrowAtFill = out - spendable;
+          else borrowed += out - spendable;
+          spendable = 0n;
+        }
       } else if (flow > 0n) {
-        const repaid = borrowed < flow ? borrowed : flow;
-        borrowed -= repaid;
-        spendable += flow - repaid;
+        if (borrowed === 0n) spendable += flow;
+        else {
+          const repaid = borrowed < flow ? borrowed : flow;
+          borrowed -= repaid;
+          spendable += flow - repaid;
+        }
       }
-      // Then the open orders: their repaying proceeds, their held proceeds and what they may borrow.
-      const openRepay = this.assetOpenRepay[a]!;
-      const openRepaid = openRepay < borrowed ? openRepay : borrowed;
-      const owedBefore = this.borrowedAfterOrders(a);
-      const owed = borrowed - openRepaid + this.assetOpenBorrow[a]! + borrowAtFill;
-      const held = spendable + changes.assetHeldIn[i]! + this.assetOpenInflow[a]! + openRepay - openRepaid;
+      let held = extra ? spendable + changes.assetHeldIn[i]! : spendable;
+      let owed = borrowAtFill === 0n ? borrowed : borrowed + borrowAtFill;
+      if (this.assetHasOpen[a] !== 0) {
+        // Then the open orders: their repaying proceeds, their held proceeds and what they may borrow.
+        const openRepay = this.assetOpenRepay[a]!;
+        const openRepaid = openRepay < borrowed ? openRepay : borrowed;
+        owed += this.assetOpenBorrow[a]! - openRepaid;
+        held += this.assetOpenInflow[a]! + openRepay - openRepaid;
+      }
+      const owedBefore = this.assetOwedAfter[a]!;
       this.computeAsset(a, held, owed, withMaintenance);
       if (owed === 0n && owedBefore === 0n) {
         // Collateral only, before and after: no liability, no margin on this slot.
