@@ -139,6 +139,7 @@ function runStep(step: ReadmeStep, dir: string, port: number): Promise<Run> {
   children.push(child);
   const streaming = step.args[0] === "client" && STREAMING.has(step.args[1] ?? "");
   let out = "";
+  let interrupted = false;
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
@@ -146,7 +147,11 @@ function runStep(step: ReadmeStep, dir: string, port: number): Promise<Run> {
     }, COMMAND_TIMEOUT_MS);
     const onData = (chunk: Buffer): void => {
       out += chunk.toString();
-      if (streaming && out.includes("\n") && child.exitCode === null) child.kill("SIGINT");
+      // Ctrl-C once, after its first line (the client handles it from then on).
+      if (streaming && !interrupted && out.includes("\n")) {
+        interrupted = true;
+        child.kill("SIGINT");
+      }
     };
     child.stdout!.on("data", onData);
     child.stderr!.on("data", onData);

@@ -258,8 +258,10 @@ async function client(argv: string[]): Promise<void> {
     if (accounts.length === 0) fail("watch needs at least one ACCOUNT");
     const c = await CrossbookClient.connect(url, { watch: accounts });
     c.onEvent(print);
+    // Ctrl-C is handled from the moment the line below says so.
+    const stopped = new Promise<void>((resolve) => process.on("SIGINT", () => resolve()));
     process.stdout.write(`watching ${accounts.join(", ")} — Ctrl-C to stop\n`);
-    await new Promise<void>((resolve) => process.on("SIGINT", () => resolve()));
+    await stopped;
     await c.close();
     return;
   }
@@ -268,8 +270,9 @@ async function client(argv: string[]): Promise<void> {
     const c = await CrossbookClient.connect(url);
     c.onEvent(print);
     c.send({ type: "Subscribe", market, channels: ["Depth", "Trades", "Bbo", "Ticker"] });
+    const stopped = new Promise<void>((resolve) => process.on("SIGINT", () => resolve()));
     process.stdout.write(`market data of ${pub.markets[market]!.symbol} — Ctrl-C to stop\n`);
-    await new Promise<void>((resolve) => process.on("SIGINT", () => resolve()));
+    await stopped;
     await c.close();
     return;
   }

@@ -657,9 +657,10 @@ export class AccountMargin {
         i = positionMarginUsd(l, positionImf(l, L, ctx.platformMaxLeverage, ctx.borrowImf[a]!));
         k = positionMarginUsd(l, positionMmf(l, ctx.borrowMmf[a]!));
       }
-      for (const [what, v] of [["spendable", this.assetSpendable[a]!], ["locked", this.assetLocked[a]!], ["borrowed", this.assetBorrowed[a]!], ["open-order borrow", this.assetOpenBorrow[a]!], ["open-order proceeds", this.assetOpenInflow[a]!], ["open-order repayments", this.assetOpenRepay[a]!]] as const) {
-        if (v < 0n) fail(`asset ${a} ${what}`, v, 0n);
-      }
+      if (this.assetSpendable[a]! < 0n || this.assetLocked[a]! < 0n || this.assetBorrowed[a]! < 0n) fail(`asset ${a} negative holding`, -1n, 0n);
+      if (this.assetOpenBorrow[a]! < 0n || this.assetOpenInflow[a]! < 0n || this.assetOpenRepay[a]! < 0n) fail(`asset ${a} negative open-order state`, -1n, 0n);
+      if (owed !== this.assetOwedAfter[a]) fail(`asset ${a} owed after orders`, this.assetOwedAfter[a]!, owed);
+      if ((this.assetHasOpen[a] !== 0) !== (this.assetOpenBorrow[a] !== 0n || this.assetOpenInflow[a] !== 0n || this.assetOpenRepay[a] !== 0n)) fail(`asset ${a} open flag`, BigInt(this.assetHasOpen[a]!), 0n);
       if (c !== this.assetCollateral[a]) fail(`asset ${a} collateral`, this.assetCollateral[a]!, c);
       if (l !== this.assetLiability[a]) fail(`asset ${a} liability`, this.assetLiability[a]!, l);
       if (i !== this.assetIm[a]) fail(`asset ${a} initial margin`, this.assetIm[a]!, i);
