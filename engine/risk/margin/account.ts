@@ -1,9 +1,15 @@
 // The incremental cross-margin state of one account (C2–C9): per-slot contributions and their running sums, and
 // the hypothetical "what if these balances/positions changed" evaluation behind the pre-trade check (C8).
 //
-// Slots: one per asset (the net balance: available + locked + lent − borrowed; positive → collateral, negative →
-// a borrow, which is a position of its own with the asset's borrow IMF/MMF) and one per perpetual market
-// (position quantity, cost basis, open-order quantities). Each slot keeps its contribution to the sums (collateral,
+// Slots: one per asset and one per perpetual market (position quantity, cost basis, open-order quantities). An asset
+// slot holds units (collateral, C1/C2) and owes units (a liability and a position of its own with the asset's borrow
+// IMF/MMF, C3–C5) at the same time — a borrow kept in the account is both — and is valued as the account would stand
+// after its open orders fill (C4: the risk-increasing part of open orders is exposure from the moment they rest):
+// held = available + lent + the proceeds credited to open orders (locked units count as spent), owed = borrowed −
+// the open margin orders' repaying proceeds + what open orders may borrow at fill time. The sums below are that
+// state (what every check judges); the statement's net equity is the account as it stands (currentNetEquityUsd).
+// A perpetual market's open orders enter through setPositionOrders (C4's max of "all buys" / "all sells" fill).
+// Each slot keeps its contribution to the sums (collateral,
 // liability, exposure notional, initial and maintenance margin, unrealized PnL); changing a slot recomputes that
 // slot only and adjusts the sums by the difference, so a check costs O(slots changed), never O(account).
 // Marks are read from the shared MarginContext; a slot whose mark moved is revalued lazily on the next query.
