@@ -225,7 +225,8 @@ function signedRoute(
 
 /**
  * The gateway's read-only view of balances, kept from the engine's Balance events (the risk shards own the real
- * state). Serves GET /balances without a round trip into the engine.
+ * state; every change of an account's available, locked, lent or borrowed units publishes one). Serves
+ * GET /balances without a round trip into the engine: per asset available, locked, lent and borrowed.
  */
 export class BalanceView {
   private readonly byAccount = new Map<number, bigint[]>();
@@ -235,28 +236,38 @@ export class BalanceView {
   apply(e: EventRecord): void {
     let row = this.byAccount.get(e.account);
     if (row === undefined) {
-      row = new Array<bigint>(this.assetCount * 2).fill(0n);
+      row = new Array<bigint>(this.assetCount * BALANCE_VIEW_SLOTS).fill(0n);
       this.byAccount.set(e.account, row);
     }
-    row[e.asset * 2] = e.amount;
-    row[e.asset * 2 + 1] = e.amount2;
+    const i = e.asset * BALANCE_VIEW_SLOTS;
+    row[i] = e.amount;
+    row[i + 1] = e.amount2;
+    row[i + 2] = e.lent;
+    row[i + 3] = e.borrowed;
   }
 
   describe(account: number, config: ExchangeConfig): unknown {
     const row = this.byAccount.get(account);
     return {
       account,
-      balances: config.assets.map((a) => ({
-        asset: a.symbol,
-        available: formatDecimal(row?.[a.id * 2] ?? 0n, a.decimals),
-        locked: formatDecimal(row?.[a.id * 2 + 1] ?? 0n, a.decimals),
-      })),
+      balances: config.assets.map((a) => {
+        const i = a.id * BALANCE_VIEW_SLOTS;
+        return {
+          asset: a.symbol,
+          available: formatDecimal(row?.[i] ?? 0n, a.decimals),
+          locked: formatDecimal(row?.[i + 1] ?? 0n, a.decimals),
+          lent: formatDecimal(row?.[i + 2] ?? 0n, a.decimals),
+          borrowed: formatDecimal(row?.[i + 3] ?? 0n, a.decimals),
+        };
+      }),
     };
   }
 }
 
 /** uWS listen option: bind without SO_REUSEPORT, so another process cannot listen on the same port (uWS ListenOptions). */
 const LIBUS_LISTEN_EXCLUSIVE_PORT = 1;
+/** Per asset in a BalanceView row: available, locked, lent, borrowed. */
+const BALANCE_VIEW_SLOTS = 4;
 
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const uWS = loadUws(opts.allowFallback ?? false);

@@ -51,7 +51,7 @@ describe("crossbook CLI usage", () => {
     for (const verb of CLIENT_VERBS) {
       const usage = usageOf("client", verb).split("\n");
       expect(usage[0], verb).toMatch(new RegExp(`^  crossbook client (\\S+\\|)?${verb}(\\|\\S+)?( |$)`));
-      expect(usage[usage.length - 1]).toBe("  client options: [--url ws://127.0.0.1:8080] [--key FILE] [--data data]");
+      expect(usage[usage.length - 1]).toBe("  client options: [--url ws://127.0.0.1:8080 (or CROSSBOOK_URL)] [--key FILE] [--data data]");
     }
   });
 

@@ -40,10 +40,10 @@ function only(events: EventJson[], type: string): EventJson[] {
   return events.filter((e) => e.type === type);
 }
 
-async function balances(account: number): Promise<Record<string, { available: string; locked: string }>> {
+async function balances(account: number): Promise<Record<string, { available: string; locked: string; lent: string; borrowed: string }>> {
   const r = await getBalances(server.port, account, server.operatorKey);
-  const body = (await r.json()) as { balances: { asset: string; available: string; locked: string }[] };
-  return Object.fromEntries(body.balances.map((b) => [b.asset, { available: b.available, locked: b.locked }]));
+  const body = (await r.json()) as { balances: { asset: string; available: string; locked: string; lent: string; borrowed: string }[] };
+  return Object.fromEntries(body.balances.map((b) => [b.asset, { available: b.available, locked: b.locked, lent: b.lent, borrowed: b.borrowed }]));
 }
 
 /** Sends raw bytes and returns the first event answering them (the reject). */
@@ -75,6 +75,22 @@ describe("gateway end to end", () => {
     expect(await balances(64)).toMatchObject({ USDC: { available: "29976", locked: "0" }, BTC: { available: "0.5", locked: "0" } });
     await alice.close();
     await bob.close();
+  });
+
+  it("L12: turning auto-lend on publishes the moved balances; GET /balances shows lent and borrowed", async () => {
+    const carol = await connectUser(url, operator, 7, [112, 113]);
+    await operator.request({ type: "Deposit", account: 112, asset: 0, amount: "1000" });
+    await operator.request({ type: "Deposit", account: 113, asset: 4, amount: "10" });
+    const on = await carol.request({ type: "UpdateAccountSettings", account: 112, autoLend: true });
+    const moved = only(on, "Balance");
+    expect(moved).toHaveLength(1);
+    expect(moved[0]).toMatchObject({ type: "Balance", account: 112, asset: 0, available: "0", locked: "0", lent: "1000" });
+    expect((await balances(112)).USDC).toEqual({ available: "0", locked: "0", lent: "1000", borrowed: "0" });
+    // A borrow kept in the account shows as available and borrowed.
+    const borrow = await carol.request({ type: "Borrow", account: 113, asset: 0, amount: "100" });
+    expect(only(borrow, "CommandAccepted")).toHaveLength(1);
+    expect((await balances(113)).USDC).toEqual({ available: "100", locked: "0", lent: "0", borrowed: "100" });
+    await carol.close();
   });
 
   it("X6: a deposit from a session without the operator key is refused (NotLoggedIn; a user's key: Unauthorized)", async () => {

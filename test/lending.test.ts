@@ -270,19 +270,21 @@ describe("pool actions", () => {
     expect(validatePoolState(pool)).toBeNull();
   });
 
-  it("L13: no borrow or redemption may bring U to maxUtilization", () => {
+  it("L13: no borrow or redemption may take U past maxUtilization; one may take it to exactly maxUtilization", () => {
     const { pool, out, pos } = setup();
     const a = pos();
     const c = pos();
     const b = pos();
     lend(pool, a, 1_000n * USDC, out);
-    expect(borrow(pool, b, 950n * USDC, 0, out)).toBe(RejectCode.MaxUtilization);
-    expect(borrow(pool, b, 950n * USDC - 1n, 0, out)).toBe(RejectCode.None);
+    expect(borrow(pool, b, 950n * USDC + 1n, 0, out)).toBe(RejectCode.MaxUtilization);
+    expect(poolBorrowCapacity(pool, 0)).toBe(950n * USDC);
+    expect(borrow(pool, b, 950n * USDC, 0, out)).toBe(RejectCode.None); // U = 95% exactly
+    expect(poolStats(pool).utilization).toBe(pct(95));
     expect(poolBorrowCapacity(pool, 0)).toBe(0n); // throttled now
     repayAll(pool, b, out);
     lend(pool, c, 100n * USDC, out);
     expect(borrow(pool, b, 850n * USDC, 0, out)).toBe(RejectCode.None); // U = 850/1100
-    // 850 / (1100 − r) ≥ 95% ⇔ r ≥ 205.263…
+    // 850 / (1100 − r) > 95% ⇔ r > 205.263157894…
     expect(redeem(pool, a, 206n * USDC, out)).toBe(RejectCode.MaxUtilization);
     expect(poolRedeemCapacity(pool)).toBe(205_263_157n);
     expect(redeem(pool, a, 205_263_158n, out)).toBe(RejectCode.MaxUtilization);

@@ -189,7 +189,9 @@ describe("A3: account settings", () => {
   it("A3: an update changes exactly the named settings, per account, and answers with the settings after it", () => {
     h.deposit(ALICE, USDC, 1n);
     const ev = h.settings(ALICE, { on: AccountSetting.AutoLend | AccountSetting.AutoRealizePnl, off: AccountSetting.MarginEnabled, leverage: 25 });
-    expect(ev.map((e) => e.kind)).toEqual([EventKind.CommandAccepted, EventKind.AccountSettings]);
+    // L12: auto-lend on lends the 1 unit of USDC at once, and publishes the moved balance.
+    expect(ev.map((e) => e.kind)).toEqual([EventKind.CommandAccepted, EventKind.AccountSettings, EventKind.Balance]);
+    expect([ev[2]!.asset, ev[2]!.amount, ev[2]!.lent]).toEqual([USDC, 0n, 1n]);
     const s = ev[1]!;
     expect(s.account).toBe(ALICE);
     expect(s.leverageLimit).toBe(25);

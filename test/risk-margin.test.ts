@@ -294,8 +294,11 @@ describe("C8: the pre-trade IMR check of every risk-increasing action", () => {
     h.mark(SOL, 290n * USD); // liability 2,900, IM 290, NE 100: IMR 290%
     expect(rejectOf(h.withdraw(ALICE, USDC, 1n))[0]).toBe("InsufficientMargin");
     expect(rejectOf(h.limit(ALICE, BTC_USDC, Side.Buy, 60_000n * USD, 1_000n))[0]).toBe("InsufficientMargin");
-    // Buying 1 SOL back shrinks the borrow: IMR after ≈ 262% — still ≥ 100%, but not worse: allowed.
-    expect(accepted(h.limit(ALICE, SOL_USDC, Side.Buy, 290n * USD, SOL_UNIT))).toBe(true);
+    // A plain buy of 1 SOL does not repay (its proceeds are held: auto-lend is off, no margin flag, S3/L10): the
+    // borrow stays and 290 USDC become 1 SOL at weight 0.9 — worse, refused.
+    expect(rejectOf(h.limit(ALICE, SOL_USDC, Side.Buy, 290n * USD, SOL_UNIT))[0]).toBe("InsufficientMargin");
+    // With the margin flag its proceeds repay the borrow (S3): IMR after ≈ 262% — still ≥ 100%, but not worse: allowed.
+    expect(accepted(h.limit(ALICE, SOL_USDC, Side.Buy, 290n * USD, SOL_UNIT, OrderFlag.AutoBorrowRepay))).toBe(true);
   });
 });
 

@@ -435,6 +435,8 @@ describe("server end to end", () => {
       expect(await user.request({ type: "UpdateAccountSettings", account: 80, leverageLimit: 5, autoLend: true })).toMatchObject([
         { type: "CommandAccepted", account: 80 },
         { type: "AccountSettings", account: 80, leverageLimit: 5, autoLend: true, marginEnabled: true },
+        // L12: auto-lend lends the 100 USDC at once and publishes the moved balance.
+        { type: "Balance", account: 80, asset: USDC, available: "0", lent: "100" },
       ]);
       const statement = await user.request({ type: "QueryCollateral", account: 80 });
       expect(statement).toMatchObject([

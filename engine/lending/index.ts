@@ -21,7 +21,7 @@
 // The caller moves out.amount on the account's available balance (into the pool for Lend/Repay, out for
 // Redeem/Borrow). Gates: Closed refuses everything (PoolClosed); RepayOnly allows only repay and redeem;
 // borrow and redeem are refused while U ≥ throttle (BorrowThrottled / RedeemThrottled, L7) or when U after would
-// be ≥ maxUtilization (MaxUtilization, L13); lend and repay are never throttled; lend is capped by
+// be > maxUtilization (MaxUtilization, L13: a bound U may reach, not exceed); lend and repay are never throttled; lend is capped by
 // openBorrowLendLimit on totalLent (PoolLendLimit); L15 is refused per position
 // (LendRequiresBorrowRepay / BorrowRequiresLendRedeem).
 // Borrow takes msToNext (ms to the next hour mark, msToNextHour(timeMs)) and adds the L6 entry fee,

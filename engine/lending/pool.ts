@@ -183,10 +183,10 @@ export function isThrottled(pool: LendingPool): boolean {
   return pool.totalBorrowed * RATIO_SCALE >= pool.config.throttleUtilizationThreshold * pool.totalLent;
 }
 
-/** L13: borrowed / lent would be at or above maxUtilization (exact cross-multiplication). */
-function atOrAboveMax(pool: LendingPool, borrowed: Amount, lent: Amount): boolean {
+/** L13: borrowed / lent would exceed maxUtilization (exact cross-multiplication): a bound U may reach, not pass. */
+function aboveMax(pool: LendingPool, borrowed: Amount, lent: Amount): boolean {
   if (borrowed === 0n) return false;
-  return borrowed * RATIO_SCALE >= pool.config.maxUtilization * lent;
+  return borrowed * RATIO_SCALE > pool.config.maxUtilization * lent;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -208,7 +208,7 @@ export class PoolAction {
   /**
    * The position's value (owed for Borrow/Repay, lent for Lend/Redeem) before and after, in units. After a borrow,
    * valueAfter − valueBefore − amount is what the borrow cost: the entry fee, plus at most one unit of share
-   * rounding (none at index 1.0) — the amount to record as the EntryFee interest (L14) so history sums to the debt.
+   * rounding (none at index 1.0). The EntryFee interest (L14) records the fee; the rounding unit is the pool's.
    */
   valueBefore: Amount = 0n;
   valueAfter: Amount = 0n;
@@ -254,7 +254,7 @@ function planRedeem(pool: LendingPool, position: PoolPosition, amount: Amount, o
   // A remainder worth less than one unit is burnt with it: no invisible positions (they would block L15).
   if (lentAmount(held - burn, pool.lendIndex) === 0n) burn = held;
   const lentAfter = lentAmount(pool.lendShares - burn, pool.lendIndex);
-  if (atOrAboveMax(pool, pool.totalBorrowed, lentAfter)) return RejectCode.MaxUtilization;
+  if (aboveMax(pool, pool.totalBorrowed, lentAfter)) return RejectCode.MaxUtilization;
   if (amount > pool.cash) return RejectCode.NoLiquidity;
   out.shares = burn;
   out.amount = amount;
@@ -265,7 +265,7 @@ function planRedeem(pool: LendingPool, position: PoolPosition, amount: Amount, o
 
 /**
  * Redeem amount units of a lend position (L11). Refused: amount ≤ 0 (InvalidAmount), pool Closed (PoolClosed),
- * more than the position is worth (InsufficientBalance), U ≥ throttle (RedeemThrottled, L7), U after ≥
+ * more than the position is worth (InsufficientBalance), U ≥ throttle (RedeemThrottled, L7), U after >
  * maxUtilization (MaxUtilization, L13), not enough cash (NoLiquidity; unreachable while the exchange share is not
  * swept). Allowed in RepayOnly. Redeeming the whole value, or leaving less than a unit, burns every share.
  */
@@ -290,7 +290,7 @@ export function checkRedeemAll(pool: LendingPool, position: PoolPosition, out: P
  * Borrow amount units (L1, L9) msToNext ms before the next hour mark; the L6 entry fee at the current hour's rate
  * is added to the debt. Refused: amount ≤ 0 (InvalidAmount), pool not Open (PoolClosed), msToNext outside
  * [0, 1 h] (InvalidTime), the position lends this asset (BorrowRequiresLendRedeem, L15), nothing lent
- * (NoLiquidity), U ≥ throttle (BorrowThrottled, L7), U after ≥ maxUtilization (MaxUtilization, L13).
+ * (NoLiquidity), U ≥ throttle (BorrowThrottled, L7), U after > maxUtilization (MaxUtilization, L13: U may reach it, not exceed it).
  * U after = ceil((borrowShares + new shares) × borrowIndex) / totalLent, the entry fee included.
  * Account-level limits (equity, leverage, L8) are the caller's.
  */
@@ -311,7 +311,7 @@ export function checkBorrow(
   const fee = entryFee(amount, pool.hourBorrowRate, msToNext);
   const shares = borrowSharesFor(amount + fee, pool.borrowIndex);
   const borrowedAfter = owedAmount(pool.borrowShares + shares, pool.borrowIndex);
-  if (atOrAboveMax(pool, borrowedAfter, pool.totalLent)) return RejectCode.MaxUtilization;
+  if (aboveMax(pool, borrowedAfter, pool.totalLent)) return RejectCode.MaxUtilization;
   if (amount > pool.cash) return RejectCode.NoLiquidity;
   out.shares = shares;
   out.amount = amount;
@@ -447,7 +447,7 @@ function maxFitting(pool: LendingPool, msToNext: number, lo: Amount, hi: Amount,
 function borrowFits(pool: LendingPool, a: Amount, msToNext: number): boolean {
   if (a > pool.cash) return false;
   const shares = borrowSharesFor(a + entryFee(a, pool.hourBorrowRate, msToNext), pool.borrowIndex);
-  return !atOrAboveMax(pool, owedAmount(pool.borrowShares + shares, pool.borrowIndex), pool.totalLent);
+  return !aboveMax(pool, owedAmount(pool.borrowShares + shares, pool.borrowIndex), pool.totalLent);
 }
 
 /**
@@ -457,8 +457,8 @@ function borrowFits(pool: LendingPool, a: Amount, msToNext: number): boolean {
 export function poolBorrowCapacity(pool: LendingPool, msToNext: number): Amount {
   if (pool.state !== PoolState.Open || !isValidMsToNextHour(msToNext)) return 0n;
   if (pool.totalLent === 0n || isThrottled(pool)) return 0n;
-  // Without fee and share rounding, borrowed + a < maxU × lent bounds a from above.
-  const bound = divRound(pool.config.maxUtilization * pool.totalLent, RATIO_SCALE, Up) - 1n - pool.totalBorrowed;
+  // Without fee and share rounding, borrowed + a ≤ maxU × lent bounds a from above.
+  const bound = (pool.config.maxUtilization * pool.totalLent) / RATIO_SCALE - pool.totalBorrowed;
   let top = bound < pool.cash ? bound : pool.cash;
   if (top <= 0n) return 0n;
   // Gallop down from the bound (fee and rounding cost only a little, so the answer is near it), then bisect.
@@ -476,7 +476,7 @@ export function poolBorrowCapacity(pool: LendingPool, msToNext: number): Amount 
 function redeemFits(pool: LendingPool, a: Amount, _msToNext: number): boolean {
   if (a > pool.cash || a > pool.totalLent) return false;
   const lentAfter = lentAmount(pool.lendShares - redeemSharesFor(a, pool.lendIndex), pool.lendIndex);
-  return !atOrAboveMax(pool, pool.totalBorrowed, lentAfter);
+  return !aboveMax(pool, pool.totalBorrowed, lentAfter);
 }
 
 /**
@@ -744,12 +744,14 @@ export function checkBorrowReserved(
 
 /**
  * Units of borrow (amount + entry fee + 1 of rounding, summed) and redemption (amount + 1) that may still be taken
- * before borrowed / lent would reach `limit` (a ratio: maxUtilization or the throttle), with `reserved` units already
- * promised: the largest X with (totalBorrowed + reserved + X) × 1e18 < limit × totalLent, or 0. Taking at most this,
- * in any order and any mix, can never bring U to `limit` (maxU ≤ 1, so a redemption of y lowers limit × lent by ≤ y).
+ * before borrowed / lent would reach `limit` (a ratio: the throttle) — or, `reachable`, exceed it (maxUtilization, a
+ * bound U may reach: L13) — with `reserved` units already promised: the largest X with (totalBorrowed + reserved + X)
+ * × 1e18 < limit × totalLent (≤ when reachable), or 0. Taking at most this, in any order and any mix, can never bring
+ * U to (past) `limit` (maxU ≤ 1, so a redemption of y lowers limit × lent by ≤ y).
  */
-export function utilizationRoom(pool: LendingPool, limit: Ratio, reserved: Amount): Amount {
-  const top = divRound(limit * pool.totalLent, RATIO_SCALE, Up) - 1n - pool.totalBorrowed - reserved;
+export function utilizationRoom(pool: LendingPool, limit: Ratio, reserved: Amount, reachable = false): Amount {
+  const line = reachable ? (limit * pool.totalLent) / RATIO_SCALE : divRound(limit * pool.totalLent, RATIO_SCALE, Up) - 1n;
+  const top = line - pool.totalBorrowed - reserved;
   return top > 0n ? top : 0n;
 }
 

@@ -128,6 +128,18 @@ export class Account {
   /** L14: per asset, the position changes (bounded) that interest history is derived from; null until one. */
   poolLog: (PositionLog | null)[] | null = null;
   openOrders = 0;
+  /**
+   * C4: per asset, what the account's open orders may still borrow of it at fill time (Σ their borrowMax) and the
+   * proceeds of it credited to them (see RiskShard.takeHold): the margin state values the account as it would stand
+   * after they fill, from the moment they rest. A perpetual market's orders will enter the same state as per-market
+   * open quantities (AccountMargin.setPositionOrders).
+   */
+  readonly openBorrow: bigint[];
+  readonly openInflow: bigint[];
+  /** Proceeds of open margin orders credited as repaying the asset's borrow first (S3), then held. */
+  readonly openRepay: bigint[];
+  /** Open orders that may borrow at fill time (borrowMax > 0). */
+  openBorrowOrders = 0;
   /** AccountSetting bits that are on (A3). */
   settings = ACCOUNT_SETTINGS_DEFAULT;
   /** A3: max account leverage (whole number). */
@@ -151,6 +163,9 @@ export class Account {
     this.locked = new Array<bigint>(assetCount).fill(0n);
     this.lent = new Array<bigint>(assetCount).fill(0n);
     this.borrowed = new Array<bigint>(assetCount).fill(0n);
+    this.openBorrow = new Array<bigint>(assetCount).fill(0n);
+    this.openInflow = new Array<bigint>(assetCount).fill(0n);
+    this.openRepay = new Array<bigint>(assetCount).fill(0n);
     this.positions = [];
     for (let i = 0; i < assetCount; i++) this.positions.push(newPoolPosition());
     this.changed = new Uint8Array(assetCount);
@@ -173,7 +188,15 @@ export class Account {
       for (let i = 0; i < n; i++) {
         const asset = this.changedList[i]!;
         this.changed[asset] = 0;
-        margin.setAssetBalance(asset, this.netBalance(asset));
+        margin.setAssetHoldings(
+          asset,
+          this.available[asset]! + this.lent[asset]!,
+          this.locked[asset]!,
+          this.borrowed[asset]!,
+          this.openBorrow[asset]!,
+          this.openInflow[asset]!,
+          this.openRepay[asset]!,
+        );
       }
       this.changedCount = 0;
     }
@@ -181,12 +204,12 @@ export class Account {
   }
 
   /**
-   * True when the account owes nothing: every net balance is ≥ 0, so it has no exposure (C4) — and an action that
-   * spends at most the available balance of one asset leaves it without exposure, which C7/C8 pass outright (IMR 0).
-   * (The perpetuals issue adds open positions to this condition.)
+   * True when the account owes nothing and none of its open orders may borrow: it has no exposure (C4), now or after
+   * its open orders fill — and an action that spends at most the available balance of one asset leaves it without
+   * exposure, which C7/C8 pass outright (IMR 0). (The perpetuals issue adds open positions to this condition.)
    */
   hasNoBorrows(): boolean {
-    return this.borrowedAssets === 0;
+    return this.borrowedAssets === 0 && this.openBorrowOrders === 0;
   }
 
   /** available + locked + lent − borrowed: the quantity C1–C4 value (negative = a borrow). */

@@ -24,10 +24,19 @@ export class OrderHold {
   borrowMax = 0n;
   /** Pool capacity reserved for those borrows (PoolBook.reserve), released as fills borrow and when the order ends. */
   reserved = 0n;
+  /** C4: the asset the order receives, and the units of its proceeds credited to the account's margin state while it
+   * rests (Account.openInflow; 0 for an order whose fill would raise the available equity). */
+  inflowAsset = 0;
+  inflowCredit = 0n;
+  /** The credit repays a borrow of inflowAsset first (a margin order's proceeds, S3): Account.openRepay, else openInflow. */
+  inflowRepays = false;
 
   reset(): void {
     this.borrowMax = 0n;
     this.reserved = 0n;
+    this.inflowAsset = 0;
+    this.inflowCredit = 0n;
+    this.inflowRepays = false;
     this.orderId = 0;
     this.account = 0;
     this.owner = null;

@@ -28,6 +28,9 @@
 // derived on demand: each pool keeps a table of its last ACCRUAL_TABLE_HOURS accruals (the indices before/after) and
 // each account a log of its last POSITION_LOG_MAX position changes (shares after, stamped with the pool's accrual
 // count, entry fee); an hour's interest = the shares in force at that accrual × the index change.
+// The EntryFee row is the L6 fee itself. A borrow's debt is its shares at the borrow index rounded up, so above index
+// 1.0 it may owe one unit more than amount + fee: that unit is share rounding, the pool's (exchangeRoundingTotal, as
+// every rounding of an action is), not interest — so the history sums to the debt less at most one unit per borrow.
 import {
   accrueHour,
   applyPoolAction,
@@ -149,7 +152,7 @@ export class PoolBook {
   /** Units of borrow/redemption consumption the shard may still take now (reserved capacity counted as borrowed). */
   room(a: number): bigint {
     const pool = this.pools[a]!;
-    const live = utilizationRoom(pool, pool.config.maxUtilization, this.reserved[a]!);
+    const live = utilizationRoom(pool, pool.config.maxUtilization, this.reserved[a]!, true);
     if (this.shardCount === 1) return live;
     const b = this.budget[a]!;
     return b < live ? b : live;
@@ -186,12 +189,18 @@ export class PoolBook {
 
   /**
    * Checks a borrow of `amount` (plan in this.plan): the pool's own checks (state, L15, throttle L7, maxUtilization
-   * L13, liquidity) and the room (reserved capacity, K > 1 budget) → MaxUtilization.
+   * L13, liquidity) and the room (reserved capacity, K > 1 budget) → MaxUtilization. With one shard the room is
+   * taken by what the pool's total debt grows by exactly (amount + entry fee + share rounding), so a borrow may take
+   * U to maxUtilization exactly (L13); with K > 1 by amount + entry fee + 1 (the budgets' unit, see the module).
    */
   checkBorrow(account: Account, a: number, amount: bigint, nowMs: number): RejectCode {
-    const code = checkBorrow(this.pools[a]!, account.positions[a]!, amount, this.msToNext(a, nowMs), this.plan);
+    const pool = this.pools[a]!;
+    const code = checkBorrow(pool, account.positions[a]!, amount, this.msToNext(a, nowMs), this.plan);
     if (code !== RejectCode.None) return code;
-    if (amount + this.plan.entryFee + 1n > this.room(a)) return RejectCode.MaxUtilization;
+    const growth = this.shardCount === 1
+      ? owedAmount(pool.borrowShares + this.plan.shares, pool.borrowIndex) - pool.totalBorrowed
+      : amount + this.plan.entryFee + 1n;
+    if (growth > this.room(a)) return RejectCode.MaxUtilization;
     return RejectCode.None;
   }
 
@@ -255,24 +264,18 @@ export class PoolBook {
   applyBorrow(account: Account, a: number, timeMs: number): bigint {
     const plan = this.plan;
     const cost = plan.amount + plan.entryFee + 1n;
-    const fee = this.borrowCost();
+    const fee = plan.entryFee;
     this.commit(account, a, timeMs, fee);
     this.consume(a, cost);
     account.available[a] = account.available[a]! + plan.amount;
     return fee;
   }
 
-  /** L14 EntryFee of the planned borrow: the debt's growth beyond the amount (fee + share rounding). */
-  private borrowCost(): bigint {
-    const plan = this.plan;
-    return plan.valueAfter - plan.valueBefore - plan.amount;
-  }
-
   /** A fill's borrow of `amount` against capacity reserved earlier (S2). Returns the entry fee, or -1 if impossible. */
   borrowReserved(account: Account, a: number, amount: bigint, nowMs: number, consumeRoom = false): bigint {
     const code = checkBorrowReserved(this.pools[a]!, account.positions[a]!, amount, this.msToNext(a, nowMs), this.plan);
     if (code !== RejectCode.None) return -1n;
-    const fee = this.borrowCost();
+    const fee = this.plan.entryFee;
     this.commit(account, a, nowMs, fee);
     if (consumeRoom) this.consume(a, amount + this.plan.entryFee + 1n);
     account.available[a] = account.available[a]! + amount;

@@ -11,11 +11,15 @@
 // - Every order, withdrawal, outgoing transfer and leverage change is a risk-increasing action: C8 refuses it when
 //   the account's IMR would be ≥ 100% after it (INSUFFICIENT_MARGIN), unless it only reduces risk. An order is
 //   judged by its full fill at its limit price with the taker fee (market orders: at the marks), valued at marks
-//   (C10). The margin state is the incremental AccountMargin of each account, told of every net-balance change
-//   (available + locked + lent − borrowed) lazily, when next read; holds move units between available and locked
-//   and change nothing there. Exact shortcut: an account that owes nothing has no exposure, and an action that
+//   (C10). The margin state is the incremental AccountMargin of each account, told of every change of an asset's
+//   available, locked, lent and borrowed units and of its open orders' effect lazily, when next read. C4: an open
+//   order is exposure from the moment it rests — what it may borrow at fill time (its hold's borrowMax) is owed, the
+//   units it holds count as spent, and its proceeds are credited (all of them, or, for an order whose fill would
+//   raise the available equity, only what offsets what it takes: creditUpToNeutral), so every check judges the
+//   account as if all its open orders and the new action filled, and a cancel never takes room away. Exact
+//   shortcut: an account that owes nothing and whose open orders cannot borrow has no exposure, and an action that
 //   spends at most the available balance leaves it none, so C8 passes without evaluating (IMR 0 before and after);
-//   the perpetuals issue must add open positions to that condition (Account.hasNoBorrows).
+//   the perpetuals issue must add open positions and perp orders to that condition (Account.hasNoBorrows).
 // - S1: an order without the spot-margin flags needs, and holds, its full cost; the balance is checked first
 //   (INSUFFICIENT_BALANCE), then C8.
 // - S2/S3/S4 and SPEC L (pools.ts holds the replicas, the batch rule and the limits): an order with a spot-margin flag
@@ -26,8 +30,10 @@
 //   ends. Proceeds repay a debt of the received asset first for margin orders (S3) and with auto-lend on (L10), then
 //   auto-lend (setting, or the order's autoLend flag for its proceeds) lends them (L12). Deposits, transfers in and
 //   released holds are incoming balance too. Manual borrow / repay / lend / redeem are refused while auto-lend is on
-//   (AUTO_LEND_ON, per the seeds). A manual borrow is judged by C8 as if the borrowed units were spent (what a borrow
-//   is for), entry fee included; its max (L8) and the max withdrawal bisect over the real checks. autoRepayBorrows is
+//   (AUTO_LEND_ON, per the seeds). A manual borrow is judged by C8 as kept: the units held (collateral) and owed with
+//   the entry fee (liability and position), so its max is about net equity × the asset's max borrow leverage (seed
+//   002); spending or withdrawing them is judged when it happens. Its max (L8) and the max withdrawal bisect over the
+//   real checks. A transfer out is funded and judged as a plain withdrawal (A2, L11: lent units are redeemed). autoRepayBorrows is
 //   kept as a setting for the perpetuals' settlement (P6); incoming-balance repayment follows autoLend (L10).
 //   `applyPoolMovement` stays as a test seam that moves slots without a pool.
 // - S5: fees by the user's 30-day traded volume tier (VolumeBook), charged in the asset received, rounded up.
@@ -81,13 +87,18 @@ import {
   lentAmount as lentAmountOf,
   owedAmount as owedAmountOf,
 } from "../lending/index.ts";
-import { HoldTable } from "./holds.ts";
+import { HoldTable, type OrderHold } from "./holds.ts";
 import { PoolBook } from "./pools.ts";
 import {
   AccountMargin,
   feeAmount,
   MarginChanges,
   MarginContext,
+  initialMarginRatio,
+  isLiquidatable,
+  maintenanceMarginRatio,
+  marginFraction,
+  maxBorrow,
   maxSpotOrderQuantity,
   maxWithdrawal,
   spotTradeChanges,
@@ -376,26 +387,33 @@ export class RiskShard {
       this.reject(cmd, code, this.withdrawalMessage(code, account, cmd.asset, cmd.amount), sink);
       return;
     }
-    const a = cmd.asset;
+    this.takeOutflow(account, cmd.asset, cmd.amount);
+    this.accepted(cmd, sink);
+    this.publishBalance(cmd.seq, account, cmd.asset, sink);
+  }
+
+  /**
+   * Takes `amount` of `a` out of the account after withdrawalCode accepted it: the available balance, then lent units
+   * redeemed (L11), then (a margin withdrawal) a borrow of the rest (L9).
+   */
+  private takeOutflow(account: Account, a: number, amount: bigint): void {
     const available = account.available[a]!;
-    if (cmd.amount > available) {
+    if (amount > available) {
       const lent = account.lent[a]!;
-      const redeem = cmd.amount - available < lent ? cmd.amount - available : lent;
+      const redeem = amount - available < lent ? amount - available : lent;
       if (redeem > 0n) {
         if (this.pools.checkRedeem(account, a, redeem === lent ? 0n : redeem) !== RejectCode.None) throw new Error("risk invariant: checked redemption refused");
         this.pools.applyRedeem(account, a, this.nowMs);
       }
-      const short = cmd.amount - account.available[a]!;
+      const short = amount - account.available[a]!;
       if (short > 0n) {
         // Judged as one action before the redemption (withdrawalCode); the borrow after it takes the checked room.
         if (redeem === 0n && this.pools.checkBorrow(account, a, short, this.nowMs) === RejectCode.None) this.pools.applyBorrow(account, a, this.nowMs);
         else if (this.pools.borrowReserved(account, a, short, this.nowMs, true) < 0n) throw new Error("risk invariant: checked borrow refused");
       }
     }
-    account.available[a] = account.available[a]! - cmd.amount;
+    account.available[a] = account.available[a]! - amount;
     this.noteChange(account, a);
-    this.accepted(cmd, sink);
-    this.publishBalance(cmd.seq, account, a, sink);
   }
 
   /** The whole withdrawal check (A5, C8, L7, L9, L11, L15) without changing anything: RejectCode.None = accepted. */
@@ -432,7 +450,10 @@ export class RiskShard {
     }
   }
 
-  /** A2: instant between a user's own accounts; the source must pass C8 as for a withdrawal (A5). */
+  /**
+   * A2: instant between a user's own accounts; the source is judged and funded as for a plain withdrawal (A5): its
+   * available balance, then its lent units redeemed (L11), never a borrow; C8 as for a withdrawal.
+   */
   private transfer(cmd: CommandRecord, sink: EventSink): void {
     const from = this.clientAccount(cmd, sink);
     if (from === null) return;
@@ -448,13 +469,14 @@ export class RiskShard {
       this.reject(cmd, RejectCode.InvalidAmount, "transfer amount must be positive", sink);
       return;
     }
-    const available = from.available[cmd.asset]!;
-    if (available < cmd.amount) {
-      this.reject(cmd, RejectCode.InsufficientBalance, this.shortfallMessage("transfer", cmd.asset, cmd.amount, available), sink);
-      return;
-    }
-    if (!this.passesOutflow(from, cmd.asset, cmd.amount)) {
-      this.reject(cmd, RejectCode.InsufficientMargin, this.marginMessage("transfer", from), sink);
+    const code = this.withdrawalCode(from, cmd.asset, cmd.amount, 0);
+    if (code !== RejectCode.None) {
+      const message = code === RejectCode.InsufficientBalance
+        ? this.shortfallMessage("transfer", cmd.asset, cmd.amount, from.available[cmd.asset]! + from.lent[cmd.asset]!)
+        : code === RejectCode.InsufficientMargin
+          ? this.marginMessage("transfer", from)
+          : this.poolMessage(code, "transfer", cmd.asset, cmd.amount, from.available[cmd.asset]! + from.lent[cmd.asset]!);
+      this.reject(cmd, code, message, sink);
       return;
     }
     const to = this.accountOrCreate(cmd.account2);
@@ -462,9 +484,8 @@ export class RiskShard {
       this.reject(cmd, RejectCode.Overloaded, `risk shard holds the maximum of ${RISK_LIMITS.accountsPerShardMax} accounts`, sink);
       return;
     }
-    from.available[cmd.asset] = available - cmd.amount;
+    this.takeOutflow(from, cmd.asset, cmd.amount);
     to.available[cmd.asset] = to.available[cmd.asset]! + cmd.amount;
-    this.noteChange(from, cmd.asset);
     this.noteChange(to, cmd.asset);
     this.incoming(to, cmd.asset, cmd.amount, 0);
     this.accepted(cmd, sink);
@@ -536,10 +557,7 @@ export class RiskShard {
     }
     const lendingBefore = account.isOn(AccountSetting.AutoLend);
     account.settings = (account.settings & ~mask) | values;
-    if (!lendingBefore && account.isOn(AccountSetting.AutoLend)) {
-      // L12: with auto-lend on, every available balance repays its debt, then is lent at once.
-      for (let a = 0; a < this.assetCount; a++) if (account.available[a]! > 0n) this.incoming(account, a, account.available[a]!, 0);
-    }
+    const lendsNow = !lendingBefore && account.isOn(AccountSetting.AutoLend);
     this.accepted(cmd, sink);
     const e = this.out;
     e.clear();
@@ -549,6 +567,16 @@ export class RiskShard {
     e.settings = account.settings;
     e.leverageLimit = account.leverageLimit;
     sink.publish(e);
+    if (lendsNow) {
+      // L12: with auto-lend on, every available balance repays its debt, then is lent at once; each moved balance is
+      // published (watchers and GET /balances see it leave available).
+      for (let a = 0; a < this.assetCount; a++) {
+        if (account.available[a]! <= 0n) continue;
+        this.incoming(account, a, account.available[a]!, 0);
+        this.noteChange(account, a);
+        this.publishBalance(cmd.seq, account, a, sink);
+      }
+    }
   }
 
   /**
@@ -660,11 +688,18 @@ export class RiskShard {
     hold.flags = flags;
     hold.asset = asset;
     hold.remaining = amount;
+    this.noteChange(account, asset);
     if (borrow > 0n) {
       hold.borrowMax = borrow;
       hold.reserved = this.pools.reservationFor(asset, borrow);
       this.pools.reserve(asset, hold.reserved);
+      // C4: what the order may borrow is exposure from now on, not from its fills.
+      account.openBorrow[asset] = account.openBorrow[asset]! + borrow;
+      account.openBorrowOrders++;
     }
+    hold.inflowAsset = this.pendingInflowAsset;
+    hold.inflowRepays = this.pendingInflowRepays;
+    this.creditInflow(account, hold, this.pendingInflowCredit);
     if (clientId !== 0n) this.byClientId.set(clientKey(account.id, market, clientId), orderId);
     if (sink !== null) this.publishBalance(orderId, account, asset, sink);
   }
@@ -674,6 +709,12 @@ export class RiskShard {
   /** Set by checkOrder: lent units to redeem now (S4), units the fills may borrow (S2). */
   private pendingRedeem = 0n;
   private pendingBorrow = 0n;
+  /** Set by checkOrder: the asset the order receives and the units of its proceeds its hold credits (C4). */
+  private pendingInflowAsset = 0;
+  private pendingInflowCredit = 0n;
+  private pendingInflowRepays = false;
+  /** Set by orderChanges: the order's full-fill proceeds after the taker fee (units of pendingInflowAsset). */
+  private pendingInflow = 0n;
 
   /**
    * The whole pre-trade check of one spot order (S1, S2, C8, A3): returns the asset to hold (the amount in
@@ -682,6 +723,9 @@ export class RiskShard {
   private checkOrder(cmd: CommandRecord, market: MarketConfig, account: Account, flags: number, sink: EventSink): number {
     this.pendingRedeem = 0n;
     this.pendingBorrow = 0n;
+    this.pendingInflowCredit = 0n;
+    this.pendingInflowRepays = false;
+    this.pendingInflowAsset = cmd.side === Side.Buy ? market.baseAsset : market.quoteAsset;
     const asset = this.orderCost(cmd, market, account, flags, sink);
     if (asset < 0) return -1;
     const need = this.pendingHold;
@@ -697,12 +741,23 @@ export class RiskShard {
       this.reject(cmd, RejectCode.InsufficientBalance, this.shortfallMessage(action, asset, need, available + lent), sink);
       return -1;
     }
-    // C8. Exact shortcut: an account that owes nothing has no exposure, and an order funded by its own units (available
-    // or lent) leaves it none — IMR 0 before and after (C7), which is what the full evaluation would find.
+    // C8, judged as the account would stand after all its open orders and this one fill (C4: open orders are
+    // exposure from the moment they rest). Exact shortcut: an account that owes nothing and whose open orders cannot
+    // borrow has no exposure, and an order funded by its own units (available or lent) leaves it none — IMR 0 before
+    // and after (C7), which is what the full evaluation would find. Such an order's proceeds are not credited while
+    // it rests (its hold does not need them).
     const shortcut = account.hasNoBorrows() && need <= available + lent;
-    if (!shortcut && !account.syncedMargin().wouldPassInitialMargin(this.orderChanges(cmd, market, account, need))) {
-      this.reject(cmd, RejectCode.InsufficientMargin, this.marginMessage("order", account), sink);
-      return -1;
+    if (!shortcut) {
+      const margin = account.syncedMargin();
+      const repays = this.receiveRepays(account, flags);
+      this.pendingInflowRepays = repays;
+      if (!margin.wouldPassInitialMargin(this.orderChanges(cmd, market, account, need, repays))) {
+        this.reject(cmd, RejectCode.InsufficientMargin, this.marginMessage("order", account), sink);
+        return -1;
+      }
+      // The proceeds credited while the order rests: all of them when the fill would not raise the available equity,
+      // else the most that does not (see AccountMargin.lastChangesRaiseAvailableEquity).
+      this.pendingInflowCredit = margin.lastChangesRaiseAvailableEquity() ? this.creditUpToNeutral(margin, repays) : this.pendingInflow;
     }
     if (need > available) {
       // S4 / L11: the lent units of the spent asset fund the order first (redeemed now), then S2 borrows the rest.
@@ -780,20 +835,58 @@ export class RiskShard {
    * price; market orders at the marks (a sell of its quantity; a buy spends its quote budget `spend` on what that
    * buys, at most its quantity).
    */
-  private orderChanges(cmd: CommandRecord, market: MarketConfig, account: Account, spend: bigint): MarginChanges {
+  private orderChanges(cmd: CommandRecord, market: MarketConfig, account: Account, spend: bigint, repays: boolean): MarginChanges {
     const feeBps = this.takerBpsOf(account.id);
     const ctx = this.marginContext;
-    if (cmd.orderType === OrderType.Limit) {
-      return spotTradeChanges(this.changes, ctx, market.id, cmd.side as Side, cmd.quantity, cmd.price, feeBps);
+    const changes = this.changes;
+    if (cmd.orderType === OrderType.Limit || cmd.side === Side.Sell) {
+      const price = cmd.orderType === OrderType.Limit ? cmd.price : this.referencePrice(market);
+      spotTradeChanges(changes, ctx, market.id, cmd.side as Side, cmd.quantity, price, feeBps, repays);
+      // The received asset's entry (base is the first, quote the second): its flow or its held units.
+      const i = cmd.side === Side.Buy ? 0 : 1;
+      this.pendingInflow = repays ? changes.assetDeltas[i]! : changes.assetHeldIn[i]!;
+      return changes;
     }
     const price = this.referencePrice(market);
-    if (cmd.side === Side.Sell) return spotTradeChanges(this.changes, ctx, market.id, Side.Sell, cmd.quantity, price, feeBps);
     let quantity = (spend * ctx.marketQuoteDivisor[market.id]!) / (price * ctx.marketQuoteMultiplier[market.id]!);
     if (cmd.quantity !== 0n && quantity > cmd.quantity) quantity = cmd.quantity;
-    return this.changes
-      .clear()
-      .addAsset(market.baseAsset, quantity - feeAmount(quantity, feeBps))
-      .addAsset(market.quoteAsset, -spend);
+    const received = quantity - feeAmount(quantity, feeBps);
+    this.pendingInflow = received;
+    changes.clear().addAsset(market.quoteAsset, -spend);
+    changes.borrowsAtFill = true;
+    return repays ? changes.addAsset(market.baseAsset, received) : changes.addHeld(market.baseAsset, received);
+  }
+
+  /**
+   * The largest part of the checked order's proceeds (pendingInflow) whose credit leaves the account's available
+   * equity no higher than before the order (bisection over the same changes with the proceeds cut): an order that
+   * improves the account is credited only what offsets what it takes, so cancelling it never takes away room.
+   */
+  private creditUpToNeutral(margin: AccountMargin, repays: boolean): bigint {
+    const changes = this.changes;
+    const received = this.pendingInflowAsset;
+    let i = 0;
+    while (changes.assets[i] !== received) i++;
+    let lo = 0n;
+    let hi = this.pendingInflow;
+    const set = (credit: bigint): void => {
+      if (repays) changes.assetDeltas[i] = credit;
+      else changes.assetHeldIn[i] = credit;
+    };
+    while (lo < hi) {
+      const mid = hi - ((hi - lo) >> 1n);
+      set(mid);
+      margin.passesInitialMarginAfter(changes);
+      if (margin.lastChangesRaiseAvailableEquity()) hi = mid - 1n;
+      else lo = mid;
+    }
+    set(this.pendingInflow);
+    return lo;
+  }
+
+  /** S3, L10: do an order's proceeds repay a borrow of the asset it receives (margin flags, or auto-lend on)? */
+  private receiveRepays(account: Account, flags: number): boolean {
+    return (flags & SPOT_MARGIN_FLAGS) !== 0 || account.isOn(AccountSetting.AutoLend);
   }
 
   /** Quote per base implied by the USD marks (PRICE_DECIMALS, ≥ 1). */
@@ -917,7 +1010,7 @@ export class RiskShard {
           throw new Error(`risk invariant: order ${orderId} pays ${paid} but holds ${paid - short} and may borrow ${hold.borrowMax}`);
         }
         account.available[spent] = account.available[spent]! - short;
-        hold.borrowMax -= short;
+        this.reduceOpenBorrow(account, hold, short);
         const used = short + this.pools.plan.entryFee + 1n;
         const release = used < hold.reserved ? used : hold.reserved;
         hold.reserved -= release;
@@ -926,6 +1019,10 @@ export class RiskShard {
     }
     const fee = feeAmount(received, feeBps);
     account.available[receivedAsset] = account.available[receivedAsset]! + received - fee;
+    if (hold.inflowCredit > 0n) {
+      // The proceeds arrived: as much of their credit leaves the open-order state (C4).
+      this.creditInflow(account, hold, received - fee < hold.inflowCredit ? fee - received : -hold.inflowCredit);
+    }
     this.feeAccount.available[receivedAsset] = this.feeAccount.available[receivedAsset]! + fee;
     this.noteChange(account, spent);
     this.noteChange(account, receivedAsset);
@@ -960,6 +1057,25 @@ export class RiskShard {
     if (lend > 0n) pools.lend(account, asset, lend, this.nowMs);
   }
 
+  /** The order's credited proceeds change by `delta` units (C4: Account.openRepay or openInflow follows). */
+  private creditInflow(account: Account, hold: OrderHold, delta: bigint): void {
+    if (delta === 0n) return;
+    const a = hold.inflowAsset;
+    hold.inflowCredit += delta;
+    const open = hold.inflowRepays ? account.openRepay : account.openInflow;
+    open[a] = open[a]! + delta;
+    account.markChanged(a);
+  }
+
+  /** The order may borrow `units` less at fill time (it borrowed them, or it ended): C4's open-order exposure. */
+  private reduceOpenBorrow(account: Account, hold: OrderHold, units: bigint): void {
+    if (units === 0n) return;
+    hold.borrowMax -= units;
+    account.openBorrow[hold.asset] = account.openBorrow[hold.asset]! - units;
+    if (hold.borrowMax === 0n) account.openBorrowOrders--;
+    account.markChanged(hold.asset);
+  }
+
   private releaseHold(orderId: number, seq: number, sink: EventSink): void {
     const hold = this.holds.get(orderId);
     if (hold === undefined) return;
@@ -972,6 +1088,9 @@ export class RiskShard {
     account.locked[hold.asset] = account.locked[hold.asset]! - hold.remaining;
     account.available[hold.asset] = account.available[hold.asset]! + hold.remaining;
     account.openOrders--;
+    this.reduceOpenBorrow(account, hold, hold.borrowMax);
+    this.creditInflow(account, hold, -hold.inflowCredit);
+    this.noteChange(account, hold.asset);
     this.pools.release(hold.asset, hold.reserved);
     if (hold.remaining > 0n) this.incoming(account, hold.asset, hold.remaining, 0);
     this.publishBalance(seq, account, hold.asset, sink);
@@ -1095,7 +1214,8 @@ export class RiskShard {
     const step = market.stepSize;
     const marketMax = (market.maxQuantity / step) * step;
     const feeBps = this.takerBpsOf(accountId);
-    const query = { market: marketId, side, price, feeBps, stepSize: step, maxQuantity: marketMax };
+    // The margin limit as for a margin order (its proceeds repay a borrow of the received asset, S3).
+    const query = { market: marketId, side, price, feeBps, stepSize: step, maxQuantity: marketMax, receiveRepays: true };
     const margin = account.syncedMargin();
     const ctx = this.marginContext;
     const marginLimit = maxSpotOrderQuantity(margin, ctx, query);
@@ -1111,7 +1231,8 @@ export class RiskShard {
     }
     funded = (funded / step) * step;
     const bound = funded < marketMax ? funded : marketMax;
-    const quantity = bound >= marginLimit ? marginLimit : maxSpotOrderQuantity(margin, ctx, { ...query, maxQuantity: bound });
+    const repays = this.receiveRepays(account, flags);
+    const quantity = repays && bound >= marginLimit ? marginLimit : maxSpotOrderQuantity(margin, ctx, { ...query, maxQuantity: bound, receiveRepays: repays });
     return { quantity, marginLimit };
   }
 
@@ -1140,7 +1261,7 @@ export class RiskShard {
     const account = this.accounts.get(accountId);
     if (account === undefined) return { quantity: 0n, marginLimit: 0n, poolLimit: 0n };
     this.pools.sync(account);
-    const marginLimit = maxWithdrawal(account.syncedMargin(), asset, WITHDRAWAL_SEARCH_MAX);
+    const marginLimit = maxBorrow(account.syncedMargin(), asset, WITHDRAWAL_SEARCH_MAX);
     const poolLimit = this.largestAccepted(this.pools.room(asset), (x) => this.pools.checkBorrow(account, asset, x, this.nowMs) === RejectCode.None);
     const hi = poolLimit < marginLimit ? poolLimit : marginLimit;
     const quantity = this.largestAccepted(hi, (x) => this.borrowCode(account, asset, x) === RejectCode.None);
@@ -1166,8 +1287,11 @@ export class RiskShard {
     if (account.isOn(AccountSetting.AutoLend)) return RejectCode.AutoLendOn;
     const code = this.pools.checkBorrow(account, asset, amount, this.nowMs);
     if (code !== RejectCode.None) return code;
-    // C8: the borrowed units are judged as spent (what a borrow is for), with the entry fee.
-    if (!this.passesOutflow(account, asset, amount + this.pools.plan.entryFee)) return RejectCode.InsufficientMargin;
+    // C8: the borrowed units are held (collateral, C1/C2) and owed with the entry fee (liability and position, C3/C4);
+    // spending or withdrawing them later is judged then. So the most is about net equity × the asset's max borrow
+    // leverage (seed 002).
+    const changes = this.changes.clear().addHoldings(asset, amount, amount + this.pools.plan.entryFee);
+    if (!account.syncedMargin().wouldPassInitialMargin(changes)) return RejectCode.InsufficientMargin;
     return RejectCode.None;
   }
 
@@ -1399,32 +1523,37 @@ export class RiskShard {
         lent: account.lent[a]!,
         borrowed: account.borrowed[a]!,
         markUsd: ctx.assetMark[a]!,
-        weight: m.assetWeightRatio(a),
+        weight: m.heldWeightRatio(a),
         notionalUsd: (magnitude * ctx.assetMark[a]!) / ctx.assetUnit[a]!,
-        collateralValueUsd: m.assetCollateralValueUsd(a),
-        liabilityUsd: m.assetLiabilityUsd(a),
+        collateralValueUsd: m.heldCollateralValueUsd(a),
+        liabilityUsd: m.borrowedLiabilityUsd(a),
       });
     }
     const user = userOf(accountId);
     const day = dayOf(this.nowMs);
     const tier = this.volumes.tierOf(user, day);
-    const netEquity = m.netEquityUsd();
+    // Net equity, collateral and liability as the account stands now (C1–C3); exposure, locked equity and the ratios
+    // count its open orders' risk-increasing part from the moment they rest (C4, C6, seed 004: the equity "occupied
+    // by positions and open orders").
+    const netEquity = m.currentNetEquityUsd();
     const locked = m.netEquityLockedUsd();
+    const ten = m.totalExposureNotionalUsd();
+    const mm = m.maintenanceMarginUsd();
     return {
       account: accountId,
       netEquityUsd: netEquity,
       netEquityAvailableUsd: netEquity - locked,
       netEquityLockedUsd: locked,
-      collateralValueUsd: m.totalCollateralValueUsd(),
-      liabilityUsd: m.totalLiabilityUsd(),
+      collateralValueUsd: m.currentCollateralValueUsd(),
+      liabilityUsd: m.currentLiabilityUsd(),
       unrealizedPnlUsd: m.totalUnrealizedPnlUsd(),
-      exposureUsd: m.totalExposureNotionalUsd(),
+      exposureUsd: ten,
       imf: m.accountImf(),
       mmf: m.accountMmf(),
-      marginFraction: m.marginFraction(),
-      imr: m.imr(),
-      mmr: m.mmr(),
-      liquidatable: m.isLiquidatable(),
+      marginFraction: marginFraction(netEquity, ten),
+      imr: initialMarginRatio(locked, netEquity, ten),
+      mmr: maintenanceMarginRatio(mm, netEquity, ten),
+      liquidatable: isLiquidatable(mm, netEquity, ten),
       leverageLimit: account.leverageLimit,
       settings: account.settings,
       feeTier: tier,
@@ -1634,6 +1763,13 @@ export class RiskShard {
     return { lendShares: p?.lendShares ?? 0n, borrowShares: p?.borrowShares ?? 0n };
   }
 
+  /** The margin state of an account, synced (tests and reports; an account never seen: a fresh empty one). */
+  accountMargin(account: number): AccountMargin {
+    const a = this.accounts.get(account) ?? this.newAccount(account, false);
+    this.pools.sync(a);
+    return a.syncedMargin();
+  }
+
   /** A3 settings of an account (the defaults for one never seen). */
   settingsOf(account: number): { settings: number; leverageLimit: number } {
     const a = this.accounts.get(account) ?? this.newAccount(account, false);
@@ -1689,6 +1825,17 @@ export class RiskShard {
     }
     let reservedByHolds = new Array<bigint>(n).fill(0n);
     for (const h of holds) reservedByHolds[h.asset] = reservedByHolds[h.asset]! + h.reserved;
+    // C4: each account's open-order borrows and credited proceeds are the sums over its holds.
+    const openByHolds = new Map<number, { borrow: bigint[]; inflow: bigint[]; repay: bigint[]; borrowing: number }>();
+    for (const h of holds) {
+      let o = openByHolds.get(h.account);
+      if (o === undefined) openByHolds.set(h.account, (o = { borrow: new Array<bigint>(n).fill(0n), inflow: new Array<bigint>(n).fill(0n), repay: new Array<bigint>(n).fill(0n), borrowing: 0 }));
+      if (h.borrowMax < 0n || h.inflowCredit < 0n) throw new Error(`risk invariant: order ${h.orderId} borrowMax ${h.borrowMax}, credit ${h.inflowCredit}`);
+      o.borrow[h.asset] = o.borrow[h.asset]! + h.borrowMax;
+      const credits = h.inflowRepays ? o.repay : o.inflow;
+      credits[h.inflowAsset] = credits[h.inflowAsset]! + h.inflowCredit;
+      if (h.borrowMax > 0n) o.borrowing++;
+    }
     if (this.shardCount === 1) {
       for (let i = 0; i < n; i++) {
         if (reservedByHolds[i] !== this.pools.reserved[i]) throw new Error(`risk invariant: pool ${i} reserved ${this.pools.reserved[i]}, holds ${reservedByHolds[i]}`);
@@ -1709,6 +1856,10 @@ export class RiskShard {
         if (a.available[i]! < 0n || a.locked[i]! < 0n || a.lent[i]! < 0n || a.borrowed[i]! < 0n) {
           throw new Error(`risk invariant (X2): account ${a.id} asset ${i}: available ${a.available[i]}, locked ${a.locked[i]}, lent ${a.lent[i]}, borrowed ${a.borrowed[i]}`);
         }
+        const open = openByHolds.get(a.id);
+        if ((open?.borrow[i] ?? 0n) !== a.openBorrow[i] || (open?.inflow[i] ?? 0n) !== a.openInflow[i] || (open?.repay[i] ?? 0n) !== a.openRepay[i]) {
+          throw new Error(`risk invariant (C4): account ${a.id} asset ${i} open-order borrow ${a.openBorrow[i]} / proceeds ${a.openInflow[i]}, holds ${open?.borrow[i] ?? 0n} / ${open?.inflow[i] ?? 0n}`);
+        }
         const held = lockedByHolds.get(a.id)?.[i] ?? 0n;
         if (held !== a.locked[i]) throw new Error(`risk invariant: account ${a.id} asset ${i} locked ${a.locked[i]}, holds ${held}`);
         if (a.syncedMargin().assetBalance(i) !== a.netBalance(i)) {
@@ -1716,6 +1867,7 @@ export class RiskShard {
         }
       }
       if (a.borrowed.filter((b) => b > 0n).length !== a.borrowedAssets) throw new Error(`risk invariant: account ${a.id} borrowedAssets ${a.borrowedAssets}`);
+      if ((openByHolds.get(a.id)?.borrowing ?? 0) !== a.openBorrowOrders) throw new Error(`risk invariant: account ${a.id} openBorrowOrders ${a.openBorrowOrders}`);
       if ((countByHolds.get(a.id) ?? 0) !== a.openOrders) throw new Error(`risk invariant: account ${a.id} openOrders ${a.openOrders}, holds ${countByHolds.get(a.id) ?? 0}`);
       if (a.syncedMargin().leverageLimit !== BigInt(a.leverageLimit) * RATIO_SCALE) throw new Error(`risk invariant: account ${a.id} leverage`);
       a.syncedMargin().validateInternalState();
@@ -1742,7 +1894,7 @@ export class RiskShard {
     }
     h.update(this.volumes.hashText());
     for (const hold of this.holds.sorted()) {
-      h.update(`h${hold.orderId} ${hold.account} ${hold.asset} ${hold.flags} ${hold.remaining} ${hold.borrowMax} ${hold.reserved}\n`);
+      h.update(`h${hold.orderId} ${hold.account} ${hold.asset} ${hold.flags} ${hold.remaining} ${hold.borrowMax} ${hold.reserved} ${hold.inflowAsset} ${hold.inflowCredit} ${hold.inflowRepays}\n`);
     }
     return h.digest("hex");
   }

@@ -67,7 +67,7 @@ const USAGE = `crossbook — cross-margin exchange engine
   crossbook client watch ACCOUNT [ACCOUNT ...]
   crossbook client market MARKET                           L2 snapshot + deltas, trades, BBO, 24 h ticker
   crossbook client send '{"type":"LimitOrder",...}'          any command as JSON (see gateway/client/codec.ts)
-  client options: [--url ws://127.0.0.1:8080] [--key FILE] [--data data]
+  client options: [--url ws://127.0.0.1:8080 (or CROSSBOOK_URL)] [--key FILE] [--data data]
                   a command for ACCOUNT logs in with its user's key, data/keys/user-<ACCOUNT / 16>.key,
                   operator commands with data/operator.key; --key FILE uses that key instead
 
@@ -329,7 +329,7 @@ async function client(argv: string[]): Promise<void> {
   const firstPositional = argv.find((a) => !a.startsWith("-"));
   if (helpRequested(argv, "client", firstPositional)) return;
   const parsed = parse(argv, {
-      url: { type: "string", default: "ws://127.0.0.1:8080" },
+      url: { type: "string", default: process.env.CROSSBOOK_URL ?? "ws://127.0.0.1:8080" },
       key: { type: "string" },
       data: { type: "string", default: "data" },
       tif: { type: "string", default: "GTC" },
@@ -368,8 +368,10 @@ async function client(argv: string[]): Promise<void> {
       c.onEvent(print);
       sessions.push(c);
     }
+    // Ctrl-C is handled from the moment the line below says so.
+    const stopped = new Promise<void>((resolve) => process.on("SIGINT", () => resolve()));
     process.stdout.write(`watching ${accounts.join(", ")} — Ctrl-C to stop\n`);
-    await new Promise<void>((resolve) => process.on("SIGINT", () => resolve()));
+    await stopped;
     for (const c of sessions) await c.close();
     return;
   }
@@ -378,8 +380,9 @@ async function client(argv: string[]): Promise<void> {
     const c = await CrossbookClient.connect(url);
     c.onEvent(print);
     c.send({ type: "Subscribe", market, channels: ["Depth", "Trades", "Bbo", "Ticker"] });
+    const stopped = new Promise<void>((resolve) => process.on("SIGINT", () => resolve()));
     process.stdout.write(`market data of ${pub.markets[market]!.symbol} — Ctrl-C to stop\n`);
-    await new Promise<void>((resolve) => process.on("SIGINT", () => resolve()));
+    await stopped;
     await c.close();
     return;
   }
@@ -579,7 +582,7 @@ function userArg(text: string | undefined): number {
 async function keysCommand(argv: string[]): Promise<void> {
   if (helpRequested(argv, "keys", argv.find((a) => !a.startsWith("-")))) return;
   const parsed = parse(argv, {
-      url: { type: "string", default: "ws://127.0.0.1:8080" },
+      url: { type: "string", default: process.env.CROSSBOOK_URL ?? "ws://127.0.0.1:8080" },
       data: { type: "string", default: "data" },
       permissions: { type: "string", default: "read,trade" },
       out: { type: "string" },

@@ -1,9 +1,15 @@
 // The incremental cross-margin state of one account (C2–C9): per-slot contributions and their running sums, and
 // the hypothetical "what if these balances/positions changed" evaluation behind the pre-trade check (C8).
 //
-// Slots: one per asset (the net balance: available + locked + lent − borrowed; positive → collateral, negative →
-// a borrow, which is a position of its own with the asset's borrow IMF/MMF) and one per perpetual market
-// (position quantity, cost basis, open-order quantities). Each slot keeps its contribution to the sums (collateral,
+// Slots: one per asset and one per perpetual market (position quantity, cost basis, open-order quantities). An asset
+// slot holds units (collateral, C1/C2) and owes units (a liability and a position of its own with the asset's borrow
+// IMF/MMF, C3–C5) at the same time — a borrow kept in the account is both — and is valued as the account would stand
+// after its open orders fill (C4: the risk-increasing part of open orders is exposure from the moment they rest):
+// held = available + lent + the proceeds credited to open orders (locked units count as spent), owed = borrowed −
+// the open margin orders' repaying proceeds + what open orders may borrow at fill time. The sums below are that
+// state (what every check judges); the statement's net equity is the account as it stands (currentNetEquityUsd).
+// A perpetual market's open orders enter through setPositionOrders (C4's max of "all buys" / "all sells" fill).
+// Each slot keeps its contribution to the sums (collateral,
 // liability, exposure notional, initial and maintenance margin, unrealized PnL); changing a slot recomputes that
 // slot only and adjusts the sums by the difference, so a check costs O(slots changed), never O(account).
 // Marks are read from the shared MarginContext; a slot whose mark moved is revalued lazily on the next query.
@@ -44,13 +50,29 @@ import {
 export const MARGIN_CHANGES_CAPACITY = 8;
 
 /**
- * A reusable, allocation-free description of "what if": signed deltas of asset net balances and of perpetual
- * positions (fills at a price, or open-order quantities). Deltas on the same slot are merged.
+ * A reusable, allocation-free description of "what if", per asset and per perpetual market (deltas on the same slot
+ * are merged). Asset effects, resolved against the account's slot when evaluated (AccountMargin.evaluate):
+ * - a signed flow (`addAsset`): units leaving take the spendable units first (available + lent) and borrow the rest
+ *   (a spend, a margin order's cost, a withdrawal); units arriving repay the asset's borrow first, then are held
+ *   (a margin order's proceeds, S3; a deposit with auto-lend on, L10);
+ * - units arriving that are held whatever the account owes (`addHeld`: a plain order's proceeds);
+ * - explicit changes of the spendable and the borrowed units (`addHoldings`: a manual borrow kept in the account).
  */
 export class MarginChanges {
   assetCount = 0;
   readonly assets = new Int32Array(MARGIN_CHANGES_CAPACITY);
   readonly assetDeltas: bigint[] = new Array<bigint>(MARGIN_CHANGES_CAPACITY).fill(0n);
+  readonly assetHeldIn: bigint[] = new Array<bigint>(MARGIN_CHANGES_CAPACITY).fill(0n);
+  readonly assetSpendableDeltas: bigint[] = new Array<bigint>(MARGIN_CHANGES_CAPACITY).fill(0n);
+  readonly assetBorrowedDeltas: bigint[] = new Array<bigint>(MARGIN_CHANGES_CAPACITY).fill(0n);
+  /** 1 when the entry has held units or explicit holdings (the evaluation skips them otherwise). */
+  readonly assetExtra = new Uint8Array(MARGIN_CHANGES_CAPACITY);
+  /**
+   * True for an order's fill (set by spotTradeChanges): what its flows borrow is borrowed at fill time, like the open
+   * orders' borrows, so other open orders' repaying proceeds are not counted against it. False (clear()) for an action
+   * that borrows now (a margin withdrawal).
+   */
+  borrowsAtFill = false;
   positionCount = 0;
   readonly markets = new Int32Array(MARGIN_CHANGES_CAPACITY);
   readonly positionQtyDeltas: bigint[] = new Array<bigint>(MARGIN_CHANGES_CAPACITY).fill(0n);
@@ -62,22 +84,29 @@ export class MarginChanges {
   clear(): this {
     this.assetCount = 0;
     this.positionCount = 0;
+    this.borrowsAtFill = false;
     return this;
   }
 
-  /** Net balance of `asset` changes by `delta` units (signed). */
+  /** A signed flow of `delta` units of `asset`: out of the spendable units then borrowed, or in repaying first. */
   addAsset(asset: number, delta: bigint): this {
-    for (let i = 0; i < this.assetCount; i++) {
-      if (this.assets[i] === asset) {
-        this.assetDeltas[i] = this.assetDeltas[i]! + delta;
-        return this;
-      }
-    }
-    const i = this.assetCount;
-    if (i >= MARGIN_CHANGES_CAPACITY) throw new RangeError(`MarginChanges: more than ${MARGIN_CHANGES_CAPACITY} assets`);
-    this.assets[i] = asset;
-    this.assetDeltas[i] = delta;
-    this.assetCount = i + 1;
+    const i = this.assetSlot(asset);
+    this.assetDeltas[i] = this.assetDeltas[i]! + delta;
+    return this;
+  }
+
+  /** `amount` (≥ 0) units of `asset` arrive and are held (no repayment: a plain order's proceeds, S2/L10). */
+  addHeld(asset: number, amount: bigint): this {
+    const i = this.extraSlot(asset);
+    this.assetHeldIn[i] = this.assetHeldIn[i]! + amount;
+    return this;
+  }
+
+  /** The spendable units (available + lent) and the borrowed units of `asset` change by these signed amounts. */
+  addHoldings(asset: number, spendableDelta: bigint, borrowedDelta: bigint): this {
+    const i = this.extraSlot(asset);
+    this.assetSpendableDeltas[i] = this.assetSpendableDeltas[i]! + spendableDelta;
+    this.assetBorrowedDeltas[i] = this.assetBorrowedDeltas[i]! + borrowedDelta;
     return this;
   }
 
@@ -97,6 +126,30 @@ export class MarginChanges {
     return this;
   }
 
+  private assetSlot(asset: number): number {
+    for (let i = 0; i < this.assetCount; i++) if (this.assets[i] === asset) return i;
+    const i = this.assetCount;
+    if (i >= MARGIN_CHANGES_CAPACITY) throw new RangeError(`MarginChanges: more than ${MARGIN_CHANGES_CAPACITY} assets`);
+    this.assets[i] = asset;
+    this.assetDeltas[i] = 0n;
+    this.assetExtra[i] = 0;
+    this.assetCount = i + 1;
+    return i;
+  }
+
+  /** The entry of `asset` with its held units and explicit holdings in use (zeroed on first use: the flow-only
+   * entries of the hot path never touch them). */
+  private extraSlot(asset: number): number {
+    const i = this.assetSlot(asset);
+    if (this.assetExtra[i] === 0) {
+      this.assetExtra[i] = 1;
+      this.assetHeldIn[i] = 0n;
+      this.assetSpendableDeltas[i] = 0n;
+      this.assetBorrowedDeltas[i] = 0n;
+    }
+    return i;
+  }
+
   private positionSlot(market: number): number {
     for (let i = 0; i < this.positionCount; i++) if (this.markets[i] === market) return i;
     const i = this.positionCount;
@@ -114,16 +167,28 @@ export class MarginChanges {
 export class AccountMargin {
   private leverageLimitRatio: Ratio;
 
-  // Asset slots.
-  private readonly assetQty: bigint[];
+  // Asset slots. Inputs: the units the account holds and may spend (available + lent), holds for open orders
+  // (locked), owes (borrowed), and its open orders' effect: what they may still borrow and the proceeds credited to
+  // them (see setAssetHoldings). The slot is valued as the account would stand after its open orders fill: held =
+  // spendable + credited proceeds (locked units count as spent), borrowed = borrowed + open-order borrows.
+  private readonly assetSpendable: bigint[];
+  private readonly assetLocked: bigint[];
+  private readonly assetBorrowed: bigint[];
+  private readonly assetOpenBorrow: bigint[];
+  private readonly assetOpenInflow: bigint[];
+  private readonly assetOpenRepay: bigint[];
+  /** 1 when the slot has any open-order state (borrow, proceeds, repayments); its owed units after the orders. */
+  private readonly assetHasOpen: Uint8Array;
+  private readonly assetOwedAfter: bigint[];
   private readonly assetSeen: number[];
   private readonly assetWeight: bigint[];
   private readonly assetCollateral: bigint[];
   private readonly assetLiability: bigint[];
   private readonly assetIm: bigint[];
   private readonly assetMm: bigint[];
-  /** Last sqrt(notional) taken for the slot (0 if none): the Newton seed for the next root of the same slot. */
+  /** Last sqrt(notional) taken for the slot's holding / borrow (0 if none): the Newton seed for its next root. */
   private readonly assetRoot: bigint[];
+  private readonly assetBorrowRoot: bigint[];
   /** Borrow IMF below its sqrt region, and the notional up to which it holds; both depend on leverageLimit. */
   private readonly borrowImfFloor: bigint[];
   private readonly borrowImfFlatLimitUsd: bigint[];
@@ -164,6 +229,7 @@ export class AccountMargin {
   private sNotional = 0n;
   private sUpnl = 0n;
   private sRoot = 0n;
+  private sBorrowRoot = 0n;
 
   // Result of the last evaluate(): the account as it would be after the changes.
   private afterNetEquity = 0n;
@@ -179,7 +245,14 @@ export class AccountMargin {
     const n = ctx.assetCount;
     const m = ctx.marketCount;
     const zeros = (k: number): bigint[] => new Array<bigint>(k).fill(0n);
-    this.assetQty = zeros(n);
+    this.assetSpendable = zeros(n);
+    this.assetLocked = zeros(n);
+    this.assetBorrowed = zeros(n);
+    this.assetOpenBorrow = zeros(n);
+    this.assetOpenInflow = zeros(n);
+    this.assetOpenRepay = zeros(n);
+    this.assetHasOpen = new Uint8Array(n);
+    this.assetOwedAfter = zeros(n);
     this.assetSeen = new Array<number>(n).fill(ctx.markVersion);
     this.assetWeight = ctx.haircutFlatWeight.slice();
     this.assetCollateral = zeros(n);
@@ -187,6 +260,7 @@ export class AccountMargin {
     this.assetIm = zeros(n);
     this.assetMm = zeros(n);
     this.assetRoot = zeros(n);
+    this.assetBorrowRoot = zeros(n);
     this.borrowImfFloor = zeros(n);
     this.borrowImfFlatLimitUsd = zeros(n);
     this.posQty = zeros(m);
@@ -208,9 +282,37 @@ export class AccountMargin {
 
   // ---- updates (each O(1) in the account's size) --------------------------------------------------------------
 
-  /** The asset's net balance is now `netQty` units (available + locked + lent − borrowed). */
+  /** The asset's net balance is now `netQty` units, held (> 0) or borrowed (< 0), with no open orders. */
   setAssetBalance(asset: number, netQty: bigint): void {
-    this.applyAsset(asset, netQty);
+    this.setAssetHoldings(asset, netQty > 0n ? netQty : 0n, 0n, netQty < 0n ? -netQty : 0n, 0n, 0n, 0n);
+  }
+
+  /**
+   * The asset's slot (units, each ≥ 0): `spendable` = available + lent, `locked` = held by open orders, `borrowed` =
+   * owed to the pool (a liability and a position, C3/C4, while the borrowed units held are collateral, C1/C2);
+   * `openBorrow` = what open orders may still borrow of it at fill time, `openInflow` = the proceeds of open orders
+   * credited to the account as held, `openRepay` = those credited as repaying its borrow first (margin orders, S3)
+   * (C4: the risk-increasing part of open orders is exposure from the moment they rest).
+   */
+  setAssetHoldings(
+    asset: number,
+    spendable: bigint,
+    locked: bigint,
+    borrowed: bigint,
+    openBorrow: bigint,
+    openInflow: bigint,
+    openRepay: bigint,
+  ): void {
+    this.assetSpendable[asset] = spendable;
+    this.assetLocked[asset] = locked;
+    this.assetBorrowed[asset] = borrowed;
+    this.assetOpenBorrow[asset] = openBorrow;
+    this.assetOpenInflow[asset] = openInflow;
+    this.assetOpenRepay[asset] = openRepay;
+    this.assetHasOpen[asset] = openBorrow !== 0n || openInflow !== 0n || openRepay !== 0n ? 1 : 0;
+    const owed = this.borrowedAfterOrders(asset);
+    this.assetOwedAfter[asset] = owed;
+    this.applyAsset(asset, this.heldAfterOrders(asset), owed);
   }
 
   /** The perpetual position of `market` is now `qty` (signed, base units) with average entry `entryPrice`. */
@@ -245,7 +347,7 @@ export class AccountMargin {
     this.priceLeverage(leverageLimit);
     const ctx = this.ctx;
     for (let a = 0; a < ctx.assetCount; a++) {
-      if (this.assetQty[a]! < 0n) this.applyAsset(a, this.assetQty[a]!);
+      if (this.assetLiability[a]! !== 0n) this.applyAsset(a, this.heldAfterOrders(a), this.borrowedAfterOrders(a));
     }
     for (let m = 0; m < ctx.marketCount; m++) {
       if (this.posNotional[m]! !== 0n) {
@@ -260,8 +362,32 @@ export class AccountMargin {
     return this.leverageLimitRatio;
   }
 
+  /** Net balance: spendable + locked − borrowed (units). */
   assetBalance(asset: number): bigint {
-    return this.assetQty[asset]!;
+    return this.assetSpendable[asset]! + this.assetLocked[asset]! - this.assetBorrowed[asset]!;
+  }
+
+  /** Units held (spendable + locked) and owed now, not counting open orders. */
+  assetHeld(asset: number): bigint {
+    return this.assetSpendable[asset]! + this.assetLocked[asset]!;
+  }
+
+  assetBorrowedUnits(asset: number): bigint {
+    return this.assetBorrowed[asset]!;
+  }
+
+  /** Units held as the account would stand after its open orders fill (spendable + credited proceeds). */
+  heldAfterOrders(asset: number): bigint {
+    const repay = this.assetOpenRepay[asset]!;
+    const borrowed = this.assetBorrowed[asset]!;
+    return this.assetSpendable[asset]! + this.assetOpenInflow[asset]! + (repay > borrowed ? repay - borrowed : 0n);
+  }
+
+  /** Units owed as the account would stand after its open orders fill (borrowed − repaid + what they may borrow). */
+  borrowedAfterOrders(asset: number): bigint {
+    const repay = this.assetOpenRepay[asset]!;
+    const borrowed = this.assetBorrowed[asset]!;
+    return (repay < borrowed ? borrowed - repay : 0n) + this.assetOpenBorrow[asset]!;
   }
 
   /** C1: the weight the asset's holding gets now (the flat weight when not held or borrowed). */
@@ -294,7 +420,49 @@ export class AccountMargin {
     return this.posUpnl[market]!;
   }
 
-  /** C2 */
+  /** C1 as the account stands now (open orders not filled): the weight of the units held. */
+  heldWeightRatio(asset: number): Ratio {
+    const held = this.assetHeld(asset);
+    const ctx = this.ctx;
+    if (held <= 0n) return ctx.haircutFlatWeight[asset]!;
+    return haircutWeight(ctx.haircut[asset]!, notionalUsd(held, ctx.assetDecimals[asset]!, ctx.assetMark[asset]!, Rounding.Up));
+  }
+
+  /** C1 as the account stands now: collateral value of the units held (spendable + locked). */
+  heldCollateralValueUsd(asset: number): bigint {
+    const held = this.assetHeld(asset);
+    if (held <= 0n) return 0n;
+    const ctx = this.ctx;
+    return collateralValueUsd(held, ctx.assetDecimals[asset]!, ctx.assetMark[asset]!, this.heldWeightRatio(asset));
+  }
+
+  /** C3 as the account stands now: liability of the units owed. */
+  borrowedLiabilityUsd(asset: number): bigint {
+    const ctx = this.ctx;
+    return borrowLiabilityUsd(this.assetBorrowed[asset]!, ctx.assetDecimals[asset]!, ctx.assetMark[asset]!);
+  }
+
+  /** C2 as the account stands now (the statement's collateral; off the hot path: O(assets)). */
+  currentCollateralValueUsd(): bigint {
+    let sum = 0n;
+    for (let a = 0; a < this.ctx.assetCount; a++) sum += this.heldCollateralValueUsd(a);
+    return sum;
+  }
+
+  /** C3's liability as the account stands now. */
+  currentLiabilityUsd(): bigint {
+    let sum = 0n;
+    for (let a = 0; a < this.ctx.assetCount; a++) sum += this.borrowedLiabilityUsd(a);
+    return sum;
+  }
+
+  /** C3 as the account stands now, open orders not filled (the statement's net equity; O(assets)). */
+  currentNetEquityUsd(): bigint {
+    this.refreshMarks();
+    return netEquityUsd(this.currentCollateralValueUsd(), this.upnlSum, this.unsettled, this.currentLiabilityUsd());
+  }
+
+  /** C2 (after open orders fill) */
   totalCollateralValueUsd(): bigint {
     this.refreshMarks();
     return this.collateralSum;
@@ -417,6 +585,17 @@ export class AccountMargin {
   }
 
   /**
+   * After a check (wouldPassInitialMargin, passesInitialMarginAfter, isRiskReducing, imrAfter): would the evaluated
+   * changes raise the available equity (C6: net equity − locked)? An open order whose fill would (e.g. a sale of
+   * weaker collateral for stronger, a buy far below the mark) is credited nothing while it rests, so that cancelling
+   * it can never take away room that other orders were accepted on.
+   */
+  lastChangesRaiseAvailableEquity(): boolean {
+    const lockedNow = netEquityLockedUsd(this.imSum, this.tenSum, this.leverageLimitRatio);
+    return this.afterNetEquity - this.lockedAfter() > this.netEquitySum - lockedNow;
+  }
+
+  /**
    * C8: would an action with these effects be accepted? IMR after < 100%, or the action only reduces risk.
    * This is the one check the pre-trade path, withdrawals, transfers and the max-quantity solvers all use.
    */
@@ -466,22 +645,28 @@ export class AccountMargin {
       throw new Error(`AccountMargin invariant: ${what} is ${got}, recomputed ${want}`);
     };
     for (let a = 0; a < ctx.assetCount; a++) {
-      const qty = this.assetQty[a]!;
+      const held = this.heldAfterOrders(a);
+      const owed = this.borrowedAfterOrders(a);
       const mark = ctx.assetMark[a]!;
       const dec = ctx.assetDecimals[a]!;
       let c = 0n;
       let l = 0n;
       let i = 0n;
       let k = 0n;
-      if (qty > 0n) {
-        const w = haircutWeight(ctx.haircut[a]!, notionalUsd(qty, dec, mark, Rounding.Up));
+      if (held > 0n) {
+        const w = haircutWeight(ctx.haircut[a]!, notionalUsd(held, dec, mark, Rounding.Up));
         if (w !== this.assetWeight[a]) fail(`asset ${a} weight`, this.assetWeight[a]!, w);
-        c = collateralValueUsd(qty, dec, mark, w);
-      } else if (qty < 0n) {
-        l = borrowLiabilityUsd(qty, dec, mark);
+        c = collateralValueUsd(held, dec, mark, w);
+      }
+      if (owed > 0n) {
+        l = borrowLiabilityUsd(owed, dec, mark);
         i = positionMarginUsd(l, positionImf(l, L, ctx.platformMaxLeverage, ctx.borrowImf[a]!));
         k = positionMarginUsd(l, positionMmf(l, ctx.borrowMmf[a]!));
       }
+      if (this.assetSpendable[a]! < 0n || this.assetLocked[a]! < 0n || this.assetBorrowed[a]! < 0n) fail(`asset ${a} negative holding`, -1n, 0n);
+      if (this.assetOpenBorrow[a]! < 0n || this.assetOpenInflow[a]! < 0n || this.assetOpenRepay[a]! < 0n) fail(`asset ${a} negative open-order state`, -1n, 0n);
+      if (owed !== this.assetOwedAfter[a]) fail(`asset ${a} owed after orders`, this.assetOwedAfter[a]!, owed);
+      if ((this.assetHasOpen[a] !== 0) !== (this.assetOpenBorrow[a] !== 0n || this.assetOpenInflow[a] !== 0n || this.assetOpenRepay[a] !== 0n)) fail(`asset ${a} open flag`, BigInt(this.assetHasOpen[a]!), 0n);
       if (c !== this.assetCollateral[a]) fail(`asset ${a} collateral`, this.assetCollateral[a]!, c);
       if (l !== this.assetLiability[a]) fail(`asset ${a} liability`, this.assetLiability[a]!, l);
       if (i !== this.assetIm[a]) fail(`asset ${a} initial margin`, this.assetIm[a]!, i);
@@ -552,7 +737,9 @@ export class AccountMargin {
     if (this.markSeen === ctx.markVersion) return;
     for (let a = 0; a < ctx.assetCount; a++) {
       if (this.assetSeen[a] !== ctx.assetMarkVersion[a]) {
-        if (this.assetQty[a] !== 0n) this.applyAsset(a, this.assetQty[a]!);
+        const held = this.heldAfterOrders(a);
+        const owed = this.borrowedAfterOrders(a);
+        if (held !== 0n || owed !== 0n) this.applyAsset(a, held, owed);
         else this.assetSeen[a] = ctx.assetMarkVersion[a]!;
       }
     }
@@ -566,42 +753,37 @@ export class AccountMargin {
     this.markSeen = ctx.markVersion;
   }
 
-  /** Contribution of asset `a` at net balance `qty` into the scratch fields. The same formulas as the pure ones
-   * (validateInternalState proves it), with the flat-region shortcut (exactly equal up to the limit, see
-   * haircutFlatLimitUsd / sqrtTermFlatLimitUsd), the slot's previous root as the Newton seed, and plain
-   * truncating division where the operands are known non-negative. */
-  private computeAsset(a: number, qty: bigint, withMaintenance: boolean): void {
+  /** Contribution of asset `a` holding `held` and owing `owed` units (both ≥ 0) into the scratch fields: the held
+   * units are collateral (C1), the owed units a liability and a position with the asset's borrow IMF/MMF (C3–C5).
+   * The same formulas as the pure ones (validateInternalState proves it), with the flat-region shortcut (exactly
+   * equal up to the limit, see haircutFlatLimitUsd / sqrtTermFlatLimitUsd), the slot's previous roots as Newton
+   * seeds, and plain truncating division where the operands are known non-negative. */
+  private computeAsset(a: number, held: bigint, owed: bigint, withMaintenance: boolean): void {
     const ctx = this.ctx;
     const mark = ctx.assetMark[a]!;
     const unit = ctx.assetUnit[a]!;
-    if (qty > 0n) {
-      const value = qty * mark;
+    this.sRoot = 0n;
+    this.sBorrowRoot = 0n;
+    let weight = ctx.haircutFlatWeight[a]!;
+    if (held > 0n) {
+      const value = held * mark;
       const notionalUp = (value + ctx.assetUnitMinusOne[a]!) / unit; // ceil: value ≥ 0
-      let weight = ctx.haircutFlatWeight[a]!;
-      this.sRoot = 0n;
       if (notionalUp > ctx.haircutFlatLimitUsd[a]!) {
         const root = sqrtNotionalUpNear(notionalUp, this.assetRoot[a]!);
         this.sRoot = root;
         weight = haircutWeightFromRoot(ctx.haircut[a]!, root);
       }
-      this.sWeight = weight;
       this.sCollateral =
         weight === RATIO_SCALE ? divFloorNonNegative(value, unit) : divFloorNonNegative(value * weight, ctx.assetUnitRatio[a]!);
+    } else this.sCollateral = 0n;
+    this.sWeight = weight;
+    if (owed === 0n) {
       this.sLiability = 0n;
       this.sIm = 0n;
       this.sMm = 0n;
       return;
     }
-    this.sWeight = ctx.haircutFlatWeight[a]!;
-    this.sCollateral = 0n;
-    this.sRoot = 0n;
-    if (qty === 0n) {
-      this.sLiability = 0n;
-      this.sIm = 0n;
-      this.sMm = 0n;
-      return;
-    }
-    const liability = (ctx.assetUnitMinusOne[a]! - qty * mark) / unit; // ceil(|qty| × mark / unit)
+    const liability = (owed * mark + ctx.assetUnitMinusOne[a]!) / unit; // ceil(owed × mark / unit)
     this.sLiability = liability;
     let imf = this.borrowImfFloor[a]!;
     const mmfFn = ctx.borrowMmf[a]!;
@@ -609,8 +791,8 @@ export class AccountMargin {
     const imfBeyond = liability > this.borrowImfFlatLimitUsd[a]!;
     const mmfBeyond = withMaintenance && liability > ctx.borrowMmfFlatLimitUsd[a]!;
     if (imfBeyond || mmfBeyond) {
-      const root = sqrtNotionalUpNear(liability, this.assetRoot[a]!);
-      this.sRoot = root;
+      const root = sqrtNotionalUpNear(liability, this.assetBorrowRoot[a]!);
+      this.sBorrowRoot = root;
       if (imfBeyond) {
         const term = sqrtMarginTermFromRoot(ctx.borrowImf[a]!.factor, root);
         if (term > imf) imf = term;
@@ -669,21 +851,21 @@ export class AccountMargin {
     if (withMaintenance) this.sMm = divCeilNonNegative(notional * mmf, RATIO_SCALE);
   }
 
-  private applyAsset(a: number, qty: bigint): void {
-    this.computeAsset(a, qty, true);
+  private applyAsset(a: number, held: bigint, owed: bigint): void {
+    this.computeAsset(a, held, owed, true);
     this.netEquitySum += this.sCollateral - this.assetCollateral[a]! - (this.sLiability - this.assetLiability[a]!);
     this.collateralSum += this.sCollateral - this.assetCollateral[a]!;
     this.liabilitySum += this.sLiability - this.assetLiability[a]!;
     this.tenSum += this.sLiability - this.assetLiability[a]!;
     this.imSum += this.sIm - this.assetIm[a]!;
     this.mmSum += this.sMm - this.assetMm[a]!;
-    this.assetQty[a] = qty;
     this.assetWeight[a] = this.sWeight;
     this.assetCollateral[a] = this.sCollateral;
     this.assetLiability[a] = this.sLiability;
     this.assetIm[a] = this.sIm;
     this.assetMm[a] = this.sMm;
     if (this.sRoot !== 0n) this.assetRoot[a] = this.sRoot;
+    if (this.sBorrowRoot !== 0n) this.assetBorrowRoot[a] = this.sBorrowRoot;
     this.assetSeen[a] = this.ctx.assetMarkVersion[a]!;
   }
 
@@ -716,10 +898,45 @@ export class AccountMargin {
     let nonIncreasing = true;
     for (let i = 0; i < changes.assetCount; i++) {
       const a = changes.assets[i]!;
-      const before = this.assetQty[a]!;
-      const after = before + changes.assetDeltas[i]!;
-      this.computeAsset(a, after, withMaintenance);
-      if (before >= 0n && after >= 0n) {
+      // Resolve the changes against the slot (see MarginChanges): explicit holdings first, then the flow, then the
+      // units held whatever is owed.
+      let spendable = this.assetSpendable[a]!;
+      let borrowed = this.assetBorrowed[a]!;
+      const extra = changes.assetExtra[i] !== 0;
+      if (extra) {
+        spendable += changes.assetSpendableDeltas[i]!;
+        borrowed += changes.assetBorrowedDeltas[i]!;
+      }
+      const flow = changes.assetDeltas[i]!;
+      let borrowAtFill = 0n;
+      if (flow < 0n) {
+        const out = -flow;
+        if (spendable >= out) spendable -= out;
+        else {
+          if (changes.borrowsAtFill) borrowAtFill = out - spendable;
+          else borrowed += out - spendable;
+          spendable = 0n;
+        }
+      } else if (flow > 0n) {
+        if (borrowed === 0n) spendable += flow;
+        else {
+          const repaid = borrowed < flow ? borrowed : flow;
+          borrowed -= repaid;
+          spendable += flow - repaid;
+        }
+      }
+      let held = extra ? spendable + changes.assetHeldIn[i]! : spendable;
+      let owed = borrowAtFill === 0n ? borrowed : borrowed + borrowAtFill;
+      if (this.assetHasOpen[a] !== 0) {
+        // Then the open orders: their repaying proceeds, their held proceeds and what they may borrow.
+        const openRepay = this.assetOpenRepay[a]!;
+        const openRepaid = openRepay < borrowed ? openRepay : borrowed;
+        owed += this.assetOpenBorrow[a]! - openRepaid;
+        held += this.assetOpenInflow[a]! + openRepay - openRepaid;
+      }
+      const owedBefore = this.assetOwedAfter[a]!;
+      this.computeAsset(a, held, owed, withMaintenance);
+      if (owed === 0n && owedBefore === 0n) {
         // Collateral only, before and after: no liability, no margin on this slot.
         ne += this.sCollateral - this.assetCollateral[a]!;
         continue;
@@ -729,8 +946,8 @@ export class AccountMargin {
       ten += liabilityDelta;
       im += this.sIm - this.assetIm[a]!;
       if (withMaintenance) mm += this.sMm - this.assetMm[a]!;
-      // A borrow grows when the balance goes (further) below zero.
-      if (after < 0n && after < before) nonIncreasing = false;
+      // A borrow grows when more is owed after.
+      if (owed > owedBefore) nonIncreasing = false;
     }
     for (let i = 0; i < changes.positionCount; i++) {
       const m = changes.markets[i]!;

@@ -4,14 +4,16 @@
 // How a risk shard drives it (units: USD and prices at PRICE_DECIMALS, ratios at RATIO_DECIMALS):
 // - one `new MarginContext(config)` per shard; on every oracle/mark update `ctx.setAssetMark(asset, usdMark)` and,
 //   for perpetuals, `ctx.setMarketMark(market, mark)` — accounts revalue the moved slots lazily, O(1) per write;
-// - one `new AccountMargin(ctx, leverageLimitRatio)` per account; after anything that changes an asset's net
-//   balance (available + locked + lent − borrowed: deposit, withdrawal, fill, fee, transfer, borrow, repay)
-//   `account.setAssetBalance(asset, net)`; moving available ↔ locked (holds) changes nothing here;
-//   perpetuals: `setPositionCostBasis` / `setPosition` after fills, `setPositionOrders` when open orders change;
+// - one `new AccountMargin(ctx, leverageLimitRatio)` per account; after anything that changes an asset's slot
+//   (available, locked, lent, borrowed, or the open orders' borrows and credited proceeds: deposit, withdrawal, fill,
+//   fee, transfer, borrow, repay, an order resting or ending) `account.setAssetHoldings(asset, available + lent,
+//   locked, borrowed, openBorrow, openInflow, openRepay)`; perpetuals: `setPositionCostBasis` / `setPosition` after
+//   fills, `setPositionOrders` when open orders change;
 // - before a risk-increasing action, describe its effect in a reused MarginChanges and ask
-//   `account.wouldPassInitialMargin(changes)` (C8; false → INSUFFICIENT_MARGIN): a spot-margin order via
-//   `spotTradeChanges(changes, ctx, market, side, qty, limitPrice, feeBps)`, a withdrawal or outgoing transfer via
-//   `changes.clear().addAsset(asset, -amount)`; a leverage change via `wouldPassLeverageLimit`, then
+//   `account.wouldPassInitialMargin(changes)` (C8; false → INSUFFICIENT_MARGIN), judged with every open order
+//   filled: a spot order via `spotTradeChanges(changes, ctx, market, side, qty, limitPrice, feeBps, receiveRepays)`,
+//   a withdrawal or outgoing transfer via `changes.clear().addAsset(asset, -amount)`, a borrow kept in the account
+//   via `addHoldings(asset, amount, amount + fee)`; a leverage change via `wouldPassLeverageLimit`, then
 //   `setLeverageLimit`;
 // - statements read the account's getters; "max order / max withdrawal" queries call the solvers, which use the
 //   same check.
@@ -60,5 +62,6 @@ export {
   maxSpotBuyQuantity,
   maxSpotSellQuantity,
   maxWithdrawal,
+  maxBorrow,
   type SpotOrderQuery,
 } from "./solvers.ts";

@@ -26,11 +26,13 @@ export function feeAmount(received: bigint, feeBps: number): bigint {
 }
 
 /**
- * Writes into `changes` the net-balance effects of a fully filled spot trade of `quantity` (≥ 0) base units at
- * `price` (quote per base, PRICE_DECIMALS, ≥ 0), paying `feeBps` in the asset received: a buy adds
- * quantity − fee of base and spends floor(quantity × price) of quote; a sell spends quantity of base and adds
- * proceeds − fee of quote. The quote amount is the trade rule (quoteAmount, Down: one floor — the test proves the
- * precomputed-divisor form equal); partial fills at better prices spend no more.
+ * Writes into `changes` the effects of a fully filled spot trade of `quantity` (≥ 0) base units at `price` (quote per
+ * base, PRICE_DECIMALS, ≥ 0), paying `feeBps` in the asset received: a buy receives quantity − fee of base and spends
+ * floor(quantity × price) of quote; a sell spends quantity of base and receives proceeds − fee of quote. What it
+ * spends comes from the spendable units, then is borrowed; what it receives repays a borrow of that asset first when
+ * `receiveRepays` (a margin order, or auto-lend on: S3, L10), else it is held. The quote amount is the trade rule
+ * (quoteAmount, Down: one floor — the test proves the precomputed-divisor form equal); partial fills at better prices
+ * spend no more.
  */
 export function spotTradeChanges(
   changes: MarginChanges,
@@ -40,17 +42,24 @@ export function spotTradeChanges(
   quantity: bigint,
   price: bigint,
   feeBps: number,
+  receiveRepays = true,
 ): MarginChanges {
   const base = ctx.marketBaseAsset[market]!;
   const quote = ctx.marketQuoteAsset[market]!;
   const quoteQty = divFloorNonNegative(quantity * price * ctx.marketQuoteMultiplier[market]!, ctx.marketQuoteDivisor[market]!);
   changes.clear();
+  changes.borrowsAtFill = true;
+  // Base first, then quote (callers read the entries in that order).
   if (side === Side.Buy) {
-    changes.addAsset(base, quantity - feeAmount(quantity, feeBps));
+    const received = quantity - feeAmount(quantity, feeBps);
+    if (receiveRepays) changes.addAsset(base, received);
+    else changes.addHeld(base, received);
     changes.addAsset(quote, -quoteQty);
   } else {
     changes.addAsset(base, -quantity);
-    changes.addAsset(quote, quoteQty - feeAmount(quoteQty, feeBps));
+    const received = quoteQty - feeAmount(quoteQty, feeBps);
+    if (receiveRepays) changes.addAsset(quote, received);
+    else changes.addHeld(quote, received);
   }
   return changes;
 }
@@ -68,6 +77,8 @@ export interface SpotOrderQuery {
   readonly stepSize: bigint;
   /** Upper end of the search (e.g. the market's maxQuantity, or the balance when borrowing is off). */
   readonly maxQuantity: bigint;
+  /** Do the proceeds repay a borrow of the received asset (margin flags or auto-lend: S3, L10)? Default yes. */
+  readonly receiveRepays?: boolean;
 }
 
 /** Largest k in [0, kMax] with passes(k), given passes(0) and an interval-shaped accepted set. */
@@ -91,7 +102,7 @@ function bisect(kMax: bigint, passes: (k: bigint) => boolean): bigint {
 export function maxSpotOrderQuantity(account: AccountMargin, ctx: MarginContext, q: SpotOrderQuery): bigint {
   if (q.stepSize <= 0n) throw new RangeError(`stepSize must be > 0, got ${q.stepSize}`);
   const k = bisect(q.maxQuantity / q.stepSize, (k) =>
-    account.wouldPassInitialMargin(spotTradeChanges(scratch, ctx, q.market, q.side, k * q.stepSize, q.price, q.feeBps)),
+    account.wouldPassInitialMargin(spotTradeChanges(scratch, ctx, q.market, q.side, k * q.stepSize, q.price, q.feeBps, q.receiveRepays ?? true)),
   );
   return k * q.stepSize;
 }
@@ -120,6 +131,15 @@ export function maxSpotSellQuantity(
   maxQuantity: bigint,
 ): bigint {
   return maxSpotOrderQuantity(account, ctx, { market, side: Side.Sell, price, feeBps, stepSize, maxQuantity });
+}
+
+/**
+ * L8 (margin part): the largest borrow of `asset` (units, ≤ maxAmount) kept in the account that C8 accepts — the
+ * borrowed units are held (collateral, C1/C2) and owed (liability and position, C3/C4), so the answer is about net
+ * equity × the asset's max borrow leverage (seed 002). The entry fee is the caller's (the Borrow check adds it).
+ */
+export function maxBorrow(account: AccountMargin, asset: number, maxAmount: bigint): bigint {
+  return bisect(maxAmount, (k) => account.wouldPassInitialMargin(scratch.clear().addHoldings(asset, k, k)));
 }
 
 /**
