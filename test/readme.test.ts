@@ -106,9 +106,9 @@ afterEach(() => {
 });
 
 function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env = { ...process.env, ...extra };
+  const env = { ...process.env };
   delete env.CROSSBOOK_URL; // a fresh machine: the server writes data/operator.key, the CLI reads it
-  return env;
+  return { ...env, ...extra };
 }
 
 /** `crossbook start` on a free port with `dir/data`; resolves with its port once it listens. */
@@ -216,8 +216,8 @@ const PROMISES: Record<string, Record<string, Check[]>> = {
     "client balances 48": [(r) => expect(balancesOf(r).USDC).toMatchObject({ available: "0", lent: "90", borrowed: "0" })],
   },
   "Borrowing and lending": {
-    "client max-borrow 32 USDC": [(r) => expect(events(r)[0]).toMatchObject({ type: "MaxBorrowQuantity", quantity: "9500", marginLimit: "13499.999999" })],
-    "client borrow 32 USDC 500": [(r) => expect(events(r).map((e) => e.type)).toContain("CommandAccepted")],
+    "client max-borrow 112 USDC": [(r) => expect(events(r)[0]).toMatchObject({ type: "MaxBorrowQuantity", quantity: "9500", marginLimit: "13499.999999" })],
+    "client borrow 112 USDC 500": [(r) => expect(events(r).map((e) => e.type)).toContain("CommandAccepted")],
   },
   "Replaying and checking": {
     "replay session.jsonl": [(r) => expect(r.out).toMatch(/"stateHash":"[0-9a-f]{64}","commands":3/)],
@@ -230,7 +230,7 @@ describe("README walkthroughs run exactly as printed (extracted from README.md)"
 
   it("the extractor finds every walkthrough and its lines, in order", () => {
     expect(sections.map((s) => s.title)).toEqual(["A first trade from the terminal", "Accounts, margin and fees", "Borrowing and lending", "Replaying and checking"]);
-    expect(sections[1]!.steps[0]!.text).toBe("client deposit 80 USDC 500000");
+    expect(sections[1]!.steps[0]!.text).toBe("keys create 3 --permissions read,trade,withdraw");
     expect(readmeWalkthroughs("## K\n```sh\nnpx crossbook keys create 1   # a key\nnpm test\n```\n")).toEqual([
       { title: "K", steps: [{ text: "keys create 1", args: ["keys", "create", "1"], comment: "a key" }], json: [] },
     ]);
