@@ -326,3 +326,236 @@ describe("Q1: the safe-band index", () => {
     expect(seen.reportedSafe).toBeGreaterThan(0);
   });
 });
+
+describe("Q2: book liquidation steps", () => {
+  const config = loadConfig();
+  const BTC_PERP_GRID: StepGrid = config.markets[BTC_PERP]!; // tick 0.1, step 0.0001, min 0.0001
+  const SOL_SPOT_GRID: StepGrid = config.markets[SOL_SPOT]!; // tick 0.01, step 0.01, min 0.01
+  const BTC_SPOT_GRID: StepGrid = config.markets[BTC_SPOT]!; // tick 0.01, step 0.00001, min 0.00001
+
+  function item(kind: LiquidationItemKind, id: number, quantity: bigint, mmUsd: bigint): LiquidationItem {
+    return Object.assign(new LiquidationItem(), { kind, id, quantity, maintenanceMarginUsd: mmUsd });
+  }
+
+  it("Q2: the position or borrow with the largest maintenance margin goes first (ties: the first listed; empty ones skipped)", () => {
+    const items = [
+      item(LiquidationItemKind.Position, BTC_PERP, BTC, 500n * USD),
+      item(LiquidationItemKind.Borrow, SOL_ASSET, 10n * SOL, 800n * USD),
+      item(LiquidationItemKind.Position, SOL_PERP, -10n * SOL, 800n * USD),
+      item(LiquidationItemKind.Position, 4, 0n, 900n * USD),
+    ];
+    expect(pickLargestMaintenanceMargin(items, 4)).toBe(1);
+    expect(pickLargestMaintenanceMargin(items, 1)).toBe(0);
+    expect(pickLargestMaintenanceMargin([items[3]!], 1)).toBe(-1);
+  });
+
+  it("Q2: step size: 10% rounded down to the step, at least the min quantity, never more than the position", () => {
+    expect(liquidationStepQuantity(123_450_000n, P.liquidationStepFraction, BTC_PERP_GRID)).toBe(12_340_000n); // 1.2345 → 0.1234
+    expect(liquidationStepQuantity(50_000n, P.liquidationStepFraction, BTC_PERP_GRID)).toBe(10_000n); // 0.0005 → min 0.0001
+    expect(liquidationStepQuantity(5_000n, P.liquidationStepFraction, BTC_PERP_GRID)).toBe(0n); // dust below the min: no step
+    expect(liquidationStepQuantity(123_450_000n, R, BTC_PERP_GRID)).toBe(123_450_000n);
+    expect(liquidationStepQuantity(123_456_789n, R, BTC_PERP_GRID)).toBe(123_450_000n); // off-grid remainder stays
+  });
+
+  it("Q2: limit = mark × (1 ± 5%) rounded onto the tick toward the mark: 60,000.05 → buy 63,000.0, sell 57,000.1", () => {
+    const mark = 60_000_050_000_000n;
+    expect(liquidationLimitPrice(mark, Side.Buy, P.liquidationMaxSlippage, BTC_PERP_GRID)).toBe(63_000_000_000_000n);
+    expect(liquidationLimitPrice(mark, Side.Sell, P.liquidationMaxSlippage, BTC_PERP_GRID)).toBe(57_000_100_000_000n);
+    // Near the bottom of the grid: a sell is lifted to minPrice (no worse), a buy below minPrice has no price.
+    expect(liquidationLimitPrice(50_000_000n, Side.Sell, P.liquidationMaxSlippage, BTC_PERP_GRID)).toBe(100_000_000n);
+    expect(liquidationLimitPrice(50_000_000n, Side.Buy, P.liquidationMaxSlippage, BTC_PERP_GRID)).toBe(0n);
+  });
+
+  it("Q2: property — the limit is on the grid, never beyond the bound, and the tightest such price", () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: USD, max: 1_000_000n * USD }), fc.constantFrom(Side.Buy, Side.Sell), (mark, side) => {
+        const s = P.liquidationMaxSlippage;
+        const tick = BTC_PERP_GRID.tickSize;
+        const p = liquidationLimitPrice(mark, side, s, BTC_PERP_GRID);
+        expect(p % tick).toBe(0n);
+        if (side === Side.Buy) {
+          expect(p * R <= mark * (R + s)).toBe(true);
+          expect((p + tick) * R > mark * (R + s)).toBe(true);
+        } else {
+          expect(p * R >= mark * (R - s)).toBe(true);
+          expect((p - tick) * R < mark * (R - s)).toBe(true);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it("Q2: the 1% liquidation fee of a fill's notional, rounded up, to the insurance fund: 1,234.567891 USDC pays 12.345679", () => {
+    expect(liquidationFee(1_234_567_891n, P.liquidationFee)).toBe(12_345_679n);
+    expect(liquidationFee(10_000n * USDC, P.liquidationFee)).toBe(100n * USDC);
+    expect(liquidationFee(1n, P.liquidationFee)).toBe(1n);
+    expect(liquidationFee(0n, P.liquidationFee)).toBe(0n);
+  });
+
+  it("Q2: a perp step: a 2.5 BTC short buys 0.25 BTC at ≤ 63,000.0 (LiquidatePositionOnBook); dust has no book step", () => {
+    const out = new BookStepPlan();
+    planPositionStep(BTC_PERP, -250_000_000n, 60_000n * USD, BTC_PERP_GRID, P, out);
+    expect([out.kind, out.market, out.side, out.quantity, out.limitPrice]).toEqual([
+      BookStepKind.LiquidatePositionOnBook,
+      BTC_PERP,
+      Side.Buy,
+      25_000_000n,
+      63_000n * USD,
+    ]);
+    planPositionStep(BTC_PERP, 5_000n, 60_000n * USD, BTC_PERP_GRID, P, out);
+    expect([out.kind, out.reason]).toEqual([BookStepKind.None, NoStepReason.BelowMinQuantity]);
+  });
+
+  function holding(asset: number, market: number, quantity: bigint, decimals: number, valueUsd: bigint, mark: bigint, grid: StepGrid): CollateralHolding {
+    return Object.assign(new CollateralHolding(), { asset, market, quantity, decimals, collateralValueUsd: valueUsd, mark, grid });
+  }
+
+  function solBorrow(quoteAvailable: bigint): BorrowStepInputs {
+    return Object.assign(new BorrowStepInputs(), {
+      owedAsset: SOL_ASSET,
+      owedQuantity: 12_345_000_000n,
+      owedDecimals: 9,
+      owedMark: 150n * USD,
+      owedMarket: SOL_SPOT,
+      owedGrid: SOL_SPOT_GRID,
+      quoteAsset: USDC_ASSET,
+      quoteDecimals: 6,
+      quoteAvailable,
+    });
+  }
+
+  const HOLDINGS = [
+    holding(ETH_ASSET, 1, 2n * ETH, 8, 5_520n * USD, 3_000n * USD, config.markets[1]!),
+    holding(BTC_ASSET, BTC_SPOT, BTC / 2n, 8, 28_500n * USD, 60_000n * USD, BTC_SPOT_GRID),
+  ];
+
+  it("Q2: a SOL borrow of 12.345 with 200 USDC: buy 1.23 SOL at ≤ 157.50 (cost 193.725 USDC) — CollateralConversion", () => {
+    const out = planBorrowStep(solBorrow(200n * USDC), HOLDINGS, 2, P, new BookStepPlan());
+    expect([out.kind, out.market, out.asset, out.side, out.quantity, out.limitPrice]).toEqual([
+      BookStepKind.CollateralConversion,
+      SOL_SPOT,
+      SOL_ASSET,
+      Side.Buy,
+      1_230_000_000n,
+      157_500_000_000n,
+    ]);
+  });
+
+  it("Q2: with only 100 USDC the 93.725 USDC shortfall is raised from the largest collateral: sell 0.00165 BTC at ≥ 57,000", () => {
+    const out = planBorrowStep(solBorrow(100n * USDC), HOLDINGS, 2, P, new BookStepPlan());
+    // ceil(93.725 / 57,000 BTC) = 0.0016442983 → 164,430 units → the step 0.00001 up: 165,000
+    expect([out.kind, out.market, out.asset, out.side, out.quantity, out.limitPrice]).toEqual([
+      BookStepKind.CollateralConversion,
+      BTC_SPOT,
+      BTC_ASSET,
+      Side.Sell,
+      165_000n,
+      57_000n * USD,
+    ]);
+  });
+
+  it("Q2: a USDC borrow of 5,000 sells collateral for 10% of it: 0.00878 BTC at ≥ 57,000; with no collateral no step", () => {
+    const usdcBorrow = Object.assign(new BorrowStepInputs(), { owedAsset: USDC_ASSET, owedQuantity: 5_000n * USDC, quoteAsset: USDC_ASSET, quoteDecimals: 6 });
+    const out = planBorrowStep(usdcBorrow, HOLDINGS, 2, P, new BookStepPlan());
+    // ceil(500 / 57,000 BTC) = 877,193 units → 878,000
+    expect([out.kind, out.market, out.asset, out.side, out.quantity, out.limitPrice]).toEqual([
+      BookStepKind.CollateralConversion,
+      BTC_SPOT,
+      BTC_ASSET,
+      Side.Sell,
+      878_000n,
+      57_000n * USD,
+    ]);
+    planBorrowStep(usdcBorrow, HOLDINGS, 0, P, out);
+    expect([out.kind, out.reason]).toEqual([BookStepKind.None, NoStepReason.NoCollateral]);
+  });
+
+  it("Q2: property — a step is on the step grid, at least the min quantity, at most the position, and at most 10% unless the min forces it", () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: 100n * BTC }), (absQty) => {
+        const g = BTC_PERP_GRID;
+        const q = liquidationStepQuantity(absQty, P.liquidationStepFraction, g);
+        if (q === 0n) {
+          expect((absQty / g.stepSize) * g.stepSize < g.minQuantity).toBe(true);
+          return;
+        }
+        expect(q % g.stepSize).toBe(0n);
+        expect(q >= g.minQuantity && q <= absQty).toBe(true);
+        expect(q * R <= absQty * P.liquidationStepFraction || q === g.minQuantity).toBe(true);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+describe("Q3: backstop", () => {
+  const config = loadConfig();
+
+  it("Q3: ACMF = max(MMF / 2, MMF − 1%): 5% → 4%, 1.5% → 0.75%, 1.25% → 0.625%", () => {
+    expect(autoCloseMarginFraction(5n * PCT, P)).toBe(4n * PCT);
+    expect(autoCloseMarginFraction(15n * PCT / 10n, P)).toBe(75n * PCT / 100n);
+    expect(autoCloseMarginFraction(125n * PCT / 100n, P)).toBe(625n * PCT / 1000n);
+  });
+
+  it("Q3: MF < ACMF exactly on the sums: TEN 1,000 and MM 50 (ACMF 4%) → below at E 39.999999999, not at 40", () => {
+    const TEN = 1_000n * USD;
+    expect(isBelowAutoCloseMarginFraction(40n * USD - 1n, 50n * USD, TEN, P)).toBe(true);
+    expect(isBelowAutoCloseMarginFraction(40n * USD, 50n * USD, TEN, P)).toBe(false);
+    // MM 15 (ACMF 0.75%, the divisor's branch): below at E 7.499999999, not at 7.5
+    expect(isBelowAutoCloseMarginFraction(7_500_000_000n - 1n, 15n * USD, TEN, P)).toBe(true);
+    expect(isBelowAutoCloseMarginFraction(7_500_000_000n, 15n * USD, TEN, P)).toBe(false);
+    expect(isBelowAutoCloseMarginFraction(-5n, 15n * USD, 0n, P)).toBe(false);
+  });
+
+  function solLong(markUsd: bigint): { account: AccountMargin; ctx: MarginContext } {
+    const ctx = new MarginContext(config);
+    const account = new AccountMargin(ctx, 10n * R);
+    account.setAssetBalance(USDC_ASSET, 600n * USDC);
+    account.setAssetBalance(ETH_ASSET, ETH / 10n);
+    ctx.setMarketMark(SOL_PERP, markUsd * USD);
+    account.setPositionCostBasis(SOL_PERP, 100n * SOL, 100n * SOL * 150n * USD);
+    return { account, ctx };
+  }
+
+  function takeover(markUsd: bigint, limitUsd: bigint): BackstopPlan {
+    const position = Object.assign(new TakeoverPosition(), {
+      market: SOL_PERP,
+      quantity: 100n * SOL,
+      costBasis: 100n * SOL * 150n * USD,
+      baseDecimals: 9,
+      mark: markUsd * USD,
+    });
+    const assets = [
+      Object.assign(new TakeoverAsset(), { asset: USDC_ASSET, netQuantity: 600n * USDC, decimals: 6, mark: USD }),
+      Object.assign(new TakeoverAsset(), { asset: ETH_ASSET, netQuantity: ETH / 10n, decimals: 8, mark: 3_000n * USD }),
+    ];
+    return planBackstopTakeover([position], 1, assets, 2, limitUsd, new BackstopPlan());
+  }
+
+  it("Q3: a backstop takeover below ACMF: 100 SOL long from 150 at mark 142 with 600 USDC + 0.1 ETH — MF 0.535% < ACMF 0.625%", () => {
+    const { account } = solLong(142n);
+    const [e, mm, ten] = [account.netEquityUsd(), account.maintenanceMarginUsd(), account.totalExposureNotionalUsd()];
+    expect([e, mm, ten]).toEqual([76n * USD, 177_500_000_000n, 14_200n * USD]); // 600 + 276 − 800; 14,200 × 1.25%
+    expect(isLiquidatable(mm, e, ten)).toBe(true);
+    expect(autoCloseMarginFraction(account.accountMmf(), P)).toBe(625n * PCT / 1000n);
+    expect(chooseLiquidationStage(e, mm, ten, true, P)).toBe(LiquidationStage.Backstop);
+    const plan = takeover(142n, 14_200n * USD);
+    // The backstop receives 600 USDC + 0.1 ETH (300) and the position at the mark (uPnL −800): worth +100, no deficit
+    expect([plan.accepted, plan.exposureNotionalUsd, plan.valueUsd, plan.deficitUsd]).toEqual([true, 14_200n * USD, 100n * USD, 0n]);
+    expect(takeover(142n, 14_200n * USD - 1n).accepted).toBe(false); // over the backstop's limit: all or nothing
+    // At 130 the backstop would receive −1,100: the insurance fund owes it that (Q4)
+    const deep = takeover(130n, 1_000_000n * USD);
+    expect([deep.valueUsd, deep.deficitUsd]).toEqual([-1_100n * USD, 1_100n * USD]);
+  });
+
+  it("Q3: the same account at mark 143 (MMR 101.6%, MF 1.23% ≥ ACMF) stays on the book; without a book step it goes to the backstop", () => {
+    const { account } = solLong(143n);
+    const [e, mm, ten] = [account.netEquityUsd(), account.maintenanceMarginUsd(), account.totalExposureNotionalUsd()];
+    expect([e, mm]).toEqual([176n * USD, 178_750_000_000n]);
+    expect(isLiquidatable(mm, e, ten)).toBe(true);
+    expect(chooseLiquidationStage(e, mm, ten, true, P)).toBe(LiquidationStage.Book);
+    expect(chooseLiquidationStage(e, mm, ten, false, P)).toBe(LiquidationStage.Backstop);
+    expect(chooseLiquidationStage(-1n, 0n, 0n, true, P)).toBe(LiquidationStage.Bankrupt); // Q4: nothing left, equity < 0
+    expect(chooseLiquidationStage(0n, 0n, 0n, true, P)).toBe(LiquidationStage.None);
+  });
+});
