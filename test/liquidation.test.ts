@@ -559,3 +559,224 @@ describe("Q3: backstop", () => {
     expect(chooseLiquidationStage(0n, 0n, 0n, true, P)).toBe(LiquidationStage.None);
   });
 });
+
+describe("Q4: bankruptcy, insurance fund, ADL, lenders' payout", () => {
+  it("Q4: the insurance fund covers first: min(fund, deficit); the rest is socialized", () => {
+    const out = new InsuranceCover();
+    expect(planInsuranceCover(1_000n * USDC, 400n * USDC, out)).toEqual(Object.assign(new InsuranceCover(), { fundPays: 400n * USDC, remaining: 600n * USDC }));
+    expect(planInsuranceCover(1_000n * USDC, 5_000n * USDC, out)).toEqual(Object.assign(new InsuranceCover(), { fundPays: 1_000n * USDC, remaining: 0n }));
+    expect(planInsuranceCover(-5n, 100n, out)).toEqual(Object.assign(new InsuranceCover(), { fundPays: 0n, remaining: 0n }));
+    expect(usdToQuoteUnitsUp(USD + 1n, 6)).toBe(1_000_001n); // a USD deficit in USDC units, rounded up
+    expect(usdToQuoteUnitsUp(USD, 6)).toBe(USDC);
+  });
+
+  function bp(quantity: bigint, markUsd: bigint, equity: bigint, posMm = 0n, totalMm = 0n): BankruptcyPriceResult {
+    const inp = Object.assign(new BankruptcyPriceInputs(), {
+      quantity,
+      baseDecimals: 8,
+      mark: markUsd * USD,
+      netEquityUsd: equity,
+      positionMaintenanceMarginUsd: posMm,
+      totalMaintenanceMarginUsd: totalMm,
+    });
+    return bankruptcyPrice(inp, new BankruptcyPriceResult());
+  }
+
+  it("Q4: the bankruptcy price zeroes the account's equity: 1 BTC long from 100,000 with 5,000 USDC at mark 94,000 → 95,000", () => {
+    // E = 5,000 + (94,000 − 100,000) = −1,000; selling at 95,000 loses exactly the 5,000
+    expect(bp(BTC, 94_000n, -1_000n * USD)).toEqual(Object.assign(new BankruptcyPriceResult(), { price: 95_000n * USD, uncoveredUsd: 0n }));
+    // after the insurance fund paid 400 of the deficit, ADL absorbs 600: 94,600
+    expect(bp(BTC, 94_000n, -600n * USD).price).toBe(94_600n * USD);
+    // 2 BTC short from 50,000 with 8,000 USDC at 55,000 (E −2,000): buying back at 54,000 loses exactly the 8,000
+    expect(bp(-2n * BTC, 55_000n, -2_000n * USD).price).toBe(54_000n * USD);
+    // 3 BTC long, E −1,000: 94,333.333… rounds up (the account is not left below zero)
+    expect(bp(3n * BTC, 94_000n, -1_000n * USD).price).toBe(94_333_333_333_334n);
+    // Two positions: this one carries 300 of 900 maintenance margin, so a third of the equity: 94,000 + 900 / 3
+    expect(bp(BTC, 94_000n, -900n * USD, 300n * USD, 900n * USD).price).toBe(94_300n * USD);
+    // A short whose deficit exceeds its notional: clamped at 0, the 900 that even 0 does not cover is reported
+    expect(bp(-BTC, 100n, -1_000n * USD)).toEqual(Object.assign(new BankruptcyPriceResult(), { price: 0n, uncoveredUsd: 900n * USD }));
+  });
+
+  it("Q4: property — closing at the bankruptcy price leaves the equity in [0, one price unit × |q|): never negative, never more than rounding", () => {
+    fc.assert(
+      fc.property(
+        fc.bigInt({ min: -50n * BTC, max: 50n * BTC }).filter((q) => q !== 0n),
+        fc.bigInt({ min: 1_000n, max: 200_000n }),
+        fc.bigInt({ min: -100_000n * USD, max: 10_000n * USD }),
+        (q, markUsd, equity) => {
+          const r = bp(q, markUsd, equity);
+          const left = equity * BTC + q * (r.price - markUsd * USD); // equity after the close, × 10^8
+          const absQ = q < 0n ? -q : q;
+          if (r.uncoveredUsd === 0n) {
+            expect(left >= 0n).toBe(true);
+            // tight: one price unit more aggressive would leave the account below zero (unless clamped at 0)
+            expect(r.price === 0n || left < absQ).toBe(true);
+          } else {
+            expect(r.price).toBe(0n);
+            expect(r.uncoveredUsd * BTC >= -left && (r.uncoveredUsd - 1n) * BTC < -left).toBe(true);
+          }
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  function candidate(account: number, quantity: bigint, entryUsd: bigint, equityUsd: bigint): AdlCandidate {
+    return Object.assign(new AdlCandidate(), { account, quantity, costBasis: quantity * entryUsd * USD, netEquityUsd: equityUsd * USD });
+  }
+
+  it("Q4: a perp ADL at the bankruptcy price: opposing shorts ranked by profit % × leverage, 1 BTC allocated down the ranking", () => {
+    const mark = 94_000n * USD;
+    const candidates = [
+      candidate(10, -BTC, 100_000n, 10_000n), // uPnL 6,000: 6% × 9.4 = 0.564
+      candidate(11, -2n * BTC, 98_000n, 100_000n), // 8,000 / 196,000 × 1.88 = 0.077
+      candidate(12, -BTC / 2n, 120_000n, 5_000n), // 13,000 / 60,000 × 9.4 = 2.04
+      candidate(13, BTC, 90_000n, 50_000n), // a long: same side as the bankrupt long, not a counterparty
+      candidate(9, -BTC, 100_000n, -50n), // equity ≤ 0: last
+      candidate(14, -BTC, 100_000n, 10_000n), // ties with account 10: by account id
+    ];
+    const order = new Int32Array(6);
+    const n = rankAdlCandidates(candidates, 6, BTC, mark, order);
+    expect([...order.subarray(0, n)].map((i) => candidates[i]!.account)).toEqual([12, 10, 14, 11, 9]);
+    const close = new Array<bigint>(n).fill(0n);
+    expect(allocateAdl(candidates, order, n, -BTC, close)).toBe(BTC);
+    expect(close).toEqual([BTC / 2n, BTC / 2n, 0n, 0n, 0n]);
+    // The bankrupt long (E −600 after the fund's 400) closes at 94,600: the two shorts buy back 0.5 BTC each 600 above
+    // the mark, 300 each, together the 600 socialized, and the bankrupt account ends at exactly 0.
+    const price = bp(BTC, 94_000n, -600n * USD).price;
+    expect(price).toBe(94_600n * USD);
+    const socialized = ((price - mark) * close.reduce((a, b) => a + b, 0n)) / BTC;
+    expect(socialized).toBe(600n * USD);
+    // Not enough opposing quantity: everything available is allocated, the rest is left to report
+    expect(allocateAdl(candidates, order, n, 10n * BTC, close)).toBe(550_000_000n); // 0.5 + 1 + 1 + 2 + 1
+    expect(close).toEqual([BTC / 2n, BTC, BTC, 2n * BTC, BTC]);
+  });
+
+  it("Q4: the seed's bankrupt BTC borrow pays the lender $100,000 rather than 1 BTC (pro rata, in USDC, rounding down)", () => {
+    const out = new LenderPayout();
+    const payouts = [0n, 0n, 0n];
+    planLenderPayout(BTC, 100_000n * USD, 8, 6, [BTC], 1, payouts, out);
+    expect([payouts[0], out.totalQuote, out.remainderQuote]).toEqual([100_000n * USDC, 100_000n * USDC, 0n]);
+    planLenderPayout(BTC, 100_000n * USD, 8, 6, [60_000_000n, 40_000_000n], 2, payouts, out);
+    expect(payouts.slice(0, 2)).toEqual([60_000n * USDC, 40_000n * USDC]);
+    planLenderPayout(BTC, 100_000n * USD, 8, 6, [BTC, BTC, BTC], 3, payouts, out);
+    expect(payouts).toEqual([33_333_333_333n, 33_333_333_333n, 33_333_333_333n]);
+    expect(out.remainderQuote).toBe(1n); // recorded, paid to nobody: no rounding creates money
+  });
+
+  it("Q4: property — lenders' payouts: Σ payouts + remainder = total; each ≤ its exact share; remainder < lender count", () => {
+    fc.assert(
+      fc.property(
+        fc.bigInt({ min: 0n, max: 1_000n * BTC }),
+        fc.bigInt({ min: 1n, max: 1_000_000n * USD }),
+        fc.array(fc.bigInt({ min: 0n, max: 100n * BTC }), { minLength: 1, maxLength: 8 }),
+        (qty, price, lent) => {
+          const payouts = new Array<bigint>(lent.length).fill(0n);
+          const out = planLenderPayout(qty, price, 8, 6, lent, lent.length, payouts, new LenderPayout());
+          const sumLent = lent.reduce((a, b) => a + b, 0n);
+          expect(payouts.reduce((a, b) => a + b, 0n) + out.remainderQuote).toBe(out.totalQuote);
+          expect(out.totalQuote * BTC * USD <= qty * price * USDC).toBe(true); // the total itself rounds down
+          if (sumLent > 0n) {
+            for (let i = 0; i < lent.length; i++) expect(payouts[i]! * sumLent <= out.totalQuote * lent[i]!).toBe(true);
+            expect(out.remainderQuote < BigInt(lent.length)).toBe(true);
+          }
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+describe("Q5: lender ADL", () => {
+  const config = loadConfig();
+
+  function borrower(account: number, borrowQuantity: bigint, freeQuote: bigint): AdlBorrower {
+    return Object.assign(new AdlBorrower(), { account, borrowQuantity, freeQuote });
+  }
+
+  it("Q5: the seed's lender ADL at 100% utilization: 2 BTC matched against borrowers at 100,000; each borrower's total value unchanged", () => {
+    const borrowers = [
+      borrower(5, 150_000_000n, 1_000_000n * USDC),
+      borrower(3, BTC, 50_000n * USDC), // affords 0.5 BTC
+      borrower(7, BTC, 0n), // no free collateral
+      borrower(8, 0n, 1_000n * USDC), // no borrow
+    ];
+    const order = new Int32Array(4);
+    const n = rankLenderAdlBorrowers(borrowers, 4, order);
+    expect([...order.subarray(0, n)].map((i) => borrowers[i]!.account)).toEqual([5, 3, 7]);
+    const close = new Array<bigint>(n).fill(0n);
+    const pay = new Array<bigint>(n).fill(0n);
+    const plan = planLenderAdl(2n * BTC, 100_000n * USD, 8, 6, borrowers, order, n, close, pay, new LenderAdlPlan());
+    expect(close).toEqual([150_000_000n, 50_000_000n, 0n]);
+    expect(pay).toEqual([150_000n * USDC, 50_000n * USDC, 0n]);
+    expect([plan.redeemedQuantity, plan.paidQuote, plan.unredeemedQuantity]).toEqual([2n * BTC, 200_000n * USDC, 0n]);
+    // Borrower 5 in the margin engine: USDC 1,000,000 and −1.5 BTC before, 850,000 and 0 after: the same net equity.
+    const ctx = new MarginContext(config);
+    ctx.setAssetMark(BTC_ASSET, 100_000n * USD);
+    const account = new AccountMargin(ctx, 10n * R);
+    account.setAssetBalance(USDC_ASSET, 1_000_000n * USDC);
+    account.setAssetBalance(BTC_ASSET, -150_000_000n);
+    const before = account.netEquityUsd();
+    account.setAssetBalance(USDC_ASSET, 1_000_000n * USDC - pay[0]!);
+    account.setAssetBalance(BTC_ASSET, -150_000_000n + close[0]!);
+    expect([before, account.netEquityUsd()]).toEqual([850_000n * USD, 850_000n * USD]);
+  });
+
+  it("Q5: a price off the quote grid: the borrower pays the value rounded up (it owes), at most one quote unit over", () => {
+    const borrowers = [borrower(1, BTC, 1_000_000n * USDC)];
+    const order = new Int32Array([0]);
+    const close = [0n];
+    const pay = [0n];
+    planLenderAdl(BTC, 33_333_333_333_333n, 8, 6, borrowers, order, 1, close, pay, new LenderAdlPlan());
+    expect([close[0], pay[0]]).toEqual([BTC, 33_333_333_334n]); // 33,333.333333333 → 33,333.333334
+  });
+
+  it("Q5: property — conserved in both assets, never more than the borrow or the free collateral, each borrower's value unchanged up to one quote unit, the lender made whole", () => {
+    fc.assert(
+      fc.property(
+        fc.bigInt({ min: 0n, max: 20n * BTC }),
+        fc.bigInt({ min: 1n, max: 500_000n * USD }),
+        fc.array(fc.tuple(fc.bigInt({ min: 0n, max: 5n * BTC }), fc.bigInt({ min: 0n, max: 500_000n * USDC })), { minLength: 1, maxLength: 8 }),
+        (need, price, rows) => {
+          const borrowers = rows.map(([b, free], i) => borrower(i + 1, b, free));
+          const order = new Int32Array(rows.length);
+          const n = rankLenderAdlBorrowers(borrowers, rows.length, order);
+          const close = new Array<bigint>(n).fill(0n);
+          const pay = new Array<bigint>(n).fill(0n);
+          const plan = planLenderAdl(need, price, 8, 6, borrowers, order, n, close, pay, new LenderAdlPlan());
+          const closed = close.reduce((a, b) => a + b, 0n);
+          const paid = pay.reduce((a, b) => a + b, 0n);
+          expect([plan.redeemedQuantity, plan.paidQuote, plan.redeemedQuantity + plan.unredeemedQuantity]).toEqual([closed, paid, need]);
+          const unitValue = BTC * USD; // pay × 10^8 × 10^9 vs q × price × 10^6: one quote unit on this scale
+          for (let k = 0; k < n; k++) {
+            const b = borrowers[order[k]!]!;
+            expect(close[k]! <= b.borrowQuantity && pay[k]! <= b.freeQuote).toBe(true);
+            const over = pay[k]! * unitValue - close[k]! * price * USDC; // what the borrower pays beyond the debt's value
+            expect(over >= 0n && over < unitValue).toBe(true);
+          }
+          // The lender receives every paid unit (≥ the value of the claim it gives up): paid × 10^17 ≥ closed × price × 10^6
+          expect(paid * unitValue >= closed * price * USDC).toBe(true);
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+describe("engine/liquidation is a pure folder", () => {
+  it("imports only engine/fixed, engine/model, engine/perps' index and its own files (DESIGN: pure folders; issue 11's rule)", () => {
+    const dir = new URL("../engine/liquidation/", import.meta.url);
+    const files = readdirSync(dir).filter((f) => f.endsWith(".ts"));
+    expect(files.length).toBeGreaterThanOrEqual(8);
+    let checked = 0;
+    const allowed = /^(\.\.\/fixed\/index\.ts|\.\.\/model\/index\.ts|\.\.\/perps\/index\.ts|\.\/[a-z-]+\.ts)$/;
+    for (const f of files) {
+      const text = readFileSync(new URL(f, dir), "utf8");
+      // `from "x"`, a bare `import "x"` and a dynamic `import("x")`
+      const specifiers = [...text.matchAll(/(?:\bfrom\s+|\bimport\s*\(?\s*)["']([^"']+)["']/g)].map((m) => m[1]);
+      checked += specifiers.length;
+      for (const spec of specifiers) expect([f, spec, allowed.test(spec!)]).toEqual([f, spec, true]);
+    }
+    expect(checked).toBeGreaterThan(15); // the scan reads the imports (it is not vacuous)
+  });
+});
