@@ -53,8 +53,8 @@ export function chooseLiquidationStage(
 ): LiquidationStage {
   if (tenUsd <= 0n) return netEquityUsd < 0n ? LiquidationStage.Bankrupt : LiquidationStage.None;
   if (!bookStepPossible) return LiquidationStage.Backstop;
-  if (isBelowAutoCloseMarginFraction(netEquityUsd, maintenanceMarginUsd, tenUsd, params)) return LiquidationStage.Backstop;
-  return LiquidationStage.Book;
+  const belowAcmf = isBelowAutoCloseMarginFraction(netEquityUsd, maintenanceMarginUsd, tenUsd, params);
+  return belowAcmf ? LiquidationStage.Backstop : LiquidationStage.Book;
 }
 
 /** One perpetual position as the takeover sees it; a reused record. */

@@ -177,7 +177,8 @@ export function planLenderPayout(
   payouts: bigint[],
   out: LenderPayout,
 ): LenderPayout {
-  const total = borrowQuantity > 0n ? quoteAmount(borrowQuantity, liquidationPrice, borrowDecimals, quoteDecimals, Rounding.Down) : 0n;
+  const value = quoteAmount(borrowQuantity, liquidationPrice, borrowDecimals, quoteDecimals, Rounding.Down);
+  const total = borrowQuantity > 0n ? value : 0n;
   let lentSum = 0n;
   for (let i = 0; i < count; i++) lentSum += lent[i]! > 0n ? lent[i]! : 0n;
   let paid = 0n;

@@ -85,7 +85,13 @@ export const BookStepKind = { None: 0, LiquidatePositionOnBook: 1, CollateralCon
 export type BookStepKind = (typeof BookStepKind)[keyof typeof BookStepKind];
 
 /** Why a plan has no step (kind None). */
-export const NoStepReason = { None: 0, NothingToLiquidate: 1, BelowMinQuantity: 2, NoPriceWithinBound: 3, NoCollateral: 4 } as const;
+export const NoStepReason = {
+  None: 0,
+  NothingToLiquidate: 1,
+  BelowMinQuantity: 2,
+  NoPriceWithinBound: 3,
+  NoCollateral: 4,
+} as const;
 export type NoStepReason = (typeof NoStepReason)[keyof typeof NoStepReason];
 
 /** One step; a reused record. asset: the collateral sold or the owed asset bought (−1 for a position). */
@@ -99,7 +105,8 @@ export class BookStepPlan {
   limitPrice: Price = 0n;
 }
 
-function noStep(out: BookStepPlan, reason: NoStepReason): BookStepPlan {
+/** Fills `out` as "no step" for `reason`. */
+export function setNoStep(out: BookStepPlan, reason: NoStepReason): BookStepPlan {
   out.kind = BookStepKind.None;
   out.reason = reason;
   out.market = -1;
@@ -109,7 +116,8 @@ function noStep(out: BookStepPlan, reason: NoStepReason): BookStepPlan {
   return out;
 }
 
-function setStep(
+/** Fills `out` with one step. */
+export function setStep(
   out: BookStepPlan,
   kind: BookStepKind,
   market: number,
@@ -137,11 +145,11 @@ export function planPositionStep(
   params: LiquidationParams,
   out: BookStepPlan,
 ): BookStepPlan {
-  if (quantity === 0n) return noStep(out, NoStepReason.NothingToLiquidate);
+  if (quantity === 0n) return setNoStep(out, NoStepReason.NothingToLiquidate);
   const side = quantity > 0n ? Side.Sell : Side.Buy;
   const q = liquidationStepQuantity(quantity > 0n ? quantity : -quantity, params.liquidationStepFraction, grid);
-  if (q === 0n) return noStep(out, NoStepReason.BelowMinQuantity);
+  if (q === 0n) return setNoStep(out, NoStepReason.BelowMinQuantity);
   const limit = liquidationLimitPrice(mark, side, params.liquidationMaxSlippage, grid);
-  if (limit === 0n) return noStep(out, NoStepReason.NoPriceWithinBound);
+  if (limit === 0n) return setNoStep(out, NoStepReason.NoPriceWithinBound);
   return setStep(out, BookStepKind.LiquidatePositionOnBook, market, -1, side, q, limit);
 }

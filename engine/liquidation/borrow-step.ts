@@ -2,7 +2,16 @@
 // the collateral with the largest collateral value for the quote the step needs (see book-step.ts for the rules and
 // the seeds they follow).
 
-import { divRound, pow10, PRICE_SCALE, quoteAmount, RATIO_SCALE, Rounding, type Amount, type Price } from "../fixed/index.ts";
+import {
+  divRound,
+  pow10,
+  PRICE_SCALE,
+  quoteAmount,
+  RATIO_SCALE,
+  Rounding,
+  type Amount,
+  type Price,
+} from "../fixed/index.ts";
 import { Side } from "../model/index.ts";
 import {
   BookStepKind,
@@ -10,6 +19,8 @@ import {
   liquidationLimitPrice,
   liquidationStepQuantity,
   NoStepReason,
+  setNoStep,
+  setStep,
   type StepGrid,
 } from "./book-step.ts";
 import type { LiquidationParams } from "./params.ts";
@@ -42,32 +53,17 @@ export class BorrowStepInputs {
   quoteAvailable: Amount = 0n;
 }
 
-function noStep(out: BookStepPlan, reason: NoStepReason): BookStepPlan {
-  out.kind = BookStepKind.None;
-  out.reason = reason;
-  out.market = -1;
-  out.asset = -1;
-  out.quantity = 0n;
-  out.limitPrice = 0n;
-  return out;
-}
-
-function conversion(out: BookStepPlan, market: number, asset: number, side: Side, qty: Amount, limit: Price): BookStepPlan {
-  out.kind = BookStepKind.CollateralConversion;
-  out.reason = NoStepReason.None;
-  out.market = market;
-  out.asset = asset;
-  out.side = side;
-  out.quantity = qty;
-  out.limitPrice = limit;
-  return out;
-}
-
 /**
  * The sell quantity of `h` that raises at least `targetQuote` at its sell limit, rounded up to the step, at least the
  * min quantity, at most the holding rounded down to the step; 0 when none fits. Also returns the limit via out.
  */
-function sellQuantityFor(h: CollateralHolding, targetQuote: Amount, quoteDecimals: number, params: LiquidationParams, out: BookStepPlan): Amount {
+function sellQuantityFor(
+  h: CollateralHolding,
+  targetQuote: Amount,
+  quoteDecimals: number,
+  params: LiquidationParams,
+  out: BookStepPlan,
+): Amount {
   const limit = liquidationLimitPrice(h.mark, Side.Sell, params.liquidationMaxSlippage, h.grid);
   if (limit === 0n || h.quantity <= 0n) return 0n;
   const step = h.grid.stepSize;
@@ -104,9 +100,9 @@ function planCollateralSale(
     bestQty = q;
     bestLimit = out.limitPrice;
   }
-  if (best < 0) return noStep(out, NoStepReason.NoCollateral);
+  if (best < 0) return setNoStep(out, NoStepReason.NoCollateral);
   const h = holdings[best]!;
-  return conversion(out, h.market, h.asset, Side.Sell, bestQty, bestLimit);
+  return setStep(out, BookStepKind.CollateralConversion, h.market, h.asset, Side.Sell, bestQty, bestLimit);
 }
 
 /** Q2: the next step repaying a borrow (see the module comment of book-step.ts). */
@@ -117,17 +113,20 @@ export function planBorrowStep(
   params: LiquidationParams,
   out: BookStepPlan,
 ): BookStepPlan {
-  if (inp.owedQuantity <= 0n) return noStep(out, NoStepReason.NothingToLiquidate);
+  if (inp.owedQuantity <= 0n) return setNoStep(out, NoStepReason.NothingToLiquidate);
   if (inp.owedAsset === inp.quoteAsset) {
     const target = (inp.owedQuantity * params.liquidationStepFraction) / RATIO_SCALE;
-    return planCollateralSale(target > 0n ? target : 1n, inp.owedAsset, inp.quoteDecimals, holdings, count, params, out);
+    const targetQuote = target > 0n ? target : 1n;
+    return planCollateralSale(targetQuote, inp.owedAsset, inp.quoteDecimals, holdings, count, params, out);
   }
   const q = liquidationStepQuantity(inp.owedQuantity, params.liquidationStepFraction, inp.owedGrid);
-  if (q === 0n) return noStep(out, NoStepReason.BelowMinQuantity);
+  if (q === 0n) return setNoStep(out, NoStepReason.BelowMinQuantity);
   const limit = liquidationLimitPrice(inp.owedMark, Side.Buy, params.liquidationMaxSlippage, inp.owedGrid);
-  if (limit === 0n) return noStep(out, NoStepReason.NoPriceWithinBound);
+  if (limit === 0n) return setNoStep(out, NoStepReason.NoPriceWithinBound);
   const cost = quoteAmount(q, limit, inp.owedDecimals, inp.quoteDecimals, Rounding.Up);
-  if (inp.quoteAvailable >= cost) return conversion(out, inp.owedMarket, inp.owedAsset, Side.Buy, q, limit);
+  if (inp.quoteAvailable >= cost) {
+    return setStep(out, BookStepKind.CollateralConversion, inp.owedMarket, inp.owedAsset, Side.Buy, q, limit);
+  }
   const shortfall = cost - (inp.quoteAvailable > 0n ? inp.quoteAvailable : 0n);
   return planCollateralSale(shortfall, inp.owedAsset, inp.quoteDecimals, holdings, count, params, out);
 }

@@ -121,7 +121,12 @@ export function slotSurplusLowerBoundUsd(slot: PriceSlot, a: Price, b: Price, f:
  * maintenance margin; equal shares when they sum to 0), so that Σ budget ≤ S0 − 1 < S0. S0 ≤ 0 gives −1 everywhere
  * (empty bands: the account is not certainly safe).
  */
-export function splitSurplusBudget(surplusUsd: bigint, weights: readonly bigint[], count: number, out: bigint[]): bigint[] {
+export function splitSurplusBudget(
+  surplusUsd: bigint,
+  weights: readonly bigint[],
+  count: number,
+  out: bigint[],
+): bigint[] {
   let total = 0n;
   for (let i = 0; i < count; i++) total += weights[i]! > 0n ? weights[i]! : 0n;
   const spendable = surplusUsd - 1n;
