@@ -442,7 +442,9 @@ describe("Q2: book liquidation steps", () => {
   });
 
   it("Q2: with only 100 USDC the 93.725 USDC shortfall is raised from the largest collateral: sell 0.00165 BTC at ≥ 57,000", () => {
-    const out = planBorrowStep(solBorrow(100n * USDC), HOLDINGS, 2, P, new BookStepPlan());
+    // A quote (USDC) holding listed by mistake is never "sold for USDC", however large
+    const usdcHolding = holding(USDC_ASSET, 99, 1_000_000n * USDC, 6, 1_000_000n * USD, USD, BTC_SPOT_GRID);
+    const out = planBorrowStep(solBorrow(100n * USDC), [usdcHolding, ...HOLDINGS], 3, P, new BookStepPlan());
     // ceil(93.725 / 57,000 BTC) = 0.0016442983 → 164,430 units → the step 0.00001 up: 165,000
     expect([out.kind, out.market, out.asset, out.side, out.quantity, out.limitPrice]).toEqual([
       BookStepKind.CollateralConversion,

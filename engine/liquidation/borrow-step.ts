@@ -77,11 +77,11 @@ function sellQuantityFor(
   return q;
 }
 
-/** Sell the largest-valued collateral (ties: first) that can take a step raising targetQuote. */
+/** Sell the largest-valued collateral (ties: first; never the owed or the quote asset) that can take a step raising
+ * targetQuote. */
 function planCollateralSale(
   targetQuote: Amount,
-  owedAsset: number,
-  quoteDecimals: number,
+  inp: BorrowStepInputs,
   holdings: readonly CollateralHolding[],
   count: number,
   params: LiquidationParams,
@@ -92,9 +92,9 @@ function planCollateralSale(
   let bestLimit = 0n;
   for (let i = 0; i < count; i++) {
     const h = holdings[i]!;
-    if (h.asset === owedAsset) continue;
+    if (h.asset === inp.owedAsset || h.asset === inp.quoteAsset) continue;
     if (best >= 0 && h.collateralValueUsd <= holdings[best]!.collateralValueUsd) continue;
-    const q = sellQuantityFor(h, targetQuote, quoteDecimals, params, out);
+    const q = sellQuantityFor(h, targetQuote, inp.quoteDecimals, params, out);
     if (q === 0n) continue;
     best = i;
     bestQty = q;
@@ -117,7 +117,7 @@ export function planBorrowStep(
   if (inp.owedAsset === inp.quoteAsset) {
     const target = (inp.owedQuantity * params.liquidationStepFraction) / RATIO_SCALE;
     const targetQuote = target > 0n ? target : 1n;
-    return planCollateralSale(targetQuote, inp.owedAsset, inp.quoteDecimals, holdings, count, params, out);
+    return planCollateralSale(targetQuote, inp, holdings, count, params, out);
   }
   const q = liquidationStepQuantity(inp.owedQuantity, params.liquidationStepFraction, inp.owedGrid);
   if (q === 0n) return setNoStep(out, NoStepReason.BelowMinQuantity);
@@ -128,5 +128,5 @@ export function planBorrowStep(
     return setStep(out, BookStepKind.CollateralConversion, inp.owedMarket, inp.owedAsset, Side.Buy, q, limit);
   }
   const shortfall = cost - (inp.quoteAvailable > 0n ? inp.quoteAvailable : 0n);
-  return planCollateralSale(shortfall, inp.owedAsset, inp.quoteDecimals, holdings, count, params, out);
+  return planCollateralSale(shortfall, inp, holdings, count, params, out);
 }
