@@ -218,6 +218,7 @@ describe("Q1: the safe-band index", () => {
     // Budgets in proportion, Σ ≤ S0 − 1; equal shares when the weights are 0
     expect(splitSurplusBudget(101n, [1n, 3n], 2, [0n, 0n])).toEqual([25n, 75n]);
     expect(splitSurplusBudget(101n, [0n, 0n, 0n], 3, [0n, 0n, 0n])).toEqual([33n, 33n, 33n]);
+    expect(splitSurplusBudget(101n, [], 0, [])).toEqual([]); // no prices: nothing to split
   });
 
   it("Q1: the index: with sorted edges a move to m1 reaches a suffix of the lows and a prefix of the highs", () => {

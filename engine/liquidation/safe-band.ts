@@ -127,6 +127,7 @@ export function splitSurplusBudget(
   count: number,
   out: bigint[],
 ): bigint[] {
+  if (count <= 0) return out;
   let total = 0n;
   for (let i = 0; i < count; i++) total += weights[i]! > 0n ? weights[i]! : 0n;
   const spendable = surplusUsd - 1n;
