@@ -655,6 +655,51 @@ describe("Q4: bankruptcy, insurance fund, ADL, lenders' payout", () => {
     expect(close).toEqual([BTC / 2n, BTC, BTC, 2n * BTC, BTC]);
   });
 
+  it("Q4: property — the ADL ranking is by profit % × leverage, highest first, computed independently with the full formula", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            quantity: fc.bigInt({ min: -5n * BTC, max: 5n * BTC }),
+            entryUsd: fc.bigInt({ min: 50_000n, max: 150_000n }),
+            equityUsd: fc.bigInt({ min: -1_000n, max: 500_000n }),
+          }),
+          { minLength: 1, maxLength: 12 },
+        ),
+        fc.bigInt({ min: 50_000n, max: 150_000n }),
+        fc.boolean(),
+        (rows, markUsd, bankruptLong) => {
+          const mark = markUsd * USD;
+          const cands = rows.map((r, i) => candidate(100 - i, r.quantity, r.entryUsd, r.equityUsd));
+          const order = new Int32Array(cands.length);
+          const n = rankAdlCandidates(cands, cands.length, bankruptLong ? BTC : -BTC, mark, order);
+          const opposing = cands.filter((c) => (bankruptLong ? c.quantity < 0n : c.quantity > 0n));
+          expect(n).toBe(opposing.length);
+          // score = (uPnL / |entry value|) × (|q| × mark / 10^8) / E as a fraction num / den with den > 0
+          const score = (c: AdlCandidate): [bigint, bigint] => {
+            const absQ = c.quantity < 0n ? -c.quantity : c.quantity;
+            const absC = c.costBasis < 0n ? -c.costBasis : c.costBasis;
+            return [(c.quantity * mark - c.costBasis) * absQ * mark, absC * BTC * c.netEquityUsd];
+          };
+          for (let k = 0; k + 1 < n; k++) {
+            const a = cands[order[k]!]!;
+            const b = cands[order[k + 1]!]!;
+            const aOk = a.netEquityUsd > 0n;
+            const bOk = b.netEquityUsd > 0n;
+            expect(aOk || !bOk).toBe(true); // accounts with equity ≤ 0 come last
+            if (aOk && bOk) {
+              const [na, da] = score(a);
+              const [nb, db] = score(b);
+              expect(na * db >= nb * da).toBe(true);
+              if (na * db === nb * da) expect(a.account < b.account).toBe(true);
+            }
+          }
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
   it("Q4: the seed's bankrupt BTC borrow pays the lender $100,000 rather than 1 BTC (pro rata, in USDC, rounding down)", () => {
     const out = new LenderPayout();
     const payouts = [0n, 0n, 0n];
