@@ -1,0 +1,233 @@
+// Q1's index without scanning: per account and per price (an asset's mark or a perpetual market's mark), a band of
+// that price within which the account is certainly not liquidatable; a mark move reaches only the accounts whose band
+// the new mark leaves.
+//
+// Surplus. An account is liquidatable iff TEN > 0 and MM ≥ E (C9), so it is certainly safe while the surplus
+// S = E − MM > 0. S is a sum of per-slot contributions plus the unsettled amount; the contribution of the slots
+// moved by one price p (`PriceSlot`: the net balance of the asset whose mark is p, and/or the perpetual position of
+// the market whose mark is p) is, with risk/margin's exact roundings (engine/risk/margin/account.ts computeAsset,
+// computePosition):
+//   collateral (net > 0): floor(net × p × w(ceil(net × p / unit)) / (unit × 1e18))
+//   borrow (net < 0):     −L − ceil(L × MMF(L) / 1e18),  L = ceil(|net| × p / unit)
+//   position:             floor((q × p − cost) / unit) − ceil(N × MMF(N) / 1e18),  N = ceil(exposure × p / unit)
+// The weight w and MMF are risk/margin's haircutWeight and positionMmf, passed in (`BandFormulas`) because a pure
+// folder may not import risk — the rule is written once, as in engine/perps/liquidation-price.ts.
+//
+// A lower bound over a price interval [a, b], exact and never above the contribution at any p in it, from the
+// monotonicity of each rounded term (w is non-increasing in the notional; L, N, MMF, the margins are
+// non-decreasing in p; uPnL is monotone with the sign of q): collateral at a with the weight of b; borrow at b;
+// uPnL at a for a long, at b for a short; the position's margin at b. (The exact contribution is concave in p —
+// x·w(x) is concave, the margins convex — so the safe set is an interval; the bound does not rely on it, because
+// the roundings break exact concavity by a unit here and there.)
+//
+// Band. Given the contribution c0 at the current mark p0 and a budget B (how much of the account's surplus this price
+// may consume), the band is the widest [low, high] ∋ p0 on the grid with c0 − lowerBound(low, p0) ≤ B and
+// c0 − lowerBound(p0, high) ≤ B; both tests are monotone in the far end, so two bisections find the edges exactly.
+// If the budgets of all the account's prices sum to less than S0 (splitSurplusBudget gives S0 − 1 in shares), then
+// any combination of moves that keeps every price inside its band leaves S > 0: S(p) ≥ S0 − Σ losses ≥ S0 − Σ B > 0.
+// So the index is sound for one mark or many moving in a batch, and needs re-deriving only when the account's own
+// composition changes (a fill, funding, interest, realization) or a mark leaves a band.
+//
+// Index. With the bands in arrays the caller owns, the accounts a move to m1 may push over MMR 100% are exactly those
+// with m1 < low or m1 > high (mayBecomeLiquidatable); with lows and highs each kept sorted, they are a suffix of the
+// lows and a prefix of the highs (firstIndexAbove, firstIndexAtOrAbove): two binary searches, no scan.
+
+import { divRound, pow10, RATIO_SCALE, Rounding, type Amount, type Price, type Ratio } from "../fixed/index.ts";
+import type { HaircutConfig, SqrtMarginFunction } from "../model/index.ts";
+
+/** risk/margin's C1 weight and C5 MMF (haircutWeight, positionMmf), passed in by the caller. */
+export interface BandFormulas {
+  haircutWeight(haircut: HaircutConfig, notionalUsd: bigint): Ratio;
+  positionMmf(notionalUsd: bigint, mmf: SqrtMarginFunction): Ratio;
+}
+
+const IDENTITY: HaircutConfig = { kind: "identity" };
+const NO_MARGIN: SqrtMarginFunction = { base: 0n, factor: 0n };
+
+/** What one price moves in one account; a reused record. Either part may be empty (0 quantities). */
+export class PriceSlot {
+  /** Net balance of the asset whose mark this is (available + locked + lent − borrowed), asset units. */
+  assetNet: Amount = 0n;
+  assetDecimals = 0;
+  haircut: HaircutConfig = IDENTITY;
+  borrowMmf: SqrtMarginFunction = NO_MARGIN;
+  /** The perpetual position of the market whose mark this is: signed base units, Σ qty × price, C4 exposure. */
+  positionQuantity: Amount = 0n;
+  positionCostBasis = 0n;
+  exposureQuantity: Amount = 0n;
+  baseDecimals = 0;
+  positionMmf: SqrtMarginFunction = NO_MARGIN;
+}
+
+/** The band of one price in one account; low > high (EMPTY: 1, 0) means "not certainly safe anywhere". */
+export class SafeBand {
+  low: Price = 1n;
+  high: Price = 0n;
+}
+
+/** The grid the band edges are searched on: multiples of tick within [minPrice, maxPrice]; 0 < minPrice. */
+export interface BandGrid {
+  readonly tick: Price;
+  readonly minPrice: Price;
+  readonly maxPrice: Price;
+}
+
+/** Collateral value of a holding valued at `valuePrice` with the weight of its notional at `weightPrice`. */
+function collateralValue(slot: PriceSlot, valuePrice: Price, weightPrice: Price, f: BandFormulas): bigint {
+  const unit = pow10(slot.assetDecimals);
+  const notionalUp = divRound(slot.assetNet * weightPrice, unit, Rounding.Up);
+  const weight = f.haircutWeight(slot.haircut, notionalUp);
+  return divRound(slot.assetNet * valuePrice * weight, unit * RATIO_SCALE, Rounding.Down);
+}
+
+function marginOf(notional: bigint, mmf: SqrtMarginFunction, f: BandFormulas): bigint {
+  return notional === 0n ? 0n : divRound(notional * f.positionMmf(notional, mmf), RATIO_SCALE, Rounding.Up);
+}
+
+/** −(liability + its maintenance margin) of a borrow at price p. */
+function borrowContribution(slot: PriceSlot, p: Price, f: BandFormulas): bigint {
+  const liability = divRound(-slot.assetNet * p, pow10(slot.assetDecimals), Rounding.Up);
+  return -liability - marginOf(liability, slot.borrowMmf, f);
+}
+
+function positionPnl(slot: PriceSlot, p: Price): bigint {
+  return divRound(slot.positionQuantity * p - slot.positionCostBasis, pow10(slot.baseDecimals), Rounding.Down);
+}
+
+function positionMargin(slot: PriceSlot, p: Price, f: BandFormulas): bigint {
+  const notional = divRound(slot.exposureQuantity * p, pow10(slot.baseDecimals), Rounding.Up);
+  return marginOf(notional, slot.positionMmf, f);
+}
+
+/** The slot's exact contribution to E − MM at price p (USD, PRICE_DECIMALS), as risk/margin computes it. */
+export function slotSurplusUsd(slot: PriceSlot, p: Price, f: BandFormulas): bigint {
+  return slotSurplusLowerBoundUsd(slot, p, p, f);
+}
+
+/** A lower bound of slotSurplusUsd(slot, p) over every p in [a, b] (0 < a ≤ b); exact when a = b. */
+export function slotSurplusLowerBoundUsd(slot: PriceSlot, a: Price, b: Price, f: BandFormulas): bigint {
+  let s = 0n;
+  if (slot.assetNet > 0n) s += collateralValue(slot, a, b, f);
+  else if (slot.assetNet < 0n) s += borrowContribution(slot, b, f);
+  if (slot.positionQuantity !== 0n || slot.positionCostBasis !== 0n) {
+    s += positionPnl(slot, slot.positionQuantity > 0n ? a : b);
+  }
+  if (slot.exposureQuantity !== 0n) s -= positionMargin(slot, b, f);
+  return s;
+}
+
+/**
+ * Splits an account's surplus S0 = E − MM into budgets for its prices in proportion to `weights` (e.g. each slot's
+ * maintenance margin; equal shares when they sum to 0), so that Σ budget ≤ S0 − 1 < S0. S0 ≤ 0 gives −1 everywhere
+ * (empty bands: the account is not certainly safe).
+ */
+export function splitSurplusBudget(
+  surplusUsd: bigint,
+  weights: readonly bigint[],
+  count: number,
+  out: bigint[],
+): bigint[] {
+  if (count <= 0) return out;
+  let total = 0n;
+  for (let i = 0; i < count; i++) total += weights[i]! > 0n ? weights[i]! : 0n;
+  const spendable = surplusUsd - 1n;
+  for (let i = 0; i < count; i++) {
+    if (spendable < 0n) out[i] = -1n;
+    else if (total === 0n) out[i] = spendable / BigInt(count);
+    else out[i] = (spendable * (weights[i]! > 0n ? weights[i]! : 0n)) / total;
+  }
+  return out;
+}
+
+function lossWithin(slot: PriceSlot, c0: bigint, a: Price, b: Price, f: BandFormulas): bigint {
+  return c0 - slotSurplusLowerBoundUsd(slot, a, b, f);
+}
+
+/** Smallest grid price g ≤ p0 with loss over [g, p0] ≤ budget, or p0 when none. */
+function lowEdge(slot: PriceSlot, p0: Price, c0: bigint, budget: bigint, grid: BandGrid, f: BandFormulas): Price {
+  const tick = grid.tick;
+  let bad = divRound(grid.minPrice, tick, Rounding.Up);
+  let good = divRound(p0, tick, Rounding.Down);
+  if (bad > good) return p0;
+  if (lossWithin(slot, c0, bad * tick, p0, f) <= budget) return bad * tick;
+  if (lossWithin(slot, c0, good * tick, p0, f) > budget) return p0;
+  while (good - bad > 1n) {
+    const mid = (good + bad) >> 1n;
+    if (lossWithin(slot, c0, mid * tick, p0, f) <= budget) good = mid;
+    else bad = mid;
+  }
+  return good * tick;
+}
+
+/** Largest grid price g ≥ p0 with loss over [p0, g] ≤ budget, or p0 when none. */
+function highEdge(slot: PriceSlot, p0: Price, c0: bigint, budget: bigint, grid: BandGrid, f: BandFormulas): Price {
+  const tick = grid.tick;
+  let good = divRound(p0, tick, Rounding.Up);
+  let bad = divRound(grid.maxPrice, tick, Rounding.Down);
+  if (good > bad) return p0;
+  if (lossWithin(slot, c0, p0, bad * tick, f) <= budget) return bad * tick;
+  if (lossWithin(slot, c0, p0, good * tick, f) > budget) return p0;
+  while (bad - good > 1n) {
+    const mid = (good + bad) >> 1n;
+    if (lossWithin(slot, c0, p0, mid * tick, f) <= budget) good = mid;
+    else bad = mid;
+  }
+  return good * tick;
+}
+
+/**
+ * The safe band of one price at its current mark p0 with a surplus budget (see the module comment). A negative
+ * budget, or p0 outside the grid's range, gives the empty band. About 2 × log2(range / tick) bound evaluations.
+ */
+export function safeBand(
+  slot: PriceSlot,
+  p0: Price,
+  budgetUsd: bigint,
+  grid: BandGrid,
+  f: BandFormulas,
+  out: SafeBand,
+): SafeBand {
+  if (grid.tick <= 0n || grid.minPrice <= 0n || grid.maxPrice < grid.minPrice) {
+    throw new RangeError("safeBand: needs tick > 0 and 0 < minPrice ≤ maxPrice");
+  }
+  if (budgetUsd < 0n || p0 < grid.minPrice || p0 > grid.maxPrice) {
+    out.low = 1n;
+    out.high = 0n;
+    return out;
+  }
+  const c0 = slotSurplusUsd(slot, p0, f);
+  out.low = lowEdge(slot, p0, c0, budgetUsd, grid, f);
+  out.high = highEdge(slot, p0, c0, budgetUsd, grid, f);
+  return out;
+}
+
+/** Q1: may the move of this price to m1 push the account over MMR 100%? Iff m1 leaves its band. */
+export function mayBecomeLiquidatable(low: Price, high: Price, m1: Price): boolean {
+  return m1 < low || m1 > high;
+}
+
+/** Index of the first element > value in sorted[0, count) (count if none): with lows sorted ascending, the accounts
+ * from there on have m1 < low. */
+export function firstIndexAbove(sorted: readonly bigint[], count: number, value: bigint): number {
+  let lo = 0;
+  let hi = count;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! > value) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+/** Index of the first element ≥ value in sorted[0, count): with highs sorted ascending, the accounts before it have
+ * high < m1. */
+export function firstIndexAtOrAbove(sorted: readonly bigint[], count: number, value: bigint): number {
+  let lo = 0;
+  let hi = count;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! >= value) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
