@@ -24,7 +24,7 @@ import type { Identity, RequestHeaders } from "./auth/login.ts";
 import { decodeCommand, DecodedKind, DecodeResult, encodeEvent, MAX_COMMAND_FRAME_BYTES } from "./codec/index.ts";
 import { MarketDataHub } from "./market-data.ts";
 import { Sequencer } from "./sequencer.ts";
-import { Session, SessionRegistry } from "./sessions.ts";
+import { BatchedSocket, OutboxFlusher, Session, SessionRegistry } from "./sessions.ts";
 
 const require = createRequire(import.meta.url);
 
@@ -201,6 +201,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
   const rejection = new EventRecord();
   const sessions = new SessionRegistry(config);
+  const outboxes = new OutboxFlusher();
   const auth = new GatewayAuth(opts.dataDir, sessions, {
     reject,
     accepted(session: Session, clientSeq: bigint, account: number): void {
@@ -340,10 +341,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     },
     open: (ws) => {
       const data = ws.getUserData();
-      data.session = sessions.open(
-        { send: (bytes) => void ws.send(bytes, true), bufferedAmount: () => ws.getBufferedAmount(), close: (code, reason) => ws.end(code, reason) },
-        false,
-      );
+      // Frames of one turn go out together under one cork (gateway/sessions.ts BatchedSocket).
+      data.session = sessions.open(new BatchedSocket(ws, outboxes), false);
       // ?watch=17,18: receive every event of these accounts (a person's `client watch`), once logged in as their user.
       auth.watchAfterLogin(data.session, data.watch);
     },
