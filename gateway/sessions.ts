@@ -16,7 +16,7 @@ export const SESSION_COMMAND_BURST = 50_000;
 
 /** The transport side of a session (a uWS socket, or a test double). */
 export interface SessionSocket {
-  /** Sends one binary frame; the bytes are only valid during the call. */
+  /** Sends one binary frame; the bytes are only valid during the call (the same bytes may go to several sockets). */
   send(bytes: Uint8Array): void;
   /** Bytes accepted by send() but not yet written to the network. */
   bufferedAmount(): number;
@@ -262,20 +262,25 @@ export class SessionRegistry {
     let originServed = false;
     const list = this.watchers.get(e.account);
     if (list !== undefined) {
+      // Encoded once for every watcher but the sender (the encoder's view lives until the next encode; send copies).
+      let plain: Uint8Array | null = null;
       for (let i = 0; i < list.length; i++) {
         const s = list[i]!;
-        const mine = s === origin;
-        if (mine) originServed = true;
-        s.socket.send(encodeEvent(e, mine ? clientSeq : 0n, this.config));
+        if (s === origin) {
+          originServed = true;
+          s.socket.send(encodeEvent(e, clientSeq, this.config));
+          plain = null;
+        } else {
+          plain ??= encodeEvent(e, 0n, this.config);
+          s.socket.send(plain);
+        }
       }
     }
     if (e.kind === EventKind.Fill && e.makerAccount !== e.account) {
       const makers = this.watchers.get(e.makerAccount);
-      if (makers !== undefined) {
-        for (let i = 0; i < makers.length; i++) {
-          const s = makers[i]!;
-          s.socket.send(encodeEvent(e, 0n, this.config, true));
-        }
+      if (makers !== undefined && makers.length > 0) {
+        const makerView = encodeEvent(e, 0n, this.config, true);
+        for (let i = 0; i < makers.length; i++) makers[i]!.socket.send(makerView);
       }
     }
     if (origin !== null && !originServed && !origin.closed && e.account === originAccount) origin.socket.send(encodeEvent(e, clientSeq, this.config));

@@ -143,3 +143,15 @@ describe("batched socket (issue 15: one write per socket per turn)", () => {
     expect(s.bufferedAmount()).toBe(7 + OUTBOX_BYTES_MAX / 4);
   });
 });
+
+describe("event fan-out encodes once", () => {
+  it("X5: every watcher of the account gets the event, only the sender with its client_seq (shared bytes are re-encoded after the sender's)", () => {
+    const reg = new SessionRegistry(config);
+    const sockets = [socket(), socket(), socket(), socket()];
+    const sessions = sockets.map((s) => reg.open(s, false));
+    for (const s of sessions) reg.watch(s, 16);
+    reg.dispatch(balance(16, 9), sessions[1]!, 16, 3n);
+    expect(sockets.map((s) => s.frames.map((f) => f.clientSeq))).toEqual([[0n], [3n], [0n], [0n]]);
+    expect(sockets.map((s) => s.frames[0])).toEqual(sockets.map(() => expect.objectContaining({ type: "Balance", account: 16, available: "0.000005", seq: 9n })));
+  });
+});
