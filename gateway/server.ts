@@ -40,7 +40,7 @@ import {
 } from "./limits.ts";
 import { MarketDataHub } from "./market-data.ts";
 import { Sequencer } from "./sequencer.ts";
-import { Session, SessionRegistry } from "./sessions.ts";
+import { BatchedSocket, OutboxFlusher, Session, SessionRegistry, type CorkableWebSocket } from "./sessions.ts";
 
 const require = createRequire(import.meta.url);
 
@@ -293,6 +293,7 @@ async function serveLocked(opts: ServerOptions, uWS: UwsModule, releaseLock: () 
 
   const rejection = new EventRecord();
   const sessions = new SessionRegistry(config);
+  const outboxes = new OutboxFlusher();
   const auth = new GatewayAuth(opts.dataDir, sessions, {
     reject,
     accepted(session: Session, clientSeq: bigint, account: number): void {
@@ -494,6 +495,8 @@ async function serveLocked(opts: ServerOptions, uWS: UwsModule, releaseLock: () 
   /** Sends a close frame with a reason; nothing more is sent on the socket. */
   function closeSocket(ws: Ws, data: SocketData, code: number, reason: string): void {
     if (data.closing) return;
+    // What the session queued this turn (say the reject that explains the close) goes out before the close frame.
+    (data.session?.socket as BatchedSocket | undefined)?.flush();
     data.closing = true;
     ws.end(code, reason);
   }
@@ -555,18 +558,19 @@ async function serveLocked(opts: ServerOptions, uWS: UwsModule, releaseLock: () 
       sockets.add(ws);
       data.consumer = slowConsumerOf(ws, data);
       const consumer = data.consumer;
-      data.session = sessions.open(
-        {
-          send: (bytes) => {
-            if (data.closing) return;
-            ws.send(bytes, true);
-            unsent.note(consumer);
-          },
-          bufferedAmount: () => (data.open ? ws.getBufferedAmount() : 0),
-          close: (code, reason) => closeSocket(ws, data, code, reason),
+      // Frames of one turn go out together under one cork (gateway/sessions.ts BatchedSocket); each write is counted
+      // by the unsent-events budget, and nothing is written once the socket is closing.
+      const limited: CorkableWebSocket = {
+        send: (bytes, isBinary) => {
+          if (data.closing) return;
+          ws.send(bytes, isBinary);
+          unsent.note(consumer);
         },
-        false,
-      );
+        cork: (write) => ws.cork(write),
+        getBufferedAmount: () => (data.open ? ws.getBufferedAmount() : 0),
+        end: (code, reason) => closeSocket(ws, data, code, reason),
+      };
+      data.session = sessions.open(new BatchedSocket(limited, outboxes), false);
       // ?watch=17,18: receive every event of these accounts (a person's `client watch`), once logged in as their user.
       auth.watchAfterLogin(data.session, data.watch);
     },

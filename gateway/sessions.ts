@@ -20,12 +20,118 @@ export const SESSION_COMMAND_BURST = 40_000;
 
 /** The transport side of a session (a uWS socket, or a test double). */
 export interface SessionSocket {
-  /** Sends one binary frame; the bytes are only valid during the call. */
+  /** Sends one binary frame; the bytes are only valid during the call (the same bytes may go to several sockets). */
   send(bytes: Uint8Array): void;
   /** Bytes accepted by send() but not yet written to the network. */
   bufferedAmount(): number;
   /** Closes the connection with a close frame (code, reason). */
   close?(code: number, reason: string): void;
+  /** The connection is gone: drop whatever is still queued for it (never write to a closed socket). */
+  discard?(): void;
+}
+
+/** Bytes one socket may have queued within a turn before they are written at once (a bound on the outbox). */
+export const OUTBOX_BYTES_MAX = 1 << 20;
+const OUTBOX_BYTES_INITIAL = 4096;
+const OUTBOX_FRAMES_INITIAL = 64;
+
+/** The uWS WebSocket calls a BatchedSocket uses. */
+export interface CorkableWebSocket {
+  send(bytes: Uint8Array, isBinary: boolean): unknown;
+  cork(write: () => void): unknown;
+  getBufferedAmount(): number;
+  end(code: number, reason: string): void;
+}
+
+/** Flushes every socket that queued frames in this turn, once, after the turn's synchronous work (a microtask). */
+export class OutboxFlusher {
+  private readonly dirty: BatchedSocket[] = [];
+  private scheduled = false;
+  private readonly run = (): void => {
+    this.scheduled = false;
+    for (let i = 0; i < this.dirty.length; i++) this.dirty[i]!.flush();
+    this.dirty.length = 0;
+  };
+
+  schedule(socket: BatchedSocket): void {
+    this.dirty.push(socket);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    queueMicrotask(this.run);
+  }
+}
+
+/**
+ * A session's socket that queues the frames of one turn (say the events of every command in an engine batch) and
+ * writes them under one uWS cork: one syscall per socket per turn instead of one per event. Frames keep their order;
+ * send() copies the bytes (they are only valid during the call).
+ */
+export class BatchedSocket implements SessionSocket {
+  private bytes = new Uint8Array(OUTBOX_BYTES_INITIAL);
+  private lengths = new Int32Array(OUTBOX_FRAMES_INITIAL);
+  private frames = 0;
+  private used = 0;
+  private gone = false;
+  private readonly writeAll = (): void => {
+    let at = 0;
+    for (let i = 0; i < this.frames; i++) {
+      const end = at + this.lengths[i]!;
+      this.ws.send(this.bytes.subarray(at, end), true);
+      at = end;
+    }
+  };
+
+  constructor(
+    private readonly ws: CorkableWebSocket,
+    private readonly flusher: OutboxFlusher,
+  ) {}
+
+  send(frame: Uint8Array): void {
+    if (this.gone) return;
+    if (this.used + frame.length > OUTBOX_BYTES_MAX) this.flush();
+    if (this.used + frame.length > this.bytes.length) this.grow(this.used + frame.length);
+    if (this.frames === this.lengths.length) {
+      const lengths = new Int32Array(this.lengths.length * 2);
+      lengths.set(this.lengths);
+      this.lengths = lengths;
+    }
+    this.bytes.set(frame, this.used);
+    this.used += frame.length;
+    this.lengths[this.frames++] = frame.length;
+    if (this.frames === 1) this.flusher.schedule(this);
+  }
+
+  bufferedAmount(): number {
+    return this.gone ? 0 : this.ws.getBufferedAmount() + this.used;
+  }
+
+  close(code: number, reason: string): void {
+    this.flush();
+    this.gone = true;
+    this.ws.end(code, reason);
+  }
+
+  discard(): void {
+    this.gone = true;
+    this.frames = 0;
+    this.used = 0;
+  }
+
+  /** Writes the queued frames under one cork (nothing when the socket is gone). */
+  flush(): void {
+    if (this.frames === 0) return;
+    if (!this.gone) this.ws.cork(this.writeAll);
+    this.frames = 0;
+    this.used = 0;
+  }
+
+  private grow(bytes: number): void {
+    let size = this.bytes.length * 2;
+    while (size < bytes) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.bytes.subarray(0, this.used));
+    this.bytes = next;
+  }
 }
 
 /** X6 login state of a session. */
@@ -107,6 +213,7 @@ export class SessionRegistry {
 
   close(s: Session): void {
     s.closed = true;
+    s.socket.discard?.();
     this.sessions.delete(s);
     for (const a of s.accounts) {
       const list = this.watchers.get(a);
@@ -147,20 +254,25 @@ export class SessionRegistry {
     let originServed = false;
     const list = this.watchers.get(e.account);
     if (list !== undefined) {
+      // Encoded once for every watcher but the sender (the encoder's view lives until the next encode; send copies).
+      let plain: Uint8Array | null = null;
       for (let i = 0; i < list.length; i++) {
         const s = list[i]!;
-        const mine = s === origin;
-        if (mine) originServed = true;
-        s.socket.send(encodeEvent(e, mine ? clientSeq : 0n, this.config));
+        if (s === origin) {
+          originServed = true;
+          s.socket.send(encodeEvent(e, clientSeq, this.config));
+          plain = null;
+        } else {
+          plain ??= encodeEvent(e, 0n, this.config);
+          s.socket.send(plain);
+        }
       }
     }
     if (e.kind === EventKind.Fill && e.makerAccount !== e.account) {
       const makers = this.watchers.get(e.makerAccount);
-      if (makers !== undefined) {
-        for (let i = 0; i < makers.length; i++) {
-          const s = makers[i]!;
-          s.socket.send(encodeEvent(e, 0n, this.config, true));
-        }
+      if (makers !== undefined && makers.length > 0) {
+        const makerView = encodeEvent(e, 0n, this.config, true);
+        for (let i = 0; i < makers.length; i++) makers[i]!.socket.send(makerView);
       }
     }
     if (origin !== null && !originServed && !origin.closed && e.account === originAccount) origin.socket.send(encodeEvent(e, clientSeq, this.config));

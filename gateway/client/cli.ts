@@ -1,7 +1,7 @@
 // The `crossbook` command line: start the exchange, replay a command file in-process, check a journal, and a
 // terminal client for people (deposit, order, cancel, balances, watch).
 import type { KeyObject } from "node:crypto";
-import { existsSync, readFileSync, unlinkSync } from "node:fs";
+import { existsSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { journalBatches } from "../../engine/journal/index.ts";
@@ -70,6 +70,13 @@ const USAGE = `crossbook — cross-margin exchange engine
   client options: [--url ws://127.0.0.1:8080 (or CROSSBOOK_URL)] [--key FILE] [--data data]
                   a command for ACCOUNT logs in with its user's key, data/keys/user-<ACCOUNT / 16>.key,
                   operator commands with data/operator.key; --key FILE uses that key instead
+
+  crossbook load [--url ws://HOST:PORT --operator-key FILE] [--connections 16] [--inflight 256]
+                 [--rates 10000,50000,100000] [--seconds 3] [--first-user 1] [--no-echo] [--svg FILE]
+                 [--server-node-arg ARG]...   the load harness (bench/load): without --url it starts a server on
+                                                   a temp data dir; funds users FIRST..FIRST+connections-1 (4 accounts
+                                                   each), runs the mix closed loop then open loop at each rate, and the
+                                                   same client against a bare uWS echo server (unless --no-echo)
 
 Accounts: user × 16 + sub-account (0 = main, 1..10): user 1's main account is 16.
 ASSET and MARKET take a symbol (BTC, BTC_USDC) or an id.`;
@@ -636,6 +643,67 @@ async function operatorRequest(url: string, operator: KeyObject, cmd: CommandJso
   }
 }
 
+const LOAD_USAGE =
+  "usage: crossbook load [--url ws://HOST:PORT --operator-key FILE] [--connections N] [--inflight N] [--rates R,R,...] [--seconds S] [--first-user U] [--no-echo] [--svg FILE] [--server-node-arg ARG]...";
+
+function loadOptionsFrom(argv: string[]): { values: Record<string, string | boolean | string[] | undefined> } {
+  try {
+    return parseArgs({
+      args: argv,
+      options: {
+        url: { type: "string" },
+        "operator-key": { type: "string" },
+        connections: { type: "string" },
+        inflight: { type: "string" },
+        rates: { type: "string" },
+        seconds: { type: "string" },
+        "first-user": { type: "string" },
+        "no-echo": { type: "boolean", default: false },
+        svg: { type: "string" },
+        "server-node-arg": { type: "string", multiple: true },
+        help: { type: "boolean", default: false },
+      },
+    });
+  } catch (e) {
+    fail(`load: ${(e as Error).message} (crossbook load --help)`);
+  }
+}
+
+/** `crossbook load`: the load harness of bench/load against a spawned server or --url. */
+async function loadCommand(argv: string[]): Promise<void> {
+  const { values } = loadOptionsFrom(argv);
+  if (values.help === true) {
+    process.stdout.write(`${LOAD_USAGE}\n`);
+    return;
+  }
+  const str = (name: string): string | undefined => values[name] as string | undefined;
+  const url = str("url");
+  if (url !== undefined && !/^ws:\/\/[^/]+/.test(url)) fail(`load: --url must be ws://HOST:PORT, got "${url}" (crossbook load --help)`);
+  if (url !== undefined && str("operator-key") === undefined) fail(`load: --url needs --operator-key FILE (to fund the load accounts) (crossbook load --help)`);
+  const rateTexts = (str("rates") ?? "10000,50000,100000").split(",");
+  const rates = rateTexts.map((t) => intOption(t, "rates", 0, 1, 1_000_000));
+  const seconds = intOption(str("seconds"), "seconds", 3, 1, 60);
+  const { DEFAULT_LOAD_OPTIONS, describe, latencySvg, runLoad } = await import("../../bench/load/load.ts");
+  const report = await runLoad({
+    ...DEFAULT_LOAD_OPTIONS,
+    ...(url !== undefined ? { url, operatorKeyFile: str("operator-key")! } : {}),
+    connections: intOption(str("connections"), "connections", 16, 1, 1024),
+    inflight: intOption(str("inflight"), "inflight", 256, 1, 32_768),
+    rates,
+    phaseSeconds: seconds,
+    firstUser: intOption(str("first-user"), "first-user", 1, 1, 100_000_000),
+    echo: values["no-echo"] !== true,
+    serverNodeArgs: (values["server-node-arg"] as string[] | undefined) ?? [],
+  }).catch((e: unknown) => fail((e as Error).message));
+  for (const r of report.crossbook) process.stdout.write(`crossbook ${describe(r)}\n`);
+  for (const r of report.echo) process.stdout.write(`uWS echo  ${describe(r)}\n`);
+  const svg = str("svg");
+  if (svg !== undefined) {
+    writeFileSync(svg, latencySvg(report, `crossbook${url !== undefined ? ` at ${url}` : ""} vs uWS echo: ack latency`));
+    process.stdout.write(`wrote ${svg}\n`);
+  }
+}
+
 export async function main(argv: string[]): Promise<void> {
   try {
     await run(argv);
@@ -663,6 +731,9 @@ async function run(argv: string[]): Promise<void> {
       return;
     case "keys":
       await keysCommand(rest);
+      return;
+    case "load":
+      await loadCommand(rest);
       return;
     case undefined:
     case "help":

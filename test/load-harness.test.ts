@@ -1,0 +1,101 @@
+// The load harness's own parts (bench/load): pre-encoded frames patched in place decode exactly as the server reads
+// them, the mix has the issue's proportions, and the plot is drawn from the phases it is given.
+import { describe, expect, it } from "vitest";
+import { loadConfig } from "../engine/pipeline/index.ts";
+import { CommandKind, CommandRecord } from "../engine/model/index.ts";
+import { decodeCommand, DecodeResult } from "../gateway/codec/index.ts";
+import { latencySvg, type PhaseResult } from "../bench/load/load.ts";
+import { BTC_USDC_MIX, MixCursor } from "../bench/load/mix.ts";
+import { clientFrame, frameHeader } from "../bench/load/raw-ws.ts";
+
+const config = loadConfig();
+
+/** The payload of the i-th client frame in `bytes` (zero mask key, as the harness sends). */
+function payloads(bytes: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let at = 0;
+  while (at < bytes.length) {
+    let length = bytes[at + 1]! & 0x7f;
+    let header = 6;
+    if (length === 126) {
+      length = (bytes[at + 2]! << 8) | bytes[at + 3]!;
+      header = 8;
+    }
+    out.push(bytes.subarray(at + header, at + header + length));
+    at += header + length;
+  }
+  return out;
+}
+
+describe("load harness frames and mix", () => {
+  it("a client frame header carries the length and a zero mask key", () => {
+    expect([...frameHeader(5)]).toEqual([0x82, 0x85, 0, 0, 0, 0]);
+    expect([...frameHeader(300)]).toEqual([0x82, 0xfe, 1, 44, 0, 0, 0, 0]);
+    expect([...clientFrame(Uint8Array.of(7, 8))]).toEqual([0x82, 0x82, 0, 0, 0, 0, 7, 8]);
+  });
+
+  it("patched templates decode to the client_seq, clientId and order the harness meant", () => {
+    const accounts = [16, 17, 18, 19];
+    const cursor = new MixCursor(accounts, BTC_USDC_MIX);
+    const out = new Uint8Array(80 * accounts.length * cursor.frameBytesMax);
+    let at = 0;
+    for (let i = 0; i < 80 * accounts.length; i++) at = cursor.next(out, at, 2 + i + 2 ** 33);
+    const frames = payloads(out.subarray(0, at));
+    expect(frames.length).toBe(320);
+    const cmd = new CommandRecord();
+    const result = new DecodeResult();
+    let places = 0;
+    let cancels = 0;
+    let iocs = 0;
+    const iocSides = [0, 0];
+    const placedIds = new Map<number, Set<bigint>>();
+    for (let i = 0; i < frames.length; i++) {
+      expect(decodeCommand(frames[i]!, config, cmd, result), result.message).toBe(true);
+      expect(result.clientSeq).toBe(BigInt(2 + i + 2 ** 33));
+      expect(cmd.account).toBe(accounts[i % 4]);
+      // Counted over the second cycle of 40 per account (the first has nothing to cancel at its start).
+      const counted = i >= 160 ? 1 : 0;
+      if (cmd.kind === CommandKind.CancelOrder) {
+        cancels += counted;
+        // A cancel names an order its own account placed before.
+        expect(placedIds.get(cmd.account)!.has(cmd.clientId)).toBe(true);
+      } else if (cmd.tif === 1) {
+        iocs += counted;
+        iocSides[cmd.side]! += counted;
+        expect(cmd.price).toBe(cmd.side === 0 ? 62_000_000_000_000n : 58_000_000_000_000n);
+      } else {
+        places += counted;
+        expect(cmd.kind).toBe(CommandKind.PlaceOrder);
+        expect(cmd.tif).toBe(0);
+        const set = placedIds.get(cmd.account) ?? new Set<bigint>();
+        expect(set.has(cmd.clientId)).toBe(false);
+        set.add(cmd.clientId);
+        placedIds.set(cmd.account, set);
+        // Away from the touch: bids at or below 59,000, asks at or above 61,000 (prices scaled by 10^9).
+        if (cmd.side === 0) expect(cmd.price <= 59_000_000_000_000n, `bid at ${cmd.price}`).toBe(true);
+        else expect(cmd.price >= 61_000_000_000_000n).toBe(true);
+      }
+    }
+    // 47.5% / 47.5% / 5% of 160 commands.
+    expect(iocs).toBe(8);
+    expect(iocSides).toEqual([4, 4]);
+    expect(places).toBe(76);
+    expect(cancels).toBe(76);
+  });
+});
+
+describe("load harness plot", () => {
+  const phase = (name: string, rate: number | null, p50Us: number): PhaseResult => ({
+    name, offeredPerSec: rate, ackedPerSec: 1, acked: 1, rejected: 0, unacked: 0, p50Us, p99Us: p50Us * 4, p999Us: p50Us * 8,
+    meanUs: p50Us, realP50Us: p50Us, serverCores: null, clientCores: 0, note: "",
+  });
+
+  it("draws one line per percentile and server, one point per open-loop rate", () => {
+    const svg = latencySvg({ crossbook: [phase("closed.k16", null, 9000), phase("open.10k", 10_000, 800), phase("open.50k", 50_000, 1200)], echo: [phase("open.10k", 10_000, 70), phase("open.50k", 50_000, 90)] }, "t");
+    expect(svg.match(/<polyline/g)!.length).toBe(6);
+    expect(svg.match(/<circle/g)!.length).toBe(12);
+    expect(svg).toContain(">10k/s<");
+    expect(svg).toContain(">50k/s<");
+    expect(svg.match(/stroke-dasharray/g)!.length).toBe(6);
+  });
+});
