@@ -6,6 +6,11 @@
 /** Commands one remote address may send per second over all its connections, and the burst it may save up. */
 export const ADDRESS_COMMANDS_PER_SECOND = 50_000;
 export const ADDRESS_COMMAND_BURST = 100_000;
+/** Commands one API key may send per second over all its sessions (X6 logins), and the burst it may save up. */
+export const KEY_COMMANDS_PER_SECOND = 50_000;
+export const KEY_COMMAND_BURST = 100_000;
+/** API keys whose rate buckets are kept (every registered key at most: gateway/auth/registry.ts API_KEYS_MAX). */
+export const KEYS_TRACKED_MAX = 100_000;
 /** Open WebSocket connections from one remote address; further upgrades get HTTP 429. */
 export const CONNECTIONS_PER_ADDRESS_MAX = 128;
 /** Remote addresses whose rate buckets are kept; idle ones (no connection) are forgotten beyond it. */

@@ -32,7 +32,10 @@ import {
   CLOSE_MESSAGE_TOO_BIG,
   CONNECTIONS_PER_ADDRESS_MAX,
   ConnectionCounter,
+  KEY_COMMAND_BURST,
+  KEY_COMMANDS_PER_SECOND,
   KeyedRateLimiter,
+  KEYS_TRACKED_MAX,
   SESSION_UNSENT_MAX_BYTES,
   UNSENT_EVENTS_GLOBAL_MAX_BYTES,
   UnsentBudget,
@@ -65,6 +68,8 @@ export interface GatewayLimits {
   readonly connectionsPerAddressMax: number;
   readonly addressCommandsPerSecond: number;
   readonly addressCommandBurst: number;
+  readonly keyCommandsPerSecond: number;
+  readonly keyCommandBurst: number;
   readonly sessionUnsentMaxBytes: number;
   readonly unsentGlobalMaxBytes: number;
 }
@@ -73,6 +78,8 @@ export const DEFAULT_GATEWAY_LIMITS: GatewayLimits = {
   connectionsPerAddressMax: CONNECTIONS_PER_ADDRESS_MAX,
   addressCommandsPerSecond: ADDRESS_COMMANDS_PER_SECOND,
   addressCommandBurst: ADDRESS_COMMAND_BURST,
+  keyCommandsPerSecond: KEY_COMMANDS_PER_SECOND,
+  keyCommandBurst: KEY_COMMAND_BURST,
   sessionUnsentMaxBytes: SESSION_UNSENT_MAX_BYTES,
   unsentGlobalMaxBytes: UNSENT_EVENTS_GLOBAL_MAX_BYTES,
 };
@@ -386,6 +393,7 @@ async function serveLocked(opts: ServerOptions, uWS: UwsModule, releaseLock: () 
   const limits: GatewayLimits = { ...DEFAULT_GATEWAY_LIMITS, ...opts.limits };
   const connections = new ConnectionCounter(limits.connectionsPerAddressMax);
   const addressRates = new KeyedRateLimiter<string>(limits.addressCommandsPerSecond, limits.addressCommandBurst, ADDRESSES_TRACKED_MAX);
+  const keyRates = new KeyedRateLimiter<string>(limits.keyCommandsPerSecond, limits.keyCommandBurst, KEYS_TRACKED_MAX);
   const unsent = new UnsentBudget(limits.sessionUnsentMaxBytes, limits.unsentGlobalMaxBytes);
 
   /** Refuses a command that decoded but may not enter now (stopping, over a rate); false when it may. */
@@ -399,6 +407,8 @@ async function serveLocked(opts: ServerOptions, uWS: UwsModule, releaseLock: () 
       why = "rate limit: too many commands per second on this connection";
     } else if (!addressRates.take(address, performance.now())) {
       why = "rate limit: too many commands per second from this address";
+    } else if (session.apiKey !== null && !keyRates.take(session.apiKey.apiKey, performance.now())) {
+      why = "rate limit: too many commands per second with this API key (all its sessions together)";
     }
     if (why === "") return false;
     reject(session, result.clientSeq, code, why, result.commandType, result.account, result.clientId);

@@ -14,7 +14,7 @@ import { CrossbookClient } from "../gateway/client/ws-client.ts";
 import { DATA_LOCK_FILE } from "../gateway/data-lock.ts";
 import { CLOSE_MESSAGE_TOO_BIG, CLOSE_TRY_AGAIN_LATER } from "../gateway/limits.ts";
 import { JOURNAL_FILE, startServer, type GatewayLimits, type RunningServer } from "../gateway/server.ts";
-import { getBalances, connectUser } from "./helpers/auth.ts";
+import { connectUser, getBalances, registerKey } from "./helpers/auth.ts";
 import { floodUntil, nonReadingClient } from "./helpers/raw-ws.ts";
 
 const BIN = new URL("../bin/crossbook.mjs", import.meta.url).pathname;
@@ -100,6 +100,30 @@ describe("limits with typed rejects", () => {
     expect(await usdc(32)).toBe(String(acceptedFor(32)));
     await a.close();
     await b.close();
+  }, 30_000);
+
+  it("X5: X6: commands over an API key's rate are refused with RateLimited on every session of that key, and nothing is queued", async () => {
+    const { server, url } = await serve({ keyCommandBurst: 50, keyCommandsPerSecond: 1e-6 });
+    const operator = await CrossbookClient.connect(url, { key: server.operatorKey });
+    const key = await registerKey(operator, 9);
+    const a = await CrossbookClient.connect(url, { key });
+    const b = await CrossbookClient.connect(url, { key });
+    const other = await connectUser(url, operator, 10);
+    // Each query's answers (a pool's stats per asset, or one reject) carry its client_seq: count queries, not events.
+    const answered = new Map<string, string>();
+    a.onEvent((e) => answered.set(`a${e.clientSeq}`, e.type === "CommandRejected" ? (e as { message: string }).message : "answered"));
+    b.onEvent((e) => answered.set(`b${e.clientSeq}`, e.type === "CommandRejected" ? (e as { message: string }).message : "answered"));
+    for (let i = 0; i < 40; i++) a.send({ type: "QueryPoolStats" });
+    for (let i = 0; i < 40; i++) b.send({ type: "QueryPoolStats" });
+    const deadline = Date.now() + 20_000;
+    while ([...answered.keys()].filter((k) => k !== "a0" && k !== "b0").length < 80 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    const rejected = [...answered.entries()].filter(([k, v]) => k !== "a0" && k !== "b0" && v !== "answered");
+    // The key's burst of 50 is shared by its two sessions: 30 of their 80 queries are refused, whatever the order.
+    expect(rejected).toHaveLength(30);
+    expect(rejected.every(([, v]) => v === "rate limit: too many commands per second with this API key (all its sessions together)")).toBe(true);
+    // Another key (another user) is not held back by it.
+    expect((await other.request({ type: "QueryPoolStats" }, 20)).every((e) => e.type !== "CommandRejected")).toBe(true);
+    for (const c of [a, b, other, operator]) await c.close();
   }, 30_000);
 
   it("X5: connections per address are bounded: the one over the limit is refused at the upgrade (HTTP 429)", async () => {
