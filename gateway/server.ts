@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { journalBatches, JournalWriter } from "../engine/journal/index.ts";
+import { emptySummary, journalBatches, JournalWriter } from "../engine/journal/index.ts";
 import {
   CommandKind,
   CommandRecord,
@@ -196,7 +196,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const tick = new CommandRecord();
 
   // Recovery: replay every complete batch through the same pipeline, events discarded; cut a torn tail.
-  const summary = { batches: 0, commands: 0, lastSeq: 0, lastBatch: 0, truncatedBytes: 0 };
+  const summary = emptySummary();
   let lastBatch = 0;
   for (const b of journalBatches(journalPath, digest, true, summary)) {
     await pipeline.submitBatch(b.commands, b.count, b.batchNumber);

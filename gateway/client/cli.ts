@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { journalBatches } from "../../engine/journal/index.ts";
+import { emptySummary, journalBatches } from "../../engine/journal/index.ts";
 import { CommandRecord, EventKind, EventRecord, RejectCode, type EventSink, type ExchangeConfig } from "../../engine/model/index.ts";
 import { configDigest, DEFAULT_CONFIG_PATH, Engine, loadConfig, type EngineTopology } from "../../engine/pipeline/index.ts";
 import { Command as WireCommand } from "../../schemas/index.ts";
@@ -184,7 +184,7 @@ function journalHash(argv: string[]): void {
   const config = configFrom(values.config);
   const engine = new Engine(config);
   const discard: EventSink = { publish: () => {} };
-  const summary = { batches: 0, commands: 0, lastSeq: 0, lastBatch: 0, truncatedBytes: 0 };
+  const summary = emptySummary();
   const path = join(values.data!, JOURNAL_FILE);
   try {
     for (const b of journalBatches(path, configDigest(config), false, summary)) engine.processBatch(b.commands, b.count, discard);
