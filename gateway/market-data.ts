@@ -6,6 +6,7 @@
 import type { MarketDataSink } from "../engine/matching/index.ts";
 import { ALL_MARKETS, type ExchangeConfig } from "../engine/model/index.ts";
 import { encodeBookTicker, encodeDepthDelta, encodeDepthSnapshot, encodeTicker, encodeTrade, type TickerStats } from "./codec/index.ts";
+import type { ByteReader, ByteWriter, SnapshotPart } from "./gateway-state.ts";
 import type { Session } from "./sessions.ts";
 
 export const Channel = { Depth: 1, Trades: 2, Bbo: 4, Ticker: 8 } as const;
@@ -38,7 +39,7 @@ class Subscription {
   }
 }
 
-export class MarketDataHub implements MarketDataSink {
+export class MarketDataHub implements MarketDataSink, SnapshotPart {
   private readonly books: BookReplica[];
   private readonly subscribers: Subscription[][];
   private readonly bySession = new Map<Session, Subscription>();
@@ -217,5 +218,55 @@ export class MarketDataHub implements MarketDataSink {
     book.ticker = t;
     if (this.subscribers[market]!.length === 0) return;
     this.fanOut(market, Channel.Ticker, encodeTicker(market, t, this.config));
+  }
+
+  // ---- snapshots (X7): the replicas, as they stand at the snapshot's batch boundary ----
+
+  writeState(w: ByteWriter): void {
+    w.u32(this.books.length);
+    for (const book of this.books) {
+      w.f64(book.lastUpdateId);
+      for (const side of [book.bids, book.asks]) {
+        w.u32(side.size);
+        for (const [price, quantity] of side) {
+          w.i64(price);
+          w.i64(quantity);
+        }
+      }
+      for (let i = 0; i < 4; i++) w.i64(book.bbo[i] as bigint);
+      w.f64(book.bbo[4]);
+      const t = book.ticker;
+      w.u32(t === null ? 0 : 1);
+      if (t !== null) {
+        w.f64(t.openTimeMs);
+        w.f64(t.closeTimeMs);
+        for (const v of [t.open, t.high, t.low, t.close, t.volume, t.quoteVolume]) w.i64(v);
+        w.f64(t.tradeCount);
+      }
+    }
+  }
+
+  readState(r: ByteReader): void {
+    const markets = r.u32();
+    if (markets !== this.books.length) throw new Error(`market data snapshot has ${markets} markets, the config ${this.books.length}`);
+    for (const book of this.books) {
+      book.lastUpdateId = r.f64();
+      for (const side of [book.bids, book.asks]) {
+        side.clear();
+        for (let n = r.u32(); n > 0; n--) side.set(r.i64(), r.i64());
+      }
+      book.bbo = [r.i64(), r.i64(), r.i64(), r.i64(), r.f64()];
+      book.ticker = r.u32() === 0 ? null : {
+        openTimeMs: r.f64(),
+        closeTimeMs: r.f64(),
+        open: r.i64(),
+        high: r.i64(),
+        low: r.i64(),
+        close: r.i64(),
+        volume: r.i64(),
+        quoteVolume: r.i64(),
+        tradeCount: r.f64(),
+      };
+    }
   }
 }

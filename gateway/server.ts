@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { emptySummary, journalBatches, JournalWriter } from "../engine/journal/index.ts";
+import { JournalWriter, JOURNAL_ARCHIVE_DIR, JOURNAL_SEGMENT_BYTES_DEFAULT, JOURNAL_SEGMENT_DIR, type SnapshotFile } from "../engine/journal/index.ts";
 import {
   CommandKind,
   CommandRecord,
@@ -13,12 +13,14 @@ import {
   RejectCode,
   type ExchangeConfig,
 } from "../engine/model/index.ts";
-import { configDigest, DEFAULT_TOPOLOGY, ThreadedPipeline, type EngineTopology } from "../engine/pipeline/index.ts";
+import { configDigest, DEFAULT_TOPOLOGY, ThreadedPipeline, type EngineTopology, type PipelineHandlers } from "../engine/pipeline/index.ts";
 import { formatDecimal } from "../engine/fixed/index.ts";
 import { PRICE_DECIMALS } from "../engine/model/index.ts";
 import { Command as WireCommand } from "../schemas/index.ts";
 import { decodeCommand, DecodedKind, DecodeResult, encodeEvent, MAX_COMMAND_FRAME_BYTES } from "./codec/index.ts";
+import type { ByteReader, ByteWriter, SnapshotPart } from "./gateway-state.ts";
 import { MarketDataHub } from "./market-data.ts";
+import { recoverEngine, RecoveryStatus } from "./recovery.ts";
 import { Sequencer } from "./sequencer.ts";
 import { Session, SessionRegistry } from "./sessions.ts";
 
@@ -39,13 +41,19 @@ export interface ServerOptions {
   /** Operator token; default: $CROSSBOOK_ADMIN_TOKEN, else `<dataDir>/admin.token` (created on first start). */
   readonly adminToken?: string;
   readonly log?: (line: string) => void;
+  /** A journal segment is closed and the next one started once it holds this many bytes. */
+  readonly journalSegmentBytes?: number;
+  /** Archived journal segments (default `<dataDir>/journal-archive`), read when the whole journal is replayed. */
+  readonly archiveDir?: string;
+  /** X5: cut the journal at a corruption (keeping exactly the batches before it) instead of refusing to start. */
+  readonly truncateAtCorruption?: boolean;
 }
 
 export interface RunningServer {
   readonly port: number;
   readonly adminToken: string;
-  /** Recovery summary. */
-  readonly recovered: { readonly batches: number; readonly commands: number; readonly truncatedBytes: number };
+  /** Recovery summary: journal batches and commands replayed (after the snapshot, if one was used). */
+  readonly recovered: { readonly batches: number; readonly commands: number; readonly truncatedBytes: number; readonly snapshotSeq: number };
   stateHash(): Promise<string>;
   /** Stop accepting, drain in-flight commands, stop the engine, close the journal. */
   stop(): Promise<void>;
@@ -116,13 +124,11 @@ export function publicConfig(config: ExchangeConfig): unknown {
   };
 }
 
-export const JOURNAL_FILE = "journal.bin";
-
 /**
  * The gateway's read-only view of balances, kept from the engine's Balance events (the risk shards own the real
  * state). Serves GET /balances without a round trip into the engine.
  */
-export class BalanceView {
+export class BalanceView implements SnapshotPart {
   private readonly byAccount = new Map<number, bigint[]>();
 
   constructor(private readonly assetCount: number) {}
@@ -135,6 +141,27 @@ export class BalanceView {
     }
     row[e.asset * 2] = e.amount;
     row[e.asset * 2 + 1] = e.amount2;
+  }
+
+  /** X7: the view as it stands at a snapshot's batch boundary. */
+  writeState(w: ByteWriter): void {
+    w.u32(this.assetCount);
+    w.f64(this.byAccount.size);
+    for (const [account, row] of this.byAccount) {
+      w.u32(account);
+      for (const v of row) w.i64(v);
+    }
+  }
+
+  readState(r: ByteReader): void {
+    if (r.u32() !== this.assetCount) throw new Error("balance snapshot: another number of assets");
+    this.byAccount.clear();
+    for (let n = r.f64(); n > 0; n--) {
+      const account = r.u32();
+      const row = new Array<bigint>(this.assetCount * 2);
+      for (let i = 0; i < row.length; i++) row[i] = r.i64();
+      this.byAccount.set(account, row);
+    }
   }
 
   describe(account: number, config: ExchangeConfig): unknown {
@@ -157,16 +184,18 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   mkdirSync(opts.dataDir, { recursive: true });
   const adminToken = adminTokenFor(opts.dataDir, opts.adminToken);
   const digest = configDigest(config);
-  const journalPath = join(opts.dataDir, JOURNAL_FILE);
+  const topology = opts.topology ?? DEFAULT_TOPOLOGY;
+  const journalDir = join(opts.dataDir, JOURNAL_SEGMENT_DIR);
 
   const sessions = new SessionRegistry(config);
-  const balances = new BalanceView(config.assets.length);
-  const marketData = new MarketDataHub(config);
+  let balances = new BalanceView(config.assets.length);
+  let marketData = new MarketDataHub(config);
   let sequencer: Sequencer | null = null;
   let recovering = true;
   let fatal: ((message: string) => void) | null = null;
-  const pipeline = await ThreadedPipeline.start(
-    config,
+  const status = new RecoveryStatus(log);
+  const tick = new CommandRecord();
+  const handlers = (): PipelineHandlers => (
     {
       onEvent(e: EventRecord): void {
         if (e.kind === EventKind.Balance) balances.apply(e);
@@ -190,30 +219,18 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         log(`FATAL engine worker: ${message}`);
         fatal?.(message);
       },
-    },
-    { topology: opts.topology ?? DEFAULT_TOPOLOGY, tickIntervalMs: opts.tickIntervalMs ?? 0, stages: opts.stages ?? "fused" },
+    }
   );
-  const tick = new CommandRecord();
-
-  // Recovery: replay every complete batch through the same pipeline, events discarded; cut a torn tail.
-  const summary = emptySummary();
-  let lastBatch = 0;
-  for (const b of journalBatches(journalPath, digest, true, summary)) {
-    await pipeline.submitBatch(b.commands, b.count, b.batchNumber);
-    lastBatch = b.batchNumber;
+  /** A fresh engine and fresh gateway views (each recovery attempt starts from nothing). */
+  async function startPipeline(_snapshot: SnapshotFile | null): Promise<ThreadedPipeline> {
+    balances = new BalanceView(config.assets.length);
+    marketData = new MarketDataHub(config);
+    return ThreadedPipeline.start(config, handlers(), { topology, tickIntervalMs: opts.tickIntervalMs ?? 0, stages: opts.stages ?? "fused" });
   }
-  if (lastBatch > 0) await pipeline.waitForBatch(lastBatch);
-  recovering = false;
-  if (summary.batches > 0 || summary.truncatedBytes > 0) {
-    log(`recovered ${summary.commands} commands in ${summary.batches} batches from ${journalPath}` +
-      (summary.truncatedBytes > 0 ? ` (cut a torn tail of ${summary.truncatedBytes} bytes)` : ""));
-  }
-  const journal = await JournalWriter.open(journalPath, digest);
-  sequencer = new Sequencer(journal, pipeline, summary.lastSeq, summary.lastBatch, (e) => {
-    log(`FATAL journal: ${e.message}`);
-    fatal?.(e.message);
-  });
-  const seq = sequencer;
+  // Set once recovery is done (every route and frame handler checks status.ready first).
+  let pipeline!: ThreadedPipeline;
+  let seq!: Sequencer;
+  let journal: JournalWriter | null = null;
 
   const decoded = new CommandRecord();
   const result = new DecodeResult();
@@ -227,6 +244,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     rejection.account = account;
     rejection.clientId = clientId;
     session.socket.send(encodeEvent(rejection, clientSeq, config));
+  }
+
+  /** X7: a frame that arrives while the journal is replayed gets a typed reject (the connection stays open). */
+  function rejectRecovering(session: Session, bytes: Uint8Array): void {
+    decodeCommand(bytes, config, decoded, result);
+    const left = status.secondsLeft;
+    const message = `the exchange is recovering (${status.records} of ~${status.expectedRecords} journal records replayed` +
+      `${left === null ? "" : `, ~${left} s left`}): retry when GET /health says ready`;
+    reject(session, result.clientSeq, RejectCode.Recovering, message, result.commandType, result.account, result.clientId);
   }
 
   function onFrame(session: Session, bytes: Uint8Array): void {
@@ -300,7 +326,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         reject(session, 0n, RejectCode.MalformedFrame, "text frames are not accepted: send one binary FlatBuffers frame per message", 0, 0, 0n);
         return;
       }
-      onFrame(session, new Uint8Array(message));
+      if (status.ready) onFrame(session, new Uint8Array(message));
+      else rejectRecovering(session, new Uint8Array(message));
     },
     drain: (ws) => {
       const session = ws.getUserData().session;
@@ -315,12 +342,18 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     },
   });
   app.get("/health", (res) => {
-    res.writeHeader("content-type", "text/plain").end("ok\n");
+    // 503 until the engine is recovered, so a load balancer sends no client to a recovering exchange.
+    if (!status.ready) res.writeStatus("503 Service Unavailable");
+    res.writeHeader("content-type", "application/json").end(JSON.stringify(status.health()));
   });
+  const answerRecovering = (res: import("uWebSockets.js").HttpResponse): void => {
+    res.writeStatus("503 Service Unavailable").writeHeader("content-type", "application/json").end(JSON.stringify(status.health()));
+  };
   app.get("/config", (res) => {
     res.writeHeader("content-type", "application/json").end(JSON.stringify(publicConfig(config)));
   });
   app.get("/balances", (res, req) => {
+    if (!status.ready) return answerRecovering(res);
     const account = Number(req.getQuery("account"));
     if (!Number.isInteger(account) || account <= 0 || account > 0xffffffff) {
       res.writeStatus("400 Bad Request").end("usage: GET /balances?account=N\n");
@@ -329,6 +362,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     res.writeHeader("content-type", "application/json").end(JSON.stringify(balances.describe(account, config)));
   });
   app.get("/state-hash", (res, req) => {
+    if (!status.ready) return answerRecovering(res);
     if (req.getQuery("token") !== adminToken) {
       res.writeStatus("403 Forbidden").end("operator token required\n");
       return;
@@ -358,7 +392,36 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       resolve(uWS.us_socket_local_port(socket as never));
     });
   });
-  log(`crossbook listening on ws://${opts.host}:${port} (journal ${journalPath}, ${config.markets.length} markets)`);
+  log(`crossbook started on ws://${opts.host}:${port}: recovering (GET /health for progress)`);
+
+  // Recovery: the newest usable snapshot plus the journal after it (gateway/recovery.ts), events discarded.
+  const recovered = await recoverEngine({
+    dataDir: opts.dataDir,
+    archiveDir: opts.archiveDir ?? join(opts.dataDir, JOURNAL_ARCHIVE_DIR),
+    configDigestHex: digest,
+    topology,
+    truncateAtCorruption: opts.truncateAtCorruption ?? false,
+    status,
+    log,
+    startPipeline,
+  });
+  pipeline = recovered.pipeline;
+  const summary = recovered.journal;
+  if (recovered.snapshot !== null || summary.batches > 0 || summary.truncatedBytes > 0) {
+    log(`recovered ${recovered.snapshot === null ? "" : `snapshot ${recovered.snapshot.seq} + `}${summary.commands} commands in ` +
+      `${summary.batches} batches from ${journalDir}` +
+      (summary.truncatedBytes > 0 ? ` (cut a torn tail of ${summary.truncatedBytes} bytes)` : ""));
+  }
+  journal = await JournalWriter.openSegments(journalDir, digest, opts.journalSegmentBytes ?? JOURNAL_SEGMENT_BYTES_DEFAULT, recovered.lastSeq + 1);
+  sequencer = new Sequencer(journal, pipeline, recovered.lastSeq, recovered.lastBatch, (e) => {
+    log(`FATAL journal: ${e.message}`);
+    fatal?.(e.message);
+  });
+  seq = sequencer;
+  recovering = false;
+  status.lastSeq = recovered.lastSeq;
+  status.phase = "ready";
+  log(`crossbook listening on ws://${opts.host}:${port} (journal ${journalDir}, ${config.markets.length} markets)`);
 
   let stopping: Promise<void> | null = null;
   async function stop(): Promise<void> {
@@ -368,7 +431,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       listenSocket = null;
       await seq.drain();
       await pipeline.stop();
-      await journal.close();
+      await journal?.close();
     })();
     return stopping;
   }
@@ -379,7 +442,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   return {
     port,
     adminToken,
-    recovered: { batches: summary.batches, commands: summary.commands, truncatedBytes: summary.truncatedBytes },
+    recovered: { batches: summary.batches, commands: summary.commands, truncatedBytes: summary.truncatedBytes, snapshotSeq: recovered.snapshot?.seq ?? 0 },
     stateHash: async () => {
       await seq.drain();
       return pipeline.stateHash();

@@ -123,6 +123,7 @@ export const QUERY_POOL_STATS = layout("QueryPoolStats", { asset: U16 });
 export const QUERY_RATE_CURVE = layout("QueryRateCurve", { asset: U16, points: U8 });
 export const QUERY_INTEREST_HISTORY = layout("QueryInterestHistory", { account: U32, asset: U16, since_ms: U64, limit: U16 });
 export const QUERY_MAX_BORROW = layout("QueryMaxBorrow", { account: U32, asset: U16 });
+export const TAKE_SNAPSHOT = layout("TakeSnapshot", {});
 
 /** Indexed by the `Command` union type (0 = NONE). */
 export const COMMAND_LAYOUTS: readonly (TableLayout | null)[] = [
@@ -152,6 +153,7 @@ export const COMMAND_LAYOUTS: readonly (TableLayout | null)[] = [
   QUERY_RATE_CURVE,
   QUERY_INTEREST_HISTORY,
   QUERY_MAX_BORROW,
+  TAKE_SNAPSHOT,
 ];
 
 /** Indexed by the `Event` union type (0 = NONE). */
@@ -291,6 +293,7 @@ export const EVENT_LAYOUTS: readonly (TableLayout | null)[] = [
   layout("RateCurvePoint", { asset: U16, utilization: DEC, borrow_rate: DEC, lend_rate: DEC, lend_rate_after_fee: DEC }),
   layout("InterestEntry", { account: U32, asset: U16, kind: U8, amount: DEC, rate: DEC, time_ms: U64 }),
   layout("MaxBorrowQuantity", { account: U32, asset: U16, quantity: DEC, margin_limit: DEC, pool_limit: DEC }),
+  layout("SnapshotTaken", { seq: U64, batch: U64, state_hash: STR, bytes: U64, file: STR }),
 ];
 
 export const COMMAND_ENVELOPE = layout("CommandEnvelope", { client_seq: U64, command_type: U8, command: UVAL });

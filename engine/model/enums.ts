@@ -86,6 +86,8 @@ export const RejectCode = {
   BorrowUnavailable: 41,
   /** L13: a lend would take the pool's total lent above its openBorrowLendLimit. */
   PoolLendLimit: 42,
+  /** X7: the server is replaying its journal; the command was not taken (retry when GET /health says ready). */
+  Recovering: 43,
 } as const;
 export type RejectCode = (typeof RejectCode)[keyof typeof RejectCode];
 

@@ -1,14 +1,23 @@
 // The `crossbook` command line: start the exchange, replay a command file in-process, check a journal, and a
 // terminal client for people (deposit, order, cancel, balances, watch).
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { closeSync, copyFileSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { parseArgs } from "node:util";
-import { emptySummary, journalBatches } from "../../engine/journal/index.ts";
+import {
+  emptySummary,
+  listSegments,
+  segmentBatches,
+  validSnapshots,
+  JOURNAL_ARCHIVE_DIR,
+  JOURNAL_SEGMENT_DIR,
+  SNAPSHOT_DIR,
+  type JournalSegment,
+} from "../../engine/journal/index.ts";
 import { CommandRecord, EventKind, EventRecord, RejectCode, type EventSink, type ExchangeConfig } from "../../engine/model/index.ts";
 import { configDigest, DEFAULT_CONFIG_PATH, Engine, loadConfig, type EngineTopology } from "../../engine/pipeline/index.ts";
 import { Command as WireCommand } from "../../schemas/index.ts";
 import { decodeCommand, DecodedKind, DecodeResult, encodeEvent } from "../codec/index.ts";
-import { JOURNAL_FILE, startServer } from "../server.ts";
+import { startServer } from "../server.ts";
 import { CommandJsonError, decodeEvent, jsonToFrame, toJsonText, type CommandJson, type EventJson } from "./codec.ts";
 import { CrossbookClient, fetchPublicConfig, httpBaseOf, type PublicConfig } from "./ws-client.ts";
 
@@ -20,8 +29,18 @@ const USAGE = `crossbook — cross-margin exchange engine
                                                    --stages split gives each its own worker
   crossbook replay FILE.jsonl [--config FILE]      one JSON command per line, in-process, simulated clock;
                                                    prints one JSON event per line, then the state hash
-  crossbook journal-hash [--data data] [--config FILE]
-                                                   replays data/journal.bin in-process, prints the state hash
+                  [--truncate-at-corruption] [--journal-segment-mb 64] [--archive DIR]
+                                                   --truncate-at-corruption: start past a corrupt journal,
+                                                   keeping exactly the records before the corruption
+  crossbook journal-hash [--data data] [--config FILE] [--from-genesis] [--archive DIR]
+                                                   replays the journal in-process, prints the state hash;
+                                                   --from-genesis also reads the archived segments
+  crossbook journal-verify [--data data] [--config FILE] [--archive DIR]
+                                                   checks every batch of every segment: records, segments,
+                                                   and the offset of a corruption (exit 1 if there is one)
+  crossbook journal-archive [--data data] [--config FILE] [--archive DIR]
+                                                   moves the segments the oldest kept snapshot covers to
+                                                   DIR (default data/journal-archive)
   crossbook client deposit ACCOUNT ASSET AMOUNT            (operator: uses data/admin.token)
   crossbook client order ACCOUNT MARKET buy|sell QUANTITY [PRICE] [--tif GTC|IOC|FOK] [--post-only]
                                                    [--client-id N] [--margin]   (no PRICE = market order;
@@ -87,6 +106,9 @@ async function start(argv: string[]): Promise<void> {
       "matching-shards": { type: "string" },
       stages: { type: "string" },
       "tick-ms": { type: "string" },
+      "truncate-at-corruption": { type: "boolean", default: false },
+      "journal-segment-mb": { type: "string" },
+      archive: { type: "string" },
     },
   });
   const config = configFrom(values.config);
@@ -105,6 +127,9 @@ async function start(argv: string[]): Promise<void> {
     topology,
     tickIntervalMs: intOption(values["tick-ms"], "tick-ms", 1000, 0, 3_600_000),
     allowFallback: values["allow-fallback"],
+    truncateAtCorruption: values["truncate-at-corruption"],
+    journalSegmentBytes: intOption(values["journal-segment-mb"], "journal-segment-mb", 64, 1, 4096) * 1024 * 1024,
+    ...(values.archive !== undefined ? { archiveDir: values.archive } : {}),
   }).catch((e: unknown) => fail((e as Error).message));
   let stopping = false;
   const shutdown = (signal: string): void => {
@@ -179,19 +204,104 @@ function replay(argv: string[]): void {
   process.stdout.write(`${JSON.stringify({ stateHash: engine.stateHash(), commands: seq })}\n`);
 }
 
+const JOURNAL_TOOL_OPTIONS = {
+  data: { type: "string", default: "data" },
+  config: { type: "string" },
+  archive: { type: "string" },
+} as const;
+
+function archiveDirOf(values: { data?: string; archive?: string }): string {
+  return values.archive ?? join(values.data!, JOURNAL_ARCHIVE_DIR);
+}
+
 function journalHash(argv: string[]): void {
-  const { values } = parseArgs({ args: argv, options: { data: { type: "string", default: "data" }, config: { type: "string" } } });
+  const { values } = parseArgs({ args: argv, options: { ...JOURNAL_TOOL_OPTIONS, "from-genesis": { type: "boolean", default: false } } });
   const config = configFrom(values.config);
   const engine = new Engine(config);
   const discard: EventSink = { publish: () => {} };
   const summary = emptySummary();
-  const path = join(values.data!, JOURNAL_FILE);
+  // Without --from-genesis only the live segments are read (they must still start at sequence 1).
+  const segments = listSegments(values.data!, values["from-genesis"] ? archiveDirOf(values) : null);
   try {
-    for (const b of journalBatches(path, configDigest(config), false, summary)) engine.processBatch(b.commands, b.count, discard);
+    for (const b of segmentBatches(segments, { configDigestHex: configDigest(config) }, summary)) engine.processBatch(b.commands, b.count, discard);
   } catch (e) {
     fail((e as Error).message);
   }
-  process.stdout.write(`${JSON.stringify({ stateHash: engine.stateHash(), batches: summary.batches, commands: summary.commands, lastSeq: summary.lastSeq, tornTailBytes: summary.truncatedBytes })}\n`);
+  const segmentsRead = segments.length;
+  process.stdout.write(`${JSON.stringify({ stateHash: engine.stateHash(), batches: summary.batches, commands: summary.commands, lastSeq: summary.lastSeq, segments: segmentsRead, tornTailBytes: summary.truncatedBytes })}\n`);
+}
+
+/** Every batch of the archived and live segments checked (magic, size, CRC, numbering), nothing replayed. */
+function journalVerify(argv: string[]): void {
+  const { values } = parseArgs({ args: argv, options: JOURNAL_TOOL_OPTIONS });
+  const config = configFrom(values.config);
+  const segments = listSegments(values.data!, archiveDirOf(values));
+  const summary = emptySummary();
+  try {
+    const opts = { configDigestHex: configDigest(config), reportCorruption: true, fromSeq: segments[0]?.firstSeq ?? 0 };
+    const batches = segmentBatches(segments, opts, summary);
+    while (batches.next().done !== true);
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  const c = summary.corruption;
+  process.stdout.write(`${JSON.stringify({
+    records: summary.commands,
+    batches: summary.batches,
+    segments: segments.length,
+    archivedSegments: segments.filter((x) => x.archived).length,
+    firstSeq: segments[0]?.firstSeq ?? 0,
+    lastSeq: summary.lastSeq,
+    tornTailBytes: summary.truncatedBytes,
+    corruption: c === null ? null : { file: c.file, offset: c.offset, reason: c.reason, recordsAfter: c.recordsAfter, batchesAfter: c.batchesAfter },
+  })}\n`);
+  if (c !== null) process.exit(1);
+}
+
+/** Moves a segment, by rename when the archive is on the same file system, else copy, fsync and unlink. */
+function moveSegment(s: JournalSegment, archiveDir: string): void {
+  const target = join(archiveDir, basename(s.path));
+  try {
+    renameSync(s.path, target);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EXDEV") throw e;
+    copyFileSync(s.path, target);
+    const fd = openSync(target, "r");
+    fsyncSync(fd);
+    closeSync(fd);
+    unlinkSync(s.path);
+  }
+}
+
+/** X7: segments whose every record the oldest usable snapshot includes go to the archive directory. */
+async function journalArchive(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: JOURNAL_TOOL_OPTIONS });
+  const config = configFrom(values.config);
+  const dataDir = values.data!;
+  const archiveDir = archiveDirOf(values);
+  let oldest = 0;
+  const expectation = { configDigestHex: configDigest(config), riskShards: 0, matchingShards: 0 };
+  // Any topology (0): a snapshot of this config makes the segments it covers unnecessary for a restart.
+  const skip = (path: string, reason: string): void => void process.stderr.write(`snapshot ${basename(path)} ignored: ${reason}\n`);
+  for await (const s of validSnapshots(join(dataDir, SNAPSHOT_DIR), expectation, skip)) oldest = s.seq;
+  const live = listSegments(dataDir, null).filter((s) => dirname(s.path) === join(dataDir, JOURNAL_SEGMENT_DIR));
+  const moved: string[] = [];
+  if (oldest > 0) {
+    mkdirSync(archiveDir, { recursive: true, mode: 0o700 });
+    // A segment is covered when the next one starts at or before oldest + 1; the last (open) segment never moves.
+    for (let i = 0; i + 1 < live.length && live[i + 1]!.firstSeq <= oldest + 1; i++) {
+      moveSegment(live[i]!, archiveDir);
+      moved.push(basename(live[i]!.path));
+    }
+    if (moved.length > 0) {
+      for (const dir of [archiveDir, join(dataDir, JOURNAL_SEGMENT_DIR)]) {
+        const fd = openSync(dir, "r");
+        fsyncSync(fd);
+        closeSync(fd);
+      }
+    }
+  }
+  process.stdout.write(`${JSON.stringify({ oldestSnapshotSeq: oldest, archived: moved, archiveDir, liveSegments: live.length - moved.length })}\n`);
 }
 
 // ---- the terminal client ----
@@ -415,6 +525,12 @@ export async function main(argv: string[]): Promise<void> {
       return;
     case "journal-hash":
       journalHash(rest);
+      return;
+    case "journal-verify":
+      journalVerify(rest);
+      return;
+    case "journal-archive":
+      await journalArchive(rest);
       return;
     case "client":
       await client(rest);

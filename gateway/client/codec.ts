@@ -42,6 +42,7 @@
 //   {"type":"QueryRateCurve","asset":0,"points":11}           → RateCurvePoint × points (2..101)
 //   {"type":"QueryInterestHistory","account":17,"asset":0,"sinceMs":0,"limit":100}   → InterestEntry…, CommandAccepted
 //   {"type":"QueryMaxBorrow","account":17,"asset":0}          → MaxBorrowQuantity
+//   {"type":"TakeSnapshot"}                                   privileged → SnapshotTaken (X7; not journaled)
 // Defaults: tif GTC, stp RejectTaker, every flag false, clientId 0, orderId 0.
 //
 // ## Events
@@ -105,7 +106,9 @@ import {
   SetMarkPrice,
   SetMarketState,
   Side,
+  SnapshotTaken,
   Subscribe,
+  TakeSnapshot,
   Ticker,
   TimeInForce,
   Toggle,
@@ -308,7 +311,12 @@ export interface QueryMaxBorrowCommand {
   asset: number;
 }
 
+export interface TakeSnapshotCommand {
+  type: "TakeSnapshot";
+}
+
 export type CommandJson =
+  | TakeSnapshotCommand
   | PoolActionCommand
   | QueryPoolStatsCommand
   | QueryRateCurveCommand
@@ -711,6 +719,11 @@ function buildCommand(builder: Builder, obj: Obj, type: string): [Command, numbe
       result = [Command.QueryInterestHistory, QueryInterestHistory.createQueryInterestHistory(builder, account, asset, BigInt(since), limit)];
       break;
     }
+    case "TakeSnapshot": {
+      TakeSnapshot.startTakeSnapshot(builder);
+      result = [Command.TakeSnapshot, TakeSnapshot.endTakeSnapshot(builder)];
+      break;
+    }
     case "QueryMaxBorrow": {
       const account = f.uint("account", U32, true);
       const asset = f.uint("asset", U16, true);
@@ -911,6 +924,7 @@ export type EventJson = EnvelopeFields &
     | { type: "CommandAccepted"; account: number; asset: number; amount: string }
     | { type: "CommandRejected"; account: number; code: EnumText; message: string }
     | { type: "Clock"; timeMs: bigint }
+    | { type: "SnapshotTaken"; seq: bigint; batch: bigint; stateHash: string; bytes: bigint; file: string }
     | { type: "DepthSnapshot"; market: number; lastUpdateId: bigint; bids: LevelJson[]; asks: LevelJson[] }
     | {
         type: "DepthDelta";
@@ -1242,6 +1256,10 @@ export function decodeEvent(bytes: Uint8Array): EventJson {
     case Event.Clock: {
       const t = table(new Clock()) as Clock;
       return { ...head, type: "Clock", timeMs: t.timeMs() };
+    }
+    case Event.SnapshotTaken: {
+      const t = table(new SnapshotTaken()) as SnapshotTaken;
+      return { ...head, type: "SnapshotTaken", seq: t.seq(), batch: t.batch(), stateHash: t.stateHash() ?? "", bytes: t.bytes(), file: t.file() ?? "" };
     }
     case Event.DepthSnapshot: {
       const t = table(new DepthSnapshot()) as DepthSnapshot;

@@ -72,6 +72,8 @@ export const DecodedKind = {
   Subscribe: 2,
   /** Gateway-only: unsubscribe. */
   Unsubscribe: 3,
+  /** Gateway-only, operator: write a snapshot now (X7). */
+  TakeSnapshot: 4,
 } as const;
 export type DecodedKind = (typeof DecodedKind)[keyof typeof DecodedKind];
 
@@ -282,6 +284,10 @@ function decodeFrame(config: ExchangeConfig, out: CommandRecord, result: DecodeR
       return decodeQueryInterestHistory(config, out, result);
     case Command.QueryMaxBorrow:
       return decodeQueryMaxBorrow(config, out, result);
+    case Command.TakeSnapshot:
+      result.privileged = true;
+      result.kind = DecodedKind.TakeSnapshot;
+      return true;
     default:
       return reject(result, RejectCode.UnknownCommand, `unknown command type ${type}`);
   }

@@ -42,6 +42,7 @@ import {
   RateCurvePoint,
   OrderDone,
   OrderRejected,
+  SnapshotTaken,
   Ticker,
   Trade,
 } from "../../schemas/index.ts";
@@ -508,4 +509,18 @@ export function encodeTicker(market: number, t: TickerStats, config: ExchangeCon
   Ticker.addQuoteVolume(builder, decimal(t.quoteVolume, decimalsOf(config, m.quoteAsset)));
   Ticker.addTradeCount(builder, BigInt(t.tradeCount));
   return finish(Event.Ticker, Ticker.endTicker(builder), 0n, 0, 0);
+}
+
+/** The answer to an operator's TakeSnapshot (X7). Returns a view valid until the next encode. */
+export function encodeSnapshotTaken(clientSeq: bigint, seq: number, batch: number, stateHash: string, bytes: number, file: string): Uint8Array {
+  builder.clear();
+  const hash = builder.createString(stateHash);
+  const name = builder.createString(file);
+  SnapshotTaken.startSnapshotTaken(builder);
+  SnapshotTaken.addSeq(builder, BigInt(seq));
+  SnapshotTaken.addBatch(builder, BigInt(batch));
+  SnapshotTaken.addStateHash(builder, hash);
+  SnapshotTaken.addBytes(builder, BigInt(bytes));
+  SnapshotTaken.addFile(builder, name);
+  return finish(Event.SnapshotTaken, SnapshotTaken.endSnapshotTaken(builder), clientSeq, seq, 0);
 }

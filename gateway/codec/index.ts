@@ -13,6 +13,7 @@ export {
   encodeDepthDelta,
   encodeDepthSnapshot,
   encodeEvent,
+  encodeSnapshotTaken,
   encodeTicker,
   encodeTrade,
   feeAssetOf,

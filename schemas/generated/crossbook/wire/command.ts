@@ -21,6 +21,7 @@ import { Replace } from '../../crossbook/wire/replace.ts';
 import { SetMarkPrice } from '../../crossbook/wire/set-mark-price.ts';
 import { SetMarketState } from '../../crossbook/wire/set-market-state.ts';
 import { Subscribe } from '../../crossbook/wire/subscribe.ts';
+import { TakeSnapshot } from '../../crossbook/wire/take-snapshot.ts';
 import { Transfer } from '../../crossbook/wire/transfer.ts';
 import { Unsubscribe } from '../../crossbook/wire/unsubscribe.ts';
 import { UpdateAccountSettings } from '../../crossbook/wire/update-account-settings.ts';
@@ -53,13 +54,14 @@ export enum Command {
   QueryPoolStats = 22,
   QueryRateCurve = 23,
   QueryInterestHistory = 24,
-  QueryMaxBorrow = 25
+  QueryMaxBorrow = 25,
+  TakeSnapshot = 26
 }
 
 export function unionToCommand(
   type: Command,
-  accessor: (obj:AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|MarketOrder|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|Repay|Replace|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|MarketOrder|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|Repay|Replace|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null
-): AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|MarketOrder|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|Repay|Replace|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
+  accessor: (obj:AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|MarketOrder|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|Repay|Replace|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|MarketOrder|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|Repay|Replace|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null
+): AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|MarketOrder|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|Repay|Replace|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
   switch(Command[type]) {
     case 'NONE': return null; 
     case 'Deposit': return accessor(new Deposit())! as Deposit;
@@ -87,15 +89,16 @@ export function unionToCommand(
     case 'QueryRateCurve': return accessor(new QueryRateCurve())! as QueryRateCurve;
     case 'QueryInterestHistory': return accessor(new QueryInterestHistory())! as QueryInterestHistory;
     case 'QueryMaxBorrow': return accessor(new QueryMaxBorrow())! as QueryMaxBorrow;
+    case 'TakeSnapshot': return accessor(new TakeSnapshot())! as TakeSnapshot;
     default: return null;
   }
 }
 
 export function unionListToCommand(
   type: Command, 
-  accessor: (index: number, obj:AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|MarketOrder|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|Repay|Replace|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|MarketOrder|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|Repay|Replace|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null, 
+  accessor: (index: number, obj:AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|MarketOrder|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|Repay|Replace|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|MarketOrder|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|Repay|Replace|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null, 
   index: number
-): AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|MarketOrder|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|Repay|Replace|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
+): AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|MarketOrder|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|Repay|Replace|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
   switch(Command[type]) {
     case 'NONE': return null; 
     case 'Deposit': return accessor(index, new Deposit())! as Deposit;
@@ -123,6 +126,7 @@ export function unionListToCommand(
     case 'QueryRateCurve': return accessor(index, new QueryRateCurve())! as QueryRateCurve;
     case 'QueryInterestHistory': return accessor(index, new QueryInterestHistory())! as QueryInterestHistory;
     case 'QueryMaxBorrow': return accessor(index, new QueryMaxBorrow())! as QueryMaxBorrow;
+    case 'TakeSnapshot': return accessor(index, new TakeSnapshot())! as TakeSnapshot;
     default: return null;
   }
 }

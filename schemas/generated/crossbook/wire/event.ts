@@ -20,6 +20,7 @@ import { OrderDone } from '../../crossbook/wire/order-done.ts';
 import { OrderRejected } from '../../crossbook/wire/order-rejected.ts';
 import { PoolStats } from '../../crossbook/wire/pool-stats.ts';
 import { RateCurvePoint } from '../../crossbook/wire/rate-curve-point.ts';
+import { SnapshotTaken } from '../../crossbook/wire/snapshot-taken.ts';
 import { Ticker } from '../../crossbook/wire/ticker.ts';
 import { Trade } from '../../crossbook/wire/trade.ts';
 
@@ -47,13 +48,14 @@ export enum Event {
   PoolStats = 19,
   RateCurvePoint = 20,
   InterestEntry = 21,
-  MaxBorrowQuantity = 22
+  MaxBorrowQuantity = 22,
+  SnapshotTaken = 23
 }
 
 export function unionToEvent(
   type: Event,
-  accessor: (obj:AccountCollateral|AccountSettings|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|Ticker|Trade) => AccountCollateral|AccountSettings|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|Ticker|Trade|null
-): AccountCollateral|AccountSettings|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|Ticker|Trade|null {
+  accessor: (obj:AccountCollateral|AccountSettings|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|SnapshotTaken|Ticker|Trade) => AccountCollateral|AccountSettings|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|SnapshotTaken|Ticker|Trade|null
+): AccountCollateral|AccountSettings|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|SnapshotTaken|Ticker|Trade|null {
   switch(Event[type]) {
     case 'NONE': return null; 
     case 'OrderAccepted': return accessor(new OrderAccepted())! as OrderAccepted;
@@ -78,15 +80,16 @@ export function unionToEvent(
     case 'RateCurvePoint': return accessor(new RateCurvePoint())! as RateCurvePoint;
     case 'InterestEntry': return accessor(new InterestEntry())! as InterestEntry;
     case 'MaxBorrowQuantity': return accessor(new MaxBorrowQuantity())! as MaxBorrowQuantity;
+    case 'SnapshotTaken': return accessor(new SnapshotTaken())! as SnapshotTaken;
     default: return null;
   }
 }
 
 export function unionListToEvent(
   type: Event, 
-  accessor: (index: number, obj:AccountCollateral|AccountSettings|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|Ticker|Trade) => AccountCollateral|AccountSettings|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|Ticker|Trade|null, 
+  accessor: (index: number, obj:AccountCollateral|AccountSettings|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|SnapshotTaken|Ticker|Trade) => AccountCollateral|AccountSettings|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|SnapshotTaken|Ticker|Trade|null, 
   index: number
-): AccountCollateral|AccountSettings|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|Ticker|Trade|null {
+): AccountCollateral|AccountSettings|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|SnapshotTaken|Ticker|Trade|null {
   switch(Event[type]) {
     case 'NONE': return null; 
     case 'OrderAccepted': return accessor(index, new OrderAccepted())! as OrderAccepted;
@@ -111,6 +114,7 @@ export function unionListToEvent(
     case 'RateCurvePoint': return accessor(index, new RateCurvePoint())! as RateCurvePoint;
     case 'InterestEntry': return accessor(index, new InterestEntry())! as InterestEntry;
     case 'MaxBorrowQuantity': return accessor(index, new MaxBorrowQuantity())! as MaxBorrowQuantity;
+    case 'SnapshotTaken': return accessor(index, new SnapshotTaken())! as SnapshotTaken;
     default: return null;
   }
 }

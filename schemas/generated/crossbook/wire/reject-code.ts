@@ -43,5 +43,10 @@ export enum RejectCode {
   NoLiquidity = 39,
   InvalidTransfer = 40,
   BorrowUnavailable = 41,
-  PoolLendLimit = 42
+  PoolLendLimit = 42,
+
+  /**
+   * The server is replaying its journal after a start: retry when GET /health says ready (X7).
+   */
+  Recovering = 43
 }
