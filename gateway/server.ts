@@ -19,6 +19,7 @@ import { PRICE_DECIMALS } from "../engine/model/index.ts";
 import { Command as WireCommand } from "../schemas/index.ts";
 import { decodeCommand, DecodedKind, DecodeResult, encodeEvent, MAX_COMMAND_FRAME_BYTES } from "./codec/index.ts";
 import type { ByteReader, ByteWriter, SnapshotPart } from "./gateway-state.ts";
+import { ClockTickPolicy } from "./clock-ticks.ts";
 import { MarketDataHub } from "./market-data.ts";
 import { recoverEngine, RecoveryStatus } from "./recovery.ts";
 import { Sequencer } from "./sequencer.ts";
@@ -195,10 +196,18 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   let fatal: ((message: string) => void) | null = null;
   const status = new RecoveryStatus(log);
   const tick = new CommandRecord();
+  const ticks = new ClockTickPolicy();
+  function submitTick(to: Sequencer, timeMs: number): void {
+    tick.clear();
+    tick.kind = CommandKind.AdvanceTime;
+    tick.timeMs = timeMs;
+    to.submit(tick, null, 0n);
+  }
   const handlers = (): PipelineHandlers => (
     {
       onEvent(e: EventRecord): void {
         if (e.kind === EventKind.Balance) balances.apply(e);
+        else if (e.kind === EventKind.Fill) ticks.traded(e.timeMs);
         if (recovering || sequencer === null) return;
         const origin = sequencer.originOf(e.seq) as Session | null;
         if (origin === null) sessions.dispatch(e, null, 0, 0n);
@@ -209,10 +218,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       },
       onTick(timeMs: number): void {
         if (sequencer === null || recovering) return;
-        tick.clear();
-        tick.kind = CommandKind.AdvanceTime;
-        tick.timeMs = timeMs;
-        sequencer.submit(tick, null, 0n);
+        if (ticks.propose(timeMs)) submitTick(sequencer, timeMs);
       },
       onMarketData: marketData,
       onFatal(message: string): void {
@@ -276,6 +282,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       reject(session, result.clientSeq, RejectCode.Unauthorized, "operator command: connect with the admin token", result.commandType, result.account, result.clientId);
       return;
     }
+    if (result.kind === DecodedKind.TakeSnapshot) {
+      reject(session, result.clientSeq, RejectCode.UnknownCommand, "TakeSnapshot: this server takes no snapshots yet", result.commandType, 0, 0n);
+      return;
+    }
     // Operator commands (deposit, market state, clock, marks) act for nobody: the operator does not watch the account.
     if (!result.privileged) {
       if (!sessions.watch(session, decoded.account)) {
@@ -283,6 +293,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         return;
       }
     }
+    // A clock tick held while the exchange was idle goes first, so the command sees the current time (clock-ticks.ts).
+    const dueTickMs = decoded.kind === CommandKind.AdvanceTime ? 0 : ticks.dueBeforeCommand();
+    if (dueTickMs > 0) submitTick(seq, dueTickMs);
     if (seq.submit(decoded, session, result.clientSeq) === 0) {
       reject(session, result.clientSeq, RejectCode.Overloaded, "engine saturated: retry later", result.commandType, decoded.account, decoded.clientId);
     }
