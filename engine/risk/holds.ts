@@ -76,6 +76,16 @@ export class HoldTable {
     this.free.push(hold.slot);
   }
 
+  /**
+   * Every open hold in slot order (snapshots: no sort; a table restored by adding them in this order has the same
+   * slot order, so its snapshot is byte-identical).
+   */
+  inSlotOrder(): OrderHold[] {
+    const out: OrderHold[] = [];
+    for (const h of this.slots) if (h.owner !== null) out.push(h);
+    return out;
+  }
+
   /** Every open hold, in order-id order (invariant checks and the state digest; not the hot path). */
   sorted(): OrderHold[] {
     const out: OrderHold[] = [];

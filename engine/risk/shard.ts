@@ -51,12 +51,15 @@ import {
   RejectCode,
   REPORTED_RATIO_UNBOUNDED,
   Side,
+  SnapshotTag,
   SPOT_MARGIN_FLAGS,
   type CommandRecord,
   type EventSink,
   type ExchangeConfig,
   type FeeTier,
   type MarketConfig,
+  type SnapshotReader,
+  type SnapshotWriter,
 } from "../model/index.ts";
 import {
   Account,
@@ -83,6 +86,7 @@ import {
 } from "../lending/index.ts";
 import { HoldTable } from "./holds.ts";
 import { PoolBook } from "./pools.ts";
+import { restoreAccounts, restoreFeeAccount, restoreHolds, restoreMarks, writeAccounts, writeFeeAccount, writeHolds, writeMarks } from "./snapshot.ts";
 import {
   AccountMargin,
   feeAmount,
@@ -1374,6 +1378,44 @@ export class RiskShard {
   /** The batch end (after the merge): hourly interest for every hour mark the clock crossed (L5). */
   endBatch(): void {
     this.pools.endBatch(this.nowMs);
+  }
+
+  // ---- snapshots (X7; the encodings are in snapshot.ts) ----
+
+  /**
+   * Writes everything this shard owns at a batch boundary (after endBatch): the clock, marks, pool replicas, fee
+   * volumes, accounts, the fee account, holds and the clientId index — what stateHash covers and what future
+   * commands read. A fresh shard restored from it behaves as this one does.
+   */
+  writeSnapshot(w: SnapshotWriter): void {
+    w.beginSection(SnapshotTag.Risk);
+    w.uint(this.shardIndex);
+    w.uint(this.shardCount);
+    w.uint(this.nowMs);
+    writeMarks(w, this.marginContext);
+    this.pools.writeSnapshot(w);
+    this.volumes.writeSnapshot(w);
+    writeAccounts(w, this.accounts, this.pools, this.assetCount);
+    writeFeeAccount(w, this.feeAccount, this.assetCount);
+    writeHolds(w, this.holds, this.byClientId);
+    w.endSection();
+  }
+
+  /** Restores a fresh shard (same config, index and shard count) from writeSnapshot's bytes. */
+  restoreSnapshot(r: SnapshotReader): void {
+    if (this.accounts.size !== 0 || this.holds.size !== 0) throw new Error(`risk shard ${this.shardIndex}: restore needs a fresh shard`);
+    r.beginSection(SnapshotTag.Risk, `risk shard ${this.shardIndex}`);
+    const index = r.uint();
+    const count = r.uint();
+    if (index !== this.shardIndex || count !== this.shardCount) r.fail(`risk shard ${index} of ${count} found where shard ${this.shardIndex} of ${this.shardCount} was expected`);
+    this.nowMs = r.uint();
+    restoreMarks(r, this.marginContext);
+    this.pools.restoreSnapshot(r);
+    this.volumes.restoreSnapshot(r);
+    restoreAccounts(r, this.accounts, (id) => this.newAccount(id, true), this.pools, this.assetCount);
+    restoreFeeAccount(r, this.feeAccount, this.assetCount);
+    restoreHolds(r, this.holds, this.byClientId, this.accounts, this.assetCount);
+    r.endSection();
   }
 
   /** The collateral statement of an account (an account never seen is empty, with the default settings). */

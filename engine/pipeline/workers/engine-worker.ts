@@ -13,7 +13,8 @@ import { BATCH_COMMANDS_MAX, Engine } from "../engine.ts";
 import { RingMarketDataSink } from "../market-data-codec.ts";
 import { BATCH_END_KIND, commandKindAt, commandSeqAt, readCommand, writeEventBatchEnd } from "../record-codec.ts";
 import { PARK_MS, RingReader, RingWriter, ringEventSink } from "../ring-io.ts";
-import { CONTROL_STATE_HASH, ENGINE_WORKER_SPIN_ITERATIONS, postToMain, type EngineWorkerData } from "./protocol.ts";
+import { stagePart } from "../snapshot.ts";
+import { CONTROL_SNAPSHOT, CONTROL_STATE_HASH, ENGINE_WORKER_SPIN_ITERATIONS, postSnapshotPart, postToMain, type EngineWorkerData } from "./protocol.ts";
 
 const data = workerData as EngineWorkerData;
 const wait = new SpinThenParkWait({ spinIterations: ENGINE_WORKER_SPIN_ITERATIONS });
@@ -76,12 +77,23 @@ function runBatch(): boolean {
       input.advance();
       continue;
     }
+    if (kind === CONTROL_SNAPSHOT) {
+      // The same for a snapshot (ThreadedPipeline.snapshot): risk 0 and matching 0 write their parts; the settlement
+      // worker writes the clock.
+      const risk = engine.risk[0]!;
+      const matching = engine.matching[0]!;
+      postSnapshotPart("risk", 0, risk.stateHash(), stagePart((w) => risk.writeSnapshot(w)));
+      postSnapshotPart("matching", 0, matching.stateHash(), stagePart((w) => matching.writeSnapshot(w)));
+      input.advance();
+      continue;
+    }
     readCommand(input.ring, offset, batch[count++]!);
     input.advance();
   }
 }
 
 function run(): void {
+  if (data.snapshot !== null) engine.restoreParts(data.snapshot);
   postToMain({ type: "ready" });
   while (runBatch());
   flushAll();
