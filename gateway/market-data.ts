@@ -6,7 +6,8 @@
 import type { MarketDataSink } from "../engine/matching/index.ts";
 import { ALL_MARKETS, type ExchangeConfig } from "../engine/model/index.ts";
 import { encodeBookTicker, encodeDepthDelta, encodeDepthSnapshot, encodeTicker, encodeTrade, type TickerStats } from "./codec/index.ts";
-import type { ByteReader, ByteWriter, SnapshotPart } from "./gateway-state.ts";
+import { SNAPSHOT_COUNT_MAX, type SnapshotReader, type SnapshotWriter } from "../engine/model/index.ts";
+import type { SnapshotPart } from "./gateway-state.ts";
 import type { Session } from "./sessions.ts";
 
 export const Channel = { Depth: 1, Trades: 2, Bbo: 4, Ticker: 8 } as const;
@@ -222,50 +223,50 @@ export class MarketDataHub implements MarketDataSink, SnapshotPart {
 
   // ---- snapshots (X7): the replicas, as they stand at the snapshot's batch boundary ----
 
-  writeState(w: ByteWriter): void {
-    w.u32(this.books.length);
+  writeState(w: SnapshotWriter): void {
+    w.uint(this.books.length);
     for (const book of this.books) {
-      w.f64(book.lastUpdateId);
+      w.uint(book.lastUpdateId);
       for (const side of [book.bids, book.asks]) {
-        w.u32(side.size);
+        w.uint(side.size);
         for (const [price, quantity] of side) {
-          w.i64(price);
-          w.i64(quantity);
+          w.big(price);
+          w.big(quantity);
         }
       }
-      for (let i = 0; i < 4; i++) w.i64(book.bbo[i] as bigint);
-      w.f64(book.bbo[4]);
+      for (let i = 0; i < 4; i++) w.big(book.bbo[i] as bigint);
+      w.uint(book.bbo[4]);
       const t = book.ticker;
-      w.u32(t === null ? 0 : 1);
+      w.bool(t !== null);
       if (t !== null) {
-        w.f64(t.openTimeMs);
-        w.f64(t.closeTimeMs);
-        for (const v of [t.open, t.high, t.low, t.close, t.volume, t.quoteVolume]) w.i64(v);
-        w.f64(t.tradeCount);
+        w.uint(t.openTimeMs);
+        w.uint(t.closeTimeMs);
+        for (const v of [t.open, t.high, t.low, t.close, t.volume, t.quoteVolume]) w.big(v);
+        w.uint(t.tradeCount);
       }
     }
   }
 
-  readState(r: ByteReader): void {
-    const markets = r.u32();
-    if (markets !== this.books.length) throw new Error(`market data snapshot has ${markets} markets, the config ${this.books.length}`);
+  readState(r: SnapshotReader): void {
+    const markets = r.uint();
+    if (markets !== this.books.length) r.fail(`market data of ${markets} markets, the config has ${this.books.length}`);
     for (const book of this.books) {
-      book.lastUpdateId = r.f64();
+      book.lastUpdateId = r.uint();
       for (const side of [book.bids, book.asks]) {
         side.clear();
-        for (let n = r.u32(); n > 0; n--) side.set(r.i64(), r.i64());
+        for (let n = r.count(SNAPSHOT_COUNT_MAX, "depth levels"); n > 0; n--) side.set(r.big(), r.big());
       }
-      book.bbo = [r.i64(), r.i64(), r.i64(), r.i64(), r.f64()];
-      book.ticker = r.u32() === 0 ? null : {
-        openTimeMs: r.f64(),
-        closeTimeMs: r.f64(),
-        open: r.i64(),
-        high: r.i64(),
-        low: r.i64(),
-        close: r.i64(),
-        volume: r.i64(),
-        quoteVolume: r.i64(),
-        tradeCount: r.f64(),
+      book.bbo = [r.big(), r.big(), r.big(), r.big(), r.uint()];
+      book.ticker = !r.bool() ? null : {
+        openTimeMs: r.uint(),
+        closeTimeMs: r.uint(),
+        open: r.big(),
+        high: r.big(),
+        low: r.big(),
+        close: r.big(),
+        volume: r.big(),
+        quoteVolume: r.big(),
+        tradeCount: r.uint(),
       };
     }
   }

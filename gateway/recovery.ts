@@ -49,13 +49,31 @@ export class RecoveryStatus {
     return this.phase === "ready";
   }
 
+  /** Time spent finding, reading, checking and restoring snapshots (all attempts), then replaying the journal. */
+  snapshotLoadMs = 0;
+  journalReplayMs = 0;
+
   begin(phase: "snapshot" | "journal", snapshotSeq: number, expectedRecords: number): void {
+    this.endPhase();
     this.phase = phase;
     this.snapshotSeq = snapshotSeq;
     this.records = 0;
     this.expectedRecords = expectedRecords;
     this.phaseStartedMs = performance.now();
     this.lastLogMs = this.phaseStartedMs;
+  }
+
+  /** Recovery is over: the server serves. */
+  finish(lastSeq: number): void {
+    this.endPhase();
+    this.lastSeq = lastSeq;
+    this.phase = "ready";
+  }
+
+  private endPhase(): void {
+    const ms = performance.now() - this.phaseStartedMs;
+    if (this.phase === "snapshot" || this.phase === "starting") this.snapshotLoadMs += ms;
+    else if (this.phase === "journal") this.journalReplayMs += ms;
   }
 
   /** Journal records replayed per second in this phase. */
@@ -125,6 +143,7 @@ class SnapshotUnusable extends Error {}
 export async function recoverEngine(o: RecoveryOptions): Promise<RecoveredEngine> {
   if (migrateLegacyJournal(o.dataDir)) o.log(`moved ${join(o.dataDir, "journal.bin")} to ${join(o.dataDir, JOURNAL_SEGMENT_DIR)}/ as its first segment`);
   if (o.truncateAtCorruption) cutAtCorruption(o);
+  o.status.begin("snapshot", 0, 0);
   const expectation = { configDigestHex: o.configDigestHex, riskShards: o.topology.riskShards, matchingShards: o.topology.matchingShards };
   const skip = (path: string, reason: string): void => o.log(`snapshot ${basename(path)} skipped: ${reason}`);
   for await (const snapshot of validSnapshots(join(o.dataDir, SNAPSHOT_DIR), expectation, skip)) {

@@ -3,26 +3,38 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { join } from "node:path";
-import { JournalWriter, JOURNAL_ARCHIVE_DIR, JOURNAL_SEGMENT_BYTES_DEFAULT, JOURNAL_SEGMENT_DIR, type SnapshotFile } from "../engine/journal/index.ts";
+import { basename, join } from "node:path";
+import {
+  JournalWriter,
+  writeSnapshot,
+  JOURNAL_ARCHIVE_DIR,
+  JOURNAL_SEGMENT_BYTES_DEFAULT,
+  JOURNAL_SEGMENT_DIR,
+  SNAPSHOT_DIR,
+  type SnapshotFile,
+} from "../engine/journal/index.ts";
 import {
   CommandKind,
   CommandRecord,
   EventKind,
   EventRecord,
   RejectCode,
+  SNAPSHOT_COUNT_MAX,
   type ExchangeConfig,
+  type SnapshotReader,
+  type SnapshotWriter,
 } from "../engine/model/index.ts";
 import { configDigest, DEFAULT_TOPOLOGY, ThreadedPipeline, type EngineTopology, type PipelineHandlers } from "../engine/pipeline/index.ts";
 import { formatDecimal } from "../engine/fixed/index.ts";
 import { PRICE_DECIMALS } from "../engine/model/index.ts";
 import { Command as WireCommand } from "../schemas/index.ts";
-import { decodeCommand, DecodedKind, DecodeResult, encodeEvent, MAX_COMMAND_FRAME_BYTES } from "./codec/index.ts";
-import type { ByteReader, ByteWriter, SnapshotPart } from "./gateway-state.ts";
+import { decodeCommand, DecodedKind, DecodeResult, encodeEvent, encodeSnapshotTaken, MAX_COMMAND_FRAME_BYTES } from "./codec/index.ts";
+import { composeSnapshotPayload, restoreSnapshotPayload, type SnapshotPart } from "./gateway-state.ts";
 import { ClockTickPolicy } from "./clock-ticks.ts";
 import { MarketDataHub } from "./market-data.ts";
 import { recoverEngine, RecoveryStatus } from "./recovery.ts";
 import { Sequencer } from "./sequencer.ts";
+import { SNAPSHOT_POLICY_DEFAULT, SnapshotScheduler, type SnapshotPolicy, type TakenSnapshot } from "./snapshots.ts";
 import { Session, SessionRegistry } from "./sessions.ts";
 
 const require = createRequire(import.meta.url);
@@ -48,14 +60,26 @@ export interface ServerOptions {
   readonly archiveDir?: string;
   /** X5: cut the journal at a corruption (keeping exactly the batches before it) instead of refusing to start. */
   readonly truncateAtCorruption?: boolean;
+  /** X7: when snapshots are taken and how many are kept (default SNAPSHOT_POLICY_DEFAULT, gateway/snapshots.ts). */
+  readonly snapshots?: SnapshotPolicy;
 }
 
 export interface RunningServer {
   readonly port: number;
   readonly adminToken: string;
   /** Recovery summary: journal batches and commands replayed (after the snapshot, if one was used). */
-  readonly recovered: { readonly batches: number; readonly commands: number; readonly truncatedBytes: number; readonly snapshotSeq: number };
+  readonly recovered: {
+    readonly batches: number;
+    readonly commands: number;
+    readonly truncatedBytes: number;
+    readonly snapshotSeq: number;
+    /** Finding, checking and restoring snapshots, then replaying the journal after them (ms). */
+    readonly snapshotLoadMs: number;
+    readonly journalReplayMs: number;
+  };
   stateHash(): Promise<string>;
+  /** X7: writes a snapshot now (as the operator's `crossbook snapshot` does). */
+  snapshot(): Promise<TakenSnapshot>;
   /** Stop accepting, drain in-flight commands, stop the engine, close the journal. */
   stop(): Promise<void>;
 }
@@ -145,22 +169,22 @@ export class BalanceView implements SnapshotPart {
   }
 
   /** X7: the view as it stands at a snapshot's batch boundary. */
-  writeState(w: ByteWriter): void {
-    w.u32(this.assetCount);
-    w.f64(this.byAccount.size);
+  writeState(w: SnapshotWriter): void {
+    w.uint(this.assetCount);
+    w.uint(this.byAccount.size);
     for (const [account, row] of this.byAccount) {
-      w.u32(account);
-      for (const v of row) w.i64(v);
+      w.uint(account);
+      for (const v of row) w.big(v);
     }
   }
 
-  readState(r: ByteReader): void {
-    if (r.u32() !== this.assetCount) throw new Error("balance snapshot: another number of assets");
+  readState(r: SnapshotReader): void {
+    if (r.uint() !== this.assetCount) r.fail("balances: another number of assets");
     this.byAccount.clear();
-    for (let n = r.f64(); n > 0; n--) {
-      const account = r.u32();
+    for (let n = r.count(SNAPSHOT_COUNT_MAX, "balance accounts"); n > 0; n--) {
+      const account = r.uint();
       const row = new Array<bigint>(this.assetCount * 2);
-      for (let i = 0; i < row.length; i++) row[i] = r.i64();
+      for (let i = 0; i < row.length; i++) row[i] = r.big();
       this.byAccount.set(account, row);
     }
   }
@@ -227,16 +251,46 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       },
     }
   );
-  /** A fresh engine and fresh gateway views (each recovery attempt starts from nothing). */
-  async function startPipeline(_snapshot: SnapshotFile | null): Promise<ThreadedPipeline> {
+  /** The engine and the gateway views, fresh or from a snapshot (each recovery attempt starts over). */
+  async function startPipeline(snapshot: SnapshotFile | null): Promise<ThreadedPipeline> {
     balances = new BalanceView(config.assets.length);
     marketData = new MarketDataHub(config);
-    return ThreadedPipeline.start(config, handlers(), { topology, tickIntervalMs: opts.tickIntervalMs ?? 0, stages: opts.stages ?? "fused" });
+    let engineState: Uint8Array | null = null;
+    if (snapshot !== null) engineState = restoreSnapshotPayload(snapshot.payload, [balances, marketData]);
+    const options = { topology, tickIntervalMs: opts.tickIntervalMs ?? 0, stages: opts.stages ?? "fused" } as const;
+    return ThreadedPipeline.start(config, handlers(), engineState === null ? options : { ...options, snapshot: engineState });
   }
   // Set once recovery is done (every route and frame handler checks status.ready first).
   let pipeline!: ThreadedPipeline;
   let seq!: Sequencer;
   let journal: JournalWriter | null = null;
+  const snapshotPolicy = opts.snapshots ?? SNAPSHOT_POLICY_DEFAULT;
+  const snapshotDir = join(opts.dataDir, SNAPSHOT_DIR);
+
+  /**
+   * X7: a snapshot at a batch boundary (gateway/snapshots.ts): the engine stages' state, then — once every event and
+   * market-data record of the batches it covers is handled — the gateway views; the file is written after the
+   * sequencer hands batches to the engine again.
+   */
+  async function takeSnapshot(): Promise<TakenSnapshot> {
+    const startedMs = performance.now();
+    const captured = await seq.atBatchBoundary(async (lastSeq, lastBatch) => {
+      const engine = await pipeline.snapshot();
+      if (engine.seq !== lastSeq || engine.batch !== lastBatch) {
+        throw new Error(`the engine's snapshot covers ${engine.seq}/${engine.batch}, the sequencer handed ${lastSeq}/${lastBatch}`);
+      }
+      await pipeline.settle();
+      return { engine, payload: composeSnapshotPayload(engine.bytes, [balances, marketData]) };
+    });
+    const captureMs = performance.now() - startedMs;
+    const { engine, payload } = captured;
+    const meta = { seq: engine.seq, batch: engine.batch, configDigestHex: digest, stateHash: engine.stateHash, riskShards: topology.riskShards, matchingShards: topology.matchingShards };
+    const file = await writeSnapshot(snapshotDir, meta, payload, snapshotPolicy.keep);
+    const totalMs = performance.now() - startedMs;
+    log(`snapshot at sequence ${engine.seq} (batch ${engine.batch}): ${file.path}, ${file.bytes} bytes; state captured in ${captureMs.toFixed(0)} ms, on disk after ${totalMs.toFixed(0)} ms`);
+    return { seq: engine.seq, batch: engine.batch, stateHash: engine.stateHash, path: file.path, bytes: file.bytes, captureMs, totalMs };
+  }
+  let snapshots: SnapshotScheduler | null = null;
 
   const decoded = new CommandRecord();
   const result = new DecodeResult();
@@ -261,6 +315,18 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     reject(session, result.clientSeq, RejectCode.Recovering, message, result.commandType, result.account, result.clientId);
   }
 
+  /** An operator's TakeSnapshot: SnapshotTaken once the file is on disk, or a reject saying why not. */
+  function answerSnapshot(session: Session, clientSeq: bigint, commandType: number): void {
+    snapshots!.now().then(
+      (t) => {
+        if (!session.closed) session.socket.send(encodeSnapshotTaken(clientSeq, t.seq, t.batch, t.stateHash, t.bytes, basename(t.path)));
+      },
+      (e: unknown) => {
+        if (!session.closed) reject(session, clientSeq, RejectCode.Overloaded, `snapshot failed: ${(e as Error).message}`, commandType, 0, 0n);
+      },
+    );
+  }
+
   function onFrame(session: Session, bytes: Uint8Array): void {
     if (!decodeCommand(bytes, config, decoded, result)) {
       reject(session, result.clientSeq, result.code, result.message, result.commandType, result.account, result.clientId);
@@ -283,7 +349,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       return;
     }
     if (result.kind === DecodedKind.TakeSnapshot) {
-      reject(session, result.clientSeq, RejectCode.UnknownCommand, "TakeSnapshot: this server takes no snapshots yet", result.commandType, 0, 0n);
+      answerSnapshot(session, result.clientSeq, result.commandType);
       return;
     }
     // Operator commands (deposit, market state, clock, marks) act for nobody: the operator does not watch the account.
@@ -432,8 +498,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   });
   seq = sequencer;
   recovering = false;
-  status.lastSeq = recovered.lastSeq;
-  status.phase = "ready";
+  status.finish(recovered.lastSeq);
+  snapshots = new SnapshotScheduler(snapshotPolicy, takeSnapshot, () => seq.lastSeq, log, recovered.snapshot?.seq ?? 0);
+  snapshots.start();
   log(`crossbook listening on ws://${opts.host}:${port} (journal ${journalDir}, ${config.markets.length} markets)`);
 
   let stopping: Promise<void> | null = null;
@@ -442,6 +509,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     stopping = (async () => {
       if (listenSocket !== null) uWS.us_listen_socket_close(listenSocket as never);
       listenSocket = null;
+      await snapshots?.stop();
       await seq.drain();
       await pipeline.stop();
       await journal?.close();
@@ -455,11 +523,19 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   return {
     port,
     adminToken,
-    recovered: { batches: summary.batches, commands: summary.commands, truncatedBytes: summary.truncatedBytes, snapshotSeq: recovered.snapshot?.seq ?? 0 },
+    recovered: {
+      batches: summary.batches,
+      commands: summary.commands,
+      truncatedBytes: summary.truncatedBytes,
+      snapshotSeq: recovered.snapshot?.seq ?? 0,
+      snapshotLoadMs: status.snapshotLoadMs,
+      journalReplayMs: status.journalReplayMs,
+    },
     stateHash: async () => {
       await seq.drain();
       return pipeline.stateHash();
     },
+    snapshot: () => snapshots!.now(),
     stop,
   };
 }

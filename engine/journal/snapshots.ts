@@ -2,7 +2,7 @@
 //
 // File `snapshots/snapshot-<last sequence number, 16 digits>.snap`, little-endian:
 //   header, 192 bytes:
-//     0  magic "CBSNAPSH"            8  u32 format version        12  u32 header bytes (192)
+//     0  magic "CBSNAPFL"            8  u32 format version        12  u32 header bytes (192)
 //     16 f64 last sequence number     24 f64 last batch number     32  32 bytes config digest
 //     64 32 bytes state hash          96 f64 payload bytes         104 f64 written at (wall clock ms, informational)
 //     112 u32 risk shards            116 u32 matching shards       120..160 zero (room for fields of later versions)
@@ -23,7 +23,7 @@ const SNAPSHOT_FILE_MODE = 0o600;
 
 export const SNAPSHOT_DIR = "snapshots";
 export const SNAPSHOT_FORMAT_VERSION = 1;
-const SNAPSHOT_MAGIC = "CBSNAPSH";
+const SNAPSHOT_MAGIC = "CBSNAPFL";
 const HEADER_BYTES = 192;
 const CHECKSUM_AT = 160;
 const SNAPSHOT_NAME = /^snapshot-(\d{16})\.snap$/;
@@ -66,13 +66,15 @@ function yieldTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** SHA-256 of header[0..160) and the payload, in slices with an event-loop turn between them. */
-async function checksumOf(header: Uint8Array, payload: Uint8Array): Promise<Buffer> {
+/** SHA-256 of header[0..160) and the payload chunks, in slices with an event-loop turn between them. */
+async function checksumOf(header: Uint8Array, payload: readonly Uint8Array[]): Promise<Buffer> {
   const h = createHash("sha256");
   h.update(header.subarray(0, CHECKSUM_AT));
-  for (let at = 0; at < payload.length; at += HASH_SLICE_BYTES) {
-    h.update(payload.subarray(at, Math.min(payload.length, at + HASH_SLICE_BYTES)));
-    if (at + HASH_SLICE_BYTES < payload.length) await yieldTurn();
+  for (const chunk of payload) {
+    for (let at = 0; at < chunk.length; at += HASH_SLICE_BYTES) {
+      h.update(chunk.subarray(at, Math.min(chunk.length, at + HASH_SLICE_BYTES)));
+      await yieldTurn();
+    }
   }
   return h.digest();
 }
@@ -98,20 +100,27 @@ function encodeHeader(meta: SnapshotMeta, payloadBytes: number, writtenAtMs: num
  * Writes a snapshot atomically (temp file, fsync, rename, directory fsync) and then deletes all but the newest `keep`
  * snapshots and any temp file a crash left. Returns the file's path and size.
  */
-export async function writeSnapshot(dir: string, meta: SnapshotMeta, payload: Uint8Array, keep: number): Promise<{ path: string; bytes: number }> {
+export async function writeSnapshot(dir: string, meta: SnapshotMeta, payload: Uint8Array | readonly Uint8Array[], keep: number): Promise<{ path: string; bytes: number }> {
   if (!Number.isInteger(keep) || keep < 1) throw new Error(`snapshots kept must be at least 1, got ${keep}`);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const header = encodeHeader(meta, payload.length, Date.now());
-  header.set(await checksumOf(header, payload), CHECKSUM_AT);
+  const chunks = payload instanceof Uint8Array ? [payload] : payload;
+  let payloadBytes = 0;
+  for (const c of chunks) payloadBytes += c.length;
+  const header = encodeHeader(meta, payloadBytes, Date.now());
+  header.set(await checksumOf(header, chunks), CHECKSUM_AT);
   const temp = join(dir, `.snapshot-${meta.seq}.tmp`);
   const path = join(dir, snapshotFileName(meta.seq));
   const file = await open(temp, "w", SNAPSHOT_FILE_MODE);
   try {
     await file.write(header, 0, header.length, 0);
-    let at = 0;
-    while (at < payload.length) {
-      const { bytesWritten } = await file.write(payload, at, payload.length - at, HEADER_BYTES + at);
-      at += bytesWritten;
+    let position = HEADER_BYTES;
+    for (const chunk of chunks) {
+      let at = 0;
+      while (at < chunk.length) {
+        const { bytesWritten } = await file.write(chunk, at, chunk.length - at, position + at);
+        at += bytesWritten;
+      }
+      position += chunk.length;
     }
     await file.sync();
   } finally {
@@ -120,7 +129,7 @@ export async function writeSnapshot(dir: string, meta: SnapshotMeta, payload: Ui
   await rename(temp, path);
   fsyncDir(dir);
   pruneSnapshots(dir, keep);
-  return { path, bytes: HEADER_BYTES + payload.length };
+  return { path, bytes: HEADER_BYTES + payloadBytes };
 }
 
 /** Snapshot files of `dir`, newest (highest sequence number) first. */
@@ -167,7 +176,7 @@ export async function readSnapshot(path: string, expect: SnapshotExpectation): P
   if (payloadBytes !== bytes.length - HEADER_BYTES) return { error: `payload of ${bytes.length - HEADER_BYTES} bytes, the header says ${payloadBytes}` };
   const header = bytes.subarray(0, HEADER_BYTES);
   const payload = bytes.subarray(HEADER_BYTES);
-  const sum = await checksumOf(header, payload);
+  const sum = await checksumOf(header, [payload]);
   if (!sum.equals(header.subarray(CHECKSUM_AT, CHECKSUM_AT + 32))) return { error: "checksum mismatch (damaged file)" };
   const configDigestHex = header.subarray(32, 64).toString("hex");
   if (configDigestHex !== expect.configDigestHex.padEnd(64, "0").slice(0, 64)) {

@@ -82,6 +82,17 @@ function drive(reader: RingReader, drain: () => number): Promise<void> {
   });
 }
 
+/** Hands every market-data record a ring holds now to `sink`; returns how many. */
+function drainMarketData(reader: RingReader, sink: MarketDataSink): number {
+  let n = 0;
+  for (let offset = reader.peek(); offset >= 0; offset = reader.peek()) {
+    readMarketData(reader.ring, offset, sink);
+    reader.advance();
+    n++;
+  }
+  return n;
+}
+
 export interface PipelineHandlers {
   /** Every engine event, in each risk shard's order. The record is only valid during the call. */
   onEvent(e: EventRecord): void;
@@ -160,6 +171,7 @@ export class ThreadedPipeline {
   private snapshotWaiter: SnapshotWaiter | null = null;
   /** Open while a control request writes its records: submits wait, so a control record never lands inside a batch. */
   private controlGate: Promise<void> | null = null;
+  private readonly marketDataReaders: RingReader[] = [];
   /** submitBatch / submitEncoded calls in progress (a control request waits for them to finish writing). */
   private submitting = 0;
   private submitIdle: (() => void) | null = null;
@@ -211,7 +223,13 @@ export class ThreadedPipeline {
     await Promise.all(ready);
     this.pumps = this.riskOut.map((r, k) => this.pump(r, k));
     const sink = this.handlers.onMarketData;
-    if (sink !== undefined) for (const md of marketDataRings) this.pumps.push(this.pumpMarketData(new RingReader(md, this.wait), sink));
+    if (sink !== undefined) {
+      for (const md of marketDataRings) {
+        const reader = new RingReader(md, this.wait);
+        this.marketDataReaders.push(reader);
+        this.pumps.push(this.pumpMarketData(reader, sink));
+      }
+    }
   }
 
   /** The 1 × 1 engine on one worker; its rings take risk shard 0's place. */
@@ -293,15 +311,31 @@ export class ThreadedPipeline {
   }
 
   private pumpMarketData(reader: RingReader, sink: MarketDataSink): Promise<void> {
-    return drive(reader, () => {
-      let n = 0;
-      for (let offset = reader.peek(); offset >= 0; offset = reader.peek()) {
-        readMarketData(reader.ring, offset, sink);
-        reader.advance();
-        n++;
-      }
-      return n;
-    });
+    return drive(reader, () => drainMarketData(reader, sink));
+  }
+
+  /**
+   * Resolves once every event of the batches submitted so far has gone to onEvent and all their market data to
+   * onMarketData (a snapshot of the gateway's views taken then is at the same boundary as the stages'): an empty
+   * control batch goes through every ring, then the market-data rings are read to their end — a stage publishes a
+   * batch's market data before it takes the next batch, so what that empty batch follows is all there.
+   */
+  async settle(): Promise<void> {
+    await this.afterControl();
+    let open!: () => void;
+    this.controlGate = new Promise<void>((resolve) => (open = resolve));
+    let batch: number;
+    try {
+      while (this.submitting > 0) await new Promise<void>((resolve) => (this.submitIdle = resolve));
+      batch = --this.controlBatch;
+      await this.endBatch(batch);
+    } finally {
+      this.controlGate = null;
+      open();
+    }
+    await this.waitForBatch(batch);
+    const sink = this.handlers.onMarketData;
+    if (sink !== undefined) for (const reader of this.marketDataReaders) drainMarketData(reader, sink);
   }
 
   private startWorker(data: { entry: string }): Promise<void> {

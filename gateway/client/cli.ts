@@ -18,6 +18,7 @@ import { configDigest, DEFAULT_CONFIG_PATH, Engine, loadConfig, type EngineTopol
 import { Command as WireCommand } from "../../schemas/index.ts";
 import { decodeCommand, DecodedKind, DecodeResult, encodeEvent } from "../codec/index.ts";
 import { startServer } from "../server.ts";
+import { SNAPSHOT_POLICY_DEFAULT, type SnapshotPolicy } from "../snapshots.ts";
 import { CommandJsonError, decodeEvent, jsonToFrame, toJsonText, type CommandJson, type EventJson } from "./codec.ts";
 import { CrossbookClient, fetchPublicConfig, httpBaseOf, type PublicConfig } from "./ws-client.ts";
 
@@ -30,8 +31,11 @@ const USAGE = `crossbook — cross-margin exchange engine
   crossbook replay FILE.jsonl [--config FILE]      one JSON command per line, in-process, simulated clock;
                                                    prints one JSON event per line, then the state hash
                   [--truncate-at-corruption] [--journal-segment-mb 64] [--archive DIR]
+                  [--snapshot-every-commands 1000000] [--snapshot-every-minutes 15] [--snapshots-kept 3]
                                                    --truncate-at-corruption: start past a corrupt journal,
                                                    keeping exactly the records before the corruption
+  crossbook snapshot [--url ws://127.0.0.1:8080] [--token T] [--data data]
+                                                   (operator) the server writes a snapshot now
   crossbook journal-hash [--data data] [--config FILE] [--from-genesis] [--archive DIR]
                                                    replays the journal in-process, prints the state hash;
                                                    --from-genesis also reads the archived segments
@@ -109,9 +113,17 @@ async function start(argv: string[]): Promise<void> {
       "truncate-at-corruption": { type: "boolean", default: false },
       "journal-segment-mb": { type: "string" },
       archive: { type: "string" },
+      "snapshot-every-commands": { type: "string" },
+      "snapshot-every-minutes": { type: "string" },
+      "snapshots-kept": { type: "string" },
     },
   });
   const config = configFrom(values.config);
+  const snapshots: SnapshotPolicy = {
+    everyCommands: intOption(values["snapshot-every-commands"], "snapshot-every-commands", SNAPSHOT_POLICY_DEFAULT.everyCommands, 0, 1e12),
+    everyMs: intOption(values["snapshot-every-minutes"], "snapshot-every-minutes", SNAPSHOT_POLICY_DEFAULT.everyMs / 60_000, 0, 10_080) * 60_000,
+    keep: intOption(values["snapshots-kept"], "snapshots-kept", SNAPSHOT_POLICY_DEFAULT.keep, 1, 100),
+  };
   const topology: EngineTopology = {
     riskShards: intOption(values["risk-shards"], "risk-shards", 1, 1, 8),
     matchingShards: intOption(values["matching-shards"], "matching-shards", 1, 1, 8),
@@ -128,6 +140,7 @@ async function start(argv: string[]): Promise<void> {
     tickIntervalMs: intOption(values["tick-ms"], "tick-ms", 1000, 0, 3_600_000),
     allowFallback: values["allow-fallback"],
     truncateAtCorruption: values["truncate-at-corruption"],
+    snapshots,
     journalSegmentBytes: intOption(values["journal-segment-mb"], "journal-segment-mb", 64, 1, 4096) * 1024 * 1024,
     ...(values.archive !== undefined ? { archiveDir: values.archive } : {}),
   }).catch((e: unknown) => fail((e as Error).message));
@@ -494,6 +507,9 @@ async function client(argv: string[]): Promise<void> {
         ? { type: "CancelAll", account: accountArg(args[0]) }
         : { type: "CancelAll", account: accountArg(args[0]), market: resolveId("market", args[1], pub) };
       break;
+    case "snapshot":
+      cmd = { type: "TakeSnapshot" };
+      break;
     case "send":
       try {
         cmd = JSON.parse(args[0] ?? fail("send needs a JSON command")) as CommandJson;
@@ -506,7 +522,8 @@ async function client(argv: string[]): Promise<void> {
   }
   const c = await CrossbookClient.connect(url, token !== undefined ? { token } : {});
   try {
-    for (const e of await c.request(cmd)) print(e);
+    // A snapshot of a large state takes seconds (it is written to disk before the answer).
+    for (const e of await c.request(cmd, 150, cmd.type === "TakeSnapshot" ? 600_000 : 5000)) print(e);
   } catch (e) {
     fail((e as Error).message);
   } finally {
@@ -534,6 +551,10 @@ export async function main(argv: string[]): Promise<void> {
       return;
     case "client":
       await client(rest);
+      return;
+    case "snapshot":
+      // An operator command like `client mark`: the same connection and token lookup.
+      await client(["snapshot", ...rest]);
       return;
     case undefined:
     case "help":
