@@ -54,6 +54,11 @@ export class HoldTable {
     return slot < 0 ? undefined : this.slots[slot];
   }
 
+  /** Sizes the index for `holds` open orders at once (a restore that knows its count). */
+  reserve(holds: number): void {
+    this.index.reserve(holds);
+  }
+
   /** Registers a cleared hold for `orderId` (which must not hold yet) and returns it to be filled in. */
   add(orderId: number): OrderHold {
     let slot = this.free.pop();
