@@ -39,6 +39,12 @@ export class SnapshotWriter {
     return this.pos;
   }
 
+  /** Starts over, keeping the buffer (a writer reused from snapshot to snapshot needs no growth after the first). */
+  reset(): void {
+    if (this.open.length !== 0) throw new Error(`snapshot writer: ${this.open.length} section(s) still open`);
+    this.pos = 0;
+  }
+
   /** The bytes written so far (a view; copy it before writing more if it must stay). */
   bytes(): Uint8Array {
     if (this.open.length !== 0) throw new Error(`snapshot writer: ${this.open.length} section(s) still open`);

@@ -91,11 +91,22 @@ export function finishSnapshot(w: SnapshotWriter): Uint8Array {
   return all;
 }
 
-/** Writes one stage's part on its own (a worker's contribution to ThreadedPipeline.snapshot). */
-export function stagePart(write: (w: SnapshotWriter) => void, initialBytes = 1 << 20): Uint8Array {
-  const w = new SnapshotWriter(initialBytes);
-  write(w);
-  return w.bytes().slice();
+/**
+ * The writer of this thread's stage parts, kept from snapshot to snapshot: after the first its buffer has the part's
+ * size, so a stage's stall is the encoding alone (no growth steps, no zero-filled megabytes).
+ */
+let partWriter: SnapshotWriter | null = null;
+
+/** Writes one stage's part on its own (a worker's contribution to ThreadedPipeline.snapshot); an exact-size copy. */
+export function stagePart(write: (w: SnapshotWriter) => void): Uint8Array {
+  const w = (partWriter ??= new SnapshotWriter(1 << 20));
+  w.reset();
+  try {
+    write(w);
+    return w.bytes().slice();
+  } finally {
+    w.reset();
+  }
 }
 
 /** Checks magic, version, checksum and config; returns a reader positioned after the engine section, and its info. */

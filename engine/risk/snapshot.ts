@@ -169,9 +169,10 @@ export function restoreAccounts(r: SnapshotReader, accounts: Map<number, Account
  */
 export function writeHolds(w: SnapshotWriter, holds: HoldTable, byClientId: ReadonlyMap<bigint, number>, keyOf: (hold: OrderHold) => bigint): void {
   w.beginSection(SnapshotTag.RiskHolds);
-  const live = holds.inSlotOrder();
-  w.uint(live.length);
-  for (const h of live) {
+  w.uint(holds.size);
+  for (let i = 0; i < holds.slotCount; i++) {
+    const h = holds.slotAt(i);
+    if (h.owner === null) continue;
     w.uint(h.orderId);
     w.uint(h.account);
     w.uint(h.market);

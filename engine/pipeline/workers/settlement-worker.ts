@@ -41,7 +41,7 @@ async function run(): Promise<void> {
     if (kind !== BATCH_END_KIND) {
       readCommand(input.ring, offset, cmd);
       if (kind === CONTROL_STATE_HASH) postToMain({ type: "stateHash", hash: shard.stateHash() });
-      else if (kind === CONTROL_SNAPSHOT) postSnapshotPart("settlement", 0, snapshotDigest(cmd.flags, () => shard.stateHash()), stagePart((w) => shard.writeSnapshot(w), 64));
+      else if (kind === CONTROL_SNAPSHOT) postSnapshotPart("settlement", 0, snapshotDigest(cmd.flags, () => shard.stateHash()), stagePart((w) => shard.writeSnapshot(w)));
       else shard.handle(cmd);
     }
     input.advance();
