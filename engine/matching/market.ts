@@ -1228,6 +1228,7 @@ export class Market {
     w.big(this.indexPrice);
     this.ticker.writeSnapshot(w);
     const book = this.book;
+    w.uint(book.orderCount);
     for (let side = 0; side < 2; side++) {
       const ladder = book.ladders[side];
       w.uint(ladder.count);
@@ -1270,10 +1271,13 @@ export class Market {
     if (hasBandInputs && this.setBandInputs(meanMark, meanPremium, indexPrice) !== RejectCode.None) r.fail(`market ${this.id}: band inputs out of range`);
     this.ticker.restoreSnapshot(r);
     // Restored levels are not depth changes: a market-data sink sees the book as its baseline instead.
+    const orders = r.count(this.limits.maxOrdersPerBook, `market ${this.id} orders`);
+    this.book.reserveOrders(orders);
     const tracking = this.book.trackDirty;
     this.book.trackDirty = false;
     for (let side = 0; side < 2; side++) this.restoreSide(r, side);
     this.book.trackDirty = tracking;
+    if (this.book.orderCount !== orders) r.fail(`market ${this.id}: ${this.book.orderCount} resting orders, the snapshot says ${orders}`);
     r.endSection();
     this.resetMarketDataBaseline();
   }

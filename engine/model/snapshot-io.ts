@@ -18,8 +18,7 @@ export class SnapshotFormatError extends Error {
 }
 
 /** Bigints in (−SMALL_BIG_LIMIT, SMALL_BIG_LIMIT) take the short encoding (the doubled zigzag stays below 2^53). */
-const SMALL_BIG_LIMIT = 1n << 50n;
-const SMALL_BIG_LIMIT_NEG = -SMALL_BIG_LIMIT;
+const SMALL_BIG_LIMIT = 2 ** 50;
 const SECTION_HEADER_BYTES = 6;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -38,6 +37,12 @@ export class SnapshotWriter {
 
   get length(): number {
     return this.pos;
+  }
+
+  /** Starts over, keeping the buffer (a writer reused from snapshot to snapshot needs no growth after the first). */
+  reset(): void {
+    if (this.open.length !== 0) throw new Error(`snapshot writer: ${this.open.length} section(s) still open`);
+    this.pos = 0;
   }
 
   /** The bytes written so far (a view; copy it before writing more if it must stay). */
@@ -76,17 +81,32 @@ export class SnapshotWriter {
 
   /** A non-negative safe integer. */
   uint(x: number): void {
-    if (!Number.isSafeInteger(x) || x < 0) throw new RangeError(`snapshot: uint ${x} is not a non-negative safe integer`);
-    this.ensure(8);
+    if (this.pos + 8 > this.buf.length) this.ensure(8);
     const buf = this.buf;
-    let n = x;
     let p = this.pos;
-    while (n >= 0x80) {
-      const low = n % 0x80;
-      buf[p++] = low | 0x80;
-      n = (n - low) / 0x80;
+    if (x >>> 0 === x) {
+      // A u32 (the common case: counts, ids, small amounts): 7-bit groups by shifts.
+      let n = x;
+      while (n >= 0x80) {
+        buf[p++] = (n & 0x7f) | 0x80;
+        n >>>= 7;
+      }
+      buf[p++] = n;
+    } else {
+      if (!Number.isSafeInteger(x) || x < 0) throw new RangeError(`snapshot: uint ${x} is not a non-negative safe integer`);
+      // Four 7-bit groups of the low 28 bits, then the rest (< 2^25) by shifts.
+      const low = x % 0x10000000;
+      let high = (x - low) / 0x10000000;
+      buf[p++] = (low & 0x7f) | 0x80;
+      buf[p++] = ((low >>> 7) & 0x7f) | 0x80;
+      buf[p++] = ((low >>> 14) & 0x7f) | 0x80;
+      buf[p++] = ((low >>> 21) & 0x7f) | 0x80;
+      while (high >= 0x80) {
+        buf[p++] = (high & 0x7f) | 0x80;
+        high >>>= 7;
+      }
+      buf[p++] = high;
     }
-    buf[p++] = n;
     this.pos = p;
   }
 
@@ -101,8 +121,9 @@ export class SnapshotWriter {
 
   /** A bigint of any size. */
   big(x: bigint): void {
-    if (x < SMALL_BIG_LIMIT && x > SMALL_BIG_LIMIT_NEG) {
-      const n = Number(x);
+    // One conversion decides: below 2^50 in magnitude Number(x) is exact, and nothing at or above 2^50 rounds under it.
+    const n = Number(x);
+    if (n < SMALL_BIG_LIMIT && n > -SMALL_BIG_LIMIT) {
       this.uint(n >= 0 ? n * 4 : -n * 4 - 2);
       return;
     }
@@ -151,6 +172,8 @@ export class SnapshotReader {
   /** End offsets of the sections being read. */
   private readonly ends: number[] = [];
   private readonly tags: number[] = [];
+  /** Where the current section (or the payload) ends. */
+  private end: number;
 
   constructor(
     private readonly buf: Uint8Array,
@@ -159,6 +182,7 @@ export class SnapshotReader {
   ) {
     this.pos = 0;
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.end = buf.length;
   }
 
   get offset(): number {
@@ -170,7 +194,7 @@ export class SnapshotReader {
   }
 
   private limit(): number {
-    return this.ends.length === 0 ? this.buf.length : this.ends[this.ends.length - 1]!;
+    return this.end;
   }
 
   fail(message: string): never {
@@ -202,18 +226,36 @@ export class SnapshotReader {
 
   uint(): number {
     const buf = this.buf;
-    const end = this.limit();
     let p = this.pos;
-    if (p < end) {
-      const b = buf[p]!;
+    if (p + 5 <= this.end) {
+      // Up to 28 bits by shifts (counts, ids, most amounts); longer ones below.
+      let b = buf[p++]!;
+      let x = b & 0x7f;
       if (b < 0x80) {
-        this.pos = p + 1;
-        return b;
+        this.pos = p;
+        return x;
       }
+      for (let shift = 7; shift < 28; shift += 7) {
+        b = buf[p++]!;
+        x |= (b & 0x7f) << shift;
+        if (b < 0x80) {
+          this.pos = p;
+          return x;
+        }
+      }
+      return this.uintTail(p, x);
     }
-    let x = 0;
-    let scale = 1;
-    for (let i = 0; i < 8; i++) {
+    return this.uintTail(p, 0, true);
+  }
+
+  /** The varint from byte p on, `low` holding its first 28 bits (or from its start, `fromStart`), with bounds checks. */
+  private uintTail(from: number, low: number, fromStart = false): number {
+    const buf = this.buf;
+    const end = this.end;
+    let p = from;
+    let x = fromStart ? 0 : low;
+    let scale = fromStart ? 1 : 0x10000000;
+    for (let i = fromStart ? 0 : 4; i < 8; i++) {
       if (p >= end) this.fail("truncated varint");
       const b = buf[p++]!;
       x += (b & 0x7f) * scale;
@@ -240,10 +282,9 @@ export class SnapshotReader {
 
   big(): bigint {
     const h = this.uint();
-    if (h % 2 === 0) {
-      const z = h / 2;
-      return BigInt(z % 2 === 0 ? z / 2 : -(z + 1) / 2);
-    }
+    const kind = h % 4;
+    if (kind === 0) return BigInt(h / 4);
+    if (kind === 2) return BigInt(-(h + 2) / 4);
     const bytes = (h - (h % 4)) / 4;
     const negative = h % 4 === 3;
     this.need(bytes);
@@ -290,6 +331,7 @@ export class SnapshotReader {
     if (this.pos + length > this.limit()) this.fail(`section ${tag} (${name}) claims ${length} bytes, only ${this.limit() - this.pos} remain`);
     this.ends.push(this.pos + length);
     this.tags.push(tag);
+    this.end = this.pos + length;
   }
 
   /** The next section, header included, as bytes (a view), without reading into it: a part handed on whole. */
@@ -298,6 +340,7 @@ export class SnapshotReader {
     this.beginSection(tag, name);
     const end = this.ends.pop()!;
     this.tags.pop();
+    this.end = this.outerEnd();
     this.pos = end;
     return this.buf.subarray(start, end);
   }
@@ -312,6 +355,11 @@ export class SnapshotReader {
       this.tags.push(tag!);
       this.fail(`section ${tag} has ${end - this.pos} bytes this version does not know (a field added by a newer version?)`);
     }
+    this.end = this.outerEnd();
+  }
+
+  private outerEnd(): number {
+    return this.ends.length === 0 ? this.buf.length : this.ends[this.ends.length - 1]!;
   }
 
   /** The whole payload must have been read. */

@@ -9,6 +9,7 @@ export {
   SnapshotFormatError,
   splitSnapshot,
   type PipelineSnapshot,
+  type PipelineSnapshotBytes,
   type SnapshotInfo,
   type SnapshotParts,
 } from "./snapshot.ts";

@@ -12,6 +12,8 @@
 //   Engine.fromSnapshot(config, bytes, topology?)  a new Engine in the snapshot's state (topology: the snapshot's;
 //                                 passing another one is refused); engine.batches / engine.lastSeq continue from it
 //   ThreadedPipeline.snapshot(): Promise<PipelineSnapshot>   { batch, seq, stateHash, bytes }
+//   ThreadedPipeline.snapshot({ stateHash: false }): Promise<PipelineSnapshotBytes>   { batch, seq, bytes }: the
+//                                 stages skip their digests (most of a stage's stall at 100,000 accounts)
 //   ThreadedPipeline.start(config, handlers, { snapshot })   every worker starts from its part of the snapshot
 //   readSnapshotInfo(config, bytes): SnapshotInfo             header only (topology, batch, seq), payload verified
 //   SNAPSHOT_FORMAT_VERSION, SnapshotFormatError (re-exported)
@@ -51,13 +53,17 @@ export interface SnapshotParts {
   readonly settlement: Uint8Array;
 }
 
-/** What ThreadedPipeline.snapshot() resolves to. */
-export interface PipelineSnapshot {
+/** What ThreadedPipeline.snapshot({ stateHash: false }) resolves to: the payload and what it covers. */
+export interface PipelineSnapshotBytes {
   readonly batch: number;
   readonly seq: number;
+  readonly bytes: Uint8Array;
+}
+
+/** What ThreadedPipeline.snapshot() resolves to. */
+export interface PipelineSnapshot extends PipelineSnapshotBytes {
   /** The engine's state hash at the snapshot (Engine.stateHash of the restored engine equals it). */
   readonly stateHash: string;
-  readonly bytes: Uint8Array;
 }
 
 /** Starts a payload: magic, version and the engine section. The caller writes the stage sections, then finishSnapshot. */
@@ -85,11 +91,22 @@ export function finishSnapshot(w: SnapshotWriter): Uint8Array {
   return all;
 }
 
-/** Writes one stage's part on its own (a worker's contribution to ThreadedPipeline.snapshot). */
-export function stagePart(write: (w: SnapshotWriter) => void, initialBytes = 1 << 20): Uint8Array {
-  const w = new SnapshotWriter(initialBytes);
-  write(w);
-  return w.bytes().slice();
+/**
+ * The writer of this thread's stage parts, kept from snapshot to snapshot: after the first its buffer has the part's
+ * size, so a stage's stall is the encoding alone (no growth steps, no zero-filled megabytes).
+ */
+let partWriter: SnapshotWriter | null = null;
+
+/** Writes one stage's part on its own (a worker's contribution to ThreadedPipeline.snapshot); an exact-size copy. */
+export function stagePart(write: (w: SnapshotWriter) => void): Uint8Array {
+  const w = (partWriter ??= new SnapshotWriter(1 << 20));
+  w.reset();
+  try {
+    write(w);
+    return w.bytes().slice();
+  } finally {
+    w.reset();
+  }
 }
 
 /** Checks magic, version, checksum and config; returns a reader positioned after the engine section, and its info. */

@@ -31,12 +31,22 @@ import {
 } from "./record-codec.ts";
 import { MARKET_DATA_RECORD_BYTES, readMarketData } from "./market-data-codec.ts";
 import { PARK_MS, RingReader, RingWriter, tryCopyRecord } from "./ring-io.ts";
-import { beginSnapshot, finishSnapshot, requireTopology, SNAPSHOT_HEADER_BYTES_MAX, splitSnapshot, type PipelineSnapshot, type SnapshotParts } from "./snapshot.ts";
+import {
+  beginSnapshot,
+  finishSnapshot,
+  requireTopology,
+  SNAPSHOT_HEADER_BYTES_MAX,
+  splitSnapshot,
+  type PipelineSnapshot,
+  type PipelineSnapshotBytes,
+  type SnapshotParts,
+} from "./snapshot.ts";
 import {
   COMMAND_RING_SLOTS,
   CONTROL_SNAPSHOT,
   CONTROL_STATE_HASH,
   EVENT_RING_SLOTS,
+  SNAPSHOT_WITH_STATE_HASH,
   MARKET_DATA_RING_SLOTS,
   OUT_EVENT_RING_SLOTS,
   POOL_DELTA_RING_SLOTS,
@@ -545,7 +555,7 @@ export class ThreadedPipeline {
    * two journal batches: it waits for a submit in progress to finish writing and holds new ones back meanwhile.
    * Returns the journal batch and sequence number it follows.
    */
-  private async writeControl(kind: number): Promise<{ batch: number; seq: number }> {
+  private async writeControl(kind: number, flags = 0): Promise<{ batch: number; seq: number }> {
     await this.afterControl();
     let open!: () => void;
     this.controlGate = new Promise<void>((resolve) => (open = resolve));
@@ -555,6 +565,7 @@ export class ThreadedPipeline {
       const batch = --this.controlBatch;
       const c = new CommandRecord();
       c.kind = kind;
+      c.flags = flags;
       for (const w of this.riskIn) await this.write(w, c);
       await this.write(this.settlementIn, c);
       this.settlementIn.flush();
@@ -645,9 +656,21 @@ export class ThreadedPipeline {
    * passes it to every matching shard, which writes its part at the same boundary, and settlement writes the clock.
    * The parts come back by postMessage (their buffers handed over) and are put together here (snapshot.ts layout)
    * with the stages' digests. `batch`/`seq`: the last journal batch submitted before the request, and its last
-   * command. The stall of each stage is the time it takes to write its own part. One snapshot at a time.
+   * command. One snapshot at a time.
+   *
+   * Each stage stalls while it writes its own part (and, unless `stateHash: false`, computes its digest, which at
+   * 100,000 accounts costs a risk shard about twice its write: bench snapshot.encode's notes). Without the digests
+   * the result carries no stateHash; a restored engine's Engine.stateHash() gives it, off the live threads.
    */
-  async snapshot(): Promise<PipelineSnapshot> {
+  snapshot(): Promise<PipelineSnapshot>;
+  snapshot(options: { readonly stateHash: false }): Promise<PipelineSnapshotBytes>;
+  async snapshot(options?: { readonly stateHash: false }): Promise<PipelineSnapshot | PipelineSnapshotBytes> {
+    const withHash = options === undefined;
+    const taken = await this.takeSnapshot(withHash);
+    return withHash ? taken : { batch: taken.batch, seq: taken.seq, bytes: taken.bytes };
+  }
+
+  private async takeSnapshot(withHash: boolean): Promise<PipelineSnapshot> {
     while (this.snapshotWaiter !== null) await this.snapshotWaiter.done.catch(() => {});
     const { riskShards, matchingShards } = this.topology;
     let resolve!: () => void;
@@ -669,9 +692,9 @@ export class ThreadedPipeline {
     };
     this.snapshotWaiter = waiter;
     try {
-      const coverage = await this.writeControl(CONTROL_SNAPSHOT);
+      const coverage = await this.writeControl(CONTROL_SNAPSHOT, withHash ? SNAPSHOT_WITH_STATE_HASH : 0);
       await done;
-      const stateHash = composeStateHash(waiter.riskHashes, waiter.matchingHashes, waiter.settlementHash);
+      const stateHash = withHash ? composeStateHash(waiter.riskHashes, waiter.matchingHashes, waiter.settlementHash) : "";
       const parts = [...(waiter.risk as Uint8Array[]), ...(waiter.matching as Uint8Array[]), waiter.settlement!];
       let bytes = SNAPSHOT_HEADER_BYTES_MAX;
       for (const p of parts) bytes += p.length;

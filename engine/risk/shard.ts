@@ -84,7 +84,7 @@ import {
   lentAmount as lentAmountOf,
   owedAmount as owedAmountOf,
 } from "../lending/index.ts";
-import { HoldTable } from "./holds.ts";
+import { HoldTable, type OrderHold } from "./holds.ts";
 import { PoolBook } from "./pools.ts";
 import { restoreAccounts, restoreFeeAccount, restoreHolds, restoreMarks, writeAccounts, writeFeeAccount, writeHolds, writeMarks } from "./snapshot.ts";
 import {
@@ -130,6 +130,11 @@ export type PoolMovement = (typeof PoolMovement)[keyof typeof PoolMovement];
 /** Key of an open order by its client id: (account, market, clientId) packed into one bigint. */
 function clientKey(account: number, market: number, clientId: bigint): bigint {
   return (BigInt(account) << 80n) | (BigInt(market) << 64n) | clientId;
+}
+
+/** The clientId index key of a hold (its account, market and clientId). */
+function holdClientKey(hold: OrderHold): bigint {
+  return clientKey(hold.account, hold.market, hold.clientId);
 }
 
 /** One asset row of a collateral statement (C1, C2): units, USD at PRICE_DECIMALS, weight as a ratio (1e18). */
@@ -1397,7 +1402,7 @@ export class RiskShard {
     this.volumes.writeSnapshot(w);
     writeAccounts(w, this.accounts, this.pools, this.assetCount);
     writeFeeAccount(w, this.feeAccount, this.assetCount);
-    writeHolds(w, this.holds, this.byClientId);
+    writeHolds(w, this.holds, this.byClientId, holdClientKey);
     w.endSection();
   }
 
@@ -1414,7 +1419,7 @@ export class RiskShard {
     this.volumes.restoreSnapshot(r);
     restoreAccounts(r, this.accounts, (id) => this.newAccount(id, true), this.pools, this.assetCount);
     restoreFeeAccount(r, this.feeAccount, this.assetCount);
-    restoreHolds(r, this.holds, this.byClientId, this.accounts, this.assetCount);
+    restoreHolds(r, this.holds, this.byClientId, this.accounts, this.assetCount, holdClientKey);
     r.endSection();
   }
 

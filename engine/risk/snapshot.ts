@@ -7,7 +7,7 @@
 // accounts' pool epochs (every account is valued at the snapshot), the hold table's index and free list.
 import { RATIO_SCALE, SNAPSHOT_COUNT_MAX, SnapshotTag, type SnapshotReader, type SnapshotWriter } from "../model/index.ts";
 import { Account, LEVERAGE_LIMIT_DEFAULT, LEVERAGE_LIMIT_MAX, LEVERAGE_LIMIT_MIN, PositionLog } from "./accounts.ts";
-import type { HoldTable } from "./holds.ts";
+import type { HoldTable, OrderHold } from "./holds.ts";
 import type { MarginContext } from "./margin/index.ts";
 import { POSITION_LOG_MAX, type PoolBook } from "./pools.ts";
 
@@ -161,12 +161,18 @@ export function restoreAccounts(r: SnapshotReader, accounts: Map<number, Account
   r.endSection();
 }
 
-/** Open-order holds in slot order, then the clientId index (as it is: its entries are not a function of the holds). */
-export function writeHolds(w: SnapshotWriter, holds: HoldTable, byClientId: ReadonlyMap<bigint, number>): void {
+/**
+ * Open-order holds in slot order, then the clientId index as the order ids it points to: every entry points to a
+ * live hold whose account, market and clientId make its key (set with the hold, deleted with it), so the key is not
+ * written. It is not a function of the holds, though (a refused cancel-replace leaves its target unindexed), so the
+ * entries are.
+ */
+export function writeHolds(w: SnapshotWriter, holds: HoldTable, byClientId: ReadonlyMap<bigint, number>, keyOf: (hold: OrderHold) => bigint): void {
   w.beginSection(SnapshotTag.RiskHolds);
-  const live = holds.inSlotOrder();
-  w.uint(live.length);
-  for (const h of live) {
+  w.uint(holds.size);
+  for (let i = 0; i < holds.slotCount; i++) {
+    const h = holds.slotAt(i);
+    if (h.owner === null) continue;
     w.uint(h.orderId);
     w.uint(h.account);
     w.uint(h.market);
@@ -180,15 +186,24 @@ export function writeHolds(w: SnapshotWriter, holds: HoldTable, byClientId: Read
   }
   w.uint(byClientId.size);
   for (const [key, orderId] of byClientId) {
-    w.big(key);
+    const h = holds.get(orderId);
+    if (h === undefined || keyOf(h) !== key) throw new Error(`risk invariant: clientId index entry for order ${orderId} does not match its hold`);
     w.uint(orderId);
   }
   w.endSection();
 }
 
-export function restoreHolds(r: SnapshotReader, holds: HoldTable, byClientId: Map<bigint, number>, accounts: ReadonlyMap<number, Account>, assets: number): void {
+export function restoreHolds(
+  r: SnapshotReader,
+  holds: HoldTable,
+  byClientId: Map<bigint, number>,
+  accounts: ReadonlyMap<number, Account>,
+  assets: number,
+  keyOf: (hold: OrderHold) => bigint,
+): void {
   r.beginSection(SnapshotTag.RiskHolds, "holds");
   const n = r.count(SNAPSHOT_COUNT_MAX, "holds");
+  holds.reserve(n);
   for (let k = 0; k < n; k++) {
     const orderId = r.uint();
     if (holds.get(orderId) !== undefined) r.fail(`order ${orderId} holds twice`);
@@ -207,10 +222,12 @@ export function restoreHolds(r: SnapshotReader, holds: HoldTable, byClientId: Ma
     h.borrowMax = r.big();
     h.reserved = r.big();
   }
-  const keys = r.count(SNAPSHOT_COUNT_MAX, "clientId index");
-  for (let k = 0; k < keys; k++) {
-    const key = r.big();
-    byClientId.set(key, r.uint());
+  const entries = r.count(n, "clientId index");
+  for (let k = 0; k < entries; k++) {
+    const orderId = r.uint();
+    const h = holds.get(orderId);
+    if (h === undefined || h.clientId === 0n) r.fail(`clientId index names order ${orderId}, which holds nothing under a clientId`);
+    byClientId.set(keyOf(h), orderId);
   }
   r.endSection();
 }

@@ -14,7 +14,7 @@ import { RingMarketDataSink } from "../market-data-codec.ts";
 import { BATCH_END_KIND, commandKindAt, commandSeqAt, readCommand, writeEventBatchEnd } from "../record-codec.ts";
 import { PARK_MS, RingReader, RingWriter, ringEventSink } from "../ring-io.ts";
 import { stagePart } from "../snapshot.ts";
-import { CONTROL_SNAPSHOT, CONTROL_STATE_HASH, ENGINE_WORKER_SPIN_ITERATIONS, postSnapshotPart, postToMain, type EngineWorkerData } from "./protocol.ts";
+import { CONTROL_SNAPSHOT, CONTROL_STATE_HASH, ENGINE_WORKER_SPIN_ITERATIONS, postSnapshotPart, postToMain, snapshotDigest, type EngineWorkerData } from "./protocol.ts";
 
 const data = workerData as EngineWorkerData;
 const wait = new SpinThenParkWait({ spinIterations: ENGINE_WORKER_SPIN_ITERATIONS });
@@ -28,6 +28,8 @@ if (marketData !== null) engine.matching[0]!.setMarketDataSink(new RingMarketDat
 const batch: CommandRecord[] = [];
 for (let i = 0; i < BATCH_COMMANDS_MAX; i++) batch.push(new CommandRecord());
 const control = new EventRecord();
+/** A control record read in full (its flags). */
+const controlCommand = new CommandRecord();
 
 const out: EventSink = ringEventSink(output);
 
@@ -82,8 +84,9 @@ function runBatch(): boolean {
       // worker writes the clock.
       const risk = engine.risk[0]!;
       const matching = engine.matching[0]!;
-      postSnapshotPart("risk", 0, risk.stateHash(), stagePart((w) => risk.writeSnapshot(w)));
-      postSnapshotPart("matching", 0, matching.stateHash(), stagePart((w) => matching.writeSnapshot(w)));
+      readCommand(input.ring, offset, controlCommand);
+      postSnapshotPart("risk", 0, snapshotDigest(controlCommand.flags, () => risk.stateHash()), stagePart((w) => risk.writeSnapshot(w)));
+      postSnapshotPart("matching", 0, snapshotDigest(controlCommand.flags, () => matching.stateHash()), stagePart((w) => matching.writeSnapshot(w)));
       input.advance();
       continue;
     }

@@ -10,7 +10,7 @@ import { BATCH_END_KIND, commandKindAt, commandSeqAt, readCommand, writeEvent, w
 import { RingMarketDataSink } from "../market-data-codec.ts";
 import { PARK_MS, RingReader, RingWriter } from "../ring-io.ts";
 import { restorePart, stagePart } from "../snapshot.ts";
-import { CONTROL_SNAPSHOT, CONTROL_STATE_HASH, postSnapshotPart, postToMain, type MatchingWorkerData } from "./protocol.ts";
+import { CONTROL_SNAPSHOT, CONTROL_STATE_HASH, postSnapshotPart, postToMain, snapshotDigest, type MatchingWorkerData } from "./protocol.ts";
 
 const data = workerData as MatchingWorkerData;
 // Short spins: see risk-worker.ts.
@@ -95,7 +95,7 @@ function matchBatch(): number | null {
       control.message = shard.stateHash();
       toRisk.publish(control);
     } else if (cmd.kind === CONTROL_SNAPSHOT) {
-      postSnapshotPart("matching", data.shardIndex, shard.stateHash(), stagePart((w) => shard.writeSnapshot(w)));
+      postSnapshotPart("matching", data.shardIndex, snapshotDigest(cmd.flags, () => shard.stateHash()), stagePart((w) => shard.writeSnapshot(w)));
     } else if (cmd.kind === CommandKind.AdvanceTime) {
       shard.setTime(cmd.timeMs);
     } else {

@@ -12,6 +12,13 @@ export const CONTROL_STATE_HASH = -2;
  * same batch boundary.
  */
 export const CONTROL_SNAPSHOT = -3;
+/** CONTROL_SNAPSHOT's flags bit: the stages also report their digests (a stall of its own: see ThreadedPipeline.snapshot). */
+export const SNAPSHOT_WITH_STATE_HASH = 1;
+
+/** A stage's digest for a snapshot part, or "" when the request did not ask for digests. */
+export function snapshotDigest(flags: number, digest: () => string): string {
+  return (flags & SNAPSHOT_WITH_STATE_HASH) !== 0 ? digest() : "";
+}
 
 /** Ring sizes: every ring holds more than a whole batch plus its markers (see engine.ts, BATCH_COMMANDS_MAX). */
 export const COMMAND_RING_SLOTS = 16384;

@@ -7,7 +7,7 @@ import { SettlementShard } from "../../settlement/index.ts";
 import { BATCH_END_KIND, commandKindAt, readCommand } from "../record-codec.ts";
 import { RingReader } from "../ring-io.ts";
 import { restorePart, stagePart } from "../snapshot.ts";
-import { CONTROL_SNAPSHOT, CONTROL_STATE_HASH, postSnapshotPart, postToMain, type SettlementWorkerData } from "./protocol.ts";
+import { CONTROL_SNAPSHOT, CONTROL_STATE_HASH, postSnapshotPart, postToMain, snapshotDigest, type SettlementWorkerData } from "./protocol.ts";
 
 const data = workerData as SettlementWorkerData;
 const shard = new SettlementShard();
@@ -41,7 +41,7 @@ async function run(): Promise<void> {
     if (kind !== BATCH_END_KIND) {
       readCommand(input.ring, offset, cmd);
       if (kind === CONTROL_STATE_HASH) postToMain({ type: "stateHash", hash: shard.stateHash() });
-      else if (kind === CONTROL_SNAPSHOT) postSnapshotPart("settlement", 0, shard.stateHash(), stagePart((w) => shard.writeSnapshot(w), 64));
+      else if (kind === CONTROL_SNAPSHOT) postSnapshotPart("settlement", 0, snapshotDigest(cmd.flags, () => shard.stateHash()), stagePart((w) => shard.writeSnapshot(w)));
       else shard.handle(cmd);
     }
     input.advance();
