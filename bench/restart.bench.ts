@@ -1,4 +1,4 @@
-// Snapshots and restart (X7), at the server level (startServer in-process, uWS listening, no client traffic):
+// Restart and snapshots (X7), at the server level (startServer in-process, uWS listening, no client traffic):
 //   snapshot.restart — an exchange with 100,000 funded accounts, 200,000 resting orders and a long history: restart to
 //     ready from the newest snapshot + a journal tail (snapshot load and tail replay reported apart), against the
 //     replay of the whole journal in the same run;
@@ -6,7 +6,8 @@
 // The journal is written straight into the data dir with the journal encoder (what the sequencer would have
 // journaled), then the server replays it: that first start is the full-journal figure.
 //
-// History: SNAPSHOT_BENCH_HISTORY commands after the setup (default 2,000,000: place + cancel pairs that leave the
+// The state is issue 14's (bench/snapshot-state.ts, as snapshot.encode/decode use it); bench/snapshot.bench.ts times
+// the encoding alone. History: SNAPSHOT_BENCH_HISTORY commands after the setup (default 2,000,000: place + cancel pairs that leave the
 // state as it was, so the state is the same whatever the history length; the issue's figure is 10,000,000 — set the
 // variable to run it; a full replay scales linearly with it, the snapshot restart does not).
 import { mkdtempSync, rmSync, statSync } from "node:fs";
@@ -17,9 +18,10 @@ import { CommandKind, CommandRecord, OrderFlag, OrderType, SelfTradePrevention, 
 import { BATCH_COMMANDS_MAX, configDigest, loadConfig } from "../engine/pipeline/index.ts";
 import { startServer, type RunningServer } from "../gateway/server.ts";
 import type { BenchDef, BenchResult } from "./harness.ts";
+import { SNAPSHOT_BENCH_SHAPE, snapshotStateBatches } from "./snapshot-state.ts";
 
-const ACCOUNTS = 100_000;
-const ORDERS_PER_ACCOUNT = 2;
+const ACCOUNTS = SNAPSHOT_BENCH_SHAPE.accounts;
+const ORDERS = SNAPSHOT_BENCH_SHAPE.restingOrders;
 const HISTORY = Number(process.env.SNAPSHOT_BENCH_HISTORY ?? 2_000_000);
 /** Commands journaled after the snapshot: the tail a restart replays. */
 const TAIL = 100_000;
@@ -84,20 +86,12 @@ function buy(c: CommandRecord, account: number, priceUsd: bigint, clientId: bigi
   c.clientId = clientId;
 }
 
-/** Deposits for every account, two resting bids each (50,000–58,999 USD), then place + cancel pairs. */
+/** The issue's state (bench/snapshot-state.ts: deposits, then resting orders on three books), then the history. */
 async function writeHistory(dataDir: string): Promise<{ seq: number; batch: number }> {
   const feed = await JournalFeed.open(dataDir, 0, 0);
-  for (let u = 1; u <= ACCOUNTS; u++) {
-    const c = feed.next();
-    c.kind = CommandKind.Deposit;
-    c.account = u * 16;
-    c.asset = 0;
-    c.amount = 1_000n * USDC_UNIT;
-    await feed.add();
-  }
-  for (let k = 0; k < ORDERS_PER_ACCOUNT; k++) {
-    for (let u = 1; u <= ACCOUNTS; u++) {
-      buy(feed.next(), u * 16, 50_000n + BigInt((u * 7 + k * 3_001) % 9_000), BigInt(k + 1));
+  for (const batch of snapshotStateBatches(SNAPSHOT_BENCH_SHAPE)) {
+    for (const c of batch) {
+      feed.next().copyFrom(c);
       await feed.add();
     }
   }
@@ -106,11 +100,14 @@ async function writeHistory(dataDir: string): Promise<{ seq: number; batch: numb
   return { seq: feed.seq, batch: feed.batch };
 }
 
-/** `commands` commands of place (a bid at 49,000 USD) + cancel by client id pairs: the state ends as it began. */
+/**
+ * `commands` commands of place (a BTC bid at 49,000 USD, below every resting one) + cancel by client id pairs: the
+ * state ends as it began. Client ids from 10^9 on, apart from the resting orders' (at most 200,000).
+ */
 async function appendPairs(feed: JournalFeed, commands: number, salt: number): Promise<void> {
   for (let i = 0; i < commands / 2; i++) {
     const account = ((i * 7_919 + salt) % ACCOUNTS + 1) * 16;
-    const clientId = BigInt(1_000 + i + salt);
+    const clientId = BigInt(1_000_000_000 + i + salt);
     buy(feed.next(), account, 49_000n, clientId);
     await feed.add();
     const c = feed.next();
@@ -213,7 +210,7 @@ export const benchmarks: BenchDef[] = [
         f.restartMs * MS,
         `restart to ready from snapshot + tail: ${f.restartMs.toFixed(0)} ms (snapshot load ${f.snapshotLoadMs.toFixed(0)} ms, ` +
           `tail replay ${f.tailReplayMs.toFixed(0)} ms for ${f.tailRecords} records) vs full journal replay ${f.fullReplayMs.toFixed(0)} ms ` +
-          `for ${f.fullRecords} records (${(f.journalBytes / 1e6).toFixed(0)} MB); ${ACCOUNTS} funded accounts, ${ACCOUNTS * ORDERS_PER_ACCOUNT} ` +
+          `for ${f.fullRecords} records (${(f.journalBytes / 1e6).toFixed(0)} MB); ${ACCOUNTS} funded accounts, ${ORDERS} ` +
           `resting orders, ${f.history} history commands; state hash after restart = full replay's: ${f.hashesEqual}`,
       );
     },
@@ -228,7 +225,7 @@ export const benchmarks: BenchDef[] = [
         f.captureMs * MS,
         `engine stall bound (request → every stage's state handed back): ${f.captureMs.toFixed(0)} ms; file written and ` +
           `synced ${f.snapshotTotalMs.toFixed(0)} ms after the request; snapshot ${(f.snapshotBytes / 1e6).toFixed(1)} MB on disk for ` +
-          `${ACCOUNTS} accounts and ${ACCOUNTS * ORDERS_PER_ACCOUNT} resting orders`,
+          `${ACCOUNTS} accounts and ${ORDERS} resting orders`,
       );
     },
   },
