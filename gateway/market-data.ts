@@ -239,8 +239,9 @@ export class MarketDataHub implements MarketDataSink, SnapshotPart {
       const t = book.ticker;
       w.bool(t !== null);
       if (t !== null) {
-        w.uint(t.openTimeMs);
-        w.uint(t.closeTimeMs);
+        // The window opens 24 h before the engine time: before the first clock tick that is negative.
+        w.int(t.openTimeMs);
+        w.int(t.closeTimeMs);
         for (const v of [t.open, t.high, t.low, t.close, t.volume, t.quoteVolume]) w.big(v);
         w.uint(t.tradeCount);
       }
@@ -258,8 +259,8 @@ export class MarketDataHub implements MarketDataSink, SnapshotPart {
       }
       book.bbo = [r.big(), r.big(), r.big(), r.big(), r.uint()];
       book.ticker = !r.bool() ? null : {
-        openTimeMs: r.uint(),
-        closeTimeMs: r.uint(),
+        openTimeMs: r.int(),
+        closeTimeMs: r.int(),
         open: r.big(),
         high: r.big(),
         low: r.big(),
