@@ -214,6 +214,19 @@ describe("X7: snapshots of the threaded engine", () => {
     expect(Buffer.from(bare.bytes).equals(expectedBytes)).toBe(true);
   });
 
+  it("X7: an in-process 2 × 2 snapshot starts a threaded 2 × 2 engine with the same outcome", async () => {
+    const topology = { riskShards: 2, matchingShards: 2 };
+    const stream = batches(2222, 2_000, 200, true);
+    const cut = Math.floor(stream.length / 2);
+    const engine = new Engine(config, topology);
+    runEngine(engine, stream.slice(0, cut));
+    const events: string[] = [];
+    const p = await startThreaded(topology, "split", events, engine.snapshot());
+    await submitAll(p, stream.slice(cut), cut + 1);
+    expectSameEvents(events, runEngine(engine, stream.slice(cut)), false);
+    expect(await p.stateHash()).toBe(engine.stateHash());
+  });
+
   it("X7: a snapshot requested while a batch is being submitted lands between two batches", async () => {
     const stream = batches(99, 3_000, 1_000, false);
     const events: string[] = [];
