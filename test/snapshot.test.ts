@@ -6,7 +6,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { CommandRecord, EventKind, EventRecord, SnapshotFormatError, SnapshotReader, SnapshotTag, SnapshotWriter, type EventSink } from "../engine/model/index.ts";
-import { Engine, loadConfig, readSnapshotInfo, SNAPSHOT_FORMAT_VERSION, ThreadedPipeline, type EngineTopology } from "../engine/pipeline/index.ts";
+import { Engine, loadConfig, readSnapshotInfo, SNAPSHOT_FORMAT_VERSION, splitSnapshot, ThreadedPipeline, type EngineTopology } from "../engine/pipeline/index.ts";
+import { beginSnapshot, finishSnapshot } from "../engine/pipeline/snapshot.ts";
 import { CommandGenerator, prng } from "./helpers/random-commands.ts";
 import { LendingCommandGenerator } from "./helpers/lending-commands.ts";
 import { crc32 } from "node:zlib";
@@ -213,6 +214,19 @@ describe("X7: snapshots of the threaded engine", () => {
     expect(Buffer.from(bare.bytes).equals(expectedBytes)).toBe(true);
   });
 
+  it("X7: an in-process 2 × 2 snapshot starts a threaded 2 × 2 engine with the same outcome", async () => {
+    const topology = { riskShards: 2, matchingShards: 2 };
+    const stream = batches(2222, 2_000, 200, true);
+    const cut = Math.floor(stream.length / 2);
+    const engine = new Engine(config, topology);
+    runEngine(engine, stream.slice(0, cut));
+    const events: string[] = [];
+    const p = await startThreaded(topology, "split", events, engine.snapshot());
+    await submitAll(p, stream.slice(cut), cut + 1);
+    expectSameEvents(events, runEngine(engine, stream.slice(cut)), false);
+    expect(await p.stateHash()).toBe(engine.stateHash());
+  });
+
   it("X7: a snapshot requested while a batch is being submitted lands between two batches", async () => {
     const stream = batches(99, 3_000, 1_000, false);
     const events: string[] = [];
@@ -275,6 +289,27 @@ describe("X7: damaged and foreign snapshots are refused", () => {
     expect(() => Engine.fromSnapshot(config, bytes, { riskShards: 1, matchingShards: 1 })).toThrow("taken with 2 risk × 2 matching shards, the engine has 1 × 1");
     return expect(ThreadedPipeline.start(config, { onEvent: () => {} }, { topology: { riskShards: 1, matchingShards: 2 }, snapshot: bytes })).rejects.toThrow(
       "taken with 2 risk × 2 matching shards, the engine has 1 × 2",
+    );
+  });
+
+  it("X7: a part that a stage refuses stops the in-process restore and the threaded start with that stage's message", async () => {
+    // A well-formed payload (checksum, config, topology) whose risk part claims to be shard 5 of 1.
+    const one = new Engine(config);
+    runEngine(one, batches(4, 200, 50, false));
+    const parts = splitSnapshot(config, one.snapshot());
+    const w = new SnapshotWriter();
+    beginSnapshot(w, config, parts.info);
+    w.beginSection(SnapshotTag.Risk);
+    w.uint(5);
+    w.uint(1);
+    w.endSection();
+    w.raw(parts.matching[0]!);
+    w.raw(parts.settlement);
+    const forged = finishSnapshot(w);
+    expect(() => Engine.fromSnapshot(config, forged)).toThrow("risk shard 0: risk shard 5 of 1 found where shard 0 of 1 was expected");
+    const fatal: string[] = [];
+    await expect(ThreadedPipeline.start(config, { onEvent: () => {}, onFatal: (m) => fatal.push(m) }, { snapshot: forged, stages: "split" })).rejects.toThrow(
+      "risk shard 5 of 1 found where shard 0 of 1 was expected",
     );
   });
 

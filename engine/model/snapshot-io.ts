@@ -20,6 +20,7 @@ export class SnapshotFormatError extends Error {
 /** Bigints in (−SMALL_BIG_LIMIT, SMALL_BIG_LIMIT) take the short encoding (the doubled zigzag stays below 2^53). */
 const SMALL_BIG_LIMIT = 2 ** 50;
 const SECTION_HEADER_BYTES = 6;
+const ZERO = 0n;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
@@ -282,6 +283,8 @@ export class SnapshotReader {
 
   big(): bigint {
     const h = this.uint();
+    // Zero is most slots of a restored state (locked, lent, borrowed…): one shared value, not a heap bigint each.
+    if (h === 0) return ZERO;
     const kind = h % 4;
     if (kind === 0) return BigInt(h / 4);
     if (kind === 2) return BigInt(-(h + 2) / 4);
