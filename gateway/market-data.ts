@@ -221,6 +221,16 @@ export class MarketDataHub implements MarketDataSink, SnapshotPart {
     this.fanOut(market, Channel.Ticker, encodeTicker(market, t, this.config));
   }
 
+  /** Engine time of the latest ticker update of a market whose 24 h window holds trades (0 = none holds any). */
+  latestTradeWindowMs(): number {
+    let latest = 0;
+    for (const book of this.books) {
+      const t = book.ticker;
+      if (t !== null && t.tradeCount > 0 && t.closeTimeMs > latest) latest = t.closeTimeMs;
+    }
+    return latest;
+  }
+
   // ---- snapshots (X7): the replicas, as they stand at the snapshot's batch boundary ----
 
   writeState(w: SnapshotWriter): void {

@@ -285,7 +285,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const captureMs = performance.now() - startedMs;
     const { engine, payload } = captured;
     const meta = { seq: engine.seq, batch: engine.batch, configDigestHex: digest, stateHash: engine.stateHash, riskShards: topology.riskShards, matchingShards: topology.matchingShards };
-    const file = await writeSnapshot(snapshotDir, meta, payload, snapshotPolicy.keep);
+    const file = await writeSnapshot(snapshotDir, meta, payload, snapshotPolicy.keep, Date.now());
     const totalMs = performance.now() - startedMs;
     log(`snapshot at sequence ${engine.seq} (batch ${engine.batch}): ${file.path}, ${file.bytes} bytes; state captured in ${captureMs.toFixed(0)} ms, on disk after ${totalMs.toFixed(0)} ms`);
     return { seq: engine.seq, batch: engine.batch, stateHash: engine.stateHash, path: file.path, bytes: file.bytes, captureMs, totalMs };
@@ -498,6 +498,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   });
   seq = sequencer;
   recovering = false;
+  // Trades restored with a snapshot (not replayed) still keep the ticker's clock ticks minutely (clock-ticks.ts).
+  const tradesMs = marketData.latestTradeWindowMs();
+  if (tradesMs > 0) ticks.traded(tradesMs);
   status.finish(recovered.lastSeq);
   snapshots = new SnapshotScheduler(snapshotPolicy, takeSnapshot, () => seq.lastSeq, log, recovered.snapshot?.seq ?? 0);
   snapshots.start();

@@ -200,7 +200,8 @@ describe("restart from snapshot + journal tail (X4, X7)", () => {
     await client.close();
     await first.stop();
     const liveBefore = readdirSync(join(dataDir, "journal")).sort();
-    expect(liveBefore.length).toBeGreaterThan(3);
+    // The group commit puts up to 8,192 commands in one write and a segment rolls between writes: at least two here.
+    expect(liveBefore.length).toBeGreaterThan(1);
 
     const archived = spawnSync(process.execPath, [BIN, "journal-archive", "--data", dataDir], { encoding: "utf8" });
     expect(archived.status).toBe(0);

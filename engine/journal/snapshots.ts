@@ -100,13 +100,20 @@ function encodeHeader(meta: SnapshotMeta, payloadBytes: number, writtenAtMs: num
  * Writes a snapshot atomically (temp file, fsync, rename, directory fsync) and then deletes all but the newest `keep`
  * snapshots and any temp file a crash left. Returns the file's path and size.
  */
-export async function writeSnapshot(dir: string, meta: SnapshotMeta, payload: Uint8Array | readonly Uint8Array[], keep: number): Promise<{ path: string; bytes: number }> {
+export async function writeSnapshot(
+  dir: string,
+  meta: SnapshotMeta,
+  payload: Uint8Array | readonly Uint8Array[],
+  keep: number,
+  /** Wall-clock time to record in the header (informational; the engine reads no clock, the caller passes it). */
+  writtenAtMs = 0,
+): Promise<{ path: string; bytes: number }> {
   if (!Number.isInteger(keep) || keep < 1) throw new Error(`snapshots kept must be at least 1, got ${keep}`);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const chunks = payload instanceof Uint8Array ? [payload] : payload;
   let payloadBytes = 0;
   for (const c of chunks) payloadBytes += c.length;
-  const header = encodeHeader(meta, payloadBytes, Date.now());
+  const header = encodeHeader(meta, payloadBytes, writtenAtMs);
   header.set(await checksumOf(header, chunks), CHECKSUM_AT);
   const temp = join(dir, `.snapshot-${meta.seq}.tmp`);
   const path = join(dir, snapshotFileName(meta.seq));
