@@ -87,7 +87,7 @@ describe("X7: snapshot and restore of the in-process engine", () => {
   for (const [name, topology] of [["1 × 1", { riskShards: 1, matchingShards: 1 }], ["2 risk × 2 matching", { riskShards: 2, matchingShards: 2 }]] as const) {
     for (const lending of [false, true]) {
       it(`X7: ${name}, ${lending ? "pools, margin orders, marks and hour marks" : "spot stream"}: N commands, snapshot, restore, M more — identical events and state hash`, () => {
-        const stream = batches(lending ? 1407 : 1408, 5_000, 200, lending);
+        const stream = batches(lending ? 1407 : 1408, 3_000, 200, lending);
         const cut = Math.floor(stream.length / 2);
         const live = new Engine(config, topology);
         runEngine(live, stream.slice(0, cut));
@@ -103,7 +103,7 @@ describe("X7: snapshot and restore of the in-process engine", () => {
         expect(Buffer.from(restored.snapshot()).equals(Buffer.from(bytes))).toBe(true);
         const a = runEngine(live, stream.slice(cut));
         const b = runEngine(restored, stream.slice(cut));
-        expect(a.length).toBeGreaterThan(5_000);
+        expect(a.length).toBeGreaterThan(3_000);
         expectSameEvents(b, a, true);
         expect(restored.stateHash()).toBe(live.stateHash());
         for (const r of restored.risk) r.validateInternalState();
@@ -112,7 +112,7 @@ describe("X7: snapshot and restore of the in-process engine", () => {
   }
 
   it("X7: the state hash after restart from snapshot + tail equals an uninterrupted run, snapshots taken at several points", () => {
-    const stream = batches(77, 3_000, 300, true);
+    const stream = batches(77, 2_000, 300, true);
     const whole = new Engine(config);
     const events = runEngine(whole, stream);
     for (const cut of [1, 7, stream.length - 1]) {
@@ -140,7 +140,7 @@ describe("X7: snapshots of the threaded engine", () => {
   ];
   for (const [name, topology, stages] of cases) {
     it(`X7: ${name}: a snapshot taken through the rings restores into a threaded and an in-process engine that go on identically`, async () => {
-      const stream = batches(topology.riskShards * 10 + (stages === "fused" ? 1 : 2), 3_000, 250, true);
+      const stream = batches(topology.riskShards * 10 + (stages === "fused" ? 1 : 2), 2_000, 250, true);
       const cut = Math.floor(stream.length / 2);
       const liveEvents: string[] = [];
       const live = await startThreaded(topology, stages, liveEvents);
@@ -169,7 +169,7 @@ describe("X7: snapshots of the threaded engine", () => {
       await submitAll(restored, stream.slice(cut), submitted + 1);
       const inProcessEvents = runEngine(inProcess, stream.slice(cut));
       const ordered = topology.riskShards === 1;
-      expect(liveEvents.length).toBeGreaterThan(5_000);
+      expect(liveEvents.length).toBeGreaterThan(3_000);
       expectSameEvents(restoredEvents, liveEvents, ordered);
       expectSameEvents(inProcessEvents, liveEvents, ordered);
       const hash = await live.stateHash();
@@ -216,7 +216,7 @@ describe("X7: snapshots of the threaded engine", () => {
 
   it("X7: an in-process 2 × 2 snapshot starts a threaded 2 × 2 engine with the same outcome", async () => {
     const topology = { riskShards: 2, matchingShards: 2 };
-    const stream = batches(2222, 2_000, 200, true);
+    const stream = batches(2222, 1_500, 200, true);
     const cut = Math.floor(stream.length / 2);
     const engine = new Engine(config, topology);
     runEngine(engine, stream.slice(0, cut));
@@ -228,7 +228,7 @@ describe("X7: snapshots of the threaded engine", () => {
   });
 
   it("X7: a snapshot requested while a batch is being submitted lands between two batches", async () => {
-    const stream = batches(99, 3_000, 1_000, false);
+    const stream = batches(99, 2_000, 1_000, false);
     const events: string[] = [];
     const p = await startThreaded({ riskShards: 2, matchingShards: 2 }, "split", events);
     let n = 0;

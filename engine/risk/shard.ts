@@ -66,7 +66,6 @@ import {
   ACCOUNT_SETTINGS_ALL,
   FEE_ACCOUNT,
   isValidClientAccount,
-  LEVERAGE_LIMIT_DEFAULT,
   LEVERAGE_LIMIT_MAX,
   LEVERAGE_LIMIT_MIN,
   riskShardOf,
@@ -1546,10 +1545,13 @@ export class RiskShard {
     return account;
   }
 
+  /** A client account's margin state, made when first read, at the account's leverage limit then. */
+  private readonly createMargin = (account: Account): AccountMargin => new AccountMargin(this.marginContext, BigInt(account.leverageLimit) * RATIO_SCALE);
+
   /** A client account with the default settings; `persistent` ones share their user's volume record (S5). */
   private newAccount(id: number, persistent: boolean): Account {
     const volume = persistent ? this.volumes.userVolume(userOf(id)) : null;
-    return new Account(id, this.assetCount, new AccountMargin(this.marginContext, BigInt(LEVERAGE_LIMIT_DEFAULT) * RATIO_SCALE), volume);
+    return new Account(id, this.assetCount, this.createMargin, volume);
   }
 
   private accountOrCreate(id: number): Account | null {

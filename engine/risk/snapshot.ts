@@ -3,10 +3,10 @@
 // with the pool replicas (pools.ts) and the fee volumes (fees.ts).
 //
 // What is not written, because it is derived and rebuilt on restore: each account's incremental margin state (C2–C9:
-// a function of its net balances, the marks and its leverage limit; rebuilt lazily from the balances), the
+// a function of its net balances, the marks and its leverage limit; made when first read, Account.syncedMargin), the
 // accounts' pool epochs (every account is valued at the snapshot), the hold table's index and free list.
-import { RATIO_SCALE, SNAPSHOT_COUNT_MAX, SnapshotTag, type SnapshotReader, type SnapshotWriter } from "../model/index.ts";
-import { Account, LEVERAGE_LIMIT_DEFAULT, LEVERAGE_LIMIT_MAX, LEVERAGE_LIMIT_MIN, PositionLog } from "./accounts.ts";
+import { SNAPSHOT_COUNT_MAX, SnapshotTag, type SnapshotReader, type SnapshotWriter } from "../model/index.ts";
+import { Account, LEVERAGE_LIMIT_MAX, LEVERAGE_LIMIT_MIN, PositionLog } from "./accounts.ts";
 import type { HoldTable, OrderHold } from "./holds.ts";
 import type { MarginContext } from "./margin/index.ts";
 import { POSITION_LOG_MAX, type PoolBook } from "./pools.ts";
@@ -127,7 +127,7 @@ export function writeAccounts(w: SnapshotWriter, accounts: ReadonlyMap<number, A
 
 /**
  * Restores the accounts into an empty map; `create` makes a client account with the defaults (and links it to its
- * user's fee volume). The margin state is rebuilt from the restored net balances, lazily (Account.syncedMargin).
+ * user's fee volume). The margin state is not written: an account makes it from its net balances when first read.
  */
 export function restoreAccounts(r: SnapshotReader, accounts: Map<number, Account>, create: (id: number) => Account, pools: PoolBook, assets: number): void {
   r.beginSection(SnapshotTag.RiskAccounts, "accounts");
@@ -151,11 +151,8 @@ export function restoreAccounts(r: SnapshotReader, accounts: Map<number, Account
     }
     restorePoolLog(r, a, assets);
     a.poolEpoch = pools.epoch;
-    if (leverage !== LEVERAGE_LIMIT_DEFAULT) {
-      a.leverageLimit = leverage;
-      a.syncedMargin().setLeverageLimit(BigInt(leverage) * RATIO_SCALE);
-    }
-    for (let i = 0; i < assets; i++) if (a.netBalance(i) !== 0n) a.markChanged(i);
+    // The margin state is made from these balances, at this leverage limit, when first read (Account.syncedMargin).
+    a.leverageLimit = leverage;
     accounts.set(id, a);
   }
   r.endSection();
