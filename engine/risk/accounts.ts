@@ -150,12 +150,17 @@ export class Account {
   private readonly changed: Uint8Array;
   private readonly changedList: Uint16Array;
   private changedCount = 0;
+  private margin: AccountMargin | null = null;
 
   constructor(
     readonly id: number,
     assetCount: number,
-    /** The incremental cross-margin state (C2–C9); null for the exchange's own accounts, which carry no risk. */
-    private readonly margin: AccountMargin | null,
+    /**
+     * Makes the account's incremental cross-margin state (C2–C9) when it is first read; null for the exchange's own
+     * accounts, which carry no risk. Most accounts never need one (see hasNoBorrows), and it is over half an
+     * account's memory, so a large state (and its restore from a snapshot) allocates it only where it is used.
+     */
+    private readonly createMargin: ((account: Account) => AccountMargin) | null,
     /** S5: the 30-day traded volume of the account's user (shared by the user's accounts); null for the exchange. */
     readonly volume: UserVolume | null,
   ) {
@@ -180,9 +185,16 @@ export class Account {
     }
   }
 
+  /** The margin state, made on first use: it starts from every non-zero net balance. */
+  private firstMargin(): AccountMargin {
+    const margin = (this.margin = this.createMargin!(this));
+    for (let a = 0; a < this.available.length; a++) if (this.netBalance(a) !== 0n) this.markChanged(a);
+    return margin;
+  }
+
   /** The margin state with every changed net balance applied (O(assets changed since the last read)). */
   syncedMargin(): AccountMargin {
-    const margin = this.margin!;
+    const margin = this.margin ?? this.firstMargin();
     const n = this.changedCount;
     if (n !== 0) {
       for (let i = 0; i < n; i++) {
