@@ -106,8 +106,11 @@ export const WS_MESSAGE_MAX_BYTES = 64 * 1024;
 export const CUT_CLOSE_GRACE_MS = 5_000;
 /** Snapshot requests waiting for a batch boundary at once; more are refused (Overloaded). */
 export const SNAPSHOT_REQUESTS_PENDING_MAX = 1024;
-/** On stop: how long queued events may take to reach clients before the close frames are sent anyway. */
-export const STOP_FLUSH_MAX_MS = 5_000;
+/**
+ * On stop: how long queued events (acknowledgements included) may take to reach clients before the close frames are
+ * sent anyway; a client that reads nothing for this long may miss acknowledgements of journaled commands.
+ */
+export const STOP_FLUSH_MAX_MS = 10_000;
 /** On stop: how long clients get to answer the close frames before the process closes their sockets. */
 export const STOP_CLOSE_GRACE_MS = 300;
 

@@ -197,8 +197,8 @@ describe("crash recovery", () => {
     expect(acked.size).toBeGreaterThanOrEqual(1000);
     expect([...journaled].filter((a) => !acked.has(a))).toEqual([]);
     expect([...acked].filter((a) => !journaled.has(a))).toEqual([]);
+    // Frames read after the signal (how many depends on timing) are refused with ShuttingDown and never executed.
     expect([...shuttingDown].filter((a) => journaled.has(a))).toEqual([]);
-    expect(shuttingDown.size).toBeGreaterThan(0);
     expect(otherAnswers).toBe(0);
     // The restarted server has every acknowledged deposit (and the data directory was unlocked).
     const second = await startServerProcess(dataDir);
