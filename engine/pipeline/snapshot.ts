@@ -108,12 +108,10 @@ let partWriter: SnapshotWriter | null = null;
 export function stagePart(write: (w: SnapshotWriter) => void): Uint8Array {
   const w = (partWriter ??= new SnapshotWriter(1 << 20));
   w.reset();
-  try {
-    write(w);
-    return w.bytes().slice();
-  } finally {
-    w.reset();
-  }
+  write(w);
+  const part = w.bytes().slice();
+  w.reset();
+  return part;
 }
 
 /** Checks magic, version, checksum and config; returns a reader positioned after the engine section, and its info. */
