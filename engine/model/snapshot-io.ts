@@ -40,9 +40,12 @@ export class SnapshotWriter {
     return this.pos;
   }
 
-  /** Starts over, keeping the buffer (a writer reused from snapshot to snapshot needs no growth after the first). */
+  /**
+   * Starts over, keeping the buffer (a writer reused from snapshot to snapshot needs no growth after the first); also
+   * after a write that failed half-way.
+   */
   reset(): void {
-    if (this.open.length !== 0) throw new Error(`snapshot writer: ${this.open.length} section(s) still open`);
+    this.open.length = 0;
     this.pos = 0;
   }
 

@@ -144,6 +144,8 @@ export class Engine {
   /** Sequence number of the last command processed (0 before any). */
   private lastSeqNumber = 0;
   private sink: EventSink | null = null;
+  /** Kept from snapshot to snapshot: after the first, writing needs no growth steps (the payload is copied out). */
+  private snapshotWriter: SnapshotWriter | null = null;
   /** Routes matching events to the risk shards' R2 (phase 3, fused: see routeMatchEvent). */
   private readonly router: EventSink = { publish: (e) => this.routeMatchEvent(e) };
 
@@ -266,13 +268,16 @@ export class Engine {
    * commands up to `lastSeq`; Engine.fromSnapshot makes an engine that goes on exactly as this one does.
    */
   snapshot(): Uint8Array {
-    const w = new SnapshotWriter(1 << 20);
+    const w = (this.snapshotWriter ??= new SnapshotWriter(1 << 20));
+    w.reset();
     const { riskShards, matchingShards } = this.topology;
     beginSnapshot(w, this.config, { riskShards, matchingShards, batch: this.batchNumber, seq: this.lastSeqNumber });
     for (const r of this.risk) r.writeSnapshot(w);
     for (const m of this.matching) m.writeSnapshot(w);
     this.settlement.writeSnapshot(w);
-    return finishSnapshot(w);
+    const bytes = finishSnapshot(w).slice();
+    w.reset();
+    return bytes;
   }
 
   /**

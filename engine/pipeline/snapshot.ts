@@ -16,7 +16,14 @@
 //                                 stages skip their digests (most of a stage's stall at 100,000 accounts)
 //   ThreadedPipeline.start(config, handlers, { snapshot })   every worker starts from its part of the snapshot
 //   readSnapshotInfo(config, bytes): SnapshotInfo             header only (topology, batch, seq), payload verified
+//   splitSnapshot(config, bytes): SnapshotParts               the stages' parts (views), payload verified
 //   SNAPSHOT_FORMAT_VERSION, SnapshotFormatError (re-exported)
+//   bench/snapshot-state.ts       buildSnapshotState(config, shape?, topology?) → Engine with 100,000 funded accounts
+//                                 and 200,000 resting orders (SNAPSHOT_BENCH_SHAPE); snapshotStateBatches(shape) → the
+//                                 journal batches that build it
+// Refused with SnapshotFormatError, saying why: another magic or format version, a checksum mismatch, another config
+// (digest), another topology, an unknown section or a section with bytes this version does not read. The bytes are
+// not canonical across histories (holds follow the hold table's slots): compare state hashes, not payloads.
 // `batch` is the last journal batch the snapshot includes (the sequencer's batch number; the in-process engine counts
 // the batches it processed), `seq` the sequence number of that batch's last command: recovery replays the journal's
 // batches after `batch`.
@@ -101,12 +108,10 @@ let partWriter: SnapshotWriter | null = null;
 export function stagePart(write: (w: SnapshotWriter) => void): Uint8Array {
   const w = (partWriter ??= new SnapshotWriter(1 << 20));
   w.reset();
-  try {
-    write(w);
-    return w.bytes().slice();
-  } finally {
-    w.reset();
-  }
+  write(w);
+  const part = w.bytes().slice();
+  w.reset();
+  return part;
 }
 
 /** Checks magic, version, checksum and config; returns a reader positioned after the engine section, and its info. */
