@@ -12,8 +12,8 @@ import { configDigest, Engine, loadConfig } from "../engine/pipeline/index.ts";
 import { CrossbookClient } from "../gateway/client/ws-client.ts";
 import { startServer, type RunningServer } from "../gateway/server.ts";
 
+import { getBalances } from "./helpers/auth.ts";
 const config = loadConfig();
-const TOKEN = "restart-operator-token";
 const BIN = new URL("../bin/crossbook.mjs", import.meta.url).pathname;
 const RECORD = 128;
 const BATCH_HEADER = 32;
@@ -43,11 +43,11 @@ async function writeDeposits(dataDir: string, batches: number, perBatch: number,
 }
 
 function serverOn(dataDir: string, log: (line: string) => void, extra: { truncateAtCorruption?: boolean } = {}): Promise<RunningServer> {
-  return startServer({ config, host: "127.0.0.1", port: 0, dataDir, tickIntervalMs: 0, adminToken: TOKEN, log, ...extra });
+  return startServer({ config, host: "127.0.0.1", port: 0, dataDir, tickIntervalMs: 0, log, ...extra });
 }
 
-async function usdcOf(port: number, account: number): Promise<string> {
-  const r = await fetch(`http://127.0.0.1:${port}/balances?account=${account}`);
+async function usdcOf(server: RunningServer, account: number): Promise<string> {
+  const r = await getBalances(server.port, account, server.operatorKey);
   const body = (await r.json()) as { balances: { asset: string; available: string }[] };
   return body.balances.find((b) => b.asset === "USDC")!.available;
 }
@@ -64,7 +64,8 @@ describe("restart (X4, X5, X7)", () => {
       if (m === null) return;
       const port = Number(m[1]);
       early = (async () => {
-        const client = await CrossbookClient.connect(`ws://127.0.0.1:${port}`, { token: TOKEN });
+        // No login: a recovering server answers every frame, the Login too, with Recovering.
+        const client = await CrossbookClient.connect(`ws://127.0.0.1:${port}`);
         const answer = await client.request({ type: "Deposit", account: 16, asset: 0, amount: "1" }, 20);
         await client.close();
         return JSON.stringify(answer.map((e) => [e.type, "code" in e ? e.code : null]));
@@ -95,7 +96,7 @@ describe("restart (X4, X5, X7)", () => {
       // Account 1099 × 16 got deposits 999, 1999, …, 101,999 (102 of them): 102 × 1,000,000 + Σ i.
       const sum = Array.from({ length: 102 }, (_, k) => 1_000_000 + 999 + 1000 * k).reduce((a, b) => a + b, 0);
       expect(sum).toBe(107_252_898);
-      expect(await usdcOf(server.port, 1099 * 16)).toBe("107.252898");
+      expect(await usdcOf(server, 1099 * 16)).toBe("107.252898");
     } finally {
       await server.stop();
     }
@@ -122,7 +123,7 @@ describe("restart (X4, X5, X7)", () => {
     expect(refused).toBeInstanceOf(JournalCorruptError);
     expect((refused as Error).message).toContain(`${segment} at byte ${offset} (checksum mismatch), followed by 9 valid records in 3 batches`);
     // The command line says the same in one line and exits 2.
-    const cli = spawnSync(process.execPath, [BIN, "start", "--port", "0", "--data", dataDir, "--tick-ms", "0"], { encoding: "utf8", env: { ...process.env, CROSSBOOK_ADMIN_TOKEN: TOKEN } });
+    const cli = spawnSync(process.execPath, [BIN, "start", "--port", "0", "--data", dataDir, "--tick-ms", "0"], { encoding: "utf8" });
     expect(cli.status).toBe(2);
     expect(cli.stderr).toContain(`at byte ${offset} (checksum mismatch), followed by 9 valid records in 3 batches`);
     expect(cli.stderr).toContain("--truncate-at-corruption");
@@ -143,9 +144,9 @@ describe("restart (X4, X5, X7)", () => {
     const server = await serverOn(dataDir, (l) => lines.push(l), { truncateAtCorruption: true });
     try {
       expect(server.recovered).toMatchObject({ batches: 6, commands: 18, truncatedBytes: 0, snapshotSeq: 0 });
-      expect(await usdcOf(server.port, (100 + 17) * 16)).toBe("1.000017");
-      expect(await usdcOf(server.port, (100 + 18) * 16)).toBe("0");
-      expect(await usdcOf(server.port, (100 + 29) * 16)).toBe("0");
+      expect(await usdcOf(server, (100 + 17) * 16)).toBe("1.000017");
+      expect(await usdcOf(server, (100 + 18) * 16)).toBe("0");
+      expect(await usdcOf(server, (100 + 29) * 16)).toBe("0");
       // The state is exactly the 18 records before the corruption, replayed in-process.
       const engine = new Engine(config);
       for (let b = 0; b < 6; b++) engine.processBatch([0, 1, 2].map((i) => depositRecord(3 * b + i, 3 * b + i + 1)), 3, { publish: () => {} });

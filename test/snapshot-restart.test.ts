@@ -12,10 +12,10 @@ import { configDigest, Engine, loadConfig, type EngineTopology } from "../engine
 import type { CommandJson, EventJson } from "../gateway/client/codec.ts";
 import { CrossbookClient } from "../gateway/client/ws-client.ts";
 import { startServer, type RunningServer } from "../gateway/server.ts";
+import { connectUser, getBalances, getStateHash } from "./helpers/auth.ts";
 import { prng } from "./helpers/random-commands.ts";
 
 const config = loadConfig();
-const TOKEN = "snapshot-operator-token";
 const BIN = new URL("../bin/crossbook.mjs", import.meta.url).pathname;
 const TRADERS = [16, 32, 48, 64, 80, 96, 112, 128];
 
@@ -41,7 +41,6 @@ function serverOn(dataDir: string, layout: Layout, log: (line: string) => void =
     topology: layout.topology,
     stages: layout.stages,
     tickIntervalMs: 0,
-    adminToken: TOKEN,
     log,
     snapshots: { everyCommands: 0, everyMs: 0, keep: 3 },
   });
@@ -73,15 +72,47 @@ function workload(seed: number, commands: number, startMs: number): CommandJson[
 }
 
 /**
+ * The workload's sessions (X6): the operator's for deposits and clock ticks, one per trader's user for its orders.
+ * Registering their keys is journaled, before any workload.
+ */
+class Sessions {
+  private constructor(readonly operator: CrossbookClient, private readonly users: Map<number, CrossbookClient>) {}
+
+  static async open(server: RunningServer): Promise<Sessions> {
+    const url = `ws://127.0.0.1:${server.port}`;
+    const operator = await CrossbookClient.connect(url, { key: server.operatorKey });
+    const users = new Map<number, CrossbookClient>();
+    for (const account of TRADERS) users.set(account >>> 4, await connectUser(url, operator, account >>> 4));
+    return new Sessions(operator, users);
+  }
+
+  send(cmd: CommandJson): void {
+    if (cmd.type === "Deposit" || cmd.type === "AdvanceTime") this.operator.send(cmd);
+    else this.users.get((cmd as { account: number }).account >>> 4)!.send(cmd);
+  }
+
+  /** Every frame sent so far has been sequenced: each user session's last frame is answered (same socket, in order). */
+  async settle(): Promise<void> {
+    for (const [user, c] of this.users) await c.request({ type: "QueryCollateral", account: user * 16 }, 50);
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.users.values()) await c.close();
+    await this.operator.close();
+  }
+}
+
+/**
  * Sends every command, then one clock tick at `syncMs` (journaled like every command) and waits for its answer: every
  * frame before it has then been sequenced. Returns the state hash after them.
  */
-async function run(server: RunningServer, client: CrossbookClient, commands: readonly CommandJson[], syncMs: number): Promise<string> {
+async function run(server: RunningServer, client: Sessions, commands: readonly CommandJson[], syncMs: number): Promise<string> {
   for (let i = 0; i < commands.length; i++) {
     client.send(commands[i]!);
     if (i % 200 === 199) await new Promise((r) => setImmediate(r));
   }
-  await client.request({ type: "AdvanceTime", timeMs: syncMs }, 50);
+  await client.settle();
+  await client.operator.request({ type: "AdvanceTime", timeMs: syncMs }, 50);
   return server.stateHash();
 }
 
@@ -94,7 +125,7 @@ function replayHash(dataDir: string, topology: EngineTopology): string {
 
 async function views(server: RunningServer): Promise<{ balances: unknown[]; depth: EventJson[] }> {
   const balances: unknown[] = [];
-  for (const account of TRADERS) balances.push(await (await fetch(`http://127.0.0.1:${server.port}/balances?account=${account}`)).json());
+  for (const account of TRADERS) balances.push(await (await getBalances(server.port, account, server.operatorKey)).json());
   // A subscription's snapshot events answer no command (clientSeq 0): collect what comes in the first 300 ms.
   const md = await CrossbookClient.connect(`ws://127.0.0.1:${server.port}`);
   const depth: EventJson[] = [];
@@ -111,7 +142,7 @@ describe("restart from snapshot + journal tail (X4, X7)", () => {
     it(`X4/X7: ${layout.name}: the state hash after a restart from snapshot + tail equals the uninterrupted run's; balances and market data are the same`, async () => {
       const dataDir = mkdtempSync(join(tmpdir(), "crossbook-snaprestart-"));
       const first = await serverOn(dataDir, layout);
-      const client = await CrossbookClient.connect(`ws://127.0.0.1:${first.port}`, { token: TOKEN });
+      const client = await Sessions.open(first);
       await run(first, client, workload(7, 1_500, 1_767_225_600_000), 1_767_229_000_000);
       const snapshot = await first.snapshot();
       expect(snapshot.stateHash).toBe(await first.stateHash());
@@ -139,7 +170,7 @@ describe("restart from snapshot + journal tail (X4, X7)", () => {
     const layout = LAYOUTS[0]!;
     const dataDir = mkdtempSync(join(tmpdir(), "crossbook-snapfallback-"));
     const first = await serverOn(dataDir, layout);
-    const client = await CrossbookClient.connect(`ws://127.0.0.1:${first.port}`, { token: TOKEN });
+    const client = await Sessions.open(first);
     await run(first, client, workload(11, 800, 1_767_225_600_000), 1_767_229_000_000);
     const older = await first.snapshot();
     await run(first, client, workload(12, 800, 1_767_230_000_000), 1_767_232_000_000);
@@ -168,22 +199,23 @@ describe("restart from snapshot + journal tail (X4, X7)", () => {
     const dataDir = mkdtempSync(join(tmpdir(), "crossbook-snapcmd-"));
     const server = await serverOn(dataDir, layout);
     try {
-      const operator = await CrossbookClient.connect(`ws://127.0.0.1:${server.port}`, { token: TOKEN });
-      await run(server, operator, workload(21, 100, 1_767_225_600_000), 1_767_229_000_000);
+      const sessions = await Sessions.open(server);
+      const operator = sessions.operator;
+      await run(server, sessions, workload(21, 100, 1_767_225_600_000), 1_767_229_000_000);
       const hash = await server.stateHash();
+      // Every command sequenced so far: key registrations, the workload, queries (sequenced, not journaled), the tick.
+      const commands = BigInt((await getStateHash(server.port, server.operatorKey)).lastSeq);
       const answer = await operator.request({ type: "TakeSnapshot" }, 50, 30_000);
       const user = await CrossbookClient.connect(`ws://127.0.0.1:${server.port}`);
       const refused = await user.request({ type: "TakeSnapshot" }, 50);
       await user.close();
-      await operator.close();
+      await sessions.close();
       expect(answer.length).toBe(1);
       const e = answer[0]!;
       if (e.type !== "SnapshotTaken") throw new Error(`expected SnapshotTaken, got ${e.type}`);
-      // Every command so far: the workload and its closing tick.
-      const commands = BigInt(workload(21, 100, 0).length + 1);
       expect([e.seq, e.stateHash, e.file]).toEqual([commands, hash, `snapshot-${String(commands).padStart(16, "0")}.snap`]);
       expect(e.bytes).toBe(BigInt(statSync(join(dataDir, "snapshots", e.file)).size));
-      expect(refused.map((x) => [x.type, "code" in x ? x.code : null])).toEqual([["CommandRejected", "Unauthorized"]]);
+      expect(refused.map((x) => [x.type, "code" in x ? x.code : null])).toEqual([["CommandRejected", "NotLoggedIn"]]);
     } finally {
       await server.stop();
     }
@@ -193,7 +225,7 @@ describe("restart from snapshot + journal tail (X4, X7)", () => {
     const layout = LAYOUTS[0]!;
     const dataDir = mkdtempSync(join(tmpdir(), "crossbook-archive-"));
     const first = await serverOn(dataDir, layout, () => {}, 4 * 1024);
-    const client = await CrossbookClient.connect(`ws://127.0.0.1:${first.port}`, { token: TOKEN });
+    const client = await Sessions.open(first);
     await run(first, client, workload(31, 1_000, 1_767_225_600_000), 1_767_229_000_000);
     const taken = await first.snapshot();
     const liveHash = await run(first, client, workload(32, 300, 1_767_230_000_000), 1_767_232_000_000);
