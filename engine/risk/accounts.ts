@@ -185,11 +185,28 @@ export class Account {
     }
   }
 
-  /** The margin state, made on first use: it starts from every non-zero net balance. */
+  /**
+   * The margin state, made on first use: it starts from every asset the account holds, owes or has open-order terms
+   * in (setAssetHoldings' inputs, not just the net balance: a borrow kept in the account is held and owed, and an
+   * open order's proceeds are credited to an asset the account may not hold yet — a restored account's first read).
+   */
   private firstMargin(): AccountMargin {
     const margin = (this.margin = this.createMargin!(this));
-    for (let a = 0; a < this.available.length; a++) if (this.netBalance(a) !== 0n) this.markChanged(a);
+    for (let a = 0; a < this.available.length; a++) if (this.hasMarginInputs(a)) this.markChanged(a);
     return margin;
+  }
+
+  /** True when any input of the asset's margin slot is non-zero (balances or open-order terms, C4). */
+  private hasMarginInputs(asset: number): boolean {
+    return (
+      this.available[asset] !== 0n ||
+      this.locked[asset] !== 0n ||
+      this.lent[asset] !== 0n ||
+      this.borrowed[asset] !== 0n ||
+      this.openBorrow[asset] !== 0n ||
+      this.openInflow[asset] !== 0n ||
+      this.openRepay[asset] !== 0n
+    );
   }
 
   /** The margin state with every changed net balance applied (O(assets changed since the last read)). */

@@ -3,8 +3,10 @@
 // with the pool replicas (pools.ts) and the fee volumes (fees.ts).
 //
 // What is not written, because it is derived and rebuilt on restore: each account's incremental margin state (C2–C9:
-// a function of its net balances, the marks and its leverage limit; made when first read, Account.syncedMargin), the
-// accounts' pool epochs (every account is valued at the snapshot), the hold table's index and free list.
+// a function of its balances, its open-order terms, the marks and its leverage limit; made when first read,
+// Account.syncedMargin), the accounts' open-order terms (C4: openBorrow / openInflow / openRepay / openBorrowOrders,
+// the sums over its holds' borrowMax and credited proceeds, which are written with each hold), the accounts' pool
+// epochs (every account is valued at the snapshot), the hold table's index and free list.
 import { SNAPSHOT_COUNT_MAX, SnapshotTag, type SnapshotReader, type SnapshotWriter } from "../model/index.ts";
 import { Account, LEVERAGE_LIMIT_MAX, LEVERAGE_LIMIT_MIN, PositionLog } from "./accounts.ts";
 import type { HoldTable, OrderHold } from "./holds.ts";
@@ -180,6 +182,9 @@ export function writeHolds(w: SnapshotWriter, holds: HoldTable, byClientId: Read
     w.big(h.remaining);
     w.big(h.borrowMax);
     w.big(h.reserved);
+    w.uint(h.inflowAsset);
+    w.big(h.inflowCredit);
+    w.bool(h.inflowRepays);
   }
   w.uint(byClientId.size);
   for (const [key, orderId] of byClientId) {
@@ -188,6 +193,24 @@ export function writeHolds(w: SnapshotWriter, holds: HoldTable, byClientId: Read
     w.uint(orderId);
   }
   w.endSection();
+}
+
+/**
+ * C4: the open-order terms a hold adds to its account (what it may borrow at fill time, the proceeds credited to it),
+ * as RiskShard.takeHold / creditInflow keep them; a restore rebuilds the accounts' sums from the restored holds and
+ * marks the assets, so the margin state made on first read values them (Account.syncedMargin).
+ */
+function addOpenOrderTerms(account: Account, h: OrderHold): void {
+  if (h.borrowMax > 0n) {
+    account.openBorrow[h.asset] = account.openBorrow[h.asset]! + h.borrowMax;
+    account.openBorrowOrders++;
+    account.markChanged(h.asset);
+  }
+  if (h.inflowCredit !== 0n) {
+    const open = h.inflowRepays ? account.openRepay : account.openInflow;
+    open[h.inflowAsset] = open[h.inflowAsset]! + h.inflowCredit;
+    account.markChanged(h.inflowAsset);
+  }
 }
 
 export function restoreHolds(
@@ -218,6 +241,12 @@ export function restoreHolds(
     h.remaining = r.big();
     h.borrowMax = r.big();
     h.reserved = r.big();
+    h.inflowAsset = r.uint();
+    if (h.inflowAsset >= assets) r.fail(`order ${orderId} credits unknown asset ${h.inflowAsset}`);
+    h.inflowCredit = r.big();
+    h.inflowRepays = r.bool();
+    if (h.remaining < 0n || h.borrowMax < 0n || h.reserved < 0n || h.inflowCredit < 0n) r.fail(`order ${orderId}: negative hold`);
+    addOpenOrderTerms(owner, h);
   }
   const entries = r.count(n, "clientId index");
   for (let k = 0; k < entries; k++) {
