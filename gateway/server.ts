@@ -295,7 +295,7 @@ export class BalanceView implements SnapshotPart {
     this.byAccount.clear();
     for (let n = r.count(SNAPSHOT_COUNT_MAX, "balance accounts"); n > 0; n--) {
       const account = r.uint();
-      const row = new Array<bigint>(this.assetCount * 2);
+      const row = new Array<bigint>(this.assetCount * BALANCE_VIEW_SLOTS);
       for (let i = 0; i < row.length; i++) row[i] = r.big();
       this.byAccount.set(account, row);
     }
