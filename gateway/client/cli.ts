@@ -89,6 +89,7 @@ const USAGE = `crossbook — cross-margin exchange engine
   crossbook client max-borrow ACCOUNT ASSET                largest manual borrow risk accepts now
   crossbook client watch ACCOUNT [ACCOUNT ...]
   crossbook client market MARKET                           L2 snapshot + deltas, trades, BBO, 24 h ticker
+  crossbook client snapshot                                (operator) the server writes a snapshot now (as crossbook snapshot)
   crossbook client send '{"type":"LimitOrder",...}'          any command as JSON (see gateway/client/codec.ts)
   client options: [--url ws://127.0.0.1:8080 (or CROSSBOOK_URL)] [--key FILE] [--data data]
                   a command for ACCOUNT logs in with its user's key, data/keys/user-<ACCOUNT / 16>.key,
