@@ -4,7 +4,7 @@
 //  - a view of every account's balances and resting orders, kept from the engine's events, so a client can take a
 //    fresh snapshot valid at a sequence point instead (QueryAccountSnapshot).
 // Both are the gateway's own copies (the engine's stages own the state); both are bounded by named limits.
-import { EventKind, EventRecord, type ExchangeConfig } from "../engine/model/index.ts";
+import { EventKind, EventRecord, type ExchangeConfig, type SnapshotReader, type SnapshotWriter } from "../engine/model/index.ts";
 import { encodeAccountSnapshot, encodeEvent, encodeOpenOrder } from "./codec/index.ts";
 
 /** Bytes of encoded events kept per logged account; the oldest are dropped beyond it. */
@@ -103,6 +103,9 @@ interface OrderRow {
 }
 
 /** Every account's latest Balance per asset and its resting orders, kept from the engine's events in order. */
+/** A bound on every count read back from a snapshot's account view (accounts, resting orders). */
+const ACCOUNT_VIEW_SNAPSHOT_ROWS_MAX = 100_000_000;
+
 export class AccountView {
   private readonly balances = new Map<number, (EventRecord | undefined)[]>();
   private readonly orders = new Map<number, Map<number, OrderRow>>();
@@ -142,6 +145,76 @@ export class AccountView {
         if (open.size === 0) this.orders.delete(e.account);
         return;
       }
+    }
+  }
+
+  /** X7: a snapshot part — the latest Balance per account and asset, and every resting order, as kept. */
+  writeState(w: SnapshotWriter): void {
+    w.uint(this.balances.size);
+    for (const [account, row] of this.balances) {
+      w.uint(account);
+      for (const b of row) {
+        w.bool(b !== undefined);
+        if (b === undefined) continue;
+        w.uint(b.seq);
+        w.uint(b.marketSeq);
+        w.big(b.amount);
+        w.big(b.amount2);
+        w.big(b.lent);
+        w.big(b.borrowed);
+      }
+    }
+    w.uint(this.orders.size);
+    for (const [account, open] of this.orders) {
+      w.uint(account);
+      w.uint(open.size);
+      for (const o of open.values()) {
+        w.uint(o.market);
+        w.uint(o.orderId);
+        w.big(o.clientId);
+        w.u8(o.side);
+        w.big(o.price);
+        w.big(o.remaining);
+      }
+    }
+  }
+
+  readState(r: SnapshotReader): void {
+    this.balances.clear();
+    this.orders.clear();
+    const assets = this.config.assets.length;
+    for (let n = r.count(ACCOUNT_VIEW_SNAPSHOT_ROWS_MAX, "account-view balance rows"); n > 0; n--) {
+      const account = r.uint();
+      const row = new Array<EventRecord | undefined>(assets);
+      for (let asset = 0; asset < assets; asset++) {
+        if (!r.bool()) continue;
+        const b = new EventRecord();
+        b.kind = EventKind.Balance;
+        b.account = account;
+        b.asset = asset;
+        b.seq = r.uint();
+        b.marketSeq = r.uint();
+        b.amount = r.big();
+        b.amount2 = r.big();
+        b.lent = r.big();
+        b.borrowed = r.big();
+        row[asset] = b;
+      }
+      this.balances.set(account, row);
+    }
+    for (let n = r.count(ACCOUNT_VIEW_SNAPSHOT_ROWS_MAX, "account-view order rows"); n > 0; n--) {
+      const account = r.uint();
+      const open = new Map<number, OrderRow>();
+      for (let k = r.count(ACCOUNT_VIEW_SNAPSHOT_ROWS_MAX, "resting orders"); k > 0; k--) {
+        const market = r.uint();
+        const orderId = r.uint();
+        const clientId = r.big();
+        const side = r.u8();
+        const price = r.big();
+        const remaining = r.big();
+        open.set(orderId, { market, orderId, clientId, side, price, remaining });
+      }
+      this.orders.set(account, open);
     }
   }
 

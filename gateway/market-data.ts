@@ -6,6 +6,8 @@
 import type { MarketDataSink } from "../engine/matching/index.ts";
 import { ALL_MARKETS, type ExchangeConfig } from "../engine/model/index.ts";
 import { encodeBookTicker, encodeDepthDelta, encodeDepthSnapshot, encodeTicker, encodeTrade, type TickerStats } from "./codec/index.ts";
+import { SNAPSHOT_COUNT_MAX, type SnapshotReader, type SnapshotWriter } from "../engine/model/index.ts";
+import type { SnapshotPart } from "./gateway-state.ts";
 import type { Session } from "./sessions.ts";
 
 export const Channel = { Depth: 1, Trades: 2, Bbo: 4, Ticker: 8 } as const;
@@ -38,7 +40,7 @@ class Subscription {
   }
 }
 
-export class MarketDataHub implements MarketDataSink {
+export class MarketDataHub implements MarketDataSink, SnapshotPart {
   private readonly books: BookReplica[];
   private readonly subscribers: Subscription[][];
   private readonly bySession = new Map<Session, Subscription>();
@@ -217,5 +219,66 @@ export class MarketDataHub implements MarketDataSink {
     book.ticker = t;
     if (this.subscribers[market]!.length === 0) return;
     this.fanOut(market, Channel.Ticker, encodeTicker(market, t, this.config));
+  }
+
+  /** Engine time of the latest ticker update of a market whose 24 h window holds trades (0 = none holds any). */
+  latestTradeWindowMs(): number {
+    let latest = 0;
+    for (const book of this.books) {
+      const t = book.ticker;
+      if (t !== null && t.tradeCount > 0 && t.closeTimeMs > latest) latest = t.closeTimeMs;
+    }
+    return latest;
+  }
+
+  // ---- snapshots (X7): the replicas, as they stand at the snapshot's batch boundary ----
+
+  writeState(w: SnapshotWriter): void {
+    w.uint(this.books.length);
+    for (const book of this.books) {
+      w.uint(book.lastUpdateId);
+      for (const side of [book.bids, book.asks]) {
+        w.uint(side.size);
+        for (const [price, quantity] of side) {
+          w.big(price);
+          w.big(quantity);
+        }
+      }
+      for (let i = 0; i < 4; i++) w.big(book.bbo[i] as bigint);
+      w.uint(book.bbo[4]);
+      const t = book.ticker;
+      w.bool(t !== null);
+      if (t !== null) {
+        // The window opens 24 h before the engine time: before the first clock tick that is negative.
+        w.int(t.openTimeMs);
+        w.int(t.closeTimeMs);
+        for (const v of [t.open, t.high, t.low, t.close, t.volume, t.quoteVolume]) w.big(v);
+        w.uint(t.tradeCount);
+      }
+    }
+  }
+
+  readState(r: SnapshotReader): void {
+    const markets = r.uint();
+    if (markets !== this.books.length) r.fail(`market data of ${markets} markets, the config has ${this.books.length}`);
+    for (const book of this.books) {
+      book.lastUpdateId = r.uint();
+      for (const side of [book.bids, book.asks]) {
+        side.clear();
+        for (let n = r.count(SNAPSHOT_COUNT_MAX, "depth levels"); n > 0; n--) side.set(r.big(), r.big());
+      }
+      book.bbo = [r.big(), r.big(), r.big(), r.big(), r.uint()];
+      book.ticker = !r.bool() ? null : {
+        openTimeMs: r.int(),
+        closeTimeMs: r.int(),
+        open: r.big(),
+        high: r.big(),
+        low: r.big(),
+        close: r.big(),
+        volume: r.big(),
+        quoteVolume: r.big(),
+        tradeCount: r.uint(),
+      };
+    }
   }
 }

@@ -47,6 +47,13 @@ export class Sequencer {
   private readonly clientSeqs: bigint[] = new Array<bigint>(INFLIGHT_COMMANDS_MAX).fill(0n);
   private readonly accounts = new Uint32Array(INFLIGHT_COMMANDS_MAX);
   private failed: Error | null = null;
+  /** Set while a task runs between two batches (atBatchBoundary): the flush loop hands no batch to the engine. */
+  private hold: Promise<void> | null = null;
+  /** The flush loop handing a journaled group to the engine. */
+  private handing: Promise<void> | null = null;
+  /** The last command and batch handed to the engine. */
+  private handedSeq: number;
+  private handedBatch: number;
 
   constructor(
     private readonly journal: JournalWriter,
@@ -58,6 +65,8 @@ export class Sequencer {
     this.nextSeq = lastSeq + 1;
     this.nextBatch = lastBatch + 1;
     this.doneSeq = lastSeq;
+    this.handedSeq = lastSeq;
+    this.handedBatch = lastBatch;
   }
 
   get inflight(): number {
@@ -125,12 +134,10 @@ export class Sequencer {
         this.nextBatch += batches;
         const frames = this.encodeGroup(group, firstBatch, batches);
         if (frames.length > 0) await this.journal.append(frames);
-        for (let b = 0; b < batches; b++) {
-          const from = b * BATCH_COMMANDS_MAX;
-          const to = Math.min(groupCommands, from + BATCH_COMMANDS_MAX);
-          this.batchLastSeq.set(firstBatch + b, group[to - 1]!.seq);
-          await this.pipeline.submitBatch(batches === 1 ? group : group.slice(from, to), to - from, firstBatch + b);
-        }
+        while (this.hold !== null) await this.hold;
+        this.handing = this.handGroup(group, firstBatch, batches);
+        await this.handing;
+        this.handing = null;
         for (let i = 0; i < groupCommands; i++) this.pool.push(group[i]!);
       }
     } catch (e) {
@@ -139,6 +146,36 @@ export class Sequencer {
       this.onJournalFailure(this.failed);
     } finally {
       this.flushing = null;
+    }
+  }
+
+  /** Hands a journaled group's batches to the engine, in order. */
+  private async handGroup(group: readonly CommandRecord[], firstBatch: number, batches: number): Promise<void> {
+    for (let b = 0; b < batches; b++) {
+      const from = b * BATCH_COMMANDS_MAX;
+      const to = Math.min(group.length, from + BATCH_COMMANDS_MAX);
+      this.batchLastSeq.set(firstBatch + b, group[to - 1]!.seq);
+      await this.pipeline.submitBatch(batches === 1 ? group : group.slice(from, to), to - from, firstBatch + b);
+      this.handedSeq = group[to - 1]!.seq;
+      this.handedBatch = firstBatch + b;
+    }
+  }
+
+  /**
+   * Runs `task` at a batch boundary: once the batch being handed to the engine (if any) is handed, no further batch
+   * is until the task resolves; commands keep being accepted and journaled meanwhile. The task gets the last
+   * sequence number and batch handed over — what a snapshot request written into the rings now comes after.
+   */
+  async atBatchBoundary<T>(task: (lastSeq: number, lastBatch: number) => Promise<T>): Promise<T> {
+    while (this.hold !== null) await this.hold;
+    let release!: () => void;
+    this.hold = new Promise<void>((resolve) => (release = resolve));
+    try {
+      while (this.handing !== null) await this.handing;
+      return await task(this.handedSeq, this.handedBatch);
+    } finally {
+      this.hold = null;
+      release();
     }
   }
 

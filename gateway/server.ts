@@ -3,8 +3,16 @@
 import type { KeyObject } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
-import { join } from "node:path";
-import { journalBatches, JournalWriter } from "../engine/journal/index.ts";
+import { basename, join } from "node:path";
+import {
+  JournalWriter,
+  writeSnapshot,
+  JOURNAL_ARCHIVE_DIR,
+  JOURNAL_SEGMENT_BYTES_DEFAULT,
+  JOURNAL_SEGMENT_DIR,
+  SNAPSHOT_DIR,
+  type SnapshotFile,
+} from "../engine/journal/index.ts";
 import {
   CommandKind,
   CommandRecord,
@@ -12,16 +20,19 @@ import {
   EventRecord,
   RejectCode,
   rejectCodeName,
+  SNAPSHOT_COUNT_MAX,
   type ExchangeConfig,
+  type SnapshotReader,
+  type SnapshotWriter,
 } from "../engine/model/index.ts";
-import { configDigest, DEFAULT_TOPOLOGY, ThreadedPipeline, type EngineTopology } from "../engine/pipeline/index.ts";
+import { configDigest, DEFAULT_TOPOLOGY, ThreadedPipeline, type EngineTopology, type PipelineHandlers } from "../engine/pipeline/index.ts";
 import { formatDecimal } from "../engine/fixed/index.ts";
 import { PRICE_DECIMALS } from "../engine/model/index.ts";
 import { Command as WireCommand } from "../schemas/index.ts";
 import { GatewayAuth } from "./auth/gateway-auth.ts";
 import { formatPermissions } from "./auth/keys.ts";
 import type { Identity, RequestHeaders } from "./auth/login.ts";
-import { decodeCommand, DecodedKind, DecodeResult, encodeEvent, encodeResumeDone, MAX_COMMAND_FRAME_BYTES } from "./codec/index.ts";
+import { decodeCommand, DecodedKind, DecodeResult, encodeEvent, encodeResumeDone, encodeSnapshotTaken, MAX_COMMAND_FRAME_BYTES } from "./codec/index.ts";
 import { AccountEventLog, AccountView } from "./account-catch-up.ts";
 import { lockDataDir } from "./data-lock.ts";
 import {
@@ -41,8 +52,12 @@ import {
   UnsentBudget,
   type UnsentConsumer,
 } from "./limits.ts";
+import { composeSnapshotPayload, restoreSnapshotPayload, type SnapshotPart } from "./gateway-state.ts";
+import { ClockTickPolicy } from "./clock-ticks.ts";
 import { MarketDataHub } from "./market-data.ts";
+import { recoverEngine, RecoveryStatus } from "./recovery.ts";
 import { Sequencer } from "./sequencer.ts";
+import { SNAPSHOT_POLICY_DEFAULT, SnapshotScheduler, type SnapshotPolicy, type TakenSnapshot } from "./snapshots.ts";
 import { BatchedSocket, OutboxFlusher, Session, SessionRegistry, type CorkableWebSocket } from "./sessions.ts";
 
 const require = createRequire(import.meta.url);
@@ -62,6 +77,14 @@ export interface ServerOptions {
   readonly log?: (line: string) => void;
   /** Overrides of the gateway limits (tests use small ones); each defaults to its named constant in limits.ts. */
   readonly limits?: Partial<GatewayLimits>;
+  /** A journal segment is closed and the next one started once it holds this many bytes. */
+  readonly journalSegmentBytes?: number;
+  /** Archived journal segments (default `<dataDir>/journal-archive`), read when the whole journal is replayed. */
+  readonly archiveDir?: string;
+  /** X5: cut the journal at a corruption (keeping exactly the batches before it) instead of refusing to start. */
+  readonly truncateAtCorruption?: boolean;
+  /** X7: when snapshots are taken and how many are kept (default SNAPSHOT_POLICY_DEFAULT, gateway/snapshots.ts). */
+  readonly snapshots?: SnapshotPolicy;
 }
 
 export interface GatewayLimits {
@@ -102,9 +125,19 @@ export interface RunningServer {
   readonly port: number;
   /** X6: the operator's private key (`<dataDir>/operator.key`, created 0600 on the first start; its public key is trusted). */
   readonly operatorKey: KeyObject;
-  /** Recovery summary. */
-  readonly recovered: { readonly batches: number; readonly commands: number; readonly truncatedBytes: number };
+  /** Recovery summary: journal batches and commands replayed (after the snapshot, if one was used). */
+  readonly recovered: {
+    readonly batches: number;
+    readonly commands: number;
+    readonly truncatedBytes: number;
+    readonly snapshotSeq: number;
+    /** Finding, checking and restoring snapshots, then replaying the journal after them (ms). */
+    readonly snapshotLoadMs: number;
+    readonly journalReplayMs: number;
+  };
   stateHash(): Promise<string>;
+  /** X7: writes a snapshot now (as the operator's `crossbook snapshot` does). */
+  snapshot(): Promise<TakenSnapshot>;
   /** Gateway counters: open sessions, bytes of events unsent, slow consumers cut. */
   stats(): GatewayStats;
   /**
@@ -183,8 +216,6 @@ export function publicConfig(config: ExchangeConfig): unknown {
   };
 }
 
-export const JOURNAL_FILE = "journal.bin";
-
 type UwsApp = ReturnType<UwsModule["App"]>;
 type RouteAnswer = [status: number, body: unknown];
 const HTTP_STATUS: Record<number, string> = { 200: "200 OK", 400: "400 Bad Request", 401: "401 Unauthorized", 403: "403 Forbidden", 503: "503 Service Unavailable" };
@@ -238,7 +269,7 @@ function signedRoute(
  * state; every change of an account's available, locked, lent or borrowed units publishes one). Serves
  * GET /balances without a round trip into the engine: per asset available, locked, lent and borrowed.
  */
-export class BalanceView {
+export class BalanceView implements SnapshotPart {
   private readonly byAccount = new Map<number, bigint[]>();
 
   constructor(private readonly assetCount: number) {}
@@ -254,6 +285,27 @@ export class BalanceView {
     row[i + 1] = e.amount2;
     row[i + 2] = e.lent;
     row[i + 3] = e.borrowed;
+  }
+
+  /** X7: the view as it stands at a snapshot's batch boundary. */
+  writeState(w: SnapshotWriter): void {
+    w.uint(this.assetCount);
+    w.uint(this.byAccount.size);
+    for (const [account, row] of this.byAccount) {
+      w.uint(account);
+      for (const v of row) w.big(v);
+    }
+  }
+
+  readState(r: SnapshotReader): void {
+    if (r.uint() !== this.assetCount) r.fail("balances: another number of assets");
+    this.byAccount.clear();
+    for (let n = r.count(SNAPSHOT_COUNT_MAX, "balance accounts"); n > 0; n--) {
+      const account = r.uint();
+      const row = new Array<bigint>(this.assetCount * BALANCE_VIEW_SLOTS);
+      for (let i = 0; i < row.length; i++) row[i] = r.big();
+      this.byAccount.set(account, row);
+    }
   }
 
   describe(account: number, config: ExchangeConfig): unknown {
@@ -296,7 +348,8 @@ async function serveLocked(opts: ServerOptions, uWS: UwsModule, releaseLock: () 
   const log = opts.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const config = opts.config;
   const digest = configDigest(config);
-  const journalPath = join(opts.dataDir, JOURNAL_FILE);
+  const topology = opts.topology ?? DEFAULT_TOPOLOGY;
+  const journalDir = join(opts.dataDir, JOURNAL_SEGMENT_DIR);
 
   const rejection = new EventRecord();
   const sessions = new SessionRegistry(config);
@@ -311,21 +364,30 @@ async function serveLocked(opts: ServerOptions, uWS: UwsModule, releaseLock: () 
     },
     watch: (session: Session, account: number) => watchAccount(session, account),
   });
-  const balances = new BalanceView(config.assets.length);
-  const marketData = new MarketDataHub(config);
+  let balances = new BalanceView(config.assets.length);
+  let marketData = new MarketDataHub(config);
   const accountLog = new AccountEventLog(config);
-  const accountView = new AccountView(config);
+  let accountView = new AccountView(config);
   /** Snapshot requests waiting for the batch in flight to end (a snapshot is taken at a batch boundary). */
   const pendingSnapshots: { session: Session; account: number; clientSeq: bigint }[] = [];
   let sequencer: Sequencer | null = null;
   let recovering = true;
   let shuttingDown = false;
   let fatal: ((message: string) => void) | null = null;
-  const pipeline = await ThreadedPipeline.start(
-    config,
+  const status = new RecoveryStatus(log);
+  const tick = new CommandRecord();
+  const ticks = new ClockTickPolicy();
+  function submitTick(to: Sequencer, timeMs: number): void {
+    tick.clear();
+    tick.kind = CommandKind.AdvanceTime;
+    tick.timeMs = timeMs;
+    to.submit(tick, null, 0n);
+  }
+  const handlers = (): PipelineHandlers => (
     {
       onEvent(e: EventRecord): void {
         if (e.kind === EventKind.Balance) balances.apply(e);
+        else if (e.kind === EventKind.Fill) ticks.traded(e.timeMs);
         accountView.apply(e);
         if (recovering || sequencer === null) return;
         accountLog.record(e);
@@ -342,43 +404,59 @@ async function serveLocked(opts: ServerOptions, uWS: UwsModule, releaseLock: () 
       },
       onTick(timeMs: number): void {
         if (sequencer === null || recovering || shuttingDown) return;
-        tick.clear();
-        tick.kind = CommandKind.AdvanceTime;
-        tick.timeMs = timeMs;
-        sequencer.submit(tick, null, 0n);
+        if (ticks.propose(timeMs)) submitTick(sequencer, timeMs);
       },
       onMarketData: marketData,
       onFatal(message: string): void {
         log(`FATAL engine worker: ${message}`);
         fatal?.(message);
       },
-    },
-    { topology: opts.topology ?? DEFAULT_TOPOLOGY, tickIntervalMs: opts.tickIntervalMs ?? 0, stages: opts.stages ?? "fused" },
+    }
   );
-  const tick = new CommandRecord();
+  /** The engine and the gateway views, fresh or from a snapshot (each recovery attempt starts over). */
+  async function startPipeline(snapshot: SnapshotFile | null): Promise<ThreadedPipeline> {
+    balances = new BalanceView(config.assets.length);
+    marketData = new MarketDataHub(config);
+    accountView = new AccountView(config);
+    auth.registry.clear();
+    let engineState: Uint8Array | null = null;
+    if (snapshot !== null) engineState = restoreSnapshotPayload(snapshot.payload, [balances, marketData, accountView, auth.registry]);
+    const options = { topology, tickIntervalMs: opts.tickIntervalMs ?? 0, stages: opts.stages ?? "fused" } as const;
+    return ThreadedPipeline.start(config, handlers(), engineState === null ? options : { ...options, snapshot: engineState });
+  }
+  // Set once recovery is done (every route and frame handler checks status.ready first).
+  let pipeline!: ThreadedPipeline;
+  let seq!: Sequencer;
+  let journal: JournalWriter | null = null;
+  const snapshotPolicy = opts.snapshots ?? SNAPSHOT_POLICY_DEFAULT;
+  const snapshotDir = join(opts.dataDir, SNAPSHOT_DIR);
 
-  // Recovery: replay every complete batch through the same pipeline, events discarded; cut a torn tail.
+  /**
+   * X7: a snapshot at a batch boundary (gateway/snapshots.ts): the engine stages' state, then — once every event and
+   * market-data record of the batches it covers is handled — the gateway views; the file is written after the
+   * sequencer hands batches to the engine again.
+   */
+  async function takeSnapshot(): Promise<TakenSnapshot> {
+    const startedMs = performance.now();
+    const captured = await seq.atBatchBoundary(async (lastSeq, lastBatch) => {
+      const engine = await pipeline.snapshot();
+      if (engine.seq !== lastSeq || engine.batch !== lastBatch) {
+        throw new Error(`the engine's snapshot covers ${engine.seq}/${engine.batch}, the sequencer handed ${lastSeq}/${lastBatch}`);
+      }
+      await pipeline.settle();
+      return { engine, payload: composeSnapshotPayload(engine.bytes, [balances, marketData, accountView, auth.registry]) };
+    });
+    const captureMs = performance.now() - startedMs;
+    const { engine, payload } = captured;
+    const meta = { seq: engine.seq, batch: engine.batch, configDigestHex: digest, stateHash: engine.stateHash, riskShards: topology.riskShards, matchingShards: topology.matchingShards };
+    const file = await writeSnapshot(snapshotDir, meta, payload, snapshotPolicy.keep, Date.now());
+    const totalMs = performance.now() - startedMs;
+    log(`snapshot at sequence ${engine.seq} (batch ${engine.batch}): ${file.path}, ${file.bytes} bytes; state captured in ${captureMs.toFixed(0)} ms, on disk after ${totalMs.toFixed(0)} ms`);
+    return { seq: engine.seq, batch: engine.batch, stateHash: engine.stateHash, path: file.path, bytes: file.bytes, captureMs, totalMs };
+  }
+  let snapshots: SnapshotScheduler | null = null;
   const decoded = new CommandRecord();
   const result = new DecodeResult();
-  const summary = { batches: 0, commands: 0, lastSeq: 0, lastBatch: 0, truncatedBytes: 0 };
-  let lastBatch = 0;
-  for (const b of journalBatches(journalPath, digest, true, summary)) {
-    for (let i = 0; i < b.count; i++) auth.recover(b.commands[i]!);
-    await pipeline.submitBatch(b.commands, b.count, b.batchNumber);
-    lastBatch = b.batchNumber;
-  }
-  if (lastBatch > 0) await pipeline.waitForBatch(lastBatch);
-  recovering = false;
-  if (summary.batches > 0 || summary.truncatedBytes > 0) {
-    log(`recovered ${summary.commands} commands in ${summary.batches} batches from ${journalPath}` +
-      (summary.truncatedBytes > 0 ? ` (cut a torn tail of ${summary.truncatedBytes} bytes)` : ""));
-  }
-  const journal = await JournalWriter.open(journalPath, digest);
-  sequencer = new Sequencer(journal, pipeline, summary.lastSeq, summary.lastBatch, (e) => {
-    log(`FATAL journal: ${e.message}`);
-    fatal?.(e.message);
-  });
-  const seq = sequencer;
 
   function reject(session: Session, clientSeq: bigint, code: number, message: string, commandType: number, account: number, clientId: bigint): void {
     rejection.clear();
@@ -458,6 +536,27 @@ async function serveLocked(opts: ServerOptions, uWS: UwsModule, releaseLock: () 
     }
   }
 
+  /** X7: a frame that arrives while the journal is replayed gets a typed reject (the connection stays open). */
+  function rejectRecovering(session: Session, bytes: Uint8Array): void {
+    decodeCommand(bytes, config, decoded, result);
+    const left = status.secondsLeft;
+    const message = `the exchange is recovering (${status.records} of ~${status.expectedRecords} journal records replayed` +
+      `${left === null ? "" : `, ~${left} s left`}): retry when GET /health says ready`;
+    reject(session, result.clientSeq, RejectCode.Recovering, message, result.commandType, result.account, result.clientId);
+  }
+
+  /** An operator's TakeSnapshot: SnapshotTaken once the file is on disk, or a reject saying why not. */
+  function answerSnapshot(session: Session, clientSeq: bigint, commandType: number): void {
+    snapshots!.now().then(
+      (t) => {
+        if (!session.closed) session.socket.send(encodeSnapshotTaken(clientSeq, t.seq, t.batch, t.stateHash, t.bytes, basename(t.path)));
+      },
+      (e: unknown) => {
+        if (!session.closed) reject(session, clientSeq, RejectCode.Overloaded, `snapshot failed: ${(e as Error).message}`, commandType, 0, 0n);
+      },
+    );
+  }
+
   function onFrame(session: Session, address: string, bytes: Uint8Array): void {
     if (!decodeCommand(bytes, config, decoded, result)) {
       reject(session, result.clientSeq, result.code, result.message, result.commandType, result.account, result.clientId);
@@ -485,6 +584,10 @@ async function serveLocked(opts: ServerOptions, uWS: UwsModule, releaseLock: () 
       marketData.unsubscribe(session, result.market, result.channels);
       return;
     }
+    if (result.kind === DecodedKind.TakeSnapshot) {
+      answerSnapshot(session, result.clientSeq, result.commandType);
+      return;
+    }
     // Operator sessions act for nobody (operator commands, reads): they get their answers as the command's origin.
     if (!session.operator) {
       if (!watchAccount(session, decoded.account)) {
@@ -492,6 +595,9 @@ async function serveLocked(opts: ServerOptions, uWS: UwsModule, releaseLock: () 
         return;
       }
     }
+    // A clock tick held while the exchange was idle goes first, so the command sees the current time (clock-ticks.ts).
+    const dueTickMs = decoded.kind === CommandKind.AdvanceTime ? 0 : ticks.dueBeforeCommand();
+    if (dueTickMs > 0) submitTick(seq, dueTickMs);
     if (seq.submit(decoded, session, result.clientSeq) === 0) {
       reject(session, result.clientSeq, RejectCode.Overloaded, "engine saturated: retry later", result.commandType, decoded.account, decoded.clientId);
       return;
@@ -598,7 +704,8 @@ async function serveLocked(opts: ServerOptions, uWS: UwsModule, releaseLock: () 
         reject(session, 0n, RejectCode.MalformedFrame, "text frames are not accepted: send one binary FlatBuffers frame per message", 0, 0, 0n);
         return;
       }
-      onFrame(session, data.address, new Uint8Array(message));
+      if (status.ready) onFrame(session, data.address, new Uint8Array(message));
+      else rejectRecovering(session, new Uint8Array(message));
     },
     drain: (ws) => {
       const data = ws.getUserData();
@@ -621,8 +728,13 @@ async function serveLocked(opts: ServerOptions, uWS: UwsModule, releaseLock: () 
     },
   });
   app.get("/health", (res) => {
-    res.writeHeader("content-type", "text/plain").end("ok\n");
+    // 503 until the engine is recovered, so a load balancer sends no client to a recovering exchange.
+    if (!status.ready) res.writeStatus("503 Service Unavailable");
+    res.writeHeader("content-type", "application/json").end(JSON.stringify(status.health()));
   });
+  const answerRecovering = (res: import("uWebSockets.js").HttpResponse): void => {
+    res.writeStatus("503 Service Unavailable").writeHeader("content-type", "application/json").end(JSON.stringify(status.health()));
+  };
   app.get("/config", (res) => {
     res.writeHeader("content-type", "application/json").end(JSON.stringify(publicConfig(config)));
   });
@@ -630,11 +742,13 @@ async function serveLocked(opts: ServerOptions, uWS: UwsModule, releaseLock: () 
   // X-Timestamp, X-Window over instruction=<name>&<query parameters sorted>&timestamp=T&window=W).
   signedRoute(app, auth, "/balances", "balanceQuery", ["account"], async (who, params) => {
     const account = Number(params.account);
+    if (!status.ready) return [503, status.health()];
     if (!Number.isInteger(account) || account <= 0 || account > 0xffffffff) return [400, { code: "InvalidAccount", message: "usage: GET /balances?account=N" }];
     if (!GatewayAuth.canRead(who, account)) return [403, { code: "Forbidden", message: `account ${account} is not readable with this key` }];
     return [200, balances.describe(account, config)];
   });
   signedRoute(app, auth, "/state-hash", "stateHashQuery", [], async (who) => {
+    if (!status.ready) return [503, status.health()];
     if (!who.operator) return [403, { code: "Unauthorized", message: "operator key required" }];
     await seq.drain();
     return [200, { hash: await pipeline.stateHash(), lastSeq: seq.lastSeq }];
@@ -649,13 +763,9 @@ async function serveLocked(opts: ServerOptions, uWS: UwsModule, releaseLock: () 
     res.writeStatus("404 Not Found").end("not found: use a WebSocket, GET /health, GET /config\n");
   });
 
-  const port = await listenExclusive(uWS, app, opts.host, opts.port).catch(async (e: unknown) => {
-    await pipeline.stop();
-    await journal.close();
-    throw e;
-  });
+  // The port opens before recovery (X7: a client learns the exchange is recovering); nothing is running yet if it fails.
+  const port = await listenExclusive(uWS, app, opts.host, opts.port);
   listenSocket = port.socket;
-  log(`crossbook listening on ws://${opts.host}:${port.port} (journal ${journalPath}, ${config.markets.length} markets)`);
 
   /** Step 3 of a stop: every socket's queued events written (or STOP_FLUSH_MAX_MS passed), then a close frame each. */
   async function closeAllSockets(): Promise<void> {
@@ -671,6 +781,42 @@ async function serveLocked(opts: ServerOptions, uWS: UwsModule, releaseLock: () 
     await new Promise((r) => setTimeout(r, STOP_CLOSE_GRACE_MS));
   }
 
+  log(`crossbook started on ws://${opts.host}:${port.port}: recovering (GET /health for progress)`);
+
+  // Recovery: the newest usable snapshot plus the journal after it (gateway/recovery.ts), events discarded.
+  const recovered = await recoverEngine({
+    dataDir: opts.dataDir,
+    archiveDir: opts.archiveDir ?? join(opts.dataDir, JOURNAL_ARCHIVE_DIR),
+    configDigestHex: digest,
+    topology,
+    truncateAtCorruption: opts.truncateAtCorruption ?? false,
+    status,
+    log,
+    startPipeline,
+    onRecoveredCommand: (cmd) => auth.recover(cmd),
+  });
+  pipeline = recovered.pipeline;
+  const summary = recovered.journal;
+  if (recovered.snapshot !== null || summary.batches > 0 || summary.truncatedBytes > 0) {
+    log(`recovered ${recovered.snapshot === null ? "" : `snapshot ${recovered.snapshot.seq} + `}${summary.commands} commands in ` +
+      `${summary.batches} batches from ${journalDir}` +
+      (summary.truncatedBytes > 0 ? ` (cut a torn tail of ${summary.truncatedBytes} bytes)` : ""));
+  }
+  journal = await JournalWriter.openSegments(journalDir, digest, opts.journalSegmentBytes ?? JOURNAL_SEGMENT_BYTES_DEFAULT, recovered.lastSeq + 1);
+  sequencer = new Sequencer(journal, pipeline, recovered.lastSeq, recovered.lastBatch, (e) => {
+    log(`FATAL journal: ${e.message}`);
+    fatal?.(e.message);
+  });
+  seq = sequencer;
+  recovering = false;
+  // Trades restored with a snapshot (not replayed) still keep the ticker's clock ticks minutely (clock-ticks.ts).
+  const tradesMs = marketData.latestTradeWindowMs();
+  if (tradesMs > 0) ticks.traded(tradesMs);
+  status.finish(recovered.lastSeq);
+  snapshots = new SnapshotScheduler(snapshotPolicy, takeSnapshot, () => seq.lastSeq, log, recovered.snapshot?.seq ?? 0);
+  snapshots.start();
+  log(`crossbook listening on ws://${opts.host}:${port.port} (journal ${journalDir}, ${config.markets.length} markets)`);
+
   let stopping: Promise<void> | null = null;
   async function stop(): Promise<void> {
     if (stopping !== null) return stopping;
@@ -678,11 +824,12 @@ async function serveLocked(opts: ServerOptions, uWS: UwsModule, releaseLock: () 
     stopping = (async () => {
       if (listenSocket !== null) uWS.us_listen_socket_close(listenSocket as never);
       listenSocket = null;
+      await snapshots?.stop();
       // Everything journaled is processed and its events (the acknowledgements) handed to the sockets.
       await seq.drain();
       await closeAllSockets();
       await pipeline.stop();
-      await journal.close();
+      await journal?.close();
       await auth.close();
       releaseLock();
     })();
@@ -695,12 +842,20 @@ async function serveLocked(opts: ServerOptions, uWS: UwsModule, releaseLock: () 
   return {
     port: port.port,
     operatorKey: auth.operatorKey,
-    recovered: { batches: summary.batches, commands: summary.commands, truncatedBytes: summary.truncatedBytes },
+    recovered: {
+      batches: summary.batches,
+      commands: summary.commands,
+      truncatedBytes: summary.truncatedBytes,
+      snapshotSeq: recovered.snapshot?.seq ?? 0,
+      snapshotLoadMs: status.snapshotLoadMs,
+      journalReplayMs: status.journalReplayMs,
+    },
     stateHash: async () => {
       await seq.drain();
       return pipeline.stateHash();
     },
     stats: () => ({ sessions: sessions.size, unsentBytes: unsent.total, unsentPeakBytes: unsent.peakBytes, slowConsumersCut: unsent.cuts }),
+    snapshot: () => snapshots!.now(),
     stop,
   };
 }

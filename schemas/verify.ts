@@ -128,6 +128,7 @@ export const REGISTER_API_KEY = layout("RegisterApiKey", { user: U32, api_key: S
 export const REVOKE_API_KEY = layout("RevokeApiKey", { user: U32, api_key: STR });
 export const RESUME_ACCOUNT = layout("ResumeAccount", { account: U32, from_seq: U64 });
 export const QUERY_ACCOUNT_SNAPSHOT = layout("QueryAccountSnapshot", { account: U32 });
+export const TAKE_SNAPSHOT = layout("TakeSnapshot", {});
 
 /** Indexed by the `Command` union type (0 = NONE). */
 export const COMMAND_LAYOUTS: readonly (TableLayout | null)[] = [
@@ -162,6 +163,7 @@ export const COMMAND_LAYOUTS: readonly (TableLayout | null)[] = [
   REVOKE_API_KEY,
   RESUME_ACCOUNT,
   QUERY_ACCOUNT_SNAPSHOT,
+  TAKE_SNAPSHOT,
 ];
 
 /** Indexed by the `Event` union type (0 = NONE). */
@@ -304,6 +306,7 @@ export const EVENT_LAYOUTS: readonly (TableLayout | null)[] = [
   layout("OpenOrder", { account: U32, market: U16, order_id: U64, client_id: U64, side: U8, price: DEC, remaining: DEC }),
   layout("AccountSnapshot", { account: U32, valid_at_seq: U64, balances: U32, orders: U32 }),
   layout("ResumeDone", { account: U32, from_seq: U64, events: U32, complete: U8 }),
+  layout("SnapshotTaken", { seq: U64, batch: U64, state_hash: STR, bytes: U64, file: STR }),
 ];
 
 export const COMMAND_ENVELOPE = layout("CommandEnvelope", { client_seq: U64, command_type: U8, command: UVAL });

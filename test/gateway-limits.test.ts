@@ -6,14 +6,14 @@ import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { journalBatches } from "../engine/journal/index.ts";
+import { emptySummary, listSegments, segmentBatches } from "../engine/journal/index.ts";
 import { CommandKind, type EventSink } from "../engine/model/index.ts";
 import { configDigest, Engine, loadConfig } from "../engine/pipeline/index.ts";
 import { type EventJson } from "../gateway/client/codec.ts";
 import { CrossbookClient } from "../gateway/client/ws-client.ts";
 import { DATA_LOCK_FILE } from "../gateway/data-lock.ts";
 import { CLOSE_MESSAGE_TOO_BIG, CLOSE_TRY_AGAIN_LATER } from "../gateway/limits.ts";
-import { JOURNAL_FILE, startServer, type GatewayLimits, type RunningServer } from "../gateway/server.ts";
+import { startServer, type GatewayLimits, type RunningServer } from "../gateway/server.ts";
 import { connectUser, getBalances, registerKey } from "./helpers/auth.ts";
 import { floodUntil, nonReadingClient } from "./helpers/raw-ws.ts";
 
@@ -142,8 +142,8 @@ describe("limits with typed rejects", () => {
     const c = await connectUser(url, operator, 1);
     await operator.request({ type: "Deposit", account: 16, asset: 0, amount: "1000" }, 20);
     await c.request({ type: "LimitOrder", account: 16, market: 0, side: "Buy", price: "50000", quantity: "0.01" }, 20);
-    const journal = join(dataDir, JOURNAL_FILE);
-    const bytesBefore = statSync(journal).size;
+    const journalBytes = (): number => listSegments(dataDir).reduce((n, seg) => n + statSync(seg.path).size, 0);
+    const bytesBefore = journalBytes();
     const queries = [
       { type: "QueryCollateral", account: 16 },
       { type: "QueryMaxOrder", account: 16, market: 0, side: "Buy", price: "50000" },
@@ -158,7 +158,7 @@ describe("limits with typed rejects", () => {
       for (const q of queries) answered += (await c.request(q, 5)).length > 0 ? 1 : 0;
     }
     expect(answered).toBe(30 * queries.length);
-    expect(statSync(journal).size).toBe(bytesBefore);
+    expect(journalBytes()).toBe(bytesBefore);
     // A query between two journaled commands: the journal holds both commands and nothing else.
     await operator.request({ type: "Deposit", account: 16, asset: 0, amount: "1" }, 20);
     expect((await c.request({ type: "QueryMaxWithdrawal", account: 16, asset: 0 }, 20))[0]).toMatchObject({ type: "MaxWithdrawalQuantity", quantity: "501" });
@@ -168,7 +168,7 @@ describe("limits with typed rejects", () => {
     const engine = new Engine(config);
     const discard: EventSink = { publish: () => {} };
     const kinds: number[] = [];
-    for (const b of journalBatches(journal, configDigest(config))) {
+    for (const b of segmentBatches(listSegments(dataDir), { configDigestHex: configDigest(config) }, emptySummary())) {
       for (let i = 0; i < b.count; i++) kinds.push(b.commands[i]!.kind);
       engine.processBatch(b.commands, b.count, discard);
     }

@@ -3,7 +3,7 @@ import { appendFileSync, mkdtempSync, readFileSync, statSync, truncateSync, writ
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { BatchEncoder, JournalError, JournalWriter, readJournal } from "../engine/journal/index.ts";
+import { BatchEncoder, JournalCorruptError, JournalError, JournalWriter, readJournal } from "../engine/journal/index.ts";
 import { CommandRecord } from "../engine/model/index.ts";
 import { BATCH_COMMANDS_MAX, type ThreadedPipeline } from "../engine/pipeline/index.ts";
 import { Sequencer } from "../gateway/sequencer.ts";
@@ -55,7 +55,7 @@ describe("journal", () => {
     const { batches, seqs, records, summary } = readAll(path);
     expect(batches).toEqual([1, 2]);
     expect(seqs).toEqual([1, 2, 3]);
-    expect(summary).toEqual({ batches: 2, commands: 3, lastSeq: 3, lastBatch: 2, truncatedBytes: 0 });
+    expect(summary).toEqual({ segments: 1, batches: 2, commands: 3, skippedCommands: 0, lastSeq: 3, lastBatch: 2, truncatedBytes: 0, corruption: null });
     expect(records[1]).toEqual(b);
     expect(records[0]).toEqual(a);
     expect(records[2]).toEqual(c);
@@ -80,13 +80,28 @@ describe("journal", () => {
     expect(readAll(path).seqs).toEqual([1, 2]);
   });
 
-  it("X4: a batch whose bytes were corrupted ends the journal there (CRC)", async () => {
+  it("X5: a batch whose bytes were corrupted, with a valid batch after it, is corruption, not a torn tail (CRC)", async () => {
     const path = tempJournal();
     await writeBatches(path, [[deposit(17, 0, 5n, 1)], [deposit(17, 0, 6n, 2)], [deposit(17, 0, 7n, 3)]]);
     const bytes = readFileSync(path);
     bytes[64 + (32 + 128) + 32 + 40] ^= 0xff; // a payload byte of batch 2
     writeFileSync(path, bytes);
-    expect(readAll(path).seqs).toEqual([1]);
+    const size = statSync(path).size;
+    expect(() => readAll(path, true)).toThrow(JournalCorruptError);
+    expect(() => readAll(path, true)).toThrow(`at byte ${64 + 160} (checksum mismatch), followed by 1 valid records in 1 batches`);
+    expect(statSync(path).size).toBe(size); // nothing was cut
+  });
+
+  it("X4: a corrupt LAST batch (its CRC fails, nothing valid after it) is a torn tail and is cut on repair", async () => {
+    const path = tempJournal();
+    await writeBatches(path, [[deposit(17, 0, 5n, 1)], [deposit(17, 0, 6n, 2)]]);
+    const bytes = readFileSync(path);
+    bytes[64 + 160 + 32 + 40] ^= 0xff;
+    writeFileSync(path, bytes);
+    const read = readAll(path, true);
+    expect(read.seqs).toEqual([1]);
+    expect(read.summary.truncatedBytes).toBe(160);
+    expect(statSync(path).size).toBe(64 + 160);
   });
 
   it("X4: garbage appended after the last batch is ignored and cut on repair", async () => {

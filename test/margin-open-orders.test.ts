@@ -340,3 +340,25 @@ describe("issue 9: property — every accepted order can fill completely at its 
     fc.assert(fc.property(scenario, runScenario), { numRuns: 30, seed });
   });
 });
+
+describe("issue 9 × X7: a restored account's margin state counts what issue 9 added (held and owed, open-order terms)", () => {
+  it("X7: C1: C3: C4: a borrow kept (USDC net 0: held 7,000, owed 7,000) and a resting margin buy survive snapshot and restore exactly", () => {
+    const h = withLender(0n, 10n * SOL_UNIT);
+    h.deposit(TRADER, BTC, BTC_UNIT / 10n);
+    expect(accepted(h.run({ kind: CommandKind.Borrow, account: TRADER, asset: USDC, amount: 7_000n * USDC_UNIT }))).toBe(true);
+    expect(accepted(h.limit(TRADER, Side.Buy, 150n * USD, 8n * SOL_UNIT, OrderFlag.AutoBorrow))).toBe(true);
+    const live = h.risk.collateralStatement(TRADER);
+    const restored = Engine.fromSnapshot(config, h.engine.snapshot());
+    const risk = restored.risk[0]!;
+    // The first read of the restored account builds its margin state: the same statement as the live one.
+    const s = risk.collateralStatement(TRADER);
+    expect(s).toEqual(live);
+    // The order's 1,200 USDC is locked (still the account's): USDC net 0, held 7,000 and owed 7,000 as it stands.
+    expect(s.assets.find((a) => a.asset === USDC)).toMatchObject({ quantity: 0n, locked: 1_200n * USDC_UNIT, collateralValueUsd: 7_000n * USD, liabilityUsd: 7_000n * USD });
+    expect(s.liabilityUsd).toBe(7_000n * USD);
+    expect(risk.maxOrderQuantity(TRADER, SOL_USDC, Side.Buy, 150n * USD, OrderFlag.AutoBorrow)).toEqual(h.risk.maxOrderQuantity(TRADER, SOL_USDC, Side.Buy, 150n * USD, OrderFlag.AutoBorrow));
+    expect(risk.maxBorrowQuantity(TRADER, USDC)).toEqual(h.risk.maxBorrowQuantity(TRADER, USDC));
+    risk.validateInternalState();
+    expect(restored.stateHash()).toBe(h.engine.stateHash());
+  });
+});

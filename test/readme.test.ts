@@ -229,7 +229,7 @@ describe("README walkthroughs run exactly as printed (extracted from README.md)"
   const sections = readmeWalkthroughs(README);
 
   it("the extractor finds every walkthrough and its lines, in order", () => {
-    expect(sections.map((s) => s.title)).toEqual(["A first trade from the terminal", "Accounts, margin and fees", "Borrowing and lending", "Replaying and checking"]);
+    expect(sections.map((s) => s.title)).toEqual(["A first trade from the terminal", "Accounts, margin and fees", "Borrowing and lending", "Replaying and checking", "Restart, snapshots and the journal"]);
     expect(sections[1]!.steps[0]!.text).toBe("keys create 3 --permissions read,trade,withdraw");
     expect(readmeWalkthroughs("## K\n```sh\nnpx crossbook keys create 1   # a key\nnpm test\n```\n")).toEqual([
       { title: "K", steps: [{ text: "keys create 1", args: ["keys", "create", "1"], comment: "a key" }], json: [] },

@@ -1,13 +1,14 @@
 // Crash recovery: the server process is killed with SIGKILL while a client is sending; after a restart every
 // acknowledged command is in the recovered state, and the live state hash equals a single-threaded replay of the
-// journal (X4, DESIGN rule 6). Also: SIGTERM drains, flushes and exits 0.
+// journal (X4, DESIGN rule 6) — with snapshots off, and on (X7: restart from the newest snapshot + journal tail).
+// Also: SIGTERM drains, flushes and exits 0.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import type { KeyObject } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { journalBatches } from "../engine/journal/index.ts";
+import { listSegments, listSnapshots, segmentBatches, SNAPSHOT_DIR } from "../engine/journal/index.ts";
 import { CommandKind } from "../engine/model/index.ts";
 import { operatorKeyPath, readPrivateKeyFile } from "../gateway/auth/keys.ts";
 import { CrossbookClient, type CloseInfo } from "../gateway/client/ws-client.ts";
@@ -21,15 +22,16 @@ afterEach(() => {
 });
 
 /** Starts `crossbook start` on a free port; resolves with the process and its port once it listens. */
-function startServerProcess(dataDir: string): Promise<{ child: ChildProcess; port: number; log: () => string }> {
-  const child = spawn(process.execPath, [BIN, "start", "--port", "0", "--data", dataDir, "--tick-ms", "0"], {
+function startServerProcess(dataDir: string, extra: readonly string[] = []): Promise<{ child: ChildProcess; port: number; log: () => string }> {
+  const child = spawn(process.execPath, [BIN, "start", "--port", "0", "--data", dataDir, "--tick-ms", "0", ...extra], {
     env: process.env,
     stdio: ["ignore", "pipe", "pipe"],
   });
   children.push(child);
   let out = "";
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 30_000);
+    // Generous: on a loaded machine the restart replays tens of thousands of journal records before it listens.
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 120_000);
     const onData = (chunk: Buffer): void => {
       out += chunk.toString();
       const m = /listening on ws:\/\/127\.0\.0\.1:(\d+)/.exec(out);
@@ -71,59 +73,68 @@ function replayHash(dataDir: string): string {
 }
 
 describe("crash recovery", () => {
-  it("X4: SIGKILL while a client is sending: every acknowledged deposit survives, and the live hash equals a single-threaded journal replay", async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), "crossbook-recovery-"));
-    const first = await startServerProcess(dataDir);
-    const url = `ws://127.0.0.1:${first.port}`;
-    const client = await CrossbookClient.connect(url, { key: operatorKey(dataDir) });
-    // Two traders with funds, so orders rest and trade while deposits stream in (each logs in with its user's key).
-    const traders = [
-      await CrossbookClient.connect(url, { key: await registerKey(client, 1) }),
-      await CrossbookClient.connect(url, { key: await registerKey(client, 2) }),
-    ];
-    await client.request({ type: "Deposit", account: 16, asset: 0, amount: "1000000" }, 50);
-    await client.request({ type: "Deposit", account: 32, asset: 2, amount: "100" }, 50);
-    const acked = new Map<bigint, number>(); // clientSeq → account whose deposit was acknowledged
-    const sentDeposits = new Map<bigint, number>();
-    const ackedOrders = new Set<bigint>();
-    client.onEvent((e) => {
-      if (e.type === "CommandAccepted" && sentDeposits.has(e.clientSeq)) acked.set(e.clientSeq, sentDeposits.get(e.clientSeq)!);
-    });
-    for (const t of traders) t.onEvent((e) => {
-      if (e.type === "OrderAccepted") ackedOrders.add(e.clientSeq);
-    });
-    // Stream: each deposit goes to its own account (user 100 + i), 1 USDC + i units, so each is checkable alone.
-    let killed = false;
-    const sending = (async () => {
-      for (let i = 0; i < 20_000 && !killed; i++) {
-        const account = (100 + i) * 16;
-        const seq = client.send({ type: "Deposit", account, asset: 0, amount: `1.${String(i).padStart(6, "0")}` });
-        sentDeposits.set(seq, account);
-        traders[i % 2]!.send({ type: "LimitOrder", account: i % 2 === 0 ? 16 : 32, market: 0, side: i % 2 === 0 ? "Buy" : "Sell", price: String(60000 + (i % 7) - 3), quantity: "0.001" });
-        if (i % 50 === 49) await new Promise((r) => setImmediate(r));
-      }
-    })();
-    while (acked.size < 2000) await new Promise((r) => setTimeout(r, 5));
-    first.child.kill("SIGKILL");
-    killed = true;
-    await exitOf(first.child);
-    await sending;
-    await client.close().catch(() => {});
-    for (const t of traders) await t.close().catch(() => {});
-    const ackedCount = acked.size;
-    expect(ackedCount).toBeGreaterThanOrEqual(2000);
+  for (const snapshots of [false, true]) {
+    // With snapshots on, the server writes one every 1,000 commands (checked each second) while the client sends, so
+    // the kill can land during a snapshot write and the restart loads the newest snapshot plus the journal after it.
+    const extra = snapshots ? ["--snapshot-every-commands", "1000"] : ["--snapshot-every-commands", "0", "--snapshot-every-minutes", "0"];
+    it(`X4${snapshots ? "/X7" : ""}: SIGKILL while a client is sending${snapshots ? " (snapshots on)" : ""}: every acknowledged deposit survives, and the live hash equals a single-threaded journal replay`, async () => {
+      const dataDir = mkdtempSync(join(tmpdir(), "crossbook-recovery-"));
+      const first = await startServerProcess(dataDir, extra);
+      const url = `ws://127.0.0.1:${first.port}`;
+      const client = await CrossbookClient.connect(url, { key: operatorKey(dataDir) });
+      // Two traders with funds, so orders rest and trade while deposits stream in (each logs in with its user's key).
+      const traders = [
+        await CrossbookClient.connect(url, { key: await registerKey(client, 1) }),
+        await CrossbookClient.connect(url, { key: await registerKey(client, 2) }),
+      ];
+      await client.request({ type: "Deposit", account: 16, asset: 0, amount: "1000000" }, 50);
+      await client.request({ type: "Deposit", account: 32, asset: 2, amount: "100" }, 50);
+      const acked = new Map<bigint, number>(); // clientSeq → account whose deposit was acknowledged
+      const sentDeposits = new Map<bigint, number>();
+      const ackedOrders = new Set<bigint>();
+      client.onEvent((e) => {
+        if (e.type === "CommandAccepted" && sentDeposits.has(e.clientSeq)) acked.set(e.clientSeq, sentDeposits.get(e.clientSeq)!);
+      });
+      for (const t of traders) t.onEvent((e) => {
+        if (e.type === "OrderAccepted") ackedOrders.add(e.clientSeq);
+      });
+      // Stream: each deposit goes to its own account (user 100 + i), 1 USDC + i units, so each is checkable alone.
+      let killed = false;
+      const sending = (async () => {
+        for (let i = 0; i < 20_000 && !killed; i++) {
+          const account = (100 + i) * 16;
+          const seq = client.send({ type: "Deposit", account, asset: 0, amount: `1.${String(i).padStart(6, "0")}` });
+          sentDeposits.set(seq, account);
+          traders[i % 2]!.send({ type: "LimitOrder", account: i % 2 === 0 ? 16 : 32, market: 0, side: i % 2 === 0 ? "Buy" : "Sell", price: String(60000 + (i % 7) - 3), quantity: "0.001" });
+          if (i % 50 === 49) await new Promise((r) => setImmediate(r));
+        }
+      })();
+      while (acked.size < 2000) await new Promise((r) => setTimeout(r, 5));
+      // With snapshots on, kill only once one is on disk (the schedule is checked once a second).
+      while (snapshots && listSnapshots(join(dataDir, SNAPSHOT_DIR)).length === 0) await new Promise((r) => setTimeout(r, 5));
+      first.child.kill("SIGKILL");
+      killed = true;
+      await exitOf(first.child);
+      await sending;
+      await client.close().catch(() => {});
+      for (const t of traders) await t.close().catch(() => {});
+      const ackedCount = acked.size;
+      expect(ackedCount).toBeGreaterThanOrEqual(2000);
 
-    const second = await startServerProcess(dataDir);
-    for (const [clientSeq, account] of acked) {
-      const i = account / 16 - 100;
-      expect(await usdcOf(second.port, account, dataDir), `acknowledged deposit #${clientSeq} to ${account}`).toBe(`1.${String(i).padStart(6, "0")}`.replace(/0+$/, "").replace(/\.$/, ""));
-    }
-    const hash = await liveHash(second.port, dataDir);
-    second.child.kill("SIGTERM");
-    expect(await exitOf(second.child)).toEqual({ code: 0, signal: null });
-    expect(replayHash(dataDir)).toBe(hash);
-    expect(ackedOrders.size).toBeGreaterThan(0);
-  }, 120_000);
+      const second = await startServerProcess(dataDir, extra);
+      if (snapshots) expect(second.log()).toMatch(/recovered snapshot \d+ \+ \d+ commands/);
+      else expect(second.log()).not.toContain("snapshot");
+      for (const [clientSeq, account] of acked) {
+        const i = account / 16 - 100;
+        expect(await usdcOf(second.port, account, dataDir), `acknowledged deposit #${clientSeq} to ${account}`).toBe(`1.${String(i).padStart(6, "0")}`.replace(/0+$/, "").replace(/\.$/, ""));
+      }
+      const hash = await liveHash(second.port, dataDir);
+      second.child.kill("SIGTERM");
+      expect(await exitOf(second.child)).toEqual({ code: 0, signal: null });
+      expect(replayHash(dataDir)).toBe(hash);
+      expect(ackedOrders.size).toBeGreaterThan(0);
+    }, 300_000);
+  }
 
   it("X4: SIGTERM drains in-flight commands, flushes the journal and exits 0; a restart reaches the same state", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "crossbook-sigterm-"));
@@ -140,7 +151,7 @@ describe("crash recovery", () => {
     expect(await liveHash(second.port, dataDir)).toBe(hash);
     second.child.kill("SIGINT");
     expect(await exitOf(second.child)).toEqual({ code: 0, signal: null });
-  }, 60_000);
+  }, 180_000);
 
   it("X4: X5: SIGTERM under load loses no acknowledgement: every acknowledged deposit is journaled, every journaled one was acknowledged, later ones get ShuttingDown, clients get a 1001 close frame, exit 0", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "crossbook-sigterm-load-"));
@@ -180,7 +191,7 @@ describe("crash recovery", () => {
     expect(close).toEqual({ code: 1001, reason: "server shutting down" });
     expect(first.log()).not.toContain("FATAL");
     const journaled = new Set<number>();
-    for (const b of journalBatches(join(dataDir, "journal.bin"), null)) {
+    for (const b of segmentBatches(listSegments(dataDir), { configDigestHex: null })) {
       for (let i = 0; i < b.count; i++) if (b.commands[i]!.kind === CommandKind.Deposit) journaled.add(b.commands[i]!.account);
     }
     expect(acked.size).toBeGreaterThanOrEqual(1000);

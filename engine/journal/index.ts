@@ -1,2 +1,40 @@
-// Public face of the journal: append-only command log with group commit, and its recovery reader.
-export { BatchEncoder, JournalError, JournalWriter, journalBatches, readJournal, JOURNAL_VERSION, type JournalBatch, type RecoveredJournal } from "./journal.ts";
+// Public face of the journal: append-only command log in segments with group commit, its recovery reader, and
+// snapshot files.
+export {
+  BatchEncoder,
+  emptySummary,
+  JournalCorruptError,
+  JournalError,
+  JournalWriter,
+  journalBatches,
+  listSegments,
+  migrateLegacyJournal,
+  readJournal,
+  segmentBatches,
+  segmentFileName,
+  JOURNAL_ARCHIVE_DIR,
+  JOURNAL_FILE_MODE,
+  JOURNAL_QUARANTINE_DIR,
+  JOURNAL_SEGMENT_BYTES_DEFAULT,
+  JOURNAL_SEGMENT_DIR,
+  JOURNAL_VERSION,
+  LEGACY_JOURNAL_FILE,
+  type JournalBatch,
+  type JournalCorruption,
+  type JournalReadOptions,
+  type JournalSegment,
+  type JournalSummary,
+} from "./journal.ts";
+export {
+  listSnapshots,
+  pruneSnapshots,
+  readSnapshot,
+  snapshotFileName,
+  validSnapshots,
+  writeSnapshot,
+  SNAPSHOT_DIR,
+  SNAPSHOT_FORMAT_VERSION,
+  type SnapshotExpectation,
+  type SnapshotFile,
+  type SnapshotMeta,
+} from "./snapshots.ts";

@@ -6,11 +6,37 @@
 //   batch: 32-byte header { u32 magic 0xCB0BA7C4, u32 count, f64 batchNumber, f64 firstSeq, u32 crc32(payload), u32 0 }
 //          then count × COMMAND_RECORD_BYTES command records (engine/pipeline/record-codec.ts layout)
 // A batch is durable once its bytes are written and fdatasync returned (group commit: one sync per batch).
-// Recovery reads batches until the first torn or corrupt one and truncates the file there: a batch that was not
-// fully synced was never acknowledged (X4, DESIGN rule 6).
-import { closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync } from "node:fs";
+//
+// Segments (X7): the journal is a directory of files `journal-<first sequence number, 16 digits>.bin`, each with the
+// file header above; the writer starts a new segment once the current one holds segmentBytes (at a group boundary,
+// so a batch never spans two files). Segments a snapshot fully covers may be moved to an archive directory
+// (`crossbook journal-archive`); a whole history is the archived segments followed by the live ones. A journal from
+// before segments (one `journal.bin` in the data dir) is read as the segment that starts at sequence 1, and the
+// server moves it into the segment directory on its next start (migrateLegacyJournal).
+//
+// Torn tail versus corruption (X4, X5): a crash can only leave the last group write incomplete, so what may be cut
+// silently is a bad stretch at the very end of the last segment with no valid batch after it. A batch that fails
+// its checks (magic, size, CRC, sequence) and is followed by valid batches — in the same segment or in later ones —
+// is corruption of acknowledged data: reading stops with a JournalCorruptError naming the file, the byte offset and
+// the records after it. The only way past it is an explicit truncateAtCorruption, which keeps exactly the batches
+// before the offset and moves the rest (the tail bytes and any later segments) to a quarantine directory.
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  fstatSync,
+  fsyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
-import { dirname } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { crc32 } from "node:zlib";
 import { CommandRecord } from "../model/index.ts";
 import { COMMAND_RECORD_BYTES, readCommand, viewsOf, writeCommand, type RecordViews } from "../pipeline/record-codec.ts";
@@ -23,6 +49,49 @@ const BATCH_HEADER_BYTES = 32;
 
 export class JournalError extends Error {
   override name = "JournalError";
+}
+
+/** Journal files (and snapshots) are readable and writable by their owner only. */
+export const JOURNAL_FILE_MODE = 0o600;
+/** A journal from before segments: one file in the data directory, read as the segment starting at sequence 1. */
+export const LEGACY_JOURNAL_FILE = "journal.bin";
+/** Live segments, under the data directory. */
+export const JOURNAL_SEGMENT_DIR = "journal";
+/** Where `crossbook journal-archive` moves covered segments by default, under the data directory. */
+export const JOURNAL_ARCHIVE_DIR = "journal-archive";
+/** Where truncateAtCorruption moves what it cuts, under the data directory. */
+export const JOURNAL_QUARANTINE_DIR = "journal-quarantine";
+/**
+ * Default segment size: 64 MiB is ~520,000 commands, a few seconds of full load. Small enough that archiving frees
+ * space in steps that matter and a scan for corruption reads little; large enough that rolling over (one file
+ * create and two fsyncs) happens rarely.
+ */
+export const JOURNAL_SEGMENT_BYTES_DEFAULT = 64 * 1024 * 1024;
+/** A batch header whose count exceeds this is garbage (the sequencer writes at most 1,024; old journals 4,096). */
+const BATCH_COUNT_MAX = 1 << 16;
+const SEGMENT_NAME = /^journal-(\d{16})\.bin$/;
+
+export function segmentFileName(firstSeq: number): string {
+  return `journal-${String(firstSeq).padStart(16, "0")}.bin`;
+}
+
+/** Thrown when a bad batch is followed by valid ones: acknowledged data is damaged, not a torn tail. */
+export class JournalCorruptError extends JournalError {
+  override name = "JournalCorruptError";
+  constructor(
+    readonly file: string,
+    readonly offset: number,
+    readonly reason: string,
+    readonly recordsAfter: number,
+    readonly batchesAfter: number,
+  ) {
+    super(
+      `journal corrupt: ${file} at byte ${offset} (${reason}), followed by ${recordsAfter} valid records in ` +
+        `${batchesAfter} batches — this is not a torn tail, refusing to start. Check it with \`crossbook journal-verify\`; ` +
+        `restore the journal from a copy, or start with --truncate-at-corruption to keep only the records before byte ` +
+        `${offset} (what follows is moved to ${JOURNAL_QUARANTINE_DIR}/).`,
+    );
+  }
 }
 
 function fileHeader(configDigestHex: string): Uint8Array {
@@ -85,16 +154,249 @@ export class BatchEncoder {
   }
 }
 
-export interface RecoveredJournal {
-  /** Batches fully on disk, in order. */
-  readonly batches: number;
-  readonly commands: number;
+
+/** One journal file: a live segment, an archived one, or the legacy journal.bin (firstSeq 1). */
+export interface JournalSegment {
+  readonly path: string;
+  /** First sequence number it holds (from its name); 0 = unknown (a lone file read by readJournal). */
+  readonly firstSeq: number;
+  readonly archived: boolean;
+}
+
+function segmentsIn(dir: string, archived: boolean): JournalSegment[] {
+  if (!existsSync(dir)) return [];
+  const out: JournalSegment[] = [];
+  for (const name of readdirSync(dir)) {
+    const m = SEGMENT_NAME.exec(name);
+    if (m !== null) out.push({ path: join(dir, name), firstSeq: Number(m[1]), archived });
+  }
+  return out;
+}
+
+/**
+ * The journal's files in sequence order: archived segments (when `archiveDir` is given), the legacy journal.bin, then
+ * the live segments. A segment present both archived and live (a move interrupted after its copy) is read live.
+ */
+export function listSegments(dataDir: string, archiveDir: string | null = null): JournalSegment[] {
+  const live = segmentsIn(join(dataDir, JOURNAL_SEGMENT_DIR), false);
+  const legacy = join(dataDir, LEGACY_JOURNAL_FILE);
+  if (existsSync(legacy) && !live.some((s) => s.firstSeq === 1)) live.push({ path: legacy, firstSeq: 1, archived: false });
+  const liveFirst = new Set(live.map((s) => s.firstSeq));
+  const archived = archiveDir === null ? [] : segmentsIn(archiveDir, true).filter((s) => !liveFirst.has(s.firstSeq));
+  return [...archived, ...live].sort((a, b) => a.firstSeq - b.firstSeq);
+}
+
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Moves a pre-segment `journal.bin` into the segment directory as the segment starting at sequence 1 (one rename;
+ * both directories fsynced). Returns true when it moved one.
+ */
+export function migrateLegacyJournal(dataDir: string): boolean {
+  const legacy = join(dataDir, LEGACY_JOURNAL_FILE);
+  if (!existsSync(legacy)) return false;
+  const dir = join(dataDir, JOURNAL_SEGMENT_DIR);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const target = join(dir, segmentFileName(1));
+  if (existsSync(target)) throw new JournalError(`both ${legacy} and ${target} exist: remove the one that is not the journal`);
+  renameSync(legacy, target);
+  fsyncDir(dir);
+  fsyncDir(dataDir);
+  return true;
+}
+
+/** Where a corruption was found, and what follows it. */
+export interface JournalCorruption {
+  readonly file: string;
+  readonly offset: number;
+  readonly reason: string;
+  readonly recordsAfter: number;
+  readonly batchesAfter: number;
+  /** truncateAtCorruption: the journal was cut there and the rest moved to this directory. */
+  readonly quarantinedTo: string | null;
+}
+
+export interface JournalSummary {
+  segments: number;
+  batches: number;
+  commands: number;
+  /** Commands skipped because the snapshot covers them (fromSeq). */
+  skippedCommands: number;
   /** Highest sequence number journaled (0 if none). */
-  readonly lastSeq: number;
+  lastSeq: number;
   /** Number of the last complete batch (0 if none). */
-  readonly lastBatch: number;
-  /** Bytes cut off the end (a torn batch), 0 when the file was clean. */
-  readonly truncatedBytes: number;
+  lastBatch: number;
+  /** Bytes of a torn tail (cut when repairing), 0 when the journal ended cleanly. */
+  truncatedBytes: number;
+  corruption: JournalCorruption | null;
+}
+
+export function emptySummary(): JournalSummary {
+  return { segments: 0, batches: 0, commands: 0, skippedCommands: 0, lastSeq: 0, lastBatch: 0, truncatedBytes: 0, corruption: null };
+}
+
+export interface JournalReadOptions {
+  /** The config digest every segment must carry; null = accept any (tools that only inspect). */
+  readonly configDigestHex: string | null;
+  /** Cut a torn tail of the last segment (the server's start). */
+  readonly repair?: boolean;
+  /** Batches up to fromSeq - 1 are covered by a snapshot: skipped unread (fromSeq must start a batch). */
+  readonly fromSeq?: number;
+  /** Expected number of the batch before the first one read (with fromSeq: the snapshot's batch). */
+  readonly afterBatch?: number;
+  /** Cut at a corruption instead of refusing, moving the rest into this directory. */
+  readonly quarantineDir?: string | null;
+  /** Report a corruption in `summary.corruption` and end, instead of throwing (journal-verify). */
+  readonly reportCorruption?: boolean;
+}
+
+/** A batch header's fields and whether the batch at an offset is sound. */
+interface BatchProbe {
+  count: number;
+  batchNumber: number;
+  firstSeq: number;
+  reason: string;
+}
+
+/** Reads one segment file batch by batch: the header checks, the batch checks and the scan past a bad batch. */
+class SegmentReader {
+  readonly size: number;
+  private readonly header = new Uint8Array(BATCH_HEADER_BYTES);
+  private readonly hdv = new DataView(this.header.buffer);
+  payload = new ArrayBuffer(1024 * COMMAND_RECORD_BYTES);
+  views: RecordViews = viewsOf(this.payload);
+
+  constructor(
+    readonly fd: number,
+    readonly path: string,
+  ) {
+    this.size = fstatSync(fd).size;
+  }
+
+  /** Checks the file header; throws on a file that is not a journal of this configuration. */
+  checkFileHeader(configDigestHex: string | null): void {
+    const header = new Uint8Array(FILE_HEADER_BYTES);
+    readSync(this.fd, header, 0, FILE_HEADER_BYTES, 0);
+    const magic = String.fromCharCode(...header.subarray(0, 8));
+    if (magic !== FILE_MAGIC) throw new JournalError(`${this.path} is not a crossbook journal (bad magic)`);
+    const hdv = new DataView(header.buffer);
+    const version = hdv.getUint32(8, true);
+    if (version !== JOURNAL_VERSION) throw new JournalError(`${this.path}: journal version ${version}, expected ${JOURNAL_VERSION}`);
+    if (hdv.getUint32(12, true) !== COMMAND_RECORD_BYTES) throw new JournalError(`${this.path}: record size mismatch`);
+    const digest = Buffer.from(header.subarray(16, 48)).toString("hex");
+    if (configDigestHex !== null && digest !== configDigestHex.padEnd(64, "0").slice(0, 64)) {
+      throw new JournalError(`${this.path} was written with another configuration (digest ${digest.slice(0, 12)}…); use the same --config`);
+    }
+  }
+
+  /**
+   * Probes the batch at `pos`: fills `p` and returns its end offset, or -1 with `p.reason` set. With `readPayload`
+   * the payload is read into `this.payload` and its CRC checked; without, only the header is (a covered batch).
+   */
+  probe(pos: number, p: BatchProbe, readPayload: boolean): number {
+    if (pos + BATCH_HEADER_BYTES > this.size) return this.bad(p, "incomplete batch header");
+    readSync(this.fd, this.header, 0, BATCH_HEADER_BYTES, pos);
+    if (this.hdv.getUint32(0, true) !== BATCH_MAGIC) return this.bad(p, "bad batch magic");
+    p.count = this.hdv.getUint32(4, true);
+    p.batchNumber = this.hdv.getFloat64(8, true);
+    p.firstSeq = this.hdv.getFloat64(16, true);
+    if (p.count === 0 || p.count > BATCH_COUNT_MAX) return this.bad(p, `bad batch size ${p.count}`);
+    const payloadBytes = p.count * COMMAND_RECORD_BYTES;
+    const end = pos + BATCH_HEADER_BYTES + payloadBytes;
+    if (end > this.size) return this.bad(p, "incomplete batch");
+    if (!readPayload) return end;
+    if (payloadBytes > this.payload.byteLength) {
+      this.payload = new ArrayBuffer(payloadBytes);
+      this.views = viewsOf(this.payload);
+    }
+    const bytes = new Uint8Array(this.payload, 0, payloadBytes);
+    readSync(this.fd, bytes, 0, payloadBytes, pos + BATCH_HEADER_BYTES);
+    if (crc32(bytes) !== this.hdv.getUint32(24, true)) return this.bad(p, "checksum mismatch");
+    return end;
+  }
+
+  private bad(p: BatchProbe, reason: string): number {
+    p.reason = reason;
+    return -1;
+  }
+
+  /**
+   * Valid batches after a bad one at `pos`: every offset past it that holds a batch magic is probed (header, size,
+   * CRC); from each valid batch the scan continues at its end. Returns the batches and records found.
+   */
+  validAfter(pos: number): { batches: number; records: number } {
+    const found = { batches: 0, records: 0 };
+    if (pos + 1 >= this.size) return found;
+    const rest = Buffer.alloc(this.size - pos - 1);
+    readSync(this.fd, rest, 0, rest.length, pos + 1);
+    const magic = Buffer.alloc(4);
+    magic.writeUInt32LE(BATCH_MAGIC, 0);
+    const p: BatchProbe = { count: 0, batchNumber: 0, firstSeq: 0, reason: "" };
+    let at = rest.indexOf(magic, 0);
+    while (at >= 0) {
+      const end = this.probe(pos + 1 + at, p, true);
+      if (end >= 0) {
+        found.batches++;
+        found.records += p.count;
+        at = rest.indexOf(magic, end - pos - 1);
+      } else {
+        at = rest.indexOf(magic, at + 1);
+      }
+    }
+    return found;
+  }
+}
+
+/** Counts the valid batches and records of whole segments (what follows a corruption in earlier ones). */
+function countSegments(segments: readonly JournalSegment[]): { batches: number; records: number } {
+  const total = { batches: 0, records: 0 };
+  for (const s of segments) {
+    const fd = openSync(s.path, "r");
+    try {
+      const r = new SegmentReader(fd, s.path);
+      const found = r.validAfter(FILE_HEADER_BYTES - 1);
+      total.batches += found.batches;
+      total.records += found.records;
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return total;
+}
+
+/**
+ * Cuts the journal at a corruption: the bytes from `offset` on and every later segment go to `quarantineDir`
+ * (copied, then fsynced, before anything is cut), then the segment is truncated at `offset`.
+ */
+function quarantineFrom(fd: number, segment: JournalSegment, offset: number, size: number, later: readonly JournalSegment[], quarantineDir: string): void {
+  mkdirSync(quarantineDir, { recursive: true, mode: 0o700 });
+  const tail = Buffer.alloc(size - offset);
+  readSync(fd, tail, 0, tail.length, offset);
+  const out = openSync(join(quarantineDir, `${basename(segment.path)}.from-${offset}`), "w", JOURNAL_FILE_MODE);
+  try {
+    writeSync(out, tail);
+    fsyncSync(out);
+  } finally {
+    closeSync(out);
+  }
+  for (const s of later) {
+    copyFileSync(s.path, join(quarantineDir, basename(s.path)));
+    const copy = openSync(join(quarantineDir, basename(s.path)), "r");
+    fsyncSync(copy);
+    closeSync(copy);
+  }
+  fsyncDir(quarantineDir);
+  ftruncateSync(fd, offset);
+  fsyncSync(fd);
+  for (const s of later) unlinkSync(s.path);
+  fsyncDir(dirname(segment.path));
 }
 
 export interface JournalBatch {
@@ -105,79 +407,188 @@ export interface JournalBatch {
 }
 
 /**
- * Yields every complete batch of a journal file in order. With `repair`, a torn or corrupt tail is truncated away
- * once iteration ends. The summary is written into `summary` as iteration proceeds.
+ * Yields every batch of the journal's segments in order, checking each batch (magic, size, CRC) and that batch
+ * numbers and sequence numbers run on without a gap across segments. See the file comment for what a torn tail is;
+ * `summary` is filled as iteration proceeds.
  */
+export function* segmentBatches(
+  segments: readonly JournalSegment[],
+  opts: JournalReadOptions,
+  summary: JournalSummary = emptySummary(),
+): Generator<JournalBatch, void, void> {
+  const fromSeq = opts.fromSeq ?? 0;
+  // Segments the snapshot covers entirely (the next one starts at or before fromSeq) are not opened.
+  let first = 0;
+  while (first + 1 < segments.length && segments[first + 1]!.firstSeq > 0 && segments[first + 1]!.firstSeq <= fromSeq) first++;
+  if (fromSeq > 1 && segments.length > 0 && segments[first]!.firstSeq > fromSeq) {
+    throw new JournalError(`the journal starts at sequence ${segments[first]!.firstSeq}, after ${fromSeq}: segments are missing (archived? pass the archive directory)`);
+  }
+  if (fromSeq <= 1 && segments.length > 0 && segments[0]!.firstSeq > 1) {
+    throw new JournalError(`the live journal starts at sequence ${segments[0]!.firstSeq}: earlier segments were archived; read them with --from-genesis (and --archive DIR if not in the default place)`);
+  }
+  const records: CommandRecord[] = [];
+  const batch = { commands: records, count: 0, batchNumber: 0 };
+  const state: ReadState = { lastSeq: 0, lastBatch: 0, started: false, reached: fromSeq <= 1 };
+  for (let i = first; i < segments.length; i++) {
+    const segment = segments[i]!;
+    const isLast = i === segments.length - 1;
+    const writable = opts.repair === true || (opts.quarantineDir ?? null) !== null;
+    const fd = openSync(segment.path, writable ? "r+" : "r");
+    try {
+      summary.segments++;
+      const reader = new SegmentReader(fd, segment.path);
+      if (reader.size < FILE_HEADER_BYTES) {
+        // Only a segment created by a roll that crashed before its header was synced: it holds no batch.
+        if (!isLast) throw new JournalCorruptError(segment.path, 0, "segment shorter than its header", countSegments(segments.slice(i + 1)).records, 0);
+        summary.truncatedBytes = reader.size;
+        if (opts.repair === true) ftruncateSync(fd, 0);
+        return;
+      }
+      reader.checkFileHeader(opts.configDigestHex);
+      const end = yield* readSegment(reader, segment, segments.slice(i + 1), opts, summary, state, records, batch);
+      if (end) break;
+    } finally {
+      closeSync(fd);
+    }
+  }
+  // The journal may end before the snapshot's sequence number: read-only queries are sequenced (a snapshot can
+  // come after some) but never journaled (X5). What it must not have is a batch straddling the snapshot (above).
+}
+
+interface ReadState {
+  lastSeq: number;
+  lastBatch: number;
+  /** A batch has been seen (the next must follow it). */
+  started: boolean;
+  /** The first batch after fromSeq has been checked against the snapshot. */
+  reached: boolean;
+}
+
+/**
+ * The batches of one segment. Returns true when reading must stop here (a torn tail was found, or the journal was
+ * cut at a corruption); throws JournalCorruptError on a corruption it may not cut.
+ */
+function* readSegment(
+  reader: SegmentReader,
+  segment: JournalSegment,
+  later: readonly JournalSegment[],
+  opts: JournalReadOptions,
+  summary: JournalSummary,
+  state: ReadState,
+  records: CommandRecord[],
+  batch: { commands: CommandRecord[]; count: number; batchNumber: number },
+): Generator<JournalBatch, boolean, void> {
+  const fromSeq = opts.fromSeq ?? 0;
+  const p: BatchProbe = { count: 0, batchNumber: 0, firstSeq: 0, reason: "" };
+  let pos = FILE_HEADER_BYTES;
+  while (pos < reader.size) {
+    const covered = fromSeq > 0 && pos + BATCH_HEADER_BYTES <= reader.size && peekLastSeq(reader, pos, p) < fromSeq;
+    let end = reader.probe(pos, p, !covered);
+    if (end >= 0 && !continues(segment, state, p, pos === FILE_HEADER_BYTES)) end = -1;
+    if (end < 0) return stopAt(reader, segment, later, pos, p.reason, opts, summary);
+    state.started = true;
+    state.lastBatch = p.batchNumber;
+    if (covered) {
+      state.lastSeq = p.firstSeq + p.count - 1;
+      summary.skippedCommands += p.count;
+      pos = end;
+      continue;
+    }
+    if (!state.reached) checkFollowsSnapshot(segment, p, fromSeq, opts.afterBatch ?? 0);
+    state.reached = true;
+    while (records.length < p.count) records.push(new CommandRecord());
+    for (let k = 0; k < p.count; k++) readCommand(reader.views, k * COMMAND_RECORD_BYTES, records[k]!);
+    state.lastSeq = records[p.count - 1]!.seq;
+    batch.count = p.count;
+    batch.batchNumber = p.batchNumber;
+    summary.batches++;
+    summary.commands += p.count;
+    summary.lastSeq = state.lastSeq;
+    summary.lastBatch = p.batchNumber;
+    pos = end;
+    yield batch;
+  }
+  if (summary.lastSeq < state.lastSeq) summary.lastSeq = state.lastSeq;
+  if (summary.lastBatch < state.lastBatch) summary.lastBatch = state.lastBatch;
+  return false;
+}
+
+/**
+ * The first batch after a snapshot must start after it, with no batch straddling it: at or after its next sequence
+ * number, after its batch (not necessarily the next ones: read-only queries are sequenced but not journaled).
+ */
+function checkFollowsSnapshot(segment: JournalSegment, p: BatchProbe, fromSeq: number, afterBatch: number): void {
+  if (p.firstSeq < fromSeq || (afterBatch > 0 && p.batchNumber <= afterBatch)) {
+    throw new JournalError(
+      `${segment.path}: batch ${p.batchNumber} from sequence ${p.firstSeq} does not follow the snapshot ` +
+        `(batch ${afterBatch}, sequence ${fromSeq - 1}): the snapshot does not belong to this journal`,
+    );
+  }
+}
+
+/** The last sequence number of the batch at `pos` from its header alone (Infinity when the header is unreadable). */
+function peekLastSeq(reader: SegmentReader, pos: number, p: BatchProbe): number {
+  return reader.probe(pos, p, false) < 0 ? Infinity : p.firstSeq + p.count - 1;
+}
+
+/** Whether a sound batch follows the one before it (rising numbers; a segment's first batch matches its name). */
+function continues(segment: JournalSegment, state: ReadState, p: BatchProbe, firstInSegment: boolean): boolean {
+  if (firstInSegment && segment.firstSeq > 0 && p.firstSeq !== segment.firstSeq) {
+    p.reason = `first batch starts at sequence ${p.firstSeq}, the segment's name says ${segment.firstSeq}`;
+    return false;
+  }
+  if (!state.started) return true;
+  // Rising, not consecutive: read-only queries are sequenced but never journaled (X5), so a batch of queries only
+  // leaves a gap in the batch numbers, and a query a gap in the sequence numbers.
+  if (p.batchNumber <= state.lastBatch || p.firstSeq <= state.lastSeq) {
+    p.reason = `batch ${p.batchNumber} from sequence ${p.firstSeq} does not follow batch ${state.lastBatch} ending at ${state.lastSeq}`;
+    return false;
+  }
+  return true;
+}
+
+/** A bad batch at `pos`: a torn tail (cut when repairing), a corruption cut into quarantine, or an error. */
+function stopAt(
+  reader: SegmentReader,
+  segment: JournalSegment,
+  later: readonly JournalSegment[],
+  pos: number,
+  reason: string,
+  opts: JournalReadOptions,
+  summary: JournalSummary,
+): boolean {
+  const inSegment = reader.validAfter(pos);
+  const inLater = countSegments(later);
+  const batchesAfter = inSegment.batches + inLater.batches;
+  const recordsAfter = inSegment.records + inLater.records;
+  if (batchesAfter === 0) {
+    // Nothing valid after it: the incomplete end of the last write (later segments, if any, hold no batch).
+    summary.truncatedBytes = reader.size - pos;
+    if (opts.repair === true || (opts.quarantineDir ?? null) !== null) {
+      ftruncateSync(reader.fd, pos);
+      for (const s of later) unlinkSync(s.path);
+    }
+    return true;
+  }
+  const quarantine = opts.quarantineDir ?? null;
+  summary.corruption = { file: segment.path, offset: pos, reason, recordsAfter, batchesAfter, quarantinedTo: quarantine };
+  if (quarantine !== null) {
+    quarantineFrom(reader.fd, segment, pos, reader.size, later, quarantine);
+    return true;
+  }
+  if (opts.reportCorruption === true) return true;
+  throw new JournalCorruptError(segment.path, pos, reason, recordsAfter, batchesAfter);
+}
+
+/** Yields every complete batch of one journal file (see segmentBatches); `repair` cuts a torn tail. */
 export function* journalBatches(
   path: string,
   configDigestHex: string | null,
   repair = false,
-  summary: { batches: number; commands: number; lastSeq: number; lastBatch: number; truncatedBytes: number } = {
-    batches: 0,
-    commands: 0,
-    lastSeq: 0,
-    lastBatch: 0,
-    truncatedBytes: 0,
-  },
+  summary: JournalSummary = emptySummary(),
 ): Generator<JournalBatch, void, void> {
   if (!existsSync(path)) return;
-  const fd = openSync(path, repair ? "r+" : "r");
-  try {
-    const size = fstatSync(fd).size;
-    if (size < FILE_HEADER_BYTES) {
-      if (repair) ftruncateSync(fd, 0);
-      summary.truncatedBytes = size;
-      return;
-    }
-    const header = new Uint8Array(FILE_HEADER_BYTES);
-    readSync(fd, header, 0, FILE_HEADER_BYTES, 0);
-    const magic = String.fromCharCode(...header.subarray(0, 8));
-    if (magic !== FILE_MAGIC) throw new JournalError(`${path} is not a crossbook journal (bad magic)`);
-    const hdv = new DataView(header.buffer);
-    const version = hdv.getUint32(8, true);
-    if (version !== JOURNAL_VERSION) throw new JournalError(`${path}: journal version ${version}, expected ${JOURNAL_VERSION}`);
-    if (hdv.getUint32(12, true) !== COMMAND_RECORD_BYTES) throw new JournalError(`${path}: record size mismatch`);
-    const digest = Buffer.from(header.subarray(16, 48)).toString("hex");
-    if (configDigestHex !== null && digest !== configDigestHex.padEnd(64, "0").slice(0, 64)) {
-      throw new JournalError(`${path} was written with another configuration (digest ${digest.slice(0, 12)}…); use the same --config`);
-    }
-    let pos = FILE_HEADER_BYTES;
-    const batchHeader = new Uint8Array(BATCH_HEADER_BYTES);
-    const bdv = new DataView(batchHeader.buffer);
-    let payload = new ArrayBuffer(1024 * COMMAND_RECORD_BYTES);
-    let views = viewsOf(payload);
-    const records: CommandRecord[] = [];
-    const batch = { commands: records, count: 0, batchNumber: 0 };
-    while (pos + BATCH_HEADER_BYTES <= size) {
-      readSync(fd, batchHeader, 0, BATCH_HEADER_BYTES, pos);
-      if (bdv.getUint32(0, true) !== BATCH_MAGIC) break;
-      const count = bdv.getUint32(4, true);
-      const batchNumber = bdv.getFloat64(8, true);
-      const payloadBytes = count * COMMAND_RECORD_BYTES;
-      if (count === 0 || pos + BATCH_HEADER_BYTES + payloadBytes > size) break;
-      if (payloadBytes > payload.byteLength) {
-        payload = new ArrayBuffer(payloadBytes);
-        views = viewsOf(payload);
-      }
-      const bytes = new Uint8Array(payload, 0, payloadBytes);
-      readSync(fd, bytes, 0, payloadBytes, pos + BATCH_HEADER_BYTES);
-      if (crc32(bytes) !== bdv.getUint32(24, true)) break;
-      while (records.length < count) records.push(new CommandRecord());
-      for (let i = 0; i < count; i++) readCommand(views, i * COMMAND_RECORD_BYTES, records[i]!);
-      batch.count = count;
-      batch.batchNumber = batchNumber;
-      pos += BATCH_HEADER_BYTES + payloadBytes;
-      summary.batches++;
-      summary.commands += count;
-      summary.lastSeq = records[count - 1]!.seq;
-      summary.lastBatch = batchNumber;
-      yield batch;
-    }
-    summary.truncatedBytes = size - pos;
-    if (repair && size > pos) ftruncateSync(fd, pos);
-  } finally {
-    closeSync(fd);
-  }
+  yield* segmentBatches([{ path, firstSeq: 0, archived: false }], { configDigestHex, repair }, summary);
 }
 
 /** Reads every complete batch of a journal file (see journalBatches), calling `onBatch` for each. */
@@ -186,36 +597,59 @@ export function readJournal(
   configDigestHex: string | null,
   onBatch: (cmds: readonly CommandRecord[], count: number, batchNumber: number) => void,
   repair = false,
-): RecoveredJournal {
-  const summary = { batches: 0, commands: 0, lastSeq: 0, lastBatch: 0, truncatedBytes: 0 };
+): JournalSummary {
+  const summary = emptySummary();
   for (const b of journalBatches(path, configDigestHex, repair, summary)) onBatch(b.commands, b.count, b.batchNumber);
   return summary;
 }
 
-/** Appends batches with one write + fdatasync each (the group commit), one at a time. */
+/** Creates a journal file with its header, synced, owner-only; `exclusive` refuses an existing file. */
+async function createJournalFile(path: string, configDigestHex: string, exclusive: boolean): Promise<FileHandle> {
+  const file = await open(path, exclusive ? "wx+" : "w+", JOURNAL_FILE_MODE);
+  const header = fileHeader(configDigestHex);
+  await file.write(header, 0, header.length, 0);
+  await file.datasync();
+  return file;
+}
+
+/**
+ * Appends batches with one write + fdatasync each (the group commit), one at a time. Opened on a segment directory
+ * it starts a new segment, named by the sequence number of the batch that opens it, once the current one holds
+ * segmentBytes.
+ */
 export class JournalWriter {
   private constructor(
-    private readonly file: FileHandle,
+    private file: FileHandle,
     private position: number,
+    private readonly segmentDir: string | null,
+    private readonly segmentBytes: number,
+    private readonly configDigestHex: string,
   ) {}
 
-  /** Opens (creating if needed) a journal whose torn tail has already been repaired by readJournal(repair). */
+  /** Opens (creating if needed) one journal file whose torn tail has already been repaired by readJournal(repair). */
   static async open(path: string, configDigestHex: string): Promise<JournalWriter> {
     mkdirSync(dirname(path), { recursive: true });
-    const fresh = !existsSync(path);
-    const file = await open(path, fresh ? "w+" : "r+");
-    let position = (await file.stat()).size;
-    if (position === 0) {
-      const header = fileHeader(configDigestHex);
-      await file.write(header, 0, header.length, 0);
-      await file.datasync();
-      position = header.length;
-    }
-    return new JournalWriter(file, position);
+    const { file, position } = await openForAppend(path, configDigestHex);
+    return new JournalWriter(file, position, null, Infinity, configDigestHex);
   }
 
-  /** Resolves when the batch is on disk (durable). Callers must not start another append before it resolves. */
+  /**
+   * Opens the last segment of `dir` for appending (its torn tail already repaired by segmentBatches), or creates the
+   * first one, named `nextSeq`, when the directory holds none.
+   */
+  static async openSegments(dir: string, configDigestHex: string, segmentBytes: number, nextSeq: number): Promise<JournalWriter> {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const existing = segmentsIn(dir, false).sort((a, b) => a.firstSeq - b.firstSeq);
+    const last = existing[existing.length - 1];
+    const path = last?.path ?? join(dir, segmentFileName(nextSeq));
+    const { file, position } = await openForAppend(path, configDigestHex);
+    if (last === undefined) fsyncDir(dir);
+    return new JournalWriter(file, position, dir, segmentBytes, configDigestHex);
+  }
+
+  /** Resolves when the frame is on disk (durable). Callers must not start another append before it resolves. */
   async append(frame: Uint8Array): Promise<void> {
+    if (this.segmentDir !== null && this.position >= this.segmentBytes) await this.roll(firstSeqOfFrame(frame));
     let written = 0;
     while (written < frame.length) {
       const { bytesWritten } = await this.file.write(frame, written, frame.length - written, this.position + written);
@@ -225,7 +659,38 @@ export class JournalWriter {
     this.position += frame.length;
   }
 
+  /** Closes the full segment and starts the next one at `firstSeq` (the file and its directory entry synced). */
+  private async roll(firstSeq: number): Promise<void> {
+    const dir = this.segmentDir!;
+    const next = await createJournalFile(join(dir, segmentFileName(firstSeq)), this.configDigestHex, true);
+    fsyncDir(dir);
+    await this.file.close();
+    this.file = next;
+    this.position = FILE_HEADER_BYTES;
+  }
+
   async close(): Promise<void> {
     await this.file.close();
   }
+}
+
+/** Opens a journal file at its end, writing the header into an empty (or header-torn) one; owner-only either way. */
+async function openForAppend(path: string, configDigestHex: string): Promise<{ file: FileHandle; position: number }> {
+  if (!existsSync(path)) return { file: await createJournalFile(path, configDigestHex, true), position: FILE_HEADER_BYTES };
+  const file = await open(path, "r+");
+  await file.chmod(JOURNAL_FILE_MODE);
+  let position = (await file.stat()).size;
+  if (position < FILE_HEADER_BYTES) {
+    await file.truncate(0);
+    const header = fileHeader(configDigestHex);
+    await file.write(header, 0, header.length, 0);
+    await file.datasync();
+    position = FILE_HEADER_BYTES;
+  }
+  return { file, position };
+}
+
+/** The sequence number of the first command of a journal frame (its first batch header). */
+function firstSeqOfFrame(frame: Uint8Array): number {
+  return new DataView(frame.buffer, frame.byteOffset, BATCH_HEADER_BYTES).getFloat64(16, true);
 }

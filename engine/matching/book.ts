@@ -160,8 +160,14 @@ export class Book {
     return this.orderCount < this.orderMax;
   }
 
-  private growOrders(): void {
-    const cap = Math.min(this.orderCap * 2, this.orderMax);
+  /** Grows order storage once to hold `orders` (at most orderMax) and indexes them: a restore that knows its count. */
+  reserveOrders(orders: number): void {
+    const cap = Math.min(orders, this.orderMax);
+    if (cap > this.orderCap) this.growOrders(cap);
+    this.ids.reserve(cap);
+  }
+
+  private growOrders(cap = Math.min(this.orderCap * 2, this.orderMax)): void {
     this.oId = growF64(this.oId, cap);
     this.oAccount = growU32(this.oAccount, cap);
     this.oClientId = growRefs(this.oClientId, cap);

@@ -81,10 +81,16 @@ export class IdMap {
     return true;
   }
 
-  private grow(): void {
+  /** Grows the table once so that `entries` fit without further growth (a restore that knows its count). */
+  reserve(entries: number): void {
+    let cap = this.keys.length;
+    while (cap < entries * 2) cap <<= 1;
+    if (cap > this.keys.length) this.grow(cap);
+  }
+
+  private grow(cap = this.keys.length * 2): void {
     const oldKeys = this.keys;
     const oldVals = this.vals;
-    const cap = oldKeys.length * 2;
     this.keys = new Float64Array(cap).fill(EMPTY);
     this.vals = new Int32Array(cap);
     this.mask = cap - 1;

@@ -1,5 +1,6 @@
 // Market-data output of the matching engine (O8): the sink interface, depth snapshot shapes and the 24 h ticker window.
 
+import type { SnapshotReader, SnapshotWriter } from "../model/index.ts";
 import { TICKER_BUCKET_MS, TICKER_WINDOW_BUCKETS } from "./limits.ts";
 
 /**
@@ -215,6 +216,56 @@ export class TickerWindow {
       quoteVolume: this.quoteVolume,
       tradeCount: this.tradeCount,
     };
+  }
+
+  /** X7: the window's whole state — totals, extremes and every bucket in use, by bucket index. */
+  writeSnapshot(w: SnapshotWriter): void {
+    w.int(this.nowMinute);
+    w.big(this.volume);
+    w.big(this.quoteVolume);
+    w.uint(this.tradeCount);
+    w.big(this.high);
+    w.big(this.low);
+    w.int(this.openMinute);
+    w.big(this.lastPrice);
+    let used = 0;
+    for (let b = 0; b < TICKER_WINDOW_BUCKETS; b++) if (this.bMinute[b] !== -1) used++;
+    w.uint(used);
+    for (let b = 0; b < TICKER_WINDOW_BUCKETS; b++) {
+      if (this.bMinute[b] === -1) continue;
+      w.uint(b);
+      w.int(this.bMinute[b]!);
+      w.big(this.bOpen[b]!);
+      w.big(this.bHigh[b]!);
+      w.big(this.bLow[b]!);
+      w.big(this.bVolume[b]!);
+      w.big(this.bQuoteVolume[b]!);
+      w.uint(this.bCount[b]!);
+    }
+  }
+
+  /** Restores a fresh window from writeSnapshot's bytes. */
+  restoreSnapshot(r: SnapshotReader): void {
+    this.nowMinute = r.int();
+    this.volume = r.big();
+    this.quoteVolume = r.big();
+    this.tradeCount = r.uint();
+    this.high = r.big();
+    this.low = r.big();
+    this.openMinute = r.int();
+    this.lastPrice = r.big();
+    const used = r.count(TICKER_WINDOW_BUCKETS, "ticker buckets");
+    for (let i = 0; i < used; i++) {
+      const b = r.uint();
+      if (b >= TICKER_WINDOW_BUCKETS) r.fail(`ticker bucket ${b} out of range`);
+      this.bMinute[b] = r.int();
+      this.bOpen[b] = r.big();
+      this.bHigh[b] = r.big();
+      this.bLow[b] = r.big();
+      this.bVolume[b] = r.big();
+      this.bQuoteVolume[b] = r.big();
+      this.bCount[b] = r.uint();
+    }
   }
 
   /** Feeds the window's full state to a hash (active buckets oldest first). */

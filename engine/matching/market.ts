@@ -18,8 +18,11 @@ import {
   RejectCode,
   SelfTradePrevention,
   Side,
+  SnapshotTag,
   TimeInForce,
   type CommandRecord,
+  type SnapshotReader,
+  type SnapshotWriter,
   type EventRecord,
   type EventSink,
   type ExchangeConfig,
@@ -1201,6 +1204,107 @@ export class Market {
       total += count;
     }
     if (total !== book.orderCount) throw new Error(`${label}: account lists hold ${total} orders, book ${book.orderCount}`);
+  }
+
+  // ================================================================ snapshots (X7)
+
+  /**
+   * The market's whole state: counters, state, last trade, band inputs, the ticker window and every resting order,
+   * bids then asks, levels best first, each level's FIFO in time order — so a restore re-rests them in exactly the
+   * price-time priority they had. Derived structures (account lists, clientId index, caches) are rebuilt.
+   */
+  writeSnapshot(w: SnapshotWriter): void {
+    w.beginSection(SnapshotTag.Market);
+    w.uint(this.id);
+    w.uint(this.state);
+    w.uint(this.marketSeq);
+    w.uint(this.tradeSeq);
+    w.uint(this.depthUpdateId);
+    w.big(this.lastPrice);
+    w.uint(this.lastTick);
+    w.bool(this.hasBandInputs);
+    w.big(this.meanMark);
+    w.big(this.meanPremium);
+    w.big(this.indexPrice);
+    this.ticker.writeSnapshot(w);
+    const book = this.book;
+    w.uint(book.orderCount);
+    for (let side = 0; side < 2; side++) {
+      const ladder = book.ladders[side];
+      w.uint(ladder.count);
+      for (let tick = ladder.bestTick; tick !== NO_TICK; tick = ladder.nextWorse(tick)) {
+        const lvl = ladder.get(tick);
+        w.uint(tick);
+        w.big(book.lPrice[lvl]);
+        w.uint(book.lCount[lvl]);
+        for (let s = book.lHead[lvl]; s !== NONE; s = book.oNext[s]) {
+          w.uint(book.oId[s]);
+          w.uint(book.oAccount[s]);
+          w.big(book.oClientId[s]);
+          w.big(book.oQty[s]);
+          w.big(book.oFilled[s]);
+          w.big(book.oOrig[s]);
+          w.u8(book.oStp[s]);
+          w.u8(book.oFlags[s]);
+        }
+      }
+    }
+    w.endSection();
+  }
+
+  /** Restores a fresh market (no order yet) from writeSnapshot's bytes. */
+  restoreSnapshot(r: SnapshotReader): void {
+    if (this.book.orderCount !== 0) throw new Error(`market ${this.id}: restore needs a fresh market`);
+    r.beginSection(SnapshotTag.Market, `market ${this.id}`);
+    const id = r.uint();
+    if (id !== this.id) r.fail(`market ${id} found where market ${this.id} was expected`);
+    this.state = r.uint();
+    this.marketSeq = r.uint();
+    this.tradeSeq = r.uint();
+    this.depthUpdateId = r.uint();
+    this.lastPrice = r.big();
+    this.lastTick = r.uint();
+    const hasBandInputs = r.bool();
+    const meanMark = r.big();
+    const meanPremium = r.big();
+    const indexPrice = r.big();
+    if (hasBandInputs && this.setBandInputs(meanMark, meanPremium, indexPrice) !== RejectCode.None) r.fail(`market ${this.id}: band inputs out of range`);
+    this.ticker.restoreSnapshot(r);
+    // Restored levels are not depth changes: a market-data sink sees the book as its baseline instead.
+    const orders = r.count(this.limits.maxOrdersPerBook, `market ${this.id} orders`);
+    this.book.reserveOrders(orders);
+    const tracking = this.book.trackDirty;
+    this.book.trackDirty = false;
+    for (let side = 0; side < 2; side++) this.restoreSide(r, side);
+    this.book.trackDirty = tracking;
+    if (this.book.orderCount !== orders) r.fail(`market ${this.id}: ${this.book.orderCount} resting orders, the snapshot says ${orders}`);
+    r.endSection();
+    this.resetMarketDataBaseline();
+  }
+
+  private restoreSide(r: SnapshotReader, side: number): void {
+    const levels = r.count(this.limits.maxLevelsPerSide, `market ${this.id} levels`);
+    for (let l = 0; l < levels; l++) {
+      const tick = r.uint();
+      if (tick > MAX_TICK_INDEX) r.fail(`market ${this.id}: tick ${tick} out of range`);
+      const price = r.big();
+      const orders = r.count(this.limits.maxOrdersPerBook, `market ${this.id} level orders`);
+      if (orders === 0) r.fail(`market ${this.id}: empty level at tick ${tick}`);
+      for (let i = 0; i < orders; i++) {
+        const orderId = r.uint();
+        const account = r.uint();
+        const clientId = r.big();
+        const open = r.big();
+        const filled = r.big();
+        const original = r.big();
+        const stp = r.u8();
+        const restFlags = r.u8();
+        if (!this.book.hasOrderRoom()) r.fail(`market ${this.id}: more resting orders than the book holds`);
+        if (this.book.ids.get(orderId) !== NONE) r.fail(`market ${this.id}: order ${orderId} rests twice`);
+        const flags = ((restFlags & RestFlag.PostOnly) !== 0 ? OrderFlag.PostOnly : 0) | ((restFlags & RestFlag.ReduceOnly) !== 0 ? OrderFlag.ReduceOnly : 0);
+        this.restNew(orderId, account, side, stp, flags, clientId, tick, price, original, filled, open, undefined);
+      }
+    }
   }
 
   hashInto(h: StateHasher): void {

@@ -7,7 +7,10 @@ import {
   EventRecord,
   MarketState,
   RejectCode,
+  SnapshotTag,
   type CommandRecord,
+  type SnapshotReader,
+  type SnapshotWriter,
   type EventSink,
   type ExchangeConfig,
 } from "../model/index.ts";
@@ -179,6 +182,25 @@ export class MatchingShard {
     h.num(this.ctx.timeMs);
     for (const m of this.owned) m.hashInto(h);
     return h.digest().toString(16).padStart(16, "0");
+  }
+
+  /** X7: the shard's whole state at a batch boundary — engine time and every owned market (market.ts). */
+  writeSnapshot(w: SnapshotWriter): void {
+    w.beginSection(SnapshotTag.Matching);
+    w.uint(this.ctx.timeMs);
+    w.uint(this.owned.length);
+    for (const m of this.owned) m.writeSnapshot(w);
+    w.endSection();
+  }
+
+  /** Restores a fresh shard (same config and markets) from writeSnapshot's bytes. */
+  restoreSnapshot(r: SnapshotReader): void {
+    r.beginSection(SnapshotTag.Matching, "matching shard");
+    this.ctx.timeMs = r.uint();
+    const markets = r.uint();
+    if (markets !== this.owned.length) r.fail(`the snapshot holds ${markets} markets, this shard owns ${this.owned.length}`);
+    for (const m of this.owned) m.restoreSnapshot(r);
+    r.endSection();
   }
 
   /** Throws on any broken invariant: levels, FIFOs, id index, account lists, X3 (never crossed). */

@@ -104,6 +104,8 @@ export const RejectCode = {
   RateLimited: 50,
   /** A frame over the gateway's command frame limit: refused, then the connection is closed with 1009. */
   FrameTooLarge: 51,
+  /** X7: the server is replaying its journal; the command was not taken (retry when GET /health says ready). */
+  Recovering: 52,
 } as const;
 export type RejectCode = (typeof RejectCode)[keyof typeof RejectCode];
 

@@ -2,3 +2,4 @@
 export * from "./enums.ts";
 export * from "./records.ts";
 export * from "./config.ts";
+export * from "./snapshot-io.ts";

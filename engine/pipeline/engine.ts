@@ -29,9 +29,11 @@ import {
   EventRecord,
   type EventSink,
   type ExchangeConfig,
+  SnapshotWriter,
 } from "../model/index.ts";
 import { riskShardOf, RiskShard } from "../risk/index.ts";
 import { SettlementShard } from "../settlement/index.ts";
+import { beginSnapshot, finishSnapshot, requireTopology, restorePart, splitSnapshot, type SnapshotParts } from "./snapshot.ts";
 
 /**
  * Upper bound on the commands of one batch (the sequencer cuts no larger ones; several batches share one fsync).
@@ -139,7 +141,11 @@ export class Engine {
   private readonly scratch = new EventRecord();
   private readonly expand = new CommandRecord();
   private batchNumber = 0;
+  /** Sequence number of the last command processed (0 before any). */
+  private lastSeqNumber = 0;
   private sink: EventSink | null = null;
+  /** Kept from snapshot to snapshot: after the first, writing needs no growth steps (the payload is copied out). */
+  private snapshotWriter: SnapshotWriter | null = null;
   /** Routes matching events to the risk shards' R2 (phase 3, fused: see routeMatchEvent). */
   private readonly router: EventSink = { publish: (e) => this.routeMatchEvent(e) };
 
@@ -162,6 +168,11 @@ export class Engine {
     return this.batchNumber;
   }
 
+  /** Sequence number of the last command processed (0 before any). */
+  get lastSeq(): number {
+    return this.lastSeqNumber;
+  }
+
   /** One command as a batch of its own. */
   execute(cmd: CommandRecord, sink: EventSink): void {
     this.processBatch([cmd], 1, sink);
@@ -174,6 +185,7 @@ export class Engine {
   processBatch(cmds: readonly CommandRecord[], count: number, sink: EventSink): void {
     this.sink = sink;
     this.batchNumber++;
+    if (count > 0) this.lastSeqNumber = cmds[count - 1]!.seq;
     for (let i = 0; i < count; i++) this.preTrade(cmds[i]!, sink);
     for (let m = 0; m < this.matching.length; m++) {
       const q = this.queues[m]!;
@@ -249,6 +261,48 @@ export class Engine {
         this.risk[makerShard]!.postTrade(s, sink);
       }
     }
+  }
+
+  /**
+   * X7: every stage's state, between batches (snapshot.ts has the layout). It covers batches 1…`batches` and
+   * commands up to `lastSeq`; Engine.fromSnapshot makes an engine that goes on exactly as this one does.
+   */
+  snapshot(): Uint8Array {
+    const w = (this.snapshotWriter ??= new SnapshotWriter(1 << 20));
+    w.reset();
+    const { riskShards, matchingShards } = this.topology;
+    beginSnapshot(w, this.config, { riskShards, matchingShards, batch: this.batchNumber, seq: this.lastSeqNumber });
+    for (const r of this.risk) r.writeSnapshot(w);
+    for (const m of this.matching) m.writeSnapshot(w);
+    this.settlement.writeSnapshot(w);
+    const bytes = finishSnapshot(w).slice();
+    w.reset();
+    return bytes;
+  }
+
+  /**
+   * A new engine in the state of `bytes` (from Engine.snapshot or ThreadedPipeline.snapshot), with the snapshot's
+   * topology; a `topology` that differs is refused (SnapshotFormatError), as are a damaged payload, another config
+   * and another format version.
+   */
+  static fromSnapshot(config: ExchangeConfig, bytes: Uint8Array, topology?: EngineTopology): Engine {
+    const parts = splitSnapshot(config, bytes);
+    const { riskShards, matchingShards } = parts.info;
+    if (topology !== undefined) requireTopology(parts.info, topology.riskShards, topology.matchingShards);
+    const engine = new Engine(config, { riskShards, matchingShards });
+    engine.restoreParts(parts);
+    return engine;
+  }
+
+  /** Restores a fresh engine's stages from a split snapshot of the same topology (the fused worker's entry). */
+  restoreParts(parts: SnapshotParts): void {
+    requireTopology(parts.info, this.risk.length, this.matching.length);
+    if (this.batchNumber !== 0) throw new Error("Engine.restoreParts: the engine has processed batches already");
+    this.risk.forEach((r, k) => restorePart(parts.risk[k]!, `risk shard ${k}`, (reader) => r.restoreSnapshot(reader)));
+    this.matching.forEach((m, k) => restorePart(parts.matching[k]!, `matching shard ${k}`, (reader) => m.restoreSnapshot(reader)));
+    restorePart(parts.settlement, "settlement", (reader) => this.settlement.restoreSnapshot(reader));
+    this.batchNumber = parts.info.batch;
+    this.lastSeqNumber = parts.info.seq;
   }
 
   /** Digest of the whole engine state: equal digests mean equal books, balances, holds and clocks (X4). */

@@ -3,3 +3,13 @@ export * from "./config.ts";
 export { BATCH_COMMANDS_MAX, CommandQueue, DEFAULT_TOPOLOGY, Engine, marketsOfShard, matchingShardOf, riskShardOfCommand, type EngineTopology } from "./engine.ts";
 export { ThreadedPipeline, type PipelineHandlers, type PipelineOptions } from "./threaded.ts";
 export * from "./record-codec.ts";
+export {
+  readSnapshotInfo,
+  SNAPSHOT_FORMAT_VERSION,
+  SnapshotFormatError,
+  splitSnapshot,
+  type PipelineSnapshot,
+  type PipelineSnapshotBytes,
+  type SnapshotInfo,
+  type SnapshotParts,
+} from "./snapshot.ts";

@@ -150,12 +150,17 @@ export class Account {
   private readonly changed: Uint8Array;
   private readonly changedList: Uint16Array;
   private changedCount = 0;
+  private margin: AccountMargin | null = null;
 
   constructor(
     readonly id: number,
     assetCount: number,
-    /** The incremental cross-margin state (C2–C9); null for the exchange's own accounts, which carry no risk. */
-    private readonly margin: AccountMargin | null,
+    /**
+     * Makes the account's incremental cross-margin state (C2–C9) when it is first read; null for the exchange's own
+     * accounts, which carry no risk. Most accounts never need one (see hasNoBorrows), and it is over half an
+     * account's memory, so a large state (and its restore from a snapshot) allocates it only where it is used.
+     */
+    private readonly createMargin: ((account: Account) => AccountMargin) | null,
     /** S5: the 30-day traded volume of the account's user (shared by the user's accounts); null for the exchange. */
     readonly volume: UserVolume | null,
   ) {
@@ -180,9 +185,33 @@ export class Account {
     }
   }
 
+  /**
+   * The margin state, made on first use: it starts from every asset the account holds, owes or has open-order terms
+   * in (setAssetHoldings' inputs, not just the net balance: a borrow kept in the account is held and owed, and an
+   * open order's proceeds are credited to an asset the account may not hold yet — a restored account's first read).
+   */
+  private firstMargin(): AccountMargin {
+    const margin = (this.margin = this.createMargin!(this));
+    for (let a = 0; a < this.available.length; a++) if (this.hasMarginInputs(a)) this.markChanged(a);
+    return margin;
+  }
+
+  /** True when any input of the asset's margin slot is non-zero (balances or open-order terms, C4). */
+  private hasMarginInputs(asset: number): boolean {
+    return (
+      this.available[asset] !== 0n ||
+      this.locked[asset] !== 0n ||
+      this.lent[asset] !== 0n ||
+      this.borrowed[asset] !== 0n ||
+      this.openBorrow[asset] !== 0n ||
+      this.openInflow[asset] !== 0n ||
+      this.openRepay[asset] !== 0n
+    );
+  }
+
   /** The margin state with every changed net balance applied (O(assets changed since the last read)). */
   syncedMargin(): AccountMargin {
-    const margin = this.margin!;
+    const margin = this.margin ?? this.firstMargin();
     const n = this.changedCount;
     if (n !== 0) {
       for (let i = 0; i < n; i++) {

@@ -1,6 +1,6 @@
 // S5 fee tiers: each user's 30-day traded volume (USD, all its accounts) in daily buckets keyed by engine time,
 // and the tier it selects from the config's table.
-import type { FeeTier } from "../model/index.ts";
+import { SNAPSHOT_COUNT_MAX, SnapshotTag, type FeeTier, type SnapshotReader, type SnapshotWriter } from "../model/index.ts";
 
 export const VOLUME_WINDOW_DAYS = 30;
 export const DAY_MS = 86_400_000;
@@ -96,6 +96,50 @@ export class VolumeBook {
     // Volume only grows here, so the tier can only rise: look further only once the next threshold is reached.
     const mins = this.minVolumeUsd;
     if (u.tier + 1 < mins.length && u.totalUsd >= mins[u.tier + 1]!) u.tier = this.tierOfVolume(u.totalUsd);
+  }
+
+  /** X7: every user record (also untraded ones: a record's existence is state), in insertion order, as it is. */
+  writeSnapshot(w: SnapshotWriter): void {
+    w.beginSection(SnapshotTag.RiskVolumes);
+    w.uint(this.users.size);
+    for (const [user, u] of this.users) {
+      w.uint(user);
+      w.int(u.day);
+      w.uint(u.tier);
+      w.big(u.totalUsd);
+      let used = 0;
+      for (let i = 0; i < VOLUME_WINDOW_DAYS; i++) if (u.bucketDay[i]! >= 0) used++;
+      w.uint(used);
+      for (let i = 0; i < VOLUME_WINDOW_DAYS; i++) {
+        if (u.bucketDay[i]! < 0) continue;
+        w.uint(i);
+        w.uint(u.bucketDay[i]!);
+        w.big(u.bucketUsd[i]!);
+      }
+    }
+    w.endSection();
+  }
+
+  /** Restores a fresh book (no user yet) from writeSnapshot's bytes. */
+  restoreSnapshot(r: SnapshotReader): void {
+    if (this.users.size !== 0) throw new Error("volume book: restore needs a fresh book");
+    r.beginSection(SnapshotTag.RiskVolumes, "fee volumes");
+    const users = r.count(SNAPSHOT_COUNT_MAX, "volume users");
+    for (let n = 0; n < users; n++) {
+      const u = this.userVolume(r.uint());
+      u.day = r.int();
+      u.tier = r.uint();
+      if (u.tier >= this.tiers.length) r.fail(`fee tier ${u.tier} does not exist`);
+      u.totalUsd = r.big();
+      const used = r.count(VOLUME_WINDOW_DAYS, "volume buckets");
+      for (let k = 0; k < used; k++) {
+        const i = r.uint();
+        if (i >= VOLUME_WINDOW_DAYS) r.fail(`volume bucket ${i} out of range`);
+        u.bucketDay[i] = r.uint();
+        u.bucketUsd[i] = r.big();
+      }
+    }
+    r.endSection();
   }
 
   /** Deterministic text of the buckets (the state; totals and tiers derive from them and the clock). */

@@ -63,6 +63,11 @@ export class HoldTable {
     return slot < 0 ? undefined : this.slots[slot];
   }
 
+  /** Sizes the index for `holds` open orders at once (a restore that knows its count). */
+  reserve(holds: number): void {
+    this.index.reserve(holds);
+  }
+
   /** Registers a cleared hold for `orderId` (which must not hold yet) and returns it to be filled in. */
   add(orderId: number): OrderHold {
     let slot = this.free.pop();
@@ -83,6 +88,18 @@ export class HoldTable {
     this.index.delete(hold.orderId);
     hold.reset();
     this.free.push(hold.slot);
+  }
+
+  /**
+   * Slots ever used; slotAt(i) for i below it is an open hold when its owner is set (snapshots walk them in slot
+   * order: no sort, nothing allocated; a table restored by adding them in that order writes the same bytes).
+   */
+  get slotCount(): number {
+    return this.slots.length;
+  }
+
+  slotAt(i: number): OrderHold {
+    return this.slots[i]!;
   }
 
   /** Every open hold, in order-id order (invariant checks and the state digest; not the hot path). */

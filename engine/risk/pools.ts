@@ -56,7 +56,7 @@ import {
   PoolDelta,
   utilizationRoom,
 } from "../lending/index.ts";
-import { PoolState, RejectCode, type ExchangeConfig } from "../model/index.ts";
+import { PoolState, RejectCode, SnapshotTag, type ExchangeConfig, type SnapshotReader, type SnapshotWriter } from "../model/index.ts";
 import { PositionLog, type Account } from "./accounts.ts";
 
 /** L14: hours of accrual kept per pool for history (31 days). */
@@ -420,6 +420,48 @@ export class PoolBook {
     return t[n - first]!;
   }
 
+  // ---- snapshots (X7) ----
+
+  /**
+   * The replicas and this shard's pool bookkeeping at a batch boundary (the deltas are empty there: a snapshot taken
+   * inside a batch would lose them, so it is refused). Pool configs come from the exchange config.
+   */
+  writeSnapshot(w: SnapshotWriter): void {
+    if (!this.deltasEmpty()) throw new Error("pool book: a snapshot must be taken at a batch boundary (pool deltas pending)");
+    w.beginSection(SnapshotTag.RiskPools);
+    w.uint(this.pools.length);
+    w.uint(this.epoch);
+    for (let a = 0; a < this.pools.length; a++) {
+      writePool(w, this.pools[a]!);
+      w.big(this.reserved[a]!);
+      w.big(this.budget[a]!);
+      w.uint(this.accruals[a]!);
+      const t = this.table[a]!;
+      w.uint(t.length);
+      for (const row of t) writeAccrual(w, row);
+    }
+    w.endSection();
+  }
+
+  /** Restores a fresh book (same config and shard count) from writeSnapshot's bytes. */
+  restoreSnapshot(r: SnapshotReader): void {
+    r.beginSection(SnapshotTag.RiskPools, "pools");
+    const n = r.uint();
+    if (n !== this.pools.length) r.fail(`the snapshot holds ${n} pools, the config ${this.pools.length} assets`);
+    this.epoch = r.uint();
+    for (let a = 0; a < n; a++) {
+      readPool(r, this.pools[a]!);
+      this.reserved[a] = r.big();
+      this.budget[a] = r.big();
+      this.accruals[a] = r.uint();
+      const rows = r.count(ACCRUAL_TABLE_HOURS, "accrual table rows");
+      const t = this.table[a]!;
+      t.length = 0;
+      for (let i = 0; i < rows; i++) t.push(readAccrual(r));
+    }
+    r.endSection();
+  }
+
   /** Digest text of the replicas (every shard's is the same at a boundary). */
   hashText(): string {
     let s = "";
@@ -429,6 +471,77 @@ export class PoolBook {
     }
     return s;
   }
+}
+
+/** Every field of a pool but its config (which the exchange config gives). */
+function writePool(w: SnapshotWriter, p: LendingPool): void {
+  w.uint(p.state);
+  w.big(p.borrowIndex);
+  w.big(p.lendIndex);
+  w.big(p.borrowShares);
+  w.big(p.lendShares);
+  w.big(p.totalBorrowed);
+  w.big(p.totalLent);
+  w.big(p.cash);
+  w.big(p.entryFeesPending);
+  w.big(p.hourBorrowRate);
+  w.int(p.lastAccrualHourMs);
+  w.big(p.borrowInterestTotal);
+  w.big(p.lendInterestTotal);
+  w.big(p.exchangeInterestTotal);
+  w.big(p.exchangeRoundingTotal);
+  w.big(p.exchangeSwept);
+}
+
+function readPool(r: SnapshotReader, p: LendingPool): void {
+  const state = r.uint();
+  if (state !== PoolState.Open && state !== PoolState.Closed && state !== PoolState.RepayOnly) r.fail(`pool state ${state} unknown`);
+  p.state = state;
+  p.borrowIndex = r.big();
+  p.lendIndex = r.big();
+  p.borrowShares = r.big();
+  p.lendShares = r.big();
+  p.totalBorrowed = r.big();
+  p.totalLent = r.big();
+  p.cash = r.big();
+  p.entryFeesPending = r.big();
+  p.hourBorrowRate = r.big();
+  p.lastAccrualHourMs = r.int();
+  p.borrowInterestTotal = r.big();
+  p.lendInterestTotal = r.big();
+  p.exchangeInterestTotal = r.big();
+  p.exchangeRoundingTotal = r.big();
+  p.exchangeSwept = r.big();
+}
+
+function writeAccrual(w: SnapshotWriter, row: HourAccrual): void {
+  w.int(row.hourMs);
+  w.big(row.utilization);
+  w.big(row.rate);
+  w.big(row.borrowIndexBefore);
+  w.big(row.borrowIndexAfter);
+  w.big(row.lendIndexBefore);
+  w.big(row.lendIndexAfter);
+  w.big(row.borrowInterest);
+  w.big(row.entryFees);
+  w.big(row.lendInterest);
+  w.big(row.exchangeInterest);
+}
+
+function readAccrual(r: SnapshotReader): HourAccrual {
+  const row = new HourAccrual();
+  row.hourMs = r.int();
+  row.utilization = r.big();
+  row.rate = r.big();
+  row.borrowIndexBefore = r.big();
+  row.borrowIndexAfter = r.big();
+  row.lendIndexBefore = r.big();
+  row.lendIndexAfter = r.big();
+  row.borrowInterest = r.big();
+  row.entryFees = r.big();
+  row.lendInterest = r.big();
+  row.exchangeInterest = r.big();
+  return row;
 }
 
 export { PoolActionKind };

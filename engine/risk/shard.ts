@@ -57,19 +57,21 @@ import {
   RejectCode,
   REPORTED_RATIO_UNBOUNDED,
   Side,
+  SnapshotTag,
   SPOT_MARGIN_FLAGS,
   type CommandRecord,
   type EventSink,
   type ExchangeConfig,
   type FeeTier,
   type MarketConfig,
+  type SnapshotReader,
+  type SnapshotWriter,
 } from "../model/index.ts";
 import {
   Account,
   ACCOUNT_SETTINGS_ALL,
   FEE_ACCOUNT,
   isValidClientAccount,
-  LEVERAGE_LIMIT_DEFAULT,
   LEVERAGE_LIMIT_MAX,
   LEVERAGE_LIMIT_MIN,
   riskShardOf,
@@ -89,6 +91,7 @@ import {
 } from "../lending/index.ts";
 import { HoldTable, type OrderHold } from "./holds.ts";
 import { PoolBook } from "./pools.ts";
+import { restoreAccounts, restoreFeeAccount, restoreHolds, restoreMarks, writeAccounts, writeFeeAccount, writeHolds, writeMarks } from "./snapshot.ts";
 import {
   AccountMargin,
   feeAmount,
@@ -137,6 +140,11 @@ export type PoolMovement = (typeof PoolMovement)[keyof typeof PoolMovement];
 /** Key of an open order by its client id: (account, market, clientId) packed into one bigint. */
 function clientKey(account: number, market: number, clientId: bigint): bigint {
   return (BigInt(account) << 80n) | (BigInt(market) << 64n) | clientId;
+}
+
+/** The clientId index key of a hold (its account, market and clientId). */
+function holdClientKey(hold: OrderHold): bigint {
+  return clientKey(hold.account, hold.market, hold.clientId);
 }
 
 /** One asset row of a collateral statement (C1, C2): units, USD at PRICE_DECIMALS, weight as a ratio (1e18). */
@@ -1504,6 +1512,44 @@ export class RiskShard {
     this.pools.endBatch(this.nowMs);
   }
 
+  // ---- snapshots (X7; the encodings are in snapshot.ts) ----
+
+  /**
+   * Writes everything this shard owns at a batch boundary (after endBatch): the clock, marks, pool replicas, fee
+   * volumes, accounts, the fee account, holds and the clientId index — what stateHash covers and what future
+   * commands read. A fresh shard restored from it behaves as this one does.
+   */
+  writeSnapshot(w: SnapshotWriter): void {
+    w.beginSection(SnapshotTag.Risk);
+    w.uint(this.shardIndex);
+    w.uint(this.shardCount);
+    w.uint(this.nowMs);
+    writeMarks(w, this.marginContext);
+    this.pools.writeSnapshot(w);
+    this.volumes.writeSnapshot(w);
+    writeAccounts(w, this.accounts, this.pools, this.assetCount);
+    writeFeeAccount(w, this.feeAccount, this.assetCount);
+    writeHolds(w, this.holds, this.byClientId, holdClientKey);
+    w.endSection();
+  }
+
+  /** Restores a fresh shard (same config, index and shard count) from writeSnapshot's bytes. */
+  restoreSnapshot(r: SnapshotReader): void {
+    if (this.accounts.size !== 0 || this.holds.size !== 0) throw new Error(`risk shard ${this.shardIndex}: restore needs a fresh shard`);
+    r.beginSection(SnapshotTag.Risk, `risk shard ${this.shardIndex}`);
+    const index = r.uint();
+    const count = r.uint();
+    if (index !== this.shardIndex || count !== this.shardCount) r.fail(`risk shard ${index} of ${count} found where shard ${this.shardIndex} of ${this.shardCount} was expected`);
+    this.nowMs = r.uint();
+    restoreMarks(r, this.marginContext);
+    this.pools.restoreSnapshot(r);
+    this.volumes.restoreSnapshot(r);
+    restoreAccounts(r, this.accounts, (id) => this.newAccount(id, true), this.pools, this.assetCount);
+    restoreFeeAccount(r, this.feeAccount, this.assetCount);
+    restoreHolds(r, this.holds, this.byClientId, this.accounts, this.assetCount, holdClientKey);
+    r.endSection();
+  }
+
   /** The collateral statement of an account (an account never seen is empty, with the default settings). */
   collateralStatement(accountId: number): CollateralStatement {
     const account = this.accounts.get(accountId) ?? this.newAccount(accountId, false);
@@ -1632,10 +1678,13 @@ export class RiskShard {
     return account;
   }
 
+  /** A client account's margin state, made when first read, at the account's leverage limit then. */
+  private readonly createMargin = (account: Account): AccountMargin => new AccountMargin(this.marginContext, BigInt(account.leverageLimit) * RATIO_SCALE);
+
   /** A client account with the default settings; `persistent` ones share their user's volume record (S5). */
   private newAccount(id: number, persistent: boolean): Account {
     const volume = persistent ? this.volumes.userVolume(userOf(id)) : null;
-    return new Account(id, this.assetCount, new AccountMargin(this.marginContext, BigInt(LEVERAGE_LIMIT_DEFAULT) * RATIO_SCALE), volume);
+    return new Account(id, this.assetCount, this.createMargin, volume);
   }
 
   private accountOrCreate(id: number): Account | null {

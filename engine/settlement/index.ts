@@ -1,6 +1,6 @@
 // The settlement stage: owner of the engine clock (and, as they land, index/mark prices, funding, interest and
 // liquidation). Time enters only as journaled AdvanceTime commands (DESIGN rule 5).
-import { CommandKind, type CommandRecord } from "../model/index.ts";
+import { CommandKind, SnapshotTag, type CommandRecord, type SnapshotReader, type SnapshotWriter } from "../model/index.ts";
 
 /** How often the live settlement worker asks the sequencer for a clock tick. */
 export const CLOCK_TICK_INTERVAL_MS = 1000;
@@ -27,5 +27,19 @@ export class SettlementShard {
 
   stateHash(): string {
     return `settlement t=${this.nowMs}`;
+  }
+
+  /** X7: the stage's whole state (the clock; the oracle, funding and the liquidation desk add theirs as they land). */
+  writeSnapshot(w: SnapshotWriter): void {
+    w.beginSection(SnapshotTag.Settlement);
+    w.uint(this.nowMs);
+    w.endSection();
+  }
+
+  /** Restores a fresh shard from writeSnapshot's bytes. */
+  restoreSnapshot(r: SnapshotReader): void {
+    r.beginSection(SnapshotTag.Settlement, "settlement");
+    this.nowMs = r.uint();
+    r.endSection();
   }
 }

@@ -8,6 +8,7 @@
 // restart is exactly the fold of the journal's key commands; the engine only acknowledges them (CommandAccepted).
 // Anything a key's session does is sequenced after the key's registration, so a replay never meets an unknown key.
 import { CommandKind, RejectCode, type CommandRecord } from "../../engine/model/index.ts";
+import type { SnapshotReader, SnapshotWriter } from "../../engine/model/snapshot-io.ts";
 import { readKeyWords } from "../codec/index.ts";
 
 /** API keys one user may hold at once (Backpack-like: a handful per bot), and keys registered in all. */
@@ -71,6 +72,37 @@ export class ApiKeyRegistry {
     const entry = this.byKey.get(apiKey);
     if (entry === undefined || entry.user !== user) return this.refuse(out, RejectCode.UnknownApiKey, `user ${user} has no API key ${apiKey}`);
     return true;
+  }
+
+  /** Forgets every key (a recovery attempt starts over from a snapshot or the journal's start). */
+  clear(): void {
+    this.byKey.clear();
+    this.byUser.clear();
+  }
+
+  /** X7: the registered keys, in registration order (a snapshot part: keys registered before it are not replayed). */
+  writeState(w: SnapshotWriter): void {
+    w.uint(this.byKey.size);
+    for (const entry of this.byKey.values()) {
+      w.uint(entry.user);
+      w.u8(entry.permissions);
+      w.raw(entry.publicKey);
+    }
+  }
+
+  /** X7: restores writeState's keys into an empty registry (the reserved operator key is the process's own). */
+  readState(r: SnapshotReader): void {
+    const count = r.count(API_KEYS_MAX, "API keys");
+    for (let i = 0; i < count; i++) {
+      const user = r.uint();
+      const permissions = r.u8();
+      const raw = r.raw(32).slice();
+      const entry = new ApiKeyEntry(Buffer.from(raw).toString("base64"), raw, user, permissions);
+      this.byKey.set(entry.apiKey, entry);
+      const list = this.byUser.get(user);
+      if (list === undefined) this.byUser.set(user, [entry]);
+      else list.push(entry);
+    }
   }
 
   private refuse(out: KeyCheck, code: number, message: string): false {

@@ -1,10 +1,19 @@
 // The `crossbook` command line: start the exchange, replay a command file in-process, check a journal, and a
 // terminal client for people (deposit, order, cancel, balances, watch).
 import type { KeyObject } from "node:crypto";
-import { existsSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { journalBatches } from "../../engine/journal/index.ts";
+import {
+  emptySummary,
+  listSegments,
+  segmentBatches,
+  validSnapshots,
+  JOURNAL_ARCHIVE_DIR,
+  JOURNAL_SEGMENT_DIR,
+  SNAPSHOT_DIR,
+  type JournalSegment,
+} from "../../engine/journal/index.ts";
 import { CommandRecord, EventKind, EventRecord, RejectCode, type EventSink, type ExchangeConfig } from "../../engine/model/index.ts";
 import { configDigest, DEFAULT_CONFIG_PATH, Engine, loadConfig, type EngineTopology } from "../../engine/pipeline/index.ts";
 import { Command as WireCommand } from "../../schemas/index.ts";
@@ -19,7 +28,8 @@ import {
   writePrivateKeyFile,
 } from "../auth/keys.ts";
 import { decodeCommand, DecodedKind, DecodeResult, encodeEvent, USER_MAX } from "../codec/index.ts";
-import { JOURNAL_FILE, startServer } from "../server.ts";
+import { startServer } from "../server.ts";
+import { SNAPSHOT_POLICY_DEFAULT, type SnapshotPolicy } from "../snapshots.ts";
 import { CommandJsonError, decodeEvent, jsonToFrame, toJsonText, type CommandJson, type EventJson } from "./codec.ts";
 import { CrossbookClient, fetchPublicConfig, httpBaseOf, signedGet, type PublicConfig } from "./ws-client.ts";
 
@@ -31,8 +41,21 @@ const USAGE = `crossbook — cross-margin exchange engine
                                                    --stages split gives each its own worker
   crossbook replay FILE.jsonl [--config FILE]      one JSON command per line, in-process, simulated clock;
                                                    prints one JSON event per line, then the state hash
-  crossbook journal-hash [--data data] [--config FILE]
-                                                   replays data/journal.bin in-process, prints the state hash
+                  [--truncate-at-corruption] [--journal-segment-mb 64] [--archive DIR]
+                  [--snapshot-every-commands 1000000] [--snapshot-every-minutes 15] [--snapshots-kept 3]
+                                                   --truncate-at-corruption: start past a corrupt journal,
+                                                   keeping exactly the records before the corruption
+  crossbook snapshot [--url ws://127.0.0.1:8080] [--data data]
+                                                   (operator) the server writes a snapshot now
+  crossbook journal-hash [--data data] [--config FILE] [--from-genesis] [--archive DIR]
+                                                   replays the journal in-process, prints the state hash;
+                                                   --from-genesis also reads the archived segments
+  crossbook journal-verify [--data data] [--config FILE] [--archive DIR]
+                                                   checks every batch of every segment: records, segments,
+                                                   and the offset of a corruption (exit 1 if there is one)
+  crossbook journal-archive [--data data] [--config FILE] [--archive DIR]
+                                                   moves the segments the oldest kept snapshot covers to
+                                                   DIR (default data/journal-archive)
   crossbook keys create USER [--permissions read,trade,withdraw] [--out FILE]
                                                    a new ED25519 API key for USER: the private key goes to
                                                    data/keys/user-USER.key (mode 0600), the public key is
@@ -66,6 +89,7 @@ const USAGE = `crossbook — cross-margin exchange engine
   crossbook client max-borrow ACCOUNT ASSET                largest manual borrow risk accepts now
   crossbook client watch ACCOUNT [ACCOUNT ...]
   crossbook client market MARKET                           L2 snapshot + deltas, trades, BBO, 24 h ticker
+  crossbook client snapshot                                (operator) the server writes a snapshot now (as crossbook snapshot)
   crossbook client send '{"type":"LimitOrder",...}'          any command as JSON (see gateway/client/codec.ts)
   client options: [--url ws://127.0.0.1:8080 (or CROSSBOOK_URL)] [--key FILE] [--data data]
                   a command for ACCOUNT logs in with its user's key, data/keys/user-<ACCOUNT / 16>.key,
@@ -171,9 +195,20 @@ async function start(argv: string[]): Promise<void> {
       "matching-shards": { type: "string" },
       stages: { type: "string" },
       "tick-ms": { type: "string" },
+      "truncate-at-corruption": { type: "boolean", default: false },
+      "journal-segment-mb": { type: "string" },
+      archive: { type: "string" },
+      "snapshot-every-commands": { type: "string" },
+      "snapshot-every-minutes": { type: "string" },
+      "snapshots-kept": { type: "string" },
   }, "start");
   if (positionals.length > 0) fail(`start: unexpected argument "${positionals[0]}" (see: crossbook start --help)`);
   const config = configFrom(values.config as string | undefined);
+  const snapshots: SnapshotPolicy = {
+    everyCommands: intOption(values["snapshot-every-commands"] as string | undefined, "snapshot-every-commands", SNAPSHOT_POLICY_DEFAULT.everyCommands, 0, 1e12),
+    everyMs: intOption(values["snapshot-every-minutes"] as string | undefined, "snapshot-every-minutes", SNAPSHOT_POLICY_DEFAULT.everyMs / 60_000, 0, 10_080) * 60_000,
+    keep: intOption(values["snapshots-kept"] as string | undefined, "snapshots-kept", SNAPSHOT_POLICY_DEFAULT.keep, 1, 100),
+  };
   const topology: EngineTopology = {
     riskShards: intOption(values["risk-shards"] as string | undefined, "risk-shards", 1, 1, 8),
     matchingShards: intOption(values["matching-shards"] as string | undefined, "matching-shards", 1, 1, 8),
@@ -189,6 +224,10 @@ async function start(argv: string[]): Promise<void> {
     topology,
     tickIntervalMs: intOption(values["tick-ms"] as string | undefined, "tick-ms", 1000, 0, 3_600_000),
     allowFallback: values["allow-fallback"] === true,
+    truncateAtCorruption: values["truncate-at-corruption"] === true,
+    snapshots,
+    journalSegmentBytes: intOption(values["journal-segment-mb"] as string | undefined, "journal-segment-mb", 64, 1, 4096) * 1024 * 1024,
+    ...(values.archive !== undefined ? { archiveDir: values.archive as string } : {}),
   }).catch((e: unknown) => fail((e as Error).message));
   let stopping = false;
   const shutdown = (signal: string): void => {
@@ -271,21 +310,107 @@ function replay(argv: string[]): void {
   process.stdout.write(`${JSON.stringify({ stateHash: engine.stateHash(), commands: seq })}\n`);
 }
 
+const JOURNAL_TOOL_OPTIONS = {
+  data: { type: "string", default: "data" },
+  config: { type: "string" },
+  archive: { type: "string" },
+} as const;
+
+function archiveDirOf(values: { data?: string; archive?: string }): string {
+  return values.archive ?? join(values.data!, JOURNAL_ARCHIVE_DIR);
+}
+
 function journalHash(argv: string[]): void {
   if (helpRequested(argv, "journal-hash")) return;
-  const { values, positionals } = parse(argv, { data: { type: "string", default: "data" }, config: { type: "string" } }, "journal-hash");
-  if (positionals.length > 0) fail(`journal-hash: unexpected argument "${positionals[0]}" (see: crossbook journal-hash --help)`);
-  const config = configFrom(values.config as string | undefined);
+  const parsed = parse(argv, { ...JOURNAL_TOOL_OPTIONS, "from-genesis": { type: "boolean", default: false } }, "journal-hash");
+  if (parsed.positionals.length > 0) fail(`journal-hash: unexpected argument "${parsed.positionals[0]}" (see: crossbook journal-hash --help)`);
+  const values = parsed.values as { data: string; config?: string; archive?: string; "from-genesis": boolean };
+  const config = configFrom(values.config);
   const engine = new Engine(config);
   const discard: EventSink = { publish: () => {} };
-  const summary = { batches: 0, commands: 0, lastSeq: 0, lastBatch: 0, truncatedBytes: 0 };
-  const path = join(values.data as string, JOURNAL_FILE);
+  const summary = emptySummary();
+  // Without --from-genesis only the live segments are read (they must still start at sequence 1).
+  const segments = listSegments(values.data, values["from-genesis"] ? archiveDirOf(values) : null);
   try {
-    for (const b of journalBatches(path, configDigest(config), false, summary)) engine.processBatch(b.commands, b.count, discard);
+    for (const b of segmentBatches(segments, { configDigestHex: configDigest(config) }, summary)) engine.processBatch(b.commands, b.count, discard);
   } catch (e) {
     fail((e as Error).message);
   }
-  process.stdout.write(`${JSON.stringify({ stateHash: engine.stateHash(), batches: summary.batches, commands: summary.commands, lastSeq: summary.lastSeq, tornTailBytes: summary.truncatedBytes })}\n`);
+  const segmentsRead = segments.length;
+  process.stdout.write(`${JSON.stringify({ stateHash: engine.stateHash(), batches: summary.batches, commands: summary.commands, lastSeq: summary.lastSeq, segments: segmentsRead, tornTailBytes: summary.truncatedBytes })}\n`);
+}
+
+/** Every batch of the archived and live segments checked (magic, size, CRC, numbering), nothing replayed. */
+function journalVerify(argv: string[]): void {
+  const { values } = parseArgs({ args: argv, options: JOURNAL_TOOL_OPTIONS });
+  const config = configFrom(values.config);
+  const segments = listSegments(values.data!, archiveDirOf(values));
+  const summary = emptySummary();
+  try {
+    const opts = { configDigestHex: configDigest(config), reportCorruption: true, fromSeq: segments[0]?.firstSeq ?? 0 };
+    const batches = segmentBatches(segments, opts, summary);
+    while (batches.next().done !== true);
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  const c = summary.corruption;
+  process.stdout.write(`${JSON.stringify({
+    records: summary.commands,
+    batches: summary.batches,
+    segments: segments.length,
+    archivedSegments: segments.filter((x) => x.archived).length,
+    firstSeq: segments[0]?.firstSeq ?? 0,
+    lastSeq: summary.lastSeq,
+    tornTailBytes: summary.truncatedBytes,
+    corruption: c === null ? null : { file: c.file, offset: c.offset, reason: c.reason, recordsAfter: c.recordsAfter, batchesAfter: c.batchesAfter },
+  })}\n`);
+  if (c !== null) process.exit(1);
+}
+
+/** Moves a segment, by rename when the archive is on the same file system, else copy, fsync and unlink. */
+function moveSegment(s: JournalSegment, archiveDir: string): void {
+  const target = join(archiveDir, basename(s.path));
+  try {
+    renameSync(s.path, target);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EXDEV") throw e;
+    copyFileSync(s.path, target);
+    const fd = openSync(target, "r");
+    fsyncSync(fd);
+    closeSync(fd);
+    unlinkSync(s.path);
+  }
+}
+
+/** X7: segments whose every record the oldest usable snapshot includes go to the archive directory. */
+async function journalArchive(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: JOURNAL_TOOL_OPTIONS });
+  const config = configFrom(values.config);
+  const dataDir = values.data!;
+  const archiveDir = archiveDirOf(values);
+  let oldest = 0;
+  const expectation = { configDigestHex: configDigest(config), riskShards: 0, matchingShards: 0 };
+  // Any topology (0): a snapshot of this config makes the segments it covers unnecessary for a restart.
+  const skip = (path: string, reason: string): void => void process.stderr.write(`snapshot ${basename(path)} ignored: ${reason}\n`);
+  for await (const s of validSnapshots(join(dataDir, SNAPSHOT_DIR), expectation, skip)) oldest = s.seq;
+  const live = listSegments(dataDir, null).filter((s) => dirname(s.path) === join(dataDir, JOURNAL_SEGMENT_DIR));
+  const moved: string[] = [];
+  if (oldest > 0) {
+    mkdirSync(archiveDir, { recursive: true, mode: 0o700 });
+    // A segment is covered when the next one starts at or before oldest + 1; the last (open) segment never moves.
+    for (let i = 0; i + 1 < live.length && live[i + 1]!.firstSeq <= oldest + 1; i++) {
+      moveSegment(live[i]!, archiveDir);
+      moved.push(basename(live[i]!.path));
+    }
+    if (moved.length > 0) {
+      for (const dir of [archiveDir, join(dataDir, JOURNAL_SEGMENT_DIR)]) {
+        const fd = openSync(dir, "r");
+        fsyncSync(fd);
+        closeSync(fd);
+      }
+    }
+  }
+  process.stdout.write(`${JSON.stringify({ oldestSnapshotSeq: oldest, archived: moved, archiveDir, liveSegments: live.length - moved.length })}\n`);
 }
 
 // ---- the terminal client ----
@@ -329,7 +454,7 @@ interface ClientValues {
 /** The client's subcommands (each has its usage line in USAGE). */
 export const CLIENT_VERBS = [
   "deposit", "order", "cancel", "cancel-all", "withdraw", "transfer", "balances", "collateral", "max-order", "max-withdrawal", "settings",
-  "mark", "borrow", "lend", "repay", "redeem", "pool", "rate-curve", "interest", "max-borrow", "watch", "market", "send",
+  "mark", "borrow", "lend", "repay", "redeem", "pool", "rate-curve", "interest", "max-borrow", "watch", "market", "send", "snapshot",
 ];
 
 async function client(argv: string[]): Promise<void> {
@@ -504,6 +629,9 @@ async function client(argv: string[]): Promise<void> {
         ? { type: "CancelAll", account: accountArg(args[0]) }
         : { type: "CancelAll", account: accountArg(args[0]), market: resolveId("market", args[1], pub) };
       break;
+    case "snapshot":
+      cmd = { type: "TakeSnapshot" };
+      break;
     case "send": {
       const text = args[0] ?? fail("send needs a JSON command");
       try {
@@ -519,7 +647,8 @@ async function client(argv: string[]): Promise<void> {
   const key = keys.forCommand(cmd);
   const c = await connectOrFail(url, key === null ? {} : { key });
   try {
-    for (const e of await c.request(cmd)) print(e);
+    // A snapshot of a large state takes seconds (it is written to disk before the answer).
+    for (const e of await c.request(cmd, 150, cmd.type === "TakeSnapshot" ? 600_000 : 5000)) print(e);
   } catch (e) {
     fail((e as Error).message);
   } finally {
@@ -530,7 +659,7 @@ async function client(argv: string[]): Promise<void> {
 // ---- X6: which key signs, and the `keys` command ----
 
 /** Operator commands sign with the operator's key; the pools' public stats need no key. */
-const OPERATOR_COMMANDS = new Set(["Deposit", "SetMarketState", "AdvanceTime", "SetMarkPrice", "RegisterApiKey", "RevokeApiKey"]);
+const OPERATOR_COMMANDS = new Set(["Deposit", "SetMarketState", "AdvanceTime", "SetMarkPrice", "RegisterApiKey", "RevokeApiKey", "TakeSnapshot"]);
 const PUBLIC_COMMANDS = new Set(["QueryPoolStats", "QueryRateCurve", "Subscribe", "Unsubscribe"]);
 
 /** Finds the private key a command signs with: --key FILE, else the data dir's operator or user key file. */
@@ -726,6 +855,12 @@ async function run(argv: string[]): Promise<void> {
     case "journal-hash":
       journalHash(rest);
       return;
+    case "journal-verify":
+      journalVerify(rest);
+      return;
+    case "journal-archive":
+      await journalArchive(rest);
+      return;
     case "client":
       await client(rest);
       return;
@@ -734,6 +869,10 @@ async function run(argv: string[]): Promise<void> {
       return;
     case "load":
       await loadCommand(rest);
+      return;
+    case "snapshot":
+      // An operator command like `client mark`: the same connection, signed with the operator key.
+      await client(["snapshot", ...rest]);
       return;
     case undefined:
     case "help":

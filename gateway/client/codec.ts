@@ -52,6 +52,7 @@
 //                                                             on, as first sent, then ResumeDone; watches it
 //   {"type":"QueryAccountSnapshot","account":17}              gateway: Balance per asset held, OpenOrder per resting
 //                                                             order, then AccountSnapshot (validAtSeq); watches it
+//   {"type":"TakeSnapshot"}                                   privileged → SnapshotTaken (X7; not journaled)
 // Defaults: tif GTC, stp RejectTaker, every flag false, clientId 0, orderId 0.
 //
 // ## Events
@@ -124,7 +125,9 @@ import {
   SetMarkPrice,
   SetMarketState,
   Side,
+  SnapshotTaken,
   Subscribe,
+  TakeSnapshot,
   Ticker,
   TimeInForce,
   Toggle,
@@ -360,12 +363,17 @@ export interface QueryAccountSnapshotCommand {
   account: number;
 }
 
+export interface TakeSnapshotCommand {
+  type: "TakeSnapshot";
+}
+
 export type CommandJson =
   | LoginCommand
   | RegisterApiKeyCommand
   | RevokeApiKeyCommand
   | ResumeAccountCommand
   | QueryAccountSnapshotCommand
+  | TakeSnapshotCommand
   | PoolActionCommand
   | QueryPoolStatsCommand
   | QueryRateCurveCommand
@@ -791,6 +799,11 @@ function buildCommand(builder: Builder, obj: Obj, type: string): [Command, numbe
       result = [Command.QueryAccountSnapshot, QueryAccountSnapshot.createQueryAccountSnapshot(builder, account)];
       break;
     }
+    case "TakeSnapshot": {
+      TakeSnapshot.startTakeSnapshot(builder);
+      result = [Command.TakeSnapshot, TakeSnapshot.endTakeSnapshot(builder)];
+      break;
+    }
     case "QueryMaxBorrow": {
       const account = f.uint("account", U32, true);
       const asset = f.uint("asset", U16, true);
@@ -1015,6 +1028,7 @@ export type EventJson = EnvelopeFields &
     | { type: "CommandAccepted"; account: number; asset: number; amount: string }
     | { type: "CommandRejected"; account: number; code: EnumText; message: string }
     | { type: "Clock"; timeMs: bigint }
+    | { type: "SnapshotTaken"; seq: bigint; batch: bigint; stateHash: string; bytes: bigint; file: string }
     | { type: "DepthSnapshot"; market: number; lastUpdateId: bigint; bids: LevelJson[]; asks: LevelJson[] }
     | {
         type: "DepthDelta";
@@ -1368,6 +1382,10 @@ export function decodeEvent(bytes: Uint8Array): EventJson {
     case Event.Clock: {
       const t = table(new Clock()) as Clock;
       return { ...head, type: "Clock", timeMs: t.timeMs() };
+    }
+    case Event.SnapshotTaken: {
+      const t = table(new SnapshotTaken()) as SnapshotTaken;
+      return { ...head, type: "SnapshotTaken", seq: t.seq(), batch: t.batch(), stateHash: t.stateHash() ?? "", bytes: t.bytes(), file: t.file() ?? "" };
     }
     case Event.DepthSnapshot: {
       const t = table(new DepthSnapshot()) as DepthSnapshot;

@@ -93,6 +93,8 @@ export const DecodedKind = {
   ResumeAccount: 5,
   /** Gateway-only: an account snapshot of `account` (QueryAccountSnapshot). */
   AccountSnapshot: 6,
+  /** Gateway-only, operator: write a snapshot now (X7). */
+  TakeSnapshot: 7,
 } as const;
 export type DecodedKind = (typeof DecodedKind)[keyof typeof DecodedKind];
 
@@ -324,6 +326,10 @@ function decodeFrame(config: ExchangeConfig, out: CommandRecord, result: DecodeR
       return decodeApiKeyCommand(CommandKind.RegisterApiKey, out, result);
     case Command.RevokeApiKey:
       return decodeApiKeyCommand(CommandKind.RevokeApiKey, out, result);
+    case Command.TakeSnapshot:
+      result.privileged = true;
+      result.kind = DecodedKind.TakeSnapshot;
+      return true;
     default:
       return reject(result, RejectCode.UnknownCommand, `unknown command type ${type}`);
   }

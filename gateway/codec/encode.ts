@@ -45,6 +45,7 @@ import {
   RateCurvePoint,
   OrderDone,
   OrderRejected,
+  SnapshotTaken,
   Ticker,
   Trade,
 } from "../../schemas/index.ts";
@@ -558,4 +559,18 @@ export function encodeResumeDone(account: number, fromSeq: number, events: numbe
   ResumeDone.addEvents(builder, events);
   ResumeDone.addComplete(builder, complete);
   return finish(Event.ResumeDone, ResumeDone.endResumeDone(builder), clientSeq, 0, 0);
+}
+
+/** The answer to an operator's TakeSnapshot (X7). Returns a view valid until the next encode. */
+export function encodeSnapshotTaken(clientSeq: bigint, seq: number, batch: number, stateHash: string, bytes: number, file: string): Uint8Array {
+  builder.clear();
+  const hash = builder.createString(stateHash);
+  const name = builder.createString(file);
+  SnapshotTaken.startSnapshotTaken(builder);
+  SnapshotTaken.addSeq(builder, BigInt(seq));
+  SnapshotTaken.addBatch(builder, BigInt(batch));
+  SnapshotTaken.addStateHash(builder, hash);
+  SnapshotTaken.addBytes(builder, BigInt(bytes));
+  SnapshotTaken.addFile(builder, name);
+  return finish(Event.SnapshotTaken, SnapshotTaken.endSnapshotTaken(builder), clientSeq, seq, 0);
 }

@@ -24,6 +24,7 @@ export {
   encodeDepthDelta,
   encodeDepthSnapshot,
   encodeEvent,
+  encodeSnapshotTaken,
   encodeTicker,
   encodeTrade,
   feeAssetOf,

@@ -13,7 +13,8 @@ import { BATCH_COMMANDS_MAX, Engine } from "../engine.ts";
 import { RingMarketDataSink } from "../market-data-codec.ts";
 import { BATCH_END_KIND, commandKindAt, commandSeqAt, readCommand, writeEventBatchEnd } from "../record-codec.ts";
 import { PARK_MS, RingReader, RingWriter, ringEventSink } from "../ring-io.ts";
-import { CONTROL_STATE_HASH, ENGINE_WORKER_SPIN_ITERATIONS, postToMain, type EngineWorkerData } from "./protocol.ts";
+import { stagePart } from "../snapshot.ts";
+import { CONTROL_SNAPSHOT, CONTROL_STATE_HASH, ENGINE_WORKER_SPIN_ITERATIONS, postSnapshotPart, postToMain, snapshotDigest, type EngineWorkerData } from "./protocol.ts";
 
 const data = workerData as EngineWorkerData;
 const wait = new SpinThenParkWait({ spinIterations: ENGINE_WORKER_SPIN_ITERATIONS });
@@ -27,6 +28,8 @@ if (marketData !== null) engine.matching[0]!.setMarketDataSink(new RingMarketDat
 const batch: CommandRecord[] = [];
 for (let i = 0; i < BATCH_COMMANDS_MAX; i++) batch.push(new CommandRecord());
 const control = new EventRecord();
+/** A control record read in full (its flags). */
+const controlCommand = new CommandRecord();
 
 const out: EventSink = ringEventSink(output);
 
@@ -76,12 +79,24 @@ function runBatch(): boolean {
       input.advance();
       continue;
     }
+    if (kind === CONTROL_SNAPSHOT) {
+      // The same for a snapshot (ThreadedPipeline.snapshot): risk 0 and matching 0 write their parts; the settlement
+      // worker writes the clock.
+      const risk = engine.risk[0]!;
+      const matching = engine.matching[0]!;
+      readCommand(input.ring, offset, controlCommand);
+      postSnapshotPart("risk", 0, snapshotDigest(controlCommand.flags, () => risk.stateHash()), stagePart((w) => risk.writeSnapshot(w)));
+      postSnapshotPart("matching", 0, snapshotDigest(controlCommand.flags, () => matching.stateHash()), stagePart((w) => matching.writeSnapshot(w)));
+      input.advance();
+      continue;
+    }
     readCommand(input.ring, offset, batch[count++]!);
     input.advance();
   }
 }
 
 function run(): void {
+  if (data.snapshot !== null) engine.restoreParts(data.snapshot);
   postToMain({ type: "ready" });
   while (runBatch());
   flushAll();

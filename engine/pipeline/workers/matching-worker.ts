@@ -9,7 +9,8 @@ import { marketsOfShard } from "../engine.ts";
 import { BATCH_END_KIND, commandKindAt, commandSeqAt, readCommand, writeEvent, writeEventBatchEnd } from "../record-codec.ts";
 import { RingMarketDataSink } from "../market-data-codec.ts";
 import { PARK_MS, RingReader, RingWriter } from "../ring-io.ts";
-import { CONTROL_STATE_HASH, postToMain, type MatchingWorkerData } from "./protocol.ts";
+import { restorePart, stagePart } from "../snapshot.ts";
+import { CONTROL_SNAPSHOT, CONTROL_STATE_HASH, postSnapshotPart, postToMain, snapshotDigest, type MatchingWorkerData } from "./protocol.ts";
 
 const data = workerData as MatchingWorkerData;
 // Short spins: see risk-worker.ts.
@@ -93,6 +94,8 @@ function matchBatch(): number | null {
       control.account = data.shardIndex;
       control.message = shard.stateHash();
       toRisk.publish(control);
+    } else if (cmd.kind === CONTROL_SNAPSHOT) {
+      postSnapshotPart("matching", data.shardIndex, snapshotDigest(cmd.flags, () => shard.stateHash()), stagePart((w) => shard.writeSnapshot(w)));
     } else if (cmd.kind === CommandKind.AdvanceTime) {
       shard.setTime(cmd.timeMs);
     } else {
@@ -105,6 +108,7 @@ function matchBatch(): number | null {
 }
 
 function run(): void {
+  if (data.snapshot !== null) restorePart(data.snapshot, `matching shard ${data.shardIndex}`, (r) => shard.restoreSnapshot(r));
   postToMain({ type: "ready" });
   while (matchBatch() !== null);
   flushAll();

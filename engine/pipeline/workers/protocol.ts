@@ -2,9 +2,23 @@
 import { parentPort } from "node:worker_threads";
 import type { ExchangeConfig } from "../../model/index.ts";
 import type { RingHandle } from "../../ring/index.ts";
+import type { SnapshotParts } from "../snapshot.ts";
 
 /** Control kind (command and event slots): report the stage's state digest; never journaled. */
 export const CONTROL_STATE_HASH = -2;
+/**
+ * Control kind (command slots): write the stage's snapshot part (X7) and post it to the main thread with the stage's
+ * digest; never journaled. Like CONTROL_STATE_HASH it travels alone in a control batch, so every stage writes at the
+ * same batch boundary.
+ */
+export const CONTROL_SNAPSHOT = -3;
+/** CONTROL_SNAPSHOT's flags bit: the stages also report their digests (a stall of its own: see ThreadedPipeline.snapshot). */
+export const SNAPSHOT_WITH_STATE_HASH = 1;
+
+/** A stage's digest for a snapshot part, or "" when the request did not ask for digests. */
+export function snapshotDigest(flags: number, digest: () => string): string {
+  return (flags & SNAPSHOT_WITH_STATE_HASH) !== 0 ? digest() : "";
+}
 
 /** Ring sizes: every ring holds more than a whole batch plus its markers (see engine.ts, BATCH_COMMANDS_MAX). */
 export const COMMAND_RING_SLOTS = 16384;
@@ -30,6 +44,8 @@ export interface RiskWorkerData {
   readonly poolDeltasOut: readonly (RingHandle | null)[];
   /** K > 1: the pool deltas of every other risk shard (index = peer shard; null at its own index). */
   readonly poolDeltasIn: readonly (RingHandle | null)[];
+  /** The shard's part of the snapshot to start from (X7), or null for an empty shard. */
+  readonly snapshot: Uint8Array | null;
 }
 
 /** Slots of a pool-delta ring: a batch writes at most one record per asset and an end marker. */
@@ -44,6 +60,8 @@ export interface MatchingWorkerData {
   readonly toRisk: readonly RingHandle[];
   /** O8 market data to the gateway; null when nobody listens (benchmarks, replay). */
   readonly marketDataOut: RingHandle | null;
+  /** The shard's part of the snapshot to start from (X7), or null for empty books. */
+  readonly snapshot: Uint8Array | null;
 }
 
 /**
@@ -57,6 +75,8 @@ export interface EngineWorkerData {
   readonly eventsOut: RingHandle;
   /** O8 market data to the gateway; null when nobody listens (benchmarks, replay). */
   readonly marketDataOut: RingHandle | null;
+  /** The snapshot to start from (X7: its risk 0, matching 0 and settlement parts), or null for an empty engine. */
+  readonly snapshot: SnapshotParts | null;
 }
 
 /**
@@ -70,16 +90,29 @@ export interface SettlementWorkerData {
   readonly commandsIn: RingHandle;
   /** 0 disables the live clock timer (tests and benchmarks drive time themselves). */
   readonly tickIntervalMs: number;
+  /** The settlement part of the snapshot to start from (X7), or null. */
+  readonly snapshot: Uint8Array | null;
 }
+
+/** Which stage wrote a snapshot part. */
+export type SnapshotStage = "risk" | "matching" | "settlement";
 
 /** Messages a worker posts to the main thread. */
 export type WorkerMessage =
   | { readonly type: "ready" }
   | { readonly type: "tick"; readonly timeMs: number }
   | { readonly type: "stateHash"; readonly hash: string }
+  /** A stage's snapshot part (CONTROL_SNAPSHOT) and its digest at the same boundary; `bytes` is transferred. */
+  | { readonly type: "snapshotPart"; readonly stage: SnapshotStage; readonly index: number; readonly hash: string; readonly bytes: Uint8Array }
   | { readonly type: "fatal"; readonly message: string };
 
 /** Sends a message to the main thread (from a worker). */
 export function postToMain(m: WorkerMessage): void {
   parentPort!.postMessage(m);
+}
+
+/** Posts a stage's snapshot part, handing its buffer over (no copy). */
+export function postSnapshotPart(stage: SnapshotStage, index: number, hash: string, bytes: Uint8Array): void {
+  const m: WorkerMessage = { type: "snapshotPart", stage, index, hash, bytes };
+  parentPort!.postMessage(m, [bytes.buffer as ArrayBuffer]);
 }

@@ -27,7 +27,8 @@ import {
   writePoolDeltaEnd,
 } from "../record-codec.ts";
 import { PARK_MS, RingReader, RingWriter, ringEventSink } from "../ring-io.ts";
-import { CONTROL_STATE_HASH, postToMain, type RiskWorkerData } from "./protocol.ts";
+import { restorePart, stagePart } from "../snapshot.ts";
+import { CONTROL_SNAPSHOT, CONTROL_STATE_HASH, postSnapshotPart, postToMain, snapshotDigest, type RiskWorkerData } from "./protocol.ts";
 
 const data = workerData as RiskWorkerData;
 // Short spins: on this 2-core machine three engine threads and the gateway share the cores, and a spinning
@@ -68,8 +69,10 @@ function preTradeBatch(): number | null {
     }
     readCommand(input.ring, offset, cmd);
     input.advance();
-    if (kind === CONTROL_STATE_HASH) {
-      reportStateHash(cmd.seq);
+    if (kind === CONTROL_STATE_HASH || kind === CONTROL_SNAPSHOT) {
+      // Alone in its control batch: every earlier batch is finished here, and matching sees it at the same boundary.
+      if (kind === CONTROL_STATE_HASH) reportStateHash(cmd.seq);
+      else postSnapshotPart("risk", data.shardIndex, snapshotDigest(cmd.flags, () => shard.stateHash()), stagePart((w) => shard.writeSnapshot(w)));
       if (data.shardIndex === 0) for (let m = 0; m < queues.length; m++) queues[m]!.push(cmd);
       continue;
     }
@@ -198,6 +201,7 @@ function exchangePoolDeltas(batch: number): void {
 }
 
 function run(): void {
+  if (data.snapshot !== null) restorePart(data.snapshot, `risk shard ${data.shardIndex}`, (r) => shard.restoreSnapshot(r));
   postToMain({ type: "ready" });
   for (;;) {
     const batch = preTradeBatch();

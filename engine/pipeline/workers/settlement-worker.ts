@@ -6,7 +6,8 @@ import { RingBuffer, SpinThenParkWait } from "../../ring/index.ts";
 import { SettlementShard } from "../../settlement/index.ts";
 import { BATCH_END_KIND, commandKindAt, readCommand } from "../record-codec.ts";
 import { RingReader } from "../ring-io.ts";
-import { CONTROL_STATE_HASH, postToMain, type SettlementWorkerData } from "./protocol.ts";
+import { restorePart, stagePart } from "../snapshot.ts";
+import { CONTROL_SNAPSHOT, CONTROL_STATE_HASH, postSnapshotPart, postToMain, snapshotDigest, type SettlementWorkerData } from "./protocol.ts";
 
 const data = workerData as SettlementWorkerData;
 const shard = new SettlementShard();
@@ -27,6 +28,7 @@ if (data.tickIntervalMs > 0) {
 const keepAlive = setInterval(() => {}, 1 << 30);
 
 async function run(): Promise<void> {
+  if (data.snapshot !== null) restorePart(data.snapshot, "settlement", (r) => shard.restoreSnapshot(r));
   postToMain({ type: "ready" });
   for (;;) {
     const offset = input.peek();
@@ -39,6 +41,7 @@ async function run(): Promise<void> {
     if (kind !== BATCH_END_KIND) {
       readCommand(input.ring, offset, cmd);
       if (kind === CONTROL_STATE_HASH) postToMain({ type: "stateHash", hash: shard.stateHash() });
+      else if (kind === CONTROL_SNAPSHOT) postSnapshotPart("settlement", 0, snapshotDigest(cmd.flags, () => shard.stateHash()), stagePart((w) => shard.writeSnapshot(w)));
       else shard.handle(cmd);
     }
     input.advance();

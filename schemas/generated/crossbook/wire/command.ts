@@ -26,6 +26,7 @@ import { RevokeApiKey } from '../../crossbook/wire/revoke-api-key.ts';
 import { SetMarkPrice } from '../../crossbook/wire/set-mark-price.ts';
 import { SetMarketState } from '../../crossbook/wire/set-market-state.ts';
 import { Subscribe } from '../../crossbook/wire/subscribe.ts';
+import { TakeSnapshot } from '../../crossbook/wire/take-snapshot.ts';
 import { Transfer } from '../../crossbook/wire/transfer.ts';
 import { Unsubscribe } from '../../crossbook/wire/unsubscribe.ts';
 import { UpdateAccountSettings } from '../../crossbook/wire/update-account-settings.ts';
@@ -63,13 +64,14 @@ export enum Command {
   RegisterApiKey = 27,
   RevokeApiKey = 28,
   ResumeAccount = 29,
-  QueryAccountSnapshot = 30
+  QueryAccountSnapshot = 30,
+  TakeSnapshot = 31
 }
 
 export function unionToCommand(
   type: Command,
-  accessor: (obj:AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null
-): AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
+  accessor: (obj:AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null
+): AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
   switch(Command[type]) {
     case 'NONE': return null; 
     case 'Deposit': return accessor(new Deposit())! as Deposit;
@@ -102,15 +104,16 @@ export function unionToCommand(
     case 'RevokeApiKey': return accessor(new RevokeApiKey())! as RevokeApiKey;
     case 'ResumeAccount': return accessor(new ResumeAccount())! as ResumeAccount;
     case 'QueryAccountSnapshot': return accessor(new QueryAccountSnapshot())! as QueryAccountSnapshot;
+    case 'TakeSnapshot': return accessor(new TakeSnapshot())! as TakeSnapshot;
     default: return null;
   }
 }
 
 export function unionListToCommand(
   type: Command, 
-  accessor: (index: number, obj:AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null, 
+  accessor: (index: number, obj:AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null, 
   index: number
-): AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
+): AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
   switch(Command[type]) {
     case 'NONE': return null; 
     case 'Deposit': return accessor(index, new Deposit())! as Deposit;
@@ -143,6 +146,7 @@ export function unionListToCommand(
     case 'RevokeApiKey': return accessor(index, new RevokeApiKey())! as RevokeApiKey;
     case 'ResumeAccount': return accessor(index, new ResumeAccount())! as ResumeAccount;
     case 'QueryAccountSnapshot': return accessor(index, new QueryAccountSnapshot())! as QueryAccountSnapshot;
+    case 'TakeSnapshot': return accessor(index, new TakeSnapshot())! as TakeSnapshot;
     default: return null;
   }
 }

@@ -23,6 +23,7 @@ import { OrderRejected } from '../../crossbook/wire/order-rejected.ts';
 import { PoolStats } from '../../crossbook/wire/pool-stats.ts';
 import { RateCurvePoint } from '../../crossbook/wire/rate-curve-point.ts';
 import { ResumeDone } from '../../crossbook/wire/resume-done.ts';
+import { SnapshotTaken } from '../../crossbook/wire/snapshot-taken.ts';
 import { Ticker } from '../../crossbook/wire/ticker.ts';
 import { Trade } from '../../crossbook/wire/trade.ts';
 
@@ -53,13 +54,14 @@ export enum Event {
   MaxBorrowQuantity = 22,
   OpenOrder = 23,
   AccountSnapshot = 24,
-  ResumeDone = 25
+  ResumeDone = 25,
+  SnapshotTaken = 26
 }
 
 export function unionToEvent(
   type: Event,
-  accessor: (obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|Ticker|Trade) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|Ticker|Trade|null
-): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|Ticker|Trade|null {
+  accessor: (obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|SnapshotTaken|Ticker|Trade) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|SnapshotTaken|Ticker|Trade|null
+): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|SnapshotTaken|Ticker|Trade|null {
   switch(Event[type]) {
     case 'NONE': return null; 
     case 'OrderAccepted': return accessor(new OrderAccepted())! as OrderAccepted;
@@ -87,15 +89,16 @@ export function unionToEvent(
     case 'OpenOrder': return accessor(new OpenOrder())! as OpenOrder;
     case 'AccountSnapshot': return accessor(new AccountSnapshot())! as AccountSnapshot;
     case 'ResumeDone': return accessor(new ResumeDone())! as ResumeDone;
+    case 'SnapshotTaken': return accessor(new SnapshotTaken())! as SnapshotTaken;
     default: return null;
   }
 }
 
 export function unionListToEvent(
   type: Event, 
-  accessor: (index: number, obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|Ticker|Trade) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|Ticker|Trade|null, 
+  accessor: (index: number, obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|SnapshotTaken|Ticker|Trade) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|SnapshotTaken|Ticker|Trade|null, 
   index: number
-): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|Ticker|Trade|null {
+): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|SnapshotTaken|Ticker|Trade|null {
   switch(Event[type]) {
     case 'NONE': return null; 
     case 'OrderAccepted': return accessor(index, new OrderAccepted())! as OrderAccepted;
@@ -123,6 +126,7 @@ export function unionListToEvent(
     case 'OpenOrder': return accessor(index, new OpenOrder())! as OpenOrder;
     case 'AccountSnapshot': return accessor(index, new AccountSnapshot())! as AccountSnapshot;
     case 'ResumeDone': return accessor(index, new ResumeDone())! as ResumeDone;
+    case 'SnapshotTaken': return accessor(index, new SnapshotTaken())! as SnapshotTaken;
     default: return null;
   }
 }

@@ -76,5 +76,10 @@ export enum RejectCode {
   UnknownApiKey = 48,
   ShuttingDown = 49,
   RateLimited = 50,
-  FrameTooLarge = 51
+  FrameTooLarge = 51,
+
+  /**
+   * The server is replaying its journal after a start: retry when GET /health says ready (X7).
+   */
+  Recovering = 52
 }

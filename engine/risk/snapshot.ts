@@ -1,0 +1,259 @@
+// The risk shard's snapshot encodings (X7): marks, accounts (balances, settings, pool positions and their L14 logs),
+// the fee account, open-order holds and the clientId index. RiskShard.writeSnapshot / restoreSnapshot compose them
+// with the pool replicas (pools.ts) and the fee volumes (fees.ts).
+//
+// What is not written, because it is derived and rebuilt on restore: each account's incremental margin state (C2–C9:
+// a function of its balances, its open-order terms, the marks and its leverage limit; made when first read,
+// Account.syncedMargin), the accounts' open-order terms (C4: openBorrow / openInflow / openRepay / openBorrowOrders,
+// the sums over its holds' borrowMax and credited proceeds, which are written with each hold), the accounts' pool
+// epochs (every account is valued at the snapshot), the hold table's index and free list.
+import { SNAPSHOT_COUNT_MAX, SnapshotTag, type SnapshotReader, type SnapshotWriter } from "../model/index.ts";
+import { Account, LEVERAGE_LIMIT_MAX, LEVERAGE_LIMIT_MIN, PositionLog } from "./accounts.ts";
+import type { HoldTable, OrderHold } from "./holds.ts";
+import type { MarginContext } from "./margin/index.ts";
+import { POSITION_LOG_MAX, type PoolBook } from "./pools.ts";
+
+/** The USD marks of assets and the marks of perpetual markets. */
+export function writeMarks(w: SnapshotWriter, ctx: MarginContext): void {
+  w.uint(ctx.assetCount);
+  for (let a = 0; a < ctx.assetCount; a++) w.big(ctx.assetMark[a]!);
+  w.uint(ctx.marketCount);
+  for (let m = 0; m < ctx.marketCount; m++) w.big(ctx.marketMark[m]!);
+}
+
+export function restoreMarks(r: SnapshotReader, ctx: MarginContext): void {
+  if (r.uint() !== ctx.assetCount) r.fail("asset count differs from the config");
+  for (let a = 0; a < ctx.assetCount; a++) {
+    const mark = r.big();
+    if (mark < 0n) r.fail(`negative mark of asset ${a}`);
+    ctx.setAssetMark(a, mark);
+  }
+  if (r.uint() !== ctx.marketCount) r.fail("market count differs from the config");
+  for (let m = 0; m < ctx.marketCount; m++) {
+    const mark = r.big();
+    if (mark < 0n) r.fail(`negative mark of market ${m}`);
+    ctx.setMarketMark(m, mark);
+  }
+}
+
+/** The four balance slots of every asset. */
+function writeBalances(w: SnapshotWriter, a: Account, assets: number): void {
+  for (let i = 0; i < assets; i++) w.big(a.available[i]!);
+  for (let i = 0; i < assets; i++) w.big(a.locked[i]!);
+  for (let i = 0; i < assets; i++) w.big(a.lent[i]!);
+  for (let i = 0; i < assets; i++) w.big(a.borrowed[i]!);
+}
+
+function restoreBalances(r: SnapshotReader, a: Account, assets: number): void {
+  for (let i = 0; i < assets; i++) a.available[i] = r.big();
+  for (let i = 0; i < assets; i++) a.locked[i] = r.big();
+  for (let i = 0; i < assets; i++) a.lent[i] = r.big();
+  for (let i = 0; i < assets; i++) a.borrowed[i] = r.big();
+}
+
+/** The exchange's fee account of the shard (balances only: it has no settings, margin or positions). */
+export function writeFeeAccount(w: SnapshotWriter, fee: Account, assets: number): void {
+  writeBalances(w, fee, assets);
+}
+
+export function restoreFeeAccount(r: SnapshotReader, fee: Account, assets: number): void {
+  restoreBalances(r, fee, assets);
+}
+
+/** L14: an account's position logs, oldest change first (0 = no log for the asset). */
+function writePoolLog(w: SnapshotWriter, a: Account, assets: number): void {
+  const logs = a.poolLog;
+  w.bool(logs !== null);
+  if (logs === null) return;
+  for (let i = 0; i < assets; i++) {
+    const log = logs[i];
+    const n = log === null || log === undefined ? 0 : log.length;
+    w.uint(n);
+    for (let k = 0; k < n; k++) {
+      const e = log!.at(k);
+      w.uint(e.stamp);
+      w.int(e.timeMs);
+      w.big(e.lendShares);
+      w.big(e.borrowShares);
+      w.big(e.entryFee);
+      w.big(e.rate);
+    }
+  }
+}
+
+function restorePoolLog(r: SnapshotReader, a: Account, assets: number): void {
+  if (!r.bool()) return;
+  const logs = (a.poolLog = new Array<PositionLog | null>(assets).fill(null));
+  for (let i = 0; i < assets; i++) {
+    const n = r.count(POSITION_LOG_MAX, "position log entries");
+    if (n === 0) continue;
+    const log = (logs[i] = new PositionLog(POSITION_LOG_MAX));
+    for (let k = 0; k < n; k++) {
+      const e = log.append();
+      e.stamp = r.uint();
+      e.timeMs = r.int();
+      e.lendShares = r.big();
+      e.borrowShares = r.big();
+      e.entryFee = r.big();
+      e.rate = r.big();
+    }
+  }
+}
+
+/**
+ * Every account in the map's order (its insertion order: a restored shard inserts them in the same order, so its
+ * snapshot is byte-identical). Each is valued at the pools' current indices first (sync), as any read would.
+ */
+export function writeAccounts(w: SnapshotWriter, accounts: ReadonlyMap<number, Account>, pools: PoolBook, assets: number): void {
+  w.beginSection(SnapshotTag.RiskAccounts);
+  w.uint(accounts.size);
+  for (const a of accounts.values()) {
+    pools.sync(a);
+    w.uint(a.id);
+    w.uint(a.settings);
+    w.uint(a.leverageLimit);
+    w.uint(a.openOrders);
+    w.uint(a.borrowedAssets);
+    w.uint(a.poolPositions);
+    writeBalances(w, a, assets);
+    if (a.poolPositions > 0) {
+      for (let i = 0; i < assets; i++) {
+        w.big(a.positions[i]!.lendShares);
+        w.big(a.positions[i]!.borrowShares);
+      }
+    }
+    writePoolLog(w, a, assets);
+  }
+  w.endSection();
+}
+
+/**
+ * Restores the accounts into an empty map; `create` makes a client account with the defaults (and links it to its
+ * user's fee volume). The margin state is not written: an account makes it from its net balances when first read.
+ */
+export function restoreAccounts(r: SnapshotReader, accounts: Map<number, Account>, create: (id: number) => Account, pools: PoolBook, assets: number): void {
+  r.beginSection(SnapshotTag.RiskAccounts, "accounts");
+  const n = r.count(SNAPSHOT_COUNT_MAX, "accounts");
+  for (let k = 0; k < n; k++) {
+    const id = r.uint();
+    if (accounts.has(id)) r.fail(`account ${id} appears twice`);
+    const a = create(id);
+    a.settings = r.uint();
+    const leverage = r.uint();
+    if (leverage < LEVERAGE_LIMIT_MIN || leverage > LEVERAGE_LIMIT_MAX) r.fail(`account ${id}: leverage limit ${leverage}`);
+    a.openOrders = r.uint();
+    a.borrowedAssets = r.uint();
+    a.poolPositions = r.uint();
+    restoreBalances(r, a, assets);
+    if (a.poolPositions > 0) {
+      for (let i = 0; i < assets; i++) {
+        a.positions[i]!.lendShares = r.big();
+        a.positions[i]!.borrowShares = r.big();
+      }
+    }
+    restorePoolLog(r, a, assets);
+    a.poolEpoch = pools.epoch;
+    // The margin state is made from these balances, at this leverage limit, when first read (Account.syncedMargin).
+    a.leverageLimit = leverage;
+    accounts.set(id, a);
+  }
+  r.endSection();
+}
+
+/**
+ * Open-order holds in slot order, then the clientId index as the order ids it points to: every entry points to a
+ * live hold whose account, market and clientId make its key (set with the hold, deleted with it), so the key is not
+ * written. It is not a function of the holds, though (a refused cancel-replace leaves its target unindexed), so the
+ * entries are.
+ */
+export function writeHolds(w: SnapshotWriter, holds: HoldTable, byClientId: ReadonlyMap<bigint, number>, keyOf: (hold: OrderHold) => bigint): void {
+  w.beginSection(SnapshotTag.RiskHolds);
+  w.uint(holds.size);
+  for (let i = 0; i < holds.slotCount; i++) {
+    const h = holds.slotAt(i);
+    if (h.owner === null) continue;
+    w.uint(h.orderId);
+    w.uint(h.account);
+    w.uint(h.market);
+    w.uint(h.side);
+    w.big(h.clientId);
+    w.uint(h.flags);
+    w.uint(h.asset);
+    w.big(h.remaining);
+    w.big(h.borrowMax);
+    w.big(h.reserved);
+    w.uint(h.inflowAsset);
+    w.big(h.inflowCredit);
+    w.bool(h.inflowRepays);
+  }
+  w.uint(byClientId.size);
+  for (const [key, orderId] of byClientId) {
+    const h = holds.get(orderId);
+    if (h === undefined || keyOf(h) !== key) throw new Error(`risk invariant: clientId index entry for order ${orderId} does not match its hold`);
+    w.uint(orderId);
+  }
+  w.endSection();
+}
+
+/**
+ * C4: the open-order terms a hold adds to its account (what it may borrow at fill time, the proceeds credited to it),
+ * as RiskShard.takeHold / creditInflow keep them; a restore rebuilds the accounts' sums from the restored holds and
+ * marks the assets, so the margin state made on first read values them (Account.syncedMargin).
+ */
+function addOpenOrderTerms(account: Account, h: OrderHold): void {
+  if (h.borrowMax > 0n) {
+    account.openBorrow[h.asset] = account.openBorrow[h.asset]! + h.borrowMax;
+    account.openBorrowOrders++;
+    account.markChanged(h.asset);
+  }
+  if (h.inflowCredit !== 0n) {
+    const open = h.inflowRepays ? account.openRepay : account.openInflow;
+    open[h.inflowAsset] = open[h.inflowAsset]! + h.inflowCredit;
+    account.markChanged(h.inflowAsset);
+  }
+}
+
+export function restoreHolds(
+  r: SnapshotReader,
+  holds: HoldTable,
+  byClientId: Map<bigint, number>,
+  accounts: ReadonlyMap<number, Account>,
+  assets: number,
+  keyOf: (hold: OrderHold) => bigint,
+): void {
+  r.beginSection(SnapshotTag.RiskHolds, "holds");
+  const n = r.count(SNAPSHOT_COUNT_MAX, "holds");
+  holds.reserve(n);
+  for (let k = 0; k < n; k++) {
+    const orderId = r.uint();
+    if (holds.get(orderId) !== undefined) r.fail(`order ${orderId} holds twice`);
+    const h = holds.add(orderId);
+    h.account = r.uint();
+    const owner = accounts.get(h.account);
+    if (owner === undefined) r.fail(`order ${orderId} holds for unknown account ${h.account}`);
+    h.owner = owner;
+    h.market = r.uint();
+    h.side = r.uint();
+    h.clientId = r.big();
+    h.flags = r.uint();
+    h.asset = r.uint();
+    if (h.asset >= assets) r.fail(`order ${orderId} holds unknown asset ${h.asset}`);
+    h.remaining = r.big();
+    h.borrowMax = r.big();
+    h.reserved = r.big();
+    h.inflowAsset = r.uint();
+    if (h.inflowAsset >= assets) r.fail(`order ${orderId} credits unknown asset ${h.inflowAsset}`);
+    h.inflowCredit = r.big();
+    h.inflowRepays = r.bool();
+    if (h.remaining < 0n || h.borrowMax < 0n || h.reserved < 0n || h.inflowCredit < 0n) r.fail(`order ${orderId}: negative hold`);
+    addOpenOrderTerms(owner, h);
+  }
+  const entries = r.count(n, "clientId index");
+  for (let k = 0; k < entries; k++) {
+    const orderId = r.uint();
+    const h = holds.get(orderId);
+    if (h === undefined || h.clientId === 0n) r.fail(`clientId index names order ${orderId}, which holds nothing under a clientId`);
+    byClientId.set(keyOf(h), orderId);
+  }
+  r.endSection();
+}

@@ -1,0 +1,55 @@
+// Which clock ticks are journaled (X7: idle time costs almost nothing). The settlement worker proposes a tick every
+// second; journaling each one cost an idle exchange 86,400 × 160 bytes = 13.8 MB a day. A tick now goes into the
+// journal only when the engine has time-driven work at it, or when a command is about to be sequenced:
+//   - it crosses an hour mark: hourly interest (L5) is charged at the batch whose clock crosses the mark;
+//   - it crosses a minute while the 24 h ticker window still holds trades (the window moves in minute buckets, and
+//     a ticker update is published when trades leave it);
+//   - a command arrives and a later tick was proposed: the tick is sequenced just before the command, so every
+//     command sees the engine time as fresh as before (at most one tick interval old).
+// Otherwise the proposal is held (only the latest is kept). What is journaled is still the only time the engine
+// knows: replay reproduces the same state (determinism proved by the replay-equals-live tests), and an idle day now
+// costs 24 ticks (3,840 bytes), or 1,440 (230 KB) on a day after trades.
+export const HOUR_MS = 3_600_000;
+export const MINUTE_MS = 60_000;
+/** The ticker window (O8: 24 h) plus one minute bucket: ticks stay minutely until the last trade has left it. */
+export const TICKER_WINDOW_MS = 86_400_000 + MINUTE_MS;
+
+export class ClockTickPolicy {
+  /** Engine time of the last tick sequenced (0 before the first). */
+  private journaledMs = 0;
+  /** The latest proposal not sequenced yet (0 = none). */
+  private pendingMs = 0;
+  /** Ticks stay minutely until this engine time (the last trade's time + the ticker window). */
+  private tradesUntilMs = 0;
+
+  /** The settlement timer proposes a tick at `timeMs`: true = sequence it now, false = hold it. */
+  propose(timeMs: number): boolean {
+    if (timeMs <= this.journaledMs) return false;
+    const crossesHour = Math.floor(timeMs / HOUR_MS) > Math.floor(this.journaledMs / HOUR_MS);
+    const tickerMoves = this.journaledMs < this.tradesUntilMs && Math.floor(timeMs / MINUTE_MS) > Math.floor(this.journaledMs / MINUTE_MS);
+    if (crossesHour || tickerMoves) {
+      this.sequenced(timeMs);
+      return true;
+    }
+    this.pendingMs = timeMs;
+    return false;
+  }
+
+  /** A command is about to be sequenced: the held tick to sequence before it, or 0 when none is due. */
+  dueBeforeCommand(): number {
+    const due = this.pendingMs;
+    if (due <= this.journaledMs) return 0;
+    this.sequenced(due);
+    return due;
+  }
+
+  /** A trade happened at engine time `timeMs` (a Fill event): the ticker window holds trades until it has passed. */
+  traded(timeMs: number): void {
+    if (timeMs + TICKER_WINDOW_MS > this.tradesUntilMs) this.tradesUntilMs = timeMs + TICKER_WINDOW_MS;
+  }
+
+  private sequenced(timeMs: number): void {
+    this.journaledMs = timeMs;
+    this.pendingMs = 0;
+  }
+}

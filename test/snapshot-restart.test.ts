@@ -1,0 +1,265 @@
+// Restart from a snapshot at the server level (X4, X7): the state hash after a restart from snapshot + journal tail
+// equals that of an uninterrupted run (the whole journal replayed in-process), for the fused and split 1 × 1 engines
+// and for 2 × 2 shards; balances and market data served after the restart are the same; a damaged newest snapshot
+// falls back to the one before it.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { emptySummary, listSegments, segmentBatches } from "../engine/journal/index.ts";
+import { configDigest, Engine, loadConfig, type EngineTopology } from "../engine/pipeline/index.ts";
+import type { CommandJson, EventJson } from "../gateway/client/codec.ts";
+import { CrossbookClient } from "../gateway/client/ws-client.ts";
+import { startServer, type RunningServer } from "../gateway/server.ts";
+import { connectUser, getBalances, getStateHash } from "./helpers/auth.ts";
+import { prng } from "./helpers/random-commands.ts";
+
+const config = loadConfig();
+const BIN = new URL("../bin/crossbook.mjs", import.meta.url).pathname;
+const TRADERS = [16, 32, 48, 64, 80, 96, 112, 128];
+
+interface Layout {
+  readonly name: string;
+  readonly topology: EngineTopology;
+  readonly stages: "fused" | "split";
+}
+
+const LAYOUTS: Layout[] = [
+  { name: "fused 1 × 1", topology: { riskShards: 1, matchingShards: 1 }, stages: "fused" },
+  { name: "split 1 × 1", topology: { riskShards: 1, matchingShards: 1 }, stages: "split" },
+  { name: "2 × 2", topology: { riskShards: 2, matchingShards: 2 }, stages: "split" },
+];
+
+function serverOn(dataDir: string, layout: Layout, log: (line: string) => void = () => {}, journalSegmentBytes?: number): Promise<RunningServer> {
+  return startServer({
+    ...(journalSegmentBytes === undefined ? {} : { journalSegmentBytes }),
+    config,
+    host: "127.0.0.1",
+    port: 0,
+    dataDir,
+    topology: layout.topology,
+    stages: layout.stages,
+    tickIntervalMs: 0,
+    log,
+    snapshots: { everyCommands: 0, everyMs: 0, keep: 3 },
+  });
+}
+
+/** A seeded stream: deposits first, then crossing limit orders on BTC_USDC and SOL_USDC, cancels and clock ticks. */
+function workload(seed: number, commands: number, startMs: number): CommandJson[] {
+  const rand = prng(seed);
+  const out: CommandJson[] = [];
+  for (const account of TRADERS) {
+    out.push({ type: "Deposit", account, asset: 0, amount: "1000000" });
+    out.push({ type: "Deposit", account, asset: 2, amount: "10" });
+    out.push({ type: "Deposit", account, asset: 4, amount: "5000" });
+  }
+  let clientId = seed * 1_000_000;
+  for (let i = 0; i < commands; i++) {
+    const account = TRADERS[Math.floor(rand() * TRADERS.length)]!;
+    const r = rand();
+    if (r < 0.05) out.push({ type: "AdvanceTime", timeMs: startMs + i * 1_000 });
+    else if (r < 0.2 && clientId > seed * 1_000_000) out.push({ type: "Cancel", account, market: 0, clientId: String(clientId - Math.floor(rand() * 5)) });
+    else {
+      const btc = rand() < 0.6;
+      const side = rand() < 0.5 ? "Buy" : "Sell";
+      const price = btc ? String(59_990 + Math.floor(rand() * 21)) : (149.9 + Math.floor(rand() * 21) / 100).toFixed(2);
+      out.push({ type: "LimitOrder", account, market: btc ? 0 : 2, side, price, quantity: btc ? "0.01" : "1.5", clientId: String(++clientId) });
+    }
+  }
+  return out;
+}
+
+/**
+ * The workload's sessions (X6): the operator's for deposits and clock ticks, one per trader's user for its orders.
+ * Registering their keys is journaled, before any workload.
+ */
+class Sessions {
+  private constructor(readonly operator: CrossbookClient, private readonly users: Map<number, CrossbookClient>) {}
+
+  static async open(server: RunningServer): Promise<Sessions> {
+    const url = `ws://127.0.0.1:${server.port}`;
+    const operator = await CrossbookClient.connect(url, { key: server.operatorKey });
+    const users = new Map<number, CrossbookClient>();
+    for (const account of TRADERS) users.set(account >>> 4, await connectUser(url, operator, account >>> 4));
+    return new Sessions(operator, users);
+  }
+
+  send(cmd: CommandJson): void {
+    if (cmd.type === "Deposit" || cmd.type === "AdvanceTime") this.operator.send(cmd);
+    else this.users.get((cmd as { account: number }).account >>> 4)!.send(cmd);
+  }
+
+  /** Every frame sent so far has been sequenced: each user session's last frame is answered (same socket, in order). */
+  async settle(): Promise<void> {
+    for (const [user, c] of this.users) await c.request({ type: "QueryCollateral", account: user * 16 }, 50);
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.users.values()) await c.close();
+    await this.operator.close();
+  }
+}
+
+/**
+ * Sends every command, then one clock tick at `syncMs` (journaled like every command) and waits for its answer: every
+ * frame before it has then been sequenced. Returns the state hash after them.
+ */
+async function run(server: RunningServer, client: Sessions, commands: readonly CommandJson[], syncMs: number): Promise<string> {
+  for (let i = 0; i < commands.length; i++) {
+    client.send(commands[i]!);
+    if (i % 200 === 199) await new Promise((r) => setImmediate(r));
+  }
+  await client.settle();
+  await client.operator.request({ type: "AdvanceTime", timeMs: syncMs }, 50);
+  return server.stateHash();
+}
+
+/** The state hash of the whole journal replayed in one thread: the uninterrupted run. */
+function replayHash(dataDir: string, topology: EngineTopology): string {
+  const engine = new Engine(config, topology);
+  for (const b of segmentBatches(listSegments(dataDir), { configDigestHex: configDigest(config) }, emptySummary())) engine.processBatch(b.commands, b.count, { publish: () => {} });
+  return engine.stateHash();
+}
+
+async function views(server: RunningServer): Promise<{ balances: unknown[]; depth: EventJson[] }> {
+  const balances: unknown[] = [];
+  for (const account of TRADERS) balances.push(await (await getBalances(server.port, account, server.operatorKey)).json());
+  // A subscription's snapshot events answer no command (clientSeq 0): collect what comes in the first 300 ms.
+  const md = await CrossbookClient.connect(`ws://127.0.0.1:${server.port}`);
+  const depth: EventJson[] = [];
+  md.onEvent((e) => depth.push(e));
+  md.send({ type: "Subscribe", market: 0, channels: ["Depth", "Bbo", "Ticker"] });
+  await new Promise((r) => setTimeout(r, 300));
+  await md.close();
+  expect(depth.map((e) => e.type)).toEqual(["DepthSnapshot", "BookTicker", "Ticker"]);
+  return { balances, depth };
+}
+
+describe("restart from snapshot + journal tail (X4, X7)", () => {
+  for (const layout of LAYOUTS) {
+    it(`X4/X7: ${layout.name}: the state hash after a restart from snapshot + tail equals the uninterrupted run's; balances and market data are the same`, async () => {
+      const dataDir = mkdtempSync(join(tmpdir(), "crossbook-snaprestart-"));
+      const first = await serverOn(dataDir, layout);
+      const client = await Sessions.open(first);
+      await run(first, client, workload(7, 1_500, 1_767_225_600_000), 1_767_229_000_000);
+      const snapshot = await first.snapshot();
+      expect(snapshot.stateHash).toBe(await first.stateHash());
+      const liveHash = await run(first, client, workload(8, 1_000, 1_767_230_000_000), 1_767_232_000_000);
+      const before = await views(first);
+      await client.close();
+      await first.stop();
+
+      const lines: string[] = [];
+      const second = await serverOn(dataDir, layout, (l) => lines.push(l));
+      try {
+        expect(second.recovered.snapshotSeq).toBe(snapshot.seq);
+        // Only the tail after the snapshot was replayed: the second workload and the tick that closed it.
+        expect(second.recovered.commands).toBe(workload(8, 1_000, 0).length + 1);
+        expect(await second.stateHash()).toBe(liveHash);
+        expect(replayHash(dataDir, layout.topology)).toBe(liveHash);
+        expect(await views(second)).toEqual(before);
+      } finally {
+        await second.stop();
+      }
+    }, 120_000);
+  }
+
+  it("X7: a damaged newest snapshot is skipped with its reason and the previous one is used; the hash is the same", async () => {
+    const layout = LAYOUTS[0]!;
+    const dataDir = mkdtempSync(join(tmpdir(), "crossbook-snapfallback-"));
+    const first = await serverOn(dataDir, layout);
+    const client = await Sessions.open(first);
+    await run(first, client, workload(11, 800, 1_767_225_600_000), 1_767_229_000_000);
+    const older = await first.snapshot();
+    await run(first, client, workload(12, 800, 1_767_230_000_000), 1_767_232_000_000);
+    const newer = await first.snapshot();
+    const liveHash = await run(first, client, workload(13, 300, 1_767_240_000_000), 1_767_242_000_000);
+    await client.close();
+    await first.stop();
+    const bytes = readFileSync(newer.path);
+    bytes[bytes.length - 1000] ^= 0x20;
+    writeFileSync(newer.path, bytes);
+
+    const lines: string[] = [];
+    const second = await serverOn(dataDir, layout, (l) => lines.push(l));
+    try {
+      expect(lines).toContain(`snapshot ${newer.path.slice(newer.path.lastIndexOf("/") + 1)} skipped: checksum mismatch (damaged file)`);
+      expect(second.recovered.snapshotSeq).toBe(older.seq);
+      expect(second.recovered.commands).toBe(workload(12, 800, 0).length + 1 + workload(13, 300, 0).length + 1);
+      expect(await second.stateHash()).toBe(liveHash);
+    } finally {
+      await second.stop();
+    }
+  }, 120_000);
+
+  it("X7: `crossbook snapshot` through the operator session answers SnapshotTaken with the sequence number, hash and file", async () => {
+    const layout = LAYOUTS[0]!;
+    const dataDir = mkdtempSync(join(tmpdir(), "crossbook-snapcmd-"));
+    const server = await serverOn(dataDir, layout);
+    try {
+      const sessions = await Sessions.open(server);
+      const operator = sessions.operator;
+      await run(server, sessions, workload(21, 100, 1_767_225_600_000), 1_767_229_000_000);
+      const hash = await server.stateHash();
+      // Every command sequenced so far: key registrations, the workload, queries (sequenced, not journaled), the tick.
+      const commands = BigInt((await getStateHash(server.port, server.operatorKey)).lastSeq);
+      const answer = await operator.request({ type: "TakeSnapshot" }, 50, 30_000);
+      const user = await CrossbookClient.connect(`ws://127.0.0.1:${server.port}`);
+      const refused = await user.request({ type: "TakeSnapshot" }, 50);
+      await user.close();
+      await sessions.close();
+      expect(answer.length).toBe(1);
+      const e = answer[0]!;
+      if (e.type !== "SnapshotTaken") throw new Error(`expected SnapshotTaken, got ${e.type}`);
+      expect([e.seq, e.stateHash, e.file]).toEqual([commands, hash, `snapshot-${String(commands).padStart(16, "0")}.snap`]);
+      expect(e.bytes).toBe(BigInt(statSync(join(dataDir, "snapshots", e.file)).size));
+      expect(refused.map((x) => [x.type, "code" in x ? x.code : null])).toEqual([["CommandRejected", "NotLoggedIn"]]);
+    } finally {
+      await server.stop();
+    }
+  }, 60_000);
+
+  it("X7: journal-archive moves the segments the oldest snapshot covers; a restart still recovers, and journal-hash --from-genesis replays archived + live segments", async () => {
+    const layout = LAYOUTS[0]!;
+    const dataDir = mkdtempSync(join(tmpdir(), "crossbook-archive-"));
+    const first = await serverOn(dataDir, layout, () => {}, 4 * 1024);
+    const client = await Sessions.open(first);
+    await run(first, client, workload(31, 1_000, 1_767_225_600_000), 1_767_229_000_000);
+    const taken = await first.snapshot();
+    const liveHash = await run(first, client, workload(32, 300, 1_767_230_000_000), 1_767_232_000_000);
+    await client.close();
+    await first.stop();
+    const liveBefore = readdirSync(join(dataDir, "journal")).sort();
+    // The group commit puts up to 8,192 commands in one write and a segment rolls between writes: at least two here.
+    expect(liveBefore.length).toBeGreaterThan(1);
+
+    const archived = spawnSync(process.execPath, [BIN, "journal-archive", "--data", dataDir], { encoding: "utf8" });
+    expect(archived.status).toBe(0);
+    const report = JSON.parse(archived.stdout) as { oldestSnapshotSeq: number; archived: string[]; archiveDir: string; liveSegments: number };
+    expect(report.oldestSnapshotSeq).toBe(taken.seq);
+    expect(report.archived.length).toBeGreaterThan(0);
+    // Exactly the segments whose successor starts at or before the snapshot's next command moved.
+    const firstSeqs = liveBefore.map((n) => Number(/(\d{16})/.exec(n)![1]));
+    const covered = liveBefore.filter((_, i) => i + 1 < firstSeqs.length && firstSeqs[i + 1]! <= taken.seq + 1);
+    expect(report.archived).toEqual(covered);
+    expect(readdirSync(report.archiveDir).sort()).toEqual(covered);
+    expect(readdirSync(join(dataDir, "journal")).sort()).toEqual(liveBefore.filter((n) => !covered.includes(n)));
+
+    const plain = spawnSync(process.execPath, [BIN, "journal-hash", "--data", dataDir], { encoding: "utf8" });
+    expect(plain.status).toBe(2);
+    expect(plain.stderr).toContain("earlier segments were archived; read them with --from-genesis");
+    const genesis = spawnSync(process.execPath, [BIN, "journal-hash", "--data", dataDir, "--from-genesis"], { encoding: "utf8" });
+    expect(genesis.status).toBe(0);
+    expect((JSON.parse(genesis.stdout) as { stateHash: string }).stateHash).toBe(liveHash);
+
+    const second = await serverOn(dataDir, layout);
+    try {
+      expect(second.recovered.snapshotSeq).toBe(taken.seq);
+      expect(await second.stateHash()).toBe(liveHash);
+    } finally {
+      await second.stop();
+    }
+  }, 120_000);
+});
