@@ -2,7 +2,7 @@
 // acknowledged command is in the recovered state, and the live state hash equals a single-threaded replay of the
 // journal (X4, DESIGN rule 6) — with snapshots off, and on (X7: restart from the newest snapshot + journal tail).
 // Also: SIGTERM drains, flushes and exits 0.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync, type ChildProcess } from "node:child_process";
 import type { KeyObject } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,42 +13,16 @@ import { CommandKind } from "../engine/model/index.ts";
 import { operatorKeyPath, readPrivateKeyFile } from "../gateway/auth/keys.ts";
 import { CrossbookClient, type CloseInfo } from "../gateway/client/ws-client.ts";
 import { getBalances, getStateHash, registerKey } from "./helpers/auth.ts";
+import { BIN, exitOf, startServerProcess as startServer, type ServerProcess } from "./helpers/server-process.ts";
 
-const BIN = new URL("../bin/crossbook.mjs", import.meta.url).pathname;
 const children: ChildProcess[] = [];
 
 afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
 });
 
-/** Starts `crossbook start` on a free port; resolves with the process and its port once it listens. */
-function startServerProcess(dataDir: string, extra: readonly string[] = []): Promise<{ child: ChildProcess; port: number; log: () => string }> {
-  const child = spawn(process.execPath, [BIN, "start", "--port", "0", "--data", dataDir, "--tick-ms", "0", ...extra], {
-    env: process.env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.push(child);
-  let out = "";
-  return new Promise((resolve, reject) => {
-    // Generous: on a loaded machine the restart replays tens of thousands of journal records before it listens.
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 120_000);
-    const onData = (chunk: Buffer): void => {
-      out += chunk.toString();
-      const m = /listening on ws:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-      if (m !== null) {
-        clearTimeout(timer);
-        resolve({ child, port: Number(m[1]), log: () => out });
-      }
-    };
-    child.stdout!.on("data", onData);
-    child.stderr!.on("data", onData);
-    child.once("exit", (code) => reject(new Error(`server exited (${code}) before listening:\n${out}`)));
-  });
-}
-
-function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: string | null }> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
-  return new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+function startServerProcess(dataDir: string, extra: readonly string[] = []): Promise<ServerProcess> {
+  return startServer(dataDir, children, extra);
 }
 
 /** The operator's key the server created in its data dir (X6). */

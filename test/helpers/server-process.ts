@@ -9,13 +9,17 @@ export interface ServerProcess {
   log(): string;
 }
 
-/** Starts `crossbook start` on a free port of loopback; resolves once it listens. Push `children` to kill them after. */
-export function startServerProcess(dataDir: string, children: ChildProcess[]): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [BIN, "start", "--port", "0", "--data", dataDir, "--tick-ms", "0"], { stdio: ["ignore", "pipe", "pipe"] });
+/**
+ * Starts `crossbook start` on a free port of loopback (with `extra` options); resolves once it listens. The process is
+ * pushed to `children` for the caller to kill after.
+ */
+export function startServerProcess(dataDir: string, children: ChildProcess[], extra: readonly string[] = []): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [BIN, "start", "--port", "0", "--data", dataDir, "--tick-ms", "0", ...extra], { stdio: ["ignore", "pipe", "pipe"] });
   children.push(child);
   let out = "";
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 30_000);
+    // Generous: on a loaded machine a restart replays tens of thousands of journal records before it listens.
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 120_000);
     const onData = (chunk: Buffer): void => {
       out += chunk.toString();
       const m = /listening on ws:\/\/127\.0\.0\.1:(\d+)/.exec(out);
