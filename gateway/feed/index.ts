@@ -1,0 +1,53 @@
+// Public face of gateway/feed: the quote sources of `crossbook feed` (issue 12 item 2). See quote.ts for the design.
+export {
+  checkFeedName,
+  checkFeedQuote,
+  checkQuoteBatch,
+  FEED_ASSETS_MAX,
+  FEED_NAME_LENGTH_MAX,
+  FEED_QUOTES_PER_BATCH_MAX,
+  FEED_SOURCES_PER_ASSET_MAX,
+  type FeedQuote,
+  parseQuotePrice,
+  pushInBatches,
+  QuoteError,
+  type QuoteSink,
+  toIndexSourceQuote,
+} from "./quote.ts";
+export {
+  checkSimConfig,
+  Mulberry32,
+  SIM_MID_MIN,
+  SIM_OFFSET_PPM_MAX,
+  SIM_STEP_PPM_MAX,
+  SIM_STEPS_PER_POLL_MAX,
+  type SimAssetConfig,
+  type SimConfig,
+  SimQuoteSource,
+  type SimSourceConfig,
+} from "./sim-source.ts";
+export {
+  FEED_FILE_LINE_BYTES_MAX,
+  FEED_FILE_RECORDS_MAX,
+  parseQuoteLine,
+  QuoteFileError,
+  readQuoteFile,
+  replayQuoteFile,
+  type ReplayOptions,
+  type ReplayResult,
+  validateQuoteFile,
+} from "./file-source.ts";
+export {
+  BACKPACK_MESSAGE_BYTES_MAX,
+  BACKPACK_WS_URL,
+  type BackpackBookTicker,
+  type BackpackMarket,
+  backpackSubscribeMessage,
+  type BackpackSourceConfig,
+  type BackpackSourceState,
+  type BackpackSourceStats,
+  BackpackTickerSource,
+  backoffDelayMs,
+  checkBackpackConfig,
+  parseBackpackBookTicker,
+} from "./backpack-source.ts";
