@@ -71,7 +71,7 @@ function checkTimeUs(field: string, value: unknown): number {
 
 /** Parses one stream message as a bookTicker; throws QuoteError naming what is wrong (length, JSON, fields). */
 export function parseBackpackBookTicker(text: string): BackpackBookTicker {
-  if (text.length > BACKPACK_MESSAGE_BYTES_MAX) throw new QuoteError(`message longer than ${BACKPACK_MESSAGE_BYTES_MAX} bytes`);
+  if (text.length > BACKPACK_MESSAGE_BYTES_MAX || Buffer.byteLength(text, "utf8") > BACKPACK_MESSAGE_BYTES_MAX) throw new QuoteError(`message longer than ${BACKPACK_MESSAGE_BYTES_MAX} bytes`);
   let message: unknown;
   try {
     message = JSON.parse(text);
@@ -236,8 +236,12 @@ export class BackpackTickerSource {
     ws.addEventListener("message", (m: MessageEvent) => {
       if (this.ws === ws) this.onMessage(m.data);
     });
+    // A failed connection fires "error" without "close" in Node 20's WebSocket: either one reconnects, once.
     ws.addEventListener("error", () => {
+      if (this.ws !== ws) return;
       this.stats.lastError = `connection to ${this.config.url} failed`;
+      this.scheduleReconnect();
+      ws.close();
     });
     ws.addEventListener("close", () => {
       if (this.ws === ws) this.scheduleReconnect();
