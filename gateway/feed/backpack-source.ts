@@ -19,9 +19,10 @@
 // message for silenceReconnectMs) reconnects after initialBackoffMs × 2^attempt, capped at maxBackoffMs; after
 // reconnectAttemptsMax consecutive attempts without a good message the source gives up (state "failed", onError).
 // Stale handling: flush(nowMs) pushes the newest quote of each market not yet sent, but drops one whose
-// sourceTimeMs is more than staleAfterMs before nowMs (the engine would drop it under P2's staleAfterMs anyway) and
+// sourceTimeMs is more than staleAfterMs before nowMs (the engine's own P2 step-1 test, isSourceFresh: it would drop it anyway) and
 // counts it; staleMarkets(nowMs) names the markets without a fresh quote, for the feeder's log.
 
+import { isSourceFresh } from "../../engine/perps/oracle-index.ts";
 import { checkFeedName, type FeedQuote, parseQuotePrice, QuoteError, type QuoteSink, pushInBatches, FEED_ASSETS_MAX } from "./quote.ts";
 
 /** Longest message the adapter parses, bytes; a longer one is counted bad and skipped. */
@@ -198,7 +199,7 @@ export class BackpackTickerSource {
   staleMarkets(nowMs: number): string[] {
     const stale: string[] = [];
     for (const [symbol, slot] of this.slots) {
-      if (slot.latest === null || nowMs - slot.latest.sourceTimeMs > this.config.staleAfterMs) stale.push(symbol);
+      if (slot.latest === null || !isSourceFresh(slot.latest.sourceTimeMs, nowMs, this.config.staleAfterMs)) stale.push(symbol);
     }
     return stale;
   }
@@ -209,7 +210,7 @@ export class BackpackTickerSource {
     for (const slot of this.slots.values()) {
       if (slot.latest === null || slot.sent) continue;
       slot.sent = true;
-      if (nowMs - slot.latest.sourceTimeMs > this.config.staleAfterMs) this.stats.staleDropped++;
+      if (!isSourceFresh(slot.latest.sourceTimeMs, nowMs, this.config.staleAfterMs)) this.stats.staleDropped++;
       else fresh.push(slot.latest);
     }
     return fresh;
