@@ -2,6 +2,38 @@
 // what it decided in a plan record passed to it (an OrderPlan, a PoolAction), which the handler hands to the apply
 // step in funds.ts. No sink, no balance changes: only the scratch records (state.changes, the plans) and the lazily
 // synced margin state are written.
+//
+// ## Checks (SPEC A, C, S)
+// - Every order, withdrawal, outgoing transfer and leverage change is a risk-increasing action: C8 refuses it when
+//   the account's IMR would be ≥ 100% after it (INSUFFICIENT_MARGIN), unless it only reduces risk. An order is
+//   judged by its full fill at its limit price with the taker fee (market orders: at the marks), valued at marks
+//   (C10). The margin state is the incremental AccountMargin of each account, told of every change of an asset's
+//   available, locked, lent and borrowed units and of its open orders' effect lazily, when next read. C4: an open
+//   order is exposure from the moment it rests — what it may borrow at fill time (its hold's borrowMax) is owed, the
+//   units it holds count as spent, and its proceeds are credited (all of them, or, for an order whose fill would
+//   raise the available equity, only what offsets what it takes: creditUpToNeutral), so every check judges the
+//   account as if all its open orders and the new action filled, and a cancel never takes room away. Exact
+//   shortcut: an account that owes nothing and whose open orders cannot borrow has no exposure, and an action that
+//   spends at most the available balance leaves it none, so C8 passes without evaluating (IMR 0 before and after);
+//   the perpetuals issue must add open positions and perp orders to that condition (Account.hasNoBorrows).
+// - S1: an order without the spot-margin flags needs, and holds, its full cost; the balance is checked first
+//   (INSUFFICIENT_BALANCE), then C8.
+// - S2/S3/S4 and SPEC L (pools.ts holds the replicas, the batch rule and the limits): an order with a spot-margin flag
+//   needs `marginEnabled` (A3); with `autoBorrow` the margin check comes first (INSUFFICIENT_MARGIN). What an order
+//   spends comes from the available balance, then the lent units of that asset (redeemed at acceptance, S4/L11), then —
+//   with autoBorrow — a borrow at fill time of exactly the filled shortfall (S2), against pool capacity reserved at
+//   acceptance (so a fill never fails a pool gate); the reservation is released as fills borrow and when the order
+//   ends. Proceeds repay a debt of the received asset first for margin orders (S3) and with auto-lend on (L10), then
+//   auto-lend (setting, or the order's autoLend flag for its proceeds) lends them (L12). Deposits, transfers in and
+//   released holds are incoming balance too. Manual borrow / repay / lend / redeem are refused while auto-lend is on
+//   (AUTO_LEND_ON, per the seeds). A manual borrow is judged by C8 as kept: the units held (collateral) and owed with
+//   the entry fee (liability and position), so its max is about net equity × the asset's max borrow leverage (seed
+//   002); spending or withdrawing them is judged when it happens. Its max (L8) and the max withdrawal bisect over the
+//   real checks. A transfer out is funded and judged as a plain withdrawal (A2, L11: lent units are redeemed). autoRepayBorrows is
+//   kept as a setting for the perpetuals' settlement (P6); incoming-balance repayment follows autoLend (L10).
+//   `applyPoolMovement` stays as a test seam that moves slots without a pool.
+// - S5: fees by the user's 30-day traded volume tier (VolumeBook), charged in the asset received, rounded up.
+// - Queries (collateral statement, max order, max withdrawal) answer with events and change nothing. The max
 import { quoteAmount, Rounding } from "../fixed/index.ts";
 import {
   AccountSetting,

@@ -1,7 +1,7 @@
 // Queries (SPEC C10, L8, L13, L14 and the collateral statement): answered by events, nothing changes. The max
 // answers run the same check as the real command (checks.ts; the C10 solvers bisect over it), so the max passes and
 // one step more is refused. Also the reads tests and reports use (off the hot path).
-import { ALL_ASSETS, AccountSetting, EventKind, MarketKind, RATIO_SCALE, RejectCode, Side, SPOT_MARGIN_FLAGS, type CommandRecord, type EventSink } from "../model/index.ts";
+import { ALL_ASSETS, AccountSetting, CommandKind, EventKind, MarketKind, RATIO_SCALE, RejectCode, Side, SPOT_MARGIN_FLAGS, type CommandRecord, type EventSink } from "../model/index.ts";
 import { isValidClientAccount, userOf, type Account } from "./accounts.ts";
 import { dayOf } from "./fees.ts";
 import { borrowInterestForHour, InterestKind, lendInterestForHour, sampleRateCurve } from "../lending/index.ts";
@@ -42,6 +42,26 @@ import {
 } from "./state.ts";
 
 // ---- query commands ----
+
+/** One of the query kinds (shard.ts lists them). */
+export function answerQuery(s: RiskState, kind: number, cmd: CommandRecord, sink: EventSink): void {
+  switch (kind) {
+    case CommandKind.QueryCollateral:
+      return queryCollateral(s, cmd, sink);
+    case CommandKind.QueryMaxOrder:
+      return queryMaxOrder(s, cmd, sink);
+    case CommandKind.QueryMaxWithdrawal:
+      return queryMaxWithdrawal(s, cmd, sink);
+    case CommandKind.QueryPoolStats:
+      return queryPoolStats(s, cmd, sink);
+    case CommandKind.QueryRateCurve:
+      return queryRateCurve(s, cmd, sink);
+    case CommandKind.QueryInterestHistory:
+      return queryInterestHistory(s, cmd, sink);
+    default:
+      return queryMaxBorrow(s, cmd, sink);
+  }
+}
 
 export function queryCollateral(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
   if (!isValidClientAccount(cmd.account)) return rejectInvalidAccount(s, cmd, sink);

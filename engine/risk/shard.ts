@@ -7,58 +7,13 @@
 // both sides and charge fees, done/reject releases what the order still holds. Money never appears or vanishes:
 // every unit moves from one balance to another, fees go to the exchange's fee account (X1).
 //
-// ## Checks (SPEC A, C, S)
-// - Every order, withdrawal, outgoing transfer and leverage change is a risk-increasing action: C8 refuses it when
-//   the account's IMR would be ≥ 100% after it (INSUFFICIENT_MARGIN), unless it only reduces risk. An order is
-//   judged by its full fill at its limit price with the taker fee (market orders: at the marks), valued at marks
-//   (C10). The margin state is the incremental AccountMargin of each account, told of every change of an asset's
-//   available, locked, lent and borrowed units and of its open orders' effect lazily, when next read. C4: an open
-//   order is exposure from the moment it rests — what it may borrow at fill time (its hold's borrowMax) is owed, the
-//   units it holds count as spent, and its proceeds are credited (all of them, or, for an order whose fill would
-//   raise the available equity, only what offsets what it takes: creditUpToNeutral), so every check judges the
-//   account as if all its open orders and the new action filled, and a cancel never takes room away. Exact
-//   shortcut: an account that owes nothing and whose open orders cannot borrow has no exposure, and an action that
-//   spends at most the available balance leaves it none, so C8 passes without evaluating (IMR 0 before and after);
-//   the perpetuals issue must add open positions and perp orders to that condition (Account.hasNoBorrows).
-// - S1: an order without the spot-margin flags needs, and holds, its full cost; the balance is checked first
-//   (INSUFFICIENT_BALANCE), then C8.
-// - S2/S3/S4 and SPEC L (pools.ts holds the replicas, the batch rule and the limits): an order with a spot-margin flag
-//   needs `marginEnabled` (A3); with `autoBorrow` the margin check comes first (INSUFFICIENT_MARGIN). What an order
-//   spends comes from the available balance, then the lent units of that asset (redeemed at acceptance, S4/L11), then —
-//   with autoBorrow — a borrow at fill time of exactly the filled shortfall (S2), against pool capacity reserved at
-//   acceptance (so a fill never fails a pool gate); the reservation is released as fills borrow and when the order
-//   ends. Proceeds repay a debt of the received asset first for margin orders (S3) and with auto-lend on (L10), then
-//   auto-lend (setting, or the order's autoLend flag for its proceeds) lends them (L12). Deposits, transfers in and
-//   released holds are incoming balance too. Manual borrow / repay / lend / redeem are refused while auto-lend is on
-//   (AUTO_LEND_ON, per the seeds). A manual borrow is judged by C8 as kept: the units held (collateral) and owed with
-//   the entry fee (liability and position), so its max is about net equity × the asset's max borrow leverage (seed
-//   002); spending or withdrawing them is judged when it happens. Its max (L8) and the max withdrawal bisect over the
-//   real checks. A transfer out is funded and judged as a plain withdrawal (A2, L11: lent units are redeemed). autoRepayBorrows is
-//   kept as a setting for the perpetuals' settlement (P6); incoming-balance repayment follows autoLend (L10).
-//   `applyPoolMovement` stays as a test seam that moves slots without a pool.
-// - S5: fees by the user's 30-day traded volume tier (VolumeBook), charged in the asset received, rounded up.
-// - Queries (collateral statement, max order, max withdrawal) answer with events and change nothing. The max
-//
-// ## Layers (each imports only those below it; this file only dispatches)
-// state.ts (the state and tiny accessors) → replies.ts (every event and reject text) → checks.ts (read-only checks
-// that return a RejectCode and fill a reused plan: OrderPlan, PoolAction) and funds.ts (money movements: outflows,
-// holds, incoming balance) → handlers: account-commands.ts, pre-trade.ts, post-trade.ts, lending-actions.ts,
-// queries.ts, invariants.ts, shard-snapshot.ts → shard.ts.
-import {
-  CommandKind,
-  EventKind,
-  type CommandRecord,
-  type EventRecord,
-  type EventSink,
-  type ExchangeConfig,
-  type Side,
-  type SnapshotReader,
-  type SnapshotWriter,
-} from "../model/index.ts";
+// Layers, each importing only those below it (this file only dispatches): state.ts → replies.ts (events, reject
+// texts) → checks.ts (read-only, fill a reused plan; the rules are written out there) and funds.ts (money movements)
+// → account-commands, pre-trade, post-trade, lending-actions, queries, invariants, shard-snapshot → shard.ts.
+import { CommandKind, EventKind, type CommandRecord, type EventRecord, type EventSink, type ExchangeConfig, type Side, type SnapshotReader, type SnapshotWriter } from "../model/index.ts";
 import type { InterestKind, PoolDelta } from "../lending/index.ts";
-import type { AccountMargin } from "./margin/index.ts";
+import type { AccountMargin, MarginContext } from "./margin/index.ts";
 import type { PoolBook } from "./pools.ts";
-import type { MarginContext } from "./margin/index.ts";
 import { acknowledged, rejectUnknownCommand } from "./replies.ts";
 import { RiskState, type CollateralStatement, type MaxQuantity } from "./state.ts";
 import { advanceTime, deposit, setMarkPrice, transfer, updateSettings, withdraw } from "./account-commands.ts";
@@ -68,10 +23,6 @@ import { applyPoolMovement, manualPoolAction, type PoolMovement } from "./lendin
 import * as queries from "./queries.ts";
 import { accountIds, stateHash, totals, validateInternalState } from "./invariants.ts";
 import { restoreShardSnapshot, writeShardSnapshot } from "./shard-snapshot.ts";
-
-export { RISK_LIMITS, type AssetCollateral, type CollateralStatement, type MaxQuantity } from "./state.ts";
-export { reportedRatio } from "./replies.ts";
-export { PoolMovement } from "./lending-actions.ts";
 
 export class RiskShard {
   private readonly s: RiskState;
@@ -146,7 +97,7 @@ export class RiskShard {
       case CommandKind.QueryRateCurve:
       case CommandKind.QueryInterestHistory:
       case CommandKind.QueryMaxBorrow:
-        this.query(kind, cmd, sink);
+        queries.answerQuery(s, kind, cmd, sink);
         return false;
       case CommandKind.RegisterApiKey:
       case CommandKind.RevokeApiKey:
@@ -162,17 +113,6 @@ export class RiskShard {
       default:
         return this.unknownCommand(kind, cmd, sink);
     }
-  }
-
-  private query(kind: CommandKind, cmd: CommandRecord, sink: EventSink): void {
-    const s = this.s;
-    if (kind === CommandKind.QueryCollateral) queries.queryCollateral(s, cmd, sink);
-    else if (kind === CommandKind.QueryMaxOrder) queries.queryMaxOrder(s, cmd, sink);
-    else if (kind === CommandKind.QueryMaxWithdrawal) queries.queryMaxWithdrawal(s, cmd, sink);
-    else if (kind === CommandKind.QueryPoolStats) queries.queryPoolStats(s, cmd, sink);
-    else if (kind === CommandKind.QueryRateCurve) queries.queryRateCurve(s, cmd, sink);
-    else if (kind === CommandKind.QueryInterestHistory) queries.queryInterestHistory(s, cmd, sink);
-    else queries.queryMaxBorrow(s, cmd, sink);
   }
 
   /** Every kind is listed above (`never` here); a number outside CommandKind is refused at run time. */
@@ -220,8 +160,6 @@ export class RiskShard {
     if (this.s.owns(e.account)) sink.publish(e);
   }
 
-  // ---- the batch boundary (pools.ts: the replicas and the batch rule) ----
-
   /** This batch's own pool deltas, per asset (valid until endBatch). */
   poolDeltas(): readonly PoolDelta[] {
     return this.s.pools.deltas;
@@ -257,68 +195,52 @@ export class RiskShard {
   maxOrderQuantity(accountId: number, marketId: number, side: Side, price: bigint, flags: number): MaxQuantity {
     return queries.maxOrderQuantity(this.s, accountId, marketId, side, price, flags);
   }
-
   maxWithdrawalQuantity(accountId: number, asset: number, flags: number): MaxQuantity {
     return queries.maxWithdrawalQuantity(this.s, accountId, asset, flags);
   }
-
   maxBorrowQuantity(accountId: number, asset: number): MaxQuantity & { poolLimit: bigint } {
     return queries.maxBorrowQuantity(this.s, accountId, asset);
   }
-
   interestHistory(accountId: number, asset: number, fromMs: number, limit: number): { asset: number; kind: InterestKind; amount: bigint; rate: bigint; timeMs: number }[] {
     return queries.interestHistory(this.s, accountId, asset, fromMs, limit);
   }
-
   collateralStatement(accountId: number): CollateralStatement {
     return queries.collateralStatement(this.s, accountId);
   }
-
   balance(account: number, asset: number): { available: bigint; locked: bigint } {
     return queries.balance(this.s, account, asset);
   }
-
   poolBalance(account: number, asset: number): { lent: bigint; borrowed: bigint } {
     return queries.poolBalance(this.s, account, asset);
   }
-
   positionOf(account: number, asset: number): { lendShares: bigint; borrowShares: bigint } {
     return queries.positionOf(this.s, account, asset);
   }
-
   /** The margin state of an account, synced (an account never seen: a fresh empty one). */
   accountMargin(account: number): AccountMargin {
     return this.s.accountOrEmpty(account).syncedMargin();
   }
-
   settingsOf(account: number): { settings: number; leverageLimit: number } {
     return queries.settingsOf(this.s, account);
   }
-
   feeTierOf(account: number): { tier: number; volumeUsd: bigint } {
     return queries.feeTierOf(this.s, account);
   }
-
   markOf(asset: number): bigint {
     return this.s.marginContext.assetMark[asset]!;
   }
-
   feeBalance(asset: number): bigint {
     return this.s.feeAccount.available[asset]!;
   }
-
   accountIds(): number[] {
     return accountIds(this.s);
   }
-
   totals(): bigint[] {
     return totals(this.s);
   }
-
   validateInternalState(): void {
     validateInternalState(this.s);
   }
-
   stateHash(): string {
     return stateHash(this.s);
   }
