@@ -58,6 +58,7 @@ import {
 } from "../lending/index.ts";
 import { PoolState, RejectCode, SnapshotTag, type ExchangeConfig, type SnapshotReader, type SnapshotWriter } from "../model/index.ts";
 import { PositionLog, type Account } from "./accounts.ts";
+import { readAccrual, readPool, writeAccrual, writePool } from "./pool-snapshot.ts";
 
 /** L14: hours of accrual kept per pool for history (31 days). */
 export const ACCRUAL_TABLE_HOURS = 24 * 31;
@@ -188,18 +189,18 @@ export class PoolBook {
   }
 
   /**
-   * Checks a borrow of `amount` (plan in this.plan): the pool's own checks (state, L15, throttle L7, maxUtilization
+   * Checks a borrow of `amount` (its plan in `plan`, for applyBorrow): the pool's own checks (state, L15, throttle L7, maxUtilization
    * L13, liquidity) and the room (reserved capacity, K > 1 budget) → MaxUtilization. With one shard the room is
    * taken by what the pool's total debt grows by exactly (amount + entry fee + share rounding), so a borrow may take
    * U to maxUtilization exactly (L13); with K > 1 by amount + entry fee + 1 (the budgets' unit, see the module).
    */
-  checkBorrow(account: Account, a: number, amount: bigint, nowMs: number): RejectCode {
+  checkBorrow(account: Account, a: number, amount: bigint, nowMs: number, plan: PoolAction = this.plan): RejectCode {
     const pool = this.pools[a]!;
-    const code = checkBorrow(pool, account.positions[a]!, amount, this.msToNext(a, nowMs), this.plan);
+    const code = checkBorrow(pool, account.positions[a]!, amount, this.msToNext(a, nowMs), plan);
     if (code !== RejectCode.None) return code;
     const growth = this.shardCount === 1
-      ? owedAmount(pool.borrowShares + this.plan.shares, pool.borrowIndex) - pool.totalBorrowed
-      : amount + this.plan.entryFee + 1n;
+      ? owedAmount(pool.borrowShares + plan.shares, pool.borrowIndex) - pool.totalBorrowed
+      : amount + plan.entryFee + 1n;
     if (growth > this.room(a)) return RejectCode.MaxUtilization;
     return RejectCode.None;
   }
@@ -248,8 +249,7 @@ export class PoolBook {
 
   // ---- actions (the caller checked the account side: C8, settings) ----
 
-  private commit(account: Account, a: number, timeMs: number, fee: bigint): void {
-    const plan = this.plan;
+  private commit(account: Account, a: number, timeMs: number, fee: bigint, plan: PoolAction = this.plan): void {
     const p = account.positions[a]!;
     const wasOpen = p.lendShares !== 0n || p.borrowShares !== 0n;
     applyPoolAction(this.pools[a]!, p, plan);
@@ -260,12 +260,11 @@ export class PoolBook {
     this.log(account, a, timeMs, fee);
   }
 
-  /** Applies the borrow checked by checkBorrow: available += amount, debt += amount + entry fee. Returns the fee. */
-  applyBorrow(account: Account, a: number, timeMs: number): bigint {
-    const plan = this.plan;
+  /** Applies the borrow checkBorrow planned in `plan`: available += amount, debt += amount + entry fee. Returns the fee. */
+  applyBorrow(account: Account, a: number, timeMs: number, plan: PoolAction = this.plan): bigint {
     const cost = plan.amount + plan.entryFee + 1n;
     const fee = plan.entryFee;
-    this.commit(account, a, timeMs, fee);
+    this.commit(account, a, timeMs, fee, plan);
     this.consume(a, cost);
     account.available[a] = account.available[a]! + plan.amount;
     return fee;
@@ -300,16 +299,16 @@ export class PoolBook {
     return amount < room ? amount : room;
   }
 
-  /** Checks a redemption of `amount` (0 = all) into available (plan in this.plan), the room included (L7, L11, L13). */
-  checkRedeem(account: Account, a: number, amount: bigint): RejectCode {
+  /** Checks a redemption of `amount` (0 = all) into available (its plan in `plan`, for applyRedeem), the room included (L7, L11, L13). */
+  checkRedeem(account: Account, a: number, amount: bigint, plan: PoolAction = this.plan): RejectCode {
     const pool = this.pools[a]!;
     const p = account.positions[a]!;
-    const code = amount === 0n ? checkRedeemAll(pool, p, this.plan) : checkRedeem(pool, p, amount, this.plan);
+    const code = amount === 0n ? checkRedeemAll(pool, p, plan) : checkRedeem(pool, p, amount, plan);
     if (code !== RejectCode.None) return code;
     // One shard with nothing borrowed or promised: no borrow can follow it in the batch, so the pool may empty. With
     // K > 1 another shard may borrow its share of the boundary room in the same batch (this replica cannot see it),
     // so every redemption, a redeem-all of an idle pool included, takes the budget.
-    if (this.plan.amount + 1n > this.room(a) && (this.shardCount > 1 || pool.totalBorrowed + this.reserved[a]! > 0n)) {
+    if (plan.amount + 1n > this.room(a) && (this.shardCount > 1 || pool.totalBorrowed + this.reserved[a]! > 0n)) {
       return RejectCode.MaxUtilization;
     }
     return RejectCode.None;
@@ -330,10 +329,10 @@ export class PoolBook {
     return this.checkRedeem(account, a, amount) === RejectCode.None ? amount : 0n;
   }
 
-  /** Applies the redemption checked by checkRedeem (K > 1: it takes amount + 1 of the shard's budget). */
-  applyRedeem(account: Account, a: number, nowMs: number): bigint {
-    const amount = this.plan.amount;
-    this.commit(account, a, nowMs, 0n);
+  /** Applies the redemption checkRedeem planned in `plan` (K > 1: it takes amount + 1 of the shard's budget). */
+  applyRedeem(account: Account, a: number, nowMs: number, plan: PoolAction = this.plan): bigint {
+    const amount = plan.amount;
+    this.commit(account, a, nowMs, 0n, plan);
     this.consume(a, amount + 1n);
     account.available[a] = account.available[a]! + amount;
     return amount;
@@ -471,77 +470,6 @@ export class PoolBook {
     }
     return s;
   }
-}
-
-/** Every field of a pool but its config (which the exchange config gives). */
-function writePool(w: SnapshotWriter, p: LendingPool): void {
-  w.uint(p.state);
-  w.big(p.borrowIndex);
-  w.big(p.lendIndex);
-  w.big(p.borrowShares);
-  w.big(p.lendShares);
-  w.big(p.totalBorrowed);
-  w.big(p.totalLent);
-  w.big(p.cash);
-  w.big(p.entryFeesPending);
-  w.big(p.hourBorrowRate);
-  w.int(p.lastAccrualHourMs);
-  w.big(p.borrowInterestTotal);
-  w.big(p.lendInterestTotal);
-  w.big(p.exchangeInterestTotal);
-  w.big(p.exchangeRoundingTotal);
-  w.big(p.exchangeSwept);
-}
-
-function readPool(r: SnapshotReader, p: LendingPool): void {
-  const state = r.uint();
-  if (state !== PoolState.Open && state !== PoolState.Closed && state !== PoolState.RepayOnly) r.fail(`pool state ${state} unknown`);
-  p.state = state;
-  p.borrowIndex = r.big();
-  p.lendIndex = r.big();
-  p.borrowShares = r.big();
-  p.lendShares = r.big();
-  p.totalBorrowed = r.big();
-  p.totalLent = r.big();
-  p.cash = r.big();
-  p.entryFeesPending = r.big();
-  p.hourBorrowRate = r.big();
-  p.lastAccrualHourMs = r.int();
-  p.borrowInterestTotal = r.big();
-  p.lendInterestTotal = r.big();
-  p.exchangeInterestTotal = r.big();
-  p.exchangeRoundingTotal = r.big();
-  p.exchangeSwept = r.big();
-}
-
-function writeAccrual(w: SnapshotWriter, row: HourAccrual): void {
-  w.int(row.hourMs);
-  w.big(row.utilization);
-  w.big(row.rate);
-  w.big(row.borrowIndexBefore);
-  w.big(row.borrowIndexAfter);
-  w.big(row.lendIndexBefore);
-  w.big(row.lendIndexAfter);
-  w.big(row.borrowInterest);
-  w.big(row.entryFees);
-  w.big(row.lendInterest);
-  w.big(row.exchangeInterest);
-}
-
-function readAccrual(r: SnapshotReader): HourAccrual {
-  const row = new HourAccrual();
-  row.hourMs = r.int();
-  row.utilization = r.big();
-  row.rate = r.big();
-  row.borrowIndexBefore = r.big();
-  row.borrowIndexAfter = r.big();
-  row.lendIndexBefore = r.big();
-  row.lendIndexAfter = r.big();
-  row.borrowInterest = r.big();
-  row.entryFees = r.big();
-  row.lendInterest = r.big();
-  row.exchangeInterest = r.big();
-  return row;
 }
 
 export { PoolActionKind };

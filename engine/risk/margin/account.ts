@@ -230,6 +230,9 @@ export class AccountMargin {
   private sUpnl = 0n;
   private sRoot = 0n;
   private sBorrowRoot = 0n;
+  /** resolveAsset's answer: units held and owed of the asset after the changes and its open orders. */
+  private rHeld = 0n;
+  private rOwed = 0n;
 
   // Result of the last evaluate(): the account as it would be after the changes.
   private afterNetEquity = 0n;
@@ -634,77 +637,91 @@ export class AccountMargin {
   validateInternalState(): void {
     this.refreshMarks();
     const ctx = this.ctx;
-    const L = this.leverageLimitRatio;
     let collateral = 0n;
     let liability = 0n;
     let ten = 0n;
     let im = 0n;
     let mm = 0n;
     let upnl = 0n;
-    const fail = (what: string, got: bigint, want: bigint): never => {
-      throw new Error(`AccountMargin invariant: ${what} is ${got}, recomputed ${want}`);
-    };
+    // Each slot is checked against a recomputation; the sums below then add the (checked) stored contributions.
     for (let a = 0; a < ctx.assetCount; a++) {
-      const held = this.heldAfterOrders(a);
-      const owed = this.borrowedAfterOrders(a);
-      const mark = ctx.assetMark[a]!;
-      const dec = ctx.assetDecimals[a]!;
-      let c = 0n;
-      let l = 0n;
-      let i = 0n;
-      let k = 0n;
-      if (held > 0n) {
-        const w = haircutWeight(ctx.haircut[a]!, notionalUsd(held, dec, mark, Rounding.Up));
-        if (w !== this.assetWeight[a]) fail(`asset ${a} weight`, this.assetWeight[a]!, w);
-        c = collateralValueUsd(held, dec, mark, w);
-      }
-      if (owed > 0n) {
-        l = borrowLiabilityUsd(owed, dec, mark);
-        i = positionMarginUsd(l, positionImf(l, L, ctx.platformMaxLeverage, ctx.borrowImf[a]!));
-        k = positionMarginUsd(l, positionMmf(l, ctx.borrowMmf[a]!));
-      }
-      if (this.assetSpendable[a]! < 0n || this.assetLocked[a]! < 0n || this.assetBorrowed[a]! < 0n) fail(`asset ${a} negative holding`, -1n, 0n);
-      if (this.assetOpenBorrow[a]! < 0n || this.assetOpenInflow[a]! < 0n || this.assetOpenRepay[a]! < 0n) fail(`asset ${a} negative open-order state`, -1n, 0n);
-      if (owed !== this.assetOwedAfter[a]) fail(`asset ${a} owed after orders`, this.assetOwedAfter[a]!, owed);
-      if ((this.assetHasOpen[a] !== 0) !== (this.assetOpenBorrow[a] !== 0n || this.assetOpenInflow[a] !== 0n || this.assetOpenRepay[a] !== 0n)) fail(`asset ${a} open flag`, BigInt(this.assetHasOpen[a]!), 0n);
-      if (c !== this.assetCollateral[a]) fail(`asset ${a} collateral`, this.assetCollateral[a]!, c);
-      if (l !== this.assetLiability[a]) fail(`asset ${a} liability`, this.assetLiability[a]!, l);
-      if (i !== this.assetIm[a]) fail(`asset ${a} initial margin`, this.assetIm[a]!, i);
-      if (k !== this.assetMm[a]) fail(`asset ${a} maintenance margin`, this.assetMm[a]!, k);
-      collateral += c;
-      liability += l;
-      ten += l;
-      im += i;
-      mm += k;
+      this.validateAssetSlot(a);
+      collateral += this.assetCollateral[a]!;
+      liability += this.assetLiability[a]!;
+      ten += this.assetLiability[a]!;
+      im += this.assetIm[a]!;
+      mm += this.assetMm[a]!;
     }
     for (let m = 0; m < ctx.marketCount; m++) {
       if (!ctx.marketIsPerpetual[m]) continue;
-      const mark = ctx.marketMark[m]!;
-      const dec = ctx.marketBaseDecimals[m]!;
-      const exposure = exposureQuantity(this.posQty[m]!, this.posOpenBuy[m]!, this.posOpenSell[m]!);
-      const n = notionalUsd(exposure, dec, mark, Rounding.Up);
-      const i = n === 0n ? 0n : positionMarginUsd(n, positionImf(n, L, ctx.platformMaxLeverage, ctx.marketImf[m]!));
-      const k = n === 0n ? 0n : positionMarginUsd(n, positionMmf(n, ctx.marketMmf[m]!));
-      const u = unrealizedPnlUsd(this.posQty[m]!, this.posCost[m]!, dec, mark);
-      if (n !== this.posNotional[m]) fail(`market ${m} notional`, this.posNotional[m]!, n);
-      if (i !== this.posIm[m]) fail(`market ${m} initial margin`, this.posIm[m]!, i);
-      if (k !== this.posMm[m]) fail(`market ${m} maintenance margin`, this.posMm[m]!, k);
-      if (u !== this.posUpnl[m]) fail(`market ${m} unrealized PnL`, this.posUpnl[m]!, u);
-      ten += n;
-      im += i;
-      mm += k;
-      upnl += u;
+      this.validateMarketSlot(m);
+      ten += this.posNotional[m]!;
+      im += this.posIm[m]!;
+      mm += this.posMm[m]!;
+      upnl += this.posUpnl[m]!;
     }
-    if (collateral !== this.collateralSum) fail("total collateral", this.collateralSum, collateral);
-    if (liability !== this.liabilitySum) fail("total liability", this.liabilitySum, liability);
-    if (ten !== this.tenSum) fail("TEN", this.tenSum, ten);
-    if (im !== this.imSum) fail("Σ initial margin", this.imSum, im);
-    if (mm !== this.mmSum) fail("Σ maintenance margin", this.mmSum, mm);
-    if (upnl !== this.upnlSum) fail("Σ unrealized PnL", this.upnlSum, upnl);
+    const L = this.leverageLimitRatio;
+    if (collateral !== this.collateralSum) invariantFailed("total collateral", this.collateralSum, collateral);
+    if (liability !== this.liabilitySum) invariantFailed("total liability", this.liabilitySum, liability);
+    if (ten !== this.tenSum) invariantFailed("TEN", this.tenSum, ten);
+    if (im !== this.imSum) invariantFailed("Σ initial margin", this.imSum, im);
+    if (mm !== this.mmSum) invariantFailed("Σ maintenance margin", this.mmSum, mm);
+    if (upnl !== this.upnlSum) invariantFailed("Σ unrealized PnL", this.upnlSum, upnl);
     const ne = netEquityUsd(collateral, upnl, this.unsettled, liability);
-    if (ne !== this.netEquitySum) fail("net equity", this.netEquitySum, ne);
+    if (ne !== this.netEquitySum) invariantFailed("net equity", this.netEquitySum, ne);
     // C6: every position's IMF ≥ 1/leverageLimit, so Σ margin ≥ TEN / leverageLimit and locked = Σ margin.
-    if (netEquityLockedUsd(im, ten, L) !== im) fail("locked vs Σ initial margin", netEquityLockedUsd(im, ten, L), im);
+    if (netEquityLockedUsd(im, ten, L) !== im) invariantFailed("locked vs Σ initial margin", netEquityLockedUsd(im, ten, L), im);
+  }
+
+  /** One asset slot recomputed with the plain formulas against its stored contribution and open-order state. */
+  private validateAssetSlot(a: number): void {
+    const ctx = this.ctx;
+    const L = this.leverageLimitRatio;
+    const fail = invariantFailed;
+    const held = this.heldAfterOrders(a);
+    const owed = this.borrowedAfterOrders(a);
+    const mark = ctx.assetMark[a]!;
+    const dec = ctx.assetDecimals[a]!;
+    let c = 0n;
+    let l = 0n;
+    let i = 0n;
+    let k = 0n;
+    if (held > 0n) {
+      const w = haircutWeight(ctx.haircut[a]!, notionalUsd(held, dec, mark, Rounding.Up));
+      if (w !== this.assetWeight[a]) fail(`asset ${a} weight`, this.assetWeight[a]!, w);
+      c = collateralValueUsd(held, dec, mark, w);
+    }
+    if (owed > 0n) {
+      l = borrowLiabilityUsd(owed, dec, mark);
+      i = positionMarginUsd(l, positionImf(l, L, ctx.platformMaxLeverage, ctx.borrowImf[a]!));
+      k = positionMarginUsd(l, positionMmf(l, ctx.borrowMmf[a]!));
+    }
+    if (this.assetSpendable[a]! < 0n || this.assetLocked[a]! < 0n || this.assetBorrowed[a]! < 0n) fail(`asset ${a} negative holding`, -1n, 0n);
+    if (this.assetOpenBorrow[a]! < 0n || this.assetOpenInflow[a]! < 0n || this.assetOpenRepay[a]! < 0n) fail(`asset ${a} negative open-order state`, -1n, 0n);
+    if (owed !== this.assetOwedAfter[a]) fail(`asset ${a} owed after orders`, this.assetOwedAfter[a]!, owed);
+    if ((this.assetHasOpen[a] !== 0) !== (this.assetOpenBorrow[a] !== 0n || this.assetOpenInflow[a] !== 0n || this.assetOpenRepay[a] !== 0n)) fail(`asset ${a} open flag`, BigInt(this.assetHasOpen[a]!), 0n);
+    if (c !== this.assetCollateral[a]) fail(`asset ${a} collateral`, this.assetCollateral[a]!, c);
+    if (l !== this.assetLiability[a]) fail(`asset ${a} liability`, this.assetLiability[a]!, l);
+    if (i !== this.assetIm[a]) fail(`asset ${a} initial margin`, this.assetIm[a]!, i);
+    if (k !== this.assetMm[a]) fail(`asset ${a} maintenance margin`, this.assetMm[a]!, k);
+  }
+
+  /** One perpetual market's position recomputed with the plain formulas against its stored contribution. */
+  private validateMarketSlot(m: number): void {
+    const ctx = this.ctx;
+    const L = this.leverageLimitRatio;
+    const fail = invariantFailed;
+    const mark = ctx.marketMark[m]!;
+    const dec = ctx.marketBaseDecimals[m]!;
+    const exposure = exposureQuantity(this.posQty[m]!, this.posOpenBuy[m]!, this.posOpenSell[m]!);
+    const n = notionalUsd(exposure, dec, mark, Rounding.Up);
+    const i = n === 0n ? 0n : positionMarginUsd(n, positionImf(n, L, ctx.platformMaxLeverage, ctx.marketImf[m]!));
+    const k = n === 0n ? 0n : positionMarginUsd(n, positionMmf(n, ctx.marketMmf[m]!));
+    const u = unrealizedPnlUsd(this.posQty[m]!, this.posCost[m]!, dec, mark);
+    if (n !== this.posNotional[m]) fail(`market ${m} notional`, this.posNotional[m]!, n);
+    if (i !== this.posIm[m]) fail(`market ${m} initial margin`, this.posIm[m]!, i);
+    if (k !== this.posMm[m]) fail(`market ${m} maintenance margin`, this.posMm[m]!, k);
+    if (u !== this.posUpnl[m]) fail(`market ${m} unrealized PnL`, this.posUpnl[m]!, u);
   }
 
   // ---- internals ----------------------------------------------------------------------------------------------
@@ -888,6 +905,49 @@ export class AccountMargin {
     this.posSeen[m] = this.ctx.marketMarkVersion[m]!;
   }
 
+  /**
+   * Resolves entry `i` of `changes` against asset `a`'s slot (see MarginChanges): explicit holdings first, then the
+   * flow, then the units held whatever is owed, then the open orders. Leaves the units held and owed in rHeld, rOwed.
+   */
+  private resolveAsset(changes: MarginChanges, i: number, a: number): void {
+    let spendable = this.assetSpendable[a]!;
+    let borrowed = this.assetBorrowed[a]!;
+    const extra = changes.assetExtra[i] !== 0;
+    if (extra) {
+      spendable += changes.assetSpendableDeltas[i]!;
+      borrowed += changes.assetBorrowedDeltas[i]!;
+    }
+    const flow = changes.assetDeltas[i]!;
+    let borrowAtFill = 0n;
+    if (flow < 0n) {
+      const out = -flow;
+      if (spendable >= out) spendable -= out;
+      else {
+        if (changes.borrowsAtFill) borrowAtFill = out - spendable;
+        else borrowed += out - spendable;
+        spendable = 0n;
+      }
+    } else if (flow > 0n) {
+      if (borrowed === 0n) spendable += flow;
+      else {
+        const repaid = borrowed < flow ? borrowed : flow;
+        borrowed -= repaid;
+        spendable += flow - repaid;
+      }
+    }
+    let held = extra ? spendable + changes.assetHeldIn[i]! : spendable;
+    let owed = borrowAtFill === 0n ? borrowed : borrowed + borrowAtFill;
+    if (this.assetHasOpen[a] !== 0) {
+      // Then the open orders: their repaying proceeds, their held proceeds and what they may borrow.
+      const openRepay = this.assetOpenRepay[a]!;
+      const openRepaid = openRepay < borrowed ? openRepay : borrowed;
+      owed += this.assetOpenBorrow[a]! - openRepaid;
+      held += this.assetOpenInflow[a]! + openRepay - openRepaid;
+    }
+    this.rHeld = held;
+    this.rOwed = owed;
+  }
+
   /** Fills the after* fields: the sums as they would be with `changes` applied (touched slots only). */
   private evaluate(changes: MarginChanges, withMaintenance: boolean): void {
     this.refreshMarks();
@@ -898,42 +958,9 @@ export class AccountMargin {
     let nonIncreasing = true;
     for (let i = 0; i < changes.assetCount; i++) {
       const a = changes.assets[i]!;
-      // Resolve the changes against the slot (see MarginChanges): explicit holdings first, then the flow, then the
-      // units held whatever is owed.
-      let spendable = this.assetSpendable[a]!;
-      let borrowed = this.assetBorrowed[a]!;
-      const extra = changes.assetExtra[i] !== 0;
-      if (extra) {
-        spendable += changes.assetSpendableDeltas[i]!;
-        borrowed += changes.assetBorrowedDeltas[i]!;
-      }
-      const flow = changes.assetDeltas[i]!;
-      let borrowAtFill = 0n;
-      if (flow < 0n) {
-        const out = -flow;
-        if (spendable >= out) spendable -= out;
-        else {
-          if (changes.borrowsAtFill) borrowAtFill = out - spendable;
-          else borrowed += out - spendable;
-          spendable = 0n;
-        }
-      } else if (flow > 0n) {
-        if (borrowed === 0n) spendable += flow;
-        else {
-          const repaid = borrowed < flow ? borrowed : flow;
-          borrowed -= repaid;
-          spendable += flow - repaid;
-        }
-      }
-      let held = extra ? spendable + changes.assetHeldIn[i]! : spendable;
-      let owed = borrowAtFill === 0n ? borrowed : borrowed + borrowAtFill;
-      if (this.assetHasOpen[a] !== 0) {
-        // Then the open orders: their repaying proceeds, their held proceeds and what they may borrow.
-        const openRepay = this.assetOpenRepay[a]!;
-        const openRepaid = openRepay < borrowed ? openRepay : borrowed;
-        owed += this.assetOpenBorrow[a]! - openRepaid;
-        held += this.assetOpenInflow[a]! + openRepay - openRepaid;
-      }
+      this.resolveAsset(changes, i, a);
+      const held = this.rHeld;
+      const owed = this.rOwed;
       const owedBefore = this.assetOwedAfter[a]!;
       this.computeAsset(a, held, owed, withMaintenance);
       if (owed === 0n && owedBefore === 0n) {
@@ -981,4 +1008,8 @@ export class AccountMargin {
     const ne = this.netEquitySum;
     return initialMarginRatioNotWorse(this.imSum, ne, this.tenSum, this.afterIm, this.afterNetEquity, this.afterTen);
   }
+}
+
+function invariantFailed(what: string, got: bigint, want: bigint): never {
+  throw new Error(`AccountMargin invariant: ${what} is ${got}, recomputed ${want}`);
 }

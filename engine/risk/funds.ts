@@ -1,0 +1,132 @@
+// The shared money movements of risk (after a check in checks.ts accepted them): outflows, order holds and their
+// release, incoming balance (S3, L10, L12) and the open-order terms of C4. No events: the handlers publish.
+import { AccountSetting, OrderFlag, RejectCode, SPOT_MARGIN_FLAGS } from "../model/index.ts";
+import type { Account } from "./accounts.ts";
+import type { OrderHold } from "./holds.ts";
+import { clientKey, type OrderPlan, type RiskState } from "./state.ts";
+
+/**
+ * Takes `amount` of `a` out of the account after checks.withdrawalCode accepted it: the available balance, then lent
+ * units redeemed (L11), then (a margin withdrawal) a borrow of the rest (L9).
+ */
+export function takeOutflow(s: RiskState, account: Account, a: number, amount: bigint): void {
+  const available = account.available[a]!;
+  if (amount > available) {
+    const plan = s.poolPlan;
+    const lent = account.lent[a]!;
+    const redeem = amount - available < lent ? amount - available : lent;
+    if (redeem > 0n) {
+      if (s.pools.checkRedeem(account, a, redeem === lent ? 0n : redeem, plan) !== RejectCode.None) throw new Error("risk invariant: checked redemption refused");
+      s.pools.applyRedeem(account, a, s.nowMs, plan);
+    }
+    const short = amount - account.available[a]!;
+    if (short > 0n) {
+      // Judged as one action before the redemption (withdrawalCode); the borrow after it takes the checked room.
+      if (redeem === 0n && s.pools.checkBorrow(account, a, short, s.nowMs, plan) === RejectCode.None) s.pools.applyBorrow(account, a, s.nowMs, plan);
+      else if (s.pools.borrowReserved(account, a, short, s.nowMs, true) < 0n) throw new Error("risk invariant: checked borrow refused");
+    }
+  }
+  account.available[a] = account.available[a]! - amount;
+  account.markChanged(a);
+}
+
+/**
+ * Holds the funds of the order checks.checkOrder planned in `plan` (S1, S2, S4, C4): redeems plan.redeem lent units,
+ * moves the hold from available to locked, reserves what its fills may borrow and credits its proceeds.
+ */
+export function takeHold(s: RiskState, orderId: number, account: Account, market: number, side: number, clientId: bigint, flags: number, plan: OrderPlan): void {
+  const asset = plan.asset;
+  if (plan.redeem > 0n) s.pools.applyRedeem(account, asset, s.nowMs, plan.redeemPlan);
+  const borrow = plan.borrow;
+  const amount = plan.need - borrow;
+  account.available[asset] = account.available[asset]! - amount;
+  account.locked[asset] = account.locked[asset]! + amount;
+  account.openOrders++;
+  const hold = s.holds.add(orderId);
+  hold.account = account.id;
+  hold.owner = account;
+  hold.market = market;
+  hold.side = side;
+  hold.clientId = clientId;
+  hold.flags = flags;
+  hold.asset = asset;
+  hold.remaining = amount;
+  account.markChanged(asset);
+  if (borrow > 0n) {
+    hold.borrowMax = borrow;
+    hold.reserved = s.pools.reservationFor(asset, borrow);
+    s.pools.reserve(asset, hold.reserved);
+    // C4: what the order may borrow is exposure from now on, not from its fills.
+    account.openBorrow[asset] = account.openBorrow[asset]! + borrow;
+    account.openBorrowOrders++;
+  }
+  hold.inflowAsset = plan.inflowAsset;
+  hold.inflowRepays = plan.inflowRepays;
+  creditInflow(account, hold, plan.inflowCredit);
+  if (clientId !== 0n) s.byClientId.set(clientKey(account.id, market, clientId), orderId);
+}
+
+/** The order ended: what it still holds returns to available (incoming balance), its reservation to the pool. */
+export function releaseHoldFunds(s: RiskState, hold: OrderHold): Account {
+  if (hold.clientId !== 0n) {
+    const key = clientKey(hold.account, hold.market, hold.clientId);
+    if (s.byClientId.get(key) === hold.orderId) s.byClientId.delete(key);
+  }
+  const account = hold.owner!;
+  s.pools.sync(account);
+  account.locked[hold.asset] = account.locked[hold.asset]! - hold.remaining;
+  account.available[hold.asset] = account.available[hold.asset]! + hold.remaining;
+  account.openOrders--;
+  reduceOpenBorrow(account, hold, hold.borrowMax);
+  creditInflow(account, hold, -hold.inflowCredit);
+  account.markChanged(hold.asset);
+  s.pools.release(hold.asset, hold.reserved);
+  if (hold.remaining > 0n) incoming(s, account, hold.asset, hold.remaining, 0);
+  return account;
+}
+
+/**
+ * Units of `asset` arrived in the available balance (deposit, transfer, trade proceeds, a released hold). With the
+ * account's autoLend on (L10, L12, A4), or a spot-margin order's proceeds (S2 autoBorrowRepay, S3), they repay a
+ * debt of the asset first; then autoLend lends every available unit (the order flag autoLend: the proceeds).
+ */
+export function incoming(s: RiskState, account: Account, asset: number, amount: bigint, orderFlags: number): void {
+  const autoLend = account.isOn(AccountSetting.AutoLend);
+  if (!autoLend && orderFlags === 0) return;
+  const pools = s.pools;
+  let left = amount;
+  if (account.positions[asset]!.borrowShares > 0n && (autoLend || (orderFlags & SPOT_MARGIN_FLAGS) !== 0)) {
+    const owed = account.borrowed[asset]!;
+    const available = account.available[asset]!;
+    const cap = autoLend ? available : left < available ? left : available;
+    if (cap > 0n) {
+      const all = cap >= owed;
+      if (pools.repay(account, asset, all ? 0n : cap, s.nowMs) === RejectCode.None) left -= all ? owed : cap;
+    }
+  }
+  if (account.positions[asset]!.borrowShares > 0n) return;
+  let lend = 0n;
+  if (autoLend) lend = account.available[asset]!;
+  else if ((orderFlags & OrderFlag.AutoLend) !== 0) lend = left < account.available[asset]! ? left : account.available[asset]!;
+  lend = pools.lendable(asset, lend);
+  if (lend > 0n) pools.lend(account, asset, lend, s.nowMs);
+}
+
+/** The order's credited proceeds change by `delta` units (C4: Account.openRepay or openInflow follows). */
+export function creditInflow(account: Account, hold: OrderHold, delta: bigint): void {
+  if (delta === 0n) return;
+  const a = hold.inflowAsset;
+  hold.inflowCredit += delta;
+  const open = hold.inflowRepays ? account.openRepay : account.openInflow;
+  open[a] = open[a]! + delta;
+  account.markChanged(a);
+}
+
+/** The order may borrow `units` less at fill time (it borrowed them, or it ended): C4's open-order exposure. */
+export function reduceOpenBorrow(account: Account, hold: OrderHold, units: bigint): void {
+  if (units === 0n) return;
+  hold.borrowMax -= units;
+  account.openBorrow[hold.asset] = account.openBorrow[hold.asset]! - units;
+  if (hold.borrowMax === 0n) account.openBorrowOrders--;
+  account.markChanged(hold.asset);
+}

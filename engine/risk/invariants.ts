@@ -1,0 +1,129 @@
+// The shard's invariants (X1, X2, C4, L5, L15) as a check tests call after every step, its per-asset totals, and the
+// deterministic digest of everything it owns (replay equality, X4). Off the hot path.
+import { createHash } from "node:crypto";
+import { RATIO_SCALE } from "../model/index.ts";
+import type { Account } from "./accounts.ts";
+import type { OrderHold } from "./holds.ts";
+import { lentAmount as lentAmountOf, owedAmount as owedAmountOf } from "../lending/index.ts";
+import type { RiskState } from "./state.ts";
+
+/** Per account, what its holds add up to (locked, open-order borrows and credited proceeds, counts). */
+interface HoldSums {
+  locked: bigint[];
+  borrow: bigint[];
+  inflow: bigint[];
+  repay: bigint[];
+  orders: number;
+  borrowing: number;
+}
+
+export function accountIds(s: RiskState): number[] {
+  return [...s.accounts.keys()].sort((a, b) => a - b);
+}
+
+/** X1: Σ over this shard's accounts (fee account included) of available + locked + lent − borrowed, per asset. */
+export function totals(s: RiskState): bigint[] {
+  const sums = new Array<bigint>(s.assetCount).fill(0n);
+  for (const a of s.accounts.values()) {
+    s.pools.sync(a);
+    for (let i = 0; i < s.assetCount; i++) sums[i] = sums[i]! + a.netBalance(i);
+  }
+  for (let i = 0; i < s.assetCount; i++) sums[i] = sums[i]! + s.feeAccount.available[i]!;
+  return sums;
+}
+
+/**
+ * Throws on any broken invariant (tests call it after every step): X2 no negative available, locked, lent or
+ * borrowed; each account's locked = Σ its holds and openOrders = their count; the margin state holds exactly the
+ * net balances, its sums equal a recomputation, and its leverage is the setting's.
+ */
+export function validateInternalState(s: RiskState): void {
+  const n = s.assetCount;
+  const holds = s.holds.sorted();
+  const sums = sumHolds(holds, n);
+  if (s.shardCount === 1) {
+    const reservedByHolds = new Array<bigint>(n).fill(0n);
+    for (const h of holds) reservedByHolds[h.asset] = reservedByHolds[h.asset]! + h.reserved;
+    for (let i = 0; i < n; i++) {
+      if (reservedByHolds[i] !== s.pools.reserved[i]) throw new Error(`risk invariant: pool ${i} reserved ${s.pools.reserved[i]}, holds ${reservedByHolds[i]}`);
+    }
+  }
+  for (const a of s.accounts.values()) {
+    s.pools.sync(a);
+    const held = sums.get(a.id);
+    for (let i = 0; i < n; i++) validateAssetSlots(s, a, i, held);
+    if (a.borrowed.filter((b) => b > 0n).length !== a.borrowedAssets) throw new Error(`risk invariant: account ${a.id} borrowedAssets ${a.borrowedAssets}`);
+    if ((held?.borrowing ?? 0) !== a.openBorrowOrders) throw new Error(`risk invariant: account ${a.id} openBorrowOrders ${a.openBorrowOrders}`);
+    if ((held?.orders ?? 0) !== a.openOrders) throw new Error(`risk invariant: account ${a.id} openOrders ${a.openOrders}, holds ${held?.orders ?? 0}`);
+    if (a.syncedMargin().leverageLimit !== BigInt(a.leverageLimit) * RATIO_SCALE) throw new Error(`risk invariant: account ${a.id} leverage`);
+    a.syncedMargin().validateInternalState();
+  }
+  for (let i = 0; i < n; i++) if (s.feeAccount.available[i]! < 0n) throw new Error(`risk invariant: fee account asset ${i} negative`);
+}
+
+/** C4: each account's locked units, open-order borrows and credited proceeds are the sums over its holds. */
+function sumHolds(holds: readonly OrderHold[], n: number): Map<number, HoldSums> {
+  const byAccount = new Map<number, HoldSums>();
+  const zeros = (): bigint[] => new Array<bigint>(n).fill(0n);
+  for (const h of holds) {
+    if (h.remaining < 0n) throw new Error(`risk invariant: order ${h.orderId} holds ${h.remaining}`);
+    if (h.borrowMax < 0n || h.inflowCredit < 0n) throw new Error(`risk invariant: order ${h.orderId} borrowMax ${h.borrowMax}, credit ${h.inflowCredit}`);
+    let o = byAccount.get(h.account);
+    if (o === undefined) byAccount.set(h.account, (o = { locked: zeros(), borrow: zeros(), inflow: zeros(), repay: zeros(), orders: 0, borrowing: 0 }));
+    o.locked[h.asset] = o.locked[h.asset]! + h.remaining;
+    o.orders++;
+    o.borrow[h.asset] = o.borrow[h.asset]! + h.borrowMax;
+    const credits = h.inflowRepays ? o.repay : o.inflow;
+    credits[h.inflowAsset] = credits[h.inflowAsset]! + h.inflowCredit;
+    if (h.borrowMax > 0n) o.borrowing++;
+  }
+  return byAccount;
+}
+
+/** One asset of one account: L15, pool slots valued from shares (L5), X2, C4 against its holds, the margin state. */
+function validateAssetSlots(s: RiskState, a: Account, i: number, held: HoldSums | undefined): void {
+  const pos = a.positions[i]!;
+  const pool = s.pools.pools[i]!;
+  if (pos.lendShares > 0n && pos.borrowShares > 0n) throw new Error(`risk invariant (L15): account ${a.id} asset ${i} lends and borrows`);
+  if (pos.lendShares > 0n || pos.borrowShares > 0n) {
+    if (a.lent[i] !== lentAmountOf(pos.lendShares, pool.lendIndex) || a.borrowed[i] !== owedAmountOf(pos.borrowShares, pool.borrowIndex)) {
+      throw new Error(`risk invariant: account ${a.id} asset ${i} pool slots do not value its shares`);
+    }
+  }
+  if (a.available[i]! < 0n || a.locked[i]! < 0n || a.lent[i]! < 0n || a.borrowed[i]! < 0n) {
+    throw new Error(`risk invariant (X2): account ${a.id} asset ${i}: available ${a.available[i]}, locked ${a.locked[i]}, lent ${a.lent[i]}, borrowed ${a.borrowed[i]}`);
+  }
+  if ((held?.borrow[i] ?? 0n) !== a.openBorrow[i] || (held?.inflow[i] ?? 0n) !== a.openInflow[i] || (held?.repay[i] ?? 0n) !== a.openRepay[i]) {
+    throw new Error(`risk invariant (C4): account ${a.id} asset ${i} open-order borrow ${a.openBorrow[i]} / proceeds ${a.openInflow[i]}, holds ${held?.borrow[i] ?? 0n} / ${held?.inflow[i] ?? 0n}`);
+  }
+  const locked = held?.locked[i] ?? 0n;
+  if (locked !== a.locked[i]) throw new Error(`risk invariant: account ${a.id} asset ${i} locked ${a.locked[i]}, holds ${locked}`);
+  if (a.syncedMargin().assetBalance(i) !== a.netBalance(i)) {
+    throw new Error(`risk invariant: account ${a.id} asset ${i} margin balance ${a.syncedMargin().assetBalance(i)}, net ${a.netBalance(i)}`);
+  }
+}
+
+/** Deterministic digest of everything this shard owns (replay equality, X4). */
+export function stateHash(s: RiskState): string {
+  const h = createHash("sha256");
+  h.update(`risk ${s.shardIndex}/${s.shardCount} t=${s.nowMs}\n`);
+  h.update(`marks ${s.marginContext.assetMark.join(",")} ${s.marginContext.marketMark.join(",")}\n`);
+  const ids = accountIds(s);
+  for (const id of ids) {
+    const a = s.accounts.get(id)!;
+    s.pools.sync(a);
+    h.update(`a${id} o${a.openOrders} s${a.settings} L${a.leverageLimit} ${a.available.join(",")} ${a.locked.join(",")} ${a.lent.join(",")} ${a.borrowed.join(",")}\n`);
+  }
+  h.update(`fee ${s.feeAccount.available.join(",")}\n`);
+  h.update(s.pools.hashText());
+  for (const id of ids) {
+    const a = s.accounts.get(id)!;
+    if (a.poolPositions === 0) continue;
+    h.update(`p${id} ${a.positions.map((p) => `${p.lendShares}/${p.borrowShares}`).join(",")}\n`);
+  }
+  h.update(s.volumes.hashText());
+  for (const hold of s.holds.sorted()) {
+    h.update(`h${hold.orderId} ${hold.account} ${hold.asset} ${hold.flags} ${hold.remaining} ${hold.borrowMax} ${hold.reserved} ${hold.inflowAsset} ${hold.inflowCredit} ${hold.inflowRepays}\n`);
+  }
+  return h.digest("hex");
+}

@@ -1,0 +1,131 @@
+// R2: what matching reports is applied to this shard's accounts — fills move money between both sides and charge
+// fees (X1, S5), done/reject releases what the order still holds — and passed on to the client stream.
+import { Side, type EventRecord, type EventSink, type MarketConfig } from "../model/index.ts";
+import type { Account } from "./accounts.ts";
+import { dayOf, quoteVolumeUsd } from "./fees.ts";
+import type { OrderHold } from "./holds.ts";
+import { feeAmount } from "./margin/index.ts";
+import { creditInflow, incoming, reduceOpenBorrow, releaseHoldFunds } from "./funds.ts";
+import { publishBalance } from "./replies.ts";
+import type { RiskState } from "./state.ts";
+
+/** X1: a fill moves the quote amount from buyer to seller and the base quantity from seller to buyer; each side
+ * pays its fee in the asset it receives (S5, its user's 30-day tier), rounded up, into the fee account. */
+export function applyFill(s: RiskState, e: EventRecord, sink: EventSink): void {
+  const market = s.config.markets[e.market]!;
+  const takerOwned = s.owns(e.account);
+  const makerOwned = s.owns(e.makerAccount);
+  if (!takerOwned && !makerOwned) return;
+  const day = dayOf(s.nowMs);
+  const makerSide = e.side === Side.Buy ? Side.Sell : Side.Buy;
+  const taker = takerOwned ? accountOfFill(s, e.account, e.orderId) : null;
+  const maker = makerOwned ? accountOfFill(s, e.makerAccount, e.makerOrderId) : null;
+  // Both tiers as they stand before this trade counts towards either user's volume.
+  const volumes = s.volumes;
+  const takerBps = taker !== null ? s.feeTiers[volumes.roll(taker.volume!, day).tier]!.takerBps : 0;
+  const makerBps = maker !== null ? s.feeTiers[volumes.roll(maker.volume!, day).tier]!.makerBps : 0;
+  if (taker !== null) e.takerFee = settleSide(s, taker, e.orderId, e.side, market, e.quantity, e.amount2, takerBps);
+  if (maker !== null) e.makerFee = settleSide(s, maker, e.makerOrderId, makerSide, market, e.quantity, e.amount2, makerBps);
+  const ctx = s.marginContext;
+  const volumeUsd = quoteVolumeUsd(e.amount2, ctx.assetMark[market.quoteAsset]!, ctx.assetUnit[market.quoteAsset]!);
+  if (taker !== null) volumes.add(taker.volume!, day, volumeUsd);
+  if (maker !== null) volumes.add(maker.volume!, day, volumeUsd);
+  // The record is reused by publishBalance's sink: copy what the balance events need first.
+  const seq = e.seq;
+  const takerAccount = e.account;
+  const makerAccount = e.makerAccount;
+  const takerSide = e.side;
+  sink.publish(e);
+  if (takerOwned) publishTradeBalances(s, seq, takerAccount, takerSide, market, sink);
+  if (makerOwned && (makerAccount !== takerAccount || !takerOwned)) publishTradeBalances(s, seq, makerAccount, makerSide, market, sink);
+}
+
+function publishTradeBalances(s: RiskState, seq: number, accountId: number, side: number, market: MarketConfig, sink: EventSink): void {
+  const account = s.accounts.get(accountId)!;
+  publishBalance(s, seq, account, side === Side.Buy ? market.quoteAsset : market.baseAsset, sink);
+  publishBalance(s, seq, account, side === Side.Buy ? market.baseAsset : market.quoteAsset, sink);
+}
+
+function accountOfFill(s: RiskState, accountId: number, orderId: number): Account {
+  const account = s.accounts.get(accountId);
+  if (account === undefined) throw new Error(`risk invariant: fill for order ${orderId} of unknown account ${accountId}`);
+  s.pools.sync(account);
+  return account;
+}
+
+/**
+ * One side of a fill: the paid amount leaves the order's hold (or, past it, the order's borrow: payPastHold), the
+ * received amount less the fee arrives (incoming balance) and the fee goes to the fee account. Returns the fee.
+ */
+function settleSide(s: RiskState, account: Account, orderId: number, side: number, market: MarketConfig, quantity: bigint, quoteAmt: bigint, feeBps: number): bigint {
+  const hold = s.holds.get(orderId);
+  if (hold === undefined || hold.account !== account.id) {
+    throw new Error(`risk invariant: fill for order ${orderId} of account ${account.id} without a hold`);
+  }
+  const paid = side === Side.Buy ? quoteAmt : quantity;
+  const receivedAsset = side === Side.Buy ? market.baseAsset : market.quoteAsset;
+  const received = side === Side.Buy ? quantity : quoteAmt;
+  const spent = hold.asset;
+  if (hold.remaining >= paid) {
+    hold.remaining -= paid;
+    account.locked[spent] = account.locked[spent]! - paid;
+  } else {
+    payPastHold(s, account, hold, paid);
+  }
+  const fee = feeAmount(received, feeBps);
+  account.available[receivedAsset] = account.available[receivedAsset]! + received - fee;
+  if (hold.inflowCredit > 0n) {
+    // The proceeds arrived: as much of their credit leaves the open-order state (C4).
+    creditInflow(account, hold, received - fee < hold.inflowCredit ? fee - received : -hold.inflowCredit);
+  }
+  s.feeAccount.available[receivedAsset] = s.feeAccount.available[receivedAsset]! + fee;
+  account.markChanged(spent);
+  account.markChanged(receivedAsset);
+  incoming(s, account, receivedAsset, received - fee, hold.flags);
+  return fee;
+}
+
+/**
+ * S2: the fill pays past what the order holds: the shortfall comes from units that arrived since, then from lent
+ * units (S4), then it is borrowed, exactly that much, against the capacity reserved at acceptance.
+ */
+function payPastHold(s: RiskState, account: Account, hold: OrderHold, paid: bigint): void {
+  const spent = hold.asset;
+  let short = paid - hold.remaining;
+  account.locked[spent] = account.locked[spent]! - hold.remaining;
+  hold.remaining = 0n;
+  const free = account.available[spent]!;
+  const own = free < short ? free : short;
+  account.available[spent] = free - own;
+  short -= own;
+  if (short > 0n && account.positions[spent]!.lendShares > 0n) {
+    const lent = account.lent[spent]!;
+    const r = s.pools.redeemForced(account, spent, lent < short ? lent : short, s.nowMs);
+    if (r > 0n) {
+      account.available[spent] = account.available[spent]! - r;
+      short -= r;
+    }
+  }
+  if (short === 0n) return;
+  const entryFee = short > hold.borrowMax ? -1n : s.pools.borrowReserved(account, spent, short, s.nowMs);
+  if (entryFee < 0n) {
+    throw new Error(`risk invariant: order ${hold.orderId} pays ${paid} but holds ${paid - short} and may borrow ${hold.borrowMax}`);
+  }
+  account.available[spent] = account.available[spent]! - short;
+  reduceOpenBorrow(account, hold, short);
+  const used = short + entryFee + 1n;
+  const release = used < hold.reserved ? used : hold.reserved;
+  hold.reserved -= release;
+  s.pools.release(spent, release);
+}
+
+/** OrderDone / OrderRejected of an owned order: passed on, then its hold is released (and its balance published). */
+export function endOrder(s: RiskState, e: EventRecord, sink: EventSink): void {
+  const seq = e.seq;
+  sink.publish(e);
+  const hold = s.holds.get(e.orderId);
+  if (hold === undefined) return;
+  const account = releaseHoldFunds(s, hold);
+  publishBalance(s, seq, account, hold.asset, sink);
+  s.holds.remove(hold);
+}

@@ -1,0 +1,101 @@
+// R1 of the commands that go on to matching (SPEC S1–S4, C8): orders are checked (checks.checkOrder fills the
+// state's reused OrderPlan), their funds held (funds.takeHold reads that plan), and they are handed on; cancels and
+// market states are validated. Each returns true when the command must go on to matching.
+import {
+  MarketKind,
+  OrderFlag,
+  OrderType,
+  RejectCode,
+  SPOT_MARGIN_FLAGS,
+  type CommandRecord,
+  type EventSink,
+} from "../model/index.ts";
+import { isValidClientAccount } from "./accounts.ts";
+import { checkOrder } from "./checks.ts";
+import { takeHold } from "./funds.ts";
+import {
+  clientAccount,
+  orderMessage,
+  publishBalance,
+  reject,
+  rejectInvalidAccount,
+  rejectPerpetualMarket,
+  rejectTooManyOpenOrders,
+  rejectUnknownMarket,
+} from "./replies.ts";
+import { clientKey, RISK_LIMITS, type RiskState } from "./state.ts";
+
+export function placeOrder(s: RiskState, cmd: CommandRecord, sink: EventSink): boolean {
+  const account = clientAccount(s, cmd, sink);
+  if (account === null) return false;
+  const market = s.config.markets[cmd.market];
+  if (market === undefined) {
+    rejectUnknownMarket(s, cmd, sink);
+    return false;
+  }
+  if (market.kind !== MarketKind.Spot) {
+    rejectPerpetualMarket(s, cmd, market.symbol, sink);
+    return false;
+  }
+  if (account.openOrders >= RISK_LIMITS.openOrdersPerAccountMax) {
+    rejectTooManyOpenOrders(s, cmd, sink);
+    return false;
+  }
+  const flags = cmd.flags & SPOT_MARGIN_FLAGS;
+  const plan = s.order;
+  const code = checkOrder(s, cmd, market, account, flags, plan);
+  // A market buy by base quantity goes on with its spend cap (matching stops there).
+  if (plan.quoteCap !== 0n) cmd.quoteQuantity = plan.quoteCap;
+  if (code !== RejectCode.None) {
+    reject(s, cmd, code, orderMessage(s, code, cmd, account, plan), sink);
+    return false;
+  }
+  takeHold(s, cmd.seq, account, cmd.market, cmd.side, cmd.clientId, flags, plan);
+  publishBalance(s, cmd.seq, account, plan.asset, sink);
+  return true;
+}
+
+/**
+ * Cancel-replace: the replacement is a new order (id = cmd.seq) on the target's side, with the target's margin
+ * flags, that holds its own funds and passes the same checks; the target's hold comes back when matching reports
+ * it Replaced. So the account needs the new hold on top of the old one for the duration of the batch
+ * (pessimistic, never short). An unknown target is matching's to refuse.
+ *
+ * The new hold publishes no Balance: R2 always publishes one for the same account and asset before the command's
+ * events end — the target's release when matching reports it Replaced, or the new hold's release when matching
+ * refuses the replacement — so clients see the balance after the command, not the transient double hold.
+ */
+export function replaceOrder(s: RiskState, cmd: CommandRecord, sink: EventSink): boolean {
+  const account = clientAccount(s, cmd, sink);
+  if (account === null) return false;
+  const targetId = (cmd.flags & OrderFlag.ByClientId) !== 0
+    ? s.byClientId.get(clientKey(cmd.account, cmd.market, cmd.clientId)) ?? 0
+    : cmd.orderId;
+  const target = s.holds.get(targetId);
+  if (target === undefined || target.account !== cmd.account || target.market !== cmd.market) return true;
+  const market = s.config.markets[cmd.market]!;
+  cmd.side = target.side;
+  cmd.orderType = OrderType.Limit;
+  const plan = s.order;
+  const code = checkOrder(s, cmd, market, account, target.flags, plan);
+  if (code !== RejectCode.None) {
+    reject(s, cmd, code, orderMessage(s, code, cmd, account, plan), sink);
+    return false;
+  }
+  takeHold(s, cmd.seq, account, cmd.market, target.side, target.clientId, target.flags, plan);
+  return true;
+}
+
+/** Cancels go on to matching for client accounts (an unknown order is matching's to refuse). */
+export function cancelOrder(s: RiskState, cmd: CommandRecord, sink: EventSink): boolean {
+  if (isValidClientAccount(cmd.account)) return true;
+  rejectInvalidAccount(s, cmd, sink);
+  return false;
+}
+
+/** A market state change goes on to matching for a known market. */
+export function setMarketState(s: RiskState, cmd: CommandRecord, sink: EventSink): boolean {
+  if (cmd.market < s.config.markets.length) return true;
+  rejectUnknownMarket(s, cmd, sink);
+  return false;
+}

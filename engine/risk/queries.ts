@@ -1,0 +1,313 @@
+// Queries (SPEC C10, L8, L13, L14 and the collateral statement): answered by events, nothing changes. The max
+// answers run the same check as the real command (checks.ts; the C10 solvers bisect over it), so the max passes and
+// one step more is refused. Also the reads tests and reports use (off the hot path).
+import { ALL_ASSETS, AccountSetting, CommandKind, EventKind, MarketKind, RATIO_SCALE, RejectCode, Side, SPOT_MARGIN_FLAGS, type CommandRecord, type EventSink } from "../model/index.ts";
+import { isValidClientAccount, userOf, type Account } from "./accounts.ts";
+import { dayOf } from "./fees.ts";
+import { borrowInterestForHour, InterestKind, lendInterestForHour, sampleRateCurve } from "../lending/index.ts";
+import {
+  AccountMargin,
+  initialMarginRatio,
+  isLiquidatable,
+  maintenanceMarginRatio,
+  marginFraction,
+  maxBorrow,
+  maxSpotOrderQuantity,
+  maxWithdrawal,
+} from "./margin/index.ts";
+import { borrowCode, largestAccepted, receiveRepays, spendable, withdrawalCode } from "./checks.ts";
+import {
+  accepted,
+  publishCollateral,
+  publishInterestEntry,
+  publishMaxQuantity,
+  publishPoolStats,
+  publishRateCurvePoint,
+  rejectInvalidAccount,
+  rejectMaxOrderPrice,
+  rejectPerpetualMarket,
+  rejectRateCurvePoints,
+  rejectUnknownAsset,
+  rejectUnknownMarket,
+  type InterestEntry,
+} from "./replies.ts";
+import {
+  INTEREST_HISTORY_ENTRIES_MAX,
+  RATE_CURVE_POINTS_MAX,
+  WITHDRAWAL_SEARCH_MAX,
+  type AssetCollateral,
+  type CollateralStatement,
+  type MaxQuantity,
+  type RiskState,
+} from "./state.ts";
+
+// ---- query commands ----
+
+/** One of the query kinds (shard.ts lists them). */
+export function answerQuery(s: RiskState, kind: number, cmd: CommandRecord, sink: EventSink): void {
+  switch (kind) {
+    case CommandKind.QueryCollateral:
+      return queryCollateral(s, cmd, sink);
+    case CommandKind.QueryMaxOrder:
+      return queryMaxOrder(s, cmd, sink);
+    case CommandKind.QueryMaxWithdrawal:
+      return queryMaxWithdrawal(s, cmd, sink);
+    case CommandKind.QueryPoolStats:
+      return queryPoolStats(s, cmd, sink);
+    case CommandKind.QueryRateCurve:
+      return queryRateCurve(s, cmd, sink);
+    case CommandKind.QueryInterestHistory:
+      return queryInterestHistory(s, cmd, sink);
+    default:
+      return queryMaxBorrow(s, cmd, sink);
+  }
+}
+
+export function queryCollateral(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
+  if (!isValidClientAccount(cmd.account)) return rejectInvalidAccount(s, cmd, sink);
+  publishCollateral(s, cmd.seq, collateralStatement(s, cmd.account), sink);
+}
+
+export function queryMaxOrder(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
+  if (!isValidClientAccount(cmd.account)) return rejectInvalidAccount(s, cmd, sink);
+  const market = s.config.markets[cmd.market];
+  if (market === undefined) return rejectUnknownMarket(s, cmd, sink);
+  if (market.kind !== MarketKind.Spot) return rejectPerpetualMarket(s, cmd, market.symbol, sink);
+  if (cmd.price <= 0n) return rejectMaxOrderPrice(s, cmd, sink);
+  const max = maxOrderQuantity(s, cmd.account, cmd.market, cmd.side as Side, cmd.price, cmd.flags);
+  publishMaxQuantity(s, EventKind.MaxOrderQuantity, cmd, max.quantity, max.marginLimit, 0n, sink);
+}
+
+export function queryMaxWithdrawal(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
+  if (!isValidClientAccount(cmd.account)) return rejectInvalidAccount(s, cmd, sink);
+  if (cmd.asset >= s.assetCount) return rejectUnknownAsset(s, cmd, sink);
+  const max = maxWithdrawalQuantity(s, cmd.account, cmd.asset, cmd.flags);
+  publishMaxQuantity(s, EventKind.MaxWithdrawalQuantity, cmd, max.quantity, max.marginLimit, 0n, sink);
+}
+
+export function queryMaxBorrow(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
+  if (!isValidClientAccount(cmd.account)) return rejectInvalidAccount(s, cmd, sink);
+  if (cmd.asset >= s.assetCount) return rejectUnknownAsset(s, cmd, sink);
+  const max = maxBorrowQuantity(s, cmd.account, cmd.asset);
+  publishMaxQuantity(s, EventKind.MaxBorrowQuantity, cmd, max.quantity, max.marginLimit, max.poolLimit, sink);
+}
+
+export function queryPoolStats(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
+  if (cmd.asset !== ALL_ASSETS && cmd.asset >= s.assetCount) return rejectUnknownAsset(s, cmd, sink);
+  for (let a = 0; a < s.assetCount; a++) {
+    if (cmd.asset !== ALL_ASSETS && cmd.asset !== a) continue;
+    publishPoolStats(s, cmd, a, sink);
+  }
+}
+
+export function queryRateCurve(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
+  if (cmd.asset >= s.assetCount) return rejectUnknownAsset(s, cmd, sink);
+  const n = cmd.state === 0 ? 11 : cmd.state;
+  if (n < 2 || n > RATE_CURVE_POINTS_MAX) return rejectRateCurvePoints(s, cmd, RATE_CURVE_POINTS_MAX, sink);
+  const us: bigint[] = [];
+  for (let i = 0; i < n; i++) us.push((RATIO_SCALE * BigInt(i)) / BigInt(n - 1));
+  for (const p of sampleRateCurve(s.pools.pools[cmd.asset]!.config, us)) publishRateCurvePoint(s, cmd, p, sink);
+}
+
+export function queryInterestHistory(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
+  if (!isValidClientAccount(cmd.account)) return rejectInvalidAccount(s, cmd, sink);
+  if (cmd.asset !== ALL_ASSETS && cmd.asset >= s.assetCount) return rejectUnknownAsset(s, cmd, sink);
+  const limit = cmd.state <= 0 || cmd.state > INTEREST_HISTORY_ENTRIES_MAX ? INTEREST_HISTORY_ENTRIES_MAX : cmd.state;
+  for (const h of interestHistory(s, cmd.account, cmd.asset, cmd.timeMs, limit)) publishInterestEntry(s, cmd, h, sink);
+  accepted(s, cmd, sink);
+}
+
+// ---- the answers ----
+
+/**
+ * C10: the largest quantity (a multiple of the market's step, ≤ its maxQuantity) of a limit order at `price` with
+ * the order `flags` that this shard's pre-trade check accepts now; and the margin check's own limit, as if every
+ * shortfall could be borrowed (what autoBorrow allows once pools lend, up to their liquidity). Off the hot path.
+ */
+export function maxOrderQuantity(s: RiskState, accountId: number, marketId: number, side: Side, price: bigint, flags: number): MaxQuantity {
+  const account = s.accounts.get(accountId);
+  const market = s.config.markets[marketId]!;
+  if (account === undefined || price <= 0n) return { quantity: 0n, marginLimit: 0n };
+  s.pools.sync(account);
+  const step = market.stepSize;
+  const marketMax = (market.maxQuantity / step) * step;
+  const feeBps = s.takerBpsOf(accountId);
+  // The margin limit as for a margin order (its proceeds repay a borrow of the received asset, S3).
+  const query = { market: marketId, side, price, feeBps, stepSize: step, maxQuantity: marketMax, receiveRepays: true };
+  const margin = account.syncedMargin();
+  const ctx = s.marginContext;
+  const marginLimit = maxSpotOrderQuantity(margin, ctx, query);
+  if ((flags & SPOT_MARGIN_FLAGS) !== 0 && !account.isOn(AccountSetting.MarginEnabled)) return { quantity: 0n, marginLimit };
+  // What the order may spend: the available balance (+ what it may borrow with autoBorrow).
+  const asset = side === Side.Buy ? market.quoteAsset : market.baseAsset;
+  const units = spendable(s, account, asset, flags);
+  let funded: bigint;
+  if (side === Side.Sell) funded = units;
+  else {
+    // Largest q with ceil(q × price × mult / div) ≤ spendable ⇔ q × price × mult ≤ spendable × div.
+    funded = (units * ctx.marketQuoteDivisor[marketId]!) / (price * ctx.marketQuoteMultiplier[marketId]!);
+  }
+  funded = (funded / step) * step;
+  const bound = funded < marketMax ? funded : marketMax;
+  const repays = receiveRepays(account, flags);
+  const quantity = repays && bound >= marginLimit ? marginLimit : maxSpotOrderQuantity(margin, ctx, { ...query, maxQuantity: bound, receiveRepays: repays });
+  return { quantity, marginLimit };
+}
+
+/**
+ * C10/A5: the largest withdrawal of `asset` the withdraw check accepts now (flags AutoBorrow: a margin withdrawal),
+ * and the margin check's own limit (as if the part beyond the balance could be borrowed).
+ */
+export function maxWithdrawalQuantity(s: RiskState, accountId: number, asset: number, flags: number): MaxQuantity {
+  const account = s.syncedAccount(accountId);
+  if (account === undefined) return { quantity: 0n, marginLimit: 0n };
+  const marginLimit = maxWithdrawal(account.syncedMargin(), asset, WITHDRAWAL_SEARCH_MAX);
+  const units = spendable(s, account, asset, flags);
+  const hi = units < marginLimit ? units : marginLimit;
+  const quantity = largestAccepted(hi, (x) => withdrawalCode(s, account, asset, x, flags, s.poolPlan) === RejectCode.None);
+  return { quantity, marginLimit };
+}
+
+/**
+ * L8: the largest manual borrow of `asset` the Borrow command accepts now (bounded by the equity and leverage
+ * through C8 with the borrow's own IMF tiers, and by the pool: throttle, maxUtilization, liquidity), and the margin
+ * check's own limit. Off the hot path.
+ */
+export function maxBorrowQuantity(s: RiskState, accountId: number, asset: number): MaxQuantity & { poolLimit: bigint } {
+  const account = s.syncedAccount(accountId);
+  if (account === undefined) return { quantity: 0n, marginLimit: 0n, poolLimit: 0n };
+  const marginLimit = maxBorrow(account.syncedMargin(), asset, WITHDRAWAL_SEARCH_MAX);
+  const plan = s.poolPlan;
+  const poolLimit = largestAccepted(s.pools.room(asset), (x) => s.pools.checkBorrow(account, asset, x, s.nowMs, plan) === RejectCode.None);
+  const hi = poolLimit < marginLimit ? poolLimit : marginLimit;
+  const quantity = largestAccepted(hi, (x) => borrowCode(s, account, asset, x, plan) === RejectCode.None);
+  return { quantity, marginLimit, poolLimit };
+}
+
+/**
+ * L14: the interest entries of an account, oldest first, from timeMs on: EntryFee at each borrow, Borrow and Lend
+ * at each hour mark charged while the position was open — derived from the position log and the accrual table.
+ */
+export function interestHistory(s: RiskState, accountId: number, asset: number, fromMs: number, limit: number): InterestEntry[] {
+  const account = s.accounts.get(accountId);
+  const out: (InterestEntry & { order: number })[] = [];
+  if (account === undefined || account.poolLog === null) return [];
+  for (let a = 0; a < s.assetCount; a++) {
+    if (asset !== ALL_ASSETS && asset !== a) continue;
+    const log = account.poolLog[a];
+    if (log === null || log === undefined || log.length === 0) continue;
+    for (let k = 0; k < log.length; k++) {
+      const entry = log.at(k);
+      if (entry.entryFee > 0n && entry.timeMs >= fromMs) out.push({ asset: a, kind: InterestKind.EntryFee, amount: entry.entryFee, rate: entry.rate, timeMs: entry.timeMs, order: entry.stamp * 2 });
+    }
+    // The accruals after the first logged change; shares in force at accrual n = the last change stamped < n.
+    let i = 0;
+    for (let n = log.at(0).stamp + 1; n <= s.pools.accruals[a]!; n++) {
+      while (i + 1 < log.length && log.at(i + 1).stamp < n) i++;
+      const row = s.pools.accrualRow(a, n);
+      if (row === null || row.hourMs < fromMs) continue;
+      const e = log.at(i);
+      if (e.borrowShares > 0n) out.push({ asset: a, kind: InterestKind.Borrow, amount: borrowInterestForHour(e.borrowShares, row), rate: row.rate, timeMs: row.hourMs, order: n * 2 - 1 });
+      if (e.lendShares > 0n) out.push({ asset: a, kind: InterestKind.Lend, amount: lendInterestForHour(e.lendShares, row), rate: row.rate, timeMs: row.hourMs, order: n * 2 - 1 });
+    }
+  }
+  out.sort((x, y) => x.timeMs - y.timeMs || x.asset - y.asset || x.order - y.order);
+  return out.slice(0, limit).map(({ asset: as, kind, amount, rate, timeMs }) => ({ asset: as, kind, amount, rate, timeMs }));
+}
+
+/** The asset rows of a collateral statement: every asset with a non-zero slot (C1, C2). */
+function assetRows(s: RiskState, account: Account, m: AccountMargin): AssetCollateral[] {
+  const ctx = s.marginContext;
+  const assets: AssetCollateral[] = [];
+  for (let a = 0; a < s.assetCount; a++) {
+    if (account.available[a] === 0n && account.locked[a] === 0n && account.lent[a] === 0n && account.borrowed[a] === 0n) continue;
+    const quantity = account.netBalance(a);
+    const magnitude = quantity < 0n ? -quantity : quantity;
+    assets.push({
+      asset: a,
+      quantity,
+      available: account.available[a]!,
+      locked: account.locked[a]!,
+      lent: account.lent[a]!,
+      borrowed: account.borrowed[a]!,
+      markUsd: ctx.assetMark[a]!,
+      weight: m.heldWeightRatio(a),
+      notionalUsd: (magnitude * ctx.assetMark[a]!) / ctx.assetUnit[a]!,
+      collateralValueUsd: m.heldCollateralValueUsd(a),
+      liabilityUsd: m.borrowedLiabilityUsd(a),
+    });
+  }
+  return assets;
+}
+
+/** The collateral statement of an account (an account never seen is empty, with the default settings). */
+export function collateralStatement(s: RiskState, accountId: number): CollateralStatement {
+  const account = s.accountOrEmpty(accountId);
+  const m = account.syncedMargin();
+  const assets = assetRows(s, account, m);
+  const user = userOf(accountId);
+  const day = dayOf(s.nowMs);
+  const tier = s.volumes.tierOf(user, day);
+  // Net equity, collateral and liability as the account stands now (C1–C3); exposure, locked equity and the ratios
+  // count its open orders' risk-increasing part from the moment they rest (C4, C6, seed 004: the equity "occupied
+  // by positions and open orders").
+  const netEquity = m.currentNetEquityUsd();
+  const locked = m.netEquityLockedUsd();
+  const ten = m.totalExposureNotionalUsd();
+  const mm = m.maintenanceMarginUsd();
+  return {
+    account: accountId,
+    netEquityUsd: netEquity,
+    netEquityAvailableUsd: netEquity - locked,
+    netEquityLockedUsd: locked,
+    collateralValueUsd: m.currentCollateralValueUsd(),
+    liabilityUsd: m.currentLiabilityUsd(),
+    unrealizedPnlUsd: m.totalUnrealizedPnlUsd(),
+    exposureUsd: ten,
+    imf: m.accountImf(),
+    mmf: m.accountMmf(),
+    marginFraction: marginFraction(netEquity, ten),
+    imr: initialMarginRatio(locked, netEquity, ten),
+    mmr: maintenanceMarginRatio(mm, netEquity, ten),
+    liquidatable: isLiquidatable(mm, netEquity, ten),
+    leverageLimit: account.leverageLimit,
+    settings: account.settings,
+    feeTier: tier,
+    makerFeeBps: s.feeTiers[tier]!.makerBps,
+    takerFeeBps: s.feeTiers[tier]!.takerBps,
+    volume30dUsd: s.volumes.volumeUsdOf(user, day),
+    assets,
+  };
+}
+
+// ---- reads (tests and reports) ----
+
+export function balance(s: RiskState, account: number, asset: number): { available: bigint; locked: bigint } {
+  const a = s.syncedAccount(account);
+  return { available: a?.available[asset] ?? 0n, locked: a?.locked[asset] ?? 0n };
+}
+
+/** Lent and borrowed units of an asset. */
+export function poolBalance(s: RiskState, account: number, asset: number): { lent: bigint; borrowed: bigint } {
+  const a = s.syncedAccount(account);
+  return { lent: a?.lent[asset] ?? 0n, borrowed: a?.borrowed[asset] ?? 0n };
+}
+
+/** The account's pool position in an asset's pool: shares (L5), exact. */
+export function positionOf(s: RiskState, account: number, asset: number): { lendShares: bigint; borrowShares: bigint } {
+  const p = s.accounts.get(account)?.positions[asset];
+  return { lendShares: p?.lendShares ?? 0n, borrowShares: p?.borrowShares ?? 0n };
+}
+
+/** A3 settings of an account (the defaults for one never seen). */
+export function settingsOf(s: RiskState, account: number): { settings: number; leverageLimit: number } {
+  const a = s.accounts.get(account) ?? s.newAccount(account, false);
+  return { settings: a.settings, leverageLimit: a.leverageLimit };
+}
+
+/** S5: the fee tier index and 30-day volume (USD, PRICE_DECIMALS) of the account's user today. */
+export function feeTierOf(s: RiskState, account: number): { tier: number; volumeUsd: bigint } {
+  const day = dayOf(s.nowMs);
+  const user = userOf(account);
+  return { tier: s.volumes.tierOf(user, day), volumeUsd: s.volumes.volumeUsdOf(user, day) };
+}

@@ -1,0 +1,438 @@
+// Every event risk writes and every reject text (the layer above state.ts). Each function fills one of the state's
+// reused records and publishes it; none decides a rule or changes a balance.
+import { formatDecimal, type Ratio } from "../fixed/index.ts";
+import {
+  CommandKind,
+  EventKind,
+  PRICE_SCALE,
+  RATIO_SCALE,
+  RejectCode,
+  REPORTED_RATIO_UNBOUNDED,
+  Side,
+  type CommandRecord,
+  type EventSink,
+} from "../model/index.ts";
+import { isValidClientAccount, type Account } from "./accounts.ts";
+import { InterestKind, poolStats, type RateCurvePoint } from "../lending/index.ts";
+import { UNBOUNDED } from "./margin/index.ts";
+import { OrderDetail, RISK_LIMITS, type CollateralStatement, type OrderPlan, type RiskState } from "./state.ts";
+
+const INT64_MAX = (1n << 63n) - 1n;
+const RATIO_TO_REPORTED = RATIO_SCALE / PRICE_SCALE;
+const PERCENT_HUNDREDTHS = RATIO_SCALE / 10_000n;
+
+/** A ratio (1e18) as reported in events: 1e-9, rounded down, clamped to int64; UNBOUNDED → the sentinel. */
+export function reportedRatio(r: Ratio): bigint {
+  if (r >= UNBOUNDED) return REPORTED_RATIO_UNBOUNDED;
+  let q = r / RATIO_TO_REPORTED;
+  if (r < 0n && q * RATIO_TO_REPORTED !== r) q -= 1n;
+  if (q > INT64_MAX) return INT64_MAX;
+  if (q < -INT64_MAX) return -INT64_MAX;
+  return q;
+}
+
+/** A ratio as a percentage with two decimals, rounded down ("100.22%"), or "unbounded". */
+export function percent(r: Ratio): string {
+  if (r >= UNBOUNDED) return "unbounded (net equity <= 0)";
+  return `${formatDecimal(r / PERCENT_HUNDREDTHS, 2)}%`;
+}
+
+// ---- reject texts ----
+
+export function shortfallMessage(s: RiskState, action: string, asset: number, need: bigint, available: bigint): string {
+  const a = s.config.assets[asset]!;
+  return `insufficient ${a.symbol} to ${action}: needs ${formatDecimal(need, a.decimals)}, available ${formatDecimal(available, a.decimals)}`;
+}
+
+/** The refusal text of a pool gate (L7, L13, L15, S2). */
+export function poolMessage(s: RiskState, code: RejectCode, action: string, asset: number, need: bigint, own: bigint): string {
+  const a = s.config.assets[asset]!;
+  const units = (x: bigint): string => `${formatDecimal(x, a.decimals)} ${a.symbol}`;
+  switch (code) {
+    case RejectCode.BorrowThrottled:
+      return `${action}: the ${a.symbol} pool is at or above its throttle utilization: new borrows are paused until lending or repayments bring it back under (L7)`;
+    case RejectCode.RedeemThrottled:
+      return `${action}: the ${a.symbol} pool is at or above its throttle utilization: redemptions are paused until lending or repayments bring it back under (L7, L11)`;
+    case RejectCode.MaxUtilization:
+      return `${action} ${units(need)}: the ${a.symbol} pool would reach its maximum utilization (L13)`;
+    case RejectCode.PoolClosed:
+      return `${action}: the ${a.symbol} pool does not allow it in its state (L13)`;
+    case RejectCode.PoolLendLimit:
+      return `lend ${units(need)}: the ${a.symbol} pool would exceed its total lend limit (L13)`;
+    case RejectCode.LendRequiresBorrowRepay:
+      return `lend ${a.symbol}: the account owes ${a.symbol}; repay it first (L15)`;
+    case RejectCode.BorrowRequiresLendRedeem:
+      return `borrow ${a.symbol}: the account lends ${a.symbol}; redeem it first (L15)`;
+    case RejectCode.BorrowUnavailable:
+    case RejectCode.NoLiquidity:
+      return `${action} needs ${units(need)}, own ${units(own)}: the ${a.symbol} pool cannot lend the shortfall now (nothing lent, or not enough)`;
+    case RejectCode.InsufficientBalance:
+      return shortfallMessage(s, action, asset, need, own);
+    case RejectCode.InvalidAmount:
+      return `${action} ${units(need)}: nothing or less than that to ${action}`;
+    default:
+      return `${action} ${units(need)} refused`;
+  }
+}
+
+/** C8 refusal text: the IMR the action would leave (the changes are still in the scratch record). */
+export function marginMessage(s: RiskState, action: string, account: Account): string {
+  const after = account.syncedMargin().imrAfter(s.changes);
+  return `${action} would leave the initial margin ratio at ${percent(after)} (must stay below 100%, C8)`;
+}
+
+/** The text of a refused withdrawal or outgoing transfer (`action`: "withdraw" or "transfer"). */
+export function outflowMessage(s: RiskState, code: RejectCode, action: string, account: Account, a: number, amount: bigint): string {
+  const own = account.available[a]! + account.lent[a]!;
+  switch (code) {
+    case RejectCode.InsufficientBalance:
+      return shortfallMessage(s, action, a, amount, own);
+    case RejectCode.InsufficientMargin:
+      return marginMessage(s, action === "withdraw" ? "withdrawal" : action, account);
+    default:
+      return poolMessage(s, code, action, a, amount, own);
+  }
+}
+
+/** The text of a refused order, from its check's code and plan (checks.checkOrder). */
+export function orderMessage(s: RiskState, code: RejectCode, cmd: CommandRecord, account: Account, plan: OrderPlan): string {
+  const action = cmd.side === Side.Buy ? "buy" : "sell";
+  switch (plan.detail) {
+    case OrderDetail.NegativeField:
+      return "quantities and prices must not be negative";
+    case OrderDetail.LimitNeedsPriceAndQuantity:
+      return "a limit order needs a positive price and quantity";
+    case OrderDetail.MarketBuyNeedsQuantity:
+      return "a market buy needs a quantity or a quote quantity";
+    case OrderDetail.MarketBuyNothingSpendable:
+      return shortfallMessage(s, "buy", plan.asset, 1n, 0n);
+    case OrderDetail.SellNeedsQuantity:
+      return "a sell needs a positive base quantity";
+  }
+  const own = account.available[plan.asset]! + account.lent[plan.asset]!;
+  switch (code) {
+    case RejectCode.InvalidSetting:
+      return `account ${account.id} has spot margin off (A3 marginEnabled): send the order without margin flags`;
+    case RejectCode.InsufficientBalance:
+      return shortfallMessage(s, action, plan.asset, plan.need, own);
+    case RejectCode.InsufficientMargin:
+      return marginMessage(s, "order", account);
+    default:
+      return poolMessage(s, code, action, plan.asset, plan.need, own);
+  }
+}
+
+export function manualPoolActionName(kind: number): string {
+  return kind === CommandKind.Borrow ? "borrow" : kind === CommandKind.Repay ? "repay" : kind === CommandKind.Lend ? "lend" : "redeem";
+}
+
+// ---- rejects ----
+
+export function reject(s: RiskState, cmd: CommandRecord, code: number, message: string, sink: EventSink): void {
+  const e = s.out;
+  e.clear();
+  e.kind = cmd.kind === CommandKind.PlaceOrder ? EventKind.OrderRejected : EventKind.CommandRejected;
+  e.seq = cmd.seq;
+  e.account = cmd.account;
+  e.market = cmd.market;
+  e.orderId = cmd.kind === CommandKind.PlaceOrder ? cmd.seq : cmd.orderId;
+  e.clientId = cmd.clientId;
+  e.code = code;
+  e.message = message;
+  sink.publish(e);
+}
+
+export function rejectInvalidAccount(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
+  reject(s, cmd, RejectCode.InvalidAccount, `account ${cmd.account} is not a client account`, sink);
+}
+
+export function rejectNoBalance(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
+  reject(s, cmd, RejectCode.InsufficientBalance, `account ${cmd.account} has no balance`, sink);
+}
+
+export function rejectUnknownAsset(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
+  reject(s, cmd, RejectCode.UnknownAsset, `unknown asset ${cmd.asset}`, sink);
+}
+
+export function rejectUnknownMarket(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
+  reject(s, cmd, RejectCode.UnknownMarket, `unknown market ${cmd.market}`, sink);
+}
+
+export function rejectPerpetualMarket(s: RiskState, cmd: CommandRecord, symbol: string, sink: EventSink): void {
+  reject(s, cmd, RejectCode.MarketStateForbids, `${symbol}: perpetual trading is not enabled yet`, sink);
+}
+
+export function rejectTooManyOpenOrders(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
+  reject(s, cmd, RejectCode.TooManyOpenOrders, `at most ${RISK_LIMITS.openOrdersPerAccountMax} open orders per account`, sink);
+}
+
+export function rejectShardFull(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
+  reject(s, cmd, RejectCode.Overloaded, `risk shard holds the maximum of ${RISK_LIMITS.accountsPerShardMax} accounts`, sink);
+}
+
+/** `what`: "deposit amount", "withdrawal amount", "transfer amount", "amount". */
+export function rejectNonPositiveAmount(s: RiskState, cmd: CommandRecord, what: string, sink: EventSink): void {
+  reject(s, cmd, RejectCode.InvalidAmount, `${what} must be positive`, sink);
+}
+
+export function rejectInvalidTransfer(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
+  reject(s, cmd, RejectCode.InvalidTransfer, `transfers go between two different accounts of the same user (A2)`, sink);
+}
+
+export function rejectTimeBehind(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
+  reject(s, cmd, RejectCode.InvalidTime, `time ${cmd.timeMs} is before the engine time ${s.nowMs}`, sink);
+}
+
+export function rejectSettingBits(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
+  reject(s, cmd, RejectCode.InvalidSetting, `settings: unknown setting bits in ${cmd.flags}`, sink);
+}
+
+export function rejectLeverageRange(s: RiskState, cmd: CommandRecord, minimum: number, sink: EventSink): void {
+  reject(s, cmd, RejectCode.InvalidSetting, `leverageLimit ${cmd.state} is outside ${minimum}..${s.leverageLimitMax} (A3)`, sink);
+}
+
+export function rejectNothingToChange(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
+  reject(s, cmd, RejectCode.InvalidSetting, "settings: nothing to change", sink);
+}
+
+export function rejectLeverageMargin(s: RiskState, cmd: CommandRecord, account: Account, sink: EventSink): void {
+  const imr = percent(account.syncedMargin().imr());
+  const text = `leverageLimit ${cmd.state}: the initial margin of the open positions would reach the net equity (IMR >= 100%, A3); now IMR ${imr}`;
+  reject(s, cmd, RejectCode.InsufficientMargin, text, sink);
+}
+
+export function rejectNonPositiveMark(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
+  reject(s, cmd, RejectCode.InvalidPrice, "a mark price must be positive", sink);
+}
+
+export function rejectMaxOrderPrice(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
+  reject(s, cmd, RejectCode.InvalidPrice, "a max-order query needs a positive limit price", sink);
+}
+
+export function rejectRateCurvePoints(s: RiskState, cmd: CommandRecord, pointsMax: number, sink: EventSink): void {
+  reject(s, cmd, RejectCode.InvalidField, `a rate curve has 2..${pointsMax} points`, sink);
+}
+
+export function rejectAutoLendOn(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
+  const name = manualPoolActionName(cmd.kind);
+  const text = `manual ${name} is off while auto-lend is on (it lends every available balance and repays debts by itself): turn auto-lend off, or borrow through a margin order or a margin withdrawal (L9-L12)`;
+  reject(s, cmd, RejectCode.AutoLendOn, text, sink);
+}
+
+export function rejectUnknownCommand(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
+  reject(s, cmd, RejectCode.UnknownCommand, `command kind ${cmd.kind} is not handled by risk`, sink);
+}
+
+/** The command's client account, synced to the pools; null after a reject (not a client account, never funded). */
+export function clientAccount(s: RiskState, cmd: CommandRecord, sink: EventSink): Account | null {
+  if (!isValidClientAccount(cmd.account)) {
+    rejectInvalidAccount(s, cmd, sink);
+    return null;
+  }
+  const account = s.syncedAccount(cmd.account);
+  if (account === undefined) {
+    rejectNoBalance(s, cmd, sink);
+    return null;
+  }
+  return account;
+}
+
+// ---- acknowledgements and state events ----
+
+export function accepted(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
+  const e = s.out;
+  e.clear();
+  e.kind = EventKind.CommandAccepted;
+  e.seq = cmd.seq;
+  e.account = cmd.account;
+  e.asset = cmd.asset;
+  e.amount = cmd.amount;
+  e.code = cmd.kind;
+  sink.publish(e);
+}
+
+/** CommandAccepted for a command that changes no engine state (no asset or amount to echo). */
+export function acknowledged(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
+  const e = s.out;
+  e.clear();
+  e.kind = EventKind.CommandAccepted;
+  e.seq = cmd.seq;
+  e.account = cmd.account;
+  e.code = cmd.kind;
+  sink.publish(e);
+}
+
+/** CommandAccepted of a mark price (asset and price echoed). */
+export function markAccepted(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
+  const e = s.out;
+  e.clear();
+  e.kind = EventKind.CommandAccepted;
+  e.seq = cmd.seq;
+  e.asset = cmd.asset;
+  e.price = cmd.price;
+  e.code = cmd.kind;
+  sink.publish(e);
+}
+
+export function publishClock(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
+  const e = s.out;
+  e.clear();
+  e.kind = EventKind.Clock;
+  e.seq = cmd.seq;
+  e.timeMs = cmd.timeMs;
+  sink.publish(e);
+}
+
+export function publishAccountSettings(s: RiskState, seq: number, account: Account, sink: EventSink): void {
+  const e = s.out;
+  e.clear();
+  e.kind = EventKind.AccountSettings;
+  e.seq = seq;
+  e.account = account.id;
+  e.settings = account.settings;
+  e.leverageLimit = account.leverageLimit;
+  sink.publish(e);
+}
+
+export function publishBalance(s: RiskState, seq: number, account: Account, asset: number, sink: EventSink): void {
+  // Its own record, only ever a Balance: the fields set below are the only ones that change, so no clear().
+  const e = s.balanceOut;
+  e.seq = seq;
+  e.account = account.id;
+  e.asset = asset;
+  e.amount = account.available[asset]!;
+  e.amount2 = account.locked[asset]!;
+  e.lent = account.lent[asset]!;
+  e.borrowed = account.borrowed[asset]!;
+  sink.publish(e);
+}
+
+// ---- query answers ----
+
+export function publishCollateral(s: RiskState, seq: number, st: CollateralStatement, sink: EventSink): void {
+  const e = s.out;
+  e.clear();
+  e.kind = EventKind.AccountCollateral;
+  e.seq = seq;
+  e.account = st.account;
+  e.netEquityUsd = st.netEquityUsd;
+  e.netEquityLockedUsd = st.netEquityLockedUsd;
+  e.collateralValueUsd = st.collateralValueUsd;
+  e.liabilityUsd = st.liabilityUsd;
+  e.exposureUsd = st.exposureUsd;
+  e.pnlUsd = st.unrealizedPnlUsd;
+  e.volumeUsd = st.volume30dUsd;
+  e.imf = reportedRatio(st.imf);
+  e.mmf = reportedRatio(st.mmf);
+  e.marginFraction = reportedRatio(st.marginFraction);
+  e.imr = reportedRatio(st.imr);
+  e.mmr = reportedRatio(st.mmr);
+  e.settings = st.settings;
+  e.leverageLimit = st.leverageLimit;
+  e.feeTier = st.feeTier;
+  e.makerFee = BigInt(st.makerFeeBps);
+  e.takerFee = BigInt(st.takerFeeBps);
+  sink.publish(e);
+  for (const a of st.assets) {
+    e.clear();
+    e.kind = EventKind.AssetCollateral;
+    e.seq = seq;
+    e.account = st.account;
+    e.asset = a.asset;
+    e.quantity = a.quantity;
+    e.amount = a.available;
+    e.amount2 = a.locked;
+    e.lent = a.lent;
+    e.borrowed = a.borrowed;
+    e.price = a.markUsd;
+    e.weight = reportedRatio(a.weight);
+    e.notionalUsd = a.notionalUsd;
+    e.collateralValueUsd = a.collateralValueUsd;
+    e.liabilityUsd = a.liabilityUsd;
+    sink.publish(e);
+  }
+}
+
+/** MaxOrderQuantity, MaxWithdrawalQuantity or MaxBorrowQuantity (`poolLimit` only for the last). */
+export function publishMaxQuantity(s: RiskState, kind: number, cmd: CommandRecord, quantity: bigint, marginLimit: bigint, poolLimit: bigint, sink: EventSink): void {
+  const e = s.out;
+  e.clear();
+  e.kind = kind;
+  e.seq = cmd.seq;
+  e.account = cmd.account;
+  if (kind === EventKind.MaxOrderQuantity) {
+    e.market = cmd.market;
+    e.side = cmd.side;
+    e.price = cmd.price;
+  } else {
+    e.asset = cmd.asset;
+  }
+  e.quantity = quantity;
+  e.amount = marginLimit;
+  if (kind === EventKind.MaxBorrowQuantity) e.amount2 = poolLimit;
+  sink.publish(e);
+}
+
+export function publishPoolStats(s: RiskState, cmd: CommandRecord, a: number, sink: EventSink): void {
+  const st = poolStats(s.pools.pools[a]!);
+  const e = s.out;
+  e.clear();
+  e.kind = EventKind.PoolStats;
+  e.seq = cmd.seq;
+  e.account = cmd.account;
+  e.asset = a;
+  e.code = st.state;
+  e.lent = st.totalLent;
+  e.borrowed = st.totalBorrowed;
+  e.amount = st.freeLiquidity;
+  e.amount2 = st.openBorrowLendLimit;
+  e.quantity = s.pools.reserved[a]!;
+  e.utilization = reportedRatio(st.utilization);
+  e.borrowRate = reportedRatio(st.borrowRate);
+  e.lendRate = reportedRatio(st.lendRate);
+  e.lendRateAfterFee = reportedRatio(st.lendRateAfterFee);
+  e.hourBorrowRate = reportedRatio(st.hourBorrowRate);
+  e.optimalUtilization = reportedRatio(st.optimalUtilization);
+  e.throttleUtilization = reportedRatio(st.throttleUtilizationThreshold);
+  e.maxUtilization = reportedRatio(st.maxUtilization);
+  e.poolFee = reportedRatio(st.fee);
+  e.side = st.throttled ? 1 : 0;
+  sink.publish(e);
+}
+
+export function publishRateCurvePoint(s: RiskState, cmd: CommandRecord, p: RateCurvePoint, sink: EventSink): void {
+  const e = s.out;
+  e.clear();
+  e.kind = EventKind.RateCurvePoint;
+  e.seq = cmd.seq;
+  e.account = cmd.account;
+  e.asset = cmd.asset;
+  e.utilization = reportedRatio(p.utilization);
+  e.borrowRate = reportedRatio(p.borrowRate);
+  e.lendRate = reportedRatio(p.lendRate);
+  e.lendRateAfterFee = reportedRatio(p.lendRateAfterFee);
+  sink.publish(e);
+}
+
+/** One L14 interest entry of an account. */
+export interface InterestEntry {
+  readonly asset: number;
+  readonly kind: InterestKind;
+  readonly amount: bigint;
+  readonly rate: bigint;
+  readonly timeMs: number;
+}
+
+export function publishInterestEntry(s: RiskState, cmd: CommandRecord, h: InterestEntry, sink: EventSink): void {
+  const e = s.out;
+  e.clear();
+  e.kind = EventKind.InterestEntry;
+  e.seq = cmd.seq;
+  e.account = cmd.account;
+  e.asset = h.asset;
+  e.side = h.kind;
+  e.amount = h.amount;
+  e.borrowRate = reportedRatio(h.rate);
+  e.timeMs = h.timeMs;
+  sink.publish(e);
+}

@@ -1,0 +1,40 @@
+// The risk shard's snapshot section (X7): the clock, marks, pool replicas, fee volumes, accounts, the fee account,
+// holds and the clientId index, composed from the encodings in snapshot.ts, pools.ts and fees.ts.
+import { SnapshotTag, type SnapshotReader, type SnapshotWriter } from "../model/index.ts";
+import { restoreAccounts, restoreFeeAccount, restoreHolds, restoreMarks, writeAccounts, writeFeeAccount, writeHolds, writeMarks } from "./snapshot.ts";
+import { holdClientKey, type RiskState } from "./state.ts";
+
+/**
+ * Writes everything the shard owns at a batch boundary (after endBatch): what stateHash covers and what future
+ * commands read. A fresh shard restored from it behaves as this one does.
+ */
+export function writeShardSnapshot(s: RiskState, w: SnapshotWriter): void {
+  w.beginSection(SnapshotTag.Risk);
+  w.uint(s.shardIndex);
+  w.uint(s.shardCount);
+  w.uint(s.nowMs);
+  writeMarks(w, s.marginContext);
+  s.pools.writeSnapshot(w);
+  s.volumes.writeSnapshot(w);
+  writeAccounts(w, s.accounts, s.pools, s.assetCount);
+  writeFeeAccount(w, s.feeAccount, s.assetCount);
+  writeHolds(w, s.holds, s.byClientId, holdClientKey);
+  w.endSection();
+}
+
+/** Restores a fresh shard (same config, index and shard count) from writeShardSnapshot's bytes. */
+export function restoreShardSnapshot(s: RiskState, r: SnapshotReader): void {
+  if (s.accounts.size !== 0 || s.holds.size !== 0) throw new Error(`risk shard ${s.shardIndex}: restore needs a fresh shard`);
+  r.beginSection(SnapshotTag.Risk, `risk shard ${s.shardIndex}`);
+  const index = r.uint();
+  const count = r.uint();
+  if (index !== s.shardIndex || count !== s.shardCount) r.fail(`risk shard ${index} of ${count} found where shard ${s.shardIndex} of ${s.shardCount} was expected`);
+  s.nowMs = r.uint();
+  restoreMarks(r, s.marginContext);
+  s.pools.restoreSnapshot(r);
+  s.volumes.restoreSnapshot(r);
+  restoreAccounts(r, s.accounts, (id) => s.newAccount(id, true), s.pools, s.assetCount);
+  restoreFeeAccount(r, s.feeAccount, s.assetCount);
+  restoreHolds(r, s.holds, s.byClientId, s.accounts, s.assetCount, holdClientKey);
+  r.endSection();
+}

@@ -1,0 +1,229 @@
+// The risk shard's state (the bottom layer of engine/risk): its accounts, holds, clientId index, fee account, clock,
+// marks, fee volumes, pool replicas, the reused records every command works in, and tiny accessors. Every layer above
+// reads and writes this one object; nothing here writes an event or decides a rule.
+//
+// Layers (each imports only those below it): state → replies (events and reject texts) → checks (read-only, fill a
+// plan) and funds (shared money movements) → handlers (account-commands, pre-trade, post-trade, lending-actions,
+// queries, invariants, shard-snapshot) → shard (dispatch only).
+import type { Ratio } from "../fixed/index.ts";
+import { EventKind, EventRecord, RATIO_SCALE, type ExchangeConfig, type FeeTier } from "../model/index.ts";
+import { Account, FEE_ACCOUNT, LEVERAGE_LIMIT_MAX, riskShardOf, userOf } from "./accounts.ts";
+import { dayOf, VolumeBook } from "./fees.ts";
+import { HoldTable, type OrderHold } from "./holds.ts";
+import { PoolAction } from "../lending/index.ts";
+import { AccountMargin, MarginChanges, MarginContext } from "./margin/index.ts";
+import { PoolBook } from "./pools.ts";
+
+/** Named limits (TigerBeetle: a limit on everything), each with a typed reject. */
+export const RISK_LIMITS = {
+  openOrdersPerAccountMax: 1000,
+  accountsPerShardMax: 1_000_000,
+} as const;
+
+/** L13/L14 query limits. */
+export const RATE_CURVE_POINTS_MAX = 101;
+export const INTEREST_HISTORY_ENTRIES_MAX = 1000;
+
+/** Upper end of a margin-only max-withdrawal search (every engine amount is an int64). */
+export const WITHDRAWAL_SEARCH_MAX = (1n << 62n) - 1n;
+
+/** Key of an open order by its client id: (account, market, clientId) packed into one bigint. */
+export function clientKey(account: number, market: number, clientId: bigint): bigint {
+  return (BigInt(account) << 80n) | (BigInt(market) << 64n) | clientId;
+}
+
+/** The clientId index key of a hold (its account, market and clientId). */
+export function holdClientKey(hold: OrderHold): bigint {
+  return clientKey(hold.account, hold.market, hold.clientId);
+}
+
+/** Which reject text a failed order check means (the code alone does not say which field was wrong). */
+export const OrderDetail = {
+  None: 0,
+  NegativeField: 1,
+  LimitNeedsPriceAndQuantity: 2,
+  MarketBuyNeedsQuantity: 3,
+  MarketBuyNothingSpendable: 4,
+  SellNeedsQuantity: 5,
+} as const;
+export type OrderDetail = (typeof OrderDetail)[keyof typeof OrderDetail];
+
+/**
+ * What the pre-trade check of one order decided (S1, S2, S4, C4), filled by checks.checkOrder and read by
+ * funds.takeHold: one record per shard, reset at the start of every check (no allocation per order).
+ */
+export class OrderPlan {
+  /** The asset the order spends and holds, and how much of it (the hold plus what fills may borrow). */
+  asset = 0;
+  need = 0n;
+  /** Lent units of `asset` redeemed at acceptance (S4/L11), and units the fills may borrow (S2). */
+  redeem = 0n;
+  borrow = 0n;
+  /** The pool's plan of that redemption (pools.checkRedeem fills it, pools.applyRedeem commits it). */
+  readonly redeemPlan = new PoolAction();
+  /** The asset the order receives, its full-fill proceeds after the taker fee, and the part credited while it rests. */
+  inflowAsset = 0;
+  inflow = 0n;
+  inflowCredit = 0n;
+  /** Do the proceeds repay a borrow of the received asset (S3, L10)? */
+  inflowRepays = false;
+  /** A market buy by base quantity: the spend cap matching must stop at (0 = leave the command's). */
+  quoteCap = 0n;
+  /** The reject text a failed check means (OrderDetail), beside its code. */
+  detail: OrderDetail = OrderDetail.None;
+
+  reset(inflowAsset: number): void {
+    this.asset = 0;
+    this.need = 0n;
+    this.redeem = 0n;
+    this.borrow = 0n;
+    this.inflowAsset = inflowAsset;
+    this.inflow = 0n;
+    this.inflowCredit = 0n;
+    this.inflowRepays = false;
+    this.quoteCap = 0n;
+    this.detail = OrderDetail.None;
+  }
+}
+
+/** One asset row of a collateral statement (C1, C2): units, USD at PRICE_DECIMALS, weight as a ratio (1e18). */
+export interface AssetCollateral {
+  readonly asset: number;
+  /** available + locked + lent − borrowed. */
+  readonly quantity: bigint;
+  readonly available: bigint;
+  /** Held by open orders: the asset's open-order quantity. */
+  readonly locked: bigint;
+  readonly lent: bigint;
+  readonly borrowed: bigint;
+  readonly markUsd: bigint;
+  readonly weight: Ratio;
+  /** |quantity| × mark, rounded down. */
+  readonly notionalUsd: bigint;
+  readonly collateralValueUsd: bigint;
+  readonly liabilityUsd: bigint;
+}
+
+/** The collateral statement of an account (C2–C9, A3, S5). Ratios at 1e18; UNBOUNDED where C7 says so. */
+export interface CollateralStatement {
+  readonly account: number;
+  readonly netEquityUsd: bigint;
+  readonly netEquityAvailableUsd: bigint;
+  readonly netEquityLockedUsd: bigint;
+  readonly collateralValueUsd: bigint;
+  readonly liabilityUsd: bigint;
+  readonly unrealizedPnlUsd: bigint;
+  /** C4: total exposure notional. */
+  readonly exposureUsd: bigint;
+  readonly imf: Ratio;
+  readonly mmf: Ratio;
+  readonly marginFraction: Ratio;
+  readonly imr: Ratio;
+  readonly mmr: Ratio;
+  /** C9: MMR ≥ 100%. */
+  readonly liquidatable: boolean;
+  readonly leverageLimit: number;
+  readonly settings: number;
+  readonly feeTier: number;
+  readonly makerFeeBps: number;
+  readonly takerFeeBps: number;
+  readonly volume30dUsd: bigint;
+  /** Assets with any non-zero balance slot, by asset id. */
+  readonly assets: readonly AssetCollateral[];
+}
+
+/** A C10 answer: `quantity` is what the real check accepts now; `marginLimit` what the margin check alone allows. */
+export interface MaxQuantity {
+  readonly quantity: bigint;
+  readonly marginLimit: bigint;
+}
+
+/** Everything one risk shard owns. Single-threaded: the reused records hold one command's work at a time. */
+export class RiskState {
+  readonly accounts = new Map<number, Account>();
+  readonly holds = new HoldTable();
+  /** Open orders by client id, for cancel-replace by client id. */
+  readonly byClientId = new Map<bigint, number>();
+  readonly assetCount: number;
+  /** Exchange fee account balances collected by this shard, per asset. */
+  readonly feeAccount: Account;
+  /** The record every event but Balance is written in. */
+  readonly out = new EventRecord();
+  /** publishBalance's record (kind Balance; every other field stays at its initial zero). */
+  readonly balanceOut = Object.assign(new EventRecord(), { kind: EventKind.Balance });
+  nowMs = 0;
+  /** Marks and margin constants shared by this shard's accounts (C). */
+  readonly marginContext: MarginContext;
+  readonly volumes: VolumeBook;
+  readonly feeTiers: readonly FeeTier[];
+  /** Scratch "what if" of the check being made. */
+  readonly changes = new MarginChanges();
+  /** The order check's plan (checks.checkOrder fills it, funds.takeHold reads it). */
+  readonly order = new OrderPlan();
+  /** The pool plan a risk check fills (pools.checkBorrow / checkRedeem) and the matching apply reads. */
+  readonly poolPlan = new PoolAction();
+  /** A3: highest leverage limit accepted (≤ 50 and ≤ the platform's). */
+  readonly leverageLimitMax: number;
+  /** SPEC L: this shard's replicas of the pools and its accounts' positions (see pools.ts for the batch rule). */
+  readonly pools: PoolBook;
+  /** A client account's margin state, made when first read, at the account's leverage limit then. */
+  readonly createMargin = (account: Account): AccountMargin => new AccountMargin(this.marginContext, BigInt(account.leverageLimit) * RATIO_SCALE);
+
+  constructor(
+    readonly config: ExchangeConfig,
+    readonly shardIndex: number,
+    readonly shardCount: number,
+  ) {
+    this.assetCount = config.assets.length;
+    this.feeAccount = new Account(FEE_ACCOUNT, this.assetCount, null, null);
+    this.marginContext = new MarginContext(config);
+    this.volumes = new VolumeBook(config.feeTiers);
+    this.feeTiers = config.feeTiers;
+    const platformMax = Number(config.platformMaxLeverage / RATIO_SCALE);
+    this.leverageLimitMax = platformMax < LEVERAGE_LIMIT_MAX ? platformMax : LEVERAGE_LIMIT_MAX;
+    this.pools = new PoolBook(config, shardCount);
+  }
+
+  /** Does this shard own `account`? */
+  owns(account: number): boolean {
+    return riskShardOf(account, this.shardCount) === this.shardIndex;
+  }
+
+  /** A client account with the default settings; `persistent` ones share their user's volume record (S5). */
+  newAccount(id: number, persistent: boolean): Account {
+    const volume = persistent ? this.volumes.userVolume(userOf(id)) : null;
+    return new Account(id, this.assetCount, this.createMargin, volume);
+  }
+
+  /** The account, synced to the pools; made (default settings) when new; null when the shard is full. */
+  accountOrCreate(id: number): Account | null {
+    let account = this.accounts.get(id);
+    if (account === undefined) {
+      if (this.accounts.size >= RISK_LIMITS.accountsPerShardMax) return null;
+      account = this.newAccount(id, true);
+      account.poolEpoch = this.pools.epoch;
+      this.accounts.set(id, account);
+    }
+    this.pools.sync(account);
+    return account;
+  }
+
+  /** The account, synced to the pools, or undefined when never funded. */
+  syncedAccount(id: number): Account | undefined {
+    const account = this.accounts.get(id);
+    if (account !== undefined) this.pools.sync(account);
+    return account;
+  }
+
+  /** The account as it stands, or a fresh empty one with the default settings (reads of never-seen accounts). */
+  accountOrEmpty(id: number): Account {
+    const account = this.accounts.get(id) ?? this.newAccount(id, false);
+    this.pools.sync(account);
+    return account;
+  }
+
+  /** S5: the taker fee of the account's user today. */
+  takerBpsOf(accountId: number): number {
+    return this.feeTiers[this.volumes.tierOf(userOf(accountId), dayOf(this.nowMs))]!.takerBps;
+  }
+}
