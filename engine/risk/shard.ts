@@ -40,19 +40,28 @@
 // - Queries (collateral statement, max order, max withdrawal) answer with events and change nothing. The max
 //   answers run the same check as the real command (the C10 solvers bisect over it), so the max passes and one
 //   step more is refused.
-import { createHash } from "node:crypto";
+import { createHash } from "../collections/index.ts";
 import { formatDecimal, quoteAmount, Rounding, type Ratio } from "../fixed/index.ts";
 import {
   ACCOUNT_SETTING_VALUE_SHIFT,
+  ACCOUNTS_PER_SHARD_MAX,
   AccountSetting,
   ALL_ASSETS,
   CommandKind,
   EventKind,
   EventRecord,
+  FEE_ACCOUNT,
+  INT64_MAX,
+  INTEREST_HISTORY_ENTRIES_MAX,
+  isValidClientAccount,
+  LEVERAGE_LIMIT_MAX,
+  LEVERAGE_LIMIT_MIN,
   MarketKind,
+  OPEN_ORDERS_PER_ACCOUNT_MAX,
   OrderFlag,
   OrderType,
   PRICE_SCALE,
+  RATE_CURVE_POINTS_MAX,
   RATIO_SCALE,
   RejectCode,
   REPORTED_RATIO_UNBOUNDED,
@@ -66,17 +75,9 @@ import {
   type MarketConfig,
   type SnapshotReader,
   type SnapshotWriter,
-} from "../model/index.ts";
-import {
-  Account,
-  ACCOUNT_SETTINGS_ALL,
-  FEE_ACCOUNT,
-  isValidClientAccount,
-  LEVERAGE_LIMIT_MAX,
-  LEVERAGE_LIMIT_MIN,
-  riskShardOf,
   userOf,
-} from "./accounts.ts";
+} from "../model/index.ts";
+import { Account, ACCOUNT_SETTINGS_ALL, riskShardOf } from "./accounts.ts";
 import { dayOf, quoteVolumeUsd, VolumeBook } from "./fees.ts";
 import {
   borrowInterestForHour,
@@ -108,19 +109,14 @@ import {
   UNBOUNDED,
 } from "./margin/index.ts";
 
-/** Named limits (TigerBeetle: a limit on everything), each with a typed reject. */
+/** The shard's named limits, each with a typed reject (the numbers are engine/model/limits.ts's). */
 export const RISK_LIMITS = {
-  openOrdersPerAccountMax: 1000,
-  accountsPerShardMax: 1_000_000,
+  openOrdersPerAccountMax: OPEN_ORDERS_PER_ACCOUNT_MAX,
+  accountsPerShardMax: ACCOUNTS_PER_SHARD_MAX,
 } as const;
-
-/** L13/L14 query limits. */
-export const RATE_CURVE_POINTS_MAX = 101;
-export const INTEREST_HISTORY_ENTRIES_MAX = 1000;
 
 /** Upper end of a margin-only max-withdrawal search (every engine amount is an int64). */
 const WITHDRAWAL_SEARCH_MAX = (1n << 62n) - 1n;
-const INT64_MAX = (1n << 63n) - 1n;
 const RATIO_TO_REPORTED = RATIO_SCALE / PRICE_SCALE;
 const PERCENT_HUNDREDTHS = RATIO_SCALE / 10_000n;
 

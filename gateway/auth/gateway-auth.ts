@@ -2,7 +2,7 @@
 // authorization (accounts, permissions, strictly increasing client_seq) and signed HTTP requests. server.ts calls it;
 // the hot path (check) does no crypto and allocates nothing on success.
 import type { KeyObject } from "node:crypto";
-import { CommandKind, RejectCode, type CommandRecord } from "../../engine/model/index.ts";
+import { CommandKind, mainAccountOf, RejectCode, userOf, type CommandRecord } from "../../engine/model/index.ts";
 import type { DecodeResult } from "../codec/index.ts";
 import type { Session, SessionRegistry } from "../sessions.ts";
 import { LoginState } from "../sessions.ts";
@@ -86,7 +86,7 @@ export class GatewayAuth {
       return;
     }
     session.logIn(outcome.identity, clientSeq);
-    this.replies.accepted(session, clientSeq, outcome.identity.operator ? 0 : outcome.identity.user * 16);
+    this.replies.accepted(session, clientSeq, outcome.identity.operator ? 0 : mainAccountOf(outcome.identity.user));
     const watch = this.pendingWatches.get(session);
     if (watch !== undefined) {
       this.pendingWatches.delete(session);
@@ -100,7 +100,7 @@ export class GatewayAuth {
     for (const part of parts) {
       const account = Number(part);
       if (part === "" || !Number.isInteger(account) || account <= 0 || account > 0xffffffff) continue;
-      const mine = account >>> 4 === session.user && (session.permissions & Permission.Read) !== 0;
+      const mine = userOf(account) === session.user && (session.permissions & Permission.Read) !== 0;
       if (!session.operator && !mine) {
         this.replies.reject(session, 0n, RejectCode.Forbidden, `watch: account ${account} is not readable with this key`, 0, account, 0n);
         continue;
@@ -148,7 +148,7 @@ export class GatewayAuth {
 
   /** May `who` read `account` (GET /balances)? */
   static canRead(who: Identity, account: number): boolean {
-    return who.operator || (account >>> 4 === who.user && (who.permissions & Permission.Read) !== 0);
+    return who.operator || (userOf(account) === who.user && (who.permissions & Permission.Read) !== 0);
   }
 
   close(): Promise<void> {
