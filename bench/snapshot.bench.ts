@@ -11,7 +11,7 @@ import { buildSnapshotState, SNAPSHOT_BENCH_SHAPE } from "./snapshot-state.ts";
 const RUNS_MAX = 8;
 /** Restores are slower (they allocate the whole state): fewer of them. */
 const DECODE_RUNS_MAX = 3;
-const TIME_MAX_MS = 60_000;
+const TIME_MS_MAX = 60_000;
 
 let built: { engine: Engine; buildMs: number } | null = null;
 
@@ -24,11 +24,11 @@ function state(): { engine: Engine; buildMs: number } {
   return built;
 }
 
-/** Times `fn` up to `runs` times within TIME_MAX_MS (after one untimed warm-up run); ns per run. */
+/** Times `fn` up to `runs` times within TIME_MS_MAX (after one untimed warm-up run); ns per run. */
 function timeRuns(fn: () => void, runs = RUNS_MAX): Float64Array {
   fn();
   const samples: number[] = [];
-  const deadline = performance.now() + TIME_MAX_MS;
+  const deadline = performance.now() + TIME_MS_MAX;
   while (samples.length < runs && performance.now() < deadline) {
     const t0 = process.hrtime.bigint();
     fn();

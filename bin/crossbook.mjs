@@ -14,5 +14,5 @@ if (typeof globalThis.WebSocket === "undefined" && (process.argv[2] === "client"
 }
 const { register } = await import("tsx/esm/api");
 register();
-const { main } = await import("../gateway/client/cli.ts");
+const { main } = await import("./cli.ts");
 await main(process.argv.slice(2));

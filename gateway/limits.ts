@@ -16,9 +16,9 @@ export const CONNECTIONS_PER_ADDRESS_MAX = 128;
 /** Remote addresses whose rate buckets are kept; idle ones (no connection) are forgotten beyond it. */
 export const ADDRESSES_TRACKED_MAX = 100_000;
 /** Bytes of events queued on one socket beyond which its client is behind: it is closed with a reason (1013). */
-export const SESSION_UNSENT_MAX_BYTES = 16 * 1024 * 1024;
+export const SESSION_UNSENT_BYTES_MAX = 16 * 1024 * 1024;
 /** Bytes of events queued on all sockets together; beyond it the socket holding the most is closed first. */
-export const UNSENT_EVENTS_GLOBAL_MAX_BYTES = 256 * 1024 * 1024;
+export const UNSENT_EVENTS_GLOBAL_BYTES_MAX = 256 * 1024 * 1024;
 /** WebSocket close codes the gateway sends (RFC 6455 §7.4.1). */
 export const CLOSE_GOING_AWAY = 1001;
 export const CLOSE_MESSAGE_TOO_BIG = 1009;

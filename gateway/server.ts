@@ -47,8 +47,8 @@ import {
   KEY_COMMANDS_PER_SECOND,
   KeyedRateLimiter,
   KEYS_TRACKED_MAX,
-  SESSION_UNSENT_MAX_BYTES,
-  UNSENT_EVENTS_GLOBAL_MAX_BYTES,
+  SESSION_UNSENT_BYTES_MAX,
+  UNSENT_EVENTS_GLOBAL_BYTES_MAX,
   UnsentBudget,
   type UnsentConsumer,
 } from "./limits.ts";
@@ -103,12 +103,12 @@ export const DEFAULT_GATEWAY_LIMITS: GatewayLimits = {
   addressCommandBurst: ADDRESS_COMMAND_BURST,
   keyCommandsPerSecond: KEY_COMMANDS_PER_SECOND,
   keyCommandBurst: KEY_COMMAND_BURST,
-  sessionUnsentMaxBytes: SESSION_UNSENT_MAX_BYTES,
-  unsentGlobalMaxBytes: UNSENT_EVENTS_GLOBAL_MAX_BYTES,
+  sessionUnsentMaxBytes: SESSION_UNSENT_BYTES_MAX,
+  unsentGlobalMaxBytes: UNSENT_EVENTS_GLOBAL_BYTES_MAX,
 };
 
 /** Bytes uWS accepts in one WebSocket message; frames above MAX_COMMAND_FRAME_BYTES get FrameTooLarge and a 1009 close. */
-export const WS_MESSAGE_MAX_BYTES = 64 * 1024;
+export const WS_MESSAGE_BYTES_MAX = 64 * 1024;
 /** After a slow consumer is sent its close frame, how long it may take to read it before the socket is dropped. */
 export const CUT_CLOSE_GRACE_MS = 5_000;
 /** Snapshot requests waiting for a batch boundary at once; more are refused (Overloaded). */
@@ -117,7 +117,7 @@ export const SNAPSHOT_REQUESTS_PENDING_MAX = 1024;
  * On stop: how long queued events (acknowledgements included) may take to reach clients before the close frames are
  * sent anyway; a client that reads nothing for this long may miss acknowledgements of journaled commands.
  */
-export const STOP_FLUSH_MAX_MS = 10_000;
+export const STOP_FLUSH_MS_MAX = 10_000;
 /** On stop: how long clients get to answer the close frames before the process closes their sockets. */
 export const STOP_CLOSE_GRACE_MS = 300;
 
@@ -644,7 +644,7 @@ async function serveLocked(opts: ServerOptions, uWS: UwsModule, releaseLock: () 
   const app = uWS.App();
   app.ws<SocketData>("/*", {
     compression: uWS.DISABLED,
-    maxPayloadLength: WS_MESSAGE_MAX_BYTES,
+    maxPayloadLength: WS_MESSAGE_BYTES_MAX,
     idleTimeout: 120,
     // Never reached: UnsentBudget closes a socket with a reason well before uWS would drop or close on its own.
     maxBackpressure: 2 * limits.sessionUnsentMaxBytes,
@@ -767,9 +767,9 @@ async function serveLocked(opts: ServerOptions, uWS: UwsModule, releaseLock: () 
   const port = await listenExclusive(uWS, app, opts.host, opts.port);
   listenSocket = port.socket;
 
-  /** Step 3 of a stop: every socket's queued events written (or STOP_FLUSH_MAX_MS passed), then a close frame each. */
+  /** Step 3 of a stop: every socket's queued events written (or STOP_FLUSH_MS_MAX passed), then a close frame each. */
   async function closeAllSockets(): Promise<void> {
-    const deadline = performance.now() + STOP_FLUSH_MAX_MS;
+    const deadline = performance.now() + STOP_FLUSH_MS_MAX;
     const queued = (): boolean => {
       // A socket already being closed (a cut slow consumer) is not waited for.
       for (const ws of sockets) if (!ws.getUserData().closing && ws.getBufferedAmount() > 0) return true;

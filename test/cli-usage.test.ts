@@ -2,7 +2,7 @@
 // (exit 0); a mistyped option, a negative number, a missing value or argument is one clear line on stderr (exit 2).
 import { spawnSync } from "node:child_process";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { CLIENT_VERBS, main, usageOf } from "../gateway/client/cli.ts";
+import { CLIENT_VERBS, main, usageOf } from "../bin/cli.ts";
 
 const BIN = new URL("../bin/crossbook.mjs", import.meta.url).pathname;
 

@@ -6,11 +6,11 @@ import { describe, expect, it } from "vitest";
 import {
   DecimalFormatError,
   divRound,
-  EXP_MAX_ABS_WHOLE,
+  EXP_ABS_WHOLE_MAX,
   expFixed,
   formatDecimal,
   isqrt,
-  MAX_DECIMAL_TEXT_LENGTH,
+  DECIMAL_TEXT_LENGTH_MAX,
   mulDiv,
   mulRatio,
   parseDecimal,
@@ -312,8 +312,8 @@ describe("expFixed", () => {
     }
   });
 
-  it(`bounds the input at |x| <= ${EXP_MAX_ABS_WHOLE} whole units`, () => {
-    expect(EXP_MAX_ABS_WHOLE).toBe(100);
+  it(`bounds the input at |x| <= ${EXP_ABS_WHOLE_MAX} whole units`, () => {
+    expect(EXP_ABS_WHOLE_MAX).toBe(100);
     expect(() => expFixed(100n * E18 + 1n, 18, Down)).toThrow(RangeError);
     expect(() => expFixed(-100n * E18 - 1n, 18, Up)).toThrow("at most 100 whole units");
     expect(() => expFixed(101n, 0, Down)).toThrow(RangeError);
@@ -429,7 +429,7 @@ describe("parseDecimal / tryParseDecimal", () => {
   });
 
   it("rejects every non-canonical form with a message naming the problem and the input", () => {
-    const longText = "1".repeat(MAX_DECIMAL_TEXT_LENGTH + 1);
+    const longText = "1".repeat(DECIMAL_TEXT_LENGTH_MAX + 1);
     const cases: [string, number, boolean, string][] = [
       ["", 2, true, "empty string is not a decimal"],
       ["1e5", 2, true, 'exponent notation not allowed: "1e5"'],
@@ -494,7 +494,7 @@ describe("parseDecimal / tryParseDecimal", () => {
   });
 
   it("accepts exactly 40 characters", () => {
-    const text = "1".repeat(MAX_DECIMAL_TEXT_LENGTH);
+    const text = "1".repeat(DECIMAL_TEXT_LENGTH_MAX);
     expect(parseDecimal(text, 0)).toBe(BigInt(text));
   });
 });
@@ -521,7 +521,7 @@ describe("formatDecimal", () => {
     fc.assert(
       fc.property(fc.bigInt({ min: -(10n ** 38n) + 1n, max: 10n ** 38n - 1n }), fc.integer({ min: 0, max: 36 }), (v, d) => {
         const text = formatDecimal(v, d);
-        expect(text.length <= MAX_DECIMAL_TEXT_LENGTH).toBe(true);
+        expect(text.length <= DECIMAL_TEXT_LENGTH_MAX).toBe(true);
         expect(parseDecimal(text, d, true)).toBe(v);
       }),
       { numRuns: 2000 },

@@ -1,9 +1,9 @@
 // The risk shard's spot accounting: deposits, withdrawals, transfers, order holds, fills with fees, releases —
 // every balance exact to the unit, and every unit accounted for (X1).
 import { beforeEach, describe, expect, it } from "vitest";
-import { DoneReason, EventKind, EventRecord, RejectCode, Side, type EventSink } from "../engine/model/index.ts";
+import { DoneReason, EventKind, EventRecord, FEE_ACCOUNT, RejectCode, Side, type EventSink } from "../engine/model/index.ts";
 import { loadConfig } from "../engine/pipeline/index.ts";
-import { FEE_ACCOUNT, RiskShard } from "../engine/risk/index.ts";
+import { RiskShard } from "../engine/risk/index.ts";
 import { deposit, limit, marketOrder, resetSeq, transfer, withdraw } from "./helpers/commands.ts";
 
 const config = loadConfig();

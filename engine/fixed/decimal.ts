@@ -1,6 +1,6 @@
 // Decimal text <-> fixed-point bigint: the strict canonical parser and the shortest formatter.
 //
-// Accepted grammar (nothing else): `-?(0|[1-9][0-9]*)(\.[0-9]+)?`, at most MAX_DECIMAL_TEXT_LENGTH characters,
+// Accepted grammar (nothing else): `-?(0|[1-9][0-9]*)(\.[0-9]+)?`, at most DECIMAL_TEXT_LENGTH_MAX characters,
 // at most `decimals` fraction digits (any digit beyond the scale is refused, even a zero: input must fit the scale
 // exactly, so that "1.230" at 2 decimals is an error rather than a silent truncation), "-" only when negatives are
 // allowed and never on zero, no "+", no exponent, no whitespace, no leading zeros, a digit on both sides of '.'.
@@ -9,7 +9,7 @@
 import { checkDecimals, pow10 } from "./types.ts";
 
 /** Longest text parseDecimal reads; bounds the work done on untrusted input. */
-export const MAX_DECIMAL_TEXT_LENGTH = 40;
+export const DECIMAL_TEXT_LENGTH_MAX = 40;
 
 export class DecimalFormatError extends Error {
   constructor(message: string) {
@@ -63,8 +63,8 @@ export function tryParseDecimal(
     error.message = "empty string is not a decimal";
     return null;
   }
-  if (len > MAX_DECIMAL_TEXT_LENGTH) {
-    error.message = `too long: ${len} characters, at most ${MAX_DECIMAL_TEXT_LENGTH} allowed: ${quote(text.slice(0, MAX_DECIMAL_TEXT_LENGTH))}...`;
+  if (len > DECIMAL_TEXT_LENGTH_MAX) {
+    error.message = `too long: ${len} characters, at most ${DECIMAL_TEXT_LENGTH_MAX} allowed: ${quote(text.slice(0, DECIMAL_TEXT_LENGTH_MAX))}...`;
     return null;
   }
   if (text === "NaN" || text === "Infinity" || text === "-Infinity" || text === "+Infinity") {

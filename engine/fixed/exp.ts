@@ -6,19 +6,19 @@
 // If the bracket does not settle the result at half-ulp resolution, W grows and it runs again (Ziv's strategy).
 // The result is exact floor/ceil/nearest: for x != 0, e^x is transcendental (Lindemann), so it never lies on the
 // (rational) grid or half-grid, and a retry always helps eventually. Hence for x != 0 Up = Down + 1 and HalfEven
-// has no ties. Needing more than MAX_ATTEMPTS (e^x within ~1e-130 of a half-ulp point) would be an assertion.
+// has no ties. Needing more than ATTEMPTS_MAX (e^x within ~1e-130 of a half-ulp point) would be an assertion.
 //
-// Input bound: |x| <= EXP_MAX_ABS_WHOLE whole units (e^100 ~ 2.7e43), else RangeError.
+// Input bound: |x| <= EXP_ABS_WHOLE_MAX whole units (e^100 ~ 2.7e43), else RangeError.
 
 import { checkDecimals, pow10, Rounding } from "./types.ts";
 
 /** Largest |x| (in whole units) accepted by expFixed. */
-export const EXP_MAX_ABS_WHOLE = 100;
+export const EXP_ABS_WHOLE_MAX = 100;
 
 /** Digits beyond the output scale and the integer digits of e^|x|; covers the 2^m error growth of squaring. */
 const GUARD_DIGITS = 30;
 const RETRY_EXTRA_DIGITS = 20;
-const MAX_ATTEMPTS = 6;
+const ATTEMPTS_MAX = 6;
 
 /** Largest r = t / 2^m is 1/16 (denominator exponent), so the Taylor ratio r / (k + 1) stays <= 1/2. */
 const REDUCED_LOG2_INV = 4;
@@ -101,8 +101,8 @@ export function expFixed(x: bigint, decimals: number, rounding: Rounding): bigin
   }
   const scale = pow10(decimals);
   const t = x < 0n ? -x : x;
-  if (t > BigInt(EXP_MAX_ABS_WHOLE) * scale) {
-    throw new RangeError(`expFixed: |x| must be at most ${EXP_MAX_ABS_WHOLE} whole units, got ${x} at ${decimals} decimals`);
+  if (t > BigInt(EXP_ABS_WHOLE_MAX) * scale) {
+    throw new RangeError(`expFixed: |x| must be at most ${EXP_ABS_WHOLE_MAX} whole units, got ${x} at ${decimals} decimals`);
   }
   if (x === 0n) return scale;
 
@@ -110,7 +110,7 @@ export function expFixed(x: bigint, decimals: number, rounding: Rounding): bigin
   // multiply the relative error by at most 2^11 < 10^4. A short guess only costs a retry.
   const resultIntDigits = Number((((t / scale) + 1n) * 4343n) / 10000n) + 1;
   let extra = resultIntDigits + GUARD_DIGITS + 4;
-  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++, extra += RETRY_EXTRA_DIGITS) {
+  for (let attempt = 0; attempt < ATTEMPTS_MAX; attempt++, extra += RETRY_EXTRA_DIGITS) {
     expBracket(x, decimals, extra, bracket);
     // Settle floor(2 * e^x * 10^decimals): it gives floor and the half-ulp side at once.
     const halfUnit = pow10(extra) / 2n; // extra >= 1: exact
@@ -122,5 +122,5 @@ export function expFixed(x: bigint, decimals: number, rounding: Rounding): bigin
     if (rounding === Rounding.Up) return floor + 1n;
     return (hLo & 1n) === 0n ? floor : floor + 1n;
   }
-  throw new Error(`expFixed: bracket did not settle after ${MAX_ATTEMPTS} attempts for x=${x} at ${decimals} decimals`);
+  throw new Error(`expFixed: bracket did not settle after ${ATTEMPTS_MAX} attempts for x=${x} at ${decimals} decimals`);
 }

@@ -12,7 +12,7 @@ export const Rounding = { Down: 0, Up: 1, HalfEven: 2 } as const;
 export type Rounding = 0 | 1 | 2;
 
 /** Largest scale accepted by the public functions (decimals arguments); a bound on work, far above any asset. */
-export const MAX_DECIMALS = 36;
+export const DECIMALS_MAX = 36;
 
 const POW10_CACHED = 160;
 const POW10: bigint[] = [];
@@ -26,9 +26,9 @@ export function pow10(n: number): bigint {
   return 10n ** BigInt(n);
 }
 
-/** Throws unless decimals is an integer in [0, MAX_DECIMALS]; a wrong scale is a programming error, not input. */
+/** Throws unless decimals is an integer in [0, DECIMALS_MAX]; a wrong scale is a programming error, not input. */
 export function checkDecimals(fn: string, decimals: number): void {
-  if (!Number.isInteger(decimals) || decimals < 0 || decimals > MAX_DECIMALS) {
-    throw new RangeError(`${fn}: decimals must be an integer in [0, ${MAX_DECIMALS}], got ${decimals}`);
+  if (!Number.isInteger(decimals) || decimals < 0 || decimals > DECIMALS_MAX) {
+    throw new RangeError(`${fn}: decimals must be an integer in [0, ${DECIMALS_MAX}], got ${decimals}`);
   }
 }

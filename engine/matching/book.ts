@@ -13,7 +13,7 @@
 //   allocates nothing (a BigInt64Array read creates a bigint each time), and they are what events carry.
 // Storage starts at the configured capacity and doubles in steps up to the limits.
 
-import { IdMap } from "./id-map.ts";
+import { IdMap } from "../collections/index.ts";
 import { NO_TICK, PriceLadder } from "./ladder.ts";
 
 export const NONE = -1;

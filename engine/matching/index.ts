@@ -81,7 +81,7 @@
 // - Limits (limits.ts): open orders per account per market (TooManyOpenOrders), orders per book and price levels per
 //   side (Overloaded), checked for GTC limit orders before matching (conservatively: even if it would not rest).
 //
-// ## Structure (book.ts, ladder.ts, id-map.ts, market.ts)
+// ## Structure (book.ts, ladder.ts, market.ts; the id index is collections/id-map.ts)
 // Per market: orders and levels are slots in preallocated arrays that double in steps — typed arrays for ids, links
 // and level totals (BigInt64Array); order quantities, clientIds and level prices are references to the immutable
 // bigints they arrived as (a BigInt64Array read allocates a fresh bigint, and these values go into every event). Each
@@ -105,7 +105,6 @@ export { activePrice } from "./market.ts";
 export type { MarketDataSink, DepthSnapshot, DepthLevel, Ticker24h } from "./market-data.ts";
 export {
   DEFAULT_MATCHING_LIMITS,
-  MAX_TICK_INDEX,
   TICKER_BUCKET_MS,
   TICKER_WINDOW_BUCKETS,
   type MatchingLimits,

@@ -1,4 +1,10 @@
 // Named capacity limits of the matching engine: every structure that grows is bounded here (STYLE: a limit on everything).
+// The numbers are engine/model/limits.ts's; MatchingLimits lets a test shrink them.
+import {
+  LEVELS_PER_SIDE_MAX,
+  OPEN_ORDERS_PER_ACCOUNT_MARKET_MAX,
+  ORDERS_PER_BOOK_MAX,
+} from "../model/index.ts";
 
 export interface MatchingLimits {
   /** Open (resting) orders one account may have in one market; more → TooManyOpenOrders. */
@@ -19,16 +25,13 @@ export interface MatchingLimits {
 }
 
 export const DEFAULT_MATCHING_LIMITS: MatchingLimits = {
-  maxOpenOrdersPerAccountMarket: 1_000,
-  maxOrdersPerBook: 1 << 22,
-  maxLevelsPerSide: 1 << 16,
+  maxOpenOrdersPerAccountMarket: OPEN_ORDERS_PER_ACCOUNT_MARKET_MAX,
+  maxOrdersPerBook: ORDERS_PER_BOOK_MAX,
+  maxLevelsPerSide: LEVELS_PER_SIDE_MAX,
   initialOrderCapacity: 4_096,
   initialLevelCapacity: 1_024,
   ladderWindowBits: 17,
 };
-
-/** Highest tick index a market may have (price / tickSize); tick indices live in Int32Arrays. */
-export const MAX_TICK_INDEX = 0x7fff_ffff;
 
 /** Width of one ticker bucket and of the rolling window (O8 24 h ticker). */
 export const TICKER_BUCKET_MS = 60_000;

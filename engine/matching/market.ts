@@ -19,6 +19,7 @@ import {
   SelfTradePrevention,
   Side,
   SnapshotTag,
+  TICK_INDEX_MAX,
   TimeInForce,
   type CommandRecord,
   type SnapshotReader,
@@ -30,9 +31,9 @@ import {
 } from "../model/index.ts";
 import { Book, NONE, RestFlag } from "./book.ts";
 import type { StateHasher } from "./hash.ts";
-import { IdMap } from "./id-map.ts";
+import { IdMap } from "../collections/index.ts";
 import { NO_TICK } from "./ladder.ts";
-import { MAX_TICK_INDEX, type MatchingLimits } from "./limits.ts";
+import type { MatchingLimits } from "./limits.ts";
 import { TickerWindow, type DepthLevel, type DepthSnapshot, type MarketDataSink } from "./market-data.ts";
 
 const INT32_MIN = -2147483648;
@@ -45,7 +46,7 @@ const LOW64 = new BigInt64Array(1);
 const WORDS32 = new Int32Array(LOW64.buffer);
 /** Index of the low 32-bit word of LOW64 (0 on little-endian machines). */
 const LOW_WORD = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1;
-const MAX_TICK_BIG = BigInt(MAX_TICK_INDEX);
+const TICK_INDEX_MAX_BIG = BigInt(TICK_INDEX_MAX);
 
 // Why the taker's matching loop stopped.
 const STOP_FILLED = 0;
@@ -163,7 +164,7 @@ export class Market {
   private pbAsk = -1;
   private pbLast = -1;
   private pbMinTick = 0;
-  private pbMaxTick = MAX_TICK_INDEX;
+  private pbMaxTick = TICK_INDEX_MAX;
   /** The active price the band ticks were computed from (−1 = none yet). */
   private pbActive = -1n;
 
@@ -196,8 +197,8 @@ export class Market {
     if (base === undefined || quote === undefined) throw new Error(`market ${cfg.symbol}: unknown asset`);
     if (cfg.tickSize <= 0n || cfg.stepSize <= 0n) throw new Error(`market ${cfg.symbol}: tick and step must be > 0`);
     if (cfg.minPrice <= 0n || cfg.maxPrice < cfg.minPrice) throw new Error(`market ${cfg.symbol}: bad price range`);
-    if (cfg.maxPrice / cfg.tickSize > BigInt(MAX_TICK_INDEX)) {
-      throw new Error(`market ${cfg.symbol}: maxPrice / tickSize exceeds MAX_TICK_INDEX`);
+    if (cfg.maxPrice / cfg.tickSize > BigInt(TICK_INDEX_MAX)) {
+      throw new Error(`market ${cfg.symbol}: maxPrice / tickSize exceeds TICK_INDEX_MAX`);
     }
     if (cfg.minQuantity <= 0n || cfg.maxQuantity < cfg.minQuantity) throw new Error(`market ${cfg.symbol}: bad qty range`);
     this.tickSize = cfg.tickSize;
@@ -654,7 +655,7 @@ export class Market {
       this.reject(K, RejectCode.MaxPrice, "MaxPrice: price above the market maximum", orderId, account, side, clientId);
       return -1;
     }
-    const tick = int31(t); // minPrice ≤ price ≤ maxPrice keeps the tick within MAX_TICK_INDEX (constructor)
+    const tick = int31(t); // minPrice ≤ price ≤ maxPrice keeps the tick within TICK_INDEX_MAX (constructor)
     const minQty = ceilDiv(this.notionalProductMin, price);
     this.pcPrice[h] = price;
     this.pcTick[h] = tick;
@@ -718,7 +719,7 @@ export class Market {
       this.pbActive = active;
       if (active === 0n) {
         this.pbMinTick = 0;
-        this.pbMaxTick = MAX_TICK_INDEX;
+        this.pbMaxTick = TICK_INDEX_MAX;
       } else {
         this.pbMaxTick = clampTick(floorDiv(active * this.pbMaxF.num, this.pbMaxF.den));
         this.pbMinTick = clampTick(ceilDiv(active * this.pbMinF.num, this.pbMinF.den));
@@ -1286,7 +1287,7 @@ export class Market {
     const levels = r.count(this.limits.maxLevelsPerSide, `market ${this.id} levels`);
     for (let l = 0; l < levels; l++) {
       const tick = r.uint();
-      if (tick > MAX_TICK_INDEX) r.fail(`market ${this.id}: tick ${tick} out of range`);
+      if (tick > TICK_INDEX_MAX) r.fail(`market ${this.id}: tick ${tick} out of range`);
       const price = r.big();
       const orders = r.count(this.limits.maxOrdersPerBook, `market ${this.id} level orders`);
       if (orders === 0) r.fail(`market ${this.id}: empty level at tick ${tick}`);
@@ -1378,7 +1379,7 @@ function ceilDiv(a: bigint, b: bigint): bigint {
 
 function clampTick(t: bigint): number {
   if (t < 0n) return -1;
-  if (t > MAX_TICK_BIG) return MAX_TICK_INDEX + 1;
+  if (t > TICK_INDEX_MAX_BIG) return TICK_INDEX_MAX + 1;
   return int31(t);
 }
 

@@ -1,5 +1,8 @@
-// Public face of the shared domain vocabulary: enums, records, sinks and configuration types.
+// Public face of the shared domain vocabulary: enums, records, sinks, configuration types, account identity and the
+// named limits.
 export * from "./enums.ts";
 export * from "./records.ts";
 export * from "./config.ts";
 export * from "./snapshot-io.ts";
+export * from "./identity.ts";
+export * from "./limits.ts";

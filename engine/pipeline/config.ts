@@ -8,7 +8,11 @@ import { fileURLToPath } from "node:url";
 import { tryParseDecimal } from "../fixed/index.ts";
 import { validatePoolConfig } from "../lending/index.ts";
 import {
+  ASSET_DECIMALS_MAX,
+  ASSETS_MAX,
+  FEE_TIERS_MAX,
   MarketKind,
+  MARKETS_MAX,
   PRICE_DECIMALS,
   RATIO_DECIMALS,
   RATIO_SCALE,
@@ -33,14 +37,6 @@ export class ConfigError extends Error {
     this.name = "ConfigError";
   }
 }
-
-/** Upper bounds that keep every table small and every number inside int64 on the wire. */
-export const CONFIG_LIMITS = {
-  assetsMax: 256,
-  marketsMax: 1024,
-  assetDecimalsMax: 12,
-  feeTiersMax: 32,
-} as const;
 
 export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL("../../config/default.json", import.meta.url));
 
@@ -162,7 +158,7 @@ function pool(v: unknown, path: string, decimals: number): PoolConfig {
 
 function asset(v: unknown, path: string, id: number): AssetConfig {
   const o = obj(v, path);
-  const decimals = int(o.decimals, `${path}.decimals`, 0, CONFIG_LIMITS.assetDecimalsMax);
+  const decimals = int(o.decimals, `${path}.decimals`, 0, ASSET_DECIMALS_MAX);
   const borrow = obj(o.borrow, `${path}.borrow`);
   return {
     id,
@@ -263,8 +259,8 @@ export function parseConfig(json: unknown): ExchangeConfig {
   const root = obj(json, "(root)");
   const platformMaxLeverage = positive(ratio(root.platformMaxLeverage, "platformMaxLeverage"), "platformMaxLeverage");
   const tiersJson = arr(root.feeTiers, "feeTiers");
-  if (tiersJson.length === 0 || tiersJson.length > CONFIG_LIMITS.feeTiersMax) {
-    throw new ConfigError("feeTiers", `expected 1 to ${CONFIG_LIMITS.feeTiersMax} tiers`);
+  if (tiersJson.length === 0 || tiersJson.length > FEE_TIERS_MAX) {
+    throw new ConfigError("feeTiers", `expected 1 to ${FEE_TIERS_MAX} tiers`);
   }
   const feeTiers = tiersJson.map((t, i) => feeTier(t, `feeTiers[${i}]`));
   if (feeTiers[0]!.minVolumeUsd !== 0n) throw new ConfigError("feeTiers[0].minVolumeUsd", "the first tier must start at 0");
@@ -274,8 +270,8 @@ export function parseConfig(json: unknown): ExchangeConfig {
     }
   }
   const assetsJson = arr(root.assets, "assets");
-  if (assetsJson.length === 0 || assetsJson.length > CONFIG_LIMITS.assetsMax) {
-    throw new ConfigError("assets", `expected 1 to ${CONFIG_LIMITS.assetsMax} assets`);
+  if (assetsJson.length === 0 || assetsJson.length > ASSETS_MAX) {
+    throw new ConfigError("assets", `expected 1 to ${ASSETS_MAX} assets`);
   }
   const assets = assetsJson.map((a, i) => asset(a, `assets[${i}]`, i));
   const assetIds = new Map<string, AssetConfig>();
@@ -284,7 +280,7 @@ export function parseConfig(json: unknown): ExchangeConfig {
     assetIds.set(a.symbol, a);
   });
   const marketsJson = arr(root.markets, "markets");
-  if (marketsJson.length > CONFIG_LIMITS.marketsMax) throw new ConfigError("markets", `at most ${CONFIG_LIMITS.marketsMax} markets`);
+  if (marketsJson.length > MARKETS_MAX) throw new ConfigError("markets", `at most ${MARKETS_MAX} markets`);
   const markets = marketsJson.map((m, i) => market(m, `markets[${i}]`, i, assetIds));
   const marketSymbols = new Set<string>();
   markets.forEach((m, i) => {

@@ -9,7 +9,8 @@ import {
   type CommandRecord,
   type EventSink,
 } from "../model/index.ts";
-import { Account, ACCOUNT_SETTINGS_ALL, isValidClientAccount, LEVERAGE_LIMIT_MIN, userOf } from "./accounts.ts";
+import { isValidClientAccount, LEVERAGE_LIMIT_MIN, userOf } from "../model/index.ts";
+import { Account, ACCOUNT_SETTINGS_ALL } from "./accounts.ts";
 import { withdrawalCode } from "./checks.ts";
 import { incoming, takeOutflow } from "./funds.ts";
 import {

@@ -1,23 +1,9 @@
-// Account identity, per-asset balances (available, locked, lent, borrowed) and per-account settings (A1, A3) of the
+// Per-asset balances (available, locked, lent, borrowed) and per-account settings (A3) of the
 // accounts one risk shard owns.
 import { newPoolPosition, type PoolPosition } from "../lending/index.ts";
-import { AccountSetting } from "../model/index.ts";
+import { AccountSetting, LEVERAGE_LIMIT_DEFAULT, userOf } from "../model/index.ts";
 import type { UserVolume } from "./fees.ts";
 import type { AccountMargin } from "./margin/index.ts";
-
-/** Accounts are u32: the user is `account >>> 4`, the sub-account index `account & 15` (0 = main). */
-export const SUB_ACCOUNTS_MAX = 10;
-export const ACCOUNT_ID_MAX = 0xffff_ffff;
-
-/** User 0 is the exchange itself; its sub-accounts hold fees and the insurance fund. */
-export const EXCHANGE_USER = 0;
-export const FEE_ACCOUNT = 1;
-export const INSURANCE_ACCOUNT = 2;
-
-/** A3: max account leverage, a whole number in 1…50 (and never above the platform's), default 10. */
-export const LEVERAGE_LIMIT_MIN = 1;
-export const LEVERAGE_LIMIT_MAX = 50;
-export const LEVERAGE_LIMIT_DEFAULT = 10;
 
 /** Every AccountSetting bit. */
 export const ACCOUNT_SETTINGS_ALL =
@@ -33,24 +19,6 @@ export const ACCOUNT_SETTINGS_ALL =
  */
 export const ACCOUNT_SETTINGS_DEFAULT =
   AccountSetting.AutoRepayBorrows | AccountSetting.AutoBorrowSettlements | AccountSetting.MarginEnabled;
-
-export function userOf(account: number): number {
-  return account >>> 4;
-}
-
-export function subIndexOf(account: number): number {
-  return account & 15;
-}
-
-export function isValidClientAccount(account: number): boolean {
-  return (
-    Number.isInteger(account) &&
-    account > 0 &&
-    account <= ACCOUNT_ID_MAX &&
-    userOf(account) !== EXCHANGE_USER &&
-    subIndexOf(account) <= SUB_ACCOUNTS_MAX
-  );
-}
 
 /** Which risk shard owns an account: by user, so a user's transfers and 30-day volume stay inside one shard. */
 export function riskShardOf(account: number, shardCount: number): number {

@@ -1,7 +1,7 @@
-// The risk shard's open-order holds, by order id: an open-addressing index (matching/id-map.ts) over a slot array of
+// The risk shard's open-order holds, by order id: an open-addressing index (collections/id-map.ts) over a slot array of
 // reused hold records. Placing and ending an order is the hot path of R1 and R2: no Map hashing of boxed numbers, no
 // record allocated per order once the table has grown to the open-order count.
-import { IdMap } from "../matching/id-map.ts";
+import { IdMap } from "../collections/index.ts";
 import type { Account } from "./accounts.ts";
 
 /** What an open order holds, so R2 can release exactly the rest when it ends. */

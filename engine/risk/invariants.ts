@@ -1,6 +1,6 @@
 // The shard's invariants (X1, X2, C4, L5, L15) as a check tests call after every step, its per-asset totals, and the
 // deterministic digest of everything it owns (replay equality, X4). Off the hot path.
-import { createHash } from "node:crypto";
+import { createHash } from "../collections/index.ts";
 import { RATIO_SCALE } from "../model/index.ts";
 import type { Account } from "./accounts.ts";
 import type { OrderHold } from "./holds.ts";

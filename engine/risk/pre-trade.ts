@@ -10,7 +10,7 @@ import {
   type CommandRecord,
   type EventSink,
 } from "../model/index.ts";
-import { isValidClientAccount } from "./accounts.ts";
+import { isValidClientAccount } from "../model/index.ts";
 import { checkOrder } from "./checks.ts";
 import { takeHold } from "./funds.ts";
 import {

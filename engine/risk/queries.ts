@@ -2,7 +2,8 @@
 // answers run the same check as the real command (checks.ts; the C10 solvers bisect over it), so the max passes and
 // one step more is refused. Also the reads tests and reports use (off the hot path).
 import { ALL_ASSETS, AccountSetting, CommandKind, EventKind, MarketKind, RATIO_SCALE, RejectCode, Side, SPOT_MARGIN_FLAGS, type CommandRecord, type EventSink } from "../model/index.ts";
-import { isValidClientAccount, userOf, type Account } from "./accounts.ts";
+import { INTEREST_HISTORY_ENTRIES_MAX, isValidClientAccount, RATE_CURVE_POINTS_MAX, userOf } from "../model/index.ts";
+import type { Account } from "./accounts.ts";
 import { dayOf } from "./fees.ts";
 import { borrowInterestForHour, InterestKind, lendInterestForHour, sampleRateCurve } from "../lending/index.ts";
 import {
@@ -32,8 +33,6 @@ import {
   type InterestEntry,
 } from "./replies.ts";
 import {
-  INTEREST_HISTORY_ENTRIES_MAX,
-  RATE_CURVE_POINTS_MAX,
   WITHDRAWAL_SEARCH_MAX,
   type AssetCollateral,
   type CollateralStatement,

@@ -12,12 +12,12 @@ import {
   type CommandRecord,
   type EventSink,
 } from "../model/index.ts";
-import { isValidClientAccount, type Account } from "./accounts.ts";
+import { INT64_MAX, isValidClientAccount } from "../model/index.ts";
+import type { Account } from "./accounts.ts";
 import { InterestKind, poolStats, type RateCurvePoint } from "../lending/index.ts";
 import { UNBOUNDED } from "./margin/index.ts";
 import { OrderDetail, RISK_LIMITS, type CollateralStatement, type OrderPlan, type RiskState } from "./state.ts";
 
-const INT64_MAX = (1n << 63n) - 1n;
 const RATIO_TO_REPORTED = RATIO_SCALE / PRICE_SCALE;
 const PERCENT_HUNDREDTHS = RATIO_SCALE / 10_000n;
 

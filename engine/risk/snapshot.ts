@@ -7,8 +7,8 @@
 // Account.syncedMargin), the accounts' open-order terms (C4: openBorrow / openInflow / openRepay / openBorrowOrders,
 // the sums over its holds' borrowMax and credited proceeds, which are written with each hold), the accounts' pool
 // epochs (every account is valued at the snapshot), the hold table's index and free list.
-import { SNAPSHOT_COUNT_MAX, SnapshotTag, type SnapshotReader, type SnapshotWriter } from "../model/index.ts";
-import { Account, LEVERAGE_LIMIT_MAX, LEVERAGE_LIMIT_MIN, PositionLog } from "./accounts.ts";
+import { LEVERAGE_LIMIT_MAX, LEVERAGE_LIMIT_MIN, SNAPSHOT_COUNT_MAX, SnapshotTag, type SnapshotReader, type SnapshotWriter } from "../model/index.ts";
+import { Account, PositionLog } from "./accounts.ts";
 import type { HoldTable, OrderHold } from "./holds.ts";
 import type { MarginContext } from "./margin/index.ts";
 import { POSITION_LOG_MAX, type PoolBook } from "./pools.ts";

@@ -7,7 +7,8 @@
 // queries, invariants, shard-snapshot) → shard (dispatch only).
 import type { Ratio } from "../fixed/index.ts";
 import { EventKind, EventRecord, RATIO_SCALE, type ExchangeConfig, type FeeTier } from "../model/index.ts";
-import { Account, FEE_ACCOUNT, LEVERAGE_LIMIT_MAX, riskShardOf, userOf } from "./accounts.ts";
+import { ACCOUNTS_PER_SHARD_MAX, FEE_ACCOUNT, LEVERAGE_LIMIT_MAX, OPEN_ORDERS_PER_ACCOUNT_MAX, userOf } from "../model/index.ts";
+import { Account, riskShardOf } from "./accounts.ts";
 import { dayOf, VolumeBook } from "./fees.ts";
 import { HoldTable, type OrderHold } from "./holds.ts";
 import { PoolAction } from "../lending/index.ts";
@@ -16,13 +17,9 @@ import { PoolBook } from "./pools.ts";
 
 /** Named limits (TigerBeetle: a limit on everything), each with a typed reject. */
 export const RISK_LIMITS = {
-  openOrdersPerAccountMax: 1000,
-  accountsPerShardMax: 1_000_000,
+  openOrdersPerAccountMax: OPEN_ORDERS_PER_ACCOUNT_MAX,
+  accountsPerShardMax: ACCOUNTS_PER_SHARD_MAX,
 } as const;
-
-/** L13/L14 query limits. */
-export const RATE_CURVE_POINTS_MAX = 101;
-export const INTEREST_HISTORY_ENTRIES_MAX = 1000;
 
 /** Upper end of a margin-only max-withdrawal search (every engine amount is an int64). */
 export const WITHDRAWAL_SEARCH_MAX = (1n << 62n) - 1n;

@@ -1,6 +1,6 @@
 // X6 authorization of one decoded command, on the hot path: a table lookup and a few integer compares, no crypto
 // (the session proved who it is once, at login — DESIGN rule 9).
-import { RejectCode, type CommandRecord } from "../../engine/model/index.ts";
+import { RejectCode, userOf, type CommandRecord } from "../../engine/model/index.ts";
 import { Command } from "../../schemas/index.ts";
 import { Permission } from "./keys.ts";
 
@@ -74,8 +74,8 @@ export function authorize(who: Principal, commandType: number, cmd: CommandRecor
   if ((who.permissions & need) === 0) {
     return deny(out, RejectCode.Forbidden, `this API key lacks the ${PERMISSION_NAME[need]!} permission`);
   }
-  if (cmd.account >>> 4 !== who.user) return deny(out, RejectCode.Forbidden, `account ${cmd.account} is not user ${who.user}'s`);
-  if (commandType === Command.Transfer && cmd.account2 >>> 4 !== who.user) {
+  if (userOf(cmd.account) !== who.user) return deny(out, RejectCode.Forbidden, `account ${cmd.account} is not user ${who.user}'s`);
+  if (commandType === Command.Transfer && userOf(cmd.account2) !== who.user) {
     return deny(out, RejectCode.Forbidden, `account ${cmd.account2} is not user ${who.user}'s`);
   }
   return true;

@@ -2,10 +2,10 @@
 // authorization (accounts, permissions, strictly increasing client_seq) and signed HTTP requests. server.ts calls it;
 // the hot path (check) does no crypto and allocates nothing on success.
 import type { KeyObject } from "node:crypto";
-import { CommandKind, RejectCode, type CommandRecord } from "../../engine/model/index.ts";
+import { CommandKind, mainAccountOf, RejectCode, userOf, type CommandRecord } from "../../engine/model/index.ts";
 import type { DecodeResult } from "../codec/index.ts";
 import type { Session, SessionRegistry } from "../sessions.ts";
-import { LoginState } from "../sessions.ts";
+import { LoginState, SESSION_ACCOUNTS_MAX } from "../sessions.ts";
 import { authorize, Denial } from "./authorize.ts";
 import { apiKeyOf, loadOrCreatePrivateKeyFile, operatorKeyPath, Permission, rawPublicKey } from "./keys.ts";
 import { Authenticator, LOGIN_FAILURES_MAX, SignatureVerifier, type AuthOutcome, type Identity, type RequestHeaders } from "./login.ts";
@@ -15,8 +15,6 @@ import { ApiKeyRegistry, type KeyCheck } from "./registry.ts";
 export const CLOSE_LOGIN_FAILURES = 4401;
 /** Close code sent to the sessions of a revoked key. */
 export const CLOSE_KEY_REVOKED = 4403;
-/** Accounts a ?watch= list may name, at most (SESSION_ACCOUNTS_MAX bounds what is kept). */
-const WATCH_LIST_MAX = 64;
 
 /** How the gateway answers a session (server.ts supplies them). */
 export interface Replies {
@@ -86,7 +84,7 @@ export class GatewayAuth {
       return;
     }
     session.logIn(outcome.identity, clientSeq);
-    this.replies.accepted(session, clientSeq, outcome.identity.operator ? 0 : outcome.identity.user * 16);
+    this.replies.accepted(session, clientSeq, outcome.identity.operator ? 0 : mainAccountOf(outcome.identity.user));
     const watch = this.pendingWatches.get(session);
     if (watch !== undefined) {
       this.pendingWatches.delete(session);
@@ -96,11 +94,11 @@ export class GatewayAuth {
 
   /** ?watch=17,18: every event of these accounts, each one the session's user's (with Read) or any for the operator. */
   private applyWatches(session: Session, text: string): void {
-    const parts = text.split(",", WATCH_LIST_MAX);
+    const parts = text.split(",", SESSION_ACCOUNTS_MAX); // a ?watch= list names at most what a session keeps
     for (const part of parts) {
       const account = Number(part);
       if (part === "" || !Number.isInteger(account) || account <= 0 || account > 0xffffffff) continue;
-      const mine = account >>> 4 === session.user && (session.permissions & Permission.Read) !== 0;
+      const mine = userOf(account) === session.user && (session.permissions & Permission.Read) !== 0;
       if (!session.operator && !mine) {
         this.replies.reject(session, 0n, RejectCode.Forbidden, `watch: account ${account} is not readable with this key`, 0, account, 0n);
         continue;
@@ -148,7 +146,7 @@ export class GatewayAuth {
 
   /** May `who` read `account` (GET /balances)? */
   static canRead(who: Identity, account: number): boolean {
-    return who.operator || (account >>> 4 === who.user && (who.permissions & Permission.Read) !== 0);
+    return who.operator || (userOf(account) === who.user && (who.permissions & Permission.Read) !== 0);
   }
 
   close(): Promise<void> {

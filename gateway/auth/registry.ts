@@ -7,7 +7,7 @@
 // order the journal holds — and again, in journal order, when it replays the journal on start. So the registry after a
 // restart is exactly the fold of the journal's key commands; the engine only acknowledges them (CommandAccepted).
 // Anything a key's session does is sequenced after the key's registration, so a replay never meets an unknown key.
-import { CommandKind, RejectCode, type CommandRecord } from "../../engine/model/index.ts";
+import { CommandKind, RejectCode, userOf, type CommandRecord } from "../../engine/model/index.ts";
 import type { SnapshotReader, SnapshotWriter } from "../../engine/model/snapshot-io.ts";
 import { readKeyWords } from "../codec/index.ts";
 
@@ -57,7 +57,7 @@ export class ApiKeyRegistry {
   /** Checks a decoded RegisterApiKey / RevokeApiKey before it is journaled; nothing changes. */
   check(cmd: CommandRecord, out: KeyCheck): boolean {
     const apiKey = Buffer.from(readKeyWords(cmd)).toString("base64");
-    const user = cmd.account >>> 4;
+    const user = userOf(cmd.account);
     out.code = RejectCode.None;
     out.message = "";
     if (cmd.kind === CommandKind.RegisterApiKey) {
@@ -118,7 +118,7 @@ export class ApiKeyRegistry {
   apply(cmd: CommandRecord): ApiKeyEntry | null {
     const raw = readKeyWords(cmd);
     const apiKey = Buffer.from(raw).toString("base64");
-    const user = cmd.account >>> 4;
+    const user = userOf(cmd.account);
     if (cmd.kind === CommandKind.RegisterApiKey) {
       const entry = new ApiKeyEntry(apiKey, raw, user, cmd.flags);
       this.byKey.set(apiKey, entry);

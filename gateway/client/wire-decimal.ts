@@ -1,7 +1,8 @@
 // Client-side conversion between decimal text ("50000.5") and the wire Decimal (mantissa, scale), exact both ways.
+// The int64 bounds are the engine vocabulary's (engine/model is pure: no I/O, no builtins), so the SDK and the
+// server check one definition.
+import { INT64_MAX, INT64_MIN } from "../../engine/model/index.ts";
 
-const INT64_MIN = -0x8000_0000_0000_0000n;
-const INT64_MAX = 0x7fff_ffff_ffff_ffffn;
 const DECIMAL_TEXT = /^(-?)(\d+)(?:\.(\d+))?$/;
 /** A wire scale is a ubyte; anything finer than this is no amount any asset has. */
 const SCALE_MAX = 38;

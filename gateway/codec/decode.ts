@@ -11,14 +11,22 @@ import {
   ALL_ASSETS,
   ALL_MARKETS,
   CommandKind,
+  INT64_MAX,
+  isExchangeAccount,
+  LEVERAGE_LIMIT_MAX,
+  mainAccountOf,
   MarketState,
   OrderFlag,
   PRICE_DECIMALS,
   RejectCode,
   SelfTradePrevention,
   Side,
+  SUB_ACCOUNT_MAX,
+  subIndexOf,
   TimeInForce,
   OrderType,
+  USER_MAX,
+  userOf,
   type CommandRecord,
   type ExchangeConfig,
 } from "../../engine/model/index.ts";
@@ -62,8 +70,6 @@ import {
 
 /** Largest command frame accepted; the biggest command encodes to well under 200 bytes. */
 export const MAX_COMMAND_FRAME_BYTES = 1024;
-/** Sub-accounts 1..10 besides the main account 0 (A1). */
-export const SUB_ACCOUNT_MAX = 10;
 /** X6 (Backpack): a login's signature window when the client gives none, and the largest it may give. */
 export const LOGIN_WINDOW_DEFAULT_MS = 5000;
 export const LOGIN_WINDOW_MAX_MS = 60_000;
@@ -72,8 +78,6 @@ export const ED25519_PUBLIC_KEY_BYTES = 32;
 export const ED25519_SIGNATURE_BYTES = 64;
 /** Permission bits (schema `Permission`): Read 1, Trade 2, Withdraw 4. */
 export const PERMISSIONS_ALL = 0x07;
-/** Users are account >> 4 with account a u32: 1 .. 2^28 − 1 (user 0 is the exchange). */
-export const USER_MAX = 0x0fff_ffff;
 /** Every market-data channel bit (Channel: Depth 1, Trades 2, Bbo 4, Ticker 8). */
 export const CHANNELS_ALL = 0x0f;
 
@@ -149,8 +153,6 @@ const STP_MAX = maxValue(SelfTradePrevention);
 const MARKET_STATE_MAX = maxValue(MarketState);
 /** Toggle (UpdateAccountSettings): 0 unchanged, 1 off, 2 on. */
 const TOGGLE_MAX = 2;
-/** A3: leverage_limit 0 = unchanged, else 1..50 (the risk stage also applies the platform's maximum). */
-const LEVERAGE_LIMIT_MAX = 50;
 
 function maxValue(e: Readonly<Record<string, number>>): number {
   let max = 0;
@@ -158,7 +160,6 @@ function maxValue(e: Readonly<Record<string, number>>): number {
   return max;
 }
 
-const INT64_MAX = 0x7fff_ffff_ffff_ffffn;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const POW10: readonly bigint[] = Array.from({ length: 39 }, (_, i) => 10n ** BigInt(i));
 /** Powers of ten exact as doubles (10^22 is the last). */
@@ -343,10 +344,10 @@ function decodeFrame(config: ExchangeConfig, out: CommandRecord, result: DecodeR
  */
 function checkAccount(account: number, field: string, result: DecodeResult): boolean {
   if (account === 0) return reject(result, RejectCode.InvalidAccount, `${field}: account 0 does not exist`);
-  if (account >>> 4 === 0 && !result.privileged) {
+  if (isExchangeAccount(account) && !result.privileged) {
     return reject(result, RejectCode.InvalidAccount, `${field}: account ${account} belongs to the exchange`);
   }
-  const sub = account & 15;
+  const sub = subIndexOf(account);
   if (sub > SUB_ACCOUNT_MAX) {
     return reject(
       result,
@@ -651,7 +652,7 @@ function decodeTransfer(config: ExchangeConfig, out: CommandRecord, result: Deco
   result.account = from;
   if (!checkAccount(from, "from_account", result) || !checkAccount(to, "to_account", result)) return false;
   if (from === to) return reject(result, RejectCode.InvalidTransfer, `transfer from account ${from} to itself`);
-  if (from >>> 4 !== to >>> 4) {
+  if (userOf(from) !== userOf(to)) {
     return reject(
       result,
       RejectCode.InvalidTransfer,
@@ -954,7 +955,7 @@ function decodeApiKeyCommand(kind: number, out: CommandRecord, result: DecodeRes
   const register = kind === CommandKind.RegisterApiKey;
   const user = u32(register ? REGISTER_API_KEY.slot.user : REVOKE_API_KEY.slot.user);
   if (user === 0 || user > USER_MAX) return reject(result, RejectCode.InvalidAccount, `user: ${user} is not a user id (1..${USER_MAX})`);
-  result.account = user * 16;
+  result.account = mainAccountOf(user);
   const keySlot = register ? REGISTER_API_KEY.slot.api_key : REVOKE_API_KEY.slot.api_key;
   const key = base64Bytes(keySlot, ED25519_PUBLIC_KEY_BYTES, "api_key", RejectCode.InvalidField, result);
   if (key === null) return false;
@@ -964,7 +965,7 @@ function decodeApiKeyCommand(kind: number, out: CommandRecord, result: DecodeRes
   }
   out.clear();
   out.kind = kind;
-  out.account = user * 16;
+  out.account = mainAccountOf(user);
   out.flags = permissions;
   writeKeyWords(key, out);
   result.loginKey = key;

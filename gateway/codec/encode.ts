@@ -8,6 +8,8 @@ import { Builder } from "flatbuffers";
 import {
   AccountSetting,
   EventKind,
+  INT64_MAX,
+  INT64_MIN,
   MarketKind,
   PRICE_DECIMALS,
   REPORTED_RATIO_DECIMALS,
@@ -49,9 +51,6 @@ import {
   Ticker,
   Trade,
 } from "../../schemas/index.ts";
-
-const INT64_MIN = -0x8000_0000_0000_0000n;
-const INT64_MAX = 0x7fff_ffff_ffff_ffffn;
 
 const TWO_POW_32 = 4294967296;
 

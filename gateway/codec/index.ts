@@ -10,8 +10,6 @@ export {
   LOGIN_WINDOW_MAX_MS,
   MAX_COMMAND_FRAME_BYTES,
   PERMISSIONS_ALL,
-  SUB_ACCOUNT_MAX,
-  USER_MAX,
   decodeCommand,
   readKeyWords,
   writeKeyWords,

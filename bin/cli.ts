@@ -1,5 +1,6 @@
-// The `crossbook` command line: start the exchange, replay a command file in-process, check a journal, and a
-// terminal client for people (deposit, order, cancel, balances, watch).
+// The `crossbook` command line (bin/crossbook.mjs runs it): start the exchange, replay a command file in-process, check
+// a journal, the load harness, and a terminal client for people (deposit, order, cancel, balances, watch). It lives
+// beside its entry point, not in the client SDK (gateway/client/), which it uses like any other program.
 import type { KeyObject } from "node:crypto";
 import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
@@ -13,10 +14,10 @@ import {
   JOURNAL_SEGMENT_DIR,
   SNAPSHOT_DIR,
   type JournalSegment,
-} from "../../engine/journal/index.ts";
-import { CommandRecord, EventKind, EventRecord, RejectCode, type EventSink, type ExchangeConfig } from "../../engine/model/index.ts";
-import { configDigest, DEFAULT_CONFIG_PATH, Engine, loadConfig, type EngineTopology } from "../../engine/pipeline/index.ts";
-import { Command as WireCommand } from "../../schemas/index.ts";
+} from "../engine/journal/index.ts";
+import { CommandRecord, EventKind, EventRecord, RejectCode, USER_MAX, userOf, type EventSink, type ExchangeConfig } from "../engine/model/index.ts";
+import { configDigest, DEFAULT_CONFIG_PATH, Engine, loadConfig, type EngineTopology } from "../engine/pipeline/index.ts";
+import { Command as WireCommand } from "../schemas/index.ts";
 import {
   apiKeyOf,
   formatPermissions,
@@ -26,12 +27,12 @@ import {
   readPrivateKeyFile,
   userKeyPath,
   writePrivateKeyFile,
-} from "../auth/keys.ts";
-import { decodeCommand, DecodedKind, DecodeResult, encodeEvent, USER_MAX } from "../codec/index.ts";
-import { startServer } from "../server.ts";
-import { SNAPSHOT_POLICY_DEFAULT, type SnapshotPolicy } from "../snapshots.ts";
-import { CommandJsonError, decodeEvent, jsonToFrame, toJsonText, type CommandJson, type EventJson } from "./codec.ts";
-import { CrossbookClient, fetchPublicConfig, httpBaseOf, signedGet, type PublicConfig } from "./ws-client.ts";
+} from "../gateway/auth/keys.ts";
+import { decodeCommand, DecodedKind, DecodeResult, encodeEvent } from "../gateway/codec/index.ts";
+import { startServer } from "../gateway/server.ts";
+import { SNAPSHOT_POLICY_DEFAULT, type SnapshotPolicy } from "../gateway/snapshots.ts";
+import { CommandJsonError, decodeEvent, jsonToFrame, toJsonText, type CommandJson, type EventJson } from "../gateway/client/codec.ts";
+import { CrossbookClient, fetchPublicConfig, httpBaseOf, signedGet, type PublicConfig } from "../gateway/client/ws-client.ts";
 
 const USAGE = `crossbook — cross-margin exchange engine
 
@@ -484,7 +485,7 @@ async function client(argv: string[]): Promise<void> {
   const keys = new KeyChooser(values.data!, values.key);
   if (verb === "balances") {
     const account = accountArg(args[0]);
-    const r = await signedGet(httpBaseOf(url), "/balances", "balanceQuery", { account: String(account) }, keys.forUser(account >>> 4));
+    const r = await signedGet(httpBaseOf(url), "/balances", "balanceQuery", { account: String(account) }, keys.forUser(userOf(account)));
     process.stdout.write(`${await r.text()}\n`);
     if (!r.ok) process.exitCode = 1;
     return;
@@ -493,10 +494,10 @@ async function client(argv: string[]): Promise<void> {
     const accounts = args.map(accountArg);
     if (accounts.length === 0) fail("watch needs at least one ACCOUNT");
     // One session per user: a session reads only its own user's accounts (X6).
-    const users = [...new Set(accounts.map((a) => a >>> 4))];
+    const users = [...new Set(accounts.map((a) => userOf(a)))];
     const sessions: CrossbookClient[] = [];
     for (const user of users) {
-      const c = await connectOrFail(url, { watch: accounts.filter((a) => a >>> 4 === user), key: keys.forUser(user) });
+      const c = await connectOrFail(url, { watch: accounts.filter((a) => userOf(a) === user), key: keys.forUser(user) });
       c.onEvent(print);
       sessions.push(c);
     }
@@ -697,7 +698,7 @@ class KeyChooser {
     const fields = cmd as { account?: unknown; fromAccount?: unknown };
     const account = typeof fields.account === "number" ? fields.account : fields.fromAccount;
     if (typeof account !== "number") fail(`${cmd.type}: no account to choose a key by (pass --key FILE)`);
-    return this.forUser(account >>> 4);
+    return this.forUser(userOf(account));
   }
 }
 
@@ -812,7 +813,7 @@ async function loadCommand(argv: string[]): Promise<void> {
   const rateTexts = (str("rates") ?? "10000,50000,100000").split(",");
   const rates = rateTexts.map((t) => intOption(t, "rates", 0, 1, 1_000_000));
   const seconds = intOption(str("seconds"), "seconds", 3, 1, 60);
-  const { DEFAULT_LOAD_OPTIONS, describe, latencySvg, runLoad } = await import("../../bench/load/load.ts");
+  const { DEFAULT_LOAD_OPTIONS, describe, latencySvg, runLoad } = await import("../bench/load/load.ts");
   const report = await runLoad({
     ...DEFAULT_LOAD_OPTIONS,
     ...(url !== undefined ? { url, operatorKeyFile: str("operator-key")! } : {}),

@@ -1,0 +1,9 @@
+// Public face of the shared collections: small allocation-free structures the stages share (DESIGN: collections/).
+//
+// - IdMap (id-map.ts): open-addressing hash map from a non-negative integer id (< 2^53: order ids, accounts) to an
+//   int32 slot, in typed arrays; get/set/delete never allocate except when the table doubles. Matching indexes its
+//   orders and accounts with it, risk its open-order holds.
+export { IdMap } from "./id-map.ts";
+// - Sha256 / createHash("sha256") (sha256.ts): SHA-256 of UTF-8 text in plain TypeScript, byte-identical to
+//   node:crypto's, for the stages' state digests (domain code imports no node builtin).
+export { createHash, Sha256 } from "./sha256.ts";

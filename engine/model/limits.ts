@@ -1,0 +1,36 @@
+// Every named limit of the domain, spelled once (TigerBeetle: a limit on everything; each breach has a typed reject).
+// Names end in _MAX (or _MIN). The gateway checks the same numbers at the boundary that the stages check again.
+// Account identity limits (SUB_ACCOUNT_MAX, USER_MAX, ACCOUNT_ID_MAX) are in identity.ts, beside the layout.
+
+/** The int64 range: every engine amount and every wire Decimal mantissa is an int64. */
+export const INT64_MAX = 0x7fff_ffff_ffff_ffffn;
+export const INT64_MIN = -0x8000_0000_0000_0000n;
+
+/** A3: an account's max leverage is a whole number in 1…50 (and never above the platform's), default 10. */
+export const LEVERAGE_LIMIT_MIN = 1;
+export const LEVERAGE_LIMIT_MAX = 50;
+export const LEVERAGE_LIMIT_DEFAULT = 10;
+
+/** Risk: open orders one account may have over all markets; more → TooManyOpenOrders. */
+export const OPEN_ORDERS_PER_ACCOUNT_MAX = 1000;
+/** Risk: accounts one risk shard holds; a new one beyond it → Overloaded. */
+export const ACCOUNTS_PER_SHARD_MAX = 1_000_000;
+/** L13: points of a rate curve (QueryRateCurve). */
+export const RATE_CURVE_POINTS_MAX = 101;
+/** L14: entries of an interest history (QueryInterestHistory). */
+export const INTEREST_HISTORY_ENTRIES_MAX = 1000;
+
+/** Matching (defaults of MatchingLimits): open orders one account may rest in one market; more → TooManyOpenOrders. */
+export const OPEN_ORDERS_PER_ACCOUNT_MARKET_MAX = 1_000;
+/** Matching: resting orders in one book; more → Overloaded. */
+export const ORDERS_PER_BOOK_MAX = 1 << 22;
+/** Matching: price levels on one side of one book; a new level beyond it → Overloaded. */
+export const LEVELS_PER_SIDE_MAX = 1 << 16;
+/** Matching: highest tick index a market may have (price / tickSize); tick indices live in Int32Arrays. */
+export const TICK_INDEX_MAX = 0x7fff_ffff;
+
+/** Configuration tables: small, and every number inside int64 on the wire. */
+export const ASSETS_MAX = 256;
+export const MARKETS_MAX = 1024;
+export const ASSET_DECIMALS_MAX = 12;
+export const FEE_TIERS_MAX = 32;
