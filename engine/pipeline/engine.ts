@@ -22,7 +22,6 @@
 import { createHash } from "node:crypto";
 import { MatchingShard } from "../matching/index.ts";
 import {
-  ALL_MARKETS,
   CommandKind,
   CommandRecord,
   EventKind,
@@ -33,6 +32,7 @@ import {
 } from "../model/index.ts";
 import { riskShardOf, RiskShard } from "../risk/index.ts";
 import { SettlementShard } from "../settlement/index.ts";
+import { EVERY_RISK_SHARD, MatchingRoute, riskShardOfRoute, routeOf, settlementTakes, expandsToEachMarket } from "./routing.ts";
 import { beginSnapshot, finishSnapshot, requireTopology, restorePart, splitSnapshot, type SnapshotParts } from "./snapshot.ts";
 
 /**
@@ -97,15 +97,15 @@ export class CommandQueue {
   }
 }
 
-/** The risk shard that runs R1 for a command (AdvanceTime and SetMarkPrice go to every shard: see Engine.preTrade). */
+/** The risk shard that runs R1 for a command (routing.ts), or EVERY_RISK_SHARD. */
 export function riskShardOfCommand(cmd: CommandRecord, riskShards: number): number {
-  return cmd.kind === CommandKind.SetMarketState ? 0 : riskShardOf(cmd.account, riskShards);
+  return riskShardOfRoute(cmd.kind, cmd.account, riskShards);
 }
 
 /**
- * Queues a command that passed R1 for the matching shard(s) that must see it: AdvanceTime goes to every shard,
- * CancelAll over ALL_MARKETS becomes one CancelAll per market (same sequence number, market order). `byReference`:
- * queue `cmd` itself rather than a copy (it stays unchanged until the queues are cleared); expansions are copies.
+ * Queues a command that passed R1 for the matching shard(s) its route names (routing.ts): every shard, its market's,
+ * or — CancelAll over ALL_MARKETS — one copy per market (same sequence number, market order). `byReference`: queue
+ * `cmd` itself rather than a copy (it stays unchanged until the queues are cleared); expansions are copies.
  */
 export function forwardToMatching(
   cmd: CommandRecord,
@@ -115,12 +115,14 @@ export function forwardToMatching(
   byReference = false,
 ): void {
   const shards = queues.length;
-  if (cmd.kind === CommandKind.AdvanceTime) {
+  const route = routeOf(cmd.kind);
+  if (route.matching === MatchingRoute.None) return;
+  if (route.matching === MatchingRoute.Every) {
     for (let m = 0; m < shards; m++) {
       if (byReference) queues[m]!.pushRef(cmd);
       else queues[m]!.push(cmd);
     }
-  } else if (cmd.kind === CommandKind.CancelAll && cmd.market === ALL_MARKETS) {
+  } else if (expandsToEachMarket(route, cmd.market)) {
     scratch.copyFrom(cmd);
     for (const market of config.markets) {
       scratch.market = market.id;
@@ -212,28 +214,21 @@ export class Engine {
     for (const r of risk) r.endBatch();
   }
 
-  /** Phase 1 for one command: its risk shard's R1, then queue it for matching if R1 passes it on. */
+  /** Phase 1 for one command: R1 at the risk shard(s) its route names (routing.ts), then on to settlement and matching. */
   private preTrade(cmd: CommandRecord, sink: EventSink): void {
     const shards = this.risk.length;
-    if (cmd.kind === CommandKind.AdvanceTime) {
-      // Every risk shard keeps the clock; shard 0 speaks for the command and decides whether it passes.
+    const shard = riskShardOfCommand(cmd, shards);
+    if (shard === EVERY_RISK_SHARD) {
+      // Every risk shard keeps the replicated state (clock, marks); shard 0 speaks for the command and decides.
       let passes = false;
       for (let r = 0; r < shards; r++) if (this.risk[r]!.preTrade(cmd, sink) && r === 0) passes = true;
-      if (passes) {
-        this.settlement.handle(cmd);
-        forwardToMatching(cmd, this.config, this.queues, this.expand, true);
-      }
+      if (!passes) return;
+    } else if (!this.risk[shard]!.preTrade(cmd, sink)) {
       return;
     }
-    if (cmd.kind === CommandKind.SetMarkPrice) {
-      // Every shard's margin state reads marks; shard 0 answers; nothing goes on to matching.
-      for (let r = 0; r < shards; r++) this.risk[r]!.preTrade(cmd, sink);
-      return;
-    }
-    if (this.risk[riskShardOfCommand(cmd, shards)]!.preTrade(cmd, sink)) {
-      // The batch's records stay as R1 left them until the batch ends: matching reads them in place.
-      forwardToMatching(cmd, this.config, this.queues, this.expand, true);
-    }
+    if (settlementTakes(cmd.kind)) this.settlement.handle(cmd);
+    // The batch's records stay as R1 left them until the batch ends: matching reads them in place.
+    forwardToMatching(cmd, this.config, this.queues, this.expand, true);
   }
 
   /**
