@@ -234,6 +234,8 @@ describe("one routing table", () => {
     for (const kind of kinds) {
       const r = COMMAND_ROUTES[kind];
       expect([kind, RISK_CLASS[r.risk], MATCHING_CLASS[r.matching], r.settlement]).toEqual([kind, ...EXPECTED[kind]!]);
+      // engine.ts D1: what settlement takes, every risk and matching shard sees (they know the batch has its phase).
+      if (r.settlement) expect([kind, r.risk, r.matching]).toEqual([kind, RiskRoute.Every, MatchingRoute.Every]);
     }
   });
 
