@@ -1,9 +1,24 @@
 // The sequencer: the one place new work enters the engine. It numbers commands, journals them in batches with one
 // fsync each (group commit), and only then hands each batch to the engine — so no event, and so no
 // acknowledgement, can leave for a command a crash could lose (X4, DESIGN rule 6).
-import { BATCH_COMMANDS_MAX, type ThreadedPipeline } from "../engine/pipeline/index.ts";
-import { BatchEncoder, type JournalWriter } from "../engine/journal/index.ts";
-import { CommandKind, CommandRecord } from "../engine/model/index.ts";
+//
+// Encode once: submit() writes each command straight into the record layout, into a group arena laid out as the
+// journal's batch frames (header, records, header, records, …). The journal writes the arena's bytes as they are
+// (the headers filled in place), and the engine's rings get the same records (ThreadedPipeline.submitEncoded): no
+// command is encoded twice, none is decoded on the way. Only a group holding read-only queries (answered in sequence
+// but never journaled) has its journaled records copied, byte for byte, into frames without the queries.
+import {
+  BATCH_COMMANDS_MAX,
+  COMMAND_RECORD_BYTES,
+  commandKindAt,
+  commandSeqAt,
+  viewsOf,
+  writeCommand,
+  type RecordViews,
+  type ThreadedPipeline,
+} from "../engine/pipeline/index.ts";
+import { BATCH_HEADER_BYTES, BatchEncoder, sealBatchFrame, type JournalWriter } from "../engine/journal/index.ts";
+import { CommandKind, type CommandRecord } from "../engine/model/index.ts";
 
 /**
  * Read-only queries: answered by the engine in sequence (at a sequence point, like any command) but never journaled
@@ -33,9 +48,70 @@ export const JOURNAL_GROUP_BATCHES_MAX = 8;
 /** Who sent a command, for routing its events back (opaque to the sequencer). */
 export type Origin = object;
 
+/** Bytes of one batch frame in a group arena: its header and up to BATCH_COMMANDS_MAX records. */
+const FRAME_BYTES_MAX = BATCH_HEADER_BYTES + BATCH_COMMANDS_MAX * COMMAND_RECORD_BYTES;
+/** Empty arenas kept for reuse (a burst that queued more is given back to the collector). */
+const FREE_ARENAS_MAX = 2;
+
+/**
+ * One journal group's commands, encoded once: up to JOURNAL_GROUP_BATCHES_MAX batch frames back to back, each a
+ * BATCH_HEADER_BYTES header (filled when the group is journaled) followed by its records. A batch holds at most
+ * BATCH_COMMANDS_MAX commands: the arena cuts batches exactly as the sequencer always has.
+ */
+class GroupArena {
+  readonly views: RecordViews = viewsOf(new ArrayBuffer(JOURNAL_GROUP_BATCHES_MAX * FRAME_BYTES_MAX));
+  /** Batches begun; each batch b starts (its header) at byte b × FRAME_BYTES_MAX until sealed. */
+  batches = 0;
+  /** Commands in each batch. */
+  readonly counts = new Int32Array(JOURNAL_GROUP_BATCHES_MAX);
+  /** Read-only queries among the commands (not journaled). */
+  queries = 0;
+
+  /** Room for one more command: the last batch is not full, or another batch may begin. */
+  hasRoom(): boolean {
+    return this.batches < JOURNAL_GROUP_BATCHES_MAX || this.counts[this.batches - 1]! < BATCH_COMMANDS_MAX;
+  }
+
+  get empty(): boolean {
+    return this.batches === 0;
+  }
+
+  /** Encodes `cmd` with sequence number `seq` behind the others (the one encoding it gets). */
+  add(cmd: CommandRecord, seq: number): void {
+    if (this.batches === 0 || this.counts[this.batches - 1]! === BATCH_COMMANDS_MAX) this.counts[this.batches++] = 0;
+    const b = this.batches - 1;
+    // Encoded with its sequence number; the caller's record is left as it was.
+    const callerSeq = cmd.seq;
+    cmd.seq = seq;
+    writeCommand(this.views, this.recordAt(b, this.counts[b]!), cmd);
+    cmd.seq = callerSeq;
+    this.counts[b]!++;
+    if (isReadOnlyCommand(cmd.kind)) this.queries++;
+  }
+
+  /** Byte offset of batch `b`'s record `i`. */
+  recordAt(b: number, i: number): number {
+    return b * FRAME_BYTES_MAX + BATCH_HEADER_BYTES + i * COMMAND_RECORD_BYTES;
+  }
+
+  /** Sequence number of batch `b`'s last command. */
+  lastSeqOf(b: number): number {
+    return commandSeqAt(this.views, this.recordAt(b, this.counts[b]! - 1));
+  }
+
+  reset(): void {
+    this.batches = 0;
+    this.queries = 0;
+  }
+}
+
 export class Sequencer {
-  private pending: CommandRecord[] = [];
-  private readonly pool: CommandRecord[] = [];
+  /** The arena new commands are encoded into (null: none begun). */
+  private filling: GroupArena | null = null;
+  /** Full arenas waiting for the journal, oldest first. */
+  private readonly queued: GroupArena[] = [];
+  private readonly freeArenas: GroupArena[] = [];
+  /** Frames without the read-only queries, for a group that holds some. */
   private readonly encoder = new BatchEncoder();
   private flushing: Promise<void> | null = null;
   private nextSeq: number;
@@ -84,10 +160,13 @@ export class Sequencer {
   submit(cmd: CommandRecord, origin: Origin | null, clientSeq: bigint): number {
     if (this.failed !== null || this.inflight >= INFLIGHT_COMMANDS_MAX) return 0;
     const seq = this.nextSeq++;
-    const slot = this.pool.pop() ?? new CommandRecord();
-    slot.copyFrom(cmd);
-    slot.seq = seq;
-    this.pending.push(slot);
+    let arena = this.filling;
+    if (arena === null || !arena.hasRoom()) {
+      if (arena !== null) this.queued.push(arena);
+      arena = this.freeArenas.pop() ?? new GroupArena();
+      this.filling = arena;
+    }
+    arena.add(cmd, seq);
     const i = seq % INFLIGHT_COMMANDS_MAX;
     this.origins[i] = origin;
     this.clientSeqs[i] = clientSeq;
@@ -119,26 +198,35 @@ export class Sequencer {
     this.doneSeq = last;
   }
 
+  /** The oldest arena with commands, taken out of the filling (new commands go to another); null when none. */
+  private nextGroup(): GroupArena | null {
+    const full = this.queued.shift();
+    if (full !== undefined) return full;
+    const arena = this.filling;
+    if (arena === null || arena.empty) return null;
+    this.filling = null;
+    return arena;
+  }
+
   /**
-   * Group commit: while commands are pending, cut them into batches of at most BATCH_COMMANDS_MAX, journal up to
-   * JOURNAL_GROUP_BATCHES_MAX of them with one write and one fsync, then hand each batch to the engine. A crash during
-   * the write may keep a prefix of the group's batches (recovery drops a torn tail); none of them was acknowledged.
+   * Group commit: while commands are pending, take the oldest group arena (at most JOURNAL_GROUP_BATCHES_MAX batches of
+   * at most BATCH_COMMANDS_MAX), journal its frames with one write and one fsync, then hand each batch's records to
+   * the engine. A crash during the write may keep a prefix of the group's batches (recovery drops a torn tail); none of
+   * them was acknowledged.
    */
   private async flushLoop(): Promise<void> {
     try {
-      while (this.pending.length > 0) {
-        const groupCommands = Math.min(this.pending.length, BATCH_COMMANDS_MAX * JOURNAL_GROUP_BATCHES_MAX);
-        const group = this.pending.splice(0, groupCommands);
+      for (let group = this.nextGroup(); group !== null; group = this.nextGroup()) {
         const firstBatch = this.nextBatch;
-        const batches = Math.ceil(groupCommands / BATCH_COMMANDS_MAX);
-        this.nextBatch += batches;
-        const frames = this.encodeGroup(group, firstBatch, batches);
+        this.nextBatch += group.batches;
+        const frames = this.journalFrames(group, firstBatch);
         if (frames.length > 0) await this.journal.append(frames);
         while (this.hold !== null) await this.hold;
-        this.handing = this.handGroup(group, firstBatch, batches);
+        this.handing = this.handGroup(group, firstBatch);
         await this.handing;
         this.handing = null;
-        for (let i = 0; i < groupCommands; i++) this.pool.push(group[i]!);
+        group.reset();
+        if (this.freeArenas.length < FREE_ARENAS_MAX) this.freeArenas.push(group);
       }
     } catch (e) {
       // A journal that cannot write must stop the exchange: acknowledging without durability would lose data.
@@ -149,14 +237,13 @@ export class Sequencer {
     }
   }
 
-  /** Hands a journaled group's batches to the engine, in order. */
-  private async handGroup(group: readonly CommandRecord[], firstBatch: number, batches: number): Promise<void> {
-    for (let b = 0; b < batches; b++) {
-      const from = b * BATCH_COMMANDS_MAX;
-      const to = Math.min(group.length, from + BATCH_COMMANDS_MAX);
-      this.batchLastSeq.set(firstBatch + b, group[to - 1]!.seq);
-      await this.pipeline.submitBatch(batches === 1 ? group : group.slice(from, to), to - from, firstBatch + b);
-      this.handedSeq = group[to - 1]!.seq;
+  /** Hands a journaled group's batches to the engine, in order: the very records the journal wrote. */
+  private async handGroup(group: GroupArena, firstBatch: number): Promise<void> {
+    for (let b = 0; b < group.batches; b++) {
+      const lastSeq = group.lastSeqOf(b);
+      this.batchLastSeq.set(firstBatch + b, lastSeq);
+      await this.pipeline.submitEncoded(group.views, group.recordAt(b, 0), group.counts[b]!, firstBatch + b);
+      this.handedSeq = lastSeq;
       this.handedBatch = firstBatch + b;
     }
   }
@@ -180,22 +267,39 @@ export class Sequencer {
   }
 
   /**
-   * The journal frames of a group's batches (numbered from firstBatch), as one buffer for one write; read-only queries
-   * are left out, and so is a batch of queries only (empty when the whole group is queries: nothing to write).
+   * The journal frames of a group's batches (numbered from firstBatch), as one buffer for one write. Without queries
+   * they are the arena's own bytes: each batch's header is written in front of its records, and the frames, back to
+   * back but for the room a short last batch leaves, are written in place (a short batch can only be the last one).
+   * Read-only queries are left out, and so is a batch of queries only (empty when the whole group is queries).
    */
-  private encodeGroup(group: readonly CommandRecord[], firstBatch: number, batches: number): Uint8Array {
+  private journalFrames(group: GroupArena, firstBatch: number): Uint8Array {
+    const u8 = group.views.u8;
+    if (group.queries === 0) {
+      let end = 0;
+      for (let b = 0; b < group.batches; b++) {
+        const at = b * FRAME_BYTES_MAX;
+        const firstSeq = commandSeqAt(group.views, group.recordAt(b, 0));
+        end = at + sealBatchFrame(u8, at, group.counts[b]!, firstBatch + b, firstSeq).length;
+      }
+      return u8.subarray(0, end);
+    }
+    return this.framesWithoutQueries(group, firstBatch);
+  }
+
+  /** journalFrames for a group that holds read-only queries: its other records copied, byte for byte, into frames. */
+  private framesWithoutQueries(group: GroupArena, firstBatch: number): Uint8Array {
     const frames: Uint8Array[] = [];
     let bytes = 0;
-    for (let b = 0; b < batches; b++) {
-      const from = b * BATCH_COMMANDS_MAX;
-      const to = Math.min(group.length, from + BATCH_COMMANDS_MAX);
+    for (let b = 0; b < group.batches; b++) {
       this.encoder.begin(firstBatch + b);
-      for (let i = from; i < to; i++) if (!isReadOnlyCommand(group[i]!.kind)) this.encoder.add(group[i]!);
+      for (let i = 0; i < group.counts[b]!; i++) {
+        const at = group.recordAt(b, i);
+        if (!isReadOnlyCommand(commandKindAt(group.views, at))) this.encoder.addEncoded(group.views, at);
+      }
       if (this.encoder.size === 0) continue;
-      const frame = this.encoder.finish();
-      // The encoder's buffer is reused by the next begin(): a lone frame is written as it is, several are copied.
-      if (batches === 1) return frame;
-      frames.push(frame.slice());
+      // The encoder's buffer is reused by the next begin(): each frame is copied out.
+      const frame = this.encoder.finish().slice();
+      frames.push(frame);
       bytes += frame.length;
     }
     const out = new Uint8Array(bytes);

@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { BatchEncoder, JournalCorruptError, JournalError, JournalWriter, readJournal } from "../engine/journal/index.ts";
-import { CommandRecord } from "../engine/model/index.ts";
-import { BATCH_COMMANDS_MAX, type ThreadedPipeline } from "../engine/pipeline/index.ts";
+import { CommandKind, CommandRecord } from "../engine/model/index.ts";
+import { BATCH_COMMANDS_MAX, COMMAND_RECORD_BYTES, commandKindAt, commandSeqAt, type RecordViews, type ThreadedPipeline } from "../engine/pipeline/index.ts";
 import { Sequencer } from "../gateway/sequencer.ts";
 import { deposit, limit } from "./helpers/commands.ts";
 
@@ -133,8 +133,9 @@ describe("sequencer group commit", () => {
     };
     const submitted: [number, number, number, number][] = [];
     const pipeline = {
-      async submitBatch(cmds: readonly CommandRecord[], count: number, batch: number): Promise<void> {
-        submitted.push([batch, count, cmds[0]!.seq, cmds[count - 1]!.seq]);
+      // The sequencer hands the engine the records it journaled (encode once).
+      async submitEncoded(source: RecordViews, offset: number, count: number, batch: number): Promise<void> {
+        submitted.push([batch, count, commandSeqAt(source, offset), commandSeqAt(source, offset + (count - 1) * COMMAND_RECORD_BYTES)]);
       },
       waitForBatch: async () => {},
     } as unknown as ThreadedPipeline;
@@ -151,5 +152,66 @@ describe("sequencer group commit", () => {
     expect(back.batches).toEqual([1, 2, 3, 4]);
     expect(back.seqs).toEqual(Array.from({ length: 2_500 }, (_, i) => i + 1));
     expect(back.records[2_499]!.amount).toBe(2_500n);
+  });
+
+  it("X4: encode once — the engine's rings get the very bytes the journal wrote (the same buffer, no copy); queries go to the engine in sequence but not to the journal, whose frames hold the other records byte for byte", async () => {
+    const path = tempJournal();
+    const writer = await JournalWriter.open(path, "ab".repeat(32));
+    const appended: { buffer: ArrayBufferLike; bytes: Uint8Array }[] = [];
+    const append = writer.append.bind(writer);
+    writer.append = (frame: Uint8Array) => {
+      appended.push({ buffer: frame.buffer, bytes: frame.slice() });
+      return append(frame);
+    };
+    const handed: { buffer: ArrayBufferLike; batch: number; kinds: number[]; records: Uint8Array[] }[] = [];
+    const pipeline = {
+      async submitEncoded(source: RecordViews, offset: number, count: number, batch: number): Promise<void> {
+        const records: Uint8Array[] = [];
+        const kinds: number[] = [];
+        for (let i = 0; i < count; i++) {
+          const at = offset + i * COMMAND_RECORD_BYTES;
+          records.push(source.u8.slice(at, at + COMMAND_RECORD_BYTES));
+          kinds.push(commandKindAt(source, at));
+        }
+        handed.push({ buffer: source.u8.buffer, batch, kinds, records });
+      },
+      waitForBatch: async () => {},
+    } as unknown as ThreadedPipeline;
+    const sequencer = new Sequencer(writer, pipeline, 0, 0, (e) => expect.unreachable(e.message));
+    const query = (kind: number, account: number): CommandRecord => {
+      const c = new CommandRecord();
+      c.kind = kind;
+      c.account = account;
+      return c;
+    };
+    const first = deposit(17, 0, 5n, 0);
+    sequencer.submit(first, null, 0n);
+    // The caller's record is left as it was (its sequence number is only in the bytes).
+    expect(first.seq).toBe(0);
+    sequencer.submit(deposit(17, 2, 6n, 0), null, 0n);
+    sequencer.submit(query(CommandKind.QueryCollateral, 17), null, 0n);
+    sequencer.submit(limit(17, 0, 1, 60_000_000_000_000n, 100_000n, {}, 0), null, 0n);
+    sequencer.submit(query(CommandKind.QueryPoolStats, 17), null, 0n);
+    sequencer.submit(deposit(33, 0, 7n, 0), null, 0n);
+    await sequencer.drain();
+    await writer.close();
+    // Group 1: the lone first command; its frame is the arena the rings copied from.
+    expect(handed.map((h) => [h.batch, h.kinds])).toEqual([
+      [1, [CommandKind.Deposit]],
+      [2, [CommandKind.Deposit, CommandKind.QueryCollateral, CommandKind.PlaceOrder, CommandKind.QueryPoolStats, CommandKind.Deposit]],
+    ]);
+    expect(appended).toHaveLength(2);
+    expect(appended[0]!.buffer).toBe(handed[0]!.buffer);
+    expect(appended[0]!.bytes.subarray(32)).toEqual(handed[0]!.records[0]);
+    // Group 2 holds queries: its frame carries the other three records, each byte for byte as the rings got it.
+    const journaled = appended[1]!.bytes;
+    expect(journaled.length).toBe(32 + 3 * COMMAND_RECORD_BYTES);
+    const expected = [0, 2, 4].map((i) => handed[1]!.records[i]!);
+    for (let r = 0; r < 3; r++) expect(journaled.subarray(32 + r * COMMAND_RECORD_BYTES, 32 + (r + 1) * COMMAND_RECORD_BYTES)).toEqual(expected[r]);
+    const back = readAll(path);
+    expect(back.batches).toEqual([1, 2]);
+    expect(back.seqs).toEqual([1, 2, 4, 6]);
+    expect(back.records.map((c) => c.amount)).toEqual([5n, 6n, 0n, 7n]);
+    expect(back.records[2]!.price).toBe(60_000_000_000_000n);
   });
 });

@@ -1,6 +1,7 @@
 // Public face of the journal: append-only command log in segments with group commit, its recovery reader, and
 // snapshot files.
 export {
+  BATCH_HEADER_BYTES,
   BatchEncoder,
   emptySummary,
   JournalCorruptError,
@@ -11,6 +12,7 @@ export {
   migrateLegacyJournal,
   readJournal,
   segmentBatches,
+  sealBatchFrame,
   segmentFileName,
   JOURNAL_ARCHIVE_DIR,
   JOURNAL_FILE_MODE,

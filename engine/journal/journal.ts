@@ -39,13 +39,14 @@ import { open, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { crc32 } from "node:zlib";
 import { CommandRecord } from "../model/index.ts";
-import { COMMAND_RECORD_BYTES, readCommand, viewsOf, writeCommand, type RecordViews } from "../pipeline/record-codec.ts";
+import { COMMAND_RECORD_BYTES, commandSeqAt, readCommand, viewsOf, writeCommand, type RecordViews } from "../pipeline/record-codec.ts";
 
 export const JOURNAL_VERSION = 1;
 const FILE_MAGIC = "CBJOURN1";
 const FILE_HEADER_BYTES = 64;
 const BATCH_MAGIC = 0xcb0ba7c4;
-const BATCH_HEADER_BYTES = 32;
+/** A batch frame is this header followed by its records (the sequencer encodes records right behind one: encode once). */
+export const BATCH_HEADER_BYTES = 32;
 
 export class JournalError extends Error {
   override name = "JournalError";
@@ -108,7 +109,6 @@ function fileHeader(configDigestHex: string): Uint8Array {
 export class BatchEncoder {
   private buffer = new ArrayBuffer(BATCH_HEADER_BYTES + 1024 * COMMAND_RECORD_BYTES);
   private views: RecordViews = viewsOf(this.buffer);
-  private dv = new DataView(this.buffer);
   private count = 0;
   private batchNumber = 0;
   private firstSeq = 0;
@@ -126,21 +126,22 @@ export class BatchEncoder {
     this.count++;
   }
 
+  /** Copies a record already encoded at byte `from` of `source` (no decoding, no re-encoding). */
+  addEncoded(source: RecordViews, from: number): void {
+    const at = BATCH_HEADER_BYTES + this.count * COMMAND_RECORD_BYTES;
+    if (at + COMMAND_RECORD_BYTES > this.buffer.byteLength) this.grow(at + COMMAND_RECORD_BYTES);
+    if (this.count === 0) this.firstSeq = commandSeqAt(source, from);
+    this.views.u8.set(source.u8.subarray(from, from + COMMAND_RECORD_BYTES), at);
+    this.count++;
+  }
+
   get size(): number {
     return this.count;
   }
 
   /** The finished frame; valid until the next begin(). */
   finish(): Uint8Array {
-    const payloadBytes = this.count * COMMAND_RECORD_BYTES;
-    const bytes = new Uint8Array(this.buffer, 0, BATCH_HEADER_BYTES + payloadBytes);
-    this.dv.setUint32(0, BATCH_MAGIC, true);
-    this.dv.setUint32(4, this.count, true);
-    this.dv.setFloat64(8, this.batchNumber, true);
-    this.dv.setFloat64(16, this.firstSeq, true);
-    this.dv.setUint32(24, crc32(bytes.subarray(BATCH_HEADER_BYTES)), true);
-    this.dv.setUint32(28, 0, true);
-    return bytes;
+    return sealBatchFrame(this.views.u8, 0, this.count, this.batchNumber, this.firstSeq);
   }
 
   private grow(needed: number): void {
@@ -150,8 +151,23 @@ export class BatchEncoder {
     new Uint8Array(next).set(new Uint8Array(this.buffer));
     this.buffer = next;
     this.views = viewsOf(next);
-    this.dv = new DataView(next);
   }
+}
+
+/**
+ * Writes the batch header at byte `at` of `bytes` for the `count` records that follow it there (CRC over them) and
+ * returns the frame — header and records — as a view of `bytes`.
+ */
+export function sealBatchFrame(bytes: Uint8Array, at: number, count: number, batchNumber: number, firstSeq: number): Uint8Array {
+  const frame = bytes.subarray(at, at + BATCH_HEADER_BYTES + count * COMMAND_RECORD_BYTES);
+  const dv = new DataView(frame.buffer, frame.byteOffset, BATCH_HEADER_BYTES);
+  dv.setUint32(0, BATCH_MAGIC, true);
+  dv.setUint32(4, count, true);
+  dv.setFloat64(8, batchNumber, true);
+  dv.setFloat64(16, firstSeq, true);
+  dv.setUint32(24, crc32(frame.subarray(BATCH_HEADER_BYTES)), true);
+  dv.setUint32(28, 0, true);
+  return frame;
 }
 
 

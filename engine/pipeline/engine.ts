@@ -19,10 +19,57 @@
 // class) reproduces the live threaded run exactly. The cost: within a batch, holds released by fills are not
 // yet available to later commands (pessimistic, like exchange-core's R1/R2 split); batches are bounded by
 // BATCH_COMMANDS_MAX.
+//
+// Where a command goes in phases 1–2 is one table, COMMAND_ROUTES (routing.ts): the account's risk shard, risk shard
+// 0 or every risk shard; then no, its market's, each market's or every matching shard; and whether settlement takes
+// it. This class, ThreadedPipeline and the risk worker read it; a kind without a route does not compile.
+//
+// ## Decided before perpetuals and liquidation (SPEC P, Q; the pure rules wait in engine/perps, engine/liquidation)
+// D1 Settlement reads only journaled commands and matching's book tops. Every kind settlement takes (the clock, the
+//    oracle command) routes to every risk and every matching shard too, as AdvanceTime does (routing.test.ts holds
+//    the table to it), so each shard knows from its own input which batches have a settlement phase; no other batch
+//    waits for settlement. In such a batch each matching shard, after its last command, sends settlement the top of
+//    each of its markets (best bid, best ask, last trade price).
+// D2 Settlement's outputs reach risk inside the same batch, as phase 3b: after R2, before the pool merge of phase 4.
+//    They are commands of engine-originated kinds with seq 0, written to each risk shard's ring (then a batch end),
+//    applied in this order: (a) index and marks of the batch's oracle commands and tops (P2, P3), and the O6/O7 band
+//    inputs, which matching applies before the next batch's first command; (b) at a funding interval end, each
+//    market's rate: every shard pays and charges its own accounts' positions (P4); (c) when the clock crosses a 10 s
+//    mark, each shard realizes its own positions at the marks of (a) (P5) — the P6 waterfall's redeem and borrow are
+//    pool actions merged in phase 4 like any, its conversions are engine orders (D3) of the next batch; (d) the
+//    cross-shard steps of D5. Phase 4 then merges pools and charges hourly interest; a new phase 5 re-evaluates (Q1)
+//    the accounts the batch touched (fills, funding, realization, interest, marks through the index of their bands)
+//    and leaves the liquidating set at the boundary. A boundary — and so a snapshot — has no output in flight.
+// D3 Engine orders (Q2 LiquidatePositionOnBook and CollateralConversion, P6 conversions) are derived from the state
+//    at the boundary before batch B and take a fixed place at its head: phase 0, before R1 of B's first command,
+//    each risk shard creates one step per liquidating account of its own, in account-id order, at most
+//    ENGINE_ORDERS_PER_BATCH_MAX (the rest wait a batch). They carry seq 0, so each matching shard's merge takes them
+//    before B's journaled commands, risk shard 0's first (ties go to the lower shard), each shard's in its order; this
+//    class queues them the same way. orderId = 2^52 + (B × riskShards + shard) × ENGINE_ORDERS_PER_BATCH_MAX + i:
+//    no counter to snapshot, disjoint from journaled ids (= seq < 2^52), the same on every replay of the journal.
+//    Their events carry seq 0: the gateway shows them to the account's watchers, never as a reply to a command.
+//    Batches must keep coming while steps are due: settlement's tick proposal says when it has time-driven work
+//    (open positions, liquidations reported), and ClockTickPolicy journals those ticks.
+// D4 No shard writes another shard's accounts. The exchange's own accounts (fee, insurance fund, a transit account)
+//    are sliced: each risk shard owns one slice of each (as it owns its fee account part today); the balance is the
+//    sum of the slices, and a slice may go negative while the sum may not. Liquidation fees, each shard's funding net
+//    (payers rounded up, receivers down) and realization rounding land in the shard's own insurance slice: no transfer.
+// D5 Value that must cross shards moves only as settlement commands, every leg in the same phase 3b(d). At the end of
+//    each settlement batch each risk shard reports to settlement (a ring, closed by its batch end): its insurance
+//    slice, its bankrupt accounts and deficits, the backstop's headroom if the backstop account is its own, and while
+//    a bankruptcy is open its ADL candidates per market (rankAdlCandidates) and lenders per asset. At the next
+//    settlement batch settlement decides from those reports alone, in account-id order, and sends:
+//    - CoverFromInsurance{account, amount} to the bankrupt account's shard, budgeted against the reported Σ slices
+//      (covers only spend; what (b) and (c) add meanwhile is left out, so the fund's sum never goes negative);
+//    - for a backstop takeover (Q3) a release to the liquidated account's shard and a take to the backstop's, at the
+//      marks of (a): positions move at the mark after realization, collateral through the shards' transit slices (Σ 0
+//      once both legs ran), borrows as a repay and a fee-free borrow whose pool deltas cancel in phase 4;
+//    - for perp ADL and lender payouts / lender ADL (Q4, Q5) one command per counterparty, to its shard, at the
+//      bankruptcy or liquidation price; each socialized loss is an event; and to every shard whether a bankruptcy is
+//      open (withdrawals wait while one is).
 import { createHash } from "node:crypto";
 import { MatchingShard } from "../matching/index.ts";
 import {
-  ALL_MARKETS,
   CommandKind,
   CommandRecord,
   EventKind,
@@ -33,6 +80,7 @@ import {
 } from "../model/index.ts";
 import { riskShardOf, RiskShard } from "../risk/index.ts";
 import { SettlementShard } from "../settlement/index.ts";
+import { EVERY_RISK_SHARD, expandsToEachMarket, MatchingRoute, riskShardOfRoute, routeOf, settlementTakes } from "./routing.ts";
 import { beginSnapshot, finishSnapshot, requireTopology, restorePart, splitSnapshot, type SnapshotParts } from "./snapshot.ts";
 
 /**
@@ -97,15 +145,15 @@ export class CommandQueue {
   }
 }
 
-/** The risk shard that runs R1 for a command (AdvanceTime and SetMarkPrice go to every shard: see Engine.preTrade). */
+/** The risk shard that runs R1 for a command (routing.ts), or EVERY_RISK_SHARD. */
 export function riskShardOfCommand(cmd: CommandRecord, riskShards: number): number {
-  return cmd.kind === CommandKind.SetMarketState ? 0 : riskShardOf(cmd.account, riskShards);
+  return riskShardOfRoute(cmd.kind, cmd.account, riskShards);
 }
 
 /**
- * Queues a command that passed R1 for the matching shard(s) that must see it: AdvanceTime goes to every shard,
- * CancelAll over ALL_MARKETS becomes one CancelAll per market (same sequence number, market order). `byReference`:
- * queue `cmd` itself rather than a copy (it stays unchanged until the queues are cleared); expansions are copies.
+ * Queues a command that passed R1 for the matching shard(s) its route names (routing.ts): every shard, its market's,
+ * or — CancelAll over ALL_MARKETS — one copy per market (same sequence number, market order). `byReference`: queue
+ * `cmd` itself rather than a copy (it stays unchanged until the queues are cleared); expansions are copies.
  */
 export function forwardToMatching(
   cmd: CommandRecord,
@@ -115,12 +163,14 @@ export function forwardToMatching(
   byReference = false,
 ): void {
   const shards = queues.length;
-  if (cmd.kind === CommandKind.AdvanceTime) {
+  const route = routeOf(cmd.kind);
+  if (route.matching === MatchingRoute.None) return;
+  if (route.matching === MatchingRoute.Every) {
     for (let m = 0; m < shards; m++) {
       if (byReference) queues[m]!.pushRef(cmd);
       else queues[m]!.push(cmd);
     }
-  } else if (cmd.kind === CommandKind.CancelAll && cmd.market === ALL_MARKETS) {
+  } else if (expandsToEachMarket(route, cmd.market)) {
     scratch.copyFrom(cmd);
     for (const market of config.markets) {
       scratch.market = market.id;
@@ -212,28 +262,21 @@ export class Engine {
     for (const r of risk) r.endBatch();
   }
 
-  /** Phase 1 for one command: its risk shard's R1, then queue it for matching if R1 passes it on. */
+  /** Phase 1 for one command: R1 at the risk shard(s) of its route (routing.ts), then on to settlement and matching. */
   private preTrade(cmd: CommandRecord, sink: EventSink): void {
     const shards = this.risk.length;
-    if (cmd.kind === CommandKind.AdvanceTime) {
-      // Every risk shard keeps the clock; shard 0 speaks for the command and decides whether it passes.
+    const shard = riskShardOfCommand(cmd, shards);
+    if (shard === EVERY_RISK_SHARD) {
+      // Every risk shard keeps the replicated state (clock, marks); shard 0 speaks for the command and decides.
       let passes = false;
       for (let r = 0; r < shards; r++) if (this.risk[r]!.preTrade(cmd, sink) && r === 0) passes = true;
-      if (passes) {
-        this.settlement.handle(cmd);
-        forwardToMatching(cmd, this.config, this.queues, this.expand, true);
-      }
+      if (!passes) return;
+    } else if (!this.risk[shard]!.preTrade(cmd, sink)) {
       return;
     }
-    if (cmd.kind === CommandKind.SetMarkPrice) {
-      // Every shard's margin state reads marks; shard 0 answers; nothing goes on to matching.
-      for (let r = 0; r < shards; r++) this.risk[r]!.preTrade(cmd, sink);
-      return;
-    }
-    if (this.risk[riskShardOfCommand(cmd, shards)]!.preTrade(cmd, sink)) {
-      // The batch's records stay as R1 left them until the batch ends: matching reads them in place.
-      forwardToMatching(cmd, this.config, this.queues, this.expand, true);
-    }
+    if (settlementTakes(cmd.kind)) this.settlement.handle(cmd);
+    // The batch's records stay as R1 left them until the batch ends: matching reads them in place.
+    forwardToMatching(cmd, this.config, this.queues, this.expand, true);
   }
 
   /**

@@ -1,5 +1,6 @@
 // Public face of the pipeline: configuration, the in-process engine, the threaded engine and the record codec.
 export * from "./config.ts";
+export { COMMAND_ROUTES, EVERY_RISK_SHARD, MatchingRoute, RiskRoute, routeOf, type CommandRoute } from "./routing.ts";
 export { BATCH_COMMANDS_MAX, CommandQueue, DEFAULT_TOPOLOGY, Engine, marketsOfShard, matchingShardOf, riskShardOfCommand, type EngineTopology } from "./engine.ts";
 export { ThreadedPipeline, type PipelineHandlers, type PipelineOptions } from "./threaded.ts";
 export * from "./record-codec.ts";

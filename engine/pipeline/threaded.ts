@@ -12,10 +12,10 @@
 //   main ──cmd ring──► engine (risk R1 → matching → risk R2) ──event ring──► main
 import { Worker } from "node:worker_threads";
 import type { MarketDataSink } from "../matching/index.ts";
-import { CommandKind, CommandRecord, EventRecord, SnapshotWriter, type ExchangeConfig } from "../model/index.ts";
+import { CommandRecord, EventRecord, SnapshotWriter, type ExchangeConfig } from "../model/index.ts";
 import { RingBuffer, SpinThenParkWait, waitForSpaceAsync, type RingHandle } from "../ring/index.ts";
 import { composeStateHash, DEFAULT_TOPOLOGY, riskShardOfCommand, type EngineTopology } from "./engine.ts";
-import { riskShardOf } from "../risk/index.ts";
+import { EVERY_RISK_SHARD, riskShardOfRoute, settlementTakes } from "./routing.ts";
 import {
   BATCH_END_KIND,
   COMMAND_RECORD_BYTES,
@@ -455,14 +455,10 @@ export class ThreadedPipeline {
     if (count > 0) this.noteJournalBatch(batchNumber, cmds[count - 1]!.seq);
     for (let i = 0; i < count; i++) {
       const c = cmds[i]!;
-      if (c.kind === CommandKind.AdvanceTime) {
-        for (let k = 0; k < shards; k++) await this.write(this.riskIn[k]!, c);
-        await this.write(this.settlementIn, c);
-      } else if (c.kind === CommandKind.SetMarkPrice) {
-        for (let k = 0; k < shards; k++) await this.write(this.riskIn[k]!, c);
-      } else {
-        await this.write(this.riskIn[riskShardOfCommand(c, shards)]!, c);
-      }
+      const shard = riskShardOfCommand(c, shards);
+      if (shard !== EVERY_RISK_SHARD) await this.write(this.riskIn[shard]!, c);
+      else for (let k = 0; k < shards; k++) await this.write(this.riskIn[k]!, c);
+      if (settlementTakes(c.kind)) await this.write(this.settlementIn, c);
     }
     await this.endBatch(batchNumber);
   }
@@ -486,15 +482,16 @@ export class ThreadedPipeline {
     if (count > 0) this.noteJournalBatch(batchNumber, commandSeqAt(source, offset + (count - 1) * COMMAND_RECORD_BYTES));
     for (let i = 0; i < count; i++) {
       const from = offset + i * COMMAND_RECORD_BYTES;
-      const shard = this.encodedShard(source, from);
-      if (shard >= 0) {
+      const kind = commandKindAt(source, from);
+      const shard = this.encodedShard(source, from, kind);
+      if (shard !== EVERY_RISK_SHARD) {
         const w = this.riskIn[shard]!;
         // The common case stays synchronous (no promise per command); only a full ring waits.
         if (!tryCopyRecord(w, source, from)) await this.copy(w, source, from);
-        continue;
+      } else {
+        for (const w of this.riskIn) await this.copy(w, source, from);
       }
-      for (const w of this.riskIn) await this.copy(w, source, from);
-      if (commandKindAt(source, from) === CommandKind.AdvanceTime) await this.copy(this.settlementIn, source, from);
+      if (settlementTakes(kind)) await this.copy(this.settlementIn, source, from);
     }
     await this.endBatch(batchNumber);
   }
@@ -506,21 +503,19 @@ export class ThreadedPipeline {
    */
   trySubmitEncoded(source: RecordViews, offset: number, count: number, batchNumber: number): boolean {
     if (this.controlGate !== null) return false;
-    let clockTicks = 0;
-    for (let i = 0; i < count; i++) if (commandKindAt(source, offset + i * COMMAND_RECORD_BYTES) === CommandKind.AdvanceTime) clockTicks++;
+    let toSettlement = 0;
+    for (let i = 0; i < count; i++) if (settlementTakes(commandKindAt(source, offset + i * COMMAND_RECORD_BYTES))) toSettlement++;
     // Every risk ring may receive the whole batch (the clock and marks go to each) and the batch end.
     for (const w of this.riskIn) if (w.ring.freeSlots() < count + 1) return false;
-    if (clockTicks > 0 && this.settlementIn.ring.freeSlots() < clockTicks) return false;
+    if (toSettlement > 0 && this.settlementIn.ring.freeSlots() < toSettlement) return false;
     if (count > 0) this.noteJournalBatch(batchNumber, commandSeqAt(source, offset + (count - 1) * COMMAND_RECORD_BYTES));
     for (let i = 0; i < count; i++) {
       const from = offset + i * COMMAND_RECORD_BYTES;
-      const shard = this.encodedShard(source, from);
-      if (shard >= 0) {
-        tryCopyRecord(this.riskIn[shard]!, source, from);
-        continue;
-      }
-      for (const w of this.riskIn) tryCopyRecord(w, source, from);
-      if (commandKindAt(source, from) === CommandKind.AdvanceTime) tryCopyRecord(this.settlementIn, source, from);
+      const kind = commandKindAt(source, from);
+      const shard = this.encodedShard(source, from, kind);
+      if (shard !== EVERY_RISK_SHARD) tryCopyRecord(this.riskIn[shard]!, source, from);
+      else for (const w of this.riskIn) tryCopyRecord(w, source, from);
+      if (settlementTakes(kind)) tryCopyRecord(this.settlementIn, source, from);
     }
     this.submitted.push(batchNumber);
     for (const w of this.riskIn) {
@@ -582,14 +577,11 @@ export class ThreadedPipeline {
   }
 
   /**
-   * The risk shard an encoded command goes to, as submitBatch routes it (riskShardOfCommand), or -1 for every shard:
-   * the clock (which settlement gets too) and marks.
+   * The risk shard an encoded command of `kind` goes to (routing.ts, as submitBatch routes it), or EVERY_RISK_SHARD.
+   * The account is the record's int32 word 1 (record-codec.ts layout), read without decoding the record.
    */
-  private encodedShard(source: RecordViews, from: number): number {
-    const kind = commandKindAt(source, from);
-    if (kind === CommandKind.AdvanceTime || kind === CommandKind.SetMarkPrice) return -1;
-    if (kind === CommandKind.SetMarketState) return 0;
-    return riskShardOf(source.i32[(from >> 2) + 1]! >>> 0, this.riskIn.length);
+  private encodedShard(source: RecordViews, from: number, kind: number): number {
+    return riskShardOfRoute(kind, source.i32[(from >> 2) + 1]! >>> 0, this.riskIn.length);
   }
 
   /** Writes batch `batchNumber`'s end into every risk ring (waiting for room) and publishes everything written. */

@@ -6,7 +6,7 @@
 // deadlock on full rings (DESIGN rule 3) whatever a batch produces.
 import { workerData } from "node:worker_threads";
 import { PoolDelta } from "../../lending/index.ts";
-import { CommandKind, CommandRecord, EventRecord, type EventSink } from "../../model/index.ts";
+import { CommandRecord, EventRecord, type EventSink } from "../../model/index.ts";
 import { RingBuffer, SpinThenParkWait } from "../../ring/index.ts";
 import { RiskShard } from "../../risk/index.ts";
 import { CommandQueue, forwardToMatching } from "../engine.ts";
@@ -27,6 +27,7 @@ import {
   writePoolDeltaEnd,
 } from "../record-codec.ts";
 import { PARK_MS, RingReader, RingWriter, ringEventSink } from "../ring-io.ts";
+import { EVERY_RISK_SHARD, riskShardOfRoute } from "../routing.ts";
 import { restorePart, stagePart } from "../snapshot.ts";
 import { CONTROL_SNAPSHOT, CONTROL_STATE_HASH, postSnapshotPart, postToMain, snapshotDigest, type RiskWorkerData } from "./protocol.ts";
 
@@ -77,7 +78,8 @@ function preTradeBatch(): number | null {
       continue;
     }
     if (shard.preTrade(cmd, out)) {
-      if (cmd.kind === CommandKind.AdvanceTime && data.shardIndex !== 0) continue;
+      // A command every risk shard runs (routing.ts) goes on from shard 0 alone.
+      if (data.shardIndex !== 0 && riskShardOfRoute(cmd.kind, cmd.account, data.riskShards) === EVERY_RISK_SHARD) continue;
       forwardToMatching(cmd, data.config, queues, scratch);
       // Let matching start on the batch while R1 goes on: write what fits now, never block (see writeQueues).
       if (++sinceWrite === STREAM_EVERY) {
