@@ -25,7 +25,7 @@ import {
   type SnapshotReader,
   type SnapshotWriter,
 } from "../engine/model/index.ts";
-import { configDigest, DEFAULT_TOPOLOGY, ThreadedPipeline, type EngineTopology, type PipelineHandlers } from "../engine/pipeline/index.ts";
+import { configDigest, DEFAULT_TOPOLOGY, snapshotStateHash, ThreadedPipeline, type EngineTopology, type PipelineHandlers } from "../engine/pipeline/index.ts";
 import { formatDecimal } from "../engine/fixed/index.ts";
 import { PRICE_DECIMALS } from "../engine/model/index.ts";
 import { Command as WireCommand } from "../schemas/index.ts";
@@ -448,12 +448,14 @@ async function serveLocked(opts: ServerOptions, uWS: UwsModule, releaseLock: () 
   /**
    * X7: a snapshot at a batch boundary (gateway/snapshots.ts): the engine stages' state, then — once every event and
    * market-data record of the batches it covers is handled — the gateway views; the file is written after the
-   * sequencer hands batches to the engine again.
+   * sequencer hands batches to the engine again, once a follower has restored the payload and hashed it for the header
+   * (snapshotStateHash: the engine stalls only while its stages write their parts).
    */
   async function takeSnapshot(): Promise<TakenSnapshot> {
     const startedMs = performance.now();
     const captured = await seq.atBatchBoundary(async (lastSeq, lastBatch) => {
-      const engine = await pipeline.snapshot();
+      // The stages write their parts without their digests: the header's hash comes from a follower below.
+      const engine = await pipeline.snapshot({ stateHash: false });
       if (engine.seq !== lastSeq || engine.batch !== lastBatch) {
         throw new Error(`the engine's snapshot covers ${engine.seq}/${engine.batch}, the sequencer handed ${lastSeq}/${lastBatch}`);
       }
@@ -462,11 +464,12 @@ async function serveLocked(opts: ServerOptions, uWS: UwsModule, releaseLock: () 
     });
     const captureMs = performance.now() - startedMs;
     const { engine, payload } = captured;
-    const meta = { seq: engine.seq, batch: engine.batch, configDigestHex: digest, stateHash: engine.stateHash, riskShards: topology.riskShards, matchingShards: topology.matchingShards };
+    const stateHash = await snapshotStateHash(config, engine.bytes);
+    const meta = { seq: engine.seq, batch: engine.batch, configDigestHex: digest, stateHash, riskShards: topology.riskShards, matchingShards: topology.matchingShards };
     const file = await writeSnapshot(snapshotDir, meta, payload, snapshotPolicy.keep, Date.now());
     const totalMs = performance.now() - startedMs;
     log(`snapshot at sequence ${engine.seq} (batch ${engine.batch}): ${file.path}, ${file.bytes} bytes; state captured in ${captureMs.toFixed(0)} ms, on disk after ${totalMs.toFixed(0)} ms`);
-    return { seq: engine.seq, batch: engine.batch, stateHash: engine.stateHash, path: file.path, bytes: file.bytes, captureMs, totalMs };
+    return { seq: engine.seq, batch: engine.batch, stateHash, path: file.path, bytes: file.bytes, captureMs, totalMs };
   }
   let snapshots: SnapshotScheduler | null = null;
   const decoded = new CommandRecord();
