@@ -30,13 +30,34 @@ export function composeSnapshotPayload(engine: Uint8Array, parts: readonly Snaps
 
 /** The engine's state (a view) and the gateway parts restored from a payload; throws SnapshotFormatError. */
 export function restoreSnapshotPayload(payload: Uint8Array, parts: readonly SnapshotPart[]): Uint8Array {
+  const opened = openSnapshotPayload(payload);
+  opened.restoreGateway(parts);
+  return opened.engine;
+}
+
+/** A payload opened: the engine's state (a view), and the gateway parts to restore apart. */
+export interface OpenedSnapshotPayload {
+  readonly engine: Uint8Array;
+  /** Restores the gateway parts from the rest of the payload; throws SnapshotFormatError. */
+  restoreGateway(parts: readonly SnapshotPart[]): void;
+}
+
+/**
+ * Reads the payload's layout and finds the engine's state without restoring the gateway parts, so a restart can hand
+ * the engine's state to the workers first and restore the gateway's views while they boot and restore theirs.
+ */
+export function openSnapshotPayload(payload: Uint8Array): OpenedSnapshotPayload {
   const r = new SnapshotReader(payload, "snapshot payload");
   const version = r.uint();
   if (version !== SNAPSHOT_PAYLOAD_VERSION) {
     throw new SnapshotFormatError(`snapshot payload layout ${version}, this build reads ${SNAPSHOT_PAYLOAD_VERSION} only`);
   }
   const engine = r.raw(r.uint());
-  for (const p of parts) p.readState(r);
-  r.expectEnd();
-  return engine;
+  return {
+    engine,
+    restoreGateway(parts: readonly SnapshotPart[]): void {
+      for (const p of parts) p.readState(r);
+      r.expectEnd();
+    },
+  };
 }

@@ -3,6 +3,7 @@
 // and for 2 × 2 shards; balances and market data served after the restart are the same; a damaged newest snapshot
 // falls back to the one before it.
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -31,9 +32,10 @@ const LAYOUTS: Layout[] = [
   { name: "2 × 2", topology: { riskShards: 2, matchingShards: 2 }, stages: "split" },
 ];
 
-function serverOn(dataDir: string, layout: Layout, log: (line: string) => void = () => {}, journalSegmentBytes?: number): Promise<RunningServer> {
+function serverOn(dataDir: string, layout: Layout, log: (line: string) => void = () => {}, journalSegmentBytes?: number, verifySnapshotHash?: boolean): Promise<RunningServer> {
   return startServer({
     ...(journalSegmentBytes === undefined ? {} : { journalSegmentBytes }),
+    ...(verifySnapshotHash === undefined ? {} : { verifySnapshotHash }),
     config,
     host: "127.0.0.1",
     port: 0,
@@ -191,6 +193,45 @@ describe("restart from snapshot + journal tail (X4, X7)", () => {
       expect(await second.stateHash()).toBe(liveHash);
     } finally {
       await second.stop();
+    }
+  }, 120_000);
+
+  it("X7: the restored state is checked against the header's hash only when asked (verifySnapshotHash); a mismatch then falls back to the journal", async () => {
+    const layout = LAYOUTS[0]!;
+    const dataDir = mkdtempSync(join(tmpdir(), "crossbook-snapverify-"));
+    const first = await serverOn(dataDir, layout);
+    const client = await Sessions.open(first);
+    await run(first, client, workload(21, 600, 1_767_225_600_000), 1_767_229_000_000);
+    const snapshot = await first.snapshot();
+    const liveHash = await run(first, client, workload(22, 200, 1_767_230_000_000), 1_767_232_000_000);
+    await client.close();
+    await first.stop();
+    // A header hash that is not the state's, with the file's checksum (SHA-256 of header bytes 0..160 and the payload,
+    // at 160) made good again: only the restored-hash check can tell.
+    const bytes = readFileSync(snapshot.path);
+    bytes[64] ^= 0xff;
+    bytes.set(createHash("sha256").update(bytes.subarray(0, 160)).update(bytes.subarray(192)).digest(), 160);
+    writeFileSync(snapshot.path, bytes);
+    const name = snapshot.path.slice(snapshot.path.lastIndexOf("/") + 1);
+
+    const trusting = await serverOn(dataDir, layout);
+    try {
+      expect(trusting.recovered.snapshotSeq).toBe(snapshot.seq);
+      expect(trusting.recovered.commands).toBe(workload(22, 200, 0).length + 1);
+      expect(await trusting.stateHash()).toBe(liveHash);
+    } finally {
+      await trusting.stop();
+    }
+    const lines: string[] = [];
+    const checking = await serverOn(dataDir, layout, (l) => lines.push(l), undefined, true);
+    try {
+      expect(lines.some((l) => l.startsWith(`snapshot ${name} skipped: restored state hash `) && l.includes("differs from its header's"))).toBe(true);
+      expect(checking.recovered.snapshotSeq).toBe(0);
+      // The whole journal: the traders' key registrations, both workloads and their closing ticks.
+      expect(checking.recovered.commands).toBe(TRADERS.length + workload(21, 600, 0).length + 1 + workload(22, 200, 0).length + 1);
+      expect(await checking.stateHash()).toBe(liveHash);
+    } finally {
+      await checking.stop();
     }
   }, 120_000);
 

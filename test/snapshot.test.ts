@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { CommandRecord, EventKind, EventRecord, SnapshotFormatError, SnapshotReader, SnapshotTag, SnapshotWriter, type EventSink } from "../engine/model/index.ts";
-import { Engine, loadConfig, readSnapshotInfo, SNAPSHOT_FORMAT_VERSION, splitSnapshot, ThreadedPipeline, type EngineTopology } from "../engine/pipeline/index.ts";
+import { Engine, loadConfig, readSnapshotInfo, SNAPSHOT_FORMAT_VERSION, snapshotStateHash, splitSnapshot, ThreadedPipeline, type EngineTopology } from "../engine/pipeline/index.ts";
 import { beginSnapshot, finishSnapshot } from "../engine/pipeline/snapshot.ts";
 import { CommandGenerator, prng } from "./helpers/random-commands.ts";
 import { LendingCommandGenerator } from "./helpers/lending-commands.ts";
@@ -122,6 +122,15 @@ describe("X7: snapshot and restore of the in-process engine", () => {
       expect([...before, ...after]).toEqual(events);
     }
   });
+
+  it("X7: the follower's hash of a payload (snapshotStateHash, off the engine's threads) is the hash of the engine it was taken from; a damaged payload is refused", async () => {
+    const engine = new Engine(config);
+    runEngine(engine, batches(91, 1_500, 200, true));
+    const payload = engine.snapshot().slice();
+    expect(await snapshotStateHash(config, payload)).toBe(engine.stateHash());
+    payload[payload.length >> 1] = payload[payload.length >> 1]! ^ 0x40;
+    await expect(snapshotStateHash(config, payload)).rejects.toThrow("snapshot: checksum mismatch (the payload is damaged)");
+  }, 60_000);
 
   it("X7: a snapshot of an empty engine restores to an empty engine", () => {
     const fresh = new Engine(config);

@@ -4,6 +4,7 @@ export { COMMAND_ROUTES, EVERY_RISK_SHARD, MatchingRoute, RiskRoute, routeOf, ty
 export { BATCH_COMMANDS_MAX, CommandQueue, DEFAULT_TOPOLOGY, Engine, marketsOfShard, matchingShardOf, riskShardOfCommand, type EngineTopology } from "./engine.ts";
 export { ThreadedPipeline, type PipelineHandlers, type PipelineOptions } from "./threaded.ts";
 export * from "./record-codec.ts";
+export { snapshotStateHash } from "./snapshot-hash.ts";
 export {
   readSnapshotInfo,
   SNAPSHOT_FORMAT_VERSION,

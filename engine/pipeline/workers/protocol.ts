@@ -85,6 +85,14 @@ export interface EngineWorkerData {
  */
 export const ENGINE_WORKER_SPIN_ITERATIONS = 20_000;
 
+/** The follower that hashes a snapshot payload (snapshot-hash-worker.ts). */
+export interface SnapshotHashWorkerData {
+  readonly entry: string;
+  readonly config: ExchangeConfig;
+  /** A whole engine snapshot payload (Engine.snapshot / ThreadedPipeline.snapshot bytes). */
+  readonly snapshot: Uint8Array;
+}
+
 export interface SettlementWorkerData {
   readonly entry: string;
   readonly commandsIn: RingHandle;
