@@ -26,7 +26,7 @@ import {
   type EventSink,
 } from "../engine/model/index.ts";
 import { COMMAND_RECORD_BYTES, Engine, loadConfig, ThreadedPipeline, writeCommand, type EngineTopology } from "../engine/pipeline/index.ts";
-import { EVENT_RECORD_BYTES, readEvent, viewsOf, writeEvent } from "../engine/pipeline/record-codec.ts";
+import { EVENT_RECORD_BYTES, readEvent, viewsOf, writeEvent } from "../engine/model/record-layout.ts";
 import { decodeEvent, encodeCommand, jsonToFrame, type CommandJson, type EventJson } from "../gateway/client/codec.ts";
 import { CrossbookClient } from "../gateway/client/ws-client.ts";
 import { userKeyPath, writePrivateKeyFile } from "../gateway/auth/keys.ts";

@@ -3,3 +3,4 @@ export * from "./enums.ts";
 export * from "./records.ts";
 export * from "./config.ts";
 export * from "./snapshot-io.ts";
+export * from "./record-layout.ts";

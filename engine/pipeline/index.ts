@@ -1,8 +1,9 @@
-// Public face of the pipeline: configuration, the in-process engine, the threaded engine and the record codec.
+// Public face of the pipeline: configuration, the in-process engine, the threaded engine the record layout (engine/model) and the pool-delta codec.
 export * from "./config.ts";
 export { BATCH_COMMANDS_MAX, CommandQueue, DEFAULT_TOPOLOGY, Engine, marketsOfShard, matchingShardOf, riskShardOfCommand, type EngineTopology } from "./engine.ts";
 export { ThreadedPipeline, type PipelineHandlers, type PipelineOptions } from "./threaded.ts";
-export * from "./record-codec.ts";
+export * from "../model/record-layout.ts";
+export * from "./pool-delta-codec.ts";
 export {
   readSnapshotInfo,
   SNAPSHOT_FORMAT_VERSION,

@@ -23,12 +23,12 @@ import {
   commandSeqAt,
   EVENT_RECORD_BYTES,
   eventKindAt,
-  POOL_DELTA_RECORD_BYTES,
   readEvent,
   writeCommand,
   writeCommandBatchEnd,
   type RecordViews,
-} from "./record-codec.ts";
+} from "../model/record-layout.ts";
+import { POOL_DELTA_RECORD_BYTES } from "./pool-delta-codec.ts";
 import { MARKET_DATA_RECORD_BYTES, readMarketData } from "./market-data-codec.ts";
 import { PARK_MS, RingReader, RingWriter, tryCopyRecord } from "./ring-io.ts";
 import {
@@ -468,7 +468,7 @@ export class ThreadedPipeline {
   }
 
   /**
-   * Like submitBatch, for commands already in the binary record layout (record-codec.ts): `count` records of
+   * Like submitBatch, for commands already in the binary record layout (engine/model/record-layout.ts): `count` records of
    * COMMAND_RECORD_BYTES from byte `offset` of `source` are copied slot by slot into the rings — no record objects,
    * no bigint allocation (the shape of a gateway that decodes frames straight into records).
    */

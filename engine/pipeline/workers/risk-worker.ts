@@ -16,16 +16,13 @@ import {
   commandSeqAt,
   eventKindAt,
   eventSeqAt,
-  poolDeltaKindAt,
   readCommand,
-  readPoolDelta,
   readEvent,
   writeCommand,
   writeCommandBatchEnd,
   writeEventBatchEnd,
-  writePoolDelta,
-  writePoolDeltaEnd,
-} from "../record-codec.ts";
+} from "../../model/record-layout.ts";
+import { poolDeltaKindAt, readPoolDelta, writePoolDelta, writePoolDeltaEnd } from "../pool-delta-codec.ts";
 import { PARK_MS, RingReader, RingWriter, ringEventSink } from "../ring-io.ts";
 import { restorePart, stagePart } from "../snapshot.ts";
 import { CONTROL_SNAPSHOT, CONTROL_STATE_HASH, postSnapshotPart, postToMain, snapshotDigest, type RiskWorkerData } from "./protocol.ts";
