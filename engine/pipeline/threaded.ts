@@ -12,7 +12,7 @@
 //   main ──cmd ring──► engine (risk R1 → matching → risk R2) ──event ring──► main
 import { Worker } from "node:worker_threads";
 import type { MarketDataSink } from "../matching/index.ts";
-import { CommandKind, CommandRecord, EventRecord, SnapshotWriter, type ExchangeConfig } from "../model/index.ts";
+import { CommandKind, CommandRecord, EventRecord, SnapshotWriter, type ControlKind, type ExchangeConfig } from "../model/index.ts";
 import { RingBuffer, SpinThenParkWait, waitForSpaceAsync, type RingHandle } from "../ring/index.ts";
 import { composeStateHash, DEFAULT_TOPOLOGY, riskShardOfCommand, type EngineTopology } from "./engine.ts";
 import { riskShardOf } from "../risk/index.ts";
@@ -555,7 +555,7 @@ export class ThreadedPipeline {
    * two journal batches: it waits for a submit in progress to finish writing and holds new ones back meanwhile.
    * Returns the journal batch and sequence number it follows.
    */
-  private async writeControl(kind: number, flags = 0): Promise<{ batch: number; seq: number }> {
+  private async writeControl(kind: ControlKind, flags = 0): Promise<{ batch: number; seq: number }> {
     await this.afterControl();
     let open!: () => void;
     this.controlGate = new Promise<void>((resolve) => (open = resolve));

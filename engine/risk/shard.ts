@@ -537,7 +537,7 @@ export class RiskShard {
       this.reject(cmd, RejectCode.InvalidSetting, `settings: unknown setting bits in ${cmd.flags}`, sink);
       return;
     }
-    const leverage = cmd.state;
+    const leverage = cmd.leverageLimit;
     if (leverage !== 0 && (!Number.isInteger(leverage) || leverage < LEVERAGE_LIMIT_MIN || leverage > this.leverageLimitMax)) {
       this.reject(cmd, RejectCode.InvalidSetting, `leverageLimit ${leverage} is outside ${LEVERAGE_LIMIT_MIN}..${this.leverageLimitMax} (A3)`, sink);
       return;
@@ -941,10 +941,10 @@ export class RiskShard {
     const volumes = this.volumes;
     const takerBps = taker !== null ? this.feeTiers[volumes.roll(taker.volume!, day).tier]!.takerBps : 0;
     const makerBps = maker !== null ? this.feeTiers[volumes.roll(maker.volume!, day).tier]!.makerBps : 0;
-    if (taker !== null) e.takerFee = this.settleSide(taker, e.orderId, e.side, market, e.quantity, e.amount2, takerBps);
-    if (maker !== null) e.makerFee = this.settleSide(maker, e.makerOrderId, makerSide, market, e.quantity, e.amount2, makerBps);
+    if (taker !== null) e.takerFee = this.settleSide(taker, e.orderId, e.side, market, e.quantity, e.quoteQuantity, takerBps);
+    if (maker !== null) e.makerFee = this.settleSide(maker, e.makerOrderId, makerSide, market, e.quantity, e.quoteQuantity, makerBps);
     const ctx = this.marginContext;
-    const volumeUsd = quoteVolumeUsd(e.amount2, ctx.assetMark[market.quoteAsset]!, ctx.assetUnit[market.quoteAsset]!);
+    const volumeUsd = quoteVolumeUsd(e.quoteQuantity, ctx.assetMark[market.quoteAsset]!, ctx.assetUnit[market.quoteAsset]!);
     if (taker !== null) volumes.add(taker.volume!, day, volumeUsd);
     if (maker !== null) volumes.add(maker.volume!, day, volumeUsd);
     // The record is reused by publishBalance's sink: copy what the balance events need first.
@@ -1143,8 +1143,8 @@ export class RiskShard {
       e.account = s.account;
       e.asset = a.asset;
       e.quantity = a.quantity;
-      e.amount = a.available;
-      e.amount2 = a.locked;
+      e.available = a.available;
+      e.locked = a.locked;
       e.lent = a.lent;
       e.borrowed = a.borrowed;
       e.price = a.markUsd;
@@ -1184,7 +1184,7 @@ export class RiskShard {
     e.side = cmd.side;
     e.price = cmd.price;
     e.quantity = max.quantity;
-    e.amount = max.marginLimit;
+    e.marginLimit = max.marginLimit;
     sink.publish(e);
   }
 
@@ -1205,7 +1205,7 @@ export class RiskShard {
     e.account = cmd.account;
     e.asset = cmd.asset;
     e.quantity = max.quantity;
-    e.amount = max.marginLimit;
+    e.marginLimit = max.marginLimit;
     sink.publish(e);
   }
 
@@ -1369,11 +1369,11 @@ export class RiskShard {
       e.seq = cmd.seq;
       e.account = cmd.account;
       e.asset = a;
-      e.code = st.state;
+      e.poolState = st.state;
       e.lent = st.totalLent;
       e.borrowed = st.totalBorrowed;
-      e.amount = st.freeLiquidity;
-      e.amount2 = st.openBorrowLendLimit;
+      e.freeLiquidity = st.freeLiquidity;
+      e.openBorrowLendLimit = st.openBorrowLendLimit;
       e.quantity = this.pools.reserved[a]!;
       e.utilization = reportedRatio(st.utilization);
       e.borrowRate = reportedRatio(st.borrowRate);
@@ -1384,7 +1384,7 @@ export class RiskShard {
       e.throttleUtilization = reportedRatio(st.throttleUtilizationThreshold);
       e.maxUtilization = reportedRatio(st.maxUtilization);
       e.poolFee = reportedRatio(st.fee);
-      e.side = st.throttled ? 1 : 0;
+      e.throttled = st.throttled ? 1 : 0;
       sink.publish(e);
     }
   }
@@ -1394,7 +1394,7 @@ export class RiskShard {
       this.reject(cmd, RejectCode.UnknownAsset, `unknown asset ${cmd.asset}`, sink);
       return;
     }
-    const n = cmd.state === 0 ? 11 : cmd.state;
+    const n = cmd.curvePoints === 0 ? 11 : cmd.curvePoints;
     if (n < 2 || n > RATE_CURVE_POINTS_MAX) {
       this.reject(cmd, RejectCode.InvalidField, `a rate curve has 2..${RATE_CURVE_POINTS_MAX} points`, sink);
       return;
@@ -1456,7 +1456,7 @@ export class RiskShard {
       this.reject(cmd, RejectCode.UnknownAsset, `unknown asset ${cmd.asset}`, sink);
       return;
     }
-    const limit = cmd.state <= 0 || cmd.state > INTEREST_HISTORY_ENTRIES_MAX ? INTEREST_HISTORY_ENTRIES_MAX : cmd.state;
+    const limit = cmd.historyLimit <= 0 || cmd.historyLimit > INTEREST_HISTORY_ENTRIES_MAX ? INTEREST_HISTORY_ENTRIES_MAX : cmd.historyLimit;
     for (const h of this.interestHistory(cmd.account, cmd.asset, cmd.timeMs, limit)) {
       const e = this.out;
       e.clear();
@@ -1464,8 +1464,8 @@ export class RiskShard {
       e.seq = cmd.seq;
       e.account = cmd.account;
       e.asset = h.asset;
-      e.side = h.kind;
-      e.amount = h.amount;
+      e.interestKind = h.kind;
+      e.interest = h.amount;
       e.borrowRate = reportedRatio(h.rate);
       e.timeMs = h.timeMs;
       sink.publish(e);
@@ -1490,8 +1490,8 @@ export class RiskShard {
     e.account = cmd.account;
     e.asset = cmd.asset;
     e.quantity = max.quantity;
-    e.amount = max.marginLimit;
-    e.amount2 = max.poolLimit;
+    e.marginLimit = max.marginLimit;
+    e.poolLimit = max.poolLimit;
     sink.publish(e);
   }
 
@@ -1762,7 +1762,7 @@ export class RiskShard {
     e.seq = cmd.seq;
     e.account = cmd.account;
     e.asset = cmd.asset;
-    e.amount = cmd.amount;
+    e.commandAmount = cmd.amount;
     e.code = cmd.kind;
     sink.publish(e);
   }
@@ -1784,8 +1784,8 @@ export class RiskShard {
     e.seq = seq;
     e.account = account.id;
     e.asset = asset;
-    e.amount = account.available[asset]!;
-    e.amount2 = account.locked[asset]!;
+    e.available = account.available[asset]!;
+    e.locked = account.locked[asset]!;
     e.lent = account.lent[asset]!;
     e.borrowed = account.borrowed[asset]!;
     sink.publish(e);
