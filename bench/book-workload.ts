@@ -116,7 +116,7 @@ export function loadCommand(s: BookStream, i: number, c: CommandRecord): void {
 }
 
 function fillCommand(c: CommandRecord, kind: number, seq: number, tif: number, side: number, account: number, target: number, priceIdx: number, lots: number): void {
-  c.kind = kind;
+  c.kind = kind as CommandKind;
   c.seq = seq;
   c.account = account;
   c.market = BOOK_MARKET;

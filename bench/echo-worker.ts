@@ -4,7 +4,7 @@
 // threads and this machine put under pipeline.excore-mix.100k.
 import { parentPort, workerData } from "node:worker_threads";
 import { EventKind, EventRecord } from "../engine/model/index.ts";
-import { BATCH_END_KIND, commandKindAt, commandSeqAt, writeEvent, writeEventBatchEnd } from "../engine/pipeline/record-codec.ts";
+import { BATCH_END_KIND, commandKindAt, commandSeqAt, writeEvent, writeEventBatchEnd } from "../engine/model/record-layout.ts";
 import { PARK_MS, RingReader, RingWriter } from "../engine/pipeline/ring-io.ts";
 import { ENGINE_WORKER_SPIN_ITERATIONS } from "../engine/pipeline/workers/protocol.ts";
 import { RingBuffer, SpinThenParkWait, type RingHandle } from "../engine/ring/index.ts";

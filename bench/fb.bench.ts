@@ -52,7 +52,7 @@ function setupEncode(): void {
         tradeId: 700_000 + i,
         price: 50_000_000_000_000n + BigInt(i) * 10_000_000n,
         quantity: 1_000_000n + BigInt(i),
-        amount2: 500_000_000n + BigInt(i),
+        quoteQuantity: 500_000_000n + BigInt(i),
         account: 17 + 16 * i,
         makerAccount: 33 + 16 * i,
         orderId: 1_000_000 + i,

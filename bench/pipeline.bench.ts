@@ -26,7 +26,7 @@ import {
   eventKindAt,
   eventSeqAt,
   writeCommandBatchEnd,
-} from "../engine/pipeline/record-codec.ts";
+} from "../engine/model/record-layout.ts";
 import { RingReader, RingWriter, tryCopyRecord } from "../engine/pipeline/ring-io.ts";
 import { COMMAND_RING_SLOTS, OUT_EVENT_RING_SLOTS } from "../engine/pipeline/workers/protocol.ts";
 import { RingBuffer, SpinThenParkWait } from "../engine/ring/index.ts";

@@ -182,7 +182,7 @@ function fillFixture(): FillFixture {
     makerOrderId: maker,
     price: 150n * USD,
     quantity: 100_000_000n,
-    amount2: 15_000_000n,
+    quoteQuantity: 15_000_000n,
   });
   return { risk, fill, left: FILLS_PER_FIXTURE };
 }

@@ -158,8 +158,8 @@ export class AccountView {
         if (b === undefined) continue;
         w.uint(b.seq);
         w.uint(b.marketSeq);
-        w.big(b.amount);
-        w.big(b.amount2);
+        w.big(b.available);
+        w.big(b.locked);
         w.big(b.lent);
         w.big(b.borrowed);
       }
@@ -194,8 +194,8 @@ export class AccountView {
         b.asset = asset;
         b.seq = r.uint();
         b.marketSeq = r.uint();
-        b.amount = r.big();
-        b.amount2 = r.big();
+        b.available = r.big();
+        b.locked = r.big();
         b.lent = r.big();
         b.borrowed = r.big();
         row[asset] = b;

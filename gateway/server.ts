@@ -287,8 +287,8 @@ export class BalanceView implements SnapshotPart {
       this.byAccount.set(e.account, row);
     }
     const i = e.asset * BALANCE_VIEW_SLOTS;
-    row[i] = e.amount;
-    row[i + 1] = e.amount2;
+    row[i] = e.available;
+    row[i + 1] = e.locked;
     row[i + 2] = e.lent;
     row[i + 3] = e.borrowed;
   }

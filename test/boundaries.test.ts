@@ -21,15 +21,6 @@ const PURE_MAY_IMPORT = ["engine/model", "engine/fixed", "engine/collections"];
 /** Stages (one worker kind each): none imports another; they talk through records on rings. */
 const STAGES = ["matching", "risk", "settlement"];
 
-/**
- * Imports allowed for now because another change in flight removes them. The lead deletes each entry when that
- * change merges; nothing else may be added here.
- */
-const PENDING_MOVES: readonly { from: string; to: string; why: string }[] = [
-  // issue 11 item 4: engine/pipeline/record-codec.ts moves to engine/model/record-layout.ts (the record byte layout
-  // goes below the wiring); until then the journal reads the layout from the pipeline.
-  { from: "engine/journal/journal.ts", to: "engine/pipeline/record-codec.ts", why: "record layout moves to engine/model" },
-];
 
 interface Import {
   /** Importing file, relative to the repository root with forward slashes. */
@@ -83,10 +74,6 @@ function within(path: string, dirs: readonly string[]): boolean {
 
 function isBuiltin(specifier: string): boolean {
   return specifier.startsWith("node:") || builtinModules.includes(specifier.split("/")[0]!);
-}
-
-function pending(i: Import): boolean {
-  return PENDING_MOVES.some((p) => p.from === i.file && p.to === i.target);
 }
 
 function describeImport(i: Import, rule: string): string {
@@ -150,17 +137,13 @@ function moduleOf(path: string): string {
 function indexViolations(imports: readonly Import[]): string[] {
   const out: string[] = [];
   for (const i of imports) {
-    if (i.target === null || pending(i)) continue;
+    if (i.target === null) continue;
     const from = moduleOf(i.file);
     const to = moduleOf(i.target);
     const ownOrAbove = from === to || from.startsWith(`${to}/`);
     if (!ownOrAbove && i.target !== `${to}/index.ts`) out.push(describeImport(i, `reaches past ${to}/index.ts`));
   }
   return out;
-}
-
-function withoutPending(violations: (imports: readonly Import[]) => string[], imports: readonly Import[]): string[] {
-  return violations(imports.filter((i) => !pending(i)));
 }
 
 describe("engine boundaries (DESIGN: the rooms of engine/)", () => {
@@ -173,15 +156,15 @@ describe("engine boundaries (DESIGN: the rooms of engine/)", () => {
   });
 
   it("domain code imports no pipeline, journal, ring, gateway or node:* module", () => {
-    expect(withoutPending(domainViolations, imports)).toEqual([]);
+    expect(domainViolations(imports)).toEqual([]);
   });
 
   it("pure folders (fixed, lending, risk/margin, perps, liquidation) import only model, fixed and collections", () => {
-    expect(withoutPending(pureViolations, imports)).toEqual([]);
+    expect(pureViolations(imports)).toEqual([]);
   });
 
   it("no stage (matching, risk, settlement) imports another", () => {
-    expect(withoutPending(stageViolations, imports)).toEqual([]);
+    expect(stageViolations(imports)).toEqual([]);
   });
 
   it("every folder directly under engine/ has an index.ts (its public face)", () => {
@@ -193,11 +176,6 @@ describe("engine boundaries (DESIGN: the rooms of engine/)", () => {
     expect(indexViolations(imports)).toEqual([]);
   });
 
-  it("PENDING_MOVES holds only imports that still exist (delete an entry once its move lands)", () => {
-    for (const p of PENDING_MOVES) {
-      expect(imports.some((i) => i.file === p.from && i.target === p.to), `${p.from} → ${p.to} (${p.why})`).toBe(true);
-    }
-  });
 
   it("each rule catches a bad import (the checks are not vacuous)", () => {
     const bad = (file: string, specifier: string): Import => ({

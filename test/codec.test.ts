@@ -293,7 +293,7 @@ describe("commands: client JSON → frame → CommandRecord (exact values)", () 
   });
 
   it("SetMarketState and AdvanceTime are privileged", () => {
-    expectAccepted(validFrames[8]!, record({ kind: CommandKind.SetMarketState, market: 3, state: 3 }), 9n);
+    expectAccepted(validFrames[8]!, record({ kind: CommandKind.SetMarketState, market: 3, marketState: 3 }), 9n);
     expect(result.privileged).toBe(true);
     expectAccepted(validFrames[9]!, record({ kind: CommandKind.AdvanceTime, timeMs: 1_767_225_600_000 }), 10n);
     expect(result.privileged).toBe(true);
@@ -688,7 +688,7 @@ describe("events: EventRecord → frame → client object (exact values)", () =>
     tradeId: 9,
     price: 50_000_500_000_000n,
     quantity: 10_000_000n,
-    amount2: 5_000_050_000n,
+    quoteQuantity: 5_000_050_000n,
     account: 17,
     makerAccount: 33,
     orderId: 1001,
@@ -744,7 +744,7 @@ describe("events: EventRecord → frame → client object (exact values)", () =>
     expect(decoded).toMatchObject({ type: "Fill", market: 3, feeAsset: USDC, fee: "0.01", isMaker: false });
   });
 
-  it("OrderDone: amount = remaining, amount2 = filled, code = reason", () => {
+  it("OrderDone: remainingQuantity, filledQuantity, code = reason", () => {
     const e = event({
       ...base,
       kind: EventKind.OrderDone,
@@ -754,8 +754,8 @@ describe("events: EventRecord → frame → client object (exact values)", () =>
       clientId: 0n,
       side: 0,
       code: wire.DoneReason.ImpactBand,
-      amount: 1_500_000_000n,
-      amount2: 500_000_001n,
+      remainingQuantity: 1_500_000_000n,
+      filledQuantity: 500_000_001n,
     });
     expect(decodeEvent(encodeEvent(e, 0n, config))).toEqual({
       clientSeq: 0n,
@@ -773,8 +773,8 @@ describe("events: EventRecord → frame → client object (exact values)", () =>
     });
   });
 
-  it("Balance: amount = available, amount2 = locked, in the asset's decimals", () => {
-    const e = event({ seq: 12, kind: EventKind.Balance, account: 17, asset: SOL, amount: -1n, amount2: 123_456_789_000n });
+  it("Balance: available, locked, in the asset's decimals", () => {
+    const e = event({ seq: 12, kind: EventKind.Balance, account: 17, asset: SOL, available: -1n, locked: 123_456_789_000n });
     expect(decodeEvent(encodeEvent(e, 0n, config))).toEqual({
       clientSeq: 0n,
       seq: 12n,
@@ -788,7 +788,7 @@ describe("events: EventRecord → frame → client object (exact values)", () =>
   });
 
   it("CommandAccepted echoes asset and amount; Clock carries the time", () => {
-    const a = event({ seq: 13, kind: EventKind.CommandAccepted, account: 17, asset: BTC, amount: 150_000_000n });
+    const a = event({ seq: 13, kind: EventKind.CommandAccepted, account: 17, asset: BTC, commandAmount: 150_000_000n });
     expect(decodeEvent(encodeEvent(a, 9n, config))).toEqual({
       clientSeq: 9n,
       seq: 13n,
@@ -811,7 +811,7 @@ describe("events: EventRecord → frame → client object (exact values)", () =>
   it("an event kind with no wire form or an unknown market is a bug: encodeEvent throws", () => {
     expect(() => encodeEvent(event({ kind: EventKind.None }), 0n, config)).toThrow("no wire form");
     expect(() => encodeEvent(event({ kind: EventKind.OrderAccepted, market: 999 }), 0n, config)).toThrow("unknown market");
-    expect(() => encodeEvent(event({ kind: EventKind.Balance, amount: 2n ** 63n }), 0n, config)).toThrow("int64");
+    expect(() => encodeEvent(event({ kind: EventKind.Balance, available: 2n ** 63n }), 0n, config)).toThrow("int64");
   });
 
   it("property: any int64 balance survives encode → decode → parse exactly", () => {
@@ -822,7 +822,7 @@ describe("events: EventRecord → frame → client object (exact values)", () =>
         fc.integer({ min: 0, max: config.assets.length - 1 }),
         (available, asset) => {
           const decoded = decodeEvent(
-            encodeEvent(event({ kind: EventKind.Balance, account: 17, asset, amount: available, amount2: 0n }), 0n, config),
+            encodeEvent(event({ kind: EventKind.Balance, account: 17, asset, available, locked: 0n }), 0n, config),
           );
           if (decoded.type !== "Balance") throw new Error("not a Balance");
           const d = parseWireDecimal(decoded.available, "available");

@@ -20,12 +20,12 @@ describe("gateway snapshot state (X7)", () => {
     e.kind = EventKind.Balance;
     e.account = 16;
     e.asset = 2;
-    e.amount = 123_456_789n;
-    e.amount2 = -5n;
+    e.available = 123_456_789n;
+    e.locked = -5n;
     balances.apply(e);
     e.account = 4_294_967_280;
     e.asset = 0;
-    e.amount = (1n << 62n) - 1n;
+    e.available = (1n << 62n) - 1n;
     balances.apply(e);
     const md = new MarketDataHub(config);
     md.depthDelta(0, 1, 2, 0);

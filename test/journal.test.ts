@@ -178,7 +178,7 @@ describe("sequencer group commit", () => {
       waitForBatch: async () => {},
     } as unknown as ThreadedPipeline;
     const sequencer = new Sequencer(writer, pipeline, 0, 0, (e) => expect.unreachable(e.message));
-    const query = (kind: number, account: number): CommandRecord => {
+    const query = (kind: CommandKind, account: number): CommandRecord => {
       const c = new CommandRecord();
       c.kind = kind;
       c.account = account;

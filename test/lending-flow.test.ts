@@ -84,7 +84,7 @@ class Harness {
     return this.run({ kind: CommandKind.Deposit, account, asset, amount });
   }
 
-  pool(kind: number, account: number, asset: number, amount: bigint): EventRecord[] {
+  pool(kind: CommandKind, account: number, asset: number, amount: bigint): EventRecord[] {
     return this.run({ kind, account, asset, amount });
   }
 
@@ -187,7 +187,7 @@ describe("the seeds' borrowing examples, exact", () => {
     expect(accepted(on)).toBe(true);
     // L12: turning auto-lend on lends every available balance at once (it stays collateral), and publishes it.
     expect(h.slots(ALICE, USDC)).toEqual({ available: 0n, locked: 0n, lent: 1_000n * USDC_UNIT, borrowed: 0n });
-    expect(on.filter((e) => e.kind === EventKind.Balance).map((e) => [e.account, e.asset, e.amount, e.amount2, e.lent, e.borrowed])).toEqual([
+    expect(on.filter((e) => e.kind === EventKind.Balance).map((e) => [e.account, e.asset, e.available, e.locked, e.lent, e.borrowed])).toEqual([
       [ALICE, USDC, 0n, 0n, 1_000n * USDC_UNIT, 0n],
     ]);
     h.deposit(ALICE, SOL, SOL_UNIT);
@@ -210,7 +210,7 @@ describe("L rules through the engine", () => {
     // After the hour at 5%: debt 4,000 × (1 + 0.05 / 8760) rounded up; lenders get 90% of it (fee 10%).
     expect(s.borrowed).toBe(4_000_022_832n);
     expect(s.lent).toBe(10_000_020_548n);
-    expect(s.amount).toBe(s.lent - s.borrowed);
+    expect(s.freeLiquidity).toBe(s.lent - s.borrowed);
     expect(s.hourBorrowRate).toBe(50_000_000n); // 5% at 1e-9
     expect(s.optimalUtilization).toBe(800_000_000n);
     expect(s.throttleUtilization).toBe(900_000_000n);
@@ -219,7 +219,7 @@ describe("L rules through the engine", () => {
     const u = (s.borrowed * RATIO_SCALE + s.lent - 1n) / s.lent;
     expect(s.utilization).toBe(u / 1_000_000_000n);
     // L4: lend rate = borrow rate × U.
-    const curve = h.run({ kind: CommandKind.QueryRateCurve, asset: USDC, state: 5 });
+    const curve = h.run({ kind: CommandKind.QueryRateCurve, asset: USDC, curvePoints: 5 });
     expect(curve.map((e) => [e.utilization, e.borrowRate, e.lendRate])).toEqual([
       [0n, 0n, 0n],
       [250_000_000n, 31_250_000n, 7_812_500n],
@@ -252,8 +252,8 @@ describe("L rules through the engine", () => {
     const lenderHistory = h.risk(LENDER).interestHistory(LENDER, USDC, 0, 100);
     expect(lenderHistory.reduce((a, x) => a + x.amount, 0n)).toBe(h.slots(LENDER, USDC).lent - 10_000n * USDC_UNIT);
     // The wire query answers the same entries, then CommandAccepted.
-    const events = h.run({ kind: CommandKind.QueryInterestHistory, account: CAROL, asset: USDC, timeMs: 0, state: 0 });
-    expect(events.filter((e) => e.kind === EventKind.InterestEntry).map((e) => e.amount)).toEqual(history.map((x) => x.amount));
+    const events = h.run({ kind: CommandKind.QueryInterestHistory, account: CAROL, asset: USDC, timeMs: 0, historyLimit: 0 });
+    expect(events.filter((e) => e.kind === EventKind.InterestEntry).map((e) => e.interest)).toEqual(history.map((x) => x.amount));
     // L5: Σ borrower interest = Σ lender interest + exchange share, at the pool, exactly.
     expect(pool.borrowInterestTotal).toBe(pool.lendInterestTotal + pool.exchangeInterestTotal);
   });
@@ -327,7 +327,7 @@ describe("L rules through the engine", () => {
           h.deposit(BOB, SOL, 50n * SOL_UNIT);
           h.pool(CommandKind.Lend, BOB, SOL, 50n * SOL_UNIT);
           h.deposit(ALICE, SOL, (BigInt(collateralSol) * SOL_UNIT) / 100n);
-          h.run({ kind: CommandKind.UpdateAccountSettings, account: ALICE, state: leverage });
+          h.run({ kind: CommandKind.UpdateAccountSettings, account: ALICE, leverageLimit: leverage });
           const answer = h.run({ kind: CommandKind.QueryMaxBorrow, account: ALICE, asset });
           const max = answer[0]!.quantity;
           if (max > 0n) expect(rejects(h.batch([{ kind: CommandKind.Borrow, account: ALICE, asset, amount: max }]))).toEqual([]);
@@ -338,7 +338,7 @@ describe("L rules through the engine", () => {
           h2.deposit(BOB, SOL, 50n * SOL_UNIT);
           h2.pool(CommandKind.Lend, BOB, SOL, 50n * SOL_UNIT);
           h2.deposit(ALICE, SOL, (BigInt(collateralSol) * SOL_UNIT) / 100n);
-          h2.run({ kind: CommandKind.UpdateAccountSettings, account: ALICE, state: leverage });
+          h2.run({ kind: CommandKind.UpdateAccountSettings, account: ALICE, leverageLimit: leverage });
           expect(rejects(h2.pool(CommandKind.Borrow, ALICE, asset, max + 1n))).toHaveLength(1);
         },
       ),

@@ -22,12 +22,13 @@ import {
   type EventSink,
 } from "../engine/model/index.ts";
 import { Engine, loadConfig, ThreadedPipeline, type EngineTopology } from "../engine/pipeline/index.ts";
-import { EVENT_RECORD_BYTES, readEvent, viewsOf, writeEvent } from "../engine/pipeline/record-codec.ts";
+import { EVENT_RECORD_BYTES, readEvent, viewsOf, writeEvent } from "../engine/model/record-layout.ts";
 import { decodeEvent, encodeCommand, type CommandJson } from "../gateway/client/codec.ts";
 import { CrossbookClient } from "../gateway/client/ws-client.ts";
 import { decodeCommand, DecodeResult, encodeEvent } from "../gateway/codec/index.ts";
 import { startServer } from "../gateway/server.ts";
 import { connectUser } from "./helpers/auth.ts";
+import { eventAmount2Slot, eventAmountSlot, eventCodeSlot, eventSideSlot } from "../engine/model/generated/records.ts";
 
 const config = loadConfig();
 const USDC = 0;
@@ -68,23 +69,23 @@ describe("codec: pool commands and answers", () => {
 
   it("L8: L13: L14: QueryPoolStats (all pools by default), QueryRateCurve, QueryInterestHistory, QueryMaxBorrow", () => {
     expect(decoded({ type: "QueryPoolStats" })).toMatchObject({ kind: CommandKind.QueryPoolStats, asset: ALL_ASSETS });
-    expect(decoded({ type: "QueryRateCurve", asset: SOL, points: 21 })).toMatchObject({ kind: CommandKind.QueryRateCurve, asset: SOL, state: 21 });
-    expect(decoded({ type: "QueryInterestHistory", account: 17, sinceMs: T0, limit: 50 })).toMatchObject({ kind: CommandKind.QueryInterestHistory, account: 17, asset: ALL_ASSETS, timeMs: T0, state: 50 });
+    expect(decoded({ type: "QueryRateCurve", asset: SOL, points: 21 })).toMatchObject({ kind: CommandKind.QueryRateCurve, asset: SOL, curvePoints: 21 });
+    expect(decoded({ type: "QueryInterestHistory", account: 17, sinceMs: T0, limit: 50 })).toMatchObject({ kind: CommandKind.QueryInterestHistory, account: 17, asset: ALL_ASSETS, timeMs: T0, historyLimit: 50 });
     expect(decoded({ type: "QueryMaxBorrow", account: 17, asset: USDC })).toMatchObject({ kind: CommandKind.QueryMaxBorrow, account: 17, asset: USDC });
   });
 
   it("L13: L14: L8: PoolStats, RateCurvePoint, InterestEntry and MaxBorrowQuantity survive a ring slot and the wire", () => {
-    expect(wire({ kind: EventKind.PoolStats, asset: USDC, code: 2, side: 1, lent: 10_000_000_000n, borrowed: 9_000_000_000n, amount: 1_000_000_000n, amount2: 1_000_000_000_000_000n, quantity: 5n, utilization: 900_000_000n, borrowRate: 161_290_322n, lendRate: 145_161_289n, lendRateAfterFee: 130_645_160n, hourBorrowRate: 50_000_000n, optimalUtilization: 800_000_000n, throttleUtilization: 900_000_000n, maxUtilization: 950_000_000n, poolFee: 100_000_000n })).toEqual({
+    expect(wire({ kind: EventKind.PoolStats, asset: USDC, poolState: 2, throttled: 1, lent: 10_000_000_000n, borrowed: 9_000_000_000n, freeLiquidity: 1_000_000_000n, openBorrowLendLimit: 1_000_000_000_000_000n, quantity: 5n, utilization: 900_000_000n, borrowRate: 161_290_322n, lendRate: 145_161_289n, lendRateAfterFee: 130_645_160n, hourBorrowRate: 50_000_000n, optimalUtilization: 800_000_000n, throttleUtilization: 900_000_000n, maxUtilization: 950_000_000n, poolFee: 100_000_000n })).toEqual({
       type: "PoolStats", asset: USDC, state: "RepayOnly", throttled: true, totalLent: "10000", totalBorrowed: "9000", freeLiquidity: "1000", reserved: "0.000005", openBorrowLendLimit: "1000000000",
       utilization: "0.9", borrowRate: "0.161290322", lendRate: "0.145161289", lendRateAfterFee: "0.13064516", hourBorrowRate: "0.05", optimalUtilization: "0.8", throttleUtilization: "0.9", maxUtilization: "0.95", fee: "0.1",
     });
     expect(wire({ kind: EventKind.RateCurvePoint, asset: SOL, utilization: 500_000_000n, borrowRate: 62_500_000n, lendRate: 31_250_000n, lendRateAfterFee: 28_125_000n })).toEqual({
       type: "RateCurvePoint", asset: SOL, utilization: "0.5", borrowRate: "0.0625", lendRate: "0.03125", lendRateAfterFee: "0.028125",
     });
-    expect(wire({ kind: EventKind.InterestEntry, account: 17, asset: USDC, side: 0, amount: 953n, borrowRate: 50_000_000n, timeMs: T0 })).toEqual({
+    expect(wire({ kind: EventKind.InterestEntry, account: 17, asset: USDC, interestKind: 0, interest: 953n, borrowRate: 50_000_000n, timeMs: T0 })).toEqual({
       type: "InterestEntry", account: 17, asset: USDC, kind: "EntryFee", amount: "0.000953", rate: "0.05", timeMs: BigInt(T0),
     });
-    expect(wire({ kind: EventKind.MaxBorrowQuantity, account: 17, asset: SOL, quantity: 1_500_000_000n, amount: 2_000_000_000n, amount2: 1_500_000_000n })).toEqual({
+    expect(wire({ kind: EventKind.MaxBorrowQuantity, account: 17, asset: SOL, quantity: 1_500_000_000n, marginLimit: 2_000_000_000n, poolLimit: 1_500_000_000n })).toEqual({
       type: "MaxBorrowQuantity", account: 17, asset: SOL, quantity: "1.5", marginLimit: "2", poolLimit: "1.5",
     });
   });
@@ -93,7 +94,7 @@ describe("codec: pool commands and answers", () => {
 // ---------------------------------------------------------------------------------------------------------------
 
 function eventText(e: EventRecord): string {
-  const base = `${e.kind}|${e.seq}|${e.account}|${e.market}|${e.asset}|${e.side}|${e.orderId}|${e.code}|${e.message}|${e.price}|${e.quantity}|${e.amount}|${e.amount2}|${e.timeMs}`;
+  const base = `${e.kind}|${e.seq}|${e.account}|${e.market}|${e.asset}|${eventSideSlot(e)}|${e.orderId}|${eventCodeSlot(e)}|${e.message}|${e.price}|${e.quantity}|${eventAmountSlot(e)}|${eventAmount2Slot(e)}|${e.timeMs}`;
   if (e.kind === EventKind.Balance || (e.kind >= EventKind.AccountSettings && e.kind < EventKind.PoolStats)) return `${base}|${e.lent}|${e.borrowed}`;
   if (e.kind >= EventKind.PoolStats) return `${base}|${e.lent}|${e.borrowed}|${e.utilization}|${e.borrowRate}|${e.lendRate}|${e.hourBorrowRate}`;
   return base;

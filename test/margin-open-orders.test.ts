@@ -80,7 +80,7 @@ class Harness {
   }
 
   leverage(account: number, leverage: number): EventRecord[] {
-    return this.run({ kind: CommandKind.UpdateAccountSettings, account, state: leverage });
+    return this.run({ kind: CommandKind.UpdateAccountSettings, account, leverageLimit: leverage });
   }
 
   /** The account's resting orders on SOL_USDC, from the book. */

@@ -155,20 +155,20 @@ function decode(raw: Raw, seq: number, st: StreamState, c: CommandRecord): void 
   } else if (op < 925) {
     c.kind = CommandKind.SetMarketState;
     const r = (e >>> 3) % 20;
-    if (st.state[mi] !== 0) c.state = r < 19 ? 0 : 1 + (r % 4);
-    else c.state = r < 16 ? 0 : r < 19 ? 1 + (r % 4) : 5; // 5 = invalid
+    if (st.state[mi] !== 0) c.marketState = r < 19 ? 0 : 1 + (r % 4);
+    else c.marketState = r < 16 ? 0 : r < 19 ? 1 + (r % 4) : 5; // 5 = invalid
   } else if (op < 955) {
     c.kind = CommandKind.MarketBandInputs;
     c.price = BigInt(st.mid[mi]! + ((e % 51) - 25)) * TICK + BigInt((e >>> 8) % 7) * 1000n;
-    c.amount = BigInt((f % 41) - 20) * R("0.0001");
-    c.quoteQuantity = (f >>> 8) % 2 === 0 ? 0n : BigInt(st.mid[mi]! + (((f >>> 9) % 41) - 20)) * TICK;
+    c.meanPremium = BigInt((f % 41) - 20) * R("0.0001");
+    c.indexPrice = (f >>> 8) % 2 === 0 ? 0n : BigInt(st.mid[mi]! + (((f >>> 9) % 41) - 20)) * TICK;
     if ((f >>> 15) % 40 === 0) c.price = 0n;
   } else if (op < 995) {
     c.kind = CommandKind.AdvanceTime;
     const r = (e >>> 4) % 40;
     c.timeMs = st.timeMs + (r === 0 ? 25 * 3_600_000 : r < 20 ? e % 180_000 : e % 14_400_000);
   } else {
-    c.kind = 99; // unknown command
+    c.kind = 99 as CommandKind; // unknown command
   }
 }
 
@@ -182,7 +182,7 @@ function observe(st: StreamState, c: CommandRecord, events: readonly Ev[], engin
       const l = st.live[mi]!;
       const i = l.findIndex((x) => x[0] === ev.orderId);
       if (i >= 0) l.splice(i, 1);
-    } else if (ev.kind === EventKind.CommandAccepted && c.kind === CommandKind.SetMarketState) st.state[mi] = c.state;
+    } else if (ev.kind === EventKind.CommandAccepted && c.kind === CommandKind.SetMarketState) st.state[mi] = c.marketState;
   }
   if (c.kind === CommandKind.AdvanceTime) st.timeMs = Math.max(st.timeMs, c.timeMs);
   for (let mi = 0; mi < MARKETS.length; mi++) {

@@ -89,7 +89,7 @@ export function testConfig(overrides: Partial<MarketConfig> = {}): ExchangeConfi
 export type Ev = Pick<
   EventRecord,
   | "kind" | "seq" | "marketSeq" | "account" | "market" | "asset" | "side" | "orderId" | "clientId" | "code" | "message"
-  | "price" | "quantity" | "amount2" | "amount" | "makerAccount" | "makerOrderId" | "makerClientId" | "makerFee"
+  | "price" | "quantity" | "openQuantity" | "quoteQuantity" | "remainingQuantity" | "filledQuantity" | "commandAmount" | "makerAccount" | "makerOrderId" | "makerClientId" | "makerFee"
   | "takerFee" | "tradeId" | "timeMs"
 >;
 
@@ -108,8 +108,11 @@ export function copyEvent(e: EventRecord): Ev {
     message: e.message,
     price: e.price,
     quantity: e.quantity,
-    amount2: e.amount2,
-    amount: e.amount,
+    openQuantity: e.openQuantity,
+    quoteQuantity: e.quoteQuantity,
+    remainingQuantity: e.remainingQuantity,
+    filledQuantity: e.filledQuantity,
+    commandAmount: e.commandAmount,
     makerAccount: e.makerAccount,
     makerOrderId: e.makerOrderId,
     makerClientId: e.makerClientId,
@@ -260,7 +263,7 @@ export class Harness<S extends ShardLike = ShardLike> {
     return this.run((c) => {
       c.kind = CommandKind.SetMarketState;
       c.market = market;
-      c.state = state;
+      c.marketState = state;
     });
   }
 
@@ -269,8 +272,8 @@ export class Harness<S extends ShardLike = ShardLike> {
       c.kind = CommandKind.MarketBandInputs;
       c.market = market;
       c.price = meanMark;
-      c.amount = meanPremium;
-      c.quoteQuantity = indexPrice;
+      c.meanPremium = meanPremium;
+      c.indexPrice = indexPrice;
     });
   }
 

@@ -35,15 +35,15 @@ function tape(evs: readonly Ev[]): string[] {
   return evs.map((e) => {
     switch (e.kind) {
       case EventKind.OrderAccepted:
-        return `accepted #${e.orderId} ${e.side === BUY ? "buy" : "sell"} ${qx(e.quantity)}@${px(e.price)} open=${qx(e.amount)}`;
+        return `accepted #${e.orderId} ${e.side === BUY ? "buy" : "sell"} ${qx(e.quantity)}@${px(e.price)} open=${qx(e.openQuantity)}`;
       case EventKind.OrderRejected:
         return `rejected ${rejectCodeName[e.code]}`;
       case EventKind.Fill:
-        return `fill #${e.orderId}<-#${e.makerOrderId} ${qx(e.quantity)}@${px(e.price)} quote=${ux(e.amount2)}`;
+        return `fill #${e.orderId}<-#${e.makerOrderId} ${qx(e.quantity)}@${px(e.price)} quote=${ux(e.quoteQuantity)}`;
       case EventKind.OrderDone:
-        return `done #${e.orderId} ${doneName(e.code)} unfilled=${qx(e.amount)} filled=${qx(e.amount2)}`;
+        return `done #${e.orderId} ${doneName(e.code)} unfilled=${qx(e.remainingQuantity)} filled=${qx(e.filledQuantity)}`;
       case EventKind.CommandAccepted:
-        return `command accepted code=${e.code} amount=${e.amount}`;
+        return `command accepted code=${e.code} amount=${e.commandAmount}`;
       case EventKind.CommandRejected:
         return `command rejected ${rejectCodeName[e.code]}`;
       default:
@@ -95,7 +95,7 @@ describe("O1: price-time priority and order types", () => {
       makerClientId: 70n,
       price: P("98.765"),
       quantity: Q("0.12345"),
-      amount2: 12_192_539n, // 12.19253925 USDC rounded down
+      quoteQuantity: 12_192_539n, // 12.19253925 USDC rounded down
       tradeId: 1,
       makerFee: 0n,
       takerFee: 0n,
@@ -160,7 +160,7 @@ describe("O1: price-time priority and order types", () => {
       "fill #3<-#2 0.495@101 quote=49.995", // 0.4950 BTC is the most 50 USDC buys at 101 in 0.0001 steps
       "done #3 Filled unfilled=0 filled=1.495",
     ]);
-    expect(evs[0]!.amount2).toBe(U("150"));
+    expect(evs[0]!.quoteQuantity).toBe(U("150"));
     expect(book(h)).toEqual(["#2 ask 0.505@101"]);
   });
 

@@ -6,11 +6,12 @@ import { CommandRecord, EventRecord, type EventSink } from "../engine/model/inde
 import { COMMAND_RECORD_BYTES, Engine, loadConfig, ThreadedPipeline, viewsOf, writeCommand, type EngineTopology } from "../engine/pipeline/index.ts";
 import { COMMAND_RING_SLOTS } from "../engine/pipeline/workers/protocol.ts";
 import { CommandGenerator, prng } from "./helpers/random-commands.ts";
+import { eventAmount2Slot, eventAmountSlot, eventCodeSlot, eventSideSlot } from "../engine/model/generated/records.ts";
 
 const config = loadConfig();
 
 function eventText(e: EventRecord): string {
-  return `${e.kind}|${e.seq}|${e.marketSeq}|${e.account}|${e.market}|${e.asset}|${e.side}|${e.orderId}|${e.clientId}|${e.code}|${e.message}|${e.price}|${e.quantity}|${e.amount}|${e.amount2}|${e.makerAccount}|${e.makerOrderId}|${e.makerClientId}|${e.makerFee}|${e.takerFee}|${e.tradeId}|${e.timeMs}`;
+  return `${e.kind}|${e.seq}|${e.marketSeq}|${e.account}|${e.market}|${e.asset}|${eventSideSlot(e)}|${e.orderId}|${e.clientId}|${eventCodeSlot(e)}|${e.message}|${e.price}|${e.quantity}|${eventAmountSlot(e)}|${eventAmount2Slot(e)}|${e.makerAccount}|${e.makerOrderId}|${e.makerClientId}|${e.makerFee}|${e.takerFee}|${e.tradeId}|${e.timeMs}`;
 }
 
 /** A journal-like stream: funding, then `count` generated commands cut into batches of random sizes. */

@@ -254,28 +254,28 @@ export class ReferenceShard {
         if (m === undefined) return this.unknownMarket(cmd, EventKind.CommandRejected);
         return this.withMarketData(m, () => {
           const n = this.cancelAll(m, cmd.account);
-          this.emit(m, { kind: EventKind.CommandAccepted, account: cmd.account, amount: BigInt(n) });
+          this.emit(m, { kind: EventKind.CommandAccepted, account: cmd.account, commandAmount: BigInt(n) });
         });
       }
       case CommandKind.SetMarketState: {
         if (m === undefined) return this.unknownMarket(cmd, EventKind.CommandRejected);
-        if (![0, 1, 2, 3, 4].includes(cmd.state)) {
+        if (![0, 1, 2, 3, 4].includes(cmd.marketState)) {
           this.emit(m, { kind: EventKind.CommandRejected, code: RejectCode.InvalidField, message: "InvalidField: market state", account: cmd.account });
           return;
         }
         return this.withMarketData(m, () => {
-          m.state = cmd.state;
-          if (cmd.state === MarketState.Closed) {
+          m.state = cmd.marketState;
+          if (cmd.marketState === MarketState.Closed) {
             for (const o of [...m.side(0), ...m.side(1)]) this.finish(m, o, DoneReason.CanceledByAll);
           }
-          this.emit(m, { kind: EventKind.CommandAccepted, account: cmd.account, code: cmd.state });
+          this.emit(m, { kind: EventKind.CommandAccepted, account: cmd.account, code: cmd.marketState });
         });
       }
       case CommandKind.MarketBandInputs: {
         if (m === undefined) return this.unknownMarket(cmd, EventKind.CommandRejected);
         let code: number = RejectCode.None;
-        if (cmd.price <= 0n || cmd.quoteQuantity < 0n) code = RejectCode.InvalidPrice;
-        else if (S + cmd.amount <= 0n) code = RejectCode.InvalidField;
+        if (cmd.price <= 0n || cmd.indexPrice < 0n) code = RejectCode.InvalidPrice;
+        else if (S + cmd.meanPremium <= 0n) code = RejectCode.InvalidField;
         if (code !== RejectCode.None) {
           this.emit(m, {
             kind: EventKind.CommandRejected,
@@ -285,7 +285,7 @@ export class ReferenceShard {
           });
           return;
         }
-        m.bandInputs = { meanMark: cmd.price, premium: cmd.amount, index: cmd.quoteQuantity };
+        m.bandInputs = { meanMark: cmd.price, premium: cmd.meanPremium, index: cmd.indexPrice };
         return;
       }
       case CommandKind.AdvanceTime:
@@ -310,7 +310,7 @@ export class ReferenceShard {
     this.sink.publish(ev);
   }
 
-  private plain(cmd: CommandRecord, kind: number, code: number, message: string, amount: bigint): void {
+  private plain(cmd: CommandRecord, kind: EventKind, code: number, message: string, amount: bigint): void {
     const ev = this.ev;
     ev.clear();
     ev.kind = kind;
@@ -319,12 +319,12 @@ export class ReferenceShard {
     ev.account = cmd.account;
     ev.code = code;
     ev.message = message;
-    ev.amount = amount;
+    ev.commandAmount = amount;
     ev.timeMs = this.time;
     this.sink.publish(ev);
   }
 
-  private unknownMarket(cmd: CommandRecord, kind: number): void {
+  private unknownMarket(cmd: CommandRecord, kind: EventKind): void {
     const ev = this.ev;
     ev.clear();
     ev.kind = kind;
@@ -352,8 +352,8 @@ export class ReferenceShard {
       side: o.side,
       price: o.price,
       quantity: o.orig,
-      amount: o.orig > o.filled ? o.orig - o.filled : 0n,
-      amount2: o.filled,
+      remainingQuantity: o.orig > o.filled ? o.orig - o.filled : 0n,
+      filledQuantity: o.filled,
       clientId: o.clientId,
       code: reason,
     });
@@ -540,8 +540,8 @@ export class ReferenceShard {
       side,
       price,
       quantity: qty,
-      amount: maxBase ?? 0n,
-      amount2: quote,
+      openQuantity: maxBase ?? 0n,
+      quoteQuantity: quote,
       clientId: taker.clientId,
     });
     this.execute(m, taker);
@@ -668,7 +668,7 @@ export class ReferenceShard {
         makerClientId: maker.clientId,
         price: maker.price,
         quantity: q,
-        amount2: quote,
+        quoteQuantity: quote,
         tradeId: m.tradeSeq,
       });
       if (!m.muted && this.md !== null) this.md.trade(m.cfg.id, m.tradeSeq, maker.price, q, quote, maker.side, this.time);
@@ -737,7 +737,7 @@ export class ReferenceShard {
         side: old.side,
         price,
         quantity: qty,
-        amount: open,
+        openQuantity: open,
         clientId: old.clientId,
       });
     if (keep) {

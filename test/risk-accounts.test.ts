@@ -73,7 +73,7 @@ class Harness {
     return this.run({
       kind: CommandKind.UpdateAccountSettings,
       account,
-      state: fields.leverage ?? 0,
+      leverageLimit: fields.leverage ?? 0,
       flags: on | off | (on << ACCOUNT_SETTING_VALUE_SHIFT),
     });
   }
@@ -191,7 +191,7 @@ describe("A3: account settings", () => {
     const ev = h.settings(ALICE, { on: AccountSetting.AutoLend | AccountSetting.AutoRealizePnl, off: AccountSetting.MarginEnabled, leverage: 25 });
     // L12: auto-lend on lends the 1 unit of USDC at once, and publishes the moved balance.
     expect(ev.map((e) => e.kind)).toEqual([EventKind.CommandAccepted, EventKind.AccountSettings, EventKind.Balance]);
-    expect([ev[2]!.asset, ev[2]!.amount, ev[2]!.lent]).toEqual([USDC, 0n, 1n]);
+    expect([ev[2]!.asset, ev[2]!.available, ev[2]!.lent]).toEqual([USDC, 0n, 1n]);
     const s = ev[1]!;
     expect(s.account).toBe(ALICE);
     expect(s.leverageLimit).toBe(25);
@@ -271,7 +271,7 @@ describe("A4, A5: deposits and withdrawals", () => {
   it("A4: a deposit credits the available balance at once and raises the net equity by its collateral value", () => {
     const ev = h.deposit(ALICE, SOL, 2n * SOL_UNIT);
     expect(ev.map((e) => e.kind)).toEqual([EventKind.CommandAccepted, EventKind.Balance]);
-    expect(ev[1]!.amount).toBe(2n * SOL_UNIT);
+    expect(ev[1]!.available).toBe(2n * SOL_UNIT);
     expect(ev[1]!.lent).toBe(0n);
     expect(ev[1]!.borrowed).toBe(0n);
     expect(h.risk.collateralStatement(ALICE).netEquityUsd).toBe(270n * USD); // 2 × 150 × 0.9
@@ -386,7 +386,7 @@ describe("X5: accounts come into existence only by a deposit or a transfer", () 
         c.seq = ++seq;
         c.kind = CommandKind.UpdateAccountSettings;
         c.account = (100 + sent + i) * 16;
-        c.state = 1 + ((sent + i) % 50);
+        c.leverageLimit = 1 + ((sent + i) % 50);
         c.flags = AccountSetting.AutoLend | (AccountSetting.AutoLend << ACCOUNT_SETTING_VALUE_SHIFT);
       }
       engine.processBatch(batch, n, sink);

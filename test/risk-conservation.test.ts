@@ -53,8 +53,8 @@ type Step =
   | { t: "settings"; a: number; leverage: number; mask: number; values: number }
   | { t: "mark"; asset: number; pct: number }
   | { t: "time"; ms: number }
-  | { t: "query"; a: number; kind: number; m: number; side: number; asset: number }
-  | { t: "pool"; a: number; asset: number; kind: number; milli: number; all: boolean }
+  | { t: "query"; a: number; kind: CommandKind; m: number; side: number; asset: number }
+  | { t: "pool"; a: number; asset: number; kind: CommandKind; milli: number; all: boolean }
   | { t: "batch"; steps: Step[] };
 
 const account = fc.constantFrom(...ACCOUNTS);
@@ -180,8 +180,8 @@ class Model {
     } else if (e.kind === EventKind.AccountCollateral) this.count("statement");
     if (e.kind === EventKind.CommandAccepted) {
       this.count(`accepted${e.code}`);
-      if (e.code === CommandKind.Deposit) this.netIn[e.asset] = this.netIn[e.asset]! + e.amount;
-      else if (e.code === CommandKind.Withdraw) this.netIn[e.asset] = this.netIn[e.asset]! - e.amount;
+      if (e.code === CommandKind.Deposit) this.netIn[e.asset] = this.netIn[e.asset]! + e.commandAmount;
+      else if (e.code === CommandKind.Withdraw) this.netIn[e.asset] = this.netIn[e.asset]! - e.commandAmount;
     } else if (e.kind === EventKind.OrderAccepted) {
       this.open.push({ id: e.orderId, account: e.account, market: e.market });
     } else if (e.kind === EventKind.OrderDone || e.kind === EventKind.OrderRejected) {
@@ -261,7 +261,7 @@ class Model {
         out.push(this.cmd({ kind: CommandKind.CancelAll, account: s.a, market: s.all ? ALL_MARKETS : s.m }));
         return;
       case "settings":
-        out.push(this.cmd({ kind: CommandKind.UpdateAccountSettings, account: s.a, state: s.leverage, flags: s.mask | ((s.values & s.mask) << ACCOUNT_SETTING_VALUE_SHIFT) }));
+        out.push(this.cmd({ kind: CommandKind.UpdateAccountSettings, account: s.a, leverageLimit: s.leverage, flags: s.mask | ((s.values & s.mask) << ACCOUNT_SETTING_VALUE_SHIFT) }));
         return;
       case "mark": {
         const price = (config.assets[s.asset]!.initialMark * BigInt(s.pct)) / 100n;

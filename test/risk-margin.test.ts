@@ -343,7 +343,7 @@ describe("C10 and S2: the spot-margin seed (100 USDC at 10× cannot buy 1,000 US
     const events = h.run({ kind: CommandKind.ReplaceOrder, account: ALICE, market: SOL_USDC, orderId, price: 141n * USD, quantity: 200_000_000n });
     expect(events.map((e) => e.kind)).toEqual([EventKind.OrderDone, EventKind.Balance, EventKind.OrderAccepted]);
     const balance = events[1]!;
-    expect([balance.account, balance.asset, balance.amount, balance.amount2]).toEqual([ALICE, USDC, 71_800_000n, 28_200_000n]);
+    expect([balance.account, balance.asset, balance.available, balance.locked]).toEqual([ALICE, USDC, 71_800_000n, 28_200_000n]);
   });
 
   it("O2: S1: a replacement matching refuses (its target was canceled earlier in the batch) publishes one Balance: its own hold back", () => {
@@ -355,7 +355,7 @@ describe("C10 and S2: the spot-margin seed (100 USDC at 10× cannot buy 1,000 US
     h.engine.processBatch([cancel, replace], 2, { publish: (e) => events.push(Object.assign(new EventRecord(), e)) });
     const ofReplace = events.filter((e) => e.seq === 1001);
     expect(ofReplace.map((e) => [e.kind, rejectCodeName[e.code]])).toEqual([[EventKind.OrderRejected, "UnknownOrder"], [EventKind.Balance, "None"]]);
-    expect([ofReplace[1]!.amount, ofReplace[1]!.amount2]).toEqual([100n * USDC_UNIT, 0n]);
+    expect([ofReplace[1]!.available, ofReplace[1]!.locked]).toEqual([100n * USDC_UNIT, 0n]);
     expect(h.risk.balance(ALICE, USDC)).toEqual({ available: 100n * USDC_UNIT, locked: 0n });
   });
 
@@ -430,7 +430,7 @@ function build(s: State): RiskShard {
     const w = risk.maxWithdrawalQuantity(ALICE, asset, 0).quantity;
     if (w > 0n) expect(cmd({ kind: CommandKind.Withdraw, account: ALICE, asset, amount: w })).toBe(false);
   }
-  cmd({ kind: CommandKind.UpdateAccountSettings, account: ALICE, state: s.leverage });
+  cmd({ kind: CommandKind.UpdateAccountSettings, account: ALICE, leverageLimit: s.leverage });
   cmd({ kind: CommandKind.SetMarkPrice, asset: SOL, price: (150n * USD * BigInt(s.solMarkPct)) / 100n });
   if (s.restingSol > 0n && risk.balance(ALICE, SOL).available >= s.restingSol * SOL_UNIT) {
     cmd({ kind: CommandKind.PlaceOrder, account: ALICE, market: SOL_USDC, side: Side.Sell, orderType: OrderType.Limit, price: 400n * USD, quantity: s.restingSol * SOL_UNIT });

@@ -41,7 +41,7 @@ function fill(taker: number, takerOrder: number, takerSide: number, maker: numbe
   e.makerOrderId = makerOrder;
   e.price = price;
   e.quantity = qty;
-  e.amount2 = quote;
+  e.quoteQuantity = quote;
   return e;
 }
 
@@ -75,7 +75,7 @@ describe("deposits, withdrawals, transfers", () => {
     expect(risk.preTrade(deposit(ALICE, USDC, 1_000_000_000n), out)).toBe(false);
     expect(out.kinds()).toEqual([EventKind.CommandAccepted, EventKind.Balance]);
     expect(risk.balance(ALICE, USDC)).toEqual({ available: 1_000_000_000n, locked: 0n });
-    expect(out.last().amount).toBe(1_000_000_000n);
+    expect(out.last().available).toBe(1_000_000_000n);
   });
 
   it("X5: deposits to the exchange's own accounts, to a sub-account index over 10, of unknown assets or of nothing are refused and change nothing", () => {

@@ -26,7 +26,7 @@ import {
   type EventSink,
 } from "../engine/model/index.ts";
 import { COMMAND_RECORD_BYTES, Engine, loadConfig, ThreadedPipeline, writeCommand, type EngineTopology } from "../engine/pipeline/index.ts";
-import { EVENT_RECORD_BYTES, readEvent, viewsOf, writeEvent } from "../engine/pipeline/record-codec.ts";
+import { EVENT_RECORD_BYTES, readEvent, viewsOf, writeEvent } from "../engine/model/record-layout.ts";
 import { decodeEvent, encodeCommand, jsonToFrame, type CommandJson, type EventJson } from "../gateway/client/codec.ts";
 import { CrossbookClient } from "../gateway/client/ws-client.ts";
 import { userKeyPath, writePrivateKeyFile } from "../gateway/auth/keys.ts";
@@ -34,6 +34,7 @@ import { decodeCommand, DecodeResult, encodeEvent } from "../gateway/codec/index
 import { startServer, type RunningServer } from "../gateway/server.ts";
 import { CommandGenerator } from "./helpers/random-commands.ts";
 import { connectUser, registerKey } from "./helpers/auth.ts";
+import { eventAmount2Slot, eventAmountSlot, eventCodeSlot, eventSideSlot } from "../engine/model/generated/records.ts";
 
 const config = loadConfig();
 const USDC = 0;
@@ -58,18 +59,18 @@ function event(fields: Partial<EventRecord>): EventRecord {
 }
 
 describe("codec: account commands (JSON → frame → CommandRecord)", () => {
-  it("A3: UpdateAccountSettings — toggles become the changed-mask and values, leverageLimit the state", () => {
+  it("A3: UpdateAccountSettings — toggles become the changed-mask and values, leverageLimit its own field", () => {
     expect({ ...(decoded({ type: "UpdateAccountSettings", account: 17, leverageLimit: 5, autoLend: true, marginEnabled: false }) as CommandRecord) }).toEqual({
       ...record({
         kind: CommandKind.UpdateAccountSettings,
         account: 17,
-        state: 5,
+        leverageLimit: 5,
         flags: AccountSetting.AutoLend | AccountSetting.MarginEnabled | (AccountSetting.AutoLend << ACCOUNT_SETTING_VALUE_SHIFT),
       }),
     });
     const names = decoded({ type: "UpdateAccountSettings", account: 17, autoRepayBorrows: "Off", autoRealizePnl: "On" }) as CommandRecord;
     expect(names.flags).toBe(AccountSetting.AutoRepayBorrows | AccountSetting.AutoRealizePnl | (AccountSetting.AutoRealizePnl << ACCOUNT_SETTING_VALUE_SHIFT));
-    expect(names.state).toBe(0);
+    expect(names.leverageLimit).toBe(0);
     expect(result.privileged).toBe(false);
   });
 
@@ -117,7 +118,7 @@ describe("codec: account events (EventRecord → frame → JSON)", () => {
   const wire = (e: EventRecord): EventJson => decodeEvent(encodeEvent(e, 9n, config));
 
   it("Balance carries lent and borrowed when non-zero, and leaves them out (= 0) otherwise", () => {
-    const b = event({ kind: EventKind.Balance, seq: 3, account: 17, asset: SOL, amount: 5n, amount2: 6n });
+    const b = event({ kind: EventKind.Balance, seq: 3, account: 17, asset: SOL, available: 5n, locked: 6n });
     expect(wire(b)).toEqual({ clientSeq: 9n, seq: 3n, marketSeq: 0n, type: "Balance", account: 17, asset: SOL, available: "0.000000005", locked: "0.000000006" });
     b.lent = 1_500_000_000n;
     b.borrowed = 2n;
@@ -202,8 +203,8 @@ describe("codec: account events (EventRecord → frame → JSON)", () => {
       account: 17,
       asset: USDC,
       quantity: -1000n * 1_000_000n,
-      amount: 0n,
-      amount2: 0n,
+      available: 0n,
+      locked: 0n,
       lent: 0n,
       borrowed: 1000n * 1_000_000n,
       price: USD,
@@ -213,9 +214,9 @@ describe("codec: account events (EventRecord → frame → JSON)", () => {
       liabilityUsd: 1000n * USD,
     });
     expect(wire(row)).toMatchObject({ type: "AssetCollateral", quantity: "-1000", borrowed: "1000", markPrice: "1", weight: "1", notional: "1000", liability: "1000" });
-    const max = event({ kind: EventKind.MaxOrderQuantity, seq: 7, account: 17, market: SOL_USDC, side: Side.Buy, price: 150n * USD, quantity: 660_000_000n, amount: 3_650_000_000n });
+    const max = event({ kind: EventKind.MaxOrderQuantity, seq: 7, account: 17, market: SOL_USDC, side: Side.Buy, price: 150n * USD, quantity: 660_000_000n, marginLimit: 3_650_000_000n });
     expect(wire(max)).toEqual({ clientSeq: 9n, seq: 7n, marketSeq: 0n, type: "MaxOrderQuantity", account: 17, market: SOL_USDC, side: "Buy", price: "150", quantity: "0.66", marginLimit: "3.65" });
-    const w = event({ kind: EventKind.MaxWithdrawalQuantity, seq: 8, account: 17, asset: SOL, quantity: 1_851_851_851n, amount: 1_851_851_851n });
+    const w = event({ kind: EventKind.MaxWithdrawalQuantity, seq: 8, account: 17, asset: SOL, quantity: 1_851_851_851n, marginLimit: 1_851_851_851n });
     expect(wire(w)).toEqual({ clientSeq: 9n, seq: 8n, marketSeq: 0n, type: "MaxWithdrawalQuantity", account: 17, asset: SOL, quantity: "1.851851851", marginLimit: "1.851851851" });
   });
 });
@@ -254,7 +255,7 @@ describe("ring record: the account block", () => {
     const back = new EventRecord();
     readEvent(views, EVENT_RECORD_BYTES, back);
     expect({ ...back }).toEqual({ ...e });
-    const b = event({ kind: EventKind.Balance, account: 17, asset: 4, amount: 1n, amount2: 2n, lent: 3n, borrowed: 4n });
+    const b = event({ kind: EventKind.Balance, account: 17, asset: 4, available: 1n, locked: 2n, lent: 3n, borrowed: 4n });
     writeEvent(views, 0, b);
     const bb = new EventRecord();
     readEvent(views, 0, bb);
@@ -266,7 +267,7 @@ describe("ring record: the account block", () => {
 // Threaded pipeline = in-process engine with the account commands.
 
 function eventText(e: EventRecord): string {
-  const base = `${e.kind}|${e.seq}|${e.account}|${e.market}|${e.asset}|${e.side}|${e.orderId}|${e.code}|${e.message}|${e.price}|${e.quantity}|${e.amount}|${e.amount2}|${e.makerFee}|${e.takerFee}`;
+  const base = `${e.kind}|${e.seq}|${e.account}|${e.market}|${e.asset}|${eventSideSlot(e)}|${e.orderId}|${eventCodeSlot(e)}|${e.message}|${e.price}|${e.quantity}|${eventAmountSlot(e)}|${eventAmount2Slot(e)}|${e.makerFee}|${e.takerFee}`;
   if (e.kind === EventKind.Balance) return `${base}|${e.lent}|${e.borrowed}`;
   if (e.kind < EventKind.AccountSettings) return base;
   return `${base}|${e.lent}|${e.borrowed}|${e.netEquityUsd}|${e.netEquityLockedUsd}|${e.collateralValueUsd}|${e.liabilityUsd}|${e.exposureUsd}|${e.notionalUsd}|${e.pnlUsd}|${e.volumeUsd}|${e.imf}|${e.mmf}|${e.marginFraction}|${e.imr}|${e.mmr}|${e.weight}|${e.settings}|${e.leverageLimit}|${e.feeTier}`;
@@ -297,7 +298,7 @@ function accountStream(seed: number, count: number): CommandRecord[][] {
         Object.assign(extra, { kind: CommandKind.SetMarkPrice, asset: (i >> 3) % 5, price: (config.assets[(i >> 3) % 5]!.initialMark * BigInt(80 + (i % 41))) / 100n });
         break;
       case 2:
-        Object.assign(extra, { kind: CommandKind.UpdateAccountSettings, account: a, state: 1 + (i % 50), flags: (i & 31) | ((i >> 5) & 31 & i) << ACCOUNT_SETTING_VALUE_SHIFT });
+        Object.assign(extra, { kind: CommandKind.UpdateAccountSettings, account: a, leverageLimit: 1 + (i % 50), flags: (i & 31) | ((i >> 5) & 31 & i) << ACCOUNT_SETTING_VALUE_SHIFT });
         break;
       case 4:
         Object.assign(extra, { kind: CommandKind.QueryCollateral, account: a });

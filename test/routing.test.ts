@@ -81,7 +81,7 @@ const MATCHING_CLASS: Record<number, MatchingClass> = {
   [MatchingRoute.Every]: "every",
 };
 
-function command(kind: number, account: number, fill: (c: CommandRecord) => void = () => {}): CommandRecord {
+function command(kind: CommandKind, account: number, fill: (c: CommandRecord) => void = () => {}): CommandRecord {
   const c = new CommandRecord();
   c.kind = kind;
   c.account = account;
@@ -109,7 +109,7 @@ function stream(): CommandRecord[] {
     [CommandKind.CancelAll]: command(CommandKind.CancelAll, CAROL, (c) => (c.market = ALL_MARKETS)),
     [CommandKind.AdvanceTime]: command(CommandKind.AdvanceTime, 0, (c) => (c.timeMs = START_MS)),
     [CommandKind.Transfer]: command(CommandKind.Transfer, ALICE, (c) => ((c.account2 = ALICE + 1), (c.asset = 0), (c.amount = 2_000n))),
-    [CommandKind.SetMarketState]: command(CommandKind.SetMarketState, 0, (c) => ((c.market = SOL_USDC), (c.state = MarketState.Open))),
+    [CommandKind.SetMarketState]: command(CommandKind.SetMarketState, 0, (c) => ((c.market = SOL_USDC), (c.marketState = MarketState.Open))),
     [CommandKind.SetOraclePrice]: command(CommandKind.SetOraclePrice, ALICE, (c) => ((c.asset = 4), (c.price = 150n * PRICE_SCALE))),
     [CommandKind.ReplaceOrder]: command(CommandKind.ReplaceOrder, BOB, (c) => {
       c.market = ETH_USDC;
@@ -130,8 +130,8 @@ function stream(): CommandRecord[] {
     [CommandKind.Lend]: command(CommandKind.Lend, BOB, (c) => ((c.asset = 0), (c.amount = 3_000_000n))),
     [CommandKind.Redeem]: command(CommandKind.Redeem, BOB, (c) => ((c.asset = 0), (c.amount = 1_000_000n))),
     [CommandKind.QueryPoolStats]: command(CommandKind.QueryPoolStats, CAROL, (c) => (c.asset = ALL_ASSETS)),
-    [CommandKind.QueryRateCurve]: command(CommandKind.QueryRateCurve, CAROL, (c) => ((c.asset = 0), (c.state = 3))),
-    [CommandKind.QueryInterestHistory]: command(CommandKind.QueryInterestHistory, BOB, (c) => ((c.asset = ALL_ASSETS), (c.state = 10))),
+    [CommandKind.QueryRateCurve]: command(CommandKind.QueryRateCurve, CAROL, (c) => ((c.asset = 0), (c.curvePoints = 3))),
+    [CommandKind.QueryInterestHistory]: command(CommandKind.QueryInterestHistory, BOB, (c) => ((c.asset = ALL_ASSETS), (c.historyLimit = 10))),
     [CommandKind.QueryMaxBorrow]: command(CommandKind.QueryMaxBorrow, ALICE, (c) => (c.asset = 0)),
     [CommandKind.RegisterApiKey]: command(CommandKind.RegisterApiKey, CAROL, (c) => ((c.flags = 1), (c.price = 7n), (c.quantity = 8n))),
     [CommandKind.RevokeApiKey]: command(CommandKind.RevokeApiKey, CAROL, (c) => ((c.price = 7n), (c.quantity = 8n))),
@@ -144,7 +144,7 @@ function stream(): CommandRecord[] {
 const PRELUDE = 7;
 
 function eventText(e: EventRecord): string {
-  return `${e.kind}|${e.seq}|${e.account}|${e.market}|${e.asset}|${e.side}|${e.orderId}|${e.code}|${e.message}|${e.price}|${e.quantity}|${e.amount}|${e.amount2}|${e.makerAccount}|${e.tradeId}|${e.timeMs}`;
+  return `${e.kind}|${e.seq}|${e.account}|${e.market}|${e.asset}|${e.side}|${e.orderId}|${e.code}|${e.message}|${e.price}|${e.quantity}|${e.available}|${e.locked}|${e.quoteQuantity}|${e.openQuantity}|${e.remainingQuantity}|${e.filledQuantity}|${e.marginLimit}|${e.poolLimit}|${e.commandAmount}|${e.interest}|${e.makerAccount}|${e.tradeId}|${e.timeMs}`;
 }
 
 interface Destinations {

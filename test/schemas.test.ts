@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import * as engine from "../engine/model/index.ts";
 import * as wire from "../schemas/index.ts";
+import { generateRecords, GENERATED_RECORDS_PATH } from "../schemas/generate-records.ts";
 
 const schemasDir = fileURLToPath(new URL("../schemas/", import.meta.url));
 const fbsText = readFileSync(join(schemasDir, "crossbook.fbs"), "utf8");
@@ -56,6 +57,10 @@ describe("generated code", () => {
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
+  });
+
+  it("engine/model/generated/records.ts is exactly what schemas/generate-records.ts makes of the vocabulary", () => {
+    expect(readFileSync(GENERATED_RECORDS_PATH, "utf8") === generateRecords(), "records.ts is stale: run npm run schemas").toBe(true);
   });
 });
 

@@ -28,7 +28,7 @@ function balance(account: number, seq: number): EventRecord {
   e.seq = seq;
   e.account = account;
   e.asset = 0;
-  e.amount = 5n;
+  e.available = 5n;
   return e;
 }
 

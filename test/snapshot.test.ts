@@ -11,12 +11,13 @@ import { beginSnapshot, finishSnapshot } from "../engine/pipeline/snapshot.ts";
 import { CommandGenerator, prng } from "./helpers/random-commands.ts";
 import { LendingCommandGenerator } from "./helpers/lending-commands.ts";
 import { crc32 } from "node:zlib";
+import { eventAmount2Slot, eventAmountSlot, eventCodeSlot, eventSideSlot } from "../engine/model/generated/records.ts";
 
 const config = loadConfig();
 
 /** An event as the rings carry it: every kind's own fields, the account and pool blocks only where they belong. */
 function eventText(e: EventRecord): string {
-  let s = `${e.kind}|${e.seq}|${e.marketSeq}|${e.account}|${e.market}|${e.asset}|${e.side}|${e.orderId}|${e.clientId}|${e.code}|${e.message}|${e.price}|${e.quantity}|${e.amount}|${e.amount2}|${e.makerAccount}|${e.makerOrderId}|${e.makerClientId}|${e.makerFee}|${e.takerFee}|${e.tradeId}|${e.timeMs}`;
+  let s = `${e.kind}|${e.seq}|${e.marketSeq}|${e.account}|${e.market}|${e.asset}|${eventSideSlot(e)}|${e.orderId}|${e.clientId}|${eventCodeSlot(e)}|${e.message}|${e.price}|${e.quantity}|${eventAmountSlot(e)}|${eventAmount2Slot(e)}|${e.makerAccount}|${e.makerOrderId}|${e.makerClientId}|${e.makerFee}|${e.takerFee}|${e.tradeId}|${e.timeMs}`;
   const accountBlock = e.kind >= EventKind.AccountSettings && e.kind <= EventKind.MaxBorrowQuantity;
   if (e.kind === EventKind.Balance || accountBlock) s += `|${e.lent}|${e.borrowed}`;
   if (accountBlock) s += `|${e.netEquityUsd}|${e.collateralValueUsd}|${e.imr}|${e.mmr}|${e.settings}|${e.leverageLimit}|${e.feeTier}|${e.volumeUsd}`;

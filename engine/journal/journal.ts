@@ -4,7 +4,7 @@
 // File layout (little-endian):
 //   file header, 64 bytes: magic "CBJOURN1", u32 version, u32 recordBytes, 32 bytes config digest (hex-decoded), pad
 //   batch: 32-byte header { u32 magic 0xCB0BA7C4, u32 count, f64 batchNumber, f64 firstSeq, u32 crc32(payload), u32 0 }
-//          then count × COMMAND_RECORD_BYTES command records (engine/pipeline/record-codec.ts layout)
+//          then count × COMMAND_RECORD_BYTES command records (engine/model/record-layout.ts layout)
 // A batch is durable once its bytes are written and fdatasync returned (group commit: one sync per batch).
 //
 // Segments (X7): the journal is a directory of files `journal-<first sequence number, 16 digits>.bin`, each with the
@@ -39,7 +39,7 @@ import { open, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { crc32 } from "node:zlib";
 import { CommandRecord } from "../model/index.ts";
-import { COMMAND_RECORD_BYTES, commandSeqAt, readCommand, viewsOf, writeCommand, type RecordViews } from "../pipeline/record-codec.ts";
+import { COMMAND_RECORD_BYTES, commandSeqAt, readCommand, viewsOf, writeCommand, type RecordViews } from "../model/index.ts";
 
 export const JOURNAL_VERSION = 1;
 const FILE_MAGIC = "CBJOURN1";

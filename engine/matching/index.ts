@@ -15,17 +15,17 @@
 //    the counter advances once per published EVENT, rejects included; unknown-market rejects and the final ack of a
 //    CancelAll over ALL_MARKETS carry marketSeq 0)
 //   OrderAccepted  orderId (= cmd.seq), account, side, price (0 for market), quantity = requested base quantity,
-//                  amount = quantity the book may fill (= quantity, or the reduceOnly cap; 0 for a market buy by
-//                  quote only), amount2 = quoteQuantity (market buys), clientId. Published before any fill.
+//                  openQuantity = quantity the book may fill (= quantity, or the reduceOnly cap; 0 for a market buy
+//                  by quote only), quoteQuantity (market buys), clientId. Published before any fill.
 //   OrderRejected  code (RejectCode, names the filter), message, orderId = cmd.seq (also for a cancel: risk releases
 //                  holds by orderId, so a reject never names a live order), clientId, account, side. Nothing changed.
 //   Fill           account/orderId/clientId/side = TAKER, makerAccount/makerOrderId/makerClientId, price = maker's
-//                  level price, quantity, amount2 = quote amount floor(q × p × 10^qd / (10^bd × 10^9)), tradeId
+//                  level price, quantity, quoteQuantity = quote amount floor(q × p × 10^qd / (10^bd × 10^9)), tradeId
 //                  (per-market counter). Fees are 0 (risk computes them).
 //   OrderDone      code = DoneReason, price = the order's limit price (0 for market), quantity = requested quantity,
-//                  amount = requested − filled (0 for a market buy by quote only), amount2 = filled. Published for the
+//                  remainingQuantity = requested − filled (0 for a market buy by quote only), filledQuantity. Published for the
 //                  taker when it does not rest, and for every maker that leaves the book (filled, STP, cancel).
-//   CommandAccepted  SetMarketState (code = new state), CancelAll (amount = orders canceled).
+//   CommandAccepted  SetMarketState (code = new state), CancelAll (commandAmount = orders canceled).
 //   CommandRejected  SetMarketState / MarketBandInputs with bad fields, UnknownMarket, UnknownCommand.
 //   Event order for a taker: OrderAccepted, then per maker either [Fill, maker OrderDone if it left the book] or an
 //   STP cancel (maker OrderDone SelfTradeMaker), then the taker's OrderDone unless it rests.
@@ -60,9 +60,9 @@
 //   that the level where matching stopped violates. Impact: best opposite price at arrival × impact multiplier.
 //   Mean-mark: meanMark × mean-mark multiplier. Premium (perpetuals with premiumTolerance): a fill price P has premium
 //   (P − I) / I against index I; buys need premium ≤ p̄ + t, sells ≥ p̄ − t. I = the index price in the
-//   MarketBandInputs command's quoteQuantity, or, when that is 0, the index implied by the inputs: meanMark / (1 + p̄).
-//   Mean-mark and premium bands are inactive until the first MarketBandInputs (price = mean mark, amount = mean
-//   premium as a Ratio) for the market; it publishes nothing unless rejected.
+//   MarketBandInputs command's indexPrice, or, when that is 0, the index implied by the inputs: meanMark / (1 + p̄).
+//   Mean-mark and premium bands are inactive until the first MarketBandInputs (price = mean mark, meanPremium
+//   as a Ratio) for the market; it publishes nothing unless rejected.
 // - Cancel: by orderId, or by clientId with OrderFlag.ByClientId; the order must be the account's (else UnknownOrder).
 //   clientId (≠ 0) is unique per (account, market) among open orders.
 // - CancelAll: cmd.market, or ALL_MARKETS (engine/model) for every market of the shard; the account's orders in ascending order id,

@@ -5,7 +5,7 @@
 // - Events go out through ONE reused EventRecord (ShardContext.ev), each stamped with ++marketSeq.
 // - A taker's events: OrderAccepted, then per maker [Fill, maker OrderDone if it left the book] or an STP cancel,
 //   then the taker's OrderDone unless it rests.
-// - Quantities: OrderDone.amount = original − filled (0 for a market buy by quote only), amount2 = filled.
+// - Quantities: OrderDone.remainingQuantity = original − filled (0 for a market buy by quote only), filledQuantity = filled.
 
 import {
   DoneReason,
@@ -247,7 +247,7 @@ export class Market {
    * 22 order fields) matters: the stores are a sizeable part of an event's cost.
    */
   private emit(
-    kind: number,
+    kind: EventKind,
     account: number,
     side: number,
     orderId: number,
@@ -273,8 +273,15 @@ export class Market {
     ev.message = message;
     ev.price = price;
     ev.quantity = quantity;
-    ev.amount2 = amount2;
-    ev.amount = amount;
+    // The union fields matching's kinds carry (engine/model/vocabulary.ts): the kind's own get amount/amount2, the
+    // others zero, so nothing of an earlier event leaks.
+    const isAccepted = kind === EventKind.OrderAccepted;
+    const isDone = kind === EventKind.OrderDone;
+    ev.openQuantity = isAccepted ? amount : 0n;
+    ev.quoteQuantity = isAccepted ? amount2 : 0n;
+    ev.remainingQuantity = isDone ? amount : 0n;
+    ev.filledQuantity = isDone ? amount2 : 0n;
+    ev.commandAmount = isAccepted || isDone ? 0n : amount;
     if (ctx.evFill) {
       ev.makerAccount = 0;
       ev.makerOrderId = 0;
@@ -316,8 +323,11 @@ export class Market {
     ev.message = "";
     ev.price = price;
     ev.quantity = quantity;
-    ev.amount2 = quote;
-    ev.amount = 0n;
+    ev.quoteQuantity = quote;
+    ev.openQuantity = 0n;
+    ev.remainingQuantity = 0n;
+    ev.filledQuantity = 0n;
+    ev.commandAmount = 0n;
     ev.makerAccount = makerAccount;
     ev.makerOrderId = makerOrderId;
     ev.makerClientId = makerClientId;
@@ -330,7 +340,7 @@ export class Market {
   }
 
   /** OrderRejected (or CommandRejected) for this market; nothing changed. */
-  reject(kind: number, code: number, message: string, orderId: number, account: number, side: number, clientId: bigint): void {
+  reject(kind: EventKind, code: number, message: string, orderId: number, account: number, side: number, clientId: bigint): void {
     this.emit(kind, account, side, orderId, clientId, code, message, 0n, 0n, 0n, 0n);
   }
 

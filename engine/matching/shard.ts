@@ -100,7 +100,7 @@ export class MatchingShard {
       case CommandKind.SetMarketState: {
         const m = this.marketOf(cmd.market);
         if (m === null) return this.unknownMarket(cmd, EventKind.CommandRejected, 0);
-        const state = cmd.state;
+        const state = cmd.marketState;
         if (state !== (state | 0) || state < MarketState.Open || state > MarketState.Closed) {
           m.reject(EventKind.CommandRejected, RejectCode.InvalidField, "InvalidField: market state", 0, cmd.account, 0, 0n);
           return;
@@ -114,7 +114,7 @@ export class MatchingShard {
       case CommandKind.MarketBandInputs: {
         const m = this.marketOf(cmd.market);
         if (m === null) return this.unknownMarket(cmd, EventKind.CommandRejected, 0);
-        const code = m.setBandInputs(cmd.price, cmd.amount, cmd.quoteQuantity);
+        const code = m.setBandInputs(cmd.price, cmd.meanPremium, cmd.indexPrice);
         if (code !== RejectCode.None) {
           m.reject(EventKind.CommandRejected, code, "MarketBandInputs: mean mark and index must be > 0, premium > −100%", 0, cmd.account, 0, 0n);
         }
@@ -219,7 +219,7 @@ export class MatchingShard {
     return m;
   }
 
-  private unknownMarket(cmd: CommandRecord, kind: number, orderId: number): void {
+  private unknownMarket(cmd: CommandRecord, kind: EventKind, orderId: number): void {
     const ev = this.ctx.ev;
     ev.clear();
     ev.kind = kind;
@@ -236,7 +236,7 @@ export class MatchingShard {
   }
 
   /** An event not tied to one market (marketSeq 0). */
-  private shardEvent(cmd: CommandRecord, kind: number, code: number, message: string, amount: bigint): void {
+  private shardEvent(cmd: CommandRecord, kind: EventKind, code: number, message: string, amount: bigint): void {
     const ev = this.ctx.ev;
     ev.clear();
     ev.kind = kind;
@@ -245,7 +245,7 @@ export class MatchingShard {
     ev.account = cmd.account;
     ev.code = code;
     ev.message = message;
-    ev.amount = amount;
+    ev.commandAmount = amount;
     ev.timeMs = this.ctx.timeMs;
     this.ctx.sink.publish(ev);
   }

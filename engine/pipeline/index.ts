@@ -1,9 +1,30 @@
-// Public face of the pipeline: configuration, the in-process engine, the threaded engine and the record codec.
+// Public face of the pipeline: configuration, the in-process engine, the threaded engine, the record layout (engine/model) and the pool-delta codec.
 export * from "./config.ts";
 export { COMMAND_ROUTES, EVERY_RISK_SHARD, MatchingRoute, RiskRoute, routeOf, type CommandRoute } from "./routing.ts";
 export { BATCH_COMMANDS_MAX, CommandQueue, DEFAULT_TOPOLOGY, Engine, marketsOfShard, matchingShardOf, riskShardOfCommand, type EngineTopology } from "./engine.ts";
 export { ThreadedPipeline, type PipelineHandlers, type PipelineOptions } from "./threaded.ts";
-export * from "./record-codec.ts";
+// The record byte layout lives in engine/model (below the journal); the pipeline's users reach it here too.
+export {
+  AMOUNT_MAX,
+  BATCH_END_KIND,
+  COMMAND_RECORD_BYTES,
+  commandKindAt,
+  commandSeqAt,
+  EVENT_MESSAGE_BYTES_MAX,
+  EVENT_RECORD_BYTES,
+  eventKindAt,
+  eventSeqAt,
+  readCommand,
+  readEvent,
+  readInt64,
+  viewsOf,
+  writeCommand,
+  writeCommandBatchEnd,
+  writeEvent,
+  writeEventBatchEnd,
+  type RecordViews,
+} from "../model/index.ts";
+export * from "./pool-delta-codec.ts";
 export { snapshotStateHash } from "./snapshot-hash.ts";
 export {
   readSnapshotInfo,

@@ -1,7 +1,7 @@
 // Market data (O8) on its way from a matching worker to the gateway: a fixed 96-byte ring record per
 // MarketDataSink call, written by RingMarketDataSink and replayed into any MarketDataSink by readMarketData.
 import type { MarketDataSink } from "../matching/index.ts";
-import type { RecordViews } from "./record-codec.ts";
+import type { RecordViews } from "../model/index.ts";
 import type { RingWriter } from "./ring-io.ts";
 
 export const MARKET_DATA_RECORD_BYTES = 96;

@@ -2,7 +2,7 @@
 // amortised over many records, and every wait parks (spin-then-park) instead of spinning on this 2-core box.
 import type { EventRecord, EventSink } from "../model/index.ts";
 import { RingBuffer, waitForData, waitForDataAsync, waitForSpace, waitForSpaceAsync, type WaitStrategy } from "../ring/index.ts";
-import { writeEvent, type RecordViews } from "./record-codec.ts";
+import { writeEvent, type RecordViews } from "../model/index.ts";
 
 /** Slots claimed at once by a writer: one publish (one atomic store) per this many records at most. */
 export const WRITE_CLAIM_BATCH = 256;

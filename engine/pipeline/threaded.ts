@@ -12,7 +12,7 @@
 //   main ──cmd ring──► engine (risk R1 → matching → risk R2) ──event ring──► main
 import { Worker } from "node:worker_threads";
 import type { MarketDataSink } from "../matching/index.ts";
-import { CommandRecord, EventRecord, SnapshotWriter, type ExchangeConfig } from "../model/index.ts";
+import { CommandKind, CommandRecord, EventRecord, SnapshotWriter, type ControlKind, type ExchangeConfig } from "../model/index.ts";
 import { RingBuffer, SpinThenParkWait, waitForSpaceAsync, type RingHandle } from "../ring/index.ts";
 import { composeStateHash, DEFAULT_TOPOLOGY, riskShardOfCommand, type EngineTopology } from "./engine.ts";
 import { EVERY_RISK_SHARD, riskShardOfRoute, settlementTakes } from "./routing.ts";
@@ -23,12 +23,12 @@ import {
   commandSeqAt,
   EVENT_RECORD_BYTES,
   eventKindAt,
-  POOL_DELTA_RECORD_BYTES,
   readEvent,
   writeCommand,
   writeCommandBatchEnd,
   type RecordViews,
-} from "./record-codec.ts";
+} from "../model/index.ts";
+import { POOL_DELTA_RECORD_BYTES } from "./pool-delta-codec.ts";
 import { MARKET_DATA_RECORD_BYTES, readMarketData } from "./market-data-codec.ts";
 import { PARK_MS, RingReader, RingWriter, tryCopyRecord } from "./ring-io.ts";
 import {
@@ -464,7 +464,7 @@ export class ThreadedPipeline {
   }
 
   /**
-   * Like submitBatch, for commands already in the binary record layout (record-codec.ts): `count` records of
+   * Like submitBatch, for commands already in the binary record layout (engine/model/record-layout.ts): `count` records of
    * COMMAND_RECORD_BYTES from byte `offset` of `source` are copied slot by slot into the rings — no record objects,
    * no bigint allocation (the shape of a gateway that decodes frames straight into records).
    */
@@ -550,7 +550,7 @@ export class ThreadedPipeline {
    * two journal batches: it waits for a submit in progress to finish writing and holds new ones back meanwhile.
    * Returns the journal batch and sequence number it follows.
    */
-  private async writeControl(kind: number, flags = 0): Promise<{ batch: number; seq: number }> {
+  private async writeControl(kind: ControlKind, flags = 0): Promise<{ batch: number; seq: number }> {
     await this.afterControl();
     let open!: () => void;
     this.controlGate = new Promise<void>((resolve) => (open = resolve));

@@ -118,7 +118,7 @@ export function updateSettings(s: RiskState, cmd: CommandRecord, sink: EventSink
   if ((mask & ~ACCOUNT_SETTINGS_ALL) !== 0 || (values & ~mask) !== 0 || cmd.flags >>> (2 * ACCOUNT_SETTING_VALUE_SHIFT) !== 0) {
     return rejectSettingBits(s, cmd, sink);
   }
-  const leverage = cmd.state;
+  const leverage = cmd.leverageLimit;
   if (leverage !== 0 && (!Number.isInteger(leverage) || leverage < LEVERAGE_LIMIT_MIN || leverage > s.leverageLimitMax)) {
     return rejectLeverageRange(s, cmd, LEVERAGE_LIMIT_MIN, sink);
   }

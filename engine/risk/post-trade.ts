@@ -24,10 +24,10 @@ export function applyFill(s: RiskState, e: EventRecord, sink: EventSink): void {
   const volumes = s.volumes;
   const takerBps = taker !== null ? s.feeTiers[volumes.roll(taker.volume!, day).tier]!.takerBps : 0;
   const makerBps = maker !== null ? s.feeTiers[volumes.roll(maker.volume!, day).tier]!.makerBps : 0;
-  if (taker !== null) e.takerFee = settleSide(s, taker, e.orderId, e.side, market, e.quantity, e.amount2, takerBps);
-  if (maker !== null) e.makerFee = settleSide(s, maker, e.makerOrderId, makerSide, market, e.quantity, e.amount2, makerBps);
+  if (taker !== null) e.takerFee = settleSide(s, taker, e.orderId, e.side, market, e.quantity, e.quoteQuantity, takerBps);
+  if (maker !== null) e.makerFee = settleSide(s, maker, e.makerOrderId, makerSide, market, e.quantity, e.quoteQuantity, makerBps);
   const ctx = s.marginContext;
-  const volumeUsd = quoteVolumeUsd(e.amount2, ctx.assetMark[market.quoteAsset]!, ctx.assetUnit[market.quoteAsset]!);
+  const volumeUsd = quoteVolumeUsd(e.quoteQuantity, ctx.assetMark[market.quoteAsset]!, ctx.assetUnit[market.quoteAsset]!);
   if (taker !== null) volumes.add(taker.volume!, day, volumeUsd);
   if (maker !== null) volumes.add(maker.volume!, day, volumeUsd);
   // The record is reused by publishBalance's sink: copy what the balance events need first.

@@ -101,7 +101,7 @@ export function queryPoolStats(s: RiskState, cmd: CommandRecord, sink: EventSink
 
 export function queryRateCurve(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
   if (cmd.asset >= s.assetCount) return rejectUnknownAsset(s, cmd, sink);
-  const n = cmd.state === 0 ? 11 : cmd.state;
+  const n = cmd.curvePoints === 0 ? 11 : cmd.curvePoints;
   if (n < 2 || n > RATE_CURVE_POINTS_MAX) return rejectRateCurvePoints(s, cmd, RATE_CURVE_POINTS_MAX, sink);
   const us: bigint[] = [];
   for (let i = 0; i < n; i++) us.push((RATIO_SCALE * BigInt(i)) / BigInt(n - 1));
@@ -111,7 +111,7 @@ export function queryRateCurve(s: RiskState, cmd: CommandRecord, sink: EventSink
 export function queryInterestHistory(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
   if (!isValidClientAccount(cmd.account)) return rejectInvalidAccount(s, cmd, sink);
   if (cmd.asset !== ALL_ASSETS && cmd.asset >= s.assetCount) return rejectUnknownAsset(s, cmd, sink);
-  const limit = cmd.state <= 0 || cmd.state > INTEREST_HISTORY_ENTRIES_MAX ? INTEREST_HISTORY_ENTRIES_MAX : cmd.state;
+  const limit = cmd.historyLimit <= 0 || cmd.historyLimit > INTEREST_HISTORY_ENTRIES_MAX ? INTEREST_HISTORY_ENTRIES_MAX : cmd.historyLimit;
   for (const h of interestHistory(s, cmd.account, cmd.asset, cmd.timeMs, limit)) publishInterestEntry(s, cmd, h, sink);
   accepted(s, cmd, sink);
 }

@@ -188,7 +188,7 @@ export function rejectSettingBits(s: RiskState, cmd: CommandRecord, sink: EventS
 }
 
 export function rejectLeverageRange(s: RiskState, cmd: CommandRecord, minimum: number, sink: EventSink): void {
-  reject(s, cmd, RejectCode.InvalidSetting, `leverageLimit ${cmd.state} is outside ${minimum}..${s.leverageLimitMax} (A3)`, sink);
+  reject(s, cmd, RejectCode.InvalidSetting, `leverageLimit ${cmd.leverageLimit} is outside ${minimum}..${s.leverageLimitMax} (A3)`, sink);
 }
 
 export function rejectNothingToChange(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
@@ -197,7 +197,7 @@ export function rejectNothingToChange(s: RiskState, cmd: CommandRecord, sink: Ev
 
 export function rejectLeverageMargin(s: RiskState, cmd: CommandRecord, account: Account, sink: EventSink): void {
   const imr = percent(account.syncedMargin().imr());
-  const text = `leverageLimit ${cmd.state}: the initial margin of the open positions would reach the net equity (IMR >= 100%, A3); now IMR ${imr}`;
+  const text = `leverageLimit ${cmd.leverageLimit}: the initial margin of the open positions would reach the net equity (IMR >= 100%, A3); now IMR ${imr}`;
   reject(s, cmd, RejectCode.InsufficientMargin, text, sink);
 }
 
@@ -246,7 +246,7 @@ export function accepted(s: RiskState, cmd: CommandRecord, sink: EventSink): voi
   e.seq = cmd.seq;
   e.account = cmd.account;
   e.asset = cmd.asset;
-  e.amount = cmd.amount;
+  e.commandAmount = cmd.amount;
   e.code = cmd.kind;
   sink.publish(e);
 }
@@ -300,8 +300,8 @@ export function publishBalance(s: RiskState, seq: number, account: Account, asse
   e.seq = seq;
   e.account = account.id;
   e.asset = asset;
-  e.amount = account.available[asset]!;
-  e.amount2 = account.locked[asset]!;
+  e.available = account.available[asset]!;
+  e.locked = account.locked[asset]!;
   e.lent = account.lent[asset]!;
   e.borrowed = account.borrowed[asset]!;
   sink.publish(e);
@@ -340,8 +340,8 @@ export function publishCollateral(s: RiskState, seq: number, st: CollateralState
     e.account = st.account;
     e.asset = a.asset;
     e.quantity = a.quantity;
-    e.amount = a.available;
-    e.amount2 = a.locked;
+    e.available = a.available;
+    e.locked = a.locked;
     e.lent = a.lent;
     e.borrowed = a.borrowed;
     e.price = a.markUsd;
@@ -354,7 +354,7 @@ export function publishCollateral(s: RiskState, seq: number, st: CollateralState
 }
 
 /** MaxOrderQuantity, MaxWithdrawalQuantity or MaxBorrowQuantity (`poolLimit` only for the last). */
-export function publishMaxQuantity(s: RiskState, kind: number, cmd: CommandRecord, quantity: bigint, marginLimit: bigint, poolLimit: bigint, sink: EventSink): void {
+export function publishMaxQuantity(s: RiskState, kind: EventKind, cmd: CommandRecord, quantity: bigint, marginLimit: bigint, poolLimit: bigint, sink: EventSink): void {
   const e = s.out;
   e.clear();
   e.kind = kind;
@@ -368,8 +368,8 @@ export function publishMaxQuantity(s: RiskState, kind: number, cmd: CommandRecor
     e.asset = cmd.asset;
   }
   e.quantity = quantity;
-  e.amount = marginLimit;
-  if (kind === EventKind.MaxBorrowQuantity) e.amount2 = poolLimit;
+  e.marginLimit = marginLimit;
+  if (kind === EventKind.MaxBorrowQuantity) e.poolLimit = poolLimit;
   sink.publish(e);
 }
 
@@ -381,11 +381,11 @@ export function publishPoolStats(s: RiskState, cmd: CommandRecord, a: number, si
   e.seq = cmd.seq;
   e.account = cmd.account;
   e.asset = a;
-  e.code = st.state;
+  e.poolState = st.state;
   e.lent = st.totalLent;
   e.borrowed = st.totalBorrowed;
-  e.amount = st.freeLiquidity;
-  e.amount2 = st.openBorrowLendLimit;
+  e.freeLiquidity = st.freeLiquidity;
+  e.openBorrowLendLimit = st.openBorrowLendLimit;
   e.quantity = s.pools.reserved[a]!;
   e.utilization = reportedRatio(st.utilization);
   e.borrowRate = reportedRatio(st.borrowRate);
@@ -396,7 +396,7 @@ export function publishPoolStats(s: RiskState, cmd: CommandRecord, a: number, si
   e.throttleUtilization = reportedRatio(st.throttleUtilizationThreshold);
   e.maxUtilization = reportedRatio(st.maxUtilization);
   e.poolFee = reportedRatio(st.fee);
-  e.side = st.throttled ? 1 : 0;
+  e.throttled = st.throttled ? 1 : 0;
   sink.publish(e);
 }
 
@@ -430,8 +430,8 @@ export function publishInterestEntry(s: RiskState, cmd: CommandRecord, h: Intere
   e.seq = cmd.seq;
   e.account = cmd.account;
   e.asset = h.asset;
-  e.side = h.kind;
-  e.amount = h.amount;
+  e.interestKind = h.kind;
+  e.interest = h.amount;
   e.borrowRate = reportedRatio(h.rate);
   e.timeMs = h.timeMs;
   sink.publish(e);

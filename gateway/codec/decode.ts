@@ -682,7 +682,7 @@ function decodeSetMarketState(config: ExchangeConfig, out: CommandRecord, result
   out.clear();
   out.kind = CommandKind.SetMarketState;
   out.market = market;
-  out.state = state;
+  out.marketState = state;
   return accepted(result);
 }
 
@@ -762,7 +762,7 @@ function decodeUpdateAccountSettings(out: CommandRecord, result: DecodeResult): 
   out.clear();
   out.kind = CommandKind.UpdateAccountSettings;
   out.account = account;
-  out.state = leverage;
+  out.leverageLimit = leverage;
   out.flags = mask | (values << ACCOUNT_SETTING_VALUE_SHIFT);
   return accepted(result);
 }
@@ -834,7 +834,7 @@ function decodeQueryMaxWithdrawal(config: ExchangeConfig, out: CommandRecord, re
 /** Borrow / Repay / Lend / Redeem (L9–L11): account, asset, amount (Repay/Redeem: absent = all of it). */
 function decodePoolAction(
   slot: { readonly account: number; readonly asset: number; readonly amount: number },
-  kind: number,
+  kind: CommandKind,
   wholeAllowed: boolean,
   config: ExchangeConfig,
   out: CommandRecord,
@@ -869,7 +869,7 @@ function decodeQueryRateCurve(config: ExchangeConfig, out: CommandRecord, result
   out.clear();
   out.kind = CommandKind.QueryRateCurve;
   out.asset = asset;
-  out.state = u8(QUERY_RATE_CURVE.slot.points);
+  out.curvePoints = u8(QUERY_RATE_CURVE.slot.points);
   return accepted(result);
 }
 
@@ -887,7 +887,7 @@ function decodeQueryInterestHistory(config: ExchangeConfig, out: CommandRecord, 
   out.account = account;
   out.asset = asset;
   out.timeMs = Number(since);
-  out.state = u16(q.limit, 0);
+  out.historyLimit = u16(q.limit, 0);
   return accepted(result);
 }
 
@@ -950,7 +950,7 @@ function decodeLogin(result: DecodeResult): boolean {
 }
 
 /** Register / revoke: user → account user × 16, the key → four little-endian int64 words, permissions → flags. */
-function decodeApiKeyCommand(kind: number, out: CommandRecord, result: DecodeResult): boolean {
+function decodeApiKeyCommand(kind: CommandKind, out: CommandRecord, result: DecodeResult): boolean {
   result.privileged = true;
   const register = kind === CommandKind.RegisterApiKey;
   const user = u32(register ? REGISTER_API_KEY.slot.user : REVOKE_API_KEY.slot.user);
@@ -972,22 +972,22 @@ function decodeApiKeyCommand(kind: number, out: CommandRecord, result: DecodeRes
   return accepted(result);
 }
 
-/** The 32-byte key as four little-endian int64 words in price, quantity, quoteQuantity, amount (the journal's int64 slots). */
+/** The 32-byte key as four little-endian int64 words publicKeyWord0…3. */
 export function writeKeyWords(key: Uint8Array, out: CommandRecord): void {
   const view = new DataView(key.buffer, key.byteOffset, ED25519_PUBLIC_KEY_BYTES);
-  out.price = view.getBigInt64(0, true);
-  out.quantity = view.getBigInt64(8, true);
-  out.quoteQuantity = view.getBigInt64(16, true);
-  out.amount = view.getBigInt64(24, true);
+  out.publicKeyWord0 = view.getBigInt64(0, true);
+  out.publicKeyWord1 = view.getBigInt64(8, true);
+  out.publicKeyWord2 = view.getBigInt64(16, true);
+  out.publicKeyWord3 = view.getBigInt64(24, true);
 }
 
 /** The inverse of writeKeyWords: the 32-byte key of a RegisterApiKey / RevokeApiKey record. */
 export function readKeyWords(cmd: CommandRecord): Uint8Array {
   const key = new Uint8Array(ED25519_PUBLIC_KEY_BYTES);
   const view = new DataView(key.buffer);
-  view.setBigInt64(0, BigInt.asIntN(64, cmd.price), true);
-  view.setBigInt64(8, BigInt.asIntN(64, cmd.quantity), true);
-  view.setBigInt64(16, BigInt.asIntN(64, cmd.quoteQuantity), true);
-  view.setBigInt64(24, BigInt.asIntN(64, cmd.amount), true);
+  view.setBigInt64(0, BigInt.asIntN(64, cmd.publicKeyWord0), true);
+  view.setBigInt64(8, BigInt.asIntN(64, cmd.publicKeyWord1), true);
+  view.setBigInt64(16, BigInt.asIntN(64, cmd.publicKeyWord2), true);
+  view.setBigInt64(24, BigInt.asIntN(64, cmd.publicKeyWord3), true);
   return key;
 }

@@ -163,7 +163,7 @@ export function encodeEvent(e: EventRecord, clientSeq: bigint, config: ExchangeC
       Fill.addTradeId(builder, BigInt(e.tradeId));
       Fill.addPrice(builder, decimal(e.price, PRICE_DECIMALS));
       Fill.addQuantity(builder, decimal(e.quantity, decimalsOf(config, m.baseAsset)));
-      Fill.addQuoteQuantity(builder, decimal(e.amount2, decimalsOf(config, m.quoteAsset)));
+      Fill.addQuoteQuantity(builder, decimal(e.quoteQuantity, decimalsOf(config, m.quoteAsset)));
       Fill.addTakerAccount(builder, e.account);
       Fill.addMakerAccount(builder, e.makerAccount);
       Fill.addTakerOrderId(builder, BigInt(e.orderId));
@@ -187,8 +187,8 @@ export function encodeEvent(e: EventRecord, clientSeq: bigint, config: ExchangeC
       OrderDone.addClientId(builder, e.clientId);
       OrderDone.addSide(builder, e.side);
       OrderDone.addReason(builder, e.code);
-      OrderDone.addFilled(builder, decimal(e.amount2, baseDecimals));
-      OrderDone.addRemaining(builder, decimal(e.amount, baseDecimals));
+      OrderDone.addFilled(builder, decimal(e.filledQuantity, baseDecimals));
+      OrderDone.addRemaining(builder, decimal(e.remainingQuantity, baseDecimals));
       return finish(Event.OrderDone, OrderDone.endOrderDone(builder), clientSeq, e.seq, e.marketSeq);
     }
     case EventKind.Balance: {
@@ -196,8 +196,8 @@ export function encodeEvent(e: EventRecord, clientSeq: bigint, config: ExchangeC
       Balance.startBalance(builder);
       Balance.addAccount(builder, e.account);
       Balance.addAsset(builder, e.asset);
-      Balance.addAvailable(builder, decimal(e.amount, decimals));
-      Balance.addLocked(builder, decimal(e.amount2, decimals));
+      Balance.addAvailable(builder, decimal(e.available, decimals));
+      Balance.addLocked(builder, decimal(e.locked, decimals));
       // Absent = 0: no bytes for them until lending moves units into the pool slots.
       if (e.lent !== 0n) Balance.addLent(builder, decimal(e.lent, decimals));
       if (e.borrowed !== 0n) Balance.addBorrowed(builder, decimal(e.borrowed, decimals));
@@ -210,11 +210,11 @@ export function encodeEvent(e: EventRecord, clientSeq: bigint, config: ExchangeC
     }
     case EventKind.CommandAccepted: {
       // Commands without an asset (admin, clock) leave asset and amount 0.
-      const decimals = e.amount === 0n ? 0 : decimalsOf(config, e.asset);
+      const decimals = e.commandAmount === 0n ? 0 : decimalsOf(config, e.asset);
       CommandAccepted.startCommandAccepted(builder);
       CommandAccepted.addAccount(builder, e.account);
       CommandAccepted.addAsset(builder, e.asset);
-      CommandAccepted.addAmount(builder, decimal(e.amount, decimals));
+      CommandAccepted.addAmount(builder, decimal(e.commandAmount, decimals));
       return finish(Event.CommandAccepted, CommandAccepted.endCommandAccepted(builder), clientSeq, e.seq, e.marketSeq);
     }
     case EventKind.CommandRejected: {
@@ -276,8 +276,8 @@ export function encodeEvent(e: EventRecord, clientSeq: bigint, config: ExchangeC
       AssetCollateral.addAccount(b, e.account);
       AssetCollateral.addAsset(b, e.asset);
       AssetCollateral.addQuantity(b, decimal(e.quantity, decimals));
-      AssetCollateral.addAvailable(b, decimal(e.amount, decimals));
-      AssetCollateral.addOpenOrderQuantity(b, decimal(e.amount2, decimals));
+      AssetCollateral.addAvailable(b, decimal(e.available, decimals));
+      AssetCollateral.addOpenOrderQuantity(b, decimal(e.locked, decimals));
       AssetCollateral.addLent(b, decimal(e.lent, decimals));
       AssetCollateral.addBorrowed(b, decimal(e.borrowed, decimals));
       AssetCollateral.addMarkPrice(b, decimal(e.price, PRICE_DECIMALS));
@@ -295,7 +295,7 @@ export function encodeEvent(e: EventRecord, clientSeq: bigint, config: ExchangeC
       MaxOrderQuantity.addSide(builder, e.side);
       MaxOrderQuantity.addPrice(builder, decimal(e.price, PRICE_DECIMALS));
       MaxOrderQuantity.addQuantity(builder, decimal(e.quantity, baseDecimals));
-      MaxOrderQuantity.addMarginLimit(builder, decimal(e.amount, baseDecimals));
+      MaxOrderQuantity.addMarginLimit(builder, decimal(e.marginLimit, baseDecimals));
       return finish(Event.MaxOrderQuantity, MaxOrderQuantity.endMaxOrderQuantity(builder), clientSeq, e.seq, e.marketSeq);
     }
     case EventKind.MaxWithdrawalQuantity: {
@@ -304,7 +304,7 @@ export function encodeEvent(e: EventRecord, clientSeq: bigint, config: ExchangeC
       MaxWithdrawalQuantity.addAccount(builder, e.account);
       MaxWithdrawalQuantity.addAsset(builder, e.asset);
       MaxWithdrawalQuantity.addQuantity(builder, decimal(e.quantity, decimals));
-      MaxWithdrawalQuantity.addMarginLimit(builder, decimal(e.amount, decimals));
+      MaxWithdrawalQuantity.addMarginLimit(builder, decimal(e.marginLimit, decimals));
       return finish(Event.MaxWithdrawalQuantity, MaxWithdrawalQuantity.endMaxWithdrawalQuantity(builder), clientSeq, e.seq, e.marketSeq);
     }
     case EventKind.PoolStats: {
@@ -312,13 +312,13 @@ export function encodeEvent(e: EventRecord, clientSeq: bigint, config: ExchangeC
       const R = REPORTED_RATIO_DECIMALS;
       PoolStats.startPoolStats(builder);
       PoolStats.addAsset(builder, e.asset);
-      PoolStats.addState(builder, e.code);
-      PoolStats.addThrottled(builder, e.side !== 0);
+      PoolStats.addState(builder, e.poolState);
+      PoolStats.addThrottled(builder, e.throttled !== 0);
       PoolStats.addTotalLent(builder, decimal(e.lent, decimals));
       PoolStats.addTotalBorrowed(builder, decimal(e.borrowed, decimals));
-      PoolStats.addFreeLiquidity(builder, decimal(e.amount, decimals));
+      PoolStats.addFreeLiquidity(builder, decimal(e.freeLiquidity, decimals));
       PoolStats.addReserved(builder, decimal(e.quantity, decimals));
-      PoolStats.addOpenBorrowLendLimit(builder, decimal(e.amount2, decimals));
+      PoolStats.addOpenBorrowLendLimit(builder, decimal(e.openBorrowLendLimit, decimals));
       PoolStats.addUtilization(builder, decimal(e.utilization, R));
       PoolStats.addBorrowRate(builder, decimal(e.borrowRate, R));
       PoolStats.addLendRate(builder, decimal(e.lendRate, R));
@@ -344,8 +344,8 @@ export function encodeEvent(e: EventRecord, clientSeq: bigint, config: ExchangeC
       InterestEntry.startInterestEntry(builder);
       InterestEntry.addAccount(builder, e.account);
       InterestEntry.addAsset(builder, e.asset);
-      InterestEntry.addKind(builder, e.side);
-      InterestEntry.addAmount(builder, decimal(e.amount, decimalsOf(config, e.asset)));
+      InterestEntry.addKind(builder, e.interestKind);
+      InterestEntry.addAmount(builder, decimal(e.interest, decimalsOf(config, e.asset)));
       InterestEntry.addRate(builder, decimal(e.borrowRate, REPORTED_RATIO_DECIMALS));
       InterestEntry.addTimeMs(builder, BigInt(e.timeMs));
       return finish(Event.InterestEntry, InterestEntry.endInterestEntry(builder), clientSeq, e.seq, e.marketSeq);
@@ -356,8 +356,8 @@ export function encodeEvent(e: EventRecord, clientSeq: bigint, config: ExchangeC
       MaxBorrowQuantity.addAccount(builder, e.account);
       MaxBorrowQuantity.addAsset(builder, e.asset);
       MaxBorrowQuantity.addQuantity(builder, decimal(e.quantity, decimals));
-      MaxBorrowQuantity.addMarginLimit(builder, decimal(e.amount, decimals));
-      MaxBorrowQuantity.addPoolLimit(builder, decimal(e.amount2, decimals));
+      MaxBorrowQuantity.addMarginLimit(builder, decimal(e.marginLimit, decimals));
+      MaxBorrowQuantity.addPoolLimit(builder, decimal(e.poolLimit, decimals));
       return finish(Event.MaxBorrowQuantity, MaxBorrowQuantity.endMaxBorrowQuantity(builder), clientSeq, e.seq, e.marketSeq);
     }
     default:

@@ -60,7 +60,7 @@ export class LendingCommandGenerator {
     return this.number(c);
   }
 
-  private command(kind: number, account: number): CommandRecord {
+  private command(kind: CommandKind, account: number): CommandRecord {
     const c = new CommandRecord();
     c.kind = kind;
     c.account = account;
@@ -99,7 +99,7 @@ export class LendingCommandGenerator {
       const c = this.command(CommandKind.UpdateAccountSettings, account);
       const on = this.rand() < 0.4 ? AccountSetting.AutoLend : 0;
       c.flags = AccountSetting.AutoLend | (on << ACCOUNT_SETTING_VALUE_SHIFT);
-      c.state = this.rand() < 0.3 ? this.int(1, 20) : 0;
+      c.leverageLimit = this.rand() < 0.3 ? this.int(1, 20) : 0;
       return c;
     }
     if (r < 0.78) {
@@ -121,7 +121,7 @@ export class LendingCommandGenerator {
     if (r < 0.95) {
       const c = this.command(CommandKind.QueryInterestHistory, account);
       c.asset = this.rand() < 0.5 ? ALL_ASSETS : asset;
-      c.state = 20;
+      c.historyLimit = 20;
       return c;
     }
     const c = this.command(CommandKind.QueryMaxBorrow, account);

@@ -66,7 +66,7 @@ export class CommandGenerator {
     return out;
   }
 
-  private base(kind: number, account: number): CommandRecord {
+  private base(kind: CommandKind, account: number): CommandRecord {
     const c = new CommandRecord();
     c.kind = kind;
     c.seq = ++this.seq;

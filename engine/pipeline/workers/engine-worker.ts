@@ -11,7 +11,7 @@ import { CommandRecord, EventRecord, type EventSink } from "../../model/index.ts
 import { RingBuffer, SpinThenParkWait } from "../../ring/index.ts";
 import { BATCH_COMMANDS_MAX, Engine } from "../engine.ts";
 import { RingMarketDataSink } from "../market-data-codec.ts";
-import { BATCH_END_KIND, commandKindAt, commandSeqAt, readCommand, writeEventBatchEnd } from "../record-codec.ts";
+import { BATCH_END_KIND, commandKindAt, commandSeqAt, readCommand, writeEventBatchEnd } from "../../model/index.ts";
 import { PARK_MS, RingReader, RingWriter, ringEventSink } from "../ring-io.ts";
 import { stagePart } from "../snapshot.ts";
 import { CONTROL_SNAPSHOT, CONTROL_STATE_HASH, ENGINE_WORKER_SPIN_ITERATIONS, postSnapshotPart, postToMain, snapshotDigest, type EngineWorkerData } from "./protocol.ts";

@@ -6,7 +6,7 @@ import { CommandKind, CommandRecord, EventKind, EventRecord, type EventSink } fr
 import { riskShardOf } from "../../risk/index.ts";
 import { RingBuffer, SpinThenParkWait } from "../../ring/index.ts";
 import { marketsOfShard } from "../engine.ts";
-import { BATCH_END_KIND, commandKindAt, commandSeqAt, readCommand, writeEvent, writeEventBatchEnd } from "../record-codec.ts";
+import { BATCH_END_KIND, commandKindAt, commandSeqAt, readCommand, writeEvent, writeEventBatchEnd } from "../../model/index.ts";
 import { RingMarketDataSink } from "../market-data-codec.ts";
 import { PARK_MS, RingReader, RingWriter } from "../ring-io.ts";
 import { restorePart, stagePart } from "../snapshot.ts";

@@ -1,17 +1,17 @@
 // What the main thread and the pipeline workers pass each other at setup, and the control record kinds.
 import { parentPort } from "node:worker_threads";
-import type { ExchangeConfig } from "../../model/index.ts";
+import { ControlKind, type ExchangeConfig } from "../../model/index.ts";
 import type { RingHandle } from "../../ring/index.ts";
 import type { SnapshotParts } from "../snapshot.ts";
 
 /** Control kind (command and event slots): report the stage's state digest; never journaled. */
-export const CONTROL_STATE_HASH = -2;
+export const CONTROL_STATE_HASH = ControlKind.StateHash;
 /**
  * Control kind (command slots): write the stage's snapshot part (X7) and post it to the main thread with the stage's
  * digest; never journaled. Like CONTROL_STATE_HASH it travels alone in a control batch, so every stage writes at the
  * same batch boundary.
  */
-export const CONTROL_SNAPSHOT = -3;
+export const CONTROL_SNAPSHOT = ControlKind.Snapshot;
 /** CONTROL_SNAPSHOT's flags bit: the stages also report their digests (a stall of its own: see ThreadedPipeline.snapshot). */
 export const SNAPSHOT_WITH_STATE_HASH = 1;
 

@@ -16,16 +16,13 @@ import {
   commandSeqAt,
   eventKindAt,
   eventSeqAt,
-  poolDeltaKindAt,
   readCommand,
-  readPoolDelta,
   readEvent,
   writeCommand,
   writeCommandBatchEnd,
   writeEventBatchEnd,
-  writePoolDelta,
-  writePoolDeltaEnd,
-} from "../record-codec.ts";
+} from "../../model/index.ts";
+import { poolDeltaKindAt, readPoolDelta, writePoolDelta, writePoolDeltaEnd } from "../pool-delta-codec.ts";
 import { PARK_MS, RingReader, RingWriter, ringEventSink } from "../ring-io.ts";
 import { RiskRoute, routeOf } from "../routing.ts";
 import { restorePart, stagePart } from "../snapshot.ts";

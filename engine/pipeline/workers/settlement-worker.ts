@@ -4,7 +4,7 @@ import { workerData } from "node:worker_threads";
 import { CommandRecord } from "../../model/index.ts";
 import { RingBuffer, SpinThenParkWait } from "../../ring/index.ts";
 import { SettlementShard } from "../../settlement/index.ts";
-import { BATCH_END_KIND, commandKindAt, readCommand } from "../record-codec.ts";
+import { BATCH_END_KIND, commandKindAt, readCommand } from "../../model/index.ts";
 import { RingReader } from "../ring-io.ts";
 import { restorePart, stagePart } from "../snapshot.ts";
 import { CONTROL_SNAPSHOT, CONTROL_STATE_HASH, postSnapshotPart, postToMain, snapshotDigest, type SettlementWorkerData } from "./protocol.ts";

@@ -1,10 +1,34 @@
 // Fixed-size binary layouts of CommandRecord and EventRecord, shared by the rings and the journal.
 //
+// Union slots (state, price, quantity, quoteQuantity, amount of a command; side, code, amount, amount2 of an event)
+// hold the field the record's kind carries there (engine/model/vocabulary.ts); the generated slot accessors pick it.
+//
 // A slot is addressed by its byte offset inside a buffer seen through Int32/Float64/BigInt64/Uint8 views (a ring's
 // SharedArrayBuffer or a journal buffer). Offsets are multiples of 8. Bigint fields are int64 on the wire: the
 // gateway only admits values that fit (X5), and balances are bounded by AMOUNT_MAX.
-import type { PoolDelta } from "../lending/index.ts";
-import { EventKind, type CommandRecord, type EventRecord } from "../model/index.ts";
+import {
+  commandAmountSlot,
+  commandPriceSlot,
+  commandQuantitySlot,
+  commandQuoteQuantitySlot,
+  commandStateSlot,
+  eventAmount2Slot,
+  eventAmountSlot,
+  eventCodeSlot,
+  eventSideSlot,
+  setCommandAmountSlot,
+  setCommandPriceSlot,
+  setCommandQuantitySlot,
+  setCommandQuoteQuantitySlot,
+  setCommandStateSlot,
+  setEventAmount2Slot,
+  setEventAmountSlot,
+  setEventCodeSlot,
+  setEventSideSlot,
+  type CommandRecord,
+  type EventRecord,
+} from "./generated/records.ts";
+import { ControlKind, EventKind, type CommandKind } from "./vocabulary.ts";
 
 export interface RecordViews {
   readonly i32: Int32Array;
@@ -40,7 +64,7 @@ function readUint64(v: RecordViews, d: number): bigint {
 }
 
 /** Marker kind (in the kind slot of either record type): the end of a journal batch, with its batch number. */
-export const BATCH_END_KIND = -1;
+export const BATCH_END_KIND = ControlKind.BatchEnd;
 
 // ---- commands: 128 bytes ----
 export const COMMAND_RECORD_BYTES = 128;
@@ -81,16 +105,16 @@ export function writeCommand(v: RecordViews, byteOffset: number, c: CommandRecor
   v.i32[w + C_TIF] = c.tif;
   v.i32[w + C_STP] = c.stp;
   v.i32[w + C_FLAGS] = c.flags;
-  v.i32[w + C_STATE] = c.state;
+  v.i32[w + C_STATE] = commandStateSlot(c);
   v.i32[w + 11] = 0;
   v.f64[d + C_SEQ] = c.seq;
   v.f64[d + C_ORDER_ID] = c.orderId;
   v.f64[d + C_TIME] = c.timeMs;
   v.i64[d + C_CLIENT_ID] = BigInt.asIntN(64, c.clientId);
-  v.i64[d + C_PRICE] = c.price;
-  v.i64[d + C_QUANTITY] = c.quantity;
-  v.i64[d + C_QUOTE_QUANTITY] = c.quoteQuantity;
-  v.i64[d + C_AMOUNT] = c.amount;
+  v.i64[d + C_PRICE] = commandPriceSlot(c);
+  v.i64[d + C_QUANTITY] = commandQuantitySlot(c);
+  v.i64[d + C_QUOTE_QUANTITY] = commandQuoteQuantitySlot(c);
+  v.i64[d + C_AMOUNT] = commandAmountSlot(c);
   v.i64[d + C_POSITION] = c.positionQuantity;
   v.i64[d + 15] = 0n;
 }
@@ -98,7 +122,7 @@ export function writeCommand(v: RecordViews, byteOffset: number, c: CommandRecor
 export function readCommand(v: RecordViews, byteOffset: number, c: CommandRecord): void {
   const w = byteOffset >> 2;
   const d = byteOffset >> 3;
-  c.kind = v.i32[w + C_KIND]!;
+  c.kind = v.i32[w + C_KIND]! as CommandKind | ControlKind;
   c.account = v.i32[w + C_ACCOUNT]! >>> 0;
   c.account2 = v.i32[w + C_ACCOUNT2]! >>> 0;
   c.market = v.i32[w + C_MARKET]!;
@@ -108,15 +132,15 @@ export function readCommand(v: RecordViews, byteOffset: number, c: CommandRecord
   c.tif = v.i32[w + C_TIF]!;
   c.stp = v.i32[w + C_STP]!;
   c.flags = v.i32[w + C_FLAGS]!;
-  c.state = v.i32[w + C_STATE]!;
+  setCommandStateSlot(c, v.i32[w + C_STATE]!);
   c.seq = v.f64[d + C_SEQ]!;
   c.orderId = v.f64[d + C_ORDER_ID]!;
   c.timeMs = v.f64[d + C_TIME]!;
   c.clientId = readUint64(v, d + C_CLIENT_ID);
-  c.price = readInt64(v, d + C_PRICE);
-  c.quantity = readInt64(v, d + C_QUANTITY);
-  c.quoteQuantity = readInt64(v, d + C_QUOTE_QUANTITY);
-  c.amount = readInt64(v, d + C_AMOUNT);
+  setCommandPriceSlot(c, readInt64(v, d + C_PRICE));
+  setCommandQuantitySlot(c, readInt64(v, d + C_QUANTITY));
+  setCommandQuoteQuantitySlot(c, readInt64(v, d + C_QUOTE_QUANTITY));
+  setCommandAmountSlot(c, readInt64(v, d + C_AMOUNT));
   c.positionQuantity = readInt64(v, d + C_POSITION);
 }
 
@@ -298,8 +322,8 @@ export function writeEvent(v: RecordViews, byteOffset: number, e: EventRecord): 
   v.i32[w + E_ACCOUNT] = e.account | 0;
   v.i32[w + E_MARKET] = e.market;
   v.i32[w + E_ASSET] = e.asset;
-  v.i32[w + E_SIDE] = e.side;
-  v.i32[w + E_CODE] = e.code;
+  v.i32[w + E_SIDE] = eventSideSlot(e);
+  v.i32[w + E_CODE] = eventCodeSlot(e);
   v.f64[d + E_SEQ] = e.seq;
   v.f64[d + E_MARKET_SEQ] = e.marketSeq;
   v.f64[d + E_ORDER_ID] = e.orderId;
@@ -307,8 +331,8 @@ export function writeEvent(v: RecordViews, byteOffset: number, e: EventRecord): 
   v.i64[d + E_CLIENT_ID] = e.clientId === 0n ? 0n : BigInt.asIntN(64, e.clientId);
   v.i64[d + E_PRICE] = e.price;
   v.i64[d + E_QUANTITY] = e.quantity;
-  v.i64[d + E_AMOUNT] = e.amount;
-  v.i64[d + E_AMOUNT2] = e.amount2;
+  v.i64[d + E_AMOUNT] = eventAmountSlot(e);
+  v.i64[d + E_AMOUNT2] = eventAmount2Slot(e);
   if (kind === EventKind.Fill) {
     writeFillBlock(v, w, d, e);
     return;
@@ -337,13 +361,13 @@ export function writeEvent(v: RecordViews, byteOffset: number, e: EventRecord): 
 export function readEvent(v: RecordViews, byteOffset: number, e: EventRecord): void {
   const w = byteOffset >> 2;
   const d = byteOffset >> 3;
-  const kind = v.i32[w + E_KIND]!;
+  const kind = v.i32[w + E_KIND]! as EventKind | ControlKind;
   e.kind = kind;
   e.account = v.i32[w + E_ACCOUNT]! >>> 0;
   e.market = v.i32[w + E_MARKET]!;
   e.asset = v.i32[w + E_ASSET]!;
-  e.side = v.i32[w + E_SIDE]!;
-  e.code = v.i32[w + E_CODE]!;
+  setEventSideSlot(e, v.i32[w + E_SIDE]!);
+  setEventCodeSlot(e, v.i32[w + E_CODE]!);
   e.seq = v.f64[d + E_SEQ]!;
   e.marketSeq = v.f64[d + E_MARKET_SEQ]!;
   e.orderId = v.f64[d + E_ORDER_ID]!;
@@ -351,8 +375,8 @@ export function readEvent(v: RecordViews, byteOffset: number, e: EventRecord): v
   e.clientId = readUint64(v, d + E_CLIENT_ID);
   e.price = readInt64(v, d + E_PRICE);
   e.quantity = readInt64(v, d + E_QUANTITY);
-  e.amount = readInt64(v, d + E_AMOUNT);
-  e.amount2 = readInt64(v, d + E_AMOUNT2);
+  setEventAmountSlot(e, readInt64(v, d + E_AMOUNT));
+  setEventAmount2Slot(e, readInt64(v, d + E_AMOUNT2));
   if (kind === EventKind.Fill) {
     readFillBlock(v, w, d, e);
     e.message = "";
@@ -395,50 +419,4 @@ export function eventKindAt(v: RecordViews, byteOffset: number): number {
 
 export function eventSeqAt(v: RecordViews, byteOffset: number): number {
   return v.f64[(byteOffset >> 3) + E_SEQ]!;
-}
-
-
-// ---- pool deltas between risk shards (engine/risk/pools.ts): 96 bytes, signed 128-bit sums as (hi, lo) int64 ----
-
-export const POOL_DELTA_RECORD_BYTES = 96;
-const MASK64 = (1n << 64n) - 1n;
-
-function write128(v: RecordViews, d: number, x: bigint): void {
-  v.i64[d] = BigInt.asIntN(64, x >> 64n);
-  v.i64[d + 1] = BigInt.asIntN(64, x & MASK64);
-}
-
-function read128(v: RecordViews, d: number): bigint {
-  return (v.i64[d]! << 64n) | BigInt.asUintN(64, v.i64[d + 1]!);
-}
-
-/** One asset's delta of one batch (kind 0, asset), or the end of the shard's deltas for the batch (BATCH_END_KIND). */
-export function writePoolDelta(v: RecordViews, byteOffset: number, asset: number, delta: PoolDelta): void {
-  const d = byteOffset >> 3;
-  v.i32[byteOffset >> 2] = 0;
-  v.i32[(byteOffset >> 2) + 1] = asset;
-  write128(v, d + 1, delta.lendShares);
-  write128(v, d + 3, delta.borrowShares);
-  write128(v, d + 5, delta.cash);
-  write128(v, d + 7, delta.entryFeesPending);
-  write128(v, d + 9, delta.reservedBorrow);
-}
-
-export function readPoolDelta(v: RecordViews, byteOffset: number, delta: PoolDelta): number {
-  const d = byteOffset >> 3;
-  delta.lendShares = read128(v, d + 1);
-  delta.borrowShares = read128(v, d + 3);
-  delta.cash = read128(v, d + 5);
-  delta.entryFeesPending = read128(v, d + 7);
-  delta.reservedBorrow = read128(v, d + 9);
-  return v.i32[(byteOffset >> 2) + 1]!;
-}
-
-export function writePoolDeltaEnd(v: RecordViews, byteOffset: number, batch: number): void {
-  v.i32[byteOffset >> 2] = BATCH_END_KIND;
-  v.i32[(byteOffset >> 2) + 1] = batch;
-}
-
-export function poolDeltaKindAt(v: RecordViews, byteOffset: number): number {
-  return v.i32[byteOffset >> 2]!;
 }

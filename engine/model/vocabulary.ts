@@ -1,0 +1,224 @@
+// The one vocabulary of commands and events: their kinds and every named field with its wire type and unit.
+//
+// This table is the single place a record field is declared. `npm run schemas` (schemas/generate-records.ts) turns it
+// into engine/model/generated/records.ts: the CommandRecord and EventRecord classes with their clear/copyFrom, and
+// the union-slot accessors the byte layout (record-layout.ts) uses. A field never carries two units: where kinds
+// share a slot of the fixed-size layout (a union), each kind's value has its own name and the layout stores the
+// kind's field in the shared slot. test/schemas.test.ts fails when the generated file is stale.
+
+export const CommandKind = {
+  None: 0,
+  Deposit: 1,
+  Withdraw: 2,
+  PlaceOrder: 3,
+  CancelOrder: 4,
+  CancelAll: 5,
+  AdvanceTime: 6,
+  Transfer: 7,
+  SetMarketState: 8,
+  SetOraclePrice: 9,
+  /** Cancel-replace: orderId (or clientId with ByClientId) gets a new price/quantity. */
+  ReplaceOrder: 10,
+  /** Settlement → matching: band inputs of a market (mean mark in price, meanPremium as a Ratio, indexPrice). */
+  MarketBandInputs: 11,
+  /** A3: account settings. flags: AccountSetting bits changed (bits 0–7) and their new values (bits 8–15);
+   * leverageLimit: new max leverage (1…50), 0 = unchanged. */
+  UpdateAccountSettings: 12,
+  /** Privileged: the USD mark of `asset` is now `price` (PRICE_DECIMALS). Until the oracle (P2/P3) lands this is
+   * how marks move; every risk shard applies it. */
+  SetMarkPrice: 13,
+  /** Query (changes nothing, answered by events): the collateral statement of `account`. */
+  QueryCollateral: 14,
+  /** Query, C10: the largest limit order of `account` on market/side/price with the order `flags` risk accepts. */
+  QueryMaxOrder: 15,
+  /** Query, C10/A5: the largest withdrawal of `asset` risk accepts (flags AutoBorrow = margin withdrawal). */
+  QueryMaxWithdrawal: 16,
+  /** L9 manual borrow of `amount` units of `asset` (refused while autoLend is on). */
+  Borrow: 17,
+  /** L10 manual repay of `amount` units of `asset` (0 = the whole debt; refused while autoLend is on). */
+  Repay: 18,
+  /** L1 manual lend of `amount` units of `asset` (refused while autoLend is on: it lends everything already). */
+  Lend: 19,
+  /** L11 manual redeem of `amount` units of `asset` (0 = the whole lent balance; refused while autoLend is on). */
+  Redeem: 20,
+  /** Query, L13: the market stats of `asset`'s pool (ALL_ASSETS: every pool). */
+  QueryPoolStats: 21,
+  /** Query, L3/L4/L13: the rate curve of `asset`'s pool at `curvePoints` evenly spaced utilizations (2…101) from 0 to 1. */
+  QueryRateCurve: 22,
+  /** Query, L14: the interest history of `account` (asset or ALL_ASSETS) from `timeMs` on, at most `historyLimit` entries. */
+  QueryInterestHistory: 23,
+  /** Query, L8: the largest manual borrow of `asset` risk accepts now. */
+  QueryMaxBorrow: 24,
+  /** Privileged, X6: registers an ED25519 API key to user `account >> 4` with permissions `flags` (Permission bits).
+   * The 32-byte public key travels as four little-endian int64 words publicKeyWord0…3.
+   * The gateway's key registry is rebuilt from these journaled commands; the engine only acknowledges them. */
+  RegisterApiKey: 25,
+  /** Privileged, X6: revokes user `account >> 4`'s API key (the same four publicKeyWord fields as RegisterApiKey). */
+  RevokeApiKey: 26,
+} as const;
+export type CommandKind = (typeof CommandKind)[keyof typeof CommandKind];
+
+export const EventKind = {
+  None: 0,
+  OrderAccepted: 1,
+  OrderRejected: 2,
+  Fill: 3,
+  OrderDone: 4,
+  Balance: 5,
+  Clock: 6,
+  /** A non-order command (deposit, withdraw, transfer, admin) was accepted. */
+  CommandAccepted: 7,
+  /** A non-order command was refused. Same fields as OrderRejected. */
+  CommandRejected: 8,
+  /** An account's settings after UpdateAccountSettings: settings (AccountSetting bits on), leverageLimit. */
+  AccountSettings: 9,
+  /** Collateral statement, account part (C2–C9): the USD and ratio fields, settings, fee tier, 30-day volume. */
+  AccountCollateral: 10,
+  /** Collateral statement, one asset: quantity = net (available + locked + lent − borrowed), price = USD mark,
+   * available, locked (held by open orders), lent, borrowed, weight, notionalUsd,
+   * collateralValueUsd, liabilityUsd. */
+  AssetCollateral: 11,
+  /** C10 answer: quantity = largest accepted now, marginLimit = the margin check's own limit (as if any shortfall could
+   * be borrowed); market, side, price echo the query. */
+  MaxOrderQuantity: 12,
+  /** C10/A5 answer: quantity = largest withdrawal accepted now, marginLimit = the margin check's own limit; asset. */
+  MaxWithdrawalQuantity: 13,
+  /** L13 pool market stats: asset, poolState (PoolState), throttled, lent = total lent, borrowed = total borrowed,
+   * freeLiquidity (lent − borrowed), openBorrowLendLimit, quantity = borrow capacity reserved by open margin
+   * orders, and the pool ratios (utilization … poolFee). */
+  PoolStats: 14,
+  /** One point of a pool's rate curve: asset, utilization, borrowRate, lendRate, lendRateAfterFee. */
+  RateCurvePoint: 15,
+  /** L14 one interest history entry: account, asset, interestKind, interest (≥ 0, paid or earned by kind),
+   * borrowRate = the APR applied, timeMs = the hour mark (or the borrow time for EntryFee). */
+  InterestEntry: 16,
+  /** L8 answer: asset, quantity = largest manual borrow accepted now, marginLimit = the margin check's own limit,
+   * poolLimit = the pool's limit. */
+  MaxBorrowQuantity: 17,
+} as const;
+export type EventKind = (typeof EventKind)[keyof typeof EventKind];
+
+/** Kinds of the pipeline's own control records (command and event slots; never on the wire, never journaled except
+ * the batch end): a batch end, a state-digest request, a snapshot request. */
+export const ControlKind = { BatchEnd: -1, StateHash: -2, Snapshot: -3 } as const;
+export type ControlKind = (typeof ControlKind)[keyof typeof ControlKind];
+
+/** Wire type of a field: int32 (i32), unsigned int32 (u32), an integer kept in a float64 (f64: sequence numbers,
+ * order ids, ms times), int64 / uint64 bigints (i64, u64) or an ASCII string (the reject message). */
+export type FieldType = "i32" | "u32" | "f64" | "i64" | "u64" | "string";
+
+export interface FieldSpec {
+  readonly name: string;
+  readonly type: FieldType;
+  /** Unit and meaning: what one unit of the value is. */
+  readonly unit: string;
+  /** The layout slot the field is stored in; defaults to the field's own name. */
+  readonly slot?: string;
+  /** The kinds that carry the field in its slot (a union member); absent = every kind whose slot has no member. */
+  readonly kinds?: readonly string[];
+}
+
+const ORDER_PRICE = "price, PRICE_DECIMALS fixed point";
+const ASSET_UNITS = "units of `asset` (its smallest unit)";
+const BASE_UNITS = "base-asset units of the market";
+const QUOTE_UNITS = "quote-asset units of the market";
+const USD = "USD at PRICE_DECIMALS";
+const RATIO9 = "ratio at 1e-9 (REPORTED_RATIO_DECIMALS), rounded down";
+
+/** Command fields in record order. `kind` is implicit (CommandKind). */
+export const COMMAND_FIELDS: readonly FieldSpec[] = [
+  { name: "seq", type: "f64", unit: "global sequence number assigned by the sequencer; also the order id of a PlaceOrder" },
+  { name: "account", type: "u32", unit: "account id (user × 16 + sub); RegisterApiKey/RevokeApiKey: the user's account 0" },
+  { name: "account2", type: "u32", unit: "Transfer destination account id" },
+  { name: "market", type: "i32", unit: "market id (ALL_MARKETS for CancelAll over every market)" },
+  { name: "asset", type: "i32", unit: "asset id (ALL_ASSETS for the pool and interest-history queries)" },
+  { name: "side", type: "i32", unit: "Side" },
+  { name: "orderType", type: "i32", unit: "OrderType" },
+  { name: "tif", type: "i32", unit: "TimeInForce" },
+  { name: "stp", type: "i32", unit: "SelfTradePrevention" },
+  { name: "flags", type: "i32", unit: "OrderFlag bits; UpdateAccountSettings: AccountSetting mask and values; RegisterApiKey: Permission bits" },
+  { name: "marketState", type: "i32", unit: "MarketState", slot: "state", kinds: ["SetMarketState"] },
+  { name: "leverageLimit", type: "i32", unit: "new max account leverage 1…50, 0 = unchanged", slot: "state", kinds: ["UpdateAccountSettings"] },
+  { name: "curvePoints", type: "i32", unit: "evenly spaced utilizations 2…101 (0 = 11)", slot: "state", kinds: ["QueryRateCurve"] },
+  { name: "historyLimit", type: "i32", unit: "interest history entries at most (0 = the maximum)", slot: "state", kinds: ["QueryInterestHistory"] },
+  { name: "orderId", type: "f64", unit: "target order of a cancel or replace (engine order id)" },
+  { name: "timeMs", type: "f64", unit: "engine time, ms since the epoch (AdvanceTime; QueryInterestHistory: from)" },
+  { name: "clientId", type: "u64", unit: "client's order id, echoed back; 0 = none" },
+  { name: "price", type: "i64", unit: ORDER_PRICE + "; SetMarkPrice: USD mark; MarketBandInputs: mean mark" },
+  { name: "publicKeyWord0", type: "i64", unit: "ED25519 public key bytes 0…7, little-endian", slot: "price", kinds: ["RegisterApiKey", "RevokeApiKey"] },
+  { name: "quantity", type: "i64", unit: BASE_UNITS },
+  { name: "publicKeyWord1", type: "i64", unit: "ED25519 public key bytes 8…15, little-endian", slot: "quantity", kinds: ["RegisterApiKey", "RevokeApiKey"] },
+  { name: "quoteQuantity", type: "i64", unit: QUOTE_UNITS + " (market buy by quote)" },
+  { name: "publicKeyWord2", type: "i64", unit: "ED25519 public key bytes 16…23, little-endian", slot: "quoteQuantity", kinds: ["RegisterApiKey", "RevokeApiKey"] },
+  { name: "indexPrice", type: "i64", unit: "the index price, PRICE_DECIMALS (0 = implied by meanMark / (1 + meanPremium))", slot: "quoteQuantity", kinds: ["MarketBandInputs"] },
+  { name: "amount", type: "i64", unit: ASSET_UNITS + " (deposit, withdraw, transfer, borrow, repay, lend, redeem)" },
+  { name: "publicKeyWord3", type: "i64", unit: "ED25519 public key bytes 24…31, little-endian", slot: "amount", kinds: ["RegisterApiKey", "RevokeApiKey"] },
+  { name: "meanPremium", type: "i64", unit: "mean premium over the mark, a Ratio (RATIO_DECIMALS)", slot: "amount", kinds: ["MarketBandInputs"] },
+  { name: "positionQuantity", type: "i64", unit: "signed position in a perpetual market, base units; filled by risk for reduceOnly orders" },
+];
+
+/** Event fields in record order. `kind` is implicit (EventKind). */
+export const EVENT_FIELDS: readonly FieldSpec[] = [
+  { name: "seq", type: "f64", unit: "sequence number of the command that caused the event" },
+  { name: "marketSeq", type: "f64", unit: "market sequence number of order events (O8)" },
+  { name: "account", type: "u32", unit: "account id (Fill: the taker's)" },
+  { name: "market", type: "i32", unit: "market id" },
+  { name: "asset", type: "i32", unit: "asset id" },
+  { name: "side", type: "i32", unit: "Side (Fill: the taker's)" },
+  { name: "interestKind", type: "i32", unit: "InterestKind", slot: "side", kinds: ["InterestEntry"] },
+  { name: "throttled", type: "i32", unit: "1 = the pool is throttled (utilization above its throttle), else 0", slot: "side", kinds: ["PoolStats"] },
+  { name: "orderId", type: "f64", unit: "engine order id (Fill: the taker's)" },
+  { name: "clientId", type: "u64", unit: "client order id (Fill: the taker's)" },
+  { name: "code", type: "i32", unit: "RejectCode (rejects), DoneReason (OrderDone), the command's kind or new state (CommandAccepted)" },
+  { name: "poolState", type: "i32", unit: "PoolState", slot: "code", kinds: ["PoolStats"] },
+  { name: "message", type: "string", unit: "human-readable reject message, ASCII (OrderRejected / CommandRejected)" },
+  { name: "price", type: "i64", unit: ORDER_PRICE + "; AssetCollateral: the asset's USD mark" },
+  { name: "quantity", type: "i64", unit: BASE_UNITS + "; the Max* answers: the largest accepted now; PoolStats: borrow reserved by open orders, asset units" },
+  { name: "openQuantity", type: "i64", unit: BASE_UNITS + ": what the book may fill (the quantity, or the reduceOnly cap; 0 for a market buy by quote only)", slot: "amount", kinds: ["OrderAccepted"] },
+  { name: "remainingQuantity", type: "i64", unit: BASE_UNITS + ": requested − filled (0 for a market buy by quote only)", slot: "amount", kinds: ["OrderDone"] },
+  { name: "available", type: "i64", unit: ASSET_UNITS + " free to use", slot: "amount", kinds: ["Balance", "AssetCollateral"] },
+  { name: "marginLimit", type: "i64", unit: "the margin check's own limit, base units (MaxOrderQuantity) or asset units", slot: "amount", kinds: ["MaxOrderQuantity", "MaxWithdrawalQuantity", "MaxBorrowQuantity"] },
+  { name: "freeLiquidity", type: "i64", unit: ASSET_UNITS + ": lent − borrowed", slot: "amount", kinds: ["PoolStats"] },
+  { name: "interest", type: "i64", unit: ASSET_UNITS + " paid or earned (by interestKind), ≥ 0", slot: "amount", kinds: ["InterestEntry"] },
+  { name: "commandAmount", type: "i64", unit: "the accepted command's amount in " + ASSET_UNITS + "; CancelAll: orders canceled", slot: "amount", kinds: ["CommandAccepted", "CommandRejected"] },
+  { name: "quoteQuantity", type: "i64", unit: QUOTE_UNITS + " (OrderAccepted: the market buy's quote limit; Fill: the trade's quote amount)", slot: "amount2", kinds: ["OrderAccepted", "Fill"] },
+  { name: "filledQuantity", type: "i64", unit: BASE_UNITS + " filled", slot: "amount2", kinds: ["OrderDone"] },
+  { name: "locked", type: "i64", unit: ASSET_UNITS + " held by open orders", slot: "amount2", kinds: ["Balance", "AssetCollateral"] },
+  { name: "openBorrowLendLimit", type: "i64", unit: ASSET_UNITS + ": the pool's open borrow/lend limit", slot: "amount2", kinds: ["PoolStats"] },
+  { name: "poolLimit", type: "i64", unit: ASSET_UNITS + ": the pool's own limit on a manual borrow", slot: "amount2", kinds: ["MaxBorrowQuantity"] },
+  { name: "makerAccount", type: "u32", unit: "Fill: the maker's account id" },
+  { name: "makerOrderId", type: "f64", unit: "Fill: the maker's order id" },
+  { name: "makerClientId", type: "u64", unit: "Fill: the maker's client order id" },
+  { name: "makerFee", type: "i64", unit: "Fill: the maker's fee, quote units; the statement answers: maker fee bps" },
+  { name: "takerFee", type: "i64", unit: "Fill: the taker's fee, quote units; the statement answers: taker fee bps" },
+  { name: "tradeId", type: "f64", unit: "Fill: per-market trade counter" },
+  { name: "timeMs", type: "f64", unit: "engine time, ms since the epoch (InterestEntry: the hour mark or the borrow time)" },
+  { name: "lent", type: "i64", unit: ASSET_UNITS + " lent to the asset's pool (PoolStats: total lent)" },
+  { name: "borrowed", type: "i64", unit: ASSET_UNITS + " borrowed from the asset's pool (PoolStats: total borrowed)" },
+  { name: "netEquityUsd", type: "i64", unit: USD + ": C3 net equity" },
+  { name: "netEquityLockedUsd", type: "i64", unit: USD + ": C6 locked part of net equity" },
+  { name: "collateralValueUsd", type: "i64", unit: USD + ": C2 collateral value" },
+  { name: "liabilityUsd", type: "i64", unit: USD + ": borrow liability" },
+  { name: "exposureUsd", type: "i64", unit: USD + ": C4 total exposure notional" },
+  { name: "notionalUsd", type: "i64", unit: USD + ": |quantity| × mark (AssetCollateral)" },
+  { name: "pnlUsd", type: "i64", unit: USD + ": unrealized PnL" },
+  { name: "volumeUsd", type: "i64", unit: USD + ": 30-day traded volume" },
+  { name: "imf", type: "i64", unit: RATIO9 + "; REPORTED_RATIO_UNBOUNDED when unbounded (C7)" },
+  { name: "mmf", type: "i64", unit: RATIO9 },
+  { name: "marginFraction", type: "i64", unit: RATIO9 + "; REPORTED_RATIO_UNBOUNDED without exposure" },
+  { name: "imr", type: "i64", unit: RATIO9 + "; REPORTED_RATIO_UNBOUNDED with net equity ≤ 0" },
+  { name: "mmr", type: "i64", unit: RATIO9 + "; REPORTED_RATIO_UNBOUNDED with net equity ≤ 0" },
+  { name: "weight", type: "i64", unit: RATIO9 + ": the asset's collateral weight" },
+  { name: "settings", type: "i32", unit: "AccountSetting bits that are on" },
+  { name: "leverageLimit", type: "i32", unit: "max account leverage 1…50" },
+  { name: "feeTier", type: "i32", unit: "fee tier index (S5)" },
+  { name: "utilization", type: "i64", unit: RATIO9 },
+  { name: "borrowRate", type: "i64", unit: RATIO9 + ", APR" },
+  { name: "lendRate", type: "i64", unit: RATIO9 + ", APR" },
+  { name: "lendRateAfterFee", type: "i64", unit: RATIO9 + ", APR" },
+  { name: "hourBorrowRate", type: "i64", unit: RATIO9 + ", APR" },
+  { name: "optimalUtilization", type: "i64", unit: RATIO9 },
+  { name: "throttleUtilization", type: "i64", unit: RATIO9 },
+  { name: "maxUtilization", type: "i64", unit: RATIO9 },
+  { name: "poolFee", type: "i64", unit: RATIO9 },
+];
