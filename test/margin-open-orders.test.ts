@@ -409,4 +409,20 @@ describe("C4 × C8: a borrow taken after a margin order rests is not offset by t
     expect(s.imr).toBe(999_999_997_555_555_560n);
     expect(h.passesNow(TRADER)).toBe(true);
   });
+
+  it("X7: C4: a repaying sell resting on an existing borrow: what its proceeds offset survives snapshot and restore exactly", () => {
+    const h = withLender(0n, 10n * SOL_UNIT);
+    h.lend(LENDER, SOL, 1_000n * SOL_UNIT);
+    expect(accepted(h.withdraw(TRADER, USDC, 500n * USDC_UNIT, OrderFlag.AutoBorrow))).toBe(true);
+    expect(accepted(h.limit(TRADER, Side.Sell, 150n * USD, 12n * SOL_UNIT, OrderFlag.AutoBorrow))).toBe(true);
+    const live = h.risk.collateralStatement(TRADER);
+    // The sell's proceeds repay the 500 borrowed before it rested: owed after the orders only the 2 SOL (300).
+    expect(live.exposureUsd).toBe(300n * USD);
+    const restored = Engine.fromSnapshot(config, h.engine.snapshot());
+    const risk = restored.risk[0]!;
+    expect(risk.collateralStatement(TRADER)).toEqual(live);
+    expect(risk.maxWithdrawalQuantity(TRADER, USDC, OrderFlag.AutoBorrow)).toEqual(h.risk.maxWithdrawalQuantity(TRADER, USDC, OrderFlag.AutoBorrow));
+    risk.validateInternalState();
+    expect(restored.stateHash()).toBe(h.engine.stateHash());
+  });
 });
