@@ -106,6 +106,13 @@ export class Account {
   readonly openInflow: bigint[];
   /** Proceeds of open margin orders credited as repaying the asset's borrow first (S3), then held. */
   readonly openRepay: bigint[];
+  /**
+   * C4/C8: the borrowed units of the asset that openRepay may offset (≤ borrowed). Set when a repaying order rests
+   * (to what its check offset: RiskShard.takeHold), shrunk with the borrow and the credits, never grown by a later
+   * borrow: a borrow taken after an order rests is owed in full, so cancelling the order never takes room away.
+   * The rest of openRepay is valued as held (see syncedMargin).
+   */
+  readonly repayCover: bigint[];
   /** Open orders that may borrow at fill time (borrowMax > 0). */
   openBorrowOrders = 0;
   /** AccountSetting bits that are on (A3). */
@@ -139,6 +146,7 @@ export class Account {
     this.openBorrow = new Array<bigint>(assetCount).fill(0n);
     this.openInflow = new Array<bigint>(assetCount).fill(0n);
     this.openRepay = new Array<bigint>(assetCount).fill(0n);
+    this.repayCover = new Array<bigint>(assetCount).fill(0n);
     this.positions = [];
     for (let i = 0; i < assetCount; i++) this.positions.push(newPoolPosition());
     this.changed = new Uint8Array(assetCount);
@@ -147,6 +155,7 @@ export class Account {
 
   /** The asset's net balance changed (deposit, withdrawal, transfer, fill, fee, pool movement). */
   markChanged(asset: number): void {
+    if (this.repayCover[asset]! > this.borrowed[asset]!) this.repayCover[asset] = this.borrowed[asset]!;
     if (this.changed[asset] === 0) {
       this.changed[asset] = 1;
       this.changedList[this.changedCount++] = asset;
@@ -185,19 +194,30 @@ export class Account {
       for (let i = 0; i < n; i++) {
         const asset = this.changedList[i]!;
         this.changed[asset] = 0;
+        const repay = this.openRepay[asset]!;
+        const cover = this.repayCoverNow(asset);
         margin.setAssetHoldings(
           asset,
           this.available[asset]! + this.lent[asset]!,
           this.locked[asset]!,
           this.borrowed[asset]!,
           this.openBorrow[asset]!,
-          this.openInflow[asset]!,
-          this.openRepay[asset]!,
+          this.openInflow[asset]! + repay - cover,
+          cover,
         );
       }
       this.changedCount = 0;
     }
     return margin;
+  }
+
+  /** repayCover shrunk to the borrow and the credits as they are now (what the margin state offsets). */
+  repayCoverNow(asset: number): bigint {
+    let cover = this.repayCover[asset]!;
+    if (cover > this.borrowed[asset]!) cover = this.borrowed[asset]!;
+    if (cover > this.openRepay[asset]!) cover = this.openRepay[asset]!;
+    this.repayCover[asset] = cover;
+    return cover;
   }
 
   /**

@@ -62,7 +62,11 @@ export function takeHold(s: RiskState, orderId: number, account: Account, market
   }
   hold.inflowAsset = plan.inflowAsset;
   hold.inflowRepays = plan.inflowRepays;
+  // C4/C8: the check offset the credit against the borrow not yet covered; later borrows are not offset by it.
+  const inflowAsset = plan.inflowAsset;
+  const cover = plan.inflowRepays ? account.repayCoverNow(inflowAsset) + plan.inflowCredit : 0n;
   creditInflow(account, hold, plan.inflowCredit);
+  if (cover !== 0n) account.repayCover[inflowAsset] = cover < account.borrowed[inflowAsset]! ? cover : account.borrowed[inflowAsset]!;
   if (clientId !== 0n) s.byClientId.set(clientKey(account.id, market, clientId), orderId);
 }
 

@@ -113,6 +113,7 @@ export function stateHash(s: RiskState): string {
     const a = s.accounts.get(id)!;
     s.pools.sync(a);
     h.update(`a${id} o${a.openOrders} s${a.settings} L${a.leverageLimit} ${a.available.join(",")} ${a.locked.join(",")} ${a.lent.join(",")} ${a.borrowed.join(",")}\n`);
+    if (a.repayCover.some((c) => c !== 0n)) h.update(`c${id} ${a.repayCover.join(",")}\n`);
   }
   h.update(`fee ${s.feeAccount.available.join(",")}\n`);
   h.update(s.pools.hashText());

@@ -116,6 +116,7 @@ export function writeAccounts(w: SnapshotWriter, accounts: ReadonlyMap<number, A
     w.uint(a.borrowedAssets);
     w.uint(a.poolPositions);
     writeBalances(w, a, assets);
+    if (a.openOrders > 0) for (let i = 0; i < assets; i++) w.big(a.repayCover[i]!);
     if (a.poolPositions > 0) {
       for (let i = 0; i < assets; i++) {
         w.big(a.positions[i]!.lendShares);
@@ -145,6 +146,7 @@ export function restoreAccounts(r: SnapshotReader, accounts: Map<number, Account
     a.borrowedAssets = r.uint();
     a.poolPositions = r.uint();
     restoreBalances(r, a, assets);
+    if (a.openOrders > 0) for (let i = 0; i < assets; i++) a.repayCover[i] = r.big();
     if (a.poolPositions > 0) {
       for (let i = 0; i < assets; i++) {
         a.positions[i]!.lendShares = r.big();
