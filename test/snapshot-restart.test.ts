@@ -19,6 +19,8 @@ import { prng } from "./helpers/random-commands.ts";
 const config = loadConfig();
 const BIN = new URL("../bin/crossbook.mjs", import.meta.url).pathname;
 const TRADERS = [16, 32, 48, 64, 80, 96, 112, 128];
+/** A restarted server on a loaded 2-core machine may take seconds to answer its first queries (5 s was seen to run out). */
+const REQUEST_TIMEOUT_MS = 30_000;
 
 interface Layout {
   readonly name: string;
@@ -95,7 +97,7 @@ class Sessions {
 
   /** Every frame sent so far has been sequenced: each user session's last frame is answered (same socket, in order). */
   async settle(): Promise<void> {
-    for (const [user, c] of this.users) await c.request({ type: "QueryCollateral", account: user * 16 }, 50);
+    for (const [user, c] of this.users) await c.request({ type: "QueryCollateral", account: user * 16 }, 50, REQUEST_TIMEOUT_MS);
   }
 
   async close(): Promise<void> {
@@ -114,7 +116,7 @@ async function run(server: RunningServer, client: Sessions, commands: readonly C
     if (i % 200 === 199) await new Promise((r) => setImmediate(r));
   }
   await client.settle();
-  await client.operator.request({ type: "AdvanceTime", timeMs: syncMs }, 50);
+  await client.operator.request({ type: "AdvanceTime", timeMs: syncMs }, 50, REQUEST_TIMEOUT_MS);
   return server.stateHash();
 }
 
