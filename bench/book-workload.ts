@@ -138,44 +138,54 @@ function fillCommand(c: CommandRecord, kind: number, seq: number, tif: number, s
 }
 
 /**
- * Generates the warm-up and `count` measured commands (seeded, deterministic); nodejs-order-book calls are built for
- * the warm-up and the first `peerCount` measured commands.
+ * The generator's state: the live orders (ids with O(1) random pick and removal; our id → account, peer id, side,
+ * price steps) and the MatchingShard every generated command runs through, so cancels and moves address orders that
+ * really rest. It is the sink of that shard's events.
  */
-export function bookWorkload(count: number, peerCount: number, seed = 1): BookWorkload {
-  const config = loadConfig();
-  const shard = new MatchingShard(config, [BOOK_MARKET]);
-  const rand = prng(seed);
-  // Live orders: ids with O(1) random pick and removal; our id → [account, peer id].
-  const ids: number[] = [];
-  const index = new Map<number, number>();
-  const owner = new Map<number, number>();
-  const peerIdOf = new Map<number, string>();
-  const accepted: number[] = [];
-  const done = new Set<number>();
-  const remove = (id: number) => {
-    const i = index.get(id);
-    if (i === undefined) return;
-    const last = ids.pop()!;
-    if (last !== id) {
-      ids[i] = last;
-      index.set(last, i);
+class WorkloadGenerator implements EventSink {
+  readonly shard: MatchingShard;
+  readonly ids: number[] = [];
+  /** The measured stream; its peer calls stop at peerCount (the warm-up keeps all of them). */
+  mix: StreamBuilder | null = null;
+  /** The last command's seq (our order id of a placed order). */
+  seq = 0;
+  private readonly rand: () => number;
+  private readonly index = new Map<number, number>();
+  private readonly owner = new Map<number, number>();
+  private readonly peerIdOf = new Map<number, string>();
+  private readonly sideOf = new Map<number, number>();
+  private readonly priceOf = new Map<number, number>();
+  private readonly accepted: number[] = [];
+  private readonly done = new Set<number>();
+  private readonly cmd = new CommandRecord();
+
+  constructor(config: ExchangeConfig, private readonly peerCount: number, seed: number) {
+    this.shard = new MatchingShard(config, [BOOK_MARKET]);
+    this.rand = prng(seed);
+  }
+
+  publish(e: EventRecord): void {
+    if (e.kind === EventKind.OrderAccepted) this.accepted.push(e.orderId);
+    else if (e.kind === EventKind.OrderDone) {
+      this.done.add(e.orderId);
+      this.remove(e.orderId);
     }
-    index.delete(id);
-    owner.delete(id);
-  };
-  const sink: EventSink = {
-    publish(e: EventRecord): void {
-      if (e.kind === EventKind.OrderAccepted) accepted.push(e.orderId);
-      else if (e.kind === EventKind.OrderDone) {
-        done.add(e.orderId);
-        remove(e.orderId);
-      }
-    },
-  };
-  const cmd = new CommandRecord();
-  let seq = 0;
+  }
+
+  private remove(id: number): void {
+    const i = this.index.get(id);
+    if (i === undefined) return;
+    const last = this.ids.pop()!;
+    if (last !== id) {
+      this.ids[i] = last;
+      this.index.set(last, i);
+    }
+    this.index.delete(id);
+    this.owner.delete(id);
+  }
+
   /** Appends one command to the stream and runs it through the generation shard to learn what rests. */
-  const push = (b: StreamBuilder, kind: number, tif: number, side: number, account: number, target: number, steps: number, lots: number, peer: PeerCall) => {
+  private push(b: StreamBuilder, kind: number, tif: number, side: number, account: number, target: number, steps: number, lots: number, peer: PeerCall): void {
     b.kind.push(kind);
     b.tif.push(tif);
     b.side.push(side);
@@ -183,75 +193,102 @@ export function bookWorkload(count: number, peerCount: number, seed = 1): BookWo
     b.target.push(target);
     b.priceIdx.push(steps - LOW_STEPS);
     b.qtyLots.push(lots);
-    if (b !== mixRef.b || b.peer.length < peerCount) b.peer.push(peer);
+    if (b !== this.mix || b.peer.length < this.peerCount) b.peer.push(peer);
+    const cmd = this.cmd;
     cmd.clear();
-    fillCommand(cmd, kind, ++seq, tif, side, account, target, steps - LOW_STEPS, lots);
-    accepted.length = 0;
-    done.clear();
-    shard.handle(cmd, sink);
-    for (const id of accepted) {
-      if (done.has(id)) continue;
-      index.set(id, ids.length);
-      ids.push(id);
-      owner.set(id, account);
+    fillCommand(cmd, kind, ++this.seq, tif, side, account, target, steps - LOW_STEPS, lots);
+    this.accepted.length = 0;
+    this.done.clear();
+    this.shard.handle(cmd, this);
+    for (const id of this.accepted) {
+      if (this.done.has(id)) continue;
+      this.index.set(id, this.ids.length);
+      this.ids.push(id);
+      this.owner.set(id, account);
     }
-  };
-  const sideOf = new Map<number, number>();
-  const priceOf = new Map<number, number>();
-  const pickAggressive = (side: number) => (side === Side.Buy ? MID_STEPS + Math.floor(rand() * 8) : MID_STEPS - Math.floor(rand() * 8));
-  const pickPassive = (side: number) => {
-    const depth = 1 + Math.floor(rand() * LEVELS);
+  }
+
+  /** Price steps that cross up to 8 levels from the mid. */
+  private pickAggressive(side: number): number {
+    return side === Side.Buy ? MID_STEPS + Math.floor(this.rand() * 8) : MID_STEPS - Math.floor(this.rand() * 8);
+  }
+
+  /** Price steps uniform over LEVELS levels on the order's own side of the mid. */
+  private pickPassive(side: number): number {
+    const depth = 1 + Math.floor(this.rand() * LEVELS);
     return side === Side.Buy ? MID_STEPS - depth : MID_STEPS + depth;
-  };
-  const limit = (b: StreamBuilder, tif: number, aggressive: boolean) => {
+  }
+
+  /** A limit order of a random account, side and size: passive, or crossing up to 8 levels when `aggressive`. */
+  limit(b: StreamBuilder, tif: number, aggressive: boolean): void {
+    const rand = this.rand;
     const account = (Math.floor(rand() * ACCOUNTS) + 1) * 16;
     const side = rand() < 0.5 ? Side.Buy : Side.Sell;
-    const steps = aggressive ? pickAggressive(side) : pickPassive(side);
+    const steps = aggressive ? this.pickAggressive(side) : this.pickPassive(side);
     const lots = 1 + Math.floor(rand() * 10);
-    const id = String(seq + 1);
-    peerIdOf.set(seq + 1, id);
-    sideOf.set(seq + 1, side);
-    priceOf.set(seq + 1, steps);
-    push(b, CommandKind.PlaceOrder, tif, side, account, 0, steps, lots, {
+    const id = String(this.seq + 1);
+    this.peerIdOf.set(this.seq + 1, id);
+    this.sideOf.set(this.seq + 1, side);
+    this.priceOf.set(this.seq + 1, steps);
+    this.push(b, CommandKind.PlaceOrder, tif, side, account, 0, steps, lots, {
       op: 0,
       options: { id, side: side === Side.Buy ? "buy" : "sell", size: lots, price: steps, timeInForce: tif === TimeInForce.IOC ? "IOC" : "GTC" },
     });
-  };
-  const mixRef: { b: StreamBuilder | null } = { b: null };
-  const warm = new StreamBuilder(1);
-  while (ids.length < TARGET_RESTING) limit(warm, TimeInForce.GTC, false);
-  const mix = new StreamBuilder(seq + 1);
-  mixRef.b = mix;
-  for (let n = 0; n < count; n++) {
+  }
+
+  /** One command of the measured mix: 9% GTC limit, 3% IOC, 6% cancel, 82% cancel-replace (see the module comment). */
+  mixCommand(b: StreamBuilder): void {
+    const rand = this.rand;
+    const ids = this.ids;
     const r = rand();
     const above = ids.length > TARGET_RESTING;
     if (r < 0.09 || ids.length === 0) {
-      limit(mix, TimeInForce.GTC, ids.length > TARGET_RESTING * 1.1 || rand() < 0.02);
+      this.limit(b, TimeInForce.GTC, ids.length > TARGET_RESTING * 1.1 || rand() < 0.02);
     } else if (r < 0.12) {
-      limit(mix, TimeInForce.IOC, true);
+      this.limit(b, TimeInForce.IOC, true);
     } else if (r < 0.18) {
       const id = ids[Math.floor(rand() * ids.length)]!;
-      push(mix, CommandKind.CancelOrder, 0, 0, owner.get(id)!, id, MID_STEPS, 0, { op: 1, id: peerIdOf.get(id)! });
+      this.push(b, CommandKind.CancelOrder, 0, 0, this.owner.get(id)!, id, MID_STEPS, 0, { op: 1, id: this.peerIdOf.get(id)! });
     } else {
-      const id = ids[Math.floor(rand() * ids.length)]!;
-      const side = sideOf.get(id)!;
-      const r2 = rand();
-      const steps = r2 < 0.1 ? (priceOf.get(id) ?? pickPassive(side)) : r2 < 0.1 + (above ? 0.02 : 0.002) ? pickAggressive(side) : pickPassive(side);
-      const lots = 1 + Math.floor(rand() * 10);
-      const peerId = peerIdOf.get(id)!;
-      // nodejs-order-book keeps the id across modify(); ours is the replace command's seq.
-      peerIdOf.set(seq + 1, peerId);
-      sideOf.set(seq + 1, side);
-      priceOf.set(seq + 1, steps);
-      push(mix, CommandKind.ReplaceOrder, 0, 0, owner.get(id)!, id, steps, lots, { op: 2, id: peerId, update: { price: steps, size: lots } });
+      this.move(b, above);
     }
   }
-  const depth = shard.depthSnapshot(BOOK_MARKET, 100_000);
+
+  /** Moves a random live order: 10% keep the price, a few cross the spread (more when the book is above target). */
+  private move(b: StreamBuilder, above: boolean): void {
+    const rand = this.rand;
+    const id = this.ids[Math.floor(rand() * this.ids.length)]!;
+    const side = this.sideOf.get(id)!;
+    const r2 = rand();
+    const steps = r2 < 0.1 ? (this.priceOf.get(id) ?? this.pickPassive(side)) : r2 < 0.1 + (above ? 0.02 : 0.002) ? this.pickAggressive(side) : this.pickPassive(side);
+    const lots = 1 + Math.floor(rand() * 10);
+    const peerId = this.peerIdOf.get(id)!;
+    // nodejs-order-book keeps the id across modify(); ours is the replace command's seq.
+    this.peerIdOf.set(this.seq + 1, peerId);
+    this.sideOf.set(this.seq + 1, side);
+    this.priceOf.set(this.seq + 1, steps);
+    this.push(b, CommandKind.ReplaceOrder, 0, 0, this.owner.get(id)!, id, steps, lots, { op: 2, id: peerId, update: { price: steps, size: lots } });
+  }
+}
+
+/**
+ * Generates the warm-up and `count` measured commands (seeded, deterministic); nodejs-order-book calls are built for
+ * the warm-up and the first `peerCount` measured commands.
+ */
+export function bookWorkload(count: number, peerCount: number, seed = 1): BookWorkload {
+  const config = loadConfig();
+  const generator = new WorkloadGenerator(config, peerCount, seed);
+  const warm = new StreamBuilder(1);
+  while (generator.ids.length < TARGET_RESTING) generator.limit(warm, TimeInForce.GTC, false);
+  const mix = new StreamBuilder(generator.seq + 1);
+  generator.mix = mix;
+  for (let n = 0; n < count; n++) generator.mixCommand(mix);
+  const depth = generator.shard.depthSnapshot(BOOK_MARKET, 100_000);
   return {
     config,
     warmup: warm.build(),
     mix: mix.build(),
-    restingAtEnd: ids.length,
+    restingAtEnd: generator.ids.length,
     levelsAtEnd: depth.bids.length + depth.asks.length,
   };
 }

@@ -461,6 +461,31 @@ export const CLIENT_VERBS = [
 async function client(argv: string[]): Promise<void> {
   const firstPositional = argv.find((a) => !a.startsWith("-"));
   if (helpRequested(argv, "client", firstPositional)) return;
+  const { values, verb, args } = parseClientArgs(argv);
+  const url = values.url!;
+  const pub = await fetchPublicConfig(httpBaseOf(url)).catch(() => fail(`no crossbook server at ${url} (start one with: npm start)`));
+  const keys = new KeyChooser(values.data!, values.key);
+  if (verb === "balances") return clientBalances(url, keys, args);
+  if (verb === "watch") return clientWatch(url, keys, args);
+  if (verb === "market") return clientMarket(url, pub, args);
+  const cmd = verb === "send"
+    ? sentCommand(args)
+    : (accountCommand(verb, args, values, pub) ?? tradingCommand(verb, args, values, pub) ?? lendingCommand(verb, args, pub) ?? operatorCommand(verb, args, pub) ??
+      fail(`client: unknown subcommand "${verb}" (see: crossbook client --help)`));
+  const key = keys.forCommand(cmd);
+  const c = await connectOrFail(url, key === null ? {} : { key });
+  try {
+    // A snapshot of a large state takes seconds (it is written to disk before the answer).
+    for (const e of await c.request(cmd, 150, cmd.type === "TakeSnapshot" ? 600_000 : 5000)) print(e);
+  } catch (e) {
+    fail((e as Error).message);
+  } finally {
+    await c.close();
+  }
+}
+
+/** The client's options and its subcommand (one of CLIENT_VERBS) with the subcommand's arguments. */
+function parseClientArgs(argv: string[]): { values: ClientValues; verb: string; args: string[] } {
   const parsed = parse(argv, {
       url: { type: "string", default: process.env.CROSSBOOK_URL ?? "ws://127.0.0.1:8080" },
       key: { type: "string" },
@@ -480,60 +505,110 @@ async function client(argv: string[]): Promise<void> {
   const [verb, ...args] = parsed.positionals;
   if (verb === undefined) fail("client needs a subcommand (see: crossbook client --help)");
   if (!CLIENT_VERBS.includes(verb)) fail(`client: unknown subcommand "${verb}" (see: crossbook client --help)`);
-  const url = values.url!;
-  const pub = await fetchPublicConfig(httpBaseOf(url)).catch(() => fail(`no crossbook server at ${url} (start one with: npm start)`));
-  const keys = new KeyChooser(values.data!, values.key);
-  if (verb === "balances") {
-    const account = accountArg(args[0]);
-    const r = await signedGet(httpBaseOf(url), "/balances", "balanceQuery", { account: String(account) }, keys.forUser(userOf(account)));
-    process.stdout.write(`${await r.text()}\n`);
-    if (!r.ok) process.exitCode = 1;
-    return;
-  }
-  if (verb === "watch") {
-    const accounts = args.map(accountArg);
-    if (accounts.length === 0) fail("watch needs at least one ACCOUNT");
-    // One session per user: a session reads only its own user's accounts (X6).
-    const users = [...new Set(accounts.map((a) => userOf(a)))];
-    const sessions: CrossbookClient[] = [];
-    for (const user of users) {
-      const c = await connectOrFail(url, { watch: accounts.filter((a) => userOf(a) === user), key: keys.forUser(user) });
-      c.onEvent(print);
-      sessions.push(c);
-    }
-    // Ctrl-C is handled from the moment the line below says so.
-    const stopped = new Promise<void>((resolve) => process.on("SIGINT", () => resolve()));
-    process.stdout.write(`watching ${accounts.join(", ")} — Ctrl-C to stop\n`);
-    await stopped;
-    for (const c of sessions) await c.close();
-    return;
-  }
-  if (verb === "market") {
-    const market = resolveId("market", args[0] ?? "", pub);
-    const c = await CrossbookClient.connect(url);
+  return { values, verb, args };
+}
+
+/** `client balances ACCOUNT`: the gateway's balance view (a signed GET /balances). */
+async function clientBalances(url: string, keys: KeyChooser, args: string[]): Promise<void> {
+  const account = accountArg(args[0]);
+  const r = await signedGet(httpBaseOf(url), "/balances", "balanceQuery", { account: String(account) }, keys.forUser(userOf(account)));
+  process.stdout.write(`${await r.text()}\n`);
+  if (!r.ok) process.exitCode = 1;
+}
+
+/** `client watch ACCOUNT…`: every event of these accounts until Ctrl-C. */
+async function clientWatch(url: string, keys: KeyChooser, args: string[]): Promise<void> {
+  const accounts = args.map(accountArg);
+  if (accounts.length === 0) fail("watch needs at least one ACCOUNT");
+  // One session per user: a session reads only its own user's accounts (X6).
+  const users = [...new Set(accounts.map((a) => userOf(a)))];
+  const sessions: CrossbookClient[] = [];
+  for (const user of users) {
+    const c = await connectOrFail(url, { watch: accounts.filter((a) => userOf(a) === user), key: keys.forUser(user) });
     c.onEvent(print);
-    c.send({ type: "Subscribe", market, channels: ["Depth", "Trades", "Bbo", "Ticker"] });
-    const stopped = new Promise<void>((resolve) => process.on("SIGINT", () => resolve()));
-    process.stdout.write(`market data of ${pub.markets[market]!.symbol} — Ctrl-C to stop\n`);
-    await stopped;
-    await c.close();
-    return;
+    sessions.push(c);
   }
-  let cmd: CommandJson;
+  // Ctrl-C is handled from the moment the line below says so.
+  const stopped = new Promise<void>((resolve) => process.on("SIGINT", () => resolve()));
+  process.stdout.write(`watching ${accounts.join(", ")} — Ctrl-C to stop\n`);
+  await stopped;
+  for (const c of sessions) await c.close();
+}
+
+/** `client market MARKET`: the market's public data until Ctrl-C. */
+async function clientMarket(url: string, pub: PublicConfig, args: string[]): Promise<void> {
+  const market = resolveId("market", args[0] ?? "", pub);
+  const c = await CrossbookClient.connect(url);
+  c.onEvent(print);
+  c.send({ type: "Subscribe", market, channels: ["Depth", "Trades", "Bbo", "Ticker"] });
+  const stopped = new Promise<void>((resolve) => process.on("SIGINT", () => resolve()));
+  process.stdout.write(`market data of ${pub.markets[market]!.symbol} — Ctrl-C to stop\n`);
+  await stopped;
+  await c.close();
+}
+
+/** An account's funds and settings: deposit, withdraw, transfer, collateral, max-withdrawal, settings; else null. */
+function accountCommand(verb: string, args: string[], values: ClientValues, pub: PublicConfig): CommandJson | null {
   switch (verb) {
     case "deposit":
-      cmd = { type: "Deposit", account: accountArg(args[0]), asset: resolveId("asset", args[1] ?? "", pub), amount: args[2] ?? fail("deposit needs AMOUNT") };
-      break;
+      return { type: "Deposit", account: accountArg(args[0]), asset: resolveId("asset", args[1] ?? "", pub), amount: args[2] ?? fail("deposit needs AMOUNT") };
     case "withdraw":
-      cmd = { type: "Withdraw", account: accountArg(args[0]), asset: resolveId("asset", args[1] ?? "", pub), amount: args[2] ?? fail("withdraw needs AMOUNT"), margin: values.margin };
-      break;
+      return { type: "Withdraw", account: accountArg(args[0]), asset: resolveId("asset", args[1] ?? "", pub), amount: args[2] ?? fail("withdraw needs AMOUNT"), margin: values.margin };
+    case "transfer":
+      return { type: "Transfer", fromAccount: accountArg(args[0]), toAccount: accountArg(args[1]), asset: resolveId("asset", args[2] ?? "", pub), amount: args[3] ?? fail("transfer needs AMOUNT") };
     case "collateral":
-      cmd = { type: "QueryCollateral", account: accountArg(args[0]) };
-      break;
+      return { type: "QueryCollateral", account: accountArg(args[0]) };
+    case "max-withdrawal":
+      return { type: "QueryMaxWithdrawal", account: accountArg(args[0]), asset: resolveId("asset", args[1] ?? "", pub), margin: values.margin };
+    case "settings":
+      return settingsCommand(accountArg(args[0]), values);
+    default:
+      return null;
+  }
+}
+
+/** `client settings ACCOUNT [--leverage N] [--auto-… on|off]`: the changes, or (none given) a look at them. */
+function settingsCommand(account: number, values: ClientValues): CommandJson {
+  const toggle = (option: string): boolean | undefined => {
+    const v = values[option as "auto-lend"];
+    if (v === undefined) return undefined;
+    if (v === "on") return true;
+    if (v === "off") return false;
+    fail(`--${option} must be on or off`);
+  };
+  const settings = {
+    autoLend: toggle("auto-lend"),
+    autoRepayBorrows: toggle("auto-repay-borrows"),
+    autoBorrowSettlements: toggle("auto-borrow-settlements"),
+    autoRealizePnl: toggle("auto-realize-pnl"),
+    marginEnabled: toggle("margin-enabled"),
+  };
+  const changes = Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined));
+  // Nothing to change: show them (the statement carries the settings).
+  if (values.leverage === undefined && Object.keys(changes).length === 0) return { type: "QueryCollateral", account };
+  return {
+    type: "UpdateAccountSettings",
+    account,
+    ...(values.leverage !== undefined ? { leverageLimit: intOption(values.leverage, "leverage", 0, 1, 50) } : {}),
+    ...changes,
+  };
+}
+
+/** Orders: order, cancel, cancel-all, max-order; else null. */
+function tradingCommand(verb: string, args: string[], values: ClientValues, pub: PublicConfig): CommandJson | null {
+  switch (verb) {
+    case "order":
+      return orderCommand(args, values, pub);
+    case "cancel":
+      return { type: "Cancel", account: accountArg(args[0]), market: resolveId("market", args[1] ?? "", pub), orderId: args[2] ?? fail("cancel needs ORDER_ID") };
+    case "cancel-all":
+      return args[1] === undefined
+        ? { type: "CancelAll", account: accountArg(args[0]) }
+        : { type: "CancelAll", account: accountArg(args[0]), market: resolveId("market", args[1], pub) };
     case "max-order": {
       const side = (args[2] ?? "").toLowerCase();
       if (side !== "buy" && side !== "sell") fail("max-order side must be buy or sell");
-      cmd = {
+      return {
         type: "QueryMaxOrder",
         account: accountArg(args[0]),
         market: resolveId("market", args[1] ?? "", pub),
@@ -541,119 +616,75 @@ async function client(argv: string[]): Promise<void> {
         price: args[3] ?? fail("max-order needs PRICE"),
         autoBorrow: values.margin,
       };
-      break;
     }
+    default:
+      return null;
+  }
+}
+
+/** `client order ACCOUNT MARKET buy|sell QUANTITY [PRICE]`: a limit order with a price, else a market order. */
+function orderCommand(args: string[], values: ClientValues, pub: PublicConfig): CommandJson {
+  const side = (args[2] ?? "").toLowerCase();
+  if (side !== "buy" && side !== "sell") fail("order side must be buy or sell");
+  const common = {
+    account: accountArg(args[0]),
+    market: resolveId("market", args[1] ?? "", pub),
+    side: side === "buy" ? ("Buy" as const) : ("Sell" as const),
+    ...(values["client-id"] !== undefined ? { clientId: values["client-id"] } : {}),
+    ...(values.margin ? { autoBorrow: true } : {}),
+  };
+  const quantity = args[3] ?? fail("order needs QUANTITY");
+  const price = args[4];
+  return price === undefined
+    ? { type: "MarketOrder", ...common, quantity }
+    : { type: "LimitOrder", ...common, quantity, price, tif: values.tif as "GTC", postOnly: values["post-only"] };
+}
+
+/** Borrow/lend pools: borrow, lend, repay, redeem, pool, rate-curve, interest, max-borrow; else null. */
+function lendingCommand(verb: string, args: string[], pub: PublicConfig): CommandJson | null {
+  switch (verb) {
     case "borrow":
     case "lend":
     case "repay":
     case "redeem": {
       const type = verb === "borrow" ? "Borrow" : verb === "lend" ? "Lend" : verb === "repay" ? "Repay" : "Redeem";
       const amount = args[2] ?? (verb === "borrow" || verb === "lend" ? fail(`${verb} needs AMOUNT`) : undefined);
-      cmd = { type, account: accountArg(args[0]), asset: resolveId("asset", args[1] ?? "", pub), ...(amount === undefined ? {} : { amount }) };
-      break;
+      return { type, account: accountArg(args[0]), asset: resolveId("asset", args[1] ?? "", pub), ...(amount === undefined ? {} : { amount }) };
     }
     case "pool":
-      cmd = args[0] === undefined ? { type: "QueryPoolStats" } : { type: "QueryPoolStats", asset: resolveId("asset", args[0], pub) };
-      break;
+      return args[0] === undefined ? { type: "QueryPoolStats" } : { type: "QueryPoolStats", asset: resolveId("asset", args[0], pub) };
     case "rate-curve":
-      cmd = { type: "QueryRateCurve", asset: resolveId("asset", args[0] ?? "", pub), points: args[1] === undefined ? 11 : Number(args[1]) };
-      break;
+      return { type: "QueryRateCurve", asset: resolveId("asset", args[0] ?? "", pub), points: args[1] === undefined ? 11 : Number(args[1]) };
     case "interest":
-      cmd = args[1] === undefined
+      return args[1] === undefined
         ? { type: "QueryInterestHistory", account: accountArg(args[0]) }
         : { type: "QueryInterestHistory", account: accountArg(args[0]), asset: resolveId("asset", args[1], pub) };
-      break;
     case "max-borrow":
-      cmd = { type: "QueryMaxBorrow", account: accountArg(args[0]), asset: resolveId("asset", args[1] ?? "", pub) };
-      break;
-    case "max-withdrawal":
-      cmd = { type: "QueryMaxWithdrawal", account: accountArg(args[0]), asset: resolveId("asset", args[1] ?? "", pub), margin: values.margin };
-      break;
-    case "settings": {
-      const toggle = (option: string): boolean | undefined => {
-        const v = values[option as "auto-lend"];
-        if (v === undefined) return undefined;
-        if (v === "on") return true;
-        if (v === "off") return false;
-        fail(`--${option} must be on or off`);
-      };
-      const settings = {
-        autoLend: toggle("auto-lend"),
-        autoRepayBorrows: toggle("auto-repay-borrows"),
-        autoBorrowSettlements: toggle("auto-borrow-settlements"),
-        autoRealizePnl: toggle("auto-realize-pnl"),
-        marginEnabled: toggle("margin-enabled"),
-      };
-      const changes = Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined));
-      const account = accountArg(args[0]);
-      if (values.leverage === undefined && Object.keys(changes).length === 0) {
-        // Nothing to change: show them (the statement carries the settings).
-        cmd = { type: "QueryCollateral", account };
-        break;
-      }
-      cmd = {
-        type: "UpdateAccountSettings",
-        account,
-        ...(values.leverage !== undefined ? { leverageLimit: intOption(values.leverage, "leverage", 0, 1, 50) } : {}),
-        ...changes,
-      };
-      break;
-    }
-    case "mark":
-      cmd = { type: "SetMarkPrice", asset: resolveId("asset", args[0] ?? "", pub), price: args[1] ?? fail("mark needs PRICE") };
-      break;
-    case "transfer":
-      cmd = { type: "Transfer", fromAccount: accountArg(args[0]), toAccount: accountArg(args[1]), asset: resolveId("asset", args[2] ?? "", pub), amount: args[3] ?? fail("transfer needs AMOUNT") };
-      break;
-    case "order": {
-      const side = (args[2] ?? "").toLowerCase();
-      if (side !== "buy" && side !== "sell") fail("order side must be buy or sell");
-      const common = {
-        account: accountArg(args[0]),
-        market: resolveId("market", args[1] ?? "", pub),
-        side: side === "buy" ? ("Buy" as const) : ("Sell" as const),
-        ...(values["client-id"] !== undefined ? { clientId: values["client-id"] } : {}),
-        ...(values.margin ? { autoBorrow: true } : {}),
-      };
-      const quantity = args[3] ?? fail("order needs QUANTITY");
-      const price = args[4];
-      cmd = price === undefined
-        ? { type: "MarketOrder", ...common, quantity }
-        : { type: "LimitOrder", ...common, quantity, price, tif: values.tif as "GTC", postOnly: values["post-only"] };
-      break;
-    }
-    case "cancel":
-      cmd = { type: "Cancel", account: accountArg(args[0]), market: resolveId("market", args[1] ?? "", pub), orderId: args[2] ?? fail("cancel needs ORDER_ID") };
-      break;
-    case "cancel-all":
-      cmd = args[1] === undefined
-        ? { type: "CancelAll", account: accountArg(args[0]) }
-        : { type: "CancelAll", account: accountArg(args[0]), market: resolveId("market", args[1], pub) };
-      break;
-    case "snapshot":
-      cmd = { type: "TakeSnapshot" };
-      break;
-    case "send": {
-      const text = args[0] ?? fail("send needs a JSON command");
-      try {
-        cmd = JSON.parse(text) as CommandJson;
-      } catch (e) {
-        fail(`not JSON: ${(e as Error).message}`);
-      }
-      break;
-    }
+      return { type: "QueryMaxBorrow", account: accountArg(args[0]), asset: resolveId("asset", args[1] ?? "", pub) };
     default:
-      fail(`client: unknown subcommand "${verb}" (see: crossbook client --help)`);
+      return null;
   }
-  const key = keys.forCommand(cmd);
-  const c = await connectOrFail(url, key === null ? {} : { key });
+}
+
+/** The operator's commands: mark, snapshot; else null. */
+function operatorCommand(verb: string, args: string[], pub: PublicConfig): CommandJson | null {
+  switch (verb) {
+    case "mark":
+      return { type: "SetMarkPrice", asset: resolveId("asset", args[0] ?? "", pub), price: args[1] ?? fail("mark needs PRICE") };
+    case "snapshot":
+      return { type: "TakeSnapshot" };
+    default:
+      return null;
+  }
+}
+
+/** `client send JSON`: any command, as JSON text. */
+function sentCommand(args: string[]): CommandJson {
+  const text = args[0] ?? fail("send needs a JSON command");
   try {
-    // A snapshot of a large state takes seconds (it is written to disk before the answer).
-    for (const e of await c.request(cmd, 150, cmd.type === "TakeSnapshot" ? 600_000 : 5000)) print(e);
+    return JSON.parse(text) as CommandJson;
   } catch (e) {
-    fail((e as Error).message);
-  } finally {
-    await c.close();
+    fail(`not JSON: ${(e as Error).message}`);
   }
 }
 

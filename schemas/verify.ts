@@ -450,23 +450,33 @@ function verifyTable(
     const position = table + offset;
     at[slot] = position;
     if (kind > 0) continue;
-    const target = position + readI32(bytes, position);
-    if (target <= position || target + 4 > length) {
-      failure.message = `${shape.name}.${shape.fieldNames[slot]} points outside the frame`;
-      return false;
-    }
-    if (kind === UVAL) continue; // the caller verifies the union's table
-    const count = readI32(bytes, target);
-    // A string is followed by its NUL terminator (as the reference verifier requires).
-    const dataBytes = kind === STR ? count + 1 : count * LEVEL_BYTES;
-    if (count < 0 || target + 4 + dataBytes > length) {
-      failure.message = `${shape.name}.${shape.fieldNames[slot]} length ${count} runs past the frame`;
-      return false;
-    }
-    if (kind === STR && bytes[target + 4 + count] !== 0) {
-      failure.message = `${shape.name}.${shape.fieldNames[slot]} string is not NUL-terminated`;
-      return false;
-    }
+    if (!verifyOffsetField(bytes, position, kind, shape, slot, failure)) return false;
+  }
+  return true;
+}
+
+/**
+ * A field stored as an offset (string, vector of levels, union value) at `position`: its target lies inside the frame,
+ * and a string's or vector's length fits (a string followed by its NUL terminator). The union's table is the caller's.
+ */
+function verifyOffsetField(bytes: Uint8Array, position: number, kind: number, shape: TableLayout, slot: number, failure: VerifyFailure): boolean {
+  const length = bytes.length;
+  const target = position + readI32(bytes, position);
+  if (target <= position || target + 4 > length) {
+    failure.message = `${shape.name}.${shape.fieldNames[slot]} points outside the frame`;
+    return false;
+  }
+  if (kind === UVAL) return true; // the caller verifies the union's table
+  const count = readI32(bytes, target);
+  // A string is followed by its NUL terminator (as the reference verifier requires).
+  const dataBytes = kind === STR ? count + 1 : count * LEVEL_BYTES;
+  if (count < 0 || target + 4 + dataBytes > length) {
+    failure.message = `${shape.name}.${shape.fieldNames[slot]} length ${count} runs past the frame`;
+    return false;
+  }
+  if (kind === STR && bytes[target + 4 + count] !== 0) {
+    failure.message = `${shape.name}.${shape.fieldNames[slot]} string is not NUL-terminated`;
+    return false;
   }
   return true;
 }

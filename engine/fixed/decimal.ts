@@ -47,6 +47,29 @@ function describeBadChar(text: string, i: number): string {
   return `unexpected character ${quote(text.charAt(i))} at position ${i}: ${quote(text)}`;
 }
 
+/** What is wrong with the text as a whole (empty, too long, NaN or an infinity), or null. */
+function wholeTextProblem(text: string): string | null {
+  const len = text.length;
+  if (len === 0) return "empty string is not a decimal";
+  if (len > DECIMAL_TEXT_LENGTH_MAX) {
+    return `too long: ${len} characters, at most ${DECIMAL_TEXT_LENGTH_MAX} allowed: ${quote(text.slice(0, DECIMAL_TEXT_LENGTH_MAX))}...`;
+  }
+  if (text === "NaN" || text === "Infinity" || text === "-Infinity" || text === "+Infinity") return `not a finite number: ${quote(text)}`;
+  return null;
+}
+
+/**
+ * What is wrong with the scanned digit groups (integer digits [intStart, intEnd), fraction digits [fracStart, fracEnd),
+ * a '.' between them when fracStart !== intEnd): a missing digit before or after the '.', a leading zero; or null.
+ */
+function digitGroupsProblem(text: string, intStart: number, intEnd: number, fracStart: number, fracEnd: number): string | null {
+  const hasDot = fracStart !== intEnd;
+  if (intEnd === intStart) return hasDot ? `missing digit before '.': ${quote(text)}` : `no digits: ${quote(text)}`;
+  if (hasDot && fracEnd === fracStart) return `missing digit after '.': ${quote(text)}`;
+  if (intEnd - intStart > 1 && text.charCodeAt(intStart) === CH_0) return `leading zero not allowed: ${quote(text)}`;
+  return null;
+}
+
 /**
  * Parses a canonical decimal into units of 10^-decimals. On bad input returns null and sets error.message
  * (naming the problem and the input); never throws for input, only for a bad `decimals` argument.
@@ -58,19 +81,12 @@ export function tryParseDecimal(
   error: { message: string },
 ): bigint | null {
   checkDecimals("tryParseDecimal", decimals);
+  const textProblem = wholeTextProblem(text);
+  if (textProblem !== null) {
+    error.message = textProblem;
+    return null;
+  }
   const len = text.length;
-  if (len === 0) {
-    error.message = "empty string is not a decimal";
-    return null;
-  }
-  if (len > DECIMAL_TEXT_LENGTH_MAX) {
-    error.message = `too long: ${len} characters, at most ${DECIMAL_TEXT_LENGTH_MAX} allowed: ${quote(text.slice(0, DECIMAL_TEXT_LENGTH_MAX))}...`;
-    return null;
-  }
-  if (text === "NaN" || text === "Infinity" || text === "-Infinity" || text === "+Infinity") {
-    error.message = `not a finite number: ${quote(text)}`;
-    return null;
-  }
   let i = 0;
   let negative = false;
   const first = text.charCodeAt(0);
@@ -96,17 +112,9 @@ export function tryParseDecimal(
     error.message = describeBadChar(text, i);
     return null;
   }
-  const hasDot = fracStart !== intEnd;
-  if (intEnd === intStart) {
-    error.message = hasDot ? `missing digit before '.': ${quote(text)}` : `no digits: ${quote(text)}`;
-    return null;
-  }
-  if (hasDot && fracEnd === fracStart) {
-    error.message = `missing digit after '.': ${quote(text)}`;
-    return null;
-  }
-  if (intEnd - intStart > 1 && text.charCodeAt(intStart) === CH_0) {
-    error.message = `leading zero not allowed: ${quote(text)}`;
+  const digitsProblem = digitGroupsProblem(text, intStart, intEnd, fracStart, fracEnd);
+  if (digitsProblem !== null) {
+    error.message = digitsProblem;
     return null;
   }
   const fracDigits = fracEnd - fracStart;

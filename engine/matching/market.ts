@@ -379,109 +379,143 @@ export class Market {
   // ================================================================ commands
 
   handlePlace(cmd: CommandRecord): void {
+    if (!this.placeFieldsAllowed(cmd)) return;
+    const isLimit = cmd.orderType === OrderType.Limit;
+    const tick = this.placeFilterTick(cmd, isLimit);
+    if (tick < 0) return;
     const side = cmd.side;
-    const type = cmd.orderType;
     const tif = cmd.tif;
-    const stp = cmd.stp;
-    const flags = cmd.flags;
     const account = cmd.account;
     const clientId = cmd.clientId;
     const orderId = cmd.seq;
-    const K = EventKind.OrderRejected;
-    if ((side !== Side.Buy && side !== Side.Sell) || (type !== OrderType.Limit && type !== OrderType.Market)) {
-      return this.reject(K, RejectCode.InvalidField, "InvalidField: side or orderType", orderId, account, side, clientId);
-    }
-    if (tif !== TimeInForce.GTC && tif !== TimeInForce.IOC && tif !== TimeInForce.FOK) {
-      return this.reject(K, RejectCode.InvalidField, "InvalidField: timeInForce", orderId, account, side, clientId);
-    }
-    if (stp < 0 || stp > SelfTradePrevention.Allow || (stp | 0) !== stp) {
-      return this.reject(K, RejectCode.InvalidField, "InvalidField: selfTradePrevention", orderId, account, side, clientId);
-    }
-    const postOnly = (flags & OrderFlag.PostOnly) !== 0;
-    const reduceOnly = (flags & OrderFlag.ReduceOnly) !== 0;
-    const isLimit = type === OrderType.Limit;
-    if (postOnly && (!isLimit || tif !== TimeInForce.GTC)) {
-      return this.reject(K, RejectCode.InvalidField, "InvalidField: postOnly needs a GTC limit order", orderId, account, side, clientId);
-    }
-    const st = this.state;
-    if (st === MarketState.Closed || st === MarketState.CancelOnly) {
-      return this.reject(K, RejectCode.MarketStateForbids, "MarketStateForbids: market takes no new orders", orderId, account, side, clientId);
-    }
-    if (st === MarketState.PostOnly && !postOnly) {
-      return this.reject(K, RejectCode.MarketStateForbids, "MarketStateForbids: market is post-only", orderId, account, side, clientId);
-    }
-    if (st === MarketState.LimitOnly && !isLimit) {
-      return this.reject(K, RejectCode.MarketStateForbids, "MarketStateForbids: market is limit-only", orderId, account, side, clientId);
-    }
-
-    // ---- O2 filters ----
-    let price = 0n;
-    let tick = 0;
-    if (isLimit) {
-      price = cmd.price;
-      tick = this.checkPrice(price, orderId, account, side, clientId);
-      if (tick < 0) return;
-    }
-    const qty = cmd.quantity;
-    const quoteQty = cmd.quoteQuantity;
-    if (quoteQty !== 0n && (isLimit || side !== Side.Buy)) {
-      return this.reject(K, RejectCode.InvalidField, "InvalidField: quoteQuantity is for market buys", orderId, account, side, clientId);
-    }
-    if (quoteQty < 0n || qty < 0n) {
-      return this.reject(K, RejectCode.InvalidQuantity, "InvalidQuantity: negative quantity", orderId, account, side, clientId);
-    }
-    if (qty === 0n) {
-      if (quoteQty === 0n) {
-        return this.reject(K, RejectCode.InvalidQuantity, "InvalidQuantity: quantity is zero", orderId, account, side, clientId);
-      }
-      if (tif === TimeInForce.FOK) {
-        return this.reject(K, RejectCode.InvalidField, "InvalidField: FOK needs a base quantity", orderId, account, side, clientId);
-      }
-    } else if (!this.checkQuantity(qty, orderId, account, side, clientId)) {
-      return;
-    }
-    if (isLimit) {
-      if (qty < this.pcMinQty[this.pcSlot]) {
-        return this.reject(K, RejectCode.MinNotional, "MinNotional: quantity × price below the minimum notional", orderId, account, side, clientId);
-      }
-    } else if (qty === 0n && quoteQty < this.minNotional) {
-      return this.reject(K, RejectCode.MinNotional, "MinNotional: quote quantity below the minimum notional", orderId, account, side, clientId);
-    }
-
-    // ---- identity and limits ----
     const acct = this.accountOf(account);
-    if (clientId !== 0n && acct !== undefined && acct.byClientId !== null && acct.byClientId.has(clientId)) {
-      return this.reject(K, RejectCode.DuplicateClientId, "DuplicateClientId: clientId is in use by an open order", orderId, account, side, clientId);
-    }
-    const mayRest = isLimit && tif === TimeInForce.GTC;
-    if (mayRest) {
-      if (acct !== undefined && acct.count >= this.limits.maxOpenOrdersPerAccountMarket) {
-        return this.reject(K, RejectCode.TooManyOpenOrders, "TooManyOpenOrders: open-order limit per account and market", orderId, account, side, clientId);
-      }
-      if (!this.book.hasOrderRoom() || !this.book.canRestAt(side, tick)) {
-        return this.reject(K, RejectCode.Overloaded, "Overloaded: book capacity (orders or price levels)", orderId, account, side, clientId);
-      }
-    }
-
-    // ---- reduceOnly: cap by the position risk supplied ----
-    let openQty = qty === 0n ? QUOTE_ONLY_QTY : qty;
-    if (reduceOnly) {
-      const cap = this.reduceOnlyCap(cmd.positionQuantity, side, orderId, account, clientId);
-      if (cap < 0n) return;
-      if (cap < openQty) openQty = cap;
-    }
+    if (!this.placeHasRoom(cmd, acct, isLimit && tif === TimeInForce.GTC, tick)) return;
+    const openQty = this.placeOpenQty(cmd);
+    if (openQty < 0n) return;
 
     // ---- O4 price band, postOnly ----
+    const K = EventKind.OrderRejected;
     if (isLimit && this.outsidePriceBand(tick)) {
       return this.reject(K, RejectCode.PriceBand, "PriceBand: limit price outside the active-price band", orderId, account, side, clientId);
     }
     const limitKey = isLimit ? (side === Side.Buy ? -tick : tick) : INT32_MIN;
-    if (postOnly && this.crosses(side, limitKey)) {
+    if ((cmd.flags & OrderFlag.PostOnly) !== 0 && this.crosses(side, limitKey)) {
       return this.reject(K, RejectCode.PostOnlyWouldTake, "PostOnlyWouldTake: post-only order would take", orderId, account, side, clientId);
     }
 
+    const price = isLimit ? cmd.price : 0n;
+    const qty = cmd.quantity;
+    const quoteQty = cmd.quoteQuantity;
     this.accepted(orderId, account, side, price, qty, openQty === QUOTE_ONLY_QTY ? 0n : openQty, quoteQty, clientId);
-    this.execute(orderId, account, side, tif, stp, flags, clientId, isLimit, tick, price, qty, openQty, quoteQty, acct);
+    this.execute(orderId, account, side, tif, cmd.stp, cmd.flags, clientId, isLimit, tick, price, qty, openQty, quoteQty, acct);
+  }
+
+  /** A new order's enumerations and flags are valid and the market state takes it; false after the reject. */
+  private placeFieldsAllowed(cmd: CommandRecord): boolean {
+    const side = cmd.side;
+    const type = cmd.orderType;
+    const tif = cmd.tif;
+    const stp = cmd.stp;
+    const account = cmd.account;
+    const clientId = cmd.clientId;
+    const orderId = cmd.seq;
+    const K = EventKind.OrderRejected;
+    let code: number = RejectCode.InvalidField;
+    let why = "";
+    const postOnly = (cmd.flags & OrderFlag.PostOnly) !== 0;
+    const isLimit = type === OrderType.Limit;
+    const st = this.state;
+    if ((side !== Side.Buy && side !== Side.Sell) || (type !== OrderType.Limit && type !== OrderType.Market)) why = "InvalidField: side or orderType";
+    else if (tif !== TimeInForce.GTC && tif !== TimeInForce.IOC && tif !== TimeInForce.FOK) why = "InvalidField: timeInForce";
+    else if (stp < 0 || stp > SelfTradePrevention.Allow || (stp | 0) !== stp) why = "InvalidField: selfTradePrevention";
+    else if (postOnly && (!isLimit || tif !== TimeInForce.GTC)) why = "InvalidField: postOnly needs a GTC limit order";
+    else {
+      code = RejectCode.MarketStateForbids;
+      if (st === MarketState.Closed || st === MarketState.CancelOnly) why = "MarketStateForbids: market takes no new orders";
+      else if (st === MarketState.PostOnly && !postOnly) why = "MarketStateForbids: market is post-only";
+      else if (st === MarketState.LimitOnly && !isLimit) why = "MarketStateForbids: market is limit-only";
+    }
+    if (why === "") return true;
+    this.reject(K, code, why, orderId, account, side, clientId);
+    return false;
+  }
+
+  /**
+   * O2 filters of a new order: the limit price (tick size, bounds), the base or quote quantity (step, bounds), the
+   * minimum notional. Returns the limit price's tick (0 for a market order), or −1 after the reject.
+   */
+  private placeFilterTick(cmd: CommandRecord, isLimit: boolean): number {
+    const side = cmd.side;
+    const account = cmd.account;
+    const clientId = cmd.clientId;
+    const orderId = cmd.seq;
+    const K = EventKind.OrderRejected;
+    let tick = 0;
+    if (isLimit) {
+      tick = this.checkPrice(cmd.price, orderId, account, side, clientId);
+      if (tick < 0) return -1;
+    }
+    const qty = cmd.quantity;
+    const quoteQty = cmd.quoteQuantity;
+    let code: number = RejectCode.InvalidQuantity;
+    let why = "";
+    if (quoteQty !== 0n && (isLimit || side !== Side.Buy)) {
+      code = RejectCode.InvalidField;
+      why = "InvalidField: quoteQuantity is for market buys";
+    } else if (quoteQty < 0n || qty < 0n) why = "InvalidQuantity: negative quantity";
+    else if (qty === 0n && quoteQty === 0n) why = "InvalidQuantity: quantity is zero";
+    else if (qty === 0n && cmd.tif === TimeInForce.FOK) {
+      code = RejectCode.InvalidField;
+      why = "InvalidField: FOK needs a base quantity";
+    } else if (qty !== 0n && !this.checkQuantity(qty, orderId, account, side, clientId)) return -1;
+    else if (isLimit && qty < this.pcMinQty[this.pcSlot]) {
+      code = RejectCode.MinNotional;
+      why = "MinNotional: quantity × price below the minimum notional";
+    } else if (!isLimit && qty === 0n && quoteQty < this.minNotional) {
+      code = RejectCode.MinNotional;
+      why = "MinNotional: quote quantity below the minimum notional";
+    }
+    if (why === "") return tick;
+    this.reject(K, code, why, orderId, account, side, clientId);
+    return -1;
+  }
+
+  /**
+   * The order's identity and the limits it would hold: its clientId is not in use by an open order, and an order that
+   * may rest finds room (the account's open orders in this market, the book's orders and levels). False after the reject.
+   */
+  private placeHasRoom(cmd: CommandRecord, acct: AccountOrders | undefined, mayRest: boolean, tick: number): boolean {
+    const side = cmd.side;
+    const clientId = cmd.clientId;
+    let code: number = RejectCode.DuplicateClientId;
+    let why = "";
+    if (clientId !== 0n && acct !== undefined && acct.byClientId !== null && acct.byClientId.has(clientId)) {
+      why = "DuplicateClientId: clientId is in use by an open order";
+    } else if (mayRest && acct !== undefined && acct.count >= this.limits.maxOpenOrdersPerAccountMarket) {
+      code = RejectCode.TooManyOpenOrders;
+      why = "TooManyOpenOrders: open-order limit per account and market";
+    } else if (mayRest && (!this.book.hasOrderRoom() || !this.book.canRestAt(side, tick))) {
+      code = RejectCode.Overloaded;
+      why = "Overloaded: book capacity (orders or price levels)";
+    }
+    if (why === "") return true;
+    this.reject(EventKind.OrderRejected, code, why, cmd.seq, cmd.account, side, clientId);
+    return false;
+  }
+
+  /**
+   * The base quantity the new order may open (QUOTE_ONLY_QTY for a market buy by quote quantity), capped for a
+   * reduceOnly order by the position risk supplied; −1n after the reject.
+   */
+  private placeOpenQty(cmd: CommandRecord): bigint {
+    const qty = cmd.quantity;
+    let openQty = qty === 0n ? QUOTE_ONLY_QTY : qty;
+    if ((cmd.flags & OrderFlag.ReduceOnly) !== 0) {
+      const cap = this.reduceOnlyCap(cmd.positionQuantity, cmd.side, cmd.seq, cmd.account, cmd.clientId);
+      if (cap < 0n) return -1n;
+      if (cap < openQty) openQty = cap;
+    }
+    return openQty;
   }
 
   handleCancel(cmd: CommandRecord): void {
@@ -552,7 +586,20 @@ export class Market {
     if (!keepPriority && !book.canRestAt(side, tick)) {
       return this.reject(K, RejectCode.Overloaded, "Overloaded: book capacity (price levels)", orderId, account, side, clientId);
     }
+    this.replaceResting(slot, orderId, account, tick, price, qty, openQty, keepPriority);
+  }
 
+  /**
+   * A checked replace: the old order is done (Replaced) and the new one (id `orderId`) takes its slot — in place when
+   * it keeps priority (same level, no larger), at the back of its new level when it does not cross, else through
+   * execute() as a new GTC order with the old one's STP mode and flags.
+   */
+  private replaceResting(slot: number, orderId: number, account: number, tick: number, price: bigint, qty: bigint, openQty: bigint, keepPriority: boolean): void {
+    const book = this.book;
+    const side = book.oSide[slot];
+    const clientId = book.oClientId[slot];
+    const flags = book.oFlags[slot];
+    const oldLevel = book.oLevel[slot];
     const oldId = book.oId[slot];
     this.done(oldId, account, side, book.lPrice[oldLevel], book.oOrig[slot], book.oFilled[slot], clientId, DoneReason.Replaced);
     if (keepPriority) {
@@ -563,6 +610,7 @@ export class Market {
       this.accepted(orderId, account, side, price, qty, openQty, 0n, clientId);
       return;
     }
+    const limitKey = side === Side.Buy ? -tick : tick;
     // Most moves do not cross (the old order sits on the mover's own side, so taking it out changes nothing here): the
     // slot itself moves to the back of its new level as the new order, keeping account, clientId, STP mode and flags —
     // the state execute() would reach through dropResting + restNew (which would hand back this very slot).

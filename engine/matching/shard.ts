@@ -78,53 +78,62 @@ export class MatchingShard {
         m.finishCommand();
         return;
       }
-      case CommandKind.CancelAll: {
-        if (cmd.market === ALL_MARKETS) {
-          let n = 0;
-          for (const m of this.owned) {
-            m.beginCommand();
-            n += m.cancelAllOf(cmd.account);
-            m.finishCommand();
-          }
-          this.shardEvent(cmd, EventKind.CommandAccepted, 0, "", BigInt(n));
-          return;
-        }
-        const m = this.marketOf(cmd.market);
-        if (m === null) return this.unknownMarket(cmd, EventKind.CommandRejected, 0);
-        m.beginCommand();
-        const n = m.cancelAllOf(cmd.account);
-        m.commandAccepted(cmd.account, 0, BigInt(n));
-        m.finishCommand();
-        return;
-      }
-      case CommandKind.SetMarketState: {
-        const m = this.marketOf(cmd.market);
-        if (m === null) return this.unknownMarket(cmd, EventKind.CommandRejected, 0);
-        const state = cmd.marketState;
-        if (state !== (state | 0) || state < MarketState.Open || state > MarketState.Closed) {
-          m.reject(EventKind.CommandRejected, RejectCode.InvalidField, "InvalidField: market state", 0, cmd.account, 0, 0n);
-          return;
-        }
-        m.beginCommand();
-        m.setState(state);
-        m.commandAccepted(cmd.account, state, 0n);
-        m.finishCommand();
-        return;
-      }
-      case CommandKind.MarketBandInputs: {
-        const m = this.marketOf(cmd.market);
-        if (m === null) return this.unknownMarket(cmd, EventKind.CommandRejected, 0);
-        const code = m.setBandInputs(cmd.price, cmd.meanPremium, cmd.indexPrice);
-        if (code !== RejectCode.None) {
-          m.reject(EventKind.CommandRejected, code, "MarketBandInputs: mean mark and index must be > 0, premium > −100%", 0, cmd.account, 0, 0n);
-        }
-        return;
-      }
+      case CommandKind.CancelAll:
+        return this.cancelAll(cmd);
+      case CommandKind.SetMarketState:
+        return this.setMarketState(cmd);
+      case CommandKind.MarketBandInputs:
+        return this.setBandInputs(cmd);
       case CommandKind.AdvanceTime:
         this.setTime(cmd.timeMs);
         return;
       default:
         this.shardEvent(cmd, EventKind.CommandRejected, RejectCode.UnknownCommand, "UnknownCommand: not a matching command", 0n);
+    }
+  }
+
+  /** CancelAll in one market, or (ALL_MARKETS) in every market of this shard; accepted with the number canceled. */
+  private cancelAll(cmd: CommandRecord): void {
+    if (cmd.market === ALL_MARKETS) {
+      let n = 0;
+      for (const m of this.owned) {
+        m.beginCommand();
+        n += m.cancelAllOf(cmd.account);
+        m.finishCommand();
+      }
+      this.shardEvent(cmd, EventKind.CommandAccepted, 0, "", BigInt(n));
+      return;
+    }
+    const m = this.marketOf(cmd.market);
+    if (m === null) return this.unknownMarket(cmd, EventKind.CommandRejected, 0);
+    m.beginCommand();
+    const n = m.cancelAllOf(cmd.account);
+    m.commandAccepted(cmd.account, 0, BigInt(n));
+    m.finishCommand();
+  }
+
+  /** The operator's SetMarketState: a valid state is set and accepted (Closed cancels every resting order). */
+  private setMarketState(cmd: CommandRecord): void {
+    const m = this.marketOf(cmd.market);
+    if (m === null) return this.unknownMarket(cmd, EventKind.CommandRejected, 0);
+    const state = cmd.marketState;
+    if (state !== (state | 0) || state < MarketState.Open || state > MarketState.Closed) {
+      m.reject(EventKind.CommandRejected, RejectCode.InvalidField, "InvalidField: market state", 0, cmd.account, 0, 0n);
+      return;
+    }
+    m.beginCommand();
+    m.setState(state);
+    m.commandAccepted(cmd.account, state, 0n);
+    m.finishCommand();
+  }
+
+  /** MarketBandInputs from settlement: the mean mark, mean premium and index the O4 price band is computed from. */
+  private setBandInputs(cmd: CommandRecord): void {
+    const m = this.marketOf(cmd.market);
+    if (m === null) return this.unknownMarket(cmd, EventKind.CommandRejected, 0);
+    const code = m.setBandInputs(cmd.price, cmd.meanPremium, cmd.indexPrice);
+    if (code !== RejectCode.None) {
+      m.reject(EventKind.CommandRejected, code, "MarketBandInputs: mean mark and index must be > 0, premium > −100%", 0, cmd.account, 0, 0n);
     }
   }
 
