@@ -5,6 +5,7 @@ import fc from "fast-check";
 import { MessageChannel } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
 import {
+  AdaptiveSpinThenParkWait,
   BlockingWait,
   DATA_OFFSET_BYTES,
   isRingHandle,
@@ -339,6 +340,65 @@ describe("wait strategies (single thread)", () => {
     }, 1);
     expect(await waiting).toBe(true);
     expect(ring.freeSlots()).toBe(2);
+  });
+});
+
+describe("adaptive spin-then-park (single thread)", () => {
+  it("validates its options; starts at the max budget with the defaults 100..1000 polls", () => {
+    const w = new AdaptiveSpinThenParkWait();
+    expect([w.name, w.spinIterations, w.spaceSpinIterations, w.spinIterationsMin, w.spinIterationsMax, w.parkSliceMs, w.shortParkMs]).toEqual([
+      "adaptive-spin-then-park", 1000, 1000, 100, 1000, 10, 0.1,
+    ]);
+    expect(() => new AdaptiveSpinThenParkWait({ spinIterationsMin: -1 })).toThrow("spinIterationsMin must be an integer in [0, 10^7], got -1");
+    expect(() => new AdaptiveSpinThenParkWait({ spinIterationsMin: 10, spinIterationsMax: 5 })).toThrow("spinIterationsMax (5) must be ≥ spinIterationsMin (10)");
+    expect(() => new AdaptiveSpinThenParkWait({ parkSliceMs: 0 })).toThrow("parkSliceMs must be in (0, 1000], got 0");
+    expect(() => new AdaptiveSpinThenParkWait({ parkSliceMs: 1, shortParkMs: 2 })).toThrow("shortParkMs must be in [0, parkSliceMs = 1], got 2");
+  });
+
+  it("halves the budget after every wait that times out, down to the floor; a wait met at once keeps it", () => {
+    const ring = RingBuffer.create(8, 4);
+    const w = new AdaptiveSpinThenParkWait({ spinIterationsMin: 100, spinIterationsMax: 800, parkSliceMs: 1, shortParkMs: 0 });
+    const budgets: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      expect(waitForData(ring, w, 0)).toBe(false);
+      budgets.push(w.spinIterations);
+    }
+    expect(budgets).toEqual([400, 200, 100, 100]);
+    expect(ring.tryClaim(1)).toBe(1);
+    ring.publish(1);
+    expect(waitForData(ring, w, 0)).toBe(true);
+    expect(w.spinIterations).toBe(100);
+    // The space side keeps its own budget.
+    expect(w.spaceSpinIterations).toBe(800);
+    expect(ring.tryClaim(3)).toBe(3);
+    ring.publish(3);
+    expect(waitForSpace(ring, w, 0)).toBe(false);
+    expect([w.spaceSpinIterations, w.spinIterations]).toEqual([400, 100]);
+    expect(new Int32Array(ring.sab)[96]).toBe(0);
+    expect(new Int32Array(ring.sab)[128]).toBe(0);
+  });
+
+  it("doubles the budget after a park that data ended within shortParkMs, up to the max", async () => {
+    const ring = RingBuffer.create(8, 16);
+    const producer = RingBuffer.attach(ring.sab);
+    // shortParkMs = one whole slice: any park that ends with data (not a timeout) counts as short.
+    const w = new AdaptiveSpinThenParkWait({ spinIterationsMin: 0, spinIterationsMax: 4, parkSliceMs: 1_000, shortParkMs: 1_000 });
+    for (let i = 0; i < 3; i++) expect(await waitForDataAsync(ring, w, 0)).toBe(false);
+    expect(w.spinIterations).toBe(0);
+    const budgets: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const waiting = waitForDataAsync(ring, w, 60_000);
+      expect(new Int32Array(ring.sab)[96]).toBe(1); // parked: the publish below must notify it
+      setImmediate(() => {
+        producer.tryClaim(1);
+        producer.publish(1);
+      });
+      expect(await waiting).toBe(true);
+      ring.available();
+      ring.release(1);
+      budgets.push(w.spinIterations);
+    }
+    expect(budgets).toEqual([1, 2, 4, 4, 4]);
   });
 });
 

@@ -74,6 +74,10 @@ export {
 } from "./layout.ts";
 export { RingBuffer, type RingCreateOptions, type RingHandle } from "./ring-buffer.ts";
 export {
+  ADAPTIVE_SHORT_PARK_MS_DEFAULT,
+  ADAPTIVE_SPIN_ITERATIONS_MIN_DEFAULT,
+  AdaptiveSpinThenParkWait,
+  type AdaptiveSpinOptions,
   BlockingWait,
   PARK_SLICE_MS_DEFAULT,
   SPIN_ITERATIONS_DEFAULT,

@@ -8,7 +8,7 @@
 // waiting for work from it. Sharded topologies (K risk or M matching shards > 1) keep one thread per shard.
 import { workerData } from "node:worker_threads";
 import { CommandRecord, EventRecord, type EventSink } from "../../model/index.ts";
-import { RingBuffer, SpinThenParkWait } from "../../ring/index.ts";
+import { AdaptiveSpinThenParkWait, RingBuffer } from "../../ring/index.ts";
 import { BATCH_COMMANDS_MAX, Engine } from "../engine.ts";
 import { RingMarketDataSink } from "../market-data-codec.ts";
 import { BATCH_END_KIND, commandKindAt, commandSeqAt, readCommand, writeEventBatchEnd } from "../../model/index.ts";
@@ -17,7 +17,7 @@ import { stagePart } from "../snapshot.ts";
 import { CONTROL_SNAPSHOT, CONTROL_STATE_HASH, ENGINE_WORKER_SPIN_ITERATIONS, postSnapshotPart, postToMain, snapshotDigest, type EngineWorkerData } from "./protocol.ts";
 
 const data = workerData as EngineWorkerData;
-const wait = new SpinThenParkWait({ spinIterations: ENGINE_WORKER_SPIN_ITERATIONS });
+const wait = new AdaptiveSpinThenParkWait({ spinIterationsMax: ENGINE_WORKER_SPIN_ITERATIONS });
 const engine = new Engine(data.config);
 const input = new RingReader(RingBuffer.attach(data.commandsIn), wait);
 const output = new RingWriter(RingBuffer.attach(data.eventsOut), wait);
