@@ -159,7 +159,8 @@ async function recoverFromDisk(core: ServerCore, opts: ServerOptions, journalDir
     truncateAtCorruption: opts.truncateAtCorruption ?? false,
     status: core.status,
     log: core.log,
-    startPipeline: (snapshot) => core.startPipeline(snapshot),
+    startPipeline: (snapshot, booting) => core.startPipeline(snapshot, booting),
+    bootPipeline: () => core.bootPipeline(),
     verifyRestoredHash: opts.verifySnapshotHash ?? false,
     onRecoveredCommand: (cmd) => core.auth.recover(cmd),
   });

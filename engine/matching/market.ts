@@ -1332,6 +1332,8 @@ export class Market {
     // Restored levels are not depth changes: a market-data sink sees the book as its baseline instead.
     const orders = r.count(this.limits.maxOrdersPerBook, `market ${this.id} orders`);
     this.book.reserveOrders(orders);
+    // The resting orders' accounts are at most as many: the account index grows once, not by doublings.
+    this.accountIndex.reserve(orders);
     const tracking = this.book.trackDirty;
     this.book.trackDirty = false;
     for (let side = 0; side < 2; side++) this.restoreSide(r, side);

@@ -13,16 +13,36 @@ export function dayOf(timeMs: number): number {
   return (timeMs - (timeMs % DAY_MS)) / DAY_MS;
 }
 
+/**
+ * The buckets of every user that has not traded: shared and never written (VolumeBook.add gives a user its own on
+ * its first trade). Every user with an account has a record, and most never trade, so a large state — and its
+ * restore from a snapshot — does not allocate 30 days of buckets per user.
+ */
+const UNUSED_BUCKET_DAYS: Int32Array = new Int32Array(VOLUME_WINDOW_DAYS).fill(-1);
+const UNUSED_BUCKET_USD: readonly bigint[] = Object.freeze(new Array<bigint>(VOLUME_WINDOW_DAYS).fill(0n));
+
 /** One user's traded volume: a ring of daily buckets and the window total as of `day`. */
 export class UserVolume {
-  /** Engine day each bucket holds (−1 = never used); bucket `d % 30` holds day d. */
-  readonly bucketDay = new Int32Array(VOLUME_WINDOW_DAYS).fill(-1);
+  /** Engine day each bucket holds (−1 = never used); bucket `d % 30` holds day d. Shared and all −1 until a trade. */
+  bucketDay: Int32Array = UNUSED_BUCKET_DAYS;
   /** USD (PRICE_DECIMALS) traded on that day. */
-  readonly bucketUsd: bigint[] = new Array<bigint>(VOLUME_WINDOW_DAYS).fill(0n);
+  bucketUsd: bigint[] = UNUSED_BUCKET_USD as bigint[];
   /** Σ of the buckets of days (day − 29 … day): derived, recomputed when the day moves on. */
   totalUsd = 0n;
   day = -1;
   tier = 0;
+
+  /** The user's own buckets, made on its first trade or restored bucket. */
+  ownBuckets(): void {
+    if (this.bucketDay !== UNUSED_BUCKET_DAYS) return;
+    this.bucketDay = new Int32Array(VOLUME_WINDOW_DAYS).fill(-1);
+    this.bucketUsd = new Array<bigint>(VOLUME_WINDOW_DAYS).fill(0n);
+  }
+
+  /** True until the user's first trade (its buckets are the shared unused ones). */
+  get untraded(): boolean {
+    return this.bucketDay === UNUSED_BUCKET_DAYS;
+  }
 }
 
 export class VolumeBook {
@@ -85,6 +105,7 @@ export class VolumeBook {
   add(u: UserVolume, day: number, usd: bigint): void {
     if (usd <= 0n) return;
     this.roll(u, day);
+    u.ownBuckets();
     const slot = day % VOLUME_WINDOW_DAYS;
     if (u.bucketDay[slot] !== day) {
       // The slot held day − 30k: already outside the window, so not in the total.
@@ -132,6 +153,7 @@ export class VolumeBook {
       if (u.tier >= this.tiers.length) r.fail(`fee tier ${u.tier} does not exist`);
       u.totalUsd = r.big();
       const used = r.count(VOLUME_WINDOW_DAYS, "volume buckets");
+      if (used > 0) u.ownBuckets();
       for (let k = 0; k < used; k++) {
         const i = r.uint();
         if (i >= VOLUME_WINDOW_DAYS) r.fail(`volume bucket ${i} out of range`);
@@ -149,7 +171,7 @@ export class VolumeBook {
     for (const id of ids) {
       const u = this.users.get(id)!;
       // Records are created for every user with an account; only traded ones are state.
-      if (u.bucketDay.every((d) => d < 0)) continue;
+      if (u.untraded || u.bucketDay.every((d) => d < 0)) continue;
       s += `v${id}`;
       for (let i = 0; i < VOLUME_WINDOW_DAYS; i++) if (u.bucketDay[i]! >= 0) s += ` ${u.bucketDay[i]}:${u.bucketUsd[i]}`;
       s += "\n";
