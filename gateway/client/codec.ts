@@ -1025,7 +1025,7 @@ export type EventJson = EnvelopeFields &
     | { type: "OpenOrder"; account: number; market: number; orderId: bigint; clientId: bigint; side: EnumText; price: string; remaining: string }
     | { type: "AccountSnapshot"; account: number; validAtSeq: bigint; balances: number; orders: number }
     | { type: "ResumeDone"; account: number; fromSeq: bigint; events: number; complete: boolean }
-    | { type: "CommandAccepted"; account: number; asset: number; amount: string }
+    | { type: "CommandAccepted"; account: number; asset: number; amount: string; canceledOrders?: number }
     | { type: "CommandRejected"; account: number; code: EnumText; message: string }
     | { type: "Clock"; timeMs: bigint }
     | { type: "SnapshotTaken"; seq: bigint; batch: bigint; stateHash: string; bytes: bigint; file: string }
@@ -1367,7 +1367,9 @@ export function decodeEvent(bytes: Uint8Array): EventJson {
     }
     case Event.CommandAccepted: {
       const t = table(new CommandAccepted()) as CommandAccepted;
-      return { ...head, type: "CommandAccepted", account: t.account(), asset: t.asset(), amount: dec(t.amount()) };
+      const accepted = { ...head, type: "CommandAccepted" as const, account: t.account(), asset: t.asset(), amount: dec(t.amount()) };
+      // CancelAll's count of canceled orders; absent from every other answer.
+      return t.canceledOrders() === 0 ? accepted : { ...accepted, canceledOrders: t.canceledOrders() };
     }
     case Event.CommandRejected: {
       const t = table(new CommandRejected()) as CommandRejected;
