@@ -179,7 +179,7 @@ class Model {
       this.count("orderAccepted");
     } else if (e.kind === EventKind.AccountCollateral) this.count("statement");
     if (e.kind === EventKind.CommandAccepted) {
-      this.count(`accepted${e.code}`);
+      this.count(`accepted${e.acceptedKind}`);
       if (e.acceptedKind === CommandKind.Deposit) this.netIn[e.asset] = this.netIn[e.asset]! + e.commandAmount;
       else if (e.acceptedKind === CommandKind.Withdraw) this.netIn[e.asset] = this.netIn[e.asset]! - e.commandAmount;
     } else if (e.kind === EventKind.OrderAccepted) {

@@ -267,10 +267,12 @@ export class Market {
     ev.marketSeq = ++this.marketSeq;
     ev.account = account;
     ev.market = this.id;
-    ev.side = side;
+    // CommandAccepted (commandAccepted below) passes its own fields in the side, code and amount2 slots.
+    const isCommand = kind === EventKind.CommandAccepted;
+    ev.side = isCommand ? 0 : side;
     ev.orderId = orderId;
     ev.clientId = clientId;
-    ev.code = code;
+    ev.code = isCommand ? 0 : code;
     ev.message = message;
     ev.price = price;
     ev.quantity = quantity;
@@ -283,8 +285,6 @@ export class Market {
     ev.remainingQuantity = isDone ? amount : 0n;
     ev.filledQuantity = isDone ? amount2 : 0n;
     ev.commandAmount = isAccepted || isDone ? 0n : amount;
-    // CommandAccepted (commandAccepted below) passes its own fields in the side, code and amount2 slots.
-    const isCommand = kind === EventKind.CommandAccepted;
     ev.marketState = isCommand ? side : 0;
     ev.acceptedKind = isCommand ? code : 0;
     ev.canceledOrders = isCommand ? amount2 : 0n;
