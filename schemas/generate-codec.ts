@@ -1,12 +1,22 @@
-// Generates gateway/codec/generated/encode-events.ts from the wire map (gateway/codec/wire-map.ts, EVENT_WIRE): one
-// encoder per event kind that writes the kind's wire table from the record's named fields, and the dispatcher the
-// server's encodeEvent calls. Usage: node --import tsx schemas/generate-codec.ts [OUT_FILE]. Deterministic:
-// test/schemas.test.ts compares the committed file with a fresh run.
+// Generates the server's wire codec from the wire map (gateway/codec/wire-map.ts): gateway/codec/generated/
+// encode-events.ts (EVENT_WIRE: one encoder per event kind writing its wire table from the record's named fields, and
+// the dispatcher encodeEvent calls) and gateway/codec/generated/decode-commands.ts (COMMAND_WIRE: one decoder per
+// command table that reads, checks and stores each field in the record, and the dispatcher decodeCommand calls).
+// Usage: node --import tsx schemas/generate-codec.ts. Deterministic: test/schemas.test.ts compares the committed
+// files with a fresh run.
 import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { EVENT_FIELDS, EventKind } from "../engine/model/vocabulary.ts";
-import { EVENT_WIRE, type EventWire, type WireFieldRow } from "../gateway/codec/wire-map.ts";
+import { COMMAND_FIELDS, CommandKind, EVENT_FIELDS, EventKind } from "../engine/model/vocabulary.ts";
+import {
+  COMMAND_WIRE,
+  COMMANDS_DECODED_ELSEWHERE,
+  EVENT_WIRE,
+  type CommandFieldRow,
+  type CommandWire,
+  type EventWire,
+  type WireFieldRow,
+} from "../gateway/codec/wire-map.ts";
 
 const RECORD_FIELDS = new Set(EVENT_FIELDS.map((f) => f.name));
 
@@ -127,8 +137,165 @@ export function generateCodec(): string {
   ].join("\n");
 }
 
+// ---------------------------------------------------------------- command decoders
+
+const COMMAND_RECORD_FIELDS = new Set(COMMAND_FIELDS.map((f) => f.name));
+
+function camel(snake: string): string {
+  const p = pascal(snake);
+  return p[0]!.toLowerCase() + p.slice(1);
+}
+
+function screaming(name: string): string {
+  return name.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase();
+}
+
+const ENUMS: Readonly<Record<string, readonly [string, string]>> = {
+  side: ["SIDE_MAX", "Side"],
+  tif: ["TIF_MAX", "TimeInForce"],
+  stp: ["STP_MAX", "SelfTradePrevention"],
+  marketState: ["MARKET_STATE_MAX", "MarketState"],
+};
+
+/** Decimals read with units(): [scale expression, reject code, zero allowed]. */
+const UNITS: Readonly<Record<string, readonly [string, string, boolean]>> = {
+  price: ["PRICE_DECIMALS", "InvalidPrice", false],
+  base: ["baseDecimalsOf(config, market)", "InvalidQuantity", false],
+  "base?": ["baseDecimalsOf(config, market)", "InvalidQuantity", true],
+  "quote?": ["quoteDecimalsOf(config, market)", "InvalidQuantity", true],
+  amount: ["assetDecimalsOf(config, asset)", "InvalidAmount", false],
+  "amount?": ["assetDecimalsOf(config, asset)", "InvalidAmount", true],
+};
+
+const IDENTITY: Readonly<Record<string, string>> = { account: "account", market: "market", marketOrAll: "market", clientId: "clientId" };
+
+function readExpression(row: CommandFieldRow): string {
+  const [wire, , reading] = row;
+  switch (reading) {
+    case "account":
+      return `u32(S.${wire})`;
+    case "market":
+    case "asset":
+    case "assetOrAll":
+    case "u16":
+      return `u16(S.${wire}, 0)`;
+    case "marketOrAll":
+      // The schema default of CancelAll.market is 0xFFFF: absent = every market.
+      return `u16(S.${wire}, ALL_MARKETS)`;
+    case "clientId":
+      return `u64(S.${wire})`;
+    default:
+      return `u8(S.${wire})`;
+  }
+}
+
+/** Lines that read, check and store one row (identity rows were read already). */
+function rowCode(kind: string, row: CommandFieldRow): string[] {
+  const [wire, field, reading] = row;
+  if (reading.startsWith("check:")) return [`  if (!${reading.slice(6)}(out, result)) return false;`];
+  if (reading.startsWith("flag:")) return [`  if (bool(S.${wire})) out.flags |= OrderFlag.${reading.slice(5)};`];
+  if (!COMMAND_RECORD_FIELDS.has(field)) throw new Error(`wire map ${kind}: "${field}" is not a CommandRecord field`);
+  if (reading === "orderRef") return [`  if (!orderReference(u64(S.${wire}), clientId, out, result)) return false;`];
+  const v = camel(wire);
+  const store = `  out.${field} = ${v};`;
+  const unit = UNITS[reading];
+  if (unit !== undefined) {
+    const [scale, code, zero] = unit;
+    return [`  const ${v} = units(S.${wire}, ${scale}, RejectCode.${code}, "${wire}", ${zero}, result);`, `  if (${v} < 0n) return false;`, store];
+  }
+  if (reading === "timeMs") return [`  const ${v} = readTimeMs(S.${wire}, "${wire}", result);`, `  if (${v} < 0) return false;`, store];
+  const read = IDENTITY[reading] !== undefined ? [] : [`  const ${v} = ${readExpression(row)};`];
+  const enumSpec = ENUMS[reading];
+  let check: string | null = null;
+  if (reading === "account") check = `checkAccount(${v}, "${wire}", result)`;
+  else if (reading === "market" || reading === "marketOrAll") check = `checkMarket(${v}, ${reading === "marketOrAll"}, config, result)`;
+  else if (reading === "asset") check = `checkAsset(${v}, config, result)`;
+  else if (reading === "assetOrAll") check = `checkAssetOrAll(${v}, config, result)`;
+  else if (enumSpec !== undefined) check = `checkEnum(${v}, ${enumSpec[0]}, "${wire}", "${enumSpec[1]}", result)`;
+  else if (reading !== "clientId" && reading !== "u8" && reading !== "u16") throw new Error(`wire map ${kind}: unknown reading "${reading}"`);
+  return [...read, ...(check === null ? [] : [`  if (!${check}) return false;`]), store];
+}
+
+function decoderCode(c: CommandWire): string {
+  const lines = [`function decode${c.wire}(config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {`];
+  lines.push(`  const S = ${screaming(c.wire)}.slot;`);
+  if (c.privileged === true) lines.push("  result.privileged = true;");
+  // The sender's identity is echoed in a reject even when a later field is refused.
+  for (const row of c.fields) {
+    const echo = IDENTITY[row[2]];
+    if (echo === undefined || (echo === "account" && row[1] !== "account")) continue;
+    const v = camel(row[0]);
+    lines.push(`  const ${v} = ${readExpression(row)};`, `  result.${echo} = ${v};`);
+  }
+  for (const row of c.fields) {
+    if (row[2] === "account" && row[1] !== "account") lines.push(`  const ${camel(row[0])} = ${readExpression(row)};`);
+  }
+  lines.push("  out.clear();", `  out.kind = CommandKind.${c.kind};`);
+  for (const [field, value] of c.set ?? []) lines.push(`  out.${field} = ${value};`);
+  for (const row of c.fields) lines.push(...rowCode(c.wire, row));
+  lines.push("  return accepted(result);", "}");
+  return lines.join("\n");
+}
+
+export function generateDecoders(): string {
+  const covered = new Set(COMMAND_WIRE.map((c) => c.kind));
+  for (const name of Object.keys(CommandKind)) {
+    if (!covered.has(name) && COMMANDS_DECODED_ELSEWHERE[name] === undefined) throw new Error(`wire map: CommandKind.${name} has no row in COMMAND_WIRE`);
+  }
+  const layouts = COMMAND_WIRE.map((c) => screaming(c.wire)).sort();
+  const dispatch = [
+    "/** Decodes a command of a table-driven wire type into `out`; rejects any other type as unknown. */",
+    "export function decodeTableCommand(type: number, config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {",
+    "  switch (type) {",
+  ];
+  for (const c of COMMAND_WIRE) dispatch.push(`    case Command.${c.wire}:`, `      return decode${c.wire}(config, out, result);`);
+  dispatch.push("    default:", "      return reject(result, RejectCode.UnknownCommand, `unknown command type ${type}`);", "  }", "}");
+  return [
+    "// GENERATED by schemas/generate-codec.ts from gateway/codec/wire-map.ts — do not edit; run npm run schemas.",
+    "//",
+    "// The server's per-kind command decoders: each reads its wire table's fields at the verified positions, checks",
+    "// them (X5) and stores them in the CommandRecord's named fields, allocating only the BigInts of 64-bit fields.",
+    'import { ALL_MARKETS, CommandKind, OrderFlag, OrderType, PRICE_DECIMALS, RejectCode, TimeInForce, type CommandRecord, type ExchangeConfig } from "../../../engine/model/index.ts";',
+    `import { Command, ${layouts.join(", ")} } from "../../../schemas/index.ts";`,
+    "import {",
+    "  accepted,",
+    "  assetDecimalsOf,",
+    "  baseDecimalsOf,",
+    "  bool,",
+    "  checkAccount,",
+    "  checkAsset,",
+    "  checkAssetOrAll,",
+    "  checkEnum,",
+    "  checkMarket,",
+    "  checkMarketOrderSize,",
+    "  checkTransferAccounts,",
+    "  MARKET_STATE_MAX,",
+    "  orderReference,",
+    "  quoteDecimalsOf,",
+    "  readTimeMs,",
+    "  reject,",
+    "  SIDE_MAX,",
+    "  STP_MAX,",
+    "  TIF_MAX,",
+    "  u16,",
+    "  u32,",
+    "  u64,",
+    "  u8,",
+    "  units,",
+    "  type DecodeResult,",
+    '} from "../wire-reads.ts";',
+    "",
+    ...COMMAND_WIRE.map((c) => decoderCode(c) + "\n"),
+    dispatch.join("\n"),
+    "",
+  ].join("\n");
+}
+
+export const GENERATED_DECODERS_PATH = join(dirname(fileURLToPath(import.meta.url)), "..", "gateway", "codec", "generated", "decode-commands.ts");
+
 export const GENERATED_CODEC_PATH = join(dirname(fileURLToPath(import.meta.url)), "..", "gateway", "codec", "generated", "encode-events.ts");
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  writeFileSync(process.argv[2] ?? GENERATED_CODEC_PATH, generateCodec());
+  writeFileSync(GENERATED_CODEC_PATH, generateCodec());
+  writeFileSync(GENERATED_DECODERS_PATH, generateDecoders());
 }

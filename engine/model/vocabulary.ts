@@ -5,6 +5,20 @@
 // the union-slot accessors the byte layout (record-layout.ts) uses. A field never carries two units: where kinds
 // share a slot of the fixed-size layout (a union), each kind's value has its own name and the layout stores the
 // kind's field in the shared slot. test/schemas.test.ts fails when the generated file is stale.
+//
+// ## Adding a command kind (test/vocabulary.test.ts checks each table below names every kind)
+// 1. here: a CommandKind member, and any new named fields in COMMAND_FIELDS (with unit; a union slot if the record
+//    has no free slot);
+// 2. schemas/crossbook.fbs: its wire table and Command union member, appended at the end (never reorder or retype),
+//    and its layout in schemas/verify.ts (COMMAND_LAYOUTS);
+// 3. gateway/codec/wire-map.ts: a COMMAND_WIRE row pairing each wire field with its record field and reading (or an
+//    entry in COMMANDS_DECODED_ELSEWHERE saying why not) — then `npm run schemas` regenerates the records and the
+//    server's decoder;
+// 4. engine/pipeline/routing.ts: its COMMAND_ROUTES row (a typed map over CommandKind: tsc fails without it);
+// 5. its handler in the stage that runs it, and the case in that stage's exhaustive dispatch switch (`never`).
+// The client SDK (gateway/client/codec.ts) still spells its JSON form by hand: one buildCommand case.
+// An event kind is the same: EventKind + EVENT_FIELDS here, its table in crossbook.fbs, an EVENT_WIRE row, the handler
+// that writes it, and (by hand) the client's decodeEvent case.
 
 export const CommandKind = {
   None: 0,

@@ -118,3 +118,121 @@ export const EVENT_WIRE: readonly EventWire[] = [
     fields: [["account", "account"], ["asset", "asset"], ["quantity", "quantity", "asset"], ["margin_limit", "marginLimit", "asset"], ["pool_limit", "poolLimit", "asset"]],
   },
 ];
+
+// ---------------------------------------------------------------- commands (server decode)
+//
+// A command row pairs a wire table (schemas `Command` member, its verify.ts layout) with the CommandKind it becomes.
+// Its field rows [wire field, record field, reading] are read, checked and stored in row order, after the fields
+// that identify the sender (account, market, client_id) are echoed into the DecodeResult. Readings:
+//   account · market · marketOrAll (absent = ALL_MARKETS) · clientId · asset · assetOrAll · u8 · u16 (as is)
+//   side · tif · stp · marketState (enums, range-checked) · price · base / base? · quote? · amount / amount?
+//   (Decimals at PRICE_DECIMALS or the asset's decimals; `?` = zero or absent allowed) · timeMs (u64 ms ≤ 2^53 − 1)
+//   flag:<OrderFlag member> (a bool field ORed into flags) · orderRef (order_id or client_id, exactly one)
+//   check:<function of wire-reads.ts>(out, result) (a rule across fields, at that point of the row order).
+// Commands the gateway answers itself and those with genuinely special validation (Login, API keys, settings
+// toggles, subscriptions, account catch-up, snapshots) are decoded by hand in decode.ts.
+
+export type CommandFieldRow = readonly [wire: string, field: string, reading: string];
+
+export interface CommandWire {
+  /** The wire table / Command union member. */
+  readonly wire: string;
+  /** The CommandKind it becomes. */
+  readonly kind: string;
+  /** Only an operator session may send it. */
+  readonly privileged?: boolean;
+  /** Record fields set to a constant expression. */
+  readonly set?: readonly (readonly [field: string, value: string])[];
+  readonly fields: readonly CommandFieldRow[];
+}
+
+const ORDER_FLAG_ROWS: readonly CommandFieldRow[] = [
+  ["auto_borrow", "flags", "flag:AutoBorrow"],
+  ["auto_borrow_repay", "flags", "flag:AutoBorrowRepay"],
+  ["auto_lend", "flags", "flag:AutoLend"],
+  ["auto_lend_redeem", "flags", "flag:AutoLendRedeem"],
+];
+const ACCOUNT_ASSET_AMOUNT: readonly CommandFieldRow[] = [["account", "account", "account"], ["asset", "asset", "asset"], ["amount", "amount", "amount"]];
+const ACCOUNT_ASSET_WHOLE: readonly CommandFieldRow[] = [["account", "account", "account"], ["asset", "asset", "asset"], ["amount", "amount", "amount?"]];
+
+export const COMMAND_WIRE: readonly CommandWire[] = [
+  { wire: "Deposit", kind: "Deposit", privileged: true, fields: ACCOUNT_ASSET_AMOUNT },
+  // A margin withdrawal borrows the missing part (A5, L9).
+  { wire: "Withdraw", kind: "Withdraw", fields: [...ACCOUNT_ASSET_AMOUNT, ["margin", "flags", "flag:AutoBorrow"]] },
+  {
+    wire: "LimitOrder",
+    kind: "PlaceOrder",
+    set: [["orderType", "OrderType.Limit"]],
+    fields: [
+      ["account", "account", "account"], ["market", "market", "market"], ["client_id", "clientId", "clientId"],
+      ["side", "side", "side"], ["tif", "tif", "tif"], ["stp", "stp", "stp"], ["price", "price", "price"], ["quantity", "quantity", "base"],
+      ["post_only", "flags", "flag:PostOnly"], ["reduce_only", "flags", "flag:ReduceOnly"], ...ORDER_FLAG_ROWS,
+    ],
+  },
+  {
+    wire: "MarketOrder",
+    kind: "PlaceOrder",
+    // A market order never rests: whatever does not fill at once expires.
+    set: [["orderType", "OrderType.Market"], ["tif", "TimeInForce.IOC"]],
+    fields: [
+      ["account", "account", "account"], ["market", "market", "market"], ["client_id", "clientId", "clientId"],
+      ["side", "side", "side"], ["stp", "stp", "stp"], ["quantity", "quantity", "base?"], ["quote_quantity", "quoteQuantity", "quote?"],
+      ["", "", "check:checkMarketOrderSize"], ["reduce_only", "flags", "flag:ReduceOnly"], ...ORDER_FLAG_ROWS,
+    ],
+  },
+  {
+    wire: "Cancel",
+    kind: "CancelOrder",
+    fields: [["account", "account", "account"], ["market", "market", "market"], ["client_id", "clientId", "clientId"], ["order_id", "orderId", "orderRef"]],
+  },
+  { wire: "CancelAll", kind: "CancelAll", fields: [["account", "account", "account"], ["market", "market", "marketOrAll"]] },
+  {
+    wire: "Replace",
+    kind: "ReplaceOrder",
+    fields: [
+      ["account", "account", "account"], ["market", "market", "market"], ["client_id", "clientId", "clientId"],
+      ["price", "price", "price"], ["quantity", "quantity", "base"], ["order_id", "orderId", "orderRef"],
+    ],
+  },
+  {
+    wire: "Transfer",
+    kind: "Transfer",
+    fields: [
+      ["from_account", "account", "account"], ["to_account", "account2", "account"], ["", "", "check:checkTransferAccounts"],
+      ["asset", "asset", "asset"], ["amount", "amount", "amount"],
+    ],
+  },
+  { wire: "SetMarketState", kind: "SetMarketState", privileged: true, fields: [["market", "market", "market"], ["state", "marketState", "marketState"]] },
+  { wire: "AdvanceTime", kind: "AdvanceTime", privileged: true, fields: [["time_ms", "timeMs", "timeMs"]] },
+  { wire: "SetMarkPrice", kind: "SetMarkPrice", privileged: true, fields: [["asset", "asset", "asset"], ["price", "price", "price"]] },
+  { wire: "QueryCollateral", kind: "QueryCollateral", fields: [["account", "account", "account"]] },
+  {
+    wire: "QueryMaxOrder",
+    kind: "QueryMaxOrder",
+    set: [["orderType", "OrderType.Limit"]],
+    fields: [["account", "account", "account"], ["market", "market", "market"], ["side", "side", "side"], ["price", "price", "price"], ...ORDER_FLAG_ROWS],
+  },
+  { wire: "QueryMaxWithdrawal", kind: "QueryMaxWithdrawal", fields: [["account", "account", "account"], ["asset", "asset", "asset"], ["margin", "flags", "flag:AutoBorrow"]] },
+  { wire: "Borrow", kind: "Borrow", fields: ACCOUNT_ASSET_AMOUNT },
+  { wire: "Repay", kind: "Repay", fields: ACCOUNT_ASSET_WHOLE },
+  { wire: "Lend", kind: "Lend", fields: ACCOUNT_ASSET_AMOUNT },
+  { wire: "Redeem", kind: "Redeem", fields: ACCOUNT_ASSET_WHOLE },
+  { wire: "QueryPoolStats", kind: "QueryPoolStats", fields: [["asset", "asset", "assetOrAll"]] },
+  { wire: "QueryRateCurve", kind: "QueryRateCurve", fields: [["asset", "asset", "asset"], ["points", "curvePoints", "u8"]] },
+  {
+    wire: "QueryInterestHistory",
+    kind: "QueryInterestHistory",
+    fields: [["account", "account", "account"], ["asset", "asset", "assetOrAll"], ["since_ms", "timeMs", "timeMs"], ["limit", "historyLimit", "u16"]],
+  },
+  { wire: "QueryMaxBorrow", kind: "QueryMaxBorrow", fields: [["account", "account", "account"], ["asset", "asset", "asset"]] },
+];
+
+/** CommandKinds without a COMMAND_WIRE row, and why: the generator fails on any other kind missing a row. */
+export const COMMANDS_DECODED_ELSEWHERE: Readonly<Record<string, string>> = {
+  None: "not a command",
+  MarketBandInputs: "settlement → matching only, never on the wire",
+  SetOraclePrice: "no wire table (the oracle issue adds it); marks move with SetMarkPrice",
+  UpdateAccountSettings: "decode.ts: toggles into a mask and values, and 'changes nothing' is refused",
+  RegisterApiKey: "decode.ts: X6, a base64 key into four words",
+  RevokeApiKey: "decode.ts: X6, a base64 key into four words",
+};
