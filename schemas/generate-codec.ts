@@ -189,21 +189,20 @@ function readExpression(row: CommandFieldRow): string {
   }
 }
 
-/** Lines that read, check and store one row (identity rows were read already). */
+/** Lines that read and check one row into a local (identity rows were read already). */
 function rowCode(kind: string, row: CommandFieldRow): string[] {
   const [wire, field, reading] = row;
-  if (reading.startsWith("check:")) return [`  if (!${reading.slice(6)}(out, result)) return false;`];
-  if (reading.startsWith("flag:")) return [`  if (bool(S.${wire})) out.flags |= OrderFlag.${reading.slice(5)};`];
+  if (reading.startsWith("check:")) return [`  if (!${reading.slice(6, -1)}, result)) return false;`];
   if (!COMMAND_RECORD_FIELDS.has(field)) throw new Error(`wire map ${kind}: "${field}" is not a CommandRecord field`);
-  if (reading === "orderRef") return [`  if (!orderReference(u64(S.${wire}), clientId, out, result)) return false;`];
+  if (reading === "orderRef") return [];
   const v = camel(wire);
-  const store = `  out.${field} = ${v};`;
+  const store = "";
   const unit = UNITS[reading];
   if (unit !== undefined) {
     const [scale, code, zero] = unit;
-    return [`  const ${v} = units(S.${wire}, ${scale}, RejectCode.${code}, "${wire}", ${zero}, result);`, `  if (${v} < 0n) return false;`, store];
+    return [`  const ${v} = units(S.${wire}, ${scale}, RejectCode.${code}, "${wire}", ${zero}, result);`, `  if (${v} < 0n) return false;`];
   }
-  if (reading === "timeMs") return [`  const ${v} = readTimeMs(S.${wire}, "${wire}", result);`, `  if (${v} < 0) return false;`, store];
+  if (reading === "timeMs") return [`  const ${v} = readTimeMs(S.${wire}, "${wire}", result);`, `  if (${v} < 0) return false;`];
   const read = IDENTITY[reading] !== undefined ? [] : [`  const ${v} = ${readExpression(row)};`];
   const enumSpec = ENUMS[reading];
   let check: string | null = null;
@@ -213,7 +212,7 @@ function rowCode(kind: string, row: CommandFieldRow): string[] {
   else if (reading === "assetOrAll") check = `checkAssetOrAll(${v}, config, result)`;
   else if (enumSpec !== undefined) check = `checkEnum(${v}, ${enumSpec[0]}, "${wire}", "${enumSpec[1]}", result)`;
   else if (reading !== "clientId" && reading !== "u8" && reading !== "u16") throw new Error(`wire map ${kind}: unknown reading "${reading}"`);
-  return [...read, ...(check === null ? [] : [`  if (!${check}) return false;`]), store];
+  return [...read, ...(check === null ? [] : [`  if (!${check}) return false;`])];
 }
 
 function decoderCode(c: CommandWire): string {
@@ -230,9 +229,18 @@ function decoderCode(c: CommandWire): string {
   for (const row of c.fields) {
     if (row[2] === "account" && row[1] !== "account") lines.push(`  const ${camel(row[0])} = ${readExpression(row)};`);
   }
-  lines.push("  out.clear();", `  out.kind = CommandKind.${c.kind};`);
+  // Every field is read and checked into a local first; the record is written only once all passed.
+  const stored = c.fields.filter((row) => !row[2].startsWith("flag:") && !row[2].startsWith("check:") && row[2] !== "orderRef");
+  for (const row of c.fields) if (!row[2].startsWith("flag:")) lines.push(...rowCode(c.wire, row));
+  lines.push("  out.clear();");
+  const ref = c.fields.find((row) => row[2] === "orderRef");
+  if (ref !== undefined) lines.push(`  if (!orderReference(u64(S.${ref[0]}), clientId, out, result)) return false;`);
+  lines.push(`  out.kind = CommandKind.${c.kind};`);
   for (const [field, value] of c.set ?? []) lines.push(`  out.${field} = ${value};`);
-  for (const row of c.fields) lines.push(...rowCode(c.wire, row));
+  for (const row of stored) lines.push(`  out.${row[1]} = ${camel(row[0])};`);
+  // The flag rows become one OR of the bits.
+  const flags = c.fields.filter((row) => row[2].startsWith("flag:"));
+  if (flags.length > 0) lines.push(`  out.flags |= ${flags.map((f) => `(bool(S.${f[0]}) ? OrderFlag.${f[2].slice(5)} : 0)`).join(" | ")};`);
   lines.push("  return accepted(result);", "}");
   return lines.join("\n");
 }

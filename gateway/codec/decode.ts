@@ -35,14 +35,13 @@ import {
 import { decodeTableCommand } from "./generated/decode-commands.ts";
 import {
   accepted,
-  at,
-  bytes,
   checkAccount,
   checkEnum,
   checkMarket,
   DecodedKind,
   DecodeResult,
   failure,
+  frameBytes,
   MAX_SAFE,
   readU32,
   readU64,
@@ -86,14 +85,14 @@ export function decodeCommand(
   result.reset();
   setFrame(frame);
   try {
-    return decodeFrame(config, out, result);
+    return decodeFrame(frame, config, out, result);
   } catch (e) {
     // Backstop only: the verifier should make this unreachable.
     return reject(result, RejectCode.MalformedFrame, `undecodable frame: ${(e as Error).message}`);
   }
 }
 
-function decodeFrame(config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
+function decodeFrame(bytes: Uint8Array, config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
   if (bytes.length > MAX_COMMAND_FRAME_BYTES) {
     return reject(
       result,
@@ -215,8 +214,9 @@ function decodeUpdateAccountSettings(out: CommandRecord, result: DecodeResult): 
 
 /** The string at `slot` (ASCII), or null when absent. */
 function str(slot: number): string | null {
-  const p = at[slot]!;
+  const p = verified.bodyAt[slot]!;
   if (p === 0) return null;
+  const bytes = frameBytes();
   const target = p + readU32(p);
   const length = readU32(target);
   return Buffer.from(bytes.buffer, bytes.byteOffset + target + 4, length).toString("latin1");

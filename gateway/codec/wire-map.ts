@@ -128,7 +128,8 @@ export const EVENT_WIRE: readonly EventWire[] = [
 //   side · tif · stp · marketState (enums, range-checked) · price · base / base? · quote? · amount / amount?
 //   (Decimals at PRICE_DECIMALS or the asset's decimals; `?` = zero or absent allowed) · timeMs (u64 ms ≤ 2^53 − 1)
 //   flag:<OrderFlag member> (a bool field ORed into flags) · orderRef (order_id or client_id, exactly one)
-//   check:<function of wire-reads.ts>(out, result) (a rule across fields, at that point of the row order).
+//   check:<function of wire-reads.ts>(<locals of earlier rows>) (a rule across fields, at that point of the row
+//   order; `result` is appended). Every field is checked before the record is written.
 // Commands the gateway answers itself and those with genuinely special validation (Login, API keys, settings
 // toggles, subscriptions, account catch-up, snapshots) are decoded by hand in decode.ts.
 
@@ -177,7 +178,7 @@ export const COMMAND_WIRE: readonly CommandWire[] = [
     fields: [
       ["account", "account", "account"], ["market", "market", "market"], ["client_id", "clientId", "clientId"],
       ["side", "side", "side"], ["stp", "stp", "stp"], ["quantity", "quantity", "base?"], ["quote_quantity", "quoteQuantity", "quote?"],
-      ["", "", "check:checkMarketOrderSize"], ["reduce_only", "flags", "flag:ReduceOnly"], ...ORDER_FLAG_ROWS,
+      ["", "", "check:checkMarketOrderSize(quantity, quoteQuantity, side)"], ["reduce_only", "flags", "flag:ReduceOnly"], ...ORDER_FLAG_ROWS,
     ],
   },
   {
@@ -198,7 +199,7 @@ export const COMMAND_WIRE: readonly CommandWire[] = [
     wire: "Transfer",
     kind: "Transfer",
     fields: [
-      ["from_account", "account", "account"], ["to_account", "account2", "account"], ["", "", "check:checkTransferAccounts"],
+      ["from_account", "account", "account"], ["to_account", "account2", "account"], ["", "", "check:checkTransferAccounts(fromAccount, toAccount)"],
       ["asset", "asset", "asset"], ["amount", "amount", "amount"],
     ],
   },

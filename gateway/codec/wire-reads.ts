@@ -111,13 +111,19 @@ const SAFE_HIGH_WORD = 0x200000;
 export const failure: VerifyFailure = { message: "" };
 export const VERIFY_OPTIONS = { rejectUnknownFields: true, rejectUnknownUnionType: true } as const;
 export const verified = new VerifiedFrame();
-export const at = verified.bodyAt;
+/** Field positions of the verified command table (module-local: reads of an exported binding are slower). */
+const at = verified.bodyAt;
 /** The frame being decoded (module state: decoding is synchronous and never re-entered). */
-export let bytes: Uint8Array = new Uint8Array(0);
+let bytes: Uint8Array = new Uint8Array(0);
 
 /** Makes `frame` the frame every read below reads. */
 export function setFrame(frame: Uint8Array): void {
   bytes = frame;
+}
+
+/** The frame being decoded. */
+export function frameBytes(): Uint8Array {
+  return bytes;
 }
 
 // ---------------------------------------------------------------- field reads at verified positions (0 = absent)
@@ -301,24 +307,22 @@ export function assetDecimalsOf(config: ExchangeConfig, asset: number): number {
 }
 
 /** O1: a market order gives exactly one of quantity / quote_quantity, and quote_quantity only to buy. */
-export function checkMarketOrderSize(out: CommandRecord, result: DecodeResult): boolean {
-  if ((out.quantity === 0n) === (out.quoteQuantity === 0n)) {
+export function checkMarketOrderSize(quantity: bigint, quoteQuantity: bigint, side: number, result: DecodeResult): boolean {
+  if ((quantity === 0n) === (quoteQuantity === 0n)) {
     return reject(
       result,
       RejectCode.InvalidQuantity,
-      out.quantity === 0n ? "zero quantity: give quantity or quote_quantity" : "quantity and quote_quantity: give exactly one of them",
+      quantity === 0n ? "zero quantity: give quantity or quote_quantity" : "quantity and quote_quantity: give exactly one of them",
     );
   }
-  if (out.quoteQuantity !== 0n && out.side !== Side.Buy) {
+  if (quoteQuantity !== 0n && side !== Side.Buy) {
     return reject(result, RejectCode.InvalidQuantity, "quote_quantity is for buy orders only (O1)");
   }
   return true;
 }
 
 /** A2: a transfer moves between two different accounts of one user. */
-export function checkTransferAccounts(out: CommandRecord, result: DecodeResult): boolean {
-  const from = out.account;
-  const to = out.account2;
+export function checkTransferAccounts(from: number, to: number, result: DecodeResult): boolean {
   if (from === to) return reject(result, RejectCode.InvalidTransfer, `transfer from account ${from} to itself`);
   if (userOf(from) !== userOf(to)) {
     return reject(result, RejectCode.InvalidTransfer, `accounts ${from} and ${to} belong to different users: transfers stay within one user (A2)`);

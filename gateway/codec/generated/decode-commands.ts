@@ -37,15 +37,15 @@ function decodeDeposit(config: ExchangeConfig, out: CommandRecord, result: Decod
   result.privileged = true;
   const account = u32(S.account);
   result.account = account;
-  out.clear();
-  out.kind = CommandKind.Deposit;
   if (!checkAccount(account, "account", result)) return false;
-  out.account = account;
   const asset = u16(S.asset, 0);
   if (!checkAsset(asset, config, result)) return false;
-  out.asset = asset;
   const amount = units(S.amount, assetDecimalsOf(config, asset), RejectCode.InvalidAmount, "amount", false, result);
   if (amount < 0n) return false;
+  out.clear();
+  out.kind = CommandKind.Deposit;
+  out.account = account;
+  out.asset = asset;
   out.amount = amount;
   return accepted(result);
 }
@@ -54,17 +54,17 @@ function decodeWithdraw(config: ExchangeConfig, out: CommandRecord, result: Deco
   const S = WITHDRAW.slot;
   const account = u32(S.account);
   result.account = account;
-  out.clear();
-  out.kind = CommandKind.Withdraw;
   if (!checkAccount(account, "account", result)) return false;
-  out.account = account;
   const asset = u16(S.asset, 0);
   if (!checkAsset(asset, config, result)) return false;
-  out.asset = asset;
   const amount = units(S.amount, assetDecimalsOf(config, asset), RejectCode.InvalidAmount, "amount", false, result);
   if (amount < 0n) return false;
+  out.clear();
+  out.kind = CommandKind.Withdraw;
+  out.account = account;
+  out.asset = asset;
   out.amount = amount;
-  if (bool(S.margin)) out.flags |= OrderFlag.AutoBorrow;
+  out.flags |= (bool(S.margin) ? OrderFlag.AutoBorrow : 0);
   return accepted(result);
 }
 
@@ -76,35 +76,30 @@ function decodeLimitOrder(config: ExchangeConfig, out: CommandRecord, result: De
   result.market = market;
   const clientId = u64(S.client_id);
   result.clientId = clientId;
+  if (!checkAccount(account, "account", result)) return false;
+  if (!checkMarket(market, false, config, result)) return false;
+  const side = u8(S.side);
+  if (!checkEnum(side, SIDE_MAX, "side", "Side", result)) return false;
+  const tif = u8(S.tif);
+  if (!checkEnum(tif, TIF_MAX, "tif", "TimeInForce", result)) return false;
+  const stp = u8(S.stp);
+  if (!checkEnum(stp, STP_MAX, "stp", "SelfTradePrevention", result)) return false;
+  const price = units(S.price, PRICE_DECIMALS, RejectCode.InvalidPrice, "price", false, result);
+  if (price < 0n) return false;
+  const quantity = units(S.quantity, baseDecimalsOf(config, market), RejectCode.InvalidQuantity, "quantity", false, result);
+  if (quantity < 0n) return false;
   out.clear();
   out.kind = CommandKind.PlaceOrder;
   out.orderType = OrderType.Limit;
-  if (!checkAccount(account, "account", result)) return false;
   out.account = account;
-  if (!checkMarket(market, false, config, result)) return false;
   out.market = market;
   out.clientId = clientId;
-  const side = u8(S.side);
-  if (!checkEnum(side, SIDE_MAX, "side", "Side", result)) return false;
   out.side = side;
-  const tif = u8(S.tif);
-  if (!checkEnum(tif, TIF_MAX, "tif", "TimeInForce", result)) return false;
   out.tif = tif;
-  const stp = u8(S.stp);
-  if (!checkEnum(stp, STP_MAX, "stp", "SelfTradePrevention", result)) return false;
   out.stp = stp;
-  const price = units(S.price, PRICE_DECIMALS, RejectCode.InvalidPrice, "price", false, result);
-  if (price < 0n) return false;
   out.price = price;
-  const quantity = units(S.quantity, baseDecimalsOf(config, market), RejectCode.InvalidQuantity, "quantity", false, result);
-  if (quantity < 0n) return false;
   out.quantity = quantity;
-  if (bool(S.post_only)) out.flags |= OrderFlag.PostOnly;
-  if (bool(S.reduce_only)) out.flags |= OrderFlag.ReduceOnly;
-  if (bool(S.auto_borrow)) out.flags |= OrderFlag.AutoBorrow;
-  if (bool(S.auto_borrow_repay)) out.flags |= OrderFlag.AutoBorrowRepay;
-  if (bool(S.auto_lend)) out.flags |= OrderFlag.AutoLend;
-  if (bool(S.auto_lend_redeem)) out.flags |= OrderFlag.AutoLendRedeem;
+  out.flags |= (bool(S.post_only) ? OrderFlag.PostOnly : 0) | (bool(S.reduce_only) ? OrderFlag.ReduceOnly : 0) | (bool(S.auto_borrow) ? OrderFlag.AutoBorrow : 0) | (bool(S.auto_borrow_repay) ? OrderFlag.AutoBorrowRepay : 0) | (bool(S.auto_lend) ? OrderFlag.AutoLend : 0) | (bool(S.auto_lend_redeem) ? OrderFlag.AutoLendRedeem : 0);
   return accepted(result);
 }
 
@@ -116,33 +111,29 @@ function decodeMarketOrder(config: ExchangeConfig, out: CommandRecord, result: D
   result.market = market;
   const clientId = u64(S.client_id);
   result.clientId = clientId;
+  if (!checkAccount(account, "account", result)) return false;
+  if (!checkMarket(market, false, config, result)) return false;
+  const side = u8(S.side);
+  if (!checkEnum(side, SIDE_MAX, "side", "Side", result)) return false;
+  const stp = u8(S.stp);
+  if (!checkEnum(stp, STP_MAX, "stp", "SelfTradePrevention", result)) return false;
+  const quantity = units(S.quantity, baseDecimalsOf(config, market), RejectCode.InvalidQuantity, "quantity", true, result);
+  if (quantity < 0n) return false;
+  const quoteQuantity = units(S.quote_quantity, quoteDecimalsOf(config, market), RejectCode.InvalidQuantity, "quote_quantity", true, result);
+  if (quoteQuantity < 0n) return false;
+  if (!checkMarketOrderSize(quantity, quoteQuantity, side, result)) return false;
   out.clear();
   out.kind = CommandKind.PlaceOrder;
   out.orderType = OrderType.Market;
   out.tif = TimeInForce.IOC;
-  if (!checkAccount(account, "account", result)) return false;
   out.account = account;
-  if (!checkMarket(market, false, config, result)) return false;
   out.market = market;
   out.clientId = clientId;
-  const side = u8(S.side);
-  if (!checkEnum(side, SIDE_MAX, "side", "Side", result)) return false;
   out.side = side;
-  const stp = u8(S.stp);
-  if (!checkEnum(stp, STP_MAX, "stp", "SelfTradePrevention", result)) return false;
   out.stp = stp;
-  const quantity = units(S.quantity, baseDecimalsOf(config, market), RejectCode.InvalidQuantity, "quantity", true, result);
-  if (quantity < 0n) return false;
   out.quantity = quantity;
-  const quoteQuantity = units(S.quote_quantity, quoteDecimalsOf(config, market), RejectCode.InvalidQuantity, "quote_quantity", true, result);
-  if (quoteQuantity < 0n) return false;
   out.quoteQuantity = quoteQuantity;
-  if (!checkMarketOrderSize(out, result)) return false;
-  if (bool(S.reduce_only)) out.flags |= OrderFlag.ReduceOnly;
-  if (bool(S.auto_borrow)) out.flags |= OrderFlag.AutoBorrow;
-  if (bool(S.auto_borrow_repay)) out.flags |= OrderFlag.AutoBorrowRepay;
-  if (bool(S.auto_lend)) out.flags |= OrderFlag.AutoLend;
-  if (bool(S.auto_lend_redeem)) out.flags |= OrderFlag.AutoLendRedeem;
+  out.flags |= (bool(S.reduce_only) ? OrderFlag.ReduceOnly : 0) | (bool(S.auto_borrow) ? OrderFlag.AutoBorrow : 0) | (bool(S.auto_borrow_repay) ? OrderFlag.AutoBorrowRepay : 0) | (bool(S.auto_lend) ? OrderFlag.AutoLend : 0) | (bool(S.auto_lend_redeem) ? OrderFlag.AutoLendRedeem : 0);
   return accepted(result);
 }
 
@@ -154,14 +145,14 @@ function decodeCancel(config: ExchangeConfig, out: CommandRecord, result: Decode
   result.market = market;
   const clientId = u64(S.client_id);
   result.clientId = clientId;
-  out.clear();
-  out.kind = CommandKind.CancelOrder;
   if (!checkAccount(account, "account", result)) return false;
-  out.account = account;
   if (!checkMarket(market, false, config, result)) return false;
+  out.clear();
+  if (!orderReference(u64(S.order_id), clientId, out, result)) return false;
+  out.kind = CommandKind.CancelOrder;
+  out.account = account;
   out.market = market;
   out.clientId = clientId;
-  if (!orderReference(u64(S.order_id), clientId, out, result)) return false;
   return accepted(result);
 }
 
@@ -171,11 +162,11 @@ function decodeCancelAll(config: ExchangeConfig, out: CommandRecord, result: Dec
   result.account = account;
   const market = u16(S.market, ALL_MARKETS);
   result.market = market;
+  if (!checkAccount(account, "account", result)) return false;
+  if (!checkMarket(market, true, config, result)) return false;
   out.clear();
   out.kind = CommandKind.CancelAll;
-  if (!checkAccount(account, "account", result)) return false;
   out.account = account;
-  if (!checkMarket(market, true, config, result)) return false;
   out.market = market;
   return accepted(result);
 }
@@ -188,20 +179,20 @@ function decodeReplace(config: ExchangeConfig, out: CommandRecord, result: Decod
   result.market = market;
   const clientId = u64(S.client_id);
   result.clientId = clientId;
-  out.clear();
-  out.kind = CommandKind.ReplaceOrder;
   if (!checkAccount(account, "account", result)) return false;
-  out.account = account;
   if (!checkMarket(market, false, config, result)) return false;
-  out.market = market;
-  out.clientId = clientId;
   const price = units(S.price, PRICE_DECIMALS, RejectCode.InvalidPrice, "price", false, result);
   if (price < 0n) return false;
-  out.price = price;
   const quantity = units(S.quantity, baseDecimalsOf(config, market), RejectCode.InvalidQuantity, "quantity", false, result);
   if (quantity < 0n) return false;
-  out.quantity = quantity;
+  out.clear();
   if (!orderReference(u64(S.order_id), clientId, out, result)) return false;
+  out.kind = CommandKind.ReplaceOrder;
+  out.account = account;
+  out.market = market;
+  out.clientId = clientId;
+  out.price = price;
+  out.quantity = quantity;
   return accepted(result);
 }
 
@@ -210,18 +201,18 @@ function decodeTransfer(config: ExchangeConfig, out: CommandRecord, result: Deco
   const fromAccount = u32(S.from_account);
   result.account = fromAccount;
   const toAccount = u32(S.to_account);
-  out.clear();
-  out.kind = CommandKind.Transfer;
   if (!checkAccount(fromAccount, "from_account", result)) return false;
-  out.account = fromAccount;
   if (!checkAccount(toAccount, "to_account", result)) return false;
-  out.account2 = toAccount;
-  if (!checkTransferAccounts(out, result)) return false;
+  if (!checkTransferAccounts(fromAccount, toAccount, result)) return false;
   const asset = u16(S.asset, 0);
   if (!checkAsset(asset, config, result)) return false;
-  out.asset = asset;
   const amount = units(S.amount, assetDecimalsOf(config, asset), RejectCode.InvalidAmount, "amount", false, result);
   if (amount < 0n) return false;
+  out.clear();
+  out.kind = CommandKind.Transfer;
+  out.account = fromAccount;
+  out.account2 = toAccount;
+  out.asset = asset;
   out.amount = amount;
   return accepted(result);
 }
@@ -231,12 +222,12 @@ function decodeSetMarketState(config: ExchangeConfig, out: CommandRecord, result
   result.privileged = true;
   const market = u16(S.market, 0);
   result.market = market;
-  out.clear();
-  out.kind = CommandKind.SetMarketState;
   if (!checkMarket(market, false, config, result)) return false;
-  out.market = market;
   const state = u8(S.state);
   if (!checkEnum(state, MARKET_STATE_MAX, "state", "MarketState", result)) return false;
+  out.clear();
+  out.kind = CommandKind.SetMarketState;
+  out.market = market;
   out.marketState = state;
   return accepted(result);
 }
@@ -244,10 +235,10 @@ function decodeSetMarketState(config: ExchangeConfig, out: CommandRecord, result
 function decodeAdvanceTime(config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
   const S = ADVANCE_TIME.slot;
   result.privileged = true;
-  out.clear();
-  out.kind = CommandKind.AdvanceTime;
   const timeMs = readTimeMs(S.time_ms, "time_ms", result);
   if (timeMs < 0) return false;
+  out.clear();
+  out.kind = CommandKind.AdvanceTime;
   out.timeMs = timeMs;
   return accepted(result);
 }
@@ -255,13 +246,13 @@ function decodeAdvanceTime(config: ExchangeConfig, out: CommandRecord, result: D
 function decodeSetMarkPrice(config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
   const S = SET_MARK_PRICE.slot;
   result.privileged = true;
-  out.clear();
-  out.kind = CommandKind.SetMarkPrice;
   const asset = u16(S.asset, 0);
   if (!checkAsset(asset, config, result)) return false;
-  out.asset = asset;
   const price = units(S.price, PRICE_DECIMALS, RejectCode.InvalidPrice, "price", false, result);
   if (price < 0n) return false;
+  out.clear();
+  out.kind = CommandKind.SetMarkPrice;
+  out.asset = asset;
   out.price = price;
   return accepted(result);
 }
@@ -270,9 +261,9 @@ function decodeQueryCollateral(config: ExchangeConfig, out: CommandRecord, resul
   const S = QUERY_COLLATERAL.slot;
   const account = u32(S.account);
   result.account = account;
+  if (!checkAccount(account, "account", result)) return false;
   out.clear();
   out.kind = CommandKind.QueryCollateral;
-  if (!checkAccount(account, "account", result)) return false;
   out.account = account;
   return accepted(result);
 }
@@ -283,23 +274,20 @@ function decodeQueryMaxOrder(config: ExchangeConfig, out: CommandRecord, result:
   result.account = account;
   const market = u16(S.market, 0);
   result.market = market;
+  if (!checkAccount(account, "account", result)) return false;
+  if (!checkMarket(market, false, config, result)) return false;
+  const side = u8(S.side);
+  if (!checkEnum(side, SIDE_MAX, "side", "Side", result)) return false;
+  const price = units(S.price, PRICE_DECIMALS, RejectCode.InvalidPrice, "price", false, result);
+  if (price < 0n) return false;
   out.clear();
   out.kind = CommandKind.QueryMaxOrder;
   out.orderType = OrderType.Limit;
-  if (!checkAccount(account, "account", result)) return false;
   out.account = account;
-  if (!checkMarket(market, false, config, result)) return false;
   out.market = market;
-  const side = u8(S.side);
-  if (!checkEnum(side, SIDE_MAX, "side", "Side", result)) return false;
   out.side = side;
-  const price = units(S.price, PRICE_DECIMALS, RejectCode.InvalidPrice, "price", false, result);
-  if (price < 0n) return false;
   out.price = price;
-  if (bool(S.auto_borrow)) out.flags |= OrderFlag.AutoBorrow;
-  if (bool(S.auto_borrow_repay)) out.flags |= OrderFlag.AutoBorrowRepay;
-  if (bool(S.auto_lend)) out.flags |= OrderFlag.AutoLend;
-  if (bool(S.auto_lend_redeem)) out.flags |= OrderFlag.AutoLendRedeem;
+  out.flags |= (bool(S.auto_borrow) ? OrderFlag.AutoBorrow : 0) | (bool(S.auto_borrow_repay) ? OrderFlag.AutoBorrowRepay : 0) | (bool(S.auto_lend) ? OrderFlag.AutoLend : 0) | (bool(S.auto_lend_redeem) ? OrderFlag.AutoLendRedeem : 0);
   return accepted(result);
 }
 
@@ -307,14 +295,14 @@ function decodeQueryMaxWithdrawal(config: ExchangeConfig, out: CommandRecord, re
   const S = QUERY_MAX_WITHDRAWAL.slot;
   const account = u32(S.account);
   result.account = account;
-  out.clear();
-  out.kind = CommandKind.QueryMaxWithdrawal;
   if (!checkAccount(account, "account", result)) return false;
-  out.account = account;
   const asset = u16(S.asset, 0);
   if (!checkAsset(asset, config, result)) return false;
+  out.clear();
+  out.kind = CommandKind.QueryMaxWithdrawal;
+  out.account = account;
   out.asset = asset;
-  if (bool(S.margin)) out.flags |= OrderFlag.AutoBorrow;
+  out.flags |= (bool(S.margin) ? OrderFlag.AutoBorrow : 0);
   return accepted(result);
 }
 
@@ -322,15 +310,15 @@ function decodeBorrow(config: ExchangeConfig, out: CommandRecord, result: Decode
   const S = BORROW.slot;
   const account = u32(S.account);
   result.account = account;
-  out.clear();
-  out.kind = CommandKind.Borrow;
   if (!checkAccount(account, "account", result)) return false;
-  out.account = account;
   const asset = u16(S.asset, 0);
   if (!checkAsset(asset, config, result)) return false;
-  out.asset = asset;
   const amount = units(S.amount, assetDecimalsOf(config, asset), RejectCode.InvalidAmount, "amount", false, result);
   if (amount < 0n) return false;
+  out.clear();
+  out.kind = CommandKind.Borrow;
+  out.account = account;
+  out.asset = asset;
   out.amount = amount;
   return accepted(result);
 }
@@ -339,15 +327,15 @@ function decodeRepay(config: ExchangeConfig, out: CommandRecord, result: DecodeR
   const S = REPAY.slot;
   const account = u32(S.account);
   result.account = account;
-  out.clear();
-  out.kind = CommandKind.Repay;
   if (!checkAccount(account, "account", result)) return false;
-  out.account = account;
   const asset = u16(S.asset, 0);
   if (!checkAsset(asset, config, result)) return false;
-  out.asset = asset;
   const amount = units(S.amount, assetDecimalsOf(config, asset), RejectCode.InvalidAmount, "amount", true, result);
   if (amount < 0n) return false;
+  out.clear();
+  out.kind = CommandKind.Repay;
+  out.account = account;
+  out.asset = asset;
   out.amount = amount;
   return accepted(result);
 }
@@ -356,15 +344,15 @@ function decodeLend(config: ExchangeConfig, out: CommandRecord, result: DecodeRe
   const S = LEND.slot;
   const account = u32(S.account);
   result.account = account;
-  out.clear();
-  out.kind = CommandKind.Lend;
   if (!checkAccount(account, "account", result)) return false;
-  out.account = account;
   const asset = u16(S.asset, 0);
   if (!checkAsset(asset, config, result)) return false;
-  out.asset = asset;
   const amount = units(S.amount, assetDecimalsOf(config, asset), RejectCode.InvalidAmount, "amount", false, result);
   if (amount < 0n) return false;
+  out.clear();
+  out.kind = CommandKind.Lend;
+  out.account = account;
+  out.asset = asset;
   out.amount = amount;
   return accepted(result);
 }
@@ -373,37 +361,37 @@ function decodeRedeem(config: ExchangeConfig, out: CommandRecord, result: Decode
   const S = REDEEM.slot;
   const account = u32(S.account);
   result.account = account;
-  out.clear();
-  out.kind = CommandKind.Redeem;
   if (!checkAccount(account, "account", result)) return false;
-  out.account = account;
   const asset = u16(S.asset, 0);
   if (!checkAsset(asset, config, result)) return false;
-  out.asset = asset;
   const amount = units(S.amount, assetDecimalsOf(config, asset), RejectCode.InvalidAmount, "amount", true, result);
   if (amount < 0n) return false;
+  out.clear();
+  out.kind = CommandKind.Redeem;
+  out.account = account;
+  out.asset = asset;
   out.amount = amount;
   return accepted(result);
 }
 
 function decodeQueryPoolStats(config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
   const S = QUERY_POOL_STATS.slot;
-  out.clear();
-  out.kind = CommandKind.QueryPoolStats;
   const asset = u16(S.asset, 0);
   if (!checkAssetOrAll(asset, config, result)) return false;
+  out.clear();
+  out.kind = CommandKind.QueryPoolStats;
   out.asset = asset;
   return accepted(result);
 }
 
 function decodeQueryRateCurve(config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
   const S = QUERY_RATE_CURVE.slot;
-  out.clear();
-  out.kind = CommandKind.QueryRateCurve;
   const asset = u16(S.asset, 0);
   if (!checkAsset(asset, config, result)) return false;
-  out.asset = asset;
   const points = u8(S.points);
+  out.clear();
+  out.kind = CommandKind.QueryRateCurve;
+  out.asset = asset;
   out.curvePoints = points;
   return accepted(result);
 }
@@ -412,17 +400,17 @@ function decodeQueryInterestHistory(config: ExchangeConfig, out: CommandRecord, 
   const S = QUERY_INTEREST_HISTORY.slot;
   const account = u32(S.account);
   result.account = account;
-  out.clear();
-  out.kind = CommandKind.QueryInterestHistory;
   if (!checkAccount(account, "account", result)) return false;
-  out.account = account;
   const asset = u16(S.asset, 0);
   if (!checkAssetOrAll(asset, config, result)) return false;
-  out.asset = asset;
   const sinceMs = readTimeMs(S.since_ms, "since_ms", result);
   if (sinceMs < 0) return false;
-  out.timeMs = sinceMs;
   const limit = u16(S.limit, 0);
+  out.clear();
+  out.kind = CommandKind.QueryInterestHistory;
+  out.account = account;
+  out.asset = asset;
+  out.timeMs = sinceMs;
   out.historyLimit = limit;
   return accepted(result);
 }
@@ -431,12 +419,12 @@ function decodeQueryMaxBorrow(config: ExchangeConfig, out: CommandRecord, result
   const S = QUERY_MAX_BORROW.slot;
   const account = u32(S.account);
   result.account = account;
-  out.clear();
-  out.kind = CommandKind.QueryMaxBorrow;
   if (!checkAccount(account, "account", result)) return false;
-  out.account = account;
   const asset = u16(S.asset, 0);
   if (!checkAsset(asset, config, result)) return false;
+  out.clear();
+  out.kind = CommandKind.QueryMaxBorrow;
+  out.account = account;
   out.asset = asset;
   return accepted(result);
 }
