@@ -208,7 +208,7 @@ export const EVENT_LAYOUTS: readonly (TableLayout | null)[] = [
     remaining: DEC,
   }),
   layout("Balance", { account: U32, asset: U16, available: DEC, locked: DEC, lent: DEC, borrowed: DEC }),
-  layout("CommandAccepted", { account: U32, asset: U16, amount: DEC }),
+  layout("CommandAccepted", { account: U32, asset: U16, amount: DEC, canceled_orders: U32 }),
   layout("CommandRejected", { account: U32, code: U16, message: STR }),
   layout("Clock", { time_ms: U64 }),
   layout("DepthSnapshot", { market: U16, last_update_id: U64, bids: LVEC, asks: LVEC }),

@@ -75,7 +75,7 @@ describe("codec: pool commands and answers", () => {
   });
 
   it("L13: L14: L8: PoolStats, RateCurvePoint, InterestEntry and MaxBorrowQuantity survive a ring slot and the wire", () => {
-    expect(wire({ kind: EventKind.PoolStats, asset: USDC, poolState: 2, throttled: 1, lent: 10_000_000_000n, borrowed: 9_000_000_000n, freeLiquidity: 1_000_000_000n, openBorrowLendLimit: 1_000_000_000_000_000n, quantity: 5n, utilization: 900_000_000n, borrowRate: 161_290_322n, lendRate: 145_161_289n, lendRateAfterFee: 130_645_160n, hourBorrowRate: 50_000_000n, optimalUtilization: 800_000_000n, throttleUtilization: 900_000_000n, maxUtilization: 950_000_000n, poolFee: 100_000_000n })).toEqual({
+    expect(wire({ kind: EventKind.PoolStats, asset: USDC, poolState: 2, throttled: 1, lent: 10_000_000_000n, borrowed: 9_000_000_000n, freeLiquidity: 1_000_000_000n, openBorrowLendLimit: 1_000_000_000_000_000n, reservedBorrow: 5n, utilization: 900_000_000n, borrowRate: 161_290_322n, lendRate: 145_161_289n, lendRateAfterFee: 130_645_160n, hourBorrowRate: 50_000_000n, optimalUtilization: 800_000_000n, throttleUtilization: 900_000_000n, maxUtilization: 950_000_000n, poolFee: 100_000_000n })).toEqual({
       type: "PoolStats", asset: USDC, state: "RepayOnly", throttled: true, totalLent: "10000", totalBorrowed: "9000", freeLiquidity: "1000", reserved: "0.000005", openBorrowLendLimit: "1000000000",
       utilization: "0.9", borrowRate: "0.161290322", lendRate: "0.145161289", lendRateAfterFee: "0.13064516", hourBorrowRate: "0.05", optimalUtilization: "0.8", throttleUtilization: "0.9", maxUtilization: "0.95", fee: "0.1",
     });
@@ -96,7 +96,7 @@ describe("codec: pool commands and answers", () => {
 function eventText(e: EventRecord): string {
   const base = `${e.kind}|${e.seq}|${e.account}|${e.market}|${e.asset}|${eventSideSlot(e)}|${e.orderId}|${eventCodeSlot(e)}|${e.message}|${e.price}|${e.quantity}|${eventAmountSlot(e)}|${eventAmount2Slot(e)}|${e.timeMs}`;
   if (e.kind === EventKind.Balance || (e.kind >= EventKind.AccountSettings && e.kind < EventKind.PoolStats)) return `${base}|${e.lent}|${e.borrowed}`;
-  if (e.kind >= EventKind.PoolStats) return `${base}|${e.lent}|${e.borrowed}|${e.utilization}|${e.borrowRate}|${e.lendRate}|${e.hourBorrowRate}`;
+  if (e.kind >= EventKind.PoolStats) return `${base}|${e.lent}|${e.borrowed}|${e.reservedBorrow}|${e.utilization}|${e.borrowRate}|${e.lendRate}|${e.hourBorrowRate}`;
   return base;
 }
 

@@ -89,7 +89,7 @@ export function testConfig(overrides: Partial<MarketConfig> = {}): ExchangeConfi
 export type Ev = Pick<
   EventRecord,
   | "kind" | "seq" | "marketSeq" | "account" | "market" | "asset" | "side" | "orderId" | "clientId" | "code" | "message"
-  | "price" | "quantity" | "openQuantity" | "quoteQuantity" | "remainingQuantity" | "filledQuantity" | "commandAmount" | "makerAccount" | "makerOrderId" | "makerClientId" | "makerFee"
+  | "price" | "quantity" | "openQuantity" | "quoteQuantity" | "remainingQuantity" | "filledQuantity" | "commandAmount" | "acceptedKind" | "marketState" | "canceledOrders" | "makerAccount" | "makerOrderId" | "makerClientId" | "makerFee"
   | "takerFee" | "tradeId" | "timeMs"
 >;
 
@@ -113,6 +113,9 @@ export function copyEvent(e: EventRecord): Ev {
     remainingQuantity: e.remainingQuantity,
     filledQuantity: e.filledQuantity,
     commandAmount: e.commandAmount,
+    acceptedKind: e.acceptedKind,
+    marketState: e.marketState,
+    canceledOrders: e.canceledOrders,
     makerAccount: e.makerAccount,
     makerOrderId: e.makerOrderId,
     makerClientId: e.makerClientId,

@@ -43,7 +43,7 @@ function tape(evs: readonly Ev[]): string[] {
       case EventKind.OrderDone:
         return `done #${e.orderId} ${doneName(e.code)} unfilled=${qx(e.remainingQuantity)} filled=${qx(e.filledQuantity)}`;
       case EventKind.CommandAccepted:
-        return `command accepted code=${e.code} amount=${e.commandAmount}`;
+        return `command accepted code=${e.marketState} amount=${e.canceledOrders}`;
       case EventKind.CommandRejected:
         return `command rejected ${rejectCodeName[e.code]}`;
       default:

@@ -248,13 +248,13 @@ export class ReferenceShard {
               n += this.cancelAll(mm, cmd.account);
             });
           }
-          this.plain(cmd, EventKind.CommandAccepted, 0, "", BigInt(n));
+          this.canceledAll(cmd, n);
           return;
         }
         if (m === undefined) return this.unknownMarket(cmd, EventKind.CommandRejected);
         return this.withMarketData(m, () => {
           const n = this.cancelAll(m, cmd.account);
-          this.emit(m, { kind: EventKind.CommandAccepted, account: cmd.account, commandAmount: BigInt(n) });
+          this.emit(m, { kind: EventKind.CommandAccepted, account: cmd.account, acceptedKind: CommandKind.CancelAll, canceledOrders: BigInt(n) });
         });
       }
       case CommandKind.SetMarketState: {
@@ -268,7 +268,7 @@ export class ReferenceShard {
           if (cmd.marketState === MarketState.Closed) {
             for (const o of [...m.side(0), ...m.side(1)]) this.finish(m, o, DoneReason.CanceledByAll);
           }
-          this.emit(m, { kind: EventKind.CommandAccepted, account: cmd.account, code: cmd.marketState });
+          this.emit(m, { kind: EventKind.CommandAccepted, account: cmd.account, acceptedKind: CommandKind.SetMarketState, marketState: cmd.marketState });
         });
       }
       case CommandKind.MarketBandInputs: {
@@ -306,6 +306,19 @@ export class ReferenceShard {
     ev.seq = this.seq;
     ev.marketSeq = ++m.marketSeq;
     ev.market = m.cfg.id;
+    ev.timeMs = this.time;
+    this.sink.publish(ev);
+  }
+
+  private canceledAll(cmd: CommandRecord, n: number): void {
+    const ev = this.ev;
+    ev.clear();
+    ev.kind = EventKind.CommandAccepted;
+    ev.seq = cmd.seq;
+    ev.market = cmd.market;
+    ev.account = cmd.account;
+    ev.acceptedKind = CommandKind.CancelAll;
+    ev.canceledOrders = BigInt(n);
     ev.timeMs = this.time;
     this.sink.publish(ev);
   }

@@ -179,9 +179,9 @@ class Model {
       this.count("orderAccepted");
     } else if (e.kind === EventKind.AccountCollateral) this.count("statement");
     if (e.kind === EventKind.CommandAccepted) {
-      this.count(`accepted${e.code}`);
-      if (e.code === CommandKind.Deposit) this.netIn[e.asset] = this.netIn[e.asset]! + e.commandAmount;
-      else if (e.code === CommandKind.Withdraw) this.netIn[e.asset] = this.netIn[e.asset]! - e.commandAmount;
+      this.count(`accepted${e.acceptedKind}`);
+      if (e.acceptedKind === CommandKind.Deposit) this.netIn[e.asset] = this.netIn[e.asset]! + e.commandAmount;
+      else if (e.acceptedKind === CommandKind.Withdraw) this.netIn[e.asset] = this.netIn[e.asset]! - e.commandAmount;
     } else if (e.kind === EventKind.OrderAccepted) {
       this.open.push({ id: e.orderId, account: e.account, market: e.market });
     } else if (e.kind === EventKind.OrderDone || e.kind === EventKind.OrderRejected) {

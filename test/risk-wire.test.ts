@@ -161,8 +161,8 @@ describe("codec: account events (EventRecord → frame → JSON)", () => {
       settings: AccountSetting.AutoRepayBorrows,
       leverageLimit: 10,
       feeTier: 2,
-      makerFee: 4n,
-      takerFee: 7n,
+      makerFeeBps: 4,
+      takerFeeBps: 7,
     });
     expect(wire(e)).toEqual({
       clientSeq: 9n,
@@ -248,6 +248,8 @@ describe("ring record: the account block", () => {
       settings: 31,
       leverageLimit: 50,
       feeTier: 4,
+      makerFeeBps: 17,
+      takerFeeBps: 18,
       makerFee: 6n,
       takerFee: 9n,
     });
@@ -270,7 +272,7 @@ function eventText(e: EventRecord): string {
   const base = `${e.kind}|${e.seq}|${e.account}|${e.market}|${e.asset}|${eventSideSlot(e)}|${e.orderId}|${eventCodeSlot(e)}|${e.message}|${e.price}|${e.quantity}|${eventAmountSlot(e)}|${eventAmount2Slot(e)}|${e.makerFee}|${e.takerFee}`;
   if (e.kind === EventKind.Balance) return `${base}|${e.lent}|${e.borrowed}`;
   if (e.kind < EventKind.AccountSettings) return base;
-  return `${base}|${e.lent}|${e.borrowed}|${e.netEquityUsd}|${e.netEquityLockedUsd}|${e.collateralValueUsd}|${e.liabilityUsd}|${e.exposureUsd}|${e.notionalUsd}|${e.pnlUsd}|${e.volumeUsd}|${e.imf}|${e.mmf}|${e.marginFraction}|${e.imr}|${e.mmr}|${e.weight}|${e.settings}|${e.leverageLimit}|${e.feeTier}`;
+  return `${base}|${e.lent}|${e.borrowed}|${e.netEquityUsd}|${e.netEquityLockedUsd}|${e.collateralValueUsd}|${e.liabilityUsd}|${e.exposureUsd}|${e.notionalUsd}|${e.pnlUsd}|${e.volumeUsd}|${e.imf}|${e.mmf}|${e.marginFraction}|${e.imr}|${e.mmr}|${e.weight}|${e.settings}|${e.leverageLimit}|${e.feeTier}|${e.makerFeeBps}|${e.takerFeeBps}|${e.reservedBorrow}`;
 }
 
 /** The spot generator's stream with account commands mixed in: settings, marks, queries, margin orders. */

@@ -144,7 +144,7 @@ function stream(): CommandRecord[] {
 const PRELUDE = 7;
 
 function eventText(e: EventRecord): string {
-  return `${e.kind}|${e.seq}|${e.account}|${e.market}|${e.asset}|${e.side}|${e.orderId}|${e.code}|${e.message}|${e.price}|${e.quantity}|${e.available}|${e.locked}|${e.quoteQuantity}|${e.openQuantity}|${e.remainingQuantity}|${e.filledQuantity}|${e.marginLimit}|${e.poolLimit}|${e.commandAmount}|${e.interest}|${e.makerAccount}|${e.tradeId}|${e.timeMs}`;
+  return `${e.kind}|${e.seq}|${e.account}|${e.market}|${e.asset}|${e.side}|${e.orderId}|${e.code}|${e.message}|${e.price}|${e.quantity}|${e.available}|${e.locked}|${e.quoteQuantity}|${e.openQuantity}|${e.remainingQuantity}|${e.filledQuantity}|${e.marginLimit}|${e.poolLimit}|${e.commandAmount}|${e.acceptedKind}|${e.marketState}|${e.canceledOrders}|${e.reservedBorrow}|${e.interest}|${e.makerAccount}|${e.tradeId}|${e.timeMs}`;
 }
 
 interface Destinations {

@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import * as engine from "../engine/model/index.ts";
 import * as wire from "../schemas/index.ts";
 import { generateRecords, GENERATED_RECORDS_PATH } from "../schemas/generate-records.ts";
+import { generateCodec, generateDecoders, GENERATED_CODEC_PATH, GENERATED_DECODERS_PATH } from "../schemas/generate-codec.ts";
 
 const schemasDir = fileURLToPath(new URL("../schemas/", import.meta.url));
 const fbsText = readFileSync(join(schemasDir, "crossbook.fbs"), "utf8");
@@ -61,6 +62,14 @@ describe("generated code", () => {
 
   it("engine/model/generated/records.ts is exactly what schemas/generate-records.ts makes of the vocabulary", () => {
     expect(readFileSync(GENERATED_RECORDS_PATH, "utf8") === generateRecords(), "records.ts is stale: run npm run schemas").toBe(true);
+  });
+
+  it("gateway/codec/generated/encode-events.ts is exactly what schemas/generate-codec.ts makes of the wire map", () => {
+    expect(readFileSync(GENERATED_CODEC_PATH, "utf8") === generateCodec(), "encode-events.ts is stale: run npm run schemas").toBe(true);
+  });
+
+  it("gateway/codec/generated/decode-commands.ts is exactly what schemas/generate-codec.ts makes of the wire map", () => {
+    expect(readFileSync(GENERATED_DECODERS_PATH, "utf8") === generateDecoders(), "decode-commands.ts is stale: run npm run schemas").toBe(true);
   });
 });
 

@@ -17,6 +17,9 @@ import {
   writeEvent,
   type FieldSpec,
 } from "../engine/model/index.ts";
+import { COMMAND_ROUTES } from "../engine/pipeline/routing.ts";
+import { COMMAND_WIRE, COMMANDS_DECODED_ELSEWHERE, EVENT_WIRE } from "../gateway/codec/wire-map.ts";
+import { Command, COMMAND_LAYOUTS, Event } from "../schemas/index.ts";
 
 /** A distinct non-zero test value per field index, of the field's type. */
 function valueOf(f: FieldSpec, i: number): number | bigint | string {
@@ -79,5 +82,28 @@ describe("vocabulary", () => {
         expect(back[f.name], `${name}.${f.name}`).toBe(expected);
       }
     }
+  });
+});
+
+describe("adding a kind", () => {
+  it("X5: every command kind has a route and a server wire row (or a stated reason), every event kind a wire row: a new kind fails here until the vocabulary, the schema, the wire map and its route list it", () => {
+    const commandRows = new Set(COMMAND_WIRE.map((c) => c.kind));
+    const kinds = Object.keys(CommandKind).filter((k) => k !== "None");
+    for (const name of kinds) {
+      expect(commandRows.has(name) || COMMANDS_DECODED_ELSEWHERE[name] !== undefined, `${name}: no COMMAND_WIRE row`).toBe(true);
+      expect(COMMAND_ROUTES[CommandKind[name as keyof typeof CommandKind]], `${name}: no route`).toBeDefined();
+    }
+    for (const c of COMMAND_WIRE) {
+      const type = (Command as unknown as Record<string, number>)[c.wire];
+      expect(type, `${c.wire} is a Command union member`).toBeGreaterThan(0);
+      expect(COMMAND_LAYOUTS[type!]?.name).toBe(c.wire);
+    }
+    const eventRows = new Set(EVENT_WIRE.map((e) => e.kind));
+    for (const name of Object.keys(EventKind).filter((k) => k !== "None")) {
+      expect(eventRows.has(name), `${name}: no EVENT_WIRE row`).toBe(true);
+      expect((Event as unknown as Record<string, number>)[name], `${name} is an Event union member`).toBeGreaterThan(0);
+    }
+    // The commands decoded elsewhere are exactly these (a new one needs a reason here too).
+    expect(Object.keys(COMMANDS_DECODED_ELSEWHERE).sort()).toEqual(["MarketBandInputs", "None", "RegisterApiKey", "RevokeApiKey", "SetOraclePrice", "UpdateAccountSettings"]);
   });
 });

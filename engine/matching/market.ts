@@ -8,6 +8,7 @@
 // - Quantities: OrderDone.remainingQuantity = original − filled (0 for a market buy by quote only), filledQuantity = filled.
 
 import {
+  type CommandKind,
   DoneReason,
   EventKind,
   MarketKind,
@@ -266,10 +267,12 @@ export class Market {
     ev.marketSeq = ++this.marketSeq;
     ev.account = account;
     ev.market = this.id;
-    ev.side = side;
+    // CommandAccepted (commandAccepted below) passes its own fields in the side, code and amount2 slots.
+    const isCommand = kind === EventKind.CommandAccepted;
+    ev.side = isCommand ? 0 : side;
     ev.orderId = orderId;
     ev.clientId = clientId;
-    ev.code = code;
+    ev.code = isCommand ? 0 : code;
     ev.message = message;
     ev.price = price;
     ev.quantity = quantity;
@@ -282,6 +285,9 @@ export class Market {
     ev.remainingQuantity = isDone ? amount : 0n;
     ev.filledQuantity = isDone ? amount2 : 0n;
     ev.commandAmount = isAccepted || isDone ? 0n : amount;
+    ev.marketState = isCommand ? side : 0;
+    ev.acceptedKind = isCommand ? code : 0;
+    ev.canceledOrders = isCommand ? amount2 : 0n;
     if (ctx.evFill) {
       ev.makerAccount = 0;
       ev.makerOrderId = 0;
@@ -344,8 +350,9 @@ export class Market {
     this.emit(kind, account, side, orderId, clientId, code, message, 0n, 0n, 0n, 0n);
   }
 
-  commandAccepted(account: number, code: number, amount: bigint): void {
-    this.emit(EventKind.CommandAccepted, account, 0, 0, 0n, code, "", 0n, 0n, amount, 0n);
+  /** CommandAccepted of a market command: its kind, the market's new state (SetMarketState), orders canceled (CancelAll). */
+  commandAccepted(account: number, acceptedKind: CommandKind, marketState: number, canceledOrders: bigint): void {
+    this.emit(EventKind.CommandAccepted, account, marketState, 0, 0n, acceptedKind, "", 0n, 0n, 0n, canceledOrders);
   }
 
   private accepted(

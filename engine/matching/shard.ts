@@ -101,14 +101,14 @@ export class MatchingShard {
         n += m.cancelAllOf(cmd.account);
         m.finishCommand();
       }
-      this.shardEvent(cmd, EventKind.CommandAccepted, 0, "", BigInt(n));
+      this.canceledAll(cmd, n);
       return;
     }
     const m = this.marketOf(cmd.market);
     if (m === null) return this.unknownMarket(cmd, EventKind.CommandRejected, 0);
     m.beginCommand();
     const n = m.cancelAllOf(cmd.account);
-    m.commandAccepted(cmd.account, 0, BigInt(n));
+    m.commandAccepted(cmd.account, CommandKind.CancelAll, 0, BigInt(n));
     m.finishCommand();
   }
 
@@ -123,7 +123,7 @@ export class MatchingShard {
     }
     m.beginCommand();
     m.setState(state);
-    m.commandAccepted(cmd.account, state, 0n);
+    m.commandAccepted(cmd.account, CommandKind.SetMarketState, state, 0n);
     m.finishCommand();
   }
 
@@ -240,6 +240,20 @@ export class MatchingShard {
     ev.clientId = cmd.clientId;
     ev.code = RejectCode.UnknownMarket;
     ev.message = "UnknownMarket: market is not served by this shard";
+    ev.timeMs = this.ctx.timeMs;
+    this.ctx.sink.publish(ev);
+  }
+
+  /** CommandAccepted of a CancelAll over every market (marketSeq 0): how many orders it canceled. */
+  private canceledAll(cmd: CommandRecord, canceledOrders: number): void {
+    const ev = this.ctx.ev;
+    ev.clear();
+    ev.kind = EventKind.CommandAccepted;
+    ev.seq = cmd.seq;
+    ev.market = cmd.market;
+    ev.account = cmd.account;
+    ev.acceptedKind = CommandKind.CancelAll;
+    ev.canceledOrders = BigInt(canceledOrders);
     ev.timeMs = this.ctx.timeMs;
     this.ctx.sink.publish(ev);
   }

@@ -210,6 +210,9 @@ const E_WEIGHT = 33;
 const E_SETTINGS = 68;
 const E_LEVERAGE_LIMIT = 69;
 const E_FEE_TIER = 70;
+const E_MAKER_FEE_BPS = 71;
+// (byte 360..367 is the pool block's reservedBorrow; the taker's fee bps follows it.)
+const E_TAKER_FEE_BPS = 92;
 // The pool block (PoolStats, RateCurvePoint, InterestEntry, MaxBorrowQuantity): int64 words (byte 288..359).
 const E_UTILIZATION = 36;
 const E_BORROW_RATE = 37;
@@ -220,10 +223,11 @@ const E_OPTIMAL_UTILIZATION = 41;
 const E_THROTTLE_UTILIZATION = 42;
 const E_MAX_UTILIZATION = 43;
 const E_POOL_FEE = 44;
+const E_RESERVED_BORROW = 45;
 
 /**
- * The trade's block, written and read only for Fill events and the account-block kinds (whose answers put fee bps in
- * the fee fields): every other kind has these fields at zero (matching clears them after a fill; risk's events start
+ * The trade's block, written and read only for Fill events and the account-block kinds (whose fee fields are zero; their fee
+ * bps are makerFeeBps/takerFeeBps of the account block): every other kind has these fields at zero (matching clears them after a fill; risk's events start
  * from a cleared record), so order and balance events skip six stores and six loads. A Fill carries no message.
  */
 function writeFillBlock(v: RecordViews, w: number, d: number, e: EventRecord): void {
@@ -272,6 +276,8 @@ function writeAccountBlock(v: RecordViews, w: number, d: number, e: EventRecord)
   v.i32[w + E_SETTINGS] = e.settings;
   v.i32[w + E_LEVERAGE_LIMIT] = e.leverageLimit;
   v.i32[w + E_FEE_TIER] = e.feeTier;
+  v.i32[w + E_MAKER_FEE_BPS] = e.makerFeeBps;
+  v.i32[w + E_TAKER_FEE_BPS] = e.takerFeeBps;
   if (!hasPoolBlock(e.kind)) return;
   v.i64[d + E_UTILIZATION] = e.utilization;
   v.i64[d + E_BORROW_RATE] = e.borrowRate;
@@ -282,6 +288,7 @@ function writeAccountBlock(v: RecordViews, w: number, d: number, e: EventRecord)
   v.i64[d + E_THROTTLE_UTILIZATION] = e.throttleUtilization;
   v.i64[d + E_MAX_UTILIZATION] = e.maxUtilization;
   v.i64[d + E_POOL_FEE] = e.poolFee;
+  v.i64[d + E_RESERVED_BORROW] = e.reservedBorrow;
 }
 
 function readAccountBlock(v: RecordViews, w: number, d: number, e: EventRecord): void {
@@ -302,6 +309,8 @@ function readAccountBlock(v: RecordViews, w: number, d: number, e: EventRecord):
   e.settings = v.i32[w + E_SETTINGS]!;
   e.leverageLimit = v.i32[w + E_LEVERAGE_LIMIT]!;
   e.feeTier = v.i32[w + E_FEE_TIER]!;
+  e.makerFeeBps = v.i32[w + E_MAKER_FEE_BPS]!;
+  e.takerFeeBps = v.i32[w + E_TAKER_FEE_BPS]!;
   if (!hasPoolBlock(e.kind)) return;
   e.utilization = readInt64(v, d + E_UTILIZATION);
   e.borrowRate = readInt64(v, d + E_BORROW_RATE);
@@ -312,6 +321,7 @@ function readAccountBlock(v: RecordViews, w: number, d: number, e: EventRecord):
   e.throttleUtilization = readInt64(v, d + E_THROTTLE_UTILIZATION);
   e.maxUtilization = readInt64(v, d + E_MAX_UTILIZATION);
   e.poolFee = readInt64(v, d + E_POOL_FEE);
+  e.reservedBorrow = readInt64(v, d + E_RESERVED_BORROW);
 }
 
 export function writeEvent(v: RecordViews, byteOffset: number, e: EventRecord): void {
@@ -383,7 +393,7 @@ export function readEvent(v: RecordViews, byteOffset: number, e: EventRecord): v
     return;
   }
   if (hasAccountBlock(kind)) {
-    // The statement and query answers use the fee fields (fee tier bps) and carry the block like a fill.
+    // The statement and query answers carry the trade's block like a fill (its fields zero).
     readFillBlock(v, w, d, e);
     e.message = "";
     e.lent = readInt64(v, d + E_LENT);

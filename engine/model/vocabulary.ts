@@ -5,6 +5,20 @@
 // the union-slot accessors the byte layout (record-layout.ts) uses. A field never carries two units: where kinds
 // share a slot of the fixed-size layout (a union), each kind's value has its own name and the layout stores the
 // kind's field in the shared slot. test/schemas.test.ts fails when the generated file is stale.
+//
+// ## Adding a command kind (test/vocabulary.test.ts checks each table below names every kind)
+// 1. here: a CommandKind member, and any new named fields in COMMAND_FIELDS (with unit; a union slot if the record
+//    has no free slot);
+// 2. schemas/crossbook.fbs: its wire table and Command union member, appended at the end (never reorder or retype),
+//    and its layout in schemas/verify.ts (COMMAND_LAYOUTS);
+// 3. gateway/codec/wire-map.ts: a COMMAND_WIRE row pairing each wire field with its record field and reading (or an
+//    entry in COMMANDS_DECODED_ELSEWHERE saying why not) — then `npm run schemas` regenerates the records and the
+//    server's decoder;
+// 4. engine/pipeline/routing.ts: its COMMAND_ROUTES row (a typed map over CommandKind: tsc fails without it);
+// 5. its handler in the stage that runs it, and the case in that stage's exhaustive dispatch switch (`never`).
+// The client SDK (gateway/client/codec.ts) still spells its JSON form by hand: one buildCommand case.
+// An event kind is the same: EventKind + EVENT_FIELDS here, its table in crossbook.fbs, an EVENT_WIRE row, the handler
+// that writes it, and (by hand) the client's decodeEvent case.
 
 export const CommandKind = {
   None: 0,
@@ -66,7 +80,8 @@ export const EventKind = {
   OrderDone: 4,
   Balance: 5,
   Clock: 6,
-  /** A non-order command (deposit, withdraw, transfer, admin) was accepted. */
+  /** A non-order command (deposit, withdraw, transfer, admin) was accepted: acceptedKind, commandAmount (asset units),
+   * marketState (SetMarketState), canceledOrders (CancelAll). */
   CommandAccepted: 7,
   /** A non-order command was refused. Same fields as OrderRejected. */
   CommandRejected: 8,
@@ -84,7 +99,7 @@ export const EventKind = {
   /** C10/A5 answer: quantity = largest withdrawal accepted now, marginLimit = the margin check's own limit; asset. */
   MaxWithdrawalQuantity: 13,
   /** L13 pool market stats: asset, poolState (PoolState), throttled, lent = total lent, borrowed = total borrowed,
-   * freeLiquidity (lent − borrowed), openBorrowLendLimit, quantity = borrow capacity reserved by open margin
+   * freeLiquidity (lent − borrowed), openBorrowLendLimit, reservedBorrow = borrow capacity reserved by open margin
    * orders, and the pool ratios (utilization … poolFee). */
   PoolStats: 14,
   /** One point of a pool's rate curve: asset, utilization, borrowRate, lendRate, lendRateAfterFee. */
@@ -167,30 +182,33 @@ export const EVENT_FIELDS: readonly FieldSpec[] = [
   { name: "side", type: "i32", unit: "Side (Fill: the taker's)" },
   { name: "interestKind", type: "i32", unit: "InterestKind", slot: "side", kinds: ["InterestEntry"] },
   { name: "throttled", type: "i32", unit: "1 = the pool is throttled (utilization above its throttle), else 0", slot: "side", kinds: ["PoolStats"] },
+  { name: "marketState", type: "i32", unit: "MarketState after an accepted SetMarketState (0 for other commands)", slot: "side", kinds: ["CommandAccepted"] },
   { name: "orderId", type: "f64", unit: "engine order id (Fill: the taker's)" },
   { name: "clientId", type: "u64", unit: "client order id (Fill: the taker's)" },
-  { name: "code", type: "i32", unit: "RejectCode (rejects), DoneReason (OrderDone), the command's kind or new state (CommandAccepted)" },
+  { name: "code", type: "i32", unit: "RejectCode (OrderRejected / CommandRejected), DoneReason (OrderDone)" },
+  { name: "acceptedKind", type: "i32", unit: "CommandKind of the accepted command", slot: "code", kinds: ["CommandAccepted"] },
   { name: "poolState", type: "i32", unit: "PoolState", slot: "code", kinds: ["PoolStats"] },
   { name: "message", type: "string", unit: "human-readable reject message, ASCII (OrderRejected / CommandRejected)" },
   { name: "price", type: "i64", unit: ORDER_PRICE + "; AssetCollateral: the asset's USD mark" },
-  { name: "quantity", type: "i64", unit: BASE_UNITS + "; the Max* answers: the largest accepted now; PoolStats: borrow reserved by open orders, asset units" },
+  { name: "quantity", type: "i64", unit: BASE_UNITS + "; the Max* answers: the largest accepted now" },
   { name: "openQuantity", type: "i64", unit: BASE_UNITS + ": what the book may fill (the quantity, or the reduceOnly cap; 0 for a market buy by quote only)", slot: "amount", kinds: ["OrderAccepted"] },
   { name: "remainingQuantity", type: "i64", unit: BASE_UNITS + ": requested − filled (0 for a market buy by quote only)", slot: "amount", kinds: ["OrderDone"] },
   { name: "available", type: "i64", unit: ASSET_UNITS + " free to use", slot: "amount", kinds: ["Balance", "AssetCollateral"] },
   { name: "marginLimit", type: "i64", unit: "the margin check's own limit, base units (MaxOrderQuantity) or asset units", slot: "amount", kinds: ["MaxOrderQuantity", "MaxWithdrawalQuantity", "MaxBorrowQuantity"] },
   { name: "freeLiquidity", type: "i64", unit: ASSET_UNITS + ": lent − borrowed", slot: "amount", kinds: ["PoolStats"] },
   { name: "interest", type: "i64", unit: ASSET_UNITS + " paid or earned (by interestKind), ≥ 0", slot: "amount", kinds: ["InterestEntry"] },
-  { name: "commandAmount", type: "i64", unit: "the accepted command's amount in " + ASSET_UNITS + "; CancelAll: orders canceled", slot: "amount", kinds: ["CommandAccepted", "CommandRejected"] },
+  { name: "commandAmount", type: "i64", unit: "the accepted command's amount in " + ASSET_UNITS + " (deposit, withdraw, transfer, pool actions)", slot: "amount", kinds: ["CommandAccepted", "CommandRejected"] },
   { name: "quoteQuantity", type: "i64", unit: QUOTE_UNITS + " (OrderAccepted: the market buy's quote limit; Fill: the trade's quote amount)", slot: "amount2", kinds: ["OrderAccepted", "Fill"] },
   { name: "filledQuantity", type: "i64", unit: BASE_UNITS + " filled", slot: "amount2", kinds: ["OrderDone"] },
   { name: "locked", type: "i64", unit: ASSET_UNITS + " held by open orders", slot: "amount2", kinds: ["Balance", "AssetCollateral"] },
+  { name: "canceledOrders", type: "i64", unit: "CancelAll: how many orders it canceled (a count)", slot: "amount2", kinds: ["CommandAccepted"] },
   { name: "openBorrowLendLimit", type: "i64", unit: ASSET_UNITS + ": the pool's open borrow/lend limit", slot: "amount2", kinds: ["PoolStats"] },
   { name: "poolLimit", type: "i64", unit: ASSET_UNITS + ": the pool's own limit on a manual borrow", slot: "amount2", kinds: ["MaxBorrowQuantity"] },
   { name: "makerAccount", type: "u32", unit: "Fill: the maker's account id" },
   { name: "makerOrderId", type: "f64", unit: "Fill: the maker's order id" },
   { name: "makerClientId", type: "u64", unit: "Fill: the maker's client order id" },
-  { name: "makerFee", type: "i64", unit: "Fill: the maker's fee, quote units; the statement answers: maker fee bps" },
-  { name: "takerFee", type: "i64", unit: "Fill: the taker's fee, quote units; the statement answers: taker fee bps" },
+  { name: "makerFee", type: "i64", unit: "Fill: the maker's fee, units of the maker's fee asset" },
+  { name: "takerFee", type: "i64", unit: "Fill: the taker's fee, units of the taker's fee asset" },
   { name: "tradeId", type: "f64", unit: "Fill: per-market trade counter" },
   { name: "timeMs", type: "f64", unit: "engine time, ms since the epoch (InterestEntry: the hour mark or the borrow time)" },
   { name: "lent", type: "i64", unit: ASSET_UNITS + " lent to the asset's pool (PoolStats: total lent)" },
@@ -212,6 +230,8 @@ export const EVENT_FIELDS: readonly FieldSpec[] = [
   { name: "settings", type: "i32", unit: "AccountSetting bits that are on" },
   { name: "leverageLimit", type: "i32", unit: "max account leverage 1…50" },
   { name: "feeTier", type: "i32", unit: "fee tier index (S5)" },
+  { name: "makerFeeBps", type: "i32", unit: "AccountCollateral: the account's maker fee, basis points (S5)" },
+  { name: "takerFeeBps", type: "i32", unit: "AccountCollateral: the account's taker fee, basis points (S5)" },
   { name: "utilization", type: "i64", unit: RATIO9 },
   { name: "borrowRate", type: "i64", unit: RATIO9 + ", APR" },
   { name: "lendRate", type: "i64", unit: RATIO9 + ", APR" },
@@ -221,4 +241,5 @@ export const EVENT_FIELDS: readonly FieldSpec[] = [
   { name: "throttleUtilization", type: "i64", unit: RATIO9 },
   { name: "maxUtilization", type: "i64", unit: RATIO9 },
   { name: "poolFee", type: "i64", unit: RATIO9 },
+  { name: "reservedBorrow", type: "i64", unit: "PoolStats: " + ASSET_UNITS + " of borrow capacity reserved by open margin orders" },
 ];

@@ -247,7 +247,7 @@ export function accepted(s: RiskState, cmd: CommandRecord, sink: EventSink): voi
   e.account = cmd.account;
   e.asset = cmd.asset;
   e.commandAmount = cmd.amount;
-  e.code = cmd.kind;
+  e.acceptedKind = cmd.kind;
   sink.publish(e);
 }
 
@@ -258,7 +258,7 @@ export function acknowledged(s: RiskState, cmd: CommandRecord, sink: EventSink):
   e.kind = EventKind.CommandAccepted;
   e.seq = cmd.seq;
   e.account = cmd.account;
-  e.code = cmd.kind;
+  e.acceptedKind = cmd.kind;
   sink.publish(e);
 }
 
@@ -270,7 +270,7 @@ export function markAccepted(s: RiskState, cmd: CommandRecord, sink: EventSink):
   e.seq = cmd.seq;
   e.asset = cmd.asset;
   e.price = cmd.price;
-  e.code = cmd.kind;
+  e.acceptedKind = cmd.kind;
   sink.publish(e);
 }
 
@@ -330,8 +330,8 @@ export function publishCollateral(s: RiskState, seq: number, st: CollateralState
   e.settings = st.settings;
   e.leverageLimit = st.leverageLimit;
   e.feeTier = st.feeTier;
-  e.makerFee = BigInt(st.makerFeeBps);
-  e.takerFee = BigInt(st.takerFeeBps);
+  e.makerFeeBps = st.makerFeeBps;
+  e.takerFeeBps = st.takerFeeBps;
   sink.publish(e);
   for (const a of st.assets) {
     e.clear();
@@ -386,7 +386,7 @@ export function publishPoolStats(s: RiskState, cmd: CommandRecord, a: number, si
   e.borrowed = st.totalBorrowed;
   e.freeLiquidity = st.freeLiquidity;
   e.openBorrowLendLimit = st.openBorrowLendLimit;
-  e.quantity = s.pools.reserved[a]!;
+  e.reservedBorrow = s.pools.reserved[a]!;
   e.utilization = reportedRatio(st.utilization);
   e.borrowRate = reportedRatio(st.borrowRate);
   e.lendRate = reportedRatio(st.lendRate);

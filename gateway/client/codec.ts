@@ -140,6 +140,7 @@ import {
   Withdraw,
 } from "../../schemas/index.ts";
 import { ByteBuffer } from "flatbuffers";
+import * as wire from "../../schemas/index.ts";
 import { formatWireDecimal, parseWireDecimal, WireDecimalError } from "./wire-decimal.ts";
 
 export { formatWireDecimal, parseWireDecimal, WireDecimalError, type WireDecimal } from "./wire-decimal.ts";
@@ -542,307 +543,116 @@ function writeDecimal(builder: Builder, d: { mantissa: bigint; scale: number }):
   return Decimal.createDecimal(builder, d.mantissa, d.scale);
 }
 
-/** Builds the command table; returns [union type, table offset]. */
+/** Reads one JSON field (named `key`) of a command; null = leave the wire field out. */
+type JsonRead = (f: FieldReader, key: string) => number | bigint | boolean | string | { mantissa: bigint; scale: number } | null;
+
+const U32 = 0xffff_ffff;
+const U16 = 0xffff;
+const u32: JsonRead = (f, k) => f.uint(k, U32, true);
+const u16: JsonRead = (f, k) => f.uint(k, U16, true);
+/** A market or asset id; omitted = all of them (0xFFFF). */
+const u16OrAll: JsonRead = (f, k) => f.uint(k, U16, false, ALL_MARKETS);
+const u16Optional: JsonRead = (f, k) => f.uint(k, U16, false);
+const u8Optional: JsonRead = (f, k) => f.uint(k, 255, false);
+const u32Optional: JsonRead = (f, k) => f.uint(k, U32, false);
+const u64: JsonRead = (f, k) => f.u64(k, true);
+const u64Optional: JsonRead = (f, k) => f.u64(k, false);
+/** A sequence number or ms time given as a safe integer. */
+const safeU64: JsonRead = (f, k) => BigInt(f.uint(k, Number.MAX_SAFE_INTEGER, true));
+const safeU64Optional: JsonRead = (f, k) => BigInt(f.uint(k, Number.MAX_SAFE_INTEGER, false));
+const decimal: JsonRead = (f, k) => f.decimal(k, true);
+const decimalOptional: JsonRead = (f, k) => f.decimal(k, false);
+const bool: JsonRead = (f, k) => f.bool(k);
+const toggle: JsonRead = (f, k) => f.toggle(k);
+const text: JsonRead = (f, k) => f.text(k, true);
+const side: JsonRead = (f, k) => f.enumValue(k, Side, true);
+const tif: JsonRead = (f, k) => f.enumValue(k, TimeInForce, false, TimeInForce.GTC);
+const stp: JsonRead = (f, k) => f.enumValue(k, SelfTradePrevention, false, SelfTradePrevention.RejectTaker);
+const marketState: JsonRead = (f, k) => f.enumValue(k, MarketState, true);
+const channels: JsonRead = (f, k) => f.channels(k);
+const permissions: JsonRead = (f, k) => f.flags(k, Permission);
+
+/** A command's wire fields (snake_case, as in crossbook.fbs; the JSON key is the camelCase form) and their readers. */
+type JsonFields = readonly (readonly [wire: string, read: JsonRead])[];
+
+const ORDER_FLAGS: JsonFields = [["auto_borrow", bool], ["auto_borrow_repay", bool], ["auto_lend", bool], ["auto_lend_redeem", bool]];
+const ACCOUNT_ASSET: JsonFields = [["account", u32], ["asset", u16]];
+const SETTING_TOGGLES: JsonFields = [["auto_lend", toggle], ["auto_repay_borrows", toggle], ["auto_borrow_settlements", toggle], ["auto_realize_pnl", toggle], ["margin_enabled", toggle]];
+
+/** Every command the client encodes: its wire table (the Command union member of the same name) and its fields. */
+const COMMAND_JSON: Readonly<Record<string, JsonFields>> = {
+  Deposit: [...ACCOUNT_ASSET, ["amount", decimal]],
+  Withdraw: [...ACCOUNT_ASSET, ["amount", decimal], ["margin", bool]],
+  LimitOrder: [
+    ["account", u32], ["market", u16], ["side", side], ["tif", tif], ["price", decimal], ["quantity", decimal], ["post_only", bool],
+    ["reduce_only", bool], ["client_id", u64Optional], ["stp", stp], ...ORDER_FLAGS,
+  ],
+  MarketOrder: [
+    ["account", u32], ["market", u16], ["side", side], ["quantity", decimalOptional], ["quote_quantity", decimalOptional],
+    ["reduce_only", bool], ["client_id", u64Optional], ["stp", stp], ...ORDER_FLAGS,
+  ],
+  Cancel: [["account", u32], ["market", u16], ["order_id", u64Optional], ["client_id", u64Optional]],
+  CancelAll: [["account", u32], ["market", u16OrAll]],
+  Replace: [["account", u32], ["market", u16], ["order_id", u64Optional], ["client_id", u64Optional], ["price", decimal], ["quantity", decimal]],
+  Transfer: [["from_account", u32], ["to_account", u32], ["asset", u16], ["amount", decimal]],
+  SetMarketState: [["market", u16], ["state", marketState]],
+  AdvanceTime: [["time_ms", u64]],
+  Subscribe: [["market", u16OrAll], ["channels", channels]],
+  Unsubscribe: [["market", u16OrAll], ["channels", channels]],
+  UpdateAccountSettings: [["account", u32], ["leverage_limit", u8Optional], ...SETTING_TOGGLES],
+  SetMarkPrice: [["asset", u16], ["price", decimal]],
+  QueryCollateral: [["account", u32]],
+  QueryMaxOrder: [["account", u32], ["market", u16], ["side", side], ["price", decimal], ...ORDER_FLAGS],
+  QueryMaxWithdrawal: [...ACCOUNT_ASSET, ["margin", bool]],
+  Borrow: [...ACCOUNT_ASSET, ["amount", decimal]],
+  Repay: [...ACCOUNT_ASSET, ["amount", decimalOptional]],
+  Lend: [...ACCOUNT_ASSET, ["amount", decimal]],
+  Redeem: [...ACCOUNT_ASSET, ["amount", decimalOptional]],
+  QueryPoolStats: [["asset", u16OrAll]],
+  QueryRateCurve: [["asset", u16], ["points", u8Optional]],
+  QueryInterestHistory: [["account", u32], ["asset", u16OrAll], ["since_ms", safeU64Optional], ["limit", u16Optional]],
+  QueryMaxBorrow: ACCOUNT_ASSET,
+  ResumeAccount: [["account", u32], ["from_seq", safeU64]],
+  QueryAccountSnapshot: [["account", u32]],
+  TakeSnapshot: [],
+  Login: [["api_key", text], ["signature", text], ["timestamp_ms", u64], ["window_ms", u32Optional]],
+  RegisterApiKey: [["user", u32], ["api_key", text], ["permissions", permissions]],
+  RevokeApiKey: [["user", u32], ["api_key", text]],
+};
+
+function pascalOf(snake: string): string {
+  return snake.replace(/(^|_)([a-z0-9])/g, (_, _sep: string, c: string) => c.toUpperCase());
+}
+
+function camelOf(snake: string): string {
+  const p = pascalOf(snake);
+  return p[0]!.toLowerCase() + p.slice(1);
+}
+
+/** The generated table class's static start/add/end functions, looked up by name. */
+type TableClass = Record<string, (builder: Builder, value?: unknown) => number | void>;
+const WIRE = wire as unknown as Readonly<Record<string, TableClass>>;
+
+/** Builds the command table from its COMMAND_JSON row; returns [union type, table offset]. */
 function buildCommand(builder: Builder, obj: Obj, type: string): [Command, number] {
+  const fields = Object.hasOwn(COMMAND_JSON, type) ? COMMAND_JSON[type] : undefined;
+  if (fields === undefined) throw new CommandJsonError(`unknown command type ${describe(type)}`);
   const f = new FieldReader(obj, type);
-  const U32 = 0xffff_ffff;
-  const U16 = 0xffff;
-  let result: [Command, number];
-  switch (type) {
-    case "Deposit": {
-      const account = f.uint("account", U32, true);
-      const asset = f.uint("asset", U16, true);
-      const amount = f.decimal("amount", true)!;
-      Deposit.startDeposit(builder);
-      Deposit.addAccount(builder, account);
-      Deposit.addAsset(builder, asset);
-      Deposit.addAmount(builder, writeDecimal(builder, amount));
-      result = [Command.Deposit, Deposit.endDeposit(builder)];
-      break;
-    }
-    case "Withdraw": {
-      const account = f.uint("account", U32, true);
-      const asset = f.uint("asset", U16, true);
-      const amount = f.decimal("amount", true)!;
-      const margin = f.bool("margin");
-      Withdraw.startWithdraw(builder);
-      Withdraw.addAccount(builder, account);
-      Withdraw.addAsset(builder, asset);
-      Withdraw.addAmount(builder, writeDecimal(builder, amount));
-      Withdraw.addMargin(builder, margin);
-      result = [Command.Withdraw, Withdraw.endWithdraw(builder)];
-      break;
-    }
-    case "LimitOrder": {
-      const account = f.uint("account", U32, true);
-      const market = f.uint("market", U16, true);
-      const side = f.enumValue("side", Side, true);
-      const tif = f.enumValue("tif", TimeInForce, false, TimeInForce.GTC);
-      const price = f.decimal("price", true)!;
-      const quantity = f.decimal("quantity", true)!;
-      const postOnly = f.bool("postOnly");
-      const reduceOnly = f.bool("reduceOnly");
-      const clientId = f.u64("clientId", false);
-      const stp = f.enumValue("stp", SelfTradePrevention, false, SelfTradePrevention.RejectTaker);
-      const autoBorrow = f.bool("autoBorrow");
-      const autoBorrowRepay = f.bool("autoBorrowRepay");
-      const autoLend = f.bool("autoLend");
-      const autoLendRedeem = f.bool("autoLendRedeem");
-      LimitOrder.startLimitOrder(builder);
-      LimitOrder.addAccount(builder, account);
-      LimitOrder.addMarket(builder, market);
-      LimitOrder.addSide(builder, side);
-      LimitOrder.addTif(builder, tif);
-      LimitOrder.addPrice(builder, writeDecimal(builder, price));
-      LimitOrder.addQuantity(builder, writeDecimal(builder, quantity));
-      LimitOrder.addPostOnly(builder, postOnly);
-      LimitOrder.addReduceOnly(builder, reduceOnly);
-      LimitOrder.addClientId(builder, clientId);
-      LimitOrder.addStp(builder, stp);
-      LimitOrder.addAutoBorrow(builder, autoBorrow);
-      LimitOrder.addAutoBorrowRepay(builder, autoBorrowRepay);
-      LimitOrder.addAutoLend(builder, autoLend);
-      LimitOrder.addAutoLendRedeem(builder, autoLendRedeem);
-      result = [Command.LimitOrder, LimitOrder.endLimitOrder(builder)];
-      break;
-    }
-    case "MarketOrder": {
-      const account = f.uint("account", U32, true);
-      const market = f.uint("market", U16, true);
-      const side = f.enumValue("side", Side, true);
-      const quantity = f.decimal("quantity", false);
-      const quoteQuantity = f.decimal("quoteQuantity", false);
-      const reduceOnly = f.bool("reduceOnly");
-      const clientId = f.u64("clientId", false);
-      const stp = f.enumValue("stp", SelfTradePrevention, false, SelfTradePrevention.RejectTaker);
-      const autoBorrow = f.bool("autoBorrow");
-      const autoBorrowRepay = f.bool("autoBorrowRepay");
-      const autoLend = f.bool("autoLend");
-      const autoLendRedeem = f.bool("autoLendRedeem");
-      MarketOrder.startMarketOrder(builder);
-      MarketOrder.addAccount(builder, account);
-      MarketOrder.addMarket(builder, market);
-      MarketOrder.addSide(builder, side);
-      if (quantity !== null) MarketOrder.addQuantity(builder, writeDecimal(builder, quantity));
-      if (quoteQuantity !== null) MarketOrder.addQuoteQuantity(builder, writeDecimal(builder, quoteQuantity));
-      MarketOrder.addReduceOnly(builder, reduceOnly);
-      MarketOrder.addClientId(builder, clientId);
-      MarketOrder.addStp(builder, stp);
-      MarketOrder.addAutoBorrow(builder, autoBorrow);
-      MarketOrder.addAutoBorrowRepay(builder, autoBorrowRepay);
-      MarketOrder.addAutoLend(builder, autoLend);
-      MarketOrder.addAutoLendRedeem(builder, autoLendRedeem);
-      result = [Command.MarketOrder, MarketOrder.endMarketOrder(builder)];
-      break;
-    }
-    case "Cancel": {
-      const account = f.uint("account", U32, true);
-      const market = f.uint("market", U16, true);
-      const orderId = f.u64("orderId", false);
-      const clientId = f.u64("clientId", false);
-      result = [Command.Cancel, Cancel.createCancel(builder, account, market, orderId, clientId)];
-      break;
-    }
-    case "CancelAll": {
-      const account = f.uint("account", U32, true);
-      const market = f.uint("market", U16, false, ALL_MARKETS);
-      result = [Command.CancelAll, CancelAll.createCancelAll(builder, account, market)];
-      break;
-    }
-    case "Replace": {
-      const account = f.uint("account", U32, true);
-      const market = f.uint("market", U16, true);
-      const orderId = f.u64("orderId", false);
-      const clientId = f.u64("clientId", false);
-      const price = f.decimal("price", true)!;
-      const quantity = f.decimal("quantity", true)!;
-      Replace.startReplace(builder);
-      Replace.addAccount(builder, account);
-      Replace.addMarket(builder, market);
-      Replace.addOrderId(builder, orderId);
-      Replace.addClientId(builder, clientId);
-      Replace.addPrice(builder, writeDecimal(builder, price));
-      Replace.addQuantity(builder, writeDecimal(builder, quantity));
-      result = [Command.Replace, Replace.endReplace(builder)];
-      break;
-    }
-    case "Transfer": {
-      const from = f.uint("fromAccount", U32, true);
-      const to = f.uint("toAccount", U32, true);
-      const asset = f.uint("asset", U16, true);
-      const amount = f.decimal("amount", true)!;
-      Transfer.startTransfer(builder);
-      Transfer.addFromAccount(builder, from);
-      Transfer.addToAccount(builder, to);
-      Transfer.addAsset(builder, asset);
-      Transfer.addAmount(builder, writeDecimal(builder, amount));
-      result = [Command.Transfer, Transfer.endTransfer(builder)];
-      break;
-    }
-    case "SetMarketState": {
-      const market = f.uint("market", U16, true);
-      const state = f.enumValue("state", MarketState, true);
-      result = [Command.SetMarketState, SetMarketState.createSetMarketState(builder, market, state)];
-      break;
-    }
-    case "AdvanceTime": {
-      const timeMs = f.u64("timeMs", true);
-      result = [Command.AdvanceTime, AdvanceTime.createAdvanceTime(builder, timeMs)];
-      break;
-    }
-    case "Subscribe":
-    case "Unsubscribe": {
-      const market = f.uint("market", U16, false, ALL_MARKETS);
-      const channels = f.channels("channels");
-      result =
-        type === "Subscribe"
-          ? [Command.Subscribe, Subscribe.createSubscribe(builder, market, channels)]
-          : [Command.Unsubscribe, Unsubscribe.createUnsubscribe(builder, market, channels)];
-      break;
-    }
-    case "UpdateAccountSettings": {
-      const account = f.uint("account", U32, true);
-      const leverage = f.uint("leverageLimit", 255, false, 0);
-      result = [
-        Command.UpdateAccountSettings,
-        UpdateAccountSettings.createUpdateAccountSettings(
-          builder,
-          account,
-          leverage,
-          f.toggle("autoLend"),
-          f.toggle("autoRepayBorrows"),
-          f.toggle("autoBorrowSettlements"),
-          f.toggle("autoRealizePnl"),
-          f.toggle("marginEnabled"),
-        ),
-      ];
-      break;
-    }
-    case "SetMarkPrice": {
-      const asset = f.uint("asset", U16, true);
-      const price = f.decimal("price", true)!;
-      SetMarkPrice.startSetMarkPrice(builder);
-      SetMarkPrice.addAsset(builder, asset);
-      SetMarkPrice.addPrice(builder, writeDecimal(builder, price));
-      result = [Command.SetMarkPrice, SetMarkPrice.endSetMarkPrice(builder)];
-      break;
-    }
-    case "QueryCollateral": {
-      const account = f.uint("account", U32, true);
-      result = [Command.QueryCollateral, QueryCollateral.createQueryCollateral(builder, account)];
-      break;
-    }
-    case "QueryMaxOrder": {
-      const account = f.uint("account", U32, true);
-      const market = f.uint("market", U16, true);
-      const side = f.enumValue("side", Side, true);
-      const price = f.decimal("price", true)!;
-      const autoBorrow = f.bool("autoBorrow");
-      const autoBorrowRepay = f.bool("autoBorrowRepay");
-      const autoLend = f.bool("autoLend");
-      const autoLendRedeem = f.bool("autoLendRedeem");
-      QueryMaxOrder.startQueryMaxOrder(builder);
-      QueryMaxOrder.addAccount(builder, account);
-      QueryMaxOrder.addMarket(builder, market);
-      QueryMaxOrder.addSide(builder, side);
-      QueryMaxOrder.addPrice(builder, writeDecimal(builder, price));
-      QueryMaxOrder.addAutoBorrow(builder, autoBorrow);
-      QueryMaxOrder.addAutoBorrowRepay(builder, autoBorrowRepay);
-      QueryMaxOrder.addAutoLend(builder, autoLend);
-      QueryMaxOrder.addAutoLendRedeem(builder, autoLendRedeem);
-      result = [Command.QueryMaxOrder, QueryMaxOrder.endQueryMaxOrder(builder)];
-      break;
-    }
-    case "Borrow":
-    case "Repay":
-    case "Lend":
-    case "Redeem": {
-      const account = f.uint("account", U32, true);
-      const asset = f.uint("asset", U16, true);
-      const amount = f.decimal("amount", type === "Borrow" || type === "Lend");
-      // The four tables share one layout (account, asset, amount); a Decimal struct is written inside its table.
-      const kind = type === "Borrow" ? Command.Borrow : type === "Repay" ? Command.Repay : type === "Lend" ? Command.Lend : Command.Redeem;
-      Borrow.startBorrow(builder);
-      Borrow.addAccount(builder, account);
-      Borrow.addAsset(builder, asset);
-      if (amount !== null) Borrow.addAmount(builder, writeDecimal(builder, amount));
-      result = [kind, Borrow.endBorrow(builder)];
-      break;
-    }
-    case "QueryPoolStats": {
-      const asset = obj["asset"] === undefined ? 0xffff : f.uint("asset", U16, true);
-      result = [Command.QueryPoolStats, QueryPoolStats.createQueryPoolStats(builder, asset)];
-      break;
-    }
-    case "QueryRateCurve": {
-      const asset = f.uint("asset", U16, true);
-      const points = f.uint("points", 255, false) ?? 0;
-      result = [Command.QueryRateCurve, QueryRateCurve.createQueryRateCurve(builder, asset, points)];
-      break;
-    }
-    case "QueryInterestHistory": {
-      const account = f.uint("account", U32, true);
-      const asset = obj["asset"] === undefined ? 0xffff : f.uint("asset", U16, true);
-      const since = f.uint("sinceMs", Number.MAX_SAFE_INTEGER, false) ?? 0;
-      const limit = f.uint("limit", U16, false) ?? 0;
-      result = [Command.QueryInterestHistory, QueryInterestHistory.createQueryInterestHistory(builder, account, asset, BigInt(since), limit)];
-      break;
-    }
-    case "ResumeAccount": {
-      const account = f.uint("account", U32, true);
-      const fromSeq = f.uint("fromSeq", Number.MAX_SAFE_INTEGER, true);
-      result = [Command.ResumeAccount, ResumeAccount.createResumeAccount(builder, account, BigInt(fromSeq))];
-      break;
-    }
-    case "QueryAccountSnapshot": {
-      const account = f.uint("account", U32, true);
-      result = [Command.QueryAccountSnapshot, QueryAccountSnapshot.createQueryAccountSnapshot(builder, account)];
-      break;
-    }
-    case "TakeSnapshot": {
-      TakeSnapshot.startTakeSnapshot(builder);
-      result = [Command.TakeSnapshot, TakeSnapshot.endTakeSnapshot(builder)];
-      break;
-    }
-    case "QueryMaxBorrow": {
-      const account = f.uint("account", U32, true);
-      const asset = f.uint("asset", U16, true);
-      result = [Command.QueryMaxBorrow, QueryMaxBorrow.createQueryMaxBorrow(builder, account, asset)];
-      break;
-    }
-    case "QueryMaxWithdrawal": {
-      const account = f.uint("account", U32, true);
-      const asset = f.uint("asset", U16, true);
-      const margin = f.bool("margin");
-      result = [Command.QueryMaxWithdrawal, QueryMaxWithdrawal.createQueryMaxWithdrawal(builder, account, asset, margin)];
-      break;
-    }
-    case "Login": {
-      const apiKey = builder.createString(f.text("apiKey", true)!);
-      const signature = builder.createString(f.text("signature", true)!);
-      const timestampMs = f.u64("timestampMs", true);
-      const windowMs = f.uint("windowMs", U32, false);
-      result = [Command.Login, Login.createLogin(builder, apiKey, signature, timestampMs, windowMs)];
-      break;
-    }
-    case "RegisterApiKey": {
-      const user = f.uint("user", U32, true);
-      const apiKey = builder.createString(f.text("apiKey", true)!);
-      const permissions = f.flags("permissions", Permission);
-      result = [Command.RegisterApiKey, RegisterApiKey.createRegisterApiKey(builder, user, apiKey, permissions)];
-      break;
-    }
-    case "RevokeApiKey": {
-      const user = f.uint("user", U32, true);
-      const apiKey = builder.createString(f.text("apiKey", true)!);
-      result = [Command.RevokeApiKey, RevokeApiKey.createRevokeApiKey(builder, user, apiKey)];
-      break;
-    }
-    default:
-      throw new CommandJsonError(`unknown command type ${describe(type)}`);
-  }
+  const values = fields.map(([name, read]) => read(f, camelOf(name)));
   f.done(["clientSeq"]);
-  return result;
+  // Strings are written before the table starts; Decimal structs inline, as each field is added.
+  const strings = values.map((v) => (typeof v === "string" ? builder.createString(v) : 0));
+  const table = WIRE[type]!;
+  table[`start${type}`]!(builder);
+  for (let i = 0; i < fields.length; i++) {
+    const v = values[i]!;
+    if (v === null) continue;
+    const add = table[`add${pascalOf(fields[i]![0])}`]!;
+    if (typeof v === "string") add(builder, strings[i]);
+    else if (typeof v === "object") add(builder, writeDecimal(builder, v));
+    else add(builder, v);
+  }
+  return [Command[type as keyof typeof Command], table[`end${type}`]!(builder) as number];
 }
 
 function encodeObject(clientSeq: bigint, obj: Obj): Uint8Array {
@@ -1025,7 +835,7 @@ export type EventJson = EnvelopeFields &
     | { type: "OpenOrder"; account: number; market: number; orderId: bigint; clientId: bigint; side: EnumText; price: string; remaining: string }
     | { type: "AccountSnapshot"; account: number; validAtSeq: bigint; balances: number; orders: number }
     | { type: "ResumeDone"; account: number; fromSeq: bigint; events: number; complete: boolean }
-    | { type: "CommandAccepted"; account: number; asset: number; amount: string }
+    | { type: "CommandAccepted"; account: number; asset: number; amount: string; canceledOrders?: number }
     | { type: "CommandRejected"; account: number; code: EnumText; message: string }
     | { type: "Clock"; timeMs: bigint }
     | { type: "SnapshotTaken"; seq: bigint; batch: bigint; stateHash: string; bytes: bigint; file: string }
@@ -1367,7 +1177,9 @@ export function decodeEvent(bytes: Uint8Array): EventJson {
     }
     case Event.CommandAccepted: {
       const t = table(new CommandAccepted()) as CommandAccepted;
-      return { ...head, type: "CommandAccepted", account: t.account(), asset: t.asset(), amount: dec(t.amount()) };
+      const accepted = { ...head, type: "CommandAccepted" as const, account: t.account(), asset: t.asset(), amount: dec(t.amount()) };
+      // CancelAll's count of canceled orders; absent from every other answer.
+      return t.canceledOrders() === 0 ? accepted : { ...accepted, canceledOrders: t.canceledOrders() };
     }
     case Event.CommandRejected: {
       const t = table(new CommandRejected()) as CommandRejected;

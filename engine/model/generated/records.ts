@@ -148,19 +148,23 @@ export class EventRecord {
   interestKind: number = 0;
   /** 1 = the pool is throttled (utilization above its throttle), else 0 (PoolStats). */
   throttled: number = 0;
+  /** MarketState after an accepted SetMarketState (0 for other commands) (CommandAccepted). */
+  marketState: number = 0;
   /** engine order id (Fill: the taker's). */
   orderId: number = 0;
   /** client order id (Fill: the taker's). */
   clientId: bigint = 0n;
-  /** RejectCode (rejects), DoneReason (OrderDone), the command's kind or new state (CommandAccepted). */
+  /** RejectCode (OrderRejected / CommandRejected), DoneReason (OrderDone). */
   code: number = 0;
+  /** CommandKind of the accepted command (CommandAccepted). */
+  acceptedKind: number = 0;
   /** PoolState (PoolStats). */
   poolState: number = 0;
   /** human-readable reject message, ASCII (OrderRejected / CommandRejected). */
   message: string = "";
   /** price, PRICE_DECIMALS fixed point; AssetCollateral: the asset's USD mark. */
   price: bigint = 0n;
-  /** base-asset units of the market; the Max* answers: the largest accepted now; PoolStats: borrow reserved by open orders, asset units. */
+  /** base-asset units of the market; the Max* answers: the largest accepted now. */
   quantity: bigint = 0n;
   /** base-asset units of the market: what the book may fill (the quantity, or the reduceOnly cap; 0 for a market buy by quote only) (OrderAccepted). */
   openQuantity: bigint = 0n;
@@ -174,7 +178,7 @@ export class EventRecord {
   freeLiquidity: bigint = 0n;
   /** units of `asset` (its smallest unit) paid or earned (by interestKind), ≥ 0 (InterestEntry). */
   interest: bigint = 0n;
-  /** the accepted command's amount in units of `asset` (its smallest unit); CancelAll: orders canceled (CommandAccepted, CommandRejected). */
+  /** the accepted command's amount in units of `asset` (its smallest unit) (deposit, withdraw, transfer, pool actions) (CommandAccepted, CommandRejected). */
   commandAmount: bigint = 0n;
   /** quote-asset units of the market (OrderAccepted: the market buy's quote limit; Fill: the trade's quote amount) (OrderAccepted, Fill). */
   quoteQuantity: bigint = 0n;
@@ -182,6 +186,8 @@ export class EventRecord {
   filledQuantity: bigint = 0n;
   /** units of `asset` (its smallest unit) held by open orders (Balance, AssetCollateral). */
   locked: bigint = 0n;
+  /** CancelAll: how many orders it canceled (a count) (CommandAccepted). */
+  canceledOrders: bigint = 0n;
   /** units of `asset` (its smallest unit): the pool's open borrow/lend limit (PoolStats). */
   openBorrowLendLimit: bigint = 0n;
   /** units of `asset` (its smallest unit): the pool's own limit on a manual borrow (MaxBorrowQuantity). */
@@ -192,9 +198,9 @@ export class EventRecord {
   makerOrderId: number = 0;
   /** Fill: the maker's client order id. */
   makerClientId: bigint = 0n;
-  /** Fill: the maker's fee, quote units; the statement answers: maker fee bps. */
+  /** Fill: the maker's fee, units of the maker's fee asset. */
   makerFee: bigint = 0n;
-  /** Fill: the taker's fee, quote units; the statement answers: taker fee bps. */
+  /** Fill: the taker's fee, units of the taker's fee asset. */
   takerFee: bigint = 0n;
   /** Fill: per-market trade counter. */
   tradeId: number = 0;
@@ -238,6 +244,10 @@ export class EventRecord {
   leverageLimit: number = 0;
   /** fee tier index (S5). */
   feeTier: number = 0;
+  /** AccountCollateral: the account's maker fee, basis points (S5). */
+  makerFeeBps: number = 0;
+  /** AccountCollateral: the account's taker fee, basis points (S5). */
+  takerFeeBps: number = 0;
   /** ratio at 1e-9 (REPORTED_RATIO_DECIMALS), rounded down. */
   utilization: bigint = 0n;
   /** ratio at 1e-9 (REPORTED_RATIO_DECIMALS), rounded down, APR. */
@@ -256,6 +266,8 @@ export class EventRecord {
   maxUtilization: bigint = 0n;
   /** ratio at 1e-9 (REPORTED_RATIO_DECIMALS), rounded down. */
   poolFee: bigint = 0n;
+  /** PoolStats: units of `asset` (its smallest unit) of borrow capacity reserved by open margin orders. */
+  reservedBorrow: bigint = 0n;
 
   clear(): void {
     this.kind = EventKind.None;
@@ -267,9 +279,11 @@ export class EventRecord {
     this.side = 0;
     this.interestKind = 0;
     this.throttled = 0;
+    this.marketState = 0;
     this.orderId = 0;
     this.clientId = 0n;
     this.code = 0;
+    this.acceptedKind = 0;
     this.poolState = 0;
     this.message = "";
     this.price = 0n;
@@ -284,6 +298,7 @@ export class EventRecord {
     this.quoteQuantity = 0n;
     this.filledQuantity = 0n;
     this.locked = 0n;
+    this.canceledOrders = 0n;
     this.openBorrowLendLimit = 0n;
     this.poolLimit = 0n;
     this.makerAccount = 0;
@@ -312,6 +327,8 @@ export class EventRecord {
     this.settings = 0;
     this.leverageLimit = 0;
     this.feeTier = 0;
+    this.makerFeeBps = 0;
+    this.takerFeeBps = 0;
     this.utilization = 0n;
     this.borrowRate = 0n;
     this.lendRate = 0n;
@@ -321,6 +338,7 @@ export class EventRecord {
     this.throttleUtilization = 0n;
     this.maxUtilization = 0n;
     this.poolFee = 0n;
+    this.reservedBorrow = 0n;
   }
 
   copyFrom(from: EventRecord): void {
@@ -333,9 +351,11 @@ export class EventRecord {
     this.side = from.side;
     this.interestKind = from.interestKind;
     this.throttled = from.throttled;
+    this.marketState = from.marketState;
     this.orderId = from.orderId;
     this.clientId = from.clientId;
     this.code = from.code;
+    this.acceptedKind = from.acceptedKind;
     this.poolState = from.poolState;
     this.message = from.message;
     this.price = from.price;
@@ -350,6 +370,7 @@ export class EventRecord {
     this.quoteQuantity = from.quoteQuantity;
     this.filledQuantity = from.filledQuantity;
     this.locked = from.locked;
+    this.canceledOrders = from.canceledOrders;
     this.openBorrowLendLimit = from.openBorrowLendLimit;
     this.poolLimit = from.poolLimit;
     this.makerAccount = from.makerAccount;
@@ -378,6 +399,8 @@ export class EventRecord {
     this.settings = from.settings;
     this.leverageLimit = from.leverageLimit;
     this.feeTier = from.feeTier;
+    this.makerFeeBps = from.makerFeeBps;
+    this.takerFeeBps = from.takerFeeBps;
     this.utilization = from.utilization;
     this.borrowRate = from.borrowRate;
     this.lendRate = from.lendRate;
@@ -387,6 +410,7 @@ export class EventRecord {
     this.throttleUtilization = from.throttleUtilization;
     this.maxUtilization = from.maxUtilization;
     this.poolFee = from.poolFee;
+    this.reservedBorrow = from.reservedBorrow;
   }
 }
 
@@ -549,6 +573,8 @@ export function eventSideSlot(r: EventRecord): number {
       return r.interestKind;
     case EventKind.PoolStats:
       return r.throttled;
+    case EventKind.CommandAccepted:
+      return r.marketState;
     default:
       return r.side;
   }
@@ -559,12 +585,16 @@ export function setEventSideSlot(r: EventRecord, value: number): void {
   r.side = 0;
   r.interestKind = 0;
   r.throttled = 0;
+  r.marketState = 0;
   switch (r.kind) {
     case EventKind.InterestEntry:
       r.interestKind = value;
       return;
     case EventKind.PoolStats:
       r.throttled = value;
+      return;
+    case EventKind.CommandAccepted:
+      r.marketState = value;
       return;
     default:
       r.side = value;
@@ -574,6 +604,8 @@ export function setEventSideSlot(r: EventRecord, value: number): void {
 /** The value of EventRecord's "code" slot: the field the record's kind carries there. */
 export function eventCodeSlot(r: EventRecord): number {
   switch (r.kind) {
+    case EventKind.CommandAccepted:
+      return r.acceptedKind;
     case EventKind.PoolStats:
       return r.poolState;
     default:
@@ -584,8 +616,12 @@ export function eventCodeSlot(r: EventRecord): number {
 /** Stores a "code" slot value in the field the record's kind carries there; the slot's other fields become zero. */
 export function setEventCodeSlot(r: EventRecord, value: number): void {
   r.code = 0;
+  r.acceptedKind = 0;
   r.poolState = 0;
   switch (r.kind) {
+    case EventKind.CommandAccepted:
+      r.acceptedKind = value;
+      return;
     case EventKind.PoolStats:
       r.poolState = value;
       return;
@@ -671,6 +707,8 @@ export function eventAmount2Slot(r: EventRecord): bigint {
     case EventKind.Balance:
     case EventKind.AssetCollateral:
       return r.locked;
+    case EventKind.CommandAccepted:
+      return r.canceledOrders;
     case EventKind.PoolStats:
       return r.openBorrowLendLimit;
     case EventKind.MaxBorrowQuantity:
@@ -685,6 +723,7 @@ export function setEventAmount2Slot(r: EventRecord, value: bigint): void {
   r.quoteQuantity = 0n;
   r.filledQuantity = 0n;
   r.locked = 0n;
+  r.canceledOrders = 0n;
   r.openBorrowLendLimit = 0n;
   r.poolLimit = 0n;
   switch (r.kind) {
@@ -698,6 +737,9 @@ export function setEventAmount2Slot(r: EventRecord, value: bigint): void {
     case EventKind.Balance:
     case EventKind.AssetCollateral:
       r.locked = value;
+      return;
+    case EventKind.CommandAccepted:
+      r.canceledOrders = value;
       return;
     case EventKind.PoolStats:
       r.openBorrowLendLimit = value;

@@ -41,8 +41,13 @@ amount(obj?:Decimal):Decimal|null {
   return offset ? (obj || new Decimal()).__init(this.bb_pos + offset, this.bb!) : null;
 }
 
+canceledOrders():number {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
 static startCommandAccepted(builder:flatbuffers.Builder) {
-  builder.startObject(3);
+  builder.startObject(4);
 }
 
 static addAccount(builder:flatbuffers.Builder, account:number) {
@@ -55,6 +60,10 @@ static addAsset(builder:flatbuffers.Builder, asset:number) {
 
 static addAmount(builder:flatbuffers.Builder, amountOffset:flatbuffers.Offset) {
   builder.addFieldStruct(2, amountOffset, 0);
+}
+
+static addCanceledOrders(builder:flatbuffers.Builder, canceledOrders:number) {
+  builder.addFieldInt32(3, canceledOrders, 0);
 }
 
 static endCommandAccepted(builder:flatbuffers.Builder):flatbuffers.Offset {

@@ -1,0 +1,77 @@
+// Values on the wire for the server's encoders: the reused event builder, Decimal structs, and the scales a record
+// field is written at. Shared by encode.ts and the generated per-kind encoders (generated/encode-events.ts).
+import { Builder } from "flatbuffers";
+import {
+  INT64_MAX,
+  INT64_MIN,
+  MarketKind,
+  PRICE_DECIMALS,
+  REPORTED_RATIO_DECIMALS,
+  REPORTED_RATIO_UNBOUNDED,
+  Side,
+  type ExchangeConfig,
+  type MarketConfig,
+} from "../../engine/model/index.ts";
+import { Decimal } from "../../schemas/index.ts";
+
+const TWO_POW_32 = 4294967296;
+
+/**
+ * The runtime writes every 64-bit field with two BigInt.asIntN calls and a shift; a value within ±(2^53 - 1)
+ * (every id, time and realistic amount) is split with doubles instead. Same bytes: the high word goes first because
+ * the builder writes downwards (space decreases), after addInt64's 8-byte alignment.
+ */
+export class EventBuilder extends Builder {
+  override writeInt64(value: bigint): void {
+    const n = Number(value);
+    if (Number.isSafeInteger(n)) {
+      const high = Math.floor(n / TWO_POW_32);
+      this.writeInt32(high);
+      this.writeInt32(n - high * TWO_POW_32);
+      return;
+    }
+    super.writeInt64(value);
+  }
+}
+
+/** Writes a Decimal struct inline (call it as the argument of the table's add function). */
+export function decimal(b: Builder, value: bigint, scale: number): number {
+  // An engine value beyond int64 is a bug upstream; the runtime would truncate it silently.
+  if (value < INT64_MIN || value > INT64_MAX) throw new RangeError(`wire decimal out of int64 range: ${value}`);
+  return Decimal.createDecimal(b, value, scale);
+}
+
+/** USD amounts of the account statement are at PRICE_DECIMALS (a USD value is a price of one unit). */
+export const USD_DECIMALS = PRICE_DECIMALS;
+export { PRICE_DECIMALS, REPORTED_RATIO_DECIMALS, REPORTED_RATIO_UNBOUNDED };
+
+/** One AccountSetting bit as a wire bool. */
+export function on(settings: number, bit: number): boolean {
+  return (settings & bit) !== 0;
+}
+
+/** C9: MMR ≥ 100% with exposure (an unbounded MMR has exposure by definition). */
+export function liquidatable(mmr: bigint): boolean {
+  return mmr === REPORTED_RATIO_UNBOUNDED || mmr >= 10n ** BigInt(REPORTED_RATIO_DECIMALS);
+}
+
+export function marketOf(config: ExchangeConfig, market: number): MarketConfig {
+  const m = config.markets[market];
+  if (m === undefined) throw new RangeError(`encode: unknown market ${market}`);
+  return m;
+}
+
+export function decimalsOf(config: ExchangeConfig, asset: number): number {
+  const a = config.assets[asset];
+  if (a === undefined) throw new RangeError(`encode: unknown asset ${asset}`);
+  return a.decimals;
+}
+
+/**
+ * The asset a fill's fee is charged in for one side of it (S5): the asset received on spot (base for the buyer,
+ * quote for the seller), the quote (USDC) on perpetuals.
+ */
+export function feeAssetOf(m: MarketConfig, side: number): number {
+  if (m.kind === MarketKind.Perpetual) return m.quoteAsset;
+  return side === Side.Buy ? m.baseAsset : m.quoteAsset;
+}
