@@ -923,353 +923,420 @@ export function decodeEvent(bytes: Uint8Array): EventJson {
     if (found === null) throw new WireFormatError(`event type ${type} set but its table is missing`);
     return found;
   };
+  for (const decode of EVENT_DECODERS) {
+    const decoded = decode(type, head, table);
+    if (decoded !== null) return decoded;
+  }
+  return { ...head, type: "Unknown", eventType: type };
+}
+
+/** decodeEvent's order events: accepted, rejected, fills; null when `type` is none of them. */
+function decodeOrderEvent(type: Event, head: EnvelopeFields, table: (t: object) => object): EventJson | null {
   switch (type) {
-    case Event.OrderAccepted: {
-      const t = table(new OrderAccepted()) as OrderAccepted;
-      return {
-        ...head,
-        type: "OrderAccepted",
-        account: t.account(),
-        market: t.market(),
-        orderId: t.orderId(),
-        clientId: t.clientId(),
-        side: name(Side, t.side()),
-        price: dec(t.price()),
-        quantity: dec(t.quantity()),
-      };
-    }
-    case Event.OrderRejected: {
-      const t = table(new OrderRejected()) as OrderRejected;
-      return {
-        ...head,
-        type: "OrderRejected",
-        account: t.account(),
-        market: t.market(),
-        orderId: t.orderId(),
-        clientId: t.clientId(),
-        code: name(RejectCode, t.code()),
-        message: t.message() ?? "",
-      };
-    }
-    case Event.Fill: {
-      const t = table(new Fill()) as Fill;
-      return {
-        ...head,
-        type: "Fill",
-        market: t.market(),
-        tradeId: t.tradeId(),
-        price: dec(t.price()),
-        quantity: dec(t.quantity()),
-        quoteQuantity: dec(t.quoteQuantity()),
-        takerAccount: t.takerAccount(),
-        makerAccount: t.makerAccount(),
-        takerOrderId: t.takerOrderId(),
-        makerOrderId: t.makerOrderId(),
-        takerClientId: t.takerClientId(),
-        makerClientId: t.makerClientId(),
-        takerSide: name(Side, t.takerSide()),
-        fee: dec(t.fee()),
-        feeAsset: t.feeAsset(),
-        isMaker: t.isMaker(),
-        timeMs: t.timeMs(),
-      };
-    }
-    case Event.OrderDone: {
-      const t = table(new OrderDone()) as OrderDone;
-      return {
-        ...head,
-        type: "OrderDone",
-        account: t.account(),
-        market: t.market(),
-        orderId: t.orderId(),
-        clientId: t.clientId(),
-        side: name(Side, t.side()),
-        reason: name(DoneReason, t.reason()),
-        filled: dec(t.filled()),
-        remaining: dec(t.remaining()),
-      };
-    }
-    case Event.Balance: {
-      const t = table(new Balance()) as Balance;
-      const lent = t.lent();
-      const borrowed = t.borrowed();
-      return {
-        ...head,
-        type: "Balance",
-        account: t.account(),
-        asset: t.asset(),
-        available: dec(t.available()),
-        locked: dec(t.locked()),
-        ...(lent !== null ? { lent: dec(lent) } : {}),
-        ...(borrowed !== null ? { borrowed: dec(borrowed) } : {}),
-      };
-    }
-    case Event.AccountSettings: {
-      const t = table(new AccountSettings()) as AccountSettings;
-      return {
-        ...head,
-        type: "AccountSettings",
-        account: t.account(),
-        leverageLimit: t.leverageLimit(),
-        autoLend: t.autoLend(),
-        autoRepayBorrows: t.autoRepayBorrows(),
-        autoBorrowSettlements: t.autoBorrowSettlements(),
-        autoRealizePnl: t.autoRealizePnl(),
-        marginEnabled: t.marginEnabled(),
-      };
-    }
-    case Event.AccountCollateral: {
-      const t = table(new AccountCollateral()) as AccountCollateral;
-      return {
-        ...head,
-        type: "AccountCollateral",
-        account: t.account(),
-        netEquity: dec(t.netEquity()),
-        netEquityAvailable: dec(t.netEquityAvailable()),
-        netEquityLocked: dec(t.netEquityLocked()),
-        collateralValue: dec(t.collateralValue()),
-        borrowLiability: dec(t.borrowLiability()),
-        unrealizedPnl: dec(t.unrealizedPnl()),
-        exposureNotional: dec(t.exposureNotional()),
-        imf: ratio(t.imf()),
-        mmf: ratio(t.mmf()),
-        marginFraction: ratio(t.marginFraction()),
-        imr: ratio(t.imr()),
-        mmr: ratio(t.mmr()),
-        liquidatable: t.liquidatable(),
-        leverageLimit: t.leverageLimit(),
-        autoLend: t.autoLend(),
-        autoRepayBorrows: t.autoRepayBorrows(),
-        autoBorrowSettlements: t.autoBorrowSettlements(),
-        autoRealizePnl: t.autoRealizePnl(),
-        marginEnabled: t.marginEnabled(),
-        feeTier: t.feeTier(),
-        makerFeeBps: t.makerFeeBps(),
-        takerFeeBps: t.takerFeeBps(),
-        volume30d: dec(t.volume30d()),
-      };
-    }
-    case Event.AssetCollateral: {
-      const t = table(new AssetCollateral()) as AssetCollateral;
-      return {
-        ...head,
-        type: "AssetCollateral",
-        account: t.account(),
-        asset: t.asset(),
-        quantity: dec(t.quantity()),
-        available: dec(t.available()),
-        openOrderQuantity: dec(t.openOrderQuantity()),
-        lent: dec(t.lent()),
-        borrowed: dec(t.borrowed()),
-        markPrice: dec(t.markPrice()),
-        weight: dec(t.weight()),
-        notional: dec(t.notional()),
-        collateralValue: dec(t.collateralValue()),
-        liability: dec(t.liability()),
-      };
-    }
-    case Event.MaxOrderQuantity: {
-      const t = table(new MaxOrderQuantity()) as MaxOrderQuantity;
-      return {
-        ...head,
-        type: "MaxOrderQuantity",
-        account: t.account(),
-        market: t.market(),
-        side: name(Side, t.side()),
-        price: dec(t.price()),
-        quantity: dec(t.quantity()),
-        marginLimit: dec(t.marginLimit()),
-      };
-    }
-    case Event.PoolStats: {
-      const t = table(new PoolStats()) as PoolStats;
-      return {
-        ...head,
-        type: "PoolStats",
-        asset: t.asset(),
-        state: name(PoolState, t.state()),
-        throttled: t.throttled(),
-        totalLent: dec(t.totalLent()),
-        totalBorrowed: dec(t.totalBorrowed()),
-        freeLiquidity: dec(t.freeLiquidity()),
-        reserved: dec(t.reserved()),
-        openBorrowLendLimit: dec(t.openBorrowLendLimit()),
-        utilization: dec(t.utilization()),
-        borrowRate: dec(t.borrowRate()),
-        lendRate: dec(t.lendRate()),
-        lendRateAfterFee: dec(t.lendRateAfterFee()),
-        hourBorrowRate: dec(t.hourBorrowRate()),
-        optimalUtilization: dec(t.optimalUtilization()),
-        throttleUtilization: dec(t.throttleUtilization()),
-        maxUtilization: dec(t.maxUtilization()),
-        fee: dec(t.fee()),
-      };
-    }
-    case Event.RateCurvePoint: {
-      const t = table(new RateCurvePoint()) as RateCurvePoint;
-      return {
-        ...head,
-        type: "RateCurvePoint",
-        asset: t.asset(),
-        utilization: dec(t.utilization()),
-        borrowRate: dec(t.borrowRate()),
-        lendRate: dec(t.lendRate()),
-        lendRateAfterFee: dec(t.lendRateAfterFee()),
-      };
-    }
-    case Event.InterestEntry: {
-      const t = table(new InterestEntry()) as InterestEntry;
-      return {
-        ...head,
-        type: "InterestEntry",
-        account: t.account(),
-        asset: t.asset(),
-        kind: name(InterestKind, t.kind()),
-        amount: dec(t.amount()),
-        rate: dec(t.rate()),
-        timeMs: t.timeMs(),
-      };
-    }
-    case Event.OpenOrder: {
-      const t = table(new OpenOrder()) as OpenOrder;
-      return {
-        ...head,
-        type: "OpenOrder",
-        account: t.account(),
-        market: t.market(),
-        orderId: t.orderId(),
-        clientId: t.clientId(),
-        side: name(Side, t.side()),
-        price: dec(t.price()),
-        remaining: dec(t.remaining()),
-      };
-    }
-    case Event.AccountSnapshot: {
-      const t = table(new AccountSnapshot()) as AccountSnapshot;
-      return { ...head, type: "AccountSnapshot", account: t.account(), validAtSeq: t.validAtSeq(), balances: t.balances(), orders: t.orders() };
-    }
-    case Event.ResumeDone: {
-      const t = table(new ResumeDone()) as ResumeDone;
-      return { ...head, type: "ResumeDone", account: t.account(), fromSeq: t.fromSeq(), events: t.events(), complete: t.complete() };
-    }
-    case Event.MaxBorrowQuantity: {
-      const t = table(new MaxBorrowQuantity()) as MaxBorrowQuantity;
-      return {
-        ...head,
-        type: "MaxBorrowQuantity",
-        account: t.account(),
-        asset: t.asset(),
-        quantity: dec(t.quantity()),
-        marginLimit: dec(t.marginLimit()),
-        poolLimit: dec(t.poolLimit()),
-      };
-    }
-    case Event.MaxWithdrawalQuantity: {
-      const t = table(new MaxWithdrawalQuantity()) as MaxWithdrawalQuantity;
-      return {
-        ...head,
-        type: "MaxWithdrawalQuantity",
-        account: t.account(),
-        asset: t.asset(),
-        quantity: dec(t.quantity()),
-        marginLimit: dec(t.marginLimit()),
-      };
-    }
-    case Event.CommandAccepted: {
-      const t = table(new CommandAccepted()) as CommandAccepted;
-      const accepted = { ...head, type: "CommandAccepted" as const, account: t.account(), asset: t.asset(), amount: dec(t.amount()) };
-      // CancelAll's count of canceled orders; absent from every other answer.
-      return t.canceledOrders() === 0 ? accepted : { ...accepted, canceledOrders: t.canceledOrders() };
-    }
-    case Event.CommandRejected: {
-      const t = table(new CommandRejected()) as CommandRejected;
-      return {
-        ...head,
-        type: "CommandRejected",
-        account: t.account(),
-        code: name(RejectCode, t.code()),
-        message: t.message() ?? "",
-      };
-    }
-    case Event.Clock: {
-      const t = table(new Clock()) as Clock;
-      return { ...head, type: "Clock", timeMs: t.timeMs() };
-    }
-    case Event.SnapshotTaken: {
-      const t = table(new SnapshotTaken()) as SnapshotTaken;
-      return { ...head, type: "SnapshotTaken", seq: t.seq(), batch: t.batch(), stateHash: t.stateHash() ?? "", bytes: t.bytes(), file: t.file() ?? "" };
-    }
-    case Event.DepthSnapshot: {
-      const t = table(new DepthSnapshot()) as DepthSnapshot;
-      return {
-        ...head,
-        type: "DepthSnapshot",
-        market: t.market(),
-        lastUpdateId: t.lastUpdateId(),
-        bids: levelsOf(t.bidsLength(), (i) => t.bids(i)),
-        asks: levelsOf(t.asksLength(), (i) => t.asks(i)),
-      };
-    }
-    case Event.DepthDelta: {
-      const t = table(new DepthDelta()) as DepthDelta;
-      return {
-        ...head,
-        type: "DepthDelta",
-        market: t.market(),
-        firstUpdateId: t.firstUpdateId(),
-        lastUpdateId: t.lastUpdateId(),
-        bids: levelsOf(t.bidsLength(), (i) => t.bids(i)),
-        asks: levelsOf(t.asksLength(), (i) => t.asks(i)),
-      };
-    }
-    case Event.Trade: {
-      const t = table(new Trade()) as Trade;
-      return {
-        ...head,
-        type: "Trade",
-        market: t.market(),
-        tradeId: t.tradeId(),
-        price: dec(t.price()),
-        quantity: dec(t.quantity()),
-        quoteQuantity: dec(t.quoteQuantity()),
-        takerSide: name(Side, t.takerSide()),
-        timeMs: t.timeMs(),
-      };
-    }
-    case Event.BookTicker: {
-      const t = table(new BookTicker()) as BookTicker;
-      return {
-        ...head,
-        type: "BookTicker",
-        market: t.market(),
-        updateId: t.updateId(),
-        bidPrice: dec(t.bidPrice()),
-        bidQuantity: dec(t.bidQuantity()),
-        askPrice: dec(t.askPrice()),
-        askQuantity: dec(t.askQuantity()),
-      };
-    }
-    case Event.Ticker: {
-      const t = table(new Ticker()) as Ticker;
-      return {
-        ...head,
-        type: "Ticker",
-        market: t.market(),
-        openTimeMs: t.openTimeMs(),
-        closeTimeMs: t.closeTimeMs(),
-        open: dec(t.open()),
-        high: dec(t.high()),
-        low: dec(t.low()),
-        close: dec(t.close()),
-        volume: dec(t.volume()),
-        quoteVolume: dec(t.quoteVolume()),
-        tradeCount: t.tradeCount(),
-      };
-    }
+  case Event.OrderAccepted: {
+    const t = table(new OrderAccepted()) as OrderAccepted;
+    return {
+      ...head,
+      type: "OrderAccepted",
+      account: t.account(),
+      market: t.market(),
+      orderId: t.orderId(),
+      clientId: t.clientId(),
+      side: name(Side, t.side()),
+      price: dec(t.price()),
+      quantity: dec(t.quantity()),
+    };
+  }
+  case Event.OrderRejected: {
+    const t = table(new OrderRejected()) as OrderRejected;
+    return {
+      ...head,
+      type: "OrderRejected",
+      account: t.account(),
+      market: t.market(),
+      orderId: t.orderId(),
+      clientId: t.clientId(),
+      code: name(RejectCode, t.code()),
+      message: t.message() ?? "",
+    };
+  }
+  case Event.Fill: {
+    const t = table(new Fill()) as Fill;
+    return {
+      ...head,
+      type: "Fill",
+      market: t.market(),
+      tradeId: t.tradeId(),
+      price: dec(t.price()),
+      quantity: dec(t.quantity()),
+      quoteQuantity: dec(t.quoteQuantity()),
+      takerAccount: t.takerAccount(),
+      makerAccount: t.makerAccount(),
+      takerOrderId: t.takerOrderId(),
+      makerOrderId: t.makerOrderId(),
+      takerClientId: t.takerClientId(),
+      makerClientId: t.makerClientId(),
+      takerSide: name(Side, t.takerSide()),
+      fee: dec(t.fee()),
+      feeAsset: t.feeAsset(),
+      isMaker: t.isMaker(),
+      timeMs: t.timeMs(),
+    };
+  }
     default:
-      return { ...head, type: "Unknown", eventType: type };
+      return null;
   }
 }
+
+/** decodeEvent's an order's end, balances and settings; null when `type` is none of them. */
+function decodeOrderEndOrBalance(type: Event, head: EnvelopeFields, table: (t: object) => object): EventJson | null {
+  switch (type) {
+  case Event.OrderDone: {
+    const t = table(new OrderDone()) as OrderDone;
+    return {
+      ...head,
+      type: "OrderDone",
+      account: t.account(),
+      market: t.market(),
+      orderId: t.orderId(),
+      clientId: t.clientId(),
+      side: name(Side, t.side()),
+      reason: name(DoneReason, t.reason()),
+      filled: dec(t.filled()),
+      remaining: dec(t.remaining()),
+    };
+  }
+  case Event.Balance: {
+    const t = table(new Balance()) as Balance;
+    const lent = t.lent();
+    const borrowed = t.borrowed();
+    return {
+      ...head,
+      type: "Balance",
+      account: t.account(),
+      asset: t.asset(),
+      available: dec(t.available()),
+      locked: dec(t.locked()),
+      ...(lent !== null ? { lent: dec(lent) } : {}),
+      ...(borrowed !== null ? { borrowed: dec(borrowed) } : {}),
+    };
+  }
+  case Event.AccountSettings: {
+    const t = table(new AccountSettings()) as AccountSettings;
+    return {
+      ...head,
+      type: "AccountSettings",
+      account: t.account(),
+      leverageLimit: t.leverageLimit(),
+      autoLend: t.autoLend(),
+      autoRepayBorrows: t.autoRepayBorrows(),
+      autoBorrowSettlements: t.autoBorrowSettlements(),
+      autoRealizePnl: t.autoRealizePnl(),
+      marginEnabled: t.marginEnabled(),
+    };
+  }
+    default:
+      return null;
+  }
+}
+
+/** decodeEvent's the collateral statement; null when `type` is none of them. */
+function decodeCollateralEvent(type: Event, head: EnvelopeFields, table: (t: object) => object): EventJson | null {
+  switch (type) {
+  case Event.AccountCollateral: {
+    const t = table(new AccountCollateral()) as AccountCollateral;
+    return {
+      ...head,
+      type: "AccountCollateral",
+      account: t.account(),
+      netEquity: dec(t.netEquity()),
+      netEquityAvailable: dec(t.netEquityAvailable()),
+      netEquityLocked: dec(t.netEquityLocked()),
+      collateralValue: dec(t.collateralValue()),
+      borrowLiability: dec(t.borrowLiability()),
+      unrealizedPnl: dec(t.unrealizedPnl()),
+      exposureNotional: dec(t.exposureNotional()),
+      imf: ratio(t.imf()),
+      mmf: ratio(t.mmf()),
+      marginFraction: ratio(t.marginFraction()),
+      imr: ratio(t.imr()),
+      mmr: ratio(t.mmr()),
+      liquidatable: t.liquidatable(),
+      leverageLimit: t.leverageLimit(),
+      autoLend: t.autoLend(),
+      autoRepayBorrows: t.autoRepayBorrows(),
+      autoBorrowSettlements: t.autoBorrowSettlements(),
+      autoRealizePnl: t.autoRealizePnl(),
+      marginEnabled: t.marginEnabled(),
+      feeTier: t.feeTier(),
+      makerFeeBps: t.makerFeeBps(),
+      takerFeeBps: t.takerFeeBps(),
+      volume30d: dec(t.volume30d()),
+    };
+  }
+  case Event.AssetCollateral: {
+    const t = table(new AssetCollateral()) as AssetCollateral;
+    return {
+      ...head,
+      type: "AssetCollateral",
+      account: t.account(),
+      asset: t.asset(),
+      quantity: dec(t.quantity()),
+      available: dec(t.available()),
+      openOrderQuantity: dec(t.openOrderQuantity()),
+      lent: dec(t.lent()),
+      borrowed: dec(t.borrowed()),
+      markPrice: dec(t.markPrice()),
+      weight: dec(t.weight()),
+      notional: dec(t.notional()),
+      collateralValue: dec(t.collateralValue()),
+      liability: dec(t.liability()),
+    };
+  }
+    default:
+      return null;
+  }
+}
+
+/** decodeEvent's max-order answers and pool queries; null when `type` is none of them. */
+function decodeQueryAnswer(type: Event, head: EnvelopeFields, table: (t: object) => object): EventJson | null {
+  switch (type) {
+  case Event.MaxOrderQuantity: {
+    const t = table(new MaxOrderQuantity()) as MaxOrderQuantity;
+    return {
+      ...head,
+      type: "MaxOrderQuantity",
+      account: t.account(),
+      market: t.market(),
+      side: name(Side, t.side()),
+      price: dec(t.price()),
+      quantity: dec(t.quantity()),
+      marginLimit: dec(t.marginLimit()),
+    };
+  }
+  case Event.PoolStats: {
+    const t = table(new PoolStats()) as PoolStats;
+    return {
+      ...head,
+      type: "PoolStats",
+      asset: t.asset(),
+      state: name(PoolState, t.state()),
+      throttled: t.throttled(),
+      totalLent: dec(t.totalLent()),
+      totalBorrowed: dec(t.totalBorrowed()),
+      freeLiquidity: dec(t.freeLiquidity()),
+      reserved: dec(t.reserved()),
+      openBorrowLendLimit: dec(t.openBorrowLendLimit()),
+      utilization: dec(t.utilization()),
+      borrowRate: dec(t.borrowRate()),
+      lendRate: dec(t.lendRate()),
+      lendRateAfterFee: dec(t.lendRateAfterFee()),
+      hourBorrowRate: dec(t.hourBorrowRate()),
+      optimalUtilization: dec(t.optimalUtilization()),
+      throttleUtilization: dec(t.throttleUtilization()),
+      maxUtilization: dec(t.maxUtilization()),
+      fee: dec(t.fee()),
+    };
+  }
+  case Event.RateCurvePoint: {
+    const t = table(new RateCurvePoint()) as RateCurvePoint;
+    return {
+      ...head,
+      type: "RateCurvePoint",
+      asset: t.asset(),
+      utilization: dec(t.utilization()),
+      borrowRate: dec(t.borrowRate()),
+      lendRate: dec(t.lendRate()),
+      lendRateAfterFee: dec(t.lendRateAfterFee()),
+    };
+  }
+  case Event.InterestEntry: {
+    const t = table(new InterestEntry()) as InterestEntry;
+    return {
+      ...head,
+      type: "InterestEntry",
+      account: t.account(),
+      asset: t.asset(),
+      kind: name(InterestKind, t.kind()),
+      amount: dec(t.amount()),
+      rate: dec(t.rate()),
+      timeMs: t.timeMs(),
+    };
+  }
+    default:
+      return null;
+  }
+}
+
+/** decodeEvent's open orders, catch-up, max borrow/withdrawal answers; null when `type` is none of them. */
+function decodeAccountAnswer(type: Event, head: EnvelopeFields, table: (t: object) => object): EventJson | null {
+  switch (type) {
+  case Event.OpenOrder: {
+    const t = table(new OpenOrder()) as OpenOrder;
+    return {
+      ...head,
+      type: "OpenOrder",
+      account: t.account(),
+      market: t.market(),
+      orderId: t.orderId(),
+      clientId: t.clientId(),
+      side: name(Side, t.side()),
+      price: dec(t.price()),
+      remaining: dec(t.remaining()),
+    };
+  }
+  case Event.AccountSnapshot: {
+    const t = table(new AccountSnapshot()) as AccountSnapshot;
+    return { ...head, type: "AccountSnapshot", account: t.account(), validAtSeq: t.validAtSeq(), balances: t.balances(), orders: t.orders() };
+  }
+  case Event.ResumeDone: {
+    const t = table(new ResumeDone()) as ResumeDone;
+    return { ...head, type: "ResumeDone", account: t.account(), fromSeq: t.fromSeq(), events: t.events(), complete: t.complete() };
+  }
+  case Event.MaxBorrowQuantity: {
+    const t = table(new MaxBorrowQuantity()) as MaxBorrowQuantity;
+    return {
+      ...head,
+      type: "MaxBorrowQuantity",
+      account: t.account(),
+      asset: t.asset(),
+      quantity: dec(t.quantity()),
+      marginLimit: dec(t.marginLimit()),
+      poolLimit: dec(t.poolLimit()),
+    };
+  }
+  case Event.MaxWithdrawalQuantity: {
+    const t = table(new MaxWithdrawalQuantity()) as MaxWithdrawalQuantity;
+    return {
+      ...head,
+      type: "MaxWithdrawalQuantity",
+      account: t.account(),
+      asset: t.asset(),
+      quantity: dec(t.quantity()),
+      marginLimit: dec(t.marginLimit()),
+    };
+  }
+    default:
+      return null;
+  }
+}
+
+/** decodeEvent's command acknowledgements, the clock, snapshots and 24-hour tickers; null when `type` is none of them. */
+function decodeCommandEvent(type: Event, head: EnvelopeFields, table: (t: object) => object): EventJson | null {
+  switch (type) {
+  case Event.CommandAccepted: {
+    const t = table(new CommandAccepted()) as CommandAccepted;
+    const accepted = { ...head, type: "CommandAccepted" as const, account: t.account(), asset: t.asset(), amount: dec(t.amount()) };
+    // CancelAll's count of canceled orders; absent from every other answer.
+    return t.canceledOrders() === 0 ? accepted : { ...accepted, canceledOrders: t.canceledOrders() };
+  }
+  case Event.CommandRejected: {
+    const t = table(new CommandRejected()) as CommandRejected;
+    return {
+      ...head,
+      type: "CommandRejected",
+      account: t.account(),
+      code: name(RejectCode, t.code()),
+      message: t.message() ?? "",
+    };
+  }
+  case Event.Clock: {
+    const t = table(new Clock()) as Clock;
+    return { ...head, type: "Clock", timeMs: t.timeMs() };
+  }
+  case Event.SnapshotTaken: {
+    const t = table(new SnapshotTaken()) as SnapshotTaken;
+    return { ...head, type: "SnapshotTaken", seq: t.seq(), batch: t.batch(), stateHash: t.stateHash() ?? "", bytes: t.bytes(), file: t.file() ?? "" };
+  }
+  case Event.Ticker: {
+    const t = table(new Ticker()) as Ticker;
+    return {
+      ...head,
+      type: "Ticker",
+      market: t.market(),
+      openTimeMs: t.openTimeMs(),
+      closeTimeMs: t.closeTimeMs(),
+      open: dec(t.open()),
+      high: dec(t.high()),
+      low: dec(t.low()),
+      close: dec(t.close()),
+      volume: dec(t.volume()),
+      quoteVolume: dec(t.quoteVolume()),
+      tradeCount: t.tradeCount(),
+    };
+  }
+    default:
+      return null;
+  }
+}
+
+/** decodeEvent's market data: depth, trades, book tickers; null when `type` is none of them. */
+function decodeMarketEvent(type: Event, head: EnvelopeFields, table: (t: object) => object): EventJson | null {
+  switch (type) {
+  case Event.DepthSnapshot: {
+    const t = table(new DepthSnapshot()) as DepthSnapshot;
+    return {
+      ...head,
+      type: "DepthSnapshot",
+      market: t.market(),
+      lastUpdateId: t.lastUpdateId(),
+      bids: levelsOf(t.bidsLength(), (i) => t.bids(i)),
+      asks: levelsOf(t.asksLength(), (i) => t.asks(i)),
+    };
+  }
+  case Event.DepthDelta: {
+    const t = table(new DepthDelta()) as DepthDelta;
+    return {
+      ...head,
+      type: "DepthDelta",
+      market: t.market(),
+      firstUpdateId: t.firstUpdateId(),
+      lastUpdateId: t.lastUpdateId(),
+      bids: levelsOf(t.bidsLength(), (i) => t.bids(i)),
+      asks: levelsOf(t.asksLength(), (i) => t.asks(i)),
+    };
+  }
+  case Event.Trade: {
+    const t = table(new Trade()) as Trade;
+    return {
+      ...head,
+      type: "Trade",
+      market: t.market(),
+      tradeId: t.tradeId(),
+      price: dec(t.price()),
+      quantity: dec(t.quantity()),
+      quoteQuantity: dec(t.quoteQuantity()),
+      takerSide: name(Side, t.takerSide()),
+      timeMs: t.timeMs(),
+    };
+  }
+  case Event.BookTicker: {
+    const t = table(new BookTicker()) as BookTicker;
+    return {
+      ...head,
+      type: "BookTicker",
+      market: t.market(),
+      updateId: t.updateId(),
+      bidPrice: dec(t.bidPrice()),
+      bidQuantity: dec(t.bidQuantity()),
+      askPrice: dec(t.askPrice()),
+      askQuantity: dec(t.askQuantity()),
+    };
+  }
+    default:
+      return null;
+  }
+}
+
+const EVENT_DECODERS = [
+  decodeOrderEvent,
+  decodeOrderEndOrBalance,
+  decodeCollateralEvent,
+  decodeQueryAnswer,
+  decodeAccountAnswer,
+  decodeCommandEvent,
+  decodeMarketEvent,
+] as const;
 
 /** JSON text of a decoded event (or any value holding bigints): bigints are written as decimal strings. */
 export function toJsonText(value: unknown): string {
