@@ -157,7 +157,7 @@ export async function recoverEngine(o: RecoveryOptions): Promise<RecoveredEngine
   o.status.begin("snapshot", 0, 0);
   const expectation = { configDigestHex: o.configDigestHex, riskShards: o.topology.riskShards, matchingShards: o.topology.matchingShards };
   const skip = (path: string, reason: string): void => o.log(`snapshot ${basename(path)} skipped: ${reason}`);
-  // The workers start (thread, tsx) while the newest snapshot is read and its checksum verified; the first attempt takes them.
+  // The workers load their code while the newest snapshot is read and its checksum verified; the first attempt takes them.
   let booting = o.bootPipeline?.() ?? null;
   const takeBooting = (): BootingPipeline | null => {
     const b = booting;

@@ -146,6 +146,9 @@ interface SnapshotWaiter {
 }
 
 const BOOT = new URL("./workers/boot.mjs", import.meta.url);
+/** What a booting worker loads before it is given its snapshot part (ThreadedPipeline.boot): its entry's module graph. */
+const PRELOAD_STAGES = new URL("./engine.ts", import.meta.url).href;
+const PRELOAD_SETTLEMENT = new URL("../settlement/index.ts", import.meta.url).href;
 
 /**
  * X7 restart: the workers of a pipeline booting — loading their code — before the state they start from is known
@@ -218,9 +221,9 @@ export class ThreadedPipeline {
   }
 
   /**
-   * X7 restart: spawns the workers of `options.topology` now; each starts its thread, registers tsx and waits for its
-   * snapshot part, which BootingPipeline.start hands over (workers/boot.mjs). That part of a worker's boot then
-   * overlaps reading and checking the snapshot file.
+   * X7 restart: spawns the workers of `options.topology` now; each loads its code and waits for its snapshot part,
+   * which BootingPipeline.start hands over. A worker boot (tsx and the engine's modules, about a second on a loaded
+   * machine) then overlaps reading and checking the snapshot file and restoring the gateway's views.
    */
   static boot(config: ExchangeConfig, handlers: PipelineHandlers, options: Omit<PipelineOptions, "snapshot"> & { readonly topology: EngineTopology }): BootingPipeline {
     const topology = options.topology;
@@ -305,7 +308,7 @@ export class ThreadedPipeline {
       tickIntervalMs,
       snapshot: null,
     };
-    ready.push(this.startWorker(sdata, parts, (s) => s.settlement.slice()));
+    ready.push(this.startWorker(sdata, PRELOAD_SETTLEMENT, parts, (s) => s.settlement.slice()));
     await Promise.all(ready);
     this.pumps = this.riskOut.map((r, k) => this.pump(r, k));
     const sink = this.handlers.onMarketData;
@@ -335,7 +338,7 @@ export class ThreadedPipeline {
       snapshot: null,
     };
     // Each part copied out of the payload: a view would take the whole payload along to the worker.
-    return this.startWorker(data, parts, (s) => ({ info: s.info, risk: [s.risk[0]!.slice()], matching: [s.matching[0]!.slice()], settlement: s.settlement.slice() }));
+    return this.startWorker(data, PRELOAD_STAGES, parts, (s) => ({ info: s.info, risk: [s.risk[0]!.slice()], matching: [s.matching[0]!.slice()], settlement: s.settlement.slice() }));
   }
 
   /** One worker per risk shard and per matching shard, with the rings between them. */
@@ -376,7 +379,7 @@ export class ThreadedPipeline {
         poolDeltasIn: poolRings.map((rings, j) => (rings[k] === null ? null : handle(rings[k]!, `risk${j}.pools.to.risk${k}`))),
         snapshot: null,
       };
-      ready.push(this.startWorker(data, parts, (s) => s.risk[k]!.slice()));
+      ready.push(this.startWorker(data, PRELOAD_STAGES, parts, (s) => s.risk[k]!.slice()));
     }
     for (let m = 0; m < matchingShards; m++) {
       const md = this.handlers.onMarketData === undefined ? null : RingBuffer.create(MARKET_DATA_RECORD_BYTES, MARKET_DATA_RING_SLOTS);
@@ -391,7 +394,7 @@ export class ThreadedPipeline {
         marketDataOut: md === null ? null : handle(md, `matching${m}.market-data`),
         snapshot: null,
       };
-      ready.push(this.startWorker(data, parts, (s) => s.matching[m]!.slice()));
+      ready.push(this.startWorker(data, PRELOAD_STAGES, parts, (s) => s.matching[m]!.slice()));
     }
     return ready;
   }
@@ -425,13 +428,13 @@ export class ThreadedPipeline {
   }
 
   /**
-   * Spawns one worker with its part of `parts` — or, while booting (deferredParts), with none yet: it waits for the
-   * part (workers/boot.mjs). Resolves when the worker has restored its state and runs.
+   * Spawns one worker with its part of `parts` — or, while booting (deferredParts), with none yet: it loads `preload`
+   * and waits for the part (workers/boot.mjs). Resolves when the worker has restored its state and runs.
    */
-  private startWorker(data: { readonly entry: string }, parts: SnapshotParts | null, partOf: (parts: SnapshotParts) => unknown): Promise<void> {
+  private startWorker(data: { readonly entry: string }, preload: string, parts: SnapshotParts | null, partOf: (parts: SnapshotParts) => unknown): Promise<void> {
     const deferring = this.deferredParts !== null;
     const snapshot = parts === null ? null : partOf(parts);
-    const worker = new Worker(BOOT, { workerData: { ...data, snapshot, deferSnapshot: deferring } });
+    const worker = new Worker(BOOT, { workerData: { ...data, snapshot, deferSnapshot: deferring, preload } });
     this.workers.push(worker);
     if (deferring) this.deferredParts!.push({ worker, partOf });
     this.exits.push(new Promise<void>((resolve) => worker.once("exit", (code) => {
