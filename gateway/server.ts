@@ -25,7 +25,7 @@ import {
   type SnapshotReader,
   type SnapshotWriter,
 } from "../engine/model/index.ts";
-import { configDigest, DEFAULT_TOPOLOGY, snapshotStateHash, ThreadedPipeline, type BootingPipeline, type EngineTopology, type PipelineHandlers } from "../engine/pipeline/index.ts";
+import { configDigest, DEFAULT_TOPOLOGY, snapshotStateHash, ThreadedPipeline, type EngineTopology, type PipelineHandlers } from "../engine/pipeline/index.ts";
 import { formatDecimal } from "../engine/fixed/index.ts";
 import { PRICE_DECIMALS } from "../engine/model/index.ts";
 import { Command as WireCommand } from "../schemas/index.ts";
@@ -419,34 +419,17 @@ async function serveLocked(opts: ServerOptions, uWS: UwsModule, releaseLock: () 
       },
     }
   );
-  const pipelineOptions = { topology, tickIntervalMs: opts.tickIntervalMs ?? 0, stages: opts.stages ?? "fused" } as const;
-  /** X7: the engine's workers, spawned before the snapshot file is read (gateway/recovery.ts hands them to startPipeline). */
-  function bootPipeline(): BootingPipeline {
-    return ThreadedPipeline.boot(config, handlers(), pipelineOptions);
-  }
-  /**
-   * The engine and the gateway views, fresh or from a snapshot (each recovery attempt starts over), on the booting
-   * workers when given.
-   */
-  async function startPipeline(snapshot: SnapshotFile | null, booting: BootingPipeline | null): Promise<ThreadedPipeline> {
+  /** The engine and the gateway views, fresh or from a snapshot (each recovery attempt starts over). */
+  async function startPipeline(snapshot: SnapshotFile | null): Promise<ThreadedPipeline> {
     balances = new BalanceView(config.assets.length);
     marketData = new MarketDataHub(config);
     accountView = new AccountView(config);
     auth.registry.clear();
-    const launch = (engine: Uint8Array | null): Promise<ThreadedPipeline> =>
-      booting !== null
-        ? booting.start(engine, handlers())
-        : ThreadedPipeline.start(config, handlers(), engine === null ? pipelineOptions : { ...pipelineOptions, snapshot: engine });
-    if (snapshot === null) return launch(null);
-    let opened: ReturnType<typeof openSnapshotPayload>;
-    try {
-      opened = openSnapshotPayload(snapshot.payload);
-    } catch (e) {
-      await booting?.discard();
-      throw e;
-    }
-    // The workers restore the engine's state while this thread restores the gateway's views.
-    const starting = launch(opened.engine);
+    const options = { topology, tickIntervalMs: opts.tickIntervalMs ?? 0, stages: opts.stages ?? "fused" } as const;
+    if (snapshot === null) return ThreadedPipeline.start(config, handlers(), options);
+    const opened = openSnapshotPayload(snapshot.payload);
+    // The workers boot and restore the engine's state while this thread restores the gateway's views.
+    const starting = ThreadedPipeline.start(config, handlers(), { ...options, snapshot: opened.engine });
     try {
       opened.restoreGateway([balances, marketData, accountView, auth.registry]);
     } catch (e) {
@@ -827,7 +810,6 @@ async function serveLocked(opts: ServerOptions, uWS: UwsModule, releaseLock: () 
     status,
     log,
     startPipeline,
-    bootPipeline,
     verifyRestoredHash: opts.verifySnapshotHash ?? false,
     onRecoveredCommand: (cmd) => auth.recover(cmd),
   });
