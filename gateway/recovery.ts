@@ -27,7 +27,7 @@ import {
   type JournalSummary,
   type SnapshotFile,
 } from "../engine/journal/index.ts";
-import { COMMAND_RECORD_BYTES, type BootingPipeline, type EngineTopology, type ThreadedPipeline } from "../engine/pipeline/index.ts";
+import { COMMAND_RECORD_BYTES, type EngineTopology, type ThreadedPipeline } from "../engine/pipeline/index.ts";
 
 /** Progress goes to the log at most this often while replaying. */
 const PROGRESS_LOG_INTERVAL_MS = 2_000;
@@ -126,13 +126,8 @@ export interface RecoveryOptions {
   readonly truncateAtCorruption: boolean;
   readonly status: RecoveryStatus;
   readonly log: (line: string) => void;
-  /**
-   * Starts the engine, empty or from a snapshot's payload, on `booting`'s workers when given (it takes them: started or
-   * discarded); throws when the payload cannot be restored.
-   */
-  readonly startPipeline: (snapshot: SnapshotFile | null, booting: BootingPipeline | null) => Promise<ThreadedPipeline>;
-  /** Spawns the engine's workers before the snapshots are read, so their boot overlaps it (the first attempt uses them). */
-  readonly bootPipeline?: () => BootingPipeline;
+  /** Starts the engine, empty or from a snapshot's payload; throws when the payload cannot be restored. */
+  readonly startPipeline: (snapshot: SnapshotFile | null) => Promise<ThreadedPipeline>;
   /** Hash the restored state and skip the snapshot if it differs from its header's (ServerOptions.verifySnapshotHash). */
   readonly verifyRestoredHash: boolean;
   /** Each journal command replayed, in journal order, before the engine gets its batch (the gateway's key registry). */
@@ -157,30 +152,19 @@ export async function recoverEngine(o: RecoveryOptions): Promise<RecoveredEngine
   o.status.begin("snapshot", 0, 0);
   const expectation = { configDigestHex: o.configDigestHex, riskShards: o.topology.riskShards, matchingShards: o.topology.matchingShards };
   const skip = (path: string, reason: string): void => o.log(`snapshot ${basename(path)} skipped: ${reason}`);
-  // The workers start (thread, tsx) while the newest snapshot is read and its checksum verified; the first attempt takes them.
-  let booting = o.bootPipeline?.() ?? null;
-  const takeBooting = (): BootingPipeline | null => {
-    const b = booting;
-    booting = null;
-    return b;
-  };
-  try {
-    for await (const snapshot of validSnapshots(join(o.dataDir, SNAPSHOT_DIR), expectation, skip)) {
-      const recovered = await recoverFrom(o, snapshot, takeBooting());
-      if (recovered !== null) return recovered;
-    }
-    return (await recoverFrom(o, null, takeBooting()))!;
-  } finally {
-    await takeBooting()?.discard();
+  for await (const snapshot of validSnapshots(join(o.dataDir, SNAPSHOT_DIR), expectation, skip)) {
+    const recovered = await recoverFrom(o, snapshot);
+    if (recovered !== null) return recovered;
   }
+  return (await recoverFrom(o, null))!;
 }
 
 /** The engine from one snapshot (or from nothing) and the journal after it; null when that snapshot is unusable. */
-async function recoverFrom(o: RecoveryOptions, snapshot: SnapshotFile | null, booting: BootingPipeline | null): Promise<RecoveredEngine | null> {
+async function recoverFrom(o: RecoveryOptions, snapshot: SnapshotFile | null): Promise<RecoveredEngine | null> {
   o.status.begin("snapshot", snapshot?.seq ?? 0, 0);
   let pipeline: ThreadedPipeline;
   try {
-    pipeline = await o.startPipeline(snapshot, booting);
+    pipeline = await o.startPipeline(snapshot);
   } catch (e) {
     if (snapshot === null) throw e;
     o.log(`snapshot ${basename(snapshot.path)} skipped: it does not restore (${(e as Error).message})`);

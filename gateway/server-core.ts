@@ -9,7 +9,6 @@ import {
   DEFAULT_TOPOLOGY,
   snapshotStateHash,
   ThreadedPipeline,
-  type BootingPipeline,
   type EngineTopology,
   type PipelineHandlers,
 } from "../engine/pipeline/index.ts";
@@ -139,41 +138,17 @@ export class ServerCore implements Replies {
 
   // ---- the pipeline's handlers ----
 
-  private pipelineOptions(): { topology: EngineTopology; tickIntervalMs: number; stages: "fused" | "split" } {
-    return { topology: this.topology, tickIntervalMs: this.tickIntervalMs, stages: this.stages };
-  }
-
-  /** X7: the engine's workers, spawned before the snapshot file is read (gateway/recovery.ts hands them to startPipeline). */
-  bootPipeline(): BootingPipeline {
-    return ThreadedPipeline.boot(this.config, this.pipelineHandlers(), this.pipelineOptions());
-  }
-
-  /** The engine, fresh or from a snapshot's engine part, on the booting workers when given. */
-  private launchPipeline(engine: Uint8Array | null, booting: BootingPipeline | null): Promise<ThreadedPipeline> {
-    if (booting !== null) return booting.start(engine, this.pipelineHandlers());
-    const options = this.pipelineOptions();
-    return ThreadedPipeline.start(this.config, this.pipelineHandlers(), engine === null ? options : { ...options, snapshot: engine });
-  }
-
-  /**
-   * The engine and the gateway views, fresh or from a snapshot (each recovery attempt starts over), on the booting
-   * workers when given.
-   */
-  async startPipeline(snapshot: SnapshotFile | null, booting: BootingPipeline | null): Promise<ThreadedPipeline> {
+  /** The engine and the gateway views, fresh or from a snapshot (each recovery attempt starts over). */
+  async startPipeline(snapshot: SnapshotFile | null): Promise<ThreadedPipeline> {
     this.balances = new BalanceView(this.config.assets.length);
     this.marketData = new MarketDataHub(this.config);
     this.accountView = new AccountView(this.config);
     this.auth.registry.clear();
-    if (snapshot === null) return this.launchPipeline(null, booting);
-    let opened: ReturnType<typeof openSnapshotPayload>;
-    try {
-      opened = openSnapshotPayload(snapshot.payload);
-    } catch (e) {
-      await booting?.discard();
-      throw e;
-    }
-    // The workers restore the engine's state while this thread restores the gateway's views.
-    const starting = this.launchPipeline(opened.engine, booting);
+    const options = { topology: this.topology, tickIntervalMs: this.tickIntervalMs, stages: this.stages } as const;
+    if (snapshot === null) return ThreadedPipeline.start(this.config, this.pipelineHandlers(), options);
+    const opened = openSnapshotPayload(snapshot.payload);
+    // The workers boot and restore the engine's state while this thread restores the gateway's views.
+    const starting = ThreadedPipeline.start(this.config, this.pipelineHandlers(), { ...options, snapshot: opened.engine });
     try {
       opened.restoreGateway([this.balances, this.marketData, this.accountView, this.auth.registry]);
     } catch (e) {

@@ -159,8 +159,7 @@ async function recoverFromDisk(core: ServerCore, opts: ServerOptions, journalDir
     truncateAtCorruption: opts.truncateAtCorruption ?? false,
     status: core.status,
     log: core.log,
-    startPipeline: (snapshot, booting) => core.startPipeline(snapshot, booting),
-    bootPipeline: () => core.bootPipeline(),
+    startPipeline: (snapshot) => core.startPipeline(snapshot),
     verifyRestoredHash: opts.verifySnapshotHash ?? false,
     onRecoveredCommand: (cmd) => core.auth.recover(cmd),
   });

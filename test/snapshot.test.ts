@@ -192,39 +192,6 @@ describe("X7: snapshots of the threaded engine", () => {
     });
   }
 
-  it("X7: workers booted before the snapshot is known (ThreadedPipeline.boot) start from it, fused and 2 × 2, and go on as the in-process engine does; a damaged payload is refused and the workers stop", async () => {
-    const stream = batches(7321, 1_200, 150, true);
-    const cut = Math.floor(stream.length / 2);
-    for (const topology of [{ riskShards: 1, matchingShards: 1 }, { riskShards: 2, matchingShards: 2 }]) {
-      const engine = new Engine(config, topology);
-      runEngine(engine, stream.slice(0, cut));
-      const bytes = engine.snapshot();
-      const events: string[] = [];
-      const handlers = { onEvent: (e: EventRecord) => events.push(eventText(e)) };
-      // The handlers given at start replace boot's (the server makes fresh gateway views for each attempt).
-      let bootHandlerEvents = 0;
-      const booting = ThreadedPipeline.boot(config, { onEvent: () => bootHandlerEvents++ }, { topology, stages: topology.riskShards === 1 ? "fused" : "split" });
-      expect(booting.topology).toEqual(topology);
-      const p = await booting.start(bytes, handlers);
-      running.push(p);
-      await expect(booting.start(bytes, handlers)).rejects.toThrow("a booting pipeline starts once");
-      expect(await p.stateHash()).toBe(engine.stateHash());
-      await submitAll(p, stream.slice(cut), cut + 1);
-      const expected = runEngine(engine, stream.slice(cut));
-      expectSameEvents(events, expected, topology.riskShards === 1);
-      expect(bootHandlerEvents).toBe(0);
-      expect(await p.stateHash()).toBe(engine.stateHash());
-      expect((await p.snapshot()).batch).toBe(stream.length);
-
-      const damaged = bytes.slice();
-      damaged[damaged.length - 9] ^= 0x40;
-      const refused = ThreadedPipeline.boot(config, handlers, { topology });
-      await expect(refused.start(damaged, handlers)).rejects.toThrow(SnapshotFormatError);
-    }
-    // Booted and not used: discard stops the workers (the test process would not end otherwise).
-    await ThreadedPipeline.boot(config, { onEvent: () => {} }, { topology: { riskShards: 1, matchingShards: 1 } }).discard();
-  });
-
   it("X7: an in-process snapshot starts the threaded engine (fused and split), which goes on as the in-process engine does", async () => {
     const stream = batches(5150, 2_500, 200, true);
     const cut = Math.floor(stream.length / 3);

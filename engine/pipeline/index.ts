@@ -2,7 +2,7 @@
 export * from "./config.ts";
 export { COMMAND_ROUTES, EVERY_RISK_SHARD, MatchingRoute, RiskRoute, routeOf, type CommandRoute } from "./routing.ts";
 export { BATCH_COMMANDS_MAX, CommandQueue, DEFAULT_TOPOLOGY, Engine, marketsOfShard, matchingShardOf, riskShardOfCommand, type EngineTopology } from "./engine.ts";
-export { ThreadedPipeline, type BootingPipeline, type PipelineHandlers, type PipelineOptions } from "./threaded.ts";
+export { ThreadedPipeline, type PipelineHandlers, type PipelineOptions } from "./threaded.ts";
 // The record byte layout lives in engine/model (below the journal); the pipeline's users reach it here too.
 export {
   AMOUNT_MAX,

@@ -150,27 +150,6 @@ interface SnapshotWaiter {
 
 const BOOT = new URL("./workers/boot.mjs", import.meta.url);
 
-/**
- * X7 restart: the workers of a pipeline booting — loading their code — before the state they start from is known
- * (ThreadedPipeline.boot), so a restart reads and checks its snapshot file meanwhile. Used once: start or discard.
- */
-export interface BootingPipeline {
-  readonly topology: EngineTopology;
-  /**
-   * Hands every worker its part of `snapshot` (null: an empty engine) and resolves once all have restored it, with
-   * `handlers` in place of boot's; refused like ThreadedPipeline.start({ snapshot }) (the workers are stopped then).
-   */
-  start(snapshot: Uint8Array | null, handlers: PipelineHandlers): Promise<ThreadedPipeline>;
-  /** Stops the booting workers unused. */
-  discard(): Promise<void>;
-}
-
-/** A booting worker and how to pick its part of a snapshot. */
-interface DeferredPart {
-  readonly worker: Worker;
-  readonly partOf: (parts: SnapshotParts) => unknown;
-}
-
 function entry(name: string): string {
   return new URL(`./workers/${name}`, import.meta.url).href;
 }
@@ -209,73 +188,13 @@ export class ThreadedPipeline {
   /** submitBatch / submitEncoded calls in progress (a control request waits for them to finish writing). */
   private submitting = 0;
   private submitIdle: (() => void) | null = null;
-  /** While booting (ThreadedPipeline.boot): the workers waiting for their snapshot parts; null otherwise. */
-  private deferredParts: DeferredPart[] | null = null;
 
   private constructor(
     readonly config: ExchangeConfig,
     readonly topology: EngineTopology,
-    private handlers: PipelineHandlers,
+    private readonly handlers: PipelineHandlers,
   ) {
     this.batchesDone = new Int32Array(topology.riskShards);
-  }
-
-  /**
-   * X7 restart: spawns the workers of `options.topology` now; each starts its thread, registers tsx and waits for its
-   * snapshot part, which BootingPipeline.start hands over (workers/boot.mjs). That part of a worker's boot then
-   * overlaps reading and checking the snapshot file.
-   */
-  static boot(config: ExchangeConfig, handlers: PipelineHandlers, options: Omit<PipelineOptions, "snapshot"> & { readonly topology: EngineTopology }): BootingPipeline {
-    const topology = options.topology;
-    const p = new ThreadedPipeline(config, { riskShards: topology.riskShards, matchingShards: topology.matchingShards }, handlers);
-    const fused = topology.riskShards === 1 && topology.matchingShards === 1 && options.stages !== "split";
-    p.deferredParts = [];
-    const spawned = p.spawn(options.tickIntervalMs ?? 0, fused, null);
-    // A worker that fails while booting is reported when start awaits it.
-    spawned.catch(() => {});
-    let used = false;
-    const use = (): void => {
-      if (used) throw new Error("a booting pipeline starts once");
-      used = true;
-    };
-    return {
-      topology: p.topology,
-      start: async (snapshot, startHandlers) => {
-        use();
-        p.handlers = startHandlers;
-        try {
-          const parts = snapshot === null ? null : splitSnapshot(config, snapshot);
-          if (parts !== null) {
-            requireTopology(parts.info, topology.riskShards, topology.matchingShards);
-            p.continueFrom(parts.info);
-          }
-          for (const d of p.deferredParts!) d.worker.postMessage({ snapshot: parts === null ? null : d.partOf(parts) });
-          p.deferredParts = null;
-          await spawned;
-        } catch (e) {
-          await p.terminateAll();
-          throw e;
-        }
-        return p;
-      },
-      discard: async () => {
-        use();
-        await p.terminateAll();
-      },
-    };
-  }
-
-  /** Batches up to the snapshot's count as finished; a snapshot taken next covers at least as much. */
-  private continueFrom(info: SnapshotParts["info"]): void {
-    this.highestCompletedBatch = info.batch;
-    this.lastJournalBatch = info.batch;
-    this.lastJournalSeq = info.seq;
-  }
-
-  /** Stops every worker at once (one refused its start, or a booting pipeline is not used). */
-  private async terminateAll(): Promise<void> {
-    this.stopping = true;
-    await Promise.all(this.workers.map((w) => w.terminate()));
   }
 
   static async start(config: ExchangeConfig, handlers: PipelineHandlers, options: PipelineOptions = {}): Promise<ThreadedPipeline> {
@@ -283,13 +202,18 @@ export class ThreadedPipeline {
     const topology = options.topology ?? (parts === null ? DEFAULT_TOPOLOGY : parts.info);
     if (parts !== null) requireTopology(parts.info, topology.riskShards, topology.matchingShards);
     const p = new ThreadedPipeline(config, { riskShards: topology.riskShards, matchingShards: topology.matchingShards }, handlers);
-    if (parts !== null) p.continueFrom(parts.info);
+    if (parts !== null) {
+      p.highestCompletedBatch = parts.info.batch;
+      p.lastJournalBatch = parts.info.batch;
+      p.lastJournalSeq = parts.info.seq;
+    }
     const fused = topology.riskShards === 1 && topology.matchingShards === 1 && options.stages !== "split";
     try {
       await p.spawn(options.tickIntervalMs ?? 0, fused, parts);
     } catch (e) {
       // A worker that cannot start (a snapshot part it refuses) must not leave the others running.
-      await p.terminateAll();
+      p.stopping = true;
+      await Promise.all(p.workers.map((w) => w.terminate()));
       throw e;
     }
     return p;
@@ -306,9 +230,9 @@ export class ThreadedPipeline {
       entry: entry("settlement-worker.ts"),
       commandsIn: handle(settlementRing, "settlement.in"),
       tickIntervalMs,
-      snapshot: null,
+      snapshot: parts === null ? null : parts.settlement.slice(),
     };
-    ready.push(this.startWorker(sdata, parts, (s) => s.settlement.slice()));
+    ready.push(this.startWorker(sdata));
     await Promise.all(ready);
     this.pumps = this.riskOut.map((r, k) => this.pump(r, k));
     const sink = this.handlers.onMarketData;
@@ -335,10 +259,10 @@ export class ThreadedPipeline {
       commandsIn: handle(commandsIn, "engine.in"),
       eventsOut: handle(eventsOut, "engine.out"),
       marketDataOut: md === null ? null : handle(md, "engine.market-data"),
-      snapshot: null,
+      // Each part copied out of the payload: a view would take the whole payload along to the worker.
+      snapshot: parts === null ? null : { info: parts.info, risk: [parts.risk[0]!.slice()], matching: [parts.matching[0]!.slice()], settlement: parts.settlement.slice() },
     };
-    // Each part copied out of the payload: a view would take the whole payload along to the worker.
-    return this.startWorker(data, parts, (s) => ({ info: s.info, risk: [s.risk[0]!.slice()], matching: [s.matching[0]!.slice()], settlement: s.settlement.slice() }));
+    return this.startWorker(data);
   }
 
   /** One worker per risk shard and per matching shard, with the rings between them. */
@@ -377,9 +301,9 @@ export class ThreadedPipeline {
         eventsOut: handle(eventsOut, `risk${k}.out`),
         poolDeltasOut: poolRings[k]!.map((r, j) => (r === null ? null : handle(r, `risk${k}.pools.to.risk${j}`))),
         poolDeltasIn: poolRings.map((rings, j) => (rings[k] === null ? null : handle(rings[k]!, `risk${j}.pools.to.risk${k}`))),
-        snapshot: null,
+        snapshot: parts === null ? null : parts.risk[k]!.slice(),
       };
-      ready.push(this.startWorker(data, parts, (s) => s.risk[k]!.slice()));
+      ready.push(this.startWorker(data));
     }
     for (let m = 0; m < matchingShards; m++) {
       const md = this.handlers.onMarketData === undefined ? null : RingBuffer.create(MARKET_DATA_RECORD_BYTES, MARKET_DATA_RING_SLOTS);
@@ -392,9 +316,9 @@ export class ThreadedPipeline {
         fromRisk: riskToMatching.map((rings, k) => handle(rings[m]!, `risk${k}.to.matching${m}`)),
         toRisk: matchingToRisk[m]!.map((r, k) => handle(r, `matching${m}.to.risk${k}`)),
         marketDataOut: md === null ? null : handle(md, `matching${m}.market-data`),
-        snapshot: null,
+        snapshot: parts === null ? null : parts.matching[m]!.slice(),
       };
-      ready.push(this.startWorker(data, parts, (s) => s.matching[m]!.slice()));
+      ready.push(this.startWorker(data));
     }
     return ready;
   }
@@ -427,16 +351,9 @@ export class ThreadedPipeline {
     if (sink !== undefined) for (const reader of this.marketDataReaders) drainMarketData(reader, sink);
   }
 
-  /**
-   * Spawns one worker with its part of `parts` — or, while booting (deferredParts), with none yet: it waits for the
-   * part (workers/boot.mjs). Resolves when the worker has restored its state and runs.
-   */
-  private startWorker(data: { readonly entry: string }, parts: SnapshotParts | null, partOf: (parts: SnapshotParts) => unknown): Promise<void> {
-    const deferring = this.deferredParts !== null;
-    const snapshot = parts === null ? null : partOf(parts);
-    const worker = new Worker(BOOT, { workerData: { ...data, snapshot, deferSnapshot: deferring } });
+  private startWorker(data: { entry: string }): Promise<void> {
+    const worker = new Worker(BOOT, { workerData: data });
     this.workers.push(worker);
-    if (deferring) this.deferredParts!.push({ worker, partOf });
     this.exits.push(new Promise<void>((resolve) => worker.once("exit", (code) => {
       const message = `worker ${data.entry.slice(data.entry.lastIndexOf("/") + 1)} exited (code ${code}) while the engine runs`;
       if (!this.stopping) this.handlers.onFatal?.(message);
