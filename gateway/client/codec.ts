@@ -30,6 +30,8 @@
 //        (+ autoRepayBorrows, autoBorrowSettlements, autoRealizePnl; a setting left out stays as it is;
 //         leverageLimit 1..50; the toggles take true/false, "On"/"Off"/"Unchanged" or a number)
 //   {"type":"SetMarkPrice","asset":4,"price":"140.5"}                                        privileged (USD)
+//   {"type":"OracleQuote","asset":2,"source":1,"bid":"60000","ask":"60010","last":"60005","sourceTimeMs":1767225600000,"apply":true}
+//        privileged, P2: one source's quote (source = index in the asset's configured sources); apply → IndexPrice
 //   {"type":"QueryCollateral","account":17}                  → AccountCollateral, then AssetCollateral per asset
 //   {"type":"QueryMaxOrder","account":17,"market":2,"side":"Buy","price":"150","autoBorrow":true}
 //        (+ autoBorrowRepay, autoLend, autoLendRedeem)        → MaxOrderQuantity
@@ -92,8 +94,10 @@ import {
   MarketOrder,
   MarketState,
   Borrow,
+  IndexPrice,
   InterestEntry,
   InterestKind,
+  OracleQuote,
   MaxBorrowQuantity,
   AccountSnapshot,
   OpenOrder,
@@ -279,6 +283,19 @@ export interface SetMarkPriceCommand {
   /** USD. */
   price: DecimalText;
 }
+/** P2: one oracle source's quote; the update's last quote has apply = true (answer: IndexPrice). */
+export interface OracleQuoteCommand {
+  type: "OracleQuote";
+  asset: number;
+  /** Index of the source in the asset's configured oracle sources. */
+  source: number;
+  /** USD. */
+  bid: DecimalText;
+  ask: DecimalText;
+  last: DecimalText;
+  sourceTimeMs: U64;
+  apply?: boolean;
+}
 export interface QueryCollateralCommand {
   type: "QueryCollateral";
   account: number;
@@ -393,6 +410,7 @@ export type CommandJson =
   | UnsubscribeCommand
   | UpdateAccountSettingsCommand
   | SetMarkPriceCommand
+  | OracleQuoteCommand
   | QueryCollateralCommand
   | QueryMaxOrderCommand
   | QueryMaxWithdrawalCommand;
@@ -727,6 +745,25 @@ function buildCommand(builder: Builder, obj: Obj, type: string): [Command, numbe
       result = [Command.SetMarkPrice, SetMarkPrice.endSetMarkPrice(builder)];
       break;
     }
+    case "OracleQuote": {
+      const asset = f.uint("asset", U16, true);
+      const source = f.uint("source", 255, true);
+      const bid = f.decimal("bid", true)!;
+      const ask = f.decimal("ask", true)!;
+      const last = f.decimal("last", true)!;
+      const sourceTimeMs = f.u64("sourceTimeMs", true);
+      const apply = f.bool("apply");
+      OracleQuote.startOracleQuote(builder);
+      OracleQuote.addAsset(builder, asset);
+      OracleQuote.addSource(builder, source);
+      OracleQuote.addBid(builder, writeDecimal(builder, bid));
+      OracleQuote.addAsk(builder, writeDecimal(builder, ask));
+      OracleQuote.addLast(builder, writeDecimal(builder, last));
+      OracleQuote.addSourceTimeMs(builder, sourceTimeMs);
+      OracleQuote.addApply(builder, apply);
+      result = [Command.OracleQuote, OracleQuote.endOracleQuote(builder)];
+      break;
+    }
     case "QueryCollateral": {
       const account = f.uint("account", U32, true);
       result = [Command.QueryCollateral, QueryCollateral.createQueryCollateral(builder, account)];
@@ -1022,6 +1059,7 @@ export type EventJson = EnvelopeFields &
     | { type: "RateCurvePoint"; asset: number; utilization: string; borrowRate: string; lendRate: string; lendRateAfterFee: string }
     | { type: "InterestEntry"; account: number; asset: number; kind: EnumText; amount: string; rate: string; timeMs: bigint }
     | { type: "MaxBorrowQuantity"; account: number; asset: number; quantity: string; marginLimit: string; poolLimit: string }
+    | { type: "IndexPrice"; asset: number; index: string; stale: boolean; sourcesUsed: number; stepLimited: boolean; timeMs: bigint }
     | { type: "OpenOrder"; account: number; market: number; orderId: bigint; clientId: bigint; side: EnumText; price: string; remaining: string }
     | { type: "AccountSnapshot"; account: number; validAtSeq: bigint; balances: number; orders: number }
     | { type: "ResumeDone"; account: number; fromSeq: bigint; events: number; complete: boolean }
@@ -1341,6 +1379,11 @@ export function decodeEvent(bytes: Uint8Array): EventJson {
     case Event.ResumeDone: {
       const t = table(new ResumeDone()) as ResumeDone;
       return { ...head, type: "ResumeDone", account: t.account(), fromSeq: t.fromSeq(), events: t.events(), complete: t.complete() };
+    }
+    case Event.IndexPrice: {
+      const t = table(new IndexPrice()) as IndexPrice;
+      const index = dec(t.index());
+      return { ...head, type: "IndexPrice", asset: t.asset(), index, stale: t.stale(), sourcesUsed: t.sourcesUsed(), stepLimited: t.stepLimited(), timeMs: t.timeMs() };
     }
     case Event.MaxBorrowQuantity: {
       const t = table(new MaxBorrowQuantity()) as MaxBorrowQuantity;

@@ -17,6 +17,7 @@ import {
   mainAccountOf,
   MarketState,
   OrderFlag,
+  OracleQuoteFlag,
   PRICE_DECIMALS,
   RejectCode,
   SelfTradePrevention,
@@ -58,6 +59,7 @@ import {
   QUERY_MAX_WITHDRAWAL,
   REPLACE,
   SET_MARK_PRICE,
+  ORACLE_QUOTE,
   SET_MARKET_STATE,
   SUBSCRIBE,
   TRANSFER,
@@ -327,6 +329,8 @@ function decodeFrame(config: ExchangeConfig, out: CommandRecord, result: DecodeR
       return decodeApiKeyCommand(CommandKind.RegisterApiKey, out, result);
     case Command.RevokeApiKey:
       return decodeApiKeyCommand(CommandKind.RevokeApiKey, out, result);
+    case Command.OracleQuote:
+      return decodeOracleQuote(config, out, result);
     case Command.TakeSnapshot:
       result.privileged = true;
       result.kind = DecodedKind.TakeSnapshot;
@@ -778,6 +782,39 @@ function decodeSetMarkPrice(config: ExchangeConfig, out: CommandRecord, result: 
   out.kind = CommandKind.SetMarkPrice;
   out.asset = asset;
   out.price = price;
+  return accepted(result);
+}
+
+const OQ = ORACLE_QUOTE.slot;
+/** P2: one source's quote; the asset must have an oracle and `source` be one of its configured sources. */
+function decodeOracleQuote(config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
+  result.privileged = true;
+  const asset = u16(OQ.asset, 0);
+  if (!checkAsset(asset, config, result)) return false;
+  const oracle = config.assets[asset]!.oracle;
+  if (oracle === null) return reject(result, RejectCode.InvalidField, `asset ${asset} has no oracle sources configured`);
+  const source = u8(OQ.source);
+  if (source >= oracle.sources.length) {
+    return reject(result, RejectCode.InvalidField, `source ${source}: asset ${asset} has oracle sources 0..${oracle.sources.length - 1}`);
+  }
+  const bid = units(OQ.bid, PRICE_DECIMALS, RejectCode.InvalidPrice, "bid", false, result);
+  if (bid < 0n) return false;
+  const ask = units(OQ.ask, PRICE_DECIMALS, RejectCode.InvalidPrice, "ask", false, result);
+  if (ask < 0n) return false;
+  const last = units(OQ.last, PRICE_DECIMALS, RejectCode.InvalidPrice, "last", false, result);
+  if (last < 0n) return false;
+  if (bid > ask) return reject(result, RejectCode.InvalidPrice, `bid ${bid} above ask ${ask} (crossed quote)`);
+  const timeMs = u64(OQ.source_time_ms);
+  if (timeMs > MAX_SAFE) return reject(result, RejectCode.InvalidTime, `source_time_ms ${timeMs} is beyond ${Number.MAX_SAFE_INTEGER}`);
+  out.clear();
+  out.kind = CommandKind.OracleQuote;
+  out.asset = asset;
+  out.oracleSource = source;
+  out.bid = bid;
+  out.ask = ask;
+  out.last = last;
+  out.sourceTimeMs = Number(timeMs);
+  out.flags = bool(OQ.apply) ? OracleQuoteFlag.Apply : 0;
   return accepted(result);
 }
 

@@ -8,6 +8,7 @@ import { Builder } from "flatbuffers";
 import {
   AccountSetting,
   EventKind,
+  IndexFlag,
   INT64_MAX,
   INT64_MIN,
   MarketKind,
@@ -37,6 +38,7 @@ import {
   Event,
   EventEnvelope,
   Fill,
+  IndexPrice,
   Level,
   InterestEntry,
   MaxBorrowQuantity,
@@ -359,6 +361,16 @@ export function encodeEvent(e: EventRecord, clientSeq: bigint, config: ExchangeC
       MaxBorrowQuantity.addMarginLimit(builder, decimal(e.marginLimit, decimals));
       MaxBorrowQuantity.addPoolLimit(builder, decimal(e.poolLimit, decimals));
       return finish(Event.MaxBorrowQuantity, MaxBorrowQuantity.endMaxBorrowQuantity(builder), clientSeq, e.seq, e.marketSeq);
+    }
+    case EventKind.IndexPrice: {
+      IndexPrice.startIndexPrice(builder);
+      IndexPrice.addAsset(builder, e.asset);
+      IndexPrice.addIndex(builder, decimal(e.indexPrice, PRICE_DECIMALS));
+      IndexPrice.addStale(builder, (e.indexFlags & IndexFlag.Stale) !== 0);
+      IndexPrice.addSourcesUsed(builder, e.sourcesUsed);
+      IndexPrice.addStepLimited(builder, (e.indexFlags & IndexFlag.StepLimited) !== 0);
+      IndexPrice.addTimeMs(builder, BigInt(e.timeMs));
+      return finish(Event.IndexPrice, IndexPrice.endIndexPrice(builder), clientSeq, e.seq, e.marketSeq);
     }
     default:
       throw new RangeError(`encodeEvent: event kind ${e.kind} has no wire form`);
