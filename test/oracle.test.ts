@@ -211,7 +211,7 @@ describe("oracle command (P2) and the index as collateral mark (C1)", () => {
     const h = new Harness();
     firstUpdate(h);
     const events = h.batch([{ kind: CommandKind.SetMarkPrice, asset: BTC, price: usd("50000") }]);
-    expect(events.map((e) => [e.kind, e.code, e.price])).toEqual([[EventKind.CommandAccepted, CommandKind.SetMarkPrice, 50_000n * USD]]);
+    expect(events.map((e) => [e.kind, e.acceptedKind, e.price])).toEqual([[EventKind.CommandAccepted, CommandKind.SetMarkPrice, 50_000n * USD]]);
     expect(h.marks().asset).toEqual([50_000n * USD]);
     // The next oracle update steps from the oracle's own last index, not from the override.
     h.at(T0 + 1000);
