@@ -116,7 +116,7 @@ export function generateCodec(): string {
     "// The server's per-kind event encoders: each writes its kind's wire table from the EventRecord's named fields with",
     "// the reused builder `b` (no allocation beyond the builder's own BigInt splits of 64-bit fields).",
     'import type { Builder } from "flatbuffers";',
-    'import { AccountSetting, EventKind, type EventRecord, type ExchangeConfig } from "../../../engine/model/index.ts";',
+    'import { AccountSetting, EventKind, IndexFlag, type EventRecord, type ExchangeConfig } from "../../../engine/model/index.ts";',
     `import { Event, ${tables.join(", ")} } from "../../../schemas/index.ts";`,
     "import {",
     "  decimal,",
@@ -240,7 +240,7 @@ function decoderCode(c: CommandWire): string {
   for (const row of stored) lines.push(`  out.${row[1]} = ${camel(row[0])};`);
   // The flag rows become one OR of the bits.
   const flags = c.fields.filter((row) => row[2].startsWith("flag:"));
-  if (flags.length > 0) lines.push(`  out.flags |= ${flags.map((f) => `(bool(S.${f[0]}) ? OrderFlag.${f[2].slice(5)} : 0)`).join(" | ")};`);
+  if (flags.length > 0) lines.push(`  out.flags |= ${flags.map((f) => `(bool(S.${f[0]}) ? ${f[2].includes(".") ? f[2].slice(5) : `OrderFlag.${f[2].slice(5)}`} : 0)`).join(" | ")};`);
   lines.push("  return accepted(result);", "}");
   return lines.join("\n");
 }
@@ -263,7 +263,7 @@ export function generateDecoders(): string {
     "//",
     "// The server's per-kind command decoders: each reads its wire table's fields at the verified positions, checks",
     "// them (X5) and stores them in the CommandRecord's named fields, allocating only the BigInts of 64-bit fields.",
-    'import { ALL_MARKETS, CommandKind, OrderFlag, OrderType, PRICE_DECIMALS, RejectCode, TimeInForce, type CommandRecord, type ExchangeConfig } from "../../../engine/model/index.ts";',
+    'import { ALL_MARKETS, CommandKind, OracleQuoteFlag, OrderFlag, OrderType, PRICE_DECIMALS, RejectCode, TimeInForce, type CommandRecord, type ExchangeConfig } from "../../../engine/model/index.ts";',
     `import { Command, ${layouts.join(", ")} } from "../../../schemas/index.ts";`,
     "import {",
     "  accepted,",
@@ -276,6 +276,8 @@ export function generateDecoders(): string {
     "  checkEnum,",
     "  checkMarket,",
     "  checkMarketOrderSize,",
+    "  checkOracleSource,",
+    "  checkQuoteNotCrossed,",
     "  checkTransferAccounts,",
     "  MARKET_STATE_MAX,",
     "  orderReference,",

@@ -129,6 +129,7 @@ export const REVOKE_API_KEY = layout("RevokeApiKey", { user: U32, api_key: STR }
 export const RESUME_ACCOUNT = layout("ResumeAccount", { account: U32, from_seq: U64 });
 export const QUERY_ACCOUNT_SNAPSHOT = layout("QueryAccountSnapshot", { account: U32 });
 export const TAKE_SNAPSHOT = layout("TakeSnapshot", {});
+export const ORACLE_QUOTE = layout("OracleQuote", { asset: U16, source: U8, bid: DEC, ask: DEC, last: DEC, source_time_ms: U64, apply: U8 });
 
 /** Indexed by the `Command` union type (0 = NONE). */
 export const COMMAND_LAYOUTS: readonly (TableLayout | null)[] = [
@@ -164,6 +165,7 @@ export const COMMAND_LAYOUTS: readonly (TableLayout | null)[] = [
   RESUME_ACCOUNT,
   QUERY_ACCOUNT_SNAPSHOT,
   TAKE_SNAPSHOT,
+  ORACLE_QUOTE,
 ];
 
 /** Indexed by the `Event` union type (0 = NONE). */
@@ -307,6 +309,7 @@ export const EVENT_LAYOUTS: readonly (TableLayout | null)[] = [
   layout("AccountSnapshot", { account: U32, valid_at_seq: U64, balances: U32, orders: U32 }),
   layout("ResumeDone", { account: U32, from_seq: U64, events: U32, complete: U8 }),
   layout("SnapshotTaken", { seq: U64, batch: U64, state_hash: STR, bytes: U64, file: STR }),
+  layout("IndexPrice", { asset: U16, index: DEC, stale: U8, sources_used: U8, step_limited: U8, time_ms: U64 }),
 ];
 
 export const COMMAND_ENVELOPE = layout("CommandEnvelope", { client_seq: U64, command_type: U8, command: UVAL });

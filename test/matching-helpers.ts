@@ -74,8 +74,8 @@ export function testConfig(overrides: Partial<MarketConfig> = {}): ExchangeConfi
     platformMaxLeverage: 50n,
     feeTiers: [],
     assets: [
-      { id: 0, symbol: "USDC", decimals: 6, unit: 10n ** 6n, haircut: { kind: "identity" }, initialMark: P("1"), borrow: NO_BORROW, pool: NO_POOL },
-      { id: 1, symbol: "BTC", decimals: 8, unit: 10n ** 8n, haircut: { kind: "identity" }, initialMark: P("60000"), borrow: NO_BORROW, pool: NO_POOL },
+      { id: 0, symbol: "USDC", decimals: 6, unit: 10n ** 6n, haircut: { kind: "identity" }, initialMark: P("1"), borrow: NO_BORROW, pool: NO_POOL, oracle: null },
+      { id: 1, symbol: "BTC", decimals: 8, unit: 10n ** 8n, haircut: { kind: "identity" }, initialMark: P("60000"), borrow: NO_BORROW, pool: NO_POOL, oracle: null },
     ],
     markets: [
       market(SPOT, "BTC_USDC", MarketKind.Spot, overrides),

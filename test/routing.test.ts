@@ -71,6 +71,7 @@ const EXPECTED: Record<number, [RiskClass, MatchingClass, boolean]> = {
   [CommandKind.QueryMaxBorrow]: ["account", "none", false],
   [CommandKind.RegisterApiKey]: ["account", "none", false],
   [CommandKind.RevokeApiKey]: ["account", "none", false],
+  [CommandKind.OracleQuote]: ["every", "none", false],
 };
 
 const RISK_CLASS: Record<number, RiskClass> = { [RiskRoute.ByAccount]: "account", [RiskRoute.ShardZero]: "zero", [RiskRoute.Every]: "every" };
@@ -135,6 +136,14 @@ function stream(): CommandRecord[] {
     [CommandKind.QueryMaxBorrow]: command(CommandKind.QueryMaxBorrow, ALICE, (c) => (c.asset = 0)),
     [CommandKind.RegisterApiKey]: command(CommandKind.RegisterApiKey, CAROL, (c) => ((c.flags = 1), (c.price = 7n), (c.quantity = 8n))),
     [CommandKind.RevokeApiKey]: command(CommandKind.RevokeApiKey, CAROL, (c) => ((c.price = 7n), (c.quantity = 8n))),
+    [CommandKind.OracleQuote]: command(CommandKind.OracleQuote, 0, (c) => {
+      c.asset = 4;
+      c.oracleSource = 1;
+      c.bid = 150n * PRICE_SCALE;
+      c.ask = 151n * PRICE_SCALE;
+      c.last = 150n * PRICE_SCALE;
+      c.flags = 1;
+    }),
   };
   for (const kind of Object.values(CommandKind)) out.push(byKind[kind]!);
   out.forEach((c, i) => (c.seq = i + 1));
@@ -254,8 +263,9 @@ describe("one routing table", () => {
       if (same === undefined) reference.set(topology.riskShards, events);
       else expect(events).toEqual(same);
     }
-    // The stream exercises the routes: the order rests, is replaced and canceled, the clock ticks, the mark moves.
-    expect(reference.get(1)!.length).toBe(65);
+    // The stream exercises the routes: the order rests, is replaced and canceled, the clock ticks, the mark moves, the
+    // oracle quote applies (IndexPrice and CommandAccepted).
+    expect(reference.get(1)!.length).toBe(67);
   });
 
   it("X4: the threaded pipeline (fused 1×1, split 1×2, 2×2 and 3×2; as records and encoded) gives each topology's in-process events and state hash", async () => {

@@ -37,6 +37,26 @@ export interface PoolConfig {
   readonly state: PoolState;
 }
 
+/** P2: one oracle source of an asset's index. */
+export interface OracleSourceConfig {
+  /** The source's name (the feeder's label), 1–32 of A-Z, a-z, 0-9, _, -. */
+  readonly name: string;
+  /** Weight in the index's weighted mean, a Ratio > 0. */
+  readonly weight: bigint;
+}
+
+/** P2: an asset's index parameters and sources (engine/perps IndexParams plus the sources). */
+export interface OracleConfig {
+  /** 1…INDEX_SOURCES_MAX sources; an OracleQuote names one by its index here. */
+  readonly sources: readonly OracleSourceConfig[];
+  /** Clamp around the median of the source prices, basis points (default 30). */
+  readonly clampBps: number;
+  /** A source whose quote is older than this (engine time) drops out, ms (default 10,000). */
+  readonly staleAfterMs: number;
+  /** Largest factor one update moves the index by, a Ratio ≥ 1 (default 1.0025). */
+  readonly maxPriceUpdateMultiplier: bigint;
+}
+
 export interface AssetConfig {
   readonly id: number;
   readonly symbol: string;
@@ -48,6 +68,8 @@ export interface AssetConfig {
   readonly initialMark: bigint;
   readonly borrow: { readonly imf: SqrtMarginFunction; readonly mmf: SqrtMarginFunction };
   readonly pool: PoolConfig;
+  /** P2: the asset's oracle; null = no oracle (its mark moves by SetMarkPrice only, e.g. USDC at 1). */
+  readonly oracle: OracleConfig | null;
 }
 
 export interface BandMultipliers {

@@ -29,6 +29,10 @@ export const LEVELS_PER_SIDE_MAX = 1 << 16;
 /** Matching: highest tick index a market may have (price / tickSize); tick indices live in Int32Arrays. */
 export const TICK_INDEX_MAX = 0x7fff_ffff;
 
+/** P2: how far an oracle quote's source time may run ahead of engine time, ms (a later one → InvalidTime): a quote
+ * from the future would otherwise stay fresh past staleAfterMs. */
+export const ORACLE_QUOTE_AHEAD_MS_MAX = 60_000;
+
 /** Configuration tables: small, and every number inside int64 on the wire. */
 export const ASSETS_MAX = 256;
 export const MARKETS_MAX = 1024;

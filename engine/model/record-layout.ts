@@ -1,6 +1,7 @@
 // Fixed-size binary layouts of CommandRecord and EventRecord, shared by the rings and the journal.
 //
-// Union slots (state, price, quantity, quoteQuantity, amount of a command; side, code, amount, amount2 of an event)
+// Union slots (state, timeMs, price, quantity, quoteQuantity, amount of a command; side, code, price, amount, amount2
+// of an event)
 // hold the field the record's kind carries there (engine/model/vocabulary.ts); the generated slot accessors pick it.
 //
 // A slot is addressed by its byte offset inside a buffer seen through Int32/Float64/BigInt64/Uint8 views (a ring's
@@ -12,18 +13,22 @@ import {
   commandQuantitySlot,
   commandQuoteQuantitySlot,
   commandStateSlot,
+  commandTimeMsSlot,
   eventAmount2Slot,
   eventAmountSlot,
   eventCodeSlot,
+  eventPriceSlot,
   eventSideSlot,
   setCommandAmountSlot,
   setCommandPriceSlot,
   setCommandQuantitySlot,
   setCommandQuoteQuantitySlot,
   setCommandStateSlot,
+  setCommandTimeMsSlot,
   setEventAmount2Slot,
   setEventAmountSlot,
   setEventCodeSlot,
+  setEventPriceSlot,
   setEventSideSlot,
   type CommandRecord,
   type EventRecord,
@@ -109,7 +114,7 @@ export function writeCommand(v: RecordViews, byteOffset: number, c: CommandRecor
   v.i32[w + 11] = 0;
   v.f64[d + C_SEQ] = c.seq;
   v.f64[d + C_ORDER_ID] = c.orderId;
-  v.f64[d + C_TIME] = c.timeMs;
+  v.f64[d + C_TIME] = commandTimeMsSlot(c);
   v.i64[d + C_CLIENT_ID] = BigInt.asIntN(64, c.clientId);
   v.i64[d + C_PRICE] = commandPriceSlot(c);
   v.i64[d + C_QUANTITY] = commandQuantitySlot(c);
@@ -135,7 +140,7 @@ export function readCommand(v: RecordViews, byteOffset: number, c: CommandRecord
   setCommandStateSlot(c, v.i32[w + C_STATE]!);
   c.seq = v.f64[d + C_SEQ]!;
   c.orderId = v.f64[d + C_ORDER_ID]!;
-  c.timeMs = v.f64[d + C_TIME]!;
+  setCommandTimeMsSlot(c, v.f64[d + C_TIME]!);
   c.clientId = readUint64(v, d + C_CLIENT_ID);
   setCommandPriceSlot(c, readInt64(v, d + C_PRICE));
   setCommandQuantitySlot(c, readInt64(v, d + C_QUANTITY));
@@ -339,7 +344,7 @@ export function writeEvent(v: RecordViews, byteOffset: number, e: EventRecord): 
   v.f64[d + E_ORDER_ID] = e.orderId;
   v.f64[d + E_TIME] = e.timeMs;
   v.i64[d + E_CLIENT_ID] = e.clientId === 0n ? 0n : BigInt.asIntN(64, e.clientId);
-  v.i64[d + E_PRICE] = e.price;
+  v.i64[d + E_PRICE] = eventPriceSlot(e);
   v.i64[d + E_QUANTITY] = e.quantity;
   v.i64[d + E_AMOUNT] = eventAmountSlot(e);
   v.i64[d + E_AMOUNT2] = eventAmount2Slot(e);
@@ -383,7 +388,7 @@ export function readEvent(v: RecordViews, byteOffset: number, e: EventRecord): v
   e.orderId = v.f64[d + E_ORDER_ID]!;
   e.timeMs = v.f64[d + E_TIME]!;
   e.clientId = readUint64(v, d + E_CLIENT_ID);
-  e.price = readInt64(v, d + E_PRICE);
+  setEventPriceSlot(e, readInt64(v, d + E_PRICE));
   e.quantity = readInt64(v, d + E_QUANTITY);
   setEventAmountSlot(e, readInt64(v, d + E_AMOUNT));
   setEventAmount2Slot(e, readInt64(v, d + E_AMOUNT2));

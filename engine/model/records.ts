@@ -26,6 +26,20 @@ export const OrderFlag = {
   ByClientId: 64,
 } as const;
 
+/** OracleQuote flag bits (CommandRecord.flags). */
+export const OracleQuoteFlag = {
+  /** The update's last quote: recompute the asset's index from every source's latest quote (P2). */
+  Apply: 1,
+} as const;
+
+/** IndexPrice event flag bits (EventRecord.indexFlags). */
+export const IndexFlag = {
+  /** No fresh source (P2): the index kept its previous value and the mark did not move. */
+  Stale: 1,
+  /** The per-update step limit held the index back (P2). */
+  StepLimited: 2,
+} as const;
+
 /** The spot-margin flags of S2: an order carrying any of them is a margin order. */
 export const SPOT_MARGIN_FLAGS =
   OrderFlag.AutoBorrow | OrderFlag.AutoBorrowRepay | OrderFlag.AutoLend | OrderFlag.AutoLendRedeem;

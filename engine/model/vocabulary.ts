@@ -38,8 +38,9 @@ export const CommandKind = {
   /** A3: account settings. flags: AccountSetting bits changed (bits 0–7) and their new values (bits 8–15);
    * leverageLimit: new max leverage (1…50), 0 = unchanged. */
   UpdateAccountSettings: 12,
-  /** Privileged: the USD mark of `asset` is now `price` (PRICE_DECIMALS). Until the oracle (P2/P3) lands this is
-   * how marks move; every risk shard applies it. */
+  /** Privileged: the USD mark of `asset` is now `price` (PRICE_DECIMALS): an operator override of the oracle (P2),
+   * until the asset's next OracleQuote update; answered by CommandAccepted with code SetMarkPrice. Every risk shard
+   * applies it. */
   SetMarkPrice: 13,
   /** Query (changes nothing, answered by events): the collateral statement of `account`. */
   QueryCollateral: 14,
@@ -69,6 +70,10 @@ export const CommandKind = {
   RegisterApiKey: 25,
   /** Privileged, X6: revokes user `account >> 4`'s API key (the same four publicKeyWord fields as RegisterApiKey). */
   RevokeApiKey: 26,
+  /** Privileged, P2: one oracle source's quote for `asset`: source (its index in the asset's configured sources), bid,
+   * ask, last, sourceTimeMs. One quote per command; the quotes of one update are consecutive commands and the last
+   * carries OracleQuoteFlag.Apply, which recomputes the asset's index from every configured source's latest quote. */
+  OracleQuote: 27,
 } as const;
 export type CommandKind = (typeof CommandKind)[keyof typeof CommandKind];
 
@@ -110,6 +115,10 @@ export const EventKind = {
   /** L8 answer: asset, quantity = largest manual borrow accepted now, marginLimit = the margin check's own limit,
    * poolLimit = the pool's limit. */
   MaxBorrowQuantity: 17,
+  /** P2/C1 an asset's index after an oracle update (its new collateral mark unless stale): asset, indexPrice,
+   * indexFlags (IndexFlag: Stale = no fresh source, the index and the mark kept their values; StepLimited),
+   * sourcesUsed (fresh sources in the index), timeMs = engine time. */
+  IndexPrice: 18,
 } as const;
 export type EventKind = (typeof EventKind)[keyof typeof EventKind];
 
@@ -156,16 +165,21 @@ export const COMMAND_FIELDS: readonly FieldSpec[] = [
   { name: "leverageLimit", type: "i32", unit: "new max account leverage 1…50, 0 = unchanged", slot: "state", kinds: ["UpdateAccountSettings"] },
   { name: "curvePoints", type: "i32", unit: "evenly spaced utilizations 2…101 (0 = 11)", slot: "state", kinds: ["QueryRateCurve"] },
   { name: "historyLimit", type: "i32", unit: "interest history entries at most (0 = the maximum)", slot: "state", kinds: ["QueryInterestHistory"] },
+  { name: "oracleSource", type: "i32", unit: "index of the source in the asset's configured oracle sources", slot: "state", kinds: ["OracleQuote"] },
   { name: "orderId", type: "f64", unit: "target order of a cancel or replace (engine order id)" },
   { name: "timeMs", type: "f64", unit: "engine time, ms since the epoch (AdvanceTime; QueryInterestHistory: from)" },
+  { name: "sourceTimeMs", type: "f64", unit: "the oracle source's own time of the quote, ms since the epoch", slot: "timeMs", kinds: ["OracleQuote"] },
   { name: "clientId", type: "u64", unit: "client's order id, echoed back; 0 = none" },
   { name: "price", type: "i64", unit: ORDER_PRICE + "; SetMarkPrice: USD mark; MarketBandInputs: mean mark" },
   { name: "publicKeyWord0", type: "i64", unit: "ED25519 public key bytes 0…7, little-endian", slot: "price", kinds: ["RegisterApiKey", "RevokeApiKey"] },
+  { name: "bid", type: "i64", unit: "the source's best bid, USD at PRICE_DECIMALS", slot: "price", kinds: ["OracleQuote"] },
   { name: "quantity", type: "i64", unit: BASE_UNITS },
   { name: "publicKeyWord1", type: "i64", unit: "ED25519 public key bytes 8…15, little-endian", slot: "quantity", kinds: ["RegisterApiKey", "RevokeApiKey"] },
+  { name: "ask", type: "i64", unit: "the source's best ask, USD at PRICE_DECIMALS", slot: "quantity", kinds: ["OracleQuote"] },
   { name: "quoteQuantity", type: "i64", unit: QUOTE_UNITS + " (market buy by quote)" },
   { name: "publicKeyWord2", type: "i64", unit: "ED25519 public key bytes 16…23, little-endian", slot: "quoteQuantity", kinds: ["RegisterApiKey", "RevokeApiKey"] },
   { name: "indexPrice", type: "i64", unit: "the index price, PRICE_DECIMALS (0 = implied by meanMark / (1 + meanPremium))", slot: "quoteQuantity", kinds: ["MarketBandInputs"] },
+  { name: "last", type: "i64", unit: "the source's last trade price, USD at PRICE_DECIMALS", slot: "quoteQuantity", kinds: ["OracleQuote"] },
   { name: "amount", type: "i64", unit: ASSET_UNITS + " (deposit, withdraw, transfer, borrow, repay, lend, redeem)" },
   { name: "publicKeyWord3", type: "i64", unit: "ED25519 public key bytes 24…31, little-endian", slot: "amount", kinds: ["RegisterApiKey", "RevokeApiKey"] },
   { name: "meanPremium", type: "i64", unit: "mean premium over the mark, a Ratio (RATIO_DECIMALS)", slot: "amount", kinds: ["MarketBandInputs"] },
@@ -183,13 +197,16 @@ export const EVENT_FIELDS: readonly FieldSpec[] = [
   { name: "interestKind", type: "i32", unit: "InterestKind", slot: "side", kinds: ["InterestEntry"] },
   { name: "throttled", type: "i32", unit: "1 = the pool is throttled (utilization above its throttle), else 0", slot: "side", kinds: ["PoolStats"] },
   { name: "marketState", type: "i32", unit: "MarketState after an accepted SetMarketState (0 for other commands)", slot: "side", kinds: ["CommandAccepted"] },
+  { name: "indexFlags", type: "i32", unit: "IndexFlag bits: Stale (no fresh source, the index kept its value), StepLimited", slot: "side", kinds: ["IndexPrice"] },
   { name: "orderId", type: "f64", unit: "engine order id (Fill: the taker's)" },
   { name: "clientId", type: "u64", unit: "client order id (Fill: the taker's)" },
   { name: "code", type: "i32", unit: "RejectCode (OrderRejected / CommandRejected), DoneReason (OrderDone)" },
   { name: "acceptedKind", type: "i32", unit: "CommandKind of the accepted command", slot: "code", kinds: ["CommandAccepted"] },
   { name: "poolState", type: "i32", unit: "PoolState", slot: "code", kinds: ["PoolStats"] },
+  { name: "sourcesUsed", type: "i32", unit: "fresh oracle sources the index was computed from (P2)", slot: "code", kinds: ["IndexPrice"] },
   { name: "message", type: "string", unit: "human-readable reject message, ASCII (OrderRejected / CommandRejected)" },
   { name: "price", type: "i64", unit: ORDER_PRICE + "; AssetCollateral: the asset's USD mark" },
+  { name: "indexPrice", type: "i64", unit: "the asset's index and collateral mark, USD at PRICE_DECIMALS (P2, C1)", slot: "price", kinds: ["IndexPrice"] },
   { name: "quantity", type: "i64", unit: BASE_UNITS + "; the Max* answers: the largest accepted now" },
   { name: "openQuantity", type: "i64", unit: BASE_UNITS + ": what the book may fill (the quantity, or the reduceOnly cap; 0 for a market buy by quote only)", slot: "amount", kinds: ["OrderAccepted"] },
   { name: "remainingQuantity", type: "i64", unit: BASE_UNITS + ": requested − filled (0 for a market buy by quote only)", slot: "amount", kinds: ["OrderDone"] },

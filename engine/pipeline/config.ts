@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { tryParseDecimal } from "../fixed/index.ts";
 import { validatePoolConfig } from "../lending/index.ts";
+import { INDEX_CLAMP_BPS_DEFAULT, INDEX_SOURCES_MAX, INDEX_STALE_AFTER_MS_DEFAULT, MAX_PRICE_UPDATE_MULTIPLIER_DEFAULT } from "../perps/index.ts";
 import {
   ASSET_DECIMALS_MAX,
   ASSETS_MAX,
@@ -24,6 +25,8 @@ import {
   type FundingConfig,
   type HaircutConfig,
   type MarketConfig,
+  type OracleConfig,
+  type OracleSourceConfig,
   type PoolConfig,
   type SqrtMarginFunction,
 } from "../model/index.ts";
@@ -169,7 +172,36 @@ function asset(v: unknown, path: string, id: number): AssetConfig {
     initialMark: positive(decimal(o.initialMark, `${path}.initialMark`, PRICE_DECIMALS), `${path}.initialMark`),
     borrow: { imf: sqrtFunction(borrow.imf, `${path}.borrow.imf`), mmf: sqrtFunction(borrow.mmf, `${path}.borrow.mmf`) },
     pool: pool(o.pool, `${path}.pool`, decimals),
+    oracle: o.oracle === undefined ? null : oracle(o.oracle, `${path}.oracle`),
   };
+}
+
+/** P2: an asset's oracle sources and index parameters; absent numbers take SPEC P2's defaults. */
+function oracle(v: unknown, path: string): OracleConfig {
+  const o = obj(v, path);
+  const list = arr(o.sources, `${path}.sources`);
+  if (list.length < 1 || list.length > INDEX_SOURCES_MAX) throw new ConfigError(`${path}.sources`, `needs 1 to ${INDEX_SOURCES_MAX} sources`);
+  const names = new Set<string>();
+  const sources = list.map((entry, i): OracleSourceConfig => {
+    const so = obj(entry, `${path}.sources[${i}]`);
+    const name = str(so.name, `${path}.sources[${i}].name`);
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/.test(name)) throw new ConfigError(`${path}.sources[${i}].name`, `"${name}" must be 1-32 of A-Z, a-z, 0-9, ., _, - (a letter or digit first)`);
+    if (names.has(name)) throw new ConfigError(`${path}.sources[${i}].name`, `duplicate source "${name}"`);
+    names.add(name);
+    return { name, weight: positive(ratio(so.weight, `${path}.sources[${i}].weight`), `${path}.sources[${i}].weight`) };
+  });
+  return {
+    sources,
+    clampBps: o.clampBps === undefined ? INDEX_CLAMP_BPS_DEFAULT : int(o.clampBps, `${path}.clampBps`, 0, 9_999),
+    staleAfterMs: o.staleAfterMs === undefined ? INDEX_STALE_AFTER_MS_DEFAULT : int(o.staleAfterMs, `${path}.staleAfterMs`, 0, 86_400_000),
+    maxPriceUpdateMultiplier: o.maxPriceUpdateMultiplier === undefined ? MAX_PRICE_UPDATE_MULTIPLIER_DEFAULT : stepMultiplier(o.maxPriceUpdateMultiplier, `${path}.maxPriceUpdateMultiplier`),
+  };
+}
+
+function stepMultiplier(v: unknown, path: string): bigint {
+  const r = ratio(v, path);
+  if (r < RATIO_SCALE) throw new ConfigError(path, "must be at least 1");
+  return r;
 }
 
 function symbol(v: unknown, path: string): string {

@@ -25,8 +25,8 @@
 // it. This class, ThreadedPipeline and the risk worker read it; a kind without a route does not compile.
 //
 // ## Decided before perpetuals and liquidation (SPEC P, Q; the pure rules wait in engine/perps, engine/liquidation)
-// D1 Settlement reads only journaled commands and matching's book tops. Every kind settlement takes (the clock, the
-//    oracle command) routes to every risk and every matching shard too, as AdvanceTime does (routing.test.ts holds
+// D1 Settlement reads only journaled commands and matching's book tops. Every kind settlement takes (the clock; the
+//    oracle command once P3 needs it in settlement, see P2 below) routes to every risk and every matching shard too, as AdvanceTime does (routing.test.ts holds
 //    the table to it), so each shard knows from its own input which batches have a settlement phase; no other batch
 //    waits for settlement. In such a batch each matching shard, after its last command, sends settlement the top of
 //    each of its markets (best bid, best ask, last trade price).
@@ -40,6 +40,15 @@
 //    cross-shard steps of D5. Phase 4 then merges pools and charges hourly interest; a new phase 5 re-evaluates (Q1)
 //    the accounts the batch touched (fills, funding, realization, interest, marks through the index of their bands)
 //    and leaves the liquidating set at the boundary. A boundary — and so a snapshot — has no output in flight.
+// P2 (amends D1 and D2(a) for the index; decided with the oracle command): the index is not sent from settlement.
+//    OracleQuote routes to every risk shard (RiskRoute.Every, like SetMarkPrice), and each risk shard computes the
+//    index itself from the journaled quotes as a replica (risk/oracle-book.ts: the latest quote per configured source
+//    and the last index, in the shard's snapshot section and state hash). P2 is a pure function of the journaled
+//    quotes, the engine clock every risk shard already replicates and the previous index, so the replicas agree
+//    without a message and the index is the collateral mark (C1) from the very command that applies it — earlier
+//    than phase 3b, with no settlement → risk ring and no batch waiting for settlement. Shard 0 answers (IndexPrice).
+//    D2(a) stays for what needs matching's book tops (the P3 mark, the O6/O7 band inputs): settlement will then take
+//    OracleQuote too (and D1 routes it to every matching shard) and combine its own replica of the index with the tops.
 // D3 Engine orders (Q2 LiquidatePositionOnBook and CollateralConversion, P6 conversions) are derived from the state
 //    at the boundary before batch B and take a fixed place at its head: phase 0, before R1 of B's first command,
 //    each risk shard creates one step per liquidating account of its own, in account-id order, at most

@@ -75,6 +75,8 @@ export const COMMAND_ROUTES: { readonly [K in CommandKind]: CommandRoute } = {
   [CommandKind.QueryMaxBorrow]: ACCOUNT_ONLY,
   [CommandKind.RegisterApiKey]: ACCOUNT_ONLY,
   [CommandKind.RevokeApiKey]: ACCOUNT_ONLY,
+  // P2: every risk shard keeps a replica of the oracle and computes the index itself (engine.ts D2, P2 replica).
+  [CommandKind.OracleQuote]: { risk: RiskRoute.Every, matching: MatchingRoute.None, settlement: false },
 };
 
 /** The table as an array indexed by kind (a kind outside it, e.g. from a test, routes like None). */

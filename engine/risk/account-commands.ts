@@ -3,7 +3,6 @@
 import {
   ACCOUNT_SETTING_VALUE_SHIFT,
   AccountSetting,
-  MarketKind,
   RATIO_SCALE,
   RejectCode,
   type CommandRecord,
@@ -153,9 +152,9 @@ function lendEveryBalance(s: RiskState, seq: number, account: Account, sink: Eve
 }
 
 /**
- * The USD mark of an asset (privileged; C: until the oracle lands, the mark is what this command says). Every
- * risk shard applies it; shard 0 answers. A perpetual on the asset follows it (quote at par). Accounts revalue
- * lazily (AccountMargin reads marks from the shared context).
+ * The USD mark of an asset, an operator override of the oracle (P2: the mark is the index; this sets it until the
+ * asset's next oracle update; its answer is a CommandAccepted with code SetMarkPrice, never an IndexPrice). Every risk shard applies it; shard 0
+ * answers. A perpetual on the asset follows it (quote at par).
  */
 export function setMarkPrice(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
   const speaks = s.shardIndex === 0;
@@ -167,10 +166,6 @@ export function setMarkPrice(s: RiskState, cmd: CommandRecord, sink: EventSink):
     if (speaks) rejectNonPositiveMark(s, cmd, sink);
     return;
   }
-  const ctx = s.marginContext;
-  ctx.setAssetMark(cmd.asset, cmd.price);
-  for (const m of s.config.markets) {
-    if (m.kind === MarketKind.Perpetual && m.baseAsset === cmd.asset) ctx.setMarketMark(m.id, cmd.price);
-  }
+  s.setAssetMark(cmd.asset, cmd.price);
   if (speaks) markAccepted(s, cmd, sink);
 }

@@ -123,6 +123,7 @@ export function stateHash(s: RiskState): string {
     h.update(`p${id} ${a.positions.map((p) => `${p.lendShares}/${p.borrowShares}`).join(",")}\n`);
   }
   h.update(s.volumes.hashText());
+  h.update(s.oracle.hashText());
   for (const hold of s.holds.sorted()) {
     h.update(`h${hold.orderId} ${hold.account} ${hold.asset} ${hold.flags} ${hold.remaining} ${hold.borrowMax} ${hold.reserved} ${hold.inflowAsset} ${hold.inflowCredit} ${hold.inflowRepays}\n`);
   }

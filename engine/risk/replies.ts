@@ -4,6 +4,7 @@ import { formatDecimal, type Ratio } from "../fixed/index.ts";
 import {
   CommandKind,
   EventKind,
+  IndexFlag,
   PRICE_SCALE,
   RATIO_SCALE,
   RejectCode,
@@ -14,6 +15,7 @@ import {
 } from "../model/index.ts";
 import { INT64_MAX, isValidClientAccount } from "../model/index.ts";
 import type { Account } from "./accounts.ts";
+import type { AssetOracle } from "./oracle-book.ts";
 import { InterestKind, poolStats, type RateCurvePoint } from "../lending/index.ts";
 import { UNBOUNDED } from "./margin/index.ts";
 import { OrderDetail, RISK_LIMITS, type CollateralStatement, type OrderPlan, type RiskState } from "./state.ts";
@@ -272,6 +274,41 @@ export function markAccepted(s: RiskState, cmd: CommandRecord, sink: EventSink):
   e.price = cmd.price;
   e.acceptedKind = cmd.kind;
   sink.publish(e);
+}
+
+/** P2/C1: an asset's index after an oracle update (its collateral mark unless stale). */
+export function publishIndex(s: RiskState, cmd: CommandRecord, oracle: AssetOracle, sink: EventSink): void {
+  const e = s.out;
+  e.clear();
+  e.kind = EventKind.IndexPrice;
+  e.seq = cmd.seq;
+  e.asset = cmd.asset;
+  e.indexPrice = oracle.index;
+  e.indexFlags = (oracle.stale ? IndexFlag.Stale : 0) | (oracle.stepLimited ? IndexFlag.StepLimited : 0);
+  e.sourcesUsed = oracle.sourcesUsed;
+  e.timeMs = s.nowMs;
+  sink.publish(e);
+}
+
+export function rejectNoOracle(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
+  reject(s, cmd, RejectCode.InvalidField, `asset ${cmd.asset} has no oracle sources configured`, sink);
+}
+
+export function rejectOracleSource(s: RiskState, cmd: CommandRecord, sources: number, sink: EventSink): void {
+  reject(s, cmd, RejectCode.InvalidField, `oracle source ${cmd.oracleSource} of asset ${cmd.asset}: the asset has sources 0..${sources - 1}`, sink);
+}
+
+export function rejectOracleFlags(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
+  reject(s, cmd, RejectCode.InvalidField, `oracle quote flags ${cmd.flags}: only Apply (1) is defined`, sink);
+}
+
+export function rejectOraclePrices(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
+  reject(s, cmd, RejectCode.InvalidPrice, "an oracle quote needs bid, ask and last > 0 and bid <= ask", sink);
+}
+
+export function rejectOracleTime(s: RiskState, cmd: CommandRecord, aheadMaxMs: number, sink: EventSink): void {
+  const text = `oracle quote time ${cmd.sourceTimeMs} must be a non-negative integer (ms) at most ${aheadMaxMs} ms after engine time ${s.nowMs}`;
+  reject(s, cmd, RejectCode.InvalidTime, text, sink);
 }
 
 export function publishClock(s: RiskState, cmd: CommandRecord, sink: EventSink): void {

@@ -1,5 +1,5 @@
 // The risk shard's snapshot section (X7): the clock, marks, pool replicas, fee volumes, accounts, the fee account,
-// holds and the clientId index, composed from the encodings in snapshot.ts, pools.ts and fees.ts.
+// holds and the clientId index, the oracle replica (oracle-book.ts), composed from the encodings in snapshot.ts, pools.ts and fees.ts.
 import { SnapshotTag, type SnapshotReader, type SnapshotWriter } from "../model/index.ts";
 import { restoreAccounts, restoreFeeAccount, restoreHolds, restoreMarks, writeAccounts, writeFeeAccount, writeHolds, writeMarks } from "./snapshot.ts";
 import { holdClientKey, type RiskState } from "./state.ts";
@@ -19,6 +19,7 @@ export function writeShardSnapshot(s: RiskState, w: SnapshotWriter): void {
   writeAccounts(w, s.accounts, s.pools, s.assetCount);
   writeFeeAccount(w, s.feeAccount, s.assetCount);
   writeHolds(w, s.holds, s.byClientId, holdClientKey);
+  s.oracle.writeSnapshot(w);
   w.endSection();
 }
 
@@ -36,5 +37,6 @@ export function restoreShardSnapshot(s: RiskState, r: SnapshotReader): void {
   restoreAccounts(r, s.accounts, (id) => s.newAccount(id, true), s.pools, s.assetCount);
   restoreFeeAccount(r, s.feeAccount, s.assetCount);
   restoreHolds(r, s.holds, s.byClientId, s.accounts, s.assetCount, holdClientKey);
+  s.oracle.restoreSnapshot(r);
   r.endSection();
 }

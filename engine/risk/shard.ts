@@ -20,6 +20,7 @@ import { advanceTime, deposit, setMarkPrice, transfer, updateSettings, withdraw 
 import { cancelOrder, placeOrder, replaceOrder, setMarketState } from "./pre-trade.ts";
 import { applyFill, endOrder } from "./post-trade.ts";
 import { applyPoolMovement, manualPoolAction, type PoolMovement } from "./lending-actions.ts";
+import { oracleQuote } from "./oracle-commands.ts";
 import * as queries from "./queries.ts";
 import { accountIds, stateHash, totals, validateInternalState } from "./invariants.ts";
 import { restoreShardSnapshot, writeShardSnapshot } from "./shard-snapshot.ts";
@@ -83,6 +84,9 @@ export class RiskShard {
         return false;
       case CommandKind.SetMarkPrice:
         setMarkPrice(s, cmd, sink);
+        return false;
+      case CommandKind.OracleQuote:
+        oracleQuote(s, cmd, sink);
         return false;
       case CommandKind.Borrow:
       case CommandKind.Repay:
@@ -148,6 +152,7 @@ export class RiskShard {
       case EventKind.RateCurvePoint:
       case EventKind.InterestEntry:
       case EventKind.MaxBorrowQuantity:
+      case EventKind.IndexPrice:
         if (s.owns(e.account)) sink.publish(e);
         return;
       default:

@@ -6,13 +6,14 @@
 // plan) and funds (shared money movements) → handlers (account-commands, pre-trade, post-trade, lending-actions,
 // queries, invariants, shard-snapshot) → shard (dispatch only).
 import type { Ratio } from "../fixed/index.ts";
-import { EventKind, EventRecord, RATIO_SCALE, type ExchangeConfig, type FeeTier } from "../model/index.ts";
+import { EventKind, EventRecord, MarketKind, RATIO_SCALE, type ExchangeConfig, type FeeTier } from "../model/index.ts";
 import { ACCOUNTS_PER_SHARD_MAX, FEE_ACCOUNT, LEVERAGE_LIMIT_MAX, OPEN_ORDERS_PER_ACCOUNT_MAX, userOf } from "../model/index.ts";
 import { Account, riskShardOf } from "./accounts.ts";
 import { dayOf, VolumeBook } from "./fees.ts";
 import { HoldTable, type OrderHold } from "./holds.ts";
 import { PoolAction } from "../lending/index.ts";
 import { AccountMargin, MarginChanges, MarginContext } from "./margin/index.ts";
+import { OracleBook } from "./oracle-book.ts";
 import { PoolBook } from "./pools.ts";
 
 /** Named limits (TigerBeetle: a limit on everything), each with a typed reject. */
@@ -163,6 +164,8 @@ export class RiskState {
   readonly leverageLimitMax: number;
   /** SPEC L: this shard's replicas of the pools and its accounts' positions (see pools.ts for the batch rule). */
   readonly pools: PoolBook;
+  /** P2: this shard's replica of the oracle's source quotes and indices (oracle-book.ts). */
+  readonly oracle: OracleBook;
   /** A client account's margin state, made when first read, at the account's leverage limit then. */
   readonly createMargin = (account: Account): AccountMargin => new AccountMargin(this.marginContext, BigInt(account.leverageLimit) * RATIO_SCALE);
 
@@ -179,6 +182,16 @@ export class RiskState {
     const platformMax = Number(config.platformMaxLeverage / RATIO_SCALE);
     this.leverageLimitMax = platformMax < LEVERAGE_LIMIT_MAX ? platformMax : LEVERAGE_LIMIT_MAX;
     this.pools = new PoolBook(config, shardCount);
+    this.oracle = new OracleBook(config);
+  }
+
+  /** C1: the USD mark of `asset` is now `price`; a perpetual on the asset follows it (quote at par). Accounts
+   * revalue lazily (AccountMargin reads marks from the shared context). */
+  setAssetMark(asset: number, price: bigint): void {
+    this.marginContext.setAssetMark(asset, price);
+    for (const m of this.config.markets) {
+      if (m.kind === MarketKind.Perpetual && m.baseAsset === asset) this.marginContext.setMarketMark(m.id, price);
+    }
   }
 
   /** Does this shard own `account`? */

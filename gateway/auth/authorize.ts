@@ -11,12 +11,12 @@ const OPERATOR = 0x80;
 
 /** What each wire command (indexed by its `Command` union type) needs. */
 const REQUIRED: Uint8Array = (() => {
-  const t = new Uint8Array(32).fill(OPERATOR);
+  const t = new Uint8Array(64).fill(OPERATOR);
   const set = (need: number, ...types: number[]): void => {
     for (const type of types) t[type] = need;
   };
   set(PUBLIC, Command.Subscribe, Command.Unsubscribe, Command.QueryPoolStats, Command.QueryRateCurve);
-  set(OPERATOR, Command.Deposit, Command.SetMarketState, Command.AdvanceTime, Command.SetMarkPrice, Command.RegisterApiKey, Command.RevokeApiKey);
+  set(OPERATOR, Command.Deposit, Command.SetMarketState, Command.AdvanceTime, Command.SetMarkPrice, Command.RegisterApiKey, Command.RevokeApiKey, Command.OracleQuote);
   set(Permission.Read, Command.QueryCollateral, Command.QueryMaxOrder, Command.QueryMaxWithdrawal, Command.QueryInterestHistory, Command.QueryMaxBorrow);
   set(Permission.Read, Command.ResumeAccount, Command.QueryAccountSnapshot);
   set(Permission.Trade, Command.LimitOrder, Command.MarketOrder, Command.Cancel, Command.CancelAll, Command.Replace);

@@ -30,6 +30,8 @@
 //        (+ autoRepayBorrows, autoBorrowSettlements, autoRealizePnl; a setting left out stays as it is;
 //         leverageLimit 1..50; the toggles take true/false, "On"/"Off"/"Unchanged" or a number)
 //   {"type":"SetMarkPrice","asset":4,"price":"140.5"}                                        privileged (USD)
+//   {"type":"OracleQuote","asset":2,"source":1,"bid":"60000","ask":"60010","last":"60005","sourceTimeMs":1767225600000,"apply":true}
+//        privileged, P2: one source's quote (source = index in the asset's configured sources); apply → IndexPrice
 //   {"type":"QueryCollateral","account":17}                  → AccountCollateral, then AssetCollateral per asset
 //   {"type":"QueryMaxOrder","account":17,"market":2,"side":"Buy","price":"150","autoBorrow":true}
 //        (+ autoBorrowRepay, autoLend, autoLendRedeem)        → MaxOrderQuantity
@@ -123,6 +125,7 @@ import {
   Replace,
   SelfTradePrevention,
   SetMarkPrice,
+  IndexPrice,
   SetMarketState,
   Side,
   SnapshotTaken,
@@ -274,6 +277,19 @@ export interface UpdateAccountSettingsCommand {
   autoRealizePnl?: boolean | ToggleName | number;
   marginEnabled?: boolean | ToggleName | number;
 }
+/** P2: one oracle source's quote; the update's last quote has apply = true (answer: IndexPrice). */
+export interface OracleQuoteCommand {
+  type: "OracleQuote";
+  asset: number;
+  /** Index of the source in the asset's configured oracle sources. */
+  source: number;
+  /** USD. */
+  bid: DecimalText;
+  ask: DecimalText;
+  last: DecimalText;
+  sourceTimeMs: U64;
+  apply?: boolean;
+}
 export interface SetMarkPriceCommand {
   type: "SetMarkPrice";
   asset: number;
@@ -394,6 +410,7 @@ export type CommandJson =
   | UnsubscribeCommand
   | UpdateAccountSettingsCommand
   | SetMarkPriceCommand
+  | OracleQuoteCommand
   | QueryCollateralCommand
   | QueryMaxOrderCommand
   | QueryMaxWithdrawalCommand;
@@ -553,6 +570,7 @@ const u16: JsonRead = (f, k) => f.uint(k, U16, true);
 /** A market or asset id; omitted = all of them (0xFFFF). */
 const u16OrAll: JsonRead = (f, k) => f.uint(k, U16, false, ALL_MARKETS);
 const u16Optional: JsonRead = (f, k) => f.uint(k, U16, false);
+const u8: JsonRead = (f, k) => f.uint(k, 255, true);
 const u8Optional: JsonRead = (f, k) => f.uint(k, 255, false);
 const u32Optional: JsonRead = (f, k) => f.uint(k, U32, false);
 const u64: JsonRead = (f, k) => f.u64(k, true);
@@ -601,6 +619,7 @@ const COMMAND_JSON: Readonly<Record<string, JsonFields>> = {
   Unsubscribe: [["market", u16OrAll], ["channels", channels]],
   UpdateAccountSettings: [["account", u32], ["leverage_limit", u8Optional], ...SETTING_TOGGLES],
   SetMarkPrice: [["asset", u16], ["price", decimal]],
+  OracleQuote: [["asset", u16], ["source", u8], ["bid", decimal], ["ask", decimal], ["last", decimal], ["source_time_ms", u64], ["apply", bool]],
   QueryCollateral: [["account", u32]],
   QueryMaxOrder: [["account", u32], ["market", u16], ["side", side], ["price", decimal], ...ORDER_FLAGS],
   QueryMaxWithdrawal: [...ACCOUNT_ASSET, ["margin", bool]],
@@ -838,6 +857,7 @@ export type EventJson = EnvelopeFields &
     | { type: "CommandAccepted"; account: number; asset: number; amount: string; canceledOrders?: number }
     | { type: "CommandRejected"; account: number; code: EnumText; message: string }
     | { type: "Clock"; timeMs: bigint }
+    | { type: "IndexPrice"; asset: number; index: string; stale: boolean; sourcesUsed: number; stepLimited: boolean; timeMs: bigint }
     | { type: "SnapshotTaken"; seq: bigint; batch: bigint; stateHash: string; bytes: bigint; file: string }
     | { type: "DepthSnapshot"; market: number; lastUpdateId: bigint; bids: LevelJson[]; asks: LevelJson[] }
     | {
@@ -1216,6 +1236,11 @@ function decodeAccountAnswer(type: Event, head: EnvelopeFields, table: (t: objec
       marginLimit: dec(t.marginLimit()),
     };
   }
+    case Event.IndexPrice: {
+      const t = table(new IndexPrice()) as IndexPrice;
+      const index = dec(t.index());
+      return { ...head, type: "IndexPrice", asset: t.asset(), index, stale: t.stale(), sourcesUsed: t.sourcesUsed(), stepLimited: t.stepLimited(), timeMs: t.timeMs() };
+    }
     default:
       return null;
   }

@@ -117,6 +117,13 @@ export const EVENT_WIRE: readonly EventWire[] = [
     kind: "MaxBorrowQuantity",
     fields: [["account", "account"], ["asset", "asset"], ["quantity", "quantity", "asset"], ["margin_limit", "marginLimit", "asset"], ["pool_limit", "poolLimit", "asset"]],
   },
+  {
+    kind: "IndexPrice",
+    fields: [
+      ["asset", "asset"], ["index", "indexPrice", "price"], ["stale", "on(e.indexFlags, IndexFlag.Stale)"], ["sources_used", "sourcesUsed"],
+      ["step_limited", "on(e.indexFlags, IndexFlag.StepLimited)"], ["time_ms", "timeMs", "id"],
+    ],
+  },
 ];
 
 // ---------------------------------------------------------------- commands (server decode)
@@ -127,7 +134,7 @@ export const EVENT_WIRE: readonly EventWire[] = [
 //   account · market · marketOrAll (absent = ALL_MARKETS) · clientId · asset · assetOrAll · u8 · u16 (as is)
 //   side · tif · stp · marketState (enums, range-checked) · price · base / base? · quote? · amount / amount?
 //   (Decimals at PRICE_DECIMALS or the asset's decimals; `?` = zero or absent allowed) · timeMs (u64 ms ≤ 2^53 − 1)
-//   flag:<OrderFlag member> (a bool field ORed into flags) · orderRef (order_id or client_id, exactly one)
+//   flag:<OrderFlag member, or Enum.Member of another flag set> (a bool field ORed into flags) · orderRef (order_id or client_id, exactly one)
 //   check:<function of wire-reads.ts>(<locals of earlier rows>) (a rule across fields, at that point of the row
 //   order; `result` is appended). Every field is checked before the record is written.
 // Commands the gateway answers itself and those with genuinely special validation (Login, API keys, settings
@@ -206,6 +213,17 @@ export const COMMAND_WIRE: readonly CommandWire[] = [
   { wire: "SetMarketState", kind: "SetMarketState", privileged: true, fields: [["market", "market", "market"], ["state", "marketState", "marketState"]] },
   { wire: "AdvanceTime", kind: "AdvanceTime", privileged: true, fields: [["time_ms", "timeMs", "timeMs"]] },
   { wire: "SetMarkPrice", kind: "SetMarkPrice", privileged: true, fields: [["asset", "asset", "asset"], ["price", "price", "price"]] },
+  {
+    // P2: one source's quote; the update's last quote carries apply (the index is recomputed, answer IndexPrice).
+    wire: "OracleQuote",
+    kind: "OracleQuote",
+    privileged: true,
+    fields: [
+      ["asset", "asset", "asset"], ["source", "oracleSource", "u8"], ["", "", "check:checkOracleSource(config, asset, source)"],
+      ["bid", "bid", "price"], ["ask", "ask", "price"], ["", "", "check:checkQuoteNotCrossed(bid, ask)"], ["last", "last", "price"],
+      ["source_time_ms", "sourceTimeMs", "timeMs"], ["apply", "flags", "flag:OracleQuoteFlag.Apply"],
+    ],
+  },
   { wire: "QueryCollateral", kind: "QueryCollateral", fields: [["account", "account", "account"]] },
   {
     wire: "QueryMaxOrder",
@@ -232,7 +250,7 @@ export const COMMAND_WIRE: readonly CommandWire[] = [
 export const COMMANDS_DECODED_ELSEWHERE: Readonly<Record<string, string>> = {
   None: "not a command",
   MarketBandInputs: "settlement → matching only, never on the wire",
-  SetOraclePrice: "no wire table (the oracle issue adds it); marks move with SetMarkPrice",
+  SetOraclePrice: "reserved, never on the wire: the oracle moves marks with OracleQuote (P2), operators with SetMarkPrice",
   UpdateAccountSettings: "decode.ts: toggles into a mask and values, and 'changes nothing' is refused",
   RegisterApiKey: "decode.ts: X6, a base64 key into four words",
   RevokeApiKey: "decode.ts: X6, a base64 key into four words",

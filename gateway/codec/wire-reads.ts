@@ -322,6 +322,21 @@ export function checkMarketOrderSize(quantity: bigint, quoteQuantity: bigint, si
 }
 
 /** A2: a transfer moves between two different accounts of one user. */
+/** P2: the asset has an oracle and `source` is one of its configured sources. */
+export function checkOracleSource(config: ExchangeConfig, asset: number, source: number, result: DecodeResult): boolean {
+  const oracle = config.assets[asset]!.oracle;
+  if (oracle === null) return reject(result, RejectCode.InvalidField, `asset ${asset} has no oracle sources configured`);
+  if (source >= oracle.sources.length) {
+    return reject(result, RejectCode.InvalidField, `source ${source}: asset ${asset} has oracle sources 0..${oracle.sources.length - 1}`);
+  }
+  return true;
+}
+
+/** P2: a source's quote is not crossed (bid ≤ ask). */
+export function checkQuoteNotCrossed(bid: bigint, ask: bigint, result: DecodeResult): boolean {
+  return bid <= ask || reject(result, RejectCode.InvalidPrice, `bid ${bid} above ask ${ask} (crossed quote)`);
+}
+
 export function checkTransferAccounts(from: number, to: number, result: DecodeResult): boolean {
   if (from === to) return reject(result, RejectCode.InvalidTransfer, `transfer from account ${from} to itself`);
   if (userOf(from) !== userOf(to)) {

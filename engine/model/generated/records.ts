@@ -36,26 +36,36 @@ export class CommandRecord {
   curvePoints: number = 0;
   /** interest history entries at most (0 = the maximum) (QueryInterestHistory). */
   historyLimit: number = 0;
+  /** index of the source in the asset's configured oracle sources (OracleQuote). */
+  oracleSource: number = 0;
   /** target order of a cancel or replace (engine order id). */
   orderId: number = 0;
   /** engine time, ms since the epoch (AdvanceTime; QueryInterestHistory: from). */
   timeMs: number = 0;
+  /** the oracle source's own time of the quote, ms since the epoch (OracleQuote). */
+  sourceTimeMs: number = 0;
   /** client's order id, echoed back; 0 = none. */
   clientId: bigint = 0n;
   /** price, PRICE_DECIMALS fixed point; SetMarkPrice: USD mark; MarketBandInputs: mean mark. */
   price: bigint = 0n;
   /** ED25519 public key bytes 0…7, little-endian (RegisterApiKey, RevokeApiKey). */
   publicKeyWord0: bigint = 0n;
+  /** the source's best bid, USD at PRICE_DECIMALS (OracleQuote). */
+  bid: bigint = 0n;
   /** base-asset units of the market. */
   quantity: bigint = 0n;
   /** ED25519 public key bytes 8…15, little-endian (RegisterApiKey, RevokeApiKey). */
   publicKeyWord1: bigint = 0n;
+  /** the source's best ask, USD at PRICE_DECIMALS (OracleQuote). */
+  ask: bigint = 0n;
   /** quote-asset units of the market (market buy by quote). */
   quoteQuantity: bigint = 0n;
   /** ED25519 public key bytes 16…23, little-endian (RegisterApiKey, RevokeApiKey). */
   publicKeyWord2: bigint = 0n;
   /** the index price, PRICE_DECIMALS (0 = implied by meanMark / (1 + meanPremium)) (MarketBandInputs). */
   indexPrice: bigint = 0n;
+  /** the source's last trade price, USD at PRICE_DECIMALS (OracleQuote). */
+  last: bigint = 0n;
   /** units of `asset` (its smallest unit) (deposit, withdraw, transfer, borrow, repay, lend, redeem). */
   amount: bigint = 0n;
   /** ED25519 public key bytes 24…31, little-endian (RegisterApiKey, RevokeApiKey). */
@@ -81,16 +91,21 @@ export class CommandRecord {
     this.leverageLimit = 0;
     this.curvePoints = 0;
     this.historyLimit = 0;
+    this.oracleSource = 0;
     this.orderId = 0;
     this.timeMs = 0;
+    this.sourceTimeMs = 0;
     this.clientId = 0n;
     this.price = 0n;
     this.publicKeyWord0 = 0n;
+    this.bid = 0n;
     this.quantity = 0n;
     this.publicKeyWord1 = 0n;
+    this.ask = 0n;
     this.quoteQuantity = 0n;
     this.publicKeyWord2 = 0n;
     this.indexPrice = 0n;
+    this.last = 0n;
     this.amount = 0n;
     this.publicKeyWord3 = 0n;
     this.meanPremium = 0n;
@@ -113,16 +128,21 @@ export class CommandRecord {
     this.leverageLimit = from.leverageLimit;
     this.curvePoints = from.curvePoints;
     this.historyLimit = from.historyLimit;
+    this.oracleSource = from.oracleSource;
     this.orderId = from.orderId;
     this.timeMs = from.timeMs;
+    this.sourceTimeMs = from.sourceTimeMs;
     this.clientId = from.clientId;
     this.price = from.price;
     this.publicKeyWord0 = from.publicKeyWord0;
+    this.bid = from.bid;
     this.quantity = from.quantity;
     this.publicKeyWord1 = from.publicKeyWord1;
+    this.ask = from.ask;
     this.quoteQuantity = from.quoteQuantity;
     this.publicKeyWord2 = from.publicKeyWord2;
     this.indexPrice = from.indexPrice;
+    this.last = from.last;
     this.amount = from.amount;
     this.publicKeyWord3 = from.publicKeyWord3;
     this.meanPremium = from.meanPremium;
@@ -150,6 +170,8 @@ export class EventRecord {
   throttled: number = 0;
   /** MarketState after an accepted SetMarketState (0 for other commands) (CommandAccepted). */
   marketState: number = 0;
+  /** IndexFlag bits: Stale (no fresh source, the index kept its value), StepLimited (IndexPrice). */
+  indexFlags: number = 0;
   /** engine order id (Fill: the taker's). */
   orderId: number = 0;
   /** client order id (Fill: the taker's). */
@@ -160,10 +182,14 @@ export class EventRecord {
   acceptedKind: number = 0;
   /** PoolState (PoolStats). */
   poolState: number = 0;
+  /** fresh oracle sources the index was computed from (P2) (IndexPrice). */
+  sourcesUsed: number = 0;
   /** human-readable reject message, ASCII (OrderRejected / CommandRejected). */
   message: string = "";
   /** price, PRICE_DECIMALS fixed point; AssetCollateral: the asset's USD mark. */
   price: bigint = 0n;
+  /** the asset's index and collateral mark, USD at PRICE_DECIMALS (P2, C1) (IndexPrice). */
+  indexPrice: bigint = 0n;
   /** base-asset units of the market; the Max* answers: the largest accepted now. */
   quantity: bigint = 0n;
   /** base-asset units of the market: what the book may fill (the quantity, or the reduceOnly cap; 0 for a market buy by quote only) (OrderAccepted). */
@@ -280,13 +306,16 @@ export class EventRecord {
     this.interestKind = 0;
     this.throttled = 0;
     this.marketState = 0;
+    this.indexFlags = 0;
     this.orderId = 0;
     this.clientId = 0n;
     this.code = 0;
     this.acceptedKind = 0;
     this.poolState = 0;
+    this.sourcesUsed = 0;
     this.message = "";
     this.price = 0n;
+    this.indexPrice = 0n;
     this.quantity = 0n;
     this.openQuantity = 0n;
     this.remainingQuantity = 0n;
@@ -352,13 +381,16 @@ export class EventRecord {
     this.interestKind = from.interestKind;
     this.throttled = from.throttled;
     this.marketState = from.marketState;
+    this.indexFlags = from.indexFlags;
     this.orderId = from.orderId;
     this.clientId = from.clientId;
     this.code = from.code;
     this.acceptedKind = from.acceptedKind;
     this.poolState = from.poolState;
+    this.sourcesUsed = from.sourcesUsed;
     this.message = from.message;
     this.price = from.price;
+    this.indexPrice = from.indexPrice;
     this.quantity = from.quantity;
     this.openQuantity = from.openQuantity;
     this.remainingQuantity = from.remainingQuantity;
@@ -425,6 +457,8 @@ export function commandStateSlot(r: CommandRecord): number {
       return r.curvePoints;
     case CommandKind.QueryInterestHistory:
       return r.historyLimit;
+    case CommandKind.OracleQuote:
+      return r.oracleSource;
     default:
       return 0;
   }
@@ -436,6 +470,7 @@ export function setCommandStateSlot(r: CommandRecord, value: number): void {
   r.leverageLimit = 0;
   r.curvePoints = 0;
   r.historyLimit = 0;
+  r.oracleSource = 0;
   switch (r.kind) {
     case CommandKind.SetMarketState:
       r.marketState = value;
@@ -449,8 +484,34 @@ export function setCommandStateSlot(r: CommandRecord, value: number): void {
     case CommandKind.QueryInterestHistory:
       r.historyLimit = value;
       return;
+    case CommandKind.OracleQuote:
+      r.oracleSource = value;
+      return;
     default:
       return;
+  }
+}
+
+/** The value of CommandRecord's "timeMs" slot: the field the record's kind carries there. */
+export function commandTimeMsSlot(r: CommandRecord): number {
+  switch (r.kind) {
+    case CommandKind.OracleQuote:
+      return r.sourceTimeMs;
+    default:
+      return r.timeMs;
+  }
+}
+
+/** Stores a "timeMs" slot value in the field the record's kind carries there; the slot's other fields become zero. */
+export function setCommandTimeMsSlot(r: CommandRecord, value: number): void {
+  r.timeMs = 0;
+  r.sourceTimeMs = 0;
+  switch (r.kind) {
+    case CommandKind.OracleQuote:
+      r.sourceTimeMs = value;
+      return;
+    default:
+      r.timeMs = value;
   }
 }
 
@@ -460,6 +521,8 @@ export function commandPriceSlot(r: CommandRecord): bigint {
     case CommandKind.RegisterApiKey:
     case CommandKind.RevokeApiKey:
       return r.publicKeyWord0;
+    case CommandKind.OracleQuote:
+      return r.bid;
     default:
       return r.price;
   }
@@ -469,10 +532,14 @@ export function commandPriceSlot(r: CommandRecord): bigint {
 export function setCommandPriceSlot(r: CommandRecord, value: bigint): void {
   r.price = 0n;
   r.publicKeyWord0 = 0n;
+  r.bid = 0n;
   switch (r.kind) {
     case CommandKind.RegisterApiKey:
     case CommandKind.RevokeApiKey:
       r.publicKeyWord0 = value;
+      return;
+    case CommandKind.OracleQuote:
+      r.bid = value;
       return;
     default:
       r.price = value;
@@ -485,6 +552,8 @@ export function commandQuantitySlot(r: CommandRecord): bigint {
     case CommandKind.RegisterApiKey:
     case CommandKind.RevokeApiKey:
       return r.publicKeyWord1;
+    case CommandKind.OracleQuote:
+      return r.ask;
     default:
       return r.quantity;
   }
@@ -494,10 +563,14 @@ export function commandQuantitySlot(r: CommandRecord): bigint {
 export function setCommandQuantitySlot(r: CommandRecord, value: bigint): void {
   r.quantity = 0n;
   r.publicKeyWord1 = 0n;
+  r.ask = 0n;
   switch (r.kind) {
     case CommandKind.RegisterApiKey:
     case CommandKind.RevokeApiKey:
       r.publicKeyWord1 = value;
+      return;
+    case CommandKind.OracleQuote:
+      r.ask = value;
       return;
     default:
       r.quantity = value;
@@ -512,6 +585,8 @@ export function commandQuoteQuantitySlot(r: CommandRecord): bigint {
       return r.publicKeyWord2;
     case CommandKind.MarketBandInputs:
       return r.indexPrice;
+    case CommandKind.OracleQuote:
+      return r.last;
     default:
       return r.quoteQuantity;
   }
@@ -522,6 +597,7 @@ export function setCommandQuoteQuantitySlot(r: CommandRecord, value: bigint): vo
   r.quoteQuantity = 0n;
   r.publicKeyWord2 = 0n;
   r.indexPrice = 0n;
+  r.last = 0n;
   switch (r.kind) {
     case CommandKind.RegisterApiKey:
     case CommandKind.RevokeApiKey:
@@ -529,6 +605,9 @@ export function setCommandQuoteQuantitySlot(r: CommandRecord, value: bigint): vo
       return;
     case CommandKind.MarketBandInputs:
       r.indexPrice = value;
+      return;
+    case CommandKind.OracleQuote:
+      r.last = value;
       return;
     default:
       r.quoteQuantity = value;
@@ -575,6 +654,8 @@ export function eventSideSlot(r: EventRecord): number {
       return r.throttled;
     case EventKind.CommandAccepted:
       return r.marketState;
+    case EventKind.IndexPrice:
+      return r.indexFlags;
     default:
       return r.side;
   }
@@ -586,6 +667,7 @@ export function setEventSideSlot(r: EventRecord, value: number): void {
   r.interestKind = 0;
   r.throttled = 0;
   r.marketState = 0;
+  r.indexFlags = 0;
   switch (r.kind) {
     case EventKind.InterestEntry:
       r.interestKind = value;
@@ -595,6 +677,9 @@ export function setEventSideSlot(r: EventRecord, value: number): void {
       return;
     case EventKind.CommandAccepted:
       r.marketState = value;
+      return;
+    case EventKind.IndexPrice:
+      r.indexFlags = value;
       return;
     default:
       r.side = value;
@@ -608,6 +693,8 @@ export function eventCodeSlot(r: EventRecord): number {
       return r.acceptedKind;
     case EventKind.PoolStats:
       return r.poolState;
+    case EventKind.IndexPrice:
+      return r.sourcesUsed;
     default:
       return r.code;
   }
@@ -618,6 +705,7 @@ export function setEventCodeSlot(r: EventRecord, value: number): void {
   r.code = 0;
   r.acceptedKind = 0;
   r.poolState = 0;
+  r.sourcesUsed = 0;
   switch (r.kind) {
     case EventKind.CommandAccepted:
       r.acceptedKind = value;
@@ -625,8 +713,34 @@ export function setEventCodeSlot(r: EventRecord, value: number): void {
     case EventKind.PoolStats:
       r.poolState = value;
       return;
+    case EventKind.IndexPrice:
+      r.sourcesUsed = value;
+      return;
     default:
       r.code = value;
+  }
+}
+
+/** The value of EventRecord's "price" slot: the field the record's kind carries there. */
+export function eventPriceSlot(r: EventRecord): bigint {
+  switch (r.kind) {
+    case EventKind.IndexPrice:
+      return r.indexPrice;
+    default:
+      return r.price;
+  }
+}
+
+/** Stores a "price" slot value in the field the record's kind carries there; the slot's other fields become zero. */
+export function setEventPriceSlot(r: EventRecord, value: bigint): void {
+  r.price = 0n;
+  r.indexPrice = 0n;
+  switch (r.kind) {
+    case EventKind.IndexPrice:
+      r.indexPrice = value;
+      return;
+    default:
+      r.price = value;
   }
 }
 

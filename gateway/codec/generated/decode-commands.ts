@@ -2,8 +2,8 @@
 //
 // The server's per-kind command decoders: each reads its wire table's fields at the verified positions, checks
 // them (X5) and stores them in the CommandRecord's named fields, allocating only the BigInts of 64-bit fields.
-import { ALL_MARKETS, CommandKind, OrderFlag, OrderType, PRICE_DECIMALS, RejectCode, TimeInForce, type CommandRecord, type ExchangeConfig } from "../../../engine/model/index.ts";
-import { Command, ADVANCE_TIME, BORROW, CANCEL, CANCEL_ALL, DEPOSIT, LEND, LIMIT_ORDER, MARKET_ORDER, QUERY_COLLATERAL, QUERY_INTEREST_HISTORY, QUERY_MAX_BORROW, QUERY_MAX_ORDER, QUERY_MAX_WITHDRAWAL, QUERY_POOL_STATS, QUERY_RATE_CURVE, REDEEM, REPAY, REPLACE, SET_MARKET_STATE, SET_MARK_PRICE, TRANSFER, WITHDRAW } from "../../../schemas/index.ts";
+import { ALL_MARKETS, CommandKind, OracleQuoteFlag, OrderFlag, OrderType, PRICE_DECIMALS, RejectCode, TimeInForce, type CommandRecord, type ExchangeConfig } from "../../../engine/model/index.ts";
+import { Command, ADVANCE_TIME, BORROW, CANCEL, CANCEL_ALL, DEPOSIT, LEND, LIMIT_ORDER, MARKET_ORDER, ORACLE_QUOTE, QUERY_COLLATERAL, QUERY_INTEREST_HISTORY, QUERY_MAX_BORROW, QUERY_MAX_ORDER, QUERY_MAX_WITHDRAWAL, QUERY_POOL_STATS, QUERY_RATE_CURVE, REDEEM, REPAY, REPLACE, SET_MARKET_STATE, SET_MARK_PRICE, TRANSFER, WITHDRAW } from "../../../schemas/index.ts";
 import {
   accepted,
   assetDecimalsOf,
@@ -15,6 +15,8 @@ import {
   checkEnum,
   checkMarket,
   checkMarketOrderSize,
+  checkOracleSource,
+  checkQuoteNotCrossed,
   checkTransferAccounts,
   MARKET_STATE_MAX,
   orderReference,
@@ -257,6 +259,34 @@ function decodeSetMarkPrice(config: ExchangeConfig, out: CommandRecord, result: 
   return accepted(result);
 }
 
+function decodeOracleQuote(config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
+  const S = ORACLE_QUOTE.slot;
+  result.privileged = true;
+  const asset = u16(S.asset, 0);
+  if (!checkAsset(asset, config, result)) return false;
+  const source = u8(S.source);
+  if (!checkOracleSource(config, asset, source, result)) return false;
+  const bid = units(S.bid, PRICE_DECIMALS, RejectCode.InvalidPrice, "bid", false, result);
+  if (bid < 0n) return false;
+  const ask = units(S.ask, PRICE_DECIMALS, RejectCode.InvalidPrice, "ask", false, result);
+  if (ask < 0n) return false;
+  if (!checkQuoteNotCrossed(bid, ask, result)) return false;
+  const last = units(S.last, PRICE_DECIMALS, RejectCode.InvalidPrice, "last", false, result);
+  if (last < 0n) return false;
+  const sourceTimeMs = readTimeMs(S.source_time_ms, "source_time_ms", result);
+  if (sourceTimeMs < 0) return false;
+  out.clear();
+  out.kind = CommandKind.OracleQuote;
+  out.asset = asset;
+  out.oracleSource = source;
+  out.bid = bid;
+  out.ask = ask;
+  out.last = last;
+  out.sourceTimeMs = sourceTimeMs;
+  out.flags |= (bool(S.apply) ? OracleQuoteFlag.Apply : 0);
+  return accepted(result);
+}
+
 function decodeQueryCollateral(config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
   const S = QUERY_COLLATERAL.slot;
   const account = u32(S.account);
@@ -454,6 +484,8 @@ export function decodeTableCommand(type: number, config: ExchangeConfig, out: Co
       return decodeAdvanceTime(config, out, result);
     case Command.SetMarkPrice:
       return decodeSetMarkPrice(config, out, result);
+    case Command.OracleQuote:
+      return decodeOracleQuote(config, out, result);
     case Command.QueryCollateral:
       return decodeQueryCollateral(config, out, result);
     case Command.QueryMaxOrder:

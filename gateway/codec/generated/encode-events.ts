@@ -3,8 +3,8 @@
 // The server's per-kind event encoders: each writes its kind's wire table from the EventRecord's named fields with
 // the reused builder `b` (no allocation beyond the builder's own BigInt splits of 64-bit fields).
 import type { Builder } from "flatbuffers";
-import { AccountSetting, EventKind, type EventRecord, type ExchangeConfig } from "../../../engine/model/index.ts";
-import { Event, AccountCollateral, AccountSettings, AssetCollateral, Balance, Clock, CommandAccepted, CommandRejected, Fill, InterestEntry, MaxBorrowQuantity, MaxOrderQuantity, MaxWithdrawalQuantity, OrderAccepted, OrderDone, OrderRejected, PoolStats, RateCurvePoint } from "../../../schemas/index.ts";
+import { AccountSetting, EventKind, IndexFlag, type EventRecord, type ExchangeConfig } from "../../../engine/model/index.ts";
+import { Event, AccountCollateral, AccountSettings, AssetCollateral, Balance, Clock, CommandAccepted, CommandRejected, Fill, IndexPrice, InterestEntry, MaxBorrowQuantity, MaxOrderQuantity, MaxWithdrawalQuantity, OrderAccepted, OrderDone, OrderRejected, PoolStats, RateCurvePoint } from "../../../schemas/index.ts";
 import {
   decimal,
   decimalsOf,
@@ -258,6 +258,17 @@ function encodeMaxBorrowQuantity(b: Builder, e: EventRecord, config: ExchangeCon
   return MaxBorrowQuantity.endMaxBorrowQuantity(b);
 }
 
+function encodeIndexPrice(b: Builder, e: EventRecord, config: ExchangeConfig, asMaker: boolean): number {
+  IndexPrice.startIndexPrice(b);
+  IndexPrice.addAsset(b, e.asset);
+  IndexPrice.addIndex(b, decimal(b, e.indexPrice, PRICE_DECIMALS));
+  IndexPrice.addStale(b, on(e.indexFlags, IndexFlag.Stale));
+  IndexPrice.addSourcesUsed(b, e.sourcesUsed);
+  IndexPrice.addStepLimited(b, on(e.indexFlags, IndexFlag.StepLimited));
+  IndexPrice.addTimeMs(b, BigInt(e.timeMs));
+  return IndexPrice.endIndexPrice(b);
+}
+
 /** Writes the wire table of `e` (its kind's encoder) and returns its offset; throws for a kind without a wire form. */
 export function encodeEventBody(b: Builder, e: EventRecord, config: ExchangeConfig, asMaker: boolean): number {
   switch (e.kind) {
@@ -295,10 +306,12 @@ export function encodeEventBody(b: Builder, e: EventRecord, config: ExchangeConf
       return encodeInterestEntry(b, e, config, asMaker);
     case EventKind.MaxBorrowQuantity:
       return encodeMaxBorrowQuantity(b, e, config, asMaker);
+    case EventKind.IndexPrice:
+      return encodeIndexPrice(b, e, config, asMaker);
     default:
       throw new RangeError(`encodeEvent: event kind ${e.kind} has no wire form`);
   }
 }
 
 /** The Event union member of each EventKind (indexed by the kind). */
-export const WIRE_EVENT_TYPE: readonly Event[] = [Event.NONE, Event.OrderAccepted, Event.OrderRejected, Event.Fill, Event.OrderDone, Event.Balance, Event.Clock, Event.CommandAccepted, Event.CommandRejected, Event.AccountSettings, Event.AccountCollateral, Event.AssetCollateral, Event.MaxOrderQuantity, Event.MaxWithdrawalQuantity, Event.PoolStats, Event.RateCurvePoint, Event.InterestEntry, Event.MaxBorrowQuantity];
+export const WIRE_EVENT_TYPE: readonly Event[] = [Event.NONE, Event.OrderAccepted, Event.OrderRejected, Event.Fill, Event.OrderDone, Event.Balance, Event.Clock, Event.CommandAccepted, Event.CommandRejected, Event.AccountSettings, Event.AccountCollateral, Event.AssetCollateral, Event.MaxOrderQuantity, Event.MaxWithdrawalQuantity, Event.PoolStats, Event.RateCurvePoint, Event.InterestEntry, Event.MaxBorrowQuantity, Event.IndexPrice];
