@@ -57,7 +57,7 @@ export class Sha256 {
     }
     this.block.fill(0, this.blockBytes);
     const view = new DataView(this.block.buffer);
-    view.setUint32(BLOCK_BYTES - 8, Math.floor(bits / 0x1_0000_0000));
+    view.setUint32(BLOCK_BYTES - 8, (bits / 0x1_0000_0000) >>> 0);
     view.setUint32(BLOCK_BYTES - 4, bits >>> 0);
     this.compress();
     let hex = "";
