@@ -11,6 +11,7 @@ import {
   REPORTED_RATIO_UNBOUNDED,
   Side,
   type CommandRecord,
+  type EventRecord,
   type EventSink,
 } from "../model/index.ts";
 import { INT64_MAX, isValidClientAccount } from "../model/index.ts";
@@ -239,13 +240,19 @@ export function clientAccount(s: RiskState, cmd: CommandRecord, sink: EventSink)
   return account;
 }
 
+/** The shard's reused event record, cleared, as an event of `kind` caused by `cmd`. */
+function beginEvent(s: RiskState, kind: EventKind, cmd: CommandRecord): EventRecord {
+  const e = s.out;
+  e.clear();
+  e.kind = kind;
+  e.seq = cmd.seq;
+  return e;
+}
+
 // ---- acknowledgements and state events ----
 
 export function accepted(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
-  const e = s.out;
-  e.clear();
-  e.kind = EventKind.CommandAccepted;
-  e.seq = cmd.seq;
+  const e = beginEvent(s, EventKind.CommandAccepted, cmd);
   e.account = cmd.account;
   e.asset = cmd.asset;
   e.commandAmount = cmd.amount;
@@ -255,10 +262,7 @@ export function accepted(s: RiskState, cmd: CommandRecord, sink: EventSink): voi
 
 /** CommandAccepted for a command that changes no engine state (no asset or amount to echo). */
 export function acknowledged(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
-  const e = s.out;
-  e.clear();
-  e.kind = EventKind.CommandAccepted;
-  e.seq = cmd.seq;
+  const e = beginEvent(s, EventKind.CommandAccepted, cmd);
   e.account = cmd.account;
   e.acceptedKind = cmd.kind;
   sink.publish(e);
@@ -266,10 +270,7 @@ export function acknowledged(s: RiskState, cmd: CommandRecord, sink: EventSink):
 
 /** CommandAccepted of a mark price (asset and price echoed). */
 export function markAccepted(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
-  const e = s.out;
-  e.clear();
-  e.kind = EventKind.CommandAccepted;
-  e.seq = cmd.seq;
+  const e = beginEvent(s, EventKind.CommandAccepted, cmd);
   e.asset = cmd.asset;
   e.price = cmd.price;
   e.acceptedKind = cmd.kind;
@@ -278,10 +279,7 @@ export function markAccepted(s: RiskState, cmd: CommandRecord, sink: EventSink):
 
 /** P2/C1: an asset's index after an oracle update (its collateral mark unless stale). */
 export function publishIndex(s: RiskState, cmd: CommandRecord, oracle: AssetOracle, sink: EventSink): void {
-  const e = s.out;
-  e.clear();
-  e.kind = EventKind.IndexPrice;
-  e.seq = cmd.seq;
+  const e = beginEvent(s, EventKind.IndexPrice, cmd);
   e.asset = cmd.asset;
   e.indexPrice = oracle.index;
   e.indexFlags = (oracle.stale ? IndexFlag.Stale : 0) | (oracle.stepLimited ? IndexFlag.StepLimited : 0);
@@ -312,10 +310,7 @@ export function rejectOracleTime(s: RiskState, cmd: CommandRecord, aheadMaxMs: n
 }
 
 export function publishClock(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
-  const e = s.out;
-  e.clear();
-  e.kind = EventKind.Clock;
-  e.seq = cmd.seq;
+  const e = beginEvent(s, EventKind.Clock, cmd);
   e.timeMs = cmd.timeMs;
   sink.publish(e);
 }
@@ -392,10 +387,7 @@ export function publishCollateral(s: RiskState, seq: number, st: CollateralState
 
 /** MaxOrderQuantity, MaxWithdrawalQuantity or MaxBorrowQuantity (`poolLimit` only for the last). */
 export function publishMaxQuantity(s: RiskState, kind: EventKind, cmd: CommandRecord, quantity: bigint, marginLimit: bigint, poolLimit: bigint, sink: EventSink): void {
-  const e = s.out;
-  e.clear();
-  e.kind = kind;
-  e.seq = cmd.seq;
+  const e = beginEvent(s, kind, cmd);
   e.account = cmd.account;
   if (kind === EventKind.MaxOrderQuantity) {
     e.market = cmd.market;
@@ -412,10 +404,7 @@ export function publishMaxQuantity(s: RiskState, kind: EventKind, cmd: CommandRe
 
 export function publishPoolStats(s: RiskState, cmd: CommandRecord, a: number, sink: EventSink): void {
   const st = poolStats(s.pools.pools[a]!);
-  const e = s.out;
-  e.clear();
-  e.kind = EventKind.PoolStats;
-  e.seq = cmd.seq;
+  const e = beginEvent(s, EventKind.PoolStats, cmd);
   e.account = cmd.account;
   e.asset = a;
   e.poolState = st.state;
@@ -438,10 +427,7 @@ export function publishPoolStats(s: RiskState, cmd: CommandRecord, a: number, si
 }
 
 export function publishRateCurvePoint(s: RiskState, cmd: CommandRecord, p: RateCurvePoint, sink: EventSink): void {
-  const e = s.out;
-  e.clear();
-  e.kind = EventKind.RateCurvePoint;
-  e.seq = cmd.seq;
+  const e = beginEvent(s, EventKind.RateCurvePoint, cmd);
   e.account = cmd.account;
   e.asset = cmd.asset;
   e.utilization = reportedRatio(p.utilization);
@@ -461,10 +447,7 @@ export interface InterestEntry {
 }
 
 export function publishInterestEntry(s: RiskState, cmd: CommandRecord, h: InterestEntry, sink: EventSink): void {
-  const e = s.out;
-  e.clear();
-  e.kind = EventKind.InterestEntry;
-  e.seq = cmd.seq;
+  const e = beginEvent(s, EventKind.InterestEntry, cmd);
   e.account = cmd.account;
   e.asset = h.asset;
   e.interestKind = h.kind;
