@@ -86,6 +86,37 @@ describe("generated code", () => {
   });
 });
 
+describe("the client SDK's event decoders follow the schema", () => {
+  it("a new event table and Event union member need no hand-written client code: the generator writes its decoder and its EventJson member", () => {
+    const withNew = fbsText
+      .replace("union Event {", "table PerpMarkThrowaway {\n  market: ushort;\n  mark: Decimal;\n  side: Side;\n  funding_ts: ulong;\n}\n\nunion Event {")
+      .replace("  IndexPrice\n}", "  IndexPrice,\n  PerpMarkThrowaway\n}");
+    const code = generateClientDecoders(parseFbs(withNew));
+    expect(code).toContain('  | { type: "PerpMarkThrowaway"; market: number; mark: string; side: EnumText; fundingTs: bigint }');
+    expect(code).toContain(
+      [
+        "function decodePerpMarkThrowaway(head: EnvelopeFields, table: EventTable): EventJson {",
+        "  const t = table(new PerpMarkThrowaway());",
+        "  return {",
+        "    ...head,",
+        '    type: "PerpMarkThrowaway",',
+        "    market: t.market(),",
+        "    mark: dec(t.mark()),",
+        "    side: name(Side, t.side()),",
+        "    fundingTs: t.fundingTs(),",
+        "  };",
+        "}",
+      ].join("\n"),
+    );
+    expect(code).toMatch(/EVENT_DECODERS: readonly \(EventDecoder \| null\)\[\] = \[null, decodeOrderAccepted, .*, decodeIndexPrice, decodePerpMarkThrowaway\];/);
+  });
+
+  it("a field type the client cannot read fails generation, naming the field", () => {
+    const withVector = fbsText.replace("table Clock {\n  time_ms: ulong;", "table Clock {\n  time_ms: ulong;\n  ids: [ulong];");
+    expect(() => generateClientDecoders(parseFbs(withVector))).toThrow("no client reading for Clock.ids of type [ulong]");
+  });
+});
+
 /** Member names of a TS enum object (generated enums also map numbers back to names). */
 function members(e: object): [string, number][] {
   return Object.entries(e).filter((kv): kv is [string, number] => typeof kv[1] === "number");
