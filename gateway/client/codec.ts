@@ -111,6 +111,7 @@ import {
 } from "../../schemas/index.ts";
 import { ByteBuffer } from "flatbuffers";
 import * as wire from "../../schemas/index.ts";
+import { COMMAND_WIRE, type CommandWire } from "../codec/wire-map.ts";
 import { decodeEventBody, type EventJson } from "./generated/decode-events.ts";
 import { parseWireDecimal, WireDecimalError } from "./wire-decimal.ts";
 
@@ -561,50 +562,72 @@ const permissions: JsonRead = (f, k) => f.flags(k, Permission);
 /** A command's wire fields (snake_case, as in crossbook.fbs; the JSON key is the camelCase form) and their readers. */
 type JsonFields = readonly (readonly [wire: string, read: JsonRead])[];
 
-const ORDER_FLAGS: JsonFields = [["auto_borrow", bool], ["auto_borrow_repay", bool], ["auto_lend", bool], ["auto_lend_redeem", bool]];
-const ACCOUNT_ASSET: JsonFields = [["account", u32], ["asset", u16]];
 const SETTING_TOGGLES: JsonFields = [["auto_lend", toggle], ["auto_repay_borrows", toggle], ["auto_borrow_settlements", toggle], ["auto_realize_pnl", toggle], ["margin_enabled", toggle]];
 
-/** Every command the client encodes: its wire table (the Command union member of the same name) and its fields. */
-const COMMAND_JSON: Readonly<Record<string, JsonFields>> = {
-  Deposit: [...ACCOUNT_ASSET, ["amount", decimal]],
-  Withdraw: [...ACCOUNT_ASSET, ["amount", decimal], ["margin", bool]],
-  LimitOrder: [
-    ["account", u32], ["market", u16], ["side", side], ["tif", tif], ["price", decimal], ["quantity", decimal], ["post_only", bool],
-    ["reduce_only", bool], ["client_id", u64Optional], ["stp", stp], ...ORDER_FLAGS,
-  ],
-  MarketOrder: [
-    ["account", u32], ["market", u16], ["side", side], ["quantity", decimalOptional], ["quote_quantity", decimalOptional],
-    ["reduce_only", bool], ["client_id", u64Optional], ["stp", stp], ...ORDER_FLAGS,
-  ],
-  Cancel: [["account", u32], ["market", u16], ["order_id", u64Optional], ["client_id", u64Optional]],
-  CancelAll: [["account", u32], ["market", u16OrAll]],
-  Replace: [["account", u32], ["market", u16], ["order_id", u64Optional], ["client_id", u64Optional], ["price", decimal], ["quantity", decimal]],
-  Transfer: [["from_account", u32], ["to_account", u32], ["asset", u16], ["amount", decimal]],
-  SetMarketState: [["market", u16], ["state", marketState]],
-  AdvanceTime: [["time_ms", u64]],
+/**
+ * The client reader of each COMMAND_WIRE reading (gateway/codec/wire-map.ts): the server's decoders and this encoder
+ * read the same rows, so a command kind with a COMMAND_WIRE row needs no client row. A `flag:` reading is a bool; a
+ * `check:` row is the server's rule across fields (nothing to encode). Readings where absent means 0 to the server
+ * (u8, u16) are optional here.
+ */
+const READING_JSON: Readonly<Record<string, JsonRead>> = {
+  account: u32,
+  market: u16,
+  marketOrAll: u16OrAll,
+  clientId: u64Optional,
+  orderRef: u64Optional,
+  asset: u16,
+  assetOrAll: u16OrAll,
+  u8: u8Optional,
+  u16: u16Optional,
+  side,
+  tif,
+  stp,
+  marketState,
+  price: decimal,
+  base: decimal,
+  "base?": decimalOptional,
+  "quote?": decimalOptional,
+  amount: decimal,
+  "amount?": decimalOptional,
+  timeMs: u64,
+};
+
+/** Fields (Wire.field) the client reads otherwise than READING_JSON says: what a person must give, or may leave out. */
+const JSON_READING_EXCEPTIONS: Readonly<Record<string, JsonRead>> = {
+  // An oracle quote names its source; 0 is a real source, so it is never left to the default.
+  "OracleQuote.source": u8,
+  "QueryInterestHistory.since_ms": safeU64Optional,
+};
+
+function jsonFieldsOf(c: CommandWire): JsonFields {
+  const fields: (readonly [string, JsonRead])[] = [];
+  for (const [wireField, , reading] of c.fields) {
+    if (reading.startsWith("check:")) continue;
+    const read = JSON_READING_EXCEPTIONS[`${c.wire}.${wireField}`] ?? (reading.startsWith("flag:") ? bool : READING_JSON[reading]);
+    if (read === undefined) throw new Error(`client codec: no JSON reader for reading "${reading}" (${c.wire}.${wireField})`);
+    fields.push([wireField, read]);
+  }
+  return fields;
+}
+
+/** Commands the gateway decodes by hand (decode.ts), so without a COMMAND_WIRE row: their fields, as the wire table's. */
+const GATEWAY_COMMAND_JSON: Readonly<Record<string, JsonFields>> = {
   Subscribe: [["market", u16OrAll], ["channels", channels]],
   Unsubscribe: [["market", u16OrAll], ["channels", channels]],
   UpdateAccountSettings: [["account", u32], ["leverage_limit", u8Optional], ...SETTING_TOGGLES],
-  SetMarkPrice: [["asset", u16], ["price", decimal]],
-  OracleQuote: [["asset", u16], ["source", u8], ["bid", decimal], ["ask", decimal], ["last", decimal], ["source_time_ms", u64], ["apply", bool]],
-  QueryCollateral: [["account", u32]],
-  QueryMaxOrder: [["account", u32], ["market", u16], ["side", side], ["price", decimal], ...ORDER_FLAGS],
-  QueryMaxWithdrawal: [...ACCOUNT_ASSET, ["margin", bool]],
-  Borrow: [...ACCOUNT_ASSET, ["amount", decimal]],
-  Repay: [...ACCOUNT_ASSET, ["amount", decimalOptional]],
-  Lend: [...ACCOUNT_ASSET, ["amount", decimal]],
-  Redeem: [...ACCOUNT_ASSET, ["amount", decimalOptional]],
-  QueryPoolStats: [["asset", u16OrAll]],
-  QueryRateCurve: [["asset", u16], ["points", u8Optional]],
-  QueryInterestHistory: [["account", u32], ["asset", u16OrAll], ["since_ms", safeU64Optional], ["limit", u16Optional]],
-  QueryMaxBorrow: ACCOUNT_ASSET,
   ResumeAccount: [["account", u32], ["from_seq", safeU64]],
   QueryAccountSnapshot: [["account", u32]],
   TakeSnapshot: [],
   Login: [["api_key", text], ["signature", text], ["timestamp_ms", u64], ["window_ms", u32Optional]],
   RegisterApiKey: [["user", u32], ["api_key", text], ["permissions", permissions]],
   RevokeApiKey: [["user", u32], ["api_key", text]],
+};
+
+/** Every command the client encodes: its wire table (the Command union member of the same name) and its fields. */
+const COMMAND_JSON: Readonly<Record<string, JsonFields>> = {
+  ...Object.fromEntries(COMMAND_WIRE.map((c) => [c.wire, jsonFieldsOf(c)])),
+  ...GATEWAY_COMMAND_JSON,
 };
 
 function pascalOf(snake: string): string {

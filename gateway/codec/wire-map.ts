@@ -140,6 +140,8 @@ export const EVENT_WIRE: readonly EventWire[] = [
 //   flag:<OrderFlag member, or Enum.Member of another flag set> (a bool field ORed into flags) · orderRef (order_id or client_id, exactly one)
 //   check:<function of wire-reads.ts>(<locals of earlier rows>) (a rule across fields, at that point of the row
 //   order; `result` is appended). Every field is checked before the record is written.
+// The client SDK (gateway/client/codec.ts) encodes its command JSON from the same rows (key = camelCase wire field),
+// so a command kind with a row here needs no client row.
 // Commands the gateway answers itself and those with genuinely special validation (Login, API keys, settings
 // toggles, subscriptions, account catch-up, snapshots) are decoded by hand in decode.ts.
 
