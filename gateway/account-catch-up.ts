@@ -12,9 +12,16 @@ export const ACCOUNT_EVENT_LOG_BYTES_MAX = 256 * 1024;
 /** Accounts whose events are logged at once; the one watched least recently is forgotten beyond it. */
 export const ACCOUNT_EVENT_LOGS_MAX = 1024;
 
+/**
+ * One account's logged frames, oldest first, in a ring (O(1) to append and to drop the oldest; it grows by doubling
+ * up to the most frames ACCOUNT_EVENT_LOG_BYTES_MAX has held, and never shrinks).
+ */
 class AccountLog {
-  readonly seqs: number[] = [];
-  readonly frames: Uint8Array[] = [];
+  private seqs = new Float64Array(16);
+  private frames: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(16);
+  /** Ring position of the oldest frame. */
+  private head = 0;
+  count = 0;
   bytes = 0;
   /** Events of commands from this seq on are all in the log (earlier ones were dropped or never logged). */
   coversFromSeq: number;
@@ -23,20 +30,47 @@ class AccountLog {
     this.coversFromSeq = fromSeq;
   }
 
+  /** Appends a frame; drops the oldest while the log holds more than ACCOUNT_EVENT_LOG_BYTES_MAX (keeping the newest). */
   push(seq: number, frame: Uint8Array): void {
-    this.seqs.push(seq);
-    this.frames.push(frame);
+    if (this.count === this.frames.length) this.grow();
+    const at = (this.head + this.count) % this.frames.length;
+    this.seqs[at] = seq;
+    this.frames[at] = frame;
+    this.count++;
     this.bytes += frame.length;
-    let drop = 0;
-    while (this.bytes > ACCOUNT_EVENT_LOG_BYTES_MAX && drop < this.frames.length - 1) {
-      this.bytes -= this.frames[drop]!.length;
-      if (this.seqs[drop]! + 1 > this.coversFromSeq) this.coversFromSeq = this.seqs[drop]! + 1;
-      drop++;
+    while (this.bytes > ACCOUNT_EVENT_LOG_BYTES_MAX && this.count > 1) this.dropOldest();
+  }
+
+  /** The seq of the i-th frame, oldest first. */
+  seqAt(i: number): number {
+    return this.seqs[(this.head + i) % this.seqs.length]!;
+  }
+
+  frameAt(i: number): Uint8Array {
+    return this.frames[(this.head + i) % this.frames.length]!;
+  }
+
+  private dropOldest(): void {
+    const frame = this.frames[this.head]!;
+    const seq = this.seqs[this.head]!;
+    this.frames[this.head] = undefined;
+    this.bytes -= frame.length;
+    if (seq + 1 > this.coversFromSeq) this.coversFromSeq = seq + 1;
+    this.head = (this.head + 1) % this.frames.length;
+    this.count--;
+  }
+
+  /** Twice the room, the frames unrolled oldest first from position 0. */
+  private grow(): void {
+    const seqs = new Float64Array(this.frames.length * 2);
+    const frames = new Array<Uint8Array | undefined>(this.frames.length * 2);
+    for (let i = 0; i < this.count; i++) {
+      seqs[i] = this.seqAt(i);
+      frames[i] = this.frameAt(i);
     }
-    if (drop > 0) {
-      this.seqs.splice(0, drop);
-      this.frames.splice(0, drop);
-    }
+    this.seqs = seqs;
+    this.frames = frames;
+    this.head = 0;
   }
 }
 
@@ -61,14 +95,30 @@ export class AccountEventLog {
     this.logs.set(account, new AccountLog(doneSeq + 1));
   }
 
-  /** Logs one engine event for its account (and a fill for its maker's account, in the maker's view). */
+  /** The frame record() logged for the last event in its account's view (a stable copy), null when not logged. */
+  plainFrame: Uint8Array | null = null;
+  /** The frame record() logged for the last event, a fill, in its maker's view; null when not logged. */
+  makerFrame: Uint8Array | null = null;
+
+  /**
+   * Logs one engine event for its account (and a fill for its maker's account, in the maker's view), each view
+   * encoded once; the frames stay in plainFrame / makerFrame for the watchers (Sessions.dispatch sends the same bytes).
+   */
   record(e: EventRecord): void {
+    this.plainFrame = null;
+    this.makerFrame = null;
     if (this.logs.size === 0) return;
     const log = this.logs.get(e.account);
-    if (log !== undefined) log.push(e.seq, encodeEvent(e, 0n, this.config).slice());
+    if (log !== undefined) {
+      this.plainFrame = encodeEvent(e, 0n, this.config).slice();
+      log.push(e.seq, this.plainFrame);
+    }
     if (e.kind === EventKind.Fill && e.makerAccount !== e.account) {
       const maker = this.logs.get(e.makerAccount);
-      if (maker !== undefined) maker.push(e.seq, encodeEvent(e, 0n, this.config, true).slice());
+      if (maker !== undefined) {
+        this.makerFrame = encodeEvent(e, 0n, this.config, true).slice();
+        maker.push(e.seq, this.makerFrame);
+      }
     }
   }
 
@@ -80,15 +130,15 @@ export class AccountEventLog {
   replay(account: number, fromSeq: number, send: (frame: Uint8Array) => void): { events: number; complete: boolean } {
     const log = this.logs.get(account);
     if (log === undefined) return { events: 0, complete: false };
-    let first = log.seqs.length;
-    for (let i = 0; i < log.seqs.length; i++) {
-      if (log.seqs[i]! >= fromSeq) {
+    let first = log.count;
+    for (let i = 0; i < log.count; i++) {
+      if (log.seqAt(i) >= fromSeq) {
         first = i;
         break;
       }
     }
-    for (let i = first; i < log.frames.length; i++) send(log.frames[i]!);
-    return { events: log.frames.length - first, complete: fromSeq >= log.coversFromSeq };
+    for (let i = first; i < log.count; i++) send(log.frameAt(i));
+    return { events: log.count - first, complete: fromSeq >= log.coversFromSeq };
   }
 }
 

@@ -178,10 +178,11 @@ export class ServerCore implements Replies {
     this.accountView.apply(e);
     const sequencer = this.sequencer;
     if (this.recovering || sequencer === null) return;
-    this.accountLog.record(e);
+    const log = this.accountLog;
+    log.record(e);
     const origin = sequencer.originOf(e.seq) as Session | null;
-    if (origin === null) this.sessions.dispatch(e, null, 0, 0n);
-    else this.sessions.dispatch(e, origin, sequencer.accountOf(e.seq), sequencer.clientSeqOf(e.seq));
+    if (origin === null) this.sessions.dispatch(e, null, 0, 0n, log.plainFrame, log.makerFrame);
+    else this.sessions.dispatch(e, origin, sequencer.accountOf(e.seq), sequencer.clientSeqOf(e.seq), log.plainFrame, log.makerFrame);
   }
 
   private onBatchDone(batch: number): void {

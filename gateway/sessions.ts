@@ -249,19 +249,21 @@ export class SessionRegistry {
    * Delivers one engine event: to every session watching its account (a fill also to the maker's watchers, in
    * the maker's view), and to the session that sent the causing command when the event is about the account that
    * command acted for (an operator's deposit) and the session does not watch it. Never another account's events.
+   * `logged` / `loggedMakerView`: the event's client_seq-0 frames the account log already encoded (stable copies),
+   * sent as they are; null = encode here.
    */
-  dispatch(e: EventRecord, origin: Session | null, originAccount: number, clientSeq: bigint): void {
+  dispatch(e: EventRecord, origin: Session | null, originAccount: number, clientSeq: bigint, logged: Uint8Array | null = null, loggedMakerView: Uint8Array | null = null): void {
     let originServed = false;
     const list = this.watchers.get(e.account);
     if (list !== undefined) {
       // Encoded once for every watcher but the sender (the encoder's view lives until the next encode; send copies).
-      let plain: Uint8Array | null = null;
+      let plain = logged;
       for (let i = 0; i < list.length; i++) {
         const s = list[i]!;
         if (s === origin) {
           originServed = true;
           s.socket.send(encodeEvent(e, clientSeq, this.config));
-          plain = null;
+          plain = logged;
         } else {
           plain ??= encodeEvent(e, 0n, this.config);
           s.socket.send(plain);
@@ -271,7 +273,7 @@ export class SessionRegistry {
     if (e.kind === EventKind.Fill && e.makerAccount !== e.account) {
       const makers = this.watchers.get(e.makerAccount);
       if (makers !== undefined && makers.length > 0) {
-        const makerView = encodeEvent(e, 0n, this.config, true);
+        const makerView = loggedMakerView ?? encodeEvent(e, 0n, this.config, true);
         for (let i = 0; i < makers.length; i++) makers[i]!.socket.send(makerView);
       }
     }

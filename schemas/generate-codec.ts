@@ -1,10 +1,12 @@
 // Generates the server's wire codec from the wire map (gateway/codec/wire-map.ts): gateway/codec/generated/
 // encode-events.ts (EVENT_WIRE: one encoder per event kind writing its wire table from the record's named fields, and
 // the dispatcher encodeEvent calls) and gateway/codec/generated/decode-commands.ts (COMMAND_WIRE: one decoder per
-// command table that reads, checks and stores each field in the record, and the dispatcher decodeCommand calls).
+// command table that reads, checks and stores each field in the record, and the dispatcher decodeCommand calls);
+// and, from the Event union of schemas/crossbook.fbs with EVENT_WIRE's omit rules, the client SDK's event decoders
+// gateway/client/generated/decode-events.ts (one per Event member, and the EventJson type).
 // Usage: node --import tsx schemas/generate-codec.ts. Deterministic: test/schemas.test.ts compares the committed
 // files with a fresh run.
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { COMMAND_FIELDS, CommandKind, EVENT_FIELDS, EventKind } from "../engine/model/vocabulary.ts";
@@ -17,6 +19,7 @@ import {
   type EventWire,
   type WireFieldRow,
 } from "../gateway/codec/wire-map.ts";
+import { readCrossbookFbs, SCALAR_BYTES, type FbsSchema } from "./fbs-reader.ts";
 
 const RECORD_FIELDS = new Set(EVENT_FIELDS.map((f) => f.name));
 
@@ -43,6 +46,8 @@ const SCALE: Readonly<Record<string, string>> = {
   usd: "USD_DECIMALS",
   ratio: "REPORTED_RATIO_DECIMALS",
 };
+
+const DECIMAL_CONVERSIONS: ReadonlySet<string> = new Set(["price", "base", "quote", "asset", "fee", "echo", "usd", "ratio"]);
 
 function argumentOf(kind: string, row: WireFieldRow): string {
   const [wire, value, conversion] = row;
@@ -79,7 +84,8 @@ function encoderCode(w: EventWire): string {
   for (const row of w.fields) {
     const add = `${table}.add${pascal(row[0])}(b, ${argumentOf(w.kind, row)});`;
     const v = valueOf(w.kind, row[1]);
-    if (row[3] === "zero") lines.push(`  if (${v} !== 0n) ${add}`);
+    // A scalar at its default 0 is left out by the builder itself; a Decimal struct needs the test.
+    if (row[3] === "zero" && row[2] !== undefined && DECIMAL_CONVERSIONS.has(row[2])) lines.push(`  if (${v} !== 0n) ${add}`);
     else if (row[3] === "unbounded") lines.push(`  if (${v} !== REPORTED_RATIO_UNBOUNDED) ${add}`);
     else lines.push(`  ${add}`);
   }
@@ -301,6 +307,119 @@ export function generateDecoders(): string {
   ].join("\n");
 }
 
+// ---------------------------------------------------------------- client event decoders
+
+/** One field of a client event decoder: its key, the TypeScript type of its value, and how it is read from `t`. */
+interface ClientField {
+  readonly key: string;
+  readonly type: string;
+  /** The value read from the table `t`. */
+  readonly read: string;
+  /** Set: the key is present only when this holds of `read` (the server left the field out otherwise). */
+  readonly presentWhen?: string;
+}
+
+/** The omit rules EVENT_WIRE gives the fields of one wire table (checked against the schema's fields). */
+function omitRulesOf(table: string, fields: readonly [string, string][]): Map<string, string> {
+  const rules = new Map<string, string>();
+  const names = new Set(fields.map(([n]) => n));
+  for (const w of EVENT_WIRE) {
+    if ((w.table ?? w.kind) !== table) continue;
+    for (const [wire, , , omit] of w.fields) {
+      if (!names.has(wire)) throw new Error(`wire map ${w.kind}: "${wire}" is not a field of table ${table} in crossbook.fbs`);
+      if (omit !== undefined) rules.set(wire, omit);
+    }
+  }
+  return rules;
+}
+
+/** How the client reads one schema field (name, fbs type) that the server may leave out per `omit`. */
+function clientFieldOf(schema: FbsSchema, table: string, [wire, type]: [string, string], omit: string | undefined): ClientField {
+  const key = camel(wire);
+  const at = `t.${key}()`;
+  if (type === "Decimal") {
+    if (omit === "unbounded") return { key, type: "string", read: `ratio(${at})` };
+    if (omit === "zero") return { key, type: "string", read: `dec(${at})`, presentWhen: `${at} !== null` };
+    return { key, type: "string", read: `dec(${at})` };
+  }
+  if (omit !== undefined && omit !== "zero") throw new Error(`wire map ${table}.${wire}: omit "${omit}" applies to Decimal fields only`);
+  const wide = type === "long" || type === "ulong";
+  const zero = omit === "zero" ? { presentWhen: `${at} !== ${wide ? "0n" : "0"}` } : {};
+  if (type === "string") return { key, type: "string", read: `${at} ?? ""` };
+  if (type === "bool") return { key, type: "boolean", read: at, ...zero };
+  if (SCALAR_BYTES[type] !== undefined) return { key, type: wide ? "bigint" : "number", read: at, ...zero };
+  // A vector of price levels: the one nested shape events carry, read by the hook levelsOf.
+  if (type === "[Level]") return { key, type: "LevelJson[]", read: `levelsOf(t.${key}Length(), (i) => t.${key}(i))` };
+  if (schema.enumBytes.has(type) && !schema.bitFlagEnums.has(type)) return { key, type: "EnumText", read: `name(${type}, ${at})` };
+  throw new Error(`generate-codec: no client reading for ${table}.${wire} of type ${type} (add one to clientFieldOf)`);
+}
+
+function clientFieldsOf(schema: FbsSchema, table: string): ClientField[] {
+  const fields = schema.tables.get(table);
+  if (fields === undefined) throw new Error(`crossbook.fbs: Event member ${table} has no table`);
+  const omit = omitRulesOf(table, fields);
+  return fields.map((f) => clientFieldOf(schema, table, f, omit.get(f[0])));
+}
+
+function clientDecoderCode(table: string, fields: readonly ClientField[]): string {
+  const lines = [`function decode${table}(head: EnvelopeFields, table: EventTable): EventJson {`, `  const t = table(new ${table}());`];
+  lines.push("  return {", "    ...head,", `    type: "${table}",`);
+  for (const f of fields) {
+    if (f.presentWhen === undefined) lines.push(`    ${f.key}: ${f.read},`);
+    else lines.push(`    ...(${f.presentWhen} ? { ${f.key}: ${f.read} } : {}),`);
+  }
+  lines.push("  };", "}");
+  return lines.join("\n");
+}
+
+function clientTypeCode(table: string, fields: readonly ClientField[]): string {
+  const members = fields.map((f) => `${f.key}${f.presentWhen === undefined ? "" : "?"}: ${f.type}`);
+  return `  | { type: "${table}"; ${members.join("; ")} }`;
+}
+
+/** gateway/client/generated/decode-events.ts: the client SDK's decoder of every Event union member, and EventJson. */
+export function generateClientDecoders(schema: FbsSchema = readCrossbookFbs()): string {
+  const members = schema.unions.get("Event");
+  if (members === undefined) throw new Error("crossbook.fbs: no union Event");
+  const fields = members.map((table) => clientFieldsOf(schema, table));
+  const enums = [...new Set(fields.flatMap((fs) => fs.filter((f) => f.type === "EnumText").map((f) => f.read.slice(5, f.read.indexOf(",")))))];
+  return [
+    "// GENERATED by schemas/generate-codec.ts from schemas/crossbook.fbs and gateway/codec/wire-map.ts — do not edit; run npm run schemas.",
+    "//",
+    "// The client SDK's event decoders (decodeEvent in gateway/client/codec.ts calls decodeEventBody): one per member of",
+    "// the schema's Event union, reading every field of its table in declaration order into { ...envelope, type, field… }",
+    "// (camelCase keys; u64 as bigint, Decimals as canonical strings, enums as member names). EVENT_WIRE's omit rules",
+    "// decide the optional keys: \"zero\" → present only when sent, \"unbounded\" → the ratio reads \"unbounded\" when absent.",
+    "// A new event kind needs nothing here by hand: its table in crossbook.fbs (and Event union member), its EVENT_WIRE",
+    "// row when the engine emits it, then npm run schemas.",
+    `import { ${[...members, ...enums].sort().join(", ")}, type Event } from "../../../schemas/index.ts";`,
+    'import { dec, levelsOf, name, ratio, type EnumText, type EnvelopeFields, type EventTable, type LevelJson } from "../event-values.ts";',
+    "",
+    "/** A decoded event: the envelope's fields, the Event union member's name as `type`, and its table's fields. */",
+    "export type EventJson = EnvelopeFields &",
+    "  (",
+    ...members.map((table, i) => clientTypeCode(table, fields[i]!)),
+    "  /** An event type this client does not know (sent by a newer server). */",
+    '  | { type: "Unknown"; eventType: number }',
+    "  );",
+    "",
+    ...members.map((table, i) => clientDecoderCode(table, fields[i]!) + "\n"),
+    "type EventDecoder = (head: EnvelopeFields, table: EventTable) => EventJson;",
+    "",
+    "/** The decoder of each Event union type (indexed by it; 0 is NONE). */",
+    `const EVENT_DECODERS: readonly (EventDecoder | null)[] = [null, ${members.map((m) => `decode${m}`).join(", ")}];`,
+    "",
+    "/** Reads the envelope's event table into its plain object; a type this client does not know reads as Unknown. */",
+    "export function decodeEventBody(type: Event, head: EnvelopeFields, table: EventTable): EventJson {",
+    "  const decode = EVENT_DECODERS[type] ?? null;",
+    '  return decode === null ? { ...head, type: "Unknown", eventType: type } : decode(head, table);',
+    "}",
+    "",
+  ].join("\n");
+}
+
+export const GENERATED_CLIENT_DECODERS_PATH = join(dirname(fileURLToPath(import.meta.url)), "..", "gateway", "client", "generated", "decode-events.ts");
+
 export const GENERATED_DECODERS_PATH = join(dirname(fileURLToPath(import.meta.url)), "..", "gateway", "codec", "generated", "decode-commands.ts");
 
 export const GENERATED_CODEC_PATH = join(dirname(fileURLToPath(import.meta.url)), "..", "gateway", "codec", "generated", "encode-events.ts");
@@ -308,4 +427,6 @@ export const GENERATED_CODEC_PATH = join(dirname(fileURLToPath(import.meta.url))
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   writeFileSync(GENERATED_CODEC_PATH, generateCodec());
   writeFileSync(GENERATED_DECODERS_PATH, generateDecoders());
+  mkdirSync(dirname(GENERATED_CLIENT_DECODERS_PATH), { recursive: true });
+  writeFileSync(GENERATED_CLIENT_DECODERS_PATH, generateClientDecoders());
 }

@@ -8,7 +8,15 @@ import { describe, expect, it } from "vitest";
 import * as engine from "../engine/model/index.ts";
 import * as wire from "../schemas/index.ts";
 import { generateRecords, GENERATED_RECORDS_PATH } from "../schemas/generate-records.ts";
-import { generateCodec, generateDecoders, GENERATED_CODEC_PATH, GENERATED_DECODERS_PATH } from "../schemas/generate-codec.ts";
+import {
+  generateClientDecoders,
+  generateCodec,
+  generateDecoders,
+  GENERATED_CLIENT_DECODERS_PATH,
+  GENERATED_CODEC_PATH,
+  GENERATED_DECODERS_PATH,
+} from "../schemas/generate-codec.ts";
+import { parseFbs, SCALAR_BYTES } from "../schemas/fbs-reader.ts";
 
 const schemasDir = fileURLToPath(new URL("../schemas/", import.meta.url));
 const fbsText = readFileSync(join(schemasDir, "crossbook.fbs"), "utf8");
@@ -71,6 +79,42 @@ describe("generated code", () => {
   it("gateway/codec/generated/decode-commands.ts is exactly what schemas/generate-codec.ts makes of the wire map", () => {
     expect(readFileSync(GENERATED_DECODERS_PATH, "utf8") === generateDecoders(), "decode-commands.ts is stale: run npm run schemas").toBe(true);
   });
+
+  it("gateway/client/generated/decode-events.ts is exactly what schemas/generate-codec.ts makes of crossbook.fbs and the wire map", () => {
+    const stale = "client decode-events.ts is stale: run npm run schemas";
+    expect(readFileSync(GENERATED_CLIENT_DECODERS_PATH, "utf8") === generateClientDecoders(), stale).toBe(true);
+  });
+});
+
+describe("the client SDK's event decoders follow the schema", () => {
+  it("a new event table and Event union member need no hand-written client code: the generator writes its decoder and its EventJson member", () => {
+    const withNew = fbsText
+      .replace("union Event {", "table PerpMarkThrowaway {\n  market: ushort;\n  mark: Decimal;\n  side: Side;\n  funding_ts: ulong;\n}\n\nunion Event {")
+      .replace("  IndexPrice\n}", "  IndexPrice,\n  PerpMarkThrowaway\n}");
+    const code = generateClientDecoders(parseFbs(withNew));
+    expect(code).toContain('  | { type: "PerpMarkThrowaway"; market: number; mark: string; side: EnumText; fundingTs: bigint }');
+    expect(code).toContain(
+      [
+        "function decodePerpMarkThrowaway(head: EnvelopeFields, table: EventTable): EventJson {",
+        "  const t = table(new PerpMarkThrowaway());",
+        "  return {",
+        "    ...head,",
+        '    type: "PerpMarkThrowaway",',
+        "    market: t.market(),",
+        "    mark: dec(t.mark()),",
+        "    side: name(Side, t.side()),",
+        "    fundingTs: t.fundingTs(),",
+        "  };",
+        "}",
+      ].join("\n"),
+    );
+    expect(code).toMatch(/EVENT_DECODERS: readonly \(EventDecoder \| null\)\[\] = \[null, decodeOrderAccepted, .*, decodeIndexPrice, decodePerpMarkThrowaway\];/);
+  });
+
+  it("a field type the client cannot read fails generation, naming the field", () => {
+    const withVector = fbsText.replace("table Clock {\n  time_ms: ulong;", "table Clock {\n  time_ms: ulong;\n  ids: [ulong];");
+    expect(() => generateClientDecoders(parseFbs(withVector))).toThrow("no client reading for Clock.ids of type [ulong]");
+  });
 });
 
 /** Member names of a TS enum object (generated enums also map numbers back to names). */
@@ -104,49 +148,7 @@ describe("enums", () => {
   });
 });
 
-// ---- a small reader of our own .fbs (tables, enums, unions), enough to restate the verifier's layouts
-
-const SCALAR_BYTES: Record<string, number> = {
-  bool: 1,
-  byte: 1,
-  ubyte: 1,
-  short: 2,
-  ushort: 2,
-  int: 4,
-  uint: 4,
-  float: 4,
-  long: 8,
-  ulong: 8,
-  double: 8,
-};
-
-function parseFbs(text: string): {
-  tables: Map<string, [string, string][]>;
-  unions: Map<string, string[]>;
-  enumBytes: Map<string, number>;
-} {
-  const clean = text.replace(/\/\/.*$/gm, "");
-  const enumBytes = new Map<string, number>();
-  for (const m of clean.matchAll(/enum\s+(\w+)\s*:\s*(\w+)/g)) enumBytes.set(m[1]!, SCALAR_BYTES[m[2]!]!);
-  const unions = new Map<string, string[]>();
-  for (const m of clean.matchAll(/union\s+(\w+)\s*\{([^}]*)\}/g)) {
-    unions.set(
-      m[1]!,
-      m[2]!
-        .split(",")
-        .map((s) => s.trim())
-        .filter((s) => s.length > 0),
-    );
-  }
-  const tables = new Map<string, [string, string][]>();
-  for (const m of clean.matchAll(/table\s+(\w+)\s*\{([^}]*)\}/g)) {
-    const fields = [...m[2]!.matchAll(/(\w+)\s*:\s*([\w[\]]+)\s*(=\s*[\w.-]+)?\s*;/g)].map(
-      (f): [string, string] => [f[1]!, f[2]!],
-    );
-    tables.set(m[1]!, fields);
-  }
-  return { tables, unions, enumBytes };
-}
+// ---- the schema as schemas/fbs-reader.ts reads it, to restate the verifier's layouts
 
 /** The slots a table's fields occupy: [name, FieldKind] each; a union field `x` takes two, `x_type` and `x`. */
 function expectedSlots(

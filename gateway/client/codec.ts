@@ -65,45 +65,23 @@
 // fraction without exposure; IMR/MMR with net equity ≤ 0) reads "unbounded".
 import { Builder } from "flatbuffers";
 import {
-  AccountCollateral,
-  AccountSettings,
   AdvanceTime,
-  AssetCollateral,
-  Balance,
-  BookTicker,
   Cancel,
   CancelAll,
   Channel,
-  Clock,
   Command,
-  CommandAccepted,
   CommandEnvelope,
-  CommandRejected,
   Decimal,
   Deposit,
-  DepthDelta,
-  DepthSnapshot,
-  DoneReason,
-  Event,
   EVENT_ENVELOPE,
   EVENT_LAYOUTS,
   EventEnvelope,
-  Fill,
-  Level,
   LimitOrder,
   MarketOrder,
   MarketState,
   Borrow,
-  InterestEntry,
-  InterestKind,
-  MaxBorrowQuantity,
-  AccountSnapshot,
-  OpenOrder,
   QueryAccountSnapshot,
   ResumeAccount,
-  ResumeDone,
-  PoolState,
-  PoolStats,
   QueryInterestHistory,
   QueryMaxBorrow,
   Login,
@@ -112,29 +90,18 @@ import {
   RevokeApiKey,
   QueryPoolStats,
   QueryRateCurve,
-  RateCurvePoint,
-  MaxOrderQuantity,
-  MaxWithdrawalQuantity,
   QueryCollateral,
   QueryMaxOrder,
   QueryMaxWithdrawal,
-  OrderAccepted,
-  OrderDone,
-  OrderRejected,
-  RejectCode,
   Replace,
   SelfTradePrevention,
   SetMarkPrice,
-  IndexPrice,
   SetMarketState,
   Side,
-  SnapshotTaken,
   Subscribe,
   TakeSnapshot,
-  Ticker,
   TimeInForce,
   Toggle,
-  Trade,
   Transfer,
   Unsubscribe,
   UpdateAccountSettings,
@@ -144,7 +111,9 @@ import {
 } from "../../schemas/index.ts";
 import { ByteBuffer } from "flatbuffers";
 import * as wire from "../../schemas/index.ts";
-import { formatWireDecimal, parseWireDecimal, WireDecimalError } from "./wire-decimal.ts";
+import { COMMAND_WIRE, type CommandWire } from "../codec/wire-map.ts";
+import { decodeEventBody, type EventJson } from "./generated/decode-events.ts";
+import { parseWireDecimal, WireDecimalError } from "./wire-decimal.ts";
 
 export { formatWireDecimal, parseWireDecimal, WireDecimalError, type WireDecimal } from "./wire-decimal.ts";
 
@@ -593,50 +562,72 @@ const permissions: JsonRead = (f, k) => f.flags(k, Permission);
 /** A command's wire fields (snake_case, as in crossbook.fbs; the JSON key is the camelCase form) and their readers. */
 type JsonFields = readonly (readonly [wire: string, read: JsonRead])[];
 
-const ORDER_FLAGS: JsonFields = [["auto_borrow", bool], ["auto_borrow_repay", bool], ["auto_lend", bool], ["auto_lend_redeem", bool]];
-const ACCOUNT_ASSET: JsonFields = [["account", u32], ["asset", u16]];
 const SETTING_TOGGLES: JsonFields = [["auto_lend", toggle], ["auto_repay_borrows", toggle], ["auto_borrow_settlements", toggle], ["auto_realize_pnl", toggle], ["margin_enabled", toggle]];
 
-/** Every command the client encodes: its wire table (the Command union member of the same name) and its fields. */
-const COMMAND_JSON: Readonly<Record<string, JsonFields>> = {
-  Deposit: [...ACCOUNT_ASSET, ["amount", decimal]],
-  Withdraw: [...ACCOUNT_ASSET, ["amount", decimal], ["margin", bool]],
-  LimitOrder: [
-    ["account", u32], ["market", u16], ["side", side], ["tif", tif], ["price", decimal], ["quantity", decimal], ["post_only", bool],
-    ["reduce_only", bool], ["client_id", u64Optional], ["stp", stp], ...ORDER_FLAGS,
-  ],
-  MarketOrder: [
-    ["account", u32], ["market", u16], ["side", side], ["quantity", decimalOptional], ["quote_quantity", decimalOptional],
-    ["reduce_only", bool], ["client_id", u64Optional], ["stp", stp], ...ORDER_FLAGS,
-  ],
-  Cancel: [["account", u32], ["market", u16], ["order_id", u64Optional], ["client_id", u64Optional]],
-  CancelAll: [["account", u32], ["market", u16OrAll]],
-  Replace: [["account", u32], ["market", u16], ["order_id", u64Optional], ["client_id", u64Optional], ["price", decimal], ["quantity", decimal]],
-  Transfer: [["from_account", u32], ["to_account", u32], ["asset", u16], ["amount", decimal]],
-  SetMarketState: [["market", u16], ["state", marketState]],
-  AdvanceTime: [["time_ms", u64]],
+/**
+ * The client reader of each COMMAND_WIRE reading (gateway/codec/wire-map.ts): the server's decoders and this encoder
+ * read the same rows, so a command kind with a COMMAND_WIRE row needs no client row. A `flag:` reading is a bool; a
+ * `check:` row is the server's rule across fields (nothing to encode). Readings where absent means 0 to the server
+ * (u8, u16) are optional here.
+ */
+const READING_JSON: Readonly<Record<string, JsonRead>> = {
+  account: u32,
+  market: u16,
+  marketOrAll: u16OrAll,
+  clientId: u64Optional,
+  orderRef: u64Optional,
+  asset: u16,
+  assetOrAll: u16OrAll,
+  u8: u8Optional,
+  u16: u16Optional,
+  side,
+  tif,
+  stp,
+  marketState,
+  price: decimal,
+  base: decimal,
+  "base?": decimalOptional,
+  "quote?": decimalOptional,
+  amount: decimal,
+  "amount?": decimalOptional,
+  timeMs: u64,
+};
+
+/** Fields (Wire.field) the client reads otherwise than READING_JSON says: what a person must give, or may leave out. */
+const JSON_READING_EXCEPTIONS: Readonly<Record<string, JsonRead>> = {
+  // An oracle quote names its source; 0 is a real source, so it is never left to the default.
+  "OracleQuote.source": u8,
+  "QueryInterestHistory.since_ms": safeU64Optional,
+};
+
+function jsonFieldsOf(c: CommandWire): JsonFields {
+  const fields: (readonly [string, JsonRead])[] = [];
+  for (const [wireField, , reading] of c.fields) {
+    if (reading.startsWith("check:")) continue;
+    const read = JSON_READING_EXCEPTIONS[`${c.wire}.${wireField}`] ?? (reading.startsWith("flag:") ? bool : READING_JSON[reading]);
+    if (read === undefined) throw new Error(`client codec: no JSON reader for reading "${reading}" (${c.wire}.${wireField})`);
+    fields.push([wireField, read]);
+  }
+  return fields;
+}
+
+/** Commands the gateway decodes by hand (decode.ts), so without a COMMAND_WIRE row: their fields, as the wire table's. */
+const GATEWAY_COMMAND_JSON: Readonly<Record<string, JsonFields>> = {
   Subscribe: [["market", u16OrAll], ["channels", channels]],
   Unsubscribe: [["market", u16OrAll], ["channels", channels]],
   UpdateAccountSettings: [["account", u32], ["leverage_limit", u8Optional], ...SETTING_TOGGLES],
-  SetMarkPrice: [["asset", u16], ["price", decimal]],
-  OracleQuote: [["asset", u16], ["source", u8], ["bid", decimal], ["ask", decimal], ["last", decimal], ["source_time_ms", u64], ["apply", bool]],
-  QueryCollateral: [["account", u32]],
-  QueryMaxOrder: [["account", u32], ["market", u16], ["side", side], ["price", decimal], ...ORDER_FLAGS],
-  QueryMaxWithdrawal: [...ACCOUNT_ASSET, ["margin", bool]],
-  Borrow: [...ACCOUNT_ASSET, ["amount", decimal]],
-  Repay: [...ACCOUNT_ASSET, ["amount", decimalOptional]],
-  Lend: [...ACCOUNT_ASSET, ["amount", decimal]],
-  Redeem: [...ACCOUNT_ASSET, ["amount", decimalOptional]],
-  QueryPoolStats: [["asset", u16OrAll]],
-  QueryRateCurve: [["asset", u16], ["points", u8Optional]],
-  QueryInterestHistory: [["account", u32], ["asset", u16OrAll], ["since_ms", safeU64Optional], ["limit", u16Optional]],
-  QueryMaxBorrow: ACCOUNT_ASSET,
   ResumeAccount: [["account", u32], ["from_seq", safeU64]],
   QueryAccountSnapshot: [["account", u32]],
   TakeSnapshot: [],
   Login: [["api_key", text], ["signature", text], ["timestamp_ms", u64], ["window_ms", u32Optional]],
   RegisterApiKey: [["user", u32], ["api_key", text], ["permissions", permissions]],
   RevokeApiKey: [["user", u32], ["api_key", text]],
+};
+
+/** Every command the client encodes: its wire table (the Command union member of the same name) and its fields. */
+const COMMAND_JSON: Readonly<Record<string, JsonFields>> = {
+  ...Object.fromEntries(COMMAND_WIRE.map((c) => [c.wire, jsonFieldsOf(c)])),
+  ...GATEWAY_COMMAND_JSON,
 };
 
 function pascalOf(snake: string): string {
@@ -708,224 +699,8 @@ export function jsonToFrame(obj: unknown): Uint8Array {
 
 // ---------------------------------------------------------------- events
 
-export interface EnvelopeFields {
-  clientSeq: bigint;
-  seq: bigint;
-  marketSeq: bigint;
-}
-
-/** An enum value: its member name when known, else the raw number (from a newer server). */
-export type EnumText = string | number;
-
-export interface LevelJson {
-  price: string;
-  quantity: string;
-}
-
-export type EventJson = EnvelopeFields &
-  (
-    | {
-        type: "OrderAccepted";
-        account: number;
-        market: number;
-        orderId: bigint;
-        clientId: bigint;
-        side: EnumText;
-        price: string;
-        quantity: string;
-      }
-    | {
-        type: "OrderRejected";
-        account: number;
-        market: number;
-        orderId: bigint;
-        clientId: bigint;
-        code: EnumText;
-        message: string;
-      }
-    | {
-        type: "Fill";
-        market: number;
-        tradeId: bigint;
-        price: string;
-        quantity: string;
-        quoteQuantity: string;
-        takerAccount: number;
-        makerAccount: number;
-        takerOrderId: bigint;
-        makerOrderId: bigint;
-        takerClientId: bigint;
-        makerClientId: bigint;
-        takerSide: EnumText;
-        fee: string;
-        feeAsset: number;
-        isMaker: boolean;
-        timeMs: bigint;
-      }
-    | {
-        type: "OrderDone";
-        account: number;
-        market: number;
-        orderId: bigint;
-        clientId: bigint;
-        side: EnumText;
-        reason: EnumText;
-        filled: string;
-        remaining: string;
-      }
-    | { type: "Balance"; account: number; asset: number; available: string; locked: string; lent?: string; borrowed?: string }
-    | {
-        type: "AccountSettings";
-        account: number;
-        leverageLimit: number;
-        autoLend: boolean;
-        autoRepayBorrows: boolean;
-        autoBorrowSettlements: boolean;
-        autoRealizePnl: boolean;
-        marginEnabled: boolean;
-      }
-    | {
-        type: "AccountCollateral";
-        account: number;
-        netEquity: string;
-        netEquityAvailable: string;
-        netEquityLocked: string;
-        collateralValue: string;
-        borrowLiability: string;
-        unrealizedPnl: string;
-        exposureNotional: string;
-        imf: string;
-        mmf: string;
-        marginFraction: string;
-        imr: string;
-        mmr: string;
-        liquidatable: boolean;
-        leverageLimit: number;
-        autoLend: boolean;
-        autoRepayBorrows: boolean;
-        autoBorrowSettlements: boolean;
-        autoRealizePnl: boolean;
-        marginEnabled: boolean;
-        feeTier: number;
-        makerFeeBps: number;
-        takerFeeBps: number;
-        volume30d: string;
-      }
-    | {
-        type: "AssetCollateral";
-        account: number;
-        asset: number;
-        quantity: string;
-        available: string;
-        openOrderQuantity: string;
-        lent: string;
-        borrowed: string;
-        markPrice: string;
-        weight: string;
-        notional: string;
-        collateralValue: string;
-        liability: string;
-      }
-    | { type: "MaxOrderQuantity"; account: number; market: number; side: EnumText; price: string; quantity: string; marginLimit: string }
-    | { type: "MaxWithdrawalQuantity"; account: number; asset: number; quantity: string; marginLimit: string }
-    | {
-        type: "PoolStats";
-        asset: number;
-        state: EnumText;
-        throttled: boolean;
-        totalLent: string;
-        totalBorrowed: string;
-        freeLiquidity: string;
-        reserved: string;
-        openBorrowLendLimit: string;
-        utilization: string;
-        borrowRate: string;
-        lendRate: string;
-        lendRateAfterFee: string;
-        hourBorrowRate: string;
-        optimalUtilization: string;
-        throttleUtilization: string;
-        maxUtilization: string;
-        fee: string;
-      }
-    | { type: "RateCurvePoint"; asset: number; utilization: string; borrowRate: string; lendRate: string; lendRateAfterFee: string }
-    | { type: "InterestEntry"; account: number; asset: number; kind: EnumText; amount: string; rate: string; timeMs: bigint }
-    | { type: "MaxBorrowQuantity"; account: number; asset: number; quantity: string; marginLimit: string; poolLimit: string }
-    | { type: "OpenOrder"; account: number; market: number; orderId: bigint; clientId: bigint; side: EnumText; price: string; remaining: string }
-    | { type: "AccountSnapshot"; account: number; validAtSeq: bigint; balances: number; orders: number }
-    | { type: "ResumeDone"; account: number; fromSeq: bigint; events: number; complete: boolean }
-    | { type: "CommandAccepted"; account: number; asset: number; amount: string; canceledOrders?: number }
-    | { type: "CommandRejected"; account: number; code: EnumText; message: string }
-    | { type: "Clock"; timeMs: bigint }
-    | { type: "IndexPrice"; asset: number; index: string; stale: boolean; sourcesUsed: number; stepLimited: boolean; timeMs: bigint }
-    | { type: "SnapshotTaken"; seq: bigint; batch: bigint; stateHash: string; bytes: bigint; file: string }
-    | { type: "DepthSnapshot"; market: number; lastUpdateId: bigint; bids: LevelJson[]; asks: LevelJson[] }
-    | {
-        type: "DepthDelta";
-        market: number;
-        firstUpdateId: bigint;
-        lastUpdateId: bigint;
-        bids: LevelJson[];
-        asks: LevelJson[];
-      }
-    | {
-        type: "Trade";
-        market: number;
-        tradeId: bigint;
-        price: string;
-        quantity: string;
-        quoteQuantity: string;
-        takerSide: EnumText;
-        timeMs: bigint;
-      }
-    | {
-        type: "BookTicker";
-        market: number;
-        updateId: bigint;
-        bidPrice: string;
-        bidQuantity: string;
-        askPrice: string;
-        askQuantity: string;
-      }
-    | {
-        type: "Ticker";
-        market: number;
-        openTimeMs: bigint;
-        closeTimeMs: bigint;
-        open: string;
-        high: string;
-        low: string;
-        close: string;
-        volume: string;
-        quoteVolume: string;
-        tradeCount: bigint;
-      }
-    /** An event type this client does not know (sent by a newer server). */
-    | { type: "Unknown"; eventType: number }
-  );
-
-function dec(d: Decimal | null): string {
-  return d === null ? "0" : formatWireDecimal(d.mantissa(), d.scale());
-}
-
-/** A ratio of AccountCollateral: absent means unbounded. */
-function ratio(d: Decimal | null): string {
-  return d === null ? "unbounded" : formatWireDecimal(d.mantissa(), d.scale());
-}
-
-function name(members: Readonly<Record<number, string>>, value: number): EnumText {
-  const n = members[value];
-  return typeof n === "string" ? n : value;
-}
-
-function levelsOf(count: number, at: (i: number) => Level | null): LevelJson[] {
-  const out: LevelJson[] = [];
-  for (let i = 0; i < count; i++) {
-    const level = at(i)!;
-    out.push({ price: dec(level.price()), quantity: dec(level.quantity()) });
-  }
-  return out;
-}
+export type { EnumText, EnvelopeFields, LevelJson } from "./event-values.ts";
+export type { EventJson } from "./generated/decode-events.ts";
 
 const EVENT_VERIFY_OPTIONS = { rejectUnknownFields: false, rejectUnknownUnionType: false } as const;
 
@@ -936,432 +711,14 @@ export function decodeEvent(bytes: Uint8Array): EventJson {
     throw new WireFormatError(`malformed event frame: ${failure.message}`);
   }
   const env = EventEnvelope.getRootAsEventEnvelope(new ByteBuffer(bytes));
-  const head: EnvelopeFields = { clientSeq: env.clientSeq(), seq: env.seq(), marketSeq: env.marketSeq() };
   const type = env.eventType();
-  const table = (t: object): object => {
-    const found = env.event(t) as object | null;
+  const table = <T extends object>(t: T): T => {
+    const found = env.event(t) as T | null;
     if (found === null) throw new WireFormatError(`event type ${type} set but its table is missing`);
     return found;
   };
-  for (const decode of EVENT_DECODERS) {
-    const decoded = decode(type, head, table);
-    if (decoded !== null) return decoded;
-  }
-  return { ...head, type: "Unknown", eventType: type };
+  return decodeEventBody(type, { clientSeq: env.clientSeq(), seq: env.seq(), marketSeq: env.marketSeq() }, table);
 }
-
-/** decodeEvent's order events: accepted, rejected, fills; null when `type` is none of them. */
-function decodeOrderEvent(type: Event, head: EnvelopeFields, table: (t: object) => object): EventJson | null {
-  switch (type) {
-  case Event.OrderAccepted: {
-    const t = table(new OrderAccepted()) as OrderAccepted;
-    return {
-      ...head,
-      type: "OrderAccepted",
-      account: t.account(),
-      market: t.market(),
-      orderId: t.orderId(),
-      clientId: t.clientId(),
-      side: name(Side, t.side()),
-      price: dec(t.price()),
-      quantity: dec(t.quantity()),
-    };
-  }
-  case Event.OrderRejected: {
-    const t = table(new OrderRejected()) as OrderRejected;
-    return {
-      ...head,
-      type: "OrderRejected",
-      account: t.account(),
-      market: t.market(),
-      orderId: t.orderId(),
-      clientId: t.clientId(),
-      code: name(RejectCode, t.code()),
-      message: t.message() ?? "",
-    };
-  }
-  case Event.Fill: {
-    const t = table(new Fill()) as Fill;
-    return {
-      ...head,
-      type: "Fill",
-      market: t.market(),
-      tradeId: t.tradeId(),
-      price: dec(t.price()),
-      quantity: dec(t.quantity()),
-      quoteQuantity: dec(t.quoteQuantity()),
-      takerAccount: t.takerAccount(),
-      makerAccount: t.makerAccount(),
-      takerOrderId: t.takerOrderId(),
-      makerOrderId: t.makerOrderId(),
-      takerClientId: t.takerClientId(),
-      makerClientId: t.makerClientId(),
-      takerSide: name(Side, t.takerSide()),
-      fee: dec(t.fee()),
-      feeAsset: t.feeAsset(),
-      isMaker: t.isMaker(),
-      timeMs: t.timeMs(),
-    };
-  }
-    default:
-      return null;
-  }
-}
-
-/** decodeEvent's an order's end, balances and settings; null when `type` is none of them. */
-function decodeOrderEndOrBalance(type: Event, head: EnvelopeFields, table: (t: object) => object): EventJson | null {
-  switch (type) {
-  case Event.OrderDone: {
-    const t = table(new OrderDone()) as OrderDone;
-    return {
-      ...head,
-      type: "OrderDone",
-      account: t.account(),
-      market: t.market(),
-      orderId: t.orderId(),
-      clientId: t.clientId(),
-      side: name(Side, t.side()),
-      reason: name(DoneReason, t.reason()),
-      filled: dec(t.filled()),
-      remaining: dec(t.remaining()),
-    };
-  }
-  case Event.Balance: {
-    const t = table(new Balance()) as Balance;
-    const lent = t.lent();
-    const borrowed = t.borrowed();
-    return {
-      ...head,
-      type: "Balance",
-      account: t.account(),
-      asset: t.asset(),
-      available: dec(t.available()),
-      locked: dec(t.locked()),
-      ...(lent !== null ? { lent: dec(lent) } : {}),
-      ...(borrowed !== null ? { borrowed: dec(borrowed) } : {}),
-    };
-  }
-  case Event.AccountSettings: {
-    const t = table(new AccountSettings()) as AccountSettings;
-    return {
-      ...head,
-      type: "AccountSettings",
-      account: t.account(),
-      leverageLimit: t.leverageLimit(),
-      autoLend: t.autoLend(),
-      autoRepayBorrows: t.autoRepayBorrows(),
-      autoBorrowSettlements: t.autoBorrowSettlements(),
-      autoRealizePnl: t.autoRealizePnl(),
-      marginEnabled: t.marginEnabled(),
-    };
-  }
-    default:
-      return null;
-  }
-}
-
-/** decodeEvent's the collateral statement; null when `type` is none of them. */
-function decodeCollateralEvent(type: Event, head: EnvelopeFields, table: (t: object) => object): EventJson | null {
-  switch (type) {
-  case Event.AccountCollateral: {
-    const t = table(new AccountCollateral()) as AccountCollateral;
-    return {
-      ...head,
-      type: "AccountCollateral",
-      account: t.account(),
-      netEquity: dec(t.netEquity()),
-      netEquityAvailable: dec(t.netEquityAvailable()),
-      netEquityLocked: dec(t.netEquityLocked()),
-      collateralValue: dec(t.collateralValue()),
-      borrowLiability: dec(t.borrowLiability()),
-      unrealizedPnl: dec(t.unrealizedPnl()),
-      exposureNotional: dec(t.exposureNotional()),
-      imf: ratio(t.imf()),
-      mmf: ratio(t.mmf()),
-      marginFraction: ratio(t.marginFraction()),
-      imr: ratio(t.imr()),
-      mmr: ratio(t.mmr()),
-      liquidatable: t.liquidatable(),
-      leverageLimit: t.leverageLimit(),
-      autoLend: t.autoLend(),
-      autoRepayBorrows: t.autoRepayBorrows(),
-      autoBorrowSettlements: t.autoBorrowSettlements(),
-      autoRealizePnl: t.autoRealizePnl(),
-      marginEnabled: t.marginEnabled(),
-      feeTier: t.feeTier(),
-      makerFeeBps: t.makerFeeBps(),
-      takerFeeBps: t.takerFeeBps(),
-      volume30d: dec(t.volume30d()),
-    };
-  }
-  case Event.AssetCollateral: {
-    const t = table(new AssetCollateral()) as AssetCollateral;
-    return {
-      ...head,
-      type: "AssetCollateral",
-      account: t.account(),
-      asset: t.asset(),
-      quantity: dec(t.quantity()),
-      available: dec(t.available()),
-      openOrderQuantity: dec(t.openOrderQuantity()),
-      lent: dec(t.lent()),
-      borrowed: dec(t.borrowed()),
-      markPrice: dec(t.markPrice()),
-      weight: dec(t.weight()),
-      notional: dec(t.notional()),
-      collateralValue: dec(t.collateralValue()),
-      liability: dec(t.liability()),
-    };
-  }
-    default:
-      return null;
-  }
-}
-
-/** decodeEvent's max-order answers and pool queries; null when `type` is none of them. */
-function decodeQueryAnswer(type: Event, head: EnvelopeFields, table: (t: object) => object): EventJson | null {
-  switch (type) {
-  case Event.MaxOrderQuantity: {
-    const t = table(new MaxOrderQuantity()) as MaxOrderQuantity;
-    return {
-      ...head,
-      type: "MaxOrderQuantity",
-      account: t.account(),
-      market: t.market(),
-      side: name(Side, t.side()),
-      price: dec(t.price()),
-      quantity: dec(t.quantity()),
-      marginLimit: dec(t.marginLimit()),
-    };
-  }
-  case Event.PoolStats: {
-    const t = table(new PoolStats()) as PoolStats;
-    return {
-      ...head,
-      type: "PoolStats",
-      asset: t.asset(),
-      state: name(PoolState, t.state()),
-      throttled: t.throttled(),
-      totalLent: dec(t.totalLent()),
-      totalBorrowed: dec(t.totalBorrowed()),
-      freeLiquidity: dec(t.freeLiquidity()),
-      reserved: dec(t.reserved()),
-      openBorrowLendLimit: dec(t.openBorrowLendLimit()),
-      utilization: dec(t.utilization()),
-      borrowRate: dec(t.borrowRate()),
-      lendRate: dec(t.lendRate()),
-      lendRateAfterFee: dec(t.lendRateAfterFee()),
-      hourBorrowRate: dec(t.hourBorrowRate()),
-      optimalUtilization: dec(t.optimalUtilization()),
-      throttleUtilization: dec(t.throttleUtilization()),
-      maxUtilization: dec(t.maxUtilization()),
-      fee: dec(t.fee()),
-    };
-  }
-  case Event.RateCurvePoint: {
-    const t = table(new RateCurvePoint()) as RateCurvePoint;
-    return {
-      ...head,
-      type: "RateCurvePoint",
-      asset: t.asset(),
-      utilization: dec(t.utilization()),
-      borrowRate: dec(t.borrowRate()),
-      lendRate: dec(t.lendRate()),
-      lendRateAfterFee: dec(t.lendRateAfterFee()),
-    };
-  }
-  case Event.InterestEntry: {
-    const t = table(new InterestEntry()) as InterestEntry;
-    return {
-      ...head,
-      type: "InterestEntry",
-      account: t.account(),
-      asset: t.asset(),
-      kind: name(InterestKind, t.kind()),
-      amount: dec(t.amount()),
-      rate: dec(t.rate()),
-      timeMs: t.timeMs(),
-    };
-  }
-    default:
-      return null;
-  }
-}
-
-/** decodeEvent's open orders, catch-up, max borrow/withdrawal answers; null when `type` is none of them. */
-function decodeAccountAnswer(type: Event, head: EnvelopeFields, table: (t: object) => object): EventJson | null {
-  switch (type) {
-  case Event.OpenOrder: {
-    const t = table(new OpenOrder()) as OpenOrder;
-    return {
-      ...head,
-      type: "OpenOrder",
-      account: t.account(),
-      market: t.market(),
-      orderId: t.orderId(),
-      clientId: t.clientId(),
-      side: name(Side, t.side()),
-      price: dec(t.price()),
-      remaining: dec(t.remaining()),
-    };
-  }
-  case Event.AccountSnapshot: {
-    const t = table(new AccountSnapshot()) as AccountSnapshot;
-    return { ...head, type: "AccountSnapshot", account: t.account(), validAtSeq: t.validAtSeq(), balances: t.balances(), orders: t.orders() };
-  }
-  case Event.ResumeDone: {
-    const t = table(new ResumeDone()) as ResumeDone;
-    return { ...head, type: "ResumeDone", account: t.account(), fromSeq: t.fromSeq(), events: t.events(), complete: t.complete() };
-  }
-  case Event.MaxBorrowQuantity: {
-    const t = table(new MaxBorrowQuantity()) as MaxBorrowQuantity;
-    return {
-      ...head,
-      type: "MaxBorrowQuantity",
-      account: t.account(),
-      asset: t.asset(),
-      quantity: dec(t.quantity()),
-      marginLimit: dec(t.marginLimit()),
-      poolLimit: dec(t.poolLimit()),
-    };
-  }
-  case Event.MaxWithdrawalQuantity: {
-    const t = table(new MaxWithdrawalQuantity()) as MaxWithdrawalQuantity;
-    return {
-      ...head,
-      type: "MaxWithdrawalQuantity",
-      account: t.account(),
-      asset: t.asset(),
-      quantity: dec(t.quantity()),
-      marginLimit: dec(t.marginLimit()),
-    };
-  }
-    case Event.IndexPrice: {
-      const t = table(new IndexPrice()) as IndexPrice;
-      const index = dec(t.index());
-      return { ...head, type: "IndexPrice", asset: t.asset(), index, stale: t.stale(), sourcesUsed: t.sourcesUsed(), stepLimited: t.stepLimited(), timeMs: t.timeMs() };
-    }
-    default:
-      return null;
-  }
-}
-
-/** decodeEvent's command acknowledgements, the clock, snapshots and 24-hour tickers; null when `type` is none of them. */
-function decodeCommandEvent(type: Event, head: EnvelopeFields, table: (t: object) => object): EventJson | null {
-  switch (type) {
-  case Event.CommandAccepted: {
-    const t = table(new CommandAccepted()) as CommandAccepted;
-    const accepted = { ...head, type: "CommandAccepted" as const, account: t.account(), asset: t.asset(), amount: dec(t.amount()) };
-    // CancelAll's count of canceled orders; absent from every other answer.
-    return t.canceledOrders() === 0 ? accepted : { ...accepted, canceledOrders: t.canceledOrders() };
-  }
-  case Event.CommandRejected: {
-    const t = table(new CommandRejected()) as CommandRejected;
-    return {
-      ...head,
-      type: "CommandRejected",
-      account: t.account(),
-      code: name(RejectCode, t.code()),
-      message: t.message() ?? "",
-    };
-  }
-  case Event.Clock: {
-    const t = table(new Clock()) as Clock;
-    return { ...head, type: "Clock", timeMs: t.timeMs() };
-  }
-  case Event.SnapshotTaken: {
-    const t = table(new SnapshotTaken()) as SnapshotTaken;
-    return { ...head, type: "SnapshotTaken", seq: t.seq(), batch: t.batch(), stateHash: t.stateHash() ?? "", bytes: t.bytes(), file: t.file() ?? "" };
-  }
-  case Event.Ticker: {
-    const t = table(new Ticker()) as Ticker;
-    return {
-      ...head,
-      type: "Ticker",
-      market: t.market(),
-      openTimeMs: t.openTimeMs(),
-      closeTimeMs: t.closeTimeMs(),
-      open: dec(t.open()),
-      high: dec(t.high()),
-      low: dec(t.low()),
-      close: dec(t.close()),
-      volume: dec(t.volume()),
-      quoteVolume: dec(t.quoteVolume()),
-      tradeCount: t.tradeCount(),
-    };
-  }
-    default:
-      return null;
-  }
-}
-
-/** decodeEvent's market data: depth, trades, book tickers; null when `type` is none of them. */
-function decodeMarketEvent(type: Event, head: EnvelopeFields, table: (t: object) => object): EventJson | null {
-  switch (type) {
-  case Event.DepthSnapshot: {
-    const t = table(new DepthSnapshot()) as DepthSnapshot;
-    return {
-      ...head,
-      type: "DepthSnapshot",
-      market: t.market(),
-      lastUpdateId: t.lastUpdateId(),
-      bids: levelsOf(t.bidsLength(), (i) => t.bids(i)),
-      asks: levelsOf(t.asksLength(), (i) => t.asks(i)),
-    };
-  }
-  case Event.DepthDelta: {
-    const t = table(new DepthDelta()) as DepthDelta;
-    return {
-      ...head,
-      type: "DepthDelta",
-      market: t.market(),
-      firstUpdateId: t.firstUpdateId(),
-      lastUpdateId: t.lastUpdateId(),
-      bids: levelsOf(t.bidsLength(), (i) => t.bids(i)),
-      asks: levelsOf(t.asksLength(), (i) => t.asks(i)),
-    };
-  }
-  case Event.Trade: {
-    const t = table(new Trade()) as Trade;
-    return {
-      ...head,
-      type: "Trade",
-      market: t.market(),
-      tradeId: t.tradeId(),
-      price: dec(t.price()),
-      quantity: dec(t.quantity()),
-      quoteQuantity: dec(t.quoteQuantity()),
-      takerSide: name(Side, t.takerSide()),
-      timeMs: t.timeMs(),
-    };
-  }
-  case Event.BookTicker: {
-    const t = table(new BookTicker()) as BookTicker;
-    return {
-      ...head,
-      type: "BookTicker",
-      market: t.market(),
-      updateId: t.updateId(),
-      bidPrice: dec(t.bidPrice()),
-      bidQuantity: dec(t.bidQuantity()),
-      askPrice: dec(t.askPrice()),
-      askQuantity: dec(t.askQuantity()),
-    };
-  }
-    default:
-      return null;
-  }
-}
-
-const EVENT_DECODERS = [
-  decodeOrderEvent,
-  decodeOrderEndOrBalance,
-  decodeCollateralEvent,
-  decodeQueryAnswer,
-  decodeAccountAnswer,
-  decodeCommandEvent,
-  decodeMarketEvent,
-] as const;
 
 /** JSON text of a decoded event (or any value holding bigints): bigints are written as decimal strings. */
 export function toJsonText(value: unknown): string {

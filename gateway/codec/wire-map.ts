@@ -1,7 +1,9 @@
 // The wire side of the vocabulary: which FlatBuffers table field (crossbook.fbs, snake_case as declared) carries
 // which record field (engine/model/vocabulary.ts), at which scale. `npm run schemas` (schemas/generate-codec.ts)
-// turns EVENT_WIRE into the per-kind encoders of gateway/codec/generated/encode-events.ts; test/schemas.test.ts fails
-// when that file is stale. Adding an event kind = one row here (and its table in crossbook.fbs).
+// turns EVENT_WIRE into the per-kind encoders of gateway/codec/generated/encode-events.ts, and the Event union of
+// crossbook.fbs with EVENT_WIRE's omit rules into the client SDK's decoders gateway/client/generated/decode-events.ts;
+// test/schemas.test.ts fails when either is stale. Adding an event kind = its table (and Event union member) in
+// crossbook.fbs, one row here, npm run schemas: no hand-written encoder or client decoder.
 //
 // A field row is [wire field, value, conversion?, omit?]:
 // - value: a record field name (checked against EVENT_FIELDS) or an expression over `e` (the EventRecord), `m` (its
@@ -10,7 +12,8 @@
 //   a 0/1 int as a bool; "string" = an ASCII string; a Decimal at the scale of: "price" (PRICE_DECIMALS), "base" /
 //   "quote" (the market's base / quote asset), "asset" (e.asset), "fee" (the fee asset), "echo" (e.asset, or 0 when
 //   the value is 0: commands without an asset), "usd" (USD_DECIMALS), "ratio" (REPORTED_RATIO_DECIMALS);
-// - omit: "zero" = left out when 0n (absent reads as 0), "unbounded" = left out when REPORTED_RATIO_UNBOUNDED (C7).
+// - omit: "zero" = left out when 0 (absent reads as 0; the client SDK's object then has no such key), "unbounded" =
+//   left out when REPORTED_RATIO_UNBOUNDED (C7; the client reads "unbounded").
 
 export type WireConversion = "id" | "bool" | "string" | "price" | "base" | "quote" | "asset" | "fee" | "echo" | "usd" | "ratio";
 export type WireFieldRow = readonly [wire: string, value: string, conversion?: WireConversion, omit?: "zero" | "unbounded"];
@@ -61,7 +64,7 @@ export const EVENT_WIRE: readonly EventWire[] = [
   { kind: "Clock", fields: [["time_ms", "timeMs", "id"]] },
   {
     kind: "CommandAccepted",
-    fields: [["account", "account"], ["asset", "asset"], ["amount", "commandAmount", "echo"], ["canceled_orders", "Number(e.canceledOrders)"]],
+    fields: [["account", "account"], ["asset", "asset"], ["amount", "commandAmount", "echo"], ["canceled_orders", "Number(e.canceledOrders)", undefined, "zero"]],
   },
   { kind: "CommandRejected", fields: [["account", "account"], ["code", "code"], ["message", "message", "string"]] },
   { kind: "AccountSettings", fields: [["account", "account"], ["leverage_limit", "leverageLimit"], ...SETTING_BOOLS] },
@@ -137,6 +140,8 @@ export const EVENT_WIRE: readonly EventWire[] = [
 //   flag:<OrderFlag member, or Enum.Member of another flag set> (a bool field ORed into flags) · orderRef (order_id or client_id, exactly one)
 //   check:<function of wire-reads.ts>(<locals of earlier rows>) (a rule across fields, at that point of the row
 //   order; `result` is appended). Every field is checked before the record is written.
+// The client SDK (gateway/client/codec.ts) encodes its command JSON from the same rows (key = camelCase wire field),
+// so a command kind with a row here needs no client row.
 // Commands the gateway answers itself and those with genuinely special validation (Login, API keys, settings
 // toggles, subscriptions, account catch-up, snapshots) are decoded by hand in decode.ts.
 
