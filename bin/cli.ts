@@ -96,6 +96,12 @@ const USAGE = `crossbook — cross-margin exchange engine
                   a command for ACCOUNT logs in with its user's key, data/keys/user-<ACCOUNT / 16>.key,
                   operator commands with data/operator.key; --key FILE uses that key instead
 
+  crossbook feed [--source sim|file|backpack] [--seed 1] [--file QUOTES.jsonl] [--source-url wss://…]
+                 [--assets BTC,SOL,…] [--interval-ms 2000] [--inflight 64] [--url ws://127.0.0.1:8080] [--data data] [--key FILE]
+                                                   the price feeder (P2): sends OracleQuote commands as the operator
+                                                   (data/operator.key) until Ctrl-C; sim = seeded random walk, file =
+                                                   replays recorded quotes, backpack = Backpack's public ticker stream
+
   crossbook load [--url ws://HOST:PORT --operator-key FILE] [--connections 16] [--inflight 256]
                  [--rates 10000,50000,100000] [--seconds 3] [--first-user 1] [--no-echo] [--svg FILE]
                  [--server-node-arg ARG]...   the load harness (bench/load): without --url it starts a server on
@@ -804,6 +810,64 @@ async function operatorRequest(url: string, operator: KeyObject, cmd: CommandJso
   }
 }
 
+// ---- the price feeder (gateway/feed/feeder.ts does the work; this only parses) ----
+
+/** `crossbook feed`: OracleQuote commands from a quote source until Ctrl-C / SIGTERM (or the file's end). */
+async function feedCommand(argv: string[]): Promise<void> {
+  if (helpRequested(argv, "feed")) return;
+  const { values, positionals } = parse(argv, {
+      source: { type: "string", default: "sim" },
+      seed: { type: "string", default: "1" },
+      file: { type: "string" },
+      "source-url": { type: "string" },
+      assets: { type: "string" },
+      "interval-ms": { type: "string" },
+      inflight: { type: "string" },
+      url: { type: "string", default: process.env.CROSSBOOK_URL ?? "ws://127.0.0.1:8080" },
+      data: { type: "string", default: "data" },
+      key: { type: "string" },
+  }, "feed");
+  if (positionals.length > 0) fail(`feed: unexpected argument "${positionals[0]}" (see: crossbook feed --help)`);
+  const str = (name: string): string | undefined => values[name] as string | undefined;
+  const url = str("url")!;
+  const { checkFeederOptions, Feeder, FeedError, FEED_INFLIGHT_DEFAULT, FEED_INTERVAL_MS_DEFAULT } = await import("../gateway/feed/index.ts");
+  const checked = <T>(f: () => T): T => {
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof FeedError) fail(`feed: ${e.message}`);
+      throw e;
+    }
+  };
+  const options = {
+    url,
+    operatorKey: undefined as unknown as KeyObject,
+    source: str("source") as "sim",
+    seed: Number(str("seed")),
+    ...(str("file") !== undefined ? { file: str("file")! } : {}),
+    ...(str("source-url") !== undefined ? { sourceUrl: str("source-url")! } : {}),
+    ...(str("assets") !== undefined ? { assets: str("assets")!.split(",") } : {}),
+    intervalMs: str("interval-ms") === undefined ? FEED_INTERVAL_MS_DEFAULT : Number(str("interval-ms")),
+    inflightMax: str("inflight") === undefined ? FEED_INFLIGHT_DEFAULT : Number(str("inflight")),
+    log: (line: string) => void process.stdout.write(`feed: ${line}\n`),
+  };
+  checked(() => checkFeederOptions(options));
+  options.operatorKey = new KeyChooser(str("data")!, str("key")).operator();
+  const pub = await fetchPublicConfig(httpBaseOf(url)).catch(() => fail(`no crossbook server at ${url} (start one with: npm start)`));
+  const feeder = await Feeder.start(options, pub).catch((e: unknown) => checked(() => {
+    throw e;
+  }));
+  process.stdout.write(`price feed: ${feeder.describe()} — Ctrl-C to stop\n`);
+  const stop = (): void => void feeder.stop();
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  // Started by `crossbook start --feed …` (an IPC channel): stop when the server process goes away.
+  if (process.connected === true) process.on("disconnect", stop);
+  await feeder.done;
+  if (feeder.error !== null) throw feeder.error;
+  process.exit(0);
+}
+
 const LOAD_USAGE =
   "usage: crossbook load [--url ws://HOST:PORT --operator-key FILE] [--connections N] [--inflight N] [--rates R,R,...] [--seconds S] [--first-user U] [--no-echo] [--svg FILE] [--server-node-arg ARG]...";
 
@@ -901,6 +965,9 @@ async function run(argv: string[]): Promise<void> {
       return;
     case "load":
       await loadCommand(rest);
+      return;
+    case "feed":
+      await feedCommand(rest);
       return;
     case "snapshot":
       // An operator command like `client mark`: the same connection, signed with the operator key.
