@@ -1,9 +1,11 @@
 // The `crossbook` command line (bin/crossbook.mjs runs it): start the exchange, replay a command file in-process, check
 // a journal, the load harness, and a terminal client for people (deposit, order, cancel, balances, watch). It lives
 // beside its entry point, not in the client SDK (gateway/client/), which it uses like any other program.
+import { spawn, type ChildProcess } from "node:child_process";
 import type { KeyObject } from "node:crypto";
 import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import {
   emptySummary,
@@ -38,6 +40,9 @@ const USAGE = `crossbook — cross-margin exchange engine
 
   crossbook start [--host 127.0.0.1] [--port 8080] [--data data] [--config FILE] [--allow-fallback]
                   [--risk-shards 1] [--matching-shards 1] [--stages fused|split] [--tick-ms 1000]
+                  [--feed none|sim|file] [--feed-seed 1] [--feed-file QUOTES.jsonl]
+                                                   --feed: a price feeder (crossbook feed) against this server,
+                                                   stopped before it; none by default (npm start passes --feed sim)
                                                    1 × 1 runs risk and matching fused on one engine worker;
                                                    --stages split gives each its own worker
   crossbook replay FILE.jsonl [--config FILE]      one JSON command per line, in-process, simulated clock;
@@ -208,6 +213,9 @@ async function start(argv: string[]): Promise<void> {
       "snapshot-every-commands": { type: "string" },
       "snapshot-every-minutes": { type: "string" },
       "snapshots-kept": { type: "string" },
+      feed: { type: "string", default: "none" },
+      "feed-seed": { type: "string" },
+      "feed-file": { type: "string" },
   }, "start");
   if (positionals.length > 0) fail(`start: unexpected argument "${positionals[0]}" (see: crossbook start --help)`);
   const config = configFrom(values.config as string | undefined);
@@ -220,6 +228,7 @@ async function start(argv: string[]): Promise<void> {
     riskShards: intOption(values["risk-shards"] as string | undefined, "risk-shards", 1, 1, 8),
     matchingShards: intOption(values["matching-shards"] as string | undefined, "matching-shards", 1, 1, 8),
   };
+  const feedArgs = startFeedArgs(values);
   const stages = (values.stages as string | undefined) ?? "fused";
   if (stages !== "fused" && stages !== "split") fail(`--stages: expected fused or split, got "${stages}"`);
   const server = await startServer({
@@ -236,12 +245,17 @@ async function start(argv: string[]): Promise<void> {
     journalSegmentBytes: intOption(values["journal-segment-mb"] as string | undefined, "journal-segment-mb", 64, 1, 4096) * 1024 * 1024,
     ...(values.archive !== undefined ? { archiveDir: values.archive as string } : {}),
   }).catch((e: unknown) => fail((e as Error).message));
+  stopOnSignals(server, feedArgs === null ? null : startFeedProcess(feedArgs, values, server.port));
+}
+
+/** SIGINT / SIGTERM: the feed stops first (its last commands are answered), then the server drains; exit 0. */
+function stopOnSignals(server: { stop(): Promise<void> }, feed: ChildProcess | null): void {
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;
     stopping = true;
     process.stdout.write(`${signal}: draining and stopping\n`);
-    server.stop().then(
+    (feed === null ? Promise.resolve() : stopFeedProcess(feed)).then(() => server.stop()).then(
       () => {
         process.stdout.write("stopped: journal flushed\n");
         process.exit(0);
@@ -255,6 +269,49 @@ async function start(argv: string[]): Promise<void> {
   process.on("SIGINT", () => shutdown("SIGINT"));
   process.on("SIGTERM", () => shutdown("SIGTERM"));
 }
+
+/** `start --feed …`: the `crossbook feed` arguments of the demo's feed (source, seed, file), or null for none. */
+function startFeedArgs(values: Record<string, string | boolean | undefined>): string[] | null {
+  const feed = values.feed as string;
+  const seed = values["feed-seed"] as string | undefined;
+  const file = values["feed-file"] as string | undefined;
+  if (feed !== "none" && feed !== "sim" && feed !== "file") fail(`--feed: expected none, sim or file, got "${feed}"`);
+  if (seed !== undefined && feed !== "sim") fail("--feed-seed goes with --feed sim");
+  if ((file !== undefined) !== (feed === "file")) fail(feed === "file" ? "--feed file needs --feed-file QUOTES.jsonl" : "--feed-file goes with --feed file");
+  if (feed === "none") return null;
+  if (feed === "file") return ["--source", "file", "--file", file!];
+  const seedNumber = intOption(seed, "feed-seed", 1, 0, 0xffff_ffff);
+  return ["--source", "sim", "--seed", String(seedNumber)];
+}
+
+/** The demo's feeder: `crossbook feed` as a child with an IPC channel (it stops when this process goes away). */
+function startFeedProcess(feedArgs: string[], values: Record<string, string | boolean | undefined>, port: number): ChildProcess {
+  const host = values.host === "0.0.0.0" || values.host === "::" ? "127.0.0.1" : (values.host as string);
+  const url = `ws://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const label = feedArgs[1] === "sim" ? `sim (seed ${feedArgs[3]}) — prices are simulated` : `file ${feedArgs[3]} — recorded quotes`;
+  process.stdout.write(`price feed: ${label} (--feed none turns it off)\n`);
+  const bin = fileURLToPath(new URL("./crossbook.mjs", import.meta.url));
+  const args = ["--experimental-websocket", "--disable-warning=ExperimentalWarning", bin, "feed", ...feedArgs, "--url", url, "--data", values.data as string];
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  child.on("exit", (code, signal) => process.stdout.write(`price feed stopped (${signal ?? `exit ${code}`})\n`));
+  return child;
+}
+
+/** SIGTERM to the feed, then waits for it (SIGKILL after FEED_STOP_MS). */
+function stopFeedProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => child.kill("SIGKILL"), FEED_STOP_MS);
+    child.once("exit", () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.kill("SIGTERM");
+  });
+}
+
+/** How long `start` waits for its feed to stop before killing it, ms. */
+const FEED_STOP_MS = 5000;
 
 /** Prints engine events as the client would see them (same encoder, then the client decoder). */
 function printingSink(config: ExchangeConfig, clientSeqOf: () => bigint): EventSink {

@@ -2,7 +2,7 @@
 // command, the last of an asset's update carries Apply), refuses bad inputs with a typed FeedError, drives the sim
 // source against a real started server — whose index then equals engine/perps computeIndexPrice over exactly the
 // quotes sent — reconnects after the server restarts, and as a CLI stops cleanly on SIGTERM.
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { connect, createServer, type AddressInfo, type Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -16,7 +16,8 @@ import type { OracleQuoteCommand } from "../gateway/client/codec.ts";
 import { CrossbookClient, fetchPublicConfig, type PublicConfig } from "../gateway/client/ws-client.ts";
 import { checkFeederOptions, FeedError, Feeder, type FeederOptions, type FeedQuote, oracleTargets, quotesToCommands, selectTargets } from "../gateway/feed/index.ts";
 import { startServer, type RunningServer } from "../gateway/server.ts";
-import { BIN } from "./helpers/server-process.ts";
+import { operatorKeyPath, readPrivateKeyFile } from "../gateway/auth/keys.ts";
+import { BIN, exitOf, startServerProcess } from "./helpers/server-process.ts";
 
 const config = loadConfig();
 const USD = 1_000_000_000n;
@@ -209,4 +210,48 @@ describe("feeder against a started server (P2, C1)", () => {
     expect(good.out).toMatch(/^price feed: sim \(seed 1\) every 200 ms for BTC — prices are simulated — Ctrl-C to stop\n/);
     expect(good.out).toMatch(/feed: stopped: tick \d+: BTC \d+\.\d+ \| sent (\d+), accepted \1, refused 0, dropped 0\n$/);
   }, 90_000);
+});
+
+describe("the demo's feed: `crossbook start --feed sim` (npm start)", () => {
+  const children: ChildProcess[] = [];
+  afterAll(() => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  });
+
+  it("P2: the sim feed runs against the server's own port, labelled in the log; the marks move; SIGTERM stops the feed first, then the server, exit 0", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "crossbook-demo-feed-"));
+    const s = await startServerProcess(dataDir, children, ["--feed", "sim", "--feed-seed", "5", "--tick-ms", "200"]);
+    const operator = await CrossbookClient.connect(`ws://127.0.0.1:${s.port}`, { key: readPrivateKeyFile(operatorKeyPath(dataDir)) });
+    await operator.request({ type: "Deposit", account: 16, asset: BTC, amount: "1" });
+    let mark = "60000";
+    const deadline = Date.now() + 30_000;
+    while (mark === "60000" && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+      const statement = await operator.request({ type: "QueryCollateral", account: 16 });
+      mark = (statement.find((e) => e.type === "AssetCollateral" && e.asset === BTC) as { markPrice: string }).markPrice;
+    }
+    await operator.close();
+    expect(mark).not.toBe("60000");
+    s.child.kill("SIGTERM");
+    expect(await exitOf(s.child)).toEqual({ code: 0, signal: null });
+    const log = s.log();
+    expect(log).toContain("price feed: sim (seed 5) — prices are simulated (--feed none turns it off)\n");
+    const order = ["SIGTERM: draining and stopping", "feed: stopped: tick", "price feed stopped (exit 0)", "stopped: journal flushed"].map((l) => log.indexOf(l));
+    expect(order.every((at) => at >= 0)).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+  }, 90_000);
+
+  it("P2: `start --feed` takes none, sim or file, each with its own options (one line, exit 2)", async () => {
+    const refused = (args: string[]): Promise<{ code: number | null; out: string }> =>
+      new Promise((resolve) => {
+        const child = spawn(process.execPath, [BIN, "start", "--port", "0", "--data", mkdtempSync(join(tmpdir(), "crossbook-feed-opt-")), ...args], { stdio: ["ignore", "pipe", "pipe"] });
+        let out = "";
+        child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+        child.stderr.on("data", (c: Buffer) => (out += c.toString()));
+        child.on("exit", (code) => resolve({ code, out }));
+      });
+    expect(await refused(["--feed", "live"])).toEqual({ code: 2, out: 'crossbook: --feed: expected none, sim or file, got "live"\n' });
+    expect(await refused(["--feed", "none", "--feed-seed", "3"])).toEqual({ code: 2, out: "crossbook: --feed-seed goes with --feed sim\n" });
+    expect(await refused(["--feed", "file"])).toEqual({ code: 2, out: "crossbook: --feed file needs --feed-file QUOTES.jsonl\n" });
+  }, 60_000);
 });

@@ -8,8 +8,8 @@
 //     A batch waits for room; it never queues beyond that.
 //   - Reconnects: a session that closes (server restart, network) is reopened after FEED_RECONNECT_INITIAL_MS × 2^n
 //     (capped at FEED_RECONNECT_MAX_MS); quotes pushed while there is no session are dropped and counted — an old
-//     price is worth nothing to the index, and the source's next tick carries the newer one. A refused login
-//     (wrong key) is not retried: the feeder stops with that error.
+//     price is worth nothing to the index, and the source's next tick carries the newer one. A login refused for
+//     its key (not the operator's) is not retried: the feeder stops with that error; `Recovering` is retried.
 import type { KeyObject } from "node:crypto";
 import { formatDecimal } from "../../engine/fixed/index.ts";
 import { PRICE_DECIMALS } from "../../engine/model/index.ts";
@@ -122,6 +122,9 @@ export interface SenderOptions {
   readonly onFatal: (error: Error) => void;
 }
 
+/** Login refusals the feeder does not retry: the key is not the server's operator key. */
+const FATAL_LOGIN_CODES = new Set(["BadSignature", "UnknownApiKey", "Forbidden"]);
+
 /** Most reject lines printed; later rejects are counted (stats.rejected) and the last one kept. */
 const REJECT_LINES_MAX = 20;
 
@@ -196,7 +199,8 @@ export class OracleSender implements QuoteSink {
     try {
       client = await CrossbookClient.connect(this.options.url, { key: this.options.operatorKey });
     } catch (e) {
-      if (e instanceof LoginError) return this.options.onFatal(new FeedError(`${this.options.url}: ${e.message} (is this the server's operator key?)`));
+      // A wrong key does not become right by retrying; a server still recovering (or overloaded) does answer later.
+      if (e instanceof LoginError && FATAL_LOGIN_CODES.has(e.code)) return this.options.onFatal(new FeedError(`${this.options.url}: ${e.message} (is this the server's operator key?)`));
       return this.scheduleReconnect((e as Error).message);
     }
     if (this.stopped) return void client.close();
