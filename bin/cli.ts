@@ -910,7 +910,7 @@ async function feedCommand(argv: string[]): Promise<void> {
   };
   checked(() => checkFeederOptions(options));
   options.operatorKey = new KeyChooser(str("data")!, str("key")).operator();
-  const pub = await fetchPublicConfig(httpBaseOf(url)).catch(() => fail(`no crossbook server at ${url} (start one with: npm start)`));
+  const pub = await configWhenUp(url);
   const feeder = await Feeder.start(options, pub).catch((e: unknown) => checked(() => {
     throw e;
   }));
@@ -923,6 +923,23 @@ async function feedCommand(argv: string[]): Promise<void> {
   await feeder.done;
   if (feeder.error !== null) throw feeder.error;
   process.exit(0);
+}
+
+/** How long `crossbook feed` waits for the server's GET /config (a server it was started beside may still be busy), ms. */
+const FEED_SERVER_WAIT_MS = 30_000;
+
+async function configWhenUp(url: string): Promise<PublicConfig> {
+  const deadline = Date.now() + FEED_SERVER_WAIT_MS;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fetchPublicConfig(httpBaseOf(url));
+    } catch (e) {
+      const why = `${(e as Error).message}${(e as { cause?: { code?: string } }).cause?.code !== undefined ? ` (${(e as { cause: { code: string } }).cause.code})` : ""}`;
+      if (Date.now() > deadline) fail(`no crossbook server at ${url} (${why}; start one with: npm start)`);
+      if (attempt === 0) process.stdout.write(`feed: no answer from ${url} yet (${why}): retrying for ${FEED_SERVER_WAIT_MS / 1000} s\n`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
 }
 
 const LOAD_USAGE =
