@@ -1,9 +1,11 @@
 // The `crossbook` command line (bin/crossbook.mjs runs it): start the exchange, replay a command file in-process, check
 // a journal, the load harness, and a terminal client for people (deposit, order, cancel, balances, watch). It lives
 // beside its entry point, not in the client SDK (gateway/client/), which it uses like any other program.
+import { spawn, type ChildProcess } from "node:child_process";
 import type { KeyObject } from "node:crypto";
 import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import {
   emptySummary,
@@ -38,6 +40,9 @@ const USAGE = `crossbook — cross-margin exchange engine
 
   crossbook start [--host 127.0.0.1] [--port 8080] [--data data] [--config FILE] [--allow-fallback]
                   [--risk-shards 1] [--matching-shards 1] [--stages fused|split] [--tick-ms 1000]
+                  [--feed none|sim|file] [--feed-seed 1] [--feed-file QUOTES.jsonl]
+                                                   --feed: a price feeder (crossbook feed) against this server,
+                                                   stopped before it; none by default (npm start passes --feed sim)
                                                    1 × 1 runs risk and matching fused on one engine worker;
                                                    --stages split gives each its own worker
   crossbook replay FILE.jsonl [--config FILE]      one JSON command per line, in-process, simulated clock;
@@ -95,6 +100,12 @@ const USAGE = `crossbook — cross-margin exchange engine
   client options: [--url ws://127.0.0.1:8080 (or CROSSBOOK_URL)] [--key FILE] [--data data]
                   a command for ACCOUNT logs in with its user's key, data/keys/user-<ACCOUNT / 16>.key,
                   operator commands with data/operator.key; --key FILE uses that key instead
+
+  crossbook feed [--source sim|file|backpack] [--seed 1] [--file QUOTES.jsonl] [--source-url wss://…]
+                 [--assets BTC,SOL,…] [--interval-ms 2000] [--inflight 64] [--url ws://127.0.0.1:8080] [--data data] [--key FILE]
+                                                   the price feeder (P2): sends OracleQuote commands as the operator
+                                                   (data/operator.key) until Ctrl-C; sim = seeded random walk, file =
+                                                   replays recorded quotes, backpack = Backpack's public ticker stream
 
   crossbook load [--url ws://HOST:PORT --operator-key FILE] [--connections 16] [--inflight 256]
                  [--rates 10000,50000,100000] [--seconds 3] [--first-user 1] [--no-echo] [--svg FILE]
@@ -202,6 +213,9 @@ async function start(argv: string[]): Promise<void> {
       "snapshot-every-commands": { type: "string" },
       "snapshot-every-minutes": { type: "string" },
       "snapshots-kept": { type: "string" },
+      feed: { type: "string", default: "none" },
+      "feed-seed": { type: "string" },
+      "feed-file": { type: "string" },
   }, "start");
   if (positionals.length > 0) fail(`start: unexpected argument "${positionals[0]}" (see: crossbook start --help)`);
   const config = configFrom(values.config as string | undefined);
@@ -214,6 +228,7 @@ async function start(argv: string[]): Promise<void> {
     riskShards: intOption(values["risk-shards"] as string | undefined, "risk-shards", 1, 1, 8),
     matchingShards: intOption(values["matching-shards"] as string | undefined, "matching-shards", 1, 1, 8),
   };
+  const feedArgs = startFeedArgs(values);
   const stages = (values.stages as string | undefined) ?? "fused";
   if (stages !== "fused" && stages !== "split") fail(`--stages: expected fused or split, got "${stages}"`);
   const server = await startServer({
@@ -230,12 +245,17 @@ async function start(argv: string[]): Promise<void> {
     journalSegmentBytes: intOption(values["journal-segment-mb"] as string | undefined, "journal-segment-mb", 64, 1, 4096) * 1024 * 1024,
     ...(values.archive !== undefined ? { archiveDir: values.archive as string } : {}),
   }).catch((e: unknown) => fail((e as Error).message));
+  stopOnSignals(server, feedArgs === null ? null : startFeedProcess(feedArgs, values, server.port));
+}
+
+/** SIGINT / SIGTERM: the feed stops first (its last commands are answered), then the server drains; exit 0. */
+function stopOnSignals(server: { stop(): Promise<void> }, feed: ChildProcess | null): void {
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;
     stopping = true;
     process.stdout.write(`${signal}: draining and stopping\n`);
-    server.stop().then(
+    (feed === null ? Promise.resolve() : stopFeedProcess(feed)).then(() => server.stop()).then(
       () => {
         process.stdout.write("stopped: journal flushed\n");
         process.exit(0);
@@ -249,6 +269,49 @@ async function start(argv: string[]): Promise<void> {
   process.on("SIGINT", () => shutdown("SIGINT"));
   process.on("SIGTERM", () => shutdown("SIGTERM"));
 }
+
+/** `start --feed …`: the `crossbook feed` arguments of the demo's feed (source, seed, file), or null for none. */
+function startFeedArgs(values: Record<string, string | boolean | undefined>): string[] | null {
+  const feed = values.feed as string;
+  const seed = values["feed-seed"] as string | undefined;
+  const file = values["feed-file"] as string | undefined;
+  if (feed !== "none" && feed !== "sim" && feed !== "file") fail(`--feed: expected none, sim or file, got "${feed}"`);
+  if (seed !== undefined && feed !== "sim") fail("--feed-seed goes with --feed sim");
+  if ((file !== undefined) !== (feed === "file")) fail(feed === "file" ? "--feed file needs --feed-file QUOTES.jsonl" : "--feed-file goes with --feed file");
+  if (feed === "none") return null;
+  if (feed === "file") return ["--source", "file", "--file", file!];
+  const seedNumber = intOption(seed, "feed-seed", 1, 0, 0xffff_ffff);
+  return ["--source", "sim", "--seed", String(seedNumber)];
+}
+
+/** The demo's feeder: `crossbook feed` as a child with an IPC channel (it stops when this process goes away). */
+function startFeedProcess(feedArgs: string[], values: Record<string, string | boolean | undefined>, port: number): ChildProcess {
+  const host = values.host === "0.0.0.0" || values.host === "::" ? "127.0.0.1" : (values.host as string);
+  const url = `ws://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const label = feedArgs[1] === "sim" ? `sim (seed ${feedArgs[3]}) — prices are simulated` : `file ${feedArgs[3]} — recorded quotes`;
+  process.stdout.write(`price feed: ${label} (--feed none turns it off)\n`);
+  const bin = fileURLToPath(new URL("./crossbook.mjs", import.meta.url));
+  const args = ["--experimental-websocket", "--disable-warning=ExperimentalWarning", bin, "feed", ...feedArgs, "--url", url, "--data", values.data as string];
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  child.on("exit", (code, signal) => process.stdout.write(`price feed stopped (${signal ?? `exit ${code}`})\n`));
+  return child;
+}
+
+/** SIGTERM to the feed, then waits for it (SIGKILL after FEED_STOP_MS). */
+function stopFeedProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => child.kill("SIGKILL"), FEED_STOP_MS);
+    child.once("exit", () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.kill("SIGTERM");
+  });
+}
+
+/** How long `start` waits for its feed to stop before killing it, ms. */
+const FEED_STOP_MS = 5000;
 
 /** Prints engine events as the client would see them (same encoder, then the client decoder). */
 function printingSink(config: ExchangeConfig, clientSeqOf: () => bigint): EventSink {
@@ -804,6 +867,81 @@ async function operatorRequest(url: string, operator: KeyObject, cmd: CommandJso
   }
 }
 
+// ---- the price feeder (gateway/feed/feeder.ts does the work; this only parses) ----
+
+/** `crossbook feed`: OracleQuote commands from a quote source until Ctrl-C / SIGTERM (or the file's end). */
+async function feedCommand(argv: string[]): Promise<void> {
+  if (helpRequested(argv, "feed")) return;
+  const { values, positionals } = parse(argv, {
+      source: { type: "string", default: "sim" },
+      seed: { type: "string", default: "1" },
+      file: { type: "string" },
+      "source-url": { type: "string" },
+      assets: { type: "string" },
+      "interval-ms": { type: "string" },
+      inflight: { type: "string" },
+      url: { type: "string", default: process.env.CROSSBOOK_URL ?? "ws://127.0.0.1:8080" },
+      data: { type: "string", default: "data" },
+      key: { type: "string" },
+  }, "feed");
+  if (positionals.length > 0) fail(`feed: unexpected argument "${positionals[0]}" (see: crossbook feed --help)`);
+  const str = (name: string): string | undefined => values[name] as string | undefined;
+  const url = str("url")!;
+  const { checkFeederOptions, Feeder, FeedError, FEED_INFLIGHT_DEFAULT, FEED_INTERVAL_MS_DEFAULT } = await import("../gateway/feed/index.ts");
+  const checked = <T>(f: () => T): T => {
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof FeedError) fail(`feed: ${e.message}`);
+      throw e;
+    }
+  };
+  const options = {
+    url,
+    operatorKey: undefined as unknown as KeyObject,
+    source: str("source") as "sim",
+    seed: Number(str("seed")),
+    ...(str("file") !== undefined ? { file: str("file")! } : {}),
+    ...(str("source-url") !== undefined ? { sourceUrl: str("source-url")! } : {}),
+    ...(str("assets") !== undefined ? { assets: str("assets")!.split(",") } : {}),
+    intervalMs: str("interval-ms") === undefined ? FEED_INTERVAL_MS_DEFAULT : Number(str("interval-ms")),
+    inflightMax: str("inflight") === undefined ? FEED_INFLIGHT_DEFAULT : Number(str("inflight")),
+    log: (line: string) => void process.stdout.write(`feed: ${line}\n`),
+  };
+  checked(() => checkFeederOptions(options));
+  options.operatorKey = new KeyChooser(str("data")!, str("key")).operator();
+  const pub = await configWhenUp(url);
+  const feeder = await Feeder.start(options, pub).catch((e: unknown) => checked(() => {
+    throw e;
+  }));
+  process.stdout.write(`price feed: ${feeder.describe()} — Ctrl-C to stop\n`);
+  const stop = (): void => void feeder.stop();
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  // Started by `crossbook start --feed …` (an IPC channel): stop when the server process goes away.
+  if (process.connected === true) process.on("disconnect", stop);
+  await feeder.done;
+  if (feeder.error !== null) throw feeder.error;
+  process.exit(0);
+}
+
+/** How long `crossbook feed` waits for the server's GET /config (a server it was started beside may still be busy), ms. */
+const FEED_SERVER_WAIT_MS = 30_000;
+
+async function configWhenUp(url: string): Promise<PublicConfig> {
+  const deadline = Date.now() + FEED_SERVER_WAIT_MS;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fetchPublicConfig(httpBaseOf(url));
+    } catch (e) {
+      const why = `${(e as Error).message}${(e as { cause?: { code?: string } }).cause?.code !== undefined ? ` (${(e as { cause: { code: string } }).cause.code})` : ""}`;
+      if (Date.now() > deadline) fail(`no crossbook server at ${url} (${why}; start one with: npm start)`);
+      if (attempt === 0) process.stdout.write(`feed: no answer from ${url} yet (${why}): retrying for ${FEED_SERVER_WAIT_MS / 1000} s\n`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+}
+
 const LOAD_USAGE =
   "usage: crossbook load [--url ws://HOST:PORT --operator-key FILE] [--connections N] [--inflight N] [--rates R,R,...] [--seconds S] [--first-user U] [--no-echo] [--svg FILE] [--server-node-arg ARG]...";
 
@@ -901,6 +1039,9 @@ async function run(argv: string[]): Promise<void> {
       return;
     case "load":
       await loadCommand(rest);
+      return;
+    case "feed":
+      await feedCommand(rest);
       return;
     case "snapshot":
       // An operator command like `client mark`: the same connection, signed with the operator key.

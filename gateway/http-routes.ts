@@ -14,7 +14,14 @@ const HTTP_STATUS: Record<number, string> = { 200: "200 OK", 400: "400 Bad Reque
 /** The public description of the exchange served at GET /config (symbols, ids, scales, filters). */
 export function publicConfig(config: ExchangeConfig): unknown {
   return {
-    assets: config.assets.map((a) => ({ id: a.id, symbol: a.symbol, decimals: a.decimals })),
+    assets: config.assets.map((a) => ({
+      id: a.id,
+      symbol: a.symbol,
+      decimals: a.decimals,
+      initialMark: formatDecimal(a.initialMark, PRICE_DECIMALS),
+      // P2: what a price feeder needs to address the oracle (OracleQuote names a source by its index here).
+      oracle: a.oracle === null ? null : { sources: a.oracle.sources.map((s) => s.name), staleAfterMs: a.oracle.staleAfterMs },
+    })),
     markets: config.markets.map((m) => {
       const base = config.assets[m.baseAsset]!;
       const quote = config.assets[m.quoteAsset]!;

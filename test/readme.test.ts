@@ -137,7 +137,7 @@ function runStep(step: ReadmeStep, dir: string, port: number): Promise<Run> {
   // With the WebSocket flags bin/crossbook.mjs would re-run itself with (one process, so SIGINT reaches the client).
   const child = spawn(process.execPath, ["--experimental-websocket", "--disable-warning=ExperimentalWarning", BIN, ...step.args], { cwd: dir, env: cleanEnv({ CROSSBOOK_URL: `ws://127.0.0.1:${port}` }), stdio: ["ignore", "pipe", "pipe"] });
   children.push(child);
-  const streaming = step.args[0] === "client" && STREAMING.has(step.args[1] ?? "");
+  const streaming = (step.args[0] === "client" && STREAMING.has(step.args[1] ?? "")) || step.args[0] === "feed";
   let out = "";
   let interrupted = false;
   return new Promise((resolve, reject) => {
@@ -219,6 +219,12 @@ const PROMISES: Record<string, Record<string, Check[]>> = {
     "client max-borrow 112 USDC": [(r) => expect(events(r)[0]).toMatchObject({ type: "MaxBorrowQuantity", quantity: "9500", marginLimit: "13499.999999" })],
     "client borrow 112 USDC 500": [(r) => expect(events(r).map((e) => e.type)).toContain("CommandAccepted")],
   },
+  "Prices: the oracle and the feeder": {
+    "feed --source sim --seed 7 --interval-ms 1000 --assets BTC,SOL": [
+      (r) => expect(r.out).toMatch(/^price feed: sim \(seed 7\) every 1000 ms for BTC, SOL — prices are simulated — Ctrl-C to stop\n/),
+      (r) => expect(r.out).toMatch(/feed: stopped: tick \d+: .*\| sent (\d+), accepted \1, refused 0, dropped 0\n$/),
+    ],
+  },
   "Replaying and checking": {
     "replay session.jsonl": [(r) => expect(r.out).toMatch(/"stateHash":"[0-9a-f]{64}","commands":3/)],
     "journal-hash": [(r) => expect(r.out).toMatch(/"stateHash":"[0-9a-f]{64}"/)],
@@ -229,7 +235,7 @@ describe("README walkthroughs run exactly as printed (extracted from README.md)"
   const sections = readmeWalkthroughs(README);
 
   it("the extractor finds every walkthrough and its lines, in order", () => {
-    expect(sections.map((s) => s.title)).toEqual(["A first trade from the terminal", "Accounts, margin and fees", "Borrowing and lending", "Replaying and checking", "Restart, snapshots and the journal"]);
+    expect(sections.map((s) => s.title)).toEqual(["A first trade from the terminal", "Accounts, margin and fees", "Borrowing and lending", "Prices: the oracle and the feeder", "Replaying and checking", "Restart, snapshots and the journal"]);
     expect(sections[1]!.steps[0]!.text).toBe("keys create 3 --permissions read,trade,withdraw");
     expect(readmeWalkthroughs("## K\n```sh\nnpx crossbook keys create 1   # a key\nnpm test\n```\n")).toEqual([
       { title: "K", steps: [{ text: "keys create 1", args: ["keys", "create", "1"], comment: "a key" }], json: [] },

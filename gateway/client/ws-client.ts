@@ -9,6 +9,10 @@ export interface PublicAsset {
   readonly id: number;
   readonly symbol: string;
   readonly decimals: number;
+  /** The asset's starting USD mark (config initialMark), decimal text. */
+  readonly initialMark: string;
+  /** P2: the asset's oracle sources by index (an OracleQuote's `source`) and staleAfterMs; null without an oracle. */
+  readonly oracle: { readonly sources: readonly string[]; readonly staleAfterMs: number } | null;
 }
 
 export interface PublicMarket {

@@ -1,4 +1,5 @@
-// Public face of gateway/feed: the quote sources of `crossbook feed` (issue 12 item 2). See quote.ts for the design.
+// Public face of gateway/feed: the quote sources of `crossbook feed` (issue 12 item 2), the oracle sender and the
+// feeder that drives them. See quote.ts for the design of the sources, feeder.ts for the process.
 export {
   checkFeedName,
   checkFeedQuote,
@@ -51,3 +52,28 @@ export {
   checkBackpackConfig,
   parseBackpackBookTicker,
 } from "./backpack-source.ts";
+export {
+  FEED_INFLIGHT_DEFAULT,
+  FEED_INFLIGHT_MAX,
+  FEED_RECONNECT_INITIAL_MS,
+  FEED_RECONNECT_MAX_MS,
+  FeedError,
+  OracleSender,
+  oracleTargets,
+  type OracleTarget,
+  quotesToCommands,
+  type SenderStats,
+} from "./oracle-sender.ts";
+export {
+  checkFeederOptions,
+  FEED_INTERVAL_MS_DEFAULT,
+  FEED_INTERVAL_MS_MAX,
+  FEED_INTERVAL_MS_MIN,
+  FEED_LOG_EVERY_MS,
+  FEED_SOURCE_KINDS,
+  Feeder,
+  type FeederOptions,
+  type FeedSourceKind,
+  selectTargets,
+  simConfigFor,
+} from "./feeder.ts";
