@@ -42,6 +42,7 @@ const SCALE: Readonly<Record<string, string>> = {
   fee: "decimalsOf(config, feeAsset)",
   usd: "USD_DECIMALS",
   ratio: "REPORTED_RATIO_DECIMALS",
+  rate: "RATIO_DECIMALS",
 };
 
 function argumentOf(kind: string, row: WireFieldRow): string {
@@ -126,6 +127,7 @@ export function generateCodec(): string {
     "  marketOf,",
     "  on,",
     "  PRICE_DECIMALS,",
+    "  RATIO_DECIMALS,",
     "  REPORTED_RATIO_DECIMALS,",
     "  REPORTED_RATIO_UNBOUNDED,",
     "  USD_DECIMALS,",
