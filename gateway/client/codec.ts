@@ -24,7 +24,8 @@
 //   {"type":"Transfer","fromAccount":17,"toAccount":18,"asset":0,"amount":"10"}
 //   {"type":"SetMarketState","market":0,"state":"CancelOnly"}                                 privileged
 //   {"type":"AdvanceTime","timeMs":1767225600000}                                             privileged
-//   {"type":"Subscribe","market":0,"channels":["Depth","Trades","Bbo","Ticker"]}              market omitted = all
+//   {"type":"Subscribe","market":0,"channels":["Depth","Trades","Bbo","Ticker","Mark"]}       market omitted = all
+//        Mark: P3 MarkPrice (the last one at once, then each update) and P4 FundingRate of perpetuals
 //   {"type":"Unsubscribe","market":0,"channels":["Depth"]}                                    channels: names or mask
 //   {"type":"UpdateAccountSettings","account":17,"leverageLimit":5,"autoLend":false,"marginEnabled":true}
 //        (+ autoRepayBorrows, autoBorrowSettlements, autoRealizePnl; a setting left out stays as it is;
@@ -126,6 +127,8 @@ import {
   SelfTradePrevention,
   SetMarkPrice,
   IndexPrice,
+  FundingRate,
+  MarkPrice,
   SetMarketState,
   Side,
   SnapshotTaken,
@@ -858,6 +861,11 @@ export type EventJson = EnvelopeFields &
     | { type: "CommandRejected"; account: number; code: EnumText; message: string }
     | { type: "Clock"; timeMs: bigint }
     | { type: "IndexPrice"; asset: number; index: string; stale: boolean; sourcesUsed: number; stepLimited: boolean; timeMs: bigint }
+    /** P3 (Mark channel): mark and the index it used ("0" = none fresh), source = the rule of P3 that gave it, the
+     * predicted P4 rate of the running interval and its end. Rates are exact ratios (0.0001 = 1 bp). */
+    | { type: "MarkPrice"; market: number; mark: string; index: string; source: EnumText; predictedFundingRate: string; nextFundingTimeMs: bigint; timeMs: bigint }
+    /** P4 (Mark channel): a funding interval's rate, its mean premium P̄ and sample count; timeMs = the interval end. */
+    | { type: "FundingRate"; market: number; rate: string; meanPremium: string; samples: number; timeMs: bigint }
     | { type: "SnapshotTaken"; seq: bigint; batch: bigint; stateHash: string; bytes: bigint; file: string }
     | { type: "DepthSnapshot"; market: number; lastUpdateId: bigint; bids: LevelJson[]; asks: LevelJson[] }
     | {
@@ -903,6 +911,9 @@ export type EventJson = EnvelopeFields &
     /** An event type this client does not know (sent by a newer server). */
     | { type: "Unknown"; eventType: number }
   );
+
+/** P3 MarkSource codes (engine/perps mark-price.ts) by name. */
+const MARK_SOURCE_NAMES: readonly string[] = ["None", "IndexPlusEwma", "Index", "BookMedian", "Mid", "Last", "PostOnlyIndex"];
 
 function dec(d: Decimal | null): string {
   return d === null ? "0" : formatWireDecimal(d.mantissa(), d.scale());
@@ -1240,6 +1251,25 @@ function decodeAccountAnswer(type: Event, head: EnvelopeFields, table: (t: objec
       const t = table(new IndexPrice()) as IndexPrice;
       const index = dec(t.index());
       return { ...head, type: "IndexPrice", asset: t.asset(), index, stale: t.stale(), sourcesUsed: t.sourcesUsed(), stepLimited: t.stepLimited(), timeMs: t.timeMs() };
+    }
+    case Event.MarkPrice: {
+      const t = table(new MarkPrice()) as MarkPrice;
+      const source = MARK_SOURCE_NAMES[t.source()] ?? t.source();
+      return {
+        ...head,
+        type: "MarkPrice",
+        market: t.market(),
+        mark: dec(t.mark()),
+        index: dec(t.index()),
+        source,
+        predictedFundingRate: dec(t.predictedFundingRate()),
+        nextFundingTimeMs: t.nextFundingTimeMs(),
+        timeMs: t.timeMs(),
+      };
+    }
+    case Event.FundingRate: {
+      const t = table(new FundingRate()) as FundingRate;
+      return { ...head, type: "FundingRate", market: t.market(), rate: dec(t.rate()), meanPremium: dec(t.meanPremium()), samples: t.samples(), timeMs: t.timeMs() };
     }
     default:
       return null;
