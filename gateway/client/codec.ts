@@ -1252,25 +1252,6 @@ function decodeAccountAnswer(type: Event, head: EnvelopeFields, table: (t: objec
       const index = dec(t.index());
       return { ...head, type: "IndexPrice", asset: t.asset(), index, stale: t.stale(), sourcesUsed: t.sourcesUsed(), stepLimited: t.stepLimited(), timeMs: t.timeMs() };
     }
-    case Event.MarkPrice: {
-      const t = table(new MarkPrice()) as MarkPrice;
-      const source = MARK_SOURCE_NAMES[t.source()] ?? t.source();
-      return {
-        ...head,
-        type: "MarkPrice",
-        market: t.market(),
-        mark: dec(t.mark()),
-        index: dec(t.index()),
-        source,
-        predictedFundingRate: dec(t.predictedFundingRate()),
-        nextFundingTimeMs: t.nextFundingTimeMs(),
-        timeMs: t.timeMs(),
-      };
-    }
-    case Event.FundingRate: {
-      const t = table(new FundingRate()) as FundingRate;
-      return { ...head, type: "FundingRate", market: t.market(), rate: dec(t.rate()), meanPremium: dec(t.meanPremium()), samples: t.samples(), timeMs: t.timeMs() };
-    }
     default:
       return null;
   }
@@ -1383,6 +1364,33 @@ function decodeMarketEvent(type: Event, head: EnvelopeFields, table: (t: object)
   }
 }
 
+/** decodeEvent's P3/P4 public prices (the Mark channel); null when `type` is neither. */
+function decodePriceEvent(type: Event, head: EnvelopeFields, table: (t: object) => object): EventJson | null {
+  switch (type) {
+    case Event.MarkPrice: {
+      const t = table(new MarkPrice()) as MarkPrice;
+      const source = MARK_SOURCE_NAMES[t.source()] ?? t.source();
+      return {
+        ...head,
+        type: "MarkPrice",
+        market: t.market(),
+        mark: dec(t.mark()),
+        index: dec(t.index()),
+        source,
+        predictedFundingRate: dec(t.predictedFundingRate()),
+        nextFundingTimeMs: t.nextFundingTimeMs(),
+        timeMs: t.timeMs(),
+      };
+    }
+    case Event.FundingRate: {
+      const t = table(new FundingRate()) as FundingRate;
+      return { ...head, type: "FundingRate", market: t.market(), rate: dec(t.rate()), meanPremium: dec(t.meanPremium()), samples: t.samples(), timeMs: t.timeMs() };
+    }
+    default:
+      return null;
+  }
+}
+
 const EVENT_DECODERS = [
   decodeOrderEvent,
   decodeOrderEndOrBalance,
@@ -1391,6 +1399,7 @@ const EVENT_DECODERS = [
   decodeAccountAnswer,
   decodeCommandEvent,
   decodeMarketEvent,
+  decodePriceEvent,
 ] as const;
 
 /** JSON text of a decoded event (or any value holding bigints): bigints are written as decimal strings. */
