@@ -128,7 +128,7 @@ describe("market data: marks (P3, P4)", () => {
     await settle(200);
     const mark = { type: "MarkPrice", market: SOL_PERP, mark: "150", index: "150", source: "Index", predictedFundingRate: "0.0000015625", nextFundingTimeMs: BigInt(now + HOUR), timeMs: BigInt(now) };
     expect(got.map((e) => ({ ...e, clientSeq: undefined, seq: undefined, marketSeq: undefined }))).toEqual([
-      { type: "FundingRate", market: SOL_PERP, rate: "0.0000015625", meanPremium: "0", samples: 0, timeMs: BigInt(T0 + HOUR), clientSeq: undefined, seq: undefined, marketSeq: undefined },
+      { type: "FundingRate", market: SOL_PERP, rate: "0.0000015625", meanPremium: "0", samples: 0, mark: "0", timeMs: BigInt(T0 + HOUR), clientSeq: undefined, seq: undefined, marketSeq: undefined },
       { ...mark, clientSeq: undefined, seq: undefined, marketSeq: undefined },
     ]);
     const late = await CrossbookClient.connect(url);

@@ -202,7 +202,8 @@ describe("P3 mark, O6/O7 band inputs, P4 funding rate (matching's settlement pha
     expect(mark!.next).toBe(T0 + HOUR);
     h.at(T0 + HOUR);
     const events = h.end();
-    expect(events[0]).toEqual({ kind: EventKind.FundingRate, market: PERP, mark: 0n, index: 0n, source: 0, rate: 251_038_205_980_208n, next: 0, meanPremium: 2_508_305_647_841_666n, samples: 2, timeMs: T0 + HOUR });
+    // The payments' mark is this phase's: no fresh index at T0 + 1 h → (d) mid of 60,100 / 60,500 = 60,300.
+    expect(events[0]).toEqual({ kind: EventKind.FundingRate, market: PERP, mark: P("60300"), index: 0n, source: 0, rate: 251_038_205_980_208n, next: 0, meanPremium: 2_508_305_647_841_666n, samples: 2, timeMs: T0 + HOUR });
     // The next interval starts empty (no fresh index at T0 + 1 h: no premium sample): F = I / 8 clamped → 0.0000125 / 8.
     expect(events[1]).toMatchObject({ kind: EventKind.MarkPrice, rate: 1_562_500_000_000n, next: T0 + 2 * HOUR });
     expect(h.perp().history).toEqual([{ timeMs: T0 + HOUR, rate: 251_038_205_980_208n, meanPremium: 2_508_305_647_841_666n, samples: 2 }]);
@@ -290,5 +291,19 @@ describe("P3 marks through the engine (every risk shard, the journal)", () => {
     expect(replay.stateHash()).toBe(engine.stateHash());
     const restored = Engine.fromSnapshot(config, engine.snapshot());
     expect(restored.stateHash()).toBe(engine.stateHash());
+  });
+
+  it("P4, D2(b): at the interval end one FundingRate per perpetual reaches every risk shard and is published once, with the payments' mark", () => {
+    const engine = new Engine(config, { riskShards: 2, matchingShards: 2 });
+    const events = run(engine, [...batches, [{ kind: CommandKind.AdvanceTime, timeMs: T0 + 3_600_000 }]]);
+    const rates = events.filter((e) => e.kind === EventKind.FundingRate);
+    // BTC perp: two premium samples of 0 (mark = index): F = (0 + 0.0000125) / 8; its last mark 60,100 stays (the
+    // index is stale at T0 + 1 h, the book empty). ETH and SOL perps never had a mark: no sample, mark 0.
+    // In matching shard order: shard 0 owns ETH perp (4), shard 1 BTC (3) and SOL (5) perps.
+    expect(rates.map((e) => [e.market, e.fundingRate, e.meanPremium, e.fundingSamples, e.markPrice, e.timeMs, e.seq])).toEqual([
+      [4, 1_562_500_000_000n, 0n, 0, 0n, T0 + 3_600_000, 0],
+      [3, 1_562_500_000_000n, 0n, 2, P("60100"), T0 + 3_600_000, 0],
+      [5, 1_562_500_000_000n, 0n, 0, 0n, T0 + 3_600_000, 0],
+    ]);
   });
 });

@@ -184,6 +184,8 @@ export class PerpPriceBook {
     ev.fundingRate = entry.rate;
     ev.meanPremium = entry.meanPremium;
     ev.fundingSamples = entry.samples;
+    // The mark of this settlement phase (computed just before): P4's payments are F × position × this mark.
+    ev.markPrice = p.mark;
     ev.timeMs = entry.timeMs;
     sink.publish(ev);
   }
@@ -275,7 +277,9 @@ export class PerpPriceBook {
       p.ewma.sampleCount = r.uint();
       p.ewma.lastSampleMs = r.int();
       p.mark = r.big();
-      p.source = r.uint() as MarkSource;
+      const source = r.uint();
+      if (source > MarkSource.PostOnlyIndex) r.fail(`market ${p.market.id}: mark source ${source} out of range`);
+      p.source = source as MarkSource;
       p.index = r.big();
       p.lastSecondMs = r.int();
       p.secondSamples = r.uint();

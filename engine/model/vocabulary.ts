@@ -125,7 +125,8 @@ export const EventKind = {
    * the market's mark; shard 0 publishes it. */
   MarkPrice: 19,
   /** P4 a perpetual's funding rate at an interval end (seq 0, account 0): market, fundingRate, meanPremium = P̄ of
-   * the interval's samples, fundingSamples = how many, timeMs = the interval end. */
+   * the interval's samples, fundingSamples = how many, markPrice = the mark payments use (P4: F × position × mark;
+   * 0 = the market has no mark yet), timeMs = the interval end. To every risk shard (D2(b)); shard 0 publishes it. */
   FundingRate: 20,
 } as const;
 export type EventKind = (typeof EventKind)[keyof typeof EventKind];
@@ -219,7 +220,7 @@ export const EVENT_FIELDS: readonly FieldSpec[] = [
   { name: "price", type: "i64", unit: ORDER_PRICE + "; AssetCollateral: the asset's USD mark" },
   { name: "indexPrice", type: "i64", unit: "the asset's index and collateral mark, USD at PRICE_DECIMALS (P2, C1); MarkPrice: the index the mark used (0 = none fresh)", slot: "price", kinds: ["IndexPrice", "MarkPrice"] },
   { name: "quantity", type: "i64", unit: BASE_UNITS + "; the Max* answers: the largest accepted now" },
-  { name: "markPrice", type: "i64", unit: "P3: the perpetual's mark, USD at PRICE_DECIMALS", slot: "quantity", kinds: ["MarkPrice"] },
+  { name: "markPrice", type: "i64", unit: "P3: the perpetual's mark, USD at PRICE_DECIMALS (FundingRate: the mark at the interval end, which payments use)", slot: "quantity", kinds: ["MarkPrice", "FundingRate"] },
   { name: "openQuantity", type: "i64", unit: BASE_UNITS + ": what the book may fill (the quantity, or the reduceOnly cap; 0 for a market buy by quote only)", slot: "amount", kinds: ["OrderAccepted"] },
   { name: "remainingQuantity", type: "i64", unit: BASE_UNITS + ": requested − filled (0 for a market buy by quote only)", slot: "amount", kinds: ["OrderDone"] },
   { name: "available", type: "i64", unit: ASSET_UNITS + " free to use", slot: "amount", kinds: ["Balance", "AssetCollateral"] },

@@ -864,8 +864,9 @@ export type EventJson = EnvelopeFields &
     /** P3 (Mark channel): mark and the index it used ("0" = none fresh), source = the rule of P3 that gave it, the
      * predicted P4 rate of the running interval and its end. Rates are exact ratios (0.0001 = 1 bp). */
     | { type: "MarkPrice"; market: number; mark: string; index: string; source: EnumText; predictedFundingRate: string; nextFundingTimeMs: bigint; timeMs: bigint }
-    /** P4 (Mark channel): a funding interval's rate, its mean premium P̄ and sample count; timeMs = the interval end. */
-    | { type: "FundingRate"; market: number; rate: string; meanPremium: string; samples: number; timeMs: bigint }
+    /** P4 (Mark channel): a funding interval's rate, its mean premium P̄ and sample count, the mark its payments use;
+     * timeMs = the interval end. */
+    | { type: "FundingRate"; market: number; rate: string; meanPremium: string; samples: number; mark: string; timeMs: bigint }
     | { type: "SnapshotTaken"; seq: bigint; batch: bigint; stateHash: string; bytes: bigint; file: string }
     | { type: "DepthSnapshot"; market: number; lastUpdateId: bigint; bids: LevelJson[]; asks: LevelJson[] }
     | {
@@ -1384,7 +1385,7 @@ function decodePriceEvent(type: Event, head: EnvelopeFields, table: (t: object) 
     }
     case Event.FundingRate: {
       const t = table(new FundingRate()) as FundingRate;
-      return { ...head, type: "FundingRate", market: t.market(), rate: dec(t.rate()), meanPremium: dec(t.meanPremium()), samples: t.samples(), timeMs: t.timeMs() };
+      return { ...head, type: "FundingRate", market: t.market(), rate: dec(t.rate()), meanPremium: dec(t.meanPremium()), samples: t.samples(), mark: dec(t.mark()), timeMs: t.timeMs() };
     }
     default:
       return null;

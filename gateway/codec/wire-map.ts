@@ -134,7 +134,10 @@ export const EVENT_WIRE: readonly EventWire[] = [
   },
   {
     kind: "FundingRate",
-    fields: [["market", "market"], ["rate", "fundingRate", "rate"], ["mean_premium", "meanPremium", "rate"], ["samples", "fundingSamples"], ["time_ms", "timeMs", "id"]],
+    fields: [
+      ["market", "market"], ["rate", "fundingRate", "rate"], ["mean_premium", "meanPremium", "rate"], ["samples", "fundingSamples"],
+      ["time_ms", "timeMs", "id"], ["mark", "markPrice", "price"],
+    ],
   },
 ];
 

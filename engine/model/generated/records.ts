@@ -198,7 +198,7 @@ export class EventRecord {
   indexPrice: bigint = 0n;
   /** base-asset units of the market; the Max* answers: the largest accepted now. */
   quantity: bigint = 0n;
-  /** P3: the perpetual's mark, USD at PRICE_DECIMALS (MarkPrice). */
+  /** P3: the perpetual's mark, USD at PRICE_DECIMALS (FundingRate: the mark at the interval end, which payments use) (MarkPrice, FundingRate). */
   markPrice: bigint = 0n;
   /** base-asset units of the market: what the book may fill (the quantity, or the reduceOnly cap; 0 for a market buy by quote only) (OrderAccepted). */
   openQuantity: bigint = 0n;
@@ -809,6 +809,7 @@ export function setEventPriceSlot(r: EventRecord, value: bigint): void {
 export function eventQuantitySlot(r: EventRecord): bigint {
   switch (r.kind) {
     case EventKind.MarkPrice:
+    case EventKind.FundingRate:
       return r.markPrice;
     default:
       return r.quantity;
@@ -821,6 +822,7 @@ export function setEventQuantitySlot(r: EventRecord, value: bigint): void {
   r.markPrice = 0n;
   switch (r.kind) {
     case EventKind.MarkPrice:
+    case EventKind.FundingRate:
       r.markPrice = value;
       return;
     default:

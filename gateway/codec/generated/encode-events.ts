@@ -289,6 +289,7 @@ function encodeFundingRate(b: Builder, e: EventRecord, config: ExchangeConfig, a
   FundingRate.addMeanPremium(b, decimal(b, e.meanPremium, RATIO_DECIMALS));
   FundingRate.addSamples(b, e.fundingSamples);
   FundingRate.addTimeMs(b, BigInt(e.timeMs));
+  FundingRate.addMark(b, decimal(b, e.markPrice, PRICE_DECIMALS));
   return FundingRate.endFundingRate(b);
 }
 

@@ -7,7 +7,8 @@ import { Decimal } from '../../crossbook/wire/decimal.ts';
 
 /**
  * P4: a perpetual's funding rate at an interval end (public): rate (exact, scale 18), mean_premium = P-bar of the
- * interval's once-a-second samples (scale 18), samples = their count, time_ms = the interval end.
+ * interval's once-a-second samples (scale 18), samples = their count, time_ms = the interval end, mark = the mark the
+ * interval's payments use.
  */
 export class FundingRate {
   bb: flatbuffers.ByteBuffer|null = null;
@@ -52,8 +53,13 @@ timeMs():bigint {
   return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
 }
 
+mark(obj?:Decimal):Decimal|null {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? (obj || new Decimal()).__init(this.bb_pos + offset, this.bb!) : null;
+}
+
 static startFundingRate(builder:flatbuffers.Builder) {
-  builder.startObject(5);
+  builder.startObject(6);
 }
 
 static addMarket(builder:flatbuffers.Builder, market:number) {
@@ -74,6 +80,10 @@ static addSamples(builder:flatbuffers.Builder, samples:number) {
 
 static addTimeMs(builder:flatbuffers.Builder, timeMs:bigint) {
   builder.addFieldInt64(4, timeMs, BigInt('0'));
+}
+
+static addMark(builder:flatbuffers.Builder, markOffset:flatbuffers.Offset) {
+  builder.addFieldStruct(5, markOffset, 0);
 }
 
 static endFundingRate(builder:flatbuffers.Builder):flatbuffers.Offset {
