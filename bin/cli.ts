@@ -94,7 +94,9 @@ const USAGE = `crossbook — cross-margin exchange engine
   crossbook client interest ACCOUNT [ASSET]                interest history: entry fees, hourly borrow and lend
   crossbook client max-borrow ACCOUNT ASSET                largest manual borrow risk accepts now
   crossbook client watch ACCOUNT [ACCOUNT ...]
-  crossbook client market MARKET                           L2 snapshot + deltas, trades, BBO, 24 h ticker
+  crossbook client market MARKET                           L2 snapshot + deltas, trades, BBO, 24 h ticker, marks
+  crossbook client marks [MARKET]                          the last P3 mark of each perpetual (or of MARKET): mark,
+                                                           index, its rule, predicted funding rate, next funding time
   crossbook client snapshot                                (operator) the server writes a snapshot now (as crossbook snapshot)
   crossbook client send '{"type":"LimitOrder",...}'          any command as JSON (see gateway/client/codec.ts)
   client options: [--url ws://127.0.0.1:8080 (or CROSSBOOK_URL)] [--key FILE] [--data data]
@@ -518,7 +520,7 @@ interface ClientValues {
 /** The client's subcommands (each has its usage line in USAGE). */
 export const CLIENT_VERBS = [
   "deposit", "order", "cancel", "cancel-all", "withdraw", "transfer", "balances", "collateral", "max-order", "max-withdrawal", "settings",
-  "mark", "borrow", "lend", "repay", "redeem", "pool", "rate-curve", "interest", "max-borrow", "watch", "market", "send", "snapshot",
+  "mark", "borrow", "lend", "repay", "redeem", "pool", "rate-curve", "interest", "max-borrow", "watch", "market", "marks", "send", "snapshot",
 ];
 
 async function client(argv: string[]): Promise<void> {
@@ -531,6 +533,7 @@ async function client(argv: string[]): Promise<void> {
   if (verb === "balances") return clientBalances(url, keys, args);
   if (verb === "watch") return clientWatch(url, keys, args);
   if (verb === "market") return clientMarket(url, pub, args);
+  if (verb === "marks") return clientMarks(url, pub, args);
   const cmd = verb === "send"
     ? sentCommand(args)
     : (accountCommand(verb, args, values, pub) ?? tradingCommand(verb, args, values, pub) ?? lendingCommand(verb, args, pub) ?? operatorCommand(verb, args, pub) ??
@@ -598,12 +601,30 @@ async function clientWatch(url: string, keys: KeyChooser, args: string[]): Promi
   for (const c of sessions) await c.close();
 }
 
+/** How long `client marks` waits for the marks the gateway sends on subscribe (they come at once). */
+const MARKS_WAIT_MS = 500;
+
+/** `client marks [MARKET]`: the last MarkPrice of every perpetual (or of MARKET), as the Mark channel sends on subscribe. */
+async function clientMarks(url: string, pub: PublicConfig, args: string[]): Promise<void> {
+  const market = args[0] === undefined ? undefined : resolveId("market", args[0], pub);
+  const c = await connectOrFail(url, {});
+  const marks: EventJson[] = [];
+  c.onEvent((e) => {
+    if (e.type === "MarkPrice") marks.push(e);
+  });
+  c.send(market === undefined ? { type: "Subscribe", channels: ["Mark"] } : { type: "Subscribe", market, channels: ["Mark"] });
+  await new Promise((resolve) => setTimeout(resolve, MARKS_WAIT_MS));
+  await c.close();
+  if (marks.length === 0) process.stdout.write("no mark yet (a perpetual gets its mark once oracle quotes or the book give one)\n");
+  for (const e of marks) print(e);
+}
+
 /** `client market MARKET`: the market's public data until Ctrl-C. */
 async function clientMarket(url: string, pub: PublicConfig, args: string[]): Promise<void> {
   const market = resolveId("market", args[0] ?? "", pub);
   const c = await CrossbookClient.connect(url);
   c.onEvent(print);
-  c.send({ type: "Subscribe", market, channels: ["Depth", "Trades", "Bbo", "Ticker"] });
+  c.send({ type: "Subscribe", market, channels: ["Depth", "Trades", "Bbo", "Ticker", "Mark"] });
   const stopped = new Promise<void>((resolve) => process.on("SIGINT", () => resolve()));
   process.stdout.write(`market data of ${pub.markets[market]!.symbol} — Ctrl-C to stop\n`);
   await stopped;
@@ -754,7 +775,7 @@ function sentCommand(args: string[]): CommandJson {
 // ---- X6: which key signs, and the `keys` command ----
 
 /** Operator commands sign with the operator's key; the pools' public stats need no key. */
-const OPERATOR_COMMANDS = new Set(["Deposit", "SetMarketState", "AdvanceTime", "SetMarkPrice", "RegisterApiKey", "RevokeApiKey", "TakeSnapshot"]);
+const OPERATOR_COMMANDS = new Set(["Deposit", "SetMarketState", "AdvanceTime", "SetMarkPrice", "OracleQuote", "RegisterApiKey", "RevokeApiKey", "TakeSnapshot"]);
 const PUBLIC_COMMANDS = new Set(["QueryPoolStats", "QueryRateCurve", "Subscribe", "Unsubscribe"]);
 
 /** Finds the private key a command signs with: --key FILE, else the data dir's operator or user key file. */

@@ -4,13 +4,14 @@
 // A subscriber whose socket falls behind (more than MARKET_DATA_BACKLOG_MAX bytes buffered) stops receiving
 // deltas and gets a fresh snapshot once it drained: never an unbounded queue.
 import type { MarketDataSink } from "../engine/matching/index.ts";
-import { ALL_MARKETS, type ExchangeConfig } from "../engine/model/index.ts";
-import { encodeBookTicker, encodeDepthDelta, encodeDepthSnapshot, encodeTicker, encodeTrade, type TickerStats } from "./codec/index.ts";
+import { ALL_MARKETS, EventKind, type EventRecord, type ExchangeConfig } from "../engine/model/index.ts";
+import { encodeBookTicker, encodeDepthDelta, encodeDepthSnapshot, encodeEvent, encodeTicker, encodeTrade, type TickerStats } from "./codec/index.ts";
 import { SNAPSHOT_COUNT_MAX, type SnapshotReader, type SnapshotWriter } from "../engine/model/index.ts";
 import type { SnapshotPart } from "./gateway-state.ts";
 import type { Session } from "./sessions.ts";
 
-export const Channel = { Depth: 1, Trades: 2, Bbo: 4, Ticker: 8 } as const;
+/** Mark: P3 MarkPrice (about once a second per perpetual) and P4 FundingRate at each interval end. */
+export const Channel = { Depth: 1, Trades: 2, Bbo: 4, Ticker: 8, Mark: 16 } as const;
 /** Bytes buffered on a socket beyond which its market data is paused and later resynchronised by a snapshot. */
 export const MARKET_DATA_BACKLOG_MAX = 1 << 20;
 /** Levels per side in a snapshot. */
@@ -24,6 +25,8 @@ class BookReplica {
   lastUpdateId = 0;
   bbo: [bigint, bigint, bigint, bigint, number] = [0n, 0n, 0n, 0n, 0];
   ticker: TickerStats | null = null;
+  /** The last MarkPrice frame (P3), sent to a new Mark subscriber at once: the marks query. */
+  mark: Uint8Array | null = null;
 }
 
 class Subscription {
@@ -80,7 +83,18 @@ export class MarketDataHub implements MarketDataSink, SnapshotPart {
         session.socket.send(encodeBookTicker(m, id, bp, bq, ap, aq, this.config));
       }
       if ((added & Channel.Ticker) !== 0 && book.ticker !== null) session.socket.send(encodeTicker(m, book.ticker, this.config));
+      if ((added & Channel.Mark) !== 0 && book.mark !== null) session.socket.send(book.mark);
     }
+  }
+
+  /**
+   * P3/P4 public prices from the engine (MarkPrice, FundingRate; seq 0): kept (the last mark per market, for new
+   * subscribers) and fanned out on the Mark channel. Called during recovery too, so the last mark survives a restart.
+   */
+  priceEvent(e: EventRecord): void {
+    const bytes = encodeEvent(e, 0n, this.config);
+    if (e.kind === EventKind.MarkPrice) this.books[e.market]!.mark = bytes.slice();
+    if (this.subscribers[e.market]!.length > 0) this.fanOut(e.market, Channel.Mark, bytes);
   }
 
   unsubscribe(session: Session, market: number, channels: number): void {

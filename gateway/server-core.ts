@@ -173,6 +173,11 @@ export class ServerCore implements Replies {
 
   /** One engine event: the gateway views, then (once live) the account log and the sessions that should see it. */
   private onEvent(e: EventRecord): void {
+    if (e.kind === EventKind.MarkPrice || e.kind === EventKind.FundingRate) {
+      // P3/P4 public prices (seq 0, no account): market data, never an account's log.
+      this.marketData.priceEvent(e);
+      return;
+    }
     if (e.kind === EventKind.Balance) this.balances.apply(e);
     else if (e.kind === EventKind.Fill) this.ticks.traded(e.timeMs);
     this.accountView.apply(e);

@@ -45,6 +45,7 @@ const SCALE: Readonly<Record<string, string>> = {
   fee: "decimalsOf(config, feeAsset)",
   usd: "USD_DECIMALS",
   ratio: "REPORTED_RATIO_DECIMALS",
+  rate: "RATIO_DECIMALS",
 };
 
 const DECIMAL_CONVERSIONS: ReadonlySet<string> = new Set(["price", "base", "quote", "asset", "fee", "echo", "usd", "ratio"]);
@@ -132,6 +133,7 @@ export function generateCodec(): string {
     "  marketOf,",
     "  on,",
     "  PRICE_DECIMALS,",
+    "  RATIO_DECIMALS,",
     "  REPORTED_RATIO_DECIMALS,",
     "  REPORTED_RATIO_UNBOUNDED,",
     "  USD_DECIMALS,",

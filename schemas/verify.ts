@@ -310,6 +310,8 @@ export const EVENT_LAYOUTS: readonly (TableLayout | null)[] = [
   layout("ResumeDone", { account: U32, from_seq: U64, events: U32, complete: U8 }),
   layout("SnapshotTaken", { seq: U64, batch: U64, state_hash: STR, bytes: U64, file: STR }),
   layout("IndexPrice", { asset: U16, index: DEC, stale: U8, sources_used: U8, step_limited: U8, time_ms: U64 }),
+  layout("MarkPrice", { market: U16, mark: DEC, index: DEC, source: U8, predicted_funding_rate: DEC, next_funding_time_ms: U64, time_ms: U64 }),
+  layout("FundingRate", { market: U16, rate: DEC, mean_premium: DEC, samples: U32, time_ms: U64, mark: DEC }),
 ];
 
 export const COMMAND_ENVELOPE = layout("CommandEnvelope", { client_seq: U64, command_type: U8, command: UVAL });

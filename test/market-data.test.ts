@@ -110,6 +110,37 @@ describe("market data", () => {
   });
 });
 
+describe("market data: marks (P3, P4)", () => {
+  it("P3, P4: the Mark channel carries FundingRate at an interval end and MarkPrice after an oracle update; a late subscriber gets the last mark at once", async () => {
+    const SOL_PERP = 5;
+    const T0 = 1_767_225_600_000;
+    const HOUR = 3_600_000;
+    const now = T0 + 100 * HOUR;
+    const c = await CrossbookClient.connect(url);
+    const got = collect(c);
+    c.send({ type: "Subscribe", market: SOL_PERP, channels: ["Mark"] });
+    await settle(100);
+    // The interval that began at T0's first settlement batch ended at T0 + 1 h without a sample: F = I / 8.
+    await operator.request({ type: "AdvanceTime", timeMs: now }, 30);
+    for (let source = 0; source < 3; source++) {
+      await operator.request({ type: "OracleQuote", asset: 4, source, bid: "150", ask: "150", last: "150", sourceTimeMs: now, apply: source === 2 }, 30);
+    }
+    await settle(200);
+    const mark = { type: "MarkPrice", market: SOL_PERP, mark: "150", index: "150", source: "Index", predictedFundingRate: "0.0000015625", nextFundingTimeMs: BigInt(now + HOUR), timeMs: BigInt(now) };
+    expect(got.map((e) => ({ ...e, clientSeq: undefined, seq: undefined, marketSeq: undefined }))).toEqual([
+      { type: "FundingRate", market: SOL_PERP, rate: "0.0000015625", meanPremium: "0", samples: 0, mark: "0", timeMs: BigInt(T0 + HOUR), clientSeq: undefined, seq: undefined, marketSeq: undefined },
+      { ...mark, clientSeq: undefined, seq: undefined, marketSeq: undefined },
+    ]);
+    const late = await CrossbookClient.connect(url);
+    const lateGot = collect(late);
+    late.send({ type: "Subscribe", market: SOL_PERP, channels: ["Mark"] });
+    await settle(200);
+    expect(lateGot).toEqual([{ clientSeq: 0n, seq: 0n, marketSeq: 0n, ...mark }]);
+    await c.close();
+    await late.close();
+  });
+});
+
 describe("market data: slow subscribers", () => {
   it("O8: a subscriber that falls behind stops getting deltas and is resynchronised with a snapshot, never an unbounded queue", async () => {
     const { MarketDataHub, MARKET_DATA_BACKLOG_MAX } = await import("../gateway/market-data.ts");

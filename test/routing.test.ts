@@ -71,7 +71,8 @@ const EXPECTED: Record<number, [RiskClass, MatchingClass, boolean]> = {
   [CommandKind.QueryMaxBorrow]: ["account", "none", false],
   [CommandKind.RegisterApiKey]: ["account", "none", false],
   [CommandKind.RevokeApiKey]: ["account", "none", false],
-  [CommandKind.OracleQuote]: ["every", "none", false],
+  // P3 (engine.ts): every matching shard keeps an oracle replica for its perpetuals' marks.
+  [CommandKind.OracleQuote]: ["every", "every", false],
 };
 
 const RISK_CLASS: Record<number, RiskClass> = { [RiskRoute.ByAccount]: "account", [RiskRoute.ShardZero]: "zero", [RiskRoute.Every]: "every" };

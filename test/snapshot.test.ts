@@ -21,7 +21,8 @@ function eventText(e: EventRecord): string {
   const accountBlock = e.kind >= EventKind.AccountSettings && e.kind <= EventKind.MaxBorrowQuantity;
   if (e.kind === EventKind.Balance || accountBlock) s += `|${e.lent}|${e.borrowed}`;
   if (accountBlock) s += `|${e.netEquityUsd}|${e.collateralValueUsd}|${e.imr}|${e.mmr}|${e.settings}|${e.leverageLimit}|${e.feeTier}|${e.volumeUsd}`;
-  if (e.kind >= EventKind.PoolStats) s += `|${e.utilization}|${e.borrowRate}|${e.lendRate}`;
+  // The kinds that carry the pool fields (later kinds, e.g. P3's MarkPrice, leave a reused record's values as they were).
+  if (e.kind >= EventKind.PoolStats && e.kind <= EventKind.MaxBorrowQuantity) s += `|${e.utilization}|${e.borrowRate}|${e.lendRate}`;
   return s;
 }
 

@@ -762,6 +762,12 @@ export class Market {
     return cap;
   }
 
+  /** The best price of one side of the book (Side.Buy: best bid, Side.Sell: best ask), 0 when that side is empty. */
+  bestPrice(side: number): bigint {
+    const level = this.book.bestLevel(side);
+    return level === NONE ? 0n : this.book.lPrice[level]!;
+  }
+
   /** O4: active price = median{best bid, best ask, last} (mean of two, the one, or none → no band). */
   private outsidePriceBand(tick: number): boolean {
     const book = this.book;

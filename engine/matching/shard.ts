@@ -6,6 +6,7 @@ import {
   EventKind,
   EventRecord,
   MarketState,
+  OracleQuoteFlag,
   RejectCode,
   SnapshotTag,
   type CommandRecord,
@@ -18,6 +19,7 @@ import { StateHasher } from "./hash.ts";
 import { DEFAULT_MATCHING_LIMITS, type MatchingLimits } from "./limits.ts";
 import type { DepthSnapshot, MarketDataSink, Ticker24h } from "./market-data.ts";
 import { Market, ShardContext, type RestingOrder } from "./market.ts";
+import { PerpPriceBook } from "./perp-prices.ts";
 
 export interface MatchingShardOptions {
   /** Overrides of DEFAULT_MATCHING_LIMITS (tests use small ones). */
@@ -32,6 +34,8 @@ export class MatchingShard {
   private readonly owned: Market[];
   private readonly ctx: ShardContext;
   readonly limits: MatchingLimits;
+  /** P3/P4: the oracle replica and the price state of the owned perpetuals (perp-prices.ts, engine.ts decision P3). */
+  readonly perpPrices: PerpPriceBook;
 
   constructor(config: ExchangeConfig, marketIds: readonly number[], options?: MatchingShardOptions) {
     this.limits = { ...DEFAULT_MATCHING_LIMITS, ...options?.limits };
@@ -46,6 +50,7 @@ export class MatchingShard {
       this.byId[id] = m;
       this.owned.push(m);
     }
+    this.perpPrices = new PerpPriceBook(config, this.owned);
   }
 
   /** Handles one command addressed to this shard; publishes its events into sink synchronously, in order. */
@@ -86,6 +91,9 @@ export class MatchingShard {
         return this.setBandInputs(cmd);
       case CommandKind.AdvanceTime:
         this.setTime(cmd.timeMs);
+        return;
+      case CommandKind.OracleQuote:
+        this.perpPrices.applyQuote(cmd.asset, cmd.oracleSource, cmd.bid, cmd.ask, cmd.last, cmd.sourceTimeMs, (cmd.flags & OracleQuoteFlag.Apply) !== 0, this.ctx.timeMs);
         return;
       default:
         this.shardEvent(cmd, EventKind.CommandRejected, RejectCode.UnknownCommand, "UnknownCommand: not a matching command", 0n);
@@ -137,8 +145,18 @@ export class MatchingShard {
     }
   }
 
+  /**
+   * The shard's part of a settlement batch (engine.ts decision P3), after its last command of the batch: when the
+   * batch moved the clock or an index, every owned perpetual's mark, moving means, band inputs and funding interval
+   * (perp-prices.ts). Its MarkPrice and FundingRate events (seq 0) go to `sink` for every risk shard.
+   */
+  endBatch(sink: EventSink): void {
+    this.perpPrices.endBatch(this.ctx.timeMs, this.ctx.ev, sink);
+  }
+
   /** Engine time (ms since epoch, from AdvanceTime); drives trade timestamps and the 24 h ticker. Never goes back. */
   setTime(timeMs: number): void {
+    this.perpPrices.markDue();
     if (timeMs <= this.ctx.timeMs) return;
     this.ctx.timeMs = timeMs;
     for (const m of this.owned) {
@@ -190,6 +208,7 @@ export class MatchingShard {
     const h = new StateHasher();
     h.num(this.ctx.timeMs);
     for (const m of this.owned) m.hashInto(h);
+    this.perpPrices.hashInto(h);
     return h.digest().toString(16).padStart(16, "0");
   }
 
@@ -199,6 +218,7 @@ export class MatchingShard {
     w.uint(this.ctx.timeMs);
     w.uint(this.owned.length);
     for (const m of this.owned) m.writeSnapshot(w);
+    this.perpPrices.writeSnapshot(w);
     w.endSection();
   }
 
@@ -209,6 +229,7 @@ export class MatchingShard {
     const markets = r.uint();
     if (markets !== this.owned.length) r.fail(`the snapshot holds ${markets} markets, this shard owns ${this.owned.length}`);
     for (const m of this.owned) m.restoreSnapshot(r);
+    this.perpPrices.restoreSnapshot(r);
     r.endSection();
   }
 

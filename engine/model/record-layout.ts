@@ -1,6 +1,7 @@
 // Fixed-size binary layouts of CommandRecord and EventRecord, shared by the rings and the journal.
 //
-// Union slots (state, timeMs, price, quantity, quoteQuantity, amount of a command; side, code, price, amount, amount2
+// Union slots (state, timeMs, price, quantity, quoteQuantity, amount of a command; side, code, orderId, price, quantity,
+// amount, amount2
 // of an event)
 // hold the field the record's kind carries there (engine/model/vocabulary.ts); the generated slot accessors pick it.
 //
@@ -17,7 +18,9 @@ import {
   eventAmount2Slot,
   eventAmountSlot,
   eventCodeSlot,
+  eventOrderIdSlot,
   eventPriceSlot,
+  eventQuantitySlot,
   eventSideSlot,
   setCommandAmountSlot,
   setCommandPriceSlot,
@@ -28,7 +31,9 @@ import {
   setEventAmount2Slot,
   setEventAmountSlot,
   setEventCodeSlot,
+  setEventOrderIdSlot,
   setEventPriceSlot,
+  setEventQuantitySlot,
   setEventSideSlot,
   type CommandRecord,
   type EventRecord,
@@ -341,11 +346,11 @@ export function writeEvent(v: RecordViews, byteOffset: number, e: EventRecord): 
   v.i32[w + E_CODE] = eventCodeSlot(e);
   v.f64[d + E_SEQ] = e.seq;
   v.f64[d + E_MARKET_SEQ] = e.marketSeq;
-  v.f64[d + E_ORDER_ID] = e.orderId;
+  v.f64[d + E_ORDER_ID] = eventOrderIdSlot(e);
   v.f64[d + E_TIME] = e.timeMs;
   v.i64[d + E_CLIENT_ID] = e.clientId === 0n ? 0n : BigInt.asIntN(64, e.clientId);
   v.i64[d + E_PRICE] = eventPriceSlot(e);
-  v.i64[d + E_QUANTITY] = e.quantity;
+  v.i64[d + E_QUANTITY] = eventQuantitySlot(e);
   v.i64[d + E_AMOUNT] = eventAmountSlot(e);
   v.i64[d + E_AMOUNT2] = eventAmount2Slot(e);
   if (kind === EventKind.Fill) {
@@ -385,11 +390,11 @@ export function readEvent(v: RecordViews, byteOffset: number, e: EventRecord): v
   setEventCodeSlot(e, v.i32[w + E_CODE]!);
   e.seq = v.f64[d + E_SEQ]!;
   e.marketSeq = v.f64[d + E_MARKET_SEQ]!;
-  e.orderId = v.f64[d + E_ORDER_ID]!;
+  setEventOrderIdSlot(e, v.f64[d + E_ORDER_ID]!);
   e.timeMs = v.f64[d + E_TIME]!;
   e.clientId = readUint64(v, d + E_CLIENT_ID);
   setEventPriceSlot(e, readInt64(v, d + E_PRICE));
-  e.quantity = readInt64(v, d + E_QUANTITY);
+  setEventQuantitySlot(e, readInt64(v, d + E_QUANTITY));
   setEventAmountSlot(e, readInt64(v, d + E_AMOUNT));
   setEventAmount2Slot(e, readInt64(v, d + E_AMOUNT2));
   if (kind === EventKind.Fill) {

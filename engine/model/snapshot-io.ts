@@ -386,6 +386,8 @@ export const SnapshotTag = {
   Market: 8,
   Settlement: 9,
   Parts: 10,
+  /** Inside a matching shard's section: its oracle replica and perpetual price state (P3, P4). */
+  PerpPrices: 11,
 } as const;
 
 /** Upper bounds checked while reading counts (corrupt bytes must fail, not allocate without bound). */

@@ -119,6 +119,15 @@ export const EventKind = {
    * indexFlags (IndexFlag: Stale = no fresh source, the index and the mark kept their values; StepLimited),
    * sourcesUsed (fresh sources in the index), timeMs = engine time. */
   IndexPrice: 18,
+  /** P3 a perpetual's mark after a settlement batch (engine.ts decision P3; seq 0, account 0): market, markPrice,
+   * indexPrice (0 = no fresh index), markSource (MarkSource: which rule of P3 (a)–(e) gave it), fundingRate = the
+   * predicted P4 rate of the running interval, nextFundingTimeMs, timeMs = engine time. Every risk shard sets it as
+   * the market's mark; shard 0 publishes it. */
+  MarkPrice: 19,
+  /** P4 a perpetual's funding rate at an interval end (seq 0, account 0): market, fundingRate, meanPremium = P̄ of
+   * the interval's samples, fundingSamples = how many, markPrice = the mark payments use (P4: F × position × mark;
+   * 0 = the market has no mark yet), timeMs = the interval end. To every risk shard (D2(b)); shard 0 publishes it. */
+  FundingRate: 20,
 } as const;
 export type EventKind = (typeof EventKind)[keyof typeof EventKind];
 
@@ -198,28 +207,34 @@ export const EVENT_FIELDS: readonly FieldSpec[] = [
   { name: "throttled", type: "i32", unit: "1 = the pool is throttled (utilization above its throttle), else 0", slot: "side", kinds: ["PoolStats"] },
   { name: "marketState", type: "i32", unit: "MarketState after an accepted SetMarketState (0 for other commands)", slot: "side", kinds: ["CommandAccepted"] },
   { name: "indexFlags", type: "i32", unit: "IndexFlag bits: Stale (no fresh source, the index kept its value), StepLimited", slot: "side", kinds: ["IndexPrice"] },
+  { name: "fundingSamples", type: "i32", unit: "P4: premium samples of the interval (one a second)", slot: "side", kinds: ["FundingRate"] },
   { name: "orderId", type: "f64", unit: "engine order id (Fill: the taker's)" },
+  { name: "nextFundingTimeMs", type: "f64", unit: "P4: end of the running funding interval, engine ms since the epoch", slot: "orderId", kinds: ["MarkPrice"] },
   { name: "clientId", type: "u64", unit: "client order id (Fill: the taker's)" },
   { name: "code", type: "i32", unit: "RejectCode (OrderRejected / CommandRejected), DoneReason (OrderDone)" },
   { name: "acceptedKind", type: "i32", unit: "CommandKind of the accepted command", slot: "code", kinds: ["CommandAccepted"] },
   { name: "poolState", type: "i32", unit: "PoolState", slot: "code", kinds: ["PoolStats"] },
   { name: "sourcesUsed", type: "i32", unit: "fresh oracle sources the index was computed from (P2)", slot: "code", kinds: ["IndexPrice"] },
+  { name: "markSource", type: "i32", unit: "MarkSource: the rule of P3 that gave the mark (IndexPlusEwma, Index, BookMedian, Mid, Last, PostOnlyIndex)", slot: "code", kinds: ["MarkPrice"] },
   { name: "message", type: "string", unit: "human-readable reject message, ASCII (OrderRejected / CommandRejected)" },
   { name: "price", type: "i64", unit: ORDER_PRICE + "; AssetCollateral: the asset's USD mark" },
-  { name: "indexPrice", type: "i64", unit: "the asset's index and collateral mark, USD at PRICE_DECIMALS (P2, C1)", slot: "price", kinds: ["IndexPrice"] },
+  { name: "indexPrice", type: "i64", unit: "the asset's index and collateral mark, USD at PRICE_DECIMALS (P2, C1); MarkPrice: the index the mark used (0 = none fresh)", slot: "price", kinds: ["IndexPrice", "MarkPrice"] },
   { name: "quantity", type: "i64", unit: BASE_UNITS + "; the Max* answers: the largest accepted now" },
+  { name: "markPrice", type: "i64", unit: "P3: the perpetual's mark, USD at PRICE_DECIMALS (FundingRate: the mark at the interval end, which payments use)", slot: "quantity", kinds: ["MarkPrice", "FundingRate"] },
   { name: "openQuantity", type: "i64", unit: BASE_UNITS + ": what the book may fill (the quantity, or the reduceOnly cap; 0 for a market buy by quote only)", slot: "amount", kinds: ["OrderAccepted"] },
   { name: "remainingQuantity", type: "i64", unit: BASE_UNITS + ": requested − filled (0 for a market buy by quote only)", slot: "amount", kinds: ["OrderDone"] },
   { name: "available", type: "i64", unit: ASSET_UNITS + " free to use", slot: "amount", kinds: ["Balance", "AssetCollateral"] },
   { name: "marginLimit", type: "i64", unit: "the margin check's own limit, base units (MaxOrderQuantity) or asset units", slot: "amount", kinds: ["MaxOrderQuantity", "MaxWithdrawalQuantity", "MaxBorrowQuantity"] },
   { name: "freeLiquidity", type: "i64", unit: ASSET_UNITS + ": lent − borrowed", slot: "amount", kinds: ["PoolStats"] },
   { name: "interest", type: "i64", unit: ASSET_UNITS + " paid or earned (by interestKind), ≥ 0", slot: "amount", kinds: ["InterestEntry"] },
+  { name: "fundingRate", type: "i64", unit: "P4 funding rate, a Ratio (RATIO_DECIMALS; MarkPrice: the predicted rate of the running interval)", slot: "amount", kinds: ["MarkPrice", "FundingRate"] },
   { name: "commandAmount", type: "i64", unit: "the accepted command's amount in " + ASSET_UNITS + " (deposit, withdraw, transfer, pool actions)", slot: "amount", kinds: ["CommandAccepted", "CommandRejected"] },
   { name: "quoteQuantity", type: "i64", unit: QUOTE_UNITS + " (OrderAccepted: the market buy's quote limit; Fill: the trade's quote amount)", slot: "amount2", kinds: ["OrderAccepted", "Fill"] },
   { name: "filledQuantity", type: "i64", unit: BASE_UNITS + " filled", slot: "amount2", kinds: ["OrderDone"] },
   { name: "locked", type: "i64", unit: ASSET_UNITS + " held by open orders", slot: "amount2", kinds: ["Balance", "AssetCollateral"] },
   { name: "canceledOrders", type: "i64", unit: "CancelAll: how many orders it canceled (a count)", slot: "amount2", kinds: ["CommandAccepted"] },
   { name: "openBorrowLendLimit", type: "i64", unit: ASSET_UNITS + ": the pool's open borrow/lend limit", slot: "amount2", kinds: ["PoolStats"] },
+  { name: "meanPremium", type: "i64", unit: "P4: P̄, the mean premium of the interval's samples, a Ratio (RATIO_DECIMALS)", slot: "amount2", kinds: ["FundingRate"] },
   { name: "poolLimit", type: "i64", unit: ASSET_UNITS + ": the pool's own limit on a manual borrow", slot: "amount2", kinds: ["MaxBorrowQuantity"] },
   { name: "makerAccount", type: "u32", unit: "Fill: the maker's account id" },
   { name: "makerOrderId", type: "f64", unit: "Fill: the maker's order id" },

@@ -1,4 +1,4 @@
-// Public face of engine/perps: the pure rules of SPEC P (prices and perpetual futures), not yet wired into trading.
+// Public face of engine/perps: the pure rules of SPEC P (prices and perpetual futures).
 //
 // A pure folder: it imports only engine/fixed and engine/model; no state beyond small records its callers own, no
 // sink, no clock (engine time comes in as an argument). Precisions: prices at PRICE_DECIMALS (1e-9), ratios
@@ -10,6 +10,8 @@
 // - oracle-index.ts (P2): computeIndexPrice(quotes, weights, count, params, previousIndex, nowMs, out) — source
 //   price = median{bid, ask, last}, stale sources dropped, clamp to median ± clampBps, weighted mean (half-even),
 //   step limit × / ÷ maxPriceUpdateMultiplier; stale with no fresh source. checkSourceQuote / checkIndexParams.
+// - oracle-book.ts (P2): OracleBook, the latest quote per configured source and the last index of every asset with an
+//   oracle — the replica each risk shard and each matching shard keeps from the journaled OracleQuote commands.
 // - mark-price.ts (P3): PremiumEwma + sampleEwma (alpha = 2/301, one sample a second), computeMarkPrice (chain
 //   (a)–(e), post-only → index, clamp to index × [0.95, 1.05]), premiumOf (O7, P4).
 // - moving-mean.ts (P3 → O6, O7): MovingMean, a 300-slot ring with a running sum.
@@ -57,6 +59,7 @@ export {
   sampleEwma,
   type MarkParams,
 } from "./mark-price.ts";
+export { AssetOracle, OracleBook } from "./oracle-book.ts";
 export { MovingMean, MOVING_MEAN_SAMPLES_DEFAULT, MOVING_MEAN_SAMPLES_MAX } from "./moving-mean.ts";
 export {
   addFundingSample,

@@ -1,6 +1,7 @@
 // A fixed-size ring of the last N samples with a running sum: P3's 5-minute moving means of mark and premium (O6, O7).
 
 import { divRound, Rounding } from "../fixed/index.ts";
+import type { SnapshotReader, SnapshotWriter } from "../model/index.ts";
 
 /** P3: 5 minutes of one sample per second. */
 export const MOVING_MEAN_SAMPLES_DEFAULT = 300;
@@ -52,6 +53,28 @@ export class MovingMean {
   mean(): bigint {
     if (this.filled === 0) return 0n;
     return divRound(this.total, BigInt(this.filled), Rounding.HalfEven);
+  }
+
+  /** The samples held, oldest first (digests and snapshots; not for the hot path). */
+  samples(): bigint[] {
+    const out: bigint[] = [];
+    const start = this.filled === this.capacity ? this.next : 0;
+    for (let i = 0; i < this.filled; i++) out.push(this.values[(start + i) % this.capacity]!);
+    return out;
+  }
+
+  /** X7: the samples held, oldest first. */
+  writeSnapshot(w: SnapshotWriter): void {
+    w.uint(this.filled);
+    for (const v of this.samples()) w.big(v);
+  }
+
+  /** Restores what writeSnapshot wrote into a ring of the same capacity. */
+  restoreSnapshot(r: SnapshotReader): void {
+    this.clear();
+    const count = r.uint();
+    if (count > this.capacity) r.fail(`moving mean: ${count} samples in a ring of ${this.capacity}`);
+    for (let i = 0; i < count; i++) this.push(r.big());
   }
 
   clear(): void {

@@ -42,13 +42,27 @@
 //    and leaves the liquidating set at the boundary. A boundary — and so a snapshot — has no output in flight.
 // P2 (amends D1 and D2(a) for the index; decided with the oracle command): the index is not sent from settlement.
 //    OracleQuote routes to every risk shard (RiskRoute.Every, like SetMarkPrice), and each risk shard computes the
-//    index itself from the journaled quotes as a replica (risk/oracle-book.ts: the latest quote per configured source
+//    index itself from the journaled quotes as a replica (perps/oracle-book.ts: the latest quote per configured source
 //    and the last index, in the shard's snapshot section and state hash). P2 is a pure function of the journaled
 //    quotes, the engine clock every risk shard already replicates and the previous index, so the replicas agree
 //    without a message and the index is the collateral mark (C1) from the very command that applies it — earlier
 //    than phase 3b, with no settlement → risk ring and no batch waiting for settlement. Shard 0 answers (IndexPrice).
 //    D2(a) stays for what needs matching's book tops (the P3 mark, the O6/O7 band inputs): settlement will then take
 //    OracleQuote too (and D1 routes it to every matching shard) and combine its own replica of the index with the tops.
+// P3 (amends D1 and D2(a) for the mark, the O6/O7 band inputs and the funding rate; decided with the mark): the P2
+//    argument carried one step further. Every P3/P4 input is in the matching shard that owns the market: its book tops,
+//    the engine clock it already replicates, and the index — OracleQuote routes to every matching shard too
+//    (MatchingRoute.Every; risk shard 0 decides it passes), so each matching shard keeps its own replica of the
+//    oracle (perps/oracle-book.ts, the same code as risk's). So the "settlement phase" of a batch (one with an
+//    AdvanceTime or an OracleQuote) runs in each matching shard after its last command of the batch
+//    (MatchingShard.endBatch, matching/perp-prices.ts): EWMA sample, mark by the chain (a)–(e), moving means, funding
+//    samples and, at an interval end, the rate. Its outputs need no new ring and no batch waits for another stage:
+//    the band inputs are the shard's own (set before the next batch's first command, as D2(a) asks); MarkPrice and
+//    FundingRate (seq 0, account 0) go on the shard's existing rings to EVERY risk shard (toEveryRiskShard), in phase 3
+//    after the shard's fills — earlier than 3b, same batch — and every risk shard sets the perp's mark in its margin
+//    context; shard 0 publishes both. The state is in the matching shard's snapshot section and state hash. D2(b)
+//    funding payments read the FundingRate event in R2 (RiskShard.postTrade's FundingRate case); (c)–(d) stay as
+//    written, with "the marks of (a)" being the marks of this phase.
 // D3 Engine orders (Q2 LiquidatePositionOnBook and CollateralConversion, P6 conversions) are derived from the state
 //    at the boundary before batch B and take a fixed place at its head: phase 0, before R1 of B's first command,
 //    each risk shard creates one step per liquidating account of its own, in account-id order, at most
@@ -89,7 +103,7 @@ import {
 } from "../model/index.ts";
 import { riskShardOf, RiskShard } from "../risk/index.ts";
 import { SettlementShard } from "../settlement/index.ts";
-import { EVERY_RISK_SHARD, expandsToEachMarket, MatchingRoute, riskShardOfRoute, routeOf, settlementTakes } from "./routing.ts";
+import { EVERY_RISK_SHARD, expandsToEachMarket, MatchingRoute, riskShardOfRoute, routeOf, settlementTakes, toEveryRiskShard } from "./routing.ts";
 import { beginSnapshot, finishSnapshot, requireTopology, restorePart, splitSnapshot, type SnapshotParts } from "./snapshot.ts";
 
 /**
@@ -255,6 +269,8 @@ export class Engine {
         else shard.handle(c, this.router);
       }
       q.clear();
+      // Decision P3: the shard's settlement phase after its last command (marks, band inputs, funding).
+      shard.endBatch(this.router);
     }
     this.endBatch();
     this.sink = null;
@@ -302,8 +318,16 @@ export class Engine {
       this.risk[0]!.postTrade(e, sink);
       return;
     }
-    const takerShard = riskShardOf(e.account, shards);
     const s = this.scratch;
+    if (toEveryRiskShard(e.kind)) {
+      // Decision P3: marks and funding rates go to every risk shard, in shard order.
+      for (let r = 0; r < shards; r++) {
+        s.copyFrom(e);
+        this.risk[r]!.postTrade(s, sink);
+      }
+      return;
+    }
+    const takerShard = riskShardOf(e.account, shards);
     s.copyFrom(e);
     this.risk[takerShard]!.postTrade(s, sink);
     if (e.kind === EventKind.Fill) {

@@ -6,7 +6,7 @@
 //                ALL_MARKETS: one copy per market), or every matching shard (the clock);
 //   settlement — whether the settlement stage applies it too (the clock; as they land, oracle and funding inputs).
 // The table is a mapped type over CommandKind: a new kind without a route does not compile.
-import { ALL_MARKETS, CommandKind } from "../model/index.ts";
+import { ALL_MARKETS, CommandKind, EventKind } from "../model/index.ts";
 import { riskShardOf } from "../risk/index.ts";
 
 export const RiskRoute = {
@@ -58,7 +58,8 @@ export const COMMAND_ROUTES: { readonly [K in CommandKind]: CommandRoute } = {
   // Not accepted from outside yet (the oracle lands with P2); risk refuses it (UnknownCommand).
   [CommandKind.SetOraclePrice]: ACCOUNT_ONLY,
   [CommandKind.ReplaceOrder]: ORDER,
-  // Settlement → matching inside the engine once P3 lands; from outside, risk refuses it (UnknownCommand).
+  // Matching sets its band inputs itself (engine.ts decision P3); the kind stays for tests of O6/O7 and, from outside,
+  // risk refuses it (UnknownCommand).
   [CommandKind.MarketBandInputs]: ACCOUNT_ONLY,
   [CommandKind.UpdateAccountSettings]: ACCOUNT_ONLY,
   [CommandKind.SetMarkPrice]: { risk: RiskRoute.Every, matching: MatchingRoute.None, settlement: false },
@@ -75,9 +76,18 @@ export const COMMAND_ROUTES: { readonly [K in CommandKind]: CommandRoute } = {
   [CommandKind.QueryMaxBorrow]: ACCOUNT_ONLY,
   [CommandKind.RegisterApiKey]: ACCOUNT_ONLY,
   [CommandKind.RevokeApiKey]: ACCOUNT_ONLY,
-  // P2: every risk shard keeps a replica of the oracle and computes the index itself (engine.ts D2, P2 replica).
-  [CommandKind.OracleQuote]: { risk: RiskRoute.Every, matching: MatchingRoute.None, settlement: false },
+  // P2: every risk shard keeps a replica of the oracle and computes the index itself (engine.ts D2, P2 replica);
+  // P3: so does every matching shard, for its perpetuals' marks (engine.ts decision P3).
+  [CommandKind.OracleQuote]: { risk: RiskRoute.Every, matching: MatchingRoute.Every, settlement: false },
 };
+
+/**
+ * Matching events addressed to every risk shard rather than to an account's (engine.ts decision P3): the marks and
+ * funding rates of a settlement batch, which every shard applies to its own accounts.
+ */
+export function toEveryRiskShard(eventKind: number): boolean {
+  return eventKind === EventKind.MarkPrice || eventKind === EventKind.FundingRate;
+}
 
 /** The table as an array indexed by kind (a kind outside it, e.g. from a test, routes like None). */
 const ROUTE_BY_KIND: readonly CommandRoute[] = (() => {

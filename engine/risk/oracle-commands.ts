@@ -1,8 +1,8 @@
 // P2: the oracle command. Every risk shard applies each OracleQuote (routing.ts: RiskRoute.Every) to its replica of
-// the oracle (oracle-book.ts); shard 0 answers. One check, then one reply (a reject, nothing changed) or one apply:
+// the oracle (perps/oracle-book.ts); shard 0 answers. One check, then one reply (a reject, nothing changed) or one apply:
 // keep the source's quote and, on the update's last quote (OracleQuoteFlag.Apply), recompute the index, which
 // becomes the asset's collateral mark (C1) unless no source is fresh (stale: the mark stays).
-import { ORACLE_QUOTE_AHEAD_MS_MAX, OracleQuoteFlag, type CommandRecord, type EventSink } from "../model/index.ts";
+import { ORACLE_QUOTE_AHEAD_MS_MAX, OracleQuoteFlag, type CommandRecord, type EventRecord, type EventSink } from "../model/index.ts";
 import {
   acknowledged,
   publishIndex,
@@ -32,20 +32,32 @@ export function checkOracleQuote(s: RiskState, cmd: CommandRecord): OracleRefusa
   return OracleRefusal.None;
 }
 
-export function oracleQuote(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
+/** Applies one OracleQuote; true when it passed (it goes on to the matching shards' replicas, engine.ts P3). */
+export function oracleQuote(s: RiskState, cmd: CommandRecord, sink: EventSink): boolean {
   const speaks = s.shardIndex === 0;
   const code = checkOracleQuote(s, cmd);
   if (code !== OracleRefusal.None) {
     if (speaks) rejectOracleQuote(s, cmd, code, sink);
-    return;
+    return false;
   }
   s.oracle.setQuote(cmd.asset, cmd.oracleSource, cmd.bid, cmd.ask, cmd.last, cmd.sourceTimeMs);
   if ((cmd.flags & OracleQuoteFlag.Apply) !== 0) {
     const oracle = s.oracle.update(cmd.asset, s.nowMs);
-    if (!oracle.stale) s.setAssetMark(cmd.asset, oracle.index);
+    // C1: the asset's collateral mark. Its perpetuals take P3's mark at the batch's end (applyMarkPrice).
+    if (!oracle.stale) s.marginContext.setAssetMark(cmd.asset, oracle.index);
     if (speaks) publishIndex(s, cmd, oracle, sink);
   }
   if (speaks) acknowledged(s, cmd, sink);
+  return true;
+}
+
+/**
+ * P3: a perpetual's mark from matching's settlement phase (MarkPrice, seq 0; engine.ts decision P3): every risk shard
+ * sets it in its margin context, in the same batch (phase 3) — accounts revalue lazily; shard 0 publishes it.
+ */
+export function applyMarkPrice(s: RiskState, e: EventRecord, sink: EventSink): void {
+  s.marginContext.setMarketMark(e.market, e.markPrice);
+  if (s.shardIndex === 0) sink.publish(e);
 }
 
 function rejectOracleQuote(s: RiskState, cmd: CommandRecord, code: OracleRefusal, sink: EventSink): void {

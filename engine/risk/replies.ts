@@ -16,7 +16,7 @@ import {
 } from "../model/index.ts";
 import { INT64_MAX, isValidClientAccount } from "../model/index.ts";
 import type { Account } from "./accounts.ts";
-import type { AssetOracle } from "./oracle-book.ts";
+import type { AssetOracle } from "../perps/index.ts";
 import { InterestKind, poolStats, type RateCurvePoint } from "../lending/index.ts";
 import { UNBOUNDED } from "./margin/index.ts";
 import { OrderDetail, RISK_LIMITS, type CollateralStatement, type OrderPlan, type RiskState } from "./state.ts";

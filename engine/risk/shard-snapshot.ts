@@ -1,5 +1,5 @@
 // The risk shard's snapshot section (X7): the clock, marks, pool replicas, fee volumes, accounts, the fee account,
-// holds and the clientId index, the oracle replica (oracle-book.ts), composed from the encodings in snapshot.ts, pools.ts and fees.ts.
+// holds and the clientId index, the oracle replica (perps/oracle-book.ts), composed from the encodings in snapshot.ts, pools.ts and fees.ts.
 import { SnapshotTag, type SnapshotReader, type SnapshotWriter } from "../model/index.ts";
 import { restoreAccounts, restoreFeeAccount, restoreHolds, restoreMarks, writeAccounts, writeFeeAccount, writeHolds, writeMarks } from "./snapshot.ts";
 import { holdClientKey, type RiskState } from "./state.ts";

@@ -20,7 +20,7 @@ import { advanceTime, deposit, setMarkPrice, transfer, updateSettings, withdraw 
 import { cancelOrder, placeOrder, replaceOrder, setMarketState } from "./pre-trade.ts";
 import { applyFill, endOrder } from "./post-trade.ts";
 import { applyPoolMovement, manualPoolAction, type PoolMovement } from "./lending-actions.ts";
-import { oracleQuote } from "./oracle-commands.ts";
+import { applyMarkPrice, oracleQuote } from "./oracle-commands.ts";
 import * as queries from "./queries.ts";
 import { accountIds, stateHash, totals, validateInternalState } from "./invariants.ts";
 import { restoreShardSnapshot, writeShardSnapshot } from "./shard-snapshot.ts";
@@ -86,8 +86,8 @@ export class RiskShard {
         setMarkPrice(s, cmd, sink);
         return false;
       case CommandKind.OracleQuote:
-        oracleQuote(s, cmd, sink);
-        return false;
+        // Passed quotes go on to every matching shard's replica (engine.ts decision P3).
+        return oracleQuote(s, cmd, sink);
       case CommandKind.Borrow:
       case CommandKind.Repay:
       case CommandKind.Lend:
@@ -154,6 +154,13 @@ export class RiskShard {
       case EventKind.MaxBorrowQuantity:
       case EventKind.IndexPrice:
         if (s.owns(e.account)) sink.publish(e);
+        return;
+      // P3/P4 from matching's settlement phase (engine.ts decision P3), to every risk shard; shard 0 publishes.
+      case EventKind.MarkPrice:
+        applyMarkPrice(s, e, sink);
+        return;
+      case EventKind.FundingRate:
+        if (s.shardIndex === 0) sink.publish(e);
         return;
       default:
         this.passOn(kind, e, sink);

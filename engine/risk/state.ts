@@ -13,7 +13,7 @@ import { dayOf, VolumeBook } from "./fees.ts";
 import { HoldTable, type OrderHold } from "./holds.ts";
 import { PoolAction } from "../lending/index.ts";
 import { AccountMargin, MarginChanges, MarginContext } from "./margin/index.ts";
-import { OracleBook } from "./oracle-book.ts";
+import { OracleBook } from "../perps/index.ts";
 import { PoolBook } from "./pools.ts";
 
 /** Named limits (TigerBeetle: a limit on everything), each with a typed reject. */

@@ -1,5 +1,6 @@
-// The settlement stage: owner of the engine clock (and, as they land, index/mark prices, funding, interest and
-// liquidation). Time enters only as journaled AdvanceTime commands (DESIGN rule 5).
+// The settlement stage: owner of the engine clock (and, as they land, the cross-shard steps of liquidation, D5).
+// Time enters only as journaled AdvanceTime commands (DESIGN rule 5). The index is each risk shard's replica (P2);
+// marks, band inputs and funding rates are each matching shard's (engine/pipeline/engine.ts decision P3).
 import { CommandKind, SnapshotTag, type CommandRecord, type SnapshotReader, type SnapshotWriter } from "../model/index.ts";
 
 /** How often the live settlement worker asks the sequencer for a clock tick. */

@@ -24,7 +24,8 @@
 //   {"type":"Transfer","fromAccount":17,"toAccount":18,"asset":0,"amount":"10"}
 //   {"type":"SetMarketState","market":0,"state":"CancelOnly"}                                 privileged
 //   {"type":"AdvanceTime","timeMs":1767225600000}                                             privileged
-//   {"type":"Subscribe","market":0,"channels":["Depth","Trades","Bbo","Ticker"]}              market omitted = all
+//   {"type":"Subscribe","market":0,"channels":["Depth","Trades","Bbo","Ticker","Mark"]}       market omitted = all
+//        Mark: P3 MarkPrice (the last one at once, then each update) and P4 FundingRate of perpetuals
 //   {"type":"Unsubscribe","market":0,"channels":["Depth"]}                                    channels: names or mask
 //   {"type":"UpdateAccountSettings","account":17,"leverageLimit":5,"autoLend":false,"marginEnabled":true}
 //        (+ autoRepayBorrows, autoBorrowSettlements, autoRealizePnl; a setting left out stays as it is;

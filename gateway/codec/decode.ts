@@ -69,7 +69,7 @@ export const ED25519_SIGNATURE_BYTES = 64;
 /** Permission bits (schema `Permission`): Read 1, Trade 2, Withdraw 4. */
 export const PERMISSIONS_ALL = 0x07;
 /** Every market-data channel bit (Channel: Depth 1, Trades 2, Bbo 4, Ticker 8). */
-export const CHANNELS_ALL = 0x0f;
+export const CHANNELS_ALL = 0x1f;
 
 /**
  * Decodes and validates one client frame. Returns true when accepted: `result.kind` is Engine (and `out` holds the
@@ -152,7 +152,7 @@ function decodeSubscription(type: number, config: ExchangeConfig, result: Decode
     return reject(
       result,
       RejectCode.InvalidField,
-      `channels: ${channels} is not a non-empty mask of Depth 1, Trades 2, Bbo 4, Ticker 8`,
+      `channels: ${channels} is not a non-empty mask of Depth 1, Trades 2, Bbo 4, Ticker 8, Mark 16`,
     );
   }
   result.channels = channels;

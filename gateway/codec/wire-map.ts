@@ -11,11 +11,12 @@
 // - conversion: absent = the value as is (ints, bools, u64 bigints); "id" = an f64 id or time as a u64; "bool" =
 //   a 0/1 int as a bool; "string" = an ASCII string; a Decimal at the scale of: "price" (PRICE_DECIMALS), "base" /
 //   "quote" (the market's base / quote asset), "asset" (e.asset), "fee" (the fee asset), "echo" (e.asset, or 0 when
-//   the value is 0: commands without an asset), "usd" (USD_DECIMALS), "ratio" (REPORTED_RATIO_DECIMALS);
+//   the value is 0: commands without an asset), "usd" (USD_DECIMALS), "ratio" (REPORTED_RATIO_DECIMALS), "rate"
+//   (RATIO_DECIMALS: P4 rates and premiums, exact);
 // - omit: "zero" = left out when 0 (absent reads as 0; the client SDK's object then has no such key), "unbounded" =
 //   left out when REPORTED_RATIO_UNBOUNDED (C7; the client reads "unbounded").
 
-export type WireConversion = "id" | "bool" | "string" | "price" | "base" | "quote" | "asset" | "fee" | "echo" | "usd" | "ratio";
+export type WireConversion = "id" | "bool" | "string" | "price" | "base" | "quote" | "asset" | "fee" | "echo" | "usd" | "ratio" | "rate";
 export type WireFieldRow = readonly [wire: string, value: string, conversion?: WireConversion, omit?: "zero" | "unbounded"];
 
 export interface EventWire {
@@ -125,6 +126,20 @@ export const EVENT_WIRE: readonly EventWire[] = [
     fields: [
       ["asset", "asset"], ["index", "indexPrice", "price"], ["stale", "on(e.indexFlags, IndexFlag.Stale)"], ["sources_used", "sourcesUsed"],
       ["step_limited", "on(e.indexFlags, IndexFlag.StepLimited)"], ["time_ms", "timeMs", "id"],
+    ],
+  },
+  {
+    kind: "MarkPrice",
+    fields: [
+      ["market", "market"], ["mark", "markPrice", "price"], ["index", "indexPrice", "price"], ["source", "markSource"],
+      ["predicted_funding_rate", "fundingRate", "rate"], ["next_funding_time_ms", "nextFundingTimeMs", "id"], ["time_ms", "timeMs", "id"],
+    ],
+  },
+  {
+    kind: "FundingRate",
+    fields: [
+      ["market", "market"], ["rate", "fundingRate", "rate"], ["mean_premium", "meanPremium", "rate"], ["samples", "fundingSamples"],
+      ["time_ms", "timeMs", "id"], ["mark", "markPrice", "price"],
     ],
   },
 ];

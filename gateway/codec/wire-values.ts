@@ -6,6 +6,7 @@ import {
   INT64_MIN,
   MarketKind,
   PRICE_DECIMALS,
+  RATIO_DECIMALS,
   REPORTED_RATIO_DECIMALS,
   REPORTED_RATIO_UNBOUNDED,
   Side,
@@ -43,7 +44,7 @@ export function decimal(b: Builder, value: bigint, scale: number): number {
 
 /** USD amounts of the account statement are at PRICE_DECIMALS (a USD value is a price of one unit). */
 export const USD_DECIMALS = PRICE_DECIMALS;
-export { PRICE_DECIMALS, REPORTED_RATIO_DECIMALS, REPORTED_RATIO_UNBOUNDED };
+export { PRICE_DECIMALS, RATIO_DECIMALS, REPORTED_RATIO_DECIMALS, REPORTED_RATIO_UNBOUNDED };
 
 /** One AccountSetting bit as a wire bool. */
 export function on(settings: number, bit: number): boolean {

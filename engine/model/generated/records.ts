@@ -172,8 +172,12 @@ export class EventRecord {
   marketState: number = 0;
   /** IndexFlag bits: Stale (no fresh source, the index kept its value), StepLimited (IndexPrice). */
   indexFlags: number = 0;
+  /** P4: premium samples of the interval (one a second) (FundingRate). */
+  fundingSamples: number = 0;
   /** engine order id (Fill: the taker's). */
   orderId: number = 0;
+  /** P4: end of the running funding interval, engine ms since the epoch (MarkPrice). */
+  nextFundingTimeMs: number = 0;
   /** client order id (Fill: the taker's). */
   clientId: bigint = 0n;
   /** RejectCode (OrderRejected / CommandRejected), DoneReason (OrderDone). */
@@ -184,14 +188,18 @@ export class EventRecord {
   poolState: number = 0;
   /** fresh oracle sources the index was computed from (P2) (IndexPrice). */
   sourcesUsed: number = 0;
+  /** MarkSource: the rule of P3 that gave the mark (IndexPlusEwma, Index, BookMedian, Mid, Last, PostOnlyIndex) (MarkPrice). */
+  markSource: number = 0;
   /** human-readable reject message, ASCII (OrderRejected / CommandRejected). */
   message: string = "";
   /** price, PRICE_DECIMALS fixed point; AssetCollateral: the asset's USD mark. */
   price: bigint = 0n;
-  /** the asset's index and collateral mark, USD at PRICE_DECIMALS (P2, C1) (IndexPrice). */
+  /** the asset's index and collateral mark, USD at PRICE_DECIMALS (P2, C1); MarkPrice: the index the mark used (0 = none fresh) (IndexPrice, MarkPrice). */
   indexPrice: bigint = 0n;
   /** base-asset units of the market; the Max* answers: the largest accepted now. */
   quantity: bigint = 0n;
+  /** P3: the perpetual's mark, USD at PRICE_DECIMALS (FundingRate: the mark at the interval end, which payments use) (MarkPrice, FundingRate). */
+  markPrice: bigint = 0n;
   /** base-asset units of the market: what the book may fill (the quantity, or the reduceOnly cap; 0 for a market buy by quote only) (OrderAccepted). */
   openQuantity: bigint = 0n;
   /** base-asset units of the market: requested − filled (0 for a market buy by quote only) (OrderDone). */
@@ -204,6 +212,8 @@ export class EventRecord {
   freeLiquidity: bigint = 0n;
   /** units of `asset` (its smallest unit) paid or earned (by interestKind), ≥ 0 (InterestEntry). */
   interest: bigint = 0n;
+  /** P4 funding rate, a Ratio (RATIO_DECIMALS; MarkPrice: the predicted rate of the running interval) (MarkPrice, FundingRate). */
+  fundingRate: bigint = 0n;
   /** the accepted command's amount in units of `asset` (its smallest unit) (deposit, withdraw, transfer, pool actions) (CommandAccepted, CommandRejected). */
   commandAmount: bigint = 0n;
   /** quote-asset units of the market (OrderAccepted: the market buy's quote limit; Fill: the trade's quote amount) (OrderAccepted, Fill). */
@@ -216,6 +226,8 @@ export class EventRecord {
   canceledOrders: bigint = 0n;
   /** units of `asset` (its smallest unit): the pool's open borrow/lend limit (PoolStats). */
   openBorrowLendLimit: bigint = 0n;
+  /** P4: P̄, the mean premium of the interval's samples, a Ratio (RATIO_DECIMALS) (FundingRate). */
+  meanPremium: bigint = 0n;
   /** units of `asset` (its smallest unit): the pool's own limit on a manual borrow (MaxBorrowQuantity). */
   poolLimit: bigint = 0n;
   /** Fill: the maker's account id. */
@@ -307,28 +319,34 @@ export class EventRecord {
     this.throttled = 0;
     this.marketState = 0;
     this.indexFlags = 0;
+    this.fundingSamples = 0;
     this.orderId = 0;
+    this.nextFundingTimeMs = 0;
     this.clientId = 0n;
     this.code = 0;
     this.acceptedKind = 0;
     this.poolState = 0;
     this.sourcesUsed = 0;
+    this.markSource = 0;
     this.message = "";
     this.price = 0n;
     this.indexPrice = 0n;
     this.quantity = 0n;
+    this.markPrice = 0n;
     this.openQuantity = 0n;
     this.remainingQuantity = 0n;
     this.available = 0n;
     this.marginLimit = 0n;
     this.freeLiquidity = 0n;
     this.interest = 0n;
+    this.fundingRate = 0n;
     this.commandAmount = 0n;
     this.quoteQuantity = 0n;
     this.filledQuantity = 0n;
     this.locked = 0n;
     this.canceledOrders = 0n;
     this.openBorrowLendLimit = 0n;
+    this.meanPremium = 0n;
     this.poolLimit = 0n;
     this.makerAccount = 0;
     this.makerOrderId = 0;
@@ -382,28 +400,34 @@ export class EventRecord {
     this.throttled = from.throttled;
     this.marketState = from.marketState;
     this.indexFlags = from.indexFlags;
+    this.fundingSamples = from.fundingSamples;
     this.orderId = from.orderId;
+    this.nextFundingTimeMs = from.nextFundingTimeMs;
     this.clientId = from.clientId;
     this.code = from.code;
     this.acceptedKind = from.acceptedKind;
     this.poolState = from.poolState;
     this.sourcesUsed = from.sourcesUsed;
+    this.markSource = from.markSource;
     this.message = from.message;
     this.price = from.price;
     this.indexPrice = from.indexPrice;
     this.quantity = from.quantity;
+    this.markPrice = from.markPrice;
     this.openQuantity = from.openQuantity;
     this.remainingQuantity = from.remainingQuantity;
     this.available = from.available;
     this.marginLimit = from.marginLimit;
     this.freeLiquidity = from.freeLiquidity;
     this.interest = from.interest;
+    this.fundingRate = from.fundingRate;
     this.commandAmount = from.commandAmount;
     this.quoteQuantity = from.quoteQuantity;
     this.filledQuantity = from.filledQuantity;
     this.locked = from.locked;
     this.canceledOrders = from.canceledOrders;
     this.openBorrowLendLimit = from.openBorrowLendLimit;
+    this.meanPremium = from.meanPremium;
     this.poolLimit = from.poolLimit;
     this.makerAccount = from.makerAccount;
     this.makerOrderId = from.makerOrderId;
@@ -656,6 +680,8 @@ export function eventSideSlot(r: EventRecord): number {
       return r.marketState;
     case EventKind.IndexPrice:
       return r.indexFlags;
+    case EventKind.FundingRate:
+      return r.fundingSamples;
     default:
       return r.side;
   }
@@ -668,6 +694,7 @@ export function setEventSideSlot(r: EventRecord, value: number): void {
   r.throttled = 0;
   r.marketState = 0;
   r.indexFlags = 0;
+  r.fundingSamples = 0;
   switch (r.kind) {
     case EventKind.InterestEntry:
       r.interestKind = value;
@@ -681,8 +708,34 @@ export function setEventSideSlot(r: EventRecord, value: number): void {
     case EventKind.IndexPrice:
       r.indexFlags = value;
       return;
+    case EventKind.FundingRate:
+      r.fundingSamples = value;
+      return;
     default:
       r.side = value;
+  }
+}
+
+/** The value of EventRecord's "orderId" slot: the field the record's kind carries there. */
+export function eventOrderIdSlot(r: EventRecord): number {
+  switch (r.kind) {
+    case EventKind.MarkPrice:
+      return r.nextFundingTimeMs;
+    default:
+      return r.orderId;
+  }
+}
+
+/** Stores a "orderId" slot value in the field the record's kind carries there; the slot's other fields become zero. */
+export function setEventOrderIdSlot(r: EventRecord, value: number): void {
+  r.orderId = 0;
+  r.nextFundingTimeMs = 0;
+  switch (r.kind) {
+    case EventKind.MarkPrice:
+      r.nextFundingTimeMs = value;
+      return;
+    default:
+      r.orderId = value;
   }
 }
 
@@ -695,6 +748,8 @@ export function eventCodeSlot(r: EventRecord): number {
       return r.poolState;
     case EventKind.IndexPrice:
       return r.sourcesUsed;
+    case EventKind.MarkPrice:
+      return r.markSource;
     default:
       return r.code;
   }
@@ -706,6 +761,7 @@ export function setEventCodeSlot(r: EventRecord, value: number): void {
   r.acceptedKind = 0;
   r.poolState = 0;
   r.sourcesUsed = 0;
+  r.markSource = 0;
   switch (r.kind) {
     case EventKind.CommandAccepted:
       r.acceptedKind = value;
@@ -716,6 +772,9 @@ export function setEventCodeSlot(r: EventRecord, value: number): void {
     case EventKind.IndexPrice:
       r.sourcesUsed = value;
       return;
+    case EventKind.MarkPrice:
+      r.markSource = value;
+      return;
     default:
       r.code = value;
   }
@@ -725,6 +784,7 @@ export function setEventCodeSlot(r: EventRecord, value: number): void {
 export function eventPriceSlot(r: EventRecord): bigint {
   switch (r.kind) {
     case EventKind.IndexPrice:
+    case EventKind.MarkPrice:
       return r.indexPrice;
     default:
       return r.price;
@@ -737,10 +797,36 @@ export function setEventPriceSlot(r: EventRecord, value: bigint): void {
   r.indexPrice = 0n;
   switch (r.kind) {
     case EventKind.IndexPrice:
+    case EventKind.MarkPrice:
       r.indexPrice = value;
       return;
     default:
       r.price = value;
+  }
+}
+
+/** The value of EventRecord's "quantity" slot: the field the record's kind carries there. */
+export function eventQuantitySlot(r: EventRecord): bigint {
+  switch (r.kind) {
+    case EventKind.MarkPrice:
+    case EventKind.FundingRate:
+      return r.markPrice;
+    default:
+      return r.quantity;
+  }
+}
+
+/** Stores a "quantity" slot value in the field the record's kind carries there; the slot's other fields become zero. */
+export function setEventQuantitySlot(r: EventRecord, value: bigint): void {
+  r.quantity = 0n;
+  r.markPrice = 0n;
+  switch (r.kind) {
+    case EventKind.MarkPrice:
+    case EventKind.FundingRate:
+      r.markPrice = value;
+      return;
+    default:
+      r.quantity = value;
   }
 }
 
@@ -762,6 +848,9 @@ export function eventAmountSlot(r: EventRecord): bigint {
       return r.freeLiquidity;
     case EventKind.InterestEntry:
       return r.interest;
+    case EventKind.MarkPrice:
+    case EventKind.FundingRate:
+      return r.fundingRate;
     case EventKind.CommandAccepted:
     case EventKind.CommandRejected:
       return r.commandAmount;
@@ -778,6 +867,7 @@ export function setEventAmountSlot(r: EventRecord, value: bigint): void {
   r.marginLimit = 0n;
   r.freeLiquidity = 0n;
   r.interest = 0n;
+  r.fundingRate = 0n;
   r.commandAmount = 0n;
   switch (r.kind) {
     case EventKind.OrderAccepted:
@@ -800,6 +890,10 @@ export function setEventAmountSlot(r: EventRecord, value: bigint): void {
       return;
     case EventKind.InterestEntry:
       r.interest = value;
+      return;
+    case EventKind.MarkPrice:
+    case EventKind.FundingRate:
+      r.fundingRate = value;
       return;
     case EventKind.CommandAccepted:
     case EventKind.CommandRejected:
@@ -825,6 +919,8 @@ export function eventAmount2Slot(r: EventRecord): bigint {
       return r.canceledOrders;
     case EventKind.PoolStats:
       return r.openBorrowLendLimit;
+    case EventKind.FundingRate:
+      return r.meanPremium;
     case EventKind.MaxBorrowQuantity:
       return r.poolLimit;
     default:
@@ -839,6 +935,7 @@ export function setEventAmount2Slot(r: EventRecord, value: bigint): void {
   r.locked = 0n;
   r.canceledOrders = 0n;
   r.openBorrowLendLimit = 0n;
+  r.meanPremium = 0n;
   r.poolLimit = 0n;
   switch (r.kind) {
     case EventKind.OrderAccepted:
@@ -857,6 +954,9 @@ export function setEventAmount2Slot(r: EventRecord, value: bigint): void {
       return;
     case EventKind.PoolStats:
       r.openBorrowLendLimit = value;
+      return;
+    case EventKind.FundingRate:
+      r.meanPremium = value;
       return;
     case EventKind.MaxBorrowQuantity:
       r.poolLimit = value;

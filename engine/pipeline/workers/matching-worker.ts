@@ -6,6 +6,7 @@ import { CommandKind, CommandRecord, EventKind, EventRecord, type EventSink } fr
 import { riskShardOf } from "../../risk/index.ts";
 import { RingBuffer, SpinThenParkWait } from "../../ring/index.ts";
 import { marketsOfShard } from "../engine.ts";
+import { toEveryRiskShard } from "../routing.ts";
 import { BATCH_END_KIND, commandKindAt, commandSeqAt, readCommand, writeEvent, writeEventBatchEnd } from "../../model/index.ts";
 import { RingMarketDataSink } from "../market-data-codec.ts";
 import { PARK_MS, RingReader, RingWriter } from "../ring-io.ts";
@@ -27,6 +28,11 @@ if (marketData !== null) shard.setMarketDataSink(new RingMarketDataSink(marketDa
 
 const toRisk: EventSink = {
   publish(e: EventRecord): void {
+    if (toEveryRiskShard(e.kind)) {
+      // Decision P3 (engine.ts): marks and funding rates to every risk shard.
+      for (const w of outputs) writeEvent(w.ring, w.slot(), e);
+      return;
+    }
     const taker = riskShardOf(e.account, riskShards);
     const w = outputs[taker]!;
     writeEvent(w.ring, w.slot(), e);
@@ -102,6 +108,8 @@ function matchBatch(): number | null {
       shard.handle(cmd, toRisk);
     }
   }
+  // Decision P3 (engine.ts): the shard's settlement phase after its last command (marks, band inputs, funding).
+  shard.endBatch(toRisk);
   for (const w of outputs) writeEventBatchEnd(w.ring, w.slot(), batch);
   flushAll();
   return batch;

@@ -4,7 +4,7 @@
 // the reused builder `b` (no allocation beyond the builder's own BigInt splits of 64-bit fields).
 import type { Builder } from "flatbuffers";
 import { AccountSetting, EventKind, IndexFlag, type EventRecord, type ExchangeConfig } from "../../../engine/model/index.ts";
-import { Event, AccountCollateral, AccountSettings, AssetCollateral, Balance, Clock, CommandAccepted, CommandRejected, Fill, IndexPrice, InterestEntry, MaxBorrowQuantity, MaxOrderQuantity, MaxWithdrawalQuantity, OrderAccepted, OrderDone, OrderRejected, PoolStats, RateCurvePoint } from "../../../schemas/index.ts";
+import { Event, AccountCollateral, AccountSettings, AssetCollateral, Balance, Clock, CommandAccepted, CommandRejected, Fill, FundingRate, IndexPrice, InterestEntry, MarkPrice, MaxBorrowQuantity, MaxOrderQuantity, MaxWithdrawalQuantity, OrderAccepted, OrderDone, OrderRejected, PoolStats, RateCurvePoint } from "../../../schemas/index.ts";
 import {
   decimal,
   decimalsOf,
@@ -13,6 +13,7 @@ import {
   marketOf,
   on,
   PRICE_DECIMALS,
+  RATIO_DECIMALS,
   REPORTED_RATIO_DECIMALS,
   REPORTED_RATIO_UNBOUNDED,
   USD_DECIMALS,
@@ -269,6 +270,29 @@ function encodeIndexPrice(b: Builder, e: EventRecord, config: ExchangeConfig, as
   return IndexPrice.endIndexPrice(b);
 }
 
+function encodeMarkPrice(b: Builder, e: EventRecord, config: ExchangeConfig, asMaker: boolean): number {
+  MarkPrice.startMarkPrice(b);
+  MarkPrice.addMarket(b, e.market);
+  MarkPrice.addMark(b, decimal(b, e.markPrice, PRICE_DECIMALS));
+  MarkPrice.addIndex(b, decimal(b, e.indexPrice, PRICE_DECIMALS));
+  MarkPrice.addSource(b, e.markSource);
+  MarkPrice.addPredictedFundingRate(b, decimal(b, e.fundingRate, RATIO_DECIMALS));
+  MarkPrice.addNextFundingTimeMs(b, BigInt(e.nextFundingTimeMs));
+  MarkPrice.addTimeMs(b, BigInt(e.timeMs));
+  return MarkPrice.endMarkPrice(b);
+}
+
+function encodeFundingRate(b: Builder, e: EventRecord, config: ExchangeConfig, asMaker: boolean): number {
+  FundingRate.startFundingRate(b);
+  FundingRate.addMarket(b, e.market);
+  FundingRate.addRate(b, decimal(b, e.fundingRate, RATIO_DECIMALS));
+  FundingRate.addMeanPremium(b, decimal(b, e.meanPremium, RATIO_DECIMALS));
+  FundingRate.addSamples(b, e.fundingSamples);
+  FundingRate.addTimeMs(b, BigInt(e.timeMs));
+  FundingRate.addMark(b, decimal(b, e.markPrice, PRICE_DECIMALS));
+  return FundingRate.endFundingRate(b);
+}
+
 /** Writes the wire table of `e` (its kind's encoder) and returns its offset; throws for a kind without a wire form. */
 export function encodeEventBody(b: Builder, e: EventRecord, config: ExchangeConfig, asMaker: boolean): number {
   switch (e.kind) {
@@ -308,10 +332,14 @@ export function encodeEventBody(b: Builder, e: EventRecord, config: ExchangeConf
       return encodeMaxBorrowQuantity(b, e, config, asMaker);
     case EventKind.IndexPrice:
       return encodeIndexPrice(b, e, config, asMaker);
+    case EventKind.MarkPrice:
+      return encodeMarkPrice(b, e, config, asMaker);
+    case EventKind.FundingRate:
+      return encodeFundingRate(b, e, config, asMaker);
     default:
       throw new RangeError(`encodeEvent: event kind ${e.kind} has no wire form`);
   }
 }
 
 /** The Event union member of each EventKind (indexed by the kind). */
-export const WIRE_EVENT_TYPE: readonly Event[] = [Event.NONE, Event.OrderAccepted, Event.OrderRejected, Event.Fill, Event.OrderDone, Event.Balance, Event.Clock, Event.CommandAccepted, Event.CommandRejected, Event.AccountSettings, Event.AccountCollateral, Event.AssetCollateral, Event.MaxOrderQuantity, Event.MaxWithdrawalQuantity, Event.PoolStats, Event.RateCurvePoint, Event.InterestEntry, Event.MaxBorrowQuantity, Event.IndexPrice];
+export const WIRE_EVENT_TYPE: readonly Event[] = [Event.NONE, Event.OrderAccepted, Event.OrderRejected, Event.Fill, Event.OrderDone, Event.Balance, Event.Clock, Event.CommandAccepted, Event.CommandRejected, Event.AccountSettings, Event.AccountCollateral, Event.AssetCollateral, Event.MaxOrderQuantity, Event.MaxWithdrawalQuantity, Event.PoolStats, Event.RateCurvePoint, Event.InterestEntry, Event.MaxBorrowQuantity, Event.IndexPrice, Event.MarkPrice, Event.FundingRate];

@@ -7,5 +7,6 @@ export enum Channel {
   Depth = 1,
   Trades = 2,
   Bbo = 4,
-  Ticker = 8
+  Ticker = 8,
+  Mark = 16
 }

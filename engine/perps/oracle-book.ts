@@ -1,9 +1,10 @@
-// P2: each risk shard's replica of the oracle — per asset with an oracle, the latest quote of every configured source
-// and the last index. Every risk shard applies every OracleQuote (routing.ts: RiskRoute.Every) in sequence order, so
-// the replicas agree without a message between shards (engine.ts D2 says why the index is computed here, not sent
-// from settlement). The index itself is engine/perps computeIndexPrice; this file only keeps its inputs and result.
+// P2: a replica of the oracle — per asset with an oracle, the latest quote of every configured source and the last
+// index. Every risk shard and every matching shard (P3's marks, engine.ts decision P3) applies every OracleQuote that
+// risk shard 0 passed, in sequence order, so the replicas agree without a message between them (engine.ts D2/P2 say
+// why the index is computed where it is used). The index itself is computeIndexPrice (oracle-index.ts); this file
+// keeps its inputs and result.
 import { type SnapshotReader, type SnapshotWriter, type ExchangeConfig, type OracleConfig } from "../model/index.ts";
-import { computeIndexPrice, IndexResult, type IndexSourceQuote } from "../perps/index.ts";
+import { computeIndexPrice, IndexResult, isSourceFresh, type IndexSourceQuote } from "./oracle-index.ts";
 
 /** One asset's oracle: the latest quote per configured source (timeMs −1 = none yet) and the last result. */
 export class AssetOracle {
@@ -52,6 +53,23 @@ export class OracleBook {
     o.sourcesUsed = r.freshSourceCount;
     o.stepLimited = r.stepLimited;
     return o;
+  }
+
+  /** The last index of `asset` (0 without an oracle or before its first fresh update). */
+  lastIndex(asset: number): bigint {
+    const o = this.assets[asset];
+    return o === null || o === undefined ? 0n : o.index;
+  }
+
+  /**
+   * P3: the index of `asset` usable at engine time nowMs — the last one, while at least one source's latest quote is
+   * still fresh (P2's staleAfterMs) — or 0 (no oracle, no index yet, or every source silent too long).
+   */
+  freshIndex(asset: number, nowMs: number): bigint {
+    const o = this.assets[asset];
+    if (o === null || o === undefined || o.index === 0n) return 0n;
+    for (const q of o.quotes) if (q.timeMs >= 0 && isSourceFresh(q.timeMs, nowMs, o.config.staleAfterMs)) return o.index;
+    return 0n;
   }
 
   /** Digest text of every asset's oracle (stateHash, X4). */
