@@ -119,6 +119,11 @@ export const EventKind = {
    * indexFlags (IndexFlag: Stale = no fresh source, the index and the mark kept their values; StepLimited),
    * sourcesUsed (fresh sources in the index), timeMs = engine time. */
   IndexPrice: 18,
+  /** Q1/C9: the account entered liquidation at the batch end (MMR ≥ 100%): account, netEquityUsd, exposureUsd,
+   * mmf, mmr (C6, C7), timeMs = engine time; seq 0 (caused by no command: a mark, a fill, interest). */
+  LiquidationStarted: 19,
+  /** Q1: the account left liquidation (MMR ≤ liquidationExitMmr, or no exposure left); the same fields. */
+  LiquidationEnded: 20,
 } as const;
 export type EventKind = (typeof EventKind)[keyof typeof EventKind];
 

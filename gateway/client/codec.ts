@@ -126,6 +126,8 @@ import {
   SelfTradePrevention,
   SetMarkPrice,
   IndexPrice,
+  LiquidationEnded,
+  LiquidationStarted,
   SetMarketState,
   Side,
   SnapshotTaken,
@@ -858,6 +860,7 @@ export type EventJson = EnvelopeFields &
     | { type: "CommandRejected"; account: number; code: EnumText; message: string }
     | { type: "Clock"; timeMs: bigint }
     | { type: "IndexPrice"; asset: number; index: string; stale: boolean; sourcesUsed: number; stepLimited: boolean; timeMs: bigint }
+    | { type: "LiquidationStarted" | "LiquidationEnded"; account: number; netEquity: string; exposureNotional: string; mmf: string; mmr: string; timeMs: bigint }
     | { type: "SnapshotTaken"; seq: bigint; batch: bigint; stateHash: string; bytes: bigint; file: string }
     | { type: "DepthSnapshot"; market: number; lastUpdateId: bigint; bids: LevelJson[]; asks: LevelJson[] }
     | {
@@ -1240,6 +1243,13 @@ function decodeAccountAnswer(type: Event, head: EnvelopeFields, table: (t: objec
       const t = table(new IndexPrice()) as IndexPrice;
       const index = dec(t.index());
       return { ...head, type: "IndexPrice", asset: t.asset(), index, stale: t.stale(), sourcesUsed: t.sourcesUsed(), stepLimited: t.stepLimited(), timeMs: t.timeMs() };
+    }
+    case Event.LiquidationStarted:
+    case Event.LiquidationEnded: {
+      // Q1: both tables have the same fields (LiquidationEnded read through LiquidationStarted's accessors).
+      const t = table(new LiquidationStarted()) as LiquidationStarted;
+      const status = type === Event.LiquidationStarted ? "LiquidationStarted" : "LiquidationEnded";
+      return { ...head, type: status, account: t.account(), netEquity: dec(t.netEquity()), exposureNotional: dec(t.exposureNotional()), mmf: ratio(t.mmf()), mmr: ratio(t.mmr()), timeMs: t.timeMs() };
     }
     default:
       return null;

@@ -28,6 +28,8 @@ export { InterestKind } from './crossbook/wire/interest-kind.ts';
 export { Lend } from './crossbook/wire/lend.ts';
 export { Level } from './crossbook/wire/level.ts';
 export { LimitOrder } from './crossbook/wire/limit-order.ts';
+export { LiquidationEnded } from './crossbook/wire/liquidation-ended.ts';
+export { LiquidationStarted } from './crossbook/wire/liquidation-started.ts';
 export { Login } from './crossbook/wire/login.ts';
 export { MarketOrder } from './crossbook/wire/market-order.ts';
 export { MarketState } from './crossbook/wire/market-state.ts';
