@@ -10,6 +10,7 @@ import { LIQUIDATION_EXIT_MMR_DEFAULT, LiquidationStatus, nextLiquidationStatus 
 import { eventAmount2Slot, eventAmountSlot, eventCodeSlot, eventPriceSlot, eventSideSlot } from "../engine/model/generated/records.ts";
 import { prng } from "./helpers/random-commands.ts";
 import { decodeEvent } from "../gateway/client/codec.ts";
+import { LiquidationBook } from "../engine/risk/liquidation-book.ts";
 import { encodeEvent } from "../gateway/codec/index.ts";
 
 const config = loadConfig();
@@ -226,6 +227,39 @@ describe("Q1/C9 trigger at the batch end", () => {
     expect(json.account).toBe(ALICE);
     expect(json.exposureNotional).toBe(`${at.liability / USD}.${(at.liability % USD).toString().padStart(9, "0")}`.replace(/0+$/, "").replace(/\.$/, ""));
     expect(json.mmf).toBe("0.05");
+  });
+});
+
+describe("Q1: the safe-band index (liquidation-book.ts)", () => {
+  it("Q1: after batches of few changes (splices) and many (one merge pass), a mark finds exactly the accounts outside their band", () => {
+    const rand = prng(0xba4d);
+    const book = new LiquidationBook(2);
+    const bands = new Map<number, [bigint, bigint]>();
+    for (let round = 0; round < 60; round++) {
+      // Rounds alternate many changes (merge) and a few (splices once the index is large).
+      const changes = round % 2 === 0 ? 300 : 3;
+      for (let c = 0; c < changes; c++) {
+        const account = Math.floor(rand() * 2_000);
+        if (rand() < 0.1) {
+          book.removeBands(account);
+          bands.delete(account);
+          continue;
+        }
+        const low = BigInt(Math.floor(rand() * 1_000));
+        const high = rand() < 0.05 ? 0n : low + BigInt(Math.floor(rand() * 1_000)); // sometimes empty (low > high)
+        if (book.exposed.has(account)) continue; // one change per account between flushes, as phase 5 makes
+        book.setBands(account, [1], [low], [high], 1);
+        bands.set(account, [low, high]);
+      }
+      book.flushChanges();
+      for (const mark of [0n, 1n, 250n, 500n, 999n, 1_500n, 2_500n]) {
+        const found = new Set<number>();
+        book.forEachOutsideBand(1, mark, (a) => found.add(a));
+        const want = [...bands].filter(([, [lo, hi]]) => mark < lo || mark > hi).map(([a]) => a);
+        expect([...found].sort((x, y) => x - y)).toEqual(want.sort((x, y) => x - y));
+      }
+      expect(book.indexedCount(1)).toBe(bands.size);
+    }
   });
 });
 

@@ -14,10 +14,10 @@ import { publishLiquidationStatus } from "./replies.ts";
 import type { RiskState } from "./state.ts";
 
 const FORMULAS: BandFormulas = { haircutWeight, positionMmf };
-/** Band grid around a mark p0: ticks of p0 / 1024 (≥ 1) from one tick up to 64 × p0 (about 16 bisection steps per
- * edge); a mark outside it is simply outside the band (the account is re-evaluated). */
-const GRID_TICKS_PER_MARK = 1024n;
-const GRID_MAX_MARKS = 64n;
+/** Band grid around a mark p0: ticks of p0 / 256 (≥ 1, edges within 0.4% of the exact ones) from one tick up to
+ * 16 × p0 (about 12 bisection steps per edge); a mark outside it is simply outside the band (re-evaluated). */
+const GRID_TICKS_PER_MARK = 256n;
+const GRID_MAX_MARKS = 16n;
 
 /** Reused scratch of the band derivation (one per shard would do; the shard's thread is the only caller). */
 class BandScratch {
@@ -56,6 +56,7 @@ export function evaluateLiquidations(s: RiskState, sink: EventSink): void {
   if (kept > 1) touched.sort(ascending);
   for (let i = 0; i < kept; i++) evaluateAccount(s, s.accounts.get(touched[i]!)!, sink);
   touched.length = 0;
+  book.flushChanges();
 }
 
 /** C4: an account with no borrow, no order that may borrow, no bands and not liquidating has no exposure. */
@@ -119,7 +120,8 @@ function evaluateAccount(s: RiskState, account: Account, sink: EventSink): void 
 /**
  * The account's safe bands at the current marks: its surplus E − MM split over its sub-slots (each asset's held
  * units as collateral, its owed units as a borrow) by their USD size, a band per sub-slot, intersected per asset —
- * the sum of the sub-slots' losses stays below the surplus while every mark is inside its asset's band. An asset
+ * the sum of the sub-slots' losses stays below the surplus while every mark is inside its asset's band (index
+ * changes apply at the batch end's flush). An asset
  * that also carries a perpetual position (not in the pure slot yet) gets the empty band: always re-evaluated.
  */
 function deriveBands(s: RiskState, id: number, margin: AccountMargin, surplusUsd: bigint): void {
@@ -129,8 +131,8 @@ function deriveBands(s: RiskState, id: number, margin: AccountMargin, surplusUsd
   for (let a = 0; a < ctx.assetCount; a++) {
     const held = margin.heldAfterOrders(a);
     const owed = margin.borrowedAfterOrders(a);
-    if (held > 0n) subs = addSub(x, subs, a, true, margin.assetCollateralValueUsd(a));
-    if (owed > 0n) subs = addSub(x, subs, a, false, margin.assetLiabilityUsd(a));
+    if (held > 0n) subs = addSub(s, x, subs, a, true, margin.assetCollateralValueUsd(a));
+    if (owed > 0n) subs = addSub(s, x, subs, a, false, margin.assetLiabilityUsd(a));
   }
   splitSurplusBudget(surplusUsd, x.subWeight, subs, x.budgets);
   let count = 0;
@@ -151,10 +153,15 @@ function deriveBands(s: RiskState, id: number, margin: AccountMargin, surplusUsd
   s.liquidation.setBands(id, x.assets, x.lows, x.highs, count);
 }
 
-function addSub(x: BandScratch, subs: number, asset: number, collateral: boolean, weightUsd: bigint): number {
+/** A sub-slot's share of the surplus: its USD size; an identity-haircut (stable, USDC-like) asset's mark rarely moves,
+ * so it takes a sixteenth of that and leaves the rest to the volatile prices (any split is sound; this one makes the
+ * bands of the volatile prices wide). */
+const STABLE_WEIGHT_DIVISOR = 16n;
+
+function addSub(s: RiskState, x: BandScratch, subs: number, asset: number, collateral: boolean, weightUsd: bigint): number {
   x.subAsset[subs] = asset;
   x.subCollateral[subs] = collateral;
-  x.subWeight[subs] = weightUsd;
+  x.subWeight[subs] = s.marginContext.haircut[asset]!.kind === "identity" ? weightUsd / STABLE_WEIGHT_DIVISOR : weightUsd;
   return subs + 1;
 }
 
@@ -201,6 +208,7 @@ export function rebuildLiquidationIndex(s: RiskState): void {
     const ten = margin.totalExposureNotionalUsd();
     if (ten > 0n) deriveBands(s, account.id, margin, margin.netEquityUsd() - margin.maintenanceMarginUsd());
   }
+  s.liquidation.flushChanges();
   // The restore's own markChanged calls touched accounts: their state is the snapshot's, nothing to re-evaluate.
   for (const id of s.liquidation.touched) {
     const account = s.accounts.get(id);
