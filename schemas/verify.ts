@@ -312,6 +312,8 @@ export const EVENT_LAYOUTS: readonly (TableLayout | null)[] = [
   layout("IndexPrice", { asset: U16, index: DEC, stale: U8, sources_used: U8, step_limited: U8, time_ms: U64 }),
   layout("MarkPrice", { market: U16, mark: DEC, index: DEC, source: U8, predicted_funding_rate: DEC, next_funding_time_ms: U64, time_ms: U64 }),
   layout("FundingRate", { market: U16, rate: DEC, mean_premium: DEC, samples: U32, time_ms: U64, mark: DEC }),
+  layout("LiquidationStarted", { account: U32, net_equity: DEC, exposure_notional: DEC, mmf: DEC, mmr: DEC, time_ms: U64 }),
+  layout("LiquidationEnded", { account: U32, net_equity: DEC, exposure_notional: DEC, mmf: DEC, mmr: DEC, time_ms: U64 }),
 ];
 
 export const COMMAND_ENVELOPE = layout("CommandEnvelope", { client_seq: U64, command_type: U8, command: UVAL });

@@ -225,6 +225,14 @@ const PROMISES: Record<string, Record<string, Check[]>> = {
       (r) => expect(r.out).toMatch(/feed: stopped: tick \d+: .*\| sent (\d+), accepted \1, refused 0, dropped 0\n$/),
     ],
   },
+  Liquidation: {
+    "client withdraw 128 USDC 1000 --margin": [(r) => expect(events(r).map((e) => e.type)).toContain("CommandAccepted")],
+    "client collateral 128": [(r) => expect(events(r)[0]).toMatchObject({ type: "AccountCollateral", netEquity: "44", mmr: "1.136363636", liquidatable: true })],
+    "client withdraw 128 SOL 0.1": [
+      refusedBy("AccountLiquidating", /liquidating/),
+      (r) => expect(events(r).map((e) => e.type)).toContain("CommandAccepted"),
+    ],
+  },
   "Replaying and checking": {
     "replay session.jsonl": [(r) => expect(r.out).toMatch(/"stateHash":"[0-9a-f]{64}","commands":3/)],
     "journal-hash": [(r) => expect(r.out).toMatch(/"stateHash":"[0-9a-f]{64}"/)],
@@ -235,7 +243,7 @@ describe("README walkthroughs run exactly as printed (extracted from README.md)"
   const sections = readmeWalkthroughs(README);
 
   it("the extractor finds every walkthrough and its lines, in order", () => {
-    expect(sections.map((s) => s.title)).toEqual(["A first trade from the terminal", "Accounts, margin and fees", "Borrowing and lending", "Prices: the oracle and the feeder", "Replaying and checking", "Restart, snapshots and the journal"]);
+    expect(sections.map((s) => s.title)).toEqual(["A first trade from the terminal", "Accounts, margin and fees", "Borrowing and lending", "Prices: the oracle and the feeder", "Liquidation", "Replaying and checking", "Restart, snapshots and the journal"]);
     expect(sections[1]!.steps[0]!.text).toBe("keys create 3 --permissions read,trade,withdraw");
     expect(readmeWalkthroughs("## K\n```sh\nnpx crossbook keys create 1   # a key\nnpm test\n```\n")).toEqual([
       { title: "K", steps: [{ text: "keys create 1", args: ["keys", "create", "1"], comment: "a key" }], json: [] },

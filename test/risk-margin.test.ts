@@ -291,13 +291,15 @@ describe("C8: the pre-trade IMR check of every risk-increasing action", () => {
 
   it("C8: at IMR ≥ 100% risk-increasing actions are refused, an order that only reduces risk is accepted", () => {
     nearTheEdge();
-    h.mark(SOL, 290n * USD); // liability 2,900, IM 290, NE 100: IMR 290%
+    // liability 2,800, IM 280, NE 200: IMR 140% — but MM 140 < NE, MMR 70%: not liquidating (at 290 the account would be,
+    // C9, and its risk-increasing commands would be refused as AccountLiquidating instead: liquidation-trigger.test.ts).
+    h.mark(SOL, 280n * USD);
     expect(rejectOf(h.withdraw(ALICE, USDC, 1n))[0]).toBe("InsufficientMargin");
     expect(rejectOf(h.limit(ALICE, BTC_USDC, Side.Buy, 60_000n * USD, 1_000n))[0]).toBe("InsufficientMargin");
     // A plain buy of 1 SOL does not repay (its proceeds are held: auto-lend is off, no margin flag, S3/L10): the
-    // borrow stays and 290 USDC become 1 SOL at weight 0.9 — worse, refused.
+    // borrow stays and 290 USDC become 1 SOL (252 USD at weight 0.9) — worse, refused.
     expect(rejectOf(h.limit(ALICE, SOL_USDC, Side.Buy, 290n * USD, SOL_UNIT))[0]).toBe("InsufficientMargin");
-    // With the margin flag its proceeds repay the borrow (S3): IMR after ≈ 262% — still ≥ 100%, but not worse: allowed.
+    // With the margin flag its proceeds repay the borrow (S3): IMR after ≈ 133% — still ≥ 100%, but not worse: allowed.
     expect(accepted(h.limit(ALICE, SOL_USDC, Side.Buy, 290n * USD, SOL_UNIT, OrderFlag.AutoBorrowRepay))).toBe(true);
   });
 });

@@ -106,6 +106,9 @@ export const RejectCode = {
   FrameTooLarge: 51,
   /** X7: the server is replaying its journal; the command was not taken (retry when GET /health says ready). */
   Recovering: 52,
+  /** Q1: the account is liquidating; only commands that reduce its risk (risk-reducing orders, deposits, repays,
+   * cancels) are taken until it leaves liquidation at liquidationExitMmr. */
+  AccountLiquidating: 53,
 } as const;
 export type RejectCode = (typeof RejectCode)[keyof typeof RejectCode];
 

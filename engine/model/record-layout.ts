@@ -261,7 +261,12 @@ function readFillBlock(v: RecordViews, w: number, d: number, e: EventRecord): vo
 
 /** Kinds that carry the whole account block (the statement and query answers). */
 function hasAccountBlock(kind: number): boolean {
-  return kind >= EventKind.AccountSettings && kind <= EventKind.MaxBorrowQuantity;
+  return (kind >= EventKind.AccountSettings && kind <= EventKind.MaxBorrowQuantity) || isLiquidationStatus(kind);
+}
+
+/** Q1's LiquidationStarted / LiquidationEnded carry the account block's equity, exposure, MMF and MMR. */
+function isLiquidationStatus(kind: number): boolean {
+  return kind === EventKind.LiquidationStarted || kind === EventKind.LiquidationEnded;
 }
 
 function hasPoolBlock(kind: number): boolean {

@@ -128,6 +128,11 @@ export const EventKind = {
    * the interval's samples, fundingSamples = how many, markPrice = the mark payments use (P4: F × position × mark;
    * 0 = the market has no mark yet), timeMs = the interval end. To every risk shard (D2(b)); shard 0 publishes it. */
   FundingRate: 20,
+  /** Q1/C9: the account entered liquidation at the batch end (MMR ≥ 100%): account, netEquityUsd, exposureUsd,
+   * mmf, mmr (C6, C7), timeMs = engine time; seq 0 (caused by no command: a mark, a fill, interest). */
+  LiquidationStarted: 21,
+  /** Q1: the account left liquidation (MMR ≤ liquidationExitMmr, or no exposure left); the same fields. */
+  LiquidationEnded: 22,
 } as const;
 export type EventKind = (typeof EventKind)[keyof typeof EventKind];
 

@@ -276,7 +276,10 @@ export class Engine {
     this.sink = null;
   }
 
-  /** Phase 4: merge the risk shards' pool deltas (K > 1), then each shard's batch end (hourly interest). */
+  /**
+   * Phase 4: merge the risk shards' pool deltas (K > 1), then each shard's batch end: hourly interest, then phase 5
+   * (Q1: the touched accounts re-evaluated, their LiquidationStarted / LiquidationEnded events; shard order).
+   */
   private endBatch(): void {
     const risk = this.risk;
     if (risk.length > 1) {
@@ -284,7 +287,7 @@ export class Engine {
         for (let j = 0; j < risk.length; j++) if (j !== r) risk[r]!.applyRemotePoolDeltas(risk[j]!.poolDeltas());
       }
     }
-    for (const r of risk) r.endBatch();
+    for (const r of risk) r.endBatch(this.sink!);
   }
 
   /** Phase 1 for one command: R1 at the risk shard(s) of its route (routing.ts), then on to settlement and matching. */

@@ -21,6 +21,7 @@ import {
   publishBalance,
   publishClock,
   reject,
+  rejectLiquidating,
   rejectInvalidAccount,
   rejectInvalidTransfer,
   rejectLeverageMargin,
@@ -60,6 +61,7 @@ export function withdraw(s: RiskState, cmd: CommandRecord, sink: EventSink): voi
   if (account === null) return;
   if (cmd.asset >= s.assetCount) return rejectUnknownAsset(s, cmd, sink);
   if (cmd.amount <= 0n) return rejectNonPositiveAmount(s, cmd, "withdrawal amount", sink);
+  if (s.liquidation.isLiquidating(account.id)) return rejectLiquidating(s, cmd, "a withdrawal", sink); // Q1
   const code = withdrawalCode(s, account, cmd.asset, cmd.amount, cmd.flags, s.poolPlan);
   if (code !== RejectCode.None) return reject(s, cmd, code, outflowMessage(s, code, "withdraw", account, cmd.asset, cmd.amount), sink);
   takeOutflow(s, account, cmd.asset, cmd.amount);
@@ -79,6 +81,7 @@ export function transfer(s: RiskState, cmd: CommandRecord, sink: EventSink): voi
   }
   if (cmd.asset >= s.assetCount) return rejectUnknownAsset(s, cmd, sink);
   if (cmd.amount <= 0n) return rejectNonPositiveAmount(s, cmd, "transfer amount", sink);
+  if (s.liquidation.isLiquidating(from.id)) return rejectLiquidating(s, cmd, "a transfer out", sink); // Q1
   const code = withdrawalCode(s, from, cmd.asset, cmd.amount, 0, s.poolPlan);
   if (code !== RejectCode.None) return reject(s, cmd, code, outflowMessage(s, code, "transfer", from, cmd.asset, cmd.amount), sink);
   const to = s.accountOrCreate(cmd.account2);
@@ -124,6 +127,10 @@ export function updateSettings(s: RiskState, cmd: CommandRecord, sink: EventSink
   if (mask === 0 && leverage === 0) return rejectNothingToChange(s, cmd, sink);
   const account = clientAccount(s, cmd, sink);
   if (account === null) return;
+  // Q1: a leverage change is a risk-increasing action (C8); the other settings pass.
+  if (leverage !== 0 && leverage !== account.leverageLimit && s.liquidation.isLiquidating(account.id)) {
+    return rejectLiquidating(s, cmd, "a leverage change", sink);
+  }
   if (leverage !== 0 && leverage !== account.leverageLimit) {
     const margin = account.syncedMargin();
     const ratio = BigInt(leverage) * RATIO_SCALE;

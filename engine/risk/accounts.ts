@@ -154,8 +154,24 @@ export class Account {
     this.changed = new Uint16Array(2 * assetCount);
   }
 
+  /**
+   * Q1: the shard's list of the accounts whose margin inputs changed this batch (RiskState.newAccount sets it; null
+   * for the exchange's own accounts and never-stored reads): the batch end re-evaluates them (liquidation-trigger.ts).
+   */
+  touchedList: number[] | null = null;
+  /** On touchedList already this batch. */
+  touched = false;
+
+  /** Q1: put the account on the shard's touched list (once per batch). */
+  touch(): void {
+    if (this.touched || this.touchedList === null) return;
+    this.touched = true;
+    this.touchedList.push(this.id);
+  }
+
   /** The asset's net balance changed (deposit, withdrawal, transfer, fill, fee, pool movement). */
   markChanged(asset: number): void {
+    if (!this.touched) this.touch();
     if (this.repayCover[asset]! > this.borrowed[asset]!) this.repayCover[asset] = this.borrowed[asset]!;
     if (this.changed[asset] === 0) {
       this.changed[asset] = 1;

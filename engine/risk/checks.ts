@@ -70,11 +70,15 @@ export function checkOrder(s: RiskState, cmd: CommandRecord, market: MarketConfi
   // borrow has no exposure, and an order funded by its own units (available or lent) leaves it none — IMR 0 before
   // and after (C7), which is what the full evaluation would find. Such an order's proceeds are not credited while
   // it rests (its hold does not need them).
-  if (!(account.hasNoBorrows() && need <= available + lent)) {
+  // Q1: a liquidating account may place only orders that reduce its risk (C8's "only reduces risk").
+  const liquidating = s.liquidation.isLiquidating(account.id);
+  if (liquidating || !(account.hasNoBorrows() && need <= available + lent)) {
     const margin = account.syncedMargin();
     const repays = receiveRepays(account, flags);
     plan.inflowRepays = repays;
-    if (!margin.wouldPassInitialMargin(orderChanges(s, cmd, market, account, need, repays, plan))) return RejectCode.InsufficientMargin;
+    const changes = orderChanges(s, cmd, market, account, need, repays, plan);
+    if (liquidating && !margin.isRiskReducing(changes)) return RejectCode.AccountLiquidating;
+    if (!margin.wouldPassInitialMargin(changes)) return RejectCode.InsufficientMargin;
     // The proceeds credited while the order rests: all of them when the fill would not raise the available equity,
     // else the most that does not (see AccountMargin.lastChangesRaiseAvailableEquity).
     plan.inflowCredit = margin.lastChangesRaiseAvailableEquity() ? creditUpToNeutral(s, margin, repays, plan) : plan.inflow;

@@ -124,6 +124,7 @@ export function stateHash(s: RiskState): string {
   }
   h.update(s.volumes.hashText());
   h.update(s.oracle.hashText());
+  h.update(`liquidating ${s.liquidation.liquidatingSorted().join(",")}\n`); // Q1
   for (const hold of s.holds.sorted()) {
     h.update(`h${hold.orderId} ${hold.account} ${hold.asset} ${hold.flags} ${hold.remaining} ${hold.borrowMax} ${hold.reserved} ${hold.inflowAsset} ${hold.inflowCredit} ${hold.inflowRepays}\n`);
   }

@@ -12,6 +12,7 @@ import {
   publishBalance,
   reject,
   rejectAutoLendOn,
+  rejectLiquidating,
   rejectNonPositiveAmount,
   rejectUnknownAsset,
 } from "./replies.ts";
@@ -38,6 +39,8 @@ export function manualPoolAction(s: RiskState, cmd: CommandRecord, sink: EventSi
   const wholeAllowed = cmd.kind === CommandKind.Repay || cmd.kind === CommandKind.Redeem;
   if (cmd.amount < 0n || (cmd.amount === 0n && !wholeAllowed)) return rejectNonPositiveAmount(s, cmd, "amount", sink);
   if (account.isOn(AccountSetting.AutoLend)) return rejectAutoLendOn(s, cmd, sink);
+  // Q1: a borrow increases risk; repay, lend and redeem do not.
+  if (cmd.kind === CommandKind.Borrow && s.liquidation.isLiquidating(account.id)) return rejectLiquidating(s, cmd, "a borrow", sink);
   const code = applyManualPoolAction(s, cmd, account);
   if (code !== RejectCode.None) {
     const name = manualPoolActionName(cmd.kind);

@@ -18,7 +18,7 @@ import { INT64_MAX, isValidClientAccount } from "../model/index.ts";
 import type { Account } from "./accounts.ts";
 import type { AssetOracle } from "../perps/index.ts";
 import { InterestKind, poolStats, type RateCurvePoint } from "../lending/index.ts";
-import { UNBOUNDED } from "./margin/index.ts";
+import { UNBOUNDED, type AccountMargin } from "./margin/index.ts";
 import { OrderDetail, RISK_LIMITS, type CollateralStatement, type OrderPlan, type RiskState } from "./state.ts";
 
 const RATIO_TO_REPORTED = RATIO_SCALE / PRICE_SCALE;
@@ -120,6 +120,8 @@ export function orderMessage(s: RiskState, code: RejectCode, cmd: CommandRecord,
       return shortfallMessage(s, action, plan.asset, plan.need, own);
     case RejectCode.InsufficientMargin:
       return marginMessage(s, "order", account);
+    case RejectCode.AccountLiquidating:
+      return `account ${account.id} is liquidating: only orders that reduce its risk are taken (Q1)`;
     default:
       return poolMessage(s, code, action, plan.asset, plan.need, own);
   }
@@ -307,6 +309,25 @@ export function rejectOraclePrices(s: RiskState, cmd: CommandRecord, sink: Event
 export function rejectOracleTime(s: RiskState, cmd: CommandRecord, aheadMaxMs: number, sink: EventSink): void {
   const text = `oracle quote time ${cmd.sourceTimeMs} must be a non-negative integer (ms) at most ${aheadMaxMs} ms after engine time ${s.nowMs}`;
   reject(s, cmd, RejectCode.InvalidTime, text, sink);
+}
+
+/** Q1: an account entered (LiquidationStarted) or left (LiquidationEnded) liquidation at the batch end; seq 0. */
+export function publishLiquidationStatus(s: RiskState, kind: EventKind, account: number, margin: AccountMargin, sink: EventSink): void {
+  const e = s.out;
+  e.clear();
+  e.kind = kind;
+  e.account = account;
+  e.netEquityUsd = margin.netEquityUsd();
+  e.exposureUsd = margin.totalExposureNotionalUsd();
+  e.mmf = reportedRatio(margin.accountMmf());
+  e.mmr = reportedRatio(margin.mmr());
+  e.timeMs = s.nowMs;
+  sink.publish(e);
+}
+
+/** Q1: a risk-increasing command of a liquidating account. */
+export function rejectLiquidating(s: RiskState, cmd: CommandRecord, what: string, sink: EventSink): void {
+  reject(s, cmd, RejectCode.AccountLiquidating, `account ${cmd.account} is liquidating: ${what} refused until it leaves liquidation (MMR <= ${percent(s.liquidationParams.liquidationExitMmr)})`, sink);
 }
 
 export function publishClock(s: RiskState, cmd: CommandRecord, sink: EventSink): void {

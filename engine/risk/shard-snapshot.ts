@@ -3,6 +3,7 @@
 import { SnapshotTag, type SnapshotReader, type SnapshotWriter } from "../model/index.ts";
 import { restoreAccounts, restoreFeeAccount, restoreHolds, restoreMarks, writeAccounts, writeFeeAccount, writeHolds, writeMarks } from "./snapshot.ts";
 import { holdClientKey, type RiskState } from "./state.ts";
+import { rebuildLiquidationIndex } from "./liquidation-trigger.ts";
 
 /**
  * Writes everything the shard owns at a batch boundary (after endBatch): what stateHash covers and what future
@@ -20,6 +21,10 @@ export function writeShardSnapshot(s: RiskState, w: SnapshotWriter): void {
   writeFeeAccount(w, s.feeAccount, s.assetCount);
   writeHolds(w, s.holds, s.byClientId, holdClientKey);
   s.oracle.writeSnapshot(w);
+  // Q1: the liquidating set (its hysteresis is state); the safe-band index is derived again on restore.
+  const liquidating = s.liquidation.liquidatingSorted();
+  w.uint(liquidating.length);
+  for (const id of liquidating) w.uint(id);
   w.endSection();
 }
 
@@ -38,5 +43,8 @@ export function restoreShardSnapshot(s: RiskState, r: SnapshotReader): void {
   restoreFeeAccount(r, s.feeAccount, s.assetCount);
   restoreHolds(r, s.holds, s.byClientId, s.accounts, s.assetCount, holdClientKey);
   s.oracle.restoreSnapshot(r);
+  const liquidating = r.uint();
+  for (let i = 0; i < liquidating; i++) s.liquidation.liquidating.add(r.uint());
   r.endSection();
+  rebuildLiquidationIndex(s);
 }

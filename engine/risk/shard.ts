@@ -21,6 +21,7 @@ import { cancelOrder, placeOrder, replaceOrder, setMarketState } from "./pre-tra
 import { applyFill, endOrder } from "./post-trade.ts";
 import { applyPoolMovement, manualPoolAction, type PoolMovement } from "./lending-actions.ts";
 import { applyMarkPrice, oracleQuote } from "./oracle-commands.ts";
+import { evaluateLiquidations } from "./liquidation-trigger.ts";
 import * as queries from "./queries.ts";
 import { accountIds, stateHash, totals, validateInternalState } from "./invariants.ts";
 import { restoreShardSnapshot, writeShardSnapshot } from "./shard-snapshot.ts";
@@ -153,6 +154,8 @@ export class RiskShard {
       case EventKind.InterestEntry:
       case EventKind.MaxBorrowQuantity:
       case EventKind.IndexPrice:
+      case EventKind.LiquidationStarted:
+      case EventKind.LiquidationEnded:
         if (s.owns(e.account)) sink.publish(e);
         return;
       // P3/P4 from matching's settlement phase (engine.ts decision P3), to every risk shard; shard 0 publishes.
@@ -182,9 +185,23 @@ export class RiskShard {
     this.s.pools.applyRemote(deltas);
   }
 
-  /** The batch end (after the merge): hourly interest for every hour mark the clock crossed (L5). */
-  endBatch(): void {
+  /**
+   * The batch end (after the merge): hourly interest for every hour mark the clock crossed (L5); then phase 5 (D2):
+   * Q1 re-evaluates the accounts the batch touched and publishes each change of liquidation status to `sink`.
+   */
+  endBatch(sink: EventSink): void {
     this.s.pools.endBatch(this.s.nowMs);
+    evaluateLiquidations(this.s, sink);
+  }
+
+  /** Q1: the liquidating accounts of this shard, in id order. */
+  liquidatingAccounts(): number[] {
+    return this.s.liquidation.liquidatingSorted();
+  }
+
+  /** Q1 index: entries for `asset` (tests, bench). */
+  liquidationIndexSize(asset: number): number {
+    return this.s.liquidation.indexedCount(asset);
   }
 
   /** X7: the shard's snapshot section (shard-snapshot.ts), at a batch boundary after endBatch. */

@@ -14,6 +14,8 @@ import { HoldTable, type OrderHold } from "./holds.ts";
 import { PoolAction } from "../lending/index.ts";
 import { AccountMargin, MarginChanges, MarginContext } from "./margin/index.ts";
 import { OracleBook } from "../perps/index.ts";
+import { LiquidationBook } from "./liquidation-book.ts";
+import { LIQUIDATION_PARAMS_DEFAULT, type LiquidationParams } from "../liquidation/index.ts";
 import { PoolBook } from "./pools.ts";
 
 /** Named limits (TigerBeetle: a limit on everything), each with a typed reject. */
@@ -166,6 +168,10 @@ export class RiskState {
   readonly pools: PoolBook;
   /** P2: this shard's replica of the oracle's source quotes and indices (oracle-book.ts). */
   readonly oracle: OracleBook;
+  /** Q1: the liquidating set, the accounts touched this batch and the safe-band index (liquidation-book.ts). */
+  readonly liquidation: LiquidationBook;
+  /** SPEC Q's parameters (the defaults: exit MMR 98%, …; not yet in the exchange config). */
+  readonly liquidationParams: LiquidationParams = LIQUIDATION_PARAMS_DEFAULT;
   /** A client account's margin state, made when first read, at the account's leverage limit then. */
   readonly createMargin = (account: Account): AccountMargin => new AccountMargin(this.marginContext, BigInt(account.leverageLimit) * RATIO_SCALE);
 
@@ -183,12 +189,14 @@ export class RiskState {
     this.leverageLimitMax = platformMax < LEVERAGE_LIMIT_MAX ? platformMax : LEVERAGE_LIMIT_MAX;
     this.pools = new PoolBook(config, shardCount);
     this.oracle = new OracleBook(config);
+    this.liquidation = new LiquidationBook(this.assetCount);
   }
 
   /** C1: the USD mark of `asset` is now `price`; a perpetual on the asset follows it (quote at par). Accounts
    * revalue lazily (AccountMargin reads marks from the shared context). */
   setAssetMark(asset: number, price: bigint): void {
     this.marginContext.setAssetMark(asset, price);
+    this.liquidation.markMoved[asset] = 1; // Q1: the batch end looks up the accounts this move may reach
     for (const m of this.config.markets) {
       if (m.kind === MarketKind.Perpetual && m.baseAsset === asset) this.marginContext.setMarketMark(m.id, price);
     }
@@ -202,7 +210,9 @@ export class RiskState {
   /** A client account with the default settings; `persistent` ones share their user's volume record (S5). */
   newAccount(id: number, persistent: boolean): Account {
     const volume = persistent ? this.volumes.userVolume(userOf(id)) : null;
-    return new Account(id, this.assetCount, this.createMargin, volume);
+    const account = new Account(id, this.assetCount, this.createMargin, volume);
+    if (persistent) account.touchedList = this.liquidation.touched; // Q1: stored accounts report their changes
+    return account;
   }
 
   /** The account, synced to the pools; made (default settings) when new; null when the shard is full. */

@@ -34,6 +34,11 @@ const SETTING_BOOLS: readonly WireFieldRow[] = [
   ["margin_enabled", "on(e.settings, AccountSetting.MarginEnabled)"],
 ];
 
+const LIQUIDATION_STATUS: readonly WireFieldRow[] = [
+  ["account", "account"], ["net_equity", "netEquityUsd", "usd"], ["exposure_notional", "exposureUsd", "usd"],
+  ["mmf", "mmf", "ratio", "unbounded"], ["mmr", "mmr", "ratio", "unbounded"], ["time_ms", "timeMs", "id"],
+];
+
 /** Every engine event kind that has a wire form, in EventKind order. */
 export const EVENT_WIRE: readonly EventWire[] = [
   {
@@ -142,6 +147,9 @@ export const EVENT_WIRE: readonly EventWire[] = [
       ["time_ms", "timeMs", "id"], ["mark", "markPrice", "price"],
     ],
   },
+  // Q1: liquidation status changes (seq 0: the account's watchers see them, never as a reply).
+  { kind: "LiquidationStarted", fields: LIQUIDATION_STATUS },
+  { kind: "LiquidationEnded", fields: LIQUIDATION_STATUS },
 ];
 
 // ---------------------------------------------------------------- commands (server decode)

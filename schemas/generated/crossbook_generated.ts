@@ -29,6 +29,8 @@ export { InterestKind } from './crossbook/wire/interest-kind.ts';
 export { Lend } from './crossbook/wire/lend.ts';
 export { Level } from './crossbook/wire/level.ts';
 export { LimitOrder } from './crossbook/wire/limit-order.ts';
+export { LiquidationEnded } from './crossbook/wire/liquidation-ended.ts';
+export { LiquidationStarted } from './crossbook/wire/liquidation-started.ts';
 export { Login } from './crossbook/wire/login.ts';
 export { MarkPrice } from './crossbook/wire/mark-price.ts';
 export { MarkSource } from './crossbook/wire/mark-source.ts';

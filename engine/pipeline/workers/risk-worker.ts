@@ -156,7 +156,7 @@ function postTradeBatch(batch: number): void {
   written.fill(0);
   sinceWrite = 0;
   exchangePoolDeltas(batch);
-  shard.endBatch();
+  shard.endBatch(out); // phase 4's interest, then phase 5 (Q1): its events precede the batch end
   writeEventBatchEnd(output.ring, output.slot(), batch);
   output.flush();
 }

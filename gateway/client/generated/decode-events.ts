@@ -6,7 +6,7 @@
 // decide the optional keys: "zero" → present only when sent, "unbounded" → the ratio reads "unbounded" when absent.
 // A new event kind needs nothing here by hand: its table in crossbook.fbs (and Event union member), its EVENT_WIRE
 // row when the engine emits it, then npm run schemas.
-import { AccountCollateral, AccountSettings, AccountSnapshot, AssetCollateral, Balance, BookTicker, Clock, CommandAccepted, CommandRejected, DepthDelta, DepthSnapshot, DoneReason, Fill, FundingRate, IndexPrice, InterestEntry, InterestKind, MarkPrice, MarkSource, MaxBorrowQuantity, MaxOrderQuantity, MaxWithdrawalQuantity, OpenOrder, OrderAccepted, OrderDone, OrderRejected, PoolState, PoolStats, RateCurvePoint, RejectCode, ResumeDone, Side, SnapshotTaken, Ticker, Trade, type Event } from "../../../schemas/index.ts";
+import { AccountCollateral, AccountSettings, AccountSnapshot, AssetCollateral, Balance, BookTicker, Clock, CommandAccepted, CommandRejected, DepthDelta, DepthSnapshot, DoneReason, Fill, FundingRate, IndexPrice, InterestEntry, InterestKind, LiquidationEnded, LiquidationStarted, MarkPrice, MarkSource, MaxBorrowQuantity, MaxOrderQuantity, MaxWithdrawalQuantity, OpenOrder, OrderAccepted, OrderDone, OrderRejected, PoolState, PoolStats, RateCurvePoint, RejectCode, ResumeDone, Side, SnapshotTaken, Ticker, Trade, type Event } from "../../../schemas/index.ts";
 import { dec, levelsOf, name, ratio, type EnumText, type EnvelopeFields, type EventTable, type LevelJson } from "../event-values.ts";
 
 /** A decoded event: the envelope's fields, the Event union member's name as `type`, and its table's fields. */
@@ -41,6 +41,8 @@ export type EventJson = EnvelopeFields &
   | { type: "IndexPrice"; asset: number; index: string; stale: boolean; sourcesUsed: number; stepLimited: boolean; timeMs: bigint }
   | { type: "MarkPrice"; market: number; mark: string; index: string; source: EnumText; predictedFundingRate: string; nextFundingTimeMs: bigint; timeMs: bigint }
   | { type: "FundingRate"; market: number; rate: string; meanPremium: string; samples: number; timeMs: bigint; mark: string }
+  | { type: "LiquidationStarted"; account: number; netEquity: string; exposureNotional: string; mmf: string; mmr: string; timeMs: bigint }
+  | { type: "LiquidationEnded"; account: number; netEquity: string; exposureNotional: string; mmf: string; mmr: string; timeMs: bigint }
   /** An event type this client does not know (sent by a newer server). */
   | { type: "Unknown"; eventType: number }
   );
@@ -485,10 +487,38 @@ function decodeFundingRate(head: EnvelopeFields, table: EventTable): EventJson {
   };
 }
 
+function decodeLiquidationStarted(head: EnvelopeFields, table: EventTable): EventJson {
+  const t = table(new LiquidationStarted());
+  return {
+    ...head,
+    type: "LiquidationStarted",
+    account: t.account(),
+    netEquity: dec(t.netEquity()),
+    exposureNotional: dec(t.exposureNotional()),
+    mmf: ratio(t.mmf()),
+    mmr: ratio(t.mmr()),
+    timeMs: t.timeMs(),
+  };
+}
+
+function decodeLiquidationEnded(head: EnvelopeFields, table: EventTable): EventJson {
+  const t = table(new LiquidationEnded());
+  return {
+    ...head,
+    type: "LiquidationEnded",
+    account: t.account(),
+    netEquity: dec(t.netEquity()),
+    exposureNotional: dec(t.exposureNotional()),
+    mmf: ratio(t.mmf()),
+    mmr: ratio(t.mmr()),
+    timeMs: t.timeMs(),
+  };
+}
+
 type EventDecoder = (head: EnvelopeFields, table: EventTable) => EventJson;
 
 /** The decoder of each Event union type (indexed by it; 0 is NONE). */
-const EVENT_DECODERS: readonly (EventDecoder | null)[] = [null, decodeOrderAccepted, decodeOrderRejected, decodeFill, decodeOrderDone, decodeBalance, decodeCommandAccepted, decodeCommandRejected, decodeClock, decodeDepthSnapshot, decodeDepthDelta, decodeTrade, decodeBookTicker, decodeTicker, decodeAccountSettings, decodeAccountCollateral, decodeAssetCollateral, decodeMaxOrderQuantity, decodeMaxWithdrawalQuantity, decodePoolStats, decodeRateCurvePoint, decodeInterestEntry, decodeMaxBorrowQuantity, decodeOpenOrder, decodeAccountSnapshot, decodeResumeDone, decodeSnapshotTaken, decodeIndexPrice, decodeMarkPrice, decodeFundingRate];
+const EVENT_DECODERS: readonly (EventDecoder | null)[] = [null, decodeOrderAccepted, decodeOrderRejected, decodeFill, decodeOrderDone, decodeBalance, decodeCommandAccepted, decodeCommandRejected, decodeClock, decodeDepthSnapshot, decodeDepthDelta, decodeTrade, decodeBookTicker, decodeTicker, decodeAccountSettings, decodeAccountCollateral, decodeAssetCollateral, decodeMaxOrderQuantity, decodeMaxWithdrawalQuantity, decodePoolStats, decodeRateCurvePoint, decodeInterestEntry, decodeMaxBorrowQuantity, decodeOpenOrder, decodeAccountSnapshot, decodeResumeDone, decodeSnapshotTaken, decodeIndexPrice, decodeMarkPrice, decodeFundingRate, decodeLiquidationStarted, decodeLiquidationEnded];
 
 /** Reads the envelope's event table into its plain object; a type this client does not know reads as Unknown. */
 export function decodeEventBody(type: Event, head: EnvelopeFields, table: EventTable): EventJson {

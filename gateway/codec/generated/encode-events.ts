@@ -4,7 +4,7 @@
 // the reused builder `b` (no allocation beyond the builder's own BigInt splits of 64-bit fields).
 import type { Builder } from "flatbuffers";
 import { AccountSetting, EventKind, IndexFlag, type EventRecord, type ExchangeConfig } from "../../../engine/model/index.ts";
-import { Event, AccountCollateral, AccountSettings, AssetCollateral, Balance, Clock, CommandAccepted, CommandRejected, Fill, FundingRate, IndexPrice, InterestEntry, MarkPrice, MaxBorrowQuantity, MaxOrderQuantity, MaxWithdrawalQuantity, OrderAccepted, OrderDone, OrderRejected, PoolStats, RateCurvePoint } from "../../../schemas/index.ts";
+import { Event, AccountCollateral, AccountSettings, AssetCollateral, Balance, Clock, CommandAccepted, CommandRejected, Fill, FundingRate, IndexPrice, InterestEntry, LiquidationEnded, LiquidationStarted, MarkPrice, MaxBorrowQuantity, MaxOrderQuantity, MaxWithdrawalQuantity, OrderAccepted, OrderDone, OrderRejected, PoolStats, RateCurvePoint } from "../../../schemas/index.ts";
 import {
   decimal,
   decimalsOf,
@@ -293,6 +293,28 @@ function encodeFundingRate(b: Builder, e: EventRecord, config: ExchangeConfig, a
   return FundingRate.endFundingRate(b);
 }
 
+function encodeLiquidationStarted(b: Builder, e: EventRecord, config: ExchangeConfig, asMaker: boolean): number {
+  LiquidationStarted.startLiquidationStarted(b);
+  LiquidationStarted.addAccount(b, e.account);
+  LiquidationStarted.addNetEquity(b, decimal(b, e.netEquityUsd, USD_DECIMALS));
+  LiquidationStarted.addExposureNotional(b, decimal(b, e.exposureUsd, USD_DECIMALS));
+  if (e.mmf !== REPORTED_RATIO_UNBOUNDED) LiquidationStarted.addMmf(b, decimal(b, e.mmf, REPORTED_RATIO_DECIMALS));
+  if (e.mmr !== REPORTED_RATIO_UNBOUNDED) LiquidationStarted.addMmr(b, decimal(b, e.mmr, REPORTED_RATIO_DECIMALS));
+  LiquidationStarted.addTimeMs(b, BigInt(e.timeMs));
+  return LiquidationStarted.endLiquidationStarted(b);
+}
+
+function encodeLiquidationEnded(b: Builder, e: EventRecord, config: ExchangeConfig, asMaker: boolean): number {
+  LiquidationEnded.startLiquidationEnded(b);
+  LiquidationEnded.addAccount(b, e.account);
+  LiquidationEnded.addNetEquity(b, decimal(b, e.netEquityUsd, USD_DECIMALS));
+  LiquidationEnded.addExposureNotional(b, decimal(b, e.exposureUsd, USD_DECIMALS));
+  if (e.mmf !== REPORTED_RATIO_UNBOUNDED) LiquidationEnded.addMmf(b, decimal(b, e.mmf, REPORTED_RATIO_DECIMALS));
+  if (e.mmr !== REPORTED_RATIO_UNBOUNDED) LiquidationEnded.addMmr(b, decimal(b, e.mmr, REPORTED_RATIO_DECIMALS));
+  LiquidationEnded.addTimeMs(b, BigInt(e.timeMs));
+  return LiquidationEnded.endLiquidationEnded(b);
+}
+
 /** Writes the wire table of `e` (its kind's encoder) and returns its offset; throws for a kind without a wire form. */
 export function encodeEventBody(b: Builder, e: EventRecord, config: ExchangeConfig, asMaker: boolean): number {
   switch (e.kind) {
@@ -336,10 +358,14 @@ export function encodeEventBody(b: Builder, e: EventRecord, config: ExchangeConf
       return encodeMarkPrice(b, e, config, asMaker);
     case EventKind.FundingRate:
       return encodeFundingRate(b, e, config, asMaker);
+    case EventKind.LiquidationStarted:
+      return encodeLiquidationStarted(b, e, config, asMaker);
+    case EventKind.LiquidationEnded:
+      return encodeLiquidationEnded(b, e, config, asMaker);
     default:
       throw new RangeError(`encodeEvent: event kind ${e.kind} has no wire form`);
   }
 }
 
 /** The Event union member of each EventKind (indexed by the kind). */
-export const WIRE_EVENT_TYPE: readonly Event[] = [Event.NONE, Event.OrderAccepted, Event.OrderRejected, Event.Fill, Event.OrderDone, Event.Balance, Event.Clock, Event.CommandAccepted, Event.CommandRejected, Event.AccountSettings, Event.AccountCollateral, Event.AssetCollateral, Event.MaxOrderQuantity, Event.MaxWithdrawalQuantity, Event.PoolStats, Event.RateCurvePoint, Event.InterestEntry, Event.MaxBorrowQuantity, Event.IndexPrice, Event.MarkPrice, Event.FundingRate];
+export const WIRE_EVENT_TYPE: readonly Event[] = [Event.NONE, Event.OrderAccepted, Event.OrderRejected, Event.Fill, Event.OrderDone, Event.Balance, Event.Clock, Event.CommandAccepted, Event.CommandRejected, Event.AccountSettings, Event.AccountCollateral, Event.AssetCollateral, Event.MaxOrderQuantity, Event.MaxWithdrawalQuantity, Event.PoolStats, Event.RateCurvePoint, Event.InterestEntry, Event.MaxBorrowQuantity, Event.IndexPrice, Event.MarkPrice, Event.FundingRate, Event.LiquidationStarted, Event.LiquidationEnded];

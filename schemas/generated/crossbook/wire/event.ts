@@ -15,6 +15,8 @@ import { Fill } from '../../crossbook/wire/fill.ts';
 import { FundingRate } from '../../crossbook/wire/funding-rate.ts';
 import { IndexPrice } from '../../crossbook/wire/index-price.ts';
 import { InterestEntry } from '../../crossbook/wire/interest-entry.ts';
+import { LiquidationEnded } from '../../crossbook/wire/liquidation-ended.ts';
+import { LiquidationStarted } from '../../crossbook/wire/liquidation-started.ts';
 import { MarkPrice } from '../../crossbook/wire/mark-price.ts';
 import { MaxBorrowQuantity } from '../../crossbook/wire/max-borrow-quantity.ts';
 import { MaxOrderQuantity } from '../../crossbook/wire/max-order-quantity.ts';
@@ -61,13 +63,15 @@ export enum Event {
   SnapshotTaken = 26,
   IndexPrice = 27,
   MarkPrice = 28,
-  FundingRate = 29
+  FundingRate = 29,
+  LiquidationStarted = 30,
+  LiquidationEnded = 31
 }
 
 export function unionToEvent(
   type: Event,
-  accessor: (obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingRate|IndexPrice|InterestEntry|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|SnapshotTaken|Ticker|Trade) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingRate|IndexPrice|InterestEntry|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|SnapshotTaken|Ticker|Trade|null
-): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingRate|IndexPrice|InterestEntry|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|SnapshotTaken|Ticker|Trade|null {
+  accessor: (obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingRate|IndexPrice|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|SnapshotTaken|Ticker|Trade) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingRate|IndexPrice|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|SnapshotTaken|Ticker|Trade|null
+): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingRate|IndexPrice|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|SnapshotTaken|Ticker|Trade|null {
   switch(Event[type]) {
     case 'NONE': return null; 
     case 'OrderAccepted': return accessor(new OrderAccepted())! as OrderAccepted;
@@ -99,15 +103,17 @@ export function unionToEvent(
     case 'IndexPrice': return accessor(new IndexPrice())! as IndexPrice;
     case 'MarkPrice': return accessor(new MarkPrice())! as MarkPrice;
     case 'FundingRate': return accessor(new FundingRate())! as FundingRate;
+    case 'LiquidationStarted': return accessor(new LiquidationStarted())! as LiquidationStarted;
+    case 'LiquidationEnded': return accessor(new LiquidationEnded())! as LiquidationEnded;
     default: return null;
   }
 }
 
 export function unionListToEvent(
   type: Event, 
-  accessor: (index: number, obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingRate|IndexPrice|InterestEntry|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|SnapshotTaken|Ticker|Trade) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingRate|IndexPrice|InterestEntry|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|SnapshotTaken|Ticker|Trade|null, 
+  accessor: (index: number, obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingRate|IndexPrice|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|SnapshotTaken|Ticker|Trade) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingRate|IndexPrice|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|SnapshotTaken|Ticker|Trade|null, 
   index: number
-): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingRate|IndexPrice|InterestEntry|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|SnapshotTaken|Ticker|Trade|null {
+): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingRate|IndexPrice|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|SnapshotTaken|Ticker|Trade|null {
   switch(Event[type]) {
     case 'NONE': return null; 
     case 'OrderAccepted': return accessor(index, new OrderAccepted())! as OrderAccepted;
@@ -139,6 +145,8 @@ export function unionListToEvent(
     case 'IndexPrice': return accessor(index, new IndexPrice())! as IndexPrice;
     case 'MarkPrice': return accessor(index, new MarkPrice())! as MarkPrice;
     case 'FundingRate': return accessor(index, new FundingRate())! as FundingRate;
+    case 'LiquidationStarted': return accessor(index, new LiquidationStarted())! as LiquidationStarted;
+    case 'LiquidationEnded': return accessor(index, new LiquidationEnded())! as LiquidationEnded;
     default: return null;
   }
 }

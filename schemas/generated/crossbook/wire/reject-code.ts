@@ -81,5 +81,10 @@ export enum RejectCode {
   /**
    * The server is replaying its journal after a start: retry when GET /health says ready (X7).
    */
-  Recovering = 52
+  Recovering = 52,
+
+  /**
+   * Q1: the account is liquidating; only risk-reducing commands (reducing orders, deposits, repays, cancels) pass.
+   */
+  AccountLiquidating = 53
 }

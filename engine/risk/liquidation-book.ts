@@ -1,0 +1,216 @@
+// Q1's state in one risk shard (state layer: data and tiny accessors, no events, no rules): the liquidating set (in
+// the snapshot and the state hash), the accounts touched this batch, the assets whose mark moved this batch, and the
+// safe-band index (engine/liquidation/safe-band.ts) that finds the accounts a mark move may push over MMR 100%
+// without scanning the others. The index is derived state: rebuilt on restore, never snapshotted — the liquidating
+// set after a batch is {liquidatable} ∪ {liquidating before, not yet at the exit}, whatever the bands were.
+
+import { firstIndexAbove, firstIndexAtOrAbove } from "../liquidation/index.ts";
+
+/** One asset's band edges of every indexed account, each kept sorted by (edge, account), and the changes of the
+ * current batch end not yet applied (flushChanges applies them at once). */
+class AssetBands {
+  readonly lowEdges: bigint[] = [];
+  readonly lowAccounts: number[] = [];
+  readonly highEdges: bigint[] = [];
+  readonly highAccounts: number[] = [];
+  /** Entries to remove: account, its old low and high. */
+  readonly removeAccounts: number[] = [];
+  readonly removeLows: bigint[] = [];
+  readonly removeHighs: bigint[] = [];
+  /** Entries to add: account, low, high, and the record they belong to (skipped if it is no longer the account's). */
+  readonly addRecords: AccountBands[] = [];
+  readonly addAccounts: number[] = [];
+  readonly addLows: bigint[] = [];
+  readonly addHighs: bigint[] = [];
+}
+
+/** Position of (edge, account) in a list sorted by (edge, account): the first entry not below it. */
+function findEntry(edges: readonly bigint[], accounts: readonly number[], edge: bigint, account: number): number {
+  let lo = 0;
+  let hi = edges.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const e = edges[mid]!;
+    if (e < edge || (e === edge && accounts[mid]! < account)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function insertEntry(edges: bigint[], accounts: number[], edge: bigint, account: number): void {
+  const i = findEntry(edges, accounts, edge, account);
+  edges.splice(i, 0, edge);
+  accounts.splice(i, 0, account);
+}
+
+function removeEntry(edges: bigint[], accounts: number[], edge: bigint, account: number): void {
+  const i = findEntry(edges, accounts, edge, account);
+  if (i >= edges.length || edges[i] !== edge || accounts[i] !== account) {
+    throw new Error(`liquidation index: band edge ${edge} of account ${account} is missing`);
+  }
+  edges.splice(i, 1);
+  accounts.splice(i, 1);
+}
+
+/**
+ * Rebuilds one sorted list without the removed accounts' entries and with the added ones, in one merge pass:
+ * O(n + k log k) for k changes, where k splices would cost O(k × n) (a mark shock re-deriving thousands of bands).
+ */
+function mergeEntries(edges: bigint[], accounts: number[], removed: ReadonlySet<number>, addEdges: readonly bigint[], addAccounts: readonly number[]): void {
+  const order = addEdges.map((_, i) => i);
+  order.sort((x, y) => (addEdges[x]! < addEdges[y]! ? -1 : addEdges[x]! > addEdges[y]! ? 1 : addAccounts[x]! - addAccounts[y]!));
+  const oldEdges = edges.slice();
+  const oldAccounts = accounts.slice();
+  edges.length = 0;
+  accounts.length = 0;
+  let j = 0;
+  for (let i = 0; i < oldEdges.length; i++) {
+    if (removed.has(oldAccounts[i]!)) continue;
+    const e = oldEdges[i]!;
+    while (j < order.length && (addEdges[order[j]!]! < e || (addEdges[order[j]!]! === e && addAccounts[order[j]!]! < oldAccounts[i]!))) {
+      edges.push(addEdges[order[j]!]!);
+      accounts.push(addAccounts[order[j++]!]!);
+    }
+    edges.push(e);
+    accounts.push(oldAccounts[i]!);
+  }
+  for (; j < order.length; j++) {
+    edges.push(addEdges[order[j]!]!);
+    accounts.push(addAccounts[order[j]!]!);
+  }
+}
+
+/** Changes below 1/SPLICE_SHARE of an asset's entries are applied by splices, more by one merge pass. */
+const SPLICE_SHARE = 64;
+
+/** The bands one account has in the index: per asset it holds or owes, [low, high] (low > high: empty). */
+export class AccountBands {
+  /** Are its entries in the sorted lists (flushed)? */
+  inLists = false;
+  readonly assets: number[] = [];
+  readonly lows: bigint[] = [];
+  readonly highs: bigint[] = [];
+}
+
+export class LiquidationBook {
+  /** Q1: the liquidating accounts of this shard. */
+  readonly liquidating = new Set<number>();
+  /** Accounts whose margin inputs changed this batch (Account.touch), in touch order. */
+  readonly touched: number[] = [];
+  /** Per asset: did its mark move this batch? */
+  readonly markMoved: Uint8Array;
+  /** The pools' accrual epoch the exposed accounts were last brought to (interest moves their margin, L5). */
+  poolEpochSeen = 0;
+  /** The indexed accounts (those with exposure, C4) and their bands. */
+  readonly exposed = new Map<number, AccountBands>();
+  private readonly bands: AssetBands[] = [];
+  /** Band changes wait for flushChanges. */
+  private dirty = false;
+
+  constructor(assetCount: number) {
+    this.markMoved = new Uint8Array(assetCount);
+    for (let a = 0; a < assetCount; a++) this.bands.push(new AssetBands());
+  }
+
+  isLiquidating(account: number): boolean {
+    return this.liquidating.size !== 0 && this.liquidating.has(account);
+  }
+
+  /** The liquidating accounts in id order (snapshot, state hash, queries). */
+  liquidatingSorted(): number[] {
+    return [...this.liquidating].sort((a, b) => a - b);
+  }
+
+  /** Replaces the account's bands (empty `assets`: out of the index); the sorted lists change at flushChanges. */
+  setBands(account: number, assets: readonly number[], lows: readonly bigint[], highs: readonly bigint[], count: number): void {
+    this.removeBands(account);
+    if (count === 0) return;
+    const record = new AccountBands();
+    for (let i = 0; i < count; i++) {
+      const b = this.bands[assets[i]!]!;
+      record.assets.push(assets[i]!);
+      record.lows.push(lows[i]!);
+      record.highs.push(highs[i]!);
+      b.addRecords.push(record);
+      b.addAccounts.push(account);
+      b.addLows.push(lows[i]!);
+      b.addHighs.push(highs[i]!);
+    }
+    this.exposed.set(account, record);
+    this.dirty = true;
+  }
+
+  /** Takes the account out of the index (at flushChanges). An account is changed at most once between flushes. */
+  removeBands(account: number): void {
+    const record = this.exposed.get(account);
+    if (record === undefined) return;
+    this.exposed.delete(account);
+    this.dirty = true;
+    if (!record.inLists) return; // set and taken out before a flush: its adds are skipped there
+    for (let i = 0; i < record.assets.length; i++) {
+      const b = this.bands[record.assets[i]!]!;
+      b.removeAccounts.push(account);
+      b.removeLows.push(record.lows[i]!);
+      b.removeHighs.push(record.highs[i]!);
+    }
+  }
+
+  /** Applies the batch end's band changes to the sorted lists (by splices when few, else one merge pass). */
+  flushChanges(): void {
+    if (!this.dirty) return;
+    this.dirty = false;
+    for (const b of this.bands) {
+      this.dropStaleAdds(b);
+      const changes = b.removeAccounts.length + b.addAccounts.length;
+      if (changes === 0) continue;
+      if (changes * SPLICE_SHARE < b.lowEdges.length) {
+        for (let i = 0; i < b.removeAccounts.length; i++) {
+          removeEntry(b.lowEdges, b.lowAccounts, b.removeLows[i]!, b.removeAccounts[i]!);
+          removeEntry(b.highEdges, b.highAccounts, b.removeHighs[i]!, b.removeAccounts[i]!);
+        }
+        for (let i = 0; i < b.addAccounts.length; i++) {
+          insertEntry(b.lowEdges, b.lowAccounts, b.addLows[i]!, b.addAccounts[i]!);
+          insertEntry(b.highEdges, b.highAccounts, b.addHighs[i]!, b.addAccounts[i]!);
+        }
+      } else {
+        const removed = new Set(b.removeAccounts);
+        mergeEntries(b.lowEdges, b.lowAccounts, removed, b.addLows, b.addAccounts);
+        mergeEntries(b.highEdges, b.highAccounts, removed, b.addHighs, b.addAccounts);
+      }
+      b.removeAccounts.length = b.removeLows.length = b.removeHighs.length = 0;
+      b.addRecords.length = b.addAccounts.length = b.addLows.length = b.addHighs.length = 0;
+    }
+  }
+
+  /** Keeps the adds whose record is still the account's (marking it in the lists), in order. */
+  private dropStaleAdds(b: AssetBands): void {
+    let kept = 0;
+    for (let i = 0; i < b.addAccounts.length; i++) {
+      const record = b.addRecords[i]!;
+      if (this.exposed.get(b.addAccounts[i]!) !== record) continue;
+      record.inLists = true;
+      b.addRecords[kept] = record;
+      b.addAccounts[kept] = b.addAccounts[i]!;
+      b.addLows[kept] = b.addLows[i]!;
+      b.addHighs[kept++] = b.addHighs[i]!;
+    }
+    b.addRecords.length = b.addAccounts.length = b.addLows.length = b.addHighs.length = kept;
+  }
+
+  /**
+   * Q1 (after flushChanges): calls `visit` with every indexed account whose band of `asset` does not contain `mark` (m < low: a suffix of
+   * the lows; high < m: a prefix of the highs; an account may come twice only if its band is empty).
+   */
+  forEachOutsideBand(asset: number, mark: bigint, visit: (account: number) => void): void {
+    const b = this.bands[asset]!;
+    const lows = b.lowEdges;
+    for (let i = firstIndexAbove(lows, lows.length, mark); i < lows.length; i++) visit(b.lowAccounts[i]!);
+    const end = firstIndexAtOrAbove(b.highEdges, b.highEdges.length, mark);
+    for (let i = 0; i < end; i++) visit(b.highAccounts[i]!);
+  }
+
+  /** Entries in the index for `asset` (tests, bench). */
+  indexedCount(asset: number): number {
+    return this.bands[asset]!.lowEdges.length;
+  }
+}

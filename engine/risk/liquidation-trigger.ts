@@ -1,0 +1,218 @@
+// Q1 and C9 at the batch end (phase 5 of D2 in engine/pipeline/engine.ts): the accounts the batch touched — fills,
+// deposits and withdrawals, pool actions, open orders (Account.markChanged), interest (every exposed account when the
+// pools' accrual epoch moved, L5), marks (the accounts whose safe band of a moved asset no longer holds the mark,
+// found by two binary searches per asset, never by a scan) — and every liquidating account are re-evaluated, in
+// account-id order, with the pure hysteresis of engine/liquidation/trigger.ts; each change of status is an event on
+// the account's stream (seq 0: caused by no command). Each evaluated account's bands are then derived again at the
+// current marks (engine/liquidation/safe-band.ts), so the index stays sound for the next batch.
+
+import { nextLiquidationStatus, LiquidationStatus, PriceSlot, SafeBand, safeBand, splitSurplusBudget, type BandFormulas, type BandGrid } from "../liquidation/index.ts";
+import { EventKind, type EventSink } from "../model/index.ts";
+import type { Account } from "./accounts.ts";
+import { haircutWeight, positionMmf, type AccountMargin } from "./margin/index.ts";
+import { publishLiquidationStatus } from "./replies.ts";
+import type { RiskState } from "./state.ts";
+
+const FORMULAS: BandFormulas = { haircutWeight, positionMmf };
+/** Band grid around a mark p0: ticks of p0 / 256 (≥ 1, edges within 0.4% of the exact ones) from one tick up to
+ * 16 × p0 (about 12 bisection steps per edge); a mark outside it is simply outside the band (re-evaluated). */
+const GRID_TICKS_PER_MARK = 256n;
+const GRID_MAX_MARKS = 16n;
+
+/** Reused scratch of the band derivation (one per shard would do; the shard's thread is the only caller). */
+class BandScratch {
+  readonly slot = new PriceSlot();
+  readonly band = new SafeBand();
+  /** Sub-slots: asset, collateral (true) or borrow, weight, budget. */
+  readonly subAsset: number[] = [];
+  readonly subCollateral: boolean[] = [];
+  readonly subWeight: bigint[] = [];
+  readonly budgets: bigint[] = [];
+  readonly assets: number[] = [];
+  readonly lows: bigint[] = [];
+  readonly highs: bigint[] = [];
+  grid: { tick: bigint; minPrice: bigint; maxPrice: bigint } = { tick: 1n, minPrice: 1n, maxPrice: 1n };
+}
+const scratch = new BandScratch();
+
+/** Phase 5: re-evaluates what the batch touched (see the module comment). Events go to `sink`. */
+export function evaluateLiquidations(s: RiskState, sink: EventSink): void {
+  const book = s.liquidation;
+  touchInterestCharged(s);
+  touchMarkMoves(s);
+  for (const id of book.liquidating) touchId(s, id);
+  const touched = book.touched;
+  if (touched.length === 0) return;
+  // Only accounts with exposure (or indexed, or liquidating) can change status or bands: keep those, then sort
+  // (account-id order makes the events deterministic); a spot-only batch sorts nothing.
+  let kept = 0;
+  for (let i = 0; i < touched.length; i++) {
+    const account = s.accounts.get(touched[i]!);
+    if (account === undefined) continue;
+    account.touched = false;
+    if (mayHaveExposure(book, account)) touched[kept++] = account.id;
+  }
+  touched.length = kept;
+  if (kept > 1) touched.sort(ascending);
+  for (let i = 0; i < kept; i++) evaluateAccount(s, s.accounts.get(touched[i]!)!, sink);
+  touched.length = 0;
+  book.flushChanges();
+}
+
+/** C4: an account with no borrow, no order that may borrow, no bands and not liquidating has no exposure. */
+function mayHaveExposure(book: RiskState["liquidation"], account: Account): boolean {
+  return account.borrowedAssets !== 0 || account.openBorrowOrders !== 0 || book.exposed.has(account.id) || book.isLiquidating(account.id);
+}
+
+function ascending(a: number, b: number): number {
+  return a - b;
+}
+
+function touchId(s: RiskState, id: number): void {
+  const account = s.accounts.get(id);
+  if (account !== undefined) account.touch();
+}
+
+/** L5: an hour mark charged interest; every exposed account's borrow grew (sync revalues it and touches it). */
+function touchInterestCharged(s: RiskState): void {
+  const book = s.liquidation;
+  if (book.poolEpochSeen === s.pools.epoch) return;
+  book.poolEpochSeen = s.pools.epoch;
+  for (const id of book.exposed.keys()) {
+    const account = s.accounts.get(id);
+    if (account === undefined) continue;
+    s.pools.sync(account);
+    account.touch();
+  }
+}
+
+/** Marks moved this batch: the accounts whose band of the asset no longer holds the mark. */
+function touchMarkMoves(s: RiskState): void {
+  const book = s.liquidation;
+  const moved = book.markMoved;
+  for (let a = 0; a < moved.length; a++) {
+    if (moved[a] === 0) continue;
+    moved[a] = 0;
+    book.forEachOutsideBand(a, s.marginContext.assetMark[a]!, (id) => touchId(s, id));
+  }
+}
+
+/** Q1 for one account, then its bands again. */
+function evaluateAccount(s: RiskState, account: Account, sink: EventSink): void {
+  const book = s.liquidation;
+  const was = book.liquidating.has(account.id);
+  const margin = account.syncedMargin();
+  const ten = margin.totalExposureNotionalUsd();
+  const equity = margin.netEquityUsd();
+  const mm = margin.maintenanceMarginUsd();
+  const before = was ? LiquidationStatus.Liquidating : LiquidationStatus.Healthy;
+  const after = nextLiquidationStatus(before, mm, equity, ten, s.liquidationParams.liquidationExitMmr);
+  if (after !== before) {
+    if (after === LiquidationStatus.Liquidating) book.liquidating.add(account.id);
+    else book.liquidating.delete(account.id);
+    const kind = after === LiquidationStatus.Liquidating ? EventKind.LiquidationStarted : EventKind.LiquidationEnded;
+    publishLiquidationStatus(s, kind, account.id, margin, sink);
+  }
+  if (ten > 0n) deriveBands(s, account.id, margin, equity - mm);
+  else book.removeBands(account.id);
+}
+
+/**
+ * The account's safe bands at the current marks: its surplus E − MM split over its sub-slots (each asset's held
+ * units as collateral, its owed units as a borrow) by their USD size, a band per sub-slot, intersected per asset —
+ * the sum of the sub-slots' losses stays below the surplus while every mark is inside its asset's band (index
+ * changes apply at the batch end's flush). An asset
+ * that also carries a perpetual position (not in the pure slot yet) gets the empty band: always re-evaluated.
+ */
+function deriveBands(s: RiskState, id: number, margin: AccountMargin, surplusUsd: bigint): void {
+  const ctx = s.marginContext;
+  const x = scratch;
+  let subs = 0;
+  for (let a = 0; a < ctx.assetCount; a++) {
+    const held = margin.heldAfterOrders(a);
+    const owed = margin.borrowedAfterOrders(a);
+    if (held > 0n) subs = addSub(s, x, subs, a, true, margin.assetCollateralValueUsd(a));
+    if (owed > 0n) subs = addSub(s, x, subs, a, false, margin.assetLiabilityUsd(a));
+  }
+  splitSurplusBudget(surplusUsd, x.subWeight, subs, x.budgets);
+  let count = 0;
+  for (let i = 0; i < subs; i++) {
+    const a = x.subAsset[i]!;
+    subBand(s, margin, a, x.subCollateral[i]!, x.budgets[i]!);
+    if (count > 0 && x.assets[count - 1] === a) {
+      if (x.band.low > x.lows[count - 1]!) x.lows[count - 1] = x.band.low;
+      if (x.band.high < x.highs[count - 1]!) x.highs[count - 1] = x.band.high;
+    } else {
+      x.assets[count] = a;
+      x.lows[count] = x.band.low;
+      x.highs[count] = x.band.high;
+      count++;
+    }
+  }
+  count = emptyBandsUnderPositions(s, margin, x, count);
+  s.liquidation.setBands(id, x.assets, x.lows, x.highs, count);
+}
+
+/** A sub-slot's share of the surplus: its USD size; an identity-haircut (stable, USDC-like) asset's mark rarely moves,
+ * so it takes a sixteenth of that and leaves the rest to the volatile prices (any split is sound; this one makes the
+ * bands of the volatile prices wide). */
+const STABLE_WEIGHT_DIVISOR = 16n;
+
+function addSub(s: RiskState, x: BandScratch, subs: number, asset: number, collateral: boolean, weightUsd: bigint): number {
+  x.subAsset[subs] = asset;
+  x.subCollateral[subs] = collateral;
+  x.subWeight[subs] = s.marginContext.haircut[asset]!.kind === "identity" ? weightUsd / STABLE_WEIGHT_DIVISOR : weightUsd;
+  return subs + 1;
+}
+
+/** One sub-slot's band into scratch.band. */
+function subBand(s: RiskState, margin: AccountMargin, a: number, collateral: boolean, budgetUsd: bigint): void {
+  const ctx = s.marginContext;
+  const x = scratch;
+  const slot = x.slot;
+  slot.assetNet = collateral ? margin.heldAfterOrders(a) : -margin.borrowedAfterOrders(a);
+  slot.assetDecimals = ctx.assetDecimals[a]!;
+  slot.haircut = ctx.haircut[a]!;
+  slot.borrowMmf = ctx.borrowMmf[a]!;
+  const p0 = ctx.assetMark[a]!;
+  const tick = p0 / GRID_TICKS_PER_MARK > 0n ? p0 / GRID_TICKS_PER_MARK : 1n;
+  const grid = x.grid;
+  grid.tick = tick;
+  grid.minPrice = tick;
+  grid.maxPrice = p0 * GRID_MAX_MARKS > tick ? p0 * GRID_MAX_MARKS : tick;
+  safeBand(slot, p0, budgetUsd, grid as BandGrid, FORMULAS, x.band);
+}
+
+/** Perpetual positions move with their base asset's mark today (RiskState.setAssetMark) and are not in the slot the
+ * bands are derived from yet: that asset's band is empty (the account is re-evaluated on every move of it). */
+function emptyBandsUnderPositions(s: RiskState, margin: AccountMargin, x: BandScratch, count: number): number {
+  const ctx = s.marginContext;
+  for (let m = 0; m < ctx.marketCount; m++) {
+    if (!ctx.marketIsPerpetual[m] || margin.positionQuantity(m) === 0n) continue;
+    const base = ctx.marketBaseAsset[m]!;
+    let i = 0;
+    while (i < count && x.assets[i] !== base) i++;
+    if (i === count) x.assets[count++] = base;
+    x.lows[i] = 1n;
+    x.highs[i] = 0n;
+  }
+  return count;
+}
+
+/** Restore: every exposed account's bands at the restored marks (the index is not in the snapshot). */
+export function rebuildLiquidationIndex(s: RiskState): void {
+  s.liquidation.poolEpochSeen = s.pools.epoch;
+  for (const account of s.accounts.values()) {
+    if (account.borrowedAssets === 0 && account.openBorrowOrders === 0) continue;
+    const margin = account.syncedMargin();
+    const ten = margin.totalExposureNotionalUsd();
+    if (ten > 0n) deriveBands(s, account.id, margin, margin.netEquityUsd() - margin.maintenanceMarginUsd());
+  }
+  s.liquidation.flushChanges();
+  // The restore's own markChanged calls touched accounts: their state is the snapshot's, nothing to re-evaluate.
+  for (const id of s.liquidation.touched) {
+    const account = s.accounts.get(id);
+    if (account !== undefined) account.touched = false;
+  }
+  s.liquidation.touched.length = 0;
+}
