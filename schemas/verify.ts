@@ -310,6 +310,7 @@ export const EVENT_LAYOUTS: readonly (TableLayout | null)[] = [
   layout("ResumeDone", { account: U32, from_seq: U64, events: U32, complete: U8 }),
   layout("SnapshotTaken", { seq: U64, batch: U64, state_hash: STR, bytes: U64, file: STR }),
   layout("IndexPrice", { asset: U16, index: DEC, stale: U8, sources_used: U8, step_limited: U8, time_ms: U64 }),
+  layout("Settlement", { account: U32, market: U16, asset: U16, reason: U8, step: U8, amount: DEC, time_ms: U64 }),
 ];
 
 export const COMMAND_ENVELOPE = layout("CommandEnvelope", { client_seq: U64, command_type: U8, command: UVAL });

@@ -106,6 +106,8 @@ export const RejectCode = {
   FrameTooLarge: 51,
   /** X7: the server is replaying its journal; the command was not taken (retry when GET /health says ready). */
   Recovering: 52,
+  /** P1: the order's opening part would raise the perpetual market's open interest above its openInterestLimit. */
+  OpenInterestLimit: 53,
 } as const;
 export type RejectCode = (typeof RejectCode)[keyof typeof RejectCode];
 

@@ -119,6 +119,10 @@ export const EventKind = {
    * indexFlags (IndexFlag: Stale = no fresh source, the index and the mark kept their values; StepLimited),
    * sourcesUsed (fresh sources in the index), timeMs = engine time. */
   IndexPrice: 18,
+  /** P6/P7 one row of an account's USDC settlement history: account, market (the perpetual that caused it), asset
+   * (the settlement asset), settlementReason, settlementStep (which waterfall step), settledAmount (> 0, asset units),
+   * timeMs = engine time. */
+  Settlement: 19,
 } as const;
 export type EventKind = (typeof EventKind)[keyof typeof EventKind];
 
@@ -198,12 +202,14 @@ export const EVENT_FIELDS: readonly FieldSpec[] = [
   { name: "throttled", type: "i32", unit: "1 = the pool is throttled (utilization above its throttle), else 0", slot: "side", kinds: ["PoolStats"] },
   { name: "marketState", type: "i32", unit: "MarketState after an accepted SetMarketState (0 for other commands)", slot: "side", kinds: ["CommandAccepted"] },
   { name: "indexFlags", type: "i32", unit: "IndexFlag bits: Stale (no fresh source, the index kept its value), StepLimited", slot: "side", kinds: ["IndexPrice"] },
+  { name: "settlementStep", type: "i32", unit: "SettlementStep: the P6/P7 waterfall step of the row", slot: "side", kinds: ["Settlement"] },
   { name: "orderId", type: "f64", unit: "engine order id (Fill: the taker's)" },
   { name: "clientId", type: "u64", unit: "client order id (Fill: the taker's)" },
   { name: "code", type: "i32", unit: "RejectCode (OrderRejected / CommandRejected), DoneReason (OrderDone)" },
   { name: "acceptedKind", type: "i32", unit: "CommandKind of the accepted command", slot: "code", kinds: ["CommandAccepted"] },
   { name: "poolState", type: "i32", unit: "PoolState", slot: "code", kinds: ["PoolStats"] },
   { name: "sourcesUsed", type: "i32", unit: "fresh oracle sources the index was computed from (P2)", slot: "code", kinds: ["IndexPrice"] },
+  { name: "settlementReason", type: "i32", unit: "SettlementReason: what the row settles (fee, realized PnL)", slot: "code", kinds: ["Settlement"] },
   { name: "message", type: "string", unit: "human-readable reject message, ASCII (OrderRejected / CommandRejected)" },
   { name: "price", type: "i64", unit: ORDER_PRICE + "; AssetCollateral: the asset's USD mark" },
   { name: "indexPrice", type: "i64", unit: "the asset's index and collateral mark, USD at PRICE_DECIMALS (P2, C1)", slot: "price", kinds: ["IndexPrice"] },
@@ -214,6 +220,7 @@ export const EVENT_FIELDS: readonly FieldSpec[] = [
   { name: "marginLimit", type: "i64", unit: "the margin check's own limit, base units (MaxOrderQuantity) or asset units", slot: "amount", kinds: ["MaxOrderQuantity", "MaxWithdrawalQuantity", "MaxBorrowQuantity"] },
   { name: "freeLiquidity", type: "i64", unit: ASSET_UNITS + ": lent − borrowed", slot: "amount", kinds: ["PoolStats"] },
   { name: "interest", type: "i64", unit: ASSET_UNITS + " paid or earned (by interestKind), ≥ 0", slot: "amount", kinds: ["InterestEntry"] },
+  { name: "settledAmount", type: "i64", unit: ASSET_UNITS + " moved by the step, > 0", slot: "amount", kinds: ["Settlement"] },
   { name: "commandAmount", type: "i64", unit: "the accepted command's amount in " + ASSET_UNITS + " (deposit, withdraw, transfer, pool actions)", slot: "amount", kinds: ["CommandAccepted", "CommandRejected"] },
   { name: "quoteQuantity", type: "i64", unit: QUOTE_UNITS + " (OrderAccepted: the market buy's quote limit; Fill: the trade's quote amount)", slot: "amount2", kinds: ["OrderAccepted", "Fill"] },
   { name: "filledQuantity", type: "i64", unit: BASE_UNITS + " filled", slot: "amount2", kinds: ["OrderDone"] },

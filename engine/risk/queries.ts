@@ -8,6 +8,7 @@ import { dayOf } from "./fees.ts";
 import { borrowInterestForHour, InterestKind, lendInterestForHour, sampleRateCurve } from "../lending/index.ts";
 import {
   AccountMargin,
+  exposureQuantity,
   initialMarginRatio,
   isLiquidatable,
   maintenanceMarginRatio,
@@ -15,6 +16,8 @@ import {
   maxBorrow,
   maxSpotOrderQuantity,
   maxWithdrawal,
+  positionImf,
+  positionMmf,
 } from "./margin/index.ts";
 import { borrowCode, largestAccepted, receiveRepays, spendable, withdrawalCode } from "./checks.ts";
 import {
@@ -37,8 +40,17 @@ import {
   type AssetCollateral,
   type CollateralStatement,
   type MaxQuantity,
+  type PositionReport,
   type RiskState,
 } from "./state.ts";
+import {
+  breakEvenPrice,
+  entryPrice,
+  estimatedLiquidationPrice,
+  LiquidationPriceKind,
+  PerpPosition,
+  unrealizedPnl,
+} from "../perps/index.ts";
 
 // ---- query commands ----
 
@@ -277,6 +289,72 @@ export function collateralStatement(s: RiskState, accountId: number): Collateral
     volume30dUsd: s.volumes.volumeUsdOf(user, day),
     assets,
   };
+}
+
+/**
+ * P1 (and C4, C5, P8): the report of the account's position in perpetual market m, at the mark its margin context
+ * holds. estLiquidationPrice is P8's exact grid solution on the margin state's own arithmetic (0 = none; the mark
+ * itself when the account is liquidatable already).
+ */
+export function positionReport(s: RiskState, accountId: number, m: number): PositionReport {
+  const account = s.accountOrEmpty(accountId);
+  const market = s.config.markets[m]!;
+  const ctx = s.marginContext;
+  const perps = account.perps;
+  const pos = perps === null ? EMPTY_POSITION : perps.positions[m]!;
+  const openBuy = perps === null ? 0n : perps.openBuy[m]!;
+  const openSell = perps === null ? 0n : perps.openSell[m]!;
+  const baseDecimals = ctx.marketBaseDecimals[m]!;
+  const quoteDecimals = ctx.assetDecimals[market.quoteAsset]!;
+  const mark = ctx.marketMark[m]!;
+  const margin = account.syncedMargin();
+  const exposure = exposureQuantity(pos.netQuantity, openBuy, openSell);
+  const notional = exposure === 0n ? 0n : margin.positionNotionalUsd(m);
+  return {
+    account: accountId,
+    market: m,
+    netQuantity: pos.netQuantity,
+    entryPrice: entryPrice(pos),
+    breakEvenPrice: breakEvenPrice(pos, baseDecimals, quoteDecimals),
+    markPrice: mark,
+    pnlUnrealized: unrealizedPnl(pos, mark, baseDecimals, quoteDecimals),
+    pnlRealized: pos.realizedPnl,
+    cumulativeFundingPayment: pos.cumulativeFundingPayment,
+    netExposureQuantity: exposure,
+    netExposureNotionalUsd: notional,
+    imf: positionImf(notional, margin.leverageLimit, ctx.platformMaxLeverage, market.imf!),
+    mmf: positionMmf(notional, market.mmf!),
+    estLiquidationPrice: liquidationPrice(s, margin, m, pos, exposure),
+  };
+}
+
+const EMPTY_POSITION = new PerpPosition();
+
+/** P8 on the margin state's inputs (see engine/perps/liquidation-price.ts): 0 when no such price exists. */
+function liquidationPrice(s: RiskState, margin: AccountMargin, m: number, pos: PerpPosition, exposure: bigint): bigint {
+  const market = s.config.markets[m]!;
+  const inp = s.liquidationInputs;
+  inp.quantity = pos.netQuantity;
+  inp.costBasis = pos.costBasis;
+  inp.exposureQuantity = exposure;
+  inp.baseDecimals = s.marginContext.marketBaseDecimals[m]!;
+  inp.mmf = market.mmf!;
+  inp.otherEquityUsd = margin.netEquityUsd() - margin.positionUnrealizedPnlUsd(m);
+  inp.otherMaintenanceMarginUsd = margin.maintenanceMarginUsd() - margin.positionMaintenanceMarginUsd(m);
+  inp.mark = s.marginContext.marketMark[m]!;
+  inp.tickSize = market.tickSize;
+  inp.minPrice = market.minPrice;
+  inp.maxPrice = market.maxPrice;
+  const out = estimatedLiquidationPrice(inp, positionMmf, s.liquidationResult);
+  return out.kind === LiquidationPriceKind.None ? 0n : out.price;
+}
+
+/** P1: the perpetual markets in which the account has a position or open orders, by market id. */
+export function positionMarkets(s: RiskState, accountId: number): number[] {
+  const perps = s.accounts.get(accountId)?.perps ?? null;
+  const out: number[] = [];
+  if (perps !== null) for (let m = 0; m < perps.openBuy.length; m++) if (perps.hasState(m)) out.push(m);
+  return out;
 }
 
 // ---- reads (tests and reports) ----

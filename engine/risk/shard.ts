@@ -15,7 +15,7 @@ import type { InterestKind, PoolDelta } from "../lending/index.ts";
 import type { AccountMargin, MarginContext } from "./margin/index.ts";
 import type { PoolBook } from "./pools.ts";
 import { acknowledged, rejectUnknownCommand } from "./replies.ts";
-import { RiskState, type CollateralStatement, type MaxQuantity } from "./state.ts";
+import { RiskState, type CollateralStatement, type MaxQuantity, type PositionReport } from "./state.ts";
 import { advanceTime, deposit, setMarkPrice, transfer, updateSettings, withdraw } from "./account-commands.ts";
 import { cancelOrder, placeOrder, replaceOrder, setMarketState } from "./pre-trade.ts";
 import { applyFill, endOrder } from "./post-trade.ts";
@@ -153,6 +153,7 @@ export class RiskShard {
       case EventKind.InterestEntry:
       case EventKind.MaxBorrowQuantity:
       case EventKind.IndexPrice:
+      case EventKind.Settlement:
         if (s.owns(e.account)) sink.publish(e);
         return;
       default:
@@ -165,19 +166,27 @@ export class RiskShard {
     if (this.s.owns(e.account)) sink.publish(e);
   }
 
-  /** This batch's own pool deltas, per asset (valid until endBatch). */
+  /**
+   * This batch's own pool deltas, per asset, then its open-interest deltas, per market (P1: the change of Σ longs of
+   * its own accounts in PoolDelta.cash), valid until endBatch.
+   */
   poolDeltas(): readonly PoolDelta[] {
-    return this.s.pools.deltas;
+    return this.s.batchDeltas;
   }
 
-  /** Applies another risk shard's pool deltas of this batch (shard order, never this shard's own). */
+  /** Applies another risk shard's deltas of this batch (shard order, never this shard's own): pools, open interest. */
   applyRemotePoolDeltas(deltas: readonly PoolDelta[]): void {
-    this.s.pools.applyRemote(deltas);
+    const s = this.s;
+    s.pools.applyRemote(deltas);
+    const assets = s.assetCount;
+    for (let m = 0; m < s.openInterest.length; m++) s.openInterest[m] = s.openInterest[m]! + deltas[assets + m]!.cash;
   }
 
   /** The batch end (after the merge): hourly interest for every hour mark the clock crossed (L5). */
   endBatch(): void {
-    this.s.pools.endBatch(this.s.nowMs);
+    const s = this.s;
+    s.pools.endBatch(s.nowMs);
+    for (const d of s.openInterestDeltas) d.cash = 0n;
   }
 
   /** X7: the shard's snapshot section (shard-snapshot.ts), at a batch boundary after endBatch. */
@@ -208,6 +217,18 @@ export class RiskShard {
   }
   interestHistory(accountId: number, asset: number, fromMs: number, limit: number): { asset: number; kind: InterestKind; amount: bigint; rate: bigint; timeMs: number }[] {
     return queries.interestHistory(this.s, accountId, asset, fromMs, limit);
+  }
+  /** P1: the account's position report in perpetual market `market`. */
+  perpPosition(accountId: number, market: number): PositionReport {
+    return queries.positionReport(this.s, accountId, market);
+  }
+  /** P1: this shard's replica of the market's open interest (Σ longs, base units; exact at batch boundaries). */
+  openInterest(market: number): bigint {
+    return this.s.openInterest[market]!;
+  }
+  /** P6: USDC the account owes unsettled. */
+  unsettledUsdc(accountId: number): bigint {
+    return this.s.accounts.get(accountId)?.unsettledUsdc ?? 0n;
   }
   collateralStatement(accountId: number): CollateralStatement {
     return queries.collateralStatement(this.s, accountId);

@@ -124,6 +124,13 @@ export const EVENT_WIRE: readonly EventWire[] = [
       ["step_limited", "on(e.indexFlags, IndexFlag.StepLimited)"], ["time_ms", "timeMs", "id"],
     ],
   },
+  {
+    kind: "Settlement",
+    fields: [
+      ["account", "account"], ["market", "market"], ["asset", "asset"], ["reason", "settlementReason"], ["step", "settlementStep"],
+      ["amount", "settledAmount", "asset"], ["time_ms", "timeMs", "id"],
+    ],
+  },
 ];
 
 // ---------------------------------------------------------------- commands (server decode)

@@ -172,6 +172,8 @@ export class EventRecord {
   marketState: number = 0;
   /** IndexFlag bits: Stale (no fresh source, the index kept its value), StepLimited (IndexPrice). */
   indexFlags: number = 0;
+  /** SettlementStep: the P6/P7 waterfall step of the row (Settlement). */
+  settlementStep: number = 0;
   /** engine order id (Fill: the taker's). */
   orderId: number = 0;
   /** client order id (Fill: the taker's). */
@@ -184,6 +186,8 @@ export class EventRecord {
   poolState: number = 0;
   /** fresh oracle sources the index was computed from (P2) (IndexPrice). */
   sourcesUsed: number = 0;
+  /** SettlementReason: what the row settles (fee, realized PnL) (Settlement). */
+  settlementReason: number = 0;
   /** human-readable reject message, ASCII (OrderRejected / CommandRejected). */
   message: string = "";
   /** price, PRICE_DECIMALS fixed point; AssetCollateral: the asset's USD mark. */
@@ -204,6 +208,8 @@ export class EventRecord {
   freeLiquidity: bigint = 0n;
   /** units of `asset` (its smallest unit) paid or earned (by interestKind), ≥ 0 (InterestEntry). */
   interest: bigint = 0n;
+  /** units of `asset` (its smallest unit) moved by the step, > 0 (Settlement). */
+  settledAmount: bigint = 0n;
   /** the accepted command's amount in units of `asset` (its smallest unit) (deposit, withdraw, transfer, pool actions) (CommandAccepted, CommandRejected). */
   commandAmount: bigint = 0n;
   /** quote-asset units of the market (OrderAccepted: the market buy's quote limit; Fill: the trade's quote amount) (OrderAccepted, Fill). */
@@ -307,12 +313,14 @@ export class EventRecord {
     this.throttled = 0;
     this.marketState = 0;
     this.indexFlags = 0;
+    this.settlementStep = 0;
     this.orderId = 0;
     this.clientId = 0n;
     this.code = 0;
     this.acceptedKind = 0;
     this.poolState = 0;
     this.sourcesUsed = 0;
+    this.settlementReason = 0;
     this.message = "";
     this.price = 0n;
     this.indexPrice = 0n;
@@ -323,6 +331,7 @@ export class EventRecord {
     this.marginLimit = 0n;
     this.freeLiquidity = 0n;
     this.interest = 0n;
+    this.settledAmount = 0n;
     this.commandAmount = 0n;
     this.quoteQuantity = 0n;
     this.filledQuantity = 0n;
@@ -382,12 +391,14 @@ export class EventRecord {
     this.throttled = from.throttled;
     this.marketState = from.marketState;
     this.indexFlags = from.indexFlags;
+    this.settlementStep = from.settlementStep;
     this.orderId = from.orderId;
     this.clientId = from.clientId;
     this.code = from.code;
     this.acceptedKind = from.acceptedKind;
     this.poolState = from.poolState;
     this.sourcesUsed = from.sourcesUsed;
+    this.settlementReason = from.settlementReason;
     this.message = from.message;
     this.price = from.price;
     this.indexPrice = from.indexPrice;
@@ -398,6 +409,7 @@ export class EventRecord {
     this.marginLimit = from.marginLimit;
     this.freeLiquidity = from.freeLiquidity;
     this.interest = from.interest;
+    this.settledAmount = from.settledAmount;
     this.commandAmount = from.commandAmount;
     this.quoteQuantity = from.quoteQuantity;
     this.filledQuantity = from.filledQuantity;
@@ -656,6 +668,8 @@ export function eventSideSlot(r: EventRecord): number {
       return r.marketState;
     case EventKind.IndexPrice:
       return r.indexFlags;
+    case EventKind.Settlement:
+      return r.settlementStep;
     default:
       return r.side;
   }
@@ -668,6 +682,7 @@ export function setEventSideSlot(r: EventRecord, value: number): void {
   r.throttled = 0;
   r.marketState = 0;
   r.indexFlags = 0;
+  r.settlementStep = 0;
   switch (r.kind) {
     case EventKind.InterestEntry:
       r.interestKind = value;
@@ -680,6 +695,9 @@ export function setEventSideSlot(r: EventRecord, value: number): void {
       return;
     case EventKind.IndexPrice:
       r.indexFlags = value;
+      return;
+    case EventKind.Settlement:
+      r.settlementStep = value;
       return;
     default:
       r.side = value;
@@ -695,6 +713,8 @@ export function eventCodeSlot(r: EventRecord): number {
       return r.poolState;
     case EventKind.IndexPrice:
       return r.sourcesUsed;
+    case EventKind.Settlement:
+      return r.settlementReason;
     default:
       return r.code;
   }
@@ -706,6 +726,7 @@ export function setEventCodeSlot(r: EventRecord, value: number): void {
   r.acceptedKind = 0;
   r.poolState = 0;
   r.sourcesUsed = 0;
+  r.settlementReason = 0;
   switch (r.kind) {
     case EventKind.CommandAccepted:
       r.acceptedKind = value;
@@ -715,6 +736,9 @@ export function setEventCodeSlot(r: EventRecord, value: number): void {
       return;
     case EventKind.IndexPrice:
       r.sourcesUsed = value;
+      return;
+    case EventKind.Settlement:
+      r.settlementReason = value;
       return;
     default:
       r.code = value;
@@ -762,6 +786,8 @@ export function eventAmountSlot(r: EventRecord): bigint {
       return r.freeLiquidity;
     case EventKind.InterestEntry:
       return r.interest;
+    case EventKind.Settlement:
+      return r.settledAmount;
     case EventKind.CommandAccepted:
     case EventKind.CommandRejected:
       return r.commandAmount;
@@ -778,6 +804,7 @@ export function setEventAmountSlot(r: EventRecord, value: bigint): void {
   r.marginLimit = 0n;
   r.freeLiquidity = 0n;
   r.interest = 0n;
+  r.settledAmount = 0n;
   r.commandAmount = 0n;
   switch (r.kind) {
     case EventKind.OrderAccepted:
@@ -800,6 +827,9 @@ export function setEventAmountSlot(r: EventRecord, value: bigint): void {
       return;
     case EventKind.InterestEntry:
       r.interest = value;
+      return;
+    case EventKind.Settlement:
+      r.settledAmount = value;
       return;
     case EventKind.CommandAccepted:
     case EventKind.CommandRejected:

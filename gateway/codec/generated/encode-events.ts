@@ -4,7 +4,7 @@
 // the reused builder `b` (no allocation beyond the builder's own BigInt splits of 64-bit fields).
 import type { Builder } from "flatbuffers";
 import { AccountSetting, EventKind, IndexFlag, type EventRecord, type ExchangeConfig } from "../../../engine/model/index.ts";
-import { Event, AccountCollateral, AccountSettings, AssetCollateral, Balance, Clock, CommandAccepted, CommandRejected, Fill, IndexPrice, InterestEntry, MaxBorrowQuantity, MaxOrderQuantity, MaxWithdrawalQuantity, OrderAccepted, OrderDone, OrderRejected, PoolStats, RateCurvePoint } from "../../../schemas/index.ts";
+import { Event, AccountCollateral, AccountSettings, AssetCollateral, Balance, Clock, CommandAccepted, CommandRejected, Fill, IndexPrice, InterestEntry, MaxBorrowQuantity, MaxOrderQuantity, MaxWithdrawalQuantity, OrderAccepted, OrderDone, OrderRejected, PoolStats, RateCurvePoint, Settlement } from "../../../schemas/index.ts";
 import {
   decimal,
   decimalsOf,
@@ -269,6 +269,19 @@ function encodeIndexPrice(b: Builder, e: EventRecord, config: ExchangeConfig, as
   return IndexPrice.endIndexPrice(b);
 }
 
+function encodeSettlement(b: Builder, e: EventRecord, config: ExchangeConfig, asMaker: boolean): number {
+  const assetDecimals = decimalsOf(config, e.asset);
+  Settlement.startSettlement(b);
+  Settlement.addAccount(b, e.account);
+  Settlement.addMarket(b, e.market);
+  Settlement.addAsset(b, e.asset);
+  Settlement.addReason(b, e.settlementReason);
+  Settlement.addStep(b, e.settlementStep);
+  Settlement.addAmount(b, decimal(b, e.settledAmount, assetDecimals));
+  Settlement.addTimeMs(b, BigInt(e.timeMs));
+  return Settlement.endSettlement(b);
+}
+
 /** Writes the wire table of `e` (its kind's encoder) and returns its offset; throws for a kind without a wire form. */
 export function encodeEventBody(b: Builder, e: EventRecord, config: ExchangeConfig, asMaker: boolean): number {
   switch (e.kind) {
@@ -308,10 +321,12 @@ export function encodeEventBody(b: Builder, e: EventRecord, config: ExchangeConf
       return encodeMaxBorrowQuantity(b, e, config, asMaker);
     case EventKind.IndexPrice:
       return encodeIndexPrice(b, e, config, asMaker);
+    case EventKind.Settlement:
+      return encodeSettlement(b, e, config, asMaker);
     default:
       throw new RangeError(`encodeEvent: event kind ${e.kind} has no wire form`);
   }
 }
 
 /** The Event union member of each EventKind (indexed by the kind). */
-export const WIRE_EVENT_TYPE: readonly Event[] = [Event.NONE, Event.OrderAccepted, Event.OrderRejected, Event.Fill, Event.OrderDone, Event.Balance, Event.Clock, Event.CommandAccepted, Event.CommandRejected, Event.AccountSettings, Event.AccountCollateral, Event.AssetCollateral, Event.MaxOrderQuantity, Event.MaxWithdrawalQuantity, Event.PoolStats, Event.RateCurvePoint, Event.InterestEntry, Event.MaxBorrowQuantity, Event.IndexPrice];
+export const WIRE_EVENT_TYPE: readonly Event[] = [Event.NONE, Event.OrderAccepted, Event.OrderRejected, Event.Fill, Event.OrderDone, Event.Balance, Event.Clock, Event.CommandAccepted, Event.CommandRejected, Event.AccountSettings, Event.AccountCollateral, Event.AssetCollateral, Event.MaxOrderQuantity, Event.MaxWithdrawalQuantity, Event.PoolStats, Event.RateCurvePoint, Event.InterestEntry, Event.MaxBorrowQuantity, Event.IndexPrice, Event.Settlement];

@@ -24,6 +24,7 @@ import { OrderRejected } from '../../crossbook/wire/order-rejected.ts';
 import { PoolStats } from '../../crossbook/wire/pool-stats.ts';
 import { RateCurvePoint } from '../../crossbook/wire/rate-curve-point.ts';
 import { ResumeDone } from '../../crossbook/wire/resume-done.ts';
+import { Settlement } from '../../crossbook/wire/settlement.ts';
 import { SnapshotTaken } from '../../crossbook/wire/snapshot-taken.ts';
 import { Ticker } from '../../crossbook/wire/ticker.ts';
 import { Trade } from '../../crossbook/wire/trade.ts';
@@ -57,13 +58,14 @@ export enum Event {
   AccountSnapshot = 24,
   ResumeDone = 25,
   SnapshotTaken = 26,
-  IndexPrice = 27
+  IndexPrice = 27,
+  Settlement = 28
 }
 
 export function unionToEvent(
   type: Event,
-  accessor: (obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|IndexPrice|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|SnapshotTaken|Ticker|Trade) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|IndexPrice|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|SnapshotTaken|Ticker|Trade|null
-): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|IndexPrice|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|SnapshotTaken|Ticker|Trade|null {
+  accessor: (obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|IndexPrice|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|IndexPrice|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|null
+): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|IndexPrice|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|null {
   switch(Event[type]) {
     case 'NONE': return null; 
     case 'OrderAccepted': return accessor(new OrderAccepted())! as OrderAccepted;
@@ -93,15 +95,16 @@ export function unionToEvent(
     case 'ResumeDone': return accessor(new ResumeDone())! as ResumeDone;
     case 'SnapshotTaken': return accessor(new SnapshotTaken())! as SnapshotTaken;
     case 'IndexPrice': return accessor(new IndexPrice())! as IndexPrice;
+    case 'Settlement': return accessor(new Settlement())! as Settlement;
     default: return null;
   }
 }
 
 export function unionListToEvent(
   type: Event, 
-  accessor: (index: number, obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|IndexPrice|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|SnapshotTaken|Ticker|Trade) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|IndexPrice|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|SnapshotTaken|Ticker|Trade|null, 
+  accessor: (index: number, obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|IndexPrice|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|IndexPrice|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|null, 
   index: number
-): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|IndexPrice|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|SnapshotTaken|Ticker|Trade|null {
+): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|IndexPrice|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|null {
   switch(Event[type]) {
     case 'NONE': return null; 
     case 'OrderAccepted': return accessor(index, new OrderAccepted())! as OrderAccepted;
@@ -131,6 +134,7 @@ export function unionListToEvent(
     case 'ResumeDone': return accessor(index, new ResumeDone())! as ResumeDone;
     case 'SnapshotTaken': return accessor(index, new SnapshotTaken())! as SnapshotTaken;
     case 'IndexPrice': return accessor(index, new IndexPrice())! as IndexPrice;
+    case 'Settlement': return accessor(index, new Settlement())! as Settlement;
     default: return null;
   }
 }

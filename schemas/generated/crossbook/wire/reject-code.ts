@@ -81,5 +81,10 @@ export enum RejectCode {
   /**
    * The server is replaying its journal after a start: retry when GET /health says ready (X7).
    */
-  Recovering = 52
+  Recovering = 52,
+
+  /**
+   * P1: the order's opening part would raise the perpetual market's open interest above its openInterestLimit.
+   */
+  OpenInterestLimit = 53
 }
