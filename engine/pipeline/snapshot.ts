@@ -38,7 +38,7 @@ import { configDigest } from "./config.ts";
 export { SnapshotFormatError };
 
 /** The payload format. 2: risk accounts with open orders carry repayCover (C4: what open repaying proceeds offset). */
-export const SNAPSHOT_FORMAT_VERSION = 2;
+export const SNAPSHOT_FORMAT_VERSION = 3;
 const MAGIC = "CBSNAPSH";
 const CRC_BYTES = 4;
 /** Shards of one stage a snapshot may hold (a damaged count must not drive a long loop). */

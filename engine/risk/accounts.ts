@@ -257,6 +257,17 @@ export class Account {
     return margin;
   }
 
+  /** unsettledUsdc's USD value as C3 counts it (snapshots). */
+  get unsettledUsdValue(): bigint {
+    return this.unsettledUsd;
+  }
+
+  /** Restores the unsettled USDC and its USD value as written (a fresh account, before its margin state is made). */
+  restoreUnsettled(units: bigint, usd: bigint): void {
+    this.unsettledUsdc = units;
+    this.unsettledUsd = usd;
+  }
+
   /** P6: the account now owes `units` (≥ 0) unsettled USDC, worth ceil(units × mark / unit) USD (C3). */
   setUnsettledUsdc(units: bigint, markUsd: bigint, unit: bigint): void {
     this.unsettledUsdc = units;
