@@ -351,6 +351,34 @@ describe("positions (P1, C4, C5, P8)", () => {
   });
 });
 
+describe("positions over the account stream and queries (P1)", () => {
+  it("P1: every fill publishes each side's Position after its Settlement rows and USDC Balance; QueryPositions answers the same, then CommandAccepted", () => {
+    const h = new Harness();
+    h.deposit(ALICE, USDC, usdc(10_000));
+    h.deposit(BOB, USDC, usdc(10_000));
+    const events = cross(h, ALICE, BOB, 60_000, 1);
+    const kinds = events.filter((e) => e.account === ALICE && e.kind !== EventKind.OrderAccepted).map((e) => e.kind);
+    expect(kinds).toEqual([EventKind.Fill, EventKind.Settlement, EventKind.Balance, EventKind.Position, EventKind.OrderDone]);
+    const p = events.find((e) => e.kind === EventKind.Position && e.account === ALICE)!;
+    expect([p.market, p.netQuantity, p.entryPrice, p.breakEvenPrice, p.markPrice]).toEqual([BTC_PERP, btc(1), price(60_000), price(60_060), price(60_000)]);
+    expect([p.pnlUnrealized, p.pnlRealized, p.cumulativeFundingPayment, p.netExposureQuantity, p.positionExposureUsd]).toEqual([0n, 0n, 0n, btc(1), price(60_000)]);
+    // imf 0.1 (leverage 10) and mmf 0.00666667 at 1e-9; P8 for a 1 BTC long with 9,940 USDC: just under 50,000.
+    expect([p.imf, p.mmf]).toEqual([100_000_000n, 6_666_670n]);
+    expect(p.estLiquidationPrice).toBe(h.risk(ALICE).perpPosition(ALICE, BTC_PERP).estLiquidationPrice);
+    expect(p.estLiquidationPrice > price(50_000) && p.estLiquidationPrice < price(51_000)).toBe(true);
+    const answer = h.run({ kind: CommandKind.QueryPositions, account: ALICE });
+    expect(answer.map((e) => e.kind)).toEqual([EventKind.Position, EventKind.CommandAccepted]);
+    expect(answer[0]!.netQuantity).toBe(btc(1));
+    // The collateral statement lists the positions after its asset rows.
+    const statement = h.run({ kind: CommandKind.QueryCollateral, account: BOB });
+    expect(statement.at(-1)!.kind).toBe(EventKind.Position);
+    expect(statement.at(-1)!.netQuantity).toBe(-btc(1));
+    const oi = h.run({ kind: CommandKind.QueryOpenInterest, market: BTC_PERP });
+    expect(oi.map((e) => [e.kind, e.market, e.openInterestQuantity])).toEqual([[EventKind.OpenInterest, BTC_PERP, btc(1)]]);
+    expect(rejects(h.run({ kind: CommandKind.QueryOpenInterest, market: 0 }))).toEqual(["UnknownMarket"]);
+  });
+});
+
 describe("open interest across risk shards", () => {
   it("P1: with two risk shards each replica of the open interest agrees at the batch boundary (deltas merged in phase 4)", () => {
     const h = new Harness(config, { riskShards: 2, matchingShards: 1 });

@@ -16,6 +16,15 @@ import {
   commandTimeMsSlot,
   eventAmount2Slot,
   eventAmountSlot,
+  eventBorrowedSlot,
+  eventExposureUsdSlot,
+  eventLentSlot,
+  eventLiabilityUsdSlot,
+  eventNetEquityLockedUsdSlot,
+  eventNotionalUsdSlot,
+  eventPnlUsdSlot,
+  eventQuantitySlot,
+  eventVolumeUsdSlot,
   eventCodeSlot,
   eventPriceSlot,
   eventSideSlot,
@@ -27,6 +36,15 @@ import {
   setCommandTimeMsSlot,
   setEventAmount2Slot,
   setEventAmountSlot,
+  setEventBorrowedSlot,
+  setEventExposureUsdSlot,
+  setEventLentSlot,
+  setEventLiabilityUsdSlot,
+  setEventNetEquityLockedUsdSlot,
+  setEventNotionalUsdSlot,
+  setEventPnlUsdSlot,
+  setEventQuantitySlot,
+  setEventVolumeUsdSlot,
   setEventCodeSlot,
   setEventPriceSlot,
   setEventSideSlot,
@@ -256,7 +274,7 @@ function readFillBlock(v: RecordViews, w: number, d: number, e: EventRecord): vo
 
 /** Kinds that carry the whole account block (the statement and query answers). */
 function hasAccountBlock(kind: number): boolean {
-  return kind >= EventKind.AccountSettings && kind <= EventKind.MaxBorrowQuantity;
+  return (kind >= EventKind.AccountSettings && kind <= EventKind.MaxBorrowQuantity) || kind === EventKind.Position;
 }
 
 function hasPoolBlock(kind: number): boolean {
@@ -265,13 +283,13 @@ function hasPoolBlock(kind: number): boolean {
 
 function writeAccountBlock(v: RecordViews, w: number, d: number, e: EventRecord): void {
   v.i64[d + E_NET_EQUITY] = e.netEquityUsd;
-  v.i64[d + E_NET_EQUITY_LOCKED] = e.netEquityLockedUsd;
+  v.i64[d + E_NET_EQUITY_LOCKED] = eventNetEquityLockedUsdSlot(e);
   v.i64[d + E_COLLATERAL_VALUE] = e.collateralValueUsd;
-  v.i64[d + E_LIABILITY] = e.liabilityUsd;
-  v.i64[d + E_EXPOSURE] = e.exposureUsd;
-  v.i64[d + E_NOTIONAL] = e.notionalUsd;
-  v.i64[d + E_PNL] = e.pnlUsd;
-  v.i64[d + E_VOLUME] = e.volumeUsd;
+  v.i64[d + E_LIABILITY] = eventLiabilityUsdSlot(e);
+  v.i64[d + E_EXPOSURE] = eventExposureUsdSlot(e);
+  v.i64[d + E_NOTIONAL] = eventNotionalUsdSlot(e);
+  v.i64[d + E_PNL] = eventPnlUsdSlot(e);
+  v.i64[d + E_VOLUME] = eventVolumeUsdSlot(e);
   v.i64[d + E_IMF] = e.imf;
   v.i64[d + E_MMF] = e.mmf;
   v.i64[d + E_MARGIN_FRACTION] = e.marginFraction;
@@ -298,13 +316,13 @@ function writeAccountBlock(v: RecordViews, w: number, d: number, e: EventRecord)
 
 function readAccountBlock(v: RecordViews, w: number, d: number, e: EventRecord): void {
   e.netEquityUsd = readInt64(v, d + E_NET_EQUITY);
-  e.netEquityLockedUsd = readInt64(v, d + E_NET_EQUITY_LOCKED);
+  setEventNetEquityLockedUsdSlot(e, readInt64(v, d + E_NET_EQUITY_LOCKED));
   e.collateralValueUsd = readInt64(v, d + E_COLLATERAL_VALUE);
-  e.liabilityUsd = readInt64(v, d + E_LIABILITY);
-  e.exposureUsd = readInt64(v, d + E_EXPOSURE);
-  e.notionalUsd = readInt64(v, d + E_NOTIONAL);
-  e.pnlUsd = readInt64(v, d + E_PNL);
-  e.volumeUsd = readInt64(v, d + E_VOLUME);
+  setEventLiabilityUsdSlot(e, readInt64(v, d + E_LIABILITY));
+  setEventExposureUsdSlot(e, readInt64(v, d + E_EXPOSURE));
+  setEventNotionalUsdSlot(e, readInt64(v, d + E_NOTIONAL));
+  setEventPnlUsdSlot(e, readInt64(v, d + E_PNL));
+  setEventVolumeUsdSlot(e, readInt64(v, d + E_VOLUME));
   e.imf = readInt64(v, d + E_IMF);
   e.mmf = readInt64(v, d + E_MMF);
   e.marginFraction = readInt64(v, d + E_MARGIN_FRACTION);
@@ -345,7 +363,7 @@ export function writeEvent(v: RecordViews, byteOffset: number, e: EventRecord): 
   v.f64[d + E_TIME] = e.timeMs;
   v.i64[d + E_CLIENT_ID] = e.clientId === 0n ? 0n : BigInt.asIntN(64, e.clientId);
   v.i64[d + E_PRICE] = eventPriceSlot(e);
-  v.i64[d + E_QUANTITY] = e.quantity;
+  v.i64[d + E_QUANTITY] = eventQuantitySlot(e);
   v.i64[d + E_AMOUNT] = eventAmountSlot(e);
   v.i64[d + E_AMOUNT2] = eventAmount2Slot(e);
   if (kind === EventKind.Fill) {
@@ -354,8 +372,8 @@ export function writeEvent(v: RecordViews, byteOffset: number, e: EventRecord): 
   }
   if (kind === EventKind.Balance || hasAccountBlock(kind)) {
     v.i32[w + E_MESSAGE_LEN] = 0;
-    v.i64[d + E_LENT] = e.lent;
-    v.i64[d + E_BORROWED] = e.borrowed;
+    v.i64[d + E_LENT] = eventLentSlot(e);
+    v.i64[d + E_BORROWED] = eventBorrowedSlot(e);
     if (kind !== EventKind.Balance) {
       writeFillBlock(v, w, d, e);
       writeAccountBlock(v, w, d, e);
@@ -389,7 +407,7 @@ export function readEvent(v: RecordViews, byteOffset: number, e: EventRecord): v
   e.timeMs = v.f64[d + E_TIME]!;
   e.clientId = readUint64(v, d + E_CLIENT_ID);
   setEventPriceSlot(e, readInt64(v, d + E_PRICE));
-  e.quantity = readInt64(v, d + E_QUANTITY);
+  setEventQuantitySlot(e, readInt64(v, d + E_QUANTITY));
   setEventAmountSlot(e, readInt64(v, d + E_AMOUNT));
   setEventAmount2Slot(e, readInt64(v, d + E_AMOUNT2));
   if (kind === EventKind.Fill) {
@@ -401,8 +419,8 @@ export function readEvent(v: RecordViews, byteOffset: number, e: EventRecord): v
     // The statement and query answers carry the trade's block like a fill (its fields zero).
     readFillBlock(v, w, d, e);
     e.message = "";
-    e.lent = readInt64(v, d + E_LENT);
-    e.borrowed = readInt64(v, d + E_BORROWED);
+    setEventLentSlot(e, readInt64(v, d + E_LENT));
+    setEventBorrowedSlot(e, readInt64(v, d + E_BORROWED));
     readAccountBlock(v, w, d, e);
     return;
   }

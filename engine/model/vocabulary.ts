@@ -74,6 +74,11 @@ export const CommandKind = {
    * ask, last, sourceTimeMs. One quote per command; the quotes of one update are consecutive commands and the last
    * carries OracleQuoteFlag.Apply, which recomputes the asset's index from every configured source's latest quote. */
   OracleQuote: 27,
+  /** Query, P1: the positions of `account` (a Position event per perpetual market with a position or open orders),
+   * then CommandAccepted. */
+  QueryPositions: 28,
+  /** Query, P1: the open interest of `market` (ALL_MARKETS: every perpetual market), one OpenInterest event each. */
+  QueryOpenInterest: 29,
 } as const;
 export type CommandKind = (typeof CommandKind)[keyof typeof CommandKind];
 
@@ -123,6 +128,12 @@ export const EventKind = {
    * (the settlement asset), settlementReason, settlementStep (which waterfall step), settledAmount (> 0, asset units),
    * timeMs = engine time. */
   Settlement: 19,
+  /** P1 one position of an account in a perpetual market (after each fill that changes it, and as the QueryPositions
+   * answer): netQuantity, entryPrice, breakEvenPrice, markPrice, pnlUnrealized, pnlRealized, cumulativeFundingPayment,
+   * netExposureQuantity, positionExposureUsd (C4), imf, mmf (C5), estLiquidationPrice (P8, 0 = none), timeMs. */
+  Position: 20,
+  /** P1 a perpetual market's open interest (Σ longs): market, openInterestQuantity, timeMs. */
+  OpenInterest: 21,
 } as const;
 export type EventKind = (typeof EventKind)[keyof typeof EventKind];
 
@@ -213,6 +224,17 @@ export const EVENT_FIELDS: readonly FieldSpec[] = [
   { name: "message", type: "string", unit: "human-readable reject message, ASCII (OrderRejected / CommandRejected)" },
   { name: "price", type: "i64", unit: ORDER_PRICE + "; AssetCollateral: the asset's USD mark" },
   { name: "indexPrice", type: "i64", unit: "the asset's index and collateral mark, USD at PRICE_DECIMALS (P2, C1)", slot: "price", kinds: ["IndexPrice"] },
+  { name: "entryPrice", type: "i64", unit: "P1 entry price (cost basis / quantity), " + ORDER_PRICE + "; 0 when flat", slot: "price", kinds: ["Position"] },
+  { name: "netQuantity", type: "i64", unit: BASE_UNITS + ", signed: long > 0, short < 0 (P1)", slot: "quantity", kinds: ["Position"] },
+  { name: "openInterestQuantity", type: "i64", unit: BASE_UNITS + ": the market's open interest, Σ longs (P1)", slot: "quantity", kinds: ["OpenInterest"] },
+  { name: "breakEvenPrice", type: "i64", unit: "P1 break-even price (entry moved by fees and funding paid), " + ORDER_PRICE, slot: "lent", kinds: ["Position"] },
+  { name: "markPrice", type: "i64", unit: "the market's mark the position is valued at, " + ORDER_PRICE, slot: "borrowed", kinds: ["Position"] },
+  { name: "pnlUnrealized", type: "i64", unit: QUOTE_UNITS + ": quantity × (mark − entry), floor (P1, P5)", slot: "pnlUsd", kinds: ["Position"] },
+  { name: "pnlRealized", type: "i64", unit: QUOTE_UNITS + ": cumulative realized PnL (P1)", slot: "volumeUsd", kinds: ["Position"] },
+  { name: "cumulativeFundingPayment", type: "i64", unit: QUOTE_UNITS + ": all funding paid (> 0) or received (< 0) (P1, P4)", slot: "netEquityLockedUsd", kinds: ["Position"] },
+  { name: "netExposureQuantity", type: "i64", unit: BASE_UNITS + ": position + the risk-increasing part of open orders (C4)", slot: "liabilityUsd", kinds: ["Position"] },
+  { name: "positionExposureUsd", type: "i64", unit: USD + ": netExposureQuantity × mark (C4)", slot: "exposureUsd", kinds: ["Position"] },
+  { name: "estLiquidationPrice", type: "i64", unit: "P8 estimated liquidation price, " + ORDER_PRICE + "; 0 = none", slot: "notionalUsd", kinds: ["Position"] },
   { name: "quantity", type: "i64", unit: BASE_UNITS + "; the Max* answers: the largest accepted now" },
   { name: "openQuantity", type: "i64", unit: BASE_UNITS + ": what the book may fill (the quantity, or the reduceOnly cap; 0 for a market buy by quote only)", slot: "amount", kinds: ["OrderAccepted"] },
   { name: "remainingQuantity", type: "i64", unit: BASE_UNITS + ": requested − filled (0 for a market buy by quote only)", slot: "amount", kinds: ["OrderDone"] },

@@ -77,6 +77,9 @@ export const COMMAND_ROUTES: { readonly [K in CommandKind]: CommandRoute } = {
   [CommandKind.RevokeApiKey]: ACCOUNT_ONLY,
   // P2: every risk shard keeps a replica of the oracle and computes the index itself (engine.ts D2, P2 replica).
   [CommandKind.OracleQuote]: { risk: RiskRoute.Every, matching: MatchingRoute.None, settlement: false },
+  [CommandKind.QueryPositions]: ACCOUNT_ONLY,
+  // Every risk shard's open-interest replica agrees at a batch boundary: the shard of account 0 answers.
+  [CommandKind.QueryOpenInterest]: ACCOUNT_ONLY,
 };
 
 /** The table as an array indexed by kind (a kind outside it, e.g. from a test, routes like None). */

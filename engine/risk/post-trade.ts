@@ -7,7 +7,8 @@ import { dayOf, quoteVolumeUsd } from "./fees.ts";
 import type { OrderHold } from "./holds.ts";
 import { feeAmount } from "./margin/index.ts";
 import { addPerpOpen, creditInflow, creditUsdc, debitUsdc, incoming, reduceOpenBorrow, releaseHoldFunds } from "./funds.ts";
-import { publishBalance, publishSettlementRows } from "./replies.ts";
+import { publishBalance, publishPosition, publishSettlementRows } from "./replies.ts";
+import { positionReport } from "./queries.ts";
 import { SettlementReason, type RiskState } from "./state.ts";
 
 /** X1: a fill moves the quote amount from buyer to seller and the base quantity from seller to buyer; each side
@@ -70,8 +71,15 @@ function applyPerpFill(s: RiskState, e: EventRecord, market: MarketConfig, sink:
   const usdc = market.quoteAsset;
   sink.publish(e);
   publishSettlementRows(s, seq, sink);
-  if (taker !== null) publishBalance(s, seq, taker, usdc, sink);
-  if (maker !== null && maker !== taker) publishBalance(s, seq, maker, usdc, sink);
+  const m = market.id;
+  if (taker !== null) {
+    publishBalance(s, seq, taker, usdc, sink);
+    publishPosition(s, seq, positionReport(s, taker.id, m), sink);
+  }
+  if (maker !== null && maker !== taker) {
+    publishBalance(s, seq, maker, usdc, sink);
+    publishPosition(s, seq, positionReport(s, maker.id, m), sink);
+  }
 }
 
 /** One side of a perpetual fill (see applyPerpFill). Returns the fee, USDC units. */

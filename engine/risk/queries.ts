@@ -1,7 +1,7 @@
 // Queries (SPEC C10, L8, L13, L14 and the collateral statement): answered by events, nothing changes. The max
 // answers run the same check as the real command (checks.ts; the C10 solvers bisect over it), so the max passes and
 // one step more is refused. Also the reads tests and reports use (off the hot path).
-import { ALL_ASSETS, AccountSetting, CommandKind, EventKind, MarketKind, RATIO_SCALE, RejectCode, Side, SPOT_MARGIN_FLAGS, type CommandRecord, type EventSink } from "../model/index.ts";
+import { ALL_ASSETS, ALL_MARKETS, AccountSetting, CommandKind, EventKind, MarketKind, RATIO_SCALE, RejectCode, Side, SPOT_MARGIN_FLAGS, type CommandRecord, type EventSink } from "../model/index.ts";
 import { INTEREST_HISTORY_ENTRIES_MAX, isValidClientAccount, RATE_CURVE_POINTS_MAX, userOf } from "../model/index.ts";
 import type { Account } from "./accounts.ts";
 import { dayOf } from "./fees.ts";
@@ -25,6 +25,8 @@ import {
   publishCollateral,
   publishInterestEntry,
   publishMaxQuantity,
+  publishOpenInterest,
+  publishPosition,
   publishPoolStats,
   publishRateCurvePoint,
   rejectInvalidAccount,
@@ -69,14 +71,38 @@ export function answerQuery(s: RiskState, kind: number, cmd: CommandRecord, sink
       return queryRateCurve(s, cmd, sink);
     case CommandKind.QueryInterestHistory:
       return queryInterestHistory(s, cmd, sink);
+    case CommandKind.QueryPositions:
+      return queryPositions(s, cmd, sink);
+    case CommandKind.QueryOpenInterest:
+      return queryOpenInterest(s, cmd, sink);
     default:
       return queryMaxBorrow(s, cmd, sink);
   }
 }
 
+/** The collateral statement, then a Position event per perpetual market with a position or open orders (P1). */
 export function queryCollateral(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
   if (!isValidClientAccount(cmd.account)) return rejectInvalidAccount(s, cmd, sink);
   publishCollateral(s, cmd.seq, collateralStatement(s, cmd.account), sink);
+  for (const m of positionMarkets(s, cmd.account)) publishPosition(s, cmd.seq, positionReport(s, cmd.account, m), sink);
+}
+
+/** P1: a Position event per perpetual market with a position or open orders, then CommandAccepted. */
+export function queryPositions(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
+  if (!isValidClientAccount(cmd.account)) return rejectInvalidAccount(s, cmd, sink);
+  for (const m of positionMarkets(s, cmd.account)) publishPosition(s, cmd.seq, positionReport(s, cmd.account, m), sink);
+  accepted(s, cmd, sink);
+}
+
+/** P1: the open interest of one perpetual market, or of every one (ALL_MARKETS); a spot market is refused. */
+export function queryOpenInterest(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
+  const markets = s.config.markets;
+  if (cmd.market !== ALL_MARKETS && (cmd.market >= markets.length || markets[cmd.market]!.kind !== MarketKind.Perpetual)) {
+    return rejectUnknownMarket(s, cmd, sink);
+  }
+  for (const m of markets) {
+    if (m.kind === MarketKind.Perpetual && (cmd.market === ALL_MARKETS || cmd.market === m.id)) publishOpenInterest(s, cmd.seq, m.id, sink);
+  }
 }
 
 export function queryMaxOrder(s: RiskState, cmd: CommandRecord, sink: EventSink): void {

@@ -19,7 +19,7 @@ import type { Account } from "./accounts.ts";
 import type { AssetOracle } from "./oracle-book.ts";
 import { InterestKind, poolStats, type RateCurvePoint } from "../lending/index.ts";
 import { UNBOUNDED } from "./margin/index.ts";
-import { OrderDetail, RISK_LIMITS, type CollateralStatement, type OrderPlan, type RiskState } from "./state.ts";
+import { OrderDetail, RISK_LIMITS, type CollateralStatement, type OrderPlan, type PositionReport, type RiskState } from "./state.ts";
 
 const RATIO_TO_REPORTED = RATIO_SCALE / PRICE_SCALE;
 const PERCENT_HUNDREDTHS = RATIO_SCALE / 10_000n;
@@ -368,6 +368,42 @@ export function publishSettlementRows(s: RiskState, seq: number, sink: EventSink
     sink.publish(e);
   }
   rows.length = 0;
+}
+
+/** P1: one position report as a Position event (after a fill, or as a query answer). */
+export function publishPosition(s: RiskState, seq: number, r: PositionReport, sink: EventSink): void {
+  const e = s.out;
+  e.clear();
+  e.kind = EventKind.Position;
+  e.seq = seq;
+  e.account = r.account;
+  e.market = r.market;
+  e.netQuantity = r.netQuantity;
+  e.entryPrice = r.entryPrice;
+  e.breakEvenPrice = r.breakEvenPrice;
+  e.markPrice = r.markPrice;
+  e.pnlUnrealized = r.pnlUnrealized;
+  e.pnlRealized = r.pnlRealized;
+  e.cumulativeFundingPayment = r.cumulativeFundingPayment;
+  e.netExposureQuantity = r.netExposureQuantity;
+  e.positionExposureUsd = r.netExposureNotionalUsd;
+  e.imf = reportedRatio(r.imf);
+  e.mmf = reportedRatio(r.mmf);
+  e.estLiquidationPrice = r.estLiquidationPrice;
+  e.timeMs = s.nowMs;
+  sink.publish(e);
+}
+
+/** P1: a perpetual market's open interest (this shard's replica, exact at the batch boundary). */
+export function publishOpenInterest(s: RiskState, seq: number, market: number, sink: EventSink): void {
+  const e = s.out;
+  e.clear();
+  e.kind = EventKind.OpenInterest;
+  e.seq = seq;
+  e.market = market;
+  e.openInterestQuantity = s.openInterest[market]!;
+  e.timeMs = s.nowMs;
+  sink.publish(e);
 }
 
 // ---- query answers ----

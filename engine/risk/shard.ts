@@ -101,6 +101,8 @@ export class RiskShard {
       case CommandKind.QueryRateCurve:
       case CommandKind.QueryInterestHistory:
       case CommandKind.QueryMaxBorrow:
+      case CommandKind.QueryPositions:
+      case CommandKind.QueryOpenInterest:
         queries.answerQuery(s, kind, cmd, sink);
         return false;
       case CommandKind.RegisterApiKey:
@@ -154,6 +156,8 @@ export class RiskShard {
       case EventKind.MaxBorrowQuantity:
       case EventKind.IndexPrice:
       case EventKind.Settlement:
+      case EventKind.Position:
+      case EventKind.OpenInterest:
         if (s.owns(e.account)) sink.publish(e);
         return;
       default:

@@ -44,6 +44,8 @@
 //   {"type":"QueryRateCurve","asset":0,"points":11}           → RateCurvePoint × points (2..101)
 //   {"type":"QueryInterestHistory","account":17,"asset":0,"sinceMs":0,"limit":100}   → InterestEntry…, CommandAccepted
 //   {"type":"QueryMaxBorrow","account":17,"asset":0}          → MaxBorrowQuantity
+//   {"type":"QueryPositions","account":17}                    → Position per perpetual market held, CommandAccepted
+//   {"type":"QueryOpenInterest","market":3}                   → OpenInterest (market omitted = every perpetual)
 //   {"type":"Login","apiKey":"<base64>","signature":"<base64>","timestampMs":1767225600000,"windowMs":5000}
 //        X6, the first frame of a session: the signature is over instruction=subscribe&timestamp=T&window=W
 //        (see gateway/auth/keys.ts signLogin)                  → CommandAccepted (account = user × 16) or CommandRejected
@@ -126,6 +128,11 @@ import {
   SelfTradePrevention,
   SetMarkPrice,
   IndexPrice,
+  OpenInterest,
+  Position,
+  Settlement,
+  SettlementReason,
+  SettlementStep,
   SetMarketState,
   Side,
   SnapshotTaken,
@@ -346,6 +353,14 @@ export interface QueryMaxBorrowCommand {
   account: number;
   asset: number;
 }
+export interface QueryPositionsCommand {
+  type: "QueryPositions";
+  account: number;
+}
+export interface QueryOpenInterestCommand {
+  type: "QueryOpenInterest";
+  market?: number;
+}
 
 export type PermissionName = keyof typeof Permission & ("Read" | "Trade" | "Withdraw");
 export interface LoginCommand {
@@ -396,6 +411,8 @@ export type CommandJson =
   | QueryRateCurveCommand
   | QueryInterestHistoryCommand
   | QueryMaxBorrowCommand
+  | QueryPositionsCommand
+  | QueryOpenInterestCommand
   | DepositCommand
   | WithdrawCommand
   | LimitOrderCommand
@@ -631,6 +648,8 @@ const COMMAND_JSON: Readonly<Record<string, JsonFields>> = {
   QueryRateCurve: [["asset", u16], ["points", u8Optional]],
   QueryInterestHistory: [["account", u32], ["asset", u16OrAll], ["since_ms", safeU64Optional], ["limit", u16Optional]],
   QueryMaxBorrow: ACCOUNT_ASSET,
+  QueryPositions: [["account", u32]],
+  QueryOpenInterest: [["market", u16OrAll]],
   ResumeAccount: [["account", u32], ["from_seq", safeU64]],
   QueryAccountSnapshot: [["account", u32]],
   TakeSnapshot: [],
@@ -858,6 +877,26 @@ export type EventJson = EnvelopeFields &
     | { type: "CommandRejected"; account: number; code: EnumText; message: string }
     | { type: "Clock"; timeMs: bigint }
     | { type: "IndexPrice"; asset: number; index: string; stale: boolean; sourcesUsed: number; stepLimited: boolean; timeMs: bigint }
+    | { type: "Settlement"; account: number; market: number; asset: number; reason: EnumText; step: EnumText; amount: string; timeMs: bigint }
+    | {
+        type: "Position";
+        account: number;
+        market: number;
+        netQuantity: string;
+        entryPrice: string;
+        breakEvenPrice: string;
+        markPrice: string;
+        pnlUnrealized: string;
+        pnlRealized: string;
+        cumulativeFundingPayment: string;
+        netExposureQuantity: string;
+        netExposureNotional: string;
+        imf: string;
+        mmf: string;
+        estLiquidationPrice: string;
+        timeMs: bigint;
+      }
+    | { type: "OpenInterest"; market: number; quantity: string; timeMs: bigint }
     | { type: "SnapshotTaken"; seq: bigint; batch: bigint; stateHash: string; bytes: bigint; file: string }
     | { type: "DepthSnapshot"; market: number; lastUpdateId: bigint; bids: LevelJson[]; asks: LevelJson[] }
     | {
@@ -1246,6 +1285,45 @@ function decodeAccountAnswer(type: Event, head: EnvelopeFields, table: (t: objec
   }
 }
 
+/** decodeEvent's perpetual events (P1, P6): settlement rows, positions, open interest; null for any other type. */
+function decodePerpEvent(type: Event, head: EnvelopeFields, table: (t: object) => object): EventJson | null {
+  switch (type) {
+    case Event.Settlement: {
+      const t = table(new Settlement()) as Settlement;
+      const step = name(SettlementStep, t.step());
+      return { ...head, type: "Settlement", account: t.account(), market: t.market(), asset: t.asset(), reason: name(SettlementReason, t.reason()), step, amount: dec(t.amount()), timeMs: t.timeMs() };
+    }
+    case Event.Position: {
+      const t = table(new Position()) as Position;
+      return {
+        ...head,
+        type: "Position",
+        account: t.account(),
+        market: t.market(),
+        netQuantity: dec(t.netQuantity()),
+        entryPrice: dec(t.entryPrice()),
+        breakEvenPrice: dec(t.breakEvenPrice()),
+        markPrice: dec(t.markPrice()),
+        pnlUnrealized: dec(t.pnlUnrealized()),
+        pnlRealized: dec(t.pnlRealized()),
+        cumulativeFundingPayment: dec(t.cumulativeFundingPayment()),
+        netExposureQuantity: dec(t.netExposureQuantity()),
+        netExposureNotional: dec(t.netExposureNotional()),
+        imf: dec(t.imf()),
+        mmf: dec(t.mmf()),
+        estLiquidationPrice: dec(t.estLiquidationPrice()),
+        timeMs: t.timeMs(),
+      };
+    }
+    case Event.OpenInterest: {
+      const t = table(new OpenInterest()) as OpenInterest;
+      return { ...head, type: "OpenInterest", market: t.market(), quantity: dec(t.quantity()), timeMs: t.timeMs() };
+    }
+    default:
+      return null;
+  }
+}
+
 /** decodeEvent's command acknowledgements, the clock, snapshots and 24-hour tickers; null when `type` is none of them. */
 function decodeCommandEvent(type: Event, head: EnvelopeFields, table: (t: object) => object): EventJson | null {
   switch (type) {
@@ -1361,6 +1439,7 @@ const EVENT_DECODERS = [
   decodeAccountAnswer,
   decodeCommandEvent,
   decodeMarketEvent,
+  decodePerpEvent,
 ] as const;
 
 /** JSON text of a decoded event (or any value holding bigints): bigints are written as decimal strings. */

@@ -194,6 +194,28 @@ export class EventRecord {
   price: bigint = 0n;
   /** the asset's index and collateral mark, USD at PRICE_DECIMALS (P2, C1) (IndexPrice). */
   indexPrice: bigint = 0n;
+  /** P1 entry price (cost basis / quantity), price, PRICE_DECIMALS fixed point; 0 when flat (Position). */
+  entryPrice: bigint = 0n;
+  /** base-asset units of the market, signed: long > 0, short < 0 (P1) (Position). */
+  netQuantity: bigint = 0n;
+  /** base-asset units of the market: the market's open interest, Σ longs (P1) (OpenInterest). */
+  openInterestQuantity: bigint = 0n;
+  /** P1 break-even price (entry moved by fees and funding paid), price, PRICE_DECIMALS fixed point (Position). */
+  breakEvenPrice: bigint = 0n;
+  /** the market's mark the position is valued at, price, PRICE_DECIMALS fixed point (Position). */
+  markPrice: bigint = 0n;
+  /** quote-asset units of the market: quantity × (mark − entry), floor (P1, P5) (Position). */
+  pnlUnrealized: bigint = 0n;
+  /** quote-asset units of the market: cumulative realized PnL (P1) (Position). */
+  pnlRealized: bigint = 0n;
+  /** quote-asset units of the market: all funding paid (> 0) or received (< 0) (P1, P4) (Position). */
+  cumulativeFundingPayment: bigint = 0n;
+  /** base-asset units of the market: position + the risk-increasing part of open orders (C4) (Position). */
+  netExposureQuantity: bigint = 0n;
+  /** USD at PRICE_DECIMALS: netExposureQuantity × mark (C4) (Position). */
+  positionExposureUsd: bigint = 0n;
+  /** P8 estimated liquidation price, price, PRICE_DECIMALS fixed point; 0 = none (Position). */
+  estLiquidationPrice: bigint = 0n;
   /** base-asset units of the market; the Max* answers: the largest accepted now. */
   quantity: bigint = 0n;
   /** base-asset units of the market: what the book may fill (the quantity, or the reduceOnly cap; 0 for a market buy by quote only) (OrderAccepted). */
@@ -324,6 +346,17 @@ export class EventRecord {
     this.message = "";
     this.price = 0n;
     this.indexPrice = 0n;
+    this.entryPrice = 0n;
+    this.netQuantity = 0n;
+    this.openInterestQuantity = 0n;
+    this.breakEvenPrice = 0n;
+    this.markPrice = 0n;
+    this.pnlUnrealized = 0n;
+    this.pnlRealized = 0n;
+    this.cumulativeFundingPayment = 0n;
+    this.netExposureQuantity = 0n;
+    this.positionExposureUsd = 0n;
+    this.estLiquidationPrice = 0n;
     this.quantity = 0n;
     this.openQuantity = 0n;
     this.remainingQuantity = 0n;
@@ -402,6 +435,17 @@ export class EventRecord {
     this.message = from.message;
     this.price = from.price;
     this.indexPrice = from.indexPrice;
+    this.entryPrice = from.entryPrice;
+    this.netQuantity = from.netQuantity;
+    this.openInterestQuantity = from.openInterestQuantity;
+    this.breakEvenPrice = from.breakEvenPrice;
+    this.markPrice = from.markPrice;
+    this.pnlUnrealized = from.pnlUnrealized;
+    this.pnlRealized = from.pnlRealized;
+    this.cumulativeFundingPayment = from.cumulativeFundingPayment;
+    this.netExposureQuantity = from.netExposureQuantity;
+    this.positionExposureUsd = from.positionExposureUsd;
+    this.estLiquidationPrice = from.estLiquidationPrice;
     this.quantity = from.quantity;
     this.openQuantity = from.openQuantity;
     this.remainingQuantity = from.remainingQuantity;
@@ -750,6 +794,8 @@ export function eventPriceSlot(r: EventRecord): bigint {
   switch (r.kind) {
     case EventKind.IndexPrice:
       return r.indexPrice;
+    case EventKind.Position:
+      return r.entryPrice;
     default:
       return r.price;
   }
@@ -759,12 +805,229 @@ export function eventPriceSlot(r: EventRecord): bigint {
 export function setEventPriceSlot(r: EventRecord, value: bigint): void {
   r.price = 0n;
   r.indexPrice = 0n;
+  r.entryPrice = 0n;
   switch (r.kind) {
     case EventKind.IndexPrice:
       r.indexPrice = value;
       return;
+    case EventKind.Position:
+      r.entryPrice = value;
+      return;
     default:
       r.price = value;
+  }
+}
+
+/** The value of EventRecord's "quantity" slot: the field the record's kind carries there. */
+export function eventQuantitySlot(r: EventRecord): bigint {
+  switch (r.kind) {
+    case EventKind.Position:
+      return r.netQuantity;
+    case EventKind.OpenInterest:
+      return r.openInterestQuantity;
+    default:
+      return r.quantity;
+  }
+}
+
+/** Stores a "quantity" slot value in the field the record's kind carries there; the slot's other fields become zero. */
+export function setEventQuantitySlot(r: EventRecord, value: bigint): void {
+  r.netQuantity = 0n;
+  r.openInterestQuantity = 0n;
+  r.quantity = 0n;
+  switch (r.kind) {
+    case EventKind.Position:
+      r.netQuantity = value;
+      return;
+    case EventKind.OpenInterest:
+      r.openInterestQuantity = value;
+      return;
+    default:
+      r.quantity = value;
+  }
+}
+
+/** The value of EventRecord's "lent" slot: the field the record's kind carries there. */
+export function eventLentSlot(r: EventRecord): bigint {
+  switch (r.kind) {
+    case EventKind.Position:
+      return r.breakEvenPrice;
+    default:
+      return r.lent;
+  }
+}
+
+/** Stores a "lent" slot value in the field the record's kind carries there; the slot's other fields become zero. */
+export function setEventLentSlot(r: EventRecord, value: bigint): void {
+  r.breakEvenPrice = 0n;
+  r.lent = 0n;
+  switch (r.kind) {
+    case EventKind.Position:
+      r.breakEvenPrice = value;
+      return;
+    default:
+      r.lent = value;
+  }
+}
+
+/** The value of EventRecord's "borrowed" slot: the field the record's kind carries there. */
+export function eventBorrowedSlot(r: EventRecord): bigint {
+  switch (r.kind) {
+    case EventKind.Position:
+      return r.markPrice;
+    default:
+      return r.borrowed;
+  }
+}
+
+/** Stores a "borrowed" slot value in the field the record's kind carries there; the slot's other fields become zero. */
+export function setEventBorrowedSlot(r: EventRecord, value: bigint): void {
+  r.markPrice = 0n;
+  r.borrowed = 0n;
+  switch (r.kind) {
+    case EventKind.Position:
+      r.markPrice = value;
+      return;
+    default:
+      r.borrowed = value;
+  }
+}
+
+/** The value of EventRecord's "pnlUsd" slot: the field the record's kind carries there. */
+export function eventPnlUsdSlot(r: EventRecord): bigint {
+  switch (r.kind) {
+    case EventKind.Position:
+      return r.pnlUnrealized;
+    default:
+      return r.pnlUsd;
+  }
+}
+
+/** Stores a "pnlUsd" slot value in the field the record's kind carries there; the slot's other fields become zero. */
+export function setEventPnlUsdSlot(r: EventRecord, value: bigint): void {
+  r.pnlUnrealized = 0n;
+  r.pnlUsd = 0n;
+  switch (r.kind) {
+    case EventKind.Position:
+      r.pnlUnrealized = value;
+      return;
+    default:
+      r.pnlUsd = value;
+  }
+}
+
+/** The value of EventRecord's "volumeUsd" slot: the field the record's kind carries there. */
+export function eventVolumeUsdSlot(r: EventRecord): bigint {
+  switch (r.kind) {
+    case EventKind.Position:
+      return r.pnlRealized;
+    default:
+      return r.volumeUsd;
+  }
+}
+
+/** Stores a "volumeUsd" slot value in the field the record's kind carries there; the slot's other fields become zero. */
+export function setEventVolumeUsdSlot(r: EventRecord, value: bigint): void {
+  r.pnlRealized = 0n;
+  r.volumeUsd = 0n;
+  switch (r.kind) {
+    case EventKind.Position:
+      r.pnlRealized = value;
+      return;
+    default:
+      r.volumeUsd = value;
+  }
+}
+
+/** The value of EventRecord's "netEquityLockedUsd" slot: the field the record's kind carries there. */
+export function eventNetEquityLockedUsdSlot(r: EventRecord): bigint {
+  switch (r.kind) {
+    case EventKind.Position:
+      return r.cumulativeFundingPayment;
+    default:
+      return r.netEquityLockedUsd;
+  }
+}
+
+/** Stores a "netEquityLockedUsd" slot value in the field the record's kind carries there; the slot's other fields become zero. */
+export function setEventNetEquityLockedUsdSlot(r: EventRecord, value: bigint): void {
+  r.cumulativeFundingPayment = 0n;
+  r.netEquityLockedUsd = 0n;
+  switch (r.kind) {
+    case EventKind.Position:
+      r.cumulativeFundingPayment = value;
+      return;
+    default:
+      r.netEquityLockedUsd = value;
+  }
+}
+
+/** The value of EventRecord's "liabilityUsd" slot: the field the record's kind carries there. */
+export function eventLiabilityUsdSlot(r: EventRecord): bigint {
+  switch (r.kind) {
+    case EventKind.Position:
+      return r.netExposureQuantity;
+    default:
+      return r.liabilityUsd;
+  }
+}
+
+/** Stores a "liabilityUsd" slot value in the field the record's kind carries there; the slot's other fields become zero. */
+export function setEventLiabilityUsdSlot(r: EventRecord, value: bigint): void {
+  r.netExposureQuantity = 0n;
+  r.liabilityUsd = 0n;
+  switch (r.kind) {
+    case EventKind.Position:
+      r.netExposureQuantity = value;
+      return;
+    default:
+      r.liabilityUsd = value;
+  }
+}
+
+/** The value of EventRecord's "exposureUsd" slot: the field the record's kind carries there. */
+export function eventExposureUsdSlot(r: EventRecord): bigint {
+  switch (r.kind) {
+    case EventKind.Position:
+      return r.positionExposureUsd;
+    default:
+      return r.exposureUsd;
+  }
+}
+
+/** Stores a "exposureUsd" slot value in the field the record's kind carries there; the slot's other fields become zero. */
+export function setEventExposureUsdSlot(r: EventRecord, value: bigint): void {
+  r.positionExposureUsd = 0n;
+  r.exposureUsd = 0n;
+  switch (r.kind) {
+    case EventKind.Position:
+      r.positionExposureUsd = value;
+      return;
+    default:
+      r.exposureUsd = value;
+  }
+}
+
+/** The value of EventRecord's "notionalUsd" slot: the field the record's kind carries there. */
+export function eventNotionalUsdSlot(r: EventRecord): bigint {
+  switch (r.kind) {
+    case EventKind.Position:
+      return r.estLiquidationPrice;
+    default:
+      return r.notionalUsd;
+  }
+}
+
+/** Stores a "notionalUsd" slot value in the field the record's kind carries there; the slot's other fields become zero. */
+export function setEventNotionalUsdSlot(r: EventRecord, value: bigint): void {
+  r.estLiquidationPrice = 0n;
+  r.notionalUsd = 0n;
+  switch (r.kind) {
+    case EventKind.Position:
+      r.estLiquidationPrice = value;
+      return;
+    default:
+      r.notionalUsd = value;
   }
 }
 

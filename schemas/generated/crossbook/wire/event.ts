@@ -17,11 +17,13 @@ import { InterestEntry } from '../../crossbook/wire/interest-entry.ts';
 import { MaxBorrowQuantity } from '../../crossbook/wire/max-borrow-quantity.ts';
 import { MaxOrderQuantity } from '../../crossbook/wire/max-order-quantity.ts';
 import { MaxWithdrawalQuantity } from '../../crossbook/wire/max-withdrawal-quantity.ts';
+import { OpenInterest } from '../../crossbook/wire/open-interest.ts';
 import { OpenOrder } from '../../crossbook/wire/open-order.ts';
 import { OrderAccepted } from '../../crossbook/wire/order-accepted.ts';
 import { OrderDone } from '../../crossbook/wire/order-done.ts';
 import { OrderRejected } from '../../crossbook/wire/order-rejected.ts';
 import { PoolStats } from '../../crossbook/wire/pool-stats.ts';
+import { Position } from '../../crossbook/wire/position.ts';
 import { RateCurvePoint } from '../../crossbook/wire/rate-curve-point.ts';
 import { ResumeDone } from '../../crossbook/wire/resume-done.ts';
 import { Settlement } from '../../crossbook/wire/settlement.ts';
@@ -59,13 +61,15 @@ export enum Event {
   ResumeDone = 25,
   SnapshotTaken = 26,
   IndexPrice = 27,
-  Settlement = 28
+  Settlement = 28,
+  Position = 29,
+  OpenInterest = 30
 }
 
 export function unionToEvent(
   type: Event,
-  accessor: (obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|IndexPrice|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|IndexPrice|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|null
-): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|IndexPrice|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|null {
+  accessor: (obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|IndexPrice|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|IndexPrice|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|null
+): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|IndexPrice|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|null {
   switch(Event[type]) {
     case 'NONE': return null; 
     case 'OrderAccepted': return accessor(new OrderAccepted())! as OrderAccepted;
@@ -96,15 +100,17 @@ export function unionToEvent(
     case 'SnapshotTaken': return accessor(new SnapshotTaken())! as SnapshotTaken;
     case 'IndexPrice': return accessor(new IndexPrice())! as IndexPrice;
     case 'Settlement': return accessor(new Settlement())! as Settlement;
+    case 'Position': return accessor(new Position())! as Position;
+    case 'OpenInterest': return accessor(new OpenInterest())! as OpenInterest;
     default: return null;
   }
 }
 
 export function unionListToEvent(
   type: Event, 
-  accessor: (index: number, obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|IndexPrice|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|IndexPrice|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|null, 
+  accessor: (index: number, obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|IndexPrice|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|IndexPrice|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|null, 
   index: number
-): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|IndexPrice|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|null {
+): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|IndexPrice|InterestEntry|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|null {
   switch(Event[type]) {
     case 'NONE': return null; 
     case 'OrderAccepted': return accessor(index, new OrderAccepted())! as OrderAccepted;
@@ -135,6 +141,8 @@ export function unionListToEvent(
     case 'SnapshotTaken': return accessor(index, new SnapshotTaken())! as SnapshotTaken;
     case 'IndexPrice': return accessor(index, new IndexPrice())! as IndexPrice;
     case 'Settlement': return accessor(index, new Settlement())! as Settlement;
+    case 'Position': return accessor(index, new Position())! as Position;
+    case 'OpenInterest': return accessor(index, new OpenInterest())! as OpenInterest;
     default: return null;
   }
 }
