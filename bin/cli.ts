@@ -71,8 +71,9 @@ const USAGE = `crossbook — cross-margin exchange engine
   keys options: [--url ws://127.0.0.1:8080] [--data data]   (the operator key is data/operator.key)
   crossbook client deposit ACCOUNT ASSET AMOUNT            (operator: signs with data/operator.key)
   crossbook client order ACCOUNT MARKET buy|sell QUANTITY [PRICE] [--tif GTC|IOC|FOK] [--post-only]
-                                                   [--client-id N] [--margin]   (no PRICE = market order;
-                                                   --margin: spot margin, autoBorrow)
+                                                   [--client-id N] [--margin] [--reduce-only]   (no PRICE = market
+                                                   order; --margin: spot margin, autoBorrow; --reduce-only: a
+                                                   perpetual order that may only shrink the position)
   crossbook client cancel ACCOUNT MARKET ORDER_ID
   crossbook client cancel-all ACCOUNT [MARKET]
   crossbook client withdraw ACCOUNT ASSET AMOUNT [--margin]
@@ -83,6 +84,9 @@ const USAGE = `crossbook — cross-margin exchange engine
   crossbook client max-order ACCOUNT MARKET buy|sell PRICE [--margin]
                                                            largest order risk accepts now (and the margin limit)
   crossbook client max-withdrawal ACCOUNT ASSET [--margin] largest withdrawal risk accepts now
+  crossbook client positions ACCOUNT                       perpetual positions: quantity, entry, break-even, mark,
+                                                           PnL, exposure, IMF/MMF, estimated liquidation price
+  crossbook client open-interest [MARKET]                  open interest of a perpetual market (none: every one)
   crossbook client settings ACCOUNT [--leverage 1..50] [--auto-lend on|off] [--auto-repay-borrows on|off]
                                     [--auto-borrow-settlements on|off] [--auto-realize-pnl on|off]
                                     [--margin-enabled on|off]   (no option: show the settings)
@@ -507,6 +511,7 @@ interface ClientValues {
   data: string;
   tif: string;
   "post-only": boolean;
+  "reduce-only": boolean;
   "client-id"?: string;
   margin: boolean;
   leverage?: string;
@@ -520,7 +525,7 @@ interface ClientValues {
 /** The client's subcommands (each has its usage line in USAGE). */
 export const CLIENT_VERBS = [
   "deposit", "order", "cancel", "cancel-all", "withdraw", "transfer", "balances", "collateral", "max-order", "max-withdrawal", "settings",
-  "mark", "borrow", "lend", "repay", "redeem", "pool", "rate-curve", "interest", "max-borrow", "watch", "market", "marks", "send", "snapshot",
+  "positions", "open-interest", "mark", "borrow", "lend", "repay", "redeem", "pool", "rate-curve", "interest", "max-borrow", "watch", "market", "marks", "send", "snapshot",
 ];
 
 async function client(argv: string[]): Promise<void> {
@@ -558,6 +563,7 @@ function parseClientArgs(argv: string[]): { values: ClientValues; verb: string; 
       data: { type: "string", default: "data" },
       tif: { type: "string", default: "GTC" },
       "post-only": { type: "boolean", default: false },
+      "reduce-only": { type: "boolean", default: false },
       "client-id": { type: "string" },
       margin: { type: "boolean", default: false },
       leverage: { type: "string" },
@@ -631,7 +637,8 @@ async function clientMarket(url: string, pub: PublicConfig, args: string[]): Pro
   await c.close();
 }
 
-/** An account's funds and settings: deposit, withdraw, transfer, collateral, max-withdrawal, settings; else null. */
+/** An account's funds, settings and positions: deposit, withdraw, transfer, collateral, max-withdrawal, positions,
+ * open-interest, settings; else null. */
 function accountCommand(verb: string, args: string[], values: ClientValues, pub: PublicConfig): CommandJson | null {
   switch (verb) {
     case "deposit":
@@ -644,6 +651,10 @@ function accountCommand(verb: string, args: string[], values: ClientValues, pub:
       return { type: "QueryCollateral", account: accountArg(args[0]) };
     case "max-withdrawal":
       return { type: "QueryMaxWithdrawal", account: accountArg(args[0]), asset: resolveId("asset", args[1] ?? "", pub), margin: values.margin };
+    case "positions":
+      return { type: "QueryPositions", account: accountArg(args[0]) };
+    case "open-interest":
+      return args[0] === undefined ? { type: "QueryOpenInterest" } : { type: "QueryOpenInterest", market: resolveId("market", args[0], pub) };
     case "settings":
       return settingsCommand(accountArg(args[0]), values);
     default:
@@ -716,6 +727,7 @@ function orderCommand(args: string[], values: ClientValues, pub: PublicConfig): 
     side: side === "buy" ? ("Buy" as const) : ("Sell" as const),
     ...(values["client-id"] !== undefined ? { clientId: values["client-id"] } : {}),
     ...(values.margin ? { autoBorrow: true } : {}),
+    ...(values["reduce-only"] ? { reduceOnly: true } : {}),
   };
   const quantity = args[3] ?? fail("order needs QUANTITY");
   const price = args[4];
@@ -776,7 +788,7 @@ function sentCommand(args: string[]): CommandJson {
 
 /** Operator commands sign with the operator's key; the pools' public stats need no key. */
 const OPERATOR_COMMANDS = new Set(["Deposit", "SetMarketState", "AdvanceTime", "SetMarkPrice", "OracleQuote", "RegisterApiKey", "RevokeApiKey", "TakeSnapshot"]);
-const PUBLIC_COMMANDS = new Set(["QueryPoolStats", "QueryRateCurve", "Subscribe", "Unsubscribe"]);
+const PUBLIC_COMMANDS = new Set(["QueryPoolStats", "QueryRateCurve", "QueryOpenInterest", "Subscribe", "Unsubscribe"]);
 
 /** Finds the private key a command signs with: --key FILE, else the data dir's operator or user key file. */
 class KeyChooser {

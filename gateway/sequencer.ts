@@ -33,6 +33,8 @@ export function isReadOnlyCommand(kind: number): boolean {
     case CommandKind.QueryRateCurve:
     case CommandKind.QueryInterestHistory:
     case CommandKind.QueryMaxBorrow:
+    case CommandKind.QueryPositions:
+    case CommandKind.QueryOpenInterest:
       return true;
     default:
       return false;

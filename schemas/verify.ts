@@ -130,6 +130,8 @@ export const RESUME_ACCOUNT = layout("ResumeAccount", { account: U32, from_seq: 
 export const QUERY_ACCOUNT_SNAPSHOT = layout("QueryAccountSnapshot", { account: U32 });
 export const TAKE_SNAPSHOT = layout("TakeSnapshot", {});
 export const ORACLE_QUOTE = layout("OracleQuote", { asset: U16, source: U8, bid: DEC, ask: DEC, last: DEC, source_time_ms: U64, apply: U8 });
+export const QUERY_POSITIONS = layout("QueryPositions", { account: U32 });
+export const QUERY_OPEN_INTEREST = layout("QueryOpenInterest", { market: U16 });
 
 /** Indexed by the `Command` union type (0 = NONE). */
 export const COMMAND_LAYOUTS: readonly (TableLayout | null)[] = [
@@ -166,6 +168,8 @@ export const COMMAND_LAYOUTS: readonly (TableLayout | null)[] = [
   QUERY_ACCOUNT_SNAPSHOT,
   TAKE_SNAPSHOT,
   ORACLE_QUOTE,
+  QUERY_POSITIONS,
+  QUERY_OPEN_INTEREST,
 ];
 
 /** Indexed by the `Event` union type (0 = NONE). */
@@ -314,6 +318,13 @@ export const EVENT_LAYOUTS: readonly (TableLayout | null)[] = [
   layout("FundingRate", { market: U16, rate: DEC, mean_premium: DEC, samples: U32, time_ms: U64, mark: DEC }),
   layout("LiquidationStarted", { account: U32, net_equity: DEC, exposure_notional: DEC, mmf: DEC, mmr: DEC, time_ms: U64 }),
   layout("LiquidationEnded", { account: U32, net_equity: DEC, exposure_notional: DEC, mmf: DEC, mmr: DEC, time_ms: U64 }),
+  layout("Settlement", { account: U32, market: U16, asset: U16, reason: U8, step: U8, amount: DEC, time_ms: U64 }),
+  layout("Position", {
+    account: U32, market: U16, net_quantity: DEC, entry_price: DEC, break_even_price: DEC, mark_price: DEC, pnl_unrealized: DEC,
+    pnl_realized: DEC, cumulative_funding_payment: DEC, net_exposure_quantity: DEC, net_exposure_notional: DEC, imf: DEC, mmf: DEC,
+    est_liquidation_price: DEC, time_ms: U64,
+  }),
+  layout("OpenInterest", { market: U16, quantity: DEC, time_ms: U64 }),
 ];
 
 export const COMMAND_ENVELOPE = layout("CommandEnvelope", { client_seq: U64, command_type: U8, command: UVAL });

@@ -47,6 +47,7 @@ function market(id: number, symbol: string, kind: number, over: Partial<MarketCo
     impactBand: { minMultiplier: R("0.95"), maxMultiplier: R("1.05") },
     meanMarkBand: { minMultiplier: R("0.9"), maxMultiplier: R("1.1") },
     premiumTolerance: kind === MarketKind.Perpetual ? R("0.05") : null,
+    openInterestLimit: 0n,
     imf: null,
     mmf: null,
     funding: null,

@@ -233,6 +233,18 @@ const PROMISES: Record<string, Record<string, Check[]>> = {
       (r) => expect(events(r).map((e) => e.type)).toContain("CommandAccepted"),
     ],
   },
+  Perpetuals: {
+    "client order 128 BTC_USDC_PERP buy 0.1 60000": [
+      (r) => expect(events(r).map((e) => e.type)).toEqual(expect.arrayContaining(["Fill", "Settlement", "Balance", "Position"])),
+    ],
+    "client positions 128": [
+      (r) => expect(events(r)[0]).toMatchObject({ type: "Position", netQuantity: "0.1", entryPrice: "60000", breakEvenPrice: "60060" }),
+    ],
+    "client open-interest BTC_USDC_PERP": [(r) => expect(events(r)[0]).toMatchObject({ type: "OpenInterest", quantity: "0.1" })],
+    "client order 128 BTC_USDC_PERP sell 0.5 60000 --reduce-only": [
+      (r) => expect(events(r).find((e) => e.type === "OrderDone")).toMatchObject({ reason: "ReduceOnlyCapped" }),
+    ],
+  },
   "Replaying and checking": {
     "replay session.jsonl": [(r) => expect(r.out).toMatch(/"stateHash":"[0-9a-f]{64}","commands":3/)],
     "journal-hash": [(r) => expect(r.out).toMatch(/"stateHash":"[0-9a-f]{64}"/)],
@@ -243,7 +255,7 @@ describe("README walkthroughs run exactly as printed (extracted from README.md)"
   const sections = readmeWalkthroughs(README);
 
   it("the extractor finds every walkthrough and its lines, in order", () => {
-    expect(sections.map((s) => s.title)).toEqual(["A first trade from the terminal", "Accounts, margin and fees", "Borrowing and lending", "Prices: the oracle and the feeder", "Liquidation", "Replaying and checking", "Restart, snapshots and the journal"]);
+    expect(sections.map((s) => s.title)).toEqual(["A first trade from the terminal", "Accounts, margin and fees", "Borrowing and lending", "Prices: the oracle and the feeder", "Liquidation", "Perpetuals", "Replaying and checking", "Restart, snapshots and the journal"]);
     expect(sections[1]!.steps[0]!.text).toBe("keys create 3 --permissions read,trade,withdraw");
     expect(readmeWalkthroughs("## K\n```sh\nnpx crossbook keys create 1   # a key\nnpm test\n```\n")).toEqual([
       { title: "K", steps: [{ text: "keys create 1", args: ["keys", "create", "1"], comment: "a key" }], json: [] },

@@ -210,10 +210,13 @@ describe("spot orders: holds, fills, fees", () => {
     expect(risk.balance(ALICE, USDC)).toEqual({ available: 0n, locked: 7_000_000n });
   });
 
-  it("perpetual orders are refused until perpetual trading lands, with a typed reject", () => {
+  it("P1/S5: a perpetual order passes R1 without a spot hold (its margin is judged by C8; no asset is locked)", () => {
     risk.preTrade(deposit(ALICE, USDC, 7_000_000n), out);
     out.events = [];
-    expect(risk.preTrade(limit(ALICE, 3, Side.Buy, 60_000_000_000_000n, 10_000n), out)).toBe(false);
-    expect(out.last().code).toBe(RejectCode.MarketStateForbids);
+    const perp = limit(ALICE, 3, Side.Buy, 60_000_000_000_000n, 10_000n);
+    expect(risk.preTrade(perp, out)).toBe(true);
+    expect(perp.positionQuantity).toBe(0n);
+    expect(out.events).toEqual([]);
+    expect(risk.balance(ALICE, USDC)).toEqual({ available: 7_000_000n, locked: 0n });
   });
 });

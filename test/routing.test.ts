@@ -73,6 +73,8 @@ const EXPECTED: Record<number, [RiskClass, MatchingClass, boolean]> = {
   [CommandKind.RevokeApiKey]: ["account", "none", false],
   // P3 (engine.ts): every matching shard keeps an oracle replica for its perpetuals' marks.
   [CommandKind.OracleQuote]: ["every", "every", false],
+  [CommandKind.QueryPositions]: ["account", "none", false],
+  [CommandKind.QueryOpenInterest]: ["account", "none", false],
 };
 
 const RISK_CLASS: Record<number, RiskClass> = { [RiskRoute.ByAccount]: "account", [RiskRoute.ShardZero]: "zero", [RiskRoute.Every]: "every" };
@@ -135,6 +137,8 @@ function stream(): CommandRecord[] {
     [CommandKind.QueryRateCurve]: command(CommandKind.QueryRateCurve, CAROL, (c) => ((c.asset = 0), (c.curvePoints = 3))),
     [CommandKind.QueryInterestHistory]: command(CommandKind.QueryInterestHistory, BOB, (c) => ((c.asset = ALL_ASSETS), (c.historyLimit = 10))),
     [CommandKind.QueryMaxBorrow]: command(CommandKind.QueryMaxBorrow, ALICE, (c) => (c.asset = 0)),
+    [CommandKind.QueryPositions]: command(CommandKind.QueryPositions, ALICE),
+    [CommandKind.QueryOpenInterest]: command(CommandKind.QueryOpenInterest, 0, (c) => (c.market = ALL_MARKETS)),
     [CommandKind.RegisterApiKey]: command(CommandKind.RegisterApiKey, CAROL, (c) => ((c.flags = 1), (c.price = 7n), (c.quantity = 8n))),
     [CommandKind.RevokeApiKey]: command(CommandKind.RevokeApiKey, CAROL, (c) => ((c.price = 7n), (c.quantity = 8n))),
     [CommandKind.OracleQuote]: command(CommandKind.OracleQuote, 0, (c) => {
@@ -265,8 +269,9 @@ describe("one routing table", () => {
       else expect(events).toEqual(same);
     }
     // The stream exercises the routes: the order rests, is replaced and canceled, the clock ticks, the mark moves, the
-    // oracle quote applies (IndexPrice and CommandAccepted).
-    expect(reference.get(1)!.length).toBe(67);
+    // oracle quote applies (IndexPrice and CommandAccepted), positions are queried (CommandAccepted: Alice holds none)
+    // and the open interest of the 3 perpetual markets (3 OpenInterest events).
+    expect(reference.get(1)!.length).toBe(71);
   });
 
   it("X4: the threaded pipeline (fused 1×1, split 1×2, 2×2 and 3×2; as records and encoded) gives each topology's in-process events and state hash", async () => {

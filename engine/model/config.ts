@@ -111,6 +111,9 @@ export interface MarketConfig {
   readonly imf: SqrtMarginFunction | null;
   readonly mmf: SqrtMarginFunction | null;
   readonly funding: FundingConfig | null;
+  /** P1: perpetuals only, base units: an order that would raise the market's open interest (Σ longs) above it is
+   * refused; 0 = no limit (and on spot). */
+  readonly openInterestLimit: bigint;
 }
 
 export interface FeeTier {

@@ -109,6 +109,8 @@ export const RejectCode = {
   /** Q1: the account is liquidating; only commands that reduce its risk (risk-reducing orders, deposits, repays,
    * cancels) are taken until it leaves liquidation at liquidationExitMmr. */
   AccountLiquidating: 53,
+  /** P1: the order's opening part would raise the perpetual market's open interest above its openInterestLimit. */
+  OpenInterestLimit: 54,
 } as const;
 export type RejectCode = (typeof RejectCode)[keyof typeof RejectCode];
 

@@ -17,10 +17,18 @@ import {
   commandTimeMsSlot,
   eventAmount2Slot,
   eventAmountSlot,
+  eventBorrowedSlot,
+  eventExposureUsdSlot,
+  eventLentSlot,
+  eventLiabilityUsdSlot,
+  eventNetEquityLockedUsdSlot,
+  eventNotionalUsdSlot,
+  eventPnlUsdSlot,
+  eventQuantitySlot,
+  eventVolumeUsdSlot,
   eventCodeSlot,
   eventOrderIdSlot,
   eventPriceSlot,
-  eventQuantitySlot,
   eventSideSlot,
   setCommandAmountSlot,
   setCommandPriceSlot,
@@ -30,10 +38,18 @@ import {
   setCommandTimeMsSlot,
   setEventAmount2Slot,
   setEventAmountSlot,
+  setEventBorrowedSlot,
+  setEventExposureUsdSlot,
+  setEventLentSlot,
+  setEventLiabilityUsdSlot,
+  setEventNetEquityLockedUsdSlot,
+  setEventNotionalUsdSlot,
+  setEventPnlUsdSlot,
+  setEventQuantitySlot,
+  setEventVolumeUsdSlot,
   setEventCodeSlot,
   setEventOrderIdSlot,
   setEventPriceSlot,
-  setEventQuantitySlot,
   setEventSideSlot,
   type CommandRecord,
   type EventRecord,
@@ -261,7 +277,7 @@ function readFillBlock(v: RecordViews, w: number, d: number, e: EventRecord): vo
 
 /** Kinds that carry the whole account block (the statement and query answers). */
 function hasAccountBlock(kind: number): boolean {
-  return (kind >= EventKind.AccountSettings && kind <= EventKind.MaxBorrowQuantity) || isLiquidationStatus(kind);
+  return (kind >= EventKind.AccountSettings && kind <= EventKind.MaxBorrowQuantity) || isLiquidationStatus(kind) || kind === EventKind.Position;
 }
 
 /** Q1's LiquidationStarted / LiquidationEnded carry the account block's equity, exposure, MMF and MMR. */
@@ -275,13 +291,13 @@ function hasPoolBlock(kind: number): boolean {
 
 function writeAccountBlock(v: RecordViews, w: number, d: number, e: EventRecord): void {
   v.i64[d + E_NET_EQUITY] = e.netEquityUsd;
-  v.i64[d + E_NET_EQUITY_LOCKED] = e.netEquityLockedUsd;
+  v.i64[d + E_NET_EQUITY_LOCKED] = eventNetEquityLockedUsdSlot(e);
   v.i64[d + E_COLLATERAL_VALUE] = e.collateralValueUsd;
-  v.i64[d + E_LIABILITY] = e.liabilityUsd;
-  v.i64[d + E_EXPOSURE] = e.exposureUsd;
-  v.i64[d + E_NOTIONAL] = e.notionalUsd;
-  v.i64[d + E_PNL] = e.pnlUsd;
-  v.i64[d + E_VOLUME] = e.volumeUsd;
+  v.i64[d + E_LIABILITY] = eventLiabilityUsdSlot(e);
+  v.i64[d + E_EXPOSURE] = eventExposureUsdSlot(e);
+  v.i64[d + E_NOTIONAL] = eventNotionalUsdSlot(e);
+  v.i64[d + E_PNL] = eventPnlUsdSlot(e);
+  v.i64[d + E_VOLUME] = eventVolumeUsdSlot(e);
   v.i64[d + E_IMF] = e.imf;
   v.i64[d + E_MMF] = e.mmf;
   v.i64[d + E_MARGIN_FRACTION] = e.marginFraction;
@@ -308,13 +324,13 @@ function writeAccountBlock(v: RecordViews, w: number, d: number, e: EventRecord)
 
 function readAccountBlock(v: RecordViews, w: number, d: number, e: EventRecord): void {
   e.netEquityUsd = readInt64(v, d + E_NET_EQUITY);
-  e.netEquityLockedUsd = readInt64(v, d + E_NET_EQUITY_LOCKED);
+  setEventNetEquityLockedUsdSlot(e, readInt64(v, d + E_NET_EQUITY_LOCKED));
   e.collateralValueUsd = readInt64(v, d + E_COLLATERAL_VALUE);
-  e.liabilityUsd = readInt64(v, d + E_LIABILITY);
-  e.exposureUsd = readInt64(v, d + E_EXPOSURE);
-  e.notionalUsd = readInt64(v, d + E_NOTIONAL);
-  e.pnlUsd = readInt64(v, d + E_PNL);
-  e.volumeUsd = readInt64(v, d + E_VOLUME);
+  setEventLiabilityUsdSlot(e, readInt64(v, d + E_LIABILITY));
+  setEventExposureUsdSlot(e, readInt64(v, d + E_EXPOSURE));
+  setEventNotionalUsdSlot(e, readInt64(v, d + E_NOTIONAL));
+  setEventPnlUsdSlot(e, readInt64(v, d + E_PNL));
+  setEventVolumeUsdSlot(e, readInt64(v, d + E_VOLUME));
   e.imf = readInt64(v, d + E_IMF);
   e.mmf = readInt64(v, d + E_MMF);
   e.marginFraction = readInt64(v, d + E_MARGIN_FRACTION);
@@ -364,8 +380,8 @@ export function writeEvent(v: RecordViews, byteOffset: number, e: EventRecord): 
   }
   if (kind === EventKind.Balance || hasAccountBlock(kind)) {
     v.i32[w + E_MESSAGE_LEN] = 0;
-    v.i64[d + E_LENT] = e.lent;
-    v.i64[d + E_BORROWED] = e.borrowed;
+    v.i64[d + E_LENT] = eventLentSlot(e);
+    v.i64[d + E_BORROWED] = eventBorrowedSlot(e);
     if (kind !== EventKind.Balance) {
       writeFillBlock(v, w, d, e);
       writeAccountBlock(v, w, d, e);
@@ -411,8 +427,8 @@ export function readEvent(v: RecordViews, byteOffset: number, e: EventRecord): v
     // The statement and query answers carry the trade's block like a fill (its fields zero).
     readFillBlock(v, w, d, e);
     e.message = "";
-    e.lent = readInt64(v, d + E_LENT);
-    e.borrowed = readInt64(v, d + E_BORROWED);
+    setEventLentSlot(e, readInt64(v, d + E_LENT));
+    setEventBorrowedSlot(e, readInt64(v, d + E_BORROWED));
     readAccountBlock(v, w, d, e);
     return;
   }

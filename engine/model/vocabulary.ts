@@ -74,6 +74,11 @@ export const CommandKind = {
    * ask, last, sourceTimeMs. One quote per command; the quotes of one update are consecutive commands and the last
    * carries OracleQuoteFlag.Apply, which recomputes the asset's index from every configured source's latest quote. */
   OracleQuote: 27,
+  /** Query, P1: the positions of `account` (a Position event per perpetual market with a position or open orders),
+   * then CommandAccepted. */
+  QueryPositions: 28,
+  /** Query, P1: the open interest of `market` (ALL_MARKETS: every perpetual market), one OpenInterest event each. */
+  QueryOpenInterest: 29,
 } as const;
 export type CommandKind = (typeof CommandKind)[keyof typeof CommandKind];
 
@@ -133,6 +138,16 @@ export const EventKind = {
   LiquidationStarted: 21,
   /** Q1: the account left liquidation (MMR ≤ liquidationExitMmr, or no exposure left); the same fields. */
   LiquidationEnded: 22,
+  /** P6/P7 one row of an account's USDC settlement history: account, market (the perpetual that caused it), asset
+   * (the settlement asset), settlementReason, settlementStep (which waterfall step), settledAmount (> 0, asset units),
+   * timeMs = engine time. */
+  Settlement: 23,
+  /** P1 one position of an account in a perpetual market (after each fill that changes it, and as the QueryPositions
+   * answer): netQuantity, entryPrice, breakEvenPrice, markPrice, pnlUnrealized, pnlRealized, cumulativeFundingPayment,
+   * netExposureQuantity, positionExposureUsd (C4), imf, mmf (C5), estLiquidationPrice (P8, 0 = none), timeMs. */
+  Position: 24,
+  /** P1 a perpetual market's open interest (Σ longs): market, openInterestQuantity, timeMs. */
+  OpenInterest: 25,
 } as const;
 export type EventKind = (typeof EventKind)[keyof typeof EventKind];
 
@@ -213,6 +228,7 @@ export const EVENT_FIELDS: readonly FieldSpec[] = [
   { name: "marketState", type: "i32", unit: "MarketState after an accepted SetMarketState (0 for other commands)", slot: "side", kinds: ["CommandAccepted"] },
   { name: "indexFlags", type: "i32", unit: "IndexFlag bits: Stale (no fresh source, the index kept its value), StepLimited", slot: "side", kinds: ["IndexPrice"] },
   { name: "fundingSamples", type: "i32", unit: "P4: premium samples of the interval (one a second)", slot: "side", kinds: ["FundingRate"] },
+  { name: "settlementStep", type: "i32", unit: "SettlementStep: the P6/P7 waterfall step of the row", slot: "side", kinds: ["Settlement"] },
   { name: "orderId", type: "f64", unit: "engine order id (Fill: the taker's)" },
   { name: "nextFundingTimeMs", type: "f64", unit: "P4: end of the running funding interval, engine ms since the epoch", slot: "orderId", kinds: ["MarkPrice"] },
   { name: "clientId", type: "u64", unit: "client order id (Fill: the taker's)" },
@@ -221,9 +237,21 @@ export const EVENT_FIELDS: readonly FieldSpec[] = [
   { name: "poolState", type: "i32", unit: "PoolState", slot: "code", kinds: ["PoolStats"] },
   { name: "sourcesUsed", type: "i32", unit: "fresh oracle sources the index was computed from (P2)", slot: "code", kinds: ["IndexPrice"] },
   { name: "markSource", type: "i32", unit: "MarkSource: the rule of P3 that gave the mark (IndexPlusEwma, Index, BookMedian, Mid, Last, PostOnlyIndex)", slot: "code", kinds: ["MarkPrice"] },
+  { name: "settlementReason", type: "i32", unit: "SettlementReason: what the row settles (fee, realized PnL)", slot: "code", kinds: ["Settlement"] },
   { name: "message", type: "string", unit: "human-readable reject message, ASCII (OrderRejected / CommandRejected)" },
   { name: "price", type: "i64", unit: ORDER_PRICE + "; AssetCollateral: the asset's USD mark" },
   { name: "indexPrice", type: "i64", unit: "the asset's index and collateral mark, USD at PRICE_DECIMALS (P2, C1); MarkPrice: the index the mark used (0 = none fresh)", slot: "price", kinds: ["IndexPrice", "MarkPrice"] },
+  { name: "entryPrice", type: "i64", unit: "P1 entry price (cost basis / quantity), " + ORDER_PRICE + "; 0 when flat", slot: "price", kinds: ["Position"] },
+  { name: "netQuantity", type: "i64", unit: BASE_UNITS + ", signed: long > 0, short < 0 (P1)", slot: "quantity", kinds: ["Position"] },
+  { name: "openInterestQuantity", type: "i64", unit: BASE_UNITS + ": the market's open interest, Σ longs (P1)", slot: "quantity", kinds: ["OpenInterest"] },
+  { name: "breakEvenPrice", type: "i64", unit: "P1 break-even price (entry moved by fees and funding paid), " + ORDER_PRICE, slot: "lent", kinds: ["Position"] },
+  { name: "positionMarkPrice", type: "i64", unit: "the market's mark the position is valued at, " + ORDER_PRICE, slot: "borrowed", kinds: ["Position"] },
+  { name: "pnlUnrealized", type: "i64", unit: QUOTE_UNITS + ": quantity × (mark − entry), floor (P1, P5)", slot: "pnlUsd", kinds: ["Position"] },
+  { name: "pnlRealized", type: "i64", unit: QUOTE_UNITS + ": cumulative realized PnL (P1)", slot: "volumeUsd", kinds: ["Position"] },
+  { name: "cumulativeFundingPayment", type: "i64", unit: QUOTE_UNITS + ": all funding paid (> 0) or received (< 0) (P1, P4)", slot: "netEquityLockedUsd", kinds: ["Position"] },
+  { name: "netExposureQuantity", type: "i64", unit: BASE_UNITS + ": position + the risk-increasing part of open orders (C4)", slot: "liabilityUsd", kinds: ["Position"] },
+  { name: "positionExposureUsd", type: "i64", unit: USD + ": netExposureQuantity × mark (C4)", slot: "exposureUsd", kinds: ["Position"] },
+  { name: "estLiquidationPrice", type: "i64", unit: "P8 estimated liquidation price, " + ORDER_PRICE + "; 0 = none", slot: "notionalUsd", kinds: ["Position"] },
   { name: "quantity", type: "i64", unit: BASE_UNITS + "; the Max* answers: the largest accepted now" },
   { name: "markPrice", type: "i64", unit: "P3: the perpetual's mark, USD at PRICE_DECIMALS (FundingRate: the mark at the interval end, which payments use)", slot: "quantity", kinds: ["MarkPrice", "FundingRate"] },
   { name: "openQuantity", type: "i64", unit: BASE_UNITS + ": what the book may fill (the quantity, or the reduceOnly cap; 0 for a market buy by quote only)", slot: "amount", kinds: ["OrderAccepted"] },
@@ -233,6 +261,7 @@ export const EVENT_FIELDS: readonly FieldSpec[] = [
   { name: "freeLiquidity", type: "i64", unit: ASSET_UNITS + ": lent − borrowed", slot: "amount", kinds: ["PoolStats"] },
   { name: "interest", type: "i64", unit: ASSET_UNITS + " paid or earned (by interestKind), ≥ 0", slot: "amount", kinds: ["InterestEntry"] },
   { name: "fundingRate", type: "i64", unit: "P4 funding rate, a Ratio (RATIO_DECIMALS; MarkPrice: the predicted rate of the running interval)", slot: "amount", kinds: ["MarkPrice", "FundingRate"] },
+  { name: "settledAmount", type: "i64", unit: ASSET_UNITS + " moved by the step, > 0", slot: "amount", kinds: ["Settlement"] },
   { name: "commandAmount", type: "i64", unit: "the accepted command's amount in " + ASSET_UNITS + " (deposit, withdraw, transfer, pool actions)", slot: "amount", kinds: ["CommandAccepted", "CommandRejected"] },
   { name: "quoteQuantity", type: "i64", unit: QUOTE_UNITS + " (OrderAccepted: the market buy's quote limit; Fill: the trade's quote amount)", slot: "amount2", kinds: ["OrderAccepted", "Fill"] },
   { name: "filledQuantity", type: "i64", unit: BASE_UNITS + " filled", slot: "amount2", kinds: ["OrderDone"] },

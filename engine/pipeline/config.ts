@@ -274,6 +274,7 @@ function market(v: unknown, path: string, id: number, assetIds: Map<string, Asse
     imf: perp ? sqrtFunction(o.imf, `${path}.imf`) : null,
     mmf: perp ? sqrtFunction(o.mmf, `${path}.mmf`) : null,
     funding: perp ? funding(o.funding, `${path}.funding`) : null,
+    openInterestLimit: perp && o.openInterestLimit !== undefined ? decimal(o.openInterestLimit, `${path}.openInterestLimit`, base.decimals) : 0n,
   };
 }
 

@@ -79,6 +79,9 @@ export const COMMAND_ROUTES: { readonly [K in CommandKind]: CommandRoute } = {
   // P2: every risk shard keeps a replica of the oracle and computes the index itself (engine.ts D2, P2 replica);
   // P3: so does every matching shard, for its perpetuals' marks (engine.ts decision P3).
   [CommandKind.OracleQuote]: { risk: RiskRoute.Every, matching: MatchingRoute.Every, settlement: false },
+  [CommandKind.QueryPositions]: ACCOUNT_ONLY,
+  // Every risk shard's open-interest replica agrees at a batch boundary: the shard of account 0 answers.
+  [CommandKind.QueryOpenInterest]: ACCOUNT_ONLY,
 };
 
 /**

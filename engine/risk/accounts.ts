@@ -1,6 +1,7 @@
 // Per-asset balances (available, locked, lent, borrowed) and per-account settings (A3) of the
 // accounts one risk shard owns.
 import { newPoolPosition, type PoolPosition } from "../lending/index.ts";
+import { PerpPosition } from "../perps/index.ts";
 import { AccountSetting, LEVERAGE_LIMIT_DEFAULT, userOf } from "../model/index.ts";
 import type { UserVolume } from "./fees.ts";
 import type { AccountMargin } from "./margin/index.ts";
@@ -71,6 +72,38 @@ export class PositionLog {
 }
 
 /**
+ * P1/C4: an account's perpetual state, made with its first perpetual order: per market (spot entries stay empty) the
+ * position and the base quantity its open orders may still fill per side (C4: max(|q + buys|, |q − sells|) is its
+ * exposure from the moment the orders rest). A perpetual order holds no asset: its margin is judged by C8 with
+ * these open quantities (AccountMargin.setPositionOrders).
+ */
+export class AccountPerps {
+  readonly positions: PerpPosition[] = [];
+  readonly openBuy: bigint[];
+  readonly openSell: bigint[];
+
+  constructor(marketCount: number) {
+    for (let m = 0; m < marketCount; m++) this.positions.push(new PerpPosition());
+    this.openBuy = new Array<bigint>(marketCount).fill(0n);
+    this.openSell = new Array<bigint>(marketCount).fill(0n);
+  }
+
+  /** Does market m carry any state (a position, a cost basis, open orders)? */
+  hasState(m: number): boolean {
+    const p = this.positions[m]!;
+    return p.netQuantity !== 0n || p.costBasis !== 0n || this.openBuy[m] !== 0n || this.openSell[m] !== 0n;
+  }
+
+  /** Any open position or open order (C4 exposure now or after the orders fill)? */
+  isActive(): boolean {
+    for (let m = 0; m < this.openBuy.length; m++) {
+      if (this.positions[m]!.netQuantity !== 0n || this.openBuy[m] !== 0n || this.openSell[m] !== 0n) return true;
+    }
+    return false;
+  }
+}
+
+/**
  * Balances of one account, one slot per asset id, in asset units, and its settings. The net balance of an asset —
  * available + locked + lent − borrowed — is what the margin state (C2, C3) values; moving units between available
  * and locked (order holds) does not change it.
@@ -115,6 +148,15 @@ export class Account {
   readonly repayCover: bigint[];
   /** Open orders that may borrow at fill time (borrowMax > 0). */
   openBorrowOrders = 0;
+  /** P1/C4: positions and open perpetual orders; null until the account's first perpetual order. */
+  perps: AccountPerps | null = null;
+  /**
+   * P6: USDC the account owes that no step of the waterfall could take yet (the pool had no cash to lend), ≥ 0; an
+   * unsettled balance of C3 (net equity counts it as owed), paid first from the next USDC the account is credited.
+   */
+  unsettledUsdc = 0n;
+  /** unsettledUsdc in USD at its mark when last set (rounded up): what C3 subtracts. */
+  private unsettledUsd = 0n;
   /** AccountSetting bits that are on (A3). */
   settings = ACCOUNT_SETTINGS_DEFAULT;
   /** A3: max account leverage (whole number). */
@@ -187,6 +229,9 @@ export class Account {
   private firstMargin(): AccountMargin {
     const margin = (this.margin = this.createMargin!(this));
     for (let a = 0; a < this.available.length; a++) if (this.hasMarginInputs(a)) this.markChanged(a);
+    const perps = this.perps;
+    if (perps !== null) for (let m = 0; m < perps.openBuy.length; m++) if (perps.hasState(m)) this.loadPerpMargin(margin, perps, m);
+    if (this.unsettledUsd !== 0n) margin.setUnsettledUsd(-this.unsettledUsd);
     return margin;
   }
 
@@ -228,6 +273,35 @@ export class Account {
     return margin;
   }
 
+  /** unsettledUsdc's USD value as C3 counts it (snapshots). */
+  get unsettledUsdValue(): bigint {
+    return this.unsettledUsd;
+  }
+
+  /** Restores the unsettled USDC and its USD value as written (a fresh account, before its margin state is made). */
+  restoreUnsettled(units: bigint, usd: bigint): void {
+    this.unsettledUsdc = units;
+    this.unsettledUsd = usd;
+  }
+
+  /** P6: the account now owes `units` (≥ 0) unsettled USDC, worth ceil(units × mark / unit) USD (C3). */
+  setUnsettledUsdc(units: bigint, markUsd: bigint, unit: bigint): void {
+    this.unsettledUsdc = units;
+    this.unsettledUsd = (units * markUsd + unit - 1n) / unit;
+    if (this.margin !== null) this.margin.setUnsettledUsd(-this.unsettledUsd);
+  }
+
+  /** P1/C4: market m's position or open orders changed: the margin state (if made yet) hears it now. */
+  perpChanged(m: number): void {
+    if (this.margin !== null) this.loadPerpMargin(this.margin, this.perps!, m);
+  }
+
+  private loadPerpMargin(margin: AccountMargin, perps: AccountPerps, m: number): void {
+    const p = perps.positions[m]!;
+    margin.setPositionCostBasis(m, p.netQuantity, p.costBasis);
+    margin.setPositionOrders(m, perps.openBuy[m]!, perps.openSell[m]!);
+  }
+
   /** repayCover shrunk to the borrow and the credits as they are now (what the margin state offsets). */
   repayCoverNow(asset: number): bigint {
     let cover = this.repayCover[asset]!;
@@ -240,10 +314,11 @@ export class Account {
   /**
    * True when the account owes nothing and none of its open orders may borrow: it has no exposure (C4), now or after
    * its open orders fill — and an action that spends at most the available balance of one asset leaves it without
-   * exposure, which C7/C8 pass outright (IMR 0). (The perpetuals issue adds open positions to this condition.)
+   * exposure, which C7/C8 pass outright (IMR 0). Open positions, open perpetual orders and unsettled USDC (P1, C4,
+   * P6) are exposure or owed, so an account with any of them is evaluated.
    */
   hasNoBorrows(): boolean {
-    return this.borrowedAssets === 0 && this.openBorrowOrders === 0;
+    return this.borrowedAssets === 0 && this.openBorrowOrders === 0 && this.unsettledUsdc === 0n && (this.perps === null || !this.perps.isActive());
   }
 
   /** available + locked + lent − borrowed: the quantity C1–C4 value (negative = a borrow). */

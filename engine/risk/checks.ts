@@ -35,6 +35,7 @@
 // - S5: fees by the user's 30-day traded volume tier (VolumeBook), charged in the asset received, rounded up.
 // - Queries (collateral statement, max order, max withdrawal) answer with events and change nothing. The max
 import { quoteAmount, Rounding } from "../fixed/index.ts";
+import { reduceOnlyFillCap } from "../perps/index.ts";
 import {
   AccountSetting,
   OrderFlag,
@@ -84,6 +85,42 @@ export function checkOrder(s: RiskState, cmd: CommandRecord, market: MarketConfi
     plan.inflowCredit = margin.lastChangesRaiseAvailableEquity() ? creditUpToNeutral(s, margin, repays, plan) : plan.inflow;
   }
   return need > available ? orderFundingCode(s, account, asset, need, plan) : RejectCode.None;
+}
+
+/**
+ * P1, C4, C5, C8: the pre-trade check of one perpetual order. It holds no asset (plan.asset is the settlement asset,
+ * plan.need the base quantity it may fill, counted as open-order exposure while it rests); C8 judges the account
+ * after its full fill at its limit price (market orders: at the market's mark) with the taker fee paid in USDC
+ * (S5: spent from the balance or borrowed, P6), valued at the market's sqrt IMF (C5) with every open order (C4). A
+ * reduceOnly order is judged by the part it may fill (|position|; it only shrinks it) and opens nothing. An order
+ * whose opening part would take the market's open interest above openInterestLimit is refused (P1).
+ */
+export function checkPerpOrder(s: RiskState, cmd: CommandRecord, market: MarketConfig, account: Account, plan: OrderPlan): RejectCode {
+  plan.reset(market.quoteAsset);
+  plan.asset = market.quoteAsset;
+  if (cmd.quantity < 0n || cmd.quoteQuantity < 0n || cmd.price < 0n) return invalid(plan, OrderDetail.NegativeField);
+  if (cmd.quantity === 0n || cmd.quoteQuantity !== 0n) return invalid(plan, OrderDetail.PerpNeedsQuantity);
+  if (cmd.orderType === OrderType.Limit && cmd.price === 0n) return invalid(plan, OrderDetail.LimitNeedsPriceAndQuantity);
+  const m = market.id;
+  const position = account.perps === null ? 0n : account.perps.positions[m]!.netQuantity;
+  const reducible = reduceOnlyFillCap(position, cmd.side as Side, cmd.quantity);
+  const reduceOnly = (cmd.flags & OrderFlag.ReduceOnly) !== 0;
+  const fills = reduceOnly ? reducible : cmd.quantity;
+  plan.need = fills;
+  const opening = fills - reducible;
+  if (market.openInterestLimit > 0n && opening > 0n && s.openInterest[m]! + opening > market.openInterestLimit) {
+    plan.detail = OrderDetail.OpenInterestLimit;
+    return RejectCode.OpenInterestLimit;
+  }
+  if (fills === 0n) return RejectCode.None;
+  const ctx = s.marginContext;
+  const price = cmd.orderType === OrderType.Limit ? cmd.price : ctx.marketMark[m]!;
+  const quote = s.config.assets[market.quoteAsset]!;
+  const notional = quoteAmount(fills, price, ctx.marketBaseDecimals[m]!, quote.decimals, Rounding.Up);
+  const fee = feeAmount(notional, s.takerBpsOf(account.id));
+  const changes = s.changes.clear().addPositionFill(m, cmd.side === Side.Buy ? fills : -fills, price);
+  if (fee > 0n) changes.addAsset(market.quoteAsset, -fee);
+  return account.syncedMargin().wouldPassInitialMargin(changes) ? RejectCode.None : RejectCode.InsufficientMargin;
 }
 
 /** S4 / L11 then S2: the lent units of the spent asset fund the order first (redeemed now), then it borrows the rest. */

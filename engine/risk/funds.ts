@@ -1,9 +1,10 @@
 // The shared money movements of risk (after a check in checks.ts accepted them): outflows, order holds and their
 // release, incoming balance (S3, L10, L12) and the open-order terms of C4. No events: the handlers publish.
-import { AccountSetting, OrderFlag, RejectCode, SPOT_MARGIN_FLAGS } from "../model/index.ts";
+import { AccountSetting, OrderFlag, RejectCode, Side, SPOT_MARGIN_FLAGS } from "../model/index.ts";
 import type { Account } from "./accounts.ts";
 import type { OrderHold } from "./holds.ts";
-import { clientKey, type OrderPlan, type RiskState } from "./state.ts";
+import { planUsdcCredit, planUsdcDebit } from "../perps/index.ts";
+import { clientKey, SettlementStep, type OrderPlan, type RiskState, type SettlementReason } from "./state.ts";
 
 /**
  * Takes `amount` of `a` out of the account after checks.withdrawalCode accepted it: the available balance, then lent
@@ -81,6 +82,10 @@ export function releaseHoldFunds(s: RiskState, hold: OrderHold): Account {
   account.locked[hold.asset] = account.locked[hold.asset]! - hold.remaining;
   account.available[hold.asset] = account.available[hold.asset]! + hold.remaining;
   account.openOrders--;
+  if (hold.perp) {
+    addPerpOpen(s, account, hold, -hold.perpOpen);
+    return account;
+  }
   reduceOpenBorrow(account, hold, hold.borrowMax);
   creditInflow(account, hold, -hold.inflowCredit);
   account.markChanged(hold.asset);
@@ -133,4 +138,112 @@ export function reduceOpenBorrow(account: Account, hold: OrderHold, units: bigin
   account.openBorrow[hold.asset] = account.openBorrow[hold.asset]! - units;
   if (hold.borrowMax === 0n) account.openBorrowOrders--;
   account.markChanged(hold.asset);
+}
+
+/**
+ * P6: debits `amount` (> 0) units of USDC (`usdc`, the perpetual's settlement asset) from the account: the available
+ * balance, then (1) lent USDC redeemed, then (2) a borrow under autoBorrowSettlements while the pool is below its
+ * throttle; step (3), converting other collateral through the book, needs engine orders (D3) and is not run, so what
+ * (1)–(2) leave is borrowed ignoring the throttle at once (forcedSettlementBorrow of the whole rest), and what even
+ * that cannot take (the pool has no cash) is owed as unsettled USDC (C3). Every step is a settlement row.
+ */
+export function debitUsdc(s: RiskState, account: Account, usdc: number, market: number, reason: SettlementReason, amount: bigint): void {
+  const pools = s.pools;
+  const lent = account.lent[usdc]!;
+  const available = account.available[usdc]!;
+  const autoBorrow = account.isOn(AccountSetting.AutoBorrowSettlements);
+  const redeemable = amount > available && lent > 0n ? pools.redeemable(account, usdc) : 0n;
+  const rows = s.settlementRows;
+  const id = account.id;
+  // (1) first, so that (2) sees the pool after it (and L15: a borrow needs the lent USDC redeemed in full).
+  const redeem = planUsdcDebit(amount, available, redeemable, false, 0n, s.debitPlan).redeem;
+  if (redeem > 0n) {
+    if (pools.checkRedeem(account, usdc, redeem === lent ? 0n : redeem, s.poolPlan) !== RejectCode.None) throw new Error("risk invariant: redeemable USDC refused");
+    pools.applyRedeem(account, usdc, s.nowMs, s.poolPlan);
+  }
+  const short = s.debitPlan.convert;
+  // (2) is taken whole or not at all (its gates: throttle L7, utilization, liquidity, L15).
+  const borrowable = short > 0n && autoBorrow && account.positions[usdc]!.lendShares === 0n &&
+    pools.checkBorrow(account, usdc, short, s.nowMs, s.poolPlan) === RejectCode.None ? short : 0n;
+  const plan = planUsdcDebit(amount, available, redeemable, autoBorrow, borrowable, s.debitPlan);
+  if (plan.fromBalance > 0n) rows.add(id, market, usdc, reason, SettlementStep.FromBalance, plan.fromBalance);
+  if (plan.redeem > 0n) rows.add(id, market, usdc, reason, SettlementStep.RedeemLent, plan.redeem);
+  if (plan.borrow > 0n) {
+    pools.applyBorrow(account, usdc, s.nowMs, s.poolPlan);
+    rows.add(id, market, usdc, reason, SettlementStep.Borrow, plan.borrow);
+  }
+  let owed = plan.convert;
+  if (owed > 0n && account.positions[usdc]!.lendShares === 0n && pools.borrowReserved(account, usdc, owed, s.nowMs, true) >= 0n) {
+    rows.add(id, market, usdc, reason, SettlementStep.ForcedBorrow, owed);
+    owed = 0n;
+  }
+  account.available[usdc] = account.available[usdc]! - (amount - owed);
+  if (owed > 0n) {
+    account.setUnsettledUsdc(account.unsettledUsdc + owed, s.marginContext.assetMark[usdc]!, s.marginContext.assetUnit[usdc]!);
+    rows.add(id, market, usdc, reason, SettlementStep.Unsettled, owed);
+  }
+  account.markChanged(usdc);
+}
+
+/**
+ * P7: credits `amount` (> 0) units of USDC: unsettled USDC is paid first; then, with autoLend on (or autoRepayBorrows),
+ * a USDC borrow is repaid; with autoLend on the rest is lent; else it stays available. Every step is a settlement row.
+ */
+export function creditUsdc(s: RiskState, account: Account, usdc: number, market: number, reason: SettlementReason, amount: bigint): void {
+  const rows = s.settlementRows;
+  const id = account.id;
+  let rest = amount;
+  if (account.unsettledUsdc > 0n) {
+    const paid = rest < account.unsettledUsdc ? rest : account.unsettledUsdc;
+    account.setUnsettledUsdc(account.unsettledUsdc - paid, s.marginContext.assetMark[usdc]!, s.marginContext.assetUnit[usdc]!);
+    rows.add(id, market, usdc, reason, SettlementStep.PayUnsettled, paid);
+    rest -= paid;
+    if (rest === 0n) return;
+  }
+  const autoLend = account.isOn(AccountSetting.AutoLend);
+  const owed = account.borrowed[usdc]!;
+  const plan = planUsdcCredit(rest, owed, autoLend || account.isOn(AccountSetting.AutoRepayBorrows), autoLend, s.creditPlan);
+  account.available[usdc] = account.available[usdc]! + rest;
+  account.markChanged(usdc);
+  let toBalance = plan.toBalance;
+  if (plan.repay > 0n) {
+    if (s.pools.repay(account, usdc, plan.repay === owed ? 0n : plan.repay, s.nowMs) === RejectCode.None) rows.add(id, market, usdc, reason, SettlementStep.RepayBorrow, plan.repay);
+    else toBalance += plan.repay;
+  }
+  if (plan.lend > 0n) {
+    const lendable = s.pools.lendable(usdc, plan.lend);
+    const lent = lendable > 0n && s.pools.lend(account, usdc, lendable, s.nowMs) === RejectCode.None ? lendable : 0n;
+    if (lent > 0n) rows.add(id, market, usdc, reason, SettlementStep.Lend, lent);
+    toBalance += plan.lend - lent;
+  }
+  if (toBalance > 0n) rows.add(id, market, usdc, reason, SettlementStep.ToBalance, toBalance);
+}
+
+/**
+ * P1/C4: holds a perpetual order checks.checkPerpOrder accepted: no asset moves; the base quantity it may fill
+ * (plan.need) joins the account's open buys or sells of the market, which its margin state values as exposure.
+ */
+export function takePerpHold(s: RiskState, orderId: number, account: Account, market: number, side: number, clientId: bigint, plan: OrderPlan): void {
+  account.openOrders++;
+  const hold = s.holds.add(orderId);
+  hold.account = account.id;
+  hold.owner = account;
+  hold.market = market;
+  hold.side = side;
+  hold.clientId = clientId;
+  hold.asset = plan.asset;
+  hold.inflowAsset = plan.asset;
+  hold.perp = true;
+  addPerpOpen(s, account, hold, plan.need);
+  if (clientId !== 0n) s.byClientId.set(clientKey(account.id, market, clientId), orderId);
+}
+
+/** The perpetual order's open quantity changes by `delta` (C4: its account's open buys or sells follow). */
+export function addPerpOpen(s: RiskState, account: Account, hold: OrderHold, delta: bigint): void {
+  if (delta === 0n) return;
+  const perps = s.perpsOf(account);
+  hold.perpOpen += delta;
+  const open = hold.side === Side.Buy ? perps.openBuy : perps.openSell;
+  open[hold.market] = open[hold.market]! + delta;
+  account.perpChanged(hold.market);
 }

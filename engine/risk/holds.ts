@@ -30,8 +30,14 @@ export class OrderHold {
   inflowCredit = 0n;
   /** The credit repays a borrow of inflowAsset first (a margin order's proceeds, S3): Account.openRepay, else openInflow. */
   inflowRepays = false;
+  /** P1/C4: a perpetual order (it holds no asset: remaining stays 0), and the base quantity it may still fill, counted
+   * in its account's open buys or sells (AccountPerps). */
+  perp = false;
+  perpOpen = 0n;
 
   reset(): void {
+    this.perp = false;
+    this.perpOpen = 0n;
     this.borrowMax = 0n;
     this.reserved = 0n;
     this.inflowAsset = 0;

@@ -56,9 +56,52 @@ export function validateInternalState(s: RiskState): void {
     if ((held?.borrowing ?? 0) !== a.openBorrowOrders) throw new Error(`risk invariant: account ${a.id} openBorrowOrders ${a.openBorrowOrders}`);
     if ((held?.orders ?? 0) !== a.openOrders) throw new Error(`risk invariant: account ${a.id} openOrders ${a.openOrders}, holds ${held?.orders ?? 0}`);
     if (a.syncedMargin().leverageLimit !== BigInt(a.leverageLimit) * RATIO_SCALE) throw new Error(`risk invariant: account ${a.id} leverage`);
+    validatePerps(s, a, holds);
     a.syncedMargin().validateInternalState();
   }
   for (let i = 0; i < n; i++) if (s.feeAccount.available[i]! < 0n) throw new Error(`risk invariant: fee account asset ${i} negative`);
+  if (s.shardCount === 1 && ownOpenInterest(s).join() !== s.openInterest.join()) {
+    throw new Error(`risk invariant (P1): open interest ${s.openInterest.join()}, positions ${ownOpenInterest(s).join()}`);
+  }
+}
+
+/** P1/C4: the account's open perpetual quantities are the sums over its perpetual holds, and its margin state holds
+ * exactly its positions; unsettled USDC is never negative. */
+function validatePerps(s: RiskState, a: Account, holds: readonly OrderHold[]): void {
+  if (a.unsettledUsdc < 0n) throw new Error(`risk invariant: account ${a.id} unsettled USDC ${a.unsettledUsdc}`);
+  const perps = a.perps;
+  if (perps === null) return;
+  const m = s.config.markets.length;
+  const buy = new Array<bigint>(m).fill(0n);
+  const sell = new Array<bigint>(m).fill(0n);
+  for (const h of holds) {
+    if (h.account !== a.id || !h.perp) continue;
+    if (h.perpOpen < 0n || h.remaining !== 0n) throw new Error(`risk invariant: perpetual order ${h.orderId} open ${h.perpOpen}, holds ${h.remaining}`);
+    if (h.side === 0) buy[h.market] = buy[h.market]! + h.perpOpen;
+    else sell[h.market] = sell[h.market]! + h.perpOpen;
+  }
+  const margin = a.syncedMargin();
+  for (let i = 0; i < m; i++) {
+    if (perps.openBuy[i] !== buy[i] || perps.openSell[i] !== sell[i]) {
+      throw new Error(`risk invariant (C4): account ${a.id} market ${i} open ${perps.openBuy[i]}/${perps.openSell[i]}, holds ${buy[i]}/${sell[i]}`);
+    }
+    if (s.marginContext.marketIsPerpetual[i] && margin.positionQuantity(i) !== perps.positions[i]!.netQuantity) {
+      throw new Error(`risk invariant (P1): account ${a.id} market ${i} margin position ${margin.positionQuantity(i)}, position ${perps.positions[i]!.netQuantity}`);
+    }
+  }
+}
+
+/** P1: Σ over this shard's accounts of the long part of each position, per market (its part of the open interest). */
+export function ownOpenInterest(s: RiskState): bigint[] {
+  const sums = s.config.markets.map(() => 0n);
+  for (const a of s.accounts.values()) {
+    if (a.perps === null) continue;
+    for (let m = 0; m < sums.length; m++) {
+      const q = a.perps.positions[m]!.netQuantity;
+      if (q > 0n) sums[m] = sums[m]! + q;
+    }
+  }
+  return sums;
 }
 
 /** C4: each account's locked units, open-order borrows and credited proceeds are the sums over its holds. */
@@ -103,6 +146,16 @@ function validateAssetSlots(s: RiskState, a: Account, i: number, held: HoldSums 
   }
 }
 
+/** P1: every field of the account's positions and open perpetual quantities that carries state. */
+function hashPerps(h: ReturnType<typeof createHash>, a: Account): void {
+  const perps = a.perps!;
+  for (let m = 0; m < perps.openBuy.length; m++) {
+    const p = perps.positions[m]!;
+    if (!perps.hasState(m) && p.realizedPnl === 0n && p.cumulativeFees === 0n) continue;
+    h.update(`pp${a.id}/${m} ${p.netQuantity} ${p.costBasis} ${p.openCostBasis} ${p.realizedPnl} ${p.feesPaid} ${p.fundingPaid} ${p.cumulativeFees} ${p.cumulativeFundingPayment} ${perps.openBuy[m]} ${perps.openSell[m]}\n`);
+  }
+}
+
 /** Deterministic digest of everything this shard owns (replay equality, X4). */
 export function stateHash(s: RiskState): string {
   const h = createHash("sha256");
@@ -114,7 +167,10 @@ export function stateHash(s: RiskState): string {
     s.pools.sync(a);
     h.update(`a${id} o${a.openOrders} s${a.settings} L${a.leverageLimit} ${a.available.join(",")} ${a.locked.join(",")} ${a.lent.join(",")} ${a.borrowed.join(",")}\n`);
     if (a.repayCover.some((c) => c !== 0n)) h.update(`c${id} ${a.repayCover.join(",")}\n`);
+    if (a.unsettledUsdc !== 0n) h.update(`u${id} ${a.unsettledUsdc}\n`);
+    if (a.perps !== null) hashPerps(h, a);
   }
+  h.update(`oi ${s.openInterest.join(",")}\n`);
   h.update(`fee ${s.feeAccount.available.join(",")}\n`);
   h.update(s.pools.hashText());
   for (const id of ids) {
@@ -127,6 +183,7 @@ export function stateHash(s: RiskState): string {
   h.update(`liquidating ${s.liquidation.liquidatingSorted().join(",")}\n`); // Q1
   for (const hold of s.holds.sorted()) {
     h.update(`h${hold.orderId} ${hold.account} ${hold.asset} ${hold.flags} ${hold.remaining} ${hold.borrowMax} ${hold.reserved} ${hold.inflowAsset} ${hold.inflowCredit} ${hold.inflowRepays}\n`);
+    if (hold.perp) h.update(`hp${hold.orderId} ${hold.perpOpen}\n`);
   }
   return h.digest("hex");
 }

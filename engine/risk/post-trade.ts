@@ -1,18 +1,21 @@
 // R2: what matching reports is applied to this shard's accounts — fills move money between both sides and charge
 // fees (X1, S5), done/reject releases what the order still holds — and passed on to the client stream.
-import { Side, type EventRecord, type EventSink, type MarketConfig } from "../model/index.ts";
+import { MarketKind, Side, type EventRecord, type EventSink, type MarketConfig } from "../model/index.ts";
+import { applyFill as applyPositionFill } from "../perps/index.ts";
 import type { Account } from "./accounts.ts";
 import { dayOf, quoteVolumeUsd } from "./fees.ts";
 import type { OrderHold } from "./holds.ts";
 import { feeAmount } from "./margin/index.ts";
-import { creditInflow, incoming, reduceOpenBorrow, releaseHoldFunds } from "./funds.ts";
-import { publishBalance } from "./replies.ts";
-import type { RiskState } from "./state.ts";
+import { addPerpOpen, creditInflow, creditUsdc, debitUsdc, incoming, reduceOpenBorrow, releaseHoldFunds } from "./funds.ts";
+import { publishBalance, publishPosition, publishSettlementRows } from "./replies.ts";
+import { positionReport } from "./queries.ts";
+import { SettlementReason, type RiskState } from "./state.ts";
 
 /** X1: a fill moves the quote amount from buyer to seller and the base quantity from seller to buyer; each side
  * pays its fee in the asset it receives (S5, its user's 30-day tier), rounded up, into the fee account. */
 export function applyFill(s: RiskState, e: EventRecord, sink: EventSink): void {
   const market = s.config.markets[e.market]!;
+  if (market.kind === MarketKind.Perpetual) return applyPerpFill(s, e, market, sink);
   const takerOwned = s.owns(e.account);
   const makerOwned = s.owns(e.makerAccount);
   if (!takerOwned && !makerOwned) return;
@@ -38,6 +41,79 @@ export function applyFill(s: RiskState, e: EventRecord, sink: EventSink): void {
   sink.publish(e);
   if (takerOwned) publishTradeBalances(s, seq, takerAccount, takerSide, market, sink);
   if (makerOwned && (makerAccount !== takerAccount || !takerOwned)) publishTradeBalances(s, seq, makerAccount, makerSide, market, sink);
+}
+
+/**
+ * P1, S5, P6, P7 (R2 of a perpetual fill): each owned side's position takes the fill (entry VWAP; crossing zero
+ * realizes, then opens at the trade price; pnlRealized cumulative), its order's open quantity shrinks, the realized
+ * PnL is credited (P7) or debited (P6) in USDC, and its fee — in USDC (S5), by its user's tier — is debited through
+ * the P6 waterfall into the fee account. The Fill is published, then each step as a Settlement row, then the sides'
+ * USDC balances.
+ */
+function applyPerpFill(s: RiskState, e: EventRecord, market: MarketConfig, sink: EventSink): void {
+  const takerOwned = s.owns(e.account);
+  const makerOwned = s.owns(e.makerAccount);
+  if (!takerOwned && !makerOwned) return;
+  const day = dayOf(s.nowMs);
+  const makerSide = e.side === Side.Buy ? Side.Sell : Side.Buy;
+  const taker = takerOwned ? accountOfFill(s, e.account, e.orderId) : null;
+  const maker = makerOwned ? accountOfFill(s, e.makerAccount, e.makerOrderId) : null;
+  const volumes = s.volumes;
+  const takerBps = taker !== null ? s.feeTiers[volumes.roll(taker.volume!, day).tier]!.takerBps : 0;
+  const makerBps = maker !== null ? s.feeTiers[volumes.roll(maker.volume!, day).tier]!.makerBps : 0;
+  if (taker !== null) e.takerFee = settlePerpSide(s, taker, e.orderId, e.side, market, e, takerBps);
+  if (maker !== null) e.makerFee = settlePerpSide(s, maker, e.makerOrderId, makerSide, market, e, makerBps);
+  const ctx = s.marginContext;
+  const volumeUsd = quoteVolumeUsd(e.quoteQuantity, ctx.assetMark[market.quoteAsset]!, ctx.assetUnit[market.quoteAsset]!);
+  if (taker !== null) volumes.add(taker.volume!, day, volumeUsd);
+  if (maker !== null) volumes.add(maker.volume!, day, volumeUsd);
+  const seq = e.seq;
+  const usdc = market.quoteAsset;
+  sink.publish(e);
+  publishSettlementRows(s, seq, sink);
+  const m = market.id;
+  if (taker !== null) {
+    publishBalance(s, seq, taker, usdc, sink);
+    publishPosition(s, seq, positionReport(s, taker.id, m), sink);
+  }
+  if (maker !== null && maker !== taker) {
+    publishBalance(s, seq, maker, usdc, sink);
+    publishPosition(s, seq, positionReport(s, maker.id, m), sink);
+  }
+}
+
+/** One side of a perpetual fill (see applyPerpFill). Returns the fee, USDC units. */
+function settlePerpSide(s: RiskState, account: Account, orderId: number, side: number, market: MarketConfig, e: EventRecord, feeBps: number): bigint {
+  const hold = s.holds.get(orderId);
+  if (hold === undefined || hold.account !== account.id || !hold.perp) {
+    throw new Error(`risk invariant: perpetual fill for order ${orderId} of account ${account.id} without a hold`);
+  }
+  const quantity = e.quantity;
+  addPerpOpen(s, account, hold, -(hold.perpOpen < quantity ? hold.perpOpen : quantity));
+  const m = market.id;
+  const pos = s.perpsOf(account).positions[m]!;
+  const before = pos.netQuantity;
+  const fee = feeAmount(e.quoteQuantity, feeBps);
+  const ctx = s.marginContext;
+  const realized = applyPositionFill(pos, side === Side.Buy ? quantity : -quantity, e.price, fee, ctx.marketBaseDecimals[m]!, ctx.assetDecimals[market.quoteAsset]!, s.fillEffect).realizedPnl;
+  const oiChange = longPart(pos.netQuantity) - longPart(before);
+  if (oiChange !== 0n) {
+    s.openInterest[m] = s.openInterest[m]! + oiChange;
+    s.openInterestDeltas[m]!.cash += oiChange;
+  }
+  account.perpChanged(m);
+  const usdc = market.quoteAsset;
+  if (realized > 0n) creditUsdc(s, account, usdc, m, SettlementReason.RealizedPnl, realized);
+  else if (realized < 0n) debitUsdc(s, account, usdc, m, SettlementReason.RealizedPnl, -realized);
+  if (fee > 0n) {
+    debitUsdc(s, account, usdc, m, SettlementReason.Fee, fee);
+    s.feeAccount.available[usdc] = s.feeAccount.available[usdc]! + fee;
+  }
+  return fee;
+}
+
+function longPart(quantity: bigint): bigint {
+  return quantity > 0n ? quantity : 0n;
 }
 
 function publishTradeBalances(s: RiskState, seq: number, accountId: number, side: number, market: MarketConfig, sink: EventSink): void {
@@ -119,13 +195,14 @@ function payPastHold(s: RiskState, account: Account, hold: OrderHold, paid: bigi
   s.pools.release(spent, release);
 }
 
-/** OrderDone / OrderRejected of an owned order: passed on, then its hold is released (and its balance published). */
+/** OrderDone / OrderRejected of an owned order: passed on, then its hold is released (and its balance published;
+ * a perpetual order held no balance). */
 export function endOrder(s: RiskState, e: EventRecord, sink: EventSink): void {
   const seq = e.seq;
   sink.publish(e);
   const hold = s.holds.get(e.orderId);
   if (hold === undefined) return;
   const account = releaseHoldFunds(s, hold);
-  publishBalance(s, seq, account, hold.asset, sink);
+  if (!hold.perp) publishBalance(s, seq, account, hold.asset, sink);
   s.holds.remove(hold);
 }

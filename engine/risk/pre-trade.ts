@@ -1,4 +1,4 @@
-// R1 of the commands that go on to matching (SPEC S1–S4, C8): orders are checked (checks.checkOrder fills the
+// R1 of the commands that go on to matching (SPEC S1–S4, C8; P1, C4, C5 for perpetual orders): orders are checked (checks.checkOrder fills the
 // state's reused OrderPlan), their funds held (funds.takeHold reads that plan), and they are handed on; cancels and
 // market states are validated. Each returns true when the command must go on to matching.
 import {
@@ -9,17 +9,18 @@ import {
   SPOT_MARGIN_FLAGS,
   type CommandRecord,
   type EventSink,
+  type MarketConfig,
 } from "../model/index.ts";
 import { isValidClientAccount } from "../model/index.ts";
-import { checkOrder } from "./checks.ts";
-import { takeHold } from "./funds.ts";
+import type { Account } from "./accounts.ts";
+import { checkOrder, checkPerpOrder } from "./checks.ts";
+import { takeHold, takePerpHold } from "./funds.ts";
 import {
   clientAccount,
   orderMessage,
   publishBalance,
   reject,
   rejectInvalidAccount,
-  rejectPerpetualMarket,
   rejectTooManyOpenOrders,
   rejectUnknownMarket,
 } from "./replies.ts";
@@ -33,14 +34,11 @@ export function placeOrder(s: RiskState, cmd: CommandRecord, sink: EventSink): b
     rejectUnknownMarket(s, cmd, sink);
     return false;
   }
-  if (market.kind !== MarketKind.Spot) {
-    rejectPerpetualMarket(s, cmd, market.symbol, sink);
-    return false;
-  }
   if (account.openOrders >= RISK_LIMITS.openOrdersPerAccountMax) {
     rejectTooManyOpenOrders(s, cmd, sink);
     return false;
   }
+  if (market.kind !== MarketKind.Spot) return placePerpOrder(s, cmd, market, account, cmd.clientId, sink);
   const flags = cmd.flags & SPOT_MARGIN_FLAGS;
   const plan = s.order;
   const code = checkOrder(s, cmd, market, account, flags, plan);
@@ -76,6 +74,7 @@ export function replaceOrder(s: RiskState, cmd: CommandRecord, sink: EventSink):
   const market = s.config.markets[cmd.market]!;
   cmd.side = target.side;
   cmd.orderType = OrderType.Limit;
+  if (target.perp) return placePerpOrder(s, cmd, market, account, target.clientId, sink);
   const plan = s.order;
   const code = checkOrder(s, cmd, market, account, target.flags, plan);
   if (code !== RejectCode.None) {
@@ -83,6 +82,23 @@ export function replaceOrder(s: RiskState, cmd: CommandRecord, sink: EventSink):
     return false;
   }
   takeHold(s, cmd.seq, account, cmd.market, target.side, target.clientId, target.flags, plan);
+  return true;
+}
+
+/**
+ * P1, C4, C8: a perpetual order (or a perpetual replacement: matching inherits its target's reduceOnly flag, so risk
+ * supplies the position for every perpetual order). It holds no asset, only its open quantity (margin via C8).
+ */
+function placePerpOrder(s: RiskState, cmd: CommandRecord, market: MarketConfig, account: Account, clientId: bigint, sink: EventSink): boolean {
+  const perps = account.perps;
+  cmd.positionQuantity = perps === null ? 0n : perps.positions[market.id]!.netQuantity;
+  const plan = s.order;
+  const code = checkPerpOrder(s, cmd, market, account, plan);
+  if (code !== RejectCode.None) {
+    reject(s, cmd, code, orderMessage(s, code, cmd, account, plan), sink);
+    return false;
+  }
+  takePerpHold(s, cmd.seq, account, cmd.market, cmd.side, clientId, plan);
   return true;
 }
 

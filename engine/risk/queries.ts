@@ -1,13 +1,14 @@
 // Queries (SPEC C10, L8, L13, L14 and the collateral statement): answered by events, nothing changes. The max
 // answers run the same check as the real command (checks.ts; the C10 solvers bisect over it), so the max passes and
 // one step more is refused. Also the reads tests and reports use (off the hot path).
-import { ALL_ASSETS, AccountSetting, CommandKind, EventKind, MarketKind, RATIO_SCALE, RejectCode, Side, SPOT_MARGIN_FLAGS, type CommandRecord, type EventSink } from "../model/index.ts";
+import { ALL_ASSETS, ALL_MARKETS, AccountSetting, CommandKind, EventKind, MarketKind, RATIO_SCALE, RejectCode, Side, SPOT_MARGIN_FLAGS, type CommandRecord, type EventSink } from "../model/index.ts";
 import { INTEREST_HISTORY_ENTRIES_MAX, isValidClientAccount, RATE_CURVE_POINTS_MAX, userOf } from "../model/index.ts";
 import type { Account } from "./accounts.ts";
 import { dayOf } from "./fees.ts";
 import { borrowInterestForHour, InterestKind, lendInterestForHour, sampleRateCurve } from "../lending/index.ts";
 import {
   AccountMargin,
+  exposureQuantity,
   initialMarginRatio,
   isLiquidatable,
   maintenanceMarginRatio,
@@ -15,6 +16,8 @@ import {
   maxBorrow,
   maxSpotOrderQuantity,
   maxWithdrawal,
+  positionImf,
+  positionMmf,
 } from "./margin/index.ts";
 import { borrowCode, largestAccepted, receiveRepays, spendable, withdrawalCode } from "./checks.ts";
 import {
@@ -22,6 +25,8 @@ import {
   publishCollateral,
   publishInterestEntry,
   publishMaxQuantity,
+  publishOpenInterest,
+  publishPosition,
   publishPoolStats,
   publishRateCurvePoint,
   rejectInvalidAccount,
@@ -37,8 +42,17 @@ import {
   type AssetCollateral,
   type CollateralStatement,
   type MaxQuantity,
+  type PositionReport,
   type RiskState,
 } from "./state.ts";
+import {
+  breakEvenPrice,
+  entryPrice,
+  estimatedLiquidationPrice,
+  LiquidationPriceKind,
+  PerpPosition,
+  unrealizedPnl,
+} from "../perps/index.ts";
 
 // ---- query commands ----
 
@@ -57,14 +71,38 @@ export function answerQuery(s: RiskState, kind: number, cmd: CommandRecord, sink
       return queryRateCurve(s, cmd, sink);
     case CommandKind.QueryInterestHistory:
       return queryInterestHistory(s, cmd, sink);
+    case CommandKind.QueryPositions:
+      return queryPositions(s, cmd, sink);
+    case CommandKind.QueryOpenInterest:
+      return queryOpenInterest(s, cmd, sink);
     default:
       return queryMaxBorrow(s, cmd, sink);
   }
 }
 
+/** The collateral statement, then a Position event per perpetual market with a position or open orders (P1). */
 export function queryCollateral(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
   if (!isValidClientAccount(cmd.account)) return rejectInvalidAccount(s, cmd, sink);
   publishCollateral(s, cmd.seq, collateralStatement(s, cmd.account), sink);
+  for (const m of positionMarkets(s, cmd.account)) publishPosition(s, cmd.seq, positionReport(s, cmd.account, m), sink);
+}
+
+/** P1: a Position event per perpetual market with a position or open orders, then CommandAccepted. */
+export function queryPositions(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
+  if (!isValidClientAccount(cmd.account)) return rejectInvalidAccount(s, cmd, sink);
+  for (const m of positionMarkets(s, cmd.account)) publishPosition(s, cmd.seq, positionReport(s, cmd.account, m), sink);
+  accepted(s, cmd, sink);
+}
+
+/** P1: the open interest of one perpetual market, or of every one (ALL_MARKETS); a spot market is refused. */
+export function queryOpenInterest(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
+  const markets = s.config.markets;
+  if (cmd.market !== ALL_MARKETS && (cmd.market >= markets.length || markets[cmd.market]!.kind !== MarketKind.Perpetual)) {
+    return rejectUnknownMarket(s, cmd, sink);
+  }
+  for (const m of markets) {
+    if (m.kind === MarketKind.Perpetual && (cmd.market === ALL_MARKETS || cmd.market === m.id)) publishOpenInterest(s, cmd.seq, m.id, sink);
+  }
 }
 
 export function queryMaxOrder(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
@@ -277,6 +315,72 @@ export function collateralStatement(s: RiskState, accountId: number): Collateral
     volume30dUsd: s.volumes.volumeUsdOf(user, day),
     assets,
   };
+}
+
+/**
+ * P1 (and C4, C5, P8): the report of the account's position in perpetual market m, at the mark its margin context
+ * holds. estLiquidationPrice is P8's exact grid solution on the margin state's own arithmetic (0 = none; the mark
+ * itself when the account is liquidatable already).
+ */
+export function positionReport(s: RiskState, accountId: number, m: number): PositionReport {
+  const account = s.accountOrEmpty(accountId);
+  const market = s.config.markets[m]!;
+  const ctx = s.marginContext;
+  const perps = account.perps;
+  const pos = perps === null ? EMPTY_POSITION : perps.positions[m]!;
+  const openBuy = perps === null ? 0n : perps.openBuy[m]!;
+  const openSell = perps === null ? 0n : perps.openSell[m]!;
+  const baseDecimals = ctx.marketBaseDecimals[m]!;
+  const quoteDecimals = ctx.assetDecimals[market.quoteAsset]!;
+  const mark = ctx.marketMark[m]!;
+  const margin = account.syncedMargin();
+  const exposure = exposureQuantity(pos.netQuantity, openBuy, openSell);
+  const notional = exposure === 0n ? 0n : margin.positionNotionalUsd(m);
+  return {
+    account: accountId,
+    market: m,
+    netQuantity: pos.netQuantity,
+    entryPrice: entryPrice(pos),
+    breakEvenPrice: breakEvenPrice(pos, baseDecimals, quoteDecimals),
+    markPrice: mark,
+    pnlUnrealized: unrealizedPnl(pos, mark, baseDecimals, quoteDecimals),
+    pnlRealized: pos.realizedPnl,
+    cumulativeFundingPayment: pos.cumulativeFundingPayment,
+    netExposureQuantity: exposure,
+    netExposureNotionalUsd: notional,
+    imf: positionImf(notional, margin.leverageLimit, ctx.platformMaxLeverage, market.imf!),
+    mmf: positionMmf(notional, market.mmf!),
+    estLiquidationPrice: liquidationPrice(s, margin, m, pos, exposure),
+  };
+}
+
+const EMPTY_POSITION = new PerpPosition();
+
+/** P8 on the margin state's inputs (see engine/perps/liquidation-price.ts): 0 when no such price exists. */
+function liquidationPrice(s: RiskState, margin: AccountMargin, m: number, pos: PerpPosition, exposure: bigint): bigint {
+  const market = s.config.markets[m]!;
+  const inp = s.liquidationInputs;
+  inp.quantity = pos.netQuantity;
+  inp.costBasis = pos.costBasis;
+  inp.exposureQuantity = exposure;
+  inp.baseDecimals = s.marginContext.marketBaseDecimals[m]!;
+  inp.mmf = market.mmf!;
+  inp.otherEquityUsd = margin.netEquityUsd() - margin.positionUnrealizedPnlUsd(m);
+  inp.otherMaintenanceMarginUsd = margin.maintenanceMarginUsd() - margin.positionMaintenanceMarginUsd(m);
+  inp.mark = s.marginContext.marketMark[m]!;
+  inp.tickSize = market.tickSize;
+  inp.minPrice = market.minPrice;
+  inp.maxPrice = market.maxPrice;
+  const out = estimatedLiquidationPrice(inp, positionMmf, s.liquidationResult);
+  return out.kind === LiquidationPriceKind.None ? 0n : out.price;
+}
+
+/** P1: the perpetual markets in which the account has a position or open orders, by market id. */
+export function positionMarkets(s: RiskState, accountId: number): number[] {
+  const perps = s.accounts.get(accountId)?.perps ?? null;
+  const out: number[] = [];
+  if (perps !== null) for (let m = 0; m < perps.openBuy.length; m++) if (perps.hasState(m)) out.push(m);
+  return out;
 }
 
 // ---- reads (tests and reports) ----

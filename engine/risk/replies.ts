@@ -19,7 +19,7 @@ import type { Account } from "./accounts.ts";
 import type { AssetOracle } from "../perps/index.ts";
 import { InterestKind, poolStats, type RateCurvePoint } from "../lending/index.ts";
 import { UNBOUNDED, type AccountMargin } from "./margin/index.ts";
-import { OrderDetail, RISK_LIMITS, type CollateralStatement, type OrderPlan, type RiskState } from "./state.ts";
+import { OrderDetail, RISK_LIMITS, type CollateralStatement, type OrderPlan, type PositionReport, type RiskState } from "./state.ts";
 
 const RATIO_TO_REPORTED = RATIO_SCALE / PRICE_SCALE;
 const PERCENT_HUNDREDTHS = RATIO_SCALE / 10_000n;
@@ -111,6 +111,10 @@ export function orderMessage(s: RiskState, code: RejectCode, cmd: CommandRecord,
       return shortfallMessage(s, "buy", plan.asset, 1n, 0n);
     case OrderDetail.SellNeedsQuantity:
       return "a sell needs a positive base quantity";
+    case OrderDetail.PerpNeedsQuantity:
+      return "a perpetual order needs a positive base quantity (no quote quantity)";
+    case OrderDetail.OpenInterestLimit:
+      return openInterestMessage(s, cmd.market, plan.need);
   }
   const own = account.available[plan.asset]! + account.lent[plan.asset]!;
   switch (code) {
@@ -125,6 +129,13 @@ export function orderMessage(s: RiskState, code: RejectCode, cmd: CommandRecord,
     default:
       return poolMessage(s, code, action, plan.asset, plan.need, own);
   }
+}
+
+function openInterestMessage(s: RiskState, m: number, quantity: bigint): string {
+  const market = s.config.markets[m]!;
+  const decimals = s.config.assets[market.baseAsset]!.decimals;
+  const oi = formatDecimal(s.openInterest[m]!, decimals);
+  return `${market.symbol}: open interest ${oi} + ${formatDecimal(quantity, decimals)} would exceed the openInterestLimit ${formatDecimal(market.openInterestLimit, decimals)} (P1)`;
 }
 
 export function manualPoolActionName(kind: number): string {
@@ -164,7 +175,7 @@ export function rejectUnknownMarket(s: RiskState, cmd: CommandRecord, sink: Even
 }
 
 export function rejectPerpetualMarket(s: RiskState, cmd: CommandRecord, symbol: string, sink: EventSink): void {
-  reject(s, cmd, RejectCode.MarketStateForbids, `${symbol}: perpetual trading is not enabled yet`, sink);
+  reject(s, cmd, RejectCode.MarketStateForbids, `${symbol}: the max order quantity is answered for spot markets only`, sink);
 }
 
 export function rejectTooManyOpenOrders(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
@@ -357,6 +368,62 @@ export function publishBalance(s: RiskState, seq: number, account: Account, asse
   e.locked = account.locked[asset]!;
   e.lent = account.lent[asset]!;
   e.borrowed = account.borrowed[asset]!;
+  sink.publish(e);
+}
+
+/** P6/P7: the settlement rows the fill just wrote (state.settlementRows), one Settlement event each, then cleared. */
+export function publishSettlementRows(s: RiskState, seq: number, sink: EventSink): void {
+  const rows = s.settlementRows;
+  for (let i = 0; i < rows.length; i++) {
+    const e = s.out;
+    e.clear();
+    e.kind = EventKind.Settlement;
+    e.seq = seq;
+    e.account = rows.account[i]!;
+    e.market = rows.market[i]!;
+    e.asset = rows.asset[i]!;
+    e.settlementReason = rows.reason[i]!;
+    e.settlementStep = rows.step[i]!;
+    e.settledAmount = rows.amount[i]!;
+    e.timeMs = s.nowMs;
+    sink.publish(e);
+  }
+  rows.length = 0;
+}
+
+/** P1: one position report as a Position event (after a fill, or as a query answer). */
+export function publishPosition(s: RiskState, seq: number, r: PositionReport, sink: EventSink): void {
+  const e = s.out;
+  e.clear();
+  e.kind = EventKind.Position;
+  e.seq = seq;
+  e.account = r.account;
+  e.market = r.market;
+  e.netQuantity = r.netQuantity;
+  e.entryPrice = r.entryPrice;
+  e.breakEvenPrice = r.breakEvenPrice;
+  e.positionMarkPrice = r.markPrice;
+  e.pnlUnrealized = r.pnlUnrealized;
+  e.pnlRealized = r.pnlRealized;
+  e.cumulativeFundingPayment = r.cumulativeFundingPayment;
+  e.netExposureQuantity = r.netExposureQuantity;
+  e.positionExposureUsd = r.netExposureNotionalUsd;
+  e.imf = reportedRatio(r.imf);
+  e.mmf = reportedRatio(r.mmf);
+  e.estLiquidationPrice = r.estLiquidationPrice;
+  e.timeMs = s.nowMs;
+  sink.publish(e);
+}
+
+/** P1: a perpetual market's open interest (this shard's replica, exact at the batch boundary). */
+export function publishOpenInterest(s: RiskState, seq: number, market: number, sink: EventSink): void {
+  const e = s.out;
+  e.clear();
+  e.kind = EventKind.OpenInterest;
+  e.seq = seq;
+  e.market = market;
+  e.openInterestQuantity = s.openInterest[market]!;
+  e.timeMs = s.nowMs;
   sink.publish(e);
 }
 

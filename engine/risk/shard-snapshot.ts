@@ -1,5 +1,6 @@
 // The risk shard's snapshot section (X7): the clock, marks, pool replicas, fee volumes, accounts, the fee account,
-// holds and the clientId index, the oracle replica (perps/oracle-book.ts), composed from the encodings in snapshot.ts, pools.ts and fees.ts.
+// holds and the clientId index, the oracle replica (perps/oracle-book.ts), the liquidating set (Q1), the open-interest
+// replica (P1; positions are in the accounts), composed from the encodings in snapshot.ts, pools.ts and fees.ts.
 import { SnapshotTag, type SnapshotReader, type SnapshotWriter } from "../model/index.ts";
 import { restoreAccounts, restoreFeeAccount, restoreHolds, restoreMarks, writeAccounts, writeFeeAccount, writeHolds, writeMarks } from "./snapshot.ts";
 import { holdClientKey, type RiskState } from "./state.ts";
@@ -25,6 +26,7 @@ export function writeShardSnapshot(s: RiskState, w: SnapshotWriter): void {
   const liquidating = s.liquidation.liquidatingSorted();
   w.uint(liquidating.length);
   for (const id of liquidating) w.uint(id);
+  for (const oi of s.openInterest) w.big(oi);
   w.endSection();
 }
 
@@ -39,12 +41,17 @@ export function restoreShardSnapshot(s: RiskState, r: SnapshotReader): void {
   restoreMarks(r, s.marginContext);
   s.pools.restoreSnapshot(r);
   s.volumes.restoreSnapshot(r);
-  restoreAccounts(r, s.accounts, (id) => s.newAccount(id, true), s.pools, s.assetCount);
+  restoreAccounts(r, s.accounts, (id) => s.newAccount(id, true), s.pools, s.assetCount, s.config.markets);
   restoreFeeAccount(r, s.feeAccount, s.assetCount);
-  restoreHolds(r, s.holds, s.byClientId, s.accounts, s.assetCount, holdClientKey);
+  restoreHolds(r, s.holds, s.byClientId, s.accounts, s.assetCount, holdClientKey, s.config.markets);
   s.oracle.restoreSnapshot(r);
   const liquidating = r.uint();
   for (let i = 0; i < liquidating; i++) s.liquidation.liquidating.add(r.uint());
+  for (let m = 0; m < s.openInterest.length; m++) {
+    const oi = r.big();
+    if (oi < 0n) r.fail(`market ${m}: negative open interest`);
+    s.openInterest[m] = oi;
+  }
   r.endSection();
   rebuildLiquidationIndex(s);
 }

@@ -15,7 +15,7 @@ import type { InterestKind, PoolDelta } from "../lending/index.ts";
 import type { AccountMargin, MarginContext } from "./margin/index.ts";
 import type { PoolBook } from "./pools.ts";
 import { acknowledged, rejectUnknownCommand } from "./replies.ts";
-import { RiskState, type CollateralStatement, type MaxQuantity } from "./state.ts";
+import { RiskState, type CollateralStatement, type MaxQuantity, type PositionReport } from "./state.ts";
 import { advanceTime, deposit, setMarkPrice, transfer, updateSettings, withdraw } from "./account-commands.ts";
 import { cancelOrder, placeOrder, replaceOrder, setMarketState } from "./pre-trade.ts";
 import { applyFill, endOrder } from "./post-trade.ts";
@@ -102,6 +102,8 @@ export class RiskShard {
       case CommandKind.QueryRateCurve:
       case CommandKind.QueryInterestHistory:
       case CommandKind.QueryMaxBorrow:
+      case CommandKind.QueryPositions:
+      case CommandKind.QueryOpenInterest:
         queries.answerQuery(s, kind, cmd, sink);
         return false;
       case CommandKind.RegisterApiKey:
@@ -156,6 +158,9 @@ export class RiskShard {
       case EventKind.IndexPrice:
       case EventKind.LiquidationStarted:
       case EventKind.LiquidationEnded:
+      case EventKind.Settlement:
+      case EventKind.Position:
+      case EventKind.OpenInterest:
         if (s.owns(e.account)) sink.publish(e);
         return;
       // P3/P4 from matching's settlement phase (engine.ts decision P3), to every risk shard; shard 0 publishes.
@@ -175,14 +180,20 @@ export class RiskShard {
     if (this.s.owns(e.account)) sink.publish(e);
   }
 
-  /** This batch's own pool deltas, per asset (valid until endBatch). */
+  /**
+   * This batch's own pool deltas, per asset, then its open-interest deltas, per market (P1: the change of Σ longs of
+   * its own accounts in PoolDelta.cash), valid until endBatch.
+   */
   poolDeltas(): readonly PoolDelta[] {
-    return this.s.pools.deltas;
+    return this.s.batchDeltas;
   }
 
-  /** Applies another risk shard's pool deltas of this batch (shard order, never this shard's own). */
+  /** Applies another risk shard's deltas of this batch (shard order, never this shard's own): pools, open interest. */
   applyRemotePoolDeltas(deltas: readonly PoolDelta[]): void {
-    this.s.pools.applyRemote(deltas);
+    const s = this.s;
+    s.pools.applyRemote(deltas);
+    const assets = s.assetCount;
+    for (let m = 0; m < s.openInterest.length; m++) s.openInterest[m] = s.openInterest[m]! + deltas[assets + m]!.cash;
   }
 
   /**
@@ -190,8 +201,10 @@ export class RiskShard {
    * Q1 re-evaluates the accounts the batch touched and publishes each change of liquidation status to `sink`.
    */
   endBatch(sink: EventSink): void {
-    this.s.pools.endBatch(this.s.nowMs);
-    evaluateLiquidations(this.s, sink);
+    const s = this.s;
+    s.pools.endBatch(s.nowMs);
+    for (const d of s.openInterestDeltas) d.cash = 0n;
+    evaluateLiquidations(s, sink);
   }
 
   /** Q1: the liquidating accounts of this shard, in id order. */
@@ -232,6 +245,18 @@ export class RiskShard {
   }
   interestHistory(accountId: number, asset: number, fromMs: number, limit: number): { asset: number; kind: InterestKind; amount: bigint; rate: bigint; timeMs: number }[] {
     return queries.interestHistory(this.s, accountId, asset, fromMs, limit);
+  }
+  /** P1: the account's position report in perpetual market `market`. */
+  perpPosition(accountId: number, market: number): PositionReport {
+    return queries.positionReport(this.s, accountId, market);
+  }
+  /** P1: this shard's replica of the market's open interest (Σ longs, base units; exact at batch boundaries). */
+  openInterest(market: number): bigint {
+    return this.s.openInterest[market]!;
+  }
+  /** P6: USDC the account owes unsettled. */
+  unsettledUsdc(accountId: number): bigint {
+    return this.s.accounts.get(accountId)?.unsettledUsdc ?? 0n;
   }
   collateralStatement(accountId: number): CollateralStatement {
     return queries.collateralStatement(this.s, accountId);

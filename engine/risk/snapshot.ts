@@ -7,8 +7,9 @@
 // Account.syncedMargin), the accounts' open-order terms (C4: openBorrow / openInflow / openRepay / openBorrowOrders,
 // the sums over its holds' borrowMax and credited proceeds, which are written with each hold), the accounts' pool
 // epochs (every account is valued at the snapshot), the hold table's index and free list.
-import { LEVERAGE_LIMIT_MAX, LEVERAGE_LIMIT_MIN, SNAPSHOT_COUNT_MAX, SnapshotTag, type SnapshotReader, type SnapshotWriter } from "../model/index.ts";
-import { Account, PositionLog } from "./accounts.ts";
+import { LEVERAGE_LIMIT_MAX, LEVERAGE_LIMIT_MIN, MarketKind, SNAPSHOT_COUNT_MAX, SnapshotTag, type MarketConfig, type SnapshotReader, type SnapshotWriter } from "../model/index.ts";
+import type { PerpPosition } from "../perps/index.ts";
+import { Account, AccountPerps, PositionLog } from "./accounts.ts";
 import type { HoldTable, OrderHold } from "./holds.ts";
 import type { MarginContext } from "./margin/index.ts";
 import { POSITION_LOG_MAX, type PoolBook } from "./pools.ts";
@@ -124,15 +125,79 @@ export function writeAccounts(w: SnapshotWriter, accounts: ReadonlyMap<number, A
       }
     }
     writePoolLog(w, a, assets);
+    writePerps(w, a);
   }
   w.endSection();
+}
+
+/**
+ * P1/P6: the account's unsettled USDC (units and the USD value C3 counts), then its positions: per market with any
+ * position state, its PerpPosition fields. Open perpetual quantities are not written: restoreHolds rebuilds them.
+ */
+function writePerps(w: SnapshotWriter, a: Account): void {
+  w.big(a.unsettledUsdc);
+  w.big(a.unsettledUsdValue);
+  const perps = a.perps;
+  w.bool(perps !== null);
+  if (perps === null) return;
+  let n = 0;
+  for (const p of perps.positions) if (positionHasState(p)) n++;
+  w.uint(n);
+  for (let m = 0; m < perps.positions.length; m++) {
+    const p = perps.positions[m]!;
+    if (!positionHasState(p)) continue;
+    w.uint(m);
+    w.big(p.netQuantity);
+    w.big(p.costBasis);
+    w.big(p.openCostBasis);
+    w.big(p.realizedPnl);
+    w.big(p.feesPaid);
+    w.big(p.fundingPaid);
+    w.big(p.cumulativeFees);
+    w.big(p.cumulativeFundingPayment);
+  }
+}
+
+function positionHasState(p: PerpPosition): boolean {
+  return p.netQuantity !== 0n || p.costBasis !== 0n || p.openCostBasis !== 0n || p.realizedPnl !== 0n || p.feesPaid !== 0n ||
+    p.fundingPaid !== 0n || p.cumulativeFees !== 0n || p.cumulativeFundingPayment !== 0n;
+}
+
+function restorePerps(r: SnapshotReader, a: Account, markets: readonly MarketConfig[]): void {
+  const units = r.big();
+  const usd = r.big();
+  if (units < 0n || usd < 0n) r.fail(`account ${a.id}: negative unsettled USDC`);
+  a.restoreUnsettled(units, usd);
+  if (!r.bool()) return;
+  const perps = (a.perps = new AccountPerps(markets.length));
+  const n = r.count(markets.length, "positions");
+  for (let k = 0; k < n; k++) {
+    const m = r.uint();
+    if (m >= markets.length || markets[m]!.kind !== MarketKind.Perpetual) r.fail(`account ${a.id}: position in market ${m}, not a perpetual`);
+    const p = perps.positions[m]!;
+    p.netQuantity = r.big();
+    p.costBasis = r.big();
+    p.openCostBasis = r.big();
+    p.realizedPnl = r.big();
+    p.feesPaid = r.big();
+    p.fundingPaid = r.big();
+    p.cumulativeFees = r.big();
+    p.cumulativeFundingPayment = r.big();
+  }
 }
 
 /**
  * Restores the accounts into an empty map; `create` makes a client account with the defaults (and links it to its
  * user's fee volume). The margin state is not written: an account makes it from its net balances when first read.
  */
-export function restoreAccounts(r: SnapshotReader, accounts: Map<number, Account>, create: (id: number) => Account, pools: PoolBook, assets: number): void {
+export function restoreAccounts(
+  r: SnapshotReader,
+  accounts: Map<number, Account>,
+  create: (id: number) => Account,
+  pools: PoolBook,
+  assets: number,
+  markets: readonly MarketConfig[],
+): void {
   r.beginSection(SnapshotTag.RiskAccounts, "accounts");
   const n = r.count(SNAPSHOT_COUNT_MAX, "accounts");
   for (let k = 0; k < n; k++) {
@@ -154,6 +219,7 @@ export function restoreAccounts(r: SnapshotReader, accounts: Map<number, Account
       }
     }
     restorePoolLog(r, a, assets);
+    restorePerps(r, a, markets);
     a.poolEpoch = pools.epoch;
     // The margin state is made from these balances, at this leverage limit, when first read (Account.syncedMargin).
     a.leverageLimit = leverage;
@@ -187,6 +253,8 @@ export function writeHolds(w: SnapshotWriter, holds: HoldTable, byClientId: Read
     w.uint(h.inflowAsset);
     w.big(h.inflowCredit);
     w.bool(h.inflowRepays);
+    w.bool(h.perp);
+    if (h.perp) w.big(h.perpOpen);
   }
   w.uint(byClientId.size);
   for (const [key, orderId] of byClientId) {
@@ -215,6 +283,15 @@ function addOpenOrderTerms(account: Account, h: OrderHold): void {
   }
 }
 
+/** P1/C4: a perpetual hold's open quantity, added back to its account's open buys or sells. */
+function restorePerpOpen(r: SnapshotReader, owner: Account, h: OrderHold, markets: readonly MarketConfig[]): void {
+  h.perpOpen = r.big();
+  if (h.perpOpen < 0n || h.market >= markets.length || markets[h.market]!.kind !== MarketKind.Perpetual) r.fail(`order ${h.orderId}: bad perpetual hold`);
+  const perps = owner.perps ?? (owner.perps = new AccountPerps(markets.length));
+  const open = h.side === 0 ? perps.openBuy : perps.openSell;
+  open[h.market] = open[h.market]! + h.perpOpen;
+}
+
 export function restoreHolds(
   r: SnapshotReader,
   holds: HoldTable,
@@ -222,6 +299,7 @@ export function restoreHolds(
   accounts: ReadonlyMap<number, Account>,
   assets: number,
   keyOf: (hold: OrderHold) => bigint,
+  markets: readonly MarketConfig[],
 ): void {
   r.beginSection(SnapshotTag.RiskHolds, "holds");
   const n = r.count(SNAPSHOT_COUNT_MAX, "holds");
@@ -248,6 +326,8 @@ export function restoreHolds(
     h.inflowCredit = r.big();
     h.inflowRepays = r.bool();
     if (h.remaining < 0n || h.borrowMax < 0n || h.reserved < 0n || h.inflowCredit < 0n) r.fail(`order ${orderId}: negative hold`);
+    h.perp = r.bool();
+    if (h.perp) restorePerpOpen(r, owner, h, markets);
     addOpenOrderTerms(owner, h);
   }
   const entries = r.count(n, "clientId index");

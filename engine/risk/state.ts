@@ -8,10 +8,11 @@
 import type { Ratio } from "../fixed/index.ts";
 import { EventKind, EventRecord, MarketKind, RATIO_SCALE, type ExchangeConfig, type FeeTier } from "../model/index.ts";
 import { ACCOUNTS_PER_SHARD_MAX, FEE_ACCOUNT, LEVERAGE_LIMIT_MAX, OPEN_ORDERS_PER_ACCOUNT_MAX, userOf } from "../model/index.ts";
-import { Account, riskShardOf } from "./accounts.ts";
+import { Account, AccountPerps, riskShardOf } from "./accounts.ts";
 import { dayOf, VolumeBook } from "./fees.ts";
 import { HoldTable, type OrderHold } from "./holds.ts";
-import { PoolAction } from "../lending/index.ts";
+import { PoolAction, PoolDelta } from "../lending/index.ts";
+import { FillEffect, LiquidationPriceInputs, LiquidationPriceResult, UsdcCreditPlan, UsdcDebitPlan } from "../perps/index.ts";
 import { AccountMargin, MarginChanges, MarginContext } from "./margin/index.ts";
 import { OracleBook } from "../perps/index.ts";
 import { LiquidationBook } from "./liquidation-book.ts";
@@ -45,6 +46,10 @@ export const OrderDetail = {
   MarketBuyNeedsQuantity: 3,
   MarketBuyNothingSpendable: 4,
   SellNeedsQuantity: 5,
+  /** A perpetual order needs a base quantity (a market order by quote quantity only is a spot order). */
+  PerpNeedsQuantity: 6,
+  /** P1: the order's opening part would raise the market's open interest above its openInterestLimit. */
+  OpenInterestLimit: 7,
 } as const;
 export type OrderDetail = (typeof OrderDetail)[keyof typeof OrderDetail];
 
@@ -83,6 +88,62 @@ export class OrderPlan {
     this.inflowRepays = false;
     this.quoteCap = 0n;
     this.detail = OrderDetail.None;
+  }
+}
+
+/** P6/P7: which step of the USDC waterfall a settlement row records. */
+export const SettlementStep = {
+  /** Paid from the available USDC balance. */
+  FromBalance: 0,
+  /** (1) Lent USDC redeemed and paid. */
+  RedeemLent: 1,
+  /** (2) USDC borrowed under autoBorrowSettlements (the pool below its throttle). */
+  Borrow: 2,
+  /** What (1)–(2) left, borrowed ignoring the throttle (forcedSettlementBorrow). */
+  ForcedBorrow: 3,
+  /** What no borrow could cover (the pool had no cash): owed as unsettled USDC (C3), paid from the next credit. */
+  Unsettled: 4,
+  /** A credit paid unsettled USDC first. */
+  PayUnsettled: 5,
+  /** P7: a credit repaid a USDC borrow. */
+  RepayBorrow: 6,
+  /** P7: a credit was lent (autoLend). */
+  Lend: 7,
+  /** A credit arrived in the available balance. */
+  ToBalance: 8,
+} as const;
+export type SettlementStep = (typeof SettlementStep)[keyof typeof SettlementStep];
+
+/** P6/P7: what a settlement row settles. */
+export const SettlementReason = { Fee: 0, RealizedPnl: 1 } as const;
+export type SettlementReason = (typeof SettlementReason)[keyof typeof SettlementReason];
+
+/** Most settlement rows one fill writes: per side, a PnL and a fee settlement of at most 4 steps each. */
+export const SETTLEMENT_ROWS_MAX = 16;
+
+/**
+ * The settlement rows (P6/P7 steps) of the fill being applied, in order: written while the fill moves the money,
+ * published after the Fill event (one reused buffer, no allocation per fill).
+ */
+export class SettlementRows {
+  length = 0;
+  readonly account = new Array<number>(SETTLEMENT_ROWS_MAX).fill(0);
+  readonly market = new Array<number>(SETTLEMENT_ROWS_MAX).fill(0);
+  readonly asset = new Array<number>(SETTLEMENT_ROWS_MAX).fill(0);
+  readonly reason = new Array<number>(SETTLEMENT_ROWS_MAX).fill(0);
+  readonly step = new Array<number>(SETTLEMENT_ROWS_MAX).fill(0);
+  readonly amount = new Array<bigint>(SETTLEMENT_ROWS_MAX).fill(0n);
+
+  add(account: number, market: number, asset: number, reason: SettlementReason, step: SettlementStep, amount: bigint): void {
+    const i = this.length;
+    if (i === SETTLEMENT_ROWS_MAX) throw new Error(`risk invariant: more than ${SETTLEMENT_ROWS_MAX} settlement rows for one fill`);
+    this.account[i] = account;
+    this.market[i] = market;
+    this.asset[i] = asset;
+    this.reason[i] = reason;
+    this.step[i] = step;
+    this.amount[i] = amount;
+    this.length = i + 1;
   }
 }
 
@@ -132,6 +193,25 @@ export interface CollateralStatement {
   readonly assets: readonly AssetCollateral[];
 }
 
+/** P1: what a position reports (prices quote per base and USD amounts at PRICE_DECIMALS, PnL in settlement units,
+ * imf/mmf ratios at 1e18; estLiquidationPrice 0 = none). */
+export interface PositionReport {
+  readonly account: number;
+  readonly market: number;
+  readonly netQuantity: bigint;
+  readonly entryPrice: bigint;
+  readonly breakEvenPrice: bigint;
+  readonly markPrice: bigint;
+  readonly pnlUnrealized: bigint;
+  readonly pnlRealized: bigint;
+  readonly cumulativeFundingPayment: bigint;
+  readonly netExposureQuantity: bigint;
+  readonly netExposureNotionalUsd: bigint;
+  readonly imf: Ratio;
+  readonly mmf: Ratio;
+  readonly estLiquidationPrice: bigint;
+}
+
 /** A C10 answer: `quantity` is what the real check accepts now; `marginLimit` what the margin check alone allows. */
 export interface MaxQuantity {
   readonly quantity: bigint;
@@ -172,6 +252,26 @@ export class RiskState {
   readonly liquidation: LiquidationBook;
   /** SPEC Q's parameters (the defaults: exit MMR 98%, …; not yet in the exchange config). */
   readonly liquidationParams: LiquidationParams = LIQUIDATION_PARAMS_DEFAULT;
+  /**
+   * P1 open interest per market (Σ longs, base units): the replica every risk shard keeps — the merged value at the
+   * last batch boundary plus this shard's own fills of the batch. Each shard counts only its own accounts' change
+   * (longPart after − before); the batch's changes travel with the pool deltas in phase 4 (openInterestDeltas, the
+   * `cash` field of one PoolDelta per market after the assets' — see batchDeltas), so every replica agrees at each
+   * boundary. Within a batch a shard does not see the others' fills: the limit check is exact with one risk shard and
+   * may overshoot by what other shards open in the same batch with several.
+   */
+  readonly openInterest: bigint[];
+  readonly openInterestDeltas: PoolDelta[];
+  /** The pool deltas (one per asset) followed by the open-interest deltas (one per market): what phase 4 exchanges. */
+  readonly batchDeltas: PoolDelta[];
+  /** Reused records of the perpetual fill path (P1, P6, P7). */
+  readonly fillEffect = new FillEffect();
+  readonly debitPlan = new UsdcDebitPlan();
+  readonly creditPlan = new UsdcCreditPlan();
+  readonly settlementRows = new SettlementRows();
+  /** P8's reused records (positions report). */
+  readonly liquidationInputs = new LiquidationPriceInputs();
+  readonly liquidationResult = new LiquidationPriceResult();
   /** A client account's margin state, made when first read, at the account's leverage limit then. */
   readonly createMargin = (account: Account): AccountMargin => new AccountMargin(this.marginContext, BigInt(account.leverageLimit) * RATIO_SCALE);
 
@@ -190,6 +290,14 @@ export class RiskState {
     this.pools = new PoolBook(config, shardCount);
     this.oracle = new OracleBook(config);
     this.liquidation = new LiquidationBook(this.assetCount);
+    this.openInterest = config.markets.map(() => 0n);
+    this.openInterestDeltas = config.markets.map(() => new PoolDelta());
+    this.batchDeltas = [...this.pools.deltas, ...this.openInterestDeltas];
+  }
+
+  /** P1/C4: the account's perpetual state, made on first use. */
+  perpsOf(account: Account): AccountPerps {
+    return account.perps ?? (account.perps = new AccountPerps(this.config.markets.length));
   }
 
   /** C1: the USD mark of `asset` is now `price`; a perpetual on the asset follows it (quote at par). Accounts

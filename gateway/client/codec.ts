@@ -45,6 +45,8 @@
 //   {"type":"QueryRateCurve","asset":0,"points":11}           → RateCurvePoint × points (2..101)
 //   {"type":"QueryInterestHistory","account":17,"asset":0,"sinceMs":0,"limit":100}   → InterestEntry…, CommandAccepted
 //   {"type":"QueryMaxBorrow","account":17,"asset":0}          → MaxBorrowQuantity
+//   {"type":"QueryPositions","account":17}                    → Position per perpetual market held, CommandAccepted
+//   {"type":"QueryOpenInterest","market":3}                   → OpenInterest (market omitted = every perpetual)
 //   {"type":"Login","apiKey":"<base64>","signature":"<base64>","timestampMs":1767225600000,"windowMs":5000}
 //        X6, the first frame of a session: the signature is over instruction=subscribe&timestamp=T&window=W
 //        (see gateway/auth/keys.ts signLogin)                  → CommandAccepted (account = user × 16) or CommandRejected
@@ -316,6 +318,14 @@ export interface QueryMaxBorrowCommand {
   account: number;
   asset: number;
 }
+export interface QueryPositionsCommand {
+  type: "QueryPositions";
+  account: number;
+}
+export interface QueryOpenInterestCommand {
+  type: "QueryOpenInterest";
+  market?: number;
+}
 
 export type PermissionName = keyof typeof Permission & ("Read" | "Trade" | "Withdraw");
 export interface LoginCommand {
@@ -366,6 +376,8 @@ export type CommandJson =
   | QueryRateCurveCommand
   | QueryInterestHistoryCommand
   | QueryMaxBorrowCommand
+  | QueryPositionsCommand
+  | QueryOpenInterestCommand
   | DepositCommand
   | WithdrawCommand
   | LimitOrderCommand

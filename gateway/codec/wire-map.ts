@@ -150,6 +150,24 @@ export const EVENT_WIRE: readonly EventWire[] = [
   // Q1: liquidation status changes (seq 0: the account's watchers see them, never as a reply).
   { kind: "LiquidationStarted", fields: LIQUIDATION_STATUS },
   { kind: "LiquidationEnded", fields: LIQUIDATION_STATUS },
+  {
+    kind: "Settlement",
+    fields: [
+      ["account", "account"], ["market", "market"], ["asset", "asset"], ["reason", "settlementReason"], ["step", "settlementStep"],
+      ["amount", "settledAmount", "asset"], ["time_ms", "timeMs", "id"],
+    ],
+  },
+  {
+    kind: "Position",
+    fields: [
+      ["account", "account"], ["market", "market"], ["net_quantity", "netQuantity", "base"], ["entry_price", "entryPrice", "price"],
+      ["break_even_price", "breakEvenPrice", "price"], ["mark_price", "positionMarkPrice", "price"], ["pnl_unrealized", "pnlUnrealized", "quote"],
+      ["pnl_realized", "pnlRealized", "quote"], ["cumulative_funding_payment", "cumulativeFundingPayment", "quote"],
+      ["net_exposure_quantity", "netExposureQuantity", "base"], ["net_exposure_notional", "positionExposureUsd", "usd"], ["imf", "imf", "ratio"],
+      ["mmf", "mmf", "ratio"], ["est_liquidation_price", "estLiquidationPrice", "price"], ["time_ms", "timeMs", "id"],
+    ],
+  },
+  { kind: "OpenInterest", fields: [["market", "market"], ["quantity", "openInterestQuantity", "base"], ["time_ms", "timeMs", "id"]] },
 ];
 
 // ---------------------------------------------------------------- commands (server decode)
@@ -272,6 +290,8 @@ export const COMMAND_WIRE: readonly CommandWire[] = [
     fields: [["account", "account", "account"], ["asset", "asset", "assetOrAll"], ["since_ms", "timeMs", "timeMs"], ["limit", "historyLimit", "u16"]],
   },
   { wire: "QueryMaxBorrow", kind: "QueryMaxBorrow", fields: [["account", "account", "account"], ["asset", "asset", "asset"]] },
+  { wire: "QueryPositions", kind: "QueryPositions", fields: [["account", "account", "account"]] },
+  { wire: "QueryOpenInterest", kind: "QueryOpenInterest", fields: [["market", "market", "marketOrAll"]] },
 ];
 
 /** CommandKinds without a COMMAND_WIRE row, and why: the generator fails on any other kind missing a row. */

@@ -174,6 +174,8 @@ export class EventRecord {
   indexFlags: number = 0;
   /** P4: premium samples of the interval (one a second) (FundingRate). */
   fundingSamples: number = 0;
+  /** SettlementStep: the P6/P7 waterfall step of the row (Settlement). */
+  settlementStep: number = 0;
   /** engine order id (Fill: the taker's). */
   orderId: number = 0;
   /** P4: end of the running funding interval, engine ms since the epoch (MarkPrice). */
@@ -190,12 +192,36 @@ export class EventRecord {
   sourcesUsed: number = 0;
   /** MarkSource: the rule of P3 that gave the mark (IndexPlusEwma, Index, BookMedian, Mid, Last, PostOnlyIndex) (MarkPrice). */
   markSource: number = 0;
+  /** SettlementReason: what the row settles (fee, realized PnL) (Settlement). */
+  settlementReason: number = 0;
   /** human-readable reject message, ASCII (OrderRejected / CommandRejected). */
   message: string = "";
   /** price, PRICE_DECIMALS fixed point; AssetCollateral: the asset's USD mark. */
   price: bigint = 0n;
   /** the asset's index and collateral mark, USD at PRICE_DECIMALS (P2, C1); MarkPrice: the index the mark used (0 = none fresh) (IndexPrice, MarkPrice). */
   indexPrice: bigint = 0n;
+  /** P1 entry price (cost basis / quantity), price, PRICE_DECIMALS fixed point; 0 when flat (Position). */
+  entryPrice: bigint = 0n;
+  /** base-asset units of the market, signed: long > 0, short < 0 (P1) (Position). */
+  netQuantity: bigint = 0n;
+  /** base-asset units of the market: the market's open interest, Σ longs (P1) (OpenInterest). */
+  openInterestQuantity: bigint = 0n;
+  /** P1 break-even price (entry moved by fees and funding paid), price, PRICE_DECIMALS fixed point (Position). */
+  breakEvenPrice: bigint = 0n;
+  /** the market's mark the position is valued at, price, PRICE_DECIMALS fixed point (Position). */
+  positionMarkPrice: bigint = 0n;
+  /** quote-asset units of the market: quantity × (mark − entry), floor (P1, P5) (Position). */
+  pnlUnrealized: bigint = 0n;
+  /** quote-asset units of the market: cumulative realized PnL (P1) (Position). */
+  pnlRealized: bigint = 0n;
+  /** quote-asset units of the market: all funding paid (> 0) or received (< 0) (P1, P4) (Position). */
+  cumulativeFundingPayment: bigint = 0n;
+  /** base-asset units of the market: position + the risk-increasing part of open orders (C4) (Position). */
+  netExposureQuantity: bigint = 0n;
+  /** USD at PRICE_DECIMALS: netExposureQuantity × mark (C4) (Position). */
+  positionExposureUsd: bigint = 0n;
+  /** P8 estimated liquidation price, price, PRICE_DECIMALS fixed point; 0 = none (Position). */
+  estLiquidationPrice: bigint = 0n;
   /** base-asset units of the market; the Max* answers: the largest accepted now. */
   quantity: bigint = 0n;
   /** P3: the perpetual's mark, USD at PRICE_DECIMALS (FundingRate: the mark at the interval end, which payments use) (MarkPrice, FundingRate). */
@@ -214,6 +240,8 @@ export class EventRecord {
   interest: bigint = 0n;
   /** P4 funding rate, a Ratio (RATIO_DECIMALS; MarkPrice: the predicted rate of the running interval) (MarkPrice, FundingRate). */
   fundingRate: bigint = 0n;
+  /** units of `asset` (its smallest unit) moved by the step, > 0 (Settlement). */
+  settledAmount: bigint = 0n;
   /** the accepted command's amount in units of `asset` (its smallest unit) (deposit, withdraw, transfer, pool actions) (CommandAccepted, CommandRejected). */
   commandAmount: bigint = 0n;
   /** quote-asset units of the market (OrderAccepted: the market buy's quote limit; Fill: the trade's quote amount) (OrderAccepted, Fill). */
@@ -320,6 +348,7 @@ export class EventRecord {
     this.marketState = 0;
     this.indexFlags = 0;
     this.fundingSamples = 0;
+    this.settlementStep = 0;
     this.orderId = 0;
     this.nextFundingTimeMs = 0;
     this.clientId = 0n;
@@ -328,9 +357,21 @@ export class EventRecord {
     this.poolState = 0;
     this.sourcesUsed = 0;
     this.markSource = 0;
+    this.settlementReason = 0;
     this.message = "";
     this.price = 0n;
     this.indexPrice = 0n;
+    this.entryPrice = 0n;
+    this.netQuantity = 0n;
+    this.openInterestQuantity = 0n;
+    this.breakEvenPrice = 0n;
+    this.positionMarkPrice = 0n;
+    this.pnlUnrealized = 0n;
+    this.pnlRealized = 0n;
+    this.cumulativeFundingPayment = 0n;
+    this.netExposureQuantity = 0n;
+    this.positionExposureUsd = 0n;
+    this.estLiquidationPrice = 0n;
     this.quantity = 0n;
     this.markPrice = 0n;
     this.openQuantity = 0n;
@@ -340,6 +381,7 @@ export class EventRecord {
     this.freeLiquidity = 0n;
     this.interest = 0n;
     this.fundingRate = 0n;
+    this.settledAmount = 0n;
     this.commandAmount = 0n;
     this.quoteQuantity = 0n;
     this.filledQuantity = 0n;
@@ -401,6 +443,7 @@ export class EventRecord {
     this.marketState = from.marketState;
     this.indexFlags = from.indexFlags;
     this.fundingSamples = from.fundingSamples;
+    this.settlementStep = from.settlementStep;
     this.orderId = from.orderId;
     this.nextFundingTimeMs = from.nextFundingTimeMs;
     this.clientId = from.clientId;
@@ -409,9 +452,21 @@ export class EventRecord {
     this.poolState = from.poolState;
     this.sourcesUsed = from.sourcesUsed;
     this.markSource = from.markSource;
+    this.settlementReason = from.settlementReason;
     this.message = from.message;
     this.price = from.price;
     this.indexPrice = from.indexPrice;
+    this.entryPrice = from.entryPrice;
+    this.netQuantity = from.netQuantity;
+    this.openInterestQuantity = from.openInterestQuantity;
+    this.breakEvenPrice = from.breakEvenPrice;
+    this.positionMarkPrice = from.positionMarkPrice;
+    this.pnlUnrealized = from.pnlUnrealized;
+    this.pnlRealized = from.pnlRealized;
+    this.cumulativeFundingPayment = from.cumulativeFundingPayment;
+    this.netExposureQuantity = from.netExposureQuantity;
+    this.positionExposureUsd = from.positionExposureUsd;
+    this.estLiquidationPrice = from.estLiquidationPrice;
     this.quantity = from.quantity;
     this.markPrice = from.markPrice;
     this.openQuantity = from.openQuantity;
@@ -421,6 +476,7 @@ export class EventRecord {
     this.freeLiquidity = from.freeLiquidity;
     this.interest = from.interest;
     this.fundingRate = from.fundingRate;
+    this.settledAmount = from.settledAmount;
     this.commandAmount = from.commandAmount;
     this.quoteQuantity = from.quoteQuantity;
     this.filledQuantity = from.filledQuantity;
@@ -682,6 +738,8 @@ export function eventSideSlot(r: EventRecord): number {
       return r.indexFlags;
     case EventKind.FundingRate:
       return r.fundingSamples;
+    case EventKind.Settlement:
+      return r.settlementStep;
     default:
       return r.side;
   }
@@ -695,6 +753,7 @@ export function setEventSideSlot(r: EventRecord, value: number): void {
   r.marketState = 0;
   r.indexFlags = 0;
   r.fundingSamples = 0;
+  r.settlementStep = 0;
   switch (r.kind) {
     case EventKind.InterestEntry:
       r.interestKind = value;
@@ -710,6 +769,9 @@ export function setEventSideSlot(r: EventRecord, value: number): void {
       return;
     case EventKind.FundingRate:
       r.fundingSamples = value;
+      return;
+    case EventKind.Settlement:
+      r.settlementStep = value;
       return;
     default:
       r.side = value;
@@ -750,6 +812,8 @@ export function eventCodeSlot(r: EventRecord): number {
       return r.sourcesUsed;
     case EventKind.MarkPrice:
       return r.markSource;
+    case EventKind.Settlement:
+      return r.settlementReason;
     default:
       return r.code;
   }
@@ -762,6 +826,7 @@ export function setEventCodeSlot(r: EventRecord, value: number): void {
   r.poolState = 0;
   r.sourcesUsed = 0;
   r.markSource = 0;
+  r.settlementReason = 0;
   switch (r.kind) {
     case EventKind.CommandAccepted:
       r.acceptedKind = value;
@@ -775,6 +840,9 @@ export function setEventCodeSlot(r: EventRecord, value: number): void {
     case EventKind.MarkPrice:
       r.markSource = value;
       return;
+    case EventKind.Settlement:
+      r.settlementReason = value;
+      return;
     default:
       r.code = value;
   }
@@ -786,6 +854,8 @@ export function eventPriceSlot(r: EventRecord): bigint {
     case EventKind.IndexPrice:
     case EventKind.MarkPrice:
       return r.indexPrice;
+    case EventKind.Position:
+      return r.entryPrice;
     default:
       return r.price;
   }
@@ -795,10 +865,14 @@ export function eventPriceSlot(r: EventRecord): bigint {
 export function setEventPriceSlot(r: EventRecord, value: bigint): void {
   r.price = 0n;
   r.indexPrice = 0n;
+  r.entryPrice = 0n;
   switch (r.kind) {
     case EventKind.IndexPrice:
     case EventKind.MarkPrice:
       r.indexPrice = value;
+      return;
+    case EventKind.Position:
+      r.entryPrice = value;
       return;
     default:
       r.price = value;
@@ -808,6 +882,10 @@ export function setEventPriceSlot(r: EventRecord, value: bigint): void {
 /** The value of EventRecord's "quantity" slot: the field the record's kind carries there. */
 export function eventQuantitySlot(r: EventRecord): bigint {
   switch (r.kind) {
+    case EventKind.Position:
+      return r.netQuantity;
+    case EventKind.OpenInterest:
+      return r.openInterestQuantity;
     case EventKind.MarkPrice:
     case EventKind.FundingRate:
       return r.markPrice;
@@ -818,15 +896,207 @@ export function eventQuantitySlot(r: EventRecord): bigint {
 
 /** Stores a "quantity" slot value in the field the record's kind carries there; the slot's other fields become zero. */
 export function setEventQuantitySlot(r: EventRecord, value: bigint): void {
+  r.netQuantity = 0n;
+  r.openInterestQuantity = 0n;
   r.quantity = 0n;
   r.markPrice = 0n;
   switch (r.kind) {
+    case EventKind.Position:
+      r.netQuantity = value;
+      return;
+    case EventKind.OpenInterest:
+      r.openInterestQuantity = value;
+      return;
     case EventKind.MarkPrice:
     case EventKind.FundingRate:
       r.markPrice = value;
       return;
     default:
       r.quantity = value;
+  }
+}
+
+/** The value of EventRecord's "lent" slot: the field the record's kind carries there. */
+export function eventLentSlot(r: EventRecord): bigint {
+  switch (r.kind) {
+    case EventKind.Position:
+      return r.breakEvenPrice;
+    default:
+      return r.lent;
+  }
+}
+
+/** Stores a "lent" slot value in the field the record's kind carries there; the slot's other fields become zero. */
+export function setEventLentSlot(r: EventRecord, value: bigint): void {
+  r.breakEvenPrice = 0n;
+  r.lent = 0n;
+  switch (r.kind) {
+    case EventKind.Position:
+      r.breakEvenPrice = value;
+      return;
+    default:
+      r.lent = value;
+  }
+}
+
+/** The value of EventRecord's "borrowed" slot: the field the record's kind carries there. */
+export function eventBorrowedSlot(r: EventRecord): bigint {
+  switch (r.kind) {
+    case EventKind.Position:
+      return r.positionMarkPrice;
+    default:
+      return r.borrowed;
+  }
+}
+
+/** Stores a "borrowed" slot value in the field the record's kind carries there; the slot's other fields become zero. */
+export function setEventBorrowedSlot(r: EventRecord, value: bigint): void {
+  r.positionMarkPrice = 0n;
+  r.borrowed = 0n;
+  switch (r.kind) {
+    case EventKind.Position:
+      r.positionMarkPrice = value;
+      return;
+    default:
+      r.borrowed = value;
+  }
+}
+
+/** The value of EventRecord's "pnlUsd" slot: the field the record's kind carries there. */
+export function eventPnlUsdSlot(r: EventRecord): bigint {
+  switch (r.kind) {
+    case EventKind.Position:
+      return r.pnlUnrealized;
+    default:
+      return r.pnlUsd;
+  }
+}
+
+/** Stores a "pnlUsd" slot value in the field the record's kind carries there; the slot's other fields become zero. */
+export function setEventPnlUsdSlot(r: EventRecord, value: bigint): void {
+  r.pnlUnrealized = 0n;
+  r.pnlUsd = 0n;
+  switch (r.kind) {
+    case EventKind.Position:
+      r.pnlUnrealized = value;
+      return;
+    default:
+      r.pnlUsd = value;
+  }
+}
+
+/** The value of EventRecord's "volumeUsd" slot: the field the record's kind carries there. */
+export function eventVolumeUsdSlot(r: EventRecord): bigint {
+  switch (r.kind) {
+    case EventKind.Position:
+      return r.pnlRealized;
+    default:
+      return r.volumeUsd;
+  }
+}
+
+/** Stores a "volumeUsd" slot value in the field the record's kind carries there; the slot's other fields become zero. */
+export function setEventVolumeUsdSlot(r: EventRecord, value: bigint): void {
+  r.pnlRealized = 0n;
+  r.volumeUsd = 0n;
+  switch (r.kind) {
+    case EventKind.Position:
+      r.pnlRealized = value;
+      return;
+    default:
+      r.volumeUsd = value;
+  }
+}
+
+/** The value of EventRecord's "netEquityLockedUsd" slot: the field the record's kind carries there. */
+export function eventNetEquityLockedUsdSlot(r: EventRecord): bigint {
+  switch (r.kind) {
+    case EventKind.Position:
+      return r.cumulativeFundingPayment;
+    default:
+      return r.netEquityLockedUsd;
+  }
+}
+
+/** Stores a "netEquityLockedUsd" slot value in the field the record's kind carries there; the slot's other fields become zero. */
+export function setEventNetEquityLockedUsdSlot(r: EventRecord, value: bigint): void {
+  r.cumulativeFundingPayment = 0n;
+  r.netEquityLockedUsd = 0n;
+  switch (r.kind) {
+    case EventKind.Position:
+      r.cumulativeFundingPayment = value;
+      return;
+    default:
+      r.netEquityLockedUsd = value;
+  }
+}
+
+/** The value of EventRecord's "liabilityUsd" slot: the field the record's kind carries there. */
+export function eventLiabilityUsdSlot(r: EventRecord): bigint {
+  switch (r.kind) {
+    case EventKind.Position:
+      return r.netExposureQuantity;
+    default:
+      return r.liabilityUsd;
+  }
+}
+
+/** Stores a "liabilityUsd" slot value in the field the record's kind carries there; the slot's other fields become zero. */
+export function setEventLiabilityUsdSlot(r: EventRecord, value: bigint): void {
+  r.netExposureQuantity = 0n;
+  r.liabilityUsd = 0n;
+  switch (r.kind) {
+    case EventKind.Position:
+      r.netExposureQuantity = value;
+      return;
+    default:
+      r.liabilityUsd = value;
+  }
+}
+
+/** The value of EventRecord's "exposureUsd" slot: the field the record's kind carries there. */
+export function eventExposureUsdSlot(r: EventRecord): bigint {
+  switch (r.kind) {
+    case EventKind.Position:
+      return r.positionExposureUsd;
+    default:
+      return r.exposureUsd;
+  }
+}
+
+/** Stores a "exposureUsd" slot value in the field the record's kind carries there; the slot's other fields become zero. */
+export function setEventExposureUsdSlot(r: EventRecord, value: bigint): void {
+  r.positionExposureUsd = 0n;
+  r.exposureUsd = 0n;
+  switch (r.kind) {
+    case EventKind.Position:
+      r.positionExposureUsd = value;
+      return;
+    default:
+      r.exposureUsd = value;
+  }
+}
+
+/** The value of EventRecord's "notionalUsd" slot: the field the record's kind carries there. */
+export function eventNotionalUsdSlot(r: EventRecord): bigint {
+  switch (r.kind) {
+    case EventKind.Position:
+      return r.estLiquidationPrice;
+    default:
+      return r.notionalUsd;
+  }
+}
+
+/** Stores a "notionalUsd" slot value in the field the record's kind carries there; the slot's other fields become zero. */
+export function setEventNotionalUsdSlot(r: EventRecord, value: bigint): void {
+  r.estLiquidationPrice = 0n;
+  r.notionalUsd = 0n;
+  switch (r.kind) {
+    case EventKind.Position:
+      r.estLiquidationPrice = value;
+      return;
+    default:
+      r.notionalUsd = value;
   }
 }
 
@@ -851,6 +1121,8 @@ export function eventAmountSlot(r: EventRecord): bigint {
     case EventKind.MarkPrice:
     case EventKind.FundingRate:
       return r.fundingRate;
+    case EventKind.Settlement:
+      return r.settledAmount;
     case EventKind.CommandAccepted:
     case EventKind.CommandRejected:
       return r.commandAmount;
@@ -868,6 +1140,7 @@ export function setEventAmountSlot(r: EventRecord, value: bigint): void {
   r.freeLiquidity = 0n;
   r.interest = 0n;
   r.fundingRate = 0n;
+  r.settledAmount = 0n;
   r.commandAmount = 0n;
   switch (r.kind) {
     case EventKind.OrderAccepted:
@@ -894,6 +1167,9 @@ export function setEventAmountSlot(r: EventRecord, value: bigint): void {
     case EventKind.MarkPrice:
     case EventKind.FundingRate:
       r.fundingRate = value;
+      return;
+    case EventKind.Settlement:
+      r.settledAmount = value;
       return;
     case EventKind.CommandAccepted:
     case EventKind.CommandRejected:

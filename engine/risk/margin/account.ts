@@ -423,6 +423,12 @@ export class AccountMargin {
     return this.posUpnl[market]!;
   }
 
+  /** C5: the position's maintenance margin (its exposure notional × MMF), USD. */
+  positionMaintenanceMarginUsd(market: number): bigint {
+    this.refreshMarks();
+    return this.posMm[market]!;
+  }
+
   /** C1 as the account stands now (open orders not filled): the weight of the units held. */
   heldWeightRatio(asset: number): Ratio {
     const held = this.assetHeld(asset);

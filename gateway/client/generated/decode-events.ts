@@ -6,7 +6,7 @@
 // decide the optional keys: "zero" → present only when sent, "unbounded" → the ratio reads "unbounded" when absent.
 // A new event kind needs nothing here by hand: its table in crossbook.fbs (and Event union member), its EVENT_WIRE
 // row when the engine emits it, then npm run schemas.
-import { AccountCollateral, AccountSettings, AccountSnapshot, AssetCollateral, Balance, BookTicker, Clock, CommandAccepted, CommandRejected, DepthDelta, DepthSnapshot, DoneReason, Fill, FundingRate, IndexPrice, InterestEntry, InterestKind, LiquidationEnded, LiquidationStarted, MarkPrice, MarkSource, MaxBorrowQuantity, MaxOrderQuantity, MaxWithdrawalQuantity, OpenOrder, OrderAccepted, OrderDone, OrderRejected, PoolState, PoolStats, RateCurvePoint, RejectCode, ResumeDone, Side, SnapshotTaken, Ticker, Trade, type Event } from "../../../schemas/index.ts";
+import { AccountCollateral, AccountSettings, AccountSnapshot, AssetCollateral, Balance, BookTicker, Clock, CommandAccepted, CommandRejected, DepthDelta, DepthSnapshot, DoneReason, Fill, FundingRate, IndexPrice, InterestEntry, InterestKind, LiquidationEnded, LiquidationStarted, MarkPrice, MarkSource, MaxBorrowQuantity, MaxOrderQuantity, MaxWithdrawalQuantity, OpenInterest, OpenOrder, OrderAccepted, OrderDone, OrderRejected, PoolState, PoolStats, Position, RateCurvePoint, RejectCode, ResumeDone, Settlement, SettlementReason, SettlementStep, Side, SnapshotTaken, Ticker, Trade, type Event } from "../../../schemas/index.ts";
 import { dec, levelsOf, name, ratio, type EnumText, type EnvelopeFields, type EventTable, type LevelJson } from "../event-values.ts";
 
 /** A decoded event: the envelope's fields, the Event union member's name as `type`, and its table's fields. */
@@ -43,6 +43,9 @@ export type EventJson = EnvelopeFields &
   | { type: "FundingRate"; market: number; rate: string; meanPremium: string; samples: number; timeMs: bigint; mark: string }
   | { type: "LiquidationStarted"; account: number; netEquity: string; exposureNotional: string; mmf: string; mmr: string; timeMs: bigint }
   | { type: "LiquidationEnded"; account: number; netEquity: string; exposureNotional: string; mmf: string; mmr: string; timeMs: bigint }
+  | { type: "Settlement"; account: number; market: number; asset: number; reason: EnumText; step: EnumText; amount: string; timeMs: bigint }
+  | { type: "Position"; account: number; market: number; netQuantity: string; entryPrice: string; breakEvenPrice: string; markPrice: string; pnlUnrealized: string; pnlRealized: string; cumulativeFundingPayment: string; netExposureQuantity: string; netExposureNotional: string; imf: string; mmf: string; estLiquidationPrice: string; timeMs: bigint }
+  | { type: "OpenInterest"; market: number; quantity: string; timeMs: bigint }
   /** An event type this client does not know (sent by a newer server). */
   | { type: "Unknown"; eventType: number }
   );
@@ -515,10 +518,59 @@ function decodeLiquidationEnded(head: EnvelopeFields, table: EventTable): EventJ
   };
 }
 
+function decodeSettlement(head: EnvelopeFields, table: EventTable): EventJson {
+  const t = table(new Settlement());
+  return {
+    ...head,
+    type: "Settlement",
+    account: t.account(),
+    market: t.market(),
+    asset: t.asset(),
+    reason: name(SettlementReason, t.reason()),
+    step: name(SettlementStep, t.step()),
+    amount: dec(t.amount()),
+    timeMs: t.timeMs(),
+  };
+}
+
+function decodePosition(head: EnvelopeFields, table: EventTable): EventJson {
+  const t = table(new Position());
+  return {
+    ...head,
+    type: "Position",
+    account: t.account(),
+    market: t.market(),
+    netQuantity: dec(t.netQuantity()),
+    entryPrice: dec(t.entryPrice()),
+    breakEvenPrice: dec(t.breakEvenPrice()),
+    markPrice: dec(t.markPrice()),
+    pnlUnrealized: dec(t.pnlUnrealized()),
+    pnlRealized: dec(t.pnlRealized()),
+    cumulativeFundingPayment: dec(t.cumulativeFundingPayment()),
+    netExposureQuantity: dec(t.netExposureQuantity()),
+    netExposureNotional: dec(t.netExposureNotional()),
+    imf: dec(t.imf()),
+    mmf: dec(t.mmf()),
+    estLiquidationPrice: dec(t.estLiquidationPrice()),
+    timeMs: t.timeMs(),
+  };
+}
+
+function decodeOpenInterest(head: EnvelopeFields, table: EventTable): EventJson {
+  const t = table(new OpenInterest());
+  return {
+    ...head,
+    type: "OpenInterest",
+    market: t.market(),
+    quantity: dec(t.quantity()),
+    timeMs: t.timeMs(),
+  };
+}
+
 type EventDecoder = (head: EnvelopeFields, table: EventTable) => EventJson;
 
 /** The decoder of each Event union type (indexed by it; 0 is NONE). */
-const EVENT_DECODERS: readonly (EventDecoder | null)[] = [null, decodeOrderAccepted, decodeOrderRejected, decodeFill, decodeOrderDone, decodeBalance, decodeCommandAccepted, decodeCommandRejected, decodeClock, decodeDepthSnapshot, decodeDepthDelta, decodeTrade, decodeBookTicker, decodeTicker, decodeAccountSettings, decodeAccountCollateral, decodeAssetCollateral, decodeMaxOrderQuantity, decodeMaxWithdrawalQuantity, decodePoolStats, decodeRateCurvePoint, decodeInterestEntry, decodeMaxBorrowQuantity, decodeOpenOrder, decodeAccountSnapshot, decodeResumeDone, decodeSnapshotTaken, decodeIndexPrice, decodeMarkPrice, decodeFundingRate, decodeLiquidationStarted, decodeLiquidationEnded];
+const EVENT_DECODERS: readonly (EventDecoder | null)[] = [null, decodeOrderAccepted, decodeOrderRejected, decodeFill, decodeOrderDone, decodeBalance, decodeCommandAccepted, decodeCommandRejected, decodeClock, decodeDepthSnapshot, decodeDepthDelta, decodeTrade, decodeBookTicker, decodeTicker, decodeAccountSettings, decodeAccountCollateral, decodeAssetCollateral, decodeMaxOrderQuantity, decodeMaxWithdrawalQuantity, decodePoolStats, decodeRateCurvePoint, decodeInterestEntry, decodeMaxBorrowQuantity, decodeOpenOrder, decodeAccountSnapshot, decodeResumeDone, decodeSnapshotTaken, decodeIndexPrice, decodeMarkPrice, decodeFundingRate, decodeLiquidationStarted, decodeLiquidationEnded, decodeSettlement, decodePosition, decodeOpenInterest];
 
 /** Reads the envelope's event table into its plain object; a type this client does not know reads as Unknown. */
 export function decodeEventBody(type: Event, head: EnvelopeFields, table: EventTable): EventJson {

@@ -3,7 +3,7 @@
 // The server's per-kind command decoders: each reads its wire table's fields at the verified positions, checks
 // them (X5) and stores them in the CommandRecord's named fields, allocating only the BigInts of 64-bit fields.
 import { ALL_MARKETS, CommandKind, OracleQuoteFlag, OrderFlag, OrderType, PRICE_DECIMALS, RejectCode, TimeInForce, type CommandRecord, type ExchangeConfig } from "../../../engine/model/index.ts";
-import { Command, ADVANCE_TIME, BORROW, CANCEL, CANCEL_ALL, DEPOSIT, LEND, LIMIT_ORDER, MARKET_ORDER, ORACLE_QUOTE, QUERY_COLLATERAL, QUERY_INTEREST_HISTORY, QUERY_MAX_BORROW, QUERY_MAX_ORDER, QUERY_MAX_WITHDRAWAL, QUERY_POOL_STATS, QUERY_RATE_CURVE, REDEEM, REPAY, REPLACE, SET_MARKET_STATE, SET_MARK_PRICE, TRANSFER, WITHDRAW } from "../../../schemas/index.ts";
+import { Command, ADVANCE_TIME, BORROW, CANCEL, CANCEL_ALL, DEPOSIT, LEND, LIMIT_ORDER, MARKET_ORDER, ORACLE_QUOTE, QUERY_COLLATERAL, QUERY_INTEREST_HISTORY, QUERY_MAX_BORROW, QUERY_MAX_ORDER, QUERY_MAX_WITHDRAWAL, QUERY_OPEN_INTEREST, QUERY_POOL_STATS, QUERY_POSITIONS, QUERY_RATE_CURVE, REDEEM, REPAY, REPLACE, SET_MARKET_STATE, SET_MARK_PRICE, TRANSFER, WITHDRAW } from "../../../schemas/index.ts";
 import {
   accepted,
   assetDecimalsOf,
@@ -459,6 +459,28 @@ function decodeQueryMaxBorrow(config: ExchangeConfig, out: CommandRecord, result
   return accepted(result);
 }
 
+function decodeQueryPositions(config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
+  const S = QUERY_POSITIONS.slot;
+  const account = u32(S.account);
+  result.account = account;
+  if (!checkAccount(account, "account", result)) return false;
+  out.clear();
+  out.kind = CommandKind.QueryPositions;
+  out.account = account;
+  return accepted(result);
+}
+
+function decodeQueryOpenInterest(config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
+  const S = QUERY_OPEN_INTEREST.slot;
+  const market = u16(S.market, ALL_MARKETS);
+  result.market = market;
+  if (!checkMarket(market, true, config, result)) return false;
+  out.clear();
+  out.kind = CommandKind.QueryOpenInterest;
+  out.market = market;
+  return accepted(result);
+}
+
 /** Decodes a command of a table-driven wire type into `out`; rejects any other type as unknown. */
 export function decodeTableCommand(type: number, config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
   switch (type) {
@@ -508,6 +530,10 @@ export function decodeTableCommand(type: number, config: ExchangeConfig, out: Co
       return decodeQueryInterestHistory(config, out, result);
     case Command.QueryMaxBorrow:
       return decodeQueryMaxBorrow(config, out, result);
+    case Command.QueryPositions:
+      return decodeQueryPositions(config, out, result);
+    case Command.QueryOpenInterest:
+      return decodeQueryOpenInterest(config, out, result);
     default:
       return reject(result, RejectCode.UnknownCommand, `unknown command type ${type}`);
   }

@@ -4,7 +4,7 @@
 // the reused builder `b` (no allocation beyond the builder's own BigInt splits of 64-bit fields).
 import type { Builder } from "flatbuffers";
 import { AccountSetting, EventKind, IndexFlag, type EventRecord, type ExchangeConfig } from "../../../engine/model/index.ts";
-import { Event, AccountCollateral, AccountSettings, AssetCollateral, Balance, Clock, CommandAccepted, CommandRejected, Fill, FundingRate, IndexPrice, InterestEntry, LiquidationEnded, LiquidationStarted, MarkPrice, MaxBorrowQuantity, MaxOrderQuantity, MaxWithdrawalQuantity, OrderAccepted, OrderDone, OrderRejected, PoolStats, RateCurvePoint } from "../../../schemas/index.ts";
+import { Event, AccountCollateral, AccountSettings, AssetCollateral, Balance, Clock, CommandAccepted, CommandRejected, Fill, FundingRate, IndexPrice, InterestEntry, LiquidationEnded, LiquidationStarted, MarkPrice, MaxBorrowQuantity, MaxOrderQuantity, MaxWithdrawalQuantity, OpenInterest, OrderAccepted, OrderDone, OrderRejected, PoolStats, Position, RateCurvePoint, Settlement } from "../../../schemas/index.ts";
 import {
   decimal,
   decimalsOf,
@@ -315,6 +315,52 @@ function encodeLiquidationEnded(b: Builder, e: EventRecord, config: ExchangeConf
   return LiquidationEnded.endLiquidationEnded(b);
 }
 
+function encodeSettlement(b: Builder, e: EventRecord, config: ExchangeConfig, asMaker: boolean): number {
+  const assetDecimals = decimalsOf(config, e.asset);
+  Settlement.startSettlement(b);
+  Settlement.addAccount(b, e.account);
+  Settlement.addMarket(b, e.market);
+  Settlement.addAsset(b, e.asset);
+  Settlement.addReason(b, e.settlementReason);
+  Settlement.addStep(b, e.settlementStep);
+  Settlement.addAmount(b, decimal(b, e.settledAmount, assetDecimals));
+  Settlement.addTimeMs(b, BigInt(e.timeMs));
+  return Settlement.endSettlement(b);
+}
+
+function encodePosition(b: Builder, e: EventRecord, config: ExchangeConfig, asMaker: boolean): number {
+  const m = marketOf(config, e.market);
+  const baseDecimals = decimalsOf(config, m.baseAsset);
+  const quoteDecimals = decimalsOf(config, m.quoteAsset);
+  Position.startPosition(b);
+  Position.addAccount(b, e.account);
+  Position.addMarket(b, e.market);
+  Position.addNetQuantity(b, decimal(b, e.netQuantity, baseDecimals));
+  Position.addEntryPrice(b, decimal(b, e.entryPrice, PRICE_DECIMALS));
+  Position.addBreakEvenPrice(b, decimal(b, e.breakEvenPrice, PRICE_DECIMALS));
+  Position.addMarkPrice(b, decimal(b, e.positionMarkPrice, PRICE_DECIMALS));
+  Position.addPnlUnrealized(b, decimal(b, e.pnlUnrealized, quoteDecimals));
+  Position.addPnlRealized(b, decimal(b, e.pnlRealized, quoteDecimals));
+  Position.addCumulativeFundingPayment(b, decimal(b, e.cumulativeFundingPayment, quoteDecimals));
+  Position.addNetExposureQuantity(b, decimal(b, e.netExposureQuantity, baseDecimals));
+  Position.addNetExposureNotional(b, decimal(b, e.positionExposureUsd, USD_DECIMALS));
+  Position.addImf(b, decimal(b, e.imf, REPORTED_RATIO_DECIMALS));
+  Position.addMmf(b, decimal(b, e.mmf, REPORTED_RATIO_DECIMALS));
+  Position.addEstLiquidationPrice(b, decimal(b, e.estLiquidationPrice, PRICE_DECIMALS));
+  Position.addTimeMs(b, BigInt(e.timeMs));
+  return Position.endPosition(b);
+}
+
+function encodeOpenInterest(b: Builder, e: EventRecord, config: ExchangeConfig, asMaker: boolean): number {
+  const m = marketOf(config, e.market);
+  const baseDecimals = decimalsOf(config, m.baseAsset);
+  OpenInterest.startOpenInterest(b);
+  OpenInterest.addMarket(b, e.market);
+  OpenInterest.addQuantity(b, decimal(b, e.openInterestQuantity, baseDecimals));
+  OpenInterest.addTimeMs(b, BigInt(e.timeMs));
+  return OpenInterest.endOpenInterest(b);
+}
+
 /** Writes the wire table of `e` (its kind's encoder) and returns its offset; throws for a kind without a wire form. */
 export function encodeEventBody(b: Builder, e: EventRecord, config: ExchangeConfig, asMaker: boolean): number {
   switch (e.kind) {
@@ -362,10 +408,16 @@ export function encodeEventBody(b: Builder, e: EventRecord, config: ExchangeConf
       return encodeLiquidationStarted(b, e, config, asMaker);
     case EventKind.LiquidationEnded:
       return encodeLiquidationEnded(b, e, config, asMaker);
+    case EventKind.Settlement:
+      return encodeSettlement(b, e, config, asMaker);
+    case EventKind.Position:
+      return encodePosition(b, e, config, asMaker);
+    case EventKind.OpenInterest:
+      return encodeOpenInterest(b, e, config, asMaker);
     default:
       throw new RangeError(`encodeEvent: event kind ${e.kind} has no wire form`);
   }
 }
 
 /** The Event union member of each EventKind (indexed by the kind). */
-export const WIRE_EVENT_TYPE: readonly Event[] = [Event.NONE, Event.OrderAccepted, Event.OrderRejected, Event.Fill, Event.OrderDone, Event.Balance, Event.Clock, Event.CommandAccepted, Event.CommandRejected, Event.AccountSettings, Event.AccountCollateral, Event.AssetCollateral, Event.MaxOrderQuantity, Event.MaxWithdrawalQuantity, Event.PoolStats, Event.RateCurvePoint, Event.InterestEntry, Event.MaxBorrowQuantity, Event.IndexPrice, Event.MarkPrice, Event.FundingRate, Event.LiquidationStarted, Event.LiquidationEnded];
+export const WIRE_EVENT_TYPE: readonly Event[] = [Event.NONE, Event.OrderAccepted, Event.OrderRejected, Event.Fill, Event.OrderDone, Event.Balance, Event.Clock, Event.CommandAccepted, Event.CommandRejected, Event.AccountSettings, Event.AccountCollateral, Event.AssetCollateral, Event.MaxOrderQuantity, Event.MaxWithdrawalQuantity, Event.PoolStats, Event.RateCurvePoint, Event.InterestEntry, Event.MaxBorrowQuantity, Event.IndexPrice, Event.MarkPrice, Event.FundingRate, Event.LiquidationStarted, Event.LiquidationEnded, Event.Settlement, Event.Position, Event.OpenInterest];

@@ -16,7 +16,9 @@ import { QueryInterestHistory } from '../../crossbook/wire/query-interest-histor
 import { QueryMaxBorrow } from '../../crossbook/wire/query-max-borrow.ts';
 import { QueryMaxOrder } from '../../crossbook/wire/query-max-order.ts';
 import { QueryMaxWithdrawal } from '../../crossbook/wire/query-max-withdrawal.ts';
+import { QueryOpenInterest } from '../../crossbook/wire/query-open-interest.ts';
 import { QueryPoolStats } from '../../crossbook/wire/query-pool-stats.ts';
+import { QueryPositions } from '../../crossbook/wire/query-positions.ts';
 import { QueryRateCurve } from '../../crossbook/wire/query-rate-curve.ts';
 import { Redeem } from '../../crossbook/wire/redeem.ts';
 import { RegisterApiKey } from '../../crossbook/wire/register-api-key.ts';
@@ -67,13 +69,15 @@ export enum Command {
   ResumeAccount = 29,
   QueryAccountSnapshot = 30,
   TakeSnapshot = 31,
-  OracleQuote = 32
+  OracleQuote = 32,
+  QueryPositions = 33,
+  QueryOpenInterest = 34
 }
 
 export function unionToCommand(
   type: Command,
-  accessor: (obj:AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null
-): AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
+  accessor: (obj:AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null
+): AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
   switch(Command[type]) {
     case 'NONE': return null; 
     case 'Deposit': return accessor(new Deposit())! as Deposit;
@@ -108,15 +112,17 @@ export function unionToCommand(
     case 'QueryAccountSnapshot': return accessor(new QueryAccountSnapshot())! as QueryAccountSnapshot;
     case 'TakeSnapshot': return accessor(new TakeSnapshot())! as TakeSnapshot;
     case 'OracleQuote': return accessor(new OracleQuote())! as OracleQuote;
+    case 'QueryPositions': return accessor(new QueryPositions())! as QueryPositions;
+    case 'QueryOpenInterest': return accessor(new QueryOpenInterest())! as QueryOpenInterest;
     default: return null;
   }
 }
 
 export function unionListToCommand(
   type: Command, 
-  accessor: (index: number, obj:AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null, 
+  accessor: (index: number, obj:AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null, 
   index: number
-): AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryPoolStats|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
+): AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
   switch(Command[type]) {
     case 'NONE': return null; 
     case 'Deposit': return accessor(index, new Deposit())! as Deposit;
@@ -151,6 +157,8 @@ export function unionListToCommand(
     case 'QueryAccountSnapshot': return accessor(index, new QueryAccountSnapshot())! as QueryAccountSnapshot;
     case 'TakeSnapshot': return accessor(index, new TakeSnapshot())! as TakeSnapshot;
     case 'OracleQuote': return accessor(index, new OracleQuote())! as OracleQuote;
+    case 'QueryPositions': return accessor(index, new QueryPositions())! as QueryPositions;
+    case 'QueryOpenInterest': return accessor(index, new QueryOpenInterest())! as QueryOpenInterest;
     default: return null;
   }
 }

@@ -21,13 +21,16 @@ import { MarkPrice } from '../../crossbook/wire/mark-price.ts';
 import { MaxBorrowQuantity } from '../../crossbook/wire/max-borrow-quantity.ts';
 import { MaxOrderQuantity } from '../../crossbook/wire/max-order-quantity.ts';
 import { MaxWithdrawalQuantity } from '../../crossbook/wire/max-withdrawal-quantity.ts';
+import { OpenInterest } from '../../crossbook/wire/open-interest.ts';
 import { OpenOrder } from '../../crossbook/wire/open-order.ts';
 import { OrderAccepted } from '../../crossbook/wire/order-accepted.ts';
 import { OrderDone } from '../../crossbook/wire/order-done.ts';
 import { OrderRejected } from '../../crossbook/wire/order-rejected.ts';
 import { PoolStats } from '../../crossbook/wire/pool-stats.ts';
+import { Position } from '../../crossbook/wire/position.ts';
 import { RateCurvePoint } from '../../crossbook/wire/rate-curve-point.ts';
 import { ResumeDone } from '../../crossbook/wire/resume-done.ts';
+import { Settlement } from '../../crossbook/wire/settlement.ts';
 import { SnapshotTaken } from '../../crossbook/wire/snapshot-taken.ts';
 import { Ticker } from '../../crossbook/wire/ticker.ts';
 import { Trade } from '../../crossbook/wire/trade.ts';
@@ -65,13 +68,16 @@ export enum Event {
   MarkPrice = 28,
   FundingRate = 29,
   LiquidationStarted = 30,
-  LiquidationEnded = 31
+  LiquidationEnded = 31,
+  Settlement = 32,
+  Position = 33,
+  OpenInterest = 34
 }
 
 export function unionToEvent(
   type: Event,
-  accessor: (obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingRate|IndexPrice|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|SnapshotTaken|Ticker|Trade) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingRate|IndexPrice|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|SnapshotTaken|Ticker|Trade|null
-): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingRate|IndexPrice|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|SnapshotTaken|Ticker|Trade|null {
+  accessor: (obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingRate|IndexPrice|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingRate|IndexPrice|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|null
+): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingRate|IndexPrice|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|null {
   switch(Event[type]) {
     case 'NONE': return null; 
     case 'OrderAccepted': return accessor(new OrderAccepted())! as OrderAccepted;
@@ -105,15 +111,18 @@ export function unionToEvent(
     case 'FundingRate': return accessor(new FundingRate())! as FundingRate;
     case 'LiquidationStarted': return accessor(new LiquidationStarted())! as LiquidationStarted;
     case 'LiquidationEnded': return accessor(new LiquidationEnded())! as LiquidationEnded;
+    case 'Settlement': return accessor(new Settlement())! as Settlement;
+    case 'Position': return accessor(new Position())! as Position;
+    case 'OpenInterest': return accessor(new OpenInterest())! as OpenInterest;
     default: return null;
   }
 }
 
 export function unionListToEvent(
   type: Event, 
-  accessor: (index: number, obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingRate|IndexPrice|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|SnapshotTaken|Ticker|Trade) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingRate|IndexPrice|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|SnapshotTaken|Ticker|Trade|null, 
+  accessor: (index: number, obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingRate|IndexPrice|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingRate|IndexPrice|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|null, 
   index: number
-): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingRate|IndexPrice|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|RateCurvePoint|ResumeDone|SnapshotTaken|Ticker|Trade|null {
+): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingRate|IndexPrice|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|null {
   switch(Event[type]) {
     case 'NONE': return null; 
     case 'OrderAccepted': return accessor(index, new OrderAccepted())! as OrderAccepted;
@@ -147,6 +156,9 @@ export function unionListToEvent(
     case 'FundingRate': return accessor(index, new FundingRate())! as FundingRate;
     case 'LiquidationStarted': return accessor(index, new LiquidationStarted())! as LiquidationStarted;
     case 'LiquidationEnded': return accessor(index, new LiquidationEnded())! as LiquidationEnded;
+    case 'Settlement': return accessor(index, new Settlement())! as Settlement;
+    case 'Position': return accessor(index, new Position())! as Position;
+    case 'OpenInterest': return accessor(index, new OpenInterest())! as OpenInterest;
     default: return null;
   }
 }

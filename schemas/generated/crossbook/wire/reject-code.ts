@@ -86,5 +86,10 @@ export enum RejectCode {
   /**
    * Q1: the account is liquidating; only risk-reducing commands (reducing orders, deposits, repays, cancels) pass.
    */
-  AccountLiquidating = 53
+  AccountLiquidating = 53,
+
+  /**
+   * P1: the order's opening part would raise the perpetual market's open interest above its openInterestLimit.
+   */
+  OpenInterestLimit = 54
 }
