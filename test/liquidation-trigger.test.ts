@@ -196,6 +196,34 @@ describe("Q1/C9 trigger at the batch end", () => {
     expect(fired.map((e) => [e.kind, e.account])).toEqual([[EventKind.LiquidationStarted, ALICE]]);
   });
 
+  it("Q1: a perpetual's P3 mark (MarkPrice from matching's settlement phase) re-evaluates its positions at the batch end", () => {
+    const h = new Harness();
+    const BOB = 48;
+    const BTC_PERP = 3;
+    h.batch([deposit(ALICE, USDC, 6_100n * USDC_UNIT), deposit(BOB, USDC, 100_000n * USDC_UNIT)]);
+    const perpOrder = (account: number, side: number): Partial<CommandRecord> => ({
+      kind: CommandKind.PlaceOrder, account, market: BTC_PERP, side, orderType: OrderType.Limit, tif: TimeInForce.GTC,
+      price: 60_000n * USD, quantity: BTC_UNIT,
+    });
+    h.batch([perpOrder(BOB, Side.Sell)]);
+    h.batch([perpOrder(ALICE, Side.Buy)]);
+    expect(h.riskOf(ALICE).perpPosition(ALICE, BTC_PERP).netQuantity).toBe(BTC_UNIT);
+    expect(h.liquidating()).toEqual([]);
+    // Phase 3 then phase 5 of a settlement batch, with the BTC index unchanged: the perpetual's mark alone falls to
+    // 54,000, where Alice's 6,040 USDC (after the 60 USDC fee) less the 6,000 loss is below 400 of maintenance margin.
+    const shard = h.riskOf(ALICE);
+    const got: EventRecord[] = [];
+    const sink: EventSink = { publish: (e) => got.push(copy(e)) };
+    const markEvent = new EventRecord();
+    markEvent.kind = EventKind.MarkPrice;
+    markEvent.market = BTC_PERP;
+    markEvent.markPrice = 54_000n * USD;
+    shard.postTrade(markEvent, sink);
+    shard.endBatch(sink);
+    expect(got.filter((e) => e.kind === EventKind.LiquidationStarted).map((e) => [e.account, e.netEquityUsd])).toEqual([[ALICE, 40n * USD]]);
+    expect(h.liquidating()).toEqual([ALICE]);
+  });
+
   it("Q1, X7: the liquidating set is in the snapshot and the state hash; a restored engine goes on identically", () => {
     const h = new Harness();
     leveredAlice(h);

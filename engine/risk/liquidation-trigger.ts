@@ -59,9 +59,10 @@ export function evaluateLiquidations(s: RiskState, sink: EventSink): void {
   book.flushChanges();
 }
 
-/** C4: an account with no borrow, no order that may borrow, no bands and not liquidating has no exposure. */
+/** C4: an account that owes nothing and has no order that may borrow, no position or perpetual order (hasNoBorrows),
+ * no bands and is not liquidating has no exposure. */
 function mayHaveExposure(book: RiskState["liquidation"], account: Account): boolean {
-  return account.borrowedAssets !== 0 || account.openBorrowOrders !== 0 || book.exposed.has(account.id) || book.isLiquidating(account.id);
+  return !account.hasNoBorrows() || book.exposed.has(account.id) || book.isLiquidating(account.id);
 }
 
 function ascending(a: number, b: number): number {

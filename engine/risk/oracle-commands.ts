@@ -57,6 +57,9 @@ export function oracleQuote(s: RiskState, cmd: CommandRecord, sink: EventSink): 
  */
 export function applyMarkPrice(s: RiskState, e: EventRecord, sink: EventSink): void {
   s.marginContext.setMarketMark(e.market, e.markPrice);
+  // Q1: the batch end re-evaluates the positions this mark moves. A position's band on its base asset is empty
+  // (liquidation-trigger.ts), so flagging the base asset reaches every holder of the market without a scan of others.
+  s.liquidation.markMoved[s.config.markets[e.market]!.baseAsset] = 1;
   if (s.shardIndex === 0) sink.publish(e);
 }
 
