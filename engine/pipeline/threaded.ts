@@ -60,28 +60,40 @@ import {
 
 /**
  * Empty event-loop turns a main-thread reader keeps polling its ring for (setImmediate, no promise) after the last
- * record it read, before it parks in Atomics.waitAsync (the worker's publish then notifies it). While traffic flows
- * every turn finds records and the reader never parks, so the worker's publish needs no notify and a record is read
- * on the next turn, not after a wake-up. Counted in turns, not time: the engine answers a batch per journal fsync
- * (~1 ms here), so the 1 ms polling window this replaced rarely closed at 10 k commands/s and the gateway thread
- * spun on setImmediate between batches. An empty turn of an otherwise idle loop costs a few µs.
+ * record it read, before it may park in Atomics.waitAsync (the worker's publish then notifies it). Counted in turns,
+ * not time: the engine answers a batch per journal fsync (~1 ms here), so a 1 ms polling window rarely closed at
+ * 10 k commands/s and the gateway thread spun on setImmediate between batches. An empty turn costs a few µs.
  */
 const POLL_EMPTY_TURNS_MAX = 4;
 
 /**
- * Drives a ring reader on the main thread until its ring is closed and drained: `drain` reads what is there and
- * returns how many records it read; between drains the reader polls once per turn (setImmediate, no promise) for
- * POLL_EMPTY_TURNS_MAX empty turns, then parks until the worker publishes. Resolves when the ring is closed and empty.
+ * While a submitted batch is still in the engine its events are coming, so a reader with nothing to read keeps
+ * polling instead of parking — for at most this long since its last record (a long batch, e.g. a snapshot, still
+ * lets the thread sleep). Parking mid-batch is what cost throughput: every flush of the worker then paid a futex
+ * notify and the reader a wake-up through the event loop while the out ring filled (pipeline.excore-mix.max fell
+ * from ~0.8 M to ~0.6 M ops/s with the turn bound alone). Between batches (nothing in flight) the reader parks after
+ * POLL_EMPTY_TURNS_MAX turns, so a server at 10 k commands/s sleeps between fsyncs.
  */
-function drive(reader: RingReader, drain: () => number): Promise<void> {
+const POLL_IN_FLIGHT_MS = 2;
+
+/**
+ * Drives a ring reader on the main thread until its ring is closed and drained: `drain` reads what is there and
+ * returns how many records it read; between drains the reader polls once per turn (setImmediate, no promise) and
+ * parks when it has seen POLL_EMPTY_TURNS_MAX empty turns and either no batch is in flight (`batchInFlight`) or
+ * POLL_IN_FLIGHT_MS passed since its last record. Resolves when the ring is closed and empty.
+ */
+function drive(reader: RingReader, drain: () => number, batchInFlight: () => boolean): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let emptyTurns = 0;
+    let lastRecordMs = performance.now();
     const turn = (): void => {
       try {
-        if (drain() > 0) emptyTurns = 0;
-        else if (reader.ring.isClosed() && reader.ring.available() === 0) return resolve();
+        if (drain() > 0) {
+          emptyTurns = 0;
+          lastRecordMs = performance.now();
+        } else if (reader.ring.isClosed() && reader.ring.available() === 0) return resolve();
         else emptyTurns++;
-        if (emptyTurns <= POLL_EMPTY_TURNS_MAX) {
+        if (emptyTurns <= POLL_EMPTY_TURNS_MAX || (batchInFlight() && performance.now() - lastRecordMs < POLL_IN_FLIGHT_MS)) {
           setImmediate(turn);
         } else {
           // A park that times out with nothing read parks again at once (emptyTurns stays above the bound).
@@ -324,7 +336,7 @@ export class ThreadedPipeline {
   }
 
   private pumpMarketData(reader: RingReader, sink: MarketDataSink): Promise<void> {
-    return drive(reader, () => drainMarketData(reader, sink));
+    return drive(reader, () => drainMarketData(reader, sink), this.batchInFlight);
   }
 
   /**
@@ -391,7 +403,7 @@ export class ThreadedPipeline {
 
   /** Reads one risk shard's event ring on the main thread without blocking its event loop. */
   private pump(reader: RingReader, k: number): Promise<void> {
-    return drive(reader, () => this.drainEvents(reader, k));
+    return drive(reader, () => this.drainEvents(reader, k), this.batchInFlight);
   }
 
   /** Handles every event the ring holds now; returns how many records it read. */
@@ -416,6 +428,9 @@ export class ThreadedPipeline {
     }
     return n;
   }
+
+  /** A submitted batch has not finished in every stage yet (its events are still coming). */
+  private readonly batchInFlight = (): boolean => this.submitted.length > this.completed;
 
   private advanceCompleted(): void {
     let min = this.batchesDone[0]!;
