@@ -947,10 +947,11 @@ async function feedCommand(argv: string[]): Promise<void> {
   const feeder = await Feeder.start(options, pub).catch((e: unknown) => checked(() => {
     throw e;
   }));
-  process.stdout.write(`price feed: ${feeder.describe()} — Ctrl-C to stop\n`);
+  // The handlers go in before the first line: a caller may answer that line with Ctrl-C at once.
   const stop = (): void => void feeder.stop();
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
+  process.stdout.write(`price feed: ${feeder.describe()} — Ctrl-C to stop\n`);
   // Started by `crossbook start --feed …` (an IPC channel): stop when the server process goes away.
   if (process.connected === true) process.on("disconnect", stop);
   await feeder.done;

@@ -51,7 +51,9 @@ describe("examples/market-maker.ts", () => {
     const final = await marks();
     const spot = pub.markets.filter((m) => m.kind === "spot");
     const baseId = (symbol: string): number => pub.assets.find((a) => a.symbol === symbol)!.id;
-    await until(() => spot.every((m) => bot.quotes.get(m.id)?.index === final.get(baseId(m.base))), 10_000, "quotes at the final marks");
+    // Every market the engine accepts quotes on (spot and, since perpetual trading landed, the perpetuals) re-quotes.
+    const quoted = (): typeof pub.markets => pub.markets.filter((m) => !bot.refused.has(m.id));
+    await until(() => quoted().every((m) => bot.quotes.get(m.id)?.index === final.get(baseId(m.base))), 10_000, "quotes at the final marks");
     await new Promise((r) => setTimeout(r, 300));
     const snapshot = await operator.request({ type: "QueryAccountSnapshot", account: bot.account });
     const orders = snapshot.filter((e) => e.type === "OpenOrder") as { market: number; side: string; price: string; remaining: string }[];
@@ -64,7 +66,7 @@ describe("examples/market-maker.ts", () => {
       expect(toUnits(expected.ask, 9)).toBeGreaterThan(final.get(base.id)!);
       expect(final.get(base.id)).not.toBe(config.assets[base.id]!.initialMark);
     }
-    // Perpetual orders are refused by this engine today: the bot says so once and leaves those markets alone.
+    // A market whose orders the engine refuses is left alone (the bot says so once); the others carry both quotes.
     for (const m of pub.markets.filter((x) => x.kind === "perpetual")) {
       if (bot.refused.has(m.id)) expect(orders.some((o) => o.market === m.id)).toBe(false);
       else expect(orders.filter((o) => o.market === m.id).length).toBe(2);
