@@ -438,6 +438,8 @@ function perpStream(seed: number, count: number): CommandRecord[][] {
   while (left > 0) {
     const n = Math.min(left, 1 + Math.floor(rand() * 40));
     const b: CommandRecord[] = [];
+    // Every 10th batch the clock moves 12 minutes: the stream crosses funding interval ends (P4, marks from the book).
+    if (out.length % 10 === 0) b.push(make({ kind: CommandKind.AdvanceTime, timeMs: T0 + (out.length / 10) * 720_000 }));
     for (let i = 0; i < n; i++) {
       const account = accounts[Math.floor(rand() * accounts.length)]!;
       const r = rand();
@@ -470,7 +472,7 @@ afterEach(async () => {
 
 describe("determinism with perpetuals (X4)", () => {
   for (const topology of [{ riskShards: 1, matchingShards: 1 }, { riskShards: 2, matchingShards: 2 }]) {
-    it(`X4/P1/P6: 1,500 perp commands, threaded ${topology.riskShards} × ${topology.matchingShards} = in-process: same events, same state hash`, async () => {
+    it(`X4/P1/P6/P4: 1,500 perp commands across funding interval ends, threaded ${topology.riskShards} × ${topology.matchingShards} = in-process: same events, same state hash`, async () => {
       const stream = perpStream(7, 1_500);
       const engine = new Engine(config, topology);
       const expected: string[] = [];
@@ -478,6 +480,8 @@ describe("determinism with perpetuals (X4)", () => {
       for (const r of engine.risk) r.validateInternalState();
       expect(expected.filter((t) => t.startsWith(`${EventKind.Fill}|`)).length).toBeGreaterThan(100);
       expect(expected.filter((t) => t.startsWith(`${EventKind.Settlement}|`)).length).toBeGreaterThan(100);
+      // P4: funding rows (seq 0) at the interval ends the clock crossed.
+      expect(expected.filter((t) => t.startsWith(`${EventKind.Settlement}|0|`)).length).toBeGreaterThan(4);
       const got: string[] = [];
       const fatal: string[] = [];
       const p = await ThreadedPipeline.start(config, { onEvent: (e) => got.push(eventText(e)), onFatal: (m) => fatal.push(m) }, { topology });

@@ -21,14 +21,14 @@ export function accountIds(s: RiskState): number[] {
   return [...s.accounts.keys()].sort((a, b) => a - b);
 }
 
-/** X1: Σ over this shard's accounts (fee account included) of available + locked + lent − borrowed, per asset. */
+/** X1: Σ over this shard's accounts (fee account and insurance slice included) of available + locked + lent − borrowed, per asset. */
 export function totals(s: RiskState): bigint[] {
   const sums = new Array<bigint>(s.assetCount).fill(0n);
   for (const a of s.accounts.values()) {
     s.pools.sync(a);
     for (let i = 0; i < s.assetCount; i++) sums[i] = sums[i]! + a.netBalance(i);
   }
-  for (let i = 0; i < s.assetCount; i++) sums[i] = sums[i]! + s.feeAccount.available[i]!;
+  for (let i = 0; i < s.assetCount; i++) sums[i] = sums[i]! + s.feeAccount.available[i]! + s.insuranceAccount.available[i]!;
   return sums;
 }
 
@@ -60,6 +60,7 @@ export function validateInternalState(s: RiskState): void {
     a.syncedMargin().validateInternalState();
   }
   for (let i = 0; i < n; i++) if (s.feeAccount.available[i]! < 0n) throw new Error(`risk invariant: fee account asset ${i} negative`);
+  validatePerpHolders(s);
   if (s.shardCount === 1 && ownOpenInterest(s).join() !== s.openInterest.join()) {
     throw new Error(`risk invariant (P1): open interest ${s.openInterest.join()}, positions ${ownOpenInterest(s).join()}`);
   }
@@ -172,6 +173,7 @@ export function stateHash(s: RiskState): string {
   }
   h.update(`oi ${s.openInterest.join(",")}\n`);
   h.update(`fee ${s.feeAccount.available.join(",")}\n`);
+  if (s.insuranceAccount.available.some((x) => x !== 0n)) h.update(`ins ${s.insuranceAccount.available.join(",")}\n`); // D4
   h.update(s.pools.hashText());
   for (const id of ids) {
     const a = s.accounts.get(id)!;
@@ -186,4 +188,17 @@ export function stateHash(s: RiskState): string {
     if (hold.perp) h.update(`hp${hold.orderId} ${hold.perpOpen}\n`);
   }
   return h.digest("hex");
+}
+
+/** P4: each market's holder set is exactly the stored accounts with a non-zero position there. */
+function validatePerpHolders(s: RiskState): void {
+  for (let m = 0; m < s.perpHolders.length; m++) {
+    let count = 0;
+    for (const a of s.accounts.values()) {
+      const open = a.perps !== null && a.perps.positions[m]!.netQuantity !== 0n;
+      if (open !== s.perpHolders[m]!.has(a.id)) throw new Error(`risk invariant (P4): account ${a.id} market ${m}: position ${open}, holder set ${!open}`);
+      if (open) count++;
+    }
+    if (count !== s.perpHolders[m]!.size) throw new Error(`risk invariant (P4): market ${m} holder set ${s.perpHolders[m]!.size}, positions ${count}`);
+  }
 }

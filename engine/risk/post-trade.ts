@@ -96,6 +96,8 @@ function settlePerpSide(s: RiskState, account: Account, orderId: number, side: n
   const fee = feeAmount(e.quoteQuantity, feeBps);
   const ctx = s.marginContext;
   const realized = applyPositionFill(pos, side === Side.Buy ? quantity : -quantity, e.price, fee, ctx.marketBaseDecimals[m]!, ctx.assetDecimals[market.quoteAsset]!, s.fillEffect).realizedPnl;
+  if (before === 0n) s.perpHolders[m]!.add(account.id); // P4: the market's holders, for the interval end
+  else if (pos.netQuantity === 0n) s.perpHolders[m]!.delete(account.id);
   const oiChange = longPart(pos.netQuantity) - longPart(before);
   if (oiChange !== 0n) {
     s.openInterest[m] = s.openInterest[m]! + oiChange;

@@ -1,5 +1,5 @@
 // The risk shard's snapshot section (X7): the clock, marks, pool replicas, fee volumes, accounts, the fee account,
-// holds and the clientId index, the oracle replica (perps/oracle-book.ts), the liquidating set (Q1), the open-interest
+// the insurance slice (D4), holds and the clientId index, the oracle replica (perps/oracle-book.ts), the liquidating set (Q1), the open-interest
 // replica (P1; positions are in the accounts), composed from the encodings in snapshot.ts, pools.ts and fees.ts.
 import { SnapshotTag, type SnapshotReader, type SnapshotWriter } from "../model/index.ts";
 import { restoreAccounts, restoreFeeAccount, restoreHolds, restoreMarks, writeAccounts, writeFeeAccount, writeHolds, writeMarks } from "./snapshot.ts";
@@ -20,6 +20,7 @@ export function writeShardSnapshot(s: RiskState, w: SnapshotWriter): void {
   s.volumes.writeSnapshot(w);
   writeAccounts(w, s.accounts, s.pools, s.assetCount);
   writeFeeAccount(w, s.feeAccount, s.assetCount);
+  writeFeeAccount(w, s.insuranceAccount, s.assetCount); // D4: the shard's insurance slice (same encoding)
   writeHolds(w, s.holds, s.byClientId, holdClientKey);
   s.oracle.writeSnapshot(w);
   // Q1: the liquidating set (its hysteresis is state); the safe-band index is derived again on restore.
@@ -43,6 +44,7 @@ export function restoreShardSnapshot(s: RiskState, r: SnapshotReader): void {
   s.volumes.restoreSnapshot(r);
   restoreAccounts(r, s.accounts, (id) => s.newAccount(id, true), s.pools, s.assetCount, s.config.markets);
   restoreFeeAccount(r, s.feeAccount, s.assetCount);
+  restoreFeeAccount(r, s.insuranceAccount, s.assetCount);
   restoreHolds(r, s.holds, s.byClientId, s.accounts, s.assetCount, holdClientKey, s.config.markets);
   s.oracle.restoreSnapshot(r);
   const liquidating = r.uint();
@@ -54,4 +56,14 @@ export function restoreShardSnapshot(s: RiskState, r: SnapshotReader): void {
   }
   r.endSection();
   rebuildLiquidationIndex(s);
+  rebuildPerpHolders(s);
+}
+
+/** P4: the per-market holder sets are derived from the positions (not in the snapshot). */
+function rebuildPerpHolders(s: RiskState): void {
+  for (const a of s.accounts.values()) {
+    if (a.perps === null) continue;
+    const positions = a.perps.positions;
+    for (let m = 0; m < positions.length; m++) if (positions[m]!.netQuantity !== 0n) s.perpHolders[m]!.add(a.id);
+  }
 }

@@ -9,7 +9,7 @@
 //
 // Layers, each importing only those below it (this file only dispatches): state.ts → replies.ts (events, reject
 // texts) → checks.ts (read-only, fill a reused plan; the rules are written out there) and funds.ts (money movements)
-// → account-commands, pre-trade, post-trade, lending-actions, queries, invariants, shard-snapshot → shard.ts.
+// → account-commands, pre-trade, post-trade, funding, lending-actions, queries, invariants, shard-snapshot → shard.ts.
 import { CommandKind, EventKind, type CommandRecord, type EventRecord, type EventSink, type ExchangeConfig, type Side, type SnapshotReader, type SnapshotWriter } from "../model/index.ts";
 import type { InterestKind, PoolDelta } from "../lending/index.ts";
 import type { AccountMargin, MarginContext } from "./margin/index.ts";
@@ -22,6 +22,7 @@ import { applyFill, endOrder } from "./post-trade.ts";
 import { applyPoolMovement, manualPoolAction, type PoolMovement } from "./lending-actions.ts";
 import { applyMarkPrice, oracleQuote } from "./oracle-commands.ts";
 import { evaluateLiquidations } from "./liquidation-trigger.ts";
+import { payFunding } from "./funding.ts";
 import * as queries from "./queries.ts";
 import { accountIds, stateHash, totals, validateInternalState } from "./invariants.ts";
 import { restoreShardSnapshot, writeShardSnapshot } from "./shard-snapshot.ts";
@@ -169,6 +170,7 @@ export class RiskShard {
         return;
       case EventKind.FundingRate:
         if (s.shardIndex === 0) sink.publish(e);
+        payFunding(s, e, sink); // P4, D2(b): this shard's own positions pay and receive
         return;
       default:
         this.passOn(kind, e, sink);
@@ -285,6 +287,10 @@ export class RiskShard {
   }
   feeBalance(asset: number): bigint {
     return this.s.feeAccount.available[asset]!;
+  }
+  /** D4: this shard's slice of the insurance fund in `asset` (may be negative; the fund is the sum of the slices). */
+  insuranceBalance(asset: number): bigint {
+    return this.s.insuranceAccount.available[asset]!;
   }
   accountIds(): number[] {
     return accountIds(this.s);

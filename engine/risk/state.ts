@@ -7,7 +7,7 @@
 // queries, invariants, shard-snapshot) → shard (dispatch only).
 import type { Ratio } from "../fixed/index.ts";
 import { EventKind, EventRecord, MarketKind, RATIO_SCALE, type ExchangeConfig, type FeeTier } from "../model/index.ts";
-import { ACCOUNTS_PER_SHARD_MAX, FEE_ACCOUNT, LEVERAGE_LIMIT_MAX, OPEN_ORDERS_PER_ACCOUNT_MAX, userOf } from "../model/index.ts";
+import { ACCOUNTS_PER_SHARD_MAX, FEE_ACCOUNT, INSURANCE_FUND_ACCOUNT, LEVERAGE_LIMIT_MAX, OPEN_ORDERS_PER_ACCOUNT_MAX, userOf } from "../model/index.ts";
 import { Account, AccountPerps, riskShardOf } from "./accounts.ts";
 import { dayOf, VolumeBook } from "./fees.ts";
 import { HoldTable, type OrderHold } from "./holds.ts";
@@ -115,7 +115,7 @@ export const SettlementStep = {
 export type SettlementStep = (typeof SettlementStep)[keyof typeof SettlementStep];
 
 /** P6/P7: what a settlement row settles. */
-export const SettlementReason = { Fee: 0, RealizedPnl: 1 } as const;
+export const SettlementReason = { Fee: 0, RealizedPnl: 1, Funding: 2 } as const;
 export type SettlementReason = (typeof SettlementReason)[keyof typeof SettlementReason];
 
 /** Most settlement rows one fill writes: per side, a PnL and a fee settlement of at most 4 steps each. */
@@ -227,6 +227,18 @@ export class RiskState {
   readonly assetCount: number;
   /** Exchange fee account balances collected by this shard, per asset. */
   readonly feeAccount: Account;
+  /**
+   * D4: this shard's slice of the insurance fund, per asset (P4 funding rounding remainders). A slice may go negative
+   * (a shard whose own positions only receive); the fund is the sum of the slices.
+   */
+  readonly insuranceAccount: Account;
+  /**
+   * P4: per perpetual market, this shard's accounts with a non-zero position (kept by post-trade's perp fills, rebuilt on
+   * restore): the interval end pays exactly these, without scanning every account.
+   */
+  readonly perpHolders: Set<number>[];
+  /** P4's reused scratch: the holders of the market being paid, sorted by account id. */
+  readonly fundingAccounts: number[] = [];
   /** The record every event but Balance is written in. */
   readonly out = new EventRecord();
   /** publishBalance's record (kind Balance; every other field stays at its initial zero). */
@@ -282,6 +294,8 @@ export class RiskState {
   ) {
     this.assetCount = config.assets.length;
     this.feeAccount = new Account(FEE_ACCOUNT, this.assetCount, null, null);
+    this.insuranceAccount = new Account(INSURANCE_FUND_ACCOUNT, this.assetCount, null, null);
+    this.perpHolders = config.markets.map(() => new Set<number>());
     this.marginContext = new MarginContext(config);
     this.volumes = new VolumeBook(config.feeTiers);
     this.feeTiers = config.feeTiers;

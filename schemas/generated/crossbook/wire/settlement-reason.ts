@@ -5,5 +5,6 @@
  */
 export enum SettlementReason {
   Fee = 0,
-  RealizedPnl = 1
+  RealizedPnl = 1,
+  Funding = 2
 }
