@@ -312,7 +312,7 @@ describe("issue 9: property — every accepted order can fill completely at its 
           break;
       }
       // C8 holds after every accepted action: as if every open order filled, IMR < 100%.
-      expect(h.passesNow(TRADER)).toBe(true);
+      expect(h.passesNow(TRADER), `after ${JSON.stringify(o)}`).toBe(true);
     }
     // Fill every open order completely at its limit (the maker takes each side in one IOC sweep), marks unchanged.
     const sides = sc.buysFirst ? [Side.Buy, Side.Sell] : [Side.Sell, Side.Buy];
