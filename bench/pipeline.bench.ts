@@ -7,7 +7,9 @@
 //   pipeline.echo.100k        the same open loop against an echo worker (no engine): this machine's floor under it;
 //   pipeline.spot-order       throughput of crossing spot orders (a maker rests, a funded taker fills it);
 //   pipeline.margin-order     the same stream, the taker holding no quote: every fill borrows its cost from the
-//                             USDC pool (S2) — the issue's bar: ≤ 2× pipeline.spot-order per command.
+//                             USDC pool (S2) — the issue's bar: ≤ 2× pipeline.spot-order per command;
+//   pipeline.perp-order       crossing BTC_USDC_PERP pairs (0.001 BTC at 60,000): perpetual margin, positions, USDC
+//                             fees — issue 12's bar: ≤ 1.5× pipeline.spot-order per command in the same run.
 import { Worker } from "node:worker_threads";
 import * as hdr from "hdr-histogram-js";
 import { CommandKind, CommandRecord, OrderFlag, OrderType, Side, TimeInForce, type EventRecord } from "../engine/model/index.ts";
@@ -357,8 +359,19 @@ const PAIR_MEASURED = 100_000;
 const USDC_UNIT = 1_000_000n;
 const SOL_UNIT = 1_000_000_000n;
 
-/** Maker sells 1 SOL at 150 (GTC, rests), taker buys it (IOC): with `margin`, the taker has no USDC and borrows it. */
-function pairStream(margin: boolean): { setup: CommandRecord[]; views: RecordViews; count: number } {
+/** What a pair trades: plain spot, spot on margin (the taker borrows USDC), or the BTC perpetual. */
+type PairMode = "spot" | "margin" | "perp";
+const BTC_PERP_MARKET = 3;
+/** 0.001 BTC a perp pair: 60,000 pairs stay under the market's open-interest limit (500 BTC). */
+const PERP_PAIR_BTC = 100_000n;
+
+/**
+ * Maker sells 1 SOL at 150 (GTC, rests), taker buys it (IOC): with "margin", the taker has no USDC and borrows it;
+ * with "perp", the pair trades 0.001 BTC of BTC_USDC_PERP at 60,000 (both sides hold USDC; positions grow).
+ */
+function pairStream(mode: PairMode): { setup: CommandRecord[]; views: RecordViews; count: number } {
+  const margin = mode === "margin";
+  const perp = mode === "perp";
   let seq = 0;
   const cmd = (f: Partial<CommandRecord>): CommandRecord => Object.assign(new CommandRecord(), f, { seq: ++seq });
   const setup: CommandRecord[] = [cmd({ kind: CommandKind.AdvanceTime, timeMs: 1_767_225_600_000 })];
@@ -368,18 +381,21 @@ function pairStream(margin: boolean): { setup: CommandRecord[]; views: RecordVie
   for (let t = 1; t <= PAIR_TAKERS; t++) {
     setup.push(cmd({ kind: CommandKind.Deposit, account: t * 16, asset: 2, amount: 10n * 100_000_000n })); // 10 BTC of collateral
     if (!margin) setup.push(cmd({ kind: CommandKind.Deposit, account: t * 16, asset: 0, amount: 1_000_000n * USDC_UNIT }));
-    setup.push(cmd({ kind: CommandKind.Deposit, account: (PAIR_TAKERS + t) * 16, asset: 4, amount: 100_000n * SOL_UNIT }));
+    setup.push(cmd({ kind: CommandKind.Deposit, account: (PAIR_TAKERS + t) * 16, asset: perp ? 0 : 4, amount: perp ? 1_000_000n * USDC_UNIT : 100_000n * SOL_UNIT }));
   }
+  const market = perp ? BTC_PERP_MARKET : 2;
+  const price = perp ? 60_000_000_000_000n : 150_000_000_000n;
+  const quantity = perp ? PERP_PAIR_BTC : SOL_UNIT;
   const total = (PAIR_WARMUP + PAIR_MEASURED) >> 1;
   const views = viewsOf(new ArrayBuffer(total * 2 * COMMAND_RECORD_BYTES));
   const c = new CommandRecord();
   for (let i = 0; i < total; i++) {
     const t = 1 + (i % PAIR_TAKERS);
     c.clear();
-    Object.assign(c, { kind: CommandKind.PlaceOrder, seq: ++seq, account: (PAIR_TAKERS + t) * 16, market: 2, side: Side.Sell, orderType: OrderType.Limit, tif: TimeInForce.GTC, price: 150_000_000_000n, quantity: SOL_UNIT });
+    Object.assign(c, { kind: CommandKind.PlaceOrder, seq: ++seq, account: (PAIR_TAKERS + t) * 16, market, side: Side.Sell, orderType: OrderType.Limit, tif: TimeInForce.GTC, price, quantity });
     writeCommand(views, 2 * i * COMMAND_RECORD_BYTES, c);
     c.clear();
-    Object.assign(c, { kind: CommandKind.PlaceOrder, seq: ++seq, account: t * 16, market: 2, side: Side.Buy, orderType: OrderType.Limit, tif: TimeInForce.IOC, price: 150_000_000_000n, quantity: SOL_UNIT, flags: margin ? OrderFlag.AutoBorrow : 0 });
+    Object.assign(c, { kind: CommandKind.PlaceOrder, seq: ++seq, account: t * 16, market, side: Side.Buy, orderType: OrderType.Limit, tif: TimeInForce.IOC, price, quantity, flags: margin ? OrderFlag.AutoBorrow : 0 });
     writeCommand(views, (2 * i + 1) * COMMAND_RECORD_BYTES, c);
   }
   return { setup, views, count: total * 2 };
@@ -387,8 +403,15 @@ function pairStream(margin: boolean): { setup: CommandRecord[]; views: RecordVie
 
 const pairResults: Record<string, number> = {};
 
-async function pairThroughput(id: string, margin: boolean): Promise<BenchResult> {
-  const s = pairStream(margin);
+/** What each pair mode's notes say about its takers. */
+const PAIR_NOTES: Record<PairMode, string> = {
+  spot: "pairs of a resting maker sell (1 SOL at 150) and a crossing IOC taker buy; takers hold the USDC (plain spot, S1)",
+  margin: "pairs of a resting maker sell (1 SOL at 150) and a crossing IOC taker buy; takers hold no USDC (10 BTC collateral): every fill borrows 150 USDC from the pool (S2, entry fee, C8 on every order)",
+  perp: "pairs of a resting maker sell and a crossing IOC taker buy of 0.001 BTC of BTC_USDC_PERP at 60,000; both sides hold USDC: C8 with the market's sqrt IMF, positions (P1), open interest, USDC fees through the P6 waterfall, a Position event per side",
+};
+
+async function pairThroughput(id: string, mode: PairMode): Promise<BenchResult> {
+  const s = pairStream(mode);
   let fills = 0;
   let rejected = 0;
   const p = await ThreadedPipeline.start(loadConfig(), {
@@ -413,7 +436,7 @@ async function pairThroughput(id: string, margin: boolean): Promise<BenchResult>
   await p.stop();
   const count = s.count - PAIR_WARMUP;
   pairResults[id] = ns / count;
-  const ratio = id === "pipeline.margin-order" && pairResults["pipeline.spot-order"] !== undefined
+  const ratio = id !== "pipeline.spot-order" && pairResults["pipeline.spot-order"] !== undefined
     ? `; ${(pairResults[id]! / pairResults["pipeline.spot-order"]!).toFixed(2)}× pipeline.spot-order per command`
     : "";
   return {
@@ -423,15 +446,15 @@ async function pairThroughput(id: string, margin: boolean): Promise<BenchResult>
     p50Ns: null,
     p99Ns: null,
     p999Ns: null,
-    notes: `${count} commands after ${PAIR_WARMUP} warm-up: pairs of a resting maker sell (1 SOL at 150) and a crossing IOC taker buy, ${PAIR_TAKERS} takers; ` +
-      (margin ? "takers hold no USDC (10 BTC collateral): every fill borrows 150 USDC from the pool (S2, entry fee, C8 on every order)" : "takers hold the USDC (plain spot, S1)") +
+    notes: `${count} commands after ${PAIR_WARMUP} warm-up, ${PAIR_TAKERS} takers: ${PAIR_NOTES[mode]}` +
       `; ${fills} fills, ${rejected} rejects; batches of ${BATCH_COMMANDS_MAX}, ${STAGE_THREADS.fused}${ratio}`,
   };
 }
 
 export const benchmarks: BenchDef[] = [
-  { id: "pipeline.spot-order", kind: "custom", run: () => pairThroughput("pipeline.spot-order", false) },
-  { id: "pipeline.margin-order", kind: "custom", run: () => pairThroughput("pipeline.margin-order", true) },
+  { id: "pipeline.spot-order", kind: "custom", run: () => pairThroughput("pipeline.spot-order", "spot") },
+  { id: "pipeline.margin-order", kind: "custom", run: () => pairThroughput("pipeline.margin-order", "margin") },
+  { id: "pipeline.perp-order", kind: "custom", run: () => pairThroughput("pipeline.perp-order", "perp") },
   { id: "pipeline.excore-mix.max", kind: "custom", run: () => maxThroughput("fused") },
   { id: "pipeline.excore-mix.max.split", kind: "custom", run: () => maxThroughput("split") },
   { id: "pipeline.excore-mix.100k", kind: "custom", run: () => openLoopLatency("engine") },
