@@ -211,6 +211,18 @@ describe("the account event log (a ring bounded by ACCOUNT_EVENT_LOG_BYTES_MAX)"
     expect(sent.get("taker")![0]).toBe(log.plainFrame);
     expect(sent.get("maker")![0]).toBe(log.makerFrame);
     expect(decodeEvent(sent.get("maker")![0]!)).toMatchObject({ type: "Fill", isMaker: true, takerAccount: TAKER, makerAccount: MAKER, quantity: "0.00001" });
+    // The sender's frame is the logged frame with client_seq set in its bytes (no second encode): the same event
+    // as a direct encode for the sender, and every byte but the 8 of client_seq equal to the logged frame's.
+    const senderSent: Uint8Array[] = [];
+    const sender = reg.open({ send: (b) => senderSent.push(b.slice()), bufferedAmount: () => 0 }, false);
+    reg.watch(sender, TAKER);
+    reg.dispatch(fill, sender, TAKER, 4_242n, log.plainFrame, log.makerFrame);
+    expect(senderSent).toHaveLength(1);
+    expect(decodeEvent(senderSent[0]!)).toEqual(decodeEvent(encodeEvent(fill, 4_242n, config).slice()));
+    expect(decodeEvent(senderSent[0]!)).toMatchObject({ clientSeq: 4_242n, seq: 5n });
+    const differing = [...senderSent[0]!].filter((b, i) => b !== log.plainFrame![i]).length;
+    expect([senderSent[0]!.length, differing]).toEqual([log.plainFrame!.length, 2]); // 4,242 = 0x1092: two bytes
+    expect(decodeEvent(log.plainFrame!)).toMatchObject({ clientSeq: 0n });
     // An event of an account nobody logs: no frame kept, the watchers' frame is encoded at dispatch.
     log.record(rejected(16 * 10, 6, 10));
     expect(log.plainFrame).toBeNull();
