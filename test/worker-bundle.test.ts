@@ -22,6 +22,18 @@ describe("worker bundle (X4: the workers run the engine's current sources)", () 
     expect(workerUrl(new URL("not-a-worker.ts", WORKERS).href).href).toBe(new URL("boot.mjs", WORKERS).href);
   });
 
+  it("every source the bundle holds is under engine/ (what the digest covers) or a package", async () => {
+    const esbuild = await import("esbuild");
+    const root = fileURLToPath(new URL("../", import.meta.url));
+    const r = esbuild.buildSync({
+      entryPoints: WORKER_ENTRIES.map((n) => fileURLToPath(new URL(`${n}.ts`, WORKERS))),
+      bundle: true, splitting: true, format: "esm", platform: "node", outdir: join(tmpdir(), "crossbook-bundle-check"),
+      metafile: true, write: false, absWorkingDir: root, logLevel: "error",
+    });
+    const outside = Object.keys(r.metafile!.inputs).filter((p) => !p.startsWith("engine/") && !p.startsWith("node_modules/"));
+    expect(outside).toEqual([]);
+  });
+
   it("the digest changes with any source file's bytes, a new file or esbuild's version, and with nothing else", () => {
     const src = mkdtempSync(join(tmpdir(), "crossbook-digest-"));
     try {
