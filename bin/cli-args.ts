@@ -52,6 +52,8 @@ export const USAGE = `crossbook — cross-margin exchange engine
   crossbook client positions ACCOUNT                       perpetual positions: quantity, entry, break-even, mark,
                                                            PnL, exposure, IMF/MMF, estimated liquidation price
   crossbook client open-interest [MARKET]                  open interest of a perpetual market (none: every one)
+  crossbook client liquidations ACCOUNT                    liquidation history: LiquidationStarted / Ended rows
+  crossbook client insurance [ASSET]                       the insurance fund's balance per asset, then its history
   crossbook client settings ACCOUNT [--leverage 1..50] [--auto-lend on|off] [--auto-repay-borrows on|off]
                                     [--auto-borrow-settlements on|off] [--auto-realize-pnl on|off]
                                     [--margin-enabled on|off]   (no option: show the settings)
