@@ -16,6 +16,8 @@ export const USAGE = `crossbook — cross-margin exchange engine
                   [--snapshot-every-commands 1000000] [--snapshot-every-minutes 15] [--snapshots-kept 3]
                                                    --truncate-at-corruption: start past a corrupt journal,
                                                    keeping exactly the records before the corruption
+  crossbook config [--config FILE]                 loads and checks a config as start does; prints its digest,
+                                                   assets, markets and liquidation parameters (SPEC Q)
   crossbook snapshot [--url ws://127.0.0.1:8080] [--data data]
                                                    (operator) the server writes a snapshot now
   crossbook journal-hash [--data data] [--config FILE] [--from-genesis] [--archive DIR]

@@ -37,6 +37,7 @@ import { CommandJsonError, decodeEvent, jsonToFrame, toJsonText, type CommandJso
 import { CrossbookClient, fetchPublicConfig, httpBaseOf, signedGet, type PublicConfig } from "../gateway/client/ws-client.ts";
 import { fail, helpRequested, intOption, parse, USAGE, UsageError } from "./cli-args.ts";
 import { loadCommand } from "./cli-load.ts";
+import { configCommand } from "./cli-config.ts";
 
 export { UsageError, usageOf } from "./cli-args.ts";
 
@@ -880,6 +881,9 @@ async function run(argv: string[]): Promise<void> {
       return;
     case "feed":
       await feedCommand(rest);
+      return;
+    case "config":
+      configCommand(rest, configFrom);
       return;
     case "snapshot":
       // An operator command like `client mark`: the same connection, signed with the operator key.

@@ -236,6 +236,7 @@ const PROMISES: Record<string, Record<string, Check[]>> = {
       (r) => expect(events(r).map((e) => [e.type, e.account, e.netEquity])).toEqual([["LiquidationStarted", 128, "44"], ["LiquidationEnded", 128, "350"], ["CommandAccepted", 128, undefined]]),
     ],
     "client insurance USDC": [(r) => expect(events(r).map((e) => [e.type, e.asset, e.balance])).toEqual([["InsuranceFund", 0, "0"]])],
+    config: [(r) => expect(events(r)[0]).toMatchObject({ liquidation: { liquidationExitMmr: "0.98", liquidationFee: "0.01", backstopAccount: 0 } })],
   },
   Perpetuals: {
     "client order 128 BTC_USDC_PERP buy 0.1 60000": [

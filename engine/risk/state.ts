@@ -18,7 +18,7 @@ import { OracleBook } from "../perps/index.ts";
 import { LiquidationBook } from "./liquidation-book.ts";
 import { LiquidationHistory } from "./liquidation-history.ts";
 import { InsuranceLedger } from "./insurance.ts";
-import { LIQUIDATION_PARAMS_DEFAULT, type LiquidationParams } from "../liquidation/index.ts";
+import type { LiquidationParams } from "../liquidation/index.ts";
 import { PoolBook } from "./pools.ts";
 
 /** Named limits (TigerBeetle: a limit on everything), each with a typed reject. */
@@ -268,8 +268,8 @@ export class RiskState {
   readonly oracle: OracleBook;
   /** Q1: the liquidating set, the accounts touched this batch and the safe-band index (liquidation-book.ts). */
   readonly liquidation: LiquidationBook;
-  /** SPEC Q's parameters (the defaults: exit MMR 98%, …; not yet in the exchange config). */
-  readonly liquidationParams: LiquidationParams = LIQUIDATION_PARAMS_DEFAULT;
+  /** SPEC Q's parameters: the exchange config's "liquidation" (defaults: exit MMR 98%, …). */
+  readonly liquidationParams: LiquidationParams;
   /**
    * P1 open interest per market (Σ longs, base units): the replica every risk shard keeps — the merged value at the
    * last batch boundary plus this shard's own fills of the batch. Each shard counts only its own accounts' change
@@ -313,6 +313,7 @@ export class RiskState {
     this.liquidation = new LiquidationBook(this.assetCount);
     this.openInterest = config.markets.map(() => 0n);
     this.openInterestDeltas = config.markets.map(() => new PoolDelta());
+    this.liquidationParams = config.liquidation;
     this.insurance = new InsuranceLedger(this.assetCount);
     this.batchDeltas = [...this.pools.deltas, ...this.openInterestDeltas, ...this.insurance.deltas];
   }
