@@ -18,6 +18,14 @@ export const USAGE = `crossbook — cross-margin exchange engine
                                                    keeping exactly the records before the corruption
   crossbook config [--config FILE]                 loads and checks a config as start does; prints its digest,
                                                    assets, markets and liquidation parameters (SPEC Q)
+  crossbook stress --shock ASSET=CHANGE% [--shock ...] [--data data] [--config FILE] [--batches 100]
+                                                   what-if (Q7): the server's newest snapshot + journal in a
+                                                   copy of its own, shocked marks; per stage the accounts that
+                                                   start liquidating, engine fills, the insurance fund; the
+                                                   server is only read. e.g. --shock SOL=-30%
+  crossbook stress --sweep ASSET=FROM%..TO% [--steps 12] [--out stress-sweep.svg] [--shock ...]
+                                                   the run at each of STEPS shocks: liquidating notional and
+                                                   insurance fund use, one JSON line each, and an SVG chart
   crossbook snapshot [--url ws://127.0.0.1:8080] [--data data]
                                                    (operator) the server writes a snapshot now
   crossbook journal-hash [--data data] [--config FILE] [--from-genesis] [--archive DIR]

@@ -38,6 +38,7 @@ import { CrossbookClient, fetchPublicConfig, httpBaseOf, signedGet, type PublicC
 import { fail, helpRequested, intOption, parse, USAGE, UsageError } from "./cli-args.ts";
 import { loadCommand } from "./cli-load.ts";
 import { configCommand } from "./cli-config.ts";
+import { stressCommand } from "./cli-stress.ts";
 
 export { UsageError, usageOf } from "./cli-args.ts";
 
@@ -884,6 +885,9 @@ async function run(argv: string[]): Promise<void> {
       return;
     case "config":
       configCommand(rest, configFrom);
+      return;
+    case "stress":
+      await stressCommand(rest, configFrom);
       return;
     case "snapshot":
       // An operator command like `client mark`: the same connection, signed with the operator key.
