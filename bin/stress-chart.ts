@@ -15,7 +15,7 @@ const WIDTH = 720;
 const HEIGHT = 420;
 const LEFT = 90;
 const RIGHT = 30;
-const TOP = 50;
+const TOP = 64;
 const BOTTOM = 60;
 const Y_TICKS = 5;
 
@@ -83,8 +83,8 @@ export function sweepChartSvg(points: readonly SweepPoint[], title: string, xLab
     ...axes(xLabel, yMax, x, y, points),
     ...series(points, x, y, (p) => p.liquidatingNotionalUsd, "#c0392b", ""),
     ...series(points, x, y, (p) => p.insuranceFundUseUsdc, "#2c6fbb", ` stroke-dasharray="6 4"`),
-    `<text x="${LEFT + 10}" y="${TOP + 4}" font-size="12" fill="#c0392b">liquidating notional (USD)</text>`,
-    `<text x="${LEFT + 10}" y="${TOP + 20}" font-size="12" fill="#2c6fbb">insurance fund use (USDC)</text>`,
+    `<text x="${LEFT}" y="${TOP - 18}" font-size="12" fill="#c0392b">━ liquidating notional (USD)</text>`,
+    `<text x="${LEFT + 260}" y="${TOP - 18}" font-size="12" fill="#2c6fbb">╌ insurance fund use (USDC)</text>`,
     "</svg>",
   ];
   return `${lines.join("\n")}\n`;

@@ -123,8 +123,8 @@ describe("Q7 chart", () => {
       { shockPercent: -50, liquidatingNotionalUsd: 2000, insuranceFundUseUsdc: 0 },
     ], "Liquidations against a SOL shock", "SOL shock (%)");
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg" width="720" height="420"')).toBe(true);
-    // x: 90 … 690 from −10% to −50%; y: 360 (0) … 50 (2,000).
-    expect(svg).toContain('<polyline fill="none" stroke="#c0392b" stroke-width="2" points="90.0,360.0 390.0,205.0 690.0,50.0"/>');
+    // x: 90 … 690 from −10% to −50%; y: 360 (0) … 64 (2,000).
+    expect(svg).toContain('<polyline fill="none" stroke="#c0392b" stroke-width="2" points="90.0,360.0 390.0,212.0 690.0,64.0"/>');
     expect(svg).toContain('points="90.0,360.0 390.0,360.0 690.0,360.0"/>');
     expect(svg).toContain(">-30%</text>");
     expect(svg).toContain(">2k</text>");
@@ -189,8 +189,8 @@ describe("crossbook stress", () => {
     ]);
     expect(lines[12]).toEqual({ svg: "sweep.svg" });
     const svg = readFileSync(join(dir, "sweep.svg"), "utf8");
-    // x: 90 … 690 over 11 steps of 5%; y: 360 (0) … 50 (2,000).
-    expect(svg).toContain('points="90.0,360.0 144.5,360.0 199.1,360.0 253.6,360.0 308.2,205.0 362.7,205.0 417.3,205.0 471.8,205.0 526.4,205.0 580.9,50.0 635.5,50.0 690.0,50.0"');
+    // x: 90 … 690 over 11 steps of 5%; y: 360 (0) … 64 (2,000).
+    expect(svg).toContain('points="90.0,360.0 144.5,360.0 199.1,360.0 253.6,360.0 308.2,212.0 362.7,212.0 417.3,212.0 471.8,212.0 526.4,212.0 580.9,64.0 635.5,64.0 690.0,64.0"');
     expect(svg).toContain(">Liquidations against a SOL shock</text>");
   });
 
