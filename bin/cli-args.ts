@@ -16,6 +16,16 @@ export const USAGE = `crossbook — cross-margin exchange engine
                   [--snapshot-every-commands 1000000] [--snapshot-every-minutes 15] [--snapshots-kept 3]
                                                    --truncate-at-corruption: start past a corrupt journal,
                                                    keeping exactly the records before the corruption
+  crossbook config [--config FILE]                 loads and checks a config as start does; prints its digest,
+                                                   assets, markets and liquidation parameters (SPEC Q)
+  crossbook stress --shock ASSET=CHANGE% [--shock ...] [--data data] [--config FILE] [--batches 100]
+                                                   what-if (Q7): the server's newest snapshot + journal in a
+                                                   copy of its own, shocked marks; per stage the accounts that
+                                                   start liquidating, engine fills, the insurance fund; the
+                                                   server is only read. e.g. --shock SOL=-30%
+  crossbook stress --sweep ASSET=FROM%..TO% [--steps 12] [--out stress-sweep.svg] [--shock ...]
+                                                   the run at each of STEPS shocks: liquidating notional and
+                                                   insurance fund use, one JSON line each, and an SVG chart
   crossbook snapshot [--url ws://127.0.0.1:8080] [--data data]
                                                    (operator) the server writes a snapshot now
   crossbook journal-hash [--data data] [--config FILE] [--from-genesis] [--archive DIR]
@@ -52,6 +62,8 @@ export const USAGE = `crossbook — cross-margin exchange engine
   crossbook client positions ACCOUNT                       perpetual positions: quantity, entry, break-even, mark,
                                                            PnL, exposure, IMF/MMF, estimated liquidation price
   crossbook client open-interest [MARKET]                  open interest of a perpetual market (none: every one)
+  crossbook client liquidations ACCOUNT                    liquidation history: LiquidationStarted / Ended rows
+  crossbook client insurance [ASSET]                       the insurance fund's balance per asset, then its history
   crossbook client settings ACCOUNT [--leverage 1..50] [--auto-lend on|off] [--auto-repay-borrows on|off]
                                     [--auto-borrow-settlements on|off] [--auto-realize-pnl on|off]
                                     [--margin-enabled on|off]   (no option: show the settings)

@@ -37,6 +37,8 @@ import { CommandJsonError, decodeEvent, jsonToFrame, toJsonText, type CommandJso
 import { CrossbookClient, fetchPublicConfig, httpBaseOf, signedGet, type PublicConfig } from "../gateway/client/ws-client.ts";
 import { fail, helpRequested, intOption, parse, USAGE, UsageError } from "./cli-args.ts";
 import { loadCommand } from "./cli-load.ts";
+import { configCommand } from "./cli-config.ts";
+import { stressCommand } from "./cli-stress.ts";
 
 export { UsageError, usageOf } from "./cli-args.ts";
 
@@ -373,7 +375,7 @@ interface ClientValues {
 /** The client's subcommands (each has its usage line in USAGE). */
 export const CLIENT_VERBS = [
   "deposit", "order", "cancel", "cancel-all", "withdraw", "transfer", "balances", "collateral", "max-order", "max-withdrawal", "settings",
-  "positions", "open-interest", "mark", "borrow", "lend", "repay", "redeem", "pool", "rate-curve", "interest", "max-borrow", "watch", "market", "marks", "send", "snapshot",
+  "positions", "liquidations", "open-interest", "insurance", "mark", "borrow", "lend", "repay", "redeem", "pool", "rate-curve", "interest", "max-borrow", "watch", "market", "marks", "send", "snapshot",
 ];
 
 async function client(argv: string[]): Promise<void> {
@@ -387,6 +389,7 @@ async function client(argv: string[]): Promise<void> {
   if (verb === "watch") return clientWatch(url, keys, args);
   if (verb === "market") return clientMarket(url, pub, args);
   if (verb === "marks") return clientMarks(url, pub, args);
+  if (verb === "insurance") return clientInsurance(url, pub, args);
   const cmd = verb === "send"
     ? sentCommand(args)
     : (accountCommand(verb, args, values, pub) ?? tradingCommand(verb, args, values, pub) ?? lendingCommand(verb, args, pub) ?? operatorCommand(verb, args, pub) ??
@@ -473,6 +476,20 @@ async function clientMarks(url: string, pub: PublicConfig, args: string[]): Prom
   for (const e of marks) print(e);
 }
 
+/** `client insurance [ASSET]`: the insurance fund's balance per asset (Σ of the shard slices), then its history (Q6). */
+async function clientInsurance(url: string, pub: PublicConfig, args: string[]): Promise<void> {
+  const asset = args[0] === undefined ? undefined : resolveId("asset", args[0], pub);
+  const c = await connectOrFail(url, {});
+  try {
+    for (const e of await c.insuranceFund(asset)) print(e);
+    for (const e of await c.insuranceHistory(asset === undefined ? {} : { asset })) print(e);
+  } catch (e) {
+    fail((e as Error).message);
+  } finally {
+    await c.close();
+  }
+}
+
 /** `client market MARKET`: the market's public data until Ctrl-C. */
 async function clientMarket(url: string, pub: PublicConfig, args: string[]): Promise<void> {
   const market = resolveId("market", args[0] ?? "", pub);
@@ -486,7 +503,7 @@ async function clientMarket(url: string, pub: PublicConfig, args: string[]): Pro
 }
 
 /** An account's funds, settings and positions: deposit, withdraw, transfer, collateral, max-withdrawal, positions,
- * open-interest, settings; else null. */
+ * liquidations, open-interest, settings; else null. */
 function accountCommand(verb: string, args: string[], values: ClientValues, pub: PublicConfig): CommandJson | null {
   switch (verb) {
     case "deposit":
@@ -501,6 +518,8 @@ function accountCommand(verb: string, args: string[], values: ClientValues, pub:
       return { type: "QueryMaxWithdrawal", account: accountArg(args[0]), asset: resolveId("asset", args[1] ?? "", pub), margin: values.margin };
     case "positions":
       return { type: "QueryPositions", account: accountArg(args[0]) };
+    case "liquidations":
+      return { type: "QueryLiquidationHistory", account: accountArg(args[0]) };
     case "open-interest":
       return args[0] === undefined ? { type: "QueryOpenInterest" } : { type: "QueryOpenInterest", market: resolveId("market", args[0], pub) };
     case "settings":
@@ -636,7 +655,7 @@ function sentCommand(args: string[]): CommandJson {
 
 /** Operator commands sign with the operator's key; the pools' public stats need no key. */
 const OPERATOR_COMMANDS = new Set(["Deposit", "SetMarketState", "AdvanceTime", "SetMarkPrice", "OracleQuote", "RegisterApiKey", "RevokeApiKey", "TakeSnapshot"]);
-const PUBLIC_COMMANDS = new Set(["QueryPoolStats", "QueryRateCurve", "QueryOpenInterest", "Subscribe", "Unsubscribe"]);
+const PUBLIC_COMMANDS = new Set(["QueryPoolStats", "QueryRateCurve", "QueryOpenInterest", "QueryInsuranceFund", "QueryInsuranceHistory", "Subscribe", "Unsubscribe"]);
 
 /** Finds the private key a command signs with: --key FILE, else the data dir's operator or user key file. */
 class KeyChooser {
@@ -863,6 +882,12 @@ async function run(argv: string[]): Promise<void> {
       return;
     case "feed":
       await feedCommand(rest);
+      return;
+    case "config":
+      configCommand(rest, configFrom);
+      return;
+    case "stress":
+      await stressCommand(rest, configFrom);
       return;
     case "snapshot":
       // An operator command like `client mark`: the same connection, signed with the operator key.

@@ -4,14 +4,25 @@
 // A subscriber whose socket falls behind (more than MARKET_DATA_BACKLOG_MAX bytes buffered) stops receiving
 // deltas and gets a fresh snapshot once it drained: never an unbounded queue.
 import type { MarketDataSink } from "../engine/matching/index.ts";
-import { ALL_MARKETS, EventKind, type EventRecord, type ExchangeConfig } from "../engine/model/index.ts";
+import { ALL_MARKETS, EventKind, EventRecord, type ExchangeConfig } from "../engine/model/index.ts";
 import { encodeBookTicker, encodeDepthDelta, encodeDepthSnapshot, encodeEvent, encodeTicker, encodeTrade, type TickerStats } from "./codec/index.ts";
 import { SNAPSHOT_COUNT_MAX, type SnapshotReader, type SnapshotWriter } from "../engine/model/index.ts";
 import type { SnapshotPart } from "./gateway-state.ts";
 import type { Session } from "./sessions.ts";
 
-/** Mark: P3 MarkPrice (about once a second per perpetual) and P4 FundingRate at each interval end. */
-export const Channel = { Depth: 1, Trades: 2, Bbo: 4, Ticker: 8, Mark: 16 } as const;
+/** Mark: P3 MarkPrice (about once a second per perpetual) and P4 FundingRate at each interval end. Liquidation: the
+ * public liquidation stream (Q6, LIQUIDATION_STREAM). */
+export const Channel = { Depth: 1, Trades: 2, Bbo: 4, Ticker: 8, Mark: 16, Liquidation: 32 } as const;
+
+/**
+ * Q6: the engine events the public `liquidation` stream carries (live ones: seq 0), each sent without its account, and
+ * whether it names a market — then only that market's Liquidation subscribers get it, else every session subscribed to
+ * Liquidation on any market. Q2's book-liquidation fills are one more row.
+ */
+export const LIQUIDATION_STREAM: ReadonlyMap<number, { readonly byMarket: boolean }> = new Map([
+  [EventKind.LiquidationStarted, { byMarket: false }],
+  [EventKind.LiquidationEnded, { byMarket: false }],
+]);
 /** Bytes buffered on a socket beyond which its market data is paused and later resynchronised by a snapshot. */
 export const MARKET_DATA_BACKLOG_MAX = 1 << 20;
 /** Levels per side in a snapshot. */
@@ -47,6 +58,10 @@ export class MarketDataHub implements MarketDataSink, SnapshotPart {
   private readonly books: BookReplica[];
   private readonly subscribers: Subscription[][];
   private readonly bySession = new Map<Session, Subscription>();
+  /** Sessions subscribed to Liquidation on at least one market (Q6's market-wide events go to each once). */
+  private readonly liquidationWatchers = new Set<Subscription>();
+  /** The public copy of a liquidation event (its account cleared), reused. */
+  private readonly publicCopy = new EventRecord();
   // The delta being assembled from depthDelta + depthLevel calls.
   private deltaMarket = -1;
   private deltaFirst = 0;
@@ -85,6 +100,28 @@ export class MarketDataHub implements MarketDataSink, SnapshotPart {
       if ((added & Channel.Ticker) !== 0 && book.ticker !== null) session.socket.send(encodeTicker(m, book.ticker, this.config));
       if ((added & Channel.Mark) !== 0 && book.mark !== null) session.socket.send(book.mark);
     }
+    if ((channels & Channel.Liquidation) !== 0) this.liquidationWatchers.add(sub);
+  }
+
+  /**
+   * Q6: a live liquidation event (LIQUIDATION_STREAM) on the public stream, without its account: to the market's
+   * Liquidation subscribers, or (an account-wide event) to every session subscribed to Liquidation anywhere.
+   */
+  liquidationEvent(e: EventRecord): void {
+    const route = LIQUIDATION_STREAM.get(e.kind);
+    if (route === undefined || e.seq !== 0 || this.liquidationWatchers.size === 0) return;
+    const copy = this.publicCopy;
+    copy.copyFrom(e);
+    copy.account = 0;
+    const bytes = encodeEvent(copy, 0n, this.config);
+    if (route.byMarket) {
+      this.fanOut(e.market, Channel.Liquidation, bytes);
+      return;
+    }
+    for (const sub of this.liquidationWatchers) {
+      if (sub.session.closed || sub.session.socket.bufferedAmount() > MARKET_DATA_BACKLOG_MAX) continue;
+      sub.session.socket.send(bytes);
+    }
   }
 
   /**
@@ -105,12 +142,14 @@ export class MarketDataHub implements MarketDataSink, SnapshotPart {
       sub.channels[m] = sub.channels[m]! & ~channels;
       if (sub.channels[m] === 0) this.remove(m, sub);
     }
+    if (!sub.channels.some((c) => (c & Channel.Liquidation) !== 0)) this.liquidationWatchers.delete(sub);
   }
 
   close(session: Session): void {
     const sub = this.bySession.get(session);
     if (sub === undefined) return;
     this.bySession.delete(session);
+    this.liquidationWatchers.delete(sub);
     for (let m = 0; m < this.books.length; m++) if (sub.channels[m] !== 0) this.remove(m, sub);
   }
 

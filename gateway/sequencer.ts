@@ -35,6 +35,9 @@ export function isReadOnlyCommand(kind: number): boolean {
     case CommandKind.QueryMaxBorrow:
     case CommandKind.QueryPositions:
     case CommandKind.QueryOpenInterest:
+    case CommandKind.QueryLiquidationHistory:
+    case CommandKind.QueryInsuranceFund:
+    case CommandKind.QueryInsuranceHistory:
       return true;
     default:
       return false;

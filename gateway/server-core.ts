@@ -185,6 +185,7 @@ export class ServerCore implements Replies {
     if (this.recovering || sequencer === null) return;
     const log = this.accountLog;
     log.record(e);
+    if (e.seq === 0) this.marketData.liquidationEvent(e); // Q6: the public liquidation stream (live events only)
     const origin = sequencer.originOf(e.seq) as Session | null;
     if (origin === null) this.sessions.dispatch(e, null, 0, 0n, log.plainFrame, log.makerFrame);
     else this.sessions.dispatch(e, origin, sequencer.accountOf(e.seq), sequencer.clientSeqOf(e.seq), log.plainFrame, log.makerFrame);

@@ -132,6 +132,9 @@ export const TAKE_SNAPSHOT = layout("TakeSnapshot", {});
 export const ORACLE_QUOTE = layout("OracleQuote", { asset: U16, source: U8, bid: DEC, ask: DEC, last: DEC, source_time_ms: U64, apply: U8 });
 export const QUERY_POSITIONS = layout("QueryPositions", { account: U32 });
 export const QUERY_OPEN_INTEREST = layout("QueryOpenInterest", { market: U16 });
+export const QUERY_LIQUIDATION_HISTORY = layout("QueryLiquidationHistory", { account: U32, since_ms: U64, limit: U16 });
+export const QUERY_INSURANCE_FUND = layout("QueryInsuranceFund", { asset: U16 });
+export const QUERY_INSURANCE_HISTORY = layout("QueryInsuranceHistory", { asset: U16, since_ms: U64, limit: U16 });
 
 /** Indexed by the `Command` union type (0 = NONE). */
 export const COMMAND_LAYOUTS: readonly (TableLayout | null)[] = [
@@ -170,6 +173,9 @@ export const COMMAND_LAYOUTS: readonly (TableLayout | null)[] = [
   ORACLE_QUOTE,
   QUERY_POSITIONS,
   QUERY_OPEN_INTEREST,
+  QUERY_LIQUIDATION_HISTORY,
+  QUERY_INSURANCE_FUND,
+  QUERY_INSURANCE_HISTORY,
 ];
 
 /** Indexed by the `Event` union type (0 = NONE). */
@@ -325,6 +331,8 @@ export const EVENT_LAYOUTS: readonly (TableLayout | null)[] = [
     est_liquidation_price: DEC, time_ms: U64,
   }),
   layout("OpenInterest", { market: U16, quantity: DEC, time_ms: U64 }),
+  layout("InsuranceFund", { asset: U16, balance: DEC, time_ms: U64 }),
+  layout("InsuranceEntry", { asset: U16, reason: U8, amount: DEC, balance: DEC, time_ms: U64 }),
 ];
 
 export const COMMAND_ENVELOPE = layout("CommandEnvelope", { client_seq: U64, command_type: U8, command: UVAL });

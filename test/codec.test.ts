@@ -435,8 +435,8 @@ describe("commands: X5 bad input gets a typed reject and never throws", () => {
       RejectCode.InvalidField,
       "state: 5 is not a MarketState",
     );
-    // Depth 1 … Mark 16 (P3): 32 names no channel.
-    expectReject(encodeCommand(1, { type: "Subscribe", market: 0, channels: 32 }), RejectCode.InvalidField, "channels");
+    // Depth 1 … Mark 16 (P3), Liquidation 32 (Q6): 64 names no channel.
+    expectReject(encodeCommand(1, { type: "Subscribe", market: 0, channels: 64 }), RejectCode.InvalidField, "channels");
     expectReject(encodeCommand(1, { type: "Subscribe", market: 0, channels: [] }), RejectCode.InvalidField, "channels");
   });
 

@@ -5,7 +5,8 @@ import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig, parseConfig } from "../engine/pipeline/index.ts";
+import { CommandKind, CommandRecord, EventKind, EventRecord, OrderFlag } from "../engine/model/index.ts";
+import { ConfigError, Engine, loadConfig, parseConfig } from "../engine/pipeline/index.ts";
 
 const BIN = new URL("../bin/crossbook.mjs", import.meta.url).pathname;
 const defaultJson = (): Record<string, unknown> => JSON.parse(readFileSync(new URL("../config/default.json", import.meta.url), "utf8")) as Record<string, unknown>;
@@ -40,6 +41,84 @@ describe("config", () => {
     const k = defaultJson();
     (k.assets as { pool: Record<string, string> }[])[0]!.pool.minRate = "0.2";
     expect(errorOf(() => parseConfig(k))).toBe("config assets[0].pool.minRate: must be at most optimalRate");
+  });
+
+  it("Q1, Q2, Q3: the liquidation parameters load from the config's optional \"liquidation\" (each field optional, the SPEC defaults otherwise)", () => {
+    expect(loadConfig().liquidation).toEqual({
+      liquidationExitMmr: 980_000_000_000_000_000n, liquidationStepFraction: 100_000_000_000_000_000n, liquidationMaxSlippage: 50_000_000_000_000_000n,
+      liquidationFee: 10_000_000_000_000_000n, acmfDivisor: 2_000_000_000_000_000_000n, acmfOffset: 10_000_000_000_000_000n, backstopAccount: 0, backstopLimitUsd: 0n,
+    });
+    const j = defaultJson();
+    j.liquidation = { liquidationExitMmr: "0.9", liquidationFee: "0.015", backstopAccount: 160, backstopLimitUsd: "250000.5" };
+    expect(parseConfig(j).liquidation).toMatchObject({
+      liquidationExitMmr: 900_000_000_000_000_000n, liquidationFee: 15_000_000_000_000_000n, liquidationStepFraction: 100_000_000_000_000_000n,
+      backstopAccount: 160, backstopLimitUsd: 250_000_500_000_000n,
+    });
+  });
+
+  it("Q1, Q2, Q3, X5: bad liquidation parameters fail at load, naming the field", () => {
+    const bad = (liquidation: unknown): string => {
+      const j = defaultJson();
+      j.liquidation = liquidation;
+      return errorOf(() => parseConfig(j));
+    };
+    expect(bad({ liquidationExitMmr: "1" })).toBe("config liquidation.liquidationExitMmr: liquidationExitMmr must be in (0, 1)");
+    expect(bad({ liquidationStepFraction: "0" })).toBe("config liquidation.liquidationStepFraction: liquidationStepFraction must be in (0, 1]");
+    expect(bad({ liquidationMaxSlippage: "1" })).toBe("config liquidation.liquidationMaxSlippage: liquidationMaxSlippage must be in [0, 1)");
+    expect(bad({ liquidationFee: "1.5" })).toBe("config liquidation.liquidationFee: liquidationFee must be in [0, 1)");
+    expect(bad({ acmfDivisor: "0.5" })).toBe("config liquidation.acmfDivisor: acmfDivisor must be ≥ 1");
+    expect(bad({ acmfOffset: "2" })).toBe("config liquidation.acmfOffset: acmfOffset must be in [0, 1]");
+    expect(bad({ backstopAccount: 16 })).toBe("config liquidation.backstopLimitUsd: backstopLimitUsd must be greater than zero for a backstopAccount");
+    expect(bad({ backstopLimitUsd: "5" })).toBe("config liquidation.backstopLimitUsd: backstopLimitUsd must be 0 without a backstopAccount");
+    expect(bad({ backstopAccount: 5, backstopLimitUsd: "5" })).toBe("config liquidation.backstopAccount: backstopAccount 5 is not a client account");
+    expect(bad({ backstopAccount: -1 })).toMatch(/^config liquidation.backstopAccount: expected an integer/);
+    expect(bad({ exitMmr: "0.9" })).toBe("config liquidation.exitMmr: unknown field");
+    expect(bad([])).toBe("config liquidation: expected an object");
+  });
+
+  it("Q1: a configured liquidationExitMmr is the trigger's exit (90%: an account at MMR 97.7% stays liquidating)", () => {
+    const j = defaultJson();
+    j.liquidation = { liquidationExitMmr: "0.9" };
+    const results = [loadConfig(), parseConfig(j)].map((config) => {
+      const engine = new Engine(config);
+      let seq = 0;
+      const batch = (list: Partial<CommandRecord>[]): EventRecord[] => {
+        const got: EventRecord[] = [];
+        const cmds = list.map((f) => Object.assign(new CommandRecord(), f, { seq: ++seq }));
+        engine.processBatch(cmds, cmds.length, { publish: (e) => got.push(Object.assign(new EventRecord(), { kind: e.kind, code: e.code })) });
+        return got;
+      };
+      batch([
+        { kind: CommandKind.AdvanceTime, timeMs: 1_767_225_600_000 },
+        { kind: CommandKind.Deposit, account: 16, asset: 0, amount: 10_000_000_000n },
+        { kind: CommandKind.Lend, account: 16, asset: 0, amount: 10_000_000_000n },
+        { kind: CommandKind.Deposit, account: 32, asset: 4, amount: 10_000_000_000n },
+        { kind: CommandKind.Withdraw, account: 32, asset: 0, amount: 1_000_000_000n, flags: OrderFlag.AutoBorrow },
+      ]);
+      batch([{ kind: CommandKind.SetMarkPrice, asset: 4, price: 116_660_000_000n }]); // MMR 100.1%: liquidating
+      // SOL $116.80: MMR 50 / 51.20 = 97.66%: out at the default 98%, still in at 90%.
+      return batch([{ kind: CommandKind.SetMarkPrice, asset: 4, price: 116_800_000_000n }]).some((e) => e.kind === EventKind.LiquidationEnded);
+    });
+    expect(results).toEqual([true, false]);
+  });
+
+  it("Q1, Q2, Q3: `crossbook config --config FILE` prints the digest and the liquidation parameters; a bad one fails naming the field", () => {
+    const dir = mkdtempSync(join(tmpdir(), "crossbook-config-"));
+    const j = defaultJson();
+    j.liquidation = { liquidationStepFraction: "0.25", backstopAccount: 160, backstopLimitUsd: "1000000" };
+    writeFileSync(join(dir, "q.json"), JSON.stringify(j));
+    const ok = spawnSync(process.execPath, [BIN, "config", "--config", join(dir, "q.json")], { encoding: "utf8", timeout: 30_000 });
+    expect(ok.status).toBe(0);
+    const out = JSON.parse(ok.stdout) as { digest: string; liquidation: Record<string, unknown> };
+    expect(out.digest).toMatch(/^[0-9a-f]{64}$/);
+    expect(out.liquidation).toEqual({
+      liquidationExitMmr: "0.98", liquidationStepFraction: "0.25", liquidationMaxSlippage: "0.05", liquidationFee: "0.01", acmfDivisor: "2", acmfOffset: "0.01",
+      backstopAccount: 160, backstopLimitUsd: "1000000",
+    });
+    j.liquidation = { liquidationFee: "1" };
+    writeFileSync(join(dir, "bad.json"), JSON.stringify(j));
+    const bad = spawnSync(process.execPath, [BIN, "config", "--config", join(dir, "bad.json")], { encoding: "utf8", timeout: 30_000 });
+    expect([bad.status, bad.stdout, bad.stderr.trim()]).toEqual([2, "", "crossbook: config liquidation.liquidationFee: liquidationFee must be in [0, 1)"]);
   });
 
   it("a bad market field fails with its path and the reason", () => {

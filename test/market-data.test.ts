@@ -64,7 +64,7 @@ describe("market data", () => {
     await buyer.request({ type: "LimitOrder", account: 16, market: SOL_USDC, side: "Buy", price: "150", quantity: "4" }, 50);
     await settle();
 
-    const deltas = got.filter((e) => e.type === "DepthDelta") as unknown as Any[];
+    const deltas = got.filter((e) => e.type === "DepthDelta") as unknown as unknown as Any[];
     expect(deltas.length).toBe(4);
     let last = 0n;
     for (const d of deltas) {
@@ -169,5 +169,41 @@ describe("market data: slow subscribers", () => {
     hub.depthDelta(SOL_USDC, 5, 5, 0);
     hub.depthLevel(SOL_USDC, 1, 151_000_000_000n, 0n, 5);
     expect(frames[3]).toMatchObject({ type: "DepthDelta", firstUpdateId: 5n, lastUpdateId: 5n });
+  });
+});
+
+describe("market data: the public liquidation stream (Q6)", () => {
+  it("Q6: LiquidationStarted / LiquidationEnded go out on the Liquidation channel without the account; the SDK reads the account's history and the insurance fund", async () => {
+    const watcher = await CrossbookClient.connect(url);
+    const got = collect(watcher);
+    watcher.send({ type: "Subscribe", channels: ["Liquidation"] }); // every market: the account-wide events once
+    const quiet = await CrossbookClient.connect(url);
+    const quietGot = collect(quiet);
+    quiet.send({ type: "Subscribe", market: SOL_USDC, channels: ["Trades"] });
+    const user3 = await CrossbookClient.connect(url, { key: await registerKey(operator, 3) });
+    const lender = await CrossbookClient.connect(url, { key: user1Key });
+    await lender.request({ type: "Lend", account: 16, asset: 0, amount: "10000" }, 30);
+    await operator.request({ type: "Deposit", account: 48, asset: 4, amount: "10" }, 30);
+    await operator.request({ type: "SetMarkPrice", asset: 4, price: "150" }, 30);
+    await user3.request({ type: "Withdraw", account: 48, asset: 0, amount: "1000", margin: true }, 30);
+    // SOL at 116: collateral 10 × 116 × 0.9 = 1,044 against 1,000 borrowed (MM 50): MMR 50 / 44 = 1.136363636.
+    await operator.request({ type: "SetMarkPrice", asset: 4, price: "116" }, 30);
+    await operator.request({ type: "SetMarkPrice", asset: 4, price: "150" }, 30);
+    await settle(200);
+    const rows = got.filter((e) => e.type === "LiquidationStarted" || e.type === "LiquidationEnded") as unknown as Any[];
+    expect(rows.map((e) => [e.type, e.account, e.netEquity, e.exposureNotional, e.mmr, e.seq, e.clientSeq])).toEqual([
+      ["LiquidationStarted", 0, "44", "1000", "1.136363636", 0n, 0n],
+      ["LiquidationEnded", 0, "350", "1000", "0.142857142", 0n, 0n],
+    ]);
+    expect(quietGot.filter((e) => String(e.type).startsWith("Liquidation"))).toEqual([]);
+    // The account's history: the same two rows, with the account, as answers to the query.
+    const history = (await user3.liquidationHistory(48)) as unknown as Any[];
+    expect(history.map((e) => [e.type, e.account, e.netEquity])).toEqual([["LiquidationStarted", 48, "44"], ["LiquidationEnded", 48, "350"]]);
+    expect((await user3.liquidationHistory(48, { limit: 1 })).map((e) => e.type)).toEqual(["LiquidationStarted"]);
+    // No funding interval has paid yet: the fund is 0 in every asset, its history empty.
+    const fund = (await watcher.insuranceFund()) as unknown as Any[];
+    expect(fund.map((e) => [e.type, e.asset, e.balance])).toEqual(config.assets.map((a) => ["InsuranceFund", a.id, "0"]));
+    expect(await watcher.insuranceHistory({ asset: 0 })).toEqual([]);
+    for (const c of [watcher, quiet, user3, lender]) await c.close();
   });
 });

@@ -14,6 +14,7 @@ import {
   type MarketConfig,
 } from "../engine/model/index.ts";
 import { parseDecimal } from "../engine/fixed/index.ts";
+import { LIQUIDATION_CONFIG_DEFAULT } from "../engine/liquidation/index.ts";
 import type { MarketDataSink, MatchingLimits } from "../engine/matching/index.ts";
 
 export const SPOT = 0;
@@ -73,6 +74,7 @@ const NO_BORROW = { imf: { base: 0n, factor: 0n }, mmf: { base: 0n, factor: 0n }
 export function testConfig(overrides: Partial<MarketConfig> = {}): ExchangeConfig {
   return {
     platformMaxLeverage: 50n,
+    liquidation: LIQUIDATION_CONFIG_DEFAULT,
     feeTiers: [],
     assets: [
       { id: 0, symbol: "USDC", decimals: 6, unit: 10n ** 6n, haircut: { kind: "identity" }, initialMark: P("1"), borrow: NO_BORROW, pool: NO_POOL, oracle: null },

@@ -232,6 +232,17 @@ const PROMISES: Record<string, Record<string, Check[]>> = {
       refusedBy("AccountLiquidating", /liquidating/),
       (r) => expect(events(r).map((e) => e.type)).toContain("CommandAccepted"),
     ],
+    "client liquidations 128": [
+      (r) => expect(events(r).map((e) => [e.type, e.account, e.netEquity])).toEqual([["LiquidationStarted", 128, "44"], ["LiquidationEnded", 128, "350"], ["CommandAccepted", 128, undefined]]),
+    ],
+    "client insurance USDC": [(r) => expect(events(r).map((e) => [e.type, e.asset, e.balance])).toEqual([["InsuranceFund", 0, "0"]])],
+    config: [(r) => expect(events(r)[0]).toMatchObject({ liquidation: { liquidationExitMmr: "0.98", liquidationFee: "0.01", backstopAccount: 0 } })],
+    "stress --shock SOL=-30%": [
+      (r) => expect(JSON.parse(r.out)).toMatchObject({ stages: [{ stage: 0, started: [{ account: 128, netEquity: "-64.45", exposure: "1000", mmr: "unbounded" }] }] }),
+    ],
+    "stress --sweep SOL=-5%..-60% --steps 12": [
+      (r) => expect(events(r).map((e) => e.liquidatingAccounts)).toEqual([0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, undefined]),
+    ],
   },
   Perpetuals: {
     "client order 128 BTC_USDC_PERP buy 0.1 60000": [

@@ -2,6 +2,7 @@
 // offset), all ratios at RATIO_DECIMALS, and the check a loader runs on them.
 
 import { RATIO_SCALE, type Ratio } from "../fixed/index.ts";
+import { isValidClientAccount, type LiquidationConfig } from "../model/index.ts";
 
 /** Q1: a liquidating account leaves liquidation at MMR ≤ this (default 98%, a buffer so it does not flap). */
 export const LIQUIDATION_EXIT_MMR_DEFAULT: Ratio = 980_000_000_000_000_000n;
@@ -50,4 +51,19 @@ export function checkLiquidationParams(p: LiquidationParams): string | null {
   if (p.acmfDivisor < RATIO_SCALE) return "acmfDivisor must be ≥ 1";
   if (p.acmfOffset < 0n || p.acmfOffset > RATIO_SCALE) return "acmfOffset must be in [0, 1]";
   return null;
+}
+
+/** Q3: no backstop account configured (the takeover is not available; the book and Q4 remain). */
+export const BACKSTOP_ACCOUNT_NONE = 0;
+
+/** Every Q parameter at its default, and no backstop. */
+export const LIQUIDATION_CONFIG_DEFAULT: LiquidationConfig = { ...LIQUIDATION_PARAMS_DEFAULT, backstopAccount: BACKSTOP_ACCOUNT_NONE, backstopLimitUsd: 0n };
+
+/** The ranges of checkLiquidationParams, and Q3's backstop: a client account with a limit > 0, or none (0) with 0. */
+export function checkLiquidationConfig(c: LiquidationConfig): string | null {
+  const params = checkLiquidationParams(c);
+  if (params !== null) return params;
+  if (c.backstopAccount === BACKSTOP_ACCOUNT_NONE) return c.backstopLimitUsd === 0n ? null : "backstopLimitUsd must be 0 without a backstopAccount";
+  if (!isValidClientAccount(c.backstopAccount)) return `backstopAccount ${c.backstopAccount} is not a client account`;
+  return c.backstopLimitUsd > 0n ? null : "backstopLimitUsd must be greater than zero for a backstopAccount";
 }

@@ -124,9 +124,30 @@ export interface FeeTier {
   readonly takerBps: number;
 }
 
+/** SPEC Q's parameters (defaults and ranges: engine/liquidation/params.ts; the config's optional "liquidation"). */
+export interface LiquidationConfig {
+  /** Q1: a liquidating account leaves at MMR ≤ this. Ratio. */
+  readonly liquidationExitMmr: bigint;
+  /** Q2: at most this fraction of a position or borrow per book step. Ratio. */
+  readonly liquidationStepFraction: bigint;
+  /** Q2: a step is priced no worse than mark × (1 ± this). Ratio. */
+  readonly liquidationMaxSlippage: bigint;
+  /** Q2: the fee of each liquidation fill's notional, to the insurance fund. Ratio. */
+  readonly liquidationFee: bigint;
+  /** Q3: ACMF = max(account MMF / acmfDivisor, account MMF − acmfOffset). Ratios. */
+  readonly acmfDivisor: bigint;
+  readonly acmfOffset: bigint;
+  /** Q3: the backstop liquidity provider's account (a client account; 0 = none: no takeover). */
+  readonly backstopAccount: number;
+  /** Q3: the largest exposure the backstop account takes on, USD at PRICE_DECIMALS (0 when there is none). */
+  readonly backstopLimitUsd: bigint;
+}
+
 export interface ExchangeConfig {
   /** Ratio (e.g. 50). */
   readonly platformMaxLeverage: bigint;
+  /** SPEC Q (absent in the JSON: every default, no backstop). */
+  readonly liquidation: LiquidationConfig;
   readonly feeTiers: readonly FeeTier[];
   readonly assets: readonly AssetConfig[];
   readonly markets: readonly MarketConfig[];

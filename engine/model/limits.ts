@@ -26,6 +26,13 @@ export const RATE_CURVE_POINTS_MAX = 101;
 /** L14: entries of an interest history (QueryInterestHistory). */
 export const INTEREST_HISTORY_ENTRIES_MAX = 1000;
 
+/** Q6: rows of one account's liquidation history kept (the newest) and returned by one QueryLiquidationHistory. */
+export const LIQUIDATION_HISTORY_ENTRIES_MAX = 256;
+/** Q6/D4: rows of the insurance fund's history kept (the newest; the balance never drops anything). */
+export const INSURANCE_HISTORY_KEPT_MAX = 10_000;
+/** Q6/D4: rows one QueryInsuranceHistory returns at most. */
+export const INSURANCE_HISTORY_ENTRIES_MAX = 1000;
+
 /** Matching (defaults of MatchingLimits): open orders one account may rest in one market; more → TooManyOpenOrders. */
 export const OPEN_ORDERS_PER_ACCOUNT_MARKET_MAX = 1_000;
 /** Matching: resting orders in one book; more → Overloaded. */

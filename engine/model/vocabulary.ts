@@ -79,6 +79,15 @@ export const CommandKind = {
   QueryPositions: 28,
   /** Query, P1: the open interest of `market` (ALL_MARKETS: every perpetual market), one OpenInterest event each. */
   QueryOpenInterest: 29,
+  /** Query, Q6: the liquidation history of `account` (its LiquidationStarted / LiquidationEnded rows, oldest first) from
+   * `timeMs` on, at most `historyLimit` rows, then CommandAccepted. */
+  QueryLiquidationHistory: 30,
+  /** Query, Q6/D4: the insurance fund's balance (Σ of the risk shards' slices) of `asset` (ALL_ASSETS: every asset),
+   * one InsuranceFund event each. */
+  QueryInsuranceFund: 31,
+  /** Query, Q6/D4: the insurance fund's history (each batch's change per asset and reason) of `asset` (or ALL_ASSETS)
+   * from `timeMs` on, at most `historyLimit` rows, then CommandAccepted. */
+  QueryInsuranceHistory: 32,
 } as const;
 export type CommandKind = (typeof CommandKind)[keyof typeof CommandKind];
 
@@ -148,6 +157,12 @@ export const EventKind = {
   Position: 24,
   /** P1 a perpetual market's open interest (Σ longs): market, openInterestQuantity, timeMs. */
   OpenInterest: 25,
+  /** Q6/D4 the insurance fund's balance of one asset (Σ of every risk shard's slice at the last batch boundary):
+   * asset, insuranceBalance, timeMs. */
+  InsuranceFund: 26,
+  /** Q6/D4 one change of the insurance fund in one batch: asset, insuranceReason (InsuranceReason), insuranceChange
+   * (signed, the Σ over every shard's slice), insuranceBalance after it, timeMs = engine time of the batch. */
+  InsuranceEntry: 27,
 } as const;
 export type EventKind = (typeof EventKind)[keyof typeof EventKind];
 
@@ -193,10 +208,10 @@ export const COMMAND_FIELDS: readonly FieldSpec[] = [
   { name: "marketState", type: "i32", unit: "MarketState", slot: "state", kinds: ["SetMarketState"] },
   { name: "leverageLimit", type: "i32", unit: "new max account leverage 1…50, 0 = unchanged", slot: "state", kinds: ["UpdateAccountSettings"] },
   { name: "curvePoints", type: "i32", unit: "evenly spaced utilizations 2…101 (0 = 11)", slot: "state", kinds: ["QueryRateCurve"] },
-  { name: "historyLimit", type: "i32", unit: "interest history entries at most (0 = the maximum)", slot: "state", kinds: ["QueryInterestHistory"] },
+  { name: "historyLimit", type: "i32", unit: "history entries at most (0 = the maximum)", slot: "state", kinds: ["QueryInterestHistory", "QueryLiquidationHistory", "QueryInsuranceHistory"] },
   { name: "oracleSource", type: "i32", unit: "index of the source in the asset's configured oracle sources", slot: "state", kinds: ["OracleQuote"] },
   { name: "orderId", type: "f64", unit: "target order of a cancel or replace (engine order id)" },
-  { name: "timeMs", type: "f64", unit: "engine time, ms since the epoch (AdvanceTime; QueryInterestHistory: from)" },
+  { name: "timeMs", type: "f64", unit: "engine time, ms since the epoch (AdvanceTime; the history queries: from)" },
   { name: "sourceTimeMs", type: "f64", unit: "the oracle source's own time of the quote, ms since the epoch", slot: "timeMs", kinds: ["OracleQuote"] },
   { name: "clientId", type: "u64", unit: "client's order id, echoed back; 0 = none" },
   { name: "price", type: "i64", unit: ORDER_PRICE + "; SetMarkPrice: USD mark; MarketBandInputs: mean mark" },
@@ -237,6 +252,7 @@ export const EVENT_FIELDS: readonly FieldSpec[] = [
   { name: "poolState", type: "i32", unit: "PoolState", slot: "code", kinds: ["PoolStats"] },
   { name: "sourcesUsed", type: "i32", unit: "fresh oracle sources the index was computed from (P2)", slot: "code", kinds: ["IndexPrice"] },
   { name: "markSource", type: "i32", unit: "MarkSource: the rule of P3 that gave the mark (IndexPlusEwma, Index, BookMedian, Mid, Last, PostOnlyIndex)", slot: "code", kinds: ["MarkPrice"] },
+  { name: "insuranceReason", type: "i32", unit: "InsuranceReason: what changed the insurance fund (funding remainder, liquidation fee, cover)", slot: "code", kinds: ["InsuranceEntry"] },
   { name: "settlementReason", type: "i32", unit: "SettlementReason: what the row settles (fee, realized PnL, P4 funding)", slot: "code", kinds: ["Settlement"] },
   { name: "message", type: "string", unit: "human-readable reject message, ASCII (OrderRejected / CommandRejected)" },
   { name: "price", type: "i64", unit: ORDER_PRICE + "; AssetCollateral: the asset's USD mark" },
@@ -261,6 +277,7 @@ export const EVENT_FIELDS: readonly FieldSpec[] = [
   { name: "freeLiquidity", type: "i64", unit: ASSET_UNITS + ": lent − borrowed", slot: "amount", kinds: ["PoolStats"] },
   { name: "interest", type: "i64", unit: ASSET_UNITS + " paid or earned (by interestKind), ≥ 0", slot: "amount", kinds: ["InterestEntry"] },
   { name: "fundingRate", type: "i64", unit: "P4 funding rate, a Ratio (RATIO_DECIMALS; MarkPrice: the predicted rate of the running interval)", slot: "amount", kinds: ["MarkPrice", "FundingRate"] },
+  { name: "insuranceChange", type: "i64", unit: ASSET_UNITS + ": the insurance fund's change in one batch, signed", slot: "amount", kinds: ["InsuranceEntry"] },
   { name: "settledAmount", type: "i64", unit: ASSET_UNITS + " moved by the step, > 0", slot: "amount", kinds: ["Settlement"] },
   { name: "commandAmount", type: "i64", unit: "the accepted command's amount in " + ASSET_UNITS + " (deposit, withdraw, transfer, pool actions)", slot: "amount", kinds: ["CommandAccepted", "CommandRejected"] },
   { name: "quoteQuantity", type: "i64", unit: QUOTE_UNITS + " (OrderAccepted: the market buy's quote limit; Fill: the trade's quote amount)", slot: "amount2", kinds: ["OrderAccepted", "Fill"] },
@@ -269,6 +286,7 @@ export const EVENT_FIELDS: readonly FieldSpec[] = [
   { name: "canceledOrders", type: "i64", unit: "CancelAll: how many orders it canceled (a count)", slot: "amount2", kinds: ["CommandAccepted"] },
   { name: "openBorrowLendLimit", type: "i64", unit: ASSET_UNITS + ": the pool's open borrow/lend limit", slot: "amount2", kinds: ["PoolStats"] },
   { name: "meanPremium", type: "i64", unit: "P4: P̄, the mean premium of the interval's samples, a Ratio (RATIO_DECIMALS)", slot: "amount2", kinds: ["FundingRate"] },
+  { name: "insuranceBalance", type: "i64", unit: ASSET_UNITS + ": the insurance fund's balance (Σ of the shard slices)", slot: "amount2", kinds: ["InsuranceFund", "InsuranceEntry"] },
   { name: "poolLimit", type: "i64", unit: ASSET_UNITS + ": the pool's own limit on a manual borrow", slot: "amount2", kinds: ["MaxBorrowQuantity"] },
   { name: "makerAccount", type: "u32", unit: "Fill: the maker's account id" },
   { name: "makerOrderId", type: "f64", unit: "Fill: the maker's order id" },

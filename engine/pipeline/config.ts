@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { tryParseDecimal } from "../fixed/index.ts";
 import { validatePoolConfig } from "../lending/index.ts";
+import { checkLiquidationConfig, LIQUIDATION_CONFIG_DEFAULT } from "../liquidation/index.ts";
 import { INDEX_CLAMP_BPS_DEFAULT, INDEX_SOURCES_MAX, INDEX_STALE_AFTER_MS_DEFAULT, MAX_PRICE_UPDATE_MULTIPLIER_DEFAULT } from "../perps/index.ts";
 import {
   ASSET_DECIMALS_MAX,
@@ -24,6 +25,7 @@ import {
   type FeeTier,
   type FundingConfig,
   type HaircutConfig,
+  type LiquidationConfig,
   type MarketConfig,
   type OracleConfig,
   type OracleSourceConfig,
@@ -321,11 +323,40 @@ export function parseConfig(json: unknown): ExchangeConfig {
     marketSymbols.add(m.symbol);
   });
   for (const key of Object.keys(root)) {
-    if (!["platformMaxLeverage", "feeTiers", "assets", "markets"].includes(key)) {
+    if (!["platformMaxLeverage", "feeTiers", "assets", "markets", "liquidation"].includes(key)) {
       throw new ConfigError(key, "unknown field");
     }
   }
-  return { platformMaxLeverage, feeTiers, assets, markets };
+  const liquidation = root.liquidation === undefined ? LIQUIDATION_CONFIG_DEFAULT : liquidationConfig(root.liquidation, "liquidation");
+  return { platformMaxLeverage, feeTiers, assets, markets, liquidation };
+}
+
+/** The ratio fields of "liquidation" (decimal strings, RATIO_DECIMALS). */
+const LIQUIDATION_RATIOS = ["liquidationExitMmr", "liquidationStepFraction", "liquidationMaxSlippage", "liquidationFee", "acmfDivisor", "acmfOffset"] as const;
+
+/** SPEC Q's parameters: each field optional (its default), then the ranges of checkLiquidationConfig. */
+function liquidationConfig(v: unknown, path: string): LiquidationConfig {
+  const o = obj(v, path);
+  for (const key of Object.keys(o)) {
+    if (!(LIQUIDATION_RATIOS as readonly string[]).includes(key) && key !== "backstopAccount" && key !== "backstopLimitUsd") {
+      throw new ConfigError(`${path}.${key}`, "unknown field");
+    }
+  }
+  const d = LIQUIDATION_CONFIG_DEFAULT;
+  const ratioOf = (key: (typeof LIQUIDATION_RATIOS)[number]): bigint => (o[key] === undefined ? d[key] : ratio(o[key], `${path}.${key}`));
+  const c: LiquidationConfig = {
+    liquidationExitMmr: ratioOf("liquidationExitMmr"),
+    liquidationStepFraction: ratioOf("liquidationStepFraction"),
+    liquidationMaxSlippage: ratioOf("liquidationMaxSlippage"),
+    liquidationFee: ratioOf("liquidationFee"),
+    acmfDivisor: ratioOf("acmfDivisor"),
+    acmfOffset: ratioOf("acmfOffset"),
+    backstopAccount: o.backstopAccount === undefined ? d.backstopAccount : int(o.backstopAccount, `${path}.backstopAccount`, 0, 0xffff_ffff),
+    backstopLimitUsd: o.backstopLimitUsd === undefined ? d.backstopLimitUsd : decimal(o.backstopLimitUsd, `${path}.backstopLimitUsd`, PRICE_DECIMALS),
+  };
+  const problem = checkLiquidationConfig(c);
+  if (problem !== null) throw new ConfigError(`${path}.${problem.split(" ")[0]}`, problem);
+  return c;
 }
 
 export function assetBySymbol(config: ExchangeConfig, symbolName: string): AssetConfig | undefined {

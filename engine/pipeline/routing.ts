@@ -82,6 +82,10 @@ export const COMMAND_ROUTES: { readonly [K in CommandKind]: CommandRoute } = {
   [CommandKind.QueryPositions]: ACCOUNT_ONLY,
   // Every risk shard's open-interest replica agrees at a batch boundary: the shard of account 0 answers.
   [CommandKind.QueryOpenInterest]: ACCOUNT_ONLY,
+  [CommandKind.QueryLiquidationHistory]: ACCOUNT_ONLY,
+  // Every risk shard's insurance replica (Σ of the slices, its history) agrees at a batch boundary: account 0's answers.
+  [CommandKind.QueryInsuranceFund]: ACCOUNT_ONLY,
+  [CommandKind.QueryInsuranceHistory]: ACCOUNT_ONLY,
 };
 
 /**

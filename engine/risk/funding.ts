@@ -6,9 +6,10 @@
 // USDC Balance and its Position (cumulativeFundingPayment, breakEvenPrice). The shard's net of the roundings
 // (Σ debits − Σ credits) goes to its own slice of the insurance fund, so over all shards funding creates no money:
 // Σ payments over every position of a market is ≥ 0 and is exactly the sum of the slices' gains.
-import { MarketKind, type EventRecord, type EventSink } from "../model/index.ts";
+import { InsuranceReason, MarketKind, type EventRecord, type EventSink } from "../model/index.ts";
 import { applyFundingPayment, fundingPayment } from "../perps/index.ts";
 import { creditUsdc, debitUsdc } from "./funds.ts";
+import { creditInsurance } from "./insurance.ts";
 import { publishBalance, publishPosition, publishSettlementRows } from "./replies.ts";
 import { positionReport } from "./queries.ts";
 import { SettlementReason, type RiskState } from "./state.ts";
@@ -51,6 +52,5 @@ export function payFunding(s: RiskState, e: EventRecord, sink: EventSink): void 
     publishBalance(s, 0, account, usdc, sink);
     publishPosition(s, 0, positionReport(s, account.id, m), sink);
   }
-  const insurance = s.insuranceAccount.available;
-  insurance[usdc] = insurance[usdc]! + net;
+  creditInsurance(s, usdc, InsuranceReason.FundingRemainder, net);
 }

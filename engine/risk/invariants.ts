@@ -64,6 +64,10 @@ export function validateInternalState(s: RiskState): void {
   if (s.shardCount === 1 && ownOpenInterest(s).join() !== s.openInterest.join()) {
     throw new Error(`risk invariant (P1): open interest ${s.openInterest.join()}, positions ${ownOpenInterest(s).join()}`);
   }
+  // Q6/D4: with one shard the fund's replica is its one slice (a slice written past creditInsurance breaks this).
+  if (s.shardCount === 1 && s.insurance.balances.join() !== s.insuranceAccount.available.join()) {
+    throw new Error(`risk invariant (D4): insurance fund replica ${s.insurance.balances.join()}, slice ${s.insuranceAccount.available.join()} (write the slice through creditInsurance)`);
+  }
 }
 
 /** P1/C4: the account's open perpetual quantities are the sums over its perpetual holds, and its margin state holds
@@ -183,6 +187,8 @@ export function stateHash(s: RiskState): string {
   h.update(s.volumes.hashText());
   h.update(s.oracle.hashText());
   h.update(`liquidating ${s.liquidation.liquidatingSorted().join(",")}\n`); // Q1
+  h.update(s.liquidationHistory.hashText()); // Q6
+  h.update(s.insurance.hashText()); // Q6/D4
   for (const hold of s.holds.sorted()) {
     h.update(`h${hold.orderId} ${hold.account} ${hold.asset} ${hold.flags} ${hold.remaining} ${hold.borrowMax} ${hold.reserved} ${hold.inflowAsset} ${hold.inflowCredit} ${hold.inflowRepays}\n`);
     if (hold.perp) h.update(`hp${hold.orderId} ${hold.perpOpen}\n`);

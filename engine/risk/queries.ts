@@ -2,7 +2,7 @@
 // answers run the same check as the real command (checks.ts; the C10 solvers bisect over it), so the max passes and
 // one step more is refused. Also the reads tests and reports use (off the hot path).
 import { ALL_ASSETS, ALL_MARKETS, AccountSetting, CommandKind, EventKind, MarketKind, RATIO_SCALE, RejectCode, Side, SPOT_MARGIN_FLAGS, type CommandRecord, type EventSink } from "../model/index.ts";
-import { INTEREST_HISTORY_ENTRIES_MAX, isValidClientAccount, RATE_CURVE_POINTS_MAX, userOf } from "../model/index.ts";
+import { INSURANCE_HISTORY_ENTRIES_MAX, INTEREST_HISTORY_ENTRIES_MAX, isValidClientAccount, LIQUIDATION_HISTORY_ENTRIES_MAX, RATE_CURVE_POINTS_MAX, userOf } from "../model/index.ts";
 import type { Account } from "./accounts.ts";
 import { dayOf } from "./fees.ts";
 import { borrowInterestForHour, InterestKind, lendInterestForHour, sampleRateCurve } from "../lending/index.ts";
@@ -23,6 +23,8 @@ import { borrowCode, largestAccepted, receiveRepays, spendable, withdrawalCode }
 import {
   accepted,
   publishCollateral,
+  publishInsuranceEntry,
+  publishInsuranceFund,
   publishInterestEntry,
   publishMaxQuantity,
   publishOpenInterest,
@@ -75,6 +77,12 @@ export function answerQuery(s: RiskState, kind: number, cmd: CommandRecord, sink
       return queryPositions(s, cmd, sink);
     case CommandKind.QueryOpenInterest:
       return queryOpenInterest(s, cmd, sink);
+    case CommandKind.QueryLiquidationHistory:
+      return queryLiquidationHistory(s, cmd, sink);
+    case CommandKind.QueryInsuranceFund:
+      return queryInsuranceFund(s, cmd, sink);
+    case CommandKind.QueryInsuranceHistory:
+      return queryInsuranceHistory(s, cmd, sink);
     default:
       return queryMaxBorrow(s, cmd, sink);
   }
@@ -103,6 +111,38 @@ export function queryOpenInterest(s: RiskState, cmd: CommandRecord, sink: EventS
   for (const m of markets) {
     if (m.kind === MarketKind.Perpetual && (cmd.market === ALL_MARKETS || cmd.market === m.id)) publishOpenInterest(s, cmd.seq, m.id, sink);
   }
+}
+
+/** Q6: the account's liquidation history from cmd.timeMs on (at most historyLimit rows, 0 = the maximum), oldest first,
+ * each row the event as it was published, now with the query's seq; then CommandAccepted. */
+export function queryLiquidationHistory(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
+  if (!isValidClientAccount(cmd.account)) return rejectInvalidAccount(s, cmd, sink);
+  const limit = historyLimitOf(cmd, LIQUIDATION_HISTORY_ENTRIES_MAX);
+  const seq = cmd.seq;
+  s.liquidationHistory.forEachRow(cmd.account, cmd.timeMs, limit, s.out, (e) => {
+    e.seq = seq;
+    sink.publish(e);
+  });
+  accepted(s, cmd, sink);
+}
+
+/** Q6/D4: the insurance fund's balance of one asset or of every one (ALL_ASSETS). */
+export function queryInsuranceFund(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
+  if (cmd.asset !== ALL_ASSETS && cmd.asset >= s.assetCount) return rejectUnknownAsset(s, cmd, sink);
+  for (let a = 0; a < s.assetCount; a++) if (cmd.asset === ALL_ASSETS || cmd.asset === a) publishInsuranceFund(s, cmd.seq, a, sink);
+}
+
+/** Q6/D4: the insurance fund's history (one asset or ALL_ASSETS) from cmd.timeMs on, oldest first; then CommandAccepted. */
+export function queryInsuranceHistory(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
+  if (cmd.asset !== ALL_ASSETS && cmd.asset >= s.assetCount) return rejectUnknownAsset(s, cmd, sink);
+  const rows = s.insurance.rows(cmd.asset === ALL_ASSETS ? -1 : cmd.asset, cmd.timeMs, historyLimitOf(cmd, INSURANCE_HISTORY_ENTRIES_MAX));
+  for (const row of rows) publishInsuranceEntry(s, cmd.seq, row, sink);
+  accepted(s, cmd, sink);
+}
+
+/** A history query's row limit: historyLimit, or `max` when it is 0 (or beyond max). */
+function historyLimitOf(cmd: CommandRecord, max: number): number {
+  return cmd.historyLimit <= 0 || cmd.historyLimit > max ? max : cmd.historyLimit;
 }
 
 export function queryMaxOrder(s: RiskState, cmd: CommandRecord, sink: EventSink): void {

@@ -19,6 +19,7 @@ import type { Account } from "./accounts.ts";
 import type { AssetOracle } from "../perps/index.ts";
 import { InterestKind, poolStats, type RateCurvePoint } from "../lending/index.ts";
 import { UNBOUNDED, type AccountMargin } from "./margin/index.ts";
+import type { InsuranceRow } from "./insurance.ts";
 import { OrderDetail, RISK_LIMITS, type CollateralStatement, type OrderPlan, type PositionReport, type RiskState } from "./state.ts";
 
 const RATIO_TO_REPORTED = RATIO_SCALE / PRICE_SCALE;
@@ -333,6 +334,7 @@ export function publishLiquidationStatus(s: RiskState, kind: EventKind, account:
   e.mmf = reportedRatio(margin.accountMmf());
   e.mmr = reportedRatio(margin.mmr());
   e.timeMs = s.nowMs;
+  s.liquidationHistory.record(e); // Q6: a row of the account's history
   sink.publish(e);
 }
 
@@ -424,6 +426,32 @@ export function publishOpenInterest(s: RiskState, seq: number, market: number, s
   e.market = market;
   e.openInterestQuantity = s.openInterest[market]!;
   e.timeMs = s.nowMs;
+  sink.publish(e);
+}
+
+/** Q6/D4: the insurance fund's balance of `asset` (the replica of Σ slices, exact at the batch boundary). */
+export function publishInsuranceFund(s: RiskState, seq: number, asset: number, sink: EventSink): void {
+  const e = s.out;
+  e.clear();
+  e.kind = EventKind.InsuranceFund;
+  e.seq = seq;
+  e.asset = asset;
+  e.insuranceBalance = s.insurance.balances[asset]!;
+  e.timeMs = s.nowMs;
+  sink.publish(e);
+}
+
+/** Q6/D4: one row of the insurance fund's history. */
+export function publishInsuranceEntry(s: RiskState, seq: number, row: InsuranceRow, sink: EventSink): void {
+  const e = s.out;
+  e.clear();
+  e.kind = EventKind.InsuranceEntry;
+  e.seq = seq;
+  e.asset = row.asset;
+  e.insuranceReason = row.reason;
+  e.insuranceChange = row.change;
+  e.insuranceBalance = row.balance;
+  e.timeMs = row.timeMs;
   sink.publish(e);
 }
 

@@ -22,6 +22,7 @@ import { applyFill, endOrder } from "./post-trade.ts";
 import { applyPoolMovement, manualPoolAction, type PoolMovement } from "./lending-actions.ts";
 import { applyMarkPrice, oracleQuote } from "./oracle-commands.ts";
 import { evaluateLiquidations } from "./liquidation-trigger.ts";
+import type { InsuranceRow } from "./insurance.ts";
 import { payFunding } from "./funding.ts";
 import * as queries from "./queries.ts";
 import { accountIds, stateHash, totals, validateInternalState } from "./invariants.ts";
@@ -105,6 +106,9 @@ export class RiskShard {
       case CommandKind.QueryMaxBorrow:
       case CommandKind.QueryPositions:
       case CommandKind.QueryOpenInterest:
+      case CommandKind.QueryLiquidationHistory:
+      case CommandKind.QueryInsuranceFund:
+      case CommandKind.QueryInsuranceHistory:
         queries.answerQuery(s, kind, cmd, sink);
         return false;
       case CommandKind.RegisterApiKey:
@@ -162,6 +166,8 @@ export class RiskShard {
       case EventKind.Settlement:
       case EventKind.Position:
       case EventKind.OpenInterest:
+      case EventKind.InsuranceFund:
+      case EventKind.InsuranceEntry:
         if (s.owns(e.account)) sink.publish(e);
         return;
       // P3/P4 from matching's settlement phase (engine.ts decision P3), to every risk shard; shard 0 publishes.
@@ -196,6 +202,7 @@ export class RiskShard {
     s.pools.applyRemote(deltas);
     const assets = s.assetCount;
     for (let m = 0; m < s.openInterest.length; m++) s.openInterest[m] = s.openInterest[m]! + deltas[assets + m]!.cash;
+    s.insurance.applyRemote(deltas, assets + s.openInterest.length);
   }
 
   /**
@@ -206,7 +213,23 @@ export class RiskShard {
     const s = this.s;
     s.pools.endBatch(s.nowMs);
     for (const d of s.openInterestDeltas) d.cash = 0n;
+    s.insurance.endBatch(s.nowMs);
     evaluateLiquidations(s, sink);
+  }
+
+  /** Q6: rows of the account's liquidation history (tests). */
+  liquidationHistoryCount(accountId: number): number {
+    return this.s.liquidationHistory.count(accountId);
+  }
+
+  /** Q6/D4: this shard's replica of the insurance fund's balance of `asset` (Σ of every slice; exact at a boundary). */
+  insuranceFund(asset: number): bigint {
+    return this.s.insurance.balances[asset]!;
+  }
+
+  /** Q6/D4: this shard's replica of the insurance fund's history (asset < 0: every asset). */
+  insuranceHistory(asset: number, fromMs: number, limit: number): InsuranceRow[] {
+    return this.s.insurance.rows(asset, fromMs, limit);
   }
 
   /** Q1: the liquidating accounts of this shard, in id order. */

@@ -16,7 +16,9 @@ import { FillEffect, LiquidationPriceInputs, LiquidationPriceResult, UsdcCreditP
 import { AccountMargin, MarginChanges, MarginContext } from "./margin/index.ts";
 import { OracleBook } from "../perps/index.ts";
 import { LiquidationBook } from "./liquidation-book.ts";
-import { LIQUIDATION_PARAMS_DEFAULT, type LiquidationParams } from "../liquidation/index.ts";
+import { LiquidationHistory } from "./liquidation-history.ts";
+import { InsuranceLedger } from "./insurance.ts";
+import type { LiquidationParams } from "../liquidation/index.ts";
 import { PoolBook } from "./pools.ts";
 
 /** Named limits (TigerBeetle: a limit on everything), each with a typed reject. */
@@ -232,6 +234,10 @@ export class RiskState {
    * (a shard whose own positions only receive); the fund is the sum of the slices.
    */
   readonly insuranceAccount: Account;
+  /** Q6/D4: the insurance fund's replicated balance (Σ slices) and history (insurance.ts; creditInsurance writes both). */
+  readonly insurance: InsuranceLedger;
+  /** Q6: each own account's liquidation history (liquidation-history.ts). */
+  readonly liquidationHistory = new LiquidationHistory();
   /**
    * P4: per perpetual market, this shard's accounts with a non-zero position (kept by post-trade's perp fills, rebuilt on
    * restore): the interval end pays exactly these, without scanning every account.
@@ -262,8 +268,8 @@ export class RiskState {
   readonly oracle: OracleBook;
   /** Q1: the liquidating set, the accounts touched this batch and the safe-band index (liquidation-book.ts). */
   readonly liquidation: LiquidationBook;
-  /** SPEC Q's parameters (the defaults: exit MMR 98%, …; not yet in the exchange config). */
-  readonly liquidationParams: LiquidationParams = LIQUIDATION_PARAMS_DEFAULT;
+  /** SPEC Q's parameters: the exchange config's "liquidation" (defaults: exit MMR 98%, …). */
+  readonly liquidationParams: LiquidationParams;
   /**
    * P1 open interest per market (Σ longs, base units): the replica every risk shard keeps — the merged value at the
    * last batch boundary plus this shard's own fills of the batch. Each shard counts only its own accounts' change
@@ -274,7 +280,8 @@ export class RiskState {
    */
   readonly openInterest: bigint[];
   readonly openInterestDeltas: PoolDelta[];
-  /** The pool deltas (one per asset) followed by the open-interest deltas (one per market): what phase 4 exchanges. */
+  /** The pool deltas (one per asset), the open-interest deltas (one per market), then the insurance deltas (one per
+   * asset × InsuranceReason): what phase 4 exchanges. */
   readonly batchDeltas: PoolDelta[];
   /** Reused records of the perpetual fill path (P1, P6, P7). */
   readonly fillEffect = new FillEffect();
@@ -306,7 +313,9 @@ export class RiskState {
     this.liquidation = new LiquidationBook(this.assetCount);
     this.openInterest = config.markets.map(() => 0n);
     this.openInterestDeltas = config.markets.map(() => new PoolDelta());
-    this.batchDeltas = [...this.pools.deltas, ...this.openInterestDeltas];
+    this.liquidationParams = config.liquidation;
+    this.insurance = new InsuranceLedger(this.assetCount);
+    this.batchDeltas = [...this.pools.deltas, ...this.openInterestDeltas, ...this.insurance.deltas];
   }
 
   /** P1/C4: the account's perpetual state, made on first use. */

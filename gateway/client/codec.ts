@@ -24,7 +24,7 @@
 //   {"type":"Transfer","fromAccount":17,"toAccount":18,"asset":0,"amount":"10"}
 //   {"type":"SetMarketState","market":0,"state":"CancelOnly"}                                 privileged
 //   {"type":"AdvanceTime","timeMs":1767225600000}                                             privileged
-//   {"type":"Subscribe","market":0,"channels":["Depth","Trades","Bbo","Ticker","Mark"]}       market omitted = all
+//   {"type":"Subscribe","market":0,"channels":["Depth","Trades","Bbo","Ticker","Mark","Liquidation"]}  market omitted = all
 //        Mark: P3 MarkPrice (the last one at once, then each update) and P4 FundingRate of perpetuals
 //   {"type":"Unsubscribe","market":0,"channels":["Depth"]}                                    channels: names or mask
 //   {"type":"UpdateAccountSettings","account":17,"leverageLimit":5,"autoLend":false,"marginEnabled":true}
@@ -47,6 +47,9 @@
 //   {"type":"QueryMaxBorrow","account":17,"asset":0}          → MaxBorrowQuantity
 //   {"type":"QueryPositions","account":17}                    → Position per perpetual market held, CommandAccepted
 //   {"type":"QueryOpenInterest","market":3}                   → OpenInterest (market omitted = every perpetual)
+//   {"type":"QueryLiquidationHistory","account":17,"sinceMs":0,"limit":100} → LiquidationStarted/Ended rows, CommandAccepted
+//   {"type":"QueryInsuranceFund","asset":0}                   → InsuranceFund (asset omitted = every asset)
+//   {"type":"QueryInsuranceHistory","asset":0,"sinceMs":0}    → InsuranceEntry rows (asset omitted = all), CommandAccepted
 //   {"type":"Login","apiKey":"<base64>","signature":"<base64>","timestampMs":1767225600000,"windowMs":5000}
 //        X6, the first frame of a session: the signature is over instruction=subscribe&timestamp=T&window=W
 //        (see gateway/auth/keys.ts signLogin)                  → CommandAccepted (account = user × 16) or CommandRejected
@@ -326,6 +329,22 @@ export interface QueryOpenInterestCommand {
   type: "QueryOpenInterest";
   market?: number;
 }
+export interface QueryLiquidationHistoryCommand {
+  type: "QueryLiquidationHistory";
+  account: number;
+  sinceMs?: number;
+  limit?: number;
+}
+export interface QueryInsuranceFundCommand {
+  type: "QueryInsuranceFund";
+  asset?: number;
+}
+export interface QueryInsuranceHistoryCommand {
+  type: "QueryInsuranceHistory";
+  asset?: number;
+  sinceMs?: number;
+  limit?: number;
+}
 
 export type PermissionName = keyof typeof Permission & ("Read" | "Trade" | "Withdraw");
 export interface LoginCommand {
@@ -378,6 +397,9 @@ export type CommandJson =
   | QueryMaxBorrowCommand
   | QueryPositionsCommand
   | QueryOpenInterestCommand
+  | QueryLiquidationHistoryCommand
+  | QueryInsuranceFundCommand
+  | QueryInsuranceHistoryCommand
   | DepositCommand
   | WithdrawCommand
   | LimitOrderCommand
@@ -611,6 +633,8 @@ const JSON_READING_EXCEPTIONS: Readonly<Record<string, JsonRead>> = {
   // An oracle quote names its source; 0 is a real source, so it is never left to the default.
   "OracleQuote.source": u8,
   "QueryInterestHistory.since_ms": safeU64Optional,
+  "QueryLiquidationHistory.since_ms": safeU64Optional,
+  "QueryInsuranceHistory.since_ms": safeU64Optional,
 };
 
 function jsonFieldsOf(c: CommandWire): JsonFields {

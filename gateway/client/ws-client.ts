@@ -185,6 +185,21 @@ export class CrossbookClient {
     return this.collectUntil({ type: "QueryAccountSnapshot", account }, "AccountSnapshot", true, timeoutMs) as never;
   }
 
+  /** Q6: the account's liquidation history (its LiquidationStarted / LiquidationEnded rows, oldest first). */
+  async liquidationHistory(account: number, options: { sinceMs?: number; limit?: number } = {}, timeoutMs = 5000): Promise<EventJson[]> {
+    return (await this.collectUntil({ type: "QueryLiquidationHistory", account, ...options }, "CommandAccepted", true, timeoutMs)).events;
+  }
+
+  /** Q6/D4: the insurance fund's balance of `asset` (omitted: of every asset), one InsuranceFund event each. */
+  insuranceFund(asset?: number): Promise<EventJson[]> {
+    return this.request(asset === undefined ? { type: "QueryInsuranceFund" } : { type: "QueryInsuranceFund", asset });
+  }
+
+  /** Q6/D4: the insurance fund's history (InsuranceEntry rows, oldest first) of `asset` (omitted: every asset). */
+  async insuranceHistory(options: { asset?: number; sinceMs?: number; limit?: number } = {}, timeoutMs = 5000): Promise<EventJson[]> {
+    return (await this.collectUntil({ type: "QueryInsuranceHistory", ...options }, "CommandAccepted", true, timeoutMs)).events;
+  }
+
   private collectUntil(cmd: CommandJson, last: string, ownOnly: boolean, timeoutMs: number): Promise<{ events: EventJson[]; done: EventJson }> {
     return new Promise((resolve, reject) => {
       const events: EventJson[] = [];

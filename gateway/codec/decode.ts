@@ -68,8 +68,8 @@ export const ED25519_PUBLIC_KEY_BYTES = 32;
 export const ED25519_SIGNATURE_BYTES = 64;
 /** Permission bits (schema `Permission`): Read 1, Trade 2, Withdraw 4. */
 export const PERMISSIONS_ALL = 0x07;
-/** Every market-data channel bit (Channel: Depth 1, Trades 2, Bbo 4, Ticker 8). */
-export const CHANNELS_ALL = 0x1f;
+/** Every market-data channel bit (Channel: Depth 1, Trades 2, Bbo 4, Ticker 8, Mark 16, Liquidation 32). */
+export const CHANNELS_ALL = 0x3f;
 
 /**
  * Decodes and validates one client frame. Returns true when accepted: `result.kind` is Engine (and `out` holds the

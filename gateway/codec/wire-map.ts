@@ -168,6 +168,11 @@ export const EVENT_WIRE: readonly EventWire[] = [
     ],
   },
   { kind: "OpenInterest", fields: [["market", "market"], ["quantity", "openInterestQuantity", "base"], ["time_ms", "timeMs", "id"]] },
+  { kind: "InsuranceFund", fields: [["asset", "asset"], ["balance", "insuranceBalance", "asset"], ["time_ms", "timeMs", "id"]] },
+  {
+    kind: "InsuranceEntry",
+    fields: [["asset", "asset"], ["reason", "insuranceReason"], ["amount", "insuranceChange", "asset"], ["balance", "insuranceBalance", "asset"], ["time_ms", "timeMs", "id"]],
+  },
 ];
 
 // ---------------------------------------------------------------- commands (server decode)
@@ -292,6 +297,17 @@ export const COMMAND_WIRE: readonly CommandWire[] = [
   { wire: "QueryMaxBorrow", kind: "QueryMaxBorrow", fields: [["account", "account", "account"], ["asset", "asset", "asset"]] },
   { wire: "QueryPositions", kind: "QueryPositions", fields: [["account", "account", "account"]] },
   { wire: "QueryOpenInterest", kind: "QueryOpenInterest", fields: [["market", "market", "marketOrAll"]] },
+  {
+    wire: "QueryLiquidationHistory",
+    kind: "QueryLiquidationHistory",
+    fields: [["account", "account", "account"], ["since_ms", "timeMs", "timeMs"], ["limit", "historyLimit", "u16"]],
+  },
+  { wire: "QueryInsuranceFund", kind: "QueryInsuranceFund", fields: [["asset", "asset", "assetOrAll"]] },
+  {
+    wire: "QueryInsuranceHistory",
+    kind: "QueryInsuranceHistory",
+    fields: [["asset", "asset", "assetOrAll"], ["since_ms", "timeMs", "timeMs"], ["limit", "historyLimit", "u16"]],
+  },
 ];
 
 /** CommandKinds without a COMMAND_WIRE row, and why: the generator fails on any other kind missing a row. */

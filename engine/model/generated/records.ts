@@ -34,13 +34,13 @@ export class CommandRecord {
   leverageLimit: number = 0;
   /** evenly spaced utilizations 2…101 (0 = 11) (QueryRateCurve). */
   curvePoints: number = 0;
-  /** interest history entries at most (0 = the maximum) (QueryInterestHistory). */
+  /** history entries at most (0 = the maximum) (QueryInterestHistory, QueryLiquidationHistory, QueryInsuranceHistory). */
   historyLimit: number = 0;
   /** index of the source in the asset's configured oracle sources (OracleQuote). */
   oracleSource: number = 0;
   /** target order of a cancel or replace (engine order id). */
   orderId: number = 0;
-  /** engine time, ms since the epoch (AdvanceTime; QueryInterestHistory: from). */
+  /** engine time, ms since the epoch (AdvanceTime; the history queries: from). */
   timeMs: number = 0;
   /** the oracle source's own time of the quote, ms since the epoch (OracleQuote). */
   sourceTimeMs: number = 0;
@@ -192,6 +192,8 @@ export class EventRecord {
   sourcesUsed: number = 0;
   /** MarkSource: the rule of P3 that gave the mark (IndexPlusEwma, Index, BookMedian, Mid, Last, PostOnlyIndex) (MarkPrice). */
   markSource: number = 0;
+  /** InsuranceReason: what changed the insurance fund (funding remainder, liquidation fee, cover) (InsuranceEntry). */
+  insuranceReason: number = 0;
   /** SettlementReason: what the row settles (fee, realized PnL, P4 funding) (Settlement). */
   settlementReason: number = 0;
   /** human-readable reject message, ASCII (OrderRejected / CommandRejected). */
@@ -240,6 +242,8 @@ export class EventRecord {
   interest: bigint = 0n;
   /** P4 funding rate, a Ratio (RATIO_DECIMALS; MarkPrice: the predicted rate of the running interval) (MarkPrice, FundingRate). */
   fundingRate: bigint = 0n;
+  /** units of `asset` (its smallest unit): the insurance fund's change in one batch, signed (InsuranceEntry). */
+  insuranceChange: bigint = 0n;
   /** units of `asset` (its smallest unit) moved by the step, > 0 (Settlement). */
   settledAmount: bigint = 0n;
   /** the accepted command's amount in units of `asset` (its smallest unit) (deposit, withdraw, transfer, pool actions) (CommandAccepted, CommandRejected). */
@@ -256,6 +260,8 @@ export class EventRecord {
   openBorrowLendLimit: bigint = 0n;
   /** P4: P̄, the mean premium of the interval's samples, a Ratio (RATIO_DECIMALS) (FundingRate). */
   meanPremium: bigint = 0n;
+  /** units of `asset` (its smallest unit): the insurance fund's balance (Σ of the shard slices) (InsuranceFund, InsuranceEntry). */
+  insuranceBalance: bigint = 0n;
   /** units of `asset` (its smallest unit): the pool's own limit on a manual borrow (MaxBorrowQuantity). */
   poolLimit: bigint = 0n;
   /** Fill: the maker's account id. */
@@ -357,6 +363,7 @@ export class EventRecord {
     this.poolState = 0;
     this.sourcesUsed = 0;
     this.markSource = 0;
+    this.insuranceReason = 0;
     this.settlementReason = 0;
     this.message = "";
     this.price = 0n;
@@ -381,6 +388,7 @@ export class EventRecord {
     this.freeLiquidity = 0n;
     this.interest = 0n;
     this.fundingRate = 0n;
+    this.insuranceChange = 0n;
     this.settledAmount = 0n;
     this.commandAmount = 0n;
     this.quoteQuantity = 0n;
@@ -389,6 +397,7 @@ export class EventRecord {
     this.canceledOrders = 0n;
     this.openBorrowLendLimit = 0n;
     this.meanPremium = 0n;
+    this.insuranceBalance = 0n;
     this.poolLimit = 0n;
     this.makerAccount = 0;
     this.makerOrderId = 0;
@@ -452,6 +461,7 @@ export class EventRecord {
     this.poolState = from.poolState;
     this.sourcesUsed = from.sourcesUsed;
     this.markSource = from.markSource;
+    this.insuranceReason = from.insuranceReason;
     this.settlementReason = from.settlementReason;
     this.message = from.message;
     this.price = from.price;
@@ -476,6 +486,7 @@ export class EventRecord {
     this.freeLiquidity = from.freeLiquidity;
     this.interest = from.interest;
     this.fundingRate = from.fundingRate;
+    this.insuranceChange = from.insuranceChange;
     this.settledAmount = from.settledAmount;
     this.commandAmount = from.commandAmount;
     this.quoteQuantity = from.quoteQuantity;
@@ -484,6 +495,7 @@ export class EventRecord {
     this.canceledOrders = from.canceledOrders;
     this.openBorrowLendLimit = from.openBorrowLendLimit;
     this.meanPremium = from.meanPremium;
+    this.insuranceBalance = from.insuranceBalance;
     this.poolLimit = from.poolLimit;
     this.makerAccount = from.makerAccount;
     this.makerOrderId = from.makerOrderId;
@@ -536,6 +548,8 @@ export function commandStateSlot(r: CommandRecord): number {
     case CommandKind.QueryRateCurve:
       return r.curvePoints;
     case CommandKind.QueryInterestHistory:
+    case CommandKind.QueryLiquidationHistory:
+    case CommandKind.QueryInsuranceHistory:
       return r.historyLimit;
     case CommandKind.OracleQuote:
       return r.oracleSource;
@@ -562,6 +576,8 @@ export function setCommandStateSlot(r: CommandRecord, value: number): void {
       r.curvePoints = value;
       return;
     case CommandKind.QueryInterestHistory:
+    case CommandKind.QueryLiquidationHistory:
+    case CommandKind.QueryInsuranceHistory:
       r.historyLimit = value;
       return;
     case CommandKind.OracleQuote:
@@ -812,6 +828,8 @@ export function eventCodeSlot(r: EventRecord): number {
       return r.sourcesUsed;
     case EventKind.MarkPrice:
       return r.markSource;
+    case EventKind.InsuranceEntry:
+      return r.insuranceReason;
     case EventKind.Settlement:
       return r.settlementReason;
     default:
@@ -826,6 +844,7 @@ export function setEventCodeSlot(r: EventRecord, value: number): void {
   r.poolState = 0;
   r.sourcesUsed = 0;
   r.markSource = 0;
+  r.insuranceReason = 0;
   r.settlementReason = 0;
   switch (r.kind) {
     case EventKind.CommandAccepted:
@@ -839,6 +858,9 @@ export function setEventCodeSlot(r: EventRecord, value: number): void {
       return;
     case EventKind.MarkPrice:
       r.markSource = value;
+      return;
+    case EventKind.InsuranceEntry:
+      r.insuranceReason = value;
       return;
     case EventKind.Settlement:
       r.settlementReason = value;
@@ -1121,6 +1143,8 @@ export function eventAmountSlot(r: EventRecord): bigint {
     case EventKind.MarkPrice:
     case EventKind.FundingRate:
       return r.fundingRate;
+    case EventKind.InsuranceEntry:
+      return r.insuranceChange;
     case EventKind.Settlement:
       return r.settledAmount;
     case EventKind.CommandAccepted:
@@ -1140,6 +1164,7 @@ export function setEventAmountSlot(r: EventRecord, value: bigint): void {
   r.freeLiquidity = 0n;
   r.interest = 0n;
   r.fundingRate = 0n;
+  r.insuranceChange = 0n;
   r.settledAmount = 0n;
   r.commandAmount = 0n;
   switch (r.kind) {
@@ -1167,6 +1192,9 @@ export function setEventAmountSlot(r: EventRecord, value: bigint): void {
     case EventKind.MarkPrice:
     case EventKind.FundingRate:
       r.fundingRate = value;
+      return;
+    case EventKind.InsuranceEntry:
+      r.insuranceChange = value;
       return;
     case EventKind.Settlement:
       r.settledAmount = value;
@@ -1197,6 +1225,9 @@ export function eventAmount2Slot(r: EventRecord): bigint {
       return r.openBorrowLendLimit;
     case EventKind.FundingRate:
       return r.meanPremium;
+    case EventKind.InsuranceFund:
+    case EventKind.InsuranceEntry:
+      return r.insuranceBalance;
     case EventKind.MaxBorrowQuantity:
       return r.poolLimit;
     default:
@@ -1212,6 +1243,7 @@ export function setEventAmount2Slot(r: EventRecord, value: bigint): void {
   r.canceledOrders = 0n;
   r.openBorrowLendLimit = 0n;
   r.meanPremium = 0n;
+  r.insuranceBalance = 0n;
   r.poolLimit = 0n;
   switch (r.kind) {
     case EventKind.OrderAccepted:
@@ -1233,6 +1265,10 @@ export function setEventAmount2Slot(r: EventRecord, value: bigint): void {
       return;
     case EventKind.FundingRate:
       r.meanPremium = value;
+      return;
+    case EventKind.InsuranceFund:
+    case EventKind.InsuranceEntry:
+      r.insuranceBalance = value;
       return;
     case EventKind.MaxBorrowQuantity:
       r.poolLimit = value;

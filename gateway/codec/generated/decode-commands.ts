@@ -3,7 +3,7 @@
 // The server's per-kind command decoders: each reads its wire table's fields at the verified positions, checks
 // them (X5) and stores them in the CommandRecord's named fields, allocating only the BigInts of 64-bit fields.
 import { ALL_MARKETS, CommandKind, OracleQuoteFlag, OrderFlag, OrderType, PRICE_DECIMALS, RejectCode, TimeInForce, type CommandRecord, type ExchangeConfig } from "../../../engine/model/index.ts";
-import { Command, ADVANCE_TIME, BORROW, CANCEL, CANCEL_ALL, DEPOSIT, LEND, LIMIT_ORDER, MARKET_ORDER, ORACLE_QUOTE, QUERY_COLLATERAL, QUERY_INTEREST_HISTORY, QUERY_MAX_BORROW, QUERY_MAX_ORDER, QUERY_MAX_WITHDRAWAL, QUERY_OPEN_INTEREST, QUERY_POOL_STATS, QUERY_POSITIONS, QUERY_RATE_CURVE, REDEEM, REPAY, REPLACE, SET_MARKET_STATE, SET_MARK_PRICE, TRANSFER, WITHDRAW } from "../../../schemas/index.ts";
+import { Command, ADVANCE_TIME, BORROW, CANCEL, CANCEL_ALL, DEPOSIT, LEND, LIMIT_ORDER, MARKET_ORDER, ORACLE_QUOTE, QUERY_COLLATERAL, QUERY_INSURANCE_FUND, QUERY_INSURANCE_HISTORY, QUERY_INTEREST_HISTORY, QUERY_LIQUIDATION_HISTORY, QUERY_MAX_BORROW, QUERY_MAX_ORDER, QUERY_MAX_WITHDRAWAL, QUERY_OPEN_INTEREST, QUERY_POOL_STATS, QUERY_POSITIONS, QUERY_RATE_CURVE, REDEEM, REPAY, REPLACE, SET_MARKET_STATE, SET_MARK_PRICE, TRANSFER, WITHDRAW } from "../../../schemas/index.ts";
 import {
   accepted,
   assetDecimalsOf,
@@ -481,6 +481,47 @@ function decodeQueryOpenInterest(config: ExchangeConfig, out: CommandRecord, res
   return accepted(result);
 }
 
+function decodeQueryLiquidationHistory(config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
+  const S = QUERY_LIQUIDATION_HISTORY.slot;
+  const account = u32(S.account);
+  result.account = account;
+  if (!checkAccount(account, "account", result)) return false;
+  const sinceMs = readTimeMs(S.since_ms, "since_ms", result);
+  if (sinceMs < 0) return false;
+  const limit = u16(S.limit, 0);
+  out.clear();
+  out.kind = CommandKind.QueryLiquidationHistory;
+  out.account = account;
+  out.timeMs = sinceMs;
+  out.historyLimit = limit;
+  return accepted(result);
+}
+
+function decodeQueryInsuranceFund(config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
+  const S = QUERY_INSURANCE_FUND.slot;
+  const asset = u16(S.asset, 0);
+  if (!checkAssetOrAll(asset, config, result)) return false;
+  out.clear();
+  out.kind = CommandKind.QueryInsuranceFund;
+  out.asset = asset;
+  return accepted(result);
+}
+
+function decodeQueryInsuranceHistory(config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
+  const S = QUERY_INSURANCE_HISTORY.slot;
+  const asset = u16(S.asset, 0);
+  if (!checkAssetOrAll(asset, config, result)) return false;
+  const sinceMs = readTimeMs(S.since_ms, "since_ms", result);
+  if (sinceMs < 0) return false;
+  const limit = u16(S.limit, 0);
+  out.clear();
+  out.kind = CommandKind.QueryInsuranceHistory;
+  out.asset = asset;
+  out.timeMs = sinceMs;
+  out.historyLimit = limit;
+  return accepted(result);
+}
+
 /** Decodes a command of a table-driven wire type into `out`; rejects any other type as unknown. */
 export function decodeTableCommand(type: number, config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
   switch (type) {
@@ -534,6 +575,12 @@ export function decodeTableCommand(type: number, config: ExchangeConfig, out: Co
       return decodeQueryPositions(config, out, result);
     case Command.QueryOpenInterest:
       return decodeQueryOpenInterest(config, out, result);
+    case Command.QueryLiquidationHistory:
+      return decodeQueryLiquidationHistory(config, out, result);
+    case Command.QueryInsuranceFund:
+      return decodeQueryInsuranceFund(config, out, result);
+    case Command.QueryInsuranceHistory:
+      return decodeQueryInsuranceHistory(config, out, result);
     default:
       return reject(result, RejectCode.UnknownCommand, `unknown command type ${type}`);
   }

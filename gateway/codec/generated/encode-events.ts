@@ -4,7 +4,7 @@
 // the reused builder `b` (no allocation beyond the builder's own BigInt splits of 64-bit fields).
 import type { Builder } from "flatbuffers";
 import { AccountSetting, EventKind, IndexFlag, type EventRecord, type ExchangeConfig } from "../../../engine/model/index.ts";
-import { Event, AccountCollateral, AccountSettings, AssetCollateral, Balance, Clock, CommandAccepted, CommandRejected, Fill, FundingRate, IndexPrice, InterestEntry, LiquidationEnded, LiquidationStarted, MarkPrice, MaxBorrowQuantity, MaxOrderQuantity, MaxWithdrawalQuantity, OpenInterest, OrderAccepted, OrderDone, OrderRejected, PoolStats, Position, RateCurvePoint, Settlement } from "../../../schemas/index.ts";
+import { Event, AccountCollateral, AccountSettings, AssetCollateral, Balance, Clock, CommandAccepted, CommandRejected, Fill, FundingRate, IndexPrice, InsuranceEntry, InsuranceFund, InterestEntry, LiquidationEnded, LiquidationStarted, MarkPrice, MaxBorrowQuantity, MaxOrderQuantity, MaxWithdrawalQuantity, OpenInterest, OrderAccepted, OrderDone, OrderRejected, PoolStats, Position, RateCurvePoint, Settlement } from "../../../schemas/index.ts";
 import {
   decimal,
   decimalsOf,
@@ -361,6 +361,26 @@ function encodeOpenInterest(b: Builder, e: EventRecord, config: ExchangeConfig, 
   return OpenInterest.endOpenInterest(b);
 }
 
+function encodeInsuranceFund(b: Builder, e: EventRecord, config: ExchangeConfig, asMaker: boolean): number {
+  const assetDecimals = decimalsOf(config, e.asset);
+  InsuranceFund.startInsuranceFund(b);
+  InsuranceFund.addAsset(b, e.asset);
+  InsuranceFund.addBalance(b, decimal(b, e.insuranceBalance, assetDecimals));
+  InsuranceFund.addTimeMs(b, BigInt(e.timeMs));
+  return InsuranceFund.endInsuranceFund(b);
+}
+
+function encodeInsuranceEntry(b: Builder, e: EventRecord, config: ExchangeConfig, asMaker: boolean): number {
+  const assetDecimals = decimalsOf(config, e.asset);
+  InsuranceEntry.startInsuranceEntry(b);
+  InsuranceEntry.addAsset(b, e.asset);
+  InsuranceEntry.addReason(b, e.insuranceReason);
+  InsuranceEntry.addAmount(b, decimal(b, e.insuranceChange, assetDecimals));
+  InsuranceEntry.addBalance(b, decimal(b, e.insuranceBalance, assetDecimals));
+  InsuranceEntry.addTimeMs(b, BigInt(e.timeMs));
+  return InsuranceEntry.endInsuranceEntry(b);
+}
+
 /** Writes the wire table of `e` (its kind's encoder) and returns its offset; throws for a kind without a wire form. */
 export function encodeEventBody(b: Builder, e: EventRecord, config: ExchangeConfig, asMaker: boolean): number {
   switch (e.kind) {
@@ -414,10 +434,14 @@ export function encodeEventBody(b: Builder, e: EventRecord, config: ExchangeConf
       return encodePosition(b, e, config, asMaker);
     case EventKind.OpenInterest:
       return encodeOpenInterest(b, e, config, asMaker);
+    case EventKind.InsuranceFund:
+      return encodeInsuranceFund(b, e, config, asMaker);
+    case EventKind.InsuranceEntry:
+      return encodeInsuranceEntry(b, e, config, asMaker);
     default:
       throw new RangeError(`encodeEvent: event kind ${e.kind} has no wire form`);
   }
 }
 
 /** The Event union member of each EventKind (indexed by the kind). */
-export const WIRE_EVENT_TYPE: readonly Event[] = [Event.NONE, Event.OrderAccepted, Event.OrderRejected, Event.Fill, Event.OrderDone, Event.Balance, Event.Clock, Event.CommandAccepted, Event.CommandRejected, Event.AccountSettings, Event.AccountCollateral, Event.AssetCollateral, Event.MaxOrderQuantity, Event.MaxWithdrawalQuantity, Event.PoolStats, Event.RateCurvePoint, Event.InterestEntry, Event.MaxBorrowQuantity, Event.IndexPrice, Event.MarkPrice, Event.FundingRate, Event.LiquidationStarted, Event.LiquidationEnded, Event.Settlement, Event.Position, Event.OpenInterest];
+export const WIRE_EVENT_TYPE: readonly Event[] = [Event.NONE, Event.OrderAccepted, Event.OrderRejected, Event.Fill, Event.OrderDone, Event.Balance, Event.Clock, Event.CommandAccepted, Event.CommandRejected, Event.AccountSettings, Event.AccountCollateral, Event.AssetCollateral, Event.MaxOrderQuantity, Event.MaxWithdrawalQuantity, Event.PoolStats, Event.RateCurvePoint, Event.InterestEntry, Event.MaxBorrowQuantity, Event.IndexPrice, Event.MarkPrice, Event.FundingRate, Event.LiquidationStarted, Event.LiquidationEnded, Event.Settlement, Event.Position, Event.OpenInterest, Event.InsuranceFund, Event.InsuranceEntry];

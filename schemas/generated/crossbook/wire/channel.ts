@@ -2,11 +2,13 @@
 
 /**
  * Market-data channels of a subscription (bit mask).
+ * Liquidation (Q6): the public liquidation stream (LiquidationStarted / LiquidationEnded without the account).
  */
 export enum Channel {
   Depth = 1,
   Trades = 2,
   Bbo = 4,
   Ticker = 8,
-  Mark = 16
+  Mark = 16,
+  Liquidation = 32
 }

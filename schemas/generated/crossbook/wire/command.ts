@@ -12,7 +12,10 @@ import { MarketOrder } from '../../crossbook/wire/market-order.ts';
 import { OracleQuote } from '../../crossbook/wire/oracle-quote.ts';
 import { QueryAccountSnapshot } from '../../crossbook/wire/query-account-snapshot.ts';
 import { QueryCollateral } from '../../crossbook/wire/query-collateral.ts';
+import { QueryInsuranceFund } from '../../crossbook/wire/query-insurance-fund.ts';
+import { QueryInsuranceHistory } from '../../crossbook/wire/query-insurance-history.ts';
 import { QueryInterestHistory } from '../../crossbook/wire/query-interest-history.ts';
+import { QueryLiquidationHistory } from '../../crossbook/wire/query-liquidation-history.ts';
 import { QueryMaxBorrow } from '../../crossbook/wire/query-max-borrow.ts';
 import { QueryMaxOrder } from '../../crossbook/wire/query-max-order.ts';
 import { QueryMaxWithdrawal } from '../../crossbook/wire/query-max-withdrawal.ts';
@@ -71,13 +74,16 @@ export enum Command {
   TakeSnapshot = 31,
   OracleQuote = 32,
   QueryPositions = 33,
-  QueryOpenInterest = 34
+  QueryOpenInterest = 34,
+  QueryLiquidationHistory = 35,
+  QueryInsuranceFund = 36,
+  QueryInsuranceHistory = 37
 }
 
 export function unionToCommand(
   type: Command,
-  accessor: (obj:AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null
-): AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
+  accessor: (obj:AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null
+): AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
   switch(Command[type]) {
     case 'NONE': return null; 
     case 'Deposit': return accessor(new Deposit())! as Deposit;
@@ -114,15 +120,18 @@ export function unionToCommand(
     case 'OracleQuote': return accessor(new OracleQuote())! as OracleQuote;
     case 'QueryPositions': return accessor(new QueryPositions())! as QueryPositions;
     case 'QueryOpenInterest': return accessor(new QueryOpenInterest())! as QueryOpenInterest;
+    case 'QueryLiquidationHistory': return accessor(new QueryLiquidationHistory())! as QueryLiquidationHistory;
+    case 'QueryInsuranceFund': return accessor(new QueryInsuranceFund())! as QueryInsuranceFund;
+    case 'QueryInsuranceHistory': return accessor(new QueryInsuranceHistory())! as QueryInsuranceHistory;
     default: return null;
   }
 }
 
 export function unionListToCommand(
   type: Command, 
-  accessor: (index: number, obj:AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null, 
+  accessor: (index: number, obj:AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null, 
   index: number
-): AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
+): AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
   switch(Command[type]) {
     case 'NONE': return null; 
     case 'Deposit': return accessor(index, new Deposit())! as Deposit;
@@ -159,6 +168,9 @@ export function unionListToCommand(
     case 'OracleQuote': return accessor(index, new OracleQuote())! as OracleQuote;
     case 'QueryPositions': return accessor(index, new QueryPositions())! as QueryPositions;
     case 'QueryOpenInterest': return accessor(index, new QueryOpenInterest())! as QueryOpenInterest;
+    case 'QueryLiquidationHistory': return accessor(index, new QueryLiquidationHistory())! as QueryLiquidationHistory;
+    case 'QueryInsuranceFund': return accessor(index, new QueryInsuranceFund())! as QueryInsuranceFund;
+    case 'QueryInsuranceHistory': return accessor(index, new QueryInsuranceHistory())! as QueryInsuranceHistory;
     default: return null;
   }
 }

@@ -14,6 +14,8 @@ import { DepthSnapshot } from '../../crossbook/wire/depth-snapshot.ts';
 import { Fill } from '../../crossbook/wire/fill.ts';
 import { FundingRate } from '../../crossbook/wire/funding-rate.ts';
 import { IndexPrice } from '../../crossbook/wire/index-price.ts';
+import { InsuranceEntry } from '../../crossbook/wire/insurance-entry.ts';
+import { InsuranceFund } from '../../crossbook/wire/insurance-fund.ts';
 import { InterestEntry } from '../../crossbook/wire/interest-entry.ts';
 import { LiquidationEnded } from '../../crossbook/wire/liquidation-ended.ts';
 import { LiquidationStarted } from '../../crossbook/wire/liquidation-started.ts';
@@ -71,13 +73,15 @@ export enum Event {
   LiquidationEnded = 31,
   Settlement = 32,
   Position = 33,
-  OpenInterest = 34
+  OpenInterest = 34,
+  InsuranceFund = 35,
+  InsuranceEntry = 36
 }
 
 export function unionToEvent(
   type: Event,
-  accessor: (obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingRate|IndexPrice|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingRate|IndexPrice|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|null
-): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingRate|IndexPrice|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|null {
+  accessor: (obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|null
+): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|null {
   switch(Event[type]) {
     case 'NONE': return null; 
     case 'OrderAccepted': return accessor(new OrderAccepted())! as OrderAccepted;
@@ -114,15 +118,17 @@ export function unionToEvent(
     case 'Settlement': return accessor(new Settlement())! as Settlement;
     case 'Position': return accessor(new Position())! as Position;
     case 'OpenInterest': return accessor(new OpenInterest())! as OpenInterest;
+    case 'InsuranceFund': return accessor(new InsuranceFund())! as InsuranceFund;
+    case 'InsuranceEntry': return accessor(new InsuranceEntry())! as InsuranceEntry;
     default: return null;
   }
 }
 
 export function unionListToEvent(
   type: Event, 
-  accessor: (index: number, obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingRate|IndexPrice|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingRate|IndexPrice|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|null, 
+  accessor: (index: number, obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|null, 
   index: number
-): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingRate|IndexPrice|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|null {
+): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|null {
   switch(Event[type]) {
     case 'NONE': return null; 
     case 'OrderAccepted': return accessor(index, new OrderAccepted())! as OrderAccepted;
@@ -159,6 +165,8 @@ export function unionListToEvent(
     case 'Settlement': return accessor(index, new Settlement())! as Settlement;
     case 'Position': return accessor(index, new Position())! as Position;
     case 'OpenInterest': return accessor(index, new OpenInterest())! as OpenInterest;
+    case 'InsuranceFund': return accessor(index, new InsuranceFund())! as InsuranceFund;
+    case 'InsuranceEntry': return accessor(index, new InsuranceEntry())! as InsuranceEntry;
     default: return null;
   }
 }
