@@ -35,6 +35,9 @@ export function isReadOnlyCommand(kind: number): boolean {
     case CommandKind.QueryMaxBorrow:
     case CommandKind.QueryPositions:
     case CommandKind.QueryOpenInterest:
+    case CommandKind.QuerySettlementHistory:
+    case CommandKind.QueryFundingHistory:
+    case CommandKind.QueryFundingRateHistory:
       return true;
     default:
       return false;

@@ -132,6 +132,9 @@ export const TAKE_SNAPSHOT = layout("TakeSnapshot", {});
 export const ORACLE_QUOTE = layout("OracleQuote", { asset: U16, source: U8, bid: DEC, ask: DEC, last: DEC, source_time_ms: U64, apply: U8 });
 export const QUERY_POSITIONS = layout("QueryPositions", { account: U32 });
 export const QUERY_OPEN_INTEREST = layout("QueryOpenInterest", { market: U16 });
+export const QUERY_SETTLEMENT_HISTORY = layout("QuerySettlementHistory", { account: U32, market: U16, since_ms: U64, limit: U16 });
+export const QUERY_FUNDING_HISTORY = layout("QueryFundingHistory", { account: U32, market: U16, since_ms: U64, limit: U16 });
+export const QUERY_FUNDING_RATE_HISTORY = layout("QueryFundingRateHistory", { market: U16, since_ms: U64, limit: U16 });
 
 /** Indexed by the `Command` union type (0 = NONE). */
 export const COMMAND_LAYOUTS: readonly (TableLayout | null)[] = [
@@ -170,6 +173,9 @@ export const COMMAND_LAYOUTS: readonly (TableLayout | null)[] = [
   ORACLE_QUOTE,
   QUERY_POSITIONS,
   QUERY_OPEN_INTEREST,
+  QUERY_SETTLEMENT_HISTORY,
+  QUERY_FUNDING_HISTORY,
+  QUERY_FUNDING_RATE_HISTORY,
 ];
 
 /** Indexed by the `Event` union type (0 = NONE). */
@@ -325,6 +331,7 @@ export const EVENT_LAYOUTS: readonly (TableLayout | null)[] = [
     est_liquidation_price: DEC, time_ms: U64,
   }),
   layout("OpenInterest", { market: U16, quantity: DEC, time_ms: U64 }),
+  layout("FundingPayment", { account: U32, market: U16, rate: DEC, mark: DEC, quantity: DEC, amount: DEC, time_ms: U64 }),
 ];
 
 export const COMMAND_ENVELOPE = layout("CommandEnvelope", { client_seq: U64, command_type: U8, command: UVAL });

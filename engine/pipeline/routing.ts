@@ -82,6 +82,10 @@ export const COMMAND_ROUTES: { readonly [K in CommandKind]: CommandRoute } = {
   [CommandKind.QueryPositions]: ACCOUNT_ONLY,
   // Every risk shard's open-interest replica agrees at a batch boundary: the shard of account 0 answers.
   [CommandKind.QueryOpenInterest]: ACCOUNT_ONLY,
+  // The account's own shard keeps its histories; every shard replicates the funding rates: account 0's answers.
+  [CommandKind.QuerySettlementHistory]: ACCOUNT_ONLY,
+  [CommandKind.QueryFundingHistory]: ACCOUNT_ONLY,
+  [CommandKind.QueryFundingRateHistory]: ACCOUNT_ONLY,
 };
 
 /**

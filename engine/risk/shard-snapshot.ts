@@ -1,6 +1,6 @@
 // The risk shard's snapshot section (X7): the clock, marks, pool replicas, fee volumes, accounts, the fee account,
 // the insurance slice (D4), holds and the clientId index, the oracle replica (perps/oracle-book.ts), the liquidating set (Q1), the open-interest
-// replica (P1; positions are in the accounts), composed from the encodings in snapshot.ts, pools.ts and fees.ts.
+// replica (P1; positions are in the accounts), the markets' funding-rate histories (P4), composed from the encodings in snapshot.ts, pools.ts and fees.ts.
 import { SnapshotTag, type SnapshotReader, type SnapshotWriter } from "../model/index.ts";
 import { restoreAccounts, restoreFeeAccount, restoreHolds, restoreMarks, writeAccounts, writeFeeAccount, writeHolds, writeMarks } from "./snapshot.ts";
 import { holdClientKey, type RiskState } from "./state.ts";
@@ -28,6 +28,7 @@ export function writeShardSnapshot(s: RiskState, w: SnapshotWriter): void {
   w.uint(liquidating.length);
   for (const id of liquidating) w.uint(id);
   for (const oi of s.openInterest) w.big(oi);
+  for (const log of s.fundingRates) log.write(w); // P4: each market's funding rates (histories.ts)
   w.endSection();
 }
 
@@ -54,6 +55,7 @@ export function restoreShardSnapshot(s: RiskState, r: SnapshotReader): void {
     if (oi < 0n) r.fail(`market ${m}: negative open interest`);
     s.openInterest[m] = oi;
   }
+  for (const log of s.fundingRates) log.restore(r);
   r.endSection();
   rebuildLiquidationIndex(s);
   rebuildPerpHolders(s);

@@ -22,7 +22,8 @@ import { applyFill, endOrder } from "./post-trade.ts";
 import { applyPoolMovement, manualPoolAction, type PoolMovement } from "./lending-actions.ts";
 import { applyMarkPrice, oracleQuote } from "./oracle-commands.ts";
 import { evaluateLiquidations } from "./liquidation-trigger.ts";
-import { payFunding } from "./funding.ts";
+import { payFunding, recordFundingRate } from "./funding.ts";
+import { queryFundingHistory, queryFundingRateHistory, querySettlementHistory } from "./history-queries.ts";
 import * as queries from "./queries.ts";
 import { accountIds, stateHash, totals, validateInternalState } from "./invariants.ts";
 import { restoreShardSnapshot, writeShardSnapshot } from "./shard-snapshot.ts";
@@ -107,6 +108,15 @@ export class RiskShard {
       case CommandKind.QueryOpenInterest:
         queries.answerQuery(s, kind, cmd, sink);
         return false;
+      case CommandKind.QuerySettlementHistory:
+        querySettlementHistory(s, cmd, sink);
+        return false;
+      case CommandKind.QueryFundingHistory:
+        queryFundingHistory(s, cmd, sink);
+        return false;
+      case CommandKind.QueryFundingRateHistory:
+        queryFundingRateHistory(s, cmd, sink);
+        return false;
       case CommandKind.RegisterApiKey:
       case CommandKind.RevokeApiKey:
         // X6: the gateway keeps the API key registry (rebuilt from these journaled commands); the engine's state does
@@ -162,6 +172,7 @@ export class RiskShard {
       case EventKind.Settlement:
       case EventKind.Position:
       case EventKind.OpenInterest:
+      case EventKind.FundingPayment:
         if (s.owns(e.account)) sink.publish(e);
         return;
       // P3/P4 from matching's settlement phase (engine.ts decision P3), to every risk shard; shard 0 publishes.
@@ -170,6 +181,7 @@ export class RiskShard {
         return;
       case EventKind.FundingRate:
         if (s.shardIndex === 0) sink.publish(e);
+        recordFundingRate(s, e);
         payFunding(s, e, sink); // P4, D2(b): this shard's own positions pay and receive
         return;
       default:

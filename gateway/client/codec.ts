@@ -611,6 +611,9 @@ const JSON_READING_EXCEPTIONS: Readonly<Record<string, JsonRead>> = {
   // An oracle quote names its source; 0 is a real source, so it is never left to the default.
   "OracleQuote.source": u8,
   "QueryInterestHistory.since_ms": safeU64Optional,
+  "QuerySettlementHistory.since_ms": safeU64Optional,
+  "QueryFundingHistory.since_ms": safeU64Optional,
+  "QueryFundingRateHistory.since_ms": safeU64Optional,
 };
 
 function jsonFieldsOf(c: CommandWire): JsonFields {

@@ -168,6 +168,13 @@ export const EVENT_WIRE: readonly EventWire[] = [
     ],
   },
   { kind: "OpenInterest", fields: [["market", "market"], ["quantity", "openInterestQuantity", "base"], ["time_ms", "timeMs", "id"]] },
+  {
+    kind: "FundingPayment",
+    fields: [
+      ["account", "account"], ["market", "market"], ["rate", "fundingRate", "rate"], ["mark", "markPrice", "price"],
+      ["quantity", "fundedQuantity", "base"], ["amount", "fundingPayment", "quote"], ["time_ms", "timeMs", "id"],
+    ],
+  },
 ];
 
 // ---------------------------------------------------------------- commands (server decode)
@@ -292,6 +299,21 @@ export const COMMAND_WIRE: readonly CommandWire[] = [
   { wire: "QueryMaxBorrow", kind: "QueryMaxBorrow", fields: [["account", "account", "account"], ["asset", "asset", "asset"]] },
   { wire: "QueryPositions", kind: "QueryPositions", fields: [["account", "account", "account"]] },
   { wire: "QueryOpenInterest", kind: "QueryOpenInterest", fields: [["market", "market", "marketOrAll"]] },
+  {
+    wire: "QuerySettlementHistory",
+    kind: "QuerySettlementHistory",
+    fields: [["account", "account", "account"], ["market", "market", "marketOrAll"], ["since_ms", "timeMs", "timeMs"], ["limit", "historyLimit", "u16"]],
+  },
+  {
+    wire: "QueryFundingHistory",
+    kind: "QueryFundingHistory",
+    fields: [["account", "account", "account"], ["market", "market", "marketOrAll"], ["since_ms", "timeMs", "timeMs"], ["limit", "historyLimit", "u16"]],
+  },
+  {
+    wire: "QueryFundingRateHistory",
+    kind: "QueryFundingRateHistory",
+    fields: [["market", "market", "market"], ["since_ms", "timeMs", "timeMs"], ["limit", "historyLimit", "u16"]],
+  },
 ];
 
 /** CommandKinds without a COMMAND_WIRE row, and why: the generator fails on any other kind missing a row. */

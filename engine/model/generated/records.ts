@@ -34,13 +34,13 @@ export class CommandRecord {
   leverageLimit: number = 0;
   /** evenly spaced utilizations 2…101 (0 = 11) (QueryRateCurve). */
   curvePoints: number = 0;
-  /** interest history entries at most (0 = the maximum) (QueryInterestHistory). */
+  /** history entries at most (0 = the maximum) (QueryInterestHistory, QuerySettlementHistory, QueryFundingHistory, QueryFundingRateHistory). */
   historyLimit: number = 0;
   /** index of the source in the asset's configured oracle sources (OracleQuote). */
   oracleSource: number = 0;
   /** target order of a cancel or replace (engine order id). */
   orderId: number = 0;
-  /** engine time, ms since the epoch (AdvanceTime; QueryInterestHistory: from). */
+  /** engine time, ms since the epoch (AdvanceTime; the history queries: from). */
   timeMs: number = 0;
   /** the oracle source's own time of the quote, ms since the epoch (OracleQuote). */
   sourceTimeMs: number = 0;
@@ -200,6 +200,8 @@ export class EventRecord {
   price: bigint = 0n;
   /** the asset's index and collateral mark, USD at PRICE_DECIMALS (P2, C1); MarkPrice: the index the mark used (0 = none fresh) (IndexPrice, MarkPrice). */
   indexPrice: bigint = 0n;
+  /** base-asset units of the market, signed: the position a funding payment was for (P4) (FundingPayment). */
+  fundedQuantity: bigint = 0n;
   /** P1 entry price (cost basis / quantity), price, PRICE_DECIMALS fixed point; 0 when flat (Position). */
   entryPrice: bigint = 0n;
   /** base-asset units of the market, signed: long > 0, short < 0 (P1) (Position). */
@@ -224,7 +226,7 @@ export class EventRecord {
   estLiquidationPrice: bigint = 0n;
   /** base-asset units of the market; the Max* answers: the largest accepted now. */
   quantity: bigint = 0n;
-  /** P3: the perpetual's mark, USD at PRICE_DECIMALS (FundingRate: the mark at the interval end, which payments use) (MarkPrice, FundingRate). */
+  /** P3: the perpetual's mark, USD at PRICE_DECIMALS (FundingRate: the mark at the interval end, which payments use) (MarkPrice, FundingRate, FundingPayment). */
   markPrice: bigint = 0n;
   /** base-asset units of the market: what the book may fill (the quantity, or the reduceOnly cap; 0 for a market buy by quote only) (OrderAccepted). */
   openQuantity: bigint = 0n;
@@ -238,7 +240,7 @@ export class EventRecord {
   freeLiquidity: bigint = 0n;
   /** units of `asset` (its smallest unit) paid or earned (by interestKind), ≥ 0 (InterestEntry). */
   interest: bigint = 0n;
-  /** P4 funding rate, a Ratio (RATIO_DECIMALS; MarkPrice: the predicted rate of the running interval) (MarkPrice, FundingRate). */
+  /** P4 funding rate, a Ratio (RATIO_DECIMALS; MarkPrice: the predicted rate of the running interval) (MarkPrice, FundingRate, FundingPayment). */
   fundingRate: bigint = 0n;
   /** units of `asset` (its smallest unit) moved by the step, > 0 (Settlement). */
   settledAmount: bigint = 0n;
@@ -256,6 +258,8 @@ export class EventRecord {
   openBorrowLendLimit: bigint = 0n;
   /** P4: P̄, the mean premium of the interval's samples, a Ratio (RATIO_DECIMALS) (FundingRate). */
   meanPremium: bigint = 0n;
+  /** quote-asset units of the market: > 0 paid, < 0 received (P4: payers rounded up, receivers down) (FundingPayment). */
+  fundingPayment: bigint = 0n;
   /** units of `asset` (its smallest unit): the pool's own limit on a manual borrow (MaxBorrowQuantity). */
   poolLimit: bigint = 0n;
   /** Fill: the maker's account id. */
@@ -361,6 +365,7 @@ export class EventRecord {
     this.message = "";
     this.price = 0n;
     this.indexPrice = 0n;
+    this.fundedQuantity = 0n;
     this.entryPrice = 0n;
     this.netQuantity = 0n;
     this.openInterestQuantity = 0n;
@@ -389,6 +394,7 @@ export class EventRecord {
     this.canceledOrders = 0n;
     this.openBorrowLendLimit = 0n;
     this.meanPremium = 0n;
+    this.fundingPayment = 0n;
     this.poolLimit = 0n;
     this.makerAccount = 0;
     this.makerOrderId = 0;
@@ -456,6 +462,7 @@ export class EventRecord {
     this.message = from.message;
     this.price = from.price;
     this.indexPrice = from.indexPrice;
+    this.fundedQuantity = from.fundedQuantity;
     this.entryPrice = from.entryPrice;
     this.netQuantity = from.netQuantity;
     this.openInterestQuantity = from.openInterestQuantity;
@@ -484,6 +491,7 @@ export class EventRecord {
     this.canceledOrders = from.canceledOrders;
     this.openBorrowLendLimit = from.openBorrowLendLimit;
     this.meanPremium = from.meanPremium;
+    this.fundingPayment = from.fundingPayment;
     this.poolLimit = from.poolLimit;
     this.makerAccount = from.makerAccount;
     this.makerOrderId = from.makerOrderId;
@@ -536,6 +544,9 @@ export function commandStateSlot(r: CommandRecord): number {
     case CommandKind.QueryRateCurve:
       return r.curvePoints;
     case CommandKind.QueryInterestHistory:
+    case CommandKind.QuerySettlementHistory:
+    case CommandKind.QueryFundingHistory:
+    case CommandKind.QueryFundingRateHistory:
       return r.historyLimit;
     case CommandKind.OracleQuote:
       return r.oracleSource;
@@ -562,6 +573,9 @@ export function setCommandStateSlot(r: CommandRecord, value: number): void {
       r.curvePoints = value;
       return;
     case CommandKind.QueryInterestHistory:
+    case CommandKind.QuerySettlementHistory:
+    case CommandKind.QueryFundingHistory:
+    case CommandKind.QueryFundingRateHistory:
       r.historyLimit = value;
       return;
     case CommandKind.OracleQuote:
@@ -854,6 +868,8 @@ export function eventPriceSlot(r: EventRecord): bigint {
     case EventKind.IndexPrice:
     case EventKind.MarkPrice:
       return r.indexPrice;
+    case EventKind.FundingPayment:
+      return r.fundedQuantity;
     case EventKind.Position:
       return r.entryPrice;
     default:
@@ -865,11 +881,15 @@ export function eventPriceSlot(r: EventRecord): bigint {
 export function setEventPriceSlot(r: EventRecord, value: bigint): void {
   r.price = 0n;
   r.indexPrice = 0n;
+  r.fundedQuantity = 0n;
   r.entryPrice = 0n;
   switch (r.kind) {
     case EventKind.IndexPrice:
     case EventKind.MarkPrice:
       r.indexPrice = value;
+      return;
+    case EventKind.FundingPayment:
+      r.fundedQuantity = value;
       return;
     case EventKind.Position:
       r.entryPrice = value;
@@ -888,6 +908,7 @@ export function eventQuantitySlot(r: EventRecord): bigint {
       return r.openInterestQuantity;
     case EventKind.MarkPrice:
     case EventKind.FundingRate:
+    case EventKind.FundingPayment:
       return r.markPrice;
     default:
       return r.quantity;
@@ -909,6 +930,7 @@ export function setEventQuantitySlot(r: EventRecord, value: bigint): void {
       return;
     case EventKind.MarkPrice:
     case EventKind.FundingRate:
+    case EventKind.FundingPayment:
       r.markPrice = value;
       return;
     default:
@@ -1120,6 +1142,7 @@ export function eventAmountSlot(r: EventRecord): bigint {
       return r.interest;
     case EventKind.MarkPrice:
     case EventKind.FundingRate:
+    case EventKind.FundingPayment:
       return r.fundingRate;
     case EventKind.Settlement:
       return r.settledAmount;
@@ -1166,6 +1189,7 @@ export function setEventAmountSlot(r: EventRecord, value: bigint): void {
       return;
     case EventKind.MarkPrice:
     case EventKind.FundingRate:
+    case EventKind.FundingPayment:
       r.fundingRate = value;
       return;
     case EventKind.Settlement:
@@ -1197,6 +1221,8 @@ export function eventAmount2Slot(r: EventRecord): bigint {
       return r.openBorrowLendLimit;
     case EventKind.FundingRate:
       return r.meanPremium;
+    case EventKind.FundingPayment:
+      return r.fundingPayment;
     case EventKind.MaxBorrowQuantity:
       return r.poolLimit;
     default:
@@ -1212,6 +1238,7 @@ export function setEventAmount2Slot(r: EventRecord, value: bigint): void {
   r.canceledOrders = 0n;
   r.openBorrowLendLimit = 0n;
   r.meanPremium = 0n;
+  r.fundingPayment = 0n;
   r.poolLimit = 0n;
   switch (r.kind) {
     case EventKind.OrderAccepted:
@@ -1233,6 +1260,9 @@ export function setEventAmount2Slot(r: EventRecord, value: bigint): void {
       return;
     case EventKind.FundingRate:
       r.meanPremium = value;
+      return;
+    case EventKind.FundingPayment:
+      r.fundingPayment = value;
       return;
     case EventKind.MaxBorrowQuantity:
       r.poolLimit = value;

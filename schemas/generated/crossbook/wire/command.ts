@@ -12,6 +12,8 @@ import { MarketOrder } from '../../crossbook/wire/market-order.ts';
 import { OracleQuote } from '../../crossbook/wire/oracle-quote.ts';
 import { QueryAccountSnapshot } from '../../crossbook/wire/query-account-snapshot.ts';
 import { QueryCollateral } from '../../crossbook/wire/query-collateral.ts';
+import { QueryFundingHistory } from '../../crossbook/wire/query-funding-history.ts';
+import { QueryFundingRateHistory } from '../../crossbook/wire/query-funding-rate-history.ts';
 import { QueryInterestHistory } from '../../crossbook/wire/query-interest-history.ts';
 import { QueryMaxBorrow } from '../../crossbook/wire/query-max-borrow.ts';
 import { QueryMaxOrder } from '../../crossbook/wire/query-max-order.ts';
@@ -20,6 +22,7 @@ import { QueryOpenInterest } from '../../crossbook/wire/query-open-interest.ts';
 import { QueryPoolStats } from '../../crossbook/wire/query-pool-stats.ts';
 import { QueryPositions } from '../../crossbook/wire/query-positions.ts';
 import { QueryRateCurve } from '../../crossbook/wire/query-rate-curve.ts';
+import { QuerySettlementHistory } from '../../crossbook/wire/query-settlement-history.ts';
 import { Redeem } from '../../crossbook/wire/redeem.ts';
 import { RegisterApiKey } from '../../crossbook/wire/register-api-key.ts';
 import { Repay } from '../../crossbook/wire/repay.ts';
@@ -71,13 +74,16 @@ export enum Command {
   TakeSnapshot = 31,
   OracleQuote = 32,
   QueryPositions = 33,
-  QueryOpenInterest = 34
+  QueryOpenInterest = 34,
+  QuerySettlementHistory = 35,
+  QueryFundingHistory = 36,
+  QueryFundingRateHistory = 37
 }
 
 export function unionToCommand(
   type: Command,
-  accessor: (obj:AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null
-): AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
+  accessor: (obj:AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryFundingHistory|QueryFundingRateHistory|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|QuerySettlementHistory|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryFundingHistory|QueryFundingRateHistory|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|QuerySettlementHistory|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null
+): AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryFundingHistory|QueryFundingRateHistory|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|QuerySettlementHistory|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
   switch(Command[type]) {
     case 'NONE': return null; 
     case 'Deposit': return accessor(new Deposit())! as Deposit;
@@ -114,15 +120,18 @@ export function unionToCommand(
     case 'OracleQuote': return accessor(new OracleQuote())! as OracleQuote;
     case 'QueryPositions': return accessor(new QueryPositions())! as QueryPositions;
     case 'QueryOpenInterest': return accessor(new QueryOpenInterest())! as QueryOpenInterest;
+    case 'QuerySettlementHistory': return accessor(new QuerySettlementHistory())! as QuerySettlementHistory;
+    case 'QueryFundingHistory': return accessor(new QueryFundingHistory())! as QueryFundingHistory;
+    case 'QueryFundingRateHistory': return accessor(new QueryFundingRateHistory())! as QueryFundingRateHistory;
     default: return null;
   }
 }
 
 export function unionListToCommand(
   type: Command, 
-  accessor: (index: number, obj:AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null, 
+  accessor: (index: number, obj:AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryFundingHistory|QueryFundingRateHistory|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|QuerySettlementHistory|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryFundingHistory|QueryFundingRateHistory|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|QuerySettlementHistory|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null, 
   index: number
-): AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
+): AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryFundingHistory|QueryFundingRateHistory|QueryInterestHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|QuerySettlementHistory|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
   switch(Command[type]) {
     case 'NONE': return null; 
     case 'Deposit': return accessor(index, new Deposit())! as Deposit;
@@ -159,6 +168,9 @@ export function unionListToCommand(
     case 'OracleQuote': return accessor(index, new OracleQuote())! as OracleQuote;
     case 'QueryPositions': return accessor(index, new QueryPositions())! as QueryPositions;
     case 'QueryOpenInterest': return accessor(index, new QueryOpenInterest())! as QueryOpenInterest;
+    case 'QuerySettlementHistory': return accessor(index, new QuerySettlementHistory())! as QuerySettlementHistory;
+    case 'QueryFundingHistory': return accessor(index, new QueryFundingHistory())! as QueryFundingHistory;
+    case 'QueryFundingRateHistory': return accessor(index, new QueryFundingRateHistory())! as QueryFundingRateHistory;
     default: return null;
   }
 }
