@@ -2,6 +2,9 @@
 // funding payments, a market's funding rates — answered by QuerySettlementHistory, QueryFundingHistory and
 // QueryFundingRateHistory with exact amounts, filtered by market and time, limited, bounded, the same on 1 and 2 risk
 // shards and after a snapshot.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   ALL_MARKETS,
@@ -20,6 +23,11 @@ import {
 import { Engine, loadConfig, type EngineTopology } from "../engine/pipeline/index.ts";
 import { SettlementReason, SettlementStep } from "../engine/risk/index.ts";
 import { FundingRateLog, SettlementLog } from "../engine/risk/histories.ts";
+import { encodeCommand, decodeEvent, type CommandJson } from "../gateway/client/codec.ts";
+import { CrossbookClient } from "../gateway/client/ws-client.ts";
+import { decodeCommand, DecodeResult, encodeEvent } from "../gateway/codec/index.ts";
+import { startServer } from "../gateway/server.ts";
+import { connectUser } from "./helpers/auth.ts";
 
 const config = loadConfig();
 const USDC = 0;
@@ -196,6 +204,63 @@ describe("perpetual histories (P4, P6/P7)", () => {
       FUNDING_RATE_HISTORY_MAX, T0 + FUNDING_RATE_HISTORY_MAX * HOUR, BigInt(FUNDING_RATE_HISTORY_MAX * 2 - 1),
     ]);
   });
+});
+
+describe("perpetual histories on the wire (P4, P6/P7)", () => {
+  it("P4, P6: the history queries decode from the client's JSON (market omitted = every market; limit 0 = the most kept); FundingPayment reaches the client", () => {
+    const out = new CommandRecord();
+    const result = new DecodeResult();
+    const decoded = (cmd: CommandJson): CommandRecord | string => (decodeCommand(encodeCommand(1n, cmd), config, out, result) ? out : result.message);
+    expect(decoded({ type: "QuerySettlementHistory", account: 17 })).toMatchObject({ kind: CommandKind.QuerySettlementHistory, account: 17, market: ALL_MARKETS, timeMs: 0, historyLimit: 0 });
+    expect(decoded({ type: "QueryFundingHistory", account: 17, market: BTC_PERP, sinceMs: T0, limit: 5 })).toMatchObject({ kind: CommandKind.QueryFundingHistory, account: 17, market: BTC_PERP, timeMs: T0, historyLimit: 5 });
+    expect(decoded({ type: "QueryFundingRateHistory", market: BTC_PERP, limit: 24 })).toMatchObject({ kind: CommandKind.QueryFundingRateHistory, market: BTC_PERP, historyLimit: 24 });
+    expect(decoded({ type: "QueryFundingRateHistory", market: 99 })).toMatch(/market/);
+    const e = Object.assign(new EventRecord(), { kind: EventKind.FundingPayment, account: 17, market: BTC_PERP, fundingRate: RATE, markPrice: price(60_100), fundedQuantity: -btc(10_000), fundingPayment: -93_906n, timeMs: T0 + HOUR });
+    const { clientSeq: _c, seq: _s, marketSeq: _m, ...json } = decodeEvent(encodeEvent(e, 1n, config)) as unknown as Record<string, unknown>;
+    expect(json).toEqual({ type: "FundingPayment", account: 17, market: BTC_PERP, rate: "0.0000015625", mark: "60100", quantity: "-1", amount: "-0.093906", timeMs: BigInt(T0 + HOUR) });
+  });
+
+  it("P4, P6: through a server: a user reads its settlement rows and funding payments, anyone a market's funding rates (a reply, not market data)", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "crossbook-perp-history-"));
+    const server = await startServer({ config, host: "127.0.0.1", port: 0, dataDir, tickIntervalMs: 0, log: () => {} });
+    const url = `ws://127.0.0.1:${server.port}`;
+    const operator = await CrossbookClient.connect(url, { key: server.operatorKey });
+    const alice = await connectUser(url, operator, 1);
+    const bob = await connectUser(url, operator, 2);
+    const anyone = await CrossbookClient.connect(url, {});
+    const oracle = async (p: string, t: number): Promise<void> => {
+      for (const source of [0, 1, 2]) await operator.request({ type: "OracleQuote", asset: BTC, source, bid: p, ask: p, last: p, sourceTimeMs: t, apply: source === 2 }, 20);
+    };
+    try {
+      await operator.request({ type: "AdvanceTime", timeMs: T0 }, 20);
+      await oracle("60000", T0);
+      for (const account of [ALICE, BOB]) await operator.request({ type: "Deposit", account, asset: USDC, amount: "100000" }, 20);
+      await bob.request({ type: "LimitOrder", account: BOB, market: BTC_PERP, side: "Sell", price: "60000", quantity: "1" }, 20);
+      await alice.request({ type: "LimitOrder", account: ALICE, market: BTC_PERP, side: "Buy", price: "60000", quantity: "1" }, 50);
+      await operator.request({ type: "AdvanceTime", timeMs: T0 + 1_000 }, 20);
+      await oracle("60000", T0 + 1_000);
+      await operator.request({ type: "AdvanceTime", timeMs: T0 + HOUR }, 20);
+      // The interval end at mark 60,000: 1 × 60,000 × 0.0000015625 = 0.09375 USDC, paid by Alice (long).
+      expect(await alice.request({ type: "QuerySettlementHistory", account: ALICE })).toMatchObject([
+        { type: "Settlement", account: ALICE, market: BTC_PERP, asset: USDC, reason: "Fee", step: "FromBalance", amount: "60", timeMs: BigInt(T0) },
+        { type: "Settlement", account: ALICE, market: BTC_PERP, asset: USDC, reason: "Funding", step: "FromBalance", amount: "0.09375", timeMs: BigInt(T0 + HOUR) },
+        { type: "CommandAccepted", account: ALICE },
+      ]);
+      expect(await alice.request({ type: "QueryFundingHistory", account: ALICE, market: BTC_PERP })).toMatchObject([
+        { type: "FundingPayment", account: ALICE, market: BTC_PERP, rate: "0.0000015625", mark: "60000", quantity: "1", amount: "0.09375", timeMs: BigInt(T0 + HOUR) },
+        { type: "CommandAccepted", account: ALICE },
+      ]);
+      // X6: Alice's key reads only her user's accounts.
+      expect(await alice.request({ type: "QueryFundingHistory", account: BOB })).toMatchObject([{ type: "CommandRejected" }]);
+      expect(await anyone.request({ type: "QueryFundingRateHistory", market: BTC_PERP })).toMatchObject([
+        { type: "FundingRate", market: BTC_PERP, rate: "0.0000015625", meanPremium: "0", mark: "60000", timeMs: BigInt(T0 + HOUR) },
+        { type: "CommandAccepted" },
+      ]);
+    } finally {
+      await Promise.all([alice.close(), bob.close(), anyone.close(), operator.close()]);
+      await server.stop();
+    }
+  }, 60_000);
 });
 
 let restoredSeq = 1_000_000;

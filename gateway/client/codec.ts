@@ -47,6 +47,10 @@
 //   {"type":"QueryMaxBorrow","account":17,"asset":0}          → MaxBorrowQuantity
 //   {"type":"QueryPositions","account":17}                    → Position per perpetual market held, CommandAccepted
 //   {"type":"QueryOpenInterest","market":3}                   → OpenInterest (market omitted = every perpetual)
+//   {"type":"QuerySettlementHistory","account":17,"market":3,"sinceMs":0,"limit":100}   → Settlement…, CommandAccepted
+//   {"type":"QueryFundingHistory","account":17,"market":3,"sinceMs":0,"limit":100}      → FundingPayment…, CommandAccepted
+//        (market omitted = every market; limit omitted = the most kept; next page: sinceMs = the last row's timeMs)
+//   {"type":"QueryFundingRateHistory","market":3,"sinceMs":0,"limit":100}  → FundingRate…, CommandAccepted (public)
 //   {"type":"Login","apiKey":"<base64>","signature":"<base64>","timestampMs":1767225600000,"windowMs":5000}
 //        X6, the first frame of a session: the signature is over instruction=subscribe&timestamp=T&window=W
 //        (see gateway/auth/keys.ts signLogin)                  → CommandAccepted (account = user × 16) or CommandRejected
@@ -326,6 +330,29 @@ export interface QueryOpenInterestCommand {
   type: "QueryOpenInterest";
   market?: number;
 }
+/** P6/P7 (market omitted = every market): Settlement rows oldest first from sinceMs, at most limit, then CommandAccepted. */
+export interface QuerySettlementHistoryCommand {
+  type: "QuerySettlementHistory";
+  account: number;
+  market?: number;
+  sinceMs?: number;
+  limit?: number;
+}
+/** P4 (market omitted = every market): FundingPayment events oldest first from sinceMs, at most limit, then CommandAccepted. */
+export interface QueryFundingHistoryCommand {
+  type: "QueryFundingHistory";
+  account: number;
+  market?: number;
+  sinceMs?: number;
+  limit?: number;
+}
+/** P4: a perpetual's FundingRate events oldest first from sinceMs, at most limit, then CommandAccepted (no login). */
+export interface QueryFundingRateHistoryCommand {
+  type: "QueryFundingRateHistory";
+  market: number;
+  sinceMs?: number;
+  limit?: number;
+}
 
 export type PermissionName = keyof typeof Permission & ("Read" | "Trade" | "Withdraw");
 export interface LoginCommand {
@@ -378,6 +405,9 @@ export type CommandJson =
   | QueryMaxBorrowCommand
   | QueryPositionsCommand
   | QueryOpenInterestCommand
+  | QuerySettlementHistoryCommand
+  | QueryFundingHistoryCommand
+  | QueryFundingRateHistoryCommand
   | DepositCommand
   | WithdrawCommand
   | LimitOrderCommand
