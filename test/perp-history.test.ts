@@ -191,6 +191,19 @@ describe("perpetual histories (P4, P6/P7)", () => {
     expect(answers(restored)).toEqual(reference);
   });
 
+  it("P1, C3: the collateral statement carries the unrealized PnL at the mark and is followed by each position", () => {
+    const { h } = scenario({ riskShards: 1, matchingShards: 1 });
+    // Mark 60,100: Alice long 0.7 from 60,000 → +70 USD; Bob short 1 → −100 USD.
+    const alice = h.run({ kind: CommandKind.QueryCollateral, account: ALICE });
+    expect(alice[0]!.kind).toBe(EventKind.AccountCollateral);
+    expect(alice[0]!.pnlUsd).toBe(price(70));
+    const position = alice.filter((e) => e.kind === EventKind.Position);
+    expect(position.map((e) => [e.market, e.netQuantity, e.positionMarkPrice, e.pnlUnrealized, e.cumulativeFundingPayment])).toEqual([[BTC_PERP, btc(7_000), price(60_100), usdc(70), 65_735n]]);
+    expect(alice.at(-1)).toBe(position[0]);
+    const bob = h.run({ kind: CommandKind.QueryCollateral, account: BOB });
+    expect([bob[0]!.pnlUsd, bob.at(-1)!.pnlUnrealized]).toEqual([-price(100), -usdc(100)]);
+  });
+
   it("P6, P4: each history is a ring bounded by its named limit: the oldest entry goes first, the order stays", () => {
     const log = new SettlementLog(SETTLEMENT_HISTORY_ROWS_MAX);
     for (let i = 0; i < SETTLEMENT_HISTORY_ROWS_MAX + 5; i++) log.add(T0 + i, BTC_PERP, USDC, SettlementReason.Fee, SettlementStep.FromBalance, BigInt(i + 1));

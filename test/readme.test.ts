@@ -244,6 +244,15 @@ const PROMISES: Record<string, Record<string, Check[]>> = {
     "client order 128 BTC_USDC_PERP sell 0.5 60000 --reduce-only": [
       (r) => expect(events(r).find((e) => e.type === "OrderDone")).toMatchObject({ reason: "ReduceOnlyCapped" }),
     ],
+    "client settlements 128": [
+      (r) => expect(events(r)).toMatchObject([
+        { type: "Settlement", account: 128, reason: "Fee", step: "FromBalance", amount: "6" },
+        { type: "Settlement", account: 128, reason: "Fee", step: "FromBalance", amount: "6" },
+        { type: "CommandAccepted", account: 128 },
+      ]),
+    ],
+    "client funding 128 BTC_USDC_PERP": [(r) => expect(events(r).map((e) => e.type)).toEqual(["CommandAccepted"])],
+    "client funding-rates BTC_USDC_PERP": [(r) => expect(events(r).map((e) => e.type)).toEqual(["CommandAccepted"])],
   },
   "Replaying and checking": {
     "replay session.jsonl": [(r) => expect(r.out).toMatch(/"stateHash":"[0-9a-f]{64}","commands":3/)],

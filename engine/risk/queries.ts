@@ -1,9 +1,10 @@
-// Queries (SPEC C10, L8, L13, L14 and the collateral statement): answered by events, nothing changes. The max
+// Queries (SPEC C10, L8, L13, L14, P1 and the collateral statement; the P4/P6 histories in history-queries.ts): answered by events, nothing changes. The max
 // answers run the same check as the real command (checks.ts; the C10 solvers bisect over it), so the max passes and
 // one step more is refused. Also the reads tests and reports use (off the hot path).
 import { ALL_ASSETS, ALL_MARKETS, AccountSetting, CommandKind, EventKind, MarketKind, RATIO_SCALE, RejectCode, Side, SPOT_MARGIN_FLAGS, type CommandRecord, type EventSink } from "../model/index.ts";
 import { INTEREST_HISTORY_ENTRIES_MAX, isValidClientAccount, RATE_CURVE_POINTS_MAX, userOf } from "../model/index.ts";
 import type { Account } from "./accounts.ts";
+import { queryFundingHistory, queryFundingRateHistory, querySettlementHistory } from "./history-queries.ts";
 import { dayOf } from "./fees.ts";
 import { borrowInterestForHour, InterestKind, lendInterestForHour, sampleRateCurve } from "../lending/index.ts";
 import {
@@ -75,6 +76,12 @@ export function answerQuery(s: RiskState, kind: number, cmd: CommandRecord, sink
       return queryPositions(s, cmd, sink);
     case CommandKind.QueryOpenInterest:
       return queryOpenInterest(s, cmd, sink);
+    case CommandKind.QuerySettlementHistory:
+      return querySettlementHistory(s, cmd, sink);
+    case CommandKind.QueryFundingHistory:
+      return queryFundingHistory(s, cmd, sink);
+    case CommandKind.QueryFundingRateHistory:
+      return queryFundingRateHistory(s, cmd, sink);
     default:
       return queryMaxBorrow(s, cmd, sink);
   }

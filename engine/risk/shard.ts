@@ -23,7 +23,6 @@ import { applyPoolMovement, manualPoolAction, type PoolMovement } from "./lendin
 import { applyMarkPrice, oracleQuote } from "./oracle-commands.ts";
 import { evaluateLiquidations } from "./liquidation-trigger.ts";
 import { payFunding, recordFundingRate } from "./funding.ts";
-import { queryFundingHistory, queryFundingRateHistory, querySettlementHistory } from "./history-queries.ts";
 import * as queries from "./queries.ts";
 import { accountIds, stateHash, totals, validateInternalState } from "./invariants.ts";
 import { restoreShardSnapshot, writeShardSnapshot } from "./shard-snapshot.ts";
@@ -106,16 +105,10 @@ export class RiskShard {
       case CommandKind.QueryMaxBorrow:
       case CommandKind.QueryPositions:
       case CommandKind.QueryOpenInterest:
-        queries.answerQuery(s, kind, cmd, sink);
-        return false;
       case CommandKind.QuerySettlementHistory:
-        querySettlementHistory(s, cmd, sink);
-        return false;
       case CommandKind.QueryFundingHistory:
-        queryFundingHistory(s, cmd, sink);
-        return false;
       case CommandKind.QueryFundingRateHistory:
-        queryFundingRateHistory(s, cmd, sink);
+        queries.answerQuery(s, kind, cmd, sink);
         return false;
       case CommandKind.RegisterApiKey:
       case CommandKind.RevokeApiKey:
