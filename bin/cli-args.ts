@@ -47,7 +47,8 @@ export const USAGE = `crossbook — cross-margin exchange engine
   crossbook client collateral ACCOUNT                      net equity, margin ratios, and per asset: quantity,
                                                            mark, haircut weight, collateral value, open orders
   crossbook client max-order ACCOUNT MARKET buy|sell PRICE [--margin]
-                                                           largest order risk accepts now (and the margin limit)
+                                                           largest order risk accepts now (and the margin limit;
+                                                           perpetuals too: C8 with the USDC fee, sqrt IMF, OI limit)
   crossbook client max-withdrawal ACCOUNT ASSET [--margin] largest withdrawal risk accepts now
   crossbook client positions ACCOUNT                       perpetual positions: quantity, entry, break-even, mark,
                                                            PnL, exposure, IMF/MMF, estimated liquidation price

@@ -514,12 +514,12 @@ function accountCommand(verb: string, args: string[], values: ClientValues, pub:
 /** Perpetual histories (P4, P6/P7): settlements, funding, funding-rates; else null. The newest rows are kept (a named
  * limit each); SDK users page with sinceMs and limit. */
 function historyCommand(verb: string, args: string[], pub: PublicConfig): CommandJson | null {
-  const market = args[1] === undefined ? {} : { market: resolveId("market", args[1], pub) };
+  const market = (): { market?: number } => (args[1] === undefined ? {} : { market: resolveId("market", args[1], pub) });
   switch (verb) {
     case "settlements":
-      return { type: "QuerySettlementHistory", account: accountArg(args[0]), ...market };
+      return { type: "QuerySettlementHistory", account: accountArg(args[0]), ...market() };
     case "funding":
-      return { type: "QueryFundingHistory", account: accountArg(args[0]), ...market };
+      return { type: "QueryFundingHistory", account: accountArg(args[0]), ...market() };
     case "funding-rates":
       return { type: "QueryFundingRateHistory", market: resolveId("market", args[0] ?? "", pub) };
     default:

@@ -234,6 +234,9 @@ const PROMISES: Record<string, Record<string, Check[]>> = {
     ],
   },
   Perpetuals: {
+    "client max-order 128 BTC_USDC_PERP buy 60000": [
+      (r) => expect(events(r)).toMatchObject([{ type: "MaxOrderQuantity", account: 128, quantity: "1.6501", marginLimit: "1.6501" }]),
+    ],
     "client order 128 BTC_USDC_PERP buy 0.1 60000": [
       (r) => expect(events(r).map((e) => e.type)).toEqual(expect.arrayContaining(["Fill", "Settlement", "Balance", "Position"])),
     ],

@@ -20,7 +20,7 @@ import {
   positionImf,
   positionMmf,
 } from "./margin/index.ts";
-import { borrowCode, largestAccepted, receiveRepays, spendable, withdrawalCode } from "./checks.ts";
+import { borrowCode, largestAccepted, perpFillPassesMargin, receiveRepays, spendable, withdrawalCode } from "./checks.ts";
 import {
   accepted,
   publishCollateral,
@@ -32,7 +32,6 @@ import {
   publishRateCurvePoint,
   rejectInvalidAccount,
   rejectMaxOrderPrice,
-  rejectPerpetualMarket,
   rejectRateCurvePoints,
   rejectUnknownAsset,
   rejectUnknownMarket,
@@ -52,6 +51,7 @@ import {
   estimatedLiquidationPrice,
   LiquidationPriceKind,
   PerpPosition,
+  reduceOnlyFillCap,
   unrealizedPnl,
 } from "../perps/index.ts";
 
@@ -116,9 +116,10 @@ export function queryMaxOrder(s: RiskState, cmd: CommandRecord, sink: EventSink)
   if (!isValidClientAccount(cmd.account)) return rejectInvalidAccount(s, cmd, sink);
   const market = s.config.markets[cmd.market];
   if (market === undefined) return rejectUnknownMarket(s, cmd, sink);
-  if (market.kind !== MarketKind.Spot) return rejectPerpetualMarket(s, cmd, market.symbol, sink);
   if (cmd.price <= 0n) return rejectMaxOrderPrice(s, cmd, sink);
-  const max = maxOrderQuantity(s, cmd.account, cmd.market, cmd.side as Side, cmd.price, cmd.flags);
+  const max = market.kind === MarketKind.Spot
+    ? maxOrderQuantity(s, cmd.account, cmd.market, cmd.side as Side, cmd.price, cmd.flags)
+    : maxPerpOrderQuantity(s, cmd.account, cmd.market, cmd.side as Side, cmd.price);
   publishMaxQuantity(s, EventKind.MaxOrderQuantity, cmd, max.quantity, max.marginLimit, 0n, sink);
 }
 
@@ -196,6 +197,31 @@ export function maxOrderQuantity(s: RiskState, accountId: number, marketId: numb
   const repays = receiveRepays(account, flags);
   const quantity = repays && bound >= marginLimit ? marginLimit : maxSpotOrderQuantity(margin, ctx, { ...query, maxQuantity: bound, receiveRepays: repays });
   return { quantity, marginLimit };
+}
+
+/**
+ * C10 for a perpetual (P1, C4, C5, C8, S5): the largest quantity (a multiple of the step, ≤ maxQuantity) of a limit
+ * order at `price` that checkPerpOrder accepts now — its full fill at `price` with the taker fee in USDC, at the
+ * market's sqrt IMF, every open order counted — and no further than the market's openInterestLimit lets its opening
+ * part go; marginLimit is the margin check's own limit (the open-interest bound left out). The spot-margin flags do
+ * not apply (a perpetual order holds nothing). Bisection over the margin check, which accepts every quantity up to
+ * its bound (a reducing part only lowers exposure). Off the hot path.
+ */
+export function maxPerpOrderQuantity(s: RiskState, accountId: number, marketId: number, side: Side, price: bigint): MaxQuantity {
+  const account = s.accounts.get(accountId);
+  const market = s.config.markets[marketId]!;
+  if (account === undefined || price <= 0n) return { quantity: 0n, marginLimit: 0n };
+  s.pools.sync(account);
+  const step = market.stepSize;
+  const steps = market.maxQuantity / step;
+  const marginLimit = largestAccepted(steps, (k) => perpFillPassesMargin(s, market, account, side, k * step, price)) * step;
+  if (market.openInterestLimit <= 0n) return { quantity: marginLimit, marginLimit };
+  // P1: the opening part (beyond what reduces the position) may take the open interest up to the limit, not past it.
+  const position = account.perps === null ? 0n : account.perps.positions[marketId]!.netQuantity;
+  const reducible = reduceOnlyFillCap(position, side, market.maxQuantity);
+  const room = market.openInterestLimit - s.openInterest[marketId]!;
+  const oiBound = ((reducible + (room > 0n ? room : 0n)) / step) * step;
+  return { quantity: oiBound < marginLimit ? oiBound : marginLimit, marginLimit };
 }
 
 /**

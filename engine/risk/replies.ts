@@ -175,10 +175,6 @@ export function rejectUnknownMarket(s: RiskState, cmd: CommandRecord, sink: Even
   reject(s, cmd, RejectCode.UnknownMarket, `unknown market ${cmd.market}`, sink);
 }
 
-export function rejectPerpetualMarket(s: RiskState, cmd: CommandRecord, symbol: string, sink: EventSink): void {
-  reject(s, cmd, RejectCode.MarketStateForbids, `${symbol}: the max order quantity is answered for spot markets only`, sink);
-}
-
 export function rejectTooManyOpenOrders(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
   reject(s, cmd, RejectCode.TooManyOpenOrders, `at most ${RISK_LIMITS.openOrdersPerAccountMax} open orders per account`, sink);
 }
