@@ -14,6 +14,7 @@ import { CommandKind, EventKind, type CommandRecord, type EventRecord, type Even
 import type { InterestKind, PoolDelta } from "../lending/index.ts";
 import type { AccountMargin, MarginContext } from "./margin/index.ts";
 import type { PoolBook } from "./pools.ts";
+import type { PerpPosition } from "../perps/index.ts";
 import { acknowledged, rejectUnknownCommand } from "./replies.ts";
 import { RiskState, type CollateralStatement, type MaxQuantity, type PositionReport } from "./state.ts";
 import { advanceTime, deposit, setMarkPrice, transfer, updateSettings, withdraw } from "./account-commands.ts";
@@ -256,6 +257,10 @@ export class RiskShard {
   /** P1: the account's position report in perpetual market `market`. */
   perpPosition(accountId: number, market: number): PositionReport {
     return queries.positionReport(this.s, accountId, market);
+  }
+  /** P1: the account's raw position (cost basis in base units × PRICE_DECIMALS; X1 model tests), null = none. */
+  perpState(accountId: number, market: number): Readonly<PerpPosition> | null {
+    return this.s.accounts.get(accountId)?.perps?.positions[market] ?? null;
   }
   /** P1: this shard's replica of the market's open interest (Σ longs, base units; exact at batch boundaries). */
   openInterest(market: number): bigint {
