@@ -20,7 +20,7 @@ import {
   Side,
   TimeInForce,
 } from "../engine/model/index.ts";
-import { Engine, loadConfig, type EngineTopology } from "../engine/pipeline/index.ts";
+import { Engine, loadConfig, ThreadedPipeline, type EngineTopology } from "../engine/pipeline/index.ts";
 import { SettlementReason, SettlementStep } from "../engine/risk/index.ts";
 import { FundingRateLog, SettlementLog } from "../engine/risk/histories.ts";
 import { encodeCommand, decodeEvent, type CommandJson } from "../gateway/client/codec.ts";
@@ -203,6 +203,50 @@ describe("perpetual histories (P4, P6/P7)", () => {
     const bob = h.run({ kind: CommandKind.QueryCollateral, account: BOB });
     expect([bob[0]!.pnlUsd, bob.at(-1)!.pnlUnrealized]).toEqual([-price(100), -usdc(100)]);
   });
+
+  it("X4: the threaded pipeline (2 × 2) answers the history queries as the in-process engine does, with the same state hash", async () => {
+    // The scenario's commands as batches, then the queries: Alice's and Bob's histories and the market's rates.
+    const batches: CommandRecord[][] = [];
+    let seq = 0;
+    const batch = (list: Partial<CommandRecord>[]): void => void batches.push(list.map((f) => Object.assign(new CommandRecord(), f, { seq: ++seq })));
+    const order = (account: number, side: number, qty: number): Partial<CommandRecord> => ({
+      kind: CommandKind.PlaceOrder, account, market: BTC_PERP, side, orderType: OrderType.Limit, tif: TimeInForce.GTC, price: price(60_000), quantity: btc(qty),
+    });
+    batch([{ kind: CommandKind.AdvanceTime, timeMs: T0 }]);
+    batch(quotes(price(60_000), T0));
+    batch([ALICE, BOB, CAROL].map((account) => ({ kind: CommandKind.Deposit, account, asset: USDC, amount: usdc(100_000) })));
+    for (const [buyer, seller, qty] of [[ALICE, BOB, 10_000], [CAROL, ALICE, 3_000]] as const) {
+      batch([order(seller, Side.Sell, qty)]);
+      batch([order(buyer, Side.Buy, qty)]);
+    }
+    batch([{ kind: CommandKind.AdvanceTime, timeMs: T0 + 1_000 }, ...quotes(price(60_100), T0 + 1_000)]);
+    batch([{ kind: CommandKind.AdvanceTime, timeMs: T0 + HOUR }, ...quotes(price(60_100), T0 + HOUR)]);
+    batch([ALICE, BOB].flatMap((account): Partial<CommandRecord>[] => [
+      { kind: CommandKind.QuerySettlementHistory, account, market: ALL_MARKETS },
+      { kind: CommandKind.QueryFundingHistory, account, market: ALL_MARKETS },
+    ]).concat([{ kind: CommandKind.QueryFundingRateHistory, market: BTC_PERP }]));
+    const text = (e: EventRecord): string => `${e.kind}|${e.seq}|${e.account}|${e.market}|${e.timeMs}|${e.settledAmount}|${e.fundingPayment}|${e.fundingRate}|${e.markPrice}`;
+    const topology = { riskShards: 2, matchingShards: 2 };
+    const engine = new Engine(config, topology);
+    const expected: string[] = [];
+    for (const b of batches) engine.processBatch(b, b.length, { publish: (e) => expected.push(text(e)) });
+    const got: string[] = [];
+    const fatal: string[] = [];
+    const p = await ThreadedPipeline.start(config, { onEvent: (e) => got.push(text(e)), onFatal: (m) => fatal.push(m) }, { topology });
+    try {
+      let n = 0;
+      for (const b of batches) await p.submitBatch(b, b.length, ++n);
+      await p.waitForBatch(n);
+      expect(fatal).toEqual([]);
+      expect(await p.stateHash()).toBe(engine.stateHash());
+    } finally {
+      await p.stop();
+    }
+    const answers = (events: string[]): string[] => events.filter((t) => Number(t.split("|")[1]) > seq - 5).sort();
+    // Alice: 3 settlement rows + 1 payment, Bob: 2 + 1, the market: 1 rate, and 5 CommandAccepted.
+    expect(answers(expected)).toHaveLength(13);
+    expect(answers(got)).toEqual(answers(expected));
+  }, 60_000);
 
   it("P6, P4: each history is a ring bounded by its named limit: the oldest entry goes first, the order stays", () => {
     const log = new SettlementLog(SETTLEMENT_HISTORY_ROWS_MAX);
