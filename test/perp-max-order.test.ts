@@ -18,6 +18,7 @@ import { Engine, loadConfig } from "../engine/pipeline/index.ts";
 
 const config = loadConfig();
 const USDC = 0;
+const BTC = 2;
 const BTC_PERP = 3;
 const USDC_UNIT = 1_000_000n;
 const PRICE = 1_000_000_000n;
@@ -105,6 +106,22 @@ describe("QueryMaxOrder on a perpetual (C10, C8, C5, C4, S5)", () => {
     expect(h.max(ALICE, Side.Sell, price(60_000))).toEqual([263_030_000n, 263_030_000n]);
     expect(h.max(ALICE, Side.Buy, price(60_000))).toEqual([65_010_000n, 65_010_000n]);
     h.expectBoundary(ALICE, Side.Sell, price(60_000), 263_030_000n);
+  });
+
+  it("C8: under its initial margin (BTC marked 52,000: equity 1,940, IM 5,200) a long may close and open only what IMR < 100% allows — sell 1.3594, buy nothing", () => {
+    const h = new Harness();
+    h.run({ kind: CommandKind.Deposit, account: ALICE, asset: USDC, amount: usdc(10_000) });
+    h.run({ kind: CommandKind.Deposit, account: BOB, asset: USDC, amount: usdc(100_000) });
+    h.order(BOB, Side.Sell, price(60_000), 100_000_000n);
+    h.order(ALICE, Side.Buy, price(60_000), 100_000_000n);
+    h.run({ kind: CommandKind.SetMarkPrice, asset: BTC, price: price(52_000) });
+    // Selling q ≤ 1 only reduces (accepted as risk-reducing whatever the IMR); beyond 1 it opens a short, which C8
+    // takes only with IMR < 100%: 5,200 (q − 1) < 1,940 − 52q ⇔ q < 7,140 / 5,252 = 1.35948 → 1.3594.
+    expect(h.max(ALICE, Side.Sell, price(52_000))).toEqual([135_940_000n, 135_940_000n]);
+    expect(h.max(ALICE, Side.Buy, price(52_000))).toEqual([0n, 0n]);
+    expect(h.order(ALICE, Side.Sell, price(52_000), 50_000_000n).map((e) => e.kind)).toContain(EventKind.OrderAccepted);
+    h.run({ kind: CommandKind.CancelAll, account: ALICE, market: BTC_PERP });
+    h.expectBoundary(ALICE, Side.Sell, price(52_000), 135_940_000n);
   });
 
   it("C5: at leverage 50 the sqrt IMF binds: 2,000,000 USDC buys 308.023 BTC at 60,000 (IMF = 0.00002494 × √18.48 M = 0.1072, above 1/50)", () => {
