@@ -12,13 +12,30 @@ export const ACCOUNT_EVENT_LOG_BYTES_MAX = 256 * 1024;
 /** Accounts whose events are logged at once; the one watched least recently is forgotten beyond it. */
 export const ACCOUNT_EVENT_LOGS_MAX = 1024;
 
+/** Bytes of the largest frame a log keeps in its arena (engine events encode to ~100–400 B); a larger one is refused. */
+const LOGGED_FRAME_BYTES_MAX = 16 * 1024;
+/** Arena bytes a new log starts with; it doubles up to ARENA_BYTES_MAX. */
+const ARENA_BYTES_INITIAL = 4 * 1024;
 /**
- * One account's logged frames, oldest first, in a ring (O(1) to append and to drop the oldest; it grows by doubling
- * up to the most frames ACCOUNT_EVENT_LOG_BYTES_MAX has held, and never shrinks).
+ * The arena's largest size: the byte budget plus room for a wrap's unused tail and the frame being written, so the
+ * budget (not the arena) decides which frames are dropped.
+ */
+const ARENA_BYTES_MAX = ACCOUNT_EVENT_LOG_BYTES_MAX + 2 * LOGGED_FRAME_BYTES_MAX;
+
+/**
+ * One account's logged frames, oldest first. The frames' bytes live in one arena per log, written in a circle (a frame
+ * that does not fit before the arena's end starts again at 0), and the frames themselves are views into it: logging an
+ * event copies its bytes once and allocates no buffer. Index rings (seq, offset, length) are O(1) to append and to
+ * drop the oldest. The arena and the rings grow by doubling, up to ARENA_BYTES_MAX and the most frames the budget has
+ * held; they never shrink.
  */
 class AccountLog {
   private seqs = new Float64Array(16);
-  private frames: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(16);
+  private offsets = new Int32Array(16);
+  private lengths = new Int32Array(16);
+  private arena = new Uint8Array(ARENA_BYTES_INITIAL);
+  /** Arena position where the next frame starts (or 0 when it does not fit before the end). */
+  private writeAt = 0;
   /** Ring position of the oldest frame. */
   private head = 0;
   count = 0;
@@ -30,15 +47,29 @@ class AccountLog {
     this.coversFromSeq = fromSeq;
   }
 
-  /** Appends a frame; drops the oldest while the log holds more than ACCOUNT_EVENT_LOG_BYTES_MAX (keeping the newest). */
-  push(seq: number, frame: Uint8Array): void {
-    if (this.count === this.frames.length) this.grow();
-    const at = (this.head + this.count) % this.frames.length;
-    this.seqs[at] = seq;
-    this.frames[at] = frame;
+  /**
+   * Copies `frame` into the log; drops the oldest while the log holds more than ACCOUNT_EVENT_LOG_BYTES_MAX (keeping
+   * the newest). Returns the logged copy: a view valid until the log drops it.
+   */
+  push(seq: number, frame: Uint8Array): Uint8Array {
+    const n = frame.length;
+    if (n > LOGGED_FRAME_BYTES_MAX) throw new RangeError(`AccountLog: a ${n}-byte frame is over ${LOGGED_FRAME_BYTES_MAX}`);
+    this.bytes += n;
+    while (this.bytes > ACCOUNT_EVENT_LOG_BYTES_MAX && this.count > 0) this.dropOldest();
+    if (this.count === this.seqs.length) this.growIndex();
+    let at = this.placeFor(n);
+    if (at < 0) {
+      this.growArena();
+      at = this.placeFor(n);
+    }
+    this.arena.set(frame, at);
+    const slot = (this.head + this.count) % this.seqs.length;
+    this.seqs[slot] = seq;
+    this.offsets[slot] = at;
+    this.lengths[slot] = n;
     this.count++;
-    this.bytes += frame.length;
-    while (this.bytes > ACCOUNT_EVENT_LOG_BYTES_MAX && this.count > 1) this.dropOldest();
+    this.writeAt = at + n;
+    return this.arena.subarray(at, at + n);
   }
 
   /** The seq of the i-th frame, oldest first. */
@@ -46,31 +77,70 @@ class AccountLog {
     return this.seqs[(this.head + i) % this.seqs.length]!;
   }
 
+  /** The i-th frame, oldest first: a view into the arena. */
   frameAt(i: number): Uint8Array {
-    return this.frames[(this.head + i) % this.frames.length]!;
+    const slot = (this.head + i) % this.seqs.length;
+    const at = this.offsets[slot]!;
+    return this.arena.subarray(at, at + this.lengths[slot]!);
+  }
+
+  /**
+   * Where an n-byte frame goes without overwriting a kept one — at writeAt, or at 0 after a wrap — or −1 when the
+   * arena is too small for the frames kept (it then grows).
+   */
+  private placeFor(n: number): number {
+    if (this.count === 0) return 0;
+    const oldest = this.offsets[this.head]!;
+    const wrapped = this.writeAt <= oldest; // the kept frames run from oldest to the end, then from 0 to writeAt
+    if (!wrapped) {
+      if (this.writeAt + n <= this.arena.length) return this.writeAt;
+      return n <= oldest ? 0 : -1;
+    }
+    return this.writeAt + n <= oldest ? this.writeAt : -1;
   }
 
   private dropOldest(): void {
-    const frame = this.frames[this.head]!;
     const seq = this.seqs[this.head]!;
-    this.frames[this.head] = undefined;
-    this.bytes -= frame.length;
+    this.bytes -= this.lengths[this.head]!;
     if (seq + 1 > this.coversFromSeq) this.coversFromSeq = seq + 1;
-    this.head = (this.head + 1) % this.frames.length;
+    this.head = (this.head + 1) % this.seqs.length;
     this.count--;
   }
 
-  /** Twice the room, the frames unrolled oldest first from position 0. */
-  private grow(): void {
-    const seqs = new Float64Array(this.frames.length * 2);
-    const frames = new Array<Uint8Array | undefined>(this.frames.length * 2);
+  /** Twice the index room, the entries unrolled oldest first from position 0. */
+  private growIndex(): void {
+    const k = this.seqs.length * 2;
+    const seqs = new Float64Array(k);
+    const offsets = new Int32Array(k);
+    const lengths = new Int32Array(k);
     for (let i = 0; i < this.count; i++) {
-      seqs[i] = this.seqAt(i);
-      frames[i] = this.frameAt(i);
+      const slot = (this.head + i) % this.seqs.length;
+      seqs[i] = this.seqs[slot]!;
+      offsets[i] = this.offsets[slot]!;
+      lengths[i] = this.lengths[slot]!;
     }
     this.seqs = seqs;
-    this.frames = frames;
+    this.offsets = offsets;
+    this.lengths = lengths;
     this.head = 0;
+  }
+
+  /** A larger arena (doubled, at most ARENA_BYTES_MAX), the kept frames copied to its start oldest first. */
+  private growArena(): void {
+    const size = Math.min(this.arena.length * 2, ARENA_BYTES_MAX);
+    if (size <= this.arena.length) throw new Error("AccountLog: the arena is full below the byte budget (a frame bound is wrong)");
+    const arena = new Uint8Array(size);
+    let at = 0;
+    for (let i = 0; i < this.count; i++) {
+      const slot = (this.head + i) % this.seqs.length;
+      const from = this.offsets[slot]!;
+      const n = this.lengths[slot]!;
+      arena.set(this.arena.subarray(from, from + n), at);
+      this.offsets[slot] = at;
+      at += n;
+    }
+    this.arena = arena;
+    this.writeAt = at;
   }
 }
 
@@ -95,7 +165,7 @@ export class AccountEventLog {
     this.logs.set(account, new AccountLog(doneSeq + 1));
   }
 
-  /** The frame record() logged for the last event in its account's view (a stable copy), null when not logged. */
+  /** The frame record() logged for the last event in its account's view (a view of the log's copy), null when not logged. */
   plainFrame: Uint8Array | null = null;
   /** The frame record() logged for the last event, a fill, in its maker's view; null when not logged. */
   makerFrame: Uint8Array | null = null;
@@ -110,14 +180,12 @@ export class AccountEventLog {
     if (this.logs.size === 0) return;
     const log = this.logs.get(e.account);
     if (log !== undefined) {
-      this.plainFrame = encodeEvent(e, 0n, this.config).slice();
-      log.push(e.seq, this.plainFrame);
+      this.plainFrame = log.push(e.seq, encodeEvent(e, 0n, this.config));
     }
     if (e.kind === EventKind.Fill && e.makerAccount !== e.account) {
       const maker = this.logs.get(e.makerAccount);
       if (maker !== undefined) {
-        this.makerFrame = encodeEvent(e, 0n, this.config, true).slice();
-        maker.push(e.seq, this.makerFrame);
+        this.makerFrame = maker.push(e.seq, encodeEvent(e, 0n, this.config, true));
       }
     }
   }

@@ -4,7 +4,7 @@ import { EventKind, EventRecord, type ExchangeConfig } from "../engine/model/ind
 import type { Principal } from "./auth/authorize.ts";
 import type { Identity } from "./auth/login.ts";
 import type { ApiKeyEntry } from "./auth/registry.ts";
-import { encodeEvent } from "./codec/index.ts";
+import { encodeEvent, withClientSeq } from "./codec/index.ts";
 import { TokenBucket } from "./limits.ts";
 
 /** Accounts one session may act for or watch (a limit on everything). */
@@ -260,12 +260,11 @@ export class SessionRegistry {
       let plain = logged;
       for (let i = 0; i < list.length; i++) {
         const s = list[i]!;
+        plain ??= encodeEvent(e, 0n, this.config);
         if (s === origin) {
           originServed = true;
-          s.socket.send(encodeEvent(e, clientSeq, this.config));
-          plain = logged;
+          s.socket.send(clientSeq === 0n ? plain : withClientSeq(plain, clientSeq));
         } else {
-          plain ??= encodeEvent(e, 0n, this.config);
           s.socket.send(plain);
         }
       }
@@ -277,6 +276,12 @@ export class SessionRegistry {
         for (let i = 0; i < makers.length; i++) makers[i]!.socket.send(makerView);
       }
     }
-    if (origin !== null && !originServed && !origin.closed && e.account === originAccount) origin.socket.send(encodeEvent(e, clientSeq, this.config));
+    if (origin !== null && !originServed && !origin.closed && e.account === originAccount) origin.socket.send(this.senderFrame(e, clientSeq, logged));
+  }
+
+  /** The sender's view of `e`: the logged frame with its client_seq set, else encoded for it. */
+  private senderFrame(e: EventRecord, clientSeq: bigint, logged: Uint8Array | null): Uint8Array {
+    if (logged === null) return encodeEvent(e, clientSeq, this.config);
+    return clientSeq === 0n ? logged : withClientSeq(logged, clientSeq);
   }
 }

@@ -135,6 +135,34 @@ function rejected(account: number, seq: number, messageChars: number): EventReco
 }
 
 describe("the account event log (a ring bounded by ACCOUNT_EVENT_LOG_BYTES_MAX)", () => {
+  it("X5: frames of random sizes through many wraps and growths of the log's byte arena: every kept frame is byte-exact", () => {
+    const ACCOUNT = 16 * 8;
+    const log = new AccountEventLog(config);
+    log.track(ACCOUNT, 0);
+    let x = 20261206;
+    const next = (): number => (x = (Math.imul(x, 1103515245) + 12345) >>> 0);
+    const frames = new Map<number, Uint8Array>();
+    const kept: number[] = [];
+    let keptBytes = 0;
+    for (let seq = 1; seq <= 6000; seq++) {
+      const chars = next() % 8 === 0 ? 600 + (next() % 2400) : 10 + (next() % 200);
+      const e = rejected(ACCOUNT, seq, chars);
+      log.record(e);
+      const bytes = encodeEvent(e, 0n, config).slice();
+      expect(log.plainFrame).toEqual(bytes);
+      frames.set(seq, bytes);
+      kept.push(seq);
+      keptBytes += bytes.length;
+      while (keptBytes > ACCOUNT_EVENT_LOG_BYTES_MAX && kept.length > 1) keptBytes -= frames.get(kept.shift()!)!.length;
+      if (seq % 1000 === 0) {
+        const got: Uint8Array[] = [];
+        log.replay(ACCOUNT, 1, (f) => got.push(f.slice()));
+        expect(got.length).toBe(kept.length);
+        for (let i = 0; i < got.length; i++) expect(got[i]).toEqual(frames.get(kept[i]!));
+      }
+    }
+  });
+
   it("X5: after the log wrapped (and grew while wrapped), resume returns exactly the kept events from the named seq, oldest first, and says whether it reaches back", () => {
     const ACCOUNT = 16 * 7;
     const log = new AccountEventLog(config);
@@ -198,8 +226,12 @@ describe("the account event log (a ring bounded by ACCOUNT_EVENT_LOG_BYTES_MAX)"
     const replayed: Uint8Array[] = [];
     log.replay(TAKER, 5, (f) => replayed.push(f));
     log.replay(MAKER, 5, (f) => replayed.push(f));
-    expect(replayed[0]).toBe(log.plainFrame);
-    expect(replayed[1]).toBe(log.makerFrame);
+    // The replayed frames are the logged bytes themselves (views of the same arena bytes), not encoded again.
+    const where = (f: Uint8Array): [ArrayBufferLike, number, number] => [f.buffer, f.byteOffset, f.length];
+    expect(where(replayed[0]!)).toEqual(where(log.plainFrame!));
+    expect(replayed[0]!.buffer).toBe(log.plainFrame!.buffer);
+    expect(where(replayed[1]!)).toEqual(where(log.makerFrame!));
+    expect(replayed[1]!.buffer).toBe(log.makerFrame!.buffer);
     const sent = new Map<string, Uint8Array[]>([["taker", []], ["maker", []]]);
     const reg = new SessionRegistry(config);
     const taker = reg.open({ send: (b) => sent.get("taker")!.push(b), bufferedAmount: () => 0 }, false);
@@ -211,6 +243,18 @@ describe("the account event log (a ring bounded by ACCOUNT_EVENT_LOG_BYTES_MAX)"
     expect(sent.get("taker")![0]).toBe(log.plainFrame);
     expect(sent.get("maker")![0]).toBe(log.makerFrame);
     expect(decodeEvent(sent.get("maker")![0]!)).toMatchObject({ type: "Fill", isMaker: true, takerAccount: TAKER, makerAccount: MAKER, quantity: "0.00001" });
+    // The sender's frame is the logged frame with client_seq set in its bytes (no second encode): the same event
+    // as a direct encode for the sender, and every byte but the 8 of client_seq equal to the logged frame's.
+    const senderSent: Uint8Array[] = [];
+    const sender = reg.open({ send: (b) => senderSent.push(b.slice()), bufferedAmount: () => 0 }, false);
+    reg.watch(sender, TAKER);
+    reg.dispatch(fill, sender, TAKER, 4_242n, log.plainFrame, log.makerFrame);
+    expect(senderSent).toHaveLength(1);
+    expect(decodeEvent(senderSent[0]!)).toEqual(decodeEvent(encodeEvent(fill, 4_242n, config).slice()));
+    expect(decodeEvent(senderSent[0]!)).toMatchObject({ clientSeq: 4_242n, seq: 5n });
+    const differing = [...senderSent[0]!].filter((b, i) => b !== log.plainFrame![i]).length;
+    expect([senderSent[0]!.length, differing]).toEqual([log.plainFrame!.length, 2]); // 4,242 = 0x1092: two bytes
+    expect(decodeEvent(log.plainFrame!)).toMatchObject({ clientSeq: 0n });
     // An event of an account nobody logs: no frame kept, the watchers' frame is encoded at dispatch.
     log.record(rejected(16 * 10, 6, 10));
     expect(log.plainFrame).toBeNull();

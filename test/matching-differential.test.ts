@@ -108,7 +108,6 @@ function decode(raw: Raw, seq: number, st: StreamState, c: CommandRecord): void 
       c.flags = OrderFlag.ReduceOnly;
       c.market = PERP;
       c.tif = (f >>> 7) % 3;
-      c.positionQuantity = BigInt(((f >>> 9) % 401) - 200) * Q("0.0001") + ((f >>> 18) % 8 === 0 ? 1n : 0n);
       if ((f >>> 21) % 3 === 0) {
         c.orderType = 1;
         c.price = 0n;
@@ -143,7 +142,6 @@ function decode(raw: Raw, seq: number, st: StreamState, c: CommandRecord): void 
     const how = (e >>> 11) % 5;
     c.price = how === 0 ? BigInt(st.mid[mi]! + ((f % 41) - 20)) * TICK : how < 3 && hit !== null ? hit[2] : price;
     c.quantity = qty;
-    c.positionQuantity = BigInt(((f >>> 9) % 401) - 200) * Q("0.0001");
     if ((e >>> 7) % 5 === 0) {
       c.flags = OrderFlag.ByClientId;
       c.clientId = BigInt(1 + ((e >>> 9) % 5));

@@ -171,7 +171,6 @@ export interface PlaceArgs {
   stp?: number;
   flags?: number;
   clientId?: bigint;
-  position?: bigint;
   market?: number;
 }
 
@@ -218,7 +217,6 @@ export class Harness<S extends ShardLike = ShardLike> {
       c.quantity = a.qty ?? 0n;
       c.quoteQuantity = a.quote ?? 0n;
       c.clientId = a.clientId ?? 0n;
-      c.positionQuantity = a.position ?? 0n;
     });
   }
 
@@ -249,7 +247,7 @@ export class Harness<S extends ShardLike = ShardLike> {
     });
   }
 
-  replace(account: number, orderId: number, price: bigint, qty: bigint, extra: { market?: number; position?: bigint; clientId?: bigint; flags?: number } = {}): Ev[] {
+  replace(account: number, orderId: number, price: bigint, qty: bigint, extra: { market?: number; clientId?: bigint; flags?: number } = {}): Ev[] {
     return this.run((c) => {
       c.kind = CommandKind.ReplaceOrder;
       c.market = extra.market ?? SPOT;
@@ -257,7 +255,6 @@ export class Harness<S extends ShardLike = ShardLike> {
       c.orderId = orderId;
       c.price = price;
       c.quantity = qty;
-      c.positionQuantity = extra.position ?? 0n;
       c.clientId = extra.clientId ?? 0n;
       c.flags = extra.flags ?? 0;
     });

@@ -194,36 +194,60 @@ describe("O1: price-time priority and order types", () => {
     ]);
   });
 
+  /** Gives `account` a position in PERP through a fill with account 9 (the book's own replica moves with it). */
+  function position(h: ReturnType<typeof harness>, account: number, qty: bigint): void {
+    const long = qty > 0n;
+    const abs = long ? qty : -qty;
+    h.place({ market: PERP, account: 9, side: long ? SELL : BUY, price: P("100"), qty: abs });
+    h.place({ market: PERP, account, side: long ? BUY : SELL, price: P("100"), qty: abs });
+  }
+
   it("O1: reduceOnly fills at most |position| and the excess expires (ReduceOnlyCapped)", () => {
     const h = harness();
+    position(h, 2, Q("0.75")); // #1, #2
     h.place({ market: PERP, account: 1, side: BUY, price: P("100"), qty: Q("5") });
-    const evs = h.place({ market: PERP, account: 2, side: SELL, type: OrderType.Market, qty: Q("2"), flags: OrderFlag.ReduceOnly, position: Q("0.75") });
+    const evs = h.place({ market: PERP, account: 2, side: SELL, type: OrderType.Market, qty: Q("2"), flags: OrderFlag.ReduceOnly });
     expect(tape(evs)).toEqual([
-      "accepted #2 sell 2@0 open=0.75",
-      "fill #2<-#1 0.75@100 quote=75",
-      "done #2 ReduceOnlyCapped unfilled=1.25 filled=0.75",
+      "accepted #4 sell 2@0 open=0.75",
+      "fill #4<-#3 0.75@100 quote=75",
+      "done #4 ReduceOnlyCapped unfilled=1.25 filled=0.75",
     ]);
   });
 
   it("O1: a reduceOnly GTC order rests capped at |position|; its Done reports requested − filled", () => {
     const h = harness();
+    position(h, 2, -Q("1")); // #1, #2
     h.place({ market: PERP, account: 1, side: SELL, price: P("100"), qty: Q("0.25") });
-    h.place({ market: PERP, account: 2, side: BUY, price: P("100"), qty: Q("2"), flags: OrderFlag.ReduceOnly, position: Q("-1") });
-    expect(book(h, PERP)).toEqual(["#2 bid 0.75@100"]);
+    h.place({ market: PERP, account: 2, side: BUY, price: P("100"), qty: Q("2"), flags: OrderFlag.ReduceOnly });
+    expect(book(h, PERP)).toEqual(["#4 bid 0.75@100"]);
     expect(tape(h.place({ market: PERP, account: 3, side: SELL, price: P("100"), qty: Q("3") }))).toEqual([
-      "accepted #3 sell 3@100 open=3",
-      "fill #3<-#2 0.75@100 quote=75",
-      "done #2 ReduceOnlyCapped unfilled=1 filled=1",
+      "accepted #5 sell 3@100 open=3",
+      "fill #5<-#4 0.75@100 quote=75",
+      "done #4 ReduceOnlyCapped unfilled=1 filled=1",
     ]);
+  });
+
+  it("O1: a resting reduceOnly order is capped again when hit: the position shrank by other fills, it fills only the rest", () => {
+    const h = harness();
+    position(h, 2, Q("1")); // #1, #2
+    h.place({ market: PERP, account: 2, side: SELL, price: P("101"), qty: Q("1"), flags: OrderFlag.ReduceOnly }); // #3
+    h.place({ market: PERP, account: 3, side: BUY, price: P("100"), qty: Q("0.6") }); // #4
+    h.place({ market: PERP, account: 2, side: SELL, price: P("100"), qty: Q("0.6") }); // #5: long 0.4 left
+    expect(tape(h.place({ market: PERP, account: 4, side: BUY, price: P("101"), qty: Q("1") }))).toEqual([
+      "accepted #6 buy 1@101 open=1",
+      "fill #6<-#3 0.4@101 quote=40.4",
+      "done #3 ReduceOnlyCapped unfilled=0.6 filled=0.4",
+    ]);
+    expect(book(h, PERP)).toEqual(["#6 bid 0.6@101"]);
   });
 
   it("O1: reduceOnly that cannot reduce is rejected (ReduceOnlyNotReducing); spot markets refuse reduceOnly", () => {
     const h = harness();
     const ro = { side: BUY, price: P("100"), qty: Q("1"), flags: OrderFlag.ReduceOnly } as const;
-    expect(tape(h.place({ ...ro, market: PERP, account: 1, position: Q("1") }))).toEqual(["rejected ReduceOnlyNotReducing"]);
-    expect(tape(h.place({ ...ro, market: PERP, account: 1, position: 0n }))).toEqual(["rejected ReduceOnlyNotReducing"]);
-    expect(tape(h.place({ ...ro, market: PERP, account: 1, position: -1n }))).toEqual(["rejected ReduceOnlyNotReducing"]); // < one step
-    expect(tape(h.place({ ...ro, market: SPOT, account: 1, position: Q("-1") }))).toEqual(["rejected InvalidField"]);
+    expect(tape(h.place({ ...ro, market: PERP, account: 1 }))).toEqual(["rejected ReduceOnlyNotReducing"]); // flat
+    position(h, 1, Q("1"));
+    expect(tape(h.place({ ...ro, market: PERP, account: 1 }))).toEqual(["rejected ReduceOnlyNotReducing"]); // a buy on a long
+    expect(tape(h.place({ ...ro, market: SPOT, account: 1 }))).toEqual(["rejected InvalidField"]);
   });
 
   it("O1: clientId is unique per account and market among open orders (DuplicateClientId), free again once done", () => {

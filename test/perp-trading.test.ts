@@ -207,6 +207,86 @@ describe("perpetual trading (P1, S5)", () => {
     expect(h.engine.risk[0]!.openInterest(BTC_PERP)).toBe(0n);
   });
 
+  it("O1/P1 reduceOnly at fill time: a resting reduceOnly sell whose long was closed meanwhile is removed when hit, opening no short", () => {
+    const h = new Harness();
+    for (const acct of [ALICE, BOB, CAROL]) h.deposit(acct, USDC, usdc(100_000));
+    cross(h, ALICE, BOB, 60_000, 0.1); // Alice long 0.1
+    expect(rejects(h.order(ALICE, Side.Sell, price(61_000), btc(0.1), OrderFlag.ReduceOnly))).toEqual([]); // rests
+    // Alice closes the long with a plain sell that Carol takes.
+    expect(rejects(h.order(ALICE, Side.Sell, price(60_500), btc(0.1)))).toEqual([]);
+    expect(rejects(h.order(CAROL, Side.Buy, price(60_500), btc(0.1), 0, BTC_PERP))).toEqual([]);
+    expect(h.risk(ALICE).perpPosition(ALICE, BTC_PERP).netQuantity).toBe(0n);
+    // Carol now lifts 61,000: the reduceOnly sell reduces nothing any more, so the book removes it and fills nothing
+    // (before: it filled 0.1 and opened a 0.1 short that no margin check had judged).
+    const events = h.order(CAROL, Side.Buy, price(61_000), btc(0.1), 0, BTC_PERP);
+    expect(events.filter((e) => e.kind === EventKind.Fill)).toEqual([]);
+    const done = events.find((e) => e.kind === EventKind.OrderDone && e.account === ALICE)!;
+    expect([done.code, done.filledQuantity]).toEqual([DoneReason.ReduceOnlyCapped, 0n]);
+    expect(h.risk(ALICE).perpPosition(ALICE, BTC_PERP).netQuantity).toBe(0n);
+    expect(h.risk(ALICE).perpPosition(ALICE, BTC_PERP).netExposureQuantity).toBe(0n); // no open order left either
+  });
+
+  it("O1/P1 reduceOnly at fill time: a resting reduceOnly sell fills only what is left of a long that shrank (0.04 of 0.1), then is done", () => {
+    const h = new Harness();
+    for (const acct of [ALICE, BOB, CAROL]) h.deposit(acct, USDC, usdc(100_000));
+    cross(h, ALICE, BOB, 60_000, 0.1);
+    expect(rejects(h.order(ALICE, Side.Sell, price(61_000), btc(0.1), OrderFlag.ReduceOnly))).toEqual([]);
+    expect(rejects(h.order(ALICE, Side.Sell, price(60_500), btc(0.06)))).toEqual([]);
+    expect(rejects(h.order(CAROL, Side.Buy, price(60_500), btc(0.06)))).toEqual([]); // long 0.04 left
+    const events = h.order(CAROL, Side.Buy, price(61_000), btc(0.1));
+    const fills = events.filter((e) => e.kind === EventKind.Fill);
+    expect(fills.map((f) => [f.makerAccount, f.quantity])).toEqual([[ALICE, btc(0.04)]]);
+    const done = events.find((e) => e.kind === EventKind.OrderDone && e.account === ALICE)!;
+    expect([done.code, done.filledQuantity]).toEqual([DoneReason.ReduceOnlyCapped, btc(0.04)]);
+    expect(h.risk(ALICE).perpPosition(ALICE, BTC_PERP).netQuantity).toBe(0n);
+    expect(h.risk(CAROL).perpPosition(CAROL, BTC_PERP).netQuantity).toBe(btc(0.1)); // 0.06 + 0.04; 0.06 of hers rests
+  });
+
+  it("X7/O1: the market's position replica survives snapshot and restore: the restored book caps the reduceOnly sell at the 0.04 left", () => {
+    const h = new Harness();
+    for (const acct of [ALICE, BOB, CAROL]) h.deposit(acct, USDC, usdc(100_000));
+    cross(h, ALICE, BOB, 60_000, 0.1);
+    expect(rejects(h.order(ALICE, Side.Sell, price(61_000), btc(0.1), OrderFlag.ReduceOnly))).toEqual([]);
+    expect(rejects(h.order(ALICE, Side.Sell, price(60_500), btc(0.06)))).toEqual([]);
+    expect(rejects(h.order(CAROL, Side.Buy, price(60_500), btc(0.06)))).toEqual([]);
+    const restored = new Harness(config, { riskShards: 1, matchingShards: 1 }, Engine.fromSnapshot(config, h.engine.snapshot()));
+    expect(restored.engine.stateHash()).toBe(h.engine.stateHash());
+    for (const x of [h, restored]) {
+      const events = x.order(CAROL, Side.Buy, price(61_000), btc(0.1));
+      expect(events.filter((e) => e.kind === EventKind.Fill).map((f) => f.quantity)).toEqual([btc(0.04)]);
+      expect(events.find((e) => e.kind === EventKind.OrderDone && e.account === ALICE)!.code).toBe(DoneReason.ReduceOnlyCapped);
+    }
+    expect(restored.engine.stateHash()).toBe(h.engine.stateHash());
+  });
+
+  it("O1/P1 reduceOnly within one batch: the cap is the position at that moment, not risk's view from before the batch", () => {
+    const h = new Harness();
+    for (const acct of [ALICE, BOB, CAROL]) h.deposit(acct, USDC, usdc(100_000));
+    cross(h, ALICE, BOB, 60_000, 0.1);
+    expect(rejects(h.order(CAROL, Side.Buy, price(60_000), btc(0.2)))).toEqual([]);
+    // One batch: Alice's plain sell closes the long, then her reduceOnly sell — risk still sees the 0.1 long (it
+    // applies the batch's fills after it), matching sees none: refused, and Alice ends flat, not short.
+    const events = h.batch([orderFields(ALICE, Side.Sell, price(60_000), btc(0.1)), orderFields(ALICE, Side.Sell, price(60_000), btc(0.1), OrderFlag.ReduceOnly)]);
+    expect(rejects(events)).toEqual(["ReduceOnlyNotReducing"]);
+    expect(events.filter((e) => e.kind === EventKind.Fill).map((f) => f.quantity)).toEqual([btc(0.1)]);
+    expect(h.risk(ALICE).perpPosition(ALICE, BTC_PERP).netQuantity).toBe(0n);
+  });
+
+  it("O1/P1 FOK against reduceOnly makers: judged by what each may fill now, so a FOK the caps cannot fill is unfilled, not partly filled", () => {
+    const h = new Harness();
+    for (const acct of [ALICE, BOB, CAROL]) h.deposit(acct, USDC, usdc(100_000));
+    cross(h, ALICE, BOB, 60_000, 0.1);
+    // Two reduceOnly sells of 0.1 each rest on a 0.1 long: together they may fill 0.1, not 0.2.
+    expect(rejects(h.order(ALICE, Side.Sell, price(61_000), btc(0.1), OrderFlag.ReduceOnly))).toEqual([]);
+    expect(rejects(h.order(ALICE, Side.Sell, price(61_000), btc(0.1), OrderFlag.ReduceOnly))).toEqual([]);
+    const fok = h.run({ ...orderFields(CAROL, Side.Buy, price(61_000), btc(0.15)), tif: TimeInForce.FOK });
+    expect(fok.filter((e) => e.kind === EventKind.Fill)).toEqual([]);
+    expect(fok.find((e) => e.kind === EventKind.OrderDone && e.account === CAROL)!.code).toBe(DoneReason.FokUnfilled);
+    const ok = h.run({ ...orderFields(CAROL, Side.Buy, price(61_000), btc(0.1)), tif: TimeInForce.FOK });
+    expect(ok.filter((e) => e.kind === EventKind.Fill).map((f) => f.quantity)).toEqual([btc(0.1)]);
+    expect(h.risk(ALICE).perpPosition(ALICE, BTC_PERP).netQuantity).toBe(0n);
+  });
+
   it("P1 openInterestLimit: an order whose opening part would take open interest above the limit is refused; a reducing one passes", () => {
     const limited: ExchangeConfig = { ...config, markets: config.markets.map((m) => (m.id === BTC_PERP ? { ...m, openInterestLimit: btc(2) } : m)) };
     const h = new Harness(limited);

@@ -692,6 +692,42 @@ describe("P8: estimated liquidation price", () => {
     }
   });
 
+  it("P8: property — the false-position search gives exactly plain bisection's grid price (positions without open orders)", () => {
+    // The reference: the bisection P8 used before (log2(ticks) evaluations of the predicate).
+    const bisect = (inp: LiquidationPriceInputs): bigint => {
+      const long = inp.quantity > 0n;
+      let safe = long ? inp.mark / inp.tickSize : (inp.mark + inp.tickSize - 1n) / inp.tickSize;
+      let hit = long ? (inp.minPrice + inp.tickSize - 1n) / inp.tickSize : inp.maxPrice / inp.tickSize;
+      if (!isLiquidatableAtMark(inp, hit * inp.tickSize, positionMmf)) return 0n;
+      if (isLiquidatableAtMark(inp, safe * inp.tickSize, positionMmf)) return safe * inp.tickSize;
+      const step = long ? -1n : 1n;
+      while (safe + step !== hit) {
+        const mid = (safe + hit) >> 1n;
+        if (isLiquidatableAtMark(inp, mid * inp.tickSize, positionMmf)) hit = mid;
+        else safe = mid;
+      }
+      return hit * inp.tickSize;
+    };
+    const out = new LiquidationPriceResult();
+    fc.assert(
+      fc.property(
+        fc.bigInt({ min: 1n, max: 1_000n * BTC }),
+        fc.boolean(),
+        fc.bigInt({ min: 1_000n, max: 200_000n }),
+        fc.bigInt({ min: 0n, max: 50_000_000n * USD }),
+        fc.bigInt({ min: 0n, max: 100_000n * USD }),
+        (size, long, entryUsd, equity, otherMm) => {
+          const inp = btcInputs(long ? size : -size, entryUsd * USD, equity);
+          inp.otherMaintenanceMarginUsd = otherMm;
+          estimatedLiquidationPrice(inp, positionMmf, out);
+          if (out.kind === LiquidationPriceKind.AtMark) return;
+          expect(out.price).toBe(bisect(inp));
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
   it("P8: property — against AccountMargin (engine/risk/margin): MMR ≥ 100% at the price, < 100% one tick before", () => {
     const config = loadConfig();
     const BTC_PERP = 3;

@@ -82,6 +82,8 @@ class RefMarket {
   traded = false;
   bbo = { bp: 0n, bq: 0n, ap: 0n, aq: 0n };
   muted = false;
+  /** Perpetuals: each account's net position, moved by every fill (what reduceOnly caps read). */
+  positions = new Map<number, bigint>();
 
   constructor(
     readonly cfg: MarketConfig,
@@ -99,6 +101,7 @@ class RefMarket {
     m.arrivals = this.arrivals;
     m.bandInputs = this.bandInputs;
     m.trades = [...this.trades];
+    m.positions = new Map(this.positions);
     m.muted = true;
     return m;
   }
@@ -438,9 +441,10 @@ export class ReferenceShard {
     return null;
   }
 
-  /** The reduceOnly cap, or a reject. */
-  private reduceCap(m: RefMarket, side: number, position: bigint): bigint | [number, string] {
+  /** The reduceOnly cap from the account's position now, or a reject. */
+  private reduceCap(m: RefMarket, side: number, account: number): bigint | [number, string] {
     if (m.cfg.kind !== MarketKind.Perpetual) return [RejectCode.InvalidField, "InvalidField: reduceOnly is for perpetual markets"];
+    const position = m.positions.get(account) ?? 0n;
     const abs = side === Side.Buy ? -position : position;
     if (abs <= 0n) return [RejectCode.ReduceOnlyNotReducing, "ReduceOnlyNotReducing: the order would not reduce the position"];
     const cap = (abs / m.cfg.stepSize) * m.cfg.stepSize;
@@ -524,7 +528,7 @@ export class ReferenceShard {
     }
     let maxBase: bigint | null = qty === 0n ? null : qty;
     if (reduceOnly) {
-      const cap = this.reduceCap(m, side, cmd.positionQuantity);
+      const cap = this.reduceCap(m, side, cmd.account);
       if (typeof cap !== "bigint") return rej(...cap);
       if (maxBase === null || cap < maxBase) maxBase = cap;
     }
@@ -647,6 +651,17 @@ export class ReferenceShard {
         continue;
       }
       let q = maker.open;
+      if (maker.reduceOnly) {
+        // A resting reduceOnly order fills at most what is left of the position it reduces; nothing left: removed.
+        const held = m.positions.get(maker.account) ?? 0n;
+        const reducible = maker.side === Side.Buy ? -held : held;
+        const cap = reducible <= 0n ? 0n : (reducible / m.cfg.stepSize) * m.cfg.stepSize;
+        if (cap === 0n) {
+          this.finish(m, maker, DoneReason.ReduceOnlyCapped);
+          continue;
+        }
+        if (cap < q) q = cap;
+      }
       if (t.maxBase !== null && t.maxBase - filled < q) q = t.maxBase - filled;
       if (t.quote > 0n) {
         // Largest multiple of the step whose quote amount fits the budget (binary search over steps).
@@ -664,6 +679,11 @@ export class ReferenceShard {
       const quote = m.quoteOf(q, maker.price);
       maker.open -= q;
       maker.filled += q;
+      if (m.cfg.kind === MarketKind.Perpetual) {
+        const d = buy ? q : -q;
+        m.positions.set(t.account, (m.positions.get(t.account) ?? 0n) + d);
+        m.positions.set(maker.account, (m.positions.get(maker.account) ?? 0n) - d);
+      }
       filled += q;
       quoteLeft -= quote;
       m.tradeSeq++;
@@ -728,7 +748,7 @@ export class ReferenceShard {
     if (m.quoteOf(qty, price) < m.cfg.minNotional) return rej(RejectCode.MinNotional, "MinNotional: quantity × price below the minimum notional");
     let open = qty;
     if (old.reduceOnly) {
-      const cap = this.reduceCap(m, old.side, cmd.positionQuantity);
+      const cap = this.reduceCap(m, old.side, cmd.account);
       if (typeof cap !== "bigint") return rej(...cap);
       if (cap < open) open = cap;
     }

@@ -18,12 +18,21 @@ function bitLength(n: bigint): number {
   return bits + 1;
 }
 
-/** floor(sqrt(n)) for n >= 0, exact for any size (Newton's method from above). */
+/** Below this n, Number(n) is finite and its square root is a start within a relative 2^-50 of sqrt(n). */
+const FLOAT_SEED_LIMIT = 1n << 1000n;
+
+/**
+ * floor(sqrt(n)) for n >= 0, exact for any size (Newton's method from above). The start is the double square root
+ * raised by a relative 2^-48 (Number(n) and the double root each err by at most 2^-53 relatively), so it is ≥ sqrt(n) and
+ * the iterates decrease monotonically to floor(sqrt(n)) in one to three divisions; the float only picks the start,
+ * the answer is the integer iteration's. Above 2^1000 the start is 2^ceil(bits/2).
+ */
 export function isqrt(n: bigint): bigint {
   if (n < 0n) throw new RangeError(`isqrt: argument must be non-negative, got ${n}`);
   if (n < 2n) return n;
-  // 2^ceil(bits/2) >= sqrt(n): Newton's iterates then decrease monotonically to floor(sqrt(n)).
-  let x = 1n << BigInt((bitLength(n) + 1) >> 1);
+  let x = n < FLOAT_SEED_LIMIT
+    ? BigInt(Math.ceil(Math.sqrt(Number(n)) * (1 + 2 ** -48))) + 1n // FLOAT-START: only the start; the result is the integer iteration's
+    : 1n << BigInt((bitLength(n) + 1) >> 1);
   for (;;) {
     const y = (x + n / x) >> 1n;
     if (y >= x) return x;

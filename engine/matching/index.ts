@@ -41,10 +41,12 @@
 //   order or a sell is InvalidField; FOK by quote only is InvalidField; postOnly needs a GTC limit (InvalidField).
 // - FOK that cannot fill completely (its limit, the bands, STP and the quote budget considered): OrderAccepted then
 //   OrderDone FokUnfilled, nothing else changes.
-// - reduceOnly (perpetuals only, else InvalidField): risk supplies cmd.positionQuantity (signed). A sell needs a long,
-//   a buy a short (else ReduceOnlyNotReducing); the book fills at most |position| (rounded down to the step). When
-//   that cap ends the order, OrderDone says ReduceOnlyCapped with amount = requested − filled. A capped GTC order
-//   rests with open quantity cap − filled.
+// - reduceOnly (perpetuals only, else InvalidField): the market keeps every account's position, moved by each of its
+//   fills (perp-positions.ts), so the cap is the position at that very moment. A sell needs a long, a buy a short
+//   (else ReduceOnlyNotReducing); the book fills at most |position| (rounded down to the step). When that cap ends the
+//   order, OrderDone says ReduceOnlyCapped with amount = requested − filled. A capped GTC order rests with open
+//   quantity cap − filled, and is capped again each time the book fills it: it fills at most what is left of the
+//   position it reduces, and when nothing is left it is removed (OrderDone ReduceOnlyCapped) instead of filling.
 // - Done reasons of a taker that does not rest: Filled; ReduceOnlyCapped; SelfTradeTaker; ImpactBand / MeanMarkBand
 //   / PremiumBand (a band stopped it even if it is a GTC limit: its remainder would cross); Expired (IOC / market
 //   remainder; also a market buy whose quote budget ran out while it still had base quantity left, or by quote only
@@ -68,8 +70,8 @@
 // - CancelAll: cmd.market, or ALL_MARKETS (engine/model) for every market of the shard; the account's orders in ascending order id,
 //   OrderDone CanceledByAll each, then CommandAccepted with amount = count.
 // - ReplaceOrder (cancel-replace): target by orderId / clientId; cmd.price and cmd.quantity are the new limit price
-//   and quantity (a fresh order: filled 0); side, stp, postOnly, reduceOnly and clientId are inherited (risk supplies
-//   positionQuantity again for a reduceOnly target). The replacement's id is cmd.seq. If the replacement would be
+//   and quantity (a fresh order: filled 0); side, stp, postOnly, reduceOnly and clientId are inherited (a reduceOnly
+//   target is capped again by the position now). The replacement's id is cmd.seq. If the replacement would be
 //   rejected (any filter, band, postOnly-would-take — judged against the book with the old order still in it) the old
 //   order stays untouched. Otherwise: OrderDone(old, Replaced) then OrderAccepted(new). If the price is unchanged and
 //   the new open quantity ≤ the old open quantity the order keeps its place in the queue; otherwise the new order

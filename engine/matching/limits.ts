@@ -4,6 +4,7 @@ import {
   LEVELS_PER_SIDE_MAX,
   OPEN_ORDERS_PER_ACCOUNT_MARKET_MAX,
   ORDERS_PER_BOOK_MAX,
+  POSITIONS_PER_MARKET_MAX,
 } from "../model/index.ts";
 
 export interface MatchingLimits {
@@ -22,6 +23,8 @@ export interface MatchingLimits {
    * supported, just slower. 17 = 131,072 ticks (≈ ±$1,300 at a $0.01 tick), ~0.5 MB per side.
    */
   readonly ladderWindowBits: number;
+  /** Accounts with a position in one perpetual market that a snapshot may restore (the reduceOnly replica). */
+  readonly maxPositionsPerMarket: number;
 }
 
 export const DEFAULT_MATCHING_LIMITS: MatchingLimits = {
@@ -31,6 +34,7 @@ export const DEFAULT_MATCHING_LIMITS: MatchingLimits = {
   initialOrderCapacity: 4_096,
   initialLevelCapacity: 1_024,
   ladderWindowBits: 17,
+  maxPositionsPerMarket: POSITIONS_PER_MARKET_MAX,
 };
 
 /** Width of one ticker bucket and of the rolling window (O8 24 h ticker). */

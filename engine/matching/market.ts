@@ -34,6 +34,7 @@ import { Book, NONE, RestFlag } from "./book.ts";
 import type { StateHasher } from "./hash.ts";
 import { IdMap } from "../collections/index.ts";
 import { NO_TICK } from "./ladder.ts";
+import { PerpPositionReplica } from "./perp-positions.ts";
 import type { MatchingLimits } from "./limits.ts";
 import { TickerWindow, type DepthLevel, type DepthSnapshot, type MarketDataSink } from "./market-data.ts";
 
@@ -105,6 +106,8 @@ export class Market {
   readonly id: number;
   readonly cfg: MarketConfig;
   readonly isPerp: boolean;
+  /** P1/O1: every account's position in this perpetual market, moved by each fill (reduceOnly caps read it). */
+  private readonly positions = new PerpPositionReplica();
   readonly book: Book;
   private readonly ctx: ShardContext;
   private readonly limits: MatchingLimits;
@@ -518,7 +521,7 @@ export class Market {
     const qty = cmd.quantity;
     let openQty = qty === 0n ? QUOTE_ONLY_QTY : qty;
     if ((cmd.flags & OrderFlag.ReduceOnly) !== 0) {
-      const cap = this.reduceOnlyCap(cmd.positionQuantity, cmd.side, cmd.seq, cmd.account, cmd.clientId);
+      const cap = this.reduceOnlyCap(cmd.side, cmd.seq, cmd.account, cmd.clientId);
       if (cap < 0n) return -1n;
       if (cap < openQty) openQty = cap;
     }
@@ -577,7 +580,7 @@ export class Market {
     const flags = book.oFlags[slot];
     let openQty = qty;
     if ((flags & RestFlag.ReduceOnly) !== 0) {
-      const cap = this.reduceOnlyCap(cmd.positionQuantity, side, orderId, account, clientId);
+      const cap = this.reduceOnlyCap(side, orderId, account, clientId);
       if (cap < 0n) return;
       if (cap < openQty) openQty = cap;
     }
@@ -746,15 +749,17 @@ export class Market {
     return true;
   }
 
-  /** Largest base quantity a reduceOnly order may fill (|position| rounded down to the step), or −1 after a reject. */
-  private reduceOnlyCap(position: bigint, side: number, orderId: number, account: number, clientId: bigint): bigint {
+  /**
+   * Largest base quantity a reduceOnly order may fill (the part of the account's position it reduces, at this moment,
+   * rounded down to the step), or −1 after a reject.
+   */
+  private reduceOnlyCap(side: number, orderId: number, account: number, clientId: bigint): bigint {
     const K = EventKind.OrderRejected;
     if (!this.isPerp) {
       this.reject(K, RejectCode.InvalidField, "InvalidField: reduceOnly is for perpetual markets", orderId, account, side, clientId);
       return -1n;
     }
-    let cap = side === Side.Buy ? -position : position;
-    cap -= cap % this.stepSize;
+    const cap = this.positions.reducible(account, side, this.stepSize);
     if (cap <= 0n) {
       this.reject(K, RejectCode.ReduceOnlyNotReducing, "ReduceOnlyNotReducing: the order would not reduce the position", orderId, account, side, clientId);
       return -1n;
@@ -947,6 +952,16 @@ export class Market {
           continue;
         }
         let q = book.oQty[slot];
+        if ((book.oFlags[slot] & RestFlag.ReduceOnly) !== 0) {
+          // O1 at fill time: a resting reduceOnly maker fills at most what is left of the position it reduces.
+          const cap = this.positions.reducible(book.oAccount[slot], o, this.stepSize);
+          if (cap <= 0n) {
+            this.removeResting(slot, DoneReason.ReduceOnlyCapped);
+            slot = next;
+            continue;
+          }
+          if (cap < q) q = cap;
+        }
         const remaining = this.tRemaining;
         if (q > remaining) q = remaining;
         if (this.tQuoteCapped) {
@@ -957,6 +972,7 @@ export class Market {
         }
         const quote = (q * price * this.qMul) / this.qDiv;
         book.fill(slot, q);
+        if (this.isPerp) this.positions.applyFill(account, side, book.oAccount[slot], q);
         this.tRemaining = remaining - q;
         this.tFilled += q;
         if (this.tQuoteCapped) this.tQuoteLeft -= quote;
@@ -971,7 +987,8 @@ export class Market {
           if (book.oQty[slot] === 0n) this.makerFilled(slot);
           return STOP_FILLED;
         }
-        // A fill cut by the quote budget leaves the maker in place: try it again with what is left of the budget.
+        // A fill cut by the quote budget or a reduceOnly cap leaves the maker in place: try it again (the budget left,
+        // or the cap again, which removes it when nothing is left to reduce).
         if (book.oQty[slot] !== 0n) continue;
         this.makerFilled(slot);
         slot = next;
@@ -992,6 +1009,7 @@ export class Market {
     let remaining = openQty;
     let quoteLeft = quoteQty;
     const capped = quoteQty > 0n;
+    this.positions.beginDryRun();
     for (let tick = ladder.bestTick; tick !== NO_TICK; tick = ladder.nextWorse(tick)) {
       const key = o === 0 ? tick : -tick;
       if (key < limitKey || key < bandKey) return false;
@@ -1003,6 +1021,7 @@ export class Market {
           return false;
         }
         let open = book.oQty[slot];
+        if ((book.oFlags[slot] & RestFlag.ReduceOnly) !== 0) open = this.positions.fokReducible(book.oAccount[slot], o, this.stepSize, open);
         while (open > 0n) {
           let q = open < remaining ? open : remaining;
           if (capped) {
@@ -1242,6 +1261,7 @@ export class Market {
   // ================================================================ invariants and hashing
 
   validate(): void {
+    if (this.isPerp && this.positions.netSum() !== 0n) throw new Error(`market ${this.id}: positions sum to ${this.positions.netSum()}, not 0`);
     const label = `market ${this.id}`;
     this.book.validate(label);
     const book = this.book;
@@ -1299,6 +1319,7 @@ export class Market {
     w.big(this.meanPremium);
     w.big(this.indexPrice);
     this.ticker.writeSnapshot(w);
+    if (this.isPerp) this.positions.writeSnapshot(w);
     const book = this.book;
     w.uint(book.orderCount);
     for (let side = 0; side < 2; side++) {
@@ -1342,6 +1363,7 @@ export class Market {
     const indexPrice = r.big();
     if (hasBandInputs && this.setBandInputs(meanMark, meanPremium, indexPrice) !== RejectCode.None) r.fail(`market ${this.id}: band inputs out of range`);
     this.ticker.restoreSnapshot(r);
+    if (this.isPerp) this.positions.restoreSnapshot(r, this.limits.maxPositionsPerMarket, `market ${this.id}`);
     // Restored levels are not depth changes: a market-data sink sees the book as its baseline instead.
     const orders = r.count(this.limits.maxOrdersPerBook, `market ${this.id} orders`);
     this.book.reserveOrders(orders);
@@ -1413,6 +1435,7 @@ export class Market {
       }
     }
     this.ticker.hashInto(h);
+    if (this.isPerp) this.positions.hashInto(h);
   }
 }
 

@@ -15,6 +15,12 @@ export const LEVERAGE_LIMIT_DEFAULT = 10;
 export const OPEN_ORDERS_PER_ACCOUNT_MAX = 1000;
 /** Risk: accounts one risk shard holds; a new one beyond it → Overloaded. */
 export const ACCOUNTS_PER_SHARD_MAX = 1_000_000;
+/**
+ * Matching: accounts with a position in one perpetual market (its reduceOnly replica, engine/matching/perp-positions.ts)
+ * that a snapshot may hold: every account of 64 full risk shards. Only a snapshot's count is checked against it (a
+ * position exists only for an account a risk shard admitted).
+ */
+export const POSITIONS_PER_MARKET_MAX = 64 * ACCOUNTS_PER_SHARD_MAX;
 /** L13: points of a rate curve (QueryRateCurve). */
 export const RATE_CURVE_POINTS_MAX = 101;
 /** L14: entries of an interest history (QueryInterestHistory). */

@@ -225,7 +225,7 @@ export const COMMAND_FIELDS: readonly FieldSpec[] = [
   { name: "amount", type: "i64", unit: ASSET_UNITS + " (deposit, withdraw, transfer, borrow, repay, lend, redeem)" },
   { name: "publicKeyWord3", type: "i64", unit: "ED25519 public key bytes 24…31, little-endian", slot: "amount", kinds: ["RegisterApiKey", "RevokeApiKey"] },
   { name: "meanPremium", type: "i64", unit: "mean premium over the mark, a Ratio (RATIO_DECIMALS)", slot: "amount", kinds: ["MarketBandInputs"] },
-  { name: "positionQuantity", type: "i64", unit: "signed position in a perpetual market, base units; filled by risk for reduceOnly orders" },
+  { name: "positionQuantity", type: "i64", unit: "reserved: 0 (risk filled in the position for reduceOnly until matching kept its own replica, engine/matching/perp-positions.ts)" },
 ];
 
 /** Event fields in record order. `kind` is implicit (EventKind). */

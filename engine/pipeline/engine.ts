@@ -90,6 +90,12 @@
 //    - for perp ADL and lender payouts / lender ADL (Q4, Q5) one command per counterparty, to its shard, at the
 //      bankruptcy or liquidation price; each socialized loss is an event; and to every shard whether a bankruptcy is
 //      open (withdrawals wait while one is).
+// RO (decided with reduceOnly at fill time, O1/P1): each perpetual market's matching shard keeps every account's net
+//    position in it, moved by each fill as the book makes it (matching/perp-positions.ts; snapshot and state hash), and
+//    caps reduceOnly orders by it when placed and each time the book fills them. A perpetual position may change only
+//    through a fill of its market's book — or, for a step that moves positions without the book (Q3 backstop takeover,
+//    Q4 perp ADL), through a command routed to that market's matching shard as well as to the risk shards, so the
+//    replica and risk's positions never disagree (the market's invariant checks Σ positions = 0).
 import { createHash } from "node:crypto";
 import { MatchingShard } from "../matching/index.ts";
 import {

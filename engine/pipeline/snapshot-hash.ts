@@ -6,14 +6,13 @@
 // that does not restore fails here, before it is written as a file.
 import { Worker } from "node:worker_threads";
 import type { ExchangeConfig } from "../model/index.ts";
+import { workerUrl } from "./worker-bundle.ts";
 import type { SnapshotHashWorkerData } from "./workers/protocol.ts";
-
-const BOOT = new URL("./workers/boot.mjs", import.meta.url);
 
 /** The state hash of the engine `snapshot` restores (Engine.fromSnapshot(config, snapshot).stateHash()), off this thread. */
 export function snapshotStateHash(config: ExchangeConfig, snapshot: Uint8Array): Promise<string> {
   const data: SnapshotHashWorkerData = { entry: new URL("./workers/snapshot-hash-worker.ts", import.meta.url).href, config, snapshot };
-  const worker = new Worker(BOOT, { workerData: data });
+  const worker = new Worker(workerUrl(data.entry), { workerData: data });
   return new Promise<string>((resolve, reject) => {
     let answered = false;
     worker.on("message", (m: { type: "stateHash"; hash: string } | { type: "fatal"; message: string }) => {

@@ -42,9 +42,10 @@ export { SnapshotFormatError };
  * means, funding samples and history; engine.ts decision P3). 4: each risk shard's section carries its liquidating set
  * (Q1) and its open-interest replica (P1), and its accounts their perpetual positions, perp holds and unsettled USDC.
  * 5: each risk shard's section carries its insurance-fund slice after the fee account (D4; P4 funding remainders).
- * 6: each account's perpetual state ends with its settlement and funding histories, and each risk shard's section with
+ * 6: each perpetual market's section carries its position replica after the ticker (O1 reduceOnly at fill time).
+ * 7: each account's perpetual state ends with its settlement and funding histories, and each risk shard's section with
  * its markets' funding-rate histories (P4, P6/P7; engine/risk/histories.ts). */
-export const SNAPSHOT_FORMAT_VERSION = 6;
+export const SNAPSHOT_FORMAT_VERSION = 7;
 const MAGIC = "CBSNAPSH";
 const CRC_BYTES = 4;
 /** Shards of one stage a snapshot may hold (a damaged count must not drive a long loop). */

@@ -31,6 +31,7 @@ import {
 import { POOL_DELTA_RECORD_BYTES } from "./pool-delta-codec.ts";
 import { MARKET_DATA_RECORD_BYTES, readMarketData } from "./market-data-codec.ts";
 import { PARK_MS, RingReader, RingWriter, tryCopyRecord } from "./ring-io.ts";
+import { workerUrl } from "./worker-bundle.ts";
 import {
   beginSnapshot,
   finishSnapshot,
@@ -159,8 +160,6 @@ interface SnapshotWaiter {
   resolve: () => void;
   reject: (e: Error) => void;
 }
-
-const BOOT = new URL("./workers/boot.mjs", import.meta.url);
 
 function entry(name: string): string {
   return new URL(`./workers/${name}`, import.meta.url).href;
@@ -364,7 +363,7 @@ export class ThreadedPipeline {
   }
 
   private startWorker(data: { entry: string }): Promise<void> {
-    const worker = new Worker(BOOT, { workerData: data });
+    const worker = new Worker(workerUrl(data.entry), { workerData: data });
     this.workers.push(worker);
     this.exits.push(new Promise<void>((resolve) => worker.once("exit", (code) => {
       const message = `worker ${data.entry.slice(data.entry.lastIndexOf("/") + 1)} exited (code ${code}) while the engine runs`;

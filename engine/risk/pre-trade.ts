@@ -86,12 +86,10 @@ export function replaceOrder(s: RiskState, cmd: CommandRecord, sink: EventSink):
 }
 
 /**
- * P1, C4, C8: a perpetual order (or a perpetual replacement: matching inherits its target's reduceOnly flag, so risk
- * supplies the position for every perpetual order). It holds no asset, only its open quantity (margin via C8).
+ * P1, C4, C8: a perpetual order (or a perpetual replacement). It holds no asset, only its open quantity (margin via
+ * C8). A reduceOnly order's cap is matching's (its position replica is exact within the batch; risk's lags by it).
  */
 function placePerpOrder(s: RiskState, cmd: CommandRecord, market: MarketConfig, account: Account, clientId: bigint, sink: EventSink): boolean {
-  const perps = account.perps;
-  cmd.positionQuantity = perps === null ? 0n : perps.positions[market.id]!.netQuantity;
   const plan = s.order;
   const code = checkPerpOrder(s, cmd, market, account, plan);
   if (code !== RejectCode.None) {

@@ -33,7 +33,11 @@ function decimal(value: bigint, scale: number): number {
 
 function finish(type: number, body: number, clientSeq: bigint, seq: number, marketSeq: number): Uint8Array {
   EventEnvelope.startEventEnvelope(builder);
+  // client_seq is written even when 0, so that withClientSeq can set it in the encoded bytes (one encode per event
+  // for the sender and the other watchers alike).
+  builder.forceDefaults(true);
   EventEnvelope.addClientSeq(builder, clientSeq);
+  builder.forceDefaults(false);
   EventEnvelope.addSeq(builder, BigInt(seq));
   EventEnvelope.addMarketSeq(builder, BigInt(marketSeq));
   EventEnvelope.addEventType(builder, type);
@@ -54,6 +58,30 @@ export function encodeEvent(e: EventRecord, clientSeq: bigint, config: ExchangeC
   builder.clear();
   const body = encodeEventBody(builder, e, config, asMaker);
   return finish(WIRE_EVENT_TYPE[e.kind]!, body, clientSeq, e.seq, e.marketSeq);
+}
+
+/** Bytes of the largest event frame withClientSeq patches in place; a larger one is copied (events are ~100–300 B). */
+const CLIENT_SEQ_SCRATCH_BYTES = 4096;
+const clientSeqScratch = new Uint8Array(CLIENT_SEQ_SCRATCH_BYTES);
+const clientSeqView = new DataView(clientSeqScratch.buffer);
+
+/**
+ * The frame `frame` (an encodeEvent result, client_seq 0) with its envelope's client_seq set to `clientSeq`: the
+ * same bytes but those 8, without encoding again. Returns a view of a reused buffer valid until the next call (hand
+ * it to uWS `send`, which copies). The envelope is the root table; its vtable's first slot (client_seq, always written
+ * by finish) gives the field's offset.
+ */
+export function withClientSeq(frame: Uint8Array, clientSeq: bigint): Uint8Array {
+  const n = frame.length;
+  const out = n <= CLIENT_SEQ_SCRATCH_BYTES ? clientSeqScratch.subarray(0, n) : new Uint8Array(n);
+  out.set(frame);
+  const view = n <= CLIENT_SEQ_SCRATCH_BYTES ? clientSeqView : new DataView(out.buffer);
+  const table = view.getUint32(0, true);
+  const vtable = table - view.getInt32(table, true);
+  const field = view.getUint16(vtable + 4, true);
+  if (field === 0) throw new RangeError("withClientSeq: the frame has no client_seq field (not an encodeEvent frame)");
+  view.setBigUint64(table + field, clientSeq, true);
+  return out;
 }
 
 // ---------------------------------------------------------------- market data

@@ -22,6 +22,7 @@ export {
   encodeDepthDelta,
   encodeDepthSnapshot,
   encodeEvent,
+  withClientSeq,
   encodeSnapshotTaken,
   encodeTicker,
   encodeTrade,

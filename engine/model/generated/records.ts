@@ -72,7 +72,7 @@ export class CommandRecord {
   publicKeyWord3: bigint = 0n;
   /** mean premium over the mark, a Ratio (RATIO_DECIMALS) (MarketBandInputs). */
   meanPremium: bigint = 0n;
-  /** signed position in a perpetual market, base units; filled by risk for reduceOnly orders. */
+  /** reserved: 0 (risk filled in the position for reduceOnly until matching kept its own replica, engine/matching/perp-positions.ts). */
   positionQuantity: bigint = 0n;
 
   clear(): void {
