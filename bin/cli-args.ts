@@ -57,13 +57,20 @@ export const USAGE = `crossbook — cross-margin exchange engine
   crossbook client collateral ACCOUNT                      net equity, margin ratios, and per asset: quantity,
                                                            mark, haircut weight, collateral value, open orders
   crossbook client max-order ACCOUNT MARKET buy|sell PRICE [--margin]
-                                                           largest order risk accepts now (and the margin limit)
+                                                           largest order risk accepts now (and the margin limit;
+                                                           perpetuals too: C8 with the USDC fee, sqrt IMF, OI limit)
   crossbook client max-withdrawal ACCOUNT ASSET [--margin] largest withdrawal risk accepts now
   crossbook client positions ACCOUNT                       perpetual positions: quantity, entry, break-even, mark,
                                                            PnL, exposure, IMF/MMF, estimated liquidation price
   crossbook client open-interest [MARKET]                  open interest of a perpetual market (none: every one)
   crossbook client liquidations ACCOUNT                    liquidation history: LiquidationStarted / Ended rows
   crossbook client insurance [ASSET]                       the insurance fund's balance per asset, then its history
+  crossbook client settlements ACCOUNT [MARKET]            USDC settlement history: each fee, realized PnL and
+                                                           funding row with its waterfall step (oldest first)
+  crossbook client funding ACCOUNT [MARKET]                funding payments: rate, mark, position, amount paid (> 0)
+                                                           or received (< 0) at each interval end
+  crossbook client funding-rates MARKET                    a perpetual's funding rate at each interval end, with
+                                                           the mean premium, samples and the mark payments used
   crossbook client settings ACCOUNT [--leverage 1..50] [--auto-lend on|off] [--auto-repay-borrows on|off]
                                     [--auto-borrow-settlements on|off] [--auto-realize-pnl on|off]
                                     [--margin-enabled on|off]   (no option: show the settings)

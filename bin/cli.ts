@@ -375,7 +375,7 @@ interface ClientValues {
 /** The client's subcommands (each has its usage line in USAGE). */
 export const CLIENT_VERBS = [
   "deposit", "order", "cancel", "cancel-all", "withdraw", "transfer", "balances", "collateral", "max-order", "max-withdrawal", "settings",
-  "positions", "liquidations", "open-interest", "insurance", "mark", "borrow", "lend", "repay", "redeem", "pool", "rate-curve", "interest", "max-borrow", "watch", "market", "marks", "send", "snapshot",
+  "positions", "liquidations", "open-interest", "insurance", "settlements", "funding", "funding-rates", "mark", "borrow", "lend", "repay", "redeem", "pool", "rate-curve", "interest", "max-borrow", "watch", "market", "marks", "send", "snapshot",
 ];
 
 async function client(argv: string[]): Promise<void> {
@@ -392,7 +392,8 @@ async function client(argv: string[]): Promise<void> {
   if (verb === "insurance") return clientInsurance(url, pub, args);
   const cmd = verb === "send"
     ? sentCommand(args)
-    : (accountCommand(verb, args, values, pub) ?? tradingCommand(verb, args, values, pub) ?? lendingCommand(verb, args, pub) ?? operatorCommand(verb, args, pub) ??
+    : (accountCommand(verb, args, values, pub) ?? historyCommand(verb, args, pub) ?? tradingCommand(verb, args, values, pub) ?? lendingCommand(verb, args, pub) ??
+      operatorCommand(verb, args, pub) ??
       fail(`client: unknown subcommand "${verb}" (see: crossbook client --help)`));
   const key = keys.forCommand(cmd);
   const c = await connectOrFail(url, key === null ? {} : { key });
@@ -529,6 +530,22 @@ function accountCommand(verb: string, args: string[], values: ClientValues, pub:
   }
 }
 
+/** Perpetual histories (P4, P6/P7): settlements, funding, funding-rates; else null. The newest rows are kept (a named
+ * limit each); SDK users page with sinceMs and limit. */
+function historyCommand(verb: string, args: string[], pub: PublicConfig): CommandJson | null {
+  const market = (): { market?: number } => (args[1] === undefined ? {} : { market: resolveId("market", args[1], pub) });
+  switch (verb) {
+    case "settlements":
+      return { type: "QuerySettlementHistory", account: accountArg(args[0]), ...market() };
+    case "funding":
+      return { type: "QueryFundingHistory", account: accountArg(args[0]), ...market() };
+    case "funding-rates":
+      return { type: "QueryFundingRateHistory", market: resolveId("market", args[0] ?? "", pub) };
+    default:
+      return null;
+  }
+}
+
 /** `client settings ACCOUNT [--leverage N] [--auto-… on|off]`: the changes, or (none given) a look at them. */
 function settingsCommand(account: number, values: ClientValues): CommandJson {
   const toggle = (option: string): boolean | undefined => {
@@ -655,7 +672,7 @@ function sentCommand(args: string[]): CommandJson {
 
 /** Operator commands sign with the operator's key; the pools' public stats need no key. */
 const OPERATOR_COMMANDS = new Set(["Deposit", "SetMarketState", "AdvanceTime", "SetMarkPrice", "OracleQuote", "RegisterApiKey", "RevokeApiKey", "TakeSnapshot"]);
-const PUBLIC_COMMANDS = new Set(["QueryPoolStats", "QueryRateCurve", "QueryOpenInterest", "QueryInsuranceFund", "QueryInsuranceHistory", "Subscribe", "Unsubscribe"]);
+const PUBLIC_COMMANDS = new Set(["QueryPoolStats", "QueryRateCurve", "QueryOpenInterest", "QueryInsuranceFund", "QueryInsuranceHistory", "QueryFundingRateHistory", "Subscribe", "Unsubscribe"]);
 
 /** Finds the private key a command signs with: --key FILE, else the data dir's operator or user key file. */
 class KeyChooser {

@@ -38,6 +38,9 @@ export function isReadOnlyCommand(kind: number): boolean {
     case CommandKind.QueryLiquidationHistory:
     case CommandKind.QueryInsuranceFund:
     case CommandKind.QueryInsuranceHistory:
+    case CommandKind.QuerySettlementHistory:
+    case CommandKind.QueryFundingHistory:
+    case CommandKind.QueryFundingRateHistory:
       return true;
     default:
       return false;

@@ -173,8 +173,9 @@ export class ServerCore implements Replies {
 
   /** One engine event: the gateway views, then (once live) the account log and the sessions that should see it. */
   private onEvent(e: EventRecord): void {
-    if (e.kind === EventKind.MarkPrice || e.kind === EventKind.FundingRate) {
-      // P3/P4 public prices (seq 0, no account): market data, never an account's log.
+    if ((e.kind === EventKind.MarkPrice || e.kind === EventKind.FundingRate) && e.seq === 0) {
+      // P3/P4 public prices (seq 0, no account): market data, never an account's log. A FundingRate with a seq answers
+      // QueryFundingRateHistory: a reply like any.
       this.marketData.priceEvent(e);
       return;
     }

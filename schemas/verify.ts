@@ -135,6 +135,9 @@ export const QUERY_OPEN_INTEREST = layout("QueryOpenInterest", { market: U16 });
 export const QUERY_LIQUIDATION_HISTORY = layout("QueryLiquidationHistory", { account: U32, since_ms: U64, limit: U16 });
 export const QUERY_INSURANCE_FUND = layout("QueryInsuranceFund", { asset: U16 });
 export const QUERY_INSURANCE_HISTORY = layout("QueryInsuranceHistory", { asset: U16, since_ms: U64, limit: U16 });
+export const QUERY_SETTLEMENT_HISTORY = layout("QuerySettlementHistory", { account: U32, market: U16, since_ms: U64, limit: U16 });
+export const QUERY_FUNDING_HISTORY = layout("QueryFundingHistory", { account: U32, market: U16, since_ms: U64, limit: U16 });
+export const QUERY_FUNDING_RATE_HISTORY = layout("QueryFundingRateHistory", { market: U16, since_ms: U64, limit: U16 });
 
 /** Indexed by the `Command` union type (0 = NONE). */
 export const COMMAND_LAYOUTS: readonly (TableLayout | null)[] = [
@@ -176,6 +179,9 @@ export const COMMAND_LAYOUTS: readonly (TableLayout | null)[] = [
   QUERY_LIQUIDATION_HISTORY,
   QUERY_INSURANCE_FUND,
   QUERY_INSURANCE_HISTORY,
+  QUERY_SETTLEMENT_HISTORY,
+  QUERY_FUNDING_HISTORY,
+  QUERY_FUNDING_RATE_HISTORY,
 ];
 
 /** Indexed by the `Event` union type (0 = NONE). */
@@ -333,6 +339,7 @@ export const EVENT_LAYOUTS: readonly (TableLayout | null)[] = [
   layout("OpenInterest", { market: U16, quantity: DEC, time_ms: U64 }),
   layout("InsuranceFund", { asset: U16, balance: DEC, time_ms: U64 }),
   layout("InsuranceEntry", { asset: U16, reason: U8, amount: DEC, balance: DEC, time_ms: U64 }),
+  layout("FundingPayment", { account: U32, market: U16, rate: DEC, mark: DEC, quantity: DEC, amount: DEC, time_ms: U64 }),
 ];
 
 export const COMMAND_ENVELOPE = layout("CommandEnvelope", { client_seq: U64, command_type: U8, command: UVAL });

@@ -245,6 +245,9 @@ const PROMISES: Record<string, Record<string, Check[]>> = {
     ],
   },
   Perpetuals: {
+    "client max-order 128 BTC_USDC_PERP buy 60000": [
+      (r) => expect(events(r)).toMatchObject([{ type: "MaxOrderQuantity", account: 128, quantity: "1.6501", marginLimit: "1.6501" }]),
+    ],
     "client order 128 BTC_USDC_PERP buy 0.1 60000": [
       (r) => expect(events(r).map((e) => e.type)).toEqual(expect.arrayContaining(["Fill", "Settlement", "Balance", "Position"])),
     ],
@@ -255,6 +258,15 @@ const PROMISES: Record<string, Record<string, Check[]>> = {
     "client order 128 BTC_USDC_PERP sell 0.5 60000 --reduce-only": [
       (r) => expect(events(r).find((e) => e.type === "OrderDone")).toMatchObject({ reason: "ReduceOnlyCapped" }),
     ],
+    "client settlements 128": [
+      (r) => expect(events(r)).toMatchObject([
+        { type: "Settlement", account: 128, reason: "Fee", step: "FromBalance", amount: "6" },
+        { type: "Settlement", account: 128, reason: "Fee", step: "FromBalance", amount: "6" },
+        { type: "CommandAccepted", account: 128 },
+      ]),
+    ],
+    "client funding 128 BTC_USDC_PERP": [(r) => expect(events(r).map((e) => e.type)).toEqual(["CommandAccepted"])],
+    "client funding-rates BTC_USDC_PERP": [(r) => expect(events(r).map((e) => e.type)).toEqual(["CommandAccepted"])],
   },
   "Replaying and checking": {
     "replay session.jsonl": [(r) => expect(r.out).toMatch(/"stateHash":"[0-9a-f]{64}","commands":3/)],

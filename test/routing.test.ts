@@ -78,6 +78,9 @@ const EXPECTED: Record<number, [RiskClass, MatchingClass, boolean]> = {
   [CommandKind.QueryLiquidationHistory]: ["account", "none", false],
   [CommandKind.QueryInsuranceFund]: ["account", "none", false],
   [CommandKind.QueryInsuranceHistory]: ["account", "none", false],
+  [CommandKind.QuerySettlementHistory]: ["account", "none", false],
+  [CommandKind.QueryFundingHistory]: ["account", "none", false],
+  [CommandKind.QueryFundingRateHistory]: ["account", "none", false],
 };
 
 const RISK_CLASS: Record<number, RiskClass> = { [RiskRoute.ByAccount]: "account", [RiskRoute.ShardZero]: "zero", [RiskRoute.Every]: "every" };
@@ -145,6 +148,9 @@ function stream(): CommandRecord[] {
     [CommandKind.QueryLiquidationHistory]: command(CommandKind.QueryLiquidationHistory, ALICE, (c) => (c.historyLimit = 5)),
     [CommandKind.QueryInsuranceFund]: command(CommandKind.QueryInsuranceFund, 0, (c) => (c.asset = ALL_ASSETS)),
     [CommandKind.QueryInsuranceHistory]: command(CommandKind.QueryInsuranceHistory, 0, (c) => (c.asset = ALL_ASSETS)),
+    [CommandKind.QuerySettlementHistory]: command(CommandKind.QuerySettlementHistory, ALICE, (c) => (c.market = ALL_MARKETS)),
+    [CommandKind.QueryFundingHistory]: command(CommandKind.QueryFundingHistory, ALICE, (c) => (c.market = ALL_MARKETS)),
+    [CommandKind.QueryFundingRateHistory]: command(CommandKind.QueryFundingRateHistory, 0, (c) => (c.market = 3)),
     [CommandKind.RegisterApiKey]: command(CommandKind.RegisterApiKey, CAROL, (c) => ((c.flags = 1), (c.price = 7n), (c.quantity = 8n))),
     [CommandKind.RevokeApiKey]: command(CommandKind.RevokeApiKey, CAROL, (c) => ((c.price = 7n), (c.quantity = 8n))),
     [CommandKind.OracleQuote]: command(CommandKind.OracleQuote, 0, (c) => {
@@ -277,8 +283,9 @@ describe("one routing table", () => {
     // The stream exercises the routes: the order rests, is replaced and canceled, the clock ticks, the mark moves, the
     // oracle quote applies (IndexPrice and CommandAccepted), positions are queried (CommandAccepted: Alice holds none)
     // and the open interest of the 3 perpetual markets (3 OpenInterest events); Q6: the liquidation and insurance
-    // histories (a CommandAccepted each, no rows yet) and the insurance fund of the 5 assets (5 InsuranceFund events).
-    expect(reference.get(1)!.length).toBe(78);
+    // histories (a CommandAccepted each, no rows yet) and the insurance fund of the 5 assets (5 InsuranceFund events);
+    // the three P4/P6 history queries are answered (CommandAccepted each: no perpetual activity yet).
+    expect(reference.get(1)!.length).toBe(81);
   });
 
   it("X4: the threaded pipeline (fused 1×1, split 1×2, 2×2 and 3×2; as records and encoded) gives each topology's in-process events and state hash", async () => {

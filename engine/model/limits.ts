@@ -25,6 +25,13 @@ export const POSITIONS_PER_MARKET_MAX = 64 * ACCOUNTS_PER_SHARD_MAX;
 export const RATE_CURVE_POINTS_MAX = 101;
 /** L14: entries of an interest history (QueryInterestHistory). */
 export const INTEREST_HISTORY_ENTRIES_MAX = 1000;
+/** P6/P7: settlement rows kept per account (QuerySettlementHistory; the oldest goes first). A fill writes up to 4 per
+ * side, a funding payment or a realization up to 4: ~7 KB per account when full. */
+export const SETTLEMENT_HISTORY_ROWS_MAX = 256;
+/** P4: funding payments kept per account over all its markets (QueryFundingHistory): a week of hourly intervals. */
+export const FUNDING_HISTORY_ENTRIES_MAX = 168;
+/** P4: funding rates kept per perpetual market in each risk shard (QueryFundingRateHistory): 30 days of hourly intervals. */
+export const FUNDING_RATE_HISTORY_MAX = 720;
 
 /** Q6: rows of one account's liquidation history kept (the newest) and returned by one QueryLiquidationHistory. */
 export const LIQUIDATION_HISTORY_ENTRIES_MAX = 256;

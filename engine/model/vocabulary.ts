@@ -88,6 +88,15 @@ export const CommandKind = {
   /** Query, Q6/D4: the insurance fund's history (each batch's change per asset and reason) of `asset` (or ALL_ASSETS)
    * from `timeMs` on, at most `historyLimit` rows, then CommandAccepted. */
   QueryInsuranceHistory: 32,
+  /** Query, P6/P7: the settlement history of `account` (market or ALL_MARKETS) from `timeMs` on, oldest first, at most
+   * `historyLimit` rows: a Settlement event per row (its time, reason and waterfall step), then CommandAccepted. */
+  QuerySettlementHistory: 33,
+  /** Query, P4: the funding payments of `account` (market or ALL_MARKETS) from `timeMs` on, oldest first, at most
+   * `historyLimit`: a FundingPayment event each, then CommandAccepted. */
+  QueryFundingHistory: 34,
+  /** Query, P4: the funding rates of perpetual `market` from `timeMs` on, oldest first, at most `historyLimit`: a
+   * FundingRate event each (the query's seq), then CommandAccepted. */
+  QueryFundingRateHistory: 35,
 } as const;
 export type CommandKind = (typeof CommandKind)[keyof typeof CommandKind];
 
@@ -163,6 +172,10 @@ export const EventKind = {
   /** Q6/D4 one change of the insurance fund in one batch: asset, insuranceReason (InsuranceReason), insuranceChange
    * (signed, the Σ over every shard's slice), insuranceBalance after it, timeMs = engine time of the batch. */
   InsuranceEntry: 27,
+  /** P4 one funding payment of an account (QueryFundingHistory's answer): market, fundingRate and markPrice of the
+   * interval end, fundedQuantity (the position, signed), fundingPayment (> 0 paid, < 0 received), timeMs = the
+   * interval end. */
+  FundingPayment: 28,
 } as const;
 export type EventKind = (typeof EventKind)[keyof typeof EventKind];
 
@@ -208,7 +221,7 @@ export const COMMAND_FIELDS: readonly FieldSpec[] = [
   { name: "marketState", type: "i32", unit: "MarketState", slot: "state", kinds: ["SetMarketState"] },
   { name: "leverageLimit", type: "i32", unit: "new max account leverage 1…50, 0 = unchanged", slot: "state", kinds: ["UpdateAccountSettings"] },
   { name: "curvePoints", type: "i32", unit: "evenly spaced utilizations 2…101 (0 = 11)", slot: "state", kinds: ["QueryRateCurve"] },
-  { name: "historyLimit", type: "i32", unit: "history entries at most (0 = the maximum)", slot: "state", kinds: ["QueryInterestHistory", "QueryLiquidationHistory", "QueryInsuranceHistory"] },
+  { name: "historyLimit", type: "i32", unit: "history entries at most (0 = the maximum)", slot: "state", kinds: ["QueryInterestHistory", "QueryLiquidationHistory", "QueryInsuranceHistory", "QuerySettlementHistory", "QueryFundingHistory", "QueryFundingRateHistory"] },
   { name: "oracleSource", type: "i32", unit: "index of the source in the asset's configured oracle sources", slot: "state", kinds: ["OracleQuote"] },
   { name: "orderId", type: "f64", unit: "target order of a cancel or replace (engine order id)" },
   { name: "timeMs", type: "f64", unit: "engine time, ms since the epoch (AdvanceTime; the history queries: from)" },
@@ -257,6 +270,7 @@ export const EVENT_FIELDS: readonly FieldSpec[] = [
   { name: "message", type: "string", unit: "human-readable reject message, ASCII (OrderRejected / CommandRejected)" },
   { name: "price", type: "i64", unit: ORDER_PRICE + "; AssetCollateral: the asset's USD mark" },
   { name: "indexPrice", type: "i64", unit: "the asset's index and collateral mark, USD at PRICE_DECIMALS (P2, C1); MarkPrice: the index the mark used (0 = none fresh)", slot: "price", kinds: ["IndexPrice", "MarkPrice"] },
+  { name: "fundedQuantity", type: "i64", unit: BASE_UNITS + ", signed: the position a funding payment was for (P4)", slot: "price", kinds: ["FundingPayment"] },
   { name: "entryPrice", type: "i64", unit: "P1 entry price (cost basis / quantity), " + ORDER_PRICE + "; 0 when flat", slot: "price", kinds: ["Position"] },
   { name: "netQuantity", type: "i64", unit: BASE_UNITS + ", signed: long > 0, short < 0 (P1)", slot: "quantity", kinds: ["Position"] },
   { name: "openInterestQuantity", type: "i64", unit: BASE_UNITS + ": the market's open interest, Σ longs (P1)", slot: "quantity", kinds: ["OpenInterest"] },
@@ -269,14 +283,14 @@ export const EVENT_FIELDS: readonly FieldSpec[] = [
   { name: "positionExposureUsd", type: "i64", unit: USD + ": netExposureQuantity × mark (C4)", slot: "exposureUsd", kinds: ["Position"] },
   { name: "estLiquidationPrice", type: "i64", unit: "P8 estimated liquidation price, " + ORDER_PRICE + "; 0 = none", slot: "notionalUsd", kinds: ["Position"] },
   { name: "quantity", type: "i64", unit: BASE_UNITS + "; the Max* answers: the largest accepted now" },
-  { name: "markPrice", type: "i64", unit: "P3: the perpetual's mark, USD at PRICE_DECIMALS (FundingRate: the mark at the interval end, which payments use)", slot: "quantity", kinds: ["MarkPrice", "FundingRate"] },
+  { name: "markPrice", type: "i64", unit: "P3: the perpetual's mark, USD at PRICE_DECIMALS (FundingRate: the mark at the interval end, which payments use)", slot: "quantity", kinds: ["MarkPrice", "FundingRate", "FundingPayment"] },
   { name: "openQuantity", type: "i64", unit: BASE_UNITS + ": what the book may fill (the quantity, or the reduceOnly cap; 0 for a market buy by quote only)", slot: "amount", kinds: ["OrderAccepted"] },
   { name: "remainingQuantity", type: "i64", unit: BASE_UNITS + ": requested − filled (0 for a market buy by quote only)", slot: "amount", kinds: ["OrderDone"] },
   { name: "available", type: "i64", unit: ASSET_UNITS + " free to use", slot: "amount", kinds: ["Balance", "AssetCollateral"] },
   { name: "marginLimit", type: "i64", unit: "the margin check's own limit, base units (MaxOrderQuantity) or asset units", slot: "amount", kinds: ["MaxOrderQuantity", "MaxWithdrawalQuantity", "MaxBorrowQuantity"] },
   { name: "freeLiquidity", type: "i64", unit: ASSET_UNITS + ": lent − borrowed", slot: "amount", kinds: ["PoolStats"] },
   { name: "interest", type: "i64", unit: ASSET_UNITS + " paid or earned (by interestKind), ≥ 0", slot: "amount", kinds: ["InterestEntry"] },
-  { name: "fundingRate", type: "i64", unit: "P4 funding rate, a Ratio (RATIO_DECIMALS; MarkPrice: the predicted rate of the running interval)", slot: "amount", kinds: ["MarkPrice", "FundingRate"] },
+  { name: "fundingRate", type: "i64", unit: "P4 funding rate, a Ratio (RATIO_DECIMALS; MarkPrice: the predicted rate of the running interval)", slot: "amount", kinds: ["MarkPrice", "FundingRate", "FundingPayment"] },
   { name: "insuranceChange", type: "i64", unit: ASSET_UNITS + ": the insurance fund's change in one batch, signed", slot: "amount", kinds: ["InsuranceEntry"] },
   { name: "settledAmount", type: "i64", unit: ASSET_UNITS + " moved by the step, > 0", slot: "amount", kinds: ["Settlement"] },
   { name: "commandAmount", type: "i64", unit: "the accepted command's amount in " + ASSET_UNITS + " (deposit, withdraw, transfer, pool actions)", slot: "amount", kinds: ["CommandAccepted", "CommandRejected"] },
@@ -287,6 +301,7 @@ export const EVENT_FIELDS: readonly FieldSpec[] = [
   { name: "openBorrowLendLimit", type: "i64", unit: ASSET_UNITS + ": the pool's open borrow/lend limit", slot: "amount2", kinds: ["PoolStats"] },
   { name: "meanPremium", type: "i64", unit: "P4: P̄, the mean premium of the interval's samples, a Ratio (RATIO_DECIMALS)", slot: "amount2", kinds: ["FundingRate"] },
   { name: "insuranceBalance", type: "i64", unit: ASSET_UNITS + ": the insurance fund's balance (Σ of the shard slices)", slot: "amount2", kinds: ["InsuranceFund", "InsuranceEntry"] },
+  { name: "fundingPayment", type: "i64", unit: QUOTE_UNITS + ": > 0 paid, < 0 received (P4: payers rounded up, receivers down)", slot: "amount2", kinds: ["FundingPayment"] },
   { name: "poolLimit", type: "i64", unit: ASSET_UNITS + ": the pool's own limit on a manual borrow", slot: "amount2", kinds: ["MaxBorrowQuantity"] },
   { name: "makerAccount", type: "u32", unit: "Fill: the maker's account id" },
   { name: "makerOrderId", type: "f64", unit: "Fill: the maker's order id" },

@@ -86,6 +86,10 @@ export const COMMAND_ROUTES: { readonly [K in CommandKind]: CommandRoute } = {
   // Every risk shard's insurance replica (Σ of the slices, its history) agrees at a batch boundary: account 0's answers.
   [CommandKind.QueryInsuranceFund]: ACCOUNT_ONLY,
   [CommandKind.QueryInsuranceHistory]: ACCOUNT_ONLY,
+  // The account's own shard keeps its histories; every shard replicates the funding rates: account 0's answers.
+  [CommandKind.QuerySettlementHistory]: ACCOUNT_ONLY,
+  [CommandKind.QueryFundingHistory]: ACCOUNT_ONLY,
+  [CommandKind.QueryFundingRateHistory]: ACCOUNT_ONLY,
 };
 
 /**

@@ -44,8 +44,10 @@ export { SnapshotFormatError };
  * 5: each risk shard's section carries its insurance-fund slice after the fee account (D4; P4 funding remainders).
  * 6: each perpetual market's section carries its position replica after the ticker (O1 reduceOnly at fill time).
  * 7: each risk shard's section carries the accounts' liquidation histories and the insurance fund's replica and
- * history (Q6), and its batch deltas the fund's changes. */
-export const SNAPSHOT_FORMAT_VERSION = 7;
+ * history (Q6), and its batch deltas the fund's changes.
+ * 8: each account's perpetual state ends with its settlement and funding histories, and each risk shard's section
+ * with its markets' funding-rate histories (P4, P6/P7; engine/risk/histories.ts). */
+export const SNAPSHOT_FORMAT_VERSION = 8;
 const MAGIC = "CBSNAPSH";
 const CRC_BYTES = 4;
 /** Shards of one stage a snapshot may hold (a damaged count must not drive a long loop). */

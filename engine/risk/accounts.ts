@@ -5,6 +5,7 @@ import { PerpPosition } from "../perps/index.ts";
 import { AccountSetting, LEVERAGE_LIMIT_DEFAULT, userOf } from "../model/index.ts";
 import type { UserVolume } from "./fees.ts";
 import type { AccountMargin } from "./margin/index.ts";
+import type { FundingLog, SettlementLog } from "./histories.ts";
 
 /** Every AccountSetting bit. */
 export const ACCOUNT_SETTINGS_ALL =
@@ -81,6 +82,10 @@ export class AccountPerps {
   readonly positions: PerpPosition[] = [];
   readonly openBuy: bigint[];
   readonly openSell: bigint[];
+  /** P6/P7: the account's settlement rows (made with the first; histories.ts). */
+  settlements: SettlementLog | null = null;
+  /** P4: the account's funding payments (made with the first; histories.ts). */
+  funding: FundingLog | null = null;
 
   constructor(marketCount: number) {
     for (let m = 0; m < marketCount; m++) this.positions.push(new PerpPosition());

@@ -113,14 +113,22 @@ export function checkPerpOrder(s: RiskState, cmd: CommandRecord, market: MarketC
     return RejectCode.OpenInterestLimit;
   }
   if (fills === 0n) return RejectCode.None;
-  const ctx = s.marginContext;
-  const price = cmd.orderType === OrderType.Limit ? cmd.price : ctx.marketMark[m]!;
+  const price = cmd.orderType === OrderType.Limit ? cmd.price : s.marginContext.marketMark[m]!;
+  return perpFillPassesMargin(s, market, account, cmd.side as Side, fills, price) ? RejectCode.None : RejectCode.InsufficientMargin;
+}
+
+/**
+ * C8 for a perpetual order's full fill of `fills` at `price` with the taker fee in USDC (S5): the account with that
+ * position change and fee, every open order counted (C4), at the market's sqrt IMF (C5). QueryMaxOrder bisects it.
+ */
+export function perpFillPassesMargin(s: RiskState, market: MarketConfig, account: Account, side: Side, fills: bigint, price: bigint): boolean {
+  const m = market.id;
   const quote = s.config.assets[market.quoteAsset]!;
-  const notional = quoteAmount(fills, price, ctx.marketBaseDecimals[m]!, quote.decimals, Rounding.Up);
+  const notional = quoteAmount(fills, price, s.marginContext.marketBaseDecimals[m]!, quote.decimals, Rounding.Up);
   const fee = feeAmount(notional, s.takerBpsOf(account.id));
-  const changes = s.changes.clear().addPositionFill(m, cmd.side === Side.Buy ? fills : -fills, price);
+  const changes = s.changes.clear().addPositionFill(m, side === Side.Buy ? fills : -fills, price);
   if (fee > 0n) changes.addAsset(market.quoteAsset, -fee);
-  return account.syncedMargin().wouldPassInitialMargin(changes) ? RejectCode.None : RejectCode.InsufficientMargin;
+  return account.syncedMargin().wouldPassInitialMargin(changes);
 }
 
 /** S4 / L11 then S2: the lent units of the spent asset fund the order first (redeemed now), then it borrows the rest. */

@@ -6,13 +6,28 @@
 // USDC Balance and its Position (cumulativeFundingPayment, breakEvenPrice). The shard's net of the roundings
 // (Σ debits − Σ credits) goes to its own slice of the insurance fund, so over all shards funding creates no money:
 // Σ payments over every position of a market is ≥ 0 and is exactly the sum of the slices' gains.
-import { InsuranceReason, MarketKind, type EventRecord, type EventSink } from "../model/index.ts";
+import { FUNDING_HISTORY_ENTRIES_MAX, InsuranceReason, MarketKind, type EventRecord, type EventSink } from "../model/index.ts";
+import type { Account } from "./accounts.ts";
+import { FundingLog } from "./histories.ts";
 import { applyFundingPayment, fundingPayment } from "../perps/index.ts";
 import { creditUsdc, debitUsdc } from "./funds.ts";
 import { creditInsurance } from "./insurance.ts";
 import { publishBalance, publishPosition, publishSettlementRows } from "./replies.ts";
 import { positionReport } from "./queries.ts";
 import { SettlementReason, type RiskState } from "./state.ts";
+
+/** P4: the interval end joins the market's funding-rate history (every shard; QueryFundingRateHistory). */
+export function recordFundingRate(s: RiskState, e: EventRecord): void {
+  const log = s.fundingRates[e.market];
+  if (log !== undefined && s.config.markets[e.market]!.kind === MarketKind.Perpetual) log.add(e.timeMs, e.fundingRate, e.meanPremium, e.fundingSamples, e.markPrice);
+}
+
+/** P4: the payment joins the account's funding history (QueryFundingHistory), at the interval end's time. */
+function recordFundingPayment(s: RiskState, account: Account, e: EventRecord, quantity: bigint, payment: bigint): void {
+  const perps = s.perpsOf(account);
+  const log = perps.funding ?? (perps.funding = new FundingLog(FUNDING_HISTORY_ENTRIES_MAX));
+  log.add(e.timeMs, e.market, quantity, e.fundingRate, e.markPrice, payment);
+}
 
 function byAccountId(a: number, b: number): number {
   return a - b;
@@ -45,6 +60,7 @@ export function payFunding(s: RiskState, e: EventRecord, sink: EventSink): void 
     const payment = fundingPayment(rate, pos.netQuantity, mark, baseDecimals, quoteDecimals);
     if (payment === 0n) continue;
     applyFundingPayment(pos, payment);
+    recordFundingPayment(s, account, e, pos.netQuantity, payment);
     if (payment > 0n) debitUsdc(s, account, usdc, m, SettlementReason.Funding, payment);
     else creditUsdc(s, account, usdc, m, SettlementReason.Funding, -payment);
     net += payment;

@@ -159,6 +159,8 @@ function hashPerps(h: ReturnType<typeof createHash>, a: Account): void {
     if (!perps.hasState(m) && p.realizedPnl === 0n && p.cumulativeFees === 0n) continue;
     h.update(`pp${a.id}/${m} ${p.netQuantity} ${p.costBasis} ${p.openCostBasis} ${p.realizedPnl} ${p.feesPaid} ${p.fundingPaid} ${p.cumulativeFees} ${p.cumulativeFundingPayment} ${perps.openBuy[m]} ${perps.openSell[m]}\n`);
   }
+  if (perps.settlements !== null) h.update(`ps${a.id} ${perps.settlements.hashText()}\n`);
+  if (perps.funding !== null) h.update(`pf${a.id} ${perps.funding.hashText()}\n`);
 }
 
 /** Deterministic digest of everything this shard owns (replay equality, X4). */
@@ -176,6 +178,7 @@ export function stateHash(s: RiskState): string {
     if (a.perps !== null) hashPerps(h, a);
   }
   h.update(`oi ${s.openInterest.join(",")}\n`);
+  for (let m = 0; m < s.fundingRates.length; m++) if (s.fundingRates[m]!.length > 0) h.update(`fr${m} ${s.fundingRates[m]!.hashText()}\n`);
   h.update(`fee ${s.feeAccount.available.join(",")}\n`);
   if (s.insuranceAccount.available.some((x) => x !== 0n)) h.update(`ins ${s.insuranceAccount.available.join(",")}\n`); // D4
   h.update(s.pools.hashText());

@@ -1,9 +1,10 @@
-// Queries (SPEC C10, L8, L13, L14 and the collateral statement): answered by events, nothing changes. The max
+// Queries (SPEC C10, L8, L13, L14, P1 and the collateral statement; the P4/P6 histories in history-queries.ts): answered by events, nothing changes. The max
 // answers run the same check as the real command (checks.ts; the C10 solvers bisect over it), so the max passes and
 // one step more is refused. Also the reads tests and reports use (off the hot path).
 import { ALL_ASSETS, ALL_MARKETS, AccountSetting, CommandKind, EventKind, MarketKind, RATIO_SCALE, RejectCode, Side, SPOT_MARGIN_FLAGS, type CommandRecord, type EventSink } from "../model/index.ts";
 import { INSURANCE_HISTORY_ENTRIES_MAX, INTEREST_HISTORY_ENTRIES_MAX, isValidClientAccount, LIQUIDATION_HISTORY_ENTRIES_MAX, RATE_CURVE_POINTS_MAX, userOf } from "../model/index.ts";
 import type { Account } from "./accounts.ts";
+import { queryFundingHistory, queryFundingRateHistory, querySettlementHistory } from "./history-queries.ts";
 import { dayOf } from "./fees.ts";
 import { borrowInterestForHour, InterestKind, lendInterestForHour, sampleRateCurve } from "../lending/index.ts";
 import {
@@ -19,7 +20,7 @@ import {
   positionImf,
   positionMmf,
 } from "./margin/index.ts";
-import { borrowCode, largestAccepted, receiveRepays, spendable, withdrawalCode } from "./checks.ts";
+import { borrowCode, largestAccepted, perpFillPassesMargin, receiveRepays, spendable, withdrawalCode } from "./checks.ts";
 import {
   accepted,
   publishCollateral,
@@ -33,7 +34,6 @@ import {
   publishRateCurvePoint,
   rejectInvalidAccount,
   rejectMaxOrderPrice,
-  rejectPerpetualMarket,
   rejectRateCurvePoints,
   rejectUnknownAsset,
   rejectUnknownMarket,
@@ -53,6 +53,7 @@ import {
   estimatedLiquidationPrice,
   LiquidationPriceKind,
   PerpPosition,
+  reduceOnlyFillCap,
   unrealizedPnl,
 } from "../perps/index.ts";
 
@@ -83,6 +84,12 @@ export function answerQuery(s: RiskState, kind: number, cmd: CommandRecord, sink
       return queryInsuranceFund(s, cmd, sink);
     case CommandKind.QueryInsuranceHistory:
       return queryInsuranceHistory(s, cmd, sink);
+    case CommandKind.QuerySettlementHistory:
+      return querySettlementHistory(s, cmd, sink);
+    case CommandKind.QueryFundingHistory:
+      return queryFundingHistory(s, cmd, sink);
+    case CommandKind.QueryFundingRateHistory:
+      return queryFundingRateHistory(s, cmd, sink);
     default:
       return queryMaxBorrow(s, cmd, sink);
   }
@@ -149,9 +156,10 @@ export function queryMaxOrder(s: RiskState, cmd: CommandRecord, sink: EventSink)
   if (!isValidClientAccount(cmd.account)) return rejectInvalidAccount(s, cmd, sink);
   const market = s.config.markets[cmd.market];
   if (market === undefined) return rejectUnknownMarket(s, cmd, sink);
-  if (market.kind !== MarketKind.Spot) return rejectPerpetualMarket(s, cmd, market.symbol, sink);
   if (cmd.price <= 0n) return rejectMaxOrderPrice(s, cmd, sink);
-  const max = maxOrderQuantity(s, cmd.account, cmd.market, cmd.side as Side, cmd.price, cmd.flags);
+  const max = market.kind === MarketKind.Spot
+    ? maxOrderQuantity(s, cmd.account, cmd.market, cmd.side as Side, cmd.price, cmd.flags)
+    : maxPerpOrderQuantity(s, cmd.account, cmd.market, cmd.side as Side, cmd.price);
   publishMaxQuantity(s, EventKind.MaxOrderQuantity, cmd, max.quantity, max.marginLimit, 0n, sink);
 }
 
@@ -229,6 +237,31 @@ export function maxOrderQuantity(s: RiskState, accountId: number, marketId: numb
   const repays = receiveRepays(account, flags);
   const quantity = repays && bound >= marginLimit ? marginLimit : maxSpotOrderQuantity(margin, ctx, { ...query, maxQuantity: bound, receiveRepays: repays });
   return { quantity, marginLimit };
+}
+
+/**
+ * C10 for a perpetual (P1, C4, C5, C8, S5): the largest quantity (a multiple of the step, ≤ maxQuantity) of a limit
+ * order at `price` that checkPerpOrder accepts now — its full fill at `price` with the taker fee in USDC, at the
+ * market's sqrt IMF, every open order counted — and no further than the market's openInterestLimit lets its opening
+ * part go; marginLimit is the margin check's own limit (the open-interest bound left out). The spot-margin flags do
+ * not apply (a perpetual order holds nothing). Bisection over the margin check, which accepts every quantity up to
+ * its bound (a reducing part only lowers exposure). Off the hot path.
+ */
+export function maxPerpOrderQuantity(s: RiskState, accountId: number, marketId: number, side: Side, price: bigint): MaxQuantity {
+  const account = s.accounts.get(accountId);
+  const market = s.config.markets[marketId]!;
+  if (account === undefined || price <= 0n) return { quantity: 0n, marginLimit: 0n };
+  s.pools.sync(account);
+  const step = market.stepSize;
+  const steps = market.maxQuantity / step;
+  const marginLimit = largestAccepted(steps, (k) => perpFillPassesMargin(s, market, account, side, k * step, price)) * step;
+  if (market.openInterestLimit <= 0n) return { quantity: marginLimit, marginLimit };
+  // P1: the opening part (beyond what reduces the position) may take the open interest up to the limit, not past it.
+  const position = account.perps === null ? 0n : account.perps.positions[marketId]!.netQuantity;
+  const reducible = reduceOnlyFillCap(position, side, market.maxQuantity);
+  const room = market.openInterestLimit - s.openInterest[marketId]!;
+  const oiBound = ((reducible + (room > 0n ? room : 0n)) / step) * step;
+  return { quantity: oiBound < marginLimit ? oiBound : marginLimit, marginLimit };
 }
 
 /**

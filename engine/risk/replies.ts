@@ -14,13 +14,14 @@ import {
   type EventRecord,
   type EventSink,
 } from "../model/index.ts";
-import { INT64_MAX, isValidClientAccount } from "../model/index.ts";
+import { INT64_MAX, isValidClientAccount, SETTLEMENT_HISTORY_ROWS_MAX } from "../model/index.ts";
 import type { Account } from "./accounts.ts";
 import type { AssetOracle } from "../perps/index.ts";
 import { InterestKind, poolStats, type RateCurvePoint } from "../lending/index.ts";
 import { UNBOUNDED, type AccountMargin } from "./margin/index.ts";
 import type { InsuranceRow } from "./insurance.ts";
-import { OrderDetail, RISK_LIMITS, type CollateralStatement, type OrderPlan, type PositionReport, type RiskState } from "./state.ts";
+import { OrderDetail, RISK_LIMITS, type CollateralStatement, type OrderPlan, type PositionReport, type RiskState, type SettlementRows } from "./state.ts";
+import { SettlementLog } from "./histories.ts";
 
 const RATIO_TO_REPORTED = RATIO_SCALE / PRICE_SCALE;
 const PERCENT_HUNDREDTHS = RATIO_SCALE / 10_000n;
@@ -173,10 +174,6 @@ export function rejectUnknownAsset(s: RiskState, cmd: CommandRecord, sink: Event
 
 export function rejectUnknownMarket(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
   reject(s, cmd, RejectCode.UnknownMarket, `unknown market ${cmd.market}`, sink);
-}
-
-export function rejectPerpetualMarket(s: RiskState, cmd: CommandRecord, symbol: string, sink: EventSink): void {
-  reject(s, cmd, RejectCode.MarketStateForbids, `${symbol}: the max order quantity is answered for spot markets only`, sink);
 }
 
 export function rejectTooManyOpenOrders(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
@@ -389,8 +386,18 @@ export function publishSettlementRows(s: RiskState, seq: number, sink: EventSink
     e.settledAmount = rows.amount[i]!;
     e.timeMs = s.nowMs;
     sink.publish(e);
+    recordSettlementRow(s, rows, i);
   }
   rows.length = 0;
+}
+
+/** The row joins its account's settlement history (histories.ts; QuerySettlementHistory answers from it). */
+function recordSettlementRow(s: RiskState, rows: SettlementRows, i: number): void {
+  const account = s.accounts.get(rows.account[i]!);
+  if (account === undefined) return;
+  const perps = s.perpsOf(account);
+  const log = perps.settlements ?? (perps.settlements = new SettlementLog(SETTLEMENT_HISTORY_ROWS_MAX));
+  log.add(s.nowMs, rows.market[i]!, rows.asset[i]!, rows.reason[i]!, rows.step[i]!, rows.amount[i]!);
 }
 
 /** P1: one position report as a Position event (after a fill, or as a query answer). */

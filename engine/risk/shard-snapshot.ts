@@ -1,6 +1,6 @@
 // The risk shard's snapshot section (X7): the clock, marks, pool replicas, fee volumes, accounts, the fee account,
 // the insurance slice (D4), holds and the clientId index, the oracle replica (perps/oracle-book.ts), the liquidating set (Q1), the open-interest
-// replica (P1; positions are in the accounts), the liquidation histories and the insurance fund's replica (Q6), composed from the encodings in snapshot.ts, pools.ts and fees.ts.
+// replica (P1; positions are in the accounts), the liquidation histories and the insurance fund's replica (Q6), the markets' funding-rate histories (P4), composed from the encodings in snapshot.ts, pools.ts and fees.ts.
 import { SnapshotTag, type SnapshotReader, type SnapshotWriter } from "../model/index.ts";
 import { restoreAccounts, restoreFeeAccount, restoreHolds, restoreMarks, writeAccounts, writeFeeAccount, writeHolds, writeMarks } from "./snapshot.ts";
 import { holdClientKey, type RiskState } from "./state.ts";
@@ -30,6 +30,7 @@ export function writeShardSnapshot(s: RiskState, w: SnapshotWriter): void {
   for (const oi of s.openInterest) w.big(oi);
   s.liquidationHistory.writeSnapshot(w); // Q6
   s.insurance.writeSnapshot(w); // Q6/D4: the fund's replica (Σ slices) and history
+  for (const log of s.fundingRates) log.write(w); // P4: each market's funding rates (histories.ts)
   w.endSection();
 }
 
@@ -58,6 +59,7 @@ export function restoreShardSnapshot(s: RiskState, r: SnapshotReader): void {
   }
   s.liquidationHistory.restoreSnapshot(r);
   s.insurance.restoreSnapshot(r);
+  for (const log of s.fundingRates) log.restore(r);
   r.endSection();
   rebuildLiquidationIndex(s);
   rebuildPerpHolders(s);

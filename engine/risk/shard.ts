@@ -14,6 +14,7 @@ import { CommandKind, EventKind, type CommandRecord, type EventRecord, type Even
 import type { InterestKind, PoolDelta } from "../lending/index.ts";
 import type { AccountMargin, MarginContext } from "./margin/index.ts";
 import type { PoolBook } from "./pools.ts";
+import type { PerpPosition } from "../perps/index.ts";
 import { acknowledged, rejectUnknownCommand } from "./replies.ts";
 import { RiskState, type CollateralStatement, type MaxQuantity, type PositionReport } from "./state.ts";
 import { advanceTime, deposit, setMarkPrice, transfer, updateSettings, withdraw } from "./account-commands.ts";
@@ -23,7 +24,7 @@ import { applyPoolMovement, manualPoolAction, type PoolMovement } from "./lendin
 import { applyMarkPrice, oracleQuote } from "./oracle-commands.ts";
 import { evaluateLiquidations } from "./liquidation-trigger.ts";
 import type { InsuranceRow } from "./insurance.ts";
-import { payFunding } from "./funding.ts";
+import { payFunding, recordFundingRate } from "./funding.ts";
 import * as queries from "./queries.ts";
 import { accountIds, stateHash, totals, validateInternalState } from "./invariants.ts";
 import { restoreShardSnapshot, writeShardSnapshot } from "./shard-snapshot.ts";
@@ -89,8 +90,7 @@ export class RiskShard {
         setMarkPrice(s, cmd, sink);
         return false;
       case CommandKind.OracleQuote:
-        // Passed quotes go on to every matching shard's replica (engine.ts decision P3).
-        return oracleQuote(s, cmd, sink);
+        return oracleQuote(s, cmd, sink); // a passed quote goes on to every matching shard's replica (engine.ts P3)
       case CommandKind.Borrow:
       case CommandKind.Repay:
       case CommandKind.Lend:
@@ -109,6 +109,9 @@ export class RiskShard {
       case CommandKind.QueryLiquidationHistory:
       case CommandKind.QueryInsuranceFund:
       case CommandKind.QueryInsuranceHistory:
+      case CommandKind.QuerySettlementHistory:
+      case CommandKind.QueryFundingHistory:
+      case CommandKind.QueryFundingRateHistory:
         queries.answerQuery(s, kind, cmd, sink);
         return false;
       case CommandKind.RegisterApiKey:
@@ -168,6 +171,7 @@ export class RiskShard {
       case EventKind.OpenInterest:
       case EventKind.InsuranceFund:
       case EventKind.InsuranceEntry:
+      case EventKind.FundingPayment:
         if (s.owns(e.account)) sink.publish(e);
         return;
       // P3/P4 from matching's settlement phase (engine.ts decision P3), to every risk shard; shard 0 publishes.
@@ -176,6 +180,7 @@ export class RiskShard {
         return;
       case EventKind.FundingRate:
         if (s.shardIndex === 0) sink.publish(e);
+        recordFundingRate(s, e);
         payFunding(s, e, sink); // P4, D2(b): this shard's own positions pay and receive
         return;
       default:
@@ -274,6 +279,10 @@ export class RiskShard {
   /** P1: the account's position report in perpetual market `market`. */
   perpPosition(accountId: number, market: number): PositionReport {
     return queries.positionReport(this.s, accountId, market);
+  }
+  /** P1: the account's raw position (cost basis in base units × PRICE_DECIMALS; X1 model tests), null = none. */
+  perpState(accountId: number, market: number): Readonly<PerpPosition> | null {
+    return this.s.accounts.get(accountId)?.perps?.positions[market] ?? null;
   }
   /** P1: this shard's replica of the market's open interest (Σ longs, base units; exact at batch boundaries). */
   openInterest(market: number): bigint {

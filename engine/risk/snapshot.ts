@@ -7,12 +7,13 @@
 // Account.syncedMargin), the accounts' open-order terms (C4: openBorrow / openInflow / openRepay / openBorrowOrders,
 // the sums over its holds' borrowMax and credited proceeds, which are written with each hold), the accounts' pool
 // epochs (every account is valued at the snapshot), the hold table's index and free list.
-import { LEVERAGE_LIMIT_MAX, LEVERAGE_LIMIT_MIN, MarketKind, SNAPSHOT_COUNT_MAX, SnapshotTag, type MarketConfig, type SnapshotReader, type SnapshotWriter } from "../model/index.ts";
+import { FUNDING_HISTORY_ENTRIES_MAX, LEVERAGE_LIMIT_MAX, LEVERAGE_LIMIT_MIN, MarketKind, SETTLEMENT_HISTORY_ROWS_MAX, SNAPSHOT_COUNT_MAX, SnapshotTag, type MarketConfig, type SnapshotReader, type SnapshotWriter } from "../model/index.ts";
 import type { PerpPosition } from "../perps/index.ts";
 import { Account, AccountPerps, PositionLog } from "./accounts.ts";
 import type { HoldTable, OrderHold } from "./holds.ts";
 import type { MarginContext } from "./margin/index.ts";
 import { POSITION_LOG_MAX, type PoolBook } from "./pools.ts";
+import { FundingLog, SettlementLog } from "./histories.ts";
 
 /** The USD marks of assets and the marks of perpetual markets. */
 export function writeMarks(w: SnapshotWriter, ctx: MarginContext): void {
@@ -156,6 +157,11 @@ function writePerps(w: SnapshotWriter, a: Account): void {
     w.big(p.cumulativeFees);
     w.big(p.cumulativeFundingPayment);
   }
+  // P4, P6/P7: the account's settlement rows and funding payments (histories.ts), 0 rows = none kept.
+  if (perps.settlements === null) w.uint(0);
+  else perps.settlements.write(w);
+  if (perps.funding === null) w.uint(0);
+  else perps.funding.write(w);
 }
 
 function positionHasState(p: PerpPosition): boolean {
@@ -163,7 +169,7 @@ function positionHasState(p: PerpPosition): boolean {
     p.fundingPaid !== 0n || p.cumulativeFees !== 0n || p.cumulativeFundingPayment !== 0n;
 }
 
-function restorePerps(r: SnapshotReader, a: Account, markets: readonly MarketConfig[]): void {
+function restorePerps(r: SnapshotReader, a: Account, markets: readonly MarketConfig[], assets: number): void {
   const units = r.big();
   const usd = r.big();
   if (units < 0n || usd < 0n) r.fail(`account ${a.id}: negative unsettled USDC`);
@@ -184,6 +190,12 @@ function restorePerps(r: SnapshotReader, a: Account, markets: readonly MarketCon
     p.cumulativeFees = r.big();
     p.cumulativeFundingPayment = r.big();
   }
+  const settlements = new SettlementLog(SETTLEMENT_HISTORY_ROWS_MAX);
+  settlements.restore(r, markets.length, assets);
+  if (settlements.length > 0) perps.settlements = settlements;
+  const funding = new FundingLog(FUNDING_HISTORY_ENTRIES_MAX);
+  funding.restore(r, markets.length);
+  if (funding.length > 0) perps.funding = funding;
 }
 
 /**
@@ -219,7 +231,7 @@ export function restoreAccounts(
       }
     }
     restorePoolLog(r, a, assets);
-    restorePerps(r, a, markets);
+    restorePerps(r, a, markets, assets);
     a.poolEpoch = pools.epoch;
     // The margin state is made from these balances, at this leverage limit, when first read (Account.syncedMargin).
     a.leverageLimit = leverage;

@@ -7,8 +7,9 @@
 // queries, invariants, shard-snapshot) → shard (dispatch only).
 import type { Ratio } from "../fixed/index.ts";
 import { EventKind, EventRecord, MarketKind, RATIO_SCALE, type ExchangeConfig, type FeeTier } from "../model/index.ts";
-import { ACCOUNTS_PER_SHARD_MAX, FEE_ACCOUNT, INSURANCE_FUND_ACCOUNT, LEVERAGE_LIMIT_MAX, OPEN_ORDERS_PER_ACCOUNT_MAX, userOf } from "../model/index.ts";
+import { ACCOUNTS_PER_SHARD_MAX, FEE_ACCOUNT, FUNDING_RATE_HISTORY_MAX, INSURANCE_FUND_ACCOUNT, LEVERAGE_LIMIT_MAX, OPEN_ORDERS_PER_ACCOUNT_MAX, userOf } from "../model/index.ts";
 import { Account, AccountPerps, riskShardOf } from "./accounts.ts";
+import { FundingRateLog } from "./histories.ts";
 import { dayOf, VolumeBook } from "./fees.ts";
 import { HoldTable, type OrderHold } from "./holds.ts";
 import { PoolAction, PoolDelta } from "../lending/index.ts";
@@ -243,6 +244,8 @@ export class RiskState {
    * restore): the interval end pays exactly these, without scanning every account.
    */
   readonly perpHolders: Set<number>[];
+  /** P4: per market, the funding rates of its interval ends (empty for a spot market; histories.ts). */
+  readonly fundingRates: FundingRateLog[];
   /** P4's reused scratch: the holders of the market being paid, sorted by account id. */
   readonly fundingAccounts: number[] = [];
   /** The record every event but Balance is written in. */
@@ -303,6 +306,7 @@ export class RiskState {
     this.feeAccount = new Account(FEE_ACCOUNT, this.assetCount, null, null);
     this.insuranceAccount = new Account(INSURANCE_FUND_ACCOUNT, this.assetCount, null, null);
     this.perpHolders = config.markets.map(() => new Set<number>());
+    this.fundingRates = config.markets.map(() => new FundingRateLog(FUNDING_RATE_HISTORY_MAX));
     this.marginContext = new MarginContext(config);
     this.volumes = new VolumeBook(config.feeTiers);
     this.feeTiers = config.feeTiers;

@@ -50,6 +50,10 @@
 //   {"type":"QueryLiquidationHistory","account":17,"sinceMs":0,"limit":100} → LiquidationStarted/Ended rows, CommandAccepted
 //   {"type":"QueryInsuranceFund","asset":0}                   → InsuranceFund (asset omitted = every asset)
 //   {"type":"QueryInsuranceHistory","asset":0,"sinceMs":0}    → InsuranceEntry rows (asset omitted = all), CommandAccepted
+//   {"type":"QuerySettlementHistory","account":17,"market":3,"sinceMs":0,"limit":100}   → Settlement…, CommandAccepted
+//   {"type":"QueryFundingHistory","account":17,"market":3,"sinceMs":0,"limit":100}      → FundingPayment…, CommandAccepted
+//        (market omitted = every market; limit omitted = the most kept; next page: sinceMs = the last row's timeMs)
+//   {"type":"QueryFundingRateHistory","market":3,"sinceMs":0,"limit":100}  → FundingRate…, CommandAccepted (public)
 //   {"type":"Login","apiKey":"<base64>","signature":"<base64>","timestampMs":1767225600000,"windowMs":5000}
 //        X6, the first frame of a session: the signature is over instruction=subscribe&timestamp=T&window=W
 //        (see gateway/auth/keys.ts signLogin)                  → CommandAccepted (account = user × 16) or CommandRejected
@@ -345,6 +349,29 @@ export interface QueryInsuranceHistoryCommand {
   sinceMs?: number;
   limit?: number;
 }
+/** P6/P7 (market omitted = every market): Settlement rows oldest first from sinceMs, at most limit, then CommandAccepted. */
+export interface QuerySettlementHistoryCommand {
+  type: "QuerySettlementHistory";
+  account: number;
+  market?: number;
+  sinceMs?: number;
+  limit?: number;
+}
+/** P4 (market omitted = every market): FundingPayment events oldest first from sinceMs, at most limit, then CommandAccepted. */
+export interface QueryFundingHistoryCommand {
+  type: "QueryFundingHistory";
+  account: number;
+  market?: number;
+  sinceMs?: number;
+  limit?: number;
+}
+/** P4: a perpetual's FundingRate events oldest first from sinceMs, at most limit, then CommandAccepted (no login). */
+export interface QueryFundingRateHistoryCommand {
+  type: "QueryFundingRateHistory";
+  market: number;
+  sinceMs?: number;
+  limit?: number;
+}
 
 export type PermissionName = keyof typeof Permission & ("Read" | "Trade" | "Withdraw");
 export interface LoginCommand {
@@ -400,6 +427,9 @@ export type CommandJson =
   | QueryLiquidationHistoryCommand
   | QueryInsuranceFundCommand
   | QueryInsuranceHistoryCommand
+  | QuerySettlementHistoryCommand
+  | QueryFundingHistoryCommand
+  | QueryFundingRateHistoryCommand
   | DepositCommand
   | WithdrawCommand
   | LimitOrderCommand
@@ -635,6 +665,9 @@ const JSON_READING_EXCEPTIONS: Readonly<Record<string, JsonRead>> = {
   "QueryInterestHistory.since_ms": safeU64Optional,
   "QueryLiquidationHistory.since_ms": safeU64Optional,
   "QueryInsuranceHistory.since_ms": safeU64Optional,
+  "QuerySettlementHistory.since_ms": safeU64Optional,
+  "QueryFundingHistory.since_ms": safeU64Optional,
+  "QueryFundingRateHistory.since_ms": safeU64Optional,
 };
 
 function jsonFieldsOf(c: CommandWire): JsonFields {

@@ -173,6 +173,13 @@ export const EVENT_WIRE: readonly EventWire[] = [
     kind: "InsuranceEntry",
     fields: [["asset", "asset"], ["reason", "insuranceReason"], ["amount", "insuranceChange", "asset"], ["balance", "insuranceBalance", "asset"], ["time_ms", "timeMs", "id"]],
   },
+  {
+    kind: "FundingPayment",
+    fields: [
+      ["account", "account"], ["market", "market"], ["rate", "fundingRate", "rate"], ["mark", "markPrice", "price"],
+      ["quantity", "fundedQuantity", "base"], ["amount", "fundingPayment", "quote"], ["time_ms", "timeMs", "id"],
+    ],
+  },
 ];
 
 // ---------------------------------------------------------------- commands (server decode)
@@ -307,6 +314,21 @@ export const COMMAND_WIRE: readonly CommandWire[] = [
     wire: "QueryInsuranceHistory",
     kind: "QueryInsuranceHistory",
     fields: [["asset", "asset", "assetOrAll"], ["since_ms", "timeMs", "timeMs"], ["limit", "historyLimit", "u16"]],
+  },
+  {
+    wire: "QuerySettlementHistory",
+    kind: "QuerySettlementHistory",
+    fields: [["account", "account", "account"], ["market", "market", "marketOrAll"], ["since_ms", "timeMs", "timeMs"], ["limit", "historyLimit", "u16"]],
+  },
+  {
+    wire: "QueryFundingHistory",
+    kind: "QueryFundingHistory",
+    fields: [["account", "account", "account"], ["market", "market", "marketOrAll"], ["since_ms", "timeMs", "timeMs"], ["limit", "historyLimit", "u16"]],
+  },
+  {
+    wire: "QueryFundingRateHistory",
+    kind: "QueryFundingRateHistory",
+    fields: [["market", "market", "market"], ["since_ms", "timeMs", "timeMs"], ["limit", "historyLimit", "u16"]],
   },
 ];
 

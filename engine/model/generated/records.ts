@@ -34,7 +34,7 @@ export class CommandRecord {
   leverageLimit: number = 0;
   /** evenly spaced utilizations 2…101 (0 = 11) (QueryRateCurve). */
   curvePoints: number = 0;
-  /** history entries at most (0 = the maximum) (QueryInterestHistory, QueryLiquidationHistory, QueryInsuranceHistory). */
+  /** history entries at most (0 = the maximum) (QueryInterestHistory, QueryLiquidationHistory, QueryInsuranceHistory, QuerySettlementHistory, QueryFundingHistory, QueryFundingRateHistory). */
   historyLimit: number = 0;
   /** index of the source in the asset's configured oracle sources (OracleQuote). */
   oracleSource: number = 0;
@@ -202,6 +202,8 @@ export class EventRecord {
   price: bigint = 0n;
   /** the asset's index and collateral mark, USD at PRICE_DECIMALS (P2, C1); MarkPrice: the index the mark used (0 = none fresh) (IndexPrice, MarkPrice). */
   indexPrice: bigint = 0n;
+  /** base-asset units of the market, signed: the position a funding payment was for (P4) (FundingPayment). */
+  fundedQuantity: bigint = 0n;
   /** P1 entry price (cost basis / quantity), price, PRICE_DECIMALS fixed point; 0 when flat (Position). */
   entryPrice: bigint = 0n;
   /** base-asset units of the market, signed: long > 0, short < 0 (P1) (Position). */
@@ -226,7 +228,7 @@ export class EventRecord {
   estLiquidationPrice: bigint = 0n;
   /** base-asset units of the market; the Max* answers: the largest accepted now. */
   quantity: bigint = 0n;
-  /** P3: the perpetual's mark, USD at PRICE_DECIMALS (FundingRate: the mark at the interval end, which payments use) (MarkPrice, FundingRate). */
+  /** P3: the perpetual's mark, USD at PRICE_DECIMALS (FundingRate: the mark at the interval end, which payments use) (MarkPrice, FundingRate, FundingPayment). */
   markPrice: bigint = 0n;
   /** base-asset units of the market: what the book may fill (the quantity, or the reduceOnly cap; 0 for a market buy by quote only) (OrderAccepted). */
   openQuantity: bigint = 0n;
@@ -240,7 +242,7 @@ export class EventRecord {
   freeLiquidity: bigint = 0n;
   /** units of `asset` (its smallest unit) paid or earned (by interestKind), ≥ 0 (InterestEntry). */
   interest: bigint = 0n;
-  /** P4 funding rate, a Ratio (RATIO_DECIMALS; MarkPrice: the predicted rate of the running interval) (MarkPrice, FundingRate). */
+  /** P4 funding rate, a Ratio (RATIO_DECIMALS; MarkPrice: the predicted rate of the running interval) (MarkPrice, FundingRate, FundingPayment). */
   fundingRate: bigint = 0n;
   /** units of `asset` (its smallest unit): the insurance fund's change in one batch, signed (InsuranceEntry). */
   insuranceChange: bigint = 0n;
@@ -262,6 +264,8 @@ export class EventRecord {
   meanPremium: bigint = 0n;
   /** units of `asset` (its smallest unit): the insurance fund's balance (Σ of the shard slices) (InsuranceFund, InsuranceEntry). */
   insuranceBalance: bigint = 0n;
+  /** quote-asset units of the market: > 0 paid, < 0 received (P4: payers rounded up, receivers down) (FundingPayment). */
+  fundingPayment: bigint = 0n;
   /** units of `asset` (its smallest unit): the pool's own limit on a manual borrow (MaxBorrowQuantity). */
   poolLimit: bigint = 0n;
   /** Fill: the maker's account id. */
@@ -368,6 +372,7 @@ export class EventRecord {
     this.message = "";
     this.price = 0n;
     this.indexPrice = 0n;
+    this.fundedQuantity = 0n;
     this.entryPrice = 0n;
     this.netQuantity = 0n;
     this.openInterestQuantity = 0n;
@@ -398,6 +403,7 @@ export class EventRecord {
     this.openBorrowLendLimit = 0n;
     this.meanPremium = 0n;
     this.insuranceBalance = 0n;
+    this.fundingPayment = 0n;
     this.poolLimit = 0n;
     this.makerAccount = 0;
     this.makerOrderId = 0;
@@ -466,6 +472,7 @@ export class EventRecord {
     this.message = from.message;
     this.price = from.price;
     this.indexPrice = from.indexPrice;
+    this.fundedQuantity = from.fundedQuantity;
     this.entryPrice = from.entryPrice;
     this.netQuantity = from.netQuantity;
     this.openInterestQuantity = from.openInterestQuantity;
@@ -496,6 +503,7 @@ export class EventRecord {
     this.openBorrowLendLimit = from.openBorrowLendLimit;
     this.meanPremium = from.meanPremium;
     this.insuranceBalance = from.insuranceBalance;
+    this.fundingPayment = from.fundingPayment;
     this.poolLimit = from.poolLimit;
     this.makerAccount = from.makerAccount;
     this.makerOrderId = from.makerOrderId;
@@ -550,6 +558,9 @@ export function commandStateSlot(r: CommandRecord): number {
     case CommandKind.QueryInterestHistory:
     case CommandKind.QueryLiquidationHistory:
     case CommandKind.QueryInsuranceHistory:
+    case CommandKind.QuerySettlementHistory:
+    case CommandKind.QueryFundingHistory:
+    case CommandKind.QueryFundingRateHistory:
       return r.historyLimit;
     case CommandKind.OracleQuote:
       return r.oracleSource;
@@ -578,6 +589,9 @@ export function setCommandStateSlot(r: CommandRecord, value: number): void {
     case CommandKind.QueryInterestHistory:
     case CommandKind.QueryLiquidationHistory:
     case CommandKind.QueryInsuranceHistory:
+    case CommandKind.QuerySettlementHistory:
+    case CommandKind.QueryFundingHistory:
+    case CommandKind.QueryFundingRateHistory:
       r.historyLimit = value;
       return;
     case CommandKind.OracleQuote:
@@ -876,6 +890,8 @@ export function eventPriceSlot(r: EventRecord): bigint {
     case EventKind.IndexPrice:
     case EventKind.MarkPrice:
       return r.indexPrice;
+    case EventKind.FundingPayment:
+      return r.fundedQuantity;
     case EventKind.Position:
       return r.entryPrice;
     default:
@@ -887,11 +903,15 @@ export function eventPriceSlot(r: EventRecord): bigint {
 export function setEventPriceSlot(r: EventRecord, value: bigint): void {
   r.price = 0n;
   r.indexPrice = 0n;
+  r.fundedQuantity = 0n;
   r.entryPrice = 0n;
   switch (r.kind) {
     case EventKind.IndexPrice:
     case EventKind.MarkPrice:
       r.indexPrice = value;
+      return;
+    case EventKind.FundingPayment:
+      r.fundedQuantity = value;
       return;
     case EventKind.Position:
       r.entryPrice = value;
@@ -910,6 +930,7 @@ export function eventQuantitySlot(r: EventRecord): bigint {
       return r.openInterestQuantity;
     case EventKind.MarkPrice:
     case EventKind.FundingRate:
+    case EventKind.FundingPayment:
       return r.markPrice;
     default:
       return r.quantity;
@@ -931,6 +952,7 @@ export function setEventQuantitySlot(r: EventRecord, value: bigint): void {
       return;
     case EventKind.MarkPrice:
     case EventKind.FundingRate:
+    case EventKind.FundingPayment:
       r.markPrice = value;
       return;
     default:
@@ -1142,6 +1164,7 @@ export function eventAmountSlot(r: EventRecord): bigint {
       return r.interest;
     case EventKind.MarkPrice:
     case EventKind.FundingRate:
+    case EventKind.FundingPayment:
       return r.fundingRate;
     case EventKind.InsuranceEntry:
       return r.insuranceChange;
@@ -1191,6 +1214,7 @@ export function setEventAmountSlot(r: EventRecord, value: bigint): void {
       return;
     case EventKind.MarkPrice:
     case EventKind.FundingRate:
+    case EventKind.FundingPayment:
       r.fundingRate = value;
       return;
     case EventKind.InsuranceEntry:
@@ -1228,6 +1252,8 @@ export function eventAmount2Slot(r: EventRecord): bigint {
     case EventKind.InsuranceFund:
     case EventKind.InsuranceEntry:
       return r.insuranceBalance;
+    case EventKind.FundingPayment:
+      return r.fundingPayment;
     case EventKind.MaxBorrowQuantity:
       return r.poolLimit;
     default:
@@ -1244,6 +1270,7 @@ export function setEventAmount2Slot(r: EventRecord, value: bigint): void {
   r.openBorrowLendLimit = 0n;
   r.meanPremium = 0n;
   r.insuranceBalance = 0n;
+  r.fundingPayment = 0n;
   r.poolLimit = 0n;
   switch (r.kind) {
     case EventKind.OrderAccepted:
@@ -1269,6 +1296,9 @@ export function setEventAmount2Slot(r: EventRecord, value: bigint): void {
     case EventKind.InsuranceFund:
     case EventKind.InsuranceEntry:
       r.insuranceBalance = value;
+      return;
+    case EventKind.FundingPayment:
+      r.fundingPayment = value;
       return;
     case EventKind.MaxBorrowQuantity:
       r.poolLimit = value;

@@ -3,7 +3,7 @@
 // The server's per-kind command decoders: each reads its wire table's fields at the verified positions, checks
 // them (X5) and stores them in the CommandRecord's named fields, allocating only the BigInts of 64-bit fields.
 import { ALL_MARKETS, CommandKind, OracleQuoteFlag, OrderFlag, OrderType, PRICE_DECIMALS, RejectCode, TimeInForce, type CommandRecord, type ExchangeConfig } from "../../../engine/model/index.ts";
-import { Command, ADVANCE_TIME, BORROW, CANCEL, CANCEL_ALL, DEPOSIT, LEND, LIMIT_ORDER, MARKET_ORDER, ORACLE_QUOTE, QUERY_COLLATERAL, QUERY_INSURANCE_FUND, QUERY_INSURANCE_HISTORY, QUERY_INTEREST_HISTORY, QUERY_LIQUIDATION_HISTORY, QUERY_MAX_BORROW, QUERY_MAX_ORDER, QUERY_MAX_WITHDRAWAL, QUERY_OPEN_INTEREST, QUERY_POOL_STATS, QUERY_POSITIONS, QUERY_RATE_CURVE, REDEEM, REPAY, REPLACE, SET_MARKET_STATE, SET_MARK_PRICE, TRANSFER, WITHDRAW } from "../../../schemas/index.ts";
+import { Command, ADVANCE_TIME, BORROW, CANCEL, CANCEL_ALL, DEPOSIT, LEND, LIMIT_ORDER, MARKET_ORDER, ORACLE_QUOTE, QUERY_COLLATERAL, QUERY_FUNDING_HISTORY, QUERY_FUNDING_RATE_HISTORY, QUERY_INSURANCE_FUND, QUERY_INSURANCE_HISTORY, QUERY_INTEREST_HISTORY, QUERY_LIQUIDATION_HISTORY, QUERY_MAX_BORROW, QUERY_MAX_ORDER, QUERY_MAX_WITHDRAWAL, QUERY_OPEN_INTEREST, QUERY_POOL_STATS, QUERY_POSITIONS, QUERY_RATE_CURVE, QUERY_SETTLEMENT_HISTORY, REDEEM, REPAY, REPLACE, SET_MARKET_STATE, SET_MARK_PRICE, TRANSFER, WITHDRAW } from "../../../schemas/index.ts";
 import {
   accepted,
   assetDecimalsOf,
@@ -522,6 +522,62 @@ function decodeQueryInsuranceHistory(config: ExchangeConfig, out: CommandRecord,
   return accepted(result);
 }
 
+function decodeQuerySettlementHistory(config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
+  const S = QUERY_SETTLEMENT_HISTORY.slot;
+  const account = u32(S.account);
+  result.account = account;
+  const market = u16(S.market, ALL_MARKETS);
+  result.market = market;
+  if (!checkAccount(account, "account", result)) return false;
+  if (!checkMarket(market, true, config, result)) return false;
+  const sinceMs = readTimeMs(S.since_ms, "since_ms", result);
+  if (sinceMs < 0) return false;
+  const limit = u16(S.limit, 0);
+  out.clear();
+  out.kind = CommandKind.QuerySettlementHistory;
+  out.account = account;
+  out.market = market;
+  out.timeMs = sinceMs;
+  out.historyLimit = limit;
+  return accepted(result);
+}
+
+function decodeQueryFundingHistory(config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
+  const S = QUERY_FUNDING_HISTORY.slot;
+  const account = u32(S.account);
+  result.account = account;
+  const market = u16(S.market, ALL_MARKETS);
+  result.market = market;
+  if (!checkAccount(account, "account", result)) return false;
+  if (!checkMarket(market, true, config, result)) return false;
+  const sinceMs = readTimeMs(S.since_ms, "since_ms", result);
+  if (sinceMs < 0) return false;
+  const limit = u16(S.limit, 0);
+  out.clear();
+  out.kind = CommandKind.QueryFundingHistory;
+  out.account = account;
+  out.market = market;
+  out.timeMs = sinceMs;
+  out.historyLimit = limit;
+  return accepted(result);
+}
+
+function decodeQueryFundingRateHistory(config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
+  const S = QUERY_FUNDING_RATE_HISTORY.slot;
+  const market = u16(S.market, 0);
+  result.market = market;
+  if (!checkMarket(market, false, config, result)) return false;
+  const sinceMs = readTimeMs(S.since_ms, "since_ms", result);
+  if (sinceMs < 0) return false;
+  const limit = u16(S.limit, 0);
+  out.clear();
+  out.kind = CommandKind.QueryFundingRateHistory;
+  out.market = market;
+  out.timeMs = sinceMs;
+  out.historyLimit = limit;
+  return accepted(result);
+}
+
 /** Decodes a command of a table-driven wire type into `out`; rejects any other type as unknown. */
 export function decodeTableCommand(type: number, config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
   switch (type) {
@@ -581,6 +637,12 @@ export function decodeTableCommand(type: number, config: ExchangeConfig, out: Co
       return decodeQueryInsuranceFund(config, out, result);
     case Command.QueryInsuranceHistory:
       return decodeQueryInsuranceHistory(config, out, result);
+    case Command.QuerySettlementHistory:
+      return decodeQuerySettlementHistory(config, out, result);
+    case Command.QueryFundingHistory:
+      return decodeQueryFundingHistory(config, out, result);
+    case Command.QueryFundingRateHistory:
+      return decodeQueryFundingRateHistory(config, out, result);
     default:
       return reject(result, RejectCode.UnknownCommand, `unknown command type ${type}`);
   }

@@ -4,7 +4,7 @@
 // the reused builder `b` (no allocation beyond the builder's own BigInt splits of 64-bit fields).
 import type { Builder } from "flatbuffers";
 import { AccountSetting, EventKind, IndexFlag, type EventRecord, type ExchangeConfig } from "../../../engine/model/index.ts";
-import { Event, AccountCollateral, AccountSettings, AssetCollateral, Balance, Clock, CommandAccepted, CommandRejected, Fill, FundingRate, IndexPrice, InsuranceEntry, InsuranceFund, InterestEntry, LiquidationEnded, LiquidationStarted, MarkPrice, MaxBorrowQuantity, MaxOrderQuantity, MaxWithdrawalQuantity, OpenInterest, OrderAccepted, OrderDone, OrderRejected, PoolStats, Position, RateCurvePoint, Settlement } from "../../../schemas/index.ts";
+import { Event, AccountCollateral, AccountSettings, AssetCollateral, Balance, Clock, CommandAccepted, CommandRejected, Fill, FundingPayment, FundingRate, IndexPrice, InsuranceEntry, InsuranceFund, InterestEntry, LiquidationEnded, LiquidationStarted, MarkPrice, MaxBorrowQuantity, MaxOrderQuantity, MaxWithdrawalQuantity, OpenInterest, OrderAccepted, OrderDone, OrderRejected, PoolStats, Position, RateCurvePoint, Settlement } from "../../../schemas/index.ts";
 import {
   decimal,
   decimalsOf,
@@ -381,6 +381,21 @@ function encodeInsuranceEntry(b: Builder, e: EventRecord, config: ExchangeConfig
   return InsuranceEntry.endInsuranceEntry(b);
 }
 
+function encodeFundingPayment(b: Builder, e: EventRecord, config: ExchangeConfig, asMaker: boolean): number {
+  const m = marketOf(config, e.market);
+  const baseDecimals = decimalsOf(config, m.baseAsset);
+  const quoteDecimals = decimalsOf(config, m.quoteAsset);
+  FundingPayment.startFundingPayment(b);
+  FundingPayment.addAccount(b, e.account);
+  FundingPayment.addMarket(b, e.market);
+  FundingPayment.addRate(b, decimal(b, e.fundingRate, RATIO_DECIMALS));
+  FundingPayment.addMark(b, decimal(b, e.markPrice, PRICE_DECIMALS));
+  FundingPayment.addQuantity(b, decimal(b, e.fundedQuantity, baseDecimals));
+  FundingPayment.addAmount(b, decimal(b, e.fundingPayment, quoteDecimals));
+  FundingPayment.addTimeMs(b, BigInt(e.timeMs));
+  return FundingPayment.endFundingPayment(b);
+}
+
 /** Writes the wire table of `e` (its kind's encoder) and returns its offset; throws for a kind without a wire form. */
 export function encodeEventBody(b: Builder, e: EventRecord, config: ExchangeConfig, asMaker: boolean): number {
   switch (e.kind) {
@@ -438,10 +453,12 @@ export function encodeEventBody(b: Builder, e: EventRecord, config: ExchangeConf
       return encodeInsuranceFund(b, e, config, asMaker);
     case EventKind.InsuranceEntry:
       return encodeInsuranceEntry(b, e, config, asMaker);
+    case EventKind.FundingPayment:
+      return encodeFundingPayment(b, e, config, asMaker);
     default:
       throw new RangeError(`encodeEvent: event kind ${e.kind} has no wire form`);
   }
 }
 
 /** The Event union member of each EventKind (indexed by the kind). */
-export const WIRE_EVENT_TYPE: readonly Event[] = [Event.NONE, Event.OrderAccepted, Event.OrderRejected, Event.Fill, Event.OrderDone, Event.Balance, Event.Clock, Event.CommandAccepted, Event.CommandRejected, Event.AccountSettings, Event.AccountCollateral, Event.AssetCollateral, Event.MaxOrderQuantity, Event.MaxWithdrawalQuantity, Event.PoolStats, Event.RateCurvePoint, Event.InterestEntry, Event.MaxBorrowQuantity, Event.IndexPrice, Event.MarkPrice, Event.FundingRate, Event.LiquidationStarted, Event.LiquidationEnded, Event.Settlement, Event.Position, Event.OpenInterest, Event.InsuranceFund, Event.InsuranceEntry];
+export const WIRE_EVENT_TYPE: readonly Event[] = [Event.NONE, Event.OrderAccepted, Event.OrderRejected, Event.Fill, Event.OrderDone, Event.Balance, Event.Clock, Event.CommandAccepted, Event.CommandRejected, Event.AccountSettings, Event.AccountCollateral, Event.AssetCollateral, Event.MaxOrderQuantity, Event.MaxWithdrawalQuantity, Event.PoolStats, Event.RateCurvePoint, Event.InterestEntry, Event.MaxBorrowQuantity, Event.IndexPrice, Event.MarkPrice, Event.FundingRate, Event.LiquidationStarted, Event.LiquidationEnded, Event.Settlement, Event.Position, Event.OpenInterest, Event.InsuranceFund, Event.InsuranceEntry, Event.FundingPayment];

@@ -12,6 +12,8 @@ import { MarketOrder } from '../../crossbook/wire/market-order.ts';
 import { OracleQuote } from '../../crossbook/wire/oracle-quote.ts';
 import { QueryAccountSnapshot } from '../../crossbook/wire/query-account-snapshot.ts';
 import { QueryCollateral } from '../../crossbook/wire/query-collateral.ts';
+import { QueryFundingHistory } from '../../crossbook/wire/query-funding-history.ts';
+import { QueryFundingRateHistory } from '../../crossbook/wire/query-funding-rate-history.ts';
 import { QueryInsuranceFund } from '../../crossbook/wire/query-insurance-fund.ts';
 import { QueryInsuranceHistory } from '../../crossbook/wire/query-insurance-history.ts';
 import { QueryInterestHistory } from '../../crossbook/wire/query-interest-history.ts';
@@ -23,6 +25,7 @@ import { QueryOpenInterest } from '../../crossbook/wire/query-open-interest.ts';
 import { QueryPoolStats } from '../../crossbook/wire/query-pool-stats.ts';
 import { QueryPositions } from '../../crossbook/wire/query-positions.ts';
 import { QueryRateCurve } from '../../crossbook/wire/query-rate-curve.ts';
+import { QuerySettlementHistory } from '../../crossbook/wire/query-settlement-history.ts';
 import { Redeem } from '../../crossbook/wire/redeem.ts';
 import { RegisterApiKey } from '../../crossbook/wire/register-api-key.ts';
 import { Repay } from '../../crossbook/wire/repay.ts';
@@ -77,13 +80,16 @@ export enum Command {
   QueryOpenInterest = 34,
   QueryLiquidationHistory = 35,
   QueryInsuranceFund = 36,
-  QueryInsuranceHistory = 37
+  QueryInsuranceHistory = 37,
+  QuerySettlementHistory = 38,
+  QueryFundingHistory = 39,
+  QueryFundingRateHistory = 40
 }
 
 export function unionToCommand(
   type: Command,
-  accessor: (obj:AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null
-): AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
+  accessor: (obj:AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryFundingHistory|QueryFundingRateHistory|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|QuerySettlementHistory|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryFundingHistory|QueryFundingRateHistory|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|QuerySettlementHistory|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null
+): AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryFundingHistory|QueryFundingRateHistory|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|QuerySettlementHistory|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
   switch(Command[type]) {
     case 'NONE': return null; 
     case 'Deposit': return accessor(new Deposit())! as Deposit;
@@ -123,15 +129,18 @@ export function unionToCommand(
     case 'QueryLiquidationHistory': return accessor(new QueryLiquidationHistory())! as QueryLiquidationHistory;
     case 'QueryInsuranceFund': return accessor(new QueryInsuranceFund())! as QueryInsuranceFund;
     case 'QueryInsuranceHistory': return accessor(new QueryInsuranceHistory())! as QueryInsuranceHistory;
+    case 'QuerySettlementHistory': return accessor(new QuerySettlementHistory())! as QuerySettlementHistory;
+    case 'QueryFundingHistory': return accessor(new QueryFundingHistory())! as QueryFundingHistory;
+    case 'QueryFundingRateHistory': return accessor(new QueryFundingRateHistory())! as QueryFundingRateHistory;
     default: return null;
   }
 }
 
 export function unionListToCommand(
   type: Command, 
-  accessor: (index: number, obj:AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null, 
+  accessor: (index: number, obj:AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryFundingHistory|QueryFundingRateHistory|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|QuerySettlementHistory|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryFundingHistory|QueryFundingRateHistory|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|QuerySettlementHistory|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null, 
   index: number
-): AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
+): AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryFundingHistory|QueryFundingRateHistory|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|QuerySettlementHistory|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
   switch(Command[type]) {
     case 'NONE': return null; 
     case 'Deposit': return accessor(index, new Deposit())! as Deposit;
@@ -171,6 +180,9 @@ export function unionListToCommand(
     case 'QueryLiquidationHistory': return accessor(index, new QueryLiquidationHistory())! as QueryLiquidationHistory;
     case 'QueryInsuranceFund': return accessor(index, new QueryInsuranceFund())! as QueryInsuranceFund;
     case 'QueryInsuranceHistory': return accessor(index, new QueryInsuranceHistory())! as QueryInsuranceHistory;
+    case 'QuerySettlementHistory': return accessor(index, new QuerySettlementHistory())! as QuerySettlementHistory;
+    case 'QueryFundingHistory': return accessor(index, new QueryFundingHistory())! as QueryFundingHistory;
+    case 'QueryFundingRateHistory': return accessor(index, new QueryFundingRateHistory())! as QueryFundingRateHistory;
     default: return null;
   }
 }

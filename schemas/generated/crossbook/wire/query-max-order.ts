@@ -8,7 +8,8 @@ import { Side } from '../../crossbook/wire/side.ts';
 
 /**
  * Query (C10): the largest quantity of a limit order at `price` with these spot-margin flags that the pre-trade
- * check accepts now; answered by MaxOrderQuantity.
+ * check accepts now; answered by MaxOrderQuantity. On a perpetual: C8 on the full fill with the USDC fee at the sqrt
+ * IMF, open orders counted, bounded by the open-interest limit (the flags do not apply).
  */
 export class QueryMaxOrder {
   bb: flatbuffers.ByteBuffer|null = null;

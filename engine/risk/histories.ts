@@ -1,0 +1,237 @@
+// The bounded histories of perpetuals a risk shard keeps (P4, P6/P7; the settlement and funding queries): per account
+// its USDC settlement rows (every Settlement event it was sent: reason, waterfall step, amount) and its funding
+// payments (rate, mark, position, payment), per perpetual market its funding rates (every risk shard replicates them:
+// each applies every FundingRate). Each is a ring of typed columns that grows by doubling up to its named limit
+// (engine/model/limits.ts) and then drops its oldest entry: a fill or a funding payment appends without allocating
+// once the ring has grown. They are engine state: in the shard's snapshot section (snapshot.ts, shard-snapshot.ts)
+// and its state hash (invariants.ts), so a replay and every pipeline layout answer the same queries.
+import type { SnapshotReader, SnapshotWriter } from "../model/index.ts";
+
+/** First capacity of a ring (then ×2 up to its limit). */
+const RING_INITIAL = 8;
+
+/** The slot arithmetic of a ring of columns: entry i (oldest first) is at slot (head + i) mod capacity. */
+abstract class ColumnRing {
+  head = 0;
+  length = 0;
+  capacity = 0;
+
+  constructor(readonly max: number) {}
+
+  /** Reallocates every column to `capacity` slots, keeping slots 0…length−1 (head is 0 while growing). */
+  protected abstract grow(capacity: number): void;
+
+  /** The slot of a new entry: the next free one (growing first if need be), or the oldest once the ring is full. */
+  protected nextSlot(): number {
+    if (this.length === this.max) {
+      const slot = this.head;
+      this.head = slot + 1 === this.max ? 0 : slot + 1;
+      return slot;
+    }
+    if (this.length === this.capacity) {
+      const next = this.capacity === 0 ? RING_INITIAL : this.capacity * 2;
+      this.capacity = next < this.max ? next : this.max;
+      this.grow(this.capacity);
+    }
+    return this.length++;
+  }
+
+  /** The slot of entry i, oldest first (0 ≤ i < length). */
+  slotOf(i: number): number {
+    const j = this.head + i;
+    return j < this.capacity ? j : j - this.capacity;
+  }
+}
+
+function grownF64(a: Float64Array<ArrayBuffer>, n: number): Float64Array<ArrayBuffer> {
+  const b = new Float64Array(n);
+  b.set(a);
+  return b;
+}
+
+function grownI32(a: Int32Array<ArrayBuffer>, n: number): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(n);
+  b.set(a);
+  return b;
+}
+
+function grownI64(a: BigInt64Array<ArrayBuffer>, n: number): BigInt64Array<ArrayBuffer> {
+  const b = new BigInt64Array(n);
+  b.set(a);
+  return b;
+}
+
+/** P6/P7: an account's settlement rows, as its Settlement events carried them (amount > 0, asset units). */
+export class SettlementLog extends ColumnRing {
+  timeMs = new Float64Array(0);
+  market = new Int32Array(0);
+  asset = new Int32Array(0);
+  /** SettlementReason × 256 + SettlementStep. */
+  reasonStep = new Int32Array(0);
+  amount = new BigInt64Array(0);
+
+  protected grow(n: number): void {
+    this.timeMs = grownF64(this.timeMs, n);
+    this.market = grownI32(this.market, n);
+    this.asset = grownI32(this.asset, n);
+    this.reasonStep = grownI32(this.reasonStep, n);
+    this.amount = grownI64(this.amount, n);
+  }
+
+  add(timeMs: number, market: number, asset: number, reason: number, step: number, amount: bigint): void {
+    const i = this.nextSlot();
+    this.timeMs[i] = timeMs;
+    this.market[i] = market;
+    this.asset[i] = asset;
+    this.reasonStep[i] = reason * 256 + step;
+    this.amount[i] = amount;
+  }
+
+  write(w: SnapshotWriter): void {
+    w.uint(this.length);
+    for (let k = 0; k < this.length; k++) {
+      const i = this.slotOf(k);
+      w.int(this.timeMs[i]!);
+      w.uint(this.market[i]!);
+      w.uint(this.asset[i]!);
+      w.uint(this.reasonStep[i]!);
+      w.big(this.amount[i]!);
+    }
+  }
+
+  restore(r: SnapshotReader, markets: number, assets: number): void {
+    const n = r.count(this.max, "settlement history rows");
+    for (let k = 0; k < n; k++) {
+      const time = r.int();
+      const market = r.uint();
+      const asset = r.uint();
+      const reasonStep = r.uint();
+      const amount = r.big();
+      if (market >= markets || asset >= assets || amount <= 0n) r.fail(`settlement row ${k}: market ${market}, asset ${asset}, amount ${amount}`);
+      this.add(time, market, asset, reasonStep >> 8, reasonStep & 255, amount);
+    }
+  }
+
+  hashText(): string {
+    let t = "";
+    for (let k = 0; k < this.length; k++) {
+      const i = this.slotOf(k);
+      t += `${this.timeMs[i]}/${this.market[i]}/${this.asset[i]}/${this.reasonStep[i]}/${this.amount[i]} `;
+    }
+    return t;
+  }
+}
+
+/** P4: an account's funding payments: payment > 0 paid, < 0 received (quote units), at the interval end's rate and mark. */
+export class FundingLog extends ColumnRing {
+  timeMs = new Float64Array(0);
+  market = new Int32Array(0);
+  /** The position funded, signed base units. */
+  quantity = new BigInt64Array(0);
+  rate = new BigInt64Array(0);
+  mark = new BigInt64Array(0);
+  payment = new BigInt64Array(0);
+
+  protected grow(n: number): void {
+    this.timeMs = grownF64(this.timeMs, n);
+    this.market = grownI32(this.market, n);
+    this.quantity = grownI64(this.quantity, n);
+    this.rate = grownI64(this.rate, n);
+    this.mark = grownI64(this.mark, n);
+    this.payment = grownI64(this.payment, n);
+  }
+
+  add(timeMs: number, market: number, quantity: bigint, rate: bigint, mark: bigint, payment: bigint): void {
+    const i = this.nextSlot();
+    this.timeMs[i] = timeMs;
+    this.market[i] = market;
+    this.quantity[i] = quantity;
+    this.rate[i] = rate;
+    this.mark[i] = mark;
+    this.payment[i] = payment;
+  }
+
+  write(w: SnapshotWriter): void {
+    w.uint(this.length);
+    for (let k = 0; k < this.length; k++) {
+      const i = this.slotOf(k);
+      w.int(this.timeMs[i]!);
+      w.uint(this.market[i]!);
+      w.big(this.quantity[i]!);
+      w.big(this.rate[i]!);
+      w.big(this.mark[i]!);
+      w.big(this.payment[i]!);
+    }
+  }
+
+  restore(r: SnapshotReader, markets: number): void {
+    const n = r.count(this.max, "funding history entries");
+    for (let k = 0; k < n; k++) {
+      const time = r.int();
+      const market = r.uint();
+      if (market >= markets) r.fail(`funding entry ${k}: market ${market}`);
+      this.add(time, market, r.big(), r.big(), r.big(), r.big());
+    }
+  }
+
+  hashText(): string {
+    let t = "";
+    for (let k = 0; k < this.length; k++) {
+      const i = this.slotOf(k);
+      t += `${this.timeMs[i]}/${this.market[i]}/${this.quantity[i]}/${this.rate[i]}/${this.mark[i]}/${this.payment[i]} `;
+    }
+    return t;
+  }
+}
+
+/** P4: one perpetual market's funding rates, as its FundingRate events carried them (timeMs = the interval end). */
+export class FundingRateLog extends ColumnRing {
+  timeMs = new Float64Array(0);
+  samples = new Int32Array(0);
+  rate = new BigInt64Array(0);
+  meanPremium = new BigInt64Array(0);
+  mark = new BigInt64Array(0);
+
+  protected grow(n: number): void {
+    this.timeMs = grownF64(this.timeMs, n);
+    this.samples = grownI32(this.samples, n);
+    this.rate = grownI64(this.rate, n);
+    this.meanPremium = grownI64(this.meanPremium, n);
+    this.mark = grownI64(this.mark, n);
+  }
+
+  add(timeMs: number, rate: bigint, meanPremium: bigint, samples: number, mark: bigint): void {
+    const i = this.nextSlot();
+    this.timeMs[i] = timeMs;
+    this.rate[i] = rate;
+    this.meanPremium[i] = meanPremium;
+    this.samples[i] = samples;
+    this.mark[i] = mark;
+  }
+
+  write(w: SnapshotWriter): void {
+    w.uint(this.length);
+    for (let k = 0; k < this.length; k++) {
+      const i = this.slotOf(k);
+      w.int(this.timeMs[i]!);
+      w.big(this.rate[i]!);
+      w.big(this.meanPremium[i]!);
+      w.uint(this.samples[i]!);
+      w.big(this.mark[i]!);
+    }
+  }
+
+  restore(r: SnapshotReader): void {
+    const n = r.count(this.max, "funding rate history entries");
+    for (let k = 0; k < n; k++) this.add(r.int(), r.big(), r.big(), r.uint(), r.big());
+  }
+
+  hashText(): string {
+    let t = "";
+    for (let k = 0; k < this.length; k++) {
+      const i = this.slotOf(k);
+      t += `${this.timeMs[i]}/${this.rate[i]}/${this.meanPremium[i]}/${this.samples[i]}/${this.mark[i]} `;
+    }
+    return t;
+  }
+}
