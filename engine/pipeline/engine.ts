@@ -101,7 +101,7 @@ import {
   type ExchangeConfig,
   SnapshotWriter,
 } from "../model/index.ts";
-import { riskShardOf, RiskShard } from "../risk/index.ts";
+import { riskShardOf, RiskShard, type EngineCommandOut } from "../risk/index.ts";
 import { SettlementShard } from "../settlement/index.ts";
 import { EVERY_RISK_SHARD, expandsToEachMarket, MatchingRoute, riskShardOfRoute, routeOf, settlementTakes, toEveryRiskShard } from "./routing.ts";
 import { beginSnapshot, finishSnapshot, requireTopology, restorePart, splitSnapshot, type SnapshotParts } from "./snapshot.ts";
@@ -221,6 +221,8 @@ export class Engine {
   private snapshotWriter: SnapshotWriter | null = null;
   /** Routes matching events to the risk shards' R2 (phase 3, fused: see routeMatchEvent). */
   private readonly router: EventSink = { publish: (e) => this.routeMatchEvent(e) };
+  /** Phase 0 (decision D3): a risk shard's engine commands go to the matching queues (copies) as R1's would. */
+  private readonly engineOut: EngineCommandOut = { forward: (c) => forwardToMatching(c, this.config, this.queues, this.expand) };
 
   constructor(
     readonly config: ExchangeConfig,
@@ -259,6 +261,8 @@ export class Engine {
     this.sink = sink;
     this.batchNumber++;
     if (count > 0) this.lastSeqNumber = cmds[count - 1]!.seq;
+    // Phase 0 (D3): each risk shard's engine commands for its liquidating accounts, shard order, before any R1.
+    for (let r = 0; r < this.risk.length; r++) this.risk[r]!.beginBatch(this.batchNumber, this.engineOut);
     for (let i = 0; i < count; i++) this.preTrade(cmds[i]!, sink);
     for (let m = 0; m < this.matching.length; m++) {
       const q = this.queues[m]!;

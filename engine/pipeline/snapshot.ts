@@ -41,8 +41,9 @@ export { SnapshotFormatError };
  * 3: each matching shard's section ends with its perpetual price state (P3/P4: oracle replica, EWMA, mark, moving
  * means, funding samples and history; engine.ts decision P3). 4: each risk shard's section carries its liquidating set
  * (Q1) and its open-interest replica (P1), and its accounts their perpetual positions, perp holds and unsettled USDC.
- * 5: each risk shard's section carries its insurance-fund slice after the fee account (D4; P4 funding remainders). */
-export const SNAPSHOT_FORMAT_VERSION = 5;
+ * 5: each risk shard's section carries its insurance-fund slice after the fee account (D4; P4 funding remainders).
+ * 6: after the liquidating set, the Q2 stalls (account, batches without a liquidation fill, last NoStepReason). */
+export const SNAPSHOT_FORMAT_VERSION = 6;
 const MAGIC = "CBSNAPSH";
 const CRC_BYTES = 4;
 /** Shards of one stage a snapshot may hold (a damaged count must not drive a long loop). */

@@ -192,7 +192,7 @@ export class EventRecord {
   sourcesUsed: number = 0;
   /** MarkSource: the rule of P3 that gave the mark (IndexPlusEwma, Index, BookMedian, Mid, Last, PostOnlyIndex) (MarkPrice). */
   markSource: number = 0;
-  /** SettlementReason: what the row settles (fee, realized PnL, P4 funding) (Settlement). */
+  /** SettlementReason: what the row settles (fee, realized PnL, P4 funding, Q2 liquidation fee) (Settlement). */
   settlementReason: number = 0;
   /** human-readable reject message, ASCII (OrderRejected / CommandRejected). */
   message: string = "";
