@@ -73,6 +73,12 @@
 //    Their events carry seq 0: the gateway shows them to the account's watchers, never as a reply to a command.
 //    Batches must keep coming while steps are due: settlement's tick proposal says when it has time-driven work
 //    (open positions, liquidations reported), and ClockTickPolicy journals those ticks.
+//    Built for Q2 (engine/risk/liquidation-steps.ts): RiskShard.beginBatch(B) is phase 0 — this class calls it for
+//    every shard before R1, the risk worker before its first command of B (or at B's end when B brought it none),
+//    with B = its last journal batch + 1 (the fused worker runs every journal batch, even an empty one). A liquidating
+//    account with resting orders gets an engine CancelAll (seq 0: DoneReason Liquidation) and its first step the
+//    batch after; matching takes an engine order's id from the command (seq 0). ClockTickPolicy journals every
+//    proposed tick while the gateway has seen a LiquidationStarted (or an engine order) without its LiquidationEnded.
 // D4 No shard writes another shard's accounts. The exchange's own accounts (fee, insurance fund, a transit account)
 //    are sliced: each risk shard owns one slice of each (as it owns its fee account part today); the balance is the
 //    sum of the slices, and a slice may go negative while the sum may not. Liquidation fees, each shard's funding net
