@@ -204,7 +204,15 @@ function addItem(n: number, kind: LiquidationItemKind, id: number, quantity: big
 
 function planPosition(s: RiskState, item: LiquidationItem, out: BookStepPlan): void {
   const market = s.config.markets[item.id]!;
-  planPositionStep(item.id, item.quantity, s.marginContext.marketMark[item.id]!, market, s.liquidationParams, out);
+  const mark = s.marginContext.marketMark[item.id]!;
+  // No mark, no bound: a sell's bound would clamp to the market's min price (a market order in all but name).
+  if (mark <= 0n) setNoPrice(out);
+  else planPositionStep(item.id, item.quantity, mark, market, s.liquidationParams, out);
+}
+
+function setNoPrice(out: BookStepPlan): void {
+  out.kind = BookStepKind.None;
+  out.reason = NoStepReason.NoPriceWithinBound;
 }
 
 /** A spot market's mark in its quote: base USD mark / quote USD mark (floor). */
@@ -228,21 +236,18 @@ function planBorrow(s: RiskState, account: Account, margin: AccountMargin, owed:
   inp.quoteDecimals = ctx.assetDecimals[quote]!;
   inp.quoteAvailable = account.available[quote]!;
   if (owed !== quote) {
-    if (inp.owedMarket < 0) {
-      out.kind = BookStepKind.None;
-      out.reason = NoStepReason.NoPriceWithinBound;
-      return;
-    }
-    const market = s.config.markets[inp.owedMarket]!;
+    const market = inp.owedMarket < 0 ? null : s.config.markets[inp.owedMarket]!;
+    const mark = market === null ? 0n : spotMark(s, market);
+    if (market === null || mark <= 0n) return setNoPrice(out);
     inp.owedGrid = market;
-    inp.owedMark = spotMark(s, market);
+    inp.owedMark = mark;
   }
   const holdings = scratch.holdings;
   let n = 0;
   for (let a = 0; a < ctx.assetCount; a++) {
     const m = conv.spotMarket[a]!;
     const available = account.available[a]!;
-    if (a === quote || a === owed || m < 0 || available <= 0n) continue;
+    if (a === quote || a === owed || m < 0 || available <= 0n || s.marginContext.assetMark[a]! <= 0n) continue;
     if (holdings.length === n) holdings.push(new CollateralHolding());
     const h = holdings[n++]!;
     const market = s.config.markets[m]!;
