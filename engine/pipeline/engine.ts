@@ -74,8 +74,11 @@
 //    Batches must keep coming while steps are due: settlement's tick proposal says when it has time-driven work
 //    (open positions, liquidations reported), and ClockTickPolicy journals those ticks.
 //    Built for Q2 (engine/risk/liquidation-steps.ts): RiskShard.beginBatch(B) is phase 0 — this class calls it for
-//    every shard before R1, the risk worker before its first command of B (or at B's end when B brought it none),
-//    with B = its last journal batch + 1 (the fused worker runs every journal batch, even an empty one). A liquidating
+//    every shard before R1, the risk worker before its first command of B (or at B's end when B brought it none).
+//    B is this class's batch number — the snapshot's batch, then one more per journal batch run (the fused worker
+//    runs every journal batch, even an empty one) — and the risk worker counts the same way, so every mode names the
+//    same orders. It equals the journal's batch number from genesis; after a restart from a snapshot whose covered
+//    batch lags the journal's numbering (seen in test/snapshot-restart.test.ts) it does not, which changes no state. A liquidating
 //    account with resting orders gets an engine CancelAll (seq 0: DoneReason Liquidation) and its first step the
 //    batch after; matching takes an engine order's id from the command (seq 0). ClockTickPolicy journals every
 //    proposed tick while the gateway has seen a LiquidationStarted (or an engine order) without its LiquidationEnded.

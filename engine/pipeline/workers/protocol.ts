@@ -46,7 +46,7 @@ export interface RiskWorkerData {
   readonly poolDeltasIn: readonly (RingHandle | null)[];
   /** The shard's part of the snapshot to start from (X7), or null for an empty shard. */
   readonly snapshot: Uint8Array | null;
-  /** The journal batch the snapshot covers (0 without one): the next batch's phase 0 names engine orders by it (D3). */
+  /** The snapshot's batch (0 without one), where the Engine's batch number starts: engine order ids count on (D3). */
   readonly firstBatch: number;
 }
 

@@ -49,7 +49,10 @@ const control = new EventRecord();
 
 const out: EventSink = ringEventSink(output);
 
-/** The last journal batch (> 0) this shard finished: phase 0 of the next one names its engine orders (D3). */
+/**
+ * The journal batches (> 0) run since genesis, as the in-process Engine counts them (its batch number: the snapshot's
+ * batch, then one per journal batch): phase 0 of the next one names its engine orders by it (D3), as the Engine does.
+ */
 let lastBatch = data.firstBatch;
 /** Phase 0 of the current batch is still to run (before its first command, or at its end when it brought none). */
 let phase0Pending = true;
@@ -58,7 +61,7 @@ const engineOut = { forward: (c: CommandRecord): void => forwardToMatching(c, da
 /** Phase 0 (engine.ts decision D3): this shard's engine commands for batch lastBatch + 1, queued before any R1. */
 function runPhase0(): void {
   phase0Pending = false;
-  shard.beginBatch(lastBatch + 1, engineOut);
+  shard.beginBatch(++lastBatch, engineOut);
 }
 
 /** Phase 1: R1 over one batch. Returns the batch number, or null when the sequencer closed the ring. */
@@ -76,11 +79,8 @@ function preTradeBatch(): number | null {
     if (kind === BATCH_END_KIND) {
       const batch = commandSeqAt(input.ring, offset);
       input.advance();
-      if (batch > 0) {
-        if (phase0Pending) runPhase0();
-        if (batch !== lastBatch + 1) throw new Error(`risk ${data.shardIndex}: batch ${batch} after batch ${lastBatch} (engine order ids need consecutive batches)`);
-        lastBatch = batch;
-      }
+      // A journal batch (> 0) always has its phase 0; a control batch (< 0) never.
+      if (batch > 0 && phase0Pending) runPhase0();
       return batch;
     }
     readCommand(input.ring, offset, cmd);
