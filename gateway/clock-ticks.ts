@@ -6,6 +6,9 @@
 //     a ticker update is published when trades leave it);
 //   - a command arrives and a later tick was proposed: the tick is sequenced just before the command, so every
 //     command sees the engine time as fresh as before (at most one tick interval old).
+//   - an account is liquidating (engine.ts decision D3): its book steps (Q2) are taken at the head of each batch, so
+//     every proposed tick is journaled while the gateway has seen a LiquidationStarted (or an engine order: after a
+//     restart from a snapshot the first batch's step says so) without its LiquidationEnded.
 // Otherwise the proposal is held (only the latest is kept). What is journaled is still the only time the engine
 // knows: replay reproduces the same state (determinism proved by the replay-equals-live tests), and an idle day now
 // costs 24 ticks (3,840 bytes), or 1,440 (230 KB) on a day after trades.
@@ -21,13 +24,15 @@ export class ClockTickPolicy {
   private pendingMs = 0;
   /** Ticks stay minutely until this engine time (the last trade's time + the ticker window). */
   private tradesUntilMs = 0;
+  /** Q2: the accounts liquidating, as the engine's events report them (every tick is journaled while any is). */
+  private readonly liquidating = new Set<number>();
 
   /** The settlement timer proposes a tick at `timeMs`: true = sequence it now, false = hold it. */
   propose(timeMs: number): boolean {
     if (timeMs <= this.journaledMs) return false;
     const crossesHour = Math.floor(timeMs / HOUR_MS) > Math.floor(this.journaledMs / HOUR_MS);
     const tickerMoves = this.journaledMs < this.tradesUntilMs && Math.floor(timeMs / MINUTE_MS) > Math.floor(this.journaledMs / MINUTE_MS);
-    if (crossesHour || tickerMoves) {
+    if (crossesHour || tickerMoves || this.liquidating.size !== 0) {
       this.sequenced(timeMs);
       return true;
     }
@@ -46,6 +51,17 @@ export class ClockTickPolicy {
   /** A trade happened at engine time `timeMs` (a Fill event): the ticker window holds trades until it has passed. */
   traded(timeMs: number): void {
     if (timeMs + TICKER_WINDOW_MS > this.tradesUntilMs) this.tradesUntilMs = timeMs + TICKER_WINDOW_MS;
+  }
+
+  /** Q1/Q2: `account` is liquidating (LiquidationStarted, or an engine order of it) or has left (LiquidationEnded). */
+  liquidation(account: number, liquidating: boolean): void {
+    if (liquidating) this.liquidating.add(account);
+    else this.liquidating.delete(account);
+  }
+
+  /** Accounts the policy keeps ticks coming for (tests, health). */
+  get liquidatingAccounts(): number {
+    return this.liquidating.size;
   }
 
   private sequenced(timeMs: number): void {

@@ -17,6 +17,7 @@ import { GatewayAuth, type Replies } from "./auth/gateway-auth.ts";
 import { AccountEventLog, AccountView } from "./account-catch-up.ts";
 import { BalanceView } from "./balance-view.ts";
 import { ClockTickPolicy } from "./clock-ticks.ts";
+import { isEngineOrderId } from "../engine/liquidation/index.ts";
 import { decodeCommand, DecodedKind, DecodeResult, encodeEvent, encodeResumeDone, encodeSnapshotTaken } from "./codec/index.ts";
 import { composeSnapshotPayload, openSnapshotPayload } from "./gateway-state.ts";
 import {
@@ -181,6 +182,8 @@ export class ServerCore implements Replies {
     }
     if (e.kind === EventKind.Balance) this.balances.apply(e);
     else if (e.kind === EventKind.Fill) this.ticks.traded(e.timeMs);
+    else if (e.kind === EventKind.LiquidationStarted || e.kind === EventKind.LiquidationEnded) this.ticks.liquidation(e.account, e.kind === EventKind.LiquidationStarted);
+    else if (e.kind === EventKind.OrderAccepted && isEngineOrderId(e.orderId)) this.ticks.liquidation(e.account, true);
     this.accountView.apply(e);
     const sequencer = this.sequencer;
     if (this.recovering || sequencer === null) return;

@@ -45,4 +45,18 @@ describe("clock ticks of an idle exchange (X7)", () => {
     expect(p.dueBeforeCommand()).toBe(T0 + 31_000);
     expect(MINUTE_MS).toBe(60_000);
   });
+
+  it("Q2/D3: while an account is liquidating every 1 s proposal is journaled (its book steps run at each batch head); after LiquidationEnded ticks are hourly again", () => {
+    const p = new ClockTickPolicy();
+    expect(p.propose(T0)).toBe(true);
+    p.liquidation(32, true);
+    p.liquidation(48, true);
+    for (let s = 1; s <= 60; s++) expect(p.propose(T0 + s * 1000)).toBe(true);
+    p.liquidation(32, false);
+    expect(p.liquidatingAccounts).toBe(1);
+    expect(p.propose(T0 + 61_000)).toBe(true);
+    p.liquidation(48, false);
+    expect(p.liquidatingAccounts).toBe(0);
+    for (let s = 62; s <= 120; s++) expect(p.propose(T0 + s * 1000)).toBe(false);
+  });
 });

@@ -227,22 +227,26 @@ const PROMISES: Record<string, Record<string, Check[]>> = {
   },
   Liquidation: {
     "client withdraw 128 USDC 1000 --margin": [(r) => expect(events(r).map((e) => e.type)).toContain("CommandAccepted")],
-    "client collateral 128": [(r) => expect(events(r)[0]).toMatchObject({ type: "AccountCollateral", netEquity: "44", mmr: "1.136363636", liquidatable: true })],
-    "client withdraw 128 SOL 0.1": [
-      refusedBy("AccountLiquidating", /liquidating/),
-      (r) => expect(events(r).map((e) => e.type)).toContain("CommandAccepted"),
+    "client collateral 128": [
+      (r) => expect(events(r)[0]).toMatchObject({ type: "AccountCollateral", netEquity: "44", mmr: "1.136363636", liquidatable: true }),
+      // Q2: one step sold 0.91 SOL at 115 (fee 1.0465 USDC); the borrow is 896.3965 USDC.
+      (r) => expect(events(r)[0]).toMatchObject({ type: "AccountCollateral", netEquity: "52.5995", mmr: "0.852096027", liquidatable: false }),
     ],
     "client liquidations 128": [
-      (r) => expect(events(r).map((e) => [e.type, e.account, e.netEquity])).toEqual([["LiquidationStarted", 128, "44"], ["LiquidationEnded", 128, "350"], ["CommandAccepted", 128, undefined]]),
+      (r) => expect(events(r).map((e) => [e.type, e.account, e.netEquity])).toEqual([["LiquidationStarted", 128, "44"], ["LiquidationEnded", 128, "52.5995"], ["CommandAccepted", 128, undefined]]),
     ],
-    "client insurance USDC": [(r) => expect(events(r).map((e) => [e.type, e.asset, e.balance])).toEqual([["InsuranceFund", 0, "0"]])],
+    "client insurance USDC": [
+      (r) => expect(events(r).map((e) => [e.type, e.asset, e.balance])).toEqual([["InsuranceFund", 0, "1.0465"], ["InsuranceEntry", 0, "1.0465"]]),
+      (r) => expect(events(r)[1]).toMatchObject({ reason: "LiquidationFee", amount: "1.0465" }),
+    ],
     config: [(r) => expect(events(r)[0]).toMatchObject({ liquidation: { liquidationExitMmr: "0.98", liquidationFee: "0.01", backstopAccount: 0 } })],
     "stress --shock SOL=-30%": [
-      (r) => expect(JSON.parse(r.out)).toMatchObject({ stages: [{ stage: 0, started: [{ account: 128, netEquity: "-64.45", exposure: "1000", mmr: "unbounded" }] }] }),
+      (r) => expect(JSON.parse(r.out)).toMatchObject({ stages: [{ stage: 0, started: [{ account: 128, netEquity: "-232.0993", exposure: "896.3965", mmr: "unbounded" }] }] }),
     ],
     "stress --sweep SOL=-5%..-60% --steps 12": [
       (r) => expect(events(r).map((e) => e.liquidatingAccounts)).toEqual([0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, undefined]),
     ],
+    "client withdraw 128 SOL 0.1": [refusedBy("AccountLiquidating", /liquidating/)],
   },
   Perpetuals: {
     "client max-order 128 BTC_USDC_PERP buy 60000": [

@@ -91,6 +91,8 @@ export const NoStepReason = {
   BelowMinQuantity: 2,
   NoPriceWithinBound: 3,
   NoCollateral: 4,
+  /** The step was placed but the book filled none of it within the slippage bound (set by the executor). */
+  NoFillWithinBound: 5,
 } as const;
 export type NoStepReason = (typeof NoStepReason)[keyof typeof NoStepReason];
 

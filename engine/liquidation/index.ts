@@ -1,4 +1,4 @@
-// Public face of engine/liquidation: the pure rules of SPEC Q (and C9), not yet wired into the engine.
+// Public face of engine/liquidation: the pure rules of SPEC Q (and C9), wired by engine/risk (Q1's trigger, Q2's book steps).
 //
 // A pure folder: it imports only engine/fixed and engine/model; no state, no sink, no clock. Margin formulas that live
 // in engine/risk/margin (C1's haircut weight, C5's MMF) come in as parameters (BandFormulas), as in
@@ -13,6 +13,7 @@
 // - book-step.ts (Q2): pickLargestMaintenanceMargin, liquidationStepQuantity, liquidationLimitPrice, liquidationFee,
 //   planPositionStep (LiquidatePositionOnBook).
 // - borrow-step.ts (Q2): planBorrowStep (CollateralConversion: buy the owed asset, or sell the largest collateral).
+// - engine-orders.ts (D3): engine order ids, ENGINE_ORDERS_PER_BATCH_MAX, which liquidating accounts a batch serves.
 // - backstop.ts (Q3): autoCloseMarginFraction, isBelowAutoCloseMarginFraction, chooseLiquidationStage,
 //   planBackstopTakeover (LiquidatePositionOnBackstop, all or nothing within the backstop's limit).
 // - bankruptcy.ts (Q4): planInsuranceCover, bankruptcyPrice, rankAdlCandidates, allocateAdl (LiquidatePositionOnAdl),
@@ -61,6 +62,7 @@ export {
   type StepGrid,
 } from "./book-step.ts";
 export { BorrowStepInputs, CollateralHolding, planBorrowStep } from "./borrow-step.ts";
+export { ENGINE_ORDER_ID_BASE, ENGINE_ORDERS_PER_BATCH_MAX, engineOrderId, firstServedIndex, isEngineOrderId } from "./engine-orders.ts";
 export {
   autoCloseMarginFraction,
   BackstopPlan,

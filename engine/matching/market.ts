@@ -102,6 +102,11 @@ export interface RestingOrder {
   readonly reduceOnly: boolean;
 }
 
+/** A new order's id: its sequence number, or for an engine order (seq 0, engine.ts decision D3) the id it carries. */
+function placeIdOf(cmd: CommandRecord): number {
+  return cmd.seq !== 0 ? cmd.seq : cmd.orderId;
+}
+
 export class Market {
   readonly id: number;
   readonly cfg: MarketConfig;
@@ -397,7 +402,7 @@ export class Market {
     const tif = cmd.tif;
     const account = cmd.account;
     const clientId = cmd.clientId;
-    const orderId = cmd.seq;
+    const orderId = placeIdOf(cmd);
     const acct = this.accountOf(account);
     if (!this.placeHasRoom(cmd, acct, isLimit && tif === TimeInForce.GTC, tick)) return;
     const openQty = this.placeOpenQty(cmd);
@@ -428,7 +433,7 @@ export class Market {
     const stp = cmd.stp;
     const account = cmd.account;
     const clientId = cmd.clientId;
-    const orderId = cmd.seq;
+    const orderId = placeIdOf(cmd);
     const K = EventKind.OrderRejected;
     let code: number = RejectCode.InvalidField;
     let why = "";
@@ -458,7 +463,7 @@ export class Market {
     const side = cmd.side;
     const account = cmd.account;
     const clientId = cmd.clientId;
-    const orderId = cmd.seq;
+    const orderId = placeIdOf(cmd);
     const K = EventKind.OrderRejected;
     let tick = 0;
     if (isLimit) {
@@ -509,7 +514,7 @@ export class Market {
       why = "Overloaded: book capacity (orders or price levels)";
     }
     if (why === "") return true;
-    this.reject(EventKind.OrderRejected, code, why, cmd.seq, cmd.account, side, clientId);
+    this.reject(EventKind.OrderRejected, code, why, placeIdOf(cmd), cmd.account, side, clientId);
     return false;
   }
 
@@ -521,7 +526,7 @@ export class Market {
     const qty = cmd.quantity;
     let openQty = qty === 0n ? QUOTE_ONLY_QTY : qty;
     if ((cmd.flags & OrderFlag.ReduceOnly) !== 0) {
-      const cap = this.reduceOnlyCap(cmd.side, cmd.seq, cmd.account, cmd.clientId);
+      const cap = this.reduceOnlyCap(cmd.side, placeIdOf(cmd), cmd.account, cmd.clientId);
       if (cap < 0n) return -1n;
       if (cap < openQty) openQty = cap;
     }
@@ -536,8 +541,8 @@ export class Market {
     this.removeResting(slot, DoneReason.Canceled);
   }
 
-  /** Cancels every open order of `account` in this market (ascending order id); returns how many. */
-  cancelAllOf(account: number): number {
+  /** Cancels every open order of `account` in this market (ascending order id) for `reason`; returns how many. */
+  cancelAllOf(account: number, reason: DoneReason = DoneReason.CanceledByAll): number {
     const acct = this.accountOf(account);
     if (acct === undefined || acct.count === 0) return 0;
     const book = this.book;
@@ -547,7 +552,7 @@ export class Market {
     let k = 0;
     for (let slot = acct.head; slot !== NONE; slot = book.oANext[slot]) ids[k++] = book.oId[slot];
     const sorted = ids.subarray(0, n).sort();
-    for (let i = 0; i < n; i++) this.removeResting(book.ids.get(sorted[i]), DoneReason.CanceledByAll);
+    for (let i = 0; i < n; i++) this.removeResting(book.ids.get(sorted[i]), reason);
     return n;
   }
 

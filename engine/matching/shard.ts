@@ -3,6 +3,7 @@
 import {
   ALL_MARKETS,
   CommandKind,
+  DoneReason,
   EventKind,
   EventRecord,
   MarketState,
@@ -102,11 +103,13 @@ export class MatchingShard {
 
   /** CancelAll in one market, or (ALL_MARKETS) in every market of this shard; accepted with the number canceled. */
   private cancelAll(cmd: CommandRecord): void {
+    // Q2: the engine's CancelAll (seq 0, engine.ts decision D3) of an account entering liquidation.
+    const reason = cmd.seq === 0 ? DoneReason.Liquidation : DoneReason.CanceledByAll;
     if (cmd.market === ALL_MARKETS) {
       let n = 0;
       for (const m of this.owned) {
         m.beginCommand();
-        n += m.cancelAllOf(cmd.account);
+        n += m.cancelAllOf(cmd.account, reason);
         m.finishCommand();
       }
       this.canceledAll(cmd, n);
@@ -115,7 +118,7 @@ export class MatchingShard {
     const m = this.marketOf(cmd.market);
     if (m === null) return this.unknownMarket(cmd, EventKind.CommandRejected, 0);
     m.beginCommand();
-    const n = m.cancelAllOf(cmd.account);
+    const n = m.cancelAllOf(cmd.account, reason);
     m.commandAccepted(cmd.account, CommandKind.CancelAll, 0, BigInt(n));
     m.finishCommand();
   }

@@ -33,6 +33,8 @@ export const DoneReason = {
   ReduceOnlyCapped: 9,
   Replaced: 10,
   CanceledByAll: 11,
+  /** Q2: canceled by the engine when its account entered liquidation (an engine CancelAll, seq 0). */
+  Liquidation: 12,
 } as const;
 export type DoneReason = (typeof DoneReason)[keyof typeof DoneReason];
 

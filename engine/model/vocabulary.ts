@@ -266,7 +266,7 @@ export const EVENT_FIELDS: readonly FieldSpec[] = [
   { name: "sourcesUsed", type: "i32", unit: "fresh oracle sources the index was computed from (P2)", slot: "code", kinds: ["IndexPrice"] },
   { name: "markSource", type: "i32", unit: "MarkSource: the rule of P3 that gave the mark (IndexPlusEwma, Index, BookMedian, Mid, Last, PostOnlyIndex)", slot: "code", kinds: ["MarkPrice"] },
   { name: "insuranceReason", type: "i32", unit: "InsuranceReason: what changed the insurance fund (funding remainder, liquidation fee, cover)", slot: "code", kinds: ["InsuranceEntry"] },
-  { name: "settlementReason", type: "i32", unit: "SettlementReason: what the row settles (fee, realized PnL, P4 funding)", slot: "code", kinds: ["Settlement"] },
+  { name: "settlementReason", type: "i32", unit: "SettlementReason: what the row settles (fee, realized PnL, P4 funding, Q2 liquidation fee)", slot: "code", kinds: ["Settlement"] },
   { name: "message", type: "string", unit: "human-readable reject message, ASCII (OrderRejected / CommandRejected)" },
   { name: "price", type: "i64", unit: ORDER_PRICE + "; AssetCollateral: the asset's USD mark" },
   { name: "indexPrice", type: "i64", unit: "the asset's index and collateral mark, USD at PRICE_DECIMALS (P2, C1); MarkPrice: the index the mark used (0 = none fresh)", slot: "price", kinds: ["IndexPrice", "MarkPrice"] },

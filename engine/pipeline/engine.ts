@@ -73,6 +73,15 @@
 //    Their events carry seq 0: the gateway shows them to the account's watchers, never as a reply to a command.
 //    Batches must keep coming while steps are due: settlement's tick proposal says when it has time-driven work
 //    (open positions, liquidations reported), and ClockTickPolicy journals those ticks.
+//    Built for Q2 (engine/risk/liquidation-steps.ts): RiskShard.beginBatch(B) is phase 0 — this class calls it for
+//    every shard before R1, the risk worker before its first command of B (or at B's end when B brought it none).
+//    B is this class's batch number — the snapshot's batch, then one more per journal batch run (the fused worker
+//    runs every journal batch, even an empty one) — and the risk worker counts the same way, so every mode names the
+//    same orders. It equals the journal's batch number from genesis; after a restart from a snapshot whose covered
+//    batch lags the journal's numbering (seen in test/snapshot-restart.test.ts) it does not, which changes no state. A liquidating
+//    account with resting orders gets an engine CancelAll (seq 0: DoneReason Liquidation) and its first step the
+//    batch after; matching takes an engine order's id from the command (seq 0). ClockTickPolicy journals every
+//    proposed tick while the gateway has seen a LiquidationStarted (or an engine order) without its LiquidationEnded.
 // D4 No shard writes another shard's accounts. The exchange's own accounts (fee, insurance fund, a transit account)
 //    are sliced: each risk shard owns one slice of each (as it owns its fee account part today); the balance is the
 //    sum of the slices, and a slice may go negative while the sum may not. Liquidation fees, each shard's funding net
@@ -107,7 +116,7 @@ import {
   type ExchangeConfig,
   SnapshotWriter,
 } from "../model/index.ts";
-import { riskShardOf, RiskShard } from "../risk/index.ts";
+import { riskShardOf, RiskShard, type EngineCommandOut } from "../risk/index.ts";
 import { SettlementShard } from "../settlement/index.ts";
 import { EVERY_RISK_SHARD, expandsToEachMarket, MatchingRoute, riskShardOfRoute, routeOf, settlementTakes, toEveryRiskShard } from "./routing.ts";
 import { beginSnapshot, finishSnapshot, requireTopology, restorePart, splitSnapshot, type SnapshotParts } from "./snapshot.ts";
@@ -227,6 +236,8 @@ export class Engine {
   private snapshotWriter: SnapshotWriter | null = null;
   /** Routes matching events to the risk shards' R2 (phase 3, fused: see routeMatchEvent). */
   private readonly router: EventSink = { publish: (e) => this.routeMatchEvent(e) };
+  /** Phase 0 (decision D3): a risk shard's engine commands go to the matching queues (copies) as R1's would. */
+  private readonly engineOut: EngineCommandOut = { forward: (c) => forwardToMatching(c, this.config, this.queues, this.expand) };
 
   constructor(
     readonly config: ExchangeConfig,
@@ -265,6 +276,8 @@ export class Engine {
     this.sink = sink;
     this.batchNumber++;
     if (count > 0) this.lastSeqNumber = cmds[count - 1]!.seq;
+    // Phase 0 (D3): each risk shard's engine commands for its liquidating accounts, shard order, before any R1.
+    for (let r = 0; r < this.risk.length; r++) this.risk[r]!.beginBatch(this.batchNumber, this.engineOut);
     for (let i = 0; i < count; i++) this.preTrade(cmds[i]!, sink);
     for (let m = 0; m < this.matching.length; m++) {
       const q = this.queues[m]!;

@@ -46,8 +46,10 @@ export { SnapshotFormatError };
  * 7: each risk shard's section carries the accounts' liquidation histories and the insurance fund's replica and
  * history (Q6), and its batch deltas the fund's changes.
  * 8: each account's perpetual state ends with its settlement and funding histories, and each risk shard's section
- * with its markets' funding-rate histories (P4, P6/P7; engine/risk/histories.ts). */
-export const SNAPSHOT_FORMAT_VERSION = 8;
+ * with its markets' funding-rate histories (P4, P6/P7; engine/risk/histories.ts).
+ * 9: each risk shard's section carries, after the liquidating set, the Q2 stalls (account, batches without a
+ * liquidation fill, last NoStepReason). */
+export const SNAPSHOT_FORMAT_VERSION = 9;
 const MAGIC = "CBSNAPSH";
 const CRC_BYTES = 4;
 /** Shards of one stage a snapshot may hold (a damaged count must not drive a long loop). */

@@ -313,6 +313,7 @@ export class ThreadedPipeline {
         poolDeltasOut: poolRings[k]!.map((r, j) => (r === null ? null : handle(r, `risk${k}.pools.to.risk${j}`))),
         poolDeltasIn: poolRings.map((rings, j) => (rings[k] === null ? null : handle(rings[k]!, `risk${j}.pools.to.risk${k}`))),
         snapshot: parts === null ? null : parts.risk[k]!.slice(),
+        firstBatch: parts === null ? 0 : parts.info.batch,
       };
       ready.push(this.startWorker(data));
     }

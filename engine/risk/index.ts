@@ -5,3 +5,4 @@ export { RISK_LIMITS, SettlementReason, SettlementStep, type AssetCollateral, ty
 export { reportedRatio } from "./replies.ts";
 export { PoolMovement } from "./lending-actions.ts";
 export { DAY_MS, VOLUME_WINDOW_DAYS, dayOf, VolumeBook } from "./fees.ts";
+export type { EngineCommandOut } from "./liquidation-steps.ts";

@@ -192,6 +192,8 @@ export function stateHash(s: RiskState): string {
   h.update(`liquidating ${s.liquidation.liquidatingSorted().join(",")}\n`); // Q1
   h.update(s.liquidationHistory.hashText()); // Q6
   h.update(s.insurance.hashText()); // Q6/D4
+  const stalled = s.liquidation.stalled;
+  h.update(`stalled ${s.liquidation.stalledSorted().map((id) => `${id}:${stalled.get(id)!.batches}:${stalled.get(id)!.reason}`).join(",")}\n`); // Q2
   for (const hold of s.holds.sorted()) {
     h.update(`h${hold.orderId} ${hold.account} ${hold.asset} ${hold.flags} ${hold.remaining} ${hold.borrowMax} ${hold.reserved} ${hold.inflowAsset} ${hold.inflowCredit} ${hold.inflowRepays}\n`);
     if (hold.perp) h.update(`hp${hold.orderId} ${hold.perpOpen}\n`);

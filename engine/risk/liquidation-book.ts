@@ -106,6 +106,13 @@ export class LiquidationBook {
   private readonly bands: AssetBands[] = [];
   /** Band changes wait for flushChanges. */
   private dirty = false;
+  /**
+   * Q2 → Q3/Q4: liquidating accounts whose book liquidation made no progress, with the number of consecutive batches
+   * without a liquidation fill and the last reason (NoStepReason: no step could be planned, or the step found nothing
+   * within the slippage bound). The backstop (Q3) and bankruptcy (Q4) stages take over from here when they land; until
+   * then the account stays liquidating and its steps are tried again every batch. In the snapshot and the state hash.
+   */
+  readonly stalled = new Map<number, { batches: number; reason: number }>();
 
   constructor(assetCount: number) {
     this.markMoved = new Uint8Array(assetCount);
@@ -119,6 +126,26 @@ export class LiquidationBook {
   /** The liquidating accounts in id order (snapshot, state hash, queries). */
   liquidatingSorted(): number[] {
     return [...this.liquidating].sort((a, b) => a - b);
+  }
+
+  /** Q2: the account's book step could not be taken or filled nothing (`reason`: NoStepReason). */
+  recordNoProgress(account: number, reason: number): void {
+    const entry = this.stalled.get(account);
+    if (entry === undefined) this.stalled.set(account, { batches: 1, reason });
+    else {
+      entry.batches++;
+      entry.reason = reason;
+    }
+  }
+
+  /** Q2: a liquidation fill of the account (or it left liquidation): no longer stalled. */
+  recordProgress(account: number): void {
+    if (this.stalled.size !== 0) this.stalled.delete(account);
+  }
+
+  /** The stalled accounts in id order (snapshot, state hash, queries). */
+  stalledSorted(): number[] {
+    return [...this.stalled.keys()].sort((a, b) => a - b);
   }
 
   /** Replaces the account's bands (empty `assets`: out of the index); the sorted lists change at flushChanges. */

@@ -110,7 +110,10 @@ function evaluateAccount(s: RiskState, account: Account, sink: EventSink): void 
   const after = nextLiquidationStatus(before, mm, equity, ten, s.liquidationParams.liquidationExitMmr);
   if (after !== before) {
     if (after === LiquidationStatus.Liquidating) book.liquidating.add(account.id);
-    else book.liquidating.delete(account.id);
+    else {
+      book.liquidating.delete(account.id);
+      book.recordProgress(account.id); // Q2: a stall ends with the liquidation
+    }
     const kind = after === LiquidationStatus.Liquidating ? EventKind.LiquidationStarted : EventKind.LiquidationEnded;
     publishLiquidationStatus(s, kind, account.id, margin, sink);
   }

@@ -1,15 +1,17 @@
 // R2: what matching reports is applied to this shard's accounts — fills move money between both sides and charge
 // fees (X1, S5), done/reject releases what the order still holds — and passed on to the client stream.
-import { MarketKind, Side, type EventRecord, type EventSink, type MarketConfig } from "../model/index.ts";
+import { InsuranceReason, MarketKind, Side, type EventRecord, type EventSink, type MarketConfig } from "../model/index.ts";
 import { applyFill as applyPositionFill } from "../perps/index.ts";
 import type { Account } from "./accounts.ts";
 import { dayOf, quoteVolumeUsd } from "./fees.ts";
 import type { OrderHold } from "./holds.ts";
+import { creditInsurance } from "./insurance.ts";
 import { feeAmount } from "./margin/index.ts";
 import { addPerpOpen, creditInflow, creditUsdc, debitUsdc, incoming, reduceOpenBorrow, releaseHoldFunds } from "./funds.ts";
 import { publishBalance, publishPosition, publishSettlementRows } from "./replies.ts";
 import { positionReport } from "./queries.ts";
-import { SettlementReason, type RiskState } from "./state.ts";
+import { SettlementReason, SettlementStep, type RiskState } from "./state.ts";
+import { isEngineOrderId, liquidationFee, NoStepReason } from "../liquidation/index.ts";
 
 /** X1: a fill moves the quote amount from buyer to seller and the base quantity from seller to buyer; each side
  * pays its fee in the asset it receives (S5, its user's 30-day tier), rounded up, into the fee account. */
@@ -25,10 +27,13 @@ export function applyFill(s: RiskState, e: EventRecord, sink: EventSink): void {
   const maker = makerOwned ? accountOfFill(s, e.makerAccount, e.makerOrderId) : null;
   // Both tiers as they stand before this trade counts towards either user's volume.
   const volumes = s.volumes;
-  const takerBps = taker !== null ? s.feeTiers[volumes.roll(taker.volume!, day).tier]!.takerBps : 0;
+  // Q2: a liquidation step (an engine order, always the taker) pays the liquidation fee instead of the taker fee.
+  const liquidation = taker !== null && isEngineOrderId(e.orderId);
+  const takerBps = taker !== null && !liquidation ? s.feeTiers[volumes.roll(taker.volume!, day).tier]!.takerBps : 0;
   const makerBps = maker !== null ? s.feeTiers[volumes.roll(maker.volume!, day).tier]!.makerBps : 0;
   if (taker !== null) e.takerFee = settleSide(s, taker, e.orderId, e.side, market, e.quantity, e.quoteQuantity, takerBps);
   if (maker !== null) e.makerFee = settleSide(s, maker, e.makerOrderId, makerSide, market, e.quantity, e.quoteQuantity, makerBps);
+  if (liquidation) settleSpotLiquidationFill(s, taker!, e, market);
   const ctx = s.marginContext;
   const volumeUsd = quoteVolumeUsd(e.quoteQuantity, ctx.assetMark[market.quoteAsset]!, ctx.assetUnit[market.quoteAsset]!);
   if (taker !== null) volumes.add(taker.volume!, day, volumeUsd);
@@ -39,6 +44,7 @@ export function applyFill(s: RiskState, e: EventRecord, sink: EventSink): void {
   const makerAccount = e.makerAccount;
   const takerSide = e.side;
   sink.publish(e);
+  if (s.settlementRows.length !== 0) publishSettlementRows(s, seq, sink);
   if (takerOwned) publishTradeBalances(s, seq, takerAccount, takerSide, market, sink);
   if (makerOwned && (makerAccount !== takerAccount || !takerOwned)) publishTradeBalances(s, seq, makerAccount, makerSide, market, sink);
 }
@@ -59,10 +65,12 @@ function applyPerpFill(s: RiskState, e: EventRecord, market: MarketConfig, sink:
   const taker = takerOwned ? accountOfFill(s, e.account, e.orderId) : null;
   const maker = makerOwned ? accountOfFill(s, e.makerAccount, e.makerOrderId) : null;
   const volumes = s.volumes;
-  const takerBps = taker !== null ? s.feeTiers[volumes.roll(taker.volume!, day).tier]!.takerBps : 0;
+  const liquidation = taker !== null && isEngineOrderId(e.orderId);
+  const takerBps = taker !== null && !liquidation ? s.feeTiers[volumes.roll(taker.volume!, day).tier]!.takerBps : 0;
   const makerBps = maker !== null ? s.feeTiers[volumes.roll(maker.volume!, day).tier]!.makerBps : 0;
   if (taker !== null) e.takerFee = settlePerpSide(s, taker, e.orderId, e.side, market, e, takerBps);
   if (maker !== null) e.makerFee = settlePerpSide(s, maker, e.makerOrderId, makerSide, market, e, makerBps);
+  if (liquidation) chargeLiquidationFee(s, taker!, market, liquidationFee(e.quoteQuantity, s.liquidationParams.liquidationFee));
   const ctx = s.marginContext;
   const volumeUsd = quoteVolumeUsd(e.quoteQuantity, ctx.assetMark[market.quoteAsset]!, ctx.assetUnit[market.quoteAsset]!);
   if (taker !== null) volumes.add(taker.volume!, day, volumeUsd);
@@ -204,7 +212,47 @@ export function endOrder(s: RiskState, e: EventRecord, sink: EventSink): void {
   sink.publish(e);
   const hold = s.holds.get(e.orderId);
   if (hold === undefined) return;
+  // Q2: a liquidation step that filled nothing (expired within the bound, or refused) is no progress.
+  if (isEngineOrderId(e.orderId) && e.filledQuantity === 0n) s.liquidation.recordNoProgress(hold.account, NoStepReason.NoFillWithinBound);
   const account = releaseHoldFunds(s, hold);
   if (!hold.perp) publishBalance(s, seq, account, hold.asset, sink);
   s.holds.remove(hold);
+}
+
+/**
+ * Q2, D4: `fee` (USDC units, the market's quote) of a liquidation fill, debited through the P6 waterfall (Settlement
+ * rows, reason LiquidationFee) into this shard's insurance slice; the account made progress.
+ */
+function chargeLiquidationFee(s: RiskState, account: Account, market: MarketConfig, fee: bigint): void {
+  const usdc = market.quoteAsset;
+  if (fee > 0n) {
+    debitUsdc(s, account, usdc, market.id, SettlementReason.LiquidationFee, fee);
+    creditInsurance(s, usdc, InsuranceReason.LiquidationFee, fee);
+  }
+  s.liquidation.recordProgress(account.id);
+}
+
+/**
+ * Q2, a CollateralConversion fill: its fee, ceil(notional × liquidationFee) in USDC — a buy of the owed asset pays it
+ * from what the fills left of its hold (any rest through the waterfall), a sale from its proceeds; then what the fill
+ * brought in repays the account's borrow of that asset.
+ */
+function settleSpotLiquidationFill(s: RiskState, account: Account, e: EventRecord, market: MarketConfig): void {
+  const hold = s.holds.get(e.orderId)!;
+  const usdc = market.quoteAsset;
+  let fee = liquidationFee(e.quoteQuantity, s.liquidationParams.liquidationFee);
+  if (e.side === Side.Buy && hold.asset === usdc && hold.remaining > 0n && fee > 0n) {
+    const fromHold = fee < hold.remaining ? fee : hold.remaining;
+    hold.remaining -= fromHold;
+    account.locked[usdc] = account.locked[usdc]! - fromHold;
+    creditInsurance(s, usdc, InsuranceReason.LiquidationFee, fromHold);
+    s.settlementRows.add(account.id, market.id, usdc, SettlementReason.LiquidationFee, SettlementStep.FromBalance, fromHold);
+    account.markChanged(usdc);
+    fee -= fromHold;
+  }
+  chargeLiquidationFee(s, account, market, fee);
+  const received = e.side === Side.Buy ? market.baseAsset : usdc;
+  const owed = account.borrowed[received]!;
+  const available = account.available[received]!;
+  if (owed > 0n && available > 0n) s.pools.repay(account, received, available >= owed ? 0n : available, s.nowMs);
 }

@@ -1,5 +1,5 @@
 // The risk shard's snapshot section (X7): the clock, marks, pool replicas, fee volumes, accounts, the fee account,
-// the insurance slice (D4), holds and the clientId index, the oracle replica (perps/oracle-book.ts), the liquidating set (Q1), the open-interest
+// the insurance slice (D4), holds and the clientId index, the oracle replica (perps/oracle-book.ts), the liquidating set (Q1) and its stalls (Q2), the open-interest
 // replica (P1; positions are in the accounts), the liquidation histories and the insurance fund's replica (Q6), the markets' funding-rate histories (P4), composed from the encodings in snapshot.ts, pools.ts and fees.ts.
 import { SnapshotTag, type SnapshotReader, type SnapshotWriter } from "../model/index.ts";
 import { restoreAccounts, restoreFeeAccount, restoreHolds, restoreMarks, writeAccounts, writeFeeAccount, writeHolds, writeMarks } from "./snapshot.ts";
@@ -27,6 +27,15 @@ export function writeShardSnapshot(s: RiskState, w: SnapshotWriter): void {
   const liquidating = s.liquidation.liquidatingSorted();
   w.uint(liquidating.length);
   for (const id of liquidating) w.uint(id);
+  // Q2: the accounts whose book liquidation made no progress (batches without a fill, last NoStepReason).
+  const stalled = s.liquidation.stalledSorted();
+  w.uint(stalled.length);
+  for (const id of stalled) {
+    const entry = s.liquidation.stalled.get(id)!;
+    w.uint(id);
+    w.uint(entry.batches);
+    w.uint(entry.reason);
+  }
   for (const oi of s.openInterest) w.big(oi);
   s.liquidationHistory.writeSnapshot(w); // Q6
   s.insurance.writeSnapshot(w); // Q6/D4: the fund's replica (Σ slices) and history
@@ -52,6 +61,14 @@ export function restoreShardSnapshot(s: RiskState, r: SnapshotReader): void {
   s.oracle.restoreSnapshot(r);
   const liquidating = r.uint();
   for (let i = 0; i < liquidating; i++) s.liquidation.liquidating.add(r.uint());
+  const stalled = r.uint();
+  for (let i = 0; i < stalled; i++) {
+    const id = r.uint();
+    const batches = r.uint();
+    const reason = r.uint();
+    if (!s.liquidation.liquidating.has(id) || batches < 1) r.fail(`account ${id}: a liquidation stall of an account not liquidating`);
+    s.liquidation.stalled.set(id, { batches, reason });
+  }
   for (let m = 0; m < s.openInterest.length; m++) {
     const oi = r.big();
     if (oi < 0n) r.fail(`market ${m}: negative open interest`);

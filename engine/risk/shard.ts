@@ -25,6 +25,7 @@ import { applyMarkPrice, oracleQuote } from "./oracle-commands.ts";
 import { evaluateLiquidations } from "./liquidation-trigger.ts";
 import type { InsuranceRow } from "./insurance.ts";
 import { payFunding, recordFundingRate } from "./funding.ts";
+import { createEngineOrders, type EngineCommandOut } from "./liquidation-steps.ts";
 import * as queries from "./queries.ts";
 import { accountIds, stateHash, totals, validateInternalState } from "./invariants.ts";
 import { restoreShardSnapshot, writeShardSnapshot } from "./shard-snapshot.ts";
@@ -194,6 +195,14 @@ export class RiskShard {
   }
 
   /**
+   * Phase 0 of batch `batch` (engine.ts decision D3; Q2): this shard's engine commands for its liquidating accounts —
+   * a CancelAll for one with resting orders, else one IOC book step (liquidation-steps.ts) — handed to `out` in order.
+   */
+  beginBatch(batch: number, out: EngineCommandOut): void {
+    if (this.s.liquidation.liquidating.size !== 0) createEngineOrders(this.s, batch, out);
+  }
+
+  /**
    * This batch's own pool deltas, per asset, then its open-interest deltas, per market (P1: the change of Σ longs of
    * its own accounts in PoolDelta.cash), valid until endBatch.
    */
@@ -240,6 +249,13 @@ export class RiskShard {
   /** Q1: the liquidating accounts of this shard, in id order. */
   liquidatingAccounts(): number[] {
     return this.s.liquidation.liquidatingSorted();
+  }
+
+  /** Q2 → Q3/Q4: the account's book-liquidation stall (batches without a liquidation fill, last NoStepReason), or
+   * null when it made progress or is not liquidating. */
+  liquidationStall(account: number): { batches: number; reason: number } | null {
+    const entry = this.s.liquidation.stalled.get(account);
+    return entry === undefined ? null : { batches: entry.batches, reason: entry.reason };
   }
 
   /** Q1 index: entries for `asset` (tests, bench). */

@@ -117,8 +117,8 @@ export const SettlementStep = {
 } as const;
 export type SettlementStep = (typeof SettlementStep)[keyof typeof SettlementStep];
 
-/** P6/P7: what a settlement row settles. */
-export const SettlementReason = { Fee: 0, RealizedPnl: 1, Funding: 2 } as const;
+/** P6/P7: what a settlement row settles — why a USDC settlement row moved money: a trading fee, realized PnL, a funding payment (P4), a liquidation fee (Q2). */
+export const SettlementReason = { Fee: 0, RealizedPnl: 1, Funding: 2, LiquidationFee: 3 } as const;
 export type SettlementReason = (typeof SettlementReason)[keyof typeof SettlementReason];
 
 /** Most settlement rows one fill writes: per side, a PnL and a fee settlement of at most 4 steps each. */

@@ -194,7 +194,7 @@ export class EventRecord {
   markSource: number = 0;
   /** InsuranceReason: what changed the insurance fund (funding remainder, liquidation fee, cover) (InsuranceEntry). */
   insuranceReason: number = 0;
-  /** SettlementReason: what the row settles (fee, realized PnL, P4 funding) (Settlement). */
+  /** SettlementReason: what the row settles (fee, realized PnL, P4 funding, Q2 liquidation fee) (Settlement). */
   settlementReason: number = 0;
   /** human-readable reject message, ASCII (OrderRejected / CommandRejected). */
   message: string = "";

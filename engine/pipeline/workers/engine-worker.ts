@@ -66,7 +66,9 @@ function runBatch(): boolean {
     if (kind === BATCH_END_KIND) {
       const number = commandSeqAt(input.ring, offset);
       input.advance();
-      if (count > 0) engine.processBatch(batch, count, out);
+      // Every journal batch (> 0) is a batch of the Engine, even one with no command here: its number names the engine
+      // orders of its phase 0 (engine.ts decision D3). Control batches (< 0) are not.
+      if (number > 0) engine.processBatch(batch, count, out);
       writeEventBatchEnd(output.ring, output.slot(), number);
       flushAll();
       return true;

@@ -46,6 +46,8 @@ export interface RiskWorkerData {
   readonly poolDeltasIn: readonly (RingHandle | null)[];
   /** The shard's part of the snapshot to start from (X7), or null for an empty shard. */
   readonly snapshot: Uint8Array | null;
+  /** The snapshot's batch (0 without one), where the Engine's batch number starts: engine order ids count on (D3). */
+  readonly firstBatch: number;
 }
 
 /** Slots of a pool-delta ring: a batch writes at most one record per asset and an end marker. */

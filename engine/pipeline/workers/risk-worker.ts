@@ -49,8 +49,24 @@ const control = new EventRecord();
 
 const out: EventSink = ringEventSink(output);
 
+/**
+ * The journal batches (> 0) run since genesis, as the in-process Engine counts them (its batch number: the snapshot's
+ * batch, then one per journal batch): phase 0 of the next one names its engine orders by it (D3), as the Engine does.
+ */
+let lastBatch = data.firstBatch;
+/** Phase 0 of the current batch is still to run (before its first command, or at its end when it brought none). */
+let phase0Pending = true;
+const engineOut = { forward: (c: CommandRecord): void => forwardToMatching(c, data.config, queues, scratch) };
+
+/** Phase 0 (engine.ts decision D3): this shard's engine commands for batch lastBatch + 1, queued before any R1. */
+function runPhase0(): void {
+  phase0Pending = false;
+  shard.beginBatch(++lastBatch, engineOut);
+}
+
 /** Phase 1: R1 over one batch. Returns the batch number, or null when the sequencer closed the ring. */
 function preTradeBatch(): number | null {
+  phase0Pending = true;
   for (;;) {
     const offset = input.peek();
     if (offset < 0) {
@@ -63,10 +79,13 @@ function preTradeBatch(): number | null {
     if (kind === BATCH_END_KIND) {
       const batch = commandSeqAt(input.ring, offset);
       input.advance();
+      // A journal batch (> 0) always has its phase 0; a control batch (< 0) never.
+      if (batch > 0 && phase0Pending) runPhase0();
       return batch;
     }
     readCommand(input.ring, offset, cmd);
     input.advance();
+    if (phase0Pending && kind !== CONTROL_STATE_HASH && kind !== CONTROL_SNAPSHOT) runPhase0();
     if (kind === CONTROL_STATE_HASH || kind === CONTROL_SNAPSHOT) {
       // Alone in its control batch: every earlier batch is finished here, and matching sees it at the same boundary.
       if (kind === CONTROL_STATE_HASH) reportStateHash(cmd.seq);

@@ -429,6 +429,12 @@ export class AccountMargin {
     return this.posMm[market]!;
   }
 
+  /** C5: the maintenance margin of the asset's borrow (its liability × borrow MMF), USD; 0 when nothing is owed. */
+  assetMaintenanceMarginUsd(asset: number): bigint {
+    this.refreshMarks();
+    return this.assetMm[asset]!;
+  }
+
   /** C1 as the account stands now (open orders not filled): the weight of the units held. */
   heldWeightRatio(asset: number): Ratio {
     const held = this.assetHeld(asset);

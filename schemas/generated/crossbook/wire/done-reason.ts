@@ -12,5 +12,6 @@ export enum DoneReason {
   PremiumBand = 8,
   ReduceOnlyCapped = 9,
   Replaced = 10,
-  CanceledByAll = 11
+  CanceledByAll = 11,
+  Liquidation = 12
 }
