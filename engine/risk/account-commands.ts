@@ -12,6 +12,7 @@ import { isValidClientAccount, LEVERAGE_LIMIT_MIN, userOf } from "../model/index
 import { Account, ACCOUNT_SETTINGS_ALL } from "./accounts.ts";
 import { withdrawalCode } from "./checks.ts";
 import { incoming, takeOutflow } from "./funds.ts";
+import { trackAutoRealize } from "./realization.ts";
 import {
   accepted,
   clientAccount,
@@ -140,6 +141,7 @@ export function updateSettings(s: RiskState, cmd: CommandRecord, sink: EventSink
   }
   const lendingBefore = account.isOn(AccountSetting.AutoLend);
   account.settings = (account.settings & ~mask) | values;
+  if ((mask & AccountSetting.AutoRealizePnl) !== 0) trackAutoRealize(s, account); // P5
   accepted(s, cmd, sink);
   publishAccountSettings(s, cmd.seq, account, sink);
   if (!lendingBefore && account.isOn(AccountSetting.AutoLend)) lendEveryBalance(s, cmd.seq, account, sink);

@@ -6,5 +6,6 @@
 export enum SettlementReason {
   Fee = 0,
   RealizedPnl = 1,
-  Funding = 2
+  Funding = 2,
+  Realization = 3
 }
