@@ -289,6 +289,11 @@ describe("P5 autoRealizePnl", () => {
     const cmds = marks(price(60_130), T0 + 13_000).map((f, i) => Object.assign(new CommandRecord(), f, { seq: h.seq + 1 + i }));
     restored.processBatch(cmds, cmds.length, { publish: (e) => again.push(copy(e)) });
     expect(rows(again, ALICE)).toEqual([[SettlementReason.Realization, SettlementStep.ToBalance, usdc(300)]]);
+    // The operator's SetMarkPrice override is a mark update too: on the original engine (entry still 60,100), BTC to
+    // 60,150 realizes Alice's +500 at once.
+    const override = h.run({ kind: CommandKind.SetMarkPrice, asset: BTC, price: price(60_150) });
+    expect(rows(override, ALICE)).toEqual([[SettlementReason.Realization, SettlementStep.ToBalance, usdc(500)]]);
+    expect(h.position(ALICE)).toEqual([btc(100_000), price(60_150), 0n, usdc(1_500)]);
   });
 });
 

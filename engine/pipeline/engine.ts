@@ -70,7 +70,11 @@
 //    markets in id order, accounts in id order, at its margin context's marks — the same on every shard since the
 //    MarkPrice events of phase 3 reach all of them. The shard's insurance slice is the counterparty of all realized
 //    PnL (ticks and fills): no USDC crosses shards, and the slices' sum is the floor roundings after each tick.
-//    autoRealizePnl's gains are realized in phase 3 at each MarkPrice, after the shard's fills of that matching shard.
+//    autoRealizePnl's gains are realized in phase 3 at each MarkPrice, after the shard's fills of that matching shard
+//    (and in R1 at an operator's SetMarkPrice). Realization needs no tick of its own (ClockTickPolicy journals none
+//    for it): marks move only with journaled commands, each of which brings the held tick first, so the first batch
+//    past a 10 s mark realizes exactly the amounts a tick at the mark would have. Not spread over batches: one tick
+//    realizes every holder of the shard (bench perp.realize-100k has the pause it costs).
 // D3 Engine orders (Q2 LiquidatePositionOnBook and CollateralConversion, P6 conversions) are derived from the state
 //    at the boundary before batch B and take a fixed place at its head: phase 0, before R1 of B's first command,
 //    each risk shard creates one step per liquidating account of its own, in account-id order, at most

@@ -3,6 +3,7 @@
 import {
   ACCOUNT_SETTING_VALUE_SHIFT,
   AccountSetting,
+  MarketKind,
   RATIO_SCALE,
   RejectCode,
   type CommandRecord,
@@ -12,7 +13,7 @@ import { isValidClientAccount, LEVERAGE_LIMIT_MIN, userOf } from "../model/index
 import { Account, ACCOUNT_SETTINGS_ALL } from "./accounts.ts";
 import { withdrawalCode } from "./checks.ts";
 import { incoming, takeOutflow } from "./funds.ts";
-import { trackAutoRealize } from "./realization.ts";
+import { autoRealizeAtMark, trackAutoRealize } from "./realization.ts";
 import {
   accepted,
   clientAccount,
@@ -177,4 +178,9 @@ export function setMarkPrice(s: RiskState, cmd: CommandRecord, sink: EventSink):
   }
   s.setAssetMark(cmd.asset, cmd.price);
   if (speaks) markAccepted(s, cmd, sink);
+  // P5 autoRealizePnl: the override is a mark update of the asset's perpetuals too.
+  const markets = s.config.markets;
+  for (let m = 0; m < markets.length; m++) {
+    if (markets[m]!.kind === MarketKind.Perpetual && markets[m]!.baseAsset === cmd.asset) autoRealizeAtMark(s, m, sink);
+  }
 }
