@@ -72,9 +72,10 @@
 //    PnL (ticks and fills): no USDC crosses shards, and the slices' sum is the floor roundings after each tick.
 //    autoRealizePnl's gains are realized in phase 3 at each MarkPrice, after the shard's fills of that matching shard
 //    (and in R1 at an operator's SetMarkPrice). Realization needs no tick of its own (ClockTickPolicy journals none
-//    for it): marks move only with journaled commands, each of which brings the held tick first, so the first batch
-//    past a 10 s mark realizes exactly the amounts a tick at the mark would have. Not spread over batches: one tick
-//    realizes every holder of the shard (bench perp.realize-100k has the pause it costs).
+//    for it): a command brings the held tick first, and no command moved a book or a quote since the mark, so the first
+//    batch past a 10 s mark realizes at the marks a tick at the mark would have seen — unless, with no command for that
+//    long, a source or the EWMA went stale meanwhile (the demo's feed sends quotes every second). Not spread over
+//    batches: one tick realizes every holder of the shard (bench perp.realize-100k has the pause it costs).
 // D3 Engine orders (Q2 LiquidatePositionOnBook and CollateralConversion, P6 conversions) are derived from the state
 //    at the boundary before batch B and take a fixed place at its head: phase 0, before R1 of B's first command,
 //    each risk shard creates one step per liquidating account of its own, in account-id order, at most
