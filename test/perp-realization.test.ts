@@ -333,6 +333,8 @@ describe("P5 across topologies (X4, X7)", () => {
     expect(one.insurance()).toBe(0n); // −Σ realized: Alice −75, Bob +100, Carol −25
     expect(two.insurance()).toBe(one.insurance());
     expect(two.totals()).toEqual(one.totals());
+    // X1: Σ USDC over every account, the fee account and the insurance slices = the USDC deposited, to the unit.
+    expect(one.totals()[USDC]).toBe(usdc(500_000 + 100_000 + 100_000));
     // Shard 0 holds Bob (and the lender), shard 1 Alice and Carol: the slices are the negated realized PnL of each.
     expect(two.engine.risk.map((r) => r.insuranceBalance(USDC))).toEqual([-usdc(100), usdc(100)]);
   });
