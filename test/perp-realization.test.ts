@@ -247,6 +247,17 @@ describe("P5 realization (risk, D2(c), D4)", () => {
     for (const a of [ALICE, BOB, CAROL]) expect(h.position(a)[1]).toBe(60_000_012_300_000n); // entry = the mark
   });
 
+  it("P5: a gain under one USDC unit realizes 0: the entry still moves to the mark and only the Position is published; the short's loss rounds up to 1 unit", () => {
+    const h = new Harness();
+    h.batch([ALICE, BOB].map((account) => ({ kind: CommandKind.Deposit, account, asset: USDC, amount: usdc(1_000) })));
+    h.cross(ALICE, BOB, 60_000, 1); // 0.0001 BTC
+    h.batch(marks(60_000_001_000_000n, T0 + 1_000)); // +0.001 USD: ±0.1 of a USDC unit
+    const tick = h.batch([{ kind: CommandKind.AdvanceTime, timeMs: T0 + 10_000 }]);
+    expect(tick.filter((e) => e.account === ALICE).map((e) => [e.kind, e.entryPrice, e.pnlRealized])).toEqual([[EventKind.Position, 60_000_001_000_000n, 0n]]);
+    expect(rows(tick, BOB)).toEqual([[SettlementReason.Realization, SettlementStep.FromBalance, 1n]]);
+    expect(h.insurance()).toBe(1n);
+  });
+
   it("P5: a batch that crosses no 10 s mark realizes nothing; one that jumps several marks realizes once", () => {
     const h = opened([{ kind: CommandKind.Deposit, account: ALICE, asset: USDC, amount: usdc(100_000) }], 60_100);
     expect(h.batch([{ kind: CommandKind.AdvanceTime, timeMs: T0 + 9_999 }]).filter((e) => e.kind === EventKind.Settlement)).toEqual([]);

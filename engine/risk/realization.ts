@@ -34,17 +34,18 @@ function byAccountId(a: number, b: number): number {
 
 /**
  * P5 on one position at `mark`: realizes it (all of it, or only a gain when positiveOnly), moves the amount through
- * P7 / P6 and returns it (positive = the account gained; 0 = nothing moved). Rows stay in s.settlementRows.
+ * P7 / P6 and returns it (positive = the account gained; 0 = only the entry moved, by less than one USDC unit of PnL),
+ * or null when the position did not change. Rows stay in s.settlementRows.
  */
-function realizeOne(s: RiskState, account: Account, m: number, mark: bigint, positiveOnly: boolean): bigint {
+function realizeOne(s: RiskState, account: Account, m: number, mark: bigint, positiveOnly: boolean): bigint | null {
   const pos = s.perpsOf(account).positions[m]!;
-  if (pos.netQuantity === 0n) return 0n;
+  if (pos.netQuantity === 0n) return null;
   const ctx = s.marginContext;
   const usdc = s.config.markets[m]!.quoteAsset;
   const baseDecimals = ctx.marketBaseDecimals[m]!;
   const quoteDecimals = ctx.assetDecimals[usdc]!;
-  if (positiveOnly && unrealizedPnl(pos, mark, baseDecimals, quoteDecimals) <= 0n) return 0n;
-  if (pos.costBasis === pos.netQuantity * mark) return 0n; // already at the mark: nothing to realize
+  if (positiveOnly && unrealizedPnl(pos, mark, baseDecimals, quoteDecimals) <= 0n) return null;
+  if (pos.costBasis === pos.netQuantity * mark) return null; // already at the mark: nothing to realize
   s.pools.sync(account);
   const amount = realizePnl(pos, mark, baseDecimals, quoteDecimals);
   account.perpChanged(m);
@@ -53,10 +54,12 @@ function realizeOne(s: RiskState, account: Account, m: number, mark: bigint, pos
   return amount;
 }
 
-/** Publishes what realizeOne did to one position (rows, USDC Balance, Position; seq 0) and touches the account (Q1). */
-function publishRealized(s: RiskState, account: Account, m: number, sink: EventSink): void {
-  publishSettlementRows(s, 0, sink);
-  publishBalance(s, 0, account, s.config.markets[m]!.quoteAsset, sink);
+/** Publishes what realizeOne did to one position (rows and the USDC Balance when USDC moved, the Position; seq 0). */
+function publishRealized(s: RiskState, account: Account, m: number, moved: boolean, sink: EventSink): void {
+  if (moved) {
+    publishSettlementRows(s, 0, sink);
+    publishBalance(s, 0, account, s.config.markets[m]!.quoteAsset, sink);
+  }
   publishPosition(s, 0, positionReport(s, account.id, m), sink);
 }
 
@@ -82,9 +85,9 @@ function realizeMarket(s: RiskState, m: number, sink: EventSink): void {
   for (let i = 0; i < ids.length; i++) {
     const account = s.accounts.get(ids[i]!)!;
     const amount = realizeOne(s, account, m, mark, false);
-    if (amount === 0n && s.settlementRows.length === 0) continue;
+    if (amount === null) continue;
     net += amount;
-    publishRealized(s, account, m, sink);
+    publishRealized(s, account, m, amount !== 0n, sink);
   }
   settleWithInsurance(s, m, net);
 }
@@ -111,9 +114,9 @@ export function autoRealizeAtMark(s: RiskState, m: number, sink: EventSink): voi
     if (!holders.has(ids[i]!)) continue;
     const account = s.accounts.get(ids[i]!)!;
     const amount = realizeOne(s, account, m, mark, true);
-    if (amount === 0n && s.settlementRows.length === 0) continue;
+    if (amount === null) continue;
     net += amount;
-    publishRealized(s, account, m, sink);
+    publishRealized(s, account, m, amount !== 0n, sink);
   }
   settleWithInsurance(s, m, net);
 }
