@@ -4,7 +4,7 @@
 // insurance slice is the counterparty (D4). The seeds' examples (002, 004) with exact amounts, autoRealizePnl, and
 // the same events and state in-process and threaded, 1 × 1 and 2 × 2, and across a snapshot.
 import { afterEach, describe, expect, it } from "vitest";
-import { ACCOUNT_SETTING_VALUE_SHIFT, AccountSetting, CommandKind, CommandRecord, EventKind, EventRecord, OracleQuoteFlag, OrderType, Side, TimeInForce } from "../engine/model/index.ts";
+import { ACCOUNT_SETTING_VALUE_SHIFT, AccountSetting, CommandKind, InsuranceReason, CommandRecord, EventKind, EventRecord, OracleQuoteFlag, OrderType, Side, TimeInForce } from "../engine/model/index.ts";
 import { Engine, loadConfig, ThreadedPipeline, type EngineTopology } from "../engine/pipeline/index.ts";
 import { crossesRealizationMark } from "../engine/perps/index.ts";
 import { riskShardOf, SettlementReason, SettlementStep, type RiskShard } from "../engine/risk/index.ts";
@@ -244,6 +244,9 @@ describe("P5 realization (risk, D2(c), D4)", () => {
     ]);
     expect(h.insurance()).toBe(2n);
     expect(h.totals()).toEqual(totalsBefore);
+    // Q6: the fund's history has the tick's row (reason RealizedPnl: Σ over the accounts' realizations, negated).
+    const entries = h.run({ kind: CommandKind.QueryInsuranceHistory, asset: USDC }).filter((e) => e.kind === EventKind.InsuranceEntry);
+    expect(entries.map((e) => [e.insuranceReason, e.insuranceChange, e.insuranceBalance, e.timeMs])).toEqual([[InsuranceReason.RealizedPnl, 2n, 2n, T0 + 10_000]]);
     for (const a of [ALICE, BOB, CAROL]) expect(h.position(a)[1]).toBe(60_000_012_300_000n); // entry = the mark
   });
 

@@ -1,6 +1,6 @@
 // R2: what matching reports is applied to this shard's accounts — fills move money between both sides and charge
 // fees (X1, S5), done/reject releases what the order still holds — and passed on to the client stream.
-import { MarketKind, Side, type EventRecord, type EventSink, type MarketConfig } from "../model/index.ts";
+import { InsuranceReason, MarketKind, Side, type EventRecord, type EventSink, type MarketConfig } from "../model/index.ts";
 import { applyFill as applyPositionFill } from "../perps/index.ts";
 import type { Account } from "./accounts.ts";
 import { dayOf, quoteVolumeUsd } from "./fees.ts";
@@ -8,6 +8,7 @@ import type { OrderHold } from "./holds.ts";
 import { feeAmount } from "./margin/index.ts";
 import { addPerpOpen, creditInflow, creditUsdc, debitUsdc, incoming, reduceOpenBorrow, releaseHoldFunds } from "./funds.ts";
 import { publishBalance, publishPosition, publishSettlementRows } from "./replies.ts";
+import { creditInsurance } from "./insurance.ts";
 import { positionReport } from "./queries.ts";
 import { SettlementReason, type RiskState } from "./state.ts";
 
@@ -108,7 +109,7 @@ function settlePerpSide(s: RiskState, account: Account, orderId: number, side: n
   if (realized > 0n) creditUsdc(s, account, usdc, m, SettlementReason.RealizedPnl, realized);
   else if (realized < 0n) debitUsdc(s, account, usdc, m, SettlementReason.RealizedPnl, -realized);
   // D4 (realization.ts): the shard's insurance slice is the counterparty of realized PnL, so a fill creates no USDC.
-  if (realized !== 0n) s.insuranceAccount.available[usdc] = s.insuranceAccount.available[usdc]! - realized;
+  creditInsurance(s, usdc, InsuranceReason.RealizedPnl, -realized);
   if (fee > 0n) {
     debitUsdc(s, account, usdc, m, SettlementReason.Fee, fee);
     s.feeAccount.available[usdc] = s.feeAccount.available[usdc]! + fee;

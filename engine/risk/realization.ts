@@ -20,10 +20,11 @@
 // autoRealizePnl (SPEC P5, A3): an account with it on also realizes its POSITIVE PnL at every mark update — each
 // MarkPrice of a market reaching the shard (phase 3) realizes the gains of that market's positions of the shard's
 // autoRealizePnl accounts (a sorted list kept by settings changes, rebuilt on restore), in account-id order.
-import { AccountSetting, MarketKind, type EventSink } from "../model/index.ts";
+import { AccountSetting, InsuranceReason, MarketKind, type EventSink } from "../model/index.ts";
 import { crossesRealizationMark, realizePnl, unrealizedPnl } from "../perps/index.ts";
 import type { Account } from "./accounts.ts";
 import { creditUsdc, debitUsdc } from "./funds.ts";
+import { creditInsurance } from "./insurance.ts";
 import { publishBalance, publishPosition, publishSettlementRows } from "./replies.ts";
 import { positionReport } from "./queries.ts";
 import { SettlementReason, type RiskState } from "./state.ts";
@@ -65,10 +66,7 @@ function publishRealized(s: RiskState, account: Account, m: number, moved: boole
 
 /** D4: the shard's insurance slice is the counterparty of what its accounts realized (net > 0 = they gained). */
 function settleWithInsurance(s: RiskState, m: number, net: bigint): void {
-  if (net === 0n) return;
-  const usdc = s.config.markets[m]!.quoteAsset;
-  const insurance = s.insuranceAccount.available;
-  insurance[usdc] = insurance[usdc]! - net;
+  creditInsurance(s, s.config.markets[m]!.quoteAsset, InsuranceReason.RealizedPnl, -net);
 }
 
 /** P5: realizes every position of this shard in perpetual market m at its current mark (account-id order). */
