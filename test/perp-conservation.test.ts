@@ -16,10 +16,9 @@
 //              realization rounding down by less than one USDC unit — so a flat market's Σ realized is in (−n, 0];
 //   X2:        nothing negative, every hold backed, margin state = recomputation (validateInternalState); queries
 //              change nothing.
-// When the 10 s realization (P5) lands, its ticks run inside the "time" steps (they cross 10 s marks): each realization
-// is counted by its Settlement rows (any reason but Fee and Funding). Its rounding and liquidation fees, once they go
-// to the insurance fund (D4), are the terms the P4 line above would then gain: that line holds while funding is the
-// fund's only income, as on this branch.
+// The 10 s realization (P5) runs inside the "time" steps (they cross 10 s marks): each realization is counted by its
+// Settlement rows (any reason but Fee and Funding); what it and the fills realize moves the insurance slices (D4), the
+// − Σ realized term of the P4 line above. Liquidation fees, once they go to the fund, are the terms it would then gain.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
