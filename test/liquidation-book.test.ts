@@ -236,8 +236,10 @@ describe("Q2 book liquidation of a perpetual position", () => {
       [8_100_000n, 54_300n * USD, 4_398_300_000n, 43_983_000n],
     ]);
     expect(h.risk(ALICE).perpPosition(ALICE, BTC_PERP).netQuantity).toBe(72_900_000n);
-    expect(h.insurance(USDC)).toBe(fees);
     expect(fees).toBe(147_153_000n);
+    // The fund holds the fees, and it is also the counterparty of realized PnL (P5, D4): the steps closed 0.271 BTC
+    // 5,700 below Alice's entry (a 1,544.7 USDC loss realized); Carol's side is unrealized until the next 10 s mark.
+    expect(h.insurance(USDC)).toBe(fees + 1_544_700_000n);
     // The BTC-PERP MMF (≈ 0.67%) is below the 1% fee, so these steps alone do not lower Alice's MMR: she stays
     // liquidating (the backstop, Q3, takes such an account over when it lands). A recovering mark lets her out.
     expect(h.liquidating()).toEqual([ALICE]);

@@ -4,21 +4,21 @@
 // losses and funding can be borrowed (P6), and queries — through the in-process Engine, single commands and batches.
 // After every step (SPEC X1, X2, P4, P5, P6):
 //   X1 units:  for every asset, Σ (available + locked) over the accounts, the fee account and the insurance-fund slices,
-//              + the pool's cash − (USDC) Σ unsettled USDC = deposits − withdrawals + (USDC) Σ realized PnL: realized
-//              PnL is the only USDC that enters or leaves the accounts without a counterparty (fees go to the fee
-//              account, funding between the positions and the insurance fund, unsettled USDC is owed);
+//              + the pool's cash − (USDC) Σ unsettled USDC = deposits − withdrawals: realized PnL has the insurance
+//              fund as its counterparty (D4, risk/realization.ts), fees go to the fee account, funding between the
+//              positions and the insurance fund, unsettled USDC is owed;
 //   X1 ledger: the same with net balances (lent − borrowed) and the pools' exchange share and rounding;
-//   P4:        Σ over every position of cumulativeFundingPayment = Σ of the insurance-fund slices (payers round up,
-//              receivers down, the remainder is the fund's), and = Σ of the Funding settlement rows (paid − received);
+//   P4:        Σ over every position of cumulativeFundingPayment − Σ realized PnL = Σ of the insurance-fund slices
+//              (payers round up, receivers down, the remainder is the fund's; the fund pays what is realized), and
+//              Σ cumulativeFundingPayment = Σ of the Funding settlement rows (paid − received);
 //   P1/P5:     per market, Σ cost basis − 10^shift × Σ realized PnL ∈ [0, 10^shift × realizations): in the raw unit
 //              Σ realized = −Σ of the counterparties' (what one side realizes the others hold as cost), each
 //              realization rounding down by less than one USDC unit — so a flat market's Σ realized is in (−n, 0];
 //   X2:        nothing negative, every hold backed, margin state = recomputation (validateInternalState); queries
 //              change nothing.
-// When the 10 s realization (P5) lands, its ticks run inside the "time" steps (they cross 10 s marks): each realization
-// is counted by its Settlement rows (any reason but Fee and Funding). Its rounding and liquidation fees, once they go
-// to the insurance fund (D4), are the terms the P4 line above would then gain: that line holds while funding is the
-// fund's only income, as on this branch.
+// The 10 s realization (P5) runs inside the "time" steps (they cross 10 s marks): each realization is counted by its
+// Settlement rows (any reason but Fee and Funding); what it and the fills realize moves the insurance slices (D4), the
+// − Σ realized term of the P4 line above. Liquidation fees, once they go to the fund, are the terms it would then gain.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
@@ -283,16 +283,16 @@ class PerpModel {
         }
       }
     }
-    this.checkAssets(realized, unsettled);
-    // P4: Σ funding over the positions is the insurance fund's remainder, and what the Funding rows moved.
-    expect(funding, "Σ cumulativeFundingPayment = Σ insurance slices").toBe(insurance);
+    this.checkAssets(unsettled);
+    // P4: Σ funding over the positions is the insurance fund's remainder, less what it paid out as realized PnL (D4).
+    expect(funding - realized, "Σ cumulativeFundingPayment − Σ realized PnL = Σ insurance slices").toBe(insurance);
     expect(funding, "Σ cumulativeFundingPayment = Σ Funding rows (paid − received)").toBe(this.fundingRowsNet);
     if (funding !== 0n) this.count("fundingRemainder");
     for (const m of PERPS) this.checkRealized(m);
   }
 
-  /** X1 per asset: units and the ledger, with realized PnL and unsettled USDC in USDC. */
-  private checkAssets(realized: bigint, unsettled: bigint): void {
+  /** X1 per asset: units and the ledger, with unsettled USDC in USDC. */
+  private checkAssets(unsettled: bigint): void {
     const risk = this.engine.risk;
     const totals = new Array<bigint>(ASSETS).fill(0n);
     for (const r of risk) r.totals().forEach((v, i) => (totals[i] = totals[i]! + v));
@@ -313,7 +313,7 @@ class PerpModel {
         }
       }
       const usdc = asset === USDC;
-      const expected = this.netIn[asset]! + (usdc ? realized : 0n);
+      const expected = this.netIn[asset]!;
       const owedUnsettled = usdc ? unsettled : 0n;
       expect(units + pool.cash - owedUnsettled, `X1 units of asset ${asset}`).toBe(expected);
       const exchangeInterest = exchangeShare(pool) + (pool.totalLent - lent) + (owed - pool.totalBorrowed);

@@ -210,7 +210,7 @@ describe("P4 through the engine: AdvanceTime across the hour with oracle marks",
     // Alice 0.7 → 65,734.375, Bob −1 → −93,906.25, Carol 0.3 → 28,171.875 (USDC units).
     expect(rate.map((e) => [e.fundingRate, e.markPrice])).toEqual([[1_562_500_000_000n, price(60_100)]]);
     const paid = (events: EventRecord[]): [number, number, bigint][] =>
-      events.filter((e) => e.kind === EventKind.Settlement).map((e) => [e.account, e.settlementStep, e.settledAmount]);
+      events.filter((e) => e.kind === EventKind.Settlement && e.settlementReason === SettlementReason.Funding).map((e) => [e.account, e.settlementStep, e.settledAmount]);
     expect(paid(one.events)).toEqual([
       [ALICE, SettlementStep.FromBalance, 65_735n],
       [BOB, SettlementStep.ToBalance, 93_906n],
@@ -218,8 +218,9 @@ describe("P4 through the engine: AdvanceTime across the hour with oracle marks",
     ]);
     expect(one.h.insurance()).toBe(1n);
     const two = scenario({ riskShards: 2, matchingShards: 2 });
-    // Shards 0 (Bob) and 1 (Alice, Carol) each pay their own: slices −93,906 + 93,907 = 1.
-    expect(two.h.engine.risk.map((r) => r.insuranceBalance(USDC))).toEqual([-93_906n, 93_907n]);
+    // Shards 0 (Bob) and 1 (Alice, Carol) each pay their own: slices −93,906 + 93,907 = 1. The hour is also a 10 s
+    // mark: P5 then realizes Bob's −100 USDC and Alice's and Carol's +70 and +30 at 60,100 against the same slices.
+    expect(two.h.engine.risk.map((r) => r.insuranceBalance(USDC))).toEqual([-93_906n + usdc(100), 93_907n - usdc(100)]);
     expect([...paid(two.events)].sort()).toEqual([...paid(one.events)].sort());
     expect(two.h.insurance()).toBe(1n);
     expect(two.h.totals()).toEqual(one.h.totals());
@@ -230,7 +231,7 @@ describe("P4 through the engine: AdvanceTime across the hour with oracle marks",
     // X7: the insurance slices and holder sets survive a snapshot.
     const restored = Engine.fromSnapshot(config, two.h.engine.snapshot());
     expect(restored.stateHash()).toBe(two.h.engine.stateHash());
-    expect(restored.risk.map((r) => r.insuranceBalance(USDC))).toEqual([-93_906n, 93_907n]);
+    expect(restored.risk.map((r) => r.insuranceBalance(USDC))).toEqual([-93_906n + usdc(100), 93_907n - usdc(100)]);
     for (const r of restored.risk) r.validateInternalState();
   });
 });

@@ -122,6 +122,8 @@ describe("perpetual histories (P4, P6/P7)", () => {
       [ALICE, BTC_PERP, SettlementReason.Fee, SettlementStep.FromBalance, usdc(60), T0],
       [ALICE, BTC_PERP, SettlementReason.Fee, SettlementStep.FromBalance, 14_400_000n, T0],
       [ALICE, BTC_PERP, SettlementReason.Funding, SettlementStep.FromBalance, 65_735n, T0 + HOUR],
+      // The hour is also a 10 s mark: P5 realizes the 0.7 long's +70 USDC at 60,100 after the funding.
+      [ALICE, BTC_PERP, SettlementReason.Realization, SettlementStep.ToBalance, usdc(70), T0 + HOUR],
     ]);
     expect(alice.at(-1)!.kind).toBe(EventKind.CommandAccepted);
     expect(alice.every((e) => e.seq === h.seq)).toBe(true);
@@ -129,9 +131,13 @@ describe("perpetual histories (P4, P6/P7)", () => {
     expect(settlementRows(q(BOB))).toEqual([
       [BOB, BTC_PERP, SettlementReason.Fee, SettlementStep.FromBalance, usdc(48), T0],
       [BOB, BTC_PERP, SettlementReason.Funding, SettlementStep.ToBalance, 93_906n, T0 + HOUR],
+      [BOB, BTC_PERP, SettlementReason.Realization, SettlementStep.FromBalance, usdc(100), T0 + HOUR],
     ]);
     // From a time on, at most `limit`, one market only.
-    expect(settlementRows(q(ALICE, { timeMs: T0 + 1 }))).toEqual([[ALICE, BTC_PERP, SettlementReason.Funding, SettlementStep.FromBalance, 65_735n, T0 + HOUR]]);
+    expect(settlementRows(q(ALICE, { timeMs: T0 + 1 }))).toEqual([
+      [ALICE, BTC_PERP, SettlementReason.Funding, SettlementStep.FromBalance, 65_735n, T0 + HOUR],
+      [ALICE, BTC_PERP, SettlementReason.Realization, SettlementStep.ToBalance, usdc(70), T0 + HOUR],
+    ]);
     expect(settlementRows(q(ALICE, { historyLimit: 1 }))).toEqual([[ALICE, BTC_PERP, SettlementReason.Fee, SettlementStep.FromBalance, usdc(60), T0]]);
     expect(kinds(q(ALICE, { market: ETH_PERP }))).toEqual([EventKind.CommandAccepted]);
     expect(kinds(q(ALICE, { market: BTC_USDC }))).toEqual([EventKind.CommandAccepted]);
@@ -193,15 +199,16 @@ describe("perpetual histories (P4, P6/P7)", () => {
 
   it("P1, C3: the collateral statement carries the unrealized PnL at the mark and is followed by each position", () => {
     const { h } = scenario({ riskShards: 1, matchingShards: 1 });
-    // Mark 60,100: Alice long 0.7 from 60,000 → +70 USD; Bob short 1 → −100 USD.
+    // The hour's 10 s mark realized Alice's +70 at 60,100 (P5); a second later the mark is 60,150: long 0.7 → +35 USD.
+    h.batch([{ kind: CommandKind.AdvanceTime, timeMs: T0 + HOUR + 1_000 }, ...quotes(price(60_150), T0 + HOUR + 1_000)]);
     const alice = h.run({ kind: CommandKind.QueryCollateral, account: ALICE });
     expect(alice[0]!.kind).toBe(EventKind.AccountCollateral);
-    expect(alice[0]!.pnlUsd).toBe(price(70));
+    expect(alice[0]!.pnlUsd).toBe(price(35));
     const position = alice.filter((e) => e.kind === EventKind.Position);
-    expect(position.map((e) => [e.market, e.netQuantity, e.positionMarkPrice, e.pnlUnrealized, e.cumulativeFundingPayment])).toEqual([[BTC_PERP, btc(7_000), price(60_100), usdc(70), 65_735n]]);
+    expect(position.map((e) => [e.market, e.netQuantity, e.positionMarkPrice, e.pnlUnrealized, e.cumulativeFundingPayment])).toEqual([[BTC_PERP, btc(7_000), price(60_150), usdc(35), 65_735n]]);
     expect(alice.at(-1)).toBe(position[0]);
     const bob = h.run({ kind: CommandKind.QueryCollateral, account: BOB });
-    expect([bob[0]!.pnlUsd, bob.at(-1)!.pnlUnrealized]).toEqual([-price(100), -usdc(100)]);
+    expect([bob[0]!.pnlUsd, bob.at(-1)!.pnlUnrealized]).toEqual([-price(50), -usdc(50)]); // short 1 from 60,100
   });
 
   it("X4: the threaded pipeline (2 × 2) answers the history queries as the in-process engine does, with the same state hash", async () => {
@@ -243,8 +250,9 @@ describe("perpetual histories (P4, P6/P7)", () => {
       await p.stop();
     }
     const answers = (events: string[]): string[] => events.filter((t) => Number(t.split("|")[1]) > seq - 5).sort();
-    // Alice: 3 settlement rows + 1 payment, Bob: 2 + 1, the market: 1 rate, and 5 CommandAccepted.
-    expect(answers(expected)).toHaveLength(13);
+    // Alice: 4 settlement rows (fees, funding, the hour's P5 realization) + 1 payment, Bob: 3 + 1, the market: 1 rate,
+    // and 5 CommandAccepted.
+    expect(answers(expected)).toHaveLength(15);
     expect(answers(got)).toEqual(answers(expected));
   }, 60_000);
 

@@ -165,10 +165,12 @@ describe("perpetual trading (P1, S5)", () => {
     expect(h.slots(ALICE, USDC).available).toBe(usdc(100_000) + usdc(500) - usdc(2_000) - usdc(60) - 31_500_000n - usdc(31) - usdc(177));
     // Open interest: longs are Carol 3.5 (Bob is short 1.5, Alice short 2).
     expect(h.engine.risk[0]!.openInterest(BTC_PERP)).toBe(btc(3.5));
-    // X1 with perpetuals: Σ USDC (fee account included) = deposits + Σ realized PnL (fees only move USDC).
+    // X1 with perpetuals: Σ USDC (fee account and insurance slice included) = deposits exactly — the slice is the
+    // counterparty of realized PnL (D4, risk/realization.ts): it holds −Σ realized until the other sides realize.
     const realized = [ALICE, BOB, CAROL].reduce((sum, acct) => sum + h.risk(acct).perpPosition(acct, BTC_PERP).pnlRealized, 0n);
     expect(realized).toBe(-usdc(1_500));
-    expect(h.engine.risk[0]!.totals()[USDC]).toBe(usdc(300_000) + realized);
+    expect(h.engine.risk[0]!.insuranceBalance(USDC)).toBe(-realized);
+    expect(h.engine.risk[0]!.totals()[USDC]).toBe(usdc(300_000));
   });
 
   it("S5/P1: a perp order holds no asset: its margin is its open-order exposure (C4), released when it is cancelled", () => {

@@ -118,9 +118,10 @@ export type RejectCode = (typeof RejectCode)[keyof typeof RejectCode];
 
 /** Q6/D4: what changed the insurance fund (InsuranceEntry.insuranceReason; the .fbs enum of the same name). Q2's
  * liquidation fees and Q4's covers are recorded by creditInsurance (engine/risk/insurance.ts) under their reasons. */
-export const InsuranceReason = { FundingRemainder: 0, LiquidationFee: 1, Cover: 2 } as const;
+/** D4/Q6: why a slice of the insurance fund moved (RealizedPnl: the fund is the counterparty of realized PnL, P5). */
+export const InsuranceReason = { FundingRemainder: 0, LiquidationFee: 1, Cover: 2, RealizedPnl: 3 } as const;
 export type InsuranceReason = (typeof InsuranceReason)[keyof typeof InsuranceReason];
-export const INSURANCE_REASON_COUNT = 3;
+export const INSURANCE_REASON_COUNT = 4;
 
 export const rejectCodeName: Record<number, string> = Object.fromEntries(
   Object.entries(RejectCode).map(([k, v]) => [v, k]),

@@ -5,7 +5,8 @@
 // (weights, premiums, rates, multipliers) at RATIO_DECIMALS (1e18 = 1), quantities in base-asset units, PnL, fees
 // and funding payments in settlement-asset (USDC) units, margin amounts in USD at PRICE_DECIMALS (as risk/margin).
 //
-// - sampling.ts: engineSecond, isNextSecond — "once a second of engine time" for P3 and P4 samples.
+// - sampling.ts: engineSecond, isNextSecond — "once a second of engine time" for P3 and P4 samples;
+//   crossesRealizationMark — P5's 10-second marks.
 // - median.ts: medianOfThree, medianInPlace (even count → floor mean of the middle pair, as O4's active price).
 // - oracle-index.ts (P2): computeIndexPrice(quotes, weights, count, params, previousIndex, nowMs, out) — source
 //   price = median{bid, ask, last}, stale sources dropped, clamp to median ± clampBps, weighted mean (half-even),
@@ -107,4 +108,4 @@ export {
   UsdcCreditPlan,
   UsdcDebitPlan,
 } from "./settlement-plan.ts";
-export { engineSecond, isNextSecond, MS_PER_SECOND } from "./sampling.ts";
+export { crossesRealizationMark, engineSecond, isNextSecond, MS_PER_SECOND, REALIZATION_INTERVAL_MS } from "./sampling.ts";

@@ -11,3 +11,14 @@ export function engineSecond(timeMs: number): number {
 export function isNextSecond(sampleCount: number, lastMs: number, nowMs: number): boolean {
   return sampleCount === 0 || engineSecond(nowMs) > engineSecond(lastMs);
 }
+
+/** P5: positions are realized every this many ms of engine time. */
+export const REALIZATION_INTERVAL_MS = 10_000;
+
+/**
+ * P5, engine.ts D2(c): does a batch whose clock went from fromMs to toMs (non-negative, fromMs ≤ toMs) cross a 10 s
+ * mark? A batch that lands exactly on a mark crosses it; one that starts on it does not (that mark was the last one's).
+ */
+export function crossesRealizationMark(fromMs: number, toMs: number): boolean {
+  return (toMs - (toMs % REALIZATION_INTERVAL_MS)) > (fromMs - (fromMs % REALIZATION_INTERVAL_MS));
+}

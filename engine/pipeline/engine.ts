@@ -63,6 +63,19 @@
 //    context; shard 0 publishes both. The state is in the matching shard's snapshot section and state hash. D2(b)
 //    funding payments read the FundingRate event in R2 (RiskShard.postTrade's FundingRate case); (c)–(d) stay as
 //    written, with "the marks of (a)" being the marks of this phase.
+// P5 (D2(c) as built; risk/realization.ts): "the clock crosses a 10 s mark" = the batch's clock at its end is in a later
+//    10 s period of engine time than at its start (perps/sampling.ts crossesRealizationMark; the start is the clock
+//    at the previous batch end, so nothing but the clock is state). Phase 3b is RiskShard.settle, called by this class
+//    and by the risk worker after R2 and before the pool merge: each shard realizes its own holders (perpHolders),
+//    markets in id order, accounts in id order, at its margin context's marks — the same on every shard since the
+//    MarkPrice events of phase 3 reach all of them. The shard's insurance slice is the counterparty of all realized
+//    PnL (ticks and fills): no USDC crosses shards, and the slices' sum is the floor roundings after each tick.
+//    autoRealizePnl's gains are realized in phase 3 at each MarkPrice, after the shard's fills of that matching shard
+//    (and in R1 at an operator's SetMarkPrice). Realization needs no tick of its own (ClockTickPolicy journals none
+//    for it): a command brings the held tick first, and no command moved a book or a quote since the mark, so the first
+//    batch past a 10 s mark realizes at the marks a tick at the mark would have seen — unless, with no command for that
+//    long, a source or the EWMA went stale meanwhile (the demo's feed sends quotes every second). Not spread over
+//    batches: one tick realizes every holder of the shard (bench perp.realize-100k has the pause it costs).
 // D3 Engine orders (Q2 LiquidatePositionOnBook and CollateralConversion, P6 conversions) are derived from the state
 //    at the boundary before batch B and take a fixed place at its head: phase 0, before R1 of B's first command,
 //    each risk shard creates one step per liquidating account of its own, in account-id order, at most
@@ -301,6 +314,7 @@ export class Engine {
    */
   private endBatch(): void {
     const risk = this.risk;
+    for (const r of risk) r.settle(this.sink!); // phase 3b (D2(c)): P5 realization at a 10 s mark
     if (risk.length > 1) {
       for (let r = 0; r < risk.length; r++) {
         for (let j = 0; j < risk.length; j++) if (j !== r) risk[r]!.applyRemotePoolDeltas(risk[j]!.poolDeltas());

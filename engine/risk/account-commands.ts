@@ -3,6 +3,7 @@
 import {
   ACCOUNT_SETTING_VALUE_SHIFT,
   AccountSetting,
+  MarketKind,
   RATIO_SCALE,
   RejectCode,
   type CommandRecord,
@@ -12,6 +13,7 @@ import { isValidClientAccount, LEVERAGE_LIMIT_MIN, userOf } from "../model/index
 import { Account, ACCOUNT_SETTINGS_ALL } from "./accounts.ts";
 import { withdrawalCode } from "./checks.ts";
 import { incoming, takeOutflow } from "./funds.ts";
+import { autoRealizeAtMark, trackAutoRealize } from "./realization.ts";
 import {
   accepted,
   clientAccount,
@@ -140,6 +142,7 @@ export function updateSettings(s: RiskState, cmd: CommandRecord, sink: EventSink
   }
   const lendingBefore = account.isOn(AccountSetting.AutoLend);
   account.settings = (account.settings & ~mask) | values;
+  if ((mask & AccountSetting.AutoRealizePnl) !== 0) trackAutoRealize(s, account); // P5
   accepted(s, cmd, sink);
   publishAccountSettings(s, cmd.seq, account, sink);
   if (!lendingBefore && account.isOn(AccountSetting.AutoLend)) lendEveryBalance(s, cmd.seq, account, sink);
@@ -175,4 +178,9 @@ export function setMarkPrice(s: RiskState, cmd: CommandRecord, sink: EventSink):
   }
   s.setAssetMark(cmd.asset, cmd.price);
   if (speaks) markAccepted(s, cmd, sink);
+  // P5 autoRealizePnl: the override is a mark update of the asset's perpetuals too.
+  const markets = s.config.markets;
+  for (let m = 0; m < markets.length; m++) {
+    if (markets[m]!.kind === MarketKind.Perpetual && markets[m]!.baseAsset === cmd.asset) autoRealizeAtMark(s, m, sink);
+  }
 }

@@ -115,6 +115,8 @@ function settlePerpSide(s: RiskState, account: Account, orderId: number, side: n
   const usdc = market.quoteAsset;
   if (realized > 0n) creditUsdc(s, account, usdc, m, SettlementReason.RealizedPnl, realized);
   else if (realized < 0n) debitUsdc(s, account, usdc, m, SettlementReason.RealizedPnl, -realized);
+  // D4 (realization.ts): the shard's insurance slice is the counterparty of realized PnL, so a fill creates no USDC.
+  creditInsurance(s, usdc, InsuranceReason.RealizedPnl, -realized);
   if (fee > 0n) {
     debitUsdc(s, account, usdc, m, SettlementReason.Fee, fee);
     s.feeAccount.available[usdc] = s.feeAccount.available[usdc]! + fee;

@@ -5,6 +5,7 @@ import { SnapshotTag, type SnapshotReader, type SnapshotWriter } from "../model/
 import { restoreAccounts, restoreFeeAccount, restoreHolds, restoreMarks, writeAccounts, writeFeeAccount, writeHolds, writeMarks } from "./snapshot.ts";
 import { holdClientKey, type RiskState } from "./state.ts";
 import { rebuildLiquidationIndex } from "./liquidation-trigger.ts";
+import { rebuildAutoRealize } from "./realization.ts";
 
 /**
  * Writes everything the shard owns at a batch boundary (after endBatch): what stateHash covers and what future
@@ -80,6 +81,8 @@ export function restoreShardSnapshot(s: RiskState, r: SnapshotReader): void {
   r.endSection();
   rebuildLiquidationIndex(s);
   rebuildPerpHolders(s);
+  rebuildAutoRealize(s);
+  s.clockAtBatchStartMs = s.nowMs; // a snapshot is taken at a batch boundary (D2(c))
 }
 
 /** P4: the per-market holder sets are derived from the positions (not in the snapshot). */

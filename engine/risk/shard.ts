@@ -26,6 +26,7 @@ import { evaluateLiquidations } from "./liquidation-trigger.ts";
 import type { InsuranceRow } from "./insurance.ts";
 import { payFunding, recordFundingRate } from "./funding.ts";
 import { createEngineOrders, type EngineCommandOut } from "./liquidation-steps.ts";
+import { autoRealizeAtMark, realizeAtTick } from "./realization.ts";
 import * as queries from "./queries.ts";
 import { accountIds, stateHash, totals, validateInternalState } from "./invariants.ts";
 import { restoreShardSnapshot, writeShardSnapshot } from "./shard-snapshot.ts";
@@ -178,6 +179,7 @@ export class RiskShard {
       // P3/P4 from matching's settlement phase (engine.ts decision P3), to every risk shard; shard 0 publishes.
       case EventKind.MarkPrice:
         applyMarkPrice(s, e, sink);
+        autoRealizeAtMark(s, e.market, sink); // P5 autoRealizePnl: gains realized at every mark update
         return;
       case EventKind.FundingRate:
         if (s.shardIndex === 0) sink.publish(e);
@@ -220,6 +222,14 @@ export class RiskShard {
   }
 
   /**
+   * Phase 3b (engine.ts D2(c)), after R2 and before the pool merge: when the batch's clock crossed a 10 s mark, P5
+   * realizes this shard's positions at the batch's marks (realization.ts); its pool actions merge in phase 4.
+   */
+  settle(sink: EventSink): void {
+    realizeAtTick(this.s, sink);
+  }
+
+  /**
    * The batch end (after the merge): hourly interest for every hour mark the clock crossed (L5); then phase 5 (D2):
    * Q1 re-evaluates the accounts the batch touched and publishes each change of liquidation status to `sink`.
    */
@@ -229,6 +239,7 @@ export class RiskShard {
     for (const d of s.openInterestDeltas) d.cash = 0n;
     s.insurance.endBatch(s.nowMs);
     evaluateLiquidations(s, sink);
+    s.clockAtBatchStartMs = s.nowMs; // D2(c): the next batch's 10 s crossing is judged from here
   }
 
   /** Q6: rows of the account's liquidation history (tests). */

@@ -117,8 +117,11 @@ export const SettlementStep = {
 } as const;
 export type SettlementStep = (typeof SettlementStep)[keyof typeof SettlementStep];
 
-/** P6/P7: what a settlement row settles — why a USDC settlement row moved money: a trading fee, realized PnL, a funding payment (P4), a liquidation fee (Q2). */
-export const SettlementReason = { Fee: 0, RealizedPnl: 1, Funding: 2, LiquidationFee: 3 } as const;
+/**
+ * P6/P7: what a settlement row settles — a trading fee, a fill's realized PnL (RealizedPnl), a funding payment (P4), a
+ * liquidation fee (Q2), or P5's 10-second realization or autoRealizePnl (Realization).
+ */
+export const SettlementReason = { Fee: 0, RealizedPnl: 1, Funding: 2, LiquidationFee: 3, Realization: 4 } as const;
 export type SettlementReason = (typeof SettlementReason)[keyof typeof SettlementReason];
 
 /** Most settlement rows one fill writes: per side, a PnL and a fee settlement of at most 4 steps each. */
@@ -248,11 +251,15 @@ export class RiskState {
   readonly fundingRates: FundingRateLog[];
   /** P4's reused scratch: the holders of the market being paid, sorted by account id. */
   readonly fundingAccounts: number[] = [];
+  /** P5 autoRealizePnl: this shard's accounts with the setting on, sorted by id (realization.ts; rebuilt on restore). */
+  readonly autoRealizeAccounts: number[] = [];
   /** The record every event but Balance is written in. */
   readonly out = new EventRecord();
   /** publishBalance's record (kind Balance; every other field stays at its initial zero). */
   readonly balanceOut = Object.assign(new EventRecord(), { kind: EventKind.Balance });
   nowMs = 0;
+  /** D2(c): the clock at the start of the running batch (nowMs at the last batch end; on restore, nowMs). */
+  clockAtBatchStartMs = 0;
   /** Marks and margin constants shared by this shard's accounts (C). */
   readonly marginContext: MarginContext;
   readonly volumes: VolumeBook;

@@ -174,6 +174,7 @@ function postTradeBatch(batch: number): void {
   for (let q = 0; q < queues.length; q++) queues[q]!.clear();
   written.fill(0);
   sinceWrite = 0;
+  shard.settle(out); // phase 3b (engine.ts D2(c)): P5 realization at a 10 s mark, before the pool merge
   exchangePoolDeltas(batch);
   shard.endBatch(out); // phase 4's interest, then phase 5 (Q1): its events precede the batch end
   writeEventBatchEnd(output.ring, output.slot(), batch);

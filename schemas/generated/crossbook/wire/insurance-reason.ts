@@ -6,5 +6,6 @@
 export enum InsuranceReason {
   FundingRemainder = 0,
   LiquidationFee = 1,
-  Cover = 2
+  Cover = 2,
+  RealizedPnl = 3
 }

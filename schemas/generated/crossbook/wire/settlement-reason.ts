@@ -7,5 +7,6 @@ export enum SettlementReason {
   Fee = 0,
   RealizedPnl = 1,
   Funding = 2,
-  LiquidationFee = 3
+  LiquidationFee = 3,
+  Realization = 4
 }

@@ -1,0 +1,140 @@
+// P5 and P4 at scale (issue 12): 100,000 open positions over the 3 perpetual markets (50,000 pairs of accounts, each
+// pair long and short the same quantity of one market), one risk shard, in-process. Marks come from the oracle (P2 →
+// P3 (b): the books are empty after the crosses).
+//
+// perp.realize-100k: one realization tick — the batch whose AdvanceTime crosses a 10 s mark after the marks moved
+//   (±0.1% per round): phase 3b realizes every position (P5, the P6/P7 waterfall, 3 events each), then phase 5
+//   re-evaluates every touched account (Q1). The engine is single-threaded here, so the batch is one pause.
+// perp.funding-100k: one funding interval end — the batch whose AdvanceTime crosses the hour with fresh quotes at
+//   unchanged marks: the FundingRate of each market pays every position (P4), the tick's realization finds nothing
+//   to move, hourly interest (L5), phase 5.
+// Each reports the batch's wall time (= the longest single pause of the engine) and its CPU time (process.cpuUsage).
+import { loadConfig } from "../engine/pipeline/config.ts";
+import { Engine } from "../engine/pipeline/index.ts";
+import { CommandKind, CommandRecord, EventKind, OracleQuoteFlag, OrderType, Side, TimeInForce, type EventSink } from "../engine/model/index.ts";
+import { resultFromSamplesNs, type BenchDef, type BenchResult } from "./harness.ts";
+
+const PRICE = 1_000_000_000n; // PRICE_DECIMALS = 9
+const USDC_UNIT = 1_000_000n;
+const T0 = 1_767_225_600_000;
+const HOUR = 3_600_000;
+const POSITIONS = 100_000;
+const ROUNDS = 5;
+const BATCH = 1024;
+/** The three perpetuals: market id, base asset, price (USD), quantity per position (base units). */
+const PERPS = [
+  { market: 3, asset: 2, price: 60_000n, quantity: 1_000_000n }, // BTC 0.01
+  { market: 4, asset: 3, price: 3_000n, quantity: 10_000_000n }, // ETH 0.1
+  { market: 5, asset: 4, price: 150n, quantity: 1_000_000_000n }, // SOL 1
+] as const;
+
+class Builder {
+  seq = 0;
+  private readonly pending: CommandRecord[] = [];
+  constructor(private readonly engine: Engine, private readonly sink: EventSink) {}
+
+  add(fields: Partial<CommandRecord>): void {
+    this.pending.push(Object.assign(new CommandRecord(), fields, { seq: ++this.seq }));
+    if (this.pending.length === BATCH) this.flush();
+  }
+
+  flush(): void {
+    if (this.pending.length === 0) return;
+    this.engine.processBatch(this.pending, this.pending.length, this.sink);
+    this.pending.length = 0;
+  }
+
+  /** Oracle quotes (3 sources) moving every asset's index to its price × (1 + permille / 1000), at engine time t. */
+  quotes(permille: bigint, t: number): void {
+    for (const p of PERPS) {
+      const price = (p.price * PRICE * (1000n + permille)) / 1000n;
+      for (let s = 0; s < 3; s++) {
+        this.add({ kind: CommandKind.OracleQuote, asset: p.asset, oracleSource: s, bid: price, ask: price, last: price, sourceTimeMs: t, flags: s === 2 ? OracleQuoteFlag.Apply : 0 });
+      }
+    }
+  }
+}
+
+function build(engine: Engine, sink: EventSink): Builder {
+  const b = new Builder(engine, sink);
+  b.add({ kind: CommandKind.AdvanceTime, timeMs: T0 });
+  b.quotes(0n, T0);
+  b.flush();
+  for (let i = 0; i < POSITIONS; i++) b.add({ kind: CommandKind.Deposit, account: (i + 2) * 16, asset: 0, amount: 10_000n * USDC_UNIT });
+  for (let k = 0; k < POSITIONS / 2; k++) {
+    const p = PERPS[k % 3]!;
+    const order = { kind: CommandKind.PlaceOrder, market: p.market, orderType: OrderType.Limit, tif: TimeInForce.GTC, price: p.price * PRICE, quantity: p.quantity };
+    b.add({ ...order, account: (2 * k + 2) * 16, side: Side.Sell });
+    b.add({ ...order, account: (2 * k + 3) * 16, side: Side.Buy });
+  }
+  b.flush();
+  return b;
+}
+
+/** Times one batch: [wall ns, CPU µs]. */
+function timed(b: Builder): [number, number] {
+  const cpu = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  b.flush();
+  const ns = Number(process.hrtime.bigint() - t0);
+  const used = process.cpuUsage(cpu);
+  return [ns, used.user + used.system];
+}
+
+function noteOf(what: string, cpuUs: Float64Array, counted: number, kind: string): string {
+  const meanCpuMs = cpuUs.reduce((x, y) => x + y, 0) / cpuUs.length / 1000;
+  return `${POSITIONS} positions over 3 perps, ${what}; ${ROUNDS} rounds, each ONE batch = one engine pause (p50 = the ` +
+    `typical pause, max = the longest); CPU per batch mean ${meanCpuMs.toFixed(1)} ms; ${counted} ${kind} events in the last round`;
+}
+
+async function realizeTick(): Promise<BenchResult> {
+  const engine = new Engine(loadConfig());
+  let settled = 0;
+  const sink: EventSink = { publish: (e) => void (e.kind === EventKind.Settlement && settled++) };
+  const b = build(engine, sink);
+  const wall = new Float64Array(ROUNDS);
+  const cpu = new Float64Array(ROUNDS);
+  for (let r = 0; r < ROUNDS; r++) {
+    const t = T0 + 10_000 * (r + 1);
+    b.add({ kind: CommandKind.AdvanceTime, timeMs: t - 9_000 });
+    b.quotes(r % 2 === 0 ? 1n : 0n, t - 9_000); // marks ±0.1%: every position has PnL to realize
+    b.flush();
+    settled = 0;
+    b.add({ kind: CommandKind.AdvanceTime, timeMs: t });
+    [wall[r], cpu[r]] = timed(b);
+    if (settled !== POSITIONS) throw new Error(`realize bench: ${settled} settlement rows, expected ${POSITIONS}`);
+  }
+  const result = resultFromSamplesNs("perp.realize-100k", wall, null);
+  result.opsPerSec = null;
+  result.notes = noteOf("the batch crossing a 10 s mark after the marks moved 0.1% (P5: 1 row, Balance, Position each)", cpu, settled, "Settlement");
+  return result;
+}
+
+async function fundingEnd(): Promise<BenchResult> {
+  const engine = new Engine(loadConfig());
+  let settled = 0;
+  const sink: EventSink = { publish: (e) => void (e.kind === EventKind.Settlement && settled++) };
+  const b = build(engine, sink);
+  const wall = new Float64Array(ROUNDS);
+  const cpu = new Float64Array(ROUNDS);
+  for (let r = 0; r < ROUNDS; r++) {
+    const t = T0 + HOUR * (r + 1);
+    b.add({ kind: CommandKind.AdvanceTime, timeMs: t - 5_000 });
+    b.quotes(0n, t - 5_000); // a premium sample; the marks stay, so the hour's tick realizes nothing
+    b.flush();
+    settled = 0;
+    b.add({ kind: CommandKind.AdvanceTime, timeMs: t });
+    b.quotes(0n, t);
+    [wall[r], cpu[r]] = timed(b);
+    if (settled !== POSITIONS) throw new Error(`funding bench: ${settled} settlement rows, expected ${POSITIONS}`);
+  }
+  const result = resultFromSamplesNs("perp.funding-100k", wall, null);
+  result.opsPerSec = null;
+  result.notes = noteOf("the batch crossing the hour (P4 pays every position; the tick realizes nothing; L5 interest)", cpu, settled, "Settlement");
+  return result;
+}
+
+export const benchmarks: BenchDef[] = [
+  { id: "perp.realize-100k", kind: "custom", run: realizeTick },
+  { id: "perp.funding-100k", kind: "custom", run: fundingEnd },
+];
