@@ -100,6 +100,8 @@ export class ServerCore implements Replies {
   journal: JournalWriter | null = null;
   snapshots: SnapshotScheduler | null = null;
   recovering = true;
+  /** The newest clock tick the settlement timer proposed while recovering (0 = none). */
+  private proposedWhileRecoveringMs = 0;
   shuttingDown = false;
   /** Stops the process after an engine worker or the journal failed (set once the server can stop). */
   fatal: ((message: string) => void) | null = null;
@@ -205,8 +207,22 @@ export class ServerCore implements Replies {
   }
 
   private onTick(timeMs: number): void {
-    if (this.sequencer === null || this.recovering || this.shuttingDown) return;
+    if (this.shuttingDown) return;
+    if (this.sequencer === null || this.recovering) {
+      this.proposedWhileRecoveringMs = timeMs; // offered again when live (goLive): the engine's clock is never left at 0
+      return;
+    }
     if (this.ticks.propose(timeMs)) this.submitTick(this.sequencer, timeMs);
+  }
+
+  /**
+   * Live now: the newest tick the settlement timer proposed while recovering is proposed again, so the first commands
+   * (an oracle quote checks its source time against the engine clock) meet a fresh clock, not the replayed one.
+   */
+  proposeHeldTick(): void {
+    const timeMs = this.proposedWhileRecoveringMs;
+    this.proposedWhileRecoveringMs = 0;
+    if (timeMs > 0) this.onTick(timeMs);
   }
 
   private submitTick(to: Sequencer, timeMs: number): void {

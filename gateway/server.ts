@@ -183,6 +183,7 @@ async function goLive(core: ServerCore, opts: ServerOptions, journalDir: string,
   });
   core.seq = core.sequencer;
   core.recovering = false;
+  core.proposeHeldTick();
   // Trades restored with a snapshot (not replayed) still keep the ticker's clock ticks minutely (clock-ticks.ts).
   const tradesMs = core.marketData.latestTradeWindowMs();
   if (tradesMs > 0) core.ticks.traded(tradesMs);

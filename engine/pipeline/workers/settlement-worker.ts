@@ -21,7 +21,9 @@ const cmd = new CommandRecord();
 let timer: NodeJS.Timeout | null = null;
 if (data.tickIntervalMs > 0) {
   // The only wall-clock read in the engine: it proposes a tick; the sequencer journals it as AdvanceTime.
-  timer = setInterval(() => postToMain({ type: "tick", timeMs: shard.proposeTick(Date.now()) }), data.tickIntervalMs);
+  const propose = (): void => postToMain({ type: "tick", timeMs: shard.proposeTick(Date.now()) });
+  propose(); // at once too: a server that goes live before the first interval has a fresh clock (server-core proposeHeldTick)
+  timer = setInterval(propose, data.tickIntervalMs);
 }
 
 // A pending Atomics.waitAsync does not keep a worker's event loop alive: this handle does, until the ring closes.
