@@ -1,5 +1,7 @@
 // The command line's shared parts: the usage text, usage errors (one line, exit 2), option parsing, per-command help.
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import type { ExchangeConfig } from "../engine/model/index.ts";
+import { DEFAULT_CONFIG_PATH, loadConfig } from "../engine/pipeline/index.ts";
 
 export const USAGE = `crossbook — cross-margin exchange engine
 
@@ -114,6 +116,15 @@ export class UsageError extends Error {
 
 export function fail(message: string): never {
   throw new UsageError(message);
+}
+
+/** The exchange config at `path` (the default config when absent); a bad file is one line and exit 2. */
+export function configFrom(path: string | undefined): ExchangeConfig {
+  try {
+    return loadConfig(path ?? DEFAULT_CONFIG_PATH);
+  } catch (e) {
+    fail((e as Error).message);
+  }
 }
 
 /** The usage lines of one subcommand (`crossbook start`, `crossbook client deposit`, …) cut from USAGE. */

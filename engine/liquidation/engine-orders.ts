@@ -25,6 +25,6 @@ export function isEngineOrderId(orderId: number): boolean {
  */
 export function firstServedIndex(batch: number, count: number, perBatch: number): number {
   if (count <= perBatch) return 0;
-  const turns = Math.ceil(count / perBatch);
+  const turns = Math.trunc((count + perBatch - 1) / perBatch); // ceil for positive integers
   return (batch % turns) * perBatch;
 }
