@@ -17,11 +17,13 @@ export const Channel = { Depth: 1, Trades: 2, Bbo: 4, Ticker: 8, Mark: 16, Liqui
 /**
  * Q6: the engine events the public `liquidation` stream carries (live ones: seq 0), each sent without its account, and
  * whether it names a market — then only that market's Liquidation subscribers get it, else every session subscribed to
- * Liquidation on any market. Q2's book-liquidation fills are one more row.
+ * Liquidation on any market.
  */
 export const LIQUIDATION_STREAM: ReadonlyMap<number, { readonly byMarket: boolean }> = new Map([
   [EventKind.LiquidationStarted, { byMarket: false }],
   [EventKind.LiquidationEnded, { byMarket: false }],
+  // Q2: a fill with seq 0 is a book-liquidation step's (only engine orders carry seq 0), public on its market.
+  [EventKind.Fill, { byMarket: true }],
 ]);
 /** Bytes buffered on a socket beyond which its market data is paused and later resynchronised by a snapshot. */
 export const MARKET_DATA_BACKLOG_MAX = 1 << 20;
@@ -113,6 +115,8 @@ export class MarketDataHub implements MarketDataSink, SnapshotPart {
     const copy = this.publicCopy;
     copy.copyFrom(e);
     copy.account = 0;
+    copy.makerAccount = 0; // a liquidation fill names neither side's account nor the maker's client id
+    copy.makerClientId = 0n;
     const bytes = encodeEvent(copy, 0n, this.config);
     if (route.byMarket) {
       this.fanOut(e.market, Channel.Liquidation, bytes);

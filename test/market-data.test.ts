@@ -206,4 +206,36 @@ describe("market data: the public liquidation stream (Q6)", () => {
     expect(await watcher.insuranceHistory({ asset: 0 })).toEqual([]);
     for (const c of [watcher, quiet, user3, lender]) await c.close();
   });
+
+  it("Q6, Q2: a book-liquidation fill goes out on its market's Liquidation channel, naming neither account", async () => {
+    // A server of its own: the other tests' SOL trades at ~150 would put the step's 110.20 limit outside the O4 band.
+    const own = await startServer({ config, host: "127.0.0.1", port: 0, dataDir: mkdtempSync(join(tmpdir(), "crossbook-md-liq-")), tickIntervalMs: 0, log: () => {} });
+    const url = `ws://127.0.0.1:${own.port}`;
+    const operator = await CrossbookClient.connect(url, { key: own.operatorKey });
+    const user1Key = await registerKey(operator, 1);
+    await operator.request({ type: "AdvanceTime", timeMs: 1_767_225_600_000 }, 30);
+    await operator.request({ type: "Deposit", account: 16, asset: 0, amount: "100000" }, 30);
+    const watcher = await CrossbookClient.connect(url);
+    const got = collect(watcher);
+    watcher.send({ type: "Subscribe", market: SOL_USDC, channels: ["Liquidation"] });
+    const user4 = await CrossbookClient.connect(url, { key: await registerKey(operator, 4) });
+    const user5 = await CrossbookClient.connect(url, { key: await registerKey(operator, 5) });
+    const lender = await CrossbookClient.connect(url, { key: user1Key });
+    await lender.request({ type: "Lend", account: 16, asset: 0, amount: "10000" }, 30);
+    await operator.request({ type: "SetMarkPrice", asset: 4, price: "150" }, 30);
+    await operator.request({ type: "Deposit", account: 64, asset: 4, amount: "10" }, 30);
+    await user4.request({ type: "Withdraw", account: 64, asset: 0, amount: "1000", margin: true }, 30);
+    await operator.request({ type: "Deposit", account: 80, asset: 0, amount: "5000" }, 30);
+    await user5.request({ type: "LimitOrder", account: 80, market: SOL_USDC, side: "Buy", price: "115", quantity: "20" }, 30);
+    // SOL at 116: account 64 (10 SOL, 1,000 USDC owed) is liquidating; the next batches step it through the bid at
+    // 115: 10% of the borrow at the 110.20 bound is 0.91 SOL (SPEC Q2; the README walkthrough's step).
+    await operator.request({ type: "SetMarkPrice", asset: 4, price: "116" }, 30);
+    await operator.request({ type: "Deposit", account: 80, asset: 0, amount: "1" }, 30);
+    await settle(300);
+    const fills = got.filter((e) => e.type === "Fill") as unknown as Any[];
+    expect(fills).toHaveLength(1);
+    expect(fills[0]).toMatchObject({ takerAccount: 0, makerAccount: 0, makerClientId: 0n, price: "115", quantity: "0.91", seq: 0n, clientSeq: 0n });
+    for (const c of [watcher, user4, user5, lender, operator]) await c.close();
+    await own.stop();
+  });
 });
