@@ -14,6 +14,7 @@ import {
   EventRecord,
   OrderFlag,
   OrderType,
+  RejectCode,
   Side,
   TimeInForce,
   type EventSink,
@@ -108,6 +109,24 @@ function bobBids(h: Harness, price: bigint, solQty: bigint): void {
 }
 
 describe("Q2 book liquidation of a spot-margin account", () => {
+  it("Q2, O4: a step is not refused by the active-price band — trades at $150 and an ask resting at $151 put 110.20 outside it, and the step still sells 0.91 SOL to Bob's $115", () => {
+    const h = new Harness();
+    leveredAlice(h);
+    h.batch([deposit(CAROL, SOL, 10n * SOL_UNIT), gtc(CAROL, SOL_USDC, Side.Sell, 150n * USD, SOL_UNIT)]);
+    bobBids(h, 150n * USD, SOL_UNIT); // trades: last price 150
+    h.batch([gtc(CAROL, SOL_USDC, Side.Sell, 151n * USD, 2n * SOL_UNIT)]);
+    bobBids(h, 115n * USD, 20n * SOL_UNIT);
+    // Active price = median{115, 151, 150} = 150: a client's sell limit at 110.20 is outside the O4 band (PriceBand)…
+    expect(kinds(h.batch([gtc(CAROL, SOL_USDC, Side.Sell, 110_200_000_000n, SOL_UNIT)]), EventKind.OrderRejected).map((e) => e.code)).toEqual([RejectCode.PriceBand]);
+    expect(kinds(h.batch([mark(SOL, 116n * USD)]), EventKind.LiquidationStarted).map((e) => e.account)).toEqual([ALICE]);
+    // …the engine's step is bounded by its own rule instead (mark × 0.95, Q2): it takes the bid at 115. Before, it was
+    // refused with PriceBand every batch and the account stalled while the book could take it.
+    const step = h.tick();
+    expect(kinds(step, EventKind.OrderRejected)).toEqual([]);
+    expect(kinds(step, EventKind.Fill).map((f) => [f.account, f.price, f.quantity])).toEqual([[ALICE, 115n * USD, 910_000_000n]]);
+    expect(h.liquidating()).toEqual([]);
+  });
+
   it("Q2: SOL collateral, USDC borrow: after the mark drop one CollateralConversion sells 0.91 SOL at Bob's $115, the 1% fee (1.0465 USDC) goes to the insurance fund, the borrow falls to 896.3965 USDC and the account exits", () => {
     const h = new Harness();
     leveredAlice(h);

@@ -193,22 +193,25 @@ describe("market data: the public liquidation stream (Q6)", () => {
     const rows = got.filter((e) => e.type === "LiquidationStarted" || e.type === "LiquidationEnded") as unknown as Any[];
     expect(rows.map((e) => [e.type, e.account, e.netEquity, e.exposureNotional, e.mmr, e.seq, e.clientSeq])).toEqual([
       ["LiquidationStarted", 0, "44", "1000", "1.136363636", 0n, 0n],
-      ["LiquidationEnded", 0, "350", "1000", "0.142857142", 0n, 0n],
+      // Q2's step (the batch after the start) sold 0.91 SOL to a $149 bid left by the tests above: 135.59 USDC, the 1%
+      // fee 1.3559 to the insurance fund, 134.2341 repaid: owed 865.7659; at $150, 9.09 × 135 − 865.7659 = 361.3841.
+      ["LiquidationEnded", 0, "361.3841", "865.7659", "0.119784724", 0n, 0n],
     ]);
     expect(quietGot.filter((e) => String(e.type).startsWith("Liquidation"))).toEqual([]);
     // The account's history: the same two rows, with the account, as answers to the query.
     const history = (await user3.liquidationHistory(48)) as unknown as Any[];
-    expect(history.map((e) => [e.type, e.account, e.netEquity])).toEqual([["LiquidationStarted", 48, "44"], ["LiquidationEnded", 48, "350"]]);
+    expect(history.map((e) => [e.type, e.account, e.netEquity])).toEqual([["LiquidationStarted", 48, "44"], ["LiquidationEnded", 48, "361.3841"]]);
     expect((await user3.liquidationHistory(48, { limit: 1 })).map((e) => e.type)).toEqual(["LiquidationStarted"]);
-    // No funding interval has paid yet: the fund is 0 in every asset, its history empty.
+    // No funding interval has paid yet: the fund holds only the step's 1% fee, 1.3559 USDC, in one history row.
     const fund = (await watcher.insuranceFund()) as unknown as Any[];
-    expect(fund.map((e) => [e.type, e.asset, e.balance])).toEqual(config.assets.map((a) => ["InsuranceFund", a.id, "0"]));
-    expect(await watcher.insuranceHistory({ asset: 0 })).toEqual([]);
+    expect(fund.map((e) => [e.type, e.asset, e.balance])).toEqual(config.assets.map((a) => ["InsuranceFund", a.id, a.id === 0 ? "1.3559" : "0"]));
+    const entries = (await watcher.insuranceHistory({ asset: 0 })) as unknown as Any[];
+    expect(entries.map((e) => [e.type, e.asset, e.reason, e.amount, e.balance])).toEqual([["InsuranceEntry", 0, "LiquidationFee", "1.3559", "1.3559"]]);
     for (const c of [watcher, quiet, user3, lender]) await c.close();
   });
 
   it("Q6, Q2: a book-liquidation fill goes out on its market's Liquidation channel, naming neither account", async () => {
-    // A server of its own: the other tests' SOL trades at ~150 would put the step's 110.20 limit outside the O4 band.
+    // A server of its own: the shared server's account 48 (the test above) would liquidate too at $116.
     const own = await startServer({ config, host: "127.0.0.1", port: 0, dataDir: mkdtempSync(join(tmpdir(), "crossbook-md-liq-")), tickIntervalMs: 0, log: () => {} });
     const url = `ws://127.0.0.1:${own.port}`;
     const operator = await CrossbookClient.connect(url, { key: own.operatorKey });

@@ -408,9 +408,9 @@ export class Market {
     const openQty = this.placeOpenQty(cmd);
     if (openQty < 0n) return;
 
-    // ---- O4 price band, postOnly ----
+    // ---- O4 price band (not for the engine's own orders, seq 0: a Q2 step's limit is Q2's mark bound), postOnly ----
     const K = EventKind.OrderRejected;
-    if (isLimit && this.outsidePriceBand(tick)) {
+    if (isLimit && cmd.seq !== 0 && this.outsidePriceBand(tick)) {
       return this.reject(K, RejectCode.PriceBand, "PriceBand: limit price outside the active-price band", orderId, account, side, clientId);
     }
     const limitKey = isLimit ? (side === Side.Buy ? -tick : tick) : INT32_MIN;
