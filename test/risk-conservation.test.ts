@@ -327,7 +327,7 @@ class Model {
       let lenders = 0n;
       let borrowers = 0n;
       for (const r of risk) {
-        units += r.feeBalance(asset);
+        units += r.feeBalance(asset) + r.insuranceBalance(asset); // D4: Q2 liquidation fees land in the insurance slices
         for (const id of r.accountIds()) {
           const b = r.balance(id, asset);
           const p = r.poolBalance(id, asset);
