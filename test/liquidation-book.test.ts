@@ -48,7 +48,7 @@ function copy(e: EventRecord): EventRecord {
 
 class Harness {
   readonly engine: Engine;
-  private seq = 0;
+  seq = 0;
   private timeMs = T0;
 
   constructor(topology: EngineTopology = { riskShards: 1, matchingShards: 1 }) {
@@ -159,6 +159,25 @@ describe("Q2 book liquidation of a spot-margin account", () => {
     expect(h.risk(ALICE).liquidationStall(ALICE)).toBeNull();
     // No more steps.
     expect(kinds(h.tick(), EventKind.OrderAccepted)).toEqual([]);
+  });
+
+  it("Q6: the step's fill is a row of the account's liquidation history, between LiquidationStarted and LiquidationEnded (0.91 SOL at $115, 104.65 USDC)", () => {
+    const h = new Harness();
+    leveredAlice(h);
+    bobBids(h, 115n * USD, 20n * SOL_UNIT);
+    h.batch([mark(SOL, 116n * USD)]);
+    h.tick();
+    const got = h.batch([{ kind: CommandKind.QueryLiquidationHistory, account: ALICE }]);
+    const seq = h.seq;
+    expect(got.map((e) => e.kind)).toEqual([EventKind.LiquidationStarted, EventKind.Fill, EventKind.LiquidationEnded, EventKind.CommandAccepted]);
+    const fill = got[1]!;
+    expect([fill.seq, fill.account, fill.orderId, fill.market, fill.side, fill.price, fill.quantity, fill.quoteQuantity, fill.makerAccount, fill.timeMs]).toEqual([
+      seq, ALICE, engineOrderId(5, 1, 0, 0), SOL_USDC, Side.Sell, 115n * USD, 910_000_000n, 104_650_000n, BOB, T0,
+    ]);
+    // T0: the step runs in phase 0 of the tick's batch, before its AdvanceTime (D3), at the engine time it found.
+    // Bob's history (the maker) has no row: the fill was not his liquidation.
+    expect(h.batch([{ kind: CommandKind.QueryLiquidationHistory, account: BOB }]).map((e) => e.kind)).toEqual([EventKind.CommandAccepted]);
+    expect(Engine.fromSnapshot(config, h.engine.snapshot()).stateHash()).toBe(h.engine.stateHash());
   });
 
   it("Q2: entering liquidation first cancels the account's resting orders (OrderDone reason Liquidation, holds released); the first step comes the batch after", () => {

@@ -233,7 +233,10 @@ const PROMISES: Record<string, Record<string, Check[]>> = {
       (r) => expect(events(r)[0]).toMatchObject({ type: "AccountCollateral", netEquity: "52.5995", mmr: "0.852096027", liquidatable: false }),
     ],
     "client liquidations 128": [
-      (r) => expect(events(r).map((e) => [e.type, e.account, e.netEquity])).toEqual([["LiquidationStarted", 128, "44"], ["LiquidationEnded", 128, "52.5995"], ["CommandAccepted", 128, undefined]]),
+      (r) => expect(events(r).map((e) => e.type)).toEqual(["LiquidationStarted", "Fill", "LiquidationEnded", "CommandAccepted"]),
+      (r) => expect(events(r).filter((e) => e.type !== "Fill").map((e) => [e.type, e.account, e.netEquity])).toEqual([["LiquidationStarted", 128, "44"], ["LiquidationEnded", 128, "52.5995"], ["CommandAccepted", 128, undefined]]),
+      // Q6: the step's fill is a row too: 0.91 SOL sold at 115.
+      (r) => expect(events(r)[1]).toMatchObject({ type: "Fill", price: "115", quantity: "0.91", quoteQuantity: "104.65" }),
     ],
     "client insurance USDC": [
       (r) => expect(events(r).map((e) => [e.type, e.asset, e.balance])).toEqual([["InsuranceFund", 0, "1.0465"], ["InsuranceEntry", 0, "1.0465"]]),

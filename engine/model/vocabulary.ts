@@ -79,7 +79,8 @@ export const CommandKind = {
   QueryPositions: 28,
   /** Query, P1: the open interest of `market` (ALL_MARKETS: every perpetual market), one OpenInterest event each. */
   QueryOpenInterest: 29,
-  /** Query, Q6: the liquidation history of `account` (its LiquidationStarted / LiquidationEnded rows, oldest first) from
+  /** Query, Q6: the liquidation history of `account` (its LiquidationStarted / LiquidationEnded rows and the fills of the
+   * engine's liquidation orders, oldest first) from
    * `timeMs` on, at most `historyLimit` rows, then CommandAccepted. */
   QueryLiquidationHistory: 30,
   /** Query, Q6/D4: the insurance fund's balance (Σ of the risk shards' slices) of `asset` (ALL_ASSETS: every asset),

@@ -1,6 +1,6 @@
 // Q6: each account's liquidation history, in its risk shard (state layer: data, snapshot, hash; no rules). A row is
-// the liquidation event itself as it went out on the account's stream (LiquidationStarted / LiquidationEnded today;
-// Q2's book fills are one recordLiquidationRow call where they are published), kept in the event ring's byte layout
+// the liquidation event itself as it went out on the account's stream (LiquidationStarted / LiquidationEnded, and
+// each Q2 fill of an engine order, recorded by R2 where it is published: recordFill), kept in the event ring's byte layout
 // (engine/model/record-layout.ts), so a new kind needs no change here. QueryLiquidationHistory sends the rows again
 // with the query's seq. At most LIQUIDATION_HISTORY_ENTRIES_MAX rows per account are kept (the newest).
 import {
@@ -22,9 +22,12 @@ export class LiquidationHistory {
   private readonly rows = new Map<number, Uint8Array[]>();
   private readonly scratch = new Uint8Array(EVENT_RECORD_BYTES);
   private readonly views: RecordViews = viewsOf(this.scratch.buffer);
+  private readonly fillRow = new EventRecord();
 
   /** Keeps a copy of the published event `e` as a row of e.account's history. */
   record(e: EventRecord): void {
+    // writeEvent leaves the bytes a kind does not use as they were: zero them, so a row is the same on every replay.
+    this.scratch.fill(0);
     writeEvent(this.views, 0, e);
     let list = this.rows.get(e.account);
     if (list === undefined) {
@@ -46,6 +49,34 @@ export class LiquidationHistory {
       each(out);
       sent++;
     }
+  }
+
+  /**
+   * Keeps a liquidation fill (Q2: the taker is the liquidated account) as a row of its history: only the Fill's own
+   * fields, from a cleared record — a fill record reused across events carries other kinds' leftovers in the fields it
+   * does not set, and a row must be the same bytes on every replay (snapshot, state hash).
+   */
+  recordFill(e: EventRecord): void {
+    const r = this.fillRow;
+    r.clear();
+    r.kind = e.kind;
+    r.seq = e.seq;
+    r.account = e.account;
+    r.market = e.market;
+    r.side = e.side;
+    r.orderId = e.orderId;
+    r.clientId = e.clientId;
+    r.price = e.price;
+    r.quantity = e.quantity;
+    r.quoteQuantity = e.quoteQuantity;
+    r.tradeId = e.tradeId;
+    r.makerAccount = e.makerAccount;
+    r.makerOrderId = e.makerOrderId;
+    r.makerClientId = e.makerClientId;
+    r.takerFee = e.takerFee;
+    r.makerFee = e.makerFee;
+    r.timeMs = e.timeMs;
+    this.record(r);
   }
 
   /** Rows of the account (tests). */

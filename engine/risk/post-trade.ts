@@ -43,6 +43,7 @@ export function applyFill(s: RiskState, e: EventRecord, sink: EventSink): void {
   const takerAccount = e.account;
   const makerAccount = e.makerAccount;
   const takerSide = e.side;
+  if (liquidation) s.liquidationHistory.recordFill(e); // Q6: a liquidation fill is a row of the account's history
   sink.publish(e);
   if (s.settlementRows.length !== 0) publishSettlementRows(s, seq, sink);
   if (takerOwned) publishTradeBalances(s, seq, takerAccount, takerSide, market, sink);
@@ -77,6 +78,7 @@ function applyPerpFill(s: RiskState, e: EventRecord, market: MarketConfig, sink:
   if (maker !== null) volumes.add(maker.volume!, day, volumeUsd);
   const seq = e.seq;
   const usdc = market.quoteAsset;
+  if (liquidation) s.liquidationHistory.recordFill(e); // Q6: a liquidation fill is a row of the account's history
   sink.publish(e);
   publishSettlementRows(s, seq, sink);
   const m = market.id;
