@@ -88,6 +88,9 @@ export const USAGE = `crossbook — cross-margin exchange engine
   crossbook client marks [MARKET]                          the last P3 mark of each perpetual (or of MARKET): mark,
                                                            index, its rule, predicted funding rate, next funding time
   crossbook client snapshot                                (operator) the server writes a snapshot now (as crossbook snapshot)
+  crossbook client what-if ASSET=CHANGE% [ASSET=CHANGE% …]  (operator, Q7) the cascade of up to 4 shocks on a copy of
+                                                           the server's state as it stands (the server is unchanged):
+                                                           WhatIfStage, WhatIfFills, WhatIfAccount rows, WhatIfDone
   crossbook client send '{"type":"LimitOrder",...}'          any command as JSON (see gateway/client/codec.ts)
   client options: [--url ws://127.0.0.1:8080 (or CROSSBOOK_URL)] [--key FILE] [--data data]
                   a command for ACCOUNT logs in with its user's key, data/keys/user-<ACCOUNT / 16>.key,

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { formatDecimal, tryParseDecimal } from "../engine/fixed/index.ts";
 import { emptySummary, listSegments, segmentBatches, SNAPSHOT_DIR, validSnapshots } from "../engine/journal/index.ts";
 import { PRICE_DECIMALS, RATIO_DECIMALS, RATIO_SCALE, REPORTED_RATIO_DECIMALS, REPORTED_RATIO_UNBOUNDED, type ExchangeConfig } from "../engine/model/index.ts";
-import { checkShocks, configDigest, Engine, runStress, STRESS_STAGES_MAX, type PriceShock, type StressAccount, type StressReport } from "../engine/pipeline/index.ts";
+import { checkShocks, configDigest, Engine, runStress, STRESS_STAGES_DEFAULT, STRESS_STAGES_MAX, type PriceShock, type StressAccount, type StressReport } from "../engine/pipeline/index.ts";
 import { openSnapshotPayload } from "../gateway/gateway-state.ts";
 import { fail, helpRequested, intOption, parse } from "./cli-args.ts";
 import { sweepChartSvg, type SweepPoint } from "./stress-chart.ts";
@@ -19,7 +19,6 @@ import { sweepChartSvg, type SweepPoint } from "./stress-chart.ts";
 /** Points of a sweep at most. */
 export const SWEEP_STEPS_MAX = 100;
 const SWEEP_STEPS_DEFAULT = 12;
-const STAGES_DEFAULT = 100;
 /** Decimals a shock's percent may carry. */
 const SHOCK_PERCENT_DECIMALS = 4;
 
@@ -141,7 +140,7 @@ export async function stressCommand(argv: string[], load: (path: string | undefi
   const shocks = ((values.shock as unknown as string[] | undefined) ?? []).map((s) => parseShock(config, s));
   const sweepText = values.sweep as string | undefined;
   if (shocks.length === 0 && sweepText === undefined) fail("stress: give at least one --shock ASSET=CHANGE% or a --sweep (see: crossbook stress --help)");
-  const batches = intOption(values.batches as string | undefined, "batches", STAGES_DEFAULT, 0, STRESS_STAGES_MAX);
+  const batches = intOption(values.batches as string | undefined, "batches", STRESS_STAGES_DEFAULT, 0, STRESS_STAGES_MAX);
   const problem = checkShocks(config, shocks);
   if (problem !== null) fail(`stress: ${problem}`);
   const { engine } = await loadState(config, values.data as string);

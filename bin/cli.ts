@@ -6,7 +6,9 @@ import type { KeyObject } from "node:crypto";
 import { existsSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { formatDecimal, tryParseDecimal } from "../engine/fixed/index.ts";
 import { USER_MAX, userOf } from "../engine/model/index.ts";
+import { WHAT_IF_SHOCKS_MAX } from "../gateway/codec/wire-reads.ts";
 import { type EngineTopology } from "../engine/pipeline/index.ts";
 import {
   apiKeyOf,
@@ -191,7 +193,7 @@ interface ClientValues {
 /** The client's subcommands (each has its usage line in USAGE). */
 export const CLIENT_VERBS = [
   "deposit", "order", "cancel", "cancel-all", "withdraw", "transfer", "balances", "collateral", "max-order", "max-withdrawal", "settings",
-  "positions", "liquidations", "open-interest", "insurance", "settlements", "funding", "funding-rates", "mark", "borrow", "lend", "repay", "redeem", "pool", "rate-curve", "interest", "max-borrow", "watch", "market", "marks", "send", "snapshot",
+  "positions", "liquidations", "open-interest", "insurance", "settlements", "funding", "funding-rates", "mark", "borrow", "lend", "repay", "redeem", "pool", "rate-curve", "interest", "max-borrow", "watch", "market", "marks", "send", "snapshot", "what-if",
 ];
 
 async function client(argv: string[]): Promise<void> {
@@ -214,8 +216,8 @@ async function client(argv: string[]): Promise<void> {
   const key = keys.forCommand(cmd);
   const c = await connectOrFail(url, key === null ? {} : { key });
   try {
-    // A snapshot of a large state takes seconds (it is written to disk before the answer).
-    for (const e of await c.request(cmd, 150, cmd.type === "TakeSnapshot" ? 600_000 : 5000)) print(e);
+    // A snapshot of a large state takes seconds (it is written to disk before the answer); so does a what-if's cascade.
+    for (const e of await c.request(cmd, 150, cmd.type === "TakeSnapshot" || cmd.type === "QueryWhatIf" ? 600_000 : 5000)) print(e);
   } catch (e) {
     fail((e as Error).message);
   } finally {
@@ -469,9 +471,28 @@ function operatorCommand(verb: string, args: string[], pub: PublicConfig): Comma
       return { type: "SetMarkPrice", asset: resolveId("asset", args[0] ?? "", pub), price: args[1] ?? fail("mark needs PRICE") };
     case "snapshot":
       return { type: "TakeSnapshot" };
+    case "what-if":
+      return whatIfCommand(args, pub);
     default:
       return null;
   }
+}
+
+/** `client what-if SOL=-30% [BTC=-10% …]` (Q7): QueryWhatIf with each shock's mark multiplier (−30% → 0.7). */
+function whatIfCommand(args: string[], pub: PublicConfig): CommandJson {
+  if (args.length === 0 || args.length > WHAT_IF_SHOCKS_MAX) fail(`what-if needs 1 to ${WHAT_IF_SHOCKS_MAX} shocks, e.g. SOL=-30%`);
+  const cmd: Record<string, unknown> = { type: "QueryWhatIf" };
+  args.forEach((text, i) => {
+    const m = /^([A-Za-z0-9_]+)=([+-]?[0-9.]+)%$/.exec(text) ?? fail(`what-if: ${text}: expected ASSET=CHANGE%, e.g. SOL=-30%`);
+    const error = { message: "" };
+    // A percent with up to 4 decimals is a factor with up to 6: 1 + pct / 100.
+    const percent = tryParseDecimal(m[2]!, 4, true, error) ?? fail(`what-if: ${text}: "${m[2]}%" is not a percentage (${error.message})`);
+    const factor = 1_000_000n + percent;
+    if (factor <= 0n) fail(`what-if: ${text}: a shock must be above -100%`);
+    cmd[`asset${i + 1}`] = resolveId("asset", m[1]!, pub);
+    cmd[`factor${i + 1}`] = formatDecimal(factor, 6);
+  });
+  return cmd as unknown as CommandJson;
 }
 
 /** `client send JSON`: any command, as JSON text. */
@@ -487,7 +508,7 @@ function sentCommand(args: string[]): CommandJson {
 // ---- X6: which key signs, and the `keys` command ----
 
 /** Operator commands sign with the operator's key; the pools' public stats need no key. */
-const OPERATOR_COMMANDS = new Set(["Deposit", "SetMarketState", "AdvanceTime", "SetMarkPrice", "OracleQuote", "RegisterApiKey", "RevokeApiKey", "TakeSnapshot"]);
+const OPERATOR_COMMANDS = new Set(["Deposit", "SetMarketState", "AdvanceTime", "SetMarkPrice", "OracleQuote", "RegisterApiKey", "RevokeApiKey", "TakeSnapshot", "QueryWhatIf"]);
 const PUBLIC_COMMANDS = new Set(["QueryPoolStats", "QueryRateCurve", "QueryOpenInterest", "QueryInsuranceFund", "QueryInsuranceHistory", "QueryFundingRateHistory", "Subscribe", "Unsubscribe"]);
 
 /** Finds the private key a command signs with: --key FILE, else the data dir's operator or user key file. */

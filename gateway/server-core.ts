@@ -35,6 +35,7 @@ import {
   UnsentBudget,
 } from "./limits.ts";
 import { MarketDataHub } from "./market-data.ts";
+import { WhatIfDesk } from "./what-if-desk.ts";
 import { RecoveryStatus } from "./recovery.ts";
 import type { Sequencer } from "./sequencer.ts";
 import type { ServerOptions } from "./server.ts";
@@ -107,6 +108,8 @@ export class ServerCore implements Replies {
   fatal: ((message: string) => void) | null = null;
   /** Snapshot requests waiting for the batch in flight to end (a snapshot is taken at a batch boundary). */
   private readonly pendingSnapshots: PendingAccountSnapshot[] = [];
+  /** Q7: operators' QueryWhatIf, run on a copy by a follower (what-if-desk.ts). */
+  private readonly whatIf: WhatIfDesk;
   // Reused records: one reply, one clock tick, one decoded command at a time.
   private readonly rejection = new EventRecord();
   private readonly tick = new CommandRecord();
@@ -137,6 +140,15 @@ export class ServerCore implements Replies {
     this.addressRates = new KeyedRateLimiter<string>(limits.addressCommandsPerSecond, limits.addressCommandBurst, ADDRESSES_TRACKED_MAX);
     this.keyRates = new KeyedRateLimiter<string>(limits.keyCommandsPerSecond, limits.keyCommandBurst, KEYS_TRACKED_MAX);
     this.unsent = new UnsentBudget(limits.sessionUnsentMaxBytes, limits.unsentGlobalMaxBytes);
+    this.whatIf = new WhatIfDesk(this.config, () => this.captureEngine(), this);
+  }
+
+  /** Q7: the engine's state at a batch boundary, captured as an X7 snapshot captures it (without its digests). */
+  private captureEngine(): Promise<{ bytes: Uint8Array; seq: number }> {
+    return this.seq.atBatchBoundary(async () => {
+      const engine = await this.pipeline.snapshot({ stateHash: false });
+      return { bytes: engine.bytes, seq: engine.seq };
+    });
   }
 
   // ---- the pipeline's handlers ----
@@ -302,6 +314,10 @@ export class ServerCore implements Replies {
     }
     if (result.kind === DecodedKind.TakeSnapshot) {
       this.answerSnapshot(session, result.clientSeq, result.commandType);
+      return;
+    }
+    if (result.kind === DecodedKind.WhatIf) {
+      this.whatIf.answer(session, result);
       return;
     }
     this.sequence(session);

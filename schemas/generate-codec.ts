@@ -322,8 +322,13 @@ interface ClientField {
 }
 
 /** The omit rules EVENT_WIRE gives the fields of one wire table (checked against the schema's fields). */
+/** Omit rules of event tables the gateway writes itself (no EVENT_WIRE row): table → field → rule. */
+const GATEWAY_EVENT_OMIT: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  WhatIfAccount: { mmr: "unbounded" },
+};
+
 function omitRulesOf(table: string, fields: readonly [string, string][]): Map<string, string> {
-  const rules = new Map<string, string>();
+  const rules = new Map<string, string>(Object.entries(GATEWAY_EVENT_OMIT[table] ?? {}));
   const names = new Set(fields.map(([n]) => n));
   for (const w of EVENT_WIRE) {
     if ((w.table ?? w.kind) !== table) continue;

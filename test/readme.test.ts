@@ -248,6 +248,15 @@ const PROMISES: Record<string, Record<string, Check[]>> = {
       // The copy then steps 128 through the book (the bid at 115 rests, inside the 81.2 × 0.95 bound): engine fills.
       (r) => expect(JSON.parse(r.out).stages.slice(1).flatMap((st: { fills: unknown[] }) => st.fills).length).toBeGreaterThan(0),
     ],
+    "client what-if SOL=-30%": [
+      // Q7 over the wire: the same stage 0 as the stress report above, from a copy of the live state.
+      (r) => expect(events(r).slice(0, 2)).toMatchObject([
+        { type: "WhatIfStage", stage: 0, started: 1, ended: 0, fills: 0 },
+        { type: "WhatIfAccount", stage: 0, account: 128, started: true, netEquity: "-232.0993", exposure: "896.3965", mmr: "unbounded" },
+      ]),
+      (r) => expect(events(r).filter((e) => e.type === "WhatIfFills").length).toBeGreaterThan(0),
+      (r) => expect(events(r)[events(r).length - 1]).toMatchObject({ type: "WhatIfDone", liquidatingBefore: 0, cutShort: false, accountsLeftOut: 0 }),
+    ],
     "stress --sweep SOL=-5%..-60% --steps 12": [
       (r) => expect(events(r).map((e) => e.liquidatingAccounts)).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, undefined]),
     ],

@@ -232,4 +232,62 @@ describe("crossbook stress", () => {
       await server.stop();
     }
   });
+
+  it("Q7, X6, X5: QueryWhatIf over the wire runs on a copy of the live state (Alice below zero, Bob at MMR 4 under SOL −50%), changes nothing; only the operator may ask; bad shocks are typed rejects", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "crossbook-whatif-"));
+    const server = await startServer({ config, host: "127.0.0.1", port: 0, dataDir: join(dir, "data"), tickIntervalMs: 0, log: () => {} });
+    try {
+      const url = `ws://127.0.0.1:${server.port}`;
+      const operator = await CrossbookClient.connect(url, { key: server.operatorKey });
+      const ok = async (c: CrossbookClient, cmd: CommandJson): Promise<void> => {
+        expect((await c.request(cmd, 30)).map((e) => e.type)).not.toContain("CommandRejected");
+      };
+      const users = new Map<number, CrossbookClient>();
+      for (const a of [LENDER, ALICE, BOB]) users.set(a, await CrossbookClient.connect(url, { key: await registerKey(operator, a >> 4) }));
+      await ok(operator, { type: "AdvanceTime", timeMs: T0 });
+      await ok(operator, { type: "Deposit", account: LENDER, asset: USDC, amount: "10000" });
+      await ok(users.get(LENDER)!, { type: "Lend", account: LENDER, asset: USDC, amount: "10000" });
+      await ok(operator, { type: "Deposit", account: ALICE, asset: SOL, amount: "10" });
+      await ok(operator, { type: "Deposit", account: BOB, asset: SOL, amount: "15" });
+      await ok(users.get(ALICE)!, { type: "Withdraw", account: ALICE, asset: USDC, amount: "1000", margin: true });
+      await ok(users.get(BOB)!, { type: "Withdraw", account: BOB, asset: USDC, amount: "1000", margin: true });
+      const before = await getStateHash(server.port, server.operatorKey);
+
+      const { events, done } = await operator.whatIf([{ asset: SOL, factor: "0.5" }]);
+      // Stage 0 (the shock's batch): both start liquidating; no book to step them on, no fund to use.
+      expect(events.map((e) => e.type)).toEqual(["WhatIfStage", "WhatIfAccount", "WhatIfAccount"]);
+      expect(events[0]).toMatchObject({ stage: 0, started: 2, ended: 0, fills: 0, insuranceFund: "0" });
+      expect(events[1]).toMatchObject({ stage: 0, account: ALICE, started: true, netEquity: "-325", exposure: "1000", mmr: "unbounded" });
+      expect(events[2]).toMatchObject({ stage: 0, account: BOB, started: true, netEquity: "12.5", exposure: "1000", mmr: "4" });
+      expect(done).toMatchObject({
+        type: "WhatIfDone", stages: 1, liquidatingBefore: 0, liquidatingAfter: 2, liquidatingExposure: "2000",
+        insuranceFundBefore: "0", insuranceFundAfter: "0", cutShort: false, accountsLeftOut: 0,
+      });
+      // The copy covered every command sent: the 3 key registrations and the 7 above.
+      expect(done.seq).toBe(10n);
+      expect(await getStateHash(server.port, server.operatorKey)).toEqual(before);
+
+      // X6: a user's key may not ask (operator only); nothing runs.
+      const refused = await users.get(ALICE)!.request({ type: "QueryWhatIf", asset1: SOL, factor1: "0.5" }, 50);
+      expect(refused.map((e) => [e.type, (e as { code?: string }).code])).toEqual([["CommandRejected", "Unauthorized"]]);
+      // X5: typed rejects at the gateway, each naming the field.
+      for (const [cmd, message] of [
+        [{ type: "QueryWhatIf", asset1: 99, factor1: "0.5" }, "asset 99"],
+        [{ type: "QueryWhatIf", asset1: SOL, factor1: "11.5" }, "factor_1"],
+        [{ type: "QueryWhatIf", asset1: SOL, factor1: "0.5", asset2: SOL, factor2: "0.9" }, "asset 4 is shocked twice"],
+        [{ type: "QueryWhatIf", factor2: "0.9" }, "factor_2 without asset_2"],
+        [{ type: "QueryWhatIf" }, "no shock"],
+        [{ type: "QueryWhatIf", asset1: SOL, factor1: "0.5", stagesMax: 1001 }, "stages_max 1001 over 1000"],
+      ] as const) {
+        const got = await operator.request(cmd as unknown as CommandJson, 50);
+        expect(got.length).toBe(1);
+        expect(got[0]!.type).toBe("CommandRejected");
+        expect((got[0] as { message: string }).message).toContain(message);
+      }
+      expect(await getStateHash(server.port, server.operatorKey)).toEqual(before);
+      for (const c of [operator, ...users.values()]) await c.close();
+    } finally {
+      await server.stop();
+    }
+  });
 });

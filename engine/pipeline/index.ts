@@ -26,7 +26,8 @@ export {
 } from "../model/index.ts";
 export * from "./pool-delta-codec.ts";
 export { snapshotStateHash } from "./snapshot-hash.ts";
-export { checkShocks, runStress, shockedMark, STRESS_STAGE_MS, STRESS_STAGES_MAX, type PriceShock, type StressAccount, type StressReport, type StressStage } from "./what-if.ts";
+export { runStressOffThread } from "./what-if-follower.ts";
+export { checkShocks, runStress, shockedMark, STRESS_STAGE_MS, STRESS_STAGES_DEFAULT, STRESS_STAGES_MAX, type PriceShock, type StressAccount, type StressReport, type StressStage } from "./what-if.ts";
 export {
   readSnapshotInfo,
   SNAPSHOT_FORMAT_VERSION,

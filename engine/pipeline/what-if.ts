@@ -13,6 +13,8 @@ import { Engine } from "./engine.ts";
 
 /** Stage batches after the shock at most (a cascade still running then is reported as such). */
 export const STRESS_STAGES_MAX = 1000;
+/** Stage batches after the shock when the caller does not say (crossbook stress --batches, QueryWhatIf stages_max 0). */
+export const STRESS_STAGES_DEFAULT = 100;
 /** Engine time one stage batch advances, ms (Q2's steps run once per batch). */
 export const STRESS_STAGE_MS = 1000;
 /** A shock is a change of −100% < change ≤ +1000% (the mark stays positive). */

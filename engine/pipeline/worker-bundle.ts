@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 /** The worker entries (engine/pipeline/workers/<name>.ts) the bundle holds. */
-export const WORKER_ENTRIES = ["engine-worker", "risk-worker", "matching-worker", "settlement-worker", "snapshot-hash-worker"] as const;
+export const WORKER_ENTRIES = ["engine-worker", "risk-worker", "matching-worker", "settlement-worker", "snapshot-hash-worker", "what-if-worker"] as const;
 export type WorkerEntry = (typeof WORKER_ENTRIES)[number];
 
 /** Bundles of older source versions kept in the cache (the newest by mtime); older ones are removed. */
@@ -42,9 +42,16 @@ let bundleDir: string | null | undefined;
  * entry.
  */
 export function workerUrl(entryHref: string): URL {
-  const dir = workerBundleDir();
+  let dir = workerBundleDir();
   const name = entryHref.slice(entryHref.lastIndexOf("/") + 1).replace(/\.ts$/, "");
   if (dir === null || !(WORKER_ENTRIES as readonly string[]).includes(name)) return BOOT;
+  if (!isComplete(dir)) {
+    // Pruned since this process built or found it (another checkout's process sharing node_modules keeps only the
+    // newest BUNDLES_KEPT): build it again rather than start a worker from a missing file.
+    bundleDir = undefined;
+    dir = workerBundleDir();
+    if (dir === null) return BOOT;
+  }
   return pathToFileURL(join(dir, `${name}.mjs`));
 }
 

@@ -65,6 +65,7 @@
 //   {"type":"QueryAccountSnapshot","account":17}              gateway: Balance per asset held, OpenOrder per resting
 //                                                             order, then AccountSnapshot (validAtSeq); watches it
 //   {"type":"TakeSnapshot"}                                   privileged → SnapshotTaken (X7; not journaled)
+//   {"type":"QueryWhatIf","asset1":4,"factor1":"0.7"}      privileged → WhatIfStage/WhatIfFills/WhatIfAccount…, WhatIfDone (Q7)
 // Defaults: tif GTC, stp RejectTaker, every flag false, clientId 0, orderId 0.
 //
 // ## Events
@@ -409,6 +410,20 @@ export interface QueryAccountSnapshotCommand {
 export interface TakeSnapshotCommand {
   type: "TakeSnapshot";
 }
+/** Q7, operator: a what-if on a copy of the state; factorN is assetN's mark multiplier (0.7 = -30%). */
+export interface QueryWhatIfCommand {
+  type: "QueryWhatIf";
+  asset1: number;
+  factor1: string;
+  asset2?: number;
+  factor2?: string;
+  asset3?: number;
+  factor3?: string;
+  asset4?: number;
+  factor4?: string;
+  /** 0 or absent: 100 batches after the shock's; at most 1000. */
+  stagesMax?: number;
+}
 
 export type CommandJson =
   | LoginCommand
@@ -417,6 +432,7 @@ export type CommandJson =
   | ResumeAccountCommand
   | QueryAccountSnapshotCommand
   | TakeSnapshotCommand
+  | QueryWhatIfCommand
   | PoolActionCommand
   | QueryPoolStatsCommand
   | QueryRateCurveCommand
@@ -689,6 +705,10 @@ const GATEWAY_COMMAND_JSON: Readonly<Record<string, JsonFields>> = {
   ResumeAccount: [["account", u32], ["from_seq", safeU64]],
   QueryAccountSnapshot: [["account", u32]],
   TakeSnapshot: [],
+  QueryWhatIf: [
+    ["asset_1", u16OrAll], ["factor_1", decimalOptional], ["asset_2", u16OrAll], ["factor_2", decimalOptional],
+    ["asset_3", u16OrAll], ["factor_3", decimalOptional], ["asset_4", u16OrAll], ["factor_4", decimalOptional], ["stages_max", u16Optional],
+  ],
   Login: [["api_key", text], ["signature", text], ["timestamp_ms", u64], ["window_ms", u32Optional]],
   RegisterApiKey: [["user", u32], ["api_key", text], ["permissions", permissions]],
   RevokeApiKey: [["user", u32], ["api_key", text]],

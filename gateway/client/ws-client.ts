@@ -195,6 +195,20 @@ export class CrossbookClient {
     return this.request(asset === undefined ? { type: "QueryInsuranceFund" } : { type: "QueryInsuranceFund", asset });
   }
 
+  /**
+   * Q7 (operator): the cascade of `shocks` (asset id → the mark's multiplier as a decimal string, "0.7" = −30%; at most
+   * 4) on a copy of the exchange's state as it stands: the WhatIfStage / WhatIfFills / WhatIfAccount rows and the
+   * closing WhatIfDone. Refused (rejects) when another what-if is running.
+   */
+  async whatIf(shocks: readonly { asset: number; factor: string }[], stagesMax = 0, timeoutMs = 600_000): Promise<{ events: EventJson[]; done: EventJson }> {
+    const cmd: Record<string, unknown> = { type: "QueryWhatIf", stagesMax: stagesMax };
+    shocks.forEach((s, i) => {
+      cmd[`asset${i + 1}`] = s.asset;
+      cmd[`factor${i + 1}`] = s.factor;
+    });
+    return this.collectUntil(cmd as unknown as CommandJson, "WhatIfDone", true, timeoutMs);
+  }
+
   /** Q6/D4: the insurance fund's history (InsuranceEntry rows, oldest first) of `asset` (omitted: every asset). */
   async insuranceHistory(options: { asset?: number; sinceMs?: number; limit?: number } = {}, timeoutMs = 5000): Promise<EventJson[]> {
     return (await this.collectUntil({ type: "QueryInsuranceHistory", ...options }, "CommandAccepted", true, timeoutMs)).events;

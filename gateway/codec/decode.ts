@@ -13,6 +13,8 @@ import {
   AccountSetting,
   CommandKind,
   LEVERAGE_LIMIT_MAX,
+  RATIO_DECIMALS,
+  RATIO_SCALE,
   mainAccountOf,
   RejectCode,
   USER_MAX,
@@ -24,6 +26,7 @@ import {
   REGISTER_API_KEY,
   REVOKE_API_KEY,
   QUERY_ACCOUNT_SNAPSHOT,
+  QUERY_WHAT_IF,
   RESUME_ACCOUNT,
   Command,
   COMMAND_ENVELOPE,
@@ -32,10 +35,12 @@ import {
   UPDATE_ACCOUNT_SETTINGS,
   verifyEnvelope,
 } from "../../schemas/index.ts";
+import { STRESS_STAGES_DEFAULT, STRESS_STAGES_MAX, STRESS_SHOCK_RATIO_MAX } from "../../engine/pipeline/what-if.ts";
 import { decodeTableCommand } from "./generated/decode-commands.ts";
 import {
   accepted,
   checkAccount,
+  checkAsset,
   checkEnum,
   checkMarket,
   DecodedKind,
@@ -52,8 +57,10 @@ import {
   u32,
   u64,
   u8,
+  units,
   verified,
   VERIFY_OPTIONS,
+  WHAT_IF_SHOCKS_MAX,
 } from "./wire-reads.ts";
 
 export { DecodedKind, DecodeResult } from "./wire-reads.ts";
@@ -135,6 +142,8 @@ function decodeFrame(bytes: Uint8Array, config: ExchangeConfig, out: CommandReco
       result.privileged = true;
       result.kind = DecodedKind.TakeSnapshot;
       return true;
+    case Command.QueryWhatIf:
+      return decodeWhatIf(config, result);
     default:
       // Every engine command of the wire map (Deposit … QueryMaxBorrow); unknown types are rejected there.
       return decodeTableCommand(type, config, out, result);
@@ -298,4 +307,42 @@ export function readKeyWords(cmd: CommandRecord): Uint8Array {
   view.setBigInt64(16, BigInt.asIntN(64, cmd.publicKeyWord2), true);
   view.setBigInt64(24, BigInt.asIntN(64, cmd.publicKeyWord3), true);
   return key;
+}
+
+// QueryWhatIf (Q7): up to WHAT_IF_SHOCKS_MAX (asset, factor) pairs; the factor is the mark's multiplier on the wire
+// (an unsigned Decimal: 0.7 = −30%), a signed change for the engine's what-if. Checked here as runStress checks them.
+const WI = QUERY_WHAT_IF.slot;
+const WHAT_IF_ASSET_SLOTS = [WI.asset_1, WI.asset_2, WI.asset_3, WI.asset_4];
+const WHAT_IF_FACTOR_SLOTS = [WI.factor_1, WI.factor_2, WI.factor_3, WI.factor_4];
+const WHAT_IF_UNUSED = 0xffff;
+const WHAT_IF_FACTOR_MAX = RATIO_SCALE + STRESS_SHOCK_RATIO_MAX;
+function decodeWhatIf(config: ExchangeConfig, result: DecodeResult): boolean {
+  result.privileged = true;
+  result.whatIfShocks = 0;
+  for (let i = 0; i < WHAT_IF_SHOCKS_MAX; i++) {
+    const asset = u16(WHAT_IF_ASSET_SLOTS[i]!, WHAT_IF_UNUSED);
+    const field = `factor_${i + 1}`;
+    if (asset === WHAT_IF_UNUSED) {
+      if (units(WHAT_IF_FACTOR_SLOTS[i]!, RATIO_DECIMALS, RejectCode.InvalidAmount, field, true, result) !== 0n) {
+        return reject(result, RejectCode.UnknownAsset, `${field} without asset_${i + 1}`);
+      }
+      continue;
+    }
+    if (!checkAsset(asset, config, result)) return false;
+    const factor = units(WHAT_IF_FACTOR_SLOTS[i]!, RATIO_DECIMALS, RejectCode.InvalidAmount, field, false, result);
+    if (factor < 0n) return false;
+    if (factor > WHAT_IF_FACTOR_MAX) return reject(result, RejectCode.InvalidAmount, `${field} ${factor} over ${WHAT_IF_FACTOR_MAX} (a shock is at most +1000%)`);
+    for (let j = 0; j < result.whatIfShocks; j++) {
+      if (result.whatIfAssets[j] === asset) return reject(result, RejectCode.UnknownAsset, `asset ${asset} is shocked twice`);
+    }
+    result.whatIfAssets[result.whatIfShocks] = asset;
+    result.whatIfChanges[result.whatIfShocks] = factor - RATIO_SCALE;
+    result.whatIfShocks++;
+  }
+  if (result.whatIfShocks === 0) return reject(result, RejectCode.UnknownAsset, "no shock: give asset_1 and factor_1 at least");
+  const stages = u16(WI.stages_max, 0);
+  if (stages > STRESS_STAGES_MAX) return reject(result, RejectCode.InvalidAmount, `stages_max ${stages} over ${STRESS_STAGES_MAX}`);
+  result.whatIfStagesMax = stages === 0 ? STRESS_STAGES_DEFAULT : stages;
+  result.kind = DecodedKind.WhatIf;
+  return true;
 }

@@ -4,7 +4,8 @@
 // builder's buffer that is valid only until the next call of any encoder in this module: hand it to uWS `send`
 // (which copies) at once, or `.slice()` it to keep it. Values are written with scale = the asset's decimals
 // (PRICE_DECIMALS for prices), so a client prints them without config.
-import type { EventRecord, ExchangeConfig } from "../../engine/model/index.ts";
+import { REPORTED_RATIO_DECIMALS, REPORTED_RATIO_UNBOUNDED, type EventRecord, type ExchangeConfig } from "../../engine/model/index.ts";
+import type { StressAccount, StressFills, StressReport, StressStage } from "../../engine/pipeline/what-if.ts";
 import {
   AccountSnapshot,
   OpenOrder,
@@ -18,6 +19,10 @@ import {
   SnapshotTaken,
   Ticker,
   Trade,
+  WhatIfAccount,
+  WhatIfDone,
+  WhatIfFills,
+  WhatIfStage,
 } from "../../schemas/index.ts";
 import { encodeEventBody, WIRE_EVENT_TYPE } from "./generated/encode-events.ts";
 import { decimal as decimalWith, decimalsOf, EventBuilder, marketOf, PRICE_DECIMALS } from "./wire-values.ts";
@@ -291,4 +296,63 @@ export function encodeSnapshotTaken(clientSeq: bigint, seq: number, batch: numbe
   SnapshotTaken.addBytes(builder, BigInt(bytes));
   SnapshotTaken.addFile(builder, name);
   return finish(Event.SnapshotTaken, SnapshotTaken.endSnapshotTaken(builder), clientSeq, seq, 0);
+}
+
+// ---- Q7: the answer to QueryWhatIf (gateway-only tables; each returns a view valid until the next encode) ----
+
+/** One stage of a what-if cascade; `fundAsset` is the asset whose insurance fund is reported (USDC). */
+export function encodeWhatIfStage(config: ExchangeConfig, st: StressStage, fundAsset: number, clientSeq: bigint, seq: number): Uint8Array {
+  builder.clear();
+  let fills = 0;
+  for (const f of st.fills) fills += f.fills;
+  WhatIfStage.startWhatIfStage(builder);
+  WhatIfStage.addStage(builder, st.stage);
+  WhatIfStage.addStarted(builder, st.started.length);
+  WhatIfStage.addEnded(builder, st.ended.length);
+  WhatIfStage.addFills(builder, fills);
+  WhatIfStage.addInsuranceFund(builder, decimal(st.insuranceFund[fundAsset]!, decimalsOf(config, fundAsset)));
+  return finish(Event.WhatIfStage, WhatIfStage.endWhatIfStage(builder), clientSeq, seq, 0);
+}
+
+/** A stage's engine fills in one market. */
+export function encodeWhatIfFills(config: ExchangeConfig, stage: number, f: StressFills, clientSeq: bigint, seq: number): Uint8Array {
+  builder.clear();
+  const m = marketOf(config, f.market);
+  WhatIfFills.startWhatIfFills(builder);
+  WhatIfFills.addStage(builder, stage);
+  WhatIfFills.addMarket(builder, f.market);
+  WhatIfFills.addFills(builder, f.fills);
+  WhatIfFills.addQuantity(builder, decimal(f.quantity, decimalsOf(config, m.baseAsset)));
+  WhatIfFills.addQuoteQuantity(builder, decimal(f.quoteQuantity, decimalsOf(config, m.quoteAsset)));
+  return finish(Event.WhatIfFills, WhatIfFills.endWhatIfFills(builder), clientSeq, seq, 0);
+}
+
+/** An account that started (or ended) liquidating in a stage; an unbounded MMR is left out. */
+export function encodeWhatIfAccount(stage: number, a: StressAccount, started: boolean, clientSeq: bigint, seq: number): Uint8Array {
+  builder.clear();
+  WhatIfAccount.startWhatIfAccount(builder);
+  WhatIfAccount.addStage(builder, stage);
+  WhatIfAccount.addAccount(builder, a.account);
+  WhatIfAccount.addStarted(builder, started);
+  WhatIfAccount.addNetEquity(builder, decimal(a.netEquityUsd, PRICE_DECIMALS));
+  WhatIfAccount.addExposure(builder, decimal(a.exposureUsd, PRICE_DECIMALS));
+  if (a.mmr !== REPORTED_RATIO_UNBOUNDED) WhatIfAccount.addMmr(builder, decimal(a.mmr, REPORTED_RATIO_DECIMALS));
+  return finish(Event.WhatIfAccount, WhatIfAccount.endWhatIfAccount(builder), clientSeq, seq, 0);
+}
+
+/** The end of a what-if answer (see the table's comment in crossbook.fbs). */
+export function encodeWhatIfDone(config: ExchangeConfig, r: StressReport, fundAsset: number, accountsLeftOut: number, clientSeq: bigint, seq: number): Uint8Array {
+  builder.clear();
+  const fundDecimals = decimalsOf(config, fundAsset);
+  WhatIfDone.startWhatIfDone(builder);
+  WhatIfDone.addSeq(builder, BigInt(seq));
+  WhatIfDone.addStages(builder, r.stages.length);
+  WhatIfDone.addLiquidatingBefore(builder, r.liquidatingBefore.length);
+  WhatIfDone.addLiquidatingAfter(builder, r.liquidatingAfter.length);
+  WhatIfDone.addLiquidatingExposure(builder, decimal(r.liquidatingExposureUsd, PRICE_DECIMALS));
+  WhatIfDone.addInsuranceFundBefore(builder, decimal(r.insuranceFundBefore[fundAsset]!, fundDecimals));
+  WhatIfDone.addInsuranceFundAfter(builder, decimal(r.insuranceFundAfter[fundAsset]!, fundDecimals));
+  WhatIfDone.addCutShort(builder, r.cutShort);
+  WhatIfDone.addAccountsLeftOut(builder, accountsLeftOut);
+  return finish(Event.WhatIfDone, WhatIfDone.endWhatIfDone(builder), clientSeq, seq, 0);
 }

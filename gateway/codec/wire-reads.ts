@@ -39,7 +39,12 @@ export const DecodedKind = {
   AccountSnapshot: 6,
   /** Gateway-only, operator: write a snapshot now (X7). */
   TakeSnapshot: 7,
+  /** Gateway-only, operator: a what-if on a copy of the state (Q7); see DecodeResult.whatIf*. */
+  WhatIf: 8,
 } as const;
+
+/** Q7: shocks one QueryWhatIf carries at most (asset_1 … asset_4). */
+export const WHAT_IF_SHOCKS_MAX = 4;
 export type DecodedKind = (typeof DecodedKind)[keyof typeof DecodedKind];
 
 /** Reused per connection or per thread; read it before decoding the next frame. */
@@ -67,6 +72,12 @@ export class DecodeResult {
   loginWindowMs = 0;
   /** ResumeAccount: the first sequence number asked for. */
   fromSeq = 0;
+  /** QueryWhatIf (Q7): whatIfShocks shocks, each an asset and its mark's change (a signed Ratio, −0.3 = −30%). */
+  whatIfShocks = 0;
+  readonly whatIfAssets = new Int32Array(WHAT_IF_SHOCKS_MAX);
+  readonly whatIfChanges: bigint[] = new Array<bigint>(WHAT_IF_SHOCKS_MAX).fill(0n);
+  /** QueryWhatIf: batches after the shock's at most. */
+  whatIfStagesMax = 0;
 
   reset(): void {
     this.clientSeq = 0n;
@@ -84,6 +95,8 @@ export class DecodeResult {
     this.loginTimestampMs = 0;
     this.loginWindowMs = 0;
     this.fromSeq = 0;
+    this.whatIfShocks = 0;
+    this.whatIfStagesMax = 0;
   }
 }
 

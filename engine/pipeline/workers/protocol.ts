@@ -3,6 +3,7 @@ import { parentPort } from "node:worker_threads";
 import { ControlKind, type ExchangeConfig } from "../../model/index.ts";
 import type { RingHandle } from "../../ring/index.ts";
 import type { SnapshotParts } from "../snapshot.ts";
+import type { PriceShock } from "../what-if.ts";
 
 /** Control kind (command and event slots): report the stage's state digest; never journaled. */
 export const CONTROL_STATE_HASH = ControlKind.StateHash;
@@ -96,6 +97,15 @@ export interface SnapshotHashWorkerData {
   readonly config: ExchangeConfig;
   /** A whole engine snapshot payload (Engine.snapshot / ThreadedPipeline.snapshot bytes). */
   readonly snapshot: Uint8Array;
+}
+
+/** Q7's what-if follower (what-if-worker.ts): an engine snapshot and the shocks to run on its copy. */
+export interface WhatIfWorkerData {
+  readonly entry: string;
+  readonly config: ExchangeConfig;
+  readonly snapshot: Uint8Array;
+  readonly shocks: readonly PriceShock[];
+  readonly stagesMax: number;
 }
 
 export interface SettlementWorkerData {

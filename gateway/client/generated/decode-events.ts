@@ -6,7 +6,7 @@
 // decide the optional keys: "zero" → present only when sent, "unbounded" → the ratio reads "unbounded" when absent.
 // A new event kind needs nothing here by hand: its table in crossbook.fbs (and Event union member), its EVENT_WIRE
 // row when the engine emits it, then npm run schemas.
-import { AccountCollateral, AccountSettings, AccountSnapshot, AssetCollateral, Balance, BookTicker, Clock, CommandAccepted, CommandRejected, DepthDelta, DepthSnapshot, DoneReason, Fill, FundingPayment, FundingRate, IndexPrice, InsuranceEntry, InsuranceFund, InsuranceReason, InterestEntry, InterestKind, LiquidationEnded, LiquidationStarted, MarkPrice, MarkSource, MaxBorrowQuantity, MaxOrderQuantity, MaxWithdrawalQuantity, OpenInterest, OpenOrder, OrderAccepted, OrderDone, OrderRejected, PoolState, PoolStats, Position, RateCurvePoint, RejectCode, ResumeDone, Settlement, SettlementReason, SettlementStep, Side, SnapshotTaken, Ticker, Trade, type Event } from "../../../schemas/index.ts";
+import { AccountCollateral, AccountSettings, AccountSnapshot, AssetCollateral, Balance, BookTicker, Clock, CommandAccepted, CommandRejected, DepthDelta, DepthSnapshot, DoneReason, Fill, FundingPayment, FundingRate, IndexPrice, InsuranceEntry, InsuranceFund, InsuranceReason, InterestEntry, InterestKind, LiquidationEnded, LiquidationStarted, MarkPrice, MarkSource, MaxBorrowQuantity, MaxOrderQuantity, MaxWithdrawalQuantity, OpenInterest, OpenOrder, OrderAccepted, OrderDone, OrderRejected, PoolState, PoolStats, Position, RateCurvePoint, RejectCode, ResumeDone, Settlement, SettlementReason, SettlementStep, Side, SnapshotTaken, Ticker, Trade, WhatIfAccount, WhatIfDone, WhatIfFills, WhatIfStage, type Event } from "../../../schemas/index.ts";
 import { dec, levelsOf, name, ratio, type EnumText, type EnvelopeFields, type EventTable, type LevelJson } from "../event-values.ts";
 
 /** A decoded event: the envelope's fields, the Event union member's name as `type`, and its table's fields. */
@@ -49,6 +49,10 @@ export type EventJson = EnvelopeFields &
   | { type: "InsuranceFund"; asset: number; balance: string; timeMs: bigint }
   | { type: "InsuranceEntry"; asset: number; reason: EnumText; amount: string; balance: string; timeMs: bigint }
   | { type: "FundingPayment"; account: number; market: number; rate: string; mark: string; quantity: string; amount: string; timeMs: bigint }
+  | { type: "WhatIfStage"; stage: number; started: number; ended: number; fills: number; insuranceFund: string }
+  | { type: "WhatIfFills"; stage: number; market: number; fills: number; quantity: string; quoteQuantity: string }
+  | { type: "WhatIfAccount"; stage: number; account: number; started: boolean; netEquity: string; exposure: string; mmr: string }
+  | { type: "WhatIfDone"; seq: bigint; stages: number; liquidatingBefore: number; liquidatingAfter: number; liquidatingExposure: string; insuranceFundBefore: string; insuranceFundAfter: string; cutShort: boolean; accountsLeftOut: number }
   /** An event type this client does not know (sent by a newer server). */
   | { type: "Unknown"; eventType: number }
   );
@@ -609,10 +613,67 @@ function decodeFundingPayment(head: EnvelopeFields, table: EventTable): EventJso
   };
 }
 
+function decodeWhatIfStage(head: EnvelopeFields, table: EventTable): EventJson {
+  const t = table(new WhatIfStage());
+  return {
+    ...head,
+    type: "WhatIfStage",
+    stage: t.stage(),
+    started: t.started(),
+    ended: t.ended(),
+    fills: t.fills(),
+    insuranceFund: dec(t.insuranceFund()),
+  };
+}
+
+function decodeWhatIfFills(head: EnvelopeFields, table: EventTable): EventJson {
+  const t = table(new WhatIfFills());
+  return {
+    ...head,
+    type: "WhatIfFills",
+    stage: t.stage(),
+    market: t.market(),
+    fills: t.fills(),
+    quantity: dec(t.quantity()),
+    quoteQuantity: dec(t.quoteQuantity()),
+  };
+}
+
+function decodeWhatIfAccount(head: EnvelopeFields, table: EventTable): EventJson {
+  const t = table(new WhatIfAccount());
+  return {
+    ...head,
+    type: "WhatIfAccount",
+    stage: t.stage(),
+    account: t.account(),
+    started: t.started(),
+    netEquity: dec(t.netEquity()),
+    exposure: dec(t.exposure()),
+    mmr: ratio(t.mmr()),
+  };
+}
+
+function decodeWhatIfDone(head: EnvelopeFields, table: EventTable): EventJson {
+  const t = table(new WhatIfDone());
+  return {
+    ...head,
+    type: "WhatIfDone",
+    seq: t.seq(),
+    stages: t.stages(),
+    liquidatingBefore: t.liquidatingBefore(),
+    liquidatingAfter: t.liquidatingAfter(),
+    liquidatingExposure: dec(t.liquidatingExposure()),
+    insuranceFundBefore: dec(t.insuranceFundBefore()),
+    insuranceFundAfter: dec(t.insuranceFundAfter()),
+    cutShort: t.cutShort(),
+    accountsLeftOut: t.accountsLeftOut(),
+  };
+}
+
 type EventDecoder = (head: EnvelopeFields, table: EventTable) => EventJson;
 
 /** The decoder of each Event union type (indexed by it; 0 is NONE). */
-const EVENT_DECODERS: readonly (EventDecoder | null)[] = [null, decodeOrderAccepted, decodeOrderRejected, decodeFill, decodeOrderDone, decodeBalance, decodeCommandAccepted, decodeCommandRejected, decodeClock, decodeDepthSnapshot, decodeDepthDelta, decodeTrade, decodeBookTicker, decodeTicker, decodeAccountSettings, decodeAccountCollateral, decodeAssetCollateral, decodeMaxOrderQuantity, decodeMaxWithdrawalQuantity, decodePoolStats, decodeRateCurvePoint, decodeInterestEntry, decodeMaxBorrowQuantity, decodeOpenOrder, decodeAccountSnapshot, decodeResumeDone, decodeSnapshotTaken, decodeIndexPrice, decodeMarkPrice, decodeFundingRate, decodeLiquidationStarted, decodeLiquidationEnded, decodeSettlement, decodePosition, decodeOpenInterest, decodeInsuranceFund, decodeInsuranceEntry, decodeFundingPayment];
+const EVENT_DECODERS: readonly (EventDecoder | null)[] = [null, decodeOrderAccepted, decodeOrderRejected, decodeFill, decodeOrderDone, decodeBalance, decodeCommandAccepted, decodeCommandRejected, decodeClock, decodeDepthSnapshot, decodeDepthDelta, decodeTrade, decodeBookTicker, decodeTicker, decodeAccountSettings, decodeAccountCollateral, decodeAssetCollateral, decodeMaxOrderQuantity, decodeMaxWithdrawalQuantity, decodePoolStats, decodeRateCurvePoint, decodeInterestEntry, decodeMaxBorrowQuantity, decodeOpenOrder, decodeAccountSnapshot, decodeResumeDone, decodeSnapshotTaken, decodeIndexPrice, decodeMarkPrice, decodeFundingRate, decodeLiquidationStarted, decodeLiquidationEnded, decodeSettlement, decodePosition, decodeOpenInterest, decodeInsuranceFund, decodeInsuranceEntry, decodeFundingPayment, decodeWhatIfStage, decodeWhatIfFills, decodeWhatIfAccount, decodeWhatIfDone];
 
 /** Reads the envelope's event table into its plain object; a type this client does not know reads as Unknown. */
 export function decodeEventBody(type: Event, head: EnvelopeFields, table: EventTable): EventJson {

@@ -26,6 +26,7 @@ import { QueryPoolStats } from '../../crossbook/wire/query-pool-stats.ts';
 import { QueryPositions } from '../../crossbook/wire/query-positions.ts';
 import { QueryRateCurve } from '../../crossbook/wire/query-rate-curve.ts';
 import { QuerySettlementHistory } from '../../crossbook/wire/query-settlement-history.ts';
+import { QueryWhatIf } from '../../crossbook/wire/query-what-if.ts';
 import { Redeem } from '../../crossbook/wire/redeem.ts';
 import { RegisterApiKey } from '../../crossbook/wire/register-api-key.ts';
 import { Repay } from '../../crossbook/wire/repay.ts';
@@ -83,13 +84,14 @@ export enum Command {
   QueryInsuranceHistory = 37,
   QuerySettlementHistory = 38,
   QueryFundingHistory = 39,
-  QueryFundingRateHistory = 40
+  QueryFundingRateHistory = 40,
+  QueryWhatIf = 41
 }
 
 export function unionToCommand(
   type: Command,
-  accessor: (obj:AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryFundingHistory|QueryFundingRateHistory|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|QuerySettlementHistory|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryFundingHistory|QueryFundingRateHistory|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|QuerySettlementHistory|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null
-): AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryFundingHistory|QueryFundingRateHistory|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|QuerySettlementHistory|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
+  accessor: (obj:AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryFundingHistory|QueryFundingRateHistory|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|QuerySettlementHistory|QueryWhatIf|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryFundingHistory|QueryFundingRateHistory|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|QuerySettlementHistory|QueryWhatIf|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null
+): AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryFundingHistory|QueryFundingRateHistory|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|QuerySettlementHistory|QueryWhatIf|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
   switch(Command[type]) {
     case 'NONE': return null; 
     case 'Deposit': return accessor(new Deposit())! as Deposit;
@@ -132,15 +134,16 @@ export function unionToCommand(
     case 'QuerySettlementHistory': return accessor(new QuerySettlementHistory())! as QuerySettlementHistory;
     case 'QueryFundingHistory': return accessor(new QueryFundingHistory())! as QueryFundingHistory;
     case 'QueryFundingRateHistory': return accessor(new QueryFundingRateHistory())! as QueryFundingRateHistory;
+    case 'QueryWhatIf': return accessor(new QueryWhatIf())! as QueryWhatIf;
     default: return null;
   }
 }
 
 export function unionListToCommand(
   type: Command, 
-  accessor: (index: number, obj:AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryFundingHistory|QueryFundingRateHistory|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|QuerySettlementHistory|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryFundingHistory|QueryFundingRateHistory|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|QuerySettlementHistory|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null, 
+  accessor: (index: number, obj:AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryFundingHistory|QueryFundingRateHistory|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|QuerySettlementHistory|QueryWhatIf|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryFundingHistory|QueryFundingRateHistory|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|QuerySettlementHistory|QueryWhatIf|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null, 
   index: number
-): AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryFundingHistory|QueryFundingRateHistory|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|QuerySettlementHistory|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
+): AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryFundingHistory|QueryFundingRateHistory|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|QuerySettlementHistory|QueryWhatIf|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
   switch(Command[type]) {
     case 'NONE': return null; 
     case 'Deposit': return accessor(index, new Deposit())! as Deposit;
@@ -183,6 +186,7 @@ export function unionListToCommand(
     case 'QuerySettlementHistory': return accessor(index, new QuerySettlementHistory())! as QuerySettlementHistory;
     case 'QueryFundingHistory': return accessor(index, new QueryFundingHistory())! as QueryFundingHistory;
     case 'QueryFundingRateHistory': return accessor(index, new QueryFundingRateHistory())! as QueryFundingRateHistory;
+    case 'QueryWhatIf': return accessor(index, new QueryWhatIf())! as QueryWhatIf;
     default: return null;
   }
 }

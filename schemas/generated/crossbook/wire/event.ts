@@ -37,6 +37,10 @@ import { Settlement } from '../../crossbook/wire/settlement.ts';
 import { SnapshotTaken } from '../../crossbook/wire/snapshot-taken.ts';
 import { Ticker } from '../../crossbook/wire/ticker.ts';
 import { Trade } from '../../crossbook/wire/trade.ts';
+import { WhatIfAccount } from '../../crossbook/wire/what-if-account.ts';
+import { WhatIfDone } from '../../crossbook/wire/what-if-done.ts';
+import { WhatIfFills } from '../../crossbook/wire/what-if-fills.ts';
+import { WhatIfStage } from '../../crossbook/wire/what-if-stage.ts';
 
 
 export enum Event {
@@ -77,13 +81,17 @@ export enum Event {
   OpenInterest = 34,
   InsuranceFund = 35,
   InsuranceEntry = 36,
-  FundingPayment = 37
+  FundingPayment = 37,
+  WhatIfStage = 38,
+  WhatIfFills = 39,
+  WhatIfAccount = 40,
+  WhatIfDone = 41
 }
 
 export function unionToEvent(
   type: Event,
-  accessor: (obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|null
-): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|null {
+  accessor: (obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|WhatIfAccount|WhatIfDone|WhatIfFills|WhatIfStage) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|WhatIfAccount|WhatIfDone|WhatIfFills|WhatIfStage|null
+): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|WhatIfAccount|WhatIfDone|WhatIfFills|WhatIfStage|null {
   switch(Event[type]) {
     case 'NONE': return null; 
     case 'OrderAccepted': return accessor(new OrderAccepted())! as OrderAccepted;
@@ -123,15 +131,19 @@ export function unionToEvent(
     case 'InsuranceFund': return accessor(new InsuranceFund())! as InsuranceFund;
     case 'InsuranceEntry': return accessor(new InsuranceEntry())! as InsuranceEntry;
     case 'FundingPayment': return accessor(new FundingPayment())! as FundingPayment;
+    case 'WhatIfStage': return accessor(new WhatIfStage())! as WhatIfStage;
+    case 'WhatIfFills': return accessor(new WhatIfFills())! as WhatIfFills;
+    case 'WhatIfAccount': return accessor(new WhatIfAccount())! as WhatIfAccount;
+    case 'WhatIfDone': return accessor(new WhatIfDone())! as WhatIfDone;
     default: return null;
   }
 }
 
 export function unionListToEvent(
   type: Event, 
-  accessor: (index: number, obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|null, 
+  accessor: (index: number, obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|WhatIfAccount|WhatIfDone|WhatIfFills|WhatIfStage) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|WhatIfAccount|WhatIfDone|WhatIfFills|WhatIfStage|null, 
   index: number
-): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|null {
+): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|WhatIfAccount|WhatIfDone|WhatIfFills|WhatIfStage|null {
   switch(Event[type]) {
     case 'NONE': return null; 
     case 'OrderAccepted': return accessor(index, new OrderAccepted())! as OrderAccepted;
@@ -171,6 +183,10 @@ export function unionListToEvent(
     case 'InsuranceFund': return accessor(index, new InsuranceFund())! as InsuranceFund;
     case 'InsuranceEntry': return accessor(index, new InsuranceEntry())! as InsuranceEntry;
     case 'FundingPayment': return accessor(index, new FundingPayment())! as FundingPayment;
+    case 'WhatIfStage': return accessor(index, new WhatIfStage())! as WhatIfStage;
+    case 'WhatIfFills': return accessor(index, new WhatIfFills())! as WhatIfFills;
+    case 'WhatIfAccount': return accessor(index, new WhatIfAccount())! as WhatIfAccount;
+    case 'WhatIfDone': return accessor(index, new WhatIfDone())! as WhatIfDone;
     default: return null;
   }
 }
