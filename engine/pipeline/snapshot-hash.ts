@@ -4,29 +4,12 @@
 // 100,000 accounts) — and asks this for the header's hash while the engine runs on. The hash so found is the one a
 // restart from the file restores (the restart-equals-live tests prove it equal to the live engine's), and a payload
 // that does not restore fails here, before it is written as a file.
-import { Worker } from "node:worker_threads";
 import type { ExchangeConfig } from "../model/index.ts";
-import { workerUrl } from "./worker-bundle.ts";
+import { askFollower } from "./follower.ts";
 import type { SnapshotHashWorkerData } from "./workers/protocol.ts";
 
 /** The state hash of the engine `snapshot` restores (Engine.fromSnapshot(config, snapshot).stateHash()), off this thread. */
 export function snapshotStateHash(config: ExchangeConfig, snapshot: Uint8Array): Promise<string> {
   const data: SnapshotHashWorkerData = { entry: new URL("./workers/snapshot-hash-worker.ts", import.meta.url).href, config, snapshot };
-  const worker = new Worker(workerUrl(data.entry), { workerData: data });
-  return new Promise<string>((resolve, reject) => {
-    let answered = false;
-    worker.on("message", (m: { type: "stateHash"; hash: string } | { type: "fatal"; message: string }) => {
-      answered = true;
-      if (m.type === "stateHash") resolve(m.hash);
-      else reject(new Error(m.message));
-      void worker.terminate();
-    });
-    worker.on("error", (e) => {
-      answered = true;
-      reject(e);
-    });
-    worker.on("exit", (code) => {
-      if (!answered) reject(new Error(`snapshot hash worker exited (code ${code}) without an answer`));
-    });
-  });
+  return askFollower<string>(data, "snapshot hash");
 }

@@ -8,7 +8,7 @@ import type { SnapshotHashWorkerData } from "./protocol.ts";
 const data = workerData as SnapshotHashWorkerData;
 try {
   const hash = Engine.fromSnapshot(data.config, data.snapshot).stateHash();
-  parentPort!.postMessage({ type: "stateHash", hash });
+  parentPort!.postMessage({ type: "result", value: hash });
 } catch (e) {
   parentPort!.postMessage({ type: "fatal", message: `snapshot hash: ${(e as Error).stack ?? String(e)}` });
 }

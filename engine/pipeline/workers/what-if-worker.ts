@@ -7,7 +7,7 @@ import type { WhatIfWorkerData } from "./protocol.ts";
 const data = workerData as WhatIfWorkerData;
 try {
   const report = runStress(data.config, data.snapshot, data.shocks, data.stagesMax);
-  parentPort!.postMessage({ type: "report", report });
+  parentPort!.postMessage({ type: "result", value: report });
 } catch (e) {
   parentPort!.postMessage({ type: "fatal", message: `what-if: ${(e as Error).message}` });
 }
