@@ -215,6 +215,7 @@ function orderChanges(s: RiskState, cmd: CommandRecord, market: MarketConfig, ac
   plan.inflow = received;
   changes.clear().addAsset(market.quoteAsset, -spend);
   changes.borrowsAtFill = true;
+  changes.orderSide = Side.Buy;
   return repays ? changes.addAsset(market.baseAsset, received) : changes.addHeld(market.baseAsset, received);
 }
 
