@@ -7,7 +7,11 @@
 // after its open orders fill (C4: the risk-increasing part of open orders is exposure from the moment they rest):
 // held = available + lent + the proceeds credited to open orders (locked units count as spent), owed = borrowed −
 // the open margin orders' repaying proceeds + what open orders may borrow at fill time. The sums below are that
-// state (what every check judges); the statement's net equity is the account as it stands (currentNetEquityUsd).
+// state (what every check judges first); the statement's net equity is the account as it stands (currentNetEquityUsd).
+// With open spot orders on both sides, checks also judge the side corners (all buys filled and no sell, all sells
+// filled and no buy: corners.ts, computed from the per-side terms setAssetSellTerms keeps, only when needed). The
+// statement's figures (exposure, locked, IMF, IMR: the getters below) stay the all-fill state — the corners are a
+// check, not a second statement — and imrAfter reports the worst vertex, so a refusal names the IMR that refused it.
 // A perpetual market's open orders enter through setPositionOrders (C4's max of "all buys" / "all sells" fill).
 // Each slot keeps its contribution to the sums (collateral,
 // liability, exposure notional, initial and maintenance margin, unrealized PnL); changing a slot recomputes that
@@ -331,6 +335,14 @@ export class AccountMargin extends CornerMargin {
       mm += this.posMm[m]!;
       upnl += this.posUpnl[m]!;
     }
+    let buySlots = 0;
+    let sellSlots = 0;
+    for (let a = 0; a < ctx.assetCount; a++) {
+      buySlots += this.assetBuyTerms[a]!;
+      sellSlots += this.assetSellTerms[a]!;
+    }
+    if (buySlots !== this.buyTermSlots) invariantFailed("slots with buy-order inputs", BigInt(this.buyTermSlots), BigInt(buySlots));
+    if (sellSlots !== this.sellTermSlots) invariantFailed("slots with sell-order inputs", BigInt(this.sellTermSlots), BigInt(sellSlots));
     const L = this.leverageLimitRatio;
     if (collateral !== this.collateralSum) invariantFailed("total collateral", this.collateralSum, collateral);
     if (liability !== this.liabilitySum) invariantFailed("total liability", this.liabilitySum, liability);
@@ -375,6 +387,20 @@ export class AccountMargin extends CornerMargin {
     if (l !== this.assetLiability[a]) fail(`asset ${a} liability`, this.assetLiability[a]!, l);
     if (i !== this.assetIm[a]) fail(`asset ${a} initial margin`, this.assetIm[a]!, i);
     if (k !== this.assetMm[a]) fail(`asset ${a} maintenance margin`, this.assetMm[a]!, k);
+    this.validateSideTerms(a);
+  }
+
+  /** C4/C8 corners: the sell orders' part of the slot's open-order inputs lies within them; the side flags agree. */
+  private validateSideTerms(a: number): void {
+    const sell = [this.sellLocked[a]!, this.sellOpenBorrow[a]!, this.sellOpenInflow[a]!, this.sellOpenRepay[a]!];
+    const total = [this.assetLocked[a]!, this.assetOpenBorrow[a]!, this.assetOpenInflow[a]!, this.assetOpenRepay[a]!];
+    for (let k = 0; k < 4; k++) {
+      if (sell[k]! < 0n || sell[k]! > total[k]!) invariantFailed(`asset ${a} sell part ${k} of its open-order inputs`, sell[k]!, total[k]!);
+    }
+    const hasSell = sell.some((x) => x !== 0n) ? 1 : 0;
+    const hasBuy = sell.some((x, k) => x !== total[k]) ? 1 : 0;
+    if (hasSell !== this.assetSellTerms[a]) invariantFailed(`asset ${a} sell flag`, BigInt(this.assetSellTerms[a]!), BigInt(hasSell));
+    if (hasBuy !== this.assetBuyTerms[a]) invariantFailed(`asset ${a} buy flag`, BigInt(this.assetBuyTerms[a]!), BigInt(hasBuy));
   }
 
   /** One perpetual market's position recomputed with the plain formulas against its stored contribution. */
