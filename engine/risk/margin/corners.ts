@@ -20,9 +20,11 @@
 // An order's credit while it rests is what leaves the available equity no higher at the all-fill state AND at its
 // own corner (lastChangesRaiseAvailableEquity). Corners are computed non-incrementally over the asset slots with
 // open-order inputs and the changed slots (a handful); an account with one side's orders only pays nothing extra.
-// Not a vertex: "no open order fills". Its only risk is an order credited up to neutral that a later change (a higher
-// leverage limit) made favourable, then cancelled after another action of its own side (or a withdrawal) used that
-// room; the corners close the cross-side case.
+// Not closed here (known, A3): a credit is neutral at the leverage limit in force when the order rested; a later change
+// of the limit (A3 re-prices open orders) can make it favourable, and the room it then seems to give can be used by an
+// order of its own side, or shows at a mixed vertex (all buys and some sells), so cancelling it leaves the account at
+// IMR ≥ 100% (property seeds 20261206, 987654321, 1227174416 at 2,000 runs). The fix is to re-cap the account's
+// credits at a leverage change (needs the account's holds at hand); the corners close the cross-side case.
 
 import type { Ratio } from "../../fixed/index.ts";
 import {
