@@ -48,8 +48,9 @@ export { SnapshotFormatError };
  * 8: each account's perpetual state ends with its settlement and funding histories, and each risk shard's section
  * with its markets' funding-rate histories (P4, P6/P7; engine/risk/histories.ts).
  * 9: each risk shard's section carries, after the liquidating set, the Q2 stalls (account, batches without a
- * liquidation fill, last NoStepReason). */
-export const SNAPSHOT_FORMAT_VERSION = 9;
+ * liquidation fill, last NoStepReason).
+ * 10: after an account's repayCover, a flag and (when set) the sell orders' part of it (C4/C8 corners: SellTerms). */
+export const SNAPSHOT_FORMAT_VERSION = 10;
 const MAGIC = "CBSNAPSH";
 const CRC_BYTES = 4;
 /** Shards of one stage a snapshot may hold (a damaged count must not drive a long loop). */

@@ -2,7 +2,7 @@
 // accounts one risk shard owns.
 import { newPoolPosition, type PoolPosition } from "../lending/index.ts";
 import { PerpPosition } from "../perps/index.ts";
-import { AccountSetting, LEVERAGE_LIMIT_DEFAULT, userOf } from "../model/index.ts";
+import { AccountSetting, LEVERAGE_LIMIT_DEFAULT, Side, userOf } from "../model/index.ts";
 import type { UserVolume } from "./fees.ts";
 import type { AccountMargin } from "./margin/index.ts";
 import type { FundingLog, SettlementLog } from "./histories.ts";
@@ -109,6 +109,28 @@ export class AccountPerps {
 }
 
 /**
+ * C4/C8: the sell orders' part of an account's open-order terms, per asset (the buy orders' part is the total less
+ * it): the units they lock, what they may borrow at fill time, their credited proceeds (held / repaying) and the part
+ * of Account.repayCover their repaying proceeds offset. The margin state values the account with all buys filled and
+ * no sell, and with all sells filled and no buy, from these (AccountMargin's corners). Made with the first sell hold.
+ */
+export class SellTerms {
+  readonly locked: bigint[];
+  readonly openBorrow: bigint[];
+  readonly openInflow: bigint[];
+  readonly openRepay: bigint[];
+  readonly repayCover: bigint[];
+
+  constructor(assetCount: number) {
+    this.locked = new Array<bigint>(assetCount).fill(0n);
+    this.openBorrow = new Array<bigint>(assetCount).fill(0n);
+    this.openInflow = new Array<bigint>(assetCount).fill(0n);
+    this.openRepay = new Array<bigint>(assetCount).fill(0n);
+    this.repayCover = new Array<bigint>(assetCount).fill(0n);
+  }
+}
+
+/**
  * Balances of one account, one slot per asset id, in asset units, and its settings. The net balance of an asset —
  * available + locked + lent − borrowed — is what the margin state (C2, C3) values; moving units between available
  * and locked (order holds) does not change it.
@@ -153,6 +175,9 @@ export class Account {
   readonly repayCover: bigint[];
   /** Open orders that may borrow at fill time (borrowMax > 0). */
   openBorrowOrders = 0;
+  /** C4/C8: the sell orders' part of locked, openBorrow, openInflow, openRepay and repayCover; null until the first
+   * spot sell hold (see SellTerms and the spot-order seams below). */
+  sellTerms: SellTerms | null = null;
   /** P1/C4: positions and open perpetual orders; null until the account's first perpetual order. */
   perps: AccountPerps | null = null;
   /**
@@ -219,7 +244,11 @@ export class Account {
   /** The asset's net balance changed (deposit, withdrawal, transfer, fill, fee, pool movement). */
   markChanged(asset: number): void {
     if (!this.touched) this.touch();
-    if (this.repayCover[asset]! > this.borrowed[asset]!) this.repayCover[asset] = this.borrowed[asset]!;
+    if (this.repayCover[asset]! > this.borrowed[asset]!) {
+      this.repayCover[asset] = this.borrowed[asset]!;
+      const sell = this.sellTerms;
+      if (sell !== null && sell.repayCover[asset]! > this.borrowed[asset]!) sell.repayCover[asset] = this.borrowed[asset]!;
+    }
     if (this.changed[asset] === 0) {
       this.changed[asset] = 1;
       this.changed[this.available.length + this.changedCount++] = asset;
@@ -263,6 +292,17 @@ export class Account {
         this.changed[asset] = 0;
         const repay = this.openRepay[asset]!;
         const cover = this.repayCoverNow(asset);
+        const sell = this.sellTerms;
+        if (sell !== null) {
+          const sellCover = sell.repayCover[asset]!;
+          margin.setAssetSellTerms(
+            asset,
+            sell.locked[asset]!,
+            sell.openBorrow[asset]!,
+            sell.openInflow[asset]! + sell.openRepay[asset]! - sellCover,
+            sellCover,
+          );
+        }
         margin.setAssetHoldings(
           asset,
           this.available[asset]! + this.lent[asset]!,
@@ -307,13 +347,79 @@ export class Account {
     margin.setPositionOrders(m, perps.openBuy[m]!, perps.openSell[m]!);
   }
 
-  /** repayCover shrunk to the borrow and the credits as they are now (what the margin state offsets). */
+  /**
+   * repayCover shrunk to the borrow and the credits as they are now (what the margin state offsets); the sell
+   * orders' part of it shrunk with it, to at most their repaying credits and at least what the buy orders' repaying
+   * credits cannot take (so each side's part stays within its own credits and the parts sum to the whole).
+   */
   repayCoverNow(asset: number): bigint {
     let cover = this.repayCover[asset]!;
     if (cover > this.borrowed[asset]!) cover = this.borrowed[asset]!;
     if (cover > this.openRepay[asset]!) cover = this.openRepay[asset]!;
     this.repayCover[asset] = cover;
+    const sell = this.sellTerms;
+    if (sell !== null) {
+      const sellRepay = sell.openRepay[asset]!;
+      let sellCover = sell.repayCover[asset]!;
+      if (sellCover > cover) sellCover = cover;
+      if (sellCover > sellRepay) sellCover = sellRepay;
+      const buyRepay = this.openRepay[asset]! - sellRepay;
+      if (cover - sellCover > buyRepay) sellCover = cover - buyRepay;
+      sell.repayCover[asset] = sellCover;
+    }
     return cover;
+  }
+
+  /** The sell orders' part of the open-order terms, made on first use. */
+  sellTermsOf(): SellTerms {
+    return this.sellTerms ?? (this.sellTerms = new SellTerms(this.available.length));
+  }
+
+  /**
+   * S1/C4: units of `asset` locked by a spot order of `side` change by `delta` (a hold taken, paid from, released):
+   * the total and, for a sell, the sell orders' part.
+   */
+  addLocked(asset: number, side: number, delta: bigint): void {
+    this.locked[asset] = this.locked[asset]! + delta;
+    if (side === Side.Sell) {
+      const sell = this.sellTermsOf();
+      sell.locked[asset] = sell.locked[asset]! + delta;
+    }
+  }
+
+  /** C4: what open spot orders of `side` may borrow of `asset` at fill time changes by `delta`. */
+  addOpenBorrow(asset: number, side: number, delta: bigint): void {
+    this.openBorrow[asset] = this.openBorrow[asset]! + delta;
+    if (side === Side.Sell) {
+      const sell = this.sellTermsOf();
+      sell.openBorrow[asset] = sell.openBorrow[asset]! + delta;
+    }
+  }
+
+  /** C4: the proceeds of `asset` credited to open spot orders of `side` change by `delta` (repaying first or held). */
+  addOpenCredit(asset: number, side: number, repays: boolean, delta: bigint): void {
+    const open = repays ? this.openRepay : this.openInflow;
+    open[asset] = open[asset]! + delta;
+    if (side === Side.Sell) {
+      const sell = this.sellTermsOf();
+      const part = repays ? sell.openRepay : sell.openInflow;
+      part[asset] = part[asset]! + delta;
+    }
+  }
+
+  /**
+   * C4/C8: a repaying order of `side` rests with `credit` of `asset` credited: the borrow its check offset joins
+   * repayCover (capped by the borrow), the part it adds counted as that side's.
+   */
+  addRepayCover(asset: number, side: number, credit: bigint): void {
+    const before = this.repayCoverNow(asset);
+    const sum = before + credit;
+    const cover = sum < this.borrowed[asset]! ? sum : this.borrowed[asset]!;
+    this.repayCover[asset] = cover;
+    if (side === Side.Sell && cover !== before) {
+      const sell = this.sellTermsOf();
+      sell.repayCover[asset] = sell.repayCover[asset]! + cover - before;
+    }
   }
 
   /**

@@ -12,7 +12,8 @@
 //   order is exposure from the moment it rests — what it may borrow at fill time (its hold's borrowMax) is owed, the
 //   units it holds count as spent, and its proceeds are credited (all of them, or, for an order whose fill would
 //   raise the available equity, only what offsets what it takes: creditUpToNeutral), so every check judges the
-//   account as if all its open orders and the new action filled, and a cancel never takes room away. Exact
+//   account as if all its open orders and the new action filled, and a cancel never takes room away; with open spot
+//   orders on both sides, also with one side's orders filled and the other's cancelled (margin/corners.ts). Exact
 //   shortcut: an account that owes nothing and whose open orders cannot borrow has no exposure, and an action that
 //   spends at most the available balance leaves it none, so C8 passes without evaluating (IMR 0 before and after);
 //   the perpetuals issue must add open positions and perp orders to that condition (Account.hasNoBorrows).
@@ -215,6 +216,7 @@ function orderChanges(s: RiskState, cmd: CommandRecord, market: MarketConfig, ac
   plan.inflow = received;
   changes.clear().addAsset(market.quoteAsset, -spend);
   changes.borrowsAtFill = true;
+  changes.orderSide = Side.Buy;
   return repays ? changes.addAsset(market.baseAsset, received) : changes.addHeld(market.baseAsset, received);
 }
 

@@ -41,7 +41,7 @@ export function takeHold(s: RiskState, orderId: number, account: Account, market
   const borrow = plan.borrow;
   const amount = plan.need - borrow;
   account.available[asset] = account.available[asset]! - amount;
-  account.locked[asset] = account.locked[asset]! + amount;
+  account.addLocked(asset, side, amount);
   account.openOrders++;
   const hold = s.holds.add(orderId);
   hold.account = account.id;
@@ -58,16 +58,14 @@ export function takeHold(s: RiskState, orderId: number, account: Account, market
     hold.reserved = s.pools.reservationFor(asset, borrow);
     s.pools.reserve(asset, hold.reserved);
     // C4: what the order may borrow is exposure from now on, not from its fills.
-    account.openBorrow[asset] = account.openBorrow[asset]! + borrow;
+    account.addOpenBorrow(asset, side, borrow);
     account.openBorrowOrders++;
   }
   hold.inflowAsset = plan.inflowAsset;
   hold.inflowRepays = plan.inflowRepays;
   // C4/C8: the check offset the credit against the borrow not yet covered; later borrows are not offset by it.
-  const inflowAsset = plan.inflowAsset;
-  const cover = plan.inflowRepays ? account.repayCoverNow(inflowAsset) + plan.inflowCredit : 0n;
+  if (plan.inflowRepays) account.addRepayCover(plan.inflowAsset, side, plan.inflowCredit);
   creditInflow(account, hold, plan.inflowCredit);
-  if (cover !== 0n) account.repayCover[inflowAsset] = cover < account.borrowed[inflowAsset]! ? cover : account.borrowed[inflowAsset]!;
   if (clientId !== 0n) s.byClientId.set(clientKey(account.id, market, clientId), orderId);
 }
 
@@ -79,7 +77,7 @@ export function releaseHoldFunds(s: RiskState, hold: OrderHold): Account {
   }
   const account = hold.owner!;
   s.pools.sync(account);
-  account.locked[hold.asset] = account.locked[hold.asset]! - hold.remaining;
+  account.addLocked(hold.asset, hold.side, -hold.remaining);
   account.available[hold.asset] = account.available[hold.asset]! + hold.remaining;
   account.openOrders--;
   if (hold.perp) {
@@ -126,8 +124,7 @@ export function creditInflow(account: Account, hold: OrderHold, delta: bigint): 
   if (delta === 0n) return;
   const a = hold.inflowAsset;
   hold.inflowCredit += delta;
-  const open = hold.inflowRepays ? account.openRepay : account.openInflow;
-  open[a] = open[a]! + delta;
+  account.addOpenCredit(a, hold.side, hold.inflowRepays, delta);
   account.markChanged(a);
 }
 
@@ -135,7 +132,7 @@ export function creditInflow(account: Account, hold: OrderHold, delta: bigint): 
 export function reduceOpenBorrow(account: Account, hold: OrderHold, units: bigint): void {
   if (units === 0n) return;
   hold.borrowMax -= units;
-  account.openBorrow[hold.asset] = account.openBorrow[hold.asset]! - units;
+  account.addOpenBorrow(hold.asset, hold.side, -units);
   if (hold.borrowMax === 0n) account.openBorrowOrders--;
   account.markChanged(hold.asset);
 }

@@ -13,6 +13,11 @@ interface HoldSums {
   borrow: bigint[];
   inflow: bigint[];
   repay: bigint[];
+  /** The sell holds' part of locked, borrow, inflow, repay (C4/C8 corners: Account.sellTerms). */
+  sellLocked: bigint[];
+  sellBorrow: bigint[];
+  sellInflow: bigint[];
+  sellRepay: bigint[];
   orders: number;
   borrowing: number;
 }
@@ -117,12 +122,21 @@ function sumHolds(holds: readonly OrderHold[], n: number): Map<number, HoldSums>
     if (h.remaining < 0n) throw new Error(`risk invariant: order ${h.orderId} holds ${h.remaining}`);
     if (h.borrowMax < 0n || h.inflowCredit < 0n) throw new Error(`risk invariant: order ${h.orderId} borrowMax ${h.borrowMax}, credit ${h.inflowCredit}`);
     let o = byAccount.get(h.account);
-    if (o === undefined) byAccount.set(h.account, (o = { locked: zeros(), borrow: zeros(), inflow: zeros(), repay: zeros(), orders: 0, borrowing: 0 }));
+    if (o === undefined) {
+      o = { locked: zeros(), borrow: zeros(), inflow: zeros(), repay: zeros(), sellLocked: zeros(), sellBorrow: zeros(), sellInflow: zeros(), sellRepay: zeros(), orders: 0, borrowing: 0 };
+      byAccount.set(h.account, o);
+    }
     o.locked[h.asset] = o.locked[h.asset]! + h.remaining;
     o.orders++;
     o.borrow[h.asset] = o.borrow[h.asset]! + h.borrowMax;
     const credits = h.inflowRepays ? o.repay : o.inflow;
     credits[h.inflowAsset] = credits[h.inflowAsset]! + h.inflowCredit;
+    if (!h.perp && h.side === 1) {
+      o.sellLocked[h.asset] = o.sellLocked[h.asset]! + h.remaining;
+      o.sellBorrow[h.asset] = o.sellBorrow[h.asset]! + h.borrowMax;
+      const sellCredits = h.inflowRepays ? o.sellRepay : o.sellInflow;
+      sellCredits[h.inflowAsset] = sellCredits[h.inflowAsset]! + h.inflowCredit;
+    }
     if (h.borrowMax > 0n) o.borrowing++;
   }
   return byAccount;
@@ -146,9 +160,22 @@ function validateAssetSlots(s: RiskState, a: Account, i: number, held: HoldSums 
   }
   const locked = held?.locked[i] ?? 0n;
   if (locked !== a.locked[i]) throw new Error(`risk invariant: account ${a.id} asset ${i} locked ${a.locked[i]}, holds ${locked}`);
+  validateSellTerms(a, i, held);
   if (a.syncedMargin().assetBalance(i) !== a.netBalance(i)) {
     throw new Error(`risk invariant: account ${a.id} asset ${i} margin balance ${a.syncedMargin().assetBalance(i)}, net ${a.netBalance(i)}`);
   }
+}
+
+/** C4/C8: the account's sell part of its open-order terms is its sell holds' sum; its repay cover within bounds. */
+function validateSellTerms(a: Account, i: number, held: HoldSums | undefined): void {
+  const sell = a.sellTerms;
+  const got = sell === null ? [0n, 0n, 0n, 0n] : [sell.locked[i]!, sell.openBorrow[i]!, sell.openInflow[i]!, sell.openRepay[i]!];
+  const want = [held?.sellLocked[i] ?? 0n, held?.sellBorrow[i] ?? 0n, held?.sellInflow[i] ?? 0n, held?.sellRepay[i] ?? 0n];
+  if (got.some((v, k) => v !== want[k])) {
+    throw new Error(`risk invariant (C4): account ${a.id} asset ${i} sell terms ${got.join("/")}, sell holds ${want.join("/")}`);
+  }
+  const cover = sell === null ? 0n : sell.repayCover[i]!;
+  if (cover < 0n || cover > a.repayCover[i]!) throw new Error(`risk invariant (C4): account ${a.id} asset ${i} sell repay cover ${cover} of ${a.repayCover[i]}`);
 }
 
 /** P1: every field of the account's positions and open perpetual quantities that carries state. */
@@ -174,6 +201,7 @@ export function stateHash(s: RiskState): string {
     s.pools.sync(a);
     h.update(`a${id} o${a.openOrders} s${a.settings} L${a.leverageLimit} ${a.available.join(",")} ${a.locked.join(",")} ${a.lent.join(",")} ${a.borrowed.join(",")}\n`);
     if (a.repayCover.some((c) => c !== 0n)) h.update(`c${id} ${a.repayCover.join(",")}\n`);
+    if (a.sellTerms !== null && a.sellTerms.repayCover.some((c) => c !== 0n)) h.update(`cs${id} ${a.sellTerms.repayCover.join(",")}\n`);
     if (a.unsettledUsdc !== 0n) h.update(`u${id} ${a.unsettledUsdc}\n`);
     if (a.perps !== null) hashPerps(h, a);
   }

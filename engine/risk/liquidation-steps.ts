@@ -294,6 +294,6 @@ function holdStep(s: RiskState, account: Account, orderId: number, plan: BookSte
   hold.inflowAsset = plan.side === Side.Buy ? market.baseAsset : market.quoteAsset;
   hold.remaining = amount;
   account.available[asset] = account.available[asset]! - amount;
-  account.locked[asset] = account.locked[asset]! + amount;
+  account.addLocked(asset, plan.side, amount);
   account.markChanged(asset);
 }

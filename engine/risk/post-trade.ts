@@ -158,7 +158,7 @@ function settleSide(s: RiskState, account: Account, orderId: number, side: numbe
   const spent = hold.asset;
   if (hold.remaining >= paid) {
     hold.remaining -= paid;
-    account.locked[spent] = account.locked[spent]! - paid;
+    account.addLocked(spent, hold.side, -paid);
   } else {
     payPastHold(s, account, hold, paid);
   }
@@ -182,7 +182,7 @@ function settleSide(s: RiskState, account: Account, orderId: number, side: numbe
 function payPastHold(s: RiskState, account: Account, hold: OrderHold, paid: bigint): void {
   const spent = hold.asset;
   let short = paid - hold.remaining;
-  account.locked[spent] = account.locked[spent]! - hold.remaining;
+  account.addLocked(spent, hold.side, -hold.remaining);
   hold.remaining = 0n;
   const free = account.available[spent]!;
   const own = free < short ? free : short;
@@ -248,7 +248,7 @@ function settleSpotLiquidationFill(s: RiskState, account: Account, e: EventRecor
   if (e.side === Side.Buy && hold.asset === usdc && hold.remaining > 0n && fee > 0n) {
     const fromHold = fee < hold.remaining ? fee : hold.remaining;
     hold.remaining -= fromHold;
-    account.locked[usdc] = account.locked[usdc]! - fromHold;
+    account.addLocked(usdc, hold.side, -fromHold);
     creditInsurance(s, usdc, InsuranceReason.LiquidationFee, fromHold);
     s.settlementRows.add(account.id, market.id, usdc, SettlementReason.LiquidationFee, SettlementStep.FromBalance, fromHold);
     account.markChanged(usdc);

@@ -7,7 +7,7 @@
 // Account.syncedMargin), the accounts' open-order terms (C4: openBorrow / openInflow / openRepay / openBorrowOrders,
 // the sums over its holds' borrowMax and credited proceeds, which are written with each hold), the accounts' pool
 // epochs (every account is valued at the snapshot), the hold table's index and free list.
-import { FUNDING_HISTORY_ENTRIES_MAX, LEVERAGE_LIMIT_MAX, LEVERAGE_LIMIT_MIN, MarketKind, SETTLEMENT_HISTORY_ROWS_MAX, SNAPSHOT_COUNT_MAX, SnapshotTag, type MarketConfig, type SnapshotReader, type SnapshotWriter } from "../model/index.ts";
+import { FUNDING_HISTORY_ENTRIES_MAX, LEVERAGE_LIMIT_MAX, LEVERAGE_LIMIT_MIN, MarketKind, SETTLEMENT_HISTORY_ROWS_MAX, SNAPSHOT_COUNT_MAX, Side, SnapshotTag, type MarketConfig, type SnapshotReader, type SnapshotWriter } from "../model/index.ts";
 import type { PerpPosition } from "../perps/index.ts";
 import { Account, AccountPerps, PositionLog } from "./accounts.ts";
 import type { HoldTable, OrderHold } from "./holds.ts";
@@ -118,7 +118,7 @@ export function writeAccounts(w: SnapshotWriter, accounts: ReadonlyMap<number, A
     w.uint(a.borrowedAssets);
     w.uint(a.poolPositions);
     writeBalances(w, a, assets);
-    if (a.openOrders > 0) for (let i = 0; i < assets; i++) w.big(a.repayCover[i]!);
+    if (a.openOrders > 0) writeRepayCover(w, a, assets);
     if (a.poolPositions > 0) {
       for (let i = 0; i < assets; i++) {
         w.big(a.positions[i]!.lendShares);
@@ -199,6 +199,29 @@ function restorePerps(r: SnapshotReader, a: Account, markets: readonly MarketCon
 }
 
 /**
+ * C4/C8: what open repaying proceeds offset of each asset's borrow (Account.repayCover), then whether the sell
+ * orders' part of it is non-zero and, if so, that part (SellTerms.repayCover: history, not a function of the holds).
+ */
+function writeRepayCover(w: SnapshotWriter, a: Account, assets: number): void {
+  for (let i = 0; i < assets; i++) w.big(a.repayCover[i]!);
+  const sell = a.sellTerms;
+  const hasSell = sell !== null && sell.repayCover.some((c) => c !== 0n);
+  w.bool(hasSell);
+  if (hasSell) for (let i = 0; i < assets; i++) w.big(sell.repayCover[i]!);
+}
+
+function restoreRepayCover(r: SnapshotReader, a: Account, assets: number): void {
+  for (let i = 0; i < assets; i++) a.repayCover[i] = r.big();
+  if (!r.bool()) return;
+  const sell = a.sellTermsOf();
+  for (let i = 0; i < assets; i++) {
+    const c = r.big();
+    if (c < 0n || c > a.repayCover[i]!) r.fail(`account ${a.id}: sell orders' repay cover ${c} of asset ${i}`);
+    sell.repayCover[i] = c;
+  }
+}
+
+/**
  * Restores the accounts into an empty map; `create` makes a client account with the defaults (and links it to its
  * user's fee volume). The margin state is not written: an account makes it from its net balances when first read.
  */
@@ -223,7 +246,7 @@ export function restoreAccounts(
     a.borrowedAssets = r.uint();
     a.poolPositions = r.uint();
     restoreBalances(r, a, assets);
-    if (a.openOrders > 0) for (let i = 0; i < assets; i++) a.repayCover[i] = r.big();
+    if (a.openOrders > 0) restoreRepayCover(r, a, assets);
     if (a.poolPositions > 0) {
       for (let i = 0; i < assets; i++) {
         a.positions[i]!.lendShares = r.big();
@@ -283,14 +306,19 @@ export function writeHolds(w: SnapshotWriter, holds: HoldTable, byClientId: Read
  * marks the assets, so the margin state made on first read values them (Account.syncedMargin).
  */
 function addOpenOrderTerms(account: Account, h: OrderHold): void {
+  // The sell orders' locked part (the total was restored with the balances).
+  if (!h.perp && h.side === Side.Sell && h.remaining !== 0n) {
+    const sell = account.sellTermsOf();
+    sell.locked[h.asset] = sell.locked[h.asset]! + h.remaining;
+    account.markChanged(h.asset);
+  }
   if (h.borrowMax > 0n) {
-    account.openBorrow[h.asset] = account.openBorrow[h.asset]! + h.borrowMax;
+    account.addOpenBorrow(h.asset, h.side, h.borrowMax);
     account.openBorrowOrders++;
     account.markChanged(h.asset);
   }
   if (h.inflowCredit !== 0n) {
-    const open = h.inflowRepays ? account.openRepay : account.openInflow;
-    open[h.inflowAsset] = open[h.inflowAsset]! + h.inflowCredit;
+    account.addOpenCredit(h.inflowAsset, h.side, h.inflowRepays, h.inflowCredit);
     account.markChanged(h.inflowAsset);
   }
 }

@@ -11,7 +11,8 @@
 //   fills, `setPositionOrders` when open orders change;
 // - before a risk-increasing action, describe its effect in a reused MarginChanges and ask
 //   `account.wouldPassInitialMargin(changes)` (C8; false → INSUFFICIENT_MARGIN), judged with every open order
-//   filled: a spot order via `spotTradeChanges(changes, ctx, market, side, qty, limitPrice, feeBps, receiveRepays)`,
+//   filled and, with open spot orders of both sides, at the side corners (corners.ts; the per-side terms come from
+//   `setAssetSellTerms` before `setAssetHoldings`): a spot order via `spotTradeChanges(changes, ctx, market, side, qty, limitPrice, feeBps, receiveRepays)`,
 //   a withdrawal or outgoing transfer via `changes.clear().addAsset(asset, -amount)`, a borrow kept in the account
 //   via `addHoldings(asset, amount, amount + fee)`; a leverage change via `wouldPassLeverageLimit`, then
 //   `setLeverageLimit`;

@@ -49,6 +49,7 @@ export function spotTradeChanges(
   const quoteQty = divFloorNonNegative(quantity * price * ctx.marketQuoteMultiplier[market]!, ctx.marketQuoteDivisor[market]!);
   changes.clear();
   changes.borrowsAtFill = true;
+  changes.orderSide = side;
   // Base first, then quote (callers read the entries in that order).
   if (side === Side.Buy) {
     const received = quantity - feeAmount(quantity, feeBps);

@@ -1,0 +1,470 @@
+// The incremental per-slot state of one account's cross margin (C2–C5): the slots' inputs, their contributions to the
+// running sums, and the O(1) updates and lazy mark refresh that keep them. AccountMargin (account.ts) adds the queries
+// and the hypothetical checks (C6–C9) on top; this file is the state they read.
+
+import type { Ratio } from "../../fixed/index.ts";
+import { RATIO_SCALE } from "../../model/index.ts";
+import type { MarginContext } from "./context.ts";
+import {
+  divCeilNonNegative,
+  divFloorNonNegative,
+  exposureQuantity,
+  haircutWeightFromRoot,
+  imfFloor,
+  sqrtMarginTermFromRoot,
+  sqrtNotionalUpNear,
+  sqrtTermFlatLimitUsd,
+  unrealizedPnlUsd,
+} from "./formulas.ts";
+
+/** The slots and running sums of one account (see AccountMargin, which is the class callers use). */
+export class MarginSlots {
+  protected leverageLimitRatio: Ratio;
+
+  // Asset slots. Inputs: the units the account holds and may spend (available + lent), holds for open orders
+  // (locked), owes (borrowed), and its open orders' effect: what they may still borrow and the proceeds credited to
+  // them (see setAssetHoldings). The slot is valued as the account would stand after its open orders fill: held =
+  // spendable + credited proceeds (locked units count as spent), borrowed = borrowed + open-order borrows.
+  protected readonly assetSpendable: bigint[];
+  protected readonly assetLocked: bigint[];
+  protected readonly assetBorrowed: bigint[];
+  protected readonly assetOpenBorrow: bigint[];
+  protected readonly assetOpenInflow: bigint[];
+  protected readonly assetOpenRepay: bigint[];
+  /** 1 when the slot has any open-order state (borrow, proceeds, repayments); its owed units after the orders. */
+  protected readonly assetHasOpen: Uint8Array;
+  protected readonly assetOwedAfter: bigint[];
+  // C4/C8 corners: the sell orders' part of the slot's open-order inputs (locked, may borrow, credited as held,
+  // credited as repaying = offsetting the borrow); the buy orders' part is the total less it (setAssetSellTerms).
+  protected readonly sellLocked: bigint[];
+  protected readonly sellOpenBorrow: bigint[];
+  protected readonly sellOpenInflow: bigint[];
+  protected readonly sellOpenRepay: bigint[];
+  /** 1 when the slot has any input from open buy orders / from open sell orders; how many slots have each. */
+  protected readonly assetBuyTerms: Uint8Array;
+  protected readonly assetSellTerms: Uint8Array;
+  protected buyTermSlots = 0;
+  protected sellTermSlots = 0;
+  protected readonly assetSeen: number[];
+  protected readonly assetWeight: bigint[];
+  protected readonly assetCollateral: bigint[];
+  protected readonly assetLiability: bigint[];
+  protected readonly assetIm: bigint[];
+  protected readonly assetMm: bigint[];
+  /** Last sqrt(notional) taken for the slot's holding / borrow (0 if none): the Newton seed for its next root. */
+  protected readonly assetRoot: bigint[];
+  protected readonly assetBorrowRoot: bigint[];
+  /** Borrow IMF below its sqrt region, and the notional up to which it holds; both depend on leverageLimit. */
+  protected readonly borrowImfFloor: bigint[];
+  protected readonly borrowImfFlatLimitUsd: bigint[];
+
+  // Perpetual position slots (indexed by market id; spot markets stay empty).
+  protected readonly posQty: bigint[];
+  protected readonly posCost: bigint[];
+  protected readonly posOpenBuy: bigint[];
+  protected readonly posOpenSell: bigint[];
+  protected readonly posSeen: number[];
+  protected readonly posNotional: bigint[];
+  protected readonly posIm: bigint[];
+  protected readonly posMm: bigint[];
+  protected readonly posUpnl: bigint[];
+  protected readonly posRoot: bigint[];
+  protected readonly marketImfFloor: bigint[];
+  protected readonly marketImfFlatLimitUsd: bigint[];
+
+  protected unsettled = 0n;
+
+  // Running sums (USD, PRICE_DECIMALS).
+  protected collateralSum = 0n;
+  protected liabilitySum = 0n;
+  protected upnlSum = 0n;
+  /** C3 kept as its own running sum (collateral + uPnL + unsettled − liability) so a check starts from it. */
+  protected netEquitySum = 0n;
+  protected tenSum = 0n;
+  protected imSum = 0n;
+  protected mmSum = 0n;
+  protected markSeen: number;
+
+  // Scratch output of computeAsset / computePosition (no allocation per call).
+  protected sWeight = 0n;
+  protected sCollateral = 0n;
+  protected sLiability = 0n;
+  protected sIm = 0n;
+  protected sMm = 0n;
+  protected sNotional = 0n;
+  protected sUpnl = 0n;
+  protected sRoot = 0n;
+  protected sBorrowRoot = 0n;
+  constructor(
+    protected readonly ctx: MarginContext,
+    leverageLimit: Ratio,
+  ) {
+    const n = ctx.assetCount;
+    const m = ctx.marketCount;
+    const zeros = (k: number): bigint[] => new Array<bigint>(k).fill(0n);
+    this.assetSpendable = zeros(n);
+    this.assetLocked = zeros(n);
+    this.assetBorrowed = zeros(n);
+    this.assetOpenBorrow = zeros(n);
+    this.assetOpenInflow = zeros(n);
+    this.assetOpenRepay = zeros(n);
+    this.assetHasOpen = new Uint8Array(n);
+    this.assetOwedAfter = zeros(n);
+    this.sellLocked = zeros(n);
+    this.sellOpenBorrow = zeros(n);
+    this.sellOpenInflow = zeros(n);
+    this.sellOpenRepay = zeros(n);
+    this.assetBuyTerms = new Uint8Array(n);
+    this.assetSellTerms = new Uint8Array(n);
+    this.assetSeen = new Array<number>(n).fill(ctx.markVersion);
+    this.assetWeight = ctx.haircutFlatWeight.slice();
+    this.assetCollateral = zeros(n);
+    this.assetLiability = zeros(n);
+    this.assetIm = zeros(n);
+    this.assetMm = zeros(n);
+    this.assetRoot = zeros(n);
+    this.assetBorrowRoot = zeros(n);
+    this.borrowImfFloor = zeros(n);
+    this.borrowImfFlatLimitUsd = zeros(n);
+    this.posQty = zeros(m);
+    this.posCost = zeros(m);
+    this.posOpenBuy = zeros(m);
+    this.posOpenSell = zeros(m);
+    this.posSeen = new Array<number>(m).fill(ctx.markVersion);
+    this.posNotional = zeros(m);
+    this.posIm = zeros(m);
+    this.posMm = zeros(m);
+    this.posUpnl = zeros(m);
+    this.posRoot = zeros(m);
+    this.marketImfFloor = zeros(m);
+    this.marketImfFlatLimitUsd = zeros(m);
+    this.markSeen = ctx.markVersion;
+    this.leverageLimitRatio = leverageLimit;
+    this.priceLeverage(leverageLimit);
+  }
+
+  // ---- updates (each O(1) in the account's size) --------------------------------------------------------------
+
+  /** The asset's net balance is now `netQty` units, held (> 0) or borrowed (< 0), with no open orders. */
+  setAssetBalance(asset: number, netQty: bigint): void {
+    this.setAssetSellTerms(asset, 0n, 0n, 0n, 0n);
+    this.setAssetHoldings(asset, netQty > 0n ? netQty : 0n, 0n, netQty < 0n ? -netQty : 0n, 0n, 0n, 0n);
+  }
+
+  /**
+   * The asset's slot (units, each ≥ 0): `spendable` = available + lent, `locked` = held by open orders, `borrowed` =
+   * owed to the pool (a liability and a position, C3/C4, while the borrowed units held are collateral, C1/C2);
+   * `openBorrow` = what open orders may still borrow of it at fill time, `openInflow` = the proceeds of open orders
+   * credited to the account as held, `openRepay` = those credited as repaying its borrow first (margin orders, S3)
+   * (C4: the risk-increasing part of open orders is exposure from the moment they rest).
+   */
+  setAssetHoldings(
+    asset: number,
+    spendable: bigint,
+    locked: bigint,
+    borrowed: bigint,
+    openBorrow: bigint,
+    openInflow: bigint,
+    openRepay: bigint,
+  ): void {
+    this.assetSpendable[asset] = spendable;
+    this.assetLocked[asset] = locked;
+    this.assetBorrowed[asset] = borrowed;
+    this.assetOpenBorrow[asset] = openBorrow;
+    this.assetOpenInflow[asset] = openInflow;
+    this.assetOpenRepay[asset] = openRepay;
+    this.assetHasOpen[asset] = openBorrow !== 0n || openInflow !== 0n || openRepay !== 0n ? 1 : 0;
+    this.setSideFlags(asset);
+    const owed = this.borrowedAfterOrders(asset);
+    this.assetOwedAfter[asset] = owed;
+    this.applyAsset(asset, this.heldAfterOrders(asset), owed);
+  }
+
+  /**
+   * C4/C8: the sell orders' part of the asset's open-order inputs (each ≥ 0 and within the totals given next to
+   * setAssetHoldings, which must follow): units they lock, may borrow at fill time, have credited as held and as
+   * repaying the borrow. The corners (AccountMargin) value the account with only one side's orders filled.
+   */
+  setAssetSellTerms(asset: number, locked: bigint, openBorrow: bigint, openInflow: bigint, openRepay: bigint): void {
+    this.sellLocked[asset] = locked;
+    this.sellOpenBorrow[asset] = openBorrow;
+    this.sellOpenInflow[asset] = openInflow;
+    this.sellOpenRepay[asset] = openRepay;
+  }
+
+  /** Which sides' open orders the asset's slot has inputs from (kept with the slot's inputs). */
+  private setSideFlags(asset: number): void {
+    const sell =
+      this.sellLocked[asset] !== 0n || this.sellOpenBorrow[asset] !== 0n || this.sellOpenInflow[asset] !== 0n || this.sellOpenRepay[asset] !== 0n;
+    const buy =
+      this.assetLocked[asset] !== this.sellLocked[asset] ||
+      this.assetOpenBorrow[asset] !== this.sellOpenBorrow[asset] ||
+      this.assetOpenInflow[asset] !== this.sellOpenInflow[asset] ||
+      this.assetOpenRepay[asset] !== this.sellOpenRepay[asset];
+    const buyFlag = buy ? 1 : 0;
+    const sellFlag = sell ? 1 : 0;
+    this.buyTermSlots += buyFlag - this.assetBuyTerms[asset]!;
+    this.sellTermSlots += sellFlag - this.assetSellTerms[asset]!;
+    this.assetBuyTerms[asset] = buyFlag;
+    this.assetSellTerms[asset] = sellFlag;
+  }
+
+  /** The perpetual position of `market` is now `qty` (signed, base units) with average entry `entryPrice`. */
+  setPosition(market: number, qty: bigint, entryPrice: bigint): void {
+    this.requirePerpetual(market);
+    this.applyPosition(market, qty, qty * entryPrice, this.posOpenBuy[market]!, this.posOpenSell[market]!);
+  }
+
+  /** The perpetual position of `market` is `qty` with cost basis Σ fill qty × price (base units × PRICE_DECIMALS),
+   * for callers that keep the exact cost rather than a rounded average entry. */
+  setPositionCostBasis(market: number, qty: bigint, costBasis: bigint): void {
+    this.requirePerpetual(market);
+    this.applyPosition(market, qty, costBasis, this.posOpenBuy[market]!, this.posOpenSell[market]!);
+  }
+
+  /** Open-order quantities of `market` (base units, ≥ 0): their risk-increasing part is exposure (C4). */
+  setPositionOrders(market: number, openBuyQty: bigint, openSellQty: bigint): void {
+    this.requirePerpetual(market);
+    this.applyPosition(market, this.posQty[market]!, this.posCost[market]!, openBuyQty, openSellQty);
+  }
+
+  /** Unsettled balances in USD (funding, fees not yet settled; C3). */
+  setUnsettledUsd(amountUsd: bigint): void {
+    this.netEquitySum += amountUsd - this.unsettled;
+    this.unsettled = amountUsd;
+  }
+
+  /** A3: the account's max leverage (ratio); re-prices the IMF of every position (O(slots)). */
+  setLeverageLimit(leverageLimit: Ratio): void {
+    this.refreshMarks();
+    this.leverageLimitRatio = leverageLimit;
+    this.priceLeverage(leverageLimit);
+    const ctx = this.ctx;
+    for (let a = 0; a < ctx.assetCount; a++) {
+      if (this.assetLiability[a]! !== 0n) this.applyAsset(a, this.heldAfterOrders(a), this.borrowedAfterOrders(a));
+    }
+    for (let m = 0; m < ctx.marketCount; m++) {
+      if (this.posNotional[m]! !== 0n) {
+        this.applyPosition(m, this.posQty[m]!, this.posCost[m]!, this.posOpenBuy[m]!, this.posOpenSell[m]!);
+      }
+    }
+  }
+
+
+  // ---- queries ------------------------------------------------------------------------------------------------
+
+  get leverageLimit(): Ratio {
+    return this.leverageLimitRatio;
+  }
+
+  /** Net balance: spendable + locked − borrowed (units). */
+  assetBalance(asset: number): bigint {
+    return this.assetSpendable[asset]! + this.assetLocked[asset]! - this.assetBorrowed[asset]!;
+  }
+
+  /** Units held (spendable + locked) and owed now, not counting open orders. */
+  assetHeld(asset: number): bigint {
+    return this.assetSpendable[asset]! + this.assetLocked[asset]!;
+  }
+
+  assetBorrowedUnits(asset: number): bigint {
+    return this.assetBorrowed[asset]!;
+  }
+
+  /** Units held as the account would stand after its open orders fill (spendable + credited proceeds). */
+  heldAfterOrders(asset: number): bigint {
+    const repay = this.assetOpenRepay[asset]!;
+    const borrowed = this.assetBorrowed[asset]!;
+    return this.assetSpendable[asset]! + this.assetOpenInflow[asset]! + (repay > borrowed ? repay - borrowed : 0n);
+  }
+
+  /** Units owed as the account would stand after its open orders fill (borrowed − repaid + what they may borrow). */
+  borrowedAfterOrders(asset: number): bigint {
+    const repay = this.assetOpenRepay[asset]!;
+    const borrowed = this.assetBorrowed[asset]!;
+    return (repay < borrowed ? borrowed - repay : 0n) + this.assetOpenBorrow[asset]!;
+  }
+
+  /** C1: the weight the asset's holding gets now (the flat weight when not held or borrowed). */
+
+  // ---- internals ----------------------------------------------------------------------------------------------
+
+  protected requirePerpetual(market: number): void {
+    if (!this.ctx.marketIsPerpetual[market]) throw new RangeError(`market ${market} is not a perpetual market`);
+  }
+
+  /** IMF floors and flat-region limits for the leverage limit (closed form, no root). */
+  protected priceLeverage(leverageLimit: Ratio): void {
+    const ctx = this.ctx;
+    for (let a = 0; a < ctx.assetCount; a++) {
+      const imf = ctx.borrowImf[a]!;
+      const floor = imfFloor(leverageLimit, ctx.platformMaxLeverage, imf.base);
+      this.borrowImfFloor[a] = floor;
+      this.borrowImfFlatLimitUsd[a] = sqrtTermFlatLimitUsd(imf.factor, floor);
+    }
+    for (let m = 0; m < ctx.marketCount; m++) {
+      const imf = ctx.marketImf[m];
+      if (imf === null || imf === undefined) continue;
+      const floor = imfFloor(leverageLimit, ctx.platformMaxLeverage, imf.base);
+      this.marketImfFloor[m] = floor;
+      this.marketImfFlatLimitUsd[m] = sqrtTermFlatLimitUsd(imf.factor, floor);
+    }
+  }
+
+  /** Revalues the slots whose mark moved since this account last looked. */
+  protected refreshMarks(): void {
+    const ctx = this.ctx;
+    if (this.markSeen === ctx.markVersion) return;
+    for (let a = 0; a < ctx.assetCount; a++) {
+      if (this.assetSeen[a] !== ctx.assetMarkVersion[a]) {
+        const held = this.heldAfterOrders(a);
+        const owed = this.borrowedAfterOrders(a);
+        if (held !== 0n || owed !== 0n) this.applyAsset(a, held, owed);
+        else this.assetSeen[a] = ctx.assetMarkVersion[a]!;
+      }
+    }
+    for (let m = 0; m < ctx.marketCount; m++) {
+      if (this.posSeen[m] !== ctx.marketMarkVersion[m]) {
+        if (this.posQty[m] !== 0n || this.posCost[m] !== 0n || this.posOpenBuy[m] !== 0n || this.posOpenSell[m] !== 0n) {
+          this.applyPosition(m, this.posQty[m]!, this.posCost[m]!, this.posOpenBuy[m]!, this.posOpenSell[m]!);
+        } else this.posSeen[m] = ctx.marketMarkVersion[m]!;
+      }
+    }
+    this.markSeen = ctx.markVersion;
+  }
+
+  /** Contribution of asset `a` holding `held` and owing `owed` units (both ≥ 0) into the scratch fields: the held
+   * units are collateral (C1), the owed units a liability and a position with the asset's borrow IMF/MMF (C3–C5).
+   * The same formulas as the pure ones (validateInternalState proves it), with the flat-region shortcut (exactly
+   * equal up to the limit, see haircutFlatLimitUsd / sqrtTermFlatLimitUsd), the slot's previous roots as Newton
+   * seeds, and plain truncating division where the operands are known non-negative. */
+  protected computeAsset(a: number, held: bigint, owed: bigint, withMaintenance: boolean): void {
+    const ctx = this.ctx;
+    const mark = ctx.assetMark[a]!;
+    const unit = ctx.assetUnit[a]!;
+    this.sRoot = 0n;
+    this.sBorrowRoot = 0n;
+    let weight = ctx.haircutFlatWeight[a]!;
+    if (held > 0n) {
+      const value = held * mark;
+      const notionalUp = (value + ctx.assetUnitMinusOne[a]!) / unit; // ceil: value ≥ 0
+      if (notionalUp > ctx.haircutFlatLimitUsd[a]!) {
+        const root = sqrtNotionalUpNear(notionalUp, this.assetRoot[a]!);
+        this.sRoot = root;
+        weight = haircutWeightFromRoot(ctx.haircut[a]!, root);
+      }
+      this.sCollateral =
+        weight === RATIO_SCALE ? divFloorNonNegative(value, unit) : divFloorNonNegative(value * weight, ctx.assetUnitRatio[a]!);
+    } else this.sCollateral = 0n;
+    this.sWeight = weight;
+    if (owed === 0n) {
+      this.sLiability = 0n;
+      this.sIm = 0n;
+      this.sMm = 0n;
+      return;
+    }
+    const liability = (owed * mark + ctx.assetUnitMinusOne[a]!) / unit; // ceil(owed × mark / unit)
+    this.sLiability = liability;
+    let imf = this.borrowImfFloor[a]!;
+    const mmfFn = ctx.borrowMmf[a]!;
+    let mmf = mmfFn.base;
+    const imfBeyond = liability > this.borrowImfFlatLimitUsd[a]!;
+    const mmfBeyond = withMaintenance && liability > ctx.borrowMmfFlatLimitUsd[a]!;
+    if (imfBeyond || mmfBeyond) {
+      const root = sqrtNotionalUpNear(liability, this.assetBorrowRoot[a]!);
+      this.sBorrowRoot = root;
+      if (imfBeyond) {
+        const term = sqrtMarginTermFromRoot(ctx.borrowImf[a]!.factor, root);
+        if (term > imf) imf = term;
+      }
+      if (mmfBeyond) {
+        const term = sqrtMarginTermFromRoot(mmfFn.factor, root);
+        if (term > mmf) mmf = term;
+      }
+    }
+    this.sIm = divCeilNonNegative(liability * imf, RATIO_SCALE);
+    if (withMaintenance) this.sMm = divCeilNonNegative(liability * mmf, RATIO_SCALE);
+  }
+
+  /** Contribution of perpetual `m` into the scratch fields (same conventions as computeAsset). */
+  protected computePosition(
+    m: number,
+    qty: bigint,
+    cost: bigint,
+    openBuy: bigint,
+    openSell: bigint,
+    withMaintenance: boolean,
+  ): void {
+    const ctx = this.ctx;
+    const mark = ctx.marketMark[m]!;
+    const unit = ctx.marketBaseUnit[m]!;
+    const exposure = exposureQuantity(qty, openBuy, openSell);
+    // Signed: the general floor.
+    this.sUpnl = qty === 0n && cost === 0n ? 0n : unrealizedPnlUsd(qty, cost, ctx.marketBaseDecimals[m]!, mark);
+    this.sRoot = 0n;
+    if (exposure === 0n) {
+      this.sNotional = 0n;
+      this.sIm = 0n;
+      this.sMm = 0n;
+      return;
+    }
+    const notional = divCeilNonNegative(exposure * mark, unit);
+    this.sNotional = notional;
+    let imf = this.marketImfFloor[m]!;
+    const mmfFn = ctx.marketMmf[m]!;
+    let mmf = mmfFn.base;
+    const imfBeyond = notional > this.marketImfFlatLimitUsd[m]!;
+    const mmfBeyond = withMaintenance && notional > ctx.marketMmfFlatLimitUsd[m]!;
+    if (imfBeyond || mmfBeyond) {
+      const root = sqrtNotionalUpNear(notional, this.posRoot[m]!);
+      this.sRoot = root;
+      if (imfBeyond) {
+        const term = sqrtMarginTermFromRoot(ctx.marketImf[m]!.factor, root);
+        if (term > imf) imf = term;
+      }
+      if (mmfBeyond) {
+        const term = sqrtMarginTermFromRoot(mmfFn.factor, root);
+        if (term > mmf) mmf = term;
+      }
+    }
+    this.sIm = divCeilNonNegative(notional * imf, RATIO_SCALE);
+    if (withMaintenance) this.sMm = divCeilNonNegative(notional * mmf, RATIO_SCALE);
+  }
+
+  protected applyAsset(a: number, held: bigint, owed: bigint): void {
+    this.computeAsset(a, held, owed, true);
+    this.netEquitySum += this.sCollateral - this.assetCollateral[a]! - (this.sLiability - this.assetLiability[a]!);
+    this.collateralSum += this.sCollateral - this.assetCollateral[a]!;
+    this.liabilitySum += this.sLiability - this.assetLiability[a]!;
+    this.tenSum += this.sLiability - this.assetLiability[a]!;
+    this.imSum += this.sIm - this.assetIm[a]!;
+    this.mmSum += this.sMm - this.assetMm[a]!;
+    this.assetWeight[a] = this.sWeight;
+    this.assetCollateral[a] = this.sCollateral;
+    this.assetLiability[a] = this.sLiability;
+    this.assetIm[a] = this.sIm;
+    this.assetMm[a] = this.sMm;
+    if (this.sRoot !== 0n) this.assetRoot[a] = this.sRoot;
+    if (this.sBorrowRoot !== 0n) this.assetBorrowRoot[a] = this.sBorrowRoot;
+    this.assetSeen[a] = this.ctx.assetMarkVersion[a]!;
+  }
+
+  protected applyPosition(m: number, qty: bigint, cost: bigint, openBuy: bigint, openSell: bigint): void {
+    this.computePosition(m, qty, cost, openBuy, openSell, true);
+    this.netEquitySum += this.sUpnl - this.posUpnl[m]!;
+    this.tenSum += this.sNotional - this.posNotional[m]!;
+    this.imSum += this.sIm - this.posIm[m]!;
+    this.mmSum += this.sMm - this.posMm[m]!;
+    this.upnlSum += this.sUpnl - this.posUpnl[m]!;
+    this.posQty[m] = qty;
+    this.posCost[m] = cost;
+    this.posOpenBuy[m] = openBuy;
+    this.posOpenSell[m] = openSell;
+    this.posNotional[m] = this.sNotional;
+    this.posIm[m] = this.sIm;
+    this.posMm[m] = this.sMm;
+    this.posUpnl[m] = this.sUpnl;
+    if (this.sRoot !== 0n) this.posRoot[m] = this.sRoot;
+    this.posSeen[m] = this.ctx.marketMarkVersion[m]!;
+  }
+}
