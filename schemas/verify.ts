@@ -340,6 +340,10 @@ export const EVENT_LAYOUTS: readonly (TableLayout | null)[] = [
   layout("InsuranceFund", { asset: U16, balance: DEC, time_ms: U64 }),
   layout("InsuranceEntry", { asset: U16, reason: U8, amount: DEC, balance: DEC, time_ms: U64 }),
   layout("FundingPayment", { account: U32, market: U16, rate: DEC, mark: DEC, quantity: DEC, amount: DEC, time_ms: U64 }),
+  layout("Socialization", {
+    account: U32, asset: U16, market: U16, kind: U8, quantity: DEC, amount: DEC, loss: DEC, price: DEC, counterparty: U32, net_equity: DEC,
+    time_ms: U64,
+  }),
 ];
 
 export const COMMAND_ENVELOPE = layout("CommandEnvelope", { client_seq: U64, command_type: U8, command: UVAL });

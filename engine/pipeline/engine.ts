@@ -290,7 +290,7 @@ export class Engine {
     this.batchNumber++;
     if (count > 0) this.lastSeqNumber = cmds[count - 1]!.seq;
     // Phase 0 (D3): each risk shard's engine commands for its liquidating accounts, shard order, before any R1.
-    for (let r = 0; r < this.risk.length; r++) this.risk[r]!.beginBatch(this.batchNumber, this.engineOut);
+    for (let r = 0; r < this.risk.length; r++) this.risk[r]!.beginBatch(this.batchNumber, this.engineOut, sink);
     for (let i = 0; i < count; i++) this.preTrade(cmds[i]!, sink);
     for (let m = 0; m < this.matching.length; m++) {
       const q = this.queues[m]!;

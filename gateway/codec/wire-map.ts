@@ -180,6 +180,14 @@ export const EVENT_WIRE: readonly EventWire[] = [
       ["quantity", "fundedQuantity", "base"], ["amount", "fundingPayment", "quote"], ["time_ms", "timeMs", "id"],
     ],
   },
+  {
+    kind: "Socialization",
+    fields: [
+      ["account", "account"], ["asset", "asset"], ["market", "market"], ["kind", "socializationKind"], ["quantity", "socializedQuantity", "asset"],
+      ["amount", "socializedAmount", "quote"], ["loss", "socializedLoss", "quote"], ["price", "socializationPrice", "price"],
+      ["counterparty", "counterpartyAccount"], ["net_equity", "netEquityUsd", "usd"], ["time_ms", "timeMs", "id"],
+    ],
+  },
 ];
 
 // ---------------------------------------------------------------- commands (server decode)

@@ -85,6 +85,8 @@ export { SettlementReason } from './crossbook/wire/settlement-reason.ts';
 export { SettlementStep } from './crossbook/wire/settlement-step.ts';
 export { Side } from './crossbook/wire/side.ts';
 export { SnapshotTaken } from './crossbook/wire/snapshot-taken.ts';
+export { Socialization } from './crossbook/wire/socialization.ts';
+export { SocializationKind } from './crossbook/wire/socialization-kind.ts';
 export { Subscribe } from './crossbook/wire/subscribe.ts';
 export { TakeSnapshot } from './crossbook/wire/take-snapshot.ts';
 export { Ticker } from './crossbook/wire/ticker.ts';
