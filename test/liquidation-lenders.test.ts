@@ -3,9 +3,10 @@
 // meanwhile on every shard); a borrow that cannot be repaid in kind pays its lenders its USD value in USDC pro rata to
 // their lend shares while their claims are written down through the lend index (seed 004: "$100,000 rather than 1
 // BTC"); lender ADL at the utilization limit (seed 004: each borrower's total value unchanged). Exact amounts.
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { CommandKind, CommandRecord, EventKind, EventRecord, InsuranceReason, OrderFlag, RejectCode, SocializationKind } from "../engine/model/index.ts";
-import { Engine, loadConfig, type EngineTopology } from "../engine/pipeline/index.ts";
+import { Engine, loadConfig, ThreadedPipeline, type EngineTopology } from "../engine/pipeline/index.ts";
+import { planLenderPayoutByShares } from "../engine/liquidation/index.ts";
 
 const config = loadConfig();
 const USDC = 0;
@@ -31,6 +32,8 @@ class Harness {
   readonly engine: Engine;
   private seq = 0;
   private timeMs = T0;
+  /** Every batch run, for replays. */
+  readonly stream: CommandRecord[][] = [];
 
   constructor(topology: EngineTopology = { riskShards: 1, matchingShards: 1 }) {
     this.engine = new Engine(config, topology);
@@ -39,6 +42,7 @@ class Harness {
 
   batch(list: Partial<CommandRecord>[]): EventRecord[] {
     const cmds = list.map((f) => Object.assign(new CommandRecord(), f, { seq: ++this.seq }));
+    this.stream.push(cmds);
     const got: EventRecord[] = [];
     this.engine.processBatch(cmds, cmds.length, { publish: (e) => got.push(copy(e)) });
     for (const r of this.engine.risk) r.validateInternalState();
@@ -162,4 +166,138 @@ describe("Q4 bankruptcy of a borrow that cannot be repaid in kind (seed 004)", (
     expect([h.fund(USDC), h.transit()]).toEqual([-100_000n * USDC_UNIT, 0n]);
     for (const r of h.engine.risk) expect([r.openBankruptcies(), r.pools.hashText()]).toEqual([0, h.engine.risk[0]!.pools.hashText()]);
   });
+});
+
+describe("Q5 lender ADL at the utilization limit (seed 004)", () => {
+  /**
+   * Dave's collateral is 1 BTC lent; he owes 30,000 USDC (a margin withdrawal). Bob holds 200,000 USDC and borrowed
+   * 0.95 BTC (taken out): the BTC pool is at 95% utilization, above its 90% throttle, so no lender can redeem. BTC
+   * then marks $30,000: Dave is liquidating and his lent BTC cannot be redeemed.
+   */
+  function stuckLender(h: Harness): void {
+    h.batch([
+      deposit(CAROL, USDC, 100_000n * USDC_UNIT), lend(CAROL, USDC, 100_000n * USDC_UNIT),
+      deposit(DAVE, BTC, BTC_UNIT), lend(DAVE, BTC, BTC_UNIT),
+      deposit(BOB, USDC, 200_000n * USDC_UNIT),
+    ]);
+    const borrows = h.batch([withdraw(DAVE, USDC, 30_000n * USDC_UNIT, OrderFlag.AutoBorrow), withdraw(BOB, BTC, 95_000_000n, OrderFlag.AutoBorrow)]);
+    expect(rejects(borrows)).toEqual([]);
+    expect([h.borrowed(DAVE, USDC), h.borrowed(BOB, BTC)]).toEqual([30_000n * USDC_UNIT, 95_000_000n]);
+    const started = h.batch([mark(BTC, 30_000n * USD)]);
+    expect(started.filter((e) => e.kind === EventKind.LiquidationStarted).map((e) => e.account)).toEqual([DAVE]);
+  }
+
+  it("Q5: Dave's 1 BTC lent at 95% utilization: Bob's 0.95 BTC borrow is closed by moving 28,500 USDC (0.95 × $30,000) from Bob to Dave; Bob's total value stays 171,500 USDC, Dave's claim falls to 0.05 BTC", () => {
+    const h = new Harness();
+    stuckLender(h);
+    const bobValueBefore = h.available(BOB, USDC) - (h.borrowed(BOB, BTC) * 30_000n * USDC_UNIT) / BTC_UNIT;
+    expect(bobValueBefore).toBe(171_500n * USDC_UNIT);
+    const adl = h.tick();
+    expect(socializations(adl)).toEqual([
+      [SocializationKind.LenderAdl, DAVE, BTC, 95_000_000n, 28_500n * USDC_UNIT, 0n],
+      [SocializationKind.LenderAdl, BOB, BTC, 95_000_000n, -28_500n * USDC_UNIT, 0n],
+    ]);
+    expect(adl.filter((e) => e.kind === EventKind.Socialization).map((e) => e.counterpartyAccount)).toEqual([BOB, DAVE]);
+    expect([h.borrowed(BOB, BTC), h.available(BOB, USDC)]).toEqual([0n, 171_500n * USDC_UNIT]); // value unchanged
+    expect(h.lent(DAVE, BTC)).toBe(5_000_000n);
+    const pool = h.risk(DAVE).pools.pools[BTC]!;
+    expect([pool.totalLent, pool.totalBorrowed, pool.cash]).toEqual([5_000_000n, 0n, 5_000_000n]);
+    // The pool can redeem again: the next phase 0 redeems Dave's last 0.05 BTC for Q2 to sell.
+    h.tick();
+    expect(h.lent(DAVE, BTC)).toBe(0n);
+  });
+});
+
+describe("Q4 rounding and X4", () => {
+  it("Q4: payouts are floor(total × shares / pool shares): three lenders of 1 BTC get 33,333.333333 USDC each, Σ is 1 unit short of 100,000 USDC and that unit returns to the insurance fund at the next batch (LenderPayout row)", () => {
+    const h = new Harness();
+    h.batch([
+      deposit(LENDER, BTC, BTC_UNIT), lend(LENDER, BTC, BTC_UNIT),
+      deposit(CAROL, BTC, BTC_UNIT), lend(CAROL, BTC, BTC_UNIT),
+      deposit(DAVE, BTC, BTC_UNIT), lend(DAVE, BTC, BTC_UNIT),
+      deposit(ALICE, USDT, 100_000n * USDC_UNIT),
+    ]);
+    h.batch([withdraw(ALICE, BTC, BTC_UNIT, OrderFlag.AutoBorrow)]);
+    h.batch([mark(BTC, 100_000n * USD), mark(USDT, USD / 100n)]);
+    h.tick();
+    const paid = socializations(h.tick()).filter((r) => r[0] === SocializationKind.LenderPaid);
+    expect(paid.map((r) => r[4])).toEqual([33_333_333_333n, 33_333_333_333n, 33_333_333_333n]);
+    expect(paid.map((r) => r[3])).toEqual([33_333_334n, 33_333_334n, 33_333_334n]); // claims 1 → 0.66666666 BTC (the pool keeps the rounding)
+    expect([h.transit(), h.fund(USDC)]).toEqual([1n, -100_000n * USDC_UNIT]);
+    h.tick();
+    expect([h.transit(), h.fund(USDC)]).toEqual([0n, -100_000n * USDC_UNIT + 1n]);
+    const last = h.risk(0).insuranceHistory(USDC, 0, 100).at(-1)!;
+    expect([last.reason, last.change]).toEqual([InsuranceReason.LenderPayout, 1n]);
+  });
+
+  it("Q4: planLenderPayoutByShares never pays more than the total, whatever the split of the shares over shards", () => {
+    let seed = 7;
+    const rand = (n: number) => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
+    for (let run = 0; run < 500; run++) {
+      const count = 1 + rand(12);
+      const shares = Array.from({ length: count }, () => BigInt(1 + rand(1_000_000_007)));
+      const pool = shares.reduce((a, b) => a + b, 0n);
+      const total = BigInt(rand(2_000_000_000)) * 1000n + BigInt(rand(1000));
+      const cut = rand(count + 1); // two shards: [0, cut) and [cut, count)
+      const out: bigint[] = [];
+      const a = planLenderPayoutByShares(total, shares.slice(0, cut), cut, pool, out);
+      const b = planLenderPayoutByShares(total, shares.slice(cut), count - cut, pool, out);
+      expect(a + b <= total && total - (a + b) < BigInt(count)).toBe(true);
+    }
+  });
+});
+
+const text = (e: EventRecord): string => JSON.stringify(e, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
+const running: ThreadedPipeline[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((p) => p.stop()));
+});
+
+describe("X4, X7 with Q4/Q5", () => {
+  function story(topology: EngineTopology): Harness {
+    const h = new Harness(topology);
+    bankruptAlice(h, 2n);
+    h.tick();
+    h.tick([withdraw(BOB, USDC, USDC_UNIT)]);
+    h.tick([withdraw(BOB, USDC, USDC_UNIT)]);
+    return h;
+  }
+
+  it("Q4, X7: a snapshot taken while the bankruptcy is open restores into an engine that resolves it identically (events and state hash)", () => {
+    const h = story({ riskShards: 2, matchingShards: 1 });
+    const live = new Engine(config, { riskShards: 2, matchingShards: 1 });
+    const cut = h.stream.length - 2; // after the batch that found Alice bankrupt
+    for (let i = 0; i < cut; i++) live.processBatch(h.stream[i]!, h.stream[i]!.length, { publish: () => {} });
+    expect(live.risk.map((r) => r.openBankruptcies())).toEqual([1, 1]);
+    const restored = Engine.fromSnapshot(config, live.snapshot());
+    const a: string[] = [];
+    const b: string[] = [];
+    for (let i = cut; i < h.stream.length; i++) {
+      live.processBatch(h.stream[i]!, h.stream[i]!.length, { publish: (e) => a.push(text(e)) });
+      restored.processBatch(h.stream[i]!, h.stream[i]!.length, { publish: (e) => b.push(text(e)) });
+    }
+    expect(a.length).toBeGreaterThan(4);
+    expect(b).toEqual(a);
+    expect(restored.stateHash()).toBe(live.stateHash());
+    expect(live.stateHash()).toBe(h.engine.stateHash());
+  });
+
+  for (const [topology, stages] of [
+    [{ riskShards: 1, matchingShards: 1 }, "fused"],
+    [{ riskShards: 2, matchingShards: 1 }, "split"],
+  ] as const) {
+    it(`Q4, X4: threaded ${topology.riskShards}×${topology.matchingShards} ${stages} replays the bankruptcy, the payouts and the paused withdrawal to the in-process state hash`, async () => {
+      const h = story(topology);
+      const fatal: string[] = [];
+      const events: string[] = [];
+      const p = await ThreadedPipeline.start(config, { onEvent: (e) => events.push(text(e)), onFatal: (m) => fatal.push(m) }, { topology, stages });
+      running.push(p);
+      let n = 0;
+      for (const b of h.stream) await p.submitBatch(b, b.length, ++n);
+      await p.waitForBatch(n);
+      expect(fatal).toEqual([]);
+      expect(await p.stateHash()).toBe(h.engine.stateHash());
+      expect(events.some((t) => t.includes(`"kind":${EventKind.Socialization}`))).toBe(true);
+    }, 60_000);
+  }
 });

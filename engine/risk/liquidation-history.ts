@@ -25,6 +25,9 @@ export class LiquidationHistory {
 
   /** Keeps a copy of the published event `e` as a row of e.account's history. */
   record(e: EventRecord): void {
+    // Zeroed first: the layout leaves the slots of other kinds' union members unwritten, and a row must not carry the
+    // previous row's bytes there (a restored shard, whose scratch starts empty, would hash differently: X7).
+    this.scratch.fill(0);
     writeEvent(this.views, 0, e);
     let list = this.rows.get(e.account);
     if (list === undefined) {
