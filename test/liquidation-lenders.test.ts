@@ -4,7 +4,7 @@
 // their lend shares while their claims are written down through the lend index (seed 004: "$100,000 rather than 1
 // BTC"); lender ADL at the utilization limit (seed 004: each borrower's total value unchanged). Exact amounts.
 import { afterEach, describe, expect, it } from "vitest";
-import { CommandKind, CommandRecord, EventKind, EventRecord, InsuranceReason, OrderFlag, RejectCode, SocializationKind } from "../engine/model/index.ts";
+import { CommandKind, CommandRecord, EventKind, EventRecord, InsuranceReason, OrderFlag, OrderType, RejectCode, Side, SocializationKind, TimeInForce } from "../engine/model/index.ts";
 import { Engine, loadConfig, ThreadedPipeline, type EngineTopology } from "../engine/pipeline/index.ts";
 import { planLenderPayoutByShares } from "../engine/liquidation/index.ts";
 
@@ -12,6 +12,9 @@ const config = loadConfig();
 const USDC = 0;
 const USDT = 1;
 const BTC = 2;
+const SOL = 4;
+const SOL_USDC = 2;
+const SOL_UNIT = 1_000_000_000n;
 const USD = 1_000_000_000n;
 const USDC_UNIT = 1_000_000n;
 const BTC_UNIT = 100_000_000n;
@@ -165,6 +168,32 @@ describe("Q4 bankruptcy of a borrow that cannot be repaid in kind (seed 004)", (
     expect([h.lent(LENDER, BTC), h.lent(CAROL, BTC)]).toEqual([225_000_000n, 75_000_000n]);
     expect([h.fund(USDC), h.transit()]).toEqual([-100_000n * USDC_UNIT, 0n]);
     for (const r of h.engine.risk) expect([r.openBankruptcies(), r.pools.hashText()]).toEqual([0, h.engine.risk[0]!.pools.hashText()]);
+  });
+});
+
+describe("Q4 the insurance fund first", () => {
+  it("Q4: a deficit the fund can cover is covered: 0.980400 USDC from the fund (its 1.0465 USDC of Q2 fees) to the bankrupt account, a Cover entry; no write-down, the lenders keep their BTC claim", () => {
+    const h = new Harness();
+    // Q2 fills the fund first (test/liquidation-book.test.ts's figures): Dave's 10 SOL against a 1,000 USDC borrow,
+    // SOL marked $116, one step sells 0.91 SOL at Bob's $115 and pays 1.0465 USDC to the fund.
+    h.batch([deposit(CAROL, USDC, 10_000n * USDC_UNIT), lend(CAROL, USDC, 10_000n * USDC_UNIT), deposit(DAVE, SOL, 10n * SOL_UNIT), deposit(LENDER, BTC, BTC_UNIT), lend(LENDER, BTC, BTC_UNIT)]);
+    h.batch([withdraw(DAVE, USDC, 1_000n * USDC_UNIT, OrderFlag.AutoBorrow)]);
+    h.batch([deposit(BOB, USDC, 5_000n * USDC_UNIT), { kind: CommandKind.PlaceOrder, account: BOB, market: SOL_USDC, side: Side.Buy, orderType: OrderType.Limit, tif: TimeInForce.GTC, price: 115n * USD, quantity: 20n * SOL_UNIT }]);
+    h.batch([mark(SOL, 116n * USD)]);
+    h.tick();
+    expect(h.fund(USDC)).toBe(1_046_500n);
+    // Alice: 2 USDT, 0.00001 BTC borrowed and taken out; BTC to $100,000 and USDT to $0.01: net equity
+    // 2 × 0.01 × 0.98 − 1 = −0.9804 USD.
+    h.batch([deposit(ALICE, USDT, 2n * USDC_UNIT)]);
+    h.batch([withdraw(ALICE, BTC, 1_000n, OrderFlag.AutoBorrow)]);
+    h.batch([mark(BTC, 100_000n * USD), mark(USDT, USD / 100n)]);
+    expect(socializations(h.tick())).toEqual([[SocializationKind.Bankrupt, ALICE, USDC, 0n, 0n, 0n]]);
+    const covered = h.tick();
+    expect(socializations(covered)).toEqual([[SocializationKind.InsuranceCover, ALICE, USDC, 0n, 980_400n, 0n]]);
+    expect([h.fund(USDC), h.available(ALICE, USDC), h.borrowed(ALICE, BTC), h.lent(LENDER, BTC)]).toEqual([66_100n, 980_400n, 1_000n, BTC_UNIT]);
+    const last = h.risk(0).insuranceHistory(USDC, 0, 100).at(-1)!;
+    expect([last.reason, last.change, last.balance]).toEqual([InsuranceReason.Cover, -980_400n, 66_100n]);
+    expect(h.risk(ALICE).openBankruptcies()).toBe(0);
   });
 });
 
