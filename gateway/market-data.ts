@@ -119,6 +119,7 @@ export class MarketDataHub implements MarketDataSink, SnapshotPart {
     copy.account = 0;
     copy.makerAccount = 0; // a liquidation fill names neither side's account nor the maker's client id
     copy.makerClientId = 0n;
+    copy.counterpartyAccount = 0; // Q5: a lender ADL row names neither side either
     const bytes = encodeEvent(copy, 0n, this.config);
     if (route.byMarket) {
       this.fanOut(e.market, Channel.Liquidation, bytes);
