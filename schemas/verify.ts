@@ -138,6 +138,7 @@ export const QUERY_INSURANCE_HISTORY = layout("QueryInsuranceHistory", { asset: 
 export const QUERY_SETTLEMENT_HISTORY = layout("QuerySettlementHistory", { account: U32, market: U16, since_ms: U64, limit: U16 });
 export const QUERY_FUNDING_HISTORY = layout("QueryFundingHistory", { account: U32, market: U16, since_ms: U64, limit: U16 });
 export const QUERY_FUNDING_RATE_HISTORY = layout("QueryFundingRateHistory", { market: U16, since_ms: U64, limit: U16 });
+export const QUERY_LENDER_LOSSES = layout("QueryLenderLosses", { asset: U16, since_ms: U64, limit: U16 });
 
 /** Indexed by the `Command` union type (0 = NONE). */
 export const COMMAND_LAYOUTS: readonly (TableLayout | null)[] = [
@@ -182,6 +183,7 @@ export const COMMAND_LAYOUTS: readonly (TableLayout | null)[] = [
   QUERY_SETTLEMENT_HISTORY,
   QUERY_FUNDING_HISTORY,
   QUERY_FUNDING_RATE_HISTORY,
+  QUERY_LENDER_LOSSES,
 ];
 
 /** Indexed by the `Event` union type (0 = NONE). */

@@ -35,7 +35,7 @@ describe("Q4 over the wire", () => {
     await operator.request({ type: "SetMarkPrice", asset: 2, price: "100000" }, 30);
     await operator.request({ type: "SetMarkPrice", asset: 1, price: "0.01" }, 30); // phase 0 of this batch: bankrupt
     const paused = await bob.request({ type: "Withdraw", account: 48, asset: 0, amount: "1" }, 30); // resolved at its head
-    expect(paused.map((e) => [e.type, (e as Any).code])).toEqual([["CommandRejected", "WithdrawalsPaused"]]);
+    expect(paused.map((e) => [e.type, (e as unknown as Any).code])).toEqual([["CommandRejected", "WithdrawalsPaused"]]);
     const open = await bob.request({ type: "Withdraw", account: 48, asset: 0, amount: "1" }, 30);
     expect(open.map((e) => e.type)).toContain("CommandAccepted");
     await new Promise((r) => setTimeout(r, 200));
@@ -51,6 +51,10 @@ describe("Q4 over the wire", () => {
     expect(history.map((e) => [e.type, e.kind ?? null, e.account])).toEqual([
       ["LiquidationStarted", null, 32], ["Socialization", "Bankrupt", 32], ["Socialization", "LenderWriteDown", 32], ["LiquidationEnded", null, 32],
     ]);
+    // The exchange-wide report (public): one row for the batch, account 0.
+    const losses = (await watcher.lenderLosses()) as unknown as Any[];
+    expect(losses.map((e) => [e.type, e.kind, e.account, e.asset, e.quantity, e.amount, e.loss])).toEqual([["Socialization", "LenderWriteDown", 0, 2, "1", "-100000", "100000"]]);
+    expect(await watcher.lenderLosses({ asset: 1 })).toEqual([]);
     for (const c of [watcher, lender, alice, bob, operator]) await c.close();
     await server.stop();
   }, 30_000);

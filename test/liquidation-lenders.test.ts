@@ -4,7 +4,7 @@
 // their lend shares while their claims are written down through the lend index (seed 004: "$100,000 rather than 1
 // BTC"); lender ADL at the utilization limit (seed 004: each borrower's total value unchanged). Exact amounts.
 import { afterEach, describe, expect, it } from "vitest";
-import { CommandKind, CommandRecord, EventKind, EventRecord, InsuranceReason, OrderFlag, OrderType, RejectCode, Side, SocializationKind, TimeInForce } from "../engine/model/index.ts";
+import { ALL_ASSETS, CommandKind, CommandRecord, EventKind, EventRecord, InsuranceReason, OrderFlag, OrderType, RejectCode, Side, SocializationKind, TimeInForce } from "../engine/model/index.ts";
 import { Engine, loadConfig, ThreadedPipeline, type EngineTopology } from "../engine/pipeline/index.ts";
 import { planLenderPayoutByShares } from "../engine/liquidation/index.ts";
 
@@ -141,6 +141,11 @@ describe("Q4 bankruptcy of a borrow that cannot be repaid in kind (seed 004)", (
     const rows = h.risk(0).insuranceHistory(-1, 0, 100).filter((r) => r.reason === InsuranceReason.LenderPayout);
     expect(rows.map((r) => [r.asset, r.change])).toEqual([[USDC, -100_000n * USDC_UNIT], [USDT, 100_000n * USDC_UNIT]]);
     expect(h.risk(ALICE).openBankruptcies()).toBe(0);
+    // QueryLenderLosses: the exchange's report, one row (account 0) for the batch, on every shard's replica.
+    const report = h.batch([{ kind: CommandKind.QueryLenderLosses, asset: ALL_ASSETS }]);
+    expect(socializations(report)).toEqual([[SocializationKind.LenderWriteDown, 0, BTC, BTC_UNIT, -100_000n * USDC_UNIT, 100_000n * USDC_UNIT]]);
+    expect(socializations(h.batch([{ kind: CommandKind.QueryLenderLosses, asset: USDT }]))).toEqual([]);
+    expect(rejects(h.batch([{ kind: CommandKind.QueryLenderLosses, asset: 9 }]))).toEqual([RejectCode.UnknownAsset]);
     expect(h.risk(ALICE).liquidationHistoryCount(ALICE)).toBe(4); // Started, Bankrupt, LenderWriteDown, Ended (nothing left)
     expect(h.risk(ALICE).liquidatingAccounts()).toEqual([]);
   });

@@ -97,6 +97,10 @@ export const CommandKind = {
   /** Query, P4: the funding rates of perpetual `market` from `timeMs` on, oldest first, at most `historyLimit`: a
    * FundingRate event each (the query's seq), then CommandAccepted. */
   QueryFundingRateHistory: 35,
+  /** Query, Q4: the exchange's lender write-downs (each batch's Σ per asset over every shard) of `asset` (or ALL_ASSETS)
+   * from `timeMs` on, oldest first, at most `historyLimit`: a Socialization event each (kind LenderWriteDown, account 0:
+   * quantity written down, USDC owed to the lenders, the part beyond the insurance fund), then CommandAccepted. */
+  QueryLenderLosses: 36,
 } as const;
 export type CommandKind = (typeof CommandKind)[keyof typeof CommandKind];
 
@@ -229,7 +233,7 @@ export const COMMAND_FIELDS: readonly FieldSpec[] = [
   { name: "marketState", type: "i32", unit: "MarketState", slot: "state", kinds: ["SetMarketState"] },
   { name: "leverageLimit", type: "i32", unit: "new max account leverage 1…50, 0 = unchanged", slot: "state", kinds: ["UpdateAccountSettings"] },
   { name: "curvePoints", type: "i32", unit: "evenly spaced utilizations 2…101 (0 = 11)", slot: "state", kinds: ["QueryRateCurve"] },
-  { name: "historyLimit", type: "i32", unit: "history entries at most (0 = the maximum)", slot: "state", kinds: ["QueryInterestHistory", "QueryLiquidationHistory", "QueryInsuranceHistory", "QuerySettlementHistory", "QueryFundingHistory", "QueryFundingRateHistory"] },
+  { name: "historyLimit", type: "i32", unit: "history entries at most (0 = the maximum)", slot: "state", kinds: ["QueryInterestHistory", "QueryLiquidationHistory", "QueryInsuranceHistory", "QuerySettlementHistory", "QueryFundingHistory", "QueryFundingRateHistory", "QueryLenderLosses"] },
   { name: "oracleSource", type: "i32", unit: "index of the source in the asset's configured oracle sources", slot: "state", kinds: ["OracleQuote"] },
   { name: "orderId", type: "f64", unit: "target order of a cancel or replace (engine order id)" },
   { name: "timeMs", type: "f64", unit: "engine time, ms since the epoch (AdvanceTime; the history queries: from)" },

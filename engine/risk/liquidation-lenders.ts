@@ -34,9 +34,19 @@ import {
   planLenderPayoutByShares,
   rankLenderAdlBorrowers,
 } from "../liquidation/index.ts";
-import { EventKind, InsuranceReason, RejectCode, SocializationKind, type EventSink } from "../model/index.ts";
+import {
+  ALL_ASSETS,
+  EventKind,
+  InsuranceReason,
+  LENDER_LOSS_ENTRIES_MAX,
+  RejectCode,
+  SocializationKind,
+  type CommandRecord,
+  type EventSink,
+} from "../model/index.ts";
 import type { Account } from "./accounts.ts";
 import { creditInsurance } from "./insurance.ts";
+import { accepted, rejectUnknownAsset } from "./replies.ts";
 import { ConversionMarkets, planAccountStep } from "./liquidation-steps.ts";
 import type { RiskState } from "./state.ts";
 
@@ -188,7 +198,7 @@ function writeOffBorrows(s: RiskState, account: Account, quote: number, sink: Ev
     account.markChanged(quote);
     creditInsurance(s, quote, InsuranceReason.LenderPayout, -fromFund);
     book.transitQuote += value;
-    book.addWriteDown(a, quantity, value);
+    book.addWriteDown(a, quantity, value, fromFund - covered);
     publish(s, SocializationKind.LenderWriteDown, account, a, quantity, -value, fromFund - covered, ctx.assetMark[a]!, 0, sink);
   }
 }
@@ -270,7 +280,7 @@ export function lenderBatchEnd(s: RiskState, sink: EventSink): void {
     for (const lender of scratch.lenders) s.pools.sync(lender);
     publishPaid(s, a, sink);
   }
-  book.endBatch();
+  book.endBatch(s.nowMs);
 }
 
 /** Pays this shard's lenders of `a` their part of `payoutQuote` (planLenderPayoutByShares), out of the transit. */
@@ -347,4 +357,34 @@ function publish(
 function quoteMarket(s: RiskState, quote: number): number {
   for (const m of s.config.markets) if (m.quoteAsset === quote) return m.id;
   return 0;
+}
+
+/**
+ * QueryLenderLosses (Q4): the exchange's write-downs of `asset` (or ALL_ASSETS) from cmd.timeMs on, oldest first, at
+ * most historyLimit (0 = LENDER_LOSS_ENTRIES_MAX): a Socialization event each (LenderWriteDown, account 0, the query's
+ * seq), then CommandAccepted. Every shard holds the same rows; account 0's answers.
+ */
+export function queryLenderLosses(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
+  if (cmd.asset !== ALL_ASSETS && (cmd.asset < 0 || cmd.asset >= s.assetCount)) return rejectUnknownAsset(s, cmd, sink);
+  const limit = cmd.historyLimit <= 0 || cmd.historyLimit > LENDER_LOSS_ENTRIES_MAX ? LENDER_LOSS_ENTRIES_MAX : cmd.historyLimit;
+  const conv = conversionsOf(s);
+  let sent = 0;
+  for (const row of s.lenders.losses) {
+    if (sent >= limit) break;
+    if (row.timeMs < cmd.timeMs || (cmd.asset !== ALL_ASSETS && row.asset !== cmd.asset)) continue;
+    const e = s.out;
+    e.clear();
+    e.kind = EventKind.Socialization;
+    e.seq = cmd.seq;
+    e.asset = row.asset;
+    e.market = conv.spotMarket[row.asset]! >= 0 ? conv.spotMarket[row.asset]! : quoteMarket(s, conv.quoteAsset);
+    e.socializationKind = SocializationKind.LenderWriteDown;
+    e.socializedQuantity = row.quantity;
+    e.socializedAmount = -row.payoutQuote;
+    e.socializedLoss = row.lossQuote;
+    e.timeMs = row.timeMs;
+    sink.publish(e);
+    sent++;
+  }
+  accepted(s, cmd, sink);
 }

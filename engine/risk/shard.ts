@@ -26,7 +26,7 @@ import { evaluateLiquidations } from "./liquidation-trigger.ts";
 import type { InsuranceRow } from "./insurance.ts";
 import { payFunding, recordFundingRate } from "./funding.ts";
 import { createEngineOrders, type EngineCommandOut } from "./liquidation-steps.ts";
-import { lenderBatchEnd, lenderPhase0 } from "./liquidation-lenders.ts";
+import { lenderBatchEnd, lenderPhase0, queryLenderLosses } from "./liquidation-lenders.ts";
 import { autoRealizeAtMark, realizeAtTick } from "./realization.ts";
 import * as queries from "./queries.ts";
 import { accountIds, stateHash, totals, validateInternalState } from "./invariants.ts";
@@ -116,6 +116,9 @@ export class RiskShard {
       case CommandKind.QueryFundingHistory:
       case CommandKind.QueryFundingRateHistory:
         queries.answerQuery(s, kind, cmd, sink);
+        return false;
+      case CommandKind.QueryLenderLosses:
+        queryLenderLosses(s, cmd, sink); // Q4 (liquidation-lenders.ts)
         return false;
       case CommandKind.RegisterApiKey:
       case CommandKind.RevokeApiKey:

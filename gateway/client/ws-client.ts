@@ -195,6 +195,11 @@ export class CrossbookClient {
     return this.request(asset === undefined ? { type: "QueryInsuranceFund" } : { type: "QueryInsuranceFund", asset });
   }
 
+  /** Q4: the exchange's lender write-downs (Socialization rows, account 0, oldest first) of `asset` (omitted: every asset). */
+  async lenderLosses(options: { asset?: number; sinceMs?: number; limit?: number } = {}, timeoutMs = 5000): Promise<EventJson[]> {
+    return (await this.collectUntil({ type: "QueryLenderLosses", ...options }, "CommandAccepted", true, timeoutMs)).events;
+  }
+
   /** Q6/D4: the insurance fund's history (InsuranceEntry rows, oldest first) of `asset` (omitted: every asset). */
   async insuranceHistory(options: { asset?: number; sinceMs?: number; limit?: number } = {}, timeoutMs = 5000): Promise<EventJson[]> {
     return (await this.collectUntil({ type: "QueryInsuranceHistory", ...options }, "CommandAccepted", true, timeoutMs)).events;

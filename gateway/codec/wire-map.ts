@@ -334,6 +334,11 @@ export const COMMAND_WIRE: readonly CommandWire[] = [
     fields: [["account", "account", "account"], ["market", "market", "marketOrAll"], ["since_ms", "timeMs", "timeMs"], ["limit", "historyLimit", "u16"]],
   },
   {
+    wire: "QueryLenderLosses",
+    kind: "QueryLenderLosses",
+    fields: [["asset", "asset", "assetOrAll"], ["since_ms", "timeMs", "timeMs"], ["limit", "historyLimit", "u16"]],
+  },
+  {
     wire: "QueryFundingRateHistory",
     kind: "QueryFundingRateHistory",
     fields: [["market", "market", "market"], ["since_ms", "timeMs", "timeMs"], ["limit", "historyLimit", "u16"]],

@@ -59,6 +59,7 @@ export { QueryFundingRateHistory } from './crossbook/wire/query-funding-rate-his
 export { QueryInsuranceFund } from './crossbook/wire/query-insurance-fund.ts';
 export { QueryInsuranceHistory } from './crossbook/wire/query-insurance-history.ts';
 export { QueryInterestHistory } from './crossbook/wire/query-interest-history.ts';
+export { QueryLenderLosses } from './crossbook/wire/query-lender-losses.ts';
 export { QueryLiquidationHistory } from './crossbook/wire/query-liquidation-history.ts';
 export { QueryMaxBorrow } from './crossbook/wire/query-max-borrow.ts';
 export { QueryMaxOrder } from './crossbook/wire/query-max-order.ts';

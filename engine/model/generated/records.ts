@@ -34,7 +34,7 @@ export class CommandRecord {
   leverageLimit: number = 0;
   /** evenly spaced utilizations 2…101 (0 = 11) (QueryRateCurve). */
   curvePoints: number = 0;
-  /** history entries at most (0 = the maximum) (QueryInterestHistory, QueryLiquidationHistory, QueryInsuranceHistory, QuerySettlementHistory, QueryFundingHistory, QueryFundingRateHistory). */
+  /** history entries at most (0 = the maximum) (QueryInterestHistory, QueryLiquidationHistory, QueryInsuranceHistory, QuerySettlementHistory, QueryFundingHistory, QueryFundingRateHistory, QueryLenderLosses). */
   historyLimit: number = 0;
   /** index of the source in the asset's configured oracle sources (OracleQuote). */
   oracleSource: number = 0;
@@ -585,6 +585,7 @@ export function commandStateSlot(r: CommandRecord): number {
     case CommandKind.QuerySettlementHistory:
     case CommandKind.QueryFundingHistory:
     case CommandKind.QueryFundingRateHistory:
+    case CommandKind.QueryLenderLosses:
       return r.historyLimit;
     case CommandKind.OracleQuote:
       return r.oracleSource;
@@ -616,6 +617,7 @@ export function setCommandStateSlot(r: CommandRecord, value: number): void {
     case CommandKind.QuerySettlementHistory:
     case CommandKind.QueryFundingHistory:
     case CommandKind.QueryFundingRateHistory:
+    case CommandKind.QueryLenderLosses:
       r.historyLimit = value;
       return;
     case CommandKind.OracleQuote:
