@@ -7,6 +7,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ALL_ASSETS, CommandKind, CommandRecord, EventKind, EventRecord, InsuranceReason, OrderFlag, OrderType, RejectCode, Side, SocializationKind, TimeInForce } from "../engine/model/index.ts";
 import { Engine, loadConfig, ThreadedPipeline, type EngineTopology } from "../engine/pipeline/index.ts";
 import { planLenderPayoutByShares } from "../engine/liquidation/index.ts";
+import { runStress } from "../engine/pipeline/what-if.ts";
+import { RATIO_SCALE } from "../engine/fixed/index.ts";
 
 const config = loadConfig();
 const USDC = 0;
@@ -278,6 +280,24 @@ describe("Q4 rounding and X4", () => {
       const b = planLenderPayoutByShares(total, shares.slice(cut), count - cut, pool, out);
       expect(a + b <= total && total - (a + b) < BigInt(count)).toBe(true);
     }
+  });
+});
+
+describe("Q7 with Q4", () => {
+  it("Q7, Q4: a what-if of BTC +100% and USDT −99% on a copy reports Alice liquidating (stage 0), found bankrupt (stage 1) and the lenders' 100,000 USDC beyond the fund (stage 2); the engine itself is unchanged", () => {
+    const h = new Harness();
+    h.batch([mark(BTC, 50_000n * USD), deposit(LENDER, BTC, 2n * BTC_UNIT), lend(LENDER, BTC, 2n * BTC_UNIT), deposit(ALICE, USDT, 100_000n * USDC_UNIT)]);
+    h.batch([withdraw(ALICE, BTC, BTC_UNIT, OrderFlag.AutoBorrow)]);
+    const hash = h.engine.stateHash();
+    const pct = RATIO_SCALE / 100n;
+    const r = runStress(config, h.engine.snapshot(), [{ asset: BTC, change: 100n * pct }, { asset: USDT, change: -99n * pct }]);
+    expect(r.stages.map((st) => [st.stage, st.started.map((a) => a.account), st.ended.map((a) => a.account), st.bankrupt, st.socializedLossQuote])).toEqual([
+      [0, [ALICE], [], [], 0n],
+      [1, [], [], [ALICE], 0n],
+      [2, [], [ALICE], [], 100_000n * USDC_UNIT],
+    ]);
+    expect([r.insuranceFundAfter[USDC], r.insuranceFundAfter[USDT]]).toEqual([-100_000n * USDC_UNIT, 100_000n * USDC_UNIT]);
+    expect(h.engine.stateHash()).toBe(hash);
   });
 });
 

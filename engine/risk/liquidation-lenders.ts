@@ -63,6 +63,7 @@ class LenderScratch {
   readonly lenders: Account[] = [];
   readonly shares: bigint[] = [];
   readonly payouts: bigint[] = [];
+  readonly claimsBefore: bigint[] = [];
   conversions: ConversionMarkets | null = null;
   config: unknown = null;
 }
@@ -207,9 +208,14 @@ function writeOffBorrows(s: RiskState, account: Account, quote: number, sink: Ev
 function redeemCollateral(s: RiskState, lender: Account, quote: number, sink: EventSink): void {
   for (let a = 0; a < s.assetCount; a++) {
     if (lender.lent[a]! <= 0n) continue;
-    const code = s.pools.checkRedeem(lender, a, 0n);
-    if (code === RejectCode.None) s.pools.applyRedeem(lender, a, s.nowMs);
-    else if (code !== RejectCode.PoolClosed) lenderAdl(s, lender, a, quote, sink);
+    if (s.pools.checkRedeem(lender, a, 0n) === RejectCode.None) {
+      s.pools.applyRedeem(lender, a, s.nowMs);
+      continue;
+    }
+    // Lender ADL only when the pool itself cannot redeem (throttled at its utilization limit, or no cash) — not when a
+    // shard's per-batch budget (K > 1) refused: that one waits a batch. A closed pool takes no repay either.
+    const code = s.pools.poolRedeemCode(lender, a);
+    if (code !== RejectCode.None && code !== RejectCode.PoolClosed) lenderAdl(s, lender, a, quote, sink);
   }
 }
 
@@ -227,8 +233,7 @@ function collectBorrowers(s: RiskState, lender: number, a: number, quote: number
     const row = list[n++]!;
     row.account = id;
     row.borrowQuantity = b.borrowed[a]!;
-    row.freeQuote = a === quote ? b.available[quote]! - b.borrowed[a]! : b.available[quote]!;
-    if (row.freeQuote <= 0n) n--;
+    row.freeQuote = b.available[quote]!;
   }
   if (scratch.order.length < n) scratch.order = new Int32Array(n * 2);
   return n;
@@ -275,7 +280,7 @@ export function lenderBatchEnd(s: RiskState, sink: EventSink): void {
   const book = s.lenders;
   for (let a = 0; a < s.assetCount; a++) {
     if (book.writeDown[a] === 0n && book.payout[a] === 0n) continue;
-    payLenders(s, a, book.payout[a]!, sink);
+    payLenders(s, a, book.payout[a]!);
     s.pools.writeDownLent(a, book.writeDown[a]!);
     for (const lender of scratch.lenders) s.pools.sync(lender);
     publishPaid(s, a, sink);
@@ -284,13 +289,16 @@ export function lenderBatchEnd(s: RiskState, sink: EventSink): void {
 }
 
 /** Pays this shard's lenders of `a` their part of `payoutQuote` (planLenderPayoutByShares), out of the transit. */
-function payLenders(s: RiskState, a: number, payoutQuote: bigint, sink: EventSink): void {
-  void sink;
+function payLenders(s: RiskState, a: number, payoutQuote: bigint): void {
   const quote = conversionsOf(s).quoteAsset;
   const lenders = scratch.lenders;
   const shares = scratch.shares;
+  const before = scratch.claimsBefore;
   lenders.length = 0;
   shares.length = 0;
+  before.length = 0;
+  scratch.payouts.length = 0;
+  // A scan of this shard's accounts in id order: a write-down is rare, and no index of lenders per asset is kept.
   for (const id of [...s.accounts.keys()].sort((x, y) => x - y)) {
     const account = s.accounts.get(id)!;
     const sh = account.positions[a]!.lendShares;
@@ -298,11 +306,9 @@ function payLenders(s: RiskState, a: number, payoutQuote: bigint, sink: EventSin
     s.pools.sync(account);
     lenders.push(account);
     shares.push(sh);
+    before.push(account.lent[a]!); // the claim before the write-down (LenderPaid's quantity)
     scratch.payouts.push(0n);
   }
-  scratch.payouts.length = lenders.length;
-  scratch.close.length = 0;
-  for (const l of lenders) scratch.close.push(l.lent[a]!); // the claims before the write-down (for the events)
   const paid = planLenderPayoutByShares(payoutQuote, shares, lenders.length, s.pools.pools[a]!.lendShares, scratch.payouts);
   for (let i = 0; i < lenders.length; i++) {
     const l = lenders[i]!;
@@ -317,7 +323,7 @@ function publishPaid(s: RiskState, a: number, sink: EventSink): void {
   const mark = s.marginContext.assetMark[a]!;
   for (let i = 0; i < scratch.lenders.length; i++) {
     const l = scratch.lenders[i]!;
-    publish(s, SocializationKind.LenderPaid, l, a, scratch.close[i]! - l.lent[a]!, scratch.payouts[i]!, 0n, mark, 0, sink);
+    publish(s, SocializationKind.LenderPaid, l, a, scratch.claimsBefore[i]! - l.lent[a]!, scratch.payouts[i]!, 0n, mark, 0, sink);
   }
 }
 

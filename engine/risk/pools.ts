@@ -364,7 +364,12 @@ export class PoolBook {
     return RejectCode.None;
   }
 
-  // ---- Q4 write-downs (liquidation-lenders.ts) ----
+  // ---- Q4 write-downs, Q5 (liquidation-lenders.ts) ----
+
+  /** Q5: the pool's own answer to redeeming the account's whole claim on `a` now (no shard budget counted). */
+  poolRedeemCode(account: Account, a: number): RejectCode {
+    return checkRedeemAll(this.pools[a]!, account.positions[a]!, this.plan);
+  }
 
   /** Q4: the bankrupt account's whole debt of `a` leaves the pool unpaid (its shares, as a delta); returns the units. */
   forgiveBorrow(account: Account, a: number, timeMs: number): bigint {
