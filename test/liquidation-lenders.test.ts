@@ -244,6 +244,29 @@ describe("Q5 lender ADL at the utilization limit (seed 004)", () => {
   });
 });
 
+describe("Q5 with 2 risk shards", () => {
+  it("Q5: a redemption the pool takes but the shard's per-batch budget does not is made in part (redeemable), never a lender ADL: Dave's 0.9 BTC at 42.5% utilization", () => {
+    const h = new Harness({ riskShards: 2, matchingShards: 1 });
+    expect(h.risk(DAVE)).toBe(h.risk(BOB)); // a borrower on the lender's own shard: the ADL would be allowed
+    h.batch([
+      deposit(LENDER, BTC, 110_000_000n), lend(LENDER, BTC, 110_000_000n),
+      deposit(DAVE, BTC, 90_000_000n), lend(DAVE, BTC, 90_000_000n),
+      deposit(CAROL, USDC, 100_000n * USDC_UNIT), lend(CAROL, USDC, 100_000n * USDC_UNIT),
+      deposit(BOB, USDC, 200_000n * USDC_UNIT),
+    ]);
+    expect(rejects(h.batch([withdraw(DAVE, USDC, 30_000n * USDC_UNIT, OrderFlag.AutoBorrow), withdraw(BOB, BTC, 85_000_000n, OrderFlag.AutoBorrow)]))).toEqual([]);
+    h.batch([mark(BTC, 30_000n * USD)]);
+    expect(h.risk(DAVE).liquidatingAccounts()).toContain(DAVE);
+    // Redeeming all 0.9 BTC leaves U = 0.85 / 1.1 < 95%: the pool takes it; this shard's budget (half the room below
+    // the 90% throttle) does not, so part is redeemed now and Bob's borrow is left alone.
+    const step = h.tick();
+    expect(socializations(step)).toEqual([]);
+    expect(h.borrowed(BOB, BTC)).toBe(85_000_000n);
+    const lent = h.lent(DAVE, BTC);
+    expect(lent > 0n && lent < 90_000_000n).toBe(true);
+  });
+});
+
 describe("Q4 rounding and X4", () => {
   it("Q4: payouts are floor(total × shares / pool shares): three lenders of 1 BTC get 33,333.333333 USDC each, Σ is 1 unit short of 100,000 USDC and that unit returns to the insurance fund at the next batch (LenderPayout row)", () => {
     const h = new Harness();

@@ -134,7 +134,8 @@
 //    Σ over the shards is the rounding, ≥ 0, which each shard's next phase 0 returns to its slice: an insurance row),
 //    then lowers the lend index so the pool's lent total falls by the written-down units (writeDownLent; the same on
 //    every replica, lenders revalued lazily). Q5 (phase 0): a liquidating account's lent collateral is redeemed for
-//    Q2 to sell; where its pool refuses (utilization at the throttle), lender ADL matches it against the borrowers of
+//    Q2 to sell (K > 1: as much as the shard's budget allows each batch, pools.ts redeemable); where the pool itself
+//    refuses (utilization at the throttle, no cash), lender ADL matches it against the borrowers of
 //    the asset ON ITS OWN SHARD only (K = 1: every borrower, exactly SPEC; K > 1: a deterministic restriction that
 //    moves nothing across shards — a lender whose borrowers sit elsewhere waits, liquidating, until its pool frees).
 import { createHash } from "node:crypto";

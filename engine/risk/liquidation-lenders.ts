@@ -208,12 +208,14 @@ function writeOffBorrows(s: RiskState, account: Account, quote: number, sink: Ev
 function redeemCollateral(s: RiskState, lender: Account, quote: number, sink: EventSink): void {
   for (let a = 0; a < s.assetCount; a++) {
     if (lender.lent[a]! <= 0n) continue;
-    if (s.pools.checkRedeem(lender, a, 0n) === RejectCode.None) {
+    // All of it, or (K > 1) what this shard's budget lets it redeem this batch: the rest follows in later batches.
+    const amount = s.pools.redeemable(lender, a);
+    if (amount > 0n && s.pools.checkRedeem(lender, a, amount === lender.lent[a] ? 0n : amount) === RejectCode.None) {
       s.pools.applyRedeem(lender, a, s.nowMs);
       continue;
     }
     // Lender ADL only when the pool itself cannot redeem (throttled at its utilization limit, or no cash) — not when a
-    // shard's per-batch budget (K > 1) refused: that one waits a batch. A closed pool takes no repay either.
+    // shard's per-batch budget (K > 1) left nothing: that one waits a batch. A closed pool takes no repay either.
     const code = s.pools.poolRedeemCode(lender, a);
     if (code !== RejectCode.None && code !== RejectCode.PoolClosed) lenderAdl(s, lender, a, quote, sink);
   }
