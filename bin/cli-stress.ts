@@ -97,6 +97,9 @@ export function reportJson(config: ExchangeConfig, shocks: readonly PriceShock[]
       ended: st.ended.map(accountJson),
       fills: st.fills.map((f) => ({ market: config.markets[f.market]!.symbol, fills: f.fills, quantity: String(f.quantity), quoteQuantity: String(f.quoteQuantity) })),
       insuranceFund: fundJson(config, st.insuranceFund),
+      // Q4, only when the stage had any: accounts found bankrupt, lender payouts beyond the fund (USDC units).
+      ...(st.bankrupt.length > 0 ? { bankrupt: st.bankrupt } : {}),
+      ...(st.socializedLossQuote !== 0n ? { socializedLoss: String(st.socializedLossQuote) } : {}),
     })),
     liquidatingAfter: r.liquidatingAfter.map(accountJson),
     liquidatingExposure: usd(r.liquidatingExposureUsd),

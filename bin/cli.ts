@@ -193,7 +193,7 @@ interface ClientValues {
 /** The client's subcommands (each has its usage line in USAGE). */
 export const CLIENT_VERBS = [
   "deposit", "order", "cancel", "cancel-all", "withdraw", "transfer", "balances", "collateral", "max-order", "max-withdrawal", "settings",
-  "positions", "liquidations", "open-interest", "insurance", "settlements", "funding", "funding-rates", "mark", "borrow", "lend", "repay", "redeem", "pool", "rate-curve", "interest", "max-borrow", "watch", "market", "marks", "send", "snapshot", "what-if",
+  "positions", "liquidations", "open-interest", "insurance", "losses", "settlements", "funding", "funding-rates", "mark", "borrow", "lend", "repay", "redeem", "pool", "rate-curve", "interest", "max-borrow", "watch", "market", "marks", "send", "snapshot", "what-if",
 ];
 
 async function client(argv: string[]): Promise<void> {
@@ -359,6 +359,8 @@ function historyCommand(verb: string, args: string[], pub: PublicConfig): Comman
       return { type: "QueryFundingHistory", account: accountArg(args[0]), ...market() };
     case "funding-rates":
       return { type: "QueryFundingRateHistory", market: resolveId("market", args[0] ?? "", pub) };
+    case "losses": // Q4: the exchange's lender write-downs (public)
+      return args[0] === undefined ? { type: "QueryLenderLosses" } : { type: "QueryLenderLosses", asset: resolveId("asset", args[0], pub) };
     default:
       return null;
   }
@@ -509,7 +511,7 @@ function sentCommand(args: string[]): CommandJson {
 
 /** Operator commands sign with the operator's key; the pools' public stats need no key. */
 const OPERATOR_COMMANDS = new Set(["Deposit", "SetMarketState", "AdvanceTime", "SetMarkPrice", "OracleQuote", "RegisterApiKey", "RevokeApiKey", "TakeSnapshot", "QueryWhatIf"]);
-const PUBLIC_COMMANDS = new Set(["QueryPoolStats", "QueryRateCurve", "QueryOpenInterest", "QueryInsuranceFund", "QueryInsuranceHistory", "QueryFundingRateHistory", "Subscribe", "Unsubscribe"]);
+const PUBLIC_COMMANDS = new Set(["QueryPoolStats", "QueryRateCurve", "QueryOpenInterest", "QueryInsuranceFund", "QueryInsuranceHistory", "QueryFundingRateHistory", "QueryLenderLosses", "Subscribe", "Unsubscribe"]);
 
 /** Finds the private key a command signs with: --key FILE, else the data dir's operator or user key file. */
 class KeyChooser {

@@ -22,6 +22,8 @@ export const Channel = { Depth: 1, Trades: 2, Bbo: 4, Ticker: 8, Mark: 16, Liqui
 export const LIQUIDATION_STREAM: ReadonlyMap<number, { readonly byMarket: boolean }> = new Map([
   [EventKind.LiquidationStarted, { byMarket: false }],
   [EventKind.LiquidationEnded, { byMarket: false }],
+  // Q4/Q5: bankruptcies, insurance covers, lender write-downs and payouts, lender ADL (every socialized loss).
+  [EventKind.Socialization, { byMarket: false }],
   // Q2: a fill with seq 0 is a book-liquidation step's (only engine orders carry seq 0), public on its market.
   [EventKind.Fill, { byMarket: true }],
 ]);
@@ -117,6 +119,7 @@ export class MarketDataHub implements MarketDataSink, SnapshotPart {
     copy.account = 0;
     copy.makerAccount = 0; // a liquidation fill names neither side's account nor the maker's client id
     copy.makerClientId = 0n;
+    copy.counterpartyAccount = 0; // Q5: a lender ADL row names neither side either
     const bytes = encodeEvent(copy, 0n, this.config);
     if (route.byMarket) {
       this.fanOut(e.market, Channel.Liquidation, bytes);

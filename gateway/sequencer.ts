@@ -41,6 +41,7 @@ export function isReadOnlyCommand(kind: number): boolean {
     case CommandKind.QuerySettlementHistory:
     case CommandKind.QueryFundingHistory:
     case CommandKind.QueryFundingRateHistory:
+    case CommandKind.QueryLenderLosses:
       return true;
     default:
       return false;

@@ -138,6 +138,7 @@ export const QUERY_INSURANCE_HISTORY = layout("QueryInsuranceHistory", { asset: 
 export const QUERY_SETTLEMENT_HISTORY = layout("QuerySettlementHistory", { account: U32, market: U16, since_ms: U64, limit: U16 });
 export const QUERY_FUNDING_HISTORY = layout("QueryFundingHistory", { account: U32, market: U16, since_ms: U64, limit: U16 });
 export const QUERY_FUNDING_RATE_HISTORY = layout("QueryFundingRateHistory", { market: U16, since_ms: U64, limit: U16 });
+export const QUERY_LENDER_LOSSES = layout("QueryLenderLosses", { asset: U16, since_ms: U64, limit: U16 });
 export const QUERY_WHAT_IF = layout("QueryWhatIf", {
   asset_1: U16, factor_1: DEC, asset_2: U16, factor_2: DEC, asset_3: U16, factor_3: DEC, asset_4: U16, factor_4: DEC, stages_max: U16,
 });
@@ -185,6 +186,7 @@ export const COMMAND_LAYOUTS: readonly (TableLayout | null)[] = [
   QUERY_SETTLEMENT_HISTORY,
   QUERY_FUNDING_HISTORY,
   QUERY_FUNDING_RATE_HISTORY,
+  QUERY_LENDER_LOSSES,
   QUERY_WHAT_IF,
 ];
 
@@ -344,6 +346,10 @@ export const EVENT_LAYOUTS: readonly (TableLayout | null)[] = [
   layout("InsuranceFund", { asset: U16, balance: DEC, time_ms: U64 }),
   layout("InsuranceEntry", { asset: U16, reason: U8, amount: DEC, balance: DEC, time_ms: U64 }),
   layout("FundingPayment", { account: U32, market: U16, rate: DEC, mark: DEC, quantity: DEC, amount: DEC, time_ms: U64 }),
+  layout("Socialization", {
+    account: U32, asset: U16, market: U16, kind: U8, quantity: DEC, amount: DEC, loss: DEC, price: DEC, counterparty: U32, net_equity: DEC,
+    time_ms: U64,
+  }),
   layout("WhatIfStage", { stage: U32, started: U32, ended: U32, fills: U32, insurance_fund: DEC }),
   layout("WhatIfFills", { stage: U32, market: U16, fills: U32, quantity: DEC, quote_quantity: DEC }),
   layout("WhatIfAccount", { stage: U32, account: U32, started: U8, net_equity: DEC, exposure: DEC, mmr: DEC }),

@@ -3,7 +3,8 @@
 // manual borrow / repay / lend / redeem with auto-lend switched on and off (so auto-lend, auto-repay and auto-redeem
 // run), hourly interest, across several users and sub-accounts, through the in-process Engine — single commands and
 // multi-command batches. After every step, for every asset (SPEC X1, X2, L5, L13):
-//   units:   Σ over all accounts of available + locked, the fee account included, + the pool's cash
+//   units:   Σ over all accounts of available + locked, the fee account, the insurance slices and (Q4) the lender payout
+//            transit included, + the pool's cash
 //            = deposits − withdrawals (no unit appears or vanishes);
 //   X1:      Σ (available + locked + lent − borrowed) + fee account + the exchange's interest account
 //            = deposits − withdrawals, where the exchange's interest account is the pool's exchange share plus the
@@ -178,6 +179,7 @@ class Model {
     } else if (e.kind === EventKind.OrderAccepted) {
       this.count("orderAccepted");
     } else if (e.kind === EventKind.AccountCollateral) this.count("statement");
+    else if (e.kind === EventKind.Socialization) this.count(`socialization${e.socializationKind}`); // Q4/Q5 (coverage printed)
     if (e.kind === EventKind.CommandAccepted) {
       this.count(`accepted${e.acceptedKind}`);
       if (e.acceptedKind === CommandKind.Deposit) this.netIn[e.asset] = this.netIn[e.asset]! + e.commandAmount;
@@ -328,6 +330,7 @@ class Model {
       let borrowers = 0n;
       for (const r of risk) {
         units += r.feeBalance(asset) + r.insuranceBalance(asset); // D4: Q2 liquidation fees land in the insurance slices
+        if (asset === USDC_ASSET) units += r.lenderTransit(); // Q4: lender payouts in transit (Σ = their rounding)
         for (const id of r.accountIds()) {
           const b = r.balance(id, asset);
           const p = r.poolBalance(id, asset);
@@ -356,6 +359,8 @@ class Model {
     }
   }
 }
+
+const USDC_ASSET = 0;
 
 function runModel(seed: number, runs: number, topology: EngineTopology, minSteps: number, maxSteps: number, checkCoverage: boolean): number {
   let steps = 0;

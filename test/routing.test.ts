@@ -81,6 +81,7 @@ const EXPECTED: Record<number, [RiskClass, MatchingClass, boolean]> = {
   [CommandKind.QuerySettlementHistory]: ["account", "none", false],
   [CommandKind.QueryFundingHistory]: ["account", "none", false],
   [CommandKind.QueryFundingRateHistory]: ["account", "none", false],
+  [CommandKind.QueryLenderLosses]: ["account", "none", false],
 };
 
 const RISK_CLASS: Record<number, RiskClass> = { [RiskRoute.ByAccount]: "account", [RiskRoute.ShardZero]: "zero", [RiskRoute.Every]: "every" };
@@ -151,6 +152,7 @@ function stream(): CommandRecord[] {
     [CommandKind.QuerySettlementHistory]: command(CommandKind.QuerySettlementHistory, ALICE, (c) => (c.market = ALL_MARKETS)),
     [CommandKind.QueryFundingHistory]: command(CommandKind.QueryFundingHistory, ALICE, (c) => (c.market = ALL_MARKETS)),
     [CommandKind.QueryFundingRateHistory]: command(CommandKind.QueryFundingRateHistory, 0, (c) => (c.market = 3)),
+    [CommandKind.QueryLenderLosses]: command(CommandKind.QueryLenderLosses, 0, (c) => (c.asset = ALL_ASSETS)),
     [CommandKind.RegisterApiKey]: command(CommandKind.RegisterApiKey, CAROL, (c) => ((c.flags = 1), (c.price = 7n), (c.quantity = 8n))),
     [CommandKind.RevokeApiKey]: command(CommandKind.RevokeApiKey, CAROL, (c) => ((c.price = 7n), (c.quantity = 8n))),
     [CommandKind.OracleQuote]: command(CommandKind.OracleQuote, 0, (c) => {
@@ -284,8 +286,9 @@ describe("one routing table", () => {
     // oracle quote applies (IndexPrice and CommandAccepted), positions are queried (CommandAccepted: Alice holds none)
     // and the open interest of the 3 perpetual markets (3 OpenInterest events); Q6: the liquidation and insurance
     // histories (a CommandAccepted each, no rows yet) and the insurance fund of the 5 assets (5 InsuranceFund events);
-    // the three P4/P6 history queries are answered (CommandAccepted each: no perpetual activity yet).
-    expect(reference.get(1)!.length).toBe(81);
+    // the three P4/P6 history queries are answered (CommandAccepted each: no perpetual activity yet); Q4: the lender
+    // losses (a CommandAccepted, no rows).
+    expect(reference.get(1)!.length).toBe(82);
   });
 
   it("X4: the threaded pipeline (fused 1×1, split 1×2, 2×2 and 3×2; as records and encoded) gives each topology's in-process events and state hash", async () => {

@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { listSnapshots, readSnapshot, snapshotFileName, validSnapshots, writeSnapshot, type SnapshotMeta } from "../engine/journal/snapshots.ts";
+import { listSnapshots, readSnapshot, snapshotFileName, SNAPSHOT_FORMAT_VERSION, validSnapshots, writeSnapshot, type SnapshotMeta } from "../engine/journal/snapshots.ts";
 
 const DIGEST = "cd".repeat(32);
 const EXPECT = { configDigestHex: DIGEST, riskShards: 1, matchingShards: 1 };
@@ -64,7 +64,7 @@ describe("snapshot files (X7)", () => {
     await writeSnapshot(dir, meta(30, { riskShards: 2, matchingShards: 2 }), payloadOf(30), 9);
     const v = await writeSnapshot(dir, meta(40), payloadOf(40), 9);
     const bytes = readFileSync(v.path);
-    bytes.writeUInt32LE(2, 8); // a later build's format
+    bytes.writeUInt32LE(SNAPSHOT_FORMAT_VERSION + 1, 8); // a later build's format
     writeFileSync(v.path, bytes);
     const short = await writeSnapshot(dir, meta(50), payloadOf(50), 9);
     writeFileSync(short.path, readFileSync(short.path).subarray(0, 600));
@@ -72,7 +72,7 @@ describe("snapshot files (X7)", () => {
       seqs: [10],
       skipped: [
         `${snapshotFileName(50)}: payload of 408 bytes, the header says 1000`,
-        `${snapshotFileName(40)}: snapshot format version 2, this build reads version 1 only`,
+        `${snapshotFileName(40)}: snapshot format version ${SNAPSHOT_FORMAT_VERSION + 1}, this build reads version ${SNAPSHOT_FORMAT_VERSION} only`,
         `${snapshotFileName(30)}: written by a 2 × 2 engine, this one is 1 × 1`,
         `${snapshotFileName(20)}: written under another configuration (digest aaaaaaaaaaaa…)`,
       ],

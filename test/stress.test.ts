@@ -68,7 +68,7 @@ describe("Q7 what-if on a copy", () => {
     expect(r.marks).toEqual([{ asset: SOL, before: 150n * USD, after: 116_250_000_000n }]);
     expect(r.liquidatingBefore).toEqual([]);
     const alice = { account: ALICE, netEquityUsd: 46_250_000_000n, exposureUsd: 1_000n * USD, mmr: 1_081_081_081n };
-    expect(r.stages).toEqual([{ stage: 0, started: [alice], ended: [], fills: [], insuranceFund: [0n, 0n, 0n, 0n, 0n] }]);
+    expect(r.stages).toEqual([{ stage: 0, started: [alice], ended: [], fills: [], insuranceFund: [0n, 0n, 0n, 0n, 0n], bankrupt: [], socializedLossQuote: 0n }]);
     expect(r.liquidatingAfter).toEqual([alice]);
     expect(r.liquidatingExposureUsd).toBe(1_000n * USD);
     // Without Q2's book steps nothing more happens: the first batch after the shock is quiet.

@@ -22,7 +22,7 @@ import { join } from "node:path";
 const SNAPSHOT_FILE_MODE = 0o600;
 
 export const SNAPSHOT_DIR = "snapshots";
-export const SNAPSHOT_FORMAT_VERSION = 1;
+export const SNAPSHOT_FORMAT_VERSION = 2;
 const SNAPSHOT_MAGIC = "CBSNAPFL";
 const HEADER_BYTES = 192;
 const CHECKSUM_AT = 160;

@@ -90,6 +90,8 @@ export {
   checkRepayAll,
   createPool,
   exchangeShare,
+  forgiveBorrow,
+  writeDownLent,
   HourAccrual,
   INDEX_DECIMALS,
   INDEX_ONE,

@@ -571,6 +571,42 @@ export function accrueHour(pool: LendingPool, hourMs: number, out: HourAccrual):
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Q4 write-downs (engine/liquidation/bankruptcy.ts planLenderPayout; engine/risk/liquidation-lenders.ts)
+
+/**
+ * Removes a bankrupt borrower's whole debt from the pool (its shares; no cash comes in): returns the units it owed.
+ * The pool's lenders lose the same claim by writeDownLent at the batch end (every replica at once).
+ */
+export function forgiveBorrow(pool: LendingPool, position: PoolPosition): Amount {
+  const shares = position.borrowShares;
+  if (shares <= 0n) return 0n;
+  const owed = owedAmount(shares, pool.borrowIndex);
+  position.borrowShares = 0n;
+  pool.borrowShares -= shares;
+  refreshTotals(pool);
+  pool.exchangeRoundingTotal = exchangeShare(pool) + pool.exchangeSwept - pool.exchangeInterestTotal - pool.entryFeesPending;
+  return owed;
+}
+
+/**
+ * Q4: writes the lenders' claims down by `quantity` units through the lend index (Drift socializes a spot bankruptcy
+ * through its cumulative deposit interest the same way): the largest index at which totalLent ≤ totalLent − quantity,
+ * at least 1 (so shares keep a price; a pool written down to nothing leaves its lenders worth 0). Every lender loses
+ * in proportion to its shares, each rounded down (the pool keeps the rounding: it enters exchangeRoundingTotal, as
+ * every action's does). Returns the units totalLent fell by (≥ quantity unless the claims were smaller).
+ */
+export function writeDownLent(pool: LendingPool, quantity: Amount): Amount {
+  if (quantity <= 0n || pool.lendShares === 0n) return 0n;
+  const before = pool.totalLent;
+  const target = before > quantity ? before - quantity : 0n;
+  const index = (target * VALUE_SCALE) / pool.lendShares;
+  pool.lendIndex = index > 0n ? index : 1n;
+  refreshTotals(pool);
+  pool.exchangeRoundingTotal = exchangeShare(pool) + pool.exchangeSwept - pool.exchangeInterestTotal - pool.entryFeesPending;
+  return before - pool.totalLent;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Market stats (L13) and self-check
 
 export interface PoolStats {
@@ -626,7 +662,8 @@ export function poolStats(pool: LendingPool): PoolStats {
 
 /** Checks the pool's invariants; returns the first violation or null. For tests and debug assertions. */
 export function validatePoolState(pool: LendingPool): string | null {
-  if (pool.borrowIndex < INDEX_ONE || pool.lendIndex < INDEX_ONE) return "index below 1.0";
+  // The lend index only grows but for a Q4 write-down (writeDownLent), which may take it below 1.0, never to 0.
+  if (pool.borrowIndex < INDEX_ONE || pool.lendIndex < 1n) return "borrow index below 1.0 or lend index not positive";
   if (pool.borrowShares < 0n || pool.lendShares < 0n) return "negative share total";
   if (pool.cash < 0n) return "negative cash";
   if (pool.totalBorrowed !== owedAmount(pool.borrowShares, pool.borrowIndex)) return "stale totalBorrowed";

@@ -191,3 +191,25 @@ export function planLenderPayout(
   out.remainderQuote = total - paid;
   return out;
 }
+
+/**
+ * Q4 across risk shards: one shard's part of a lender payout of `totalQuote`, pro rata to lend shares (the exact
+ * measure of a lent claim: every claim is shares × lend index): payouts[i] = floor(totalQuote × shares[i] /
+ * poolShares), so Σ over every shard's lenders never exceeds totalQuote (Σ shares[i] = poolShares). Returns this
+ * shard's Σ.
+ */
+export function planLenderPayoutByShares(
+  totalQuote: Amount,
+  shares: readonly bigint[],
+  count: number,
+  poolShares: bigint,
+  payouts: bigint[],
+): Amount {
+  let paid = 0n;
+  for (let i = 0; i < count; i++) {
+    const share = shares[i]! > 0n ? shares[i]! : 0n;
+    payouts[i] = poolShares <= 0n || totalQuote <= 0n ? 0n : (totalQuote * share) / poolShares;
+    paid += payouts[i]!;
+  }
+  return paid;
+}

@@ -83,6 +83,7 @@ export {
   LenderPayout,
   planInsuranceCover,
   planLenderPayout,
+  planLenderPayoutByShares,
   rankAdlCandidates,
   usdToQuoteUnitsUp,
 } from "./bankruptcy.ts";

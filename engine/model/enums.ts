@@ -113,15 +113,28 @@ export const RejectCode = {
   AccountLiquidating: 53,
   /** P1: the order's opening part would raise the perpetual market's open interest above its openInterestLimit. */
   OpenInterestLimit: 54,
+  /** Q4 (issue 13 item 7): an account is bankrupt and not yet resolved (insurance cover or lender payout): withdrawals
+   * and transfers out wait until it is (every risk shard knows from the batch after its detection). */
+  WithdrawalsPaused: 55,
 } as const;
 export type RejectCode = (typeof RejectCode)[keyof typeof RejectCode];
 
 /** Q6/D4: what changed the insurance fund (InsuranceEntry.insuranceReason; the .fbs enum of the same name). Q2's
  * liquidation fees and Q4's covers are recorded by creditInsurance (engine/risk/insurance.ts) under their reasons. */
 /** D4/Q6: why a slice of the insurance fund moved (RealizedPnl: the fund is the counterparty of realized PnL, P5). */
-export const InsuranceReason = { FundingRemainder: 0, LiquidationFee: 1, Cover: 2, RealizedPnl: 3 } as const;
+export const InsuranceReason = { FundingRemainder: 0, LiquidationFee: 1, Cover: 2, RealizedPnl: 3, LenderPayout: 4 } as const;
 export type InsuranceReason = (typeof InsuranceReason)[keyof typeof InsuranceReason];
-export const INSURANCE_REASON_COUNT = 4;
+export const INSURANCE_REASON_COUNT = 5;
+
+/**
+ * Q4/Q5 (engine/risk/liquidation-lenders.ts): what a Socialization event reports. Bankrupt: the account was found
+ * bankrupt (no perpetual position, nothing left to sell, net equity < 0); InsuranceCover: the fund paid its deficit;
+ * LenderWriteDown: its unrepayable borrow was written off, the lenders owed its USD value in USDC; LenderPaid: one
+ * lender's USDC payout and the part of its claim written down; LenderAdl: a lender ADL match (Q5), on the lender's and
+ * on the borrower's stream.
+ */
+export const SocializationKind = { Bankrupt: 0, InsuranceCover: 1, LenderWriteDown: 2, LenderPaid: 3, LenderAdl: 4 } as const;
+export type SocializationKind = (typeof SocializationKind)[keyof typeof SocializationKind];
 
 export const rejectCodeName: Record<number, string> = Object.fromEntries(
   Object.entries(RejectCode).map(([k, v]) => [v, k]),

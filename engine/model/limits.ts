@@ -39,6 +39,9 @@ export const LIQUIDATION_HISTORY_ENTRIES_MAX = 256;
 export const INSURANCE_HISTORY_KEPT_MAX = 10_000;
 /** Q6/D4: rows one QueryInsuranceHistory returns at most. */
 export const INSURANCE_HISTORY_ENTRIES_MAX = 1000;
+/** Q4: rows of the exchange's lender write-downs kept (the newest) and returned by one QueryLenderLosses. */
+export const LENDER_LOSS_ROWS_KEPT_MAX = 10_000;
+export const LENDER_LOSS_ENTRIES_MAX = 1000;
 
 /** Matching (defaults of MatchingLimits): open orders one account may rest in one market; more → TooManyOpenOrders. */
 export const OPEN_ORDERS_PER_ACCOUNT_MARKET_MAX = 1_000;

@@ -27,6 +27,7 @@ import {
   eventQuantitySlot,
   eventVolumeUsdSlot,
   eventCodeSlot,
+  eventMakerAccountSlot,
   eventOrderIdSlot,
   eventPriceSlot,
   eventSideSlot,
@@ -48,6 +49,7 @@ import {
   setEventQuantitySlot,
   setEventVolumeUsdSlot,
   setEventCodeSlot,
+  setEventMakerAccountSlot,
   setEventOrderIdSlot,
   setEventPriceSlot,
   setEventSideSlot,
@@ -277,7 +279,8 @@ function readFillBlock(v: RecordViews, w: number, d: number, e: EventRecord): vo
 
 /** Kinds that carry the whole account block (the statement and query answers). */
 function hasAccountBlock(kind: number): boolean {
-  return (kind >= EventKind.AccountSettings && kind <= EventKind.MaxBorrowQuantity) || isLiquidationStatus(kind) || kind === EventKind.Position;
+  // Q4/Q5's Socialization carries the account's net equity (account block) and its counterparty (the trade block's maker).
+  return (kind >= EventKind.AccountSettings && kind <= EventKind.MaxBorrowQuantity) || isLiquidationStatus(kind) || kind === EventKind.Position || kind === EventKind.Socialization;
 }
 
 /** Q1's LiquidationStarted / LiquidationEnded carry the account block's equity, exposure, MMF and MMR. */
@@ -384,6 +387,7 @@ export function writeEvent(v: RecordViews, byteOffset: number, e: EventRecord): 
     v.i64[d + E_BORROWED] = eventBorrowedSlot(e);
     if (kind !== EventKind.Balance) {
       writeFillBlock(v, w, d, e);
+      v.i32[w + E_MAKER_ACCOUNT] = eventMakerAccountSlot(e) | 0; // Socialization's counterparty (a Fill keeps the fast path)
       writeAccountBlock(v, w, d, e);
     }
     return;
@@ -426,6 +430,7 @@ export function readEvent(v: RecordViews, byteOffset: number, e: EventRecord): v
   if (hasAccountBlock(kind)) {
     // The statement and query answers carry the trade's block like a fill (its fields zero).
     readFillBlock(v, w, d, e);
+    setEventMakerAccountSlot(e, v.i32[w + E_MAKER_ACCOUNT]! >>> 0);
     e.message = "";
     setEventLentSlot(e, readInt64(v, d + E_LENT));
     setEventBorrowedSlot(e, readInt64(v, d + E_BORROWED));

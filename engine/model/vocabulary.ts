@@ -98,6 +98,10 @@ export const CommandKind = {
   /** Query, P4: the funding rates of perpetual `market` from `timeMs` on, oldest first, at most `historyLimit`: a
    * FundingRate event each (the query's seq), then CommandAccepted. */
   QueryFundingRateHistory: 35,
+  /** Query, Q4: the exchange's lender write-downs (each batch's Σ per asset over every shard) of `asset` (or ALL_ASSETS)
+   * from `timeMs` on, oldest first, at most `historyLimit`: a Socialization event each (kind LenderWriteDown, account 0:
+   * quantity written down, USDC owed to the lenders, the part beyond the insurance fund), then CommandAccepted. */
+  QueryLenderLosses: 36,
 } as const;
 export type CommandKind = (typeof CommandKind)[keyof typeof CommandKind];
 
@@ -177,6 +181,14 @@ export const EventKind = {
    * interval end, fundedQuantity (the position, signed), fundingPayment (> 0 paid, < 0 received), timeMs = the
    * interval end. */
   FundingPayment: 28,
+  /** Q4/Q5 a bankruptcy or lender step (engine/risk/liquidation-lenders.ts; seq 0): account, asset (the borrowed or
+   * lent asset), market (a market quoted in USDC — the asset's spot market when it has one — in whose quote asset the
+   * USDC amounts read), socializationKind (SocializationKind), socializedQuantity (units of `asset` written down,
+   * redeemed or closed), socializedAmount (USDC units: > 0 received by the account, < 0 paid), socializedLoss (USDC
+   * units beyond the insurance fund, or a payout's rounding remainder), socializationPrice (USD per asset unit the
+   * step used), counterpartyAccount (Q5: the other side; 0 = none), netEquityUsd (Bankrupt: the deficit's sign),
+   * timeMs. Also a row of the account's liquidation history (QueryLiquidationHistory). */
+  Socialization: 29,
 } as const;
 export type EventKind = (typeof EventKind)[keyof typeof EventKind];
 
@@ -222,7 +234,7 @@ export const COMMAND_FIELDS: readonly FieldSpec[] = [
   { name: "marketState", type: "i32", unit: "MarketState", slot: "state", kinds: ["SetMarketState"] },
   { name: "leverageLimit", type: "i32", unit: "new max account leverage 1…50, 0 = unchanged", slot: "state", kinds: ["UpdateAccountSettings"] },
   { name: "curvePoints", type: "i32", unit: "evenly spaced utilizations 2…101 (0 = 11)", slot: "state", kinds: ["QueryRateCurve"] },
-  { name: "historyLimit", type: "i32", unit: "history entries at most (0 = the maximum)", slot: "state", kinds: ["QueryInterestHistory", "QueryLiquidationHistory", "QueryInsuranceHistory", "QuerySettlementHistory", "QueryFundingHistory", "QueryFundingRateHistory"] },
+  { name: "historyLimit", type: "i32", unit: "history entries at most (0 = the maximum)", slot: "state", kinds: ["QueryInterestHistory", "QueryLiquidationHistory", "QueryInsuranceHistory", "QuerySettlementHistory", "QueryFundingHistory", "QueryFundingRateHistory", "QueryLenderLosses"] },
   { name: "oracleSource", type: "i32", unit: "index of the source in the asset's configured oracle sources", slot: "state", kinds: ["OracleQuote"] },
   { name: "orderId", type: "f64", unit: "target order of a cancel or replace (engine order id)" },
   { name: "timeMs", type: "f64", unit: "engine time, ms since the epoch (AdvanceTime; the history queries: from)" },
@@ -267,6 +279,7 @@ export const EVENT_FIELDS: readonly FieldSpec[] = [
   { name: "sourcesUsed", type: "i32", unit: "fresh oracle sources the index was computed from (P2)", slot: "code", kinds: ["IndexPrice"] },
   { name: "markSource", type: "i32", unit: "MarkSource: the rule of P3 that gave the mark (IndexPlusEwma, Index, BookMedian, Mid, Last, PostOnlyIndex)", slot: "code", kinds: ["MarkPrice"] },
   { name: "insuranceReason", type: "i32", unit: "InsuranceReason: what changed the insurance fund (funding remainder, liquidation fee, cover)", slot: "code", kinds: ["InsuranceEntry"] },
+  { name: "socializationKind", type: "i32", unit: "SocializationKind: which Q4/Q5 step the row reports", slot: "code", kinds: ["Socialization"] },
   { name: "settlementReason", type: "i32", unit: "SettlementReason: what the row settles (fee, realized PnL, P4 funding, Q2 liquidation fee)", slot: "code", kinds: ["Settlement"] },
   { name: "message", type: "string", unit: "human-readable reject message, ASCII (OrderRejected / CommandRejected)" },
   { name: "price", type: "i64", unit: ORDER_PRICE + "; AssetCollateral: the asset's USD mark" },
@@ -283,7 +296,9 @@ export const EVENT_FIELDS: readonly FieldSpec[] = [
   { name: "netExposureQuantity", type: "i64", unit: BASE_UNITS + ": position + the risk-increasing part of open orders (C4)", slot: "liabilityUsd", kinds: ["Position"] },
   { name: "positionExposureUsd", type: "i64", unit: USD + ": netExposureQuantity × mark (C4)", slot: "exposureUsd", kinds: ["Position"] },
   { name: "estLiquidationPrice", type: "i64", unit: "P8 estimated liquidation price, " + ORDER_PRICE + "; 0 = none", slot: "notionalUsd", kinds: ["Position"] },
+  { name: "socializationPrice", type: "i64", unit: USD + " per whole unit of `asset`: the price a Q4/Q5 step valued it at", slot: "price", kinds: ["Socialization"] },
   { name: "quantity", type: "i64", unit: BASE_UNITS + "; the Max* answers: the largest accepted now" },
+  { name: "socializedQuantity", type: "i64", unit: ASSET_UNITS + ": written down (Q4) or redeemed / closed (Q5)", slot: "quantity", kinds: ["Socialization"] },
   { name: "markPrice", type: "i64", unit: "P3: the perpetual's mark, USD at PRICE_DECIMALS (FundingRate: the mark at the interval end, which payments use)", slot: "quantity", kinds: ["MarkPrice", "FundingRate", "FundingPayment"] },
   { name: "openQuantity", type: "i64", unit: BASE_UNITS + ": what the book may fill (the quantity, or the reduceOnly cap; 0 for a market buy by quote only)", slot: "amount", kinds: ["OrderAccepted"] },
   { name: "remainingQuantity", type: "i64", unit: BASE_UNITS + ": requested − filled (0 for a market buy by quote only)", slot: "amount", kinds: ["OrderDone"] },
@@ -293,6 +308,7 @@ export const EVENT_FIELDS: readonly FieldSpec[] = [
   { name: "interest", type: "i64", unit: ASSET_UNITS + " paid or earned (by interestKind), ≥ 0", slot: "amount", kinds: ["InterestEntry"] },
   { name: "fundingRate", type: "i64", unit: "P4 funding rate, a Ratio (RATIO_DECIMALS; MarkPrice: the predicted rate of the running interval)", slot: "amount", kinds: ["MarkPrice", "FundingRate", "FundingPayment"] },
   { name: "insuranceChange", type: "i64", unit: ASSET_UNITS + ": the insurance fund's change in one batch, signed", slot: "amount", kinds: ["InsuranceEntry"] },
+  { name: "socializedAmount", type: "i64", unit: QUOTE_UNITS + " (USDC): > 0 received by the account, < 0 paid", slot: "amount", kinds: ["Socialization"] },
   { name: "settledAmount", type: "i64", unit: ASSET_UNITS + " moved by the step, > 0", slot: "amount", kinds: ["Settlement"] },
   { name: "commandAmount", type: "i64", unit: "the accepted command's amount in " + ASSET_UNITS + " (deposit, withdraw, transfer, pool actions)", slot: "amount", kinds: ["CommandAccepted", "CommandRejected"] },
   { name: "quoteQuantity", type: "i64", unit: QUOTE_UNITS + " (OrderAccepted: the market buy's quote limit; Fill: the trade's quote amount)", slot: "amount2", kinds: ["OrderAccepted", "Fill"] },
@@ -303,8 +319,10 @@ export const EVENT_FIELDS: readonly FieldSpec[] = [
   { name: "meanPremium", type: "i64", unit: "P4: P̄, the mean premium of the interval's samples, a Ratio (RATIO_DECIMALS)", slot: "amount2", kinds: ["FundingRate"] },
   { name: "insuranceBalance", type: "i64", unit: ASSET_UNITS + ": the insurance fund's balance (Σ of the shard slices)", slot: "amount2", kinds: ["InsuranceFund", "InsuranceEntry"] },
   { name: "fundingPayment", type: "i64", unit: QUOTE_UNITS + ": > 0 paid, < 0 received (P4: payers rounded up, receivers down)", slot: "amount2", kinds: ["FundingPayment"] },
+  { name: "socializedLoss", type: "i64", unit: QUOTE_UNITS + " (USDC): beyond the insurance fund (LenderWriteDown), or rounding left unpaid", slot: "amount2", kinds: ["Socialization"] },
   { name: "poolLimit", type: "i64", unit: ASSET_UNITS + ": the pool's own limit on a manual borrow", slot: "amount2", kinds: ["MaxBorrowQuantity"] },
   { name: "makerAccount", type: "u32", unit: "Fill: the maker's account id" },
+  { name: "counterpartyAccount", type: "u32", unit: "Q5 lender ADL: the other side's account (0 = none)", slot: "makerAccount", kinds: ["Socialization"] },
   { name: "makerOrderId", type: "f64", unit: "Fill: the maker's order id" },
   { name: "makerClientId", type: "u64", unit: "Fill: the maker's client order id" },
   { name: "makerFee", type: "i64", unit: "Fill: the maker's fee, units of the maker's fee asset" },

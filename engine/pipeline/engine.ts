@@ -118,6 +118,26 @@
 //    through a fill of its market's book — or, for a step that moves positions without the book (Q3 backstop takeover,
 //    Q4 perp ADL), through a command routed to that market's matching shard as well as to the risk shards, so the
 //    replica and risk's positions never disagree (the market's invariant checks Σ positions = 0).
+// Q4/Q5 lenders (as built; amends D5 for the lending half of Q4 and for Q5 — engine/risk/liquidation-lenders.ts): no
+//    settlement command and no new ring. The lenders' side of a bankruptcy travels with the phase-4 pool deltas:
+//    (a) phase 0 of batch B, before Q2's steps, each shard finds its own bankrupt accounts (liquidating, no perpetual
+//    position, no lent collateral, no order, nothing Q2 can step, net equity < 0) and counts them open (+1 in a delta);
+//    at B's boundary every shard holds the same open count and refuses Withdraw and Transfer (WithdrawalsPaused) until
+//    it is 0 again — the owner from the moment it finds one. (b) Phase 0 of B+1 resolves them: the fund covers the
+//    deficit when the shard's cover budget can (K = 1: the fund; K > 1: fund at the boundary / K per shard per batch,
+//    so covers never take Σ below 0); else each borrow is forgiven (its shares leave the pool, a delta) and its USD
+//    value at the collateral mark, rounded down, is owed to the asset's lenders in USDC — taken from the account's own
+//    USDC, then its shard's insurance slice (the part beyond the fund is the socialized loss: on the event, and the
+//    fund's balance goes below 0 by exactly it), into the shard's payout transit; the written-down quantity and the
+//    USDC owed are a per-asset delta. (c) Phase 4 of B+1, after the merge, every shard applies the Σ: it pays its own
+//    lenders floor(Σ owed × their lend shares / the pool's) from its transit (each shard's transit may go negative;
+//    Σ over the shards is the rounding, ≥ 0, which each shard's next phase 0 returns to its slice: an insurance row),
+//    then lowers the lend index so the pool's lent total falls by the written-down units (writeDownLent; the same on
+//    every replica, lenders revalued lazily). Q5 (phase 0): a liquidating account's lent collateral is redeemed for
+//    Q2 to sell (K > 1: as much as the shard's budget allows each batch, pools.ts redeemable); where the pool itself
+//    refuses (utilization at the throttle, no cash), lender ADL matches it against the borrowers of
+//    the asset ON ITS OWN SHARD only (K = 1: every borrower, exactly SPEC; K > 1: a deterministic restriction that
+//    moves nothing across shards — a lender whose borrowers sit elsewhere waits, liquidating, until its pool frees).
 import { createHash } from "node:crypto";
 import { MatchingShard } from "../matching/index.ts";
 import {
@@ -290,7 +310,7 @@ export class Engine {
     this.batchNumber++;
     if (count > 0) this.lastSeqNumber = cmds[count - 1]!.seq;
     // Phase 0 (D3): each risk shard's engine commands for its liquidating accounts, shard order, before any R1.
-    for (let r = 0; r < this.risk.length; r++) this.risk[r]!.beginBatch(this.batchNumber, this.engineOut);
+    for (let r = 0; r < this.risk.length; r++) this.risk[r]!.beginBatch(this.batchNumber, this.engineOut, sink);
     for (let i = 0; i < count; i++) this.preTrade(cmds[i]!, sink);
     for (let m = 0; m < this.matching.length; m++) {
       const q = this.queues[m]!;

@@ -90,6 +90,7 @@ export const COMMAND_ROUTES: { readonly [K in CommandKind]: CommandRoute } = {
   [CommandKind.QuerySettlementHistory]: ACCOUNT_ONLY,
   [CommandKind.QueryFundingHistory]: ACCOUNT_ONLY,
   [CommandKind.QueryFundingRateHistory]: ACCOUNT_ONLY,
+  [CommandKind.QueryLenderLosses]: ACCOUNT_ONLY, // Q4: account 0's shard answers from its replica
 };
 
 /**

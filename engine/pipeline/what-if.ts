@@ -6,8 +6,9 @@
 // of it is a stage of the report, until a quiet batch or STRESS_STAGES_MAX. Before Q2 lands, a shock's cascade is its
 // stage 0. The report's figures: the accounts that start (and end) liquidating with their net equity, exposure and
 // MMR at the batch end; every liquidating account after the run; engine fills (seq 0) per market; the insurance
-// fund (Σ of the slices, D4) per asset after each stage.
-import { CommandKind, CommandRecord, EventKind, RATIO_SCALE, type EventRecord, type EventSink, type ExchangeConfig } from "../model/index.ts";
+// fund (Σ of the slices, D4) per asset after each stage; Q4's bankruptcies found and the lender payouts' loss beyond
+// the fund (a Socialization event keeps the run going: a bankruptcy found in one batch is resolved in the next).
+import { CommandKind, CommandRecord, EventKind, RATIO_SCALE, SocializationKind, type EventRecord, type EventSink, type ExchangeConfig } from "../model/index.ts";
 import { reportedRatio } from "../risk/index.ts";
 import { Engine } from "./engine.ts";
 
@@ -54,6 +55,10 @@ export interface StressStage {
   readonly fills: StressFills[];
   /** The insurance fund per asset after the stage (asset units). */
   readonly insuranceFund: bigint[];
+  /** Q4: accounts found bankrupt in the stage (resolved the stage after), in id order. */
+  readonly bankrupt: number[];
+  /** Q4: USDC units of the stage's lender payouts beyond the insurance fund (the socialized loss). */
+  readonly socializedLossQuote: bigint;
 }
 
 export interface StressMark {
@@ -115,11 +120,22 @@ class StageSink implements EventSink {
   readonly ended: StressAccount[] = [];
   private readonly fills = new Map<number, { fills: number; quantity: bigint; quoteQuantity: bigint }>();
   private readonly tradesSeen = new Set<string>();
+  private readonly bankrupt: number[] = [];
+  private socializedLossQuote = 0n;
+  private socializations = 0;
 
   publish(e: EventRecord): void {
     if (e.kind === EventKind.LiquidationStarted) this.started.push(accountOf(e));
     else if (e.kind === EventKind.LiquidationEnded) this.ended.push(accountOf(e));
     else if (e.kind === EventKind.Fill && e.seq === 0) this.fill(e);
+    else if (e.kind === EventKind.Socialization) this.socialization(e);
+  }
+
+  /** Q4/Q5: a bankruptcy found, a lender write-down's loss beyond the fund; any step keeps the run going. */
+  private socialization(e: EventRecord): void {
+    this.socializations++;
+    if (e.socializationKind === SocializationKind.Bankrupt) this.bankrupt.push(e.account);
+    else if (e.socializationKind === SocializationKind.LenderWriteDown) this.socializedLossQuote += e.socializedLoss;
   }
 
   private fill(e: EventRecord): void {
@@ -134,13 +150,14 @@ class StageSink implements EventSink {
   }
 
   get active(): boolean {
-    return this.started.length + this.ended.length + this.fills.size > 0;
+    return this.started.length + this.ended.length + this.fills.size + this.socializations > 0;
   }
 
   stage(n: number, engine: Engine): StressStage {
     const byAccount = (a: StressAccount, b: StressAccount): number => a.account - b.account;
     const fills = [...this.fills].sort((a, b) => a[0] - b[0]).map(([market, f]) => ({ market, ...f }));
-    return { stage: n, started: this.started.sort(byAccount), ended: this.ended.sort(byAccount), fills, insuranceFund: insuranceFund(engine) };
+    const bankrupt = this.bankrupt.sort((a, b) => a - b);
+    return { stage: n, started: this.started.sort(byAccount), ended: this.ended.sort(byAccount), fills, insuranceFund: insuranceFund(engine), bankrupt, socializedLossQuote: this.socializedLossQuote };
   }
 }
 

@@ -17,6 +17,7 @@ import { autoRealizeAtMark, trackAutoRealize } from "./realization.ts";
 import {
   accepted,
   clientAccount,
+  rejectWithdrawalsPaused,
   markAccepted,
   outflowMessage,
   publishAccountSettings,
@@ -64,6 +65,7 @@ export function withdraw(s: RiskState, cmd: CommandRecord, sink: EventSink): voi
   if (cmd.asset >= s.assetCount) return rejectUnknownAsset(s, cmd, sink);
   if (cmd.amount <= 0n) return rejectNonPositiveAmount(s, cmd, "withdrawal amount", sink);
   if (s.liquidation.isLiquidating(account.id)) return rejectLiquidating(s, cmd, "a withdrawal", sink); // Q1
+  if (s.lenders.withdrawalsPaused()) return rejectWithdrawalsPaused(s, cmd, "a withdrawal", sink); // Q4, issue 13 item 7
   const code = withdrawalCode(s, account, cmd.asset, cmd.amount, cmd.flags, s.poolPlan);
   if (code !== RejectCode.None) return reject(s, cmd, code, outflowMessage(s, code, "withdraw", account, cmd.asset, cmd.amount), sink);
   takeOutflow(s, account, cmd.asset, cmd.amount);
@@ -84,6 +86,7 @@ export function transfer(s: RiskState, cmd: CommandRecord, sink: EventSink): voi
   if (cmd.asset >= s.assetCount) return rejectUnknownAsset(s, cmd, sink);
   if (cmd.amount <= 0n) return rejectNonPositiveAmount(s, cmd, "transfer amount", sink);
   if (s.liquidation.isLiquidating(from.id)) return rejectLiquidating(s, cmd, "a transfer out", sink); // Q1
+  if (s.lenders.withdrawalsPaused()) return rejectWithdrawalsPaused(s, cmd, "a transfer out", sink); // Q4
   const code = withdrawalCode(s, from, cmd.asset, cmd.amount, 0, s.poolPlan);
   if (code !== RejectCode.None) return reject(s, cmd, code, outflowMessage(s, code, "transfer", from, cmd.asset, cmd.amount), sink);
   const to = s.accountOrCreate(cmd.account2);

@@ -45,6 +45,7 @@ import {
   checkRepayAll,
   createPool,
   entryFee,
+  forgiveBorrow,
   HourAccrual,
   lentAmount,
   LendingPool,
@@ -55,6 +56,7 @@ import {
   PoolActionKind,
   PoolDelta,
   utilizationRoom,
+  writeDownLent,
 } from "../lending/index.ts";
 import { PoolState, RejectCode, SnapshotTag, type ExchangeConfig, type SnapshotReader, type SnapshotWriter } from "../model/index.ts";
 import { PositionLog, type Account } from "./accounts.ts";
@@ -360,6 +362,36 @@ export class PoolBook {
     account.available[a] = account.available[a]! - this.plan.amount;
     this.commit(account, a, nowMs, 0n);
     return RejectCode.None;
+  }
+
+  // ---- Q4 write-downs, Q5 (liquidation-lenders.ts) ----
+
+  /** Q5: the pool's own answer to redeeming the account's whole claim on `a` now (no shard budget counted). */
+  poolRedeemCode(account: Account, a: number): RejectCode {
+    return checkRedeemAll(this.pools[a]!, account.positions[a]!, this.plan);
+  }
+
+  /** Q4: the bankrupt account's whole debt of `a` leaves the pool unpaid (its shares, as a delta); returns the units. */
+  forgiveBorrow(account: Account, a: number, timeMs: number): bigint {
+    const p = account.positions[a]!;
+    const shares = p.borrowShares;
+    const owed = forgiveBorrow(this.pools[a]!, p);
+    if (owed === 0n) return 0n;
+    this.deltas[a]!.borrowShares -= shares;
+    account.poolPositions--; // L15: a borrower has no lend shares, so the position is closed
+    this.value(account, a);
+    this.log(account, a, timeMs, 0n);
+    return owed;
+  }
+
+  /**
+   * Q4, at the batch end after the merge, on every replica alike: the lenders' claims on `a` fall by `quantity`
+   * (writeDownLent); every account is revalued at its next sync.
+   */
+  writeDownLent(a: number, quantity: bigint): bigint {
+    const fell = writeDownLent(this.pools[a]!, quantity);
+    this.epoch++;
+    return fell;
   }
 
   // ---- the batch boundary ----

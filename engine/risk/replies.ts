@@ -335,6 +335,12 @@ export function publishLiquidationStatus(s: RiskState, kind: EventKind, account:
   sink.publish(e);
 }
 
+/** Q4 (issue 13 item 7): a withdrawal-like command while a bankruptcy is open (dYdX gates withdrawals the same way). */
+export function rejectWithdrawalsPaused(s: RiskState, cmd: CommandRecord, what: string, sink: EventSink): void {
+  const open = s.lenders.openBankruptcies + (s.lenders.openBankruptcies === 0 ? s.lenders.pending.size : 0);
+  reject(s, cmd, RejectCode.WithdrawalsPaused, `${what} waits: ${open} bankrupt account(s) not yet resolved (insurance cover or lender payout, Q4)`, sink);
+}
+
 /** Q1: a risk-increasing command of a liquidating account. */
 export function rejectLiquidating(s: RiskState, cmd: CommandRecord, what: string, sink: EventSink): void {
   reject(s, cmd, RejectCode.AccountLiquidating, `account ${cmd.account} is liquidating: ${what} refused until it leaves liquidation (MMR <= ${percent(s.liquidationParams.liquidationExitMmr)})`, sink);

@@ -40,6 +40,7 @@ export function writeShardSnapshot(s: RiskState, w: SnapshotWriter): void {
   for (const oi of s.openInterest) w.big(oi);
   s.liquidationHistory.writeSnapshot(w); // Q6
   s.insurance.writeSnapshot(w); // Q6/D4: the fund's replica (Σ slices) and history
+  s.lenders.writeSnapshot(w); // Q4: open bankruptcies, this shard's pending ones, its payout transit
   for (const log of s.fundingRates) log.write(w); // P4: each market's funding rates (histories.ts)
   w.endSection();
 }
@@ -77,6 +78,7 @@ export function restoreShardSnapshot(s: RiskState, r: SnapshotReader): void {
   }
   s.liquidationHistory.restoreSnapshot(r);
   s.insurance.restoreSnapshot(r);
+  s.lenders.restoreSnapshot(r);
   for (const log of s.fundingRates) log.restore(r);
   r.endSection();
   rebuildLiquidationIndex(s);

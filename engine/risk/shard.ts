@@ -26,6 +26,7 @@ import { evaluateLiquidations } from "./liquidation-trigger.ts";
 import type { InsuranceRow } from "./insurance.ts";
 import { payFunding, recordFundingRate } from "./funding.ts";
 import { createEngineOrders, type EngineCommandOut } from "./liquidation-steps.ts";
+import { lenderBatchEnd, lenderPhase0, queryLenderLosses } from "./liquidation-lenders.ts";
 import { autoRealizeAtMark, realizeAtTick } from "./realization.ts";
 import * as queries from "./queries.ts";
 import { accountIds, stateHash, totals, validateInternalState } from "./invariants.ts";
@@ -116,6 +117,9 @@ export class RiskShard {
       case CommandKind.QueryFundingRateHistory:
         queries.answerQuery(s, kind, cmd, sink);
         return false;
+      case CommandKind.QueryLenderLosses:
+        queryLenderLosses(s, cmd, sink); // Q4 (liquidation-lenders.ts)
+        return false;
       case CommandKind.RegisterApiKey:
       case CommandKind.RevokeApiKey:
         // X6: the gateway keeps the API key registry (rebuilt from these journaled commands); the engine's state does
@@ -174,6 +178,7 @@ export class RiskShard {
       case EventKind.InsuranceFund:
       case EventKind.InsuranceEntry:
       case EventKind.FundingPayment:
+      case EventKind.Socialization:
         if (s.owns(e.account)) sink.publish(e);
         return;
       // P3/P4 from matching's settlement phase (engine.ts decision P3), to every risk shard; shard 0 publishes.
@@ -197,11 +202,16 @@ export class RiskShard {
   }
 
   /**
-   * Phase 0 of batch `batch` (engine.ts decision D3; Q2): this shard's engine commands for its liquidating accounts —
-   * a CancelAll for one with resting orders, else one IOC book step (liquidation-steps.ts) — handed to `out` in order.
+   * Phase 0 of batch `batch` (engine.ts decisions D3 and "Q4/Q5 lenders (as built)"): Q4's bankruptcies and Q5's lender
+   * ADL (liquidation-lenders.ts; their events to `sink`), then this shard's engine commands for its liquidating
+   * accounts — a CancelAll for one with resting orders, else one IOC book step (liquidation-steps.ts) — handed to `out`.
    */
-  beginBatch(batch: number, out: EngineCommandOut): void {
-    if (this.s.liquidation.liquidating.size !== 0) createEngineOrders(this.s, batch, out);
+  beginBatch(batch: number, out: EngineCommandOut, sink: EventSink): void {
+    const s = this.s;
+    // Q4/Q5 first (liquidation-lenders.ts): bankruptcies resolved, lent collateral redeemed or lender ADL, new bankruptcies.
+    if (s.liquidation.liquidating.size !== 0 || s.lenders.pending.size !== 0 || s.lenders.transitQuote !== 0n) lenderPhase0(s, sink);
+    else s.lenders.coverBudget = 0n;
+    if (s.liquidation.liquidating.size !== 0) createEngineOrders(s, batch, out);
   }
 
   /**
@@ -219,6 +229,7 @@ export class RiskShard {
     const assets = s.assetCount;
     for (let m = 0; m < s.openInterest.length; m++) s.openInterest[m] = s.openInterest[m]! + deltas[assets + m]!.cash;
     s.insurance.applyRemote(deltas, assets + s.openInterest.length);
+    s.lenders.applyRemote(deltas, assets + s.openInterest.length + s.insurance.deltas.length); // Q4
   }
 
   /**
@@ -235,6 +246,7 @@ export class RiskShard {
    */
   endBatch(sink: EventSink): void {
     const s = this.s;
+    lenderBatchEnd(s, sink); // Q4: the batch's write-downs and lender payouts, every shard alike (before interest)
     s.pools.endBatch(s.nowMs);
     for (const d of s.openInterestDeltas) d.cash = 0n;
     s.insurance.endBatch(s.nowMs);
@@ -257,7 +269,17 @@ export class RiskShard {
     return this.s.insurance.rows(asset, fromMs, limit);
   }
 
-  /** Q1: the liquidating accounts of this shard, in id order. */
+  /** Q4: open bankruptcies (Σ over every shard as of the last boundary): withdrawals wait while any is. */
+  openBankruptcies(): number {
+    return this.s.lenders.openBankruptcies;
+  }
+
+  /** Q4: this shard's USDC lender payouts in transit (Σ over the shards: the last payouts' rounding remainder). */
+  lenderTransit(): bigint {
+    return this.s.lenders.transitQuote;
+  }
+
+    /** Q1: the liquidating accounts of this shard, in id order. */
   liquidatingAccounts(): number[] {
     return this.s.liquidation.liquidatingSorted();
   }

@@ -19,6 +19,7 @@ import { OracleBook } from "../perps/index.ts";
 import { LiquidationBook } from "./liquidation-book.ts";
 import { LiquidationHistory } from "./liquidation-history.ts";
 import { InsuranceLedger } from "./insurance.ts";
+import { LenderBook } from "./lender-book.ts";
 import type { LiquidationParams } from "../liquidation/index.ts";
 import { PoolBook } from "./pools.ts";
 
@@ -240,6 +241,8 @@ export class RiskState {
   readonly insuranceAccount: Account;
   /** Q6/D4: the insurance fund's replicated balance (Σ slices) and history (insurance.ts; creditInsurance writes both). */
   readonly insurance: InsuranceLedger;
+  /** Q4/Q5: open bankruptcies, lender payouts in transit and their phase-4 deltas (lender-book.ts). */
+  readonly lenders: LenderBook;
   /** Q6: each own account's liquidation history (liquidation-history.ts). */
   readonly liquidationHistory = new LiquidationHistory();
   /**
@@ -290,8 +293,8 @@ export class RiskState {
    */
   readonly openInterest: bigint[];
   readonly openInterestDeltas: PoolDelta[];
-  /** The pool deltas (one per asset), the open-interest deltas (one per market), then the insurance deltas (one per
-   * asset × InsuranceReason): what phase 4 exchanges. */
+  /** The pool deltas (one per asset), the open-interest deltas (one per market), the insurance deltas (one per
+   * asset × InsuranceReason), then the lenders' (one per asset and the open-bankruptcy count): what phase 4 exchanges. */
   readonly batchDeltas: PoolDelta[];
   /** Reused records of the perpetual fill path (P1, P6, P7). */
   readonly fillEffect = new FillEffect();
@@ -326,7 +329,8 @@ export class RiskState {
     this.openInterestDeltas = config.markets.map(() => new PoolDelta());
     this.liquidationParams = config.liquidation;
     this.insurance = new InsuranceLedger(this.assetCount);
-    this.batchDeltas = [...this.pools.deltas, ...this.openInterestDeltas, ...this.insurance.deltas];
+    this.lenders = new LenderBook(this.assetCount);
+    this.batchDeltas = [...this.pools.deltas, ...this.openInterestDeltas, ...this.insurance.deltas, ...this.lenders.deltas];
   }
 
   /** P1/C4: the account's perpetual state, made on first use. */

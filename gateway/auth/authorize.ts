@@ -15,7 +15,7 @@ const REQUIRED: Uint8Array = (() => {
   const set = (need: number, ...types: number[]): void => {
     for (const type of types) t[type] = need;
   };
-  set(PUBLIC, Command.Subscribe, Command.Unsubscribe, Command.QueryPoolStats, Command.QueryRateCurve, Command.QueryOpenInterest, Command.QueryInsuranceFund, Command.QueryInsuranceHistory, Command.QueryFundingRateHistory);
+  set(PUBLIC, Command.Subscribe, Command.Unsubscribe, Command.QueryPoolStats, Command.QueryRateCurve, Command.QueryOpenInterest, Command.QueryInsuranceFund, Command.QueryInsuranceHistory, Command.QueryFundingRateHistory, Command.QueryLenderLosses);
   set(OPERATOR, Command.Deposit, Command.SetMarketState, Command.AdvanceTime, Command.SetMarkPrice, Command.RegisterApiKey, Command.RevokeApiKey, Command.OracleQuote, Command.TakeSnapshot, Command.QueryWhatIf);
   set(Permission.Read, Command.QueryCollateral, Command.QueryMaxOrder, Command.QueryMaxWithdrawal, Command.QueryInterestHistory, Command.QueryMaxBorrow, Command.QueryPositions, Command.QueryLiquidationHistory, Command.QuerySettlementHistory, Command.QueryFundingHistory);
   set(Permission.Read, Command.ResumeAccount, Command.QueryAccountSnapshot);

@@ -54,6 +54,7 @@
 //   {"type":"QueryFundingHistory","account":17,"market":3,"sinceMs":0,"limit":100}      → FundingPayment…, CommandAccepted
 //        (market omitted = every market; limit omitted = the most kept; next page: sinceMs = the last row's timeMs)
 //   {"type":"QueryFundingRateHistory","market":3,"sinceMs":0,"limit":100}  → FundingRate…, CommandAccepted (public)
+//   {"type":"QueryLenderLosses","asset":2,"sinceMs":0}        → Socialization rows (LenderWriteDown, account 0), CommandAccepted (public)
 //   {"type":"Login","apiKey":"<base64>","signature":"<base64>","timestampMs":1767225600000,"windowMs":5000}
 //        X6, the first frame of a session: the signature is over instruction=subscribe&timestamp=T&window=W
 //        (see gateway/auth/keys.ts signLogin)                  → CommandAccepted (account = user × 16) or CommandRejected
@@ -366,6 +367,13 @@ export interface QueryFundingHistoryCommand {
   sinceMs?: number;
   limit?: number;
 }
+/** Q4: the exchange's lender write-downs (Socialization rows, account 0) oldest first, then CommandAccepted (no login). */
+export interface QueryLenderLossesCommand {
+  type: "QueryLenderLosses";
+  asset?: number;
+  sinceMs?: number;
+  limit?: number;
+}
 /** P4: a perpetual's FundingRate events oldest first from sinceMs, at most limit, then CommandAccepted (no login). */
 export interface QueryFundingRateHistoryCommand {
   type: "QueryFundingRateHistory";
@@ -446,6 +454,7 @@ export type CommandJson =
   | QuerySettlementHistoryCommand
   | QueryFundingHistoryCommand
   | QueryFundingRateHistoryCommand
+  | QueryLenderLossesCommand
   | DepositCommand
   | WithdrawCommand
   | LimitOrderCommand
@@ -684,6 +693,7 @@ const JSON_READING_EXCEPTIONS: Readonly<Record<string, JsonRead>> = {
   "QuerySettlementHistory.since_ms": safeU64Optional,
   "QueryFundingHistory.since_ms": safeU64Optional,
   "QueryFundingRateHistory.since_ms": safeU64Optional,
+  "QueryLenderLosses.since_ms": safeU64Optional,
 };
 
 function jsonFieldsOf(c: CommandWire): JsonFields {

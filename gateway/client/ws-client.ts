@@ -195,6 +195,11 @@ export class CrossbookClient {
     return this.request(asset === undefined ? { type: "QueryInsuranceFund" } : { type: "QueryInsuranceFund", asset });
   }
 
+  /** Q4: the exchange's lender write-downs (Socialization rows, account 0, oldest first) of `asset` (omitted: every asset). */
+  async lenderLosses(options: { asset?: number; sinceMs?: number; limit?: number } = {}, timeoutMs = 5000): Promise<EventJson[]> {
+    return (await this.collectUntil({ type: "QueryLenderLosses", ...options }, "CommandAccepted", true, timeoutMs)).events;
+  }
+
   /**
    * Q7 (operator): the cascade of `shocks` (asset id → the mark's multiplier as a decimal string, "0.7" = −30%; at most
    * 4) on a copy of the exchange's state as it stands: the WhatIfStage / WhatIfFills / WhatIfAccount rows and the

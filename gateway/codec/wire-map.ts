@@ -180,6 +180,14 @@ export const EVENT_WIRE: readonly EventWire[] = [
       ["quantity", "fundedQuantity", "base"], ["amount", "fundingPayment", "quote"], ["time_ms", "timeMs", "id"],
     ],
   },
+  {
+    kind: "Socialization",
+    fields: [
+      ["account", "account"], ["asset", "asset"], ["market", "market"], ["kind", "socializationKind"], ["quantity", "socializedQuantity", "asset"],
+      ["amount", "socializedAmount", "quote"], ["loss", "socializedLoss", "quote"], ["price", "socializationPrice", "price"],
+      ["counterparty", "counterpartyAccount"], ["net_equity", "netEquityUsd", "usd"], ["time_ms", "timeMs", "id"],
+    ],
+  },
 ];
 
 // ---------------------------------------------------------------- commands (server decode)
@@ -324,6 +332,11 @@ export const COMMAND_WIRE: readonly CommandWire[] = [
     wire: "QueryFundingHistory",
     kind: "QueryFundingHistory",
     fields: [["account", "account", "account"], ["market", "market", "marketOrAll"], ["since_ms", "timeMs", "timeMs"], ["limit", "historyLimit", "u16"]],
+  },
+  {
+    wire: "QueryLenderLosses",
+    kind: "QueryLenderLosses",
+    fields: [["asset", "asset", "assetOrAll"], ["since_ms", "timeMs", "timeMs"], ["limit", "historyLimit", "u16"]],
   },
   {
     wire: "QueryFundingRateHistory",

@@ -59,6 +59,7 @@ export { QueryFundingRateHistory } from './crossbook/wire/query-funding-rate-his
 export { QueryInsuranceFund } from './crossbook/wire/query-insurance-fund.ts';
 export { QueryInsuranceHistory } from './crossbook/wire/query-insurance-history.ts';
 export { QueryInterestHistory } from './crossbook/wire/query-interest-history.ts';
+export { QueryLenderLosses } from './crossbook/wire/query-lender-losses.ts';
 export { QueryLiquidationHistory } from './crossbook/wire/query-liquidation-history.ts';
 export { QueryMaxBorrow } from './crossbook/wire/query-max-borrow.ts';
 export { QueryMaxOrder } from './crossbook/wire/query-max-order.ts';
@@ -86,6 +87,8 @@ export { SettlementReason } from './crossbook/wire/settlement-reason.ts';
 export { SettlementStep } from './crossbook/wire/settlement-step.ts';
 export { Side } from './crossbook/wire/side.ts';
 export { SnapshotTaken } from './crossbook/wire/snapshot-taken.ts';
+export { Socialization } from './crossbook/wire/socialization.ts';
+export { SocializationKind } from './crossbook/wire/socialization-kind.ts';
 export { Subscribe } from './crossbook/wire/subscribe.ts';
 export { TakeSnapshot } from './crossbook/wire/take-snapshot.ts';
 export { Ticker } from './crossbook/wire/ticker.ts';

@@ -34,7 +34,7 @@ export class CommandRecord {
   leverageLimit: number = 0;
   /** evenly spaced utilizations 2…101 (0 = 11) (QueryRateCurve). */
   curvePoints: number = 0;
-  /** history entries at most (0 = the maximum) (QueryInterestHistory, QueryLiquidationHistory, QueryInsuranceHistory, QuerySettlementHistory, QueryFundingHistory, QueryFundingRateHistory). */
+  /** history entries at most (0 = the maximum) (QueryInterestHistory, QueryLiquidationHistory, QueryInsuranceHistory, QuerySettlementHistory, QueryFundingHistory, QueryFundingRateHistory, QueryLenderLosses). */
   historyLimit: number = 0;
   /** index of the source in the asset's configured oracle sources (OracleQuote). */
   oracleSource: number = 0;
@@ -194,6 +194,8 @@ export class EventRecord {
   markSource: number = 0;
   /** InsuranceReason: what changed the insurance fund (funding remainder, liquidation fee, cover) (InsuranceEntry). */
   insuranceReason: number = 0;
+  /** SocializationKind: which Q4/Q5 step the row reports (Socialization). */
+  socializationKind: number = 0;
   /** SettlementReason: what the row settles (fee, realized PnL, P4 funding, Q2 liquidation fee) (Settlement). */
   settlementReason: number = 0;
   /** human-readable reject message, ASCII (OrderRejected / CommandRejected). */
@@ -226,8 +228,12 @@ export class EventRecord {
   positionExposureUsd: bigint = 0n;
   /** P8 estimated liquidation price, price, PRICE_DECIMALS fixed point; 0 = none (Position). */
   estLiquidationPrice: bigint = 0n;
+  /** USD at PRICE_DECIMALS per whole unit of `asset`: the price a Q4/Q5 step valued it at (Socialization). */
+  socializationPrice: bigint = 0n;
   /** base-asset units of the market; the Max* answers: the largest accepted now. */
   quantity: bigint = 0n;
+  /** units of `asset` (its smallest unit): written down (Q4) or redeemed / closed (Q5) (Socialization). */
+  socializedQuantity: bigint = 0n;
   /** P3: the perpetual's mark, USD at PRICE_DECIMALS (FundingRate: the mark at the interval end, which payments use) (MarkPrice, FundingRate, FundingPayment). */
   markPrice: bigint = 0n;
   /** base-asset units of the market: what the book may fill (the quantity, or the reduceOnly cap; 0 for a market buy by quote only) (OrderAccepted). */
@@ -246,6 +252,8 @@ export class EventRecord {
   fundingRate: bigint = 0n;
   /** units of `asset` (its smallest unit): the insurance fund's change in one batch, signed (InsuranceEntry). */
   insuranceChange: bigint = 0n;
+  /** quote-asset units of the market (USDC): > 0 received by the account, < 0 paid (Socialization). */
+  socializedAmount: bigint = 0n;
   /** units of `asset` (its smallest unit) moved by the step, > 0 (Settlement). */
   settledAmount: bigint = 0n;
   /** the accepted command's amount in units of `asset` (its smallest unit) (deposit, withdraw, transfer, pool actions) (CommandAccepted, CommandRejected). */
@@ -266,10 +274,14 @@ export class EventRecord {
   insuranceBalance: bigint = 0n;
   /** quote-asset units of the market: > 0 paid, < 0 received (P4: payers rounded up, receivers down) (FundingPayment). */
   fundingPayment: bigint = 0n;
+  /** quote-asset units of the market (USDC): beyond the insurance fund (LenderWriteDown), or rounding left unpaid (Socialization). */
+  socializedLoss: bigint = 0n;
   /** units of `asset` (its smallest unit): the pool's own limit on a manual borrow (MaxBorrowQuantity). */
   poolLimit: bigint = 0n;
   /** Fill: the maker's account id. */
   makerAccount: number = 0;
+  /** Q5 lender ADL: the other side's account (0 = none) (Socialization). */
+  counterpartyAccount: number = 0;
   /** Fill: the maker's order id. */
   makerOrderId: number = 0;
   /** Fill: the maker's client order id. */
@@ -368,6 +380,7 @@ export class EventRecord {
     this.sourcesUsed = 0;
     this.markSource = 0;
     this.insuranceReason = 0;
+    this.socializationKind = 0;
     this.settlementReason = 0;
     this.message = "";
     this.price = 0n;
@@ -384,7 +397,9 @@ export class EventRecord {
     this.netExposureQuantity = 0n;
     this.positionExposureUsd = 0n;
     this.estLiquidationPrice = 0n;
+    this.socializationPrice = 0n;
     this.quantity = 0n;
+    this.socializedQuantity = 0n;
     this.markPrice = 0n;
     this.openQuantity = 0n;
     this.remainingQuantity = 0n;
@@ -394,6 +409,7 @@ export class EventRecord {
     this.interest = 0n;
     this.fundingRate = 0n;
     this.insuranceChange = 0n;
+    this.socializedAmount = 0n;
     this.settledAmount = 0n;
     this.commandAmount = 0n;
     this.quoteQuantity = 0n;
@@ -404,8 +420,10 @@ export class EventRecord {
     this.meanPremium = 0n;
     this.insuranceBalance = 0n;
     this.fundingPayment = 0n;
+    this.socializedLoss = 0n;
     this.poolLimit = 0n;
     this.makerAccount = 0;
+    this.counterpartyAccount = 0;
     this.makerOrderId = 0;
     this.makerClientId = 0n;
     this.makerFee = 0n;
@@ -468,6 +486,7 @@ export class EventRecord {
     this.sourcesUsed = from.sourcesUsed;
     this.markSource = from.markSource;
     this.insuranceReason = from.insuranceReason;
+    this.socializationKind = from.socializationKind;
     this.settlementReason = from.settlementReason;
     this.message = from.message;
     this.price = from.price;
@@ -484,7 +503,9 @@ export class EventRecord {
     this.netExposureQuantity = from.netExposureQuantity;
     this.positionExposureUsd = from.positionExposureUsd;
     this.estLiquidationPrice = from.estLiquidationPrice;
+    this.socializationPrice = from.socializationPrice;
     this.quantity = from.quantity;
+    this.socializedQuantity = from.socializedQuantity;
     this.markPrice = from.markPrice;
     this.openQuantity = from.openQuantity;
     this.remainingQuantity = from.remainingQuantity;
@@ -494,6 +515,7 @@ export class EventRecord {
     this.interest = from.interest;
     this.fundingRate = from.fundingRate;
     this.insuranceChange = from.insuranceChange;
+    this.socializedAmount = from.socializedAmount;
     this.settledAmount = from.settledAmount;
     this.commandAmount = from.commandAmount;
     this.quoteQuantity = from.quoteQuantity;
@@ -504,8 +526,10 @@ export class EventRecord {
     this.meanPremium = from.meanPremium;
     this.insuranceBalance = from.insuranceBalance;
     this.fundingPayment = from.fundingPayment;
+    this.socializedLoss = from.socializedLoss;
     this.poolLimit = from.poolLimit;
     this.makerAccount = from.makerAccount;
+    this.counterpartyAccount = from.counterpartyAccount;
     this.makerOrderId = from.makerOrderId;
     this.makerClientId = from.makerClientId;
     this.makerFee = from.makerFee;
@@ -561,6 +585,7 @@ export function commandStateSlot(r: CommandRecord): number {
     case CommandKind.QuerySettlementHistory:
     case CommandKind.QueryFundingHistory:
     case CommandKind.QueryFundingRateHistory:
+    case CommandKind.QueryLenderLosses:
       return r.historyLimit;
     case CommandKind.OracleQuote:
       return r.oracleSource;
@@ -592,6 +617,7 @@ export function setCommandStateSlot(r: CommandRecord, value: number): void {
     case CommandKind.QuerySettlementHistory:
     case CommandKind.QueryFundingHistory:
     case CommandKind.QueryFundingRateHistory:
+    case CommandKind.QueryLenderLosses:
       r.historyLimit = value;
       return;
     case CommandKind.OracleQuote:
@@ -844,6 +870,8 @@ export function eventCodeSlot(r: EventRecord): number {
       return r.markSource;
     case EventKind.InsuranceEntry:
       return r.insuranceReason;
+    case EventKind.Socialization:
+      return r.socializationKind;
     case EventKind.Settlement:
       return r.settlementReason;
     default:
@@ -859,6 +887,7 @@ export function setEventCodeSlot(r: EventRecord, value: number): void {
   r.sourcesUsed = 0;
   r.markSource = 0;
   r.insuranceReason = 0;
+  r.socializationKind = 0;
   r.settlementReason = 0;
   switch (r.kind) {
     case EventKind.CommandAccepted:
@@ -875,6 +904,9 @@ export function setEventCodeSlot(r: EventRecord, value: number): void {
       return;
     case EventKind.InsuranceEntry:
       r.insuranceReason = value;
+      return;
+    case EventKind.Socialization:
+      r.socializationKind = value;
       return;
     case EventKind.Settlement:
       r.settlementReason = value;
@@ -894,6 +926,8 @@ export function eventPriceSlot(r: EventRecord): bigint {
       return r.fundedQuantity;
     case EventKind.Position:
       return r.entryPrice;
+    case EventKind.Socialization:
+      return r.socializationPrice;
     default:
       return r.price;
   }
@@ -905,6 +939,7 @@ export function setEventPriceSlot(r: EventRecord, value: bigint): void {
   r.indexPrice = 0n;
   r.fundedQuantity = 0n;
   r.entryPrice = 0n;
+  r.socializationPrice = 0n;
   switch (r.kind) {
     case EventKind.IndexPrice:
     case EventKind.MarkPrice:
@@ -915,6 +950,9 @@ export function setEventPriceSlot(r: EventRecord, value: bigint): void {
       return;
     case EventKind.Position:
       r.entryPrice = value;
+      return;
+    case EventKind.Socialization:
+      r.socializationPrice = value;
       return;
     default:
       r.price = value;
@@ -928,6 +966,8 @@ export function eventQuantitySlot(r: EventRecord): bigint {
       return r.netQuantity;
     case EventKind.OpenInterest:
       return r.openInterestQuantity;
+    case EventKind.Socialization:
+      return r.socializedQuantity;
     case EventKind.MarkPrice:
     case EventKind.FundingRate:
     case EventKind.FundingPayment:
@@ -942,6 +982,7 @@ export function setEventQuantitySlot(r: EventRecord, value: bigint): void {
   r.netQuantity = 0n;
   r.openInterestQuantity = 0n;
   r.quantity = 0n;
+  r.socializedQuantity = 0n;
   r.markPrice = 0n;
   switch (r.kind) {
     case EventKind.Position:
@@ -949,6 +990,9 @@ export function setEventQuantitySlot(r: EventRecord, value: bigint): void {
       return;
     case EventKind.OpenInterest:
       r.openInterestQuantity = value;
+      return;
+    case EventKind.Socialization:
+      r.socializedQuantity = value;
       return;
     case EventKind.MarkPrice:
     case EventKind.FundingRate:
@@ -1168,6 +1212,8 @@ export function eventAmountSlot(r: EventRecord): bigint {
       return r.fundingRate;
     case EventKind.InsuranceEntry:
       return r.insuranceChange;
+    case EventKind.Socialization:
+      return r.socializedAmount;
     case EventKind.Settlement:
       return r.settledAmount;
     case EventKind.CommandAccepted:
@@ -1188,6 +1234,7 @@ export function setEventAmountSlot(r: EventRecord, value: bigint): void {
   r.interest = 0n;
   r.fundingRate = 0n;
   r.insuranceChange = 0n;
+  r.socializedAmount = 0n;
   r.settledAmount = 0n;
   r.commandAmount = 0n;
   switch (r.kind) {
@@ -1219,6 +1266,9 @@ export function setEventAmountSlot(r: EventRecord, value: bigint): void {
       return;
     case EventKind.InsuranceEntry:
       r.insuranceChange = value;
+      return;
+    case EventKind.Socialization:
+      r.socializedAmount = value;
       return;
     case EventKind.Settlement:
       r.settledAmount = value;
@@ -1254,6 +1304,8 @@ export function eventAmount2Slot(r: EventRecord): bigint {
       return r.insuranceBalance;
     case EventKind.FundingPayment:
       return r.fundingPayment;
+    case EventKind.Socialization:
+      return r.socializedLoss;
     case EventKind.MaxBorrowQuantity:
       return r.poolLimit;
     default:
@@ -1271,6 +1323,7 @@ export function setEventAmount2Slot(r: EventRecord, value: bigint): void {
   r.meanPremium = 0n;
   r.insuranceBalance = 0n;
   r.fundingPayment = 0n;
+  r.socializedLoss = 0n;
   r.poolLimit = 0n;
   switch (r.kind) {
     case EventKind.OrderAccepted:
@@ -1300,10 +1353,36 @@ export function setEventAmount2Slot(r: EventRecord, value: bigint): void {
     case EventKind.FundingPayment:
       r.fundingPayment = value;
       return;
+    case EventKind.Socialization:
+      r.socializedLoss = value;
+      return;
     case EventKind.MaxBorrowQuantity:
       r.poolLimit = value;
       return;
     default:
       return;
+  }
+}
+
+/** The value of EventRecord's "makerAccount" slot: the field the record's kind carries there. */
+export function eventMakerAccountSlot(r: EventRecord): number {
+  switch (r.kind) {
+    case EventKind.Socialization:
+      return r.counterpartyAccount;
+    default:
+      return r.makerAccount;
+  }
+}
+
+/** Stores a "makerAccount" slot value in the field the record's kind carries there; the slot's other fields become zero. */
+export function setEventMakerAccountSlot(r: EventRecord, value: number): void {
+  r.makerAccount = 0;
+  r.counterpartyAccount = 0;
+  switch (r.kind) {
+    case EventKind.Socialization:
+      r.counterpartyAccount = value;
+      return;
+    default:
+      r.makerAccount = value;
   }
 }

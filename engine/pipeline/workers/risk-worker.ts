@@ -61,7 +61,7 @@ const engineOut = { forward: (c: CommandRecord): void => forwardToMatching(c, da
 /** Phase 0 (engine.ts decision D3): this shard's engine commands for batch lastBatch + 1, queued before any R1. */
 function runPhase0(): void {
   phase0Pending = false;
-  shard.beginBatch(++lastBatch, engineOut);
+  shard.beginBatch(++lastBatch, engineOut, out);
 }
 
 /** Phase 1: R1 over one batch. Returns the batch number, or null when the sequencer closed the ring. */

@@ -3,7 +3,7 @@
 // The server's per-kind command decoders: each reads its wire table's fields at the verified positions, checks
 // them (X5) and stores them in the CommandRecord's named fields, allocating only the BigInts of 64-bit fields.
 import { ALL_MARKETS, CommandKind, OracleQuoteFlag, OrderFlag, OrderType, PRICE_DECIMALS, RejectCode, TimeInForce, type CommandRecord, type ExchangeConfig } from "../../../engine/model/index.ts";
-import { Command, ADVANCE_TIME, BORROW, CANCEL, CANCEL_ALL, DEPOSIT, LEND, LIMIT_ORDER, MARKET_ORDER, ORACLE_QUOTE, QUERY_COLLATERAL, QUERY_FUNDING_HISTORY, QUERY_FUNDING_RATE_HISTORY, QUERY_INSURANCE_FUND, QUERY_INSURANCE_HISTORY, QUERY_INTEREST_HISTORY, QUERY_LIQUIDATION_HISTORY, QUERY_MAX_BORROW, QUERY_MAX_ORDER, QUERY_MAX_WITHDRAWAL, QUERY_OPEN_INTEREST, QUERY_POOL_STATS, QUERY_POSITIONS, QUERY_RATE_CURVE, QUERY_SETTLEMENT_HISTORY, REDEEM, REPAY, REPLACE, SET_MARKET_STATE, SET_MARK_PRICE, TRANSFER, WITHDRAW } from "../../../schemas/index.ts";
+import { Command, ADVANCE_TIME, BORROW, CANCEL, CANCEL_ALL, DEPOSIT, LEND, LIMIT_ORDER, MARKET_ORDER, ORACLE_QUOTE, QUERY_COLLATERAL, QUERY_FUNDING_HISTORY, QUERY_FUNDING_RATE_HISTORY, QUERY_INSURANCE_FUND, QUERY_INSURANCE_HISTORY, QUERY_INTEREST_HISTORY, QUERY_LENDER_LOSSES, QUERY_LIQUIDATION_HISTORY, QUERY_MAX_BORROW, QUERY_MAX_ORDER, QUERY_MAX_WITHDRAWAL, QUERY_OPEN_INTEREST, QUERY_POOL_STATS, QUERY_POSITIONS, QUERY_RATE_CURVE, QUERY_SETTLEMENT_HISTORY, REDEEM, REPAY, REPLACE, SET_MARKET_STATE, SET_MARK_PRICE, TRANSFER, WITHDRAW } from "../../../schemas/index.ts";
 import {
   accepted,
   assetDecimalsOf,
@@ -562,6 +562,21 @@ function decodeQueryFundingHistory(config: ExchangeConfig, out: CommandRecord, r
   return accepted(result);
 }
 
+function decodeQueryLenderLosses(config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
+  const S = QUERY_LENDER_LOSSES.slot;
+  const asset = u16(S.asset, 0);
+  if (!checkAssetOrAll(asset, config, result)) return false;
+  const sinceMs = readTimeMs(S.since_ms, "since_ms", result);
+  if (sinceMs < 0) return false;
+  const limit = u16(S.limit, 0);
+  out.clear();
+  out.kind = CommandKind.QueryLenderLosses;
+  out.asset = asset;
+  out.timeMs = sinceMs;
+  out.historyLimit = limit;
+  return accepted(result);
+}
+
 function decodeQueryFundingRateHistory(config: ExchangeConfig, out: CommandRecord, result: DecodeResult): boolean {
   const S = QUERY_FUNDING_RATE_HISTORY.slot;
   const market = u16(S.market, 0);
@@ -641,6 +656,8 @@ export function decodeTableCommand(type: number, config: ExchangeConfig, out: Co
       return decodeQuerySettlementHistory(config, out, result);
     case Command.QueryFundingHistory:
       return decodeQueryFundingHistory(config, out, result);
+    case Command.QueryLenderLosses:
+      return decodeQueryLenderLosses(config, out, result);
     case Command.QueryFundingRateHistory:
       return decodeQueryFundingRateHistory(config, out, result);
     default:

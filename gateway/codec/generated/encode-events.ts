@@ -4,7 +4,7 @@
 // the reused builder `b` (no allocation beyond the builder's own BigInt splits of 64-bit fields).
 import type { Builder } from "flatbuffers";
 import { AccountSetting, EventKind, IndexFlag, type EventRecord, type ExchangeConfig } from "../../../engine/model/index.ts";
-import { Event, AccountCollateral, AccountSettings, AssetCollateral, Balance, Clock, CommandAccepted, CommandRejected, Fill, FundingPayment, FundingRate, IndexPrice, InsuranceEntry, InsuranceFund, InterestEntry, LiquidationEnded, LiquidationStarted, MarkPrice, MaxBorrowQuantity, MaxOrderQuantity, MaxWithdrawalQuantity, OpenInterest, OrderAccepted, OrderDone, OrderRejected, PoolStats, Position, RateCurvePoint, Settlement } from "../../../schemas/index.ts";
+import { Event, AccountCollateral, AccountSettings, AssetCollateral, Balance, Clock, CommandAccepted, CommandRejected, Fill, FundingPayment, FundingRate, IndexPrice, InsuranceEntry, InsuranceFund, InterestEntry, LiquidationEnded, LiquidationStarted, MarkPrice, MaxBorrowQuantity, MaxOrderQuantity, MaxWithdrawalQuantity, OpenInterest, OrderAccepted, OrderDone, OrderRejected, PoolStats, Position, RateCurvePoint, Settlement, Socialization } from "../../../schemas/index.ts";
 import {
   decimal,
   decimalsOf,
@@ -396,6 +396,25 @@ function encodeFundingPayment(b: Builder, e: EventRecord, config: ExchangeConfig
   return FundingPayment.endFundingPayment(b);
 }
 
+function encodeSocialization(b: Builder, e: EventRecord, config: ExchangeConfig, asMaker: boolean): number {
+  const m = marketOf(config, e.market);
+  const quoteDecimals = decimalsOf(config, m.quoteAsset);
+  const assetDecimals = decimalsOf(config, e.asset);
+  Socialization.startSocialization(b);
+  Socialization.addAccount(b, e.account);
+  Socialization.addAsset(b, e.asset);
+  Socialization.addMarket(b, e.market);
+  Socialization.addKind(b, e.socializationKind);
+  Socialization.addQuantity(b, decimal(b, e.socializedQuantity, assetDecimals));
+  Socialization.addAmount(b, decimal(b, e.socializedAmount, quoteDecimals));
+  Socialization.addLoss(b, decimal(b, e.socializedLoss, quoteDecimals));
+  Socialization.addPrice(b, decimal(b, e.socializationPrice, PRICE_DECIMALS));
+  Socialization.addCounterparty(b, e.counterpartyAccount);
+  Socialization.addNetEquity(b, decimal(b, e.netEquityUsd, USD_DECIMALS));
+  Socialization.addTimeMs(b, BigInt(e.timeMs));
+  return Socialization.endSocialization(b);
+}
+
 /** Writes the wire table of `e` (its kind's encoder) and returns its offset; throws for a kind without a wire form. */
 export function encodeEventBody(b: Builder, e: EventRecord, config: ExchangeConfig, asMaker: boolean): number {
   switch (e.kind) {
@@ -455,10 +474,12 @@ export function encodeEventBody(b: Builder, e: EventRecord, config: ExchangeConf
       return encodeInsuranceEntry(b, e, config, asMaker);
     case EventKind.FundingPayment:
       return encodeFundingPayment(b, e, config, asMaker);
+    case EventKind.Socialization:
+      return encodeSocialization(b, e, config, asMaker);
     default:
       throw new RangeError(`encodeEvent: event kind ${e.kind} has no wire form`);
   }
 }
 
 /** The Event union member of each EventKind (indexed by the kind). */
-export const WIRE_EVENT_TYPE: readonly Event[] = [Event.NONE, Event.OrderAccepted, Event.OrderRejected, Event.Fill, Event.OrderDone, Event.Balance, Event.Clock, Event.CommandAccepted, Event.CommandRejected, Event.AccountSettings, Event.AccountCollateral, Event.AssetCollateral, Event.MaxOrderQuantity, Event.MaxWithdrawalQuantity, Event.PoolStats, Event.RateCurvePoint, Event.InterestEntry, Event.MaxBorrowQuantity, Event.IndexPrice, Event.MarkPrice, Event.FundingRate, Event.LiquidationStarted, Event.LiquidationEnded, Event.Settlement, Event.Position, Event.OpenInterest, Event.InsuranceFund, Event.InsuranceEntry, Event.FundingPayment];
+export const WIRE_EVENT_TYPE: readonly Event[] = [Event.NONE, Event.OrderAccepted, Event.OrderRejected, Event.Fill, Event.OrderDone, Event.Balance, Event.Clock, Event.CommandAccepted, Event.CommandRejected, Event.AccountSettings, Event.AccountCollateral, Event.AssetCollateral, Event.MaxOrderQuantity, Event.MaxWithdrawalQuantity, Event.PoolStats, Event.RateCurvePoint, Event.InterestEntry, Event.MaxBorrowQuantity, Event.IndexPrice, Event.MarkPrice, Event.FundingRate, Event.LiquidationStarted, Event.LiquidationEnded, Event.Settlement, Event.Position, Event.OpenInterest, Event.InsuranceFund, Event.InsuranceEntry, Event.FundingPayment, Event.Socialization];

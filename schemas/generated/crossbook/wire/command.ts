@@ -17,6 +17,7 @@ import { QueryFundingRateHistory } from '../../crossbook/wire/query-funding-rate
 import { QueryInsuranceFund } from '../../crossbook/wire/query-insurance-fund.ts';
 import { QueryInsuranceHistory } from '../../crossbook/wire/query-insurance-history.ts';
 import { QueryInterestHistory } from '../../crossbook/wire/query-interest-history.ts';
+import { QueryLenderLosses } from '../../crossbook/wire/query-lender-losses.ts';
 import { QueryLiquidationHistory } from '../../crossbook/wire/query-liquidation-history.ts';
 import { QueryMaxBorrow } from '../../crossbook/wire/query-max-borrow.ts';
 import { QueryMaxOrder } from '../../crossbook/wire/query-max-order.ts';
@@ -85,13 +86,14 @@ export enum Command {
   QuerySettlementHistory = 38,
   QueryFundingHistory = 39,
   QueryFundingRateHistory = 40,
-  QueryWhatIf = 41
+  QueryLenderLosses = 41,
+  QueryWhatIf = 42
 }
 
 export function unionToCommand(
   type: Command,
-  accessor: (obj:AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryFundingHistory|QueryFundingRateHistory|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|QuerySettlementHistory|QueryWhatIf|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryFundingHistory|QueryFundingRateHistory|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|QuerySettlementHistory|QueryWhatIf|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null
-): AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryFundingHistory|QueryFundingRateHistory|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|QuerySettlementHistory|QueryWhatIf|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
+  accessor: (obj:AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryFundingHistory|QueryFundingRateHistory|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLenderLosses|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|QuerySettlementHistory|QueryWhatIf|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryFundingHistory|QueryFundingRateHistory|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLenderLosses|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|QuerySettlementHistory|QueryWhatIf|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null
+): AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryFundingHistory|QueryFundingRateHistory|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLenderLosses|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|QuerySettlementHistory|QueryWhatIf|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
   switch(Command[type]) {
     case 'NONE': return null; 
     case 'Deposit': return accessor(new Deposit())! as Deposit;
@@ -134,6 +136,7 @@ export function unionToCommand(
     case 'QuerySettlementHistory': return accessor(new QuerySettlementHistory())! as QuerySettlementHistory;
     case 'QueryFundingHistory': return accessor(new QueryFundingHistory())! as QueryFundingHistory;
     case 'QueryFundingRateHistory': return accessor(new QueryFundingRateHistory())! as QueryFundingRateHistory;
+    case 'QueryLenderLosses': return accessor(new QueryLenderLosses())! as QueryLenderLosses;
     case 'QueryWhatIf': return accessor(new QueryWhatIf())! as QueryWhatIf;
     default: return null;
   }
@@ -141,9 +144,9 @@ export function unionToCommand(
 
 export function unionListToCommand(
   type: Command, 
-  accessor: (index: number, obj:AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryFundingHistory|QueryFundingRateHistory|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|QuerySettlementHistory|QueryWhatIf|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryFundingHistory|QueryFundingRateHistory|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|QuerySettlementHistory|QueryWhatIf|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null, 
+  accessor: (index: number, obj:AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryFundingHistory|QueryFundingRateHistory|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLenderLosses|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|QuerySettlementHistory|QueryWhatIf|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw) => AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryFundingHistory|QueryFundingRateHistory|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLenderLosses|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|QuerySettlementHistory|QueryWhatIf|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null, 
   index: number
-): AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryFundingHistory|QueryFundingRateHistory|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|QuerySettlementHistory|QueryWhatIf|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
+): AdvanceTime|Borrow|Cancel|CancelAll|Deposit|Lend|LimitOrder|Login|MarketOrder|OracleQuote|QueryAccountSnapshot|QueryCollateral|QueryFundingHistory|QueryFundingRateHistory|QueryInsuranceFund|QueryInsuranceHistory|QueryInterestHistory|QueryLenderLosses|QueryLiquidationHistory|QueryMaxBorrow|QueryMaxOrder|QueryMaxWithdrawal|QueryOpenInterest|QueryPoolStats|QueryPositions|QueryRateCurve|QuerySettlementHistory|QueryWhatIf|Redeem|RegisterApiKey|Repay|Replace|ResumeAccount|RevokeApiKey|SetMarkPrice|SetMarketState|Subscribe|TakeSnapshot|Transfer|Unsubscribe|UpdateAccountSettings|Withdraw|null {
   switch(Command[type]) {
     case 'NONE': return null; 
     case 'Deposit': return accessor(index, new Deposit())! as Deposit;
@@ -186,6 +189,7 @@ export function unionListToCommand(
     case 'QuerySettlementHistory': return accessor(index, new QuerySettlementHistory())! as QuerySettlementHistory;
     case 'QueryFundingHistory': return accessor(index, new QueryFundingHistory())! as QueryFundingHistory;
     case 'QueryFundingRateHistory': return accessor(index, new QueryFundingRateHistory())! as QueryFundingRateHistory;
+    case 'QueryLenderLosses': return accessor(index, new QueryLenderLosses())! as QueryLenderLosses;
     case 'QueryWhatIf': return accessor(index, new QueryWhatIf())! as QueryWhatIf;
     default: return null;
   }

@@ -35,6 +35,7 @@ import { RateCurvePoint } from '../../crossbook/wire/rate-curve-point.ts';
 import { ResumeDone } from '../../crossbook/wire/resume-done.ts';
 import { Settlement } from '../../crossbook/wire/settlement.ts';
 import { SnapshotTaken } from '../../crossbook/wire/snapshot-taken.ts';
+import { Socialization } from '../../crossbook/wire/socialization.ts';
 import { Ticker } from '../../crossbook/wire/ticker.ts';
 import { Trade } from '../../crossbook/wire/trade.ts';
 import { WhatIfAccount } from '../../crossbook/wire/what-if-account.ts';
@@ -82,16 +83,17 @@ export enum Event {
   InsuranceFund = 35,
   InsuranceEntry = 36,
   FundingPayment = 37,
-  WhatIfStage = 38,
-  WhatIfFills = 39,
-  WhatIfAccount = 40,
-  WhatIfDone = 41
+  Socialization = 38,
+  WhatIfStage = 39,
+  WhatIfFills = 40,
+  WhatIfAccount = 41,
+  WhatIfDone = 42
 }
 
 export function unionToEvent(
   type: Event,
-  accessor: (obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|WhatIfAccount|WhatIfDone|WhatIfFills|WhatIfStage) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|WhatIfAccount|WhatIfDone|WhatIfFills|WhatIfStage|null
-): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|WhatIfAccount|WhatIfDone|WhatIfFills|WhatIfStage|null {
+  accessor: (obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Socialization|Ticker|Trade|WhatIfAccount|WhatIfDone|WhatIfFills|WhatIfStage) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Socialization|Ticker|Trade|WhatIfAccount|WhatIfDone|WhatIfFills|WhatIfStage|null
+): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Socialization|Ticker|Trade|WhatIfAccount|WhatIfDone|WhatIfFills|WhatIfStage|null {
   switch(Event[type]) {
     case 'NONE': return null; 
     case 'OrderAccepted': return accessor(new OrderAccepted())! as OrderAccepted;
@@ -131,6 +133,7 @@ export function unionToEvent(
     case 'InsuranceFund': return accessor(new InsuranceFund())! as InsuranceFund;
     case 'InsuranceEntry': return accessor(new InsuranceEntry())! as InsuranceEntry;
     case 'FundingPayment': return accessor(new FundingPayment())! as FundingPayment;
+    case 'Socialization': return accessor(new Socialization())! as Socialization;
     case 'WhatIfStage': return accessor(new WhatIfStage())! as WhatIfStage;
     case 'WhatIfFills': return accessor(new WhatIfFills())! as WhatIfFills;
     case 'WhatIfAccount': return accessor(new WhatIfAccount())! as WhatIfAccount;
@@ -141,9 +144,9 @@ export function unionToEvent(
 
 export function unionListToEvent(
   type: Event, 
-  accessor: (index: number, obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|WhatIfAccount|WhatIfDone|WhatIfFills|WhatIfStage) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|WhatIfAccount|WhatIfDone|WhatIfFills|WhatIfStage|null, 
+  accessor: (index: number, obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Socialization|Ticker|Trade|WhatIfAccount|WhatIfDone|WhatIfFills|WhatIfStage) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Socialization|Ticker|Trade|WhatIfAccount|WhatIfDone|WhatIfFills|WhatIfStage|null, 
   index: number
-): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|WhatIfAccount|WhatIfDone|WhatIfFills|WhatIfStage|null {
+): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Socialization|Ticker|Trade|WhatIfAccount|WhatIfDone|WhatIfFills|WhatIfStage|null {
   switch(Event[type]) {
     case 'NONE': return null; 
     case 'OrderAccepted': return accessor(index, new OrderAccepted())! as OrderAccepted;
@@ -183,6 +186,7 @@ export function unionListToEvent(
     case 'InsuranceFund': return accessor(index, new InsuranceFund())! as InsuranceFund;
     case 'InsuranceEntry': return accessor(index, new InsuranceEntry())! as InsuranceEntry;
     case 'FundingPayment': return accessor(index, new FundingPayment())! as FundingPayment;
+    case 'Socialization': return accessor(index, new Socialization())! as Socialization;
     case 'WhatIfStage': return accessor(index, new WhatIfStage())! as WhatIfStage;
     case 'WhatIfFills': return accessor(index, new WhatIfFills())! as WhatIfFills;
     case 'WhatIfAccount': return accessor(index, new WhatIfAccount())! as WhatIfAccount;

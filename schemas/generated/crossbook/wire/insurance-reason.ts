@@ -7,5 +7,6 @@ export enum InsuranceReason {
   FundingRemainder = 0,
   LiquidationFee = 1,
   Cover = 2,
-  RealizedPnl = 3
+  RealizedPnl = 3,
+  LenderPayout = 4
 }

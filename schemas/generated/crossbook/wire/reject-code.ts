@@ -91,5 +91,10 @@ export enum RejectCode {
   /**
    * P1: the order's opening part would raise the perpetual market's open interest above its openInterestLimit.
    */
-  OpenInterestLimit = 54
+  OpenInterestLimit = 54,
+
+  /**
+   * Q4: an account is bankrupt and unresolved: withdrawals and transfers out wait.
+   */
+  WithdrawalsPaused = 55
 }
