@@ -340,6 +340,13 @@ export const EVENT_LAYOUTS: readonly (TableLayout | null)[] = [
   layout("InsuranceFund", { asset: U16, balance: DEC, time_ms: U64 }),
   layout("InsuranceEntry", { asset: U16, reason: U8, amount: DEC, balance: DEC, time_ms: U64 }),
   layout("FundingPayment", { account: U32, market: U16, rate: DEC, mark: DEC, quantity: DEC, amount: DEC, time_ms: U64 }),
+  layout("LiquidationTransfer", {
+    step: U8, from_account: U32, to_account: U32, market: U16, asset: U16, side: U8, quantity: DEC, price: DEC, amount: DEC,
+    borrow_shares: DEC, borrowed: DEC, mark: DEC, time_ms: U64,
+  }),
+  layout("SocializedLoss", {
+    account: U32, market: U16, asset: U16, quantity: DEC, bankruptcy_price: DEC, mark: DEC, loss: DEC, insurance_balance: DEC, time_ms: U64,
+  }),
 ];
 
 export const COMMAND_ENVELOPE = layout("CommandEnvelope", { client_seq: U64, command_type: U8, command: UVAL });

@@ -123,6 +123,11 @@ export const InsuranceReason = { FundingRemainder: 0, LiquidationFee: 1, Cover: 
 export type InsuranceReason = (typeof InsuranceReason)[keyof typeof InsuranceReason];
 export const INSURANCE_REASON_COUNT = 4;
 
+/** Q3/Q4: the system order type of a liquidation leg without the book (LiquidationTransfer / SocializedLoss
+ * .liquidationStep; the .fbs enum of the same name): LiquidatePositionOnBackstop (Q3), LiquidatePositionOnAdl (Q4). */
+export const LiquidationStep = { OnBackstop: 1, OnAdl: 2 } as const;
+export type LiquidationStep = (typeof LiquidationStep)[keyof typeof LiquidationStep];
+
 export const rejectCodeName: Record<number, string> = Object.fromEntries(
   Object.entries(RejectCode).map(([k, v]) => [v, k]),
 );

@@ -275,9 +275,16 @@ function readFillBlock(v: RecordViews, w: number, d: number, e: EventRecord): vo
   e.takerFee = readInt64(v, d + E_TAKER_FEE);
 }
 
-/** Kinds that carry the whole account block (the statement and query answers). */
+/** Kinds that carry the whole account block (the statement and query answers; Q3/Q4's legs and socialized losses, for
+ * their makerAccount, lent and borrowed slots). */
 function hasAccountBlock(kind: number): boolean {
-  return (kind >= EventKind.AccountSettings && kind <= EventKind.MaxBorrowQuantity) || isLiquidationStatus(kind) || kind === EventKind.Position;
+  return (
+    (kind >= EventKind.AccountSettings && kind <= EventKind.MaxBorrowQuantity) ||
+    isLiquidationStatus(kind) ||
+    kind === EventKind.Position ||
+    kind === EventKind.LiquidationTransfer ||
+    kind === EventKind.SocializedLoss
+  );
 }
 
 /** Q1's LiquidationStarted / LiquidationEnded carry the account block's equity, exposure, MMF and MMR. */

@@ -97,6 +97,12 @@ export const CommandKind = {
   /** Query, P4: the funding rates of perpetual `market` from `timeMs` on, oldest first, at most `historyLimit`: a
    * FundingRate event each (the query's seq), then CommandAccepted. */
   QueryFundingRateHistory: 35,
+  /** Engine-originated (seq 0, never on the wire), Q3/Q4 (engine.ts "Q3/Q4 (as built)"): one position leg of a
+   * backstop takeover or a perpetual ADL from `account` to `account2`, decided in phase 0 by `account`'s risk shard and
+   * carried by the matching shard of perpetual `market` (which moves its position replica) to both accounts' risk
+   * shards as a LiquidationTransfer event: `quantity` base units (`side` = what `account` does: Sell gives up a long)
+   * at `price` (the mark, or the bankruptcy price), liquidationStep, legMarkPrice. */
+  LiquidationTransfer: 36,
 } as const;
 export type CommandKind = (typeof CommandKind)[keyof typeof CommandKind];
 
@@ -176,6 +182,20 @@ export const EventKind = {
    * interval end, fundedQuantity (the position, signed), fundingPayment (> 0 paid, < 0 received), timeMs = the
    * interval end. */
   FundingPayment: 28,
+  /** Q3/Q4 one leg of a backstop takeover or a perpetual ADL; seq 0. account = who gives (the liquidated account),
+   * makerAccount = who takes (the backstop, or the ADL counterparty), liquidationStep (LiquidationStep: OnBackstop,
+   * OnAdl), legMarkPrice, timeMs. A position leg (the LiquidationTransfer command's echo from the market's matching
+   * shard, applied in R2 by both accounts' risk shards like a fill, fee 0): market, side (what `account` does),
+   * quantity (base units) at price. A takeover's asset leg (applied in phase 3b inside the one shard both accounts
+   * are on): asset with transferAmount (collateral units; < 0: unsettled USDC the backstop takes on) or
+   * transferBorrowShares and borrowed (a borrow: its pool shares and the units owed). */
+  LiquidationTransfer: 29,
+  /** Q4 a loss beyond the insurance fund, socialized by ADL: account (the bankrupt one), market, asset (the settlement
+   * asset), quantity (the position closed by ADL, signed base units), price (its bankruptcy price), markPrice (the
+   * mark it was judged at), socializedLoss (quote units the ADL counterparties gave up against the mark, rounded up),
+   * insuranceBalance (the fund's balance at the boundary it was decided at), timeMs. Seq 0; in the account's
+   * liquidation history and on the public liquidation stream. */
+  SocializedLoss: 30,
 } as const;
 export type EventKind = (typeof EventKind)[keyof typeof EventKind];
 
@@ -223,6 +243,7 @@ export const COMMAND_FIELDS: readonly FieldSpec[] = [
   { name: "curvePoints", type: "i32", unit: "evenly spaced utilizations 2…101 (0 = 11)", slot: "state", kinds: ["QueryRateCurve"] },
   { name: "historyLimit", type: "i32", unit: "history entries at most (0 = the maximum)", slot: "state", kinds: ["QueryInterestHistory", "QueryLiquidationHistory", "QueryInsuranceHistory", "QuerySettlementHistory", "QueryFundingHistory", "QueryFundingRateHistory"] },
   { name: "oracleSource", type: "i32", unit: "index of the source in the asset's configured oracle sources", slot: "state", kinds: ["OracleQuote"] },
+  { name: "liquidationStep", type: "i32", unit: "LiquidationStep: OnBackstop (Q3) or OnAdl (Q4)", slot: "state", kinds: ["LiquidationTransfer"] },
   { name: "orderId", type: "f64", unit: "target order of a cancel or replace (engine order id)" },
   { name: "timeMs", type: "f64", unit: "engine time, ms since the epoch (AdvanceTime; the history queries: from)" },
   { name: "sourceTimeMs", type: "f64", unit: "the oracle source's own time of the quote, ms since the epoch", slot: "timeMs", kinds: ["OracleQuote"] },
@@ -240,6 +261,7 @@ export const COMMAND_FIELDS: readonly FieldSpec[] = [
   { name: "amount", type: "i64", unit: ASSET_UNITS + " (deposit, withdraw, transfer, borrow, repay, lend, redeem)" },
   { name: "publicKeyWord3", type: "i64", unit: "ED25519 public key bytes 24…31, little-endian", slot: "amount", kinds: ["RegisterApiKey", "RevokeApiKey"] },
   { name: "meanPremium", type: "i64", unit: "mean premium over the mark, a Ratio (RATIO_DECIMALS)", slot: "amount", kinds: ["MarketBandInputs"] },
+  { name: "legMarkPrice", type: "i64", unit: "Q3/Q4: the mark the leg was decided at, " + ORDER_PRICE, slot: "quoteQuantity", kinds: ["LiquidationTransfer"] },
   { name: "positionQuantity", type: "i64", unit: "reserved: 0 (risk filled in the position for reduceOnly until matching kept its own replica, engine/matching/perp-positions.ts)" },
 ];
 
@@ -267,6 +289,7 @@ export const EVENT_FIELDS: readonly FieldSpec[] = [
   { name: "markSource", type: "i32", unit: "MarkSource: the rule of P3 that gave the mark (IndexPlusEwma, Index, BookMedian, Mid, Last, PostOnlyIndex)", slot: "code", kinds: ["MarkPrice"] },
   { name: "insuranceReason", type: "i32", unit: "InsuranceReason: what changed the insurance fund (funding remainder, liquidation fee, cover)", slot: "code", kinds: ["InsuranceEntry"] },
   { name: "settlementReason", type: "i32", unit: "SettlementReason: what the row settles (fee, realized PnL, P4 funding, Q2 liquidation fee)", slot: "code", kinds: ["Settlement"] },
+  { name: "liquidationStep", type: "i32", unit: "LiquidationStep: OnBackstop (Q3) or OnAdl (Q4)", slot: "code", kinds: ["LiquidationTransfer", "SocializedLoss"] },
   { name: "message", type: "string", unit: "human-readable reject message, ASCII (OrderRejected / CommandRejected)" },
   { name: "price", type: "i64", unit: ORDER_PRICE + "; AssetCollateral: the asset's USD mark" },
   { name: "indexPrice", type: "i64", unit: "the asset's index and collateral mark, USD at PRICE_DECIMALS (P2, C1); MarkPrice: the index the mark used (0 = none fresh)", slot: "price", kinds: ["IndexPrice", "MarkPrice"] },
@@ -284,6 +307,7 @@ export const EVENT_FIELDS: readonly FieldSpec[] = [
   { name: "estLiquidationPrice", type: "i64", unit: "P8 estimated liquidation price, " + ORDER_PRICE + "; 0 = none", slot: "notionalUsd", kinds: ["Position"] },
   { name: "quantity", type: "i64", unit: BASE_UNITS + "; the Max* answers: the largest accepted now" },
   { name: "markPrice", type: "i64", unit: "P3: the perpetual's mark, USD at PRICE_DECIMALS (FundingRate: the mark at the interval end, which payments use)", slot: "quantity", kinds: ["MarkPrice", "FundingRate", "FundingPayment"] },
+  { name: "legMarkPrice", type: "i64", unit: "Q3/Q4: the mark the leg (SocializedLoss: the bankrupt position) was decided at, " + ORDER_PRICE, slot: "lent", kinds: ["LiquidationTransfer", "SocializedLoss"] },
   { name: "openQuantity", type: "i64", unit: BASE_UNITS + ": what the book may fill (the quantity, or the reduceOnly cap; 0 for a market buy by quote only)", slot: "amount", kinds: ["OrderAccepted"] },
   { name: "remainingQuantity", type: "i64", unit: BASE_UNITS + ": requested − filled (0 for a market buy by quote only)", slot: "amount", kinds: ["OrderDone"] },
   { name: "available", type: "i64", unit: ASSET_UNITS + " free to use", slot: "amount", kinds: ["Balance", "AssetCollateral"] },
@@ -293,6 +317,8 @@ export const EVENT_FIELDS: readonly FieldSpec[] = [
   { name: "fundingRate", type: "i64", unit: "P4 funding rate, a Ratio (RATIO_DECIMALS; MarkPrice: the predicted rate of the running interval)", slot: "amount", kinds: ["MarkPrice", "FundingRate", "FundingPayment"] },
   { name: "insuranceChange", type: "i64", unit: ASSET_UNITS + ": the insurance fund's change in one batch, signed", slot: "amount", kinds: ["InsuranceEntry"] },
   { name: "settledAmount", type: "i64", unit: ASSET_UNITS + " moved by the step, > 0", slot: "amount", kinds: ["Settlement"] },
+  { name: "transferAmount", type: "i64", unit: ASSET_UNITS + ": collateral a takeover leg moves (Q3); < 0: unsettled USDC it moves", slot: "amount", kinds: ["LiquidationTransfer"] },
+  { name: "socializedLoss", type: "i64", unit: QUOTE_UNITS + ": what the ADL counterparties gave up against the mark (Q4), rounded up", slot: "amount", kinds: ["SocializedLoss"] },
   { name: "commandAmount", type: "i64", unit: "the accepted command's amount in " + ASSET_UNITS + " (deposit, withdraw, transfer, pool actions)", slot: "amount", kinds: ["CommandAccepted", "CommandRejected"] },
   { name: "quoteQuantity", type: "i64", unit: QUOTE_UNITS + " (OrderAccepted: the market buy's quote limit; Fill: the trade's quote amount)", slot: "amount2", kinds: ["OrderAccepted", "Fill"] },
   { name: "filledQuantity", type: "i64", unit: BASE_UNITS + " filled", slot: "amount2", kinds: ["OrderDone"] },
@@ -300,7 +326,8 @@ export const EVENT_FIELDS: readonly FieldSpec[] = [
   { name: "canceledOrders", type: "i64", unit: "CancelAll: how many orders it canceled (a count)", slot: "amount2", kinds: ["CommandAccepted"] },
   { name: "openBorrowLendLimit", type: "i64", unit: ASSET_UNITS + ": the pool's open borrow/lend limit", slot: "amount2", kinds: ["PoolStats"] },
   { name: "meanPremium", type: "i64", unit: "P4: P̄, the mean premium of the interval's samples, a Ratio (RATIO_DECIMALS)", slot: "amount2", kinds: ["FundingRate"] },
-  { name: "insuranceBalance", type: "i64", unit: ASSET_UNITS + ": the insurance fund's balance (Σ of the shard slices)", slot: "amount2", kinds: ["InsuranceFund", "InsuranceEntry"] },
+  { name: "insuranceBalance", type: "i64", unit: ASSET_UNITS + ": the insurance fund's balance (Σ of the shard slices)", slot: "amount2", kinds: ["InsuranceFund", "InsuranceEntry", "SocializedLoss"] },
+  { name: "transferBorrowShares", type: "i64", unit: "borrow shares of `asset`'s pool a takeover leg moves (Q3)", slot: "amount2", kinds: ["LiquidationTransfer"] },
   { name: "fundingPayment", type: "i64", unit: QUOTE_UNITS + ": > 0 paid, < 0 received (P4: payers rounded up, receivers down)", slot: "amount2", kinds: ["FundingPayment"] },
   { name: "poolLimit", type: "i64", unit: ASSET_UNITS + ": the pool's own limit on a manual borrow", slot: "amount2", kinds: ["MaxBorrowQuantity"] },
   { name: "makerAccount", type: "u32", unit: "Fill: the maker's account id" },

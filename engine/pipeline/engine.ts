@@ -131,7 +131,7 @@ import {
 } from "../model/index.ts";
 import { riskShardOf, RiskShard, type EngineCommandOut } from "../risk/index.ts";
 import { SettlementShard } from "../settlement/index.ts";
-import { EVERY_RISK_SHARD, expandsToEachMarket, MatchingRoute, riskShardOfRoute, routeOf, settlementTakes, toEveryRiskShard } from "./routing.ts";
+import { EVERY_RISK_SHARD, expandsToEachMarket, MatchingRoute, riskShardOfRoute, routeOf, settlementTakes, toEveryRiskShard, toMakerRiskShardToo } from "./routing.ts";
 import { beginSnapshot, finishSnapshot, requireTopology, restorePart, splitSnapshot, type SnapshotParts } from "./snapshot.ts";
 
 /**
@@ -366,7 +366,7 @@ export class Engine {
     const takerShard = riskShardOf(e.account, shards);
     s.copyFrom(e);
     this.risk[takerShard]!.postTrade(s, sink);
-    if (e.kind === EventKind.Fill) {
+    if (toMakerRiskShardToo(e.kind)) {
       const makerShard = riskShardOf(e.makerAccount, shards);
       if (makerShard !== takerShard) {
         s.copyFrom(e);

@@ -38,6 +38,8 @@ export class CommandRecord {
   historyLimit: number = 0;
   /** index of the source in the asset's configured oracle sources (OracleQuote). */
   oracleSource: number = 0;
+  /** LiquidationStep: OnBackstop (Q3) or OnAdl (Q4) (LiquidationTransfer). */
+  liquidationStep: number = 0;
   /** target order of a cancel or replace (engine order id). */
   orderId: number = 0;
   /** engine time, ms since the epoch (AdvanceTime; the history queries: from). */
@@ -72,6 +74,8 @@ export class CommandRecord {
   publicKeyWord3: bigint = 0n;
   /** mean premium over the mark, a Ratio (RATIO_DECIMALS) (MarketBandInputs). */
   meanPremium: bigint = 0n;
+  /** Q3/Q4: the mark the leg was decided at, price, PRICE_DECIMALS fixed point (LiquidationTransfer). */
+  legMarkPrice: bigint = 0n;
   /** reserved: 0 (risk filled in the position for reduceOnly until matching kept its own replica, engine/matching/perp-positions.ts). */
   positionQuantity: bigint = 0n;
 
@@ -92,6 +96,7 @@ export class CommandRecord {
     this.curvePoints = 0;
     this.historyLimit = 0;
     this.oracleSource = 0;
+    this.liquidationStep = 0;
     this.orderId = 0;
     this.timeMs = 0;
     this.sourceTimeMs = 0;
@@ -109,6 +114,7 @@ export class CommandRecord {
     this.amount = 0n;
     this.publicKeyWord3 = 0n;
     this.meanPremium = 0n;
+    this.legMarkPrice = 0n;
     this.positionQuantity = 0n;
   }
 
@@ -129,6 +135,7 @@ export class CommandRecord {
     this.curvePoints = from.curvePoints;
     this.historyLimit = from.historyLimit;
     this.oracleSource = from.oracleSource;
+    this.liquidationStep = from.liquidationStep;
     this.orderId = from.orderId;
     this.timeMs = from.timeMs;
     this.sourceTimeMs = from.sourceTimeMs;
@@ -146,6 +153,7 @@ export class CommandRecord {
     this.amount = from.amount;
     this.publicKeyWord3 = from.publicKeyWord3;
     this.meanPremium = from.meanPremium;
+    this.legMarkPrice = from.legMarkPrice;
     this.positionQuantity = from.positionQuantity;
   }
 }
@@ -196,6 +204,8 @@ export class EventRecord {
   insuranceReason: number = 0;
   /** SettlementReason: what the row settles (fee, realized PnL, P4 funding, Q2 liquidation fee) (Settlement). */
   settlementReason: number = 0;
+  /** LiquidationStep: OnBackstop (Q3) or OnAdl (Q4) (LiquidationTransfer, SocializedLoss). */
+  liquidationStep: number = 0;
   /** human-readable reject message, ASCII (OrderRejected / CommandRejected). */
   message: string = "";
   /** price, PRICE_DECIMALS fixed point; AssetCollateral: the asset's USD mark. */
@@ -230,6 +240,8 @@ export class EventRecord {
   quantity: bigint = 0n;
   /** P3: the perpetual's mark, USD at PRICE_DECIMALS (FundingRate: the mark at the interval end, which payments use) (MarkPrice, FundingRate, FundingPayment). */
   markPrice: bigint = 0n;
+  /** Q3/Q4: the mark the leg (SocializedLoss: the bankrupt position) was decided at, price, PRICE_DECIMALS fixed point (LiquidationTransfer, SocializedLoss). */
+  legMarkPrice: bigint = 0n;
   /** base-asset units of the market: what the book may fill (the quantity, or the reduceOnly cap; 0 for a market buy by quote only) (OrderAccepted). */
   openQuantity: bigint = 0n;
   /** base-asset units of the market: requested − filled (0 for a market buy by quote only) (OrderDone). */
@@ -248,6 +260,10 @@ export class EventRecord {
   insuranceChange: bigint = 0n;
   /** units of `asset` (its smallest unit) moved by the step, > 0 (Settlement). */
   settledAmount: bigint = 0n;
+  /** units of `asset` (its smallest unit): collateral a takeover leg moves (Q3); < 0: unsettled USDC it moves (LiquidationTransfer). */
+  transferAmount: bigint = 0n;
+  /** quote-asset units of the market: what the ADL counterparties gave up against the mark (Q4), rounded up (SocializedLoss). */
+  socializedLoss: bigint = 0n;
   /** the accepted command's amount in units of `asset` (its smallest unit) (deposit, withdraw, transfer, pool actions) (CommandAccepted, CommandRejected). */
   commandAmount: bigint = 0n;
   /** quote-asset units of the market (OrderAccepted: the market buy's quote limit; Fill: the trade's quote amount) (OrderAccepted, Fill). */
@@ -262,8 +278,10 @@ export class EventRecord {
   openBorrowLendLimit: bigint = 0n;
   /** P4: P̄, the mean premium of the interval's samples, a Ratio (RATIO_DECIMALS) (FundingRate). */
   meanPremium: bigint = 0n;
-  /** units of `asset` (its smallest unit): the insurance fund's balance (Σ of the shard slices) (InsuranceFund, InsuranceEntry). */
+  /** units of `asset` (its smallest unit): the insurance fund's balance (Σ of the shard slices) (InsuranceFund, InsuranceEntry, SocializedLoss). */
   insuranceBalance: bigint = 0n;
+  /** borrow shares of `asset`'s pool a takeover leg moves (Q3) (LiquidationTransfer). */
+  transferBorrowShares: bigint = 0n;
   /** quote-asset units of the market: > 0 paid, < 0 received (P4: payers rounded up, receivers down) (FundingPayment). */
   fundingPayment: bigint = 0n;
   /** units of `asset` (its smallest unit): the pool's own limit on a manual borrow (MaxBorrowQuantity). */
@@ -369,6 +387,7 @@ export class EventRecord {
     this.markSource = 0;
     this.insuranceReason = 0;
     this.settlementReason = 0;
+    this.liquidationStep = 0;
     this.message = "";
     this.price = 0n;
     this.indexPrice = 0n;
@@ -386,6 +405,7 @@ export class EventRecord {
     this.estLiquidationPrice = 0n;
     this.quantity = 0n;
     this.markPrice = 0n;
+    this.legMarkPrice = 0n;
     this.openQuantity = 0n;
     this.remainingQuantity = 0n;
     this.available = 0n;
@@ -395,6 +415,8 @@ export class EventRecord {
     this.fundingRate = 0n;
     this.insuranceChange = 0n;
     this.settledAmount = 0n;
+    this.transferAmount = 0n;
+    this.socializedLoss = 0n;
     this.commandAmount = 0n;
     this.quoteQuantity = 0n;
     this.filledQuantity = 0n;
@@ -403,6 +425,7 @@ export class EventRecord {
     this.openBorrowLendLimit = 0n;
     this.meanPremium = 0n;
     this.insuranceBalance = 0n;
+    this.transferBorrowShares = 0n;
     this.fundingPayment = 0n;
     this.poolLimit = 0n;
     this.makerAccount = 0;
@@ -469,6 +492,7 @@ export class EventRecord {
     this.markSource = from.markSource;
     this.insuranceReason = from.insuranceReason;
     this.settlementReason = from.settlementReason;
+    this.liquidationStep = from.liquidationStep;
     this.message = from.message;
     this.price = from.price;
     this.indexPrice = from.indexPrice;
@@ -486,6 +510,7 @@ export class EventRecord {
     this.estLiquidationPrice = from.estLiquidationPrice;
     this.quantity = from.quantity;
     this.markPrice = from.markPrice;
+    this.legMarkPrice = from.legMarkPrice;
     this.openQuantity = from.openQuantity;
     this.remainingQuantity = from.remainingQuantity;
     this.available = from.available;
@@ -495,6 +520,8 @@ export class EventRecord {
     this.fundingRate = from.fundingRate;
     this.insuranceChange = from.insuranceChange;
     this.settledAmount = from.settledAmount;
+    this.transferAmount = from.transferAmount;
+    this.socializedLoss = from.socializedLoss;
     this.commandAmount = from.commandAmount;
     this.quoteQuantity = from.quoteQuantity;
     this.filledQuantity = from.filledQuantity;
@@ -503,6 +530,7 @@ export class EventRecord {
     this.openBorrowLendLimit = from.openBorrowLendLimit;
     this.meanPremium = from.meanPremium;
     this.insuranceBalance = from.insuranceBalance;
+    this.transferBorrowShares = from.transferBorrowShares;
     this.fundingPayment = from.fundingPayment;
     this.poolLimit = from.poolLimit;
     this.makerAccount = from.makerAccount;
@@ -564,6 +592,8 @@ export function commandStateSlot(r: CommandRecord): number {
       return r.historyLimit;
     case CommandKind.OracleQuote:
       return r.oracleSource;
+    case CommandKind.LiquidationTransfer:
+      return r.liquidationStep;
     default:
       return 0;
   }
@@ -576,6 +606,7 @@ export function setCommandStateSlot(r: CommandRecord, value: number): void {
   r.curvePoints = 0;
   r.historyLimit = 0;
   r.oracleSource = 0;
+  r.liquidationStep = 0;
   switch (r.kind) {
     case CommandKind.SetMarketState:
       r.marketState = value;
@@ -596,6 +627,9 @@ export function setCommandStateSlot(r: CommandRecord, value: number): void {
       return;
     case CommandKind.OracleQuote:
       r.oracleSource = value;
+      return;
+    case CommandKind.LiquidationTransfer:
+      r.liquidationStep = value;
       return;
     default:
       return;
@@ -697,6 +731,8 @@ export function commandQuoteQuantitySlot(r: CommandRecord): bigint {
       return r.indexPrice;
     case CommandKind.OracleQuote:
       return r.last;
+    case CommandKind.LiquidationTransfer:
+      return r.legMarkPrice;
     default:
       return r.quoteQuantity;
   }
@@ -708,6 +744,7 @@ export function setCommandQuoteQuantitySlot(r: CommandRecord, value: bigint): vo
   r.publicKeyWord2 = 0n;
   r.indexPrice = 0n;
   r.last = 0n;
+  r.legMarkPrice = 0n;
   switch (r.kind) {
     case CommandKind.RegisterApiKey:
     case CommandKind.RevokeApiKey:
@@ -718,6 +755,9 @@ export function setCommandQuoteQuantitySlot(r: CommandRecord, value: bigint): vo
       return;
     case CommandKind.OracleQuote:
       r.last = value;
+      return;
+    case CommandKind.LiquidationTransfer:
+      r.legMarkPrice = value;
       return;
     default:
       r.quoteQuantity = value;
@@ -846,6 +886,9 @@ export function eventCodeSlot(r: EventRecord): number {
       return r.insuranceReason;
     case EventKind.Settlement:
       return r.settlementReason;
+    case EventKind.LiquidationTransfer:
+    case EventKind.SocializedLoss:
+      return r.liquidationStep;
     default:
       return r.code;
   }
@@ -860,6 +903,7 @@ export function setEventCodeSlot(r: EventRecord, value: number): void {
   r.markSource = 0;
   r.insuranceReason = 0;
   r.settlementReason = 0;
+  r.liquidationStep = 0;
   switch (r.kind) {
     case EventKind.CommandAccepted:
       r.acceptedKind = value;
@@ -878,6 +922,10 @@ export function setEventCodeSlot(r: EventRecord, value: number): void {
       return;
     case EventKind.Settlement:
       r.settlementReason = value;
+      return;
+    case EventKind.LiquidationTransfer:
+    case EventKind.SocializedLoss:
+      r.liquidationStep = value;
       return;
     default:
       r.code = value;
@@ -965,6 +1013,9 @@ export function eventLentSlot(r: EventRecord): bigint {
   switch (r.kind) {
     case EventKind.Position:
       return r.breakEvenPrice;
+    case EventKind.LiquidationTransfer:
+    case EventKind.SocializedLoss:
+      return r.legMarkPrice;
     default:
       return r.lent;
   }
@@ -973,10 +1024,15 @@ export function eventLentSlot(r: EventRecord): bigint {
 /** Stores a "lent" slot value in the field the record's kind carries there; the slot's other fields become zero. */
 export function setEventLentSlot(r: EventRecord, value: bigint): void {
   r.breakEvenPrice = 0n;
+  r.legMarkPrice = 0n;
   r.lent = 0n;
   switch (r.kind) {
     case EventKind.Position:
       r.breakEvenPrice = value;
+      return;
+    case EventKind.LiquidationTransfer:
+    case EventKind.SocializedLoss:
+      r.legMarkPrice = value;
       return;
     default:
       r.lent = value;
@@ -1170,6 +1226,10 @@ export function eventAmountSlot(r: EventRecord): bigint {
       return r.insuranceChange;
     case EventKind.Settlement:
       return r.settledAmount;
+    case EventKind.LiquidationTransfer:
+      return r.transferAmount;
+    case EventKind.SocializedLoss:
+      return r.socializedLoss;
     case EventKind.CommandAccepted:
     case EventKind.CommandRejected:
       return r.commandAmount;
@@ -1189,6 +1249,8 @@ export function setEventAmountSlot(r: EventRecord, value: bigint): void {
   r.fundingRate = 0n;
   r.insuranceChange = 0n;
   r.settledAmount = 0n;
+  r.transferAmount = 0n;
+  r.socializedLoss = 0n;
   r.commandAmount = 0n;
   switch (r.kind) {
     case EventKind.OrderAccepted:
@@ -1223,6 +1285,12 @@ export function setEventAmountSlot(r: EventRecord, value: bigint): void {
     case EventKind.Settlement:
       r.settledAmount = value;
       return;
+    case EventKind.LiquidationTransfer:
+      r.transferAmount = value;
+      return;
+    case EventKind.SocializedLoss:
+      r.socializedLoss = value;
+      return;
     case EventKind.CommandAccepted:
     case EventKind.CommandRejected:
       r.commandAmount = value;
@@ -1251,7 +1319,10 @@ export function eventAmount2Slot(r: EventRecord): bigint {
       return r.meanPremium;
     case EventKind.InsuranceFund:
     case EventKind.InsuranceEntry:
+    case EventKind.SocializedLoss:
       return r.insuranceBalance;
+    case EventKind.LiquidationTransfer:
+      return r.transferBorrowShares;
     case EventKind.FundingPayment:
       return r.fundingPayment;
     case EventKind.MaxBorrowQuantity:
@@ -1270,6 +1341,7 @@ export function setEventAmount2Slot(r: EventRecord, value: bigint): void {
   r.openBorrowLendLimit = 0n;
   r.meanPremium = 0n;
   r.insuranceBalance = 0n;
+  r.transferBorrowShares = 0n;
   r.fundingPayment = 0n;
   r.poolLimit = 0n;
   switch (r.kind) {
@@ -1295,7 +1367,11 @@ export function setEventAmount2Slot(r: EventRecord, value: bigint): void {
       return;
     case EventKind.InsuranceFund:
     case EventKind.InsuranceEntry:
+    case EventKind.SocializedLoss:
       r.insuranceBalance = value;
+      return;
+    case EventKind.LiquidationTransfer:
+      r.transferBorrowShares = value;
       return;
     case EventKind.FundingPayment:
       r.fundingPayment = value;

@@ -20,6 +20,7 @@ import { InsuranceFund } from '../../crossbook/wire/insurance-fund.ts';
 import { InterestEntry } from '../../crossbook/wire/interest-entry.ts';
 import { LiquidationEnded } from '../../crossbook/wire/liquidation-ended.ts';
 import { LiquidationStarted } from '../../crossbook/wire/liquidation-started.ts';
+import { LiquidationTransfer } from '../../crossbook/wire/liquidation-transfer.ts';
 import { MarkPrice } from '../../crossbook/wire/mark-price.ts';
 import { MaxBorrowQuantity } from '../../crossbook/wire/max-borrow-quantity.ts';
 import { MaxOrderQuantity } from '../../crossbook/wire/max-order-quantity.ts';
@@ -35,6 +36,7 @@ import { RateCurvePoint } from '../../crossbook/wire/rate-curve-point.ts';
 import { ResumeDone } from '../../crossbook/wire/resume-done.ts';
 import { Settlement } from '../../crossbook/wire/settlement.ts';
 import { SnapshotTaken } from '../../crossbook/wire/snapshot-taken.ts';
+import { SocializedLoss } from '../../crossbook/wire/socialized-loss.ts';
 import { Ticker } from '../../crossbook/wire/ticker.ts';
 import { Trade } from '../../crossbook/wire/trade.ts';
 
@@ -77,13 +79,15 @@ export enum Event {
   OpenInterest = 34,
   InsuranceFund = 35,
   InsuranceEntry = 36,
-  FundingPayment = 37
+  FundingPayment = 37,
+  LiquidationTransfer = 38,
+  SocializedLoss = 39
 }
 
 export function unionToEvent(
   type: Event,
-  accessor: (obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|null
-): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|null {
+  accessor: (obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|LiquidationTransfer|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|SocializedLoss|Ticker|Trade) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|LiquidationTransfer|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|SocializedLoss|Ticker|Trade|null
+): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|LiquidationTransfer|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|SocializedLoss|Ticker|Trade|null {
   switch(Event[type]) {
     case 'NONE': return null; 
     case 'OrderAccepted': return accessor(new OrderAccepted())! as OrderAccepted;
@@ -123,15 +127,17 @@ export function unionToEvent(
     case 'InsuranceFund': return accessor(new InsuranceFund())! as InsuranceFund;
     case 'InsuranceEntry': return accessor(new InsuranceEntry())! as InsuranceEntry;
     case 'FundingPayment': return accessor(new FundingPayment())! as FundingPayment;
+    case 'LiquidationTransfer': return accessor(new LiquidationTransfer())! as LiquidationTransfer;
+    case 'SocializedLoss': return accessor(new SocializedLoss())! as SocializedLoss;
     default: return null;
   }
 }
 
 export function unionListToEvent(
   type: Event, 
-  accessor: (index: number, obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|null, 
+  accessor: (index: number, obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|LiquidationTransfer|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|SocializedLoss|Ticker|Trade) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|LiquidationTransfer|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|SocializedLoss|Ticker|Trade|null, 
   index: number
-): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Ticker|Trade|null {
+): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|LiquidationTransfer|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|SocializedLoss|Ticker|Trade|null {
   switch(Event[type]) {
     case 'NONE': return null; 
     case 'OrderAccepted': return accessor(index, new OrderAccepted())! as OrderAccepted;
@@ -171,6 +177,8 @@ export function unionListToEvent(
     case 'InsuranceFund': return accessor(index, new InsuranceFund())! as InsuranceFund;
     case 'InsuranceEntry': return accessor(index, new InsuranceEntry())! as InsuranceEntry;
     case 'FundingPayment': return accessor(index, new FundingPayment())! as FundingPayment;
+    case 'LiquidationTransfer': return accessor(index, new LiquidationTransfer())! as LiquidationTransfer;
+    case 'SocializedLoss': return accessor(index, new SocializedLoss())! as SocializedLoss;
     default: return null;
   }
 }
