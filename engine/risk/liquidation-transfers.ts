@@ -13,9 +13,10 @@
 //   - R2 (applyLiquidationTransfer): the matching shard's LiquidationTransfer event moves the position of each side
 //     this shard owns like a fill at the leg's price, fee 0 (post-trade.ts changePosition: PnL realized against the
 //     shard's insurance slice, D4); an ADL leg also publishes its SocializedLoss.
-//   - phase 3b (settleTransfers, RiskShard.settle): each pending cover (the fund's slice pays the account in USDC,
-//     P7 waterfall) and then each takeover's asset legs — collateral, lent and borrowed pool shares, unsettled USDC —
-//     move inside this shard (both accounts are on it), after every position leg of the batch was applied.
+//   - phase 3b (settleTransfers, RiskShard.settle): each pending cover not paid yet (the fund's slice pays the account
+//     in USDC through the P7 waterfall; an account with legs is paid in R2 just before its first one) and then each
+//     takeover's asset legs — collateral, lent and borrowed pool shares, unsettled USDC — move inside this shard (both
+//     accounts are on it), after every position leg of the batch was applied.
 // Every leg is on the account's stream, in its liquidation history and (without the accounts) on the public
 // liquidation stream. Nothing is in flight at a boundary (LiquidationBook.endTransfers), so the snapshot is unchanged.
 import { quoteAmount, Rounding } from "../fixed/index.ts";
@@ -299,6 +300,9 @@ export function applyLiquidationTransfer(s: RiskState, e: EventRecord, sink: Eve
   if ((fromOwned && from === undefined) || (toOwned && to === null)) {
     throw new Error(`risk invariant: liquidation leg ${e.account} → ${e.makerAccount} without its accounts`);
   }
+  // The fund's cover of this account, decided in phase 0, is paid before its first leg (a loss the leg realizes then
+  // meets the covered balance rather than a new USDC borrow and its entry fee).
+  if (from !== undefined) payPendingCover(s, from, sink);
   if (from !== undefined) changePosition(s, from, e.side, market, e.quantity, e.price, 0n);
   if (to !== null) changePosition(s, to, e.side === Side.Buy ? Side.Sell : Side.Buy, market, e.quantity, e.price, 0n);
   const step = e.liquidationStep;
@@ -355,16 +359,21 @@ export function settleTransfers(s: RiskState, sink: EventSink): void {
   for (let i = 0; i < n; i++) {
     const account = s.syncedAccount(book.pendingAccounts[i]!);
     if (account === undefined) throw new Error(`risk invariant: pending liquidation of unknown account ${book.pendingAccounts[i]}`);
-    const cover = book.pendingCovers[i]!;
-    if (cover > 0n) payCover(s, account, cover, sink);
+    payPendingCover(s, account, sink);
     const backstopId = book.pendingBackstops[i]!;
     if (backstopId !== BACKSTOP_ACCOUNT_NONE) moveAssets(s, account, s.accountOrCreate(backstopId)!, sink);
   }
   book.pendingAccounts.length = book.pendingBackstops.length = book.pendingCovers.length = 0;
 }
 
-/** Q4/Q3: the insurance fund (this shard's slice, D4) pays `cover` USDC units to the account. */
-function payCover(s: RiskState, account: Account, cover: bigint, sink: EventSink): void {
+/** Q4/Q3: the cover phase 0 decided for the account (if not paid yet this batch): the insurance fund (this shard's
+ * slice, D4) pays it in USDC. */
+function payPendingCover(s: RiskState, account: Account, sink: EventSink): void {
+  const book = s.liquidation;
+  const i = book.pendingAccounts.indexOf(account.id);
+  if (i < 0 || book.pendingCovers[i]! === 0n) return;
+  const cover = book.pendingCovers[i]!;
+  book.pendingCovers[i] = 0n;
   const usdc = usdcOf(s);
   creditInsurance(s, usdc, InsuranceReason.Cover, -cover);
   creditUsdc(s, account, usdc, ALL_MARKETS, SettlementReason.InsuranceCover, cover);
