@@ -65,7 +65,7 @@ export const USAGE = `crossbook — cross-margin exchange engine
   crossbook client positions ACCOUNT                       perpetual positions: quantity, entry, break-even, mark,
                                                            PnL, exposure, IMF/MMF, estimated liquidation price
   crossbook client open-interest [MARKET]                  open interest of a perpetual market (none: every one)
-  crossbook client liquidations ACCOUNT                    liquidation history: LiquidationStarted / Ended rows
+  crossbook client liquidations ACCOUNT                    liquidation history: Started / Ended, backstop and ADL legs, losses
   crossbook client insurance [ASSET]                       the insurance fund's balance per asset, then its history
   crossbook client settlements ACCOUNT [MARKET]            USDC settlement history: each fee, realized PnL and
                                                            funding row with its waterfall step (oldest first)
