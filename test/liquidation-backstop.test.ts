@@ -101,6 +101,13 @@ class Harness {
   fund(): bigint {
     return this.engine.risk[0]!.insuranceFund(USDC);
   }
+
+  /** X1: Σ over the shards, per asset, of every account's available + locked + lent − borrowed, fee and insurance. */
+  totals(): bigint[] {
+    const sums = this.config.assets.map(() => 0n);
+    for (const r of this.engine.risk) r.totals().forEach((t, a) => (sums[a] = sums[a]! + t));
+    return sums;
+  }
 }
 
 const deposit = (account: number, asset: number, amount: bigint): Partial<CommandRecord> => ({ kind: CommandKind.Deposit, account, asset, amount });
@@ -141,7 +148,9 @@ describe("Q3 backstop takeover", () => {
     longAlice(h);
     expect(kinds(h.batch(quotes(50_000n * USD, 54_000n * USD)), EventKind.LiquidationStarted).map((e) => e.account)).toEqual([ALICE]);
     const fundBefore = h.fund();
+    const totals = h.totals();
     const events = h.tick();
+    expect(h.totals()).toEqual(totals); // X1: every unit moved has its counterparty (the fund for realized PnL)
     // No book step: the position leg through BTC-PERP's matching shard at the mark, then the USDC in phase 3b.
     expect(kinds(events, EventKind.OrderAccepted)).toEqual([]);
     expect(legs(events)).toEqual([
@@ -198,6 +207,22 @@ describe("Q3 backstop takeover", () => {
     expect(h.liquidating()).toEqual([ALICE]);
   });
 
+  it("Q3 (K > 1, engine.ts \"Q3/Q4 (as built)\"): with two risk shards the backstop (user 7, shard 1) takes over Dave (shard 1) below ACMF, not Alice (shard 0), whose book goes on", () => {
+    const h = new Harness(withBackstop(200_000n * USD), { riskShards: 2, matchingShards: 1 });
+    h.batch([deposit(ALICE, USDC, 6_100n * USDC_UNIT), deposit(DAVE, USDC, 6_100n * USDC_UNIT), deposit(BOB, USDC, 100_000n * USDC_UNIT), deposit(BACKSTOP, USDC, 50_000n * USDC_UNIT)]);
+    h.batch([gtc(BOB, BTC_PERP, Side.Sell, 60_000n * USD, 2n * BTC_UNIT)]);
+    h.batch([gtc(ALICE, BTC_PERP, Side.Buy, 60_000n * USD, BTC_UNIT), gtc(DAVE, BTC_PERP, Side.Buy, 60_000n * USD, BTC_UNIT)]);
+    expect(kinds(h.batch(quotes(50_000n * USD, 54_000n * USD)), EventKind.LiquidationStarted).map((e) => e.account).sort()).toEqual([ALICE, DAVE]);
+    const events = h.tick();
+    expect(legs(events)).toEqual([
+      [LiquidationStep.OnBackstop, DAVE, BACKSTOP, BTC_PERP, 0, Side.Sell, BTC_UNIT, 54_000n * USD, 0n],
+      [LiquidationStep.OnBackstop, DAVE, BACKSTOP, 0, USDC, 0, 0n, 0n, 40n * USDC_UNIT],
+    ]);
+    expect(kinds(events, EventKind.OrderAccepted).map((e) => e.account)).toEqual([ALICE]);
+    expect(h.position(BACKSTOP)).toEqual([BTC_UNIT, 54_000n * USD]);
+    expect(h.liquidating()).toEqual([ALICE]);
+  });
+
   it("Q3: the backstop takes a spot-margin account's borrow and collateral: 10 SOL and the 1,000 USDC borrow (its pool shares) move at the mark, the pool's totals unchanged", () => {
     const h = new Harness(withBackstop(100_000n * USD));
     h.batch([
@@ -211,7 +236,9 @@ describe("Q3 backstop takeover", () => {
     expect(owed).toBe(1_000n * USDC_UNIT);
     // SOL at 105: 10 × 105 × 0.9 = 945 against 1,000 owed — negative equity, below ACMF.
     expect(kinds(h.batch([mark(SOL, 105n * USD)]), EventKind.LiquidationStarted).map((e) => e.account)).toEqual([FRANK]);
+    const totals = h.totals();
     const events = h.tick();
+    expect(h.totals()).toEqual(totals); // X1: the borrow's shares moved whole, the pool's totals untouched
     const moved = kinds(events, EventKind.LiquidationTransfer).map((e) => [e.asset, e.transferAmount, e.borrowed, e.transferBorrowShares > 0n]);
     expect(moved).toEqual([
       [USDC, 0n, 1_000n * USDC_UNIT, true],
@@ -271,7 +298,9 @@ describe("Q4 bankruptcy: the insurance fund, then perp ADL", () => {
     bankruptcySetup(h);
     h.batch(quotes(50_000n * USD, 53_955n * USD));
     h.tick(); // stalled
+    const totals = h.totals();
     const events = h.tick();
+    expect(h.totals()).toEqual(totals); // X1: the cover leaves the fund for Alice; the legs' PnL goes through the fund
     // E' = −5 + 1.0465 = −3.9535 USD; p = mark − E' / q = 53,955 + 3.9535 (one position: its share is all of E').
     const p = 53_958_953_500_000n;
     expect(legs(events)).toEqual([
