@@ -126,6 +126,7 @@ function takeOver(s: RiskState, account: Account, out: CommandOut): boolean {
   if (backstop === null) return false;
   const usedUsd = backstop.syncedMargin().totalExposureNotionalUsd() + book.backstopTakenUsd;
   const leftUsd = s.config.liquidation.backstopLimitUsd - usedUsd;
+  if (!everyPositionMarked(s, account)) return false; // a position moves at its mark: none, no takeover
   const plan = planAccountTakeover(s, account, leftUsd > 0n ? leftUsd : 0n);
   if (!plan.accepted) return false;
   const cover = usdToQuoteUnitsUp(plan.deficitUsd, s.marginContext.assetDecimals[usdcOf(s)]!);
@@ -145,6 +146,15 @@ function takeOver(s: RiskState, account: Account, out: CommandOut): boolean {
   book.pendingAccounts.push(account.id);
   book.pendingBackstops.push(backstopId);
   book.pendingCovers.push(cover);
+  return true;
+}
+
+function everyPositionMarked(s: RiskState, account: Account): boolean {
+  const perps = account.perps;
+  if (perps === null) return true;
+  for (let m = 0; m < perps.positions.length; m++) {
+    if (perps.positions[m]!.netQuantity !== 0n && s.marginContext.marketMark[m]! <= 0n) return false;
+  }
   return true;
 }
 
