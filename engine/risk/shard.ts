@@ -82,12 +82,17 @@ export class RiskShard {
    */
   preTrade(cmd: CommandRecord, sink: EventSink): boolean {
     const s = this.s;
-    const kind = cmd.kind as CommandKind;
     // Q3/Q4: an account whose takeover or bankruptcy legs are in flight this batch acts again the next batch.
-    if (s.liquidation.inFlight.size !== 0 && s.liquidation.inFlight.has(cmd.account) && refusedInFlight(kind)) {
+    if (s.liquidation.inFlight.size !== 0 && s.liquidation.inFlight.has(cmd.account) && refusedInFlight(cmd.kind as CommandKind)) {
       rejectLiquidating(s, cmd, "any change while its takeover or bankruptcy legs are in flight", sink);
       return false;
     }
+    return this.dispatch(cmd, cmd.kind as CommandKind, sink);
+  }
+
+  /** R1's dispatch by kind (preTrade). */
+  private dispatch(cmd: CommandRecord, kind: CommandKind, sink: EventSink): boolean {
+    const s = this.s;
     switch (kind) {
       case CommandKind.PlaceOrder:
         return placeOrder(s, cmd, sink);
