@@ -65,8 +65,8 @@ export const USAGE = `crossbook — cross-margin exchange engine
   crossbook client positions ACCOUNT                       perpetual positions: quantity, entry, break-even, mark,
                                                            PnL, exposure, IMF/MMF, estimated liquidation price
   crossbook client open-interest [MARKET]                  open interest of a perpetual market (none: every one)
-  crossbook client liquidations ACCOUNT                    liquidation history: LiquidationStarted / Ended and
-                                                           Socialization rows (Q4 bankruptcy, Q5 lender ADL)
+  crossbook client liquidations ACCOUNT                    liquidation history: Started / Ended, backstop and ADL legs,
+                                                           losses, Socialization rows (Q4 bankruptcy, Q5 lender ADL)
   crossbook client insurance [ASSET]                       the insurance fund's balance per asset, then its history
   crossbook client losses [ASSET]                          Q4 lender write-downs per batch: quantity written off,
                                                            USDC paid to the lenders, the part beyond the fund

@@ -182,7 +182,8 @@ export class AccountEventLog {
     if (log !== undefined) {
       this.plainFrame = log.push(e.seq, encodeEvent(e, 0n, this.config));
     }
-    if (e.kind === EventKind.Fill && e.makerAccount !== e.account) {
+    // Q3/Q4: a LiquidationTransfer's makerAccount (the backstop, the ADL counterparty) watches it as a fill's maker does.
+    if ((e.kind === EventKind.Fill || e.kind === EventKind.LiquidationTransfer) && e.makerAccount !== e.account) {
       const maker = this.logs.get(e.makerAccount);
       if (maker !== undefined) {
         this.makerFrame = maker.push(e.seq, encodeEvent(e, 0n, this.config, true));

@@ -26,6 +26,10 @@ export const LIQUIDATION_STREAM: ReadonlyMap<number, { readonly byMarket: boolea
   [EventKind.Socialization, { byMarket: false }],
   // Q2: a fill with seq 0 is a book-liquidation step's (only engine orders carry seq 0), public on its market.
   [EventKind.Fill, { byMarket: true }],
+  // Q3/Q4: a backstop takeover's or an ADL's legs and each loss socialized beyond the insurance fund (account-wide: a
+  // takeover's asset legs name no market).
+  [EventKind.LiquidationTransfer, { byMarket: false }],
+  [EventKind.SocializedLoss, { byMarket: false }],
 ]);
 /** Bytes buffered on a socket beyond which its market data is paused and later resynchronised by a snapshot. */
 export const MARKET_DATA_BACKLOG_MAX = 1 << 20;

@@ -269,7 +269,8 @@ export class SessionRegistry {
         }
       }
     }
-    if (e.kind === EventKind.Fill && e.makerAccount !== e.account) {
+    // Q3/Q4: a LiquidationTransfer's makerAccount (the backstop, the ADL counterparty) watches it as a fill's maker does.
+    if ((e.kind === EventKind.Fill || e.kind === EventKind.LiquidationTransfer) && e.makerAccount !== e.account) {
       const makers = this.watchers.get(e.makerAccount);
       if (makers !== undefined && makers.length > 0) {
         const makerView = loggedMakerView ?? encodeEvent(e, 0n, this.config, true);

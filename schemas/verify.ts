@@ -350,6 +350,13 @@ export const EVENT_LAYOUTS: readonly (TableLayout | null)[] = [
     account: U32, asset: U16, market: U16, kind: U8, quantity: DEC, amount: DEC, loss: DEC, price: DEC, counterparty: U32, net_equity: DEC,
     time_ms: U64,
   }),
+  layout("LiquidationTransfer", {
+    step: U8, from_account: U32, to_account: U32, market: U16, asset: U16, side: U8, quantity: DEC, price: DEC, amount: DEC,
+    borrow_shares: DEC, borrowed: DEC, mark: DEC, time_ms: U64,
+  }),
+  layout("SocializedLoss", {
+    account: U32, market: U16, asset: U16, quantity: DEC, bankruptcy_price: DEC, mark: DEC, loss: DEC, insurance_balance: DEC, time_ms: U64,
+  }),
   layout("WhatIfStage", { stage: U32, started: U32, ended: U32, fills: U32, insurance_fund: DEC }),
   layout("WhatIfFills", { stage: U32, market: U16, fills: U32, quantity: DEC, quote_quantity: DEC }),
   layout("WhatIfAccount", { stage: U32, account: U32, started: U8, net_equity: DEC, exposure: DEC, mmr: DEC }),

@@ -82,6 +82,8 @@ const EXPECTED: Record<number, [RiskClass, MatchingClass, boolean]> = {
   [CommandKind.QueryFundingHistory]: ["account", "none", false],
   [CommandKind.QueryFundingRateHistory]: ["account", "none", false],
   [CommandKind.QueryLenderLosses]: ["account", "none", false],
+  // Q3/Q4: made in phase 0 and forwarded to its market's matching shard; from a journal, risk refuses it.
+  [CommandKind.LiquidationTransfer]: ["account", "market", false],
 };
 
 const RISK_CLASS: Record<number, RiskClass> = { [RiskRoute.ByAccount]: "account", [RiskRoute.ShardZero]: "zero", [RiskRoute.Every]: "every" };
@@ -153,6 +155,7 @@ function stream(): CommandRecord[] {
     [CommandKind.QueryFundingHistory]: command(CommandKind.QueryFundingHistory, ALICE, (c) => (c.market = ALL_MARKETS)),
     [CommandKind.QueryFundingRateHistory]: command(CommandKind.QueryFundingRateHistory, 0, (c) => (c.market = 3)),
     [CommandKind.QueryLenderLosses]: command(CommandKind.QueryLenderLosses, 0, (c) => (c.asset = ALL_ASSETS)),
+    [CommandKind.LiquidationTransfer]: command(CommandKind.LiquidationTransfer, ALICE, (c) => ((c.market = 3), (c.account2 = BOB), (c.quantity = 1n), (c.price = ETH_PRICE))),
     [CommandKind.RegisterApiKey]: command(CommandKind.RegisterApiKey, CAROL, (c) => ((c.flags = 1), (c.price = 7n), (c.quantity = 8n))),
     [CommandKind.RevokeApiKey]: command(CommandKind.RevokeApiKey, CAROL, (c) => ((c.price = 7n), (c.quantity = 8n))),
     [CommandKind.OracleQuote]: command(CommandKind.OracleQuote, 0, (c) => {
@@ -215,7 +218,8 @@ function expectedDestinations(c: CommandRecord, topology: EngineTopology): Desti
   const riskShards = risk === "every" ? all(topology.riskShards) : risk === "zero" ? [0] : [riskShardOf(c.account, topology.riskShards)];
   let matchingShards: number[] = [];
   if (matching === "every") matchingShards = all(topology.matchingShards);
-  else if (matching === "market") matchingShards = [matchingShardOf(c.market, topology.matchingShards)];
+  // Q3/Q4: a LiquidationTransfer from outside (a journal) is refused by R1 and never reaches matching (phase 0 makes them).
+  else if (matching === "market" && c.kind !== CommandKind.LiquidationTransfer) matchingShards = [matchingShardOf(c.market, topology.matchingShards)];
   // One copy per market, queued per matching shard; each shard handles its queue in turn.
   else if (matching === "each") matchingShards = config.markets.map((m) => matchingShardOf(m.id, topology.matchingShards)).sort((a, b) => a - b);
   return { risk: riskShards, matching: matchingShards, settlement };
@@ -287,8 +291,9 @@ describe("one routing table", () => {
     // and the open interest of the 3 perpetual markets (3 OpenInterest events); Q6: the liquidation and insurance
     // histories (a CommandAccepted each, no rows yet) and the insurance fund of the 5 assets (5 InsuranceFund events);
     // the three P4/P6 history queries are answered (CommandAccepted each: no perpetual activity yet); Q4: the lender
-    // losses (a CommandAccepted, no rows).
-    expect(reference.get(1)!.length).toBe(82);
+    // losses (a CommandAccepted, no rows); Q3/Q4: a LiquidationTransfer from outside is refused (CommandRejected
+    // UnknownCommand).
+    expect(reference.get(1)!.length).toBe(83);
   });
 
   it("X4: the threaded pipeline (fused 1×1, split 1×2, 2×2 and 3×2; as records and encoded) gives each topology's in-process events and state hash", async () => {

@@ -104,6 +104,6 @@ describe("adding a kind", () => {
       expect((Event as unknown as Record<string, number>)[name], `${name} is an Event union member`).toBeGreaterThan(0);
     }
     // The commands decoded elsewhere are exactly these (a new one needs a reason here too).
-    expect(Object.keys(COMMANDS_DECODED_ELSEWHERE).sort()).toEqual(["MarketBandInputs", "None", "RegisterApiKey", "RevokeApiKey", "SetOraclePrice", "UpdateAccountSettings"]);
+    expect(Object.keys(COMMANDS_DECODED_ELSEWHERE).sort()).toEqual(["LiquidationTransfer", "MarketBandInputs", "None", "RegisterApiKey", "RevokeApiKey", "SetOraclePrice", "UpdateAccountSettings"]);
   });
 });

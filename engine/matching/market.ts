@@ -1123,6 +1123,37 @@ export class Market {
     book.releaseOrder(slot);
   }
 
+  // ================================================================ Q3/Q4 legs without the book
+
+  /**
+   * Q3/Q4 (engine.ts "Q3/Q4 (as built)", decision RO): a backstop takeover's or a perpetual ADL's leg, decided in
+   * phase 0 by the giving account's risk shard from the boundary state — which this replica still is, since seq-0
+   * commands come before the batch's journaled ones. The leg moves `quantity` (> 0) from `account` to `account2` as a
+   * fill at `price` would (`side` = what `account` does) and is echoed as a LiquidationTransfer event (market sequence
+   * 0: not a book event) for both accounts' risk shards, which apply it in R2.
+   */
+  applyLiquidationTransfer(cmd: CommandRecord): void {
+    if (!this.isPerp || cmd.quantity <= 0n) throw new Error(`market ${this.id}: a liquidation position leg needs a perpetual and a quantity > 0`);
+    this.positions.applyFill(cmd.account, cmd.side, cmd.account2, cmd.quantity);
+    const ctx = this.ctx;
+    const ev = ctx.ev;
+    ev.clear();
+    ev.kind = EventKind.LiquidationTransfer;
+    ev.seq = ctx.seq;
+    ev.account = cmd.account;
+    ev.makerAccount = cmd.account2;
+    ev.market = this.id;
+    ev.asset = cmd.asset;
+    ev.side = cmd.side;
+    ev.liquidationStep = cmd.liquidationStep;
+    ev.quantity = cmd.quantity;
+    ev.price = cmd.price;
+    ev.legMarkPrice = cmd.legMarkPrice;
+    ev.timeMs = ctx.timeMs;
+    ctx.evFill = true; // the next emit clears the maker fields again
+    ctx.sink.publish(ev);
+  }
+
   // ================================================================ market data
 
   beginCommand(): void {

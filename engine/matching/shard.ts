@@ -86,6 +86,13 @@ export class MatchingShard {
       }
       case CommandKind.CancelAll:
         return this.cancelAll(cmd);
+      case CommandKind.LiquidationTransfer: {
+        // Q3/Q4: engine-originated (seq 0) in phase 0; risk refuses the kind from outside.
+        const m = this.marketOf(cmd.market);
+        if (m === null) return this.unknownMarket(cmd, EventKind.CommandRejected, 0);
+        m.applyLiquidationTransfer(cmd);
+        return;
+      }
       case CommandKind.SetMarketState:
         return this.setMarketState(cmd);
       case CommandKind.MarketBandInputs:

@@ -136,6 +136,11 @@ export const INSURANCE_REASON_COUNT = 5;
 export const SocializationKind = { Bankrupt: 0, InsuranceCover: 1, LenderWriteDown: 2, LenderPaid: 3, LenderAdl: 4 } as const;
 export type SocializationKind = (typeof SocializationKind)[keyof typeof SocializationKind];
 
+/** Q3/Q4: the system order type of a liquidation leg without the book (LiquidationTransfer / SocializedLoss
+ * .liquidationStep; the .fbs enum of the same name): LiquidatePositionOnBackstop (Q3), LiquidatePositionOnAdl (Q4). */
+export const LiquidationStep = { OnBackstop: 1, OnAdl: 2 } as const;
+export type LiquidationStep = (typeof LiquidationStep)[keyof typeof LiquidationStep];
+
 export const rejectCodeName: Record<number, string> = Object.fromEntries(
   Object.entries(RejectCode).map(([k, v]) => [v, k]),
 );

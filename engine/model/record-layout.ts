@@ -277,10 +277,19 @@ function readFillBlock(v: RecordViews, w: number, d: number, e: EventRecord): vo
   e.takerFee = readInt64(v, d + E_TAKER_FEE);
 }
 
-/** Kinds that carry the whole account block (the statement and query answers). */
+/** Kinds that carry the whole account block (the statement and query answers; Q3/Q4's legs and socialized losses, for
+ * their makerAccount, lent and borrowed slots). */
 function hasAccountBlock(kind: number): boolean {
-  // Q4/Q5's Socialization carries the account's net equity (account block) and its counterparty (the trade block's maker).
-  return (kind >= EventKind.AccountSettings && kind <= EventKind.MaxBorrowQuantity) || isLiquidationStatus(kind) || kind === EventKind.Position || kind === EventKind.Socialization;
+  // Q4/Q5's Socialization carries the account's net equity (account block) and its counterparty (the trade block's maker);
+  // Q3/Q4's LiquidationTransfer and SocializedLoss carry the account block too, so makerAccount survives the rings.
+  return (
+    (kind >= EventKind.AccountSettings && kind <= EventKind.MaxBorrowQuantity) ||
+    isLiquidationStatus(kind) ||
+    kind === EventKind.Position ||
+    kind === EventKind.Socialization ||
+    kind === EventKind.LiquidationTransfer ||
+    kind === EventKind.SocializedLoss
+  );
 }
 
 /** Q1's LiquidationStarted / LiquidationEnded carry the account block's equity, exposure, MMF and MMR. */

@@ -102,6 +102,12 @@ export const CommandKind = {
    * from `timeMs` on, oldest first, at most `historyLimit`: a Socialization event each (kind LenderWriteDown, account 0:
    * quantity written down, USDC owed to the lenders, the part beyond the insurance fund), then CommandAccepted. */
   QueryLenderLosses: 36,
+  /** Engine-originated (seq 0, never on the wire), Q3/Q4 (engine.ts "Q3/Q4 (as built)"): one position leg of a
+   * backstop takeover or a perpetual ADL from `account` to `account2`, decided in phase 0 by `account`'s risk shard and
+   * carried by the matching shard of perpetual `market` (which moves its position replica) to both accounts' risk
+   * shards as a LiquidationTransfer event: `quantity` base units (`side` = what `account` does: Sell gives up a long)
+   * at `price` (the mark, or the bankruptcy price), liquidationStep, legMarkPrice. */
+  LiquidationTransfer: 37,
 } as const;
 export type CommandKind = (typeof CommandKind)[keyof typeof CommandKind];
 
@@ -189,6 +195,20 @@ export const EventKind = {
    * step used), counterpartyAccount (Q5: the other side; 0 = none), netEquityUsd (Bankrupt: the deficit's sign),
    * timeMs. Also a row of the account's liquidation history (QueryLiquidationHistory). */
   Socialization: 29,
+  /** Q3/Q4 one leg of a backstop takeover or a perpetual ADL; seq 0. account = who gives (the liquidated account),
+   * makerAccount = who takes (the backstop, or the ADL counterparty), liquidationStep (LiquidationStep: OnBackstop,
+   * OnAdl), legMarkPrice, timeMs. A position leg (the LiquidationTransfer command's echo from the market's matching
+   * shard, applied in R2 by both accounts' risk shards like a fill, fee 0): market, side (what `account` does),
+   * quantity (base units) at price. A takeover's asset leg (applied in phase 3b inside the one shard both accounts
+   * are on): asset with transferAmount (collateral units; < 0: unsettled USDC the backstop takes on) or
+   * transferBorrowShares and borrowed (a borrow: its pool shares and the units owed). */
+  LiquidationTransfer: 30,
+  /** Q4 a loss beyond the insurance fund, socialized by ADL: account (the bankrupt one), market, asset (the settlement
+   * asset), quantity (the position closed by ADL, signed base units), price (its bankruptcy price), markPrice (the
+   * mark it was judged at), adlLoss (quote units the ADL counterparties gave up against the mark, rounded up),
+   * insuranceBalance (the fund's balance at the boundary it was decided at), timeMs. Seq 0; in the account's
+   * liquidation history and on the public liquidation stream. */
+  SocializedLoss: 31,
 } as const;
 export type EventKind = (typeof EventKind)[keyof typeof EventKind];
 
@@ -236,6 +256,7 @@ export const COMMAND_FIELDS: readonly FieldSpec[] = [
   { name: "curvePoints", type: "i32", unit: "evenly spaced utilizations 2…101 (0 = 11)", slot: "state", kinds: ["QueryRateCurve"] },
   { name: "historyLimit", type: "i32", unit: "history entries at most (0 = the maximum)", slot: "state", kinds: ["QueryInterestHistory", "QueryLiquidationHistory", "QueryInsuranceHistory", "QuerySettlementHistory", "QueryFundingHistory", "QueryFundingRateHistory", "QueryLenderLosses"] },
   { name: "oracleSource", type: "i32", unit: "index of the source in the asset's configured oracle sources", slot: "state", kinds: ["OracleQuote"] },
+  { name: "liquidationStep", type: "i32", unit: "LiquidationStep: OnBackstop (Q3) or OnAdl (Q4)", slot: "state", kinds: ["LiquidationTransfer"] },
   { name: "orderId", type: "f64", unit: "target order of a cancel or replace (engine order id)" },
   { name: "timeMs", type: "f64", unit: "engine time, ms since the epoch (AdvanceTime; the history queries: from)" },
   { name: "sourceTimeMs", type: "f64", unit: "the oracle source's own time of the quote, ms since the epoch", slot: "timeMs", kinds: ["OracleQuote"] },
@@ -253,6 +274,7 @@ export const COMMAND_FIELDS: readonly FieldSpec[] = [
   { name: "amount", type: "i64", unit: ASSET_UNITS + " (deposit, withdraw, transfer, borrow, repay, lend, redeem)" },
   { name: "publicKeyWord3", type: "i64", unit: "ED25519 public key bytes 24…31, little-endian", slot: "amount", kinds: ["RegisterApiKey", "RevokeApiKey"] },
   { name: "meanPremium", type: "i64", unit: "mean premium over the mark, a Ratio (RATIO_DECIMALS)", slot: "amount", kinds: ["MarketBandInputs"] },
+  { name: "legMarkPrice", type: "i64", unit: "Q3/Q4: the mark the leg was decided at, " + ORDER_PRICE, slot: "quoteQuantity", kinds: ["LiquidationTransfer"] },
   { name: "positionQuantity", type: "i64", unit: "reserved: 0 (risk filled in the position for reduceOnly until matching kept its own replica, engine/matching/perp-positions.ts)" },
 ];
 
@@ -281,6 +303,7 @@ export const EVENT_FIELDS: readonly FieldSpec[] = [
   { name: "insuranceReason", type: "i32", unit: "InsuranceReason: what changed the insurance fund (funding remainder, liquidation fee, cover)", slot: "code", kinds: ["InsuranceEntry"] },
   { name: "socializationKind", type: "i32", unit: "SocializationKind: which Q4/Q5 step the row reports", slot: "code", kinds: ["Socialization"] },
   { name: "settlementReason", type: "i32", unit: "SettlementReason: what the row settles (fee, realized PnL, P4 funding, Q2 liquidation fee)", slot: "code", kinds: ["Settlement"] },
+  { name: "liquidationStep", type: "i32", unit: "LiquidationStep: OnBackstop (Q3) or OnAdl (Q4)", slot: "code", kinds: ["LiquidationTransfer", "SocializedLoss"] },
   { name: "message", type: "string", unit: "human-readable reject message, ASCII (OrderRejected / CommandRejected)" },
   { name: "price", type: "i64", unit: ORDER_PRICE + "; AssetCollateral: the asset's USD mark" },
   { name: "indexPrice", type: "i64", unit: "the asset's index and collateral mark, USD at PRICE_DECIMALS (P2, C1); MarkPrice: the index the mark used (0 = none fresh)", slot: "price", kinds: ["IndexPrice", "MarkPrice"] },
@@ -300,6 +323,7 @@ export const EVENT_FIELDS: readonly FieldSpec[] = [
   { name: "quantity", type: "i64", unit: BASE_UNITS + "; the Max* answers: the largest accepted now" },
   { name: "socializedQuantity", type: "i64", unit: ASSET_UNITS + ": written down (Q4) or redeemed / closed (Q5)", slot: "quantity", kinds: ["Socialization"] },
   { name: "markPrice", type: "i64", unit: "P3: the perpetual's mark, USD at PRICE_DECIMALS (FundingRate: the mark at the interval end, which payments use)", slot: "quantity", kinds: ["MarkPrice", "FundingRate", "FundingPayment"] },
+  { name: "legMarkPrice", type: "i64", unit: "Q3/Q4: the mark the leg (SocializedLoss: the bankrupt position) was decided at, " + ORDER_PRICE, slot: "lent", kinds: ["LiquidationTransfer", "SocializedLoss"] },
   { name: "openQuantity", type: "i64", unit: BASE_UNITS + ": what the book may fill (the quantity, or the reduceOnly cap; 0 for a market buy by quote only)", slot: "amount", kinds: ["OrderAccepted"] },
   { name: "remainingQuantity", type: "i64", unit: BASE_UNITS + ": requested − filled (0 for a market buy by quote only)", slot: "amount", kinds: ["OrderDone"] },
   { name: "available", type: "i64", unit: ASSET_UNITS + " free to use", slot: "amount", kinds: ["Balance", "AssetCollateral"] },
@@ -310,6 +334,8 @@ export const EVENT_FIELDS: readonly FieldSpec[] = [
   { name: "insuranceChange", type: "i64", unit: ASSET_UNITS + ": the insurance fund's change in one batch, signed", slot: "amount", kinds: ["InsuranceEntry"] },
   { name: "socializedAmount", type: "i64", unit: QUOTE_UNITS + " (USDC): > 0 received by the account, < 0 paid", slot: "amount", kinds: ["Socialization"] },
   { name: "settledAmount", type: "i64", unit: ASSET_UNITS + " moved by the step, > 0", slot: "amount", kinds: ["Settlement"] },
+  { name: "transferAmount", type: "i64", unit: ASSET_UNITS + ": collateral a takeover leg moves (Q3); < 0: unsettled USDC it moves", slot: "amount", kinds: ["LiquidationTransfer"] },
+  { name: "adlLoss", type: "i64", unit: QUOTE_UNITS + ": what the ADL counterparties gave up against the mark (Q4), rounded up", slot: "amount", kinds: ["SocializedLoss"] },
   { name: "commandAmount", type: "i64", unit: "the accepted command's amount in " + ASSET_UNITS + " (deposit, withdraw, transfer, pool actions)", slot: "amount", kinds: ["CommandAccepted", "CommandRejected"] },
   { name: "quoteQuantity", type: "i64", unit: QUOTE_UNITS + " (OrderAccepted: the market buy's quote limit; Fill: the trade's quote amount)", slot: "amount2", kinds: ["OrderAccepted", "Fill"] },
   { name: "filledQuantity", type: "i64", unit: BASE_UNITS + " filled", slot: "amount2", kinds: ["OrderDone"] },
@@ -317,7 +343,8 @@ export const EVENT_FIELDS: readonly FieldSpec[] = [
   { name: "canceledOrders", type: "i64", unit: "CancelAll: how many orders it canceled (a count)", slot: "amount2", kinds: ["CommandAccepted"] },
   { name: "openBorrowLendLimit", type: "i64", unit: ASSET_UNITS + ": the pool's open borrow/lend limit", slot: "amount2", kinds: ["PoolStats"] },
   { name: "meanPremium", type: "i64", unit: "P4: P̄, the mean premium of the interval's samples, a Ratio (RATIO_DECIMALS)", slot: "amount2", kinds: ["FundingRate"] },
-  { name: "insuranceBalance", type: "i64", unit: ASSET_UNITS + ": the insurance fund's balance (Σ of the shard slices)", slot: "amount2", kinds: ["InsuranceFund", "InsuranceEntry"] },
+  { name: "insuranceBalance", type: "i64", unit: ASSET_UNITS + ": the insurance fund's balance (Σ of the shard slices)", slot: "amount2", kinds: ["InsuranceFund", "InsuranceEntry", "SocializedLoss"] },
+  { name: "transferBorrowShares", type: "i64", unit: "borrow shares of `asset`'s pool a takeover leg moves (Q3)", slot: "amount2", kinds: ["LiquidationTransfer"] },
   { name: "fundingPayment", type: "i64", unit: QUOTE_UNITS + ": > 0 paid, < 0 received (P4: payers rounded up, receivers down)", slot: "amount2", kinds: ["FundingPayment"] },
   { name: "socializedLoss", type: "i64", unit: QUOTE_UNITS + " (USDC): beyond the insurance fund (LenderWriteDown), or rounding left unpaid", slot: "amount2", kinds: ["Socialization"] },
   { name: "poolLimit", type: "i64", unit: ASSET_UNITS + ": the pool's own limit on a manual borrow", slot: "amount2", kinds: ["MaxBorrowQuantity"] },

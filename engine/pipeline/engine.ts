@@ -99,7 +99,8 @@
 //    are sliced: each risk shard owns one slice of each (as it owns its fee account part today); the balance is the
 //    sum of the slices, and a slice may go negative while the sum may not. Liquidation fees, each shard's funding net
 //    (payers rounded up, receivers down) and realization rounding land in the shard's own insurance slice: no transfer.
-// D5 Value that must cross shards moves only as settlement commands, every leg in the same phase 3b(d). At the end of
+// D5 (for Q3/Q4 replaced by "Q3/Q4 (as built)" below; the lending half of Q4 and Q5 may still follow it)
+//    Value that must cross shards moves only as settlement commands, every leg in the same phase 3b(d). At the end of
 //    each settlement batch each risk shard reports to settlement (a ring, closed by its batch end): its insurance
 //    slice, its bankrupt accounts and deficits, the backstop's headroom if the backstop account is its own, and while
 //    a bankruptcy is open its ADL candidates per market (rankAdlCandidates) and lenders per asset. At the next
@@ -112,6 +113,38 @@
 //    - for perp ADL and lender payouts / lender ADL (Q4, Q5) one command per counterparty, to its shard, at the
 //      bankruptcy or liquidation price; each socialized loss is an event; and to every shard whether a bankruptcy is
 //      open (withdrawals wait while one is).
+// Q3/Q4 (as built) — amends D5, which is not built as written (no settlement ring, no reports, nothing in 3b(d)
+//    that another shard decided). Cross-account steps are decided in phase 0, like the D3 engine orders, by the
+//    liquidated account's risk shard from the state at the boundary (engine/risk/liquidation-transfers.ts), for each
+//    liquidating account without resting orders, in the D3 order and within its ENGINE_ORDERS_PER_BATCH_MAX:
+//    - Q3: below ACMF, or stalled on the book (LiquidationBook.stalled: the last step could not be planned or filled
+//      nothing within the slippage bound), the configured backstop (config "liquidation": backstopAccount,
+//      backstopLimitUsd) takes everything at the mark when its exposure notional plus the takeover's stays within its
+//      limit and the insurance fund can cover any deficit of what moves (then paid to the account first, so the
+//      backstop never receives less than nothing); all or nothing (engine/liquidation/backstop.ts).
+//    - Q4: otherwise an account with negative net equity and nothing the engine can liquidate (no exposure left, or
+//      stalled) is bankrupt: the fund covers min(fund, deficit), and beyond it each perpetual position is closed by ADL
+//      at its bankruptcy price against the opposing positions ranked by profit % × leverage (engine/liquidation/
+//      bankruptcy.ts); each ADL leg is a SocializedLoss event (the account's stream and history, the public liquidation
+//      stream). A borrow that cannot be repaid is the lending half of Q4 (not here).
+//    A position may move only through its market's matching shard (RO): each position leg is a LiquidationTransfer
+//    command (seq 0) forwarded to that shard as D3's orders are; the shard moves its replica (before any journaled
+//    command of the batch, so the replica is still the boundary state the leg was decided from) and emits a
+//    LiquidationTransfer event that goes, like a fill, to both accounts' risk shards; R2 applies each owned side as a
+//    fill at the leg's price with fee 0 (post-trade.ts changePosition: PnL realized against the shard's insurance
+//    slice, D4). The non-position legs of a takeover (collateral, lent and borrowed pool shares — the pool's totals
+//    unchanged —, unsettled USDC) and the covers are applied directly, inside the one shard both accounts are on, in
+//    phase 3b (RiskShard.settle, after every R2 of the batch; a cover before the account's first leg if it has one).
+//    The deciding shard's accounts with legs in flight have their commands (but deposits, cancels and queries)
+//    refused in R1 of that batch (AccountLiquidating); an ADL counterparty or an account taken over serves one
+//    decision per batch. Nothing stays in flight past the batch end (LiquidationBook.endTransfers), so snapshots and
+//    the state hash carry no new state.
+//    With one risk shard (the default) every fact is known and the behaviour is exactly SPEC Q3/Q4. With K > 1 the
+//    deciding shard lacks other shards' state, and the restriction is: the backstop takes over only accounts of its
+//    own risk shard (where its exposure is known; others go on on the book or to Q4), ADL candidates are the deciding
+//    shard's own accounts (what the others hold is left for later batches or other candidates), and each shard's
+//    covers spend at most floor(fund at the boundary / K) per batch, so the fund's sum never goes negative from a
+//    cover. Deterministic and conserving; a cross-shard ranking (e.g. by the matching shard from its replica) is left.
 // RO (decided with reduceOnly at fill time, O1/P1): each perpetual market's matching shard keeps every account's net
 //    position in it, moved by each fill as the book makes it (matching/perp-positions.ts; snapshot and state hash), and
 //    caps reduceOnly orders by it when placed and each time the book fills them. A perpetual position may change only
@@ -151,7 +184,7 @@ import {
 } from "../model/index.ts";
 import { riskShardOf, RiskShard, type EngineCommandOut } from "../risk/index.ts";
 import { SettlementShard } from "../settlement/index.ts";
-import { EVERY_RISK_SHARD, expandsToEachMarket, MatchingRoute, riskShardOfRoute, routeOf, settlementTakes, toEveryRiskShard } from "./routing.ts";
+import { EVERY_RISK_SHARD, expandsToEachMarket, MatchingRoute, riskShardOfRoute, routeOf, settlementTakes, toEveryRiskShard, toMakerRiskShardToo } from "./routing.ts";
 import { beginSnapshot, finishSnapshot, requireTopology, restorePart, splitSnapshot, type SnapshotParts } from "./snapshot.ts";
 
 /**
@@ -386,7 +419,7 @@ export class Engine {
     const takerShard = riskShardOf(e.account, shards);
     s.copyFrom(e);
     this.risk[takerShard]!.postTrade(s, sink);
-    if (e.kind === EventKind.Fill) {
+    if (toMakerRiskShardToo(e.kind)) {
       const makerShard = riskShardOf(e.makerAccount, shards);
       if (makerShard !== takerShard) {
         s.copyFrom(e);

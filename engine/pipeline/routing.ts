@@ -91,6 +91,9 @@ export const COMMAND_ROUTES: { readonly [K in CommandKind]: CommandRoute } = {
   [CommandKind.QueryFundingHistory]: ACCOUNT_ONLY,
   [CommandKind.QueryFundingRateHistory]: ACCOUNT_ONLY,
   [CommandKind.QueryLenderLosses]: ACCOUNT_ONLY, // Q4: account 0's shard answers from its replica
+  // Q3/Q4 (engine.ts "Q3/Q4 (as built)"): made in phase 0 by the giving account's risk shard and forwarded to its
+  // market's matching shard like an engine order; from outside (a journal) risk refuses it (UnknownCommand).
+  [CommandKind.LiquidationTransfer]: ORDER,
 };
 
 /**
@@ -99,6 +102,14 @@ export const COMMAND_ROUTES: { readonly [K in CommandKind]: CommandRoute } = {
  */
 export function toEveryRiskShard(eventKind: number): boolean {
   return eventKind === EventKind.MarkPrice || eventKind === EventKind.FundingRate;
+}
+
+/**
+ * Matching events that go to the maker's (the taking account's) risk shard as well as to the account's: a Fill, and
+ * a Q3/Q4 LiquidationTransfer (engine.ts "Q3/Q4 (as built)": the matching shard is the cross-shard switch).
+ */
+export function toMakerRiskShardToo(eventKind: number): boolean {
+  return eventKind === EventKind.Fill || eventKind === EventKind.LiquidationTransfer;
 }
 
 /** The table as an array indexed by kind (a kind outside it, e.g. from a test, routes like None). */

@@ -109,10 +109,26 @@ export class LiquidationBook {
   /**
    * Q2 → Q3/Q4: liquidating accounts whose book liquidation made no progress, with the number of consecutive batches
    * without a liquidation fill and the last reason (NoStepReason: no step could be planned, or the step found nothing
-   * within the slippage bound). The backstop (Q3) and bankruptcy (Q4) stages take over from here when they land; until
-   * then the account stays liquidating and its steps are tried again every batch. In the snapshot and the state hash.
+   * within the slippage bound). The backstop (Q3) takes over from here the next batch (liquidation-transfers.ts) or,
+   * with negative equity and no takeover, bankruptcy (Q4); else its steps are tried again every batch. In the snapshot
+   * and the state hash.
    */
   readonly stalled = new Map<number, { batches: number; reason: number }>();
+  /**
+   * Q3/Q4 within one batch (liquidation-transfers.ts; empty at every boundary, so never in a snapshot): the accounts
+   * whose takeover or bankruptcy legs phase 0 sent (R1 refuses their commands but deposits, cancels and queries until
+   * the batch ends), the ADL counterparties phase 0 already used, and the takeovers and covers phase 3b carries out —
+   * per entry the account, the backstop (BACKSTOP_ACCOUNT_NONE: a cover alone) and the cover in USDC units.
+   */
+  readonly inFlight = new Set<number>();
+  readonly adlUsed = new Set<number>();
+  readonly pendingAccounts: number[] = [];
+  readonly pendingBackstops: number[] = [];
+  readonly pendingCovers: bigint[] = [];
+  /** Phase 0: what this shard's covers may still spend of the fund this batch (−1: not yet set this batch). */
+  coverBudget = -1n;
+  /** Phase 0: the exposure notional (USD) handed to the backstop this batch. */
+  backstopTakenUsd = 0n;
 
   constructor(assetCount: number) {
     this.markMoved = new Uint8Array(assetCount);
@@ -141,6 +157,15 @@ export class LiquidationBook {
   /** Q2: a liquidation fill of the account (or it left liquidation): no longer stalled. */
   recordProgress(account: number): void {
     if (this.stalled.size !== 0) this.stalled.delete(account);
+  }
+
+  /** The batch end: nothing of Q3/Q4 stays in flight past a boundary. */
+  endTransfers(): void {
+    this.inFlight.clear();
+    this.adlUsed.clear();
+    this.pendingAccounts.length = this.pendingBackstops.length = this.pendingCovers.length = 0;
+    this.coverBudget = -1n;
+    this.backstopTakenUsd = 0n;
   }
 
   /** The stalled accounts in id order (snapshot, state hash, queries). */

@@ -9,8 +9,10 @@
 //     cannot take a step): LiquidatePositionOnBook reduces a perpetual position (reduce-only), CollateralConversion buys
 //     the owed asset with the account's USDC or sells the largest collateral for USDC; at most
 //     liquidationStepFraction of it, limit at the slippage bound. Its funds are held here, as R1 holds an order's;
+//   - below ACMF, or stalled: the backstop's takeover or bankruptcy (Q3/Q4, liquidation-transfers.ts decideBeyondBook)
+//     instead of a step, when either can happen;
 //   - nothing can be stepped: the account's stall is recorded (LiquidationBook.stalled: the hand-over point to the
-//     backstop, Q3, and bankruptcy, Q4, which are not built yet — until then the step is retried every batch).
+//     backstop, Q3, and bankruptcy, Q4, the next batch — else the step is retried every batch).
 // R2 (post-trade.ts) charges each liquidation fill 1% of its notional in USDC into this shard's insurance slice (D4),
 // through the P6 waterfall, repays the borrow of what the fill brought in, and records progress; phase 5 (Q1) lets the
 // account out at liquidationExitMmr.
@@ -48,6 +50,7 @@ import type { Account } from "./accounts.ts";
 import { addPerpOpen } from "./funds.ts";
 import type { AccountMargin } from "./margin/index.ts";
 import type { RiskState } from "./state.ts";
+import { decideBeyondBook } from "./liquidation-transfers.ts";
 
 /** Where phase 0 hands its engine commands (the caller queues a copy for matching, as forwardToMatching does). */
 export interface EngineCommandOut {
@@ -104,6 +107,8 @@ export function createEngineOrders(s: RiskState, batch: number, out: EngineComma
     if (account.openOrders > 0) {
       forwardCancelAll(account.id, out);
       i++;
+    } else if (decideBeyondBook(s, account, account.syncedMargin(), out)) {
+      i++; // Q3 takeover or Q4 bankruptcy (liquidation-transfers.ts): no book step this batch
     } else if (placeStep(s, account, engineOrderId(batch, s.shardCount, s.shardIndex, i), out)) {
       i++;
     }

@@ -394,6 +394,28 @@ export class PoolBook {
     return fell;
   }
 
+  /**
+   * Q3 takeover (both accounts on this shard): `from`'s whole position in pool `a` — lend and borrow shares — becomes
+   * `to`'s. The pool's share totals stay as they are (no delta, nothing to merge); both accounts are revalued and
+   * logged (L14).
+   */
+  moveShares(from: Account, to: Account, a: number, timeMs: number): void {
+    const p = from.positions[a]!;
+    const q = to.positions[a]!;
+    if (p.lendShares === 0n && p.borrowShares === 0n) return;
+    const toWasOpen = q.lendShares !== 0n || q.borrowShares !== 0n;
+    q.lendShares += p.lendShares;
+    q.borrowShares += p.borrowShares;
+    p.lendShares = 0n;
+    p.borrowShares = 0n;
+    from.poolPositions--;
+    if (!toWasOpen) to.poolPositions++;
+    this.value(from, a);
+    this.value(to, a);
+    this.log(from, a, timeMs, 0n);
+    this.log(to, a, timeMs, 0n);
+  }
+
   // ---- the batch boundary ----
 
   /** True when this batch changed nothing in any replica (the K > 1 exchange may skip it). */

@@ -100,12 +100,23 @@ function settlePerpSide(s: RiskState, account: Account, orderId: number, side: n
   }
   const quantity = e.quantity;
   addPerpOpen(s, account, hold, -(hold.perpOpen < quantity ? hold.perpOpen : quantity));
+  const fee = feeAmount(e.quoteQuantity, feeBps);
+  changePosition(s, account, side, market, quantity, e.price, fee);
+  return fee;
+}
+
+/**
+ * P1, P6, P7: `account`'s position in perpetual `market` takes `quantity` (> 0) on `side` at `price` paying `fee`
+ * (USDC units, into the fee account): entry VWAP, realized PnL credited or debited in USDC against this shard's
+ * insurance slice (D4), the market's holders and open interest kept. A fill's side (settlePerpSide) and a Q3/Q4
+ * liquidation leg without the book (liquidation-transfers.ts, fee 0) both move a position through here.
+ */
+export function changePosition(s: RiskState, account: Account, side: number, market: MarketConfig, quantity: bigint, price: bigint, fee: bigint): void {
   const m = market.id;
   const pos = s.perpsOf(account).positions[m]!;
   const before = pos.netQuantity;
-  const fee = feeAmount(e.quoteQuantity, feeBps);
   const ctx = s.marginContext;
-  const realized = applyPositionFill(pos, side === Side.Buy ? quantity : -quantity, e.price, fee, ctx.marketBaseDecimals[m]!, ctx.assetDecimals[market.quoteAsset]!, s.fillEffect).realizedPnl;
+  const realized = applyPositionFill(pos, side === Side.Buy ? quantity : -quantity, price, fee, ctx.marketBaseDecimals[m]!, ctx.assetDecimals[market.quoteAsset]!, s.fillEffect).realizedPnl;
   if (before === 0n) s.perpHolders[m]!.add(account.id); // P4: the market's holders, for the interval end
   else if (pos.netQuantity === 0n) s.perpHolders[m]!.delete(account.id);
   const oiChange = longPart(pos.netQuantity) - longPart(before);
@@ -123,7 +134,6 @@ function settlePerpSide(s: RiskState, account: Account, orderId: number, side: n
     debitUsdc(s, account, usdc, m, SettlementReason.Fee, fee);
     s.feeAccount.available[usdc] = s.feeAccount.available[usdc]! + fee;
   }
-  return fee;
 }
 
 function longPart(quantity: bigint): bigint {

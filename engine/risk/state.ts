@@ -120,9 +120,10 @@ export type SettlementStep = (typeof SettlementStep)[keyof typeof SettlementStep
 
 /**
  * P6/P7: what a settlement row settles — a trading fee, a fill's realized PnL (RealizedPnl), a funding payment (P4), a
- * liquidation fee (Q2), or P5's 10-second realization or autoRealizePnl (Realization).
+ * liquidation fee (Q2), P5's 10-second realization or autoRealizePnl (Realization), or the insurance fund's cover of a
+ * liquidated account's deficit (Q3/Q4, InsuranceCover).
  */
-export const SettlementReason = { Fee: 0, RealizedPnl: 1, Funding: 2, LiquidationFee: 3, Realization: 4 } as const;
+export const SettlementReason = { Fee: 0, RealizedPnl: 1, Funding: 2, LiquidationFee: 3, Realization: 4, InsuranceCover: 5 } as const;
 export type SettlementReason = (typeof SettlementReason)[keyof typeof SettlementReason];
 
 /** Most settlement rows one fill writes: per side, a PnL and a fee settlement of at most 4 steps each. */

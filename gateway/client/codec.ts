@@ -47,7 +47,7 @@
 //   {"type":"QueryMaxBorrow","account":17,"asset":0}          → MaxBorrowQuantity
 //   {"type":"QueryPositions","account":17}                    → Position per perpetual market held, CommandAccepted
 //   {"type":"QueryOpenInterest","market":3}                   → OpenInterest (market omitted = every perpetual)
-//   {"type":"QueryLiquidationHistory","account":17,"sinceMs":0,"limit":100} → LiquidationStarted/Ended rows, CommandAccepted
+//   {"type":"QueryLiquidationHistory","account":17,"sinceMs":0,"limit":100} → LiquidationStarted/Ended, LiquidationTransfer, SocializedLoss rows, CommandAccepted
 //   {"type":"QueryInsuranceFund","asset":0}                   → InsuranceFund (asset omitted = every asset)
 //   {"type":"QueryInsuranceHistory","asset":0,"sinceMs":0}    → InsuranceEntry rows (asset omitted = all), CommandAccepted
 //   {"type":"QuerySettlementHistory","account":17,"market":3,"sinceMs":0,"limit":100}   → Settlement…, CommandAccepted

@@ -188,6 +188,22 @@ export const EVENT_WIRE: readonly EventWire[] = [
       ["counterparty", "counterpartyAccount"], ["net_equity", "netEquityUsd", "usd"], ["time_ms", "timeMs", "id"],
     ],
   },
+  {
+    kind: "LiquidationTransfer",
+    fields: [
+      ["step", "liquidationStep"], ["from_account", "account"], ["to_account", "makerAccount"], ["market", "market"], ["asset", "asset"],
+      ["side", "side"], ["quantity", "quantity", "base"], ["price", "price", "price"], ["amount", "transferAmount", "asset"],
+      ["borrow_shares", "transferBorrowShares", "asset"], ["borrowed", "borrowed", "asset"], ["mark", "legMarkPrice", "price"],
+      ["time_ms", "timeMs", "id"],
+    ],
+  },
+  {
+    kind: "SocializedLoss",
+    fields: [
+      ["account", "account"], ["market", "market"], ["asset", "asset"], ["quantity", "quantity", "base"], ["bankruptcy_price", "price", "price"],
+      ["mark", "legMarkPrice", "price"], ["loss", "adlLoss", "quote"], ["insurance_balance", "insuranceBalance", "quote"], ["time_ms", "timeMs", "id"],
+    ],
+  },
 ];
 
 // ---------------------------------------------------------------- commands (server decode)
@@ -349,6 +365,7 @@ export const COMMAND_WIRE: readonly CommandWire[] = [
 export const COMMANDS_DECODED_ELSEWHERE: Readonly<Record<string, string>> = {
   None: "not a command",
   MarketBandInputs: "settlement → matching only, never on the wire",
+  LiquidationTransfer: "engine-originated (phase 0, Q3/Q4) → matching → risk only, never on the wire",
   SetOraclePrice: "reserved, never on the wire: the oracle moves marks with OracleQuote (P2), operators with SetMarkPrice",
   UpdateAccountSettings: "decode.ts: toggles into a mask and values, and 'changes nothing' is refused",
   RegisterApiKey: "decode.ts: X6, a base64 key into four words",

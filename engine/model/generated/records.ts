@@ -38,6 +38,8 @@ export class CommandRecord {
   historyLimit: number = 0;
   /** index of the source in the asset's configured oracle sources (OracleQuote). */
   oracleSource: number = 0;
+  /** LiquidationStep: OnBackstop (Q3) or OnAdl (Q4) (LiquidationTransfer). */
+  liquidationStep: number = 0;
   /** target order of a cancel or replace (engine order id). */
   orderId: number = 0;
   /** engine time, ms since the epoch (AdvanceTime; the history queries: from). */
@@ -72,6 +74,8 @@ export class CommandRecord {
   publicKeyWord3: bigint = 0n;
   /** mean premium over the mark, a Ratio (RATIO_DECIMALS) (MarketBandInputs). */
   meanPremium: bigint = 0n;
+  /** Q3/Q4: the mark the leg was decided at, price, PRICE_DECIMALS fixed point (LiquidationTransfer). */
+  legMarkPrice: bigint = 0n;
   /** reserved: 0 (risk filled in the position for reduceOnly until matching kept its own replica, engine/matching/perp-positions.ts). */
   positionQuantity: bigint = 0n;
 
@@ -92,6 +96,7 @@ export class CommandRecord {
     this.curvePoints = 0;
     this.historyLimit = 0;
     this.oracleSource = 0;
+    this.liquidationStep = 0;
     this.orderId = 0;
     this.timeMs = 0;
     this.sourceTimeMs = 0;
@@ -109,6 +114,7 @@ export class CommandRecord {
     this.amount = 0n;
     this.publicKeyWord3 = 0n;
     this.meanPremium = 0n;
+    this.legMarkPrice = 0n;
     this.positionQuantity = 0n;
   }
 
@@ -129,6 +135,7 @@ export class CommandRecord {
     this.curvePoints = from.curvePoints;
     this.historyLimit = from.historyLimit;
     this.oracleSource = from.oracleSource;
+    this.liquidationStep = from.liquidationStep;
     this.orderId = from.orderId;
     this.timeMs = from.timeMs;
     this.sourceTimeMs = from.sourceTimeMs;
@@ -146,6 +153,7 @@ export class CommandRecord {
     this.amount = from.amount;
     this.publicKeyWord3 = from.publicKeyWord3;
     this.meanPremium = from.meanPremium;
+    this.legMarkPrice = from.legMarkPrice;
     this.positionQuantity = from.positionQuantity;
   }
 }
@@ -198,6 +206,8 @@ export class EventRecord {
   socializationKind: number = 0;
   /** SettlementReason: what the row settles (fee, realized PnL, P4 funding, Q2 liquidation fee) (Settlement). */
   settlementReason: number = 0;
+  /** LiquidationStep: OnBackstop (Q3) or OnAdl (Q4) (LiquidationTransfer, SocializedLoss). */
+  liquidationStep: number = 0;
   /** human-readable reject message, ASCII (OrderRejected / CommandRejected). */
   message: string = "";
   /** price, PRICE_DECIMALS fixed point; AssetCollateral: the asset's USD mark. */
@@ -236,6 +246,8 @@ export class EventRecord {
   socializedQuantity: bigint = 0n;
   /** P3: the perpetual's mark, USD at PRICE_DECIMALS (FundingRate: the mark at the interval end, which payments use) (MarkPrice, FundingRate, FundingPayment). */
   markPrice: bigint = 0n;
+  /** Q3/Q4: the mark the leg (SocializedLoss: the bankrupt position) was decided at, price, PRICE_DECIMALS fixed point (LiquidationTransfer, SocializedLoss). */
+  legMarkPrice: bigint = 0n;
   /** base-asset units of the market: what the book may fill (the quantity, or the reduceOnly cap; 0 for a market buy by quote only) (OrderAccepted). */
   openQuantity: bigint = 0n;
   /** base-asset units of the market: requested − filled (0 for a market buy by quote only) (OrderDone). */
@@ -256,6 +268,10 @@ export class EventRecord {
   socializedAmount: bigint = 0n;
   /** units of `asset` (its smallest unit) moved by the step, > 0 (Settlement). */
   settledAmount: bigint = 0n;
+  /** units of `asset` (its smallest unit): collateral a takeover leg moves (Q3); < 0: unsettled USDC it moves (LiquidationTransfer). */
+  transferAmount: bigint = 0n;
+  /** quote-asset units of the market: what the ADL counterparties gave up against the mark (Q4), rounded up (SocializedLoss). */
+  adlLoss: bigint = 0n;
   /** the accepted command's amount in units of `asset` (its smallest unit) (deposit, withdraw, transfer, pool actions) (CommandAccepted, CommandRejected). */
   commandAmount: bigint = 0n;
   /** quote-asset units of the market (OrderAccepted: the market buy's quote limit; Fill: the trade's quote amount) (OrderAccepted, Fill). */
@@ -270,8 +286,10 @@ export class EventRecord {
   openBorrowLendLimit: bigint = 0n;
   /** P4: P̄, the mean premium of the interval's samples, a Ratio (RATIO_DECIMALS) (FundingRate). */
   meanPremium: bigint = 0n;
-  /** units of `asset` (its smallest unit): the insurance fund's balance (Σ of the shard slices) (InsuranceFund, InsuranceEntry). */
+  /** units of `asset` (its smallest unit): the insurance fund's balance (Σ of the shard slices) (InsuranceFund, InsuranceEntry, SocializedLoss). */
   insuranceBalance: bigint = 0n;
+  /** borrow shares of `asset`'s pool a takeover leg moves (Q3) (LiquidationTransfer). */
+  transferBorrowShares: bigint = 0n;
   /** quote-asset units of the market: > 0 paid, < 0 received (P4: payers rounded up, receivers down) (FundingPayment). */
   fundingPayment: bigint = 0n;
   /** quote-asset units of the market (USDC): beyond the insurance fund (LenderWriteDown), or rounding left unpaid (Socialization). */
@@ -382,6 +400,7 @@ export class EventRecord {
     this.insuranceReason = 0;
     this.socializationKind = 0;
     this.settlementReason = 0;
+    this.liquidationStep = 0;
     this.message = "";
     this.price = 0n;
     this.indexPrice = 0n;
@@ -401,6 +420,7 @@ export class EventRecord {
     this.quantity = 0n;
     this.socializedQuantity = 0n;
     this.markPrice = 0n;
+    this.legMarkPrice = 0n;
     this.openQuantity = 0n;
     this.remainingQuantity = 0n;
     this.available = 0n;
@@ -411,6 +431,8 @@ export class EventRecord {
     this.insuranceChange = 0n;
     this.socializedAmount = 0n;
     this.settledAmount = 0n;
+    this.transferAmount = 0n;
+    this.adlLoss = 0n;
     this.commandAmount = 0n;
     this.quoteQuantity = 0n;
     this.filledQuantity = 0n;
@@ -419,6 +441,7 @@ export class EventRecord {
     this.openBorrowLendLimit = 0n;
     this.meanPremium = 0n;
     this.insuranceBalance = 0n;
+    this.transferBorrowShares = 0n;
     this.fundingPayment = 0n;
     this.socializedLoss = 0n;
     this.poolLimit = 0n;
@@ -488,6 +511,7 @@ export class EventRecord {
     this.insuranceReason = from.insuranceReason;
     this.socializationKind = from.socializationKind;
     this.settlementReason = from.settlementReason;
+    this.liquidationStep = from.liquidationStep;
     this.message = from.message;
     this.price = from.price;
     this.indexPrice = from.indexPrice;
@@ -507,6 +531,7 @@ export class EventRecord {
     this.quantity = from.quantity;
     this.socializedQuantity = from.socializedQuantity;
     this.markPrice = from.markPrice;
+    this.legMarkPrice = from.legMarkPrice;
     this.openQuantity = from.openQuantity;
     this.remainingQuantity = from.remainingQuantity;
     this.available = from.available;
@@ -517,6 +542,8 @@ export class EventRecord {
     this.insuranceChange = from.insuranceChange;
     this.socializedAmount = from.socializedAmount;
     this.settledAmount = from.settledAmount;
+    this.transferAmount = from.transferAmount;
+    this.adlLoss = from.adlLoss;
     this.commandAmount = from.commandAmount;
     this.quoteQuantity = from.quoteQuantity;
     this.filledQuantity = from.filledQuantity;
@@ -525,6 +552,7 @@ export class EventRecord {
     this.openBorrowLendLimit = from.openBorrowLendLimit;
     this.meanPremium = from.meanPremium;
     this.insuranceBalance = from.insuranceBalance;
+    this.transferBorrowShares = from.transferBorrowShares;
     this.fundingPayment = from.fundingPayment;
     this.socializedLoss = from.socializedLoss;
     this.poolLimit = from.poolLimit;
@@ -589,6 +617,8 @@ export function commandStateSlot(r: CommandRecord): number {
       return r.historyLimit;
     case CommandKind.OracleQuote:
       return r.oracleSource;
+    case CommandKind.LiquidationTransfer:
+      return r.liquidationStep;
     default:
       return 0;
   }
@@ -601,6 +631,7 @@ export function setCommandStateSlot(r: CommandRecord, value: number): void {
   r.curvePoints = 0;
   r.historyLimit = 0;
   r.oracleSource = 0;
+  r.liquidationStep = 0;
   switch (r.kind) {
     case CommandKind.SetMarketState:
       r.marketState = value;
@@ -622,6 +653,9 @@ export function setCommandStateSlot(r: CommandRecord, value: number): void {
       return;
     case CommandKind.OracleQuote:
       r.oracleSource = value;
+      return;
+    case CommandKind.LiquidationTransfer:
+      r.liquidationStep = value;
       return;
     default:
       return;
@@ -723,6 +757,8 @@ export function commandQuoteQuantitySlot(r: CommandRecord): bigint {
       return r.indexPrice;
     case CommandKind.OracleQuote:
       return r.last;
+    case CommandKind.LiquidationTransfer:
+      return r.legMarkPrice;
     default:
       return r.quoteQuantity;
   }
@@ -734,6 +770,7 @@ export function setCommandQuoteQuantitySlot(r: CommandRecord, value: bigint): vo
   r.publicKeyWord2 = 0n;
   r.indexPrice = 0n;
   r.last = 0n;
+  r.legMarkPrice = 0n;
   switch (r.kind) {
     case CommandKind.RegisterApiKey:
     case CommandKind.RevokeApiKey:
@@ -744,6 +781,9 @@ export function setCommandQuoteQuantitySlot(r: CommandRecord, value: bigint): vo
       return;
     case CommandKind.OracleQuote:
       r.last = value;
+      return;
+    case CommandKind.LiquidationTransfer:
+      r.legMarkPrice = value;
       return;
     default:
       r.quoteQuantity = value;
@@ -874,6 +914,9 @@ export function eventCodeSlot(r: EventRecord): number {
       return r.socializationKind;
     case EventKind.Settlement:
       return r.settlementReason;
+    case EventKind.LiquidationTransfer:
+    case EventKind.SocializedLoss:
+      return r.liquidationStep;
     default:
       return r.code;
   }
@@ -889,6 +932,7 @@ export function setEventCodeSlot(r: EventRecord, value: number): void {
   r.insuranceReason = 0;
   r.socializationKind = 0;
   r.settlementReason = 0;
+  r.liquidationStep = 0;
   switch (r.kind) {
     case EventKind.CommandAccepted:
       r.acceptedKind = value;
@@ -910,6 +954,10 @@ export function setEventCodeSlot(r: EventRecord, value: number): void {
       return;
     case EventKind.Settlement:
       r.settlementReason = value;
+      return;
+    case EventKind.LiquidationTransfer:
+    case EventKind.SocializedLoss:
+      r.liquidationStep = value;
       return;
     default:
       r.code = value;
@@ -1009,6 +1057,9 @@ export function eventLentSlot(r: EventRecord): bigint {
   switch (r.kind) {
     case EventKind.Position:
       return r.breakEvenPrice;
+    case EventKind.LiquidationTransfer:
+    case EventKind.SocializedLoss:
+      return r.legMarkPrice;
     default:
       return r.lent;
   }
@@ -1017,10 +1068,15 @@ export function eventLentSlot(r: EventRecord): bigint {
 /** Stores a "lent" slot value in the field the record's kind carries there; the slot's other fields become zero. */
 export function setEventLentSlot(r: EventRecord, value: bigint): void {
   r.breakEvenPrice = 0n;
+  r.legMarkPrice = 0n;
   r.lent = 0n;
   switch (r.kind) {
     case EventKind.Position:
       r.breakEvenPrice = value;
+      return;
+    case EventKind.LiquidationTransfer:
+    case EventKind.SocializedLoss:
+      r.legMarkPrice = value;
       return;
     default:
       r.lent = value;
@@ -1216,6 +1272,10 @@ export function eventAmountSlot(r: EventRecord): bigint {
       return r.socializedAmount;
     case EventKind.Settlement:
       return r.settledAmount;
+    case EventKind.LiquidationTransfer:
+      return r.transferAmount;
+    case EventKind.SocializedLoss:
+      return r.adlLoss;
     case EventKind.CommandAccepted:
     case EventKind.CommandRejected:
       return r.commandAmount;
@@ -1236,6 +1296,8 @@ export function setEventAmountSlot(r: EventRecord, value: bigint): void {
   r.insuranceChange = 0n;
   r.socializedAmount = 0n;
   r.settledAmount = 0n;
+  r.transferAmount = 0n;
+  r.adlLoss = 0n;
   r.commandAmount = 0n;
   switch (r.kind) {
     case EventKind.OrderAccepted:
@@ -1273,6 +1335,12 @@ export function setEventAmountSlot(r: EventRecord, value: bigint): void {
     case EventKind.Settlement:
       r.settledAmount = value;
       return;
+    case EventKind.LiquidationTransfer:
+      r.transferAmount = value;
+      return;
+    case EventKind.SocializedLoss:
+      r.adlLoss = value;
+      return;
     case EventKind.CommandAccepted:
     case EventKind.CommandRejected:
       r.commandAmount = value;
@@ -1301,7 +1369,10 @@ export function eventAmount2Slot(r: EventRecord): bigint {
       return r.meanPremium;
     case EventKind.InsuranceFund:
     case EventKind.InsuranceEntry:
+    case EventKind.SocializedLoss:
       return r.insuranceBalance;
+    case EventKind.LiquidationTransfer:
+      return r.transferBorrowShares;
     case EventKind.FundingPayment:
       return r.fundingPayment;
     case EventKind.Socialization:
@@ -1322,6 +1393,7 @@ export function setEventAmount2Slot(r: EventRecord, value: bigint): void {
   r.openBorrowLendLimit = 0n;
   r.meanPremium = 0n;
   r.insuranceBalance = 0n;
+  r.transferBorrowShares = 0n;
   r.fundingPayment = 0n;
   r.socializedLoss = 0n;
   r.poolLimit = 0n;
@@ -1348,7 +1420,11 @@ export function setEventAmount2Slot(r: EventRecord, value: bigint): void {
       return;
     case EventKind.InsuranceFund:
     case EventKind.InsuranceEntry:
+    case EventKind.SocializedLoss:
       r.insuranceBalance = value;
+      return;
+    case EventKind.LiquidationTransfer:
+      r.transferBorrowShares = value;
       return;
     case EventKind.FundingPayment:
       r.fundingPayment = value;

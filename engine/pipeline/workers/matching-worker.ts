@@ -6,7 +6,7 @@ import { CommandKind, CommandRecord, EventKind, EventRecord, type EventSink } fr
 import { riskShardOf } from "../../risk/index.ts";
 import { RingBuffer, SpinThenParkWait } from "../../ring/index.ts";
 import { marketsOfShard } from "../engine.ts";
-import { toEveryRiskShard } from "../routing.ts";
+import { toEveryRiskShard, toMakerRiskShardToo } from "../routing.ts";
 import { BATCH_END_KIND, commandKindAt, commandSeqAt, readCommand, writeEvent, writeEventBatchEnd } from "../../model/index.ts";
 import { RingMarketDataSink } from "../market-data-codec.ts";
 import { PARK_MS, RingReader, RingWriter } from "../ring-io.ts";
@@ -36,7 +36,7 @@ const toRisk: EventSink = {
     const taker = riskShardOf(e.account, riskShards);
     const w = outputs[taker]!;
     writeEvent(w.ring, w.slot(), e);
-    if (e.kind === EventKind.Fill) {
+    if (toMakerRiskShardToo(e.kind)) {
       const maker = riskShardOf(e.makerAccount, riskShards);
       if (maker !== taker) {
         const wm = outputs[maker]!;

@@ -6,7 +6,7 @@
 // decide the optional keys: "zero" → present only when sent, "unbounded" → the ratio reads "unbounded" when absent.
 // A new event kind needs nothing here by hand: its table in crossbook.fbs (and Event union member), its EVENT_WIRE
 // row when the engine emits it, then npm run schemas.
-import { AccountCollateral, AccountSettings, AccountSnapshot, AssetCollateral, Balance, BookTicker, Clock, CommandAccepted, CommandRejected, DepthDelta, DepthSnapshot, DoneReason, Fill, FundingPayment, FundingRate, IndexPrice, InsuranceEntry, InsuranceFund, InsuranceReason, InterestEntry, InterestKind, LiquidationEnded, LiquidationStarted, MarkPrice, MarkSource, MaxBorrowQuantity, MaxOrderQuantity, MaxWithdrawalQuantity, OpenInterest, OpenOrder, OrderAccepted, OrderDone, OrderRejected, PoolState, PoolStats, Position, RateCurvePoint, RejectCode, ResumeDone, Settlement, SettlementReason, SettlementStep, Side, SnapshotTaken, Socialization, SocializationKind, Ticker, Trade, WhatIfAccount, WhatIfDone, WhatIfFills, WhatIfStage, type Event } from "../../../schemas/index.ts";
+import { AccountCollateral, AccountSettings, AccountSnapshot, AssetCollateral, Balance, BookTicker, Clock, CommandAccepted, CommandRejected, DepthDelta, DepthSnapshot, DoneReason, Fill, FundingPayment, FundingRate, IndexPrice, InsuranceEntry, InsuranceFund, InsuranceReason, InterestEntry, InterestKind, LiquidationEnded, LiquidationStarted, LiquidationStep, LiquidationTransfer, MarkPrice, MarkSource, MaxBorrowQuantity, MaxOrderQuantity, MaxWithdrawalQuantity, OpenInterest, OpenOrder, OrderAccepted, OrderDone, OrderRejected, PoolState, PoolStats, Position, RateCurvePoint, RejectCode, ResumeDone, Settlement, SettlementReason, SettlementStep, Side, SnapshotTaken, Socialization, SocializationKind, SocializedLoss, Ticker, Trade, WhatIfAccount, WhatIfDone, WhatIfFills, WhatIfStage, type Event } from "../../../schemas/index.ts";
 import { dec, levelsOf, name, ratio, type EnumText, type EnvelopeFields, type EventTable, type LevelJson } from "../event-values.ts";
 
 /** A decoded event: the envelope's fields, the Event union member's name as `type`, and its table's fields. */
@@ -50,6 +50,8 @@ export type EventJson = EnvelopeFields &
   | { type: "InsuranceEntry"; asset: number; reason: EnumText; amount: string; balance: string; timeMs: bigint }
   | { type: "FundingPayment"; account: number; market: number; rate: string; mark: string; quantity: string; amount: string; timeMs: bigint }
   | { type: "Socialization"; account: number; asset: number; market: number; kind: EnumText; quantity: string; amount: string; loss: string; price: string; counterparty: number; netEquity: string; timeMs: bigint }
+  | { type: "LiquidationTransfer"; step: EnumText; fromAccount: number; toAccount: number; market: number; asset: number; side: EnumText; quantity: string; price: string; amount: string; borrowShares: string; borrowed: string; mark: string; timeMs: bigint }
+  | { type: "SocializedLoss"; account: number; market: number; asset: number; quantity: string; bankruptcyPrice: string; mark: string; loss: string; insuranceBalance: string; timeMs: bigint }
   | { type: "WhatIfStage"; stage: number; started: number; ended: number; fills: number; insuranceFund: string }
   | { type: "WhatIfFills"; stage: number; market: number; fills: number; quantity: string; quoteQuantity: string }
   | { type: "WhatIfAccount"; stage: number; account: number; started: boolean; netEquity: string; exposure: string; mmr: string }
@@ -633,6 +635,44 @@ function decodeSocialization(head: EnvelopeFields, table: EventTable): EventJson
   };
 }
 
+function decodeLiquidationTransfer(head: EnvelopeFields, table: EventTable): EventJson {
+  const t = table(new LiquidationTransfer());
+  return {
+    ...head,
+    type: "LiquidationTransfer",
+    step: name(LiquidationStep, t.step()),
+    fromAccount: t.fromAccount(),
+    toAccount: t.toAccount(),
+    market: t.market(),
+    asset: t.asset(),
+    side: name(Side, t.side()),
+    quantity: dec(t.quantity()),
+    price: dec(t.price()),
+    amount: dec(t.amount()),
+    borrowShares: dec(t.borrowShares()),
+    borrowed: dec(t.borrowed()),
+    mark: dec(t.mark()),
+    timeMs: t.timeMs(),
+  };
+}
+
+function decodeSocializedLoss(head: EnvelopeFields, table: EventTable): EventJson {
+  const t = table(new SocializedLoss());
+  return {
+    ...head,
+    type: "SocializedLoss",
+    account: t.account(),
+    market: t.market(),
+    asset: t.asset(),
+    quantity: dec(t.quantity()),
+    bankruptcyPrice: dec(t.bankruptcyPrice()),
+    mark: dec(t.mark()),
+    loss: dec(t.loss()),
+    insuranceBalance: dec(t.insuranceBalance()),
+    timeMs: t.timeMs(),
+  };
+}
+
 function decodeWhatIfStage(head: EnvelopeFields, table: EventTable): EventJson {
   const t = table(new WhatIfStage());
   return {
@@ -693,7 +733,7 @@ function decodeWhatIfDone(head: EnvelopeFields, table: EventTable): EventJson {
 type EventDecoder = (head: EnvelopeFields, table: EventTable) => EventJson;
 
 /** The decoder of each Event union type (indexed by it; 0 is NONE). */
-const EVENT_DECODERS: readonly (EventDecoder | null)[] = [null, decodeOrderAccepted, decodeOrderRejected, decodeFill, decodeOrderDone, decodeBalance, decodeCommandAccepted, decodeCommandRejected, decodeClock, decodeDepthSnapshot, decodeDepthDelta, decodeTrade, decodeBookTicker, decodeTicker, decodeAccountSettings, decodeAccountCollateral, decodeAssetCollateral, decodeMaxOrderQuantity, decodeMaxWithdrawalQuantity, decodePoolStats, decodeRateCurvePoint, decodeInterestEntry, decodeMaxBorrowQuantity, decodeOpenOrder, decodeAccountSnapshot, decodeResumeDone, decodeSnapshotTaken, decodeIndexPrice, decodeMarkPrice, decodeFundingRate, decodeLiquidationStarted, decodeLiquidationEnded, decodeSettlement, decodePosition, decodeOpenInterest, decodeInsuranceFund, decodeInsuranceEntry, decodeFundingPayment, decodeSocialization, decodeWhatIfStage, decodeWhatIfFills, decodeWhatIfAccount, decodeWhatIfDone];
+const EVENT_DECODERS: readonly (EventDecoder | null)[] = [null, decodeOrderAccepted, decodeOrderRejected, decodeFill, decodeOrderDone, decodeBalance, decodeCommandAccepted, decodeCommandRejected, decodeClock, decodeDepthSnapshot, decodeDepthDelta, decodeTrade, decodeBookTicker, decodeTicker, decodeAccountSettings, decodeAccountCollateral, decodeAssetCollateral, decodeMaxOrderQuantity, decodeMaxWithdrawalQuantity, decodePoolStats, decodeRateCurvePoint, decodeInterestEntry, decodeMaxBorrowQuantity, decodeOpenOrder, decodeAccountSnapshot, decodeResumeDone, decodeSnapshotTaken, decodeIndexPrice, decodeMarkPrice, decodeFundingRate, decodeLiquidationStarted, decodeLiquidationEnded, decodeSettlement, decodePosition, decodeOpenInterest, decodeInsuranceFund, decodeInsuranceEntry, decodeFundingPayment, decodeSocialization, decodeLiquidationTransfer, decodeSocializedLoss, decodeWhatIfStage, decodeWhatIfFills, decodeWhatIfAccount, decodeWhatIfDone];
 
 /** Reads the envelope's event table into its plain object; a type this client does not know reads as Unknown. */
 export function decodeEventBody(type: Event, head: EnvelopeFields, table: EventTable): EventJson {

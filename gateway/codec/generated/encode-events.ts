@@ -4,7 +4,7 @@
 // the reused builder `b` (no allocation beyond the builder's own BigInt splits of 64-bit fields).
 import type { Builder } from "flatbuffers";
 import { AccountSetting, EventKind, IndexFlag, type EventRecord, type ExchangeConfig } from "../../../engine/model/index.ts";
-import { Event, AccountCollateral, AccountSettings, AssetCollateral, Balance, Clock, CommandAccepted, CommandRejected, Fill, FundingPayment, FundingRate, IndexPrice, InsuranceEntry, InsuranceFund, InterestEntry, LiquidationEnded, LiquidationStarted, MarkPrice, MaxBorrowQuantity, MaxOrderQuantity, MaxWithdrawalQuantity, OpenInterest, OrderAccepted, OrderDone, OrderRejected, PoolStats, Position, RateCurvePoint, Settlement, Socialization } from "../../../schemas/index.ts";
+import { Event, AccountCollateral, AccountSettings, AssetCollateral, Balance, Clock, CommandAccepted, CommandRejected, Fill, FundingPayment, FundingRate, IndexPrice, InsuranceEntry, InsuranceFund, InterestEntry, LiquidationEnded, LiquidationStarted, LiquidationTransfer, MarkPrice, MaxBorrowQuantity, MaxOrderQuantity, MaxWithdrawalQuantity, OpenInterest, OrderAccepted, OrderDone, OrderRejected, PoolStats, Position, RateCurvePoint, Settlement, Socialization, SocializedLoss } from "../../../schemas/index.ts";
 import {
   decimal,
   decimalsOf,
@@ -415,6 +415,44 @@ function encodeSocialization(b: Builder, e: EventRecord, config: ExchangeConfig,
   return Socialization.endSocialization(b);
 }
 
+function encodeLiquidationTransfer(b: Builder, e: EventRecord, config: ExchangeConfig, asMaker: boolean): number {
+  const m = marketOf(config, e.market);
+  const baseDecimals = decimalsOf(config, m.baseAsset);
+  const assetDecimals = decimalsOf(config, e.asset);
+  LiquidationTransfer.startLiquidationTransfer(b);
+  LiquidationTransfer.addStep(b, e.liquidationStep);
+  LiquidationTransfer.addFromAccount(b, e.account);
+  LiquidationTransfer.addToAccount(b, e.makerAccount);
+  LiquidationTransfer.addMarket(b, e.market);
+  LiquidationTransfer.addAsset(b, e.asset);
+  LiquidationTransfer.addSide(b, e.side);
+  LiquidationTransfer.addQuantity(b, decimal(b, e.quantity, baseDecimals));
+  LiquidationTransfer.addPrice(b, decimal(b, e.price, PRICE_DECIMALS));
+  LiquidationTransfer.addAmount(b, decimal(b, e.transferAmount, assetDecimals));
+  LiquidationTransfer.addBorrowShares(b, decimal(b, e.transferBorrowShares, assetDecimals));
+  LiquidationTransfer.addBorrowed(b, decimal(b, e.borrowed, assetDecimals));
+  LiquidationTransfer.addMark(b, decimal(b, e.legMarkPrice, PRICE_DECIMALS));
+  LiquidationTransfer.addTimeMs(b, BigInt(e.timeMs));
+  return LiquidationTransfer.endLiquidationTransfer(b);
+}
+
+function encodeSocializedLoss(b: Builder, e: EventRecord, config: ExchangeConfig, asMaker: boolean): number {
+  const m = marketOf(config, e.market);
+  const baseDecimals = decimalsOf(config, m.baseAsset);
+  const quoteDecimals = decimalsOf(config, m.quoteAsset);
+  SocializedLoss.startSocializedLoss(b);
+  SocializedLoss.addAccount(b, e.account);
+  SocializedLoss.addMarket(b, e.market);
+  SocializedLoss.addAsset(b, e.asset);
+  SocializedLoss.addQuantity(b, decimal(b, e.quantity, baseDecimals));
+  SocializedLoss.addBankruptcyPrice(b, decimal(b, e.price, PRICE_DECIMALS));
+  SocializedLoss.addMark(b, decimal(b, e.legMarkPrice, PRICE_DECIMALS));
+  SocializedLoss.addLoss(b, decimal(b, e.adlLoss, quoteDecimals));
+  SocializedLoss.addInsuranceBalance(b, decimal(b, e.insuranceBalance, quoteDecimals));
+  SocializedLoss.addTimeMs(b, BigInt(e.timeMs));
+  return SocializedLoss.endSocializedLoss(b);
+}
+
 /** Writes the wire table of `e` (its kind's encoder) and returns its offset; throws for a kind without a wire form. */
 export function encodeEventBody(b: Builder, e: EventRecord, config: ExchangeConfig, asMaker: boolean): number {
   switch (e.kind) {
@@ -476,10 +514,14 @@ export function encodeEventBody(b: Builder, e: EventRecord, config: ExchangeConf
       return encodeFundingPayment(b, e, config, asMaker);
     case EventKind.Socialization:
       return encodeSocialization(b, e, config, asMaker);
+    case EventKind.LiquidationTransfer:
+      return encodeLiquidationTransfer(b, e, config, asMaker);
+    case EventKind.SocializedLoss:
+      return encodeSocializedLoss(b, e, config, asMaker);
     default:
       throw new RangeError(`encodeEvent: event kind ${e.kind} has no wire form`);
   }
 }
 
 /** The Event union member of each EventKind (indexed by the kind). */
-export const WIRE_EVENT_TYPE: readonly Event[] = [Event.NONE, Event.OrderAccepted, Event.OrderRejected, Event.Fill, Event.OrderDone, Event.Balance, Event.Clock, Event.CommandAccepted, Event.CommandRejected, Event.AccountSettings, Event.AccountCollateral, Event.AssetCollateral, Event.MaxOrderQuantity, Event.MaxWithdrawalQuantity, Event.PoolStats, Event.RateCurvePoint, Event.InterestEntry, Event.MaxBorrowQuantity, Event.IndexPrice, Event.MarkPrice, Event.FundingRate, Event.LiquidationStarted, Event.LiquidationEnded, Event.Settlement, Event.Position, Event.OpenInterest, Event.InsuranceFund, Event.InsuranceEntry, Event.FundingPayment, Event.Socialization];
+export const WIRE_EVENT_TYPE: readonly Event[] = [Event.NONE, Event.OrderAccepted, Event.OrderRejected, Event.Fill, Event.OrderDone, Event.Balance, Event.Clock, Event.CommandAccepted, Event.CommandRejected, Event.AccountSettings, Event.AccountCollateral, Event.AssetCollateral, Event.MaxOrderQuantity, Event.MaxWithdrawalQuantity, Event.PoolStats, Event.RateCurvePoint, Event.InterestEntry, Event.MaxBorrowQuantity, Event.IndexPrice, Event.MarkPrice, Event.FundingRate, Event.LiquidationStarted, Event.LiquidationEnded, Event.Settlement, Event.Position, Event.OpenInterest, Event.InsuranceFund, Event.InsuranceEntry, Event.FundingPayment, Event.Socialization, Event.LiquidationTransfer, Event.SocializedLoss];

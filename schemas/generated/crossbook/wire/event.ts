@@ -20,6 +20,7 @@ import { InsuranceFund } from '../../crossbook/wire/insurance-fund.ts';
 import { InterestEntry } from '../../crossbook/wire/interest-entry.ts';
 import { LiquidationEnded } from '../../crossbook/wire/liquidation-ended.ts';
 import { LiquidationStarted } from '../../crossbook/wire/liquidation-started.ts';
+import { LiquidationTransfer } from '../../crossbook/wire/liquidation-transfer.ts';
 import { MarkPrice } from '../../crossbook/wire/mark-price.ts';
 import { MaxBorrowQuantity } from '../../crossbook/wire/max-borrow-quantity.ts';
 import { MaxOrderQuantity } from '../../crossbook/wire/max-order-quantity.ts';
@@ -36,6 +37,7 @@ import { ResumeDone } from '../../crossbook/wire/resume-done.ts';
 import { Settlement } from '../../crossbook/wire/settlement.ts';
 import { SnapshotTaken } from '../../crossbook/wire/snapshot-taken.ts';
 import { Socialization } from '../../crossbook/wire/socialization.ts';
+import { SocializedLoss } from '../../crossbook/wire/socialized-loss.ts';
 import { Ticker } from '../../crossbook/wire/ticker.ts';
 import { Trade } from '../../crossbook/wire/trade.ts';
 import { WhatIfAccount } from '../../crossbook/wire/what-if-account.ts';
@@ -84,16 +86,18 @@ export enum Event {
   InsuranceEntry = 36,
   FundingPayment = 37,
   Socialization = 38,
-  WhatIfStage = 39,
-  WhatIfFills = 40,
-  WhatIfAccount = 41,
-  WhatIfDone = 42
+  LiquidationTransfer = 39,
+  SocializedLoss = 40,
+  WhatIfStage = 41,
+  WhatIfFills = 42,
+  WhatIfAccount = 43,
+  WhatIfDone = 44
 }
 
 export function unionToEvent(
   type: Event,
-  accessor: (obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Socialization|Ticker|Trade|WhatIfAccount|WhatIfDone|WhatIfFills|WhatIfStage) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Socialization|Ticker|Trade|WhatIfAccount|WhatIfDone|WhatIfFills|WhatIfStage|null
-): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Socialization|Ticker|Trade|WhatIfAccount|WhatIfDone|WhatIfFills|WhatIfStage|null {
+  accessor: (obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|LiquidationTransfer|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Socialization|SocializedLoss|Ticker|Trade|WhatIfAccount|WhatIfDone|WhatIfFills|WhatIfStage) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|LiquidationTransfer|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Socialization|SocializedLoss|Ticker|Trade|WhatIfAccount|WhatIfDone|WhatIfFills|WhatIfStage|null
+): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|LiquidationTransfer|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Socialization|SocializedLoss|Ticker|Trade|WhatIfAccount|WhatIfDone|WhatIfFills|WhatIfStage|null {
   switch(Event[type]) {
     case 'NONE': return null; 
     case 'OrderAccepted': return accessor(new OrderAccepted())! as OrderAccepted;
@@ -134,6 +138,8 @@ export function unionToEvent(
     case 'InsuranceEntry': return accessor(new InsuranceEntry())! as InsuranceEntry;
     case 'FundingPayment': return accessor(new FundingPayment())! as FundingPayment;
     case 'Socialization': return accessor(new Socialization())! as Socialization;
+    case 'LiquidationTransfer': return accessor(new LiquidationTransfer())! as LiquidationTransfer;
+    case 'SocializedLoss': return accessor(new SocializedLoss())! as SocializedLoss;
     case 'WhatIfStage': return accessor(new WhatIfStage())! as WhatIfStage;
     case 'WhatIfFills': return accessor(new WhatIfFills())! as WhatIfFills;
     case 'WhatIfAccount': return accessor(new WhatIfAccount())! as WhatIfAccount;
@@ -144,9 +150,9 @@ export function unionToEvent(
 
 export function unionListToEvent(
   type: Event, 
-  accessor: (index: number, obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Socialization|Ticker|Trade|WhatIfAccount|WhatIfDone|WhatIfFills|WhatIfStage) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Socialization|Ticker|Trade|WhatIfAccount|WhatIfDone|WhatIfFills|WhatIfStage|null, 
+  accessor: (index: number, obj:AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|LiquidationTransfer|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Socialization|SocializedLoss|Ticker|Trade|WhatIfAccount|WhatIfDone|WhatIfFills|WhatIfStage) => AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|LiquidationTransfer|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Socialization|SocializedLoss|Ticker|Trade|WhatIfAccount|WhatIfDone|WhatIfFills|WhatIfStage|null, 
   index: number
-): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Socialization|Ticker|Trade|WhatIfAccount|WhatIfDone|WhatIfFills|WhatIfStage|null {
+): AccountCollateral|AccountSettings|AccountSnapshot|AssetCollateral|Balance|BookTicker|Clock|CommandAccepted|CommandRejected|DepthDelta|DepthSnapshot|Fill|FundingPayment|FundingRate|IndexPrice|InsuranceEntry|InsuranceFund|InterestEntry|LiquidationEnded|LiquidationStarted|LiquidationTransfer|MarkPrice|MaxBorrowQuantity|MaxOrderQuantity|MaxWithdrawalQuantity|OpenInterest|OpenOrder|OrderAccepted|OrderDone|OrderRejected|PoolStats|Position|RateCurvePoint|ResumeDone|Settlement|SnapshotTaken|Socialization|SocializedLoss|Ticker|Trade|WhatIfAccount|WhatIfDone|WhatIfFills|WhatIfStage|null {
   switch(Event[type]) {
     case 'NONE': return null; 
     case 'OrderAccepted': return accessor(index, new OrderAccepted())! as OrderAccepted;
@@ -187,6 +193,8 @@ export function unionListToEvent(
     case 'InsuranceEntry': return accessor(index, new InsuranceEntry())! as InsuranceEntry;
     case 'FundingPayment': return accessor(index, new FundingPayment())! as FundingPayment;
     case 'Socialization': return accessor(index, new Socialization())! as Socialization;
+    case 'LiquidationTransfer': return accessor(index, new LiquidationTransfer())! as LiquidationTransfer;
+    case 'SocializedLoss': return accessor(index, new SocializedLoss())! as SocializedLoss;
     case 'WhatIfStage': return accessor(index, new WhatIfStage())! as WhatIfStage;
     case 'WhatIfFills': return accessor(index, new WhatIfFills())! as WhatIfFills;
     case 'WhatIfAccount': return accessor(index, new WhatIfAccount())! as WhatIfAccount;

@@ -8,5 +8,6 @@ export enum SettlementReason {
   RealizedPnl = 1,
   Funding = 2,
   LiquidationFee = 3,
-  Realization = 4
+  Realization = 4,
+  InsuranceCover = 5
 }

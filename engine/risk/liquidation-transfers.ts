@@ -1,0 +1,438 @@
+// Q3 backstop takeover and Q4 perpetual bankruptcy (insurance cover, then ADL), the executor of one risk shard
+// (engine/liquidation/backstop.ts and bankruptcy.ts hold the rules; engine/pipeline/engine.ts "Q3/Q4 (as built)" the
+// decision). Three places in a batch:
+//   - phase 0 (beginBatch, for each liquidating account of the shard without resting orders, before its book step):
+//     chooseLiquidationStage from the boundary state. Below ACMF, or stalled on the book (LiquidationBook.stalled),
+//     the backstop takes the account over when it can (the backstop account is on this shard, not liquidating
+//     itself, the takeover's exposure fits its limit left, and the fund covers any deficit of what moves); else an
+//     account with negative net equity and nothing the engine can liquidate (no exposure left, or stalled on the book)
+//     is bankrupt (Q4): the insurance fund covers min(fund, deficit), and what the fund
+//     cannot cover is closed by ADL — each perpetual position at its bankruptcy price against this shard's opposing
+//     positions, highest profit % × leverage first. Position legs go out as LiquidationTransfer commands (seq 0) to the
+//     market's matching shard (decision RO); the account joins inFlight, so R1 refuses its commands this batch.
+//   - R2 (applyLiquidationTransfer): the matching shard's LiquidationTransfer event moves the position of each side
+//     this shard owns like a fill at the leg's price, fee 0 (post-trade.ts changePosition: PnL realized against the
+//     shard's insurance slice, D4); an ADL leg also publishes its SocializedLoss.
+//   - phase 3b (settleTransfers, RiskShard.settle): each pending cover not paid yet (the fund's slice pays the account
+//     in USDC through the P7 waterfall; an account with legs is paid in R2 just before its first one) and then each
+//     takeover's asset legs — collateral, lent and borrowed pool shares, unsettled USDC — move inside this shard (both
+//     accounts are on it), after every position leg of the batch was applied.
+// Every leg is on the account's stream, in its liquidation history and (without the accounts) on the public
+// liquidation stream. Nothing is in flight at a boundary (LiquidationBook.endTransfers), so the snapshot is unchanged.
+import { quoteAmount, Rounding } from "../fixed/index.ts";
+import {
+  AdlCandidate,
+  allocateAdl,
+  BACKSTOP_ACCOUNT_NONE,
+  BackstopPlan,
+  BankruptcyPriceInputs,
+  BankruptcyPriceResult,
+  bankruptcyPrice,
+  chooseLiquidationStage,
+  LiquidationStage,
+  planBackstopTakeover,
+  rankAdlCandidates,
+  TakeoverAsset,
+  TakeoverPosition,
+  usdToQuoteUnitsUp,
+} from "../liquidation/index.ts";
+import {
+  ALL_MARKETS,
+  CommandKind,
+  CommandRecord,
+  EventKind,
+  InsuranceReason,
+  LiquidationStep,
+  Side,
+  type EventRecord,
+  type EventSink,
+  type ExchangeConfig,
+} from "../model/index.ts";
+import type { Account } from "./accounts.ts";
+import { creditUsdc } from "./funds.ts";
+import { creditInsurance } from "./insurance.ts";
+import type { AccountMargin } from "./margin/index.ts";
+import { changePosition } from "./post-trade.ts";
+import { publishBalance, publishPosition, publishSettlementRows } from "./replies.ts";
+import { positionReport } from "./queries.ts";
+import { SettlementReason, type RiskState } from "./state.ts";
+
+/** Where phase 0 hands its engine commands (liquidation-steps.ts's EngineCommandOut). */
+interface CommandOut {
+  forward(cmd: CommandRecord): void;
+}
+
+/** Reused records (one shard's thread is the only caller). */
+class TransferScratch {
+  readonly positions: TakeoverPosition[] = [];
+  readonly assets: TakeoverAsset[] = [];
+  readonly plan = new BackstopPlan();
+  readonly cmd = new CommandRecord();
+  readonly priceIn = new BankruptcyPriceInputs();
+  readonly priceOut = new BankruptcyPriceResult();
+  readonly candidates: AdlCandidate[] = [];
+  order = new Int32Array(64);
+  readonly closes: bigint[] = [];
+  config: ExchangeConfig | null = null;
+  usdc = 0;
+}
+const scratch = new TransferScratch();
+
+/** The settlement asset covers are paid in: the asset named USDC, else the first market's quote (as Q2 converts). */
+function usdcOf(s: RiskState): number {
+  if (scratch.config !== s.config) {
+    scratch.config = s.config;
+    const usdc = s.config.assets.findIndex((a) => a.symbol === "USDC");
+    scratch.usdc = usdc >= 0 ? usdc : (s.config.markets[0]?.quoteAsset ?? 0);
+  }
+  return scratch.usdc;
+}
+
+/**
+ * Phase 0 for one liquidating account without resting orders (see the module comment): true when it was handed to
+ * the backstop or to bankruptcy this batch (no book step then), false when the book goes on.
+ */
+export function decideBeyondBook(s: RiskState, account: Account, margin: AccountMargin, out: CommandOut): boolean {
+  const book = s.liquidation;
+  if (book.inFlight.has(account.id) || book.adlUsed.has(account.id)) return false;
+  const equityUsd = margin.netEquityUsd();
+  const stalled = book.stalled.has(account.id);
+  const stage = chooseLiquidationStage(equityUsd, margin.maintenanceMarginUsd(), margin.totalExposureNotionalUsd(), !stalled, s.liquidationParams);
+  if (stage === LiquidationStage.Book || stage === LiquidationStage.None) return false;
+  if (stage === LiquidationStage.Backstop && takeOver(s, account, out)) return true;
+  // Q4: bankrupt = negative equity and nothing the engine can liquidate — no exposure left, or the book could not
+  // step (stalled) and the backstop did not take it. Below ACMF with a book that still steps, the book goes on.
+  const nothingToLiquidate = stage === LiquidationStage.Bankrupt || stalled;
+  return equityUsd < 0n && nothingToLiquidate && declareBankrupt(s, account, margin, equityUsd, out);
+}
+
+/** Phase 0: what covers may still spend this batch — the fund at the boundary (K > 1: each shard floor(fund / K)). */
+function coverBudget(s: RiskState): bigint {
+  const book = s.liquidation;
+  if (book.coverBudget < 0n) {
+    const fund = s.insurance.balances[usdcOf(s)]!;
+    book.coverBudget = fund > 0n ? fund / BigInt(s.shardCount) : 0n;
+  }
+  return book.coverBudget;
+}
+
+/** Q3: the takeover of `account` by the backstop, if it can happen now (see the module comment). */
+function takeOver(s: RiskState, account: Account, out: CommandOut): boolean {
+  const backstopId = s.config.liquidation.backstopAccount;
+  const book = s.liquidation;
+  if (backstopId === BACKSTOP_ACCOUNT_NONE || backstopId === account.id || !s.owns(backstopId)) return false;
+  if (book.isLiquidating(backstopId) || book.inFlight.has(backstopId)) return false;
+  const backstop = s.accountOrCreate(backstopId);
+  if (backstop === null) return false;
+  const usedUsd = backstop.syncedMargin().totalExposureNotionalUsd() + book.backstopTakenUsd;
+  const leftUsd = s.config.liquidation.backstopLimitUsd - usedUsd;
+  if (!everyPositionMarked(s, account)) return false; // a position moves at its mark: none, no takeover
+  const plan = planAccountTakeover(s, account, leftUsd > 0n ? leftUsd : 0n);
+  if (!plan.accepted) return false;
+  const cover = usdToQuoteUnitsUp(plan.deficitUsd, s.marginContext.assetDecimals[usdcOf(s)]!);
+  const budget = coverBudget(s);
+  if (cover > budget) return false;
+  book.coverBudget = budget - cover;
+  book.backstopTakenUsd += plan.exposureNotionalUsd;
+  const perps = account.perps;
+  if (perps !== null) {
+    for (let m = 0; m < perps.positions.length; m++) {
+      const q = perps.positions[m]!.netQuantity;
+      const mark = s.marginContext.marketMark[m]!;
+      if (q !== 0n) forwardLeg(out, LiquidationStep.OnBackstop, account.id, backstopId, m, q, mark, mark);
+    }
+  }
+  book.inFlight.add(account.id);
+  book.pendingAccounts.push(account.id);
+  book.pendingBackstops.push(backstopId);
+  book.pendingCovers.push(cover);
+  return true;
+}
+
+function everyPositionMarked(s: RiskState, account: Account): boolean {
+  const perps = account.perps;
+  if (perps === null) return true;
+  for (let m = 0; m < perps.positions.length; m++) {
+    if (perps.positions[m]!.netQuantity !== 0n && s.marginContext.marketMark[m]! <= 0n) return false;
+  }
+  return true;
+}
+
+/** Q3: planBackstopTakeover over everything that moves: positions at the mark, each asset's net (pools included). */
+function planAccountTakeover(s: RiskState, account: Account, limitLeftUsd: bigint): BackstopPlan {
+  const ctx = s.marginContext;
+  let np = 0;
+  const perps = account.perps;
+  if (perps !== null) {
+    for (let m = 0; m < perps.positions.length; m++) {
+      const pos = perps.positions[m]!;
+      if (pos.netQuantity === 0n) continue;
+      if (scratch.positions.length === np) scratch.positions.push(new TakeoverPosition());
+      const t = scratch.positions[np++]!;
+      t.market = m;
+      t.quantity = pos.netQuantity;
+      t.costBasis = pos.costBasis;
+      t.baseDecimals = ctx.marketBaseDecimals[m]!;
+      t.mark = ctx.marketMark[m]!;
+    }
+  }
+  const usdc = usdcOf(s);
+  let na = 0;
+  for (let a = 0; a < s.assetCount; a++) {
+    let net = account.available[a]! + account.locked[a]! + account.lent[a]! - account.borrowed[a]!;
+    if (a === usdc) net -= account.unsettledUsdc;
+    if (net === 0n) continue;
+    if (scratch.assets.length === na) scratch.assets.push(new TakeoverAsset());
+    const t = scratch.assets[na++]!;
+    t.asset = a;
+    t.netQuantity = net;
+    t.decimals = ctx.assetDecimals[a]!;
+    t.mark = ctx.assetMark[a]!;
+  }
+  return planBackstopTakeover(scratch.positions, np, scratch.assets, na, limitLeftUsd, scratch.plan);
+}
+
+/** One position leg to the market's matching shard: `quantity` (signed: the giver's position) at `price`. */
+function forwardLeg(out: CommandOut, step: number, from: number, to: number, market: number, quantity: bigint, price: bigint, mark: bigint): void {
+  const cmd = scratch.cmd;
+  cmd.clear();
+  cmd.kind = CommandKind.LiquidationTransfer;
+  cmd.seq = 0;
+  cmd.account = from;
+  cmd.account2 = to;
+  cmd.market = market;
+  cmd.side = quantity > 0n ? Side.Sell : Side.Buy;
+  cmd.quantity = quantity > 0n ? quantity : -quantity;
+  cmd.price = price;
+  cmd.liquidationStep = step;
+  cmd.legMarkPrice = mark;
+  out.forward(cmd);
+}
+
+/**
+ * Q4: the fund covers min(budget, deficit) (paid in phase 3b); beyond it each perpetual position is closed by ADL at
+ * its bankruptcy price (from the equity after the cover). False when neither happens (nothing to do this batch).
+ */
+function declareBankrupt(s: RiskState, account: Account, margin: AccountMargin, equityUsd: bigint, out: CommandOut): boolean {
+  const usdc = usdcOf(s);
+  const ctx = s.marginContext;
+  const deficit = usdToQuoteUnitsUp(-equityUsd, ctx.assetDecimals[usdc]!);
+  const budget = coverBudget(s);
+  const cover = deficit < budget ? deficit : budget;
+  s.liquidation.coverBudget = budget - cover;
+  let legs = 0;
+  if (cover < deficit) {
+    const afterCoverUsd = equityUsd + (cover * ctx.assetMark[usdc]!) / ctx.assetUnit[usdc]!;
+    const perps = account.perps;
+    if (perps !== null) {
+      for (let m = 0; m < perps.positions.length; m++) {
+        if (perps.positions[m]!.netQuantity !== 0n) legs += deleverage(s, account, margin, m, afterCoverUsd, out);
+      }
+    }
+  }
+  if (cover === 0n && legs === 0) return false;
+  const book = s.liquidation;
+  book.inFlight.add(account.id);
+  if (cover > 0n) {
+    book.pendingAccounts.push(account.id);
+    book.pendingBackstops.push(BACKSTOP_ACCOUNT_NONE);
+    book.pendingCovers.push(cover);
+  }
+  return true;
+}
+
+/** Q4 ADL of the account's position in market m at its bankruptcy price; returns the legs sent. */
+function deleverage(s: RiskState, account: Account, margin: AccountMargin, m: number, equityUsd: bigint, out: CommandOut): number {
+  const ctx = s.marginContext;
+  const q = account.perps!.positions[m]!.netQuantity;
+  const mark = ctx.marketMark[m]!;
+  if (mark <= 0n) return 0;
+  const inp = scratch.priceIn;
+  inp.quantity = q;
+  inp.baseDecimals = ctx.marketBaseDecimals[m]!;
+  inp.mark = mark;
+  inp.netEquityUsd = equityUsd;
+  inp.positionMaintenanceMarginUsd = margin.positionMaintenanceMarginUsd(m);
+  inp.totalMaintenanceMarginUsd = margin.maintenanceMarginUsd();
+  const price = bankruptcyPrice(inp, scratch.priceOut).price;
+  if (price <= 0n) return 0; // nothing but a zero price would cover it: left for the lenders' half of Q4
+  const n = collectCandidates(s, account.id, m);
+  if (scratch.order.length < n) scratch.order = new Int32Array(n * 2);
+  const ranked = rankAdlCandidates(scratch.candidates, n, q, mark, scratch.order);
+  allocateAdl(scratch.candidates, scratch.order, ranked, q, scratch.closes);
+  let legs = 0;
+  for (let k = 0; k < ranked; k++) {
+    const take = scratch.closes[k]!;
+    if (take === 0n) continue;
+    const other = scratch.candidates[scratch.order[k]!]!.account;
+    forwardLeg(out, LiquidationStep.OnAdl, account.id, other, m, q > 0n ? take : -take, price, mark);
+    s.liquidation.adlUsed.add(other);
+    legs++;
+  }
+  return legs;
+}
+
+/**
+ * Q4: this shard's holders in market m that ADL may reduce (not the bankrupt account, not liquidating, not used or
+ * in flight this batch), into scratch.candidates; returns their count. With several risk shards only this shard's
+ * accounts are candidates (engine.ts "Q3/Q4 (as built)": the deciding shard knows no other shard's equity).
+ */
+function collectCandidates(s: RiskState, bankrupt: number, m: number): number {
+  const book = s.liquidation;
+  let n = 0;
+  for (const id of s.perpHolders[m]!) {
+    if (id === bankrupt || book.isLiquidating(id) || book.inFlight.has(id) || book.adlUsed.has(id)) continue;
+    const holder = s.syncedAccount(id);
+    if (holder === undefined) continue;
+    if (scratch.candidates.length === n) scratch.candidates.push(new AdlCandidate());
+    const c = scratch.candidates[n++]!;
+    const pos = holder.perps!.positions[m]!;
+    c.account = id;
+    c.quantity = pos.netQuantity;
+    c.costBasis = pos.costBasis;
+    c.netEquityUsd = holder.syncedMargin().netEquityUsd();
+  }
+  return n;
+}
+
+/**
+ * R2 of a LiquidationTransfer (a position leg from the market's matching shard): each side this shard owns takes it
+ * like a fill at the leg's price, fee 0; then the event, an ADL leg's SocializedLoss, the Settlement rows, and each
+ * side's USDC Balance and Position.
+ */
+export function applyLiquidationTransfer(s: RiskState, e: EventRecord, sink: EventSink): void {
+  const fromOwned = s.owns(e.account);
+  const toOwned = s.owns(e.makerAccount);
+  if (!fromOwned && !toOwned) return;
+  const market = s.config.markets[e.market]!;
+  const from = fromOwned ? s.syncedAccount(e.account) : undefined;
+  const to = toOwned ? s.accountOrCreate(e.makerAccount) : null;
+  if ((fromOwned && from === undefined) || (toOwned && to === null)) {
+    throw new Error(`risk invariant: liquidation leg ${e.account} → ${e.makerAccount} without its accounts`);
+  }
+  // The fund's cover of this account, decided in phase 0, is paid before its first leg (a loss the leg realizes then
+  // meets the covered balance rather than a new USDC borrow and its entry fee).
+  if (from !== undefined) payPendingCover(s, from, sink);
+  if (from !== undefined) changePosition(s, from, e.side, market, e.quantity, e.price, 0n);
+  if (to !== null) changePosition(s, to, e.side === Side.Buy ? Side.Sell : Side.Buy, market, e.quantity, e.price, 0n);
+  const step = e.liquidationStep;
+  const quantity = e.quantity;
+  const price = e.price;
+  const mark = e.legMarkPrice;
+  const fromSide = e.side;
+  if (from !== undefined) {
+    s.liquidationHistory.record(e); // Q6: a row of the liquidated account's history
+    s.liquidation.recordProgress(from.id);
+  }
+  sink.publish(e);
+  if (from !== undefined && step === LiquidationStep.OnAdl) publishSocializedLoss(s, from.id, market.id, fromSide, quantity, price, mark, sink);
+  publishSettlementRows(s, 0, sink);
+  if (from !== undefined) publishLegAccount(s, from, market.id, sink);
+  if (to !== null) publishLegAccount(s, to, market.id, sink);
+}
+
+function publishLegAccount(s: RiskState, account: Account, m: number, sink: EventSink): void {
+  publishBalance(s, 0, account, s.config.markets[m]!.quoteAsset, sink);
+  publishPosition(s, 0, positionReport(s, account.id, m), sink);
+}
+
+/** Q4: the loss an ADL leg socializes — what its counterparty gave up against the mark, quote units rounded up. */
+function publishSocializedLoss(s: RiskState, account: number, m: number, side: number, quantity: bigint, price: bigint, mark: bigint, sink: EventSink): void {
+  const market = s.config.markets[m]!;
+  const ctx = s.marginContext;
+  // The giver sells a long above the mark (or buys back a short below it): the counterparty pays the difference.
+  const gap = side === Side.Sell ? price - mark : mark - price;
+  const e = s.out;
+  e.clear();
+  e.kind = EventKind.SocializedLoss;
+  e.account = account;
+  e.market = m;
+  e.asset = market.quoteAsset;
+  e.liquidationStep = LiquidationStep.OnAdl;
+  e.quantity = side === Side.Sell ? quantity : -quantity;
+  e.price = price;
+  e.legMarkPrice = mark;
+  e.adlLoss = gap > 0n ? quoteAmount(quantity, gap, ctx.marketBaseDecimals[m]!, ctx.assetDecimals[market.quoteAsset]!, Rounding.Up) : 0n;
+  e.insuranceBalance = s.insurance.balances[market.quoteAsset]!;
+  e.timeMs = s.nowMs;
+  s.liquidationHistory.record(e);
+  sink.publish(e);
+}
+
+/**
+ * Phase 3b: the batch's covers and takeovers in the order phase 0 decided them — the fund's cover into the account
+ * (USDC, the P7 waterfall), then a takeover's asset legs to the backstop (collateral, pool shares, unsettled USDC).
+ */
+export function settleTransfers(s: RiskState, sink: EventSink): void {
+  const book = s.liquidation;
+  const n = book.pendingAccounts.length;
+  for (let i = 0; i < n; i++) {
+    const account = s.syncedAccount(book.pendingAccounts[i]!);
+    if (account === undefined) throw new Error(`risk invariant: pending liquidation of unknown account ${book.pendingAccounts[i]}`);
+    payPendingCover(s, account, sink);
+    const backstopId = book.pendingBackstops[i]!;
+    if (backstopId !== BACKSTOP_ACCOUNT_NONE) moveAssets(s, account, s.accountOrCreate(backstopId)!, sink);
+  }
+  book.pendingAccounts.length = book.pendingBackstops.length = book.pendingCovers.length = 0;
+}
+
+/** Q4/Q3: the cover phase 0 decided for the account (if not paid yet this batch): the insurance fund (this shard's
+ * slice, D4) pays it in USDC. */
+function payPendingCover(s: RiskState, account: Account, sink: EventSink): void {
+  const book = s.liquidation;
+  const i = book.pendingAccounts.indexOf(account.id);
+  if (i < 0 || book.pendingCovers[i]! === 0n) return;
+  const cover = book.pendingCovers[i]!;
+  book.pendingCovers[i] = 0n;
+  const usdc = usdcOf(s);
+  creditInsurance(s, usdc, InsuranceReason.Cover, -cover);
+  creditUsdc(s, account, usdc, ALL_MARKETS, SettlementReason.InsuranceCover, cover);
+  publishSettlementRows(s, 0, sink);
+  publishBalance(s, 0, account, usdc, sink);
+}
+
+/** Q3: every asset of `from` — available, lent and borrowed shares, unsettled USDC — goes to the backstop. */
+function moveAssets(s: RiskState, from: Account, backstop: Account, sink: EventSink): void {
+  const usdc = usdcOf(s);
+  for (let a = 0; a < s.assetCount; a++) {
+    const available = from.available[a]!;
+    const owed = from.borrowed[a]!;
+    const borrowShares = from.positions[a]!.borrowShares;
+    const lent = from.lent[a]!;
+    const unsettled = a === usdc ? from.unsettledUsdc : 0n;
+    if (available === 0n && lent === 0n && borrowShares === 0n && unsettled === 0n) continue;
+    if (from.locked[a]! !== 0n) throw new Error(`risk invariant: takeover of account ${from.id} with ${from.locked[a]} of asset ${a} held`);
+    from.available[a] = 0n;
+    backstop.available[a] = backstop.available[a]! + available;
+    s.pools.moveShares(from, backstop, a, s.nowMs);
+    if (unsettled > 0n) {
+      const ctx = s.marginContext;
+      from.setUnsettledUsdc(0n, ctx.assetMark[usdc]!, ctx.assetUnit[usdc]!);
+      backstop.setUnsettledUsdc(backstop.unsettledUsdc + unsettled, ctx.assetMark[usdc]!, ctx.assetUnit[usdc]!);
+    }
+    from.markChanged(a);
+    backstop.markChanged(a);
+    publishAssetLeg(s, from.id, backstop.id, a, available + lent - unsettled, borrowShares, owed, sink);
+    publishBalance(s, 0, from, a, sink);
+    publishBalance(s, 0, backstop, a, sink);
+  }
+  s.liquidation.recordProgress(from.id);
+}
+
+/** Q3: one asset leg of a takeover as a LiquidationTransfer event (row of the account's history). */
+function publishAssetLeg(s: RiskState, from: number, to: number, asset: number, amount: bigint, borrowShares: bigint, owed: bigint, sink: EventSink): void {
+  const e = s.out;
+  e.clear();
+  e.kind = EventKind.LiquidationTransfer;
+  e.account = from;
+  e.makerAccount = to;
+  e.asset = asset;
+  e.liquidationStep = LiquidationStep.OnBackstop;
+  e.transferAmount = amount;
+  e.transferBorrowShares = borrowShares;
+  e.borrowed = owed;
+  e.legMarkPrice = s.marginContext.assetMark[asset]!;
+  e.timeMs = s.nowMs;
+  s.liquidationHistory.record(e);
+  sink.publish(e);
+}

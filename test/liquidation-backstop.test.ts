@@ -1,0 +1,423 @@
+// Q3 backstop takeover and Q4 perpetual bankruptcy wired into the engine (engine/risk/liquidation-transfers.ts;
+// engine/pipeline/engine.ts "Q3/Q4 (as built)"): phase 0 hands an account below ACMF, or stalled on the book, to the
+// configured backstop (positions at the mark through the market's matching shard, then its collateral, borrows and
+// USDC in phase 3b); a bankrupt one gets the insurance fund's cover and, beyond it, ADL of the opposing positions at
+// its bankruptcy price (LiquidatePositionOnAdl, a SocializedLoss each). Replay, snapshots and the threaded pipeline
+// give the same state.
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  CommandKind,
+  CommandRecord,
+  EventKind,
+  EventRecord,
+  LiquidationStep,
+  OrderFlag,
+  OrderType,
+  Side,
+  TimeInForce,
+  type EventSink,
+  type ExchangeConfig,
+} from "../engine/model/index.ts";
+import { Engine, loadConfig, ThreadedPipeline, type EngineTopology } from "../engine/pipeline/index.ts";
+import { NoStepReason } from "../engine/liquidation/index.ts";
+import { SettlementReason } from "../engine/risk/index.ts";
+import { eventAmount2Slot, eventAmountSlot, eventCodeSlot, eventPriceSlot, eventSideSlot } from "../engine/model/generated/records.ts";
+
+const base = loadConfig();
+const USDC = 0;
+const BTC = 2;
+const SOL = 4;
+const SOL_USDC = 2;
+const BTC_PERP = 3;
+const USD = 1_000_000_000n;
+const USDC_UNIT = 1_000_000n;
+const SOL_UNIT = 1_000_000_000n;
+const BTC_UNIT = 100_000_000n;
+const T0 = 1_767_225_600_000;
+const LENDER = 16;
+const ALICE = 32;
+const BOB = 48;
+const DAVE = 80;
+const ERIN = 96;
+const BACKSTOP = 112;
+const FRANK = 128;
+const MAKER = 144;
+
+function withBackstop(limitUsd: bigint): ExchangeConfig {
+  return { ...base, liquidation: { ...base.liquidation, backstopAccount: BACKSTOP, backstopLimitUsd: limitUsd } };
+}
+
+function copy(e: EventRecord): EventRecord {
+  const c = new EventRecord();
+  c.copyFrom(e);
+  return c;
+}
+
+class Harness {
+  readonly engine: Engine;
+  private seq = 0;
+  private timeMs = T0;
+  /** Every batch's commands, for replays. */
+  readonly journal: CommandRecord[][] = [];
+
+  constructor(readonly config: ExchangeConfig, topology: EngineTopology = { riskShards: 1, matchingShards: 1 }) {
+    this.engine = new Engine(config, topology);
+    this.batch([{ kind: CommandKind.AdvanceTime, timeMs: T0 }]);
+  }
+
+  batch(list: Partial<CommandRecord>[]): EventRecord[] {
+    const cmds = list.map((f) => Object.assign(new CommandRecord(), f, { seq: ++this.seq }));
+    this.journal.push(cmds.map((c) => Object.assign(new CommandRecord(), c)));
+    const got: EventRecord[] = [];
+    this.engine.processBatch(cmds, cmds.length, { publish: (e) => got.push(copy(e)) });
+    for (const r of this.engine.risk) r.validateInternalState();
+    for (const m of this.engine.matching) m.validateInternalState();
+    return got;
+  }
+
+  /** A clock tick one second on (what ClockTickPolicy journals while an account is liquidating). */
+  tick(): EventRecord[] {
+    this.timeMs += 1000;
+    return this.batch([{ kind: CommandKind.AdvanceTime, timeMs: this.timeMs }]);
+  }
+
+  risk(account: number) {
+    return this.engine.risk.find((r) => r.owns(account))!;
+  }
+
+  usdc(account: number): bigint {
+    return this.risk(account).balance(account, USDC).available;
+  }
+
+  position(account: number): [bigint, bigint] {
+    const p = this.risk(account).perpPosition(account, BTC_PERP);
+    return [p.netQuantity, p.entryPrice];
+  }
+
+  liquidating(): number[] {
+    return this.engine.risk.flatMap((r) => r.liquidatingAccounts()).sort((a, b) => a - b);
+  }
+
+  fund(): bigint {
+    return this.engine.risk[0]!.insuranceFund(USDC);
+  }
+
+  /** X1: Σ over the shards, per asset, of every account's available + locked + lent − borrowed, fee and insurance. */
+  totals(): bigint[] {
+    const sums = this.config.assets.map(() => 0n);
+    for (const r of this.engine.risk) r.totals().forEach((t, a) => (sums[a] = sums[a]! + t));
+    return sums;
+  }
+}
+
+const deposit = (account: number, asset: number, amount: bigint): Partial<CommandRecord> => ({ kind: CommandKind.Deposit, account, asset, amount });
+const mark = (asset: number, price: bigint): Partial<CommandRecord> => ({ kind: CommandKind.SetMarkPrice, asset, price });
+const gtc = (account: number, market: number, side: number, price: bigint, quantity: bigint): Partial<CommandRecord> => ({
+  kind: CommandKind.PlaceOrder, account, market, side, orderType: OrderType.Limit, tif: TimeInForce.GTC, price, quantity,
+});
+const kinds = (events: EventRecord[], kind: number) => events.filter((e) => e.kind === kind);
+const legs = (events: EventRecord[]) =>
+  kinds(events, EventKind.LiquidationTransfer).map((e) => [e.liquidationStep, e.account, e.makerAccount, e.market, e.asset, e.side, e.quantity, e.price, e.transferAmount]);
+
+/**
+ * The maker quotes 0.01 BTC-PERP at `bid` and at `markPrice`, and the operator sets BTC's mark: with the last trade at
+ * 60,000 the P3 mark of every settlement batch is then median{bid, markPrice, 60,000} = markPrice, and a liquidation
+ * sell (bound markPrice × 95%) finds no bid when `bid` is below it.
+ */
+function quotes(bid: bigint, markPrice: bigint): Partial<CommandRecord>[] {
+  return [
+    deposit(MAKER, USDC, 10_000n * USDC_UNIT),
+    gtc(MAKER, BTC_PERP, Side.Buy, bid, BTC_UNIT / 100n),
+    gtc(MAKER, BTC_PERP, Side.Sell, markPrice, BTC_UNIT / 100n),
+    mark(BTC, markPrice),
+  ];
+}
+
+/** Alice (6,100 USDC) buys 1 BTC-PERP at 60,000 from Bob (taker fee 10 bps: 60 USDC, so 6,040 USDC left). */
+function longAlice(h: Harness): void {
+  h.batch([deposit(ALICE, USDC, 6_100n * USDC_UNIT), deposit(BOB, USDC, 100_000n * USDC_UNIT), deposit(BACKSTOP, USDC, 50_000n * USDC_UNIT)]);
+  h.batch([gtc(BOB, BTC_PERP, Side.Sell, 60_000n * USD, BTC_UNIT)]);
+  h.batch([gtc(ALICE, BTC_PERP, Side.Buy, 60_000n * USD, BTC_UNIT)]);
+  expect(h.position(ALICE)).toEqual([BTC_UNIT, 60_000n * USD]);
+  expect(h.usdc(ALICE)).toBe(6_040n * USDC_UNIT);
+}
+
+describe("Q3 backstop takeover", () => {
+  it("Q3: below ACMF (mark 54,000: equity 40, MF 0.074% < ACMF 0.333%) the backstop takes the 1 BTC long at the mark and the 40 USDC left; Alice is flat, empty and out", () => {
+    const h = new Harness(withBackstop(100_000n * USD));
+    longAlice(h);
+    expect(kinds(h.batch(quotes(50_000n * USD, 54_000n * USD)), EventKind.LiquidationStarted).map((e) => e.account)).toEqual([ALICE]);
+    const fundBefore = h.fund();
+    const totals = h.totals();
+    const events = h.tick();
+    expect(h.totals()).toEqual(totals); // X1: every unit moved has its counterparty (the fund for realized PnL)
+    // No book step: the position leg through BTC-PERP's matching shard at the mark, then the USDC in phase 3b.
+    expect(kinds(events, EventKind.OrderAccepted)).toEqual([]);
+    expect(legs(events)).toEqual([
+      [LiquidationStep.OnBackstop, ALICE, BACKSTOP, BTC_PERP, 0, Side.Sell, BTC_UNIT, 54_000n * USD, 0n],
+      [LiquidationStep.OnBackstop, ALICE, BACKSTOP, 0, USDC, 0, 0n, 0n, 40n * USDC_UNIT],
+    ]);
+    expect(kinds(events, EventKind.LiquidationTransfer).every((e) => e.seq === 0)).toBe(true);
+    // Alice realized 54,000 − 60,000 = −6,000 at the mark (the fund, D4, is the counterparty of realized PnL), then
+    // handed over her 6,040 − 6,000 = 40 USDC; the backstop holds 1 BTC from 54,000 and 50,000 + 40 USDC.
+    expect(h.position(ALICE)).toEqual([0n, 0n]);
+    expect(h.usdc(ALICE)).toBe(0n);
+    expect(h.position(BACKSTOP)).toEqual([BTC_UNIT, 54_000n * USD]);
+    expect(h.usdc(BACKSTOP)).toBe(50_040n * USDC_UNIT);
+    expect(h.fund() - fundBefore).toBe(6_000n * USDC_UNIT);
+    expect(kinds(events, EventKind.LiquidationEnded).map((e) => e.account)).toEqual([ALICE]);
+    expect(h.liquidating()).toEqual([]);
+    // Fee 0: no Settlement row of a fee; both legs are rows of Alice's liquidation history (Started, 2 legs, Ended).
+    expect(kinds(events, EventKind.Settlement).filter((e) => e.settlementReason === SettlementReason.Fee || e.settlementReason === SettlementReason.LiquidationFee)).toEqual([]);
+    expect(h.risk(ALICE).liquidationHistoryCount(ALICE)).toBe(4);
+  });
+
+  it("Q3: a stalled book hands over: at mark 54,300 (MF 0.63% ≥ ACMF) the step finds no bid within 5%, and the next batch the backstop takes the position and the 340 USDC", () => {
+    const h = new Harness(withBackstop(100_000n * USD));
+    longAlice(h);
+    expect(kinds(h.batch(quotes(50_000n * USD, 54_300n * USD)), EventKind.LiquidationStarted).map((e) => e.account)).toEqual([ALICE]);
+    const step = h.tick();
+    expect(kinds(step, EventKind.OrderAccepted).map((e) => [e.account, e.side, e.price, e.quantity])).toEqual([[ALICE, Side.Sell, 51_585n * USD, 10_000_000n]]);
+    expect(kinds(step, EventKind.Fill)).toEqual([]);
+    expect(h.risk(ALICE).liquidationStall(ALICE)).toEqual({ batches: 1, reason: NoStepReason.NoFillWithinBound });
+    const events = h.tick();
+    expect(legs(events)).toEqual([
+      [LiquidationStep.OnBackstop, ALICE, BACKSTOP, BTC_PERP, 0, Side.Sell, BTC_UNIT, 54_300n * USD, 0n],
+      [LiquidationStep.OnBackstop, ALICE, BACKSTOP, 0, USDC, 0, 0n, 0n, 340n * USDC_UNIT],
+    ]);
+    expect(h.position(BACKSTOP)).toEqual([BTC_UNIT, 54_300n * USD]);
+    expect(h.usdc(BACKSTOP)).toBe(50_340n * USDC_UNIT);
+    expect(h.usdc(ALICE)).toBe(0n);
+    expect(h.risk(ALICE).liquidationStall(ALICE)).toBe(null);
+    expect(h.liquidating()).toEqual([]);
+  });
+
+  it("Q3: a takeover over the backstop's limit does not happen: 54,000 of exposure against a 50,000 limit — Alice stays on the book", () => {
+    const h = new Harness(withBackstop(50_000n * USD));
+    longAlice(h);
+    h.batch(quotes(50_000n * USD, 54_000n * USD));
+    for (let i = 0; i < 3; i++) {
+      const events = h.tick();
+      expect(legs(events)).toEqual([]);
+      expect(kinds(events, EventKind.OrderAccepted).map((e) => e.account)).toEqual([ALICE]);
+    }
+    expect(h.position(ALICE)).toEqual([BTC_UNIT, 60_000n * USD]);
+    expect(h.position(BACKSTOP)).toEqual([0n, 0n]);
+    expect(h.usdc(BACKSTOP)).toBe(50_000n * USDC_UNIT);
+    expect(h.liquidating()).toEqual([ALICE]);
+  });
+
+  it("Q3 (K > 1, engine.ts \"Q3/Q4 (as built)\"): with two risk shards the backstop (user 7, shard 1) takes over Dave (shard 1) below ACMF, not Alice (shard 0), whose book goes on", () => {
+    const h = new Harness(withBackstop(200_000n * USD), { riskShards: 2, matchingShards: 1 });
+    h.batch([deposit(ALICE, USDC, 6_100n * USDC_UNIT), deposit(DAVE, USDC, 6_100n * USDC_UNIT), deposit(BOB, USDC, 100_000n * USDC_UNIT), deposit(BACKSTOP, USDC, 50_000n * USDC_UNIT)]);
+    h.batch([gtc(BOB, BTC_PERP, Side.Sell, 60_000n * USD, 2n * BTC_UNIT)]);
+    h.batch([gtc(ALICE, BTC_PERP, Side.Buy, 60_000n * USD, BTC_UNIT), gtc(DAVE, BTC_PERP, Side.Buy, 60_000n * USD, BTC_UNIT)]);
+    expect(kinds(h.batch(quotes(50_000n * USD, 54_000n * USD)), EventKind.LiquidationStarted).map((e) => e.account).sort()).toEqual([ALICE, DAVE]);
+    const events = h.tick();
+    expect(legs(events)).toEqual([
+      [LiquidationStep.OnBackstop, DAVE, BACKSTOP, BTC_PERP, 0, Side.Sell, BTC_UNIT, 54_000n * USD, 0n],
+      [LiquidationStep.OnBackstop, DAVE, BACKSTOP, 0, USDC, 0, 0n, 0n, 40n * USDC_UNIT],
+    ]);
+    expect(kinds(events, EventKind.OrderAccepted).map((e) => e.account)).toEqual([ALICE]);
+    expect(h.position(BACKSTOP)).toEqual([BTC_UNIT, 54_000n * USD]);
+    expect(h.liquidating()).toEqual([ALICE]);
+  });
+
+  it("Q3: the backstop takes a spot-margin account's borrow and collateral: 10 SOL and the 1,000 USDC borrow (its pool shares) move at the mark, the pool's totals unchanged", () => {
+    const h = new Harness(withBackstop(100_000n * USD));
+    h.batch([
+      deposit(LENDER, USDC, 10_000n * USDC_UNIT),
+      { kind: CommandKind.Lend, account: LENDER, asset: USDC, amount: 10_000n * USDC_UNIT },
+      deposit(BACKSTOP, USDC, 50_000n * USDC_UNIT),
+      deposit(FRANK, SOL, 10n * SOL_UNIT),
+      { kind: CommandKind.Withdraw, account: FRANK, asset: USDC, amount: 1_000n * USDC_UNIT, flags: OrderFlag.AutoBorrow },
+    ]);
+    const owed = h.risk(FRANK).poolBalance(FRANK, USDC).borrowed;
+    expect(owed).toBe(1_000n * USDC_UNIT);
+    // SOL at 105: 10 × 105 × 0.9 = 945 against 1,000 owed — negative equity, below ACMF.
+    expect(kinds(h.batch([mark(SOL, 105n * USD)]), EventKind.LiquidationStarted).map((e) => e.account)).toEqual([FRANK]);
+    const totals = h.totals();
+    const events = h.tick();
+    expect(h.totals()).toEqual(totals); // X1: the borrow's shares moved whole, the pool's totals untouched
+    const moved = kinds(events, EventKind.LiquidationTransfer).map((e) => [e.asset, e.transferAmount, e.borrowed, e.transferBorrowShares > 0n]);
+    expect(moved).toEqual([
+      [USDC, 0n, 1_000n * USDC_UNIT, true],
+      [SOL, 10n * SOL_UNIT, 0n, false],
+    ]);
+    // The plan's value 10 × 105 − 1,000 = 50 USD ≥ 0: no cover. Frank has nothing left; the backstop owes his borrow.
+    expect(h.risk(FRANK).poolBalance(FRANK, USDC).borrowed).toBe(0n);
+    expect(h.risk(BACKSTOP).poolBalance(BACKSTOP, USDC).borrowed).toBe(1_000n * USDC_UNIT);
+    expect(h.risk(BACKSTOP).balance(BACKSTOP, SOL).available).toBe(10n * SOL_UNIT);
+    expect(h.risk(FRANK).balance(FRANK, SOL).available).toBe(0n);
+    expect(h.liquidating()).toEqual([]);
+  });
+});
+
+/**
+ * The fund first gets Frank's 1% fee (a SOL step of 0.91 at 115: 1.0465 USDC, as in liquidation-book.test.ts); Bob
+ * (100,000 USDC) shorts 1 BTC-PERP to Alice at 60,000; Dave (3,100 USDC) shorts 0.5 to Erin (50,000 USDC) at 60,000.
+ */
+function bankruptcySetup(h: Harness): void {
+  h.batch([
+    deposit(LENDER, USDC, 10_000n * USDC_UNIT),
+    { kind: CommandKind.Lend, account: LENDER, asset: USDC, amount: 10_000n * USDC_UNIT },
+    deposit(FRANK, SOL, 10n * SOL_UNIT),
+    { kind: CommandKind.Withdraw, account: FRANK, asset: USDC, amount: 1_000n * USDC_UNIT, flags: OrderFlag.AutoBorrow },
+  ]);
+  h.batch([deposit(BOB, USDC, 100_000n * USDC_UNIT), gtc(BOB, SOL_USDC, Side.Buy, 115n * USD, SOL_UNIT)]);
+  h.batch([mark(SOL, 116n * USD)]);
+  h.tick();
+  expect(h.fund()).toBe(1_046_500n);
+  h.batch([deposit(ALICE, USDC, 6_100n * USDC_UNIT), deposit(DAVE, USDC, 3_100n * USDC_UNIT), deposit(ERIN, USDC, 50_000n * USDC_UNIT)]);
+  h.batch([gtc(BOB, BTC_PERP, Side.Sell, 60_000n * USD, BTC_UNIT), gtc(DAVE, BTC_PERP, Side.Sell, 60_000n * USD, BTC_UNIT / 2n)]);
+  h.batch([gtc(ALICE, BTC_PERP, Side.Buy, 60_000n * USD, BTC_UNIT), gtc(ERIN, BTC_PERP, Side.Buy, 60_000n * USD, BTC_UNIT / 2n)]);
+  expect([h.position(ALICE)[0], h.position(BOB)[0], h.position(DAVE)[0], h.position(ERIN)[0]]).toEqual([BTC_UNIT, -BTC_UNIT, -BTC_UNIT / 2n, BTC_UNIT / 2n]);
+}
+
+describe("Q4 bankruptcy: the insurance fund, then perp ADL", () => {
+  it("Q4: insurance covers a deficit: at mark 53,959.5 Alice's equity is −0.5 USDC; stalled on an empty book, the fund pays 0.5 of its 1.0465 USDC and nothing is socialized", () => {
+    const h = new Harness(base);
+    bankruptcySetup(h);
+    h.batch(quotes(50_000n * USD, 53_959_500_000_000n));
+    expect(h.liquidating()).toEqual([ALICE]);
+    expect(kinds(h.tick(), EventKind.Fill)).toEqual([]); // the book step finds no bid: stalled
+    const before = h.fund();
+    expect(before).toBe(1_046_500n);
+    const events = h.tick();
+    const cover = kinds(events, EventKind.Settlement).filter((e) => e.settlementReason === SettlementReason.InsuranceCover);
+    expect(cover.map((e) => [e.account, e.asset, e.settledAmount])).toEqual([[ALICE, USDC, 500_000n]]);
+    expect(h.fund()).toBe(before - 500_000n);
+    expect(kinds(events, EventKind.SocializedLoss)).toEqual([]);
+    expect(legs(events)).toEqual([]);
+    expect(h.usdc(ALICE)).toBe(6_040n * USDC_UNIT + 500_000n);
+    expect(h.position(ALICE)).toEqual([BTC_UNIT, 60_000n * USD]);
+  });
+
+  it("Q4: a perp ADL at the bankruptcy price: equity −5 at mark 53,955; the fund pays its 1.0465, and Alice's 1 BTC closes at 53,958.9535 against Dave (ranked first: same profit %, higher leverage) then Bob, 0.5 each", () => {
+    const h = new Harness(base);
+    bankruptcySetup(h);
+    h.batch(quotes(50_000n * USD, 53_955n * USD));
+    h.tick(); // stalled
+    const totals = h.totals();
+    const events = h.tick();
+    expect(h.totals()).toEqual(totals); // X1: the cover leaves the fund for Alice; the legs' PnL goes through the fund
+    // E' = −5 + 1.0465 = −3.9535 USD; p = mark − E' / q = 53,955 + 3.9535 (one position: its share is all of E').
+    const p = 53_958_953_500_000n;
+    expect(legs(events)).toEqual([
+      [LiquidationStep.OnAdl, ALICE, DAVE, BTC_PERP, 0, Side.Sell, BTC_UNIT / 2n, p, 0n],
+      [LiquidationStep.OnAdl, ALICE, BOB, BTC_PERP, 0, Side.Sell, BTC_UNIT / 2n, p, 0n],
+    ]);
+    // Each counterparty buys 0.5 back 3.9535 above the mark: 1.97675 USDC socialized per leg, recorded and public.
+    expect(kinds(events, EventKind.SocializedLoss).map((e) => [e.account, e.market, e.quantity, e.price, e.legMarkPrice, e.adlLoss])).toEqual([
+      [ALICE, BTC_PERP, BTC_UNIT / 2n, p, 53_955n * USD, 1_976_750n],
+      [ALICE, BTC_PERP, BTC_UNIT / 2n, p, 53_955n * USD, 1_976_750n],
+    ]);
+    expect(h.fund()).toBeLessThan(1_046_500n);
+    // Alice: 6,040 + 1.0465 (cover) − 2 × 0.5 × (60,000 − 53,958.9535) = 0 exactly.
+    expect(h.usdc(ALICE)).toBe(0n);
+    expect(h.position(ALICE)).toEqual([0n, 0n]);
+    expect(h.risk(ALICE).poolBalance(ALICE, USDC).borrowed).toBe(0n);
+    // Dave and Bob each realize 0.5 × (60,000 − 53,958.9535) = 3,020.52325 USDC on the half they closed.
+    expect(h.position(DAVE)).toEqual([0n, 0n]);
+    expect(h.position(BOB)).toEqual([-BTC_UNIT / 2n, 60_000n * USD]);
+    const daveFee = 24n * USDC_UNIT; // maker 8 bps of 30,000
+    expect(h.usdc(DAVE)).toBe(3_100n * USDC_UNIT - daveFee + 3_020_523_250n);
+    expect(h.liquidating()).toEqual([]);
+  });
+});
+
+// ---------------------------------------------------------------- X4, X7: replay, threads and snapshots
+
+function eventText(e: EventRecord): string {
+  return `${e.kind}|${e.seq}|${e.account}|${e.market}|${e.asset}|${eventSideSlot(e)}|${e.orderId}|${eventCodeSlot(e)}|${eventPriceSlot(e)}|${e.quantity}|${eventAmountSlot(e)}|${eventAmount2Slot(e)}|${e.makerAccount}|${e.timeMs}`;
+}
+
+/**
+ * A takeover (Alice, 1 BTC, below ACMF), a 10 s realization that pays Bob's gain out of the fund, then an ADL: Carl's
+ * 1.5 BTC long from 54,000 (9,000 USDC) at mark 47,000 is stalled with negative equity (−1,581), over the backstop's
+ * limit left (47,000 held + 70,500 > 100,000) and beyond the fund.
+ */
+function transferJournal(config: ExchangeConfig): CommandRecord[][] {
+  const h = new Harness(config);
+  longAlice(h);
+  h.batch(quotes(50_000n * USD, 54_000n * USD));
+  for (let i = 0; i < 10; i++) h.tick();
+  const CARL = 160; // user 10: shard 0 of two, as the backstop (user 7) is shard 1, Bob (user 3) shard 1
+  h.batch([deposit(CARL, USDC, 9_000n * USDC_UNIT), deposit(DAVE, USDC, 50_000n * USDC_UNIT), deposit(ERIN, USDC, 50_000n * USDC_UNIT)]);
+  h.batch([gtc(DAVE, BTC_PERP, Side.Sell, 54_000n * USD, BTC_UNIT), gtc(ERIN, BTC_PERP, Side.Sell, 54_000n * USD, BTC_UNIT / 2n)]);
+  h.batch([gtc(CARL, BTC_PERP, Side.Buy, 54_000n * USD, BTC_UNIT + BTC_UNIT / 2n)]);
+  h.batch([
+    { kind: CommandKind.CancelAll, account: MAKER, market: BTC_PERP },
+    gtc(MAKER, BTC_PERP, Side.Sell, 47_000n * USD, BTC_UNIT / 100n),
+    gtc(MAKER, BTC_PERP, Side.Buy, 44_500n * USD, BTC_UNIT / 100n),
+    mark(BTC, 47_000n * USD),
+  ]);
+  for (let i = 0; i < 4; i++) h.tick();
+  return h.journal;
+}
+
+const running: ThreadedPipeline[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((p) => p.stop()));
+});
+
+describe("X4, X7 through a takeover and an ADL", () => {
+  const config = withBackstop(100_000n * USD);
+  const journal = transferJournal(config);
+
+  function inProcess(topology: EngineTopology): { events: string[]; hash: string } {
+    const engine = new Engine(config, topology);
+    const events: string[] = [];
+    const sink: EventSink = { publish: (e) => events.push(eventText(e)) };
+    for (const b of journal) engine.processBatch(b, b.length, sink);
+    return { events, hash: engine.stateHash() };
+  }
+
+  it("Q3, Q4, X4: the journal has a takeover and an ADL, and replaying it gives the same events and state hash", () => {
+    const a = inProcess({ riskShards: 1, matchingShards: 1 });
+    const steps = a.events.filter((t) => t.startsWith(`${EventKind.LiquidationTransfer}|`)).map((t) => Number(t.split("|")[7]));
+    expect(steps).toContain(LiquidationStep.OnBackstop);
+    expect(steps).toContain(LiquidationStep.OnAdl);
+    const b = inProcess({ riskShards: 1, matchingShards: 1 });
+    expect(b).toEqual(a);
+  });
+
+  it("Q3, Q4, X7: a snapshot taken mid-liquidation (Carl stalled, before his ADL) restores into an engine that goes on identically", () => {
+    const engine = new Engine(config, { riskShards: 1, matchingShards: 1 });
+    const cut = journal.length - 3; // after the stalled step, before the ADL batch
+    for (let i = 0; i < cut; i++) engine.processBatch(journal[i]!, journal[i]!.length, { publish: () => {} });
+    expect(engine.risk[0]!.liquidatingAccounts()).toEqual([160]);
+    const restored = Engine.fromSnapshot(config, engine.snapshot());
+    const a: string[] = [];
+    const b: string[] = [];
+    for (let i = cut; i < journal.length; i++) {
+      engine.processBatch(journal[i]!, journal[i]!.length, { publish: (e) => a.push(eventText(e)) });
+      restored.processBatch(journal[i]!, journal[i]!.length, { publish: (e) => b.push(eventText(e)) });
+    }
+    expect(a.some((t) => t.startsWith(`${EventKind.LiquidationTransfer}|`))).toBe(true);
+    expect(b).toEqual(a);
+    expect(restored.stateHash()).toBe(engine.stateHash());
+  });
+
+  for (const [topology, stages] of [
+    [{ riskShards: 1, matchingShards: 1 }, "fused"],
+    [{ riskShards: 1, matchingShards: 1 }, "split"],
+    [{ riskShards: 2, matchingShards: 2 }, "split"],
+  ] as const) {
+    it(`Q3, Q4, X4: threaded ${topology.riskShards}×${topology.matchingShards} ${stages} gives the in-process legs, losses and state hash`, async () => {
+      const expected = inProcess(topology);
+      const events: string[] = [];
+      const fatal: string[] = [];
+      const p = await ThreadedPipeline.start(config, { onEvent: (e) => events.push(eventText(e)), onFatal: (m) => fatal.push(m) }, { topology, stages });
+      running.push(p);
+      let n = 0;
+      for (const b of journal) await p.submitBatch(b, b.length, ++n);
+      await p.waitForBatch(n);
+      const hash = await p.stateHash();
+      expect(fatal).toEqual([]);
+      expect(hash).toBe(expected.hash);
+      if (topology.riskShards === 1) expect(events).toEqual(expected.events);
+      else expect([...events].sort()).toEqual([...expected.events].sort());
+    }, 60_000);
+  }
+});
