@@ -95,6 +95,9 @@ function usdcOf(s: RiskState): number {
 export function decideBeyondBook(s: RiskState, account: Account, margin: AccountMargin, out: CommandOut): boolean {
   const book = s.liquidation;
   if (book.inFlight.has(account.id) || book.adlUsed.has(account.id)) return false;
+  // A borrower's bankruptcy found by the lending half of Q4 (liquidation-lenders.ts, earlier in phase 0) is resolved
+  // there, with its own cover: never a second cover here.
+  if (s.lenders.pending.has(account.id)) return false;
   const equityUsd = margin.netEquityUsd();
   const stalled = book.stalled.has(account.id);
   const stage = chooseLiquidationStage(equityUsd, margin.maintenanceMarginUsd(), margin.totalExposureNotionalUsd(), !stalled, s.liquidationParams);
@@ -102,8 +105,9 @@ export function decideBeyondBook(s: RiskState, account: Account, margin: Account
   if (stage === LiquidationStage.Backstop && takeOver(s, account, out)) return true;
   // Q4: bankrupt = negative equity and nothing the engine can liquidate — no exposure left, or the book could not
   // step (stalled) and the backstop did not take it. Below ACMF with a book that still steps, the book goes on.
+  // The perpetual half only: an account without a position is the lending half's (liquidation-lenders.ts isBankrupt).
   const nothingToLiquidate = stage === LiquidationStage.Bankrupt || stalled;
-  return equityUsd < 0n && nothingToLiquidate && declareBankrupt(s, account, margin, equityUsd, out);
+  return equityUsd < 0n && nothingToLiquidate && hasPosition(account) && declareBankrupt(s, account, margin, equityUsd, out);
 }
 
 /** Phase 0: what covers may still spend this batch — the fund at the boundary (K > 1: each shard floor(fund / K)). */
@@ -147,6 +151,13 @@ function takeOver(s: RiskState, account: Account, out: CommandOut): boolean {
   book.pendingBackstops.push(backstopId);
   book.pendingCovers.push(cover);
   return true;
+}
+
+function hasPosition(account: Account): boolean {
+  const perps = account.perps;
+  if (perps === null) return false;
+  for (let m = 0; m < perps.positions.length; m++) if (perps.positions[m]!.netQuantity !== 0n) return true;
+  return false;
 }
 
 function everyPositionMarked(s: RiskState, account: Account): boolean {
