@@ -8,6 +8,7 @@ import { CommandKind, CommandRecord, EventKind, EventRecord, OracleQuoteFlag, Or
 import { Engine, loadConfig, ThreadedPipeline, type EngineTopology } from "../engine/pipeline/index.ts";
 import { PASS_VISITS_PER_BATCH_MAX, riskShardOf, SettlementReason, SettlementStep, type RiskShard } from "../engine/risk/index.ts";
 import { SortedIdSet } from "../engine/risk/sorted-ids.ts";
+import { BandList } from "../engine/risk/band-list.ts";
 import { ClockTickPolicy } from "../gateway/clock-ticks.ts";
 
 const config = loadConfig();
@@ -18,7 +19,8 @@ const USDC_UNIT = 1_000_000n;
 const PRICE = 1_000_000_000n; // PRICE_DECIMALS = 9
 const T0 = 1_767_225_600_000; // 2026-01-01 00:00 UTC: an hour and a 10 s mark
 const HOUR = 3_600_000;
-const PAIRS = 40; // 80 holders: a pass takes 3 batches of at most 32 visits
+const K = PASS_VISITS_PER_BATCH_MAX; // 16
+const PAIRS = (5 * K) / 4; // 2.5 K holders: a pass takes 3 batches of at most K visits
 const QTY = 1_000_000n; // 0.01 BTC
 /** Pair k: the short (sells first) is account SHORT(k), the long LONG(k) = SHORT(k) + 16: ids ascend short, long, … */
 const SHORT = (k: number): number => (2 * k + 10) * 16;
@@ -93,41 +95,41 @@ function realized(ids: number[], longGain: bigint): [number, number, number, big
 }
 
 describe("P5S: the realization pass spread over batches", () => {
-  it("P5, P5S: a 10 s mark realizes 32 holders per batch in account-id order, each batch at ITS marks; batches without a mark go on until the pass ends", () => {
-    expect(PASS_VISITS_PER_BATCH_MAX).toBe(32);
+  it("P5, P5S: a 10 s mark realizes K = 16 holders per batch in account-id order, each batch at ITS marks; batches without a mark go on until the pass ends", () => {
+    expect(K).toBe(16);
     const h = new Harness();
     h.batch(marks(price(60_060), T0 + 1_000)); // +0.6 USDC per 0.01 BTC
     const first = h.batch(tick(T0 + 10_000));
-    expect(rows(first)).toEqual(realized(HOLDERS.slice(0, 32), 600_000n));
+    expect(rows(first)).toEqual(realized(HOLDERS.slice(0, K), 600_000n));
     expect(h.engine.passesPending).toBe(true);
     // The mark moves before the pass's second batch: its holders realize at 60,120 (+1.2 USDC), the first ones do not.
     const second = h.batch(marks(price(60_120), T0 + 10_500));
-    expect(rows(second)).toEqual(realized(HOLDERS.slice(32, 64), 1_200_000n));
+    expect(rows(second)).toEqual(realized(HOLDERS.slice(K, 2 * K), 1_200_000n));
     const third = h.batch(tick(T0 + 10_600));
-    expect(rows(third)).toEqual(realized(HOLDERS.slice(64), 1_200_000n));
+    expect(rows(third)).toEqual(realized(HOLDERS.slice(2 * K), 1_200_000n));
     expect(h.engine.passesPending).toBe(false);
     expect(rows(h.batch(tick(T0 + 10_700)))).toEqual([]); // nothing left
     // Pairs are adjacent ids, so each batch's part nets to 0 in the shard's insurance slice (D4).
     expect(h.insurance()).toBe(0n);
-    // The first 32 stand at 60,060: the next pass (the 20 s mark) realizes their +0.6 and nothing for the others.
+    // The first K stand at 60,060: the next pass (the 20 s mark) realizes their +0.6 and nothing for the others.
     const next = h.batch(tick(T0 + 20_000));
-    expect(rows(next)).toEqual(realized(HOLDERS.slice(0, 32), 600_000n));
+    expect(rows(next)).toEqual(realized(HOLDERS.slice(0, K), 600_000n));
     for (const id of [SHORT(0), LONG(0)]) expect(h.risk(id).perpPosition(id, BTC_PERP).entryPrice).toBe(price(60_120));
   });
 
   it("P5S: a 10 s mark crossed while a pass runs starts another once it ends (every holder at least once per mark)", () => {
     const h = new Harness();
     h.batch(marks(price(60_060), T0 + 1_000));
-    expect(rows(h.batch(tick(T0 + 10_000))).length).toBe(32);
-    // The mark back to 60,000: the pass's second batch finds holders 32–63 at their entry (60,000), nothing to realize.
+    expect(rows(h.batch(tick(T0 + 10_000))).length).toBe(K);
+    // The mark back to 60,000: the pass's second batch finds holders K … 2K − 1 at their entry (60,000): nothing.
     expect(rows(h.batch(marks(price(60_000), T0 + 19_000)))).toEqual([]);
-    // The 20 s mark while the pass runs: 64–79 have nothing either, the pass ends and the next starts from the lowest
-    // id in the same batch: holders 0–15 (realized at 60,060 by the first) give the 0.6 back.
+    // The 20 s mark while the pass runs: the last K/2 have nothing either, the pass ends and the next starts from the
+    // lowest id in the same batch: holders 0 … K/2 − 1 (realized at 60,060 by the first) give the 0.6 back.
     const crossing = h.batch(tick(T0 + 20_000));
-    expect(rows(crossing)).toEqual(realized(HOLDERS.slice(0, 16), -600_000n));
-    expect(rows(h.batch(tick(T0 + 20_100)))).toEqual(realized(HOLDERS.slice(16, 32), -600_000n)); // visits 16–47
+    expect(rows(crossing)).toEqual(realized(HOLDERS.slice(0, K / 2), -600_000n));
+    expect(rows(h.batch(tick(T0 + 20_100)))).toEqual(realized(HOLDERS.slice(K / 2, K), -600_000n)); // visits K/2 … 3K/2 − 1
     expect(h.engine.passesPending).toBe(true);
-    expect(rows(h.batch(tick(T0 + 20_200)))).toEqual([]); // visits 48–79: the pass ends in this batch
+    expect(rows(h.batch(tick(T0 + 20_200)))).toEqual([]); // the last K visits: the pass ends in this batch
     expect(h.engine.passesPending).toBe(false);
     expect(h.insurance()).toBe(0n);
   });
@@ -169,16 +171,16 @@ function closeAndOpen(h: Harness): EventRecord[] {
 }
 
 describe("P5S: an interval's funding spread over batches", () => {
-  it("P4, P5S: the interval end pays 32 holders per batch in account-id order at the interval's rate and mark; payers round up, receivers down, the remainder to insurance", () => {
+  it("P4, P5S: the interval end pays K = 16 holders per batch in account-id order at the interval's rate and mark; payers round up, receivers down, the remainder to insurance", () => {
     const h = new Harness();
     const end = intervalEnd(h);
-    expect(fundingRows(end)).toEqual(funded(HOLDERS.slice(0, 32)));
-    expect(h.insurance()).toBe(16n); // 16 pairs × (938 − 937)
+    expect(fundingRows(end)).toEqual(funded(HOLDERS.slice(0, K)));
+    expect(h.insurance()).toBe(BigInt(K / 2)); // K/2 pairs × (938 − 937)
     // The rate and mark stay the interval's: a mark moved meanwhile changes no payment of it.
     const second = h.batch(marks(price(60_300), T0 + HOUR + 1_000));
-    expect(fundingRows(second)).toEqual(funded(HOLDERS.slice(32, 64)));
-    expect(fundingRows(h.batch(tick(T0 + HOUR + 2_000)))).toEqual(funded(HOLDERS.slice(64)));
-    expect(h.insurance()).toBe(40n);
+    expect(fundingRows(second)).toEqual(funded(HOLDERS.slice(K, 2 * K)));
+    expect(fundingRows(h.batch(tick(T0 + HOUR + 2_000)))).toEqual(funded(HOLDERS.slice(2 * K)));
+    expect(h.insurance()).toBe(BigInt(PAIRS));
     for (const id of [SHORT(3), LONG(3)]) {
       expect(h.risk(id).perpPosition(id, BTC_PERP).cumulativeFundingPayment).toBe(isLong(id) ? LONG_PAYS : -SHORT_GETS);
     }
@@ -191,18 +193,18 @@ describe("P5S: an interval's funding spread over batches", () => {
     const h = new Harness();
     intervalEnd(h);
     const touched = closeAndOpen(h);
-    // R2 first: the closing pair pays at its fill (taker, then maker), before the Fill; then phase 3b pays 32–63.
+    // R2 first: the closing pair pays at its fill (taker, then maker), before the Fill; then phase 3b pays K … 2K − 1.
     const fillAt = touched.findIndex((e) => e.kind === EventKind.Fill);
     expect(fundingRows(touched.slice(0, fillAt))).toEqual([
       [SHORT(PAIRS - 1), SettlementReason.Funding, SettlementStep.ToBalance, SHORT_GETS],
       [LONG(PAIRS - 1), SettlementReason.Funding, SettlementStep.FromBalance, LONG_PAYS],
     ]);
-    expect(fundingRows(touched)).toEqual([...fundingRows(touched.slice(0, fillAt)), ...funded(HOLDERS.slice(32, 64))]);
+    expect(fundingRows(touched)).toEqual([...fundingRows(touched.slice(0, fillAt)), ...funded(HOLDERS.slice(K, 2 * K))]);
     for (const id of [SHORT(PAIRS - 1), LONG(PAIRS - 1)]) expect(h.risk(id).perpPosition(id, BTC_PERP).netQuantity).toBe(0n);
     // The cursor skips the pair paid early and the new pair (they held nothing at the interval end).
-    expect(fundingRows(h.batch(tick(T0 + HOUR + 2_000)))).toEqual(funded(HOLDERS.slice(64, 78)));
+    expect(fundingRows(h.batch(tick(T0 + HOUR + 2_000)))).toEqual(funded(HOLDERS.slice(2 * K, 2 * PAIRS - 2)));
     for (const id of [NEW_SHORT, NEW_LONG]) expect(h.risk(id).perpPosition(id, BTC_PERP).cumulativeFundingPayment).toBe(0n);
-    expect(h.insurance()).toBe(40n);
+    expect(h.insurance()).toBe(BigInt(PAIRS));
   });
 
   it("P4, P5S, D4: 2 × 2 shards pay every holder once with the same amounts (each shard its own cursor and budget)", () => {
@@ -216,11 +218,11 @@ describe("P5S: an interval's funding spread over batches", () => {
     const expected = funded(HOLDERS);
     expect(paid(one)).toEqual(expected);
     expect(paid(two)).toEqual(expected);
-    expect(two.insurance()).toBe(40n);
-    expect(two.engine.risk.map((r) => r.insuranceBalance(USDC)).reduce((a, b) => a + b, 0n)).toBe(40n);
+    expect(two.insurance()).toBe(BigInt(PAIRS));
+    expect(two.engine.risk.map((r) => r.insuranceBalance(USDC)).reduce((a, b) => a + b, 0n)).toBe(BigInt(PAIRS));
   });
 
-  it("P5S, X7: a snapshot mid-pass (cursor at 32, pending funding and realization) restores the cursors; the restored engine finishes both exactly as the original", () => {
+  it("P5S, X7: a snapshot mid-pass (cursor at K, pending funding and realization) restores the cursors; the restored engine finishes both exactly as the original", () => {
     const h = new Harness();
     intervalEnd(h);
     expect(h.engine.passesPending).toBe(true);
@@ -238,11 +240,11 @@ describe("P5S: an interval's funding spread over batches", () => {
     const b = script(restored);
     expect(rows(b)).toEqual(rows(a));
     expect(restored.engine.stateHash()).toBe(h.engine.stateHash());
-    expect(fundingRows(a).length).toBe(48); // 80 − the 32 paid in the interval end's batch
-    // The realization pass of the interval end's 10 s mark got no visits there (funding first) and stood at holder 32
-    // (its first batch, the premium sample's, visited 0–31 at entry = mark): 32–77 and the new pair realize first,
-    // then the pass the T0 + 1 h + 10 s mark asked for realizes 0–31; all at 60,060 (+0.6 per long).
-    const realizedIds = [...HOLDERS.slice(32, 78), NEW_SHORT, NEW_LONG, ...HOLDERS.slice(0, 32)];
+    expect(fundingRows(a).length).toBe(2 * PAIRS - K); // every holder but the K paid in the interval end's batch
+    // The realization pass of the interval end's 10 s mark got no visits there (funding first) and stood at holder K
+    // (its first batch, the premium sample's, visited 0 … K − 1 at entry = mark): K … and the new pair realize first,
+    // then the pass the T0 + 1 h + 10 s mark asked for realizes 0 … K − 1; all at 60,060 (+0.6 per long).
+    const realizedIds = [...HOLDERS.slice(K, 2 * PAIRS - 2), NEW_SHORT, NEW_LONG, ...HOLDERS.slice(0, K)];
     expect(rows(a).filter((r) => r[1] === SettlementReason.Realization)).toEqual(realized(realizedIds, 600_000n));
     expect(h.engine.passesPending).toBe(false);
     // The state hash covers the cursors: the same state one batch later differs only by the cursor's move.
@@ -288,7 +290,7 @@ describe("P5S across live and replay (X4)", () => {
       else expect([...got].sort()).toEqual([...expected].sort());
       expect(reported).toEqual(pending);
       // The premium sample's batch (3) starts a realization pass, the interval end (4) funding, the 10 s mark (7)
-      // another pass. One shard (80 holders, 32 visits a batch) is done at batch 10; two (about 40 each) sooner.
+      // another pass. One shard (2.5 K holders, K visits a batch) is done at batch 10; two (about half each) sooner.
       const F = false;
       const T = true;
       expect(pending).toEqual(topology.riskShards === 1 ? [F, F, F, T, T, T, T, T, T, T, F, F] : [F, F, F, T, T, T, F, T, F, F, F, F]);
@@ -315,6 +317,35 @@ describe("P5S building blocks", () => {
     expect(set.has(sorted[0]!)).toBe(false);
     expect([...set]).toEqual(sorted.filter((_, i) => i % 2 === 1));
     expect(set.ceiling(sorted[0]!)).toBe(sorted[1]);
+  });
+
+  it("Q1, P5S: BandList (the safe-band index's chunked lists) visits exactly a naive sorted array's entries above and below a mark, across splits, removals and a merge", () => {
+    const list = new BandList();
+    const naive: [bigint, number][] = [];
+    for (let i = 0; i < 2_000; i++) {
+      const edge = BigInt((i * 7_919) % 997) * 1_000n; // repeated edges: ties broken by account
+      list.insert(edge, i * 16);
+      naive.push([edge, i * 16]);
+    }
+    for (let i = 0; i < 2_000; i += 3) {
+      expect(list.remove(naive[i]![0], naive[i]![1])).toBe(true);
+    }
+    expect(list.remove(naive[0]![0], naive[0]![1])).toBe(false);
+    let kept = naive.filter((_, i) => i % 3 !== 0);
+    const removed = new Set(kept.slice(0, 100).map(([, a]) => a));
+    const adds: [bigint, number][] = Array.from({ length: 700 }, (_, i) => [BigInt(i % 50) * 20_000n, 40_000 + i * 16]);
+    list.merge(removed, adds.map(([e]) => e), adds.map(([, a]) => a));
+    kept = [...kept.filter(([, a]) => !removed.has(a)), ...adds];
+    kept.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : x[1] - y[1]));
+    expect(list.length).toBe(kept.length);
+    for (const mark of [-1n, 0n, 1_000n, 480_500n, 500_000n, 996_000n, 10n ** 9n]) {
+      const above: number[] = [];
+      const belowMark: number[] = [];
+      list.forEachAbove(mark, (a) => above.push(a));
+      list.forEachBelow(mark, (a) => belowMark.push(a));
+      expect(above).toEqual(kept.filter(([e]) => e > mark).map(([, a]) => a));
+      expect(belowMark).toEqual(kept.filter(([e]) => e < mark).map(([, a]) => a));
+    }
   });
 
   it("P5S: the gateway journals a tick at once while a batch end reports passes pending (the held proposal's time, else the last tick's)", () => {
