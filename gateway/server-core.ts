@@ -200,8 +200,10 @@ export class ServerCore implements Replies {
   private onBatchDone(batch: number, passesPending: boolean): void {
     const sequencer = this.sequencer;
     sequencer?.batchDone(batch);
-    // P5S (clock-ticks.ts): spread P4/P5 passes left and nothing else in flight: one more batch, at once.
-    if (sequencer !== null && sequencer.inflight === 0 && !this.recovering && !this.shuttingDown) {
+    // P5S (clock-ticks.ts): spread P4/P5 passes left and nothing else in flight: one more batch, at once. Like the
+    // timer's ticks, only when the clock ticks live (tickIntervalMs > 0; tests and tools that drive time themselves
+    // journal exactly the commands they send).
+    if (this.tickIntervalMs > 0 && sequencer !== null && sequencer.inflight === 0 && !this.recovering && !this.shuttingDown) {
       const tickMs = this.ticks.passes(passesPending);
       if (tickMs > 0) this.submitTick(sequencer, tickMs);
     }
