@@ -9,6 +9,10 @@
 //   - an account is liquidating (engine.ts decision D3): its book steps (Q2) are taken at the head of each batch, so
 //     every proposed tick is journaled while the gateway has seen a LiquidationStarted (or an engine order: after a
 //     restart from a snapshot the first batch's step says so) without its LiquidationEnded.
+//   - a risk shard reports P4 payments or a P5 realization pass left at its batch end (engine.ts decision P5S: each
+//     batch makes at most PASS_VISITS_PER_BATCH_MAX of them): when nothing else is in flight, the gateway journals a
+//     tick at once (passTick: the latest time proposed, never behind the last tick), so an idle exchange still
+//     finishes a pass within a few hundred batches instead of one visit budget per second.
 // Otherwise the proposal is held (only the latest is kept). What is journaled is still the only time the engine
 // knows: replay reproduces the same state (determinism proved by the replay-equals-live tests), and an idle day now
 // costs 24 ticks (3,840 bytes), or 1,440 (230 KB) on a day after trades.
@@ -26,13 +30,15 @@ export class ClockTickPolicy {
   private tradesUntilMs = 0;
   /** Q2: the accounts liquidating, as the engine's events report them (every tick is journaled while any is). */
   private readonly liquidating = new Set<number>();
+  /** P5S: the engine's latest batch end reported spread passes pending (every proposed tick is journaled meanwhile). */
+  private passesPending = false;
 
   /** The settlement timer proposes a tick at `timeMs`: true = sequence it now, false = hold it. */
   propose(timeMs: number): boolean {
     if (timeMs <= this.journaledMs) return false;
     const crossesHour = Math.floor(timeMs / HOUR_MS) > Math.floor(this.journaledMs / HOUR_MS);
     const tickerMoves = this.journaledMs < this.tradesUntilMs && Math.floor(timeMs / MINUTE_MS) > Math.floor(this.journaledMs / MINUTE_MS);
-    if (crossesHour || tickerMoves || this.liquidating.size !== 0) {
+    if (crossesHour || tickerMoves || this.liquidating.size !== 0 || this.passesPending) {
       this.sequenced(timeMs);
       return true;
     }
@@ -46,6 +52,19 @@ export class ClockTickPolicy {
     if (due <= this.journaledMs) return 0;
     this.sequenced(due);
     return due;
+  }
+
+  /**
+   * P5S: a batch ended with spread passes `pending` or not. Returns the time of a tick to journal now (the held
+   * proposal's, else the last tick's), or 0 when none is due: nothing pending, or no tick journaled yet since start
+   * (the timer's next proposal is then journaled, the passes being pending).
+   */
+  passes(pending: boolean): number {
+    this.passesPending = pending;
+    if (!pending || this.journaledMs === 0) return 0;
+    const timeMs = this.pendingMs > this.journaledMs ? this.pendingMs : this.journaledMs;
+    this.sequenced(timeMs);
+    return timeMs;
   }
 
   /** A trade happened at engine time `timeMs` (a Fill event): the ticker window holds trades until it has passed. */

@@ -176,7 +176,7 @@ export class ServerCore implements Replies {
   private pipelineHandlers(): PipelineHandlers {
     return {
       onEvent: (e: EventRecord): void => this.onEvent(e),
-      onBatchDone: (batch: number): void => this.onBatchDone(batch),
+      onBatchDone: (batch: number, passesPending: boolean): void => this.onBatchDone(batch, passesPending),
       onTick: (timeMs: number): void => this.onTick(timeMs),
       onMarketData: this.marketData,
       onFatal: (message: string): void => {
@@ -209,9 +209,16 @@ export class ServerCore implements Replies {
     else this.sessions.dispatch(e, origin, sequencer.accountOf(e.seq), sequencer.clientSeqOf(e.seq), log.plainFrame, log.makerFrame);
   }
 
-  private onBatchDone(batch: number): void {
+  private onBatchDone(batch: number, passesPending: boolean): void {
     const sequencer = this.sequencer;
     sequencer?.batchDone(batch);
+    // P5S (clock-ticks.ts): spread P4/P5 passes left and nothing else in flight: one more batch, at once. Like the
+    // timer's ticks, only when the clock ticks live (tickIntervalMs > 0; tests and tools that drive time themselves
+    // journal exactly the commands they send).
+    if (this.tickIntervalMs > 0 && sequencer !== null && sequencer.inflight === 0 && !this.recovering && !this.shuttingDown) {
+      const tickMs = this.ticks.passes(passesPending);
+      if (tickMs > 0) this.submitTick(sequencer, tickMs);
+    }
     // One risk shard: every event of the batch has been dispatched, none of the next. Several: a shard may be a
     // batch ahead of the slowest, so snapshots wait until the engine has nothing in flight.
     const exact = this.topology.riskShards === 1 || sequencer?.inflight === 0;

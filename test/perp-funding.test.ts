@@ -81,6 +81,7 @@ class Harness {
     const got: EventRecord[] = [];
     const sink: EventSink = { publish: (x) => got.push(copy(x)) };
     for (const r of this.engine.risk) r.postTrade(e, sink);
+    for (const r of this.engine.risk) r.settle(sink); // phase 3b: the payments (P5S)
     for (const r of this.engine.risk) r.endBatch(sink);
     for (const r of this.engine.risk) r.validateInternalState();
     return got;

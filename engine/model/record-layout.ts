@@ -463,9 +463,19 @@ export function readEvent(v: RecordViews, byteOffset: number, e: EventRecord): v
   e.message = n === 0 ? "" : String.fromCharCode.apply(null, v.u8.subarray(byteOffset + E_MESSAGE_BYTE, byteOffset + E_MESSAGE_BYTE + n) as unknown as number[]);
 }
 
-export function writeEventBatchEnd(v: RecordViews, byteOffset: number, batch: number): void {
+/**
+ * The end of a stage's events of `batch`. A risk stage sets `passesPending` when its shard still has P4 payments or a
+ * P5 realization pass left after the batch (engine.ts decision P5S): the gateway then keeps clock ticks coming.
+ */
+export function writeEventBatchEnd(v: RecordViews, byteOffset: number, batch: number, passesPending = false): void {
   v.i32[(byteOffset >> 2) + E_KIND] = BATCH_END_KIND;
+  v.i32[(byteOffset >> 2) + E_CODE] = passesPending ? 1 : 0;
   v.f64[(byteOffset >> 3) + E_SEQ] = batch;
+}
+
+/** P5S: did the stage whose batch end is at byteOffset report spread passes still pending? */
+export function batchEndPassesPending(v: RecordViews, byteOffset: number): boolean {
+  return v.i32[(byteOffset >> 2) + E_CODE] === 1;
 }
 
 export function eventKindAt(v: RecordViews, byteOffset: number): number {

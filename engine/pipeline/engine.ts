@@ -74,8 +74,30 @@
 //    (and in R1 at an operator's SetMarkPrice). Realization needs no tick of its own (ClockTickPolicy journals none
 //    for it): a command brings the held tick first, and no command moved a book or a quote since the mark, so the first
 //    batch past a 10 s mark realizes at the marks a tick at the mark would have seen — unless, with no command for that
-//    long, a source or the EWMA went stale meanwhile (the demo's feed sends quotes every second). Not spread over
-//    batches: one tick realizes every holder of the shard (bench perp.realize-100k has the pause it costs).
+//    long, a source or the EWMA went stale meanwhile (the demo's feed sends quotes every second). Spread over batches
+//    since P5S below (one tick realizing every holder of the shard cost 4.1 s for 100,000 in bench perp.realize-100k).
+// P5S (amends P5 and D2(b), as built; risk/passes.ts, realization.ts, funding.ts): the engine's pause per batch stays
+//    bounded however many positions there are. A 10 s mark no longer realizes every holder: it starts the shard's
+//    realization pass (or, while one runs, asks for another when it ends), and a FundingRate no longer pays every
+//    holder in R2: it starts the market's pending interval (rate, mark and time of the interval end; an interval end
+//    that finds the previous one unpaid pays the rest of it first, whatever the budget). Then in each batch's phase 3b
+//    each risk shard spends at most PASS_VISITS_PER_BATCH_MAX holder visits: pending funding first (markets in id
+//    order), the realization pass with the rest (markets in id order) — each from a cursor in account-id order over
+//    the market's holders (perpHolders, kept sorted: SortedIdSet), each realization at the marks of THAT batch, each
+//    payment at its interval's rate and mark. A pass whose next holder does not exist ends in the batch that visited
+//    its last. P4 stays exact under the spread: before a fill changes the position of an account the funding cursor
+//    has not reached, R2 pays that account's funding on the position it held at the interval end (and marks it
+//    paid); so closing before one's turn skips nothing, and a position opened after the interval end pays nothing for
+//    it. The cursors, the pending intervals and their paid-early sets are in the shard's snapshot section and state
+//    hash (a snapshot mid-pass resumes it); they depend only on the journal, so replay equals live. Mid-pass the
+//    shard's insurance slice carries what the pass moved so far (D4: it is every payment's and realization's
+//    counterparty); at a pass end it holds the roundings again (funding: payers up, receivers down). Batches must keep
+//    coming while a pass runs: each risk stage's batch end says whether its shard has passes left
+//    (writeEventBatchEnd's flag; Engine.passesPending in-process), and the gateway (ClockTickPolicy.passes) journals a
+//    tick at once when nothing else is in flight, and journals every proposed tick meanwhile. What made a batch cost
+//    the size of the shard rather than of its work was removed with it: a MarkPrice that does not move the mark no
+//    longer re-evaluates every holder (Q1, oracle-commands.ts), and the safe-band index's sorted lists are chunked
+//    (risk/band-list.ts), so a band change moves one chunk instead of the whole list.
 // D3 Engine orders (Q2 LiquidatePositionOnBook and CollateralConversion, P6 conversions) are derived from the state
 //    at the boundary before batch B and take a fixed place at its head: phase 0, before R1 of B's first command,
 //    each risk shard creates one step per liquidating account of its own, in account-id order, at most
@@ -334,6 +356,12 @@ export class Engine {
     this.processBatch([cmd], 1, sink);
   }
 
+  /** P5S: does any risk shard have P4 payments or a P5 realization pass left (batches must keep coming)? */
+  get passesPending(): boolean {
+    for (const r of this.risk) if (r.passesPending) return true;
+    return false;
+  }
+
   /**
    * Processes the first `count` commands of `cmds` as one journal batch (see the batch rule above). The records
    * must not change while the call runs (matching reads the ones R1 passed on in place).
@@ -367,7 +395,7 @@ export class Engine {
    */
   private endBatch(): void {
     const risk = this.risk;
-    for (const r of risk) r.settle(this.sink!); // phase 3b (D2(c)): P5 realization at a 10 s mark
+    for (const r of risk) r.settle(this.sink!); // phase 3b (D2(b)(c), P5S): P4 payments, P5 realization
     if (risk.length > 1) {
       for (let r = 0; r < risk.length; r++) {
         for (let j = 0; j < risk.length; j++) if (j !== r) risk[r]!.applyRemotePoolDeltas(risk[j]!.poolDeltas());

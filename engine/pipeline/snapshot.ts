@@ -49,8 +49,11 @@ export { SnapshotFormatError };
  * with its markets' funding-rate histories (P4, P6/P7; engine/risk/histories.ts).
  * 9: each risk shard's section carries, after the liquidating set, the Q2 stalls (account, batches without a
  * liquidation fill, last NoStepReason).
- * 10: after an account's repayCover, a flag and (when set) the sell orders' part of it (C4/C8 corners: SellTerms). */
-export const SNAPSHOT_FORMAT_VERSION = 10;
+ * 10: after an account's repayCover, a flag and (when set) the sell orders' part of it (C4/C8 corners: SellTerms).
+
+ * 11: each risk shard's section ends with its spread P4/P5 passes (engine.ts P5S: the realization pass's cursor, each
+ * market's pending funding interval with its cursor and the accounts paid early; risk/passes.ts). */
+export const SNAPSHOT_FORMAT_VERSION = 11;
 const MAGIC = "CBSNAPSH";
 const CRC_BYTES = 4;
 /** Shards of one stage a snapshot may hold (a damaged count must not drive a long loop). */

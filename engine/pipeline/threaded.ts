@@ -18,6 +18,7 @@ import { composeStateHash, DEFAULT_TOPOLOGY, riskShardOfCommand, type EngineTopo
 import { EVERY_RISK_SHARD, riskShardOfRoute, settlementTakes } from "./routing.ts";
 import {
   BATCH_END_KIND,
+  batchEndPassesPending,
   COMMAND_RECORD_BYTES,
   commandKindAt,
   commandSeqAt,
@@ -122,8 +123,11 @@ function drainMarketData(reader: RingReader, sink: MarketDataSink): number {
 export interface PipelineHandlers {
   /** Every engine event, in each risk shard's order. The record is only valid during the call. */
   onEvent(e: EventRecord): void;
-  /** All stages finished a submitted batch (journal batch number, or a negative control batch number). */
-  onBatchDone?(batch: number): void;
+  /**
+   * All stages finished a submitted batch (journal batch number, or a negative control batch number). passesPending:
+   * a risk shard's latest batch end reported P4 payments or a P5 realization pass left (engine.ts decision P5S).
+   */
+  onBatchDone?(batch: number, passesPending: boolean): void;
   /** The settlement timer proposes a clock tick (live mode). */
   onTick?(timeMs: number): void;
   /** O8 market data from every matching shard, in each shard's order (absent: matching publishes none). */
@@ -177,6 +181,8 @@ export class ThreadedPipeline {
   private readonly workers: Worker[] = [];
   private readonly exits: Promise<void>[] = [];
   private readonly batchesDone: Int32Array;
+  /** P5S: per risk shard, whether its latest batch end reported spread passes pending. */
+  private readonly passesPending: Uint8Array;
   private readonly submitted: number[] = [];
   private completed = 0;
   private readonly event = new EventRecord();
@@ -206,6 +212,7 @@ export class ThreadedPipeline {
     private readonly handlers: PipelineHandlers,
   ) {
     this.batchesDone = new Int32Array(topology.riskShards);
+    this.passesPending = new Uint8Array(topology.riskShards);
   }
 
   static async start(config: ExchangeConfig, handlers: PipelineHandlers, options: PipelineOptions = {}): Promise<ThreadedPipeline> {
@@ -413,6 +420,7 @@ export class ThreadedPipeline {
     for (let offset = reader.peek(); offset >= 0; offset = reader.peek()) {
       n++;
       if (eventKindAt(reader.ring, offset) === BATCH_END_KIND) {
+        this.passesPending[k] = batchEndPassesPending(reader.ring, offset) ? 1 : 0;
         reader.advance();
         this.batchesDone[k]!++;
         this.advanceCompleted();
@@ -438,7 +446,7 @@ export class ThreadedPipeline {
     while (this.completed < min) {
       const batch = this.submitted[this.completed]!;
       this.completed++;
-      this.handlers.onBatchDone?.(batch);
+      this.handlers.onBatchDone?.(batch, this.passesPending.includes(1));
       if (batch > 0) this.highestCompletedBatch = batch;
       else if (this.completedControlBatches.size < 1024) this.completedControlBatches.add(batch);
       for (let i = this.batchWaiters.length - 1; i >= 0; i--) {

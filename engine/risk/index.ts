@@ -6,3 +6,4 @@ export { reportedRatio } from "./replies.ts";
 export { PoolMovement } from "./lending-actions.ts";
 export { DAY_MS, VOLUME_WINDOW_DAYS, dayOf, VolumeBook } from "./fees.ts";
 export type { EngineCommandOut } from "./liquidation-steps.ts";
+export { PASS_VISITS_PER_BATCH_MAX } from "./passes.ts";

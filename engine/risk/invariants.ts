@@ -208,6 +208,7 @@ export function stateHash(s: RiskState): string {
     if (a.perps !== null) hashPerps(h, a);
   }
   h.update(`oi ${s.openInterest.join(",")}\n`);
+  h.update(s.passes.hashText()); // P5S
   for (let m = 0; m < s.fundingRates.length; m++) if (s.fundingRates[m]!.length > 0) h.update(`fr${m} ${s.fundingRates[m]!.hashText()}\n`);
   h.update(`fee ${s.feeAccount.available.join(",")}\n`);
   if (s.insuranceAccount.available.some((x) => x !== 0n)) h.update(`ins ${s.insuranceAccount.available.join(",")}\n`); // D4

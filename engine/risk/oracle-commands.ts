@@ -56,10 +56,13 @@ export function oracleQuote(s: RiskState, cmd: CommandRecord, sink: EventSink): 
  * sets it in its margin context, in the same batch (phase 3) — accounts revalue lazily; shard 0 publishes it.
  */
 export function applyMarkPrice(s: RiskState, e: EventRecord, sink: EventSink): void {
+  const moved = s.marginContext.marketMark[e.market] !== e.markPrice;
   s.marginContext.setMarketMark(e.market, e.markPrice);
   // Q1: the batch end re-evaluates the positions this mark moves. A position's band on its base asset is empty
   // (liquidation-trigger.ts), so flagging the base asset reaches every holder of the market without a scan of others.
-  s.liquidation.markMoved[s.config.markets[e.market]!.baseAsset] = 1;
+  // Matching publishes the mark at every batch with a clock tick, moved or not: an unchanged mark moves no margin, and
+  // flagging it would re-evaluate every holder at each tick (P5S: a pass's ticks would each cost a full scan).
+  if (moved) s.liquidation.markMoved[s.config.markets[e.market]!.baseAsset] = 1;
   if (s.shardIndex === 0) sink.publish(e);
 }
 

@@ -6,6 +6,7 @@ import type { Account } from "./accounts.ts";
 import { dayOf, quoteVolumeUsd } from "./fees.ts";
 import type { OrderHold } from "./holds.ts";
 import { creditInsurance } from "./insurance.ts";
+import { payFundingBeforeFill } from "./funding.ts";
 import { feeAmount } from "./margin/index.ts";
 import { addPerpOpen, creditInflow, creditUsdc, debitUsdc, incoming, reduceOpenBorrow, releaseHoldFunds } from "./funds.ts";
 import { publishBalance, publishPosition, publishSettlementRows } from "./replies.ts";
@@ -69,6 +70,9 @@ function applyPerpFill(s: RiskState, e: EventRecord, market: MarketConfig, sink:
   const liquidation = taker !== null && isEngineOrderId(e.orderId);
   const takerBps = taker !== null && !liquidation ? s.feeTiers[volumes.roll(taker.volume!, day).tier]!.takerBps : 0;
   const makerBps = maker !== null ? s.feeTiers[volumes.roll(maker.volume!, day).tier]!.makerBps : 0;
+  // P5S: an interval end still being paid pays these sides first, on the positions they held at it (funding.ts).
+  if (taker !== null) payFundingBeforeFill(s, taker, market.id, sink);
+  if (maker !== null && maker !== taker) payFundingBeforeFill(s, maker, market.id, sink);
   if (taker !== null) e.takerFee = settlePerpSide(s, taker, e.orderId, e.side, market, e, takerBps);
   if (maker !== null) e.makerFee = settlePerpSide(s, maker, e.makerOrderId, makerSide, market, e, makerBps);
   if (liquidation) chargeLiquidationFee(s, taker!, market, liquidationFee(e.quoteQuantity, s.liquidationParams.liquidationFee));

@@ -1,21 +1,22 @@
-// P5: the 10-second realization of perpetual PnL at the mark (engine.ts decision D2(c)), and autoRealizePnl.
+// P5: the 10-second realization of perpetual PnL at the mark (engine.ts decisions D2(c), P5S).
 //
 // When a batch's clock crosses a 10 s mark (crossesRealizationMark from the clock at the batch's start to its end),
-// each risk shard realizes its OWN accounts' positions (D4) in phase 3b — after R2, so at the marks of the batch's
-// settlement phase (the MarkPrice events of phase 3), and before phase 4's pool merge, so the P6/P7 pool actions
-// (redeem, borrow, repay, lend) merge like any. Markets in id order, each market's holders (perpHolders, the set funding
-// pays) in account-id order: realizePnl moves quantity × (mark − entry) (floor) into USDC — a gain through P7
-// (creditUsdc: unsettled USDC first, then a USDC borrow repaid and the rest lent with autoLend on), a loss through
-// P6 (debitUsdc: balance, redeemed lent USDC, a USDC borrow) — and resets the entry to the mark; the size stays and
-// pnlRealized grows. Per realized position: its Settlement rows (reason Realization), the USDC Balance, the Position
-// (seq 0, engine-originated).
+// each risk shard starts a realization pass over its OWN accounts' positions (D4) — or, while one runs, asks for
+// another once it ends. In phase 3b of every batch — after R2, so at the marks of the batch's settlement phase (the
+// MarkPrice events of phase 3), and before phase 4's pool merge, so the P6/P7 pool actions (redeem, borrow, repay,
+// lend) merge like any — the pass goes on from its cursor for the holder visits the batch's budget leaves after
+// funding (P5S): markets in id order, each market's holders (perpHolders, the set funding pays) in account-id order.
+// realizePnl moves quantity × (mark − entry) (floor) into USDC — a gain through P7 (creditUsdc: unsettled USDC first,
+// then a USDC borrow repaid and the rest lent with autoLend on), a loss through P6 (debitUsdc: balance, redeemed lent
+// USDC, a USDC borrow) — and resets the entry to the mark; the size stays and pnlRealized grows. Per realized
+// position: its Settlement rows (reason Realization), the USDC Balance, the Position (seq 0, engine-originated).
 //
 // Where the money comes from (D4: no shard writes another's accounts): this shard's slice of the insurance fund is
 // the counterparty of every PnL its accounts realize, here and on fills (post-trade.ts) — it gives what they realize
 // and takes what they lose — so a shard's Σ of every USDC balance, fee account and slice included, never changes by
 // a realization (X1). Over all shards the slices' sum is −Σ realized PnL = Σ of the positions' exact unrealized PnL
-// plus the floor roundings: right after a tick every position stands at the one mark every shard used (its exact
-// unrealized PnL is 0), so the fund holds exactly the roundings, ≥ 0 — realization never creates money.
+// plus the floor roundings: once every position stands at one mark (a pass at an unchanged mark), its exact
+// unrealized PnL is 0 and the fund holds exactly the roundings, ≥ 0 — realization never creates money.
 //
 // autoRealizePnl (SPEC P5, A3): an account with it on also realizes its POSITIVE PnL at every mark update — each
 // MarkPrice of a market reaching the shard (phase 3) realizes the gains of that market's positions of the shard's
@@ -69,35 +70,55 @@ function settleWithInsurance(s: RiskState, m: number, net: bigint): void {
   creditInsurance(s, s.config.markets[m]!.quoteAsset, InsuranceReason.RealizedPnl, -net);
 }
 
-/** P5: realizes every position of this shard in perpetual market m at its current mark (account-id order). */
-function realizeMarket(s: RiskState, m: number, sink: EventSink): void {
-  const holders = s.perpHolders[m]!;
-  if (holders.size === 0) return;
-  const mark = s.marginContext.marketMark[m]!;
-  if (mark <= 0n) return;
-  const ids = s.fundingAccounts;
-  ids.length = 0;
-  for (const id of holders) ids.push(id);
-  ids.sort(byAccountId);
+/**
+ * Phase 3b (D2(c), P5S): a batch whose clock crossed a 10 s mark starts this shard's realization pass — or, when the
+ * last one is still running, asks for another once it ends. Called after R2 and before the pool merge, once per batch.
+ */
+export function startRealizationAtTick(s: RiskState): void {
+  if (!crossesRealizationMark(s.clockAtBatchStartMs, s.nowMs)) return;
+  const pass = s.passes.realization;
+  if (pass.active) pass.again = true;
+  else pass.start();
+}
+
+/**
+ * Phase 3b (P5S): the pass realizes holders from its cursor — markets in id order, each market's holders in account-id
+ * order — at the marks of THIS batch, at most `budget` holder visits. Returns the visits spent. The shard's insurance
+ * slice takes the net of each market's part of the batch (D4).
+ */
+export function advanceRealization(s: RiskState, budget: number, sink: EventSink): number {
+  const pass = s.passes.realization;
+  const markets = s.config.markets;
+  let spent = 0;
   let net = 0n;
-  for (let i = 0; i < ids.length; i++) {
-    const account = s.accounts.get(ids[i]!)!;
+  while (pass.active) {
+    const m = pass.market;
+    if (m === markets.length) {
+      if (pass.again) pass.start();
+      else pass.active = false;
+      continue;
+    }
+    const mark = s.marginContext.marketMark[m]!;
+    const id = markets[m]!.kind === MarketKind.Perpetual && mark > 0n ? s.perpHolders[m]!.ceiling(pass.cursorId) : -1;
+    if (id < 0) {
+      settleWithInsurance(s, m, net);
+      net = 0n;
+      pass.market = m + 1;
+      pass.cursorId = 0;
+      continue;
+    }
+    if (spent === budget) break; // the next holder is known: a pass whose last holder is done ends in its batch
+    pass.cursorId = id + 1;
+    spent++;
+    const account = s.accounts.get(id)!;
     const amount = realizeOne(s, account, m, mark, false);
     if (amount === null) continue;
     net += amount;
     publishRealized(s, account, m, amount !== 0n, sink);
   }
-  settleWithInsurance(s, m, net);
-}
-
-/**
- * Phase 3b (D2(c)): when this batch's clock crossed a 10 s mark, realizes every position of the shard's accounts at
- * the marks of the batch (markets in id order). Called after R2 and before the pool merge, once per batch.
- */
-export function realizeAtTick(s: RiskState, sink: EventSink): void {
-  if (!crossesRealizationMark(s.clockAtBatchStartMs, s.nowMs)) return;
-  const markets = s.config.markets;
-  for (let m = 0; m < markets.length; m++) if (markets[m]!.kind === MarketKind.Perpetual) realizeMarket(s, m, sink);
+  if (net !== 0n) settleWithInsurance(s, pass.market, net);
+  if (!pass.active) pass.market = 0;
+  return spent;
 }
 
 /** P5 autoRealizePnl: a mark update of perpetual market m realizes the gains of this shard's autoRealizePnl accounts. */

@@ -25,10 +25,11 @@ import { applyPoolMovement, manualPoolAction, type PoolMovement } from "./lendin
 import { applyMarkPrice, oracleQuote } from "./oracle-commands.ts";
 import { evaluateLiquidations } from "./liquidation-trigger.ts";
 import type { InsuranceRow } from "./insurance.ts";
-import { payFunding, recordFundingRate } from "./funding.ts";
+import { advanceFunding, recordFundingRate, startFunding } from "./funding.ts";
+import { PASS_VISITS_PER_BATCH_MAX } from "./passes.ts";
 import { createEngineOrders, type EngineCommandOut } from "./liquidation-steps.ts";
 import { lenderBatchEnd, lenderPhase0, queryLenderLosses } from "./liquidation-lenders.ts";
-import { autoRealizeAtMark, realizeAtTick } from "./realization.ts";
+import { advanceRealization, autoRealizeAtMark, startRealizationAtTick } from "./realization.ts";
 import * as queries from "./queries.ts";
 import { accountIds, stateHash, totals, validateInternalState } from "./invariants.ts";
 import { restoreShardSnapshot, writeShardSnapshot } from "./shard-snapshot.ts";
@@ -223,7 +224,7 @@ export class RiskShard {
       case EventKind.FundingRate:
         if (s.shardIndex === 0) sink.publish(e);
         recordFundingRate(s, e);
-        payFunding(s, e, sink); // P4, D2(b): this shard's own positions pay and receive
+        startFunding(s, e, sink); // P4, D2(b): this shard's own positions pay and receive from phase 3b on (P5S)
         return;
       default:
         this.passOn(kind, e, sink);
@@ -267,12 +268,22 @@ export class RiskShard {
   }
 
   /**
-   * Phase 3b (engine.ts D2(c)), after R2 and before the pool merge: when the batch's clock crossed a 10 s mark, P5
-   * realizes this shard's positions at the batch's marks (realization.ts); its pool actions merge in phase 4.
+   * Phase 3b (engine.ts D2(b)(c) as spread by P5S), after R2 and before the pool merge: a batch whose clock crossed a
+   * 10 s mark starts a P5 realization pass; then at most PASS_VISITS_PER_BATCH_MAX holder visits go to pending P4
+   * payments (funding.ts) first, the realization pass (realization.ts) with the rest, at the batch's marks. Their pool
+   * actions merge in phase 4.
    */
   settle(sink: EventSink): void {
-    realizeAtTick(this.s, sink);
-    if (this.s.liquidation.pendingAccounts.length !== 0) settleTransfers(this.s, sink); // Q3/Q4 covers, takeovers' assets
+    const s = this.s;
+    startRealizationAtTick(s);
+    const funded = advanceFunding(s, PASS_VISITS_PER_BATCH_MAX, sink);
+    advanceRealization(s, PASS_VISITS_PER_BATCH_MAX - funded, sink);
+    if (s.liquidation.pendingAccounts.length !== 0) settleTransfers(s, sink); // Q3/Q4 covers, takeovers' assets
+  }
+
+  /** P5S: does this shard have funding payments or a realization pass left (batches must keep coming)? */
+  get passesPending(): boolean {
+    return this.s.passes.pending;
   }
 
   /**

@@ -22,6 +22,8 @@ import { InsuranceLedger } from "./insurance.ts";
 import { LenderBook } from "./lender-book.ts";
 import type { LiquidationParams } from "../liquidation/index.ts";
 import { PoolBook } from "./pools.ts";
+import { SettlementPasses } from "./passes.ts";
+import { SortedIdSet } from "./sorted-ids.ts";
 
 /** Named limits (TigerBeetle: a limit on everything), each with a typed reject. */
 export const RISK_LIMITS = {
@@ -248,13 +250,14 @@ export class RiskState {
   readonly liquidationHistory = new LiquidationHistory();
   /**
    * P4: per perpetual market, this shard's accounts with a non-zero position (kept by post-trade's perp fills, rebuilt on
-   * restore): the interval end pays exactly these, without scanning every account.
+   * restore): the interval end pays exactly these, without scanning every account — in account-id order, from a
+   * cursor (P5S: passes.ts).
    */
-  readonly perpHolders: Set<number>[];
+  readonly perpHolders: SortedIdSet[];
+  /** P4/P5 spread over batches (engine.ts P5S): pending funding per market and the realization pass (passes.ts). */
+  readonly passes: SettlementPasses;
   /** P4: per market, the funding rates of its interval ends (empty for a spot market; histories.ts). */
   readonly fundingRates: FundingRateLog[];
-  /** P4's reused scratch: the holders of the market being paid, sorted by account id. */
-  readonly fundingAccounts: number[] = [];
   /** P5 autoRealizePnl: this shard's accounts with the setting on, sorted by id (realization.ts; rebuilt on restore). */
   readonly autoRealizeAccounts: number[] = [];
   /** The record every event but Balance is written in. */
@@ -316,7 +319,8 @@ export class RiskState {
     this.assetCount = config.assets.length;
     this.feeAccount = new Account(FEE_ACCOUNT, this.assetCount, null, null);
     this.insuranceAccount = new Account(INSURANCE_FUND_ACCOUNT, this.assetCount, null, null);
-    this.perpHolders = config.markets.map(() => new Set<number>());
+    this.perpHolders = config.markets.map(() => new SortedIdSet());
+    this.passes = new SettlementPasses(config.markets.length);
     this.fundingRates = config.markets.map(() => new FundingRateLog(FUNDING_RATE_HISTORY_MAX));
     this.marginContext = new MarginContext(config);
     this.volumes = new VolumeBook(config.feeTiers);

@@ -69,7 +69,7 @@ function runBatch(): boolean {
       // Every journal batch (> 0) is a batch of the Engine, even one with no command here: its number names the engine
       // orders of its phase 0 (engine.ts decision D3). Control batches (< 0) are not.
       if (number > 0) engine.processBatch(batch, count, out);
-      writeEventBatchEnd(output.ring, output.slot(), number);
+      writeEventBatchEnd(output.ring, output.slot(), number, engine.passesPending); // P5S
       flushAll();
       return true;
     }

@@ -174,10 +174,10 @@ function postTradeBatch(batch: number): void {
   for (let q = 0; q < queues.length; q++) queues[q]!.clear();
   written.fill(0);
   sinceWrite = 0;
-  shard.settle(out); // phase 3b (engine.ts D2(c)): P5 realization at a 10 s mark, before the pool merge
+  shard.settle(out); // phase 3b (engine.ts D2(c), P5S): P4 payments and P5 realization, before the pool merge
   exchangePoolDeltas(batch);
   shard.endBatch(out); // phase 4's interest, then phase 5 (Q1): its events precede the batch end
-  writeEventBatchEnd(output.ring, output.slot(), batch);
+  writeEventBatchEnd(output.ring, output.slot(), batch, shard.passesPending); // P5S: ticks keep coming while true
   output.flush();
 }
 
