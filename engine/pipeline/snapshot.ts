@@ -50,7 +50,6 @@ export { SnapshotFormatError };
  * 9: each risk shard's section carries, after the liquidating set, the Q2 stalls (account, batches without a
  * liquidation fill, last NoStepReason).
  * 10: after an account's repayCover, a flag and (when set) the sell orders' part of it (C4/C8 corners: SellTerms).
-
  * 11: each risk shard's section ends with its spread P4/P5 passes (engine.ts P5S: the realization pass's cursor, each
  * market's pending funding interval with its cursor and the accounts paid early; risk/passes.ts). */
 export const SNAPSHOT_FORMAT_VERSION = 11;
