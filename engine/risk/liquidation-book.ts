@@ -4,15 +4,14 @@
 // without scanning the others. The index is derived state: rebuilt on restore, never snapshotted — the liquidating
 // set after a batch is {liquidatable} ∪ {liquidating before, not yet at the exit}, whatever the bands were.
 
-import { firstIndexAbove, firstIndexAtOrAbove } from "../liquidation/index.ts";
+import { SortedEdges } from "../collections/index.ts";
 
-/** One asset's band edges of every indexed account, each kept sorted by (edge, account), and the changes of the
- * current batch end not yet applied (flushChanges applies them at once). */
+/** One asset's band edges of every indexed account, each list sorted by (edge, account) in chunks (SortedEdges: a
+ * change costs O(log n + chunk), never a pass over the n entries), and the changes of the current batch end not yet
+ * applied (flushChanges applies them at once). */
 class AssetBands {
-  readonly lowEdges: bigint[] = [];
-  readonly lowAccounts: number[] = [];
-  readonly highEdges: bigint[] = [];
-  readonly highAccounts: number[] = [];
+  readonly lows = new SortedEdges();
+  readonly highs = new SortedEdges();
   /** Entries to remove: account, its old low and high. */
   readonly removeAccounts: number[] = [];
   readonly removeLows: bigint[] = [];
@@ -24,64 +23,9 @@ class AssetBands {
   readonly addHighs: bigint[] = [];
 }
 
-/** Position of (edge, account) in a list sorted by (edge, account): the first entry not below it. */
-function findEntry(edges: readonly bigint[], accounts: readonly number[], edge: bigint, account: number): number {
-  let lo = 0;
-  let hi = edges.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    const e = edges[mid]!;
-    if (e < edge || (e === edge && accounts[mid]! < account)) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+function removeEntry(list: SortedEdges, edge: bigint, account: number): void {
+  if (!list.remove(edge, account)) throw new Error(`liquidation index: band edge ${edge} of account ${account} is missing`);
 }
-
-function insertEntry(edges: bigint[], accounts: number[], edge: bigint, account: number): void {
-  const i = findEntry(edges, accounts, edge, account);
-  edges.splice(i, 0, edge);
-  accounts.splice(i, 0, account);
-}
-
-function removeEntry(edges: bigint[], accounts: number[], edge: bigint, account: number): void {
-  const i = findEntry(edges, accounts, edge, account);
-  if (i >= edges.length || edges[i] !== edge || accounts[i] !== account) {
-    throw new Error(`liquidation index: band edge ${edge} of account ${account} is missing`);
-  }
-  edges.splice(i, 1);
-  accounts.splice(i, 1);
-}
-
-/**
- * Rebuilds one sorted list without the removed accounts' entries and with the added ones, in one merge pass:
- * O(n + k log k) for k changes, where k splices would cost O(k × n) (a mark shock re-deriving thousands of bands).
- */
-function mergeEntries(edges: bigint[], accounts: number[], removed: ReadonlySet<number>, addEdges: readonly bigint[], addAccounts: readonly number[]): void {
-  const order = addEdges.map((_, i) => i);
-  order.sort((x, y) => (addEdges[x]! < addEdges[y]! ? -1 : addEdges[x]! > addEdges[y]! ? 1 : addAccounts[x]! - addAccounts[y]!));
-  const oldEdges = edges.slice();
-  const oldAccounts = accounts.slice();
-  edges.length = 0;
-  accounts.length = 0;
-  let j = 0;
-  for (let i = 0; i < oldEdges.length; i++) {
-    if (removed.has(oldAccounts[i]!)) continue;
-    const e = oldEdges[i]!;
-    while (j < order.length && (addEdges[order[j]!]! < e || (addEdges[order[j]!]! === e && addAccounts[order[j]!]! < oldAccounts[i]!))) {
-      edges.push(addEdges[order[j]!]!);
-      accounts.push(addAccounts[order[j++]!]!);
-    }
-    edges.push(e);
-    accounts.push(oldAccounts[i]!);
-  }
-  for (; j < order.length; j++) {
-    edges.push(addEdges[order[j]!]!);
-    accounts.push(addAccounts[order[j]!]!);
-  }
-}
-
-/** Changes below 1/SPLICE_SHARE of an asset's entries are applied by splices, more by one merge pass. */
-const SPLICE_SHARE = 64;
 
 /** The bands one account has in the index: per asset it holds or owes, [low, high] (low > high: empty). */
 export class AccountBands {
@@ -182,27 +126,19 @@ export class LiquidationBook {
     }
   }
 
-  /** Applies the batch end's band changes to the sorted lists (by splices when few, else one merge pass). */
+  /** Applies the batch end's band changes to the sorted lists. */
   flushChanges(): void {
     if (!this.dirty) return;
     this.dirty = false;
     for (const b of this.bands) {
       this.dropStaleAdds(b);
-      const changes = b.removeAccounts.length + b.addAccounts.length;
-      if (changes === 0) continue;
-      if (changes * SPLICE_SHARE < b.lowEdges.length) {
-        for (let i = 0; i < b.removeAccounts.length; i++) {
-          removeEntry(b.lowEdges, b.lowAccounts, b.removeLows[i]!, b.removeAccounts[i]!);
-          removeEntry(b.highEdges, b.highAccounts, b.removeHighs[i]!, b.removeAccounts[i]!);
-        }
-        for (let i = 0; i < b.addAccounts.length; i++) {
-          insertEntry(b.lowEdges, b.lowAccounts, b.addLows[i]!, b.addAccounts[i]!);
-          insertEntry(b.highEdges, b.highAccounts, b.addHighs[i]!, b.addAccounts[i]!);
-        }
-      } else {
-        const removed = new Set(b.removeAccounts);
-        mergeEntries(b.lowEdges, b.lowAccounts, removed, b.addLows, b.addAccounts);
-        mergeEntries(b.highEdges, b.highAccounts, removed, b.addHighs, b.addAccounts);
+      for (let i = 0; i < b.removeAccounts.length; i++) {
+        removeEntry(b.lows, b.removeLows[i]!, b.removeAccounts[i]!);
+        removeEntry(b.highs, b.removeHighs[i]!, b.removeAccounts[i]!);
+      }
+      for (let i = 0; i < b.addAccounts.length; i++) {
+        b.lows.insert(b.addLows[i]!, b.addAccounts[i]!);
+        b.highs.insert(b.addHighs[i]!, b.addAccounts[i]!);
       }
       b.removeAccounts.length = b.removeLows.length = b.removeHighs.length = 0;
       b.addRecords.length = b.addAccounts.length = b.addLows.length = b.addHighs.length = 0;
@@ -230,14 +166,12 @@ export class LiquidationBook {
    */
   forEachOutsideBand(asset: number, mark: bigint, visit: (account: number) => void): void {
     const b = this.bands[asset]!;
-    const lows = b.lowEdges;
-    for (let i = firstIndexAbove(lows, lows.length, mark); i < lows.length; i++) visit(b.lowAccounts[i]!);
-    const end = firstIndexAtOrAbove(b.highEdges, b.highEdges.length, mark);
-    for (let i = 0; i < end; i++) visit(b.highAccounts[i]!);
+    b.lows.forEachAbove(mark, visit);
+    b.highs.forEachBelow(mark, visit);
   }
 
   /** Entries in the index for `asset` (tests, bench). */
   indexedCount(asset: number): number {
-    return this.bands[asset]!.lowEdges.length;
+    return this.bands[asset]!.lows.size;
   }
 }
