@@ -11,7 +11,9 @@
 //   X2  every risk shard's validateInternalState (nothing negative, holds backed, margin = recomputation); the pools'
 //       own invariants and every replica equal; each shard's insurance-fund replica = Σ of the slices (D4); the
 //       matching shards' invariants every MATCHING_CHECK_EVERY steps.
-//   Q2  no liquidating account goes more than PROGRESS_BOUND_BATCHES batches without progress. Progress: a fill of
+//   Q2  no engine step is refused by matching (a step planned against the market's filters would be refused every
+//       batch and stall its account for good: O2's MinNotional did, see test/liquidation-min-notional.test.ts), and
+//       no liquidating account goes more than PROGRESS_BOUND_BATCHES batches without progress. Progress: a fill of
 //       the account (a book step that executed), a cancel of its orders by the engine (DoneReason Liquidation), its
 //       MMR (MM / E) falling, or its exit (LiquidationEnded). An account whose book step could not be taken or found
 //       nothing within the slippage bound (RiskShard.liquidationStall: the hand-over point to Q3's backstop) is counted
@@ -209,6 +211,8 @@ export class FuzzModel {
   private readonly progressed = new Set<number>();
   private readonly watch = new Map<number, Watch>();
   private readonly socialized = new Array<boolean>(ASSETS).fill(false);
+  /** An engine order (Q2 step) matching refused: planned against its filters, it would be refused every batch. */
+  private refusedStep: string | null = null;
   private stepNo = 0;
 
   constructor(
@@ -274,6 +278,9 @@ export class FuzzModel {
       case EventKind.CommandRejected:
         st.rejects++;
         if (e.kind === EventKind.OrderRejected) this.forget(e.orderId);
+        if (e.kind === EventKind.OrderRejected && isEngineOrderId(e.orderId) && this.refusedStep === null) {
+          this.refusedStep = `account ${e.account}'s step in market ${e.market} refused by matching (RejectCode ${e.code})`;
+        }
         return;
       case EventKind.CommandAccepted:
         if (e.acceptedKind === CommandKind.Deposit) this.netIn[e.asset] = this.netIn[e.asset]! + e.commandAmount;
@@ -613,6 +620,7 @@ export class FuzzModel {
     const unsettled = this.unsettledUsdc();
     for (let asset = 0; asset < ASSETS; asset++) this.checkAsset(asset, asset === USDC ? unsettled : 0n);
     this.checkInsurance();
+    if (this.refusedStep !== null) this.fail("Q2", this.refusedStep);
     this.checkProgress();
     if (this.stepNo % MATCHING_CHECK_EVERY === 0) this.checkMatching();
   }

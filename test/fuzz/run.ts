@@ -28,7 +28,9 @@ function main(): void {
     episodeSteps: episodeSteps > 0 ? episodeSteps : 5_000,
     topology: { riskShards: args.get("risk-shards") ?? 1, matchingShards: args.get("matching-shards") ?? 1 },
   };
-  console.log(`fuzz: seed ${o.seed}, ${steps} steps (rerun: npm run fuzz -- --seed ${o.seed} --steps ${steps})`);
+  const t = o.topology!;
+  const shards = t.riskShards === 1 && t.matchingShards === 1 ? "" : ` --risk-shards ${t.riskShards} --matching-shards ${t.matchingShards}`;
+  console.log(`fuzz: seed ${o.seed}, ${steps} steps (rerun: npm run fuzz -- --seed ${o.seed} --steps ${steps}${shards})`);
   const every = Math.max(1, Math.ceil(steps / o.episodeSteps / 10));
   let done = 0;
   o.onEpisode = (k, seed, stats) => {
