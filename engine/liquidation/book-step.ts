@@ -7,7 +7,9 @@
 // - How much: floor(|quantity| × liquidationStepFraction) rounded down to the market's step size; at least the
 //   market's min quantity (an order below it cannot be placed, so the minimum wins over the fraction for small
 //   positions); never more than the position rounded down to the step. A position below the min quantity has no book
-//   step: Q3 hands it to the backstop.
+//   step: Q3 hands it to the backstop. A collateral sale is also at least the market's min notional at its limit
+//   (minNotionalQuantity, O2: matching refuses a smaller limit order, every batch); a holding too small for that has no
+//   sale. (Position steps and owed-asset buys do not apply the min notional yet: their planners have no decimals.)
 // - Limit: mark × (1 ± liquidationMaxSlippage) with one rounding onto the tick grid toward the mark (a sell's bound up,
 //   a buy's down), so the rounded limit is never worse than the bound; clamped into [minPrice, maxPrice] only in the
 //   direction that is no worse. Drift prices its liquidation orders the same way, oracle ± a fraction, reduce-only
