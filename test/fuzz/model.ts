@@ -763,8 +763,8 @@ export interface FuzzRunOptions {
   /** Steps per fresh engine; model k runs seed episodeSeed(seed, k). */
   episodeSteps: number;
   topology?: EngineTopology;
-  /** Called after each episode (progress output). */
-  onEpisode?: (episode: number, seed: number, stats: FuzzStats) => void;
+  /** Called after each episode (progress output), with its failure if it had one. */
+  onEpisode?: (episode: number, seed: number, stats: FuzzStats, failure: FuzzFailure | null) => void;
 }
 
 export interface FuzzRunResult {
@@ -791,16 +791,18 @@ export function runFuzz(o: FuzzRunOptions): FuzzRunResult {
     const seed = episodeSeed(o.seed, k);
     const n = Math.min(o.episodeSteps, o.steps - done);
     const model = new FuzzModel(seed, o.topology);
+    let failure: FuzzFailure | null = null;
     try {
       for (let i = 0; i < n; i++) model.step();
       model.finish();
     } catch (err) {
       if (!(err instanceof FuzzFailure)) throw err;
+      failure = err;
       failures.push(err);
     }
     stats.add(model.stats);
     done += n;
-    o.onEpisode?.(k, seed, model.stats);
+    o.onEpisode?.(k, seed, model.stats, failure);
   }
   const cpu = process.cpuUsage(cpu0);
   return { stats, failures, elapsedMs: performance.now() - start, cpuMs: (cpu.user + cpu.system) / 1000 };

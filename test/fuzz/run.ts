@@ -33,8 +33,9 @@ function main(): void {
   console.log(`fuzz: seed ${o.seed}, ${steps} steps (rerun: npm run fuzz -- --seed ${o.seed} --steps ${steps}${shards})`);
   const every = Math.max(1, Math.ceil(steps / o.episodeSteps / 10));
   let done = 0;
-  o.onEpisode = (k, seed, stats) => {
+  o.onEpisode = (k, seed, stats, failure) => {
     done += stats.steps;
+    if (failure !== null) console.log(`  FAILED: ${failure.message}`); // at once: a long run's failures are not held back
     if ((k + 1) % every === 0) console.log(`  … ${done} steps (episode ${k}, seed ${seed}: ${stats.liquidationsStarted} liquidations, ${stats.liquidationFills} liquidation fills)`);
   };
   const result = runFuzz(o);
