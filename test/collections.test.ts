@@ -2,7 +2,7 @@
 // risk shard's state digest (replay equality, X4; snapshot digests) switched to it from node:crypto.
 import { createHash as nodeCreateHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { createHash, IdMap } from "../engine/collections/index.ts";
+import { createHash, IdMap, SortedEdges } from "../engine/collections/index.ts";
 
 describe("collections", () => {
   it("X4: Sha256 of UTF-8 text equals node:crypto's sha256, across block and padding boundaries", () => {
@@ -31,5 +31,44 @@ describe("collections", () => {
     expect(map.get(50 * 16)).toBe(-1);
     expect(map.get(51 * 16)).toBe(51);
     expect(map.size).toBe(99);
+  });
+});
+
+describe("Q1: SortedEdges (the safe-band index's sorted lists)", () => {
+  it("Q1: random inserts and removes over many chunks: the ids above and below a value equal a naive sorted list's, in (edge, id) order", () => {
+    let x = 0x5eed;
+    const rand = (n: number): number => {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      return (x >>> 8) % n;
+    };
+    const list = new SortedEdges();
+    let naive: [bigint, number][] = [];
+    for (let round = 0; round < 40; round++) {
+      for (let c = 0; c < 400; c++) {
+        if (naive.length > 0 && rand(3) === 0) {
+          const [edge, id] = naive[rand(naive.length)]!;
+          expect(list.remove(edge, id)).toBe(true);
+          naive = naive.filter(([e, i]) => e !== edge || i !== id);
+          expect(list.remove(edge, id)).toBe(false); // gone: a second remove finds nothing
+        } else {
+          const edge = BigInt(rand(500)); // many equal edges: the id orders them
+          const id = rand(1_000_000);
+          if (naive.some(([e, i]) => e === edge && i === id)) continue;
+          list.insert(edge, id);
+          naive.push([edge, id]);
+        }
+      }
+      naive.sort(([e1, i1], [e2, i2]) => (e1 < e2 ? -1 : e1 > e2 ? 1 : i1 - i2));
+      expect(list.size).toBe(naive.length);
+      for (const value of [-1n, 0n, 1n, 137n, 250n, 499n, 500n]) {
+        const above: number[] = [];
+        const below: number[] = [];
+        list.forEachAbove(value, (id) => above.push(id));
+        list.forEachBelow(value, (id) => below.push(id));
+        expect(above).toEqual(naive.filter(([e]) => e > value).map(([, i]) => i));
+        expect(below).toEqual(naive.filter(([e]) => e < value).map(([, i]) => i));
+      }
+    }
+    expect(list.size).toBeGreaterThan(2 * 512); // several chunks were split on the way
   });
 });

@@ -264,12 +264,12 @@ describe("Q1/C9 trigger at the batch end", () => {
 });
 
 describe("Q1: the safe-band index (liquidation-book.ts)", () => {
-  it("Q1: after batches of few changes (splices) and many (one merge pass), a mark finds exactly the accounts outside their band", () => {
+  it("Q1: after batches of few changes and many (chunks of the sorted edges split and emptied), a mark finds exactly the accounts outside their band", () => {
     const rand = prng(0xba4d);
     const book = new LiquidationBook(2);
     const bands = new Map<number, [bigint, bigint]>();
     for (let round = 0; round < 60; round++) {
-      // Rounds alternate many changes (merge) and a few (splices once the index is large).
+      // Rounds alternate many changes and a few; up to 2,000 entries span several chunks of 512 (collections/sorted-edges.ts).
       const changes = round % 2 === 0 ? 300 : 3;
       for (let c = 0; c < changes; c++) {
         const account = Math.floor(rand() * 2_000);

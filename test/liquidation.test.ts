@@ -315,7 +315,9 @@ describe("Q1: the safe-band index", () => {
           if (after) {
             seen.liquidatableAfter++;
             if (!before) seen.crossed++;
-            expect(reported).toBe(true); // no false negative
+            // No false negative. An account liquidatable before any move is Q1's already (its bands are empty, budget
+            // −1), and with no move nothing reports it: seed −1075636302 drew one (a 2,792 SOL long from 197 at 150).
+            if (!before) expect(reported).toBe(true);
           } else if (reported) seen.reportedSafe++;
         },
       ),

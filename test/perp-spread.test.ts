@@ -8,7 +8,6 @@ import { CommandKind, CommandRecord, EventKind, EventRecord, OracleQuoteFlag, Or
 import { Engine, loadConfig, ThreadedPipeline, type EngineTopology } from "../engine/pipeline/index.ts";
 import { PASS_VISITS_PER_BATCH_MAX, riskShardOf, SettlementReason, SettlementStep, type RiskShard } from "../engine/risk/index.ts";
 import { SortedIdSet } from "../engine/risk/sorted-ids.ts";
-import { BandList } from "../engine/risk/band-list.ts";
 import { ClockTickPolicy } from "../gateway/clock-ticks.ts";
 
 const config = loadConfig();
@@ -317,35 +316,6 @@ describe("P5S building blocks", () => {
     expect(set.has(sorted[0]!)).toBe(false);
     expect([...set]).toEqual(sorted.filter((_, i) => i % 2 === 1));
     expect(set.ceiling(sorted[0]!)).toBe(sorted[1]);
-  });
-
-  it("Q1, P5S: BandList (the safe-band index's chunked lists) visits exactly a naive sorted array's entries above and below a mark, across splits, removals and a merge", () => {
-    const list = new BandList();
-    const naive: [bigint, number][] = [];
-    for (let i = 0; i < 2_000; i++) {
-      const edge = BigInt((i * 7_919) % 997) * 1_000n; // repeated edges: ties broken by account
-      list.insert(edge, i * 16);
-      naive.push([edge, i * 16]);
-    }
-    for (let i = 0; i < 2_000; i += 3) {
-      expect(list.remove(naive[i]![0], naive[i]![1])).toBe(true);
-    }
-    expect(list.remove(naive[0]![0], naive[0]![1])).toBe(false);
-    let kept = naive.filter((_, i) => i % 3 !== 0);
-    const removed = new Set(kept.slice(0, 100).map(([, a]) => a));
-    const adds: [bigint, number][] = Array.from({ length: 700 }, (_, i) => [BigInt(i % 50) * 20_000n, 40_000 + i * 16]);
-    list.merge(removed, adds.map(([e]) => e), adds.map(([, a]) => a));
-    kept = [...kept.filter(([, a]) => !removed.has(a)), ...adds];
-    kept.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : x[1] - y[1]));
-    expect(list.length).toBe(kept.length);
-    for (const mark of [-1n, 0n, 1_000n, 480_500n, 500_000n, 996_000n, 10n ** 9n]) {
-      const above: number[] = [];
-      const belowMark: number[] = [];
-      list.forEachAbove(mark, (a) => above.push(a));
-      list.forEachBelow(mark, (a) => belowMark.push(a));
-      expect(above).toEqual(kept.filter(([e]) => e > mark).map(([, a]) => a));
-      expect(belowMark).toEqual(kept.filter(([e]) => e < mark).map(([, a]) => a));
-    }
   });
 
   it("P5S: the gateway journals a tick at once while a batch end reports passes pending (the held proposal's time, else the last tick's)", () => {

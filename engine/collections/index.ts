@@ -7,3 +7,6 @@ export { IdMap } from "./id-map.ts";
 // - Sha256 / createHash("sha256") (sha256.ts): SHA-256 of UTF-8 text in plain TypeScript, byte-identical to
 //   node:crypto's, for the stages' state digests (domain code imports no node builtin).
 export { createHash, Sha256 } from "./sha256.ts";
+// - SortedEdges (sorted-edges.ts): a sorted multiset of (bigint edge, integer id) in chunks, for Q1's safe-band index:
+//   k changes cost O(k × (log n + chunk)), a mark move visits the prefix below or the suffix above a value.
+export { SortedEdges } from "./sorted-edges.ts";

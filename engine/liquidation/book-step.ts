@@ -7,7 +7,9 @@
 // - How much: floor(|quantity| × liquidationStepFraction) rounded down to the market's step size; at least the
 //   market's min quantity (an order below it cannot be placed, so the minimum wins over the fraction for small
 //   positions); never more than the position rounded down to the step. A position below the min quantity has no book
-//   step: Q3 hands it to the backstop.
+//   step: Q3 hands it to the backstop. A collateral sale is also at least the market's min notional at its limit
+//   (minNotionalQuantity, O2: matching refuses a smaller limit order, every batch); a holding too small for that has no
+//   sale. (Position steps and owed-asset buys do not apply the min notional yet: their planners have no decimals.)
 // - Limit: mark × (1 ± liquidationMaxSlippage) with one rounding onto the tick grid toward the mark (a sell's bound up,
 //   a buy's down), so the rounded limit is never worse than the bound; clamped into [minPrice, maxPrice] only in the
 //   direction that is no worse. Drift prices its liquidation orders the same way, oracle ± a fraction, reduce-only
@@ -21,12 +23,15 @@
 // - Fee: ceil(fill notional × liquidationFee), in the fill's quote units, to the insurance fund (seed 002: "A 1% fee
 //   is charged for each order-book conversion performed during liquidation"); rounded up, the exchange is owed it.
 
-import { divRound, RATIO_SCALE, Rounding, type Amount, type Price, type Ratio } from "../fixed/index.ts";
+import { divRound, pow10, RATIO_SCALE, Rounding, type Amount, type Price, type Ratio } from "../fixed/index.ts";
 import { Side, type MarketConfig } from "../model/index.ts";
 import type { LiquidationParams } from "./params.ts";
 
 /** The market grid a step is placed on (a MarketConfig fits). */
-export type StepGrid = Pick<MarketConfig, "tickSize" | "minPrice" | "maxPrice" | "stepSize" | "minQuantity">;
+export type StepGrid = Pick<
+  MarketConfig,
+  "tickSize" | "minPrice" | "maxPrice" | "stepSize" | "minQuantity" | "minNotional"
+>;
 
 export const LiquidationItemKind = { Position: 0, Borrow: 1 } as const;
 export type LiquidationItemKind = (typeof LiquidationItemKind)[keyof typeof LiquidationItemKind];
@@ -61,6 +66,19 @@ export function liquidationStepQuantity(absQuantity: Amount, stepFraction: Ratio
   if (q < grid.minQuantity) q = divRound(grid.minQuantity, step, Rounding.Up) * step;
   if (q > most) q = most;
   return q >= grid.minQuantity && q > 0n ? q : 0n;
+}
+
+/**
+ * Q2 with O2: the least quantity on the step grid whose notional at `limit` meets the market's minNotional (matching
+ * refuses a limit order below it with MinNotional: floor(q × limit in quote units) ≥ minNotional, as
+ * matching/market.ts checks it). 0 when the market has no minimum.
+ */
+export function minNotionalQuantity(limit: Price, baseDecimals: number, quoteDecimals: number, grid: StepGrid): Amount {
+  if (grid.minNotional <= 0n || limit <= 0n) return 0n;
+  // q × limit × 10^quoteDecimals / 10^(baseDecimals + PRICE_DECIMALS) ≥ minNotional, PRICE_DECIMALS = 9.
+  const product = divRound(grid.minNotional * pow10(baseDecimals + 9), pow10(quoteDecimals), Rounding.Up);
+  const q = divRound(product, limit, Rounding.Up);
+  return divRound(q, grid.stepSize, Rounding.Up) * grid.stepSize;
 }
 
 /** Q2: the limit price of a liquidation order on `side`, or 0 when no grid price within the bound exists. */

@@ -18,6 +18,7 @@ import {
   BookStepPlan,
   liquidationLimitPrice,
   liquidationStepQuantity,
+  minNotionalQuantity,
   NoStepReason,
   setNoStep,
   setStep,
@@ -36,7 +37,7 @@ export class CollateralHolding {
   /** C1 collateral value, USD at PRICE_DECIMALS: the ranking key (largest first). */
   collateralValueUsd = 0n;
   mark: Price = 0n;
-  grid: StepGrid = { tickSize: 1n, minPrice: 1n, maxPrice: 1n, stepSize: 1n, minQuantity: 1n };
+  grid: StepGrid = { tickSize: 1n, minPrice: 1n, maxPrice: 1n, stepSize: 1n, minQuantity: 1n, minNotional: 0n };
 }
 
 /** The borrow and the account's quote; a reused record. owedMarket is the spot market owed/quote (unused when the
@@ -47,7 +48,7 @@ export class BorrowStepInputs {
   owedDecimals = 0;
   owedMark: Price = 0n;
   owedMarket = -1;
-  owedGrid: StepGrid = { tickSize: 1n, minPrice: 1n, maxPrice: 1n, stepSize: 1n, minQuantity: 1n };
+  owedGrid: StepGrid = { tickSize: 1n, minPrice: 1n, maxPrice: 1n, stepSize: 1n, minQuantity: 1n, minNotional: 0n };
   quoteAsset = 0;
   quoteDecimals = 0;
   quoteAvailable: Amount = 0n;
@@ -55,7 +56,8 @@ export class BorrowStepInputs {
 
 /**
  * The sell quantity of `h` that raises at least `targetQuote` at its sell limit, rounded up to the step, at least the
- * min quantity, at most the holding rounded down to the step; 0 when none fits. Also returns the limit via out.
+ * min quantity and the min notional at the limit (O2), at most the holding rounded down to the step; 0 when none fits.
+ * Also returns the limit via out.
  */
 function sellQuantityFor(
   h: CollateralHolding,
@@ -70,9 +72,12 @@ function sellQuantityFor(
   const raw = divRound(targetQuote * pow10(h.decimals) * PRICE_SCALE, limit * pow10(quoteDecimals), Rounding.Up);
   let q = divRound(raw, step, Rounding.Up) * step;
   if (q < h.grid.minQuantity) q = divRound(h.grid.minQuantity, step, Rounding.Up) * step;
+  // O2: a sale below the market's minNotional at the limit would be refused every batch (the account stalled for good).
+  const least = minNotionalQuantity(limit, h.decimals, quoteDecimals, h.grid);
+  if (q < least) q = least;
   const most = (h.quantity / step) * step;
   if (q > most) q = most;
-  if (q < h.grid.minQuantity || q <= 0n) return 0n;
+  if (q < h.grid.minQuantity || q < least || q <= 0n) return 0n;
   out.limitPrice = limit;
   return q;
 }

@@ -10,7 +10,8 @@
 // - trigger.ts (Q1, C9): isLiquidatable, canExitLiquidation, nextLiquidationStatus (hysteresis).
 // - safe-band.ts (Q1's index): PriceSlot, slotSurplusUsd / slotSurplusLowerBoundUsd, splitSurplusBudget, safeBand,
 //   mayBecomeLiquidatable, firstIndexAbove / firstIndexAtOrAbove over sorted band edges.
-// - book-step.ts (Q2): pickLargestMaintenanceMargin, liquidationStepQuantity, liquidationLimitPrice, liquidationFee,
+// - book-step.ts (Q2): pickLargestMaintenanceMargin, liquidationStepQuantity, minNotionalQuantity (O2),
+//   liquidationLimitPrice, liquidationFee,
 //   planPositionStep (LiquidatePositionOnBook).
 // - borrow-step.ts (Q2): planBorrowStep (CollateralConversion: buy the owed asset, or sell the largest collateral).
 // - engine-orders.ts (D3): engine order ids, ENGINE_ORDERS_PER_BATCH_MAX, which liquidating accounts a batch serves.
@@ -56,6 +57,7 @@ export {
   liquidationFee,
   liquidationLimitPrice,
   liquidationStepQuantity,
+  minNotionalQuantity,
   NoStepReason,
   pickLargestMaintenanceMargin,
   planPositionStep,

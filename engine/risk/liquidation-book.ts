@@ -4,14 +4,14 @@
 // without scanning the others. The index is derived state: rebuilt on restore, never snapshotted — the liquidating
 // set after a batch is {liquidatable} ∪ {liquidating before, not yet at the exit}, whatever the bands were.
 
-import { BandList } from "./band-list.ts";
+import { SortedEdges } from "../collections/index.ts";
 
-/** One asset's band edges of every indexed account, each kept sorted by (edge, account), and the changes of the
- * current batch end not yet applied (flushChanges applies them at once). */
+/** One asset's band edges of every indexed account, each list sorted by (edge, account) in chunks (SortedEdges: a
+ * change costs O(log n + chunk), never a pass over the n entries), and the changes of the current batch end not yet
+ * applied (flushChanges applies them at once). */
 class AssetBands {
-  /** Lows and highs sorted by (edge, account) (band-list.ts: chunked, so one change moves one chunk). */
-  readonly lows = new BandList();
-  readonly highs = new BandList();
+  readonly lows = new SortedEdges();
+  readonly highs = new SortedEdges();
   /** Entries to remove: account, its old low and high. */
   readonly removeAccounts: number[] = [];
   readonly removeLows: bigint[] = [];
@@ -23,13 +23,9 @@ class AssetBands {
   readonly addHighs: bigint[] = [];
 }
 
-function removeEntry(list: BandList, edge: bigint, account: number): void {
+function removeEntry(list: SortedEdges, edge: bigint, account: number): void {
   if (!list.remove(edge, account)) throw new Error(`liquidation index: band edge ${edge} of account ${account} is missing`);
 }
-
-/** Changes below 1/SPLICE_SHARE of an asset's entries are applied one by one (each moves one chunk), more by one
- * merge pass. */
-const SPLICE_SHARE = 64;
 
 /** The bands one account has in the index: per asset it holds or owes, [low, high] (low > high: empty). */
 export class AccountBands {
@@ -155,27 +151,19 @@ export class LiquidationBook {
     }
   }
 
-  /** Applies the batch end's band changes to the sorted lists (by splices when few, else one merge pass). */
+  /** Applies the batch end's band changes to the sorted lists. */
   flushChanges(): void {
     if (!this.dirty) return;
     this.dirty = false;
     for (const b of this.bands) {
       this.dropStaleAdds(b);
-      const changes = b.removeAccounts.length + b.addAccounts.length;
-      if (changes === 0) continue;
-      if (changes * SPLICE_SHARE < b.lows.length) {
-        for (let i = 0; i < b.removeAccounts.length; i++) {
-          removeEntry(b.lows, b.removeLows[i]!, b.removeAccounts[i]!);
-          removeEntry(b.highs, b.removeHighs[i]!, b.removeAccounts[i]!);
-        }
-        for (let i = 0; i < b.addAccounts.length; i++) {
-          b.lows.insert(b.addLows[i]!, b.addAccounts[i]!);
-          b.highs.insert(b.addHighs[i]!, b.addAccounts[i]!);
-        }
-      } else {
-        const removed = new Set(b.removeAccounts);
-        b.lows.merge(removed, b.addLows, b.addAccounts);
-        b.highs.merge(removed, b.addHighs, b.addAccounts);
+      for (let i = 0; i < b.removeAccounts.length; i++) {
+        removeEntry(b.lows, b.removeLows[i]!, b.removeAccounts[i]!);
+        removeEntry(b.highs, b.removeHighs[i]!, b.removeAccounts[i]!);
+      }
+      for (let i = 0; i < b.addAccounts.length; i++) {
+        b.lows.insert(b.addLows[i]!, b.addAccounts[i]!);
+        b.highs.insert(b.addHighs[i]!, b.addAccounts[i]!);
       }
       b.removeAccounts.length = b.removeLows.length = b.removeHighs.length = 0;
       b.addRecords.length = b.addAccounts.length = b.addLows.length = b.addHighs.length = 0;
@@ -209,6 +197,6 @@ export class LiquidationBook {
 
   /** Entries in the index for `asset` (tests, bench). */
   indexedCount(asset: number): number {
-    return this.bands[asset]!.lows.length;
+    return this.bands[asset]!.lows.size;
   }
 }

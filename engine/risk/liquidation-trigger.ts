@@ -3,8 +3,9 @@
 // pools' accrual epoch moved, L5), marks (the accounts whose safe band of a moved asset no longer holds the mark,
 // found by two binary searches per asset, never by a scan) — and every liquidating account are re-evaluated, in
 // account-id order, with the pure hysteresis of engine/liquidation/trigger.ts; each change of status is an event on
-// the account's stream (seq 0: caused by no command). Each evaluated account's bands are then derived again at the
-// current marks (engine/liquidation/safe-band.ts), so the index stays sound for the next batch.
+// the account's stream (seq 0: caused by no command). Each evaluated healthy account's bands are then derived again at
+// the current marks (engine/liquidation/safe-band.ts), so the index stays sound for the next batch; a liquidating
+// account has none (it is re-evaluated every batch until it leaves).
 
 import { nextLiquidationStatus, LiquidationStatus, PriceSlot, SafeBand, safeBand, splitSurplusBudget, type BandFormulas, type BandGrid } from "../liquidation/index.ts";
 import { EventKind, type EventSink } from "../model/index.ts";
@@ -117,7 +118,9 @@ function evaluateAccount(s: RiskState, account: Account, sink: EventSink): void 
     const kind = after === LiquidationStatus.Liquidating ? EventKind.LiquidationStarted : EventKind.LiquidationEnded;
     publishLiquidationStatus(s, kind, account.id, margin, sink);
   }
-  if (ten > 0n) deriveBands(s, account.id, margin, equity - mm);
+  // A liquidating account is re-evaluated every batch (evaluateLiquidations touches them all): it needs no bands, and
+  // deriving them (two bisections per asset) was most of a mark shock's cost. It gets them again when it leaves.
+  if (ten > 0n && after === LiquidationStatus.Healthy) deriveBands(s, account.id, margin, equity - mm);
   else book.removeBands(account.id);
 }
 
@@ -210,7 +213,7 @@ export function rebuildLiquidationIndex(s: RiskState): void {
     if (account.borrowedAssets === 0 && account.openBorrowOrders === 0) continue;
     const margin = account.syncedMargin();
     const ten = margin.totalExposureNotionalUsd();
-    if (ten > 0n) deriveBands(s, account.id, margin, margin.netEquityUsd() - margin.maintenanceMarginUsd());
+    if (ten > 0n && !s.liquidation.liquidating.has(account.id)) deriveBands(s, account.id, margin, margin.netEquityUsd() - margin.maintenanceMarginUsd());
   }
   s.liquidation.flushChanges();
   // The restore's own markChanged calls touched accounts: their state is the snapshot's, nothing to re-evaluate.

@@ -343,6 +343,13 @@ export class RiskShard {
     return this.s.liquidation.indexedCount(asset);
   }
 
+  /** Q1 index: how many accounts a move of `asset`'s mark to `mark` would re-evaluate (bench: the lookup alone). */
+  liquidationIndexCandidates(asset: number, mark: bigint): number {
+    let n = 0;
+    this.s.liquidation.forEachOutsideBand(asset, mark, () => void n++);
+    return n;
+  }
+
   /** X7: the shard's snapshot section (shard-snapshot.ts), at a batch boundary after endBatch. */
   writeSnapshot(w: SnapshotWriter): void {
     writeShardSnapshot(this.s, w);
