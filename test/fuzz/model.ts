@@ -46,15 +46,15 @@ import { Engine, loadConfig, type EngineTopology } from "../../engine/pipeline/i
 import { SettlementReason } from "../../engine/risk/index.ts";
 
 /**
- * The coordinator's switch for Q3 (branch s9-backstop): false until the backstop is merged — accounts the book cannot
- * step ("stalled, no book step") are counted apart and only the others must make progress. Flip to true after the
- * merge: then every liquidating account must make progress (the backstop takeover is progress: the account exits).
+ * Q3's switch: false while the model runs without a backstop account (the default config names none) — accounts the
+ * book cannot step ("stalled, no book step") are counted apart and only the others must make progress. With a
+ * configured backstop of enough limit it can be true: the takeover is progress (the account exits).
  */
 export const BACKSTOP_TAKES_STALLED = false;
 /** Q2: the most batches a liquidating account may go without progress (one step a batch; a cancel, then steps). */
 export const PROGRESS_BOUND_BATCHES = 4;
-/** Event kinds that record a socialized loss (Q4/Q5, not wired yet: add the kinds when they land). */
-export const SOCIALIZED_LOSS_EVENT_KINDS: readonly number[] = [];
+/** Event kinds that record a socialized loss: Q4/Q5's Socialization rows and Q4's perpetual ADL SocializedLoss. */
+export const SOCIALIZED_LOSS_EVENT_KINDS: readonly number[] = [EventKind.Socialization, EventKind.SocializedLoss];
 const MATCHING_CHECK_EVERY = 64;
 
 const config = loadConfig();
@@ -294,6 +294,9 @@ export class FuzzModel {
         st.liquidationsEnded++;
         this.progressed.add(e.account);
         return;
+      case EventKind.LiquidationTransfer: // Q3 takeover or Q4 ADL leg: progress of the account that gives
+        this.progressed.add(e.account);
+        return;
       case EventKind.FundingRate:
         st.fundingRates++;
         return;
@@ -302,7 +305,11 @@ export class FuzzModel {
         else if (e.settlementReason === SettlementReason.Realization) st.realizations++;
         return;
       default:
-        if (SOCIALIZED_LOSS_EVENT_KINDS.includes(e.kind)) this.socialized[e.asset] = true;
+        if (!SOCIALIZED_LOSS_EVENT_KINDS.includes(e.kind)) return;
+        this.progressed.add(e.account); // a Q4/Q5 step of the account's bankruptcy (or its lender ADL)
+        this.socialized[e.asset] = true;
+        // A Socialization's USDC amounts are in its market's quote asset (the borrowed asset is e.asset).
+        if (e.kind === EventKind.Socialization) this.socialized[config.markets[e.market]!.quoteAsset] = true;
     }
   }
 
@@ -642,8 +649,10 @@ export class FuzzModel {
     let lent = 0n;
     let owed = 0n;
     for (const r of risk) {
-      units += r.feeBalance(asset) + r.insuranceBalance(asset);
-      net += r.feeBalance(asset) + r.insuranceBalance(asset);
+      // Q4: lender payouts in transit (USDC owed to the lenders, paid at the batch end; Σ = their rounding).
+      const transit = asset === USDC ? r.lenderTransit() : 0n;
+      units += r.feeBalance(asset) + r.insuranceBalance(asset) + transit;
+      net += r.feeBalance(asset) + r.insuranceBalance(asset) + transit;
       for (const id of r.accountIds()) {
         const b = r.balance(id, asset);
         const p = r.poolBalance(id, asset);
