@@ -198,9 +198,11 @@ describe("market data: the public liquidation stream (Q6)", () => {
       ["LiquidationEnded", 0, "361.3841", "865.7659", "0.119784724", 0n, 0n],
     ]);
     expect(quietGot.filter((e) => String(e.type).startsWith("Liquidation"))).toEqual([]);
-    // The account's history: the same two rows, with the account, as answers to the query.
+    // The account's history: the same two rows, with the account, as answers to the query, and between them the
+    // step's fill (Q6: a row of every liquidation action): 0.91 SOL sold at $149.
     const history = (await user3.liquidationHistory(48)) as unknown as Any[];
-    expect(history.map((e) => [e.type, e.account, e.netEquity])).toEqual([["LiquidationStarted", 48, "44"], ["LiquidationEnded", 48, "361.3841"]]);
+    expect(history.map((e) => [e.type, e.account ?? e.takerAccount, e.netEquity])).toEqual([["LiquidationStarted", 48, "44"], ["Fill", 48, undefined], ["LiquidationEnded", 48, "361.3841"]]);
+    expect(history[1]).toMatchObject({ price: "149", quantity: "0.91", quoteQuantity: "135.59" });
     expect((await user3.liquidationHistory(48, { limit: 1 })).map((e) => e.type)).toEqual(["LiquidationStarted"]);
     // No funding interval has paid yet: the fund holds only the step's 1% fee, 1.3559 USDC, in one history row.
     const fund = (await watcher.insuranceFund()) as unknown as Any[];

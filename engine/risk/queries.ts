@@ -56,6 +56,7 @@ import {
   reduceOnlyFillCap,
   unrealizedPnl,
 } from "../perps/index.ts";
+import { queryLenderLosses } from "./liquidation-lenders.ts";
 
 // ---- query commands ----
 
@@ -80,6 +81,8 @@ export function answerQuery(s: RiskState, kind: number, cmd: CommandRecord, sink
       return queryOpenInterest(s, cmd, sink);
     case CommandKind.QueryLiquidationHistory:
       return queryLiquidationHistory(s, cmd, sink);
+    case CommandKind.QueryLenderLosses:
+      return queryLenderLosses(s, cmd, sink); // Q4 (liquidation-lenders.ts)
     case CommandKind.QueryInsuranceFund:
       return queryInsuranceFund(s, cmd, sink);
     case CommandKind.QueryInsuranceHistory:

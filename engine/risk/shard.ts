@@ -28,7 +28,7 @@ import type { InsuranceRow } from "./insurance.ts";
 import { advanceFunding, recordFundingRate, startFunding } from "./funding.ts";
 import { PASS_VISITS_PER_BATCH_MAX } from "./passes.ts";
 import { createEngineOrders, type EngineCommandOut } from "./liquidation-steps.ts";
-import { lenderBatchEnd, lenderPhase0, queryLenderLosses } from "./liquidation-lenders.ts";
+import { lenderBatchEnd, lenderPhase0 } from "./liquidation-lenders.ts";
 import { advanceRealization, autoRealizeAtMark, startRealizationAtTick } from "./realization.ts";
 import * as queries from "./queries.ts";
 import { accountIds, stateHash, totals, validateInternalState } from "./invariants.ts";
@@ -145,15 +145,12 @@ export class RiskShard {
       case CommandKind.QuerySettlementHistory:
       case CommandKind.QueryFundingHistory:
       case CommandKind.QueryFundingRateHistory:
-        queries.answerQuery(s, kind, cmd, sink);
-        return false;
       case CommandKind.QueryLenderLosses:
-        queryLenderLosses(s, cmd, sink); // Q4 (liquidation-lenders.ts)
+        queries.answerQuery(s, kind, cmd, sink);
         return false;
       case CommandKind.RegisterApiKey:
       case CommandKind.RevokeApiKey:
-        // X6: the gateway keeps the API key registry (rebuilt from these journaled commands); the engine's state does
-        // not change, it only acknowledges them in sequence.
+        // X6: the gateway keeps the key registry (from these journaled commands); the engine only acknowledges them.
         acknowledged(s, cmd, sink);
         return false;
       case CommandKind.None:
