@@ -75,14 +75,18 @@ function touchId(s: RiskState, id: number): void {
   if (account !== undefined) account.touch();
 }
 
-/** L5: an hour mark charged interest; every exposed account's borrow grew (sync revalues it and touches it). */
+/**
+ * L5: an hour mark charged interest (or Q4 wrote lenders' claims down): every exposed account with a position in a
+ * pool is revalued (sync) and touched. One without any lend or borrow is not: no pool change moves its margin — at
+ * 100,000 perpetual positions without pool positions this was the hour's ~2 s pause (perp.funding-100k).
+ */
 function touchInterestCharged(s: RiskState): void {
   const book = s.liquidation;
   if (book.poolEpochSeen === s.pools.epoch) return;
   book.poolEpochSeen = s.pools.epoch;
   for (const id of book.exposed.keys()) {
     const account = s.accounts.get(id);
-    if (account === undefined) continue;
+    if (account === undefined || account.poolPositions === 0) continue;
     s.pools.sync(account);
     account.touch();
   }
