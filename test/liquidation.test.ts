@@ -397,7 +397,7 @@ describe("Q2: book liquidation steps", () => {
 
   it("Q2: a perp step: a 2.5 BTC short buys 0.25 BTC at ≤ 63,000.0 (LiquidatePositionOnBook); dust has no book step", () => {
     const out = new BookStepPlan();
-    planPositionStep(BTC_PERP, -250_000_000n, 60_000n * USD, BTC_PERP_GRID, P, out);
+    planPositionStep(BTC_PERP, -250_000_000n, 60_000n * USD, BTC_PERP_GRID, P, out, 8, 6);
     expect([out.kind, out.market, out.side, out.quantity, out.limitPrice]).toEqual([
       BookStepKind.LiquidatePositionOnBook,
       BTC_PERP,
@@ -405,7 +405,7 @@ describe("Q2: book liquidation steps", () => {
       25_000_000n,
       63_000n * USD,
     ]);
-    planPositionStep(BTC_PERP, 5_000n, 60_000n * USD, BTC_PERP_GRID, P, out);
+    planPositionStep(BTC_PERP, 5_000n, 60_000n * USD, BTC_PERP_GRID, P, out, 8, 6);
     expect([out.kind, out.reason]).toEqual([BookStepKind.None, NoStepReason.BelowMinQuantity]);
   });
 

@@ -164,12 +164,20 @@ export function planPositionStep(
   grid: StepGrid,
   params: LiquidationParams,
   out: BookStepPlan,
+  baseDecimals: number,
+  quoteDecimals: number,
 ): BookStepPlan {
   if (quantity === 0n) return setNoStep(out, NoStepReason.NothingToLiquidate);
   const side = quantity > 0n ? Side.Sell : Side.Buy;
-  const q = liquidationStepQuantity(quantity > 0n ? quantity : -quantity, params.liquidationStepFraction, grid);
+  const abs = quantity > 0n ? quantity : -quantity;
+  let q = liquidationStepQuantity(abs, params.liquidationStepFraction, grid);
   if (q === 0n) return setNoStep(out, NoStepReason.BelowMinQuantity);
   const limit = liquidationLimitPrice(mark, side, params.liquidationMaxSlippage, grid);
   if (limit === 0n) return setNoStep(out, NoStepReason.NoPriceWithinBound);
+  // O2: a step below the market's minNotional at its limit is refused by matching every batch; raise it to the least
+  // that meets it, never beyond the position (reduce-only). A position too small for one is no book step (Q3/Q4's).
+  const least = minNotionalQuantity(limit, baseDecimals, quoteDecimals, grid);
+  if (q < least) q = least;
+  if (q > abs) return setNoStep(out, NoStepReason.BelowMinQuantity);
   return setStep(out, BookStepKind.LiquidatePositionOnBook, market, -1, side, q, limit);
 }

@@ -124,10 +124,14 @@ export function planBorrowStep(
     const targetQuote = target > 0n ? target : 1n;
     return planCollateralSale(targetQuote, inp, holdings, count, params, out);
   }
-  const q = liquidationStepQuantity(inp.owedQuantity, params.liquidationStepFraction, inp.owedGrid);
+  let q = liquidationStepQuantity(inp.owedQuantity, params.liquidationStepFraction, inp.owedGrid);
   if (q === 0n) return setNoStep(out, NoStepReason.BelowMinQuantity);
   const limit = liquidationLimitPrice(inp.owedMark, Side.Buy, params.liquidationMaxSlippage, inp.owedGrid);
   if (limit === 0n) return setNoStep(out, NoStepReason.NoPriceWithinBound);
+  // O2: a buy below the market's minNotional at its limit is refused by matching every batch; buy the least that meets
+  // it (what exceeds the borrow is held as collateral).
+  const least = minNotionalQuantity(limit, inp.owedDecimals, inp.quoteDecimals, inp.owedGrid);
+  if (q < least) q = least;
   const cost = quoteAmount(q, limit, inp.owedDecimals, inp.quoteDecimals, Rounding.Up);
   if (inp.quoteAvailable >= cost) {
     return setStep(out, BookStepKind.CollateralConversion, inp.owedMarket, inp.owedAsset, Side.Buy, q, limit);

@@ -212,7 +212,7 @@ function planPosition(s: RiskState, item: LiquidationItem, out: BookStepPlan): v
   const mark = s.marginContext.marketMark[item.id]!;
   // No mark, no bound: a sell's bound would clamp to the market's min price (a market order in all but name).
   if (mark <= 0n) setNoPrice(out);
-  else planPositionStep(item.id, item.quantity, mark, market, s.liquidationParams, out);
+  else planPositionStep(item.id, item.quantity, mark, market, s.liquidationParams, out, s.marginContext.marketBaseDecimals[item.id]!, s.marginContext.assetDecimals[market.quoteAsset]!);
 }
 
 function setNoPrice(out: BookStepPlan): void {
