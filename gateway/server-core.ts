@@ -13,6 +13,7 @@ import {
   type PipelineHandlers,
 } from "../engine/pipeline/index.ts";
 import { Command as WireCommand } from "../schemas/index.ts";
+import { isPublicCommand } from "./auth/authorize.ts";
 import { GatewayAuth, type Replies } from "./auth/gateway-auth.ts";
 import { AccountEventLog, AccountView } from "./account-catch-up.ts";
 import { BalanceView } from "./balance-view.ts";
@@ -333,8 +334,10 @@ export class ServerCore implements Replies {
   /** A checked command of the engine: the account watched, a held clock tick first, then into the sequencer. */
   private sequence(session: Session): void {
     const { decoded, result, seq } = this;
-    // Operator sessions act for nobody (operator commands, reads): they get their answers as the command's origin.
-    if (!session.operator) {
+    // Operator sessions act for nobody (operator commands, reads): they get their answers as the command's origin. So do
+    // public commands (X6): they act for no account, and watching "account 0" would hand every session that ever sent
+    // one every other session's public answers and every event of account 0 (test/gateway-isolation.test.ts).
+    if (!session.operator && !isPublicCommand(result.commandType)) {
       if (!this.watch(session, decoded.account)) {
         this.reject(session, result.clientSeq, RejectCode.Overloaded, "this session already acts for the maximum number of accounts", result.commandType, decoded.account, decoded.clientId);
         return;
