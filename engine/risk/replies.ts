@@ -253,10 +253,15 @@ export function clientAccount(s: RiskState, cmd: CommandRecord, sink: EventSink)
 
 /** The shard's reused event record, cleared, as an event of `kind` caused by `cmd`. */
 function beginEvent(s: RiskState, kind: EventKind, cmd: CommandRecord): EventRecord {
+  return outEvent(s, kind, cmd.seq);
+}
+
+/** The shard's reused out record, cleared, as an event of `kind` answering command `seq` (0: engine-originated). */
+function outEvent(s: RiskState, kind: EventKind, seq: number): EventRecord {
   const e = s.out;
   e.clear();
   e.kind = kind;
-  e.seq = cmd.seq;
+  e.seq = seq;
   return e;
 }
 
@@ -353,10 +358,7 @@ export function publishClock(s: RiskState, cmd: CommandRecord, sink: EventSink):
 }
 
 export function publishAccountSettings(s: RiskState, seq: number, account: Account, sink: EventSink): void {
-  const e = s.out;
-  e.clear();
-  e.kind = EventKind.AccountSettings;
-  e.seq = seq;
+  const e = outEvent(s, EventKind.AccountSettings, seq);
   e.account = account.id;
   e.settings = account.settings;
   e.leverageLimit = account.leverageLimit;
@@ -408,10 +410,7 @@ function recordSettlementRow(s: RiskState, rows: SettlementRows, i: number): voi
 
 /** P1: one position report as a Position event (after a fill, or as a query answer). */
 export function publishPosition(s: RiskState, seq: number, r: PositionReport, sink: EventSink): void {
-  const e = s.out;
-  e.clear();
-  e.kind = EventKind.Position;
-  e.seq = seq;
+  const e = outEvent(s, EventKind.Position, seq);
   e.account = r.account;
   e.market = r.market;
   e.netQuantity = r.netQuantity;
@@ -432,10 +431,7 @@ export function publishPosition(s: RiskState, seq: number, r: PositionReport, si
 
 /** P1: a perpetual market's open interest (this shard's replica, exact at the batch boundary). */
 export function publishOpenInterest(s: RiskState, seq: number, market: number, sink: EventSink): void {
-  const e = s.out;
-  e.clear();
-  e.kind = EventKind.OpenInterest;
-  e.seq = seq;
+  const e = outEvent(s, EventKind.OpenInterest, seq);
   e.market = market;
   e.openInterestQuantity = s.openInterest[market]!;
   e.timeMs = s.nowMs;
@@ -444,10 +440,7 @@ export function publishOpenInterest(s: RiskState, seq: number, market: number, s
 
 /** Q6/D4: the insurance fund's balance of `asset` (the replica of Σ slices, exact at the batch boundary). */
 export function publishInsuranceFund(s: RiskState, seq: number, asset: number, sink: EventSink): void {
-  const e = s.out;
-  e.clear();
-  e.kind = EventKind.InsuranceFund;
-  e.seq = seq;
+  const e = outEvent(s, EventKind.InsuranceFund, seq);
   e.asset = asset;
   e.insuranceBalance = s.insurance.balances[asset]!;
   e.timeMs = s.nowMs;
@@ -456,10 +449,7 @@ export function publishInsuranceFund(s: RiskState, seq: number, asset: number, s
 
 /** Q6/D4: one row of the insurance fund's history. */
 export function publishInsuranceEntry(s: RiskState, seq: number, row: InsuranceRow, sink: EventSink): void {
-  const e = s.out;
-  e.clear();
-  e.kind = EventKind.InsuranceEntry;
-  e.seq = seq;
+  const e = outEvent(s, EventKind.InsuranceEntry, seq);
   e.asset = row.asset;
   e.insuranceReason = row.reason;
   e.insuranceChange = row.change;
@@ -471,10 +461,7 @@ export function publishInsuranceEntry(s: RiskState, seq: number, row: InsuranceR
 // ---- query answers ----
 
 export function publishCollateral(s: RiskState, seq: number, st: CollateralStatement, sink: EventSink): void {
-  const e = s.out;
-  e.clear();
-  e.kind = EventKind.AccountCollateral;
-  e.seq = seq;
+  const e = outEvent(s, EventKind.AccountCollateral, seq);
   e.account = st.account;
   e.netEquityUsd = st.netEquityUsd;
   e.netEquityLockedUsd = st.netEquityLockedUsd;
