@@ -384,6 +384,29 @@ describe("issue 9: property — every accepted order can fill completely at its 
     expect(f.imr).toBe(995_566_723_216_286_290n);
   });
 
+  it("C4: C8: A3: seed 1251685059, shrunk: margin sells credited at leverage 1, the limit raised to 2, a max buy on the room, a sell cancelled", () => {
+    // At leverage 2 the sells' borrow of 0.01 SOL takes half the margin it took at 1, so their credits (neutral at 1)
+    // gave room; the max buy used it and cancelling a sell left IMR ≥ 100% as the buy would fill. The rise of the
+    // limit now re-caps each credit (recapOrderCredits); before, this failed after the cancel.
+    runScenario({
+      usdc: 0,
+      sol: 2,
+      ops: [
+        { kind: "leverage", leverage: 1 },
+        { kind: "sell", priceCents: 15_001, qtyCents: 201, margin: true },
+        { kind: "sell", priceCents: 15_001, qtyCents: 1, margin: true },
+        { kind: "leverage", leverage: 2 },
+        { kind: "maxBuy", priceCents: 14_300 },
+        { kind: "sell", priceCents: 15_001, qtyCents: 1, margin: false },
+        { kind: "withdraw", asset: USDC, permille: 1, margin: false },
+        { kind: "cancel", pick: 185_877_727 },
+        { kind: "maxSell", priceCents: 15_001 },
+        { kind: "withdraw", asset: USDC, permille: 1, margin: false },
+      ],
+      buysFirst: false,
+    });
+  });
+
   it("C4: C6: C8: A3: A5: A2: fixed seed", () => {
     fc.assert(fc.property(scenario, runScenario), { numRuns: 60, seed: 20261205 });
   });

@@ -12,7 +12,7 @@ import {
 import { isValidClientAccount, LEVERAGE_LIMIT_MIN, userOf } from "../model/index.ts";
 import { Account, ACCOUNT_SETTINGS_ALL } from "./accounts.ts";
 import { withdrawalCode } from "./checks.ts";
-import { incoming, takeOutflow } from "./funds.ts";
+import { incoming, recapOrderCredits, takeOutflow } from "./funds.ts";
 import { autoRealizeAtMark, trackAutoRealize } from "./realization.ts";
 import {
   accepted,
@@ -140,8 +140,10 @@ export function updateSettings(s: RiskState, cmd: CommandRecord, sink: EventSink
     const margin = account.syncedMargin();
     const ratio = BigInt(leverage) * RATIO_SCALE;
     if (!margin.wouldPassLeverageLimit(ratio)) return rejectLeverageMargin(s, cmd, account, sink);
+    const rises = leverage > account.leverageLimit;
     margin.setLeverageLimit(ratio);
     account.leverageLimit = leverage;
+    if (rises) recapOrderCredits(s, account);
   }
   const lendingBefore = account.isOn(AccountSetting.AutoLend);
   account.settings = (account.settings & ~mask) | values;

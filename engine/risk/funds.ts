@@ -128,6 +128,66 @@ export function creditInflow(account: Account, hold: OrderHold, delta: bigint): 
   account.markChanged(a);
 }
 
+/**
+ * A3/C4/C8: the account's leverage limit rose. Each open spot order's credited proceeds were neutral at the old limit
+ * (checks.creditUpToNeutral); at the higher limit its borrow takes less, so the same credit would give room that
+ * cancelling the order takes away (margin/corners.ts). Each is cut to the most that leaves the available equity, at
+ * the all-fill state and at the order's own corner, no higher than without the order. Never raised. A walk of the
+ * shard's hold slots (a leverage change is rare; no per-account hold list is kept on the hot path).
+ */
+export function recapOrderCredits(s: RiskState, account: Account): void {
+  if (account.openOrders === 0) return;
+  const holds = s.holds;
+  for (let i = 0; i < holds.slotCount; i++) {
+    const hold = holds.slotAt(i);
+    if (hold.owner === account && !hold.perp && hold.inflowCredit > 0n) recapOrderCredit(account, hold);
+  }
+}
+
+function recapOrderCredit(account: Account, hold: OrderHold): void {
+  const fillSell = hold.side === Side.Sell;
+  const a = hold.inflowAsset;
+  const cover = account.repayCover[a]!;
+  const sellCover = account.sellTerms === null ? 0n : account.sellTerms.repayCover[a]!;
+  const credit = hold.inflowCredit;
+  // The account without the order: its hold back in available, no open borrow, no credit.
+  moveOrderTerms(account, hold, -1n);
+  creditInflow(account, hold, -credit);
+  let margin = account.syncedMargin();
+  const allWithout = margin.netEquityAvailableUsd();
+  const cornerWithout = margin.cornerNetEquityAvailableUsd(fillSell);
+  moveOrderTerms(account, hold, 1n);
+  let lo = 0n;
+  let hi = credit;
+  while (lo < hi) {
+    const mid = hi - ((hi - lo) >> 1n);
+    setOrderCredit(account, hold, mid, cover, sellCover);
+    margin = account.syncedMargin();
+    if (margin.netEquityAvailableUsd() > allWithout || margin.cornerNetEquityAvailableUsd(fillSell) > cornerWithout) hi = mid - 1n;
+    else lo = mid;
+  }
+  setOrderCredit(account, hold, lo, cover, sellCover);
+}
+
+/** Adds (sign 1n) or takes out (−1n) the order's hold and open borrow from the account's open-order terms. */
+function moveOrderTerms(account: Account, hold: OrderHold, sign: bigint): void {
+  const asset = hold.asset;
+  account.addLocked(asset, hold.side, sign * hold.remaining);
+  account.available[asset] = account.available[asset]! - sign * hold.remaining;
+  if (hold.borrowMax !== 0n) account.addOpenBorrow(asset, hold.side, sign * hold.borrowMax);
+  account.markChanged(asset);
+}
+
+/** The order's credit set to `credit`, the repay cover as it was with the old credit, capped to the new one. */
+function setOrderCredit(account: Account, hold: OrderHold, credit: bigint, cover: bigint, sellCover: bigint): void {
+  creditInflow(account, hold, credit - hold.inflowCredit);
+  if (!hold.inflowRepays) return;
+  const a = hold.inflowAsset;
+  account.repayCover[a] = cover;
+  if (account.sellTerms !== null) account.sellTerms.repayCover[a] = sellCover;
+  account.repayCoverNow(a);
+}
+
 /** The order may borrow `units` less at fill time (it borrowed them, or it ended): C4's open-order exposure. */
 export function reduceOpenBorrow(account: Account, hold: OrderHold, units: bigint): void {
   if (units === 0n) return;

@@ -20,11 +20,14 @@
 // An order's credit while it rests is what leaves the available equity no higher at the all-fill state AND at its
 // own corner (lastChangesRaiseAvailableEquity). Corners are computed non-incrementally over the asset slots with
 // open-order inputs and the changed slots (a handful); an account with one side's orders only pays nothing extra.
-// Not closed here (known, A3): a credit is neutral at the leverage limit in force when the order rested; a later change
-// of the limit (A3 re-prices open orders) can make it favourable, and the room it then seems to give can be used by an
-// order of its own side, or shows at a mixed vertex (all buys and some sells), so cancelling it leaves the account at
-// IMR ≥ 100% (property seeds 20261206, 987654321, 1227174416 at 2,000 runs). The fix is to re-cap the account's
-// credits at a leverage change (needs the account's holds at hand); the corners close the cross-side case.
+// A credit is neutral at the leverage limit in force when the order rested; a later rise of the limit (A3 re-prices open
+// orders) lowers what the order's borrow takes, so the same credit would be favourable and the room it seemed to give
+// could be used by an order of its own side, or show at a mixed vertex (all buys and some sells), and cancelling it
+// left the account at IMR ≥ 100% (property seeds 20261206, 987654321, 1227174416, 1251685059). A rise of the limit
+// therefore re-caps every open order's credit at the new limit (funds.ts recapOrderCredits), against the account
+// without that order, at the all-fill state and at the order's own corner (cornerNetEquityAvailableUsd). A mark move
+// can change neutrality too; the property runs at unchanged marks, and a mark move that makes a credit favourable
+// gives room only until the next rise of the limit or the order's end (known, not re-capped per mark).
 
 import type { Ratio } from "../../fixed/index.ts";
 import {
@@ -298,6 +301,13 @@ export class CornerMargin extends MarginSlots {
     if (!allowRiskReducing || !this.cornerNonIncreasing) return false;
     this.evaluateCorner(null, fillSell);
     return initialMarginRatioNotWorse(this.cornerIm, this.cornerNe, this.cornerTen, im, ne, ten);
+  }
+
+  /** C6 at a side corner as the account stands (sells fill when `fillSell`, else buys): net equity − locked. */
+  cornerNetEquityAvailableUsd(fillSell: boolean): bigint {
+    this.refreshMarks();
+    this.evaluateCorner(null, fillSell);
+    return this.cornerNe - netEquityLockedUsd(this.cornerIm, this.cornerTen, this.leverageLimitRatio);
   }
 
   /** After a check: would the evaluated order's fill raise the available equity at its own corner (C6)? */
