@@ -324,6 +324,37 @@ describe("Q4 bankruptcy: the insurance fund, then perp ADL", () => {
     expect(h.usdc(DAVE)).toBe(3_100n * USDC_UNIT - daveFee + 3_020_523_250n);
     expect(h.liquidating()).toEqual([]);
   });
+
+  it("Q4: covers spend the fund's capital, not the realized PnL it holds for open positions: Erin's 100 USDC loss on 0.01 BTC sold at 50,000 sits in the fund (101.0465), yet the cover is 1.0465 and the rest is ADL", () => {
+    // D4: the fund is realization's counterparty. Erin closes 0.01 of her 60,000 long at 50,000 and pays 100 USDC into
+    // it; the maker's new 0.01 long from 50,000 and the shorts' open gains are owed that money when they close. So the
+    // fund's capital is still 1.0465. The trade makes the mark 50,000 (P3: median of bid 50,000, ask 53,955, last
+    // 50,000): Alice's equity is 6,040 − 10,000 = −3,960; the fund covers 1.0465 and E' = −3,958.9535 closes at
+    // p = 50,000 + 3,958.9535 against Dave and Bob. Before, the cover was 101.0465 — the 100 in transit with it — and
+    // the fund's close-out value went below zero with less socialized (fuzz seed 3270706892).
+    const h = new Harness(base);
+    bankruptcySetup(h);
+    h.batch([...quotes(50_000n * USD, 53_955n * USD), { ...gtc(ERIN, BTC_PERP, Side.Sell, 50_000n * USD, BTC_UNIT / 100n), tif: TimeInForce.IOC }]);
+    expect(h.position(ERIN)).toEqual([BTC_UNIT / 2n - BTC_UNIT / 100n, 60_000n * USD]);
+    h.tick(); // stalled
+    expect(h.fund()).toBe(101_046_500n);
+    expect(h.engine.risk[0]!.insuranceCapital(USDC)).toBe(1_046_500n);
+    const events = h.tick();
+    const cover = kinds(events, EventKind.Settlement).filter((e) => e.settlementReason === SettlementReason.InsuranceCover);
+    expect(cover.map((e) => [e.account, e.settledAmount])).toEqual([[ALICE, 1_046_500n]]);
+    const p = 53_958_953_500_000n;
+    expect(legs(events)).toEqual([
+      [LiquidationStep.OnAdl, ALICE, DAVE, BTC_PERP, 0, Side.Sell, BTC_UNIT / 2n, p, 0n],
+      [LiquidationStep.OnAdl, ALICE, BOB, BTC_PERP, 0, Side.Sell, BTC_UNIT / 2n, p, 0n],
+    ]);
+    // Each counterparty buys 0.5 back 3,958.9535 above the 50,000 mark: 1,979.47675 USDC socialized per leg.
+    expect(kinds(events, EventKind.SocializedLoss).map((e) => [e.legMarkPrice, e.adlLoss])).toEqual([[50_000n * USD, 1_979_476_750n], [50_000n * USD, 1_979_476_750n]]);
+    // The legs' PnL nets out through the fund (Alice pays 6,041.0465, Dave and Bob get 3,020.52325 each): the 100 in
+    // transit stays, and the capital is spent.
+    expect([h.fund(), h.engine.risk[0]!.insuranceCapital(USDC)]).toEqual([100_000_000n, 0n]);
+    expect(h.usdc(ALICE)).toBe(0n);
+    expect(h.position(ALICE)).toEqual([0n, 0n]);
+  });
 });
 
 // ---------------------------------------------------------------- X4, X7: replay, threads and snapshots

@@ -148,7 +148,10 @@
 //      stalled) is bankrupt: the fund covers min(fund, deficit), and beyond it each perpetual position is closed by ADL
 //      at its bankruptcy price against the opposing positions ranked by profit % × leverage (engine/liquidation/
 //      bankruptcy.ts); each ADL leg is a SocializedLoss event (the account's stream and history, the public liquidation
-//      stream). A borrow that cannot be repaid is the lending half of Q4 (not here).
+//      stream). A borrow that cannot be repaid is the lending half of Q4 (not here). "The fund" of a cover (here and
+//      in the lending half) is its capital: its balance less the realized PnL in transit (D4 makes the fund the
+//      counterparty of realization, so the losers' paid losses sit in it until the winners' open positions close;
+//      risk/insurance.ts pnlFloat, replicated with the fund), and never more than the balance.
 //    A position may move only through its market's matching shard (RO): each position leg is a LiquidationTransfer
 //    command (seq 0) forwarded to that shard as D3's orders are; the shard moves its replica (before any journaled
 //    command of the batch, so the replica is still the boundary state the leg was decided from) and emits a

@@ -51,8 +51,10 @@ export { SnapshotFormatError };
  * liquidation fill, last NoStepReason).
  * 10: after an account's repayCover, a flag and (when set) the sell orders' part of it (C4/C8 corners: SellTerms).
  * 11: each risk shard's section ends with its spread P4/P5 passes (engine.ts P5S: the realization pass's cursor, each
- * market's pending funding interval with its cursor and the accounts paid early; risk/passes.ts). */
-export const SNAPSHOT_FORMAT_VERSION = 11;
+ * market's pending funding interval with its cursor and the accounts paid early; risk/passes.ts).
+ * 12: the insurance fund's replica carries, after its balances, the realized PnL in transit per asset (Q4: covers
+ * spend the balance less it; risk/insurance.ts pnlFloat). */
+export const SNAPSHOT_FORMAT_VERSION = 12;
 const MAGIC = "CBSNAPSH";
 const CRC_BYTES = 4;
 /** Shards of one stage a snapshot may hold (a damaged count must not drive a long loop). */

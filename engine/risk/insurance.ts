@@ -10,8 +10,8 @@ import { PoolDelta } from "../lending/index.ts";
 import {
   INSURANCE_HISTORY_KEPT_MAX,
   INSURANCE_REASON_COUNT,
+  InsuranceReason,
   SNAPSHOT_COUNT_MAX,
-  type InsuranceReason,
   type SnapshotReader,
   type SnapshotWriter,
 } from "../model/index.ts";
@@ -29,6 +29,13 @@ export interface InsuranceRow {
 export class InsuranceLedger {
   /** Σ of every shard's slice per asset, as of the last boundary plus this shard's own changes of the batch. */
   readonly balances: bigint[];
+  /**
+   * Q4: per asset, the part of the balance that is realized PnL in transit (Σ of every RealizedPnl change): D4 makes
+   * the fund the counterparty of realization, so while the losers of a move have paid and the winners hold open
+   * positions the balance holds what those positions will be paid when they close (Σ cost basis). Not the fund's to
+   * spend: covers spend capital(), balance − float.
+   */
+  readonly pnlFloat: bigint[];
   /** This shard's own changes of the batch, per asset × reason (PoolDelta.cash), exchanged in phase 4. */
   readonly deltas: PoolDelta[];
   /** Σ over every shard of the batch's changes per asset × reason (own at once, the others' at the merge). */
@@ -39,6 +46,7 @@ export class InsuranceLedger {
 
   constructor(readonly assetCount: number) {
     this.balances = new Array<bigint>(assetCount).fill(0n);
+    this.pnlFloat = new Array<bigint>(assetCount).fill(0n);
     this.deltas = [];
     for (let i = 0; i < assetCount * INSURANCE_REASON_COUNT; i++) this.deltas.push(new PoolDelta());
     this.batchChanges = new Array<bigint>(assetCount * INSURANCE_REASON_COUNT).fill(0n);
@@ -50,7 +58,19 @@ export class InsuranceLedger {
     this.deltas[i]!.cash += change;
     this.batchChanges[i] = this.batchChanges[i]! + change;
     this.balances[asset] = this.balances[asset]! + change;
+    if (reason === InsuranceReason.RealizedPnl) this.pnlFloat[asset] = this.pnlFloat[asset]! + change;
     this.batchChanged = true;
+  }
+
+  /**
+   * Q4: what covers may spend of `asset` — the balance less the realized PnL in transit (pnlFloat), and never more
+   * than the balance (when winners were paid before the losers, the float is negative and the cash is not there yet);
+   * may be < 0.
+   */
+  capital(asset: number): bigint {
+    const balance = this.balances[asset]!;
+    const float = this.pnlFloat[asset]!;
+    return float > 0n ? balance - float : balance;
   }
 
   /** Phase 4: another shard's changes of the batch; `deltas[first + i]` is its delta i. */
@@ -59,7 +79,9 @@ export class InsuranceLedger {
       const change = deltas[first + i]!.cash;
       if (change === 0n) continue;
       this.batchChanges[i] = this.batchChanges[i]! + change;
-      this.balances[(i / INSURANCE_REASON_COUNT) | 0] = this.balances[(i / INSURANCE_REASON_COUNT) | 0]! + change;
+      const asset = (i / INSURANCE_REASON_COUNT) | 0;
+      this.balances[asset] = this.balances[asset]! + change;
+      if (i - asset * INSURANCE_REASON_COUNT === InsuranceReason.RealizedPnl) this.pnlFloat[asset] = this.pnlFloat[asset]! + change;
       this.batchChanged = true;
     }
   }
@@ -99,12 +121,13 @@ export class InsuranceLedger {
     if (this.history.length === 0 && this.balances.every((b) => b === 0n)) return "";
     const last = this.history[this.history.length - 1];
     const tail = last === undefined ? "" : ` ${last.timeMs}/${last.asset}/${last.reason}/${last.change}/${last.balance}`;
-    return `insurance ${this.balances.join(",")} rows ${this.history.length}${tail}\n`;
+    return `insurance ${this.balances.join(",")} float ${this.pnlFloat.join(",")} rows ${this.history.length}${tail}\n`;
   }
 
   /** At a boundary (the batch's changes are rows already). */
   writeSnapshot(w: SnapshotWriter): void {
     for (const b of this.balances) w.big(b);
+    for (const f of this.pnlFloat) w.big(f);
     w.uint(this.history.length);
     for (const row of this.history) {
       w.uint(row.timeMs);
@@ -117,6 +140,7 @@ export class InsuranceLedger {
 
   restoreSnapshot(r: SnapshotReader): void {
     for (let a = 0; a < this.assetCount; a++) this.balances[a] = r.big();
+    for (let a = 0; a < this.assetCount; a++) this.pnlFloat[a] = r.big();
     this.history.length = 0;
     for (let n = r.count(SNAPSHOT_COUNT_MAX, "insurance history rows"); n > 0; n--) {
       const timeMs = r.uint();

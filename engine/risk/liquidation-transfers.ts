@@ -110,11 +110,15 @@ export function decideBeyondBook(s: RiskState, account: Account, margin: Account
   return equityUsd < 0n && nothingToLiquidate && hasPosition(account) && declareBankrupt(s, account, margin, equityUsd, out);
 }
 
-/** Phase 0: what covers may still spend this batch — the fund at the boundary (K > 1: each shard floor(fund / K)). */
+/**
+ * Phase 0: what covers may still spend this batch — the fund's capital at the boundary (K > 1: each shard floor(fund /
+ * K)): its balance less the realized PnL in transit (InsuranceLedger.pnlFloat), which the open positions' winners are
+ * owed when they close (fuzz seed 3270706892: a cover of 2,032.65 USDC from a fund whose 2,859.44 was all in transit).
+ */
 function coverBudget(s: RiskState): bigint {
   const book = s.liquidation;
   if (book.coverBudget < 0n) {
-    const fund = s.insurance.balances[usdcOf(s)]!;
+    const fund = s.insurance.capital(usdcOf(s));
     book.coverBudget = fund > 0n ? fund / BigInt(s.shardCount) : 0n;
   }
   return book.coverBudget;

@@ -308,6 +308,11 @@ export class RiskShard {
     return this.s.insurance.balances[asset]!;
   }
 
+  /** Q4: the fund's capital of `asset` — its balance less the realized PnL in transit to open positions. */
+  insuranceCapital(asset: number): bigint {
+    return this.s.insurance.capital(asset);
+  }
+
   /** Q6/D4: this shard's replica of the insurance fund's history (asset < 0: every asset). */
   insuranceHistory(asset: number, fromMs: number, limit: number): InsuranceRow[] {
     return this.s.insurance.rows(asset, fromMs, limit);
