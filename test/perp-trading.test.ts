@@ -27,6 +27,7 @@ const config = loadConfig();
 const USDC = 0;
 const USDT = 1;
 const BTC = 2;
+const BTC_USDC = 0;
 const BTC_PERP = 3;
 const USDC_UNIT = 1_000_000n;
 const BTC_UNIT = 100_000_000n;
@@ -367,6 +368,50 @@ describe("USDC settlement waterfall (P6)", () => {
     h.order(BOB, Side.Sell, price(50_000), btc(0.02));
     const events = h.order(ALICE, Side.Buy, price(50_000), btc(0.02));
     expect(settlements(events, ALICE)).toEqual([[SettlementReason.Fee, SettlementStep.ForcedBorrow, usdc(1)]]);
+  });
+
+  it("P6 (3): with autoBorrowSettlements off, the next batch converts collateral through the book (CollateralConversion): 0.00002 BTC sold at Carol's 59,000 bid repays the 1 USDC borrow", () => {
+    const h = new Harness();
+    withUsdcPool(h);
+    h.deposit(ALICE, BTC, btc(1));
+    h.settings(ALICE, 0, AccountSetting.AutoBorrowSettlements);
+    h.deposit(BOB, USDC, usdc(10_000));
+    h.deposit(CAROL, USDC, usdc(10_000));
+    h.order(CAROL, Side.Buy, price(59_000), btc(0.001), 0, BTC_USDC);
+    h.order(BOB, Side.Sell, price(50_000), btc(0.02));
+    h.order(ALICE, Side.Buy, price(50_000), btc(0.02));
+    expect(h.slots(ALICE, USDC).borrowed).toBe(usdc(1));
+    expect(h.engine.risk[0]!.passesPending).toBe(true); // a conversion is due: the clock policy keeps batches coming
+    const events = h.run({ kind: CommandKind.AdvanceTime, timeMs: T0 + 1_000 });
+    const fills = events.filter((e) => e.kind === EventKind.Fill);
+    expect(fills.map((e) => [e.account, e.makerAccount, e.market, e.side, e.price, e.quantity, e.quoteQuantity, e.takerFee])).toEqual([
+      [ALICE, CAROL, BTC_USDC, Side.Sell, price(59_000), 2_000n, 1_180_000n, 1_180n],
+    ]);
+    expect(settlements(events, ALICE)).toEqual([[SettlementReason.Fee, SettlementStep.Convert, 1_178_820n]]);
+    // The 1 USDC borrow is repaid from the 1.17882 raised; 0.17882 stays available; 0.99998 BTC left.
+    expect(h.slots(ALICE, USDC)).toEqual({ available: 178_820n, locked: 0n, lent: 0n, borrowed: 0n });
+    expect(h.slots(ALICE, BTC).available).toBe(btc(1) - 2_000n);
+    expect(h.engine.risk[0]!.passesPending).toBe(false);
+  });
+
+  it("P6 (3), X7: a conversion due at a snapshot is in it: the restored engine converts in the next batch as the live one does", () => {
+    const live = new Harness();
+    withUsdcPool(live);
+    live.deposit(ALICE, BTC, btc(1));
+    live.settings(ALICE, 0, AccountSetting.AutoBorrowSettlements);
+    live.deposit(BOB, USDC, usdc(10_000));
+    live.deposit(CAROL, USDC, usdc(10_000));
+    live.order(CAROL, Side.Buy, price(59_000), btc(0.001), 0, BTC_USDC);
+    live.order(BOB, Side.Sell, price(50_000), btc(0.02));
+    live.order(ALICE, Side.Buy, price(50_000), btc(0.02));
+    const restored = new Harness(config, undefined, Engine.fromSnapshot(config, live.engine.snapshot()));
+    expect(restored.engine.stateHash()).toBe(live.engine.stateHash());
+    const tick = { kind: CommandKind.AdvanceTime, timeMs: T0 + 1_000 };
+    const a = live.run(tick);
+    const b = restored.run(tick);
+    expect(settlements(b, ALICE)).toEqual([[SettlementReason.Fee, SettlementStep.Convert, 1_178_820n]]);
+    expect(b.map((e) => `${e.kind}/${e.account}/${e.orderId}/${e.quantity}`)).toEqual(a.map((e) => `${e.kind}/${e.account}/${e.orderId}/${e.quantity}`));
+    expect(restored.engine.stateHash()).toBe(live.engine.stateHash());
   });
 
   it("P6: with no USDC in the pool at all, the fee is owed as unsettled USDC (C3 counts it) and the next credit pays it first", () => {

@@ -76,6 +76,12 @@
 //    batch past a 10 s mark realizes at the marks a tick at the mark would have seen — unless, with no command for that
 //    long, a source or the EWMA went stale meanwhile (the demo's feed sends quotes every second). Spread over batches
 //    since P5S below (one tick realizing every holder of the shard cost 4.1 s for 100,000 in bench perp.realize-100k).
+// P6 (3) (as built; risk/settlement-conversions.ts): converting collateral through the book needs an engine order,
+//    which only phase 0 creates (D3), and a settlement cannot wait for one. So a debit that steps (1)–(2) cannot pay
+//    is borrowed at once ignoring the throttle (SPEC's "what steps 1–3 cannot cover", taken first) and noted due; phase
+//    0 of the next batch, after the liquidations' commands, sends each account due one IOC CollateralConversion sale
+//    of its largest collateral (never for a liquidating account: Q2 converts), whose USDC repays the borrow. One
+//    attempt; the dues are in the snapshot and state hash; a due keeps batches coming (passesPending).
 // P5S (amends P5 and D2(b), as built; risk/passes.ts, realization.ts, funding.ts): the engine's pause per batch stays
 //    bounded however many positions there are. A 10 s mark no longer realizes every holder: it starts the shard's
 //    realization pass (or, while one runs, asks for another when it ends), and a FundingRate no longer pays every

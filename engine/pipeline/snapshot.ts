@@ -53,7 +53,8 @@ export { SnapshotFormatError };
  * 11: each risk shard's section ends with its spread P4/P5 passes (engine.ts P5S: the realization pass's cursor, each
  * market's pending funding interval with its cursor and the accounts paid early; risk/passes.ts).
  * 12: the insurance fund's replica carries, after its balances, the realized PnL in transit per asset (Q4: covers
- * spend the balance less it; risk/insurance.ts pnlFloat). */
+ * spend the balance less it; risk/insurance.ts pnlFloat), and each risk shard's section ends with the settlement
+ * borrows due a collateral conversion (P6 (3): risk/settlement-conversions.ts). */
 export const SNAPSHOT_FORMAT_VERSION = 12;
 const MAGIC = "CBSNAPSH";
 const CRC_BYTES = 4;

@@ -117,3 +117,21 @@ export function payFundingBeforeFill(s: RiskState, account: Account, m: number, 
   const net = payOne(s, account, m, f, sink);
   creditInsurance(s, s.config.markets[m]!.quoteAsset, InsuranceReason.FundingRemainder, net);
 }
+
+/**
+ * P4 under P5S: Σ of the payments this shard's holders still owe for market m's pending interval (> 0: the fund is
+ * owed it; the receivers paid first took it from the fund meanwhile). 0 with no interval pending. Not the hot path
+ * (the fuzz's Q4 check and operators' reading of the fund).
+ */
+export function fundingInTransit(s: RiskState, m: number): bigint {
+  const f = s.passes.funding[m];
+  if (f === undefined || !f.active) return 0n;
+  const usdc = s.config.markets[m]!.quoteAsset;
+  let sum = 0n;
+  for (const id of s.perpHolders[m]!.values()) {
+    if (!f.owes(id)) continue;
+    const q = s.accounts.get(id)!.perps!.positions[m]!.netQuantity;
+    sum += fundingPayment(f.rate, q, f.mark, s.marginContext.marketBaseDecimals[m]!, s.marginContext.assetDecimals[usdc]!);
+  }
+  return sum;
+}

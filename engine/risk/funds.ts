@@ -200,9 +200,10 @@ export function reduceOpenBorrow(account: Account, hold: OrderHold, units: bigin
 /**
  * P6: debits `amount` (> 0) units of USDC (`usdc`, the perpetual's settlement asset) from the account: the available
  * balance, then (1) lent USDC redeemed, then (2) a borrow under autoBorrowSettlements while the pool is below its
- * throttle; step (3), converting other collateral through the book, needs engine orders (D3) and is not run, so what
- * (1)–(2) leave is borrowed ignoring the throttle at once (forcedSettlementBorrow of the whole rest), and what even
- * that cannot take (the pool has no cash) is owed as unsettled USDC (C3). Every step is a settlement row.
+ * throttle; step (3), converting other collateral through the book, needs an engine order (D3), so what (1)–(2) leave
+ * is borrowed ignoring the throttle at once (forcedSettlementBorrow of the whole rest) and noted as due: the next
+ * batch's phase 0 sells collateral to repay it (settlement-conversions.ts). What even that borrow cannot take (the pool
+ * has no cash) is owed as unsettled USDC (C3). Every step is a settlement row.
  */
 export function debitUsdc(s: RiskState, account: Account, usdc: number, market: number, reason: SettlementReason, amount: bigint): void {
   const pools = s.pools;
@@ -232,6 +233,7 @@ export function debitUsdc(s: RiskState, account: Account, usdc: number, market: 
   let owed = plan.convert;
   if (owed > 0n && account.positions[usdc]!.lendShares === 0n && pools.borrowReserved(account, usdc, owed, s.nowMs, true) >= 0n) {
     rows.add(id, market, usdc, reason, SettlementStep.ForcedBorrow, owed);
+    s.conversions.noteDue(id, owed, reason); // (3): the next batch sells collateral for it (settlement-conversions.ts)
     owed = 0n;
   }
   account.available[usdc] = account.available[usdc]! - (amount - owed);

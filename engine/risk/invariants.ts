@@ -209,6 +209,7 @@ export function stateHash(s: RiskState): string {
   }
   h.update(`oi ${s.openInterest.join(",")}\n`);
   h.update(s.passes.hashText()); // P5S
+  h.update(s.conversions.hashText()); // P6 (3)
   for (let m = 0; m < s.fundingRates.length; m++) if (s.fundingRates[m]!.length > 0) h.update(`fr${m} ${s.fundingRates[m]!.hashText()}\n`);
   h.update(`fee ${s.feeAccount.available.join(",")}\n`);
   if (s.insuranceAccount.available.some((x) => x !== 0n)) h.update(`ins ${s.insuranceAccount.available.join(",")}\n`); // D4

@@ -93,10 +93,11 @@ function conversionsOf(s: RiskState): ConversionMarkets {
   return scratch.conversions!;
 }
 
-/** Phase 0 of batch `batch` (see the module comment): this shard's engine commands, forwarded to `out` in order. */
-export function createEngineOrders(s: RiskState, batch: number, out: EngineCommandOut): void {
+/** Phase 0 of batch `batch` (see the module comment): this shard's engine commands, forwarded to `out` in order;
+ * returns how many went out (the batch's next engine command index). */
+export function createEngineOrders(s: RiskState, batch: number, out: EngineCommandOut): number {
   const book = s.liquidation;
-  if (book.liquidating.size === 0) return;
+  if (book.liquidating.size === 0) return 0;
   const ids = book.liquidatingSorted();
   const first = firstServedIndex(batch, ids.length, ENGINE_ORDERS_PER_BATCH_MAX);
   let i = 0;
@@ -113,6 +114,7 @@ export function createEngineOrders(s: RiskState, batch: number, out: EngineComma
       i++;
     }
   }
+  return i;
 }
 
 /** Q2's first action: every resting order of the account, over every market (matching: DoneReason Liquidation). */

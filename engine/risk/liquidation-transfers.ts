@@ -50,6 +50,7 @@ import {
 } from "../model/index.ts";
 import type { Account } from "./accounts.ts";
 import { creditUsdc } from "./funds.ts";
+import { payFundingBeforeFill } from "./funding.ts";
 import { creditInsurance } from "./insurance.ts";
 import type { AccountMargin } from "./margin/index.ts";
 import { changePosition } from "./post-trade.ts";
@@ -328,6 +329,9 @@ export function applyLiquidationTransfer(s: RiskState, e: EventRecord, sink: Eve
   // The fund's cover of this account, decided in phase 0, is paid before its first leg (a loss the leg realizes then
   // meets the covered balance rather than a new USDC borrow and its entry fee).
   if (from !== undefined) payPendingCover(s, from, sink);
+  // P4 under P5S: an interval end still being paid pays both sides first, on the positions they held at it (as a fill).
+  if (from !== undefined) payFundingBeforeFill(s, from, market.id, sink);
+  if (to !== null && to !== from) payFundingBeforeFill(s, to, market.id, sink);
   if (from !== undefined) changePosition(s, from, e.side, market, e.quantity, e.price, 0n);
   if (to !== null) changePosition(s, to, e.side === Side.Buy ? Side.Sell : Side.Buy, market, e.quantity, e.price, 0n);
   const step = e.liquidationStep;

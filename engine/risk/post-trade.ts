@@ -28,13 +28,16 @@ export function applyFill(s: RiskState, e: EventRecord, sink: EventSink): void {
   const maker = makerOwned ? accountOfFill(s, e.makerAccount, e.makerOrderId) : null;
   // Both tiers as they stand before this trade counts towards either user's volume.
   const volumes = s.volumes;
-  // Q2: a liquidation step (an engine order, always the taker) pays the liquidation fee instead of the taker fee.
-  const liquidation = taker !== null && isEngineOrderId(e.orderId);
+  // Q2: a liquidation step (an engine order, always the taker) pays the liquidation fee instead of the taker fee; P6
+  // (3)'s collateral conversion (an engine order too) is an ordinary sale whose USDC repays the settlement borrow.
+  const conversion = taker !== null && s.conversions.isConversion(e.orderId);
+  const liquidation = taker !== null && isEngineOrderId(e.orderId) && !conversion;
   const takerBps = taker !== null && !liquidation ? s.feeTiers[volumes.roll(taker.volume!, day).tier]!.takerBps : 0;
   const makerBps = maker !== null ? s.feeTiers[volumes.roll(maker.volume!, day).tier]!.makerBps : 0;
   if (taker !== null) e.takerFee = settleSide(s, taker, e.orderId, e.side, market, e.quantity, e.quoteQuantity, takerBps);
   if (maker !== null) e.makerFee = settleSide(s, maker, e.makerOrderId, makerSide, market, e.quantity, e.quoteQuantity, makerBps);
   if (liquidation) settleSpotLiquidationFill(s, taker!, e, market);
+  else if (conversion) s.conversions.recordFill(s, e, market, e.quoteQuantity - e.takerFee);
   const ctx = s.marginContext;
   const volumeUsd = quoteVolumeUsd(e.quoteQuantity, ctx.assetMark[market.quoteAsset]!, ctx.assetUnit[market.quoteAsset]!);
   if (taker !== null) volumes.add(taker.volume!, day, volumeUsd);
@@ -231,7 +234,8 @@ export function endOrder(s: RiskState, e: EventRecord, sink: EventSink): void {
   const hold = s.holds.get(e.orderId);
   if (hold === undefined) return;
   // Q2: a liquidation step that filled nothing (expired within the bound, or refused) is no progress.
-  if (isEngineOrderId(e.orderId) && e.filledQuantity === 0n) s.liquidation.recordNoProgress(hold.account, NoStepReason.NoFillWithinBound);
+  if (s.conversions.isConversion(e.orderId)) s.conversions.endOrder(e.orderId); // P6 (3): one attempt
+  else if (isEngineOrderId(e.orderId) && e.filledQuantity === 0n) s.liquidation.recordNoProgress(hold.account, NoStepReason.NoFillWithinBound);
   const account = releaseHoldFunds(s, hold);
   if (!hold.perp) publishBalance(s, seq, account, hold.asset, sink);
   s.holds.remove(hold);

@@ -43,6 +43,7 @@ export function writeShardSnapshot(s: RiskState, w: SnapshotWriter): void {
   s.lenders.writeSnapshot(w); // Q4: open bankruptcies, this shard's pending ones, its payout transit
   for (const log of s.fundingRates) log.write(w); // P4: each market's funding rates (histories.ts)
   s.passes.write(w); // P5S: pending funding payments and the realization pass (passes.ts)
+  s.conversions.write(w); // P6 (3): the settlement borrows due a conversion (settlement-conversions.ts)
   w.endSection();
 }
 
@@ -82,6 +83,7 @@ export function restoreShardSnapshot(s: RiskState, r: SnapshotReader): void {
   s.lenders.restoreSnapshot(r);
   for (const log of s.fundingRates) log.restore(r);
   s.passes.restore(r);
+  s.conversions.restore(r, s.accounts.size);
   r.endSection();
   rebuildLiquidationIndex(s);
   rebuildPerpHolders(s);

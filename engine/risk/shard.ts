@@ -25,7 +25,7 @@ import { applyPoolMovement, manualPoolAction, type PoolMovement } from "./lendin
 import { applyMarkPrice, oracleQuote } from "./oracle-commands.ts";
 import { evaluateLiquidations } from "./liquidation-trigger.ts";
 import type { InsuranceRow } from "./insurance.ts";
-import { advanceFunding, recordFundingRate, startFunding } from "./funding.ts";
+import { advanceFunding, fundingInTransit, recordFundingRate, startFunding } from "./funding.ts";
 import { PASS_VISITS_PER_BATCH_MAX } from "./passes.ts";
 import { createEngineOrders, type EngineCommandOut } from "./liquidation-steps.ts";
 import { lenderBatchEnd, lenderPhase0 } from "./liquidation-lenders.ts";
@@ -236,14 +236,17 @@ export class RiskShard {
   /**
    * Phase 0 of batch `batch` (engine.ts decisions D3 and "Q4/Q5 lenders (as built)"): Q4's bankruptcies and Q5's lender
    * ADL (liquidation-lenders.ts; their events to `sink`), then this shard's engine commands for its liquidating
-   * accounts — a CancelAll for one with resting orders, else one IOC book step (liquidation-steps.ts) — handed to `out`.
+   * accounts — a CancelAll for one with resting orders, else one IOC book step (liquidation-steps.ts) — then P6 (3)'s
+   * collateral conversions (settlement-conversions.ts), handed to `out`.
    */
   beginBatch(batch: number, out: EngineCommandOut, sink: EventSink): void {
     const s = this.s;
     // Q4/Q5 first (liquidation-lenders.ts): bankruptcies resolved, lent collateral redeemed or lender ADL, new bankruptcies.
     if (s.liquidation.liquidating.size !== 0 || s.lenders.pending.size !== 0 || s.lenders.transitQuote !== 0n) lenderPhase0(s, sink);
     else s.lenders.coverBudget = 0n;
-    if (s.liquidation.liquidating.size !== 0) createEngineOrders(s, batch, out);
+    const sent = s.liquidation.liquidating.size !== 0 ? createEngineOrders(s, batch, out) : 0;
+    // P6 (3): the settlement borrows of the last batch, converted through the book (settlement-conversions.ts).
+    if (s.conversions.due.size !== 0) s.conversions.place(s, batch, sent, out);
   }
 
   /**
@@ -280,7 +283,7 @@ export class RiskShard {
 
   /** P5S: does this shard have funding payments or a realization pass left (batches must keep coming)? */
   get passesPending(): boolean {
-    return this.s.passes.pending;
+    return this.s.passes.pending || this.s.conversions.due.size !== 0; // P6 (3): a conversion waits for phase 0
   }
 
   /**
@@ -306,6 +309,11 @@ export class RiskShard {
   /** Q6/D4: this shard's replica of the insurance fund's balance of `asset` (Σ of every slice; exact at a boundary). */
   insuranceFund(asset: number): bigint {
     return this.s.insurance.balances[asset]!;
+  }
+
+  /** P4/P5S: Σ of the funding payments this shard's holders still owe for market m's pending interval (funding.ts). */
+  fundingInTransit(market: number): bigint {
+    return fundingInTransit(this.s, market);
   }
 
   /** Q4: the fund's capital of `asset` — its balance less the realized PnL in transit to open positions. */

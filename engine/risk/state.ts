@@ -23,6 +23,7 @@ import { LenderBook } from "./lender-book.ts";
 import type { LiquidationParams } from "../liquidation/index.ts";
 import { PoolBook } from "./pools.ts";
 import { SettlementPasses } from "./passes.ts";
+import { SettlementConversions } from "./settlement-conversions.ts";
 import { SortedIdSet } from "./sorted-ids.ts";
 
 /** Named limits (TigerBeetle: a limit on everything), each with a typed reject. */
@@ -117,6 +118,9 @@ export const SettlementStep = {
   Lend: 7,
   /** A credit arrived in the available balance. */
   ToBalance: 8,
+  /** (3) Collateral sold through the book (CollateralConversion, the batch after the debit): the USDC it raised,
+   * which repaid the settlement's borrow (settlement-conversions.ts). */
+  Convert: 9,
 } as const;
 export type SettlementStep = (typeof SettlementStep)[keyof typeof SettlementStep];
 
@@ -256,6 +260,8 @@ export class RiskState {
   readonly perpHolders: SortedIdSet[];
   /** P4/P5 spread over batches (engine.ts P5S): pending funding per market and the realization pass (passes.ts). */
   readonly passes: SettlementPasses;
+  /** P6 (3): the accounts with a settlement borrow to convert through the book, and the batch's conversion orders. */
+  readonly conversions = new SettlementConversions();
   /** P4: per market, the funding rates of its interval ends (empty for a spot market; histories.ts). */
   readonly fundingRates: FundingRateLog[];
   /** P5 autoRealizePnl: this shard's accounts with the setting on, sorted by id (realization.ts; rebuilt on restore). */

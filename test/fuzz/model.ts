@@ -22,7 +22,8 @@
 //       realized PnL, so while the winners of a move have realized and the losers still hold their positions its raw
 //       USDC balance dips below 0 by what the open positions owe it: the USDC check is on the fund at close-out,
 //       fund + Σ cost basis / 10^shift over every perpetual position (floor) — what the fund holds once every open
-//       position is realized at any common price (Σ quantities = 0). Other assets: the raw balance.
+//       position is realized at any common price (Σ quantities = 0), plus the funding payments a spread interval end
+//       (P5S) has still to collect (its receivers may be paid first: seed 4153617179). Other assets: the raw balance.
 // A failure throws FuzzFailure naming the rule, the seed and the step; `npm run fuzz -- --seed S --steps N` replays it.
 import {
   ACCOUNT_SETTING_VALUE_SHIFT,
@@ -679,7 +680,7 @@ export class FuzzModel {
       let fund = 0n;
       for (const r of risk) fund += r.insuranceBalance(asset);
       for (const r of risk) if (r.insuranceFund(asset) !== fund) this.fail("D4", `shard ${r.shardIndex}'s fund replica of asset ${asset} ${r.insuranceFund(asset)} ≠ Σ slices ${fund}`);
-      const closeOut = asset === USDC ? fund + this.openCostUsdc() : fund;
+      const closeOut = asset === USDC ? fund + this.openCostUsdc() + this.fundingInTransitUsdc() : fund;
       if (asset === USDC) {
         if (fund < this.stats.minInsuranceRawUsdc) this.stats.minInsuranceRawUsdc = fund;
         if (closeOut < this.stats.minInsuranceCloseOutUsdc) this.stats.minInsuranceCloseOutUsdc = closeOut;
@@ -687,6 +688,13 @@ export class FuzzModel {
       }
       if (closeOut < 0n && !this.socialized[asset]) this.fail("Q4", `insurance fund of asset ${asset} at ${fund} (close-out ${closeOut}) with no socialized loss recorded`);
     }
+  }
+
+  /** P5S: Σ of the funding payments still owed for pending intervals (the receivers paid first took it from the fund). */
+  private fundingInTransitUsdc(): bigint {
+    let total = 0n;
+    for (const m of PERPS) for (const r of this.engine.risk) total += r.fundingInTransit(m);
+    return total;
   }
 
   /** Σ over every perpetual position of its cost basis in USDC units (floor): what the open positions owe the fund. */
