@@ -251,6 +251,33 @@ describe("Q3 backstop takeover", () => {
     expect(h.risk(FRANK).balance(FRANK, SOL).available).toBe(0n);
     expect(h.liquidating()).toEqual([]);
   });
+
+  for (const [lends, available, lent] of [
+    [40_000n, 9_000n, 40_000n],
+    [50_000n, 0n, 49_000n],
+  ] as const) {
+    it(`Q3: L15: a backstop lending ${lends} of its 50,000 USDC takes Frank's 1,000 USDC borrow: it repays it from its available USDC, then from its lent USDC — never lends and borrows at once (left: ${available} available, ${lent} lent)`, () => {
+      // Before, the backstop held the moved borrow beside its lend (X2 broke: fuzz seed 3270706892 with a backstop).
+      const h = new Harness(withBackstop(100_000n * USD));
+      h.batch([
+        deposit(LENDER, USDC, 10_000n * USDC_UNIT),
+        { kind: CommandKind.Lend, account: LENDER, asset: USDC, amount: 10_000n * USDC_UNIT },
+        deposit(BACKSTOP, USDC, 50_000n * USDC_UNIT),
+        { kind: CommandKind.Lend, account: BACKSTOP, asset: USDC, amount: lends * USDC_UNIT },
+        deposit(FRANK, SOL, 10n * SOL_UNIT),
+        { kind: CommandKind.Withdraw, account: FRANK, asset: USDC, amount: 1_000n * USDC_UNIT, flags: OrderFlag.AutoBorrow },
+      ]);
+      h.batch([mark(SOL, 105n * USD)]);
+      const totals = h.totals();
+      const events = h.tick();
+      expect(h.totals()).toEqual(totals); // X1
+      expect(kinds(events, EventKind.LiquidationTransfer).map((e) => [e.asset, e.borrowed])).toEqual([[USDC, 1_000n * USDC_UNIT], [SOL, 0n]]);
+      expect(h.risk(BACKSTOP).poolBalance(BACKSTOP, USDC)).toMatchObject({ borrowed: 0n, lent: lent * USDC_UNIT });
+      expect(h.risk(BACKSTOP).balance(BACKSTOP, USDC).available).toBe(available * USDC_UNIT);
+      expect(h.risk(BACKSTOP).balance(BACKSTOP, SOL).available).toBe(10n * SOL_UNIT);
+      expect(h.liquidating()).toEqual([]);
+    });
+  }
 });
 
 /**

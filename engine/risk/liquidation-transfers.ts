@@ -43,6 +43,7 @@ import {
   EventKind,
   InsuranceReason,
   LiquidationStep,
+  RejectCode,
   Side,
   type EventRecord,
   type EventSink,
@@ -424,6 +425,8 @@ function moveAssets(s: RiskState, from: Account, backstop: Account, sink: EventS
     from.available[a] = 0n;
     backstop.available[a] = backstop.available[a]! + available;
     s.pools.moveShares(from, backstop, a, s.nowMs);
+    const q = backstop.positions[a]!;
+    if (q.lendShares !== 0n && q.borrowShares !== 0n) netOwnClaim(s, backstop, a);
     if (unsettled > 0n) {
       const ctx = s.marginContext;
       from.setUnsettledUsdc(0n, ctx.assetMark[usdc]!, ctx.assetUnit[usdc]!);
@@ -436,6 +439,30 @@ function moveAssets(s: RiskState, from: Account, backstop: Account, sink: EventS
     publishBalance(s, 0, backstop, a, sink);
   }
   s.liquidation.recordProgress(from.id);
+}
+
+/**
+ * L15 after a takeover: the backstop received a lend of an asset it borrows (or the reverse). Its available units of
+ * the asset repay the borrow first; then its lent units are redeemed into the repayment, in chunks of the pool's cash
+ * (each repayment returns what the redemption took), until one side is closed (seed 3270706892 of the fuzz).
+ */
+function netOwnClaim(s: RiskState, backstop: Account, a: number): void {
+  const pools = s.pools;
+  const p = backstop.positions[a]!;
+  s.pools.sync(backstop);
+  const pay = backstop.available[a]! < backstop.borrowed[a]! ? backstop.available[a]! : backstop.borrowed[a]!;
+  if (pay > 0n && pools.repay(backstop, a, pay === backstop.borrowed[a]! ? 0n : pay, s.nowMs) !== RejectCode.None) {
+    throw new Error(`risk invariant: backstop ${backstop.id} repay of ${pay} refused`);
+  }
+  while (p.lendShares !== 0n && p.borrowShares !== 0n) {
+    const owed = backstop.borrowed[a]!;
+    const cash = pools.pools[a]!.cash;
+    let x = backstop.lent[a]! < owed ? backstop.lent[a]! : owed;
+    if (x > cash) x = cash;
+    if (x <= 0n || pools.redeemForced(backstop, a, x, s.nowMs) < 0n) break; // no cash at all: left as it is
+    if (pools.repay(backstop, a, x === owed ? 0n : x, s.nowMs) !== RejectCode.None) throw new Error(`risk invariant: backstop ${backstop.id} repay of ${x} refused`);
+  }
+  backstop.markChanged(a);
 }
 
 /** Q3: one asset leg of a takeover as a LiquidationTransfer event (row of the account's history). */

@@ -47,18 +47,21 @@ import { Engine, loadConfig, type EngineTopology } from "../../engine/pipeline/i
 import { SettlementReason } from "../../engine/risk/index.ts";
 
 /**
- * Q3's switch: false while the model runs without a backstop account (the default config names none) — accounts the
- * book cannot step ("stalled, no book step") are counted apart and only the others must make progress. With a
- * configured backstop of enough limit it can be true: the takeover is progress (the account exits).
+ * Q3's switch: the model configures a backstop account (BACKSTOP, funded at genesis, a limit no run reaches), so an
+ * account the book cannot step ("stalled, no book step") must be taken over, or be bankrupt (Q4), within the
+ * progress bound like any other — on the backstop's own risk shard. With several risk shards the backstop reaches only
+ * the accounts of its shard (engine.ts "Q3/Q4 (as built)"): the others' stalls are counted apart.
  */
-export const BACKSTOP_TAKES_STALLED = false;
+export const BACKSTOP_TAKES_STALLED = true;
 /** Q2: the most batches a liquidating account may go without progress (one step a batch; a cancel, then steps). */
 export const PROGRESS_BOUND_BATCHES = 4;
 /** Event kinds that record a socialized loss: Q4/Q5's Socialization rows and Q4's perpetual ADL SocializedLoss. */
 export const SOCIALIZED_LOSS_EVENT_KINDS: readonly number[] = [EventKind.Socialization, EventKind.SocializedLoss];
 const MATCHING_CHECK_EVERY = 64;
 
-const config = loadConfig();
+const BACKSTOP = 176;
+const base = loadConfig();
+const config = { ...base, liquidation: { ...base.liquidation, backstopAccount: BACKSTOP, backstopLimitUsd: 10n ** 12n * 1_000_000_000n } };
 const ASSETS = config.assets.length;
 const USDC = 0;
 const USDT = 1;
@@ -240,6 +243,7 @@ export class FuzzModel {
       c.push(this.deposit(MAKER, asset, whole * UNIT[asset]!));
       c.push(this.deposit(ARB, asset, (whole / 10n) * UNIT[asset]!));
     }
+    c.push(this.deposit(BACKSTOP, USDC, 500_000_000n * UNIT[USDC]!)); // Q3: the backstop liquidity provider
     this.run();
     for (const asset of ORACLE_ASSETS) this.oracleTo(asset);
     this.run();
@@ -737,7 +741,7 @@ export class FuzzModel {
         w.equity = equity;
         w.batches = progress ? 0 : w.batches + 1;
         const stalled = r.liquidationStall(id) !== null;
-        if (stalled && !BACKSTOP_TAKES_STALLED) {
+        if (stalled && !(BACKSTOP_TAKES_STALLED && r.owns(BACKSTOP))) {
           stalledNow = true;
           if (!w.stalledCounted) this.stats.stalledNoBookStep++;
           w.stalledCounted = true;
