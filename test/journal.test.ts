@@ -1,5 +1,5 @@
 // The journal: batches round-trip exactly, a torn or corrupt tail is cut at the last complete batch (X4).
-import { appendFileSync, mkdtempSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { appendFileSync, constants as fsConstants, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -111,6 +111,41 @@ describe("journal", () => {
     const read = readAll(path, true);
     expect(read.seqs).toEqual([1]);
     expect(statSync(path).size).toBe(64 + 32 + 128);
+  });
+
+  it.runIf(existsSync("/proc/self/fdinfo"))("X4: every journal file the writer appends to is open O_DSYNC — a group's one write returns only once it is on disk (new file, reopened file, rolled segment)", async () => {
+    // The flags of the open descriptors of `file`, as the kernel reports them (octal in /proc/self/fdinfo).
+    const flagsOf = (file: string): number[] =>
+      readdirSync("/proc/self/fd")
+        .filter((fd) => {
+          try {
+            return readlinkSync(`/proc/self/fd/${fd}`) === file;
+          } catch {
+            return false;
+          }
+        })
+        .map((fd) => parseInt(/flags:\s*([0-7]+)/.exec(readFileSync(`/proc/self/fdinfo/${fd}`, "utf8"))![1]!, 8));
+    const dsync = fsConstants.O_DSYNC;
+    const path = tempJournal();
+    const created = await JournalWriter.open(path, "ab".repeat(32));
+    expect(flagsOf(path).map((f) => f & dsync)).toEqual([dsync]);
+    await created.close();
+    const reopened = await JournalWriter.open(path, "ab".repeat(32));
+    expect(flagsOf(path).map((f) => f & dsync)).toEqual([dsync]);
+    await reopened.close();
+    const dir = mkdtempSync(join(tmpdir(), "crossbook-journal-seg-"));
+    const segments = await JournalWriter.openSegments(dir, "ab".repeat(32), 65, 1);
+    const enc = new BatchEncoder();
+    for (let b = 1; b <= 2; b++) {
+      enc.begin(b);
+      enc.add(deposit(17, 0, 5n, b));
+      await segments.append(enc.finish());
+    }
+    const files = readdirSync(dir).sort();
+    expect(files.length).toBe(2);
+    expect(flagsOf(join(dir, files[1]!)).map((f) => f & dsync)).toEqual([dsync]);
+    await segments.close();
+    expect(readAll(path).batches).toEqual([]);
   });
 
   it("refuses a journal written under another configuration", async () => {
