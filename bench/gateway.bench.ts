@@ -1,3 +1,9 @@
+// gateway.events (issue 15): the gateway thread's share of every engine event on the real path, in process — the
+// account log's encode and copy (AccountEventLog.record), the watchers' frames (SessionRegistry.dispatch, the sender's
+// with its client_seq) and the batched socket's queue and corked flush (BatchedSocket over a socket that only counts
+// bytes): the market-maker mix of bench/load (placements, cancels, a fill now and then) over 64 accounts and 16
+// sessions. ns per event = the gateway CPU an ack costs beyond the engine and the kernel.
+//
 // gateway.login (X6, DESIGN rule 9): bursts of 1,000 logins through the gateway's Authenticator — the timestamp and
 // key checks and the replay guard on the gateway thread, the ED25519 verification on the piscina pool. Reports
 // logins/s and per-login latency (submit → verified), and the gateway thread's longest stall during a burst, measured
@@ -6,7 +12,9 @@
 import { verify, type KeyObject } from "node:crypto";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import * as hdr from "hdr-histogram-js";
-import { CommandRecord } from "../engine/model/index.ts";
+import { CommandRecord, EventKind, EventRecord } from "../engine/model/index.ts";
+import { AccountEventLog } from "../gateway/account-catch-up.ts";
+import { BatchedSocket, OutboxFlusher, SessionRegistry, type CorkableWebSocket, type Session } from "../gateway/sessions.ts";
 import { apiKeyOf, generateKey, publicKeyFromRaw, rawPublicKey, signingString, signLogin, type SignedLogin } from "../gateway/auth/keys.ts";
 import { Authenticator, SignatureVerifier } from "../gateway/auth/login.ts";
 import { ApiKeyRegistry } from "../gateway/auth/registry.ts";
@@ -133,4 +141,94 @@ async function loginBurst(): Promise<BenchResult> {
   };
 }
 
-export const benchmarks: BenchDef[] = [{ id: "gateway.login", kind: "custom", run: loginBurst }];
+const EVENT_ACCOUNTS = 64;
+const EVENT_SESSIONS = 16;
+/** Events per flush of the sockets (an engine batch's events at ~10 k commands/s and a 0.3 ms fsync: tens). */
+const EVENTS_PER_FLUSH = 64;
+const EVENT_ROUNDS = 40;
+const EVENTS_PER_ROUND = 20_000;
+
+/** The load mix's events, each kind with realistic values: placement (OrderAccepted, Balance), cancel (OrderDone, Balance), fill. */
+function eventMix(): EventRecord[] {
+  const out: EventRecord[] = [];
+  for (let i = 0; i < 400; i++) {
+    const account = 1000 + (i % EVENT_ACCOUNTS);
+    const e = new EventRecord();
+    const phase = i % 5;
+    e.kind = phase === 0 ? EventKind.OrderAccepted : phase === 2 ? EventKind.OrderDone : phase === 4 && i % 20 === 4 ? EventKind.Fill : EventKind.Balance;
+    e.seq = 1_000_000 + i;
+    e.marketSeq = e.kind === EventKind.Balance ? 0 : 500_000 + i;
+    e.account = account;
+    e.market = 0;
+    e.asset = i % 2;
+    e.orderId = 7_000_000 + i;
+    e.clientId = BigInt(i + 1);
+    e.side = i % 2;
+    e.price = 60_000_000_000_000n + BigInt(i) * 1_000_000n;
+    e.quantity = 1_000_000n;
+    e.available = 100_000_000_000n - BigInt(i);
+    e.locked = 60_000_000n;
+    e.makerAccount = 1000 + ((i + 7) % EVENT_ACCOUNTS);
+    e.makerOrderId = 6_000_000 + i;
+    out.push(e);
+  }
+  return out;
+}
+
+async function eventPath(): Promise<BenchResult> {
+  const config = loadConfig();
+  const log = new AccountEventLog(config);
+  const registry = new SessionRegistry(config);
+  const flusher = new OutboxFlusher();
+  let sentBytes = 0;
+  const ws: CorkableWebSocket = {
+    send: (bytes) => (sentBytes += bytes.length),
+    cork: (write) => write(),
+    getBufferedAmount: () => 0,
+    end: () => {},
+  };
+  const sockets: BatchedSocket[] = [];
+  const sessions: Session[] = [];
+  for (let s = 0; s < EVENT_SESSIONS; s++) {
+    const socket = new BatchedSocket(ws, flusher);
+    sockets.push(socket);
+    sessions.push(registry.open(socket, false));
+  }
+  for (let a = 0; a < EVENT_ACCOUNTS; a++) {
+    registry.watch(sessions[a % EVENT_SESSIONS]!, 1000 + a);
+    log.track(1000 + a, 0);
+  }
+  const mix = eventMix();
+  const nsPerEvent: number[] = [];
+  for (let round = 0; round < EVENT_ROUNDS; round++) {
+    const t0 = performance.now();
+    for (let i = 0; i < EVENTS_PER_ROUND; i++) {
+      const e = mix[i % mix.length]!;
+      log.record(e);
+      registry.dispatch(e, sessions[(e.account - 1000) % EVENT_SESSIONS]!, e.account, BigInt(i + 2), log.plainFrame, log.makerFrame);
+      if (i % EVENTS_PER_FLUSH === EVENTS_PER_FLUSH - 1) for (const s of sockets) s.flush();
+    }
+    for (const s of sockets) s.flush();
+    nsPerEvent.push(((performance.now() - t0) * 1e6) / EVENTS_PER_ROUND);
+  }
+  // The first rounds grow the logs' arenas to their bound (a server's first minutes); the rest is the steady state.
+  const warm = nsPerEvent.slice(EVENT_ROUNDS / 4).sort((a, b) => a - b);
+  const p50 = warm[warm.length >> 1]!;
+  return {
+    id: "gateway.events",
+    opsPerSec: 1e9 / p50,
+    meanNs: warm.reduce((x, y) => x + y, 0) / warm.length,
+    p50Ns: p50,
+    p99Ns: warm[Math.floor(warm.length * 0.99)]!,
+    p999Ns: warm.at(-1)!,
+    notes:
+      `per event: account log (encode + copy), dispatch to its watcher with client_seq, batched socket queue + corked flush every ${EVENTS_PER_FLUSH}; ` +
+      `${EVENT_ACCOUNTS} accounts, ${EVENT_SESSIONS} sessions; percentiles over ${warm.length} rounds of ${EVENTS_PER_ROUND} after ${EVENT_ROUNDS / 4} warm-up rounds ` +
+      `(fastest round ${warm[0]!.toFixed(0)} ns/event; warm-up median ${[...nsPerEvent.slice(0, EVENT_ROUNDS / 4)].sort((a, b) => a - b)[EVENT_ROUNDS / 8]!.toFixed(0)} ns); ${(sentBytes / 1e6).toFixed(0)} MB sent`,
+  };
+}
+
+export const benchmarks: BenchDef[] = [
+  { id: "gateway.login", kind: "custom", run: loginBurst },
+  { id: "gateway.events", kind: "custom", run: eventPath },
+];

@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import { fail, intOption } from "./cli-args.ts";
 
 const LOAD_USAGE =
-  "usage: crossbook load [--url ws://HOST:PORT --operator-key FILE] [--connections N] [--inflight N] [--rates R,R,...] [--seconds S] [--first-user U] [--no-echo] [--svg FILE] [--server-node-arg ARG]...";
+  "usage: crossbook load [--url ws://HOST:PORT --operator-key FILE] [--connections N] [--inflight N] [--rates R,R,...] [--seconds S] [--first-user U] [--no-closed] [--no-echo] [--svg FILE] [--server-node-arg ARG]...";
 
 function loadOptionsFrom(argv: string[]): { values: Record<string, string | boolean | string[] | undefined> } {
   try {
@@ -19,6 +19,7 @@ function loadOptionsFrom(argv: string[]): { values: Record<string, string | bool
         seconds: { type: "string" },
         "first-user": { type: "string" },
         "no-echo": { type: "boolean", default: false },
+        "no-closed": { type: "boolean", default: false },
         svg: { type: "string" },
         "server-node-arg": { type: "string", multiple: true },
         help: { type: "boolean", default: false },
@@ -49,6 +50,7 @@ export async function loadCommand(argv: string[]): Promise<void> {
     ...(url !== undefined ? { url, operatorKeyFile: str("operator-key")! } : {}),
     connections: intOption(str("connections"), "connections", 16, 1, 1024),
     inflight: intOption(str("inflight"), "inflight", 256, 1, 32_768),
+    closed: values["no-closed"] !== true,
     rates,
     phaseSeconds: seconds,
     firstUser: intOption(str("first-user"), "first-user", 1, 1, 100_000_000),

@@ -42,6 +42,8 @@ class AccountLog {
   bytes = 0;
   /** Events of commands from this seq on are all in the log (earlier ones were dropped or never logged). */
   coversFromSeq: number;
+  /** When the account was last tracked (AccountEventLog's track count): the least recent is forgotten first. */
+  trackedAt = 0;
 
   constructor(fromSeq: number) {
     this.coversFromSeq = fromSeq;
@@ -147,22 +149,40 @@ class AccountLog {
 /** The events sent for each watched account, as they were sent to its watchers (client_seq 0). */
 export class AccountEventLog {
   private readonly logs = new Map<number, AccountLog>();
+  /** Calls of track() so far: each log keeps the count of its latest one. */
+  private tracks = 0;
 
   constructor(private readonly config: ExchangeConfig) {}
 
   /**
    * Starts (or refreshes) logging `account`: every event of a command after `doneSeq` (the last command the engine
    * finished) will be in the log. The least recently tracked account is forgotten beyond ACCOUNT_EVENT_LOGS_MAX.
+   * Called for every command: a refresh only stamps the log (no map reordering); the scan for the least recent one
+   * runs only when a new account arrives at the bound.
    */
   track(account: number, doneSeq: number): void {
+    const stamp = ++this.tracks;
     const log = this.logs.get(account);
     if (log !== undefined) {
-      this.logs.delete(account);
-      this.logs.set(account, log);
+      log.trackedAt = stamp;
       return;
     }
-    if (this.logs.size >= ACCOUNT_EVENT_LOGS_MAX) this.logs.delete(this.logs.keys().next().value!);
-    this.logs.set(account, new AccountLog(doneSeq + 1));
+    if (this.logs.size >= ACCOUNT_EVENT_LOGS_MAX) this.forgetLeastRecent();
+    const fresh = new AccountLog(doneSeq + 1);
+    fresh.trackedAt = stamp;
+    this.logs.set(account, fresh);
+  }
+
+  private forgetLeastRecent(): void {
+    let oldest = -1;
+    let oldestAt = Infinity;
+    for (const [account, log] of this.logs) {
+      if (log.trackedAt < oldestAt) {
+        oldestAt = log.trackedAt;
+        oldest = account;
+      }
+    }
+    this.logs.delete(oldest);
   }
 
   /** The frame record() logged for the last event in its account's view (a view of the log's copy), null when not logged. */

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { EventKind, EventRecord } from "../engine/model/index.ts";
 import { loadConfig } from "../engine/pipeline/index.ts";
-import { ACCOUNT_EVENT_LOG_BYTES_MAX, AccountEventLog } from "../gateway/account-catch-up.ts";
+import { ACCOUNT_EVENT_LOG_BYTES_MAX, ACCOUNT_EVENT_LOGS_MAX, AccountEventLog } from "../gateway/account-catch-up.ts";
 import { decodeEvent, type EventJson } from "../gateway/client/codec.ts";
 import { encodeEvent } from "../gateway/codec/index.ts";
 import { SessionRegistry } from "../gateway/sessions.ts";
@@ -135,6 +135,18 @@ function rejected(account: number, seq: number, messageChars: number): EventReco
 }
 
 describe("the account event log (a ring bounded by ACCOUNT_EVENT_LOG_BYTES_MAX)", () => {
+  it("X5: beyond ACCOUNT_EVENT_LOGS_MAX accounts the least recently tracked one is forgotten — a refresh (the account's next command) keeps it", () => {
+    const log = new AccountEventLog(config);
+    const logged = (account: number): boolean => log.replay(account, 1, () => {}).complete;
+    for (let a = 0; a < ACCOUNT_EVENT_LOGS_MAX; a++) log.track(1000 + a, 0);
+    log.track(1000, 0); // the oldest, refreshed: 1001 is now the least recent
+    log.track(5000, 0);
+    expect([logged(1000), logged(1001), logged(1002), logged(5000)]).toEqual([true, false, true, true]);
+    log.track(1002, 0);
+    log.track(5001, 0); // 1003 is the least recent now (1002 was refreshed)
+    expect([logged(1002), logged(1003), logged(1004), logged(5001)]).toEqual([true, false, true, true]);
+  });
+
   it("X5: frames of random sizes through many wraps and growths of the log's byte arena: every kept frame is byte-exact", () => {
     const ACCOUNT = 16 * 8;
     const log = new AccountEventLog(config);

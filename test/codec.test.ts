@@ -34,6 +34,8 @@ import {
   encodeTicker,
   encodeTrade,
 } from "../gateway/codec/index.ts";
+import { encodeEventBody } from "../gateway/codec/generated/encode-events.ts";
+import { Builder } from "flatbuffers";
 import * as wire from "../schemas/index.ts";
 import { rawFrame } from "./helpers/frames.ts";
 
@@ -619,6 +621,27 @@ describe("client JSON: what cannot be encoded throws CommandJsonError", () => {
 
 describe("events: EventRecord → frame → client object (exact values)", () => {
   const base = { seq: 1001, marketSeq: 55 };
+
+  it("X5: the envelope's seq and market_seq, written from numbers, are the bytes the generated BigInt adders write (0, 1, 2^32 + 5, 2^53 − 1)", () => {
+    for (const n of [0, 1, 2 ** 32 + 5, Number.MAX_SAFE_INTEGER]) {
+      const e = event({ seq: n, marketSeq: n === 1 ? 0 : n, kind: EventKind.Balance, account: 17, asset: 0, available: 5n, locked: 1n });
+      // The reference: the flatc-generated adders on a plain Builder, as encodeEvent wrote the envelope before.
+      const b = new Builder(1024);
+      const body = encodeEventBody(b, e, config, false);
+      wire.EventEnvelope.startEventEnvelope(b);
+      b.forceDefaults(true);
+      wire.EventEnvelope.addClientSeq(b, 9n);
+      b.forceDefaults(false);
+      wire.EventEnvelope.addSeq(b, BigInt(e.seq));
+      wire.EventEnvelope.addMarketSeq(b, BigInt(e.marketSeq));
+      wire.EventEnvelope.addEventType(b, wire.Event.Balance);
+      wire.EventEnvelope.addEvent(b, body);
+      b.finish(wire.EventEnvelope.endEventEnvelope(b));
+      expect(Buffer.from(encodeEvent(e, 9n, config)).toString("hex")).toBe(Buffer.from(b.asUint8Array()).toString("hex"));
+      const back = decodeEvent(encodeEvent(e, 9n, config));
+      expect([back.seq, back.marketSeq]).toEqual([BigInt(e.seq), BigInt(e.marketSeq)]);
+    }
+  });
 
   it("OrderAccepted", () => {
     const e = event({

@@ -1,5 +1,5 @@
 // The journal: batches round-trip exactly, a torn or corrupt tail is cut at the last complete batch (X4).
-import { appendFileSync, mkdtempSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { appendFileSync, constants as fsConstants, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -113,6 +113,41 @@ describe("journal", () => {
     expect(statSync(path).size).toBe(64 + 32 + 128);
   });
 
+  it.runIf(existsSync("/proc/self/fdinfo"))("X4: every journal file the writer appends to is open O_DSYNC — a group's one write returns only once it is on disk (new file, reopened file, rolled segment)", async () => {
+    // The flags of the open descriptors of `file`, as the kernel reports them (octal in /proc/self/fdinfo).
+    const flagsOf = (file: string): number[] =>
+      readdirSync("/proc/self/fd")
+        .filter((fd) => {
+          try {
+            return readlinkSync(`/proc/self/fd/${fd}`) === file;
+          } catch {
+            return false;
+          }
+        })
+        .map((fd) => parseInt(/flags:\s*([0-7]+)/.exec(readFileSync(`/proc/self/fdinfo/${fd}`, "utf8"))![1]!, 8));
+    const dsync = fsConstants.O_DSYNC;
+    const path = tempJournal();
+    const created = await JournalWriter.open(path, "ab".repeat(32));
+    expect(flagsOf(path).map((f) => f & dsync)).toEqual([dsync]);
+    await created.close();
+    const reopened = await JournalWriter.open(path, "ab".repeat(32));
+    expect(flagsOf(path).map((f) => f & dsync)).toEqual([dsync]);
+    await reopened.close();
+    const dir = mkdtempSync(join(tmpdir(), "crossbook-journal-seg-"));
+    const segments = await JournalWriter.openSegments(dir, "ab".repeat(32), 65, 1);
+    const enc = new BatchEncoder();
+    for (let b = 1; b <= 2; b++) {
+      enc.begin(b);
+      enc.add(deposit(17, 0, 5n, b));
+      await segments.append(enc.finish());
+    }
+    const files = readdirSync(dir).sort();
+    expect(files.length).toBe(2);
+    expect(flagsOf(join(dir, files[1]!)).map((f) => f & dsync)).toEqual([dsync]);
+    await segments.close();
+    expect(readAll(path).batches).toEqual([]);
+  });
+
   it("refuses a journal written under another configuration", async () => {
     const path = tempJournal();
     await writeBatches(path, [[deposit(17, 0, 5n, 1)]]);
@@ -122,7 +157,7 @@ describe("journal", () => {
 });
 
 describe("sequencer group commit", () => {
-  it("X4: 2,500 commands queued at once: the first goes alone, the 2,499 queued behind its fsync are journaled as batches of at most BATCH_COMMANDS_MAX under one write and fsync, and reach the engine with the same boundaries", async () => {
+  it("X4: 2,500 commands queued in one turn are journaled under one durable write (none goes alone ahead of the others), as batches of at most BATCH_COMMANDS_MAX, and reach the engine with the same boundaries; a command of a later turn goes in the next group", async () => {
     const path = tempJournal();
     const writer = await JournalWriter.open(path, "ab".repeat(32));
     let appends = 0;
@@ -142,15 +177,18 @@ describe("sequencer group commit", () => {
     const failures: Error[] = [];
     const sequencer = new Sequencer(writer, pipeline, 0, 0, (e) => failures.push(e));
     for (let i = 0; i < 2_500; i++) expect(sequencer.submit(deposit(17, 0, BigInt(i + 1), 0), null, 0n)).toBe(i + 1);
+    await new Promise((r) => setImmediate(r));
+    // The group's write has begun: this one waits for the next group.
+    expect(sequencer.submit(deposit(17, 0, 2_501n, 0), null, 0n)).toBe(2_501);
     await sequencer.drain();
     await writer.close();
     expect(failures).toEqual([]);
     expect(BATCH_COMMANDS_MAX).toBe(1024);
     expect(appends).toBe(2);
-    expect(submitted).toEqual([[1, 1, 1, 1], [2, 1024, 2, 1025], [3, 1024, 1026, 2049], [4, 451, 2050, 2500]]);
+    expect(submitted).toEqual([[1, 1024, 1, 1024], [2, 1024, 1025, 2048], [3, 452, 2049, 2500], [4, 1, 2501, 2501]]);
     const back = readAll(path);
     expect(back.batches).toEqual([1, 2, 3, 4]);
-    expect(back.seqs).toEqual(Array.from({ length: 2_500 }, (_, i) => i + 1));
+    expect(back.seqs).toEqual(Array.from({ length: 2_501 }, (_, i) => i + 1));
     expect(back.records[2_499]!.amount).toBe(2_500n);
   });
 
@@ -188,6 +226,8 @@ describe("sequencer group commit", () => {
     sequencer.submit(first, null, 0n);
     // The caller's record is left as it was (its sequence number is only in the bytes).
     expect(first.seq).toBe(0);
+    // The rest come in a later turn, once the first group's write has begun: a second group.
+    await new Promise((r) => setImmediate(r));
     sequencer.submit(deposit(17, 2, 6n, 0), null, 0n);
     sequencer.submit(query(CommandKind.QueryCollateral, 17), null, 0n);
     sequencer.submit(limit(17, 0, 1, 60_000_000_000_000n, 100_000n, {}, 0), null, 0n);
@@ -195,7 +235,7 @@ describe("sequencer group commit", () => {
     sequencer.submit(deposit(33, 0, 7n, 0), null, 0n);
     await sequencer.drain();
     await writer.close();
-    // Group 1: the lone first command; its frame is the arena the rings copied from.
+    // Group 1: the first command, alone in its turn; its frame is the arena the rings copied from.
     expect(handed.map((h) => [h.batch, h.kinds])).toEqual([
       [1, [CommandKind.Deposit]],
       [2, [CommandKind.Deposit, CommandKind.QueryCollateral, CommandKind.PlaceOrder, CommandKind.QueryPoolStats, CommandKind.Deposit]],

@@ -41,6 +41,8 @@ export interface LoadOptions {
   readonly connections: number;
   /** Closed loop: commands in flight per connection. */
   readonly inflight: number;
+  /** Run the closed-loop phase (off: open-loop phases only, e.g. to profile the server at one rate). */
+  readonly closed: boolean;
   /** Open loop: offered rates, commands per second over all connections. */
   readonly rates: readonly number[];
   readonly phaseSeconds: number;
@@ -56,6 +58,7 @@ export const DEFAULT_LOAD_OPTIONS: LoadOptions = {
   firstUser: 1,
   connections: 16,
   inflight: 256,
+  closed: true,
   rates: [10_000, 50_000, 100_000],
   phaseSeconds: 3,
   warmupSeconds: 0.5,
@@ -446,8 +449,10 @@ async function openLoop(conns: LoadConnection[], phase: PhaseState, rate: number
 
 async function runPhases(conns: LoadConnection[], phase: PhaseState, o: LoadOptions, serverPid: number | undefined, label: string): Promise<PhaseResult[]> {
   const results: PhaseResult[] = [];
-  results.push(await closedLoop(conns, phase, o, serverPid));
-  o.log(`${label} ${describe(results[results.length - 1]!)}`);
+  if (o.closed) {
+    results.push(await closedLoop(conns, phase, o, serverPid));
+    o.log(`${label} ${describe(results[results.length - 1]!)}`);
+  }
   for (const rate of o.rates) {
     results.push(await openLoop(conns, phase, rate, o, serverPid));
     o.log(`${label} ${describe(results[results.length - 1]!)}`);

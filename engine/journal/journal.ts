@@ -5,7 +5,9 @@
 //   file header, 64 bytes: magic "CBJOURN1", u32 version, u32 recordBytes, 32 bytes config digest (hex-decoded), pad
 //   batch: 32-byte header { u32 magic 0xCB0BA7C4, u32 count, f64 batchNumber, f64 firstSeq, u32 crc32(payload), u32 0 }
 //          then count × COMMAND_RECORD_BYTES command records (engine/model/record-layout.ts layout)
-// A batch is durable once its bytes are written and fdatasync returned (group commit: one sync per batch).
+// A batch is durable once its bytes are written and synced (group commit: one sync per group of batches). The live
+// files are opened O_DSYNC where the platform has it, so the write itself returns only once its bytes are on disk —
+// the guarantee of a write followed by fdatasync, in one system call (JournalWriter).
 //
 // Segments (X7): the journal is a directory of files `journal-<first sequence number, 16 digits>.bin`, each with the
 // file header above; the writer starts a new segment once the current one holds segmentBytes (at a group boundary,
@@ -34,6 +36,7 @@ import {
   renameSync,
   unlinkSync,
   writeSync,
+  constants as fsConstants,
 } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
@@ -621,15 +624,35 @@ export function readJournal(
 
 /** Creates a journal file with its header, synced, owner-only; `exclusive` refuses an existing file. */
 async function createJournalFile(path: string, configDigestHex: string, exclusive: boolean): Promise<FileHandle> {
-  const file = await open(path, exclusive ? "wx+" : "w+", JOURNAL_FILE_MODE);
+  const create = fsConstants.O_RDWR | fsConstants.O_CREAT | (exclusive ? fsConstants.O_EXCL : fsConstants.O_TRUNC);
+  const file = await open(path, create | SYNC_WRITE_FLAG, JOURNAL_FILE_MODE);
   const header = fileHeader(configDigestHex);
-  await file.write(header, 0, header.length, 0);
-  await file.datasync();
+  await writeDurably(file, header, 0);
   return file;
 }
 
 /**
- * Appends batches with one write + fdatasync each (the group commit), one at a time. Opened on a segment directory
+ * O_DSYNC: each write returns once its data (and what is needed to read it back, the file size) is on disk, as a
+ * write followed by fdatasync would — one system call, and one trip through the thread pool, instead of two. 0 where
+ * the platform has no such flag: writeDurably then calls fdatasync itself.
+ */
+const SYNC_WRITE_FLAG = fsConstants.O_DSYNC ?? 0;
+
+/**
+ * Writes all of `bytes` at `position` and resolves once they are on disk: on an O_DSYNC handle each write is durable
+ * when it returns; without the flag an fdatasync follows.
+ */
+async function writeDurably(file: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) {
+    const { bytesWritten } = await file.write(bytes, written, bytes.length - written, position + written);
+    written += bytesWritten;
+  }
+  if (SYNC_WRITE_FLAG === 0) await file.datasync();
+}
+
+/**
+ * Appends batches with one durable write each (the group commit: O_DSYNC, or write + fdatasync), one at a time. Opened on a segment directory
  * it starts a new segment, named by the sequence number of the batch that opens it, once the current one holds
  * segmentBytes.
  */
@@ -666,12 +689,7 @@ export class JournalWriter {
   /** Resolves when the frame is on disk (durable). Callers must not start another append before it resolves. */
   async append(frame: Uint8Array): Promise<void> {
     if (this.segmentDir !== null && this.position >= this.segmentBytes) await this.roll(firstSeqOfFrame(frame));
-    let written = 0;
-    while (written < frame.length) {
-      const { bytesWritten } = await this.file.write(frame, written, frame.length - written, this.position + written);
-      written += bytesWritten;
-    }
-    await this.file.datasync();
+    await writeDurably(this.file, frame, this.position);
     this.position += frame.length;
   }
 
@@ -693,14 +711,12 @@ export class JournalWriter {
 /** Opens a journal file at its end, writing the header into an empty (or header-torn) one; owner-only either way. */
 async function openForAppend(path: string, configDigestHex: string): Promise<{ file: FileHandle; position: number }> {
   if (!existsSync(path)) return { file: await createJournalFile(path, configDigestHex, true), position: FILE_HEADER_BYTES };
-  const file = await open(path, "r+");
+  const file = await open(path, fsConstants.O_RDWR | SYNC_WRITE_FLAG);
   await file.chmod(JOURNAL_FILE_MODE);
   let position = (await file.stat()).size;
   if (position < FILE_HEADER_BYTES) {
     await file.truncate(0);
-    const header = fileHeader(configDigestHex);
-    await file.write(header, 0, header.length, 0);
-    await file.datasync();
+    await writeDurably(file, fileHeader(configDigestHex), 0);
     position = FILE_HEADER_BYTES;
   }
   return { file, position };

@@ -30,6 +30,9 @@ import { decimal as decimalWith, decimalsOf, EventBuilder, marketOf, PRICE_DECIM
 export { feeAssetOf } from "./wire-values.ts";
 
 const builder = new EventBuilder(1024);
+/** Field slots of EventEnvelope (schemas/crossbook.fbs: client_seq, seq, market_seq, event_type, event). */
+const ENVELOPE_SEQ_SLOT = 1;
+const ENVELOPE_MARKET_SEQ_SLOT = 2;
 
 /** Writes a Decimal struct inline with the module's builder. */
 function decimal(value: bigint, scale: number): number {
@@ -43,8 +46,9 @@ function finish(type: number, body: number, clientSeq: bigint, seq: number, mark
   builder.forceDefaults(true);
   EventEnvelope.addClientSeq(builder, clientSeq);
   builder.forceDefaults(false);
-  EventEnvelope.addSeq(builder, BigInt(seq));
-  EventEnvelope.addMarketSeq(builder, BigInt(marketSeq));
+  // EventEnvelope.addSeq / addMarketSeq (slots 1 and 2) without a BigInt per field: the same bytes.
+  builder.addFieldInt64Number(ENVELOPE_SEQ_SLOT, seq);
+  builder.addFieldInt64Number(ENVELOPE_MARKET_SEQ_SLOT, marketSeq);
   EventEnvelope.addEventType(builder, type);
   EventEnvelope.addEvent(builder, body);
   builder.finish(EventEnvelope.endEventEnvelope(builder));

@@ -33,6 +33,20 @@ export class EventBuilder extends Builder {
     }
     super.writeInt64(value);
   }
+
+  /**
+   * addFieldInt64(voffset, BigInt(value), 0n) for a number: the same bytes (nothing when 0, the field's default),
+   * without a BigInt made and split per field. For the envelope's seq and market_seq, numbers in the engine.
+   */
+  addFieldInt64Number(voffset: number, value: number): void {
+    if (value === 0) return;
+    if (!Number.isSafeInteger(value)) throw new RangeError(`addFieldInt64Number: ${value} is not a safe integer`);
+    this.prep(8, 0);
+    const high = Math.floor(value / TWO_POW_32);
+    this.writeInt32(high);
+    this.writeInt32(value - high * TWO_POW_32);
+    this.slot(voffset);
+  }
 }
 
 /** Writes a Decimal struct inline (call it as the argument of the table's add function). */

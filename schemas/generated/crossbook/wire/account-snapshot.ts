@@ -30,7 +30,7 @@ account():number {
 
 validAtSeq():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 6);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 balances():number {
@@ -52,7 +52,7 @@ static addAccount(builder:flatbuffers.Builder, account:number) {
 }
 
 static addValidAtSeq(builder:flatbuffers.Builder, validAtSeq:bigint) {
-  builder.addFieldInt64(1, validAtSeq, BigInt('0'));
+  builder.addFieldInt64(1, validAtSeq, 0n);
 }
 
 static addBalances(builder:flatbuffers.Builder, balances:number) {

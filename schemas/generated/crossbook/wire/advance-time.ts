@@ -25,7 +25,7 @@ static getSizePrefixedRootAsAdvanceTime(bb:flatbuffers.ByteBuffer, obj?:AdvanceT
 
 timeMs():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 4);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 static startAdvanceTime(builder:flatbuffers.Builder) {
@@ -33,7 +33,7 @@ static startAdvanceTime(builder:flatbuffers.Builder) {
 }
 
 static addTimeMs(builder:flatbuffers.Builder, timeMs:bigint) {
-  builder.addFieldInt64(0, timeMs, BigInt('0'));
+  builder.addFieldInt64(0, timeMs, 0n);
 }
 
 static endAdvanceTime(builder:flatbuffers.Builder):flatbuffers.Offset {

@@ -33,7 +33,7 @@ market():number {
 
 updateId():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 6);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 bidPrice(obj?:Decimal):Decimal|null {
@@ -65,7 +65,7 @@ static addMarket(builder:flatbuffers.Builder, market:number) {
 }
 
 static addUpdateId(builder:flatbuffers.Builder, updateId:bigint) {
-  builder.addFieldInt64(1, updateId, BigInt('0'));
+  builder.addFieldInt64(1, updateId, 0n);
 }
 
 static addBidPrice(builder:flatbuffers.Builder, bidPriceOffset:flatbuffers.Offset) {

@@ -22,7 +22,7 @@ static getSizePrefixedRootAsClock(bb:flatbuffers.ByteBuffer, obj?:Clock):Clock {
 
 timeMs():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 4);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 static startClock(builder:flatbuffers.Builder) {
@@ -30,7 +30,7 @@ static startClock(builder:flatbuffers.Builder) {
 }
 
 static addTimeMs(builder:flatbuffers.Builder, timeMs:bigint) {
-  builder.addFieldInt64(0, timeMs, BigInt('0'));
+  builder.addFieldInt64(0, timeMs, 0n);
 }
 
 static endClock(builder:flatbuffers.Builder):flatbuffers.Offset {

@@ -28,7 +28,7 @@ static getSizePrefixedRootAsCommandEnvelope(bb:flatbuffers.ByteBuffer, obj?:Comm
 
 clientSeq():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 4);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 commandType():Command {
@@ -46,7 +46,7 @@ static startCommandEnvelope(builder:flatbuffers.Builder) {
 }
 
 static addClientSeq(builder:flatbuffers.Builder, clientSeq:bigint) {
-  builder.addFieldInt64(0, clientSeq, BigInt('0'));
+  builder.addFieldInt64(0, clientSeq, 0n);
 }
 
 static addCommandType(builder:flatbuffers.Builder, commandType:Command) {

@@ -33,12 +33,12 @@ market():number {
 
 firstUpdateId():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 6);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 lastUpdateId():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 8);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 bids(index: number, obj?:Level):Level|null {
@@ -70,11 +70,11 @@ static addMarket(builder:flatbuffers.Builder, market:number) {
 }
 
 static addFirstUpdateId(builder:flatbuffers.Builder, firstUpdateId:bigint) {
-  builder.addFieldInt64(1, firstUpdateId, BigInt('0'));
+  builder.addFieldInt64(1, firstUpdateId, 0n);
 }
 
 static addLastUpdateId(builder:flatbuffers.Builder, lastUpdateId:bigint) {
-  builder.addFieldInt64(2, lastUpdateId, BigInt('0'));
+  builder.addFieldInt64(2, lastUpdateId, 0n);
 }
 
 static addBids(builder:flatbuffers.Builder, bidsOffset:flatbuffers.Offset) {

@@ -33,7 +33,7 @@ market():number {
 
 lastUpdateId():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 6);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 bids(index: number, obj?:Level):Level|null {
@@ -65,7 +65,7 @@ static addMarket(builder:flatbuffers.Builder, market:number) {
 }
 
 static addLastUpdateId(builder:flatbuffers.Builder, lastUpdateId:bigint) {
-  builder.addFieldInt64(1, lastUpdateId, BigInt('0'));
+  builder.addFieldInt64(1, lastUpdateId, 0n);
 }
 
 static addBids(builder:flatbuffers.Builder, bidsOffset:flatbuffers.Offset) {

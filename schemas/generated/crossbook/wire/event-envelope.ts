@@ -29,17 +29,17 @@ static getSizePrefixedRootAsEventEnvelope(bb:flatbuffers.ByteBuffer, obj?:EventE
 
 clientSeq():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 4);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 seq():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 6);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 marketSeq():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 8);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 eventType():Event {
@@ -57,15 +57,15 @@ static startEventEnvelope(builder:flatbuffers.Builder) {
 }
 
 static addClientSeq(builder:flatbuffers.Builder, clientSeq:bigint) {
-  builder.addFieldInt64(0, clientSeq, BigInt('0'));
+  builder.addFieldInt64(0, clientSeq, 0n);
 }
 
 static addSeq(builder:flatbuffers.Builder, seq:bigint) {
-  builder.addFieldInt64(1, seq, BigInt('0'));
+  builder.addFieldInt64(1, seq, 0n);
 }
 
 static addMarketSeq(builder:flatbuffers.Builder, marketSeq:bigint) {
-  builder.addFieldInt64(2, marketSeq, BigInt('0'));
+  builder.addFieldInt64(2, marketSeq, 0n);
 }
 
 static addEventType(builder:flatbuffers.Builder, eventType:Event) {

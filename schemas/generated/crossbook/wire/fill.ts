@@ -34,7 +34,7 @@ market():number {
 
 tradeId():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 6);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 price(obj?:Decimal):Decimal|null {
@@ -64,22 +64,22 @@ makerAccount():number {
 
 takerOrderId():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 18);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 makerOrderId():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 20);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 takerClientId():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 22);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 makerClientId():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 24);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 takerSide():Side {
@@ -104,7 +104,7 @@ isMaker():boolean {
 
 timeMs():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 34);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 static startFill(builder:flatbuffers.Builder) {
@@ -116,7 +116,7 @@ static addMarket(builder:flatbuffers.Builder, market:number) {
 }
 
 static addTradeId(builder:flatbuffers.Builder, tradeId:bigint) {
-  builder.addFieldInt64(1, tradeId, BigInt('0'));
+  builder.addFieldInt64(1, tradeId, 0n);
 }
 
 static addPrice(builder:flatbuffers.Builder, priceOffset:flatbuffers.Offset) {
@@ -140,19 +140,19 @@ static addMakerAccount(builder:flatbuffers.Builder, makerAccount:number) {
 }
 
 static addTakerOrderId(builder:flatbuffers.Builder, takerOrderId:bigint) {
-  builder.addFieldInt64(7, takerOrderId, BigInt('0'));
+  builder.addFieldInt64(7, takerOrderId, 0n);
 }
 
 static addMakerOrderId(builder:flatbuffers.Builder, makerOrderId:bigint) {
-  builder.addFieldInt64(8, makerOrderId, BigInt('0'));
+  builder.addFieldInt64(8, makerOrderId, 0n);
 }
 
 static addTakerClientId(builder:flatbuffers.Builder, takerClientId:bigint) {
-  builder.addFieldInt64(9, takerClientId, BigInt('0'));
+  builder.addFieldInt64(9, takerClientId, 0n);
 }
 
 static addMakerClientId(builder:flatbuffers.Builder, makerClientId:bigint) {
-  builder.addFieldInt64(10, makerClientId, BigInt('0'));
+  builder.addFieldInt64(10, makerClientId, 0n);
 }
 
 static addTakerSide(builder:flatbuffers.Builder, takerSide:Side) {
@@ -172,7 +172,7 @@ static addIsMaker(builder:flatbuffers.Builder, isMaker:boolean) {
 }
 
 static addTimeMs(builder:flatbuffers.Builder, timeMs:bigint) {
-  builder.addFieldInt64(15, timeMs, BigInt('0'));
+  builder.addFieldInt64(15, timeMs, 0n);
 }
 
 static endFill(builder:flatbuffers.Builder):flatbuffers.Offset {

@@ -59,7 +59,7 @@ amount(obj?:Decimal):Decimal|null {
 
 timeMs():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 16);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 static startFundingPayment(builder:flatbuffers.Builder) {
@@ -91,7 +91,7 @@ static addAmount(builder:flatbuffers.Builder, amountOffset:flatbuffers.Offset) {
 }
 
 static addTimeMs(builder:flatbuffers.Builder, timeMs:bigint) {
-  builder.addFieldInt64(6, timeMs, BigInt('0'));
+  builder.addFieldInt64(6, timeMs, 0n);
 }
 
 static endFundingPayment(builder:flatbuffers.Builder):flatbuffers.Offset {

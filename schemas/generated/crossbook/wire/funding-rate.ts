@@ -50,7 +50,7 @@ samples():number {
 
 timeMs():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 12);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 mark(obj?:Decimal):Decimal|null {
@@ -79,7 +79,7 @@ static addSamples(builder:flatbuffers.Builder, samples:number) {
 }
 
 static addTimeMs(builder:flatbuffers.Builder, timeMs:bigint) {
-  builder.addFieldInt64(4, timeMs, BigInt('0'));
+  builder.addFieldInt64(4, timeMs, 0n);
 }
 
 static addMark(builder:flatbuffers.Builder, markOffset:flatbuffers.Offset) {

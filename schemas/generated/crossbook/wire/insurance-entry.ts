@@ -49,7 +49,7 @@ balance(obj?:Decimal):Decimal|null {
 
 timeMs():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 12);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 static startInsuranceEntry(builder:flatbuffers.Builder) {
@@ -73,7 +73,7 @@ static addBalance(builder:flatbuffers.Builder, balanceOffset:flatbuffers.Offset)
 }
 
 static addTimeMs(builder:flatbuffers.Builder, timeMs:bigint) {
-  builder.addFieldInt64(4, timeMs, BigInt('0'));
+  builder.addFieldInt64(4, timeMs, 0n);
 }
 
 static endInsuranceEntry(builder:flatbuffers.Builder):flatbuffers.Offset {

@@ -55,7 +55,7 @@ rate(obj?:Decimal):Decimal|null {
 
 timeMs():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 14);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 static startInterestEntry(builder:flatbuffers.Builder) {
@@ -83,7 +83,7 @@ static addRate(builder:flatbuffers.Builder, rateOffset:flatbuffers.Offset) {
 }
 
 static addTimeMs(builder:flatbuffers.Builder, timeMs:bigint) {
-  builder.addFieldInt64(5, timeMs, BigInt('0'));
+  builder.addFieldInt64(5, timeMs, 0n);
 }
 
 static endInterestEntry(builder:flatbuffers.Builder):flatbuffers.Offset {

@@ -68,7 +68,7 @@ reduceOnly():boolean {
 
 clientId():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 20);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 stp():SelfTradePrevention {
@@ -133,7 +133,7 @@ static addReduceOnly(builder:flatbuffers.Builder, reduceOnly:boolean) {
 }
 
 static addClientId(builder:flatbuffers.Builder, clientId:bigint) {
-  builder.addFieldInt64(8, clientId, BigInt('0'));
+  builder.addFieldInt64(8, clientId, 0n);
 }
 
 static addStp(builder:flatbuffers.Builder, stp:SelfTradePrevention) {

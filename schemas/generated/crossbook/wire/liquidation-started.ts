@@ -54,7 +54,7 @@ mmr(obj?:Decimal):Decimal|null {
 
 timeMs():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 14);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 static startLiquidationStarted(builder:flatbuffers.Builder) {
@@ -82,7 +82,7 @@ static addMmr(builder:flatbuffers.Builder, mmrOffset:flatbuffers.Offset) {
 }
 
 static addTimeMs(builder:flatbuffers.Builder, timeMs:bigint) {
-  builder.addFieldInt64(5, timeMs, BigInt('0'));
+  builder.addFieldInt64(5, timeMs, 0n);
 }
 
 static endLiquidationStarted(builder:flatbuffers.Builder):flatbuffers.Offset {

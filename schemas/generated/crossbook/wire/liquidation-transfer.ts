@@ -94,7 +94,7 @@ mark(obj?:Decimal):Decimal|null {
 
 timeMs():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 28);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 static startLiquidationTransfer(builder:flatbuffers.Builder) {
@@ -150,7 +150,7 @@ static addMark(builder:flatbuffers.Builder, markOffset:flatbuffers.Offset) {
 }
 
 static addTimeMs(builder:flatbuffers.Builder, timeMs:bigint) {
-  builder.addFieldInt64(12, timeMs, BigInt('0'));
+  builder.addFieldInt64(12, timeMs, 0n);
 }
 
 static endLiquidationTransfer(builder:flatbuffers.Builder):flatbuffers.Offset {

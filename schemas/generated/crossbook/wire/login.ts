@@ -43,7 +43,7 @@ signature(optionalEncoding?:any):string|Uint8Array|null {
 
 timestampMs():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 8);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 windowMs():number {
@@ -64,7 +64,7 @@ static addSignature(builder:flatbuffers.Builder, signatureOffset:flatbuffers.Off
 }
 
 static addTimestampMs(builder:flatbuffers.Builder, timestampMs:bigint) {
-  builder.addFieldInt64(2, timestampMs, BigInt('0'));
+  builder.addFieldInt64(2, timestampMs, 0n);
 }
 
 static addWindowMs(builder:flatbuffers.Builder, windowMs:number) {

@@ -56,12 +56,12 @@ predictedFundingRate(obj?:Decimal):Decimal|null {
 
 nextFundingTimeMs():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 14);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 timeMs():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 16);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 static startMarkPrice(builder:flatbuffers.Builder) {
@@ -89,11 +89,11 @@ static addPredictedFundingRate(builder:flatbuffers.Builder, predictedFundingRate
 }
 
 static addNextFundingTimeMs(builder:flatbuffers.Builder, nextFundingTimeMs:bigint) {
-  builder.addFieldInt64(5, nextFundingTimeMs, BigInt('0'));
+  builder.addFieldInt64(5, nextFundingTimeMs, 0n);
 }
 
 static addTimeMs(builder:flatbuffers.Builder, timeMs:bigint) {
-  builder.addFieldInt64(6, timeMs, BigInt('0'));
+  builder.addFieldInt64(6, timeMs, 0n);
 }
 
 static endMarkPrice(builder:flatbuffers.Builder):flatbuffers.Offset {

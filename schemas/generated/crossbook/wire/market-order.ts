@@ -60,7 +60,7 @@ reduceOnly():boolean {
 
 clientId():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 16);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 stp():SelfTradePrevention {
@@ -117,7 +117,7 @@ static addReduceOnly(builder:flatbuffers.Builder, reduceOnly:boolean) {
 }
 
 static addClientId(builder:flatbuffers.Builder, clientId:bigint) {
-  builder.addFieldInt64(6, clientId, BigInt('0'));
+  builder.addFieldInt64(6, clientId, 0n);
 }
 
 static addStp(builder:flatbuffers.Builder, stp:SelfTradePrevention) {

@@ -38,7 +38,7 @@ quantity(obj?:Decimal):Decimal|null {
 
 timeMs():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 8);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 static startOpenInterest(builder:flatbuffers.Builder) {
@@ -54,7 +54,7 @@ static addQuantity(builder:flatbuffers.Builder, quantityOffset:flatbuffers.Offse
 }
 
 static addTimeMs(builder:flatbuffers.Builder, timeMs:bigint) {
-  builder.addFieldInt64(2, timeMs, BigInt('0'));
+  builder.addFieldInt64(2, timeMs, 0n);
 }
 
 static endOpenInterest(builder:flatbuffers.Builder):flatbuffers.Offset {

@@ -55,7 +55,7 @@ last(obj?:Decimal):Decimal|null {
 
 sourceTimeMs():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 14);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 apply():boolean {
@@ -88,7 +88,7 @@ static addLast(builder:flatbuffers.Builder, lastOffset:flatbuffers.Offset) {
 }
 
 static addSourceTimeMs(builder:flatbuffers.Builder, sourceTimeMs:bigint) {
-  builder.addFieldInt64(5, sourceTimeMs, BigInt('0'));
+  builder.addFieldInt64(5, sourceTimeMs, 0n);
 }
 
 static addApply(builder:flatbuffers.Builder, apply:boolean) {

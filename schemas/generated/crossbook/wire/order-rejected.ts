@@ -35,12 +35,12 @@ market():number {
 
 orderId():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 8);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 clientId():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 10);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 code():RejectCode {
@@ -68,11 +68,11 @@ static addMarket(builder:flatbuffers.Builder, market:number) {
 }
 
 static addOrderId(builder:flatbuffers.Builder, orderId:bigint) {
-  builder.addFieldInt64(2, orderId, BigInt('0'));
+  builder.addFieldInt64(2, orderId, 0n);
 }
 
 static addClientId(builder:flatbuffers.Builder, clientId:bigint) {
-  builder.addFieldInt64(3, clientId, BigInt('0'));
+  builder.addFieldInt64(3, clientId, 0n);
 }
 
 static addCode(builder:flatbuffers.Builder, code:RejectCode) {

@@ -100,7 +100,7 @@ estLiquidationPrice(obj?:Decimal):Decimal|null {
 
 timeMs():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 32);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 static startPosition(builder:flatbuffers.Builder) {
@@ -164,7 +164,7 @@ static addEstLiquidationPrice(builder:flatbuffers.Builder, estLiquidationPriceOf
 }
 
 static addTimeMs(builder:flatbuffers.Builder, timeMs:bigint) {
-  builder.addFieldInt64(14, timeMs, BigInt('0'));
+  builder.addFieldInt64(14, timeMs, 0n);
 }
 
 static endPosition(builder:flatbuffers.Builder):flatbuffers.Offset {

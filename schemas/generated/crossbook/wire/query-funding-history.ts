@@ -36,7 +36,7 @@ market():number {
 
 sinceMs():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 8);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 limit():number {
@@ -57,7 +57,7 @@ static addMarket(builder:flatbuffers.Builder, market:number) {
 }
 
 static addSinceMs(builder:flatbuffers.Builder, sinceMs:bigint) {
-  builder.addFieldInt64(2, sinceMs, BigInt('0'));
+  builder.addFieldInt64(2, sinceMs, 0n);
 }
 
 static addLimit(builder:flatbuffers.Builder, limit:number) {

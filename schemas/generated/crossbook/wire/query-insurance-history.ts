@@ -31,7 +31,7 @@ asset():number {
 
 sinceMs():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 6);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 limit():number {
@@ -48,7 +48,7 @@ static addAsset(builder:flatbuffers.Builder, asset:number) {
 }
 
 static addSinceMs(builder:flatbuffers.Builder, sinceMs:bigint) {
-  builder.addFieldInt64(1, sinceMs, BigInt('0'));
+  builder.addFieldInt64(1, sinceMs, 0n);
 }
 
 static addLimit(builder:flatbuffers.Builder, limit:number) {

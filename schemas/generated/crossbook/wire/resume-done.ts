@@ -31,7 +31,7 @@ account():number {
 
 fromSeq():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 6);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 events():number {
@@ -53,7 +53,7 @@ static addAccount(builder:flatbuffers.Builder, account:number) {
 }
 
 static addFromSeq(builder:flatbuffers.Builder, fromSeq:bigint) {
-  builder.addFieldInt64(1, fromSeq, BigInt('0'));
+  builder.addFieldInt64(1, fromSeq, 0n);
 }
 
 static addEvents(builder:flatbuffers.Builder, events:number) {

@@ -25,12 +25,12 @@ static getSizePrefixedRootAsSnapshotTaken(bb:flatbuffers.ByteBuffer, obj?:Snapsh
 
 seq():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 4);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 batch():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 6);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 stateHash():string|null
@@ -42,7 +42,7 @@ stateHash(optionalEncoding?:any):string|Uint8Array|null {
 
 bytes():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 10);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 file():string|null
@@ -57,11 +57,11 @@ static startSnapshotTaken(builder:flatbuffers.Builder) {
 }
 
 static addSeq(builder:flatbuffers.Builder, seq:bigint) {
-  builder.addFieldInt64(0, seq, BigInt('0'));
+  builder.addFieldInt64(0, seq, 0n);
 }
 
 static addBatch(builder:flatbuffers.Builder, batch:bigint) {
-  builder.addFieldInt64(1, batch, BigInt('0'));
+  builder.addFieldInt64(1, batch, 0n);
 }
 
 static addStateHash(builder:flatbuffers.Builder, stateHashOffset:flatbuffers.Offset) {
@@ -69,7 +69,7 @@ static addStateHash(builder:flatbuffers.Builder, stateHashOffset:flatbuffers.Off
 }
 
 static addBytes(builder:flatbuffers.Builder, bytes:bigint) {
-  builder.addFieldInt64(3, bytes, BigInt('0'));
+  builder.addFieldInt64(3, bytes, 0n);
 }
 
 static addFile(builder:flatbuffers.Builder, fileOffset:flatbuffers.Offset) {

@@ -80,7 +80,7 @@ netEquity(obj?:Decimal):Decimal|null {
 
 timeMs():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 24);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 static startSocialization(builder:flatbuffers.Builder) {
@@ -128,7 +128,7 @@ static addNetEquity(builder:flatbuffers.Builder, netEquityOffset:flatbuffers.Off
 }
 
 static addTimeMs(builder:flatbuffers.Builder, timeMs:bigint) {
-  builder.addFieldInt64(10, timeMs, BigInt('0'));
+  builder.addFieldInt64(10, timeMs, 0n);
 }
 
 static endSocialization(builder:flatbuffers.Builder):flatbuffers.Offset {

@@ -70,7 +70,7 @@ insuranceBalance(obj?:Decimal):Decimal|null {
 
 timeMs():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 20);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 static startSocializedLoss(builder:flatbuffers.Builder) {
@@ -110,7 +110,7 @@ static addInsuranceBalance(builder:flatbuffers.Builder, insuranceBalanceOffset:f
 }
 
 static addTimeMs(builder:flatbuffers.Builder, timeMs:bigint) {
-  builder.addFieldInt64(8, timeMs, BigInt('0'));
+  builder.addFieldInt64(8, timeMs, 0n);
 }
 
 static endSocializedLoss(builder:flatbuffers.Builder):flatbuffers.Offset {

@@ -33,12 +33,12 @@ market():number {
 
 openTimeMs():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 6);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 closeTimeMs():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 8);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 open(obj?:Decimal):Decimal|null {
@@ -73,7 +73,7 @@ quoteVolume(obj?:Decimal):Decimal|null {
 
 tradeCount():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 22);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 static startTicker(builder:flatbuffers.Builder) {
@@ -85,11 +85,11 @@ static addMarket(builder:flatbuffers.Builder, market:number) {
 }
 
 static addOpenTimeMs(builder:flatbuffers.Builder, openTimeMs:bigint) {
-  builder.addFieldInt64(1, openTimeMs, BigInt('0'));
+  builder.addFieldInt64(1, openTimeMs, 0n);
 }
 
 static addCloseTimeMs(builder:flatbuffers.Builder, closeTimeMs:bigint) {
-  builder.addFieldInt64(2, closeTimeMs, BigInt('0'));
+  builder.addFieldInt64(2, closeTimeMs, 0n);
 }
 
 static addOpen(builder:flatbuffers.Builder, openOffset:flatbuffers.Offset) {
@@ -117,7 +117,7 @@ static addQuoteVolume(builder:flatbuffers.Builder, quoteVolumeOffset:flatbuffers
 }
 
 static addTradeCount(builder:flatbuffers.Builder, tradeCount:bigint) {
-  builder.addFieldInt64(9, tradeCount, BigInt('0'));
+  builder.addFieldInt64(9, tradeCount, 0n);
 }
 
 static endTicker(builder:flatbuffers.Builder):flatbuffers.Offset {

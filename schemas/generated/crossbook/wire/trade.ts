@@ -34,7 +34,7 @@ market():number {
 
 tradeId():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 6);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 price(obj?:Decimal):Decimal|null {
@@ -59,7 +59,7 @@ takerSide():Side {
 
 timeMs():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 16);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 static startTrade(builder:flatbuffers.Builder) {
@@ -71,7 +71,7 @@ static addMarket(builder:flatbuffers.Builder, market:number) {
 }
 
 static addTradeId(builder:flatbuffers.Builder, tradeId:bigint) {
-  builder.addFieldInt64(1, tradeId, BigInt('0'));
+  builder.addFieldInt64(1, tradeId, 0n);
 }
 
 static addPrice(builder:flatbuffers.Builder, priceOffset:flatbuffers.Offset) {
@@ -91,7 +91,7 @@ static addTakerSide(builder:flatbuffers.Builder, takerSide:Side) {
 }
 
 static addTimeMs(builder:flatbuffers.Builder, timeMs:bigint) {
-  builder.addFieldInt64(6, timeMs, BigInt('0'));
+  builder.addFieldInt64(6, timeMs, 0n);
 }
 
 static endTrade(builder:flatbuffers.Builder):flatbuffers.Offset {

@@ -30,7 +30,7 @@ static getSizePrefixedRootAsWhatIfDone(bb:flatbuffers.ByteBuffer, obj?:WhatIfDon
 
 seq():bigint {
   const offset = this.bb!.__offset(this.bb_pos, 4);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : 0n;
 }
 
 stages():number {
@@ -78,7 +78,7 @@ static startWhatIfDone(builder:flatbuffers.Builder) {
 }
 
 static addSeq(builder:flatbuffers.Builder, seq:bigint) {
-  builder.addFieldInt64(0, seq, BigInt('0'));
+  builder.addFieldInt64(0, seq, 0n);
 }
 
 static addStages(builder:flatbuffers.Builder, stages:number) {
