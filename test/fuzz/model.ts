@@ -49,8 +49,9 @@ import { SettlementReason } from "../../engine/risk/index.ts";
 /**
  * Q3's switch: the model configures a backstop account (BACKSTOP, funded at genesis, a limit no run reaches), so an
  * account the book cannot step ("stalled, no book step") must be taken over, or be bankrupt (Q4), within the
- * progress bound like any other — on the backstop's own risk shard. With several risk shards the backstop reaches only
- * the accounts of its shard (engine.ts "Q3/Q4 (as built)"): the others' stalls are counted apart.
+ * progress bound like any other — with one risk shard. With several, the backstop and ADL reach only the liquidated
+ * account's own shard (engine.ts "Q3/Q4 (as built)"): a bankrupt account whose opposing positions are all on other
+ * shards gets the fund's cover each batch and no ADL (seed 361279826, 2 × 2), so stalls are counted apart there.
  */
 export const BACKSTOP_TAKES_STALLED = true;
 /** Q2: the most batches a liquidating account may go without progress (one step a batch; a cancel, then steps). */
@@ -741,7 +742,7 @@ export class FuzzModel {
         w.equity = equity;
         w.batches = progress ? 0 : w.batches + 1;
         const stalled = r.liquidationStall(id) !== null;
-        if (stalled && !(BACKSTOP_TAKES_STALLED && r.owns(BACKSTOP))) {
+        if (stalled && !(BACKSTOP_TAKES_STALLED && this.topology.riskShards === 1)) {
           stalledNow = true;
           if (!w.stalledCounted) this.stats.stalledNoBookStep++;
           w.stalledCounted = true;
