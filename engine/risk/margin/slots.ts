@@ -222,6 +222,12 @@ export class MarginSlots {
     this.applyPosition(market, qty, costBasis, this.posOpenBuy[market]!, this.posOpenSell[market]!);
   }
 
+  /** setPositionCostBasis and setPositionOrders in one step: the slot is valued once (the same state as both). */
+  setPositionState(market: number, qty: bigint, costBasis: bigint, openBuyQty: bigint, openSellQty: bigint): void {
+    this.requirePerpetual(market);
+    this.applyPosition(market, qty, costBasis, openBuyQty, openSellQty);
+  }
+
   /** Open-order quantities of `market` (base units, ≥ 0): their risk-increasing part is exposure (C4). */
   setPositionOrders(market: number, openBuyQty: bigint, openSellQty: bigint): void {
     this.requirePerpetual(market);
