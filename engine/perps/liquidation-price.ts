@@ -68,6 +68,22 @@ export class LiquidationPriceResult {
  */
 export function maintenanceShortfallAtMark(inp: LiquidationPriceInputs, price: Price, mmfOf: PositionMmfFormula): bigint {
   const unit = pow10(inp.baseDecimals);
+  // The module comment's formulas with the divisions written out (the solver's inner loop): a non-negative numerator's
+  // ceiling is (n + d − 1) / d; uPnL is signed, so its floor corrects truncation toward zero. Exactly divRound's values
+  // (test/perps.test.ts compares them on random inputs).
+  const exposureValue = inp.exposureQuantity * price;
+  if (exposureValue < 0n) return maintenanceShortfallSigned(inp, price, mmfOf, unit);
+  const notional = (exposureValue + unit - 1n) / unit;
+  const marginValue = notional === 0n ? 0n : notional * mmfOf(notional, inp.mmf);
+  const margin = marginValue >= 0n ? (marginValue + RATIO_SCALE - 1n) / RATIO_SCALE : divRound(marginValue, RATIO_SCALE, Rounding.Up);
+  const pnlValue = inp.quantity * price - inp.costBasis;
+  let upnl = pnlValue / unit;
+  if (upnl * unit > pnlValue) upnl -= 1n;
+  return inp.otherMaintenanceMarginUsd + margin - (inp.otherEquityUsd + upnl);
+}
+
+/** maintenanceShortfallAtMark for a negative exposure value (a negative price: never the solver's grid), by divRound. */
+function maintenanceShortfallSigned(inp: LiquidationPriceInputs, price: Price, mmfOf: PositionMmfFormula, unit: bigint): bigint {
   const notional = divRound(inp.exposureQuantity * price, unit, Rounding.Up);
   const margin = notional === 0n ? 0n : divRound(notional * mmfOf(notional, inp.mmf), RATIO_SCALE, Rounding.Up);
   const upnl = divRound(inp.quantity * price - inp.costBasis, unit, Rounding.Down);
