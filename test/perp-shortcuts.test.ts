@@ -14,6 +14,7 @@ import { loadConfig } from "../engine/pipeline/config.ts";
 import {
   estimatedLiquidationPrice,
   LiquidationPriceInputs,
+  LiquidationPriceKind,
   LiquidationPriceResult,
   maintenanceShortfallAtMark,
   type PositionMmfFormula,
@@ -137,6 +138,77 @@ describe("P8 shortcuts: the solve's arithmetic", () => {
       { numRuns: 3000 },
     );
     expect(seen.size).toBe(3); // None, Found and AtMark all reached
+  });
+});
+
+describe("P8 shortcut: a short's crossing from a closed-form start", () => {
+  it("P8: property — the solve with the short's start gives exactly the search's answer, in fewer evaluations", () => {
+    const a = new LiquidationPriceResult();
+    const b = new LiquidationPriceResult();
+    let calls = 0;
+    const counted: PositionMmfFormula = (n, mmf) => {
+      calls++;
+      return positionMmf(n, mmf);
+    };
+    const stats = { shortsFound: 0, searchCalls: 0, guessCalls: 0 };
+    fc.assert(
+      fc.property(inputs, fc.boolean(), ({ inp }, short) => {
+        if (short && inp.quantity > 0n) {
+          inp.quantity = -inp.quantity;
+          inp.costBasis = -inp.costBasis;
+        }
+        calls = 0;
+        estimatedLiquidationPrice(inp, counted, a, false);
+        const search = calls;
+        calls = 0;
+        estimatedLiquidationPrice(inp, counted, b, true);
+        expect([b.kind, b.price]).toEqual([a.kind, a.price]);
+        if (inp.quantity < 0n && a.kind === LiquidationPriceKind.Found) {
+          stats.shortsFound++;
+          stats.searchCalls += search;
+          stats.guessCalls += calls;
+        }
+      }),
+      { numRuns: 5000 },
+    );
+    expect(stats.shortsFound).toBeGreaterThan(500);
+  });
+
+  it("P8: the short's start on the sqrt branch and at the grid's ends (100 BTC short; crossing at the near index; beyond the grid)", () => {
+    const btc = PERP_MARKETS.find((m) => m.symbol === "BTC_USDC_PERP")!;
+    const make = (quantity: bigint, entry: bigint, equity: bigint, maxPrice = btc.maxPrice): LiquidationPriceInputs =>
+      Object.assign(new LiquidationPriceInputs(), {
+        quantity, costBasis: quantity * entry, exposureQuantity: -quantity, baseDecimals: 8, mmf: btc.mmf!,
+        otherEquityUsd: equity, otherMaintenanceMarginUsd: 0n, mark: entry, tickSize: btc.tickSize, minPrice: btc.minPrice, maxPrice,
+      });
+    const out = new LiquidationPriceResult();
+    estimatedLiquidationPrice(make(-100n * 100_000_000n, 100_000n * USD, 1_000_000n * USD), positionMmf, out);
+    expect([out.kind, out.price]).toEqual([LiquidationPriceKind.Found, 104_916_200_000_000n]); // test/perps.test.ts's figure
+    estimatedLiquidationPrice(make(-100_000_000n, 100_000n * USD, 10_000n * USD), positionMmf, out);
+    expect([out.kind, out.price]).toEqual([LiquidationPriceKind.Found, 109_271_600_000_000n]);
+    estimatedLiquidationPrice(make(-100_000_000n, 100_000n * USD, 10_000n * USD, 109_000n * USD), positionMmf, out);
+    expect(out.kind).toBe(LiquidationPriceKind.None);
+    // pipeline.perp-order's maker: 0.6 BTC short from 60,000 on 1,000,000 USDC — the start is taken (fewer evaluations).
+    let calls = 0;
+    const counted: PositionMmfFormula = (n, mmf) => {
+      calls++;
+      return positionMmf(n, mmf);
+    };
+    const maker = make(-60_000_000n, 60_000n * USD, 1_000_000n * USD);
+    estimatedLiquidationPrice(maker, counted, out, false);
+    const searchCalls = calls;
+    calls = 0;
+    const guessed = new LiquidationPriceResult();
+    estimatedLiquidationPrice(maker, counted, guessed, true);
+    expect([guessed.kind, guessed.price, out.price]).toEqual([LiquidationPriceKind.Found, 1_700_959_900_000_000n, 1_700_959_900_000_000n]);
+    expect([searchCalls, calls]).toEqual([12, 8]);
+    // 670 USD of equity on 1 BTC at 100,000: MM 666.67 at the mark, crossing within the next ticks.
+    const tight = make(-100_000_000n, 100_000n * USD, 670n * USD);
+    estimatedLiquidationPrice(tight, positionMmf, out);
+    const search = new LiquidationPriceResult();
+    estimatedLiquidationPrice(tight, positionMmf, search, false);
+    expect([out.kind, out.price]).toEqual([search.kind, search.price]);
+    expect(out.kind).toBe(LiquidationPriceKind.Found);
   });
 });
 

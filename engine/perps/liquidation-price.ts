@@ -107,6 +107,8 @@ export function estimatedLiquidationPrice(
   inp: LiquidationPriceInputs,
   mmfOf: PositionMmfFormula,
   out: LiquidationPriceResult,
+  /** Try the short's closed-form start first (shortCrossingGuess); false = the search alone (tests compare both). */
+  guess = true,
 ): LiquidationPriceResult {
   const tick = inp.tickSize;
   if (tick <= 0n || inp.minPrice <= 0n || inp.maxPrice < inp.minPrice) {
@@ -121,6 +123,11 @@ export function estimatedLiquidationPrice(
   const near = long ? divRound(inp.mark, tick, Rounding.Down) : divRound(inp.mark, tick, Rounding.Up);
   const far = long ? divRound(inp.minPrice, tick, Rounding.Up) : divRound(inp.maxPrice, tick, Rounding.Down);
   if (long ? far > near : far < near) return setResult(out, LiquidationPriceKind.None, 0n);
+  if (!long && guess && inp.mmf.base >= 0n && inp.mmf.factor >= 0n) {
+    const k = shortCrossingGuess(inp, near, far, mmfOf);
+    if (k === NONE_ON_GRID) return setResult(out, LiquidationPriceKind.None, 0n);
+    if (k !== 0n) return setResult(out, LiquidationPriceKind.Found, k * tick);
+  }
   // Inside the grid the notional is positive (exposure ≥ |quantity| > 0, price ≥ minPrice > 0): the shortfall's sign
   // alone decides C9.
   const farShortfall = maintenanceShortfallAtMark(inp, far * tick, mmfOf);
@@ -128,6 +135,60 @@ export function estimatedLiquidationPrice(
   const nearShortfall = maintenanceShortfallAtMark(inp, near * tick, mmfOf);
   if (nearShortfall >= 0n) return setResult(out, LiquidationPriceKind.Found, near * tick);
   return setResult(out, LiquidationPriceKind.Found, crossingIndex(inp, near, nearShortfall, far, farShortfall, mmfOf) * tick);
+}
+
+/**
+ * A short's crossing from a closed-form start, NONE_ON_GRID, or 0 when the start does not confirm it (the search then
+ * runs). For a
+ * short the shortfall is non-decreasing in the mark, roundings included: the notional ceil(E × p / u) and so the MMF
+ * and the margin (ceilings of non-decreasing products) never fall as p rises, and the uPnL floor((q × p − c) / u)
+ * with q < 0 never rises. So the grid's liquidatable prices are exactly those from one index on, and an index k in
+ * [near, far] with shortfall(k) ≥ 0 and (k = near or shortfall(k − 1) < 0) is the search's answer (the search's
+ * bracket closes on that unique pair), and a start beyond the grid whose far end is not liquidatable means None. The
+ * start solves the shortfall's linear form p = ((B − A) × u − c) × 1e18 / (E × MMF − q × 1e18) (A, B: the other
+ * maintenance margin and equity; c the cost basis) at the MMF of the notional at the mark, then again at the MMF of
+ * the notional at its answer until it moves by less than a tick; its ceiling on the grid and the indices next to it
+ * are tried: two or three evaluations where the search takes four to twelve. Only for a short without exposure from
+ * open orders (E = |q|) and with an MMF below GUESS_MMF_MAX, where the fixed point converges in a few steps.
+ */
+/** The start's fixed-point steps at most (the MMF of the sqrt branch moves each by a factor of ~MMF / 2: ~4 suffice). */
+const GUESS_ITERATIONS_MAX = 8;
+/** Above this MMF (1/8) the start is not tried: each fixed-point step shrinks the error by ~MMF / (2 × (1 + MMF)). */
+const GUESS_MMF_MAX = RATIO_SCALE / 8n;
+/** shortCrossingGuess's answer when the grid's far end is not liquidatable: no crossing (None). */
+const NONE_ON_GRID = -1n;
+
+function shortCrossingGuess(inp: LiquidationPriceInputs, near: bigint, far: bigint, mmfOf: PositionMmfFormula): bigint {
+  const tick = inp.tickSize;
+  const unit = pow10(inp.baseDecimals);
+  const numerator = (inp.otherEquityUsd - inp.otherMaintenanceMarginUsd) * unit - inp.costBasis;
+  const e = inp.exposureQuantity;
+  if (e !== -inp.quantity) return 0n; // open orders add exposure: the fixed point below may converge slowly
+  let p = inp.mark;
+  let farChecked = false; // the far end is known liquidatable
+  for (let i = 0; i < GUESS_ITERATIONS_MAX; i++) {
+    const mmf = mmfOf((e * (p > 0n ? p : 1n) + unit - 1n) / unit, inp.mmf);
+    if (mmf > GUESS_MMF_MAX) return 0n;
+    const next = divRound(numerator * RATIO_SCALE, e * mmf - inp.quantity * RATIO_SCALE, Rounding.Down);
+    const step = next - p;
+    p = next;
+    if (step < tick && step > -tick) break;
+    // The first step (at the mark's MMF, the lowest) is at or above the root: beyond the grid, its far end decides.
+    if (i === 0 && p > far * tick) {
+      if (maintenanceShortfallAtMark(inp, far * tick, mmfOf) < 0n) return NONE_ON_GRID;
+      farChecked = true;
+    }
+  }
+  let k = divRound(p, tick, Rounding.Up);
+  if (k < near) k = near;
+  if (k > far) return farChecked || maintenanceShortfallAtMark(inp, far * tick, mmfOf) >= 0n ? 0n : NONE_ON_GRID;
+  if (maintenanceShortfallAtMark(inp, k * tick, mmfOf) >= 0n) {
+    if (k === near || maintenanceShortfallAtMark(inp, (k - 1n) * tick, mmfOf) < 0n) return k;
+    if (k - 1n === near || maintenanceShortfallAtMark(inp, (k - 2n) * tick, mmfOf) < 0n) return k - 1n;
+    return 0n;
+  }
+  if (k + 1n <= far && maintenanceShortfallAtMark(inp, (k + 1n) * tick, mmfOf) >= 0n) return k + 1n;
+  return 0n;
 }
 
 /**
