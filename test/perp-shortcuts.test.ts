@@ -202,6 +202,15 @@ describe("P8 shortcut: a short's crossing from a closed-form start", () => {
     estimatedLiquidationPrice(maker, counted, guessed, true);
     expect([guessed.kind, guessed.price, out.price]).toEqual([LiquidationPriceKind.Found, 1_700_959_900_000_000n, 1_700_959_900_000_000n]);
     expect([searchCalls, calls]).toEqual([12, 8]);
+    // … and with 0.05 BTC of its sells still resting (the batch's later orders: exposure 0.65 BTC).
+    maker.exposureQuantity += 5_000_000n;
+    calls = 0;
+    estimatedLiquidationPrice(maker, counted, out, false);
+    const restingSearch = calls;
+    calls = 0;
+    estimatedLiquidationPrice(maker, counted, guessed, true);
+    expect([guessed.kind, guessed.price]).toEqual([out.kind, out.price]);
+    expect(calls).toBeLessThan(restingSearch);
     // 670 USD of equity on 1 BTC at 100,000: MM 666.67 at the mark, crossing within the next ticks.
     const tight = make(-100_000_000n, 100_000n * USD, 670n * USD);
     estimatedLiquidationPrice(tight, positionMmf, out);

@@ -148,12 +148,13 @@ export function estimatedLiquidationPrice(
  * start solves the shortfall's linear form p = ((B − A) × u − c) × 1e18 / (E × MMF − q × 1e18) (A, B: the other
  * maintenance margin and equity; c the cost basis) at the MMF of the notional at the mark, then again at the MMF of
  * the notional at its answer until it moves by less than a tick; its ceiling on the grid and the indices next to it
- * are tried: two or three evaluations where the search takes four to twelve. Only for a short without exposure from
- * open orders (E = |q|) and with an MMF below GUESS_MMF_MAX, where the fixed point converges in a few steps.
+ * are tried: two or three evaluations where the search takes four to twelve. Only for a short whose open orders at
+ * most double its exposure (E ≤ 2|q|) and with an MMF below GUESS_MMF_MAX, where the fixed point converges in a few
+ * steps (each shrinks the error by a factor of about E × MMF / (2 × (E × MMF + |q|))).
  */
 /** The start's fixed-point steps at most (the MMF of the sqrt branch moves each by a factor of ~MMF / 2: ~4 suffice). */
 const GUESS_ITERATIONS_MAX = 8;
-/** Above this MMF (1/8) the start is not tried: each fixed-point step shrinks the error by ~MMF / (2 × (1 + MMF)). */
+/** Above this MMF (1/8) the start is not tried (see shortCrossingGuess). */
 const GUESS_MMF_MAX = RATIO_SCALE / 8n;
 /** shortCrossingGuess's answer when the grid's far end is not liquidatable: no crossing (None). */
 const NONE_ON_GRID = -1n;
@@ -163,7 +164,7 @@ function shortCrossingGuess(inp: LiquidationPriceInputs, near: bigint, far: bigi
   const unit = pow10(inp.baseDecimals);
   const numerator = (inp.otherEquityUsd - inp.otherMaintenanceMarginUsd) * unit - inp.costBasis;
   const e = inp.exposureQuantity;
-  if (e !== -inp.quantity) return 0n; // open orders add exposure: the fixed point below may converge slowly
+  if (e > -2n * inp.quantity) return 0n; // open orders more than double the exposure: the fixed point may be slow
   let p = inp.mark;
   let farChecked = false; // the far end is known liquidatable
   for (let i = 0; i < GUESS_ITERATIONS_MAX; i++) {
