@@ -117,17 +117,21 @@ export function estimatedLiquidationPrice(
   const absQuantity = inp.quantity < 0n ? -inp.quantity : inp.quantity;
   if (inp.exposureQuantity < absQuantity) throw new RangeError("estimatedLiquidationPrice: exposureQuantity < |quantity|");
   if (inp.quantity === 0n || inp.mark <= 0n) return setResult(out, LiquidationPriceKind.None, 0n);
-  if (isLiquidatableAtMark(inp, inp.mark, mmfOf)) return setResult(out, LiquidationPriceKind.AtMark, inp.mark);
   const long = inp.quantity > 0n;
   // The grid indices on the adverse side: [far, near] for a long (prices below the mark), [near, far] for a short.
   const near = long ? divRound(inp.mark, tick, Rounding.Down) : divRound(inp.mark, tick, Rounding.Up);
   const far = long ? divRound(inp.minPrice, tick, Rounding.Up) : divRound(inp.maxPrice, tick, Rounding.Down);
-  if (long ? far > near : far < near) return setResult(out, LiquidationPriceKind.None, 0n);
-  if (!long && guess && inp.mmf.base >= 0n && inp.mmf.factor >= 0n) {
-    const k = shortCrossingGuess(inp, near, far, mmfOf);
-    if (k === NONE_ON_GRID) return setResult(out, LiquidationPriceKind.None, 0n);
-    if (k !== 0n) return setResult(out, LiquidationPriceKind.Found, k * tick);
+  // A short's start before the mark's own test: a crossing it confirms beyond `near` has shortfall < 0 one index
+  // before, so (non-decreasing) at the mark too — not AtMark; likewise None (shortfall < 0 at the far end).
+  let start = 0n;
+  if (!long && guess && far >= near && inp.mmf.base >= 0n && inp.mmf.factor >= 0n) {
+    start = shortCrossingGuess(inp, near, far, mmfOf);
+    if (start === NONE_ON_GRID) return setResult(out, LiquidationPriceKind.None, 0n);
+    if (start > near) return setResult(out, LiquidationPriceKind.Found, start * tick);
   }
+  if (isLiquidatableAtMark(inp, inp.mark, mmfOf)) return setResult(out, LiquidationPriceKind.AtMark, inp.mark);
+  if (long ? far > near : far < near) return setResult(out, LiquidationPriceKind.None, 0n);
+  if (start === near) return setResult(out, LiquidationPriceKind.Found, near * tick); // confirmed liquidatable at near
   // Inside the grid the notional is positive (exposure ≥ |quantity| > 0, price ≥ minPrice > 0): the shortfall's sign
   // alone decides C9.
   const farShortfall = maintenanceShortfallAtMark(inp, far * tick, mmfOf);
