@@ -97,6 +97,7 @@ export {
   estimatedLiquidationPrice,
   isLiquidatableAtMark,
   LiquidationPriceInputs,
+  maintenanceShortfallAtMark,
   LiquidationPriceKind,
   LiquidationPriceResult,
   type PositionMmfFormula,

@@ -25,6 +25,8 @@
 // that (a small long with large open buy orders) there can be several crossings; the answer is then still a crossing
 // with the property above, not necessarily the nearest. The roundings shift each side of the comparison by under one
 // nano-dollar, which moves the crossing by at most the ticks over which the exact surplus changes by two units.
+// A short first tries a start near the crossing (shortCrossingGuess): its shortfall is non-decreasing in the mark,
+// so two evaluations that confirm the start give exactly the search's answer; an unconfirmed start runs the search.
 
 import { divRound, pow10, RATIO_SCALE, Rounding, type Amount, type Price, type Ratio } from "../fixed/index.ts";
 import type { SqrtMarginFunction } from "../model/index.ts";
@@ -68,6 +70,22 @@ export class LiquidationPriceResult {
  */
 export function maintenanceShortfallAtMark(inp: LiquidationPriceInputs, price: Price, mmfOf: PositionMmfFormula): bigint {
   const unit = pow10(inp.baseDecimals);
+  // The module comment's formulas with the divisions written out (the solver's inner loop): a non-negative numerator's
+  // ceiling is (n + d − 1) / d; uPnL is signed, so its floor corrects truncation toward zero. Exactly divRound's values
+  // (test/perp-shortcuts.test.ts compares them on random inputs).
+  const exposureValue = inp.exposureQuantity * price;
+  if (exposureValue < 0n) return maintenanceShortfallSigned(inp, price, mmfOf, unit);
+  const notional = (exposureValue + unit - 1n) / unit;
+  const marginValue = notional === 0n ? 0n : notional * mmfOf(notional, inp.mmf);
+  const margin = marginValue >= 0n ? (marginValue + RATIO_SCALE - 1n) / RATIO_SCALE : divRound(marginValue, RATIO_SCALE, Rounding.Up);
+  const pnlValue = inp.quantity * price - inp.costBasis;
+  let upnl = pnlValue / unit;
+  if (upnl * unit > pnlValue) upnl -= 1n;
+  return inp.otherMaintenanceMarginUsd + margin - (inp.otherEquityUsd + upnl);
+}
+
+/** maintenanceShortfallAtMark for a negative exposure value (a negative price: never the solver's grid), by divRound. */
+function maintenanceShortfallSigned(inp: LiquidationPriceInputs, price: Price, mmfOf: PositionMmfFormula, unit: bigint): bigint {
   const notional = divRound(inp.exposureQuantity * price, unit, Rounding.Up);
   const margin = notional === 0n ? 0n : divRound(notional * mmfOf(notional, inp.mmf), RATIO_SCALE, Rounding.Up);
   const upnl = divRound(inp.quantity * price - inp.costBasis, unit, Rounding.Down);
@@ -91,6 +109,8 @@ export function estimatedLiquidationPrice(
   inp: LiquidationPriceInputs,
   mmfOf: PositionMmfFormula,
   out: LiquidationPriceResult,
+  /** Try the short's closed-form start first (shortCrossingGuess); false = the search alone (tests compare both). */
+  guess = true,
 ): LiquidationPriceResult {
   const tick = inp.tickSize;
   if (tick <= 0n || inp.minPrice <= 0n || inp.maxPrice < inp.minPrice) {
@@ -99,12 +119,21 @@ export function estimatedLiquidationPrice(
   const absQuantity = inp.quantity < 0n ? -inp.quantity : inp.quantity;
   if (inp.exposureQuantity < absQuantity) throw new RangeError("estimatedLiquidationPrice: exposureQuantity < |quantity|");
   if (inp.quantity === 0n || inp.mark <= 0n) return setResult(out, LiquidationPriceKind.None, 0n);
-  if (isLiquidatableAtMark(inp, inp.mark, mmfOf)) return setResult(out, LiquidationPriceKind.AtMark, inp.mark);
   const long = inp.quantity > 0n;
   // The grid indices on the adverse side: [far, near] for a long (prices below the mark), [near, far] for a short.
   const near = long ? divRound(inp.mark, tick, Rounding.Down) : divRound(inp.mark, tick, Rounding.Up);
   const far = long ? divRound(inp.minPrice, tick, Rounding.Up) : divRound(inp.maxPrice, tick, Rounding.Down);
+  // A short's start before the mark's own test: a crossing it confirms beyond `near` has shortfall < 0 one index
+  // before, so (non-decreasing) at the mark too — not AtMark; likewise None (shortfall < 0 at the far end).
+  let start = 0n;
+  if (!long && guess && far >= near && inp.mmf.base >= 0n && inp.mmf.factor >= 0n) {
+    start = shortCrossingGuess(inp, near, far, mmfOf);
+    if (start === NONE_ON_GRID) return setResult(out, LiquidationPriceKind.None, 0n);
+    if (start > near) return setResult(out, LiquidationPriceKind.Found, start * tick);
+  }
+  if (isLiquidatableAtMark(inp, inp.mark, mmfOf)) return setResult(out, LiquidationPriceKind.AtMark, inp.mark);
   if (long ? far > near : far < near) return setResult(out, LiquidationPriceKind.None, 0n);
+  if (start === near) return setResult(out, LiquidationPriceKind.Found, near * tick); // confirmed liquidatable at near
   // Inside the grid the notional is positive (exposure ≥ |quantity| > 0, price ≥ minPrice > 0): the shortfall's sign
   // alone decides C9.
   const farShortfall = maintenanceShortfallAtMark(inp, far * tick, mmfOf);
@@ -112,6 +141,70 @@ export function estimatedLiquidationPrice(
   const nearShortfall = maintenanceShortfallAtMark(inp, near * tick, mmfOf);
   if (nearShortfall >= 0n) return setResult(out, LiquidationPriceKind.Found, near * tick);
   return setResult(out, LiquidationPriceKind.Found, crossingIndex(inp, near, nearShortfall, far, farShortfall, mmfOf) * tick);
+}
+
+/** The start's fixed-point steps at most (each shrinks the error by ~MMF / 2 on the sqrt branch: ~5 suffice). */
+const GUESS_ITERATIONS_MAX = 12;
+/** Above this MMF (1/8) the start is not tried (see shortCrossingGuess). */
+const GUESS_MMF_MAX_FLOAT = 0.125; // FLOAT-START
+const RATIO_FLOAT = 1e18; // FLOAT-START: RATIO_SCALE
+const PRICE_FLOAT = 1e9; // FLOAT-START: 10^PRICE_DECIMALS, USD amounts in nano-dollars
+/** shortCrossingGuess's answer when the grid's far end is not liquidatable: no crossing (None). */
+const NONE_ON_GRID = -1n;
+
+/**
+ * A short's crossing from a start (shortStartIndex), NONE_ON_GRID, or 0 when the start does not confirm it (the search
+ * then runs). For a short the shortfall is non-decreasing in the mark, roundings included: the notional
+ * ceil(E × p / u) and so the MMF and the margin (ceilings of non-decreasing products) never fall as p rises, and the
+ * uPnL floor((q × p − c) / u) with q < 0 never rises. So the grid's liquidatable prices are exactly those from one
+ * index on: an index k in [near, far] with shortfall(k) ≥ 0 and (k = near or shortfall(k − 1) < 0) is the search's
+ * answer (its bracket closes on that unique pair), and a far end that is not liquidatable means None. The start's
+ * index and its neighbours are tried: two or three evaluations where the search takes four to twelve. Only for a
+ * short whose open orders at most double its exposure (E ≤ 2|q|), where the start converges in a few steps.
+ */
+function shortCrossingGuess(inp: LiquidationPriceInputs, near: bigint, far: bigint, mmfOf: PositionMmfFormula): bigint {
+  const tick = inp.tickSize;
+  if (inp.exposureQuantity > -2n * inp.quantity) return 0n; // open orders more than double the exposure
+  let k = shortStartIndex(inp);
+  if (k === 0n) return 0n;
+  if (k < near) k = near;
+  if (k > far) return maintenanceShortfallAtMark(inp, far * tick, mmfOf) >= 0n ? 0n : NONE_ON_GRID;
+  if (maintenanceShortfallAtMark(inp, k * tick, mmfOf) >= 0n) {
+    if (k === near || maintenanceShortfallAtMark(inp, (k - 1n) * tick, mmfOf) < 0n) return k;
+    if (k - 1n === near || maintenanceShortfallAtMark(inp, (k - 2n) * tick, mmfOf) < 0n) return k - 1n;
+    return 0n;
+  }
+  if (k + 1n <= far && maintenanceShortfallAtMark(inp, (k + 1n) * tick, mmfOf) >= 0n) return k + 1n;
+  return 0n;
+}
+
+/**
+ * The start of shortCrossingGuess: the grid index at or above the fixed point of p = ((B − A) × u − c) / (E × MMF(p)
+ * / 1e18 − q) with C5's MMF(p) = max(base, factor × sqrt(E × p / u in whole USD)), or 0 (none: the MMF above
+ * GUESS_MMF_MAX_FLOAT, or no finite answer); each step solves the shortfall's linear form at the MMF of the last.
+ * Only a start, like isqrt's: computed in doubles (FLOAT-START), it never decides an answer — shortCrossingGuess
+ * confirms the index with the exact shortfalls, or the integer search runs.
+ */
+function shortStartIndex(inp: LiquidationPriceInputs): bigint {
+  const unit = Number(pow10(inp.baseDecimals)); // FLOAT-START: the start only (see above)
+  const numerator = Number((inp.otherEquityUsd - inp.otherMaintenanceMarginUsd) * pow10(inp.baseDecimals) - inp.costBasis); // FLOAT-START
+  const e = Number(inp.exposureQuantity); // FLOAT-START
+  const q = Number(inp.quantity); // FLOAT-START
+  const base = Number(inp.mmf.base) / RATIO_FLOAT; // FLOAT-START
+  const factor = Number(inp.mmf.factor) / RATIO_FLOAT; // FLOAT-START
+  const tick = Number(inp.tickSize); // FLOAT-START
+  let p = Number(inp.mark); // FLOAT-START
+  for (let i = 0; i < GUESS_ITERATIONS_MAX; i++) {
+    const term = factor * Math.sqrt((e * p) / unit / PRICE_FLOAT); // FLOAT-START: sqrt of the notional in whole USD
+    const mmf = term > base ? term : base;
+    if (mmf > GUESS_MMF_MAX_FLOAT) return 0n;
+    const next = numerator / (e * mmf - q);
+    const step = next - p;
+    p = next;
+    if (step < tick / 4 && step > -tick / 4) break; // FLOAT-START (NaN goes on, then is refused below)
+  }
+  const k = Math.ceil(p / tick); // FLOAT-START
+  return Number.isFinite(k) && k >= 1 ? BigInt(k) : 0n;
 }
 
 /**

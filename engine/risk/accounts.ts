@@ -199,6 +199,10 @@ export class Account {
    */
   private readonly changed: Uint16Array;
   private changedCount = 0;
+  /** Perpetual markets whose position or open orders changed since the margin state last heard (perpChanged): a
+   * flag per market, then the list of flagged markets — as `changed` is for assets; made with the margin state. */
+  private perpsChanged: Uint16Array | null = null;
+  private perpsChangedCount = 0;
   private margin: AccountMargin | null = null;
 
   constructor(
@@ -264,7 +268,7 @@ export class Account {
     const margin = (this.margin = this.createMargin!(this));
     for (let a = 0; a < this.available.length; a++) if (this.hasMarginInputs(a)) this.markChanged(a);
     const perps = this.perps;
-    if (perps !== null) for (let m = 0; m < perps.openBuy.length; m++) if (perps.hasState(m)) this.loadPerpMargin(margin, perps, m);
+    if (perps !== null) for (let m = 0; m < perps.openBuy.length; m++) if (perps.hasState(m)) this.perpChanged(m);
     if (this.unsettledUsd !== 0n) margin.setUnsettledUsd(-this.unsettledUsd);
     return margin;
   }
@@ -315,7 +319,23 @@ export class Account {
       }
       this.changedCount = 0;
     }
+    if (this.perpsChangedCount !== 0) this.syncPerps(margin);
     return margin;
+  }
+
+  /** The perpetual markets flagged by perpChanged, each valued once at its position and open orders as they are now
+   * (the slot's state depends only on its last inputs, so one valuation after several changes is the same state). */
+  private syncPerps(margin: AccountMargin): void {
+    const flags = this.perpsChanged!;
+    const perps = this.perps!;
+    const markets = perps.openBuy.length;
+    for (let i = 0; i < this.perpsChangedCount; i++) {
+      const m = flags[markets + i]!;
+      flags[m] = 0;
+      const p = perps.positions[m]!;
+      margin.setPositionState(m, p.netQuantity, p.costBasis, perps.openBuy[m]!, perps.openSell[m]!);
+    }
+    this.perpsChangedCount = 0;
   }
 
   /** unsettledUsdc's USD value as C3 counts it (snapshots). */
@@ -336,15 +356,16 @@ export class Account {
     if (this.margin !== null) this.margin.setUnsettledUsd(-this.unsettledUsd);
   }
 
-  /** P1/C4: market m's position or open orders changed: the margin state (if made yet) hears it now. */
+  /** P1/C4: market m's position or open orders changed: the margin state (if made yet) hears it at the next
+   * syncedMargin (O(1) here; a fill changes both the order's open quantity and the position: one valuation). */
   perpChanged(m: number): void {
-    if (this.margin !== null) this.loadPerpMargin(this.margin, this.perps!, m);
-  }
-
-  private loadPerpMargin(margin: AccountMargin, perps: AccountPerps, m: number): void {
-    const p = perps.positions[m]!;
-    margin.setPositionCostBasis(m, p.netQuantity, p.costBasis);
-    margin.setPositionOrders(m, perps.openBuy[m]!, perps.openSell[m]!);
+    if (this.margin === null) return;
+    const markets = this.perps!.openBuy.length;
+    const flags = this.perpsChanged ?? (this.perpsChanged = new Uint16Array(2 * markets));
+    if (flags[m] === 0) {
+      flags[m] = 1;
+      flags[markets + this.perpsChangedCount++] = m;
+    }
   }
 
   /**

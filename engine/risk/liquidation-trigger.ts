@@ -33,6 +33,8 @@ class BandScratch {
   readonly lows: bigint[] = [];
   readonly highs: bigint[] = [];
   grid: { tick: bigint; minPrice: bigint; maxPrice: bigint } = { tick: 1n, minPrice: 1n, maxPrice: 1n };
+  /** Per asset, 1 while deriveBands runs when a perpetual position is on it (its band is the empty one). */
+  underPosition = new Uint8Array(0);
 }
 const scratch = new BandScratch();
 
@@ -146,10 +148,13 @@ function deriveBands(s: RiskState, id: number, margin: AccountMargin, surplusUsd
     if (owed > 0n) subs = addSub(s, x, subs, a, false, margin.assetLiabilityUsd(a));
   }
   splitSurplusBudget(surplusUsd, x.subWeight, subs, x.budgets);
+  const underPosition = markAssetsUnderPositions(s, margin, x);
   let count = 0;
   for (let i = 0; i < subs; i++) {
     const a = x.subAsset[i]!;
-    subBand(s, margin, a, x.subCollateral[i]!, x.budgets[i]!);
+    // An asset under a perpetual position gets the empty band below whatever its sub-slots' bands are: not derived.
+    if (underPosition && x.underPosition[a] === 1) emptyBand(x.band);
+    else subBand(s, margin, a, x.subCollateral[i]!, x.budgets[i]!);
     if (count > 0 && x.assets[count - 1] === a) {
       if (x.band.low > x.lows[count - 1]!) x.lows[count - 1] = x.band.low;
       if (x.band.high < x.highs[count - 1]!) x.highs[count - 1] = x.band.high;
@@ -161,7 +166,27 @@ function deriveBands(s: RiskState, id: number, margin: AccountMargin, surplusUsd
     }
   }
   count = emptyBandsUnderPositions(s, margin, x, count);
+  if (underPosition) x.underPosition.fill(0);
   s.liquidation.setBands(id, x.assets, x.lows, x.highs, count);
+}
+
+/** Flags (x.underPosition) the base assets of the account's perpetual positions; true when there is any. */
+function markAssetsUnderPositions(s: RiskState, margin: AccountMargin, x: BandScratch): boolean {
+  const ctx = s.marginContext;
+  let any = false;
+  for (let m = 0; m < ctx.marketCount; m++) {
+    if (!ctx.marketIsPerpetual[m] || margin.positionQuantity(m) === 0n) continue;
+    if (x.underPosition.length !== ctx.assetCount) x.underPosition = new Uint8Array(ctx.assetCount);
+    x.underPosition[ctx.marketBaseAsset[m]!] = 1;
+    any = true;
+  }
+  return any;
+}
+
+/** The empty band (low > high): emptyBandsUnderPositions' value. */
+function emptyBand(band: SafeBand): void {
+  band.low = 1n;
+  band.high = 0n;
 }
 
 /** A sub-slot's share of the surplus: its USD size; an identity-haircut (stable, USDC-like) asset's mark rarely moves,

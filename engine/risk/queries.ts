@@ -1,7 +1,8 @@
 // Queries (SPEC C10, L8, L13, L14, P1 and the collateral statement; the P4/P6 histories in history-queries.ts): answered by events, nothing changes. The max
 // answers run the same check as the real command (checks.ts; the C10 solvers bisect over it), so the max passes and
 // one step more is refused. Also the reads tests and reports use (off the hot path).
-import { ALL_ASSETS, ALL_MARKETS, AccountSetting, CommandKind, EventKind, MarketKind, RATIO_SCALE, RejectCode, Side, SPOT_MARGIN_FLAGS, type CommandRecord, type EventSink } from "../model/index.ts";
+import { ALL_ASSETS, ALL_MARKETS, AccountSetting, CommandKind, EventKind, MarketKind, RATIO_SCALE, RejectCode, Side, SPOT_MARGIN_FLAGS, type CommandRecord, type EventSink, type SqrtMarginFunction } from "../model/index.ts";
+import type { Ratio } from "../fixed/index.ts";
 import { INSURANCE_HISTORY_ENTRIES_MAX, INTEREST_HISTORY_ENTRIES_MAX, isValidClientAccount, LIQUIDATION_HISTORY_ENTRIES_MAX, RATE_CURVE_POINTS_MAX, userOf } from "../model/index.ts";
 import type { Account } from "./accounts.ts";
 import { queryFundingHistory, queryFundingRateHistory, querySettlementHistory } from "./history-queries.ts";
@@ -16,9 +17,9 @@ import {
   marginFraction,
   maxBorrow,
   maxSpotOrderQuantity,
+  marginFractionNear,
   maxWithdrawal,
-  positionImf,
-  positionMmf,
+  RootHint,
 } from "./margin/index.ts";
 import { borrowCode, largestAccepted, perpFillPassesMargin, receiveRepays, spendable, withdrawalCode } from "./checks.ts";
 import {
@@ -424,8 +425,8 @@ export function positionReport(s: RiskState, accountId: number, m: number): Posi
     cumulativeFundingPayment: pos.cumulativeFundingPayment,
     netExposureQuantity: exposure,
     netExposureNotionalUsd: notional,
-    imf: positionImf(notional, margin.leverageLimit, ctx.platformMaxLeverage, market.imf!),
-    mmf: positionMmf(notional, market.mmf!),
+    imf: margin.positionImfAt(m, notional),
+    mmf: margin.positionMmfAt(m, notional),
     estLiquidationPrice: liquidationPrice(s, margin, m, pos, exposure),
   };
 }
@@ -447,8 +448,17 @@ function liquidationPrice(s: RiskState, margin: AccountMargin, m: number, pos: P
   inp.tickSize = market.tickSize;
   inp.minPrice = market.minPrice;
   inp.maxPrice = market.maxPrice;
-  const out = estimatedLiquidationPrice(inp, positionMmf, s.liquidationResult);
+  P8_MMF.flatLimitUsd = s.marginContext.marketMmfFlatLimitUsd[m]!;
+  P8_MMF.hint.root = 0n;
+  const out = estimatedLiquidationPrice(inp, p8PositionMmf, s.liquidationResult);
   return out.kind === LiquidationPriceKind.None ? 0n : out.price;
+}
+
+/** P8's MMF formula: positionMmf's value (marginFractionNear with the market's flat limit, set per solve), each root
+ * seeded by the solve's previous one — the probes close in on one price, so a root costs one or two divisions. */
+const P8_MMF = { flatLimitUsd: 0n, hint: new RootHint() };
+function p8PositionMmf(notionalUsd: bigint, mmf: SqrtMarginFunction): Ratio {
+  return marginFractionNear(notionalUsd, mmf.factor, mmf.base, P8_MMF.flatLimitUsd, P8_MMF.hint);
 }
 
 /** P1: the perpetual markets in which the account has a position or open orders, by market id. */

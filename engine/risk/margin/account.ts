@@ -38,12 +38,17 @@ import {
   positionMarginUsd,
   positionMmf,
   exposureQuantity,
+  marginFractionNear,
+  RootHint,
   unrealizedPnlUsd,
 } from "./formulas.ts";
 import { MarginChanges } from "./changes.ts";
 import { CornerMargin } from "./corners.ts";
 
 export { MarginChanges, MARGIN_CHANGES_CAPACITY } from "./changes.ts";
+
+/** Newton seed of positionImfAt / positionMmfAt, shared (a seed only: every root is exact whatever it holds). */
+const ROOT_HINT = new RootHint();
 
 export class AccountMargin extends CornerMargin {
   assetWeightRatio(asset: number): Ratio {
@@ -73,6 +78,20 @@ export class AccountMargin extends CornerMargin {
   positionUnrealizedPnlUsd(market: number): bigint {
     this.refreshMarks();
     return this.posUpnl[market]!;
+  }
+
+  /** C5: market m's IMF at `notionalUsd` for this account's leverage limit — positionImf(notionalUsd, leverageLimit,
+   * platformMaxLeverage, imf), from the slot's floor and flat limit (no root below it). */
+  positionImfAt(market: number, notionalUsd: bigint): Ratio {
+    const factor = this.ctx.marketImf[market]!.factor;
+    return marginFractionNear(notionalUsd, factor, this.marketImfFloor[market]!, this.marketImfFlatLimitUsd[market]!, ROOT_HINT);
+  }
+
+  /** C5: market m's MMF at `notionalUsd` — positionMmf(notionalUsd, mmf), with the market's flat limit. */
+  positionMmfAt(market: number, notionalUsd: bigint): Ratio {
+    const ctx = this.ctx;
+    const mmf = ctx.marketMmf[market]!;
+    return marginFractionNear(notionalUsd, mmf.factor, mmf.base, ctx.marketMmfFlatLimitUsd[market]!, ROOT_HINT);
   }
 
   /** C5: the position's maintenance margin (its exposure notional × MMF), USD. */

@@ -193,6 +193,25 @@ export function positionMmf(notionalUsd: bigint, mmf: SqrtMarginFunction): Ratio
   return term > mmf.base ? term : mmf.base;
 }
 
+/** A Newton seed for the next root of a nearby notional (marginFractionNear); any value gives the same root. */
+export class RootHint {
+  root = 0n;
+}
+
+/**
+ * C5's max(floor, factor × sqrt(notional)) rounded up — positionMmf's value with floor = mmf.base, positionImf's with
+ * floor = imfFloor(…) — given `flatLimitUsd` = sqrtTermFlatLimitUsd(factor, floor): up to it the sqrt term is ≤ the
+ * floor and no root is taken; beyond it the root starts from `hint` (isqrtNear) and is left there for the next call.
+ */
+export function marginFractionNear(notionalUsd: bigint, factor: Ratio, floor: Ratio, flatLimitUsd: bigint, hint: RootHint): Ratio {
+  if (factor === 0n || notionalUsd <= 0n) return floor < 0n ? 0n : floor; // the sqrt term is 0
+  if (notionalUsd <= flatLimitUsd) return floor;
+  const root = sqrtNotionalUpNear(notionalUsd, hint.root);
+  hint.root = root;
+  const term = sqrtMarginTermFromRoot(factor, root);
+  return term > floor ? term : floor;
+}
+
 /** Margin of one position: notional × IMF (or MMF), rounded up. */
 export function positionMarginUsd(notionalUsd: bigint, fraction: Ratio): bigint {
   return mulDiv(notionalUsd, fraction, RATIO_SCALE, Rounding.Up);

@@ -41,6 +41,8 @@ export {
   imfFloor,
   positionImf,
   positionMmf,
+  marginFractionNear,
+  RootHint,
   positionMarginUsd,
   unrealizedPnlUsd,
   netEquityUsd,

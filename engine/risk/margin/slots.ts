@@ -14,7 +14,6 @@ import {
   sqrtMarginTermFromRoot,
   sqrtNotionalUpNear,
   sqrtTermFlatLimitUsd,
-  unrealizedPnlUsd,
 } from "./formulas.ts";
 
 /** The slots and running sums of one account (see AccountMargin, which is the class callers use). */
@@ -222,6 +221,12 @@ export class MarginSlots {
     this.applyPosition(market, qty, costBasis, this.posOpenBuy[market]!, this.posOpenSell[market]!);
   }
 
+  /** setPositionCostBasis and setPositionOrders in one step: the slot is valued once (the same state as both). */
+  setPositionState(market: number, qty: bigint, costBasis: bigint, openBuyQty: bigint, openSellQty: bigint): void {
+    this.requirePerpetual(market);
+    this.applyPosition(market, qty, costBasis, openBuyQty, openSellQty);
+  }
+
   /** Open-order quantities of `market` (base units, ≥ 0): their risk-increasing part is exposure (C4). */
   setPositionOrders(market: number, openBuyQty: bigint, openSellQty: bigint): void {
     this.requirePerpetual(market);
@@ -399,8 +404,13 @@ export class MarginSlots {
     const mark = ctx.marketMark[m]!;
     const unit = ctx.marketBaseUnit[m]!;
     const exposure = exposureQuantity(qty, openBuy, openSell);
-    // Signed: the general floor.
-    this.sUpnl = qty === 0n && cost === 0n ? 0n : unrealizedPnlUsd(qty, cost, ctx.marketBaseDecimals[m]!, mark);
+    // Signed: the general floor (unrealizedPnlUsd's, with the division written out: truncation corrected downward).
+    if (qty === 0n && cost === 0n) this.sUpnl = 0n;
+    else {
+      const value = qty * mark - cost;
+      const q = value / unit;
+      this.sUpnl = q * unit > value ? q - 1n : q;
+    }
     this.sRoot = 0n;
     if (exposure === 0n) {
       this.sNotional = 0n;
@@ -451,11 +461,15 @@ export class MarginSlots {
 
   protected applyPosition(m: number, qty: bigint, cost: bigint, openBuy: bigint, openSell: bigint): void {
     this.computePosition(m, qty, cost, openBuy, openSell, true);
-    this.netEquitySum += this.sUpnl - this.posUpnl[m]!;
-    this.tenSum += this.sNotional - this.posNotional[m]!;
-    this.imSum += this.sIm - this.posIm[m]!;
-    this.mmSum += this.sMm - this.posMm[m]!;
-    this.upnlSum += this.sUpnl - this.posUpnl[m]!;
+    // Each sum moves by its part's change; an unchanged part (a fill that keeps the exposure, an order that moves no
+    // PnL) leaves its sum as it is without a bigint allocated for the difference.
+    if (this.sUpnl !== this.posUpnl[m]) {
+      this.netEquitySum += this.sUpnl - this.posUpnl[m]!;
+      this.upnlSum += this.sUpnl - this.posUpnl[m]!;
+    }
+    if (this.sNotional !== this.posNotional[m]) this.tenSum += this.sNotional - this.posNotional[m]!;
+    if (this.sIm !== this.posIm[m]) this.imSum += this.sIm - this.posIm[m]!;
+    if (this.sMm !== this.posMm[m]) this.mmSum += this.sMm - this.posMm[m]!;
     this.posQty[m] = qty;
     this.posCost[m] = cost;
     this.posOpenBuy[m] = openBuy;

@@ -1,0 +1,286 @@
+// The exact shortcuts behind the perpetual order's cost (issue 12, pipeline.perp-order): each is compared with the full
+// evaluation it replaces on random inputs, so a shortcut that changed one unit of any answer fails here.
+//   C5: marginFractionNear (flat limit: no root below it; the root seeded by a hint) = positionMmf / positionImf;
+//       AccountMargin.positionImfAt / positionMmfAt = positionImf / positionMmf at the account's leverage limit.
+//   P8: maintenanceShortfallAtMark with its divisions written out = the divRound formula; the P8 solve with the seeded
+//       flat-limit MMF = the solve with positionMmf.
+//   C4/P1: Account.perpChanged is applied lazily (syncedMargin values each flagged market once): the margin state
+//       equals one given every change at once, whatever the interleaving of changes and reads.
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { divRound, pow10, Rounding } from "../engine/fixed/index.ts";
+import { MarketKind, RATIO_SCALE } from "../engine/model/index.ts";
+import { loadConfig } from "../engine/pipeline/config.ts";
+import {
+  estimatedLiquidationPrice,
+  LiquidationPriceInputs,
+  LiquidationPriceKind,
+  LiquidationPriceResult,
+  maintenanceShortfallAtMark,
+  type PositionMmfFormula,
+} from "../engine/perps/index.ts";
+import { Account, AccountPerps } from "../engine/risk/accounts.ts";
+import {
+  AccountMargin,
+  imfFloor,
+  marginFractionNear,
+  MarginContext,
+  positionImf,
+  positionMmf,
+  RootHint,
+  sqrtTermFlatLimitUsd,
+} from "../engine/risk/margin/index.ts";
+
+const R = RATIO_SCALE;
+const USD = 1_000_000_000n;
+const config = loadConfig();
+const PERP_MARKETS = config.markets.filter((m) => m.kind === MarketKind.Perpetual);
+
+const ratio = fc.bigInt({ min: 0n, max: R / 4n });
+const notional = fc.oneof(
+  fc.bigInt({ min: -5n, max: 10n }),
+  fc.bigInt({ min: 0n, max: 1_000_000n * USD }),
+  fc.bigInt({ min: 0n, max: 10n ** 18n * USD }),
+);
+const hintRoot = fc.oneof(fc.constant(0n), fc.bigInt({ min: -3n, max: 10n ** 20n }));
+
+describe("C5 shortcuts: the margin fraction from the flat limit and a seeded root", () => {
+  it("C5: marginFractionNear equals positionMmf and positionImf on random notionals, functions, leverage and hints", () => {
+    const hint = new RootHint();
+    fc.assert(
+      fc.property(notional, ratio, ratio, hintRoot, fc.integer({ min: 1, max: 100 }), (n, base, factor, h, leverage) => {
+        const mmf = { base, factor };
+        hint.root = h;
+        expect(marginFractionNear(n, factor, base, sqrtTermFlatLimitUsd(factor, base), hint)).toBe(positionMmf(n, mmf));
+        const floor = imfFloor(BigInt(leverage) * R, 20n * R, base);
+        hint.root = h;
+        expect(marginFractionNear(n, factor, floor, sqrtTermFlatLimitUsd(factor, floor), hint)).toBe(positionImf(n, BigInt(leverage) * R, 20n * R, mmf));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it("C5: AccountMargin.positionImfAt / positionMmfAt equal positionImf / positionMmf at the account's leverage limit (every perpetual)", () => {
+    const ctx = new MarginContext(config);
+    fc.assert(
+      fc.property(notional, fc.integer({ min: 1, max: 50 }), fc.constantFrom(...PERP_MARKETS), (n, leverage, market) => {
+        const margin = new AccountMargin(ctx, BigInt(leverage) * R);
+        expect(margin.positionImfAt(market.id, n)).toBe(positionImf(n, margin.leverageLimit, ctx.platformMaxLeverage, market.imf!));
+        expect(margin.positionMmfAt(market.id, n)).toBe(positionMmf(n, market.mmf!));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
+
+/** P8's shortfall as written before its divisions were inlined (the module comment's formulas through divRound). */
+function shortfallReference(inp: LiquidationPriceInputs, price: bigint, mmfOf: PositionMmfFormula): bigint {
+  const unit = pow10(inp.baseDecimals);
+  const n = divRound(inp.exposureQuantity * price, unit, Rounding.Up);
+  const margin = n === 0n ? 0n : divRound(n * mmfOf(n, inp.mmf), RATIO_SCALE, Rounding.Up);
+  const upnl = divRound(inp.quantity * price - inp.costBasis, unit, Rounding.Down);
+  return inp.otherMaintenanceMarginUsd + margin - (inp.otherEquityUsd + upnl);
+}
+
+const inputs = fc
+  .record({
+    market: fc.constantFrom(...PERP_MARKETS),
+    quantity: fc.oneof(fc.bigInt({ min: -1000n, max: 1000n }), fc.bigInt({ min: -(10n ** 14n), max: 10n ** 14n })),
+    entry: fc.bigInt({ min: 1n, max: 200_000n * USD }),
+    costJitter: fc.bigInt({ min: -(10n ** 12n), max: 10n ** 12n }),
+    openOrders: fc.bigInt({ min: 0n, max: 10n ** 13n }),
+    otherEquityUsd: fc.bigInt({ min: -1_000_000n * USD, max: 100_000_000n * USD }),
+    otherMaintenanceMarginUsd: fc.bigInt({ min: 0n, max: 1_000_000n * USD }),
+    markUsd: fc.bigInt({ min: 1n, max: 200_000n * USD }),
+  })
+  .map((r) => {
+    const m = r.market;
+    const inp = new LiquidationPriceInputs();
+    inp.quantity = r.quantity;
+    inp.costBasis = r.quantity * r.entry + r.costJitter;
+    inp.exposureQuantity = (r.quantity < 0n ? -r.quantity : r.quantity) + r.openOrders;
+    inp.baseDecimals = config.assets[m.baseAsset]!.decimals;
+    inp.mmf = m.mmf!;
+    inp.otherEquityUsd = r.otherEquityUsd;
+    inp.otherMaintenanceMarginUsd = r.otherMaintenanceMarginUsd;
+    const mark = (r.markUsd / m.tickSize) * m.tickSize;
+    inp.mark = mark < m.minPrice ? m.minPrice : mark > m.maxPrice ? m.maxPrice : mark;
+    inp.tickSize = m.tickSize;
+    inp.minPrice = m.minPrice;
+    inp.maxPrice = m.maxPrice;
+    return { inp, flatLimitUsd: sqrtTermFlatLimitUsd(m.mmf!.factor, m.mmf!.base) };
+  });
+
+describe("P8 shortcuts: the solve's arithmetic", () => {
+  it("P8: maintenanceShortfallAtMark equals the divRound formula at random prices, signs and sizes", () => {
+    fc.assert(
+      fc.property(inputs, fc.bigInt({ min: -1_000n * USD, max: 20_000_000n * USD }), ({ inp }, price) => {
+        expect(maintenanceShortfallAtMark(inp, price, positionMmf)).toBe(shortfallReference(inp, price, positionMmf));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it("P8: the solve with the flat-limit, hint-seeded MMF (risk/queries.ts) gives exactly the solve with positionMmf", () => {
+    const seen = new Set<number>();
+    const a = new LiquidationPriceResult();
+    const b = new LiquidationPriceResult();
+    fc.assert(
+      fc.property(inputs, hintRoot, ({ inp, flatLimitUsd }, h) => {
+        const hint = new RootHint();
+        hint.root = h;
+        const seeded: PositionMmfFormula = (n, mmf) => marginFractionNear(n, mmf.factor, mmf.base, flatLimitUsd, hint);
+        estimatedLiquidationPrice(inp, positionMmf, a);
+        estimatedLiquidationPrice(inp, seeded, b);
+        expect([b.kind, b.price]).toEqual([a.kind, a.price]);
+        seen.add(a.kind);
+      }),
+      { numRuns: 3000 },
+    );
+    expect(seen.size).toBe(3); // None, Found and AtMark all reached
+  });
+});
+
+describe("P8 shortcut: a short's crossing from a closed-form start", () => {
+  it("P8: property — the solve with the short's start gives exactly the search's answer, in fewer evaluations", () => {
+    const a = new LiquidationPriceResult();
+    const b = new LiquidationPriceResult();
+    let calls = 0;
+    const counted: PositionMmfFormula = (n, mmf) => {
+      calls++;
+      return positionMmf(n, mmf);
+    };
+    const stats = { shortsFound: 0, searchCalls: 0, guessCalls: 0 };
+    fc.assert(
+      fc.property(inputs, fc.boolean(), ({ inp }, short) => {
+        if (short && inp.quantity > 0n) {
+          inp.quantity = -inp.quantity;
+          inp.costBasis = -inp.costBasis;
+        }
+        calls = 0;
+        estimatedLiquidationPrice(inp, counted, a, false);
+        const search = calls;
+        calls = 0;
+        estimatedLiquidationPrice(inp, counted, b, true);
+        expect([b.kind, b.price]).toEqual([a.kind, a.price]);
+        if (inp.quantity < 0n && a.kind === LiquidationPriceKind.Found) {
+          stats.shortsFound++;
+          stats.searchCalls += search;
+          stats.guessCalls += calls;
+        }
+      }),
+      { numRuns: 5000 },
+    );
+    expect(stats.shortsFound).toBeGreaterThan(500);
+  });
+
+  it("P8: the short's start on the sqrt branch and at the grid's ends (100 BTC short; crossing at the near index; beyond the grid)", () => {
+    const btc = PERP_MARKETS.find((m) => m.symbol === "BTC_USDC_PERP")!;
+    const make = (quantity: bigint, entry: bigint, equity: bigint, maxPrice = btc.maxPrice): LiquidationPriceInputs =>
+      Object.assign(new LiquidationPriceInputs(), {
+        quantity, costBasis: quantity * entry, exposureQuantity: -quantity, baseDecimals: 8, mmf: btc.mmf!,
+        otherEquityUsd: equity, otherMaintenanceMarginUsd: 0n, mark: entry, tickSize: btc.tickSize, minPrice: btc.minPrice, maxPrice,
+      });
+    const out = new LiquidationPriceResult();
+    estimatedLiquidationPrice(make(-100n * 100_000_000n, 100_000n * USD, 1_000_000n * USD), positionMmf, out);
+    expect([out.kind, out.price]).toEqual([LiquidationPriceKind.Found, 104_916_200_000_000n]); // test/perps.test.ts's figure
+    estimatedLiquidationPrice(make(-100_000_000n, 100_000n * USD, 10_000n * USD), positionMmf, out);
+    expect([out.kind, out.price]).toEqual([LiquidationPriceKind.Found, 109_271_600_000_000n]);
+    estimatedLiquidationPrice(make(-100_000_000n, 100_000n * USD, 10_000n * USD, 109_000n * USD), positionMmf, out);
+    expect(out.kind).toBe(LiquidationPriceKind.None);
+    // pipeline.perp-order's maker: 0.6 BTC short from 60,000 on 1,000,000 USDC — the start is taken (fewer evaluations).
+    let calls = 0;
+    const counted: PositionMmfFormula = (n, mmf) => {
+      calls++;
+      return positionMmf(n, mmf);
+    };
+    const maker = make(-60_000_000n, 60_000n * USD, 1_000_000n * USD);
+    estimatedLiquidationPrice(maker, counted, out, false);
+    const searchCalls = calls;
+    calls = 0;
+    const guessed = new LiquidationPriceResult();
+    estimatedLiquidationPrice(maker, counted, guessed, true);
+    expect([guessed.kind, guessed.price, out.price]).toEqual([LiquidationPriceKind.Found, 1_700_959_900_000_000n, 1_700_959_900_000_000n]);
+    expect([searchCalls, calls]).toEqual([12, 2]); // the crossing and the index before it
+    // … and with 0.05 BTC of its sells still resting (the batch's later orders: exposure 0.65 BTC).
+    maker.exposureQuantity += 5_000_000n;
+    calls = 0;
+    estimatedLiquidationPrice(maker, counted, out, false);
+    const restingSearch = calls;
+    calls = 0;
+    estimatedLiquidationPrice(maker, counted, guessed, true);
+    expect([guessed.kind, guessed.price]).toEqual([out.kind, out.price]);
+    expect(calls).toBeLessThan(restingSearch);
+    // 670 USD of equity on 1 BTC at 100,000: MM 666.67 at the mark, crossing within the next ticks.
+    const tight = make(-100_000_000n, 100_000n * USD, 670n * USD);
+    estimatedLiquidationPrice(tight, positionMmf, out);
+    const search = new LiquidationPriceResult();
+    estimatedLiquidationPrice(tight, positionMmf, search, false);
+    expect([out.kind, out.price]).toEqual([search.kind, search.price]);
+    expect(out.kind).toBe(LiquidationPriceKind.Found);
+  });
+});
+
+describe("C4/P1: perpetual changes reach the margin state lazily", () => {
+  const ctx = new MarginContext(config);
+  const change = fc.record({
+    market: fc.constantFrom(...PERP_MARKETS.map((m) => m.id)),
+    quantity: fc.bigInt({ min: -(10n ** 10n), max: 10n ** 10n }),
+    price: fc.bigInt({ min: 1n, max: 100_000n * USD }),
+    openBuy: fc.bigInt({ min: 0n, max: 10n ** 10n }),
+    openSell: fc.bigInt({ min: 0n, max: 10n ** 10n }),
+    what: fc.constantFrom("position", "orders", "both"),
+    read: fc.boolean(),
+    markUsd: fc.option(fc.bigInt({ min: 1n, max: 100_000n * USD }), { nil: undefined }),
+  });
+
+  it("C4: after any interleaving of changes, reads and mark moves the margin state equals one valued from the end state", () => {
+    fc.assert(
+      fc.property(fc.array(change, { minLength: 1, maxLength: 30 }), fc.bigInt({ min: 0n, max: 10n ** 12n }), (changes, usdc) => {
+        for (const m of PERP_MARKETS) ctx.setMarketMark(m.id, m.mmf === null ? 1n : 100n * USD);
+        const account = new Account(16, ctx.assetCount, () => new AccountMargin(ctx, 10n * R), null);
+        account.available[0] = usdc;
+        account.markChanged(0);
+        const perps = (account.perps = new AccountPerps(ctx.marketCount));
+        account.syncedMargin();
+        for (const c of changes) {
+          const p = perps.positions[c.market]!;
+          if (c.what !== "orders") {
+            p.netQuantity = c.quantity;
+            p.costBasis = c.quantity * c.price;
+          }
+          if (c.what !== "position") {
+            perps.openBuy[c.market] = c.openBuy;
+            perps.openSell[c.market] = c.openSell;
+          }
+          account.perpChanged(c.market);
+          if (c.markUsd !== undefined) ctx.setMarketMark(c.market, c.markUsd);
+          if (c.read) account.syncedMargin().maintenanceMarginUsd();
+        }
+        const lazy = account.syncedMargin();
+        const eager = new AccountMargin(ctx, 10n * R);
+        eager.setAssetBalance(0, usdc);
+        for (const m of PERP_MARKETS) {
+          const p = perps.positions[m.id]!;
+          eager.setPositionCostBasis(m.id, p.netQuantity, p.costBasis);
+          eager.setPositionOrders(m.id, perps.openBuy[m.id]!, perps.openSell[m.id]!);
+        }
+        lazy.validateInternalState();
+        expect([lazy.netEquityUsd(), lazy.totalExposureNotionalUsd(), lazy.initialMarginUsd(), lazy.maintenanceMarginUsd()]).toEqual([
+          eager.netEquityUsd(),
+          eager.totalExposureNotionalUsd(),
+          eager.initialMarginUsd(),
+          eager.maintenanceMarginUsd(),
+        ]);
+        for (const m of PERP_MARKETS) {
+          expect([lazy.positionNotionalUsd(m.id), lazy.positionUnrealizedPnlUsd(m.id), lazy.positionMaintenanceMarginUsd(m.id)]).toEqual([
+            eager.positionNotionalUsd(m.id),
+            eager.positionUnrealizedPnlUsd(m.id),
+            eager.positionMaintenanceMarginUsd(m.id),
+          ]);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
