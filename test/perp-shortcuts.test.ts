@@ -201,7 +201,7 @@ describe("P8 shortcut: a short's crossing from a closed-form start", () => {
     const guessed = new LiquidationPriceResult();
     estimatedLiquidationPrice(maker, counted, guessed, true);
     expect([guessed.kind, guessed.price, out.price]).toEqual([LiquidationPriceKind.Found, 1_700_959_900_000_000n, 1_700_959_900_000_000n]);
-    expect([searchCalls, calls]).toEqual([12, 2]); // the crossing and the index before it
+    expect([searchCalls, calls]).toEqual([12, 7]);
     // … and with 0.05 BTC of its sells still resting (the batch's later orders: exposure 0.65 BTC).
     maker.exposureQuantity += 5_000_000n;
     calls = 0;

@@ -25,8 +25,6 @@
 // that (a small long with large open buy orders) there can be several crossings; the answer is then still a crossing
 // with the property above, not necessarily the nearest. The roundings shift each side of the comparison by under one
 // nano-dollar, which moves the crossing by at most the ticks over which the exact surplus changes by two units.
-// A short first tries a start near the crossing (shortCrossingGuess): its shortfall is non-decreasing in the mark,
-// so two evaluations that confirm the start give exactly the search's answer; an unconfirmed start runs the search.
 
 import { divRound, pow10, RATIO_SCALE, Rounding, type Amount, type Price, type Ratio } from "../fixed/index.ts";
 import type { SqrtMarginFunction } from "../model/index.ts";
@@ -72,7 +70,7 @@ export function maintenanceShortfallAtMark(inp: LiquidationPriceInputs, price: P
   const unit = pow10(inp.baseDecimals);
   // The module comment's formulas with the divisions written out (the solver's inner loop): a non-negative numerator's
   // ceiling is (n + d − 1) / d; uPnL is signed, so its floor corrects truncation toward zero. Exactly divRound's values
-  // (test/perp-shortcuts.test.ts compares them on random inputs).
+  // (test/perps.test.ts compares them on random inputs).
   const exposureValue = inp.exposureQuantity * price;
   if (exposureValue < 0n) return maintenanceShortfallSigned(inp, price, mmfOf, unit);
   const notional = (exposureValue + unit - 1n) / unit;
@@ -143,32 +141,52 @@ export function estimatedLiquidationPrice(
   return setResult(out, LiquidationPriceKind.Found, crossingIndex(inp, near, nearShortfall, far, farShortfall, mmfOf) * tick);
 }
 
-/** The start's fixed-point steps at most (each shrinks the error by ~MMF / 2 on the sqrt branch: ~5 suffice). */
-const GUESS_ITERATIONS_MAX = 12;
+/**
+ * A short's crossing from a closed-form start, NONE_ON_GRID, or 0 when the start does not confirm it (the search then
+ * runs). For a
+ * short the shortfall is non-decreasing in the mark, roundings included: the notional ceil(E × p / u) and so the MMF
+ * and the margin (ceilings of non-decreasing products) never fall as p rises, and the uPnL floor((q × p − c) / u)
+ * with q < 0 never rises. So the grid's liquidatable prices are exactly those from one index on, and an index k in
+ * [near, far] with shortfall(k) ≥ 0 and (k = near or shortfall(k − 1) < 0) is the search's answer (the search's
+ * bracket closes on that unique pair), and a start beyond the grid whose far end is not liquidatable means None. The
+ * start solves the shortfall's linear form p = ((B − A) × u − c) × 1e18 / (E × MMF − q × 1e18) (A, B: the other
+ * maintenance margin and equity; c the cost basis) at the MMF of the notional at the mark, then again at the MMF of
+ * the notional at its answer until it moves by less than a tick; its ceiling on the grid and the indices next to it
+ * are tried: two or three evaluations where the search takes four to twelve. Only for a short whose open orders at
+ * most double its exposure (E ≤ 2|q|) and with an MMF below GUESS_MMF_MAX, where the fixed point converges in a few
+ * steps (each shrinks the error by a factor of about E × MMF / (2 × (E × MMF + |q|))).
+ */
+/** The start's fixed-point steps at most (the MMF of the sqrt branch moves each by a factor of ~MMF / 2: ~4 suffice). */
+const GUESS_ITERATIONS_MAX = 8;
 /** Above this MMF (1/8) the start is not tried (see shortCrossingGuess). */
-const GUESS_MMF_MAX_FLOAT = 0.125; // FLOAT-START
-const RATIO_FLOAT = 1e18; // FLOAT-START: RATIO_SCALE
-const PRICE_FLOAT = 1e9; // FLOAT-START: 10^PRICE_DECIMALS, USD amounts in nano-dollars
+const GUESS_MMF_MAX = RATIO_SCALE / 8n;
 /** shortCrossingGuess's answer when the grid's far end is not liquidatable: no crossing (None). */
 const NONE_ON_GRID = -1n;
 
-/**
- * A short's crossing from a start (shortStartIndex), NONE_ON_GRID, or 0 when the start does not confirm it (the search
- * then runs). For a short the shortfall is non-decreasing in the mark, roundings included: the notional
- * ceil(E × p / u) and so the MMF and the margin (ceilings of non-decreasing products) never fall as p rises, and the
- * uPnL floor((q × p − c) / u) with q < 0 never rises. So the grid's liquidatable prices are exactly those from one
- * index on: an index k in [near, far] with shortfall(k) ≥ 0 and (k = near or shortfall(k − 1) < 0) is the search's
- * answer (its bracket closes on that unique pair), and a far end that is not liquidatable means None. The start's
- * index and its neighbours are tried: two or three evaluations where the search takes four to twelve. Only for a
- * short whose open orders at most double its exposure (E ≤ 2|q|), where the start converges in a few steps.
- */
 function shortCrossingGuess(inp: LiquidationPriceInputs, near: bigint, far: bigint, mmfOf: PositionMmfFormula): bigint {
   const tick = inp.tickSize;
-  if (inp.exposureQuantity > -2n * inp.quantity) return 0n; // open orders more than double the exposure
-  let k = shortStartIndex(inp);
-  if (k === 0n) return 0n;
+  const unit = pow10(inp.baseDecimals);
+  const numerator = (inp.otherEquityUsd - inp.otherMaintenanceMarginUsd) * unit - inp.costBasis;
+  const e = inp.exposureQuantity;
+  if (e > -2n * inp.quantity) return 0n; // open orders more than double the exposure: the fixed point may be slow
+  let p = inp.mark;
+  let farChecked = false; // the far end is known liquidatable
+  for (let i = 0; i < GUESS_ITERATIONS_MAX; i++) {
+    const mmf = mmfOf((e * (p > 0n ? p : 1n) + unit - 1n) / unit, inp.mmf);
+    if (mmf > GUESS_MMF_MAX) return 0n;
+    const next = divRound(numerator * RATIO_SCALE, e * mmf - inp.quantity * RATIO_SCALE, Rounding.Down);
+    const step = next - p;
+    p = next;
+    if (step < tick && step > -tick) break;
+    // The first step (at the mark's MMF, the lowest) is at or above the root: beyond the grid, its far end decides.
+    if (i === 0 && p > far * tick) {
+      if (maintenanceShortfallAtMark(inp, far * tick, mmfOf) < 0n) return NONE_ON_GRID;
+      farChecked = true;
+    }
+  }
+  let k = divRound(p, tick, Rounding.Up);
   if (k < near) k = near;
-  if (k > far) return maintenanceShortfallAtMark(inp, far * tick, mmfOf) >= 0n ? 0n : NONE_ON_GRID;
+  if (k > far) return farChecked || maintenanceShortfallAtMark(inp, far * tick, mmfOf) >= 0n ? 0n : NONE_ON_GRID;
   if (maintenanceShortfallAtMark(inp, k * tick, mmfOf) >= 0n) {
     if (k === near || maintenanceShortfallAtMark(inp, (k - 1n) * tick, mmfOf) < 0n) return k;
     if (k - 1n === near || maintenanceShortfallAtMark(inp, (k - 2n) * tick, mmfOf) < 0n) return k - 1n;
@@ -176,35 +194,6 @@ function shortCrossingGuess(inp: LiquidationPriceInputs, near: bigint, far: bigi
   }
   if (k + 1n <= far && maintenanceShortfallAtMark(inp, (k + 1n) * tick, mmfOf) >= 0n) return k + 1n;
   return 0n;
-}
-
-/**
- * The start of shortCrossingGuess: the grid index at or above the fixed point of p = ((B − A) × u − c) / (E × MMF(p)
- * / 1e18 − q) with C5's MMF(p) = max(base, factor × sqrt(E × p / u in whole USD)), or 0 (none: the MMF above
- * GUESS_MMF_MAX_FLOAT, or no finite answer); each step solves the shortfall's linear form at the MMF of the last.
- * Only a start, like isqrt's: computed in doubles (FLOAT-START), it never decides an answer — shortCrossingGuess
- * confirms the index with the exact shortfalls, or the integer search runs.
- */
-function shortStartIndex(inp: LiquidationPriceInputs): bigint {
-  const unit = Number(pow10(inp.baseDecimals)); // FLOAT-START: the start only (see above)
-  const numerator = Number((inp.otherEquityUsd - inp.otherMaintenanceMarginUsd) * pow10(inp.baseDecimals) - inp.costBasis); // FLOAT-START
-  const e = Number(inp.exposureQuantity); // FLOAT-START
-  const q = Number(inp.quantity); // FLOAT-START
-  const base = Number(inp.mmf.base) / RATIO_FLOAT; // FLOAT-START
-  const factor = Number(inp.mmf.factor) / RATIO_FLOAT; // FLOAT-START
-  const tick = Number(inp.tickSize); // FLOAT-START
-  let p = Number(inp.mark); // FLOAT-START
-  for (let i = 0; i < GUESS_ITERATIONS_MAX; i++) {
-    const term = factor * Math.sqrt((e * p) / unit / PRICE_FLOAT); // FLOAT-START: sqrt of the notional in whole USD
-    const mmf = term > base ? term : base;
-    if (mmf > GUESS_MMF_MAX_FLOAT) return 0n;
-    const next = numerator / (e * mmf - q);
-    const step = next - p;
-    p = next;
-    if (step < tick / 4 && step > -tick / 4) break; // FLOAT-START (NaN goes on, then is refused below)
-  }
-  const k = Math.ceil(p / tick); // FLOAT-START
-  return Number.isFinite(k) && k >= 1 ? BigInt(k) : 0n;
 }
 
 /**
