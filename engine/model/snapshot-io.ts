@@ -125,6 +125,12 @@ export class SnapshotWriter {
 
   /** A bigint of any size. */
   big(x: bigint): void {
+    if (x === ZERO) {
+      // Zero is most slots of a state (locked, lent, borrowed…): one byte, no conversion.
+      if (this.pos >= this.buf.length) this.ensure(1);
+      this.buf[this.pos++] = 0;
+      return;
+    }
     // One conversion decides: below 2^50 in magnitude Number(x) is exact, and nothing at or above 2^50 rounds under it.
     const n = Number(x);
     if (n < SMALL_BIG_LIMIT && n > -SMALL_BIG_LIMIT) {

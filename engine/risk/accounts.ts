@@ -89,8 +89,8 @@ export class AccountPerps {
 
   constructor(marketCount: number) {
     for (let m = 0; m < marketCount; m++) this.positions.push(new PerpPosition());
-    this.openBuy = new Array<bigint>(marketCount).fill(0n);
-    this.openSell = new Array<bigint>(marketCount).fill(0n);
+    this.openBuy = zeroBigints(marketCount);
+    this.openSell = zeroBigints(marketCount);
   }
 
   /** Does market m carry any state (a position, a cost basis, open orders)? */
@@ -109,6 +109,25 @@ export class AccountPerps {
 }
 
 /**
+ * A fresh array of n zero bigints. Up to 8 it is an array literal of constants: V8 gives it the literal's
+ * copy-on-write backing store, so an array that stays zero (most accounts' lent, borrowed and open-order terms) costs
+ * its header only, and the first write copies it. A restore makes 100,000s of accounts at once: 1.58 → ~1.1 kB each.
+ */
+export function zeroBigints(n: number): bigint[] {
+  switch (n) {
+    case 1: return [0n];
+    case 2: return [0n, 0n];
+    case 3: return [0n, 0n, 0n];
+    case 4: return [0n, 0n, 0n, 0n];
+    case 5: return [0n, 0n, 0n, 0n, 0n];
+    case 6: return [0n, 0n, 0n, 0n, 0n, 0n];
+    case 7: return [0n, 0n, 0n, 0n, 0n, 0n, 0n];
+    case 8: return [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n];
+    default: return new Array<bigint>(n).fill(0n);
+  }
+}
+
+/**
  * C4/C8: the sell orders' part of an account's open-order terms, per asset (the buy orders' part is the total less
  * it): the units they lock, what they may borrow at fill time, their credited proceeds (held / repaying) and the part
  * of Account.repayCover their repaying proceeds offset. The margin state values the account with all buys filled and
@@ -122,11 +141,11 @@ export class SellTerms {
   readonly repayCover: bigint[];
 
   constructor(assetCount: number) {
-    this.locked = new Array<bigint>(assetCount).fill(0n);
-    this.openBorrow = new Array<bigint>(assetCount).fill(0n);
-    this.openInflow = new Array<bigint>(assetCount).fill(0n);
-    this.openRepay = new Array<bigint>(assetCount).fill(0n);
-    this.repayCover = new Array<bigint>(assetCount).fill(0n);
+    this.locked = zeroBigints(assetCount);
+    this.openBorrow = zeroBigints(assetCount);
+    this.openInflow = zeroBigints(assetCount);
+    this.openRepay = zeroBigints(assetCount);
+    this.repayCover = zeroBigints(assetCount);
   }
 }
 
@@ -217,14 +236,14 @@ export class Account {
     /** S5: the 30-day traded volume of the account's user (shared by the user's accounts); null for the exchange. */
     readonly volume: UserVolume | null,
   ) {
-    this.available = new Array<bigint>(assetCount).fill(0n);
-    this.locked = new Array<bigint>(assetCount).fill(0n);
-    this.lent = new Array<bigint>(assetCount).fill(0n);
-    this.borrowed = new Array<bigint>(assetCount).fill(0n);
-    this.openBorrow = new Array<bigint>(assetCount).fill(0n);
-    this.openInflow = new Array<bigint>(assetCount).fill(0n);
-    this.openRepay = new Array<bigint>(assetCount).fill(0n);
-    this.repayCover = new Array<bigint>(assetCount).fill(0n);
+    this.available = zeroBigints(assetCount);
+    this.locked = zeroBigints(assetCount);
+    this.lent = zeroBigints(assetCount);
+    this.borrowed = zeroBigints(assetCount);
+    this.openBorrow = zeroBigints(assetCount);
+    this.openInflow = zeroBigints(assetCount);
+    this.openRepay = zeroBigints(assetCount);
+    this.repayCover = zeroBigints(assetCount);
     this.positions = [];
     for (let i = 0; i < assetCount; i++) this.positions.push(newPoolPosition());
     this.changed = new Uint16Array(2 * assetCount);

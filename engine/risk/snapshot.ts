@@ -46,11 +46,19 @@ function writeBalances(w: SnapshotWriter, a: Account, assets: number): void {
   for (let i = 0; i < assets; i++) w.big(a.borrowed[i]!);
 }
 
+/** Into a fresh account (every slot 0n): zeros are not written, so arrays that stay zero keep sharing (zeroBigints). */
 function restoreBalances(r: SnapshotReader, a: Account, assets: number): void {
-  for (let i = 0; i < assets; i++) a.available[i] = r.big();
-  for (let i = 0; i < assets; i++) a.locked[i] = r.big();
-  for (let i = 0; i < assets; i++) a.lent[i] = r.big();
-  for (let i = 0; i < assets; i++) a.borrowed[i] = r.big();
+  restoreNonZero(r, a.available, assets);
+  restoreNonZero(r, a.locked, assets);
+  restoreNonZero(r, a.lent, assets);
+  restoreNonZero(r, a.borrowed, assets);
+}
+
+function restoreNonZero(r: SnapshotReader, slots: bigint[], assets: number): void {
+  for (let i = 0; i < assets; i++) {
+    const v = r.big();
+    if (v !== 0n) slots[i] = v;
+  }
 }
 
 /** The exchange's fee account of the shard (balances only: it has no settings, margin or positions). */
@@ -211,7 +219,7 @@ function writeRepayCover(w: SnapshotWriter, a: Account, assets: number): void {
 }
 
 function restoreRepayCover(r: SnapshotReader, a: Account, assets: number): void {
-  for (let i = 0; i < assets; i++) a.repayCover[i] = r.big();
+  restoreNonZero(r, a.repayCover, assets);
   if (!r.bool()) return;
   const sell = a.sellTermsOf();
   for (let i = 0; i < assets; i++) {
