@@ -35,6 +35,7 @@ import {
   encodeTrade,
 } from "../gateway/codec/index.ts";
 import { encodeEventBody } from "../gateway/codec/generated/encode-events.ts";
+import { WHAT_IF_SHOCKS_MAX } from "../gateway/codec/wire-reads.ts";
 import { Builder } from "flatbuffers";
 import * as wire from "../schemas/index.ts";
 import { rawFrame } from "./helpers/frames.ts";
@@ -547,7 +548,26 @@ describe("commands: X5 bad input gets a typed reject and never throws", () => {
         expect(v >= 0n && v <= 0x7fff_ffff_ffff_ffffn).toBe(true);
       }
     } else {
-      expect([DecodedKind.Subscribe, DecodedKind.Unsubscribe]).toContain(result.kind);
+      // Gateway-only frames: a mutated frame can turn into any of them (seed 1080866182 at 400k runs made frame 9 an
+      // AccountSnapshot), each with its fields within bounds.
+      expect([
+        DecodedKind.Subscribe,
+        DecodedKind.Unsubscribe,
+        DecodedKind.Login,
+        DecodedKind.ResumeAccount,
+        DecodedKind.AccountSnapshot,
+        DecodedKind.TakeSnapshot,
+        DecodedKind.WhatIf,
+      ]).toContain(result.kind);
+      if (result.kind === DecodedKind.ResumeAccount || result.kind === DecodedKind.AccountSnapshot) {
+        expect(result.account).toBeGreaterThan(0);
+        expect(result.fromSeq).toBeGreaterThanOrEqual(0);
+      }
+      if (result.kind === DecodedKind.Login) expect([result.loginKey?.length, result.loginSignature?.length]).toEqual([32, 64]);
+      if (result.kind === DecodedKind.WhatIf) {
+        expect(result.whatIfShocks >= 1 && result.whatIfShocks <= WHAT_IF_SHOCKS_MAX).toBe(true);
+        for (let i = 0; i < result.whatIfShocks; i++) expect(result.whatIfAssets[i]).toBeLessThan(config.assets.length);
+      }
     }
   }
 
