@@ -128,19 +128,16 @@ function forwardCancelAll(account: number, out: EngineCommandOut): void {
   out.forward(cmd);
 }
 
-/** One step for the account (or its stall recorded); true when a command went out. */
-function placeStep(s: RiskState, account: Account, orderId: number, out: EngineCommandOut): boolean {
-  const plan = planAccountStep(s, account, account.syncedMargin(), scratch.plan);
-  if (plan.kind === BookStepKind.None) {
-    s.liquidation.recordNoProgress(account.id, plan.reason);
-    return false;
-  }
-  const cmd = scratch.cmd;
+/**
+ * D3: `cmd` made the engine-originated IOC limit order of `plan` (seq 0, id `orderId`, self-trade: reject the taker)
+ * for `account` — a Q2 step's or P6 (3)'s conversion (settlement-conversions.ts). Returns it.
+ */
+export function engineIocOrder(cmd: CommandRecord, orderId: number, account: number, plan: BookStepPlan): CommandRecord {
   cmd.clear();
   cmd.kind = CommandKind.PlaceOrder;
   cmd.seq = 0;
   cmd.orderId = orderId;
-  cmd.account = account.id;
+  cmd.account = account;
   cmd.market = plan.market;
   cmd.side = plan.side;
   cmd.orderType = OrderType.Limit;
@@ -148,6 +145,17 @@ function placeStep(s: RiskState, account: Account, orderId: number, out: EngineC
   cmd.stp = SelfTradePrevention.RejectTaker;
   cmd.price = plan.limitPrice;
   cmd.quantity = plan.quantity;
+  return cmd;
+}
+
+/** One step for the account (or its stall recorded); true when a command went out. */
+function placeStep(s: RiskState, account: Account, orderId: number, out: EngineCommandOut): boolean {
+  const plan = planAccountStep(s, account, account.syncedMargin(), scratch.plan);
+  if (plan.kind === BookStepKind.None) {
+    s.liquidation.recordNoProgress(account.id, plan.reason);
+    return false;
+  }
+  const cmd = engineIocOrder(scratch.cmd, orderId, account.id, plan);
   if (plan.kind === BookStepKind.LiquidatePositionOnBook) {
     cmd.flags = OrderFlag.ReduceOnly;
     cmd.positionQuantity = s.perpsOf(account).positions[plan.market]!.netQuantity;

@@ -23,20 +23,17 @@ import {
 } from "../liquidation/index.ts";
 import { PRICE_SCALE, RATIO_SCALE } from "../fixed/index.ts";
 import {
-  CommandKind,
   CommandRecord,
   MarketKind,
   OrderFlag,
-  OrderType,
-  SelfTradePrevention,
   Side,
-  TimeInForce,
   type EventRecord,
   type MarketConfig,
   type SnapshotReader,
   type SnapshotWriter,
 } from "../model/index.ts";
 import type { Account } from "./accounts.ts";
+import { engineIocOrder } from "./liquidation-steps.ts";
 import { SettlementStep, type RiskState, type SettlementReason } from "./state.ts";
 
 /** Where phase 0 hands its engine commands (liquidation-steps.ts's EngineCommandOut). */
@@ -196,19 +193,7 @@ export class SettlementConversions {
     account.available[market.baseAsset] = account.available[market.baseAsset]! - plan.quantity;
     account.addLocked(market.baseAsset, Side.Sell, plan.quantity);
     account.markChanged(market.baseAsset);
-    const cmd = this.cmd;
-    cmd.clear();
-    cmd.kind = CommandKind.PlaceOrder;
-    cmd.seq = 0;
-    cmd.orderId = orderId;
-    cmd.account = account.id;
-    cmd.market = market.id;
-    cmd.side = Side.Sell;
-    cmd.orderType = OrderType.Limit;
-    cmd.tif = TimeInForce.IOC;
-    cmd.stp = SelfTradePrevention.RejectTaker;
-    cmd.price = plan.limitPrice;
-    cmd.quantity = plan.quantity;
+    const cmd = engineIocOrder(this.cmd, orderId, account.id, plan);
     cmd.flags = OrderFlag.AutoBorrow;
     out.forward(cmd);
   }
