@@ -4,7 +4,7 @@
 // funding first, on the position it held at the interval end. The cursors are in the snapshot and the state hash:
 // a snapshot taken mid-pass, restored, finishes the pass exactly as the original; a replay of the journal equals live.
 import { afterEach, describe, expect, it } from "vitest";
-import { CommandKind, CommandRecord, EventKind, EventRecord, OracleQuoteFlag, OrderType, Side, TimeInForce } from "../engine/model/index.ts";
+import { CommandKind, CommandRecord, EventKind, EventRecord, LiquidationStep, OracleQuoteFlag, OrderType, Side, TimeInForce, type ExchangeConfig } from "../engine/model/index.ts";
 import { Engine, loadConfig, ThreadedPipeline, type EngineTopology } from "../engine/pipeline/index.ts";
 import { PASS_VISITS_PER_BATCH_MAX, riskShardOf, SettlementReason, SettlementStep, type RiskShard } from "../engine/risk/index.ts";
 import { SortedIdSet } from "../engine/risk/sorted-ids.ts";
@@ -46,8 +46,8 @@ class Harness {
   seq = 0;
   readonly log: CommandRecord[][] = [];
 
-  constructor(topology: EngineTopology = { riskShards: 1, matchingShards: 1 }, engine?: Engine, seq = 0) {
-    this.engine = engine ?? new Engine(config, topology);
+  constructor(topology: EngineTopology = { riskShards: 1, matchingShards: 1 }, engine?: Engine, seq = 0, cfg: ExchangeConfig = config) {
+    this.engine = engine ?? new Engine(cfg, topology);
     this.seq = seq;
     if (engine !== undefined) return;
     this.batch(marks(price(60_000), T0));
@@ -219,6 +219,36 @@ describe("P5S: an interval's funding spread over batches", () => {
     expect(paid(two)).toEqual(expected);
     expect(two.insurance()).toBe(BigInt(PAIRS));
     expect(two.engine.risk.map((r) => r.insuranceBalance(USDC)).reduce((a, b) => a + b, 0n)).toBe(BigInt(PAIRS));
+  });
+
+  it("P4, P5S, Q3: a backstop takeover leg of a holder the cursor has not reached pays its funding first; the backstop, which held nothing at the interval end, pays nothing", () => {
+    // The backstop's id is above every holder's, so the cursor would reach it after the takeover. Before, the leg moved
+    // the last long's position first: the long paid nothing and the backstop paid its funding at its turn.
+    const BACKSTOP = (2 * PAIRS + 12) * 16;
+    const cfg = { ...config, liquidation: { ...config.liquidation, backstopAccount: BACKSTOP, backstopLimitUsd: price(1_000_000) } };
+    const h = new Harness(undefined, undefined, 0, cfg);
+    const last = LONG(PAIRS - 1);
+    // The last long (9,999.4 USDC after its 0.6 taker fee) at leverage 50 keeps 13 (IM 2% of 600 = 12). Eight index
+    // steps down (P2: at most 0.25% per update) take BTC to about 58,814: equity about 1.14 on 588 of notional —
+    // under its MM (0.667%) and under ACMF (0.333%).
+    h.batch([
+      { kind: CommandKind.Deposit, account: BACKSTOP, asset: USDC, amount: 100_000n * USDC_UNIT },
+      { kind: CommandKind.UpdateAccountSettings, account: last, leverageLimit: 50 },
+      { kind: CommandKind.Withdraw, account: last, asset: USDC, amount: 9_986_400_000n },
+    ]);
+    expect(h.risk(last).balance(last, USDC).available).toBe(13n * USDC_UNIT);
+    intervalEnd(h);
+    h.batch([...marks(price(50_000), T0 + HOUR + 1_000), ...Array.from({ length: 7 }, () => [0, 1, 2].map((s) => quote(s, price(50_000), T0 + HOUR + 1_000))).flat()]);
+    expect(h.engine.risk.flatMap((r) => r.liquidatingAccounts())).toEqual([last]);
+    const events = h.batch(tick(T0 + HOUR + 2_000));
+    const legAt = events.findIndex((e) => e.kind === EventKind.LiquidationTransfer);
+    expect([events[legAt]!.liquidationStep, events[legAt]!.account, events[legAt]!.makerAccount, events[legAt]!.quantity]).toEqual([LiquidationStep.OnBackstop, last, BACKSTOP, QTY]);
+    expect(fundingRows(events.slice(0, legAt))).toEqual([[last, SettlementReason.Funding, SettlementStep.FromBalance, LONG_PAYS]]);
+    // Phase 3b pays the rest of the holders (2K … the pair before the last), not the last long again, not the backstop.
+    expect(fundingRows(events.slice(legAt))).toEqual(funded(HOLDERS.slice(2 * K, 2 * PAIRS - 1)));
+    expect(h.risk(BACKSTOP).perpPosition(BACKSTOP, BTC_PERP).cumulativeFundingPayment).toBe(0n);
+    expect(h.risk(last).perpPosition(last, BTC_PERP).netQuantity).toBe(0n);
+    expect(fundingRows(h.batch(tick(T0 + HOUR + 3_000)))).toEqual([]);
   });
 
   it("P5S, X7: a snapshot mid-pass (cursor at K, pending funding and realization) restores the cursors; the restored engine finishes both exactly as the original", () => {
