@@ -30,6 +30,16 @@ describe("X1, X2, Q2, Q4: model-based liquidation fuzz", () => {
     expectCoverage(o, r);
   }, 900_000);
 
+  it("Q2: Q4: Q3: L15: the seeds the 1M run and the backstop found (each failed before its fix), to their failing step and beyond", () => {
+    // 3270706892: a cover out of realized PnL in transit (Q4), then the backstop lending and borrowing one asset
+    // (L15); 4153617179: funding still to collect under P5S (the model's close-out); 1921724582: three bankrupt
+    // accounts with one opposing holder, which took one ADL leg a batch (Q2's progress bound).
+    for (const [seed, steps] of [[3270706892, 1_000], [4153617179, 300], [1921724582, 1_400]] as const) {
+      const r = runFuzz({ seed, steps, episodeSteps: steps });
+      expect(r.failures.map((f) => f.message), `seed ${seed}`).toEqual([]);
+    }
+  });
+
   it("X1: X2: Q2: Q4: a random seed (printed) over 2 risk × 2 matching shards", () => {
     const seed = Number(process.env.CROSSBOOK_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
     console.log(`liquidation-fuzz: random seed ${seed} (rerun with CROSSBOOK_FUZZ_SEED=${seed}, or npm run fuzz -- --seed ${seed} --steps 2000 --risk-shards 2 --matching-shards 2)`);

@@ -66,6 +66,10 @@ export class LiquidationBook {
    */
   readonly inFlight = new Set<number>();
   readonly adlUsed = new Set<number>();
+  /** Q4: per counterparty and market (adlKey), the base quantity this batch's ADL legs already take from it: a later
+   * bankrupt account of the batch deleverages against what is left (fuzz seed 1921724582: three bankrupt accounts
+   * with one opposing holder waited for it one batch each). */
+  readonly adlTaken = new Map<number, bigint>();
   readonly pendingAccounts: number[] = [];
   readonly pendingBackstops: number[] = [];
   readonly pendingCovers: bigint[] = [];
@@ -107,6 +111,7 @@ export class LiquidationBook {
   endTransfers(): void {
     this.inFlight.clear();
     this.adlUsed.clear();
+    this.adlTaken.clear();
     this.pendingAccounts.length = this.pendingBackstops.length = this.pendingCovers.length = 0;
     this.coverBudget = -1n;
     this.backstopTakenUsd = 0n;

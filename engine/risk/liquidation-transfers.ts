@@ -284,29 +284,40 @@ function deleverage(s: RiskState, account: Account, margin: AccountMargin, m: nu
     const other = scratch.candidates[scratch.order[k]!]!.account;
     forwardLeg(out, LiquidationStep.OnAdl, account.id, other, m, q > 0n ? take : -take, price, mark);
     s.liquidation.adlUsed.add(other);
+    const key = adlKey(other, m);
+    s.liquidation.adlTaken.set(key, (s.liquidation.adlTaken.get(key) ?? 0n) + take);
     legs++;
   }
   return legs;
 }
 
+/** Q4: the key of a counterparty's position in market m in LiquidationBook.adlTaken. */
+function adlKey(account: number, m: number): number {
+  return account * 65_536 + m;
+}
+
 /**
- * Q4: this shard's holders in market m that ADL may reduce (not the bankrupt account, not liquidating, not used or
- * in flight this batch), into scratch.candidates; returns their count. With several risk shards only this shard's
+ * Q4: this shard's holders in market m that ADL may reduce (not the bankrupt account, not liquidating, not in flight
+ * this batch), into scratch.candidates, each with what this batch's earlier legs left of its position (its cost basis
+ * in proportion); returns their count. With several risk shards only this shard's
  * accounts are candidates (engine.ts "Q3/Q4 (as built)": the deciding shard knows no other shard's equity).
  */
 function collectCandidates(s: RiskState, bankrupt: number, m: number): number {
   const book = s.liquidation;
   let n = 0;
   for (const id of s.perpHolders[m]!) {
-    if (id === bankrupt || book.isLiquidating(id) || book.inFlight.has(id) || book.adlUsed.has(id)) continue;
+    if (id === bankrupt || book.isLiquidating(id) || book.inFlight.has(id)) continue;
     const holder = s.syncedAccount(id);
     if (holder === undefined) continue;
+    const pos = holder.perps!.positions[m]!;
+    const taken = book.adlTaken.get(adlKey(id, m)) ?? 0n;
+    const size = pos.netQuantity < 0n ? -pos.netQuantity : pos.netQuantity;
+    if (size <= taken) continue; // its whole position already goes to earlier legs of the batch
     if (scratch.candidates.length === n) scratch.candidates.push(new AdlCandidate());
     const c = scratch.candidates[n++]!;
-    const pos = holder.perps!.positions[m]!;
     c.account = id;
-    c.quantity = pos.netQuantity;
-    c.costBasis = pos.costBasis;
+    c.quantity = taken === 0n ? pos.netQuantity : pos.netQuantity < 0n ? -(size - taken) : size - taken;
+    c.costBasis = taken === 0n ? pos.costBasis : (pos.costBasis * (size - taken)) / size;
     c.netEquityUsd = holder.syncedMargin().netEquityUsd();
   }
   return n;
