@@ -22,6 +22,7 @@ import { Engine, loadConfig, ThreadedPipeline, type EngineTopology } from "../en
 import { NoStepReason } from "../engine/liquidation/index.ts";
 import { SettlementReason } from "../engine/risk/index.ts";
 import { eventAmount2Slot, eventAmountSlot, eventCodeSlot, eventPriceSlot, eventSideSlot } from "../engine/model/generated/records.ts";
+import { runThreaded } from "./helpers/threaded-run.ts";
 
 const base = loadConfig();
 const USDC = 0;
@@ -464,14 +465,7 @@ describe("X4, X7 through a takeover and an ADL", () => {
   ] as const) {
     it(`Q3, Q4, X4: threaded ${topology.riskShards}×${topology.matchingShards} ${stages} gives the in-process legs, losses and state hash`, async () => {
       const expected = inProcess(topology);
-      const events: string[] = [];
-      const fatal: string[] = [];
-      const p = await ThreadedPipeline.start(config, { onEvent: (e) => events.push(eventText(e)), onFatal: (m) => fatal.push(m) }, { topology, stages });
-      running.push(p);
-      let n = 0;
-      for (const b of journal) await p.submitBatch(b, b.length, ++n);
-      await p.waitForBatch(n);
-      const hash = await p.stateHash();
+      const { events, fatal, hash } = await runThreaded(config, journal, eventText, { topology, stages }, running);
       expect(fatal).toEqual([]);
       expect(hash).toBe(expected.hash);
       if (topology.riskShards === 1) expect(events).toEqual(expected.events);

@@ -23,6 +23,7 @@ import { Engine, loadConfig, ThreadedPipeline, type EngineTopology } from "../en
 import { ENGINE_ORDER_ID_BASE, ENGINE_ORDERS_PER_BATCH_MAX, engineOrderId, firstServedIndex, NoStepReason } from "../engine/liquidation/index.ts";
 import { SettlementReason, SettlementStep } from "../engine/risk/index.ts";
 import { eventAmount2Slot, eventAmountSlot, eventCodeSlot, eventPriceSlot, eventSideSlot } from "../engine/model/generated/records.ts";
+import { runThreaded } from "./helpers/threaded-run.ts";
 
 const config = loadConfig();
 const USDC = 0;
@@ -387,14 +388,7 @@ describe("X4 with Q2 steps", () => {
     it(`X4, Q2: threaded ${topology.riskShards}×${topology.matchingShards} ${stages} gives the in-process engine orders, fills, fees and hash`, async () => {
       const expected = inProcess(topology);
       expect(expected.events.filter((t) => t.startsWith(`${EventKind.Fill}|0|`)).length).toBeGreaterThan(4);
-      const events: string[] = [];
-      const fatal: string[] = [];
-      const p = await ThreadedPipeline.start(config, { onEvent: (e) => events.push(eventText(e)), onFatal: (m) => fatal.push(m) }, { topology, stages });
-      running.push(p);
-      let n = 0;
-      for (const b of stream) await p.submitBatch(b, b.length, ++n);
-      await p.waitForBatch(n);
-      const hash = await p.stateHash();
+      const { events, fatal, hash } = await runThreaded(config, stream, eventText, { topology, stages }, running);
       expect(fatal).toEqual([]);
       expect(hash).toBe(expected.hash);
       if (topology.riskShards === 1) expect(events).toEqual(expected.events);

@@ -9,6 +9,7 @@ import { Engine, loadConfig, ThreadedPipeline, type EngineTopology } from "../en
 import { planLenderPayoutByShares } from "../engine/liquidation/index.ts";
 import { runStress } from "../engine/pipeline/what-if.ts";
 import { RATIO_SCALE } from "../engine/fixed/index.ts";
+import { runThreaded } from "./helpers/threaded-run.ts";
 
 const config = loadConfig();
 const USDC = 0;
@@ -365,15 +366,9 @@ describe("X4, X7 with Q4/Q5", () => {
   ] as const) {
     it(`Q4, X4: threaded ${topology.riskShards}×${topology.matchingShards} ${stages} replays the bankruptcy, the payouts and the paused withdrawal to the in-process state hash`, async () => {
       const h = story(topology);
-      const fatal: string[] = [];
-      const events: string[] = [];
-      const p = await ThreadedPipeline.start(config, { onEvent: (e) => events.push(text(e)), onFatal: (m) => fatal.push(m) }, { topology, stages });
-      running.push(p);
-      let n = 0;
-      for (const b of h.stream) await p.submitBatch(b, b.length, ++n);
-      await p.waitForBatch(n);
+      const { events, fatal, hash } = await runThreaded(config, h.stream, text, { topology, stages }, running);
       expect(fatal).toEqual([]);
-      expect(await p.stateHash()).toBe(h.engine.stateHash());
+      expect(hash).toBe(h.engine.stateHash());
       expect(events.some((t) => t.includes(`"kind":${EventKind.Socialization}`))).toBe(true);
     }, 60_000);
   }

@@ -12,6 +12,7 @@ import { prng } from "./helpers/random-commands.ts";
 import { decodeEvent } from "../gateway/client/codec.ts";
 import { LiquidationBook } from "../engine/risk/liquidation-book.ts";
 import { encodeEvent } from "../gateway/codec/index.ts";
+import { runThreaded } from "./helpers/threaded-run.ts";
 
 const config = loadConfig();
 const USDC = 0;
@@ -438,14 +439,7 @@ describe("X4 with liquidations", () => {
     it(`X4, Q1: threaded ${topology.riskShards}×${topology.matchingShards} ${stages} gives the in-process liquidation events and hash`, async () => {
       const expected = inProcess(topology);
       expect(expected.events.filter((t) => t.startsWith(`${EventKind.LiquidationStarted}|`)).length).toBeGreaterThan(2);
-      const events: string[] = [];
-      const fatal: string[] = [];
-      const p = await ThreadedPipeline.start(config, { onEvent: (e) => events.push(eventText(e)), onFatal: (m) => fatal.push(m) }, { topology, stages });
-      running.push(p);
-      let n = 0;
-      for (const b of stream) await p.submitBatch(b, b.length, ++n);
-      await p.waitForBatch(n);
-      const hash = await p.stateHash();
+      const { events, fatal, hash } = await runThreaded(config, stream, eventText, { topology, stages }, running);
       expect(fatal).toEqual([]);
       expect(hash).toBe(expected.hash);
       if (topology.riskShards === 1) expect(events).toEqual(expected.events);
