@@ -43,7 +43,6 @@ import {
   setPoolState,
   SHARE_ONE,
   sweepExchangeShare,
-  unrealizedPnlInterestForHour,
   utilizationOf,
   validatePoolConfig,
   validatePoolState,
@@ -618,10 +617,5 @@ describe("L13 stats, L14 history", () => {
     expect(interestIsPaid(InterestKind.UnrealizedNegativePnl)).toBe(true);
     const r = new InterestRecord().set(0x51, 0, InterestKind.EntryFee, 1_903n, pct(10), 1_000);
     expect([r.account, r.asset, r.kind, r.amount, r.rate, r.timeMs]).toEqual([0x51, 0, 0, 1_903n, pct(10), 1_000]);
-    // +1,000 USDC at 5% lend APR: 1e9 × 0.05 / 8760 = 5 707.76… → 5 707; −1,000 at 10%: 11 415.52… → 11 416.
-    unrealizedPnlInterestForHour(1_000n * USDC, pct(5), pct(10), r);
-    expect([r.kind, r.amount, r.rate]).toEqual([InterestKind.UnrealizedPositivePnl, 5_707n, pct(5)]);
-    unrealizedPnlInterestForHour(-1_000n * USDC, pct(5), pct(10), r);
-    expect([r.kind, r.amount, r.rate]).toEqual([InterestKind.UnrealizedNegativePnl, 11_416n, pct(10)]);
   });
 });

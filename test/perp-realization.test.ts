@@ -8,6 +8,7 @@ import { ACCOUNT_SETTING_VALUE_SHIFT, AccountSetting, CommandKind, InsuranceReas
 import { Engine, loadConfig, ThreadedPipeline, type EngineTopology } from "../engine/pipeline/index.ts";
 import { crossesRealizationMark } from "../engine/perps/index.ts";
 import { riskShardOf, SettlementReason, SettlementStep, type RiskShard } from "../engine/risk/index.ts";
+import { InterestKind } from "../engine/lending/index.ts";
 
 const config = loadConfig();
 const USDC = 0;
@@ -19,6 +20,12 @@ const USDC_UNIT = 1_000_000n;
 const BTC_UNIT = 100_000_000n;
 const PRICE = 1_000_000_000n; // PRICE_DECIMALS = 9
 const T0 = 1_767_225_600_000; // 2026-01-01 00:00 UTC: an hour and a 10 s mark
+const HOUR = 3_600_000;
+const EARNED_HOUR_1 = 42_593n;
+const FUNDING_HOUR_1 = 939_063n;
+const FUNDING_HOUR_1B = 935_938n;
+const OWED_BEFORE_HOUR = 1_600_000_000n;
+const PAID_HOUR_1 = 4_606n;
 const ALICE = 16; // user 1: risk shard 1 of 2
 const BOB = 32; // user 2: risk shard 0 of 2
 const CAROL = 48; // user 3: risk shard 1 of 2
@@ -271,6 +278,92 @@ describe("P5 realization (risk, D2(c), D4)", () => {
     ]);
     // The mark did not move since: the next mark realizes nothing and publishes nothing.
     expect(h.batch([{ kind: CommandKind.AdvanceTime, timeMs: T0 + 40_000 }]).filter((e) => e.account === ALICE || e.account === BOB)).toEqual([]);
+  });
+
+  /** L14: the account's interest rows at hour marks from T0 on (kind, amount), and the USDC pool's hour rows. */
+  function hourRows(h: Harness, account: number): [number, number, bigint][] {
+    return h.risk(account).interestHistory(account, USDC, T0 + 1, 100).map((x) => [x.timeMs - T0, x.kind, x.amount]);
+  }
+
+  /** Carol borrows 200,000 USDC against 10 BTC, so the USDC pool pays interest. */
+  const carolBorrows: Partial<CommandRecord>[] = [
+    { kind: CommandKind.Deposit, account: CAROL, asset: BTC, amount: 10n * BTC_UNIT },
+    { kind: CommandKind.Borrow, account: CAROL, asset: USDC, amount: usdc(200_000) },
+  ];
+
+  it("L14, P5, P7: realized profit lent while its position is open earns UnrealizedPositivePnl; once it closes, the lend earns Lend", () => {
+    const h = opened([
+      { kind: CommandKind.Deposit, account: ALICE, asset: USDC, amount: usdc(100_000) },
+      { kind: CommandKind.UpdateAccountSettings, account: ALICE, flags: setting(AccountSetting.AutoLend, true) },
+      ...carolBorrows,
+    ], 60_100);
+    expect(h.slots(CAROL).borrowed).toBe(usdc(200_000));
+    h.batch([{ kind: CommandKind.AdvanceTime, timeMs: T0 + 10_000 }]);
+    expect(h.slots(ALICE)).toEqual({ available: 0n, lent: usdc(100_400), borrowed: 0n });
+    // The hour mark, the quotes kept fresh at the same price; the long's funding payment at the interval end is
+    // redeemed from the lend, so the interest earned is the lend's growth plus it.
+    const hour = h.batch(marks(price(60_100), T0 + HOUR + 1));
+    const funding = rows(hour, ALICE).filter(([reason]) => reason === SettlementReason.Funding).reduce((sum, [, , amount]) => sum + amount, 0n);
+    expect(funding).toBe(FUNDING_HOUR_1);
+    const earned = h.slots(ALICE).lent - usdc(100_400) + funding;
+    // The hour's interest on the lent USDC in force at the accrual (100,400 less the funding, paid first at the
+    // interval end), split by the 1,000 of it that the open long's realized PnL makes up: floor(earned × 1,000 /
+    // lent) as UnrealizedPositivePnl, the rest as Lend.
+    const onPnl = (earned * usdc(1_000)) / (usdc(100_400) - funding);
+    expect(earned).toBe(EARNED_HOUR_1);
+    expect(hourRows(h, ALICE)).toEqual([
+      [HOUR, InterestKind.Lend, EARNED_HOUR_1 - onPnl],
+      [HOUR, InterestKind.UnrealizedPositivePnl, onPnl],
+    ]);
+    // Alice closes at the mark, her 480.8 USDC maker fee paid from a fresh deposit kept in her balance (auto-lend off),
+    // so her lend does not change: the close itself tells the log that the PnL is no longer of an open position, and
+    // the next hour is all Lend.
+    h.batch([
+      { kind: CommandKind.UpdateAccountSettings, account: ALICE, flags: setting(AccountSetting.AutoLend, false) },
+      { kind: CommandKind.Deposit, account: ALICE, asset: USDC, amount: usdc(1_000) },
+      { kind: CommandKind.Deposit, account: CAROL, asset: USDC, amount: usdc(1_000_000) },
+    ]);
+    const lentBeforeClose = h.slots(ALICE).lent;
+    h.cross(CAROL, ALICE, 60_100, 100_000);
+    const lentAfterClose = h.slots(ALICE).lent;
+    expect([lentAfterClose - lentBeforeClose, h.slots(ALICE).available]).toEqual([0n, usdc(1_000) - 480_800_000n]);
+    h.batch(marks(price(60_100), T0 + 2 * HOUR + 1));
+    const rows2 = hourRows(h, ALICE).filter(([t]) => t === 2 * HOUR);
+    expect(rows2).toEqual([[2 * HOUR, InterestKind.Lend, h.slots(ALICE).lent - lentAfterClose]]);
+    // X7: the log's open PnL survives a snapshot: the restored engine answers the same history.
+    const restored = Engine.fromSnapshot(config, h.engine.snapshot());
+    expect(restored.risk[0]!.interestHistory(ALICE, USDC, T0 + 1, 100)).toEqual(h.risk(ALICE).interestHistory(ALICE, USDC, T0 + 1, 100));
+  });
+
+  it("L14, P6, seed 002: a USDC borrow that a loss of an open position made pays UnrealizedNegativePnl on that part, Borrow on the fee's", () => {
+    const h = opened([{ kind: CommandKind.Deposit, account: ALICE, asset: USDT, amount: usdc(100_000) }, ...carolBorrows], 59_900);
+    h.batch([{ kind: CommandKind.AdvanceTime, timeMs: T0 + 10_000 }]);
+    const owed = h.slots(ALICE).borrowed; // the 600 fee and the 1,000 loss, each with its L6 opening fee
+    const hour = h.batch(marks(price(59_900), T0 + HOUR + 1));
+    const funding = rows(hour, ALICE).filter(([reason]) => reason === SettlementReason.Funding).reduce((sum, [, , amount]) => sum + amount, 0n);
+    expect(funding).toBe(FUNDING_HOUR_1B);
+    const paid = h.slots(ALICE).borrowed - owed - funding; // the funding payment is borrowed too
+    const onPnl = (paid * usdc(1_000)) / (owed + funding); // the debt in force at the accrual: funding is paid first
+    expect([owed, paid]).toEqual([OWED_BEFORE_HOUR, PAID_HOUR_1]);
+    expect(hourRows(h, ALICE).filter(([t]) => t === HOUR)).toEqual([
+      [HOUR, InterestKind.Borrow, PAID_HOUR_1 - onPnl],
+      [HOUR, InterestKind.UnrealizedNegativePnl, onPnl],
+    ]);
+  });
+
+  it("L14: changes between two hour marks share one log entry, so two hours of 10 s realizations (720 lends) keep the first hour's history", () => {
+    const h = opened([
+      { kind: CommandKind.Deposit, account: ALICE, asset: USDC, amount: usdc(100_000) },
+      { kind: CommandKind.UpdateAccountSettings, account: ALICE, flags: setting(AccountSetting.AutoLend, true) },
+    ], 60_100);
+    // The mark rises 1 USD every 10 s: each tick realizes +10 USDC and lends it (720 lend changes).
+    for (let k = 1; k <= 720; k++) h.batch(marks(price(60_100 + k), T0 + k * 10_000));
+    h.batch(marks(price(60_820), T0 + 2 * HOUR + 1));
+    const kinds = hourRows(h, ALICE).map(([t, kind]) => [t, kind]);
+    expect(kinds).toEqual([
+      [HOUR, InterestKind.Lend], [HOUR, InterestKind.UnrealizedPositivePnl],
+      [2 * HOUR, InterestKind.Lend], [2 * HOUR, InterestKind.UnrealizedPositivePnl],
+    ]);
   });
 });
 

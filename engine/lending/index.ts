@@ -48,7 +48,8 @@
 // exchangeShare(pool) reads the exchange's part; sweepExchangeShare(pool) moves what of it is in cash out.
 //
 // HISTORY (L14). InterestKind, InterestRecord; borrowInterestForHour / lendInterestForHour(shares, HourAccrual)
-// give one position's interest at one mark on demand; unrealizedPnlInterestForHour for the PnL kinds.
+// give one position's interest at one mark on demand; the PnL kinds split a USDC position's hour by the account's
+// open realized PnL (risk/queries.ts pushHourInterest).
 // REPLICAS. PoolDelta records a replica's own actions as additive sums; applyPoolDelta merges another replica's, so K
 // risk shards holding one replica each agree again at a batch boundary. checkBorrowReserved plans a borrow whose
 // capacity was reserved earlier (a margin order's fill); utilizationRoom is the units left below a utilization cap.
@@ -131,5 +132,4 @@ export {
   InterestRecord,
   interestIsPaid,
   lendInterestForHour,
-  unrealizedPnlInterestForHour,
 } from "./interest.ts";

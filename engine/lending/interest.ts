@@ -1,8 +1,7 @@
 // Per-account interest for history reports (L14): derived on demand from shares and index changes.
 
-import { Rounding, type Amount, type Ratio } from "../fixed/index.ts";
+import type { Amount, Ratio } from "../fixed/index.ts";
 import { lentAmount, owedAmount, type HourAccrual } from "./pool.ts";
-import { hourlyInterest } from "./rate.ts";
 
 /** L14 interest types. Values are stable (journal / wire). */
 export const InterestKind = {
@@ -55,26 +54,4 @@ export function borrowInterestForHour(borrowShares: bigint, accrual: HourAccrual
 /** What a lend position earned at the hour mark: its lent amount after minus before, each rounded down. */
 export function lendInterestForHour(lendShares: bigint, accrual: HourAccrual): Amount {
   return lentAmount(lendShares, accrual.lendIndexAfter) - lentAmount(lendShares, accrual.lendIndexBefore);
-}
-
-/**
- * An hour of interest on unrealized PnL (L14): a gain earns the lend APR (rounded down), a loss pays the USDC
- * borrow APR (rounded up). Fills out (kind, amount ≥ 0, rate); a zero PnL yields a zero-amount gain record.
- */
-export function unrealizedPnlInterestForHour(
-  pnl: Amount,
-  lendApr: Ratio,
-  borrowApr: Ratio,
-  out: InterestRecord,
-): InterestRecord {
-  if (pnl < 0n) {
-    out.kind = InterestKind.UnrealizedNegativePnl;
-    out.rate = borrowApr;
-    out.amount = hourlyInterest(-pnl, borrowApr, Rounding.Up);
-  } else {
-    out.kind = InterestKind.UnrealizedPositivePnl;
-    out.rate = lendApr;
-    out.amount = hourlyInterest(pnl, lendApr, Rounding.Down);
-  }
-  return out;
 }

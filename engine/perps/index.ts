@@ -92,6 +92,7 @@ export {
   realizePnl,
   reduceOnlyFillCap,
   unrealizedPnl,
+  openRealizedPnl,
 } from "./position.ts";
 export {
   estimatedLiquidationPrice,

@@ -198,6 +198,16 @@ export function unrealizedPnl(pos: PerpPosition, mark: Price, baseDecimals: numb
   return pnlToSettlementUnits(pos.netQuantity * mark - pos.costBasis, baseDecimals, quoteDecimals);
 }
 
+/**
+ * L14: the PnL of the open quantity that P5 has already moved into USDC while the position stayed open — (costBasis
+ * − openCostBasis) in settlement units, floor; positive = a gain. Both bases shrink pro rata as the position is
+ * reduced and are 0 once it is flat, so the part that a close realizes leaves it.
+ */
+export function openRealizedPnl(pos: PerpPosition, baseDecimals: number, quoteDecimals: number): Amount {
+  if (pos.netQuantity === 0n) return 0n;
+  return pnlToSettlementUnits(pos.costBasis - pos.openCostBasis, baseDecimals, quoteDecimals);
+}
+
 /** P4 on a position: records a funding payment (settlement units, positive = paid, from fundingPayment). */
 export function applyFundingPayment(pos: PerpPosition, payment: Amount): void {
   pos.fundingPaid += payment;

@@ -36,6 +36,8 @@ export class PositionLogEntry {
   /** The L6 entry fee this change charged (borrows), with the hour's APR. */
   entryFee = 0n;
   rate = 0n;
+  /** The settlement asset's log only: the account's open realized PnL from this change on (PoolBook.noteOpenPnl). */
+  openPnl = 0n;
 }
 
 /**

@@ -27,7 +27,12 @@
 // Hourly accrual is O(pools): positions are valued lazily (sync, by an epoch that every accrual bumps). History is
 // derived on demand: each pool keeps a table of its last ACCRUAL_TABLE_HOURS accruals (the indices before/after) and
 // each account a log of its last POSITION_LOG_MAX position changes (shares after, stamped with the pool's accrual
-// count, entry fee); an hour's interest = the shares in force at that accrual × the index change.
+// count, entry fee); an hour's interest = the shares in force at that accrual × the index change. Changes between
+// two accruals share a stamp: only the last one's shares are ever in force, so a change without an entry fee
+// overwrites the last entry of its stamp instead of appending (auto-lend of each 10 s realization would otherwise
+// push a month of history out of the log in 43 minutes). The settlement asset's entries also carry the account's
+// open realized PnL (perps openRealizedPnl, kept by noteOpenPnl): the part of a USDC lend (borrow) that P5 put there
+// (took) while its position is still open earns (pays) its interest as UnrealizedPositivePnl (UnrealizedNegativePnl).
 // The EntryFee row is the L6 fee itself. A borrow's debt is its shares at the borrow index rounded up, so above index
 // 1.0 it may owe one unit more than amount + fee: that unit is share rounding, the pool's (exchangeRoundingTotal, as
 // every rounding of an action is), not interest — so the history sums to the debt less at most one unit per borrow.
@@ -58,7 +63,7 @@ import {
   utilizationRoom,
   writeDownLent,
 } from "../lending/index.ts";
-import { PoolState, RejectCode, SnapshotTag, type ExchangeConfig, type SnapshotReader, type SnapshotWriter } from "../model/index.ts";
+import { MarketKind, PoolState, RejectCode, SnapshotTag, type ExchangeConfig, type SnapshotReader, type SnapshotWriter } from "../model/index.ts";
 import { PositionLog, type Account } from "./accounts.ts";
 import { readAccrual, readPool, writeAccrual, writePool } from "./pool-snapshot.ts";
 
@@ -87,6 +92,10 @@ export class PoolBook {
   epoch = 0;
   readonly plan = new PoolAction();
   private readonly accrual = new HourAccrual();
+  /** L14: the perpetual markets' settlement asset (−1: no perpetual market), whose log carries the open PnL. */
+  readonly pnlAsset: number;
+  /** L14: the account's open realized PnL now (settlement units); set by the risk state, which knows the positions. */
+  openPnlOf: ((account: Account) => bigint) | null = null;
 
   constructor(
     config: ExchangeConfig,
@@ -99,6 +108,8 @@ export class PoolBook {
     this.budget = new Array<bigint>(n).fill(0n);
     this.accruals = new Array<number>(n).fill(0);
     this.table = this.pools.map(() => []);
+    const perp = config.markets.find((m) => m.kind === MarketKind.Perpetual);
+    this.pnlAsset = perp === undefined ? -1 : perp.quoteAsset;
     this.refreshBudgets();
   }
 
@@ -134,20 +145,57 @@ export class PoolBook {
     account.markChanged(a);
   }
 
-  /** L14: appends the position's new shares to its bounded log. */
+  /**
+   * L14: records the position's new shares in its bounded log — in the last entry when it has the same stamp and
+   * one of the two charged no entry fee (see the module comment), else in a new one.
+   */
   private log(account: Account, a: number, timeMs: number, entryFeeCharged: bigint): void {
     const p = account.positions[a]!;
     let logs = account.poolLog;
     if (logs === null) logs = account.poolLog = new Array<PositionLog | null>(this.pools.length).fill(null);
     let log = logs[a];
     if (log === null || log === undefined) log = logs[a] = new PositionLog(POSITION_LOG_MAX);
-    const e = log.append();
-    e.stamp = this.accruals[a]!;
-    e.timeMs = timeMs;
+    const stamp = this.accruals[a]!;
+    const last = log.length > 0 ? log.at(log.length - 1) : null;
+    const merge = last !== null && last.stamp === stamp && (entryFeeCharged === 0n || last.entryFee === 0n);
+    const e = merge ? last : log.append();
+    if (!merge || entryFeeCharged > 0n) {
+      e.stamp = stamp;
+      e.timeMs = timeMs;
+      e.entryFee = entryFeeCharged;
+      e.rate = this.pools[a]!.hourBorrowRate;
+    }
     e.lendShares = p.lendShares;
     e.borrowShares = p.borrowShares;
-    e.entryFee = entryFeeCharged;
+    e.openPnl = a === this.pnlAsset && this.openPnlOf !== null ? this.openPnlOf(account) : 0n;
+  }
+
+  /**
+   * L14: the account's open realized PnL may have changed (a P5 realization, a fill or a transfer of a position):
+   * the settlement asset's log holds the new value from the next accrual on. Nothing when the account has no lend
+   * or borrow there (no interest until its next change, which logs the value afresh).
+   */
+  noteOpenPnl(account: Account, timeMs: number): void {
+    const a = this.pnlAsset;
+    const log = a < 0 || account.poolLog === null ? null : account.poolLog[a];
+    if (log === null || log === undefined || log.length === 0 || this.openPnlOf === null) return;
+    const last = log.at(log.length - 1);
+    if (last.lendShares === 0n && last.borrowShares === 0n) return;
+    const openPnl = this.openPnlOf(account);
+    if (last.openPnl === openPnl) return;
+    const stamp = this.accruals[a]!;
+    if (last.stamp === stamp) {
+      last.openPnl = openPnl;
+      return;
+    }
+    const e = log.append();
+    e.stamp = stamp;
+    e.timeMs = timeMs;
+    e.lendShares = last.lendShares;
+    e.borrowShares = last.borrowShares;
+    e.entryFee = 0n;
     e.rate = this.pools[a]!.hourBorrowRate;
+    e.openPnl = openPnl;
   }
 
   // ---- limits ----

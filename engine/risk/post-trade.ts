@@ -141,6 +141,7 @@ export function changePosition(s: RiskState, account: Account, side: number, mar
     debitUsdc(s, account, usdc, m, SettlementReason.Fee, fee);
     s.feeAccount.available[usdc] = s.feeAccount.available[usdc]! + fee;
   }
+  s.pools.noteOpenPnl(account, s.nowMs); // L14: a reduced or closed position takes its part of the open PnL with it
 }
 
 function longPart(quantity: bigint): bigint {

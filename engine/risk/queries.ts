@@ -4,10 +4,10 @@
 import { ALL_ASSETS, ALL_MARKETS, AccountSetting, CommandKind, EventKind, MarketKind, RATIO_SCALE, RejectCode, Side, SPOT_MARGIN_FLAGS, type CommandRecord, type EventSink, type SqrtMarginFunction } from "../model/index.ts";
 import type { Ratio } from "../fixed/index.ts";
 import { INSURANCE_HISTORY_ENTRIES_MAX, INTEREST_HISTORY_ENTRIES_MAX, isValidClientAccount, LIQUIDATION_HISTORY_ENTRIES_MAX, RATE_CURVE_POINTS_MAX, userOf } from "../model/index.ts";
-import type { Account } from "./accounts.ts";
+import type { Account, PositionLogEntry } from "./accounts.ts";
 import { queryFundingHistory, queryFundingRateHistory, querySettlementHistory } from "./history-queries.ts";
 import { dayOf } from "./fees.ts";
-import { borrowInterestForHour, InterestKind, lendInterestForHour, sampleRateCurve } from "../lending/index.ts";
+import { borrowInterestForHour, HourAccrual, InterestKind, lendInterestForHour, lendRateAfterFee, lentAmount, owedAmount, sampleRateCurve } from "../lending/index.ts";
 import {
   AccountMargin,
   exposureQuantity,
@@ -299,6 +299,35 @@ export function maxBorrowQuantity(s: RiskState, accountId: number, asset: number
 }
 
 /**
+ * L14: one hour mark's interest on a position whose log entry `e` was in force: Borrow (at the borrow APR) and Lend
+ * (at the lenders' APR, after the pool fee). On the settlement asset, the part of the lend (borrow) that the
+ * account's open positions' realized PnL makes up — min(value, open PnL) — earns (pays) its pro-rata share of the
+ * hour, rounded down, as UnrealizedPositivePnl (UnrealizedNegativePnl); the rest stays Lend (Borrow), so the two sum
+ * to the hour's interest exactly.
+ */
+function pushHourInterest(s: RiskState, a: number, e: PositionLogEntry, row: HourAccrual, order: number, out: (InterestEntry & { order: number })[]): void {
+  const pnl = a === s.pools.pnlAsset ? e.openPnl : 0n;
+  const timeMs = row.hourMs;
+  if (e.borrowShares > 0n) {
+    const total = borrowInterestForHour(e.borrowShares, row);
+    const owed = owedAmount(e.borrowShares, row.borrowIndexBefore);
+    const part = pnl < 0n ? (-pnl < owed ? -pnl : owed) : 0n;
+    const onPnl = owed > 0n ? (total * part) / owed : 0n;
+    if (part < owed) out.push({ asset: a, kind: InterestKind.Borrow, amount: total - onPnl, rate: row.rate, timeMs, order });
+    if (part > 0n) out.push({ asset: a, kind: InterestKind.UnrealizedNegativePnl, amount: onPnl, rate: row.rate, timeMs, order });
+  }
+  if (e.lendShares > 0n) {
+    const total = lendInterestForHour(e.lendShares, row);
+    const lent = lentAmount(e.lendShares, row.lendIndexBefore);
+    const part = pnl > 0n ? (pnl < lent ? pnl : lent) : 0n;
+    const onPnl = lent > 0n ? (total * part) / lent : 0n;
+    const rate = lendRateAfterFee(s.pools.pools[a]!.config, row.utilization);
+    if (part < lent || lent === 0n) out.push({ asset: a, kind: InterestKind.Lend, amount: total - onPnl, rate, timeMs, order });
+    if (part > 0n) out.push({ asset: a, kind: InterestKind.UnrealizedPositivePnl, amount: onPnl, rate, timeMs, order });
+  }
+}
+
+/**
  * L14: the interest entries of an account, oldest first, from timeMs on: EntryFee at each borrow, Borrow and Lend
  * at each hour mark charged while the position was open — derived from the position log and the accrual table.
  */
@@ -320,9 +349,7 @@ export function interestHistory(s: RiskState, accountId: number, asset: number, 
       while (i + 1 < log.length && log.at(i + 1).stamp < n) i++;
       const row = s.pools.accrualRow(a, n);
       if (row === null || row.hourMs < fromMs) continue;
-      const e = log.at(i);
-      if (e.borrowShares > 0n) out.push({ asset: a, kind: InterestKind.Borrow, amount: borrowInterestForHour(e.borrowShares, row), rate: row.rate, timeMs: row.hourMs, order: n * 2 - 1 });
-      if (e.lendShares > 0n) out.push({ asset: a, kind: InterestKind.Lend, amount: lendInterestForHour(e.lendShares, row), rate: row.rate, timeMs: row.hourMs, order: n * 2 - 1 });
+      pushHourInterest(s, a, log.at(i), row, n * 2 - 1, out);
     }
   }
   out.sort((x, y) => x.timeMs - y.timeMs || x.asset - y.asset || x.order - y.order);

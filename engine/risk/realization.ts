@@ -53,6 +53,7 @@ function realizeOne(s: RiskState, account: Account, m: number, mark: bigint, pos
   account.perpChanged(m);
   if (amount > 0n) creditUsdc(s, account, usdc, m, SettlementReason.Realization, amount);
   else if (amount < 0n) debitUsdc(s, account, usdc, m, SettlementReason.Realization, -amount);
+  s.pools.noteOpenPnl(account, s.nowMs); // L14: the realized part of the open position grew
   return amount;
 }
 

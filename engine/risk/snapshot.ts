@@ -87,6 +87,7 @@ function writePoolLog(w: SnapshotWriter, a: Account, assets: number): void {
       w.big(e.borrowShares);
       w.big(e.entryFee);
       w.big(e.rate);
+      w.big(e.openPnl);
     }
   }
 }
@@ -106,6 +107,7 @@ function restorePoolLog(r: SnapshotReader, a: Account, assets: number): void {
       e.borrowShares = r.big();
       e.entryFee = r.big();
       e.rate = r.big();
+      e.openPnl = r.big();
     }
   }
 }

@@ -13,7 +13,7 @@ import { FundingRateLog } from "./histories.ts";
 import { dayOf, VolumeBook } from "./fees.ts";
 import { HoldTable, type OrderHold } from "./holds.ts";
 import { PoolAction, PoolDelta } from "../lending/index.ts";
-import { FillEffect, LiquidationPriceInputs, LiquidationPriceResult, UsdcCreditPlan, UsdcDebitPlan } from "../perps/index.ts";
+import { FillEffect, LiquidationPriceInputs, LiquidationPriceResult, openRealizedPnl, UsdcCreditPlan, UsdcDebitPlan } from "../perps/index.ts";
 import { AccountMargin, MarginChanges, MarginContext } from "./margin/index.ts";
 import { OracleBook } from "../perps/index.ts";
 import { LiquidationBook } from "./liquidation-book.ts";
@@ -334,6 +334,7 @@ export class RiskState {
     const platformMax = Number(config.platformMaxLeverage / RATIO_SCALE);
     this.leverageLimitMax = platformMax < LEVERAGE_LIMIT_MAX ? platformMax : LEVERAGE_LIMIT_MAX;
     this.pools = new PoolBook(config, shardCount);
+    this.pools.openPnlOf = (account) => this.openRealizedPnlOf(account);
     this.oracle = new OracleBook(config);
     this.liquidation = new LiquidationBook(this.assetCount);
     this.openInterest = config.markets.map(() => 0n);
@@ -347,6 +348,19 @@ export class RiskState {
   /** P1/C4: the account's perpetual state, made on first use. */
   perpsOf(account: Account): AccountPerps {
     return account.perps ?? (account.perps = new AccountPerps(this.config.markets.length));
+  }
+
+  /** L14: Σ over the account's open positions of the PnL P5 has realized into USDC while they stayed open. */
+  openRealizedPnlOf(account: Account): bigint {
+    const perps = account.perps;
+    if (perps === null) return 0n;
+    const ctx = this.marginContext;
+    let sum = 0n;
+    for (let m = 0; m < perps.positions.length; m++) {
+      const pos = perps.positions[m]!;
+      if (pos.netQuantity !== 0n) sum += openRealizedPnl(pos, ctx.marketBaseDecimals[m]!, ctx.assetDecimals[this.config.markets[m]!.quoteAsset]!);
+    }
+    return sum;
   }
 
   /** C1: the USD mark of `asset` is now `price`; a perpetual on the asset follows it (quote at par). Accounts
