@@ -23,6 +23,7 @@ import { NoStepReason } from "../engine/liquidation/index.ts";
 import { SettlementReason } from "../engine/risk/index.ts";
 import { eventAmount2Slot, eventAmountSlot, eventCodeSlot, eventPriceSlot, eventSideSlot } from "../engine/model/generated/records.ts";
 import { runThreaded } from "./helpers/threaded-run.ts";
+import { EngineHarness } from "./helpers/engine-harness.ts";
 
 const base = loadConfig();
 const USDC = 0;
@@ -34,7 +35,6 @@ const USD = 1_000_000_000n;
 const USDC_UNIT = 1_000_000n;
 const SOL_UNIT = 1_000_000_000n;
 const BTC_UNIT = 100_000_000n;
-const T0 = 1_767_225_600_000;
 const LENDER = 16;
 const ALICE = 32;
 const BOB = 48;
@@ -48,42 +48,9 @@ function withBackstop(limitUsd: bigint): ExchangeConfig {
   return { ...base, liquidation: { ...base.liquidation, backstopAccount: BACKSTOP, backstopLimitUsd: limitUsd } };
 }
 
-function copy(e: EventRecord): EventRecord {
-  const c = new EventRecord();
-  c.copyFrom(e);
-  return c;
-}
-
-class Harness {
-  readonly engine: Engine;
-  private seq = 0;
-  private timeMs = T0;
-  /** Every batch's commands, for replays. */
-  readonly journal: CommandRecord[][] = [];
-
-  constructor(readonly config: ExchangeConfig, topology: EngineTopology = { riskShards: 1, matchingShards: 1 }) {
-    this.engine = new Engine(config, topology);
-    this.batch([{ kind: CommandKind.AdvanceTime, timeMs: T0 }]);
-  }
-
-  batch(list: Partial<CommandRecord>[]): EventRecord[] {
-    const cmds = list.map((f) => Object.assign(new CommandRecord(), f, { seq: ++this.seq }));
-    this.journal.push(cmds.map((c) => Object.assign(new CommandRecord(), c)));
-    const got: EventRecord[] = [];
-    this.engine.processBatch(cmds, cmds.length, { publish: (e) => got.push(copy(e)) });
-    for (const r of this.engine.risk) r.validateInternalState();
-    for (const m of this.engine.matching) m.validateInternalState();
-    return got;
-  }
-
-  /** A clock tick one second on (what ClockTickPolicy journals while an account is liquidating). */
-  tick(): EventRecord[] {
-    this.timeMs += 1000;
-    return this.batch([{ kind: CommandKind.AdvanceTime, timeMs: this.timeMs }]);
-  }
-
-  risk(account: number) {
-    return this.engine.risk.find((r) => r.owns(account))!;
+class Harness extends EngineHarness {
+  constructor(config: ExchangeConfig, topology: EngineTopology = { riskShards: 1, matchingShards: 1 }) {
+    super(config, { topology, validateMatching: true });
   }
 
   usdc(account: number): bigint {
@@ -95,19 +62,8 @@ class Harness {
     return [p.netQuantity, p.entryPrice];
   }
 
-  liquidating(): number[] {
-    return this.engine.risk.flatMap((r) => r.liquidatingAccounts()).sort((a, b) => a - b);
-  }
-
   fund(): bigint {
     return this.engine.risk[0]!.insuranceFund(USDC);
-  }
-
-  /** X1: Σ over the shards, per asset, of every account's available + locked + lent − borrowed, fee and insurance. */
-  totals(): bigint[] {
-    const sums = this.config.assets.map(() => 0n);
-    for (const r of this.engine.risk) r.totals().forEach((t, a) => (sums[a] = sums[a]! + t));
-    return sums;
   }
 }
 

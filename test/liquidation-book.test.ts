@@ -24,6 +24,7 @@ import { ENGINE_ORDER_ID_BASE, ENGINE_ORDERS_PER_BATCH_MAX, engineOrderId, first
 import { SettlementReason, SettlementStep } from "../engine/risk/index.ts";
 import { eventAmount2Slot, eventAmountSlot, eventCodeSlot, eventPriceSlot, eventSideSlot } from "../engine/model/generated/records.ts";
 import { runThreaded } from "./helpers/threaded-run.ts";
+import { EngineHarness } from "./helpers/engine-harness.ts";
 
 const config = loadConfig();
 const USDC = 0;
@@ -41,46 +42,9 @@ const ALICE = 32;
 const BOB = 48;
 const CAROL = 64;
 
-function copy(e: EventRecord): EventRecord {
-  const c = new EventRecord();
-  c.copyFrom(e);
-  return c;
-}
-
-class Harness {
-  readonly engine: Engine;
-  seq = 0;
-  private timeMs = T0;
-
+class Harness extends EngineHarness {
   constructor(topology: EngineTopology = { riskShards: 1, matchingShards: 1 }) {
-    this.engine = new Engine(config, topology);
-    this.batch([{ kind: CommandKind.AdvanceTime, timeMs: T0 }]);
-  }
-
-  batch(list: Partial<CommandRecord>[]): EventRecord[] {
-    const cmds = list.map((f) => Object.assign(new CommandRecord(), f, { seq: ++this.seq }));
-    const got: EventRecord[] = [];
-    this.engine.processBatch(cmds, cmds.length, { publish: (e) => got.push(copy(e)) });
-    for (const r of this.engine.risk) r.validateInternalState();
-    return got;
-  }
-
-  /** A clock tick one second on (what ClockTickPolicy journals while an account is liquidating). */
-  tick(): EventRecord[] {
-    this.timeMs += 1000;
-    return this.batch([{ kind: CommandKind.AdvanceTime, timeMs: this.timeMs }]);
-  }
-
-  risk(account: number) {
-    return this.engine.risk.find((r) => r.owns(account))!;
-  }
-
-  liquidating(): number[] {
-    return this.engine.risk.flatMap((r) => r.liquidatingAccounts()).sort((a, b) => a - b);
-  }
-
-  insurance(asset: number): bigint {
-    return this.engine.risk.reduce((sum, r) => sum + r.insuranceBalance(asset), 0n);
+    super(config, { topology });
   }
 }
 

@@ -10,6 +10,7 @@ import { planLenderPayoutByShares } from "../engine/liquidation/index.ts";
 import { runStress } from "../engine/pipeline/what-if.ts";
 import { RATIO_SCALE } from "../engine/fixed/index.ts";
 import { runThreaded } from "./helpers/threaded-run.ts";
+import { EngineHarness } from "./helpers/engine-harness.ts";
 
 const config = loadConfig();
 const USDC = 0;
@@ -21,47 +22,15 @@ const SOL_UNIT = 1_000_000_000n;
 const USD = 1_000_000_000n;
 const USDC_UNIT = 1_000_000n;
 const BTC_UNIT = 100_000_000n;
-const T0 = 1_767_225_600_000;
 const LENDER = 16;
 const ALICE = 32;
 const BOB = 48;
 const CAROL = 64;
 const DAVE = 80;
 
-function copy(e: EventRecord): EventRecord {
-  const c = new EventRecord();
-  c.copyFrom(e);
-  return c;
-}
-
-class Harness {
-  readonly engine: Engine;
-  private seq = 0;
-  private timeMs = T0;
-  /** Every batch run, for replays. */
-  readonly stream: CommandRecord[][] = [];
-
+class Harness extends EngineHarness {
   constructor(topology: EngineTopology = { riskShards: 1, matchingShards: 1 }) {
-    this.engine = new Engine(config, topology);
-    this.batch([{ kind: CommandKind.AdvanceTime, timeMs: T0 }]);
-  }
-
-  batch(list: Partial<CommandRecord>[]): EventRecord[] {
-    const cmds = list.map((f) => Object.assign(new CommandRecord(), f, { seq: ++this.seq }));
-    this.stream.push(cmds);
-    const got: EventRecord[] = [];
-    this.engine.processBatch(cmds, cmds.length, { publish: (e) => got.push(copy(e)) });
-    for (const r of this.engine.risk) r.validateInternalState();
-    return got;
-  }
-
-  tick(extra: Partial<CommandRecord>[] = []): EventRecord[] {
-    this.timeMs += 1000;
-    return this.batch([{ kind: CommandKind.AdvanceTime, timeMs: this.timeMs }, ...extra]);
-  }
-
-  risk(account: number) {
-    return this.engine.risk.find((r) => r.owns(account))!;
+    super(config, { topology });
   }
 
   available(account: number, asset: number): bigint {
@@ -74,10 +43,6 @@ class Harness {
 
   borrowed(account: number, asset: number): bigint {
     return this.risk(account).poolBalance(account, asset).borrowed;
-  }
-
-  fund(asset: number): bigint {
-    return this.engine.risk.reduce((sum, r) => sum + r.insuranceBalance(asset), 0n);
   }
 
   transit(): bigint {
@@ -126,7 +91,7 @@ describe("Q4 bankruptcy of a borrow that cannot be repaid in kind (seed 004)", (
     // Net equity: 100,000 USDT × $0.01 × weight 0.98 − 1 BTC × $100,000.
     expect(found.find((e) => e.kind === EventKind.Socialization)!.netEquityUsd).toBe(980n * USD - 100_000n * USD);
     expect(h.risk(ALICE).openBankruptcies()).toBe(1);
-    expect(h.fund(USDC)).toBe(0n); // an empty fund cannot cover the 99,000 USDC deficit
+    expect(h.insurance(USDC)).toBe(0n); // an empty fund cannot cover the 99,000 USDC deficit
     const resolved = h.tick();
     expect(socializations(resolved)).toEqual([
       // Alice's row: 1 BTC written off, 100,000 USDC owed to the lenders, all of it beyond the (empty) fund.
@@ -140,7 +105,7 @@ describe("Q4 bankruptcy of a borrow that cannot be repaid in kind (seed 004)", (
     const pool = h.risk(ALICE).pools.pools[BTC]!;
     expect([pool.totalLent, pool.totalBorrowed, pool.cash]).toEqual([BTC_UNIT, 0n, BTC_UNIT]);
     // The fund paid the 100,000 USDC (a recorded socialized loss) and took Alice's unsellable 100,000 USDT in kind.
-    expect([h.fund(USDC), h.fund(USDT), h.transit()]).toEqual([-100_000n * USDC_UNIT, 100_000n * USDC_UNIT, 0n]);
+    expect([h.insurance(USDC), h.insurance(USDT), h.transit()]).toEqual([-100_000n * USDC_UNIT, 100_000n * USDC_UNIT, 0n]);
     const rows = h.risk(0).insuranceHistory(-1, 0, 100).filter((r) => r.reason === InsuranceReason.LenderPayout);
     expect(rows.map((r) => [r.asset, r.change])).toEqual([[USDC, -100_000n * USDC_UNIT], [USDT, 100_000n * USDC_UNIT]]);
     expect(h.risk(ALICE).openBankruptcies()).toBe(0);
@@ -174,7 +139,7 @@ describe("Q4 bankruptcy of a borrow that cannot be repaid in kind (seed 004)", (
     h.tick();
     expect([h.available(LENDER, USDC), h.available(CAROL, USDC)]).toEqual([75_000n * USDC_UNIT, 25_000n * USDC_UNIT]);
     expect([h.lent(LENDER, BTC), h.lent(CAROL, BTC)]).toEqual([225_000_000n, 75_000_000n]);
-    expect([h.fund(USDC), h.transit()]).toEqual([-100_000n * USDC_UNIT, 0n]);
+    expect([h.insurance(USDC), h.transit()]).toEqual([-100_000n * USDC_UNIT, 0n]);
     for (const r of h.engine.risk) expect([r.openBankruptcies(), r.pools.hashText()]).toEqual([0, h.engine.risk[0]!.pools.hashText()]);
   });
 });
@@ -189,7 +154,7 @@ describe("Q4 the insurance fund first", () => {
     h.batch([deposit(BOB, USDC, 5_000n * USDC_UNIT), { kind: CommandKind.PlaceOrder, account: BOB, market: SOL_USDC, side: Side.Buy, orderType: OrderType.Limit, tif: TimeInForce.GTC, price: 115n * USD, quantity: 20n * SOL_UNIT }]);
     h.batch([mark(SOL, 116n * USD)]);
     h.tick();
-    expect(h.fund(USDC)).toBe(1_046_500n);
+    expect(h.insurance(USDC)).toBe(1_046_500n);
     // Alice: 2 USDT, 0.00001 BTC borrowed and taken out; BTC to $100,000 and USDT to $0.01: net equity
     // 2 × 0.01 × 0.98 − 1 = −0.9804 USD.
     h.batch([deposit(ALICE, USDT, 2n * USDC_UNIT)]);
@@ -198,7 +163,7 @@ describe("Q4 the insurance fund first", () => {
     expect(socializations(h.tick())).toEqual([[SocializationKind.Bankrupt, ALICE, USDC, 0n, 0n, 0n]]);
     const covered = h.tick();
     expect(socializations(covered)).toEqual([[SocializationKind.InsuranceCover, ALICE, USDC, 0n, 980_400n, 0n]]);
-    expect([h.fund(USDC), h.available(ALICE, USDC), h.borrowed(ALICE, BTC), h.lent(LENDER, BTC)]).toEqual([66_100n, 980_400n, 1_000n, BTC_UNIT]);
+    expect([h.insurance(USDC), h.available(ALICE, USDC), h.borrowed(ALICE, BTC), h.lent(LENDER, BTC)]).toEqual([66_100n, 980_400n, 1_000n, BTC_UNIT]);
     const last = h.risk(0).insuranceHistory(USDC, 0, 100).at(-1)!;
     expect([last.reason, last.change, last.balance]).toEqual([InsuranceReason.Cover, -980_400n, 66_100n]);
     expect(h.risk(ALICE).openBankruptcies()).toBe(0);
@@ -283,9 +248,9 @@ describe("Q4 rounding and X4", () => {
     const paid = socializations(h.tick()).filter((r) => r[0] === SocializationKind.LenderPaid);
     expect(paid.map((r) => r[4])).toEqual([33_333_333_333n, 33_333_333_333n, 33_333_333_333n]);
     expect(paid.map((r) => r[3])).toEqual([33_333_334n, 33_333_334n, 33_333_334n]); // claims 1 → 0.66666666 BTC (the pool keeps the rounding)
-    expect([h.transit(), h.fund(USDC)]).toEqual([1n, -100_000n * USDC_UNIT]);
+    expect([h.transit(), h.insurance(USDC)]).toEqual([1n, -100_000n * USDC_UNIT]);
     h.tick();
-    expect([h.transit(), h.fund(USDC)]).toEqual([0n, -100_000n * USDC_UNIT + 1n]);
+    expect([h.transit(), h.insurance(USDC)]).toEqual([0n, -100_000n * USDC_UNIT + 1n]);
     const last = h.risk(0).insuranceHistory(USDC, 0, 100).at(-1)!;
     expect([last.reason, last.change]).toEqual([InsuranceReason.LenderPayout, 1n]);
   });
@@ -344,15 +309,15 @@ describe("X4, X7 with Q4/Q5", () => {
   it("Q4, X7: a snapshot taken while the bankruptcy is open restores into an engine that resolves it identically (events and state hash)", () => {
     const h = story({ riskShards: 2, matchingShards: 1 });
     const live = new Engine(config, { riskShards: 2, matchingShards: 1 });
-    const cut = h.stream.length - 2; // after the batch that found Alice bankrupt
-    for (let i = 0; i < cut; i++) live.processBatch(h.stream[i]!, h.stream[i]!.length, { publish: () => {} });
+    const cut = h.journal.length - 2; // after the batch that found Alice bankrupt
+    for (let i = 0; i < cut; i++) live.processBatch(h.journal[i]!, h.journal[i]!.length, { publish: () => {} });
     expect(live.risk.map((r) => r.openBankruptcies())).toEqual([1, 1]);
     const restored = Engine.fromSnapshot(config, live.snapshot());
     const a: string[] = [];
     const b: string[] = [];
-    for (let i = cut; i < h.stream.length; i++) {
-      live.processBatch(h.stream[i]!, h.stream[i]!.length, { publish: (e) => a.push(text(e)) });
-      restored.processBatch(h.stream[i]!, h.stream[i]!.length, { publish: (e) => b.push(text(e)) });
+    for (let i = cut; i < h.journal.length; i++) {
+      live.processBatch(h.journal[i]!, h.journal[i]!.length, { publish: (e) => a.push(text(e)) });
+      restored.processBatch(h.journal[i]!, h.journal[i]!.length, { publish: (e) => b.push(text(e)) });
     }
     expect(a.length).toBeGreaterThan(4);
     expect(b).toEqual(a);
@@ -366,7 +331,7 @@ describe("X4, X7 with Q4/Q5", () => {
   ] as const) {
     it(`Q4, X4: threaded ${topology.riskShards}×${topology.matchingShards} ${stages} replays the bankruptcy, the payouts and the paused withdrawal to the in-process state hash`, async () => {
       const h = story(topology);
-      const { events, fatal, hash } = await runThreaded(config, h.stream, text, { topology, stages }, running);
+      const { events, fatal, hash } = await runThreaded(config, h.journal, text, { topology, stages }, running);
       expect(fatal).toEqual([]);
       expect(hash).toBe(h.engine.stateHash());
       expect(events.some((t) => t.includes(`"kind":${EventKind.Socialization}`))).toBe(true);

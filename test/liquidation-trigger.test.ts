@@ -13,6 +13,7 @@ import { decodeEvent } from "../gateway/client/codec.ts";
 import { LiquidationBook } from "../engine/risk/liquidation-book.ts";
 import { encodeEvent } from "../gateway/codec/index.ts";
 import { runThreaded } from "./helpers/threaded-run.ts";
+import { copyEvent as copy, EngineHarness } from "./helpers/engine-harness.ts";
 
 const config = loadConfig();
 const USDC = 0;
@@ -35,35 +36,9 @@ function usd(text: string): bigint {
   return BigInt(whole!) * USD + BigInt((frac + "000000000").slice(0, 9));
 }
 
-function copy(e: EventRecord): EventRecord {
-  const c = new EventRecord();
-  c.copyFrom(e);
-  return c;
-}
-
-class Harness {
-  readonly engine: Engine;
-  private seq = 0;
-
+class Harness extends EngineHarness {
   constructor(topology: EngineTopology = { riskShards: 1, matchingShards: 1 }) {
-    this.engine = new Engine(config, topology);
-    this.batch([{ kind: CommandKind.AdvanceTime, timeMs: T0 }]);
-  }
-
-  batch(list: Partial<CommandRecord>[]): EventRecord[] {
-    const cmds = list.map((f) => Object.assign(new CommandRecord(), f, { seq: ++this.seq }));
-    const got: EventRecord[] = [];
-    this.engine.processBatch(cmds, cmds.length, { publish: (e) => got.push(copy(e)) });
-    for (const r of this.engine.risk) r.validateInternalState();
-    return got;
-  }
-
-  liquidating(): number[] {
-    return this.engine.risk.flatMap((r) => r.liquidatingAccounts()).sort((a, b) => a - b);
-  }
-
-  riskOf(account: number) {
-    return this.engine.risk.find((r) => r.owns(account))!;
+    super(config, { topology });
   }
 }
 
@@ -78,7 +53,7 @@ function leveredAlice(h: Harness): bigint {
     deposit(ALICE, SOL, 10n * SOL_UNIT),
     { kind: CommandKind.Withdraw, account: ALICE, asset: USDC, amount: 1_000n * USDC_UNIT, flags: OrderFlag.AutoBorrow },
   ]);
-  return h.riskOf(ALICE).poolBalance(ALICE, USDC).borrowed;
+  return h.risk(ALICE).poolBalance(ALICE, USDC).borrowed;
 }
 
 /** Alice's exact C3/C5 numbers at a SOL mark: 10 SOL at weight 0.9 (flat region), a USDC borrow at MMF 5%. */
@@ -182,7 +157,7 @@ describe("Q1/C9 trigger at the batch end", () => {
     const h = new Harness();
     leveredAlice(h);
     // Find the SOL mark just above Alice's trigger, then let interest push her over.
-    const borrowed = h.riskOf(ALICE).poolBalance(ALICE, USDC).borrowed;
+    const borrowed = h.risk(ALICE).poolBalance(ALICE, USDC).borrowed;
     // Trigger when 9 × p ≥ 1.05 × L: the smallest mark in cents that is still healthy.
     let cents = 11_600n;
     while (aliceAt(cents * 10_000_000n, borrowed).mm >= aliceAt(cents * 10_000_000n, borrowed).equity) cents++;
@@ -195,7 +170,7 @@ describe("Q1/C9 trigger at the batch end", () => {
     while (fired.length === 0 && hours < 24 * 400) {
       hours += 24;
       fired = statusEvents(h.batch([{ kind: CommandKind.AdvanceTime, timeMs: T0 + hours * HOUR }]));
-      const owed = h.riskOf(ALICE).poolBalance(ALICE, USDC).borrowed;
+      const owed = h.risk(ALICE).poolBalance(ALICE, USDC).borrowed;
       const now = aliceAt(p, owed);
       expect(fired.length === 1).toBe(now.mm >= now.equity);
     }
@@ -213,11 +188,11 @@ describe("Q1/C9 trigger at the batch end", () => {
     });
     h.batch([perpOrder(BOB, Side.Sell)]);
     h.batch([perpOrder(ALICE, Side.Buy)]);
-    expect(h.riskOf(ALICE).perpPosition(ALICE, BTC_PERP).netQuantity).toBe(BTC_UNIT);
+    expect(h.risk(ALICE).perpPosition(ALICE, BTC_PERP).netQuantity).toBe(BTC_UNIT);
     expect(h.liquidating()).toEqual([]);
     // Phase 3 then phase 5 of a settlement batch, with the BTC index unchanged: the perpetual's mark alone falls to
     // 54,000, where Alice's 6,040 USDC (after the 60 USDC fee) less the 6,000 loss is below 400 of maintenance margin.
-    const shard = h.riskOf(ALICE);
+    const shard = h.risk(ALICE);
     const got: EventRecord[] = [];
     const sink: EventSink = { publish: (e) => got.push(copy(e)) };
     const markEvent = new EventRecord();

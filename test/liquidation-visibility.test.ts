@@ -19,6 +19,7 @@ import {
 } from "../engine/model/index.ts";
 import { Engine, loadConfig, type EngineTopology } from "../engine/pipeline/index.ts";
 import { riskShardOf } from "../engine/risk/index.ts";
+import { EngineHarness } from "./helpers/engine-harness.ts";
 
 const config = loadConfig();
 const USDC = 0;
@@ -36,27 +37,9 @@ const ALICE = 32;
 const BOB = 48;
 const CAROL = 64;
 
-function copy(e: EventRecord): EventRecord {
-  const c = new EventRecord();
-  c.copyFrom(e);
-  return c;
-}
-
-class Harness {
-  readonly engine: Engine;
-  seq = 0;
-
+class Harness extends EngineHarness {
   constructor(topology: EngineTopology = { riskShards: 1, matchingShards: 1 }) {
-    this.engine = new Engine(config, topology);
-    this.batch([{ kind: CommandKind.AdvanceTime, timeMs: T0 }]);
-  }
-
-  batch(list: Partial<CommandRecord>[]): EventRecord[] {
-    const cmds = list.map((f) => Object.assign(new CommandRecord(), f, { seq: ++this.seq }));
-    const got: EventRecord[] = [];
-    this.engine.processBatch(cmds, cmds.length, { publish: (e) => got.push(copy(e)) });
-    for (const r of this.engine.risk) r.validateInternalState();
-    return got;
+    super(config, { topology });
   }
 }
 
