@@ -12,6 +12,7 @@ import { EventKind, type EventSink } from "../model/index.ts";
 import type { Account } from "./accounts.ts";
 import { haircutWeight, positionMmf, type AccountMargin } from "./margin/index.ts";
 import { publishLiquidationStatus } from "./replies.ts";
+import { INDEX_MOVED_BORROW, INDEX_MOVED_LEND } from "./pools.ts";
 import type { RiskState } from "./state.ts";
 
 const FORMULAS: BandFormulas = { haircutWeight, positionMmf };
@@ -35,6 +36,8 @@ class BandScratch {
   grid: { tick: bigint; minPrice: bigint; maxPrice: bigint } = { tick: 1n, minPrice: 1n, maxPrice: 1n };
   /** Per asset, 1 while deriveBands runs when a perpetual position is on it (its band is the empty one). */
   underPosition = new Uint8Array(0);
+  /** Per asset, the pools' INDEX_MOVED_* bits taken by touchInterestCharged. */
+  indexMoved = new Uint8Array(0);
 }
 const scratch = new BandScratch();
 
@@ -78,20 +81,37 @@ function touchId(s: RiskState, id: number): void {
 }
 
 /**
- * L5: an hour mark charged interest (or Q4 wrote lenders' claims down): every exposed account with a position in a
- * pool is revalued (sync) and touched. One without any lend or borrow is not: no pool change moves its margin — at
- * 100,000 perpetual positions without pool positions this was the hour's ~2 s pause (perp.funding-100k).
+ * L5: an hour mark charged interest (or Q4 wrote lenders' claims down): every exposed account with shares on a side
+ * of a pool whose index moved is revalued (sync) and touched. One without any lend or borrow is not: no pool change
+ * moves its margin — at 100,000 perpetual positions without pool positions this was the hour's ~2 s pause
+ * (perp.funding-100k). Nor is a borrower when only lenders' claims were written down (Q4): in a cascade each wave of
+ * bankruptcies re-derived the bands of every healthy borrower (liquidation.cascade-10k: 240,000 derivations, 40% of
+ * its CPU); the others are revalued at their next read, to the same values.
  */
 function touchInterestCharged(s: RiskState): void {
   const book = s.liquidation;
   if (book.poolEpochSeen === s.pools.epoch) return;
   book.poolEpochSeen = s.pools.epoch;
+  const moved = scratch.indexMoved.length === s.assetCount ? scratch.indexMoved : (scratch.indexMoved = new Uint8Array(s.assetCount));
+  s.pools.takeIndexMoves(moved);
   for (const id of book.exposed.keys()) {
     const account = s.accounts.get(id);
-    if (account === undefined || account.poolPositions === 0) continue;
+    if (account === undefined || account.poolPositions === 0 || !sharesMoved(account, moved)) continue;
     s.pools.sync(account);
     account.touch();
   }
+}
+
+/** Does the account hold shares on a side of a pool whose index moved (INDEX_MOVED_* bits per asset)? */
+function sharesMoved(account: Account, moved: Uint8Array): boolean {
+  for (let a = 0; a < moved.length; a++) {
+    const m = moved[a]!;
+    if (m === 0) continue;
+    const p = account.positions[a]!;
+    if ((m & INDEX_MOVED_BORROW) !== 0 && p.borrowShares !== 0n) return true;
+    if ((m & INDEX_MOVED_LEND) !== 0 && p.lendShares !== 0n) return true;
+  }
+  return false;
 }
 
 /** Marks moved this batch: the accounts whose band of the asset no longer holds the mark. */

@@ -67,6 +67,10 @@ import { MarketKind, PoolState, RejectCode, SnapshotTag, type ExchangeConfig, ty
 import { PositionLog, type Account } from "./accounts.ts";
 import { readAccrual, readPool, writeAccrual, writePool } from "./pool-snapshot.ts";
 
+/** PoolBook.takeIndexMoves bits: the borrow index moved (an accrual), the lend index moved (an accrual or Q4). */
+export const INDEX_MOVED_BORROW = 1;
+export const INDEX_MOVED_LEND = 2;
+
 /** L14: hours of accrual kept per pool for history (31 days). */
 export const ACCRUAL_TABLE_HOURS = 24 * 31;
 /** L14: position changes kept per account and asset for history. */
@@ -90,6 +94,11 @@ export class PoolBook {
   readonly table: HourAccrual[][];
   /** Bumped by every accrual: an account whose poolEpoch differs is revalued before use. */
   epoch = 0;
+  /**
+   * Q1: per asset, what moved since the trigger last looked (takeIndexMoves): INDEX_MOVED_BORROW (an accrual) and
+   * INDEX_MOVED_LEND (an accrual, or a Q4 write-down of the lenders' claims). Set and taken within one batch.
+   */
+  private readonly indexMoved: Uint8Array;
   readonly plan = new PoolAction();
   private readonly accrual = new HourAccrual();
   /** L14: the perpetual markets' settlement asset (−1: no perpetual market), whose log carries the open PnL. */
@@ -107,6 +116,7 @@ export class PoolBook {
     this.deltas = this.pools.map(() => new PoolDelta());
     this.budget = new Array<bigint>(n).fill(0n);
     this.accruals = new Array<number>(n).fill(0);
+    this.indexMoved = new Uint8Array(n);
     this.table = this.pools.map(() => []);
     const perp = config.markets.find((m) => m.kind === MarketKind.Perpetual);
     this.pnlAsset = perp === undefined ? -1 : perp.quoteAsset;
@@ -439,7 +449,17 @@ export class PoolBook {
   writeDownLent(a: number, quantity: bigint): bigint {
     const fell = writeDownLent(this.pools[a]!, quantity);
     this.epoch++;
+    this.indexMoved[a] = this.indexMoved[a]! | INDEX_MOVED_LEND;
     return fell;
+  }
+
+  /**
+   * Q1: copies into `out` which indices moved per asset since the last call (INDEX_MOVED_* bits) and forgets them:
+   * only an account with shares on a moved side is revalued differently.
+   */
+  takeIndexMoves(out: Uint8Array): void {
+    out.set(this.indexMoved);
+    this.indexMoved.fill(0);
   }
 
   /**
@@ -506,6 +526,7 @@ export class PoolBook {
     if (accrueHour(this.pools[a]!, hourMs, out) !== RejectCode.None) return;
     this.accruals[a]!++;
     this.epoch++;
+    this.indexMoved[a] = INDEX_MOVED_BORROW | INDEX_MOVED_LEND;
     const row = new HourAccrual();
     Object.assign(row, out);
     const t = this.table[a]!;
