@@ -8,7 +8,7 @@
 // same state.
 import { loadConfig } from "../engine/pipeline/config.ts";
 import { Engine } from "../engine/pipeline/index.ts";
-import { CommandKind, CommandRecord, EventKind, OrderFlag, OrderType, Side, TimeInForce, type EventSink } from "../engine/model/index.ts";
+import { CommandKind, CommandRecord, EventKind, LiquidationStep, OrderFlag, OrderType, Side, SocializationKind, TimeInForce, type EventSink } from "../engine/model/index.ts";
 import { isEngineOrderId } from "../engine/liquidation/index.ts";
 import { SettlementReason } from "../engine/risk/index.ts";
 import { resultFromSamplesNs, type BenchDef, type BenchResult } from "./harness.ts";
@@ -118,13 +118,16 @@ async function markShock(): Promise<BenchResult> {
 // Issue 13: a 30% crash of SOL (150 → 105) under 10,000 spot-margin accounts (10 SOL each, a USDC borrow with its
 // trigger spread over [60, 140]: the 45% above 105 become liquidatable, those above ~117 are under water) and a book
 // with liquidity: the maker re-quotes SOL_USDC at the crash, bids every 0.10 from 104.90 down to 55.00, 2,000 SOL each (104,000 SOL within Q2’s 5% bound; the accounts hold 100,000).
-// Then empty batches (the clock policy's ticks, D3) until no account is liquidating, or no account made progress for
-// 20 batches (those left are Q3's and Q4's: the backstop and bankruptcy, not merged). Timed: every batch from the
-// crash on, CPU time (process.cpuUsage) beside the wall time.
+// A backstop (Q3) is configured, as an exchange runs one: account 32, 10,000,000 USDC, a 1,000,000 USD limit. Then
+// empty batches (the clock policy's ticks, D3) until no account is liquidating, or no account made progress for 20
+// batches. Every liquidated account ends healthy again (LiquidationEnded after Q2's steps), taken over by the backstop
+// (Q3: below ACMF, or a holding too small for one sale), or bankrupt (Q4: the fund or the lenders cover its deficit).
+// Timed: every batch from the crash on, CPU time (process.cpuUsage) beside the wall time.
 const CASCADE_ACCOUNTS = 10_000;
 const CASCADE_IDLE_BATCHES = 20;
 const CASCADE_MAX_BATCHES = 5_000;
 const MAKER = 16 * 3;
+const BACKSTOP = 16 * 2;
 const CRASH_CENTS = 10_500n;
 
 /** Account i of the cascade: 10 SOL and a USDC borrow that makes SOL's trigger price 60 + i × 80 / 10,000 (cents). */
@@ -134,6 +137,7 @@ function buildCascade(engine: Engine, sink: EventSink): Builder {
   b.add({ kind: CommandKind.Deposit, account: 16, asset: USDC, amount: 1_000_000_000n * USDC_UNIT });
   b.add({ kind: CommandKind.Lend, account: 16, asset: USDC, amount: 1_000_000_000n * USDC_UNIT });
   b.add({ kind: CommandKind.Deposit, account: MAKER, asset: USDC, amount: 100_000_000n * USDC_UNIT });
+  b.add({ kind: CommandKind.Deposit, account: BACKSTOP, asset: USDC, amount: 10_000_000n * USDC_UNIT });
   for (let i = 0; i < CASCADE_ACCOUNTS; i++) {
     const trigger = 6_000n + (BigInt(i) * 8_000n) / BigInt(CASCADE_ACCOUNTS);
     b.add({ kind: CommandKind.Deposit, account: (i + 8) * 16, asset: SOL, amount: 10n * SOL_UNIT });
@@ -160,6 +164,9 @@ class CascadeCounts {
   fills = 0;
   liquidationFills = 0;
   feesUsdc = 0n;
+  /** Q3: accounts the backstop took over; Q4: accounts found bankrupt. */
+  readonly takenOver = new Set<number>();
+  bankrupt = 0;
   progressed = false;
 }
 
@@ -172,12 +179,15 @@ function cascadeSink(c: CascadeCounts): EventSink {
         c.fills++;
         if (isEngineOrderId(e.orderId)) (c.liquidationFills++, (c.progressed = true));
       } else if (e.kind === EventKind.Settlement && e.settlementReason === SettlementReason.LiquidationFee) c.feesUsdc += e.settledAmount;
+      else if (e.kind === EventKind.LiquidationTransfer && e.liquidationStep === LiquidationStep.OnBackstop) (c.takenOver.add(e.account), (c.progressed = true));
+      else if (e.kind === EventKind.Socialization && e.socializationKind === SocializationKind.Bankrupt) (c.bankrupt++, (c.progressed = true));
     },
   };
 }
 
 async function cascade(): Promise<BenchResult> {
-  const engine = new Engine(loadConfig());
+  const base = loadConfig();
+  const engine = new Engine({ ...base, liquidation: { ...base.liquidation, backstopAccount: BACKSTOP, backstopLimitUsd: 1_000_000n * USD } });
   const counts = new CascadeCounts();
   const sink = cascadeSink(counts);
   const b = buildCascade(engine, sink);
@@ -215,9 +225,10 @@ function cascadeResult(engine: Engine, c: CascadeCounts, samples: Float64Array, 
   result.opsPerSec = null;
   result.notes =
     `${CASCADE_ACCOUNTS} SOL-collateral accounts borrowing USDC, SOL 150 → 105 (−30%) with a 500-level maker bid ladder: ` +
-    `${c.started} liquidated, ${c.ended} healthy again after ${batches} batches (${c.liquidationFills} liquidation fills, ` +
-    `${Number(c.feesUsdc / USDC_UNIT)} USDC of 1% fees to the insurance fund); CPU ${cpuMs.toFixed(0)} ms, wall ` +
-    `${wallMs.toFixed(0)} ms; left liquidating: ${left.length}${left.length > 0 ? ` (stalled: ${stalled}; Q3's backstop and Q4's bankruptcy take these, not merged)` : ""}; per-batch times below`;
+    `${c.started} liquidated; after ${batches} batches ${c.ended} ended (${c.takenOver.size} taken over by the backstop, ` +
+    `${c.bankrupt} bankrupt, the rest healthy again); ${c.liquidationFills} liquidation fills, ` +
+    `${Number(c.feesUsdc / USDC_UNIT)} USDC of 1% fees to the insurance fund; CPU ${cpuMs.toFixed(0)} ms, wall ` +
+    `${wallMs.toFixed(0)} ms; left liquidating: ${left.length}${left.length > 0 ? ` (stalled: ${stalled})` : ""}; per-batch times below`;
   return result;
 }
 
