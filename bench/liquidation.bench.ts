@@ -114,6 +114,31 @@ async function markShock(): Promise<BenchResult> {
   return result;
 }
 
+// ---------------------------------------------------------------- liquidation.interest-hour-100k
+// L5 + Q1: the batch that crosses an hour mark under the 100,000 borrowers of mark-shock-100k: the USDC pool accrues,
+// every borrower's debt grows, and each is re-evaluated (its status, then its safe bands derived again). Timed: that
+// batch, for HOURS hour marks in a row.
+const HOURS = 3;
+const HOUR_MS = 3_600_000;
+
+async function interestHour(): Promise<BenchResult> {
+  const engine = new Engine(loadConfig());
+  const b = build(engine, { publish: () => {} });
+  const samples = new Float64Array(HOURS);
+  for (let h = 0; h < HOURS; h++) {
+    b.add({ kind: CommandKind.AdvanceTime, timeMs: 1_767_225_600_000 + (h + 1) * HOUR_MS });
+    const t0 = process.hrtime.bigint();
+    b.flush();
+    samples[h] = Number(process.hrtime.bigint() - t0);
+  }
+  const result = resultFromSamplesNs("liquidation.interest-hour-100k", samples, null);
+  result.opsPerSec = null;
+  result.notes =
+    `${ACCOUNTS} accounts borrowing USDC against SOL: the batch that crosses an hour mark (accrual, then every borrower ` +
+    `re-evaluated and its bands derived again), ${HOURS} hours: p50 ${((result.p50Ns ?? 0) / 1e6).toFixed(0)} ms`;
+  return result;
+}
+
 // ---------------------------------------------------------------- liquidation.cascade-10k
 // Issue 13: a 30% crash of SOL (150 → 105) under 10,000 spot-margin accounts (10 SOL each, a USDC borrow with its
 // trigger spread over [60, 140]: the 45% above 105 become liquidatable, those above ~117 are under water) and a book
@@ -234,5 +259,6 @@ function cascadeResult(engine: Engine, c: CascadeCounts, samples: Float64Array, 
 
 export const benchmarks: BenchDef[] = [
   { id: "liquidation.mark-shock-100k", kind: "custom", run: markShock },
+  { id: "liquidation.interest-hour-100k", kind: "custom", run: interestHour },
   { id: "liquidation.cascade-10k", kind: "custom", run: cascade },
 ];

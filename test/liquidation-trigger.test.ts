@@ -263,7 +263,7 @@ describe("Q1: the safe-band index (liquidation-book.ts)", () => {
       book.flushChanges();
       for (const mark of [0n, 1n, 250n, 500n, 999n, 1_500n, 2_500n]) {
         const found = new Set<number>();
-        book.forEachOutsideBand(1, mark, (a) => found.add(a));
+        book.forEachOutsideBand(1, mark, 1n, (a) => found.add(a));
         const want = [...bands].filter(([, [lo, hi]]) => mark < lo || mark > hi).map(([a]) => a);
         expect([...found].sort((x, y) => x - y)).toEqual(want.sort((x, y) => x - y));
       }

@@ -191,13 +191,15 @@ export class LiquidationBook {
   }
 
   /**
-   * Q1 (after flushChanges): calls `visit` with every indexed account whose band of `asset` does not contain `mark` (m < low: a suffix of
-   * the lows; high < m: a prefix of the highs; an account may come twice only if its band is empty).
+   * Q1 (after flushChanges): calls `visit` with every indexed account whose band of `asset` does not contain `mark`
+   * (m < low: a suffix of the lows; high < m: a prefix of the highs; an account may come twice only if its band is
+   * empty). The highs are kept as high × the asset's borrow index when derived (liquidation-trigger.ts deriveBands)
+   * and compared with mark × `borrowIndex`, the index now.
    */
-  forEachOutsideBand(asset: number, mark: bigint, visit: (account: number) => void): void {
+  forEachOutsideBand(asset: number, mark: bigint, borrowIndex: bigint, visit: (account: number) => void): void {
     const b = this.bands[asset]!;
     b.lows.forEachAbove(mark, visit);
-    b.highs.forEachBelow(mark, visit);
+    b.highs.forEachBelow(mark * borrowIndex, visit);
   }
 
   /** Entries in the index for `asset` (tests, bench). */

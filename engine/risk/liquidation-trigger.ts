@@ -7,7 +7,7 @@
 // the current marks (engine/liquidation/safe-band.ts), so the index stays sound for the next batch; a liquidating
 // account has none (it is re-evaluated every batch until it leaves).
 
-import { nextLiquidationStatus, LiquidationStatus, PriceSlot, SafeBand, safeBand, splitSurplusBudget, type BandFormulas, type BandGrid } from "../liquidation/index.ts";
+import { nextLiquidationStatus, LiquidationStatus, PriceSlot, SafeBand, safeBand, slotSurplusUsd, splitSurplusBudget, type BandFormulas, type BandGrid } from "../liquidation/index.ts";
 import { EventKind, type EventSink } from "../model/index.ts";
 import type { Account } from "./accounts.ts";
 import { haircutWeight, positionMmf, type AccountMargin } from "./margin/index.ts";
@@ -19,6 +19,10 @@ const FORMULAS: BandFormulas = { haircutWeight, positionMmf };
 /** Band grid around a mark p0: ticks of p0 / 256 (≥ 1, edges within 0.4% of the exact ones) from one tick up to
  * 16 × p0 (about 12 bisection steps per edge); a mark outside it is simply outside the band (re-evaluated). */
 const GRID_TICKS_PER_MARK = 256n;
+/** A stable (identity-haircut) asset's grid is finer, p0 / 65,536 (about 20 steps per edge): its mark hardly moves,
+ * but its borrow index does every hour, and at p0 / 256 a USDC borrow band's high edge was mostly p0 itself, so the
+ * hour's interest (0.001–0.02% of the debt) left it and touched the account each hour. */
+const STABLE_GRID_TICKS_PER_MARK = 65_536n;
 const GRID_MAX_MARKS = 16n;
 
 /** Reused scratch of the band derivation (one per shard would do; the shard's thread is the only caller). */
@@ -75,18 +79,24 @@ function ascending(a: number, b: number): number {
   return a - b;
 }
 
+/** Touches the account, valued at the pools' indices first (the index finds borrowers after an accrual unsynced). */
 function touchId(s: RiskState, id: number): void {
   const account = s.accounts.get(id);
-  if (account !== undefined) account.touch();
+  if (account === undefined) return;
+  s.pools.sync(account);
+  account.touch();
 }
 
 /**
- * L5: an hour mark charged interest (or Q4 wrote lenders' claims down): every exposed account with shares on a side
- * of a pool whose index moved is revalued (sync) and touched. One without any lend or borrow is not: no pool change
- * moves its margin — at 100,000 perpetual positions without pool positions this was the hour's ~2 s pause
- * (perp.funding-100k). Nor is a borrower when only lenders' claims were written down (Q4): in a cascade each wave of
- * bankruptcies re-derived the bands of every healthy borrower (liquidation.cascade-10k: 240,000 derivations, 40% of
- * its CPU); the others are revalued at their next read, to the same values.
+ * L5: an hour mark charged interest (or Q4 wrote lenders' claims down). Borrowers are found through the index: a
+ * borrow index that moved counts as a move of the asset's band key, and only the accounts whose band the interest
+ * used up are touched — touching every borrower and deriving its bands again was a 5–14 s pause at each hour mark
+ * under 100,000 borrowers (liquidation.interest-hour-100k). Every exposed account lending an asset whose lend index
+ * moved is revalued (sync) and touched. One without any lend or borrow is not: no pool change moves its margin — at
+ * 100,000 perpetual positions without pool positions this was the hour's ~2 s pause (perp.funding-100k). Nor is a
+ * borrower when only lenders' claims were written down (Q4): in a cascade each wave of bankruptcies re-derived the
+ * bands of every healthy borrower (liquidation.cascade-10k: 240,000 derivations, 40% of its CPU). Accounts not
+ * touched are revalued at their next read.
  */
 function touchInterestCharged(s: RiskState): void {
   const book = s.liquidation;
@@ -94,6 +104,14 @@ function touchInterestCharged(s: RiskState): void {
   book.poolEpochSeen = s.pools.epoch;
   const moved = scratch.indexMoved.length === s.assetCount ? scratch.indexMoved : (scratch.indexMoved = new Uint8Array(s.assetCount));
   s.pools.takeIndexMoves(moved);
+  // A borrow index that moved is a move of the asset's band key (the highs are kept as high × the borrow index at
+  // derivation, see deriveBands): the index finds the borrowers whose band the interest used up, not a scan.
+  let lendMoved = false;
+  for (let a = 0; a < moved.length; a++) {
+    if ((moved[a]! & INDEX_MOVED_BORROW) !== 0) book.markMoved[a] = 1;
+    if ((moved[a]! & INDEX_MOVED_LEND) !== 0) lendMoved = true;
+  }
+  if (!lendMoved) return;
   for (const id of book.exposed.keys()) {
     const account = s.accounts.get(id);
     if (account === undefined || account.poolPositions === 0 || !sharesMoved(account, moved)) continue;
@@ -102,14 +120,10 @@ function touchInterestCharged(s: RiskState): void {
   }
 }
 
-/** Does the account hold shares on a side of a pool whose index moved (INDEX_MOVED_* bits per asset)? */
+/** Does the account lend an asset whose lend index moved (INDEX_MOVED_LEND per asset)? */
 function sharesMoved(account: Account, moved: Uint8Array): boolean {
   for (let a = 0; a < moved.length; a++) {
-    const m = moved[a]!;
-    if (m === 0) continue;
-    const p = account.positions[a]!;
-    if ((m & INDEX_MOVED_BORROW) !== 0 && p.borrowShares !== 0n) return true;
-    if ((m & INDEX_MOVED_LEND) !== 0 && p.lendShares !== 0n) return true;
+    if ((moved[a]! & INDEX_MOVED_LEND) !== 0 && account.positions[a]!.lendShares !== 0n) return true;
   }
   return false;
 }
@@ -121,7 +135,7 @@ function touchMarkMoves(s: RiskState): void {
   for (let a = 0; a < moved.length; a++) {
     if (moved[a] === 0) continue;
     moved[a] = 0;
-    book.forEachOutsideBand(a, s.marginContext.assetMark[a]!, (id) => touchId(s, id));
+    book.forEachOutsideBand(a, s.marginContext.assetMark[a]!, s.pools.pools[a]!.borrowIndex, (id) => touchId(s, id));
   }
 }
 
@@ -187,6 +201,9 @@ function deriveBands(s: RiskState, id: number, margin: AccountMargin, surplusUsd
   }
   count = emptyBandsUnderPositions(s, margin, x, count);
   if (underPosition) x.underPosition.fill(0);
+  // The index keeps each high edge as high × the asset's borrow index now, and compares it with mark × the borrow
+  // index then (subBand: a borrow band holds for its debt grown by that ratio).
+  for (let i = 0; i < count; i++) x.highs[i] = x.highs[i]! * s.pools.pools[x.assets[i]!]!.borrowIndex;
   s.liquidation.setBands(id, x.assets, x.lows, x.highs, count);
 }
 
@@ -221,22 +238,36 @@ function addSub(s: RiskState, x: BandScratch, subs: number, asset: number, colla
   return subs + 1;
 }
 
-/** One sub-slot's band into scratch.band. */
+/**
+ * One sub-slot's band into scratch.band. A borrow's band is derived for one unit more than it owes, with the budget
+ * less what that unit costs at the mark, so it also holds after interest: with the borrow index grown by g from I0 to
+ * I, the debt q' = ceil(shares × I) ≤ (q + 1) × g, and its contribution at mark p is at least that of q + 1 units at
+ * p × g — inside the band while p × g ≤ high, which the index tests as p × I ≤ high × I0 (deriveBands). A holding's
+ * band only gets the same high edge, which is more cautious. Open orders' future borrows are counted as grown too.
+ */
 function subBand(s: RiskState, margin: AccountMargin, a: number, collateral: boolean, budgetUsd: bigint): void {
   const ctx = s.marginContext;
   const x = scratch;
   const slot = x.slot;
-  slot.assetNet = collateral ? margin.heldAfterOrders(a) : -margin.borrowedAfterOrders(a);
   slot.assetDecimals = ctx.assetDecimals[a]!;
   slot.haircut = ctx.haircut[a]!;
   slot.borrowMmf = ctx.borrowMmf[a]!;
   const p0 = ctx.assetMark[a]!;
-  const tick = p0 / GRID_TICKS_PER_MARK > 0n ? p0 / GRID_TICKS_PER_MARK : 1n;
+  let budget = budgetUsd;
+  if (collateral) slot.assetNet = margin.heldAfterOrders(a);
+  else {
+    slot.assetNet = -margin.borrowedAfterOrders(a);
+    const owed = slotSurplusUsd(slot, p0, FORMULAS);
+    slot.assetNet -= 1n;
+    budget -= owed - slotSurplusUsd(slot, p0, FORMULAS);
+  }
+  const ticks = slot.haircut.kind === "identity" ? STABLE_GRID_TICKS_PER_MARK : GRID_TICKS_PER_MARK;
+  const tick = p0 / ticks > 0n ? p0 / ticks : 1n;
   const grid = x.grid;
   grid.tick = tick;
   grid.minPrice = tick;
   grid.maxPrice = p0 * GRID_MAX_MARKS > tick ? p0 * GRID_MAX_MARKS : tick;
-  safeBand(slot, p0, budgetUsd, grid as BandGrid, FORMULAS, x.band);
+  safeBand(slot, p0, budget, grid as BandGrid, FORMULAS, x.band);
 }
 
 /** Perpetual positions move with their base asset's mark today (RiskState.setAssetMark) and are not in the slot the

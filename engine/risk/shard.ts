@@ -356,7 +356,7 @@ export class RiskShard {
   /** Q1 index: how many accounts a move of `asset`'s mark to `mark` would re-evaluate (bench: the lookup alone). */
   liquidationIndexCandidates(asset: number, mark: bigint): number {
     let n = 0;
-    this.s.liquidation.forEachOutsideBand(asset, mark, () => void n++);
+    this.s.liquidation.forEachOutsideBand(asset, mark, this.s.pools.pools[asset]!.borrowIndex, () => void n++);
     return n;
   }
 
