@@ -38,8 +38,9 @@
 //    mark, each shard realizes its own positions at the marks of (a) (P5) — the P6 waterfall's redeem and borrow are
 //    pool actions merged in phase 4 like any, its conversions are engine orders (D3) of the next batch; (d) the
 //    cross-shard steps of D5. Phase 4 then merges pools and charges hourly interest; a new phase 5 re-evaluates (Q1)
-//    the accounts the batch touched (fills, funding, realization, interest, marks through the index of their bands)
-//    and leaves the liquidating set at the boundary. A boundary — and so a snapshot — has no output in flight.
+//    the accounts the batch touched (fills, funding, realization, marks and — as a move of the band key mark × borrow
+//    index — a borrow's interest through the index of their bands; lenders of a pool whose lend index moved) and
+//    leaves the liquidating set at the boundary. A boundary — and so a snapshot — has no output in flight.
 // P2 (amends D1 and D2(a) for the index; decided with the oracle command): the index is not sent from settlement.
 //    OracleQuote routes to every risk shard (RiskRoute.Every, like SetMarkPrice), and each risk shard computes the
 //    index itself from the journaled quotes as a replica (perps/oracle-book.ts: the latest quote per configured source
