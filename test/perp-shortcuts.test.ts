@@ -174,6 +174,55 @@ describe("P8 shortcut: a short's crossing from a closed-form start", () => {
     expect(stats.shortsFound).toBeGreaterThan(500);
   });
 
+  it("P8: property — the short's start from any price (inputs.start: the caller's last answer, a hint) gives exactly the search's answer", () => {
+    const a = new LiquidationPriceResult();
+    const b = new LiquidationPriceResult();
+    let found = 0;
+    fc.assert(
+      fc.property(inputs, fc.bigInt({ min: 1n, max: 1_000_000_000n }), fc.integer({ min: 0, max: 3 }), ({ inp }, permille, how) => {
+        if (inp.quantity > 0n) {
+          inp.quantity = -inp.quantity;
+          inp.costBasis = -inp.costBasis;
+        }
+        inp.start = 0n;
+        estimatedLiquidationPrice(inp, positionMmf, a, false);
+        // A start near the answer (the use), anywhere on the grid, beyond it, or below the mark.
+        const base = a.kind === LiquidationPriceKind.Found ? a.price : inp.mark;
+        inp.start = how === 0 ? (base * (1_000_000_000n + permille - 500_000_000n)) / 1_000_000_000n : how === 1 ? permille * inp.tickSize : how === 2 ? inp.maxPrice * 2n + permille : (inp.mark * permille) / 1_000_000_000n;
+        estimatedLiquidationPrice(inp, positionMmf, b, true);
+        inp.start = 0n;
+        expect([b.kind, b.price]).toEqual([a.kind, a.price]);
+        if (a.kind === LiquidationPriceKind.Found) found++;
+      }),
+      { numRuns: 5000 },
+    );
+    expect(found).toBeGreaterThan(500);
+  });
+
+  it("P8: pipeline.perp-order's maker solved from its previous answer takes fewer evaluations than from the mark (same answer)", () => {
+    const btc = PERP_MARKETS.find((m) => m.symbol === "BTC_USDC_PERP")!;
+    let calls = 0;
+    const counted: PositionMmfFormula = (n, mmf) => {
+      calls++;
+      return positionMmf(n, mmf);
+    };
+    // 0.6 BTC short from 60,000 on 1,000,000 USDC (1,700,959.9: the test below), then one more fill of 0.001 BTC.
+    const maker = Object.assign(new LiquidationPriceInputs(), {
+      quantity: -60_100_000n, costBasis: -60_100_000n * 60_000n * USD, exposureQuantity: 60_100_000n, baseDecimals: 8, mmf: btc.mmf!,
+      otherEquityUsd: 1_000_000n * USD, otherMaintenanceMarginUsd: 0n, mark: 60_000n * USD, tickSize: btc.tickSize, minPrice: btc.minPrice, maxPrice: btc.maxPrice,
+    });
+    const fromMark = new LiquidationPriceResult();
+    estimatedLiquidationPrice(maker, counted, fromMark, true);
+    const markCalls = calls;
+    calls = 0;
+    maker.start = 1_700_959_900_000_000n;
+    const fromLast = new LiquidationPriceResult();
+    estimatedLiquidationPrice(maker, counted, fromLast, true);
+    expect([fromLast.kind, fromLast.price]).toEqual([fromMark.kind, fromMark.price]);
+    expect(fromMark.kind).toBe(LiquidationPriceKind.Found);
+    expect([markCalls, calls]).toEqual([6, 5]);
+  });
+
   it("P8: the short's start on the sqrt branch and at the grid's ends (100 BTC short; crossing at the near index; beyond the grid)", () => {
     const btc = PERP_MARKETS.find((m) => m.symbol === "BTC_USDC_PERP")!;
     const make = (quantity: bigint, entry: bigint, equity: bigint, maxPrice = btc.maxPrice): LiquidationPriceInputs =>
@@ -201,7 +250,7 @@ describe("P8 shortcut: a short's crossing from a closed-form start", () => {
     const guessed = new LiquidationPriceResult();
     estimatedLiquidationPrice(maker, counted, guessed, true);
     expect([guessed.kind, guessed.price, out.price]).toEqual([LiquidationPriceKind.Found, 1_700_959_900_000_000n, 1_700_959_900_000_000n]);
-    expect([searchCalls, calls]).toEqual([12, 7]);
+    expect([searchCalls, calls]).toEqual([12, 6]); // 7 before the fixed point's Δ² step (shortCrossingGuess)
     // … and with 0.05 BTC of its sells still resting (the batch's later orders: exposure 0.65 BTC).
     maker.exposureQuantity += 5_000_000n;
     calls = 0;
