@@ -4,6 +4,7 @@
 //       AccountMargin.positionImfAt / positionMmfAt = positionImf / positionMmf at the account's leverage limit.
 //   P8: maintenanceShortfallAtMark with its divisions written out = the divRound formula; the P8 solve with the seeded
 //       flat-limit MMF = the solve with positionMmf.
+//   Q1: LiquidationBook.setBands reuses an account's band record in place after a flush = a fresh record each time.
 //   C4/P1: Account.perpChanged is applied lazily (syncedMargin values each flagged market once): the margin state
 //       equals one given every change at once, whatever the interleaving of changes and reads.
 import fc from "fast-check";
@@ -20,6 +21,7 @@ import {
   type PositionMmfFormula,
 } from "../engine/perps/index.ts";
 import { Account, AccountPerps } from "../engine/risk/accounts.ts";
+import { LiquidationBook } from "../engine/risk/liquidation-book.ts";
 import {
   AccountMargin,
   imfFloor,
@@ -328,6 +330,63 @@ describe("C4/P1: perpetual changes reach the margin state lazily", () => {
             eager.positionMaintenanceMarginUsd(m.id),
           ]);
         }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+describe("Q1 shortcut: an account's band record reused in place after a flush", () => {
+  it("Q1: property — after any sequence of setBands / removeBands / flushChanges, the index answers as one built from the last bands", () => {
+    const ACCOUNTS = 6;
+    const ASSETS = 3;
+    const edge = fc.bigInt({ min: 0n, max: 40n });
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant("set" as const), account: fc.integer({ min: 1, max: ACCOUNTS }), bands: fc.array(fc.tuple(fc.integer({ min: 0, max: ASSETS - 1 }), edge, edge), { maxLength: 3 }) }),
+      fc.record({ kind: fc.constant("remove" as const), account: fc.integer({ min: 1, max: ACCOUNTS }) }),
+      fc.record({ kind: fc.constant("flush" as const) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 40 }), (ops) => {
+        const book = new LiquidationBook(ASSETS);
+        const model = new Map<number, [number, bigint, bigint][]>();
+        const check = (): void => {
+          for (let a = 0; a < ASSETS; a++) {
+            let entries = 0;
+            for (const bands of model.values()) for (const [asset] of bands) if (asset === a) entries++;
+            expect(book.indexedCount(a)).toBe(entries);
+            for (let mark = -1n; mark <= 41n; mark += 3n) {
+              const seen: number[] = [];
+              book.forEachOutsideBand(a, mark, (id) => seen.push(id));
+              const want: number[] = [];
+              for (const [id, bands] of model) for (const [asset, low, high] of bands) {
+                if (asset !== a) continue;
+                if (mark < low) want.push(id); // an empty band (low > high) may list the account twice
+                if (high < mark) want.push(id);
+              }
+              expect(seen.sort((x, y) => x - y)).toEqual(want.sort((x, y) => x - y));
+            }
+          }
+        };
+        for (const o of ops) {
+          if (o.kind === "flush") {
+            book.flushChanges();
+            check();
+          } else if (o.kind === "remove") {
+            book.removeBands(o.account);
+            model.delete(o.account);
+          } else {
+            // One band per asset, in asset order (deriveBands' shape).
+            const byAsset = new Map<number, [number, bigint, bigint]>();
+            for (const [asset, low, high] of o.bands) byAsset.set(asset, [asset, low, high]);
+            const bands = [...byAsset.values()].sort((x, y) => x[0] - y[0]);
+            book.setBands(o.account, bands.map((b) => b[0]), bands.map((b) => b[1]), bands.map((b) => b[2]), bands.length);
+            if (bands.length === 0) model.delete(o.account);
+            else model.set(o.account, bands);
+          }
+        }
+        book.flushChanges();
+        check();
       }),
       { numRuns: 1000 },
     );
