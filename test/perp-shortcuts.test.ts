@@ -24,6 +24,7 @@ import { Account, AccountPerps } from "../engine/risk/accounts.ts";
 import { LiquidationBook } from "../engine/risk/liquidation-book.ts";
 import {
   AccountMargin,
+  exposureQuantity,
   imfFloor,
   marginFractionNear,
   MarginContext,
@@ -201,6 +202,25 @@ describe("P8 shortcut: a short's crossing from a closed-form start", () => {
     expect(found).toBeGreaterThan(500);
   });
 
+  it("P8: property — the solve given the shortfall at the mark (inputs.markShortfall) gives exactly the solve that evaluates it", () => {
+    const a = new LiquidationPriceResult();
+    const b = new LiquidationPriceResult();
+    fc.assert(
+      fc.property(inputs, fc.boolean(), ({ inp }, short) => {
+        if (short && inp.quantity > 0n) {
+          inp.quantity = -inp.quantity;
+          inp.costBasis = -inp.costBasis;
+        }
+        estimatedLiquidationPrice(inp, positionMmf, a);
+        inp.markShortfall = maintenanceShortfallAtMark(inp, inp.mark, positionMmf);
+        estimatedLiquidationPrice(inp, positionMmf, b);
+        inp.markShortfall = null;
+        expect([b.kind, b.price]).toEqual([a.kind, a.price]);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
   it("P8: pipeline.perp-order's maker solved from its previous answer takes fewer evaluations than from the mark (same answer)", () => {
     const btc = PERP_MARKETS.find((m) => m.symbol === "BTC_USDC_PERP")!;
     let calls = 0;
@@ -329,6 +349,15 @@ describe("C4/P1: perpetual changes reach the margin state lazily", () => {
             eager.positionUnrealizedPnlUsd(m.id),
             eager.positionMaintenanceMarginUsd(m.id),
           ]);
+          // P8 (risk/queries.ts liquidationPrice): the margin state's MM − net equity is P8's shortfall at the mark.
+          const p = perps.positions[m.id]!;
+          const inp = Object.assign(new LiquidationPriceInputs(), {
+            quantity: p.netQuantity, costBasis: p.costBasis, exposureQuantity: exposureQuantity(p.netQuantity, perps.openBuy[m.id]!, perps.openSell[m.id]!),
+            baseDecimals: config.assets[m.baseAsset]!.decimals, mmf: m.mmf!, mark: ctx.marketMark[m.id]!,
+            otherEquityUsd: lazy.netEquityUsd() - lazy.positionUnrealizedPnlUsd(m.id),
+            otherMaintenanceMarginUsd: lazy.maintenanceMarginUsd() - lazy.positionMaintenanceMarginUsd(m.id),
+          });
+          expect(maintenanceShortfallAtMark(inp, inp.mark, positionMmf)).toBe(lazy.maintenanceMarginUsd() - lazy.netEquityUsd());
         }
       }),
       { numRuns: 1000 },

@@ -55,6 +55,10 @@ export class LiquidationPriceInputs {
    * answer (shortCrossingGuess confirms its candidate by evaluations, else the search runs); the caller's previous
    * answer for the position is close to the new one, so the fixed point settles in fewer steps. */
   start: Price = 0n;
+  /** maintenanceShortfallAtMark at `mark`, when the caller has it (null: evaluated here). The risk stage passes its
+   * margin state's MM − net equity: the same arithmetic at the mark (test/perp-shortcuts.test.ts pins the identity),
+   * so the mark's own test costs no MMF evaluation. */
+  markShortfall: bigint | null = null;
 }
 
 export const LiquidationPriceKind = { None: 0, Found: 1, AtMark: 2 } as const;
@@ -100,6 +104,13 @@ export function isLiquidatableAtMark(inp: LiquidationPriceInputs, price: Price, 
   return tenPositive && maintenanceShortfallAtMark(inp, price, mmfOf) >= 0n;
 }
 
+/** isLiquidatableAtMark at the inputs' mark, from inp.markShortfall when given. */
+function liquidatableAtMark(inp: LiquidationPriceInputs, mmfOf: PositionMmfFormula): boolean {
+  if (inp.markShortfall === null) return isLiquidatableAtMark(inp, inp.mark, mmfOf);
+  const tenPositive = inp.exposureQuantity * inp.mark > 0n || inp.otherMaintenanceMarginUsd > 0n;
+  return tenPositive && inp.markShortfall >= 0n;
+}
+
 function setResult(out: LiquidationPriceResult, kind: LiquidationPriceKind, price: Price): LiquidationPriceResult {
   out.kind = kind;
   out.price = price;
@@ -133,7 +144,7 @@ export function estimatedLiquidationPrice(
     if (start === NONE_ON_GRID) return setResult(out, LiquidationPriceKind.None, 0n);
     if (start > near) return setResult(out, LiquidationPriceKind.Found, start * tick);
   }
-  if (isLiquidatableAtMark(inp, inp.mark, mmfOf)) return setResult(out, LiquidationPriceKind.AtMark, inp.mark);
+  if (liquidatableAtMark(inp, mmfOf)) return setResult(out, LiquidationPriceKind.AtMark, inp.mark);
   if (long ? far > near : far < near) return setResult(out, LiquidationPriceKind.None, 0n);
   if (start === near) return setResult(out, LiquidationPriceKind.Found, near * tick); // confirmed liquidatable at near
   // Inside the grid the notional is positive (exposure ≥ |quantity| > 0, price ≥ minPrice > 0): the shortfall's sign

@@ -442,8 +442,11 @@ function liquidationPrice(s: RiskState, margin: AccountMargin, perps: AccountPer
   inp.exposureQuantity = exposure;
   inp.baseDecimals = s.marginContext.marketBaseDecimals[m]!;
   inp.mmf = market.mmf!;
-  inp.otherEquityUsd = margin.netEquityUsd() - margin.positionUnrealizedPnlUsd(m);
-  inp.otherMaintenanceMarginUsd = margin.maintenanceMarginUsd() - margin.positionMaintenanceMarginUsd(m);
+  const equity = margin.netEquityUsd();
+  const maintenance = margin.maintenanceMarginUsd();
+  inp.otherEquityUsd = equity - margin.positionUnrealizedPnlUsd(m);
+  inp.otherMaintenanceMarginUsd = maintenance - margin.positionMaintenanceMarginUsd(m);
+  inp.markShortfall = maintenance - equity; // the shortfall at the mark: this position's own slot is at the mark
   inp.mark = s.marginContext.marketMark[m]!;
   inp.tickSize = market.tickSize;
   inp.minPrice = market.minPrice;
