@@ -4,6 +4,7 @@
 //       AccountMargin.positionImfAt / positionMmfAt = positionImf / positionMmf at the account's leverage limit.
 //   P8: maintenanceShortfallAtMark with its divisions written out = the divRound formula; the P8 solve with the seeded
 //       flat-limit MMF = the solve with positionMmf.
+//   Q1: LiquidationBook.setBands reuses an account's band record in place after a flush = a fresh record each time.
 //   C4/P1: Account.perpChanged is applied lazily (syncedMargin values each flagged market once): the margin state
 //       equals one given every change at once, whatever the interleaving of changes and reads.
 import fc from "fast-check";
@@ -20,8 +21,10 @@ import {
   type PositionMmfFormula,
 } from "../engine/perps/index.ts";
 import { Account, AccountPerps } from "../engine/risk/accounts.ts";
+import { LiquidationBook } from "../engine/risk/liquidation-book.ts";
 import {
   AccountMargin,
+  exposureQuantity,
   imfFloor,
   marginFractionNear,
   MarginContext,
@@ -174,6 +177,74 @@ describe("P8 shortcut: a short's crossing from a closed-form start", () => {
     expect(stats.shortsFound).toBeGreaterThan(500);
   });
 
+  it("P8: property — the short's start from any price (inputs.start: the caller's last answer, a hint) gives exactly the search's answer", () => {
+    const a = new LiquidationPriceResult();
+    const b = new LiquidationPriceResult();
+    let found = 0;
+    fc.assert(
+      fc.property(inputs, fc.bigInt({ min: 1n, max: 1_000_000_000n }), fc.integer({ min: 0, max: 3 }), ({ inp }, permille, how) => {
+        if (inp.quantity > 0n) {
+          inp.quantity = -inp.quantity;
+          inp.costBasis = -inp.costBasis;
+        }
+        inp.start = 0n;
+        estimatedLiquidationPrice(inp, positionMmf, a, false);
+        // A start near the answer (the use), anywhere on the grid, beyond it, or below the mark.
+        const base = a.kind === LiquidationPriceKind.Found ? a.price : inp.mark;
+        inp.start = how === 0 ? (base * (1_000_000_000n + permille - 500_000_000n)) / 1_000_000_000n : how === 1 ? permille * inp.tickSize : how === 2 ? inp.maxPrice * 2n + permille : (inp.mark * permille) / 1_000_000_000n;
+        estimatedLiquidationPrice(inp, positionMmf, b, true);
+        inp.start = 0n;
+        expect([b.kind, b.price]).toEqual([a.kind, a.price]);
+        if (a.kind === LiquidationPriceKind.Found) found++;
+      }),
+      { numRuns: 5000 },
+    );
+    expect(found).toBeGreaterThan(500);
+  });
+
+  it("P8: property — the solve given the shortfall at the mark (inputs.markShortfall) gives exactly the solve that evaluates it", () => {
+    const a = new LiquidationPriceResult();
+    const b = new LiquidationPriceResult();
+    fc.assert(
+      fc.property(inputs, fc.boolean(), ({ inp }, short) => {
+        if (short && inp.quantity > 0n) {
+          inp.quantity = -inp.quantity;
+          inp.costBasis = -inp.costBasis;
+        }
+        estimatedLiquidationPrice(inp, positionMmf, a);
+        inp.markShortfall = maintenanceShortfallAtMark(inp, inp.mark, positionMmf);
+        estimatedLiquidationPrice(inp, positionMmf, b);
+        inp.markShortfall = null;
+        expect([b.kind, b.price]).toEqual([a.kind, a.price]);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("P8: pipeline.perp-order's maker solved from its previous answer takes fewer evaluations than from the mark (same answer)", () => {
+    const btc = PERP_MARKETS.find((m) => m.symbol === "BTC_USDC_PERP")!;
+    let calls = 0;
+    const counted: PositionMmfFormula = (n, mmf) => {
+      calls++;
+      return positionMmf(n, mmf);
+    };
+    // 0.6 BTC short from 60,000 on 1,000,000 USDC (1,700,959.9: the test below), then one more fill of 0.001 BTC.
+    const maker = Object.assign(new LiquidationPriceInputs(), {
+      quantity: -60_100_000n, costBasis: -60_100_000n * 60_000n * USD, exposureQuantity: 60_100_000n, baseDecimals: 8, mmf: btc.mmf!,
+      otherEquityUsd: 1_000_000n * USD, otherMaintenanceMarginUsd: 0n, mark: 60_000n * USD, tickSize: btc.tickSize, minPrice: btc.minPrice, maxPrice: btc.maxPrice,
+    });
+    const fromMark = new LiquidationPriceResult();
+    estimatedLiquidationPrice(maker, counted, fromMark, true);
+    const markCalls = calls;
+    calls = 0;
+    maker.start = 1_700_959_900_000_000n;
+    const fromLast = new LiquidationPriceResult();
+    estimatedLiquidationPrice(maker, counted, fromLast, true);
+    expect([fromLast.kind, fromLast.price]).toEqual([fromMark.kind, fromMark.price]);
+    expect(fromMark.kind).toBe(LiquidationPriceKind.Found);
+    expect([markCalls, calls]).toEqual([6, 5]);
+  });
+
   it("P8: the short's start on the sqrt branch and at the grid's ends (100 BTC short; crossing at the near index; beyond the grid)", () => {
     const btc = PERP_MARKETS.find((m) => m.symbol === "BTC_USDC_PERP")!;
     const make = (quantity: bigint, entry: bigint, equity: bigint, maxPrice = btc.maxPrice): LiquidationPriceInputs =>
@@ -201,7 +272,7 @@ describe("P8 shortcut: a short's crossing from a closed-form start", () => {
     const guessed = new LiquidationPriceResult();
     estimatedLiquidationPrice(maker, counted, guessed, true);
     expect([guessed.kind, guessed.price, out.price]).toEqual([LiquidationPriceKind.Found, 1_700_959_900_000_000n, 1_700_959_900_000_000n]);
-    expect([searchCalls, calls]).toEqual([12, 7]);
+    expect([searchCalls, calls]).toEqual([12, 6]); // 7 before the fixed point's Δ² step (shortCrossingGuess)
     // … and with 0.05 BTC of its sells still resting (the batch's later orders: exposure 0.65 BTC).
     maker.exposureQuantity += 5_000_000n;
     calls = 0;
@@ -278,7 +349,73 @@ describe("C4/P1: perpetual changes reach the margin state lazily", () => {
             eager.positionUnrealizedPnlUsd(m.id),
             eager.positionMaintenanceMarginUsd(m.id),
           ]);
+          // P8 (risk/queries.ts liquidationPrice): the margin state's MM − net equity is P8's shortfall at the mark.
+          const p = perps.positions[m.id]!;
+          const inp = Object.assign(new LiquidationPriceInputs(), {
+            quantity: p.netQuantity, costBasis: p.costBasis, exposureQuantity: exposureQuantity(p.netQuantity, perps.openBuy[m.id]!, perps.openSell[m.id]!),
+            baseDecimals: config.assets[m.baseAsset]!.decimals, mmf: m.mmf!, mark: ctx.marketMark[m.id]!,
+            otherEquityUsd: lazy.netEquityUsd() - lazy.positionUnrealizedPnlUsd(m.id),
+            otherMaintenanceMarginUsd: lazy.maintenanceMarginUsd() - lazy.positionMaintenanceMarginUsd(m.id),
+          });
+          expect(maintenanceShortfallAtMark(inp, inp.mark, positionMmf)).toBe(lazy.maintenanceMarginUsd() - lazy.netEquityUsd());
         }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+describe("Q1 shortcut: an account's band record reused in place after a flush", () => {
+  it("Q1: property — after any sequence of setBands / removeBands / flushChanges, the index answers as one built from the last bands", () => {
+    const ACCOUNTS = 6;
+    const ASSETS = 3;
+    const edge = fc.bigInt({ min: 0n, max: 40n });
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant("set" as const), account: fc.integer({ min: 1, max: ACCOUNTS }), bands: fc.array(fc.tuple(fc.integer({ min: 0, max: ASSETS - 1 }), edge, edge), { maxLength: 3 }) }),
+      fc.record({ kind: fc.constant("remove" as const), account: fc.integer({ min: 1, max: ACCOUNTS }) }),
+      fc.record({ kind: fc.constant("flush" as const) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 40 }), (ops) => {
+        const book = new LiquidationBook(ASSETS);
+        const model = new Map<number, [number, bigint, bigint][]>();
+        const check = (): void => {
+          for (let a = 0; a < ASSETS; a++) {
+            let entries = 0;
+            for (const bands of model.values()) for (const [asset] of bands) if (asset === a) entries++;
+            expect(book.indexedCount(a)).toBe(entries);
+            for (let mark = -1n; mark <= 41n; mark += 3n) {
+              const seen: number[] = [];
+              book.forEachOutsideBand(a, mark, 1n, (id) => seen.push(id));
+              const want: number[] = [];
+              for (const [id, bands] of model) for (const [asset, low, high] of bands) {
+                if (asset !== a) continue;
+                if (mark < low) want.push(id); // an empty band (low > high) may list the account twice
+                if (high < mark) want.push(id);
+              }
+              expect(seen.sort((x, y) => x - y)).toEqual(want.sort((x, y) => x - y));
+            }
+          }
+        };
+        for (const o of ops) {
+          if (o.kind === "flush") {
+            book.flushChanges();
+            check();
+          } else if (o.kind === "remove") {
+            book.removeBands(o.account);
+            model.delete(o.account);
+          } else {
+            // One band per asset, in asset order (deriveBands' shape).
+            const byAsset = new Map<number, [number, bigint, bigint]>();
+            for (const [asset, low, high] of o.bands) byAsset.set(asset, [asset, low, high]);
+            const bands = [...byAsset.values()].sort((x, y) => x[0] - y[0]);
+            book.setBands(o.account, bands.map((b) => b[0]), bands.map((b) => b[1]), bands.map((b) => b[2]), bands.length);
+            if (bands.length === 0) model.delete(o.account);
+            else model.set(o.account, bands);
+          }
+        }
+        book.flushChanges();
+        check();
       }),
       { numRuns: 1000 },
     );

@@ -12,6 +12,39 @@ class Chunk {
   readonly ids: number[] = [];
 }
 
+/**
+ * Inserts (edge, id) at position `at` of `c` by moving the entries after it one up. Not Array.prototype.splice: a
+ * splice returns a new array and V8 trims or regrows the backing stores it changes, so each band move allocated a
+ * chunk's worth of new backing store, which the long-lived chunk keeps and each scavenge then copies (GC pauses of
+ * perp.realize-100k). push/pop keep the capacity.
+ */
+function insertAt(c: Chunk, at: number, edge: bigint, id: number): void {
+  const edges = c.edges;
+  const ids = c.ids;
+  let i = edges.length;
+  edges.push(edge);
+  ids.push(id);
+  for (; i > at; i--) {
+    edges[i] = edges[i - 1]!;
+    ids[i] = ids[i - 1]!;
+  }
+  edges[at] = edge;
+  ids[at] = id;
+}
+
+/** Removes the entry at position `at` of `c` by moving the entries after it one down (see insertAt). */
+function removeAt(c: Chunk, at: number): void {
+  const edges = c.edges;
+  const ids = c.ids;
+  const last = edges.length - 1;
+  for (let i = at; i < last; i++) {
+    edges[i] = edges[i + 1]!;
+    ids[i] = ids[i + 1]!;
+  }
+  edges.pop();
+  ids.pop();
+}
+
 /** (edge, id) < (e, i)? */
 function before(edge: bigint, id: number, e: bigint, i: number): boolean {
   return edge < e || (edge === e && id < i);
@@ -67,8 +100,7 @@ export class SortedEdges {
     const k = this.chunkOf(edge, id);
     const c = this.chunks[k]!;
     const at = lowerBound(c, edge, id);
-    c.edges.splice(at, 0, edge);
-    c.ids.splice(at, 0, id);
+    insertAt(c, at, edge, id);
     this.count++;
     if (c.edges.length > CHUNK_MAX) {
       const half = c.edges.length >>> 1;
@@ -86,8 +118,7 @@ export class SortedEdges {
     const c = this.chunks[k]!;
     const at = lowerBound(c, edge, id);
     if (at >= c.edges.length || c.edges[at] !== edge || c.ids[at] !== id) return false;
-    c.edges.splice(at, 1);
-    c.ids.splice(at, 1);
+    removeAt(c, at);
     this.count--;
     if (c.edges.length === 0 && this.chunks.length > 1) this.chunks.splice(k, 1);
     return true;

@@ -51,6 +51,14 @@ export class LiquidationPriceInputs {
   tickSize: Price = 0n;
   minPrice: Price = 0n;
   maxPrice: Price = 0n;
+  /** Where a short's closed-form start begins its fixed point (0: at the mark). A hint only: any value gives the same
+   * answer (shortCrossingGuess confirms its candidate by evaluations, else the search runs); the caller's previous
+   * answer for the position is close to the new one, so the fixed point settles in fewer steps. */
+  start: Price = 0n;
+  /** maintenanceShortfallAtMark at `mark`, when the caller has it (null: evaluated here). The risk stage passes its
+   * margin state's MM − net equity: the same arithmetic at the mark (test/perp-shortcuts.test.ts pins the identity),
+   * so the mark's own test costs no MMF evaluation. */
+  markShortfall: bigint | null = null;
 }
 
 export const LiquidationPriceKind = { None: 0, Found: 1, AtMark: 2 } as const;
@@ -96,6 +104,13 @@ export function isLiquidatableAtMark(inp: LiquidationPriceInputs, price: Price, 
   return tenPositive && maintenanceShortfallAtMark(inp, price, mmfOf) >= 0n;
 }
 
+/** isLiquidatableAtMark at the inputs' mark, from inp.markShortfall when given. */
+function liquidatableAtMark(inp: LiquidationPriceInputs, mmfOf: PositionMmfFormula): boolean {
+  if (inp.markShortfall === null) return isLiquidatableAtMark(inp, inp.mark, mmfOf);
+  const tenPositive = inp.exposureQuantity * inp.mark > 0n || inp.otherMaintenanceMarginUsd > 0n;
+  return tenPositive && inp.markShortfall >= 0n;
+}
+
 function setResult(out: LiquidationPriceResult, kind: LiquidationPriceKind, price: Price): LiquidationPriceResult {
   out.kind = kind;
   out.price = price;
@@ -129,7 +144,7 @@ export function estimatedLiquidationPrice(
     if (start === NONE_ON_GRID) return setResult(out, LiquidationPriceKind.None, 0n);
     if (start > near) return setResult(out, LiquidationPriceKind.Found, start * tick);
   }
-  if (isLiquidatableAtMark(inp, inp.mark, mmfOf)) return setResult(out, LiquidationPriceKind.AtMark, inp.mark);
+  if (liquidatableAtMark(inp, mmfOf)) return setResult(out, LiquidationPriceKind.AtMark, inp.mark);
   if (long ? far > near : far < near) return setResult(out, LiquidationPriceKind.None, 0n);
   if (start === near) return setResult(out, LiquidationPriceKind.Found, near * tick); // confirmed liquidatable at near
   // Inside the grid the notional is positive (exposure ≥ |quantity| > 0, price ≥ minPrice > 0): the shortfall's sign
@@ -169,8 +184,9 @@ function shortCrossingGuess(inp: LiquidationPriceInputs, near: bigint, far: bigi
   const numerator = (inp.otherEquityUsd - inp.otherMaintenanceMarginUsd) * unit - inp.costBasis;
   const e = inp.exposureQuantity;
   if (e > -2n * inp.quantity) return 0n; // open orders more than double the exposure: the fixed point may be slow
-  let p = inp.mark;
+  let p = inp.start > 0n ? inp.start : inp.mark;
   let farChecked = false; // the far end is known liquidatable
+  let lastStep = 0n; // the previous step of the map (0: none, or the last move was an extrapolation)
   for (let i = 0; i < GUESS_ITERATIONS_MAX; i++) {
     const mmf = mmfOf((e * (p > 0n ? p : 1n) + unit - 1n) / unit, inp.mmf);
     if (mmf > GUESS_MMF_MAX) return 0n;
@@ -178,7 +194,19 @@ function shortCrossingGuess(inp: LiquidationPriceInputs, near: bigint, far: bigi
     const step = next - p;
     p = next;
     if (step < tick && step > -tick) break;
-    // The first step (at the mark's MMF, the lowest) is at or above the root: beyond the grid, its far end decides.
+    // Aitken's Δ²: steps shrinking about geometrically (ratio r = step / lastStep, |r| < 1, of either sign: the map
+    // overshoots when the MMF's slope is steep) sum to p + step × r / (1 − r) = p + step² / (lastStep − step). It only
+    // moves where the next step starts: the candidate is confirmed below either way. When that correction is under a
+    // tick the map has settled: the step that would show it is not taken.
+    const stepAbs = step < 0n ? -step : step;
+    if (lastStep !== 0n && stepAbs < (lastStep < 0n ? -lastStep : lastStep)) {
+      const rest = (step * step) / (lastStep - step);
+      p += rest;
+      if (rest < tick && rest > -tick) break;
+      lastStep = 0n;
+    } else lastStep = step;
+    // The first step from the mark (at its MMF, the lowest) is at or above the root: beyond the grid, its far end
+    // decides. From another start it is only likely to be; either way the far end is evaluated, so what it says holds.
     if (i === 0 && p > far * tick) {
       if (maintenanceShortfallAtMark(inp, far * tick, mmfOf) < 0n) return NONE_ON_GRID;
       farChecked = true;

@@ -88,6 +88,10 @@ export class AccountPerps {
   settlements: SettlementLog | null = null;
   /** P4: the account's funding payments (made with the first; histories.ts). */
   funding: FundingLog | null = null;
+  /** P8, per market: the short position's last estimated liquidation price, where the next solve's closed-form start
+   * begins (queries.ts liquidationPrice). A hint, not state: any value gives the same answer, so it is in neither the
+   * snapshot nor the state hash (null until a short's first solve). */
+  p8Start: bigint[] | null = null;
 
   constructor(marketCount: number) {
     for (let m = 0; m < marketCount; m++) this.positions.push(new PerpPosition());

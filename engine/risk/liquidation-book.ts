@@ -23,6 +23,12 @@ class AssetBands {
   readonly addHighs: bigint[] = [];
 }
 
+/** xs[i] = x, appending when i is its length (i ≤ length). */
+function setAt<T>(xs: T[], i: number, x: T): void {
+  if (i < xs.length) xs[i] = x;
+  else xs.push(x);
+}
+
 function removeEntry(list: SortedEdges, edge: bigint, account: number): void {
   if (!list.remove(edge, account)) throw new Error(`liquidation index: band edge ${edge} of account ${account} is missing`);
 }
@@ -124,21 +130,44 @@ export class LiquidationBook {
 
   /** Replaces the account's bands (empty `assets`: out of the index); the sorted lists change at flushChanges. */
   setBands(account: number, assets: readonly number[], lows: readonly bigint[], highs: readonly bigint[], count: number): void {
-    this.removeBands(account);
-    if (count === 0) return;
-    const record = new AccountBands();
+    const old = this.exposed.get(account);
+    let record: AccountBands;
+    if (old !== undefined && old.inLists && count > 0) {
+      // Its entries leave the lists at the flush (by value); the record itself is reused in place: no pending add
+      // refers to a record in the lists, and the map keeps its entry (a new record and a delete + set per band
+      // change were most of what a realization pass kept alive past a scavenge: perp.realize-100k's GC pauses).
+      this.queueRemovals(account, old);
+      old.inLists = false;
+      record = old;
+    } else {
+      this.removeBands(account);
+      if (count === 0) return;
+      record = new AccountBands();
+      this.exposed.set(account, record);
+    }
     for (let i = 0; i < count; i++) {
       const b = this.bands[assets[i]!]!;
-      record.assets.push(assets[i]!);
-      record.lows.push(lows[i]!);
-      record.highs.push(highs[i]!);
+      setAt(record.assets, i, assets[i]!);
+      setAt(record.lows, i, lows[i]!);
+      setAt(record.highs, i, highs[i]!);
       b.addRecords.push(record);
       b.addAccounts.push(account);
       b.addLows.push(lows[i]!);
       b.addHighs.push(highs[i]!);
     }
-    this.exposed.set(account, record);
+    record.assets.length = record.lows.length = record.highs.length = count;
     this.dirty = true;
+  }
+
+  /** The flush takes the record's entries out of the lists (their values are copied: the record may change). */
+  private queueRemovals(account: number, record: AccountBands): void {
+    this.dirty = true;
+    for (let i = 0; i < record.assets.length; i++) {
+      const b = this.bands[record.assets[i]!]!;
+      b.removeAccounts.push(account);
+      b.removeLows.push(record.lows[i]!);
+      b.removeHighs.push(record.highs[i]!);
+    }
   }
 
   /** Takes the account out of the index (at flushChanges). An account is changed at most once between flushes. */
@@ -148,12 +177,7 @@ export class LiquidationBook {
     this.exposed.delete(account);
     this.dirty = true;
     if (!record.inLists) return; // set and taken out before a flush: its adds are skipped there
-    for (let i = 0; i < record.assets.length; i++) {
-      const b = this.bands[record.assets[i]!]!;
-      b.removeAccounts.push(account);
-      b.removeLows.push(record.lows[i]!);
-      b.removeHighs.push(record.highs[i]!);
-    }
+    this.queueRemovals(account, record);
   }
 
   /** Applies the batch end's band changes to the sorted lists. */

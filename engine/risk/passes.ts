@@ -8,7 +8,10 @@ import { SNAPSHOT_COUNT_MAX, type SnapshotReader, type SnapshotWriter } from "..
  * Holder visits one batch spends on spread passes at most (funding first, then realization): one visit = one holder
  * paid or realized (or passed over: nothing to move, paid already). Measured with bench perp.realize-100k on a loaded
  * 2-core machine: a realized holder costs ~45–70 µs of CPU all told (phase 3b, its three events, and phase 5's Q1
- * re-evaluation of the account it touched), so 16 visits keep a batch's pass work under 1 ms.
+ * re-evaluation of the account it touched), so 16 visits keep a batch's pass work under 1 ms. What the bench's
+ * longest pause measures is not this work but V8's scavenges (issue 12, third round): at 100,000 positions the heap
+ * holds ~1.1 GB of per-account bigint arrays, and a scavenge there costs ~30–45 ms of CPU however small the young
+ * generation (1 MB semi-spaces: 30 ms each, 16× as many) — a cost of the old generation's size, not of this budget.
  */
 export const PASS_VISITS_PER_BATCH_MAX = 16;
 

@@ -4,7 +4,7 @@
 import { ALL_ASSETS, ALL_MARKETS, AccountSetting, CommandKind, EventKind, MarketKind, RATIO_SCALE, RejectCode, Side, SPOT_MARGIN_FLAGS, type CommandRecord, type EventSink, type SqrtMarginFunction } from "../model/index.ts";
 import type { Ratio } from "../fixed/index.ts";
 import { INSURANCE_HISTORY_ENTRIES_MAX, INTEREST_HISTORY_ENTRIES_MAX, isValidClientAccount, LIQUIDATION_HISTORY_ENTRIES_MAX, RATE_CURVE_POINTS_MAX, userOf } from "../model/index.ts";
-import type { Account, PositionLogEntry } from "./accounts.ts";
+import type { Account, AccountPerps, PositionLogEntry } from "./accounts.ts";
 import { queryFundingHistory, queryFundingRateHistory, querySettlementHistory } from "./history-queries.ts";
 import { dayOf } from "./fees.ts";
 import { borrowInterestForHour, HourAccrual, InterestKind, lendInterestForHour, lendRateAfterFee, lentAmount, owedAmount, sampleRateCurve } from "../lending/index.ts";
@@ -454,14 +454,14 @@ export function positionReport(s: RiskState, accountId: number, m: number): Posi
     netExposureNotionalUsd: notional,
     imf: margin.positionImfAt(m, notional),
     mmf: margin.positionMmfAt(m, notional),
-    estLiquidationPrice: liquidationPrice(s, margin, m, pos, exposure),
+    estLiquidationPrice: liquidationPrice(s, margin, perps, m, pos, exposure),
   };
 }
 
 const EMPTY_POSITION = new PerpPosition();
 
 /** P8 on the margin state's inputs (see engine/perps/liquidation-price.ts): 0 when no such price exists. */
-function liquidationPrice(s: RiskState, margin: AccountMargin, m: number, pos: PerpPosition, exposure: bigint): bigint {
+function liquidationPrice(s: RiskState, margin: AccountMargin, perps: AccountPerps | null, m: number, pos: PerpPosition, exposure: bigint): bigint {
   const market = s.config.markets[m]!;
   const inp = s.liquidationInputs;
   inp.quantity = pos.netQuantity;
@@ -469,16 +469,29 @@ function liquidationPrice(s: RiskState, margin: AccountMargin, m: number, pos: P
   inp.exposureQuantity = exposure;
   inp.baseDecimals = s.marginContext.marketBaseDecimals[m]!;
   inp.mmf = market.mmf!;
-  inp.otherEquityUsd = margin.netEquityUsd() - margin.positionUnrealizedPnlUsd(m);
-  inp.otherMaintenanceMarginUsd = margin.maintenanceMarginUsd() - margin.positionMaintenanceMarginUsd(m);
+  const equity = margin.netEquityUsd();
+  const maintenance = margin.maintenanceMarginUsd();
+  inp.otherEquityUsd = equity - margin.positionUnrealizedPnlUsd(m);
+  inp.otherMaintenanceMarginUsd = maintenance - margin.positionMaintenanceMarginUsd(m);
+  inp.markShortfall = maintenance - equity; // the shortfall at the mark: this position's own slot is at the mark
   inp.mark = s.marginContext.marketMark[m]!;
   inp.tickSize = market.tickSize;
   inp.minPrice = market.minPrice;
   inp.maxPrice = market.maxPrice;
   P8_MMF.flatLimitUsd = s.marginContext.marketMmfFlatLimitUsd[m]!;
-  P8_MMF.hint.root = 0n;
+  P8_MMF.hint.root = margin.positionRootHint(m); // a seed only (isqrtNear is exact from any): the first probe is the mark
+  // A short's fixed point starts at its last answer (a hint: the answer does not depend on it; perps/liquidation-price.ts).
+  const starts = perps === null ? null : perps.p8Start;
+  inp.start = starts === null ? 0n : starts[m]!;
   const out = estimatedLiquidationPrice(inp, p8PositionMmf, s.liquidationResult);
+  if (perps !== null && out.kind === LiquidationPriceKind.Found && pos.netQuantity < 0n && inp.start !== out.price) {
+    (perps.p8Start ??= zeroStarts(perps.openBuy.length))[m] = out.price;
+  }
   return out.kind === LiquidationPriceKind.None ? 0n : out.price;
+}
+
+function zeroStarts(markets: number): bigint[] {
+  return new Array<bigint>(markets).fill(0n);
 }
 
 /** P8's MMF formula: positionMmf's value (marginFractionNear with the market's flat limit, set per solve), each root

@@ -84,6 +84,7 @@ export class AccountMargin extends CornerMargin {
    * platformMaxLeverage, imf), from the slot's floor and flat limit (no root below it). */
   positionImfAt(market: number, notionalUsd: bigint): Ratio {
     const factor = this.ctx.marketImf[market]!.factor;
+    ROOT_HINT.root = this.posRoot[market]!; // the slot's last root: the root of this notional when it is the slot's
     return marginFractionNear(notionalUsd, factor, this.marketImfFloor[market]!, this.marketImfFlatLimitUsd[market]!, ROOT_HINT);
   }
 
@@ -91,7 +92,14 @@ export class AccountMargin extends CornerMargin {
   positionMmfAt(market: number, notionalUsd: bigint): Ratio {
     const ctx = this.ctx;
     const mmf = ctx.marketMmf[market]!;
+    ROOT_HINT.root = this.posRoot[market]!;
     return marginFractionNear(notionalUsd, mmf.factor, mmf.base, ctx.marketMmfFlatLimitUsd[market]!, ROOT_HINT);
+  }
+
+  /** The last sqrt(notional) the position slot of market m took (0 if none): a Newton seed for roots near its
+   * notional (isqrtNear is exact from any seed). */
+  positionRootHint(market: number): bigint {
+    return this.posRoot[market]!;
   }
 
   /** C5: the position's maintenance margin (its exposure notional × MMF), USD. */
