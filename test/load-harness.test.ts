@@ -2,9 +2,10 @@
 // them, the mix has the proportions, and the plot is drawn from the phases it is given.
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../engine/pipeline/index.ts";
-import { CommandKind, CommandRecord } from "../engine/model/index.ts";
-import { decodeCommand, DecodeResult } from "../gateway/codec/index.ts";
-import { latencySvg, type PhaseResult } from "../bench/load/load.ts";
+import { CommandKind, CommandRecord, EventKind, EventRecord, RejectCode } from "../engine/model/index.ts";
+import { decodeCommand, DecodeResult, encodeEvent } from "../gateway/codec/index.ts";
+import { Event } from "../schemas/index.ts";
+import { latencySvg, rejectCodeOf, sourceAddressOf, type PhaseResult } from "../bench/load/load.ts";
 import { BTC_USDC_MIX, MixCursor } from "../bench/load/mix.ts";
 import { clientFrame, frameHeader } from "../bench/load/raw-ws.ts";
 
@@ -84,10 +85,34 @@ describe("load harness frames and mix", () => {
   });
 });
 
+describe("load harness acks", () => {
+  const rejectFrame = (kind: typeof EventKind.CommandRejected | typeof EventKind.OrderRejected, code: number): Buffer => {
+    const e = new EventRecord();
+    e.kind = kind;
+    e.code = code;
+    e.account = 17;
+    e.message = "rate limit: too many commands per second from this address";
+    return Buffer.from(encodeEvent(e, 5n, config));
+  };
+
+  it("X6: a RateLimited refusal is told from other rejects (counted apart, not as a served command)", () => {
+    expect(rejectCodeOf(rejectFrame(EventKind.CommandRejected, RejectCode.RateLimited), Event.CommandRejected)).toBe(RejectCode.RateLimited);
+    expect(rejectCodeOf(rejectFrame(EventKind.OrderRejected, RejectCode.RateLimited), Event.OrderRejected)).toBe(RejectCode.RateLimited);
+    expect(rejectCodeOf(rejectFrame(EventKind.OrderRejected, RejectCode.Overloaded), Event.OrderRejected)).toBe(RejectCode.Overloaded);
+    expect(rejectCodeOf(rejectFrame(EventKind.CommandRejected, RejectCode.RateLimited), Event.OrderAccepted)).toBe(0);
+  });
+
+  it("X6: loopback load connections come from addresses of their own (the per-address limit is per client)", () => {
+    expect(sourceAddressOf("ws://127.0.0.1:9000/", 0)).toBe("127.0.0.2");
+    expect(sourceAddressOf("ws://localhost:9000/", 15)).toBe("127.0.0.17");
+    expect(sourceAddressOf("ws://10.1.2.3:9000/", 3)).toBeUndefined();
+  });
+});
+
 describe("load harness plot", () => {
   const phase = (name: string, rate: number | null, p50Us: number): PhaseResult => ({
     name, offeredPerSec: rate, ackedPerSec: 1, acked: 1, rejected: 0, unacked: 0, p50Us, p99Us: p50Us * 4, p999Us: p50Us * 8,
-    meanUs: p50Us, realP50Us: p50Us, serverCores: null, clientCores: 0, note: "",
+    meanUs: p50Us, realP50Us: p50Us, serverCores: null, clientCores: 0, note: "", rateLimited: 0,
   });
 
   it("draws one line per percentile and server, one point per open-loop rate", () => {
