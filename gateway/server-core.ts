@@ -357,14 +357,16 @@ export class ServerCore implements Replies {
   private refusedAtGate(session: Session, address: string): boolean {
     let why = "";
     let code: number = RejectCode.RateLimited;
+    // One clock read for the three buckets (a frame is one instant).
+    const nowMs = performance.now();
     if (this.shuttingDown) {
       code = RejectCode.ShuttingDown;
       why = "the server is shutting down: nothing was queued; reconnect when it is back";
-    } else if (!session.takeCommandToken(performance.now())) {
+    } else if (!session.takeCommandToken(nowMs)) {
       why = "rate limit: too many commands per second on this connection";
-    } else if (!this.addressRates.take(address, performance.now())) {
+    } else if (!this.addressRates.take(address, nowMs)) {
       why = "rate limit: too many commands per second from this address";
-    } else if (session.apiKey !== null && !this.keyRates.take(session.apiKey.apiKey, performance.now())) {
+    } else if (session.apiKey !== null && !this.keyRates.take(session.apiKey.apiKey, nowMs)) {
       why = "rate limit: too many commands per second with this API key (all its sessions together)";
     }
     if (why === "") return false;
