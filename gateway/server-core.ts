@@ -105,6 +105,8 @@ export class ServerCore implements Replies {
   /** The newest clock tick the settlement timer proposed while recovering (0 = none). */
   private proposedWhileRecoveringMs = 0;
   shuttingDown = false;
+  /** `--trace-hops`: the timer that logs the hop report (server.ts goLive); null when off. */
+  hopReports: NodeJS.Timeout | null = null;
   /** Stops the process after an engine worker or the journal failed (set once the server can stop). */
   fatal: ((message: string) => void) | null = null;
   /** Snapshot requests waiting for the batch in flight to end (a snapshot is taken at a batch boundary). */
