@@ -52,6 +52,8 @@ export interface LoadOptions {
   readonly warmupSeconds: number;
   /** Also measure the echo server (the floor). */
   readonly echo: boolean;
+  /** With url: the process id of that server when it runs on this machine, for its CPU (/proc); absent = not measured. */
+  readonly serverPid?: number;
   /** Extra node arguments of the spawned server (e.g. --cpu-prof). */
   readonly serverNodeArgs: readonly string[];
   readonly log: (line: string) => void;
@@ -537,7 +539,7 @@ async function runCrossbook(o: LoadOptions): Promise<PhaseResult[]> {
     const conns = await openConnections(url, cursorsFor(users), phase);
     await Promise.all(conns.map((c, i) => login(c, keys[i]!)));
     o.log(`load: ${conns.length} connections logged in to ${url}, ${conns.length * ACCOUNTS_PER_CONNECTION} funded accounts`);
-    const results = await runPhases(conns, phase, o, server?.child.pid, "crossbook");
+    const results = await runPhases(conns, phase, o, server?.child.pid ?? o.serverPid, "crossbook");
     for (const c of conns) c.client.close();
     return results;
   } finally {
