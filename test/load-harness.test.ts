@@ -5,7 +5,7 @@ import { loadConfig } from "../engine/pipeline/index.ts";
 import { CommandKind, CommandRecord, EventKind, EventRecord, RejectCode } from "../engine/model/index.ts";
 import { decodeCommand, DecodeResult, encodeEvent } from "../gateway/codec/index.ts";
 import { Event } from "../schemas/index.ts";
-import { latencySvg, rejectCodeOf, sourceAddressOf, type PhaseResult } from "../bench/load/load.ts";
+import { chargeUnacked, latencySvg, PhaseState, rejectCodeOf, sourceAddressOf, type PhaseResult } from "../bench/load/load.ts";
 import { BTC_USDC_MIX, MixCursor } from "../bench/load/mix.ts";
 import { clientFrame, frameHeader } from "../bench/load/raw-ws.ts";
 
@@ -106,6 +106,28 @@ describe("load harness acks", () => {
     expect(sourceAddressOf("ws://127.0.0.1:9000/", 0)).toBe("127.0.0.2");
     expect(sourceAddressOf("ws://localhost:9000/", 15)).toBe("127.0.0.17");
     expect(sourceAddressOf("ws://10.1.2.3:9000/", 3)).toBeUndefined();
+  });
+});
+
+describe("load harness latency", () => {
+  it("a command of the window still unacknowledged after the drain counts with its wait so far; one from before the window is only forgotten", () => {
+    const phase = new PhaseState(false);
+    phase.measureFrom = 1000;
+    phase.measureTo = 1002;
+    const c = { scheduledAt: new Float64Array(8), sentAt: new Float64Array(8), outstanding: 3 };
+    c.scheduledAt[1] = 1000.5;
+    c.sentAt[1] = 1000.75;
+    c.scheduledAt[2] = 999; // scheduled before the window (the previous phase's)
+    c.sentAt[2] = 999;
+    c.scheduledAt[5] = 1001.25;
+    c.sentAt[5] = 1001.5;
+    expect(chargeUnacked([c], phase, 1002)).toBe(2);
+    expect(phase.fromScheduled.totalCount).toBe(2);
+    expect([phase.fromScheduled.minNonZeroValue, phase.fromScheduled.maxValue, phase.fromScheduled.mean]).toEqual([750, 1500, 1125]);
+    expect([phase.fromSent.minNonZeroValue, phase.fromSent.maxValue]).toEqual([500, 1250]);
+    // Forgotten: an answer that comes later is not counted again.
+    expect([...c.scheduledAt]).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
+    expect(c.outstanding).toBe(0);
   });
 });
 
