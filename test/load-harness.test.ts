@@ -5,7 +5,7 @@ import { loadConfig } from "../engine/pipeline/index.ts";
 import { CommandKind, CommandRecord, EventKind, EventRecord, RejectCode } from "../engine/model/index.ts";
 import { decodeCommand, DecodeResult, encodeEvent } from "../gateway/codec/index.ts";
 import { Event } from "../schemas/index.ts";
-import { chargeUnacked, latencySvg, PhaseState, rejectCodeOf, sourceAddressOf, type PhaseResult } from "../bench/load/load.ts";
+import { chargeUnacked, isRefusal, latencySvg, PhaseState, rejectCodeOf, sourceAddressOf, type PhaseResult } from "../bench/load/load.ts";
 import { BTC_USDC_MIX, MixCursor } from "../bench/load/mix.ts";
 import { clientFrame, frameHeader } from "../bench/load/raw-ws.ts";
 
@@ -95,11 +95,13 @@ describe("load harness acks", () => {
     return Buffer.from(encodeEvent(e, 5n, config));
   };
 
-  it("X6: a RateLimited refusal is told from other rejects (counted apart, not as a served command)", () => {
+  it("X6: a RateLimited or Overloaded refusal is told from other rejects (counted apart, not as a served command)", () => {
     expect(rejectCodeOf(rejectFrame(EventKind.CommandRejected, RejectCode.RateLimited), Event.CommandRejected)).toBe(RejectCode.RateLimited);
     expect(rejectCodeOf(rejectFrame(EventKind.OrderRejected, RejectCode.RateLimited), Event.OrderRejected)).toBe(RejectCode.RateLimited);
     expect(rejectCodeOf(rejectFrame(EventKind.OrderRejected, RejectCode.Overloaded), Event.OrderRejected)).toBe(RejectCode.Overloaded);
     expect(rejectCodeOf(rejectFrame(EventKind.CommandRejected, RejectCode.RateLimited), Event.OrderAccepted)).toBe(0);
+    // Refusals (not acks): a rate limit, a saturated engine. Any other reject answers the command.
+    expect([RejectCode.RateLimited, RejectCode.Overloaded, RejectCode.InsufficientMargin, 0].map(isRefusal)).toEqual([true, true, false, false]);
   });
 
   it("X6: loopback load connections come from addresses of their own (the per-address limit is per client)", () => {
@@ -134,7 +136,7 @@ describe("load harness latency", () => {
 describe("load harness plot", () => {
   const phase = (name: string, rate: number | null, p50Us: number): PhaseResult => ({
     name, offeredPerSec: rate, ackedPerSec: 1, acked: 1, rejected: 0, unacked: 0, p50Us, p99Us: p50Us * 4, p999Us: p50Us * 8,
-    meanUs: p50Us, realP50Us: p50Us, serverCores: null, clientCores: 0, note: "", rateLimited: 0,
+    meanUs: p50Us, realP50Us: p50Us, serverCores: null, clientCores: 0, note: "", refused: 0,
   });
 
   it("draws one line per percentile and server, one point per open-loop rate", () => {

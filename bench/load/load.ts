@@ -81,10 +81,10 @@ export interface PhaseResult {
   readonly acked: number;
   readonly rejected: number;
   /**
-   * Commands refused by a rate limit (RejectCode.RateLimited): counted apart, in neither the throughput nor the
-   * latency — a refusal is not the command served.
+   * Commands refused unserved — a rate limit (RateLimited) or a saturated engine (Overloaded): counted apart, in
+   * neither the throughput nor the latency — a refusal is not the command served.
    */
-  readonly rateLimited: number;
+  readonly refused: number;
   /** Commands not acknowledged by the end of the drain after the phase. */
   readonly unacked: number;
   /** Latency from the scheduled send (open loop) or the send (closed loop), µs. */
@@ -185,6 +185,11 @@ export function rejectCodeOf(frame: Buffer, type: number): number {
   return rejected === null ? 0 : rejected.code();
 }
 
+/** A reject that refuses the command unserved (a rate limit, a saturated engine): not an ack. */
+export function isRefusal(code: number): boolean {
+  return code === RejectCode.RateLimited || code === RejectCode.Overloaded;
+}
+
 /** event_type (field 3 of EventEnvelope) of a received frame. */
 function eventTypeOf(frame: Buffer): number {
   const table = frame.readUInt32LE(0);
@@ -275,7 +280,7 @@ export class PhaseState {
   measureTo = Infinity;
   acked = 0;
   rejected = 0;
-  rateLimited = 0;
+  refused = 0;
 
   constructor(readonly echo: boolean) {}
 
@@ -286,15 +291,15 @@ export class PhaseState {
     this.measureTo = Infinity;
     this.acked = 0;
     this.rejected = 0;
-    this.rateLimited = 0;
+    this.refused = 0;
   }
 
   ack(scheduled: number, sent: number, type: number, code: number): void {
     const now = performance.now();
     // Throughput: acks received inside the window; latency: commands scheduled inside it. A rate-limit refusal is
     // neither (counted apart).
-    if (code === RejectCode.RateLimited) {
-      if (now >= this.measureFrom && now < this.measureTo) this.rateLimited++;
+    if (isRefusal(code)) {
+      if (now >= this.measureFrom && now < this.measureTo) this.refused++;
       return;
     }
     if (now >= this.measureFrom && now < this.measureTo) this.acked++;
@@ -455,7 +460,7 @@ function summarize(name: string, phase: PhaseState, offered: number | null, cpu:
     ackedPerSec: phase.acked / windowSeconds,
     acked: phase.acked,
     rejected: phase.rejected,
-    rateLimited: phase.rateLimited,
+    refused: phase.refused,
     unacked,
     p50Us: h.getValueAtPercentile(50),
     p99Us: h.getValueAtPercentile(99),
@@ -552,7 +557,7 @@ export function describe(r: PhaseResult): string {
   const ms = (us: number): string => (us / 1000).toFixed(2);
   return (
     `${r.name}: ${(r.ackedPerSec / 1000).toFixed(1)}k acked/s, p50/p99/p99.9 ${ms(r.p50Us)}/${ms(r.p99Us)}/${ms(r.p999Us)} ms ` +
-    `(from real send p50 ${ms(r.realP50Us)} ms),${cores} client ${r.clientCores.toFixed(2)} cores, ${r.rejected} rejected${r.rateLimited > 0 ? `, ${r.rateLimited} rate-limited (not counted)` : ""}${r.note === "" ? "" : `; ${r.note}`}`
+    `(from real send p50 ${ms(r.realP50Us)} ms),${cores} client ${r.clientCores.toFixed(2)} cores, ${r.rejected} rejected${r.refused > 0 ? `, ${r.refused} refused (rate limit or overloaded, not counted)` : ""}${r.note === "" ? "" : `; ${r.note}`}`
   );
 }
 
