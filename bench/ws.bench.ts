@@ -33,7 +33,7 @@ function toResult(r: PhaseResult, floor: PhaseResult | undefined): BenchResult {
     p99Ns: r.p99Us * 1000,
     p999Ns: r.p999Us * 1000,
     notes:
-      `${r.offeredPerSec === null ? "closed loop" : `offered ${r.offeredPerSec}/s`}, ${r.acked} acks (${r.rejected} rejects), ` +
+      `${r.offeredPerSec === null ? "closed loop" : `offered ${r.offeredPerSec}/s`}, ${r.acked} acks (${r.rejected} rejects${r.refused > 0 ? `; ${r.refused} refused (rate limit or overloaded), not counted` : ""}), ` +
       `p50 from the real send ${(r.realP50Us / 1000).toFixed(2)} ms, ${cores}client ${r.clientCores.toFixed(2)} cores${r.unacked > 0 ? `, ${r.unacked} unacked` : ""}${r.note === "" ? "" : `; ${r.note}`}${ratio}`,
   };
 }

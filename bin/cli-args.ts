@@ -7,11 +7,13 @@ export const USAGE = `crossbook — cross-margin exchange engine
 
   crossbook start [--host 127.0.0.1] [--port 8080] [--data data] [--config FILE] [--allow-fallback]
                   [--risk-shards 1] [--matching-shards 1] [--stages fused|split] [--tick-ms 1000]
-                  [--feed none|sim|file] [--feed-seed 1] [--feed-file QUOTES.jsonl]
+                  [--feed none|sim|file] [--feed-seed 1] [--feed-file QUOTES.jsonl] [--trace-hops S]
                                                    --feed: a price feeder (crossbook feed) against this server,
                                                    stopped before it; none by default (npm start passes --feed sim)
                                                    1 × 1 runs risk and matching fused on one engine worker;
                                                    --stages split gives each its own worker
+                                                   --trace-hops S: log every S s where an ack's time goes
+                                                   (group-commit wait, write, hand-off, engine), p50/p99
   crossbook replay FILE.jsonl [--config FILE]      one JSON command per line, in-process, simulated clock;
                                                    prints one JSON event per line, then the state hash
                   [--truncate-at-corruption] [--journal-segment-mb 64] [--archive DIR]

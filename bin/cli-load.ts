@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import { fail, intOption } from "./cli-args.ts";
 
 const LOAD_USAGE =
-  "usage: crossbook load [--url ws://HOST:PORT --operator-key FILE] [--connections N] [--inflight N] [--rates R,R,...] [--seconds S] [--first-user U] [--no-closed] [--no-echo] [--svg FILE] [--server-node-arg ARG]...";
+  "usage: crossbook load [--url ws://HOST:PORT --operator-key FILE] [--connections N] [--inflight N] [--rates R,R,...] [--seconds S] [--first-user U] [--no-closed] [--no-echo] [--svg FILE] [--server-node-arg ARG]... [--server-pid PID]";
 
 function loadOptionsFrom(argv: string[]): { values: Record<string, string | boolean | string[] | undefined> } {
   try {
@@ -22,6 +22,7 @@ function loadOptionsFrom(argv: string[]): { values: Record<string, string | bool
         "no-closed": { type: "boolean", default: false },
         svg: { type: "string" },
         "server-node-arg": { type: "string", multiple: true },
+        "server-pid": { type: "string" },
         help: { type: "boolean", default: false },
       },
     });
@@ -56,6 +57,7 @@ export async function loadCommand(argv: string[]): Promise<void> {
     firstUser: intOption(str("first-user"), "first-user", 1, 1, 100_000_000),
     echo: values["no-echo"] !== true,
     serverNodeArgs: (values["server-node-arg"] as string[] | undefined) ?? [],
+    ...(str("server-pid") !== undefined ? { serverPid: intOption(str("server-pid"), "server-pid", 0, 1, 4_194_304) } : {}),
   }).catch((e: unknown) => fail((e as Error).message));
   for (const r of report.crossbook) process.stdout.write(`crossbook ${describe(r)}\n`);
   for (const r of report.echo) process.stdout.write(`uWS echo  ${describe(r)}\n`);

@@ -55,6 +55,7 @@ async function start(argv: string[]): Promise<void> {
       feed: { type: "string", default: "none" },
       "feed-seed": { type: "string" },
       "feed-file": { type: "string" },
+      "trace-hops": { type: "string" },
   }, "start");
   if (positionals.length > 0) fail(`start: unexpected argument "${positionals[0]}" (see: crossbook start --help)`);
   const config = configFrom(values.config as string | undefined);
@@ -83,6 +84,7 @@ async function start(argv: string[]): Promise<void> {
     snapshots,
     journalSegmentBytes: intOption(values["journal-segment-mb"] as string | undefined, "journal-segment-mb", 64, 1, 4096) * 1024 * 1024,
     ...(values.archive !== undefined ? { archiveDir: values.archive as string } : {}),
+    traceHopsSeconds: intOption(values["trace-hops"] as string | undefined, "trace-hops", 0, 0, 3600),
   }).catch((e: unknown) => fail((e as Error).message));
   stopOnSignals(server, feedArgs === null ? null : startFeedProcess(feedArgs, values, server.port));
 }

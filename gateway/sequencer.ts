@@ -19,6 +19,7 @@ import {
 } from "../engine/pipeline/index.ts";
 import { BATCH_HEADER_BYTES, BatchEncoder, sealBatchFrame, type JournalWriter } from "../engine/journal/index.ts";
 import { CommandKind, type CommandRecord } from "../engine/model/index.ts";
+import type { HopTimer } from "./hop-timer.ts";
 
 /**
  * Read-only queries: answered by the engine in sequence (at a sequence point, like any command) but never journaled
@@ -75,6 +76,8 @@ class GroupArena {
   readonly counts = new Int32Array(JOURNAL_GROUP_BATCHES_MAX);
   /** Read-only queries among the commands (not journaled). */
   queries = 0;
+  /** When its first command was sequenced (performance.now(), stamped only when hops are timed). */
+  sequencedMs = 0;
 
   /** Room for one more command: the last batch is not full, or another batch may begin. */
   hasRoom(): boolean {
@@ -86,7 +89,8 @@ class GroupArena {
   }
 
   /** Encodes `cmd` with sequence number `seq` behind the others (the one encoding it gets). */
-  add(cmd: CommandRecord, seq: number): void {
+  add(cmd: CommandRecord, seq: number, timed: boolean): void {
+    if (timed && this.batches === 0) this.sequencedMs = performance.now();
     if (this.batches === 0 || this.counts[this.batches - 1]! === BATCH_COMMANDS_MAX) this.counts[this.batches++] = 0;
     const b = this.batches - 1;
     // Encoded with its sequence number; the caller's record is left as it was.
@@ -101,6 +105,13 @@ class GroupArena {
   /** Byte offset of batch `b`'s record `i`. */
   recordAt(b: number, i: number): number {
     return b * FRAME_BYTES_MAX + BATCH_HEADER_BYTES + i * COMMAND_RECORD_BYTES;
+  }
+
+  /** Commands in the group. */
+  commands(): number {
+    let n = 0;
+    for (let b = 0; b < this.batches; b++) n += this.counts[b]!;
+    return n;
   }
 
   /** Sequence number of batch `b`'s last command. */
@@ -146,6 +157,8 @@ export class Sequencer {
     lastSeq: number,
     lastBatch: number,
     private readonly onJournalFailure: (e: Error) => void,
+    /** `crossbook start --trace-hops`: each group's hops are stamped (gateway/hop-timer.ts); null = off. */
+    private readonly hops: HopTimer | null = null,
   ) {
     this.nextSeq = lastSeq + 1;
     this.nextBatch = lastBatch + 1;
@@ -175,7 +188,7 @@ export class Sequencer {
       arena = this.freeArenas.pop() ?? new GroupArena();
       this.filling = arena;
     }
-    arena.add(cmd, seq);
+    arena.add(cmd, seq, this.hops !== null);
     const i = seq % INFLIGHT_COMMANDS_MAX;
     this.origins[i] = origin;
     this.clientSeqs[i] = clientSeq;
@@ -200,6 +213,7 @@ export class Sequencer {
 
   /** The engine finished batch `batch`: its commands' origins can be forgotten. */
   batchDone(batch: number): void {
+    this.hops?.batchDone(batch, performance.now());
     const last = this.batchLastSeq.get(batch);
     if (last === undefined) return;
     this.batchLastSeq.delete(batch);
@@ -240,11 +254,14 @@ export class Sequencer {
         const firstBatch = this.nextBatch;
         this.nextBatch += group.batches;
         const frames = this.journalFrames(group, firstBatch);
+        const writeStartMs = this.hops === null ? 0 : performance.now();
         if (frames.length > 0) await this.journal.append(frames);
+        const writeEndMs = this.hops === null ? 0 : performance.now();
         while (this.hold !== null) await this.hold;
         this.handing = this.handGroup(group, firstBatch);
         await this.handing;
         this.handing = null;
+        this.hops?.handed(firstBatch + group.batches - 1, group.sequencedMs, writeStartMs, writeEndMs, performance.now(), group.commands());
         group.reset();
         if (this.freeArenas.length < FREE_ARENAS_MAX) this.freeArenas.push(group);
       }

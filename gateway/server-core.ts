@@ -105,6 +105,8 @@ export class ServerCore implements Replies {
   /** The newest clock tick the settlement timer proposed while recovering (0 = none). */
   private proposedWhileRecoveringMs = 0;
   shuttingDown = false;
+  /** `--trace-hops`: the timer that logs the hop report (server.ts goLive); null when off. */
+  hopReports: NodeJS.Timeout | null = null;
   /** Stops the process after an engine worker or the journal failed (set once the server can stop). */
   fatal: ((message: string) => void) | null = null;
   /** Snapshot requests waiting for the batch in flight to end (a snapshot is taken at a batch boundary). */
@@ -357,14 +359,16 @@ export class ServerCore implements Replies {
   private refusedAtGate(session: Session, address: string): boolean {
     let why = "";
     let code: number = RejectCode.RateLimited;
+    // One clock read for the three buckets (a frame is one instant).
+    const nowMs = performance.now();
     if (this.shuttingDown) {
       code = RejectCode.ShuttingDown;
       why = "the server is shutting down: nothing was queued; reconnect when it is back";
-    } else if (!session.takeCommandToken(performance.now())) {
+    } else if (!session.takeCommandToken(nowMs)) {
       why = "rate limit: too many commands per second on this connection";
-    } else if (!this.addressRates.take(address, performance.now())) {
+    } else if (!this.addressRates.take(address, nowMs)) {
       why = "rate limit: too many commands per second from this address";
-    } else if (session.apiKey !== null && !this.keyRates.take(session.apiKey.apiKey, performance.now())) {
+    } else if (session.apiKey !== null && !this.keyRates.take(session.apiKey.apiKey, nowMs)) {
       why = "rate limit: too many commands per second with this API key (all its sessions together)";
     }
     if (why === "") return false;

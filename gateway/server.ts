@@ -12,6 +12,7 @@ import type { EngineTopology } from "../engine/pipeline/index.ts";
 import { lockDataDir } from "./data-lock.ts";
 import { serveHttpRoutes } from "./http-routes.ts";
 import { recoverEngine, type RecoveredEngine } from "./recovery.ts";
+import { HopTimer } from "./hop-timer.ts";
 import { Sequencer } from "./sequencer.ts";
 import { ServerCore, type GatewayLimits } from "./server-core.ts";
 import { closeAllSockets, serveWebSockets } from "./server-sockets.ts";
@@ -53,6 +54,12 @@ export interface ServerOptions {
    * costs ~0.5 s of a restart at 100,000 accounts; turn it on to check the encoder against the engine).
    */
   readonly verifySnapshotHash?: boolean;
+  /**
+   * Issue 15: log where an acknowledgement's time goes inside the server (gateway/hop-timer.ts) every this many
+   * seconds — the group-commit wait, the durable write, the hand-off, the engine and the events' dispatch; 0 or absent
+   * = off (`crossbook start --trace-hops S`).
+   */
+  readonly traceHopsSeconds?: number;
 }
 
 export interface RunningServer {
@@ -177,10 +184,18 @@ async function recoverFromDisk(core: ServerCore, opts: ServerOptions, journalDir
 async function goLive(core: ServerCore, opts: ServerOptions, journalDir: string, recovered: RecoveredEngine): Promise<void> {
   const segmentBytes = opts.journalSegmentBytes ?? JOURNAL_SEGMENT_BYTES_DEFAULT;
   core.journal = await JournalWriter.openSegments(journalDir, core.digest, segmentBytes, recovered.lastSeq + 1);
+  const hops = (opts.traceHopsSeconds ?? 0) > 0 ? new HopTimer() : null;
   core.sequencer = new Sequencer(core.journal, core.pipeline, recovered.lastSeq, recovered.lastBatch, (e) => {
     core.log(`FATAL journal: ${e.message}`);
     core.fatal?.(e.message);
-  });
+  }, hops);
+  if (hops !== null) {
+    core.hopReports = setInterval(() => {
+      const line = hops.report();
+      if (line !== null) core.log(line);
+    }, opts.traceHopsSeconds! * 1000);
+    core.hopReports.unref();
+  }
   core.seq = core.sequencer;
   core.recovering = false;
   core.proposeHeldTick();
@@ -205,6 +220,7 @@ function stopOnce(core: ServerCore, uWS: UwsModule, listenSocket: unknown, close
     stopping = (async () => {
       uWS.us_listen_socket_close(listenSocket as never);
       await core.snapshots?.stop();
+      if (core.hopReports !== null) clearInterval(core.hopReports);
       // Everything journaled is processed and its events (the acknowledgements) handed to the sockets.
       await core.seq.drain();
       await closeSockets();

@@ -2,9 +2,10 @@
 // them, the mix has the proportions, and the plot is drawn from the phases it is given.
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../engine/pipeline/index.ts";
-import { CommandKind, CommandRecord } from "../engine/model/index.ts";
-import { decodeCommand, DecodeResult } from "../gateway/codec/index.ts";
-import { latencySvg, type PhaseResult } from "../bench/load/load.ts";
+import { CommandKind, CommandRecord, EventKind, EventRecord, RejectCode } from "../engine/model/index.ts";
+import { decodeCommand, DecodeResult, encodeEvent } from "../gateway/codec/index.ts";
+import { Event } from "../schemas/index.ts";
+import { chargeUnacked, isRefusal, latencySvg, PhaseState, rejectCodeOf, sourceAddressOf, type PhaseResult } from "../bench/load/load.ts";
 import { BTC_USDC_MIX, MixCursor } from "../bench/load/mix.ts";
 import { clientFrame, frameHeader } from "../bench/load/raw-ws.ts";
 
@@ -84,10 +85,58 @@ describe("load harness frames and mix", () => {
   });
 });
 
+describe("load harness acks", () => {
+  const rejectFrame = (kind: typeof EventKind.CommandRejected | typeof EventKind.OrderRejected, code: number): Buffer => {
+    const e = new EventRecord();
+    e.kind = kind;
+    e.code = code;
+    e.account = 17;
+    e.message = "rate limit: too many commands per second from this address";
+    return Buffer.from(encodeEvent(e, 5n, config));
+  };
+
+  it("X6: a RateLimited or Overloaded refusal is told from other rejects (counted apart, not as a served command)", () => {
+    expect(rejectCodeOf(rejectFrame(EventKind.CommandRejected, RejectCode.RateLimited), Event.CommandRejected)).toBe(RejectCode.RateLimited);
+    expect(rejectCodeOf(rejectFrame(EventKind.OrderRejected, RejectCode.RateLimited), Event.OrderRejected)).toBe(RejectCode.RateLimited);
+    expect(rejectCodeOf(rejectFrame(EventKind.OrderRejected, RejectCode.Overloaded), Event.OrderRejected)).toBe(RejectCode.Overloaded);
+    expect(rejectCodeOf(rejectFrame(EventKind.CommandRejected, RejectCode.RateLimited), Event.OrderAccepted)).toBe(0);
+    // Refusals (not acks): a rate limit, a saturated engine. Any other reject answers the command.
+    expect([RejectCode.RateLimited, RejectCode.Overloaded, RejectCode.InsufficientMargin, 0].map(isRefusal)).toEqual([true, true, false, false]);
+  });
+
+  it("X6: loopback load connections come from addresses of their own (the per-address limit is per client)", () => {
+    expect(sourceAddressOf("ws://127.0.0.1:9000/", 0)).toBe("127.0.0.2");
+    expect(sourceAddressOf("ws://localhost:9000/", 15)).toBe("127.0.0.17");
+    expect(sourceAddressOf("ws://10.1.2.3:9000/", 3)).toBeUndefined();
+  });
+});
+
+describe("load harness latency", () => {
+  it("a command of the window still unacknowledged after the drain counts with its wait so far; one from before the window is only forgotten", () => {
+    const phase = new PhaseState(false);
+    phase.measureFrom = 1000;
+    phase.measureTo = 1002;
+    const c = { scheduledAt: new Float64Array(8), sentAt: new Float64Array(8), outstanding: 3 };
+    c.scheduledAt[1] = 1000.5;
+    c.sentAt[1] = 1000.75;
+    c.scheduledAt[2] = 999; // scheduled before the window (the previous phase's)
+    c.sentAt[2] = 999;
+    c.scheduledAt[5] = 1001.25;
+    c.sentAt[5] = 1001.5;
+    expect(chargeUnacked([c], phase, 1002)).toBe(2);
+    expect(phase.fromScheduled.totalCount).toBe(2);
+    expect([phase.fromScheduled.minNonZeroValue, phase.fromScheduled.maxValue, phase.fromScheduled.mean]).toEqual([750, 1500, 1125]);
+    expect([phase.fromSent.minNonZeroValue, phase.fromSent.maxValue]).toEqual([500, 1250]);
+    // Forgotten: an answer that comes later is not counted again.
+    expect([...c.scheduledAt]).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
+    expect(c.outstanding).toBe(0);
+  });
+});
+
 describe("load harness plot", () => {
   const phase = (name: string, rate: number | null, p50Us: number): PhaseResult => ({
     name, offeredPerSec: rate, ackedPerSec: 1, acked: 1, rejected: 0, unacked: 0, p50Us, p99Us: p50Us * 4, p999Us: p50Us * 8,
-    meanUs: p50Us, realP50Us: p50Us, serverCores: null, clientCores: 0, note: "",
+    meanUs: p50Us, realP50Us: p50Us, serverCores: null, clientCores: 0, note: "", refused: 0,
   });
 
   it("draws one line per percentile and server, one point per open-loop rate", () => {

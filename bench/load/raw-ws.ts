@@ -43,11 +43,14 @@ export class RawWsClient {
     socket.on("error", () => (this.closed = true));
   }
 
-  /** Opens ws://host:port/path and completes the upgrade. */
-  static open(url: string, onFrame: FrameHandler, onChunkDone: () => void = () => {}): Promise<RawWsClient> {
+  /**
+   * Opens ws://host:port/path and completes the upgrade. `localAddress`: the source address to connect from (a
+   * loopback server sees each load connection as another client address; undefined = the system's choice).
+   */
+  static open(url: string, onFrame: FrameHandler, onChunkDone: () => void = () => {}, localAddress?: string): Promise<RawWsClient> {
     const u = new URL(url);
     if (u.protocol !== "ws:") throw new Error(`load: only ws:// URLs are supported, got ${url}`);
-    const socket = connect({ host: u.hostname, port: Number(u.port || 80), noDelay: true });
+    const socket = connect({ host: u.hostname, port: Number(u.port || 80), noDelay: true, ...(localAddress === undefined ? {} : { localAddress }) });
     const key = randomBytes(16).toString("base64");
     return new Promise((resolve, reject) => {
       let head = Buffer.alloc(0);

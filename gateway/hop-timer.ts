@@ -1,0 +1,84 @@
+// Where an acknowledgement's time goes inside the server (issue 15, `crossbook start --trace-hops S`): per journal
+// group, the hops a command takes between the socket and the engine's answer, stamped with performance.now() on the
+// gateway thread —
+//   wait     the group's first command sequenced → its durable write starts (the previous group's write and this
+//            turn's other commands before it: group commit),
+//   write    the durable write (O_DSYNC: the fsync wait included; the thread-pool trip both ways),
+//   hand     the write returned → the group's records are in the engine's ring,
+//   engine   in the ring → the engine's batch end read back on the gateway thread: the worker's wake-up, the engine,
+//            and every event of the batch handled here (the views, the account log's encode, the frames queued for
+//            the sockets, which are written in the same turn).
+// What the client adds (its socket, the kernel, the decode before sequencing) is its round trip minus these. Off by
+// default; on, it costs a few clock reads per group, nothing per command.
+
+/** Groups timed per report at most (a report every few seconds sees fewer at any realistic rate). */
+export const HOP_SAMPLES_MAX = 100_000;
+
+/** Groups written and handed to the engine but not yet answered, at most (more than the sequencer lets in flight). */
+const PENDING_GROUPS_MAX = 4096;
+
+const HOPS = ["wait", "write", "hand", "engine"] as const;
+
+/** One group's stamps (ms, performance.now()), kept from its hand-off until its last batch ends. */
+interface PendingGroup {
+  lastBatch: number;
+  sequencedMs: number;
+  writeStartMs: number;
+  writeEndMs: number;
+  handedMs: number;
+  commands: number;
+}
+
+export class HopTimer {
+  /** Durations (ms) per hop since the last report, one per answered group. */
+  private readonly samples: Float64Array[] = HOPS.map(() => new Float64Array(HOP_SAMPLES_MAX));
+  private readonly commands = new Float64Array(HOP_SAMPLES_MAX);
+  private count = 0;
+  private readonly pending: PendingGroup[] = [];
+
+  /** A group journaled and handed over: its stamps, kept until `batchDone(lastBatch)`. */
+  handed(lastBatch: number, sequencedMs: number, writeStartMs: number, writeEndMs: number, handedMs: number, commands: number): void {
+    if (this.pending.length >= PENDING_GROUPS_MAX) return;
+    this.pending.push({ lastBatch, sequencedMs, writeStartMs, writeEndMs, handedMs, commands });
+  }
+
+  /** The engine finished `batch` (journal batches end in order): a group ending with it is timed. */
+  batchDone(batch: number, nowMs: number): void {
+    while (this.pending.length > 0 && this.pending[0]!.lastBatch <= batch) {
+      const g = this.pending.shift()!;
+      if (g.lastBatch !== batch || this.count >= HOP_SAMPLES_MAX) continue;
+      const i = this.count++;
+      this.samples[0]![i] = g.writeStartMs - g.sequencedMs;
+      this.samples[1]![i] = g.writeEndMs - g.writeStartMs;
+      this.samples[2]![i] = g.handedMs - g.writeEndMs;
+      this.samples[3]![i] = nowMs - g.handedMs;
+      this.commands[i] = g.commands;
+    }
+  }
+
+  /** Groups timed since the last report. */
+  get timed(): number {
+    return this.count;
+  }
+
+  /**
+   * One line: per hop the p50 / p99 (ms) over the groups answered since the last call, and the commands per group;
+   * null when none was. Starts the next window.
+   */
+  report(): string | null {
+    const n = this.count;
+    if (n === 0) return null;
+    this.count = 0;
+    const parts: string[] = [];
+    for (let h = 0; h < HOPS.length; h++) parts.push(`${HOPS[h]} ${percentiles(this.samples[h]!, n, 3)}`);
+    parts.push(`commands/group ${percentiles(this.commands, n, 0)}`);
+    return `hops over ${n} groups (p50/p99, ms): ${parts.join(", ")}`;
+  }
+}
+
+/** "p50/p99" of the first n values (sorted in place), with `digits` decimals. */
+function percentiles(values: Float64Array, n: number, digits: number): string {
+  const sorted = values.subarray(0, n).sort();
+  const at = (q: number): string => sorted[Math.min(n - 1, Math.floor(n * q))]!.toFixed(digits);
+  return `${at(0.5)}/${at(0.99)}`;
+}

@@ -1,0 +1,84 @@
+// `crossbook start --trace-hops` (issue 15): the per-group hop stamps — what each hop is computed from, which batch end
+// closes a group, the report's percentiles — and the sequencer stamping a group exactly once, after its durable write
+// returned and its records were handed to the engine (X4: the write comes before the hand-off in every group).
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { JournalWriter } from "../engine/journal/index.ts";
+import type { RecordViews, ThreadedPipeline } from "../engine/pipeline/index.ts";
+import { HopTimer } from "../gateway/hop-timer.ts";
+import { Sequencer } from "../gateway/sequencer.ts";
+import { deposit } from "./helpers/commands.ts";
+
+describe("hop timer", () => {
+  it("X4: each hop is the difference of its stamps; a group is timed when its last batch ends, not before", () => {
+    const hops = new HopTimer();
+    // Group A: batches 1–3, sequenced at 10 ms, written 10.5–11.25, handed at 11.5. Group B: batches 4–5.
+    hops.handed(3, 10, 10.5, 11.25, 11.5, 2500);
+    hops.handed(5, 11, 11.25, 13, 13.25, 40);
+    hops.batchDone(1, 12);
+    hops.batchDone(2, 12.5);
+    expect(hops.timed).toBe(0);
+    hops.batchDone(3, 14.5);
+    expect(hops.timed).toBe(1);
+    hops.batchDone(-1, 15); // a control batch closes nothing
+    hops.batchDone(4, 15);
+    expect(hops.timed).toBe(1);
+    hops.batchDone(5, 16.75);
+    expect(hops.timed).toBe(2);
+    // p50 of two values is the larger (index floor(2 × 0.5) = 1), p99 the same.
+    expect(hops.report()).toBe(
+      "hops over 2 groups (p50/p99, ms): wait 0.500/0.500, write 1.750/1.750, hand 0.250/0.250, engine 3.500/3.500, commands/group 2500/2500",
+    );
+    expect(hops.report()).toBeNull();
+  });
+
+  it("X4: a group whose batch end was missed is dropped when a later batch ends (the next group is still timed)", () => {
+    const hops = new HopTimer();
+    hops.handed(2, 0, 1, 2, 3, 1);
+    hops.handed(4, 1, 2, 4, 5, 3);
+    hops.batchDone(4, 9);
+    expect(hops.timed).toBe(1);
+    expect(hops.report()).toBe("hops over 1 groups (p50/p99, ms): wait 1.000/1.000, write 2.000/2.000, hand 1.000/1.000, engine 4.000/4.000, commands/group 3/3");
+  });
+
+  it("X4: the sequencer stamps each group once: sequenced ≤ write start ≤ write end ≤ handed, and the engine hop ends at its batch end", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "crossbook-hops-"));
+    const writer = await JournalWriter.open(join(dir, "journal"), "ab".repeat(32));
+    const order: string[] = [];
+    const append = writer.append.bind(writer);
+    writer.append = async (frame: Uint8Array) => {
+      order.push("write");
+      await append(frame);
+      order.push("written");
+    };
+    const pipeline = {
+      submitEncoded: async (_source: RecordViews, _offset: number, _count: number, batch: number) => {
+        order.push(`hand ${batch}`);
+      },
+      waitForBatch: async () => {},
+    } as unknown as ThreadedPipeline;
+    const stamps: number[][] = [];
+    const hops = new HopTimer();
+    const handed = hops.handed.bind(hops);
+    hops.handed = (lastBatch, sequencedMs, writeStartMs, writeEndMs, handedMs, commands) => {
+      order.push(`stamped ${lastBatch}`);
+      stamps.push([lastBatch, sequencedMs, writeStartMs, writeEndMs, handedMs, commands]);
+      handed(lastBatch, sequencedMs, writeStartMs, writeEndMs, handedMs, commands);
+    };
+    const sequencer = new Sequencer(writer, pipeline, 0, 0, (e) => expect.unreachable(e.message), hops);
+    for (let i = 0; i < 1030; i++) sequencer.submit(deposit(17, 0, BigInt(i + 1), 0), null, 0n);
+    await sequencer.drain();
+    await writer.close();
+    // One group of two batches (1,024 + 6 commands): written, then handed batch by batch, then stamped once.
+    expect(order).toEqual(["write", "written", "hand 1", "hand 2", "stamped 2"]);
+    const [lastBatch, sequencedMs, writeStartMs, writeEndMs, handedMs, commands] = stamps[0]!;
+    expect([lastBatch, commands]).toEqual([2, 1030]);
+    expect(sequencedMs! > 0 && sequencedMs! <= writeStartMs! && writeStartMs! <= writeEndMs! && writeEndMs! <= handedMs!).toBe(true);
+    sequencer.batchDone(1);
+    expect(hops.timed).toBe(0);
+    sequencer.batchDone(2);
+    expect(hops.timed).toBe(1);
+  });
+});
