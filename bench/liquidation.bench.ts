@@ -116,8 +116,8 @@ async function markShock(): Promise<BenchResult> {
 
 // ---------------------------------------------------------------- liquidation.interest-hour-100k
 // L5 + Q1: the batch that crosses an hour mark under the 100,000 borrowers of mark-shock-100k: the USDC pool accrues,
-// every borrower's debt grows, and each is re-evaluated (its status, then its safe bands derived again). Timed: that
-// batch, for HOURS hour marks in a row.
+// every borrower's debt grows, and the safe-band index finds those the interest may push over (a borrow index that
+// moves is a move of the band key mark × index; liquidation-trigger.ts). Timed: that batch, for HOURS hour marks.
 const HOURS = 3;
 const HOUR_MS = 3_600_000;
 
@@ -134,8 +134,8 @@ async function interestHour(): Promise<BenchResult> {
   const result = resultFromSamplesNs("liquidation.interest-hour-100k", samples, null);
   result.opsPerSec = null;
   result.notes =
-    `${ACCOUNTS} accounts borrowing USDC against SOL: the batch that crosses an hour mark (accrual, then every borrower ` +
-    `re-evaluated and its bands derived again), ${HOURS} hours: p50 ${((result.p50Ns ?? 0) / 1e6).toFixed(0)} ms`;
+    `${ACCOUNTS} accounts borrowing USDC against SOL: the batch that crosses an hour mark (accrual; the band index ` +
+    `finds the borrowers the interest may push over), ${HOURS} hours: p50 ${((result.p50Ns ?? 0) / 1e6).toFixed(0)} ms`;
   return result;
 }
 
