@@ -18,7 +18,15 @@ export interface SnapshotPolicy {
   readonly everyMs: number;
   /** Snapshots kept on disk (older ones are deleted once a new one is in place). */
   readonly keep: number;
+  /**
+   * Who writes it (engine.ts "X7 (as built)"): "follower" (default) — a worker, from the newest snapshot and the
+   * journal up to the sequencer's boundary, while the engine runs on; "engine" — the stages write their state at a
+   * batch boundary while the sequencer holds batches back (the engine stalls for it).
+   */
+  readonly writer?: SnapshotWriterKind;
 }
+
+export type SnapshotWriterKind = "follower" | "engine";
 
 export const SNAPSHOT_POLICY_DEFAULT: SnapshotPolicy = { everyCommands: 1_000_000, everyMs: 15 * 60_000, keep: 3 };
 
@@ -31,7 +39,10 @@ export interface TakenSnapshot {
   readonly stateHash: string;
   readonly path: string;
   readonly bytes: number;
-  /** From the request to the engine's state being handed back (the engine stages stall for part of it). */
+  /**
+   * How long the sequencer held batches back from the engine for it: "engine", from the request to the stages' state
+   * and the gateway's views handed back (the engine's stall); "follower", reading the boundary (no stall).
+   */
   readonly captureMs: number;
   /** From the request to the file being durable. */
   readonly totalMs: number;
@@ -46,7 +57,7 @@ export class SnapshotScheduler {
 
   constructor(
     private readonly policy: SnapshotPolicy,
-    private readonly take: () => Promise<TakenSnapshot>,
+    private readonly take: (writer?: SnapshotWriterKind) => Promise<TakenSnapshot>,
     private readonly sequencedSeq: () => number,
     private readonly log: (line: string) => void,
     startSeq: number,
@@ -71,10 +82,10 @@ export class SnapshotScheduler {
     this.now().catch((e: unknown) => this.log(`snapshot failed: ${(e as Error).message}`));
   }
 
-  /** Takes a snapshot now (after the one in progress, if any). */
-  async now(): Promise<TakenSnapshot> {
+  /** Takes a snapshot now (after the one in progress, if any); `writer` overrides the policy's for this one. */
+  async now(writer?: SnapshotWriterKind): Promise<TakenSnapshot> {
     while (this.running !== null) await this.running.catch(() => {});
-    this.running = this.take();
+    this.running = this.take(writer);
     try {
       const taken = await this.running;
       this.lastSeq = taken.seq;

@@ -467,13 +467,17 @@ export class Engine {
 
   /**
    * X7: every stage's state, between batches (snapshot.ts has the layout). It covers batches 1…`batches` and
-   * commands up to `lastSeq`; Engine.fromSnapshot makes an engine that goes on exactly as this one does.
+   * commands up to `lastSeq`; Engine.fromSnapshot makes an engine that goes on exactly as this one does. `covers`:
+   * the journal batch and sequence number to write instead (the snapshot follower replays the journal, whose batch
+   * numbers skip batches of read-only queries: it writes the sequencer's numbers, as the threaded pipeline does).
    */
-  snapshot(): Uint8Array {
+  snapshot(covers?: { readonly batch: number; readonly seq: number }): Uint8Array {
     const w = (this.snapshotWriter ??= new SnapshotWriter(1 << 20));
     w.reset();
     const { riskShards, matchingShards } = this.topology;
-    beginSnapshot(w, this.config, { riskShards, matchingShards, batch: this.batchNumber, seq: this.lastSeqNumber });
+    const batch = covers?.batch ?? this.batchNumber;
+    const seq = covers?.seq ?? this.lastSeqNumber;
+    beginSnapshot(w, this.config, { riskShards, matchingShards, batch, seq });
     for (const r of this.risk) r.writeSnapshot(w);
     for (const m of this.matching) m.writeSnapshot(w);
     this.settlement.writeSnapshot(w);
