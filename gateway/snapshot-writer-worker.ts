@@ -1,6 +1,6 @@
 // The snapshot follower's worker (gateway/snapshot-writer.ts): writes the snapshot of the boundary it is given from
-// the newest usable snapshot and the journal, then posts what it wrote, once. It runs the gateway's view code too, so
-// it starts through workers/boot.mjs (tsx), not the engine workers' bundle (which holds engine sources only).
+// the newest usable snapshot and the journal, then posts what it wrote, once. It runs from the workers' bundle
+// (engine/pipeline/worker-bundle.ts), whose digest covers the gateway's sources too.
 import { parentPort, workerData } from "node:worker_threads";
 import { writeSnapshotFromJournal, type SnapshotWriterData } from "./snapshot-writer.ts";
 
