@@ -1,7 +1,10 @@
-// Snapshots on a schedule and on an operator's request (X7). A snapshot is taken at a batch boundary: the sequencer
-// stops handing batches to the engine (it keeps accepting and journaling commands), the request travels through the
-// pipeline's rings so every stage saves its state after the same batch, the gateway's views are added, and the file
-// is written (engine/journal/snapshots.ts) after the engine has already moved on.
+// Snapshots on a schedule and on an operator's request (X7). A snapshot is the state at a batch boundary. By default
+// (writer "follower", engine.ts "X7 (as built)") the boundary is the last batch the sequencer handed to the engine,
+// and a follower worker writes the state there from the newest snapshot and the journal (gateway/snapshot-writer.ts):
+// nothing on the engine's path waits. With writer "engine" the sequencer stops handing batches to the engine (it
+// keeps accepting and journaling commands), the request travels through the pipeline's rings so every stage saves
+// its state after the same batch, the gateway's views are added, and the file is written (engine/journal/snapshots.ts)
+// after the engine has moved on.
 //
 // Defaults (config: `crossbook start --snapshot-every-commands N --snapshot-every-minutes T --snapshots-kept K`):
 //   - every 1,000,000 commands: a restart then replays at most a million journal records after the snapshot, about
