@@ -2,7 +2,11 @@
 //   snapshot.restart — an exchange with 100,000 funded accounts, 200,000 resting orders and a long history: restart to
 //     ready from the newest snapshot + a journal tail (snapshot load and tail replay reported apart), against the
 //     replay of the whole journal in the same run;
-//   snapshot.pause — the longest stall of the engine while a snapshot of that state is taken, and its size on disk.
+//   snapshot.pause — the longest stall of the engine while a snapshot of that state is taken, and its size on disk:
+//     a client (operator session, in the server's process) sends read-only queries one at a time while the snapshot
+//     is taken, and the longest round trip is the stall. Both writers in one run, alternating (engine = stop-the-world,
+//     follower = from the newest snapshot + journal: engine.ts "X7 (as built)"), with 20,000 journaled deposits
+//     before each follower snapshot for it to replay, and a window with no snapshot as long as a follower's.
 // The journal is written straight into the data dir with the journal encoder (what the sequencer would have
 // journaled), then the server replays it: that first start is the full-journal figure.
 //
@@ -11,12 +15,14 @@
 // state as it was, so the state is the same whatever the history length; the issue's figure is 10,000,000 — set the
 // variable to run it; a full replay scales linearly with it, the snapshot restart does not).
 import { mkdtempSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { BatchEncoder, JournalWriter, JOURNAL_SEGMENT_BYTES_DEFAULT, JOURNAL_SEGMENT_DIR } from "../engine/journal/index.ts";
 import { CommandKind, CommandRecord, OrderFlag, OrderType, SelfTradePrevention, Side, TimeInForce } from "../engine/model/index.ts";
 import { BATCH_COMMANDS_MAX, configDigest, loadConfig } from "../engine/pipeline/index.ts";
+import { CrossbookClient } from "../gateway/client/ws-client.ts";
 import { startServer, type RunningServer } from "../gateway/server.ts";
+import type { SnapshotWriterKind, TakenSnapshot } from "../gateway/snapshots.ts";
 import type { BenchDef, BenchResult } from "./harness.ts";
 import { SNAPSHOT_BENCH_SHAPE, snapshotStateBatches } from "./snapshot-state.ts";
 
@@ -124,19 +130,62 @@ function serverOn(dataDir: string): Promise<RunningServer> {
   return startServer({ config, host: "127.0.0.1", port: 0, dataDir, tickIntervalMs: 0, log: () => {}, snapshots: { everyCommands: 0, everyMs: 0, keep: 3 } });
 }
 
+/** One snapshot taken while a client probes the engine with back-to-back queries (their round trips show the stall). */
+interface Probed {
+  readonly writer: SnapshotWriterKind;
+  readonly taken: TakenSnapshot;
+  /** Longest and 99th-percentile query round trip while it was taken, and the queries answered. */
+  readonly maxRttMs: number;
+  readonly p99RttMs: number;
+  readonly queries: number;
+}
+
 interface Figures {
   history: number;
   journalBytes: number;
   fullReplayMs: number;
   fullRecords: number;
-  snapshotBytes: number;
-  captureMs: number;
-  snapshotTotalMs: number;
+  /** Round trips with no snapshot, over a window as long as a follower snapshot. */
+  baseline: { maxRttMs: number; p99RttMs: number; queries: number };
+  /** Alternating: engine (stop-the-world), follower, engine, follower. */
+  rounds: Probed[];
   restartMs: number;
   snapshotLoadMs: number;
   tailReplayMs: number;
   tailRecords: number;
   hashesEqual: boolean;
+  load: string;
+}
+
+/** QueryCollateral round trips, one at a time, until `until` settles. A read-only query is sequenced, not journaled. */
+async function probe(client: CrossbookClient, until: Promise<unknown>): Promise<{ maxRttMs: number; p99RttMs: number; queries: number }> {
+  let done = false;
+  void until.finally(() => (done = true));
+  const rtts: number[] = [];
+  while (!done) {
+    const t = performance.now();
+    await new Promise<void>((resolve) => {
+      let seq = -1n;
+      const off = client.onEvent((e) => {
+        if (e.clientSeq !== seq) return;
+        off();
+        resolve();
+      });
+      seq = client.send({ type: "QueryCollateral", account: 16 });
+    });
+    rtts.push(performance.now() - t);
+  }
+  rtts.sort((a, b) => a - b);
+  return { maxRttMs: rtts[rtts.length - 1] ?? 0, p99RttMs: rtts[Math.floor(rtts.length * 0.99)] ?? 0, queries: rtts.length };
+}
+
+/** Journaled commands between two snapshots (a follower snapshot replays them): deposits, answered before it returns. */
+async function deposits(client: CrossbookClient, count: number, salt: number): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    client.send({ type: "Deposit", account: ((i * 7_919 + salt) % ACCOUNTS + 1) * 16, asset: 0, amount: "1" });
+    if (i % 500 === 499) await new Promise((r) => setTimeout(r, 1));
+  }
+  await client.request({ type: "QueryCollateral", account: 16 }, 20, 120_000);
 }
 
 let figures: Promise<Figures> | null = null;
@@ -153,11 +202,24 @@ async function measure(): Promise<Figures> {
     const full = await serverOn(dataDir);
     const fullReplayMs = performance.now() - t;
     const fullRecords = full.recovered.commands;
-    // 2. A snapshot of that state.
-    const taken = await full.snapshot();
+    // 2. Snapshots of that state while a client's queries probe the engine: stop-the-world and follower, alternating,
+    // with journaled deposits before each follower one (it replays them after the snapshot before it).
+    const client = await CrossbookClient.connect(`ws://127.0.0.1:${full.port}`, { key: full.operatorKey });
+    const rounds: Probed[] = [];
+    for (const writer of ["engine", "follower", "engine", "follower"] as const) {
+      if (writer === "follower") await deposits(client, 20_000, rounds.length);
+      const taking = full.snapshot(writer);
+      const probed = await probe(client, taking);
+      rounds.push({ writer, taken: await taking, ...probed });
+    }
+    const followerMs = rounds.filter((r) => r.writer === "follower").map((r) => r.taken.totalMs);
+    const baseline = await probe(client, new Promise((r) => setTimeout(r, Math.max(...followerMs))));
+    await client.close();
     await full.stop();
-    // 3. A tail after it, then the restart from snapshot + tail; the hash against an uninterrupted replay.
-    const feed = await JournalFeed.open(dataDir, end.seq, end.batch);
+    // 3. A tail after the last snapshot (read-only queries after it were sequenced, never journaled), then the restart
+    // from snapshot + tail; the hash against an uninterrupted replay.
+    const last = rounds[rounds.length - 1]!.taken;
+    const feed = await JournalFeed.open(dataDir, Math.max(end.seq, last.seq), Math.max(end.batch, last.batch));
     await appendPairs(feed, TAIL, 17);
     await feed.close();
     t = performance.now();
@@ -174,14 +236,14 @@ async function measure(): Promise<Figures> {
       journalBytes,
       fullReplayMs,
       fullRecords,
-      snapshotBytes: taken.bytes,
-      captureMs: taken.captureMs,
-      snapshotTotalMs: taken.totalMs,
+      baseline,
+      rounds,
       restartMs,
       snapshotLoadMs: r.snapshotLoadMs,
       tailReplayMs: r.journalReplayMs,
       tailRecords: r.commands,
-      hashesEqual: replayed.stateHash === hash,
+      hashesEqual: replayed.stateHash === hash && r.snapshotSeq === last.seq,
+      load: loadavg().map((x) => x.toFixed(1)).join(" "),
     };
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
@@ -211,7 +273,7 @@ export const benchmarks: BenchDef[] = [
         `restart to ready from snapshot + tail: ${f.restartMs.toFixed(0)} ms (snapshot load ${f.snapshotLoadMs.toFixed(0)} ms, ` +
           `tail replay ${f.tailReplayMs.toFixed(0)} ms for ${f.tailRecords} records) vs full journal replay ${f.fullReplayMs.toFixed(0)} ms ` +
           `for ${f.fullRecords} records (${(f.journalBytes / 1e6).toFixed(0)} MB); ${ACCOUNTS} funded accounts, ${ORDERS} ` +
-          `resting orders, ${f.history} history commands; state hash after restart = full replay's: ${f.hashesEqual}`,
+          `resting orders, ${f.history} history commands; state hash after restart = full replay's: ${f.hashesEqual}; load average ${f.load}`,
       );
     },
   },
@@ -220,12 +282,18 @@ export const benchmarks: BenchDef[] = [
     kind: "custom",
     run: async () => {
       const f = await once();
+      const fmt = (p: Probed): string =>
+        `${p.writer}: longest round trip ${p.maxRttMs.toFixed(0)} ms (p99 ${p.p99RttMs.toFixed(1)} ms, ${p.queries} queries), sequencer held ` +
+        `${p.taken.captureMs.toFixed(1)} ms, on disk after ${p.taken.totalMs.toFixed(0)} ms`;
+      const follower = f.rounds.filter((p) => p.writer === "follower");
+      const worst = Math.max(...follower.map((p) => p.maxRttMs));
       return result(
         "snapshot.pause",
-        f.captureMs * MS,
-        `engine stall bound (request → every stage's state handed back): ${f.captureMs.toFixed(0)} ms; file written and ` +
-          `synced ${f.snapshotTotalMs.toFixed(0)} ms after the request; snapshot ${(f.snapshotBytes / 1e6).toFixed(1)} MB on disk for ` +
-          `${ACCOUNTS} accounts and ${ORDERS} resting orders`,
+        worst * MS,
+        `longest engine stall while a snapshot is taken = longest query round trip meanwhile (client in the server's process, ` +
+          `one query at a time): ${f.rounds.map(fmt).join("; ")}; with no snapshot over as long: ${f.baseline.maxRttMs.toFixed(0)} ms ` +
+          `(p99 ${f.baseline.p99RttMs.toFixed(1)} ms, ${f.baseline.queries} queries); snapshot ${(follower[0]!.taken.bytes / 1e6).toFixed(1)} MB on disk for ` +
+          `${ACCOUNTS} accounts and ${ORDERS} resting orders; load average ${f.load}`,
       );
     },
   },

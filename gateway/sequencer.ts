@@ -286,6 +286,14 @@ export class Sequencer {
   }
 
   /**
+   * The last batch handed to the engine and its last sequence number: a batch boundary whose batches are all in the
+   * journal (a batch is handed only after its journal write returned). The snapshot follower writes the state there.
+   */
+  get handed(): { readonly seq: number; readonly batch: number } {
+    return { seq: this.handedSeq, batch: this.handedBatch };
+  }
+
+  /**
    * Runs `task` at a batch boundary: once the batch being handed to the engine (if any) is handed, no further batch
    * is until the task resolves; commands keep being accepted and journaled meanwhile. The task gets the last
    * sequence number and batch handed over — what a snapshot request written into the rings now comes after.

@@ -2,7 +2,7 @@
 // to sessions, batch ends, clock ticks); a decoded frame through the gate (rate limits, X6) to the sequencer; account
 // catch-up and snapshot requests. server.ts starts and stops it; server-sockets.ts and http-routes.ts serve from it.
 import { basename, join } from "node:path";
-import { writeSnapshot, SNAPSHOT_DIR, type JournalWriter, type SnapshotFile } from "../engine/journal/index.ts";
+import { writeSnapshot, JOURNAL_ARCHIVE_DIR, SNAPSHOT_DIR, type JournalWriter, type SnapshotFile } from "../engine/journal/index.ts";
 import { CommandKind, CommandRecord, EventKind, EventRecord, RejectCode, type ExchangeConfig } from "../engine/model/index.ts";
 import {
   configDigest,
@@ -41,7 +41,8 @@ import { RecoveryStatus } from "./recovery.ts";
 import type { Sequencer } from "./sequencer.ts";
 import type { ServerOptions } from "./server.ts";
 import { OutboxFlusher, Session, SessionRegistry } from "./sessions.ts";
-import { SNAPSHOT_POLICY_DEFAULT, type SnapshotPolicy, type SnapshotScheduler, type TakenSnapshot } from "./snapshots.ts";
+import { SNAPSHOT_POLICY_DEFAULT, type SnapshotPolicy, type SnapshotScheduler, type SnapshotWriterKind, type TakenSnapshot } from "./snapshots.ts";
+import { applyEventToViews, writeSnapshotByFollower } from "./snapshot-writer.ts";
 
 export interface GatewayLimits {
   readonly connectionsPerAddressMax: number;
@@ -90,6 +91,9 @@ export class ServerCore implements Replies {
   readonly unsent: UnsentBudget;
   readonly snapshotPolicy: SnapshotPolicy;
   readonly snapshotDir: string;
+  readonly dataDir: string;
+  /** Archived journal segments (ServerOptions.archiveDir): the snapshot follower may need them. */
+  readonly archiveDir: string;
   // The gateway views: fresh for each recovery attempt (startPipeline), then kept from the engine's events.
   balances: BalanceView;
   marketData: MarketDataHub;
@@ -137,6 +141,8 @@ export class ServerCore implements Replies {
     this.status = new RecoveryStatus(this.log);
     this.snapshotPolicy = opts.snapshots ?? SNAPSHOT_POLICY_DEFAULT;
     this.snapshotDir = join(opts.dataDir, SNAPSHOT_DIR);
+    this.dataDir = opts.dataDir;
+    this.archiveDir = opts.archiveDir ?? join(opts.dataDir, JOURNAL_ARCHIVE_DIR);
     const limits: GatewayLimits = { ...DEFAULT_GATEWAY_LIMITS, ...opts.limits };
     this.limits = limits;
     this.connections = new ConnectionCounter(limits.connectionsPerAddressMax);
@@ -191,17 +197,12 @@ export class ServerCore implements Replies {
 
   /** One engine event: the gateway views, then (once live) the account log and the sessions that should see it. */
   private onEvent(e: EventRecord): void {
-    if ((e.kind === EventKind.MarkPrice || e.kind === EventKind.FundingRate) && e.seq === 0) {
-      // P3/P4 public prices (seq 0, no account): market data, never an account's log. A FundingRate with a seq answers
-      // QueryFundingRateHistory: a reply like any.
-      this.marketData.priceEvent(e);
-      return;
-    }
-    if (e.kind === EventKind.Balance) this.balances.apply(e);
-    else if (e.kind === EventKind.Fill) this.ticks.traded(e.timeMs);
+    // P3/P4 public prices (seq 0, no account) go to market data only, never an account's log. A FundingRate with a
+    // seq answers QueryFundingRateHistory: a reply like any.
+    if (!applyEventToViews(this, e)) return;
+    if (e.kind === EventKind.Fill) this.ticks.traded(e.timeMs);
     else if (e.kind === EventKind.LiquidationStarted || e.kind === EventKind.LiquidationEnded) this.ticks.liquidation(e.account, e.kind === EventKind.LiquidationStarted);
     else if (e.kind === EventKind.OrderAccepted && isEngineOrderId(e.orderId)) this.ticks.liquidation(e.account, true);
-    this.accountView.apply(e);
     const sequencer = this.sequencer;
     if (this.recovering || sequencer === null) return;
     const log = this.accountLog;
@@ -428,12 +429,39 @@ export class ServerCore implements Replies {
   }
 
   /**
-   * X7: a snapshot at a batch boundary (gateway/snapshots.ts): the engine stages' state, then — once every event and
+   * X7: a snapshot of the state after the last batch handed to the engine (engine.ts "X7 (as built)"). By default the
+   * follower writes it (gateway/snapshot-writer.ts) while the engine and the sequencer run on; writer "engine" takes
+   * it from the stages themselves (takeSnapshotFromEngine).
+   */
+  async takeSnapshot(writer: SnapshotWriterKind = this.snapshotPolicy.writer ?? "follower"): Promise<TakenSnapshot> {
+    if (writer === "engine") return this.takeSnapshotFromEngine();
+    const startedMs = performance.now();
+    const { seq, batch } = this.seq.handed;
+    const captureMs = performance.now() - startedMs;
+    const f = await writeSnapshotByFollower({
+      config: this.config,
+      topology: this.topology,
+      dataDir: this.dataDir,
+      archiveDir: this.archiveDir,
+      batch,
+      seq,
+      keep: this.snapshotPolicy.keep,
+      writtenAtMs: Date.now(),
+    });
+    for (const reason of f.skipped) this.log(`snapshot writer: snapshot ${reason}: not used as the base`);
+    const totalMs = performance.now() - startedMs;
+    this.log(`snapshot at sequence ${f.seq} (batch ${f.batch}): ${f.path}, ${f.bytes} bytes; written by the follower from snapshot ${f.baseSeq} + ` +
+      `${f.replayedCommands} journal commands (restore ${f.restoreMs.toFixed(0)} ms, replay ${f.replayMs.toFixed(0)} ms, write ${f.writeMs.toFixed(0)} ms), on disk after ${totalMs.toFixed(0)} ms`);
+    return { seq: f.seq, batch: f.batch, stateHash: f.stateHash, path: f.path, bytes: f.bytes, captureMs, totalMs };
+  }
+
+  /**
+   * X7, writer "engine": a snapshot at a batch boundary (gateway/snapshots.ts): the engine stages' state, then — once every event and
    * market-data record of the batches it covers is handled — the gateway views; the file is written after the
    * sequencer hands batches to the engine again, once a follower has restored the payload and hashed it for the header
    * (snapshotStateHash: the engine stalls only while its stages write their parts).
    */
-  async takeSnapshot(): Promise<TakenSnapshot> {
+  private async takeSnapshotFromEngine(): Promise<TakenSnapshot> {
     const startedMs = performance.now();
     const captured = await this.seq.atBatchBoundary(async (lastSeq, lastBatch) => {
       // The stages write their parts without their digests: the header's hash comes from a follower below.

@@ -16,7 +16,7 @@ import { HopTimer } from "./hop-timer.ts";
 import { Sequencer } from "./sequencer.ts";
 import { ServerCore, type GatewayLimits } from "./server-core.ts";
 import { closeAllSockets, serveWebSockets } from "./server-sockets.ts";
-import { SnapshotScheduler, type SnapshotPolicy, type TakenSnapshot } from "./snapshots.ts";
+import { SnapshotScheduler, type SnapshotPolicy, type SnapshotWriterKind, type TakenSnapshot } from "./snapshots.ts";
 
 export { BalanceView } from "./balance-view.ts";
 export { publicConfig } from "./http-routes.ts";
@@ -77,8 +77,8 @@ export interface RunningServer {
     readonly journalReplayMs: number;
   };
   stateHash(): Promise<string>;
-  /** X7: writes a snapshot now (as the operator's `crossbook snapshot` does). */
-  snapshot(): Promise<TakenSnapshot>;
+  /** X7: writes a snapshot now (as the operator's `crossbook snapshot` does); `writer` overrides the policy's. */
+  snapshot(writer?: SnapshotWriterKind): Promise<TakenSnapshot>;
   /** Gateway counters: open sessions, bytes of events unsent, slow consumers cut. */
   stats(): GatewayStats;
   /**
@@ -203,7 +203,7 @@ async function goLive(core: ServerCore, opts: ServerOptions, journalDir: string,
   const tradesMs = core.marketData.latestTradeWindowMs();
   if (tradesMs > 0) core.ticks.traded(tradesMs);
   core.status.finish(recovered.lastSeq);
-  core.snapshots = new SnapshotScheduler(core.snapshotPolicy, () => core.takeSnapshot(), () => core.seq.lastSeq, core.log, recovered.snapshot?.seq ?? 0);
+  core.snapshots = new SnapshotScheduler(core.snapshotPolicy, (writer) => core.takeSnapshot(writer), () => core.seq.lastSeq, core.log, recovered.snapshot?.seq ?? 0);
   core.snapshots.start();
 }
 
@@ -251,7 +251,7 @@ function runningServer(core: ServerCore, port: number, recovered: RecoveredEngin
       return core.pipeline.stateHash();
     },
     stats: () => ({ sessions: core.sessions.size, unsentBytes: core.unsent.total, unsentPeakBytes: core.unsent.peakBytes, slowConsumersCut: core.unsent.cuts }),
-    snapshot: () => core.snapshots!.now(),
+    snapshot: (writer) => core.snapshots!.now(writer),
     stop,
   };
 }

@@ -1,7 +1,10 @@
-// Snapshots on a schedule and on an operator's request (X7). A snapshot is taken at a batch boundary: the sequencer
-// stops handing batches to the engine (it keeps accepting and journaling commands), the request travels through the
-// pipeline's rings so every stage saves its state after the same batch, the gateway's views are added, and the file
-// is written (engine/journal/snapshots.ts) after the engine has already moved on.
+// Snapshots on a schedule and on an operator's request (X7). A snapshot is the state at a batch boundary. By default
+// (writer "follower", engine.ts "X7 (as built)") the boundary is the last batch the sequencer handed to the engine,
+// and a follower worker writes the state there from the newest snapshot and the journal (gateway/snapshot-writer.ts):
+// nothing on the engine's path waits. With writer "engine" the sequencer stops handing batches to the engine (it
+// keeps accepting and journaling commands), the request travels through the pipeline's rings so every stage saves
+// its state after the same batch, the gateway's views are added, and the file is written (engine/journal/snapshots.ts)
+// after the engine has moved on.
 //
 // Defaults (config: `crossbook start --snapshot-every-commands N --snapshot-every-minutes T --snapshots-kept K`):
 //   - every 1,000,000 commands: a restart then replays at most a million journal records after the snapshot, about
@@ -18,7 +21,15 @@ export interface SnapshotPolicy {
   readonly everyMs: number;
   /** Snapshots kept on disk (older ones are deleted once a new one is in place). */
   readonly keep: number;
+  /**
+   * Who writes it (engine.ts "X7 (as built)"): "follower" (default) — a worker, from the newest snapshot and the
+   * journal up to the sequencer's boundary, while the engine runs on; "engine" — the stages write their state at a
+   * batch boundary while the sequencer holds batches back (the engine stalls for it).
+   */
+  readonly writer?: SnapshotWriterKind;
 }
+
+export type SnapshotWriterKind = "follower" | "engine";
 
 export const SNAPSHOT_POLICY_DEFAULT: SnapshotPolicy = { everyCommands: 1_000_000, everyMs: 15 * 60_000, keep: 3 };
 
@@ -31,7 +42,10 @@ export interface TakenSnapshot {
   readonly stateHash: string;
   readonly path: string;
   readonly bytes: number;
-  /** From the request to the engine's state being handed back (the engine stages stall for part of it). */
+  /**
+   * How long the sequencer held batches back from the engine for it: "engine", from the request to the stages' state
+   * and the gateway's views handed back (the engine's stall); "follower", reading the boundary (no stall).
+   */
   readonly captureMs: number;
   /** From the request to the file being durable. */
   readonly totalMs: number;
@@ -46,7 +60,7 @@ export class SnapshotScheduler {
 
   constructor(
     private readonly policy: SnapshotPolicy,
-    private readonly take: () => Promise<TakenSnapshot>,
+    private readonly take: (writer?: SnapshotWriterKind) => Promise<TakenSnapshot>,
     private readonly sequencedSeq: () => number,
     private readonly log: (line: string) => void,
     startSeq: number,
@@ -71,10 +85,10 @@ export class SnapshotScheduler {
     this.now().catch((e: unknown) => this.log(`snapshot failed: ${(e as Error).message}`));
   }
 
-  /** Takes a snapshot now (after the one in progress, if any). */
-  async now(): Promise<TakenSnapshot> {
+  /** Takes a snapshot now (after the one in progress, if any); `writer` overrides the policy's for this one. */
+  async now(writer?: SnapshotWriterKind): Promise<TakenSnapshot> {
     while (this.running !== null) await this.running.catch(() => {});
-    this.running = this.take();
+    this.running = this.take(writer);
     try {
       const taken = await this.running;
       this.lastSeq = taken.seq;

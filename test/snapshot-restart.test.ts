@@ -9,7 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { emptySummary, listSegments, segmentBatches } from "../engine/journal/index.ts";
-import { configDigest, Engine, loadConfig, type EngineTopology } from "../engine/pipeline/index.ts";
+import { configDigest, Engine, loadConfig, readSnapshotInfo, type EngineTopology } from "../engine/pipeline/index.ts";
+import { openSnapshotPayload } from "../gateway/gateway-state.ts";
 import type { CommandJson, EventJson } from "../gateway/client/codec.ts";
 import { CrossbookClient } from "../gateway/client/ws-client.ts";
 import { startServer, type RunningServer } from "../gateway/server.ts";
@@ -120,10 +121,13 @@ async function run(server: RunningServer, client: Sessions, commands: readonly C
   return server.stateHash();
 }
 
-/** The state hash of the whole journal replayed in one thread: the uninterrupted run. */
-function replayHash(dataDir: string, topology: EngineTopology): string {
+/** The state hash of the whole journal (or its batches up to `lastBatch`) replayed in one thread: the uninterrupted run. */
+function replayHash(dataDir: string, topology: EngineTopology, lastBatch = Number.POSITIVE_INFINITY): string {
   const engine = new Engine(config, topology);
-  for (const b of segmentBatches(listSegments(dataDir), { configDigestHex: configDigest(config) }, emptySummary())) engine.processBatch(b.commands, b.count, { publish: () => {} });
+  for (const b of segmentBatches(listSegments(dataDir), { configDigestHex: configDigest(config) }, emptySummary())) {
+    if (b.batchNumber > lastBatch) break;
+    engine.processBatch(b.commands, b.count, { publish: () => {} });
+  }
   return engine.stateHash();
 }
 
@@ -169,6 +173,75 @@ describe("restart from snapshot + journal tail (X4, X7)", () => {
       }
     }, 120_000);
   }
+
+  for (const layout of [LAYOUTS[0]!, LAYOUTS[2]!]) {
+    it(`X7: ${layout.name}: a follower snapshot taken while commands keep flowing holds the journal's state at its boundary; a restart from it + tail equals the uninterrupted run`, async () => {
+      const dataDir = mkdtempSync(join(tmpdir(), "crossbook-snapflow-"));
+      const first = await serverOn(dataDir, layout);
+      const client = await Sessions.open(first);
+      await run(first, client, workload(41, 600, 1_767_225_600_000), 1_767_229_000_000);
+      const settledSeq = Number((await getStateHash(first.port, first.operatorKey)).lastSeq);
+      // The second workload is sent while the follower writes: the snapshot's boundary falls inside the stream.
+      const flow = workload(42, 1_500, 1_767_230_000_000);
+      let taking: Promise<Awaited<ReturnType<RunningServer["snapshot"]>>> | null = null;
+      for (let i = 0; i < flow.length; i++) {
+        client.send(flow[i]!);
+        if (i % 100 === 99) await new Promise((r) => setTimeout(r, 2));
+        if (i === 500) taking = first.snapshot("follower");
+      }
+      const liveHash = await run(first, client, [], 1_767_233_000_000);
+      const taken = await taking!;
+      const before = await views(first);
+      await client.close();
+      await first.stop();
+      // Inside the stream: after the first workload, before the end of the second.
+      expect(taken.seq).toBeGreaterThan(settledSeq);
+      expect(taken.seq).toBeLessThan(settledSeq + flow.length);
+      // The header's hash is the journal's state at the boundary, replayed in one thread.
+      expect(taken.stateHash).toBe(replayHash(dataDir, layout.topology, taken.batch));
+
+      const second = await serverOn(dataDir, layout);
+      try {
+        expect(second.recovered.snapshotSeq).toBe(taken.seq);
+        expect(await second.stateHash()).toBe(liveHash);
+        expect(await views(second)).toEqual(before);
+      } finally {
+        await second.stop();
+      }
+    }, 120_000);
+  }
+
+  it("X7: at one boundary the follower (from the journal) and the engine's stages (stop-the-world) write the same snapshot: same state hash, same header, same gateway views", async () => {
+    const layout = LAYOUTS[0]!;
+    const dataDir = mkdtempSync(join(tmpdir(), "crossbook-snapsame-"));
+    const server = await serverOn(dataDir, layout);
+    try {
+      const client = await Sessions.open(server);
+      await run(server, client, workload(51, 800, 1_767_225_600_000), 1_767_229_000_000);
+      const older = await server.snapshot("engine");
+      await run(server, client, workload(52, 800, 1_767_230_000_000), 1_767_232_000_000);
+      // Nothing is sent from here on: both writers see the same boundary (the follower from the older snapshot + journal).
+      const byFollower = await server.snapshot("follower");
+      const followerFile = readFileSync(byFollower.path);
+      const byEngine = await server.snapshot("engine");
+      await client.close();
+      expect(older.seq).toBeLessThan(byFollower.seq);
+      expect([byEngine.seq, byEngine.batch, byEngine.path]).toEqual([byFollower.seq, byFollower.batch, byFollower.path]);
+      expect(byFollower.stateHash).toBe(byEngine.stateHash);
+      expect(byFollower.stateHash).toBe(await server.stateHash());
+      // The engine's part is compared by its state (restored hash, above): its bytes are not canonical across
+      // histories (a restored hold table numbers its slots afresh). The gateway's views and the file header are.
+      const engineFile = readFileSync(byEngine.path);
+      const [fromFollower, fromEngine] = [followerFile, engineFile].map((f) => openSnapshotPayload(f.subarray(192)));
+      expect(readSnapshotInfo(config, fromFollower!.engine)).toEqual(readSnapshotInfo(config, fromEngine!.engine));
+      const gatewayBytes = (f: Buffer, engine: Uint8Array): Buffer => f.subarray(engine.byteOffset - f.byteOffset + engine.length);
+      expect(gatewayBytes(followerFile, fromFollower!.engine).length).toBeGreaterThan(100);
+      expect(Buffer.compare(gatewayBytes(followerFile, fromFollower!.engine), gatewayBytes(engineFile, fromEngine!.engine))).toBe(0);
+      expect(Buffer.compare(followerFile.subarray(0, 104), engineFile.subarray(0, 104))).toBe(0);
+    } finally {
+      await server.stop();
+    }
+  }, 120_000);
 
   it("X7: a damaged newest snapshot is skipped with its reason and the previous one is used; the hash is the same", async () => {
     const layout = LAYOUTS[0]!;

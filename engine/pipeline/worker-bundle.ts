@@ -6,7 +6,8 @@
 // restart budget is 2 s), and again in every test that starts a pipeline. The bundle is plain JavaScript: a worker
 // loads it like any module.
 //
-// Where: node_modules/.cache/crossbook-workers/<digest>/, the digest a SHA-256 over every engine/**/*.ts file's path
+// Where: node_modules/.cache/crossbook-workers/<digest>/, the digest a SHA-256 over every engine/, gateway/ and
+// schemas/ **/*.ts file's path
 // and bytes and esbuild's version, so an edited source gets a new bundle and a stale one is never run. Built into a
 // temporary directory and renamed into place, so processes that start at once (vitest's workers) never see half a
 // bundle; the loser of the rename keeps the winner's. Bounded: at most BUNDLES_KEPT digests stay in the cache.
@@ -17,14 +18,24 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
-/** The worker entries (engine/pipeline/workers/<name>.ts) the bundle holds. */
-export const WORKER_ENTRIES = ["engine-worker", "risk-worker", "matching-worker", "settlement-worker", "snapshot-hash-worker", "what-if-worker"] as const;
+/** The worker entries the bundle holds: engine/pipeline/workers/<name>.ts, and the gateway's snapshot follower. */
+export const WORKER_ENTRIES = ["engine-worker", "risk-worker", "matching-worker", "settlement-worker", "snapshot-hash-worker", "what-if-worker", "snapshot-writer-worker"] as const;
 export type WorkerEntry = (typeof WORKER_ENTRIES)[number];
+
+/** Each entry's source, relative to the repository root. */
+export function workerEntrySource(name: WorkerEntry): string {
+  return name === "snapshot-writer-worker" ? join("gateway", `${name}.ts`) : join("engine", "pipeline", "workers", `${name}.ts`);
+}
+
+/**
+ * The source directories the digest covers (relative to the root): every module a worker entry may import. The
+ * snapshot follower (gateway/snapshot-writer.ts) runs the gateway's views, which encode through schemas/.
+ */
+export const WORKER_SOURCE_DIRS = ["engine", "gateway", "schemas"] as const;
 
 /** Bundles of older source versions kept in the cache (the newest by mtime); older ones are removed. */
 const BUNDLES_KEPT = 4;
 
-const ENGINE_DIR = fileURLToPath(new URL("../", import.meta.url));
 const ROOT_DIR = fileURLToPath(new URL("../../", import.meta.url));
 const CACHE_DIR = join(ROOT_DIR, "node_modules", ".cache", "crossbook-workers");
 const BOOT = new URL("./workers/boot.mjs", import.meta.url);
@@ -72,12 +83,12 @@ function loadEsbuild(): Esbuild | null {
 
 function buildIfMissing(esbuild: Esbuild | null): string | null {
   if (esbuild === null) return null;
-  const dir = join(CACHE_DIR, sourceDigest(esbuild.version, ENGINE_DIR));
+  const dir = join(CACHE_DIR, sourceDigest(esbuild.version, ...WORKER_SOURCE_DIRS.map((d) => join(ROOT_DIR, d))));
   if (isComplete(dir)) return dir;
   mkdirSync(CACHE_DIR, { recursive: true });
   const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
   esbuild.buildSync({
-    entryPoints: WORKER_ENTRIES.map((n) => join(ENGINE_DIR, "pipeline", "workers", `${n}.ts`)),
+    entryPoints: Object.fromEntries(WORKER_ENTRIES.map((n) => [n, join(ROOT_DIR, workerEntrySource(n))])),
     bundle: true,
     splitting: true,
     format: "esm",
@@ -104,10 +115,12 @@ function isComplete(dir: string): boolean {
   }
 }
 
-/** SHA-256 over esbuild's version and every .ts file under `sourceDir` (path and bytes), in path order. */
-export function sourceDigest(esbuildVersion: string, sourceDir: string): string {
+/** SHA-256 over esbuild's version and every .ts file under each of `sourceDirs` (path and bytes), in path order. */
+export function sourceDigest(esbuildVersion: string, ...sourceDirs: string[]): string {
   const hash = createHash("sha256").update(`esbuild ${esbuildVersion}\n`);
-  for (const file of tsFiles(sourceDir)) hash.update(`${file.slice(sourceDir.length)}\n`).update(readFileSync(file));
+  for (const [k, sourceDir] of sourceDirs.entries()) {
+    for (const file of tsFiles(sourceDir)) hash.update(`${k}:${file.slice(sourceDir.length)}\n`).update(readFileSync(file));
+  }
   return hash.digest("hex").slice(0, 24);
 }
 

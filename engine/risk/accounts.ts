@@ -220,9 +220,11 @@ export class Account {
   borrowedAssets = 0;
   /**
    * Net balances changed since the margin state last heard: a flag per asset ([0, assets)), then the list of flagged
-   * assets ([assets, 2 × assets)) — one typed array, not two: a restore makes 100,000s of accounts at once.
+   * assets ([assets, 2 × assets)) — one typed array, not two, and made with the margin state (firstMargin): before
+   * it there is nothing to tell (the first read starts from every asset with inputs), and a restore makes 100,000s of
+   * accounts at once, most of which no batch reads.
    */
-  private readonly changed: Uint16Array;
+  private changed: Uint16Array | null = null;
   private changedCount = 0;
   /** Perpetual markets whose position or open orders changed since the margin state last heard (perpChanged): a
    * flag per market, then the list of flagged markets — as `changed` is for assets; made with the margin state. */
@@ -252,7 +254,6 @@ export class Account {
     this.repayCover = zeroBigints(assetCount);
     this.positions = [];
     for (let i = 0; i < assetCount; i++) this.positions.push(newPoolPosition());
-    this.changed = new Uint16Array(2 * assetCount);
   }
 
   /**
@@ -278,9 +279,10 @@ export class Account {
       const sell = this.sellTerms;
       if (sell !== null && sell.repayCover[asset]! > this.borrowed[asset]!) sell.repayCover[asset] = this.borrowed[asset]!;
     }
-    if (this.changed[asset] === 0) {
-      this.changed[asset] = 1;
-      this.changed[this.available.length + this.changedCount++] = asset;
+    const changed = this.changed;
+    if (changed !== null && changed[asset] === 0) {
+      changed[asset] = 1;
+      changed[this.available.length + this.changedCount++] = asset;
     }
   }
 
@@ -291,6 +293,7 @@ export class Account {
    */
   private firstMargin(): AccountMargin {
     const margin = (this.margin = this.createMargin!(this));
+    this.changed = new Uint16Array(2 * this.available.length);
     for (let a = 0; a < this.available.length; a++) if (this.hasMarginInputs(a)) this.markChanged(a);
     const perps = this.perps;
     if (perps !== null) for (let m = 0; m < perps.openBuy.length; m++) if (perps.hasState(m)) this.perpChanged(m);
@@ -316,9 +319,10 @@ export class Account {
     const margin = this.margin ?? this.firstMargin();
     const n = this.changedCount;
     if (n !== 0) {
+      const changed = this.changed!;
       for (let i = 0; i < n; i++) {
-        const asset = this.changed[this.available.length + i]!;
-        this.changed[asset] = 0;
+        const asset = changed[this.available.length + i]!;
+        changed[asset] = 0;
         const repay = this.openRepay[asset]!;
         const cover = this.repayCoverNow(asset);
         const sell = this.sellTerms;
