@@ -257,9 +257,16 @@ class PerpModel {
       if (s.t === "batch") for (const inner of s.steps) if (inner.t !== "oracle") this.toCommands(inner, this.cmds);
       if (s.t !== "batch") this.toCommands(s, this.cmds);
       if (this.cmds.length === 0) return;
-      const before = s.t === "query" ? this.engine.stateHash() : "";
+      // A query changes nothing — but any batch carries the engine's own work on: P4/P5 passes spread over batches
+      // (P5S), P6 (3) conversions, Q2's steps (random seed 444672684 over 2 × 2 met a pending pass). So a query batch
+      // must leave the state an empty batch leaves: the same hash when the engine has no work of its own, else the
+      // hash of a copy (snapshot, restore) given an empty batch.
+      const idle = !this.engine.passesPending && this.engine.risk.every((r) => r.liquidatingAccounts().length === 0 && r.openBankruptcies() === 0);
+      const before = s.t === "query" && idle ? this.engine.stateHash() : "";
+      const twin = s.t === "query" && !idle ? Engine.fromSnapshot(config, this.engine.snapshot()) : null;
+      twin?.processBatch([], 0, { publish: () => {} });
       this.engine.processBatch(this.cmds, this.cmds.length, this.sink);
-      if (s.t === "query") expect(this.engine.stateHash()).toBe(before);
+      if (s.t === "query") expect(this.engine.stateHash()).toBe(twin === null ? before : twin.stateHash());
     }
     this.check();
   }
