@@ -53,6 +53,17 @@ export class OrderHold {
     this.asset = 0;
     this.remaining = 0n;
   }
+
+  /** A cleared record for `account`'s order `orderId` on `market`, `side` (an engine order's hold, D3). */
+  begin(orderId: number, account: Account, market: number, side: number): this {
+    this.reset();
+    this.orderId = orderId;
+    this.account = account.id;
+    this.owner = account;
+    this.market = market;
+    this.side = side;
+    return this;
+  }
 }
 
 export class HoldTable {

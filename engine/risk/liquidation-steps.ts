@@ -280,13 +280,7 @@ function planBorrow(s: RiskState, account: Account, margin: AccountMargin, owed:
 /** The step's hold, as R1 takes an order's (funds.takeHold / takePerpHold), without the checks: the plan fits. */
 function holdStep(s: RiskState, account: Account, orderId: number, plan: BookStepPlan): void {
   const market = s.config.markets[plan.market]!;
-  const hold = s.holds.add(orderId);
-  hold.reset();
-  hold.orderId = orderId;
-  hold.account = account.id;
-  hold.owner = account;
-  hold.market = plan.market;
-  hold.side = plan.side;
+  const hold = s.holds.add(orderId).begin(orderId, account, plan.market, plan.side);
   account.openOrders++;
   if (plan.kind === BookStepKind.LiquidatePositionOnBook) {
     hold.asset = market.quoteAsset;

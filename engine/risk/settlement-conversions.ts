@@ -178,13 +178,7 @@ export class SettlementConversions {
   private forwardSale(s: RiskState, account: Account, orderId: number, out: CommandOut): void {
     const plan = this.plan;
     const market = s.config.markets[plan.market]!;
-    const hold = s.holds.add(orderId);
-    hold.reset();
-    hold.orderId = orderId;
-    hold.account = account.id;
-    hold.owner = account;
-    hold.market = market.id;
-    hold.side = Side.Sell;
+    const hold = s.holds.add(orderId).begin(orderId, account, market.id, Side.Sell);
     hold.flags = OrderFlag.AutoBorrow; // S3: the USDC it raises repays the settlement borrow first
     hold.asset = market.baseAsset;
     hold.inflowAsset = market.quoteAsset;
