@@ -5,7 +5,7 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
-const NEEDS_WEBSOCKET = ["client", "keys", "feed"];
+const NEEDS_WEBSOCKET = ["client", "keys", "feed", "snapshot"];
 if (typeof globalThis.WebSocket === "undefined" && NEEDS_WEBSOCKET.includes(process.argv[2])) {
   const child = spawn(
     process.execPath,

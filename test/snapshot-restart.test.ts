@@ -2,7 +2,7 @@
 // equals that of an uninterrupted run (the whole journal replayed in-process), for the fused and split 1 × 1 engines
 // and for 2 × 2 shards; balances and market data served after the restart are the same; a damaged newest snapshot
 // falls back to the one before it.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -332,6 +332,23 @@ describe("restart from snapshot + journal tail (X4, X7)", () => {
       expect([e.seq, e.stateHash, e.file]).toEqual([commands, hash, `snapshot-${String(commands).padStart(16, "0")}.snap`]);
       expect(e.bytes).toBe(BigInt(statSync(join(dataDir, "snapshots", e.file)).size));
       expect(refused.map((x) => [x.type, "code" in x ? x.code : null])).toEqual([["CommandRejected", "NotLoggedIn"]]);
+    } finally {
+      await server.stop();
+    }
+  }, 60_000);
+
+  it("X7: `npx crossbook snapshot` as a person runs it (plain node, no global WebSocket on Node 20) prints SnapshotTaken", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "crossbook-snapcli-"));
+    const server = await serverOn(dataDir, LAYOUTS[0]!);
+    try {
+      const bin = new URL("../bin/crossbook.mjs", import.meta.url).pathname;
+      const child = spawn(process.execPath, [bin, "snapshot", "--url", `ws://127.0.0.1:${server.port}`, "--data", dataDir], { stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+      child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+      const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+      expect([code, out.includes('"type":"SnapshotTaken"')]).toEqual([0, true]);
+      expect(readdirSync(join(dataDir, "snapshots")).filter((f) => f.endsWith(".snap")).length).toBe(1);
     } finally {
       await server.stop();
     }
