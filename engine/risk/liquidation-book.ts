@@ -53,6 +53,8 @@ export class LiquidationBook {
   poolEpochSeen = 0;
   /** The indexed accounts (those with exposure, C4) and their bands. */
   readonly exposed = new Map<number, AccountBands>();
+  /** L5: the indexed accounts that also lend (set with their bands): what an accrual of a lend index must touch. */
+  readonly exposedLenders = new Set<number>();
   private readonly bands: AssetBands[] = [];
   /** Band changes wait for flushChanges. */
   private dirty = false;
@@ -128,8 +130,13 @@ export class LiquidationBook {
     return [...this.stalled.keys()].sort((a, b) => a - b);
   }
 
-  /** Replaces the account's bands (empty `assets`: out of the index); the sorted lists change at flushChanges. */
-  setBands(account: number, assets: readonly number[], lows: readonly bigint[], highs: readonly bigint[], count: number): void {
+  /**
+   * Replaces the account's bands (empty `assets`: out of the index); the sorted lists change at flushChanges.
+   * `lends`: the account has lend shares (exposedLenders).
+   */
+  setBands(account: number, assets: readonly number[], lows: readonly bigint[], highs: readonly bigint[], count: number, lends = false): void {
+    if (lends && count > 0) this.exposedLenders.add(account);
+    else if (this.exposedLenders.size !== 0) this.exposedLenders.delete(account);
     const old = this.exposed.get(account);
     let record: AccountBands;
     if (old !== undefined && old.inLists && count > 0) {
@@ -175,6 +182,7 @@ export class LiquidationBook {
     const record = this.exposed.get(account);
     if (record === undefined) return;
     this.exposed.delete(account);
+    if (this.exposedLenders.size !== 0) this.exposedLenders.delete(account);
     this.dirty = true;
     if (!record.inLists) return; // set and taken out before a flush: its adds are skipped there
     this.queueRemovals(account, record);

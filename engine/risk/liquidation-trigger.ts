@@ -92,7 +92,8 @@ function touchId(s: RiskState, id: number): void {
  * borrow index that moved counts as a move of the asset's band key, and only the accounts whose band the interest
  * used up are touched — touching every borrower and deriving its bands again was a 5–14 s pause at each hour mark
  * under 100,000 borrowers (liquidation.interest-hour-100k). Every exposed account lending an asset whose lend index
- * moved is revalued (sync) and touched. One without any lend or borrow is not: no pool change moves its margin — at
+ * moved is revalued (sync) and touched, from the set of exposed lenders the bands keep (LiquidationBook.exposedLenders:
+ * a pool action touches its account, so the set is current at every batch end). One without any lend or borrow is not: no pool change moves its margin — at
  * 100,000 perpetual positions without pool positions this was the hour's ~2 s pause (perp.funding-100k). Nor is a
  * borrower when only lenders' claims were written down (Q4): in a cascade each wave of bankruptcies re-derived the
  * bands of every healthy borrower (liquidation.cascade-10k: 240,000 derivations, 40% of its CPU). Accounts not
@@ -111,13 +112,20 @@ function touchInterestCharged(s: RiskState): void {
     if ((moved[a]! & INDEX_MOVED_BORROW) !== 0) book.markMoved[a] = 1;
     if ((moved[a]! & INDEX_MOVED_LEND) !== 0) lendMoved = true;
   }
-  if (!lendMoved) return;
-  for (const id of book.exposed.keys()) {
+  if (!lendMoved || book.exposedLenders.size === 0) return;
+  for (const id of book.exposedLenders) {
     const account = s.accounts.get(id);
     if (account === undefined || account.poolPositions === 0 || !sharesMoved(account, moved)) continue;
     s.pools.sync(account);
     account.touch();
   }
+}
+
+/** Does the account hold lend shares of any asset? */
+function lendsAny(account: Account): boolean {
+  if (account.poolPositions === 0) return false;
+  for (let a = 0; a < account.positions.length; a++) if (account.positions[a]!.lendShares !== 0n) return true;
+  return false;
 }
 
 /** Does the account lend an asset whose lend index moved (INDEX_MOVED_LEND per asset)? */
@@ -204,7 +212,7 @@ function deriveBands(s: RiskState, id: number, margin: AccountMargin, surplusUsd
   // The index keeps each high edge as high × the asset's borrow index now, and compares it with mark × the borrow
   // index then (subBand: a borrow band holds for its debt grown by that ratio).
   for (let i = 0; i < count; i++) x.highs[i] = x.highs[i]! * s.pools.pools[x.assets[i]!]!.borrowIndex;
-  s.liquidation.setBands(id, x.assets, x.lows, x.highs, count);
+  s.liquidation.setBands(id, x.assets, x.lows, x.highs, count, lendsAny(s.accounts.get(id)!));
 }
 
 /** Flags (x.underPosition) the base assets of the account's perpetual positions; true when there is any. */
