@@ -370,8 +370,9 @@ describe("USDC settlement waterfall (P6)", () => {
     expect(settlements(events, ALICE)).toEqual([[SettlementReason.Fee, SettlementStep.ForcedBorrow, usdc(1)]]);
   });
 
-  it("P6 (3): with autoBorrowSettlements off, the next batch converts collateral through the book (CollateralConversion): 0.00002 BTC sold at Carol's 59,000 bid repays the 1 USDC borrow", () => {
-    const h = new Harness();
+  /** P6 (3): Alice (1 BTC, autoBorrowSettlements off) opens 0.02 BTC of perp at 50,000; her 1 USDC fee is a borrow
+   * due a conversion; Carol bids 59,000 for 0.001 BTC on the spot book. */
+  function conversionDue(h: Harness): void {
     withUsdcPool(h);
     h.deposit(ALICE, BTC, btc(1));
     h.settings(ALICE, 0, AccountSetting.AutoBorrowSettlements);
@@ -380,6 +381,11 @@ describe("USDC settlement waterfall (P6)", () => {
     h.order(CAROL, Side.Buy, price(59_000), btc(0.001), 0, BTC_USDC);
     h.order(BOB, Side.Sell, price(50_000), btc(0.02));
     h.order(ALICE, Side.Buy, price(50_000), btc(0.02));
+  }
+
+  it("P6 (3): with autoBorrowSettlements off, the next batch converts collateral through the book (CollateralConversion): 0.00002 BTC sold at Carol's 59,000 bid repays the 1 USDC borrow", () => {
+    const h = new Harness();
+    conversionDue(h);
     expect(h.slots(ALICE, USDC).borrowed).toBe(usdc(1));
     expect(h.engine.risk[0]!.passesPending).toBe(true); // a conversion is due: the clock policy keeps batches coming
     const events = h.run({ kind: CommandKind.AdvanceTime, timeMs: T0 + 1_000 });
@@ -396,14 +402,7 @@ describe("USDC settlement waterfall (P6)", () => {
 
   it("P6 (3), X7: a conversion due at a snapshot is in it: the restored engine converts in the next batch as the live one does", () => {
     const live = new Harness();
-    withUsdcPool(live);
-    live.deposit(ALICE, BTC, btc(1));
-    live.settings(ALICE, 0, AccountSetting.AutoBorrowSettlements);
-    live.deposit(BOB, USDC, usdc(10_000));
-    live.deposit(CAROL, USDC, usdc(10_000));
-    live.order(CAROL, Side.Buy, price(59_000), btc(0.001), 0, BTC_USDC);
-    live.order(BOB, Side.Sell, price(50_000), btc(0.02));
-    live.order(ALICE, Side.Buy, price(50_000), btc(0.02));
+    conversionDue(live);
     const restored = new Harness(config, undefined, Engine.fromSnapshot(config, live.engine.snapshot()));
     expect(restored.engine.stateHash()).toBe(live.engine.stateHash());
     const tick = { kind: CommandKind.AdvanceTime, timeMs: T0 + 1_000 };
