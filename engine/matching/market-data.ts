@@ -1,6 +1,9 @@
 // Market-data output of the matching engine (O8): the sink interface, depth snapshot shapes and the 24 h ticker window.
 
 import type { SnapshotReader, SnapshotWriter } from "../model/index.ts";
+import { Side } from "../model/index.ts";
+import { NONE, type Book } from "./book.ts";
+import { NO_TICK } from "./ladder.ts";
 import { TICKER_BUCKET_MS, TICKER_WINDOW_BUCKETS } from "./limits.ts";
 
 /**
@@ -299,4 +302,112 @@ function minuteOf(timeMs: number): number {
 function bucketOf(minute: number): number {
   const r = minute % TICKER_WINDOW_BUCKETS;
   return r < 0 ? r + TICKER_WINDOW_BUCKETS : r;
+}
+
+/**
+ * O8: what one market publishes after each command — the depth delta of the levels whose total changed, the best
+ * bid/offer when it changed, the ticker when the command traded — and what it last published (the BBO baseline and
+ * the depth update id, which the market's snapshot carries).
+ */
+export class MarketDataPublisher {
+  depthUpdateId = 0;
+  private bboBidTick = NO_TICK;
+  private bboAskTick = NO_TICK;
+  private bboBidPrice = 0n;
+  private bboBidQty = 0n;
+  private bboAskPrice = 0n;
+  private bboAskQty = 0n;
+
+  constructor(
+    private readonly market: number,
+    private readonly book: Book,
+    private readonly ticker: TickerWindow,
+  ) {}
+
+  /** Publishes the command's depth delta, BBO change and (if it traded) ticker. */
+  finishCommand(md: MarketDataSink, time: number, traded: boolean): void {
+    const book = this.book;
+    const n = book.dCount;
+    const bidTick = book.ladders[Side.Buy].bestTick;
+    const askTick = book.ladders[Side.Sell].bestTick;
+    // The BBO can only have changed if a best tick moved or a changed level sits at a best tick.
+    let touchChanged = bidTick !== this.bboBidTick || askTick !== this.bboAskTick;
+    if (n > 0 && this.publishDepth(md, n, bidTick, askTick, time)) touchChanged = true;
+    if (touchChanged) this.publishBbo(md, bidTick, askTick, time);
+    if (traded) this.publishTicker(md, time);
+  }
+
+  /** The depth delta of the command's n dirty levels (those whose total changed); true if one sits at the touch. */
+  private publishDepth(md: MarketDataSink, n: number, bidTick: number, askTick: number, time: number): boolean {
+    const book = this.book;
+    const dLvl = book.dLvl;
+    const dKey = book.dKey;
+    const order = book.dOrder;
+    let atTouch = false;
+    let changed = 0;
+    for (let i = 0; i < n; i++) {
+      const lvl = dLvl[i];
+      if (lvl === NONE ? book.dBefore[i] === 0n : book.lTotal[lvl] === book.dBefore[i]) continue;
+      // Insertion into the publication order (the list is almost always one or two entries).
+      const key = dKey[i];
+      let j = changed;
+      while (j > 0 && dKey[order[j - 1]] > key) {
+        order[j] = order[j - 1];
+        j--;
+      }
+      order[j] = i;
+      changed++;
+      if (book.dTick[i] === (book.dSide[i] === Side.Buy ? bidTick : askTick)) atTouch = true;
+    }
+    book.dCount = 0;
+    if (changed === 0) return false;
+    const first = this.depthUpdateId + 1;
+    this.depthUpdateId += changed;
+    md.depthDelta(this.market, first, this.depthUpdateId, time);
+    for (let k = 0; k < changed; k++) {
+      const i = order[k];
+      const lvl = dLvl[i];
+      md.depthLevel(this.market, book.dSide[i], book.dPrice[i], lvl === NONE ? 0n : book.lTotal[lvl], first + k);
+    }
+    return atTouch;
+  }
+
+  /** Publishes the best bid/offer if its prices or quantities differ from the last published ones. */
+  private publishBbo(md: MarketDataSink, bidTick: number, askTick: number, time: number): void {
+    const book = this.book;
+    this.bboBidTick = bidTick;
+    this.bboAskTick = askTick;
+    const bl = book.bestLevel(Side.Buy);
+    const al = book.bestLevel(Side.Sell);
+    const bp = bl === NONE ? 0n : book.lPrice[bl];
+    const bq = bl === NONE ? 0n : book.lTotal[bl];
+    const ap = al === NONE ? 0n : book.lPrice[al];
+    const aq = al === NONE ? 0n : book.lTotal[al];
+    if (bp !== this.bboBidPrice || bq !== this.bboBidQty || ap !== this.bboAskPrice || aq !== this.bboAskQty) {
+      this.bboBidPrice = bp;
+      this.bboBidQty = bq;
+      this.bboAskPrice = ap;
+      this.bboAskQty = aq;
+      md.bbo(this.market, bp, bq, ap, aq, this.depthUpdateId, time);
+    }
+  }
+
+  publishTicker(md: MarketDataSink, time: number): void {
+    const t = this.ticker;
+    md.ticker(this.market, t.open(), t.highPrice(), t.lowPrice(), t.lastPrice, t.volume, t.quoteVolume, t.tradeCount, time);
+  }
+
+  /** Called when a market-data sink is attached: the BBO baseline is the current book. */
+  resetBaseline(): void {
+    const book = this.book;
+    const bl = book.bestLevel(Side.Buy);
+    const al = book.bestLevel(Side.Sell);
+    this.bboBidPrice = bl === NONE ? 0n : book.lPrice[bl];
+    this.bboBidQty = bl === NONE ? 0n : book.lTotal[bl];
+    this.bboAskPrice = al === NONE ? 0n : book.lPrice[al];
+    this.bboAskQty = al === NONE ? 0n : book.lTotal[al];
+    this.bboBidTick = book.ladders[Side.Buy].bestTick;
+    this.bboAskTick = book.ladders[Side.Sell].bestTick;
+    book.dCount = 0;
+  }
 }

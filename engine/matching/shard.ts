@@ -126,7 +126,7 @@ export class MatchingShard {
     if (m === null) return this.unknownMarket(cmd, EventKind.CommandRejected, 0);
     m.beginCommand();
     const n = m.cancelAllOf(cmd.account, reason);
-    m.commandAccepted(cmd.account, CommandKind.CancelAll, 0, BigInt(n));
+    m.events.commandAccepted(cmd.account, CommandKind.CancelAll, 0, BigInt(n));
     m.finishCommand();
   }
 
@@ -136,12 +136,12 @@ export class MatchingShard {
     if (m === null) return this.unknownMarket(cmd, EventKind.CommandRejected, 0);
     const state = cmd.marketState;
     if (state !== (state | 0) || state < MarketState.Open || state > MarketState.Closed) {
-      m.reject(EventKind.CommandRejected, RejectCode.InvalidField, "InvalidField: market state", 0, cmd.account, 0, 0n);
+      m.events.reject(EventKind.CommandRejected, RejectCode.InvalidField, "InvalidField: market state", 0, cmd.account, 0, 0n);
       return;
     }
     m.beginCommand();
     m.setState(state);
-    m.commandAccepted(cmd.account, CommandKind.SetMarketState, state, 0n);
+    m.events.commandAccepted(cmd.account, CommandKind.SetMarketState, state, 0n);
     m.finishCommand();
   }
 
@@ -151,7 +151,7 @@ export class MatchingShard {
     if (m === null) return this.unknownMarket(cmd, EventKind.CommandRejected, 0);
     const code = m.setBandInputs(cmd.price, cmd.meanPremium, cmd.indexPrice);
     if (code !== RejectCode.None) {
-      m.reject(EventKind.CommandRejected, code, "MarketBandInputs: mean mark and index must be > 0, premium > −100%", 0, cmd.account, 0, 0n);
+      m.events.reject(EventKind.CommandRejected, code, "MarketBandInputs: mean mark and index must be > 0, premium > −100%", 0, cmd.account, 0, 0n);
     }
   }
 
