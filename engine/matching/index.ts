@@ -85,6 +85,9 @@
 //   side (Overloaded), checked for GTC limit orders before matching (conservatively: even if it would not rest).
 //
 // ## Structure (book.ts, ladder.ts, market.ts; the id index is collections/id-map.ts)
+// market.ts matches; around it, per market: filters.ts (O2 checks), bands.ts (O4–O7 bounds and tick arithmetic),
+// order-events.ts (the event writer and marketSeq), market-data.ts (MarketDataPublisher, O8), market-state.ts
+// (snapshot, state hash, invariant check, resting-order and depth views).
 // Per market: orders and levels are slots in preallocated arrays that double in steps — typed arrays for ids, links
 // and level totals (BigInt64Array); order quantities, clientIds and level prices are references to the immutable
 // bigints they arrived as (a BigInt64Array read allocates a fresh bigint, and these values go into every event). Each
