@@ -134,10 +134,10 @@ export class ServerCore implements Replies {
     this.stages = opts.stages ?? "fused";
     this.sessions = new SessionRegistry(this.config);
     this.auth = new GatewayAuth(opts.dataDir, this.sessions, this);
-    this.balances = new BalanceView(this.config.assets.length);
     this.marketData = new MarketDataHub(this.config);
     this.accountLog = new AccountEventLog(this.config);
     this.accountView = new AccountView(this.config);
+    this.balances = new BalanceView(this.accountView);
     this.status = new RecoveryStatus(this.log);
     this.snapshotPolicy = opts.snapshots ?? SNAPSHOT_POLICY_DEFAULT;
     this.snapshotDir = join(opts.dataDir, SNAPSHOT_DIR);
@@ -164,9 +164,9 @@ export class ServerCore implements Replies {
 
   /** The engine and the gateway views, fresh or from a snapshot (each recovery attempt starts over). */
   async startPipeline(snapshot: SnapshotFile | null): Promise<ThreadedPipeline> {
-    this.balances = new BalanceView(this.config.assets.length);
     this.marketData = new MarketDataHub(this.config);
     this.accountView = new AccountView(this.config);
+    this.balances = new BalanceView(this.accountView);
     this.auth.registry.clear();
     const options = { topology: this.topology, tickIntervalMs: this.tickIntervalMs, stages: this.stages } as const;
     if (snapshot === null) return ThreadedPipeline.start(this.config, this.pipelineHandlers(), options);
@@ -174,7 +174,7 @@ export class ServerCore implements Replies {
     // The workers boot and restore the engine's state while this thread restores the gateway's views.
     const starting = ThreadedPipeline.start(this.config, this.pipelineHandlers(), { ...options, snapshot: opened.engine });
     try {
-      opened.restoreGateway([this.balances, this.marketData, this.accountView, this.auth.registry]);
+      opened.restoreGateway([this.marketData, this.accountView, this.auth.registry]);
     } catch (e) {
       await starting.then((p) => p.stop(), () => {});
       throw e;
@@ -470,7 +470,7 @@ export class ServerCore implements Replies {
         throw new Error(`the engine's snapshot covers ${engine.seq}/${engine.batch}, the sequencer handed ${lastSeq}/${lastBatch}`);
       }
       await this.pipeline.settle();
-      return { engine, payload: composeSnapshotPayload(engine.bytes, [this.balances, this.marketData, this.accountView, this.auth.registry]) };
+      return { engine, payload: composeSnapshotPayload(engine.bytes, [this.marketData, this.accountView, this.auth.registry]) };
     });
     const captureMs = performance.now() - startedMs;
     const { engine, payload } = captured;
