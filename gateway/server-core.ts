@@ -2,7 +2,7 @@
 // to sessions, batch ends, clock ticks); a decoded frame through the gate (rate limits, X6) to the sequencer; account
 // catch-up and snapshot requests. server.ts starts and stops it; server-sockets.ts and http-routes.ts serve from it.
 import { basename, join } from "node:path";
-import { writeSnapshot, JOURNAL_ARCHIVE_DIR, SNAPSHOT_DIR, type JournalWriter, type SnapshotFile } from "../engine/journal/index.ts";
+import { writeSnapshot, JOURNAL_ARCHIVE_DIR, SNAPSHOT_DIR, SnapshotDamagedError, type JournalWriter, type SnapshotFile } from "../engine/journal/index.ts";
 import { CommandKind, CommandRecord, EventKind, EventRecord, RejectCode, type ExchangeConfig } from "../engine/model/index.ts";
 import {
   configDigest,
@@ -171,9 +171,14 @@ export class ServerCore implements Replies {
     const options = { topology: this.topology, tickIntervalMs: this.tickIntervalMs, stages: this.stages } as const;
     if (snapshot === null) return ThreadedPipeline.start(this.config, this.pipelineHandlers(), options);
     const opened = openSnapshotPayload(snapshot.payload);
-    // The workers boot and restore the engine's state while this thread restores the gateway's views.
+    // The workers boot and restore the engine's state (its part's CRC-32 checked first) while this thread finishes the
+    // file's checksum (SnapshotFile.checksum, a restart's read) and then restores the gateway's views.
     const starting = ThreadedPipeline.start(this.config, this.pipelineHandlers(), { ...options, snapshot: opened.engine });
+    // Handled here too: it may reject (a damaged engine part) while this thread awaits the checksum.
+    starting.catch(() => {});
     try {
+      const damaged = snapshot.checksum === undefined ? null : await snapshot.checksum;
+      if (damaged !== null) throw new SnapshotDamagedError(damaged);
       opened.restoreGateway([this.marketData, this.accountView, this.auth.registry]);
     } catch (e) {
       await starting.then((p) => p.stop(), () => {});
