@@ -17,7 +17,7 @@ export const USAGE = `crossbook — cross-margin exchange engine
   crossbook replay FILE.jsonl [--config FILE]      one JSON command per line, in-process, simulated clock;
                                                    prints one JSON event per line, then the state hash
                   [--truncate-at-corruption] [--journal-segment-mb 64] [--archive DIR]
-                  [--snapshot-every-commands 1000000] [--snapshot-every-minutes 15] [--snapshots-kept 3]
+                  [--snapshot-every-commands 250000] [--snapshot-every-minutes 15] [--snapshots-kept 3]
                                                    --truncate-at-corruption: start past a corrupt journal,
                                                    keeping exactly the records before the corruption
   crossbook config [--config FILE]                 loads and checks a config as start does; prints its digest,

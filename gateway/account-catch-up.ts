@@ -263,7 +263,7 @@ const ACCOUNT_VIEW_SNAPSHOT_ROWS_MAX = 100_000_000;
  * An account's latest Balance event of one asset: what its Balance frame carries besides the account and asset (a
  * whole EventRecord per account and asset was ~0.7 kB: 400,000 of them made a snapshot restore GC for seconds).
  */
-class BalanceEntry {
+export class BalanceEntry {
   seq = 0;
   marketSeq = 0;
   available = 0n;
@@ -277,6 +277,11 @@ export class AccountView {
   private readonly orders = new Map<number, Map<number, OrderRow>>();
 
   constructor(private readonly config: ExchangeConfig) {}
+
+  /** The account's latest Balance of the asset (GET /balances, balance-view.ts), undefined before its first. */
+  balanceOf(account: number, asset: number): Readonly<BalanceEntry> | undefined {
+    return this.balances.get(account)?.[asset];
+  }
 
   apply(e: EventRecord): void {
     switch (e.kind) {

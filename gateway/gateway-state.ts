@@ -1,13 +1,15 @@
-// The gateway's part of a snapshot (X7): the views it derives from engine output — balances (GET /balances) and the
-// market-data replicas (L2 books, best bid/offer, 24 h ticker) — so a restart from a snapshot serves the same answers
-// as one that replayed the whole journal. Taken at the same batch boundary as the engine stages' state
+// The gateway's part of a snapshot (X7): the views it derives from engine output — the account view (balances for
+// GET /balances and QueryAccountSnapshot, resting orders) and the market-data replicas (L2 books, best bid/offer,
+// 24 h ticker) — so a restart from a snapshot serves the same answers as one that replayed the whole journal. Taken at the same batch boundary as the engine stages' state
 // (ThreadedPipeline.settle), written with the engine's snapshot writer (engine/model/snapshot-io.ts).
 //
 // A snapshot file's payload (engine/journal/snapshots.ts) is: uint layout version, uint engine bytes, the engine's
 // state (engine/pipeline/snapshot.ts), then each gateway part in order.
 import { SnapshotFormatError, SnapshotReader, SnapshotWriter } from "../engine/model/index.ts";
 
-export const SNAPSHOT_PAYLOAD_VERSION = 1;
+/** The gateway parts' layout. 2: no balance table of its own (GET /balances reads the account view's entries:
+ * balance-view.ts); the parts are the market-data replicas, the account view and the key registry. */
+export const SNAPSHOT_PAYLOAD_VERSION = 2;
 
 /** Something whose state goes into the gateway's part of a snapshot. */
 export interface SnapshotPart {

@@ -152,7 +152,8 @@ export async function recoverEngine(o: RecoveryOptions): Promise<RecoveredEngine
   o.status.begin("snapshot", 0, 0);
   const expectation = { configDigestHex: o.configDigestHex, riskShards: o.topology.riskShards, matchingShards: o.topology.matchingShards };
   const skip = (path: string, reason: string): void => o.log(`snapshot ${basename(path)} skipped: ${reason}`);
-  for await (const snapshot of validSnapshots(join(o.dataDir, SNAPSHOT_DIR), expectation, skip)) {
+  // Each file's checksum is checked while its restore starts (readSnapshot's checksumLater): the workers boot meanwhile.
+  for await (const snapshot of validSnapshots(join(o.dataDir, SNAPSHOT_DIR), expectation, skip, true)) {
     const recovered = await recoverFrom(o, snapshot);
     if (recovered !== null) return recovered;
   }
@@ -167,7 +168,9 @@ async function recoverFrom(o: RecoveryOptions, snapshot: SnapshotFile | null): P
     pipeline = await o.startPipeline(snapshot);
   } catch (e) {
     if (snapshot === null) throw e;
-    o.log(`snapshot ${basename(snapshot.path)} skipped: it does not restore (${(e as Error).message})`);
+    // A damaged file is reported as such, whichever part of it failed first.
+    const damaged = snapshot.checksum === undefined ? null : await snapshot.checksum;
+    o.log(`snapshot ${basename(snapshot.path)} skipped: ${damaged ?? `it does not restore (${(e as Error).message})`}`);
     return null;
   }
   try {

@@ -2,7 +2,7 @@
 // to sessions, batch ends, clock ticks); a decoded frame through the gate (rate limits, X6) to the sequencer; account
 // catch-up and snapshot requests. server.ts starts and stops it; server-sockets.ts and http-routes.ts serve from it.
 import { basename, join } from "node:path";
-import { writeSnapshot, JOURNAL_ARCHIVE_DIR, SNAPSHOT_DIR, type JournalWriter, type SnapshotFile } from "../engine/journal/index.ts";
+import { writeSnapshot, JOURNAL_ARCHIVE_DIR, SNAPSHOT_DIR, SnapshotDamagedError, type JournalWriter, type SnapshotFile } from "../engine/journal/index.ts";
 import { CommandKind, CommandRecord, EventKind, EventRecord, RejectCode, type ExchangeConfig } from "../engine/model/index.ts";
 import {
   configDigest,
@@ -134,10 +134,10 @@ export class ServerCore implements Replies {
     this.stages = opts.stages ?? "fused";
     this.sessions = new SessionRegistry(this.config);
     this.auth = new GatewayAuth(opts.dataDir, this.sessions, this);
-    this.balances = new BalanceView(this.config.assets.length);
     this.marketData = new MarketDataHub(this.config);
     this.accountLog = new AccountEventLog(this.config);
     this.accountView = new AccountView(this.config);
+    this.balances = new BalanceView(this.accountView);
     this.status = new RecoveryStatus(this.log);
     this.snapshotPolicy = opts.snapshots ?? SNAPSHOT_POLICY_DEFAULT;
     this.snapshotDir = join(opts.dataDir, SNAPSHOT_DIR);
@@ -164,17 +164,22 @@ export class ServerCore implements Replies {
 
   /** The engine and the gateway views, fresh or from a snapshot (each recovery attempt starts over). */
   async startPipeline(snapshot: SnapshotFile | null): Promise<ThreadedPipeline> {
-    this.balances = new BalanceView(this.config.assets.length);
     this.marketData = new MarketDataHub(this.config);
     this.accountView = new AccountView(this.config);
+    this.balances = new BalanceView(this.accountView);
     this.auth.registry.clear();
     const options = { topology: this.topology, tickIntervalMs: this.tickIntervalMs, stages: this.stages } as const;
     if (snapshot === null) return ThreadedPipeline.start(this.config, this.pipelineHandlers(), options);
     const opened = openSnapshotPayload(snapshot.payload);
-    // The workers boot and restore the engine's state while this thread restores the gateway's views.
+    // The workers boot and restore the engine's state (its part's CRC-32 checked first) while this thread finishes the
+    // file's checksum (SnapshotFile.checksum, a restart's read) and then restores the gateway's views.
     const starting = ThreadedPipeline.start(this.config, this.pipelineHandlers(), { ...options, snapshot: opened.engine });
+    // Handled here too: it may reject (a damaged engine part) while this thread awaits the checksum.
+    starting.catch(() => {});
     try {
-      opened.restoreGateway([this.balances, this.marketData, this.accountView, this.auth.registry]);
+      const damaged = snapshot.checksum === undefined ? null : await snapshot.checksum;
+      if (damaged !== null) throw new SnapshotDamagedError(damaged);
+      opened.restoreGateway([this.marketData, this.accountView, this.auth.registry]);
     } catch (e) {
       await starting.then((p) => p.stop(), () => {});
       throw e;
@@ -470,7 +475,7 @@ export class ServerCore implements Replies {
         throw new Error(`the engine's snapshot covers ${engine.seq}/${engine.batch}, the sequencer handed ${lastSeq}/${lastBatch}`);
       }
       await this.pipeline.settle();
-      return { engine, payload: composeSnapshotPayload(engine.bytes, [this.balances, this.marketData, this.accountView, this.auth.registry]) };
+      return { engine, payload: composeSnapshotPayload(engine.bytes, [this.marketData, this.accountView, this.auth.registry]) };
     });
     const captureMs = performance.now() - startedMs;
     const { engine, payload } = captured;

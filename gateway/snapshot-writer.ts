@@ -18,32 +18,29 @@ import { configDigest, Engine, type EngineTopology } from "../engine/pipeline/in
 import { askFollower } from "../engine/pipeline/follower.ts";
 import { AccountView } from "./account-catch-up.ts";
 import { ApiKeyRegistry } from "./auth/registry.ts";
-import { BalanceView } from "./balance-view.ts";
 import { composeSnapshotPayload, openSnapshotPayload, type SnapshotPart } from "./gateway-state.ts";
 import { MarketDataHub } from "./market-data.ts";
 
 /** The gateway's views a snapshot carries, in the payload's order. */
 export interface GatewayViews {
-  readonly balances: BalanceView;
   readonly marketData: MarketDataHub;
   readonly accountView: AccountView;
   readonly registry: ApiKeyRegistry;
 }
 
 export function gatewayParts(v: GatewayViews): SnapshotPart[] {
-  return [v.balances, v.marketData, v.accountView, v.registry];
+  return [v.marketData, v.accountView, v.registry];
 }
 
 /**
  * An engine event into the gateway's views (ServerCore.onEvent, live and recovering, and the snapshot follower).
  * False for a public price event (P3/P4 MarkPrice or FundingRate, seq 0): market data only, never an account's.
  */
-export function applyEventToViews(v: Pick<GatewayViews, "balances" | "marketData" | "accountView">, e: EventRecord): boolean {
+export function applyEventToViews(v: Pick<GatewayViews, "marketData" | "accountView">, e: EventRecord): boolean {
   if ((e.kind === EventKind.MarkPrice || e.kind === EventKind.FundingRate) && e.seq === 0) {
     v.marketData.priceEvent(e);
     return false;
   }
-  if (e.kind === EventKind.Balance) v.balances.apply(e);
   v.accountView.apply(e);
   return true;
 }
@@ -84,7 +81,7 @@ export function writeSnapshotByFollower(data: Omit<SnapshotWriterData, "entry">)
 }
 
 function freshViews(config: ExchangeConfig): GatewayViews {
-  return { balances: new BalanceView(config.assets.length), marketData: new MarketDataHub(config), accountView: new AccountView(config), registry: new ApiKeyRegistry() };
+  return { marketData: new MarketDataHub(config), accountView: new AccountView(config), registry: new ApiKeyRegistry() };
 }
 
 interface Base {

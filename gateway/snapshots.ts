@@ -7,11 +7,17 @@
 // after the engine has moved on.
 //
 // Defaults (config: `crossbook start --snapshot-every-commands N --snapshot-every-minutes T --snapshots-kept K`):
-//   - every 1,000,000 commands: a restart then replays at most a million journal records after the snapshot, about
-//     1–4 s at the 0.25–1 M records/s a replay runs here, while at full load (~1 M commands/s) the engine pauses for a
-//     snapshot at most about once every few seconds — and at realistic loads (thousands per second) every few minutes;
+//   - every 250,000 commands: what a restart replays after the newest snapshot is at most that plus the commands that
+//     came while the follower wrote it. The tail replays at ~0.1 M records/s here (bench snapshot.restart: 100,000
+//     records in ~0.95 s at load ~4.6), so 250,000 is ~2.5 s of replay — 1,000,000 (the default before) was ~10 s,
+//     more than the snapshot's own load. The follower (snapshot-writer.ts) must keep up: it takes ~5 s (restore the
+//     previous snapshot, encode, write) plus the replay of the commands since, ~7.5 s for 250,000, so it keeps up to
+//     ~33,000 commands/s sustained; above that snapshots run back to back (one at a time) and the tail is bounded by
+//     what arrives during one. Its cost is about a third of one core (at nice 19) at 10,000 commands/s, and nothing
+//     on the engine's or the sequencer's path at any rate;
 //   - every 15 minutes (when at least one command came since the last one): a quiet exchange still restarts from a
-//     recent state and its journal tail stays short, for the price of at most 96 snapshots a day;
+//     recent state; below ~280 commands/s this trigger comes first, so the tail stays under 250,000 whatever the
+//     rate, for the price of at most 96 snapshots a day;
 //   - 3 kept: a damaged newest snapshot falls back to the one before it, twice, before the whole journal is needed;
 //     `crossbook journal-archive` may move the segments the oldest of them covers.
 export interface SnapshotPolicy {
@@ -31,7 +37,7 @@ export interface SnapshotPolicy {
 
 export type SnapshotWriterKind = "follower" | "engine";
 
-export const SNAPSHOT_POLICY_DEFAULT: SnapshotPolicy = { everyCommands: 1_000_000, everyMs: 15 * 60_000, keep: 3 };
+export const SNAPSHOT_POLICY_DEFAULT: SnapshotPolicy = { everyCommands: 250_000, everyMs: 15 * 60_000, keep: 3 };
 
 /** How often the schedule is checked. */
 const SCHEDULE_CHECK_MS = 1_000;

@@ -243,7 +243,7 @@ describe("restart from snapshot + journal tail (X4, X7)", () => {
     }
   }, 120_000);
 
-  it("X7: a damaged newest snapshot is skipped with its reason and the previous one is used; the hash is the same", async () => {
+  it("X7: a damaged newest snapshot is skipped with its reason and the previous one is used; the hash is the same (and with both damaged, the journal)", async () => {
     const layout = LAYOUTS[0]!;
     const dataDir = mkdtempSync(join(tmpdir(), "crossbook-snapfallback-"));
     const first = await serverOn(dataDir, layout);
@@ -268,6 +268,20 @@ describe("restart from snapshot + journal tail (X4, X7)", () => {
       expect(await second.stateHash()).toBe(liveHash);
     } finally {
       await second.stop();
+    }
+    // The older one damaged inside its engine part (whose own CRC-32 fails while the file's SHA-256 is still being
+    // checked, restart's checksumLater): skipped for the same reason, and the whole journal is replayed.
+    const olderBytes = readFileSync(older.path);
+    olderBytes[192 + 64] ^= 0x20;
+    writeFileSync(older.path, olderBytes);
+    lines.length = 0;
+    const third = await serverOn(dataDir, layout, (l) => lines.push(l));
+    try {
+      for (const s of [newer, older]) expect(lines).toContain(`snapshot ${s.path.slice(s.path.lastIndexOf("/") + 1)} skipped: checksum mismatch (damaged file)`);
+      expect(third.recovered.snapshotSeq).toBe(0);
+      expect(await third.stateHash()).toBe(liveHash);
+    } finally {
+      await third.stop();
     }
   }, 120_000);
 

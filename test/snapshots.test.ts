@@ -1,11 +1,13 @@
 // Snapshot files (X7): atomic, checksummed, versioned, owner-only; a damaged or mismatched snapshot is skipped with
-// its reason and the one before it is used; SIGKILL at any point of a write leaves the previous snapshot usable.
+// its reason and the one before it is used; SIGKILL at any point of a write leaves the previous snapshot usable; the
+// default schedule's count trigger.
 import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { listSnapshots, readSnapshot, snapshotFileName, SNAPSHOT_FORMAT_VERSION, validSnapshots, writeSnapshot, type SnapshotMeta } from "../engine/journal/snapshots.ts";
+import { SNAPSHOT_POLICY_DEFAULT, SnapshotScheduler, type TakenSnapshot } from "../gateway/snapshots.ts";
 
 const DIGEST = "cd".repeat(32);
 const EXPECT = { configDigestHex: DIGEST, riskShards: 1, matchingShards: 1 };
@@ -55,6 +57,44 @@ describe("snapshot files (X7)", () => {
     bytes[192 + 500] ^= 0x04;
     writeFileSync(path, bytes);
     expect(await usable(dir)).toEqual({ seqs: [10], skipped: [`${snapshotFileName(20)}: checksum mismatch (damaged file)`] });
+  });
+
+  it("X7: read with checksumLater (a restart), a file comes back before its SHA-256 is known and its checksum then names the damage", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "crossbook-snap-"));
+    await writeSnapshot(dir, meta(10), payloadOf(10), 3);
+    const { path } = await writeSnapshot(dir, meta(20), payloadOf(20), 3);
+    const bytes = readFileSync(path);
+    bytes[192 + 500] ^= 0x04;
+    writeFileSync(path, bytes);
+    const files: { seq: number; checksum: string | null | undefined }[] = [];
+    for await (const s of validSnapshots(dir, EXPECT, () => {}, true)) files.push({ seq: s.seq, checksum: await s.checksum });
+    expect(files).toEqual([{ seq: 20, checksum: "checksum mismatch (damaged file)" }, { seq: 10, checksum: null }]);
+    // Read the ordinary way, the damaged one is never returned, and a returned file carries no pending checksum.
+    const newest = await readSnapshot(join(dir, snapshotFileName(10)), EXPECT);
+    expect("checksum" in newest).toBe(false);
+  });
+
+  it("X7: by default a snapshot is due once 250,000 commands were sequenced since the last (SNAPSHOT_POLICY_DEFAULT, gateway/snapshots.ts)", async () => {
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
+    try {
+      let sequenced = 1_000;
+      const taken: number[] = [];
+      const take = async (): Promise<TakenSnapshot> => {
+        taken.push(sequenced);
+        return { seq: sequenced, batch: 1, stateHash: "", path: "", bytes: 0, captureMs: 0, totalMs: 0 };
+      };
+      const scheduler = new SnapshotScheduler(SNAPSHOT_POLICY_DEFAULT, take, () => sequenced, () => {}, 1_000);
+      scheduler.start();
+      sequenced = 1_000 + 249_999;
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect(taken).toEqual([]);
+      sequenced = 1_000 + 250_000;
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect(taken).toEqual([251_000]);
+      await scheduler.stop();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("X7: snapshots of another config, another topology, an unknown format version or cut short are skipped with their reason", async () => {

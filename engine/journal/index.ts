@@ -33,6 +33,7 @@ export {
   readSnapshot,
   snapshotFileName,
   validSnapshots,
+  SnapshotDamagedError,
   writeSnapshot,
   SNAPSHOT_DIR,
   SNAPSHOT_FORMAT_VERSION,

@@ -47,7 +47,19 @@ export interface SnapshotFile extends SnapshotMeta {
   readonly path: string;
   readonly payload: Uint8Array;
   readonly writtenAtMs: number;
+  /**
+   * Read with `checksumLater` (a restart): the file's SHA-256 is still being checked — resolves to null when it
+   * matches, else to the reason (SnapshotDamagedError's message). Nothing may be kept from the payload before it
+   * resolves to null. Absent: the checksum matched before the file was returned.
+   */
+  readonly checksum?: Promise<string | null>;
 }
+
+/** The reason a snapshot whose checksum was checked late (SnapshotFile.checksum) is not used. */
+export class SnapshotDamagedError extends Error {}
+
+/** The reason a snapshot file's checksum gives for skipping it. */
+const CHECKSUM_MISMATCH = "checksum mismatch (damaged file)";
 
 export function snapshotFileName(seq: number): string {
   return `snapshot-${String(seq).padStart(16, "0")}.snap`;
@@ -164,8 +176,17 @@ export interface SnapshotExpectation {
   readonly matchingShards: number;
 }
 
-/** Reads and checks one snapshot file: the file, or why it cannot be used. */
-export async function readSnapshot(path: string, expect: SnapshotExpectation): Promise<SnapshotFile | { readonly error: string }> {
+/**
+ * Reads and checks one snapshot file: the file, or why it cannot be used. `checksumLater`: the header is checked now
+ * and the SHA-256 while the caller goes on (SnapshotFile.checksum) — a restart starts the engine's workers, which
+ * boot and restore from the engine part (its own CRC-32 checked: engine/pipeline/snapshot.ts) meanwhile, and
+ * restores nothing else from the file until it matched.
+ */
+export async function readSnapshot(
+  path: string,
+  expect: SnapshotExpectation,
+  checksumLater = false,
+): Promise<SnapshotFile | { readonly error: string }> {
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
@@ -183,8 +204,11 @@ export async function readSnapshot(path: string, expect: SnapshotExpectation): P
   if (payloadBytes !== bytes.length - HEADER_BYTES) return { error: `payload of ${bytes.length - HEADER_BYTES} bytes, the header says ${payloadBytes}` };
   const header = bytes.subarray(0, HEADER_BYTES);
   const payload = bytes.subarray(HEADER_BYTES);
-  const sum = await checksumOf(header, [payload]);
-  if (!sum.equals(header.subarray(CHECKSUM_AT, CHECKSUM_AT + 32))) return { error: "checksum mismatch (damaged file)" };
+  const checked = checksumOf(header, [payload]).then((sum) => (sum.equals(header.subarray(CHECKSUM_AT, CHECKSUM_AT + 32)) ? null : CHECKSUM_MISMATCH));
+  if (!checksumLater) {
+    const damaged = await checked;
+    if (damaged !== null) return { error: damaged };
+  }
   const configDigestHex = header.subarray(32, 64).toString("hex");
   if (configDigestHex !== expect.configDigestHex.padEnd(64, "0").slice(0, 64)) {
     return { error: `written under another configuration (digest ${configDigestHex.slice(0, 12)}…)` };
@@ -204,20 +228,23 @@ export async function readSnapshot(path: string, expect: SnapshotExpectation): P
     matchingShards,
     writtenAtMs: dv.getFloat64(104, true),
     payload,
+    ...(checksumLater ? { checksum: checked } : {}),
   };
 }
 
 /**
  * The usable snapshots of `dir`, newest first, read one at a time as the caller asks for the next: each file that
- * cannot be used is reported through `onSkip` (path and reason) and passed over.
+ * cannot be used is reported through `onSkip` (path and reason) and passed over. `checksumLater`: as readSnapshot's
+ * (the caller awaits each file's SnapshotFile.checksum and passes over a damaged one itself).
  */
 export async function* validSnapshots(
   dir: string,
   expect: SnapshotExpectation,
   onSkip: (path: string, reason: string) => void,
+  checksumLater = false,
 ): AsyncGenerator<SnapshotFile, void, void> {
   for (const s of listSnapshots(dir)) {
-    const r = await readSnapshot(s.path, expect);
+    const r = await readSnapshot(s.path, expect, checksumLater);
     if ("error" in r) onSkip(s.path, r.error);
     else if (r.seq !== s.seq) onSkip(s.path, `its header says sequence ${r.seq}, its name ${s.seq}`);
     else yield r;

@@ -216,12 +216,32 @@
 //    sequencer's path waits: the stall is none (bench snapshot.pause probes it with queries). Consistency needs no
 //    request through the rings: one engine replays one journal to one batch, and replay equals live (X4), so every
 //    stage is at that batch; the header's hash is that engine's. The costs, paid off the engine's threads: the worker's
-//    CPU (a restore plus the commands since the last snapshot — a million by default — competing with the engine on a
+//    CPU (a restore plus the commands since the last snapshot — 250,000 by default — competing with the engine on a
 //    2-core machine: the worker lowers its own thread to nice 19, so the engine's and gateway's threads win a core
 //    from it) and its memory (a second copy of the state while it runs); the first snapshot of a server with none
 //    replays the whole journal. Measured (bench snapshot.pause, alternating, load ~4): longest query round trip while
 //    a snapshot is taken 1.18–1.23 s stop-the-world, 53–171 ms follower (p99 7.5–9 ms), 59 ms with none. Crash safety is the file writer's, unchanged. Writer "engine" (SnapshotPolicy)
 //    keeps (a) for comparison; Q7's what-if still captures through (a) without the views (captureEngine).
+// X7 restart (as built; gateway/recovery.ts, gateway/server-core.ts startPipeline) — a restart from a snapshot, and
+//    what limits it (profiled with --cpu-prof and --trace-gc on the issue's state, 100,000 accounts, 200,000 orders).
+//    The path to ready: read the file → the fused engine worker boots (its bundle, its part of the payload cloned in)
+//    and restores risk (~1.7 s CPU) then matching (~0.55 s), while the main thread restores the gateway's views
+//    (~0.7 s) → the journal tail. 50–60% of every restore is scavenges (each restored object survives the young
+//    generation and is copied out of it; mark-compact ~0.3 s in all); the rest is making ~20 objects per account, the
+//    holds and the book orders. Changes: the file's SHA-256 is checked while the workers boot and restore
+//    (readSnapshot checksumLater; their part's own CRC-32 is checked before they get it, the views are restored only
+//    after the SHA-256 matched, a damaged file is skipped as before); GET /balances reads the account view's entries
+//    (one table of Balance events, not two); an account's pool positions are made on first use. Tried and dropped:
+//    semi-space sizes of 16, 32 and 64 MB (restore CPU within ±5% of the default), an open-addressing index for the
+//    account view's balance rows (10 MB less heap, no CPU change). The tail: the engine alone replays ~9 µs/record
+//    CPU over the first 50,000 records of a fresh isolate and ~4.7 µs after (JIT warm-up, scavenges over the large old
+//    generation — excore-mix's 2–3 µs is warm and small), and the gateway's views cost ~6 µs/record more (the account
+//    view's Map lookups per Balance/OrderAccepted/OrderDone, the market-data book replica's bigint-keyed Maps), on the
+//    main thread in parallel with the engine. Not per batch (1,024 commands each) nor the journal's decode (~1%).
+//    At load ~5 the path to ready was: file read and header 0.15 s, the worker's boot 0.65 s (the main thread restores
+//    the views meanwhile), its restore 1.75 s, the tail 0.85–0.9 s: 3.4–3.5 s, against 3.9–4.0 s before these changes.
+//    What is left for 2 s: the worker started before the file is read (its boot overlapped too), flat storage for
+//    accounts, holds and the account view (fewer objects to copy), a warm engine isolate for the tail. The default interval is 250,000 commands (gateway/snapshots.ts: ~2.5 s of tail at most).
 import { createHash } from "node:crypto";
 import { MatchingShard } from "../matching/index.ts";
 import {

@@ -172,8 +172,15 @@ export class Account {
   readonly lent: bigint[];
   /** Borrowed from the asset's pool: a liability and a position (C3, C4). Written only through the lending seam. */
   readonly borrowed: bigint[];
-  /** Pool positions (L5: shares scaled by the pool's indices), one per asset; lent / borrowed are their values. */
-  readonly positions: PoolPosition[];
+  /**
+   * Pool positions (L5: shares scaled by the pool's indices), one per asset; lent / borrowed are their values. Made
+   * on first use: most accounts never lend or borrow, and a restore makes 100,000s of accounts at once (six objects
+   * each, ~12% of a restored risk shard's heap, for positions that stay zero).
+   */
+  get positions(): PoolPosition[] {
+    return this.poolPositionsMade ?? this.makePoolPositions();
+  }
+  private poolPositionsMade: PoolPosition[] | null = null;
   /** Accrual epoch of the shard's pools when lent / borrowed were last valued (PoolBook.sync). */
   poolEpoch = 0;
   /** Assets with a non-zero pool position: while 0, sync has nothing to revalue. */
@@ -252,8 +259,13 @@ export class Account {
     this.openInflow = zeroBigints(assetCount);
     this.openRepay = zeroBigints(assetCount);
     this.repayCover = zeroBigints(assetCount);
-    this.positions = [];
-    for (let i = 0; i < assetCount; i++) this.positions.push(newPoolPosition());
+  }
+
+  private makePoolPositions(): PoolPosition[] {
+    const positions: PoolPosition[] = [];
+    for (let i = 0; i < this.available.length; i++) positions.push(newPoolPosition());
+    this.poolPositionsMade = positions;
+    return positions;
   }
 
   /**
