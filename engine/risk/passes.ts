@@ -8,10 +8,19 @@ import { SNAPSHOT_COUNT_MAX, type SnapshotReader, type SnapshotWriter } from "..
  * Holder visits one batch spends on spread passes at most (funding first, then realization): one visit = one holder
  * paid or realized (or passed over: nothing to move, paid already). Measured with bench perp.realize-100k on a loaded
  * 2-core machine: a realized holder costs ~45–70 µs of CPU all told (phase 3b, its three events, and phase 5's Q1
- * re-evaluation of the account it touched), so 16 visits keep a batch's pass work under 1 ms. What the bench's
- * longest pause measures is not this work but V8's scavenges (issue 12, third round): at 100,000 positions the heap
- * holds ~1.1 GB of per-account bigint arrays, and a scavenge there costs ~30–45 ms of CPU however small the young
- * generation (1 MB semi-spaces: 30 ms each, 16× as many) — a cost of the old generation's size, not of this budget.
+ * re-evaluation of the account it touched), so 16 visits keep a batch's pass work under 1 ms (fourth round: ~35 µs,
+ * the Q1 band of a USDC holding in closed form). What the bench's longest pause measures is not this work but V8's
+ * collections (issue 12, fourth round, --trace-gc-nvp and perf on perp.realize-100k): ~90 scavenges a pass, each of
+ * 20–40 ms on this heap, and a mark-compact now and then; a scavenge here has two parts. (a) A walk over the header of every
+ * old-generation page (RememberedSet<OLD_TO_NEW>::IterateMemoryChunks in ScavengerCollector::CollectGarbage, in no
+ * sub-phase of --trace-gc-nvp; perf puts 97% of that function's samples on the loop): a cost of the heap's size,
+ * whatever the young generation's — ~1.4 GB of per-account records here, 9.5–13 ms median at load 11–15; a plain-JS
+ * heap of the same shape with nothing surviving: 6–20 ms at 2 GB, 3–4 ms at 0.5 GB. (b) scavenge.parallel: copying
+ * the survivors and the old-to-new slots to them — the new bigints a visit stores into long-lived account records:
+ * 546 bytes a realized holder before this round, 237 after (margin slots keep equal values and share one output
+ * record, unchanged bands stay, the band index's chunks are made once), ~660 → ~290 KB promoted a scavenge. (b)
+ * shrinks with what a visit leaves behind; (a) only with the heap: a longest pause ≤ 1 ms needs the accounts' state
+ * off V8's pages (typed columns), not a smaller budget.
  */
 export const PASS_VISITS_PER_BATCH_MAX = 16;
 
