@@ -71,4 +71,39 @@ describe("Q1: SortedEdges (the safe-band index's sorted lists)", () => {
     }
     expect(list.size).toBeGreaterThan(2 * 512); // several chunks were split on the way
   });
+  it("Q1: entries that all move the same way (bands re-derived in turn) empty chunks at one end and split them at the other — the emptied chunks are reused and the order stays a naive sorted list's", () => {
+    const list = new SortedEdges();
+    const naive = new Map<number, bigint>();
+    for (let id = 0; id < 3000; id++) {
+      list.insert(BigInt(id), id);
+      naive.set(id, BigInt(id));
+    }
+    for (let round = 0; round < 4; round++) {
+      for (let id = 0; id < 3000; id++) {
+        const edge = naive.get(id)!;
+        expect(list.remove(edge, id)).toBe(true);
+        const moved = round % 2 === 0 ? edge + 5000n : edge - 4000n + BigInt(id % 7);
+        list.insert(moved, id);
+        naive.set(id, moved);
+      }
+      const sorted = [...naive.entries()].sort(([i1, e1], [i2, e2]) => (e1 < e2 ? -1 : e1 > e2 ? 1 : i1 - i2));
+      expect(list.size).toBe(3000);
+      for (const value of [-1n, 1500n, 4999n, 6000n, 20_000n]) {
+        const above: number[] = [];
+        const below: number[] = [];
+        list.forEachAbove(value, (id) => above.push(id));
+        list.forEachBelow(value, (id) => below.push(id));
+        expect(above).toEqual(sorted.filter(([, e]) => e > value).map(([i]) => i));
+        expect(below).toEqual(sorted.filter(([, e]) => e < value).map(([i]) => i));
+      }
+    }
+    for (const [id, edge] of naive) expect(list.remove(edge, id)).toBe(true);
+    expect(list.size).toBe(0);
+    const none: number[] = [];
+    list.forEachAbove(-1n, (id) => none.push(id));
+    expect(none).toEqual([]);
+    list.insert(7n, 1); // an emptied list takes entries again
+    list.forEachBelow(8n, (id) => none.push(id));
+    expect(none).toEqual([1]);
+  });
 });

@@ -4,7 +4,9 @@
 //       AccountMargin.positionImfAt / positionMmfAt = positionImf / positionMmf at the account's leverage limit.
 //   P8: maintenanceShortfallAtMark with its divisions written out = the divRound formula; the P8 solve with the seeded
 //       flat-limit MMF = the solve with positionMmf.
-//   Q1: LiquidationBook.setBands reuses an account's band record in place after a flush = a fresh record each time.
+//   Q1: LiquidationBook.setBands reuses an account's band record in place after a flush = a fresh record each time;
+//       an unchanged band leaves the lists as they are (same property).
+//   Q1: safeBand's closed form for a stable (identity-haircut) holding = the two bisections (safeBandSearched).
 //   C4/P1: Account.perpChanged is applied lazily (syncedMargin values each flagged market once): the margin state
 //       equals one given every change at once, whatever the interleaving of changes and reads.
 import fc from "fast-check";
@@ -22,6 +24,7 @@ import {
 } from "../engine/perps/index.ts";
 import { Account, AccountPerps } from "../engine/risk/accounts.ts";
 import { LiquidationBook } from "../engine/risk/liquidation-book.ts";
+import { PriceSlot, SafeBand, safeBand, safeBandSearched, type BandFormulas } from "../engine/liquidation/index.ts";
 import {
   AccountMargin,
   exposureQuantity,
@@ -29,6 +32,7 @@ import {
   marginFractionNear,
   MarginContext,
   positionImf,
+  haircutWeight,
   positionMmf,
   RootHint,
   sqrtTermFlatLimitUsd,
@@ -419,5 +423,42 @@ describe("Q1 shortcut: an account's band record reused in place after a flush", 
       }),
       { numRuns: 1000 },
     );
+  });
+});
+
+describe("Q1 shortcut: a stable holding's safe band in closed form", () => {
+  it("Q1: property — safeBand of an identity-haircut holding equals the bisections' band (random sizes, decimals, marks, budgets and grids)", () => {
+    const formulas: BandFormulas = { haircutWeight, positionMmf };
+    const slot = new PriceSlot();
+    const fast = new SafeBand();
+    const full = new SafeBand();
+    let interior = 0;
+    const input = fc.record({
+      net: fc.oneof(fc.bigInt({ min: 1n, max: 1_000n }), fc.bigInt({ min: 1n, max: 10n ** 16n }), fc.bigInt({ min: 1n, max: 10n ** 24n })),
+      decimals: fc.constantFrom(0, 6, 8, 9, 18),
+      p0: fc.oneof(fc.bigInt({ min: 1n, max: 100n }), fc.bigInt({ min: 990_000_000n, max: 1_010_000_000n }), fc.bigInt({ min: 1n, max: 10n ** 14n })),
+      ticks: fc.constantFrom(1n, 2n, 3n, 256n, 65_536n, 10n ** 9n),
+      minTicks: fc.bigInt({ min: 1n, max: 5n }),
+      maxMarks: fc.bigInt({ min: 1n, max: 20n }),
+      budgetPart: fc.bigInt({ min: -3n, max: 1_100n }),
+    });
+    fc.assert(
+      fc.property(input, ({ net, decimals, p0, ticks, minTicks, maxMarks, budgetPart }) => {
+        slot.assetNet = net;
+        slot.assetDecimals = decimals;
+        slot.haircut = { kind: "identity" };
+        const tick = p0 / ticks > 0n ? p0 / ticks : 1n;
+        const minPrice = tick * minTicks;
+        const grid = { tick, minPrice, maxPrice: p0 * maxMarks > minPrice ? p0 * maxMarks : minPrice };
+        const value = (net * p0) / pow10(decimals);
+        const budget = budgetPart < 0n ? budgetPart : (value * budgetPart) / 1_000n; // up to 110% of the holding
+        safeBand(slot, p0, budget, grid, formulas, fast);
+        safeBandSearched(slot, p0, budget, grid, formulas, full);
+        expect([fast.low, fast.high]).toEqual([full.low, full.high]);
+        if (full.low > grid.minPrice && full.low < p0) interior++; // an edge the bisection had to search for
+      }),
+      { numRuns: 5000 },
+    );
+    expect(interior).toBeGreaterThan(1000);
   });
 });

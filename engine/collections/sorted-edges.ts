@@ -7,42 +7,43 @@
 /** Entries per chunk before it splits in two (a splice inside a chunk moves at most this many). */
 const CHUNK_MAX = 512;
 
+/**
+ * A run of entries in two arrays made once at their full capacity (CHUNK_MAX + 1) and never resized: `size` of them
+ * are in use. A chunk that empties goes to the list's spares and is the next split's new chunk. So the list allocates
+ * nothing once it has its chunks: a band re-derived every 10 s for 100,000 holders (perp.realize-100k) moved its
+ * entries across chunks, and each split's splice and each regrown backing store was new memory the long-lived chunk
+ * kept, which the next scavenge copied and promoted (~150 bytes per re-derived band, issue 12 fourth round).
+ */
 class Chunk {
-  readonly edges: bigint[] = [];
-  readonly ids: number[] = [];
+  size = 0;
+  readonly edges: bigint[] = new Array<bigint>(CHUNK_MAX + 1).fill(0n);
+  readonly ids: number[] = new Array<number>(CHUNK_MAX + 1).fill(0);
 }
 
-/**
- * Inserts (edge, id) at position `at` of `c` by moving the entries after it one up. Not Array.prototype.splice: a
- * splice returns a new array and V8 trims or regrows the backing stores it changes, so each band move allocated a
- * chunk's worth of new backing store, which the long-lived chunk keeps and each scavenge then copies (GC pauses of
- * perp.realize-100k). push/pop keep the capacity.
- */
+/** Inserts (edge, id) at position `at` of `c` (size < CHUNK_MAX + 1) by moving the entries after it one up. */
 function insertAt(c: Chunk, at: number, edge: bigint, id: number): void {
   const edges = c.edges;
   const ids = c.ids;
-  let i = edges.length;
-  edges.push(edge);
-  ids.push(id);
-  for (; i > at; i--) {
+  for (let i = c.size; i > at; i--) {
     edges[i] = edges[i - 1]!;
     ids[i] = ids[i - 1]!;
   }
   edges[at] = edge;
   ids[at] = id;
+  c.size++;
 }
 
-/** Removes the entry at position `at` of `c` by moving the entries after it one down (see insertAt). */
+/** Removes the entry at position `at` of `c` by moving the entries after it one down (the freed slot keeps 0n). */
 function removeAt(c: Chunk, at: number): void {
   const edges = c.edges;
   const ids = c.ids;
-  const last = edges.length - 1;
+  const last = c.size - 1;
   for (let i = at; i < last; i++) {
     edges[i] = edges[i + 1]!;
     ids[i] = ids[i + 1]!;
   }
-  edges.pop();
-  ids.pop();
+  edges[last] = 0n;
+  c.size = last;
 }
 
 /** (edge, id) < (e, i)? */
@@ -53,7 +54,7 @@ function before(edge: bigint, id: number, e: bigint, i: number): boolean {
 /** Position of the first entry of `c` not below (edge, id). */
 function lowerBound(c: Chunk, edge: bigint, id: number): number {
   let lo = 0;
-  let hi = c.edges.length;
+  let hi = c.size;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if (before(c.edges[mid]!, c.ids[mid]!, edge, id)) lo = mid + 1;
@@ -62,10 +63,10 @@ function lowerBound(c: Chunk, edge: bigint, id: number): number {
   return lo;
 }
 
-/** Index of the first edge > value in sorted `edges` (their length if none). */
-function firstAbove(edges: readonly bigint[], value: bigint): number {
+/** Index of the first edge > value among the `size` sorted `edges` (size if none). */
+function firstAbove(edges: readonly bigint[], size: number, value: bigint): number {
   let lo = 0;
-  let hi = edges.length;
+  let hi = size;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if (edges[mid]! > value) hi = mid;
@@ -75,7 +76,11 @@ function firstAbove(edges: readonly bigint[], value: bigint): number {
 }
 
 export class SortedEdges {
+  /** The chunks in use, in order; chunkCount of chunks' slots are in use (the array only grows). */
   private readonly chunks: Chunk[] = [];
+  private chunkCount = 0;
+  /** Emptied chunks, for the next split. */
+  private readonly spares: Chunk[] = [];
   private count = 0;
 
   get size(): number {
@@ -85,7 +90,7 @@ export class SortedEdges {
   /** Index of the chunk where (edge, id) belongs: the last whose first entry is not above it (0 if none). */
   private chunkOf(edge: bigint, id: number): number {
     let lo = 0;
-    let hi = this.chunks.length - 1;
+    let hi = this.chunkCount - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >>> 1;
       const c = this.chunks[mid]!;
@@ -95,58 +100,84 @@ export class SortedEdges {
     return lo;
   }
 
+  /** Puts `c` at chunk position k, moving the chunks from k on one up. */
+  private placeChunk(k: number, c: Chunk): void {
+    const chunks = this.chunks;
+    if (this.chunkCount === chunks.length) chunks.push(c);
+    for (let j = this.chunkCount; j > k; j--) chunks[j] = chunks[j - 1]!;
+    chunks[k] = c;
+    this.chunkCount++;
+  }
+
+  /** Takes the (empty) chunk at position k out, into the spares. */
+  private dropChunk(k: number): void {
+    const chunks = this.chunks;
+    this.spares.push(chunks[k]!);
+    for (let j = k + 1; j < this.chunkCount; j++) chunks[j - 1] = chunks[j]!;
+    this.chunkCount--;
+  }
+
   insert(edge: bigint, id: number): void {
-    if (this.chunks.length === 0) this.chunks.push(new Chunk());
+    if (this.chunkCount === 0) this.placeChunk(0, this.spares.pop() ?? new Chunk());
     const k = this.chunkOf(edge, id);
     const c = this.chunks[k]!;
-    const at = lowerBound(c, edge, id);
-    insertAt(c, at, edge, id);
+    insertAt(c, lowerBound(c, edge, id), edge, id);
     this.count++;
-    if (c.edges.length > CHUNK_MAX) {
-      const half = c.edges.length >>> 1;
-      const tail = new Chunk();
-      tail.edges.push(...c.edges.splice(half));
-      tail.ids.push(...c.ids.splice(half));
-      this.chunks.splice(k + 1, 0, tail);
+    if (c.size > CHUNK_MAX) this.split(k, c);
+  }
+
+  /** Moves the upper half of the full chunk `c` (at position k) into a new chunk after it. */
+  private split(k: number, c: Chunk): void {
+    const tail = this.spares.pop() ?? new Chunk();
+    const half = c.size >>> 1;
+    for (let i = half; i < c.size; i++) {
+      tail.edges[i - half] = c.edges[i]!;
+      tail.ids[i - half] = c.ids[i]!;
+      c.edges[i] = 0n;
     }
+    tail.size = c.size - half;
+    c.size = half;
+    this.placeChunk(k + 1, tail);
   }
 
   /** Removes the entry (edge, id); false when it is not there. */
   remove(edge: bigint, id: number): boolean {
-    if (this.chunks.length === 0) return false;
+    if (this.chunkCount === 0) return false;
     const k = this.chunkOf(edge, id);
     const c = this.chunks[k]!;
     const at = lowerBound(c, edge, id);
-    if (at >= c.edges.length || c.edges[at] !== edge || c.ids[at] !== id) return false;
+    if (at >= c.size || c.edges[at] !== edge || c.ids[at] !== id) return false;
     removeAt(c, at);
     this.count--;
-    if (c.edges.length === 0 && this.chunks.length > 1) this.chunks.splice(k, 1);
+    if (c.size === 0 && this.chunkCount > 1) this.dropChunk(k);
     return true;
   }
 
   /** Calls `visit` with the id of every entry whose edge is > value, in order. */
   forEachAbove(value: bigint, visit: (id: number) => void): void {
     const chunks = this.chunks;
+    const n = this.chunkCount;
     // The first chunk whose last edge is > value; entries before it are all ≤ value.
     let lo = 0;
-    let hi = chunks.length;
+    let hi = n;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       const c = chunks[mid]!;
-      if (c.edges.length === 0 || c.edges[c.edges.length - 1]! <= value) lo = mid + 1;
+      if (c.size === 0 || c.edges[c.size - 1]! <= value) lo = mid + 1;
       else hi = mid;
     }
-    for (let k = lo; k < chunks.length; k++) {
+    for (let k = lo; k < n; k++) {
       const c = chunks[k]!;
-      for (let i = k === lo ? firstAbove(c.edges, value) : 0; i < c.edges.length; i++) visit(c.ids[i]!);
+      for (let i = k === lo ? firstAbove(c.edges, c.size, value) : 0; i < c.size; i++) visit(c.ids[i]!);
     }
   }
 
   /** Calls `visit` with the id of every entry whose edge is < value, in order. */
   forEachBelow(value: bigint, visit: (id: number) => void): void {
-    for (const c of this.chunks) {
-      if (c.edges.length > 0 && c.edges[0]! >= value) return;
-      for (let i = 0; i < c.edges.length; i++) {
+    for (let k = 0; k < this.chunkCount; k++) {
+      const c = this.chunks[k]!;
+      if (c.size > 0 && c.edges[0]! >= value) return;
+      for (let i = 0; i < c.size; i++) {
         if (c.edges[i]! >= value) return;
         visit(c.ids[i]!);
       }

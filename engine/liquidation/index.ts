@@ -43,6 +43,7 @@ export {
   PriceSlot,
   SafeBand,
   safeBand,
+  safeBandSearched,
   slotSurplusLowerBoundUsd,
   slotSurplusUsd,
   splitSurplusBudget,

@@ -35,7 +35,8 @@
 import { divRound, pow10, RATIO_SCALE, Rounding, type Amount, type Price, type Ratio } from "../fixed/index.ts";
 import type { HaircutConfig, SqrtMarginFunction } from "../model/index.ts";
 
-/** risk/margin's C1 weight and C5 MMF (haircutWeight, positionMmf), passed in by the caller. */
+/** risk/margin's C1 weight and C5 MMF (haircutWeight, positionMmf), passed in by the caller. C1: an identity
+ * haircut's weight is RATIO_SCALE at every notional (safeBand's closed form for a stable holding relies on it). */
 export interface BandFormulas {
   haircutWeight(haircut: HaircutConfig, notionalUsd: bigint): Ratio;
   positionMmf(notionalUsd: bigint, mmf: SqrtMarginFunction): Ratio;
@@ -175,9 +176,42 @@ function highEdge(slot: PriceSlot, p0: Price, c0: bigint, budget: bigint, grid: 
   return good * tick;
 }
 
+/** Is the slot a holding of an identity-haircut (stable) asset and nothing else (stableHoldingBand's case)? */
+function isStableHolding(slot: PriceSlot): boolean {
+  return (
+    slot.assetNet > 0n &&
+    slot.haircut.kind === "identity" &&
+    slot.positionQuantity === 0n &&
+    slot.positionCostBasis === 0n &&
+    slot.exposureQuantity === 0n
+  );
+}
+
+/**
+ * lowEdge and highEdge in closed form for a holding of an identity-haircut asset and nothing else — the same grid
+ * prices, without the bisections' ~2 × 20 bound evaluations (a USDC holding's grid is p0 / 65,536). C1 weighs such a
+ * holding 1 at any size (BandFormulas.haircutWeight returns RATIO_SCALE for identity), so its lower bound over [a, b]
+ * is floor(net × a / unit): above p0 nothing is lost (the high edge is the grid's top), and below, the loss over
+ * [g × tick, p0] is c0 − floor(net × g × tick / unit) ≤ budget ⟺ net × g × tick ≥ (c0 − budget) × unit (floor(x) ≥ K
+ * ⟺ x ≥ K for an integer K): the smallest such g is ceil((c0 − budget) × unit / (net × tick)), clamped to the grid as
+ * lowEdge clamps its answer. test/perp-shortcuts.test.ts compares it with the bisections on random slots.
+ */
+function stableHoldingBand(slot: PriceSlot, p0: Price, c0: bigint, budget: bigint, grid: BandGrid, out: SafeBand): void {
+  const tick = grid.tick;
+  const lowest = divRound(grid.minPrice, tick, Rounding.Up);
+  const atMark = divRound(p0, tick, Rounding.Down);
+  const k = c0 - budget;
+  const first = k <= 0n ? lowest : divRound(k * pow10(slot.assetDecimals), slot.assetNet * tick, Rounding.Up);
+  if (lowest > atMark || first > atMark) out.low = p0;
+  else out.low = (first > lowest ? first : lowest) * tick;
+  const top = divRound(grid.maxPrice, tick, Rounding.Down);
+  out.high = divRound(p0, tick, Rounding.Up) > top ? p0 : top * tick;
+}
+
 /**
  * The safe band of one price at its current mark p0 with a surplus budget (see the module comment). A negative
- * budget, or p0 outside the grid's range, gives the empty band. About 2 × log2(range / tick) bound evaluations.
+ * budget, or p0 outside the grid's range, gives the empty band. About 2 × log2(range / tick) bound evaluations (a
+ * stable holding's band in closed form: stableHoldingBand).
  */
 export function safeBand(
   slot: PriceSlot,
@@ -187,18 +221,41 @@ export function safeBand(
   f: BandFormulas,
   out: SafeBand,
 ): SafeBand {
-  if (grid.tick <= 0n || grid.minPrice <= 0n || grid.maxPrice < grid.minPrice) {
-    throw new RangeError("safeBand: needs tick > 0 and 0 < minPrice ≤ maxPrice");
+  if (!bandInputsValid(p0, budgetUsd, grid, out)) return out;
+  const c0 = slotSurplusUsd(slot, p0, f);
+  if (isStableHolding(slot)) stableHoldingBand(slot, p0, c0, budgetUsd, grid, out);
+  else {
+    out.low = lowEdge(slot, p0, c0, budgetUsd, grid, f);
+    out.high = highEdge(slot, p0, c0, budgetUsd, grid, f);
   }
-  if (budgetUsd < 0n || p0 < grid.minPrice || p0 > grid.maxPrice) {
-    out.low = 1n;
-    out.high = 0n;
-    return out;
-  }
+  return out;
+}
+
+/** safeBand by the two bisections whatever the slot (the full evaluation stableHoldingBand is tested against). */
+export function safeBandSearched(
+  slot: PriceSlot,
+  p0: Price,
+  budgetUsd: bigint,
+  grid: BandGrid,
+  f: BandFormulas,
+  out: SafeBand,
+): SafeBand {
+  if (!bandInputsValid(p0, budgetUsd, grid, out)) return out;
   const c0 = slotSurplusUsd(slot, p0, f);
   out.low = lowEdge(slot, p0, c0, budgetUsd, grid, f);
   out.high = highEdge(slot, p0, c0, budgetUsd, grid, f);
   return out;
+}
+
+/** Throws on a malformed grid; false (with the empty band in `out`) for a negative budget or p0 off the grid. */
+function bandInputsValid(p0: Price, budgetUsd: bigint, grid: BandGrid, out: SafeBand): boolean {
+  if (grid.tick <= 0n || grid.minPrice <= 0n || grid.maxPrice < grid.minPrice) {
+    throw new RangeError("safeBand: needs tick > 0 and 0 < minPrice ≤ maxPrice");
+  }
+  if (budgetUsd >= 0n && p0 >= grid.minPrice && p0 <= grid.maxPrice) return true;
+  out.low = 1n;
+  out.high = 0n;
+  return false;
 }
 
 /** Q1: may the move of this price to m1 push the account over MMR 100%? Iff m1 leaves its band. */

@@ -29,6 +29,15 @@ function setAt<T>(xs: T[], i: number, x: T): void {
   else xs.push(x);
 }
 
+/** Are the account's bands in `record` exactly these (same assets in the same order, equal edges)? */
+function sameBands(record: AccountBands, assets: readonly number[], lows: readonly bigint[], highs: readonly bigint[], count: number): boolean {
+  if (count === 0 || record.assets.length !== count) return false;
+  for (let i = 0; i < count; i++) {
+    if (record.assets[i] !== assets[i] || record.lows[i] !== lows[i] || record.highs[i] !== highs[i]) return false;
+  }
+  return true;
+}
+
 function removeEntry(list: SortedEdges, edge: bigint, account: number): void {
   if (!list.remove(edge, account)) throw new Error(`liquidation index: band edge ${edge} of account ${account} is missing`);
 }
@@ -138,6 +147,7 @@ export class LiquidationBook {
     if (lends && count > 0) this.exposedLenders.add(account);
     else if (this.exposedLenders.size !== 0) this.exposedLenders.delete(account);
     const old = this.exposed.get(account);
+    if (old !== undefined && old.inLists && sameBands(old, assets, lows, highs, count)) return; // the lists stay as they are
     let record: AccountBands;
     if (old !== undefined && old.inLists && count > 0) {
       // Its entries leave the lists at the flush (by value); the record itself is reused in place: no pending add
@@ -154,13 +164,18 @@ export class LiquidationBook {
     }
     for (let i = 0; i < count; i++) {
       const b = this.bands[assets[i]!]!;
+      // An edge equal to the one it replaces keeps that (long-lived) bigint, in the record and in the sorted list: the
+      // derivation makes every edge anew, and a new equal one stored in place of the old survived each scavenge.
+      const same = i < record.assets.length && record.assets[i] === assets[i];
+      const low = same && record.lows[i] === lows[i] ? record.lows[i]! : lows[i]!;
+      const high = same && record.highs[i] === highs[i] ? record.highs[i]! : highs[i]!;
       setAt(record.assets, i, assets[i]!);
-      setAt(record.lows, i, lows[i]!);
-      setAt(record.highs, i, highs[i]!);
+      setAt(record.lows, i, low);
+      setAt(record.highs, i, high);
       b.addRecords.push(record);
       b.addAccounts.push(account);
-      b.addLows.push(lows[i]!);
-      b.addHighs.push(highs[i]!);
+      b.addLows.push(low);
+      b.addHighs.push(high);
     }
     record.assets.length = record.lows.length = record.highs.length = count;
     this.dirty = true;

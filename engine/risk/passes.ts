@@ -8,10 +8,18 @@ import { SNAPSHOT_COUNT_MAX, type SnapshotReader, type SnapshotWriter } from "..
  * Holder visits one batch spends on spread passes at most (funding first, then realization): one visit = one holder
  * paid or realized (or passed over: nothing to move, paid already). Measured with bench perp.realize-100k on a loaded
  * 2-core machine: a realized holder costs ~45–70 µs of CPU all told (phase 3b, its three events, and phase 5's Q1
- * re-evaluation of the account it touched), so 16 visits keep a batch's pass work under 1 ms. What the bench's
- * longest pause measures is not this work but V8's scavenges (issue 12, third round): at 100,000 positions the heap
- * holds ~1.1 GB of per-account bigint arrays, and a scavenge there costs ~30–45 ms of CPU however small the young
- * generation (1 MB semi-spaces: 30 ms each, 16× as many) — a cost of the old generation's size, not of this budget.
+ * re-evaluation of the account it touched), so 16 visits keep a batch's pass work under 1 ms (fourth round: ~35 µs,
+ * the Q1 band of a USDC holding in closed form). What the bench's longest pause measures is not this work but V8's
+ * collections (issue 12, fourth round, --trace-gc-nvp on perp.realize-100k and perp.funding-100k): scavenges of
+ * 15–45 ms each on this ~1.4–1.6 GB heap at load 5–15 (~730 a run before this round, ~390 after: the closed-form band
+ * halved the young garbage), and a mark-compact now and then. Most of a scavenge is scavenge.parallel — copying the
+ * young survivors and visiting the old-to-new slots that point at them, i.e. the new bigints a visit stores into
+ * long-lived account records (546 bytes a realized holder before this round, 237 after: margin slots keep equal
+ * values and share one output record, unchanged bands stay, the band index's chunks are made once) — plus ~5 ms
+ * outside every sub-phase in the scavenges that promote. V8 also walks every old-generation page's header at each
+ * scavenge (perf: the loop of RememberedSet<OLD_TO_NEW>::IterateMemoryChunks): a plain-JS heap of this shape with
+ * nothing surviving still paid 3–4 ms a scavenge at 0.5 GB and 6–20 ms at 2 GB here. A longest pause ≤ 1 ms needs
+ * the accounts' state off V8's pages (typed columns), not a smaller budget.
  */
 export const PASS_VISITS_PER_BATCH_MAX = 16;
 

@@ -40,7 +40,7 @@ import {
   positionMarginUsd,
 } from "./formulas.ts";
 import { NO_ORDER_SIDE, type MarginChanges } from "./changes.ts";
-import { MarginSlots } from "./slots.ts";
+import { MarginSlots, slotOut } from "./slots.ts";
 
 /** Corner bits (cornersFor): all buys fill / all sells fill. */
 const BUY_CORNER = 1;
@@ -176,14 +176,14 @@ export class CornerMargin extends MarginSlots {
       this.computeAsset(a, held, owed, withMaintenance);
       if (owed === 0n && owedBefore === 0n) {
         // Collateral only, before and after: no liability, no margin on this slot.
-        ne += this.sCollateral - this.assetCollateral[a]!;
+        ne += slotOut.sCollateral - this.assetCollateral[a]!;
         continue;
       }
-      const liabilityDelta = this.sLiability - this.assetLiability[a]!;
-      ne += this.sCollateral - this.assetCollateral[a]! - liabilityDelta;
+      const liabilityDelta = slotOut.sLiability - this.assetLiability[a]!;
+      ne += slotOut.sCollateral - this.assetCollateral[a]! - liabilityDelta;
       ten += liabilityDelta;
-      im += this.sIm - this.assetIm[a]!;
-      if (withMaintenance) mm += this.sMm - this.assetMm[a]!;
+      im += slotOut.sIm - this.assetIm[a]!;
+      if (withMaintenance) mm += slotOut.sMm - this.assetMm[a]!;
       // A borrow grows when more is owed after.
       if (owed > owedBefore) nonIncreasing = false;
     }
@@ -199,11 +199,11 @@ export class CornerMargin extends MarginSlots {
       const openBuy = this.posOpenBuy[m]! + changes.positionOpenBuyDeltas[i]!;
       const openSell = this.posOpenSell[m]! + changes.positionOpenSellDeltas[i]!;
       this.computePosition(m, qty, this.posCost[m]! + changes.positionCostDeltas[i]!, openBuy, openSell, withMaintenance);
-      posNe += this.sUpnl - this.posUpnl[m]!;
-      posTen += this.sNotional - this.posNotional[m]!;
-      posIm += this.sIm - this.posIm[m]!;
-      if (withMaintenance) mm += this.sMm - this.posMm[m]!;
-      if (this.sNotional > this.posNotional[m]! || (qty > 0n && qtyBefore < 0n) || (qty < 0n && qtyBefore > 0n)) {
+      posNe += slotOut.sUpnl - this.posUpnl[m]!;
+      posTen += slotOut.sNotional - this.posNotional[m]!;
+      posIm += slotOut.sIm - this.posIm[m]!;
+      if (withMaintenance) mm += slotOut.sMm - this.posMm[m]!;
+      if (slotOut.sNotional > this.posNotional[m]! || (qty > 0n && qtyBefore < 0n) || (qty < 0n && qtyBefore > 0n)) {
         posNonIncreasing = false;
       }
     }
@@ -239,10 +239,10 @@ export class CornerMargin extends MarginSlots {
       }
       this.resolveCorner(changes, i, a, fillSell);
       this.computeAsset(a, this.rHeld, this.rOwed, false);
-      const liabilityDelta = this.sLiability - this.assetLiability[a]!;
-      ne += this.sCollateral - this.assetCollateral[a]! - liabilityDelta;
+      const liabilityDelta = slotOut.sLiability - this.assetLiability[a]!;
+      ne += slotOut.sCollateral - this.assetCollateral[a]! - liabilityDelta;
       ten += liabilityDelta;
-      im += this.sIm - this.assetIm[a]!;
+      im += slotOut.sIm - this.assetIm[a]!;
       if (i >= 0 && this.rOwed > owedBefore) nonIncreasing = false;
     }
     if (changes !== null) {

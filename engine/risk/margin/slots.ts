@@ -16,6 +16,36 @@ import {
   sqrtTermFlatLimitUsd,
 } from "./formulas.ts";
 
+/**
+ * xs[i] = x, unless xs[i] holds that value already. A slot's inputs and parts are recomputed as new bigints on every
+ * update, most of them equal to what the slot holds (a realization moves the PnL, not the size, notional or margin);
+ * storing an equal new bigint into a long-lived array makes it survive the next scavenge and be promoted, while the
+ * old one becomes old-generation garbage. Keeping the old one changes no value.
+ */
+function keep(xs: bigint[], i: number, x: bigint): void {
+  if (xs[i] !== x) xs[i] = x;
+}
+
+/**
+ * The output of computeAsset / computePosition, read by its caller before any other account's slot is computed. One
+ * record for every account, not fields of each: the values a computation leaves behind are new bigints, and on a
+ * long-lived account record the last of them stayed referenced until that account's next computation — each
+ * scavenge copied them and promoted them to the old generation (perp.realize-100k, issue 12 fourth round: ~9 of the
+ * ~20 bigints a realized holder left surviving). Kept in one record, a computation's leftovers die young.
+ */
+class SlotOutput {
+  sWeight = 0n;
+  sCollateral = 0n;
+  sLiability = 0n;
+  sIm = 0n;
+  sMm = 0n;
+  sNotional = 0n;
+  sUpnl = 0n;
+  sRoot = 0n;
+  sBorrowRoot = 0n;
+}
+export const slotOut = new SlotOutput();
+
 /** The slots and running sums of one account (see AccountMargin, which is the class callers use). */
 export class MarginSlots {
   protected leverageLimitRatio: Ratio;
@@ -84,16 +114,6 @@ export class MarginSlots {
   protected mmSum = 0n;
   protected markSeen: number;
 
-  // Scratch output of computeAsset / computePosition (no allocation per call).
-  protected sWeight = 0n;
-  protected sCollateral = 0n;
-  protected sLiability = 0n;
-  protected sIm = 0n;
-  protected sMm = 0n;
-  protected sNotional = 0n;
-  protected sUpnl = 0n;
-  protected sRoot = 0n;
-  protected sBorrowRoot = 0n;
   constructor(
     protected readonly ctx: MarginContext,
     leverageLimit: Ratio,
@@ -166,16 +186,16 @@ export class MarginSlots {
     openInflow: bigint,
     openRepay: bigint,
   ): void {
-    this.assetSpendable[asset] = spendable;
-    this.assetLocked[asset] = locked;
-    this.assetBorrowed[asset] = borrowed;
-    this.assetOpenBorrow[asset] = openBorrow;
-    this.assetOpenInflow[asset] = openInflow;
-    this.assetOpenRepay[asset] = openRepay;
+    keep(this.assetSpendable, asset, spendable);
+    keep(this.assetLocked, asset, locked);
+    keep(this.assetBorrowed, asset, borrowed);
+    keep(this.assetOpenBorrow, asset, openBorrow);
+    keep(this.assetOpenInflow, asset, openInflow);
+    keep(this.assetOpenRepay, asset, openRepay);
     this.assetHasOpen[asset] = openBorrow !== 0n || openInflow !== 0n || openRepay !== 0n ? 1 : 0;
     this.setSideFlags(asset);
     const owed = this.borrowedAfterOrders(asset);
-    this.assetOwedAfter[asset] = owed;
+    keep(this.assetOwedAfter, asset, owed);
     this.applyAsset(asset, this.heldAfterOrders(asset), owed);
   }
 
@@ -185,10 +205,10 @@ export class MarginSlots {
    * repaying the borrow. The corners (AccountMargin) value the account with only one side's orders filled.
    */
   setAssetSellTerms(asset: number, locked: bigint, openBorrow: bigint, openInflow: bigint, openRepay: bigint): void {
-    this.sellLocked[asset] = locked;
-    this.sellOpenBorrow[asset] = openBorrow;
-    this.sellOpenInflow[asset] = openInflow;
-    this.sellOpenRepay[asset] = openRepay;
+    keep(this.sellLocked, asset, locked);
+    keep(this.sellOpenBorrow, asset, openBorrow);
+    keep(this.sellOpenInflow, asset, openInflow);
+    keep(this.sellOpenRepay, asset, openRepay);
   }
 
   /** Which sides' open orders the asset's slot has inputs from (kept with the slot's inputs). */
@@ -347,29 +367,29 @@ export class MarginSlots {
     const ctx = this.ctx;
     const mark = ctx.assetMark[a]!;
     const unit = ctx.assetUnit[a]!;
-    this.sRoot = 0n;
-    this.sBorrowRoot = 0n;
+    slotOut.sRoot = 0n;
+    slotOut.sBorrowRoot = 0n;
     let weight = ctx.haircutFlatWeight[a]!;
     if (held > 0n) {
       const value = held * mark;
       const notionalUp = (value + ctx.assetUnitMinusOne[a]!) / unit; // ceil: value ≥ 0
       if (notionalUp > ctx.haircutFlatLimitUsd[a]!) {
         const root = sqrtNotionalUpNear(notionalUp, this.assetRoot[a]!);
-        this.sRoot = root;
+        slotOut.sRoot = root;
         weight = haircutWeightFromRoot(ctx.haircut[a]!, root);
       }
-      this.sCollateral =
+      slotOut.sCollateral =
         weight === RATIO_SCALE ? divFloorNonNegative(value, unit) : divFloorNonNegative(value * weight, ctx.assetUnitRatio[a]!);
-    } else this.sCollateral = 0n;
-    this.sWeight = weight;
+    } else slotOut.sCollateral = 0n;
+    slotOut.sWeight = weight;
     if (owed === 0n) {
-      this.sLiability = 0n;
-      this.sIm = 0n;
-      this.sMm = 0n;
+      slotOut.sLiability = 0n;
+      slotOut.sIm = 0n;
+      slotOut.sMm = 0n;
       return;
     }
     const liability = (owed * mark + ctx.assetUnitMinusOne[a]!) / unit; // ceil(owed × mark / unit)
-    this.sLiability = liability;
+    slotOut.sLiability = liability;
     let imf = this.borrowImfFloor[a]!;
     const mmfFn = ctx.borrowMmf[a]!;
     let mmf = mmfFn.base;
@@ -377,7 +397,7 @@ export class MarginSlots {
     const mmfBeyond = withMaintenance && liability > ctx.borrowMmfFlatLimitUsd[a]!;
     if (imfBeyond || mmfBeyond) {
       const root = sqrtNotionalUpNear(liability, this.assetBorrowRoot[a]!);
-      this.sBorrowRoot = root;
+      slotOut.sBorrowRoot = root;
       if (imfBeyond) {
         const term = sqrtMarginTermFromRoot(ctx.borrowImf[a]!.factor, root);
         if (term > imf) imf = term;
@@ -387,8 +407,8 @@ export class MarginSlots {
         if (term > mmf) mmf = term;
       }
     }
-    this.sIm = divCeilNonNegative(liability * imf, RATIO_SCALE);
-    if (withMaintenance) this.sMm = divCeilNonNegative(liability * mmf, RATIO_SCALE);
+    slotOut.sIm = divCeilNonNegative(liability * imf, RATIO_SCALE);
+    if (withMaintenance) slotOut.sMm = divCeilNonNegative(liability * mmf, RATIO_SCALE);
   }
 
   /** Contribution of perpetual `m` into the scratch fields (same conventions as computeAsset). */
@@ -405,21 +425,21 @@ export class MarginSlots {
     const unit = ctx.marketBaseUnit[m]!;
     const exposure = exposureQuantity(qty, openBuy, openSell);
     // Signed: the general floor (unrealizedPnlUsd's, with the division written out: truncation corrected downward).
-    if (qty === 0n && cost === 0n) this.sUpnl = 0n;
+    if (qty === 0n && cost === 0n) slotOut.sUpnl = 0n;
     else {
       const value = qty * mark - cost;
       const q = value / unit;
-      this.sUpnl = q * unit > value ? q - 1n : q;
+      slotOut.sUpnl = q * unit > value ? q - 1n : q;
     }
-    this.sRoot = 0n;
+    slotOut.sRoot = 0n;
     if (exposure === 0n) {
-      this.sNotional = 0n;
-      this.sIm = 0n;
-      this.sMm = 0n;
+      slotOut.sNotional = 0n;
+      slotOut.sIm = 0n;
+      slotOut.sMm = 0n;
       return;
     }
     const notional = divCeilNonNegative(exposure * mark, unit);
-    this.sNotional = notional;
+    slotOut.sNotional = notional;
     let imf = this.marketImfFloor[m]!;
     const mmfFn = ctx.marketMmf[m]!;
     let mmf = mmfFn.base;
@@ -427,7 +447,7 @@ export class MarginSlots {
     const mmfBeyond = withMaintenance && notional > ctx.marketMmfFlatLimitUsd[m]!;
     if (imfBeyond || mmfBeyond) {
       const root = sqrtNotionalUpNear(notional, this.posRoot[m]!);
-      this.sRoot = root;
+      slotOut.sRoot = root;
       if (imfBeyond) {
         const term = sqrtMarginTermFromRoot(ctx.marketImf[m]!.factor, root);
         if (term > imf) imf = term;
@@ -437,25 +457,32 @@ export class MarginSlots {
         if (term > mmf) mmf = term;
       }
     }
-    this.sIm = divCeilNonNegative(notional * imf, RATIO_SCALE);
-    if (withMaintenance) this.sMm = divCeilNonNegative(notional * mmf, RATIO_SCALE);
+    slotOut.sIm = divCeilNonNegative(notional * imf, RATIO_SCALE);
+    if (withMaintenance) slotOut.sMm = divCeilNonNegative(notional * mmf, RATIO_SCALE);
   }
 
   protected applyAsset(a: number, held: bigint, owed: bigint): void {
     this.computeAsset(a, held, owed, true);
-    this.netEquitySum += this.sCollateral - this.assetCollateral[a]! - (this.sLiability - this.assetLiability[a]!);
-    this.collateralSum += this.sCollateral - this.assetCollateral[a]!;
-    this.liabilitySum += this.sLiability - this.assetLiability[a]!;
-    this.tenSum += this.sLiability - this.assetLiability[a]!;
-    this.imSum += this.sIm - this.assetIm[a]!;
-    this.mmSum += this.sMm - this.assetMm[a]!;
-    this.assetWeight[a] = this.sWeight;
-    this.assetCollateral[a] = this.sCollateral;
-    this.assetLiability[a] = this.sLiability;
-    this.assetIm[a] = this.sIm;
-    this.assetMm[a] = this.sMm;
-    if (this.sRoot !== 0n) this.assetRoot[a] = this.sRoot;
-    if (this.sBorrowRoot !== 0n) this.assetBorrowRoot[a] = this.sBorrowRoot;
+    // As applyPosition: a part that did not change leaves its sums, and its slot keeps its bigint.
+    const collateralDelta = slotOut.sCollateral !== this.assetCollateral[a] ? slotOut.sCollateral - this.assetCollateral[a]! : 0n;
+    const liabilityDelta = slotOut.sLiability !== this.assetLiability[a] ? slotOut.sLiability - this.assetLiability[a]! : 0n;
+    if (collateralDelta !== 0n || liabilityDelta !== 0n) {
+      this.netEquitySum += collateralDelta - liabilityDelta;
+      if (collateralDelta !== 0n) this.collateralSum += collateralDelta;
+      if (liabilityDelta !== 0n) {
+        this.liabilitySum += liabilityDelta;
+        this.tenSum += liabilityDelta;
+      }
+    }
+    if (slotOut.sIm !== this.assetIm[a]) this.imSum += slotOut.sIm - this.assetIm[a]!;
+    if (slotOut.sMm !== this.assetMm[a]) this.mmSum += slotOut.sMm - this.assetMm[a]!;
+    keep(this.assetWeight, a, slotOut.sWeight);
+    keep(this.assetCollateral, a, slotOut.sCollateral);
+    keep(this.assetLiability, a, slotOut.sLiability);
+    keep(this.assetIm, a, slotOut.sIm);
+    keep(this.assetMm, a, slotOut.sMm);
+    if (slotOut.sRoot !== 0n) keep(this.assetRoot, a, slotOut.sRoot);
+    if (slotOut.sBorrowRoot !== 0n) keep(this.assetBorrowRoot, a, slotOut.sBorrowRoot);
     this.assetSeen[a] = this.ctx.assetMarkVersion[a]!;
   }
 
@@ -463,22 +490,22 @@ export class MarginSlots {
     this.computePosition(m, qty, cost, openBuy, openSell, true);
     // Each sum moves by its part's change; an unchanged part (a fill that keeps the exposure, an order that moves no
     // PnL) leaves its sum as it is without a bigint allocated for the difference.
-    if (this.sUpnl !== this.posUpnl[m]) {
-      this.netEquitySum += this.sUpnl - this.posUpnl[m]!;
-      this.upnlSum += this.sUpnl - this.posUpnl[m]!;
+    if (slotOut.sUpnl !== this.posUpnl[m]) {
+      this.netEquitySum += slotOut.sUpnl - this.posUpnl[m]!;
+      this.upnlSum += slotOut.sUpnl - this.posUpnl[m]!;
     }
-    if (this.sNotional !== this.posNotional[m]) this.tenSum += this.sNotional - this.posNotional[m]!;
-    if (this.sIm !== this.posIm[m]) this.imSum += this.sIm - this.posIm[m]!;
-    if (this.sMm !== this.posMm[m]) this.mmSum += this.sMm - this.posMm[m]!;
-    this.posQty[m] = qty;
-    this.posCost[m] = cost;
-    this.posOpenBuy[m] = openBuy;
-    this.posOpenSell[m] = openSell;
-    this.posNotional[m] = this.sNotional;
-    this.posIm[m] = this.sIm;
-    this.posMm[m] = this.sMm;
-    this.posUpnl[m] = this.sUpnl;
-    if (this.sRoot !== 0n) this.posRoot[m] = this.sRoot;
+    if (slotOut.sNotional !== this.posNotional[m]) this.tenSum += slotOut.sNotional - this.posNotional[m]!;
+    if (slotOut.sIm !== this.posIm[m]) this.imSum += slotOut.sIm - this.posIm[m]!;
+    if (slotOut.sMm !== this.posMm[m]) this.mmSum += slotOut.sMm - this.posMm[m]!;
+    keep(this.posQty, m, qty);
+    keep(this.posCost, m, cost);
+    keep(this.posOpenBuy, m, openBuy);
+    keep(this.posOpenSell, m, openSell);
+    keep(this.posNotional, m, slotOut.sNotional);
+    keep(this.posIm, m, slotOut.sIm);
+    keep(this.posMm, m, slotOut.sMm);
+    keep(this.posUpnl, m, slotOut.sUpnl);
+    if (slotOut.sRoot !== 0n) keep(this.posRoot, m, slotOut.sRoot);
     this.posSeen[m] = this.ctx.marketMarkVersion[m]!;
   }
 }
