@@ -25,6 +25,8 @@
 import {
   closeSync,
   copyFileSync,
+  fchmodSync,
+  fdatasyncSync,
   existsSync,
   fstatSync,
   fsyncSync,
@@ -36,6 +38,7 @@ import {
   renameSync,
   unlinkSync,
   writeSync,
+  writevSync,
   constants as fsConstants,
 } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
@@ -720,6 +723,107 @@ async function openForAppend(path: string, configDigestHex: string): Promise<{ f
     position = FILE_HEADER_BYTES;
   }
   return { file, position };
+}
+
+/**
+ * JournalWriter's synchronous twin, for the journal thread (journal-thread.ts): the same segment files, the same
+ * rolling rule (a new segment, named by the first sequence number of the group that opens it, once the current one
+ * holds segmentBytes), written with blocking O_DSYNC writes — a thread of its own waits in the system call instead of
+ * a libuv thread-pool trip and a promise turn on the gateway thread.
+ */
+export class SyncJournalAppender {
+  private constructor(
+    private fd: number,
+    private position: number,
+    private readonly segmentDir: string,
+    private readonly segmentBytes: number,
+    private readonly configDigestHex: string,
+  ) {}
+
+  /** Opens the last segment of `dir` for appending (its torn tail already repaired), or creates the first, `nextSeq`. */
+  static openSegments(dir: string, configDigestHex: string, segmentBytes: number, nextSeq: number): SyncJournalAppender {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const existing = segmentsIn(dir, false).sort((a, b) => a.firstSeq - b.firstSeq);
+    const last = existing[existing.length - 1];
+    const path = last?.path ?? join(dir, segmentFileName(nextSeq));
+    let fd: number;
+    let position = FILE_HEADER_BYTES;
+    if (last === undefined) {
+      fd = createJournalFileSync(path, configDigestHex);
+      fsyncDir(dir);
+    } else {
+      fd = openSync(path, fsConstants.O_RDWR | SYNC_WRITE_FLAG);
+      fchmodSync(fd, JOURNAL_FILE_MODE);
+      position = fstatSync(fd).size;
+      if (position < FILE_HEADER_BYTES) {
+        ftruncateSync(fd, 0);
+        writeDurablySync(fd, [fileHeader(configDigestHex)], 0, FILE_HEADER_BYTES);
+        position = FILE_HEADER_BYTES;
+      }
+    }
+    return new SyncJournalAppender(fd, position, dir, segmentBytes, configDigestHex);
+  }
+
+  /**
+   * Appends `frames` — whole groups, oldest first, each the journal frames of one sequencer group — and returns once
+   * all are on disk. Groups that share a segment go out in one writev (one durable system call for all of them); a
+   * segment that is full before a group is rolled first, exactly as JournalWriter.append does per group.
+   */
+  appendGroups(frames: readonly Uint8Array[]): void {
+    let from = 0;
+    let bytes = 0;
+    for (let g = 0; g < frames.length; g++) {
+      if (this.position + bytes >= this.segmentBytes) {
+        this.writeRun(frames, from, g, bytes);
+        this.roll(firstSeqOfFrame(frames[g]!));
+        from = g;
+        bytes = 0;
+      }
+      bytes += frames[g]!.length;
+    }
+    this.writeRun(frames, from, frames.length, bytes);
+  }
+
+  private writeRun(frames: readonly Uint8Array[], from: number, to: number, bytes: number): void {
+    if (to === from) return;
+    writeDurablySync(this.fd, from === 0 && to === frames.length ? frames : frames.slice(from, to), this.position, bytes);
+    this.position += bytes;
+  }
+
+  private roll(firstSeq: number): void {
+    const next = createJournalFileSync(join(this.segmentDir, segmentFileName(firstSeq)), this.configDigestHex);
+    fsyncDir(this.segmentDir);
+    closeSync(this.fd);
+    this.fd = next;
+    this.position = FILE_HEADER_BYTES;
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+/** createJournalFile, blocking: a new segment (O_EXCL) with its header on disk, owner-only. */
+function createJournalFileSync(path: string, configDigestHex: string): number {
+  const fd = openSync(path, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_EXCL | SYNC_WRITE_FLAG, JOURNAL_FILE_MODE);
+  writeDurablySync(fd, [fileHeader(configDigestHex)], 0, FILE_HEADER_BYTES);
+  return fd;
+}
+
+/** writeDurably, blocking: all of `parts` (`bytes` in all) back to back at `position`, on disk when it returns. */
+function writeDurablySync(fd: number, parts: readonly Uint8Array[], position: number, bytes: number): void {
+  let written = writevSync(fd, parts as Uint8Array[], position);
+  // A short writev (rare: a signal, a full disk that then fails) is finished part by part.
+  for (let i = 0, at = 0; written < bytes && i < parts.length; at += parts[i]!.length, i++) {
+    const part = parts[i]!;
+    if (at + part.length <= written) continue;
+    for (let off = written - at; off < part.length; ) {
+      const n = writeSync(fd, part, off, part.length - off, position + written);
+      off += n;
+      written += n;
+    }
+  }
+  if (SYNC_WRITE_FLAG === 0) fdatasyncSync(fd);
 }
 
 /** The sequence number of the first command of a journal frame (its first batch header). */

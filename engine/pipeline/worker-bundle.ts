@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 /** The worker entries the bundle holds: engine/pipeline/workers/<name>.ts, and the gateway's snapshot follower. */
-export const WORKER_ENTRIES = ["engine-worker", "risk-worker", "matching-worker", "settlement-worker", "snapshot-hash-worker", "what-if-worker", "snapshot-writer-worker"] as const;
+export const WORKER_ENTRIES = ["engine-worker", "risk-worker", "matching-worker", "settlement-worker", "snapshot-hash-worker", "what-if-worker", "snapshot-writer-worker", "journal-worker"] as const;
 export type WorkerEntry = (typeof WORKER_ENTRIES)[number];
 
 /** Each entry's source, relative to the repository root. */
