@@ -81,8 +81,14 @@ export type Origin = object;
 
 /** Bytes of one batch frame in a group arena: its header and up to BATCH_COMMANDS_MAX records. */
 const FRAME_BYTES_MAX = BATCH_HEADER_BYTES + BATCH_COMMANDS_MAX * COMMAND_RECORD_BYTES;
-/** Empty arenas kept for reuse (a burst that queued more is given back to the collector). */
-const FREE_ARENAS_MAX = 8;
+/**
+ * Groups whose write has begun, at most, whatever the journal could take: each holds a ~1 MiB arena until it is
+ * handed. A journal thread writes every group queued by the end of its last write in one system call, so groups
+ * past a few would only be smaller pieces of the same write; beyond it the newest commands keep filling one arena.
+ */
+const GROUPS_WRITING_MAX = 8;
+/** Empty arenas kept for reuse: every arena a full pipeline holds (the writing ones and the filling one). */
+const FREE_ARENAS_MAX = GROUPS_WRITING_MAX + 1;
 
 /**
  * One journal group's commands, encoded once: up to JOURNAL_GROUP_BATCHES_MAX batch frames back to back, each a
@@ -192,7 +198,7 @@ export class Sequencer {
     this.doneSeq = lastSeq;
     this.handedSeq = lastSeq;
     this.handedBatch = lastBatch;
-    this.appendsInFlightMax = journal.appendsInFlightMax ?? 1;
+    this.appendsInFlightMax = Math.min(journal.appendsInFlightMax ?? 1, GROUPS_WRITING_MAX);
   }
 
   get inflight(): number {

@@ -3,12 +3,13 @@
 // bytes, groups reach the disk in the order they were appended, an append resolves only once its group and every
 // earlier one are on disk, and a failed write refuses that group and every later one. The sequencer pipelines groups
 // to such a journal (later turns queued while a write runs) but still hands a group to the engine only after its write.
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { JournalThread } from "../engine/journal/journal-thread.ts";
 import { BatchEncoder, emptySummary, JournalError, JournalWriter, listSegments, segmentBatches, segmentFileName, JOURNAL_SEGMENT_DIR } from "../engine/journal/index.ts";
+import { JOURNAL_PREALLOCATE_BYTES, SyncJournalAppender } from "../engine/journal/journal.ts";
 import { commandSeqAt, COMMAND_RECORD_BYTES, type RecordViews, type ThreadedPipeline } from "../engine/pipeline/index.ts";
 import { Sequencer, type GroupJournal } from "../gateway/sequencer.ts";
 import { deposit } from "./helpers/commands.ts";
@@ -103,6 +104,31 @@ describe("journal thread", () => {
     const read: number[] = [];
     for (const b of segmentBatches([{ path: join(segments, segmentFileName(1)), firstSeq: 1, archived: false }], { configDigestHex: DIGEST }, emptySummary())) read.push(b.batchNumber);
     expect(read).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+});
+
+describe("journal thread: zeros written ahead", () => {
+  it("X4: a crash leaves zeros past the last batch — recovery keeps every batch written and cuts them as a torn tail; appending then resumes after the last batch, and a clean close ends the segment there", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "crossbook-jt-"));
+    const segments = join(dir, JOURNAL_SEGMENT_DIR);
+    const path = join(segments, segmentFileName(1));
+    const appender = SyncJournalAppender.openSegments(segments, DIGEST, 1 << 30, 1);
+    appender.appendGroups(GROUPS.slice(0, 20));
+    appender.appendGroups(GROUPS.slice(20));
+    const written = 64 + GROUPS.reduce((n, g) => n + g.length, 0);
+    // Not closed: the process died here. The file is zero-filled to the next whole chunk past the batches.
+    expect(statSync(path).size).toBe(JOURNAL_PREALLOCATE_BYTES);
+    const summary = emptySummary();
+    const read: number[] = [];
+    for (const b of segmentBatches(listSegments(dir), { configDigestHex: DIGEST, repair: true }, summary)) read.push(b.batchNumber);
+    expect(read).toEqual(Array.from({ length: 79 }, (_, i) => i + 1));
+    expect(summary.truncatedBytes).toBe(JOURNAL_PREALLOCATE_BYTES - written);
+    expect(statSync(path).size).toBe(written);
+    const again = await JournalThread.openSegments(segments, DIGEST, 1 << 30, 80);
+    await again.append(groupFrames(80, 2));
+    await again.close();
+    expect(statSync(path).size).toBe(written + groupFrames(80, 2).length);
+    expect(batchNumbers(dir)).toEqual(Array.from({ length: 81 }, (_, i) => i + 1));
   });
 });
 
