@@ -18,11 +18,14 @@ import { SyncJournalAppender, JournalError } from "./journal.ts";
 import { workerUrl } from "../pipeline/worker-bundle.ts";
 
 /** Int32 words of the control block. */
-const SUBMITTED = 0; // groups queued by the gateway (the thread waits on it)
+const SUBMITTED = 0; // groups queued by the gateway
 const DURABLE = 1; // groups on disk (the gateway waits on it)
 const CLOSING = 2; // 1: no more groups; the thread exits once every queued one is written
 const FAILED = 3; // 1: a write failed; the thread stopped (its error comes by message)
-const CONTROL_WORDS = 4;
+// Bumped after every change of SUBMITTED or CLOSING; the thread waits on it, having read it before them, so a change
+// made between its look and its wait makes the wait return at once (no wake-up is lost).
+const WAKE = 4;
+const CONTROL_WORDS = 8;
 /** Group slots: each the ring offset and length of one group's frames. */
 const SLOTS = 256;
 const SLOT_WORDS = 2;
@@ -162,7 +165,7 @@ export class JournalThread {
     this.submitted++;
     // Stored after the slot: the thread reads the slot once it sees the count (Atomics orders the plain writes before).
     Atomics.store(this.control, SUBMITTED, this.submitted);
-    Atomics.notify(this.control, SUBMITTED);
+    this.wake();
     this.armWait();
     return p;
   }
@@ -215,9 +218,14 @@ export class JournalThread {
   }
 
   /** Writes every queued group, then stops the thread (it closes the segment). */
+  private wake(): void {
+    Atomics.add(this.control, WAKE, 1);
+    Atomics.notify(this.control, WAKE);
+  }
+
   async close(): Promise<void> {
     Atomics.store(this.control, CLOSING, 1);
-    Atomics.notify(this.control, SUBMITTED);
+    this.wake();
     await this.exited;
     this.poll();
   }
@@ -237,10 +245,11 @@ export function runJournalThread(data: JournalThreadData, ready: () => void): vo
   let written = 0;
   try {
     for (;;) {
+      const wake = Atomics.load(control, WAKE);
       const submitted = Atomics.load(control, SUBMITTED);
       if (submitted === written) {
         if (Atomics.load(control, CLOSING) !== 0) break;
-        Atomics.wait(control, SUBMITTED, written);
+        Atomics.wait(control, WAKE, wake);
         continue;
       }
       frames.length = 0;
