@@ -1,6 +1,6 @@
 // journal.path.* (issue 15): the sequencer and its durable write alone — a command's time from its scheduled submit
 // to its batch handed to the engine (a pipeline stub that only stamps), open loop at 10k and 50k commands/s, through
-// the journal thread the server runs (engine/journal/journal-thread.ts: a worker's blocking O_DSYNC writev into a
+// the journal thread the server runs (gateway/journal-thread.ts: a worker's blocking O_DSYNC writev into a
 // zero-filled segment, groups queued while a write runs) and, alternating in the same run, through JournalWriter (a
 // libuv thread-pool write per group, one group at a time: the server's path before). Same disk, same process: the
 // ratio is the journal path's change, whatever the machine's load; the absolute figures move with the disk.
@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as hdr from "hdr-histogram-js";
 import { JournalWriter, JOURNAL_SEGMENT_BYTES_DEFAULT, JOURNAL_SEGMENT_DIR } from "../engine/journal/index.ts";
-import { JournalThread } from "../engine/journal/journal-thread.ts";
+import { JournalThread } from "../gateway/journal-thread.ts";
 import { CommandKind, CommandRecord } from "../engine/model/index.ts";
 import { COMMAND_RECORD_BYTES, commandSeqAt, type RecordViews, type ThreadedPipeline } from "../engine/pipeline/index.ts";
 import { Sequencer, type GroupJournal } from "../gateway/sequencer.ts";

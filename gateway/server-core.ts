@@ -3,7 +3,7 @@
 // catch-up and snapshot requests. server.ts starts and stops it; server-sockets.ts and http-routes.ts serve from it.
 import { basename, join } from "node:path";
 import { writeSnapshot, JOURNAL_ARCHIVE_DIR, SNAPSHOT_DIR, type SnapshotFile } from "../engine/journal/index.ts";
-import type { JournalThread } from "../engine/journal/journal-thread.ts";
+import type { JournalThread } from "./journal-thread.ts";
 import { CommandKind, CommandRecord, EventKind, EventRecord, RejectCode, type ExchangeConfig } from "../engine/model/index.ts";
 import {
   configDigest,

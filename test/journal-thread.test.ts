@@ -1,4 +1,4 @@
-// The journal thread (engine/journal/journal-thread.ts, issue 15): the server's durable writes run on a worker thread
+// The journal thread (gateway/journal-thread.ts, issue 15): the server's durable writes run on a worker thread
 // with blocking O_DSYNC writes instead of libuv's thread pool. X4 holds as with JournalWriter: the files are the same
 // bytes, groups reach the disk in the order they were appended, an append resolves only once its group and every
 // earlier one are on disk, and a failed write refuses that group and every later one. The sequencer pipelines groups
@@ -7,9 +7,9 @@ import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { JournalThread } from "../engine/journal/journal-thread.ts";
+import { JournalThread } from "../gateway/journal-thread.ts";
 import { BatchEncoder, emptySummary, JournalError, JournalWriter, listSegments, segmentBatches, segmentFileName, JOURNAL_SEGMENT_DIR } from "../engine/journal/index.ts";
-import { JOURNAL_PREALLOCATE_BYTES, SyncJournalAppender } from "../engine/journal/journal.ts";
+import { JOURNAL_PREALLOCATE_BYTES, SyncJournalAppender } from "../engine/journal/index.ts";
 import { commandSeqAt, COMMAND_RECORD_BYTES, type RecordViews, type ThreadedPipeline } from "../engine/pipeline/index.ts";
 import { Sequencer, type GroupJournal } from "../gateway/sequencer.ts";
 import { deposit } from "./helpers/commands.ts";

@@ -737,7 +737,7 @@ export const JOURNAL_PREALLOCATE_BYTES = 4 << 20;
 const ZEROS = new Uint8Array(1 << 20);
 
 /**
- * JournalWriter's synchronous twin, for the journal thread (journal-thread.ts): the same segment files, the same
+ * JournalWriter's synchronous twin, for the journal thread (gateway/journal-thread.ts): the same segment files, the same
  * rolling rule (a new segment, named by the first sequence number of the group that opens it, once the current one
  * holds segmentBytes), written with blocking O_DSYNC writes — a thread of its own waits in the system call instead of
  * a libuv thread-pool trip and a promise turn on the gateway thread. The live segment is zero-filled ahead of the

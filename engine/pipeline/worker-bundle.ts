@@ -24,8 +24,11 @@ export type WorkerEntry = (typeof WORKER_ENTRIES)[number];
 
 /** Each entry's source, relative to the repository root. */
 export function workerEntrySource(name: WorkerEntry): string {
-  return name === "snapshot-writer-worker" ? join("gateway", `${name}.ts`) : join("engine", "pipeline", "workers", `${name}.ts`);
+  return GATEWAY_ENTRIES.includes(name) ? join("gateway", `${name}.ts`) : join("engine", "pipeline", "workers", `${name}.ts`);
 }
+
+/** The entries that are the gateway's own threads: the snapshot follower and the journal thread. */
+const GATEWAY_ENTRIES: readonly WorkerEntry[] = ["snapshot-writer-worker", "journal-worker"];
 
 /**
  * The source directories the digest covers (relative to the root): every module a worker entry may import. The

@@ -14,8 +14,8 @@
 // append resolves only once its bytes — and every earlier group's — are on disk, and the sequencer hands nothing to
 // the engine before that.
 import { Worker } from "node:worker_threads";
-import { SyncJournalAppender, JournalError } from "./journal.ts";
-import { workerUrl } from "../pipeline/worker-bundle.ts";
+import { JournalError, SyncJournalAppender } from "../engine/journal/index.ts";
+import { workerUrl } from "../engine/pipeline/worker-bundle.ts";
 
 /** Int32 words of the control block. */
 const SUBMITTED = 0; // groups queued by the gateway
@@ -104,7 +104,7 @@ export class JournalThread {
   /** Starts the thread on the journal's segment directory (the last segment's torn tail already cut by recovery). */
   static async openSegments(dir: string, configDigestHex: string, segmentBytes: number, nextSeq: number, ringBytes = JOURNAL_RING_BYTES): Promise<JournalThread> {
     const shared = new SharedArrayBuffer((CONTROL_WORDS + SLOTS * SLOT_WORDS) * 4 + ringBytes);
-    const entry = new URL("../pipeline/workers/journal-worker.ts", import.meta.url).href;
+    const entry = new URL("./journal-worker.ts", import.meta.url).href;
     const data: JournalThreadData = { entry, shared, ringBytes, dir, configDigestHex, segmentBytes, nextSeq };
     const worker = new Worker(workerUrl(entry), { workerData: data });
     const thread = new JournalThread(worker, shared, ringBytes);
