@@ -116,8 +116,15 @@ export class JournalThread {
     return thread;
   }
 
-  /** Groups the gateway may queue before the first is on disk: as many as the slots (the sequencer pipelines). */
-  readonly appendsInFlightMax = SLOTS;
+  /**
+   * Groups the sequencer begins writing before the first is on disk: one, measured (bench journal.path.*, this thread
+   * alternating with JournalWriter). Queuing each turn's group at once (8 or 64 at a time) made most groups a turn's
+   * one or two commands, and once that queue was full the commands of the next turns waited for the gateway to hear
+   * of a write before theirs was queued — about one write more than one group that keeps filling while the write
+   * before it runs (p50 1.05–2.2× JournalWriter's at 10k–50k/s; one at a time 0.43–0.90×, load 5–9). Taking groups
+   * later than a turn's end would need this thread to cut the batches itself. The ring still takes SLOTS groups.
+   */
+  readonly appendsInFlightMax = 1;
 
   /** Queues one group's frames (copied into the ring) and resolves once they, and every earlier group, are on disk. */
   append(frames: Uint8Array): Promise<void> {

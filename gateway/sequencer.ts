@@ -81,14 +81,12 @@ export type Origin = object;
 
 /** Bytes of one batch frame in a group arena: its header and up to BATCH_COMMANDS_MAX records. */
 const FRAME_BYTES_MAX = BATCH_HEADER_BYTES + BATCH_COMMANDS_MAX * COMMAND_RECORD_BYTES;
-/**
- * Groups whose write has begun, at most, whatever the journal could take: each holds a ~1 MiB arena until it is
- * handed. A journal thread writes every group queued by the end of its last write in one system call, so groups
- * past a few would only be smaller pieces of the same write; beyond it the newest commands keep filling one arena.
- */
-const GROUPS_WRITING_MAX = 8;
-/** Empty arenas kept for reuse: every arena a full pipeline holds (the writing ones and the filling one). */
-const FREE_ARENAS_MAX = GROUPS_WRITING_MAX + 1;
+/** Groups whose write has begun, at most, whatever the journal could take (each holds its arena until handed). */
+const GROUPS_WRITING_MAX = 64;
+/** Empty arenas kept for reuse (more are given back to the collector). */
+const FREE_ARENAS_MAX = 16;
+/** An arena's first size: a frame of 63 commands (a turn's group at the open-loop rates); it grows past that. */
+const ARENA_BYTES_INITIAL = 8 * 1024;
 
 /**
  * One journal group's commands, encoded once: up to JOURNAL_GROUP_BATCHES_MAX batch frames back to back, each a
@@ -96,7 +94,11 @@ const FREE_ARENAS_MAX = GROUPS_WRITING_MAX + 1;
  * BATCH_COMMANDS_MAX commands: the arena cuts batches exactly as the sequencer always has.
  */
 class GroupArena {
-  readonly views: RecordViews = viewsOf(new ArrayBuffer(JOURNAL_GROUP_BATCHES_MAX * FRAME_BYTES_MAX));
+  /**
+   * The frames' bytes: ARENA_BYTES_INITIAL at first (a turn's few commands), doubled while commands are added (never
+   * after the group is sealed: the journal and the engine's rings read the same buffer), at most every batch's frame.
+   */
+  views: RecordViews = viewsOf(new ArrayBuffer(ARENA_BYTES_INITIAL));
   /** Batches begun; each batch b starts (its header) at byte b × FRAME_BYTES_MAX until sealed. */
   batches = 0;
   /** Commands in each batch. */
@@ -123,10 +125,21 @@ class GroupArena {
     // Encoded with its sequence number; the caller's record is left as it was.
     const callerSeq = cmd.seq;
     cmd.seq = seq;
-    writeCommand(this.views, this.recordAt(b, this.counts[b]!), cmd);
+    const at = this.recordAt(b, this.counts[b]!);
+    if (at + COMMAND_RECORD_BYTES > this.views.u8.length) this.grow(at + COMMAND_RECORD_BYTES);
+    writeCommand(this.views, at, cmd);
     cmd.seq = callerSeq;
     this.counts[b]!++;
     if (isReadOnlyCommand(cmd.kind)) this.queries++;
+  }
+
+  /** Room for `bytes`: the buffer doubled (its bytes copied) until they fit, at most the group's largest layout. */
+  private grow(bytes: number): void {
+    let size = this.views.u8.length;
+    while (size < bytes) size *= 2;
+    const next = viewsOf(new ArrayBuffer(Math.min(size, JOURNAL_GROUP_BATCHES_MAX * FRAME_BYTES_MAX)));
+    next.u8.set(this.views.u8);
+    this.views = next;
   }
 
   /** Byte offset of batch `b`'s record `i`. */
