@@ -1,9 +1,10 @@
 // Where an acknowledgement's time goes inside the server (issue 15, `crossbook start --trace-hops S`): per journal
 // group, the hops a command takes between the socket and the engine's answer, stamped with performance.now() on the
 // gateway thread —
-//   wait     the group's first command sequenced → its durable write starts (the previous group's write and this
-//            turn's other commands before it: group commit),
-//   write    the durable write (O_DSYNC: the fsync wait included; the thread-pool trip both ways),
+//   wait     the group's first command sequenced → its durable write is asked for (this turn's other commands
+//            before it: group commit; with JournalWriter, also the previous group's write),
+//   write    asked for → on disk, as the gateway learns it (with the journal thread: any write still running
+//            before it, then its own O_DSYNC write, the fsync wait included, and the gateway's wake-up),
 //   hand     the write returned → the group's records are in the engine's ring,
 //   engine   in the ring → the engine's batch end read back on the gateway thread: the worker's wake-up, the engine,
 //            and every event of the batch handled here (the views, the account log's encode, the frames queued for

@@ -17,7 +17,7 @@ import {
   type RecordViews,
   type ThreadedPipeline,
 } from "../engine/pipeline/index.ts";
-import { BATCH_HEADER_BYTES, BatchEncoder, sealBatchFrame, type JournalWriter } from "../engine/journal/index.ts";
+import { BATCH_HEADER_BYTES, BatchEncoder, sealBatchFrame } from "../engine/journal/index.ts";
 import { CommandKind, type CommandRecord } from "../engine/model/index.ts";
 import type { HopTimer } from "./hop-timer.ts";
 
@@ -55,13 +55,38 @@ export const INFLIGHT_COMMANDS_MAX = 1 << 16;
 /** Batches journaled under one fsync, at most (group commit): up to 8 × BATCH_COMMANDS_MAX commands per fsync. */
 export const JOURNAL_GROUP_BATCHES_MAX = 8;
 
+/**
+ * Where the sequencer journals its groups: JournalWriter (one durable write at a time) or JournalThread (groups
+ * queued to a thread that writes them in order, each append resolving once it and every earlier one are on disk).
+ */
+export interface GroupJournal {
+  /** Resolves when the frames are on disk, after every frame appended before them. */
+  append(frames: Uint8Array): Promise<void>;
+  /** Appends that may be outstanding at once (absent: 1, the next begins once the last resolved). */
+  readonly appendsInFlightMax?: number;
+}
+
+/** A group whose durable write has begun, waiting for it to return before its batches are handed to the engine. */
+interface Writing {
+  readonly group: GroupArena;
+  readonly firstBatch: number;
+  readonly writeStartMs: number;
+  readonly durable: Promise<void>;
+}
+
+const NO_WRITE: Promise<void> = Promise.resolve();
+
 /** Who sent a command, for routing its events back (opaque to the sequencer). */
 export type Origin = object;
 
 /** Bytes of one batch frame in a group arena: its header and up to BATCH_COMMANDS_MAX records. */
 const FRAME_BYTES_MAX = BATCH_HEADER_BYTES + BATCH_COMMANDS_MAX * COMMAND_RECORD_BYTES;
-/** Empty arenas kept for reuse (a burst that queued more is given back to the collector). */
-const FREE_ARENAS_MAX = 2;
+/** Groups whose write has begun, at most, whatever the journal could take (each holds its arena until handed). */
+const GROUPS_WRITING_MAX = 64;
+/** Empty arenas kept for reuse (more are given back to the collector). */
+const FREE_ARENAS_MAX = 16;
+/** An arena's first size: a frame of 63 commands (a turn's group at the open-loop rates); it grows past that. */
+const ARENA_BYTES_INITIAL = 8 * 1024;
 
 /**
  * One journal group's commands, encoded once: up to JOURNAL_GROUP_BATCHES_MAX batch frames back to back, each a
@@ -69,7 +94,11 @@ const FREE_ARENAS_MAX = 2;
  * BATCH_COMMANDS_MAX commands: the arena cuts batches exactly as the sequencer always has.
  */
 class GroupArena {
-  readonly views: RecordViews = viewsOf(new ArrayBuffer(JOURNAL_GROUP_BATCHES_MAX * FRAME_BYTES_MAX));
+  /**
+   * The frames' bytes: ARENA_BYTES_INITIAL at first (a turn's few commands), doubled while commands are added (never
+   * after the group is sealed: the journal and the engine's rings read the same buffer), at most every batch's frame.
+   */
+  views: RecordViews = viewsOf(new ArrayBuffer(ARENA_BYTES_INITIAL));
   /** Batches begun; each batch b starts (its header) at byte b × FRAME_BYTES_MAX until sealed. */
   batches = 0;
   /** Commands in each batch. */
@@ -96,10 +125,21 @@ class GroupArena {
     // Encoded with its sequence number; the caller's record is left as it was.
     const callerSeq = cmd.seq;
     cmd.seq = seq;
-    writeCommand(this.views, this.recordAt(b, this.counts[b]!), cmd);
+    const at = this.recordAt(b, this.counts[b]!);
+    if (at + COMMAND_RECORD_BYTES > this.views.u8.length) this.grow(at + COMMAND_RECORD_BYTES);
+    writeCommand(this.views, at, cmd);
     cmd.seq = callerSeq;
     this.counts[b]!++;
     if (isReadOnlyCommand(cmd.kind)) this.queries++;
+  }
+
+  /** Room for `bytes`: the buffer doubled (its bytes copied) until they fit, at most the group's largest layout. */
+  private grow(bytes: number): void {
+    let size = this.views.u8.length;
+    while (size < bytes) size *= 2;
+    const next = viewsOf(new ArrayBuffer(Math.min(size, JOURNAL_GROUP_BATCHES_MAX * FRAME_BYTES_MAX)));
+    next.u8.set(this.views.u8);
+    this.views = next;
   }
 
   /** Byte offset of batch `b`'s record `i`. */
@@ -133,7 +173,13 @@ export class Sequencer {
   private readonly freeArenas: GroupArena[] = [];
   /** Frames without the read-only queries, for a group that holds some. */
   private readonly encoder = new BatchEncoder();
+  /** The loop handing durable groups to the engine, while it runs. */
   private flushing: Promise<void> | null = null;
+  /** Groups whose write began, oldest first (at most the journal's appendsInFlightMax). */
+  private readonly writing: Writing[] = [];
+  private readonly appendsInFlightMax: number;
+  /** A turn's end is awaited (setImmediate) to start the writes of the commands that came in it. */
+  private turnPending = false;
   private nextSeq: number;
   private nextBatch: number;
   /** Highest sequence number whose batch the engine has finished. */
@@ -152,7 +198,7 @@ export class Sequencer {
   private handedBatch: number;
 
   constructor(
-    private readonly journal: JournalWriter,
+    private readonly journal: GroupJournal,
     private readonly pipeline: ThreadedPipeline,
     lastSeq: number,
     lastBatch: number,
@@ -165,6 +211,7 @@ export class Sequencer {
     this.doneSeq = lastSeq;
     this.handedSeq = lastSeq;
     this.handedBatch = lastBatch;
+    this.appendsInFlightMax = Math.min(journal.appendsInFlightMax ?? 1, GROUPS_WRITING_MAX);
   }
 
   get inflight(): number {
@@ -193,7 +240,10 @@ export class Sequencer {
     this.origins[i] = origin;
     this.clientSeqs[i] = clientSeq;
     this.accounts[i] = cmd.account;
-    if (this.flushing === null) this.flushing = this.flushAfterTurn();
+    if (!this.turnPending) {
+      this.turnPending = true;
+      setImmediate(this.afterTurn);
+    }
     return seq;
   }
 
@@ -232,42 +282,63 @@ export class Sequencer {
   }
 
   /**
-   * Starts the flush loop once this event-loop turn's I/O callbacks have run (setImmediate): every command that came
-   * in the same turn — the frames of every socket one poll read — joins the first group, one durable write for all of
-   * them. Started at once, the loop would write the turn's first command alone and the others would wait for its
-   * sync before their own (two syncs in series for most commands of a burst, and twice the groups at low rates).
+   * Starts the writes once this event-loop turn's I/O callbacks have run (setImmediate): every command that came in
+   * the same turn — the frames of every socket one poll read — joins one group, one durable write for all of them.
+   * Started at once, the first command of a turn would be written alone and the others would wait for its sync
+   * before their own (two syncs in series for most commands of a burst, and twice the groups at low rates).
    */
-  private async flushAfterTurn(): Promise<void> {
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    await this.flushLoop();
+  private readonly afterTurn = (): void => {
+    this.turnPending = false;
+    this.startWrites();
+    if (this.flushing === null && this.writing.length > 0) this.flushing = this.flushLoop();
+  };
+
+  /**
+   * Begins the durable write of each group waiting, oldest first, while the journal takes more (JournalWriter: one
+   * at a time, so a group keeps filling while the write before it runs; JournalThread: every turn's group is queued
+   * at once, and the thread writes all the groups queued by the time its last write returned in one system call).
+   */
+  private startWrites(): void {
+    while (this.failed === null && this.writing.length < this.appendsInFlightMax) {
+      const group = this.nextGroup();
+      if (group === null) return;
+      const firstBatch = this.nextBatch;
+      this.nextBatch += group.batches;
+      const frames = this.journalFrames(group, firstBatch);
+      const writeStartMs = this.hops === null ? 0 : performance.now();
+      const durable = frames.length > 0 ? this.journal.append(frames) : NO_WRITE;
+      // A failure is handled in order by the flush loop; this keeps an unawaited rejection from being reported.
+      durable.catch(() => {});
+      this.writing.push({ group, firstBatch, writeStartMs, durable });
+    }
   }
 
   /**
-   * Group commit: while commands are pending, take the oldest group arena (at most JOURNAL_GROUP_BATCHES_MAX batches of
-   * at most BATCH_COMMANDS_MAX), journal its frames with one durable write, then hand each batch's records to
-   * the engine. A crash during the write may keep a prefix of the group's batches (recovery drops a torn tail); none of
-   * them was acknowledged.
+   * Group commit: while groups are being written, wait for the oldest one's durable write, then hand each of its
+   * batches' records to the engine; groups are handed strictly in order, each only after its write (and so every
+   * earlier one) returned. A crash during a write may keep a prefix of its batches (recovery drops a torn tail);
+   * none of them was acknowledged.
    */
   private async flushLoop(): Promise<void> {
     try {
-      for (let group = this.nextGroup(); group !== null; group = this.nextGroup()) {
-        const firstBatch = this.nextBatch;
-        this.nextBatch += group.batches;
-        const frames = this.journalFrames(group, firstBatch);
-        const writeStartMs = this.hops === null ? 0 : performance.now();
-        if (frames.length > 0) await this.journal.append(frames);
+      for (let w = this.writing[0]; w !== undefined; w = this.writing[0]) {
+        await w.durable;
         const writeEndMs = this.hops === null ? 0 : performance.now();
         while (this.hold !== null) await this.hold;
-        this.handing = this.handGroup(group, firstBatch);
+        this.handing = this.handGroup(w.group, w.firstBatch);
         await this.handing;
         this.handing = null;
-        this.hops?.handed(firstBatch + group.batches - 1, group.sequencedMs, writeStartMs, writeEndMs, performance.now(), group.commands());
+        this.writing.shift();
+        const { group } = w;
+        this.hops?.handed(w.firstBatch + group.batches - 1, group.sequencedMs, w.writeStartMs, writeEndMs, performance.now(), group.commands());
         group.reset();
         if (this.freeArenas.length < FREE_ARENAS_MAX) this.freeArenas.push(group);
+        this.startWrites();
       }
     } catch (e) {
       // A journal that cannot write must stop the exchange: acknowledging without durability would lose data.
       this.failed = e as Error;
+      this.writing.length = 0;
       this.onJournalFailure(this.failed);
     } finally {
       this.flushing = null;
@@ -358,7 +429,11 @@ export class Sequencer {
 
   /** Resolves when every command submitted so far is journaled and processed by the engine. */
   async drain(): Promise<void> {
-    while (this.flushing !== null) await this.flushing;
+    for (;;) {
+      if (this.turnPending) await new Promise<void>((resolve) => setImmediate(resolve));
+      else if (this.flushing !== null) await this.flushing;
+      else break;
+    }
     const last = this.nextBatch - 1;
     if (this.batchLastSeq.has(last)) await this.pipeline.waitForBatch(last);
   }

@@ -6,7 +6,8 @@ import type { KeyObject } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { JournalWriter, JOURNAL_ARCHIVE_DIR, JOURNAL_SEGMENT_BYTES_DEFAULT, JOURNAL_SEGMENT_DIR } from "../engine/journal/index.ts";
+import { JournalThread } from "./journal-thread.ts";
+import { JOURNAL_ARCHIVE_DIR, JOURNAL_SEGMENT_BYTES_DEFAULT, JOURNAL_SEGMENT_DIR } from "../engine/journal/index.ts";
 import type { ExchangeConfig } from "../engine/model/index.ts";
 import type { EngineTopology } from "../engine/pipeline/index.ts";
 import { lockDataDir } from "./data-lock.ts";
@@ -183,7 +184,8 @@ async function recoverFromDisk(core: ServerCore, opts: ServerOptions, journalDir
 /** After recovery: the journal open for appending, the sequencer taking commands, the snapshot schedule running. */
 async function goLive(core: ServerCore, opts: ServerOptions, journalDir: string, recovered: RecoveredEngine): Promise<void> {
   const segmentBytes = opts.journalSegmentBytes ?? JOURNAL_SEGMENT_BYTES_DEFAULT;
-  core.journal = await JournalWriter.openSegments(journalDir, core.digest, segmentBytes, recovered.lastSeq + 1);
+  // The durable writes run on a thread of their own (journal-thread.ts), not through libuv's pool.
+  core.journal = await JournalThread.openSegments(journalDir, core.digest, segmentBytes, recovered.lastSeq + 1);
   const hops = (opts.traceHopsSeconds ?? 0) > 0 ? new HopTimer() : null;
   core.sequencer = new Sequencer(core.journal, core.pipeline, recovered.lastSeq, recovered.lastBatch, (e) => {
     core.log(`FATAL journal: ${e.message}`);

@@ -14,6 +14,8 @@ export {
   segmentBatches,
   sealBatchFrame,
   segmentFileName,
+  SyncJournalAppender,
+  JOURNAL_PREALLOCATE_BYTES,
   JOURNAL_ARCHIVE_DIR,
   JOURNAL_FILE_MODE,
   JOURNAL_QUARANTINE_DIR,

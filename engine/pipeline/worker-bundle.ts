@@ -19,13 +19,16 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 /** The worker entries the bundle holds: engine/pipeline/workers/<name>.ts, and the gateway's snapshot follower. */
-export const WORKER_ENTRIES = ["engine-worker", "risk-worker", "matching-worker", "settlement-worker", "snapshot-hash-worker", "what-if-worker", "snapshot-writer-worker"] as const;
+export const WORKER_ENTRIES = ["engine-worker", "risk-worker", "matching-worker", "settlement-worker", "snapshot-hash-worker", "what-if-worker", "snapshot-writer-worker", "journal-worker"] as const;
 export type WorkerEntry = (typeof WORKER_ENTRIES)[number];
 
 /** Each entry's source, relative to the repository root. */
 export function workerEntrySource(name: WorkerEntry): string {
-  return name === "snapshot-writer-worker" ? join("gateway", `${name}.ts`) : join("engine", "pipeline", "workers", `${name}.ts`);
+  return GATEWAY_ENTRIES.includes(name) ? join("gateway", `${name}.ts`) : join("engine", "pipeline", "workers", `${name}.ts`);
 }
+
+/** The entries that are the gateway's own threads: the snapshot follower and the journal thread. */
+const GATEWAY_ENTRIES: readonly WorkerEntry[] = ["snapshot-writer-worker", "journal-worker"];
 
 /**
  * The source directories the digest covers (relative to the root): every module a worker entry may import. The

@@ -1,0 +1,177 @@
+// The journal thread (gateway/journal-thread.ts, issue 15): the server's durable writes run on a worker thread
+// with blocking O_DSYNC writes instead of libuv's thread pool. X4 holds as with JournalWriter: the files are the same
+// bytes, groups reach the disk in the order they were appended, an append resolves only once its group and every
+// earlier one are on disk, and a failed write refuses that group and every later one. The sequencer pipelines groups
+// to such a journal (later turns queued while a write runs) but still hands a group to the engine only after its write.
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { JournalThread } from "../gateway/journal-thread.ts";
+import { BatchEncoder, emptySummary, JournalError, JournalWriter, listSegments, segmentBatches, segmentFileName, JOURNAL_SEGMENT_DIR } from "../engine/journal/index.ts";
+import { JOURNAL_PREALLOCATE_BYTES, SyncJournalAppender } from "../engine/journal/index.ts";
+import { commandSeqAt, COMMAND_RECORD_BYTES, type RecordViews, type ThreadedPipeline } from "../engine/pipeline/index.ts";
+import { Sequencer, type GroupJournal } from "../gateway/sequencer.ts";
+import { deposit } from "./helpers/commands.ts";
+
+const DIGEST = "ab".repeat(32);
+
+/** Group g (1-based): `size` batches of one deposit each, numbered on from `firstBatch`; seq = batch number. */
+function groupFrames(firstBatch: number, size: number): Uint8Array {
+  const enc = new BatchEncoder();
+  const parts: Uint8Array[] = [];
+  for (let b = firstBatch; b < firstBatch + size; b++) {
+    enc.begin(b);
+    enc.add(deposit(16 + (b % 7), 0, BigInt(b * 10), b));
+    parts.push(enc.finish().slice());
+  }
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** 40 groups of 1–3 batches (79 batches). */
+const GROUPS: Uint8Array[] = (() => {
+  const out: Uint8Array[] = [];
+  for (let g = 0, b = 1; g < 40; g++) {
+    const size = 1 + (g % 3);
+    out.push(groupFrames(b, size));
+    b += size;
+  }
+  return out;
+})();
+
+function segmentFiles(dir: string): Map<string, Buffer> {
+  return new Map(readdirSync(dir).sort().map((name) => [name, readFileSync(join(dir, name))]));
+}
+
+function batchNumbers(dataDir: string): number[] {
+  const out: number[] = [];
+  for (const b of segmentBatches(listSegments(dataDir), { configDigestHex: DIGEST }, emptySummary())) out.push(b.batchNumber);
+  return out;
+}
+
+describe("journal thread", () => {
+  it("X4: groups appended without waiting reach the disk in order, each append resolving after every earlier one; the segment files are JournalWriter's, byte for byte (rolling included)", async () => {
+    const a = mkdtempSync(join(tmpdir(), "crossbook-jt-"));
+    const b = mkdtempSync(join(tmpdir(), "crossbook-jt-"));
+    const writer = await JournalWriter.openSegments(join(a, JOURNAL_SEGMENT_DIR), DIGEST, 1500, 1);
+    for (const g of GROUPS) await writer.append(g);
+    await writer.close();
+    const thread = await JournalThread.openSegments(join(b, JOURNAL_SEGMENT_DIR), DIGEST, 1500, 1);
+    const resolved: number[] = [];
+    await Promise.all(GROUPS.map((g, i) => thread.append(g).then(() => resolved.push(i))));
+    await thread.close();
+    expect(resolved).toEqual(GROUPS.map((_, i) => i));
+    const expected = segmentFiles(join(a, JOURNAL_SEGMENT_DIR));
+    expect(expected.size).toBeGreaterThan(3);
+    expect(segmentFiles(join(b, JOURNAL_SEGMENT_DIR))).toEqual(expected);
+    expect(batchNumbers(b)).toEqual(Array.from({ length: 79 }, (_, i) => i + 1));
+  });
+
+  it("X4: a ring smaller than what is queued: appends wait for room, in call order, and the journal holds every group in order; a reopened thread appends after them", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "crossbook-jt-"));
+    const segments = join(dir, JOURNAL_SEGMENT_DIR);
+    // The largest group is 3 × (32 + 128) = 480 bytes: a 1,000-byte ring holds two at most, and wraps often.
+    const thread = await JournalThread.openSegments(segments, DIGEST, 1 << 30, 1, 1000);
+    const resolved: number[] = [];
+    await Promise.all(GROUPS.map((g, i) => thread.append(g).then(() => resolved.push(i))));
+    await thread.close();
+    expect(resolved).toEqual(GROUPS.map((_, i) => i));
+    const again = await JournalThread.openSegments(segments, DIGEST, 1 << 30, 80);
+    await again.append(groupFrames(80, 2));
+    await again.close();
+    expect(batchNumbers(dir)).toEqual(Array.from({ length: 81 }, (_, i) => i + 1));
+    expect(readdirSync(segments)).toEqual([segmentFileName(1)]);
+  });
+
+  it("X4: a write that fails (the next segment cannot be created) refuses its group and every later one; the groups before it are on disk", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "crossbook-jt-"));
+    const segments = join(dir, JOURNAL_SEGMENT_DIR);
+    const thread = await JournalThread.openSegments(segments, DIGEST, 600, 1);
+    // Groups 1–3 (batches 1–6) fill the first segment past 600 bytes; group 4 opens the segment of seq 7, which exists.
+    for (const g of GROUPS.slice(0, 3)) await thread.append(g);
+    writeFileSync(join(segments, segmentFileName(7)), "in the way");
+    const outcomes = await Promise.allSettled(GROUPS.slice(3, 6).map((g) => thread.append(g)));
+    expect(outcomes.map((o) => o.status)).toEqual(["rejected", "rejected", "rejected"]);
+    expect((outcomes[0] as PromiseRejectedResult).reason).toBeInstanceOf(JournalError);
+    await expect(thread.append(GROUPS[6]!)).rejects.toBeInstanceOf(JournalError);
+    await thread.close();
+    const read: number[] = [];
+    for (const b of segmentBatches([{ path: join(segments, segmentFileName(1)), firstSeq: 1, archived: false }], { configDigestHex: DIGEST }, emptySummary())) read.push(b.batchNumber);
+    expect(read).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+});
+
+describe("journal thread: zeros written ahead", () => {
+  it("X4: a crash leaves zeros past the last batch — recovery keeps every batch written and cuts them as a torn tail; appending then resumes after the last batch, and a clean close ends the segment there", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "crossbook-jt-"));
+    const segments = join(dir, JOURNAL_SEGMENT_DIR);
+    const path = join(segments, segmentFileName(1));
+    const appender = SyncJournalAppender.openSegments(segments, DIGEST, 1 << 30, 1);
+    appender.appendGroups(GROUPS.slice(0, 20));
+    appender.appendGroups(GROUPS.slice(20));
+    const written = 64 + GROUPS.reduce((n, g) => n + g.length, 0);
+    // Not closed: the process died here. The file is zero-filled to the next whole chunk past the batches.
+    expect(statSync(path).size).toBe(JOURNAL_PREALLOCATE_BYTES);
+    const summary = emptySummary();
+    const read: number[] = [];
+    for (const b of segmentBatches(listSegments(dir), { configDigestHex: DIGEST, repair: true }, summary)) read.push(b.batchNumber);
+    expect(read).toEqual(Array.from({ length: 79 }, (_, i) => i + 1));
+    expect(summary.truncatedBytes).toBe(JOURNAL_PREALLOCATE_BYTES - written);
+    expect(statSync(path).size).toBe(written);
+    const again = await JournalThread.openSegments(segments, DIGEST, 1 << 30, 80);
+    await again.append(groupFrames(80, 2));
+    await again.close();
+    expect(statSync(path).size).toBe(written + groupFrames(80, 2).length);
+    expect(batchNumbers(dir)).toEqual(Array.from({ length: 81 }, (_, i) => i + 1));
+  });
+});
+
+describe("sequencer over a pipelined journal", () => {
+  it("X4: a later turn's group is queued while the write before it runs, and each group is handed to the engine only after its own write returned, in order", async () => {
+    const order: string[] = [];
+    const pending: (() => void)[] = [];
+    let appended = 0;
+    // A journal that takes many groups at once and finishes them in order, when the test says so.
+    const journal: GroupJournal = {
+      appendsInFlightMax: 16,
+      append: () => {
+        const g = ++appended;
+        order.push(`write ${g}`);
+        return new Promise<void>((resolve) => pending.push(() => {
+          order.push(`written ${g}`);
+          resolve();
+        }));
+      },
+    };
+    const pipeline = {
+      submitEncoded: async (source: RecordViews, offset: number, count: number, batch: number) => {
+        order.push(`hand ${batch}: ${commandSeqAt(source, offset)}–${commandSeqAt(source, offset + (count - 1) * COMMAND_RECORD_BYTES)}`);
+      },
+      waitForBatch: async () => {},
+    } as unknown as ThreadedPipeline;
+    const sequencer = new Sequencer(journal, pipeline, 0, 0, (e) => expect.unreachable(e.message));
+    const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+    sequencer.submit(deposit(17, 0, 1n, 0), null, 0n);
+    sequencer.submit(deposit(17, 0, 2n, 0), null, 0n);
+    await turn();
+    sequencer.submit(deposit(17, 0, 3n, 0), null, 0n);
+    await turn();
+    sequencer.submit(deposit(17, 0, 4n, 0), null, 0n);
+    await turn();
+    // Three groups queued, none written: nothing handed.
+    expect(order).toEqual(["write 1", "write 2", "write 3"]);
+    pending.shift()!();
+    await turn();
+    expect(order.slice(3)).toEqual(["written 1", "hand 1: 1–2"]);
+    pending.shift()!();
+    pending.shift()!();
+    await sequencer.drain();
+    expect(order.slice(5)).toEqual(["written 2", "written 3", "hand 2: 3–3", "hand 3: 4–4"]);
+  });
+});
