@@ -107,7 +107,7 @@ export function journalHash(argv: string[]): void {
     fail((e as Error).message);
   }
   const segmentsRead = segments.length;
-  process.stdout.write(`${JSON.stringify({ stateHash: engine.stateHash(), batches: summary.batches, commands: summary.commands, lastSeq: summary.lastSeq, segments: segmentsRead, tornTailBytes: summary.truncatedBytes })}\n`);
+  process.stdout.write(`${JSON.stringify({ stateHash: engine.stateHash(), batches: summary.batches, commands: summary.commands, lastSeq: summary.lastSeq, segments: segmentsRead, tornTailBytes: summary.truncatedBytes - summary.preallocatedBytes, preallocatedTailBytes: summary.preallocatedBytes })}\n`);
 }
 
 /** Every batch of the archived and live segments checked (magic, size, CRC, numbering), nothing replayed. */
@@ -131,7 +131,8 @@ export function journalVerify(argv: string[]): void {
     archivedSegments: segments.filter((x) => x.archived).length,
     firstSeq: segments[0]?.firstSeq ?? 0,
     lastSeq: summary.lastSeq,
-    tornTailBytes: summary.truncatedBytes,
+    tornTailBytes: summary.truncatedBytes - summary.preallocatedBytes,
+    preallocatedTailBytes: summary.preallocatedBytes,
     corruption: c === null ? null : { file: c.file, offset: c.offset, reason: c.reason, recordsAfter: c.recordsAfter, batchesAfter: c.batchesAfter },
   })}\n`);
   if (c !== null) process.exit(1);

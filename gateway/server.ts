@@ -72,6 +72,8 @@ export interface RunningServer {
     readonly batches: number;
     readonly commands: number;
     readonly truncatedBytes: number;
+    /** Of truncatedBytes, the zero-filled space written ahead (not a torn write). */
+    readonly preallocatedBytes: number;
     readonly snapshotSeq: number;
     /** Finding, checking and restoring snapshots, then replaying the journal after them (ms). */
     readonly snapshotLoadMs: number;
@@ -176,7 +178,7 @@ async function recoverFromDisk(core: ServerCore, opts: ServerOptions, journalDir
   if (recovered.snapshot !== null || summary.batches > 0 || summary.truncatedBytes > 0) {
     core.log(`recovered ${recovered.snapshot === null ? "" : `snapshot ${recovered.snapshot.seq} + `}${summary.commands} commands in ` +
       `${summary.batches} batches from ${journalDir}` +
-      (summary.truncatedBytes > 0 ? ` (cut a torn tail of ${summary.truncatedBytes} bytes)` : ""));
+      tailCutMessage(summary.truncatedBytes, summary.preallocatedBytes));
   }
   return recovered;
 }
@@ -244,6 +246,7 @@ function runningServer(core: ServerCore, port: number, recovered: RecoveredEngin
       batches: summary.batches,
       commands: summary.commands,
       truncatedBytes: summary.truncatedBytes,
+      preallocatedBytes: summary.preallocatedBytes,
       snapshotSeq: recovered.snapshot?.seq ?? 0,
       snapshotLoadMs: core.status.snapshotLoadMs,
       journalReplayMs: core.status.journalReplayMs,
@@ -273,4 +276,17 @@ function listenExclusive(uWS: UwsModule, app: import("uWebSockets.js").Templated
       resolve({ socket, port: uWS.us_socket_local_port(socket as never) });
     });
   });
+}
+
+/**
+ * What recovery cut after the last complete batch, for the log: the torn part of an interrupted write (never
+ * acknowledged) apart from the zero-filled space the journal thread writes ahead, which a crash always leaves and which
+ * is not lost data.
+ */
+export function tailCutMessage(truncatedBytes: number, preallocatedBytes: number): string {
+  const torn = truncatedBytes - preallocatedBytes;
+  let out = "";
+  if (torn > 0) out += ` (cut a torn tail of ${torn} bytes: a write the crash interrupted, never acknowledged)`;
+  if (preallocatedBytes > 0) out += ` (cut ${preallocatedBytes} bytes of zero-filled space written ahead)`;
+  return out;
 }

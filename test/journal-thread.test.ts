@@ -3,11 +3,12 @@
 // bytes, groups reach the disk in the order they were appended, an append resolves only once its group and every
 // earlier one are on disk, and a failed write refuses that group and every later one. The sequencer pipelines groups
 // to such a journal (later turns queued while a write runs) but still hands a group to the engine only after its write.
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { JournalThread } from "../gateway/journal-thread.ts";
+import { tailCutMessage } from "../gateway/server.ts";
 import { BatchEncoder, emptySummary, JournalError, JournalWriter, listSegments, segmentBatches, segmentFileName, JOURNAL_SEGMENT_DIR } from "../engine/journal/index.ts";
 import { JOURNAL_PREALLOCATE_BYTES, SyncJournalAppender } from "../engine/journal/index.ts";
 import { commandSeqAt, COMMAND_RECORD_BYTES, type RecordViews, type ThreadedPipeline } from "../engine/pipeline/index.ts";
@@ -123,12 +124,44 @@ describe("journal thread: zeros written ahead", () => {
     for (const b of segmentBatches(listSegments(dir), { configDigestHex: DIGEST, repair: true }, summary)) read.push(b.batchNumber);
     expect(read).toEqual(Array.from({ length: 79 }, (_, i) => i + 1));
     expect(summary.truncatedBytes).toBe(JOURNAL_PREALLOCATE_BYTES - written);
+    expect(summary.preallocatedBytes).toBe(JOURNAL_PREALLOCATE_BYTES - written);
+    expect(tailCutMessage(summary.truncatedBytes, summary.preallocatedBytes)).toBe(` (cut ${JOURNAL_PREALLOCATE_BYTES - written} bytes of zero-filled space written ahead)`);
     expect(statSync(path).size).toBe(written);
     const again = await JournalThread.openSegments(segments, DIGEST, 1 << 30, 80);
     await again.append(groupFrames(80, 2));
     await again.close();
     expect(statSync(path).size).toBe(written + groupFrames(80, 2).length);
     expect(batchNumbers(dir)).toEqual(Array.from({ length: 81 }, (_, i) => i + 1));
+  });
+});
+
+describe("journal thread: a torn write inside the zeros", () => {
+  it("X4: a group write the crash interrupted, inside the zero-filled space: recovery cuts both, and tells the torn bytes (never acknowledged) from the zeros written ahead", () => {
+    const dir = mkdtempSync(join(tmpdir(), "crossbook-jt-"));
+    const segments = join(dir, JOURNAL_SEGMENT_DIR);
+    const path = join(segments, segmentFileName(1));
+    const appender = SyncJournalAppender.openSegments(segments, DIGEST, 1 << 30, 1);
+    appender.appendGroups(GROUPS);
+    const written = 64 + GROUPS.reduce((n, g) => n + g.length, 0);
+    // The next group's first `torn` bytes reached the disk, the rest did not: the process died mid-write. (A torn
+    // write's own trailing zeros cannot be told from the zeros written ahead; the fragment ends on a non-zero byte.)
+    const frame = groupFrames(80, 1);
+    let torn = 50;
+    while (frame[torn - 1] === 0) torn--;
+    expect(torn).toBeGreaterThan(30);
+    const fd = openSync(path, "r+");
+    writeSync(fd, frame, 0, torn, written);
+    closeSync(fd);
+    const summary = emptySummary();
+    const read: number[] = [];
+    for (const b of segmentBatches(listSegments(dir), { configDigestHex: DIGEST, repair: true }, summary)) read.push(b.batchNumber);
+    expect(read).toEqual(Array.from({ length: 79 }, (_, i) => i + 1));
+    expect(summary.truncatedBytes).toBe(JOURNAL_PREALLOCATE_BYTES - written);
+    expect(summary.preallocatedBytes).toBe(JOURNAL_PREALLOCATE_BYTES - written - torn);
+    expect(tailCutMessage(summary.truncatedBytes, summary.preallocatedBytes)).toBe(
+      ` (cut a torn tail of ${torn} bytes: a write the crash interrupted, never acknowledged) (cut ${JOURNAL_PREALLOCATE_BYTES - written - torn} bytes of zero-filled space written ahead)`,
+    );
+    expect(statSync(path).size).toBe(written);
   });
 });
 

@@ -55,7 +55,7 @@ describe("journal", () => {
     const { batches, seqs, records, summary } = readAll(path);
     expect(batches).toEqual([1, 2]);
     expect(seqs).toEqual([1, 2, 3]);
-    expect(summary).toEqual({ segments: 1, batches: 2, commands: 3, skippedCommands: 0, lastSeq: 3, lastBatch: 2, truncatedBytes: 0, corruption: null });
+    expect(summary).toEqual({ segments: 1, batches: 2, commands: 3, skippedCommands: 0, lastSeq: 3, lastBatch: 2, truncatedBytes: 0, preallocatedBytes: 0, corruption: null });
     expect(records[1]).toEqual(b);
     expect(records[0]).toEqual(a);
     expect(records[2]).toEqual(c);

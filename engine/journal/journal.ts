@@ -255,13 +255,16 @@ export interface JournalSummary {
   lastSeq: number;
   /** Number of the last complete batch (0 if none). */
   lastBatch: number;
-  /** Bytes of a torn tail (cut when repairing), 0 when the journal ended cleanly. */
+  /** Bytes after the last complete batch (cut when repairing), 0 when the journal ended cleanly. */
   truncatedBytes: number;
+  /** Of truncatedBytes, the trailing zero bytes: space the journal thread zero-filled ahead and never wrote, not a
+   * torn write (the rest, truncatedBytes − preallocatedBytes, is the torn part of an interrupted write). */
+  preallocatedBytes: number;
   corruption: JournalCorruption | null;
 }
 
 export function emptySummary(): JournalSummary {
-  return { segments: 0, batches: 0, commands: 0, skippedCommands: 0, lastSeq: 0, lastBatch: 0, truncatedBytes: 0, corruption: null };
+  return { segments: 0, batches: 0, commands: 0, skippedCommands: 0, lastSeq: 0, lastBatch: 0, truncatedBytes: 0, preallocatedBytes: 0, corruption: null };
 }
 
 export interface JournalReadOptions {
@@ -300,6 +303,21 @@ class SegmentReader {
     readonly path: string,
   ) {
     this.size = fstatSync(fd).size;
+  }
+
+  /** How many bytes at the end of the file, after `from`, are zero (read backwards in chunks, stopping at the first
+   * non-zero byte). */
+  zeroTailBytes(from: number): number {
+    const chunk = Buffer.alloc(64 * 1024);
+    let end = this.size;
+    while (end > from) {
+      const start = end - chunk.length > from ? end - chunk.length : from;
+      const n = end - start;
+      readSync(this.fd, chunk, 0, n, start);
+      for (let i = n - 1; i >= 0; i--) if (chunk[i] !== 0) return this.size - (start + i + 1);
+      end = start;
+    }
+    return this.size - from;
   }
 
   /** Checks the file header; throws on a file that is not a journal of this configuration. */
@@ -586,6 +604,7 @@ function stopAt(
   if (batchesAfter === 0) {
     // Nothing valid after it: the incomplete end of the last write (later segments, if any, hold no batch).
     summary.truncatedBytes = reader.size - pos;
+    summary.preallocatedBytes = reader.zeroTailBytes(pos);
     if (opts.repair === true || (opts.quarantineDir ?? null) !== null) {
       ftruncateSync(reader.fd, pos);
       for (const s of later) unlinkSync(s.path);
