@@ -1,12 +1,12 @@
 // Public face of the journal: append-only command log in segments with group commit, its recovery reader, and
 // snapshot files.
+export { JournalWriter, SyncJournalAppender, JOURNAL_PREALLOCATE_BYTES } from "./writer.ts";
 export {
   BATCH_HEADER_BYTES,
   BatchEncoder,
   emptySummary,
   JournalCorruptError,
   JournalError,
-  JournalWriter,
   journalBatches,
   listSegments,
   migrateLegacyJournal,
@@ -14,8 +14,6 @@ export {
   segmentBatches,
   sealBatchFrame,
   segmentFileName,
-  SyncJournalAppender,
-  JOURNAL_PREALLOCATE_BYTES,
   JOURNAL_ARCHIVE_DIR,
   JOURNAL_FILE_MODE,
   JOURNAL_QUARANTINE_DIR,

@@ -7,7 +7,7 @@
 //          then count × COMMAND_RECORD_BYTES command records (engine/model/record-layout.ts layout)
 // A batch is durable once its bytes are written and synced (group commit: one sync per group of batches). The live
 // files are opened O_DSYNC where the platform has it, so the write itself returns only once its bytes are on disk —
-// the guarantee of a write followed by fdatasync, in one system call (JournalWriter).
+// the guarantee of a write followed by fdatasync, in one system call (JournalWriter, SyncJournalAppender: writer.ts).
 //
 // Segments (X7): the journal is a directory of files `journal-<first sequence number, 16 digits>.bin`, each with the
 // file header above; the writer starts a new segment once the current one holds segmentBytes (at a group boundary,
@@ -25,8 +25,6 @@
 import {
   closeSync,
   copyFileSync,
-  fchmodSync,
-  fdatasyncSync,
   existsSync,
   fstatSync,
   fsyncSync,
@@ -38,10 +36,7 @@ import {
   renameSync,
   unlinkSync,
   writeSync,
-  writevSync,
-  constants as fsConstants,
 } from "node:fs";
-import { open, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { crc32 } from "node:zlib";
 import { CommandRecord } from "../model/index.ts";
@@ -49,7 +44,7 @@ import { COMMAND_RECORD_BYTES, commandSeqAt, readCommand, viewsOf, writeCommand,
 
 export const JOURNAL_VERSION = 1;
 const FILE_MAGIC = "CBJOURN1";
-const FILE_HEADER_BYTES = 64;
+export const FILE_HEADER_BYTES = 64;
 const BATCH_MAGIC = 0xcb0ba7c4;
 /** A batch frame is this header followed by its records (the sequencer encodes records right behind one: encode once). */
 export const BATCH_HEADER_BYTES = 32;
@@ -101,7 +96,7 @@ export class JournalCorruptError extends JournalError {
   }
 }
 
-function fileHeader(configDigestHex: string): Uint8Array {
+export function fileHeader(configDigestHex: string): Uint8Array {
   const b = new Uint8Array(FILE_HEADER_BYTES);
   const dv = new DataView(b.buffer);
   for (let i = 0; i < 8; i++) b[i] = FILE_MAGIC.charCodeAt(i);
@@ -185,7 +180,7 @@ export interface JournalSegment {
   readonly archived: boolean;
 }
 
-function segmentsIn(dir: string, archived: boolean): JournalSegment[] {
+export function segmentsIn(dir: string, archived: boolean): JournalSegment[] {
   if (!existsSync(dir)) return [];
   const out: JournalSegment[] = [];
   for (const name of readdirSync(dir)) {
@@ -208,7 +203,7 @@ export function listSegments(dataDir: string, archiveDir: string | null = null):
   return [...archived, ...live].sort((a, b) => a.firstSeq - b.firstSeq);
 }
 
-function fsyncDir(dir: string): void {
+export function fsyncDir(dir: string): void {
   const fd = openSync(dir, "r");
   try {
     fsyncSync(fd);
@@ -642,263 +637,4 @@ export function readJournal(
   const summary = emptySummary();
   for (const b of journalBatches(path, configDigestHex, repair, summary)) onBatch(b.commands, b.count, b.batchNumber);
   return summary;
-}
-
-/** Creates a journal file with its header, synced, owner-only; `exclusive` refuses an existing file. */
-async function createJournalFile(path: string, configDigestHex: string, exclusive: boolean): Promise<FileHandle> {
-  const create = fsConstants.O_RDWR | fsConstants.O_CREAT | (exclusive ? fsConstants.O_EXCL : fsConstants.O_TRUNC);
-  const file = await open(path, create | SYNC_WRITE_FLAG, JOURNAL_FILE_MODE);
-  const header = fileHeader(configDigestHex);
-  await writeDurably(file, header, 0);
-  return file;
-}
-
-/**
- * O_DSYNC: each write returns once its data (and what is needed to read it back, the file size) is on disk, as a
- * write followed by fdatasync would — one system call, and one trip through the thread pool, instead of two. 0 where
- * the platform has no such flag: writeDurably then calls fdatasync itself.
- */
-const SYNC_WRITE_FLAG = fsConstants.O_DSYNC ?? 0;
-
-/**
- * Writes all of `bytes` at `position` and resolves once they are on disk: on an O_DSYNC handle each write is durable
- * when it returns; without the flag an fdatasync follows.
- */
-async function writeDurably(file: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) {
-    const { bytesWritten } = await file.write(bytes, written, bytes.length - written, position + written);
-    written += bytesWritten;
-  }
-  if (SYNC_WRITE_FLAG === 0) await file.datasync();
-}
-
-/**
- * Appends batches with one durable write each (the group commit: O_DSYNC, or write + fdatasync), one at a time. Opened on a segment directory
- * it starts a new segment, named by the sequence number of the batch that opens it, once the current one holds
- * segmentBytes.
- */
-export class JournalWriter {
-  private constructor(
-    private file: FileHandle,
-    private position: number,
-    private readonly segmentDir: string | null,
-    private readonly segmentBytes: number,
-    private readonly configDigestHex: string,
-  ) {}
-
-  /** Opens (creating if needed) one journal file whose torn tail has already been repaired by readJournal(repair). */
-  static async open(path: string, configDigestHex: string): Promise<JournalWriter> {
-    mkdirSync(dirname(path), { recursive: true });
-    const { file, position } = await openForAppend(path, configDigestHex);
-    return new JournalWriter(file, position, null, Infinity, configDigestHex);
-  }
-
-  /**
-   * Opens the last segment of `dir` for appending (its torn tail already repaired by segmentBatches), or creates the
-   * first one, named `nextSeq`, when the directory holds none.
-   */
-  static async openSegments(dir: string, configDigestHex: string, segmentBytes: number, nextSeq: number): Promise<JournalWriter> {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const existing = segmentsIn(dir, false).sort((a, b) => a.firstSeq - b.firstSeq);
-    const last = existing[existing.length - 1];
-    const path = last?.path ?? join(dir, segmentFileName(nextSeq));
-    const { file, position } = await openForAppend(path, configDigestHex);
-    if (last === undefined) fsyncDir(dir);
-    return new JournalWriter(file, position, dir, segmentBytes, configDigestHex);
-  }
-
-  /** Resolves when the frame is on disk (durable). Callers must not start another append before it resolves. */
-  async append(frame: Uint8Array): Promise<void> {
-    if (this.segmentDir !== null && this.position >= this.segmentBytes) await this.roll(firstSeqOfFrame(frame));
-    await writeDurably(this.file, frame, this.position);
-    this.position += frame.length;
-  }
-
-  /** Closes the full segment and starts the next one at `firstSeq` (the file and its directory entry synced). */
-  private async roll(firstSeq: number): Promise<void> {
-    const dir = this.segmentDir!;
-    const next = await createJournalFile(join(dir, segmentFileName(firstSeq)), this.configDigestHex, true);
-    fsyncDir(dir);
-    await this.file.close();
-    this.file = next;
-    this.position = FILE_HEADER_BYTES;
-  }
-
-  async close(): Promise<void> {
-    await this.file.close();
-  }
-}
-
-/** Opens a journal file at its end, writing the header into an empty (or header-torn) one; owner-only either way. */
-async function openForAppend(path: string, configDigestHex: string): Promise<{ file: FileHandle; position: number }> {
-  if (!existsSync(path)) return { file: await createJournalFile(path, configDigestHex, true), position: FILE_HEADER_BYTES };
-  const file = await open(path, fsConstants.O_RDWR | SYNC_WRITE_FLAG);
-  await file.chmod(JOURNAL_FILE_MODE);
-  let position = (await file.stat()).size;
-  if (position < FILE_HEADER_BYTES) {
-    await file.truncate(0);
-    await writeDurably(file, fileHeader(configDigestHex), 0);
-    position = FILE_HEADER_BYTES;
-  }
-  return { file, position };
-}
-
-/**
- * Bytes the journal thread zero-fills ahead of its writes, a chunk at a time. An O_DSYNC write that extends the file
- * must also put the new size on disk: on ext4 that is a commit of the filesystem's journal, shared with every other
- * writer of the disk (~0.22 ms alone here, several ms while other processes write). Over blocks already written and
- * synced, the same write only moves data (~0.13 ms alone, and unaffected by the others' metadata). The zeros past the
- * last batch are what a torn tail looks like to the reader, so after a crash recovery cuts them with it; a roll or a
- * clean close cuts them first, so a closed segment ends at its last batch as JournalWriter leaves it.
- */
-export const JOURNAL_PREALLOCATE_BYTES = 4 << 20;
-const ZEROS = new Uint8Array(1 << 20);
-
-/**
- * JournalWriter's synchronous twin, for the journal thread (gateway/journal-thread.ts): the same segment files, the same
- * rolling rule (a new segment, named by the first sequence number of the group that opens it, once the current one
- * holds segmentBytes), written with blocking O_DSYNC writes — a thread of its own waits in the system call instead of
- * a libuv thread-pool trip and a promise turn on the gateway thread. The live segment is zero-filled ahead of the
- * writes (JOURNAL_PREALLOCATE_BYTES).
- */
-export class SyncJournalAppender {
-  /** The live segment's size on disk: its batches, then zeros written and synced ahead of them. */
-  private allocatedEnd: number;
-
-  private constructor(
-    private fd: number,
-    /** The live segment's path. */
-    private path: string,
-    private position: number,
-    private readonly segmentDir: string,
-    private readonly segmentBytes: number,
-    private readonly configDigestHex: string,
-    private readonly preallocateBytes: number,
-  ) {
-    this.allocatedEnd = position;
-  }
-
-  /**
-   * Opens the last segment of `dir` for appending (its torn tail already repaired), or creates the first, `nextSeq`.
-   * `preallocateBytes` 0 writes as JournalWriter does, extending the file with each write.
-   */
-  static openSegments(dir: string, configDigestHex: string, segmentBytes: number, nextSeq: number, preallocateBytes = JOURNAL_PREALLOCATE_BYTES): SyncJournalAppender {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const existing = segmentsIn(dir, false).sort((a, b) => a.firstSeq - b.firstSeq);
-    const last = existing[existing.length - 1];
-    const path = last?.path ?? join(dir, segmentFileName(nextSeq));
-    let fd: number;
-    let position = FILE_HEADER_BYTES;
-    if (last === undefined) {
-      fd = createJournalFileSync(path, configDigestHex);
-      fsyncDir(dir);
-    } else {
-      fd = openSync(path, fsConstants.O_RDWR | SYNC_WRITE_FLAG);
-      fchmodSync(fd, JOURNAL_FILE_MODE);
-      position = fstatSync(fd).size;
-      if (position < FILE_HEADER_BYTES) {
-        ftruncateSync(fd, 0);
-        writeDurablySync(fd, [fileHeader(configDigestHex)], 0, FILE_HEADER_BYTES);
-        position = FILE_HEADER_BYTES;
-      }
-    }
-    return new SyncJournalAppender(fd, path, position, dir, segmentBytes, configDigestHex, preallocateBytes);
-  }
-
-  /**
-   * Appends `frames` — whole groups, oldest first, each the journal frames of one sequencer group — and returns once
-   * all are on disk. Groups that share a segment go out in one writev (one durable system call for all of them); a
-   * segment that is full before a group is rolled first, exactly as JournalWriter.append does per group.
-   */
-  appendGroups(frames: readonly Uint8Array[]): void {
-    let from = 0;
-    let bytes = 0;
-    for (let g = 0; g < frames.length; g++) {
-      if (this.position + bytes >= this.segmentBytes) {
-        this.writeRun(frames, from, g, bytes);
-        this.roll(firstSeqOfFrame(frames[g]!));
-        from = g;
-        bytes = 0;
-      }
-      bytes += frames[g]!.length;
-    }
-    this.writeRun(frames, from, frames.length, bytes);
-  }
-
-  private writeRun(frames: readonly Uint8Array[], from: number, to: number, bytes: number): void {
-    if (to === from) return;
-    if (this.position + bytes > this.allocatedEnd) this.preallocate(this.position + bytes);
-    writeDurablySync(this.fd, from === 0 && to === frames.length ? frames : frames.slice(from, to), this.position, bytes);
-    this.position += bytes;
-  }
-
-  /** Zero-fills the segment from its allocated end to past `end` and syncs it: its size and blocks on disk. */
-  private preallocate(end: number): void {
-    if (this.preallocateBytes <= 0) return;
-    // Whole chunks, but not past the segment's size (the write that crosses it is the segment's last).
-    const target = Math.max(end, Math.min(end + this.preallocateBytes - (end % this.preallocateBytes), this.segmentBytes));
-    // A descriptor without O_DSYNC: the chunk's writes reach the disk together under one fdatasync.
-    const fd = openSync(this.path, fsConstants.O_RDWR);
-    try {
-      for (let at = this.allocatedEnd; at < target; ) at += writeSync(fd, ZEROS, 0, Math.min(ZEROS.length, target - at), at);
-      fdatasyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    this.allocatedEnd = target;
-  }
-
-  /** Cuts the zeros past the last batch (the segment then ends as JournalWriter leaves one), on disk. */
-  private trim(): void {
-    if (this.allocatedEnd <= this.position) return;
-    ftruncateSync(this.fd, this.position);
-    fdatasyncSync(this.fd);
-    this.allocatedEnd = this.position;
-  }
-
-  private roll(firstSeq: number): void {
-    this.trim();
-    const path = join(this.segmentDir, segmentFileName(firstSeq));
-    const next = createJournalFileSync(path, this.configDigestHex);
-    fsyncDir(this.segmentDir);
-    closeSync(this.fd);
-    this.fd = next;
-    this.path = path;
-    this.position = FILE_HEADER_BYTES;
-    this.allocatedEnd = FILE_HEADER_BYTES;
-  }
-
-  close(): void {
-    this.trim();
-    closeSync(this.fd);
-  }
-}
-
-/** createJournalFile, blocking: a new segment (O_EXCL) with its header on disk, owner-only. */
-function createJournalFileSync(path: string, configDigestHex: string): number {
-  const fd = openSync(path, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_EXCL | SYNC_WRITE_FLAG, JOURNAL_FILE_MODE);
-  writeDurablySync(fd, [fileHeader(configDigestHex)], 0, FILE_HEADER_BYTES);
-  return fd;
-}
-
-/** writeDurably, blocking: all of `parts` (`bytes` in all) back to back at `position`, on disk when it returns. */
-function writeDurablySync(fd: number, parts: readonly Uint8Array[], position: number, bytes: number): void {
-  let written = writevSync(fd, parts as Uint8Array[], position);
-  // A short writev (rare: a signal, a full disk that then fails) is finished part by part.
-  for (let i = 0, at = 0; written < bytes && i < parts.length; at += parts[i]!.length, i++) {
-    const part = parts[i]!;
-    if (at + part.length <= written) continue;
-    for (let off = written - at; off < part.length; ) {
-      const n = writeSync(fd, part, off, part.length - off, position + written);
-      off += n;
-      written += n;
-    }
-  }
-  if (SYNC_WRITE_FLAG === 0) fdatasyncSync(fd);
-}
-
-/** The sequence number of the first command of a journal frame (its first batch header). */
-function firstSeqOfFrame(frame: Uint8Array): number {
-  return new DataView(frame.buffer, frame.byteOffset, BATCH_HEADER_BYTES).getFloat64(16, true);
 }
