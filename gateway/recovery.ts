@@ -126,8 +126,11 @@ export interface RecoveryOptions {
   readonly truncateAtCorruption: boolean;
   readonly status: RecoveryStatus;
   readonly log: (line: string) => void;
-  /** Starts the engine, empty or from a snapshot's payload; throws when the payload cannot be restored. */
-  readonly startPipeline: (snapshot: SnapshotFile | null) => Promise<ThreadedPipeline>;
+  /**
+   * Starts the engine, empty or from the payload of the snapshot `file` resolves to (its workers boot meanwhile);
+   * throws when the payload cannot be restored.
+   */
+  readonly startPipeline: (file: Promise<SnapshotFile | null>) => Promise<ThreadedPipeline>;
   /** Hash the restored state and skip the snapshot if it differs from its header's (ServerOptions.verifySnapshotHash). */
   readonly verifyRestoredHash: boolean;
   /** Each journal command replayed, in journal order, before the engine gets its batch (the gateway's key registry). */
@@ -152,20 +155,32 @@ export async function recoverEngine(o: RecoveryOptions): Promise<RecoveredEngine
   o.status.begin("snapshot", 0, 0);
   const expectation = { configDigestHex: o.configDigestHex, riskShards: o.topology.riskShards, matchingShards: o.topology.matchingShards };
   const skip = (path: string, reason: string): void => o.log(`snapshot ${basename(path)} skipped: ${reason}`);
-  // Each file's checksum is checked while its restore starts (readSnapshot's checksumLater): the workers boot meanwhile.
-  for await (const snapshot of validSnapshots(join(o.dataDir, SNAPSHOT_DIR), expectation, skip, true)) {
-    const recovered = await recoverFrom(o, snapshot);
-    if (recovered !== null) return recovered;
+  // Each attempt's workers boot while the next usable file is found and read; its checksum is checked while its
+  // restore starts (readSnapshot's checksumLater). After the last snapshot, the whole journal (a file of null).
+  const files = validSnapshots(join(o.dataDir, SNAPSHOT_DIR), expectation, skip, true);
+  for (;;) {
+    const file = files.next().then((r) => (r.done === true ? null : r.value));
+    const recovered = await recoverFrom(o, file);
+    if (recovered !== null) {
+      await files.return();
+      return recovered;
+    }
   }
-  return (await recoverFrom(o, null))!;
 }
 
-/** The engine from one snapshot (or from nothing) and the journal after it; null when that snapshot is unusable. */
-async function recoverFrom(o: RecoveryOptions, snapshot: SnapshotFile | null): Promise<RecoveredEngine | null> {
-  o.status.begin("snapshot", snapshot?.seq ?? 0, 0);
+/**
+ * The engine from the snapshot `file` resolves to (or from nothing: null) and the journal after it; null when that
+ * snapshot is unusable.
+ */
+async function recoverFrom(o: RecoveryOptions, file: Promise<SnapshotFile | null>): Promise<RecoveredEngine | null> {
+  o.status.begin("snapshot", 0, 0);
+  const starting = o.startPipeline(file);
+  starting.catch(() => {}); // awaited below, once the file is known
+  const snapshot = await file;
+  o.status.snapshotSeq = snapshot?.seq ?? 0;
   let pipeline: ThreadedPipeline;
   try {
-    pipeline = await o.startPipeline(snapshot);
+    pipeline = await starting;
   } catch (e) {
     if (snapshot === null) throw e;
     // A damaged file is reported as such, whichever part of it failed first.

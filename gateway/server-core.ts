@@ -163,24 +163,30 @@ export class ServerCore implements Replies {
 
   // ---- the pipeline's handlers ----
 
-  /** The engine and the gateway views, fresh or from a snapshot (each recovery attempt starts over). */
-  async startPipeline(snapshot: SnapshotFile | null): Promise<ThreadedPipeline> {
+  /**
+   * The engine and the gateway views, fresh or from the snapshot `file` resolves to (null: none; each recovery attempt
+   * starts over). The engine's workers are spawned at once: they boot (module load, JIT) while the file is read and
+   * checked, then restore the engine's state from their part (its CRC-32 checked first) while this thread finishes
+   * the file's checksum (SnapshotFile.checksum, a restart's read) and then restores the gateway's views.
+   */
+  async startPipeline(file: Promise<SnapshotFile | null>): Promise<ThreadedPipeline> {
     this.marketData = new MarketDataHub(this.config);
     this.accountView = new AccountView(this.config);
     this.balances = new BalanceView(this.accountView);
     this.auth.registry.clear();
-    const options = { topology: this.topology, tickIntervalMs: this.tickIntervalMs, stages: this.stages } as const;
-    if (snapshot === null) return ThreadedPipeline.start(this.config, this.pipelineHandlers(), options);
-    const opened = openSnapshotPayload(snapshot.payload);
-    // The workers boot and restore the engine's state (its part's CRC-32 checked first) while this thread finishes the
-    // file's checksum (SnapshotFile.checksum, a restart's read) and then restores the gateway's views.
-    const starting = ThreadedPipeline.start(this.config, this.pipelineHandlers(), { ...options, snapshot: opened.engine });
-    // Handled here too: it may reject (a damaged engine part) while this thread awaits the checksum.
+    const opened = file.then((snapshot) => (snapshot === null ? null : openSnapshotPayload(snapshot.payload)));
+    const engine = opened.then((o) => (o === null ? null : o.engine));
+    const options = { topology: this.topology, tickIntervalMs: this.tickIntervalMs, stages: this.stages, snapshot: engine } as const;
+    const starting = ThreadedPipeline.start(this.config, this.pipelineHandlers(), options);
+    // Handled here too: it may reject (a damaged engine part) while this thread awaits the file and its checksum.
     starting.catch(() => {});
     try {
+      const snapshot = await file;
+      const payload = await opened;
+      if (snapshot === null || payload === null) return await starting;
       const damaged = snapshot.checksum === undefined ? null : await snapshot.checksum;
       if (damaged !== null) throw new SnapshotDamagedError(damaged);
-      opened.restoreGateway([this.marketData, this.accountView, this.auth.registry]);
+      payload.restoreGateway([this.marketData, this.accountView, this.auth.registry]);
     } catch (e) {
       await starting.then((p) => p.stop(), () => {});
       throw e;

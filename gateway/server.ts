@@ -169,7 +169,7 @@ async function recoverFromDisk(core: ServerCore, opts: ServerOptions, journalDir
     truncateAtCorruption: opts.truncateAtCorruption ?? false,
     status: core.status,
     log: core.log,
-    startPipeline: (snapshot) => core.startPipeline(snapshot),
+    startPipeline: (file) => core.startPipeline(file),
     verifyRestoredHash: opts.verifySnapshotHash ?? false,
     onRecoveredCommand: (cmd) => core.auth.recover(cmd),
   });

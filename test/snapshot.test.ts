@@ -238,6 +238,37 @@ describe("X7: snapshots of the threaded engine", () => {
     expect(await p.stateHash()).toBe(engine.stateHash());
   });
 
+  it("X7: started before its snapshot is read (a restart: the parts come by message once the promise settles), the threaded engine — fused, split and 2 × 2 — goes on as the in-process engine does; a promise of null starts it empty", async () => {
+    const layouts = [
+      [{ riskShards: 1, matchingShards: 1 }, "fused"],
+      [{ riskShards: 1, matchingShards: 1 }, "split"],
+      [{ riskShards: 2, matchingShards: 2 }, "split"],
+    ] as const;
+    for (const [topology, stages] of layouts) {
+      const stream = batches(6160, 1_200, 150, true);
+      const cut = Math.floor(stream.length / 2);
+      const engine = new Engine(config, topology);
+      runEngine(engine, stream.slice(0, cut));
+      // The payload as a restart has it: a Buffer view inside the file's bytes, handed over only after the workers spawned.
+      const payload = engine.snapshot();
+      const file = Buffer.alloc(payload.length + 192);
+      file.set(payload, 192);
+      let give!: (b: Uint8Array | null) => void;
+      const later = new Promise<Uint8Array | null>((resolve) => (give = resolve));
+      const events: string[] = [];
+      const starting = ThreadedPipeline.start(config, { onEvent: (e) => events.push(eventText(e)) }, { topology, stages, snapshot: later });
+      setTimeout(() => give(file.subarray(192)), 50);
+      const p = await starting;
+      running.push(p);
+      await submitAll(p, stream.slice(cut), cut + 1);
+      expectSameEvents(events, runEngine(engine, stream.slice(cut)), topology.riskShards === 1);
+      expect(await p.stateHash()).toBe(engine.stateHash());
+    }
+    const empty = await ThreadedPipeline.start(config, { onEvent: () => {} }, { snapshot: Promise.resolve(null) });
+    running.push(empty);
+    expect(await empty.stateHash()).toBe(new Engine(config).stateHash());
+  });
+
   it("X7: a snapshot requested while a batch is being submitted lands between two batches", async () => {
     const stream = batches(99, 2_000, 1_000, false);
     const events: string[] = [];
@@ -322,6 +353,25 @@ describe("X7: damaged and foreign snapshots are refused", () => {
     await expect(ThreadedPipeline.start(config, { onEvent: () => {}, onFatal: (m) => fatal.push(m) }, { snapshot: forged, stages: "split" })).rejects.toThrow(
       "risk shard 5 of 1 found where shard 0 of 1 was expected",
     );
+    // The same when the workers were started before the snapshot was read (a restart), fused and split.
+    for (const stages of ["fused", "split"] as const) {
+      await expect(ThreadedPipeline.start(config, { onEvent: () => {} }, { snapshot: Promise.resolve(forged), stages })).rejects.toThrow(
+        "risk shard 5 of 1 found where shard 0 of 1 was expected",
+      );
+    }
+  });
+
+  it("X7: started before its snapshot is read, the threaded engine refuses a payload of another topology or a damaged one, and a read that fails, with their messages", async () => {
+    const opts = (snapshot: Promise<Uint8Array | null>) => ({ topology: { riskShards: 1, matchingShards: 2 }, snapshot });
+    await expect(ThreadedPipeline.start(config, { onEvent: () => {} }, opts(Promise.resolve(bytes)))).rejects.toThrow(
+      "taken with 2 risk × 2 matching shards, the engine has 1 × 2",
+    );
+    const damaged = bytes.slice();
+    damaged[bytes.length >> 1] = damaged[bytes.length >> 1]! ^ 0x40;
+    await expect(ThreadedPipeline.start(config, { onEvent: () => {} }, { snapshot: Promise.resolve(damaged) })).rejects.toThrow(
+      "snapshot: checksum mismatch (the payload is damaged)",
+    );
+    await expect(ThreadedPipeline.start(config, { onEvent: () => {} }, opts(Promise.reject(new Error("cannot read: EIO"))))).rejects.toThrow("cannot read: EIO");
   });
 
   it("X7: a section with a field this version does not know, or an unknown section, is refused rather than misread", () => {

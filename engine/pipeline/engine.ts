@@ -240,8 +240,25 @@
 //    main thread in parallel with the engine. Not per batch (1,024 commands each) nor the journal's decode (~1%).
 //    At load ~5 the path to ready was: file read and header 0.15 s, the worker's boot 0.65 s (the main thread restores
 //    the views meanwhile), its restore 1.75 s, the tail 0.85–0.9 s: 3.4–3.5 s, against 3.9–4.0 s before these changes.
-//    What is left for 2 s: the worker started before the file is read (its boot overlapped too), flat storage for
-//    accounts, holds and the account view (fewer objects to copy), a warm engine isolate for the tail. The default interval is 250,000 commands (gateway/snapshots.ts: ~2.5 s of tail at most).
+//    Next round: the risk and matching workers are spawned before the file is read (ThreadedPipeline.start takes a
+//    promise of the payload; each worker boots, then waits for its part by message — SnapshotPartMessage, handed
+//    over, not cloned; the settlement worker, off the critical path, is spawned once the parts are known, so its
+//    clock proposals keep their order), and the parts are copied out of the file's Buffer (its slice() was a view:
+//    the whole 26 MB file was cloned into the fused worker and again into settlement's). Every failure path is as
+//    before: a file skipped at its header only delays the parts, a refused part or a late checksum mismatch stops
+//    that attempt's workers and the next attempt spawns fresh ones. Measured (11 alternated pairs, one data dir,
+//    load 5.3–8.7): CPU to ready 6.90 s median against 7.49 s, lower in every pair; to ready median 4.27 s against
+//    4.70 s, best 3.11 s against 3.52 s (the wall figures swing ±2 s with the other sessions). Profiled (--cpu-prof,
+//    a 3.49 s run at load ~11; times from recoverEngine): the engine worker's thread is up at +0.04 s, its bundle
+//    loaded and records built at +0.50 s (the file was read and its header checked at +0.18 s: the boot, not the
+//    read, is still on the critical path, ~0.3 s of it), its restore +0.50 → +2.56 s (1.27 s of JS, the rest mostly
+//    scavenges), the tail +2.57 → +3.46 s: the engine busy ~0.8 s (placeOrder, writeEvent, takeHold/releaseHoldFunds), the main thread
+//    0.72 s (AccountView.apply 0.27 s, MarketDataHub.depthLevel 0.17 s — a bigint-keyed Map insert and delete per
+//    place/cancel at a new level —, GC 0.1 s) with 0.17 s idle. So the restore of the fused worker is what limits
+//    the figure, then the engine's tail; the views' per-event cost is off the critical path while a core is free.
+//    What is left for 2 s: flat storage for accounts, holds and book orders (fewer objects for the scavenger to
+//    copy), the risk and matching restores on two threads (fused: one after the other), a warm engine isolate for
+//    the tail. The default interval is 250,000 commands (gateway/snapshots.ts: ~2.5 s of tail at most).
 import { createHash } from "node:crypto";
 import { MatchingShard } from "../matching/index.ts";
 import {

@@ -55,6 +55,7 @@ import {
   type EngineWorkerData,
   type MatchingWorkerData,
   type RiskWorkerData,
+  type SnapshotPartMessage,
   type SettlementWorkerData,
   type SnapshotStage,
   type WorkerMessage,
@@ -148,8 +149,11 @@ export interface PipelineOptions {
   /**
    * X7: start every stage from this snapshot (Engine.snapshot or ThreadedPipeline.snapshot bytes) instead of empty.
    * The topology defaults to the snapshot's; another one is refused. Batches up to the snapshot's count as finished.
+   * A promise (a restart, X7 restart in engine.ts): the risk and matching workers are spawned at once and boot while
+   * it settles, then get their parts (null: start empty); the topology is then `topology`'s (or the default), and
+   * the snapshot's must match it. The settlement worker (its boot is off the critical path) is spawned after.
    */
-  readonly snapshot?: Uint8Array;
+  readonly snapshot?: Uint8Array | Promise<Uint8Array | null>;
 }
 
 /** The parts of a snapshot being gathered from the workers (ThreadedPipeline.snapshot). */
@@ -163,6 +167,17 @@ interface SnapshotWaiter {
   readonly done: Promise<void>;
   resolve: () => void;
   reject: (e: Error) => void;
+}
+
+/**
+ * A snapshot part copied into a buffer of its own, to be cloned or handed to a worker alone. Not `slice()`: the
+ * payload read from a file is a Buffer, whose slice() is a view of the whole file's memory (cloned whole, or handed
+ * over twice).
+ */
+function copyOf(part: Uint8Array): Uint8Array {
+  const copy = new Uint8Array(part.length);
+  copy.set(part);
+  return copy;
 }
 
 function entry(name: string): string {
@@ -216,18 +231,15 @@ export class ThreadedPipeline {
   }
 
   static async start(config: ExchangeConfig, handlers: PipelineHandlers, options: PipelineOptions = {}): Promise<ThreadedPipeline> {
-    const parts = options.snapshot === undefined ? null : splitSnapshot(config, options.snapshot);
+    const given = options.snapshot;
+    const later = given instanceof Promise ? given : null;
+    const parts = given === undefined || later !== null ? null : splitSnapshot(config, given as Uint8Array);
     const topology = options.topology ?? (parts === null ? DEFAULT_TOPOLOGY : parts.info);
-    if (parts !== null) requireTopology(parts.info, topology.riskShards, topology.matchingShards);
     const p = new ThreadedPipeline(config, { riskShards: topology.riskShards, matchingShards: topology.matchingShards }, handlers);
-    if (parts !== null) {
-      p.highestCompletedBatch = parts.info.batch;
-      p.lastJournalBatch = parts.info.batch;
-      p.lastJournalSeq = parts.info.seq;
-    }
+    if (parts !== null) p.startAfter(parts);
     const fused = topology.riskShards === 1 && topology.matchingShards === 1 && options.stages !== "split";
     try {
-      await p.spawn(options.tickIntervalMs ?? 0, fused, parts);
+      await p.spawn(options.tickIntervalMs ?? 0, fused, parts, later);
     } catch (e) {
       // A worker that cannot start (a snapshot part it refuses) must not leave the others running.
       p.stopping = true;
@@ -237,18 +249,39 @@ export class ThreadedPipeline {
     return p;
   }
 
-  private async spawn(tickIntervalMs: number, fused: boolean, parts: SnapshotParts | null): Promise<void> {
+  /** The topology's check and the batches a snapshot covers (they count as finished). */
+  private startAfter(parts: SnapshotParts): void {
+    requireTopology(parts.info, this.topology.riskShards, this.topology.matchingShards);
+    this.highestCompletedBatch = parts.info.batch;
+    this.lastJournalBatch = parts.info.batch;
+    this.lastJournalSeq = parts.info.seq;
+  }
+
+  /**
+   * Spawns every worker, from `given` parts or (`later`) the risk and matching workers first, which boot while `later`
+   * settles and then get their parts by message (handOverParts); the settlement worker once the parts are known.
+   */
+  private async spawn(tickIntervalMs: number, fused: boolean, given: SnapshotParts | null, later: Promise<Uint8Array | null> | null): Promise<void> {
     const ready: Promise<void>[] = [];
     const marketDataRings: RingBuffer[] = [];
-    if (fused) ready.push(this.spawnFused(marketDataRings, parts));
-    else ready.push(...this.spawnSplit(marketDataRings, parts));
+    if (fused) ready.push(this.spawnFused(marketDataRings, given, later !== null));
+    else ready.push(...this.spawnSplit(marketDataRings, given, later !== null));
+    let parts = given;
+    if (later !== null) {
+      // A worker that fails meanwhile is reported once the parts are handed over (the await below).
+      for (const r of ready) r.catch(() => {});
+      const bytes = await later;
+      parts = bytes === null ? null : splitSnapshot(this.config, bytes);
+      if (parts !== null) this.startAfter(parts);
+      this.handOverParts(parts, fused);
+    }
     const settlementRing = RingBuffer.create(COMMAND_RECORD_BYTES, 1024);
     this.settlementIn = new RingWriter(settlementRing, this.wait);
     const sdata: SettlementWorkerData = {
       entry: entry("settlement-worker.ts"),
       commandsIn: handle(settlementRing, "settlement.in"),
       tickIntervalMs,
-      snapshot: parts === null ? null : parts.settlement.slice(),
+      snapshot: parts === null ? null : copyOf(parts.settlement),
     };
     ready.push(this.startWorker(sdata));
     await Promise.all(ready);
@@ -263,8 +296,34 @@ export class ThreadedPipeline {
     }
   }
 
+  /**
+   * To each risk and matching worker spawned with `snapshotLater` (this.workers, in spawn order: the fused worker, or
+   * risk shards then matching shards), its part — copied out of the payload and handed over, not cloned.
+   */
+  private handOverParts(parts: SnapshotParts | null, fused: boolean): void {
+    const firstBatch = parts === null ? 0 : parts.info.batch;
+    const post = (index: number, part: unknown, buffers: Uint8Array[]): void => {
+      const m: SnapshotPartMessage<unknown> = { part, firstBatch };
+      this.workers[index]!.postMessage(m, buffers.map((b) => b.buffer as ArrayBuffer));
+    };
+    if (fused) {
+      const part = parts === null ? null : { info: parts.info, risk: [copyOf(parts.risk[0]!)], matching: [copyOf(parts.matching[0]!)], settlement: copyOf(parts.settlement) };
+      post(0, part, part === null ? [] : [part.risk[0]!, part.matching[0]!, part.settlement]);
+      return;
+    }
+    const { riskShards, matchingShards } = this.topology;
+    for (let k = 0; k < riskShards; k++) {
+      const part = parts === null ? null : copyOf(parts.risk[k]!);
+      post(k, part, part === null ? [] : [part]);
+    }
+    for (let m = 0; m < matchingShards; m++) {
+      const part = parts === null ? null : copyOf(parts.matching[m]!);
+      post(riskShards + m, part, part === null ? [] : [part]);
+    }
+  }
+
   /** The 1 × 1 engine on one worker; its rings take risk shard 0's place. */
-  private spawnFused(marketDataRings: RingBuffer[], parts: SnapshotParts | null): Promise<void> {
+  private spawnFused(marketDataRings: RingBuffer[], parts: SnapshotParts | null, snapshotLater: boolean): Promise<void> {
     const commandsIn = RingBuffer.create(COMMAND_RECORD_BYTES, COMMAND_RING_SLOTS);
     const eventsOut = RingBuffer.create(EVENT_RECORD_BYTES, OUT_EVENT_RING_SLOTS);
     this.riskIn.push(new RingWriter(commandsIn, this.wait));
@@ -278,13 +337,14 @@ export class ThreadedPipeline {
       eventsOut: handle(eventsOut, "engine.out"),
       marketDataOut: md === null ? null : handle(md, "engine.market-data"),
       // Each part copied out of the payload: a view would take the whole payload along to the worker.
-      snapshot: parts === null ? null : { info: parts.info, risk: [parts.risk[0]!.slice()], matching: [parts.matching[0]!.slice()], settlement: parts.settlement.slice() },
+      snapshot: parts === null ? null : { info: parts.info, risk: [copyOf(parts.risk[0]!)], matching: [copyOf(parts.matching[0]!)], settlement: copyOf(parts.settlement) },
+      snapshotLater,
     };
     return this.startWorker(data);
   }
 
   /** One worker per risk shard and per matching shard, with the rings between them. */
-  private spawnSplit(marketDataRings: RingBuffer[], parts: SnapshotParts | null): Promise<void>[] {
+  private spawnSplit(marketDataRings: RingBuffer[], parts: SnapshotParts | null, snapshotLater: boolean): Promise<void>[] {
     const { riskShards, matchingShards } = this.topology;
     const riskToMatching: RingBuffer[][] = [];
     const matchingToRisk: RingBuffer[][] = [];
@@ -319,8 +379,9 @@ export class ThreadedPipeline {
         eventsOut: handle(eventsOut, `risk${k}.out`),
         poolDeltasOut: poolRings[k]!.map((r, j) => (r === null ? null : handle(r, `risk${k}.pools.to.risk${j}`))),
         poolDeltasIn: poolRings.map((rings, j) => (rings[k] === null ? null : handle(rings[k]!, `risk${j}.pools.to.risk${k}`))),
-        snapshot: parts === null ? null : parts.risk[k]!.slice(),
+        snapshot: parts === null ? null : copyOf(parts.risk[k]!),
         firstBatch: parts === null ? 0 : parts.info.batch,
+        snapshotLater,
       };
       ready.push(this.startWorker(data));
     }
@@ -335,7 +396,8 @@ export class ThreadedPipeline {
         fromRisk: riskToMatching.map((rings, k) => handle(rings[m]!, `risk${k}.to.matching${m}`)),
         toRisk: matchingToRisk[m]!.map((r, k) => handle(r, `matching${m}.to.risk${k}`)),
         marketDataOut: md === null ? null : handle(md, `matching${m}.market-data`),
-        snapshot: parts === null ? null : parts.matching[m]!.slice(),
+        snapshot: parts === null ? null : copyOf(parts.matching[m]!),
+        snapshotLater,
       };
       ready.push(this.startWorker(data));
     }

@@ -13,8 +13,8 @@ import { BATCH_COMMANDS_MAX, Engine } from "../engine.ts";
 import { RingMarketDataSink } from "../market-data-codec.ts";
 import { BATCH_END_KIND, commandKindAt, commandSeqAt, readCommand, writeEventBatchEnd } from "../../model/index.ts";
 import { PARK_MS, RingReader, RingWriter, ringEventSink } from "../ring-io.ts";
-import { stagePart } from "../snapshot.ts";
-import { CONTROL_SNAPSHOT, CONTROL_STATE_HASH, ENGINE_WORKER_SPIN_ITERATIONS, postSnapshotPart, postToMain, snapshotDigest, type EngineWorkerData } from "./protocol.ts";
+import { stagePart, type SnapshotParts } from "../snapshot.ts";
+import { CONTROL_SNAPSHOT, CONTROL_STATE_HASH, ENGINE_WORKER_SPIN_ITERATIONS, postSnapshotPart, postToMain, snapshotDigest, withSnapshotPart, type EngineWorkerData } from "./protocol.ts";
 
 const data = workerData as EngineWorkerData;
 const wait = new AdaptiveSpinThenParkWait({ spinIterationsMax: ENGINE_WORKER_SPIN_ITERATIONS });
@@ -97,8 +97,8 @@ function runBatch(): boolean {
   }
 }
 
-function run(): void {
-  if (data.snapshot !== null) engine.restoreParts(data.snapshot);
+function run(snapshot: SnapshotParts | null): void {
+  if (snapshot !== null) engine.restoreParts(snapshot);
   postToMain({ type: "ready" });
   while (runBatch());
   flushAll();
@@ -106,9 +106,4 @@ function run(): void {
   marketData?.ring.close();
 }
 
-try {
-  run();
-} catch (e) {
-  postToMain({ type: "fatal", message: `engine: ${(e as Error).stack ?? String(e)}` });
-  process.exit(1);
-}
+withSnapshotPart(data, "engine", run);

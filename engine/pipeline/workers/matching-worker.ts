@@ -11,7 +11,7 @@ import { BATCH_END_KIND, commandKindAt, commandSeqAt, readCommand, writeEvent, w
 import { RingMarketDataSink } from "../market-data-codec.ts";
 import { PARK_MS, RingReader, RingWriter } from "../ring-io.ts";
 import { restorePart, stagePart } from "../snapshot.ts";
-import { CONTROL_SNAPSHOT, CONTROL_STATE_HASH, postSnapshotPart, postToMain, snapshotDigest, type MatchingWorkerData } from "./protocol.ts";
+import { CONTROL_SNAPSHOT, CONTROL_STATE_HASH, postSnapshotPart, postToMain, snapshotDigest, withSnapshotPart, type MatchingWorkerData } from "./protocol.ts";
 
 const data = workerData as MatchingWorkerData;
 // Short spins: see risk-worker.ts.
@@ -115,8 +115,8 @@ function matchBatch(): number | null {
   return batch;
 }
 
-function run(): void {
-  if (data.snapshot !== null) restorePart(data.snapshot, `matching shard ${data.shardIndex}`, (r) => shard.restoreSnapshot(r));
+function run(snapshot: Uint8Array | null): void {
+  if (snapshot !== null) restorePart(snapshot, `matching shard ${data.shardIndex}`, (r) => shard.restoreSnapshot(r));
   postToMain({ type: "ready" });
   while (matchBatch() !== null);
   flushAll();
@@ -124,9 +124,4 @@ function run(): void {
   marketData?.ring.close();
 }
 
-try {
-  run();
-} catch (e) {
-  postToMain({ type: "fatal", message: `matching ${data.shardIndex}: ${(e as Error).stack ?? String(e)}` });
-  process.exit(1);
-}
+withSnapshotPart(data, `matching ${data.shardIndex}`, run);

@@ -49,6 +49,8 @@ export interface RiskWorkerData {
   readonly snapshot: Uint8Array | null;
   /** The snapshot's batch (0 without one), where the Engine's batch number starts: engine order ids count on (D3). */
   readonly firstBatch: number;
+  /** Spawned before the snapshot was read: `snapshot` and `firstBatch` come in a SnapshotPartMessage instead. */
+  readonly snapshotLater: boolean;
 }
 
 /** Slots of a pool-delta ring: a batch writes at most one record per asset and an end marker. */
@@ -65,6 +67,8 @@ export interface MatchingWorkerData {
   readonly marketDataOut: RingHandle | null;
   /** The shard's part of the snapshot to start from (X7), or null for empty books. */
   readonly snapshot: Uint8Array | null;
+  /** Spawned before the snapshot was read: `snapshot` comes in a SnapshotPartMessage instead. */
+  readonly snapshotLater: boolean;
 }
 
 /**
@@ -80,6 +84,39 @@ export interface EngineWorkerData {
   readonly marketDataOut: RingHandle | null;
   /** The snapshot to start from (X7: its risk 0, matching 0 and settlement parts), or null for an empty engine. */
   readonly snapshot: SnapshotParts | null;
+  /** Spawned before the snapshot was read: `snapshot` comes in a SnapshotPartMessage instead. */
+  readonly snapshotLater: boolean;
+}
+
+/**
+ * X7 restart: the one message the main thread posts to a stage worker spawned with `snapshotLater` — its part of the
+ * snapshot (null: start empty) and, for a risk shard, the snapshot's batch. The worker boots (module load, its
+ * records and rings) while the main thread reads and checks the file, then waits for this before it restores.
+ */
+export interface SnapshotPartMessage<Part> {
+  readonly part: Part | null;
+  readonly firstBatch: number;
+}
+
+/**
+ * Runs a stage worker's `start` with its snapshot part: at once from workerData, or (snapshotLater) when the main
+ * thread posts it (SnapshotPartMessage). `start` runs the worker to its end; a throw is reported as fatal and ends it.
+ */
+export function withSnapshotPart<Part>(
+  data: { readonly snapshot: Part | null; readonly snapshotLater: boolean; readonly firstBatch?: number },
+  stage: string,
+  start: (part: Part | null, firstBatch: number) => void,
+): void {
+  const run = (part: Part | null, firstBatch: number): void => {
+    try {
+      start(part, firstBatch);
+    } catch (e) {
+      postToMain({ type: "fatal", message: `${stage}: ${(e as Error).stack ?? String(e)}` });
+      process.exit(1);
+    }
+  };
+  if (!data.snapshotLater) run(data.snapshot, data.firstBatch ?? 0);
+  else parentPort!.once("message", (m: SnapshotPartMessage<Part>) => run(m.part, m.firstBatch));
 }
 
 /**

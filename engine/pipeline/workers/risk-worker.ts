@@ -26,7 +26,7 @@ import { poolDeltaKindAt, readPoolDelta, writePoolDelta, writePoolDeltaEnd } fro
 import { PARK_MS, RingReader, RingWriter, ringEventSink } from "../ring-io.ts";
 import { RiskRoute, routeOf } from "../routing.ts";
 import { restorePart, stagePart } from "../snapshot.ts";
-import { CONTROL_SNAPSHOT, CONTROL_STATE_HASH, postSnapshotPart, postToMain, snapshotDigest, type RiskWorkerData } from "./protocol.ts";
+import { CONTROL_SNAPSHOT, CONTROL_STATE_HASH, postSnapshotPart, postToMain, snapshotDigest, withSnapshotPart, type RiskWorkerData } from "./protocol.ts";
 
 const data = workerData as RiskWorkerData;
 // Short spins: on this 2-core machine three engine threads and the gateway share the cores, and a spinning
@@ -219,8 +219,9 @@ function exchangePoolDeltas(batch: number): void {
   }
 }
 
-function run(): void {
-  if (data.snapshot !== null) restorePart(data.snapshot, `risk shard ${data.shardIndex}`, (r) => shard.restoreSnapshot(r));
+function run(snapshot: Uint8Array | null, firstBatch: number): void {
+  if (snapshot !== null) restorePart(snapshot, `risk shard ${data.shardIndex}`, (r) => shard.restoreSnapshot(r));
+  lastBatch = firstBatch;
   postToMain({ type: "ready" });
   for (;;) {
     const batch = preTradeBatch();
@@ -233,10 +234,5 @@ function run(): void {
   output.ring.close();
 }
 
-try {
-  run();
-} catch (e) {
-  postToMain({ type: "fatal", message: `risk ${data.shardIndex}: ${(e as Error).stack ?? String(e)}` });
-  process.exit(1);
-}
+withSnapshotPart(data, `risk ${data.shardIndex}`, run);
 
