@@ -187,7 +187,12 @@ describe("restart from snapshot + journal tail (X4, X7)", () => {
       for (let i = 0; i < flow.length; i++) {
         client.send(flow[i]!);
         if (i % 100 === 99) await new Promise((r) => setTimeout(r, 2));
-        if (i === 500) taking = first.snapshot("follower");
+        if (i === 500) {
+          // The boundary must fall inside the stream: wait until the server has sequenced some of it (on a loaded
+          // machine the 500 sent may all still be in the socket, and the boundary was the first workload's end).
+          while (Number((await getStateHash(first.port, first.operatorKey)).lastSeq) <= settledSeq + 1) await new Promise((r) => setTimeout(r, 2));
+          taking = first.snapshot("follower");
+        }
       }
       const liveHash = await run(first, client, [], 1_767_233_000_000);
       const taken = await taking!;
