@@ -138,6 +138,7 @@ describe("restart (X4, X5, X7)", () => {
       firstSeq: 1,
       lastSeq: 18,
       tornTailBytes: 0,
+      preallocatedTailBytes: 0,
       corruption: { file: segment, offset, reason: "checksum mismatch", recordsAfter: 9, batchesAfter: 3 },
     });
 
