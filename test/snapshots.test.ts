@@ -27,6 +27,17 @@ async function usable(dir: string): Promise<{ seqs: number[]; skipped: string[] 
   return { seqs, skipped };
 }
 
+/** A snapshot directory with snapshots 10 and 20, one payload bit of 20 (the newest) flipped. */
+async function damagedNewest(): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), "crossbook-snap-"));
+  await writeSnapshot(dir, meta(10), payloadOf(10), 3);
+  const { path } = await writeSnapshot(dir, meta(20), payloadOf(20), 3);
+  const bytes = readFileSync(path);
+  bytes[192 + 500] ^= 0x04;
+  writeFileSync(path, bytes);
+  return dir;
+}
+
 describe("snapshot files (X7)", () => {
   it("X7: a snapshot round-trips its header fields and payload, is named by its sequence number and is owner-only", async () => {
     const dir = mkdtempSync(join(tmpdir(), "crossbook-snap-"));
@@ -50,22 +61,12 @@ describe("snapshot files (X7)", () => {
   });
 
   it("X7: a damaged newest snapshot (one flipped payload bit) is skipped with its reason; the previous one is used", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "crossbook-snap-"));
-    await writeSnapshot(dir, meta(10), payloadOf(10), 3);
-    const { path } = await writeSnapshot(dir, meta(20), payloadOf(20), 3);
-    const bytes = readFileSync(path);
-    bytes[192 + 500] ^= 0x04;
-    writeFileSync(path, bytes);
+    const dir = await damagedNewest();
     expect(await usable(dir)).toEqual({ seqs: [10], skipped: [`${snapshotFileName(20)}: checksum mismatch (damaged file)`] });
   });
 
   it("X7: read with checksumLater (a restart), a file comes back before its SHA-256 is known and its checksum then names the damage", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "crossbook-snap-"));
-    await writeSnapshot(dir, meta(10), payloadOf(10), 3);
-    const { path } = await writeSnapshot(dir, meta(20), payloadOf(20), 3);
-    const bytes = readFileSync(path);
-    bytes[192 + 500] ^= 0x04;
-    writeFileSync(path, bytes);
+    const dir = await damagedNewest();
     const files: { seq: number; checksum: string | null | undefined }[] = [];
     for await (const s of validSnapshots(dir, EXPECT, () => {}, true)) files.push({ seq: s.seq, checksum: await s.checksum });
     expect(files).toEqual([{ seq: 20, checksum: "checksum mismatch (damaged file)" }, { seq: 10, checksum: null }]);

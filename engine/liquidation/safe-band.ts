@@ -224,10 +224,7 @@ export function safeBand(
   if (!bandInputsValid(p0, budgetUsd, grid, out)) return out;
   const c0 = slotSurplusUsd(slot, p0, f);
   if (isStableHolding(slot)) stableHoldingBand(slot, p0, c0, budgetUsd, grid, out);
-  else {
-    out.low = lowEdge(slot, p0, c0, budgetUsd, grid, f);
-    out.high = highEdge(slot, p0, c0, budgetUsd, grid, f);
-  }
+  else searchedEdges(slot, p0, c0, budgetUsd, grid, f, out);
   return out;
 }
 
@@ -241,10 +238,14 @@ export function safeBandSearched(
   out: SafeBand,
 ): SafeBand {
   if (!bandInputsValid(p0, budgetUsd, grid, out)) return out;
-  const c0 = slotSurplusUsd(slot, p0, f);
+  searchedEdges(slot, p0, slotSurplusUsd(slot, p0, f), budgetUsd, grid, f, out);
+  return out;
+}
+
+/** Both edges by bisection, from the slot's surplus c0 at p0. */
+function searchedEdges(slot: PriceSlot, p0: Price, c0: bigint, budgetUsd: bigint, grid: BandGrid, f: BandFormulas, out: SafeBand): void {
   out.low = lowEdge(slot, p0, c0, budgetUsd, grid, f);
   out.high = highEdge(slot, p0, c0, budgetUsd, grid, f);
-  return out;
 }
 
 /** Throws on a malformed grid; false (with the empty band in `out`) for a negative budget or p0 off the grid. */
