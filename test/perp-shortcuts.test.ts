@@ -6,7 +6,7 @@
 //       flat-limit MMF = the solve with positionMmf.
 //   Q1: LiquidationBook.setBands reuses an account's band record in place after a flush = a fresh record each time;
 //       an unchanged band leaves the lists as they are (same property).
-//   Q1: safeBand's closed form for a stable (identity-haircut) holding = the two bisections (safeBandSearched).
+//   Q1: safeBand's closed form for a stable (identity-haircut) holding = the two bisections (safeBand with closedForm false).
 //   C4/P1: Account.perpChanged is applied lazily (syncedMargin values each flagged market once): the margin state
 //       equals one given every change at once, whatever the interleaving of changes and reads.
 import fc from "fast-check";
@@ -24,7 +24,7 @@ import {
 } from "../engine/perps/index.ts";
 import { Account, AccountPerps } from "../engine/risk/accounts.ts";
 import { LiquidationBook } from "../engine/risk/liquidation-book.ts";
-import { PriceSlot, SafeBand, safeBand, safeBandSearched, type BandFormulas } from "../engine/liquidation/index.ts";
+import { PriceSlot, SafeBand, safeBand, type BandFormulas } from "../engine/liquidation/index.ts";
 import {
   AccountMargin,
   exposureQuantity,
@@ -453,7 +453,7 @@ describe("Q1 shortcut: a stable holding's safe band in closed form", () => {
         const value = (net * p0) / pow10(decimals);
         const budget = budgetPart < 0n ? budgetPart : (value * budgetPart) / 1_000n; // up to 110% of the holding
         safeBand(slot, p0, budget, grid, formulas, fast);
-        safeBandSearched(slot, p0, budget, grid, formulas, full);
+        safeBand(slot, p0, budget, grid, formulas, full, false);
         expect([fast.low, fast.high]).toEqual([full.low, full.high]);
         if (full.low > grid.minPrice && full.low < p0) interior++; // an edge the bisection had to search for
       }),

@@ -43,7 +43,6 @@ export {
   PriceSlot,
   SafeBand,
   safeBand,
-  safeBandSearched,
   slotSurplusLowerBoundUsd,
   slotSurplusUsd,
   splitSurplusBudget,

@@ -210,8 +210,9 @@ function stableHoldingBand(slot: PriceSlot, p0: Price, c0: bigint, budget: bigin
 
 /**
  * The safe band of one price at its current mark p0 with a surplus budget (see the module comment). A negative
- * budget, or p0 outside the grid's range, gives the empty band. About 2 × log2(range / tick) bound evaluations (a
- * stable holding's band in closed form: stableHoldingBand).
+ * budget, or p0 outside the grid's range, gives the empty band. About 2 × log2(range / tick) bound evaluations; a
+ * stable holding's band in closed form (stableHoldingBand) unless `closedForm` is false — the two bisections whatever
+ * the slot, the full evaluation the closed form is tested against.
  */
 export function safeBand(
   slot: PriceSlot,
@@ -220,25 +221,12 @@ export function safeBand(
   grid: BandGrid,
   f: BandFormulas,
   out: SafeBand,
+  closedForm = true,
 ): SafeBand {
   if (!bandInputsValid(p0, budgetUsd, grid, out)) return out;
   const c0 = slotSurplusUsd(slot, p0, f);
-  if (isStableHolding(slot)) stableHoldingBand(slot, p0, c0, budgetUsd, grid, out);
+  if (closedForm && isStableHolding(slot)) stableHoldingBand(slot, p0, c0, budgetUsd, grid, out);
   else searchedEdges(slot, p0, c0, budgetUsd, grid, f, out);
-  return out;
-}
-
-/** safeBand by the two bisections whatever the slot (the full evaluation stableHoldingBand is tested against). */
-export function safeBandSearched(
-  slot: PriceSlot,
-  p0: Price,
-  budgetUsd: bigint,
-  grid: BandGrid,
-  f: BandFormulas,
-  out: SafeBand,
-): SafeBand {
-  if (!bandInputsValid(p0, budgetUsd, grid, out)) return out;
-  searchedEdges(slot, p0, slotSurplusUsd(slot, p0, f), budgetUsd, grid, f, out);
   return out;
 }
 
