@@ -6,7 +6,7 @@ import type { KeyObject } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { loadConfig } from "../engine/pipeline/index.ts";
 import { apiKeyOf, generateKey, signLogin } from "../gateway/auth/keys.ts";
 import { encodeCommand, type CommandJson, type EventJson } from "../gateway/client/codec.ts";
@@ -181,6 +181,35 @@ describe("X6: login", () => {
     expect(codes(await answerTo(first, 2n, encodeCommand(2n, { type: "Login", ...signed })))).toEqual(["CommandRejected:InvalidField"]);
     await first.close();
     await second.close();
+  });
+
+  it("X6: logins with one key in one millisecond all succeed: the client signs again one millisecond later when another process took this millisecond's signature (Replayed), and never signs one message twice itself", async () => {
+    const frozenMs = Date.now();
+    const clock = vi.spyOn(Date, "now").mockReturnValue(frozenMs);
+    try {
+      // "Another process": a raw login frame signed at the frozen millisecond.
+      const other = await CrossbookClient.connect(url);
+      expect(codes(await answerTo(other, 1n, encodeCommand(1n, { type: "Login", ...signLogin(victimKey, frozenMs) })))).toEqual(["CommandAccepted:"]);
+      const sent: number[] = [];
+      const clients: CrossbookClient[] = [];
+      for (let i = 0; i < 3; i++) {
+        const c = await CrossbookClient.connect(url);
+        const send = c.send.bind(c);
+        c.send = (cmd) => {
+          if (cmd.type === "Login") sent.push(Number((cmd as { timestampMs: number }).timestampMs));
+          return send(cmd);
+        };
+        expect((await c.login(victimKey)).type).toBe("CommandAccepted");
+        clients.push(c);
+      }
+      // The first client's login at frozenMs was refused as a replay of the raw one and signed again at +1; the next two
+      // clients started past their process's last timestamp.
+      expect(sent.map((t) => t - frozenMs)).toEqual([0, 1, 2, 3]);
+      expect(codes(await clients[2].request({ type: "CancelAll", account: 32, market: 99 }, 40))).toEqual(["CommandRejected:UnknownMarket"]);
+      for (const c of [other, ...clients]) await c.close();
+    } finally {
+      clock.mockRestore();
+    }
   });
 
   it("X6: a window above 60000 ms, a stale timestamp, another key's signature and an unregistered key are refused; the third failed login closes the connection (4401)", async () => {

@@ -2,7 +2,7 @@
 // tests and scripts — not for latency work (it allocates per event). Needs the global WebSocket (Node 20:
 // run with --experimental-websocket; bin/crossbook.mjs does that for you).
 import type { KeyObject } from "node:crypto";
-import { signedHeaders, signLogin } from "../auth/keys.ts";
+import { apiKeyOf, signedHeaders, signLogin } from "../auth/keys.ts";
 import { decodeEvent, encodeCommand, type CommandJson, type EventJson } from "./codec.ts";
 
 export interface PublicAsset {
@@ -53,6 +53,21 @@ export class LoginError extends Error {
 }
 
 type Listener = (e: EventJson) => void;
+
+/** Logins signed again after a `Replayed` refusal (the gateway closes a session at its third failed login). */
+export const LOGIN_REPLAYED_RETRIES = 1;
+
+/** The last login timestamp (ms) used with each key in this process: two logins never sign the same message. */
+const lastLoginTimestampMsByApiKey = new Map<string, number>();
+
+/** Now, or one past this key's last login timestamp in this process when the clock has not moved on since. */
+function nextLoginTimestampMs(key: KeyObject): number {
+  const apiKey = apiKeyOf(key);
+  const last = lastLoginTimestampMsByApiKey.get(apiKey) ?? 0;
+  const timestampMs = Math.max(Date.now(), last + 1);
+  lastLoginTimestampMsByApiKey.set(apiKey, timestampMs);
+  return timestampMs;
+}
 
 /** How the connection ended: the server's close code and reason (1001 stop, 1009 frame too large, 1013 behind). */
 export interface CloseInfo {
@@ -107,16 +122,24 @@ export class CrossbookClient {
    * Resolves with the CommandAccepted (account = the user's main account, 0 for the operator).
    */
   async login(key: KeyObject, windowMs?: number): Promise<EventJson> {
-    const signed = signLogin(key, Date.now(), windowMs);
+    for (let attempt = 0; ; attempt++) {
+      const e = await this.loginOnce(key, nextLoginTimestampMs(key), windowMs);
+      if (e.type === "CommandAccepted") return e;
+      const r = e as EventJson & { code?: unknown; message?: unknown };
+      // The signature of (subscribe, T, W) is the same bytes for every login with one key in one millisecond, so
+      // another process's login in our millisecond makes ours a replay: sign again at a later T (once: the gateway
+      // closes a session after LOGIN_FAILURES_MAX failed logins).
+      if (String(r.code) === "Replayed" && attempt < LOGIN_REPLAYED_RETRIES) continue;
+      throw new LoginError(String(r.code), String(r.message));
+    }
+  }
+
+  private async loginOnce(key: KeyObject, timestampMs: number, windowMs: number | undefined): Promise<EventJson> {
+    const signed = signLogin(key, timestampMs, windowMs);
     const clientSeq = this.nextClientSeq;
     const answer = this.waitFor((e) => e.clientSeq === clientSeq);
     this.send({ type: "Login", ...signed });
-    const e = await answer;
-    if (e.type !== "CommandAccepted") {
-      const r = e as EventJson & { code?: unknown; message?: unknown };
-      throw new LoginError(String(r.code), String(r.message));
-    }
-    return e;
+    return answer;
   }
 
   /** Receives every event this connection gets; returns the unsubscribe function. */
