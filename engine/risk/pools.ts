@@ -469,18 +469,37 @@ export class PoolBook {
    */
   moveShares(from: Account, to: Account, a: number, timeMs: number): void {
     const p = from.positions[a]!;
-    const q = to.positions[a]!;
+    const lendShares = p.lendShares;
+    const borrowShares = p.borrowShares;
+    if (lendShares === 0n && borrowShares === 0n) return;
+    this.releaseShares(from, a, timeMs);
+    this.receiveShares(to, a, lendShares, borrowShares, timeMs);
+  }
+
+  /**
+   * Q3 across risk shards, the liquidated account's half (engine.ts "Q3 across shards (as built)"): its whole position
+   * in pool `a` leaves it (revalued and logged, L14); the shares travel in the phase-4 deltas to the backstop's shard,
+   * whose receiveShares gives them to the backstop. The pool's totals do not change on any replica (no pool delta).
+   */
+  releaseShares(from: Account, a: number, timeMs: number): void {
+    const p = from.positions[a]!;
     if (p.lendShares === 0n && p.borrowShares === 0n) return;
-    const toWasOpen = q.lendShares !== 0n || q.borrowShares !== 0n;
-    q.lendShares += p.lendShares;
-    q.borrowShares += p.borrowShares;
     p.lendShares = 0n;
     p.borrowShares = 0n;
     from.poolPositions--;
-    if (!toWasOpen) to.poolPositions++;
     this.value(from, a);
-    this.value(to, a);
     this.log(from, a, timeMs, 0n);
+  }
+
+  /** Q3: `to` receives lend and borrow shares of pool `a` that left another account (moveShares, releaseShares). */
+  receiveShares(to: Account, a: number, lendShares: bigint, borrowShares: bigint, timeMs: number): void {
+    if (lendShares === 0n && borrowShares === 0n) return;
+    const q = to.positions[a]!;
+    const toWasOpen = q.lendShares !== 0n || q.borrowShares !== 0n;
+    q.lendShares += lendShares;
+    q.borrowShares += borrowShares;
+    if (!toWasOpen) to.poolPositions++;
+    this.value(to, a);
     this.log(to, a, timeMs, 0n);
   }
 
