@@ -3,9 +3,9 @@
 // K > 1 risk shards the backstop account lives on one shard (its owner), and a takeover is decided by the liquidated
 // account's shard. What crosses shards travels with the phase-4 deltas, three kinds of them:
 //   - status (one delta): from the backstop's owner, its exposure notional at the end of phase 3b (lendShares) and
-//     whether it is liquidating (cash: 1); from every shard, the exposure notional of the cross-shard takeovers it
-//     decided this batch (borrowShares, the plans' figure: positions at the mark and liabilities, an upper bound of
-//     what the assets arriving after the merge add);
+//     whether it is liquidating (cash: 1); from every shard, the liabilities of the cross-shard takeovers it decided
+//     this batch (borrowShares, the plans' figure): their positions reached the backstop in R2, before the owner
+//     measured, but their other legs arrive after the merge — TEN is subadditive, so the sum bounds the exposure;
 //   - holdings (one per asset, from the backstop's owner): the backstop's available units, lend and borrow shares at
 //     the end of phase 3b — what every shard needs to replay an L15 netting of the backstop on its pool replica;
 //   - outgoing (one per asset, from each deciding shard): what left its liquidated accounts for the backstop into its

@@ -335,6 +335,11 @@ export class RiskShard {
     return this.s.lenders.openBankruptcies;
   }
 
+  /** Q3 across shards: the backstop's replicated headroom as of the last boundary (backstop-relay.ts). */
+  backstopRelayed(): { usedUsd: bigint; liquidating: boolean } {
+    return { usedUsd: this.s.relay.usedUsd, liquidating: this.s.relay.liquidating };
+  }
+
   /** Q4: this shard's USDC lender payouts in transit (Σ over the shards: the last payouts' rounding remainder). */
   lenderTransit(): bigint {
     return this.s.lenders.transitQuote;
