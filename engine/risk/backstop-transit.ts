@@ -121,11 +121,11 @@ export function relayBatchEnd(s: RiskState, sink: EventSink): void {
   relay.usedUsd = status.lendShares + status.borrowShares;
   relay.liquidating = status.cash !== 0n;
   const id = s.config.liquidation.backstopAccount;
-  const backstop = s.owns(id) ? s.accountOrCreate(id) : null;
   for (let a = 0; a < s.assetCount; a++) {
     const incoming = relay.merged(1 + s.assetCount + a, scratch.incoming);
     if (incoming.isZero()) continue;
     if (s.owns(id)) {
+      const backstop = s.accountOrCreate(id);
       if (backstop === null) throw new Error(`risk invariant: backstop ${id} cannot be stored for a takeover`);
       creditBackstop(s, backstop, a, incoming, sink);
     } else {

@@ -3,8 +3,9 @@
 // decision). Three places in a batch:
 //   - phase 0 (beginBatch, for each liquidating account of the shard without resting orders, before its book step):
 //     chooseLiquidationStage from the boundary state. Below ACMF, or stalled on the book (LiquidationBook.stalled),
-//     the backstop takes the account over when it can (the backstop account is on this shard, not liquidating
-//     itself, the takeover's exposure fits its limit left, and the fund covers any deficit of what moves); else an
+//     the backstop takes the account over when it can (the backstop is not liquidating itself, the takeover's
+//     exposure fits its limit left — K > 1: this shard's budget of the replicated headroom, engine.ts "Q3 across
+//     shards (as built)" — and the fund covers any deficit of what moves); else an
 //     account with negative net equity and nothing the engine can liquidate (no exposure left, or stalled on the book)
 //     is bankrupt (Q4): the insurance fund covers min(fund, deficit), and what the fund
 //     cannot cover is closed by ADL — each perpetual position at its bankruptcy price against this shard's opposing
@@ -15,10 +16,12 @@
 //     shard's insurance slice, D4); an ADL leg also publishes its SocializedLoss.
 //   - phase 3b (settleTransfers, RiskShard.settle): each pending cover not paid yet (the fund's slice pays the account
 //     in USDC through the P7 waterfall; an account with legs is paid in R2 just before its first one) and then each
-//     takeover's asset legs — collateral, lent and borrowed pool shares, unsettled USDC — move inside this shard (both
-//     accounts are on it), after every position leg of the batch was applied.
+//     takeover's asset legs — collateral, lent and borrowed pool shares, unsettled USDC — move inside this shard when
+//     both accounts are on it, else out into its transit slice for the backstop's shard (backstop-transit.ts), after
+//     every position leg of the batch was applied.
 // Every leg is on the account's stream, in its liquidation history and (without the accounts) on the public
-// liquidation stream. Nothing is in flight at a boundary (LiquidationBook.endTransfers), so the snapshot is unchanged.
+// liquidation stream. Nothing is in flight at a boundary (LiquidationBook.endTransfers; the relay's transit is 0 again
+// after phase 4); the replicated headroom (backstop-relay.ts) is the one new item of the snapshot.
 import { quoteAmount, Rounding } from "../fixed/index.ts";
 import {
   AdlCandidate,
