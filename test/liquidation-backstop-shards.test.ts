@@ -199,6 +199,24 @@ describe("Q3 across risk shards: the backstop's limit", () => {
   });
 });
 
+describe("Q3 across risk shards: a liquidating backstop", () => {
+  it("Q3: the backstop (shard 1) itself goes liquidating at mark 54,000 in the same batch as Alice (shard 0): the next batch nobody hands it Alice — one shard knows at once, two shards from the backstop's status at the end of phase 3b — and both step on the book", () => {
+    for (const t of TOPOLOGIES) {
+      const h = new Harness(withBackstop(200_000n * USD), t);
+      // The backstop holds only 6,100 USDC here and buys 1 BTC-PERP at 60,000 as Alice does.
+      h.batch([deposit(BOB, USDC, 1_000_000n * USDC_UNIT), deposit(ALICE, USDC, 6_100n * USDC_UNIT), deposit(BACKSTOP, USDC, 6_100n * USDC_UNIT)]);
+      h.batch([gtc(BOB, BTC_PERP, Side.Sell, 60_000n * USD, 2n * BTC_UNIT)]);
+      h.batch([gtc(ALICE, BTC_PERP, Side.Buy, 60_000n * USD, BTC_UNIT), gtc(BACKSTOP, BTC_PERP, Side.Buy, 60_000n * USD, BTC_UNIT)]);
+      expect(kinds(h.batch(quotes(50_000n * USD, 54_000n * USD)), EventKind.LiquidationStarted).map((e) => e.account).sort((a, b) => a - b)).toEqual([ALICE, BACKSTOP]);
+      const events = h.tick();
+      expect(kinds(events, EventKind.LiquidationTransfer)).toEqual([]);
+      expect(kinds(events, EventKind.OrderAccepted).map((e) => e.account).sort((a, b) => a - b)).toEqual([ALICE, BACKSTOP]);
+      expect(h.position(BACKSTOP)).toEqual([BTC_UNIT, 60_000n * USD]);
+      if (t.riskShards > 1) expect(h.engine.risk.map((r) => r.backstopRelayed().liquidating)).toEqual([true, true]);
+    }
+  });
+});
+
 // ---------------------------------------------------------------- X4, X7: replay, snapshots, threads
 
 function eventText(e: EventRecord): string {

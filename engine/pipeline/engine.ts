@@ -189,7 +189,8 @@
 //      only new state), and in phase 0 of the next batch each shard's takeovers — its own accounts, whichever shard
 //      the backstop is on, the owner's included — may hand the backstop at most floor((limit − used) / K) of exposure
 //      (the plans' figure, as with one shard): K shards together never pass the limit. A backstop that was liquidating
-//      at the end of the last batch's 3b takes nothing (its owner also refuses while it is liquidating now).
+//      or liquidatable (C9) at the end of the last batch's 3b takes nothing (its owner also refuses while it is
+//      liquidating now).
 //    - Legs: the position legs go through the market's matching shard as before (LiquidationTransfer to both
 //      accounts' risk shards; the event is published once, by the liquidated account's shard). In phase 3b the
 //      deciding shard pays the cover (its insurance slice, budgeted as before) and then, for a backstop elsewhere, moves
@@ -206,7 +207,8 @@
 //      still agree at the boundary (tests compare them with one shard's).
 //    Differences from one shard, all on the safe side: the per-shard budget (a takeover over (limit − used) / K waits
 //    on the book, or goes to Q4, where one shard would take it); `used` is measured before the batch's interest and
-//    counts liabilities that netting may cancel; the backstop's liquidating status reaches other shards a batch late;
+//    counts liabilities that netting may cancel; the backstop's status reaches other shards as of the end of 3b (its
+//    end of liquidation a batch late);
 //    several takeovers into one backstop from other shards in one batch are credited (and netted) as one sum.
 // RO (decided with reduceOnly at fill time, O1/P1): each perpetual market's matching shard keeps every account's net
 //    position in it, moved by each fill as the book makes it (matching/perp-positions.ts; snapshot and state hash), and

@@ -3,7 +3,7 @@
 // K > 1 risk shards the backstop account lives on one shard (its owner), and a takeover is decided by the liquidated
 // account's shard. What crosses shards travels with the phase-4 deltas, three kinds of them:
 //   - status (one delta): from the backstop's owner, its exposure notional at the end of phase 3b (lendShares) and
-//     whether it is liquidating (cash: 1); from every shard, the liabilities of the cross-shard takeovers it decided
+//     whether it is liquidating or liquidatable (C9) then (cash: 1); from every shard, the liabilities of the cross-shard takeovers it decided
 //     this batch (borrowShares, the plans' figure): their positions reached the backstop in R2, before the owner
 //     measured, but their other legs arrive after the merge — TEN is subadditive, so the sum bounds the exposure;
 //   - holdings (one per asset, from the backstop's owner): the backstop's available units, lend and borrow shares at
@@ -21,7 +21,8 @@ export class BackstopRelay {
   /** Replicated: the backstop's exposure notional (USD, PRICE_DECIMALS) as of the last merge, cross-shard takeovers
    * of that batch included; the per-batch budget of every shard's takeovers is floor((limit − usedUsd) / K). */
   usedUsd = 0n;
-  /** Replicated: the backstop was liquidating at the end of the last batch's phase 3b (no takeover to it then). */
+  /** Replicated: the backstop was liquidating, or liquidatable, at the end of the last batch's phase 3b (no takeover
+   * to it then). */
   liquidating = false;
   /** This shard's own deltas of the batch: status, holdings per asset, outgoing per asset. */
   readonly deltas: PoolDelta[];

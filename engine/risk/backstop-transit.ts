@@ -54,7 +54,8 @@ export function backstopBudgetUsd(s: RiskState): bigint {
 }
 
 /**
- * Phase 3b end on the backstop's owner (K > 1): the backstop's exposure notional and liquidating status, and per asset
+ * Phase 3b end on the backstop's owner (K > 1): the backstop's exposure notional and whether it is (or is about to
+ * be) liquidating, and per asset
  * its available units and pool shares, into the status and holdings deltas of the batch.
  */
 export function relayBackstopStatus(s: RiskState): void {
@@ -63,8 +64,11 @@ export function relayBackstopStatus(s: RiskState): void {
   const backstop = s.syncedAccount(id);
   if (backstop === undefined) return;
   const relay = s.relay;
-  relay.status.lendShares = backstop.syncedMargin().totalExposureNotionalUsd();
-  relay.status.cash = s.liquidation.isLiquidating(id) ? 1n : 0n;
+  const margin = backstop.syncedMargin();
+  relay.status.lendShares = margin.totalExposureNotionalUsd();
+  // Liquidating now, or liquidatable (C9, MMR ≥ 100%) at this batch's marks — what phase 5 will most likely start
+  // after the merge: so no other shard hands it more the next batch (as its own shard refuses; on the safe side).
+  relay.status.cash = s.liquidation.isLiquidating(id) || margin.isLiquidatable() ? 1n : 0n;
   for (let a = 0; a < s.assetCount; a++) {
     const h = relay.holdings(a);
     h.cash = backstop.available[a]!;
