@@ -410,6 +410,20 @@ export class PoolBook {
     return this.applyRedeem(account, a, nowMs);
   }
 
+  /**
+   * L15 at a margin order's fill: lend shares worth less than one unit (lent 0 — a Q4 write-down lowered the lend
+   * index under them) leave the pool for nothing, so the borrow the fill needs is not barred by a claim that cannot be
+   * redeemed (a redemption of 0 units is no redemption). A Redeem of the shares with amount 0: a delta like any.
+   */
+  dropWorthlessLend(account: Account, a: number, timeMs: number): void {
+    const p = account.positions[a]!;
+    if (p.lendShares === 0n || lentAmount(p.lendShares, this.pools[a]!.lendIndex) !== 0n) return;
+    const plan = this.plan;
+    plan.reset(PoolActionKind.Redeem);
+    plan.shares = p.lendShares;
+    this.commit(account, a, timeMs, 0n, plan);
+  }
+
   /** Repays `amount` (0 = the whole debt) from available (L10). */
   repay(account: Account, a: number, amount: bigint, nowMs: number): RejectCode {
     const pool = this.pools[a]!;
