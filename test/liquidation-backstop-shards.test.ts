@@ -24,6 +24,7 @@ const LENDER = 16;
 const ALICE = 32;
 const BOB = 48;
 const DAVE = 80;
+const ERIN = 96;
 const BACKSTOP = 112;
 const FRANK = 128;
 const MAKER = 144;
@@ -163,6 +164,30 @@ describe("Q3 across risk shards: the one-shard result to the last unit", () => {
       expect(results[2]).toEqual(results[0]);
     });
   }
+});
+
+describe("Q3 across three risk shards", () => {
+  it("Q3, X1: at 3×1 and 3×2 Alice (shard 2) and Erin (shard 0) are taken over in one batch by the backstop (shard 1): their 40 USDC reach it at the merge from two transit slices, and every balance and the pools are the one-shard ones", () => {
+    const results = [ONE, { riskShards: 3, matchingShards: 1 }, { riskShards: 3, matchingShards: 2 }].map((t) => {
+      const h = new Harness(withBackstop(180_000n * USD), t); // K = 3: 60,000 a shard a batch
+      longs(h, [ALICE, ERIN]);
+      expect(kinds(h.batch(quotes(50_000n * USD, 54_000n * USD)), EventKind.LiquidationStarted).map((e) => e.account).sort((a, b) => a - b)).toEqual([ALICE, ERIN]);
+      const totals = h.totals();
+      const events = h.tick();
+      expect(h.totals()).toEqual(totals);
+      expect(kinds(events, EventKind.LiquidationTransfer).map((e) => [e.account, e.makerAccount, e.market, e.transferAmount]).sort()).toEqual([
+        [ALICE, BACKSTOP, 0, 40n * USDC_UNIT],
+        [ALICE, BACKSTOP, BTC_PERP, 0n],
+        [ERIN, BACKSTOP, 0, 40n * USDC_UNIT],
+        [ERIN, BACKSTOP, BTC_PERP, 0n],
+      ].sort());
+      expect(h.liquidating()).toEqual([]);
+      return { alice: h.account(ALICE), erin: h.account(ERIN), backstop: h.account(BACKSTOP), bob: h.account(BOB), fund: h.fund(), pools: h.pools()[0] };
+    });
+    expect(results[0]!.backstop).toBe(`${50_080n * USDC_UNIT}/0/0 0/0/0 0/0/0 pos ${2n * BTC_UNIT}@${54_000n * USD} u 0`);
+    expect(results[1]).toEqual(results[0]);
+    expect(results[2]).toEqual(results[0]);
+  });
 });
 
 describe("Q3 across risk shards: the backstop's limit", () => {
