@@ -140,7 +140,7 @@ function takeOver(s: RiskState, account: Account, out: CommandOut): boolean {
   book.coverBudget = budget - cover;
   book.backstopTakenUsd += plan.exposureNotionalUsd;
   // K > 1, the backstop elsewhere: its shard measures its exposure at the end of phase 3b, after the position legs of
-  // R2 but before the other legs arrive (phase 4): the next boundary's headroom adds those legs' liabilities (C1's
+  // R2 but before the other legs arrive (phase 4): the next boundary's headroom adds those legs' liabilities (C6's
   // TEN is subadditive over net balances and positions, so the sum bounds the backstop's exposure from above).
   if (!own) s.relay.status.borrowShares += plan.liabilitiesUsd;
   const perps = account.perps;
