@@ -164,20 +164,28 @@ describe("Q3 backstop takeover", () => {
     expect(h.liquidating()).toEqual([ALICE]);
   });
 
-  it("Q3 (K > 1, engine.ts \"Q3/Q4 (as built)\"): with two risk shards the backstop (user 7, shard 1) takes over Dave (shard 1) below ACMF, not Alice (shard 0), whose book goes on", () => {
+  it("Q3 (K > 1, engine.ts \"Q3 across shards (as built)\"): with two risk shards the backstop (user 7, shard 1) takes over Dave (shard 1) and Alice (shard 0) below ACMF in the same batch, each within its shard's budget (200,000 / 2 ≥ 54,000)", () => {
     const h = new Harness(withBackstop(200_000n * USD), { riskShards: 2, matchingShards: 1 });
     h.batch([deposit(ALICE, USDC, 6_100n * USDC_UNIT), deposit(DAVE, USDC, 6_100n * USDC_UNIT), deposit(BOB, USDC, 100_000n * USDC_UNIT), deposit(BACKSTOP, USDC, 50_000n * USDC_UNIT)]);
     h.batch([gtc(BOB, BTC_PERP, Side.Sell, 60_000n * USD, 2n * BTC_UNIT)]);
     h.batch([gtc(ALICE, BTC_PERP, Side.Buy, 60_000n * USD, BTC_UNIT), gtc(DAVE, BTC_PERP, Side.Buy, 60_000n * USD, BTC_UNIT)]);
     expect(kinds(h.batch(quotes(50_000n * USD, 54_000n * USD)), EventKind.LiquidationStarted).map((e) => e.account).sort()).toEqual([ALICE, DAVE]);
+    const totals = h.totals();
     const events = h.tick();
+    expect(h.totals()).toEqual(totals); // X1 across the shards: Alice's 40 USDC left shard 0 and reached shard 1
+    // Position legs through BTC-PERP's matching shard (shard 0's decision first), then each shard's phase 3b: Alice's
+    // USDC leaves her into shard 0's transit slice, Dave's moves inside shard 1; the backstop gets Alice's at the merge.
     expect(legs(events)).toEqual([
+      [LiquidationStep.OnBackstop, ALICE, BACKSTOP, BTC_PERP, 0, Side.Sell, BTC_UNIT, 54_000n * USD, 0n],
       [LiquidationStep.OnBackstop, DAVE, BACKSTOP, BTC_PERP, 0, Side.Sell, BTC_UNIT, 54_000n * USD, 0n],
+      [LiquidationStep.OnBackstop, ALICE, BACKSTOP, 0, USDC, 0, 0n, 0n, 40n * USDC_UNIT],
       [LiquidationStep.OnBackstop, DAVE, BACKSTOP, 0, USDC, 0, 0n, 0n, 40n * USDC_UNIT],
     ]);
-    expect(kinds(events, EventKind.OrderAccepted).map((e) => e.account)).toEqual([ALICE]);
-    expect(h.position(BACKSTOP)).toEqual([BTC_UNIT, 54_000n * USD]);
-    expect(h.liquidating()).toEqual([ALICE]);
+    expect(kinds(events, EventKind.OrderAccepted)).toEqual([]);
+    expect(h.position(BACKSTOP)).toEqual([2n * BTC_UNIT, 54_000n * USD]);
+    expect(h.usdc(BACKSTOP)).toBe(50_080n * USDC_UNIT);
+    expect([h.usdc(ALICE), h.usdc(DAVE)]).toEqual([0n, 0n]);
+    expect(h.liquidating()).toEqual([]);
   });
 
   it("Q3: the backstop takes a spot-margin account's borrow and collateral: 10 SOL and the 1,000 USDC borrow (its pool shares) move at the mark, the pool's totals unchanged", () => {

@@ -144,6 +144,28 @@ describe("Q4 bankruptcy of a borrow that cannot be repaid in kind (seed 004)", (
   });
 });
 
+describe("Q4 write-down below one unit", () => {
+  it("Q4, L15: Dave's 1 satoshi lent beside seed 004's 2 BTC is written down to 0 units (shares left, lent 0); his margin sell of 0.01 BTC then borrows at its fill — the worthless shares leave the pool first (before, the fill threw: BorrowRequiresLendRedeem; fuzz seed 361279826, 2 × 2)", () => {
+    const h = new Harness();
+    bankruptAlice(h);
+    h.batch([deposit(DAVE, BTC, 1n), lend(DAVE, BTC, 1n), deposit(DAVE, USDC, 10_000n * USDC_UNIT), deposit(BOB, USDC, 9_000n * USDC_UNIT)]);
+    h.tick(); // resolved: the lend index falls by half (1 of 2 BTC written down)
+    const shares = h.risk(DAVE).positionOf(DAVE, BTC).lendShares;
+    expect(shares > 0n).toBe(true);
+    expect(h.lent(DAVE, BTC)).toBe(0n);
+    const placed = h.batch([{ kind: CommandKind.PlaceOrder, account: DAVE, market: 0, side: Side.Sell, orderType: OrderType.Limit, tif: TimeInForce.GTC, price: 100_000n * USD, quantity: BTC_UNIT / 100n, flags: OrderFlag.AutoBorrow }]);
+    expect(placed.filter((e) => e.kind === EventKind.OrderRejected).map((e) => e.code)).toEqual([]);
+    const pool = h.risk(DAVE).pools.pools[BTC]!;
+    const lendSharesBefore = pool.lendShares;
+    const filled = h.batch([{ kind: CommandKind.PlaceOrder, account: BOB, market: 0, side: Side.Buy, orderType: OrderType.Limit, tif: TimeInForce.IOC, price: 100_000n * USD, quantity: BTC_UNIT / 100n }]);
+    expect(filled.filter((e) => e.kind === EventKind.Fill).map((e) => [e.account, e.makerAccount, e.quantity])).toEqual([[BOB, DAVE, BTC_UNIT / 100n]]);
+    expect(h.risk(DAVE).positionOf(DAVE, BTC).lendShares).toBe(0n);
+    expect(pool.lendShares).toBe(lendSharesBefore - shares);
+    expect(h.borrowed(DAVE, BTC)).toBe(BTC_UNIT / 100n); // no entry fee at this pool's rate (L6: minRate 0)
+    expect(h.available(DAVE, BTC)).toBe(0n);
+  });
+});
+
 describe("Q4 the insurance fund first", () => {
   it("Q4: a deficit the fund can cover is covered: 0.980400 USDC from the fund (its 1.0465 USDC of Q2 fees) to the bankrupt account, a Cover entry; no write-down, the lenders keep their BTC claim", () => {
     const h = new Harness();

@@ -79,6 +79,8 @@ export class BackstopPlan {
   accepted = false;
   /** TEN of what moves (positions' |qty| × mark up, liabilities), USD at PRICE_DECIMALS. */
   exposureNotionalUsd = 0n;
+  /** The liabilities' part of it (the borrows net of the asset's collateral, at the mark rounded up). */
+  liabilitiesUsd = 0n;
   /** Unweighted value the backstop receives: collateral − liabilities + uPnL at the mark (signed). */
   valueUsd = 0n;
   /** max(0, −valueUsd): owed to the backstop by the insurance fund (Q4). */
@@ -96,6 +98,7 @@ export function planBackstopTakeover(
 ): BackstopPlan {
   let exposure = 0n;
   let value = 0n;
+  let liabilities = 0n;
   for (let i = 0; i < positionCount; i++) {
     const p = positions[i]!;
     const unit = pow10(p.baseDecimals);
@@ -110,10 +113,12 @@ export function planBackstopTakeover(
     if (a.netQuantity < 0n) {
       const liability = divRound(-a.netQuantity * a.mark, unit, Rounding.Up);
       exposure += liability;
+      liabilities += liability;
       value -= liability;
     }
   }
   out.exposureNotionalUsd = exposure;
+  out.liabilitiesUsd = liabilities;
   out.valueUsd = value;
   out.deficitUsd = value < 0n ? -value : 0n;
   out.accepted = exposure <= backstopLimitRemainingUsd;

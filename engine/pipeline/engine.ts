@@ -172,11 +172,44 @@
 //    decision per batch. Nothing stays in flight past the batch end (LiquidationBook.endTransfers), so snapshots and
 //    the state hash carry no new state.
 //    With one risk shard (the default) every fact is known and the behaviour is exactly SPEC Q3/Q4. With K > 1 the
-//    deciding shard lacks other shards' state, and the restriction is: the backstop takes over only accounts of its
-//    own risk shard (where its exposure is known; others go on on the book or to Q4), ADL candidates are the deciding
-//    shard's own accounts (what the others hold is left for later batches or other candidates), and each shard's
-//    covers spend at most floor(fund at the boundary / K) per batch, so the fund's sum never goes negative from a
-//    cover. Deterministic and conserving; a cross-shard ranking (e.g. by the matching shard from its replica) is left.
+//    deciding shard lacks other shards' state, and the restriction is: ADL candidates are the deciding shard's own
+//    accounts (what the others hold is left for later batches or other candidates), and each shard's covers spend at
+//    most floor(fund at the boundary / K) per batch, so the fund's sum never goes negative from a cover. The backstop
+//    takes over accounts of every shard (below). Deterministic and conserving; a cross-shard ADL ranking (e.g. by the
+//    matching shard from its replica) is left.
+// Q3 across shards (as built; amends "Q3/Q4 (as built)", which let the backstop take only its own shard's accounts —
+//    engine/risk/backstop-relay.ts (state), backstop-transit.ts (rules)). No new ring, no new phase: what crosses
+//    shards rides the phase-4 delta exchange (RiskState.batchDeltas: one status delta, then per asset the backstop's
+//    holdings and the takeovers' outgoing legs, after the lenders').
+//    - Headroom: at the end of each batch's phase 3b the backstop's shard (its owner) sends its exposure notional
+//      (TEN, C6) and whether it is liquidating; every deciding shard sends the liabilities of the cross-shard
+//      takeovers it made in the batch (their positions are already in the owner's TEN, moved in R2; their borrows
+//      arrive after the merge, and TEN is subadditive over net balances and positions, so the sum bounds the
+//      backstop's TEN from above). After the merge every shard holds the same `used` (snapshot and state hash: the
+//      only new state), and in phase 0 of the next batch each shard's takeovers — its own accounts, whichever shard
+//      the backstop is on, the owner's included — may hand the backstop at most floor((limit − used) / K) of exposure
+//      (the plans' figure, as with one shard): K shards together never pass the limit. A backstop that was liquidating
+//      or liquidatable (C9) at the end of the last batch's 3b takes nothing (its owner also refuses while it is
+//      liquidating now).
+//    - Legs: the position legs go through the market's matching shard as before (LiquidationTransfer to both
+//      accounts' risk shards; the event is published once, by the liquidated account's shard). In phase 3b the
+//      deciding shard pays the cover (its insurance slice, budgeted as before) and then, for a backstop elsewhere, moves
+//      every non-position asset of the account — available units, lent and borrowed pool shares, unsettled USDC — out
+//      of it into its transit slice (units; counted in its X1 totals) and the outgoing deltas; the pool's totals do not
+//      change (shares only change owner). In phase 4, after the merge and before the lenders' payouts and interest, the
+//      owner credits the backstop with the Σ outgoing from its own transit slice (−Σ), so the slices sum to 0, and each
+//      is reset to 0: nothing is in flight at a boundary.
+//    - L15: a backstop that lends an asset and takes over a borrow of it (or the reverse) nets the two at once, as with
+//      one shard (repay from its available units, then redeem into the repayment) — pool actions after the merge,
+//      which no delta could carry any more. So the owner also sends, every batch, the backstop's available units and
+//      pool shares per asset at the end of 3b, and every other shard replays the same netting on a copy of that asset
+//      (holdings + Σ outgoing) against its own replica: the same code on the same replica and inputs, so the replicas
+//      still agree at the boundary (tests compare them with one shard's).
+//    Differences from one shard, all on the safe side: the per-shard budget (a takeover over (limit − used) / K waits
+//    on the book, or goes to Q4, where one shard would take it); `used` is measured before the batch's interest and
+//    counts liabilities that netting may cancel; the backstop's status reaches other shards as of the end of 3b (its
+//    end of liquidation a batch late);
+//    several takeovers into one backstop from other shards in one batch are credited (and netted) as one sum.
 // RO (decided with reduceOnly at fill time, O1/P1): each perpetual market's matching shard keeps every account's net
 //    position in it, moved by each fill as the book makes it (matching/perp-positions.ts; snapshot and state hash), and
 //    caps reduceOnly orders by it when placed and each time the book fills them. A perpetual position may change only

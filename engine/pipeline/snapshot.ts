@@ -55,8 +55,10 @@ export { SnapshotFormatError };
  * 12: the insurance fund's replica carries, after its balances, the realized PnL in transit per asset (Q4: covers
  * spend the balance less it; risk/insurance.ts pnlFloat), and each risk shard's section ends with the settlement
  * borrows due a collateral conversion (P6 (3): risk/settlement-conversions.ts).
- * 13: each position log entry (L14) ends with the account's open realized PnL (risk/pools.ts noteOpenPnl). */
-export const SNAPSHOT_FORMAT_VERSION = 13;
+ * 13: each position log entry (L14) ends with the account's open realized PnL (risk/pools.ts noteOpenPnl).
+ * 14: each risk shard's section ends with the backstop's replicated headroom (Q3 across shards: exposure notional
+ * used, liquidating flag; risk/backstop-relay.ts). */
+export const SNAPSHOT_FORMAT_VERSION = 14;
 const MAGIC = "CBSNAPSH";
 const CRC_BYTES = 4;
 /** Shards of one stage a snapshot may hold (a damaged count must not drive a long loop). */

@@ -36,6 +36,7 @@ export function totals(s: RiskState): bigint[] {
   for (let i = 0; i < s.assetCount; i++) sums[i] = sums[i]! + s.feeAccount.available[i]! + s.insuranceAccount.available[i]!;
   const quote = s.config.assets.findIndex((a) => a.symbol === "USDC");
   sums[quote >= 0 ? quote : (s.config.markets[0]?.quoteAsset ?? 0)]! += s.lenders.transitQuote; // Q4: payouts in transit
+  for (let i = 0; i < s.assetCount; i++) sums[i] = sums[i]! + s.relay.transit[i]!; // Q3 across shards (0 at a boundary)
   return sums;
 }
 
@@ -225,6 +226,7 @@ export function stateHash(s: RiskState): string {
   h.update(s.liquidationHistory.hashText()); // Q6
   h.update(s.insurance.hashText()); // Q6/D4
   h.update(s.lenders.hashText()); // Q4
+  h.update(s.relay.hashText()); // Q3 across shards: the backstop's replicated headroom
   const stalled = s.liquidation.stalled;
   h.update(`stalled ${s.liquidation.stalledSorted().map((id) => `${id}:${stalled.get(id)!.batches}:${stalled.get(id)!.reason}`).join(",")}\n`); // Q2
   for (const hold of s.holds.sorted()) {

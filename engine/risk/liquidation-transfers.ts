@@ -3,8 +3,9 @@
 // decision). Three places in a batch:
 //   - phase 0 (beginBatch, for each liquidating account of the shard without resting orders, before its book step):
 //     chooseLiquidationStage from the boundary state. Below ACMF, or stalled on the book (LiquidationBook.stalled),
-//     the backstop takes the account over when it can (the backstop account is on this shard, not liquidating
-//     itself, the takeover's exposure fits its limit left, and the fund covers any deficit of what moves); else an
+//     the backstop takes the account over when it can (the backstop is not liquidating itself, the takeover's
+//     exposure fits its limit left — K > 1: this shard's budget of the replicated headroom, engine.ts "Q3 across
+//     shards (as built)" — and the fund covers any deficit of what moves); else an
 //     account with negative net equity and nothing the engine can liquidate (no exposure left, or stalled on the book)
 //     is bankrupt (Q4): the insurance fund covers min(fund, deficit), and what the fund
 //     cannot cover is closed by ADL — each perpetual position at its bankruptcy price against this shard's opposing
@@ -15,10 +16,12 @@
 //     shard's insurance slice, D4); an ADL leg also publishes its SocializedLoss.
 //   - phase 3b (settleTransfers, RiskShard.settle): each pending cover not paid yet (the fund's slice pays the account
 //     in USDC through the P7 waterfall; an account with legs is paid in R2 just before its first one) and then each
-//     takeover's asset legs — collateral, lent and borrowed pool shares, unsettled USDC — move inside this shard (both
-//     accounts are on it), after every position leg of the batch was applied.
+//     takeover's asset legs — collateral, lent and borrowed pool shares, unsettled USDC — move inside this shard when
+//     both accounts are on it, else out into its transit slice for the backstop's shard (backstop-transit.ts), after
+//     every position leg of the batch was applied.
 // Every leg is on the account's stream, in its liquidation history and (without the accounts) on the public
-// liquidation stream. Nothing is in flight at a boundary (LiquidationBook.endTransfers), so the snapshot is unchanged.
+// liquidation stream. Nothing is in flight at a boundary (LiquidationBook.endTransfers; the relay's transit is 0 again
+// after phase 4); the replicated headroom (backstop-relay.ts) is the one new item of the snapshot.
 import { quoteAmount, Rounding } from "../fixed/index.ts";
 import {
   AdlCandidate,
@@ -43,11 +46,9 @@ import {
   EventKind,
   InsuranceReason,
   LiquidationStep,
-  RejectCode,
   Side,
   type EventRecord,
   type EventSink,
-  type ExchangeConfig,
 } from "../model/index.ts";
 import type { Account } from "./accounts.ts";
 import { creditUsdc } from "./funds.ts";
@@ -55,6 +56,7 @@ import { payFundingBeforeFill } from "./funding.ts";
 import { creditInsurance } from "./insurance.ts";
 import type { AccountMargin } from "./margin/index.ts";
 import { changePosition } from "./post-trade.ts";
+import { backstopBudgetUsd, netOwnClaim, publishAssetLeg, relays, releaseToBackstop, usdcOf } from "./backstop-transit.ts";
 import { publishBalance, publishPosition, publishSettlementRows } from "./replies.ts";
 import { positionReport } from "./queries.ts";
 import { SettlementReason, type RiskState } from "./state.ts";
@@ -75,20 +77,8 @@ class TransferScratch {
   readonly candidates: AdlCandidate[] = [];
   order = new Int32Array(64);
   readonly closes: bigint[] = [];
-  config: ExchangeConfig | null = null;
-  usdc = 0;
 }
 const scratch = new TransferScratch();
-
-/** The settlement asset covers are paid in: the asset named USDC, else the first market's quote (as Q2 converts). */
-function usdcOf(s: RiskState): number {
-  if (scratch.config !== s.config) {
-    scratch.config = s.config;
-    const usdc = s.config.assets.findIndex((a) => a.symbol === "USDC");
-    scratch.usdc = usdc >= 0 ? usdc : (s.config.markets[0]?.quoteAsset ?? 0);
-  }
-  return scratch.usdc;
-}
 
 /**
  * Phase 0 for one liquidating account without resting orders (see the module comment): true when it was handed to
@@ -126,16 +116,21 @@ function coverBudget(s: RiskState): bigint {
   return book.coverBudget;
 }
 
-/** Q3: the takeover of `account` by the backstop, if it can happen now (see the module comment). */
+/**
+ * Q3: the takeover of `account` by the backstop, if it can happen now (see the module comment). With K > 1 risk
+ * shards the backstop may be on any shard: its headroom is the relay's replica (backstop-relay.ts), of which each
+ * shard's takeovers may use floor((limit − used) / K) per batch, and a backstop that was liquidating takes nothing.
+ */
 function takeOver(s: RiskState, account: Account, out: CommandOut): boolean {
   const backstopId = s.config.liquidation.backstopAccount;
   const book = s.liquidation;
-  if (backstopId === BACKSTOP_ACCOUNT_NONE || backstopId === account.id || !s.owns(backstopId)) return false;
-  if (book.isLiquidating(backstopId) || book.inFlight.has(backstopId)) return false;
-  const backstop = s.accountOrCreate(backstopId);
-  if (backstop === null) return false;
-  const usedUsd = backstop.syncedMargin().totalExposureNotionalUsd() + book.backstopTakenUsd;
-  const leftUsd = s.config.liquidation.backstopLimitUsd - usedUsd;
+  if (backstopId === BACKSTOP_ACCOUNT_NONE || backstopId === account.id) return false;
+  const own = s.owns(backstopId);
+  if (!own && !relays(s)) return false;
+  if (own && (book.isLiquidating(backstopId) || book.inFlight.has(backstopId))) return false;
+  if (s.shardCount > 1 && s.relay.liquidating) return false;
+  const leftUsd = backstopLimitLeftUsd(s, backstopId);
+  if (leftUsd === null) return false;
   if (!everyPositionMarked(s, account)) return false; // a position moves at its mark: none, no takeover
   const plan = planAccountTakeover(s, account, leftUsd > 0n ? leftUsd : 0n);
   if (!plan.accepted) return false;
@@ -144,6 +139,10 @@ function takeOver(s: RiskState, account: Account, out: CommandOut): boolean {
   if (cover > budget) return false;
   book.coverBudget = budget - cover;
   book.backstopTakenUsd += plan.exposureNotionalUsd;
+  // K > 1, the backstop elsewhere: its shard measures its exposure at the end of phase 3b, after the position legs of
+  // R2 but before the other legs arrive (phase 4): the next boundary's headroom adds those legs' liabilities (C6's
+  // TEN is subadditive over net balances and positions, so the sum bounds the backstop's exposure from above).
+  if (!own) s.relay.status.borrowShares += plan.liabilitiesUsd;
   const perps = account.perps;
   if (perps !== null) {
     for (let m = 0; m < perps.positions.length; m++) {
@@ -157,6 +156,20 @@ function takeOver(s: RiskState, account: Account, out: CommandOut): boolean {
   book.pendingBackstops.push(backstopId);
   book.pendingCovers.push(cover);
   return true;
+}
+
+/**
+ * Q3: the exposure notional the backstop may still take this batch from this shard's takeovers: with one shard its
+ * limit less its exposure now and this batch's takeovers; with K > 1 this shard's budget of the relay's headroom less
+ * its takeovers of the batch. Null when the backstop's own shard cannot store it.
+ */
+function backstopLimitLeftUsd(s: RiskState, backstopId: number): bigint | null {
+  const book = s.liquidation;
+  if (s.shardCount > 1) return backstopBudgetUsd(s) - book.backstopTakenUsd;
+  const backstop = s.accountOrCreate(backstopId);
+  if (backstop === null) return null;
+  const usedUsd = backstop.syncedMargin().totalExposureNotionalUsd() + book.backstopTakenUsd;
+  return s.config.liquidation.backstopLimitUsd - usedUsd;
 }
 
 function hasPosition(account: Account): boolean {
@@ -355,7 +368,9 @@ export function applyLiquidationTransfer(s: RiskState, e: EventRecord, sink: Eve
     s.liquidationHistory.record(e); // Q6: a row of the liquidated account's history
     s.liquidation.recordProgress(from.id);
   }
-  sink.publish(e);
+  // Once, by the liquidated account's shard (K > 1: the other side's shard applies it silently; the gateway shows the
+  // one event to both accounts' watchers, the makerAccount's as a fill's maker).
+  if (from !== undefined) sink.publish(e);
   if (from !== undefined && step === LiquidationStep.OnAdl) publishSocializedLoss(s, from.id, market.id, fromSide, quantity, price, mark, sink);
   publishSettlementRows(s, 0, sink);
   if (from !== undefined) publishLegAccount(s, from, market.id, sink);
@@ -402,7 +417,9 @@ export function settleTransfers(s: RiskState, sink: EventSink): void {
     if (account === undefined) throw new Error(`risk invariant: pending liquidation of unknown account ${book.pendingAccounts[i]}`);
     payPendingCover(s, account, sink);
     const backstopId = book.pendingBackstops[i]!;
-    if (backstopId !== BACKSTOP_ACCOUNT_NONE) moveAssets(s, account, s.accountOrCreate(backstopId)!, sink);
+    if (backstopId === BACKSTOP_ACCOUNT_NONE) continue;
+    if (s.owns(backstopId)) moveAssets(s, account, s.accountOrCreate(backstopId)!, sink);
+    else releaseToBackstop(s, account, backstopId, sink); // K > 1: the backstop's shard credits it after the merge
   }
   book.pendingAccounts.length = book.pendingBackstops.length = book.pendingCovers.length = 0;
 }
@@ -450,46 +467,4 @@ function moveAssets(s: RiskState, from: Account, backstop: Account, sink: EventS
     publishBalance(s, 0, backstop, a, sink);
   }
   s.liquidation.recordProgress(from.id);
-}
-
-/**
- * L15 after a takeover: the backstop received a lend of an asset it borrows (or the reverse). Its available units of
- * the asset repay the borrow first; then its lent units are redeemed into the repayment, in chunks of the pool's cash
- * (each repayment returns what the redemption took), until one side is closed (seed 3270706892 of the fuzz).
- */
-function netOwnClaim(s: RiskState, backstop: Account, a: number): void {
-  const pools = s.pools;
-  const p = backstop.positions[a]!;
-  s.pools.sync(backstop);
-  const pay = backstop.available[a]! < backstop.borrowed[a]! ? backstop.available[a]! : backstop.borrowed[a]!;
-  if (pay > 0n && pools.repay(backstop, a, pay === backstop.borrowed[a]! ? 0n : pay, s.nowMs) !== RejectCode.None) {
-    throw new Error(`risk invariant: backstop ${backstop.id} repay of ${pay} refused`);
-  }
-  while (p.lendShares !== 0n && p.borrowShares !== 0n) {
-    const owed = backstop.borrowed[a]!;
-    const cash = pools.pools[a]!.cash;
-    let x = backstop.lent[a]! < owed ? backstop.lent[a]! : owed;
-    if (x > cash) x = cash;
-    if (x <= 0n || pools.redeemForced(backstop, a, x, s.nowMs) < 0n) break; // no cash at all: left as it is
-    if (pools.repay(backstop, a, x === owed ? 0n : x, s.nowMs) !== RejectCode.None) throw new Error(`risk invariant: backstop ${backstop.id} repay of ${x} refused`);
-  }
-  backstop.markChanged(a);
-}
-
-/** Q3: one asset leg of a takeover as a LiquidationTransfer event (row of the account's history). */
-function publishAssetLeg(s: RiskState, from: number, to: number, asset: number, amount: bigint, borrowShares: bigint, owed: bigint, sink: EventSink): void {
-  const e = s.out;
-  e.clear();
-  e.kind = EventKind.LiquidationTransfer;
-  e.account = from;
-  e.makerAccount = to;
-  e.asset = asset;
-  e.liquidationStep = LiquidationStep.OnBackstop;
-  e.transferAmount = amount;
-  e.transferBorrowShares = borrowShares;
-  e.borrowed = owed;
-  e.legMarkPrice = s.marginContext.assetMark[asset]!;
-  e.timeMs = s.nowMs;
-  s.liquidationHistory.record(e);
-  sink.publish(e);
 }

@@ -410,6 +410,20 @@ export class PoolBook {
     return this.applyRedeem(account, a, nowMs);
   }
 
+  /**
+   * L15 at a margin order's fill: lend shares worth less than one unit (lent 0 — a Q4 write-down lowered the lend
+   * index under them) leave the pool for nothing, so the borrow the fill needs is not barred by a claim that cannot be
+   * redeemed (a redemption of 0 units is no redemption). A Redeem of the shares with amount 0: a delta like any.
+   */
+  dropWorthlessLend(account: Account, a: number, timeMs: number): void {
+    const p = account.positions[a]!;
+    if (p.lendShares === 0n || lentAmount(p.lendShares, this.pools[a]!.lendIndex) !== 0n) return;
+    const plan = this.plan;
+    plan.reset(PoolActionKind.Redeem);
+    plan.shares = p.lendShares;
+    this.commit(account, a, timeMs, 0n, plan);
+  }
+
   /** Repays `amount` (0 = the whole debt) from available (L10). */
   repay(account: Account, a: number, amount: bigint, nowMs: number): RejectCode {
     const pool = this.pools[a]!;
@@ -469,18 +483,37 @@ export class PoolBook {
    */
   moveShares(from: Account, to: Account, a: number, timeMs: number): void {
     const p = from.positions[a]!;
-    const q = to.positions[a]!;
+    const lendShares = p.lendShares;
+    const borrowShares = p.borrowShares;
+    if (lendShares === 0n && borrowShares === 0n) return;
+    this.releaseShares(from, a, timeMs);
+    this.receiveShares(to, a, lendShares, borrowShares, timeMs);
+  }
+
+  /**
+   * Q3 across risk shards, the liquidated account's half (engine.ts "Q3 across shards (as built)"): its whole position
+   * in pool `a` leaves it (revalued and logged, L14); the shares travel in the phase-4 deltas to the backstop's shard,
+   * whose receiveShares gives them to the backstop. The pool's totals do not change on any replica (no pool delta).
+   */
+  releaseShares(from: Account, a: number, timeMs: number): void {
+    const p = from.positions[a]!;
     if (p.lendShares === 0n && p.borrowShares === 0n) return;
-    const toWasOpen = q.lendShares !== 0n || q.borrowShares !== 0n;
-    q.lendShares += p.lendShares;
-    q.borrowShares += p.borrowShares;
     p.lendShares = 0n;
     p.borrowShares = 0n;
     from.poolPositions--;
-    if (!toWasOpen) to.poolPositions++;
     this.value(from, a);
-    this.value(to, a);
     this.log(from, a, timeMs, 0n);
+  }
+
+  /** Q3: `to` receives lend and borrow shares of pool `a` that left another account (moveShares, releaseShares). */
+  receiveShares(to: Account, a: number, lendShares: bigint, borrowShares: bigint, timeMs: number): void {
+    if (lendShares === 0n && borrowShares === 0n) return;
+    const q = to.positions[a]!;
+    const toWasOpen = q.lendShares !== 0n || q.borrowShares !== 0n;
+    q.lendShares += lendShares;
+    q.borrowShares += borrowShares;
+    if (!toWasOpen) to.poolPositions++;
+    this.value(to, a);
     this.log(to, a, timeMs, 0n);
   }
 

@@ -215,6 +215,7 @@ function payPastHold(s: RiskState, account: Account, hold: OrderHold, paid: bigi
     }
   }
   if (short === 0n) return;
+  if (account.positions[spent]!.lendShares > 0n) s.pools.dropWorthlessLend(account, spent, s.nowMs); // L15: dust only
   const entryFee = short > hold.borrowMax ? -1n : s.pools.borrowReserved(account, spent, short, s.nowMs);
   if (entryFee < 0n) {
     throw new Error(`risk invariant: order ${hold.orderId} pays ${paid} but holds ${paid - short} and may borrow ${hold.borrowMax}`);

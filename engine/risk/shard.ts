@@ -33,6 +33,7 @@ import { advanceRealization, autoRealizeAtMark, startRealizationAtTick } from ".
 import * as queries from "./queries.ts";
 import { accountIds, stateHash, totals, validateInternalState } from "./invariants.ts";
 import { restoreShardSnapshot, writeShardSnapshot } from "./shard-snapshot.ts";
+import { relayBackstopStatus, relayBatchEnd, relays } from "./backstop-transit.ts";
 
 /** Q3/Q4: the kinds an account with legs in flight may not send this batch (deposits, cancels and queries pass). */
 function refusedInFlight(kind: CommandKind): boolean {
@@ -265,6 +266,7 @@ export class RiskShard {
     for (let m = 0; m < s.openInterest.length; m++) s.openInterest[m] = s.openInterest[m]! + deltas[assets + m]!.cash;
     s.insurance.applyRemote(deltas, assets + s.openInterest.length);
     s.lenders.applyRemote(deltas, assets + s.openInterest.length + s.insurance.deltas.length); // Q4
+    s.relay.applyRemote(deltas, assets + s.openInterest.length + s.insurance.deltas.length + s.lenders.deltas.length); // Q3
   }
 
   /**
@@ -279,6 +281,7 @@ export class RiskShard {
     const funded = advanceFunding(s, PASS_VISITS_PER_BATCH_MAX, sink);
     advanceRealization(s, PASS_VISITS_PER_BATCH_MAX - funded, sink);
     if (s.liquidation.pendingAccounts.length !== 0) settleTransfers(s, sink); // Q3/Q4 covers, takeovers' assets
+    if (relays(s)) relayBackstopStatus(s); // Q3 across shards: the backstop's owner reports it for the merge
   }
 
   /** P5S: does this shard have funding payments or a realization pass left (batches must keep coming)? */
@@ -292,6 +295,7 @@ export class RiskShard {
    */
   endBatch(sink: EventSink): void {
     const s = this.s;
+    relayBatchEnd(s, sink); // Q3 across shards: the replicated headroom, the backstop's credit (before the payouts)
     lenderBatchEnd(s, sink); // Q4: the batch's write-downs and lender payouts, every shard alike (before interest)
     s.pools.endBatch(s.nowMs);
     for (const d of s.openInterestDeltas) d.cash = 0n;
@@ -329,6 +333,11 @@ export class RiskShard {
   /** Q4: open bankruptcies (Σ over every shard as of the last boundary): withdrawals wait while any is. */
   openBankruptcies(): number {
     return this.s.lenders.openBankruptcies;
+  }
+
+  /** Q3 across shards: the backstop's replicated headroom as of the last boundary (backstop-relay.ts). */
+  backstopRelayed(): { usedUsd: bigint; liquidating: boolean } {
+    return { usedUsd: this.s.relay.usedUsd, liquidating: this.s.relay.liquidating };
   }
 
   /** Q4: this shard's USDC lender payouts in transit (Σ over the shards: the last payouts' rounding remainder). */

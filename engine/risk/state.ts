@@ -24,6 +24,7 @@ import type { LiquidationParams } from "../liquidation/index.ts";
 import { PoolBook } from "./pools.ts";
 import { SettlementPasses } from "./passes.ts";
 import { SettlementConversions } from "./settlement-conversions.ts";
+import { BackstopRelay } from "./backstop-relay.ts";
 import { SortedIdSet } from "./sorted-ids.ts";
 
 /** Named limits (TigerBeetle: a limit on everything), each with a typed reject. */
@@ -250,6 +251,8 @@ export class RiskState {
   readonly insurance: InsuranceLedger;
   /** Q4/Q5: open bankruptcies, lender payouts in transit and their phase-4 deltas (lender-book.ts). */
   readonly lenders: LenderBook;
+  /** Q3 across risk shards: the backstop's replicated headroom and the takeovers' transit (backstop-relay.ts). */
+  readonly relay: BackstopRelay;
   /** Q6: each own account's liquidation history (liquidation-history.ts). */
   readonly liquidationHistory = new LiquidationHistory();
   /**
@@ -304,7 +307,8 @@ export class RiskState {
   readonly openInterest: bigint[];
   readonly openInterestDeltas: PoolDelta[];
   /** The pool deltas (one per asset), the open-interest deltas (one per market), the insurance deltas (one per
-   * asset × InsuranceReason), then the lenders' (one per asset and the open-bankruptcy count): what phase 4 exchanges. */
+   * asset × InsuranceReason), then the lenders' (one per asset and the open-bankruptcy count), then the backstop
+   * relay's (Q3 across shards: status, holdings and outgoing per asset): what phase 4 exchanges. */
   readonly batchDeltas: PoolDelta[];
   /** Reused records of the perpetual fill path (P1, P6, P7). */
   readonly fillEffect = new FillEffect();
@@ -342,7 +346,8 @@ export class RiskState {
     this.liquidationParams = config.liquidation;
     this.insurance = new InsuranceLedger(this.assetCount);
     this.lenders = new LenderBook(this.assetCount);
-    this.batchDeltas = [...this.pools.deltas, ...this.openInterestDeltas, ...this.insurance.deltas, ...this.lenders.deltas];
+    this.relay = new BackstopRelay(this.assetCount);
+    this.batchDeltas = [...this.pools.deltas, ...this.openInterestDeltas, ...this.insurance.deltas, ...this.lenders.deltas, ...this.relay.deltas];
   }
 
   /** P1/C4: the account's perpetual state, made on first use. */

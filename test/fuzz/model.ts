@@ -33,6 +33,7 @@ import {
   CommandRecord,
   DoneReason,
   EventKind,
+  LiquidationStep,
   OracleQuoteFlag,
   OrderFlag,
   OrderType,
@@ -44,13 +45,14 @@ import {
 import { exchangeShare, validatePoolState } from "../../engine/lending/index.ts";
 import { isEngineOrderId } from "../../engine/liquidation/index.ts";
 import { Engine, loadConfig, type EngineTopology } from "../../engine/pipeline/index.ts";
-import { SettlementReason } from "../../engine/risk/index.ts";
+import { riskShardOf, SettlementReason } from "../../engine/risk/index.ts";
 
 /**
  * Q3's switch: the model configures a backstop account (BACKSTOP, funded at genesis, a limit no run reaches), so an
  * account the book cannot step ("stalled, no book step") must be taken over, or be bankrupt (Q4), within the
- * progress bound like any other — with one risk shard. With several, the backstop and ADL reach only the liquidated
- * account's own shard (engine.ts "Q3/Q4 (as built)"): a bankrupt account whose opposing positions are all on other
+ * progress bound like any other — with one risk shard. With several, the backstop takes accounts of every shard
+ * (engine.ts "Q3 across shards (as built)"), but ADL reaches only the bankrupt account's own shard and covers only
+ * floor(fund / K) a shard (engine.ts "Q3/Q4 (as built)"): a bankrupt account whose opposing positions are all on other
  * shards gets the fund's cover each batch and no ADL (seed 361279826, 2 × 2), so stalls are counted apart there.
  */
 export const BACKSTOP_TAKES_STALLED = true;
@@ -160,6 +162,9 @@ export class FuzzStats {
   realizations = 0;
   borrows = 0;
   rejects = 0;
+  /** Q3 legs (LiquidationTransfer OnBackstop), and those whose account is on another risk shard than the backstop. */
+  backstopLegs = 0;
+  backstopLegsCrossShard = 0;
   /** Longest run of batches without progress of a liquidating account that the book could step. */
   maxBatchesWithoutProgress = 0;
   /** Distinct (account, liquidation) episodes that were "stalled, no book step" at some batch (Q3's share). */
@@ -302,6 +307,10 @@ export class FuzzModel {
         return;
       case EventKind.LiquidationTransfer: // Q3 takeover or Q4 ADL leg: progress of the account that gives
         this.progressed.add(e.account);
+        if (e.liquidationStep === LiquidationStep.OnBackstop) {
+          st.backstopLegs++;
+          if (riskShardOf(e.account, this.topology.riskShards) !== riskShardOf(e.makerAccount, this.topology.riskShards)) st.backstopLegsCrossShard++;
+        }
         return;
       case EventKind.FundingRate:
         st.fundingRates++;
@@ -838,7 +847,7 @@ export function formatFuzzReport(o: FuzzRunOptions, r: FuzzRunResult): string[] 
     `fuzz: seed ${o.seed}, ${s.steps} steps (${s.batches} batches) in episodes of ${o.episodeSteps}, ${(r.elapsedMs / 1000).toFixed(1)} s (${Math.round((s.steps * 1000) / r.elapsedMs)} steps/s), CPU ${(r.cpuMs / 1000).toFixed(1)} s (${Math.round((s.steps * 1000) / r.cpuMs)} steps/s)`,
     `  prices: ${s.crashes} crashes, ${s.pumps} pumps, ${s.oracleUpdates} oracle updates; ${s.fundingRates} funding rates, ${s.realizations} realization rows`,
     `  trading: ${s.fills} fills, ${s.borrows} borrows, ${s.rejects} refusals`,
-    `  liquidation: ${s.liquidationsStarted} started, ${s.liquidationsEnded} ended, ${s.liquidationFills} liquidation fills, ${s.liquidationCancels} orders canceled by it`,
+    `  liquidation: ${s.liquidationsStarted} started, ${s.liquidationsEnded} ended, ${s.liquidationFills} liquidation fills, ${s.liquidationCancels} orders canceled by it; ${s.backstopLegs} backstop legs (Q3), ${s.backstopLegsCrossShard} from another risk shard`,
     `  insurance (USDC): ${usdc(s.liquidationFeesUsdc)} in liquidation fees; lowest raw ${usdc(s.minInsuranceRawUsdc)}, lowest at close-out ${usdc(s.minInsuranceCloseOutUsdc)}`,
     `  progress (Q2): longest wait ${s.maxBatchesWithoutProgress} batches (bound ${PROGRESS_BOUND_BATCHES}); stalled with no book step (Q3's, backstop switch ${BACKSTOP_TAKES_STALLED ? "on" : "off"}): ${s.stalledNoBookStep} accounts over ${s.stalledBatches} batches`,
     `  invariant failures: ${r.failures.length}`,
