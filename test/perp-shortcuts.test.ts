@@ -228,6 +228,40 @@ describe("P8 shortcut: a short's crossing from a closed-form start", () => {
     );
   });
 
+  it("P8: property — a long's far end bounded from the shortfall and uPnL at the mark (inputs.markUpnl) gives exactly the solve that evaluates it", () => {
+    const a = new LiquidationPriceResult();
+    const b = new LiquidationPriceResult();
+    let calls = 0;
+    const counted: PositionMmfFormula = (n, mmf) => {
+      calls++;
+      return positionMmf(n, mmf);
+    };
+    const seen = { bounded: 0, none: 0 };
+    fc.assert(
+      fc.property(inputs, ({ inp }) => {
+        if (inp.quantity < 0n) {
+          inp.quantity = -inp.quantity;
+          inp.costBasis = -inp.costBasis;
+        }
+        calls = 0;
+        estimatedLiquidationPrice(inp, counted, a);
+        const full = calls;
+        const unit = pow10(inp.baseDecimals);
+        inp.markShortfall = maintenanceShortfallAtMark(inp, inp.mark, positionMmf);
+        inp.markUpnl = divRound(inp.quantity * inp.mark - inp.costBasis, unit, Rounding.Down);
+        calls = 0;
+        estimatedLiquidationPrice(inp, counted, b);
+        inp.markShortfall = null;
+        inp.markUpnl = null;
+        expect([b.kind, b.price]).toEqual([a.kind, a.price]);
+        if (a.kind === LiquidationPriceKind.None) seen.none++;
+        if (calls < full - 1) seen.bounded++; // the far end's evaluation (and the mark's) saved
+      }),
+      { numRuns: 3000 },
+    );
+    expect(seen.bounded).toBeGreaterThan(100);
+  });
+
   it("P8: pipeline.perp-order's maker solved from its previous answer takes fewer evaluations than from the mark (same answer)", () => {
     const btc = PERP_MARKETS.find((m) => m.symbol === "BTC_USDC_PERP")!;
     let calls = 0;
@@ -249,7 +283,7 @@ describe("P8 shortcut: a short's crossing from a closed-form start", () => {
     estimatedLiquidationPrice(maker, counted, fromLast, true);
     expect([fromLast.kind, fromLast.price]).toEqual([fromMark.kind, fromMark.price]);
     expect(fromMark.kind).toBe(LiquidationPriceKind.Found);
-    expect([markCalls, calls]).toEqual([6, 5]);
+    expect([markCalls, calls]).toEqual([5, 4]); // the confirmation one tick down skipped (shortCrossingGuess's drop bound)
   });
 
   it("P8: the short's start on the sqrt branch and at the grid's ends (100 BTC short; crossing at the near index; beyond the grid)", () => {
@@ -279,7 +313,7 @@ describe("P8 shortcut: a short's crossing from a closed-form start", () => {
     const guessed = new LiquidationPriceResult();
     estimatedLiquidationPrice(maker, counted, guessed, true);
     expect([guessed.kind, guessed.price, out.price]).toEqual([LiquidationPriceKind.Found, 1_700_959_900_000_000n, 1_700_959_900_000_000n]);
-    expect([searchCalls, calls]).toEqual([12, 6]); // 7 before the fixed point's Δ² step (shortCrossingGuess)
+    expect([searchCalls, calls]).toEqual([12, 5]); // 7 before the fixed point's Δ² step, 6 before the drop bound (shortCrossingGuess)
     // … and with 0.05 BTC of its sells still resting (the batch's later orders: exposure 0.65 BTC).
     maker.exposureQuantity += 5_000_000n;
     calls = 0;
