@@ -283,7 +283,39 @@ describe("P8 shortcut: a short's crossing from a closed-form start", () => {
     estimatedLiquidationPrice(maker, counted, fromLast, true);
     expect([fromLast.kind, fromLast.price]).toEqual([fromMark.kind, fromMark.price]);
     expect(fromMark.kind).toBe(LiquidationPriceKind.Found);
-    expect([markCalls, calls]).toEqual([5, 4]); // the confirmation one tick down skipped (shortCrossingGuess's drop bound)
+    // 6, 5 before the drop bound skipped the confirmation one tick down; 5, 4 before the sqrt branch's slope correction
+    expect([markCalls, calls]).toEqual([3, 2]);
+  });
+
+  it("P8: pipeline.perp-order's maker over 300 fills, each solved from the previous answer: the search's answer, ~2 evaluations a solve", () => {
+    const btc = PERP_MARKETS.find((m) => m.symbol === "BTC_USDC_PERP")!;
+    let calls = 0;
+    const counted: PositionMmfFormula = (n, mmf) => {
+      calls++;
+      return positionMmf(n, mmf);
+    };
+    const maker = Object.assign(new LiquidationPriceInputs(), {
+      quantity: 0n, costBasis: 0n, exposureQuantity: 0n, baseDecimals: 8, mmf: btc.mmf!,
+      otherEquityUsd: 1_000_000n * USD, otherMaintenanceMarginUsd: 0n, mark: 60_000n * USD, tickSize: btc.tickSize, minPrice: btc.minPrice, maxPrice: btc.maxPrice,
+    });
+    const fast = new LiquidationPriceResult();
+    const search = new LiquidationPriceResult();
+    let evaluations = 0;
+    for (let fill = 1; fill <= 300; fill++) {
+      maker.quantity -= 100_000n; // 0.001 BTC sold at 60,000 (fees aside)
+      maker.costBasis -= 100_000n * 60_000n * USD;
+      maker.exposureQuantity = -maker.quantity + 500_000n; // and 0.005 BTC of its sells resting
+      estimatedLiquidationPrice(maker, positionMmf, search, false);
+      calls = 0;
+      estimatedLiquidationPrice(maker, counted, fast, true);
+      expect([fast.kind, fast.price]).toEqual([search.kind, search.price]);
+      if (fill > 1) evaluations += calls;
+      if (fast.kind === LiquidationPriceKind.Found) maker.start = fast.price;
+    }
+    expect(search.kind).toBe(LiquidationPriceKind.Found);
+    // One evaluation of the map and one of the candidate; a third where the shortfall at the crossing is not below
+    // the one-tick drop (the grid price before it is evaluated) — 808 before the sqrt branch's slope correction.
+    expect(evaluations).toBe(615);
   });
 
   it("P8: the short's start on the sqrt branch and at the grid's ends (100 BTC short; crossing at the near index; beyond the grid)", () => {
@@ -313,7 +345,7 @@ describe("P8 shortcut: a short's crossing from a closed-form start", () => {
     const guessed = new LiquidationPriceResult();
     estimatedLiquidationPrice(maker, counted, guessed, true);
     expect([guessed.kind, guessed.price, out.price]).toEqual([LiquidationPriceKind.Found, 1_700_959_900_000_000n, 1_700_959_900_000_000n]);
-    expect([searchCalls, calls]).toEqual([12, 5]); // 7 before the fixed point's Δ² step, 6 before the drop bound (shortCrossingGuess)
+    expect([searchCalls, calls]).toEqual([12, 3]); // 7 before the fixed point's Δ² step, 6 before the drop bound, 5 before the slope correction
     // … and with 0.05 BTC of its sells still resting (the batch's later orders: exposure 0.65 BTC).
     maker.exposureQuantity += 5_000_000n;
     calls = 0;

@@ -161,6 +161,20 @@ export function estimatedLiquidationPrice(
 }
 
 /**
+ * The steps still to come of shortCrossingGuess's map p ↦ g(p) = n / (E × MMF(p) − q) after one `step` from `from` to
+ * `to` on the sqrt branch, summed at once: about step × r / (1 − r), r the map's slope. The next step is g(to) − g(from)
+ * = g′(ξ) × step, ξ the midpoint, and with MMF ∝ √p, g′(ξ) = −(g(ξ) / ξ) × E × MMF(ξ) / (2 × den(ξ)): MMF(ξ) ≈ MMF(from)
+ * × (1 + step / (4 × from)) and g(ξ) / ξ ≈ 1 + step / (2 × to), to first order in step / p. `em` = E × MMF(from),
+ * `qScaled` = q × 1e18. An estimate only (the caller confirms its candidate by evaluations).
+ */
+function slopeCorrection(step: bigint, em: bigint, qScaled: bigint, from: bigint, to: bigint): bigint {
+  const a = em * (4n * from + step); // E × MMF(ξ) × 4 × from
+  const b = a - qScaled * 4n * from; // den(ξ) × 4 × from
+  const c = 2n * to + step; // (g(ξ) / ξ) × 2 × to
+  return -(step * a * c) / (4n * b * to + a * c);
+}
+
+/**
  * A long's shortfall at `price` ≤ the mark is at most markShortfall + markUpnl − uPnL(price): the notional
  * ceil(E × p / u) and so the MMF (non-decreasing: base, factor ≥ 0) and the margin never rise as p falls, so the margin
  * at `price` is at most the one at the mark (markShortfall + otherEquity + markUpnl − otherMaintenance). Returns that
@@ -209,16 +223,25 @@ function shortCrossingGuess(inp: LiquidationPriceInputs, near: bigint, far: bigi
   for (let i = 0; i < GUESS_ITERATIONS_MAX; i++) {
     const mmf = mmfOf((e * (p > 0n ? p : 1n) + unit - 1n) / unit, inp.mmf);
     if (mmf > GUESS_MMF_MAX) return 0n;
-    const next = divRound(numerator * RATIO_SCALE, e * mmf - inp.quantity * RATIO_SCALE, Rounding.Down);
+    const em = e * mmf;
+    const den = em - inp.quantity * RATIO_SCALE;
+    const next = divRound(numerator * RATIO_SCALE, den, Rounding.Down);
     const step = next - p;
     p = next;
     if (step < tick && step > -tick) break;
-    // Aitken's Δ²: steps shrinking about geometrically (ratio r = step / lastStep, |r| < 1, of either sign: the map
-    // overshoots when the MMF's slope is steep) sum to p + step × r / (1 − r) = p + step² / (lastStep − step). It only
-    // moves where the next step starts: the candidate is confirmed below either way. When that correction is under a
-    // tick the map has settled: the step that would show it is not taken.
     const stepAbs = step < 0n ? -step : step;
-    if (lastStep !== 0n && stepAbs < (lastStep < 0n ? -lastStep : lastStep)) {
+    const from = p - step;
+    if (mmf !== inp.mmf.base && p > 0n && from > 0n) {
+      p += slopeCorrection(step, em, inp.quantity * RATIO_SCALE, from, p);
+      const moved = p - next;
+      // What the correction leaves is of the order of |correction| × (step / p)²: under a tick, the map has settled.
+      if ((moved < 0n ? -moved : moved) * step * step < tick * p * p) break;
+      lastStep = 0n;
+    } else if (lastStep !== 0n && stepAbs < (lastStep < 0n ? -lastStep : lastStep)) {
+      // Aitken's Δ²: steps shrinking about geometrically (ratio r = step / lastStep, |r| < 1, of either sign: the map
+      // overshoots when the MMF's slope is steep) sum to p + step × r / (1 − r) = p + step² / (lastStep − step). It only
+      // moves where the next step starts: the candidate is confirmed below either way. When that correction is under a
+      // tick the map has settled: the step that would show it is not taken.
       const rest = (step * step) / (lastStep - step);
       p += rest;
       if (rest < tick && rest > -tick) break;
