@@ -9,6 +9,8 @@
 //   Q1: safeBand's closed form for a stable (identity-haircut) holding = the two bisections (safeBand with closedForm false).
 //   C4/P1: Account.perpChanged is applied lazily (syncedMargin values each flagged market once): the margin state
 //       equals one given every change at once, whatever the interleaving of changes and reads.
+//   C8: a perpetual order's check with its market's change still pending (AccountMargin.passesPerpFillFromInputs) =
+//       the check after the sync (wouldPassInitialMargin): the same sums after, and it never passes what that refuses.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { divRound, pow10, Rounding } from "../engine/fixed/index.ts";
@@ -27,6 +29,7 @@ import { LiquidationBook } from "../engine/risk/liquidation-book.ts";
 import { PriceSlot, SafeBand, safeBand, type BandFormulas } from "../engine/liquidation/index.ts";
 import {
   AccountMargin,
+  MarginChanges,
   exposureQuantity,
   imfFloor,
   marginFractionNear,
@@ -225,6 +228,40 @@ describe("P8 shortcut: a short's crossing from a closed-form start", () => {
     );
   });
 
+  it("P8: property — a long's far end bounded from the shortfall and uPnL at the mark (inputs.markUpnl) gives exactly the solve that evaluates it", () => {
+    const a = new LiquidationPriceResult();
+    const b = new LiquidationPriceResult();
+    let calls = 0;
+    const counted: PositionMmfFormula = (n, mmf) => {
+      calls++;
+      return positionMmf(n, mmf);
+    };
+    const seen = { bounded: 0, none: 0 };
+    fc.assert(
+      fc.property(inputs, ({ inp }) => {
+        if (inp.quantity < 0n) {
+          inp.quantity = -inp.quantity;
+          inp.costBasis = -inp.costBasis;
+        }
+        calls = 0;
+        estimatedLiquidationPrice(inp, counted, a);
+        const full = calls;
+        const unit = pow10(inp.baseDecimals);
+        inp.markShortfall = maintenanceShortfallAtMark(inp, inp.mark, positionMmf);
+        inp.markUpnl = divRound(inp.quantity * inp.mark - inp.costBasis, unit, Rounding.Down);
+        calls = 0;
+        estimatedLiquidationPrice(inp, counted, b);
+        inp.markShortfall = null;
+        inp.markUpnl = null;
+        expect([b.kind, b.price]).toEqual([a.kind, a.price]);
+        if (a.kind === LiquidationPriceKind.None) seen.none++;
+        if (calls < full - 1) seen.bounded++; // the far end's evaluation (and the mark's) saved
+      }),
+      { numRuns: 3000 },
+    );
+    expect(seen.bounded).toBeGreaterThan(100);
+  });
+
   it("P8: pipeline.perp-order's maker solved from its previous answer takes fewer evaluations than from the mark (same answer)", () => {
     const btc = PERP_MARKETS.find((m) => m.symbol === "BTC_USDC_PERP")!;
     let calls = 0;
@@ -246,7 +283,39 @@ describe("P8 shortcut: a short's crossing from a closed-form start", () => {
     estimatedLiquidationPrice(maker, counted, fromLast, true);
     expect([fromLast.kind, fromLast.price]).toEqual([fromMark.kind, fromMark.price]);
     expect(fromMark.kind).toBe(LiquidationPriceKind.Found);
-    expect([markCalls, calls]).toEqual([6, 5]);
+    // 6, 5 before the drop bound skipped the confirmation one tick down; 5, 4 before the sqrt branch's slope correction
+    expect([markCalls, calls]).toEqual([3, 2]);
+  });
+
+  it("P8: pipeline.perp-order's maker over 300 fills, each solved from the previous answer: the search's answer, ~2 evaluations a solve", () => {
+    const btc = PERP_MARKETS.find((m) => m.symbol === "BTC_USDC_PERP")!;
+    let calls = 0;
+    const counted: PositionMmfFormula = (n, mmf) => {
+      calls++;
+      return positionMmf(n, mmf);
+    };
+    const maker = Object.assign(new LiquidationPriceInputs(), {
+      quantity: 0n, costBasis: 0n, exposureQuantity: 0n, baseDecimals: 8, mmf: btc.mmf!,
+      otherEquityUsd: 1_000_000n * USD, otherMaintenanceMarginUsd: 0n, mark: 60_000n * USD, tickSize: btc.tickSize, minPrice: btc.minPrice, maxPrice: btc.maxPrice,
+    });
+    const fast = new LiquidationPriceResult();
+    const search = new LiquidationPriceResult();
+    let evaluations = 0;
+    for (let fill = 1; fill <= 300; fill++) {
+      maker.quantity -= 100_000n; // 0.001 BTC sold at 60,000 (fees aside)
+      maker.costBasis -= 100_000n * 60_000n * USD;
+      maker.exposureQuantity = -maker.quantity + 500_000n; // and 0.005 BTC of its sells resting
+      estimatedLiquidationPrice(maker, positionMmf, search, false);
+      calls = 0;
+      estimatedLiquidationPrice(maker, counted, fast, true);
+      expect([fast.kind, fast.price]).toEqual([search.kind, search.price]);
+      if (fill > 1) evaluations += calls;
+      if (fast.kind === LiquidationPriceKind.Found) maker.start = fast.price;
+    }
+    expect(search.kind).toBe(LiquidationPriceKind.Found);
+    // One evaluation of the map and one of the candidate; a third where the shortfall at the crossing is not below
+    // the one-tick drop (the grid price before it is evaluated) — 808 before the sqrt branch's slope correction.
+    expect(evaluations).toBe(615);
   });
 
   it("P8: the short's start on the sqrt branch and at the grid's ends (100 BTC short; crossing at the near index; beyond the grid)", () => {
@@ -276,7 +345,7 @@ describe("P8 shortcut: a short's crossing from a closed-form start", () => {
     const guessed = new LiquidationPriceResult();
     estimatedLiquidationPrice(maker, counted, guessed, true);
     expect([guessed.kind, guessed.price, out.price]).toEqual([LiquidationPriceKind.Found, 1_700_959_900_000_000n, 1_700_959_900_000_000n]);
-    expect([searchCalls, calls]).toEqual([12, 6]); // 7 before the fixed point's Δ² step (shortCrossingGuess)
+    expect([searchCalls, calls]).toEqual([12, 3]); // 7 before the fixed point's Δ² step, 6 before the drop bound, 5 before the slope correction
     // … and with 0.05 BTC of its sells still resting (the batch's later orders: exposure 0.65 BTC).
     maker.exposureQuantity += 5_000_000n;
     calls = 0;
@@ -366,6 +435,98 @@ describe("C4/P1: perpetual changes reach the margin state lazily", () => {
       }),
       { numRuns: 1000 },
     );
+  });
+});
+
+describe("C8 shortcut: a perpetual order checked with its market's change pending", () => {
+  const ctx = new MarginContext(config);
+  const step = fc.record({
+    market: fc.constantFrom(...PERP_MARKETS.map((m) => m.id)),
+    quantity: fc.bigInt({ min: -(10n ** 9n), max: 10n ** 9n }),
+    price: fc.bigInt({ min: 1n, max: 100_000n * USD }),
+    openBuy: fc.bigInt({ min: 0n, max: 10n ** 9n }),
+    openSell: fc.bigInt({ min: 0n, max: 10n ** 9n }),
+    what: fc.constantFrom("position", "orders", "both", "none"),
+    otherMarket: fc.boolean(),
+    markUsd: fc.option(fc.bigInt({ min: 1n, max: 100_000n * USD }), { nil: undefined }),
+    order: fc.record({
+      fills: fc.bigInt({ min: 1n, max: 10n ** 9n }),
+      buy: fc.boolean(),
+      price: fc.bigInt({ min: 1n, max: 100_000n * USD }),
+      fee: fc.bigInt({ min: 0n, max: 10n ** 9n }),
+    }),
+  });
+
+  it("C8: property — the check from the pending inputs has the synced check's sums after, and passes only what it passes", () => {
+    const lazyChanges = new MarginChanges();
+    const fullChanges = new MarginChanges();
+    let decided = 0;
+    let refusedBoth = 0;
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 1, maxLength: 12 }), fc.bigInt({ min: 0n, max: 10n ** 13n }), (steps, usdc) => {
+        for (const m of PERP_MARKETS) ctx.setMarketMark(m.id, 100n * USD);
+        const lazy = new Account(16, ctx.assetCount, () => new AccountMargin(ctx, 10n * R), null);
+        const eager = new Account(32, ctx.assetCount, () => new AccountMargin(ctx, 10n * R), null);
+        for (const a of [lazy, eager]) {
+          a.available[0] = usdc;
+          a.markChanged(0);
+          a.perps = new AccountPerps(ctx.marketCount);
+          a.syncedMargin();
+        }
+        for (const c of steps) {
+          for (const a of [lazy, eager]) {
+            const perps = a.perps!;
+            const m = c.otherMarket ? PERP_MARKETS.find((x) => x.id !== c.market)!.id : c.market;
+            if (c.what === "position" || c.what === "both") {
+              perps.positions[m]!.netQuantity = c.quantity;
+              perps.positions[m]!.costBasis = c.quantity * c.price;
+            }
+            if (c.what === "orders" || c.what === "both") {
+              perps.openBuy[m] = c.openBuy;
+              perps.openSell[m] = c.openSell;
+            }
+            if (c.what !== "none") a.perpChanged(m);
+          }
+          if (c.markUsd !== undefined) ctx.setMarketMark(c.market, c.markUsd);
+          const m = c.market;
+          const qty = c.order.buy ? c.order.fills : -c.order.fills;
+          const fill = (x: MarginChanges): MarginChanges => {
+            x.clear().addPositionFill(m, qty, c.order.price);
+            if (c.order.fee > 0n) x.addAsset(0, -c.order.fee);
+            return x;
+          };
+          const full = eager.syncedMargin();
+          const fullPasses = full.wouldPassInitialMargin(fill(fullChanges));
+          const margin = lazy.syncedMarginExceptPerp(m);
+          if (lazy.perpPending(m)) {
+            const perps = lazy.perps!;
+            const pos = perps.positions[m]!;
+            const passes = margin.passesPerpFillFromInputs(fill(lazyChanges), m, pos.netQuantity, pos.costBasis, perps.openBuy[m]!, perps.openSell[m]!);
+            if (passes) decided++;
+            else if (!fullPasses) refusedBoth++;
+            if (passes) expect(fullPasses).toBe(true);
+            // The same account after: net equity and IMR (all-fill state and corners) from the pending inputs.
+            expect([margin.netEquityAfterUsd(lazyChanges), margin.imrAfter(lazyChanges)]).toEqual([
+              full.netEquityAfterUsd(fill(fullChanges)),
+              full.imrAfter(fill(fullChanges)),
+            ]);
+          } else expect(margin.wouldPassInitialMargin(fill(lazyChanges))).toBe(fullPasses);
+          if (c.what === "none") {
+            // A read between changes syncs everything (the lazy state then equals the eager one, as in the C4 test).
+            const synced = lazy.syncedMargin();
+            expect([synced.netEquityUsd(), synced.initialMarginUsd(), synced.maintenanceMarginUsd()]).toEqual([
+              full.netEquityUsd(),
+              full.initialMarginUsd(),
+              full.maintenanceMarginUsd(),
+            ]);
+          }
+        }
+        lazy.syncedMargin().validateInternalState();
+      }),
+      { numRuns: 1500 },
+    );
+    expect(decided).toBeGreaterThan(500); // the shortcut decided many checks (and refused none the full check passes)
+    expect(refusedBoth).toBeGreaterThan(50); // refusals reached the full check too
   });
 });
 

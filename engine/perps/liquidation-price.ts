@@ -59,6 +59,9 @@ export class LiquidationPriceInputs {
    * margin state's MM − net equity: the same arithmetic at the mark (test/perp-shortcuts.test.ts pins the identity),
    * so the mark's own test costs no MMF evaluation. */
   markShortfall: bigint | null = null;
+  /** The position's uPnL at `mark` (floor((quantity × mark − costBasis) / 10^baseDecimals)), when the caller has it
+   * with markShortfall (null: not used). A long's far end is then bounded without an MMF evaluation (farEndBound). */
+  markUpnl: bigint | null = null;
 }
 
 export const LiquidationPriceKind = { None: 0, Found: 1, AtMark: 2 } as const;
@@ -149,11 +152,41 @@ export function estimatedLiquidationPrice(
   if (start === near) return setResult(out, LiquidationPriceKind.Found, near * tick); // confirmed liquidatable at near
   // Inside the grid the notional is positive (exposure ≥ |quantity| > 0, price ≥ minPrice > 0): the shortfall's sign
   // alone decides C9.
+  if (long && farEndBound(inp, far * tick) < 0n) return setResult(out, LiquidationPriceKind.None, 0n);
   const farShortfall = maintenanceShortfallAtMark(inp, far * tick, mmfOf);
   if (farShortfall < 0n) return setResult(out, LiquidationPriceKind.None, 0n);
   const nearShortfall = maintenanceShortfallAtMark(inp, near * tick, mmfOf);
   if (nearShortfall >= 0n) return setResult(out, LiquidationPriceKind.Found, near * tick);
   return setResult(out, LiquidationPriceKind.Found, crossingIndex(inp, near, nearShortfall, far, farShortfall, mmfOf) * tick);
+}
+
+/**
+ * The steps still to come of shortCrossingGuess's map p ↦ g(p) = n / (E × MMF(p) − q) after one `step` from `from` to
+ * `to` on the sqrt branch, summed at once: about step × r / (1 − r), r the map's slope. The next step is g(to) − g(from)
+ * = g′(ξ) × step, ξ the midpoint, and with MMF ∝ √p, g′(ξ) = −(g(ξ) / ξ) × E × MMF(ξ) / (2 × den(ξ)): MMF(ξ) ≈ MMF(from)
+ * × (1 + step / (4 × from)) and g(ξ) / ξ ≈ 1 + step / (2 × to), to first order in step / p. `em` = E × MMF(from),
+ * `qScaled` = q × 1e18. An estimate only (the caller confirms its candidate by evaluations).
+ */
+function slopeCorrection(step: bigint, em: bigint, qScaled: bigint, from: bigint, to: bigint): bigint {
+  const a = em * (4n * from + step); // E × MMF(ξ) × 4 × from
+  const b = a - qScaled * 4n * from; // den(ξ) × 4 × from
+  const c = 2n * to + step; // (g(ξ) / ξ) × 2 × to
+  return -(step * a * c) / (4n * b * to + a * c);
+}
+
+/**
+ * A long's shortfall at `price` ≤ the mark is at most markShortfall + markUpnl − uPnL(price): the notional
+ * ceil(E × p / u) and so the MMF (non-decreasing: base, factor ≥ 0) and the margin never rise as p falls, so the margin
+ * at `price` is at most the one at the mark (markShortfall + otherEquity + markUpnl − otherMaintenance). Returns that
+ * bound, or 0 (no bound: the inputs are missing or the MMF may fall) — < 0 means the shortfall at `price` is < 0.
+ */
+function farEndBound(inp: LiquidationPriceInputs, price: Price): bigint {
+  if (inp.markShortfall === null || inp.markUpnl === null || inp.mmf.base < 0n || inp.mmf.factor < 0n || price > inp.mark) return 0n;
+  const unit = pow10(inp.baseDecimals);
+  const pnlValue = inp.quantity * price - inp.costBasis;
+  let upnl = pnlValue / unit;
+  if (upnl * unit > pnlValue) upnl -= 1n;
+  return inp.markShortfall + inp.markUpnl - upnl;
 }
 
 /**
@@ -190,16 +223,25 @@ function shortCrossingGuess(inp: LiquidationPriceInputs, near: bigint, far: bigi
   for (let i = 0; i < GUESS_ITERATIONS_MAX; i++) {
     const mmf = mmfOf((e * (p > 0n ? p : 1n) + unit - 1n) / unit, inp.mmf);
     if (mmf > GUESS_MMF_MAX) return 0n;
-    const next = divRound(numerator * RATIO_SCALE, e * mmf - inp.quantity * RATIO_SCALE, Rounding.Down);
+    const em = e * mmf;
+    const den = em - inp.quantity * RATIO_SCALE;
+    const next = divRound(numerator * RATIO_SCALE, den, Rounding.Down);
     const step = next - p;
     p = next;
     if (step < tick && step > -tick) break;
-    // Aitken's Δ²: steps shrinking about geometrically (ratio r = step / lastStep, |r| < 1, of either sign: the map
-    // overshoots when the MMF's slope is steep) sum to p + step × r / (1 − r) = p + step² / (lastStep − step). It only
-    // moves where the next step starts: the candidate is confirmed below either way. When that correction is under a
-    // tick the map has settled: the step that would show it is not taken.
     const stepAbs = step < 0n ? -step : step;
-    if (lastStep !== 0n && stepAbs < (lastStep < 0n ? -lastStep : lastStep)) {
+    const from = p - step;
+    if (mmf !== inp.mmf.base && p > 0n && from > 0n) {
+      p += slopeCorrection(step, em, inp.quantity * RATIO_SCALE, from, p);
+      const moved = p - next;
+      // What the correction leaves is of the order of |correction| × (step / p)²: under a tick, the map has settled.
+      if ((moved < 0n ? -moved : moved) * step * step < tick * p * p) break;
+      lastStep = 0n;
+    } else if (lastStep !== 0n && stepAbs < (lastStep < 0n ? -lastStep : lastStep)) {
+      // Aitken's Δ²: steps shrinking about geometrically (ratio r = step / lastStep, |r| < 1, of either sign: the map
+      // overshoots when the MMF's slope is steep) sum to p + step × r / (1 − r) = p + step² / (lastStep − step). It only
+      // moves where the next step starts: the candidate is confirmed below either way. When that correction is under a
+      // tick the map has settled: the step that would show it is not taken.
       const rest = (step * step) / (lastStep - step);
       p += rest;
       if (rest < tick && rest > -tick) break;
@@ -215,8 +257,12 @@ function shortCrossingGuess(inp: LiquidationPriceInputs, near: bigint, far: bigi
   let k = divRound(p, tick, Rounding.Up);
   if (k < near) k = near;
   if (k > far) return farChecked || maintenanceShortfallAtMark(inp, far * tick, mmfOf) >= 0n ? 0n : NONE_ON_GRID;
-  if (maintenanceShortfallAtMark(inp, k * tick, mmfOf) >= 0n) {
-    if (k === near || maintenanceShortfallAtMark(inp, (k - 1n) * tick, mmfOf) < 0n) return k;
+  // One tick down the shortfall falls by at least floor(|q| × tick / u): the margin does not rise (the notional falls)
+  // and the uPnL floor rises by at least that (⌊a⌋ − ⌊b⌋ ≥ ⌊a − b⌋). A shortfall below it at k is < 0 at k − 1.
+  const drop = (-inp.quantity * tick) / unit;
+  const atK = maintenanceShortfallAtMark(inp, k * tick, mmfOf);
+  if (atK >= 0n) {
+    if (k === near || atK < drop || maintenanceShortfallAtMark(inp, (k - 1n) * tick, mmfOf) < 0n) return k;
     if (k - 1n === near || maintenanceShortfallAtMark(inp, (k - 2n) * tick, mmfOf) < 0n) return k - 1n;
     return 0n;
   }

@@ -328,6 +328,30 @@ export class Account {
 
   /** The margin state with every changed net balance applied (O(assets changed since the last read)). */
   syncedMargin(): AccountMargin {
+    const margin = this.syncedAssets();
+    if (this.perpsChangedCount !== 0) this.syncPerps(margin);
+    return margin;
+  }
+
+  /**
+   * C8 (checks.perpFillPassesMargin): syncedMargin, except that a change of perpetual market `m` stays pending when it
+   * is the only perpetual change pending (perpPending(m) then says so): the check values m from its inputs as they
+   * are (AccountMargin.passesPerpFillFromInputs), and the slot hears them at the next syncedMargin, merged with the
+   * changes after it — the state the slot reaches depends only on its last inputs (see syncPerps).
+   */
+  syncedMarginExceptPerp(m: number): AccountMargin {
+    const margin = this.syncedAssets();
+    if (this.perpsChangedCount !== 0 && !(this.perpsChangedCount === 1 && this.perpsChanged![m] === 1)) this.syncPerps(margin);
+    return margin;
+  }
+
+  /** Has perpetual market m a change the margin state has not heard yet? */
+  perpPending(m: number): boolean {
+    return this.perpsChangedCount !== 0 && this.perpsChanged![m] === 1;
+  }
+
+  /** The margin state with every changed net balance applied; perpetual changes not yet (syncedMargin). */
+  private syncedAssets(): AccountMargin {
     const margin = this.margin ?? this.firstMargin();
     const n = this.changedCount;
     if (n !== 0) {
@@ -360,7 +384,6 @@ export class Account {
       }
       this.changedCount = 0;
     }
-    if (this.perpsChangedCount !== 0) this.syncPerps(margin);
     return margin;
   }
 

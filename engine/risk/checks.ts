@@ -127,9 +127,25 @@ export function perpFillPassesMargin(s: RiskState, market: MarketConfig, account
   const quote = s.config.assets[market.quoteAsset]!;
   const notional = quoteAmount(fills, price, s.marginContext.marketBaseDecimals[m]!, quote.decimals, Rounding.Up);
   const fee = feeAmount(notional, s.takerBpsOf(account.id));
-  const changes = s.changes.clear().addPositionFill(m, side === Side.Buy ? fills : -fills, price);
-  if (fee > 0n) changes.addAsset(market.quoteAsset, -fee);
-  return account.syncedMargin().wouldPassInitialMargin(changes);
+  const qtyDelta = side === Side.Buy ? fills : -fills;
+  const margin = account.syncedMarginExceptPerp(m);
+  if (account.perpPending(m)) {
+    // The order's market changed since the margin state last heard (the previous order's hold, a fill): valued from
+    // its inputs now, without the sync's valuation of the slot in between (exact: AccountMargin.passesPerpFillFromInputs).
+    const perps = account.perps!;
+    const pos = perps.positions[m]!;
+    const changes = perpFillChanges(s, m, qtyDelta, price, market.quoteAsset, fee);
+    if (margin.passesPerpFillFromInputs(changes, m, pos.netQuantity, pos.costBasis, perps.openBuy[m]!, perps.openSell[m]!)) return true;
+    account.syncedMargin();
+  }
+  return margin.wouldPassInitialMargin(perpFillChanges(s, m, qtyDelta, price, market.quoteAsset, fee));
+}
+
+/** C8's changes of a perpetual order's full fill: `qtyDelta` (signed) at `price`, the fee in the quote asset. */
+function perpFillChanges(s: RiskState, m: number, qtyDelta: bigint, price: bigint, quoteAsset: number, fee: bigint): MarginChanges {
+  const changes = s.changes.clear().addPositionFill(m, qtyDelta, price);
+  if (fee > 0n) changes.addAsset(quoteAsset, -fee);
+  return changes;
 }
 
 /** S4 / L11 then S2: the lent units of the spent asset fund the order first (redeemed now), then it borrows the rest. */

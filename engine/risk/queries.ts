@@ -471,7 +471,9 @@ function liquidationPrice(s: RiskState, margin: AccountMargin, perps: AccountPer
   inp.mmf = market.mmf!;
   const equity = margin.netEquityUsd();
   const maintenance = margin.maintenanceMarginUsd();
-  inp.otherEquityUsd = equity - margin.positionUnrealizedPnlUsd(m);
+  const upnl = margin.positionUnrealizedPnlUsd(m);
+  inp.otherEquityUsd = equity - upnl;
+  inp.markUpnl = upnl; // the slot's uPnL at the mark: P8's formula (with markShortfall: a long's far-end bound)
   inp.otherMaintenanceMarginUsd = maintenance - margin.positionMaintenanceMarginUsd(m);
   inp.markShortfall = maintenance - equity; // the shortfall at the mark: this position's own slot is at the mark
   inp.mark = s.marginContext.marketMark[m]!;

@@ -309,6 +309,26 @@ export class AccountMargin extends CornerMargin {
   }
 
   /**
+   * C8 for a perpetual order (checks.perpFillPassesMargin) while market m's slot has not heard its inputs yet
+   * (Account.syncedMarginExceptPerp): `changes` (the fill and its fee) are evaluated with m at `qty`, `cost`, `openBuy`,
+   * `openSell` as the account holds them now, as deltas from the slot's inputs. Each sum after is then the synced
+   * state's exactly: the stale sum less the slot's stale part plus its part after = the synced sum less the slot's
+   * synced part plus the same part after. True only when the all-fill state passes IMR < 100% and no corner is to be
+   * judged — then wouldPassInitialMargin on the synced state is true too; false means "not decided here" (the caller
+   * syncs and runs that check; `changes` then holds the inputs' deltas and must be rebuilt).
+   */
+  passesPerpFillFromInputs(changes: MarginChanges, m: number, qty: bigint, cost: bigint, openBuy: bigint, openSell: bigint): boolean {
+    const qtyDelta = qty === this.posQty[m] ? 0n : qty - this.posQty[m]!;
+    const costDelta = cost === this.posCost[m] ? 0n : cost - this.posCost[m]!;
+    const buyDelta = openBuy === this.posOpenBuy[m] ? 0n : openBuy - this.posOpenBuy[m]!;
+    const sellDelta = openSell === this.posOpenSell[m] ? 0n : openSell - this.posOpenSell[m]!;
+    changes.addPositionInputs(m, qtyDelta, costDelta, buyDelta, sellDelta);
+    if (this.cornersFor(changes) !== 0) return false;
+    this.evaluate(changes, false);
+    return passesInitialMargin(this.afterIm, this.afterNetEquity, this.afterTen);
+  }
+
+  /**
    * A3: would setting `leverageLimit` be accepted? IMR at the new limit < 100%, or the initial margin does not
    * grow (raising the limit never increases risk) — at the all-fill state and, with open spot orders of both
    * sides, at each corner (corners.ts).

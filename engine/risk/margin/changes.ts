@@ -96,6 +96,17 @@ export class MarginChanges {
     return this;
   }
 
+  /** The slot inputs of `market` change by these signed deltas: position, cost basis (as positionCostDeltas) and open
+   * order quantities (AccountMargin.passesPerpFillFromInputs: inputs the slot has not heard yet). */
+  addPositionInputs(market: number, qtyDelta: bigint, costDelta: bigint, openBuyDelta: bigint, openSellDelta: bigint): this {
+    const i = this.positionSlot(market);
+    this.positionQtyDeltas[i] = this.positionQtyDeltas[i]! + qtyDelta;
+    this.positionCostDeltas[i] = this.positionCostDeltas[i]! + costDelta;
+    this.positionOpenBuyDeltas[i] = this.positionOpenBuyDeltas[i]! + openBuyDelta;
+    this.positionOpenSellDeltas[i] = this.positionOpenSellDeltas[i]! + openSellDelta;
+    return this;
+  }
+
   private assetSlot(asset: number): number {
     for (let i = 0; i < this.assetCount; i++) if (this.assets[i] === asset) return i;
     const i = this.assetCount;

@@ -258,7 +258,7 @@ export class CornerMargin extends MarginSlots {
   }
 
   /** Which corners an action with these changes must pass at (BUY_CORNER | SELL_CORNER bits; see the header). */
-  private cornersFor(changes: MarginChanges): number {
+  protected cornersFor(changes: MarginChanges): number {
     const buys = this.buyTermSlots > 0;
     const sells = this.sellTermSlots > 0;
     if (!buys && !sells) return 0;
