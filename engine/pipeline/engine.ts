@@ -273,7 +273,9 @@
 //    1.24–1.41 s (unchanged: 55% of it is scavenging ~150 MB of survivors), views 0.71–0.75 s against 0.77–0.96 s.
 //    Restart, alternated on one data dir: 3 pairs at load 9.2–11.1, to ready 6.0/7.1/9.6 s against 8.8/11.3/12.0 s
 //    (CPU 7.1–7.7 s against 7.8–9.0 s); 5 pairs at load 11.3–15.1, median 16.8 s against 18.8 s and CPU 8.2 s against
-//    8.7 s, lower in 4 of 5 each. Found: the tail's slow start (its first ~10,000 records at 23–36 µs of CPU each, then
+//    8.7 s, lower in 4 of 5 each; 4 pairs at load 10.0–11.7, 6.0/13.5/12.5/13.6 s against 11.0/10.6/13.5/15.4 s. Over
+//    all 12 pairs: lower in 10 (median of the pairs' differences 1.9 s), CPU lower in 9 (median difference 0.7 s;
+//    medians 7.7 s against 8.3 s). Found: the tail's slow start (its first ~10,000 records at 23–36 µs of CPU each, then
 //    3–6 µs) is not JIT warm-up — a second restore and tail in the same, warm isolate starts as slowly — but the GC
 //    the restore leaves due: scavenges of 53–75 ms each while the last restored objects are promoted, then incremental
 //    marking of the ~250 MB heap for ~1.2 s, ending in a mark-compact; so a warm isolate would not help, fewer restored
