@@ -15,7 +15,7 @@
 // the engine before that.
 import { Worker } from "node:worker_threads";
 import { JournalError, SyncJournalAppender } from "../engine/journal/index.ts";
-import { workerUrl } from "../engine/pipeline/worker-bundle.ts";
+import { workerExecArgv, workerUrl } from "../engine/pipeline/worker-bundle.ts";
 
 /** Int32 words of the control block. */
 const SUBMITTED = 0; // groups queued by the gateway
@@ -106,7 +106,8 @@ export class JournalThread {
     const shared = new SharedArrayBuffer((CONTROL_WORDS + SLOTS * SLOT_WORDS) * 4 + ringBytes);
     const entry = new URL("./journal-worker.ts", import.meta.url).href;
     const data: JournalThreadData = { entry, shared, ringBytes, dir, configDigestHex, segmentBytes, nextSeq };
-    const worker = new Worker(workerUrl(entry), { workerData: data });
+    const url = workerUrl(entry);
+    const worker = new Worker(url, { workerData: data, execArgv: workerExecArgv(url) });
     const thread = new JournalThread(worker, shared, ringBytes);
     await new Promise<void>((resolve, reject) => {
       worker.once("message", (m: ThreadMessage) => (m.type === "ready" ? resolve() : reject(new JournalError(m.message))));

@@ -21,6 +21,7 @@ import {
   type EventRecord,
   type ExchangeConfig,
 } from "../engine/model/index.ts";
+import { CLIENT_ID_SCAN_MAX } from "../engine/matching/market.ts";
 import { Harness, P, PERP, Q, R, SPOT, SPOT2, U, testConfig, type Ev } from "./matching-helpers.ts";
 
 const BUY = Side.Buy;
@@ -258,6 +259,26 @@ describe("O1: price-time priority and order types", () => {
     expect(tape(h.place({ market: SPOT2, account: 1, side: BUY, price: P("98"), qty: Q("1"), clientId: 5n }))).toEqual(["accepted #4 buy 1@98 open=1"]);
     h.cancel(1, 1);
     expect(tape(h.place({ account: 1, side: BUY, price: P("98"), qty: Q("1"), clientId: 5n }))).toEqual(["accepted #6 buy 1@98 open=1"]);
+  });
+
+  it("O1/O8: past CLIENT_ID_SCAN_MAX resting orders an account's clientIds are indexed — duplicates still refused, cancel by clientId still finds them, below it again too", () => {
+    const h = harness();
+    const n = CLIENT_ID_SCAN_MAX + 4;
+    for (let i = 1; i <= n; i++) {
+      expect(tape(h.place({ account: 1, side: BUY, price: P(String(90 - i)), qty: Q("1"), clientId: BigInt(100 + i) }))).toEqual([`accepted #${2 * i - 1} buy 1@${90 - i} open=1`]);
+      // Walked (first orders) and then indexed: the first order's clientId is in use either way.
+      expect(tape(h.place({ account: 1, side: SELL, price: P("120"), qty: Q("1"), clientId: 101n }))).toEqual(["rejected DuplicateClientId"]);
+    }
+    let next = 2 * n + 1;
+    for (let i = n; i >= 2; i--) {
+      expect(tape(h.cancelByClientId(1, BigInt(100 + i), OrderFlag.ByClientId))).toEqual([`done #${2 * i - 1} Canceled unfilled=1 filled=0`]);
+      next++;
+      expect(tape(h.cancelByClientId(1, BigInt(100 + i), OrderFlag.ByClientId))).toEqual(["rejected UnknownOrder"]);
+      next++;
+    }
+    // One order left (clientId 101): its clientId is still in use, the others are free again.
+    expect(tape(h.place({ account: 1, side: BUY, price: P("80"), qty: Q("1"), clientId: 101n }))).toEqual(["rejected DuplicateClientId"]);
+    expect(tape(h.place({ account: 1, side: BUY, price: P("80"), qty: Q("1"), clientId: 105n }))).toEqual([`accepted #${next + 1} buy 1@80 open=1`]);
   });
 });
 

@@ -430,6 +430,20 @@ describe("X7: the snapshot byte writer and reader", () => {
     );
   });
 
+  it("X7: repeated values read back exactly through the reader's cache of small bigints (colliding slots evict, never confuse)", () => {
+    // 20,000 distinct values of |x| < 2^50 (more than the cache's slots, so slots collide), each read again later and
+    // next to a neighbour one apart, signed both ways, with larger values in between.
+    const values: bigint[] = [];
+    for (let i = 1; i <= 20_000; i++) values.push(BigInt(i) * 1_000_003n * (i % 2 === 0 ? 1n : -1n), BigInt(i) * 1_000_003n + 1n);
+    values.push((1n << 50n) - 1n, -(1n << 50n) + 1n, 1n << 60n);
+    const sequence = [...values, ...values.slice().reverse(), ...values];
+    const w = new SnapshotWriter(8);
+    for (const v of sequence) w.big(v);
+    const r = new SnapshotReader(w.bytes());
+    for (const v of sequence) expect(r.big()).toBe(v);
+    r.expectEnd();
+  });
+
   it("X7: encodings are compact: zero and small values take one byte, a u64 amount at most nine", () => {
     const w = new SnapshotWriter();
     w.big(0n);

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { sourceDigest, WORKER_ENTRIES, WORKER_SOURCE_DIRS, workerBundleDir, workerEntrySource, workerUrl } from "../engine/pipeline/worker-bundle.ts";
+import { sourceDigest, WORKER_ENTRIES, WORKER_SOURCE_DIRS, workerBundleDir, workerEntrySource, workerExecArgv, workerUrl } from "../engine/pipeline/worker-bundle.ts";
 
 const WORKERS = new URL("../engine/pipeline/workers/", import.meta.url);
 
@@ -20,6 +20,14 @@ describe("worker bundle (X4: the workers run the engine's current sources)", () 
       expect(existsSync(url)).toBe(true);
     }
     expect(workerUrl(new URL("not-a-worker.ts", WORKERS).href).href).toBe(new URL("boot.mjs", WORKERS).href);
+  });
+
+  it("X7: a bundle worker inherits the process's flags but not its module preloads (--import tsx and the like); a tsx-booted worker keeps them all", () => {
+    const execArgv = ["--import", "tsx", "--cpu-prof", "--import=./other.mjs", "--require", "x.cjs", "-r", "y.cjs", "--loader=z.mjs", "--experimental-loader", "w.mjs", "--max-old-space-size=4096", "--conditions=dev"];
+    const bundled = workerUrl(new URL("engine-worker.ts", WORKERS).href);
+    expect(workerExecArgv(bundled, execArgv)).toEqual(["--cpu-prof", "--max-old-space-size=4096", "--conditions=dev"]);
+    const booted = workerUrl(new URL("not-a-worker.ts", WORKERS).href);
+    expect(workerExecArgv(booted, execArgv)).toEqual(execArgv);
   });
 
   it("every source the bundle holds is under engine/, gateway/ or schemas/ (what the digest covers) or a package", async () => {

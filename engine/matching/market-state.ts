@@ -6,7 +6,7 @@ import { NONE, RestFlag } from "./book.ts";
 import type { StateHasher } from "./hash.ts";
 import { NO_TICK } from "./ladder.ts";
 import type { DepthLevel, DepthSnapshot } from "./market-data.ts";
-import type { Market, RestingOrder } from "./market.ts";
+import { CLIENT_ID_SCAN_MAX, type Market, type RestingOrder } from "./market.ts";
 
 export function marketDepthSnapshot(m: Market, maxLevels: number): DepthSnapshot {
   const book = m.book;
@@ -73,9 +73,8 @@ export function validateMarket(m: Market): void {
       const cid = book.oClientId[s];
       if (cid !== 0n) {
         withClientId++;
-        if (a.byClientId === null || a.byClientId.get(cid) !== s) {
-          throw new Error(`${label}: clientId ${cid} of order ${book.oId[s]} not indexed`);
-        }
+        // Indexed (a.byClientId) or found by the list walk — the first order with it, so unique among the account's.
+        if (m.slotOfClientId(a, cid) !== s) throw new Error(`${label}: clientId ${cid} of order ${book.oId[s]} not indexed`);
       }
       prev = s;
       if (++count > book.orderCount) throw new Error(`${label}: cycle in account ${account} list`);
@@ -83,8 +82,9 @@ export function validateMarket(m: Market): void {
     if (a.tail !== prev) throw new Error(`${label}: account ${account} list tail mismatch`);
     if (a.count !== count) throw new Error(`${label}: account ${account} count ${a.count} != ${count}`);
     if (count > m.limits.maxOpenOrdersPerAccountMarket) throw new Error(`${label}: account ${account} over the open-order limit`);
-    const indexed = a.byClientId === null ? 0 : a.byClientId.size;
-    if (indexed !== withClientId) throw new Error(`${label}: account ${account} clientId index size ${indexed} != ${withClientId}`);
+    if (a.byClientId === null ? count > CLIENT_ID_SCAN_MAX : a.byClientId.size !== withClientId) {
+      throw new Error(`${label}: account ${account} clientId index (${a.byClientId?.size ?? "none"}) for ${withClientId} orders with one of ${count}`);
+    }
     total += count;
   }
   if (total !== book.orderCount) throw new Error(`${label}: account lists hold ${total} orders, book ${book.orderCount}`);

@@ -52,6 +52,13 @@ const STOP_BUDGET = 4;
  * One account's resting orders in one book: count, intrusive list, clientId index. The list is in no particular order
  * (a cancel-replace re-keys an order in place); CancelAll sorts the ids it cancels.
  */
+/**
+ * Resting orders of an account in one market up to which its clientIds are found by walking its order list rather
+ * than a Map (clientIds are unique among an account's resting orders: placeHasRoom). Most accounts rest a few orders,
+ * and a Map each was a quarter of a restored book's heap (X7 restart, engine.ts "X7 restart (as built)").
+ */
+export const CLIENT_ID_SCAN_MAX = 8;
+
 export class AccountOrders {
   constructor(
     readonly account: number,
@@ -60,6 +67,7 @@ export class AccountOrders {
   count = 0;
   head = NONE;
   tail = NONE;
+  /** clientId → slot of its resting orders with one; made when count first passes CLIENT_ID_SCAN_MAX, then kept. */
   byClientId: Map<bigint, number> | null = null;
 }
 
@@ -219,7 +227,7 @@ export class Market {
     const clientId = cmd.clientId;
     let code: number = RejectCode.DuplicateClientId;
     let why = "";
-    if (clientId !== 0n && acct !== undefined && acct.byClientId !== null && acct.byClientId.has(clientId)) {
+    if (clientId !== 0n && acct !== undefined && this.slotOfClientId(acct, clientId) !== NONE) {
       why = "DuplicateClientId: clientId is in use by an open order";
     } else if (mayRest && acct !== undefined && acct.count >= this.limits.maxOpenOrdersPerAccountMarket) {
       code = RejectCode.TooManyOpenOrders;
@@ -438,14 +446,33 @@ export class Market {
     return i < 0 ? undefined : this.accountList[i];
   }
 
+  /** @internal The slot of the account's resting order with `clientId` (≠ 0n) in this market, or NONE. */
+  slotOfClientId(a: AccountOrders, clientId: bigint): number {
+    const index = a.byClientId;
+    if (index !== null) {
+      const s = index.get(clientId);
+      return s === undefined ? NONE : s;
+    }
+    const ids = this.book.oClientId;
+    const next = this.book.oANext;
+    for (let s = a.head; s !== NONE; s = next[s]) if (ids[s] === clientId) return s;
+    return NONE;
+  }
+
+  /** The account's clientId index, from its order list (it passed CLIENT_ID_SCAN_MAX resting orders). */
+  private indexClientIds(a: AccountOrders): void {
+    const index = new Map<bigint, number>();
+    const ids = this.book.oClientId;
+    for (let s = a.head; s !== NONE; s = this.book.oANext[s]) if (ids[s] !== 0n) index.set(ids[s], s);
+    a.byClientId = index;
+  }
+
   /** The resting order a cancel/replace addresses (by order id or, with ByClientId, by clientId), if it is the account's. */
   private findTarget(cmd: CommandRecord): number {
     if ((cmd.flags & OrderFlag.ByClientId) !== 0) {
       if (cmd.clientId === 0n) return NONE;
       const acct = this.accountOf(cmd.account);
-      if (acct === undefined || acct.byClientId === null) return NONE;
-      const s = acct.byClientId.get(cmd.clientId);
-      return s === undefined ? NONE : s;
+      return acct === undefined ? NONE : this.slotOfClientId(acct, cmd.clientId);
     }
     const s = this.book.ids.get(cmd.orderId);
     return s !== NONE && this.book.oAccount[s] === cmd.account ? s : NONE;
@@ -674,9 +701,10 @@ export class Market {
     else book.oANext[tail] = slot;
     a.tail = slot;
     a.count++;
-    if (clientId !== 0n) {
-      if (a.byClientId === null) a.byClientId = new Map();
-      a.byClientId.set(clientId, slot);
+    if (a.byClientId !== null) {
+      if (clientId !== 0n) a.byClientId.set(clientId, slot);
+    } else if (a.count > CLIENT_ID_SCAN_MAX) {
+      this.indexClientIds(a);
     }
   }
 
@@ -705,7 +733,7 @@ export class Market {
     if (next === NONE) a.tail = prev;
     else book.oAPrev[next] = prev;
     a.count--;
-    if (clientId !== 0n) a.byClientId!.delete(clientId);
+    if (clientId !== 0n && a.byClientId !== null) a.byClientId.delete(clientId);
     book.releaseOrder(slot);
   }
 

@@ -21,6 +21,9 @@ export class SnapshotFormatError extends Error {
 const SMALL_BIG_LIMIT = 2 ** 50;
 const SECTION_HEADER_BYTES = 6;
 const ZERO = 0n;
+/** Slots of SnapshotReader.smallBig's cache (2^BIG_CACHE_BITS). */
+const BIG_CACHE_BITS = 12;
+const BIG_CACHE_SLOTS = 1 << BIG_CACHE_BITS;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
@@ -184,6 +187,9 @@ export class SnapshotReader {
   private readonly tags: number[] = [];
   /** Where the current section (or the payload) ends. */
   private end: number;
+  /** smallBig's cache: the codes (h) of the slots (0 = empty: zero is never cached), and their values. */
+  private bigKeys: Float64Array | null = null;
+  private bigVals: bigint[] | null = null;
 
   constructor(
     private readonly buf: Uint8Array,
@@ -295,8 +301,7 @@ export class SnapshotReader {
     // Zero is most slots of a restored state (locked, lent, borrowed…): one shared value, not a heap bigint each.
     if (h === 0) return ZERO;
     const kind = h % 4;
-    if (kind === 0) return BigInt(h / 4);
-    if (kind === 2) return BigInt(-(h + 2) / 4);
+    if (kind === 0 || kind === 2) return this.smallBig(h, kind);
     const bytes = (h - (h % 4)) / 4;
     const negative = h % 4 === 3;
     this.need(bytes);
@@ -304,6 +309,22 @@ export class SnapshotReader {
     for (let i = bytes - 1; i >= 0; i--) m = (m << 8n) | BigInt(this.buf[this.pos + i]!);
     this.pos += bytes;
     return negative ? -m : m;
+  }
+
+  /**
+   * A value of |x| < 2^50 (h = its zigzag code × 2), shared with the last one of the same code that hashed to its
+   * slot: a restored state repeats values (lot-sized quantities, their holds, equal deposits), and each distinct
+   * bigint is a heap object that every scavenge of the restore copies. Bigints are immutable, so sharing is safe.
+   */
+  private smallBig(h: number, kind: number): bigint {
+    const keys = (this.bigKeys ??= new Float64Array(BIG_CACHE_SLOTS));
+    const vals = (this.bigVals ??= new Array<bigint>(BIG_CACHE_SLOTS).fill(ZERO));
+    const slot = Math.imul(h | 0, 0x9e3779b1) >>> (32 - BIG_CACHE_BITS);
+    if (keys[slot] === h) return vals[slot]!;
+    const v = kind === 0 ? BigInt(h / 4) : BigInt(-(h + 2) / 4);
+    keys[slot] = h;
+    vals[slot] = v;
+    return v;
   }
 
   str(): string {

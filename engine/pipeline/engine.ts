@@ -292,6 +292,34 @@
 //    What is left for 2 s: flat storage for accounts, holds and book orders (fewer objects for the scavenger to
 //    copy), the risk and matching restores on two threads (fused: one after the other), a warm engine isolate for
 //    the tail. The default interval is 250,000 commands (gateway/snapshots.ts: ~2.5 s of tail at most).
+//    Sixth round (measured on one data dir: the issue's state, a 26 MB snapshot, a 100,000-command tail; machine load
+//    8–15 throughout, so wall figures are 2–5× the quiet ones and CPU is the steadier measure): (a) bundle workers
+//    no longer inherit the process's module preloads (worker-bundle.ts workerExecArgv): with `--import tsx` in execArgv
+//    (npm run bench, vitest) every worker loaded tsx and registered its hooks before its bundle — an empty worker's
+//    spawn-to-first-message 313–948 ms against 193–255 ms without (4 each, load ~10). bin/crossbook.mjs registers tsx
+//    through its API, so a production server never paid this: the bench's restart figure was over-stated by it.
+//    (b) SnapshotReader.big shares repeated small values (a 4,096-slot cache by code: lot-sized quantities and their
+//    holds, equal deposits) and (c) matching keeps an account's clientId Map only past CLIENT_ID_SCAN_MAX resting
+//    orders (below, a walk of its ≤ 8-order list; the Map each was a quarter of a restored book's heap). Restoring the
+//    three parts in one thread (3 alternated pairs, load 7.7–11): heap 272–274 MB against 314–327 MB (views −15 MB,
+//    risk −10…−20 MB, matching −10…−25 MB), matching CPU 364–414 ms against 502–851 ms, risk 1.32–1.47 s against
+//    1.24–1.41 s (unchanged: 55% of it is scavenging ~150 MB of survivors), views 0.71–0.75 s against 0.77–0.96 s.
+//    Restart, alternated on one data dir: 3 pairs at load 9.2–11.1, to ready 6.0/7.1/9.6 s against 8.8/11.3/12.0 s
+//    (CPU 7.1–7.7 s against 7.8–9.0 s); 5 pairs at load 11.3–15.1, median 16.8 s against 18.8 s and CPU 8.2 s against
+//    8.7 s, lower in 4 of 5 each; 4 pairs at load 10.0–11.7, 6.0/13.5/12.5/13.6 s against 11.0/10.6/13.5/15.4 s. Over
+//    all 12 pairs: lower in 10 (median of the pairs' differences 1.9 s), CPU lower in 9 (median difference 0.7 s;
+//    medians 7.7 s against 8.3 s). Found: the tail's slow start (its first ~10,000 records at 23–36 µs of CPU each, then
+//    3–6 µs) is not JIT warm-up — a second restore and tail in the same, warm isolate starts as slowly — but the GC
+//    the restore leaves due: scavenges of 53–75 ms each while the last restored objects are promoted, then incremental
+//    marking of the ~250 MB heap for ~1.2 s, ending in a mark-compact; so a warm isolate would not help, fewer restored
+//    objects would. At the tail's end the engine parks on a full event ring (parkForSpace) while the main thread applies
+//    the views (AccountView.apply ~1.2–1.8 µs/event, market data ~0.7 µs/call): under load both threads limit it.
+//    Tried and dropped: --no-parallel-scavenge (process-wide; within the noise), recycling the account view's order
+//    rows (within the noise). Not done: V8 pretenures only literal-made objects (allocation sites), never class
+//    instances — 1,000,000 objects kept: 27 scavenges made with `new`, 12 as literals, ~12% less CPU — so OrderHold,
+//    Account and AccountOrders made as literals (or flat storage) are what would cut the restore's scavenging; restoring
+//    risk and matching on two threads needs state a thread can hand over (typed arrays over shared memory), which
+//    today's objects are not; a file read into a SharedArrayBuffer would save the parts' copies (~0.1 s of main thread).
 import { createHash } from "node:crypto";
 import { MatchingShard } from "../matching/index.ts";
 import {

@@ -2,13 +2,14 @@
 // it off the engine's threads — the header hash of an X7 snapshot (snapshot-hash.ts), a Q7 what-if
 // (what-if-follower.ts). It posts { type: "result", value } or { type: "fatal", message } once, then is terminated.
 import { Worker } from "node:worker_threads";
-import { workerUrl } from "./worker-bundle.ts";
+import { workerExecArgv, workerUrl } from "./worker-bundle.ts";
 
 export type FollowerMessage<T> = { type: "result"; value: T } | { type: "fatal"; message: string };
 
 /** Starts the follower whose entry is `data.entry` with `data` as its workerData; its one answer. */
 export function askFollower<T>(data: { readonly entry: string }, what: string): Promise<T> {
-  const worker = new Worker(workerUrl(data.entry), { workerData: data });
+  const url = workerUrl(data.entry);
+  const worker = new Worker(url, { workerData: data, execArgv: workerExecArgv(url) });
   return new Promise<T>((resolve, reject) => {
     let answered = false;
     worker.on("message", (m: FollowerMessage<T>) => {

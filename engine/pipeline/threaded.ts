@@ -32,7 +32,7 @@ import {
 import { POOL_DELTA_RECORD_BYTES } from "./pool-delta-codec.ts";
 import { MARKET_DATA_RECORD_BYTES, readMarketData } from "./market-data-codec.ts";
 import { PARK_MS, RingReader, RingWriter, tryCopyRecord } from "./ring-io.ts";
-import { workerUrl } from "./worker-bundle.ts";
+import { workerExecArgv, workerUrl } from "./worker-bundle.ts";
 import {
   beginSnapshot,
   finishSnapshot,
@@ -433,7 +433,8 @@ export class ThreadedPipeline {
   }
 
   private startWorker(data: { entry: string }): Promise<void> {
-    const worker = new Worker(workerUrl(data.entry), { workerData: data });
+    const url = workerUrl(data.entry);
+    const worker = new Worker(url, { workerData: data, execArgv: workerExecArgv(url) });
     this.workers.push(worker);
     this.exits.push(new Promise<void>((resolve) => worker.once("exit", (code) => {
       const message = `worker ${data.entry.slice(data.entry.lastIndexOf("/") + 1)} exited (code ${code}) while the engine runs`;

@@ -69,6 +69,27 @@ export function workerUrl(entryHref: string): URL {
   return pathToFileURL(join(dir, `${name}.mjs`));
 }
 
+/** Flags that preload a module into every thread that inherits them (module hooks and loaders such as `--import tsx`). */
+const PRELOAD_FLAGS: readonly string[] = ["--import", "--require", "-r", "--loader", "--experimental-loader"];
+
+/**
+ * The execArgv of a worker that starts from `url` (workerUrl): the process's own, less its module preloads when `url`
+ * is a bundle module — plain JavaScript that needs no loader, while an inherited `--import tsx` made every worker load
+ * tsx and register its hooks first: ~0.15–0.3 s of each boot on this machine, and a restart waits for the engine
+ * worker's (engine.ts "X7 restart (as built)"). A worker that boots through tsx (workers/boot.mjs) keeps them all.
+ */
+export function workerExecArgv(url: URL, execArgv: readonly string[] = process.execArgv): string[] {
+  if (url.href === BOOT.href) return [...execArgv];
+  const out: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i]!;
+    const eq = arg.indexOf("=");
+    if (!PRELOAD_FLAGS.includes(eq < 0 ? arg : arg.slice(0, eq))) out.push(arg);
+    else if (eq < 0) i++; // its value is the next argument
+  }
+  return out;
+}
+
 /** The directory of the current bundle (built on first use in this process), or null when workers run through tsx. */
 export function workerBundleDir(): string | null {
   if (bundleDir !== undefined) return bundleDir;
