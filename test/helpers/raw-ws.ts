@@ -6,14 +6,19 @@ import { encodeCommand } from "../../gateway/client/codec.ts";
 
 /**
  * Sends queries with large answers (101-point rate curves, ~8 KB each) in bursts of 50 until `done()` or `max` were
- * sent; returns how many were sent. Only as much load as it takes.
+ * sent, then gives the server up to `settleMs` to work through what is queued until `done()`; returns how many were
+ * sent. Only as much load as it takes: how much the loopback socket buffers absorb before the server holds any
+ * varies with the machine's load (2,650–3,150 frames at load ~10), so `max` leaves room, and a server still busy
+ * with the queue when the flood ends is waited for rather than read from (reading would drain what it holds).
  */
-export async function floodUntil(hog: { send(frame: Uint8Array): void }, done: () => boolean, max = 4000): Promise<number> {
+export async function floodUntil(hog: { send(frame: Uint8Array): void }, done: () => boolean, max = 20_000, settleMs = 10_000): Promise<number> {
   let sent = 0;
   while (sent < max && !done()) {
     for (let i = 0; i < 50; i++) hog.send(encodeCommand(BigInt(++sent), { type: "QueryRateCurve", asset: 0, points: 101 }));
     await new Promise((r) => setTimeout(r, 25));
   }
+  const deadline = Date.now() + settleMs;
+  while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   return sent;
 }
 
