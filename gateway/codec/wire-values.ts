@@ -62,8 +62,10 @@ export function decimal(b: Builder, value: bigint, scale: number): number {
     return Decimal.createDecimal(b, value, scale);
   }
   b.prep(8, 16);
-  b.pad(7);
-  b.writeInt8(scale);
+  // The struct's bytes 8–15 (the builder writes downwards): scale, then 7 bytes of padding — createDecimal's pad(7)
+  // and writeInt8(scale) as two 32-bit words (scale is a ubyte).
+  b.writeInt32(0);
+  b.writeInt32(scale & 0xff);
   const high = Math.floor(n / TWO_POW_32);
   b.writeInt32(high);
   b.writeInt32(n - high * TWO_POW_32);
