@@ -87,20 +87,19 @@ function openSocket(core: ServerCore, sockets: Set<Ws>, ws: Ws): void {
 }
 
 /**
- * Frames of one turn go out together under one cork (gateway/sessions.ts BatchedSocket); what the cork wrote is
- * counted by the unsent-events budget once, after it (not after each frame: two native calls and a map lookup per
- * event were ~5% of the gateway thread under load; a flush is at most OUTBOX_BYTES_MAX). Nothing is written once the
- * socket is closing.
+ * Frames of one turn go out together under one cork (gateway/sessions.ts BatchedSocket); each write is counted by the
+ * unsent-events budget, and nothing is written once the socket is closing. (Noting once per cork instead was tried
+ * in issue 15's fifth round: under the full suite's load three consumers were cut at the global cap where
+ * test/gateway-limits.test.ts expects the slow one alone, so the budget still sees every write.)
  */
 function budgetedSocket(core: ServerCore, ws: Ws, data: SocketData, consumer: UnsentConsumer): CorkableWebSocket {
   return {
     send: (bytes, isBinary) => {
-      if (!data.closing) ws.send(bytes, isBinary);
-    },
-    cork: (write) => {
-      ws.cork(write);
+      if (data.closing) return;
+      ws.send(bytes, isBinary);
       core.unsent.note(consumer);
     },
+    cork: (write) => ws.cork(write),
     getBufferedAmount: () => (data.open ? ws.getBufferedAmount() : 0),
     end: (code, reason) => closeSocket(ws, data, code, reason),
   };
