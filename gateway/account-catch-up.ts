@@ -12,53 +12,30 @@ export const ACCOUNT_EVENT_LOG_BYTES_MAX = 256 * 1024;
 /** Accounts whose events are logged at once; the one watched least recently is forgotten beyond it. */
 export const ACCOUNT_EVENT_LOGS_MAX = 1024;
 
-/** Bytes of the largest frame a log keeps (engine events encode to ~100–400 B); a larger one is refused. */
+/** Bytes of the largest frame a log keeps in its arena (engine events encode to ~100–400 B); a larger one is refused. */
 const LOGGED_FRAME_BYTES_MAX = 16 * 1024;
+/** Arena bytes a new log starts with; it doubles up to ARENA_BYTES_MAX. */
+const ARENA_BYTES_INITIAL = 4 * 1024;
 /**
- * Bytes of one chunk of a log's frames (at least LOGGED_FRAME_BYTES_MAX, so every frame fits in one). A log holds the
- * chunks its kept frames lie in; a frame that does not fit in the rest of its chunk starts the next one.
+ * The arena's largest size: the byte budget plus room for a wrap's unused tail and the frame being written, so the
+ * budget (not the arena) decides which frames are dropped.
  */
-const LOG_CHUNK_BYTES = 32 * 1024;
-/** Empty chunks kept for the next log that needs one (more are given back to the collector): 8 MiB. */
-const LOG_CHUNKS_FREE_MAX = 256;
+const ARENA_BYTES_MAX = ACCOUNT_EVENT_LOG_BYTES_MAX + 2 * LOGGED_FRAME_BYTES_MAX;
 
 /**
- * Chunks every account log takes from and gives back to: a log that drops its oldest frames hands their chunks to the
- * next frames (its own or another account's) instead of allocating. (One contiguous arena per log that doubled up to
- * the budget allocated ~3× the budget per new account, copied it, and left the old arenas to the collector: after
- * the first large free, glibc no longer maps fresh zero pages for a calloc but clears them, ~0.5–1 ms per growth on
- * this machine; 4–5% of the gateway thread under the load harness.)
- */
-class LogChunkPool {
-  private readonly free: Uint8Array[] = [];
-
-  take(): Uint8Array {
-    return this.free.pop() ?? new Uint8Array(LOG_CHUNK_BYTES);
-  }
-
-  give(chunk: Uint8Array): void {
-    if (this.free.length < LOG_CHUNKS_FREE_MAX) this.free.push(chunk);
-  }
-}
-
-/**
- * One account's logged frames, oldest first. Their bytes live in fixed-size chunks (LogChunkPool): a frame's place is
- * a position in the log's byte stream (chunk number × LOG_CHUNK_BYTES + offset), written once, never moved; the
- * frames are views into the chunks, so logging an event copies its bytes once and allocates no buffer. Index rings
- * (seq, position, length) are O(1) to append and to drop the oldest; they grow by doubling up to the most frames the
- * budget has held and never shrink. The chunks a log holds are those its kept frames lie in — at most
- * ACCOUNT_EVENT_LOG_BYTES_MAX / (LOG_CHUNK_BYTES − LOGGED_FRAME_BYTES_MAX) + 2 (frames just over half a chunk
- * each, the worst case), ACCOUNT_EVENT_LOG_BYTES_MAX / LOG_CHUNK_BYTES + 2 for engine events (~100–400 B).
+ * One account's logged frames, oldest first. The frames' bytes live in one arena per log, written in a circle (a frame
+ * that does not fit before the arena's end starts again at 0), and the frames themselves are views into it: logging an
+ * event copies its bytes once and allocates no buffer. Index rings (seq, offset, length) are O(1) to append and to
+ * drop the oldest. The arena and the rings grow by doubling, up to ARENA_BYTES_MAX and the most frames the budget has
+ * held; they never shrink.
  */
 class AccountLog {
   // The index rings are a power of two long (16, then doubled): a position is masked, not divided.
   private seqs = new Float64Array(16);
-  private positions = new Float64Array(16);
+  private offsets = new Int32Array(16);
   private lengths = new Int32Array(16);
-  /** The chunks held, oldest first: chunks[i] is chunk number firstChunk + i of the log's byte stream. */
-  private readonly chunks: Uint8Array[] = [];
-  private firstChunk = 0;
-  /** Stream position where the next frame starts (if it fits in the rest of that chunk). */
+  private arena = new Uint8Array(ARENA_BYTES_INITIAL);
+  /** Arena position where the next frame starts (or 0 when it does not fit before the end). */
   private writeAt = 0;
   /** Ring position of the oldest frame. */
   private head = 0;
@@ -69,10 +46,7 @@ class AccountLog {
   /** When the account was last tracked (AccountEventLog's track count): the least recent is forgotten first. */
   trackedAt = 0;
 
-  constructor(
-    fromSeq: number,
-    private readonly pool: LogChunkPool,
-  ) {
+  constructor(fromSeq: number) {
     this.coversFromSeq = fromSeq;
   }
 
@@ -86,23 +60,19 @@ class AccountLog {
     this.bytes += n;
     while (this.bytes > ACCOUNT_EVENT_LOG_BYTES_MAX && this.count > 0) this.dropOldest();
     if (this.count === this.seqs.length) this.growIndex();
-    let chunk = Math.floor(this.writeAt / LOG_CHUNK_BYTES);
-    let at = this.writeAt - chunk * LOG_CHUNK_BYTES;
-    if (at + n > LOG_CHUNK_BYTES) {
-      chunk++;
-      at = 0;
+    let at = this.placeFor(n);
+    if (at < 0) {
+      this.growArena();
+      at = this.placeFor(n);
     }
-    if (this.chunks.length === 0) this.firstChunk = chunk;
-    while (chunk - this.firstChunk >= this.chunks.length) this.chunks.push(this.pool.take());
-    const bytes = this.chunks[chunk - this.firstChunk]!;
-    bytes.set(frame, at);
+    this.arena.set(frame, at);
     const slot = (this.head + this.count) & (this.seqs.length - 1);
     this.seqs[slot] = seq;
-    this.positions[slot] = chunk * LOG_CHUNK_BYTES + at;
+    this.offsets[slot] = at;
     this.lengths[slot] = n;
     this.count++;
-    this.writeAt = chunk * LOG_CHUNK_BYTES + at + n;
-    return bytes.subarray(at, at + n);
+    this.writeAt = at + n;
+    return this.arena.subarray(at, at + n);
   }
 
   /** The seq of the i-th frame, oldest first. */
@@ -110,59 +80,90 @@ class AccountLog {
     return this.seqs[(this.head + i) & (this.seqs.length - 1)]!;
   }
 
-  /** The i-th frame, oldest first: a view into its chunk. */
+  /** The i-th frame, oldest first: a view into the arena. */
   frameAt(i: number): Uint8Array {
     const slot = (this.head + i) & (this.seqs.length - 1);
-    const position = this.positions[slot]!;
-    const chunk = Math.floor(position / LOG_CHUNK_BYTES);
-    const at = position - chunk * LOG_CHUNK_BYTES;
-    return this.chunks[chunk - this.firstChunk]!.subarray(at, at + this.lengths[slot]!);
+    const at = this.offsets[slot]!;
+    return this.arena.subarray(at, at + this.lengths[slot]!);
   }
 
-  /** Drops the oldest frame, and gives back the chunks before the new oldest (none of the chunk being written). */
+  /**
+   * Where an n-byte frame goes without overwriting a kept one — at writeAt, or at 0 after a wrap — or −1 when the
+   * arena is too small for the frames kept (it then grows).
+   */
+  private placeFor(n: number): number {
+    if (this.count === 0) return 0;
+    const oldest = this.offsets[this.head]!;
+    const wrapped = this.writeAt <= oldest; // the kept frames run from oldest to the end, then from 0 to writeAt
+    if (!wrapped) {
+      if (this.writeAt + n <= this.arena.length) return this.writeAt;
+      return n <= oldest ? 0 : -1;
+    }
+    return this.writeAt + n <= oldest ? this.writeAt : -1;
+  }
+
   private dropOldest(): void {
     const seq = this.seqs[this.head]!;
     this.bytes -= this.lengths[this.head]!;
     if (seq + 1 > this.coversFromSeq) this.coversFromSeq = seq + 1;
     this.head = (this.head + 1) & (this.seqs.length - 1);
     this.count--;
-    const keepFrom = this.count === 0 ? this.writeAt : this.positions[this.head]!;
-    const keepChunk = Math.floor(keepFrom / LOG_CHUNK_BYTES);
-    while (this.firstChunk < keepChunk && this.chunks.length > 1) {
-      this.pool.give(this.chunks.shift()!);
-      this.firstChunk++;
-    }
   }
 
   /** Twice the index room, the entries unrolled oldest first from position 0. */
   private growIndex(): void {
     const k = this.seqs.length * 2;
     const seqs = new Float64Array(k);
-    const positions = new Float64Array(k);
+    const offsets = new Int32Array(k);
     const lengths = new Int32Array(k);
     for (let i = 0; i < this.count; i++) {
       const slot = (this.head + i) & (this.seqs.length - 1);
       seqs[i] = this.seqs[slot]!;
-      positions[i] = this.positions[slot]!;
+      offsets[i] = this.offsets[slot]!;
       lengths[i] = this.lengths[slot]!;
     }
     this.seqs = seqs;
-    this.positions = positions;
+    this.offsets = offsets;
     this.lengths = lengths;
     this.head = 0;
   }
 
-  /** Gives every chunk back (the log is forgotten). */
-  release(): void {
-    for (const chunk of this.chunks) this.pool.give(chunk);
-    this.chunks.length = 0;
+  /**
+   * A larger arena (doubled, at most ARENA_BYTES_MAX), the kept frames copied to its start oldest first. They lie in
+   * at most two runs — from the oldest frame to the end of the last one written before a wrap, then from 0 to writeAt
+   * after it — so the bytes move in two block copies and only the offsets are rewritten frame by frame (a copy per
+   * frame made every growth of a busy log cost ~0.1 ms).
+   */
+  private growArena(): void {
+    const size = Math.min(this.arena.length * 2, ARENA_BYTES_MAX);
+    if (size <= this.arena.length) throw new Error("AccountLog: the arena is full below the byte budget (a frame bound is wrong)");
+    const arena = new Uint8Array(size);
+    const ring = this.seqs.length;
+    const oldest = this.count === 0 ? 0 : this.offsets[this.head]!;
+    // The first run: frames at or after the oldest one's offset (every frame when the log has not wrapped).
+    let firstRunEnd = oldest;
+    for (let i = 0; i < this.count; i++) {
+      const slot = (this.head + i) & (ring - 1);
+      const from = this.offsets[slot]!;
+      if (from >= oldest && from + this.lengths[slot]! > firstRunEnd) firstRunEnd = from + this.lengths[slot]!;
+    }
+    const firstRunBytes = firstRunEnd - oldest;
+    const wrapped = this.count > 0 && this.writeAt <= oldest;
+    arena.set(this.arena.subarray(oldest, firstRunEnd), 0);
+    if (wrapped) arena.set(this.arena.subarray(0, this.writeAt), firstRunBytes);
+    for (let i = 0; i < this.count; i++) {
+      const slot = (this.head + i) & (ring - 1);
+      const from = this.offsets[slot]!;
+      this.offsets[slot] = from >= oldest ? from - oldest : from + firstRunBytes;
+    }
+    this.arena = arena;
+    this.writeAt = firstRunBytes + (wrapped ? this.writeAt : 0);
   }
 }
 
 /** The events sent for each watched account, as they were sent to its watchers (client_seq 0). */
 export class AccountEventLog {
   private readonly logs = new Map<number, AccountLog>();
-  private readonly chunks = new LogChunkPool();
   /** Calls of track() so far: each log keeps the count of its latest one. */
   private tracks = 0;
 
@@ -182,7 +183,7 @@ export class AccountEventLog {
       return;
     }
     if (this.logs.size >= ACCOUNT_EVENT_LOGS_MAX) this.forgetLeastRecent();
-    const fresh = new AccountLog(doneSeq + 1, this.chunks);
+    const fresh = new AccountLog(doneSeq + 1);
     fresh.trackedAt = stamp;
     this.logs.set(account, fresh);
   }
@@ -196,7 +197,6 @@ export class AccountEventLog {
         oldest = account;
       }
     }
-    this.logs.get(oldest)?.release();
     this.logs.delete(oldest);
   }
 
