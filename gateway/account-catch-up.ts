@@ -30,6 +30,7 @@ const ARENA_BYTES_MAX = ACCOUNT_EVENT_LOG_BYTES_MAX + 2 * LOGGED_FRAME_BYTES_MAX
  * held; they never shrink.
  */
 class AccountLog {
+  // The index rings are a power of two long (16, then doubled): a position is masked, not divided.
   private seqs = new Float64Array(16);
   private offsets = new Int32Array(16);
   private lengths = new Int32Array(16);
@@ -65,7 +66,7 @@ class AccountLog {
       at = this.placeFor(n);
     }
     this.arena.set(frame, at);
-    const slot = (this.head + this.count) % this.seqs.length;
+    const slot = (this.head + this.count) & (this.seqs.length - 1);
     this.seqs[slot] = seq;
     this.offsets[slot] = at;
     this.lengths[slot] = n;
@@ -76,12 +77,12 @@ class AccountLog {
 
   /** The seq of the i-th frame, oldest first. */
   seqAt(i: number): number {
-    return this.seqs[(this.head + i) % this.seqs.length]!;
+    return this.seqs[(this.head + i) & (this.seqs.length - 1)]!;
   }
 
   /** The i-th frame, oldest first: a view into the arena. */
   frameAt(i: number): Uint8Array {
-    const slot = (this.head + i) % this.seqs.length;
+    const slot = (this.head + i) & (this.seqs.length - 1);
     const at = this.offsets[slot]!;
     return this.arena.subarray(at, at + this.lengths[slot]!);
   }
@@ -105,7 +106,7 @@ class AccountLog {
     const seq = this.seqs[this.head]!;
     this.bytes -= this.lengths[this.head]!;
     if (seq + 1 > this.coversFromSeq) this.coversFromSeq = seq + 1;
-    this.head = (this.head + 1) % this.seqs.length;
+    this.head = (this.head + 1) & (this.seqs.length - 1);
     this.count--;
   }
 
@@ -116,7 +117,7 @@ class AccountLog {
     const offsets = new Int32Array(k);
     const lengths = new Int32Array(k);
     for (let i = 0; i < this.count; i++) {
-      const slot = (this.head + i) % this.seqs.length;
+      const slot = (this.head + i) & (this.seqs.length - 1);
       seqs[i] = this.seqs[slot]!;
       offsets[i] = this.offsets[slot]!;
       lengths[i] = this.lengths[slot]!;
@@ -142,7 +143,7 @@ class AccountLog {
     // The first run: frames at or after the oldest one's offset (every frame when the log has not wrapped).
     let firstRunEnd = oldest;
     for (let i = 0; i < this.count; i++) {
-      const slot = (this.head + i) % ring;
+      const slot = (this.head + i) & (ring - 1);
       const from = this.offsets[slot]!;
       if (from >= oldest && from + this.lengths[slot]! > firstRunEnd) firstRunEnd = from + this.lengths[slot]!;
     }
@@ -151,7 +152,7 @@ class AccountLog {
     arena.set(this.arena.subarray(oldest, firstRunEnd), 0);
     if (wrapped) arena.set(this.arena.subarray(0, this.writeAt), firstRunBytes);
     for (let i = 0; i < this.count; i++) {
-      const slot = (this.head + i) % ring;
+      const slot = (this.head + i) & (ring - 1);
       const from = this.offsets[slot]!;
       this.offsets[slot] = from >= oldest ? from - oldest : from + firstRunBytes;
     }

@@ -4,7 +4,7 @@ import { EventKind, EventRecord, type ExchangeConfig } from "../engine/model/ind
 import type { Principal } from "./auth/authorize.ts";
 import type { Identity } from "./auth/login.ts";
 import type { ApiKeyEntry } from "./auth/registry.ts";
-import { encodeEvent, withClientSeq } from "./codec/index.ts";
+import { encodeEvent, setClientSeq, withClientSeq } from "./codec/index.ts";
 import { TokenBucket } from "./limits.ts";
 
 /** Accounts one session may act for or watch (a limit on everything). */
@@ -22,6 +22,11 @@ export const SESSION_COMMAND_BURST = 40_000;
 export interface SessionSocket {
   /** Sends one binary frame; the bytes are only valid during the call (the same bytes may go to several sockets). */
   send(bytes: Uint8Array): void;
+  /**
+   * send(withClientSeq(frame, clientSeq)) for an encodeEvent frame, the client_seq set in the socket's own copy (one
+   * copy fewer). Optional: without it the registry sends withClientSeq's bytes.
+   */
+  sendWithClientSeq?(frame: Uint8Array, clientSeq: bigint): void;
   /** Bytes accepted by send() but not yet written to the network. */
   bufferedAmount(): number;
   /** Closes the connection with a close frame (code, reason). */
@@ -68,6 +73,7 @@ export class OutboxFlusher {
  */
 export class BatchedSocket implements SessionSocket {
   private bytes = new Uint8Array(OUTBOX_BYTES_INITIAL);
+  private view = new DataView(this.bytes.buffer);
   private lengths = new Int32Array(OUTBOX_FRAMES_INITIAL);
   private frames = 0;
   private used = 0;
@@ -87,7 +93,17 @@ export class BatchedSocket implements SessionSocket {
   ) {}
 
   send(frame: Uint8Array): void {
+    if (!this.gone) this.queue(frame);
+  }
+
+  sendWithClientSeq(frame: Uint8Array, clientSeq: bigint): void {
     if (this.gone) return;
+    const at = this.queue(frame); // first: queueing may grow the outbox (a new view)
+    setClientSeq(this.view, at, clientSeq);
+  }
+
+  /** Copies `frame` to the end of the outbox; returns where it starts. */
+  private queue(frame: Uint8Array): number {
     if (this.used + frame.length > OUTBOX_BYTES_MAX) this.flush();
     if (this.used + frame.length > this.bytes.length) this.grow(this.used + frame.length);
     if (this.frames === this.lengths.length) {
@@ -95,10 +111,12 @@ export class BatchedSocket implements SessionSocket {
       lengths.set(this.lengths);
       this.lengths = lengths;
     }
-    this.bytes.set(frame, this.used);
-    this.used += frame.length;
+    const at = this.used;
+    this.bytes.set(frame, at);
+    this.used = at + frame.length;
     this.lengths[this.frames++] = frame.length;
     if (this.frames === 1) this.flusher.schedule(this);
+    return at;
   }
 
   bufferedAmount(): number {
@@ -131,6 +149,7 @@ export class BatchedSocket implements SessionSocket {
     const next = new Uint8Array(size);
     next.set(this.bytes.subarray(0, this.used));
     this.bytes = next;
+    this.view = new DataView(next.buffer);
   }
 }
 
@@ -263,7 +282,7 @@ export class SessionRegistry {
         plain ??= encodeEvent(e, 0n, this.config);
         if (s === origin) {
           originServed = true;
-          s.socket.send(clientSeq === 0n ? plain : withClientSeq(plain, clientSeq));
+          sendAs(s.socket, plain, clientSeq);
         } else {
           s.socket.send(plain);
         }
@@ -277,12 +296,16 @@ export class SessionRegistry {
         for (let i = 0; i < makers.length; i++) makers[i]!.socket.send(makerView);
       }
     }
-    if (origin !== null && !originServed && !origin.closed && e.account === originAccount) origin.socket.send(this.senderFrame(e, clientSeq, logged));
+    if (origin !== null && !originServed && !origin.closed && e.account === originAccount) {
+      if (logged === null) origin.socket.send(encodeEvent(e, clientSeq, this.config));
+      else sendAs(origin.socket, logged, clientSeq);
+    }
   }
+}
 
-  /** The sender's view of `e`: the logged frame with its client_seq set, else encoded for it. */
-  private senderFrame(e: EventRecord, clientSeq: bigint, logged: Uint8Array | null): Uint8Array {
-    if (logged === null) return encodeEvent(e, clientSeq, this.config);
-    return clientSeq === 0n ? logged : withClientSeq(logged, clientSeq);
-  }
+/** Sends an encodeEvent frame (client_seq 0) as the sender of the command sees it: with its client_seq. */
+function sendAs(socket: SessionSocket, frame: Uint8Array, clientSeq: bigint): void {
+  if (clientSeq === 0n) socket.send(frame);
+  else if (socket.sendWithClientSeq !== undefined) socket.sendWithClientSeq(frame, clientSeq);
+  else socket.send(withClientSeq(frame, clientSeq));
 }

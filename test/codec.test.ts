@@ -36,6 +36,7 @@ import {
 } from "../gateway/codec/index.ts";
 import { encodeEventBody } from "../gateway/codec/generated/encode-events.ts";
 import { WHAT_IF_SHOCKS_MAX } from "../gateway/codec/wire-reads.ts";
+import { decimal } from "../gateway/codec/wire-values.ts";
 import { Builder } from "flatbuffers";
 import * as wire from "../schemas/index.ts";
 import { rawFrame } from "./helpers/frames.ts";
@@ -661,6 +662,25 @@ describe("events: EventRecord → frame → client object (exact values)", () =>
       const back = decodeEvent(encodeEvent(e, 9n, config));
       expect([back.seq, back.marketSeq]).toEqual([BigInt(e.seq), BigInt(e.marketSeq)]);
     }
+  });
+
+  it("X5: a Decimal written by wire-values' decimal (doubles within ±(2^53 − 1)) is Decimal.createDecimal's bytes, from 0 to the int64 bounds; beyond them it throws", () => {
+    const edges = [0n, 1n, -1n, 255n, -256n, 2n ** 31n, -(2n ** 31n) - 1n, 2n ** 32n - 1n, 2n ** 32n, -(2n ** 32n), 2n ** 53n - 1n, -(2n ** 53n) + 1n, 2n ** 53n, -(2n ** 53n), 2n ** 63n - 1n, -(2n ** 63n)];
+    const values = [...edges, ...fc.sample(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), { numRuns: 300, seed: 15 })];
+    for (const v of values) {
+      for (const scale of [0, 6, 8, 18]) {
+        // A byte written before the struct, so the alignment padding (prep) differs from the buffer's start.
+        const mine = new Builder(16);
+        mine.addInt8(7);
+        decimal(mine, v, scale);
+        const reference = new Builder(16);
+        reference.addInt8(7);
+        wire.Decimal.createDecimal(reference, v, scale);
+        expect(Buffer.from(mine.asUint8Array()).toString("hex"), `${v} at scale ${scale}`).toBe(Buffer.from(reference.asUint8Array()).toString("hex"));
+      }
+    }
+    expect(() => decimal(new Builder(16), 2n ** 63n, 0)).toThrow(RangeError);
+    expect(() => decimal(new Builder(16), -(2n ** 63n) - 1n, 0)).toThrow(RangeError);
   });
 
   it("OrderAccepted", () => {

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { EventKind, EventRecord } from "../engine/model/index.ts";
 import { loadConfig } from "../engine/pipeline/index.ts";
 import { decodeEvent } from "../gateway/client/codec.ts";
+import { encodeEvent, withClientSeq } from "../gateway/codec/index.ts";
 import {
   BatchedSocket,
   OUTBOX_BYTES_MAX,
@@ -141,6 +142,32 @@ describe("batched socket (issue 15: one write per socket per turn)", () => {
     s.send(frame);
     expect(ws.sends).toHaveLength(4);
     expect(s.bufferedAmount()).toBe(7 + OUTBOX_BYTES_MAX / 4);
+  });
+});
+
+describe("the sender's client_seq set in the outbox's copy (issue 15: one copy fewer)", () => {
+  it("X5: a watcher sees client_seq 0, the sender its client_seq, byte for byte withClientSeq's frame — also when the send grows the outbox (a frame queued across the growth)", async () => {
+    const reg = new SessionRegistry(config);
+    const ws = fakeWebSocket();
+    const flusher = new OutboxFlusher();
+    const sender = reg.open(new BatchedSocket(ws.api, flusher), false);
+    const other = socket();
+    reg.watch(reg.open(other, false), 16);
+    reg.watch(sender, 16);
+    const expected: string[] = [];
+    // 4 KiB of outbox to start: ~90-byte Balance frames grow it several times within the turn.
+    for (let i = 1; i <= 200; i++) {
+      const e = balance(16, i);
+      e.available = BigInt(i) * 1_000_003n;
+      reg.dispatch(e, sender, 16, BigInt(1000 + i));
+      expected.push(Buffer.from(withClientSeq(encodeEvent(e, 0n, config), BigInt(1000 + i))).toString("hex"));
+      // The sender's frame is the frame encoded for it directly (encodeEvent with its client_seq), byte for byte.
+      expect(expected[i - 1]).toBe(Buffer.from(encodeEvent(e, BigInt(1000 + i), config)).toString("hex"));
+    }
+    await Promise.resolve();
+    expect(ws.sends.map((x) => Buffer.from(x.bytes).toString("hex"))).toEqual(expected);
+    expect(other.frames.map((f) => f.clientSeq)).toEqual(expected.map(() => 0n));
+    expect(decodeEvent(Uint8Array.from(ws.sends[199]!.bytes))).toMatchObject({ type: "Balance", clientSeq: 1200n, seq: 200n, available: "200.0006" });
   });
 });
 

@@ -77,20 +77,27 @@ const clientSeqView = new DataView(clientSeqScratch.buffer);
 /**
  * The frame `frame` (an encodeEvent result, client_seq 0) with its envelope's client_seq set to `clientSeq`: the
  * same bytes but those 8, without encoding again. Returns a view of a reused buffer valid until the next call (hand
- * it to uWS `send`, which copies). The envelope is the root table; its vtable's first slot (client_seq, always written
- * by finish) gives the field's offset.
+ * it to uWS `send`, which copies).
  */
 export function withClientSeq(frame: Uint8Array, clientSeq: bigint): Uint8Array {
   const n = frame.length;
   const out = n <= CLIENT_SEQ_SCRATCH_BYTES ? clientSeqScratch.subarray(0, n) : new Uint8Array(n);
   out.set(frame);
-  const view = n <= CLIENT_SEQ_SCRATCH_BYTES ? clientSeqView : new DataView(out.buffer);
-  const table = view.getUint32(0, true);
+  setClientSeq(n <= CLIENT_SEQ_SCRATCH_BYTES ? clientSeqView : new DataView(out.buffer), 0, clientSeq);
+  return out;
+}
+
+/**
+ * Sets the envelope's client_seq of the encodeEvent frame that starts at byte `frameAt` of `view`, in place (a copy
+ * of a frame already queued: gateway/sessions.ts BatchedSocket.sendWithClientSeq). The envelope is the root table;
+ * its vtable's first slot (client_seq, always written by finish) gives the field's offset.
+ */
+export function setClientSeq(view: DataView, frameAt: number, clientSeq: bigint): void {
+  const table = frameAt + view.getUint32(frameAt, true);
   const vtable = table - view.getInt32(table, true);
   const field = view.getUint16(vtable + 4, true);
   if (field === 0) throw new RangeError("withClientSeq: the frame has no client_seq field (not an encodeEvent frame)");
   view.setBigUint64(table + field, clientSeq, true);
-  return out;
 }
 
 // ---------------------------------------------------------------- market data

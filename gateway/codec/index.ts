@@ -23,6 +23,7 @@ export {
   encodeDepthSnapshot,
   encodeEvent,
   withClientSeq,
+  setClientSeq,
   encodeSnapshotTaken,
   encodeWhatIfAccount,
   encodeWhatIfDone,

@@ -49,11 +49,27 @@ export class EventBuilder extends Builder {
   }
 }
 
-/** Writes a Decimal struct inline (call it as the argument of the table's add function). */
+/**
+ * Writes a Decimal struct inline (call it as the argument of the table's add function): Decimal.createDecimal's
+ * bytes. A mantissa within ±(2^53 − 1) (every realistic amount) is range-checked and split with doubles, not with
+ * two BigInt comparisons and the runtime's BigInt split (~7% of an event's encode on the gateway thread).
+ */
 export function decimal(b: Builder, value: bigint, scale: number): number {
-  // An engine value beyond int64 is a bug upstream; the runtime would truncate it silently.
-  if (value < INT64_MIN || value > INT64_MAX) throw new RangeError(`wire decimal out of int64 range: ${value}`);
-  return Decimal.createDecimal(b, value, scale);
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) {
+    // An engine value beyond int64 is a bug upstream; the runtime would truncate it silently.
+    if (value < INT64_MIN || value > INT64_MAX) throw new RangeError(`wire decimal out of int64 range: ${value}`);
+    return Decimal.createDecimal(b, value, scale);
+  }
+  b.prep(8, 16);
+  // The struct's bytes 8–15 (the builder writes downwards): scale, then 7 bytes of padding — createDecimal's pad(7)
+  // and writeInt8(scale) as two 32-bit words (scale is a ubyte).
+  b.writeInt32(0);
+  b.writeInt32(scale & 0xff);
+  const high = Math.floor(n / TWO_POW_32);
+  b.writeInt32(high);
+  b.writeInt32(n - high * TWO_POW_32);
+  return b.offset();
 }
 
 /** USD amounts of the account statement are at PRICE_DECIMALS (a USD value is a price of one unit). */
