@@ -6,56 +6,20 @@
 // the one-shard result to the last unit. Accounts: user = id / 16, risk shard = user % K; the backstop (112, user 7)
 // is on shard 1 of two, Alice (32), Frank (128) and Carl (160) on shard 0, Dave (80) and the lender (16) on shard 1.
 import { afterEach, describe, expect, it } from "vitest";
-import { CommandKind, CommandRecord, EventKind, EventRecord, OrderFlag, OrderType, Side, TimeInForce, type EventSink, type ExchangeConfig } from "../engine/model/index.ts";
-import { Engine, loadConfig, ThreadedPipeline, type EngineTopology } from "../engine/pipeline/index.ts";
-import { EngineHarness } from "./helpers/engine-harness.ts";
+import { CommandKind, CommandRecord, EventKind, EventRecord, OrderFlag, Side, type EventSink, type ExchangeConfig } from "../engine/model/index.ts";
+import { Engine, ThreadedPipeline, type EngineTopology } from "../engine/pipeline/index.ts";
+import {
+  ALICE, BACKSTOP, BOB, BTC, BTC_PERP, BTC_UNIT, BackstopHarness, CARL, DAVE, ERIN, FRANK, LENDER, SOL, SOL_UNIT, USD, USDC, USDC_UNIT,
+  deposit, gtc, kinds, mark, quotes, withBackstop,
+} from "./helpers/backstop-scenario.ts";
 import { runThreaded } from "./helpers/threaded-run.ts";
-
-const base = loadConfig();
-const USDC = 0;
-const BTC = 2;
-const SOL = 4;
-const BTC_PERP = 3;
-const USD = 1_000_000_000n;
-const USDC_UNIT = 1_000_000n;
-const SOL_UNIT = 1_000_000_000n;
-const BTC_UNIT = 100_000_000n;
-const LENDER = 16;
-const ALICE = 32;
-const BOB = 48;
-const DAVE = 80;
-const ERIN = 96;
-const BACKSTOP = 112;
-const FRANK = 128;
-const MAKER = 144;
-const CARL = 160;
 
 const ONE: EngineTopology = { riskShards: 1, matchingShards: 1 };
 const TWO: EngineTopology = { riskShards: 2, matchingShards: 1 };
 const TWO_BY_TWO: EngineTopology = { riskShards: 2, matchingShards: 2 };
 const TOPOLOGIES = [ONE, TWO, TWO_BY_TWO] as const;
 
-function withBackstop(limitUsd: bigint): ExchangeConfig {
-  return { ...base, liquidation: { ...base.liquidation, backstopAccount: BACKSTOP, backstopLimitUsd: limitUsd } };
-}
-
-class Harness extends EngineHarness {
-  constructor(config: ExchangeConfig, topology: EngineTopology) {
-    super(config, { topology, validateMatching: true });
-  }
-
-  usdc(account: number): bigint {
-    return this.risk(account).balance(account, USDC).available;
-  }
-
-  position(account: number): [bigint, bigint] {
-    const p = this.risk(account).perpPosition(account, BTC_PERP);
-    return [p.netQuantity, p.entryPrice];
-  }
-
-  fund(): bigint {
-    return this.engine.risk[0]!.insuranceFund(USDC);
-  }
+class Harness extends BackstopHarness {
 
   /** Every balance of the account the takeover touches: per asset available, lent, borrowed; its position; its unsettled USDC. */
   account(id: number): string {
@@ -68,23 +32,6 @@ class Harness extends EngineHarness {
   pools(): string[] {
     return this.engine.risk.map((r) => r.pools.hashText());
   }
-}
-
-const deposit = (account: number, asset: number, amount: bigint): Partial<CommandRecord> => ({ kind: CommandKind.Deposit, account, asset, amount });
-const mark = (asset: number, price: bigint): Partial<CommandRecord> => ({ kind: CommandKind.SetMarkPrice, asset, price });
-const gtc = (account: number, market: number, side: number, price: bigint, quantity: bigint): Partial<CommandRecord> => ({
-  kind: CommandKind.PlaceOrder, account, market, side, orderType: OrderType.Limit, tif: TimeInForce.GTC, price, quantity,
-});
-const kinds = (events: EventRecord[], kind: number) => events.filter((e) => e.kind === kind);
-
-/** The maker quotes 0.01 BTC-PERP at `bid` and at `markPrice`, and BTC's mark is set (liquidation-backstop.test.ts). */
-function quotes(bid: bigint, markPrice: bigint): Partial<CommandRecord>[] {
-  return [
-    deposit(MAKER, USDC, 10_000n * USDC_UNIT),
-    gtc(MAKER, BTC_PERP, Side.Buy, bid, BTC_UNIT / 100n),
-    gtc(MAKER, BTC_PERP, Side.Sell, markPrice, BTC_UNIT / 100n),
-    mark(BTC, markPrice),
-  ];
 }
 
 /** Each of `longs` (6,100 USDC) buys 1 BTC-PERP at 60,000 from Bob; the backstop holds 50,000 USDC. */

@@ -12,83 +12,23 @@ import {
   EventRecord,
   LiquidationStep,
   OrderFlag,
-  OrderType,
   Side,
   TimeInForce,
   type EventSink,
   type ExchangeConfig,
 } from "../engine/model/index.ts";
-import { Engine, loadConfig, ThreadedPipeline, type EngineTopology } from "../engine/pipeline/index.ts";
+import { Engine, ThreadedPipeline, type EngineTopology } from "../engine/pipeline/index.ts";
 import { NoStepReason } from "../engine/liquidation/index.ts";
 import { SettlementReason } from "../engine/risk/index.ts";
 import { eventAmount2Slot, eventAmountSlot, eventCodeSlot, eventPriceSlot, eventSideSlot } from "../engine/model/generated/records.ts";
 import { runThreaded } from "./helpers/threaded-run.ts";
-import { EngineHarness } from "./helpers/engine-harness.ts";
+import {
+  ALICE, BACKSTOP, BOB, BTC, BTC_PERP, BTC_UNIT, BackstopHarness as Harness, DAVE, ERIN, FRANK, LENDER, MAKER, SOL, SOL_UNIT, SOL_USDC, USD, USDC, USDC_UNIT,
+  base, deposit, gtc, kinds, mark, quotes, withBackstop,
+} from "./helpers/backstop-scenario.ts";
 
-const base = loadConfig();
-const USDC = 0;
-const BTC = 2;
-const SOL = 4;
-const SOL_USDC = 2;
-const BTC_PERP = 3;
-const USD = 1_000_000_000n;
-const USDC_UNIT = 1_000_000n;
-const SOL_UNIT = 1_000_000_000n;
-const BTC_UNIT = 100_000_000n;
-const LENDER = 16;
-const ALICE = 32;
-const BOB = 48;
-const DAVE = 80;
-const ERIN = 96;
-const BACKSTOP = 112;
-const FRANK = 128;
-const MAKER = 144;
-
-function withBackstop(limitUsd: bigint): ExchangeConfig {
-  return { ...base, liquidation: { ...base.liquidation, backstopAccount: BACKSTOP, backstopLimitUsd: limitUsd } };
-}
-
-class Harness extends EngineHarness {
-  constructor(config: ExchangeConfig, topology: EngineTopology = { riskShards: 1, matchingShards: 1 }) {
-    super(config, { topology, validateMatching: true });
-  }
-
-  usdc(account: number): bigint {
-    return this.risk(account).balance(account, USDC).available;
-  }
-
-  position(account: number): [bigint, bigint] {
-    const p = this.risk(account).perpPosition(account, BTC_PERP);
-    return [p.netQuantity, p.entryPrice];
-  }
-
-  fund(): bigint {
-    return this.engine.risk[0]!.insuranceFund(USDC);
-  }
-}
-
-const deposit = (account: number, asset: number, amount: bigint): Partial<CommandRecord> => ({ kind: CommandKind.Deposit, account, asset, amount });
-const mark = (asset: number, price: bigint): Partial<CommandRecord> => ({ kind: CommandKind.SetMarkPrice, asset, price });
-const gtc = (account: number, market: number, side: number, price: bigint, quantity: bigint): Partial<CommandRecord> => ({
-  kind: CommandKind.PlaceOrder, account, market, side, orderType: OrderType.Limit, tif: TimeInForce.GTC, price, quantity,
-});
-const kinds = (events: EventRecord[], kind: number) => events.filter((e) => e.kind === kind);
 const legs = (events: EventRecord[]) =>
   kinds(events, EventKind.LiquidationTransfer).map((e) => [e.liquidationStep, e.account, e.makerAccount, e.market, e.asset, e.side, e.quantity, e.price, e.transferAmount]);
-
-/**
- * The maker quotes 0.01 BTC-PERP at `bid` and at `markPrice`, and the operator sets BTC's mark: with the last trade at
- * 60,000 the P3 mark of every settlement batch is then median{bid, markPrice, 60,000} = markPrice, and a liquidation
- * sell (bound markPrice × 95%) finds no bid when `bid` is below it.
- */
-function quotes(bid: bigint, markPrice: bigint): Partial<CommandRecord>[] {
-  return [
-    deposit(MAKER, USDC, 10_000n * USDC_UNIT),
-    gtc(MAKER, BTC_PERP, Side.Buy, bid, BTC_UNIT / 100n),
-    gtc(MAKER, BTC_PERP, Side.Sell, markPrice, BTC_UNIT / 100n),
-    mark(BTC, markPrice),
-  ];
-}
 
 /** Alice (6,100 USDC) buys 1 BTC-PERP at 60,000 from Bob (taker fee 10 bps: 60 USDC, so 6,040 USDC left). */
 function longAlice(h: Harness): void {
