@@ -54,6 +54,16 @@ const notional = fc.oneof(
 );
 const hintRoot = fc.oneof(fc.constant(0n), fc.bigInt({ min: -3n, max: 10n ** 20n }));
 
+
+/** positionMmf counting its evaluations (what a P8 solve costs). */
+class CountedMmf {
+  calls = 0;
+  readonly formula: PositionMmfFormula = (n, mmf) => {
+    this.calls++;
+    return positionMmf(n, mmf);
+  };
+}
+
 describe("C5 shortcuts: the margin fraction from the flat limit and a seeded root", () => {
   it("C5: marginFractionNear equals positionMmf and positionImf on random notionals, functions, leverage and hints", () => {
     const hint = new RootHint();
@@ -155,11 +165,8 @@ describe("P8 shortcut: a short's crossing from a closed-form start", () => {
   it("P8: property — the solve with the short's start gives exactly the search's answer, in fewer evaluations", () => {
     const a = new LiquidationPriceResult();
     const b = new LiquidationPriceResult();
-    let calls = 0;
-    const counted: PositionMmfFormula = (n, mmf) => {
-      calls++;
-      return positionMmf(n, mmf);
-    };
+    const counter = new CountedMmf();
+    const counted = counter.formula;
     const stats = { shortsFound: 0, searchCalls: 0, guessCalls: 0 };
     fc.assert(
       fc.property(inputs, fc.boolean(), ({ inp }, short) => {
@@ -167,16 +174,16 @@ describe("P8 shortcut: a short's crossing from a closed-form start", () => {
           inp.quantity = -inp.quantity;
           inp.costBasis = -inp.costBasis;
         }
-        calls = 0;
+        counter.calls = 0;
         estimatedLiquidationPrice(inp, counted, a, false);
-        const search = calls;
-        calls = 0;
+        const search = counter.calls;
+        counter.calls = 0;
         estimatedLiquidationPrice(inp, counted, b, true);
         expect([b.kind, b.price]).toEqual([a.kind, a.price]);
         if (inp.quantity < 0n && a.kind === LiquidationPriceKind.Found) {
           stats.shortsFound++;
           stats.searchCalls += search;
-          stats.guessCalls += calls;
+          stats.guessCalls += counter.calls;
         }
       }),
       { numRuns: 5000 },
@@ -231,11 +238,8 @@ describe("P8 shortcut: a short's crossing from a closed-form start", () => {
   it("P8: property — a long's far end bounded from the shortfall and uPnL at the mark (inputs.markUpnl) gives exactly the solve that evaluates it", () => {
     const a = new LiquidationPriceResult();
     const b = new LiquidationPriceResult();
-    let calls = 0;
-    const counted: PositionMmfFormula = (n, mmf) => {
-      calls++;
-      return positionMmf(n, mmf);
-    };
+    const counter = new CountedMmf();
+    const counted = counter.formula;
     const seen = { bounded: 0, none: 0 };
     fc.assert(
       fc.property(inputs, ({ inp }) => {
@@ -243,19 +247,19 @@ describe("P8 shortcut: a short's crossing from a closed-form start", () => {
           inp.quantity = -inp.quantity;
           inp.costBasis = -inp.costBasis;
         }
-        calls = 0;
+        counter.calls = 0;
         estimatedLiquidationPrice(inp, counted, a);
-        const full = calls;
+        const full = counter.calls;
         const unit = pow10(inp.baseDecimals);
         inp.markShortfall = maintenanceShortfallAtMark(inp, inp.mark, positionMmf);
         inp.markUpnl = divRound(inp.quantity * inp.mark - inp.costBasis, unit, Rounding.Down);
-        calls = 0;
+        counter.calls = 0;
         estimatedLiquidationPrice(inp, counted, b);
         inp.markShortfall = null;
         inp.markUpnl = null;
         expect([b.kind, b.price]).toEqual([a.kind, a.price]);
         if (a.kind === LiquidationPriceKind.None) seen.none++;
-        if (calls < full - 1) seen.bounded++; // the far end's evaluation (and the mark's) saved
+        if (counter.calls < full - 1) seen.bounded++; // the far end's evaluation (and the mark's) saved
       }),
       { numRuns: 3000 },
     );
@@ -264,11 +268,8 @@ describe("P8 shortcut: a short's crossing from a closed-form start", () => {
 
   it("P8: pipeline.perp-order's maker solved from its previous answer takes fewer evaluations than from the mark (same answer)", () => {
     const btc = PERP_MARKETS.find((m) => m.symbol === "BTC_USDC_PERP")!;
-    let calls = 0;
-    const counted: PositionMmfFormula = (n, mmf) => {
-      calls++;
-      return positionMmf(n, mmf);
-    };
+    const counter = new CountedMmf();
+    const counted = counter.formula;
     // 0.6 BTC short from 60,000 on 1,000,000 USDC (1,700,959.9: the test below), then one more fill of 0.001 BTC.
     const maker = Object.assign(new LiquidationPriceInputs(), {
       quantity: -60_100_000n, costBasis: -60_100_000n * 60_000n * USD, exposureQuantity: 60_100_000n, baseDecimals: 8, mmf: btc.mmf!,
@@ -276,24 +277,21 @@ describe("P8 shortcut: a short's crossing from a closed-form start", () => {
     });
     const fromMark = new LiquidationPriceResult();
     estimatedLiquidationPrice(maker, counted, fromMark, true);
-    const markCalls = calls;
-    calls = 0;
+    const markCalls = counter.calls;
+    counter.calls = 0;
     maker.start = 1_700_959_900_000_000n;
     const fromLast = new LiquidationPriceResult();
     estimatedLiquidationPrice(maker, counted, fromLast, true);
     expect([fromLast.kind, fromLast.price]).toEqual([fromMark.kind, fromMark.price]);
     expect(fromMark.kind).toBe(LiquidationPriceKind.Found);
     // 6, 5 before the drop bound skipped the confirmation one tick down; 5, 4 before the sqrt branch's slope correction
-    expect([markCalls, calls]).toEqual([3, 2]);
+    expect([markCalls, counter.calls]).toEqual([3, 2]);
   });
 
   it("P8: pipeline.perp-order's maker over 300 fills, each solved from the previous answer: the search's answer, ~2 evaluations a solve", () => {
     const btc = PERP_MARKETS.find((m) => m.symbol === "BTC_USDC_PERP")!;
-    let calls = 0;
-    const counted: PositionMmfFormula = (n, mmf) => {
-      calls++;
-      return positionMmf(n, mmf);
-    };
+    const counter = new CountedMmf();
+    const counted = counter.formula;
     const maker = Object.assign(new LiquidationPriceInputs(), {
       quantity: 0n, costBasis: 0n, exposureQuantity: 0n, baseDecimals: 8, mmf: btc.mmf!,
       otherEquityUsd: 1_000_000n * USD, otherMaintenanceMarginUsd: 0n, mark: 60_000n * USD, tickSize: btc.tickSize, minPrice: btc.minPrice, maxPrice: btc.maxPrice,
@@ -306,10 +304,10 @@ describe("P8 shortcut: a short's crossing from a closed-form start", () => {
       maker.costBasis -= 100_000n * 60_000n * USD;
       maker.exposureQuantity = -maker.quantity + 500_000n; // and 0.005 BTC of its sells resting
       estimatedLiquidationPrice(maker, positionMmf, search, false);
-      calls = 0;
+      counter.calls = 0;
       estimatedLiquidationPrice(maker, counted, fast, true);
       expect([fast.kind, fast.price]).toEqual([search.kind, search.price]);
-      if (fill > 1) evaluations += calls;
+      if (fill > 1) evaluations += counter.calls;
       if (fast.kind === LiquidationPriceKind.Found) maker.start = fast.price;
     }
     expect(search.kind).toBe(LiquidationPriceKind.Found);
@@ -333,28 +331,25 @@ describe("P8 shortcut: a short's crossing from a closed-form start", () => {
     estimatedLiquidationPrice(make(-100_000_000n, 100_000n * USD, 10_000n * USD, 109_000n * USD), positionMmf, out);
     expect(out.kind).toBe(LiquidationPriceKind.None);
     // pipeline.perp-order's maker: 0.6 BTC short from 60,000 on 1,000,000 USDC — the start is taken (fewer evaluations).
-    let calls = 0;
-    const counted: PositionMmfFormula = (n, mmf) => {
-      calls++;
-      return positionMmf(n, mmf);
-    };
+    const counter = new CountedMmf();
+    const counted = counter.formula;
     const maker = make(-60_000_000n, 60_000n * USD, 1_000_000n * USD);
     estimatedLiquidationPrice(maker, counted, out, false);
-    const searchCalls = calls;
-    calls = 0;
+    const searchCalls = counter.calls;
+    counter.calls = 0;
     const guessed = new LiquidationPriceResult();
     estimatedLiquidationPrice(maker, counted, guessed, true);
     expect([guessed.kind, guessed.price, out.price]).toEqual([LiquidationPriceKind.Found, 1_700_959_900_000_000n, 1_700_959_900_000_000n]);
-    expect([searchCalls, calls]).toEqual([12, 3]); // 7 before the fixed point's Δ² step, 6 before the drop bound, 5 before the slope correction
+    expect([searchCalls, counter.calls]).toEqual([12, 3]); // 7 before the fixed point's Δ² step, 6 before the drop bound, 5 before the slope correction
     // … and with 0.05 BTC of its sells still resting (the batch's later orders: exposure 0.65 BTC).
     maker.exposureQuantity += 5_000_000n;
-    calls = 0;
+    counter.calls = 0;
     estimatedLiquidationPrice(maker, counted, out, false);
-    const restingSearch = calls;
-    calls = 0;
+    const restingSearch = counter.calls;
+    counter.calls = 0;
     estimatedLiquidationPrice(maker, counted, guessed, true);
     expect([guessed.kind, guessed.price]).toEqual([out.kind, out.price]);
-    expect(calls).toBeLessThan(restingSearch);
+    expect(counter.calls).toBeLessThan(restingSearch);
     // 670 USD of equity on 1 BTC at 100,000: MM 666.67 at the mark, crossing within the next ticks.
     const tight = make(-100_000_000n, 100_000n * USD, 670n * USD);
     estimatedLiquidationPrice(tight, positionMmf, out);
