@@ -360,17 +360,24 @@ describe("P8 shortcut: a short's crossing from a closed-form start", () => {
   });
 });
 
+/** A random perpetual change: a market, a position of up to ±maxUnits at a price, open buys and sells, maybe a mark. */
+function perpChangeFields(maxUnits: bigint) {
+  return {
+    market: fc.constantFrom(...PERP_MARKETS.map((m) => m.id)),
+    quantity: fc.bigInt({ min: -maxUnits, max: maxUnits }),
+    price: fc.bigInt({ min: 1n, max: 100_000n * USD }),
+    openBuy: fc.bigInt({ min: 0n, max: maxUnits }),
+    openSell: fc.bigInt({ min: 0n, max: maxUnits }),
+    markUsd: fc.option(fc.bigInt({ min: 1n, max: 100_000n * USD }), { nil: undefined }),
+  };
+}
+
 describe("C4/P1: perpetual changes reach the margin state lazily", () => {
   const ctx = new MarginContext(config);
   const change = fc.record({
-    market: fc.constantFrom(...PERP_MARKETS.map((m) => m.id)),
-    quantity: fc.bigInt({ min: -(10n ** 10n), max: 10n ** 10n }),
-    price: fc.bigInt({ min: 1n, max: 100_000n * USD }),
-    openBuy: fc.bigInt({ min: 0n, max: 10n ** 10n }),
-    openSell: fc.bigInt({ min: 0n, max: 10n ** 10n }),
+    ...perpChangeFields(10n ** 10n),
     what: fc.constantFrom("position", "orders", "both"),
     read: fc.boolean(),
-    markUsd: fc.option(fc.bigInt({ min: 1n, max: 100_000n * USD }), { nil: undefined }),
   });
 
   it("C4: after any interleaving of changes, reads and mark moves the margin state equals one valued from the end state", () => {
@@ -436,14 +443,9 @@ describe("C4/P1: perpetual changes reach the margin state lazily", () => {
 describe("C8 shortcut: a perpetual order checked with its market's change pending", () => {
   const ctx = new MarginContext(config);
   const step = fc.record({
-    market: fc.constantFrom(...PERP_MARKETS.map((m) => m.id)),
-    quantity: fc.bigInt({ min: -(10n ** 9n), max: 10n ** 9n }),
-    price: fc.bigInt({ min: 1n, max: 100_000n * USD }),
-    openBuy: fc.bigInt({ min: 0n, max: 10n ** 9n }),
-    openSell: fc.bigInt({ min: 0n, max: 10n ** 9n }),
+    ...perpChangeFields(10n ** 9n),
     what: fc.constantFrom("position", "orders", "both", "none"),
     otherMarket: fc.boolean(),
-    markUsd: fc.option(fc.bigInt({ min: 1n, max: 100_000n * USD }), { nil: undefined }),
     order: fc.record({
       fills: fc.bigInt({ min: 1n, max: 10n ** 9n }),
       buy: fc.boolean(),
