@@ -56,6 +56,7 @@ import { payFundingBeforeFill } from "./funding.ts";
 import { creditInsurance } from "./insurance.ts";
 import type { AccountMargin } from "./margin/index.ts";
 import { changePosition } from "./post-trade.ts";
+import { adlAcrossShards, postDemands } from "./adl-across-shards.ts";
 import { backstopBudgetUsd, netOwnClaim, publishAssetLeg, relays, releaseToBackstop, usdcOf } from "./backstop-transit.ts";
 import { publishBalance, publishPosition, publishSettlementRows } from "./replies.ts";
 import { positionReport } from "./queries.ts";
@@ -90,6 +91,8 @@ export function decideBeyondBook(s: RiskState, account: Account, margin: Account
   // A borrower's bankruptcy found by the lending half of Q4 (liquidation-lenders.ts, earlier in phase 0) is resolved
   // there, with its own cover: never a second cover here.
   if (s.lenders.pending.has(account.id)) return false;
+  // Q4 across shards: a posted ADL demand waits for its offers (adl-across-shards.ts) — no book step meanwhile.
+  if (s.adl.pending.length !== 0 && s.adl.waiting(account.id)) return true;
   const equityUsd = margin.netEquityUsd();
   const stalled = book.stalled.has(account.id);
   const stage = chooseLiquidationStage(equityUsd, margin.maintenanceMarginUsd(), margin.totalExposureNotionalUsd(), !stalled, s.liquidationParams);
@@ -247,9 +250,25 @@ function declareBankrupt(s: RiskState, account: Account, margin: AccountMargin, 
   const usdc = usdcOf(s);
   const ctx = s.marginContext;
   const deficit = usdToQuoteUnitsUp(-equityUsd, ctx.assetDecimals[usdc]!);
-  const budget = coverBudget(s);
-  const cover = deficit < budget ? deficit : budget;
-  s.liquidation.coverBudget = budget - cover;
+  let cover: bigint;
+  if (adlAcrossShards(s)) {
+    // K > 1 (engine.ts "Q4 ADL across shards (as built)"): a deficit the shard's budget covers is covered now; else
+    // the account posts its demand and waits, and two batches later takes the cover and the legs the allocation kept.
+    const reserved = s.adl.covers.get(account.id);
+    if (reserved === undefined) {
+      const budget = coverBudget(s);
+      if (deficit > budget) return postDemands(s, account, deficit);
+      cover = deficit;
+      s.liquidation.coverBudget = budget - cover;
+    } else {
+      cover = deficit < reserved ? deficit : reserved;
+      s.adl.covers.delete(account.id); // one decision per batch
+    }
+  } else {
+    const budget = coverBudget(s);
+    cover = deficit < budget ? deficit : budget;
+    s.liquidation.coverBudget = budget - cover;
+  }
   let legs = 0;
   if (cover < deficit) {
     const afterCoverUsd = equityUsd + (cover * ctx.assetMark[usdc]!) / ctx.assetUnit[usdc]!;
@@ -286,6 +305,7 @@ function deleverage(s: RiskState, account: Account, margin: AccountMargin, m: nu
   inp.totalMaintenanceMarginUsd = margin.maintenanceMarginUsd();
   const price = bankruptcyPrice(inp, scratch.priceOut).price;
   if (price <= 0n) return 0; // nothing but a zero price would cover it: left for the lenders' half of Q4
+  if (adlAcrossShards(s)) return allocatedLegs(s, account.id, m, q, price, mark, out);
   const n = collectCandidates(s, account.id, m);
   if (scratch.order.length < n) scratch.order = new Int32Array(n * 2);
   const ranked = rankAdlCandidates(scratch.candidates, n, q, mark, scratch.order);
@@ -299,6 +319,24 @@ function deleverage(s: RiskState, account: Account, margin: AccountMargin, m: nu
     s.liquidation.adlUsed.add(other);
     const key = adlKey(other, m);
     s.liquidation.adlTaken.set(key, (s.liquidation.adlTaken.get(key) ?? 0n) + take);
+    legs++;
+  }
+  return legs;
+}
+
+/**
+ * Q4 across shards: the legs the allocation of this phase 0 kept for the account's position q in market m
+ * (adl-across-shards.ts planReady), at its bankruptcy price, never more than |q| in all; returns the legs sent.
+ */
+function allocatedLegs(s: RiskState, id: number, m: number, q: bigint, price: bigint, mark: bigint, out: CommandOut): number {
+  const adl = s.adl;
+  let left = q < 0n ? -q : q;
+  let legs = 0;
+  for (let i = 0; i < adl.legAccount.length && left > 0n; i++) {
+    if (adl.legAccount[i] !== id || adl.legMarket[i] !== m) continue;
+    const take = adl.legQuantity[i]! < left ? adl.legQuantity[i]! : left;
+    left -= take;
+    forwardLeg(out, LiquidationStep.OnAdl, id, adl.legCounterparty[i]!, m, q > 0n ? take : -take, price, mark);
     legs++;
   }
   return legs;
