@@ -31,16 +31,21 @@ const legs = (events: EventRecord[]) =>
  * Dave 0.5 to Erin.
  */
 function setup(h: Harness): void {
+  fundWithFrank(h);
+  h.batch([deposit(ALICE, USDC, 6_100n * USDC_UNIT), deposit(DAVE, USDC, 3_100n * USDC_UNIT), deposit(ERIN, USDC, 50_000n * USDC_UNIT)]);
+  h.batch([gtc(BOB, BTC_PERP, Side.Sell, 60_000n * USD, BTC_UNIT), gtc(DAVE, BTC_PERP, Side.Sell, 60_000n * USD, BTC_UNIT / 2n)]);
+  h.batch([gtc(ALICE, BTC_PERP, Side.Buy, 60_000n * USD, BTC_UNIT), gtc(ERIN, BTC_PERP, Side.Buy, 60_000n * USD, BTC_UNIT / 2n)]);
+  expect([h.position(ALICE)[0], h.position(BOB)[0], h.position(DAVE)[0], h.position(ERIN)[0]]).toEqual([BTC_UNIT, -BTC_UNIT, -BTC_UNIT / 2n, BTC_UNIT / 2n]);
+}
+
+/** The fund gets Frank's 1% fee: 1.0465 USDC; Bob holds 100,000 USDC (less a SOL bought at 115). */
+function fundWithFrank(h: Harness): void {
   h.batch([deposit(LENDER, USDC, 10_000n * USDC_UNIT), { kind: CommandKind.Lend, account: LENDER, asset: USDC, amount: 10_000n * USDC_UNIT }, deposit(FRANK, SOL, 10n * SOL_UNIT)]);
   h.batch([{ kind: CommandKind.Withdraw, account: FRANK, asset: USDC, amount: 1_000n * USDC_UNIT, flags: OrderFlag.AutoBorrow }]);
   h.batch([deposit(BOB, USDC, 100_000n * USDC_UNIT), gtc(BOB, SOL_USDC, Side.Buy, 115n * USD, SOL_UNIT)]);
   h.batch([mark(SOL, 116n * USD)]);
   h.tick();
   expect(h.fund()).toBe(1_046_500n);
-  h.batch([deposit(ALICE, USDC, 6_100n * USDC_UNIT), deposit(DAVE, USDC, 3_100n * USDC_UNIT), deposit(ERIN, USDC, 50_000n * USDC_UNIT)]);
-  h.batch([gtc(BOB, BTC_PERP, Side.Sell, 60_000n * USD, BTC_UNIT), gtc(DAVE, BTC_PERP, Side.Sell, 60_000n * USD, BTC_UNIT / 2n)]);
-  h.batch([gtc(ALICE, BTC_PERP, Side.Buy, 60_000n * USD, BTC_UNIT), gtc(ERIN, BTC_PERP, Side.Buy, 60_000n * USD, BTC_UNIT / 2n)]);
-  expect([h.position(ALICE)[0], h.position(BOB)[0], h.position(DAVE)[0], h.position(ERIN)[0]]).toEqual([BTC_UNIT, -BTC_UNIT, -BTC_UNIT / 2n, BTC_UNIT / 2n]);
 }
 
 interface AdlRun {
@@ -116,6 +121,43 @@ describe("Q4 perp ADL across risk shards: the one-shard result to the last unit"
       expect(r.covers).toEqual(runs[0]!.covers); // the fund's whole capital, as one shard pays it (not floor(fund / K))
       expect(r.balances).toEqual(runs[0]!.balances);
     }
+  });
+});
+
+describe("Q4 perp ADL across risk shards: no quantity allocated twice", () => {
+  it("Q4, X1: Alice (shard 0) and Gina (176, shard 1) are bankrupt longs of 1 BTC in one batch; the shorts are Erin (shard 0, 50,000 USDC: ranked first) and Bob (shard 1): at 2×1 and 2×2 both shards allocate alike — Alice (lower id) gets the fund's 1.0465 and Erin's 1 BTC, Gina Bob's 1 BTC at her own bankruptcy price — as one shard does", () => {
+    const GINA = 176;
+    const results = [ONE, TWO, TWO_BY_TWO].map((t) => {
+      const h = new Harness(base, t);
+      fundWithFrank(h);
+      h.batch([deposit(ALICE, USDC, 6_100n * USDC_UNIT), deposit(GINA, USDC, 6_100n * USDC_UNIT), deposit(ERIN, USDC, 50_000n * USDC_UNIT)]);
+      h.batch([gtc(BOB, BTC_PERP, Side.Sell, 60_000n * USD, BTC_UNIT), gtc(ERIN, BTC_PERP, Side.Sell, 60_000n * USD, BTC_UNIT)]);
+      h.batch([gtc(ALICE, BTC_PERP, Side.Buy, 60_000n * USD, BTC_UNIT), gtc(GINA, BTC_PERP, Side.Buy, 60_000n * USD, BTC_UNIT)]);
+      h.batch(quotes(50_000n * USD, 53_955n * USD));
+      expect(h.liquidating()).toEqual([ALICE, GINA]);
+      h.tick(); // stalled
+      const totals = h.totals();
+      const all: EventRecord[] = [];
+      for (let i = 0; i < 3; i++) all.push(...h.tick());
+      expect(h.totals()).toEqual(totals);
+      return {
+        legs: legs(all).sort(),
+        positions: [ALICE, GINA, ERIN, BOB].map((a) => h.position(a)),
+        usdc: [ALICE, GINA, ERIN, BOB].map((a) => h.usdc(a)),
+        fund: h.fund(),
+        liquidating: h.liquidating(),
+      };
+    });
+    // Gina's equity is −5 as Alice's (6,040 − 6,045), but the fund went to Alice (lower id): p = 53,955 + 5 = 53,960.
+    expect(results[0]!.legs).toEqual([
+      [LiquidationStep.OnAdl, ALICE, ERIN, BTC_PERP, Side.Sell, BTC_UNIT, P],
+      [LiquidationStep.OnAdl, GINA, BOB, BTC_PERP, Side.Sell, BTC_UNIT, 53_960n * USD],
+    ].sort());
+    expect(results[0]!.positions).toEqual([[0n, 0n], [0n, 0n], [0n, 0n], [0n, 0n]]);
+    expect(results[0]!.usdc.slice(0, 2)).toEqual([0n, 0n]);
+    expect(results[0]!.liquidating).toEqual([]);
+    expect(results[1]).toEqual(results[0]);
+    expect(results[2]).toEqual(results[0]);
   });
 });
 

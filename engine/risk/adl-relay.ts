@@ -61,6 +61,8 @@ export class AdlRelay {
   readonly legMarket: number[] = [];
   readonly legCounterparty: number[] = [];
   readonly legQuantity: bigint[] = [];
+  /** A slot of the batch is set (own or merged): roll must read them. */
+  private touched = false;
   private readonly scratch = new PoolDelta();
 
   constructor(
@@ -88,6 +90,7 @@ export class AdlRelay {
   /** Phase 0: a demand into this shard's next free slot; false when the batch's slots are used. */
   post(account: number, market: number, quantity: bigint, deficit: bigint): boolean {
     if (this.posted >= ADL_DEMANDS_PER_SHARD_MAX) return false;
+    this.touched = true;
     const d = this.deltas[this.demandIndex(this.shardIndex, this.posted++)]!;
     d.cash = BigInt(account) + 1n;
     d.borrowShares = BigInt(market);
@@ -103,6 +106,7 @@ export class AdlRelay {
 
   /** Phase 3b: offer j of this shard for market m, candidate side (0 long, 1 short). */
   offer(m: number, side: number, j: number, account: number, quantity: bigint, costBasis: bigint, netEquityUsd: bigint): void {
+    this.touched = true;
     const d = this.deltas[this.offerIndex(this.shardIndex, m, side, j)]!;
     d.cash = BigInt(account) + 1n;
     d.lendShares = quantity;
@@ -123,12 +127,24 @@ export class AdlRelay {
   applyRemote(deltas: readonly PoolDelta[], first: number): void {
     for (let i = 0; i < this.remote.length; i++) {
       const d = deltas[first + i]!;
-      if (!d.isZero()) this.remote[i]!.add(d);
+      if (d.isZero()) continue;
+      this.remote[i]!.add(d);
+      this.touched = true;
     }
   }
 
   /** Phase 4 after the merge: ready ← pending with the merged offers, pending ← the merged demands; slots cleared. */
   roll(): void {
+    if (!this.touched) {
+      // No slot set this batch (every batch without a bankruptcy): no demands, no offers — nothing to read.
+      if (this.pending.length !== 0 || this.ready.length !== 0 || this.offers.length !== 0) {
+        this.ready = this.pending;
+        this.pending = [];
+        this.offers = [];
+      }
+      this.endBatch();
+      return;
+    }
     const merged = this.scratch;
     const offers: AdlOffer[] = [];
     for (let k = 0; k < this.shardCount; k++) {
@@ -165,6 +181,12 @@ export class AdlRelay {
     this.pending = demands;
     for (const d of this.deltas) d.clear();
     for (const d of this.remote) d.clear();
+    this.endBatch();
+  }
+
+  /** The batch's own bookkeeping, cleared at its end (the slots are clear). */
+  private endBatch(): void {
+    this.touched = false;
     this.posted = 0;
     this.coverReserved = 0n;
     this.covers.clear();
