@@ -8,8 +8,9 @@
 //     shards (as built)" — and the fund covers any deficit of what moves); else an
 //     account with negative net equity and nothing the engine can liquidate (no exposure left, or stalled on the book)
 //     is bankrupt (Q4): the insurance fund covers min(fund, deficit), and what the fund
-//     cannot cover is closed by ADL — each perpetual position at its bankruptcy price against this shard's opposing
-//     positions, highest profit % × leverage first. Position legs go out as LiquidationTransfer commands (seq 0) to the
+//     cannot cover is closed by ADL — each perpetual position at its bankruptcy price against the opposing positions,
+//     highest profit % × leverage first (K > 1: of every shard, decided two batches later from the replicated demands
+//     and offers, adl-across-shards.ts; engine.ts "Q4 ADL across shards (as built)"). Position legs go out as LiquidationTransfer commands (seq 0) to the
 //     market's matching shard (decision RO); the account joins inFlight, so R1 refuses its commands this batch.
 //   - R2 (applyLiquidationTransfer): the matching shard's LiquidationTransfer event moves the position of each side
 //     this shard owns like a fill at the leg's price, fee 0 (post-trade.ts changePosition: PnL realized against the
@@ -350,8 +351,8 @@ function adlKey(account: number, m: number): number {
 /**
  * Q4: this shard's holders in market m that ADL may reduce (not the bankrupt account, not liquidating, not in flight
  * this batch), into scratch.candidates, each with what this batch's earlier legs left of its position (its cost basis
- * in proportion); returns their count. With several risk shards only this shard's
- * accounts are candidates (engine.ts "Q3/Q4 (as built)": the deciding shard knows no other shard's equity).
+ * in proportion); returns their count. One risk shard only: with several, the candidates are every shard's offers
+ * (adl-across-shards.ts, the same ranking and allocation).
  */
 function collectCandidates(s: RiskState, bankrupt: number, m: number): number {
   const book = s.liquidation;
