@@ -162,6 +162,26 @@ describe("Q4 perp ADL across risk shards: no quantity allocated twice", () => {
   });
 });
 
+describe("Q4 perp ADL across risk shards: an allocation the account no longer needs", () => {
+  it("Q4: at 2×2 Alice deposits 10 USDC while her demand waits (equity −5 → +5): two batches later she is not bankrupt, no leg goes out, Dave and Bob keep their shorts and the fund its 1.0465; she stays on the book", () => {
+    const h = new Harness(base, TWO_BY_TWO);
+    setup(h);
+    h.batch(quotes(50_000n * USD, 53_955n * USD));
+    h.tick(); // stalled
+    h.tick(); // the demand is posted
+    expect(h.engine.risk[0]!.adlRelayed().pending.length).toBe(1);
+    h.tick([deposit(ALICE, USDC, 10n * USDC_UNIT)]); // the offers go out; Alice's equity is +5 at the boundary
+    expect(h.engine.risk[0]!.adlRelayed().ready.length).toBe(1);
+    const events = h.tick();
+    expect(legs(events)).toEqual([]);
+    expect(kinds(events, EventKind.SocializedLoss)).toEqual([]);
+    expect([h.position(DAVE)[0], h.position(BOB)[0], h.position(ALICE)[0]]).toEqual([-BTC_UNIT / 2n, -BTC_UNIT, BTC_UNIT]);
+    expect(h.fund()).toBe(1_046_500n);
+    expect(h.liquidating()).toEqual([ALICE]);
+    for (const r of h.engine.risk) expect(r.adlRelayed()).toEqual({ pending: [], ready: [], offers: [] });
+  });
+});
+
 describe("Q4 across shards: what the relay carries", () => {
   it("Q4: at 2×2 the demand (Alice's 1 BTC, deficit 5 USDC) is on every shard at the boundary after the stall's next batch; a batch later it is ready with shard 1's offers — Dave ranked before Bob — and the batch after it is gone", () => {
     const h = new Harness(base, TWO_BY_TWO);
