@@ -106,7 +106,7 @@ function allocate(s: RiskState, d: AdlDemand, own: boolean): void {
     adl.legAccount.push(d.account);
     adl.legMarket.push(d.market);
     adl.legCounterparty.push(other);
-    adl.legQuantity.push(take);
+    adl.legQuantity.push(d.quantity > 0n ? take : -take); // signed as the giver's position
   }
 }
 

@@ -56,7 +56,8 @@ export class AdlRelay {
   coverReserved = 0n;
   /** Phase 0 (within the batch): per own ready account, the cover the allocation reserved for it (USDC units). */
   readonly covers = new Map<number, bigint>();
-  /** Phase 0 (within the batch): the own ready accounts' legs — account, market, counterparty, base quantity. */
+  /** Phase 0 (within the batch): the own ready accounts' legs — account, market, counterparty, base quantity (signed
+   * as the giver's position when it was posted). */
   readonly legAccount: number[] = [];
   readonly legMarket: number[] = [];
   readonly legCounterparty: number[] = [];

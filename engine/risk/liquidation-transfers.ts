@@ -334,8 +334,11 @@ function allocatedLegs(s: RiskState, id: number, m: number, q: bigint, price: bi
   let left = q < 0n ? -q : q;
   let legs = 0;
   for (let i = 0; i < adl.legAccount.length && left > 0n; i++) {
-    if (adl.legAccount[i] !== id || adl.legMarket[i] !== m) continue;
-    const take = adl.legQuantity[i]! < left ? adl.legQuantity[i]! : left;
+    const leg = adl.legQuantity[i]!;
+    // A leg for the other side than the position now (it could only shrink, never flip, while liquidating) is not sent.
+    if (adl.legAccount[i] !== id || adl.legMarket[i] !== m || leg > 0n !== q > 0n) continue;
+    const size = leg < 0n ? -leg : leg;
+    const take = size < left ? size : left;
     left -= take;
     forwardLeg(out, LiquidationStep.OnAdl, id, adl.legCounterparty[i]!, m, q > 0n ? take : -take, price, mark);
     legs++;
