@@ -6,7 +6,7 @@
 // with two shards Alice (32) and Erin (96) are on shard 0, Bob (48), Dave (80) and the lender (16) on shard 1: every
 // position opposing Alice's long is on the other shard (before, she got a cover each batch and no ADL).
 import { afterEach, describe, expect, it } from "vitest";
-import { CommandKind, CommandRecord, EventKind, EventRecord, LiquidationStep, OrderFlag, Side, type EventSink } from "../engine/model/index.ts";
+import { CommandKind, CommandRecord, EventKind, EventRecord, LiquidationStep, OrderFlag, Side, TimeInForce, type EventSink } from "../engine/model/index.ts";
 import { Engine, ThreadedPipeline, type EngineTopology } from "../engine/pipeline/index.ts";
 import { SettlementReason } from "../engine/risk/index.ts";
 import {
@@ -179,6 +179,22 @@ describe("Q4 perp ADL across risk shards: an allocation the account no longer ne
     expect(h.fund()).toBe(1_046_500n);
     expect(h.liquidating()).toEqual([ALICE]);
     for (const r of h.engine.risk) expect(r.adlRelayed()).toEqual({ pending: [], ready: [], offers: [] });
+  });
+});
+
+describe("Q4 perp ADL across risk shards: never more than the position now", () => {
+  it("Q4: at 2×2 Alice sells 0.01 BTC to Erin at 53,954 while her demand for 1 BTC waits: two batches later her legs close 0.99 — Dave's 0.5, then 0.49 of Bob's 0.5 — at the bankruptcy price of the position she holds then", () => {
+    const h = new Harness(base, TWO_BY_TWO);
+    setup(h);
+    h.batch(quotes(50_000n * USD, 53_955n * USD));
+    h.tick(); // stalled
+    h.tick(); // the demand is posted: 1 BTC
+    h.tick([gtc(ERIN, BTC_PERP, Side.Buy, 53_954n * USD, BTC_UNIT / 100n), { ...gtc(ALICE, BTC_PERP, Side.Sell, 53_954n * USD, BTC_UNIT / 100n), tif: TimeInForce.IOC }]);
+    expect(h.position(ALICE)[0]).toBe(BTC_UNIT - BTC_UNIT / 100n);
+    const out = legs(h.tick());
+    expect(out.map((l) => [l[2], l[5]])).toEqual([[DAVE, BTC_UNIT / 2n], [BOB, BTC_UNIT / 2n - BTC_UNIT / 100n]]);
+    expect(new Set(out.map((l) => l[6])).size).toBe(1); // one bankruptcy price for the position
+    expect([h.position(ALICE)[0], h.position(DAVE)[0], h.position(BOB)[0]]).toEqual([0n, 0n, -BTC_UNIT / 2n - BTC_UNIT / 100n]);
   });
 });
 
