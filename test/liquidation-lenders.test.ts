@@ -166,6 +166,44 @@ describe("Q4 write-down below one unit", () => {
   });
 });
 
+describe("P6 after a Q4 write-down below one unit", () => {
+  it("P6, L15, Q4: Dave's 1 micro-USDC lent is written down to 0 units by a bankrupt USDC borrower (shares left, lent 0); his perp buy's 0.6 USDC taker fee, with no USDC available, is then borrowed under autoBorrowSettlements (step 2) — the worthless shares leave the pool first (before: the borrow was skipped as 'lends USDC' and the fee went unsettled)", () => {
+    const h = new Harness();
+    const BTC_PERP = 3;
+    h.batch([
+      deposit(LENDER, USDC, 100_000n * USDC_UNIT), lend(LENDER, USDC, 100_000n * USDC_UNIT),
+      deposit(DAVE, USDC, 1n), lend(DAVE, USDC, 1n),
+      deposit(ALICE, USDT, 100_000n * USDC_UNIT),
+      deposit(BOB, USDC, 10_000n * USDC_UNIT),
+    ]);
+    const borrowed = h.batch([withdraw(ALICE, USDC, 50_000n * USDC_UNIT, OrderFlag.AutoBorrow)]);
+    expect(rejects(borrowed)).toEqual([]);
+    expect(h.borrowed(ALICE, USDC)).toBe(50_000n * USDC_UNIT);
+    const started = h.batch([mark(USDT, USD / 100n)]);
+    expect(started.filter((e) => e.kind === EventKind.LiquidationStarted).map((e) => e.account)).toEqual([ALICE]);
+    h.tick(); // found bankrupt: nothing Q2 can sell (USDT has no market), net equity < 0
+    const resolved = h.tick(); // the USDC borrow is forgiven: the lend index falls to about half
+    expect(socializations(resolved).filter((r) => r[0] === SocializationKind.LenderWriteDown).map((r) => [r[1], r[2], r[3]])).toEqual([[ALICE, USDC, 50_000n * USDC_UNIT]]);
+    const shares = h.risk(DAVE).positionOf(DAVE, USDC).lendShares;
+    expect(shares > 0n).toBe(true);
+    expect([h.lent(DAVE, USDC), h.available(DAVE, USDC)]).toEqual([0n, 0n]);
+    h.batch([deposit(DAVE, SOL, 10n * SOL_UNIT), mark(SOL, 100n * USD), mark(BTC, 60_000n * USD)]);
+    const pool = h.risk(DAVE).pools.pools[USDC]!;
+    const lendSharesBefore = pool.lendShares;
+    h.batch([{ kind: CommandKind.PlaceOrder, account: BOB, market: BTC_PERP, side: Side.Sell, orderType: OrderType.Limit, tif: TimeInForce.GTC, price: 60_000n * USD, quantity: BTC_UNIT / 100n }]);
+    const filled = h.batch([{ kind: CommandKind.PlaceOrder, account: DAVE, market: BTC_PERP, side: Side.Buy, orderType: OrderType.Limit, tif: TimeInForce.IOC, price: 60_000n * USD, quantity: BTC_UNIT / 100n }]);
+    expect(filled.filter((e) => e.kind === EventKind.Fill).map((e) => [e.account, e.makerAccount, e.quantity])).toEqual([[DAVE, BOB, BTC_UNIT / 100n]]);
+    // The taker fee, 10 bps of 600 USDC, settled by P6 step (2): a USDC borrow, nothing unsettled.
+    const rows = filled.filter((e) => e.kind === EventKind.Settlement && e.account === DAVE).map((e) => [e.settlementStep, e.settledAmount]);
+    expect(rows).toEqual([[2, 600_000n]]);
+    expect(h.risk(DAVE).unsettledUsdc(DAVE)).toBe(0n);
+    expect(h.risk(DAVE).positionOf(DAVE, USDC).lendShares).toBe(0n);
+    expect(pool.lendShares).toBe(lendSharesBefore - shares);
+    expect(h.borrowed(DAVE, USDC)).toBe(600_000n); // no entry fee at this pool's rate now (L6)
+    expect(h.available(DAVE, USDC)).toBe(0n);
+  });
+});
+
 describe("Q4 the insurance fund first", () => {
   it("Q4: a deficit the fund can cover is covered: 0.980400 USDC from the fund (its 1.0465 USDC of Q2 fees) to the bankrupt account, a Cover entry; no write-down, the lenders keep their BTC claim", () => {
     const h = new Harness();

@@ -172,11 +172,11 @@
 //    decision per batch. Nothing stays in flight past the batch end (LiquidationBook.endTransfers), so snapshots and
 //    the state hash carry no new state.
 //    With one risk shard (the default) every fact is known and the behaviour is exactly SPEC Q3/Q4. With K > 1 the
-//    deciding shard lacks other shards' state, and the restriction is: ADL candidates are the deciding shard's own
-//    accounts (what the others hold is left for later batches or other candidates), and each shard's covers spend at
-//    most floor(fund at the boundary / K) per batch, so the fund's sum never goes negative from a cover. The backstop
-//    takes over accounts of every shard (below). Deterministic and conserving; a cross-shard ADL ranking (e.g. by the
-//    matching shard from its replica) is left.
+//    deciding shard lacks other shards' state, and the restriction was: ADL candidates are the deciding shard's own
+//    accounts, and each shard's covers spend at most floor(fund at the boundary / K) per batch, so the fund's sum never
+//    goes negative from a cover. The backstop takes over accounts of every shard ("Q3 across shards" below), and ADL
+//    picks counterparties on every shard ("Q4 ADL across shards" below); the floor(fund / K) budget stays for the
+//    covers a shard pays at once.
 // Q3 across shards (as built; amends "Q3/Q4 (as built)", which let the backstop take only its own shard's accounts —
 //    engine/risk/backstop-relay.ts (state), backstop-transit.ts (rules)). No new ring, no new phase: what crosses
 //    shards rides the phase-4 delta exchange (RiskState.batchDeltas: one status delta, then per asset the backstop's
@@ -210,6 +210,42 @@
 //    counts liabilities that netting may cancel; the backstop's status reaches other shards as of the end of 3b (its
 //    end of liquidation a batch late);
 //    several takeovers into one backstop from other shards in one batch are credited (and netted) as one sum.
+// Q4 ADL across shards (as built; amends "Q3/Q4 (as built)", which took ADL counterparties on the bankrupt account's
+//    own shard only — a bankrupt account whose opposing positions were all elsewhere got a cover each batch and no ADL,
+//    fuzz 2×2 seed 361279826. engine/risk/adl-relay.ts (state), adl-across-shards.ts (rules)). No new ring, no new
+//    phase: two more kinds of phase-4 deltas, each shard writing only its own slots, so the merged sums are the union.
+//    - Demand (batch B, phase 0): at K > 1 a bankrupt account (as before: negative equity, nothing the engine can
+//      liquidate, the backstop did not take it) whose deficit the shard's cover budget pays is covered at once, as
+//      before; else its shard pays nothing yet and posts one demand per position — account, market, signed quantity,
+//      the deficit in USDC units — at most ADL_DEMANDS_PER_SHARD_MAX a batch (more wait a batch on the book). The
+//      account takes no book step, takeover or cover while its demand is pending.
+//    - Offers (B+1, phase 3b, after every R2 of the batch, so the positions are those of the boundary a leg will meet):
+//      for each market and candidate side some pending demand needs, every shard publishes its own opposing holders
+//      ranked as SPEC Q4 ranks them (profit % × leverage at the batch's mark, ties by account id — rankAdlCandidates,
+//      the one-shard code), not liquidating and not demanding, the top ADL_OFFERS_PER_SIDE_MAX (8), each with its
+//      quantity, cost basis and net equity.
+//    - Decision (B+2, phase 0, before the lenders' half and the steps): every shard runs the same allocation over the
+//      same replicated demands and offers, demands in (account, market) order: the fund's cover of each account,
+//      min(deficit posted, what the fund's capital at the boundary has left), and where it falls short each position
+//      against the offers of its market, ranked again with what earlier demands left of them (cost basis in
+//      proportion) and allocated down the ranking — one shard's collectCandidates/allocateAdl. Each shard keeps the
+//      legs of its own demands and reserves its own counterparties for the batch (no step, takeover or bankruptcy of
+//      them: LiquidationBook.adlUsed), so no quantity is allocated twice and no other leg of phase 0 meets it; the
+//      other covers of the batch (lenders' half, takeovers, covers paid at once) share floor((capital − the ready
+//      covers) / K) a shard. At the account's turn (D3 order) its shard pays min(reserved cover, deficit now) and
+//      sends the legs at the bankruptcy price from its equity now, never more than its position now: LiquidationTransfer
+//      commands through the market's matching shard to both accounts' shards, as every position leg (RO). An account
+//      that left liquidation or bankruptcy meanwhile (a deposit, a mark) simply does not use its allocation.
+//    Replicated at every boundary (snapshot format 15 and the state hash): the pending demands, the ready demands and
+//    their offers; the slots are empty at a boundary. Equal to one shard's legs, prices, covers and balances, two
+//    batches later (test/liquidation-adl-shards.test.ts at 2×1, 2×2 and 3×2), when the allocation touches at most 8
+//    holders of any one shard per market and side and nothing moves the accounts meanwhile. Where it differs it does
+//    less, never more: a counterparty below a shard's 8th waits for the next round; the ranking uses each holder's
+//    equity at B+1's phase 3b (one shard: at the decision); a holder that became liquidating after publishing is still
+//    a counterparty (the leg only reduces its position, at a price better than the mark); the ready covers come before
+//    the other covers of the batch, and the decision's order is account-id order, not the D3 rotation; an allocation a
+//    deciding shard does not use (the account recovered, was taken over, or was not reached within
+//    ENGINE_ORDERS_PER_BATCH_MAX) is left unused that batch, its counterparties idle for one batch.
 // RO (decided with reduceOnly at fill time, O1/P1): each perpetual market's matching shard keeps every account's net
 //    position in it, moved by each fill as the book makes it (matching/perp-positions.ts; snapshot and state hash), and
 //    caps reduceOnly orders by it when placed and each time the book fills them. A perpetual position may change only

@@ -57,8 +57,10 @@ export { SnapshotFormatError };
  * borrows due a collateral conversion (P6 (3): risk/settlement-conversions.ts).
  * 13: each position log entry (L14) ends with the account's open realized PnL (risk/pools.ts noteOpenPnl).
  * 14: each risk shard's section ends with the backstop's replicated headroom (Q3 across shards: exposure notional
- * used, liquidating flag; risk/backstop-relay.ts). */
-export const SNAPSHOT_FORMAT_VERSION = 14;
+ * used, liquidating flag; risk/backstop-relay.ts).
+ * 15: each risk shard's section ends with the replicated ADL demands (pending, ready) and offers (Q4 ADL across
+ * shards; risk/adl-relay.ts). */
+export const SNAPSHOT_FORMAT_VERSION = 15;
 const MAGIC = "CBSNAPSH";
 const CRC_BYTES = 4;
 /** Shards of one stage a snapshot may hold (a damaged count must not drive a long loop). */

@@ -220,6 +220,9 @@ export function debitUsdc(s: RiskState, account: Account, usdc: number, market: 
     pools.applyRedeem(account, usdc, s.nowMs, s.poolPlan);
   }
   const short = s.debitPlan.convert;
+  // L15: lend shares worth less than one unit (a Q4 write-down lowered the lend index under them) are no lend — they
+  // leave the pool for nothing (as at a margin fill), so neither the borrow of (2) nor the forced one is barred by them.
+  if (short > 0n && account.positions[usdc]!.lendShares > 0n) pools.dropWorthlessLend(account, usdc, s.nowMs);
   // (2) is taken whole or not at all (its gates: throttle L7, utilization, liquidity, L15).
   const borrowable = short > 0n && autoBorrow && account.positions[usdc]!.lendShares === 0n &&
     pools.checkBorrow(account, usdc, short, s.nowMs, s.poolPlan) === RejectCode.None ? short : 0n;

@@ -5,7 +5,7 @@
 // (engine/model/limits.ts) and then drops its oldest entry: a fill or a funding payment appends without allocating
 // once the ring has grown. They are engine state: in the shard's snapshot section (snapshot.ts, shard-snapshot.ts)
 // and its state hash (invariants.ts), so a replay and every pipeline layout answer the same queries.
-import type { SnapshotReader, SnapshotWriter } from "../model/index.ts";
+import { ALL_MARKETS, type SnapshotReader, type SnapshotWriter } from "../model/index.ts";
 
 /** First capacity of a ring (then ×2 up to its limit). */
 const RING_INITIAL = 8;
@@ -107,7 +107,8 @@ export class SettlementLog extends ColumnRing {
       const asset = r.uint();
       const reasonStep = r.uint();
       const amount = r.big();
-      if (market >= markets || asset >= assets || amount <= 0n) r.fail(`settlement row ${k}: market ${market}, asset ${asset}, amount ${amount}`);
+      // ALL_MARKETS: a row of no market (Q3/Q4's insurance cover, liquidation-transfers.ts payPendingCover).
+      if ((market >= markets && market !== ALL_MARKETS) || asset >= assets || amount <= 0n) r.fail(`settlement row ${k}: market ${market}, asset ${asset}, amount ${amount}`);
       this.add(time, market, asset, reasonStep >> 8, reasonStep & 255, amount);
     }
   }

@@ -82,7 +82,7 @@ export function lenderPhase0(s: RiskState, sink: EventSink): void {
   const book = s.lenders;
   const quote = conversionsOf(s).quoteAsset;
   // Q4: the fund's capital — its balance less the realized PnL in transit to open positions (InsuranceLedger.pnlFloat).
-  const fund = s.insurance.capital(quote);
+  const fund = s.insurance.capital(quote) - s.adl.coverReserved; // Q4 across shards: the ready ADL covers come first
   // K > 1: each shard spends at most its share of the fund at the boundary, so the covers of every shard together
   // never take the sum below zero, in whatever batch they meet (what fees add meanwhile is left out).
   book.coverBudget = fund <= 0n ? 0n : fund / BigInt(s.shardCount);

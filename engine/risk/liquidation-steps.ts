@@ -104,6 +104,9 @@ export function createEngineOrders(s: RiskState, batch: number, out: EngineComma
   for (let k = 0; k < ids.length && i < ENGINE_ORDERS_PER_BATCH_MAX; k++) {
     const account = s.accounts.get(ids[(first + k) % ids.length]!);
     if (account === undefined) continue;
+    // Q4 across shards: reserved as another shard's ADL counterparty this batch (adl-across-shards.ts): no step, no
+    // takeover (with one shard a counterparty is never liquidating, so this never happens there).
+    if (book.adlUsed.size !== 0 && book.adlUsed.has(account.id)) continue;
     s.pools.sync(account);
     if (account.openOrders > 0) {
       forwardCancelAll(account.id, out);

@@ -8,8 +8,9 @@
 //     shards (as built)" — and the fund covers any deficit of what moves); else an
 //     account with negative net equity and nothing the engine can liquidate (no exposure left, or stalled on the book)
 //     is bankrupt (Q4): the insurance fund covers min(fund, deficit), and what the fund
-//     cannot cover is closed by ADL — each perpetual position at its bankruptcy price against this shard's opposing
-//     positions, highest profit % × leverage first. Position legs go out as LiquidationTransfer commands (seq 0) to the
+//     cannot cover is closed by ADL — each perpetual position at its bankruptcy price against the opposing positions,
+//     highest profit % × leverage first (K > 1: of every shard, decided two batches later from the replicated demands
+//     and offers, adl-across-shards.ts; engine.ts "Q4 ADL across shards (as built)"). Position legs go out as LiquidationTransfer commands (seq 0) to the
 //     market's matching shard (decision RO); the account joins inFlight, so R1 refuses its commands this batch.
 //   - R2 (applyLiquidationTransfer): the matching shard's LiquidationTransfer event moves the position of each side
 //     this shard owns like a fill at the leg's price, fee 0 (post-trade.ts changePosition: PnL realized against the
@@ -56,6 +57,7 @@ import { payFundingBeforeFill } from "./funding.ts";
 import { creditInsurance } from "./insurance.ts";
 import type { AccountMargin } from "./margin/index.ts";
 import { changePosition } from "./post-trade.ts";
+import { adlAcrossShards, postDemands } from "./adl-across-shards.ts";
 import { backstopBudgetUsd, netOwnClaim, publishAssetLeg, relays, releaseToBackstop, usdcOf } from "./backstop-transit.ts";
 import { publishBalance, publishPosition, publishSettlementRows } from "./replies.ts";
 import { positionReport } from "./queries.ts";
@@ -90,6 +92,8 @@ export function decideBeyondBook(s: RiskState, account: Account, margin: Account
   // A borrower's bankruptcy found by the lending half of Q4 (liquidation-lenders.ts, earlier in phase 0) is resolved
   // there, with its own cover: never a second cover here.
   if (s.lenders.pending.has(account.id)) return false;
+  // Q4 across shards: a posted ADL demand waits for its offers (adl-across-shards.ts) — no book step meanwhile.
+  if (s.adl.pending.length !== 0 && s.adl.waiting(account.id)) return true;
   const equityUsd = margin.netEquityUsd();
   const stalled = book.stalled.has(account.id);
   const stage = chooseLiquidationStage(equityUsd, margin.maintenanceMarginUsd(), margin.totalExposureNotionalUsd(), !stalled, s.liquidationParams);
@@ -247,9 +251,25 @@ function declareBankrupt(s: RiskState, account: Account, margin: AccountMargin, 
   const usdc = usdcOf(s);
   const ctx = s.marginContext;
   const deficit = usdToQuoteUnitsUp(-equityUsd, ctx.assetDecimals[usdc]!);
-  const budget = coverBudget(s);
-  const cover = deficit < budget ? deficit : budget;
-  s.liquidation.coverBudget = budget - cover;
+  let cover: bigint;
+  if (adlAcrossShards(s)) {
+    // K > 1 (engine.ts "Q4 ADL across shards (as built)"): a deficit the shard's budget covers is covered now; else
+    // the account posts its demand and waits, and two batches later takes the cover and the legs the allocation kept.
+    const reserved = s.adl.covers.get(account.id);
+    if (reserved === undefined) {
+      const budget = coverBudget(s);
+      if (deficit > budget) return postDemands(s, account, deficit);
+      cover = deficit;
+      s.liquidation.coverBudget = budget - cover;
+    } else {
+      cover = deficit < reserved ? deficit : reserved;
+      s.adl.covers.delete(account.id); // one decision per batch
+    }
+  } else {
+    const budget = coverBudget(s);
+    cover = deficit < budget ? deficit : budget;
+    s.liquidation.coverBudget = budget - cover;
+  }
   let legs = 0;
   if (cover < deficit) {
     const afterCoverUsd = equityUsd + (cover * ctx.assetMark[usdc]!) / ctx.assetUnit[usdc]!;
@@ -286,6 +306,7 @@ function deleverage(s: RiskState, account: Account, margin: AccountMargin, m: nu
   inp.totalMaintenanceMarginUsd = margin.maintenanceMarginUsd();
   const price = bankruptcyPrice(inp, scratch.priceOut).price;
   if (price <= 0n) return 0; // nothing but a zero price would cover it: left for the lenders' half of Q4
+  if (adlAcrossShards(s)) return allocatedLegs(s, account.id, m, q, price, mark, out);
   const n = collectCandidates(s, account.id, m);
   if (scratch.order.length < n) scratch.order = new Int32Array(n * 2);
   const ranked = rankAdlCandidates(scratch.candidates, n, q, mark, scratch.order);
@@ -304,6 +325,27 @@ function deleverage(s: RiskState, account: Account, margin: AccountMargin, m: nu
   return legs;
 }
 
+/**
+ * Q4 across shards: the legs the allocation of this phase 0 kept for the account's position q in market m
+ * (adl-across-shards.ts planReady), at its bankruptcy price, never more than |q| in all; returns the legs sent.
+ */
+function allocatedLegs(s: RiskState, id: number, m: number, q: bigint, price: bigint, mark: bigint, out: CommandOut): number {
+  const adl = s.adl;
+  let left = q < 0n ? -q : q;
+  let legs = 0;
+  for (let i = 0; i < adl.legAccount.length && left > 0n; i++) {
+    const leg = adl.legQuantity[i]!;
+    // A leg for the other side than the position now (it could only shrink, never flip, while liquidating) is not sent.
+    if (adl.legAccount[i] !== id || adl.legMarket[i] !== m || leg > 0n !== q > 0n) continue;
+    const size = leg < 0n ? -leg : leg;
+    const take = size < left ? size : left;
+    left -= take;
+    forwardLeg(out, LiquidationStep.OnAdl, id, adl.legCounterparty[i]!, m, q > 0n ? take : -take, price, mark);
+    legs++;
+  }
+  return legs;
+}
+
 /** Q4: the key of a counterparty's position in market m in LiquidationBook.adlTaken. */
 function adlKey(account: number, m: number): number {
   return account * 65_536 + m;
@@ -312,8 +354,8 @@ function adlKey(account: number, m: number): number {
 /**
  * Q4: this shard's holders in market m that ADL may reduce (not the bankrupt account, not liquidating, not in flight
  * this batch), into scratch.candidates, each with what this batch's earlier legs left of its position (its cost basis
- * in proportion); returns their count. With several risk shards only this shard's
- * accounts are candidates (engine.ts "Q3/Q4 (as built)": the deciding shard knows no other shard's equity).
+ * in proportion); returns their count. One risk shard only: with several, the candidates are every shard's offers
+ * (adl-across-shards.ts, the same ranking and allocation).
  */
 function collectCandidates(s: RiskState, bankrupt: number, m: number): number {
   const book = s.liquidation;

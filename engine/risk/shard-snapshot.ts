@@ -45,6 +45,7 @@ export function writeShardSnapshot(s: RiskState, w: SnapshotWriter): void {
   s.passes.write(w); // P5S: pending funding payments and the realization pass (passes.ts)
   s.conversions.write(w); // P6 (3): the settlement borrows due a conversion (settlement-conversions.ts)
   s.relay.writeSnapshot(w); // Q3 across shards: the backstop's replicated headroom (backstop-relay.ts)
+  s.adl.writeSnapshot(w); // Q4 across shards: the replicated ADL demands and offers (adl-relay.ts)
   w.endSection();
 }
 
@@ -86,6 +87,7 @@ export function restoreShardSnapshot(s: RiskState, r: SnapshotReader): void {
   s.passes.restore(r);
   s.conversions.restore(r, s.accounts.size);
   s.relay.restoreSnapshot(r);
+  s.adl.restoreSnapshot(r);
   r.endSection();
   rebuildLiquidationIndex(s);
   rebuildPerpHolders(s);

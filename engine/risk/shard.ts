@@ -34,6 +34,7 @@ import * as queries from "./queries.ts";
 import { accountIds, stateHash, totals, validateInternalState } from "./invariants.ts";
 import { restoreShardSnapshot, writeShardSnapshot } from "./shard-snapshot.ts";
 import { relayBackstopStatus, relayBatchEnd, relays } from "./backstop-transit.ts";
+import { adlAcrossShards, planReady, publishOffers } from "./adl-across-shards.ts";
 
 /** Q3/Q4: the kinds an account with legs in flight may not send this batch (deposits, cancels and queries pass). */
 function refusedInFlight(kind: CommandKind): boolean {
@@ -242,6 +243,8 @@ export class RiskShard {
    */
   beginBatch(batch: number, out: EngineCommandOut, sink: EventSink): void {
     const s = this.s;
+    // Q4 ADL across shards: the ready demands' covers and legs, before anything else spends the fund (adl-across-shards.ts).
+    if (s.adl.ready.length !== 0) planReady(s);
     // Q4/Q5 first (liquidation-lenders.ts): bankruptcies resolved, lent collateral redeemed or lender ADL, new bankruptcies.
     if (s.liquidation.liquidating.size !== 0 || s.lenders.pending.size !== 0 || s.lenders.transitQuote !== 0n) lenderPhase0(s, sink);
     else s.lenders.coverBudget = 0n;
@@ -266,7 +269,9 @@ export class RiskShard {
     for (let m = 0; m < s.openInterest.length; m++) s.openInterest[m] = s.openInterest[m]! + deltas[assets + m]!.cash;
     s.insurance.applyRemote(deltas, assets + s.openInterest.length);
     s.lenders.applyRemote(deltas, assets + s.openInterest.length + s.insurance.deltas.length); // Q4
-    s.relay.applyRemote(deltas, assets + s.openInterest.length + s.insurance.deltas.length + s.lenders.deltas.length); // Q3
+    const relayFirst = assets + s.openInterest.length + s.insurance.deltas.length + s.lenders.deltas.length;
+    s.relay.applyRemote(deltas, relayFirst); // Q3
+    s.adl.applyRemote(deltas, relayFirst + s.relay.deltas.length); // Q4 ADL across shards
   }
 
   /**
@@ -282,6 +287,7 @@ export class RiskShard {
     advanceRealization(s, PASS_VISITS_PER_BATCH_MAX - funded, sink);
     if (s.liquidation.pendingAccounts.length !== 0) settleTransfers(s, sink); // Q3/Q4 covers, takeovers' assets
     if (relays(s)) relayBackstopStatus(s); // Q3 across shards: the backstop's owner reports it for the merge
+    if (s.adl.pending.length !== 0) publishOffers(s); // Q4 ADL across shards: this shard's candidates for the demands
   }
 
   /** P5S: does this shard have funding payments or a realization pass left (batches must keep coming)? */
@@ -296,6 +302,7 @@ export class RiskShard {
   endBatch(sink: EventSink): void {
     const s = this.s;
     relayBatchEnd(s, sink); // Q3 across shards: the replicated headroom, the backstop's credit (before the payouts)
+    if (adlAcrossShards(s)) s.adl.roll(); // Q4 ADL across shards: demands and offers move on a batch
     lenderBatchEnd(s, sink); // Q4: the batch's write-downs and lender payouts, every shard alike (before interest)
     s.pools.endBatch(s.nowMs);
     for (const d of s.openInterestDeltas) d.cash = 0n;
@@ -336,6 +343,16 @@ export class RiskShard {
   }
 
   /** Q3 across shards: the backstop's replicated headroom as of the last boundary (backstop-relay.ts). */
+  /** Q4 ADL across shards: the replicated demands and offers as of the last boundary (adl-relay.ts; tests). */
+  adlRelayed(): { pending: string[]; ready: string[]; offers: string[] } {
+    const adl = this.s.adl;
+    return {
+      pending: adl.pending.map((d) => `${d.account}:${d.market}:${d.quantity}:${d.deficit}`),
+      ready: adl.ready.map((d) => `${d.account}:${d.market}:${d.quantity}:${d.deficit}`),
+      offers: adl.offers.map((o) => `${o.account}:${o.market}:${o.quantity}:${o.costBasis}:${o.netEquityUsd}`),
+    };
+  }
+
   backstopRelayed(): { usedUsd: bigint; liquidating: boolean } {
     return { usedUsd: this.s.relay.usedUsd, liquidating: this.s.relay.liquidating };
   }

@@ -25,6 +25,7 @@ import { PoolBook } from "./pools.ts";
 import { SettlementPasses } from "./passes.ts";
 import { SettlementConversions } from "./settlement-conversions.ts";
 import { BackstopRelay } from "./backstop-relay.ts";
+import { AdlRelay } from "./adl-relay.ts";
 import { SortedIdSet } from "./sorted-ids.ts";
 
 /** Named limits (TigerBeetle: a limit on everything), each with a typed reject. */
@@ -253,6 +254,8 @@ export class RiskState {
   readonly lenders: LenderBook;
   /** Q3 across risk shards: the backstop's replicated headroom and the takeovers' transit (backstop-relay.ts). */
   readonly relay: BackstopRelay;
+  /** Q4 ADL across risk shards: the replicated demands and offers (adl-relay.ts). */
+  readonly adl: AdlRelay;
   /** Q6: each own account's liquidation history (liquidation-history.ts). */
   readonly liquidationHistory = new LiquidationHistory();
   /**
@@ -308,7 +311,8 @@ export class RiskState {
   readonly openInterestDeltas: PoolDelta[];
   /** The pool deltas (one per asset), the open-interest deltas (one per market), the insurance deltas (one per
    * asset × InsuranceReason), then the lenders' (one per asset and the open-bankruptcy count), then the backstop
-   * relay's (Q3 across shards: status, holdings and outgoing per asset): what phase 4 exchanges. */
+   * relay's (Q3 across shards: status, holdings and outgoing per asset), then the ADL relay's (Q4 across shards: each
+   * shard's demand and offer slots): what phase 4 exchanges. */
   readonly batchDeltas: PoolDelta[];
   /** Reused records of the perpetual fill path (P1, P6, P7). */
   readonly fillEffect = new FillEffect();
@@ -347,7 +351,8 @@ export class RiskState {
     this.insurance = new InsuranceLedger(this.assetCount);
     this.lenders = new LenderBook(this.assetCount);
     this.relay = new BackstopRelay(this.assetCount);
-    this.batchDeltas = [...this.pools.deltas, ...this.openInterestDeltas, ...this.insurance.deltas, ...this.lenders.deltas, ...this.relay.deltas];
+    this.adl = new AdlRelay(shardIndex, shardCount, config.markets.length);
+    this.batchDeltas = [...this.pools.deltas, ...this.openInterestDeltas, ...this.insurance.deltas, ...this.lenders.deltas, ...this.relay.deltas, ...this.adl.deltas];
   }
 
   /** P1/C4: the account's perpetual state, made on first use. */

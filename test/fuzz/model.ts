@@ -50,10 +50,11 @@ import { riskShardOf, SettlementReason } from "../../engine/risk/index.ts";
 /**
  * Q3's switch: the model configures a backstop account (BACKSTOP, funded at genesis, a limit no run reaches), so an
  * account the book cannot step ("stalled, no book step") must be taken over, or be bankrupt (Q4), within the
- * progress bound like any other — with one risk shard. With several, the backstop takes accounts of every shard
- * (engine.ts "Q3 across shards (as built)"), but ADL reaches only the bankrupt account's own shard and covers only
- * floor(fund / K) a shard (engine.ts "Q3/Q4 (as built)"): a bankrupt account whose opposing positions are all on other
- * shards gets the fund's cover each batch and no ADL (seed 361279826, 2 × 2), so stalls are counted apart there.
+ * progress bound like any other — with any number of risk shards: the backstop takes accounts of every shard
+ * (engine.ts "Q3 across shards (as built)") and ADL picks counterparties on every shard, two batches after the
+ * bankruptcy is found (engine.ts "Q4 ADL across shards (as built)"). Before the latter, a bankrupt account whose
+ * opposing positions were all on other shards got the fund's cover each batch and no ADL (seed 361279826, 2 × 2), so
+ * stalls were counted apart with K > 1.
  */
 export const BACKSTOP_TAKES_STALLED = true;
 /** Q2: the most batches a liquidating account may go without progress (one step a batch; a cancel, then steps). */
@@ -165,6 +166,9 @@ export class FuzzStats {
   /** Q3 legs (LiquidationTransfer OnBackstop), and those whose account is on another risk shard than the backstop. */
   backstopLegs = 0;
   backstopLegsCrossShard = 0;
+  /** Q4 ADL legs (LiquidationTransfer OnAdl), and those whose counterparty is on another risk shard. */
+  adlLegs = 0;
+  adlLegsCrossShard = 0;
   /** Longest run of batches without progress of a liquidating account that the book could step. */
   maxBatchesWithoutProgress = 0;
   /** Distinct (account, liquidation) episodes that were "stalled, no book step" at some batch (Q3's share). */
@@ -310,6 +314,9 @@ export class FuzzModel {
         if (e.liquidationStep === LiquidationStep.OnBackstop) {
           st.backstopLegs++;
           if (riskShardOf(e.account, this.topology.riskShards) !== riskShardOf(e.makerAccount, this.topology.riskShards)) st.backstopLegsCrossShard++;
+        } else if (e.liquidationStep === LiquidationStep.OnAdl) {
+          st.adlLegs++;
+          if (riskShardOf(e.account, this.topology.riskShards) !== riskShardOf(e.makerAccount, this.topology.riskShards)) st.adlLegsCrossShard++;
         }
         return;
       case EventKind.FundingRate:
@@ -751,7 +758,7 @@ export class FuzzModel {
         w.equity = equity;
         w.batches = progress ? 0 : w.batches + 1;
         const stalled = r.liquidationStall(id) !== null;
-        if (stalled && !(BACKSTOP_TAKES_STALLED && this.topology.riskShards === 1)) {
+        if (stalled && !BACKSTOP_TAKES_STALLED) {
           stalledNow = true;
           if (!w.stalledCounted) this.stats.stalledNoBookStep++;
           w.stalledCounted = true;
@@ -847,7 +854,7 @@ export function formatFuzzReport(o: FuzzRunOptions, r: FuzzRunResult): string[] 
     `fuzz: seed ${o.seed}, ${s.steps} steps (${s.batches} batches) in episodes of ${o.episodeSteps}, ${(r.elapsedMs / 1000).toFixed(1)} s (${Math.round((s.steps * 1000) / r.elapsedMs)} steps/s), CPU ${(r.cpuMs / 1000).toFixed(1)} s (${Math.round((s.steps * 1000) / r.cpuMs)} steps/s)`,
     `  prices: ${s.crashes} crashes, ${s.pumps} pumps, ${s.oracleUpdates} oracle updates; ${s.fundingRates} funding rates, ${s.realizations} realization rows`,
     `  trading: ${s.fills} fills, ${s.borrows} borrows, ${s.rejects} refusals`,
-    `  liquidation: ${s.liquidationsStarted} started, ${s.liquidationsEnded} ended, ${s.liquidationFills} liquidation fills, ${s.liquidationCancels} orders canceled by it; ${s.backstopLegs} backstop legs (Q3), ${s.backstopLegsCrossShard} from another risk shard`,
+    `  liquidation: ${s.liquidationsStarted} started, ${s.liquidationsEnded} ended, ${s.liquidationFills} liquidation fills, ${s.liquidationCancels} orders canceled by it; ${s.backstopLegs} backstop legs (Q3), ${s.backstopLegsCrossShard} from another risk shard; ${s.adlLegs} ADL legs (Q4), ${s.adlLegsCrossShard} against another risk shard`,
     `  insurance (USDC): ${usdc(s.liquidationFeesUsdc)} in liquidation fees; lowest raw ${usdc(s.minInsuranceRawUsdc)}, lowest at close-out ${usdc(s.minInsuranceCloseOutUsdc)}`,
     `  progress (Q2): longest wait ${s.maxBatchesWithoutProgress} batches (bound ${PROGRESS_BOUND_BATCHES}); stalled with no book step (Q3's, backstop switch ${BACKSTOP_TAKES_STALLED ? "on" : "off"}): ${s.stalledNoBookStep} accounts over ${s.stalledBatches} batches`,
     `  invariant failures: ${r.failures.length}`,
