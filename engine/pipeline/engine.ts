@@ -322,12 +322,12 @@
 //    today's objects are not; a file read into a SharedArrayBuffer would save the parts' copies (~0.1 s of main thread).
 //    Seventh round (the machine at load 6–21 throughout: wall figures 3–7× the quiet ones, so CPU per thread is the
 //    measure; bench snapshot.restart now reports it, restore / tail, from /proc). Where a restart's CPU goes (5 runs,
-//    load 11–13): restore — engine worker 1.2–1.6 s, main thread 0.7–1.0 s, the other threads 1.8–2.3 s in all (V8's GC
-//    helper threads of both isolates ~1.4 s of it, the settlement worker's boot ~0.15 s); tail — engine 0.8–1.0 s, main
+//    load 11–13): restore — engine worker 1.2–1.6 s, main thread 0.7–1.0 s, the other threads ~1.8 s (V8's GC helper
+//    threads of both isolates ~1.4 s of it, the settlement worker's boot ~0.15 s); tail — engine 0.8–1.0 s, main
 //    0.8–1.0 s, others ~0.5 s: 6.3–7.4 s of CPU for a restart of 2.9 s on a quiet 2-core machine, so the restart is
 //    bound by both cores, and the GC helpers' work (copying every restored object out of the young generation, marking
-//    the growing heap) is more than the engine's restore itself. Overlap (profiled): the views restore on the main
-//    thread ends ~1.5 s before the engine worker's restore does; in the tail both threads are busy together (the
+//    the growing heap) is more than the engine's restore itself. Overlap (profiled at load ~10): the views restore on
+//    the main thread ends ~1.5 s before the engine worker's restore does; in the tail both threads are busy together (the
 //    main thread in AccountView.apply and MarketDataHub.depthLevel, the engine parking for data and for space). The
 //    same tail through an in-process Engine (no rings, events dropped) costs 0.23 s of CPU (2.3 µs/command) against
 //    0.8–0.9 s on the worker. Tried and dropped, each measured against the unchanged build:
