@@ -14,7 +14,7 @@
 // the encoding alone. History: SNAPSHOT_BENCH_HISTORY commands after the setup (default 2,000,000: place + cancel pairs that leave the
 // state as it was, so the state is the same whatever the history length; the issue's figure is 10,000,000 — set the
 // variable to run it; a full replay scales linearly with it, the snapshot restart does not).
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { BatchEncoder, JournalWriter, JOURNAL_SEGMENT_BYTES_DEFAULT, JOURNAL_SEGMENT_DIR } from "../engine/journal/index.ts";
@@ -126,6 +126,78 @@ async function appendPairs(feed: JournalFeed, commands: number, salt: number): P
   }
 }
 
+/** CPU ms of each thread of this process (Linux /proc: user + system ticks of 10 ms), by thread id; empty elsewhere. */
+function threadCpuMs(): Map<number, number> {
+  const out = new Map<number, number>();
+  if (!existsSync("/proc/self/task")) return out;
+  for (const id of readdirSync("/proc/self/task")) {
+    try {
+      const fields = readFileSync(`/proc/self/task/${id}/stat`, "utf8").split(") ")[1]!.split(" ");
+      out.set(Number(id), (Number(fields[11]) + Number(fields[12])) * 10);
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return out;
+}
+
+/**
+ * Where a restart's CPU goes, by thread, in its two phases (restore: up to the end of the snapshot load; tail: the
+ * journal after it): the main thread (gateway views, file read, journal), the engine worker (the thread other than the
+ * main one with the most CPU) and every other thread (V8's GC helper threads, the settlement worker, libuv). On a
+ * loaded machine the wall figures swing with the other processes; these do much less. Sampled every 20 ms.
+ */
+class RestartCpu {
+  private readonly samples: { atMs: number; cpu: Map<number, number> }[] = [];
+  private readonly t0 = performance.now();
+  private readonly timer = setInterval(() => this.sample(), 20);
+
+  constructor() {
+    this.sample();
+  }
+
+  private sample(): void {
+    this.samples.push({ atMs: performance.now() - this.t0, cpu: threadCpuMs() });
+  }
+
+  /** Stops sampling; per thread group, CPU ms before and after `splitMs` from the start. */
+  finish(splitMs: number): RestartCpuFigures {
+    clearInterval(this.timer);
+    this.sample();
+    const first = this.samples[0]!.cpu;
+    const last = this.samples[this.samples.length - 1]!.cpu;
+    let at = this.samples[0]!;
+    for (const s of this.samples) if (s.atMs <= splitMs) at = s;
+    const phase = (id: number): [number, number] => {
+      const a = first.get(id) ?? 0;
+      const b = at.cpu.get(id) ?? a;
+      return [b - a, (last.get(id) ?? b) - b];
+    };
+    const main = process.pid;
+    let engine = -1;
+    let engineTotal = -1;
+    for (const id of last.keys()) {
+      const [r, t] = phase(id);
+      if (id !== main && r + t > engineTotal) [engine, engineTotal] = [id, r + t];
+    }
+    const other: [number, number] = [0, 0];
+    for (const id of last.keys()) {
+      if (id === main || id === engine) continue;
+      const [r, t] = phase(id);
+      other[0] += r;
+      other[1] += t;
+    }
+    return { main: phase(main), engine: phase(engine), other };
+  }
+}
+
+/** CPU ms [restore, tail] per thread group (RestartCpu). */
+interface RestartCpuFigures {
+  readonly main: [number, number];
+  readonly engine: [number, number];
+  readonly other: [number, number];
+}
+
 function serverOn(dataDir: string): Promise<RunningServer> {
   return startServer({ config, host: "127.0.0.1", port: 0, dataDir, tickIntervalMs: 0, log: () => {}, snapshots: { everyCommands: 0, everyMs: 0, keep: 3 } });
 }
@@ -150,6 +222,7 @@ interface Figures {
   /** Alternating: engine (stop-the-world), follower, engine, follower. */
   rounds: Probed[];
   restartMs: number;
+  restartCpu: RestartCpuFigures;
   snapshotLoadMs: number;
   tailReplayMs: number;
   tailRecords: number;
@@ -195,7 +268,6 @@ async function measure(): Promise<Figures> {
   try {
     const end = await writeHistory(dataDir);
     let journalBytes = 0;
-    const { readdirSync } = await import("node:fs");
     for (const f of readdirSync(join(dataDir, JOURNAL_SEGMENT_DIR))) journalBytes += statSync(join(dataDir, JOURNAL_SEGMENT_DIR, f)).size;
     // 1. The whole journal, as a server without snapshots restarts today.
     let t = performance.now();
@@ -222,10 +294,12 @@ async function measure(): Promise<Figures> {
     const feed = await JournalFeed.open(dataDir, Math.max(end.seq, last.seq), Math.max(end.batch, last.batch));
     await appendPairs(feed, TAIL, 17);
     await feed.close();
+    const cpu = new RestartCpu();
     t = performance.now();
     const restarted = await serverOn(dataDir);
     const restartMs = performance.now() - t;
     const r = restarted.recovered;
+    const restartCpu = cpu.finish(r.snapshotLoadMs);
     const hash = await restarted.stateHash();
     await restarted.stop();
     const { spawnSync } = await import("node:child_process");
@@ -239,6 +313,7 @@ async function measure(): Promise<Figures> {
       baseline,
       rounds,
       restartMs,
+      restartCpu,
       snapshotLoadMs: r.snapshotLoadMs,
       tailReplayMs: r.journalReplayMs,
       tailRecords: r.commands,
@@ -257,6 +332,11 @@ function once(): Promise<Figures> {
 
 const MS = 1_000_000;
 
+function cpuNote(c: RestartCpuFigures): string {
+  const pair = ([r, t]: [number, number]): string => `${r} / ${t} ms`;
+  return `main ${pair(c.main)}, engine worker ${pair(c.engine)}, other threads (GC helpers, settlement, libuv) ${pair(c.other)}`;
+}
+
 function result(id: string, ns: number, notes: string): BenchResult {
   return { id, opsPerSec: null, meanNs: ns, p50Ns: ns, p99Ns: null, p999Ns: null, notes };
 }
@@ -273,7 +353,8 @@ export const benchmarks: BenchDef[] = [
         `restart to ready from snapshot + tail: ${f.restartMs.toFixed(0)} ms (snapshot load ${f.snapshotLoadMs.toFixed(0)} ms, ` +
           `tail replay ${f.tailReplayMs.toFixed(0)} ms for ${f.tailRecords} records) vs full journal replay ${f.fullReplayMs.toFixed(0)} ms ` +
           `for ${f.fullRecords} records (${(f.journalBytes / 1e6).toFixed(0)} MB); ${ACCOUNTS} funded accounts, ${ORDERS} ` +
-          `resting orders, ${f.history} history commands; state hash after restart = full replay's: ${f.hashesEqual}; load average ${f.load}`,
+          `resting orders, ${f.history} history commands; state hash after restart = full replay's: ${f.hashesEqual}; ` +
+          `restart CPU by thread, restore / tail: ${cpuNote(f.restartCpu)}; load average ${f.load}`,
       );
     },
   },

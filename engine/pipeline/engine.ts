@@ -356,6 +356,42 @@
 //    Account and AccountOrders made as literals (or flat storage) are what would cut the restore's scavenging; restoring
 //    risk and matching on two threads needs state a thread can hand over (typed arrays over shared memory), which
 //    today's objects are not; a file read into a SharedArrayBuffer would save the parts' copies (~0.1 s of main thread).
+//    Seventh round (the machine at load 6–21 throughout: wall figures 3–7× the quiet ones, so CPU per thread is the
+//    measure; bench snapshot.restart now reports it, restore / tail, from /proc). Where a restart's CPU goes (5 runs,
+//    load 11–13): restore — engine worker 1.2–1.6 s, main thread 0.7–1.0 s, the other threads ~1.8 s (V8's GC helper
+//    threads of both isolates ~1.4 s of it, the settlement worker's boot ~0.15 s); tail — engine 0.8–1.0 s, main
+//    0.8–1.0 s, others ~0.5 s: 6.3–7.4 s of CPU for a restart of 2.9 s on a quiet 2-core machine, so the restart is
+//    bound by both cores, and the GC helpers' work (copying every restored object out of the young generation, marking
+//    the growing heap) is more than the engine's restore itself. Overlap (profiled at load ~10): the views restore on
+//    the main thread ends ~1.5 s before the engine worker's restore does; in the tail both threads are busy together (the
+//    main thread in AccountView.apply and MarketDataHub.depthLevel, the engine parking for data and for space). The
+//    same tail through an in-process Engine (no rings, events dropped) costs 0.23 s of CPU (2.3 µs/command) against
+//    0.8–0.9 s on the worker. Tried and dropped, each measured against the unchanged build:
+//    (1) Pretenuring: OrderHold, Account, SellTerms, UserVolume and AccountOrders made by object literals with their
+//    class's prototype ({ __proto__: C.prototype, … }, so V8 tracks an allocation site and tenures it). The three parts
+//    restored in one thread, 10 alternated pairs: scavenges 18 → 10, GC pauses 1.12 → 0.77 s, but the process's CPU
+//    1.79 → 2.01 s (higher in 8 of 10) and the restoring thread's own CPU 1.10 → 1.45 s (6 pairs): a literal with
+//    __proto__ sets the prototype by a runtime call per object (makeAccount 337 ms against the constructor's 132 ms),
+//    and each young bigint stored into an old record takes the write barrier's slow path. Plain literals (no
+//    prototype) in a 1,000,000-object probe: pauses 0.8–2.5 → 0.3–0.9 s, the allocating thread's CPU 0.70–0.93 →
+//    0.83–0.96 s. The pause moves onto the mutator; no thread does less work, and the restart is CPU-bound.
+//    (2) V8 flags for the engine worker only: Worker execArgv refuses V8 options (ERR_WORKER_INVALID_EXEC_ARGV for
+//    --trace-gc, --v8-pool-size), resourceLimits has only maximum sizes (semi-spaces were tried last round). A flag
+//    set with v8.setFlagsFromString before `new Worker` and reset at its "online" reaches that isolate alone:
+//    --initial-old-space-size=512 in a probe worker keeping 480 MB: full GCs 4 → 0, CPU −15%. In the restart (5
+//    alternated pairs) nothing moved (engine restore 1.30 vs 1.38 s, tail 0.91 vs 0.88 s, other threads 2.03 vs
+//    1.99 s): the engine isolate still marks and compacts at ~184 MB (before: at 20 and 90 MB), marking started by
+//    external memory (the matching book's typed arrays and the parts' buffers), not by the old-generation limit.
+//    --single-generation is not built into Node's V8 (no effect); --minor-mc (experimental, process-wide) halved GC
+//    pauses in one pair and not another, CPU unchanged.
+//    (3) A forced GC between the restore and the tail (in-process restore + the 100,000-command tail, 6 alternated
+//    triples): tail CPU 225 ms without, 50 + 250 ms after a full GC, 0 + 255 ms after a young one.
+//    (4) Restoring matching before risk (so its typed arrays' external-memory marking runs over a small heap):
+//    mark-compacts during the restore at 11/22/111 MB instead of 11/39/163 MB (one traced run each at load ~18, too
+//    loaded to time). Not kept: the heap is marked in the tail all the same (the GC debt), so nothing is saved.
+//    So what is left for 2 s is less CPU, not moved CPU: fewer restored objects (flat storage for holds, accounts'
+//    open-order terms made on first use, the account view's per-account order Maps), and fewer threads' GC helpers
+//    competing with the two that work (one isolate for risk and matching already; the views' isolate is the main one).
 import { createHash } from "node:crypto";
 import { MatchingShard } from "../matching/index.ts";
 import {
