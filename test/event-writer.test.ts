@@ -121,6 +121,20 @@ describe("X5: hot event frames written without the Builder", () => {
     });
   });
 
+  it("X5: a shape's later frames (its plan's bytes with the values written over them) are the Builder's too, and a field at 0 is a shape of its own", () => {
+    const base = { ...fc.sample(fields, { numRuns: 1, seed: 3 })[0]!, kind: EventKind.Fill, market: 1, account: 5, makerAccount: 6, orderId: 11, makerOrderId: 12, tradeId: 13, clientId: 14n, makerClientId: 15n, side: 0, timeMs: 16, seq: 17, marketSeq: 18, price: 1n, quantity: 2n, quoteQuantity: 3n, takerFee: 4n, makerFee: 5n };
+    const first = both(fill(base), 1n, true);
+    expect(first.fast).toEqual(first.builder);
+    // Same fields present, every value different (a market with other decimals: the scales are values too).
+    const again = both(fill({ ...base, market: 3, account: 0xfffffffe, makerAccount: 7, orderId: SAFE, makerOrderId: 1, tradeId: 2 ** 40, clientId: (1n << 64n) - 1n, makerClientId: 1n << 63n, side: 0, timeMs: 1_765_000_000_000, seq: SAFE, marketSeq: 1, price: -(10n ** 15n), quantity: 1n, quoteQuantity: 7n, takerFee: -1n, makerFee: 10n ** 12n }), 2n ** 60n, true);
+    expect(again.fast).toEqual(again.builder);
+    expect(again.fast.length).toBe(first.fast.length);
+    // The maker's client id at 0 leaves the field out: a shorter frame of another shape.
+    const fewer = both(fill({ ...base, makerClientId: 0n }), 1n, true);
+    expect(fewer.fast).toEqual(fewer.builder);
+    expect(fewer.fast.length).toBeLessThan(first.fast.length);
+  });
+
   it("X5: a value the fast path does not take goes to the Builder, errors included (a seq past 2^53, an unknown market or asset)", () => {
     const base = fc.sample(fields, { numRuns: 1, seed: 2 })[0]!;
     let r = fill({ ...base, kind: EventKind.Balance, available: INT64_MAX, locked: INT64_MIN });
