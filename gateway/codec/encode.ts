@@ -24,6 +24,7 @@ import {
   WhatIfFills,
   WhatIfStage,
 } from "../../schemas/index.ts";
+import { encodeHotEvent } from "./event-writer.ts";
 import { encodeEventBody, WIRE_EVENT_TYPE } from "./generated/encode-events.ts";
 import { decimal as decimalWith, decimalsOf, EventBuilder, marketOf, PRICE_DECIMALS } from "./wire-values.ts";
 
@@ -56,7 +57,8 @@ function finish(type: number, body: number, clientSeq: bigint, seq: number, mark
 }
 
 /**
- * Encodes one engine event for the client that caused it (clientSeq = its command's client_seq, 0 otherwise).
+ * Encodes one engine event for the client that caused it (clientSeq = its command's client_seq, 0 otherwise). The
+ * hot kinds (OrderAccepted, OrderDone, Balance, Fill) are written by event-writer.ts in the same bytes.
  * Envelope seq = e.seq (global sequence of the causing command), market_seq = e.marketSeq. The kind's wire table is
  * written by its generated encoder (gateway/codec/wire-map.ts → generated/encode-events.ts).
  * A Fill is addressed to one of its accounts: `asMaker` picks the maker's view (fee = makerFee, is_maker = true,
@@ -64,6 +66,14 @@ function finish(type: number, body: number, clientSeq: bigint, seq: number, mark
  * Throws only on an impossible record (unknown kind, market or asset; a value beyond int64).
  */
 export function encodeEvent(e: EventRecord, clientSeq: bigint, config: ExchangeConfig, asMaker = false): Uint8Array {
+  return encodeHotEvent(e, clientSeq, config, asMaker) ?? encodeEventWithBuilder(e, clientSeq, config, asMaker);
+}
+
+/**
+ * encodeEvent through the FlatBuffers Builder for every kind: what event-writer.ts's hot kinds are pinned against
+ * (test/event-writer.test.ts), and every other kind's path.
+ */
+export function encodeEventWithBuilder(e: EventRecord, clientSeq: bigint, config: ExchangeConfig, asMaker = false): Uint8Array {
   builder.clear();
   const body = encodeEventBody(builder, e, config, asMaker);
   return finish(WIRE_EVENT_TYPE[e.kind]!, body, clientSeq, e.seq, e.marketSeq);
