@@ -272,6 +272,19 @@
 //    refuses (utilization at the throttle, no cash), lender ADL matches it against the borrowers of
 //    the asset ON ITS OWN SHARD only (K = 1: every borrower, exactly SPEC; K > 1: a deterministic restriction that
 //    moves nothing across shards — a lender whose borrowers sit elsewhere waits, liquidating, until its pool frees).
+// Q4 one cover budget (as built; amends "Q4/Q5 lenders (as built)" (b) and "Q4 ADL across shards (as built)" — engine/
+//    risk/liquidation-transfers.ts coverBudget, LiquidationBook.coverBudget): each shard has ONE cover budget per batch
+//    for both halves of Q4, set at its first use in phase 0 from the fund's capital at the boundary less the ready ADL
+//    covers, floor(· / K) a shard (planReady sets the same value when it runs) — before the shard's payout transit
+//    returns to its slice (a shard's transit is its part of a payout Σ over the shards: with K > 1 one shard's is > 0
+//    while another's is < 0, so it is not the shard's to spend). The lending half spends it first (covers, and the
+//    part of a write-down the fund covers), the perpetual half (covers, takeovers' deficits) what the lenders left; a
+//    write-down beyond it is the recorded socialized loss, as before. So Σ over the shards of a batch's covers never
+//    exceeds the fund, and the fund is never below 0 but by recorded losses. Before, the perpetual half read the fund
+//    again after the lenders' debits (or planReady's fundLeft / K, the lenders' own money): up to ~2F / K a shard, and
+//    at K = 2 two lending covers and a perpetual cover took a fund of 1,046,500 to −114,300 with no loss recorded
+//    (test/liquidation-cover-budget.test.ts). K = 1 is unchanged but for the transit's rounding remainder, which now
+//    waits for the next batch's budget.
 // X7 (as built; gateway/snapshot-writer.ts, gateway/snapshots.ts) — who writes a snapshot. Two ways were measured at
 //    100,000 funded accounts and 200,000 resting orders: (a) stop-the-world, the request travelling through the rings
 //    as a control batch so every stage writes its part after the same batch while the sequencer holds batches back,

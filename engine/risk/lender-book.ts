@@ -32,8 +32,6 @@ export class LenderBook {
    * is then the payouts' rounding remainder (≥ 0), which the next phase 0 returns to the insurance slices.
    */
   transitQuote = 0n;
-  /** The insurance fund this shard may still spend on covers in the running batch (phase 0; not state). */
-  coverBudget = 0n;
   /**
    * Per asset, this batch's own write-downs as additive deltas exchanged in phase 4 (lendShares: units of lent claims
    * written down; cash: USDC units owed to the asset's lenders for them; entryFeesPending: USDC units of that beyond

@@ -48,6 +48,7 @@ import type { Account } from "./accounts.ts";
 import { creditInsurance } from "./insurance.ts";
 import { accepted, rejectUnknownAsset } from "./replies.ts";
 import { ConversionMarkets, planAccountStep } from "./liquidation-steps.ts";
+import { coverBudget } from "./liquidation-transfers.ts";
 import type { RiskState } from "./state.ts";
 
 /** Reused records (one shard's thread is the only caller). */
@@ -81,11 +82,11 @@ function conversionsOf(s: RiskState): ConversionMarkets {
 export function lenderPhase0(s: RiskState, sink: EventSink): void {
   const book = s.lenders;
   const quote = conversionsOf(s).quoteAsset;
-  // Q4: the fund's capital — its balance less the realized PnL in transit to open positions (InsuranceLedger.pnlFloat).
-  const fund = s.insurance.capital(quote) - s.adl.coverReserved; // Q4 across shards: the ready ADL covers come first
-  // K > 1: each shard spends at most its share of the fund at the boundary, so the covers of every shard together
-  // never take the sum below zero, in whatever batch they meet (what fees add meanwhile is left out).
-  book.coverBudget = fund <= 0n ? 0n : fund / BigInt(s.shardCount);
+  // Q4: the shard's one cover budget of the batch (liquidation-transfers.ts coverBudget), set here from the fund's
+  // capital at the boundary — before this shard's transit returns to its slice (with K > 1 a shard's transit is its
+  // part of a payout Σ over the shards, not the fund's to spend twice) — less the ready ADL covers. What the lending
+  // half leaves of it is the perpetual half's (createEngineOrders runs after this).
+  coverBudget(s);
   if (book.transitQuote !== 0n) {
     creditInsurance(s, quote, InsuranceReason.LenderPayout, book.transitQuote);
     book.transitQuote = 0n;
@@ -143,14 +144,13 @@ function quotePrice(s: RiskState, a: number, quote: number): Price {
 function resolveBankruptcy(s: RiskState, account: Account, quote: number, sink: EventSink): void {
   s.pools.sync(account);
   if (account.openOrders > 0 || hasLent(s, account) || !isBankrupt(s, account)) return; // a deposit came meanwhile
-  const book = s.lenders;
   const ctx = s.marginContext;
   const deficitUsd = -account.syncedMargin().netEquityUsd();
   const quoteMark = ctx.assetMark[quote]! > 0n ? ctx.assetMark[quote]! : PRICE_SCALE;
   const deficit = divRound(deficitUsd * pow10(ctx.assetDecimals[quote]!), quoteMark, Rounding.Up);
-  const cover = planInsuranceCover(deficit, book.coverBudget, scratch.cover);
+  const cover = planInsuranceCover(deficit, s.liquidation.coverBudget, scratch.cover);
   if (cover.remaining === 0n) {
-    book.coverBudget -= cover.fundPays;
+    s.liquidation.coverBudget -= cover.fundPays;
     creditInsurance(s, quote, InsuranceReason.Cover, -cover.fundPays);
     account.available[quote] = account.available[quote]! + cover.fundPays;
     account.markChanged(quote);
@@ -194,8 +194,8 @@ function writeOffBorrows(s: RiskState, account: Account, quote: number, sink: Ev
     const fromAccount = own < value ? own : value;
     own -= fromAccount;
     const fromFund = value - fromAccount;
-    const covered = fromFund < book.coverBudget ? fromFund : book.coverBudget;
-    book.coverBudget -= covered;
+    const covered = fromFund < s.liquidation.coverBudget ? fromFund : s.liquidation.coverBudget;
+    s.liquidation.coverBudget -= covered;
     account.available[quote] = account.available[quote]! - fromAccount;
     account.markChanged(quote);
     creditInsurance(s, quote, InsuranceReason.LenderPayout, -fromFund);

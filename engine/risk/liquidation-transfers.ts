@@ -107,14 +107,18 @@ export function decideBeyondBook(s: RiskState, account: Account, margin: Account
 }
 
 /**
- * Phase 0: what covers may still spend this batch — the fund's capital at the boundary (K > 1: each shard floor(fund /
- * K)): its balance less the realized PnL in transit (InsuranceLedger.pnlFloat), which the open positions' winners are
+ * Phase 0: what covers may still spend this batch — ONE budget per shard and batch, shared by both halves of Q4 (the
+ * lending half's covers and write-downs, liquidation-lenders.ts, then the perpetual half's covers and takeovers here;
+ * engine.ts "Q4 one cover budget (as built)"). Set at its first use: the fund's capital at the boundary less the ready
+ * ADL covers (adl-across-shards.ts planReady, which sets it itself when it runs), K > 1: floor(· / K) a shard. Capital
+ * is the balance less the realized PnL in transit (InsuranceLedger.pnlFloat), which the open positions' winners are
  * owed when they close (fuzz seed 3270706892: a cover of 2,032.65 USDC from a fund whose 2,859.44 was all in transit).
+ * Each half lowers it by what it spends, so the shards' covers of a batch together never exceed the fund.
  */
-function coverBudget(s: RiskState): bigint {
+export function coverBudget(s: RiskState): bigint {
   const book = s.liquidation;
   if (book.coverBudget < 0n) {
-    const fund = s.insurance.capital(usdcOf(s));
+    const fund = s.insurance.capital(usdcOf(s)) - s.adl.coverReserved;
     book.coverBudget = fund > 0n ? fund / BigInt(s.shardCount) : 0n;
   }
   return book.coverBudget;

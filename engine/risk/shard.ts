@@ -246,8 +246,8 @@ export class RiskShard {
     // Q4 ADL across shards: the ready demands' covers and legs, before anything else spends the fund (adl-across-shards.ts).
     if (s.adl.ready.length !== 0) planReady(s);
     // Q4/Q5 first (liquidation-lenders.ts): bankruptcies resolved, lent collateral redeemed or lender ADL, new bankruptcies.
+    // Q4: both halves spend one cover budget (engine.ts "Q4 one cover budget (as built)"): the lenders' first.
     if (s.liquidation.liquidating.size !== 0 || s.lenders.pending.size !== 0 || s.lenders.transitQuote !== 0n) lenderPhase0(s, sink);
-    else s.lenders.coverBudget = 0n;
     const sent = s.liquidation.liquidating.size !== 0 ? createEngineOrders(s, batch, out) : 0;
     // P6 (3): the settlement borrows of the last batch, converted through the book (settlement-conversions.ts).
     if (s.conversions.due.size !== 0) s.conversions.place(s, batch, sent, out);

@@ -18,7 +18,11 @@
 //       MMR (MM / E) falling, or its exit (LiquidationEnded). An account whose book step could not be taken or found
 //       nothing within the slippage bound (RiskShard.liquidationStall: the hand-over point to Q3's backstop) is counted
 //       apart as "stalled, no book step" while BACKSTOP_TAKES_STALLED is false — see that switch.
-//   Q4  the insurance fund is never negative without a recorded socialized loss. D4 makes the fund the counterparty of
+//   Q4  the insurance fund is never negative without a recorded socialized loss — in USDC by no more than the losses
+//       recorded: fund at close-out + Σ LenderWriteDown losses (the part of a write-down beyond the fund's budget, the
+//       only path that may take the fund below 0) ≥ 0 at every step. (Before, any Socialization row — even the Bankrupt
+//       row that precedes every lending cover — switched the check off for good, so it could not see a double spend of
+//       the fund by two cover budgets, test/liquidation-cover-budget.test.ts.) D4 makes the fund the counterparty of
 //       realized PnL, so while the winners of a move have realized and the losers still hold their positions its raw
 //       USDC balance dips below 0 by what the open positions owe it: the USDC check is on the fund at close-out,
 //       fund + Σ cost basis / 10^shift over every perpetual position (floor) — what the fund holds once every open
@@ -38,6 +42,7 @@ import {
   OrderFlag,
   OrderType,
   Side,
+  SocializationKind,
   TimeInForce,
   type EventRecord,
   type EventSink,
@@ -179,6 +184,8 @@ export class FuzzStats {
   minInsuranceRawUsdc = 0n;
   minInsuranceCloseOutUsdc = 0n;
   finalInsuranceUsdc = 0n;
+  /** Σ of the LenderWriteDown losses recorded (USDC units): how far below 0 the fund may be (Q4). */
+  writeDownLossUsdc = 0n;
 
   add(o: FuzzStats): void {
     for (const k of Object.keys(this) as (keyof FuzzStats)[]) {
@@ -332,6 +339,11 @@ export class FuzzModel {
         this.socialized[e.asset] = true;
         // A Socialization's USDC amounts are in its market's quote asset (the borrowed asset is e.asset).
         if (e.kind === EventKind.Socialization) this.socialized[config.markets[e.market]!.quoteAsset] = true;
+        // Q4: the fund pays a write-down beyond its budget and goes below 0 by exactly the loss on the account's row.
+        if (e.kind === EventKind.Socialization && e.socializationKind === SocializationKind.LenderWriteDown && e.account !== 0) {
+          if (config.markets[e.market]!.quoteAsset !== USDC) this.fail("Q4", `a write-down loss of ${e.socializedLoss} in asset ${config.markets[e.market]!.quoteAsset}, not USDC`);
+          this.stats.writeDownLossUsdc += e.socializedLoss;
+        }
     }
   }
 
@@ -707,7 +719,10 @@ export class FuzzModel {
         if (closeOut < this.stats.minInsuranceCloseOutUsdc) this.stats.minInsuranceCloseOutUsdc = closeOut;
         this.stats.finalInsuranceUsdc = fund;
       }
-      if (closeOut < 0n && !this.socialized[asset]) this.fail("Q4", `insurance fund of asset ${asset} at ${fund} (close-out ${closeOut}) with no socialized loss recorded`);
+      if (asset === USDC && closeOut + this.stats.writeDownLossUsdc < 0n) {
+        this.fail("Q4", `insurance fund of USDC at ${fund} (close-out ${closeOut}) below 0 by more than the ${this.stats.writeDownLossUsdc} of write-down losses recorded`);
+      }
+      if (asset !== USDC && closeOut < 0n && !this.socialized[asset]) this.fail("Q4", `insurance fund of asset ${asset} at ${fund} (close-out ${closeOut}) with no socialized loss recorded`);
     }
   }
 
@@ -855,7 +870,7 @@ export function formatFuzzReport(o: FuzzRunOptions, r: FuzzRunResult): string[] 
     `  prices: ${s.crashes} crashes, ${s.pumps} pumps, ${s.oracleUpdates} oracle updates; ${s.fundingRates} funding rates, ${s.realizations} realization rows`,
     `  trading: ${s.fills} fills, ${s.borrows} borrows, ${s.rejects} refusals`,
     `  liquidation: ${s.liquidationsStarted} started, ${s.liquidationsEnded} ended, ${s.liquidationFills} liquidation fills, ${s.liquidationCancels} orders canceled by it; ${s.backstopLegs} backstop legs (Q3), ${s.backstopLegsCrossShard} from another risk shard; ${s.adlLegs} ADL legs (Q4), ${s.adlLegsCrossShard} against another risk shard`,
-    `  insurance (USDC): ${usdc(s.liquidationFeesUsdc)} in liquidation fees; lowest raw ${usdc(s.minInsuranceRawUsdc)}, lowest at close-out ${usdc(s.minInsuranceCloseOutUsdc)}`,
+    `  insurance (USDC): ${usdc(s.liquidationFeesUsdc)} in liquidation fees; lowest raw ${usdc(s.minInsuranceRawUsdc)}, lowest at close-out ${usdc(s.minInsuranceCloseOutUsdc)}; write-down losses recorded ${usdc(s.writeDownLossUsdc)}`,
     `  progress (Q2): longest wait ${s.maxBatchesWithoutProgress} batches (bound ${PROGRESS_BOUND_BATCHES}); stalled with no book step (Q3's, backstop switch ${BACKSTOP_TAKES_STALLED ? "on" : "off"}): ${s.stalledNoBookStep} accounts over ${s.stalledBatches} batches`,
     `  invariant failures: ${r.failures.length}`,
   ];
