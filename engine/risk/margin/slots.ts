@@ -5,7 +5,7 @@
 import type { Ratio } from "../../fixed/index.ts";
 import { RATIO_SCALE } from "../../model/index.ts";
 import type { MarginContext } from "./context.ts";
-import { zeroBigints, zeroFlags } from "../accounts.ts";
+import { zeroBigints, zeroFlags } from "../../collections/index.ts";
 import {
   divCeilNonNegative,
   divFloorNonNegative,
