@@ -16,6 +16,7 @@ import { Engine } from "../engine/pipeline/index.ts";
 import { CommandKind, CommandRecord, EventKind, OracleQuoteFlag, OrderType, Side, TimeInForce, type EventSink } from "../engine/model/index.ts";
 import { PASS_VISITS_PER_BATCH_MAX, SettlementReason } from "../engine/risk/index.ts";
 import { resultFromSamplesNs, type BenchDef, type BenchResult } from "./harness.ts";
+import { getHeapStatistics } from "node:v8";
 
 const PRICE = 1_000_000_000n; // PRICE_DECIMALS = 9
 const USDC_UNIT = 1_000_000n;
@@ -93,7 +94,12 @@ function pass(engine: Engine, b: Builder, t: number, wall: number[], batchCpu: n
   return [batches, used.user + used.system];
 }
 
-function noteOf(what: string, wall: number[], batchCpu: number[], batches: number[], cpuUs: number[], counted: number, kind: string): string {
+/** The V8 heap in use (MB) — the accounts' state and what the passes left: a scavenge walks every old page of it. */
+function heapMb(): string {
+  return (getHeapStatistics().used_heap_size / 1e6).toFixed(0);
+}
+
+function noteOf(what: string, wall: number[], batchCpu: number[], batches: number[], cpuUs: number[], counted: number, kind: string, heapAfterBuild: string): string {
   const meanCpuMs = cpuUs.reduce((x, y) => x + y, 0) / cpuUs.length / 1000;
   const longestMs = wall.reduce((x, y) => (y > x ? y : x), 0) / 1e6;
   const cpuSorted = Float64Array.from(batchCpu).sort();
@@ -103,7 +109,7 @@ function noteOf(what: string, wall: number[], batchCpu: number[], batches: numbe
     `${PASS_VISITS_PER_BATCH_MAX} holder visits (P5S: ${batches.join("/")} batches); p50/p99 = one batch's wall time = one ` +
     `engine pause, LONGEST PAUSE ${longestMs.toFixed(3)} ms wall (a loaded machine preempts: CPU per batch p99 ` +
     `${cpuP99Ms.toFixed(3)} ms, max ${cpuMaxMs.toFixed(3)} ms); CPU per pass (all its batches) mean ${meanCpuMs.toFixed(0)} ms; ` +
-    `${counted} ${kind} events in the last round`;
+    `${counted} ${kind} events in the last round; V8 heap in use ${heapAfterBuild} MB after the build, ${heapMb()} MB at the end`;
 }
 
 async function realizeTick(): Promise<BenchResult> {
@@ -111,6 +117,7 @@ async function realizeTick(): Promise<BenchResult> {
   let settled = 0;
   const sink: EventSink = { publish: (e) => void (e.kind === EventKind.Settlement && settled++) };
   const b = build(engine, sink);
+  const heapAfterBuild = heapMb();
   const wall: number[] = [];
   const batchCpu: number[] = [];
   const batches: number[] = [];
@@ -130,7 +137,7 @@ async function realizeTick(): Promise<BenchResult> {
   }
   const result = resultFromSamplesNs("perp.realize-100k", Float64Array.from(wall), null);
   result.opsPerSec = null;
-  result.notes = noteOf("the pass a 10 s mark starts after the marks moved 0.1% (P5: 1 row, Balance, Position each)", wall, batchCpu, batches, cpu, settled, "Settlement");
+  result.notes = noteOf("the pass a 10 s mark starts after the marks moved 0.1% (P5: 1 row, Balance, Position each)", wall, batchCpu, batches, cpu, settled, "Settlement", heapAfterBuild);
   return result;
 }
 
@@ -139,6 +146,7 @@ async function fundingEnd(): Promise<BenchResult> {
   let settled = 0;
   const sink: EventSink = { publish: (e) => void (e.kind === EventKind.Settlement && e.settlementReason === SettlementReason.Funding && settled++) };
   const b = build(engine, sink);
+  const heapAfterBuild = heapMb();
   const wall: number[] = [];
   const batchCpu: number[] = [];
   const batches: number[] = [];
@@ -159,7 +167,7 @@ async function fundingEnd(): Promise<BenchResult> {
   }
   const result = resultFromSamplesNs("perp.funding-100k", Float64Array.from(wall), null);
   result.opsPerSec = null;
-  result.notes = noteOf("the interval end's payments (P4) and the hour's realization pass at unchanged marks (visits only), L5 interest", wall, batchCpu, batches, cpu, settled, "Settlement (Funding)");
+  result.notes = noteOf("the interval end's payments (P4) and the hour's realization pass at unchanged marks (visits only), L5 interest", wall, batchCpu, batches, cpu, settled, "Settlement (Funding)", heapAfterBuild);
   return result;
 }
 

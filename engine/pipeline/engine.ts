@@ -104,7 +104,9 @@
 //    tick at once when nothing else is in flight, and journals every proposed tick meanwhile. What made a batch cost
 //    the size of the shard rather than of its work was removed with it: a MarkPrice that does not move the mark no
 //    longer re-evaluates every holder (Q1, oracle-commands.ts), and the safe-band index's sorted lists are chunked
-//    (collections/sorted-edges.ts), so a band change moves one chunk instead of the whole list.
+//    (collections/sorted-edges.ts), so a band change moves one chunk instead of the whole list. Nor does an hour's
+//    accrual of a perpetual's base asset's borrow index re-evaluate every holder of it: a position's band is walked
+//    at moves of the mark only, unless the account owes the asset (risk/liquidation-trigger.ts POSITION_EDGE).
 // D3 Engine orders (Q2 LiquidatePositionOnBook and CollateralConversion, P6 conversions) are derived from the state
 //    at the boundary before batch B and take a fixed place at its head: phase 0, before R1 of B's first command,
 //    each risk shard creates one step per liquidating account of its own, in account-id order, at most

@@ -6,6 +6,7 @@ import { AccountSetting, LEVERAGE_LIMIT_DEFAULT, Side, userOf } from "../model/i
 import type { UserVolume } from "./fees.ts";
 import type { AccountMargin } from "./margin/index.ts";
 import type { FundingLog, SettlementLog } from "./histories.ts";
+import { zeroBigints, zeroFlags } from "../collections/index.ts";
 
 /** Every AccountSetting bit. */
 export const ACCOUNT_SETTINGS_ALL =
@@ -81,7 +82,7 @@ export class PositionLog {
  * these open quantities (AccountMargin.setPositionOrders).
  */
 export class AccountPerps {
-  readonly positions: PerpPosition[] = [];
+  readonly positions: PerpPosition[];
   readonly openBuy: bigint[];
   readonly openSell: bigint[];
   /** P6/P7: the account's settlement rows (made with the first; histories.ts). */
@@ -94,7 +95,9 @@ export class AccountPerps {
   p8Start: bigint[] | null = null;
 
   constructor(marketCount: number) {
-    for (let m = 0; m < marketCount; m++) this.positions.push(new PerpPosition());
+    // Sized once (pushing reserves 17 slots).
+    this.positions = new Array<PerpPosition>(marketCount);
+    for (let m = 0; m < marketCount; m++) this.positions[m] = new PerpPosition();
     this.openBuy = zeroBigints(marketCount);
     this.openSell = zeroBigints(marketCount);
   }
@@ -111,25 +114,6 @@ export class AccountPerps {
       if (this.positions[m]!.netQuantity !== 0n || this.openBuy[m] !== 0n || this.openSell[m] !== 0n) return true;
     }
     return false;
-  }
-}
-
-/**
- * A fresh array of n zero bigints. Up to 8 it is an array literal of constants: V8 gives it the literal's
- * copy-on-write backing store, so an array that stays zero (most accounts' lent, borrowed and open-order terms) costs
- * its header only, and the first write copies it. A restore makes 100,000s of accounts at once: 1.58 → ~1.1 kB each.
- */
-export function zeroBigints(n: number): bigint[] {
-  switch (n) {
-    case 1: return [0n];
-    case 2: return [0n, 0n];
-    case 3: return [0n, 0n, 0n];
-    case 4: return [0n, 0n, 0n, 0n];
-    case 5: return [0n, 0n, 0n, 0n, 0n];
-    case 6: return [0n, 0n, 0n, 0n, 0n, 0n];
-    case 7: return [0n, 0n, 0n, 0n, 0n, 0n, 0n];
-    case 8: return [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n];
-    default: return new Array<bigint>(n).fill(0n);
   }
 }
 
@@ -227,15 +211,15 @@ export class Account {
   borrowedAssets = 0;
   /**
    * Net balances changed since the margin state last heard: a flag per asset ([0, assets)), then the list of flagged
-   * assets ([assets, 2 × assets)) — one typed array, not two, and made with the margin state (firstMargin): before
+   * assets ([assets, 2 × assets)) — one array, not two, and made with the margin state (firstMargin): before
    * it there is nothing to tell (the first read starts from every asset with inputs), and a restore makes 100,000s of
    * accounts at once, most of which no batch reads.
    */
-  private changed: Uint16Array | null = null;
+  private changed: number[] | null = null;
   private changedCount = 0;
   /** Perpetual markets whose position or open orders changed since the margin state last heard (perpChanged): a
    * flag per market, then the list of flagged markets — as `changed` is for assets; made with the margin state. */
-  private perpsChanged: Uint16Array | null = null;
+  private perpsChanged: number[] | null = null;
   private perpsChangedCount = 0;
   private margin: AccountMargin | null = null;
 
@@ -305,7 +289,7 @@ export class Account {
    */
   private firstMargin(): AccountMargin {
     const margin = (this.margin = this.createMargin!(this));
-    this.changed = new Uint16Array(2 * this.available.length);
+    this.changed = zeroFlags(2 * this.available.length);
     for (let a = 0; a < this.available.length; a++) if (this.hasMarginInputs(a)) this.markChanged(a);
     const perps = this.perps;
     if (perps !== null) for (let m = 0; m < perps.openBuy.length; m++) if (perps.hasState(m)) this.perpChanged(m);
@@ -425,7 +409,7 @@ export class Account {
   perpChanged(m: number): void {
     if (this.margin === null) return;
     const markets = this.perps!.openBuy.length;
-    const flags = this.perpsChanged ?? (this.perpsChanged = new Uint16Array(2 * markets));
+    const flags = this.perpsChanged ?? (this.perpsChanged = zeroFlags(2 * markets));
     if (flags[m] === 0) {
       flags[m] = 1;
       flags[markets + this.perpsChangedCount++] = m;

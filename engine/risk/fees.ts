@@ -13,35 +13,53 @@ export function dayOf(timeMs: number): number {
   return (timeMs - (timeMs % DAY_MS)) / DAY_MS;
 }
 
-/**
- * The buckets of every user that has not traded: shared and never written (VolumeBook.add gives a user its own on
- * its first trade). Every user with an account has a record, and most never trade, so a large state — and its
- * restore from a snapshot — does not allocate 30 days of buckets per user.
- */
-const UNUSED_BUCKET_DAYS: Int32Array = new Int32Array(VOLUME_WINDOW_DAYS).fill(-1);
-const UNUSED_BUCKET_USD: readonly bigint[] = Object.freeze(new Array<bigint>(VOLUME_WINDOW_DAYS).fill(0n));
+/** Every untraded user's buckets: shared and never written (a user's first bucket gives it its own arrays). */
+const NO_DAYS: readonly number[] = Object.freeze([]);
+const NO_USD: readonly bigint[] = Object.freeze([]);
 
-/** One user's traded volume: a ring of daily buckets and the window total as of `day`. */
+/**
+ * One user's traded volume: its daily buckets and the window total as of `day`. The buckets are a ring of 30 slots
+ * (day d in slot d % 30, a slot's old day dropped when a later one takes it), kept sparse: only the slots used, in slot
+ * order — a user who trades on a few days holds a few entries, not 30 (two 30-entry arrays were ~600 bytes of every
+ * trader's heap: perp.realize-100k's heap snapshot). Every user with an account has a record; most never trade.
+ */
 export class UserVolume {
-  /** Engine day each bucket holds (−1 = never used); bucket `d % 30` holds day d. Shared and all −1 until a trade. */
-  bucketDay: Int32Array = UNUSED_BUCKET_DAYS;
+  /** Engine day each used slot holds, in slot (day % 30) order. */
+  days: number[] = NO_DAYS as number[];
   /** USD (PRICE_DECIMALS) traded on that day. */
-  bucketUsd: bigint[] = UNUSED_BUCKET_USD as bigint[];
+  usd: bigint[] = NO_USD as bigint[];
   /** Σ of the buckets of days (day − 29 … day): derived, recomputed when the day moves on. */
   totalUsd = 0n;
   day = -1;
   tier = 0;
 
-  /** The user's own buckets, made on its first trade or restored bucket. */
-  ownBuckets(): void {
-    if (this.bucketDay !== UNUSED_BUCKET_DAYS) return;
-    this.bucketDay = new Int32Array(VOLUME_WINDOW_DAYS).fill(-1);
-    this.bucketUsd = new Array<bigint>(VOLUME_WINDOW_DAYS).fill(0n);
+  /** True until the user's first bucket (its arrays are the shared empty ones). */
+  get untraded(): boolean {
+    return this.days === NO_DAYS;
   }
 
-  /** True until the user's first trade (its buckets are the shared unused ones). */
-  get untraded(): boolean {
-    return this.bucketDay === UNUSED_BUCKET_DAYS;
+  /** The index of the entry for `day`'s slot: made (USD 0) or taken over from the slot's older day (USD reset). */
+  bucketOf(day: number): number {
+    if (this.days === NO_DAYS) {
+      // One entry (an empty array's first insert reserves 17 slots).
+      this.days = [day];
+      this.usd = [0n];
+      return 0;
+    }
+    const slot = day % VOLUME_WINDOW_DAYS;
+    let k = 0;
+    while (k < this.days.length && this.days[k]! % VOLUME_WINDOW_DAYS < slot) k++;
+    if (k < this.days.length && this.days[k]! % VOLUME_WINDOW_DAYS === slot) {
+      if (this.days[k] !== day) {
+        // The slot held day − 30k: already outside the window, so not in the total.
+        this.days[k] = day;
+        this.usd[k] = 0n;
+      }
+      return k;
+    }
+    this.days.splice(k, 0, day);
+    this.usd.splice(k, 0, 0n);
+    return k;
   }
 }
 
@@ -69,9 +87,9 @@ export class VolumeBook {
     if (u.day !== day) {
       // Days only move forward (AdvanceTime is monotonic); O(30) once per user per day.
       let total = 0n;
-      for (let i = 0; i < VOLUME_WINDOW_DAYS; i++) {
-        const d = u.bucketDay[i]!;
-        if (d > day - VOLUME_WINDOW_DAYS && d <= day) total += u.bucketUsd[i]!;
+      for (let i = 0; i < u.days.length; i++) {
+        const d = u.days[i]!;
+        if (d > day - VOLUME_WINDOW_DAYS && d <= day) total += u.usd[i]!;
       }
       u.totalUsd = total;
       u.day = day;
@@ -105,14 +123,8 @@ export class VolumeBook {
   add(u: UserVolume, day: number, usd: bigint): void {
     if (usd <= 0n) return;
     this.roll(u, day);
-    u.ownBuckets();
-    const slot = day % VOLUME_WINDOW_DAYS;
-    if (u.bucketDay[slot] !== day) {
-      // The slot held day − 30k: already outside the window, so not in the total.
-      u.bucketDay[slot] = day;
-      u.bucketUsd[slot] = 0n;
-    }
-    u.bucketUsd[slot] = u.bucketUsd[slot]! + usd;
+    const k = u.bucketOf(day);
+    u.usd[k] = u.usd[k]! + usd;
     u.totalUsd += usd;
     // Volume only grows here, so the tier can only rise: look further only once the next threshold is reached.
     const mins = this.minVolumeUsd;
@@ -128,14 +140,11 @@ export class VolumeBook {
       w.int(u.day);
       w.uint(u.tier);
       w.big(u.totalUsd);
-      let used = 0;
-      for (let i = 0; i < VOLUME_WINDOW_DAYS; i++) if (u.bucketDay[i]! >= 0) used++;
-      w.uint(used);
-      for (let i = 0; i < VOLUME_WINDOW_DAYS; i++) {
-        if (u.bucketDay[i]! < 0) continue;
-        w.uint(i);
-        w.uint(u.bucketDay[i]!);
-        w.big(u.bucketUsd[i]!);
+      w.uint(u.days.length);
+      for (let k = 0; k < u.days.length; k++) {
+        w.uint(u.days[k]! % VOLUME_WINDOW_DAYS);
+        w.uint(u.days[k]!);
+        w.big(u.usd[k]!);
       }
     }
     w.endSection();
@@ -153,12 +162,15 @@ export class VolumeBook {
       if (u.tier >= this.tiers.length) r.fail(`fee tier ${u.tier} does not exist`);
       u.totalUsd = r.big();
       const used = r.count(VOLUME_WINDOW_DAYS, "volume buckets");
-      if (used > 0) u.ownBuckets();
+      let previous = -1;
       for (let k = 0; k < used; k++) {
         const i = r.uint();
-        if (i >= VOLUME_WINDOW_DAYS) r.fail(`volume bucket ${i} out of range`);
-        u.bucketDay[i] = r.uint();
-        u.bucketUsd[i] = r.big();
+        const day = r.uint();
+        // Slots ascending, each holding a day of its own slot (what writeSnapshot writes).
+        if (i >= VOLUME_WINDOW_DAYS || i <= previous || day % VOLUME_WINDOW_DAYS !== i) r.fail(`volume bucket ${i} (day ${day}) out of range or order`);
+        previous = i;
+        const k = u.bucketOf(day); // first: it may replace u.usd (the shared empty array until the first bucket)
+        u.usd[k] = r.big();
       }
     }
     r.endSection();
@@ -171,9 +183,9 @@ export class VolumeBook {
     for (const id of ids) {
       const u = this.users.get(id)!;
       // Records are created for every user with an account; only traded ones are state.
-      if (u.untraded || u.bucketDay.every((d) => d < 0)) continue;
+      if (u.days.length === 0) continue;
       s += `v${id}`;
-      for (let i = 0; i < VOLUME_WINDOW_DAYS; i++) if (u.bucketDay[i]! >= 0) s += ` ${u.bucketDay[i]}:${u.bucketUsd[i]}`;
+      for (let k = 0; k < u.days.length; k++) s += ` ${u.days[k]}:${u.usd[k]}`;
       s += "\n";
     }
     return s;

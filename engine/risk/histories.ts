@@ -43,39 +43,64 @@ abstract class ColumnRing {
   }
 }
 
-function grownF64(a: Float64Array<ArrayBuffer>, n: number): Float64Array<ArrayBuffer> {
-  const b = new Float64Array(n);
-  b.set(a);
-  return b;
-}
+/** Every ring's columns before its first entry (read only by the first grow). */
+const NO_F64 = new Float64Array(0);
+const NO_I32 = new Int32Array(0);
+const NO_I64 = new BigInt64Array(0);
 
-function grownI32(a: Int32Array<ArrayBuffer>, n: number): Int32Array<ArrayBuffer> {
-  const b = new Int32Array(n);
-  b.set(a);
-  return b;
-}
+/**
+ * The columns of a ring grown to `n` slots, all views of ONE new ArrayBuffer (8-byte columns first, then 4-byte ones),
+ * each holding the old column's slots: a column per typed array with its own buffer cost ~250 bytes of V8 heap each
+ * (view, ArrayBuffer, and below 64 bytes the elements too) — ~1.2 kB per account's settlement log, the largest part
+ * of an account's heap after its margin state (perp.realize-100k's heap snapshot; a scavenge walks every old page).
+ * A buffer is never on V8's pages.
+ */
+class ColumnBuffer {
+  private readonly buffer: ArrayBuffer;
+  private offset = 0;
 
-function grownI64(a: BigInt64Array<ArrayBuffer>, n: number): BigInt64Array<ArrayBuffer> {
-  const b = new BigInt64Array(n);
-  b.set(a);
-  return b;
+  constructor(n: number, wideColumns: number, narrowColumns: number) {
+    this.buffer = new ArrayBuffer(n * (8 * wideColumns + 4 * narrowColumns));
+  }
+
+  f64(old: Float64Array<ArrayBuffer>, n: number): Float64Array<ArrayBuffer> {
+    const a = new Float64Array(this.buffer, this.offset, n);
+    this.offset += 8 * n;
+    a.set(old);
+    return a;
+  }
+
+  i64(old: BigInt64Array<ArrayBuffer>, n: number): BigInt64Array<ArrayBuffer> {
+    const a = new BigInt64Array(this.buffer, this.offset, n);
+    this.offset += 8 * n;
+    a.set(old);
+    return a;
+  }
+
+  i32(old: Int32Array<ArrayBuffer>, n: number): Int32Array<ArrayBuffer> {
+    const a = new Int32Array(this.buffer, this.offset, n);
+    this.offset += 4 * n;
+    a.set(old);
+    return a;
+  }
 }
 
 /** P6/P7: an account's settlement rows, as its Settlement events carried them (amount > 0, asset units). */
 export class SettlementLog extends ColumnRing {
-  timeMs = new Float64Array(0);
-  market = new Int32Array(0);
-  asset = new Int32Array(0);
+  timeMs: Float64Array<ArrayBuffer> = NO_F64;
+  market: Int32Array<ArrayBuffer> = NO_I32;
+  asset: Int32Array<ArrayBuffer> = NO_I32;
   /** SettlementReason × 256 + SettlementStep. */
-  reasonStep = new Int32Array(0);
-  amount = new BigInt64Array(0);
+  reasonStep: Int32Array<ArrayBuffer> = NO_I32;
+  amount: BigInt64Array<ArrayBuffer> = NO_I64;
 
   protected grow(n: number): void {
-    this.timeMs = grownF64(this.timeMs, n);
-    this.market = grownI32(this.market, n);
-    this.asset = grownI32(this.asset, n);
-    this.reasonStep = grownI32(this.reasonStep, n);
-    this.amount = grownI64(this.amount, n);
+    const c = new ColumnBuffer(n, 2, 3);
+    this.timeMs = c.f64(this.timeMs, n);
+    this.amount = c.i64(this.amount, n);
+    this.market = c.i32(this.market, n);
+    this.asset = c.i32(this.asset, n);
+    this.reasonStep = c.i32(this.reasonStep, n);
   }
 
   add(timeMs: number, market: number, asset: number, reason: number, step: number, amount: bigint): void {
@@ -125,21 +150,22 @@ export class SettlementLog extends ColumnRing {
 
 /** P4: an account's funding payments: payment > 0 paid, < 0 received (quote units), at the interval end's rate and mark. */
 export class FundingLog extends ColumnRing {
-  timeMs = new Float64Array(0);
-  market = new Int32Array(0);
+  timeMs: Float64Array<ArrayBuffer> = NO_F64;
+  market: Int32Array<ArrayBuffer> = NO_I32;
   /** The position funded, signed base units. */
-  quantity = new BigInt64Array(0);
-  rate = new BigInt64Array(0);
-  mark = new BigInt64Array(0);
-  payment = new BigInt64Array(0);
+  quantity: BigInt64Array<ArrayBuffer> = NO_I64;
+  rate: BigInt64Array<ArrayBuffer> = NO_I64;
+  mark: BigInt64Array<ArrayBuffer> = NO_I64;
+  payment: BigInt64Array<ArrayBuffer> = NO_I64;
 
   protected grow(n: number): void {
-    this.timeMs = grownF64(this.timeMs, n);
-    this.market = grownI32(this.market, n);
-    this.quantity = grownI64(this.quantity, n);
-    this.rate = grownI64(this.rate, n);
-    this.mark = grownI64(this.mark, n);
-    this.payment = grownI64(this.payment, n);
+    const c = new ColumnBuffer(n, 5, 1);
+    this.timeMs = c.f64(this.timeMs, n);
+    this.quantity = c.i64(this.quantity, n);
+    this.rate = c.i64(this.rate, n);
+    this.mark = c.i64(this.mark, n);
+    this.payment = c.i64(this.payment, n);
+    this.market = c.i32(this.market, n);
   }
 
   add(timeMs: number, market: number, quantity: bigint, rate: bigint, mark: bigint, payment: bigint): void {
@@ -187,18 +213,19 @@ export class FundingLog extends ColumnRing {
 
 /** P4: one perpetual market's funding rates, as its FundingRate events carried them (timeMs = the interval end). */
 export class FundingRateLog extends ColumnRing {
-  timeMs = new Float64Array(0);
-  samples = new Int32Array(0);
-  rate = new BigInt64Array(0);
-  meanPremium = new BigInt64Array(0);
-  mark = new BigInt64Array(0);
+  timeMs: Float64Array<ArrayBuffer> = NO_F64;
+  samples: Int32Array<ArrayBuffer> = NO_I32;
+  rate: BigInt64Array<ArrayBuffer> = NO_I64;
+  meanPremium: BigInt64Array<ArrayBuffer> = NO_I64;
+  mark: BigInt64Array<ArrayBuffer> = NO_I64;
 
   protected grow(n: number): void {
-    this.timeMs = grownF64(this.timeMs, n);
-    this.samples = grownI32(this.samples, n);
-    this.rate = grownI64(this.rate, n);
-    this.meanPremium = grownI64(this.meanPremium, n);
-    this.mark = grownI64(this.mark, n);
+    const c = new ColumnBuffer(n, 4, 1);
+    this.timeMs = c.f64(this.timeMs, n);
+    this.rate = c.i64(this.rate, n);
+    this.meanPremium = c.i64(this.meanPremium, n);
+    this.mark = c.i64(this.mark, n);
+    this.samples = c.i32(this.samples, n);
   }
 
   add(timeMs: number, rate: bigint, meanPremium: bigint, samples: number, mark: bigint): void {

@@ -42,13 +42,24 @@ function removeEntry(list: SortedEdges, edge: bigint, account: number): void {
   if (!list.remove(edge, account)) throw new Error(`liquidation index: band edge ${edge} of account ${account} is missing`);
 }
 
+/** markMoved bits: the asset's mark (or a perpetual's on it) moved; its borrow index moved (an accrual, L5). */
+export const MARK_MOVED_PRICE = 1;
+export const MARK_MOVED_INDEX = 2;
+
 /** The bands one account has in the index: per asset it holds or owes, [low, high] (low > high: empty). */
 export class AccountBands {
   /** Are its entries in the sorted lists (flushed)? */
   inLists = false;
-  readonly assets: number[] = [];
-  readonly lows: bigint[] = [];
-  readonly highs: bigint[] = [];
+  readonly assets: number[];
+  readonly lows: bigint[];
+  readonly highs: bigint[];
+
+  /** Made for `count` bands: arrays of that size (a first push reserves 17 slots: 3 × 120 bytes an account). */
+  constructor(count: number) {
+    this.assets = new Array<number>(count).fill(-1);
+    this.lows = new Array<bigint>(count).fill(0n);
+    this.highs = new Array<bigint>(count).fill(0n);
+  }
 }
 
 export class LiquidationBook {
@@ -56,7 +67,7 @@ export class LiquidationBook {
   readonly liquidating = new Set<number>();
   /** Accounts whose margin inputs changed this batch (Account.touch), in touch order. */
   readonly touched: number[] = [];
-  /** Per asset: did its mark move this batch? */
+  /** Per asset: did its mark move this batch (MARK_MOVED_PRICE), did its borrow index (MARK_MOVED_INDEX)? */
   readonly markMoved: Uint8Array;
   /** The pools' accrual epoch the exposed accounts were last brought to (interest moves their margin, L5). */
   poolEpochSeen = 0;
@@ -159,7 +170,7 @@ export class LiquidationBook {
     } else {
       this.removeBands(account);
       if (count === 0) return;
-      record = new AccountBands();
+      record = new AccountBands(count);
       this.exposed.set(account, record);
     }
     for (let i = 0; i < count; i++) {
@@ -241,13 +252,16 @@ export class LiquidationBook {
    * Q1 (after flushChanges): calls `visit` with every indexed account whose band of `asset` does not contain `mark`
    * (m < low: a suffix of the lows; high < m: a prefix of the highs; an account may come twice only if its band is
    * empty). The highs are kept as high × the asset's borrow index when derived (liquidation-trigger.ts deriveBands)
-   * and compared with mark × `borrowIndex`, the index now.
+   * and compared with mark × `borrowIndex`, the index now. `markMoved` false (only the borrow index moved since the
+   * bands were derived at the current mark): no low is above the mark but those of perpetual positions (deriveBands'
+   * POSITION_EDGE), whose margin no borrow index moves, so only the highs are walked.
    */
-  forEachOutsideBand(asset: number, mark: bigint, borrowIndex: bigint, visit: (account: number) => void): void {
+  forEachOutsideBand(asset: number, mark: bigint, borrowIndex: bigint, visit: (account: number) => void, markMoved = true): void {
     const b = this.bands[asset]!;
-    b.lows.forEachAbove(mark, visit);
+    if (markMoved) b.lows.forEachAbove(mark, visit);
     b.highs.forEachBelow(mark * borrowIndex, visit);
   }
+
 
   /** Entries in the index for `asset` (tests, bench). */
   indexedCount(asset: number): number {

@@ -12,6 +12,7 @@ import { EventKind, type EventSink } from "../model/index.ts";
 import type { Account } from "./accounts.ts";
 import { haircutWeight, positionMmf, type AccountMargin } from "./margin/index.ts";
 import { publishLiquidationStatus } from "./replies.ts";
+import { MARK_MOVED_INDEX, MARK_MOVED_PRICE } from "./liquidation-book.ts";
 import { INDEX_MOVED_BORROW, INDEX_MOVED_LEND } from "./pools.ts";
 import type { RiskState } from "./state.ts";
 
@@ -109,7 +110,7 @@ function touchInterestCharged(s: RiskState): void {
   // derivation, see deriveBands): the index finds the borrowers whose band the interest used up, not a scan.
   let lendMoved = false;
   for (let a = 0; a < moved.length; a++) {
-    if ((moved[a]! & INDEX_MOVED_BORROW) !== 0) book.markMoved[a] = 1;
+    if ((moved[a]! & INDEX_MOVED_BORROW) !== 0) book.markMoved[a] |= MARK_MOVED_INDEX;
     if ((moved[a]! & INDEX_MOVED_LEND) !== 0) lendMoved = true;
   }
   if (!lendMoved || book.exposedLenders.size === 0) return;
@@ -141,9 +142,11 @@ function touchMarkMoves(s: RiskState): void {
   const book = s.liquidation;
   const moved = book.markMoved;
   for (let a = 0; a < moved.length; a++) {
-    if (moved[a] === 0) continue;
+    const why = moved[a]!;
+    if (why === 0) continue;
     moved[a] = 0;
-    book.forEachOutsideBand(a, s.marginContext.assetMark[a]!, s.pools.pools[a]!.borrowIndex, (id) => touchId(s, id));
+    const markMoved = (why & MARK_MOVED_PRICE) !== 0;
+    book.forEachOutsideBand(a, s.marginContext.assetMark[a]!, s.pools.pools[a]!.borrowIndex, (id) => touchId(s, id), markMoved);
   }
 }
 
@@ -278,8 +281,23 @@ function subBand(s: RiskState, margin: AccountMargin, a: number, collateral: boo
   safeBand(slot, p0, budget, grid as BandGrid, FORMULAS, x.band);
 }
 
-/** Perpetual positions move with their base asset's mark today (RiskState.setAssetMark) and are not in the slot the
- * bands are derived from yet: that asset's band is empty (the account is re-evaluated on every move of it). */
+/**
+ * A perpetual position's band edge: above every mark (and every mark × a borrow index's growth), so a low there is
+ * outside at every move of the mark (lows are walked at mark moves only) and a high there never is.
+ */
+const POSITION_EDGE = 1n << 96n;
+
+/**
+ * Perpetual positions move with their base asset's mark today (RiskState.setAssetMark) and are not in the slot the
+ * bands are derived from yet: the account is re-evaluated on every move of that asset's mark or its perpetual's. The
+ * band says so by its low: POSITION_EDGE, above every mark. Its high is POSITION_EDGE too when the account owes
+ * none of the asset (open orders' borrows counted): an accrual of the asset's borrow index (L5, every hour) moves
+ * nothing of its margin then — a position's value, IMF and MMF are the mark's, and what it holds of the asset is
+ * collateral, which no borrow index moves (lend indices: touchInterestCharged) — so the hour's walk of the highs
+ * passes it by (at 100,000 positions every holder was re-evaluated at each hour mark: perp.funding-100k's ~0.5 s
+ * batch). An account that owes the asset keeps the empty band (1, 0): its high is below every mark, so each
+ * accrual re-evaluates it as before.
+ */
 function emptyBandsUnderPositions(s: RiskState, margin: AccountMargin, x: BandScratch, count: number): number {
   const ctx = s.marginContext;
   for (let m = 0; m < ctx.marketCount; m++) {
@@ -288,8 +306,8 @@ function emptyBandsUnderPositions(s: RiskState, margin: AccountMargin, x: BandSc
     let i = 0;
     while (i < count && x.assets[i] !== base) i++;
     if (i === count) x.assets[count++] = base;
-    x.lows[i] = 1n;
-    x.highs[i] = 0n;
+    x.lows[i] = POSITION_EDGE;
+    x.highs[i] = margin.borrowedAfterOrders(base) > 0n ? 0n : POSITION_EDGE;
   }
   return count;
 }

@@ -14,6 +14,7 @@ import {
   rejectUnknownAsset,
 } from "./replies.ts";
 import type { RiskState } from "./state.ts";
+import { MARK_MOVED_PRICE } from "./liquidation-book.ts";
 
 /** Why an OracleQuote is refused; each has its own reject text (and RejectCode) in replies.ts. */
 export const OracleRefusal = { None: 0, UnknownAsset: 1, NoOracle: 2, Source: 3, Flags: 4, Prices: 5, Time: 6 } as const;
@@ -62,7 +63,7 @@ export function applyMarkPrice(s: RiskState, e: EventRecord, sink: EventSink): v
   // (liquidation-trigger.ts), so flagging the base asset reaches every holder of the market without a scan of others.
   // Matching publishes the mark at every batch with a clock tick, moved or not: an unchanged mark moves no margin, and
   // flagging it would re-evaluate every holder at each tick (P5S: a pass's ticks would each cost a full scan).
-  if (moved) s.liquidation.markMoved[s.config.markets[e.market]!.baseAsset] = 1;
+  if (moved) s.liquidation.markMoved[s.config.markets[e.market]!.baseAsset] |= MARK_MOVED_PRICE;
   if (s.shardIndex === 0) sink.publish(e);
 }
 

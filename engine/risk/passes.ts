@@ -20,6 +20,19 @@ import { SNAPSHOT_COUNT_MAX, type SnapshotReader, type SnapshotWriter } from "..
  * scavenge (perf: the loop of RememberedSet<OLD_TO_NEW>::IterateMemoryChunks): a plain-JS heap of this shape with
  * nothing surviving still paid 3–4 ms a scavenge at 0.5 GB and 6–20 ms at 2 GB here. A longest pause ≤ 1 ms needs
  * the accounts' state off V8's pages (typed columns), not a smaller budget.
+ * Sixth round (measured, load 12–18): the walk is the chunk list itself — perf puts ~93% of the scavenge's own time
+ * on one load, the next-chunk pointer of each old-generation page (V8 11.3, Node 20), so its cost is the number of
+ * old pages, whatever they hold: 1 GB of pointer-free double arrays still cost ~4 ms a scavenge, the same bytes in
+ * ArrayBuffers (off V8's pages) ~0.1 ms. The heap was ~10.5 kB an account after a full GC (heap snapshot by
+ * retaining record: the margin state 5.1 kB — about 60 small arrays and their bigints —, the settlement log's five
+ * typed arrays 1.3 kB, Account 1.2 kB, the 30-day volume ring 0.7 kB, six PerpPositions 0.65 kB, bands 0.64 kB);
+ * copy-on-write zero slots, shared IMF floors per leverage limit, one buffer per history ring, sparse volume buckets
+ * and exactly sized small arrays made it ~6.9 kB (100,000 accounts: 1,068 → 726 MB after a full GC, ~1.3 → ~0.8 GB
+ * in use at the bench's end); a scavenge's median fell ~30% (e.g. 52–55 → 35–40 ms wall in one alternated pair),
+ * still ~30 ms of CPU. A pass allocates ~5 kB of young bigints a realized holder (allocation sampling: the margin
+ * slot's recomputation, the Position event's P8 solve and report, the new bands), ~500 MB a pass: ~95 scavenges,
+ * each paying the walk. The hour mark no longer re-evaluates every holder (liquidation-trigger.ts POSITION_EDGE:
+ * funding's first batch 0.5–0.9 s of CPU → under 0.1 s).
  */
 export const PASS_VISITS_PER_BATCH_MAX = 16;
 

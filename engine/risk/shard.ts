@@ -386,6 +386,14 @@ export class RiskShard {
     return n;
   }
 
+  /** Q1 index: the accounts (id order) a batch end would re-evaluate for `asset` at `mark` — after a move of its
+   * mark (`markMoved`), or after an accrual of its borrow index alone (tests). */
+  liquidationIndexVisits(asset: number, mark: bigint, markMoved: boolean): number[] {
+    const ids = new Set<number>();
+    this.s.liquidation.forEachOutsideBand(asset, mark, this.s.pools.pools[asset]!.borrowIndex, (id) => void ids.add(id), markMoved);
+    return [...ids].sort((a, b) => a - b);
+  }
+
   /** X7: the shard's snapshot section (shard-snapshot.ts), at a batch boundary after endBatch. */
   writeSnapshot(w: SnapshotWriter): void {
     writeShardSnapshot(this.s, w);

@@ -16,7 +16,7 @@ import { PoolAction, PoolDelta } from "../lending/index.ts";
 import { FillEffect, LiquidationPriceInputs, LiquidationPriceResult, openRealizedPnl, UsdcCreditPlan, UsdcDebitPlan } from "../perps/index.ts";
 import { AccountMargin, MarginChanges, MarginContext } from "./margin/index.ts";
 import { OracleBook } from "../perps/index.ts";
-import { LiquidationBook } from "./liquidation-book.ts";
+import { LiquidationBook, MARK_MOVED_PRICE } from "./liquidation-book.ts";
 import { LiquidationHistory } from "./liquidation-history.ts";
 import { InsuranceLedger } from "./insurance.ts";
 import { LenderBook } from "./lender-book.ts";
@@ -377,7 +377,7 @@ export class RiskState {
    * revalue lazily (AccountMargin reads marks from the shared context). */
   setAssetMark(asset: number, price: bigint): void {
     this.marginContext.setAssetMark(asset, price);
-    this.liquidation.markMoved[asset] = 1; // Q1: the batch end looks up the accounts this move may reach
+    this.liquidation.markMoved[asset] |= MARK_MOVED_PRICE; // Q1: the batch end looks up the accounts this move may reach
     for (const m of this.config.markets) {
       if (m.kind === MarketKind.Perpetual && m.baseAsset === asset) this.marginContext.setMarketMark(m.id, price);
     }

@@ -5,6 +5,7 @@
 import type { Ratio } from "../../fixed/index.ts";
 import { RATIO_SCALE } from "../../model/index.ts";
 import type { MarginContext } from "./context.ts";
+import { zeroBigints, zeroFlags } from "../../collections/index.ts";
 import {
   divCeilNonNegative,
   divFloorNonNegative,
@@ -46,6 +47,50 @@ class SlotOutput {
 }
 export const slotOut = new SlotOutput();
 
+/** C5: the IMF floors and flat-region limits of one leverage limit, per asset (borrows) and per market (0 for a spot
+ * market): a function of the context's static configuration and the limit alone. */
+class LeveragePricing {
+  readonly borrowImfFloor: bigint[] = [];
+  readonly borrowImfFlatLimitUsd: bigint[] = [];
+  readonly marketImfFloor: bigint[] = [];
+  readonly marketImfFlatLimitUsd: bigint[] = [];
+
+  constructor(ctx: MarginContext, leverageLimit: Ratio) {
+    for (let a = 0; a < ctx.assetCount; a++) {
+      const imf = ctx.borrowImf[a]!;
+      const floor = imfFloor(leverageLimit, ctx.platformMaxLeverage, imf.base);
+      this.borrowImfFloor.push(floor);
+      this.borrowImfFlatLimitUsd.push(sqrtTermFlatLimitUsd(imf.factor, floor));
+    }
+    for (let m = 0; m < ctx.marketCount; m++) {
+      const imf = ctx.marketImf[m];
+      const floor = imf === null || imf === undefined ? 0n : imfFloor(leverageLimit, ctx.platformMaxLeverage, imf.base);
+      this.marketImfFloor.push(floor);
+      this.marketImfFlatLimitUsd.push(imf === null || imf === undefined ? 0n : sqrtTermFlatLimitUsd(imf.factor, floor));
+    }
+  }
+}
+
+/** Leverage limits whose pricing a context keeps (A3: whole numbers up to LEVERAGE_LIMIT_MAX; beyond, made anew). */
+const LEVERAGE_PRICINGS_MAX = 256;
+const pricings = new WeakMap<MarginContext, Map<Ratio, LeveragePricing>>();
+
+/**
+ * The pricing of `leverageLimit` in `ctx`, one record shared by every account with that limit: per account, its four
+ * arrays and their bigints were ~750 bytes of a 100,000-account heap (perp.realize-100k's heap snapshot). The record
+ * is never written after it is made (priceLeverage only points an account at another).
+ */
+function leveragePricing(ctx: MarginContext, leverageLimit: Ratio): LeveragePricing {
+  let byLimit = pricings.get(ctx);
+  if (byLimit === undefined) pricings.set(ctx, (byLimit = new Map()));
+  let p = byLimit.get(leverageLimit);
+  if (p === undefined) {
+    p = new LeveragePricing(ctx, leverageLimit);
+    if (byLimit.size < LEVERAGE_PRICINGS_MAX) byLimit.set(leverageLimit, p);
+  }
+  return p;
+}
+
 /** The slots and running sums of one account (see AccountMargin, which is the class callers use). */
 export class MarginSlots {
   protected leverageLimitRatio: Ratio;
@@ -61,7 +106,7 @@ export class MarginSlots {
   protected readonly assetOpenInflow: bigint[];
   protected readonly assetOpenRepay: bigint[];
   /** 1 when the slot has any open-order state (borrow, proceeds, repayments); its owed units after the orders. */
-  protected readonly assetHasOpen: Uint8Array;
+  protected readonly assetHasOpen: number[];
   protected readonly assetOwedAfter: bigint[];
   // C4/C8 corners: the sell orders' part of the slot's open-order inputs (locked, may borrow, credited as held,
   // credited as repaying = offsetting the borrow); the buy orders' part is the total less it (setAssetSellTerms).
@@ -70,8 +115,8 @@ export class MarginSlots {
   protected readonly sellOpenInflow: bigint[];
   protected readonly sellOpenRepay: bigint[];
   /** 1 when the slot has any input from open buy orders / from open sell orders; how many slots have each. */
-  protected readonly assetBuyTerms: Uint8Array;
-  protected readonly assetSellTerms: Uint8Array;
+  protected readonly assetBuyTerms: number[];
+  protected readonly assetSellTerms: number[];
   protected buyTermSlots = 0;
   protected sellTermSlots = 0;
   protected readonly assetSeen: number[];
@@ -83,9 +128,10 @@ export class MarginSlots {
   /** Last sqrt(notional) taken for the slot's holding / borrow (0 if none): the Newton seed for its next root. */
   protected readonly assetRoot: bigint[];
   protected readonly assetBorrowRoot: bigint[];
-  /** Borrow IMF below its sqrt region, and the notional up to which it holds; both depend on leverageLimit. */
-  protected readonly borrowImfFloor: bigint[];
-  protected readonly borrowImfFlatLimitUsd: bigint[];
+  /** Borrow IMF below its sqrt region, and the notional up to which it holds; both depend on leverageLimit only
+   * (shared by the accounts of one leverage limit: leveragePricing). */
+  protected borrowImfFloor!: readonly bigint[];
+  protected borrowImfFlatLimitUsd!: readonly bigint[];
 
   // Perpetual position slots (indexed by market id; spot markets stay empty).
   protected readonly posQty: bigint[];
@@ -98,8 +144,8 @@ export class MarginSlots {
   protected readonly posMm: bigint[];
   protected readonly posUpnl: bigint[];
   protected readonly posRoot: bigint[];
-  protected readonly marketImfFloor: bigint[];
-  protected readonly marketImfFlatLimitUsd: bigint[];
+  protected marketImfFloor!: readonly bigint[];
+  protected marketImfFlatLimitUsd!: readonly bigint[];
 
   protected unsettled = 0n;
 
@@ -120,21 +166,24 @@ export class MarginSlots {
   ) {
     const n = ctx.assetCount;
     const m = ctx.marketCount;
-    const zeros = (k: number): bigint[] => new Array<bigint>(k).fill(0n);
+    // Copy-on-write zero arrays (zeroBigints): a slot array that stays zero — most of an account's open-order, sell,
+    // borrow and liability terms — shares the literal's backing store (perp.realize-100k: the accounts' state is most
+    // of a ~1.3 GB heap, and a scavenge walks every old-generation page of it).
+    const zeros = zeroBigints;
     this.assetSpendable = zeros(n);
     this.assetLocked = zeros(n);
     this.assetBorrowed = zeros(n);
     this.assetOpenBorrow = zeros(n);
     this.assetOpenInflow = zeros(n);
     this.assetOpenRepay = zeros(n);
-    this.assetHasOpen = new Uint8Array(n);
+    this.assetHasOpen = zeroFlags(n);
     this.assetOwedAfter = zeros(n);
     this.sellLocked = zeros(n);
     this.sellOpenBorrow = zeros(n);
     this.sellOpenInflow = zeros(n);
     this.sellOpenRepay = zeros(n);
-    this.assetBuyTerms = new Uint8Array(n);
-    this.assetSellTerms = new Uint8Array(n);
+    this.assetBuyTerms = zeroFlags(n);
+    this.assetSellTerms = zeroFlags(n);
     this.assetSeen = new Array<number>(n).fill(ctx.markVersion);
     this.assetWeight = ctx.haircutFlatWeight.slice();
     this.assetCollateral = zeros(n);
@@ -143,8 +192,6 @@ export class MarginSlots {
     this.assetMm = zeros(n);
     this.assetRoot = zeros(n);
     this.assetBorrowRoot = zeros(n);
-    this.borrowImfFloor = zeros(n);
-    this.borrowImfFlatLimitUsd = zeros(n);
     this.posQty = zeros(m);
     this.posCost = zeros(m);
     this.posOpenBuy = zeros(m);
@@ -155,8 +202,6 @@ export class MarginSlots {
     this.posMm = zeros(m);
     this.posUpnl = zeros(m);
     this.posRoot = zeros(m);
-    this.marketImfFloor = zeros(m);
-    this.marketImfFlatLimitUsd = zeros(m);
     this.markSeen = ctx.markVersion;
     this.leverageLimitRatio = leverageLimit;
     this.priceLeverage(leverageLimit);
@@ -320,20 +365,11 @@ export class MarginSlots {
 
   /** IMF floors and flat-region limits for the leverage limit (closed form, no root). */
   protected priceLeverage(leverageLimit: Ratio): void {
-    const ctx = this.ctx;
-    for (let a = 0; a < ctx.assetCount; a++) {
-      const imf = ctx.borrowImf[a]!;
-      const floor = imfFloor(leverageLimit, ctx.platformMaxLeverage, imf.base);
-      this.borrowImfFloor[a] = floor;
-      this.borrowImfFlatLimitUsd[a] = sqrtTermFlatLimitUsd(imf.factor, floor);
-    }
-    for (let m = 0; m < ctx.marketCount; m++) {
-      const imf = ctx.marketImf[m];
-      if (imf === null || imf === undefined) continue;
-      const floor = imfFloor(leverageLimit, ctx.platformMaxLeverage, imf.base);
-      this.marketImfFloor[m] = floor;
-      this.marketImfFlatLimitUsd[m] = sqrtTermFlatLimitUsd(imf.factor, floor);
-    }
+    const p = leveragePricing(this.ctx, leverageLimit);
+    this.borrowImfFloor = p.borrowImfFloor;
+    this.borrowImfFlatLimitUsd = p.borrowImfFlatLimitUsd;
+    this.marketImfFloor = p.marketImfFloor;
+    this.marketImfFlatLimitUsd = p.marketImfFlatLimitUsd;
   }
 
   /** Revalues the slots whose mark moved since this account last looked. */

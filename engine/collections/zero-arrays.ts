@@ -1,0 +1,29 @@
+// Small zero arrays of an account's state (risk/accounts.ts, risk/margin/slots.ts): copy-on-write bigint literals and
+// plain flag arrays, the cheapest forms V8 has for a few entries of each of 100,000s of accounts.
+
+/**
+ * A fresh array of n zero bigints. Up to 8 it is an array literal of constants: V8 gives it the literal's
+ * copy-on-write backing store, so an array that stays zero (most accounts' lent, borrowed and open-order terms) costs
+ * its header only, and the first write copies it. A restore makes 100,000s of accounts at once: 1.58 → ~1.1 kB each.
+ */
+export function zeroBigints(n: number): bigint[] {
+  switch (n) {
+    case 1: return [0n];
+    case 2: return [0n, 0n];
+    case 3: return [0n, 0n, 0n];
+    case 4: return [0n, 0n, 0n, 0n];
+    case 5: return [0n, 0n, 0n, 0n, 0n];
+    case 6: return [0n, 0n, 0n, 0n, 0n, 0n];
+    case 7: return [0n, 0n, 0n, 0n, 0n, 0n, 0n];
+    case 8: return [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n];
+    default: return new Array<bigint>(n).fill(0n);
+  }
+}
+
+/**
+ * n zero flags or small counts (0…2^30) as a plain array: a Uint8Array / Uint16Array of a few entries costs its view,
+ * an ArrayBuffer and a backing store (~200–300 bytes on the heap, perp.realize-100k's heap snapshot), this ~90.
+ */
+export function zeroFlags(n: number): number[] {
+  return new Array<number>(n).fill(0);
+}
