@@ -6,14 +6,14 @@
 // with two shards Alice (32) and Erin (96) are on shard 0, Bob (48), Dave (80) and the lender (16) on shard 1: every
 // position opposing Alice's long is on the other shard (before, she got a cover each batch and no ADL).
 import { afterEach, describe, expect, it } from "vitest";
-import { CommandKind, CommandRecord, EventKind, EventRecord, LiquidationStep, OrderFlag, Side, TimeInForce, type EventSink } from "../engine/model/index.ts";
+import { CommandKind, CommandRecord, EventKind, EventRecord, LiquidationStep, OrderFlag, Side, TimeInForce } from "../engine/model/index.ts";
 import { Engine, ThreadedPipeline, type EngineTopology } from "../engine/pipeline/index.ts";
 import { SettlementReason } from "../engine/risk/index.ts";
 import {
   ALICE, BOB, BTC_PERP, BTC_UNIT, BackstopHarness as Harness, DAVE, ERIN, FRANK, LENDER, SOL, SOL_UNIT, SOL_USDC, USD, USDC, USDC_UNIT,
   base, deposit, gtc, kinds, mark, quotes,
 } from "./helpers/backstop-scenario.ts";
-import { runThreaded } from "./helpers/threaded-run.ts";
+import { runInProcess, runThreaded } from "./helpers/threaded-run.ts";
 
 const ONE: EngineTopology = { riskShards: 1, matchingShards: 1 };
 const TWO: EngineTopology = { riskShards: 2, matchingShards: 1 };
@@ -243,12 +243,7 @@ afterEach(async () => {
 describe("X4, X7 through an ADL across shards", () => {
   const batches = journal();
 
-  function run(topology: EngineTopology, from = 0, engine = new Engine(base, topology)): { events: string[]; hash: string; engine: Engine } {
-    const events: string[] = [];
-    const sink: EventSink = { publish: (e) => events.push(eventText(e)) };
-    for (let i = from; i < batches.length; i++) engine.processBatch(batches[i]!, batches[i]!.length, sink);
-    return { events, hash: engine.stateHash(), engine };
-  }
+  const run = (topology: EngineTopology, from = 0, engine?: Engine) => runInProcess(base, batches, eventText, topology, from, engine);
 
   it("Q4, X4: at 2×2 the journal's cross-shard ADL replays to the same events and state hash", () => {
     const a = run(TWO_BY_TWO);

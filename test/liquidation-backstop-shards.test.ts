@@ -6,13 +6,13 @@
 // the one-shard result to the last unit. Accounts: user = id / 16, risk shard = user % K; the backstop (112, user 7)
 // is on shard 1 of two, Alice (32), Frank (128) and Carl (160) on shard 0, Dave (80) and the lender (16) on shard 1.
 import { afterEach, describe, expect, it } from "vitest";
-import { CommandKind, CommandRecord, EventKind, EventRecord, OrderFlag, Side, type EventSink, type ExchangeConfig } from "../engine/model/index.ts";
+import { CommandKind, CommandRecord, EventKind, EventRecord, OrderFlag, Side, type ExchangeConfig } from "../engine/model/index.ts";
 import { Engine, ThreadedPipeline, type EngineTopology } from "../engine/pipeline/index.ts";
 import {
   ALICE, BACKSTOP, BOB, BTC, BTC_PERP, BTC_UNIT, BackstopHarness, CARL, DAVE, ERIN, FRANK, LENDER, SOL, SOL_UNIT, USD, USDC, USDC_UNIT,
   deposit, gtc, kinds, mark, quotes, withBackstop,
 } from "./helpers/backstop-scenario.ts";
-import { runThreaded } from "./helpers/threaded-run.ts";
+import { runInProcess, runThreaded } from "./helpers/threaded-run.ts";
 
 const ONE: EngineTopology = { riskShards: 1, matchingShards: 1 };
 const TWO: EngineTopology = { riskShards: 2, matchingShards: 1 };
@@ -217,12 +217,7 @@ describe("X4, X7 through cross-shard takeovers", () => {
   const config = withBackstop(110_000n * USD);
   const batches = journal(config);
 
-  function run(topology: EngineTopology, from = 0, engine = new Engine(config, topology)): { events: string[]; hash: string; engine: Engine } {
-    const events: string[] = [];
-    const sink: EventSink = { publish: (e) => events.push(eventText(e)) };
-    for (let i = from; i < batches.length; i++) engine.processBatch(batches[i]!, batches[i]!.length, sink);
-    return { events, hash: engine.stateHash(), engine };
-  }
+  const run = (topology: EngineTopology, from = 0, engine?: Engine) => runInProcess(config, batches, eventText, topology, from, engine);
 
   it("Q3, X4: at 2×2 the journal's cross-shard takeovers replay to the same events and state hash", () => {
     const a = run(TWO_BY_TWO);

@@ -6,13 +6,12 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { CommandKind, CommandRecord, EventKind, EventRecord, OrderFlag, OrderType, RejectCode, Side, TimeInForce, type EventSink } from "../engine/model/index.ts";
 import { Engine, loadConfig, ThreadedPipeline, type EngineTopology } from "../engine/pipeline/index.ts";
-import { LIQUIDATION_EXIT_MMR_DEFAULT, LiquidationStatus, nextLiquidationStatus } from "../engine/liquidation/index.ts";
 import { eventAmount2Slot, eventAmountSlot, eventCodeSlot, eventPriceSlot, eventSideSlot } from "../engine/model/generated/records.ts";
 import { prng } from "./helpers/random-commands.ts";
 import { decodeEvent } from "../gateway/client/codec.ts";
 import { LiquidationBook } from "../engine/risk/liquidation-book.ts";
 import { encodeEvent } from "../gateway/codec/index.ts";
-import { runThreaded } from "./helpers/threaded-run.ts";
+import { naiveLiquidatingScan, runThreaded } from "./helpers/threaded-run.ts";
 import { copyEvent as copy, EngineHarness } from "./helpers/engine-harness.ts";
 
 const config = loadConfig();
@@ -323,19 +322,6 @@ function randomRun(seed: number, batches: number): Partial<CommandRecord>[][] {
   return out;
 }
 
-/** Naive: every account of every shard, Q1's hysteresis from the previous naive set. */
-function naiveScan(engine: Engine, previous: Set<number>): Set<number> {
-  const next = new Set<number>();
-  for (const r of engine.risk) {
-    for (const id of r.accountIds()) {
-      const m = r.accountMargin(id);
-      const before = previous.has(id) ? LiquidationStatus.Liquidating : LiquidationStatus.Healthy;
-      const after = nextLiquidationStatus(before, m.maintenanceMarginUsd(), m.netEquityUsd(), m.totalExposureNotionalUsd(), LIQUIDATION_EXIT_MMR_DEFAULT);
-      if (after === LiquidationStatus.Liquidating) next.add(id);
-    }
-  }
-  return next;
-}
 
 function runAgainstScan(seed: number, batches: number, topology: EngineTopology): { entered: number; left: number } {
   const engine = new Engine(config, topology);
@@ -355,7 +341,7 @@ function runAgainstScan(seed: number, batches: number, topology: EngineTopology)
   for (let b = 0; b < run.length; b++) {
     const cmds = run[b]!.map((f) => Object.assign(new CommandRecord(), f, { seq: ++seq }));
     engine.processBatch(cmds, cmds.length, sink);
-    naive = naiveScan(engine, naive);
+    naive = naiveLiquidatingScan(engine, naive);
     const got = engine.risk.flatMap((r) => r.liquidatingAccounts()).sort((x, y) => x - y);
     const want = [...naive].sort((x, y) => x - y);
     if (got.join(",") !== want.join(",")) throw new Error(`seed ${seed}, batch ${b}: liquidating [${got}] but a full scan finds [${want}]`);

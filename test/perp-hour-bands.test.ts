@@ -7,8 +7,8 @@
 import { describe, expect, it } from "vitest";
 import { CommandKind, CommandRecord, EventKind, OrderType, Side, TimeInForce, type EventSink } from "../engine/model/index.ts";
 import { Engine, loadConfig } from "../engine/pipeline/index.ts";
-import { LIQUIDATION_EXIT_MMR_DEFAULT, LiquidationStatus, nextLiquidationStatus } from "../engine/liquidation/index.ts";
 import { prng } from "./helpers/random-commands.ts";
+import { naiveLiquidatingScan } from "./helpers/threaded-run.ts";
 import { EngineHarness, HARNESS_T0 } from "./helpers/engine-harness.ts";
 
 const config = loadConfig();
@@ -55,19 +55,6 @@ describe("Q1, L5: a perpetual position's band on its base asset", () => {
   });
 });
 
-/** Naive: every account of every shard, Q1's hysteresis from the previous naive set. */
-function naiveScan(engine: Engine, previous: Set<number>): Set<number> {
-  const next = new Set<number>();
-  for (const r of engine.risk) {
-    for (const id of r.accountIds()) {
-      const m = r.accountMargin(id);
-      const before = previous.has(id) ? LiquidationStatus.Liquidating : LiquidationStatus.Healthy;
-      const after = nextLiquidationStatus(before, m.maintenanceMarginUsd(), m.netEquityUsd(), m.totalExposureNotionalUsd(), LIQUIDATION_EXIT_MMR_DEFAULT);
-      if (after === LiquidationStatus.Liquidating) next.add(id);
-    }
-  }
-  return next;
-}
 
 /** Batches of perpetual orders, borrows and repays of BTC, BTC marks and hours (each hour accrues BTC's borrow index). */
 function randomRun(seed: number, batches: number): Partial<CommandRecord>[][] {
@@ -122,7 +109,7 @@ function runAgainstScan(seed: number, batches: number, riskShards: number): { en
     const cmds = run[b]!.map((f) => Object.assign(new CommandRecord(), f, { seq: ++seq }));
     engine.processBatch(cmds, cmds.length, sink);
     for (const r of engine.risk) r.validateInternalState();
-    naive = naiveScan(engine, naive);
+    naive = naiveLiquidatingScan(engine, naive);
     const got = engine.risk.flatMap((r) => r.liquidatingAccounts()).sort((x, y) => x - y);
     const want = [...naive].sort((x, y) => x - y);
     if (got.join(",") !== want.join(",")) throw new Error(`seed ${seed}, batch ${b}: liquidating [${got}] but a full scan finds [${want}]`);
