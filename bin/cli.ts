@@ -203,7 +203,7 @@ async function client(argv: string[]): Promise<void> {
   if (helpRequested(argv, "client", firstPositional)) return;
   const { values, verb, args } = parseClientArgs(argv);
   const url = values.url!;
-  const pub = await fetchPublicConfig(httpBaseOf(url)).catch(() => fail(`no crossbook server at ${url} (start one with: npm start)`));
+  const pub = await fetchPublicConfig(httpBaseOf(url)).catch((e: unknown) => fail(noServer(url, e)));
   const keys = new KeyChooser(values.data!, values.key);
   if (verb === "balances") return clientBalances(url, keys, args);
   if (verb === "watch") return clientWatch(url, keys, args);
@@ -581,7 +581,7 @@ async function keysCommand(argv: string[]): Promise<void> {
   if (verb !== "create" && verb !== "list" && verb !== "revoke") fail("keys needs create, list or revoke (see: crossbook keys --help)");
   const user = userArg(userText);
   const url = values.url!;
-  await fetchPublicConfig(httpBaseOf(url)).catch(() => fail(`no crossbook server at ${url} (start one with: npm start)`));
+  await fetchPublicConfig(httpBaseOf(url)).catch((e: unknown) => fail(noServer(url, e)));
   const operator = new KeyChooser(values.data!, undefined).operator();
   if (verb === "list") {
     const r = await signedGet(httpBaseOf(url), "/keys", "apiKeyQuery", { user: String(user) }, operator);
@@ -684,6 +684,17 @@ async function feedCommand(argv: string[]): Promise<void> {
   process.exit(0);
 }
 
+/** Why a GET of the server failed: the error's message and its cause's code or message (ECONNREFUSED, a timeout…). */
+function fetchFailure(e: unknown): string {
+  const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+  const detail = cause?.code ?? cause?.message;
+  return `${(e as Error).message}${detail !== undefined ? ` (${detail})` : ""}`;
+}
+
+function noServer(url: string, e: unknown): string {
+  return `no crossbook server at ${url} (${fetchFailure(e)}; start one with: npm start)`;
+}
+
 /** How long `crossbook feed` waits for the server's GET /config (a server it was started beside may still be busy), ms. */
 const FEED_SERVER_WAIT_MS = 30_000;
 
@@ -693,8 +704,8 @@ async function configWhenUp(url: string): Promise<PublicConfig> {
     try {
       return await fetchPublicConfig(httpBaseOf(url));
     } catch (e) {
-      const why = `${(e as Error).message}${(e as { cause?: { code?: string } }).cause?.code !== undefined ? ` (${(e as { cause: { code: string } }).cause.code})` : ""}`;
-      if (Date.now() > deadline) fail(`no crossbook server at ${url} (${why}; start one with: npm start)`);
+      const why = fetchFailure(e);
+      if (Date.now() > deadline) fail(noServer(url, e));
       if (attempt === 0) process.stdout.write(`feed: no answer from ${url} yet (${why}): retrying for ${FEED_SERVER_WAIT_MS / 1000} s\n`);
       await new Promise((resolve) => setTimeout(resolve, 500));
     }

@@ -1,6 +1,7 @@
 // The command line never answers a person with a stack trace (X5): `--help` on every subcommand prints its usage
 // (exit 0); a mistyped option, a negative number, a missing value or argument is one clear line on stderr (exit 2).
 import { spawnSync } from "node:child_process";
+import { createServer } from "node:net";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { CLIENT_VERBS, main, usageOf } from "../bin/cli.ts";
 
@@ -92,4 +93,22 @@ describe("crossbook CLI usage", () => {
     const typo = spawned(["start", "--prot", "8080"]);
     expect(typo).toEqual({ status: 2, stdout: "", stderr: "crossbook: start: unknown option --prot (see: crossbook start --help)\n" });
   }, 120_000);
+
+  it("X5: a client or keys command with no server at --url says why in one line (exit 2): the refused connection", async () => {
+    const port = await closedPort();
+    for (const args of [["client", "balances", "16"], ["keys", "list", "1"]]) {
+      const r = await run([...args, "--url", `ws://127.0.0.1:${port}`]);
+      expect(r.status, args.join(" ")).toBe(2);
+      expect(r.stderr).toBe(`crossbook: no crossbook server at ws://127.0.0.1:${port} (fetch failed (ECONNREFUSED); start one with: npm start)\n`);
+    }
+  }, 60_000);
 });
+
+/** A loopback port nothing listens on: bound by the OS, then closed. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}

@@ -111,8 +111,8 @@ function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-/** `crossbook start` on a free port with `dir/data`; resolves with its port once it listens. */
-function startServer(dir: string): Promise<{ child: ChildProcess; port: number }> {
+/** `crossbook start` on a free port with `dir/data`; resolves with its port once it listens, and what it printed. */
+function startServer(dir: string): Promise<{ child: ChildProcess; port: number; printed: () => string }> {
   const child = spawn(process.execPath, [BIN, "start", "--port", "0", "--data", join(dir, "data")], { cwd: dir, env: cleanEnv({}), stdio: ["ignore", "pipe", "pipe"] });
   children.push(child);
   let out = "";
@@ -123,12 +123,15 @@ function startServer(dir: string): Promise<{ child: ChildProcess; port: number }
       const m = /listening on ws:\/\/127\.0\.0\.1:(\d+)/.exec(out);
       if (m !== null) {
         clearTimeout(timer);
-        resolve({ child, port: Number(m[1]) });
+        resolve({ child, port: Number(m[1]), printed: () => out });
       }
     };
     child.stdout!.on("data", onData);
     child.stderr!.on("data", onData);
-    child.once("exit", (code) => reject(new Error(`server exited (${code}) before listening:\n${out}`)));
+    child.once("exit", (code, signal) => {
+      out += `\n[server exited: code ${code}, signal ${signal}]`;
+      reject(new Error(`server exited (${code}) before listening:\n${out}`));
+    });
   });
 }
 
@@ -313,14 +316,14 @@ describe("README walkthroughs run exactly as printed (extracted from README.md)"
       const dir = mkdtempSync(join(tmpdir(), "crossbook-readme-"));
       mkdirSync(join(dir, "data"));
       if (section.json.length > 0) writeFileSync(join(dir, "session.jsonl"), `${section.json.join("\n")}\n`);
-      const { port } = await startServer(dir);
+      const { port, printed } = await startServer(dir);
       const seen = new Map<string, number>();
       for (const step of section.steps) {
         const run = await runStep(step, dir, port);
         const n = seen.get(step.text) ?? 0;
         seen.set(step.text, n + 1);
         const check = PROMISES[section.title]?.[step.text]?.[n];
-        expect(run.code, `${step.text}\n${run.out}`).toBe(0);
+        expect(run.code, `${step.text}\n${run.out}\nserver:\n${printed().slice(-4000)}`).toBe(0);
         if (check !== undefined) check(run);
         else expect(rejected(run), `${step.text}\n${run.out}`).toEqual([]);
       }
