@@ -407,7 +407,7 @@ const pairResults: Record<string, number> = {};
 const PAIR_NOTES: Record<PairMode, string> = {
   spot: "pairs of a resting maker sell (1 SOL at 150) and a crossing IOC taker buy; takers hold the USDC (plain spot, S1)",
   margin: "pairs of a resting maker sell (1 SOL at 150) and a crossing IOC taker buy; takers hold no USDC (10 BTC collateral): every fill borrows 150 USDC from the pool (S2, entry fee, C8 on every order)",
-  perp: "pairs of a resting maker sell and a crossing IOC taker buy of 0.001 BTC of BTC_USDC_PERP at 60,000; both sides hold USDC: C8 with the market's sqrt IMF, positions (P1), open interest, USDC fees through the P6 waterfall, a Position event per side",
+  perp: "pairs of a resting maker sell and a crossing IOC taker buy of 0.001 BTC of BTC_USDC_PERP at 60,000; both sides hold USDC: C8 with the market's sqrt IMF, positions (P1), open interest, USDC fees through the P6 waterfall, a Position event per side and batch (engine.ts \"P1 position reports\")",
 };
 
 async function pairThroughput(id: string, mode: PairMode): Promise<BenchResult> {

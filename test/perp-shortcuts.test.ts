@@ -29,6 +29,8 @@ import { LiquidationBook } from "../engine/risk/liquidation-book.ts";
 import { PriceSlot, SafeBand, safeBand, type BandFormulas } from "../engine/liquidation/index.ts";
 import {
   AccountMargin,
+  feeAmount,
+  feeAmountExact,
   MarginChanges,
   exposureQuantity,
   imfFloor,
@@ -618,5 +620,24 @@ describe("Q1 shortcut: a stable holding's safe band in closed form", () => {
       { numRuns: 5000 },
     );
     expect(interior).toBeGreaterThan(1000);
+  });
+});
+
+describe("S5: the fee's number path (issue 12, pipeline.perp-order)", () => {
+  it("S5: feeAmount's number path equals the bigint path for any amount and tier — exact below 2^53, the bigint path above", () => {
+    const edges = [0n, 1n, 9_999n, 10_000n, 10_001n, 2n ** 40n, 2n ** 53n / 1000n - 1n, 2n ** 53n / 1000n, 2n ** 53n / 1000n + 1n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 53n + 1n, 2n ** 63n - 1n, 10n ** 30n];
+    for (const received of edges) {
+      for (const bps of [0, 1, 7, 8, 10, 999, 1000]) expect([received, bps, feeAmount(received, bps)]).toEqual([received, bps, feeAmountExact(received, bps)]);
+    }
+    let tested = 0;
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: 2n ** 64n }), fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 0, max: 64 }), (raw, bps, bits) => {
+        const received = raw >> BigInt(bits); // amounts spread over every magnitude, most of them under 2^53 / bps
+        expect(feeAmount(received, bps)).toBe(feeAmountExact(received, bps));
+        if (received * BigInt(bps) < 2n ** 53n) tested++;
+      }),
+      { numRuns: 20_000 },
+    );
+    expect(tested).toBeGreaterThan(5_000);
   });
 });

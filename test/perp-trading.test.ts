@@ -478,13 +478,13 @@ describe("positions (P1, C4, C5, P8)", () => {
 });
 
 describe("positions over the account stream and queries (P1)", () => {
-  it("P1: every fill publishes each side's Position after its Settlement rows and USDC Balance; QueryPositions answers the same, then CommandAccepted", () => {
+  it("P1: a fill publishes each side's Settlement rows and USDC Balance, and R2's end each side's Position (P1 position reports: once per batch); QueryPositions answers the same, then CommandAccepted", () => {
     const h = new Harness();
     h.deposit(ALICE, USDC, usdc(10_000));
     h.deposit(BOB, USDC, usdc(10_000));
     const events = cross(h, ALICE, BOB, 60_000, 1);
     const kinds = events.filter((e) => e.account === ALICE && e.kind !== EventKind.OrderAccepted).map((e) => e.kind);
-    expect(kinds).toEqual([EventKind.Fill, EventKind.Settlement, EventKind.Balance, EventKind.Position, EventKind.OrderDone]);
+    expect(kinds).toEqual([EventKind.Fill, EventKind.Settlement, EventKind.Balance, EventKind.OrderDone, EventKind.Position]);
     const p = events.find((e) => e.kind === EventKind.Position && e.account === ALICE)!;
     expect([p.market, p.netQuantity, p.entryPrice, p.breakEvenPrice, p.positionMarkPrice]).toEqual([BTC_PERP, btc(1), price(60_000), price(60_060), price(60_000)]);
     expect([p.pnlUnrealized, p.pnlRealized, p.cumulativeFundingPayment, p.netExposureQuantity, p.positionExposureUsd]).toEqual([0n, 0n, 0n, btc(1), price(60_000)]);

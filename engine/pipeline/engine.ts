@@ -254,6 +254,22 @@
 //    through a fill of its market's book — or, for a step that moves positions without the book (Q3 backstop takeover,
 //    Q4 perp ADL), through a command routed to that market's matching shard as well as to the risk shards, so the
 //    replica and risk's positions never disagree (the market's invariant checks Σ positions = 0).
+// P1 position reports (as built; risk/post-trade.ts publishPendingPositions, state.ts PendingPositionReports): R2
+//    publishes one Position event per account and perpetual market that the batch's fills changed, not one per fill.
+//    A fill still publishes its Fill, Settlement rows and the sides' USDC Balance at once; the Position follows at the
+//    end of R2 (RiskShard.settle's first step, before phase 3b's funding and realization), in the order the positions
+//    first changed, with the state after the position's last fill and that fill's seq (so it answers the command that
+//    made it, as before for a batch of one fill). Before R2 applies anything else that moves a reported field — a
+//    MarkPrice (the mark, and autoRealizePnl's realization), a FundingRate, a LiquidationTransfer — the pending reports
+//    are published first, so a report always carries the mark its fills were made under and never a later step's
+//    state. Why: SPEC P1 asks for the fields a position reports, not an event per fill (the seeds say nothing of the
+//    stream's cadence); dYdX's indexer sends a subaccount's position updates once per block, and Pacifica's position
+//    stream is "a best effort picture of current state" with trades to follow each fill — the Fill events here still
+//    say every fill. Cost it removes: the report's margin sync and P8 solve ran per fill and side (~33% of
+//    pipeline.perp-order's CPU); they now run once per touched position per batch. Deterministic: the list depends only
+//    on R2's events, which every mode applies in the same order (matching shards in index order), and it is empty at
+//    every batch boundary, so neither snapshot nor state hash carries it; replay and the threaded pipeline give the
+//    same events (test/perp-position-reports.test.ts; the X4 tests of perp-history and perp-trading).
 // Q4/Q5 lenders (as built; amends D5 for the lending half of Q4 and for Q5 — engine/risk/liquidation-lenders.ts): no
 //    settlement command and no new ring. The lenders' side of a bankruptcy travels with the phase-4 pool deltas:
 //    (a) phase 0 of batch B, before Q2's steps, each shard finds its own bankrupt accounts (liquidating, no perpetual

@@ -93,6 +93,9 @@ export class AccountPerps {
    * begins (queries.ts liquidationPrice). A hint, not state: any value gives the same answer, so it is in neither the
    * snapshot nor the state hash (null until a short's first solve). */
   p8Start: bigint[] | null = null;
+  /** P1, per market: the index + 1 of its pending position report this batch, 0 when none (state.ts
+   * PendingPositionReports; 0 at every batch boundary, so in neither the snapshot nor the state hash). */
+  readonly reportAt: number[];
 
   constructor(marketCount: number) {
     // Sized once (pushing reserves 17 slots).
@@ -100,6 +103,7 @@ export class AccountPerps {
     for (let m = 0; m < marketCount; m++) this.positions[m] = new PerpPosition();
     this.openBuy = zeroBigints(marketCount);
     this.openSell = zeroBigints(marketCount);
+    this.reportAt = new Array<number>(marketCount).fill(0);
   }
 
   /** Does market m carry any state (a position, a cost basis, open orders)? */

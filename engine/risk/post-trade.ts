@@ -89,14 +89,35 @@ function applyPerpFill(s: RiskState, e: EventRecord, market: MarketConfig, sink:
   sink.publish(e);
   publishSettlementRows(s, seq, sink);
   const m = market.id;
+  // P1 position reports (as built): each side's Position is published once per batch (publishPendingPositions).
+  const pending = s.pendingPositions;
   if (taker !== null) {
     publishBalance(s, seq, taker, usdc, sink);
-    publishPosition(s, seq, positionReport(s, taker.id, m), sink);
+    pending.note(taker, taker.perps!, m, seq);
   }
   if (maker !== null && maker !== taker) {
     publishBalance(s, seq, maker, usdc, sink);
-    publishPosition(s, seq, positionReport(s, maker.id, m), sink);
+    pending.note(maker, maker.perps!, m, seq);
   }
+}
+
+/**
+ * P1 position reports (engine.ts "P1 position reports (as built)"): one Position event per (account, market) that R2's
+ * fills changed since the last call, in the order first changed, carrying the state after its last fill and that
+ * fill's seq. RiskShard calls it at the end of R2 and before applying a mark, a funding rate or a liquidation transfer.
+ */
+export function publishPendingPositions(s: RiskState, sink: EventSink): void {
+  const pending = s.pendingPositions;
+  const n = pending.length;
+  if (n === 0) return;
+  const accounts = pending.accounts;
+  for (let i = 0; i < n; i++) {
+    const account = accounts[i]!;
+    const m = pending.markets[i]!;
+    account.perps!.reportAt[m] = 0;
+    publishPosition(s, pending.seqs[i]!, positionReport(s, account.id, m), sink);
+  }
+  pending.length = 0;
 }
 
 /** One side of a perpetual fill (see applyPerpFill). Returns the fee, USDC units. */

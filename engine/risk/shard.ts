@@ -20,7 +20,7 @@ import { applyLiquidationTransfer, settleTransfers } from "./liquidation-transfe
 import { RiskState, type CollateralStatement, type MaxQuantity, type PositionReport } from "./state.ts";
 import { advanceTime, deposit, setMarkPrice, transfer, updateSettings, withdraw } from "./account-commands.ts";
 import { cancelOrder, placeOrder, replaceOrder, setMarketState } from "./pre-trade.ts";
-import { applyFill, endOrder } from "./post-trade.ts";
+import { applyFill, endOrder, publishPendingPositions } from "./post-trade.ts";
 import { applyPoolMovement, manualPoolAction, type PoolMovement } from "./lending-actions.ts";
 import { applyMarkPrice, oracleQuote } from "./oracle-commands.ts";
 import { evaluateLiquidations } from "./liquidation-trigger.ts";
@@ -181,6 +181,7 @@ export class RiskShard {
         applyFill(s, e, sink);
         return;
       case EventKind.LiquidationTransfer:
+        publishPendingPositions(s, sink); // P1 position reports: the fills' state before anything else moves it
         applyLiquidationTransfer(s, e, sink); // Q3/Q4: a position leg, like a fill at its price, fee 0
         return;
       case EventKind.OrderDone:
@@ -217,10 +218,12 @@ export class RiskShard {
         return;
       // P3/P4 from matching's settlement phase (engine.ts decision P3), to every risk shard; shard 0 publishes.
       case EventKind.MarkPrice:
+        publishPendingPositions(s, sink); // P1 position reports: at the mark the fills were made under
         applyMarkPrice(s, e, sink);
         autoRealizeAtMark(s, e.market, sink); // P5 autoRealizePnl: gains realized at every mark update
         return;
       case EventKind.FundingRate:
+        publishPendingPositions(s, sink); // P1 position reports: before the interval end's payments
         if (s.shardIndex === 0) sink.publish(e);
         recordFundingRate(s, e);
         startFunding(s, e, sink); // P4, D2(b): this shard's own positions pay and receive from phase 3b on (P5S)
@@ -282,6 +285,7 @@ export class RiskShard {
    */
   settle(sink: EventSink): void {
     const s = this.s;
+    publishPendingPositions(s, sink); // P1 position reports (as built): R2's fills, one report per position
     startRealizationAtTick(s);
     const funded = advanceFunding(s, PASS_VISITS_PER_BATCH_MAX, sink);
     advanceRealization(s, PASS_VISITS_PER_BATCH_MAX - funded, sink);

@@ -163,6 +163,40 @@ export class SettlementRows {
   }
 }
 
+/**
+ * P1 position reports (engine.ts "P1 position reports (as built)"): the (account, market) pairs R2's fills changed
+ * and not yet reported, in the order first changed, each with the seq of its latest fill. Published at the end of
+ * R2 (RiskShard.settle), or earlier before R2 applies a mark, a funding rate or a liquidation transfer; empty at every
+ * batch boundary, so neither snapshot nor state hash carries it. A pair is listed once: AccountPerps.reportAt[m] is
+ * its index + 1 while listed.
+ */
+export class PendingPositionReports {
+  length = 0;
+  readonly accounts: Account[] = [];
+  readonly markets: number[] = [];
+  readonly seqs: number[] = [];
+
+  /** `account`'s position in market m changed by a fill of command `seq`: listed, or its listed seq moved on. */
+  note(account: Account, perps: AccountPerps, m: number, seq: number): void {
+    const at = perps.reportAt[m]!;
+    if (at !== 0) {
+      this.seqs[at - 1] = seq;
+      return;
+    }
+    const i = this.length++;
+    if (i < this.accounts.length) {
+      this.accounts[i] = account;
+      this.markets[i] = m;
+      this.seqs[i] = seq;
+    } else {
+      this.accounts.push(account);
+      this.markets.push(m);
+      this.seqs.push(seq);
+    }
+    perps.reportAt[m] = i + 1;
+  }
+}
+
 /** One asset row of a collateral statement (C1, C2): units, USD at PRICE_DECIMALS, weight as a ratio (1e18). */
 export interface AssetCollateral {
   readonly asset: number;
@@ -319,6 +353,8 @@ export class RiskState {
   readonly debitPlan = new UsdcDebitPlan();
   readonly creditPlan = new UsdcCreditPlan();
   readonly settlementRows = new SettlementRows();
+  /** P1: the positions R2's fills changed this batch, reported once each (PendingPositionReports). */
+  readonly pendingPositions = new PendingPositionReports();
   /** P8's reused records (positions report). */
   readonly liquidationInputs = new LiquidationPriceInputs();
   readonly liquidationResult = new LiquidationPriceResult();

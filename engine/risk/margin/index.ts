@@ -60,6 +60,7 @@ export { MarginContext } from "./context.ts";
 export { AccountMargin, MarginChanges, MARGIN_CHANGES_CAPACITY } from "./account.ts";
 export {
   feeAmount,
+  feeAmountExact,
   spotTradeChanges,
   maxSpotOrderQuantity,
   maxSpotBuyQuantity,

@@ -22,6 +22,22 @@ const BPS = 10_000n;
 /** Fee on `received` units at `feeBps`, rounded up (the exchange is owed it) — the risk shard's fill rule (S5). */
 export function feeAmount(received: bigint, feeBps: number): bigint {
   if (feeBps === 0) return 0n;
+  // Number fast path (issue 12): while received × feeBps ≤ 2^53 − 1 every step below is an exact integer double —
+  // the product, its remainder by 10,000 (fmod is exact) and the quotient of an exact multiple — so the result is
+  // the bigint path's bit for bit (property test "S5: feeAmount's number path …" in test/perp-shortcuts.test.ts).
+  // Number(received) of a bigint past 2^53 rounds to at least 2^53, so the guard sends it to the bigint path.
+  const r = Number(received);
+  const x = r * feeBps;
+  if (r >= 0 && feeBps > 0 && x <= Number.MAX_SAFE_INTEGER && Number.isInteger(feeBps)) {
+    const rem = x % 10_000;
+    return BigInt((x - rem) / 10_000 + (rem > 0 ? 1 : 0));
+  }
+  return feeAmountExact(received, feeBps);
+}
+
+/** feeAmount's bigint path, for any input (the reference of its number path). */
+export function feeAmountExact(received: bigint, feeBps: number): bigint {
+  if (feeBps === 0) return 0n;
   return divCeilNonNegative(received * BigInt(feeBps), BPS);
 }
 

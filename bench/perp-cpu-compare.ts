@@ -1,0 +1,121 @@
+// Issue 12's in-process compare of pipeline.perp-order against pipeline.spot-order: the bench's exact pair streams
+// (a maker's GTC sell rests, a funded taker's IOC buy fills it; 100 takers, 100 makers; batches of
+// BATCH_COMMANDS_MAX) through Engine.processBatch in this thread, timed by process CPU per batch. With `--base DIR`
+// (another checkout of the repository) both builds run in this one process, their batches alternating one by one
+// (which goes first swaps each batch), so the machine's load falls on both alike. With `--events` each build also
+// hashes every event record but the Position events (whose count P1 position reports changed), and it prints its
+// final state hash: equal digests mean the change gave byte-identical events otherwise (timings are then the hash's).
+//   node --import tsx bench/perp-cpu-compare.ts [--base DIR] [--perp-only] [--events]
+// Prints, per build and mode, the CPU per command (mean over the measured batches) and the digests.
+import { createHash } from "node:crypto";
+import { pathToFileURL } from "node:url";
+import { CommandKind, CommandRecord, OrderType, Side, TimeInForce, type EventRecord } from "../engine/model/index.ts";
+
+const PAIR_TAKERS = 100;
+const PAIR_WARMUP = 20_000;
+const PAIR_MEASURED = 100_000;
+const BATCH = 1024;
+const USDC_UNIT = 1_000_000n;
+const SOL_UNIT = 1_000_000_000n;
+const BTC_PERP_MARKET = 3;
+const PERP_PAIR_BTC = 100_000n;
+
+type Mode = "spot" | "perp";
+
+/** pipeline.bench.ts pairStream, as records. */
+function pairStream(mode: Mode): { setup: CommandRecord[]; commands: CommandRecord[] } {
+  const perp = mode === "perp";
+  let seq = 0;
+  const cmd = (f: Partial<CommandRecord>): CommandRecord => Object.assign(new CommandRecord(), f, { seq: ++seq });
+  const setup: CommandRecord[] = [cmd({ kind: CommandKind.AdvanceTime, timeMs: 1_767_225_600_000 })];
+  const lender = 300 * 16;
+  setup.push(cmd({ kind: CommandKind.Deposit, account: lender, asset: 0, amount: 900_000_000n * USDC_UNIT }));
+  setup.push(cmd({ kind: CommandKind.Lend, account: lender, asset: 0, amount: 900_000_000n * USDC_UNIT }));
+  for (let t = 1; t <= PAIR_TAKERS; t++) {
+    setup.push(cmd({ kind: CommandKind.Deposit, account: t * 16, asset: 2, amount: 10n * 100_000_000n }));
+    setup.push(cmd({ kind: CommandKind.Deposit, account: t * 16, asset: 0, amount: 1_000_000n * USDC_UNIT }));
+    setup.push(cmd({ kind: CommandKind.Deposit, account: (PAIR_TAKERS + t) * 16, asset: perp ? 0 : 4, amount: perp ? 1_000_000n * USDC_UNIT : 100_000n * SOL_UNIT }));
+  }
+  const market = perp ? BTC_PERP_MARKET : 2;
+  const price = perp ? 60_000_000_000_000n : 150_000_000_000n;
+  const quantity = perp ? PERP_PAIR_BTC : SOL_UNIT;
+  const commands: CommandRecord[] = [];
+  for (let i = 0; i < (PAIR_WARMUP + PAIR_MEASURED) >> 1; i++) {
+    const t = 1 + (i % PAIR_TAKERS);
+    commands.push(cmd({ kind: CommandKind.PlaceOrder, account: (PAIR_TAKERS + t) * 16, market, side: Side.Sell, orderType: OrderType.Limit, tif: TimeInForce.GTC, price, quantity }));
+    commands.push(cmd({ kind: CommandKind.PlaceOrder, account: t * 16, market, side: Side.Buy, orderType: OrderType.Limit, tif: TimeInForce.IOC, price, quantity }));
+  }
+  return { setup, commands };
+}
+
+interface EngineLike {
+  processBatch(cmds: readonly CommandRecord[], count: number, sink: { publish(e: EventRecord): void }): void;
+  stateHash(): string;
+}
+
+interface Run {
+  readonly label: string;
+  readonly engine: EngineLike;
+  readonly stream: { setup: CommandRecord[]; commands: CommandRecord[] };
+  readonly sink: { publish(e: EventRecord): void };
+  readonly hash: ReturnType<typeof createHash> | null;
+  cpuUs: number;
+  events: number;
+  positions: number;
+}
+
+async function makeRun(root: string, label: string, mode: Mode, hashEvents: boolean): Promise<Run> {
+  const mod = await import(pathToFileURL(`${root}/engine/pipeline/index.ts`).href);
+  const engine = new mod.Engine(mod.loadConfig(`${root}/config/default.json`)) as EngineLike;
+  const hash = hashEvents ? createHash("sha256") : null;
+  const run: Run = { label: `${label} ${mode}`, engine, stream: pairStream(mode), hash, cpuUs: 0, events: 0, positions: 0, sink: { publish: () => {} } };
+  (run as { sink: Run["sink"] }).sink = {
+    publish(e: EventRecord): void {
+      run.events++;
+      if (e.kind === 24) run.positions++; // EventKind.Position
+      // Position events are left out of the digest: their count is what "P1 position reports" changed by design.
+      if (hash !== null && e.kind !== 24) hash.update(JSON.stringify(e, (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
+    },
+  };
+  for (const c of run.stream.setup) engine.processBatch([c], 1, run.sink);
+  return run;
+}
+
+function batchOf(run: Run, from: number): void {
+  const cmds = run.stream.commands;
+  const to = Math.min(cmds.length, from + BATCH);
+  // A fresh array per batch: processBatch reads records R1 passed on in place until it returns.
+  run.engine.processBatch(cmds.slice(from, to), to - from, run.sink);
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const base = args.includes("--base") ? args[args.indexOf("--base") + 1]! : null;
+  const hashEvents = args.includes("--events");
+  const here = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+  const runs: Run[] = [];
+  const modes: Mode[] = args.includes("--perp-only") ? ["perp"] : ["perp", "spot"];
+  for (const mode of modes) {
+    runs.push(await makeRun(here, "new", mode, hashEvents));
+    if (base !== null) runs.push(await makeRun(base, "base", mode, hashEvents));
+  }
+  const total = runs[0]!.stream.commands.length;
+  let flip = false;
+  for (let from = 0; from < total; from += BATCH) {
+    const order = flip ? [...runs].reverse() : runs;
+    flip = !flip;
+    for (const r of order) {
+      const t0 = process.cpuUsage();
+      batchOf(r, from);
+      const d = process.cpuUsage(t0);
+      if (from >= PAIR_WARMUP) r.cpuUs += d.user + d.system;
+    }
+  }
+  const measured = total - PAIR_WARMUP;
+  for (const r of runs) {
+    const digest = r.hash === null ? "" : ` events ${r.hash.digest("hex").slice(0, 16)}`;
+    console.log(`${r.label}: ${(r.cpuUs / measured).toFixed(2)} µs/command; ${r.events} events (${r.positions} Position); state ${r.engine.stateHash().slice(0, 16)}${digest}`);
+  }
+}
+
+await main();
