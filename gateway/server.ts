@@ -61,6 +61,11 @@ export interface ServerOptions {
    * = off (`crossbook start --trace-hops S`).
    */
   readonly traceHopsSeconds?: number;
+  /**
+   * Test hook (X4P tests): called with the journal thread once it is open, before any command is taken — a test holds
+   * or fails its writes through it (JournalThread.holdWritesForTest, failNextWriteForTest).
+   */
+  readonly onJournalOpen?: (journal: JournalThread) => void;
 }
 
 export interface RunningServer {
@@ -188,6 +193,7 @@ async function goLive(core: ServerCore, opts: ServerOptions, journalDir: string,
   const segmentBytes = opts.journalSegmentBytes ?? JOURNAL_SEGMENT_BYTES_DEFAULT;
   // The durable writes run on a thread of their own (journal-thread.ts), not through libuv's pool.
   core.journal = await JournalThread.openSegments(journalDir, core.digest, segmentBytes, recovered.lastSeq + 1);
+  opts.onJournalOpen?.(core.journal);
   const hops = (opts.traceHopsSeconds ?? 0) > 0 ? new HopTimer() : null;
   core.sequencer = new Sequencer(core.journal, core.pipeline, recovered.lastSeq, recovered.lastBatch, (e) => {
     core.log(`FATAL journal: ${e.message}`);
