@@ -54,6 +54,10 @@ async function runPath(kind: JournalKind, rate: number): Promise<PathRun> {
       queueMicrotask(() => sequencer.batchDone(batch));
     },
     waitForBatch: async () => {},
+    // X4P: the sequencer gates the engine's outputs; this engine answers at once (the journal's path alone is timed).
+    gateOutputs: () => {},
+    releaseThrough: () => {},
+    trySubmitEncoded: () => false,
   } as unknown as ThreadedPipeline;
   const sequencer = new Sequencer(journal, pipeline, 0, 0, (e) => {
     throw e;
