@@ -477,6 +477,17 @@ export class ThreadedPipeline {
     if (this.advanceRelease()) this.resumeHeld();
   }
 
+  /**
+   * X4P: records the engine has published that wait in the rings unread (events, batch ends, market data) — while a
+   * batch is held at the gate, its outputs. For tests and diagnostics.
+   */
+  unreadOutputs(): number {
+    let n = 0;
+    for (const r of this.riskOut) n += r.unread();
+    for (const r of this.marketDataReaders) n += r.unread();
+    return n;
+  }
+
   /** Counts the submitted batches now released (journal batches up to releasedJournalBatch, control batches between). */
   private advanceRelease(): boolean {
     const s = this.submitted;
