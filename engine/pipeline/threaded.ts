@@ -83,10 +83,11 @@ const POLL_IN_FLIGHT_MS = 2;
  * Drives a ring reader on the main thread until its ring is closed and drained: `drain` reads what is there and
  * returns how many records it read; between drains the reader polls once per turn (setImmediate, no promise) and
  * parks when it has seen POLL_EMPTY_TURNS_MAX empty turns and either no batch is in flight (`batchInFlight`) or
- * POLL_IN_FLIGHT_MS passed since its last record. A reader stopped at the durability gate (engine.ts X4P: its next
- * record belongs to a batch not yet journaled) neither polls nor parks on its ring: `gate.held()` says so and
- * `gate.resumeOnRelease` calls it again once a batch is released (or the pipeline stops: it then resolves, the held
- * records never read). Resolves when the ring is closed and empty.
+ * POLL_IN_FLIGHT_MS passed since its last record. A reader at the durability gate (engine.ts X4P: its next record,
+ * there or still to come, belongs to a batch not yet journaled) neither polls nor parks on its ring — so the engine's
+ * publish wakes no one while the write runs: `gate.held()` says so and `gate.resumeOnRelease` calls it again once a
+ * batch is released (or the pipeline stops: it then resolves, held records never read). Resolves when the ring is
+ * closed and empty.
  */
 function drive(reader: RingReader, drain: () => number, batchInFlight: () => boolean, gate: ReaderGate): Promise<void> {
   return new Promise<void>((resolve, reject) => {
@@ -118,7 +119,7 @@ function drive(reader: RingReader, drain: () => number, batchInFlight: () => boo
 
 /** A ring reader's view of the durability gate (ThreadedPipeline.gateOutputs). */
 interface ReaderGate {
-  /** The reader stopped before a record of a batch not released yet. */
+  /** The reader's next record (there or to come) belongs to a batch not released yet. */
   held(): boolean;
   /** Calls `resume` once, at the next release (or stop). */
   resumeOnRelease(resume: () => void): void;
@@ -232,9 +233,6 @@ export class ThreadedPipeline {
   private submittedBase = 0;
   /** X4P: submitted batches (an absolute count, in submission order) whose outputs may be read. */
   private releasedCount = 0;
-  /** X4P: per event ring and per market-data ring, whether its reader stopped at the gate. */
-  private readonly eventsHeld: boolean[] = [];
-  private readonly marketDataHeld: boolean[] = [];
   /** Batch ends read from each market-data ring (absolute, like releasedCount). */
   private readonly marketDataBatches: number[] = [];
   /** Readers held at the gate, resumed at the next release (two lists swapped: nothing allocated per release). */
@@ -310,7 +308,6 @@ export class ThreadedPipeline {
     if (sink !== undefined) {
       for (const md of marketDataRings) {
         this.marketDataReaders.push(new RingReader(md, this.wait));
-        this.marketDataHeld.push(false);
         this.marketDataBatches.push(0);
       }
       for (let m = 0; m < marketDataRings.length; m++) this.pumps.push(this.pumpMarketData(m, sink));
@@ -426,7 +423,7 @@ export class ThreadedPipeline {
   }
 
   private pumpMarketData(m: number, sink: MarketDataSink): Promise<void> {
-    const gate = this.readerGate(() => this.marketDataHeld[m]!);
+    const gate = this.readerGate(() => this.gated && this.marketDataBatches[m]! >= this.releasedCount);
     return drive(this.marketDataReaders[m]!, () => this.drainMarketData(m, sink), this.batchInFlight, gate);
   }
 
@@ -437,18 +434,13 @@ export class ThreadedPipeline {
   private drainMarketData(m: number, sink: MarketDataSink): number {
     const reader = this.marketDataReaders[m]!;
     let n = 0;
-    let held = false;
     for (let offset = reader.peek(); offset >= 0; offset = reader.peek()) {
-      if (this.gated && this.marketDataBatches[m]! >= this.releasedCount) {
-        held = true;
-        break;
-      }
+      if (this.gated && this.marketDataBatches[m]! >= this.releasedCount) break;
       if (isMarketDataBatchEnd(reader.ring, offset)) this.marketDataBatches[m]!++;
       else readMarketData(reader.ring, offset, sink);
       reader.advance();
       n++;
     }
-    this.marketDataHeld[m] = held;
     return n;
   }
 
@@ -576,8 +568,8 @@ export class ThreadedPipeline {
 
   /** Reads one risk shard's event ring on the main thread without blocking its event loop. */
   private pump(reader: RingReader, k: number): Promise<void> {
-    this.eventsHeld[k] = false;
-    return drive(reader, () => this.drainEvents(reader, k), this.batchInFlight, this.readerGate(() => this.eventsHeld[k]!));
+    const gate = this.readerGate(() => this.gated && this.submittedBase + this.batchesDone[k]! >= this.releasedCount);
+    return drive(reader, () => this.drainEvents(reader, k), this.batchInFlight, gate);
   }
 
   /**
@@ -587,12 +579,8 @@ export class ThreadedPipeline {
   private drainEvents(reader: RingReader, k: number): number {
     const e = this.event;
     let n = 0;
-    let held = false;
     for (let offset = reader.peek(); offset >= 0; offset = reader.peek()) {
-      if (this.gated && this.submittedBase + this.batchesDone[k]! >= this.releasedCount) {
-        held = true;
-        break;
-      }
+      if (this.gated && this.submittedBase + this.batchesDone[k]! >= this.releasedCount) break;
       n++;
       if (eventKindAt(reader.ring, offset) === BATCH_END_KIND) {
         this.passesPending[k] = batchEndPassesPending(reader.ring, offset) ? 1 : 0;
@@ -609,7 +597,6 @@ export class ThreadedPipeline {
         this.handlers.onEvent(e);
       }
     }
-    this.eventsHeld[k] = held;
     return n;
   }
 
