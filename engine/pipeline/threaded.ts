@@ -435,7 +435,11 @@ export class ThreadedPipeline {
     const reader = this.marketDataReaders[m]!;
     let n = 0;
     for (let offset = reader.peek(); offset >= 0; offset = reader.peek()) {
-      if (this.gated && this.marketDataBatches[m]! >= this.releasedCount) break;
+      if (this.gated && this.marketDataBatches[m]! >= this.releasedCount) {
+        // The records read are the stage's again (held, it would wait for space with them).
+        reader.releaseRead();
+        break;
+      }
       if (isMarketDataBatchEnd(reader.ring, offset)) this.marketDataBatches[m]!++;
       else readMarketData(reader.ring, offset, sink);
       reader.advance();
@@ -580,7 +584,11 @@ export class ThreadedPipeline {
     const e = this.event;
     let n = 0;
     for (let offset = reader.peek(); offset >= 0; offset = reader.peek()) {
-      if (this.gated && this.submittedBase + this.batchesDone[k]! >= this.releasedCount) break;
+      if (this.gated && this.submittedBase + this.batchesDone[k]! >= this.releasedCount) {
+        // The records read are the stage's again (held, it would wait for space with them).
+        reader.releaseRead();
+        break;
+      }
       n++;
       if (eventKindAt(reader.ring, offset) === BATCH_END_KIND) {
         this.passesPending[k] = batchEndPassesPending(reader.ring, offset) ? 1 : 0;
