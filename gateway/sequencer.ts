@@ -436,11 +436,13 @@ export class Sequencer {
         this.journaledSeq = group.lastSeqOf(group.batches - 1);
         this.journaledBatch = lastBatch;
         this.hops?.handed(lastBatch, group.sequencedMs, w.writeStartMs, writeEndMs, w.handedMs, group.commands());
-        this.pipeline.releaseThrough(lastBatch);
         // Handed and written: nothing reads the arena any more.
         this.recycle(group);
-        this.wakeJournaledWaiters();
+        // The next group's write and hand-off begin before this one's outputs are read: the release handles every
+        // event of the group on this turn, and the disk and the engine need not wait for that.
         this.startWrites();
+        this.pipeline.releaseThrough(lastBatch);
+        this.wakeJournaledWaiters();
       }
     } catch (e) {
       // A journal that cannot write must stop the exchange (fail-stop): the engine applied the group, but nothing of
