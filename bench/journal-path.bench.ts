@@ -1,5 +1,6 @@
 // journal.path.* (issue 15): the sequencer and its durable write alone — a command's time from its scheduled submit
-// to its batch handed to the engine (a pipeline stub that only stamps), open loop at 10k and 50k commands/s, through
+// to its batch released (engine.ts X4P: handed to the engine as its write begins, released once the write returned;
+// a pipeline stub that only stamps), open loop at 10k and 50k commands/s, through
 // the journal thread the server runs (gateway/journal-thread.ts: a worker's blocking O_DSYNC writev into a
 // zero-filled segment, groups queued while a write runs) and, alternating in the same run, through JournalWriter (a
 // libuv thread-pool write per group, one group at a time: the server's path before). Same disk, same process: the
@@ -42,18 +43,26 @@ async function runPath(kind: JournalKind, rate: number): Promise<PathRun> {
   const scheduledMs = new Float64Array(total + 1);
   const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
   let handed = 0;
+  // Batches handed and not released yet: [batch, first seq, last seq] (the stub's engine answers at once).
+  const pending: [number, number, number][] = [];
   const pipeline = {
     submitEncoded: async (source: RecordViews, offset: number, count: number, batch: number): Promise<void> => {
-      const nowMs = performance.now();
-      for (let i = 0; i < count; i++) {
-        const seq = commandSeqAt(source, offset + i * COMMAND_RECORD_BYTES);
-        histogram.recordValue(Math.max(1, Math.round((nowMs - scheduledMs[seq]!) * 1000)));
-      }
+      pending.push([batch, commandSeqAt(source, offset), commandSeqAt(source, offset + (count - 1) * COMMAND_RECORD_BYTES)]);
       handed += count;
-      // An engine that answers at once: the commands leave the sequencer's in-flight window.
-      queueMicrotask(() => sequencer.batchDone(batch));
     },
     waitForBatch: async () => {},
+    gateOutputs: () => {},
+    trySubmitEncoded: () => false,
+    // X4P: a batch's answers leave once its write returned: each command is timed then.
+    releaseThrough: (released: number): void => {
+      const nowMs = performance.now();
+      while (pending.length > 0 && pending[0]![0] <= released) {
+        const [batch, firstSeq, lastSeq] = pending.shift()!;
+        for (let seq = firstSeq; seq <= lastSeq; seq++) histogram.recordValue(Math.max(1, Math.round((nowMs - scheduledMs[seq]!) * 1000)));
+        // The commands leave the sequencer's in-flight window.
+        sequencer.batchDone(batch);
+      }
+    },
   } as unknown as ThreadedPipeline;
   const sequencer = new Sequencer(journal, pipeline, 0, 0, (e) => {
     throw e;
@@ -132,7 +141,7 @@ function def(kind: JournalKind, rate: number): BenchDef {
         p99Ns: p99 * 1000,
         p999Ns: median(mine.map((r) => r.p999Us)) * 1000,
         notes:
-          `${kind === "thread" ? "journal thread" : "JournalWriter (thread pool, one write at a time)"}: scheduled submit → batch handed, open loop ${rate}/s × ${PHASE_SECONDS} s, ` +
+          `${kind === "thread" ? "journal thread" : "JournalWriter (thread pool, one write at a time)"}: scheduled submit → batch released (journaled), open loop ${rate}/s × ${PHASE_SECONDS} s, ` +
           `medians of ${ROUNDS} alternating rounds (p50 per round ${mine.map((r) => (r.p50Us / 1000).toFixed(2)).join("/")} ms; ` +
           `the other journal ${other.map((r) => (r.p50Us / 1000).toFixed(2)).join("/")} ms; p50 ratio to it ${(p50 / median(other.map((r) => r.p50Us))).toFixed(2)}×)`,
       };

@@ -1,14 +1,15 @@
 // Where an acknowledgement's time goes inside the server (issue 15, `crossbook start --trace-hops S`): per journal
 // group, the hops a command takes between the socket and the engine's answer, stamped with performance.now() on the
-// gateway thread —
+// gateway thread. Journal and engine run in parallel (engine.ts X4P): a group is handed to the engine as its write
+// begins, and its outputs are released once the write returns —
 //   wait     the group's first command sequenced → its durable write is asked for (this turn's other commands
-//            before it: group commit; with JournalWriter, also the previous group's write),
+//            before it: group commit; with one write in flight, also the previous group's write),
 //   write    asked for → on disk, as the gateway learns it (with the journal thread: any write still running
 //            before it, then its own O_DSYNC write, the fsync wait included, and the gateway's wake-up),
-//   hand     the write returned → the group's records are in the engine's ring,
-//   engine   in the ring → the engine's batch end read back on the gateway thread: the worker's wake-up, the engine,
-//            and every event of the batch handled here (the views, the account log's encode, the frames queued for
-//            the sockets, which are written in the same turn).
+//   hand     asked for → the group's records are in the engine's ring (the engine runs it during the write),
+//   release  the later of the write's return and the hand-off → the group's last batch end read back on the gateway
+//            thread: any engine work left after the write, and every event of the group handled here (the views,
+//            the account log's encode, the frames queued for the sockets, which are written in the same turn).
 // What the client adds (its socket, the kernel, the decode before sequencing) is its round trip minus these. Off by
 // default; on, it costs a few clock reads per group, nothing per command.
 
@@ -18,7 +19,7 @@ export const HOP_SAMPLES_MAX = 100_000;
 /** Groups written and handed to the engine but not yet answered, at most (more than the sequencer lets in flight). */
 const PENDING_GROUPS_MAX = 4096;
 
-const HOPS = ["wait", "write", "hand", "engine"] as const;
+const HOPS = ["wait", "write", "hand", "release"] as const;
 
 /** One group's stamps (ms, performance.now()), kept from its hand-off until its last batch ends. */
 interface PendingGroup {
@@ -37,7 +38,7 @@ export class HopTimer {
   private count = 0;
   private readonly pending: PendingGroup[] = [];
 
-  /** A group journaled and handed over: its stamps, kept until `batchDone(lastBatch)`. */
+  /** A group handed over and journaled (its outputs released): its stamps, kept until `batchDone(lastBatch)`. */
   handed(lastBatch: number, sequencedMs: number, writeStartMs: number, writeEndMs: number, handedMs: number, commands: number): void {
     if (this.pending.length >= PENDING_GROUPS_MAX) return;
     this.pending.push({ lastBatch, sequencedMs, writeStartMs, writeEndMs, handedMs, commands });
@@ -51,8 +52,8 @@ export class HopTimer {
       const i = this.count++;
       this.samples[0]![i] = g.writeStartMs - g.sequencedMs;
       this.samples[1]![i] = g.writeEndMs - g.writeStartMs;
-      this.samples[2]![i] = g.handedMs - g.writeEndMs;
-      this.samples[3]![i] = nowMs - g.handedMs;
+      this.samples[2]![i] = g.handedMs - g.writeStartMs;
+      this.samples[3]![i] = nowMs - Math.max(g.writeEndMs, g.handedMs);
       this.commands[i] = g.commands;
     }
   }

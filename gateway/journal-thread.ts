@@ -25,10 +25,15 @@ const FAILED = 3; // 1: a write failed; the thread stopped (its error comes by m
 // Bumped after every change of SUBMITTED or CLOSING; the thread waits on it, having read it before them, so a change
 // made between its look and its wait makes the wait return at once (no wake-up is lost).
 const WAKE = 4;
+// Test hooks (X4P tests): 1 holds the thread before its next write until set back to 0; 1 makes its next write fail.
+const HOLD = 5;
+const FAIL_NEXT = 6;
 const CONTROL_WORDS = 8;
 /** Group slots: each the ring offset and length of one group's frames. */
 const SLOTS = 256;
 const SLOT_WORDS = 2;
+/** How long the thread waits at a time while held by the test hook. */
+const PARK_MS = 20;
 /** The byte ring's size: groups waiting for the disk, at most (a group is at most ~1 MiB: 8 batches of 1,024). */
 export const JOURNAL_RING_BYTES = 16 << 20;
 
@@ -231,6 +236,20 @@ export class JournalThread {
     Atomics.notify(this.control, WAKE);
   }
 
+  /**
+   * Test hook: `true` keeps the thread from starting its next write (the groups stay queued, their appends pending)
+   * until called with `false`. For tests that check nothing of a group leaves before its write returns.
+   */
+  holdWritesForTest(hold: boolean): void {
+    Atomics.store(this.control, HOLD, hold ? 1 : 0);
+    Atomics.notify(this.control, HOLD);
+  }
+
+  /** Test hook: the thread's next write fails as a disk error would (the thread reports it and stops). */
+  failNextWriteForTest(): void {
+    Atomics.store(this.control, FAIL_NEXT, 1);
+  }
+
   async close(): Promise<void> {
     Atomics.store(this.control, CLOSING, 1);
     this.wake();
@@ -260,6 +279,11 @@ export function runJournalThread(data: JournalThreadData, ready: () => void): vo
         Atomics.wait(control, WAKE, wake);
         continue;
       }
+      if (Atomics.load(control, HOLD) !== 0) {
+        Atomics.wait(control, HOLD, 1, PARK_MS);
+        continue;
+      }
+      if (Atomics.load(control, FAIL_NEXT) !== 0) throw new JournalError("write failed (injected by the test hook failNextWriteForTest)");
       frames.length = 0;
       for (let g = written; g < submitted; g++) {
         const slot = (g % SLOTS) * SLOT_WORDS;

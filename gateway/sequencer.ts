@@ -1,6 +1,19 @@
-// The sequencer: the one place new work enters the engine. It numbers commands, journals them in batches with one
-// fsync each (group commit), and only then hands each batch to the engine — so no event, and so no
-// acknowledgement, can leave for a command a crash could lose (X4, DESIGN rule 6).
+// The sequencer: the one place new work enters the engine. It numbers commands and journals them in batches with one
+// fsync each (group commit). Journal and engine run in parallel (engine.ts X4P, the LMAX way): a group is handed to
+// the engine's rings as its durable write begins, and every output of it — events, acknowledgements, market data,
+// query answers — stays in the engine's out rings until the write returns (ThreadedPipeline.gateOutputs and
+// releaseThrough), so no client sees any effect of a command a crash could lose (X4, DESIGN rule 6).
+//
+// X4P journal and execution in parallel (as built):
+//   - a write that fails: the engine has applied the group, nothing of it has left the process; the sequencer stops
+//     (no release, no more commands, no more hand-offs) and the server exits (fail-stop, server.ts fatal); recovery
+//     replays the journal, which holds the groups before it and at most a torn prefix of it (cut);
+//   - the snapshot follower writes at `journaled` (the last batch whose write returned), never at `handed`; a task at a
+//     batch boundary (an engine-written snapshot, a what-if copy) runs once the batches handed are journaled;
+//   - risk-side effects of an unjournaled group (liquidations begun, clock ticks proposed from its events, P5S passes)
+//     reach the gateway only through the gated rings: nothing of them leaves the process before the write returns; the
+//     settlement worker's clock proposals are not outputs of a group (they are proposals, journaled as commands);
+//   - released outputs keep the order they had: per ring, in batch order, as before.
 //
 // Encode once: submit() writes each command straight into the record layout, into a group arena laid out as the
 // journal's batch frames (header, records, header, records, …). The journal writes the arena's bytes as they are
@@ -66,12 +79,19 @@ export interface GroupJournal {
   readonly appendsInFlightMax?: number;
 }
 
-/** A group whose durable write has begun, waiting for it to return before its batches are handed to the engine. */
+/**
+ * A group whose durable write has begun: handed to the engine meanwhile (batch by batch, in order), its outputs
+ * released once the write returns; its arena is reused once both are done.
+ */
 interface Writing {
   readonly group: GroupArena;
   readonly firstBatch: number;
   readonly writeStartMs: number;
   readonly durable: Promise<void>;
+  /** Batches of the group in the engine's rings so far. */
+  batchesHanded: number;
+  /** When its last batch was in the rings (performance.now(), stamped only when hops are timed). */
+  handedMs: number;
 }
 
 const NO_WRITE: Promise<void> = Promise.resolve();
@@ -173,8 +193,17 @@ export class Sequencer {
   private readonly freeArenas: GroupArena[] = [];
   /** Frames without the read-only queries, for a group that holds some. */
   private readonly encoder = new BatchEncoder();
-  /** The loop handing durable groups to the engine, while it runs. */
+  /** The loop releasing the outputs of durable groups, while it runs. */
   private flushing: Promise<void> | null = null;
+  /** Groups whose write began and which are not in the engine's rings yet (in part or whole), oldest first. */
+  private readonly toHand: Writing[] = [];
+  /** The flush loop waiting for a journaled group's hand-off to end (a hold or a full ring delays it). */
+  private handWaiter: (() => void) | null = null;
+  /** The last command and batch whose journal write returned. */
+  private journaledSeq: number;
+  private journaledBatch: number;
+  /** Tasks at a batch boundary waiting for the batches handed to be journaled. */
+  private journaledWaiters: { batch: number; resolve: () => void; reject: (e: Error) => void }[] = [];
   /** Groups whose write began, oldest first (at most the journal's appendsInFlightMax). */
   private readonly writing: Writing[] = [];
   private readonly appendsInFlightMax: number;
@@ -189,9 +218,9 @@ export class Sequencer {
   private readonly clientSeqs: bigint[] = new Array<bigint>(INFLIGHT_COMMANDS_MAX).fill(0n);
   private readonly accounts = new Uint32Array(INFLIGHT_COMMANDS_MAX);
   private failed: Error | null = null;
-  /** Set while a task runs between two batches (atBatchBoundary): the flush loop hands no batch to the engine. */
+  /** Set while a task runs between two batches (atBatchBoundary): no batch is handed to the engine. */
   private hold: Promise<void> | null = null;
-  /** The flush loop handing a journaled group to the engine. */
+  /** A hand-off waiting for room in the engine's rings (or for a control request to be written). */
   private handing: Promise<void> | null = null;
   /** The last command and batch handed to the engine. */
   private handedSeq: number;
@@ -211,7 +240,11 @@ export class Sequencer {
     this.doneSeq = lastSeq;
     this.handedSeq = lastSeq;
     this.handedBatch = lastBatch;
+    this.journaledSeq = lastSeq;
+    this.journaledBatch = lastBatch;
     this.appendsInFlightMax = Math.min(journal.appendsInFlightMax ?? 1, GROUPS_WRITING_MAX);
+    // X4P: from here on the engine's outputs wait for their batch's write (every batch up to lastBatch is on disk).
+    pipeline.gateOutputs(lastBatch);
   }
 
   get inflight(): number {
@@ -301,7 +334,7 @@ export class Sequencer {
   private startWrites(): void {
     while (this.failed === null && this.writing.length < this.appendsInFlightMax) {
       const group = this.nextGroup();
-      if (group === null) return;
+      if (group === null) break;
       const firstBatch = this.nextBatch;
       this.nextBatch += group.batches;
       const frames = this.journalFrames(group, firstBatch);
@@ -309,65 +342,157 @@ export class Sequencer {
       const durable = frames.length > 0 ? this.journal.append(frames) : NO_WRITE;
       // A failure is handled in order by the flush loop; this keeps an unawaited rejection from being reported.
       durable.catch(() => {});
-      this.writing.push({ group, firstBatch, writeStartMs, durable });
+      const w: Writing = { group, firstBatch, writeStartMs, durable, batchesHanded: 0, handedMs: 0 };
+      this.writing.push(w);
+      this.toHand.push(w);
     }
+    // X4P: the engine runs each group while its write is on the way (its outputs wait for the write).
+    this.handQueued();
   }
 
   /**
-   * Group commit: while groups are being written, wait for the oldest one's durable write, then hand each of its
-   * batches' records to the engine; groups are handed strictly in order, each only after its write (and so every
-   * earlier one) returned. A crash during a write may keep a prefix of its batches (recovery drops a torn tail);
-   * none of them was acknowledged.
+   * Hands the groups waiting, in order, to the engine: at once (trySubmitEncoded, no promise) while the rings have
+   * room and no task holds the batch boundary; else the rest of the group is handed asynchronously and the groups
+   * after it wait for that.
+   */
+  private handQueued(): void {
+    while (this.handing === null && this.hold === null && this.failed === null && this.toHand.length > 0) {
+      const w = this.toHand[0]!;
+      if (!this.tryHand(w)) {
+        this.handing = this.handRest(w);
+        return;
+      }
+      this.toHand.shift();
+      this.groupHanded(w);
+    }
+  }
+
+  /** Hands the group's batches not handed yet while the rings take them now; true when all are in. */
+  private tryHand(w: Writing): boolean {
+    const { group } = w;
+    while (w.batchesHanded < group.batches) {
+      const b = w.batchesHanded;
+      this.batchLastSeq.set(w.firstBatch + b, group.lastSeqOf(b));
+      if (!this.pipeline.trySubmitEncoded(group.views, group.recordAt(b, 0), group.counts[b]!, w.firstBatch + b)) return false;
+      this.batchHanded(w, b);
+    }
+    return true;
+  }
+
+  /** The rest of a group the rings could not take at once, waiting for room; then the groups queued behind it. */
+  private async handRest(w: Writing): Promise<void> {
+    const { group } = w;
+    try {
+      while (w.batchesHanded < group.batches) {
+        const b = w.batchesHanded;
+        await this.pipeline.submitEncoded(group.views, group.recordAt(b, 0), group.counts[b]!, w.firstBatch + b);
+        this.batchHanded(w, b);
+      }
+    } finally {
+      this.handing = null;
+    }
+    this.toHand.shift();
+    this.groupHanded(w);
+    this.handQueued();
+  }
+
+  private batchHanded(w: Writing, b: number): void {
+    w.batchesHanded++;
+    this.handedSeq = w.group.lastSeqOf(b);
+    this.handedBatch = w.firstBatch + b;
+  }
+
+  /** A group is in the engine's rings: the flush loop may release it once its write returns. */
+  private groupHanded(w: Writing): void {
+    if (this.hops !== null) w.handedMs = performance.now();
+    const waiter = this.handWaiter;
+    if (waiter !== null) {
+      this.handWaiter = null;
+      waiter();
+    }
+  }
+
+  private recycle(group: GroupArena): void {
+    group.reset();
+    if (this.freeArenas.length < FREE_ARENAS_MAX) this.freeArenas.push(group);
+  }
+
+  /**
+   * Group commit, X4P: while groups are being written, wait for the oldest one's durable write, then release its
+   * outputs (ThreadedPipeline.releaseThrough: read on this turn, in order); groups are released strictly in order,
+   * each only after its write (and so every earlier one) returned. A crash during a write may keep a prefix of its
+   * batches (recovery drops a torn tail); nothing of them had left the process.
    */
   private async flushLoop(): Promise<void> {
     try {
       for (let w = this.writing[0]; w !== undefined; w = this.writing[0]) {
         await w.durable;
         const writeEndMs = this.hops === null ? 0 : performance.now();
-        while (this.hold !== null) await this.hold;
-        this.handing = this.handGroup(w.group, w.firstBatch);
-        await this.handing;
-        this.handing = null;
-        this.writing.shift();
         const { group } = w;
-        this.hops?.handed(w.firstBatch + group.batches - 1, group.sequencedMs, w.writeStartMs, writeEndMs, performance.now(), group.commands());
-        group.reset();
-        if (this.freeArenas.length < FREE_ARENAS_MAX) this.freeArenas.push(group);
+        // The group is handed before it is released (a hold or a full ring may still delay its last batches).
+        while (w.batchesHanded < group.batches) await new Promise<void>((resolve) => (this.handWaiter = resolve));
+        this.writing.shift();
+        const lastBatch = w.firstBatch + group.batches - 1;
+        this.journaledSeq = group.lastSeqOf(group.batches - 1);
+        this.journaledBatch = lastBatch;
+        this.hops?.handed(lastBatch, group.sequencedMs, w.writeStartMs, writeEndMs, w.handedMs, group.commands());
+        // Handed and written: nothing reads the arena any more.
+        this.recycle(group);
+        // The next group's write and hand-off begin before this one's outputs are read: the release handles every
+        // event of the group on this turn, and the disk and the engine need not wait for that.
         this.startWrites();
+        this.pipeline.releaseThrough(lastBatch);
+        this.wakeJournaledWaiters();
       }
     } catch (e) {
-      // A journal that cannot write must stop the exchange: acknowledging without durability would lose data.
+      // A journal that cannot write must stop the exchange (fail-stop): the engine applied the group, but nothing of
+      // it is released; acknowledging without durability would lose data.
       this.failed = e as Error;
       this.writing.length = 0;
+      this.toHand.length = 0;
+      for (const waiter of this.journaledWaiters.splice(0)) waiter.reject(this.failed);
       this.onJournalFailure(this.failed);
     } finally {
       this.flushing = null;
     }
   }
 
-  /** Hands a journaled group's batches to the engine, in order: the very records the journal wrote. */
-  private async handGroup(group: GroupArena, firstBatch: number): Promise<void> {
-    for (let b = 0; b < group.batches; b++) {
-      const lastSeq = group.lastSeqOf(b);
-      this.batchLastSeq.set(firstBatch + b, lastSeq);
-      await this.pipeline.submitEncoded(group.views, group.recordAt(b, 0), group.counts[b]!, firstBatch + b);
-      this.handedSeq = lastSeq;
-      this.handedBatch = firstBatch + b;
-    }
+  private wakeJournaledWaiters(): void {
+    if (this.journaledWaiters.length === 0) return;
+    const still = this.journaledWaiters.filter((w) => w.batch > this.journaledBatch);
+    for (const w of this.journaledWaiters) if (w.batch <= this.journaledBatch) w.resolve();
+    this.journaledWaiters = still;
+  }
+
+  /** Resolves once batch `batch` (and so every earlier one) is journaled; rejects if the journal fails first. */
+  private whenJournaled(batch: number): Promise<void> {
+    if (batch <= this.journaledBatch) return Promise.resolve();
+    if (this.failed !== null) return Promise.reject(this.failed);
+    return new Promise<void>((resolve, reject) => this.journaledWaiters.push({ batch, resolve, reject }));
   }
 
   /**
-   * The last batch handed to the engine and its last sequence number: a batch boundary whose batches are all in the
-   * journal (a batch is handed only after its journal write returned). The snapshot follower writes the state there.
+   * The last batch handed to the engine and its last sequence number (X4P: its journal write may still be on the way;
+   * see `journaled`).
    */
   get handed(): { readonly seq: number; readonly batch: number } {
     return { seq: this.handedSeq, batch: this.handedBatch };
   }
 
   /**
+   * The last batch whose journal write returned and its last sequence number: a batch boundary whose batches are all
+   * in the journal. The snapshot follower writes the state there (X4P).
+   */
+  get journaled(): { readonly seq: number; readonly batch: number } {
+    return { seq: this.journaledSeq, batch: this.journaledBatch };
+  }
+
+  /**
    * Runs `task` at a batch boundary: once the batch being handed to the engine (if any) is handed, no further batch
-   * is until the task resolves; commands keep being accepted and journaled meanwhile. The task gets the last
-   * sequence number and batch handed over — what a snapshot request written into the rings now comes after.
+   * is until the task resolves; commands keep being accepted and journaled meanwhile. X4P: the task starts once the
+   * batches handed are journaled too, so what it takes from the engine (a snapshot, a what-if copy) is durable. The
+   * task gets the last sequence number and batch handed over — what a snapshot request written into the rings now
+   * comes after.
    */
   async atBatchBoundary<T>(task: (lastSeq: number, lastBatch: number) => Promise<T>): Promise<T> {
     while (this.hold !== null) await this.hold;
@@ -375,10 +500,12 @@ export class Sequencer {
     this.hold = new Promise<void>((resolve) => (release = resolve));
     try {
       while (this.handing !== null) await this.handing;
+      await this.whenJournaled(this.handedBatch);
       return await task(this.handedSeq, this.handedBatch);
     } finally {
       this.hold = null;
       release();
+      this.handQueued();
     }
   }
 
@@ -430,6 +557,8 @@ export class Sequencer {
   /** Resolves when every command submitted so far is journaled and processed by the engine. */
   async drain(): Promise<void> {
     for (;;) {
+      // X4P fail-stop: what was handed but not journaled is never released, so nothing more will finish.
+      if (this.failed !== null) return;
       if (this.turnPending) await new Promise<void>((resolve) => setImmediate(resolve));
       else if (this.flushing !== null) await this.flushing;
       else break;

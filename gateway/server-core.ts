@@ -441,14 +441,14 @@ export class ServerCore implements Replies {
   }
 
   /**
-   * X7: a snapshot of the state after the last batch handed to the engine (engine.ts "X7 (as built)"). By default the
+   * X7: a snapshot of the state after the last batch journaled (engine.ts "X7 (as built)", X4P). By default the
    * follower writes it (gateway/snapshot-writer.ts) while the engine and the sequencer run on; writer "engine" takes
    * it from the stages themselves (takeSnapshotFromEngine).
    */
   async takeSnapshot(writer: SnapshotWriterKind = this.snapshotPolicy.writer ?? "follower"): Promise<TakenSnapshot> {
     if (writer === "engine") return this.takeSnapshotFromEngine();
     const startedMs = performance.now();
-    const { seq, batch } = this.seq.handed;
+    const { seq, batch } = this.seq.journaled;
     const captureMs = performance.now() - startedMs;
     const f = await writeSnapshotByFollower({
       config: this.config,

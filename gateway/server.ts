@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { JournalThread } from "./journal-thread.ts";
 import { JOURNAL_ARCHIVE_DIR, JOURNAL_SEGMENT_BYTES_DEFAULT, JOURNAL_SEGMENT_DIR } from "../engine/journal/index.ts";
 import type { ExchangeConfig } from "../engine/model/index.ts";
-import type { EngineTopology } from "../engine/pipeline/index.ts";
+import type { EngineTopology, ThreadedPipeline } from "../engine/pipeline/index.ts";
 import { lockDataDir } from "./data-lock.ts";
 import { serveHttpRoutes } from "./http-routes.ts";
 import { recoverEngine, type RecoveredEngine } from "./recovery.ts";
@@ -61,6 +61,11 @@ export interface ServerOptions {
    * = off (`crossbook start --trace-hops S`).
    */
   readonly traceHopsSeconds?: number;
+  /**
+   * Test hook (X4P tests): called with the journal thread once it is open, before any command is taken — a test holds
+   * or fails its writes through it (JournalThread.holdWritesForTest, failNextWriteForTest).
+   */
+  readonly onJournalOpen?: (journal: JournalThread, pipeline: ThreadedPipeline) => void;
 }
 
 export interface RunningServer {
@@ -188,6 +193,7 @@ async function goLive(core: ServerCore, opts: ServerOptions, journalDir: string,
   const segmentBytes = opts.journalSegmentBytes ?? JOURNAL_SEGMENT_BYTES_DEFAULT;
   // The durable writes run on a thread of their own (journal-thread.ts), not through libuv's pool.
   core.journal = await JournalThread.openSegments(journalDir, core.digest, segmentBytes, recovered.lastSeq + 1);
+  opts.onJournalOpen?.(core.journal, core.pipeline);
   const hops = (opts.traceHopsSeconds ?? 0) > 0 ? new HopTimer() : null;
   core.sequencer = new Sequencer(core.journal, core.pipeline, recovered.lastSeq, recovered.lastBatch, (e) => {
     core.log(`FATAL journal: ${e.message}`);

@@ -1,8 +1,9 @@
 // The snapshot follower (X7; engine.ts decision "X7 (as built)"): a snapshot written from the files alone, by a worker
 // of its own, so neither the engine's stages nor the sequencer stop for it.
 //
-// The request reads the sequencer's boundary — the last batch it handed to the engine and that batch's last sequence
-// number; every batch up to it is in the journal (a batch reaches the engine only after its journal write returned).
+// The request reads the sequencer's boundary — the last batch whose journal write returned and that batch's last
+// sequence number (Sequencer.journaled; engine.ts X4P: the engine may already run a batch whose write is on the way,
+// so the boundary is never the last batch handed); every batch up to it is in the journal.
 // The worker then restores the newest usable snapshot at or before that boundary (the engine's stages and the gateway's
 // views, as a restart does), replays the journal batches after it up to the boundary through an in-process Engine of
 // the same topology, feeding the gateway's views from its events as the server does while it recovers, and writes the
@@ -52,7 +53,7 @@ export interface SnapshotWriterData {
   readonly dataDir: string;
   /** Where journal-archive moved segments (read when the replay starts before the live journal). */
   readonly archiveDir: string;
-  /** The boundary: the last batch the sequencer handed to the engine, and its last sequence number. */
+  /** The boundary: the last batch whose journal write returned (Sequencer.journaled), and its last sequence number. */
   readonly batch: number;
   readonly seq: number;
   readonly keep: number;

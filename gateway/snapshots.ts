@@ -1,5 +1,5 @@
 // Snapshots on a schedule and on an operator's request (X7). A snapshot is the state at a batch boundary. By default
-// (writer "follower", engine.ts "X7 (as built)") the boundary is the last batch the sequencer handed to the engine,
+// (writer "follower", engine.ts "X7 (as built)") the boundary is the last batch whose journal write returned (X4P),
 // and a follower worker writes the state there from the newest snapshot and the journal (gateway/snapshot-writer.ts):
 // nothing on the engine's path waits. With writer "engine" the sequencer stops handing batches to the engine (it
 // keeps accepting and journaling commands), the request travels through the pipeline's rings so every stage saves

@@ -1,6 +1,6 @@
 // `crossbook start --trace-hops` (issue 15): the per-group hop stamps — what each hop is computed from, which batch end
 // closes a group, the report's percentiles — and the sequencer stamping a group exactly once, after its durable write
-// returned and its records were handed to the engine (X4: the write comes before the hand-off in every group).
+// returned and its records were handed to the engine (X4P: the hand-off comes as the write begins, the release after it).
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,9 +14,9 @@ import { deposit } from "./helpers/commands.ts";
 describe("hop timer", () => {
   it("X4: each hop is the difference of its stamps; a group is timed when its last batch ends, not before", () => {
     const hops = new HopTimer();
-    // Group A: batches 1–3, sequenced at 10 ms, written 10.5–11.25, handed at 11.5. Group B: batches 4–5.
-    hops.handed(3, 10, 10.5, 11.25, 11.5, 2500);
-    hops.handed(5, 11, 11.25, 13, 13.25, 40);
+    // Group A: batches 1–3, sequenced at 10 ms, written 10.5–11.25, handed at 10.6. Group B: batches 4–5.
+    hops.handed(3, 10, 10.5, 11.25, 10.6, 2500);
+    hops.handed(5, 11, 11.25, 13, 11.3, 40);
     hops.batchDone(1, 12);
     hops.batchDone(2, 12.5);
     expect(hops.timed).toBe(0);
@@ -29,7 +29,7 @@ describe("hop timer", () => {
     expect(hops.timed).toBe(2);
     // p50 of two values is the larger (index floor(2 × 0.5) = 1), p99 the same.
     expect(hops.report()).toBe(
-      "hops over 2 groups (p50/p99, ms): wait 0.500/0.500, write 1.750/1.750, hand 0.250/0.250, engine 3.500/3.500, commands/group 2500/2500",
+      "hops over 2 groups (p50/p99, ms): wait 0.500/0.500, write 1.750/1.750, hand 0.100/0.100, release 3.750/3.750, commands/group 2500/2500",
     );
     expect(hops.report()).toBeNull();
   });
@@ -40,10 +40,11 @@ describe("hop timer", () => {
     hops.handed(4, 1, 2, 4, 5, 3);
     hops.batchDone(4, 9);
     expect(hops.timed).toBe(1);
-    expect(hops.report()).toBe("hops over 1 groups (p50/p99, ms): wait 1.000/1.000, write 2.000/2.000, hand 1.000/1.000, engine 4.000/4.000, commands/group 3/3");
+    // Handed after the write returned (a hold delayed it): the release hop starts at the hand-off.
+    expect(hops.report()).toBe("hops over 1 groups (p50/p99, ms): wait 1.000/1.000, write 2.000/2.000, hand 3.000/3.000, release 4.000/4.000, commands/group 3/3");
   });
 
-  it("X4: the sequencer stamps each group once: sequenced ≤ write start ≤ write end ≤ handed, and the engine hop ends at its batch end", async () => {
+  it("X4P: the sequencer stamps each group once, when its write returned: sequenced ≤ write start ≤ handed ≤ write end, and the release hop ends at its batch end", async () => {
     const dir = mkdtempSync(join(tmpdir(), "crossbook-hops-"));
     const writer = await JournalWriter.open(join(dir, "journal"), "ab".repeat(32));
     const order: string[] = [];
@@ -58,6 +59,11 @@ describe("hop timer", () => {
         order.push(`hand ${batch}`);
       },
       waitForBatch: async () => {},
+      gateOutputs: () => {},
+      releaseThrough: (batch: number) => {
+        order.push(`release ${batch}`);
+      },
+      trySubmitEncoded: () => false,
     } as unknown as ThreadedPipeline;
     const stamps: number[][] = [];
     const hops = new HopTimer();
@@ -71,11 +77,12 @@ describe("hop timer", () => {
     for (let i = 0; i < 1030; i++) sequencer.submit(deposit(17, 0, BigInt(i + 1), 0), null, 0n);
     await sequencer.drain();
     await writer.close();
-    // One group of two batches (1,024 + 6 commands): written, then handed batch by batch, then stamped once.
-    expect(order).toEqual(["write", "written", "hand 1", "hand 2", "stamped 2"]);
+    // One group of two batches (1,024 + 6 commands): handed batch by batch as its write begins, stamped once written,
+    // then released.
+    expect(order).toEqual(["write", "hand 1", "hand 2", "written", "stamped 2", "release 2"]);
     const [lastBatch, sequencedMs, writeStartMs, writeEndMs, handedMs, commands] = stamps[0]!;
     expect([lastBatch, commands]).toEqual([2, 1030]);
-    expect(sequencedMs! > 0 && sequencedMs! <= writeStartMs! && writeStartMs! <= writeEndMs! && writeEndMs! <= handedMs!).toBe(true);
+    expect(sequencedMs! > 0 && sequencedMs! <= writeStartMs! && writeStartMs! <= handedMs! && handedMs! <= writeEndMs!).toBe(true);
     sequencer.batchDone(1);
     expect(hops.timed).toBe(0);
     sequencer.batchDone(2);

@@ -2,7 +2,8 @@
 // with blocking O_DSYNC writes instead of libuv's thread pool. X4 holds as with JournalWriter: the files are the same
 // bytes, groups reach the disk in the order they were appended, an append resolves only once its group and every
 // earlier one are on disk, and a failed write refuses that group and every later one. The sequencer pipelines groups
-// to such a journal (later turns queued while a write runs) but still hands a group to the engine only after its write.
+// to such a journal (later turns queued while a write runs) and hands each to the engine as its write begins, but
+// releases a group's outputs only after its write (engine.ts X4P).
 import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -166,7 +167,7 @@ describe("journal thread: a torn write inside the zeros", () => {
 });
 
 describe("sequencer over a pipelined journal", () => {
-  it("X4: a later turn's group is queued while the write before it runs, and each group is handed to the engine only after its own write returned, in order", async () => {
+  it("X4P: a later turn's group is queued while the write before it runs; each group is handed to the engine as its write begins and its outputs released only after its own write returned, in order", async () => {
     const order: string[] = [];
     const pending: (() => void)[] = [];
     let appended = 0;
@@ -187,6 +188,11 @@ describe("sequencer over a pipelined journal", () => {
         order.push(`hand ${batch}: ${commandSeqAt(source, offset)}–${commandSeqAt(source, offset + (count - 1) * COMMAND_RECORD_BYTES)}`);
       },
       waitForBatch: async () => {},
+      gateOutputs: () => {},
+      releaseThrough: (batch: number) => {
+        order.push(`release ${batch}`);
+      },
+      trySubmitEncoded: () => false,
     } as unknown as ThreadedPipeline;
     const sequencer = new Sequencer(journal, pipeline, 0, 0, (e) => expect.unreachable(e.message));
     const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -197,14 +203,14 @@ describe("sequencer over a pipelined journal", () => {
     await turn();
     sequencer.submit(deposit(17, 0, 4n, 0), null, 0n);
     await turn();
-    // Three groups queued, none written: nothing handed.
-    expect(order).toEqual(["write 1", "write 2", "write 3"]);
+    // X4P: three groups queued, none written: each is in the engine as its write begins, none released.
+    expect(order).toEqual(["write 1", "hand 1: 1–2", "write 2", "hand 2: 3–3", "write 3", "hand 3: 4–4"]);
     pending.shift()!();
     await turn();
-    expect(order.slice(3)).toEqual(["written 1", "hand 1: 1–2"]);
+    expect(order.slice(6)).toEqual(["written 1", "release 1"]);
     pending.shift()!();
     pending.shift()!();
     await sequencer.drain();
-    expect(order.slice(5)).toEqual(["written 2", "written 3", "hand 2: 3–3", "hand 3: 4–4"]);
+    expect(order.slice(8)).toEqual(["written 2", "written 3", "release 2", "release 3"]);
   });
 });

@@ -173,6 +173,10 @@ describe("sequencer group commit", () => {
         submitted.push([batch, count, commandSeqAt(source, offset), commandSeqAt(source, offset + (count - 1) * COMMAND_RECORD_BYTES)]);
       },
       waitForBatch: async () => {},
+      // X4P: the sequencer gates the engine's outputs and releases them per journaled group; nothing to hold here.
+      gateOutputs: () => {},
+      releaseThrough: () => {},
+      trySubmitEncoded: () => false,
     } as unknown as ThreadedPipeline;
     const failures: Error[] = [];
     const sequencer = new Sequencer(writer, pipeline, 0, 0, (e) => failures.push(e));
@@ -214,6 +218,10 @@ describe("sequencer group commit", () => {
         handed.push({ buffer: source.u8.buffer, batch, kinds, records });
       },
       waitForBatch: async () => {},
+      // X4P: the sequencer gates the engine's outputs and releases them per journaled group; nothing to hold here.
+      gateOutputs: () => {},
+      releaseThrough: () => {},
+      trySubmitEncoded: () => false,
     } as unknown as ThreadedPipeline;
     const sequencer = new Sequencer(writer, pipeline, 0, 0, (e) => expect.unreachable(e.message));
     const query = (kind: CommandKind, account: number): CommandRecord => {

@@ -1,5 +1,7 @@
 // Market data (O8) on its way from a matching worker to the gateway: a fixed 96-byte ring record per
-// MarketDataSink call, written by RingMarketDataSink and replayed into any MarketDataSink by readMarketData.
+// MarketDataSink call, written by RingMarketDataSink and replayed into any MarketDataSink by readMarketData. Each
+// stage also closes every batch (journal and control alike) with a batch-end record, so the gateway can tell which
+// batch a record belongs to and hold a batch's market data until its journal write is on disk (engine.ts X4P).
 import type { MarketDataSink } from "../matching/index.ts";
 import type { RecordViews } from "../model/index.ts";
 import type { RingWriter } from "./ring-io.ts";
@@ -11,6 +13,8 @@ const MD_DEPTH_DELTA = 2;
 const MD_DEPTH_LEVEL = 3;
 const MD_BBO = 4;
 const MD_TICKER = 5;
+/** The end of one batch's market data (no sink call): every stage writes one per batch it finishes. */
+const MD_BATCH_END = 6;
 
 // int32 words: kind, market, side, tradeCount; float64 words (byte 16..39): a, b, timeMs; int64 words (40..87): v0..v5
 const W_KIND = 0;
@@ -77,6 +81,11 @@ export class RingMarketDataSink implements MarketDataSink {
     v.i64[d + D_V + 3] = askQuantity;
   }
 
+  /** Closes the batch's market data (engine.ts X4P): written after the batch's last record, before its event batch end. */
+  batchEnd(): void {
+    this.slot(MD_BATCH_END, 0);
+  }
+
   ticker(market: number, open: bigint, high: bigint, low: bigint, close: bigint, volume: bigint, quoteVolume: bigint, tradeCount: number, timeMs: number): void {
     const o = this.slot(MD_TICKER, market);
     const v = this.w.ring;
@@ -92,12 +101,19 @@ export class RingMarketDataSink implements MarketDataSink {
   }
 }
 
-/** Replays one ring record into `sink` (gateway side). */
+/** A batch-end record (RingMarketDataSink.batchEnd), which readMarketData skips. */
+export function isMarketDataBatchEnd(v: RecordViews, offset: number): boolean {
+  return v.i32[(offset >> 2) + W_KIND] === MD_BATCH_END;
+}
+
+/** Replays one ring record into `sink` (gateway side); a batch end calls nothing. */
 export function readMarketData(v: RecordViews, offset: number, sink: MarketDataSink): void {
   const w = offset >> 2;
   const d = offset >> 3;
   const market = v.i32[w + W_MARKET]!;
   switch (v.i32[w + W_KIND]) {
+    case MD_BATCH_END:
+      return;
     case MD_TRADE:
       sink.trade(market, v.f64[d + D_A]!, v.i64[d + D_V]!, v.i64[d + D_V + 1]!, v.i64[d + D_V + 2]!, v.i32[w + W_SIDE]!, v.f64[d + D_TIME]!);
       return;

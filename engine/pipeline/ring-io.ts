@@ -84,6 +84,11 @@ export class RingReader {
     this.index++;
   }
 
+  /** Records published and not read yet (read ones count until released). */
+  unread(): number {
+    return this.ring.available() - this.index;
+  }
+
   /** Hands the slots read so far back to the producer. */
   releaseRead(): void {
     if (this.index > 0) {

@@ -30,8 +30,9 @@ import {
   type RecordViews,
 } from "../model/index.ts";
 import { POOL_DELTA_RECORD_BYTES } from "./pool-delta-codec.ts";
-import { MARKET_DATA_RECORD_BYTES, readMarketData } from "./market-data-codec.ts";
+import { isMarketDataBatchEnd, MARKET_DATA_RECORD_BYTES, readMarketData } from "./market-data-codec.ts";
 import { PARK_MS, RingReader, RingWriter, tryCopyRecord } from "./ring-io.ts";
+import { drive, type ReaderGate } from "./ring-drive.ts";
 import { workerExecArgv, workerUrl } from "./worker-bundle.ts";
 import {
   beginSnapshot,
@@ -60,66 +61,6 @@ import {
   type SnapshotStage,
   type WorkerMessage,
 } from "./workers/protocol.ts";
-
-/**
- * Empty event-loop turns a main-thread reader keeps polling its ring for (setImmediate, no promise) after the last
- * record it read, before it may park in Atomics.waitAsync (the worker's publish then notifies it). Counted in turns,
- * not time: the engine answers a batch per journal fsync (~1 ms here), so a 1 ms polling window rarely closed at
- * 10 k commands/s and the gateway thread spun on setImmediate between batches. An empty turn costs a few µs.
- */
-const POLL_EMPTY_TURNS_MAX = 4;
-
-/**
- * While a submitted batch is still in the engine its events are coming, so a reader with nothing to read keeps
- * polling instead of parking — for at most this long since its last record (a long batch, e.g. a snapshot, still
- * lets the thread sleep). Parking mid-batch is what cost throughput: every flush of the worker then paid a futex
- * notify and the reader a wake-up through the event loop while the out ring filled (pipeline.excore-mix.max fell
- * from ~0.8 M to ~0.6 M ops/s with the turn bound alone). Between batches (nothing in flight) the reader parks after
- * POLL_EMPTY_TURNS_MAX turns, so a server at 10 k commands/s sleeps between fsyncs.
- */
-const POLL_IN_FLIGHT_MS = 2;
-
-/**
- * Drives a ring reader on the main thread until its ring is closed and drained: `drain` reads what is there and
- * returns how many records it read; between drains the reader polls once per turn (setImmediate, no promise) and
- * parks when it has seen POLL_EMPTY_TURNS_MAX empty turns and either no batch is in flight (`batchInFlight`) or
- * POLL_IN_FLIGHT_MS passed since its last record. Resolves when the ring is closed and empty.
- */
-function drive(reader: RingReader, drain: () => number, batchInFlight: () => boolean): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    let emptyTurns = 0;
-    let lastRecordMs = performance.now();
-    const turn = (): void => {
-      try {
-        if (drain() > 0) {
-          emptyTurns = 0;
-          lastRecordMs = performance.now();
-        } else if (reader.ring.isClosed() && reader.ring.available() === 0) return resolve();
-        else emptyTurns++;
-        if (emptyTurns <= POLL_EMPTY_TURNS_MAX || (batchInFlight() && performance.now() - lastRecordMs < POLL_IN_FLIGHT_MS)) {
-          setImmediate(turn);
-        } else {
-          // A park that times out with nothing read parks again at once (emptyTurns stays above the bound).
-          reader.waitDataAsync(PARK_MS).then(turn, reject);
-        }
-      } catch (e) {
-        reject(e);
-      }
-    };
-    turn();
-  });
-}
-
-/** Hands every market-data record a ring holds now to `sink`; returns how many. */
-function drainMarketData(reader: RingReader, sink: MarketDataSink): number {
-  let n = 0;
-  for (let offset = reader.peek(); offset >= 0; offset = reader.peek()) {
-    readMarketData(reader.ring, offset, sink);
-    reader.advance();
-    n++;
-  }
-  return n;
-}
 
 export interface PipelineHandlers {
   /** Every engine event, in each risk shard's order. The record is only valid during the call. */
@@ -220,6 +161,19 @@ export class ThreadedPipeline {
   /** submitBatch / submitEncoded calls in progress (a control request waits for them to finish writing). */
   private submitting = 0;
   private submitIdle: (() => void) | null = null;
+  /** X4P (gateOutputs): each output is read only once its batch is released; off: as it comes. */
+  private gated = false;
+  /** X4P: the highest journal batch released (on disk). */
+  private releasedJournalBatch = 0;
+  /** Entries dropped from the front of `submitted` so far: a batch's absolute index is submittedBase + its index. */
+  private submittedBase = 0;
+  /** X4P: submitted batches (an absolute count, in submission order) whose outputs may be read. */
+  private releasedCount = 0;
+  /** Batch ends read from each market-data ring (absolute, like releasedCount). */
+  private readonly marketDataBatches: number[] = [];
+  /** Readers held at the gate, resumed at the next release (two lists swapped: nothing allocated per release). */
+  private resumes: (() => void)[] = [];
+  private resuming: (() => void)[] = [];
 
   private constructor(
     readonly config: ExchangeConfig,
@@ -289,10 +243,10 @@ export class ThreadedPipeline {
     const sink = this.handlers.onMarketData;
     if (sink !== undefined) {
       for (const md of marketDataRings) {
-        const reader = new RingReader(md, this.wait);
-        this.marketDataReaders.push(reader);
-        this.pumps.push(this.pumpMarketData(reader, sink));
+        this.marketDataReaders.push(new RingReader(md, this.wait));
+        this.marketDataBatches.push(0);
       }
+      for (let m = 0; m < marketDataRings.length; m++) this.pumps.push(this.pumpMarketData(m, sink));
     }
   }
 
@@ -404,8 +358,89 @@ export class ThreadedPipeline {
     return ready;
   }
 
-  private pumpMarketData(reader: RingReader, sink: MarketDataSink): Promise<void> {
-    return drive(reader, () => drainMarketData(reader, sink), this.batchInFlight);
+  private pumpMarketData(m: number, sink: MarketDataSink): Promise<void> {
+    const gate = this.readerGate(() => this.gated && this.marketDataBatches[m]! >= this.releasedCount);
+    return drive(this.marketDataReaders[m]!, () => this.drainMarketData(m, sink), this.batchInFlight, gate);
+  }
+
+  /**
+   * Hands every market-data record ring `m` holds now to `sink` (a batch end only counts the batch); returns how many
+   * records it read. Gated (X4P): stops before a record of a batch not released yet.
+   */
+  private drainMarketData(m: number, sink: MarketDataSink): number {
+    const reader = this.marketDataReaders[m]!;
+    let n = 0;
+    for (let offset = reader.peek(); offset >= 0; offset = reader.peek()) {
+      if (this.gated && this.marketDataBatches[m]! >= this.releasedCount) {
+        // The records read are the stage's again (held, it would wait for space with them).
+        reader.releaseRead();
+        break;
+      }
+      if (isMarketDataBatchEnd(reader.ring, offset)) this.marketDataBatches[m]!++;
+      else readMarketData(reader.ring, offset, sink);
+      reader.advance();
+      n++;
+    }
+    return n;
+  }
+
+  private readerGate(held: () => boolean): ReaderGate {
+    return { held, resumeOnRelease: (resume) => this.resumes.push(resume), stopping: () => this.stopping };
+  }
+
+  /**
+   * X4P (engine.ts): from now on every output of a journal batch — its events, its batch end, its market data — stays
+   * in the rings until releaseThrough says the batch is on disk; `journaledBatch` and every batch before it already
+   * are (recovery's last). A control batch (a snapshot, a state hash) is released once every batch before it is.
+   */
+  gateOutputs(journaledBatch: number): void {
+    this.gated = true;
+    this.releasedJournalBatch = journaledBatch;
+    this.releasedCount = this.submittedBase;
+    this.advanceRelease();
+  }
+
+  /**
+   * X4P: journal batches up to `batch` are on disk: their outputs (and any control batch after them) are read now, on
+   * this turn, in order — the readers held at the gate drain what they may.
+   */
+  releaseThrough(batch: number): void {
+    if (batch > this.releasedJournalBatch) this.releasedJournalBatch = batch;
+    if (this.advanceRelease()) this.resumeHeld();
+  }
+
+  /**
+   * X4P: records the engine has published that wait in the rings unread (events, batch ends, market data) — while a
+   * batch is held at the gate, its outputs. For tests and diagnostics.
+   */
+  unreadOutputs(): number {
+    let n = 0;
+    for (const r of this.riskOut) n += r.unread();
+    for (const r of this.marketDataReaders) n += r.unread();
+    return n;
+  }
+
+  /** Counts the submitted batches now released (journal batches up to releasedJournalBatch, control batches between). */
+  private advanceRelease(): boolean {
+    const s = this.submitted;
+    const before = this.releasedCount;
+    // Control batches are negative, so never above the journal batch released.
+    for (let i = this.releasedCount - this.submittedBase; i < s.length && s[i]! <= this.releasedJournalBatch; i++) this.releasedCount++;
+    return this.releasedCount > before;
+  }
+
+  private resumeHeld(): void {
+    const resumes = this.resumes;
+    this.resumes = this.resuming;
+    this.resuming = resumes;
+    for (let i = 0; i < resumes.length; i++) resumes[i]!();
+    resumes.length = 0;
+  }
+
+  /** A batch was submitted: recorded in order (gated, a control batch right after released ones is released). */
+  private noteSubmitted(batch: number): void {
+    this.submitted.push(batch);
+    if (this.gated && this.advanceRelease()) this.resumeHeld();
   }
 
   /**
@@ -429,7 +464,7 @@ export class ThreadedPipeline {
     }
     await this.waitForBatch(batch);
     const sink = this.handlers.onMarketData;
-    if (sink !== undefined) for (const reader of this.marketDataReaders) drainMarketData(reader, sink);
+    if (sink !== undefined) for (let m = 0; m < this.marketDataReaders.length; m++) this.drainMarketData(m, sink);
   }
 
   private startWorker(data: { entry: string }): Promise<void> {
@@ -473,14 +508,23 @@ export class ThreadedPipeline {
 
   /** Reads one risk shard's event ring on the main thread without blocking its event loop. */
   private pump(reader: RingReader, k: number): Promise<void> {
-    return drive(reader, () => this.drainEvents(reader, k), this.batchInFlight);
+    const gate = this.readerGate(() => this.gated && this.submittedBase + this.batchesDone[k]! >= this.releasedCount);
+    return drive(reader, () => this.drainEvents(reader, k), this.batchInFlight, gate);
   }
 
-  /** Handles every event the ring holds now; returns how many records it read. */
+  /**
+   * Handles every event the ring holds now; returns how many records it read. Gated (X4P): stops before a record of a
+   * batch not released yet (the ring's k-th batch is the k-th submitted).
+   */
   private drainEvents(reader: RingReader, k: number): number {
     const e = this.event;
     let n = 0;
     for (let offset = reader.peek(); offset >= 0; offset = reader.peek()) {
+      if (this.gated && this.submittedBase + this.batchesDone[k]! >= this.releasedCount) {
+        // The records read are the stage's again (held, it would wait for space with them).
+        reader.releaseRead();
+        break;
+      }
       n++;
       if (eventKindAt(reader.ring, offset) === BATCH_END_KIND) {
         this.passesPending[k] = batchEndPassesPending(reader.ring, offset) ? 1 : 0;
@@ -521,6 +565,7 @@ export class ThreadedPipeline {
       if (batch < 0) this.checkHashDone();
     }
     if (this.completed > 4096) {
+      this.submittedBase += this.completed;
       this.submitted.splice(0, this.completed);
       this.completed = 0;
       // batchesDone counts stay comparable: rebase them by the same amount.
@@ -606,7 +651,7 @@ export class ThreadedPipeline {
       else for (const w of this.riskIn) tryCopyRecord(w, source, from);
       if (settlementTakes(kind)) tryCopyRecord(this.settlementIn, source, from);
     }
-    this.submitted.push(batchNumber);
+    this.noteSubmitted(batchNumber);
     for (const w of this.riskIn) {
       writeCommandBatchEnd(w.ring, w.trySlot(), batchNumber);
       w.flush();
@@ -653,7 +698,7 @@ export class ThreadedPipeline {
       for (const w of this.riskIn) await this.write(w, c);
       await this.write(this.settlementIn, c);
       this.settlementIn.flush();
-      this.submitted.push(batch);
+      this.noteSubmitted(batch);
       for (const w of this.riskIn) {
         writeCommandBatchEnd(w.ring, await w.slotAsync(), batch);
         w.flush();
@@ -675,7 +720,7 @@ export class ThreadedPipeline {
 
   /** Writes batch `batchNumber`'s end into every risk ring (waiting for room) and publishes everything written. */
   private async endBatch(batchNumber: number): Promise<void> {
-    this.submitted.push(batchNumber);
+    this.noteSubmitted(batchNumber);
     for (const w of this.riskIn) {
       const end = w.trySlot();
       writeCommandBatchEnd(w.ring, end >= 0 ? end : await w.slotAsync(), batchNumber);
@@ -826,6 +871,8 @@ export class ThreadedPipeline {
     }
     this.settlementIn.flush();
     this.settlementIn.ring.close();
+    // X4P: a reader still held at the gate (a journal write failed: those outputs must never be read) ends here.
+    this.resumeHeld();
     await Promise.all(this.pumps);
     await Promise.all(this.exits);
   }

@@ -22,7 +22,8 @@ const engine = new Engine(data.config);
 const input = new RingReader(RingBuffer.attach(data.commandsIn), wait);
 const output = new RingWriter(RingBuffer.attach(data.eventsOut), wait);
 const marketData = data.marketDataOut === null ? null : new RingWriter(RingBuffer.attach(data.marketDataOut), wait);
-if (marketData !== null) engine.matching[0]!.setMarketDataSink(new RingMarketDataSink(marketData));
+const marketDataSink = marketData === null ? null : new RingMarketDataSink(marketData);
+if (marketDataSink !== null) engine.matching[0]!.setMarketDataSink(marketDataSink);
 
 /** One batch's commands, decoded into records reused from batch to batch. */
 const batch: CommandRecord[] = [];
@@ -69,6 +70,7 @@ function runBatch(): boolean {
       // Every journal batch (> 0) is a batch of the Engine, even one with no command here: its number names the engine
       // orders of its phase 0 (engine.ts decision D3). Control batches (< 0) are not.
       if (number > 0) engine.processBatch(batch, count, out);
+      marketDataSink?.batchEnd(); // X4P: the gateway releases a batch's market data once the batch is journaled
       writeEventBatchEnd(output.ring, output.slot(), number, engine.passesPending); // P5S
       flushAll();
       return true;

@@ -24,7 +24,8 @@ const cmd = new CommandRecord();
 const control = new EventRecord();
 const riskShards = outputs.length;
 const marketData = data.marketDataOut === null ? null : new RingWriter(RingBuffer.attach(data.marketDataOut), wait);
-if (marketData !== null) shard.setMarketDataSink(new RingMarketDataSink(marketData));
+const marketDataSink = marketData === null ? null : new RingMarketDataSink(marketData);
+if (marketDataSink !== null) shard.setMarketDataSink(marketDataSink);
 
 const toRisk: EventSink = {
   publish(e: EventRecord): void {
@@ -110,6 +111,7 @@ function matchBatch(): number | null {
   }
   // Decision P3 (engine.ts): the shard's settlement phase after its last command (marks, band inputs, funding).
   shard.endBatch(toRisk);
+  marketDataSink?.batchEnd(); // X4P: the gateway releases a batch's market data once the batch is journaled
   for (const w of outputs) writeEventBatchEnd(w.ring, w.slot(), batch);
   flushAll();
   return batch;
