@@ -20,6 +20,23 @@ export function zeroBigints(n: number): bigint[] {
   }
 }
 
+const SHARED_ZERO_BIGINTS: (readonly bigint[] | undefined)[] = [];
+
+/**
+ * n zero bigints shared by every caller and frozen (a write throws): the value of an account's slot array that no
+ * write has reached yet. A restore makes 100,000s of accounts at once, most of whose lent, borrowed, locked and
+ * open-order terms are all zero: one shared array instead of one array header each (X7 restart, engine.ts). The
+ * owner swaps in its own array (ownBigints) before its first write.
+ */
+export function sharedZeroBigints(n: number): readonly bigint[] {
+  return SHARED_ZERO_BIGINTS[n] ?? (SHARED_ZERO_BIGINTS[n] = Object.freeze(zeroBigints(n)));
+}
+
+/** Is `slots` the shared zero array (sharedZeroBigints), which must be replaced, not written? */
+export function isSharedZeroBigints(slots: readonly bigint[]): boolean {
+  return slots === SHARED_ZERO_BIGINTS[slots.length];
+}
+
 /**
  * n zero flags or small counts (0…2^30) as a plain array: a Uint8Array / Uint16Array of a few entries costs its view,
  * an ArrayBuffer and a backing store (~200–300 bytes on the heap, perp.realize-100k's heap snapshot), this ~90.
