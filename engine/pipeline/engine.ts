@@ -330,21 +330,23 @@
 //    2.52 M heap objects and 177 MB after restore to 1.18 M and 100 MB (heap snapshot by constructor; before: 1.05 M
 //    Arrays — 800,000 of them accounts' zero slot arrays —, 456,000 bigints, 200,000 OrderHold, 200,000
 //    AccountOrders, 100,000 Account, 100,000 UserVolume, 50,000 SellTerms), its restore CPU in one isolate from
-//    ~1.9–2.0 s to ~1.6 s (risk −12%, matching −30%). What is left, by count: 308,000 bigints (balances: state),
-//    250,000 arrays and their stores (each account's available and locked), 100,000 Account records (~270 bytes
-//    each), 100,000 UserVolume (one per user, untraded ones included: their existence is in the snapshot's
-//    layout); the restore's JS is now mostly the reader's decoding, Map inserts (accounts, the clientId index) and
-//    typed-array stores. The tail: ~2.3 µs/command in an in-process Engine, 0.8–0.9 s of CPU on the worker (the
-//    rings, the views' per-event cost on the main thread in parallel: AccountView.apply, MarketDataHub.depthLevel).
-//    A restart uses both cores (restore: engine worker ~1.3 s, main thread ~0.7 s, the other threads — V8's GC
-//    helpers, the settlement worker's boot, the module loader — ~1.8 s), so only less CPU, not moved CPU, shortens
-//    it. Tried and dropped (each measured against the unchanged build): pretenuring records as object literals with
-//    their prototype (fewer scavenges, more mutator CPU: the runtime call per object and the write barrier's slow
-//    path), semi-space sizes of 16–64 MB, V8 flags for the engine worker alone (v8.setFlagsFromString around its
-//    spawn: its full GCs are started by external memory, not the old-generation limit), --no-parallel-scavenge and
-//    --minor-mc, a forced GC between restore and tail (it costs what it saves), restoring matching before risk (the
-//    marking moves to the tail), an open-addressing index for the views' balance rows, recycling the views' order
-//    rows. The default interval is 250,000 commands (gateway/snapshots.ts: ~2.5 s of tail at most).
+//    ~1.9–2.0 s to ~1.6 s (risk −12%, matching −30%; in a worker thread: the thread −18%, the process with V8's
+//    helpers −24%, medians of 7 alternated pairs). The restart did not move measurably at load 14–26 (README).
+//    What is left, by count: 308,000 bigints (balances: state), 250,000 arrays and their stores (each account's
+//    available and locked), 100,000 Account records (~270 bytes each), 100,000 UserVolume (one per user, untraded ones
+//    included: their existence is in the snapshot's layout); the restore's JS is now mostly the reader's decoding, Map
+//    inserts (accounts, the clientId index) and typed-array stores. The tail: ~2.3 µs/command in an in-process Engine,
+//    0.8–0.9 s of CPU on the worker (the rings, the views' per-event cost on the main thread in parallel:
+//    AccountView.apply, MarketDataHub.depthLevel). A restart uses both cores (restore: engine worker ~1.3 s, main
+//    thread ~0.7 s, the other threads — V8's GC helpers, the settlement worker's boot, the module loader — ~1.8 s), so
+//    only less CPU, not moved CPU, shortens it. Tried and dropped (each measured against the unchanged build):
+//    pretenuring records as object literals with their prototype (fewer scavenges, more mutator CPU: the runtime call
+//    per object and the write barrier's slow path), semi-space sizes of 16–64 MB, V8 flags for the engine worker alone
+//    (v8.setFlagsFromString around its spawn: its full GCs are started by external memory, not the old-generation
+//    limit), --no-parallel-scavenge and --minor-mc, a forced GC between restore and tail (it costs what it saves),
+//    restoring matching before risk (the marking moves to the tail), an open-addressing index for the views' balance
+//    rows, recycling the views' order rows. The default interval is 250,000 commands (gateway/snapshots.ts: ~2.5 s of
+//    tail at most).
 import { createHash } from "node:crypto";
 import { MatchingShard } from "../matching/index.ts";
 import {
