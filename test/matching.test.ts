@@ -280,6 +280,22 @@ describe("O1: price-time priority and order types", () => {
     expect(tape(h.place({ account: 1, side: BUY, price: P("80"), qty: Q("1"), clientId: 101n }))).toEqual(["rejected DuplicateClientId"]);
     expect(tape(h.place({ account: 1, side: BUY, price: P("80"), qty: Q("1"), clientId: 105n }))).toEqual([`accepted #${next + 1} buy 1@80 open=1`]);
   });
+
+  it("O1/O8: 600 accounts' order lists (past the lists' first capacity of 256): each account's cancel by clientId and CancelAll find exactly its own orders", () => {
+    const h = harness();
+    const accounts = 600;
+    for (let a = 1; a <= accounts; a++) {
+      expect(tape(h.place({ account: a, side: BUY, price: P(String(95 + (a % 5))), qty: Q("1"), clientId: 7n }))[0]).toMatch(/^accepted/);
+      expect(tape(h.place({ account: a, side: SELL, price: P(String(101 + (a % 5))), qty: Q("1"), clientId: 8n }))[0]).toMatch(/^accepted/);
+    }
+    h.shard.validateInternalState();
+    // Order ids: account a's are 2a − 1 (clientId 7) and 2a (clientId 8).
+    expect(tape(h.cancelByClientId(599, 8n, OrderFlag.ByClientId))).toEqual(["done #1198 Canceled unfilled=1 filled=0"]);
+    expect(tape(h.cancelAll(300)).sort()).toEqual(["command accepted code=0 amount=2", "done #599 CanceledByAll unfilled=1 filled=0", "done #600 CanceledByAll unfilled=1 filled=0"]);
+    expect(tape(h.place({ account: 300, side: BUY, price: P("96"), qty: Q("1"), clientId: 8n }))).toEqual(["accepted #1203 buy 1@96 open=1"]);
+    expect(tape(h.place({ account: 1, side: BUY, price: P("96"), qty: Q("1"), clientId: 7n }))).toEqual(["rejected DuplicateClientId"]);
+    h.shard.validateInternalState();
+  });
 });
 
 describe("O2: market filters", () => {

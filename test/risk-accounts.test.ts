@@ -18,7 +18,7 @@ import {
 } from "../engine/model/index.ts";
 import { Engine, loadConfig } from "../engine/pipeline/index.ts";
 import { PoolMovement, type RiskShard } from "../engine/risk/index.ts";
-import { PositionLog } from "../engine/risk/accounts.ts";
+import { Account, PositionLog } from "../engine/risk/accounts.ts";
 
 const config = loadConfig();
 const USDC = 0;
@@ -414,4 +414,42 @@ describe("X5: accounts come into existence only by a deposit or a transfer", () 
     expect(engine.risk[0]!.accountIds()).toEqual([]);
     expect(engine.risk[0]!.stateHash()).toBe(reference.risk[0]!.stateHash());
   }, 120_000);
+});
+
+describe("A4: an account's zero slot arrays are shared until written (X7 restart: fewer restored objects)", () => {
+  it("A4: C4: locked, lent, borrowed and the open-order terms start as one frozen zero array; a write gives that account its own, the others keep reading zeros", () => {
+    const assets = config.assets.length;
+    const a = new Account(ALICE, assets, null, null);
+    const b = new Account(BOB, assets, null, null);
+    for (const slots of [a.locked, a.lent, a.borrowed, a.openBorrow, a.openInflow, a.openRepay, a.repayCover]) {
+      expect(slots).toBe(b.lent);
+      expect(Object.isFrozen(slots)).toBe(true);
+      expect(slots).toEqual(new Array(assets).fill(0n));
+    }
+    expect(() => {
+      (a.lent as bigint[])[SOL] = 1n;
+    }).toThrow(TypeError);
+    // Zero written into a shared array keeps it shared; any other value swaps in the account's own.
+    a.setBorrowed(SOL, 0n);
+    expect(a.borrowed).toBe(b.borrowed);
+    a.setLent(SOL, 7n * SOL_UNIT);
+    a.setBorrowed(USDC, 3n * USDC_UNIT);
+    a.addLocked(SOL, Side.Sell, 2n * SOL_UNIT);
+    a.addOpenBorrow(USDC, Side.Buy, 5n * USDC_UNIT);
+    a.addOpenCredit(SOL, Side.Sell, true, 4n);
+    a.addOpenCredit(USDC, Side.Buy, false, 6n);
+    a.setRepayCover(USDC, 1n);
+    expect([a.lent[SOL], a.borrowed[USDC], a.locked[SOL], a.openBorrow[USDC], a.openRepay[SOL], a.openInflow[USDC], a.repayCover[USDC]]).toEqual([
+      7n * SOL_UNIT, 3n * USDC_UNIT, 2n * SOL_UNIT, 5n * USDC_UNIT, 4n, 6n, 1n,
+    ]);
+    expect([a.sellTerms!.locked[SOL], a.sellTerms!.openRepay[SOL], a.sellTerms!.openBorrow[SOL]]).toEqual([2n * SOL_UNIT, 4n, 0n]);
+    expect(a.sellTerms!.openBorrow).toBe(b.lent);
+    for (const slots of [a.locked, a.lent, a.borrowed, a.openBorrow, a.openInflow, a.openRepay, a.repayCover]) {
+      expect(slots).not.toBe(b.lent);
+      expect(Object.isFrozen(slots)).toBe(false);
+    }
+    for (const slots of [b.locked, b.lent, b.borrowed, b.openBorrow, b.openInflow, b.openRepay, b.repayCover]) expect(slots).toEqual(new Array(assets).fill(0n));
+    expect(a.netBalance(SOL)).toBe(9n * SOL_UNIT);
+    expect(a.netBalance(USDC)).toBe(-3n * USDC_UNIT);
+  });
 });

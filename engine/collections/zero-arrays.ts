@@ -3,8 +3,9 @@
 
 /**
  * A fresh array of n zero bigints. Up to 8 it is an array literal of constants: V8 gives it the literal's
- * copy-on-write backing store, so an array that stays zero (most accounts' lent, borrowed and open-order terms) costs
- * its header only, and the first write copies it. A restore makes 100,000s of accounts at once: 1.58 → ~1.1 kB each.
+ * copy-on-write backing store, so an array that stays zero costs its header only, and the first write copies it (an
+ * account's own slot arrays, a margin state's; an account's slot arrays that stay zero share one array instead:
+ * sharedZeroBigints).
  */
 export function zeroBigints(n: number): bigint[] {
   switch (n) {
@@ -18,6 +19,23 @@ export function zeroBigints(n: number): bigint[] {
     case 8: return [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n];
     default: return new Array<bigint>(n).fill(0n);
   }
+}
+
+const SHARED_ZERO_BIGINTS: (readonly bigint[] | undefined)[] = [];
+
+/**
+ * n zero bigints shared by every caller and frozen (a write throws): the value of an account's slot array that no
+ * write has reached yet. A restore makes 100,000s of accounts at once, most of whose lent, borrowed, locked and
+ * open-order terms are all zero: one shared array instead of one array header each (X7 restart, engine.ts). The
+ * owner swaps in its own array (ownBigints) before its first write.
+ */
+export function sharedZeroBigints(n: number): readonly bigint[] {
+  return SHARED_ZERO_BIGINTS[n] ?? (SHARED_ZERO_BIGINTS[n] = Object.freeze(zeroBigints(n)));
+}
+
+/** Is `slots` the shared zero array (sharedZeroBigints), which must be replaced, not written? */
+export function isSharedZeroBigints(slots: readonly bigint[]): boolean {
+  return slots === SHARED_ZERO_BIGINTS[slots.length];
 }
 
 /**

@@ -58,32 +58,34 @@ export function validateMarket(m: Market): void {
   m.book.validate(label);
   const book = m.book;
   let total = 0;
-  for (const a of m.accountList) {
-    const account = a.account;
-    if (m.accountIndex.get(account) !== a.index) throw new Error(`${label}: account ${account} index broken`);
+  const lists = m.accounts;
+  for (let a = 0; a < lists.length; a++) {
+    const account = lists.accountAt(a);
+    if (lists.indexOf(account) !== a) throw new Error(`${label}: account ${account} index broken`);
     let count = 0;
     let prev = NONE;
     let withClientId = 0;
-    for (let s = a.head; s !== NONE; s = book.oANext[s]) {
+    for (let s = lists.headAt(a); s !== NONE; s = book.oANext[s]) {
       if (book.oAPrev[s] !== prev) throw new Error(`${label}: account ${account} list prev link broken`);
-      if (book.oAccount[s] !== account || book.oAcct[s] !== a.index) {
+      if (book.oAccount[s] !== account || book.oAcct[s] !== a) {
         throw new Error(`${label}: order ${book.oId[s]} in account ${account}'s list`);
       }
       if (book.ids.get(book.oId[s]) !== s) throw new Error(`${label}: account list holds a non-resting order`);
       const cid = book.oClientId[s];
       if (cid !== 0n) {
         withClientId++;
-        // Indexed (a.byClientId) or found by the list walk — the first order with it, so unique among the account's.
+        // Indexed (lists.clientIdsOf) or found by the list walk — the first order with it, so unique among the account's.
         if (m.slotOfClientId(a, cid) !== s) throw new Error(`${label}: clientId ${cid} of order ${book.oId[s]} not indexed`);
       }
       prev = s;
       if (++count > book.orderCount) throw new Error(`${label}: cycle in account ${account} list`);
     }
-    if (a.tail !== prev) throw new Error(`${label}: account ${account} list tail mismatch`);
-    if (a.count !== count) throw new Error(`${label}: account ${account} count ${a.count} != ${count}`);
+    if (lists.tailAt(a) !== prev) throw new Error(`${label}: account ${account} list tail mismatch`);
+    if (lists.countAt(a) !== count) throw new Error(`${label}: account ${account} count ${lists.countAt(a)} != ${count}`);
     if (count > m.limits.maxOpenOrdersPerAccountMarket) throw new Error(`${label}: account ${account} over the open-order limit`);
-    if (a.byClientId === null ? count > CLIENT_ID_SCAN_MAX : a.byClientId.size !== withClientId) {
-      throw new Error(`${label}: account ${account} clientId index (${a.byClientId?.size ?? "none"}) for ${withClientId} orders with one of ${count}`);
+    const byClientId = lists.clientIdsOf(a);
+    if (byClientId === null ? count > CLIENT_ID_SCAN_MAX : byClientId.size !== withClientId) {
+      throw new Error(`${label}: account ${account} clientId index (${byClientId?.size ?? "none"}) for ${withClientId} orders with one of ${count}`);
     }
     total += count;
   }
@@ -160,7 +162,7 @@ export function restoreMarketSnapshot(m: Market, r: SnapshotReader): void {
   const orders = r.count(m.limits.maxOrdersPerBook, `market ${m.id} orders`);
   m.book.reserveOrders(orders);
   // The resting orders' accounts are at most as many: the account index grows once, not by doublings.
-  m.accountIndex.reserve(orders);
+  m.accounts.reserve(orders);
   const tracking = m.book.trackDirty;
   m.book.trackDirty = false;
   for (let side = 0; side < 2; side++) restoreSide(m, r, side);
@@ -190,7 +192,7 @@ function restoreSide(m: Market, r: SnapshotReader, side: number): void {
       if (!m.book.hasOrderRoom()) r.fail(`market ${m.id}: more resting orders than the book holds`);
       if (m.book.ids.get(orderId) !== NONE) r.fail(`market ${m.id}: order ${orderId} rests twice`);
       const flags = ((restFlags & RestFlag.PostOnly) !== 0 ? OrderFlag.PostOnly : 0) | ((restFlags & RestFlag.ReduceOnly) !== 0 ? OrderFlag.ReduceOnly : 0);
-      m.restNew(orderId, account, side, stp, flags, clientId, tick, price, original, filled, open, undefined);
+      m.restNew(orderId, account, side, stp, flags, clientId, tick, price, original, filled, open, NONE);
     }
   }
 }

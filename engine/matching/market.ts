@@ -31,7 +31,7 @@ import { INT32_MIN, PriceBands } from "./bands.ts";
 import { OrderFilters } from "./filters.ts";
 import { MarketEvents, ShardContext } from "./order-events.ts";
 import type { StateHasher } from "./hash.ts";
-import { IdMap } from "../collections/index.ts";
+import { AccountLists } from "./account-lists.ts";
 import { NO_TICK } from "./ladder.ts";
 import { PerpPositionReplica } from "./perp-positions.ts";
 import type { MatchingLimits } from "./limits.ts";
@@ -49,27 +49,11 @@ const STOP_STP = 3;
 const STOP_BUDGET = 4;
 
 /**
- * One account's resting orders in one book: count, intrusive list, clientId index. The list is in no particular order
- * (a cancel-replace re-keys an order in place); CancelAll sorts the ids it cancels.
- */
-/**
  * Resting orders of an account in one market up to which its clientIds are found by walking its order list rather
  * than a Map (clientIds are unique among an account's resting orders: placeHasRoom). Most accounts rest a few orders,
  * and a Map each was a quarter of a restored book's heap (X7 restart, engine.ts "X7 restart (as built)").
  */
 export const CLIENT_ID_SCAN_MAX = 8;
-
-export class AccountOrders {
-  constructor(
-    readonly account: number,
-    readonly index: number,
-  ) {}
-  count = 0;
-  head = NONE;
-  tail = NONE;
-  /** clientId → slot of its resting orders with one; made when count first passes CLIENT_ID_SCAN_MAX, then kept. */
-  byClientId: Map<bigint, number> | null = null;
-}
 
 /** A resting order as reported by bookOrders() (tests, recovery, diagnostics). */
 export interface RestingOrder {
@@ -114,11 +98,10 @@ export class Market {
   readonly ticker = new TickerWindow();
   /** Scratch for CancelAll: the account's order ids, sorted (grows to the largest account seen). */
   private cancelIds = new Float64Array(64);
-  /** Accounts seen in this book: account → index into accountList (records are kept once created).
+  /** One account's resting orders in this book (account-lists.ts): count, intrusive list, clientId index. A list is
+   * in no particular order (a cancel-replace re-keys an order in place); CancelAll sorts the ids it cancels.
    * @internal read by market-state.ts */
-  readonly accountIndex = new IdMap(256);
-  /** @internal read by market-state.ts */
-  readonly accountList: AccountOrders[] = [];
+  readonly accounts = new AccountLists();
 
   /** O2: the order filters (tick, step, bounds, minimum notional) and the quote conversion. */
   private readonly filters: OrderFilters;
@@ -191,7 +174,7 @@ export class Market {
     const account = cmd.account;
     const clientId = cmd.clientId;
     const orderId = placeIdOf(cmd);
-    const acct = this.accountOf(account);
+    const acct = this.accounts.indexOf(account);
     if (!this.placeHasRoom(cmd, acct, isLimit && tif === TimeInForce.GTC, tick)) return;
     const openQty = this.placeOpenQty(cmd);
     if (openQty < 0n) return;
@@ -222,14 +205,14 @@ export class Market {
    * The order's identity and the limits it would hold: its clientId is not in use by an open order, and an order that
    * may rest finds room (the account's open orders in this market, the book's orders and levels). False after the reject.
    */
-  private placeHasRoom(cmd: CommandRecord, acct: AccountOrders | undefined, mayRest: boolean, tick: number): boolean {
+  private placeHasRoom(cmd: CommandRecord, acct: number, mayRest: boolean, tick: number): boolean {
     const side = cmd.side;
     const clientId = cmd.clientId;
     let code: number = RejectCode.DuplicateClientId;
     let why = "";
-    if (clientId !== 0n && acct !== undefined && this.slotOfClientId(acct, clientId) !== NONE) {
+    if (clientId !== 0n && acct >= 0 && this.slotOfClientId(acct, clientId) !== NONE) {
       why = "DuplicateClientId: clientId is in use by an open order";
-    } else if (mayRest && acct !== undefined && acct.count >= this.limits.maxOpenOrdersPerAccountMarket) {
+    } else if (mayRest && acct >= 0 && this.accounts.countAt(acct) >= this.limits.maxOpenOrdersPerAccountMarket) {
       code = RejectCode.TooManyOpenOrders;
       why = "TooManyOpenOrders: open-order limit per account and market";
     } else if (mayRest && (!this.book.hasOrderRoom() || !this.book.canRestAt(side, tick))) {
@@ -266,14 +249,14 @@ export class Market {
 
   /** Cancels every open order of `account` in this market (ascending order id) for `reason`; returns how many. */
   cancelAllOf(account: number, reason: DoneReason = DoneReason.CanceledByAll): number {
-    const acct = this.accountOf(account);
-    if (acct === undefined || acct.count === 0) return 0;
+    const acct = this.accounts.indexOf(account);
+    if (acct < 0 || this.accounts.countAt(acct) === 0) return 0;
     const book = this.book;
-    const n = acct.count;
+    const n = this.accounts.countAt(acct);
     if (this.cancelIds.length < n) this.cancelIds = new Float64Array(Math.max(n, this.cancelIds.length * 2));
     const ids = this.cancelIds;
     let k = 0;
-    for (let slot = acct.head; slot !== NONE; slot = book.oANext[slot]) ids[k++] = book.oId[slot];
+    for (let slot = this.accounts.headAt(acct); slot !== NONE; slot = book.oANext[slot]) ids[k++] = book.oId[slot];
     const sorted = ids.subarray(0, n).sort();
     for (let i = 0; i < n; i++) this.removeResting(book.ids.get(sorted[i]), reason);
     return n;
@@ -364,7 +347,7 @@ export class Market {
     }
     const stp = book.oStp[slot];
     const cmdFlags = ((flags & RestFlag.PostOnly) !== 0 ? OrderFlag.PostOnly : 0) | ((flags & RestFlag.ReduceOnly) !== 0 ? OrderFlag.ReduceOnly : 0);
-    const acct = this.accountList[book.oAcct[slot]];
+    const acct = book.oAcct[slot];
     this.dropResting(slot, clientId);
     this.events.accepted(orderId, account, side, price, qty, openQty, 0n, clientId);
     this.execute(orderId, account, side, TimeInForce.GTC, stp, cmdFlags, clientId, true, tick, price, qty, openQty, 0n, acct);
@@ -441,38 +424,33 @@ export class Market {
     return t !== NO_TICK && (o === 0 ? t : -t) >= limitKey;
   }
 
-  private accountOf(account: number): AccountOrders | undefined {
-    const i = this.accountIndex.get(account);
-    return i < 0 ? undefined : this.accountList[i];
-  }
-
-  /** @internal The slot of the account's resting order with `clientId` (≠ 0n) in this market, or NONE. */
-  slotOfClientId(a: AccountOrders, clientId: bigint): number {
-    const index = a.byClientId;
+  /** @internal The slot of list `a`'s (AccountLists) resting order with `clientId` (≠ 0n) in this market, or NONE. */
+  slotOfClientId(a: number, clientId: bigint): number {
+    const index = this.accounts.clientIdsOf(a);
     if (index !== null) {
       const s = index.get(clientId);
       return s === undefined ? NONE : s;
     }
     const ids = this.book.oClientId;
     const next = this.book.oANext;
-    for (let s = a.head; s !== NONE; s = next[s]) if (ids[s] === clientId) return s;
+    for (let s = this.accounts.headAt(a); s !== NONE; s = next[s]) if (ids[s] === clientId) return s;
     return NONE;
   }
 
-  /** The account's clientId index, from its order list (it passed CLIENT_ID_SCAN_MAX resting orders). */
-  private indexClientIds(a: AccountOrders): void {
+  /** List `a`'s clientId index, from its order list (it passed CLIENT_ID_SCAN_MAX resting orders). */
+  private indexClientIds(a: number): void {
     const index = new Map<bigint, number>();
     const ids = this.book.oClientId;
-    for (let s = a.head; s !== NONE; s = this.book.oANext[s]) if (ids[s] !== 0n) index.set(ids[s], s);
-    a.byClientId = index;
+    for (let s = this.accounts.headAt(a); s !== NONE; s = this.book.oANext[s]) if (ids[s] !== 0n) index.set(ids[s], s);
+    this.accounts.setClientIds(a, index);
   }
 
   /** The resting order a cancel/replace addresses (by order id or, with ByClientId, by clientId), if it is the account's. */
   private findTarget(cmd: CommandRecord): number {
     if ((cmd.flags & OrderFlag.ByClientId) !== 0) {
       if (cmd.clientId === 0n) return NONE;
-      const acct = this.accountOf(cmd.account);
-      return acct === undefined ? NONE : this.slotOfClientId(acct, cmd.clientId);
+      const acct = this.accounts.indexOf(cmd.account);
+      return acct < 0 ? NONE : this.slotOfClientId(acct, cmd.clientId);
     }
     const s = this.book.ids.get(cmd.orderId);
     return s !== NONE && this.book.oAccount[s] === cmd.account ? s : NONE;
@@ -498,7 +476,7 @@ export class Market {
     qty: bigint,
     openQty: bigint,
     quoteQty: bigint,
-    acct: AccountOrders | undefined,
+    acct: number,
   ): void {
     const limitKey = isLimit ? (side === Side.Buy ? -tick : tick) : INT32_MIN;
     this.tRemaining = openQty;
@@ -657,7 +635,10 @@ export class Market {
     return false;
   }
 
-  /** @internal market-state.ts restores resting orders through it. */
+  /**
+   * @internal market-state.ts restores resting orders through it. `acct`: the account's list index (AccountLists)
+   * when the caller has it, else NONE (found or made here).
+   */
   restNew(
     orderId: number,
     account: number,
@@ -670,7 +651,7 @@ export class Market {
     qty: bigint,
     filled: bigint,
     open: bigint,
-    acct: AccountOrders | undefined,
+    acct: number,
   ): void {
     const book = this.book;
     const slot = book.allocOrder();
@@ -684,26 +665,20 @@ export class Market {
     book.oStp[slot] = stp;
     book.oFlags[slot] = ((flags & OrderFlag.PostOnly) !== 0 ? RestFlag.PostOnly : 0) | ((flags & OrderFlag.ReduceOnly) !== 0 ? RestFlag.ReduceOnly : 0);
     book.rest(slot, side, tick, price);
-    let a = acct;
-    if (a === undefined) {
-      a = this.accountOf(account);
-      if (a === undefined) {
-        a = new AccountOrders(account, this.accountList.length);
-        this.accountList.push(a);
-        this.accountIndex.set(account, a.index);
-      }
-    }
-    book.oAcct[slot] = a.index;
-    const tail = a.tail;
+    const lists = this.accounts;
+    const a = acct >= 0 ? acct : lists.indexOrAdd(account);
+    book.oAcct[slot] = a;
+    const tail = lists.tailAt(a);
     book.oAPrev[slot] = tail;
     book.oANext[slot] = NONE;
-    if (tail === NONE) a.head = slot;
+    if (tail === NONE) lists.setHead(a, slot);
     else book.oANext[tail] = slot;
-    a.tail = slot;
-    a.count++;
-    if (a.byClientId !== null) {
-      if (clientId !== 0n) a.byClientId.set(clientId, slot);
-    } else if (a.count > CLIENT_ID_SCAN_MAX) {
+    lists.setTail(a, slot);
+    const count = lists.addCount(a, 1);
+    const byClientId = lists.clientIdsOf(a);
+    if (byClientId !== null) {
+      if (clientId !== 0n) byClientId.set(clientId, slot);
+    } else if (count > CLIENT_ID_SCAN_MAX) {
       this.indexClientIds(a);
     }
   }
@@ -725,15 +700,16 @@ export class Market {
   private dropResting(slot: number, clientId: bigint): void {
     const book = this.book;
     book.unlink(slot);
-    const a = this.accountList[book.oAcct[slot]]!;
+    const lists = this.accounts;
+    const a = book.oAcct[slot];
     const prev = book.oAPrev[slot];
     const next = book.oANext[slot];
-    if (prev === NONE) a.head = next;
+    if (prev === NONE) lists.setHead(a, next);
     else book.oANext[prev] = next;
-    if (next === NONE) a.tail = prev;
+    if (next === NONE) lists.setTail(a, prev);
     else book.oAPrev[next] = prev;
-    a.count--;
-    if (clientId !== 0n && a.byClientId !== null) a.byClientId.delete(clientId);
+    lists.addCount(a, -1);
+    if (clientId !== 0n) lists.clientIdsOf(a)?.delete(clientId);
     book.releaseOrder(slot);
   }
 

@@ -323,106 +323,46 @@
 //    a snapshot is taken 1.18–1.23 s stop-the-world, 53–171 ms follower (p99 7.5–9 ms), 59 ms with none. Crash safety is the file writer's, unchanged. Writer "engine" (SnapshotPolicy)
 //    keeps (a) for comparison; Q7's what-if still captures through (a) without the views (captureEngine).
 // X7 restart (as built; gateway/recovery.ts, gateway/server-core.ts startPipeline) — a restart from a snapshot, and
-//    what limits it (profiled with --cpu-prof and --trace-gc on the issue's state, 100,000 accounts, 200,000 orders).
-//    The path to ready: read the file → the fused engine worker boots (its bundle, its part of the payload cloned in)
-//    and restores risk (~1.7 s CPU) then matching (~0.55 s), while the main thread restores the gateway's views
-//    (~0.7 s) → the journal tail. 50–60% of every restore is scavenges (each restored object survives the young
-//    generation and is copied out of it; mark-compact ~0.3 s in all); the rest is making ~20 objects per account, the
-//    holds and the book orders. Changes: the file's SHA-256 is checked while the workers boot and restore
-//    (readSnapshot checksumLater; their part's own CRC-32 is checked before they get it, the views are restored only
-//    after the SHA-256 matched, a damaged file is skipped as before); GET /balances reads the account view's entries
-//    (one table of Balance events, not two); an account's pool positions are made on first use. Tried and dropped:
-//    semi-space sizes of 16, 32 and 64 MB (restore CPU within ±5% of the default), an open-addressing index for the
-//    account view's balance rows (10 MB less heap, no CPU change). The tail: the engine alone replays ~9 µs/record
-//    CPU over the first 50,000 records of a fresh isolate and ~4.7 µs after (JIT warm-up, scavenges over the large old
-//    generation — excore-mix's 2–3 µs is warm and small), and the gateway's views cost ~6 µs/record more (the account
-//    view's Map lookups per Balance/OrderAccepted/OrderDone, the market-data book replica's bigint-keyed Maps), on the
-//    main thread in parallel with the engine. Not per batch (1,024 commands each) nor the journal's decode (~1%).
-//    At load ~5 the path to ready was: file read and header 0.15 s, the worker's boot 0.65 s (the main thread restores
-//    the views meanwhile), its restore 1.75 s, the tail 0.85–0.9 s: 3.4–3.5 s, against 3.9–4.0 s before these changes.
-//    Next round: the risk and matching workers are spawned before the file is read (ThreadedPipeline.start takes a
-//    promise of the payload; each worker boots, then waits for its part by message — SnapshotPartMessage, handed
-//    over, not cloned; the settlement worker, off the critical path, is spawned once the parts are known, so its
-//    clock proposals keep their order), and the parts are copied out of the file's Buffer (its slice() was a view:
-//    the whole 26 MB file was cloned into the fused worker and again into settlement's). Every failure path is as
-//    before: a file skipped at its header only delays the parts, a refused part or a late checksum mismatch stops
-//    that attempt's workers and the next attempt spawns fresh ones. Measured (11 alternated pairs, one data dir,
-//    load 5.3–8.7): CPU to ready 6.90 s median against 7.49 s, lower in every pair; to ready median 4.27 s against
-//    4.70 s, best 3.11 s against 3.52 s (the wall figures swing ±2 s with the other sessions). Profiled (--cpu-prof,
-//    a 3.49 s run at load ~11; times from recoverEngine): the engine worker's thread is up at +0.04 s, its bundle
-//    loaded and records built at +0.50 s (the file was read and its header checked at +0.18 s: the boot, not the
-//    read, is still on the critical path, ~0.3 s of it), its restore +0.50 → +2.56 s (1.27 s of JS, the rest mostly
-//    scavenges), the tail +2.57 → +3.46 s: the engine busy ~0.8 s (placeOrder, writeEvent, takeHold/releaseHoldFunds), the main thread
-//    0.72 s (AccountView.apply 0.27 s, MarketDataHub.depthLevel 0.17 s — a bigint-keyed Map insert and delete per
-//    place/cancel at a new level —, GC 0.1 s) with 0.17 s idle. So the restore of the fused worker is what limits
-//    the figure, then the engine's tail; the views' per-event cost is off the critical path while a core is free.
-//    What is left for 2 s: flat storage for accounts, holds and book orders (fewer objects for the scavenger to
-//    copy), the risk and matching restores on two threads (fused: one after the other), a warm engine isolate for
-//    the tail. The default interval is 250,000 commands (gateway/snapshots.ts: ~2.5 s of tail at most).
-//    Sixth round (measured on one data dir: the issue's state, a 26 MB snapshot, a 100,000-command tail; machine load
-//    8–15 throughout, so wall figures are 2–5× the quiet ones and CPU is the steadier measure): (a) bundle workers
-//    no longer inherit the process's module preloads (worker-bundle.ts workerExecArgv): with `--import tsx` in execArgv
-//    (npm run bench, vitest) every worker loaded tsx and registered its hooks before its bundle — an empty worker's
-//    spawn-to-first-message 313–948 ms against 193–255 ms without (4 each, load ~10). bin/crossbook.mjs registers tsx
-//    through its API, so a production server never paid this: the bench's restart figure was over-stated by it.
-//    (b) SnapshotReader.big shares repeated small values (a 4,096-slot cache by code: lot-sized quantities and their
-//    holds, equal deposits) and (c) matching keeps an account's clientId Map only past CLIENT_ID_SCAN_MAX resting
-//    orders (below, a walk of its ≤ 8-order list; the Map each was a quarter of a restored book's heap). Restoring the
-//    three parts in one thread (3 alternated pairs, load 7.7–11): heap 272–274 MB against 314–327 MB (views −15 MB,
-//    risk −10…−20 MB, matching −10…−25 MB), matching CPU 364–414 ms against 502–851 ms, risk 1.32–1.47 s against
-//    1.24–1.41 s (unchanged: 55% of it is scavenging ~150 MB of survivors), views 0.71–0.75 s against 0.77–0.96 s.
-//    Restart, alternated on one data dir: 3 pairs at load 9.2–11.1, to ready 6.0/7.1/9.6 s against 8.8/11.3/12.0 s
-//    (CPU 7.1–7.7 s against 7.8–9.0 s); 5 pairs at load 11.3–15.1, median 16.8 s against 18.8 s and CPU 8.2 s against
-//    8.7 s, lower in 4 of 5 each; 4 pairs at load 10.0–11.7, 6.0/13.5/12.5/13.6 s against 11.0/10.6/13.5/15.4 s. Over
-//    all 12 pairs: lower in 10 (median of the pairs' differences 1.9 s), CPU lower in 9 (median difference 0.7 s;
-//    medians 7.7 s against 8.3 s). Found: the tail's slow start (its first ~10,000 records at 23–36 µs of CPU each, then
-//    3–6 µs) is not JIT warm-up — a second restore and tail in the same, warm isolate starts as slowly — but the GC
-//    the restore leaves due: scavenges of 53–75 ms each while the last restored objects are promoted, then incremental
-//    marking of the ~250 MB heap for ~1.2 s, ending in a mark-compact; so a warm isolate would not help, fewer restored
-//    objects would. At the tail's end the engine parks on a full event ring (parkForSpace) while the main thread applies
-//    the views (AccountView.apply ~1.2–1.8 µs/event, market data ~0.7 µs/call): under load both threads limit it.
-//    Tried and dropped: --no-parallel-scavenge (process-wide; within the noise), recycling the account view's order
-//    rows (within the noise). Not done: V8 pretenures only literal-made objects (allocation sites), never class
-//    instances — 1,000,000 objects kept: 27 scavenges made with `new`, 12 as literals, ~12% less CPU — so OrderHold,
-//    Account and AccountOrders made as literals (or flat storage) are what would cut the restore's scavenging; restoring
-//    risk and matching on two threads needs state a thread can hand over (typed arrays over shared memory), which
-//    today's objects are not; a file read into a SharedArrayBuffer would save the parts' copies (~0.1 s of main thread).
-//    Seventh round (the machine at load 6–21 throughout: wall figures 3–7× the quiet ones, so CPU per thread is the
-//    measure; bench snapshot.restart now reports it, restore / tail, from /proc). Where a restart's CPU goes (5 runs,
-//    load 11–13): restore — engine worker 1.2–1.6 s, main thread 0.7–1.0 s, the other threads ~1.8 s (V8's GC helper
-//    threads of both isolates ~1.4 s of it, the settlement worker's boot ~0.15 s); tail — engine 0.8–1.0 s, main
-//    0.8–1.0 s, others ~0.5 s: 6.3–7.4 s of CPU for a restart of 2.9 s on a quiet 2-core machine, so the restart is
-//    bound by both cores, and the GC helpers' work (copying every restored object out of the young generation, marking
-//    the growing heap) is more than the engine's restore itself. Overlap (profiled at load ~10): the views restore on
-//    the main thread ends ~1.5 s before the engine worker's restore does; in the tail both threads are busy together (the
-//    main thread in AccountView.apply and MarketDataHub.depthLevel, the engine parking for data and for space). The
-//    same tail through an in-process Engine (no rings, events dropped) costs 0.23 s of CPU (2.3 µs/command) against
-//    0.8–0.9 s on the worker. Tried and dropped, each measured against the unchanged build:
-//    (1) Pretenuring: OrderHold, Account, SellTerms, UserVolume and AccountOrders made by object literals with their
-//    class's prototype ({ __proto__: C.prototype, … }, so V8 tracks an allocation site and tenures it). The three parts
-//    restored in one thread, 10 alternated pairs: scavenges 18 → 10, GC pauses 1.12 → 0.77 s, but the process's CPU
-//    1.79 → 2.01 s (higher in 8 of 10) and the restoring thread's own CPU 1.10 → 1.45 s (6 pairs): a literal with
-//    __proto__ sets the prototype by a runtime call per object (makeAccount 337 ms against the constructor's 132 ms),
-//    and each young bigint stored into an old record takes the write barrier's slow path. Plain literals (no
-//    prototype) in a 1,000,000-object probe: pauses 0.8–2.5 → 0.3–0.9 s, the allocating thread's CPU 0.70–0.93 →
-//    0.83–0.96 s. The pause moves onto the mutator; no thread does less work, and the restart is CPU-bound.
-//    (2) V8 flags for the engine worker only: Worker execArgv refuses V8 options (ERR_WORKER_INVALID_EXEC_ARGV for
-//    --trace-gc, --v8-pool-size), resourceLimits has only maximum sizes (semi-spaces were tried last round). A flag
-//    set with v8.setFlagsFromString before `new Worker` and reset at its "online" reaches that isolate alone:
-//    --initial-old-space-size=512 in a probe worker keeping 480 MB: full GCs 4 → 0, CPU −15%. In the restart (5
-//    alternated pairs) nothing moved (engine restore 1.30 vs 1.38 s, tail 0.91 vs 0.88 s, other threads 2.03 vs
-//    1.99 s): the engine isolate still marks and compacts at ~184 MB (before: at 20 and 90 MB), marking started by
-//    external memory (the matching book's typed arrays and the parts' buffers), not by the old-generation limit.
-//    --single-generation is not built into Node's V8 (no effect); --minor-mc (experimental, process-wide) halved GC
-//    pauses in one pair and not another, CPU unchanged.
-//    (3) A forced GC between the restore and the tail (in-process restore + the 100,000-command tail, 6 alternated
-//    triples): tail CPU 225 ms without, 50 + 250 ms after a full GC, 0 + 255 ms after a young one.
-//    (4) Restoring matching before risk (so its typed arrays' external-memory marking runs over a small heap):
-//    mark-compacts during the restore at 11/22/111 MB instead of 11/39/163 MB (one traced run each at load ~18, too
-//    loaded to time). Not kept: the heap is marked in the tail all the same (the GC debt), so nothing is saved.
-//    So what is left for 2 s is less CPU, not moved CPU: fewer restored objects (flat storage for holds, accounts'
-//    open-order terms made on first use, the account view's per-account order Maps), and fewer threads' GC helpers
-//    competing with the two that work (one isolate for risk and matching already; the views' isolate is the main one).
+//    what limits it (the issue's state: 100,000 funded accounts, 200,000 resting orders, a 26 MB file, a 100,000-
+//    command tail; figures and their history are in the README's snapshot.restart row). The path to ready: the risk
+//    and matching workers are spawned before the file is read and wait for their part by message (handed over, not
+//    cloned; the settlement worker, off the critical path, once the parts are known); the file's header is checked,
+//    each part's CRC-32 before its stage gets it, the file's SHA-256 while they restore (a damaged file is skipped
+//    as before, its workers stopped, the next attempt spawns fresh ones); the fused engine worker restores risk then
+//    matching while the main thread restores the gateway's views; then the journal tail. Bundle workers do not
+//    inherit the process's module preloads (worker-bundle.ts workerExecArgv).
+//    Restored state is kept in as few heap objects as it can be, because a restore is bound by allocation: every
+//    restored object survives the young generation and is copied out of it (55–60% of a restore's CPU was V8's
+//    scavenges and marking, on the restoring thread and V8's helpers), and what the restore leaves unmarked is the
+//    tail's slow start. So: (a) an account's locked, lent, borrowed and open-order terms (and its SellTerms' arrays)
+//    are one shared frozen zero array until the account writes them (accounts.ts writableSlots / setLent …;
+//    readonly-typed, so every write goes through the account); pool positions, margin state, change flags and
+//    SellTerms are made on first use; (b) restored holds are kept in columns (holds.ts RestoredHolds: typed arrays, the
+//    amounts in a BigUint64Array, ≥ 2^64 in a side Map) and a hold's record is made when first read (get, slotAt,
+//    sorted, peek for the restore's own clientId index; recapOrderCredits skips others' slots by accountAt) — every
+//    path reads the same hold, the state hash and the next snapshot included; (c) matching's per-account order lists
+//    are columns (account-lists.ts), clientId Maps only past CLIENT_ID_SCAN_MAX resting orders; (d) the snapshot
+//    reader shares repeated small bigints (a 4,096-slot cache). The engine's part of the issue's state went from
+//    2.52 M heap objects and 177 MB after restore to 1.18 M and 100 MB (heap snapshot by constructor; before: 1.05 M
+//    Arrays — 800,000 of them accounts' zero slot arrays —, 456,000 bigints, 200,000 OrderHold, 200,000
+//    AccountOrders, 100,000 Account, 100,000 UserVolume, 50,000 SellTerms), its restore CPU in one isolate from
+//    ~1.9–2.0 s to ~1.6 s (risk −12%, matching −30%; in a worker thread: the thread −18%, the process with V8's
+//    helpers −24%, medians of 7 alternated pairs). The restart did not move measurably at load 14–26 (README).
+//    What is left, by count: 308,000 bigints (balances: state), 250,000 arrays and their stores (each account's
+//    available and locked), 100,000 Account records (~270 bytes each), 100,000 UserVolume (one per user, untraded ones
+//    included: their existence is in the snapshot's layout); the restore's JS is now mostly the reader's decoding, Map
+//    inserts (accounts, the clientId index) and typed-array stores. The tail: ~2.3 µs/command in an in-process Engine,
+//    0.8–0.9 s of CPU on the worker (the rings, the views' per-event cost on the main thread in parallel:
+//    AccountView.apply, MarketDataHub.depthLevel). A restart uses both cores (restore: engine worker ~1.3 s, main
+//    thread ~0.7 s, the other threads — V8's GC helpers, the settlement worker's boot, the module loader — ~1.8 s), so
+//    only less CPU, not moved CPU, shortens it. Tried and dropped (each measured against the unchanged build):
+//    pretenuring records as object literals with their prototype (fewer scavenges, more mutator CPU: the runtime call
+//    per object and the write barrier's slow path), semi-space sizes of 16–64 MB, V8 flags for the engine worker alone
+//    (v8.setFlagsFromString around its spawn: its full GCs are started by external memory, not the old-generation
+//    limit), --no-parallel-scavenge and --minor-mc, a forced GC between restore and tail (it costs what it saves),
+//    restoring matching before risk (the marking moves to the tail), an open-addressing index for the views' balance
+//    rows, recycling the views' order rows. The default interval is 250,000 commands (gateway/snapshots.ts: ~2.5 s of
+//    tail at most).
 // X4P journal and execution in parallel (as built; gateway/sequencer.ts, engine/pipeline/threaded.ts gateOutputs /
 //    releaseThrough, gateway/journal-thread.ts) — the Disruptor/LMAX way. Before, a journal group went gateway →
 //    journal thread → gateway → engine → gateway: three hand-offs, each a scheduler wake-up on 2 cores, with the engine

@@ -6,7 +6,7 @@ import { AccountSetting, LEVERAGE_LIMIT_DEFAULT, Side, userOf } from "../model/i
 import type { UserVolume } from "./fees.ts";
 import type { AccountMargin } from "./margin/index.ts";
 import type { FundingLog, SettlementLog } from "./histories.ts";
-import { zeroBigints, zeroFlags } from "../collections/index.ts";
+import { isSharedZeroBigints, sharedZeroBigints, zeroBigints, zeroFlags } from "../collections/index.ts";
 
 /** Every AccountSetting bit. */
 export const ACCOUNT_SETTINGS_ALL =
@@ -128,19 +128,35 @@ export class AccountPerps {
  * no sell, and with all sells filled and no buy, from these (AccountMargin's corners). Made with the first sell hold.
  */
 export class SellTerms {
-  readonly locked: bigint[];
-  readonly openBorrow: bigint[];
-  readonly openInflow: bigint[];
-  readonly openRepay: bigint[];
-  readonly repayCover: bigint[];
+  // The shared zero array until the first write (writableSlots; see Account's slot arrays).
+  locked: readonly bigint[];
+  openBorrow: readonly bigint[];
+  openInflow: readonly bigint[];
+  openRepay: readonly bigint[];
+  repayCover: readonly bigint[];
 
   constructor(assetCount: number) {
-    this.locked = zeroBigints(assetCount);
-    this.openBorrow = zeroBigints(assetCount);
-    this.openInflow = zeroBigints(assetCount);
-    this.openRepay = zeroBigints(assetCount);
-    this.repayCover = zeroBigints(assetCount);
+    const zeros = sharedZeroBigints(assetCount);
+    this.locked = zeros;
+    this.openBorrow = zeros;
+    this.openInflow = zeros;
+    this.openRepay = zeros;
+    this.repayCover = zeros;
   }
+
+  /** Sets the sell orders' repay cover of `asset` (a restore, or the cover shrunk with the borrow). */
+  setRepayCover(asset: number, units: bigint): void {
+    if (units === 0n && isSharedZeroBigints(this.repayCover)) return;
+    (this.repayCover = writableSlots(this.repayCover))[asset] = units;
+  }
+}
+
+/**
+ * `slots` itself to write into, or a fresh zero array in place of the shared one (sharedZeroBigints), which the
+ * caller stores in its field before writing: `(this.x = writableSlots(this.x))[i] = v`.
+ */
+export function writableSlots(slots: readonly bigint[]): bigint[] {
+  return isSharedZeroBigints(slots) ? zeroBigints(slots.length) : (slots as bigint[]);
 }
 
 /**
@@ -154,12 +170,18 @@ export class SellTerms {
  */
 export class Account {
   readonly available: bigint[];
+  // locked, lent, borrowed and the open-order terms below are one shared frozen zero array (sharedZeroBigints) until
+  // the account's first write to them, which swaps in its own array (writableSlots): most accounts of a large state
+  // never lend or borrow, and many rest no order, so a restore of 100,000s of accounts made 100,000s of arrays that
+  // stay zero (X7 restart, engine.ts). Read them freely; write them through the account's methods only (the shared
+  // array is frozen: a write to it throws).
   /** Held by open orders (S1). */
-  readonly locked: bigint[];
-  /** Lent to the asset's pool: still the owner's collateral (C1). Written only through the lending seam. */
-  readonly lent: bigint[];
-  /** Borrowed from the asset's pool: a liability and a position (C3, C4). Written only through the lending seam. */
-  readonly borrowed: bigint[];
+  locked: readonly bigint[];
+  /** Lent to the asset's pool: still the owner's collateral (C1). Written only through the lending seam (setLent). */
+  lent: readonly bigint[];
+  /** Borrowed from the asset's pool: a liability and a position (C3, C4). Written only through the lending seam
+   * (setBorrowed). */
+  borrowed: readonly bigint[];
   /**
    * Pool positions (L5: shares scaled by the pool's indices), one per asset; lent / borrowed are their values. Made
    * on first use: most accounts never lend or borrow, and a restore makes 100,000s of accounts at once (six objects
@@ -182,17 +204,17 @@ export class Account {
    * after they fill, from the moment they rest. A perpetual market's orders will enter the same state as per-market
    * open quantities (AccountMargin.setPositionOrders).
    */
-  readonly openBorrow: bigint[];
-  readonly openInflow: bigint[];
+  openBorrow: readonly bigint[];
+  openInflow: readonly bigint[];
   /** Proceeds of open margin orders credited as repaying the asset's borrow first (S3), then held. */
-  readonly openRepay: bigint[];
+  openRepay: readonly bigint[];
   /**
    * C4/C8: the borrowed units of the asset that openRepay may offset (≤ borrowed). Set when a repaying order rests
    * (to what its check offset: RiskShard.takeHold), shrunk with the borrow and the credits, never grown by a later
    * borrow: a borrow taken after an order rests is owed in full, so cancelling the order never takes room away.
    * The rest of openRepay is valued as held (see syncedMargin).
    */
-  readonly repayCover: bigint[];
+  repayCover: readonly bigint[];
   /** Open orders that may borrow at fill time (borrowMax > 0). */
   openBorrowOrders = 0;
   /** C4/C8: the sell orders' part of locked, openBorrow, openInflow, openRepay and repayCover; null until the first
@@ -240,13 +262,38 @@ export class Account {
     readonly volume: UserVolume | null,
   ) {
     this.available = zeroBigints(assetCount);
-    this.locked = zeroBigints(assetCount);
-    this.lent = zeroBigints(assetCount);
-    this.borrowed = zeroBigints(assetCount);
-    this.openBorrow = zeroBigints(assetCount);
-    this.openInflow = zeroBigints(assetCount);
-    this.openRepay = zeroBigints(assetCount);
-    this.repayCover = zeroBigints(assetCount);
+    const zeros = sharedZeroBigints(assetCount);
+    this.locked = zeros;
+    this.lent = zeros;
+    this.borrowed = zeros;
+    this.openBorrow = zeros;
+    this.openInflow = zeros;
+    this.openRepay = zeros;
+    this.repayCover = zeros;
+  }
+
+  /** Sets the units of `asset` locked by open orders (a restore; orders move them with addLocked). */
+  setLocked(asset: number, units: bigint): void {
+    if (units === 0n && isSharedZeroBigints(this.locked)) return;
+    (this.locked = writableSlots(this.locked))[asset] = units;
+  }
+
+  /** The lending seam (pools.ts, lending-actions.ts) and a restore: the units of `asset` lent to its pool. */
+  setLent(asset: number, units: bigint): void {
+    if (units === 0n && isSharedZeroBigints(this.lent)) return;
+    (this.lent = writableSlots(this.lent))[asset] = units;
+  }
+
+  /** The lending seam (pools.ts, lending-actions.ts) and a restore: the units of `asset` borrowed from its pool. */
+  setBorrowed(asset: number, units: bigint): void {
+    if (units === 0n && isSharedZeroBigints(this.borrowed)) return;
+    (this.borrowed = writableSlots(this.borrowed))[asset] = units;
+  }
+
+  /** C4/C8: sets the repay cover of `asset` (a restore, or the cover shrunk with the borrow: funds.ts). */
+  setRepayCover(asset: number, units: bigint): void {
+    if (units === 0n && isSharedZeroBigints(this.repayCover)) return;
+    (this.repayCover = writableSlots(this.repayCover))[asset] = units;
   }
 
   private makePoolPositions(): PoolPosition[] {
@@ -275,9 +322,9 @@ export class Account {
   markChanged(asset: number): void {
     if (!this.touched) this.touch();
     if (this.repayCover[asset]! > this.borrowed[asset]!) {
-      this.repayCover[asset] = this.borrowed[asset]!;
+      this.setRepayCover(asset, this.borrowed[asset]!);
       const sell = this.sellTerms;
-      if (sell !== null && sell.repayCover[asset]! > this.borrowed[asset]!) sell.repayCover[asset] = this.borrowed[asset]!;
+      if (sell !== null && sell.repayCover[asset]! > this.borrowed[asset]!) sell.setRepayCover(asset, this.borrowed[asset]!);
     }
     const changed = this.changed;
     if (changed !== null && changed[asset] === 0) {
@@ -429,7 +476,7 @@ export class Account {
     let cover = this.repayCover[asset]!;
     if (cover > this.borrowed[asset]!) cover = this.borrowed[asset]!;
     if (cover > this.openRepay[asset]!) cover = this.openRepay[asset]!;
-    this.repayCover[asset] = cover;
+    this.setRepayCover(asset, cover);
     const sell = this.sellTerms;
     if (sell !== null) {
       const sellRepay = sell.openRepay[asset]!;
@@ -438,7 +485,7 @@ export class Account {
       if (sellCover > sellRepay) sellCover = sellRepay;
       const buyRepay = this.openRepay[asset]! - sellRepay;
       if (cover - sellCover > buyRepay) sellCover = cover - buyRepay;
-      sell.repayCover[asset] = sellCover;
+      sell.setRepayCover(asset, sellCover);
     }
     return cover;
   }
@@ -453,29 +500,33 @@ export class Account {
    * the total and, for a sell, the sell orders' part.
    */
   addLocked(asset: number, side: number, delta: bigint): void {
-    this.locked[asset] = this.locked[asset]! + delta;
+    const locked = (this.locked = writableSlots(this.locked));
+    locked[asset] = locked[asset]! + delta;
     if (side === Side.Sell) {
       const sell = this.sellTermsOf();
-      sell.locked[asset] = sell.locked[asset]! + delta;
+      const part = (sell.locked = writableSlots(sell.locked));
+      part[asset] = part[asset]! + delta;
     }
   }
 
   /** C4: what open spot orders of `side` may borrow of `asset` at fill time changes by `delta`. */
   addOpenBorrow(asset: number, side: number, delta: bigint): void {
-    this.openBorrow[asset] = this.openBorrow[asset]! + delta;
+    const open = (this.openBorrow = writableSlots(this.openBorrow));
+    open[asset] = open[asset]! + delta;
     if (side === Side.Sell) {
       const sell = this.sellTermsOf();
-      sell.openBorrow[asset] = sell.openBorrow[asset]! + delta;
+      const part = (sell.openBorrow = writableSlots(sell.openBorrow));
+      part[asset] = part[asset]! + delta;
     }
   }
 
   /** C4: the proceeds of `asset` credited to open spot orders of `side` change by `delta` (repaying first or held). */
   addOpenCredit(asset: number, side: number, repays: boolean, delta: bigint): void {
-    const open = repays ? this.openRepay : this.openInflow;
+    const open = repays ? (this.openRepay = writableSlots(this.openRepay)) : (this.openInflow = writableSlots(this.openInflow));
     open[asset] = open[asset]! + delta;
     if (side === Side.Sell) {
       const sell = this.sellTermsOf();
-      const part = repays ? sell.openRepay : sell.openInflow;
+      const part = repays ? (sell.openRepay = writableSlots(sell.openRepay)) : (sell.openInflow = writableSlots(sell.openInflow));
       part[asset] = part[asset]! + delta;
     }
   }
@@ -488,10 +539,10 @@ export class Account {
     const before = this.repayCoverNow(asset);
     const sum = before + credit;
     const cover = sum < this.borrowed[asset]! ? sum : this.borrowed[asset]!;
-    this.repayCover[asset] = cover;
+    this.setRepayCover(asset, cover);
     if (side === Side.Sell && cover !== before) {
       const sell = this.sellTermsOf();
-      sell.repayCover[asset] = sell.repayCover[asset]! + cover - before;
+      sell.setRepayCover(asset, sell.repayCover[asset]! + cover - before);
     }
   }
 

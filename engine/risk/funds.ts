@@ -139,6 +139,7 @@ export function recapOrderCredits(s: RiskState, account: Account): void {
   if (account.openOrders === 0) return;
   const holds = s.holds;
   for (let i = 0; i < holds.slotCount; i++) {
+    if (holds.accountAt(i) !== account.id) continue; // another's hold, or a free slot: no restored record made
     const hold = holds.slotAt(i);
     if (hold.owner === account && !hold.perp && hold.inflowCredit > 0n) recapOrderCredit(account, hold);
   }
@@ -183,8 +184,8 @@ function setOrderCredit(account: Account, hold: OrderHold, credit: bigint, cover
   creditInflow(account, hold, credit - hold.inflowCredit);
   if (!hold.inflowRepays) return;
   const a = hold.inflowAsset;
-  account.repayCover[a] = cover;
-  if (account.sellTerms !== null) account.sellTerms.repayCover[a] = sellCover;
+  account.setRepayCover(a, cover);
+  if (account.sellTerms !== null) account.sellTerms.setRepayCover(a, sellCover);
   account.repayCoverNow(a);
 }
 

@@ -87,22 +87,22 @@ export function applyPoolMovement(s: RiskState, accountId: number, asset: number
   const owedBefore = account.borrowed[a]! > 0n;
   switch (movement) {
     case PoolMovement.Borrow:
-      account.borrowed[a] = account.borrowed[a]! + amount;
+      account.setBorrowed(a, account.borrowed[a]! + amount);
       account.available[a] = account.available[a]! + amount;
       break;
     case PoolMovement.Repay:
       if (account.available[a]! < amount || account.borrowed[a]! < amount) return false;
       account.available[a] = account.available[a]! - amount;
-      account.borrowed[a] = account.borrowed[a]! - amount;
+      account.setBorrowed(a, account.borrowed[a]! - amount);
       break;
     case PoolMovement.Lend:
       if (account.available[a]! < amount) return false;
       account.available[a] = account.available[a]! - amount;
-      account.lent[a] = account.lent[a]! + amount;
+      account.setLent(a, account.lent[a]! + amount);
       break;
     case PoolMovement.Redeem:
       if (account.lent[a]! < amount) return false;
-      account.lent[a] = account.lent[a]! - amount;
+      account.setLent(a, account.lent[a]! - amount);
       account.available[a] = account.available[a]! + amount;
       break;
     default:

@@ -149,8 +149,8 @@ export class PoolBook {
     const owed = applied !== null && !lendSide ? applied.valueAfter : owedAmount(p.borrowShares, pool.borrowIndex);
     if (lent === account.lent[a] && owed === account.borrowed[a]) return;
     const owedBefore = account.borrowed[a]! > 0n;
-    account.lent[a] = lent;
-    account.borrowed[a] = owed;
+    account.setLent(a, lent);
+    account.setBorrowed(a, owed);
     if (owed > 0n !== owedBefore) account.borrowedAssets += owed > 0n ? 1 : -1;
     account.markChanged(a);
   }

@@ -478,6 +478,10 @@ export class RiskShard {
   accountIds(): number[] {
     return accountIds(this.s);
   }
+  /** X7: restored holds whose record is not made yet (HoldTable: made on first read; tests). */
+  get holdRecordsPending(): number {
+    return this.s.holds.recordsPending;
+  }
   totals(): bigint[] {
     return totals(this.s);
   }

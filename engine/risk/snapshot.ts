@@ -9,8 +9,8 @@
 // epochs (every account is valued at the snapshot), the hold table's index and free list.
 import { FUNDING_HISTORY_ENTRIES_MAX, LEVERAGE_LIMIT_MAX, LEVERAGE_LIMIT_MIN, MarketKind, SETTLEMENT_HISTORY_ROWS_MAX, SNAPSHOT_COUNT_MAX, Side, SnapshotTag, type MarketConfig, type SnapshotReader, type SnapshotWriter } from "../model/index.ts";
 import type { PerpPosition } from "../perps/index.ts";
-import { Account, AccountPerps, PositionLog } from "./accounts.ts";
-import type { HoldTable, OrderHold } from "./holds.ts";
+import { Account, AccountPerps, PositionLog, writableSlots } from "./accounts.ts";
+import { OrderHold, type HoldTable } from "./holds.ts";
 import type { MarginContext } from "./margin/index.ts";
 import { POSITION_LOG_MAX, type PoolBook } from "./pools.ts";
 import { FundingLog, SettlementLog } from "./histories.ts";
@@ -46,12 +46,15 @@ function writeBalances(w: SnapshotWriter, a: Account, assets: number): void {
   for (let i = 0; i < assets; i++) w.big(a.borrowed[i]!);
 }
 
-/** Into a fresh account (every slot 0n): zeros are not written, so arrays that stay zero keep sharing (zeroBigints). */
+/**
+ * Into a fresh account (every slot 0n): zeros are not written, so arrays that stay zero keep sharing (zeroBigints'
+ * store; locked, lent and borrowed the one shared array, sharedZeroBigints).
+ */
 function restoreBalances(r: SnapshotReader, a: Account, assets: number): void {
   restoreNonZero(r, a.available, assets);
-  restoreNonZero(r, a.locked, assets);
-  restoreNonZero(r, a.lent, assets);
-  restoreNonZero(r, a.borrowed, assets);
+  for (let i = 0; i < assets; i++) a.setLocked(i, r.big());
+  for (let i = 0; i < assets; i++) a.setLent(i, r.big());
+  for (let i = 0; i < assets; i++) a.setBorrowed(i, r.big());
 }
 
 function restoreNonZero(r: SnapshotReader, slots: bigint[], assets: number): void {
@@ -221,13 +224,13 @@ function writeRepayCover(w: SnapshotWriter, a: Account, assets: number): void {
 }
 
 function restoreRepayCover(r: SnapshotReader, a: Account, assets: number): void {
-  restoreNonZero(r, a.repayCover, assets);
+  for (let i = 0; i < assets; i++) a.setRepayCover(i, r.big());
   if (!r.bool()) return;
   const sell = a.sellTermsOf();
   for (let i = 0; i < assets; i++) {
     const c = r.big();
     if (c < 0n || c > a.repayCover[i]!) r.fail(`account ${a.id}: sell orders' repay cover ${c} of asset ${i}`);
-    sell.repayCover[i] = c;
+    sell.setRepayCover(i, c);
   }
 }
 
@@ -319,7 +322,8 @@ function addOpenOrderTerms(account: Account, h: OrderHold): void {
   // The sell orders' locked part (the total was restored with the balances).
   if (!h.perp && h.side === Side.Sell && h.remaining !== 0n) {
     const sell = account.sellTermsOf();
-    sell.locked[h.asset] = sell.locked[h.asset]! + h.remaining;
+    const locked = (sell.locked = writableSlots(sell.locked));
+    locked[h.asset] = locked[h.asset]! + h.remaining;
     account.markChanged(h.asset);
   }
   if (h.borrowMax > 0n) {
@@ -342,6 +346,29 @@ function restorePerpOpen(r: SnapshotReader, owner: Account, h: OrderHold, market
   open[h.market] = open[h.market]! + h.perpOpen;
 }
 
+/** A hold's fields from market to inflowRepays (restoreHolds), checked. */
+function restoreHoldFields(r: SnapshotReader, h: OrderHold, assets: number): void {
+  const orderId = h.orderId;
+  h.market = r.uint();
+  h.side = r.uint();
+  h.clientId = r.big();
+  h.flags = r.uint();
+  h.asset = r.uint();
+  if (h.asset >= assets) r.fail(`order ${orderId} holds unknown asset ${h.asset}`);
+  h.remaining = r.big();
+  h.borrowMax = r.big();
+  h.reserved = r.big();
+  h.inflowAsset = r.uint();
+  if (h.inflowAsset >= assets) r.fail(`order ${orderId} credits unknown asset ${h.inflowAsset}`);
+  h.inflowCredit = r.big();
+  h.inflowRepays = r.bool();
+  if (h.remaining < 0n || h.borrowMax < 0n || h.reserved < 0n || h.inflowCredit < 0n) r.fail(`order ${orderId}: negative hold`);
+}
+
+/**
+ * Holds in slot order, each read into one scratch record and kept in the table's columns (HoldTable.restoreHeld: a
+ * hold's record is made when first read), its account's open-order terms added back.
+ */
 export function restoreHolds(
   r: SnapshotReader,
   holds: HoldTable,
@@ -353,38 +380,25 @@ export function restoreHolds(
 ): void {
   r.beginSection(SnapshotTag.RiskHolds, "holds");
   const n = r.count(SNAPSHOT_COUNT_MAX, "holds");
-  holds.reserve(n);
+  holds.beginRestore(n, (id) => accounts.get(id));
+  const h = new OrderHold();
   for (let k = 0; k < n; k++) {
-    const orderId = r.uint();
-    if (holds.get(orderId) !== undefined) r.fail(`order ${orderId} holds twice`);
-    const h = holds.add(orderId);
+    h.reset();
+    h.orderId = r.uint();
+    if (holds.get(h.orderId) !== undefined) r.fail(`order ${h.orderId} holds twice`);
     h.account = r.uint();
     const owner = accounts.get(h.account);
-    if (owner === undefined) r.fail(`order ${orderId} holds for unknown account ${h.account}`);
-    h.owner = owner;
-    h.market = r.uint();
-    h.side = r.uint();
-    h.clientId = r.big();
-    h.flags = r.uint();
-    h.asset = r.uint();
-    if (h.asset >= assets) r.fail(`order ${orderId} holds unknown asset ${h.asset}`);
-    h.remaining = r.big();
-    h.borrowMax = r.big();
-    h.reserved = r.big();
-    h.inflowAsset = r.uint();
-    if (h.inflowAsset >= assets) r.fail(`order ${orderId} credits unknown asset ${h.inflowAsset}`);
-    h.inflowCredit = r.big();
-    h.inflowRepays = r.bool();
-    if (h.remaining < 0n || h.borrowMax < 0n || h.reserved < 0n || h.inflowCredit < 0n) r.fail(`order ${orderId}: negative hold`);
+    if (owner === undefined) r.fail(`order ${h.orderId} holds for unknown account ${h.account}`);
+    restoreHoldFields(r, h, assets);
     h.perp = r.bool();
     if (h.perp) restorePerpOpen(r, owner, h, markets);
     addOpenOrderTerms(owner, h);
+    holds.restoreHeld(h);
   }
   const entries = r.count(n, "clientId index");
   for (let k = 0; k < entries; k++) {
     const orderId = r.uint();
-    const h = holds.get(orderId);
-    if (h === undefined || h.clientId === 0n) r.fail(`clientId index names order ${orderId}, which holds nothing under a clientId`);
+    if (!holds.peek(orderId, h) || h.clientId === 0n) r.fail(`clientId index names order ${orderId}, which holds nothing under a clientId`);
     byClientId.set(keyOf(h), orderId);
   }
   r.endSection();
