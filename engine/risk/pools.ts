@@ -56,6 +56,7 @@ import {
   LendingPool,
   MS_PER_HOUR,
   msToNextHour,
+  newPoolPosition,
   owedAmount,
   PoolAction,
   PoolActionKind,
@@ -100,6 +101,8 @@ export class PoolBook {
    */
   private readonly indexMoved: Uint8Array;
   readonly plan = new PoolAction();
+  /** burnLendShares: the lender's side of a Q5 leg whose account is on another shard (a scratch position). */
+  private readonly lendSide = newPoolPosition();
   private readonly accrual = new HourAccrual();
   /** L14: the perpetual markets' settlement asset (−1: no perpetual market), whose log carries the open PnL. */
   readonly pnlAsset: number;
@@ -454,6 +457,35 @@ export class PoolBook {
     this.value(account, a);
     this.log(account, a, timeMs, 0n);
     return owed;
+  }
+
+  /**
+   * Q5 across risk shards (engine.ts "Q5 lender ADL across shards (as built)"), on the borrower's shard: the lender's
+   * half of a leg on the pool alone — `shares` lend shares and `amount` units of cash leave it, as the lender's forced
+   * redemption would take them, in THIS shard's delta, beside the borrower's repayment of `amount`: the pair is one
+   * delta, so every replica's lent and borrowed totals move together at the merge. The lender's own shares leave it on
+   * the lender's shard (releaseLendShares), which changes no total. No budget: the pair leaves the cash as it was and
+   * lowers the utilization.
+   */
+  burnLendShares(a: number, shares: bigint, amount: bigint): void {
+    const plan = this.plan;
+    plan.reset(PoolActionKind.Redeem);
+    plan.shares = shares;
+    plan.amount = amount;
+    this.lendSide.lendShares = shares;
+    this.lendSide.borrowShares = 0n;
+    applyPoolAction(this.pools[a]!, this.lendSide, plan);
+    this.deltas[a]!.addAction(plan);
+  }
+
+  /** Q5 across risk shards, on the lender's shard: `shares` of the account's lend shares leave it (burnLendShares). */
+  releaseLendShares(account: Account, a: number, shares: bigint, timeMs: number): void {
+    const p = account.positions[a]!;
+    if (shares > p.lendShares) throw new Error(`risk invariant (Q5): account ${account.id} holds ${p.lendShares} lend shares of asset ${a}, not ${shares}`);
+    p.lendShares -= shares;
+    if (p.lendShares === 0n && p.borrowShares === 0n) account.poolPositions--;
+    this.value(account, a);
+    this.log(account, a, timeMs, 0n);
   }
 
   /**
