@@ -1,11 +1,12 @@
 // The fuzz's stuck lenders (Q5 lender ADL, engine.ts "Q5 lender ADL across shards (as built)"), run in every episode
-// with `npm run fuzz -- --stuck-lenders 1` (FuzzRunOptions.stuckLenders; off by default: see below) — two lenders (192, 208:
-// risk shards 0 and 1 of 2) lend USDT — a pool nothing else of the fuzz uses — and borrow BTC against it near their
-// limit, and two borrowers (224, 240: shards 0 and 1 of 2) with plenty of USDC borrow the USDT pool up to its throttle,
+// with `npm run fuzz -- --stuck-lenders 1` (FuzzRunOptions.stuckLenders; off by default: see below) — two lenders (208, 240:
+// risk shard 1 of 2) lend USDT — a pool the traders reach only through auto-lend — and borrow BTC against it near their
+// limit, and two borrowers (224, 256: shard 0 of 2) with plenty of USDC borrow the USDT pool up to its throttle,
 // each batch what a shard's budget allows (floor(room / K) − 1, pools.ts) until they are within L / 10^5 of it, the
 // hours of interest then taking U over it. Once the pool is throttled the lenders borrow BTC near their limit and
-// take it out: a BTC pump makes a lender liquidating while its pool refuses the redemption — lender ADL, across shards
-// when its own shard's borrower cannot take its whole claim. A lender whose claim is gone lends again. Its own Rng stream, so
+// take it out: a BTC pump or USDT's depeg (its mark at $0.70 now and then) makes a lender liquidating while its pool
+// refuses the redemption — lender ADL, across shards
+// at K = 2 (no USDT borrower on the lenders' shard). A lender whose claim is gone lends again. Its own Rng stream, so
 // the main stream's draws are unchanged. Off by default because with K > 1 it also exposes a limitation of the pools'
 // per-shard budgets (pools.ts): a liquidating lender whose pool sits just below the throttle redeems at most its
 // shard's share of the room per batch, a few units when borrowers hold the pool at the edge, and makes no progress
@@ -17,14 +18,15 @@ const USDC = 0;
 const USDT = 1;
 const BTC = 2;
 const RATIO_ONE = 1_000_000_000_000_000_000n;
-export const STUCK_LENDERS = [192, 208];
-export const USDT_BORROWERS = [224, 240];
+export const STUCK_LENDERS = [208, 240];
+export const USDT_BORROWERS = [224, 256];
 const LEND_USDT = 100_000_000_000n; // 100,000 USDT
 const BORROWER_USDC = 1_000_000_000_000n; // 1,000,000 USDC
 
 export class StuckLenders {
   private started = false;
   private turn = 0;
+  private depegged = false;
 
   constructor(
     private readonly engine: Engine,
@@ -42,7 +44,9 @@ export class StuckLenders {
     }
     const pool = this.engine.risk[0]!.pools.pools[USDT]!;
     const throttled = pool.totalBorrowed * RATIO_ONE >= pool.config.throttleUtilizationThreshold * pool.totalLent;
-    if (!throttled && !this.lenderLiquidating()) this.borrow(out);
+    const liquidating = this.lenderLiquidating();
+    if (!throttled && !liquidating) this.borrow(out);
+    this.depeg(out, throttled, liquidating);
     for (const l of STUCK_LENDERS) {
       const risk = this.engine.risk.find((r) => r.owns(l))!;
       if (risk.liquidatingAccounts().includes(l)) continue;
@@ -64,6 +68,22 @@ export class StuckLenders {
   private lenderLiquidating(): boolean {
     for (const r of this.engine.risk) for (const id of r.liquidatingAccounts()) if (r.poolBalance(id, USDT).lent > 0n) return true;
     return false;
+  }
+
+  /**
+   * USDT's mark: at the throttle, with a lender holding a BTC debt, it sometimes drops to $0.70 (the operator's mark):
+   * the lenders' collateral falls and they are liquidating while their pool refuses the redemption; back to $1 once no
+   * USDT lender is liquidating.
+   */
+  private depeg(out: CommandRecord[], throttled: boolean, liquidating: boolean): void {
+    const indebted = STUCK_LENDERS.some((l) => this.engine.risk.find((r) => r.owns(l))!.poolBalance(l, BTC).borrowed > 0n);
+    if (!this.depegged && throttled && indebted && this.next() < 0.02) {
+      this.depegged = true;
+      out.push(this.cmd({ kind: CommandKind.SetMarkPrice, asset: USDT, price: 700_000_000n }));
+    } else if (this.depegged && !liquidating && this.next() < 0.05) {
+      this.depegged = false;
+      out.push(this.cmd({ kind: CommandKind.SetMarkPrice, asset: USDT, price: 1_000_000_000n }));
+    }
   }
 
   private lend(account: number): CommandRecord {
