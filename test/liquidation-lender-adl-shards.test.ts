@@ -253,6 +253,29 @@ describe("Q5 lender ADL across risk shards: a borrower that repays meanwhile", (
   });
 });
 
+describe("Q5 with K > 1: a redemption the shard's budget cannot take at once", () => {
+  it("Q5, L7: at 2×1 Dave's 0.9 BTC at 42.5% utilization (the pool takes it whole, his shard's budget half the room below the throttle): a part at once, the rest reserved out of every shard's budget for the next batch and redeemed then — never a lender ADL, never starved", () => {
+    const h = new Harness(TWO);
+    h.batch([
+      deposit(LENDER, BTC, 110_000_000n), lend(LENDER, BTC, 110_000_000n),
+      deposit(DAVE, BTC, 90_000_000n), lend(DAVE, BTC, 90_000_000n),
+      deposit(CAROL, USDC, 100_000n * USDC_UNIT), lend(CAROL, USDC, 100_000n * USDC_UNIT),
+      deposit(BOB, USDC, 200_000n * USDC_UNIT),
+    ]);
+    expect(rejects(h.batch([withdraw(DAVE, USDC, 30_000n * USDC_UNIT, OrderFlag.AutoBorrow), withdraw(BOB, BTC, 85_000_000n, OrderFlag.AutoBorrow)]))).toEqual([]);
+    h.batch([mark(BTC, 30_000n * USD)]);
+    expect(h.liquidating()).toEqual([DAVE]);
+    const first = h.tick();
+    expect(adlLegs(first)).toEqual([]);
+    // Budget floor((ceil(0.9 × 2 BTC) − 1 − 0.85 BTC) / 2) = 47,499,999; the redemption takes amount + 1 of it.
+    expect([h.lent(DAVE, BTC), h.available(DAVE, BTC)]).toEqual([90_000_000n - 47_499_998n, 47_499_998n]);
+    for (const r of h.engine.risk) expect(r.lenderAdlRelayed().pending).toEqual([`${DAVE}:${BTC}:${90_000_000n - 47_499_998n}:redeem`]);
+    expect(adlLegs(h.tick())).toEqual([]);
+    expect([h.lent(DAVE, BTC), h.available(DAVE, BTC), h.borrowed(BOB, BTC)]).toEqual([0n, 90_000_000n, 85_000_000n]);
+    for (const r of h.engine.risk) expect(r.lenderAdlRelayed()).toEqual({ pending: [], ready: [], offers: [] });
+  });
+});
+
 // ---------------------------------------------------------------- X4, X7: replay, snapshots, threads
 
 function eventText(e: EventRecord): string {

@@ -9,6 +9,10 @@
 //     their borrow and free USDC, at most LENDER_ADL_OFFERS_PER_ASSET_MAX;
 //   - batch B+2, phase 0: every shard runs the same allocation over the same replicated confirmed demands and offers,
 //     and executes its own accounts' legs.
+// A redemption demand rides the same slots: a liquidating lender whose pool would take its whole claim but whose
+// shard's budget (K > 1) only a part reserves the rest out of every shard's next budgets (pools.ts redemptionReserved)
+// and redeems it in the next batch's phase 0 — one batch later than one shard, never starved by borrowers that keep
+// the pool at its throttle's edge (fuzz --stuck-lenders, seed 2654435772 at 2 × 2: Q2 broken at step 291).
 // Replicated at every boundary (snapshot and state hash): `pending` (posted in the last batch), `ready` (confirmed in
 // the last batch, with the lender's shares then: decided in this batch's phase 0) and `offers` (published in the last
 // batch for `ready`). Within a batch only: the deltas and the merged sums.
@@ -28,6 +32,12 @@ export class LenderAdlDemand {
   quantity = 0n;
   /** The lender's lend shares of the asset when its shard confirmed the demand (0 while pending). */
   shares = 0n;
+  /**
+   * A redemption demand, not an ADL one: the pool would take the lender's whole claim but its shard's budget (K > 1)
+   * does not; `quantity` is reserved out of every shard's budget for the next batch, in which the lender's shard
+   * redeems it (pools.ts redemptionReserved, redeemReserved). Never confirmed or offered.
+   */
+  redeem = false;
 }
 
 /** One borrower a shard published: replicated. */
@@ -84,15 +94,28 @@ export class LenderAdlRelay {
     return this.shardCount * 2 * LENDER_ADL_DEMANDS_PER_SHARD_MAX + (shard * this.assetCount + a) * LENDER_ADL_OFFERS_PER_ASSET_MAX + j;
   }
 
-  /** Phase 0: a demand into this shard's next free slot; false when the batch's slots are used. */
-  post(account: number, asset: number, quantity: bigint): boolean {
+  /** Phase 0: a demand (ADL, or `redeem`) into this shard's next free slot; false when the batch's slots are used. */
+  post(account: number, asset: number, quantity: bigint, redeem = false): boolean {
     if (this.posted >= LENDER_ADL_DEMANDS_PER_SHARD_MAX || quantity <= 0n) return false;
     this.touched = true;
     const d = this.deltas[this.demandIndex(this.shardIndex, this.posted++)]!;
     d.cash = BigInt(account) + 1n;
     d.borrowShares = BigInt(asset);
     d.lendShares = quantity;
+    d.entryFeesPending = redeem ? 1n : 0n;
     return true;
+  }
+
+  /** The lender's redemption demand of `asset` posted in the last batch (reserved for this one), or null. */
+  redemption(account: number, asset: number): LenderAdlDemand | null {
+    for (const d of this.pending) if (d.redeem && d.account === account && d.asset === asset) return d;
+    return null;
+  }
+
+  /** Σ per asset of the pending redemption demands, into `out` (the pools' redemptionReserved). */
+  reservedRedemptions(out: bigint[]): void {
+    out.fill(0n);
+    for (const d of this.pending) if (d.redeem) out[d.asset] = out[d.asset]! + d.quantity;
   }
 
   /** Phase 3b: this shard confirms pending[i] (its own lender) with the lender's lend shares now (> 0). */
@@ -110,7 +133,7 @@ export class LenderAdlRelay {
     d.entryFeesPending = freeQuote;
   }
 
-  /** Is the lender's ADL of `asset` posted and not decided yet, or decided in this batch? */
+  /** Is the lender's ADL (or redemption) of `asset` posted and not decided yet, or decided in this batch? */
   waiting(account: number, asset: number): boolean {
     return find(this.pending, account, asset) || find(this.ready, account, asset);
   }
@@ -175,6 +198,7 @@ export class LenderAdlRelay {
         d.account = Number(merged.cash - 1n);
         d.asset = Number(merged.borrowShares);
         d.quantity = merged.lendShares;
+        d.redeem = merged.entryFeesPending !== 0n;
         demands.push(d);
       }
     }
@@ -198,7 +222,7 @@ export class LenderAdlRelay {
   /** The state hash's line: empty while idle (so every hash without a stuck lender is as before). */
   hashText(): string {
     if (this.pending.length === 0 && this.ready.length === 0 && this.offers.length === 0) return "";
-    const d = (x: LenderAdlDemand) => `${x.account}:${x.asset}:${x.quantity}:${x.shares}`;
+    const d = (x: LenderAdlDemand) => `${x.account}:${x.asset}:${x.quantity}:${x.shares}${x.redeem ? ":r" : ""}`;
     const o = (x: LenderAdlOffer) => `${x.account}:${x.asset}:${x.borrowQuantity}:${x.freeQuote}`;
     return `lender adl pending ${this.pending.map(d).join(",")} ready ${this.ready.map(d).join(",")} offers ${this.offers.map(o).join(",")}\n`;
   }
@@ -212,6 +236,7 @@ export class LenderAdlRelay {
         w.uint(x.asset);
         w.big(x.quantity);
         w.big(x.shares);
+        w.uint(x.redeem ? 1 : 0);
       }
     }
     w.uint(this.offers.length);
@@ -252,6 +277,9 @@ export class LenderAdlRelay {
       if (d.asset >= this.assetCount) r.fail(`lender ADL demand of asset ${d.asset}`);
       d.quantity = r.big();
       d.shares = r.big();
+      const kind = r.uint();
+      if (kind > 1 || (confirmed && kind !== 0)) r.fail(`lender ADL demand of account ${d.account}: kind ${kind}`);
+      d.redeem = kind === 1;
       if (d.quantity <= 0n || (confirmed ? d.shares <= 0n : d.shares !== 0n)) r.fail(`lender ADL demand of account ${d.account}: quantity ${d.quantity}, shares ${d.shares}`);
       out.push(d);
     }

@@ -147,6 +147,7 @@ export function publishLenderAdl(s: RiskState, quote: number): void {
   assets.fill(false);
   for (let i = 0; i < relay.pending.length; i++) {
     const d = relay.pending[i]!;
+    if (d.redeem) continue; // a reserved redemption: no confirmation, no offers
     assets[d.asset] = true;
     if (!s.owns(d.account) || !s.liquidation.isLiquidating(d.account)) continue;
     const lender = s.accounts.get(d.account);

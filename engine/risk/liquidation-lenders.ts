@@ -218,20 +218,37 @@ function writeOffBorrows(s: RiskState, account: Account, quote: number, sink: Ev
 function redeemCollateral(s: RiskState, lender: Account, quote: number, sink: EventSink): void {
   for (let a = 0; a < s.assetCount; a++) {
     if (lender.lent[a]! <= 0n) continue;
+    // K > 1: what the last batch reserved for this lender out of every shard's budget (adl-lender-relay.ts), first.
+    const reserved = s.shardCount > 1 ? s.lenderAdl.redemption(lender.id, a) : null;
+    if (reserved !== null) s.pools.redeemReserved(lender, a, reserved.quantity < lender.lent[a]! ? reserved.quantity : lender.lent[a]!, s.nowMs);
+    if (lender.lent[a]! <= 0n) continue;
     // All of it, or (K > 1) what this shard's budget lets it redeem this batch: the rest follows in later batches.
     const amount = s.pools.redeemable(lender, a);
     if (amount > 0n && s.pools.checkRedeem(lender, a, amount === lender.lent[a] ? 0n : amount) === RejectCode.None) {
       s.pools.applyRedeem(lender, a, s.nowMs);
+      reserveRest(s, lender, a);
       continue;
     }
     // Lender ADL only when the pool itself cannot redeem (throttled at its utilization limit, or no cash) — not when a
-    // shard's per-batch budget (K > 1) left nothing: that one waits a batch. A closed pool takes no repay either.
+    // shard's per-batch budget (K > 1) left nothing: that one is reserved for the next batch (reserveRest). A closed
+    // pool takes no repay either.
     const code = s.pools.poolRedeemCode(lender, a);
+    if (code === RejectCode.None) reserveRest(s, lender, a);
     if (code === RejectCode.None || code === RejectCode.PoolClosed) continue;
     // K > 1: a demand of this claim posted or decided (adl-lender-relay.ts) is not matched again meanwhile.
     if (s.shardCount > 1 && s.lenderAdl.waiting(lender.id, a)) continue;
     lenderAdl(s, lender, a, quote, sink);
   }
+}
+
+/**
+ * K > 1: the lender's claim the pool would take now but its shard's budget did not is posted as a redemption demand:
+ * reserved out of every shard's budget for the next batch, redeemed then (adl-lender-relay.ts) — one shard redeems it
+ * now. Not while one is pending (the reserved one is redeemed first in this batch).
+ */
+function reserveRest(s: RiskState, lender: Account, a: number): void {
+  if (s.shardCount === 1 || lender.lent[a]! <= 0n || s.lenderAdl.waiting(lender.id, a)) return;
+  if (s.pools.poolRedeemCode(lender, a) === RejectCode.None) s.lenderAdl.post(lender.id, a, lender.lent[a]!, true);
 }
 
 /** This shard's borrowers of `a` that can pay (not liquidating, free USDC), into scratch.borrowers; returns the count. */

@@ -89,6 +89,12 @@ export class PoolBook {
   readonly deltas: PoolDelta[];
   /** K > 1: units of borrow + redemption this shard may still take in this batch, per asset. */
   readonly budget: bigint[];
+  /**
+   * K > 1, Q5: units of liquidating lenders' redemptions reserved for the next batch (the relayed redemption demands,
+   * set at the batch end before the budgets are dealt): every shard's budget leaves them out, and the lender's shard
+   * redeems them outside its budget (redeemReserved), so Σ of the batch's borrows and redemptions stays in the room.
+   */
+  readonly redemptionReserved: bigint[];
   /** Accruals done per pool (the stamps of the position log). */
   readonly accruals: number[];
   /** Per pool, the last accruals (ring of ACCRUAL_TABLE_HOURS rows, oldest first from `tableStart`). */
@@ -118,6 +124,7 @@ export class PoolBook {
     this.reserved = new Array<bigint>(n).fill(0n);
     this.deltas = this.pools.map(() => new PoolDelta());
     this.budget = new Array<bigint>(n).fill(0n);
+    this.redemptionReserved = new Array<bigint>(n).fill(0n);
     this.accruals = new Array<number>(n).fill(0);
     this.indexMoved = new Uint8Array(n);
     this.table = this.pools.map(() => []);
@@ -226,13 +233,17 @@ export class PoolBook {
     if (this.shardCount > 1) this.budget[a] = this.budget[a]! - units;
   }
 
-  /** K > 1: each shard's share of the room below the throttle at the boundary (see the module comment). */
+  /**
+   * K > 1: each shard's share of the room below the throttle at the boundary (see the module comment), less the
+   * liquidation redemptions reserved for the next batch (redemptionReserved: Q5, adl-lender-relay.ts).
+   */
   refreshBudgets(): void {
     if (this.shardCount === 1) return;
     const k = BigInt(this.shardCount);
     for (let a = 0; a < this.pools.length; a++) {
       const pool = this.pools[a]!;
-      this.budget[a] = utilizationRoom(pool, pool.config.throttleUtilizationThreshold, this.reserved[a]!) / k;
+      const room = utilizationRoom(pool, pool.config.throttleUtilizationThreshold, this.reserved[a]!) - this.redemptionReserved[a]!;
+      this.budget[a] = room > 0n ? room / k : 0n;
     }
   }
 
@@ -399,6 +410,20 @@ export class PoolBook {
     this.consume(a, amount + 1n);
     account.available[a] = account.available[a]! + amount;
     return amount;
+  }
+
+  /**
+   * Q5, K > 1: a liquidating lender's redemption of `amount` reserved at the last boundary (redemptionReserved): the
+   * pool's own gates (throttle before, maxUtilization after, cash), no shard budget. Returns the code.
+   */
+  redeemReserved(account: Account, a: number, amount: bigint, nowMs: number): RejectCode {
+    const pool = this.pools[a]!;
+    const p = account.positions[a]!;
+    const code = amount >= account.lent[a]! ? checkRedeemAll(pool, p, this.plan) : checkRedeem(pool, p, amount, this.plan);
+    if (code !== RejectCode.None) return code;
+    this.commit(account, a, nowMs, 0n);
+    account.available[a] = account.available[a]! + this.plan.amount;
+    return RejectCode.None;
   }
 
   /**

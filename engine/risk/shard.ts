@@ -308,7 +308,10 @@ export class RiskShard {
     const s = this.s;
     relayBatchEnd(s, sink); // Q3 across shards: the replicated headroom, the backstop's credit (before the payouts)
     if (adlAcrossShards(s)) s.adl.roll(); // Q4 ADL across shards: demands and offers move on a batch
-    if (adlAcrossShards(s)) s.lenderAdl.roll(); // Q5 across shards: the lenders' demands, confirmations and offers
+    if (adlAcrossShards(s)) {
+      s.lenderAdl.roll(); // Q5 across shards: the lenders' demands, confirmations and offers
+      s.lenderAdl.reservedRedemptions(s.pools.redemptionReserved); // ... and the redemptions reserved for the next batch
+    }
     lenderBatchEnd(s, sink); // Q4: the batch's write-downs and lender payouts, every shard alike (before interest)
     s.pools.endBatch(s.nowMs);
     for (const d of s.openInterestDeltas) d.cash = 0n;
@@ -363,7 +366,7 @@ export class RiskShard {
   lenderAdlRelayed(): { pending: string[]; ready: string[]; offers: string[] } {
     const r = this.s.lenderAdl;
     return {
-      pending: r.pending.map((d) => `${d.account}:${d.asset}:${d.quantity}`),
+      pending: r.pending.map((d) => `${d.account}:${d.asset}:${d.quantity}${d.redeem ? ":redeem" : ""}`),
       ready: r.ready.map((d) => `${d.account}:${d.asset}:${d.quantity}:${d.shares}`),
       offers: r.offers.map((o) => `${o.account}:${o.asset}:${o.borrowQuantity}:${o.freeQuote}`),
     };
