@@ -270,7 +270,8 @@
 //    Σ over the shards is the rounding, ≥ 0, which each shard's next phase 0 returns to its slice: an insurance row),
 //    then lowers the lend index so the pool's lent total falls by the written-down units (writeDownLent; the same on
 //    every replica, lenders revalued lazily). Q5 (phase 0): a liquidating account's lent collateral is redeemed for
-//    Q2 to sell (K > 1: as much as the shard's budget allows each batch, pools.ts redeemable); where the pool itself
+//    Q2 to sell (K > 1: as much as the shard's budget allows, the rest reserved for the next batch — "Q5 lender ADL
+//    across shards (as built)", redemptions); where the pool itself
 //    refuses (utilization at the throttle, no cash), lender ADL matches it against the borrowers of the asset: K = 1
 //    every borrower, exactly SPEC; K > 1 first its own shard's borrowers in that batch, then the rest against every
 //    shard's borrowers two batches later ("Q5 lender ADL across shards (as built)" below; before it, own shard only).
@@ -330,6 +331,15 @@
 //    liquidation before B+1's phase 3b is not confirmed and gets nothing; what a lender redeemed meanwhile lowers the
 //    confirmed claim. A borrower repaying in B+1 is not published (its leg cannot be), one repaying later is too late:
 //    its leg ran in B+2's phase 0, before any command of B+2.
+//    Redemptions (same relay, found by the fuzz's stuck lenders): with K > 1 a liquidating lender whose pool would take
+//    its whole claim but whose shard's budget (pools.ts: floor(room below the throttle / K) a batch) takes only a part
+//    redeemed that part and waited; borrowers holding the pool at the throttle's edge shrank the room every batch, so
+//    it redeemed a few units a batch and made no progress (fuzz --stuck-lenders seed 2654435772 at 2 × 2: Q2 broken at
+//    step 291). Now the rest is posted as a redemption demand: at the boundary every shard deals its next budgets from
+//    the room less Σ of those demands per asset (PoolBook.redemptionReserved), and in the next phase 0 the lender's
+//    shard redeems the reserved quantity first, outside its budget, through the pool's own gates (redeemReserved) — so
+//    the batch's borrows and redemptions over every shard still stay inside the boundary's room below the throttle.
+//    One batch later than one shard (which redeems it at once), never more than the claim, no borrower touched.
 // X7 (as built; gateway/snapshot-writer.ts, gateway/snapshots.ts) — who writes a snapshot. Two ways were measured at
 //    100,000 funded accounts and 200,000 resting orders: (a) stop-the-world, the request travelling through the rings
 //    as a control batch so every stage writes its part after the same batch while the sequencer holds batches back,

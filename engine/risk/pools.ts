@@ -19,7 +19,9 @@
 // Every redemption counts with K > 1, also in a pool nobody borrows from at the boundary: another shard may borrow
 // in the same batch, and this replica cannot see it (a redeem-all beside a borrow would overdraw the cash). The
 // price: with K > 1 a lender redeems at most its shard's share per batch, so the last lenders of an idle pool leave
-// in parts over several batches (with one shard a pool nobody borrows from may be emptied at once).
+// in parts over several batches (with one shard a pool nobody borrows from may be emptied at once) — except a
+// liquidating lender's rest, which is reserved out of every shard's next budgets and redeemed the next batch
+// (redemptionReserved, redeemReserved; engine.ts "Q5 lender ADL across shards (as built)").
 // Fills of margin orders borrow (and, S4, redeem) against capacity reserved when the order was accepted (S2), so
 // they need no gate; they still take the budget.
 //
