@@ -226,12 +226,12 @@ function redeemCollateral(s: RiskState, lender: Account, quote: number, sink: Ev
     const amount = s.pools.redeemable(lender, a);
     if (amount > 0n && s.pools.checkRedeem(lender, a, amount === lender.lent[a] ? 0n : amount) === RejectCode.None) {
       s.pools.applyRedeem(lender, a, s.nowMs);
-      reserveRest(s, lender, a);
-      continue;
+      if (lender.lent[a]! <= 0n) continue;
     }
-    // Lender ADL only when the pool itself cannot redeem (throttled at its utilization limit, or no cash) — not when a
-    // shard's per-batch budget (K > 1) left nothing: that one is reserved for the next batch (reserveRest). A closed
-    // pool takes no repay either.
+    // Lender ADL only when the pool itself cannot redeem the claim (throttled at its utilization limit, or no cash;
+    // K > 1: what is left after the shard's budget's part, which one shard would have matched whole) — not when only
+    // a shard's per-batch budget (K > 1) stands in the way: that rest is reserved for the next batch (reserveRest). A
+    // closed pool takes no repay either.
     const code = s.pools.poolRedeemCode(lender, a);
     if (code === RejectCode.None) reserveRest(s, lender, a);
     if (code === RejectCode.None || code === RejectCode.PoolClosed) continue;
