@@ -339,7 +339,10 @@
 //    the room less Σ of those demands per asset (PoolBook.redemptionReserved), and in the next phase 0 the lender's
 //    shard redeems the reserved quantity first, outside its budget, through the pool's own gates (redeemReserved) — so
 //    the batch's borrows and redemptions over every shard still stay inside the boundary's room below the throttle.
-//    One batch later than one shard (which redeems it at once), never more than the claim, no borrower touched.
+//    One batch later than one shard (which redeems it at once), never more than the claim, no borrower touched. And
+//    where the pool itself refuses the whole claim but the budget let a part out, the rest goes to lender ADL in the
+//    same phase 0 (before, the part was redeemed and the rest waited for the next batch's part: the same starvation),
+//    as one shard matches the whole claim — less ADL than one shard, by the part.
 // X7 (as built; gateway/snapshot-writer.ts, gateway/snapshots.ts) — who writes a snapshot. Two ways were measured at
 //    100,000 funded accounts and 200,000 resting orders: (a) stop-the-world, the request travelling through the rings
 //    as a control batch so every stage writes its part after the same batch while the sequencer holds batches back,
