@@ -276,6 +276,38 @@ describe("Q5 with K > 1: a redemption the shard's budget cannot take at once", (
   });
 });
 
+describe("Q5 with K > 1: the pool refuses the whole claim, the shard's budget lets a part out", () => {
+  it("Q5: at 2×2 Dave (shard 1) lends 1 BTC, Erin (shard 0) borrows 0.78749997 of it in three budgets: Dave's redemption is refused whole (U over 95% after it), his shard's budget lets 0.05625 BTC out, and the rest is lender ADL — against Erin's whole borrow two batches later — not a part a batch", () => {
+    const h = new Harness(TWO_BY_TWO);
+    h.batch([
+      deposit(CAROL, USDC, 100_000n * USDC_UNIT), lend(CAROL, USDC, 100_000n * USDC_UNIT),
+      deposit(DAVE, BTC, BTC_UNIT), lend(DAVE, BTC, BTC_UNIT), deposit(ERIN, USDC, 200_000n * USDC_UNIT),
+    ]);
+    for (let i = 0; i < 2; i++) expect(rejects(h.batch([withdraw(DAVE, USDC, 15_000n * USDC_UNIT, OrderFlag.AutoBorrow)]))).toEqual([]);
+    for (let i = 0; i < 3; i++) {
+      const pool = h.engine.risk[0]!.pools.pools[BTC]!;
+      const room = (pool.config.throttleUtilizationThreshold * pool.totalLent + RATIO_ONE - 1n) / RATIO_ONE - 1n - pool.totalBorrowed;
+      expect(rejects(h.batch([withdraw(ERIN, BTC, room / 2n - 1n, OrderFlag.AutoBorrow)]))).toEqual([]);
+    }
+    const erinBorrow = h.borrowed(ERIN, BTC);
+    h.batch([mark(BTC, 30_000n * USD)]);
+    expect(h.liquidating()).toEqual([DAVE]);
+    h.tick();
+    expect(erinBorrow).toBe(78_749_997n);
+    // Budget floor((ceil(0.9 × 1 BTC) − 1 − 0.78749997 BTC) / 2) = 5,625,001: a part of 5,625,000; the rest is posted.
+    expect([h.available(DAVE, BTC), h.lent(DAVE, BTC)]).toEqual([5_625_000n, 94_375_000n]);
+    for (const r of h.engine.risk) expect(r.lenderAdlRelayed().pending).toEqual([`${DAVE}:${BTC}:94375000`]);
+    expect(adlLegs(h.tick())).toEqual([]);
+    expect(adlLegs(h.tick())).toEqual([
+      [DAVE, BTC, 78_749_997n, 23_624_999_100n, ERIN],
+      [ERIN, BTC, 78_749_997n, -23_624_999_100n, DAVE],
+    ]);
+    expect(h.borrowed(ERIN, BTC)).toBe(0n);
+    // Dave's claim less the part and Erin's borrow; the freed pool's budget redeemed 4,795,312 more after the legs.
+    expect([h.lent(DAVE, BTC), h.available(DAVE, BTC)]).toEqual([10_829_691n, 5_625_000n + 4_795_312n]);
+  });
+});
+
 // ---------------------------------------------------------------- X4, X7: replay, snapshots, threads
 
 function eventText(e: EventRecord): string {
