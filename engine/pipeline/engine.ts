@@ -286,10 +286,11 @@
 //    Σ over the shards is the rounding, ≥ 0, which each shard's next phase 0 returns to its slice: an insurance row),
 //    then lowers the lend index so the pool's lent total falls by the written-down units (writeDownLent; the same on
 //    every replica, lenders revalued lazily). Q5 (phase 0): a liquidating account's lent collateral is redeemed for
-//    Q2 to sell (K > 1: as much as the shard's budget allows each batch, pools.ts redeemable); where the pool itself
-//    refuses (utilization at the throttle, no cash), lender ADL matches it against the borrowers of
-//    the asset ON ITS OWN SHARD only (K = 1: every borrower, exactly SPEC; K > 1: a deterministic restriction that
-//    moves nothing across shards — a lender whose borrowers sit elsewhere waits, liquidating, until its pool frees).
+//    Q2 to sell (K > 1: as much as the shard's budget allows, the rest reserved for the next batch — "Q5 lender ADL
+//    across shards (as built)", redemptions); where the pool itself
+//    refuses (utilization at the throttle, no cash), lender ADL matches it against the borrowers of the asset: K = 1
+//    every borrower, exactly SPEC; K > 1 first its own shard's borrowers in that batch, then the rest against every
+//    shard's borrowers two batches later ("Q5 lender ADL across shards (as built)" below; before it, own shard only).
 // Q4 one cover budget (as built; amends "Q4/Q5 lenders (as built)" (b) and "Q4 ADL across shards (as built)" — engine/
 //    risk/liquidation-transfers.ts coverBudget, LiquidationBook.coverBudget): each shard has ONE cover budget per batch
 //    for both halves of Q4, set at its first use in phase 0 from the fund's capital at the boundary less the ready ADL
@@ -303,6 +304,61 @@
 //    at K = 2 two lending covers and a perpetual cover took a fund of 1,046,500 to −114,300 with no loss recorded
 //    (test/liquidation-cover-budget.test.ts). K = 1 is unchanged but for the transit's rounding remainder, which now
 //    waits for the next batch's budget.
+// Q5 lender ADL across shards (as built; amends "Q4/Q5 lenders (as built)", which matched a stuck lender against its
+//    own shard's borrowers only — a lender whose borrowers sat elsewhere waited, liquidating, until its pool freed.
+//    engine/risk/adl-lender-relay.ts (state), adl-lenders-across-shards.ts (rules)). As Q4's ADL across shards: no new
+//    ring, no new phase, three more kinds of phase-4 delta slots, each shard writing only its own.
+//    - Demand (batch B, phase 0, liquidation-lenders.ts lenderAdl): a liquidating lender whose pool refuses the
+//      redemption (the one-shard condition) is matched against its own shard's borrowers as before, and what they
+//      cannot take is posted — account, asset, quantity — at most LENDER_ADL_DEMANDS_PER_SHARD_MAX a batch (more are
+//      posted in a later batch). The lender's claim on that asset is not matched again while its demand is posted or
+//      decided (its redemptions still go on: the claim confirmed below caps the legs).
+//    - Confirmation and offers (B+1, phase 3b, after everything else of the phase): the lender's shard confirms the
+//      demand with the lender's lend shares of the asset, if it is still liquidating (else the demand lapses); every
+//      shard publishes, per demanded asset, its own borrowers as one shard collects and ranks them (not liquidating,
+//      not a demanding lender, not the backstop; a borrow and available USDC; rankLenderAdlBorrowers: largest borrow
+//      first, ties by account id), the top LENDER_ADL_OFFERS_PER_ASSET_MAX (8), each with its borrow and its USDC.
+//    - Decision (B+2, phase 0, first of the lenders' work, after the cover budget is set): every shard runs the same
+//      allocation over the same confirmed demands and offers, in (account, asset) order: the lender's need is
+//      min(quantity, its confirmed shares at the lend index now), matched by one shard's planLenderAdl against the
+//      offers less what earlier demands of the batch took of them (borrow and USDC), at the collateral marks' price
+//      now; each leg burns the lend shares one shard's forced redemption would (from the confirmed shares, never more).
+//      Each shard executes its own accounts' halves: the borrower's shard repays the borrow with the leg's q units and
+//      burns the lender's shares and q of cash from the pool (pools.ts burnLendShares) — the pair is that shard's one
+//      pool delta, so every replica's lent and borrowed totals move together at the merge, and the cash does not move —
+//      and takes `pay` = ceil(q × price) USDC from the borrower into its payout transit; the lender's shard drops the
+//      lender's shares (releaseLendShares: no total moves) and pays it `pay` out of its own transit. Each shard's
+//      transit returns to its insurance slice a few lines later in the same phase 0: a leg's halves are +pay and −pay
+//      on two slices, so the fund's Σ does not move and a boundary holds nothing in flight (X1 as one shard's: the
+//      borrower pays exactly what the lender gets, in kind the pool's borrowed and lent both fall by q).
+//    The halves agree without a message because nothing between B+1's phase 3b and B+2's phase 0 lowers a published
+//    borrower's borrow (interest only raises it) or USDC (phase 4 only pays lenders), or changes a confirmed lender's
+//    shares; each shard checks its own account before moving anything (a risk invariant, never seen in the fuzz).
+//    Replicated at every boundary (snapshot format 16 and the state hash, a line only while a demand is relayed): the
+//    pending demands, the confirmed ones with their shares, and their offers; the slots are empty at a boundary. Equal
+//    to one shard's legs, prices and balances, two batches later (test/liquidation-lender-adl-shards.test.ts at 2×1,
+//    2×2 and 3×2, and two lenders of two shards sharing one shard's borrowers at 3×2), when the lender's own shard has
+//    no borrower of the asset, the allocation touches at most 8 borrowers of any one shard and nothing moves the
+//    accounts meanwhile. Where it differs it does less, never more, and never pays more than a borrow: the own shard's
+//    borrowers come first (one shard ranks every borrower together); a borrower below a shard's 8th waits for the next
+//    round (the lender posts the rest again in the decision's batch at the earliest); the legs are two batches later at
+//    the marks then, and the ranking uses borrows and USDC of B+1's phase 3b; a borrower that became liquidating after
+//    publishing is still a counterparty (its leg repays a borrow at the mark, its value unchanged); a lender that left
+//    liquidation before B+1's phase 3b is not confirmed and gets nothing; what a lender redeemed meanwhile lowers the
+//    confirmed claim. A borrower repaying in B+1 is not published (its leg cannot be), one repaying later is too late:
+//    its leg ran in B+2's phase 0, before any command of B+2.
+//    Redemptions (same relay, found by the fuzz's stuck lenders): with K > 1 a liquidating lender whose pool would take
+//    its whole claim but whose shard's budget (pools.ts: floor(room below the throttle / K) a batch) takes only a part
+//    redeemed that part and waited; borrowers holding the pool at the throttle's edge shrank the room every batch, so
+//    it redeemed a few units a batch and made no progress (fuzz --stuck-lenders seed 2654435772 at 2 × 2: Q2 broken at
+//    step 291). Now the rest is posted as a redemption demand: at the boundary every shard deals its next budgets from
+//    the room less Σ of those demands per asset (PoolBook.redemptionReserved), and in the next phase 0 the lender's
+//    shard redeems the reserved quantity first, outside its budget, through the pool's own gates (redeemReserved) — so
+//    the batch's borrows and redemptions over every shard still stay inside the boundary's room below the throttle.
+//    One batch later than one shard (which redeems it at once), never more than the claim, no borrower touched. And
+//    where the pool itself refuses the whole claim but the budget let a part out, the rest goes to lender ADL in the
+//    same phase 0 (before, the part was redeemed and the rest waited for the next batch's part: the same starvation),
+//    as one shard matches the whole claim — less ADL than one shard, by the part.
 // X7 (as built; gateway/snapshot-writer.ts, gateway/snapshots.ts) — who writes a snapshot. Two ways were measured at
 //    100,000 funded accounts and 200,000 resting orders: (a) stop-the-world, the request travelling through the rings
 //    as a control batch so every stage writes its part after the same batch while the sequencer holds batches back,

@@ -59,8 +59,10 @@ export { SnapshotFormatError };
  * 14: each risk shard's section ends with the backstop's replicated headroom (Q3 across shards: exposure notional
  * used, liquidating flag; risk/backstop-relay.ts).
  * 15: each risk shard's section ends with the replicated ADL demands (pending, ready) and offers (Q4 ADL across
- * shards; risk/adl-relay.ts). */
-export const SNAPSHOT_FORMAT_VERSION = 15;
+ * shards; risk/adl-relay.ts).
+ * 16: each risk shard's section ends with the replicated lender ADL demands (pending, ready with the lender's shares)
+ * and offers (Q5 lender ADL across shards; risk/adl-lender-relay.ts). */
+export const SNAPSHOT_FORMAT_VERSION = 16;
 const MAGIC = "CBSNAPSH";
 const CRC_BYTES = 4;
 /** Shards of one stage a snapshot may hold (a damaged count must not drive a long loop). */

@@ -228,6 +228,7 @@ export function stateHash(s: RiskState): string {
   h.update(s.lenders.hashText()); // Q4
   h.update(s.relay.hashText()); // Q3 across shards: the backstop's replicated headroom
   h.update(s.adl.hashText()); // Q4 across shards: the replicated ADL demands and offers
+  h.update(s.lenderAdl.hashText()); // Q5 across shards: the replicated lender ADL demands and offers (empty when idle)
   const stalled = s.liquidation.stalled;
   h.update(`stalled ${s.liquidation.stalledSorted().map((id) => `${id}:${stalled.get(id)!.batches}:${stalled.get(id)!.reason}`).join(",")}\n`); // Q2
   for (const hold of s.holds.sorted()) {

@@ -49,6 +49,7 @@ import { creditInsurance } from "./insurance.ts";
 import { accepted, rejectUnknownAsset } from "./replies.ts";
 import { ConversionMarkets, planAccountStep } from "./liquidation-steps.ts";
 import { coverBudget } from "./liquidation-transfers.ts";
+import { executeReadyLenderAdl } from "./adl-lenders-across-shards.ts";
 import type { RiskState } from "./state.ts";
 
 /** Reused records (one shard's thread is the only caller). */
@@ -78,6 +79,11 @@ function conversionsOf(s: RiskState): ConversionMarkets {
   return scratch.conversions!;
 }
 
+/** The quote asset lenders are paid in (USDC): the conversions' quote asset. */
+export function lenderQuoteAsset(s: RiskState): number {
+  return conversionsOf(s).quoteAsset;
+}
+
 /** Q4/Q5 phase 0 of the batch (see the module comment). */
 export function lenderPhase0(s: RiskState, sink: EventSink): void {
   const book = s.lenders;
@@ -87,6 +93,9 @@ export function lenderPhase0(s: RiskState, sink: EventSink): void {
   // part of a payout Σ over the shards, not the fund's to spend twice) — less the ready ADL covers. What the lending
   // half leaves of it is the perpetual half's (createEngineOrders runs after this).
   coverBudget(s);
+  // Q5 across shards: the ready demands' legs, before anything else of the batch moves their accounts (their halves'
+  // USDC crosses shards through the transits, returned to the slices just below: adl-lenders-across-shards.ts).
+  if (s.lenderAdl.ready.length !== 0) executeReadyLenderAdl(s, quote, sink);
   if (book.transitQuote !== 0n) {
     creditInsurance(s, quote, InsuranceReason.LenderPayout, book.transitQuote);
     book.transitQuote = 0n;
@@ -110,7 +119,7 @@ export function lenderPhase0(s: RiskState, sink: EventSink): void {
     else if (isBankrupt(s, account)) {
       book.pending.set(id, false);
       book.addOpenChange(1);
-      publish(s, SocializationKind.Bankrupt, account, quote, 0n, 0n, 0n, 0n, 0, sink);
+      publishSocialization(s, SocializationKind.Bankrupt, account, quote, 0n, 0n, 0n, 0n, 0, sink);
     }
   }
 }
@@ -134,7 +143,7 @@ export function isBankrupt(s: RiskState, account: Account): boolean {
 }
 
 /** USD per whole unit of `a` in the quote asset (PRICE_DECIMALS, floor): the collateral marks' ratio (C1). */
-function quotePrice(s: RiskState, a: number, quote: number): Price {
+export function quotePrice(s: RiskState, a: number, quote: number): Price {
   const marks = s.marginContext.assetMark;
   const q = marks[quote]!;
   return q > 0n ? (marks[a]! * PRICE_SCALE) / q : 0n;
@@ -158,7 +167,7 @@ function resolveBankruptcy(s: RiskState, account: Account, quote: number, sink: 
       const owed = account.borrowed[quote]!;
       s.pools.repay(account, quote, owed < cover.fundPays ? owed : cover.fundPays, s.nowMs);
     }
-    publish(s, SocializationKind.InsuranceCover, account, quote, 0n, cover.fundPays, 0n, 0n, 0, sink);
+    publishSocialization(s, SocializationKind.InsuranceCover, account, quote, 0n, cover.fundPays, 0n, 0n, 0, sink);
     return;
   }
   writeOffBorrows(s, account, quote, sink);
@@ -201,7 +210,7 @@ function writeOffBorrows(s: RiskState, account: Account, quote: number, sink: Ev
     creditInsurance(s, quote, InsuranceReason.LenderPayout, -fromFund);
     book.transitQuote += value;
     book.addWriteDown(a, quantity, value, fromFund - covered);
-    publish(s, SocializationKind.LenderWriteDown, account, a, quantity, -value, fromFund - covered, ctx.assetMark[a]!, 0, sink);
+    publishSocialization(s, SocializationKind.LenderWriteDown, account, a, quantity, -value, fromFund - covered, ctx.assetMark[a]!, 0, sink);
   }
 }
 
@@ -209,17 +218,37 @@ function writeOffBorrows(s: RiskState, account: Account, quote: number, sink: Ev
 function redeemCollateral(s: RiskState, lender: Account, quote: number, sink: EventSink): void {
   for (let a = 0; a < s.assetCount; a++) {
     if (lender.lent[a]! <= 0n) continue;
+    // K > 1: what the last batch reserved for this lender out of every shard's budget (adl-lender-relay.ts), first.
+    const reserved = s.shardCount > 1 ? s.lenderAdl.redemption(lender.id, a) : null;
+    if (reserved !== null) s.pools.redeemReserved(lender, a, reserved.quantity < lender.lent[a]! ? reserved.quantity : lender.lent[a]!, s.nowMs);
+    if (lender.lent[a]! <= 0n) continue;
     // All of it, or (K > 1) what this shard's budget lets it redeem this batch: the rest follows in later batches.
     const amount = s.pools.redeemable(lender, a);
     if (amount > 0n && s.pools.checkRedeem(lender, a, amount === lender.lent[a] ? 0n : amount) === RejectCode.None) {
       s.pools.applyRedeem(lender, a, s.nowMs);
-      continue;
+      if (lender.lent[a]! <= 0n) continue;
     }
-    // Lender ADL only when the pool itself cannot redeem (throttled at its utilization limit, or no cash) — not when a
-    // shard's per-batch budget (K > 1) left nothing: that one waits a batch. A closed pool takes no repay either.
+    // Lender ADL only when the pool itself cannot redeem the claim (throttled at its utilization limit, or no cash;
+    // K > 1: what is left after the shard's budget's part, which one shard would have matched whole) — not when only
+    // a shard's per-batch budget (K > 1) stands in the way: that rest is reserved for the next batch (reserveRest). A
+    // closed pool takes no repay either.
     const code = s.pools.poolRedeemCode(lender, a);
-    if (code !== RejectCode.None && code !== RejectCode.PoolClosed) lenderAdl(s, lender, a, quote, sink);
+    if (code === RejectCode.None) reserveRest(s, lender, a);
+    if (code === RejectCode.None || code === RejectCode.PoolClosed) continue;
+    // K > 1: a demand of this claim posted or decided (adl-lender-relay.ts) is not matched again meanwhile.
+    if (s.shardCount > 1 && s.lenderAdl.waiting(lender.id, a)) continue;
+    lenderAdl(s, lender, a, quote, sink);
   }
+}
+
+/**
+ * K > 1: the lender's claim the pool would take now but its shard's budget did not is posted as a redemption demand:
+ * reserved out of every shard's budget for the next batch, redeemed then (adl-lender-relay.ts) — one shard redeems it
+ * now. Not while one is pending (the reserved one is redeemed first in this batch).
+ */
+function reserveRest(s: RiskState, lender: Account, a: number): void {
+  if (s.shardCount === 1 || lender.lent[a]! <= 0n || s.lenderAdl.waiting(lender.id, a)) return;
+  if (s.pools.poolRedeemCode(lender, a) === RejectCode.None) s.lenderAdl.post(lender.id, a, lender.lent[a]!, true);
 }
 
 /** This shard's borrowers of `a` that can pay (not liquidating, free USDC), into scratch.borrowers; returns the count. */
@@ -242,22 +271,25 @@ function collectBorrowers(s: RiskState, lender: number, a: number, quote: number
   return n;
 }
 
-/** Q5: lender ADL of `lender`'s claim on `a` against this shard's borrowers (lender-adl.ts). */
+/**
+ * Q5: lender ADL of `lender`'s claim on `a` against this shard's borrowers (lender-adl.ts); with K > 1 what they
+ * cannot take is posted as a demand to every shard's borrowers (adl-lender-relay.ts, decided two batches later).
+ */
 function lenderAdl(s: RiskState, lender: Account, a: number, quote: number, sink: EventSink): void {
-  const count = collectBorrowers(s, lender.id, a, quote);
-  if (count === 0) return;
-  const ranked = rankLenderAdlBorrowers(scratch.borrowers, count, scratch.order);
   const price = quotePrice(s, a, quote);
   if (price <= 0n) return;
+  const count = collectBorrowers(s, lender.id, a, quote);
+  const ranked = count === 0 ? 0 : rankLenderAdlBorrowers(scratch.borrowers, count, scratch.order);
   const ctx = s.marginContext;
   planLenderAdl(lender.lent[a]!, price, ctx.assetDecimals[a]!, ctx.assetDecimals[quote]!, scratch.borrowers, scratch.order, ranked, scratch.close, scratch.pay, scratch.adl);
+  if (s.shardCount > 1 && scratch.adl.unredeemedQuantity > 0n) s.lenderAdl.post(lender.id, a, scratch.adl.unredeemedQuantity);
   for (let k = 0; k < ranked; k++) {
     const q = scratch.close[k]!;
     if (q === 0n) continue;
     const borrower = s.accounts.get(scratch.borrowers[scratch.order[k]!]!.account)!;
     matchLenderAdl(s, lender, borrower, a, quote, q, scratch.pay[k]!);
-    publish(s, SocializationKind.LenderAdl, lender, a, q, scratch.pay[k]!, 0n, ctx.assetMark[a]!, borrower.id, sink);
-    publish(s, SocializationKind.LenderAdl, borrower, a, q, -scratch.pay[k]!, 0n, ctx.assetMark[a]!, lender.id, sink);
+    publishSocialization(s, SocializationKind.LenderAdl, lender, a, q, scratch.pay[k]!, 0n, ctx.assetMark[a]!, borrower.id, sink);
+    publishSocialization(s, SocializationKind.LenderAdl, borrower, a, q, -scratch.pay[k]!, 0n, ctx.assetMark[a]!, lender.id, sink);
   }
 }
 
@@ -326,12 +358,12 @@ function publishPaid(s: RiskState, a: number, sink: EventSink): void {
   const mark = s.marginContext.assetMark[a]!;
   for (let i = 0; i < scratch.lenders.length; i++) {
     const l = scratch.lenders[i]!;
-    publish(s, SocializationKind.LenderPaid, l, a, scratch.claimsBefore[i]! - l.lent[a]!, scratch.payouts[i]!, 0n, mark, 0, sink);
+    publishSocialization(s, SocializationKind.LenderPaid, l, a, scratch.claimsBefore[i]! - l.lent[a]!, scratch.payouts[i]!, 0n, mark, 0, sink);
   }
 }
 
 /** A Socialization event on the account's stream (seq 0), kept as a row of its liquidation history (Q6). */
-function publish(
+export function publishSocialization(
   s: RiskState,
   kind: SocializationKind,
   account: Account,

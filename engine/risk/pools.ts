@@ -19,7 +19,9 @@
 // Every redemption counts with K > 1, also in a pool nobody borrows from at the boundary: another shard may borrow
 // in the same batch, and this replica cannot see it (a redeem-all beside a borrow would overdraw the cash). The
 // price: with K > 1 a lender redeems at most its shard's share per batch, so the last lenders of an idle pool leave
-// in parts over several batches (with one shard a pool nobody borrows from may be emptied at once).
+// in parts over several batches (with one shard a pool nobody borrows from may be emptied at once) — except a
+// liquidating lender's rest, which is reserved out of every shard's next budgets and redeemed the next batch
+// (redemptionReserved, redeemReserved; engine.ts "Q5 lender ADL across shards (as built)").
 // Fills of margin orders borrow (and, S4, redeem) against capacity reserved when the order was accepted (S2), so
 // they need no gate; they still take the budget.
 //
@@ -56,6 +58,7 @@ import {
   LendingPool,
   MS_PER_HOUR,
   msToNextHour,
+  newPoolPosition,
   owedAmount,
   PoolAction,
   PoolActionKind,
@@ -88,6 +91,12 @@ export class PoolBook {
   readonly deltas: PoolDelta[];
   /** K > 1: units of borrow + redemption this shard may still take in this batch, per asset. */
   readonly budget: bigint[];
+  /**
+   * K > 1, Q5: units of liquidating lenders' redemptions reserved for the next batch (the relayed redemption demands,
+   * set at the batch end before the budgets are dealt): every shard's budget leaves them out, and the lender's shard
+   * redeems them outside its budget (redeemReserved), so Σ of the batch's borrows and redemptions stays in the room.
+   */
+  readonly redemptionReserved: bigint[];
   /** Accruals done per pool (the stamps of the position log). */
   readonly accruals: number[];
   /** Per pool, the last accruals (ring of ACCRUAL_TABLE_HOURS rows, oldest first from `tableStart`). */
@@ -100,6 +109,8 @@ export class PoolBook {
    */
   private readonly indexMoved: Uint8Array;
   readonly plan = new PoolAction();
+  /** burnLendShares: the lender's side of a Q5 leg whose account is on another shard (a scratch position). */
+  private readonly lendSide = newPoolPosition();
   private readonly accrual = new HourAccrual();
   /** L14: the perpetual markets' settlement asset (−1: no perpetual market), whose log carries the open PnL. */
   readonly pnlAsset: number;
@@ -115,6 +126,7 @@ export class PoolBook {
     this.reserved = new Array<bigint>(n).fill(0n);
     this.deltas = this.pools.map(() => new PoolDelta());
     this.budget = new Array<bigint>(n).fill(0n);
+    this.redemptionReserved = new Array<bigint>(n).fill(0n);
     this.accruals = new Array<number>(n).fill(0);
     this.indexMoved = new Uint8Array(n);
     this.table = this.pools.map(() => []);
@@ -223,13 +235,17 @@ export class PoolBook {
     if (this.shardCount > 1) this.budget[a] = this.budget[a]! - units;
   }
 
-  /** K > 1: each shard's share of the room below the throttle at the boundary (see the module comment). */
+  /**
+   * K > 1: each shard's share of the room below the throttle at the boundary (see the module comment), less the
+   * liquidation redemptions reserved for the next batch (redemptionReserved: Q5, adl-lender-relay.ts).
+   */
   refreshBudgets(): void {
     if (this.shardCount === 1) return;
     const k = BigInt(this.shardCount);
     for (let a = 0; a < this.pools.length; a++) {
       const pool = this.pools[a]!;
-      this.budget[a] = utilizationRoom(pool, pool.config.throttleUtilizationThreshold, this.reserved[a]!) / k;
+      const room = utilizationRoom(pool, pool.config.throttleUtilizationThreshold, this.reserved[a]!) - this.redemptionReserved[a]!;
+      this.budget[a] = room > 0n ? room / k : 0n;
     }
   }
 
@@ -399,6 +415,20 @@ export class PoolBook {
   }
 
   /**
+   * Q5, K > 1: a liquidating lender's redemption of `amount` reserved at the last boundary (redemptionReserved): the
+   * pool's own gates (throttle before, maxUtilization after, cash), no shard budget. Returns the code.
+   */
+  redeemReserved(account: Account, a: number, amount: bigint, nowMs: number): RejectCode {
+    const pool = this.pools[a]!;
+    const p = account.positions[a]!;
+    const code = amount >= account.lent[a]! ? checkRedeemAll(pool, p, this.plan) : checkRedeem(pool, p, amount, this.plan);
+    if (code !== RejectCode.None) return code;
+    this.commit(account, a, nowMs, 0n);
+    account.available[a] = account.available[a]! + this.plan.amount;
+    return RejectCode.None;
+  }
+
+  /**
    * A redemption a fill must have (S2, S4: the trade already happened). Returns the units, or -1. Not gated: it
    * replaces part of the order's reserved borrow (the fill's redemptions and borrows together never exceed the
    * order's borrowMax), and that reservation is already inside the room every shard's budget comes from, so the
@@ -454,6 +484,35 @@ export class PoolBook {
     this.value(account, a);
     this.log(account, a, timeMs, 0n);
     return owed;
+  }
+
+  /**
+   * Q5 across risk shards (engine.ts "Q5 lender ADL across shards (as built)"), on the borrower's shard: the lender's
+   * half of a leg on the pool alone — `shares` lend shares and `amount` units of cash leave it, as the lender's forced
+   * redemption would take them, in THIS shard's delta, beside the borrower's repayment of `amount`: the pair is one
+   * delta, so every replica's lent and borrowed totals move together at the merge. The lender's own shares leave it on
+   * the lender's shard (releaseLendShares), which changes no total. No budget: the pair leaves the cash as it was and
+   * lowers the utilization.
+   */
+  burnLendShares(a: number, shares: bigint, amount: bigint): void {
+    const plan = this.plan;
+    plan.reset(PoolActionKind.Redeem);
+    plan.shares = shares;
+    plan.amount = amount;
+    this.lendSide.lendShares = shares;
+    this.lendSide.borrowShares = 0n;
+    applyPoolAction(this.pools[a]!, this.lendSide, plan);
+    this.deltas[a]!.addAction(plan);
+  }
+
+  /** Q5 across risk shards, on the lender's shard: `shares` of the account's lend shares leave it (burnLendShares). */
+  releaseLendShares(account: Account, a: number, shares: bigint, timeMs: number): void {
+    const p = account.positions[a]!;
+    if (shares > p.lendShares) throw new Error(`risk invariant (Q5): account ${account.id} holds ${p.lendShares} lend shares of asset ${a}, not ${shares}`);
+    p.lendShares -= shares;
+    if (p.lendShares === 0n && p.borrowShares === 0n) account.poolPositions--;
+    this.value(account, a);
+    this.log(account, a, timeMs, 0n);
   }
 
   /**

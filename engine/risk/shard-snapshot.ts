@@ -1,6 +1,6 @@
 // The risk shard's snapshot section (X7): the clock, marks, pool replicas, fee volumes, accounts, the fee account,
 // the insurance slice (D4), holds and the clientId index, the oracle replica (perps/oracle-book.ts), the liquidating set (Q1) and its stalls (Q2), the open-interest
-// replica (P1; positions are in the accounts), the liquidation histories and the insurance fund's replica (Q6), the markets' funding-rate histories (P4), the spread passes' cursors (P5S), the backstop's replicated headroom (Q3 across shards), composed from the encodings in snapshot.ts, pools.ts and fees.ts.
+// replica (P1; positions are in the accounts), the liquidation histories and the insurance fund's replica (Q6), the markets' funding-rate histories (P4), the spread passes' cursors (P5S), the backstop's replicated headroom (Q3 across shards), the replicated perp and lender ADL demands and offers (Q4, Q5 across shards), composed from the encodings in snapshot.ts, pools.ts and fees.ts.
 import { SnapshotTag, type SnapshotReader, type SnapshotWriter } from "../model/index.ts";
 import { restoreAccounts, restoreFeeAccount, restoreHolds, restoreMarks, writeAccounts, writeFeeAccount, writeHolds, writeMarks } from "./snapshot.ts";
 import { holdClientKey, type RiskState } from "./state.ts";
@@ -46,6 +46,7 @@ export function writeShardSnapshot(s: RiskState, w: SnapshotWriter): void {
   s.conversions.write(w); // P6 (3): the settlement borrows due a conversion (settlement-conversions.ts)
   s.relay.writeSnapshot(w); // Q3 across shards: the backstop's replicated headroom (backstop-relay.ts)
   s.adl.writeSnapshot(w); // Q4 across shards: the replicated ADL demands and offers (adl-relay.ts)
+  s.lenderAdl.writeSnapshot(w); // Q5 across shards: the replicated lender ADL demands and offers (adl-lender-relay.ts)
   w.endSection();
 }
 
@@ -88,6 +89,7 @@ export function restoreShardSnapshot(s: RiskState, r: SnapshotReader): void {
   s.conversions.restore(r, s.accounts.size);
   s.relay.restoreSnapshot(r);
   s.adl.restoreSnapshot(r);
+  s.lenderAdl.restoreSnapshot(r);
   r.endSection();
   rebuildLiquidationIndex(s);
   rebuildPerpHolders(s);

@@ -28,13 +28,14 @@ import type { InsuranceRow } from "./insurance.ts";
 import { advanceFunding, fundingInTransit, recordFundingRate, startFunding } from "./funding.ts";
 import { PASS_VISITS_PER_BATCH_MAX } from "./passes.ts";
 import { createEngineOrders, type EngineCommandOut } from "./liquidation-steps.ts";
-import { lenderBatchEnd, lenderPhase0 } from "./liquidation-lenders.ts";
+import { lenderBatchEnd, lenderPhase0, lenderQuoteAsset } from "./liquidation-lenders.ts";
 import { advanceRealization, autoRealizeAtMark, startRealizationAtTick } from "./realization.ts";
 import * as queries from "./queries.ts";
 import { accountIds, stateHash, totals, validateInternalState } from "./invariants.ts";
 import { restoreShardSnapshot, writeShardSnapshot } from "./shard-snapshot.ts";
 import { relayBackstopStatus, relayBatchEnd, relays } from "./backstop-transit.ts";
 import { adlAcrossShards, planReady, publishOffers } from "./adl-across-shards.ts";
+import { publishLenderAdl } from "./adl-lenders-across-shards.ts";
 
 /** Q3/Q4: the kinds an account with legs in flight may not send this batch (deposits, cancels and queries pass). */
 function refusedInFlight(kind: CommandKind): boolean {
@@ -250,7 +251,8 @@ export class RiskShard {
     if (s.adl.ready.length !== 0) planReady(s);
     // Q4/Q5 first (liquidation-lenders.ts): bankruptcies resolved, lent collateral redeemed or lender ADL, new bankruptcies.
     // Q4: both halves spend one cover budget (engine.ts "Q4 one cover budget (as built)"): the lenders' first.
-    if (s.liquidation.liquidating.size !== 0 || s.lenders.pending.size !== 0 || s.lenders.transitQuote !== 0n) lenderPhase0(s, sink);
+    const lenderWork = s.liquidation.liquidating.size !== 0 || s.lenders.pending.size !== 0 || s.lenders.transitQuote !== 0n;
+    if (lenderWork || s.lenderAdl.ready.length !== 0) lenderPhase0(s, sink);
     const sent = s.liquidation.liquidating.size !== 0 ? createEngineOrders(s, batch, out) : 0;
     // P6 (3): the settlement borrows of the last batch, converted through the book (settlement-conversions.ts).
     if (s.conversions.due.size !== 0) s.conversions.place(s, batch, sent, out);
@@ -275,6 +277,7 @@ export class RiskShard {
     const relayFirst = assets + s.openInterest.length + s.insurance.deltas.length + s.lenders.deltas.length;
     s.relay.applyRemote(deltas, relayFirst); // Q3
     s.adl.applyRemote(deltas, relayFirst + s.relay.deltas.length); // Q4 ADL across shards
+    s.lenderAdl.applyRemote(deltas, relayFirst + s.relay.deltas.length + s.adl.deltas.length); // Q5 across shards
   }
 
   /**
@@ -292,6 +295,8 @@ export class RiskShard {
     if (s.liquidation.pendingAccounts.length !== 0) settleTransfers(s, sink); // Q3/Q4 covers, takeovers' assets
     if (relays(s)) relayBackstopStatus(s); // Q3 across shards: the backstop's owner reports it for the merge
     if (s.adl.pending.length !== 0) publishOffers(s); // Q4 ADL across shards: this shard's candidates for the demands
+    // Q5 across shards, last: the lenders' confirmations and this shard's borrowers (adl-lenders-across-shards.ts).
+    if (s.lenderAdl.pending.length !== 0) publishLenderAdl(s, lenderQuoteAsset(s));
   }
 
   /** P5S: does this shard have funding payments or a realization pass left (batches must keep coming)? */
@@ -307,6 +312,10 @@ export class RiskShard {
     const s = this.s;
     relayBatchEnd(s, sink); // Q3 across shards: the replicated headroom, the backstop's credit (before the payouts)
     if (adlAcrossShards(s)) s.adl.roll(); // Q4 ADL across shards: demands and offers move on a batch
+    if (adlAcrossShards(s)) {
+      s.lenderAdl.roll(); // Q5 across shards: the lenders' demands, confirmations and offers
+      s.lenderAdl.reservedRedemptions(s.pools.redemptionReserved); // ... and the redemptions reserved for the next batch
+    }
     lenderBatchEnd(s, sink); // Q4: the batch's write-downs and lender payouts, every shard alike (before interest)
     s.pools.endBatch(s.nowMs);
     for (const d of s.openInterestDeltas) d.cash = 0n;
@@ -354,6 +363,16 @@ export class RiskShard {
       pending: adl.pending.map((d) => `${d.account}:${d.market}:${d.quantity}:${d.deficit}`),
       ready: adl.ready.map((d) => `${d.account}:${d.market}:${d.quantity}:${d.deficit}`),
       offers: adl.offers.map((o) => `${o.account}:${o.market}:${o.quantity}:${o.costBasis}:${o.netEquityUsd}`),
+    };
+  }
+
+  /** Q5 lender ADL across shards: the replicated demands and offers as of the last boundary (adl-lender-relay.ts; tests). */
+  lenderAdlRelayed(): { pending: string[]; ready: string[]; offers: string[] } {
+    const r = this.s.lenderAdl;
+    return {
+      pending: r.pending.map((d) => `${d.account}:${d.asset}:${d.quantity}${d.redeem ? ":redeem" : ""}`),
+      ready: r.ready.map((d) => `${d.account}:${d.asset}:${d.quantity}:${d.shares}`),
+      offers: r.offers.map((o) => `${o.account}:${o.asset}:${o.borrowQuantity}:${o.freeQuote}`),
     };
   }
 

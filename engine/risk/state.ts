@@ -26,6 +26,7 @@ import { SettlementPasses } from "./passes.ts";
 import { SettlementConversions } from "./settlement-conversions.ts";
 import { BackstopRelay } from "./backstop-relay.ts";
 import { AdlRelay } from "./adl-relay.ts";
+import { LenderAdlRelay } from "./adl-lender-relay.ts";
 import { SortedIdSet } from "./sorted-ids.ts";
 
 /** Named limits (TigerBeetle: a limit on everything), each with a typed reject. */
@@ -290,6 +291,8 @@ export class RiskState {
   readonly relay: BackstopRelay;
   /** Q4 ADL across risk shards: the replicated demands and offers (adl-relay.ts). */
   readonly adl: AdlRelay;
+  /** Q5 lender ADL across risk shards: the replicated demands and offers (adl-lender-relay.ts). */
+  readonly lenderAdl: LenderAdlRelay;
   /** Q6: each own account's liquidation history (liquidation-history.ts). */
   readonly liquidationHistory = new LiquidationHistory();
   /**
@@ -388,7 +391,11 @@ export class RiskState {
     this.lenders = new LenderBook(this.assetCount);
     this.relay = new BackstopRelay(this.assetCount);
     this.adl = new AdlRelay(shardIndex, shardCount, config.markets.length);
-    this.batchDeltas = [...this.pools.deltas, ...this.openInterestDeltas, ...this.insurance.deltas, ...this.lenders.deltas, ...this.relay.deltas, ...this.adl.deltas];
+    this.lenderAdl = new LenderAdlRelay(shardIndex, shardCount, this.assetCount);
+    this.batchDeltas = [
+      ...this.pools.deltas, ...this.openInterestDeltas, ...this.insurance.deltas, ...this.lenders.deltas, ...this.relay.deltas, ...this.adl.deltas,
+      ...this.lenderAdl.deltas,
+    ];
   }
 
   /** P1/C4: the account's perpetual state, made on first use. */

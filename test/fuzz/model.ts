@@ -48,6 +48,7 @@ import {
   type EventSink,
 } from "../../engine/model/index.ts";
 import { exchangeShare, validatePoolState } from "../../engine/lending/index.ts";
+import { StuckLenders } from "./stuck-lenders.ts";
 import { isEngineOrderId } from "../../engine/liquidation/index.ts";
 import { Engine, loadConfig, type EngineTopology } from "../../engine/pipeline/index.ts";
 import { riskShardOf, SettlementReason } from "../../engine/risk/index.ts";
@@ -174,6 +175,9 @@ export class FuzzStats {
   /** Q4 ADL legs (LiquidationTransfer OnAdl), and those whose counterparty is on another risk shard. */
   adlLegs = 0;
   adlLegsCrossShard = 0;
+  /** Q5 lender ADL legs (the lender's LenderAdl Socialization), and those whose borrower is on another risk shard. */
+  lenderAdlLegs = 0;
+  lenderAdlLegsCrossShard = 0;
   /** Longest run of batches without progress of a liquidating account that the book could step. */
   maxBatchesWithoutProgress = 0;
   /** Distinct (account, liquidation) episodes that were "stalled, no book step" at some batch (Q3's share). */
@@ -235,16 +239,23 @@ export class FuzzModel {
   /** An engine order (Q2 step) matching refused: planned against its filters, it would be refused every batch. */
   private refusedStep: string | null = null;
   private stepNo = 0;
+  /** Q5: the stuck lenders of an episode that runs them (stuck-lenders.ts), else null. */
+  private readonly stuck: StuckLenders | null = null;
 
   constructor(
     readonly seed: number,
     readonly topology: EngineTopology = { riskShards: 1, matchingShards: 1 },
+    stuckLenders = false,
   ) {
     this.rng = new Rng(seed);
     this.engine = new Engine(config, topology);
     this.sink = { publish: (e) => this.observe(e) };
     this.paths = config.assets.map((_, a) => ({ usd: INITIAL_USD[a]!, trend: 0 }));
     this.genesis();
+    if (stuckLenders) {
+      const own = new Rng(seed ^ 0x5bd1e995); // Q5: the stuck lenders' own stream (stuck-lenders.ts)
+      this.stuck = new StuckLenders(this.engine, () => own.next(), (f) => this.cmd(f));
+    }
   }
 
   /** The lender, the market maker and the arbitrageur, funded; the first oracle quotes and quotes in every book. */
@@ -339,6 +350,10 @@ export class FuzzModel {
         this.socialized[e.asset] = true;
         // A Socialization's USDC amounts are in its market's quote asset (the borrowed asset is e.asset).
         if (e.kind === EventKind.Socialization) this.socialized[config.markets[e.market]!.quoteAsset] = true;
+        if (e.kind === EventKind.Socialization && e.socializationKind === SocializationKind.LenderAdl && e.socializedAmount > 0n) {
+          this.stats.lenderAdlLegs++; // the lender's event of a leg (its borrower's carries −amount)
+          if (riskShardOf(e.account, this.topology.riskShards) !== riskShardOf(e.counterpartyAccount, this.topology.riskShards)) this.stats.lenderAdlLegsCrossShard++;
+        }
         // Q4: the fund pays a write-down beyond its budget and goes below 0 by exactly the loss on the account's row.
         if (e.kind === EventKind.Socialization && e.socializationKind === SocializationKind.LenderWriteDown && e.account !== 0) {
           if (config.markets[e.market]!.quoteAsset !== USDC) this.fail("Q4", `a write-down loss of ${e.socializedLoss} in asset ${config.markets[e.market]!.quoteAsset}, not USDC`);
@@ -625,6 +640,7 @@ export class FuzzModel {
     } else {
       for (let n = rng.pick([1, 1, 1, 2, 3, 5]); n > 0; n--) this.traderAction();
     }
+    if (this.stuck !== null) this.stuck.step(this.cmds);
     this.run();
     this.check();
   }
@@ -816,6 +832,8 @@ export interface FuzzRunOptions {
   /** Steps per fresh engine; model k runs seed episodeSeed(seed, k). */
   episodeSteps: number;
   topology?: EngineTopology;
+  /** Q5: every episode also runs the stuck lenders of stuck-lenders.ts (`npm run fuzz -- --stuck-lenders 1`). */
+  stuckLenders?: boolean;
   /** Called after each episode (progress output), with its failure if it had one. */
   onEpisode?: (episode: number, seed: number, stats: FuzzStats, failure: FuzzFailure | null) => void;
 }
@@ -843,7 +861,7 @@ export function runFuzz(o: FuzzRunOptions): FuzzRunResult {
   for (let k = 0; done < o.steps; k++) {
     const seed = episodeSeed(o.seed, k);
     const n = Math.min(o.episodeSteps, o.steps - done);
-    const model = new FuzzModel(seed, o.topology);
+    const model = new FuzzModel(seed, o.topology, o.stuckLenders ?? false);
     let failure: FuzzFailure | null = null;
     try {
       for (let i = 0; i < n; i++) model.step();
@@ -869,7 +887,7 @@ export function formatFuzzReport(o: FuzzRunOptions, r: FuzzRunResult): string[] 
     `fuzz: seed ${o.seed}, ${s.steps} steps (${s.batches} batches) in episodes of ${o.episodeSteps}, ${(r.elapsedMs / 1000).toFixed(1)} s (${Math.round((s.steps * 1000) / r.elapsedMs)} steps/s), CPU ${(r.cpuMs / 1000).toFixed(1)} s (${Math.round((s.steps * 1000) / r.cpuMs)} steps/s)`,
     `  prices: ${s.crashes} crashes, ${s.pumps} pumps, ${s.oracleUpdates} oracle updates; ${s.fundingRates} funding rates, ${s.realizations} realization rows`,
     `  trading: ${s.fills} fills, ${s.borrows} borrows, ${s.rejects} refusals`,
-    `  liquidation: ${s.liquidationsStarted} started, ${s.liquidationsEnded} ended, ${s.liquidationFills} liquidation fills, ${s.liquidationCancels} orders canceled by it; ${s.backstopLegs} backstop legs (Q3), ${s.backstopLegsCrossShard} from another risk shard; ${s.adlLegs} ADL legs (Q4), ${s.adlLegsCrossShard} against another risk shard`,
+    `  liquidation: ${s.liquidationsStarted} started, ${s.liquidationsEnded} ended, ${s.liquidationFills} liquidation fills, ${s.liquidationCancels} orders canceled by it; ${s.backstopLegs} backstop legs (Q3), ${s.backstopLegsCrossShard} from another risk shard; ${s.adlLegs} ADL legs (Q4), ${s.adlLegsCrossShard} against another risk shard; ${s.lenderAdlLegs} lender ADL legs (Q5), ${s.lenderAdlLegsCrossShard} against another risk shard`,
     `  insurance (USDC): ${usdc(s.liquidationFeesUsdc)} in liquidation fees; lowest raw ${usdc(s.minInsuranceRawUsdc)}, lowest at close-out ${usdc(s.minInsuranceCloseOutUsdc)}; write-down losses recorded ${usdc(s.writeDownLossUsdc)}`,
     `  progress (Q2): longest wait ${s.maxBatchesWithoutProgress} batches (bound ${PROGRESS_BOUND_BATCHES}); stalled with no book step (Q3's, backstop switch ${BACKSTOP_TAKES_STALLED ? "on" : "off"}): ${s.stalledNoBookStep} accounts over ${s.stalledBatches} batches`,
     `  invariant failures: ${r.failures.length}`,
