@@ -9,42 +9,21 @@
 // Prints, per build and mode, the CPU per command (mean over the measured batches) and the digests.
 import { createHash } from "node:crypto";
 import { pathToFileURL } from "node:url";
-import { CommandKind, CommandRecord, OrderType, Side, TimeInForce, type EventRecord } from "../engine/model/index.ts";
+import { CommandRecord, type EventRecord } from "../engine/model/index.ts";
+import { PAIR_WARMUP, pairStream } from "./pair-stream.ts";
 
-const PAIR_TAKERS = 100;
-const PAIR_WARMUP = 20_000;
-const PAIR_MEASURED = 100_000;
 const BATCH = 1024;
-const USDC_UNIT = 1_000_000n;
-const SOL_UNIT = 1_000_000_000n;
-const BTC_PERP_MARKET = 3;
-const PERP_PAIR_BTC = 100_000n;
 
 type Mode = "spot" | "perp";
 
-/** pipeline.bench.ts pairStream, as records. */
-function pairStream(mode: Mode): { setup: CommandRecord[]; commands: CommandRecord[] } {
-  const perp = mode === "perp";
-  let seq = 0;
-  const cmd = (f: Partial<CommandRecord>): CommandRecord => Object.assign(new CommandRecord(), f, { seq: ++seq });
-  const setup: CommandRecord[] = [cmd({ kind: CommandKind.AdvanceTime, timeMs: 1_767_225_600_000 })];
-  const lender = 300 * 16;
-  setup.push(cmd({ kind: CommandKind.Deposit, account: lender, asset: 0, amount: 900_000_000n * USDC_UNIT }));
-  setup.push(cmd({ kind: CommandKind.Lend, account: lender, asset: 0, amount: 900_000_000n * USDC_UNIT }));
-  for (let t = 1; t <= PAIR_TAKERS; t++) {
-    setup.push(cmd({ kind: CommandKind.Deposit, account: t * 16, asset: 2, amount: 10n * 100_000_000n }));
-    setup.push(cmd({ kind: CommandKind.Deposit, account: t * 16, asset: 0, amount: 1_000_000n * USDC_UNIT }));
-    setup.push(cmd({ kind: CommandKind.Deposit, account: (PAIR_TAKERS + t) * 16, asset: perp ? 0 : 4, amount: perp ? 1_000_000n * USDC_UNIT : 100_000n * SOL_UNIT }));
-  }
-  const market = perp ? BTC_PERP_MARKET : 2;
-  const price = perp ? 60_000_000_000_000n : 150_000_000_000n;
-  const quantity = perp ? PERP_PAIR_BTC : SOL_UNIT;
+/** pair-stream.ts's commands (the pipeline bench's), each its own record. */
+function pairCommands(mode: Mode): { setup: CommandRecord[]; commands: CommandRecord[] } {
   const commands: CommandRecord[] = [];
-  for (let i = 0; i < (PAIR_WARMUP + PAIR_MEASURED) >> 1; i++) {
-    const t = 1 + (i % PAIR_TAKERS);
-    commands.push(cmd({ kind: CommandKind.PlaceOrder, account: (PAIR_TAKERS + t) * 16, market, side: Side.Sell, orderType: OrderType.Limit, tif: TimeInForce.GTC, price, quantity }));
-    commands.push(cmd({ kind: CommandKind.PlaceOrder, account: t * 16, market, side: Side.Buy, orderType: OrderType.Limit, tif: TimeInForce.IOC, price, quantity }));
-  }
+  const setup = pairStream(mode, (c) => {
+    const copy = new CommandRecord();
+    copy.copyFrom(c);
+    commands.push(copy);
+  });
   return { setup, commands };
 }
 
@@ -68,7 +47,7 @@ async function makeRun(root: string, label: string, mode: Mode, hashEvents: bool
   const mod = await import(pathToFileURL(`${root}/engine/pipeline/index.ts`).href);
   const engine = new mod.Engine(mod.loadConfig(`${root}/config/default.json`)) as EngineLike;
   const hash = hashEvents ? createHash("sha256") : null;
-  const run: Run = { label: `${label} ${mode}`, engine, stream: pairStream(mode), hash, cpuUs: 0, events: 0, positions: 0, sink: { publish: () => {} } };
+  const run: Run = { label: `${label} ${mode}`, engine, stream: pairCommands(mode), hash, cpuUs: 0, events: 0, positions: 0, sink: { publish: () => {} } };
   (run as { sink: Run["sink"] }).sink = {
     publish(e: EventRecord): void {
       run.events++;

@@ -12,7 +12,7 @@
 //                             fees — issue 12's bar: ≤ 1.5× pipeline.spot-order per command in the same run.
 import { Worker } from "node:worker_threads";
 import * as hdr from "hdr-histogram-js";
-import { CommandKind, CommandRecord, OrderFlag, OrderType, Side, TimeInForce, type EventRecord } from "../engine/model/index.ts";
+import { CommandKind, CommandRecord, type EventRecord } from "../engine/model/index.ts";
 import {
   BATCH_COMMANDS_MAX,
   COMMAND_RECORD_BYTES,
@@ -35,6 +35,7 @@ import { RingBuffer, SpinThenParkWait } from "../engine/ring/index.ts";
 import type { EchoWorkerData } from "./echo-worker.ts";
 import type { BenchDef, BenchResult } from "./harness.ts";
 import { bookWorkload, loadCommand, type BookStream } from "./book-workload.ts";
+import { PAIR_MEASURED, PAIR_TAKERS, PAIR_WARMUP, pairStream, type PairMode } from "./pair-stream.ts";
 
 /** Commands run at full speed first, so that the measured part sees optimised code in every thread. */
 const WARMUP_COMMANDS = 100_000;
@@ -353,52 +354,12 @@ async function openLoopLatency(target: "engine" | "echo"): Promise<BenchResult> 
 
 // ---- spot vs margin orders (issue 5) ----
 
-const PAIR_TAKERS = 100;
-const PAIR_WARMUP = 20_000;
-const PAIR_MEASURED = 100_000;
-const USDC_UNIT = 1_000_000n;
-const SOL_UNIT = 1_000_000_000n;
-
-/** What a pair trades: plain spot, spot on margin (the taker borrows USDC), or the BTC perpetual. */
-type PairMode = "spot" | "margin" | "perp";
-const BTC_PERP_MARKET = 3;
-/** 0.001 BTC a perp pair: 60,000 pairs stay under the market's open-interest limit (500 BTC). */
-const PERP_PAIR_BTC = 100_000n;
-
-/**
- * Maker sells 1 SOL at 150 (GTC, rests), taker buys it (IOC): with "margin", the taker has no USDC and borrows it;
- * with "perp", the pair trades 0.001 BTC of BTC_USDC_PERP at 60,000 (both sides hold USDC; positions grow).
- */
-function pairStream(mode: PairMode): { setup: CommandRecord[]; views: RecordViews; count: number } {
-  const margin = mode === "margin";
-  const perp = mode === "perp";
-  let seq = 0;
-  const cmd = (f: Partial<CommandRecord>): CommandRecord => Object.assign(new CommandRecord(), f, { seq: ++seq });
-  const setup: CommandRecord[] = [cmd({ kind: CommandKind.AdvanceTime, timeMs: 1_767_225_600_000 })];
-  const lender = 300 * 16;
-  setup.push(cmd({ kind: CommandKind.Deposit, account: lender, asset: 0, amount: 900_000_000n * USDC_UNIT }));
-  setup.push(cmd({ kind: CommandKind.Lend, account: lender, asset: 0, amount: 900_000_000n * USDC_UNIT }));
-  for (let t = 1; t <= PAIR_TAKERS; t++) {
-    setup.push(cmd({ kind: CommandKind.Deposit, account: t * 16, asset: 2, amount: 10n * 100_000_000n })); // 10 BTC of collateral
-    if (!margin) setup.push(cmd({ kind: CommandKind.Deposit, account: t * 16, asset: 0, amount: 1_000_000n * USDC_UNIT }));
-    setup.push(cmd({ kind: CommandKind.Deposit, account: (PAIR_TAKERS + t) * 16, asset: perp ? 0 : 4, amount: perp ? 1_000_000n * USDC_UNIT : 100_000n * SOL_UNIT }));
-  }
-  const market = perp ? BTC_PERP_MARKET : 2;
-  const price = perp ? 60_000_000_000_000n : 150_000_000_000n;
-  const quantity = perp ? PERP_PAIR_BTC : SOL_UNIT;
-  const total = (PAIR_WARMUP + PAIR_MEASURED) >> 1;
-  const views = viewsOf(new ArrayBuffer(total * 2 * COMMAND_RECORD_BYTES));
-  const c = new CommandRecord();
-  for (let i = 0; i < total; i++) {
-    const t = 1 + (i % PAIR_TAKERS);
-    c.clear();
-    Object.assign(c, { kind: CommandKind.PlaceOrder, seq: ++seq, account: (PAIR_TAKERS + t) * 16, market, side: Side.Sell, orderType: OrderType.Limit, tif: TimeInForce.GTC, price, quantity });
-    writeCommand(views, 2 * i * COMMAND_RECORD_BYTES, c);
-    c.clear();
-    Object.assign(c, { kind: CommandKind.PlaceOrder, seq: ++seq, account: t * 16, market, side: Side.Buy, orderType: OrderType.Limit, tif: TimeInForce.IOC, price, quantity, flags: margin ? OrderFlag.AutoBorrow : 0 });
-    writeCommand(views, (2 * i + 1) * COMMAND_RECORD_BYTES, c);
-  }
-  return { setup, views, count: total * 2 };
+/** pair-stream.ts's commands written into a record buffer, for the rings. */
+function pairRecords(mode: PairMode): { setup: CommandRecord[]; views: RecordViews; count: number } {
+  const count = PAIR_WARMUP + PAIR_MEASURED;
+  const views = viewsOf(new ArrayBuffer(count * COMMAND_RECORD_BYTES));
+  const setup = pairStream(mode, (c, i) => writeCommand(views, i * COMMAND_RECORD_BYTES, c));
+  return { setup, views, count };
 }
 
 const pairResults: Record<string, number> = {};
@@ -411,7 +372,7 @@ const PAIR_NOTES: Record<PairMode, string> = {
 };
 
 async function pairThroughput(id: string, mode: PairMode): Promise<BenchResult> {
-  const s = pairStream(mode);
+  const s = pairRecords(mode);
   let fills = 0;
   let rejected = 0;
   const p = await ThreadedPipeline.start(loadConfig(), {
