@@ -38,18 +38,6 @@ class Harness extends EngineHarness {
     super(config, { topology });
   }
 
-  available(account: number, asset: number): bigint {
-    return this.risk(account).balance(account, asset).available;
-  }
-
-  lent(account: number, asset: number): bigint {
-    return this.risk(account).poolBalance(account, asset).lent;
-  }
-
-  borrowed(account: number, asset: number): bigint {
-    return this.risk(account).poolBalance(account, asset).borrowed;
-  }
-
   /** Every replica's [lent, borrowed, cash] of the pool (equal at a boundary). */
   pools(asset: number): bigint[][] {
     return this.engine.risk.map((r) => {

@@ -33,18 +33,6 @@ class Harness extends EngineHarness {
     super(config, { topology });
   }
 
-  available(account: number, asset: number): bigint {
-    return this.risk(account).balance(account, asset).available;
-  }
-
-  lent(account: number, asset: number): bigint {
-    return this.risk(account).poolBalance(account, asset).lent;
-  }
-
-  borrowed(account: number, asset: number): bigint {
-    return this.risk(account).poolBalance(account, asset).borrowed;
-  }
-
   transit(): bigint {
     return this.engine.risk.reduce((sum, r) => sum + r.lenderTransit(), 0n);
   }

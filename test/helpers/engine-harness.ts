@@ -59,6 +59,21 @@ export class EngineHarness {
   }
 
   /** Every liquidating account, over the shards, in id order. */
+  /** The account's available units of the asset (on its risk shard). */
+  available(account: number, asset: number): bigint {
+    return this.risk(account).balance(account, asset).available;
+  }
+
+  /** The account's lent units of the asset. */
+  lent(account: number, asset: number): bigint {
+    return this.risk(account).poolBalance(account, asset).lent;
+  }
+
+  /** The account's borrowed units of the asset. */
+  borrowed(account: number, asset: number): bigint {
+    return this.risk(account).poolBalance(account, asset).borrowed;
+  }
+
   liquidating(): number[] {
     return this.engine.risk.flatMap((r) => r.liquidatingAccounts()).sort((a, b) => a - b);
   }
