@@ -3,9 +3,10 @@
 // snapshot bytes (slot, day, USD for each used slot, slots ascending) and its hash text; a restore goes on the same.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { SnapshotReader, SnapshotWriter, SnapshotTag } from "../engine/model/index.ts";
+import { EventKind, Side, SnapshotReader, SnapshotWriter, SnapshotTag, type CommandRecord, type EventSink } from "../engine/model/index.ts";
 import { VolumeBook, VOLUME_WINDOW_DAYS } from "../engine/risk/index.ts";
-import { loadConfig } from "../engine/pipeline/index.ts";
+import { Engine, loadConfig } from "../engine/pipeline/index.ts";
+import { deposit, limit, resetSeq } from "./helpers/commands.ts";
 
 const tiers = loadConfig().feeTiers;
 
@@ -125,5 +126,53 @@ describe("S5: sparse 30-day volume buckets", () => {
     expect(() => new VolumeBook(tiers).restoreSnapshot(new SnapshotReader(bad([[20_010 % 30, 20_010]]).bytes()))).not.toThrow();
     expect(() => new VolumeBook(tiers).restoreSnapshot(new SnapshotReader(bad([[3, 20_010]]).bytes()))).toThrow(/volume bucket 3/);
     expect(() => new VolumeBook(tiers).restoreSnapshot(new SnapshotReader(bad([[20_001 % 30, 20_001], [20_010 % 30, 20_010]]).bytes()))).toThrow(/order/);
+  });
+
+  it("S5, X7: a user's volume record is made at its first fill, not with its account; a restore goes on exactly as the live engine", () => {
+    const config = loadConfig();
+    const live = new Engine(config, { riskShards: 1, matchingShards: 1 });
+    const fills: number[] = [];
+    const sink: EventSink = { publish: (e) => void (e.kind === EventKind.Fill && fills.push(e.account)) };
+    const run = (engine: Engine, cmds: CommandRecord[]): void => engine.processBatch(cmds, cmds.length, sink);
+    const usd = (n: bigint): bigint => n * 1_000_000n;
+    const btcAt60k = 60_000n * 1_000_000_000n;
+    resetSeq();
+    run(live, [deposit(32, 0, usd(1_000_000n)), deposit(33, 0, usd(1_000_000n)), deposit(48, 2, 100_000_000n), deposit(64, 2, 100_000_000n)]);
+    expect(live.risk[0]!.volumeUsers()).toBe(0); // four funded accounts of three users, none traded
+    run(live, [limit(48, 0, Side.Sell, btcAt60k, 100_000n), limit(64, 0, Side.Sell, btcAt60k + 1_000_000_000n, 100_000n)]);
+    expect(live.risk[0]!.volumeUsers()).toBe(0); // resting orders trade nothing
+    run(live, [limit(32, 0, Side.Buy, btcAt60k, 100_000n)]);
+    expect(fills).toEqual([32]);
+    expect(live.risk[0]!.volumeUsers()).toBe(2); // users 2 (account 32) and 3 (account 48)
+    const restored = Engine.fromSnapshot(config, live.snapshot());
+    expect(restored.risk[0]!.volumeUsers()).toBe(2);
+    expect(restored.stateHash()).toBe(live.stateHash());
+    // Account 33 (user 2's second account) takes 64's ask: user 4's first fill; the same on both engines.
+    const next = limit(33, 0, Side.Buy, btcAt60k + 1_000_000_000n, 100_000n);
+    run(live, [next]);
+    run(restored, [next]);
+    expect(fills).toEqual([32, 33, 33]);
+    expect([live.risk[0]!.volumeUsers(), restored.risk[0]!.volumeUsers()]).toEqual([3, 3]);
+    expect(restored.stateHash()).toBe(live.stateHash());
+    expect(Buffer.from(restored.snapshot()).equals(Buffer.from(live.snapshot()))).toBe(true);
+  });
+
+  it("S5, X7: records of untraded users (every user with an account had one in snapshots of earlier builds) change no answer", () => {
+    const withThem = new VolumeBook(tiers);
+    const without = new VolumeBook(tiers);
+    for (const book of [withThem, without]) book.add(book.userVolume(7), 20_010, 3_000_000_000_000_000n);
+    withThem.userVolume(5);
+    withThem.userVolume(9);
+    const w = new SnapshotWriter();
+    withThem.writeSnapshot(w);
+    const restored = new VolumeBook(tiers);
+    restored.restoreSnapshot(new SnapshotReader(w.bytes()));
+    expect(restored.size).toBe(3);
+    for (const user of [5, 7, 9, 11]) {
+      expect(restored.tierOf(user, 20_011)).toBe(without.tierOf(user, 20_011));
+      expect(restored.volumeUsdOf(user, 20_011)).toBe(without.volumeUsdOf(user, 20_011));
+    }
+    expect(restored.tierOf(7, 20_011)).toBe(1);
+    expect(restored.hashText()).toBe(without.hashText());
   });
 });

@@ -347,6 +347,31 @@ export class SnapshotReader {
     return b;
   }
 
+  /** Steps over a big without making it: the scan of bytes kept to be decoded later (checked as big() checks them). */
+  skipBig(): void {
+    const h = this.uint();
+    const kind = h % 4;
+    if (kind === 0 || kind === 2) return;
+    const bytes = (h - kind) / 4;
+    this.need(bytes);
+    this.pos += bytes;
+  }
+
+  /** A copy of the bytes from offset `start` to the current position (kept after the payload is dropped). */
+  copyFrom(start: number): Uint8Array {
+    if (start < 0 || start > this.pos) throw new RangeError(`snapshot reader: copyFrom(${start}) past the position ${this.pos}`);
+    // Not slice(): a payload read from a file is a Buffer, whose slice() is a view of the file's memory.
+    const out = new Uint8Array(this.pos - start);
+    out.set(this.buf.subarray(start, this.pos));
+    return out;
+  }
+
+  /** Moves to byte `offset` (no section open): a reader kept over such a copy decodes its parts when asked. */
+  seek(offset: number): void {
+    if (this.ends.length !== 0 || offset < 0 || offset > this.end) throw new RangeError(`snapshot reader: seek(${offset}) out of its bytes`);
+    this.pos = offset;
+  }
+
   /** A uint that must be at most `max` (a count read before a loop: damaged bytes must not allocate gigabytes). */
   count(max: number, what: string): number {
     const n = this.uint();

@@ -379,46 +379,33 @@
 //    a snapshot is taken 1.18–1.23 s stop-the-world, 53–171 ms follower (p99 7.5–9 ms), 59 ms with none. Crash safety is the file writer's, unchanged. Writer "engine" (SnapshotPolicy)
 //    keeps (a) for comparison; Q7's what-if still captures through (a) without the views (captureEngine).
 // X7 restart (as built; gateway/recovery.ts, gateway/server-core.ts startPipeline) — a restart from a snapshot, and
-//    what limits it (the issue's state: 100,000 funded accounts, 200,000 resting orders, a 26 MB file, a 100,000-
-//    command tail; figures and their history are in the README's snapshot.restart row). The path to ready: the risk
-//    and matching workers are spawned before the file is read and wait for their part by message (handed over, not
-//    cloned; the settlement worker, off the critical path, once the parts are known); the file's header is checked,
-//    each part's CRC-32 before its stage gets it, the file's SHA-256 while they restore (a damaged file is skipped
-//    as before, its workers stopped, the next attempt spawns fresh ones); the fused engine worker restores risk then
-//    matching while the main thread restores the gateway's views; then the journal tail. Bundle workers do not
-//    inherit the process's module preloads (worker-bundle.ts workerExecArgv).
-//    Restored state is kept in as few heap objects as it can be, because a restore is bound by allocation: every
-//    restored object survives the young generation and is copied out of it (55–60% of a restore's CPU was V8's
-//    scavenges and marking, on the restoring thread and V8's helpers), and what the restore leaves unmarked is the
-//    tail's slow start. So: (a) an account's locked, lent, borrowed and open-order terms (and its SellTerms' arrays)
-//    are one shared frozen zero array until the account writes them (accounts.ts writableSlots / setLent …;
-//    readonly-typed, so every write goes through the account); pool positions, margin state, change flags and
-//    SellTerms are made on first use; (b) restored holds are kept in columns (holds.ts RestoredHolds: typed arrays, the
-//    amounts in a BigUint64Array, ≥ 2^64 in a side Map) and a hold's record is made when first read (get, slotAt,
-//    sorted, peek for the restore's own clientId index; recapOrderCredits skips others' slots by accountAt) — every
-//    path reads the same hold, the state hash and the next snapshot included; (c) matching's per-account order lists
-//    are columns (account-lists.ts), clientId Maps only past CLIENT_ID_SCAN_MAX resting orders; (d) the snapshot
-//    reader shares repeated small bigints (a 4,096-slot cache). The engine's part of the issue's state went from
-//    2.52 M heap objects and 177 MB after restore to 1.18 M and 100 MB (heap snapshot by constructor; before: 1.05 M
-//    Arrays — 800,000 of them accounts' zero slot arrays —, 456,000 bigints, 200,000 OrderHold, 200,000
-//    AccountOrders, 100,000 Account, 100,000 UserVolume, 50,000 SellTerms), its restore CPU in one isolate from
-//    ~1.9–2.0 s to ~1.6 s (risk −12%, matching −30%; in a worker thread: the thread −18%, the process with V8's
-//    helpers −24%, medians of 7 alternated pairs). The restart did not move measurably at load 14–26 (README).
-//    What is left, by count: 308,000 bigints (balances: state), 250,000 arrays and their stores (each account's
-//    available and locked), 100,000 Account records (~270 bytes each), 100,000 UserVolume (one per user, untraded ones
-//    included: their existence is in the snapshot's layout); the restore's JS is now mostly the reader's decoding, Map
-//    inserts (accounts, the clientId index) and typed-array stores. The tail: ~2.3 µs/command in an in-process Engine,
-//    0.8–0.9 s of CPU on the worker (the rings, the views' per-event cost on the main thread in parallel:
-//    AccountView.apply, MarketDataHub.depthLevel). A restart uses both cores (restore: engine worker ~1.3 s, main
-//    thread ~0.7 s, the other threads — V8's GC helpers, the settlement worker's boot, the module loader — ~1.8 s), so
-//    only less CPU, not moved CPU, shortens it. Tried and dropped (each measured against the unchanged build):
-//    pretenuring records as object literals with their prototype (fewer scavenges, more mutator CPU: the runtime call
-//    per object and the write barrier's slow path), semi-space sizes of 16–64 MB, V8 flags for the engine worker alone
-//    (v8.setFlagsFromString around its spawn: its full GCs are started by external memory, not the old-generation
-//    limit), --no-parallel-scavenge and --minor-mc, a forced GC between restore and tail (it costs what it saves),
-//    restoring matching before risk (the marking moves to the tail), an open-addressing index for the views' balance
-//    rows, recycling the views' order rows. The default interval is 250,000 commands (gateway/snapshots.ts: ~2.5 s of
-//    tail at most).
+//    what limits it (the issue's state: 100,000 funded accounts, 200,000 resting orders, a 25 MB file, a 100,000-
+//    command tail; figures in the README's snapshot.restart row). The path to ready, the critical one first: the file
+//    is read and its header checked while the engine worker boots; the worker gets its part (CRC-32 checked, handed
+//    over, not cloned) and restores risk then matching; then the journal tail. Off that path, on the main thread: the
+//    file's SHA-256 and the gateway's views; the settlement worker boots once the parts are known. A damaged file is
+//    skipped, its workers stopped, the next attempt spawns fresh ones. Bundle workers do not inherit module preloads.
+//    A restore is bound by allocation (every restored object survives the young generation and is copied out of it;
+//    most of a restore's CPU was V8's scavenges and marking), so restored state is kept in as few heap objects as it
+//    can be: (a) an account's zero slot arrays are one shared frozen array until written (accounts.ts writableSlots);
+//    (b) restored holds are columns, a hold's record made on first read (holds.ts RestoredHolds); (c) matching's
+//    per-account order lists are columns (account-lists.ts); (d) the reader shares small bigints; (e) a user's fee-
+//    volume record is made at its first fill (Account.volume), not with its account; (f) the gateway's account view
+//    keeps its part's bytes (checked on restore) and makes an account's balance row and order rows on first read
+//    (account-catch-up.ts AccountView), writing rows never read back byte for byte. (e) and (f) took a restart's
+//    restore-phase CPU from ~3.9 to ~3.2 s over all threads (main −190 ms, engine worker −115 ms, GC helpers and the
+//    rest −425 ms; the tail +0.1 s: rows made as the tail reads them), the main thread's heap after it from ~118 to
+//    ~80 MB. What limits it now: the engine worker's restore (~1.2 s of CPU: account and hold decoding, Map inserts,
+//    its GC) and then the tail on the same thread (~0.9 s for 100,000 commands, ~9 µs each: every command of the
+//    bench's tail touches an account not touched since the restore — its slot arrays and holds are made then — and
+//    its events are written to the rings for the views, which the main thread applies in parallel, ~0.9 s:
+//    MarketDataHub.depthLevel's bigint-keyed Maps, AccountView.apply); both cores stay busy (V8's GC helpers ~1.4 s),
+//    so only less CPU, not moved CPU, shortens it. Left by count in the engine: 308,000 balance bigints, each
+//    account's available and locked arrays, 100,000 Account records. Tried and dropped (each measured against the
+//    unchanged build): pretenuring records, semi-space sizes of 16–64 MB, V8 flags for the engine worker, --no-
+//    parallel-scavenge and --minor-mc, a forced GC between restore and tail, restoring matching before risk, an
+//    open-addressing index for the views' balance rows, recycling the views' order rows. The default interval is
+//    250,000 commands (gateway/snapshots.ts: ~2.5 s of tail at most).
 // X4P journal and execution in parallel (as built; gateway/sequencer.ts, engine/pipeline/threaded.ts gateOutputs /
 //    releaseThrough, gateway/journal-thread.ts) — the Disruptor/LMAX way. Before, a journal group went gateway →
 //    journal thread → gateway → engine → gateway: three hand-offs, each a scheduler wake-up on 2 cores, with the engine

@@ -3,7 +3,7 @@
 import { newPoolPosition, type PoolPosition } from "../lending/index.ts";
 import { PerpPosition } from "../perps/index.ts";
 import { AccountSetting, LEVERAGE_LIMIT_DEFAULT, Side, userOf } from "../model/index.ts";
-import type { UserVolume } from "./fees.ts";
+import type { UserVolume, VolumeBook } from "./fees.ts";
 import type { AccountMargin } from "./margin/index.ts";
 import type { FundingLog, SettlementLog } from "./histories.ts";
 import { isSharedZeroBigints, sharedZeroBigints, zeroBigints, zeroFlags } from "../collections/index.ts";
@@ -248,6 +248,7 @@ export class Account {
   private perpsChanged: number[] | null = null;
   private perpsChangedCount = 0;
   private margin: AccountMargin | null = null;
+  private volumeRecord: UserVolume | null = null;
 
   constructor(
     readonly id: number,
@@ -258,8 +259,8 @@ export class Account {
      * account's memory, so a large state (and its restore from a snapshot) allocates it only where it is used.
      */
     private readonly createMargin: ((account: Account) => AccountMargin) | null,
-    /** S5: the 30-day traded volume of the account's user (shared by the user's accounts); null for the exchange. */
-    readonly volume: UserVolume | null,
+    /** S5: the book of the users' 30-day traded volumes (the record is `volume`); null for the exchange. */
+    private readonly volumes: VolumeBook | null,
   ) {
     this.available = zeroBigints(assetCount);
     const zeros = sharedZeroBigints(assetCount);
@@ -270,6 +271,17 @@ export class Account {
     this.openInflow = zeros;
     this.openRepay = zeros;
     this.repayCover = zeros;
+  }
+
+  /**
+   * S5: the 30-day traded volume of the account's user (shared by the user's accounts), made in the book when first
+   * read — a fill (post-trade.ts) —, so a user who never traded has no record (100,000 fewer objects restored in a
+   * restart of the issue-14 state; fees.ts VolumeBook: a user without one is tier 0, volume 0, as an untraded one);
+   * null for the exchange.
+   */
+  get volume(): UserVolume | null {
+    if (this.volumeRecord === null && this.volumes !== null) this.volumeRecord = this.volumes.userVolume(userOf(this.id));
+    return this.volumeRecord;
   }
 
   /** Sets the units of `asset` locked by open orders (a restore; orders move them with addLocked). */

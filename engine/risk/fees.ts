@@ -21,7 +21,8 @@ const NO_USD: readonly bigint[] = Object.freeze([]);
  * One user's traded volume: its daily buckets and the window total as of `day`. The buckets are a ring of 30 slots
  * (day d in slot d % 30, a slot's old day dropped when a later one takes it), kept sparse: only the slots used, in slot
  * order — a user who trades on a few days holds a few entries, not 30 (two 30-entry arrays were ~600 bytes of every
- * trader's heap: perp.realize-100k's heap snapshot). Every user with an account has a record; most never trade.
+ * trader's heap: perp.realize-100k's heap snapshot). A user has one from its first fill on (Account.volume); a user
+ * without one is tier 0 with volume 0, as one whose buckets are empty (tiers start at 0: config.ts).
  */
 export class UserVolume {
   /** Engine day each used slot holds, in slot (day % 30) order. */
@@ -70,6 +71,11 @@ export class VolumeBook {
 
   constructor(readonly tiers: readonly FeeTier[]) {
     this.minVolumeUsd = tiers.map((t) => t.minVolumeUsd);
+  }
+
+  /** Users with a record. */
+  get size(): number {
+    return this.users.size;
   }
 
   /** The user's record (created empty): the accounts of a user share it, so a fill needs no lookup. */
@@ -131,7 +137,11 @@ export class VolumeBook {
     if (u.tier + 1 < mins.length && u.totalUsd >= mins[u.tier + 1]!) u.tier = this.tierOfVolume(u.totalUsd);
   }
 
-  /** X7: every user record (also untraded ones: a record's existence is state), in insertion order, as it is. */
+  /**
+   * X7: every user record, in insertion order (first fills), as it is. Snapshots of earlier builds also hold a record
+   * for every user with an account (made with the account then): read as they are, they change no answer, only the
+   * order of this section in the snapshots written after them.
+   */
   writeSnapshot(w: SnapshotWriter): void {
     w.beginSection(SnapshotTag.RiskVolumes);
     w.uint(this.users.size);
@@ -182,7 +192,7 @@ export class VolumeBook {
     let s = "";
     for (const id of ids) {
       const u = this.users.get(id)!;
-      // Records are created for every user with an account; only traded ones are state.
+      // A record without buckets (made by a fill worth 0 USD, or read from an earlier build) is not state.
       if (u.days.length === 0) continue;
       s += `v${id}`;
       for (let k = 0; k < u.days.length; k++) s += ` ${u.days[k]}:${u.usd[k]}`;

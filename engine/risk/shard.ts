@@ -385,6 +385,11 @@ export class RiskShard {
     return this.s.lenders.transitQuote;
   }
 
+  /** S5: users of this shard with a fee-volume record (made at a user's first fill: fees.ts). */
+  volumeUsers(): number {
+    return this.s.volumes.size;
+  }
+
     /** Q1: the liquidating accounts of this shard, in id order. */
   liquidatingAccounts(): number[] {
     return this.s.liquidation.liquidatingSorted();

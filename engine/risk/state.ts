@@ -431,10 +431,9 @@ export class RiskState {
     return riskShardOf(account, this.shardCount) === this.shardIndex;
   }
 
-  /** A client account with the default settings; `persistent` ones share their user's volume record (S5). */
+  /** A client account with the default settings; `persistent` ones share their user's volume record (S5, made on its first fill). */
   newAccount(id: number, persistent: boolean): Account {
-    const volume = persistent ? this.volumes.userVolume(userOf(id)) : null;
-    const account = new Account(id, this.assetCount, this.createMargin, volume);
+    const account = new Account(id, this.assetCount, this.createMargin, persistent ? this.volumes : null);
     if (persistent) account.touchedList = this.liquidation.touched; // Q1: stored accounts report their changes
     return account;
   }
