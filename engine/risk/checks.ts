@@ -124,11 +124,18 @@ export function checkPerpOrder(s: RiskState, cmd: CommandRecord, market: MarketC
  */
 export function perpFillPassesMargin(s: RiskState, market: MarketConfig, account: Account, side: Side, fills: bigint, price: bigint): boolean {
   const m = market.id;
-  const quote = s.config.assets[market.quoteAsset]!;
-  const notional = quoteAmount(fills, price, s.marginContext.marketBaseDecimals[m]!, quote.decimals, Rounding.Up);
-  const fee = feeAmount(notional, s.takerBpsOf(account.id));
+  const feeBps = s.takerBpsOf(account.id);
   const qtyDelta = side === Side.Buy ? fills : -fills;
   const margin = account.syncedMarginExceptPerp(m);
+  // Exact shortcut: a certificate in doubles that it passes (AccountMargin.perpFillSurelyPasses); else the full check.
+  const perps = account.perps;
+  if (perps === null ? margin.perpFillSurelyPasses(m, market.quoteAsset, 0n, 0n, 0n, 0n, qtyDelta, price, feeBps)
+    : margin.perpFillSurelyPasses(m, market.quoteAsset, perps.positions[m]!.netQuantity, perps.positions[m]!.costBasis, perps.openBuy[m]!, perps.openSell[m]!, qtyDelta, price, feeBps)) {
+    return true;
+  }
+  const quote = s.config.assets[market.quoteAsset]!;
+  const notional = quoteAmount(fills, price, s.marginContext.marketBaseDecimals[m]!, quote.decimals, Rounding.Up);
+  const fee = feeAmount(notional, feeBps);
   if (account.perpPending(m)) {
     // The order's market changed since the margin state last heard (the previous order's hold, a fill): valued from
     // its inputs now, without the sync's valuation of the slot in between (exact: AccountMargin.passesPerpFillFromInputs).

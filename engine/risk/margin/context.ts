@@ -46,6 +46,8 @@ export class MarginContext {
    * split into a multiplier and a divisor (one of them 1), so the hot path pays no pow10. */
   readonly marketQuoteMultiplier: bigint[];
   readonly marketQuoteDivisor: bigint[];
+  /** 10^(quoteDecimals − baseDecimals − PRICE_DECIMALS) as a double (within 2^-53 of it): a bound's scale (fill-bound.ts), never an exact amount's. */
+  readonly marketFeeShiftScale: number[];
   readonly marketImf: (SqrtMarginFunction | null)[];
   readonly marketMmf: (SqrtMarginFunction | null)[];
   readonly marketMmfFlatLimitUsd: bigint[];
@@ -85,6 +87,7 @@ export class MarginContext {
     const quoteShift = markets.map((m) => assets[m.quoteAsset]!.decimals - assets[m.baseAsset]!.decimals - PRICE_DECIMALS);
     this.marketQuoteMultiplier = quoteShift.map((k) => (k > 0 ? pow10(k) : 1n));
     this.marketQuoteDivisor = quoteShift.map((k) => (k < 0 ? pow10(-k) : 1n));
+    this.marketFeeShiftScale = quoteShift.map((k) => 10 ** k);
     this.marketImf = markets.map((m) => m.imf);
     this.marketMmf = markets.map((m) => m.mmf);
     this.marketMmfFlatLimitUsd = markets.map((m) => (m.mmf === null ? -1n : sqrtTermFlatLimitUsd(m.mmf.factor, m.mmf.base)));
