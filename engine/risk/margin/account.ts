@@ -352,20 +352,22 @@ export class AccountMargin extends CornerMargin {
       const fills = b.fillQuantity < 0 ? -b.fillQuantity : b.fillQuantity;
       const fee = feeUpperBound(fills, b.fillPrice, ctx.marketFeeShiftScale[m]!, feeBps);
       if (!(fee <= Number(this.assetSpendable[quoteAsset]!))) return false; // may borrow: the full check decides
-      b.feeLossUsd = ((fee * Number(ctx.assetMark[quoteAsset]!)) / Number(ctx.assetUnit[quoteAsset]!)) * (1 + 2 ** -45) + 1;
+      b.feeLossUsd = ((fee * ctx.assetMarkNumber[quoteAsset]!) / ctx.assetUnitNumber[quoteAsset]!) * (1 + 2 ** -45) + 1;
     }
     b.netEquity = Number(this.netEquitySum);
     b.initialMargin = Number(this.imSum);
-    b.slotUpnl = Number(this.posUpnl[m]!);
-    b.slotIm = Number(this.posIm[m]!);
-    b.quantity = Number(qty);
-    b.costBasis = Number(cost);
-    b.openBuy = Number(openBuy);
-    b.openSell = Number(openSell);
-    b.mark = Number(ctx.marketMark[m]!);
-    b.baseUnit = Number(ctx.marketBaseUnit[m]!);
-    b.imfFloor = Number(this.marketImfFloor[m]!);
-    b.imfFactor = Number(ctx.marketImf[m]!.factor);
+    const upnl = this.posUpnl[m]!;
+    const im = this.posIm[m]!;
+    b.slotUpnl = upnl === 0n ? 0 : Number(upnl);
+    b.slotIm = im === 0n ? 0 : Number(im);
+    b.quantity = qty === 0n ? 0 : Number(qty);
+    b.costBasis = cost === 0n ? 0 : Number(cost);
+    b.openBuy = openBuy === 0n ? 0 : Number(openBuy);
+    b.openSell = openSell === 0n ? 0 : Number(openSell);
+    b.mark = ctx.marketMarkNumber[m]!;
+    b.baseUnit = ctx.marketBaseUnitNumber[m]!;
+    b.imfFloor = this.marketImfFloorNumber[m]!;
+    b.imfFactor = ctx.marketImfFactorNumber[m]!;
     return perpFillBoundPasses(b);
   }
 
