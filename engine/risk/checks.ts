@@ -121,6 +121,8 @@ export function checkPerpOrder(s: RiskState, cmd: CommandRecord, market: MarketC
 /**
  * C8 for a perpetual order's full fill of `fills` at `price` with the taker fee in USDC (S5): the account with that
  * position change and fee, every open order counted (C4), at the market's sqrt IMF (C5). QueryMaxOrder bisects it.
+ * Exact shortcut: a certificate in doubles that it passes (margin/fill-bound.ts: bounds of net equity and initial
+ * margin after, with a margin over the doubles' errors) answers true without the bigint evaluation; it never refuses.
  */
 export function perpFillPassesMargin(s: RiskState, market: MarketConfig, account: Account, side: Side, fills: bigint, price: bigint): boolean {
   const m = market.id;
