@@ -641,3 +641,133 @@ describe("S5: the fee's number path (issue 12, pipeline.perp-order)", () => {
     expect(tested).toBeGreaterThan(5_000);
   });
 });
+
+describe("C8 shortcut: a perpetual order certified in doubles (AccountMargin.perpFillSurelyPasses, margin/fill-bound.ts)", () => {
+  const ctx = new MarginContext(config);
+  const fillChanges = new MarginChanges();
+  const USDC = 0;
+  const BTC = 2;
+
+  interface Case {
+    usdc: bigint; btc: bigint; btcOwed: bigint; market: number; quantity: bigint; entry: bigint; openBuy: bigint; openSell: bigint;
+    other: bigint; pending: boolean; markUsd: bigint; fills: bigint; buy: boolean; pricePermille: number; bps: number; leverage: number;
+  }
+
+  /** An account with USDC, BTC held and owed, a position on another market and `c`'s position on c.market (its slot
+   * synced, or still pending: perpChanged after the last sync). */
+  function accountOf(c: Case, usdc: bigint): Account {
+    const a = new Account(16, ctx.assetCount, () => new AccountMargin(ctx, BigInt(c.leverage) * R), null);
+    a.available[USDC] = usdc;
+    a.available[BTC] = c.btc;
+    a.setBorrowed(BTC, c.btcOwed);
+    a.markChanged(USDC);
+    a.markChanged(BTC);
+    const perps = (a.perps = new AccountPerps(ctx.marketCount));
+    const other = PERP_MARKETS.find((x) => x.id !== c.market)!.id;
+    perps.positions[other]!.netQuantity = c.other;
+    perps.positions[other]!.costBasis = c.other * 1_000n * USD;
+    a.perpChanged(other);
+    if (c.pending) a.syncedMargin();
+    const p = perps.positions[c.market]!;
+    p.netQuantity = c.quantity;
+    p.costBasis = c.quantity * c.entry;
+    perps.openBuy[c.market] = c.openBuy;
+    perps.openSell[c.market] = c.openSell;
+    a.perpChanged(c.market);
+    if (!c.pending) a.syncedMargin();
+    return a;
+  }
+
+  function priceOf(c: Case): bigint {
+    const p = (c.markUsd * BigInt(c.pricePermille)) / 1000n;
+    return p > 0n ? p : 1n;
+  }
+
+  /** checks.perpFillPassesMargin's full check: the fill with its exact fee (quoteAmount up, feeAmount), synced. */
+  function fullPasses(a: Account, c: Case): boolean {
+    const m = c.market;
+    const price = priceOf(c);
+    const notional = divRound(c.fills * price, pow10(config.assets[config.markets[m]!.baseAsset]!.decimals + 9 - 6), Rounding.Up);
+    const fee = feeAmount(notional, c.bps);
+    fillChanges.clear().addPositionFill(m, c.buy ? c.fills : -c.fills, price);
+    if (fee > 0n) fillChanges.addAsset(USDC, -fee);
+    return a.syncedMargin().wouldPassInitialMargin(fillChanges);
+  }
+
+  function certified(a: Account, c: Case): boolean {
+    const m = c.market;
+    const margin = a.syncedMarginExceptPerp(m);
+    const perps = a.perps!;
+    const p = perps.positions[m]!;
+    return margin.perpFillSurelyPasses(m, USDC, p.netQuantity, p.costBasis, perps.openBuy[m]!, perps.openSell[m]!, c.buy ? c.fills : -c.fills, priceOf(c), c.bps);
+  }
+
+  /** `scale` sizes the account: 1 for an ordinary one, 10^6 for sums far past 2^53 nano-dollars. */
+  function caseOf(scale: bigint) {
+    return fc.record({
+      usdc: fc.bigInt({ min: 0n, max: 10n ** 13n * scale }),
+      btc: fc.bigInt({ min: 0n, max: 10n ** 9n * scale }),
+      btcOwed: fc.oneof(fc.constant(0n), fc.bigInt({ min: 0n, max: 10n ** 8n * scale })),
+      market: fc.constantFrom(...PERP_MARKETS.map((m) => m.id)),
+      quantity: fc.bigInt({ min: -(10n ** 9n) * scale, max: 10n ** 9n * scale }),
+      entry: fc.bigInt({ min: 1n, max: 100_000n * USD }),
+      openBuy: fc.oneof(fc.constant(0n), fc.bigInt({ min: 0n, max: 10n ** 9n * scale })),
+      openSell: fc.oneof(fc.constant(0n), fc.bigInt({ min: 0n, max: 10n ** 9n * scale })),
+      other: fc.bigInt({ min: -(10n ** 9n) * scale, max: 10n ** 9n * scale }),
+      pending: fc.boolean(),
+      markUsd: fc.bigInt({ min: 1n, max: 100_000n * USD }),
+      fills: fc.bigInt({ min: 1n, max: 10n ** 8n * scale }),
+      buy: fc.boolean(),
+      pricePermille: fc.integer({ min: 0, max: 2000 }),
+      bps: fc.constantFrom(0, 1, 2, 5, 7, 10, 25, 1000),
+      leverage: fc.constantFrom(1, 3, 10, 20),
+    });
+  }
+
+  it("C8: property — the certificate passes only orders the full check passes (20,000 random accounts, both magnitudes; pending or synced slot)", () => {
+    let certifiedCount = 0;
+    let refused = 0;
+    fc.assert(
+      fc.property(fc.oneof(caseOf(1n), caseOf(10n ** 6n)), (c) => {
+        ctx.setMarketMark(c.market, c.markUsd);
+        const a = accountOf(c, c.usdc);
+        const sure = certified(a, c);
+        const full = fullPasses(a, c);
+        if (sure) {
+          certifiedCount++;
+          expect(full).toBe(true);
+        }
+        if (!full) refused++;
+      }),
+      { numRuns: 20_000 },
+    );
+    expect(certifiedCount).toBeGreaterThan(5_000); // it decides most orders of a sound account
+    expect(refused).toBeGreaterThan(1_000); // and refusals were tried
+  });
+
+  it("C8: at the edge — one unit of USDC below the least balance the full check passes, the certificate never passes (sums below and past 2^53); a little above, it does", () => {
+    let tight = 0;
+    fc.assert(
+      fc.property(fc.oneof(caseOf(1n), caseOf(10n ** 6n), caseOf(10n ** 9n)), (c) => {
+        ctx.setMarketMark(c.market, c.markUsd);
+        // The least USDC balance the full check passes (it passes more USDC whenever it passes less: identity weight).
+        let lo = -1n; // refused (or the start)
+        let hi = 10n ** 30n; // passes
+        if (!fullPasses(accountOf(c, hi), c)) return;
+        while (hi - lo > 1n) {
+          const mid = (lo + hi) >> 1n;
+          if (fullPasses(accountOf(c, mid), c)) hi = mid;
+          else lo = mid;
+        }
+        for (const below of [lo, lo - 1n, lo - 2n]) {
+          if (below >= 0n) expect(certified(accountOf(c, below), c)).toBe(false);
+        }
+        // Tight: the certificate's margin is 16 nano-dollars plus 2^-40 of the sums (~1 USDC unit = 1,000 of them).
+        const above = hi + hi / 2n ** 30n + 1_000n;
+        if (certified(accountOf(c, above), c)) tight++;
+      }),
+      { numRuns: 2_000 },
+    );
+    expect(tight).toBeGreaterThan(1_000);
+  });
+});

@@ -121,14 +121,23 @@ export function checkPerpOrder(s: RiskState, cmd: CommandRecord, market: MarketC
 /**
  * C8 for a perpetual order's full fill of `fills` at `price` with the taker fee in USDC (S5): the account with that
  * position change and fee, every open order counted (C4), at the market's sqrt IMF (C5). QueryMaxOrder bisects it.
+ * Exact shortcut: a certificate in doubles that it passes (margin/fill-bound.ts: bounds of net equity and initial
+ * margin after, with a margin over the doubles' errors) answers true without the bigint evaluation; it never refuses.
  */
 export function perpFillPassesMargin(s: RiskState, market: MarketConfig, account: Account, side: Side, fills: bigint, price: bigint): boolean {
   const m = market.id;
-  const quote = s.config.assets[market.quoteAsset]!;
-  const notional = quoteAmount(fills, price, s.marginContext.marketBaseDecimals[m]!, quote.decimals, Rounding.Up);
-  const fee = feeAmount(notional, s.takerBpsOf(account.id));
+  const feeBps = s.takerBpsOf(account.id);
   const qtyDelta = side === Side.Buy ? fills : -fills;
   const margin = account.syncedMarginExceptPerp(m);
+  // Exact shortcut: a certificate in doubles that it passes (AccountMargin.perpFillSurelyPasses); else the full check.
+  const perps = account.perps;
+  if (perps === null ? margin.perpFillSurelyPasses(m, market.quoteAsset, 0n, 0n, 0n, 0n, qtyDelta, price, feeBps)
+    : margin.perpFillSurelyPasses(m, market.quoteAsset, perps.positions[m]!.netQuantity, perps.positions[m]!.costBasis, perps.openBuy[m]!, perps.openSell[m]!, qtyDelta, price, feeBps)) {
+    return true;
+  }
+  const quote = s.config.assets[market.quoteAsset]!;
+  const notional = quoteAmount(fills, price, s.marginContext.marketBaseDecimals[m]!, quote.decimals, Rounding.Up);
+  const fee = feeAmount(notional, feeBps);
   if (account.perpPending(m)) {
     // The order's market changed since the margin state last heard (the previous order's hold, a fill): valued from
     // its inputs now, without the sync's valuation of the slot in between (exact: AccountMargin.passesPerpFillFromInputs).

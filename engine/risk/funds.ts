@@ -207,9 +207,17 @@ export function reduceOpenBorrow(account: Account, hold: OrderHold, units: bigin
  * has no cash) is owed as unsettled USDC (C3). Every step is a settlement row.
  */
 export function debitUsdc(s: RiskState, account: Account, usdc: number, market: number, reason: SettlementReason, amount: bigint): void {
+  const available = account.available[usdc]!;
+  if (amount <= available && amount > 0n) {
+    // All from the balance: what the plan below gives then (fromBalance = amount; nothing redeemed, borrowed or owed),
+    // without planning it twice (a perpetual fill's fee, pipeline.perp-order).
+    s.settlementRows.add(account.id, market, usdc, reason, SettlementStep.FromBalance, amount);
+    account.available[usdc] = available - amount;
+    account.markChanged(usdc);
+    return;
+  }
   const pools = s.pools;
   const lent = account.lent[usdc]!;
-  const available = account.available[usdc]!;
   const autoBorrow = account.isOn(AccountSetting.AutoBorrowSettlements);
   const redeemable = amount > available && lent > 0n ? pools.redeemable(account, usdc) : 0n;
   const rows = s.settlementRows;

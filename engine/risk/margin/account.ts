@@ -44,11 +44,14 @@ import {
 } from "./formulas.ts";
 import { MarginChanges } from "./changes.ts";
 import { CornerMargin } from "./corners.ts";
+import { feeUpperBound, PerpFillBound, perpFillBoundPasses } from "./fill-bound.ts";
 
 export { MarginChanges, MARGIN_CHANGES_CAPACITY } from "./changes.ts";
 
 /** Newton seed of positionImfAt / positionMmfAt, shared (a seed only: every root is exact whatever it holds). */
 const ROOT_HINT = new RootHint();
+/** perpFillSurelyPasses's doubles (one record: the shard's thread is the only caller). */
+const FILL_BOUND = new PerpFillBound();
 
 export class AccountMargin extends CornerMargin {
   assetWeightRatio(asset: number): Ratio {
@@ -326,6 +329,46 @@ export class AccountMargin extends CornerMargin {
     if (this.cornersFor(changes) !== 0) return false;
     this.evaluate(changes, false);
     return passesInitialMargin(this.afterIm, this.afterNetEquity, this.afterTen);
+  }
+
+  /**
+   * C8 for a perpetual order (checks.perpFillPassesMargin), certain in doubles (fill-bound.ts): true when the
+   * account surely passes after the full fill of `qtyDelta` (signed) at `price` with the fee of `feeBps` in
+   * `quoteAsset` — market m at `qty`, `cost`, `openBuy`, `openSell` as the account holds them now (synced into the
+   * slot or not: the sums less the slot's part plus its part after, as passesPerpFillFromInputs). Only when no corner
+   * is judged (not both sides of open spot orders) and the fee is paid from spendable units of an identity-haircut
+   * quote asset; false means "not decided here" (the full check decides). Changes nothing but the marks' refresh.
+   */
+  perpFillSurelyPasses(m: number, quoteAsset: number, qty: bigint, cost: bigint, openBuy: bigint, openSell: bigint, qtyDelta: bigint, price: bigint, feeBps: number): boolean {
+    if (this.buyTermSlots > 0 && this.sellTermSlots > 0) return false;
+    const ctx = this.ctx;
+    if (ctx.haircut[quoteAsset]!.kind !== "identity") return false;
+    this.refreshMarks();
+    const b = FILL_BOUND;
+    b.fillQuantity = Number(qtyDelta);
+    b.fillPrice = Number(price);
+    b.feeLossUsd = 0;
+    if (feeBps > 0) {
+      const fills = b.fillQuantity < 0 ? -b.fillQuantity : b.fillQuantity;
+      const fee = feeUpperBound(fills, b.fillPrice, ctx.marketFeeShiftScale[m]!, feeBps);
+      if (!(fee <= Number(this.assetSpendable[quoteAsset]!))) return false; // may borrow: the full check decides
+      b.feeLossUsd = ((fee * ctx.assetMarkNumber[quoteAsset]!) / ctx.assetUnitNumber[quoteAsset]!) * (1 + 2 ** -45) + 1;
+    }
+    b.netEquity = Number(this.netEquitySum);
+    b.initialMargin = Number(this.imSum);
+    const upnl = this.posUpnl[m]!;
+    const im = this.posIm[m]!;
+    b.slotUpnl = upnl === 0n ? 0 : Number(upnl);
+    b.slotIm = im === 0n ? 0 : Number(im);
+    b.quantity = qty === 0n ? 0 : Number(qty);
+    b.costBasis = cost === 0n ? 0 : Number(cost);
+    b.openBuy = openBuy === 0n ? 0 : Number(openBuy);
+    b.openSell = openSell === 0n ? 0 : Number(openSell);
+    b.mark = ctx.marketMarkNumber[m]!;
+    b.baseUnit = ctx.marketBaseUnitNumber[m]!;
+    b.imfFloor = this.marketImfFloorNumber[m]!;
+    b.imfFactor = ctx.marketImfFactorNumber[m]!;
+    return perpFillBoundPasses(b);
   }
 
   /**

@@ -46,6 +46,8 @@ export class MarginContext {
    * split into a multiplier and a divisor (one of them 1), so the hot path pays no pow10. */
   readonly marketQuoteMultiplier: bigint[];
   readonly marketQuoteDivisor: bigint[];
+  /** 10^(quoteDecimals − baseDecimals − PRICE_DECIMALS) as a double (within 2^-53 of it): a bound's scale (fill-bound.ts), never an exact amount's. */
+  readonly marketFeeShiftScale: number[];
   readonly marketImf: (SqrtMarginFunction | null)[];
   readonly marketMmf: (SqrtMarginFunction | null)[];
   readonly marketMmfFlatLimitUsd: bigint[];
@@ -53,6 +55,14 @@ export class MarginContext {
   /** USD marks of assets (PRICE_DECIMALS) and marks of perpetual markets (quote per base, PRICE_DECIMALS). */
   readonly assetMark: bigint[];
   readonly marketMark: bigint[];
+  /** Doubles of the marks, the units and the IMF factors (within 2^-53 of each; set with the mark): the inputs of
+   * fill-bound.ts's certificate, which would otherwise convert them per check (a BigInt's Number() costs about a
+   * bigint addition). Never an exact amount. */
+  readonly marketMarkNumber: number[];
+  readonly assetMarkNumber: number[];
+  readonly marketBaseUnitNumber: number[];
+  readonly assetUnitNumber: number[];
+  readonly marketImfFactorNumber: number[];
   /** Bumped on every mark write; per-slot versions say which slot moved. */
   markVersion = 0;
   readonly assetMarkVersion: number[];
@@ -85,12 +95,18 @@ export class MarginContext {
     const quoteShift = markets.map((m) => assets[m.quoteAsset]!.decimals - assets[m.baseAsset]!.decimals - PRICE_DECIMALS);
     this.marketQuoteMultiplier = quoteShift.map((k) => (k > 0 ? pow10(k) : 1n));
     this.marketQuoteDivisor = quoteShift.map((k) => (k < 0 ? pow10(-k) : 1n));
+    this.marketFeeShiftScale = quoteShift.map((k) => 10 ** k);
     this.marketImf = markets.map((m) => m.imf);
     this.marketMmf = markets.map((m) => m.mmf);
     this.marketMmfFlatLimitUsd = markets.map((m) => (m.mmf === null ? -1n : sqrtTermFlatLimitUsd(m.mmf.factor, m.mmf.base)));
     // Until the oracle speaks, a perpetual's mark is its base asset's USD mark (quote is USDC at par).
     this.marketMark = markets.map((m) => assets[m.baseAsset]!.initialMark);
     this.marketMarkVersion = markets.map(() => 0);
+    this.marketMarkNumber = this.marketMark.map(Number);
+    this.assetMarkNumber = this.assetMark.map(Number);
+    this.marketBaseUnitNumber = this.marketBaseUnit.map(Number);
+    this.assetUnitNumber = this.assetUnit.map(Number);
+    this.marketImfFactorNumber = markets.map((m) => (m.imf === null ? 0 : Number(m.imf.factor)));
   }
 
   /** New USD mark of an asset (PRICE_DECIMALS, ≥ 0). */
@@ -98,6 +114,7 @@ export class MarginContext {
     if (markPrice < 0n) throw new RangeError(`asset ${asset}: mark must be ≥ 0, got ${markPrice}`);
     if (this.assetMark[asset] === markPrice) return;
     this.assetMark[asset] = markPrice;
+    this.assetMarkNumber[asset] = Number(markPrice);
     this.assetMarkVersion[asset] = ++this.markVersion;
   }
 
@@ -106,6 +123,7 @@ export class MarginContext {
     if (markPrice < 0n) throw new RangeError(`market ${market}: mark must be ≥ 0, got ${markPrice}`);
     if (this.marketMark[market] === markPrice) return;
     this.marketMark[market] = markPrice;
+    this.marketMarkNumber[market] = Number(markPrice);
     this.marketMarkVersion[market] = ++this.markVersion;
   }
 }

@@ -54,6 +54,8 @@ class LeveragePricing {
   readonly borrowImfFlatLimitUsd: bigint[] = [];
   readonly marketImfFloor: bigint[] = [];
   readonly marketImfFlatLimitUsd: bigint[] = [];
+  /** marketImfFloor as doubles (fill-bound.ts's certificate). */
+  readonly marketImfFloorNumber: number[] = [];
 
   constructor(ctx: MarginContext, leverageLimit: Ratio) {
     for (let a = 0; a < ctx.assetCount; a++) {
@@ -66,6 +68,7 @@ class LeveragePricing {
       const imf = ctx.marketImf[m];
       const floor = imf === null || imf === undefined ? 0n : imfFloor(leverageLimit, ctx.platformMaxLeverage, imf.base);
       this.marketImfFloor.push(floor);
+      this.marketImfFloorNumber.push(Number(floor));
       this.marketImfFlatLimitUsd.push(imf === null || imf === undefined ? 0n : sqrtTermFlatLimitUsd(imf.factor, floor));
     }
   }
@@ -146,6 +149,7 @@ export class MarginSlots {
   protected readonly posRoot: bigint[];
   protected marketImfFloor!: readonly bigint[];
   protected marketImfFlatLimitUsd!: readonly bigint[];
+  protected marketImfFloorNumber!: readonly number[];
 
   protected unsettled = 0n;
 
@@ -370,6 +374,7 @@ export class MarginSlots {
     this.borrowImfFlatLimitUsd = p.borrowImfFlatLimitUsd;
     this.marketImfFloor = p.marketImfFloor;
     this.marketImfFlatLimitUsd = p.marketImfFlatLimitUsd;
+    this.marketImfFloorNumber = p.marketImfFloorNumber;
   }
 
   /** Revalues the slots whose mark moved since this account last looked. */
