@@ -34,7 +34,7 @@ function toResult(r: PhaseResult, floor: PhaseResult | undefined): BenchResult {
     p999Ns: r.p999Us * 1000,
     notes:
       `${r.offeredPerSec === null ? "closed loop" : `offered ${r.offeredPerSec}/s`}, ${r.acked} acks (${r.rejected} rejects${r.refused > 0 ? `; ${r.refused} refused (rate limit or overloaded), not counted` : ""}), ` +
-      `p50 from the real send ${(r.realP50Us / 1000).toFixed(2)} ms, ${cores}client ${r.clientCores.toFixed(2)} cores${r.unacked > 0 ? `, ${r.unacked} unacked` : ""}${r.note === "" ? "" : `; ${r.note}`}${ratio}`,
+      `p50 from the real send ${(r.realP50Us / 1000).toFixed(2)} ms${r.offeredPerSec === null ? "" : `, client send lag p50/p99 ${(r.sendLagP50Us / 1000).toFixed(2)}/${(r.sendLagP99Us / 1000).toFixed(2)} ms`}, ${cores}client ${r.clientCores.toFixed(2)} cores${r.unacked > 0 ? `, ${r.unacked} unacked` : ""}${r.note === "" ? "" : `; ${r.note}`}${ratio}`,
   };
 }
 

@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import { fail, intOption } from "./cli-args.ts";
 
 const LOAD_USAGE =
-  "usage: crossbook load [--url ws://HOST:PORT --operator-key FILE] [--connections N] [--inflight N] [--rates R,R,...] [--seconds S] [--first-user U] [--no-closed] [--no-echo] [--svg FILE] [--server-node-arg ARG]... [--server-pid PID]";
+  "usage: crossbook load [--url ws://HOST:PORT --operator-key FILE] [--connections N] [--inflight N] [--rates R,R,...] [--seconds S] [--first-user U] [--no-closed] [--no-echo] [--svg FILE] [--server-node-arg ARG]... [--server-pid PID] [--pacer thread|timer] [--echo-only]";
 
 function loadOptionsFrom(argv: string[]): { values: Record<string, string | boolean | string[] | undefined> } {
   try {
@@ -19,10 +19,12 @@ function loadOptionsFrom(argv: string[]): { values: Record<string, string | bool
         seconds: { type: "string" },
         "first-user": { type: "string" },
         "no-echo": { type: "boolean", default: false },
+        "echo-only": { type: "boolean", default: false },
         "no-closed": { type: "boolean", default: false },
         svg: { type: "string" },
         "server-node-arg": { type: "string", multiple: true },
         "server-pid": { type: "string" },
+        pacer: { type: "string" },
         help: { type: "boolean", default: false },
       },
     });
@@ -44,6 +46,8 @@ export async function loadCommand(argv: string[]): Promise<void> {
   if (url !== undefined && str("operator-key") === undefined) fail(`load: --url needs --operator-key FILE (to fund the load accounts) (crossbook load --help)`);
   const rateTexts = (str("rates") ?? "10000,50000,100000").split(",");
   const rates = rateTexts.map((t) => intOption(t, "rates", 0, 1, 1_000_000));
+  const pacer = str("pacer") ?? "thread";
+  if (pacer !== "thread" && pacer !== "timer") fail(`load: --pacer must be thread or timer, got "${pacer}" (crossbook load --help)`);
   const seconds = intOption(str("seconds"), "seconds", 3, 1, 60);
   const { DEFAULT_LOAD_OPTIONS, describe, latencySvg, runLoad } = await import("../bench/load/load.ts");
   const report = await runLoad({
@@ -56,7 +60,9 @@ export async function loadCommand(argv: string[]): Promise<void> {
     phaseSeconds: seconds,
     firstUser: intOption(str("first-user"), "first-user", 1, 1, 100_000_000),
     echo: values["no-echo"] !== true,
+    crossbook: values["echo-only"] !== true,
     serverNodeArgs: (values["server-node-arg"] as string[] | undefined) ?? [],
+    pacer,
     ...(str("server-pid") !== undefined ? { serverPid: intOption(str("server-pid"), "server-pid", 0, 1, 4_194_304) } : {}),
   }).catch((e: unknown) => fail((e as Error).message));
   for (const r of report.crossbook) process.stdout.write(`crossbook ${describe(r)}\n`);

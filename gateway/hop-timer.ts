@@ -10,6 +10,10 @@
 //   release  the later of the write's return and the hand-off → the group's last batch end read back on the gateway
 //            thread: any engine work left after the write, and every event of the group handled here (the views,
 //            the account log's encode, the frames queued for the sockets, which are written in the same turn).
+// With the journal thread (it stamps each writev in the gateway's clock), the write hop is split as well:
+//   wake     asked for → the thread's writev begins (the thread's futex wake-up, or the write still running before),
+//   disk     the writev itself (O_DSYNC: on disk when it returns),
+//   back     the writev returned → the gateway knows it (the thread's notify, the event loop's wake-up, the promise).
 // What the client adds (its socket, the kernel, the decode before sequencing) is its round trip minus these. Off by
 // default; on, it costs a few clock reads per group, nothing per command.
 
@@ -20,6 +24,8 @@ export const HOP_SAMPLES_MAX = 100_000;
 const PENDING_GROUPS_MAX = 4096;
 
 const HOPS = ["wait", "write", "hand", "release"] as const;
+/** The write hop's parts, timed for the groups whose journal stamps its writev (JournalThread). */
+const WRITE_PARTS = ["wake", "disk", "back"] as const;
 
 /** One group's stamps (ms, performance.now()), kept from its hand-off until its last batch ends. */
 interface PendingGroup {
@@ -29,6 +35,9 @@ interface PendingGroup {
   writeEndMs: number;
   handedMs: number;
   commands: number;
+  /** The journal's writev of the group, begun and returned (ms, this thread's clock); 0 = not stamped. */
+  diskStartMs: number;
+  diskEndMs: number;
 }
 
 export class HopTimer {
@@ -36,12 +45,15 @@ export class HopTimer {
   private readonly samples: Float64Array[] = HOPS.map(() => new Float64Array(HOP_SAMPLES_MAX));
   private readonly commands = new Float64Array(HOP_SAMPLES_MAX);
   private count = 0;
+  /** Durations (ms) of the write hop's parts, one per answered group whose writev was stamped. */
+  private readonly parts: Float64Array[] = WRITE_PARTS.map(() => new Float64Array(HOP_SAMPLES_MAX));
+  private partsCount = 0;
   private readonly pending: PendingGroup[] = [];
 
   /** A group handed over and journaled (its outputs released): its stamps, kept until `batchDone(lastBatch)`. */
-  handed(lastBatch: number, sequencedMs: number, writeStartMs: number, writeEndMs: number, handedMs: number, commands: number): void {
+  handed(lastBatch: number, sequencedMs: number, writeStartMs: number, writeEndMs: number, handedMs: number, commands: number, diskStartMs = 0, diskEndMs = 0): void {
     if (this.pending.length >= PENDING_GROUPS_MAX) return;
-    this.pending.push({ lastBatch, sequencedMs, writeStartMs, writeEndMs, handedMs, commands });
+    this.pending.push({ lastBatch, sequencedMs, writeStartMs, writeEndMs, handedMs, commands, diskStartMs, diskEndMs });
   }
 
   /** The engine finished `batch` (journal batches end in order): a group ending with it is timed. */
@@ -55,6 +67,12 @@ export class HopTimer {
       this.samples[2]![i] = g.handedMs - g.writeStartMs;
       this.samples[3]![i] = nowMs - Math.max(g.writeEndMs, g.handedMs);
       this.commands[i] = g.commands;
+      if (g.diskStartMs > 0) {
+        const j = this.partsCount++;
+        this.parts[0]![j] = g.diskStartMs - g.writeStartMs;
+        this.parts[1]![j] = g.diskEndMs - g.diskStartMs;
+        this.parts[2]![j] = g.writeEndMs - g.diskEndMs;
+      }
     }
   }
 
@@ -74,6 +92,9 @@ export class HopTimer {
     const parts: string[] = [];
     for (let h = 0; h < HOPS.length; h++) parts.push(`${HOPS[h]} ${percentiles(this.samples[h]!, n, 3)}`);
     parts.push(`commands/group ${percentiles(this.commands, n, 0)}`);
+    const m = this.partsCount;
+    this.partsCount = 0;
+    if (m > 0) parts.push(`write = ${WRITE_PARTS.map((name, h) => `${name} ${percentiles(this.parts[h]!, m, 3)}`).join(" + ")}`);
     return `hops over ${n} groups (p50/p99, ms): ${parts.join(", ")}`;
   }
 }

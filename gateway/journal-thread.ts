@@ -32,6 +32,11 @@ const CONTROL_WORDS = 8;
 /** Group slots: each the ring offset and length of one group's frames. */
 const SLOTS = 256;
 const SLOT_WORDS = 2;
+/** Float64 words per group slot: its writev's start and return (ms, in the gateway's performance.now() clock). */
+const TIME_WORDS = 2;
+const SLOTS_BYTES = SLOTS * SLOT_WORDS * 4;
+const TIMES_OFFSET = CONTROL_WORDS * 4 + SLOTS_BYTES;
+const RING_OFFSET = TIMES_OFFSET + SLOTS * TIME_WORDS * 8;
 /** How long the thread waits at a time while held by the test hook. */
 const PARK_MS = 20;
 /** The byte ring's size: groups waiting for the disk, at most (a group is at most ~1 MiB: 8 batches of 1,024). */
@@ -45,6 +50,8 @@ export interface JournalThreadData {
   readonly configDigestHex: string;
   readonly segmentBytes: number;
   readonly nextSeq: number;
+  /** The gateway's performance.timeOrigin: the thread stamps its writes in the gateway's clock. */
+  readonly timeOriginMs: number;
 }
 
 /** Atomics.waitAsync (Node 16+; not in the ES2022 lib this project compiles against). */
@@ -65,6 +72,13 @@ export class JournalThread {
   private readonly control: Int32Array;
   private readonly slots: Int32Array;
   private readonly ring: Uint8Array;
+  private readonly times: Float64Array;
+  /**
+   * The writev that put the last group poll() resolved on disk: begun and returned (ms, performance.now()), stamped by
+   * the thread (for `--trace-hops`: the write hop's parts). With one append in flight, the group just awaited.
+   */
+  lastWriteStartMs = 0;
+  lastWriteEndMs = 0;
   /** Groups appended (the next one's number) and the oldest not yet known durable. */
   private submitted = 0;
   private durable = 0;
@@ -92,7 +106,8 @@ export class JournalThread {
   ) {
     this.control = new Int32Array(shared, 0, CONTROL_WORDS);
     this.slots = new Int32Array(shared, CONTROL_WORDS * 4, SLOTS * SLOT_WORDS);
-    this.ring = new Uint8Array(shared, (CONTROL_WORDS + SLOTS * SLOT_WORDS) * 4, ringBytes);
+    this.times = new Float64Array(shared, TIMES_OFFSET, SLOTS * TIME_WORDS);
+    this.ring = new Uint8Array(shared, RING_OFFSET, ringBytes);
     worker.on("message", (m: ThreadMessage) => {
       if (m.type === "fatal") this.fail(new JournalError(`journal thread: ${m.message}`));
     });
@@ -108,9 +123,9 @@ export class JournalThread {
 
   /** Starts the thread on the journal's segment directory (the last segment's torn tail already cut by recovery). */
   static async openSegments(dir: string, configDigestHex: string, segmentBytes: number, nextSeq: number, ringBytes = JOURNAL_RING_BYTES): Promise<JournalThread> {
-    const shared = new SharedArrayBuffer((CONTROL_WORDS + SLOTS * SLOT_WORDS) * 4 + ringBytes);
+    const shared = new SharedArrayBuffer(RING_OFFSET + ringBytes);
     const entry = new URL("./journal-worker.ts", import.meta.url).href;
-    const data: JournalThreadData = { entry, shared, ringBytes, dir, configDigestHex, segmentBytes, nextSeq };
+    const data: JournalThreadData = { entry, shared, ringBytes, dir, configDigestHex, segmentBytes, nextSeq, timeOriginMs: performance.timeOrigin };
     const url = workerUrl(entry);
     const worker = new Worker(url, { workerData: data, execArgv: workerExecArgv(url) });
     const thread = new JournalThread(worker, shared, ringBytes);
@@ -193,6 +208,9 @@ export class JournalThread {
     if (Atomics.load(this.control, FAILED) !== 0 && this.failure === null) this.fail(new JournalError("journal thread: a write failed"));
     let n = 0;
     while (this.durable < durable) {
+      const t = (this.durable % SLOTS) * TIME_WORDS;
+      this.lastWriteStartMs = this.times[t]!;
+      this.lastWriteEndMs = this.times[t + 1]!;
       const q = this.queued.shift()!;
       this.usedBytes -= q.bytes;
       this.durable++;
@@ -265,7 +283,10 @@ export class JournalThread {
 export function runJournalThread(data: JournalThreadData, ready: () => void): void {
   const control = new Int32Array(data.shared, 0, CONTROL_WORDS);
   const slots = new Int32Array(data.shared, CONTROL_WORDS * 4, SLOTS * SLOT_WORDS);
-  const ring = new Uint8Array(data.shared, (CONTROL_WORDS + SLOTS * SLOT_WORDS) * 4, data.ringBytes);
+  const times = new Float64Array(data.shared, TIMES_OFFSET, SLOTS * TIME_WORDS);
+  const ring = new Uint8Array(data.shared, RING_OFFSET, data.ringBytes);
+  // This thread's clock in the gateway's: performance.now() here plus the difference of the two time origins.
+  const clockOffsetMs = performance.timeOrigin - data.timeOriginMs;
   const appender = SyncJournalAppender.openSegments(data.dir, data.configDigestHex, data.segmentBytes, data.nextSeq);
   ready();
   const frames: Uint8Array[] = [];
@@ -289,7 +310,14 @@ export function runJournalThread(data: JournalThreadData, ready: () => void): vo
         const slot = (g % SLOTS) * SLOT_WORDS;
         frames.push(ring.subarray(slots[slot]!, slots[slot]! + slots[slot + 1]!));
       }
+      const startMs = performance.now() + clockOffsetMs;
       appender.appendGroups(frames);
+      const endMs = performance.now() + clockOffsetMs;
+      // Stamped before DURABLE is published (the gateway reads a group's stamps once it sees it durable).
+      for (let g = written; g < submitted; g++) {
+        times[(g % SLOTS) * TIME_WORDS] = startMs;
+        times[(g % SLOTS) * TIME_WORDS + 1] = endMs;
+      }
       written = submitted;
       Atomics.store(control, DURABLE, written);
       Atomics.notify(control, DURABLE);

@@ -77,6 +77,12 @@ export interface GroupJournal {
   append(frames: Uint8Array): Promise<void>;
   /** Appends that may be outstanding at once (absent: 1, the next begins once the last resolved). */
   readonly appendsInFlightMax?: number;
+  /**
+   * The write that put the group last resolved on disk, begun and returned (performance.now() ms), when the journal
+   * stamps it (JournalThread): `--trace-hops` splits the write hop with it. Absent or 0: not stamped.
+   */
+  readonly lastWriteStartMs?: number;
+  readonly lastWriteEndMs?: number;
 }
 
 /**
@@ -435,7 +441,7 @@ export class Sequencer {
         const lastBatch = w.firstBatch + group.batches - 1;
         this.journaledSeq = group.lastSeqOf(group.batches - 1);
         this.journaledBatch = lastBatch;
-        this.hops?.handed(lastBatch, group.sequencedMs, w.writeStartMs, writeEndMs, w.handedMs, group.commands());
+        this.hops?.handed(lastBatch, group.sequencedMs, w.writeStartMs, writeEndMs, w.handedMs, group.commands(), this.journal.lastWriteStartMs ?? 0, this.journal.lastWriteEndMs ?? 0);
         // Handed and written: nothing reads the arena any more.
         this.recycle(group);
         // The next group's write and hand-off begin before this one's outputs are read: the release handles every

@@ -34,6 +34,19 @@ describe("hop timer", () => {
     expect(hops.report()).toBeNull();
   });
 
+  it("X4: a group whose writev the journal stamped splits its write hop into wake, disk and back", () => {
+    const hops = new HopTimer();
+    // Write asked for at 10.5, the thread's writev 10.75–11.0, the gateway told at 11.25.
+    hops.handed(3, 10, 10.5, 11.25, 10.6, 8, 10.75, 11);
+    hops.handed(5, 11, 11.25, 13, 11.3, 4);
+    hops.batchDone(3, 14.5);
+    hops.batchDone(5, 16.75);
+    expect(hops.report()).toBe(
+      "hops over 2 groups (p50/p99, ms): wait 0.500/0.500, write 1.750/1.750, hand 0.100/0.100, release 3.750/3.750, commands/group 8/8, " +
+        "write = wake 0.250/0.250 + disk 0.250/0.250 + back 0.250/0.250",
+    );
+  });
+
   it("X4: a group whose batch end was missed is dropped when a later batch ends (the next group is still timed)", () => {
     const hops = new HopTimer();
     hops.handed(2, 0, 1, 2, 3, 1);

@@ -58,6 +58,23 @@ function batchNumbers(dataDir: string): number[] {
 }
 
 describe("journal thread", () => {
+  it("X4P: the thread stamps each group's writev in the gateway's clock, between its append and its resolve (--trace-hops)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "crossbook-jt-"));
+    const thread = await JournalThread.openSegments(join(dir, JOURNAL_SEGMENT_DIR), DIGEST, 1 << 30, 1);
+    const stamps: number[][] = [];
+    for (let g = 0; g < 3; g++) {
+      const askedMs = performance.now();
+      await thread.append(GROUPS[g]!);
+      stamps.push([askedMs, thread.lastWriteStartMs, thread.lastWriteEndMs, performance.now()]);
+    }
+    await thread.close();
+    // The two threads' clocks meet through their time origins, each read once at the thread's start: allow 0.05 ms.
+    const SLACK_MS = 0.05;
+    for (const [askedMs, startMs, endMs, resolvedMs] of stamps) {
+      expect(askedMs! <= startMs! + SLACK_MS && startMs! <= endMs! && endMs! <= resolvedMs! + SLACK_MS).toBe(true);
+    }
+  });
+
   it("X4: groups appended without waiting reach the disk in order, each append resolving after every earlier one; the segment files are JournalWriter's, byte for byte (rolling included)", async () => {
     const a = mkdtempSync(join(tmpdir(), "crossbook-jt-"));
     const b = mkdtempSync(join(tmpdir(), "crossbook-jt-"));

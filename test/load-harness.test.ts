@@ -8,6 +8,7 @@ import { Event } from "../schemas/index.ts";
 import { chargeUnacked, isRefusal, latencySvg, PhaseState, rejectCodeOf, sourceAddressOf, type PhaseResult } from "../bench/load/load.ts";
 import { BTC_USDC_MIX, MixCursor } from "../bench/load/mix.ts";
 import { clientFrame, frameHeader } from "../bench/load/raw-ws.ts";
+import { commandsDue, Pacer } from "../bench/load/pacer.ts";
 
 const config = loadConfig();
 
@@ -133,10 +134,54 @@ describe("load harness latency", () => {
   });
 });
 
+describe("load harness open-loop pacing", () => {
+  it("command n is due at n × spacing: the first at once, none before the start, never more than the phase's total", () => {
+    // 10k/s: 0.1 ms apart. The timer pacer counted floor(elapsed / spacing) — command 0 only after 0.1 ms.
+    expect(commandsDue(-0.01, 0.1, 100)).toBe(0);
+    expect(commandsDue(0, 0.1, 100)).toBe(1);
+    expect(commandsDue(0.099, 0.1, 100)).toBe(1);
+    expect(commandsDue(0.25, 0.1, 100)).toBe(3);
+    expect(commandsDue(1_000, 0.1, 100)).toBe(100);
+  });
+
+  it("the send lag is each command's real send minus its scheduled time, recorded only for the window", () => {
+    const phase = new PhaseState(false);
+    phase.measureFrom = 1000;
+    phase.measureTo = 2000;
+    phase.sent(999, 1000.5);
+    phase.sent(1000, 1000.05);
+    phase.sent(1500, 1500.3);
+    phase.sent(2000, 2000.1);
+    expect(phase.sendLag.totalCount).toBe(2);
+    expect([phase.sendLag.minNonZeroValue, phase.sendLag.maxValue]).toEqual([50, 300]);
+  });
+
+  it("the pacer wakes the client once per request, not before the time asked for", async () => {
+    const woke: number[] = [];
+    let asked = 0;
+    let done!: () => void;
+    const finished = new Promise<void>((r) => (done = r));
+    const pacer = await Pacer.start(() => {
+      woke.push(performance.now());
+      if (woke.length === 3) return done();
+      asked = performance.now() + 2;
+      pacer.wakeAt(asked);
+    });
+    asked = performance.now() + 2;
+    const first = asked;
+    pacer.wakeAt(asked);
+    await finished;
+    await pacer.stop();
+    expect(woke.length).toBe(3);
+    expect(woke[0]!).toBeGreaterThanOrEqual(first);
+    expect(woke[2]!).toBeGreaterThanOrEqual(asked);
+  });
+});
+
 describe("load harness plot", () => {
   const phase = (name: string, rate: number | null, p50Us: number): PhaseResult => ({
     name, offeredPerSec: rate, ackedPerSec: 1, acked: 1, rejected: 0, unacked: 0, p50Us, p99Us: p50Us * 4, p999Us: p50Us * 8,
-    meanUs: p50Us, realP50Us: p50Us, serverCores: null, clientCores: 0, note: "", refused: 0,
+    meanUs: p50Us, realP50Us: p50Us, sendLagP50Us: 0, sendLagP99Us: 0, sendLagP999Us: 0, serverCores: null, clientCores: 0, note: "", refused: 0,
   });
 
   it("draws one line per percentile and server, one point per open-loop rate", () => {

@@ -378,6 +378,18 @@ describe("adaptive spin-then-park (single thread)", () => {
     expect(new Int32Array(ring.sab)[128]).toBe(0);
   });
 
+  it("afterLongPark floor: a wait that times out drops the budget to the floor at once", () => {
+    const ring = RingBuffer.create(8, 4);
+    const w = new AdaptiveSpinThenParkWait({ spinIterationsMin: 100, spinIterationsMax: 800, parkSliceMs: 1, shortParkMs: 0, afterLongPark: "floor" });
+    expect(w.afterLongPark).toBe("floor");
+    expect(waitForData(ring, w, 0)).toBe(false);
+    expect(w.spinIterations).toBe(100);
+    expect(ring.tryClaim(4)).toBe(4);
+    ring.publish(4);
+    expect(waitForSpace(ring, w, 0)).toBe(false);
+    expect([w.spaceSpinIterations, w.spinIterations]).toEqual([100, 100]);
+  });
+
   it("doubles the budget after a park that data ended within shortParkMs, up to the max", async () => {
     const ring = RingBuffer.create(8, 16);
     const producer = RingBuffer.attach(ring.sab);

@@ -19,6 +19,7 @@ import { ByteBuffer } from "flatbuffers";
 import { CommandRejected, Event, EventEnvelope, OrderRejected, RejectCode } from "../../schemas/index.ts";
 import { ACCOUNTS_PER_CONNECTION, BTC_USDC_MIX, MixCursor } from "./mix.ts";
 import { RawWsClient } from "./raw-ws.ts";
+import { commandsDue, Pacer } from "./pacer.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const BIN = join(ROOT, "bin/crossbook.mjs");
@@ -34,6 +35,11 @@ const CLOCK_TICKS_PER_SECOND = 100;
 const LOOPBACK_SOURCES = 250;
 /** The client_seq of the login frame; commands follow from 2. */
 const LOGIN_SEQ = 1;
+/**
+ * The open loop's shortest gap between two wake-ups of the client (ms): a command due sooner than this after the
+ * last wake-up leaves with the next one (at most this late), so the pacer's wake-ups stay ≤ 10k/s at any rate.
+ */
+const PACER_TICK_MS = 0.1;
 
 export interface LoadOptions {
   /** Target a running server (ws://host:port) instead of spawning one; needs operatorKeyFile. */
@@ -52,10 +58,17 @@ export interface LoadOptions {
   readonly warmupSeconds: number;
   /** Also measure the echo server (the floor). */
   readonly echo: boolean;
+  /** Measure crossbook (off: the echo server alone, to check the client itself). */
+  readonly crossbook: boolean;
   /** With url: the process id of that server when it runs on this machine, for its CPU (/proc); absent = not measured. */
   readonly serverPid?: number;
   /** Extra node arguments of the spawned server (e.g. --cpu-prof). */
   readonly serverNodeArgs: readonly string[];
+  /**
+   * How the open loop waits for its next send: "thread" (bench/load/pacer.ts: a worker's sub-millisecond futex
+   * wait, the default) or "timer" (setTimeout(0), ≥ 1 ms: the instrument before it, kept to compare the two).
+   */
+  readonly pacer: "thread" | "timer";
   readonly log: (line: string) => void;
 }
 
@@ -68,7 +81,9 @@ export const DEFAULT_LOAD_OPTIONS: LoadOptions = {
   phaseSeconds: 3,
   warmupSeconds: 0.5,
   echo: true,
+  crossbook: true,
   serverNodeArgs: [],
+  pacer: "thread",
   log: (line) => process.stderr.write(`${line}\n`),
 };
 
@@ -94,6 +109,10 @@ export interface PhaseResult {
   readonly meanUs: number;
   /** Latency from the real send, µs. */
   readonly realP50Us: number;
+  /** Open loop: the client's own lag, each command's real send minus its scheduled time, µs (0 in a closed loop). */
+  readonly sendLagP50Us: number;
+  readonly sendLagP99Us: number;
+  readonly sendLagP999Us: number;
   readonly serverCores: number | null;
   readonly clientCores: number;
   /** Set when the phase stopped early (too many in flight). */
@@ -263,8 +282,10 @@ class LoadConnection {
     for (let i = 0; i < count; i++) {
       const seq = this.nextSeq++;
       const slot = seq & (STAMP_RING - 1);
-      this.scheduledAt[slot] = spacingMs === 0 ? now : scheduled + i * spacingMs;
+      const due = spacingMs === 0 ? now : scheduled + i * spacingMs;
+      this.scheduledAt[slot] = due;
       this.sentAt[slot] = now;
+      if (spacingMs !== 0) this.phase.sent(due, now);
       at = this.cursor.next(out, at, seq);
     }
     this.outstanding += count;
@@ -276,6 +297,8 @@ class LoadConnection {
 export class PhaseState {
   fromScheduled = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
   fromSent = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
+  /** Open loop: real send minus scheduled time of each command scheduled inside the window, µs. */
+  sendLag = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
   measureFrom = Infinity;
   measureTo = Infinity;
   acked = 0;
@@ -287,11 +310,18 @@ export class PhaseState {
   reset(): void {
     this.fromScheduled.reset();
     this.fromSent.reset();
+    this.sendLag.reset();
     this.measureFrom = Infinity;
     this.measureTo = Infinity;
     this.acked = 0;
     this.rejected = 0;
     this.refused = 0;
+  }
+
+  /** An open-loop command scheduled at `scheduled` left at `sentAt` (ms): its lag, if scheduled inside the window. */
+  sent(scheduled: number, sentAt: number): void {
+    if (scheduled < this.measureFrom || scheduled >= this.measureTo) return;
+    this.sendLag.recordValue(Math.max(1, Math.round((sentAt - scheduled) * 1000)));
   }
 
   ack(scheduled: number, sent: number, type: number, code: number): void {
@@ -467,6 +497,9 @@ function summarize(name: string, phase: PhaseState, offered: number | null, cpu:
     p999Us: h.getValueAtPercentile(99.9),
     meanUs: h.mean,
     realP50Us: phase.fromSent.getValueAtPercentile(50),
+    sendLagP50Us: phase.sendLag.totalCount === 0 ? 0 : phase.sendLag.getValueAtPercentile(50),
+    sendLagP99Us: phase.sendLag.totalCount === 0 ? 0 : phase.sendLag.getValueAtPercentile(99),
+    sendLagP999Us: phase.sendLag.totalCount === 0 ? 0 : phase.sendLag.getValueAtPercentile(99.9),
     serverCores: cpu.serverCores,
     clientCores: cpu.clientCores,
     note,
@@ -492,39 +525,110 @@ async function closedLoop(conns: LoadConnection[], phase: PhaseState, o: LoadOpt
   return summarize(`closed.k${conns.length}`, phase, null, cpu, unacked, note);
 }
 
+/** An open-loop phase's name: open.10k, … */
+function openName(rate: number): string {
+  return `open.${rate >= 1000 ? `${rate / 1000}k` : rate}`;
+}
+
+/** Sends open-loop commands scheduled..dueTotal−1 (command n to connection n % k, stamped t0 + n × spacing). */
+function sendDue(conns: readonly LoadConnection[], perConn: Int32Array, scheduled: number, dueTotal: number, t0: number, spacingMs: number): void {
+  const k = conns.length;
+  perConn.fill(0);
+  for (let i = scheduled; i < dueTotal; i++) perConn[i % k]!++;
+  for (let j = 0; j < k; j++) {
+    if (perConn[j]! > 0) conns[j]!.sendMix(perConn[j]!, t0 + (scheduled + ((j - (scheduled % k) + k) % k)) * spacingMs, spacingMs * k);
+  }
+}
+
+/** The most commands in flight on one connection. */
+function worstOutstanding(conns: readonly LoadConnection[]): number {
+  let worst = 0;
+  for (const c of conns) if (c.outstanding > worst) worst = c.outstanding;
+  return worst;
+}
+
+/** What an open loop's sending part leaves for its summary. */
+interface OpenSent {
+  readonly meter: Meter | null;
+  readonly note: string;
+}
+
 /**
- * Open loop at `rate` commands/s over all connections: command n is due at t0 + n / rate and is stamped with that
- * time whenever the (1 ms) timer gets to send it, so client or server stalls count in full.
+ * Open loop at `rate` commands/s over all connections: command n is due at t0 + n / rate and stamped with that time
+ * whenever it leaves, so client or server stalls count in full. The pacer thread (bench/load/pacer.ts) wakes the
+ * client when the next command is due (no sooner than PACER_TICK_MS after the last wake-up).
  */
 async function openLoop(conns: LoadConnection[], phase: PhaseState, rate: number, o: LoadOptions, serverPid: number | undefined): Promise<PhaseResult> {
   phase.reset();
-  const k = conns.length;
+  const spacingMs = 1000 / rate;
+  const totalMs = (o.warmupSeconds + o.phaseSeconds) * 1000;
+  const total = Math.floor((totalMs * rate) / 1000);
+  const perConn = new Int32Array(conns.length);
+  let scheduled = 0;
+  let meter: Meter | null = null;
+  let finish!: (sent: OpenSent) => void;
+  const done = new Promise<OpenSent>((resolve) => (finish = resolve));
+  let t0 = 0;
+  const tick = (): void => {
+    if (t0 === 0) return;
+    const now = performance.now();
+    if (meter === null && now >= phase.measureFrom) meter = meterStart(serverPid);
+    const dueTotal = commandsDue(Math.min(now, phase.measureTo) - t0, spacingMs, total);
+    if (dueTotal > scheduled) sendDue(conns, perConn, scheduled, dueTotal, t0, spacingMs);
+    scheduled = Math.max(scheduled, dueTotal);
+    const worst = worstOutstanding(conns);
+    if (now >= phase.measureTo || scheduled >= total || worst >= STAMP_RING / 2) {
+      const early = now < phase.measureTo && scheduled < total;
+      if (early) phase.measureTo = now;
+      t0 = 0;
+      finish({ meter, note: early ? `stopped early: ${worst} commands in flight on one connection (the server fell behind)` : "" });
+      return;
+    }
+    pacer.wakeAt(Math.max(t0 + scheduled * spacingMs, now + PACER_TICK_MS));
+  };
+  const pacer = await Pacer.start(tick);
+  t0 = performance.now();
+  phase.measureFrom = t0 + o.warmupSeconds * 1000;
+  phase.measureTo = t0 + totalMs;
+  tick();
+  const sent = await done;
+  await pacer.stop();
+  return openLoopEnd(conns, phase, rate, serverPid, sent);
+}
+
+/** The open loop's end: CPU over the window, the drain, the unacknowledged charged with their wait. */
+async function openLoopEnd(conns: LoadConnection[], phase: PhaseState, rate: number, serverPid: number | undefined, sent: OpenSent): Promise<PhaseResult> {
+  const cpu = windowCpu(sent.meter ?? meterStart(serverPid), serverPid);
+  const unacked = await drain(conns);
+  chargeUnacked(conns, phase, performance.now());
+  const note = unacked > 0 ? `${sent.note} ${unacked} unacknowledged after the drain (counted with their wait)`.trim() : sent.note;
+  return summarize(openName(rate), phase, rate, cpu, unacked, note);
+}
+
+/**
+ * The open loop as it was paced before the pacer thread (`--pacer timer`, to compare the instruments in one run):
+ * `setTimeout(0)` between sends (≥ 1 ms), and command n sent once n + 1 were due — each command at least a spacing
+ * and up to ~1 ms after its scheduled time, that lag charged to the server.
+ */
+async function openLoopTimer(conns: LoadConnection[], phase: PhaseState, rate: number, o: LoadOptions, serverPid: number | undefined): Promise<PhaseResult> {
+  phase.reset();
   const spacingMs = 1000 / rate;
   const t0 = performance.now();
   const totalMs = (o.warmupSeconds + o.phaseSeconds) * 1000;
   phase.measureFrom = t0 + o.warmupSeconds * 1000;
   phase.measureTo = t0 + totalMs;
-  let m: Meter | null = null;
+  let meter: Meter | null = null;
   let scheduled = 0;
   let note = "";
-  const perConn = new Int32Array(k);
+  const perConn = new Int32Array(conns.length);
   while (true) {
     const now = performance.now();
-    if (m === null && now >= phase.measureFrom) m = meterStart(serverPid);
+    if (meter === null && now >= phase.measureFrom) meter = meterStart(serverPid);
     const dueTotal = Math.min(Math.floor(((Math.min(now, phase.measureTo) - t0) * rate) / 1000), Math.floor((totalMs * rate) / 1000));
-    const due = dueTotal - scheduled;
-    if (due > 0) {
-      perConn.fill(0);
-      for (let i = 0; i < due; i++) perConn[(scheduled + i) % k]!++;
-      // Command n goes to connection n % k and keeps its own due time t0 + n × spacing.
-      for (let j = 0; j < k; j++) {
-        if (perConn[j]! > 0) conns[j]!.sendMix(perConn[j]!, t0 + (scheduled + ((j - (scheduled % k) + k) % k)) * spacingMs, spacingMs * k);
-      }
-      scheduled = dueTotal;
-    }
+    if (dueTotal > scheduled) sendDue(conns, perConn, scheduled, dueTotal, t0, spacingMs);
+    scheduled = Math.max(scheduled, dueTotal);
     if (now >= phase.measureTo) break;
-    let worst = 0;
-    for (const c of conns) if (c.outstanding > worst) worst = c.outstanding;
+    const worst = worstOutstanding(conns);
     if (worst >= STAMP_RING / 2) {
       note = `stopped early: ${worst} commands in flight on one connection (the server fell behind)`;
       phase.measureTo = now;
@@ -532,11 +636,7 @@ async function openLoop(conns: LoadConnection[], phase: PhaseState, rate: number
     }
     await sleep(0);
   }
-  const cpu = windowCpu(m ?? meterStart(serverPid), serverPid);
-  const unacked = await drain(conns);
-  chargeUnacked(conns, phase, performance.now());
-  const name = `open.${rate >= 1000 ? `${rate / 1000}k` : rate}`;
-  return summarize(name, phase, rate, cpu, unacked, unacked > 0 ? `${note} ${unacked} unacknowledged after the drain (counted with their wait)`.trim() : note);
+  return openLoopEnd(conns, phase, rate, serverPid, { meter, note });
 }
 
 async function runPhases(conns: LoadConnection[], phase: PhaseState, o: LoadOptions, serverPid: number | undefined, label: string): Promise<PhaseResult[]> {
@@ -546,7 +646,7 @@ async function runPhases(conns: LoadConnection[], phase: PhaseState, o: LoadOpti
     o.log(`${label} ${describe(results[results.length - 1]!)}`);
   }
   for (const rate of o.rates) {
-    results.push(await openLoop(conns, phase, rate, o, serverPid));
+    results.push(await (o.pacer === "timer" ? openLoopTimer : openLoop)(conns, phase, rate, o, serverPid));
     o.log(`${label} ${describe(results[results.length - 1]!)}`);
   }
   return results;
@@ -557,7 +657,7 @@ export function describe(r: PhaseResult): string {
   const ms = (us: number): string => (us / 1000).toFixed(2);
   return (
     `${r.name}: ${(r.ackedPerSec / 1000).toFixed(1)}k acked/s, p50/p99/p99.9 ${ms(r.p50Us)}/${ms(r.p99Us)}/${ms(r.p999Us)} ms ` +
-    `(from real send p50 ${ms(r.realP50Us)} ms),${cores} client ${r.clientCores.toFixed(2)} cores, ${r.rejected} rejected${r.refused > 0 ? `, ${r.refused} refused (rate limit or overloaded, not counted)` : ""}${r.note === "" ? "" : `; ${r.note}`}`
+    `(from real send p50 ${ms(r.realP50Us)} ms${r.offeredPerSec === null ? "" : `; send lag p50/p99/p99.9 ${ms(r.sendLagP50Us)}/${ms(r.sendLagP99Us)}/${ms(r.sendLagP999Us)} ms`}),${cores} client ${r.clientCores.toFixed(2)} cores, ${r.rejected} rejected${r.refused > 0 ? `, ${r.refused} refused (rate limit or overloaded, not counted)` : ""}${r.note === "" ? "" : `; ${r.note}`}`
   );
 }
 
@@ -617,7 +717,7 @@ async function runEcho(o: LoadOptions): Promise<PhaseResult[]> {
 }
 
 export async function runLoad(o: LoadOptions): Promise<LoadReport> {
-  const crossbook = await runCrossbook(o);
+  const crossbook = o.crossbook ? await runCrossbook(o) : [];
   const echo = o.echo ? await runEcho(o) : [];
   return { crossbook, echo };
 }

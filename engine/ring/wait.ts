@@ -208,6 +208,13 @@ export interface AdaptiveSpinOptions {
   readonly parkSliceMs?: number;
   /** A park that ends within this many ms would have been caught by a longer spin: the budget doubles. */
   readonly shortParkMs?: number;
+  /**
+   * What a longer park (or a timeout) does to the budget: "halve" (the default) or "floor" — back to the min at once.
+   * "floor" is for a consumer fed in bursts at a slower pace (the fused engine worker, fed a journal group at each
+   * write's start): with "halve", one short park inside a burst and one long park between bursts cancel out, so the
+   * budget stays wherever it was (the max, from start-up) and every burst ends in a full spin that catches nothing.
+   */
+  readonly afterLongPark?: "halve" | "floor";
 }
 
 /** Default floor of the adaptive spin: one poll run of about half a µs before parking. */
@@ -237,6 +244,7 @@ export class AdaptiveSpinThenParkWait implements WaitStrategy {
   readonly spinIterationsMax: number;
   readonly parkSliceMs: number;
   readonly shortParkMs: number;
+  readonly afterLongPark: "halve" | "floor";
   private dataSpins: number;
   private spaceSpins: number;
 
@@ -256,6 +264,7 @@ export class AdaptiveSpinThenParkWait implements WaitStrategy {
     this.spinIterationsMax = max;
     this.parkSliceMs = parkSliceMs;
     this.shortParkMs = shortParkMs;
+    this.afterLongPark = options?.afterLongPark ?? "halve";
     this.dataSpins = max;
     this.spaceSpins = max;
   }
@@ -275,7 +284,7 @@ export class AdaptiveSpinThenParkWait implements WaitStrategy {
       const grown = spins === 0 ? 1 : spins * 2;
       return grown > this.spinIterationsMax ? this.spinIterationsMax : grown;
     }
-    const shrunk = spins >> 1;
+    const shrunk = this.afterLongPark === "floor" ? 0 : spins >> 1;
     return shrunk < this.spinIterationsMin ? this.spinIterationsMin : shrunk;
   }
 
