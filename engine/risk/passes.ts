@@ -33,6 +33,24 @@ import { SNAPSHOT_COUNT_MAX, type SnapshotReader, type SnapshotWriter } from "..
  * slot's recomputation, the Position event's P8 solve and report, the new bands), ~500 MB a pass: ~95 scavenges,
  * each paying the walk. The hour mark no longer re-evaluates every holder (liquidation-trigger.ts POSITION_EDGE:
  * funding's first batch 0.5–0.9 s of CPU → under 0.1 s).
+ * Seventh round (measured, load 7–19; bench/scavenge-experiment.mjs, a standalone heap of the same shape): with
+ * ~0.7 GB of old records holding bigints, a scavenge with nothing surviving (young garbage only) costs 3.5–11 ms,
+ * all of it outside V8's sub-phases (scavenge.parallel 0.01 ms): the walk over old pages, ~1 ms per 100 MB here
+ * (0.13 / 0.32 / 0.7 / 1.26 GB: 0.9 / 1.8 / 7.3 / 15.8 ms; pointer-free double arrays of the same bytes the same;
+ * no old heap 0.03 ms). Fresh bigints stored into 16 old records a batch make it 33–41 ms; the same values stored
+ * into a BigInt64Array column 3–9 ms, i.e. no more than garbage alone. In this bench (--trace-gc-nvp) a scavenge is
+ * ~44 ms: 34 ms scavenge.parallel (~0.7 MB of survivors and their old-to-new slots) and ~8 ms of the walk. What
+ * survives a pass (sampling heap profiler, collected objects excluded): ~143 B a realized holder — the margin
+ * slots' position part 57% and USDC part 16.5% (AccountMargin: the order path's state), PerpPosition's costBasis and
+ * realizedPnl 24%. So columns for the pass's own fields remove at most a quarter of the survivors (and costBasis is
+ * past int64 already: 0.01 BTC at 60,000 is 6×10^19 raw, two words a value and a bigint made at every read on the
+ * order path), and with no survivors at all the walk alone is 3.5–11 ms: a longest pause ≤ 1 ms needs the V8 old
+ * heap under ~100 MB for 100,000 accounts (~1 kB an account), i.e. the accounts' whole state in ArrayBuffers — a
+ * redesign of the account records, not of the pass. V8 flags on this bench (2 alternated rounds): a 4 MB semi-space
+ * makes each scavenge ~4× cheaper (median 15–23 against 59–78 ms; engine CPU per batch max 18 against 35–951 ms) and
+ * ~4× as frequent (p99 per batch 9 against 2.5–3 ms), CPU per pass unchanged; 64 MB is worse (scavenges ~270 ms);
+ * --single-threaded-gc within the noise (median 54–58 ms). None reaches 1 ms, so none is set (nor can one be put in a
+ * worker's execArgv: Node refuses it — the engine worker would take resourceLimits.maxYoungGenerationSizeMb).
  */
 export const PASS_VISITS_PER_BATCH_MAX = 16;
 
