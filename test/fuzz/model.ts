@@ -243,6 +243,8 @@ export class FuzzModel {
   /** An engine order (Q2 step) matching refused: planned against its filters, it would be refused every batch. */
   private refusedStep: string | null = null;
   private stepNo = 0;
+  /** Tests: sees every event of a step after the model did (the record is reused: copy what it keeps). */
+  onEvent: ((e: EventRecord, step: number) => void) | null = null;
   /** Q5: the stuck lenders of an episode that runs them (stuck-lenders.ts), else null. */
   private readonly stuck: StuckLenders | null = null;
 
@@ -292,6 +294,7 @@ export class FuzzModel {
   }
 
   private observe(e: EventRecord): void {
+    if (this.onEvent !== null) this.onEvent(e, this.stepNo);
     const st = this.stats;
     switch (e.kind) {
       case EventKind.Fill:
