@@ -4,7 +4,8 @@
 // is never negative without a recorded socialized loss". 20,000 steps with a fixed seed, and a random seed (printed;
 // CROSSBOOK_FUZZ_SEED=S reruns it) over 2 risk × 2 matching shards. `npm run fuzz` runs 1,000,000 steps.
 import { describe, expect, it } from "vitest";
-import { CommandKind, CommandRecord } from "../engine/model/index.ts";
+import { CommandKind, CommandRecord, EventKind } from "../engine/model/index.ts";
+import { SettlementReason } from "../engine/risk/index.ts";
 import { FuzzFailure, FuzzModel, formatFuzzReport, runFuzz, type FuzzRunOptions } from "./fuzz/model.ts";
 
 /** What a run must have exercised, so a degenerate generator fails here rather than passing quietly. */
@@ -39,6 +40,48 @@ describe("X1, X2, Q2, Q4: model-based liquidation fuzz", () => {
       expect(r.failures.map((f) => f.message), `seed ${seed}`).toEqual([]);
     }
   });
+
+  it("Q2: Q4: seed 1062833690 at 2 × 2 — a cover of the deficit an ADL demand posted two batches earlier is progress; the next round's legs follow", () => {
+    // Failed before (CI's random 2 × 2 seed, old): "account 96 liquidating 5 batches without progress" at step 1527.
+    // Account 96 (risk shard 0) is stalled on the book at 1523 (a crash of market 5: nothing within the slippage bound)
+    // with a deficit of 689,140,070 USDC units; its shard's cover budget (capital 759,125,996 / 2) cannot pay it, so
+    // it posts its ADL demand at 1524 (engine.ts "Q4 ADL across shards (as built)"). At 1526 the decision covers the
+    // deficit posted, whole, from the fund's capital — so no legs —, while the mark moved on meanwhile (deficit now
+    // 5,756.6 USD): the account stays bankrupt and posts again at 1527; at 1529 the fund's last 69,985,926 and four ADL
+    // legs. The cover at 1526 is a Q4 step (the fund paid the account); the fuzz's Q2 did not count it.
+    const model = new FuzzModel(1062833690, { riskShards: 2, matchingShards: 2 });
+    const seen: string[] = [];
+    model.onEvent = (e, step) => {
+      if (e.account !== 96 || step < 1520) return;
+      if (e.kind === EventKind.Settlement && e.settlementReason === SettlementReason.InsuranceCover) seen.push(`${step} cover ${e.settledAmount}`);
+      else if (e.kind === EventKind.LiquidationTransfer) seen.push(`${step} leg ${e.market} ${e.side} ${e.quantity} to ${e.makerAccount} at ${e.price}`);
+      else if (e.kind === EventKind.LiquidationStarted || e.kind === EventKind.LiquidationEnded) seen.push(`${step} ${e.kind === EventKind.LiquidationStarted ? "started" : "ended"}`);
+    };
+    const relayed: string[] = [];
+    for (let step = 1; step <= 1531; step++) {
+      model.step(); // the checks run after each step: the Q2 bound too
+      if (step >= 1523 && step <= 1528) relayed.push(`${step} ${model.engine.risk[1]!.adlRelayed().pending.join(",")} | ${model.engine.risk[1]!.adlRelayed().ready.join(",")}`);
+    }
+    expect(relayed).toEqual([
+      "1523  | ",
+      "1524 96:3:-110840000:689140070,96:5:502440000000:689140070 | ",
+      "1525  | 96:3:-110840000:689140070,96:5:502440000000:689140070",
+      "1526  | ",
+      "1527 96:3:-110840000:5066434794,96:5:502440000000:5066434794 | ",
+      "1528  | 96:3:-110840000:5066434794,96:5:502440000000:5066434794",
+    ]);
+    expect(seen).toEqual([
+      "1522 started",
+      "1526 cover 689140070",
+      "1529 cover 69985926",
+      "1529 leg 3 0 11470000 to 144 at 35656605642370",
+      "1529 leg 3 0 99370000 to 176 at 35656605642370",
+      "1529 leg 5 1 18460000000 to 144 at 199585198682",
+      "1529 leg 5 1 483980000000 to 128 at 199585198682",
+      "1531 ended",
+    ]);
+    expect(model.stats.maxBatchesWithoutProgress).toBe(3);
+  }, 120_000);
 
   it("X1: X2: Q2: Q4: a random seed (printed) over 2 risk × 2 matching shards", () => {
     const seed = Number(process.env.CROSSBOOK_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));

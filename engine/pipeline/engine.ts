@@ -248,6 +248,16 @@
 //    the other covers of the batch, and the decision's order is account-id order, not the D3 rotation; an allocation a
 //    deciding shard does not use (the account recovered, was taken over, or was not reached within
 //    ENGINE_ORDERS_PER_BATCH_MAX) is left unused that batch, its counterparties idle for one batch.
+//    A deficit that grew meanwhile: the decision covers the deficit posted at B — whole when the fund's capital has
+//    it — and allocates legs only where that cover falls short, so an account the mark pushed deeper between B and
+//    B+2 gets that cover and no leg, stays bankrupt, and posts again at B+3 (decided at B+5, against the deficit then).
+//    Each round is one shard's two batches later (one shard covers the deficit at B, then deleverages the rest the
+//    next batch): less, never more. The figure must be the replicated one (every shard reserves the same counterparties
+//    and the same fund); the deficit now would need a confirmation at B+1 (as Q5's demands have). Q2's progress bound
+//    (test/fuzz/model.ts, 4 batches) counts the cover as the step it is — the fund paid the account —, so a round
+//    is 3 batches without progress (the stalled step, the demand, the offers; then the decision), and so is the next
+//    (posted at B+3, decided at B+5). The fuzz did not count it (2 × 2 seed 1062833690: "account 96 liquidating 5 batches
+//    without progress" — a cover of 689.14 USDC at B+2 when 5,756.63 USD was short, the legs at B+5).
 // RO (decided with reduceOnly at fill time, O1/P1): each perpetual market's matching shard keeps every account's net
 //    position in it, moved by each fill as the book makes it (matching/perp-positions.ts; snapshot and state hash), and
 //    caps reduceOnly orders by it when placed and each time the book fills them. A perpetual position may change only

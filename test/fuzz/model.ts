@@ -14,8 +14,10 @@
 //   Q2  no engine step is refused by matching (a step planned against the market's filters would be refused every
 //       batch and stall its account for good: O2's MinNotional did, see test/liquidation-min-notional.test.ts), and
 //       no liquidating account goes more than PROGRESS_BOUND_BATCHES batches without progress. Progress: a fill of
-//       the account (a book step that executed), a cancel of its orders by the engine (DoneReason Liquidation), its
-//       MMR (MM / E) falling, or its exit (LiquidationEnded). An account whose book step could not be taken or found
+//       the account (a book step that executed), a cancel of its orders by the engine (DoneReason Liquidation), a Q3
+//       leg or a Q4 ADL leg, a cover of its deficit by the fund (InsuranceCover; with K > 1 the deficit its ADL demand
+//       posted two batches earlier: engine.ts "Q4 ADL across shards (as built)", seed 1062833690 at 2 × 2), a Q4/Q5
+//       Socialization row, its MMR (MM / E) falling, or its exit (LiquidationEnded). An account whose book step could not be taken or found
 //       nothing within the slippage bound (RiskShard.liquidationStall: the hand-over point to Q3's backstop) is counted
 //       apart as "stalled, no book step" while BACKSTOP_TAKES_STALLED is false — see that switch.
 //   Q4  the insurance fund is never negative without a recorded socialized loss — in USDC by no more than the losses
@@ -178,7 +180,9 @@ export class FuzzStats {
   /** Q5 lender ADL legs (the lender's LenderAdl Socialization), and those whose borrower is on another risk shard. */
   lenderAdlLegs = 0;
   lenderAdlLegsCrossShard = 0;
-  /** Longest run of batches without progress of a liquidating account that the book could step. */
+  /** Q4 (and Q3) covers: InsuranceCover Settlement rows, the fund paying a liquidated account's deficit. */
+  insuranceCovers = 0;
+  /** Longest run of batches without progress of a liquidating account (a stalled one too while BACKSTOP_TAKES_STALLED). */
   maxBatchesWithoutProgress = 0;
   /** Distinct (account, liquidation) episodes that were "stalled, no book step" at some batch (Q3's share). */
   stalledNoBookStep = 0;
@@ -239,6 +243,8 @@ export class FuzzModel {
   /** An engine order (Q2 step) matching refused: planned against its filters, it would be refused every batch. */
   private refusedStep: string | null = null;
   private stepNo = 0;
+  /** Tests: sees every event of a step after the model did (the record is reused: copy what it keeps). */
+  onEvent: ((e: EventRecord, step: number) => void) | null = null;
   /** Q5: the stuck lenders of an episode that runs them (stuck-lenders.ts), else null. */
   private readonly stuck: StuckLenders | null = null;
 
@@ -288,6 +294,7 @@ export class FuzzModel {
   }
 
   private observe(e: EventRecord): void {
+    if (this.onEvent !== null) this.onEvent(e, this.stepNo);
     const st = this.stats;
     switch (e.kind) {
       case EventKind.Fill:
@@ -343,6 +350,12 @@ export class FuzzModel {
       case EventKind.Settlement:
         if (e.settlementReason === SettlementReason.LiquidationFee) st.liquidationFeesUsdc += e.settledAmount;
         else if (e.settlementReason === SettlementReason.Realization) st.realizations++;
+        else if (e.settlementReason === SettlementReason.InsuranceCover) {
+          // Q4 (Q3's takeover too): the fund paid the account's deficit, or the deficit its demand posted two batches
+          // earlier with K > 1 — a step of its bankruptcy (engine.ts "Q4 ADL across shards (as built)", the round).
+          st.insuranceCovers++;
+          this.progressed.add(e.account);
+        }
         return;
       default:
         if (!SOCIALIZED_LOSS_EVENT_KINDS.includes(e.kind)) return;
@@ -796,7 +809,7 @@ export class FuzzModel {
           continue;
         }
         if (w.batches > this.stats.maxBatchesWithoutProgress) this.stats.maxBatchesWithoutProgress = w.batches;
-        if (w.batches > PROGRESS_BOUND_BATCHES) this.fail("Q2", `account ${id} liquidating ${w.batches} batches without progress (not stalled: the book could step it)`);
+        if (w.batches > PROGRESS_BOUND_BATCHES) this.fail("Q2", `account ${id} liquidating ${w.batches} batches without progress (${stalled ? "stalled, no book step: the backstop (Q3) or bankruptcy (Q4) must take it" : "not stalled: the book could step it"})`);
       }
     }
     if (stalledNow) this.stats.stalledBatches++;
@@ -887,7 +900,7 @@ export function formatFuzzReport(o: FuzzRunOptions, r: FuzzRunResult): string[] 
     `fuzz: seed ${o.seed}, ${s.steps} steps (${s.batches} batches) in episodes of ${o.episodeSteps}, ${(r.elapsedMs / 1000).toFixed(1)} s (${Math.round((s.steps * 1000) / r.elapsedMs)} steps/s), CPU ${(r.cpuMs / 1000).toFixed(1)} s (${Math.round((s.steps * 1000) / r.cpuMs)} steps/s)`,
     `  prices: ${s.crashes} crashes, ${s.pumps} pumps, ${s.oracleUpdates} oracle updates; ${s.fundingRates} funding rates, ${s.realizations} realization rows`,
     `  trading: ${s.fills} fills, ${s.borrows} borrows, ${s.rejects} refusals`,
-    `  liquidation: ${s.liquidationsStarted} started, ${s.liquidationsEnded} ended, ${s.liquidationFills} liquidation fills, ${s.liquidationCancels} orders canceled by it; ${s.backstopLegs} backstop legs (Q3), ${s.backstopLegsCrossShard} from another risk shard; ${s.adlLegs} ADL legs (Q4), ${s.adlLegsCrossShard} against another risk shard; ${s.lenderAdlLegs} lender ADL legs (Q5), ${s.lenderAdlLegsCrossShard} against another risk shard`,
+    `  liquidation: ${s.liquidationsStarted} started, ${s.liquidationsEnded} ended, ${s.liquidationFills} liquidation fills, ${s.liquidationCancels} orders canceled by it; ${s.backstopLegs} backstop legs (Q3), ${s.backstopLegsCrossShard} from another risk shard; ${s.adlLegs} ADL legs (Q4), ${s.adlLegsCrossShard} against another risk shard; ${s.insuranceCovers} covers by the fund; ${s.lenderAdlLegs} lender ADL legs (Q5), ${s.lenderAdlLegsCrossShard} against another risk shard`,
     `  insurance (USDC): ${usdc(s.liquidationFeesUsdc)} in liquidation fees; lowest raw ${usdc(s.minInsuranceRawUsdc)}, lowest at close-out ${usdc(s.minInsuranceCloseOutUsdc)}; write-down losses recorded ${usdc(s.writeDownLossUsdc)}`,
     `  progress (Q2): longest wait ${s.maxBatchesWithoutProgress} batches (bound ${PROGRESS_BOUND_BATCHES}); stalled with no book step (Q3's, backstop switch ${BACKSTOP_TAKES_STALLED ? "on" : "off"}): ${s.stalledNoBookStep} accounts over ${s.stalledBatches} batches`,
     `  invariant failures: ${r.failures.length}`,
