@@ -197,6 +197,22 @@ describe("perpetual trading (P1, S5)", () => {
     expect(rejects(h.order(ALICE, Side.Buy, price(60_000), btc(0.9999)))).toEqual([]);
   });
 
+  it("C4/C8: a perp order better than the mark is valued at the mark — its gain pays none of its own margin (1,000 USDC cannot rest 1 BTC at 66,000 / 54,000 while the mark is 60,000)", () => {
+    const h = new Harness();
+    h.deposit(ALICE, USDC, usdc(1_000));
+    // Valued at its limit, the sell's fill would gain 6,000 USD against the 60,000 mark (equity 1,000 − 66 fee + 6,000
+    // = 6,934 > IM 6,000) and pass; resting, it is 60,000 USD of exposure on 1,000 of equity: MMR ≥ 100% at once.
+    // Valued at the mark: equity 1,000 − 66 = 934 < 6,000 → refused. The same for a buy below the mark.
+    expect(rejects(h.order(ALICE, Side.Sell, price(66_000), btc(1)))).toEqual(["InsufficientMargin"]);
+    expect(rejects(h.order(ALICE, Side.Buy, price(54_000), btc(1)))).toEqual(["InsufficientMargin"]);
+    // 0.1 BTC at 66,000: IM 600 < equity 1,000 − 6.6 → accepted, and the account rests far from liquidation.
+    expect(rejects(h.order(ALICE, Side.Sell, price(66_000), btc(0.1)))).toEqual([]);
+    const st = h.risk(ALICE).collateralStatement(ALICE);
+    expect(st.exposureUsd).toBe(price(6_000));
+    expect(st.netEquityLockedUsd).toBe(price(600));
+    expect(h.risk(ALICE).liquidatingAccounts()).toEqual([]);
+  });
+
   it("O1/P1 reduceOnly: risk supplies the position; a reducing order is capped at it (ReduceOnlyCapped), a non-reducing one refused", () => {
     const h = new Harness();
     for (const acct of [ALICE, BOB]) h.deposit(acct, USDC, usdc(100_000));
