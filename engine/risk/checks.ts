@@ -134,23 +134,22 @@ export function perpFillPassesMargin(s: RiskState, market: MarketConfig, account
   // MMR ≥ 100% while it rests). The fee is the real price's.
   const mark = s.marginContext.marketMark[m]!;
   const valuePrice = mark === 0n ? price : side === Side.Buy ? (price > mark ? price : mark) : price < mark ? price : mark;
-  if (valuePrice !== price) return perpFillPassesMarginAt(s, market, account, qtyDelta, fills, price, valuePrice);
+  if (valuePrice !== price) return perpFillPassesMarginAt(s, market, account, margin, feeBps, qtyDelta, fills, price, valuePrice);
   // Exact shortcut: a certificate in doubles that it passes (AccountMargin.perpFillSurelyPasses); else the full check.
   const perps = account.perps;
   if (perps === null ? margin.perpFillSurelyPasses(m, market.quoteAsset, 0n, 0n, 0n, 0n, qtyDelta, price, feeBps)
     : margin.perpFillSurelyPasses(m, market.quoteAsset, perps.positions[m]!.netQuantity, perps.positions[m]!.costBasis, perps.openBuy[m]!, perps.openSell[m]!, qtyDelta, price, feeBps)) {
     return true;
   }
-  return perpFillPassesMarginAt(s, market, account, qtyDelta, fills, price, price);
+  return perpFillPassesMarginAt(s, market, account, margin, feeBps, qtyDelta, fills, price, price);
 }
 
 /** perpFillPassesMargin's bigint evaluation: the fee at `price`, the position change valued at `valuePrice`. */
-function perpFillPassesMarginAt(s: RiskState, market: MarketConfig, account: Account, qtyDelta: bigint, fills: bigint, price: bigint, valuePrice: bigint): boolean {
+function perpFillPassesMarginAt(s: RiskState, market: MarketConfig, account: Account, margin: AccountMargin, feeBps: number, qtyDelta: bigint, fills: bigint, price: bigint, valuePrice: bigint): boolean {
   const m = market.id;
-  const margin = account.syncedMarginExceptPerp(m);
   const quote = s.config.assets[market.quoteAsset]!;
   const notional = quoteAmount(fills, price, s.marginContext.marketBaseDecimals[m]!, quote.decimals, Rounding.Up);
-  const fee = feeAmount(notional, s.takerBpsOf(account.id));
+  const fee = feeAmount(notional, feeBps);
   if (account.perpPending(m)) {
     // The order's market changed since the margin state last heard (the previous order's hold, a fill): valued from
     // its inputs now, without the sync's valuation of the slot in between (exact: AccountMargin.passesPerpFillFromInputs).
