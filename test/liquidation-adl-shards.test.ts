@@ -13,7 +13,7 @@ import {
   ALICE, BOB, BTC_PERP, BTC_UNIT, BackstopHarness as Harness, DAVE, ERIN, FRANK, LENDER, SOL, SOL_UNIT, SOL_USDC, USD, USDC, USDC_UNIT,
   base, deposit, gtc, kinds, mark, quotes,
 } from "./helpers/backstop-scenario.ts";
-import { runInProcess, runThreaded } from "./helpers/threaded-run.ts";
+import { expectEveryBoundaryRestores, expectThreadedSplitMatchesInProcess, runInProcess } from "./helpers/threaded-run.ts";
 
 const ONE: EngineTopology = { riskShards: 1, matchingShards: 1 };
 const TWO: EngineTopology = { riskShards: 2, matchingShards: 1 };
@@ -254,24 +254,12 @@ describe("X4, X7 through an ADL across shards", () => {
   });
 
   it("Q4, X7: a snapshot at every boundary (the demand, then the offers in it) restores into a 2×2 engine that goes on identically", () => {
-    const whole = run(TWO_BY_TWO);
-    const engine = new Engine(base, TWO_BY_TWO);
     const seen = { pending: false, ready: false };
-    for (let cut = 0; cut <= batches.length; cut++) {
-      if (cut > 0) engine.processBatch(batches[cut - 1]!, batches[cut - 1]!.length, { publish: () => {} });
-      const restored = Engine.fromSnapshot(base, engine.snapshot(), TWO_BY_TWO);
-      expect(restored.stateHash()).toBe(engine.stateHash());
-      const relayed = engine.risk.map((r) => r.adlRelayed());
-      expect(restored.risk.map((r) => r.adlRelayed())).toEqual(relayed);
-      expect(relayed[1]).toEqual(relayed[0]); // replicated: the same on every shard at a boundary
-      if (relayed[0]!.pending.length !== 0 || relayed[0]!.ready.length !== 0) {
-        seen.pending ||= relayed[0]!.pending.length !== 0;
-        seen.ready ||= relayed[0]!.ready.length !== 0;
-        const rest = run(TWO_BY_TWO, cut, restored);
-        expect(rest.hash).toBe(whole.hash);
-        expect(rest.events).toEqual(whole.events.slice(whole.events.length - rest.events.length));
-      }
-    }
+    expectEveryBoundaryRestores(base, batches, eventText, TWO_BY_TWO, (e) => e.risk.map((r) => r.adlRelayed()), (relayed) => {
+      seen.pending ||= relayed.pending.length !== 0;
+      seen.ready ||= relayed.ready.length !== 0;
+      return relayed.pending.length !== 0 || relayed.ready.length !== 0;
+    });
     expect(seen).toEqual({ pending: true, ready: true });
   });
 
@@ -284,10 +272,6 @@ describe("X4, X7 through an ADL across shards", () => {
   });
 
   it("Q4, X4: threaded 2×2 split gives the in-process events (as a set) and state hash", async () => {
-    const expected = run(TWO_BY_TWO);
-    const { events, fatal, hash } = await runThreaded(base, batches, eventText, { topology: TWO_BY_TWO, stages: "split" }, running);
-    expect(fatal).toEqual([]);
-    expect(hash).toBe(expected.hash);
-    expect([...events].sort()).toEqual([...expected.events].sort());
+    await expectThreadedSplitMatchesInProcess(base, batches, eventText, TWO_BY_TWO, running);
   }, 60_000);
 });

@@ -12,7 +12,7 @@ import {
   ALICE, BACKSTOP, BOB, BTC, BTC_PERP, BTC_UNIT, BackstopHarness, CARL, DAVE, ERIN, FRANK, LENDER, SOL, SOL_UNIT, USD, USDC, USDC_UNIT,
   deposit, gtc, kinds, mark, quotes, withBackstop,
 } from "./helpers/backstop-scenario.ts";
-import { runInProcess, runThreaded } from "./helpers/threaded-run.ts";
+import { expectEveryBoundaryRestores, expectThreadedSplitMatchesInProcess, runInProcess } from "./helpers/threaded-run.ts";
 
 const ONE: EngineTopology = { riskShards: 1, matchingShards: 1 };
 const TWO: EngineTopology = { riskShards: 2, matchingShards: 1 };
@@ -229,33 +229,15 @@ describe("X4, X7 through cross-shard takeovers", () => {
   });
 
   it("Q3, X7: a snapshot at every boundary (the replicated headroom in it; nothing in transit) restores into a 2×2 engine that goes on identically", () => {
-    const whole = run(TWO_BY_TWO);
-    const engine = new Engine(config, TWO_BY_TWO);
     let sawHeadroom = false;
-    for (let cut = 0; cut < batches.length; cut++) {
-      if (cut > 0) engine.processBatch(batches[cut - 1]!, batches[cut - 1]!.length, { publish: () => {} });
-      const bytes = engine.snapshot();
-      const restored = Engine.fromSnapshot(config, bytes, TWO_BY_TWO);
-      expect(restored.stateHash()).toBe(engine.stateHash());
-      expect(restored.risk.map((r) => r.totals())).toEqual(engine.risk.map((r) => r.totals()));
-      if (cut === batches.length - 2) {
-        const rest = run(TWO_BY_TWO, cut, restored);
-        expect(rest.hash).toBe(whole.hash);
-        expect(rest.events).toEqual(whole.events.slice(whole.events.length - rest.events.length));
-      }
-      const relayed = engine.risk.map((r) => r.backstopRelayed());
-      expect(restored.risk.map((r) => r.backstopRelayed())).toEqual(relayed);
-      expect(relayed[1]).toEqual(relayed[0]); // replicated: the same on every shard at a boundary
-      sawHeadroom ||= relayed[0]!.usedUsd !== 0n;
-    }
+    expectEveryBoundaryRestores(config, batches, eventText, TWO_BY_TWO, (e) => e.risk.map((r) => r.backstopRelayed()), (relayed, cut) => {
+      sawHeadroom ||= relayed.usedUsd !== 0n;
+      return cut === batches.length - 2;
+    });
     expect(sawHeadroom).toBe(true);
   });
 
   it("Q3, X4: threaded 2×2 split gives the in-process events (as a set) and state hash", async () => {
-    const expected = run(TWO_BY_TWO);
-    const { events, fatal, hash } = await runThreaded(config, batches, eventText, { topology: TWO_BY_TWO, stages: "split" }, running);
-    expect(fatal).toEqual([]);
-    expect(hash).toBe(expected.hash);
-    expect([...events].sort()).toEqual([...expected.events].sort());
+    await expectThreadedSplitMatchesInProcess(config, batches, eventText, TWO_BY_TWO, running);
   }, 60_000);
 });

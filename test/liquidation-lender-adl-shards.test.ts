@@ -12,7 +12,7 @@ import { CommandKind, CommandRecord, EventKind, EventRecord, OrderFlag, Socializ
 import { Engine, loadConfig, ThreadedPipeline, type EngineTopology } from "../engine/pipeline/index.ts";
 import { riskShardOf } from "../engine/risk/index.ts";
 import { EngineHarness } from "./helpers/engine-harness.ts";
-import { runInProcess, runThreaded } from "./helpers/threaded-run.ts";
+import { expectEveryBoundaryRestores, expectThreadedSplitMatchesInProcess, runInProcess } from "./helpers/threaded-run.ts";
 
 const config = loadConfig();
 const USDC = 0;
@@ -329,23 +329,12 @@ describe("X4, X7 through a lender ADL across shards", () => {
   });
 
   it("Q5, X7: a snapshot at every boundary (the demand, then the confirmed demand and offers) restores into a 2×2 engine that goes on identically", () => {
-    const whole = run(TWO_BY_TWO);
-    const engine = new Engine(config, TWO_BY_TWO);
     const seen = { pending: false, ready: false };
-    for (let cut = 0; cut <= batches.length; cut++) {
-      if (cut > 0) engine.processBatch(batches[cut - 1]!, batches[cut - 1]!.length, { publish: () => {} });
-      const relayed = engine.risk.map((r) => r.lenderAdlRelayed());
-      expect(relayed[1]).toEqual(relayed[0]); // replicated: the same on every shard at a boundary
-      if (relayed[0]!.pending.length === 0 && relayed[0]!.ready.length === 0) continue;
-      const restored = Engine.fromSnapshot(config, engine.snapshot(), TWO_BY_TWO);
-      expect(restored.stateHash()).toBe(engine.stateHash());
-      expect(restored.risk.map((r) => r.lenderAdlRelayed())).toEqual(relayed);
-      seen.pending ||= relayed[0]!.pending.length !== 0;
-      seen.ready ||= relayed[0]!.ready.length !== 0;
-      const rest = run(TWO_BY_TWO, cut, restored);
-      expect(rest.hash).toBe(whole.hash);
-      expect(rest.events).toEqual(whole.events.slice(whole.events.length - rest.events.length));
-    }
+    expectEveryBoundaryRestores(config, batches, eventText, TWO_BY_TWO, (e) => e.risk.map((r) => r.lenderAdlRelayed()), (relayed) => {
+      seen.pending ||= relayed.pending.length !== 0;
+      seen.ready ||= relayed.ready.length !== 0;
+      return relayed.pending.length !== 0 || relayed.ready.length !== 0;
+    });
     expect(seen).toEqual({ pending: true, ready: true });
   });
 
@@ -358,10 +347,6 @@ describe("X4, X7 through a lender ADL across shards", () => {
   });
 
   it("Q5, X4: threaded 2×2 split gives the in-process events (as a set) and state hash", async () => {
-    const expected = run(TWO_BY_TWO);
-    const { events, fatal, hash } = await runThreaded(config, batches, eventText, { topology: TWO_BY_TWO, stages: "split" }, running);
-    expect(fatal).toEqual([]);
-    expect(hash).toBe(expected.hash);
-    expect([...events].sort()).toEqual([...expected.events].sort());
+    await expectThreadedSplitMatchesInProcess(config, batches, eventText, TWO_BY_TWO, running);
   }, 60_000);
 });
