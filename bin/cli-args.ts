@@ -14,6 +14,8 @@ export const USAGE = `crossbook — cross-margin exchange engine
                                                    --stages split gives each its own worker
                                                    --trace-hops S: log every S s where an ack's time goes
                                                    (group-commit wait, write, hand-off, engine), p50/p99
+                  [--journal-write thread|inline]  who makes the journal's durable writes: its own thread
+                                                   (default) or the gateway thread at the end of its turn
   crossbook replay FILE.jsonl [--config FILE]      one JSON command per line, in-process, simulated clock;
                                                    prints one JSON event per line, then the state hash
                   [--truncate-at-corruption] [--journal-segment-mb 64] [--archive DIR]

@@ -92,8 +92,8 @@ export interface GroupJournal {
 interface Writing {
   readonly group: GroupArena;
   readonly firstBatch: number;
-  readonly writeStartMs: number;
-  readonly durable: Promise<void>;
+  writeStartMs: number;
+  durable: Promise<void>;
   /** Batches of the group in the engine's rings so far. */
   batchesHanded: number;
   /** When its last batch was in the rings (performance.now(), stamped only when hops are timed). */
@@ -333,9 +333,10 @@ export class Sequencer {
   };
 
   /**
-   * Begins the durable write of each group waiting, oldest first, while the journal takes more (JournalWriter: one
-   * at a time, so a group keeps filling while the write before it runs; JournalThread: every turn's group is queued
-   * at once, and the thread writes all the groups queued by the time its last write returned in one system call).
+   * Begins the durable write of each group waiting, oldest first, while the journal takes more (one at a time, so a
+   * group keeps filling while the write before it runs). Each group is handed to the engine before its append:
+   * JournalThread queues the group to its thread and returns; InlineJournal writes it on this thread and returns once
+   * it is on disk, the engine having run it meanwhile.
    */
   private startWrites(): void {
     while (this.failed === null && this.writing.length < this.appendsInFlightMax) {
@@ -344,15 +345,17 @@ export class Sequencer {
       const firstBatch = this.nextBatch;
       this.nextBatch += group.batches;
       const frames = this.journalFrames(group, firstBatch);
-      const writeStartMs = this.hops === null ? 0 : performance.now();
-      const durable = frames.length > 0 ? this.journal.append(frames) : NO_WRITE;
-      // A failure is handled in order by the flush loop; this keeps an unawaited rejection from being reported.
-      durable.catch(() => {});
-      const w: Writing = { group, firstBatch, writeStartMs, durable, batchesHanded: 0, handedMs: 0 };
+      const w: Writing = { group, firstBatch, writeStartMs: 0, durable: NO_WRITE, batchesHanded: 0, handedMs: 0 };
       this.writing.push(w);
       this.toHand.push(w);
+      // X4P: the engine runs each group while its write is on the way (its outputs wait for the write). Handed first:
+      // a journal that writes on this thread (InlineJournal) returns from append() only once the group is on disk.
+      this.handQueued();
+      w.writeStartMs = this.hops === null ? 0 : performance.now();
+      w.durable = frames.length > 0 ? this.journal.append(frames) : NO_WRITE;
+      // A failure is handled in order by the flush loop; this keeps an unawaited rejection from being reported.
+      w.durable.catch(() => {});
     }
-    // X4P: the engine runs each group while its write is on the way (its outputs wait for the write).
     this.handQueued();
   }
 
