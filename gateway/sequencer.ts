@@ -13,7 +13,10 @@
 //   - risk-side effects of an unjournaled group (liquidations begun, clock ticks proposed from its events, P5S passes)
 //     reach the gateway only through the gated rings: nothing of them leaves the process before the write returns; the
 //     settlement worker's clock proposals are not outputs of a group (they are proposals, journaled as commands);
-//   - released outputs keep the order they had: per ring, in batch order, as before.
+//   - released outputs keep the order they had: per ring, in batch order, as before;
+//   - the group is in the engine's rings before its append is called: with the journal thread the order does not
+//     matter (the thread writes while this thread goes on), with InlineJournal (`--journal-write inline`) the append
+//     is the blocking write itself, and the engine runs the group meanwhile (issue 15, ninth round).
 //
 // Encode once: submit() writes each command straight into the record layout, into a group arena laid out as the
 // journal's batch frames (header, records, header, records, …). The journal writes the arena's bytes as they are
