@@ -111,7 +111,8 @@ export const USAGE = `crossbook — cross-margin exchange engine
 
   crossbook load [--url ws://HOST:PORT --operator-key FILE] [--connections 16] [--inflight 256]
                  [--rates 10000,50000,100000] [--seconds 3] [--first-user 1] [--no-echo] [--svg FILE]
-                 [--server-node-arg ARG]...   the load harness (bench/load): without --url it starts a server on
+                 [--server-node-arg ARG]... [--server-arg ARG]... (e.g. --server-arg=--journal-write=inline)
+                                                   the load harness (bench/load): without --url it starts a server on
                                                    a temp data dir; funds users FIRST..FIRST+connections-1 (4 accounts
                                                    each), runs the mix closed loop then open loop at each rate, and the
                                                    same client against a bare uWS echo server (unless --no-echo)
