@@ -95,7 +95,7 @@ export interface GroupJournal {
 interface Writing {
   readonly group: GroupArena;
   readonly firstBatch: number;
-  writeStartMs: number;
+  readonly writeStartMs: number;
   durable: Promise<void>;
   /** Batches of the group in the engine's rings so far. */
   batchesHanded: number;
@@ -348,13 +348,14 @@ export class Sequencer {
       const firstBatch = this.nextBatch;
       this.nextBatch += group.batches;
       const frames = this.journalFrames(group, firstBatch);
-      const w: Writing = { group, firstBatch, writeStartMs: 0, durable: NO_WRITE, batchesHanded: 0, handedMs: 0 };
+      // --trace-hops: the group leaves the sequencer here (the end of `wait`; `hand` and `write` are timed from it).
+      const writeStartMs = this.hops === null ? 0 : performance.now();
+      const w: Writing = { group, firstBatch, writeStartMs, durable: NO_WRITE, batchesHanded: 0, handedMs: 0 };
       this.writing.push(w);
       this.toHand.push(w);
       // X4P: the engine runs each group while its write is on the way (its outputs wait for the write). Handed first:
       // a journal that writes on this thread (InlineJournal) returns from append() only once the group is on disk.
       this.handQueued();
-      w.writeStartMs = this.hops === null ? 0 : performance.now();
       w.durable = frames.length > 0 ? this.journal.append(frames) : NO_WRITE;
       // A failure is handled in order by the flush loop; this keeps an unawaited rejection from being reported.
       w.durable.catch(() => {});
