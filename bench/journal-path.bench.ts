@@ -3,13 +3,16 @@
 // a pipeline stub that only stamps), open loop at 10k and 50k commands/s, through
 // the journal thread the server runs (gateway/journal-thread.ts: a worker's blocking O_DSYNC writev into a
 // zero-filled segment, groups queued while a write runs) and, alternating in the same run, through JournalWriter (a
-// libuv thread-pool write per group, one group at a time: the server's path before). Same disk, same process: the
-// ratio is the journal path's change, whatever the machine's load; the absolute figures move with the disk.
+// libuv thread-pool write per group, one group at a time: the server's path before) and InlineJournal (the same
+// blocking O_DSYNC writev on the sequencer's own thread at the end of its turn: `--journal-write inline`, no thread
+// wake-up around the write). Same disk, same process: the ratios are the journal path's change, whatever the
+// machine's load; the absolute figures move with the disk.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as hdr from "hdr-histogram-js";
 import { JournalWriter, JOURNAL_SEGMENT_BYTES_DEFAULT, JOURNAL_SEGMENT_DIR } from "../engine/journal/index.ts";
+import { InlineJournal } from "../gateway/journal-inline.ts";
 import { JournalThread } from "../gateway/journal-thread.ts";
 import { CommandKind, CommandRecord } from "../engine/model/index.ts";
 import { COMMAND_RECORD_BYTES, commandSeqAt, type RecordViews, type ThreadedPipeline } from "../engine/pipeline/index.ts";
@@ -17,11 +20,12 @@ import { Sequencer, type GroupJournal } from "../gateway/sequencer.ts";
 import type { BenchDef, BenchResult } from "./harness.ts";
 
 const PHASE_SECONDS = 2;
-/** Alternating rounds per rate: thread, pool, thread, pool, … */
+/** Alternating rounds per rate: thread, pool, inline, thread, pool, inline, … */
 const ROUNDS = 3;
 const DIGEST = "ab".repeat(32);
 
-type JournalKind = "thread" | "pool";
+type JournalKind = "thread" | "pool" | "inline";
+const KINDS: readonly JournalKind[] = ["thread", "pool", "inline"];
 
 interface PathRun {
   readonly p50Us: number;
@@ -38,7 +42,9 @@ async function runPath(kind: JournalKind, rate: number): Promise<PathRun> {
   const journal: GroupJournal & { close(): Promise<void> } =
     kind === "thread"
       ? await JournalThread.openSegments(segments, DIGEST, JOURNAL_SEGMENT_BYTES_DEFAULT, 1)
-      : await JournalWriter.openSegments(segments, DIGEST, JOURNAL_SEGMENT_BYTES_DEFAULT, 1);
+      : kind === "inline"
+        ? InlineJournal.openSegments(segments, DIGEST, JOURNAL_SEGMENT_BYTES_DEFAULT, 1)
+        : await JournalWriter.openSegments(segments, DIGEST, JOURNAL_SEGMENT_BYTES_DEFAULT, 1);
   const total = Math.floor(rate * PHASE_SECONDS);
   const scheduledMs = new Float64Array(total + 1);
   const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
@@ -103,15 +109,15 @@ async function runPath(kind: JournalKind, rate: number): Promise<PathRun> {
 
 const results = new Map<string, Promise<Map<JournalKind, PathRun[]>>>();
 
-/** Both journals at `rate`, alternating, ROUNDS each (the first id of a rate runs them; the other reads them). */
+/** The three journals at `rate`, alternating, ROUNDS each (the first id of a rate runs them; the others read them). */
 function alternated(rate: number): Promise<Map<JournalKind, PathRun[]>> {
   const key = String(rate);
   let p = results.get(key);
   if (p === undefined) {
     p = (async () => {
-      const out = new Map<JournalKind, PathRun[]>([["thread", []], ["pool", []]]);
+      const out = new Map<JournalKind, PathRun[]>(KINDS.map((k) => [k, []]));
       for (let r = 0; r < ROUNDS; r++) {
-        for (const kind of ["thread", "pool"] as const) out.get(kind)!.push(await runPath(kind, rate));
+        for (const kind of KINDS) out.get(kind)!.push(await runPath(kind, rate));
       }
       return out;
     })();
@@ -122,31 +128,44 @@ function alternated(rate: number): Promise<Map<JournalKind, PathRun[]>> {
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
+const DESCRIBED: Record<JournalKind, string> = {
+  thread: "journal thread",
+  pool: "JournalWriter (thread pool, one write at a time)",
+  inline: "InlineJournal (the write on the sequencer's thread)",
+};
+
 function def(kind: JournalKind, rate: number): BenchDef {
   const name = `${rate / 1000}k`;
+  const id = kind === "thread" ? `journal.path.${name}` : `journal.path.${kind}.${name}`;
   return {
-    id: kind === "thread" ? `journal.path.${name}` : `journal.path.pool.${name}`,
+    id,
     kind: "custom",
     run: async (): Promise<BenchResult> => {
       const runs = await alternated(rate);
       const mine = runs.get(kind)!;
-      const other = runs.get(kind === "thread" ? "pool" : "thread")!;
+      const others = KINDS.filter((k) => k !== kind);
       const p50 = median(mine.map((r) => r.p50Us));
       const p99 = median(mine.map((r) => r.p99Us));
       return {
-        id: kind === "thread" ? `journal.path.${name}` : `journal.path.pool.${name}`,
+        id,
         opsPerSec: rate,
         meanNs: median(mine.map((r) => r.meanUs)) * 1000,
         p50Ns: p50 * 1000,
         p99Ns: p99 * 1000,
         p999Ns: median(mine.map((r) => r.p999Us)) * 1000,
         notes:
-          `${kind === "thread" ? "journal thread" : "JournalWriter (thread pool, one write at a time)"}: scheduled submit → batch released (journaled), open loop ${rate}/s × ${PHASE_SECONDS} s, ` +
-          `medians of ${ROUNDS} alternating rounds (p50 per round ${mine.map((r) => (r.p50Us / 1000).toFixed(2)).join("/")} ms; ` +
-          `the other journal ${other.map((r) => (r.p50Us / 1000).toFixed(2)).join("/")} ms; p50 ratio to it ${(p50 / median(other.map((r) => r.p50Us))).toFixed(2)}×)`,
+          `${DESCRIBED[kind]}: scheduled submit → batch released (journaled), open loop ${rate}/s × ${PHASE_SECONDS} s, ` +
+          `medians of ${ROUNDS} alternating rounds (p50 per round ${mine.map((r) => (r.p50Us / 1000).toFixed(2)).join("/")} ms` +
+          others
+            .map((k) => {
+              const theirs = runs.get(k)!;
+              return `; ${DESCRIBED[k]} ${theirs.map((r) => (r.p50Us / 1000).toFixed(2)).join("/")} ms, p50 ratio to it ${(p50 / median(theirs.map((r) => r.p50Us))).toFixed(2)}×`;
+            })
+            .join("") +
+          ")",
       };
     },
   };
 }
 
-export const benchmarks: BenchDef[] = [def("thread", 10_000), def("pool", 10_000), def("thread", 50_000), def("pool", 50_000)];
+export const benchmarks: BenchDef[] = [10_000, 50_000].flatMap((rate) => KINDS.map((kind) => def(kind, rate)));

@@ -14,6 +14,8 @@ export const USAGE = `crossbook — cross-margin exchange engine
                                                    --stages split gives each its own worker
                                                    --trace-hops S: log every S s where an ack's time goes
                                                    (group-commit wait, write, hand-off, engine), p50/p99
+                  [--journal-write thread|inline]  who makes the journal's durable writes: its own thread
+                                                   (default) or the gateway thread at the end of its turn
   crossbook replay FILE.jsonl [--config FILE]      one JSON command per line, in-process, simulated clock;
                                                    prints one JSON event per line, then the state hash
                   [--truncate-at-corruption] [--journal-segment-mb 64] [--archive DIR]
@@ -109,7 +111,8 @@ export const USAGE = `crossbook — cross-margin exchange engine
 
   crossbook load [--url ws://HOST:PORT --operator-key FILE] [--connections 16] [--inflight 256]
                  [--rates 10000,50000,100000] [--seconds 3] [--first-user 1] [--no-echo] [--svg FILE]
-                 [--server-node-arg ARG]...   the load harness (bench/load): without --url it starts a server on
+                 [--server-node-arg ARG]... [--server-arg ARG]... (e.g. --server-arg=--journal-write=inline)
+                                                   the load harness (bench/load): without --url it starts a server on
                                                    a temp data dir; funds users FIRST..FIRST+connections-1 (4 accounts
                                                    each), runs the mix closed loop then open loop at each rate, and the
                                                    same client against a bare uWS echo server (unless --no-echo)

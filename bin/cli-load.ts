@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import { fail, intOption } from "./cli-args.ts";
 
 const LOAD_USAGE =
-  "usage: crossbook load [--url ws://HOST:PORT --operator-key FILE] [--connections N] [--inflight N] [--rates R,R,...] [--seconds S] [--first-user U] [--no-closed] [--no-echo] [--svg FILE] [--server-node-arg ARG]... [--server-pid PID] [--pacer thread|timer] [--echo-only]";
+  "usage: crossbook load [--url ws://HOST:PORT --operator-key FILE] [--connections N] [--inflight N] [--rates R,R,...] [--seconds S] [--first-user U] [--no-closed] [--no-echo] [--svg FILE] [--server-node-arg ARG]... [--server-arg ARG]... [--server-pid PID] [--pacer thread|timer] [--echo-only]";
 
 function loadOptionsFrom(argv: string[]): { values: Record<string, string | boolean | string[] | undefined> } {
   try {
@@ -23,6 +23,7 @@ function loadOptionsFrom(argv: string[]): { values: Record<string, string | bool
         "no-closed": { type: "boolean", default: false },
         svg: { type: "string" },
         "server-node-arg": { type: "string", multiple: true },
+        "server-arg": { type: "string", multiple: true },
         "server-pid": { type: "string" },
         pacer: { type: "string" },
         help: { type: "boolean", default: false },
@@ -62,6 +63,7 @@ export async function loadCommand(argv: string[]): Promise<void> {
     echo: values["no-echo"] !== true,
     crossbook: values["echo-only"] !== true,
     serverNodeArgs: (values["server-node-arg"] as string[] | undefined) ?? [],
+    serverArgs: (values["server-arg"] as string[] | undefined) ?? [],
     pacer,
     ...(str("server-pid") !== undefined ? { serverPid: intOption(str("server-pid"), "server-pid", 0, 1, 4_194_304) } : {}),
   }).catch((e: unknown) => fail((e as Error).message));

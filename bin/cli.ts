@@ -56,6 +56,7 @@ async function start(argv: string[]): Promise<void> {
       "feed-seed": { type: "string" },
       "feed-file": { type: "string" },
       "trace-hops": { type: "string" },
+      "journal-write": { type: "string", default: "thread" },
   }, "start");
   if (positionals.length > 0) fail(`start: unexpected argument "${positionals[0]}" (see: crossbook start --help)`);
   const config = configFrom(values.config as string | undefined);
@@ -69,6 +70,8 @@ async function start(argv: string[]): Promise<void> {
     matchingShards: intOption(values["matching-shards"] as string | undefined, "matching-shards", 1, 1, 8),
   };
   const feedArgs = startFeedArgs(values);
+  const journalWrite = values["journal-write"] as string;
+  if (journalWrite !== "thread" && journalWrite !== "inline") fail(`--journal-write: expected thread or inline, got "${journalWrite}"`);
   const stages = (values.stages as string | undefined) ?? "fused";
   if (stages !== "fused" && stages !== "split") fail(`--stages: expected fused or split, got "${stages}"`);
   const server = await startServer({
@@ -85,6 +88,7 @@ async function start(argv: string[]): Promise<void> {
     journalSegmentBytes: intOption(values["journal-segment-mb"] as string | undefined, "journal-segment-mb", 64, 1, 4096) * 1024 * 1024,
     ...(values.archive !== undefined ? { archiveDir: values.archive as string } : {}),
     traceHopsSeconds: intOption(values["trace-hops"] as string | undefined, "trace-hops", 0, 0, 3600),
+    journalWrite,
   }).catch((e: unknown) => fail((e as Error).message));
   stopOnSignals(server, feedArgs === null ? null : startFeedProcess(feedArgs, values, server.port));
 }

@@ -145,7 +145,7 @@ export class JournalThread {
    * before it runs (p50 1.05–2.2× JournalWriter's at 10k–50k/s; one at a time 0.43–0.90×, load 5–9). Taking groups
    * later than a turn's end would need this thread to cut the batches itself. The ring still takes SLOTS groups.
    */
-  readonly appendsInFlightMax = 1;
+  readonly appendsInFlightMax = Number(process.env.XJ_INFLIGHT ?? 1);
 
   /** Queues one group's frames (copied into the ring) and resolves once they, and every earlier group, are on disk. */
   append(frames: Uint8Array): Promise<void> {

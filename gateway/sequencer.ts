@@ -13,7 +13,10 @@
 //   - risk-side effects of an unjournaled group (liquidations begun, clock ticks proposed from its events, P5S passes)
 //     reach the gateway only through the gated rings: nothing of them leaves the process before the write returns; the
 //     settlement worker's clock proposals are not outputs of a group (they are proposals, journaled as commands);
-//   - released outputs keep the order they had: per ring, in batch order, as before.
+//   - released outputs keep the order they had: per ring, in batch order, as before;
+//   - the group is in the engine's rings before its append is called: with the journal thread the order does not
+//     matter (the thread writes while this thread goes on), with InlineJournal (`--journal-write inline`) the append
+//     is the blocking write itself, and the engine runs the group meanwhile (issue 15, ninth round).
 //
 // Encode once: submit() writes each command straight into the record layout, into a group arena laid out as the
 // journal's batch frames (header, records, header, records, …). The journal writes the arena's bytes as they are
@@ -93,7 +96,7 @@ interface Writing {
   readonly group: GroupArena;
   readonly firstBatch: number;
   readonly writeStartMs: number;
-  readonly durable: Promise<void>;
+  durable: Promise<void>;
   /** Batches of the group in the engine's rings so far. */
   batchesHanded: number;
   /** When its last batch was in the rings (performance.now(), stamped only when hops are timed). */
@@ -333,9 +336,10 @@ export class Sequencer {
   };
 
   /**
-   * Begins the durable write of each group waiting, oldest first, while the journal takes more (JournalWriter: one
-   * at a time, so a group keeps filling while the write before it runs; JournalThread: every turn's group is queued
-   * at once, and the thread writes all the groups queued by the time its last write returned in one system call).
+   * Begins the durable write of each group waiting, oldest first, while the journal takes more (one at a time, so a
+   * group keeps filling while the write before it runs). Each group is handed to the engine before its append:
+   * JournalThread queues the group to its thread and returns; InlineJournal writes it on this thread and returns once
+   * it is on disk, the engine having run it meanwhile.
    */
   private startWrites(): void {
     while (this.failed === null && this.writing.length < this.appendsInFlightMax) {
@@ -344,15 +348,18 @@ export class Sequencer {
       const firstBatch = this.nextBatch;
       this.nextBatch += group.batches;
       const frames = this.journalFrames(group, firstBatch);
+      // --trace-hops: the group leaves the sequencer here (the end of `wait`; `hand` and `write` are timed from it).
       const writeStartMs = this.hops === null ? 0 : performance.now();
-      const durable = frames.length > 0 ? this.journal.append(frames) : NO_WRITE;
-      // A failure is handled in order by the flush loop; this keeps an unawaited rejection from being reported.
-      durable.catch(() => {});
-      const w: Writing = { group, firstBatch, writeStartMs, durable, batchesHanded: 0, handedMs: 0 };
+      const w: Writing = { group, firstBatch, writeStartMs, durable: NO_WRITE, batchesHanded: 0, handedMs: 0 };
       this.writing.push(w);
       this.toHand.push(w);
+      // X4P: the engine runs each group while its write is on the way (its outputs wait for the write). Handed first:
+      // a journal that writes on this thread (InlineJournal) returns from append() only once the group is on disk.
+      this.handQueued();
+      w.durable = frames.length > 0 ? this.journal.append(frames) : NO_WRITE;
+      // A failure is handled in order by the flush loop; this keeps an unawaited rejection from being reported.
+      w.durable.catch(() => {});
     }
-    // X4P: the engine runs each group while its write is on the way (its outputs wait for the write).
     this.handQueued();
   }
 

@@ -3,6 +3,7 @@
 // catch-up and snapshot requests. server.ts starts and stops it; server-sockets.ts and http-routes.ts serve from it.
 import { basename, join } from "node:path";
 import { writeSnapshot, JOURNAL_ARCHIVE_DIR, SNAPSHOT_DIR, SnapshotDamagedError, type SnapshotFile } from "../engine/journal/index.ts";
+import type { InlineJournal } from "./journal-inline.ts";
 import type { JournalThread } from "./journal-thread.ts";
 import { CommandKind, CommandRecord, EventKind, EventRecord, RejectCode, type ExchangeConfig } from "../engine/model/index.ts";
 import {
@@ -104,7 +105,7 @@ export class ServerCore implements Replies {
   sequencer: Sequencer | null = null;
   seq!: Sequencer;
   pipeline!: ThreadedPipeline;
-  journal: JournalThread | null = null;
+  journal: JournalThread | InlineJournal | null = null;
   snapshots: SnapshotScheduler | null = null;
   recovering = true;
   /** The newest clock tick the settlement timer proposed while recovering (0 = none). */

@@ -6,6 +6,7 @@ import type { KeyObject } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
+import { InlineJournal } from "./journal-inline.ts";
 import { JournalThread } from "./journal-thread.ts";
 import { JOURNAL_ARCHIVE_DIR, JOURNAL_SEGMENT_BYTES_DEFAULT, JOURNAL_SEGMENT_DIR } from "../engine/journal/index.ts";
 import type { ExchangeConfig } from "../engine/model/index.ts";
@@ -65,7 +66,13 @@ export interface ServerOptions {
    * Test hook (X4P tests): called with the journal thread once it is open, before any command is taken — a test holds
    * or fails its writes through it (JournalThread.holdWritesForTest, failNextWriteForTest).
    */
-  readonly onJournalOpen?: (journal: JournalThread, pipeline: ThreadedPipeline) => void;
+  readonly onJournalOpen?: (journal: JournalThread | InlineJournal, pipeline: ThreadedPipeline) => void;
+  /**
+   * Issue 15: who makes the journal's durable writes — "thread" (default: the journal thread, journal-thread.ts) or
+   * "inline" (the gateway thread itself at the end of its turn, journal-inline.ts: no thread wake-up on either side of
+   * the write). Durability is the same (`crossbook start --journal-write inline`).
+   */
+  readonly journalWrite?: "thread" | "inline";
 }
 
 export interface RunningServer {
@@ -191,8 +198,12 @@ async function recoverFromDisk(core: ServerCore, opts: ServerOptions, journalDir
 /** After recovery: the journal open for appending, the sequencer taking commands, the snapshot schedule running. */
 async function goLive(core: ServerCore, opts: ServerOptions, journalDir: string, recovered: RecoveredEngine): Promise<void> {
   const segmentBytes = opts.journalSegmentBytes ?? JOURNAL_SEGMENT_BYTES_DEFAULT;
-  // The durable writes run on a thread of their own (journal-thread.ts), not through libuv's pool.
-  core.journal = await JournalThread.openSegments(journalDir, core.digest, segmentBytes, recovered.lastSeq + 1);
+  // The durable writes run on a thread of their own (journal-thread.ts), not through libuv's pool, or on the gateway
+  // thread at the end of its turn (journal-inline.ts).
+  core.journal =
+    opts.journalWrite === "inline"
+      ? InlineJournal.openSegments(journalDir, core.digest, segmentBytes, recovered.lastSeq + 1)
+      : await JournalThread.openSegments(journalDir, core.digest, segmentBytes, recovered.lastSeq + 1);
   opts.onJournalOpen?.(core.journal, core.pipeline);
   const hops = (opts.traceHopsSeconds ?? 0) > 0 ? new HopTimer() : null;
   core.sequencer = new Sequencer(core.journal, core.pipeline, recovered.lastSeq, recovered.lastBatch, (e) => {

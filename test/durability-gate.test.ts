@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { loadConfig, type ThreadedPipeline } from "../engine/pipeline/index.ts";
 import type { EventJson } from "../gateway/client/codec.ts";
 import { CrossbookClient } from "../gateway/client/ws-client.ts";
+import type { InlineJournal } from "../gateway/journal-inline.ts";
 import type { JournalThread } from "../gateway/journal-thread.ts";
 import { startServer, type RunningServer } from "../gateway/server.ts";
 import { getBalances, registerKey } from "./helpers/auth.ts";
@@ -22,7 +23,7 @@ const GARBAGE = new Uint8Array([1, 2, 3]);
 
 interface Started {
   server: RunningServer;
-  journal: JournalThread;
+  journal: JournalThread | InlineJournal;
   pipeline: ThreadedPipeline;
   url: string;
 }
@@ -36,8 +37,8 @@ afterEach(async () => {
   vi.restoreAllMocks();
 });
 
-async function start(dataDir: string): Promise<Started> {
-  let journal: JournalThread | null = null;
+async function start(dataDir: string, journalWrite: "thread" | "inline"): Promise<Started> {
+  let journal: JournalThread | InlineJournal | null = null;
   let pipeline: ThreadedPipeline | null = null;
   const server = await startServer({
     config,
@@ -47,6 +48,7 @@ async function start(dataDir: string): Promise<Started> {
     tickIntervalMs: 0,
     snapshots: { everyCommands: 0, everyMs: 0, keep: 2 },
     log: () => {},
+    journalWrite,
     onJournalOpen: (j, p) => {
       journal = j;
       pipeline = p;
@@ -81,9 +83,10 @@ async function usdcOf(s: Started, account: number): Promise<string> {
   return body.balances.find((b) => b.asset === "USDC")!.available;
 }
 
-describe("X4P: outputs gated on durability", () => {
+// Both writers of the journal: its own thread (the default) and the gateway thread itself (`--journal-write inline`).
+describe.each(["thread", "inline"] as const)("X4P: outputs gated on durability (journal written by %s)", (journalWrite) => {
   it("X4P: with the journal write held, the engine's outputs wait in the rings and no client gets any of them (replies, fills, depth, trades); released, each client gets all of them, in order", async () => {
-    const s = await start(mkdtempSync(join(tmpdir(), "crossbook-gate-")));
+    const s = await start(mkdtempSync(join(tmpdir(), "crossbook-gate-")), journalWrite);
     const operator = await connect(s.url, { key: s.server.operatorKey });
     const buyerKey = await registerKey(operator, 1);
     const sellerKey = await registerKey(operator, 2);
@@ -141,7 +144,7 @@ describe("X4P: outputs gated on durability", () => {
     vi.spyOn(process, "exit").mockImplementation(((code?: string | number | null) => {
       exits.push(code);
     }) as never);
-    const s = await start(dataDir);
+    const s = await start(dataDir, journalWrite);
     const operator = await connect(s.url, { key: s.server.operatorKey });
     const got = collect(operator);
     await operator.request({ type: "Deposit", account: 48, asset: 0, amount: "700" }, 30);
@@ -154,7 +157,7 @@ describe("X4P: outputs gated on durability", () => {
     expect(got.slice(before).filter((e) => e.clientSeq === lost)).toEqual([]);
     servers.splice(0);
 
-    const again = await start(dataDir);
+    const again = await start(dataDir, journalWrite);
     expect(again.server.recovered.commands).toBe(1);
     expect(await usdcOf(again, 48)).toBe("700");
   });

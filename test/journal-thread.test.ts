@@ -184,7 +184,7 @@ describe("journal thread: a torn write inside the zeros", () => {
 });
 
 describe("sequencer over a pipelined journal", () => {
-  it("X4P: a later turn's group is queued while the write before it runs; each group is handed to the engine as its write begins and its outputs released only after its own write returned, in order", async () => {
+  it("X4P: a later turn's group is queued while the write before it runs; each group is handed to the engine before its write begins and its outputs released only after its own write returned, in order", async () => {
     const order: string[] = [];
     const pending: (() => void)[] = [];
     let appended = 0;
@@ -220,8 +220,9 @@ describe("sequencer over a pipelined journal", () => {
     await turn();
     sequencer.submit(deposit(17, 0, 4n, 0), null, 0n);
     await turn();
-    // X4P: three groups queued, none written: each is in the engine as its write begins, none released.
-    expect(order).toEqual(["write 1", "hand 1: 1–2", "write 2", "hand 2: 3–3", "write 3", "hand 3: 4–4"]);
+    // X4P: three groups queued, none written: each is handed to the engine before its write begins (so a journal that
+    // writes on the sequencer's own thread, InlineJournal, has the engine run the group during the write), none released.
+    expect(order).toEqual(["hand 1: 1–2", "write 1", "hand 2: 3–3", "write 2", "hand 3: 4–4", "write 3"]);
     pending.shift()!();
     await turn();
     expect(order.slice(6)).toEqual(["written 1", "release 1"]);

@@ -64,6 +64,8 @@ export interface LoadOptions {
   readonly serverPid?: number;
   /** Extra node arguments of the spawned server (e.g. --cpu-prof). */
   readonly serverNodeArgs: readonly string[];
+  /** Extra arguments of the spawned `crossbook start` (e.g. --journal-write=inline). */
+  readonly serverArgs?: readonly string[];
   /**
    * How the open loop waits for its next send: "thread" (bench/load/pacer.ts: a worker's sub-millisecond futex
    * wait, the default) or "timer" (setTimeout(0), ≥ 1 ms: the instrument before it, kept to compare the two).
@@ -680,7 +682,7 @@ async function runCrossbook(o: LoadOptions): Promise<PhaseResult[]> {
     let operatorKeyFile = o.operatorKeyFile;
     if (url === undefined) {
       dataDir = mkdtempSync(join(tmpdir(), "crossbook-load-"));
-      server = await spawnListening([...o.serverNodeArgs, BIN, "start", "--port", "0", "--data", dataDir], /listening on ws:\/\/127\.0\.0\.1:(\d+)/, "crossbook start");
+      server = await spawnListening([...o.serverNodeArgs, BIN, "start", "--port", "0", "--data", dataDir, ...(o.serverArgs ?? [])], /listening on ws:\/\/127\.0\.0\.1:(\d+)/, "crossbook start");
       url = server.url;
       operatorKeyFile = operatorKeyPath(dataDir);
     }
