@@ -7,7 +7,8 @@
 //       confirmed exactly) = the search.
 //   Q1: LiquidationBook.setBands reuses an account's band record in place after a flush = a fresh record each time;
 //       an unchanged band leaves the lists as they are (same property).
-//   Q1: safeBand's closed form for a stable (identity-haircut) holding = the two bisections (safeBand with closedForm false).
+//   Q1: safeBand's closed form for a stable (identity-haircut) holding = the two bisections (safeBand with closedForm false),
+//       also with its grid indices kept for the last mark and grid (holders derived in runs).
 //   C4/P1: Account.perpChanged is applied lazily (syncedMargin values each flagged market once): the margin state
 //       equals one given every change at once, whatever the interleaving of changes and reads.
 //   C8: a perpetual order's check with its market's change still pending (AccountMargin.passesPerpFillFromInputs) =
@@ -697,6 +698,49 @@ describe("Q1 shortcut: a stable holding's safe band in closed form", () => {
         if (full.low > grid.minPrice && full.low < p0) interior++; // an edge the bisection had to search for
       }),
       { numRuns: 5000 },
+    );
+    expect(interior).toBeGreaterThan(1000);
+  });
+});
+
+describe("Q1 shortcut: a stable holding band's grid indices kept for the last mark and grid", () => {
+  it("Q1: property — holders' bands derived in runs at a few marks and grids (the kept indices reused, then replaced) equal the bisections' bands", () => {
+    const formulas: BandFormulas = { haircutWeight, positionMmf };
+    const slot = new PriceSlot();
+    const fast = new SafeBand();
+    const full = new SafeBand();
+    // Two marks, each with two grids that differ in one field only: a kept entry must not answer for another grid.
+    const p0s = [1_000_000_000n, 999_999_937n];
+    const grids = (p0: bigint) => {
+      const tick = p0 / 65_536n;
+      return [
+        { tick, minPrice: tick, maxPrice: p0 * 16n },
+        { tick, minPrice: tick, maxPrice: p0 * 8n + 3n * tick + 1n },
+        { tick, minPrice: 2n * tick, maxPrice: p0 * 16n },
+        { tick: tick + 1n, minPrice: tick, maxPrice: p0 * 16n },
+      ];
+    };
+    let interior = 0;
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ net: fc.bigInt({ min: 1n, max: 10n ** 15n }), budgetPart: fc.bigInt({ min: -1n, max: 1_100n }), mark: fc.integer({ min: 0, max: 1 }), grid: fc.integer({ min: 0, max: 3 }) }), { minLength: 1, maxLength: 20 }),
+        (holders) => {
+          for (const h of holders) {
+            const p0 = p0s[h.mark]!;
+            const grid = grids(p0)[h.grid]!;
+            slot.assetNet = h.net;
+            slot.assetDecimals = 6;
+            slot.haircut = { kind: "identity" };
+            const value = (h.net * p0) / pow10(6);
+            const budget = h.budgetPart < 0n ? h.budgetPart : (value * h.budgetPart) / 1_000n;
+            safeBand(slot, p0, budget, grid, formulas, fast);
+            safeBand(slot, p0, budget, grid, formulas, full, false);
+            expect([fast.low, fast.high]).toEqual([full.low, full.high]);
+            if (full.low > grid.minPrice && full.low < p0) interior++;
+          }
+        },
+      ),
+      { numRuns: 1000 },
     );
     expect(interior).toBeGreaterThan(1000);
   });
