@@ -5,6 +5,7 @@
 // (which goes first swaps each batch), so the machine's load falls on both alike. With `--events` each build also
 // hashes every event record but the Position events (whose count P1 position reports changed), and it prints its
 // final state hash: equal digests mean the change gave byte-identical events otherwise (timings are then the hash's).
+// The Position events are hashed apart ("positions" digest): equal means the P1 reports are byte-identical too.
 //   node --import tsx bench/perp-cpu-compare.ts [--base DIR] [--perp-only] [--events]
 // Prints, per build and mode, the CPU per command (mean over the measured batches) and the digests.
 import { createHash } from "node:crypto";
@@ -38,6 +39,7 @@ interface Run {
   readonly stream: { setup: CommandRecord[]; commands: CommandRecord[] };
   readonly sink: { publish(e: EventRecord): void };
   readonly hash: ReturnType<typeof createHash> | null;
+  readonly positionHash: ReturnType<typeof createHash> | null;
   cpuUs: number;
   events: number;
   positions: number;
@@ -47,13 +49,18 @@ async function makeRun(root: string, label: string, mode: Mode, hashEvents: bool
   const mod = await import(pathToFileURL(`${root}/engine/pipeline/index.ts`).href);
   const engine = new mod.Engine(mod.loadConfig(`${root}/config/default.json`)) as EngineLike;
   const hash = hashEvents ? createHash("sha256") : null;
-  const run: Run = { label: `${label} ${mode}`, engine, stream: pairCommands(mode), hash, cpuUs: 0, events: 0, positions: 0, sink: { publish: () => {} } };
+  const positionHash = hashEvents ? createHash("sha256") : null;
+  const run: Run = { label: `${label} ${mode}`, engine, stream: pairCommands(mode), hash, positionHash, cpuUs: 0, events: 0, positions: 0, sink: { publish: () => {} } };
   (run as { sink: Run["sink"] }).sink = {
     publish(e: EventRecord): void {
       run.events++;
       if (e.kind === 24) run.positions++; // EventKind.Position
       // Position events are left out of the digest: their count is what "P1 position reports" changed by design.
-      if (hash !== null && e.kind !== 24) hash.update(JSON.stringify(e, (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
+      // They have their own digest (the same reports since then).
+      if (hash === null) return;
+      const text = JSON.stringify(e, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
+      if (e.kind !== 24) hash.update(text);
+      else positionHash!.update(text);
     },
   };
   for (const c of run.stream.setup) engine.processBatch([c], 1, run.sink);
@@ -92,7 +99,7 @@ async function main(): Promise<void> {
   }
   const measured = total - PAIR_WARMUP;
   for (const r of runs) {
-    const digest = r.hash === null ? "" : ` events ${r.hash.digest("hex").slice(0, 16)}`;
+    const digest = r.hash === null ? "" : ` events ${r.hash.digest("hex").slice(0, 16)} positions ${r.positionHash!.digest("hex").slice(0, 16)}`;
     console.log(`${r.label}: ${(r.cpuUs / measured).toFixed(2)} µs/command; ${r.events} events (${r.positions} Position); state ${r.engine.stateHash().slice(0, 16)}${digest}`);
   }
 }

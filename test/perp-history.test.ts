@@ -256,13 +256,31 @@ describe("perpetual histories (P4, P6/P7)", () => {
     expect(answers(got)).toEqual(answers(expected));
   }, 60_000);
 
+  it("P6: the settlement log's 32-byte rows keep every field of every row through its growth and its wrap (ALL_MARKETS, amounts to 2^63 − 1)", () => {
+    const log = new SettlementLog(SETTLEMENT_HISTORY_ROWS_MAX);
+    const model: [number, number, number, number, number, bigint][] = [];
+    for (let i = 0; i < SETTLEMENT_HISTORY_ROWS_MAX * 2 + 3; i++) {
+      const row: [number, number, number, number, number, bigint] = [T0 + i * 1_001, i % 3 === 0 ? ALL_MARKETS : BTC_PERP, i % 5, 1 + (i % 9), i % 7, i % 4 === 0 ? 2n ** 63n - 1n - BigInt(i) : BigInt(i + 1)];
+      log.add(...row);
+      model.push(row);
+      const kept = model.slice(-SETTLEMENT_HISTORY_ROWS_MAX);
+      if (i % 37 !== 0 && i < SETTLEMENT_HISTORY_ROWS_MAX * 2) continue; // checked in full now and then, and at the end
+      expect(log.length).toBe(kept.length);
+      for (let k = 0; k < kept.length; k++) {
+        const j = log.slotOf(k);
+        const [time, market, asset, reason, step, amount] = kept[k]!;
+        expect([log.timeAt(j), log.marketAt(j), log.assetAt(j), log.reasonStepAt(j), log.amountAt(j)]).toEqual([time, market, asset, reason * 256 + step, amount]);
+      }
+    }
+  });
+
   it("P6, P4: each history is a ring bounded by its named limit: the oldest entry goes first, the order stays", () => {
     const log = new SettlementLog(SETTLEMENT_HISTORY_ROWS_MAX);
     for (let i = 0; i < SETTLEMENT_HISTORY_ROWS_MAX + 5; i++) log.add(T0 + i, BTC_PERP, USDC, SettlementReason.Fee, SettlementStep.FromBalance, BigInt(i + 1));
     expect(log.length).toBe(SETTLEMENT_HISTORY_ROWS_MAX);
     expect(log.capacity).toBe(SETTLEMENT_HISTORY_ROWS_MAX);
-    expect(log.amount[log.slotOf(0)]).toBe(6n);
-    expect(log.amount[log.slotOf(SETTLEMENT_HISTORY_ROWS_MAX - 1)]).toBe(BigInt(SETTLEMENT_HISTORY_ROWS_MAX + 5));
+    expect(log.amountAt(log.slotOf(0))).toBe(6n);
+    expect(log.amountAt(log.slotOf(SETTLEMENT_HISTORY_ROWS_MAX - 1))).toBe(BigInt(SETTLEMENT_HISTORY_ROWS_MAX + 5));
     const rates = new FundingRateLog(FUNDING_RATE_HISTORY_MAX);
     for (let i = 0; i < FUNDING_RATE_HISTORY_MAX * 2; i++) rates.add(T0 + i * HOUR, BigInt(i), 0n, 1, PRICE);
     expect([rates.length, rates.timeMs[rates.slotOf(0)], rates.rate[rates.slotOf(FUNDING_RATE_HISTORY_MAX - 1)]]).toEqual([

@@ -3,10 +3,12 @@
 //   C5: marginFractionNear (flat limit: no root below it; the root seeded by a hint) = positionMmf / positionImf;
 //       AccountMargin.positionImfAt / positionMmfAt = positionImf / positionMmf at the account's leverage limit.
 //   P8: maintenanceShortfallAtMark with its divisions written out = the divRound formula; the P8 solve with the seeded
-//       flat-limit MMF = the solve with positionMmf.
+//       flat-limit MMF = the solve with positionMmf; a short's start settled in doubles (crossingInDoubles, then
+//       confirmed exactly) = the search.
 //   Q1: LiquidationBook.setBands reuses an account's band record in place after a flush = a fresh record each time;
 //       an unchanged band leaves the lists as they are (same property).
-//   Q1: safeBand's closed form for a stable (identity-haircut) holding = the two bisections (safeBand with closedForm false).
+//   Q1: safeBand's closed form for a stable (identity-haircut) holding = the two bisections (safeBand with closedForm false),
+//       also with its grid indices kept for the last mark and grid (holders derived in runs).
 //   C4/P1: Account.perpChanged is applied lazily (syncedMargin values each flagged market once): the margin state
 //       equals one given every change at once, whatever the interleaving of changes and reads.
 //   C8: a perpetual order's check with its market's change still pending (AccountMargin.passesPerpFillFromInputs) =
@@ -92,6 +94,45 @@ describe("C5 shortcuts: the margin fraction from the flat limit and a seeded roo
       }),
       { numRuns: 3000 },
     );
+  });
+});
+
+describe("C5 shortcut: the report's IMF / MMF from the slot's own root", () => {
+  it("C5: property — positionImfAt / positionMmfAt at the slot's notional (the root applyPosition took) equal positionImf / positionMmf, after any positions, marks and leverage changes", () => {
+    const ctx = new MarginContext(config);
+    let slotRoots = 0;
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...PERP_MARKETS),
+        fc.array(
+          fc.record({
+            quantity: fc.oneof(fc.bigInt({ min: -1_000n, max: 1_000n }), fc.bigInt({ min: -(10n ** 13n), max: 10n ** 13n })),
+            openBuy: fc.bigInt({ min: 0n, max: 10n ** 12n }),
+            mark: fc.oneof(fc.constant(0n), fc.bigInt({ min: 1n, max: 200_000n * USD })),
+            leverage: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 50 })),
+          }),
+          { minLength: 1, maxLength: 6 },
+        ),
+        (market, steps) => {
+          const m = market.id;
+          const margin = new AccountMargin(ctx, 10n * R);
+          for (const step of steps) {
+            if (step.mark !== 0n) ctx.setMarketMark(m, step.mark);
+            margin.setPositionState(m, step.quantity, step.quantity * 60_000n * USD, step.openBuy, 0n);
+            if (step.leverage !== 0) margin.setLeverageLimit(BigInt(step.leverage) * R);
+            const n = margin.positionNotionalUsd(m);
+            if (n > 0n && n > sqrtTermFlatLimitUsd(market.mmf!.factor, market.mmf!.base)) slotRoots++;
+            expect(margin.positionImfAt(m, n)).toBe(positionImf(n, margin.leverageLimit, ctx.platformMaxLeverage, market.imf!));
+            expect(margin.positionMmfAt(m, n)).toBe(positionMmf(n, market.mmf!));
+            // Another notional than the slot's takes its own root.
+            expect(margin.positionImfAt(m, 2n * n + 1n)).toBe(positionImf(2n * n + 1n, margin.leverageLimit, ctx.platformMaxLeverage, market.imf!));
+            expect(margin.positionMmfAt(m, 2n * n + 1n)).toBe(positionMmf(2n * n + 1n, market.mmf!));
+          }
+        },
+      ),
+      { numRuns: 3000 },
+    );
+    expect(slotRoots).toBeGreaterThan(1000);
   });
 });
 
@@ -286,11 +327,13 @@ describe("P8 shortcut: a short's crossing from a closed-form start", () => {
     estimatedLiquidationPrice(maker, counted, fromLast, true);
     expect([fromLast.kind, fromLast.price]).toEqual([fromMark.kind, fromMark.price]);
     expect(fromMark.kind).toBe(LiquidationPriceKind.Found);
-    // 6, 5 before the drop bound skipped the confirmation one tick down; 5, 4 before the sqrt branch's slope correction
-    expect([markCalls, counter.calls]).toEqual([3, 2]);
+    // From either start the map settles in doubles (crossingInDoubles) and its grid index is confirmed by one exact
+    // evaluation: 3, 2 before (the exact map's evaluation, then the candidate's); 6, 5 before the drop bound skipped
+    // the confirmation one tick down; 5, 4 before the sqrt branch's slope correction.
+    expect([markCalls, counter.calls]).toEqual([1, 1]);
   });
 
-  it("P8: pipeline.perp-order's maker over 300 fills, each solved from the previous answer: the search's answer, ~2 evaluations a solve", () => {
+  it("P8: pipeline.perp-order's maker over 300 fills, each solved from the previous answer: the search's answer, ~1 evaluation a solve", () => {
     const btc = PERP_MARKETS.find((m) => m.symbol === "BTC_USDC_PERP")!;
     const counter = new CountedMmf();
     const counted = counter.formula;
@@ -313,9 +356,44 @@ describe("P8 shortcut: a short's crossing from a closed-form start", () => {
       if (fast.kind === LiquidationPriceKind.Found) maker.start = fast.price;
     }
     expect(search.kind).toBe(LiquidationPriceKind.Found);
-    // One evaluation of the map and one of the candidate; a third where the shortfall at the crossing is not below
-    // the one-tick drop (the grid price before it is evaluated) — 808 before the sqrt branch's slope correction.
-    expect(evaluations).toBe(615);
+    // One evaluation of the candidate (the map settles in doubles); a second where the shortfall at the crossing is
+    // not below the one-tick drop (the grid price before it is evaluated) — 615 with the map evaluated exactly (one
+    // more a solve), 808 before the sqrt branch's slope correction.
+    expect(evaluations).toBe(310);
+  });
+
+  it("P8: property — a short's map settled in doubles (crossingInDoubles) gives exactly the search's answer, down to a one-unit tick where the doubles cannot settle (the exact map then runs)", () => {
+    const btc = PERP_MARKETS.find((m) => m.symbol === "BTC_USDC_PERP")!;
+    const a = new LiquidationPriceResult();
+    const b = new LiquidationPriceResult();
+    const counter = new CountedMmf();
+    const counted = counter.formula;
+    const seen = { oneEvaluation: 0, unitTick: 0 };
+    fc.assert(
+      fc.property(
+        fc.bigInt({ min: 1n, max: 100n * 100_000_000n }), // short size, base units (up to 100 BTC: MMF under 1/8, the start applies)
+        fc.bigInt({ min: 100n * USD, max: 200_000n * USD }), // entry = mark
+        fc.bigInt({ min: 1n, max: 100_000_000n * USD }), // equity besides the position
+        fc.bigInt({ min: 0n, max: 100n * 100_000_000n }), // resting sells (exposure ≤ 2 |q| takes the start)
+        fc.constantFrom(1n, 7n, 1_000n, btc.tickSize, 100n * USD), // tick: 1 unit is below what doubles resolve at these prices
+        (size, entry, equity, resting, tick) => {
+          const inp = Object.assign(new LiquidationPriceInputs(), {
+            quantity: -size, costBasis: -size * entry, exposureQuantity: size + (resting < size ? resting : size), baseDecimals: 8, mmf: btc.mmf!,
+            otherEquityUsd: equity, otherMaintenanceMarginUsd: 0n, mark: (entry / tick) * tick > 0n ? (entry / tick) * tick : tick, tickSize: tick, minPrice: tick, maxPrice: btc.maxPrice,
+          });
+          estimatedLiquidationPrice(inp, positionMmf, a, false);
+          counter.calls = 0;
+          estimatedLiquidationPrice(inp, counted, b, true);
+          expect([b.kind, b.price]).toEqual([a.kind, a.price]);
+          if (a.kind === LiquidationPriceKind.Found && counter.calls === 1) seen.oneEvaluation++;
+          if (a.kind === LiquidationPriceKind.Found && tick === 1n) seen.unitTick++;
+        },
+      ),
+      { numRuns: 4000 },
+    );
+    // Found with one exact evaluation (the doubles' grid index confirmed at once): 550 of 4,000 here, none before.
+    expect(seen.oneEvaluation).toBeGreaterThan(300);
+    expect(seen.unitTick).toBeGreaterThan(100);
   });
 
   it("P8: the short's start on the sqrt branch and at the grid's ends (100 BTC short; crossing at the near index; beyond the grid)", () => {
@@ -342,7 +420,9 @@ describe("P8 shortcut: a short's crossing from a closed-form start", () => {
     const guessed = new LiquidationPriceResult();
     estimatedLiquidationPrice(maker, counted, guessed, true);
     expect([guessed.kind, guessed.price, out.price]).toEqual([LiquidationPriceKind.Found, 1_700_959_900_000_000n, 1_700_959_900_000_000n]);
-    expect([searchCalls, counter.calls]).toEqual([12, 3]); // 7 before the fixed point's Δ² step, 6 before the drop bound, 5 before the slope correction
+    // 3 with the map evaluated exactly (7 before the fixed point's Δ² step, 6 before the drop bound, 5 before the slope
+    // correction); in doubles it costs no evaluation.
+    expect([searchCalls, counter.calls]).toEqual([12, 1]);
     // … and with 0.05 BTC of its sells still resting (the batch's later orders: exposure 0.65 BTC).
     maker.exposureQuantity += 5_000_000n;
     counter.calls = 0;
@@ -618,6 +698,49 @@ describe("Q1 shortcut: a stable holding's safe band in closed form", () => {
         if (full.low > grid.minPrice && full.low < p0) interior++; // an edge the bisection had to search for
       }),
       { numRuns: 5000 },
+    );
+    expect(interior).toBeGreaterThan(1000);
+  });
+});
+
+describe("Q1 shortcut: a stable holding band's grid indices kept for the last mark and grid", () => {
+  it("Q1: property — holders' bands derived in runs at a few marks and grids (the kept indices reused, then replaced) equal the bisections' bands", () => {
+    const formulas: BandFormulas = { haircutWeight, positionMmf };
+    const slot = new PriceSlot();
+    const fast = new SafeBand();
+    const full = new SafeBand();
+    // Two marks, each with two grids that differ in one field only: a kept entry must not answer for another grid.
+    const p0s = [1_000_000_000n, 999_999_937n];
+    const grids = (p0: bigint) => {
+      const tick = p0 / 65_536n;
+      return [
+        { tick, minPrice: tick, maxPrice: p0 * 16n },
+        { tick, minPrice: tick, maxPrice: p0 * 8n + 3n * tick + 1n },
+        { tick, minPrice: 2n * tick, maxPrice: p0 * 16n },
+        { tick: tick + 1n, minPrice: tick, maxPrice: p0 * 16n },
+      ];
+    };
+    let interior = 0;
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ net: fc.bigInt({ min: 1n, max: 10n ** 15n }), budgetPart: fc.bigInt({ min: -1n, max: 1_100n }), mark: fc.integer({ min: 0, max: 1 }), grid: fc.integer({ min: 0, max: 3 }) }), { minLength: 1, maxLength: 20 }),
+        (holders) => {
+          for (const h of holders) {
+            const p0 = p0s[h.mark]!;
+            const grid = grids(p0)[h.grid]!;
+            slot.assetNet = h.net;
+            slot.assetDecimals = 6;
+            slot.haircut = { kind: "identity" };
+            const value = (h.net * p0) / pow10(6);
+            const budget = h.budgetPart < 0n ? h.budgetPart : (value * h.budgetPart) / 1_000n;
+            safeBand(slot, p0, budget, grid, formulas, fast);
+            safeBand(slot, p0, budget, grid, formulas, full, false);
+            expect([fast.low, fast.high]).toEqual([full.low, full.high]);
+            if (full.low > grid.minPrice && full.low < p0) interior++;
+          }
+        },
+      ),
+      { numRuns: 1000 },
     );
     expect(interior).toBeGreaterThan(1000);
   });

@@ -198,14 +198,44 @@ function isStableHolding(slot: PriceSlot): boolean {
  */
 function stableHoldingBand(slot: PriceSlot, p0: Price, c0: bigint, budget: bigint, grid: BandGrid, out: SafeBand): void {
   const tick = grid.tick;
-  const lowest = divRound(grid.minPrice, tick, Rounding.Up);
-  const atMark = divRound(p0, tick, Rounding.Down);
+  const g = gridIndices(p0, grid);
+  const lowest = g.lowest;
+  const atMark = g.atMark;
   const k = c0 - budget;
   const first = k <= 0n ? lowest : divRound(k * pow10(slot.assetDecimals), slot.assetNet * tick, Rounding.Up);
   if (lowest > atMark || first > atMark) out.low = p0;
   else out.low = (first > lowest ? first : lowest) * tick;
+  out.high = g.high;
+}
+
+/** The grid indices stableHoldingBand needs at one mark and grid: a function of (p0, tick, minPrice, maxPrice) alone,
+ * kept for the last such inputs (a batch end derives the bands of many holders of one asset at one mark). */
+class GridIndices {
+  p0 = -1n;
+  tick = 0n;
+  minPrice = 0n;
+  maxPrice = 0n;
+  /** ceil(minPrice / tick), floor(p0 / tick), and the band's high edge: p0 when ceil(p0 / tick) is past the grid's
+   * top index floor(maxPrice / tick), else that top index × tick. */
+  lowest = 0n;
+  atMark = 0n;
+  high = 0n;
+}
+const GRID_INDICES = new GridIndices();
+
+function gridIndices(p0: Price, grid: BandGrid): GridIndices {
+  const g = GRID_INDICES;
+  const tick = grid.tick;
+  if (g.p0 === p0 && g.tick === tick && g.minPrice === grid.minPrice && g.maxPrice === grid.maxPrice) return g;
+  g.lowest = divRound(grid.minPrice, tick, Rounding.Up);
+  g.atMark = divRound(p0, tick, Rounding.Down);
   const top = divRound(grid.maxPrice, tick, Rounding.Down);
-  out.high = divRound(p0, tick, Rounding.Up) > top ? p0 : top * tick;
+  g.high = divRound(p0, tick, Rounding.Up) > top ? p0 : top * tick;
+  g.p0 = p0;
+  g.tick = tick;
+  g.minPrice = grid.minPrice;
+  g.maxPrice = grid.maxPrice;
+  return g;
 }
 
 /**

@@ -211,6 +211,41 @@ const GUESS_MMF_MAX = RATIO_SCALE / 8n;
 /** shortCrossingGuess's answer when the grid's far end is not liquidatable: no crossing (None). */
 const NONE_ON_GRID = -1n;
 
+/** GUESS_MMF_MAX and 10^18 as doubles (crossingInDoubles). */
+const GUESS_MMF_MAX_NUMBER = Number(GUESS_MMF_MAX);
+const RATIO_SCALE_NUMBER = Number(RATIO_SCALE);
+/** The doubles' fixed-point steps at most (each shrinks the error by ~E × MMF / (2 × |q|): a few suffice). */
+const DOUBLE_ITERATIONS_MAX = 12;
+
+/**
+ * shortCrossingGuess's map p ↦ numerator × 1e18 / (E × MMF(p) − q × 1e18) iterated in doubles from `from`, with
+ * MMF(p) = max(base, factor × √(notional × 1e9) / 1e9) at notional E × p / 10^baseDecimals — C5's sqrt MMF without its
+ * roundings. Returns the settled price rounded to an integer (a step under a sixteenth of a tick), or 0 when it does
+ * not settle within DOUBLE_ITERATIONS_MAX steps, leaves the positive finite range or passes GUESS_MMF_MAX. An estimate
+ * only: the caller confirms its grid index by exact evaluations (and the exact map runs when this returns 0).
+ */
+function crossingInDoubles(inp: LiquidationPriceInputs, numerator: bigint, from: bigint): bigint {
+  const e = Number(inp.exposureQuantity);
+  const qScaled = Number(inp.quantity) * RATIO_SCALE_NUMBER;
+  const unit = 10 ** inp.baseDecimals;
+  const num = Number(numerator) * RATIO_SCALE_NUMBER;
+  const base = Number(inp.mmf.base);
+  const factor = Number(inp.mmf.factor);
+  const settledStep = Number(inp.tickSize) / 16;
+  let p = Number(from);
+  for (let i = 0; i < DOUBLE_ITERATIONS_MAX; i++) {
+    const term = (factor * Math.sqrt(((e * p) / unit) * 1e9)) / 1e9;
+    const mmf = term > base ? term : base;
+    if (!(mmf <= GUESS_MMF_MAX_NUMBER)) return 0n;
+    const next = num / (e * mmf - qScaled);
+    if (!(next > 0 && next < 2 ** 62)) return 0n;
+    const step = next - p;
+    p = next;
+    if (step < settledStep && step > -settledStep) return BigInt(Math.round(p));
+  }
+  return 0n;
+}
+
 function shortCrossingGuess(inp: LiquidationPriceInputs, near: bigint, far: bigint, mmfOf: PositionMmfFormula): bigint {
   const tick = inp.tickSize;
   const unit = pow10(inp.baseDecimals);
@@ -219,39 +254,45 @@ function shortCrossingGuess(inp: LiquidationPriceInputs, near: bigint, far: bigi
   if (e > -2n * inp.quantity) return 0n; // open orders more than double the exposure: the fixed point may be slow
   let p = inp.start > 0n ? inp.start : inp.mark;
   let farChecked = false; // the far end is known liquidatable
-  let lastStep = 0n; // the previous step of the map (0: none, or the last move was an extrapolation)
-  for (let i = 0; i < GUESS_ITERATIONS_MAX; i++) {
-    const mmf = mmfOf((e * (p > 0n ? p : 1n) + unit - 1n) / unit, inp.mmf);
-    if (mmf > GUESS_MMF_MAX) return 0n;
-    const em = e * mmf;
-    const den = em - inp.quantity * RATIO_SCALE;
-    const next = divRound(numerator * RATIO_SCALE, den, Rounding.Down);
-    const step = next - p;
-    p = next;
-    if (step < tick && step > -tick) break;
-    const stepAbs = step < 0n ? -step : step;
-    const from = p - step;
-    if (mmf !== inp.mmf.base && p > 0n && from > 0n) {
-      p += slopeCorrection(step, em, inp.quantity * RATIO_SCALE, from, p);
-      const moved = p - next;
-      // What the correction leaves is of the order of |correction| × (step / p)²: under a tick, the map has settled.
-      if ((moved < 0n ? -moved : moved) * step * step < tick * p * p) break;
-      lastStep = 0n;
-    } else if (lastStep !== 0n && stepAbs < (lastStep < 0n ? -lastStep : lastStep)) {
-      // Aitken's Δ²: steps shrinking about geometrically (ratio r = step / lastStep, |r| < 1, of either sign: the map
-      // overshoots when the MMF's slope is steep) sum to p + step × r / (1 − r) = p + step² / (lastStep − step). It only
-      // moves where the next step starts: the candidate is confirmed below either way. When that correction is under a
-      // tick the map has settled: the step that would show it is not taken.
-      const rest = (step * step) / (lastStep - step);
-      p += rest;
-      if (rest < tick && rest > -tick) break;
-      lastStep = 0n;
-    } else lastStep = step;
-    // The first step from the mark (at its MMF, the lowest) is at or above the root: beyond the grid, its far end
-    // decides. From another start it is only likely to be; either way the far end is evaluated, so what it says holds.
-    if (i === 0 && p > far * tick) {
-      if (maintenanceShortfallAtMark(inp, far * tick, mmfOf) < 0n) return NONE_ON_GRID;
-      farChecked = true;
+  // The map's fixed point in doubles first (no bigint root, no division): the candidate below is confirmed exactly
+  // either way, so the doubles only choose where to look; when they do not settle, the exact map runs as before.
+  const settled = crossingInDoubles(inp, numerator, p);
+  if (settled > 0n) p = settled;
+  else {
+    let lastStep = 0n; // the previous step of the map (0: none, or the last move was an extrapolation)
+    for (let i = 0; i < GUESS_ITERATIONS_MAX; i++) {
+      const mmf = mmfOf((e * (p > 0n ? p : 1n) + unit - 1n) / unit, inp.mmf);
+      if (mmf > GUESS_MMF_MAX) return 0n;
+      const em = e * mmf;
+      const den = em - inp.quantity * RATIO_SCALE;
+      const next = divRound(numerator * RATIO_SCALE, den, Rounding.Down);
+      const step = next - p;
+      p = next;
+      if (step < tick && step > -tick) break;
+      const stepAbs = step < 0n ? -step : step;
+      const from = p - step;
+      if (mmf !== inp.mmf.base && p > 0n && from > 0n) {
+        p += slopeCorrection(step, em, inp.quantity * RATIO_SCALE, from, p);
+        const moved = p - next;
+        // What the correction leaves is of the order of |correction| × (step / p)²: under a tick, the map has settled.
+        if ((moved < 0n ? -moved : moved) * step * step < tick * p * p) break;
+        lastStep = 0n;
+      } else if (lastStep !== 0n && stepAbs < (lastStep < 0n ? -lastStep : lastStep)) {
+        // Aitken's Δ²: steps shrinking about geometrically (ratio r = step / lastStep, |r| < 1, of either sign: the map
+        // overshoots when the MMF's slope is steep) sum to p + step × r / (1 − r) = p + step² / (lastStep − step). It only
+        // moves where the next step starts: the candidate is confirmed below either way. When that correction is under a
+        // tick the map has settled: the step that would show it is not taken.
+        const rest = (step * step) / (lastStep - step);
+        p += rest;
+        if (rest < tick && rest > -tick) break;
+        lastStep = 0n;
+      } else lastStep = step;
+      // The first step from the mark (at its MMF, the lowest) is at or above the root: beyond the grid, its far end
+      // decides. From another start it is only likely to be; either way the far end is evaluated, so what it says holds.
+      if (i === 0 && p > far * tick) {
+        if (maintenanceShortfallAtMark(inp, far * tick, mmfOf) < 0n) return NONE_ON_GRID;
+        farChecked = true;
+      }
     }
   }
   let k = divRound(p, tick, Rounding.Up);

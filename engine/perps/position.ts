@@ -133,18 +133,20 @@ export function applyFill(
     throw new RangeError(`applyFill: need quantityDelta ≠ 0, price > 0, fee ≥ 0; got ${quantityDelta}, ${price}, ${fee}`);
   }
   const q = pos.netQuantity;
-  pos.cumulativeFees += fee;
+  // A zero fee (a liquidation leg) leaves the fee sums as they are without a bigint made for the sum.
+  if (fee !== 0n) pos.cumulativeFees += fee;
   out.realizedPnl = 0n;
   out.closedQuantity = 0n;
   if (q === 0n || q > 0n === quantityDelta > 0n) {
     if (q === 0n) openFresh(pos, quantityDelta, price, fee);
     else {
+      const value = quantityDelta * price; // one product for both cost bases
       pos.netQuantity = q + quantityDelta;
-      pos.costBasis += quantityDelta * price;
-      pos.openCostBasis += quantityDelta * price;
-      pos.feesPaid += fee;
+      pos.costBasis += value;
+      pos.openCostBasis += value;
+      if (fee !== 0n) pos.feesPaid += fee;
     }
-    out.openedQuantity = abs(quantityDelta);
+    out.openedQuantity = quantityDelta < 0n ? -quantityDelta : quantityDelta;
     return out;
   }
   const absQ = abs(q);

@@ -16,7 +16,7 @@ import { applyFundingPayment, fundingPayment } from "../perps/index.ts";
 import { creditUsdc, debitUsdc } from "./funds.ts";
 import { creditInsurance } from "./insurance.ts";
 import { publishBalance, publishPosition, publishSettlementRows } from "./replies.ts";
-import { positionReport } from "./queries.ts";
+import { positionReportInto } from "./queries.ts";
 import { SettlementReason, type RiskState } from "./state.ts";
 import type { PendingFunding } from "./passes.ts";
 
@@ -99,7 +99,7 @@ function payOne(s: RiskState, account: Account, m: number, f: PendingFunding, si
   else creditUsdc(s, account, usdc, m, SettlementReason.Funding, -payment);
   publishSettlementRows(s, 0, sink);
   publishBalance(s, 0, account, usdc, sink);
-  publishPosition(s, 0, positionReport(s, account.id, m), sink);
+  publishPosition(s, 0, positionReportInto(s, account.id, m, s.positionOut), sink);
   return payment;
 }
 

@@ -1,7 +1,8 @@
 // The bounded histories of perpetuals a risk shard keeps (P4, P6/P7; the settlement and funding queries): per account
 // its USDC settlement rows (every Settlement event it was sent: reason, waterfall step, amount) and its funding
 // payments (rate, mark, position, payment), per perpetual market its funding rates (every risk shard replicates them:
-// each applies every FundingRate). Each is a ring of typed columns that grows by doubling up to its named limit
+// each applies every FundingRate). Each is a ring of typed columns (the settlement rows: of 32-byte rows, see
+// SettlementLog) that grows by doubling up to its named limit
 // (engine/model/limits.ts) and then drops its oldest entry: a fill or a funding payment appends without allocating
 // once the ring has grown. They are engine state: in the shard's snapshot section (snapshot.ts, shard-snapshot.ts)
 // and its state hash (invariants.ts), so a replay and every pipeline layout answer the same queries.
@@ -85,42 +86,71 @@ class ColumnBuffer {
   }
 }
 
-/** P6/P7: an account's settlement rows, as its Settlement events carried them (amount > 0, asset units). */
+/** Bytes of one settlement row (SettlementLog): timeMs (f64), amount (i64), market, asset, reasonStep (i32 each), 4 free. */
+const SETTLEMENT_ROW_BYTES = 32;
+const SETTLEMENT_ROW_AMOUNT = 8;
+const SETTLEMENT_ROW_MARKET = 16;
+const SETTLEMENT_ROW_ASSET = 20;
+const SETTLEMENT_ROW_REASON_STEP = 24;
+/** A ring's rows before its first entry (read only by the first grow). */
+const NO_ROWS = new DataView(new ArrayBuffer(0));
+
+/**
+ * P6/P7: an account's settlement rows, as its Settlement events carried them (amount > 0, asset units). Row-major,
+ * unlike the column rings: a perpetual fill appends a row to each side's log, and each log is touched a few times a
+ * batch among many — one row is one 32-byte piece of one buffer read through one view, where five columns touched five
+ * typed arrays and five places of the buffer, each a cache miss under a large state (pipeline.perp-order, issue 12
+ * fourth round: ~0.6 µs an append, an eighth of the perpetual fill).
+ */
 export class SettlementLog extends ColumnRing {
-  timeMs: Float64Array<ArrayBuffer> = NO_F64;
-  market: Int32Array<ArrayBuffer> = NO_I32;
-  asset: Int32Array<ArrayBuffer> = NO_I32;
-  /** SettlementReason × 256 + SettlementStep. */
-  reasonStep: Int32Array<ArrayBuffer> = NO_I32;
-  amount: BigInt64Array<ArrayBuffer> = NO_I64;
+  private rows: DataView = NO_ROWS;
 
   protected grow(n: number): void {
-    const c = new ColumnBuffer(n, 2, 3);
-    this.timeMs = c.f64(this.timeMs, n);
-    this.amount = c.i64(this.amount, n);
-    this.market = c.i32(this.market, n);
-    this.asset = c.i32(this.asset, n);
-    this.reasonStep = c.i32(this.reasonStep, n);
+    const buffer = new ArrayBuffer(n * SETTLEMENT_ROW_BYTES);
+    new Uint8Array(buffer).set(new Uint8Array(this.rows.buffer, 0, this.length * SETTLEMENT_ROW_BYTES));
+    this.rows = new DataView(buffer);
   }
 
   add(timeMs: number, market: number, asset: number, reason: number, step: number, amount: bigint): void {
-    const i = this.nextSlot();
-    this.timeMs[i] = timeMs;
-    this.market[i] = market;
-    this.asset[i] = asset;
-    this.reasonStep[i] = reason * 256 + step;
-    this.amount[i] = amount;
+    const o = this.nextSlot() * SETTLEMENT_ROW_BYTES;
+    const v = this.rows;
+    v.setFloat64(o, timeMs, true);
+    v.setBigInt64(o + SETTLEMENT_ROW_AMOUNT, amount, true);
+    v.setInt32(o + SETTLEMENT_ROW_MARKET, market, true);
+    v.setInt32(o + SETTLEMENT_ROW_ASSET, asset, true);
+    v.setInt32(o + SETTLEMENT_ROW_REASON_STEP, reason * 256 + step, true);
+  }
+
+  /** The row in slot i (slotOf): its time, market, asset, SettlementReason × 256 + SettlementStep, amount. */
+  timeAt(i: number): number {
+    return this.rows.getFloat64(i * SETTLEMENT_ROW_BYTES, true);
+  }
+
+  marketAt(i: number): number {
+    return this.rows.getInt32(i * SETTLEMENT_ROW_BYTES + SETTLEMENT_ROW_MARKET, true);
+  }
+
+  assetAt(i: number): number {
+    return this.rows.getInt32(i * SETTLEMENT_ROW_BYTES + SETTLEMENT_ROW_ASSET, true);
+  }
+
+  reasonStepAt(i: number): number {
+    return this.rows.getInt32(i * SETTLEMENT_ROW_BYTES + SETTLEMENT_ROW_REASON_STEP, true);
+  }
+
+  amountAt(i: number): bigint {
+    return this.rows.getBigInt64(i * SETTLEMENT_ROW_BYTES + SETTLEMENT_ROW_AMOUNT, true);
   }
 
   write(w: SnapshotWriter): void {
     w.uint(this.length);
     for (let k = 0; k < this.length; k++) {
       const i = this.slotOf(k);
-      w.int(this.timeMs[i]!);
-      w.uint(this.market[i]!);
-      w.uint(this.asset[i]!);
-      w.uint(this.reasonStep[i]!);
-      w.big(this.amount[i]!);
+      w.int(this.timeAt(i));
+      w.uint(this.marketAt(i));
+      w.uint(this.assetAt(i));
+      w.uint(this.reasonStepAt(i));
+      w.big(this.amountAt(i));
     }
   }
 
@@ -142,7 +172,7 @@ export class SettlementLog extends ColumnRing {
     let t = "";
     for (let k = 0; k < this.length; k++) {
       const i = this.slotOf(k);
-      t += `${this.timeMs[i]}/${this.market[i]}/${this.asset[i]}/${this.reasonStep[i]}/${this.amount[i]} `;
+      t += `${this.timeAt(i)}/${this.marketAt(i)}/${this.assetAt(i)}/${this.reasonStepAt(i)}/${this.amountAt(i)} `;
     }
     return t;
   }

@@ -24,18 +24,18 @@ export function querySettlementHistory(s: RiskState, cmd: CommandRecord, sink: E
   let sent = 0;
   for (let k = 0; log !== null && k < log.length && sent < limit; k++) {
     const i = log.slotOf(k);
-    if (log.timeMs[i]! < cmd.timeMs || (cmd.market !== ALL_MARKETS && log.market[i] !== cmd.market)) continue;
+    if (log.timeAt(i) < cmd.timeMs || (cmd.market !== ALL_MARKETS && log.marketAt(i) !== cmd.market)) continue;
     const e = s.out;
     e.clear();
     e.kind = EventKind.Settlement;
     e.seq = cmd.seq;
     e.account = cmd.account;
-    e.market = log.market[i]!;
-    e.asset = log.asset[i]!;
-    e.settlementReason = log.reasonStep[i]! >> 8;
-    e.settlementStep = log.reasonStep[i]! & 255;
-    e.settledAmount = log.amount[i]!;
-    e.timeMs = log.timeMs[i]!;
+    e.market = log.marketAt(i);
+    e.asset = log.assetAt(i);
+    e.settlementReason = log.reasonStepAt(i) >> 8;
+    e.settlementStep = log.reasonStepAt(i) & 255;
+    e.settledAmount = log.amountAt(i);
+    e.timeMs = log.timeAt(i);
     sink.publish(e);
     sent++;
   }

@@ -60,7 +60,7 @@ import { changePosition } from "./post-trade.ts";
 import { adlAcrossShards, postDemands } from "./adl-across-shards.ts";
 import { backstopBudgetUsd, netOwnClaim, publishAssetLeg, relays, releaseToBackstop, usdcOf } from "./backstop-transit.ts";
 import { publishBalance, publishPosition, publishSettlementRows } from "./replies.ts";
-import { positionReport } from "./queries.ts";
+import { positionReportInto } from "./queries.ts";
 import { SettlementReason, type RiskState } from "./state.ts";
 
 /** Where phase 0 hands its engine commands (liquidation-steps.ts's EngineCommandOut). */
@@ -425,7 +425,7 @@ export function applyLiquidationTransfer(s: RiskState, e: EventRecord, sink: Eve
 
 function publishLegAccount(s: RiskState, account: Account, m: number, sink: EventSink): void {
   publishBalance(s, 0, account, s.config.markets[m]!.quoteAsset, sink);
-  publishPosition(s, 0, positionReport(s, account.id, m), sink);
+  publishPosition(s, 0, positionReportInto(s, account.id, m, s.positionOut), sink);
 }
 
 /** Q4: the loss an ADL leg socializes — what its counterparty gave up against the mark, quote units rounded up. */

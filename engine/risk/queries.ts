@@ -46,6 +46,7 @@ import {
   type CollateralStatement,
   type MaxQuantity,
   type PositionReport,
+  PositionReportRecord,
   type RiskState,
 } from "./state.ts";
 import {
@@ -103,13 +104,13 @@ export function answerQuery(s: RiskState, kind: number, cmd: CommandRecord, sink
 export function queryCollateral(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
   if (!isValidClientAccount(cmd.account)) return rejectInvalidAccount(s, cmd, sink);
   publishCollateral(s, cmd.seq, collateralStatement(s, cmd.account), sink);
-  for (const m of positionMarkets(s, cmd.account)) publishPosition(s, cmd.seq, positionReport(s, cmd.account, m), sink);
+  for (const m of positionMarkets(s, cmd.account)) publishPosition(s, cmd.seq, positionReportInto(s, cmd.account, m, s.positionOut), sink);
 }
 
 /** P1: a Position event per perpetual market with a position or open orders, then CommandAccepted. */
 export function queryPositions(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
   if (!isValidClientAccount(cmd.account)) return rejectInvalidAccount(s, cmd, sink);
-  for (const m of positionMarkets(s, cmd.account)) publishPosition(s, cmd.seq, positionReport(s, cmd.account, m), sink);
+  for (const m of positionMarkets(s, cmd.account)) publishPosition(s, cmd.seq, positionReportInto(s, cmd.account, m, s.positionOut), sink);
   accepted(s, cmd, sink);
 }
 
@@ -427,6 +428,11 @@ export function collateralStatement(s: RiskState, accountId: number): Collateral
  * itself when the account is liquidatable already).
  */
 export function positionReport(s: RiskState, accountId: number, m: number): PositionReport {
+  return positionReportInto(s, accountId, m, new PositionReportRecord());
+}
+
+/** positionReport written into `out` (RiskState.positionOut for a report published at once: no record per report). */
+export function positionReportInto(s: RiskState, accountId: number, m: number, out: PositionReportRecord): PositionReportRecord {
   const account = s.accountOrEmpty(accountId);
   const market = s.config.markets[m]!;
   const ctx = s.marginContext;
@@ -440,22 +446,21 @@ export function positionReport(s: RiskState, accountId: number, m: number): Posi
   const margin = account.syncedMargin();
   const exposure = exposureQuantity(pos.netQuantity, openBuy, openSell);
   const notional = exposure === 0n ? 0n : margin.positionNotionalUsd(m);
-  return {
-    account: accountId,
-    market: m,
-    netQuantity: pos.netQuantity,
-    entryPrice: entryPrice(pos),
-    breakEvenPrice: breakEvenPrice(pos, baseDecimals, quoteDecimals),
-    markPrice: mark,
-    pnlUnrealized: unrealizedPnl(pos, mark, baseDecimals, quoteDecimals),
-    pnlRealized: pos.realizedPnl,
-    cumulativeFundingPayment: pos.cumulativeFundingPayment,
-    netExposureQuantity: exposure,
-    netExposureNotionalUsd: notional,
-    imf: margin.positionImfAt(m, notional),
-    mmf: margin.positionMmfAt(m, notional),
-    estLiquidationPrice: liquidationPrice(s, margin, perps, m, pos, exposure),
-  };
+  out.account = accountId;
+  out.market = m;
+  out.netQuantity = pos.netQuantity;
+  out.entryPrice = entryPrice(pos);
+  out.breakEvenPrice = breakEvenPrice(pos, baseDecimals, quoteDecimals);
+  out.markPrice = mark;
+  out.pnlUnrealized = unrealizedPnl(pos, mark, baseDecimals, quoteDecimals);
+  out.pnlRealized = pos.realizedPnl;
+  out.cumulativeFundingPayment = pos.cumulativeFundingPayment;
+  out.netExposureQuantity = exposure;
+  out.netExposureNotionalUsd = notional;
+  out.imf = margin.positionImfAt(m, notional);
+  out.mmf = margin.positionMmfAt(m, notional);
+  out.estLiquidationPrice = liquidationPrice(s, margin, perps, m, pos, exposure);
+  return out;
 }
 
 const EMPTY_POSITION = new PerpPosition();

@@ -27,7 +27,7 @@ import type { Account } from "./accounts.ts";
 import { creditUsdc, debitUsdc } from "./funds.ts";
 import { creditInsurance } from "./insurance.ts";
 import { publishBalance, publishPosition, publishSettlementRows } from "./replies.ts";
-import { positionReport } from "./queries.ts";
+import { positionReportInto } from "./queries.ts";
 import { SettlementReason, type RiskState } from "./state.ts";
 
 function byAccountId(a: number, b: number): number {
@@ -63,7 +63,7 @@ function publishRealized(s: RiskState, account: Account, m: number, moved: boole
     publishSettlementRows(s, 0, sink);
     publishBalance(s, 0, account, s.config.markets[m]!.quoteAsset, sink);
   }
-  publishPosition(s, 0, positionReport(s, account.id, m), sink);
+  publishPosition(s, 0, positionReportInto(s, account.id, m, s.positionOut), sink);
 }
 
 /** D4: the shard's insurance slice is the counterparty of what its accounts realized (net > 0 = they gained). */

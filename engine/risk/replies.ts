@@ -381,12 +381,14 @@ export function publishBalance(s: RiskState, seq: number, account: Account, asse
 /** P6/P7: the settlement rows the fill just wrote (state.settlementRows), one Settlement event each, then cleared. */
 export function publishSettlementRows(s: RiskState, seq: number, sink: EventSink): void {
   const rows = s.settlementRows;
+  // Its own record, only ever a Settlement: the fields set below are the only ones that change (as publishBalance).
+  const e = s.settlementOut;
+  let accountId = -1;
+  let account: Account | undefined;
   for (let i = 0; i < rows.length; i++) {
-    const e = s.out;
-    e.clear();
-    e.kind = EventKind.Settlement;
+    const id = rows.account[i]!;
     e.seq = seq;
-    e.account = rows.account[i]!;
+    e.account = id;
     e.market = rows.market[i]!;
     e.asset = rows.asset[i]!;
     e.settlementReason = rows.reason[i]!;
@@ -394,15 +396,18 @@ export function publishSettlementRows(s: RiskState, seq: number, sink: EventSink
     e.settledAmount = rows.amount[i]!;
     e.timeMs = s.nowMs;
     sink.publish(e);
-    recordSettlementRow(s, rows, i);
+    // A fill's rows come in runs of one account (its fee, its PnL): one look-up per run.
+    if (id !== accountId) {
+      accountId = id;
+      account = s.accounts.get(id);
+    }
+    if (account !== undefined) recordSettlementRow(s, account, rows, i);
   }
   rows.length = 0;
 }
 
 /** The row joins its account's settlement history (histories.ts; QuerySettlementHistory answers from it). */
-function recordSettlementRow(s: RiskState, rows: SettlementRows, i: number): void {
-  const account = s.accounts.get(rows.account[i]!);
-  if (account === undefined) return;
+function recordSettlementRow(s: RiskState, account: Account, rows: SettlementRows, i: number): void {
   const perps = s.perpsOf(account);
   const log = perps.settlements ?? (perps.settlements = new SettlementLog(SETTLEMENT_HISTORY_ROWS_MAX));
   log.add(s.nowMs, rows.market[i]!, rows.asset[i]!, rows.reason[i]!, rows.step[i]!, rows.amount[i]!);
@@ -410,7 +415,9 @@ function recordSettlementRow(s: RiskState, rows: SettlementRows, i: number): voi
 
 /** P1: one position report as a Position event (after a fill, or as a query answer). */
 export function publishPosition(s: RiskState, seq: number, r: PositionReport, sink: EventSink): void {
-  const e = outEvent(s, EventKind.Position, seq);
+  // Its own record, only ever a Position: every field but kind is set below (as publishBalance).
+  const e = s.positionEventOut;
+  e.seq = seq;
   e.account = r.account;
   e.market = r.market;
   e.netQuantity = r.netQuantity;

@@ -263,6 +263,25 @@ export interface PositionReport {
   readonly estLiquidationPrice: bigint;
 }
 
+/** A PositionReport whose fields the report writes in place (RiskState.positionOut: the reports R2 and the batch end
+ * publish at once, one record for all). */
+export class PositionReportRecord implements PositionReport {
+  account = 0;
+  market = 0;
+  netQuantity = 0n;
+  entryPrice = 0n;
+  breakEvenPrice = 0n;
+  markPrice = 0n;
+  pnlUnrealized = 0n;
+  pnlRealized = 0n;
+  cumulativeFundingPayment = 0n;
+  netExposureQuantity = 0n;
+  netExposureNotionalUsd = 0n;
+  imf: Ratio = 0n;
+  mmf: Ratio = 0n;
+  estLiquidationPrice = 0n;
+}
+
 /** A C10 answer: `quantity` is what the real check accepts now; `marginLimit` what the margin check alone allows. */
 export interface MaxQuantity {
   readonly quantity: bigint;
@@ -313,6 +332,12 @@ export class RiskState {
   readonly out = new EventRecord();
   /** publishBalance's record (kind Balance; every other field stays at its initial zero). */
   readonly balanceOut = Object.assign(new EventRecord(), { kind: EventKind.Balance });
+  /** publishSettlementRows's record (kind Settlement; the fields it sets are the only ones that change, so no clear()). */
+  readonly settlementOut = Object.assign(new EventRecord(), { kind: EventKind.Settlement });
+  /** publishPosition's record (kind Position; likewise). */
+  readonly positionEventOut = Object.assign(new EventRecord(), { kind: EventKind.Position });
+  /** The report the published Position events are written from (positionReportInto). */
+  readonly positionOut = new PositionReportRecord();
   nowMs = 0;
   /** D2(c): the clock at the start of the running batch (nowMs at the last batch end; on restore, nowMs). */
   clockAtBatchStartMs = 0;

@@ -40,6 +40,7 @@ import {
   exposureQuantity,
   marginFractionNear,
   RootHint,
+  sqrtMarginTermFromRoot,
   unrealizedPnlUsd,
 } from "./formulas.ts";
 import { MarginChanges } from "./changes.ts";
@@ -87,16 +88,31 @@ export class AccountMargin extends CornerMargin {
    * platformMaxLeverage, imf), from the slot's floor and flat limit (no root below it). */
   positionImfAt(market: number, notionalUsd: bigint): Ratio {
     const factor = this.ctx.marketImf[market]!.factor;
+    const floor = this.marketImfFloor[market]!;
+    const flatLimitUsd = this.marketImfFlatLimitUsd[market]!;
+    if (this.isSlotRoot(market, notionalUsd, flatLimitUsd)) return sqrtTermOrFloor(factor, this.posRoot[market]!, floor);
     ROOT_HINT.root = this.posRoot[market]!; // the slot's last root: the root of this notional when it is the slot's
-    return marginFractionNear(notionalUsd, factor, this.marketImfFloor[market]!, this.marketImfFlatLimitUsd[market]!, ROOT_HINT);
+    return marginFractionNear(notionalUsd, factor, floor, flatLimitUsd, ROOT_HINT);
   }
 
   /** C5: market m's MMF at `notionalUsd` — positionMmf(notionalUsd, mmf), with the market's flat limit. */
   positionMmfAt(market: number, notionalUsd: bigint): Ratio {
     const ctx = this.ctx;
     const mmf = ctx.marketMmf[market]!;
+    const flatLimitUsd = ctx.marketMmfFlatLimitUsd[market]!;
+    if (this.isSlotRoot(market, notionalUsd, flatLimitUsd)) return sqrtTermOrFloor(mmf.factor, this.posRoot[market]!, mmf.base);
     ROOT_HINT.root = this.posRoot[market]!;
-    return marginFractionNear(notionalUsd, mmf.factor, mmf.base, ctx.marketMmfFlatLimitUsd[market]!, ROOT_HINT);
+    return marginFractionNear(notionalUsd, mmf.factor, mmf.base, flatLimitUsd, ROOT_HINT);
+  }
+
+  /**
+   * Is the slot's root (posRoot) the one marginFractionNear would take for `notionalUsd` beyond `flatLimitUsd` (the
+   * market's IMF flat limit at this leverage, or its MMF one)? It is when the notional is the slot's own and above
+   * that limit: applyPosition takes the root of its notional whenever the notional is above either limit (and a
+   * leverage change, which moves the IMF limit, values every position again), so the root is that notional's.
+   */
+  private isSlotRoot(market: number, notionalUsd: bigint, flatLimitUsd: bigint): boolean {
+    return notionalUsd > 0n && notionalUsd > flatLimitUsd && notionalUsd === this.posNotional[market];
   }
 
   /** The last sqrt(notional) the position slot of market m took (0 if none): a Newton seed for roots near its
@@ -510,6 +526,12 @@ export class AccountMargin extends CornerMargin {
     if (k !== this.posMm[m]) fail(`market ${m} maintenance margin`, this.posMm[m]!, k);
     if (u !== this.posUpnl[m]) fail(`market ${m} unrealized PnL`, this.posUpnl[m]!, u);
   }
+}
+
+/** marginFractionNear beyond its flat limit, from the notional's root: max(floor, ceil(factor × root / 1e9)). */
+function sqrtTermOrFloor(factor: Ratio, root: bigint, floor: Ratio): Ratio {
+  const term = sqrtMarginTermFromRoot(factor, root);
+  return term > floor ? term : floor;
 }
 
 function invariantFailed(what: string, got: bigint, want: bigint): never {
