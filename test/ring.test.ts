@@ -18,6 +18,7 @@ import {
   waitForSpace,
   waitForSpaceAsync,
 } from "../engine/ring/index.ts";
+import { EVENT_WRITE_CLAIM_BATCH, RingReader, RingWriter, WRITE_CLAIM_BATCH } from "../engine/pipeline/ring-io.ts";
 
 /** Writes `value` into claimed slot i as (i32 value, i64 value × 3) — records of ≥ 16 B — and reads it back. */
 function writeSlot(ring: RingBuffer, i: number, value: number): void {
@@ -438,5 +439,41 @@ describe("hand-off to another thread", () => {
     expect(receiveRing("hello")).toBe(null);
     expect(receiveRing(null)).toBe(null);
     expect(isRingHandle(RingBuffer.create(8, 2).handle("a"))).toBe(true);
+  });
+});
+
+describe("RingWriter claim batches (engine/pipeline/ring-io.ts)", () => {
+  /** Writes `n` records through `w`, each its index; returns how many the reader sees before any explicit flush. */
+  function visibleAfter(w: RingWriter, n: number): number {
+    for (let i = 0; i < n; i++) w.ring.i32[w.trySlot() >> 2] = i;
+    return w.ring.available();
+  }
+
+  it("a writer publishes once per claim batch (256 by default, the event writer's 1024), and flush publishes the rest in order", () => {
+    const wait = new SpinThenParkWait({ spinIterations: 0 });
+    expect([WRITE_CLAIM_BATCH, EVENT_WRITE_CLAIM_BATCH]).toEqual([256, 1024]);
+    const plain = new RingWriter(RingBuffer.create(8, 4096), wait);
+    // The 257th record's claim publishes the first 256.
+    expect(visibleAfter(plain, 257)).toBe(256);
+    const events = new RingWriter(RingBuffer.create(8, 4096), wait, EVENT_WRITE_CLAIM_BATCH);
+    expect(visibleAfter(events, 1024)).toBe(0);
+    expect(visibleAfter(events, 1)).toBe(1024);
+    events.flush();
+    expect(events.ring.available()).toBe(1025);
+    const r = new RingReader(events.ring, wait);
+    const seen: number[] = [];
+    for (let offset = r.peek(); offset >= 0; offset = r.peek()) {
+      seen.push(events.ring.i32[offset >> 2]!);
+      r.advance();
+    }
+    expect(seen).toEqual([...Array.from({ length: 1024 }, (_, i) => i), 0]);
+  });
+
+  it("a claim never passes the free slots: a nearly full ring gives what it has, then -1", () => {
+    const wait = new SpinThenParkWait({ spinIterations: 0 });
+    const w = new RingWriter(RingBuffer.create(8, 16), wait, EVENT_WRITE_CLAIM_BATCH);
+    for (let i = 0; i < 16; i++) expect(w.trySlot()).toBeGreaterThanOrEqual(0);
+    expect(w.trySlot()).toBe(-1);
+    expect(w.ring.available()).toBe(16);
   });
 });
