@@ -16,10 +16,11 @@ export const EVENT_WRITE_CLAIM_BATCH = 1024;
 
 /**
  * Whether a writer's publishes in the middle of a batch (a claim used up) wake a parked consumer. The fused engine
- * worker's event writer says no (quietWhileBelowHalf): a parked gateway thread is woken by the batch's end (flush),
- * or mid-batch once the ring is half full (it must drain then) — on this 2-vCPU VM a futex wake cost the engine thread
- * ~0.1–0.2 ms each under load (ring publish 6–10% of its time in pipeline.excore-mix.max), and a gateway that polls
- * sees the mid-batch records anyway (the sequence store is there, only the notify is skipped).
+ * worker's event writer says no (QuietWhileBelowHalf): a parked gateway thread is woken by the batch's end (flush),
+ * or mid-batch once the ring is past half full (it must drain then). On this 2-vCPU VM under load a futex wake held
+ * the engine thread ~0.1 ms (6.3% of its time in pipeline.excore-mix.max at load ~9, ~6,400 wakes per run); a gateway
+ * that polls sees the mid-batch records anyway (the sequence store is there, only the notify is skipped). At most one
+ * wake per batch is left; under heavy load each of those still costs the engine its share (10% in a load-12 profile).
  */
 export const MidBatchWake = {
   Always: 0,
