@@ -18,6 +18,7 @@ import {
   waitForSpace,
   waitForSpaceAsync,
 } from "../engine/ring/index.ts";
+import { EVENT_WRITE_CLAIM_BATCH, MidBatchWake, RingReader, RingWriter, WRITE_CLAIM_BATCH } from "../engine/pipeline/ring-io.ts";
 
 /** Writes `value` into claimed slot i as (i32 value, i64 value × 3) — records of ≥ 16 B — and reads it back. */
 function writeSlot(ring: RingBuffer, i: number, value: number): void {
@@ -438,5 +439,68 @@ describe("hand-off to another thread", () => {
     expect(receiveRing("hello")).toBe(null);
     expect(receiveRing(null)).toBe(null);
     expect(isRingHandle(RingBuffer.create(8, 2).handle("a"))).toBe(true);
+  });
+});
+
+describe("RingWriter claim batches (engine/pipeline/ring-io.ts)", () => {
+  /** Writes `n` records through `w`, each its index; returns how many the reader sees before any explicit flush. */
+  function visibleAfter(w: RingWriter, n: number): number {
+    for (let i = 0; i < n; i++) w.ring.i32[w.trySlot() >> 2] = i;
+    return w.ring.available();
+  }
+
+  it("a writer publishes once per claim batch (256 by default, the event writer's 1024), and flush publishes the rest in order", () => {
+    const wait = new SpinThenParkWait({ spinIterations: 0 });
+    expect([WRITE_CLAIM_BATCH, EVENT_WRITE_CLAIM_BATCH]).toEqual([256, 1024]);
+    const plain = new RingWriter(RingBuffer.create(8, 4096), wait);
+    // The 257th record's claim publishes the first 256.
+    expect(visibleAfter(plain, 257)).toBe(256);
+    const events = new RingWriter(RingBuffer.create(8, 4096), wait, EVENT_WRITE_CLAIM_BATCH);
+    expect(visibleAfter(events, 1024)).toBe(0);
+    expect(visibleAfter(events, 1)).toBe(1024);
+    events.flush();
+    expect(events.ring.available()).toBe(1025);
+    const r = new RingReader(events.ring, wait);
+    const seen: number[] = [];
+    for (let offset = r.peek(); offset >= 0; offset = r.peek()) {
+      seen.push(events.ring.i32[offset >> 2]!);
+      r.advance();
+    }
+    expect(seen).toEqual([...Array.from({ length: 1024 }, (_, i) => i), 0]);
+  });
+
+  it("a claim never passes the free slots: a nearly full ring gives what it has, then -1", () => {
+    const wait = new SpinThenParkWait({ spinIterations: 0 });
+    const w = new RingWriter(RingBuffer.create(8, 16), wait, EVENT_WRITE_CLAIM_BATCH);
+    for (let i = 0; i < 16; i++) expect(w.trySlot()).toBeGreaterThanOrEqual(0);
+    expect(w.trySlot()).toBe(-1);
+    expect(w.ring.available()).toBe(16);
+  });
+
+  it("QuietWhileBelowHalf: a used-up claim wakes a parked consumer only past half the ring; flush always wakes it", async () => {
+    // The longest park slice (1 s): within it only a notify ends the consumer's wait (a slice's end would re-check and
+    // see the data), so "woken" below means notified.
+    const wait = new SpinThenParkWait({ spinIterations: 0, parkSliceMs: 1000 });
+    const notifiedWithin = (p: Promise<unknown>, ms: number): Promise<boolean> =>
+      Promise.race([p.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms))]);
+    const ring = RingBuffer.create(8, 4096);
+    const w = new RingWriter(ring, wait, 1024, MidBatchWake.QuietWhileBelowHalf);
+    let woken = false;
+    const parked = waitForDataAsync(ring, wait, 60_000).then((ok) => (woken = ok));
+    // Claims of 1024: the 1025th and 2049th records publish 1024 and 2048 records (half the ring), quietly.
+    for (let i = 0; i < 2049; i++) ring.i32[w.trySlot() >> 2] = i;
+    expect(ring.available()).toBe(2048);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(woken).toBe(false);
+    // The 3073rd publishes 3072 of 4096: past half, so the consumer is woken (the await returns only then).
+    for (let i = 2049; i < 3073; i++) ring.i32[w.trySlot() >> 2] = i;
+    expect(await notifiedWithin(parked, 900)).toBe(true);
+    expect(woken).toBe(true);
+    // A batch's end (flush) wakes a parked consumer whatever the fill.
+    const quiet = new RingWriter(RingBuffer.create(8, 4096), wait, 1024, MidBatchWake.QuietWhileBelowHalf);
+    const second = waitForDataAsync(quiet.ring, wait, 60_000);
+    quiet.ring.i32[quiet.trySlot() >> 2] = 7;
+    quiet.flush();
+    expect(await notifiedWithin(second, 900)).toBe(true);
   });
 });

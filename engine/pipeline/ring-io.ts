@@ -6,6 +6,27 @@ import { writeEvent, type RecordViews } from "../model/index.ts";
 
 /** Slots claimed at once by a writer: one publish (one atomic store) per this many records at most. */
 export const WRITE_CLAIM_BATCH = 256;
+/**
+ * The claim of a stage's event writer to the gateway (the fused engine worker's out ring): a publish that finds the
+ * gateway thread parked pays a futex wake, and at 256 records about half of the publishes of
+ * pipeline.excore-mix.max did (6,378 of 14,005 at load ~9). A batch's end publishes whatever was written, so a
+ * small batch (the open loop) waits for nothing more.
+ */
+export const EVENT_WRITE_CLAIM_BATCH = 1024;
+
+/**
+ * Whether a writer's publishes in the middle of a batch (a claim used up) wake a parked consumer. The fused engine
+ * worker's event writer says no (QuietWhileBelowHalf): a parked gateway thread is woken by the batch's end (flush),
+ * or mid-batch once the ring is past half full (it must drain then). On this 2-vCPU VM under load a futex wake held
+ * the engine thread ~0.1 ms (6.3% of its time in pipeline.excore-mix.max at load ~9, ~6,400 wakes per run); a gateway
+ * that polls sees the mid-batch records anyway (the sequence store is there, only the notify is skipped). At most one
+ * wake per batch is left; under heavy load each of those still costs the engine its share (10% in a load-12 profile).
+ */
+export const MidBatchWake = {
+  Always: 0,
+  QuietWhileBelowHalf: 1,
+} as const;
+export type MidBatchWake = (typeof MidBatchWake)[keyof typeof MidBatchWake];
 /** How long one park lasts before a loop re-checks for shutdown. */
 export const PARK_MS = 20;
 
@@ -16,13 +37,16 @@ export class RingWriter {
   constructor(
     readonly ring: RingBuffer,
     private readonly wait: WaitStrategy,
+    /** Slots claimed at once (one publish per this many records at most). */
+    private readonly claimBatch = WRITE_CLAIM_BATCH,
+    private readonly midBatchWake: MidBatchWake = MidBatchWake.Always,
   ) {}
 
   /** Byte offset of the next slot to fill, or -1 when the ring is full right now. */
   trySlot(): number {
     if (this.used === this.claimed) {
-      this.flush();
-      const n = this.ring.tryClaim(WRITE_CLAIM_BATCH);
+      this.publishClaim();
+      const n = this.ring.tryClaim(this.claimBatch);
       if (n === 0) return -1;
       this.claimed = n;
     }
@@ -51,13 +75,23 @@ export class RingWriter {
     return offset;
   }
 
-  /** Publishes what was written since the last flush. */
+  /** Publishes what was written since the last flush (and wakes a parked consumer). */
   flush(): void {
     if (this.claimed > 0) {
       this.ring.publish(this.used);
       this.claimed = 0;
       this.used = 0;
     }
+  }
+
+  /** A used-up claim's publish: like flush, but under QuietWhileBelowHalf it wakes no one while the ring is below half. */
+  private publishClaim(): void {
+    if (this.claimed === 0) return;
+    const ring = this.ring;
+    const wake = this.midBatchWake === MidBatchWake.Always || ring.freeSlots() - this.used < ring.capacity >> 1;
+    ring.publish(this.used, wake);
+    this.claimed = 0;
+    this.used = 0;
   }
 }
 

@@ -172,9 +172,10 @@ export class RingBuffer {
 
   /**
    * Makes the first `n` claimed slots visible to the consumer with one store, and wakes the consumer only if
-   * it has parked. Unpublished claimed slots are dropped.
+   * it has parked (and `wake`: a producer that publishes part of a batch may leave a parked consumer asleep until
+   * its batch end, which publishes with a wake). Unpublished claimed slots are dropped.
    */
-  publish(n: number): void {
+  publish(n: number, wake = true): void {
     if (!(n >= 0 && n <= this.claimed)) {
       throw new RangeError(`ring publish(${n}) but ${this.claimed} slots are claimed`);
     }
@@ -184,7 +185,7 @@ export class RingBuffer {
     this.producerNext = next;
     Atomics.store(this.i32, Word.producerSequence, next);
     // Dekker pairing with the consumer's park: store sequence, then load flag (see wait.ts).
-    if (Atomics.load(this.i32, Word.consumerParked) !== 0) Atomics.notify(this.i32, Word.producerSequence, 1);
+    if (wake && Atomics.load(this.i32, Word.consumerParked) !== 0) Atomics.notify(this.i32, Word.producerSequence, 1);
   }
 
   /** Free slots as the producer sees them now (reloads the consumer's sequence). */

@@ -521,6 +521,17 @@ export class Account {
     }
   }
 
+  /** addLocked(asset, side, −amount) without the negated bigint (a hold paid from or released: the R2 hot path). */
+  subLocked(asset: number, side: number, amount: bigint): void {
+    const locked = (this.locked = writableSlots(this.locked));
+    locked[asset] = locked[asset]! - amount;
+    if (side === Side.Sell) {
+      const sell = this.sellTermsOf();
+      const part = (sell.locked = writableSlots(sell.locked));
+      part[asset] = part[asset]! - amount;
+    }
+  }
+
   /** C4: what open spot orders of `side` may borrow of `asset` at fill time changes by `delta`. */
   addOpenBorrow(asset: number, side: number, delta: bigint): void {
     const open = (this.openBorrow = writableSlots(this.openBorrow));

@@ -77,7 +77,7 @@ export function releaseHoldFunds(s: RiskState, hold: OrderHold): Account {
   }
   const account = hold.owner!;
   s.pools.sync(account);
-  account.addLocked(hold.asset, hold.side, -hold.remaining);
+  account.subLocked(hold.asset, hold.side, hold.remaining);
   account.available[hold.asset] = account.available[hold.asset]! + hold.remaining;
   account.openOrders--;
   if (hold.perp) {

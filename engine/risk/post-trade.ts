@@ -197,7 +197,7 @@ function settleSide(s: RiskState, account: Account, orderId: number, side: numbe
   const spent = hold.asset;
   if (hold.remaining >= paid) {
     hold.remaining -= paid;
-    account.addLocked(spent, hold.side, -paid);
+    account.subLocked(spent, hold.side, paid);
   } else {
     payPastHold(s, account, hold, paid);
   }
@@ -221,7 +221,7 @@ function settleSide(s: RiskState, account: Account, orderId: number, side: numbe
 function payPastHold(s: RiskState, account: Account, hold: OrderHold, paid: bigint): void {
   const spent = hold.asset;
   let short = paid - hold.remaining;
-  account.addLocked(spent, hold.side, -hold.remaining);
+  account.subLocked(spent, hold.side, hold.remaining);
   hold.remaining = 0n;
   const free = account.available[spent]!;
   const own = free < short ? free : short;

@@ -12,7 +12,7 @@ import { AdaptiveSpinThenParkWait, RingBuffer } from "../../ring/index.ts";
 import { BATCH_COMMANDS_MAX, Engine } from "../engine.ts";
 import { RingMarketDataSink } from "../market-data-codec.ts";
 import { BATCH_END_KIND, commandKindAt, commandSeqAt, readCommand, writeEventBatchEnd } from "../../model/index.ts";
-import { PARK_MS, RingReader, RingWriter, ringEventSink } from "../ring-io.ts";
+import { EVENT_WRITE_CLAIM_BATCH, MidBatchWake, PARK_MS, RingReader, RingWriter, ringEventSink } from "../ring-io.ts";
 import { stagePart, type SnapshotParts } from "../snapshot.ts";
 import { CONTROL_SNAPSHOT, CONTROL_STATE_HASH, ENGINE_WORKER_SPIN_ITERATIONS, postSnapshotPart, postToMain, snapshotDigest, withSnapshotPart, type EngineWorkerData } from "./protocol.ts";
 
@@ -22,7 +22,7 @@ const data = workerData as EngineWorkerData;
 const wait = new AdaptiveSpinThenParkWait({ spinIterationsMax: ENGINE_WORKER_SPIN_ITERATIONS, afterLongPark: "floor" });
 const engine = new Engine(data.config);
 const input = new RingReader(RingBuffer.attach(data.commandsIn), wait);
-const output = new RingWriter(RingBuffer.attach(data.eventsOut), wait);
+const output = new RingWriter(RingBuffer.attach(data.eventsOut), wait, EVENT_WRITE_CLAIM_BATCH, MidBatchWake.QuietWhileBelowHalf);
 const marketData = data.marketDataOut === null ? null : new RingWriter(RingBuffer.attach(data.marketDataOut), wait);
 const marketDataSink = marketData === null ? null : new RingMarketDataSink(marketData);
 if (marketDataSink !== null) engine.matching[0]!.setMarketDataSink(marketDataSink);
@@ -69,6 +69,9 @@ function runBatch(): boolean {
     if (kind === BATCH_END_KIND) {
       const number = commandSeqAt(input.ring, offset);
       input.advance();
+      // The batch's command slots go back to the gateway now, not when the ring runs dry: a gateway that filled the
+      // ring (and parked for space) refills it while this batch runs, so the engine does not wait for its wake-up.
+      input.releaseRead();
       // Every journal batch (> 0) is a batch of the Engine, even one with no command here: its number names the engine
       // orders of its phase 0 (engine.ts decision D3). Control batches (< 0) are not.
       if (number > 0) engine.processBatch(batch, count, out);
