@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { EventKind, EventRecord, SnapshotFormatError, SnapshotWriter } from "../engine/model/index.ts";
 import { loadConfig } from "../engine/pipeline/index.ts";
 import { composeSnapshotPayload, restoreSnapshotPayload } from "../gateway/gateway-state.ts";
-import { MarketDataHub } from "../gateway/market-data.ts";
+import { DepthSide, MarketDataHub } from "../gateway/market-data.ts";
 import { AccountView } from "../gateway/account-catch-up.ts";
 import { BalanceView } from "../gateway/server.ts";
 
@@ -50,6 +50,44 @@ describe("gateway snapshot state (X7)", () => {
     const btc = (balances2.describe(16, config) as { balances: { asset: string; available: string; locked: string }[] }).balances[2];
     expect(btc).toEqual({ asset: "BTC", available: "1.23456789", locked: "-0.00000005", lent: "0", borrowed: "0" });
     expect(concat(composeSnapshotPayload(engine, [view2, md2]))).toEqual(payload);
+  });
+
+  it("X7: a depth replica's emptied levels are kept at 0 and dropped in bulk; reads and snapshots see the live levels only, best first", () => {
+    const side = new DepthSide();
+    side.set(100n, 5n);
+    side.set(101n, 6n);
+    side.set(100n, 0n); // emptied: kept at 0, not a level
+    side.set(99n, 0n); // never a level: nothing kept
+    expect(side.size).toBe(1);
+    expect(side.get(100n)).toBe(0n);
+    expect(side.sorted(true)).toEqual([[101n, 6n]]);
+    side.set(100n, 7n); // refilled in place
+    expect(side.size).toBe(2);
+    expect(side.sorted(true)).toEqual([[101n, 6n], [100n, 7n]]);
+    expect(side.sorted(false)).toEqual([[100n, 7n], [101n, 6n]]);
+    // 300 levels made and emptied: past 256 emptied ones (and more than the live ones) they are dropped.
+    for (let p = 1_000n; p < 1_300n; p++) side.set(p, 1n);
+    for (let p = 1_000n; p < 1_300n; p++) side.set(p, 0n);
+    expect(side.size).toBe(2);
+    expect(side.sorted(false)).toEqual([[100n, 7n], [101n, 6n]]);
+    // Two replicas of one book whose levels came and went in different orders write the same bytes.
+    const a = new MarketDataHub(config);
+    const b = new MarketDataHub(config);
+    a.depthDelta(0, 1, 3, 0);
+    a.depthLevel(0, 0, 59_998_000_000_000n, 3n, 1);
+    a.depthLevel(0, 0, 59_999_000_000_000n, 1n, 2);
+    a.depthLevel(0, 0, 59_998_000_000_000n, 0n, 3);
+    a.depthDelta(0, 4, 4, 0);
+    a.depthLevel(0, 0, 59_998_000_000_000n, 2n, 4);
+    b.depthDelta(0, 1, 4, 0);
+    b.depthLevel(0, 0, 59_998_000_000_000n, 2n, 1);
+    b.depthLevel(0, 0, 59_997_000_000_000n, 9n, 2);
+    b.depthLevel(0, 0, 59_999_000_000_000n, 1n, 3);
+    b.depthLevel(0, 0, 59_997_000_000_000n, 0n, 4);
+    expect(a.snapshot(0)).toEqual({ lastUpdateId: 4, bids: [[59_999_000_000_000n, 1n], [59_998_000_000_000n, 2n]], asks: [] });
+    expect(b.snapshot(0)).toEqual(a.snapshot(0));
+    const engine = Uint8Array.from([1]);
+    expect(concat(composeSnapshotPayload(engine, [b]))).toEqual(concat(composeSnapshotPayload(engine, [a])));
   });
 
   it("X7: a payload of another layout version is refused with a clear message", () => {

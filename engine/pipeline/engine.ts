@@ -415,7 +415,16 @@
 //    unchanged build): pretenuring records, semi-space sizes of 16–64 MB, V8 flags for the engine worker, --no-
 //    parallel-scavenge and --minor-mc, a forced GC between restore and tail, restoring matching before risk, an
 //    open-addressing index for the views' balance rows, recycling the views' order rows. The default interval is
-//    250,000 commands (gateway/snapshots.ts: ~2.5 s of tail at most).
+//    250,000 commands (gateway/snapshots.ts: ~2.5 s of tail at most). (g) The login verification pool's thread starts
+//    without the process's module preloads (gateway/auth/login.ts): under `--import tsx` (the bench, tests) it loaded tsx
+//    and esbuild at every start, ~0.5 s of CPU beside the restore on 2 cores. (h) The gateway's depth replica keeps an
+//    emptied level at 0 (market-data.ts DepthSide): a Map's delete + insert of a level on every order rehashed a
+//    2,000-level side every few dozen deltas (~5 µs a delta). Timeline of a restart (profiled, load ~11, ms from
+//    startServer): engine worker boots at ~250 and has loaded its bundle at ~470; the main thread has read the file at
+//    ~400, split and copied the engine part by ~1,070 (then SHA-256 and views); the worker restores risk (in-process
+//    profile: accounts ~34%, holds ~36%, GC inside both) then matching (~16%) to ~4,100; tail to ~6,650; ready ~6,800 —
+//    the worker's restore and its tail stay the critical path; next would be an account kept as its snapshot bytes until
+//    first touched (54 direct uses of RiskState.accounts to route through one accessor).
 // X4P journal and execution in parallel (as built; gateway/sequencer.ts, engine/pipeline/threaded.ts gateOutputs /
 //    releaseThrough, gateway/journal-thread.ts) — the Disruptor/LMAX way. Before, a journal group went gateway →
 //    journal thread → gateway → engine → gateway: three hand-offs, each a scheduler wake-up on 2 cores, with the engine
