@@ -258,6 +258,21 @@ describe("L rules through the engine", () => {
     expect(pool.borrowInterestTotal).toBe(pool.lendInterestTotal + pool.exchangeInterestTotal);
   });
 
+  it("L10: L5: repaying all of a debt that interest has grown past the balance is refused naming the whole debt; a deposit of the interest lets it through", () => {
+    const h = new Harness();
+    usdcPoolAt40Percent(h); // Carol borrowed 4,000 USDC at T0 and holds them; the hour at T0 + 1 h charged interest
+    const owed = h.slots(CAROL, USDC).borrowed;
+    expect(owed).toBe(4_000_022_832n); // 4,000 USDC and an hour at 5% APR: 4,000 × 0.05 / 8,760 = 0.0228310… rounded up
+    expect(h.slots(CAROL, USDC).available).toBe(4_000n * USDC_UNIT);
+    const refused = h.pool(CommandKind.Repay, CAROL, USDC, 0n);
+    expect(rejects(refused)).toEqual(["InsufficientBalance"]);
+    expect(refused[0]!.message).toBe("insufficient USDC to repay: needs 4000.022832, available 4000");
+    expect(h.slots(CAROL, USDC)).toEqual({ available: 4_000n * USDC_UNIT, locked: 0n, lent: 0n, borrowed: owed });
+    h.deposit(CAROL, USDC, owed - 4_000n * USDC_UNIT);
+    expect(accepted(h.pool(CommandKind.Repay, CAROL, USDC, 0n))).toBe(true);
+    expect(h.slots(CAROL, USDC)).toEqual({ available: 0n, locked: 0n, lent: 0n, borrowed: 0n });
+  });
+
   it("L6: a borrow between an hour mark and its accrual pays no entry fee (the accrual charges the whole hour from the mark)", () => {
     const h = new Harness();
     usdcPoolAt40Percent(h);

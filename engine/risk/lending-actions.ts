@@ -44,12 +44,19 @@ export function manualPoolAction(s: RiskState, cmd: CommandRecord, sink: EventSi
   const code = applyManualPoolAction(s, cmd, account);
   if (code !== RejectCode.None) {
     const name = manualPoolActionName(cmd.kind);
-    const message = code === RejectCode.InsufficientMargin ? marginMessage(s, name, account) : poolMessage(s, code, name, a, cmd.amount, account.available[a]!);
+    const message = code === RejectCode.InsufficientMargin ? marginMessage(s, name, account) : poolMessage(s, code, name, a, requestedUnits(s, cmd), account.available[a]!);
     return reject(s, cmd, code, message, sink);
   }
   account.markChanged(a);
   accepted(s, cmd, sink);
   publishBalance(s, cmd.seq, account, a, sink);
+}
+
+/** What a refused manual pool action asked for: its amount, or for a repay / redeem of all (amount 0) what the check
+ * planned — the whole debt with its interest, the whole claim — so the refusal names the units it needed, not 0. */
+function requestedUnits(s: RiskState, cmd: CommandRecord): bigint {
+  if (cmd.amount !== 0n) return cmd.amount;
+  return cmd.kind === CommandKind.Repay ? s.pools.plan.amount : s.poolPlan.amount;
 }
 
 /** Checks and applies one manual pool action (nothing changes on a refusal). */
