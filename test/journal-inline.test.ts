@@ -3,57 +3,18 @@
 // returns; the sequencer hands a group to the engine before the write and releases its outputs only after it (X4P);
 // a failed write refuses that group and every later one. The server-level gate tests run on both writers
 // (test/durability-gate.test.ts).
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { BatchEncoder, emptySummary, JournalError, JournalWriter, listSegments, segmentBatches, segmentFileName, JOURNAL_SEGMENT_DIR } from "../engine/journal/index.ts";
+import { emptySummary, JournalError, JournalWriter, segmentBatches, segmentFileName, JOURNAL_SEGMENT_DIR } from "../engine/journal/index.ts";
 import { commandSeqAt, COMMAND_RECORD_BYTES, type RecordViews, type ThreadedPipeline } from "../engine/pipeline/index.ts";
 import { InlineJournal } from "../gateway/journal-inline.ts";
 import { Sequencer } from "../gateway/sequencer.ts";
 import { deposit } from "./helpers/commands.ts";
+import { batchNumbers, GROUPS, JOURNAL_TEST_DIGEST, segmentFiles } from "./helpers/journal-groups.ts";
 
-const DIGEST = "ab".repeat(32);
-
-/** `size` batches of one deposit each, numbered on from `firstBatch`; seq = batch number. */
-function groupFrames(firstBatch: number, size: number): Uint8Array {
-  const enc = new BatchEncoder();
-  const parts: Uint8Array[] = [];
-  for (let b = firstBatch; b < firstBatch + size; b++) {
-    enc.begin(b);
-    enc.add(deposit(16 + (b % 7), 0, BigInt(b * 10), b));
-    parts.push(enc.finish().slice());
-  }
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-/** 40 groups of 1–3 batches (79 batches). */
-const GROUPS: Uint8Array[] = (() => {
-  const out: Uint8Array[] = [];
-  for (let g = 0, b = 1; g < 40; g++) {
-    const size = 1 + (g % 3);
-    out.push(groupFrames(b, size));
-    b += size;
-  }
-  return out;
-})();
-
-function segmentFiles(dir: string): Map<string, Buffer> {
-  return new Map(readdirSync(dir).sort().map((name) => [name, readFileSync(join(dir, name))]));
-}
-
-/** The batch numbers in the journal of data directory `dataDir` (its JOURNAL_SEGMENT_DIR). */
-function batchNumbers(dataDir: string): number[] {
-  const out: number[] = [];
-  for (const b of segmentBatches(listSegments(dataDir), { configDigestHex: DIGEST }, emptySummary())) out.push(b.batchNumber);
-  return out;
-}
+const DIGEST = JOURNAL_TEST_DIGEST;
 
 describe("inline journal", () => {
   it("X4: each group is on disk when its append returns (the promise is already settled); the segment files are JournalWriter's, byte for byte (rolling included)", async () => {

@@ -4,58 +4,20 @@
 // earlier one are on disk, and a failed write refuses that group and every later one. The sequencer pipelines groups
 // to such a journal (later turns queued while a write runs) and hands each to the engine as its write begins, but
 // releases a group's outputs only after its write (engine.ts X4P).
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readdirSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { JournalThread } from "../gateway/journal-thread.ts";
 import { tailCutMessage } from "../gateway/server.ts";
-import { BatchEncoder, emptySummary, JournalError, JournalWriter, listSegments, segmentBatches, segmentFileName, JOURNAL_SEGMENT_DIR } from "../engine/journal/index.ts";
+import { emptySummary, JournalError, JournalWriter, listSegments, segmentBatches, segmentFileName, JOURNAL_SEGMENT_DIR } from "../engine/journal/index.ts";
 import { JOURNAL_PREALLOCATE_BYTES, SyncJournalAppender } from "../engine/journal/index.ts";
 import { commandSeqAt, COMMAND_RECORD_BYTES, type RecordViews, type ThreadedPipeline } from "../engine/pipeline/index.ts";
 import { Sequencer, type GroupJournal } from "../gateway/sequencer.ts";
 import { deposit } from "./helpers/commands.ts";
+import { batchNumbers, GROUPS, groupFrames, JOURNAL_TEST_DIGEST, segmentFiles } from "./helpers/journal-groups.ts";
 
-const DIGEST = "ab".repeat(32);
-
-/** Group g (1-based): `size` batches of one deposit each, numbered on from `firstBatch`; seq = batch number. */
-function groupFrames(firstBatch: number, size: number): Uint8Array {
-  const enc = new BatchEncoder();
-  const parts: Uint8Array[] = [];
-  for (let b = firstBatch; b < firstBatch + size; b++) {
-    enc.begin(b);
-    enc.add(deposit(16 + (b % 7), 0, BigInt(b * 10), b));
-    parts.push(enc.finish().slice());
-  }
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-/** 40 groups of 1–3 batches (79 batches). */
-const GROUPS: Uint8Array[] = (() => {
-  const out: Uint8Array[] = [];
-  for (let g = 0, b = 1; g < 40; g++) {
-    const size = 1 + (g % 3);
-    out.push(groupFrames(b, size));
-    b += size;
-  }
-  return out;
-})();
-
-function segmentFiles(dir: string): Map<string, Buffer> {
-  return new Map(readdirSync(dir).sort().map((name) => [name, readFileSync(join(dir, name))]));
-}
-
-function batchNumbers(dataDir: string): number[] {
-  const out: number[] = [];
-  for (const b of segmentBatches(listSegments(dataDir), { configDigestHex: DIGEST }, emptySummary())) out.push(b.batchNumber);
-  return out;
-}
+const DIGEST = JOURNAL_TEST_DIGEST;
 
 describe("journal thread", () => {
   it("X4P: the thread stamps each group's writev in the gateway's clock, between its append and its resolve (--trace-hops)", async () => {
