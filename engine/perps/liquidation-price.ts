@@ -234,6 +234,7 @@ function crossingInDoubles(inp: LiquidationPriceInputs, numerator: bigint, from:
   const settledStep = Number(inp.tickSize) / 16;
   let p = Number(from);
   for (let i = 0; i < DOUBLE_ITERATIONS_MAX; i++) {
+    // FLOAT-ESTIMATE: only where to look; shortCrossingGuess confirms the grid index by exact bigint evaluations.
     const term = (factor * Math.sqrt(((e * p) / unit) * 1e9)) / 1e9;
     const mmf = term > base ? term : base;
     if (!(mmf <= GUESS_MMF_MAX_NUMBER)) return 0n;

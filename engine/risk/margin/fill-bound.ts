@@ -60,6 +60,7 @@ export function perpFillBoundPasses(b: PerpFillBound): boolean {
   const notionalHigh = (((ifBuys > ifSells ? ifBuys : ifSells) * mark) / unit) * UP + 1;
   let imf = b.imfFloor;
   if (b.imfFactor > 0) {
+    // FLOAT-BOUND: rounded outward (UP, + 1); the certificate only passes, the bigint check decides every refusal.
     const term = ((b.imfFactor * (Math.sqrt(notionalHigh * 1e9) * UP + 1)) / 1e9) * UP + 1;
     if (term > imf) imf = term;
   }
