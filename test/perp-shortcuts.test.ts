@@ -28,7 +28,7 @@ import {
 } from "../engine/perps/index.ts";
 import { Account, AccountPerps } from "../engine/risk/accounts.ts";
 import { LiquidationBook } from "../engine/risk/liquidation-book.ts";
-import { PriceSlot, SafeBand, safeBand, type BandFormulas } from "../engine/liquidation/index.ts";
+import { PriceSlot, SafeBand, safeBand, slotSurplusUsd, splitSurplusBudget, stableHoldingSafeBand, type BandFormulas } from "../engine/liquidation/index.ts";
 import {
   AccountMargin,
   feeAmount,
@@ -700,6 +700,65 @@ describe("Q1 shortcut: a stable holding's safe band in closed form", () => {
       { numRuns: 5000 },
     );
     expect(interior).toBeGreaterThan(1000);
+  });
+});
+
+describe("Q1 shortcut: a stable holding's band from the margin state's collateral value (issue 12, pipeline.perp-order)", () => {
+  it("Q1: property — stableHoldingSafeBand with c0 = floor(net × p0 / unit) (the margin state's collateral of an identity-haircut asset) equals the bisections' band", () => {
+    const formulas: BandFormulas = { haircutWeight, positionMmf };
+    const slot = new PriceSlot();
+    const fast = new SafeBand();
+    const full = new SafeBand();
+    let interior = 0;
+    const input = fc.record({
+      net: fc.oneof(fc.bigInt({ min: 1n, max: 1_000n }), fc.bigInt({ min: 1n, max: 10n ** 16n }), fc.bigInt({ min: 1n, max: 10n ** 24n })),
+      decimals: fc.constantFrom(0, 6, 8, 18),
+      p0: fc.oneof(fc.bigInt({ min: 1n, max: 100n }), fc.bigInt({ min: 990_000_000n, max: 1_010_000_000n }), fc.bigInt({ min: 1n, max: 10n ** 14n })),
+      ticks: fc.constantFrom(1n, 3n, 256n, 65_536n),
+      maxMarks: fc.bigInt({ min: 1n, max: 20n }),
+      budgetPart: fc.bigInt({ min: -3n, max: 1_100n }),
+    });
+    fc.assert(
+      fc.property(input, ({ net, decimals, p0, ticks, maxMarks, budgetPart }) => {
+        slot.assetNet = net;
+        slot.assetDecimals = decimals;
+        slot.haircut = { kind: "identity" };
+        const tick = p0 / ticks > 0n ? p0 / ticks : 1n;
+        const grid = { tick, minPrice: tick, maxPrice: p0 * maxMarks > tick ? p0 * maxMarks : tick };
+        const c0 = (net * p0) / pow10(decimals); // computeAsset's collateral at weight 1: floor(held × mark / unit)
+        expect(c0).toBe(slotSurplusUsd(slot, p0, formulas));
+        const budget = budgetPart < 0n ? budgetPart : (c0 * budgetPart) / 1_000n;
+        stableHoldingSafeBand(slot, p0, c0, budget, grid, formulas, fast);
+        safeBand(slot, p0, budget, grid, formulas, full, false);
+        expect([fast.low, fast.high]).toEqual([full.low, full.high]);
+        if (full.low > grid.minPrice && full.low < p0) interior++;
+      }),
+      { numRuns: 3000 },
+    );
+    expect(interior).toBeGreaterThan(500);
+  });
+
+  it("Q1: a slot that is not a stable holding alone goes to safeBand (its c0 argument unused)", () => {
+    const formulas: BandFormulas = { haircutWeight, positionMmf };
+    const slot = new PriceSlot();
+    slot.assetNet = 5n * 10n ** 8n;
+    slot.assetDecimals = 8;
+    slot.haircut = { kind: "inverseSqrt", base: 950_000_000_000_000_000n, penalty: 160_000_000_000_000n };
+    const p0 = 60_000_000_000_000n;
+    const grid = { tick: p0 / 256n, minPrice: p0 / 256n, maxPrice: p0 * 16n };
+    const budget = 20_000_000_000_000n;
+    const viaStable = stableHoldingSafeBand(slot, p0, 0n, budget, grid, formulas, new SafeBand());
+    const plain = safeBand(slot, p0, budget, grid, formulas, new SafeBand(), false);
+    expect([viaStable.low, viaStable.high]).toEqual([plain.low, plain.high]);
+    expect(viaStable.low).toBeLessThan(p0);
+    expect(viaStable.low).toBeGreaterThan(grid.minPrice);
+  });
+
+  it("Q1: splitSurplusBudget of one price gives it S0 − 1 whatever its weight (−1 when S0 ≤ 0), as the proportional split does", () => {
+    const out: bigint[] = [0n];
+    for (const [surplus, weight, budget] of [[1_000_001n, 7n, 1_000_000n], [1_000_001n, 0n, 1_000_000n], [1_000_001n, -5n, 1_000_000n], [1n, 3n, 0n], [0n, 3n, -1n], [-9n, 3n, -1n]] as const) {
+      expect(splitSurplusBudget(surplus, [weight], 1, out)[0]).toBe(budget);
+    }
   });
 });
 

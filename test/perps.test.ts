@@ -675,6 +675,32 @@ describe("P8: estimated liquidation price", () => {
     expect(out.kind).toBe(LiquidationPriceKind.None);
   });
 
+  it("P8: solves alternating between marks, ticks and grid ends (the grid indices kept for the last inputs) give each its own answer", () => {
+    const out = new LiquidationPriceResult();
+    const solve = (inp: LiquidationPriceInputs): [number, bigint] => {
+      estimatedLiquidationPrice(inp, positionMmf, out);
+      return [out.kind, out.price];
+    };
+    const long = btcInputs(BTC, 100_000n * USD, 10_000n * USD);
+    const short = btcInputs(-BTC, 100_000n * USD, 10_000n * USD);
+    const coarse = btcInputs(-BTC, 100_000n * USD, 10_000n * USD);
+    coarse.tickSize = USD; // whole dollars: 109,271.52 → 109,272
+    const capped = btcInputs(-BTC, 100_000n * USD, 10_000n * USD);
+    capped.maxPrice = 109_000n * USD;
+    const floored = btcInputs(BTC, 100_000n * USD, 10_000n * USD);
+    floored.minPrice = 95_000n * USD; // the long's crossing (90,604) is below the grid
+    const moved = btcInputs(-BTC, 100_000n * USD, 10_000n * USD);
+    moved.mark = 100_000n * USD + USD / 20n; // the same position seen at another mark: the same crossing
+    for (let round = 0; round < 2; round++) {
+      expect(solve(long)).toEqual([LiquidationPriceKind.Found, 90_604n * USD]);
+      expect(solve(coarse)).toEqual([LiquidationPriceKind.Found, 109_272n * USD]);
+      expect(solve(short)).toEqual([LiquidationPriceKind.Found, 109_271_600_000_000n]);
+      expect(solve(capped)).toEqual([LiquidationPriceKind.None, 0n]);
+      expect(solve(floored)).toEqual([LiquidationPriceKind.None, 0n]);
+      expect(solve(moved)).toEqual([LiquidationPriceKind.Found, 109_271_600_000_000n]);
+    }
+  });
+
   it("P8: the sqrt branch of the MMF: 100 BTC short, the MMF above its base at the crossing", () => {
     const out = new LiquidationPriceResult();
     const inp = btcInputs(-100n * BTC, 100_000n * USD, 1_000_000n * USD);

@@ -43,6 +43,7 @@ export {
   PriceSlot,
   SafeBand,
   safeBand,
+  stableHoldingSafeBand,
   slotSurplusLowerBoundUsd,
   slotSurplusUsd,
   splitSurplusBudget,

@@ -129,6 +129,12 @@ export function splitSurplusBudget(
   out: bigint[],
 ): bigint[] {
   if (count <= 0) return out;
+  if (count === 1) {
+    // One price takes all of it: spendable × w / w when w > 0 (no product, no division), else the equal share.
+    const spendable = surplusUsd - 1n;
+    out[0] = spendable < 0n ? -1n : spendable;
+    return out;
+  }
   let total = 0n;
   for (let i = 0; i < count; i++) total += weights[i]! > 0n ? weights[i]! : 0n;
   const spendable = surplusUsd - 1n;
@@ -257,6 +263,19 @@ export function safeBand(
   const c0 = slotSurplusUsd(slot, p0, f);
   if (closedForm && isStableHolding(slot)) stableHoldingBand(slot, p0, c0, budgetUsd, grid, out);
   else searchedEdges(slot, p0, c0, budgetUsd, grid, f, out);
+  return out;
+}
+
+/**
+ * safeBand of a stable holding (isStableHolding) whose contribution at p0 the caller already has: `c0Usd` must be
+ * slotSurplusUsd(slot, p0) — for such a holding floor(net × p0 / unit) (its weight is 1 at every notional), which is
+ * risk/margin's collateral value of the asset at that mark (computeAsset). The same band as safeBand without
+ * evaluating the contribution again; any other slot goes to safeBand.
+ */
+export function stableHoldingSafeBand(slot: PriceSlot, p0: Price, c0Usd: bigint, budgetUsd: bigint, grid: BandGrid, f: BandFormulas, out: SafeBand): SafeBand {
+  if (!isStableHolding(slot)) return safeBand(slot, p0, budgetUsd, grid, f, out);
+  if (!bandInputsValid(p0, budgetUsd, grid, out)) return out;
+  stableHoldingBand(slot, p0, c0Usd, budgetUsd, grid, out);
   return out;
 }
 

@@ -137,8 +137,9 @@ export function estimatedLiquidationPrice(
   if (inp.quantity === 0n || inp.mark <= 0n) return setResult(out, LiquidationPriceKind.None, 0n);
   const long = inp.quantity > 0n;
   // The grid indices on the adverse side: [far, near] for a long (prices below the mark), [near, far] for a short.
-  const near = long ? divRound(inp.mark, tick, Rounding.Down) : divRound(inp.mark, tick, Rounding.Up);
-  const far = long ? divRound(inp.minPrice, tick, Rounding.Up) : divRound(inp.maxPrice, tick, Rounding.Down);
+  const g = gridEnds(inp);
+  const near = long ? g.markDown : g.markUp;
+  const far = long ? g.lowest : g.highest;
   // A short's start before the mark's own test: a crossing it confirms beyond `near` has shortfall < 0 one index
   // before, so (non-decreasing) at the mark too — not AtMark; likewise None (shortfall < 0 at the far end).
   let start = 0n;
@@ -158,6 +159,36 @@ export function estimatedLiquidationPrice(
   const nearShortfall = maintenanceShortfallAtMark(inp, near * tick, mmfOf);
   if (nearShortfall >= 0n) return setResult(out, LiquidationPriceKind.Found, near * tick);
   return setResult(out, LiquidationPriceKind.Found, crossingIndex(inp, near, nearShortfall, far, farShortfall, mmfOf) * tick);
+}
+
+/** The grid indices estimatedLiquidationPrice starts from — a function of (mark, tickSize, minPrice, maxPrice) alone,
+ * kept for the last such inputs (a batch's position reports solve many positions of one market at one mark). */
+class GridEnds {
+  mark = -1n;
+  tick = 0n;
+  minPrice = 0n;
+  maxPrice = 0n;
+  /** floor and ceil of mark / tick, ceil(minPrice / tick), floor(maxPrice / tick). */
+  markDown = 0n;
+  markUp = 0n;
+  lowest = 0n;
+  highest = 0n;
+}
+const GRID_ENDS = new GridEnds();
+
+function gridEnds(inp: LiquidationPriceInputs): GridEnds {
+  const g = GRID_ENDS;
+  const tick = inp.tickSize;
+  if (g.mark === inp.mark && g.tick === tick && g.minPrice === inp.minPrice && g.maxPrice === inp.maxPrice) return g;
+  g.markDown = divRound(inp.mark, tick, Rounding.Down);
+  g.markUp = divRound(inp.mark, tick, Rounding.Up);
+  g.lowest = divRound(inp.minPrice, tick, Rounding.Up);
+  g.highest = divRound(inp.maxPrice, tick, Rounding.Down);
+  g.mark = inp.mark;
+  g.tick = tick;
+  g.minPrice = inp.minPrice;
+  g.maxPrice = inp.maxPrice;
+  return g;
 }
 
 /**

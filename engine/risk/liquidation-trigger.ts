@@ -7,7 +7,7 @@
 // the current marks (engine/liquidation/safe-band.ts), so the index stays sound for the next batch; a liquidating
 // account has none (it is re-evaluated every batch until it leaves).
 
-import { nextLiquidationStatus, LiquidationStatus, PriceSlot, SafeBand, safeBand, slotSurplusUsd, splitSurplusBudget, type BandFormulas, type BandGrid } from "../liquidation/index.ts";
+import { nextLiquidationStatus, LiquidationStatus, PriceSlot, SafeBand, safeBand, stableHoldingSafeBand, slotSurplusUsd, splitSurplusBudget, type BandFormulas, type BandGrid } from "../liquidation/index.ts";
 import { EventKind, type EventSink } from "../model/index.ts";
 import type { Account } from "./accounts.ts";
 import { haircutWeight, positionMmf, type AccountMargin } from "./margin/index.ts";
@@ -278,7 +278,10 @@ function subBand(s: RiskState, margin: AccountMargin, a: number, collateral: boo
   grid.tick = tick;
   grid.minPrice = tick;
   grid.maxPrice = p0 * GRID_MAX_MARKS > tick ? p0 * GRID_MAX_MARKS : tick;
-  safeBand(slot, p0, budget, grid as BandGrid, FORMULAS, x.band);
+  // A held stable asset's contribution at p0 is the margin state's collateral value of it (identity weight:
+  // floor(held × p0 / unit) both ways), already computed: stableHoldingSafeBand takes it instead of valuing it again.
+  if (collateral && slot.haircut.kind === "identity") stableHoldingSafeBand(slot, p0, margin.assetCollateralValueUsd(a), budget, grid as BandGrid, FORMULAS, x.band);
+  else safeBand(slot, p0, budget, grid as BandGrid, FORMULAS, x.band);
 }
 
 /**
