@@ -230,7 +230,7 @@ function eventTypeOf(frame: Buffer): number {
 // ---------------------------------------------------------------- connections
 
 /** One load connection: its mix, send stamps by client_seq, and what it counts for the current phase. */
-class LoadConnection {
+export class LoadConnection {
   client!: RawWsClient;
   readonly scheduledAt = new Float64Array(STAMP_RING);
   readonly sentAt = new Float64Array(STAMP_RING);
