@@ -22,8 +22,10 @@ function report(): Promise<LoadReport> {
   return run;
 }
 
-function toResult(r: PhaseResult, floor: PhaseResult | undefined): BenchResult {
+function toResult(r: PhaseResult, floor: PhaseResult | undefined, echo: boolean): BenchResult {
   const cores = r.serverCores === null ? "" : `server ${r.serverCores.toFixed(2)} cores, `;
+  // crossbook's events come several per message (?frames=batch) since issue 15's batch framing; the echo server's one per message.
+  const framing = echo ? "" : `events ${DEFAULT_LOAD_OPTIONS.frames === "batch" ? "batched per message" : "one per message"}, `;
   const ratio = floor === undefined ? "" : `; vs echo: ${(r.ackedPerSec / floor.ackedPerSec).toFixed(2)}× throughput, p50 ${(r.p50Us / floor.p50Us).toFixed(1)}×, p99 ${(r.p99Us / floor.p99Us).toFixed(1)}×`;
   return {
     id: r.name,
@@ -33,7 +35,7 @@ function toResult(r: PhaseResult, floor: PhaseResult | undefined): BenchResult {
     p99Ns: r.p99Us * 1000,
     p999Ns: r.p999Us * 1000,
     notes:
-      `${r.offeredPerSec === null ? "closed loop" : `offered ${r.offeredPerSec}/s`}, ${r.acked} acks (${r.rejected} rejects${r.refused > 0 ? `; ${r.refused} refused (rate limit or overloaded), not counted` : ""}), ` +
+      `${r.offeredPerSec === null ? "closed loop" : `offered ${r.offeredPerSec}/s`}, ${framing}${r.acked} acks (${r.rejected} rejects${r.refused > 0 ? `; ${r.refused} refused (rate limit or overloaded), not counted` : ""}), ` +
       `p50 from the real send ${(r.realP50Us / 1000).toFixed(2)} ms${r.offeredPerSec === null ? "" : `, client send lag p50/p99 ${(r.sendLagP50Us / 1000).toFixed(2)}/${(r.sendLagP99Us / 1000).toFixed(2)} ms`}, ${cores}client ${r.clientCores.toFixed(2)} cores${r.unacked > 0 ? `, ${r.unacked} unacked` : ""}${r.note === "" ? "" : `; ${r.note}`}${ratio}`,
   };
 }
@@ -46,7 +48,7 @@ function phase(name: string, echo: boolean): BenchDef {
       const r = await report();
       const mine = (echo ? r.echo : r.crossbook).find((p) => p.name === name);
       if (mine === undefined) throw new Error(`ws load run has no phase ${name}`);
-      return toResult(mine, echo ? undefined : r.echo.find((p) => p.name === name));
+      return toResult(mine, echo ? undefined : r.echo.find((p) => p.name === name), echo);
     },
   };
 }

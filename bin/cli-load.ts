@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import { fail, intOption } from "./cli-args.ts";
 
 const LOAD_USAGE =
-  "usage: crossbook load [--url ws://HOST:PORT --operator-key FILE] [--connections N] [--inflight N] [--rates R,R,...] [--seconds S] [--first-user U] [--no-closed] [--no-echo] [--svg FILE] [--server-node-arg ARG]... [--server-arg ARG]... [--server-pid PID] [--pacer thread|timer] [--echo-only]";
+  "usage: crossbook load [--url ws://HOST:PORT --operator-key FILE] [--connections N] [--inflight N] [--rates R,R,...] [--seconds S] [--first-user U] [--no-closed] [--no-echo] [--svg FILE] [--server-node-arg ARG]... [--server-arg ARG]... [--server-pid PID] [--pacer thread|timer] [--frames batch|single] [--echo-only]";
 
 function loadOptionsFrom(argv: string[]): { values: Record<string, string | boolean | string[] | undefined> } {
   try {
@@ -26,6 +26,7 @@ function loadOptionsFrom(argv: string[]): { values: Record<string, string | bool
         "server-arg": { type: "string", multiple: true },
         "server-pid": { type: "string" },
         pacer: { type: "string" },
+        frames: { type: "string" },
         help: { type: "boolean", default: false },
       },
     });
@@ -49,6 +50,8 @@ export async function loadCommand(argv: string[]): Promise<void> {
   const rates = rateTexts.map((t) => intOption(t, "rates", 0, 1, 1_000_000));
   const pacer = str("pacer") ?? "thread";
   if (pacer !== "thread" && pacer !== "timer") fail(`load: --pacer must be thread or timer, got "${pacer}" (crossbook load --help)`);
+  const frames = str("frames") ?? "batch";
+  if (frames !== "batch" && frames !== "single") fail(`load: --frames must be batch or single, got "${frames}" (crossbook load --help)`);
   const seconds = intOption(str("seconds"), "seconds", 3, 1, 60);
   const { DEFAULT_LOAD_OPTIONS, describe, latencySvg, runLoad } = await import("../bench/load/load.ts");
   const report = await runLoad({
@@ -65,6 +68,7 @@ export async function loadCommand(argv: string[]): Promise<void> {
     serverNodeArgs: (values["server-node-arg"] as string[] | undefined) ?? [],
     serverArgs: (values["server-arg"] as string[] | undefined) ?? [],
     pacer,
+    frames,
     ...(str("server-pid") !== undefined ? { serverPid: intOption(str("server-pid"), "server-pid", 0, 1, 4_194_304) } : {}),
   }).catch((e: unknown) => fail((e as Error).message));
   for (const r of report.crossbook) process.stdout.write(`crossbook ${describe(r)}\n`);

@@ -6,7 +6,7 @@ import { MAX_COMMAND_FRAME_BYTES } from "./codec/index.ts";
 import { CLOSE_GOING_AWAY, CLOSE_MESSAGE_TOO_BIG, type UnsentConsumer } from "./limits.ts";
 import type { ServerCore } from "./server-core.ts";
 import type { UwsModule } from "./server.ts";
-import { BatchedSocket, type CorkableWebSocket, type Session } from "./sessions.ts";
+import { BatchedSocket, eventFramingOf, type CorkableWebSocket, type EventFraming, type Session } from "./sessions.ts";
 
 /** Bytes uWS accepts in one WebSocket message; frames above MAX_COMMAND_FRAME_BYTES get FrameTooLarge and a 1009 close. */
 export const WS_MESSAGE_BYTES_MAX = 64 * 1024;
@@ -25,6 +25,8 @@ interface SocketData {
   session: Session | null;
   /** ?watch=17,18 of the upgrade: applied once the session logs in (each account checked). */
   watch: string;
+  /** ?frames=batch of the upgrade: several events per message (sessions.ts EventFraming); else one per message. */
+  framing: EventFraming;
   /** Remote address (text), for the per-address limits. */
   address: string;
   /** Until the close handler ran: the socket may be used. */
@@ -67,8 +69,9 @@ function upgradeSocket(core: ServerCore, res: HttpResponse, req: HttpRequest, co
     return;
   }
   const watch = req.getQuery("watch") ?? "";
+  const framing = eventFramingOf(req.getQuery("frames"));
   res.upgrade<SocketData>(
-    { session: null, watch, address, open: true, closing: false, consumer: null },
+    { session: null, watch, framing, address, open: true, closing: false, consumer: null },
     req.getHeader("sec-websocket-key"),
     req.getHeader("sec-websocket-protocol"),
     req.getHeader("sec-websocket-extensions"),
@@ -81,7 +84,7 @@ function openSocket(core: ServerCore, sockets: Set<Ws>, ws: Ws): void {
   core.connections.tryOpen(data.address);
   sockets.add(ws);
   data.consumer = slowConsumerOf(core, ws, data);
-  data.session = core.sessions.open(new BatchedSocket(budgetedSocket(core, ws, data, data.consumer), core.outboxes), false);
+  data.session = core.sessions.open(new BatchedSocket(budgetedSocket(core, ws, data, data.consumer), core.outboxes, data.framing), false);
   // ?watch=17,18: receive every event of these accounts (a person's `client watch`), once logged in as their user.
   core.auth.watchAfterLogin(data.session, data.watch);
 }

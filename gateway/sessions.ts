@@ -4,6 +4,7 @@ import { EventKind, EventRecord, type ExchangeConfig } from "../engine/model/ind
 import type { Principal } from "./auth/authorize.ts";
 import type { Identity } from "./auth/login.ts";
 import type { ApiKeyEntry } from "./auth/registry.ts";
+import { EVENT_SIZE_PREFIX_BYTES, type EventFraming } from "./client/codec.ts";
 import { encodeEvent, setClientSeq, withClientSeq } from "./codec/index.ts";
 import { TokenBucket } from "./limits.ts";
 
@@ -40,6 +41,21 @@ export const OUTBOX_BYTES_MAX = 1 << 20;
 const OUTBOX_BYTES_INITIAL = 4096;
 const OUTBOX_FRAMES_INITIAL = 64;
 
+/**
+ * How a connection's events are put into WebSocket messages, chosen by the client at the upgrade (`?frames=batch`):
+ *  - "single": one EventEnvelope FlatBuffers buffer per binary message (every client before issue 15; the default);
+ *  - "batch": a message carries one or more events of a turn, each a FlatBuffers size-prefixed buffer — a 4-byte
+ *    little-endian length, then that many bytes of one EventEnvelope (what getSizePrefixedRootAsEventEnvelope reads;
+ *    splitEventFrames in gateway/client/codec.ts splits a message). Same events, same order, same bytes per event:
+ *    only the number of messages (and the per-message work on both sides) changes.
+ */
+export type { EventFraming };
+
+/** The framing a client asked for with the upgrade's `frames` query parameter (absent or anything else: "single"). */
+export function eventFramingOf(query: string | undefined): EventFraming {
+  return query === "batch" ? "batch" : "single";
+}
+
 /** The uWS WebSocket calls a BatchedSocket uses. */
 export interface CorkableWebSocket {
   send(bytes: Uint8Array, isBinary: boolean): unknown;
@@ -69,7 +85,9 @@ export class OutboxFlusher {
 /**
  * A session's socket that queues the frames of one turn (say the events of every command in an engine batch) and
  * writes them under one uWS cork: one syscall per socket per turn instead of one per event. Frames keep their order;
- * send() copies the bytes (they are only valid during the call).
+ * send() copies the bytes (they are only valid during the call). With the "batch" framing each frame is queued
+ * behind its size prefix and the turn's frames leave as one message (one uWS send instead of one per event; a
+ * message holds at most OUTBOX_BYTES_MAX bytes).
  */
 export class BatchedSocket implements SessionSocket {
   private bytes = new Uint8Array(OUTBOX_BYTES_INITIAL);
@@ -79,6 +97,10 @@ export class BatchedSocket implements SessionSocket {
   private used = 0;
   private gone = false;
   private readonly writeAll = (): void => {
+    if (this.prefixBytes > 0) {
+      this.ws.send(this.bytes.subarray(0, this.used), true);
+      return;
+    }
     let at = 0;
     for (let i = 0; i < this.frames; i++) {
       const end = at + this.lengths[i]!;
@@ -86,11 +108,16 @@ export class BatchedSocket implements SessionSocket {
       at = end;
     }
   };
+  /** Bytes in front of each queued frame: EVENT_SIZE_PREFIX_BYTES with the "batch" framing, 0 with "single". */
+  private readonly prefixBytes: number;
 
   constructor(
     private readonly ws: CorkableWebSocket,
     private readonly flusher: OutboxFlusher,
-  ) {}
+    framing: EventFraming = "single",
+  ) {
+    this.prefixBytes = framing === "batch" ? EVENT_SIZE_PREFIX_BYTES : 0;
+  }
 
   send(frame: Uint8Array): void {
     if (!this.gone) this.queue(frame);
@@ -102,19 +129,21 @@ export class BatchedSocket implements SessionSocket {
     setClientSeq(this.view, at, clientSeq);
   }
 
-  /** Copies `frame` to the end of the outbox; returns where it starts. */
+  /** Copies `frame` (behind its size prefix with the "batch" framing) to the end of the outbox; returns where it starts. */
   private queue(frame: Uint8Array): number {
-    if (this.used + frame.length > OUTBOX_BYTES_MAX) this.flush();
-    if (this.used + frame.length > this.bytes.length) this.grow(this.used + frame.length);
+    const bytes = this.prefixBytes + frame.length;
+    if (this.used + bytes > OUTBOX_BYTES_MAX) this.flush();
+    if (this.used + bytes > this.bytes.length) this.grow(this.used + bytes);
     if (this.frames === this.lengths.length) {
       const lengths = new Int32Array(this.lengths.length * 2);
       lengths.set(this.lengths);
       this.lengths = lengths;
     }
-    const at = this.used;
+    if (this.prefixBytes > 0) this.view.setUint32(this.used, frame.length, true);
+    const at = this.used + this.prefixBytes;
     this.bytes.set(frame, at);
     this.used = at + frame.length;
-    this.lengths[this.frames++] = frame.length;
+    this.lengths[this.frames++] = bytes;
     if (this.frames === 1) this.flusher.schedule(this);
     return at;
   }

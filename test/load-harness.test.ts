@@ -5,7 +5,7 @@ import { loadConfig } from "../engine/pipeline/index.ts";
 import { CommandKind, CommandRecord, EventKind, EventRecord, RejectCode } from "../engine/model/index.ts";
 import { decodeCommand, DecodeResult, encodeEvent } from "../gateway/codec/index.ts";
 import { Event } from "../schemas/index.ts";
-import { chargeUnacked, isRefusal, latencySvg, PhaseState, rejectCodeOf, sourceAddressOf, type PhaseResult } from "../bench/load/load.ts";
+import { chargeUnacked, isRefusal, latencySvg, LoadConnection, PhaseState, rejectCodeOf, sourceAddressOf, type PhaseResult } from "../bench/load/load.ts";
 import { BTC_USDC_MIX, MixCursor } from "../bench/load/mix.ts";
 import { clientFrame, frameHeader } from "../bench/load/raw-ws.ts";
 import { commandsDue, Pacer } from "../bench/load/pacer.ts";
@@ -103,6 +103,24 @@ describe("load harness acks", () => {
     expect(rejectCodeOf(rejectFrame(EventKind.CommandRejected, RejectCode.RateLimited), Event.OrderAccepted)).toBe(0);
     // Refusals (not acks): a rate limit, a saturated engine. Any other reject answers the command.
     expect([RejectCode.RateLimited, RejectCode.Overloaded, RejectCode.InsufficientMargin, 0].map(isRefusal)).toEqual([true, true, false, false]);
+  });
+
+  it("X5: a ?frames=batch message is split into its size-prefixed events: each answers its own command; an overrun is refused", async () => {
+    const c = new LoadConnection(new MixCursor([16], BTC_USDC_MIX), new PhaseState(false));
+    const answered: number[] = [];
+    for (const seq of [5, 6, 7]) c.waiters.set(seq, (type) => answered.push(seq * 1000 + type));
+    const frames = [5n, 6n, 7n].map((clientSeq) => {
+      const e = new EventRecord();
+      e.kind = clientSeq === 6n ? EventKind.CommandAccepted : EventKind.Balance;
+      e.account = 16;
+      e.available = 5n;
+      return Buffer.from(encodeEvent(e, clientSeq, config));
+    });
+    const message = Buffer.concat(frames.flatMap((f) => [Buffer.from(Uint32Array.of(f.length).buffer), f]));
+    c.onBatch(message);
+    expect(answered).toEqual([5000 + Event.Balance, 6000 + Event.CommandAccepted, 7000 + Event.Balance]);
+    expect(c.waiters.size).toBe(0);
+    expect(() => c.onBatch(message.subarray(0, message.length - 1))).toThrow(/runs past/);
   });
 
   it("X6: loopback load connections come from addresses of their own (the per-address limit is per client)", () => {

@@ -3,10 +3,11 @@
 import { describe, expect, it } from "vitest";
 import { EventKind, EventRecord } from "../engine/model/index.ts";
 import { loadConfig } from "../engine/pipeline/index.ts";
-import { decodeEvent } from "../gateway/client/codec.ts";
+import { decodeEvent, splitEventFrames, WireFormatError } from "../gateway/client/codec.ts";
 import { encodeEvent, withClientSeq } from "../gateway/codec/index.ts";
 import {
   BatchedSocket,
+  eventFramingOf,
   OUTBOX_BYTES_MAX,
   OutboxFlusher,
   SESSION_ACCOUNTS_MAX,
@@ -168,6 +169,74 @@ describe("the sender's client_seq set in the outbox's copy (issue 15: one copy f
     expect(ws.sends.map((x) => Buffer.from(x.bytes).toString("hex"))).toEqual(expected);
     expect(other.frames.map((f) => f.clientSeq)).toEqual(expected.map(() => 0n));
     expect(decodeEvent(Uint8Array.from(ws.sends[199]!.bytes))).toMatchObject({ type: "Balance", clientSeq: 1200n, seq: 200n, available: "200.0006" });
+  });
+});
+
+describe("several events per message (issue 15: ?frames=batch)", () => {
+  it("X5: with the batch framing a turn's frames leave as one message, each behind its 4-byte little-endian size, in order", async () => {
+    const ws = fakeWebSocket();
+    const s = new BatchedSocket(ws.api, new OutboxFlusher(), "batch");
+    const scratch = Uint8Array.of(1, 2, 3);
+    s.send(scratch);
+    scratch[0] = 9; // copied when queued, as with one frame per message
+    s.send(Uint8Array.of(4));
+    s.send(new Uint8Array(300).fill(6));
+    expect(s.bufferedAmount()).toBe(7 + 3 * 4 + 3 + 1 + 300);
+    await Promise.resolve();
+    expect(ws.corks).toBe(1);
+    expect(ws.sends).toHaveLength(1);
+    expect(ws.sends[0]!.bytes.slice(0, 12)).toEqual([3, 0, 0, 0, 1, 2, 3, 1, 0, 0, 0, 4]);
+    expect(ws.sends[0]!.bytes.slice(12, 16)).toEqual([44, 1, 0, 0]);
+    expect(ws.sends[0]!.bytes).toHaveLength(12 + 4 + 300);
+    const split: number[][] = [];
+    expect(splitEventFrames(Uint8Array.from(ws.sends[0]!.bytes), (f) => split.push([...f]))).toBe(3);
+    expect(split).toEqual([[1, 2, 3], [4], new Array<number>(300).fill(6)]);
+  });
+
+  it("X5: a batch message holds the sender's client_seq and the watchers' 0 in the same bytes as one frame per message; a message stays within OUTBOX_BYTES_MAX", async () => {
+    const reg = new SessionRegistry(config);
+    const batchWs = fakeWebSocket();
+    const singleWs = fakeWebSocket();
+    const flusher = new OutboxFlusher();
+    const batched = reg.open(new BatchedSocket(batchWs.api, flusher, "batch"), false);
+    const single = reg.open(new BatchedSocket(singleWs.api, flusher, "single"), false);
+    reg.watch(batched, 16);
+    reg.watch(single, 16);
+    // 200 Balance frames, the first 100 sent by the batched session (its client_seq), the others by nobody.
+    for (let i = 1; i <= 200; i++) {
+      const e = balance(16, i);
+      e.available = BigInt(i) * 1_000_003n;
+      reg.dispatch(e, i <= 100 ? batched : null, 16, i <= 100 ? BigInt(1000 + i) : 0n);
+    }
+    await Promise.resolve();
+    expect(batchWs.sends).toHaveLength(1);
+    expect(singleWs.sends).toHaveLength(200);
+    const frames: string[] = [];
+    splitEventFrames(Uint8Array.from(batchWs.sends[0]!.bytes), (f) => frames.push(Buffer.from(f).toString("hex")));
+    const expected = singleWs.sends.map((x, i) => Buffer.from(i < 100 ? withClientSeq(Uint8Array.from(x.bytes), BigInt(1001 + i)) : Uint8Array.from(x.bytes)).toString("hex"));
+    expect(frames).toEqual(expected);
+    const first = decodeEvent(Buffer.from(frames[0]!, "hex"));
+    expect(first).toMatchObject({ type: "Balance", clientSeq: 1001n, seq: 1n, available: "1.000003" });
+    expect(decodeEvent(Buffer.from(frames[100]!, "hex"))).toMatchObject({ type: "Balance", clientSeq: 0n, seq: 101n, available: "101.000303" });
+    // The bound on one message: frames past OUTBOX_BYTES_MAX (with their prefixes) go out in a message of their own.
+    const big = new BatchedSocket(batchWs.api, flusher, "batch");
+    const quarter = new Uint8Array(OUTBOX_BYTES_MAX / 4 - 4);
+    for (let i = 0; i < 5; i++) big.send(quarter);
+    expect(batchWs.sends).toHaveLength(2);
+    expect(batchWs.sends[1]!.bytes).toHaveLength(OUTBOX_BYTES_MAX);
+  });
+
+  it("X5: a batch message whose size prefix runs past its end is refused whole (WireFormatError, nothing handed on); framing is opt-in", () => {
+    const seen: Uint8Array[] = [];
+    expect(() => splitEventFrames(Uint8Array.of(1, 0, 0, 0, 7, 5, 0, 0, 0, 1), (f) => seen.push(f))).toThrow(WireFormatError);
+    expect(() => splitEventFrames(Uint8Array.of(1, 0, 0, 0, 7, 0, 0), (f) => seen.push(f))).toThrow(WireFormatError);
+    expect(seen).toHaveLength(0);
+    expect(splitEventFrames(new Uint8Array(0), (f) => seen.push(f))).toBe(0);
+    expect(splitEventFrames(Uint8Array.of(0, 0, 0, 0), (f) => seen.push(f))).toBe(1);
+    expect(seen[0]).toHaveLength(0);
+    expect(eventFramingOf("batch")).toBe("batch");
+    expect(eventFramingOf(undefined)).toBe("single");
+    expect(eventFramingOf("Batch")).toBe("single");
   });
 });
 

@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as hdr from "hdr-histogram-js";
 import { apiKeyOf, generateKey, operatorKeyPath, readPrivateKeyFile, signLogin } from "../../gateway/auth/keys.ts";
-import { encodeCommand, type CommandJson } from "../../gateway/client/codec.ts";
+import { EVENT_SIZE_PREFIX_BYTES, encodeCommand, type CommandJson, type EventFraming } from "../../gateway/client/codec.ts";
 import { ByteBuffer } from "flatbuffers";
 import { CommandRejected, Event, EventEnvelope, OrderRejected, RejectCode } from "../../schemas/index.ts";
 import { ACCOUNTS_PER_CONNECTION, BTC_USDC_MIX, MixCursor } from "./mix.ts";
@@ -71,6 +71,12 @@ export interface LoadOptions {
    * wait, the default) or "timer" (setTimeout(0), ≥ 1 ms: the instrument before it, kept to compare the two).
    */
   readonly pacer: "thread" | "timer";
+  /**
+   * How crossbook puts its events into messages (gateway/sessions.ts EventFraming): "batch" (a turn's events of a
+   * connection in one message, the default) or "single" (one event per message, as older clients ask). The echo
+   * server echoes each command frame as it came, whatever this says.
+   */
+  readonly frames: EventFraming;
   readonly log: (line: string) => void;
 }
 
@@ -86,6 +92,7 @@ export const DEFAULT_LOAD_OPTIONS: LoadOptions = {
   crossbook: true,
   serverNodeArgs: [],
   pacer: "thread",
+  frames: "batch",
   log: (line) => process.stderr.write(`${line}\n`),
 };
 
@@ -223,7 +230,7 @@ function eventTypeOf(frame: Buffer): number {
 // ---------------------------------------------------------------- connections
 
 /** One load connection: its mix, send stamps by client_seq, and what it counts for the current phase. */
-class LoadConnection {
+export class LoadConnection {
   client!: RawWsClient;
   readonly scheduledAt = new Float64Array(STAMP_RING);
   readonly sentAt = new Float64Array(STAMP_RING);
@@ -256,6 +263,17 @@ class LoadConnection {
     this.refill++;
     const type = this.phase.echo ? 0 : eventTypeOf(frame);
     this.phase.ack(scheduled, this.sentAt[slot]!, type, rejectCodeOf(frame, type));
+  }
+
+  /** One message of a `?frames=batch` connection: each event behind its 4-byte little-endian size, in order. */
+  onBatch(message: Buffer): void {
+    let at = 0;
+    while (at < message.length) {
+      const end = at + EVENT_SIZE_PREFIX_BYTES > message.length ? Infinity : at + EVENT_SIZE_PREFIX_BYTES + message.readUInt32LE(at);
+      if (end > message.length) throw new Error(`load: a batch message's event at byte ${at} runs past its ${message.length} bytes`);
+      this.onFrame(message.subarray(at + EVENT_SIZE_PREFIX_BYTES, end));
+      at = end;
+    }
   }
 
   /** Sends one setup command and resolves with the type of the first event answering it. */
@@ -354,11 +372,14 @@ export function sourceAddressOf(url: string, i: number): string | undefined {
   return `127.0.0.${2 + (i % LOOPBACK_SOURCES)}`;
 }
 
-function openConnections(url: string, cursors: MixCursor[], phase: PhaseState): Promise<LoadConnection[]> {
+/** Opens a connection per cursor; `frames` "batch" asks the server for several events per message (?frames=batch). */
+function openConnections(url: string, cursors: MixCursor[], phase: PhaseState, frames: EventFraming): Promise<LoadConnection[]> {
+  const target = frames === "batch" ? `${url.replace(/\/?$/, "/")}?frames=batch` : url;
   return Promise.all(
     cursors.map(async (cursor, i) => {
       const c = new LoadConnection(cursor, phase);
-      c.client = await RawWsClient.open(url, (f) => c.onFrame(f as Buffer), () => refillClosedLoop(c), sourceAddressOf(url, i));
+      const onMessage = frames === "batch" ? (m: Uint8Array): void => c.onBatch(m as Buffer) : (m: Uint8Array): void => c.onFrame(m as Buffer);
+      c.client = await RawWsClient.open(target, onMessage, () => refillClosedLoop(c), sourceAddressOf(url, i));
       return c;
     }),
   );
@@ -377,8 +398,8 @@ async function operatorCommand(op: LoadConnection, cmd: CommandJson): Promise<vo
 }
 
 /** Registers one key per user and funds each of its ACCOUNTS_PER_CONNECTION accounts (USDC and BTC). */
-async function fundUsers(url: string, operatorKey: KeyObject, users: readonly number[], phase: PhaseState): Promise<KeyObject[]> {
-  const [op] = await openConnections(url, [new MixCursor([0], BTC_USDC_MIX)], phase);
+async function fundUsers(url: string, operatorKey: KeyObject, users: readonly number[], phase: PhaseState, frames: EventFraming): Promise<KeyObject[]> {
+  const [op] = await openConnections(url, [new MixCursor([0], BTC_USDC_MIX)], phase, frames);
   await login(op!, operatorKey);
   const keys: KeyObject[] = [];
   const pending: Promise<void>[] = [];
@@ -690,8 +711,8 @@ async function runCrossbook(o: LoadOptions): Promise<PhaseResult[]> {
     const phase = new PhaseState(false);
     const users: number[] = [];
     for (let i = 0; i < o.connections; i++) users.push(o.firstUser + i);
-    const keys = await fundUsers(url, readPrivateKeyFile(operatorKeyFile), users, phase);
-    const conns = await openConnections(url, cursorsFor(users), phase);
+    const keys = await fundUsers(url, readPrivateKeyFile(operatorKeyFile), users, phase, o.frames);
+    const conns = await openConnections(url, cursorsFor(users), phase, o.frames);
     await Promise.all(conns.map((c, i) => login(c, keys[i]!)));
     o.log(`load: ${conns.length} connections logged in to ${url}, ${conns.length * ACCOUNTS_PER_CONNECTION} funded accounts`);
     const results = await runPhases(conns, phase, o, server?.child.pid ?? o.serverPid, "crossbook");
@@ -709,7 +730,7 @@ async function runEcho(o: LoadOptions): Promise<PhaseResult[]> {
     const phase = new PhaseState(true);
     const users: number[] = [];
     for (let i = 0; i < o.connections; i++) users.push(o.firstUser + i);
-    const conns = await openConnections(echo.url, cursorsFor(users), phase);
+    const conns = await openConnections(echo.url, cursorsFor(users), phase, "single");
     const results = await runPhases(conns, phase, o, echo.child.pid, "echo");
     for (const c of conns) c.client.close();
     return results;

@@ -29,7 +29,11 @@ export function clientFrame(payload: Uint8Array): Uint8Array {
 export type FrameHandler = (payload: Uint8Array) => void;
 
 export class RawWsClient {
-  private pending: Buffer | null = null;
+  /** Received bytes of a frame not complete yet (chunks in arrival order), joined once the frame is whole. */
+  private readonly pending: Buffer[] = [];
+  private pendingBytes = 0;
+  /** Bytes the incomplete frame needs in all (header and payload; 0 while its header is not complete). */
+  private pendingNeed = 0;
   closed = false;
 
   private constructor(
@@ -99,9 +103,15 @@ export class RawWsClient {
 
   private receive(chunk: Buffer): void {
     let buf = chunk;
-    if (this.pending !== null) {
-      buf = Buffer.concat([this.pending, chunk]);
-      this.pending = null;
+    if (this.pendingBytes > 0) {
+      // A large message (a batch of events) comes in several chunks: joined once, when the frame is whole.
+      this.pending.push(chunk);
+      this.pendingBytes += chunk.length;
+      if (this.pendingBytes < this.pendingNeed) return;
+      buf = Buffer.concat(this.pending, this.pendingBytes);
+      this.pending.length = 0;
+      this.pendingBytes = 0;
+      this.pendingNeed = 0;
     }
     let at = 0;
     while (buf.length - at >= 2) {
@@ -121,14 +131,21 @@ export class RawWsClient {
         this.socket.destroy(new Error(`load: server frame of ${length} bytes`));
         return;
       }
-      if (buf.length - at < header + length) break;
+      if (buf.length - at < header + length) {
+        this.pendingNeed = header + length;
+        break;
+      }
       const payload = buf.subarray(at + header, at + header + length);
       at += header + length;
       if (opcode === 2) this.onFrame(payload);
       else if (opcode === 9) this.socket.write(Buffer.concat([Buffer.from([0x8a, 0x80 | payload.length, 0, 0, 0, 0]), payload]));
       else if (opcode === 8) this.close();
     }
-    if (at < buf.length) this.pending = Buffer.from(buf.subarray(at));
+    if (at < buf.length) {
+      // Copied: the socket may reuse the chunk's memory.
+      this.pending.push(Buffer.from(buf.subarray(at)));
+      this.pendingBytes = buf.length - at;
+    }
     this.onChunkDone();
   }
 }

@@ -820,6 +820,36 @@ export function decodeEvent(bytes: Uint8Array): EventJson {
   return decodeEventBody(type, { clientSeq: env.clientSeq(), seq: env.seq(), marketSeq: env.marketSeq() }, table);
 }
 
+/** How a connection's events are put into WebSocket messages (gateway/sessions.ts says what each framing is). */
+export type EventFraming = "single" | "batch";
+
+/** Bytes of the length in front of each event of a "batch" message (FlatBuffers' size prefix). */
+export const EVENT_SIZE_PREFIX_BYTES = 4;
+
+/**
+ * The events of one message of a connection opened with `?frames=batch` (gateway/sessions.ts EventFraming): each a
+ * 4-byte little-endian length, then that many bytes of one EventEnvelope (FlatBuffers' size-prefixed buffer). Calls
+ * `each` with every event's bytes (views into `message`), in order; returns how many. Throws WireFormatError when a
+ * length runs past the message's end (nothing of it is handed on then).
+ */
+export function splitEventFrames(message: Uint8Array, each: (frame: Uint8Array) => void): number {
+  const view = new DataView(message.buffer, message.byteOffset, message.byteLength);
+  let at = 0;
+  let n = 0;
+  while (at < message.length) {
+    const end = at + EVENT_SIZE_PREFIX_BYTES > message.length ? Infinity : at + EVENT_SIZE_PREFIX_BYTES + view.getUint32(at, true);
+    if (end > message.length) throw new WireFormatError(`malformed batch message: the event at byte ${at} runs past the message's ${message.length} bytes`);
+    at = end;
+    n++;
+  }
+  for (at = 0; at < message.length; ) {
+    const start = at + EVENT_SIZE_PREFIX_BYTES;
+    at = start + view.getUint32(start - EVENT_SIZE_PREFIX_BYTES, true);
+    each(message.subarray(start, at));
+  }
+  return n;
+}
+
 /** JSON text of a decoded event (or any value holding bigints): bigints are written as decimal strings. */
 export function toJsonText(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) => (typeof v === "bigint" ? v.toString() : v));

@@ -3,7 +3,7 @@
 // run with --experimental-websocket; bin/crossbook.mjs does that for you).
 import type { KeyObject } from "node:crypto";
 import { apiKeyOf, signedHeaders, signLogin } from "../auth/keys.ts";
-import { decodeEvent, encodeCommand, type CommandJson, type EventJson } from "./codec.ts";
+import { decodeEvent, encodeCommand, splitEventFrames, type CommandJson, type EventFraming, type EventJson } from "./codec.ts";
 
 export interface PublicAsset {
   readonly id: number;
@@ -40,6 +40,12 @@ export interface ConnectOptions {
   readonly windowMs?: number;
   /** Accounts whose every event this connection receives (the key's user's accounts; any for the operator). */
   readonly watch?: readonly number[];
+  /**
+   * How the server puts events into messages (gateway/sessions.ts EventFraming): "batch" (the default: a turn's
+   * events in one message, split here) or "single" (one event per message, as every client before issue 15 asked).
+   * Listeners see the same events in the same order either way.
+   */
+  readonly frames?: EventFraming;
 }
 
 /** A refused login (code: the RejectCode name). */
@@ -81,18 +87,26 @@ export class CrossbookClient {
   /** Resolves when the connection has closed, with the close code and reason (1006: dropped without a close frame). */
   readonly closed: Promise<CloseInfo>;
 
-  private constructor(private readonly ws: WebSocket) {
+  private constructor(
+    private readonly ws: WebSocket,
+    frames: EventFraming,
+  ) {
     ws.binaryType = "arraybuffer";
-    ws.addEventListener("message", (m: MessageEvent) => {
-      const e = decodeEvent(new Uint8Array(m.data as ArrayBuffer));
+    const deliver = (frame: Uint8Array): void => {
+      const e = decodeEvent(frame);
       for (const l of this.listeners) l(e);
+    };
+    ws.addEventListener("message", (m: MessageEvent) => {
+      const message = new Uint8Array(m.data as ArrayBuffer);
+      if (frames === "batch") splitEventFrames(message, deliver);
+      else deliver(message);
     });
     this.closed = new Promise((resolve) => ws.addEventListener("close", (c: { code: number; reason: string }) => resolve({ code: c.code, reason: c.reason })));
   }
 
   /** Opens a connection and, given a key, logs in (resolves once the login is accepted; rejects with LoginError). */
   static async connect(url: string, options: ConnectOptions = {}): Promise<CrossbookClient> {
-    const client = await CrossbookClient.open(url, options.watch);
+    const client = await CrossbookClient.open(url, options.watch, options.frames ?? "batch");
     if (options.key === undefined) return client;
     try {
       await client.login(options.key, options.windowMs);
@@ -103,16 +117,17 @@ export class CrossbookClient {
     return client;
   }
 
-  private static open(url: string, watch: readonly number[] | undefined): Promise<CrossbookClient> {
+  private static open(url: string, watch: readonly number[] | undefined, frames: EventFraming): Promise<CrossbookClient> {
     const u = new URL(url);
     const options = { watch };
     if (options.watch !== undefined && options.watch.length > 0) u.searchParams.set("watch", options.watch.join(","));
+    if (frames === "batch") u.searchParams.set("frames", "batch");
     if (typeof WebSocket === "undefined") {
       throw new Error("this Node has no global WebSocket: run node with --experimental-websocket (Node 20)");
     }
     const ws = new WebSocket(u.toString());
     return new Promise((resolve, reject) => {
-      ws.addEventListener("open", () => resolve(new CrossbookClient(ws)), { once: true });
+      ws.addEventListener("open", () => resolve(new CrossbookClient(ws, frames)), { once: true });
       ws.addEventListener("error", () => reject(new Error(`cannot connect to ${url}`)), { once: true });
     });
   }
