@@ -431,9 +431,12 @@ export class Account {
             sellCover,
           );
         }
+        const lent = this.lent[asset]!;
         margin.setAssetHoldings(
           asset,
-          this.available[asset]! + this.lent[asset]!,
+          // available itself when nothing is lent: the slot keeps the account's bigint, not an equal copy for the
+          // next scavenge to promote (each realized holder's USDC balance changes)
+          lent === 0n ? this.available[asset]! : this.available[asset]! + lent,
           this.locked[asset]!,
           this.borrowed[asset]!,
           this.openBorrow[asset]!,

@@ -28,7 +28,7 @@ import {
 function kept(xs: readonly bigint[], i: number, x: bigint): readonly bigint[] {
   if (xs[i] === x) return xs;
   const own = isSharedZeroBigints(xs) ? zeroBigints(xs.length) : (xs as bigint[]);
-  own[i] = x;
+  own[i] = x === 0n ? 0n : x; // a computed zero is a fresh bigint; the literal is one shared old object
   return own;
 }
 
