@@ -107,19 +107,6 @@ function leveragePricing(ctx: MarginContext, leverageLimit: Ratio): LeveragePric
   return p;
 }
 
-/** MarginSlots' sums (SUM_*) and the range in which they are raw int64 slots (setSum). */
-const SUM_UNSETTLED = 0;
-const SUM_COLLATERAL = 1;
-const SUM_LIABILITY = 2;
-const SUM_UPNL = 3;
-const SUM_NET_EQUITY = 4;
-const SUM_TEN = 5;
-const SUM_IM = 6;
-const SUM_MM = 7;
-const SUM_COUNT = 8;
-const INT64_MIN = -(1n << 63n);
-const INT64_MAX = (1n << 63n) - 1n;
-
 /** The slots and running sums of one account (see AccountMargin, which is the class callers use). */
 export class MarginSlots {
   protected leverageLimitRatio: Ratio;
@@ -177,79 +164,17 @@ export class MarginSlots {
   protected marketImfFlatLimitUsd!: readonly bigint[];
   protected marketImfFloorNumber!: readonly number[];
 
-  // The unsettled balance and the running sums (USD, PRICE_DECIMALS), read and written as the bigint properties below:
-  // while every one fits 64 bits signed (checked at each write, setSum), they are raw slots of one BigInt64Array
-  // (SUM_*), and a write makes no bigint object — one per sum on the account record was 6–7 of the ~16 young bigints
-  // each realized holder left for the next scavenge to promote (perp.realize-100k: a scavenge's cost is the
-  // survivors it promotes into old records, scavenge-experiment.mjs mode b against c). The first value outside the
-  // range moves them, for good, to a plain bigint array (widenSums): exact at any size.
-  private readonly sums64 = new BigInt64Array(SUM_COUNT);
-  private wideSums: bigint[] | null = null;
+  protected unsettled = 0n;
 
-  protected get unsettled(): bigint {
-    return this.wideSums === null ? this.sums64[SUM_UNSETTLED]! : this.wideSums[SUM_UNSETTLED]!;
-  }
-  protected set unsettled(v: bigint) {
-    this.setSum(SUM_UNSETTLED, v);
-  }
-  protected get collateralSum(): bigint {
-    return this.wideSums === null ? this.sums64[SUM_COLLATERAL]! : this.wideSums[SUM_COLLATERAL]!;
-  }
-  protected set collateralSum(v: bigint) {
-    this.setSum(SUM_COLLATERAL, v);
-  }
-  protected get liabilitySum(): bigint {
-    return this.wideSums === null ? this.sums64[SUM_LIABILITY]! : this.wideSums[SUM_LIABILITY]!;
-  }
-  protected set liabilitySum(v: bigint) {
-    this.setSum(SUM_LIABILITY, v);
-  }
-  protected get upnlSum(): bigint {
-    return this.wideSums === null ? this.sums64[SUM_UPNL]! : this.wideSums[SUM_UPNL]!;
-  }
-  protected set upnlSum(v: bigint) {
-    this.setSum(SUM_UPNL, v);
-  }
+  // Running sums (USD, PRICE_DECIMALS).
+  protected collateralSum = 0n;
+  protected liabilitySum = 0n;
+  protected upnlSum = 0n;
   /** C3 kept as its own running sum (collateral + uPnL + unsettled − liability) so a check starts from it. */
-  protected get netEquitySum(): bigint {
-    return this.wideSums === null ? this.sums64[SUM_NET_EQUITY]! : this.wideSums[SUM_NET_EQUITY]!;
-  }
-  protected set netEquitySum(v: bigint) {
-    this.setSum(SUM_NET_EQUITY, v);
-  }
-  protected get tenSum(): bigint {
-    return this.wideSums === null ? this.sums64[SUM_TEN]! : this.wideSums[SUM_TEN]!;
-  }
-  protected set tenSum(v: bigint) {
-    this.setSum(SUM_TEN, v);
-  }
-  protected get imSum(): bigint {
-    return this.wideSums === null ? this.sums64[SUM_IM]! : this.wideSums[SUM_IM]!;
-  }
-  protected set imSum(v: bigint) {
-    this.setSum(SUM_IM, v);
-  }
-  protected get mmSum(): bigint {
-    return this.wideSums === null ? this.sums64[SUM_MM]! : this.wideSums[SUM_MM]!;
-  }
-  protected set mmSum(v: bigint) {
-    this.setSum(SUM_MM, v);
-  }
-
-  /** Sum k is now v: a raw int64 slot while v (and every sum before it) fits, else the wide array from now on. */
-  private setSum(k: number, v: bigint): void {
-    const wide = this.wideSums;
-    if (wide !== null) wide[k] = v;
-    else if (v >= INT64_MIN && v <= INT64_MAX) this.sums64[k] = v; // in range: stored exactly
-    else (this.wideSums = this.widenSums())[k] = v;
-  }
-
-  /** The sums as a bigint array (each slot's exact value: every one was stored in range). */
-  private widenSums(): bigint[] {
-    const wide: bigint[] = [];
-    for (let k = 0; k < SUM_COUNT; k++) wide.push(this.sums64[k]!);
-    return wide;
-  }
+  protected netEquitySum = 0n;
+  protected tenSum = 0n;
+  protected imSum = 0n;
+  protected mmSum = 0n;
   protected markSeen: number;
 
   constructor(
