@@ -13,4 +13,4 @@ export { SortedEdges } from "./sorted-edges.ts";
 // - zeroBigints / zeroFlags (zero-arrays.ts): an account's small zero arrays — copy-on-write bigint literals (an array
 //   that stays zero shares the literal's store) and plain flag arrays (a tiny typed array costs a view and a buffer);
 //   sharedZeroBigints: one frozen zero array per length, an account's slot array until its first write.
-export { isSharedZeroBigints, isSharedZeroFlags, sharedZeroBigints, sharedZeroFlags, zeroBigints, zeroFlags } from "./zero-arrays.ts";
+export { isSharedZeroBigints, sharedZeroBigints, zeroBigints, zeroFlags } from "./zero-arrays.ts";

@@ -45,15 +45,3 @@ export function isSharedZeroBigints(slots: readonly bigint[]): boolean {
 export function zeroFlags(n: number): number[] {
   return new Array<number>(n).fill(0);
 }
-
-const SHARED_ZERO_FLAGS: (readonly number[] | undefined)[] = [];
-
-/** n zero flags shared by every caller and frozen (a write throws): as sharedZeroBigints, for flag arrays. */
-export function sharedZeroFlags(n: number): readonly number[] {
-  return SHARED_ZERO_FLAGS[n] ?? (SHARED_ZERO_FLAGS[n] = Object.freeze(zeroFlags(n)));
-}
-
-/** Is `flags` the shared zero array (sharedZeroFlags), which must be replaced, not written? */
-export function isSharedZeroFlags(flags: readonly number[]): boolean {
-  return flags === SHARED_ZERO_FLAGS[flags.length];
-}

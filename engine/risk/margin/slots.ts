@@ -5,7 +5,7 @@
 import type { Ratio } from "../../fixed/index.ts";
 import { RATIO_SCALE } from "../../model/index.ts";
 import type { MarginContext } from "./context.ts";
-import { isSharedZeroBigints, isSharedZeroFlags, sharedZeroBigints, sharedZeroFlags, zeroBigints, zeroFlags } from "../../collections/index.ts";
+import { zeroBigints, zeroFlags } from "../../collections/index.ts";
 import {
   divCeilNonNegative,
   divFloorNonNegative,
@@ -18,24 +18,41 @@ import {
 } from "./formulas.ts";
 
 /**
+ * The zero arrays every margin state's slot arrays start as, one per length, shared until the slot's first write of
+ * another value (kept). Not frozen, unlike the accounts' sharedZeroBigints: a frozen array has its own map, and every
+ * read of a slot array would then see two (perp-cpu-compare: +7% perp-order CPU); kept is the only writer of a slot
+ * array, and it copies a shared one first.
+ */
+const SLOT_ZEROS: (bigint[] | undefined)[] = [];
+const SLOT_ZERO_FLAGS: (number[] | undefined)[] = [];
+
+function slotZeros(n: number): readonly bigint[] {
+  return SLOT_ZEROS[n] ?? (SLOT_ZEROS[n] = zeroBigints(n));
+}
+
+function slotZeroFlags(n: number): readonly number[] {
+  return SLOT_ZERO_FLAGS[n] ?? (SLOT_ZERO_FLAGS[n] = zeroFlags(n));
+}
+
+/**
  * xs with xs[i] = x: xs itself, written unless it holds that value already, or — when xs is the shared zero array
- * (sharedZeroBigints, a slot array no write has reached) and x ≠ 0 — a fresh copy written, which the caller stores in
- * its field: `this.f = kept(this.f, i, x)`. A slot's inputs and parts are recomputed as new bigints on every update,
- * most of them equal to what the slot holds (a realization moves the PnL, not the size, notional or margin); storing
- * an equal new bigint into a long-lived array makes it survive the next scavenge and be promoted, while the old one
- * becomes old-generation garbage. Keeping the old one changes no value.
+ * (slotZeros, a slot array no write has reached) — a fresh copy written, which the caller stores in its field:
+ * `this.f = kept(this.f, i, x)`. A slot's inputs and parts are recomputed as new bigints on every update, most of them
+ * equal to what the slot holds (a realization moves the PnL, not the size, notional or margin); storing an equal new
+ * bigint into a long-lived array makes it survive the next scavenge and be promoted, while the old one becomes
+ * old-generation garbage. Keeping the old one changes no value.
  */
 function kept(xs: readonly bigint[], i: number, x: bigint): readonly bigint[] {
   if (xs[i] === x) return xs;
-  const own = isSharedZeroBigints(xs) ? zeroBigints(xs.length) : (xs as bigint[]);
+  const own = xs === SLOT_ZEROS[xs.length] ? zeroBigints(xs.length) : (xs as bigint[]);
   own[i] = x === 0n ? 0n : x; // a computed zero is a fresh bigint; the literal is one shared old object
   return own;
 }
 
-/** flags with flags[i] = x, as kept for a flag array (sharedZeroFlags until its first non-zero write). */
+/** flags with flags[i] = x, as kept for a flag array (slotZeroFlags until its first non-zero write). */
 function keptFlag(flags: readonly number[], i: number, x: number): readonly number[] {
   if (flags[i] === x) return flags;
-  const own = isSharedZeroFlags(flags) ? zeroFlags(flags.length) : (flags as number[]);
+  const own = flags === SLOT_ZERO_FLAGS[flags.length] ? zeroFlags(flags.length) : (flags as number[]);
   own[i] = x;
   return own;
 }
@@ -183,13 +200,13 @@ export class MarginSlots {
   ) {
     const n = ctx.assetCount;
     const m = ctx.marketCount;
-    // Every slot array starts as the one shared frozen zero array of its length (sharedZeroBigints / sharedZeroFlags;
+    // Every slot array starts as the one shared zero array of its length (slotZeros / slotZeroFlags;
     // the weights as the context's flat weights) and becomes the account's own at its first write of another value
     // (kept): most of an account's open-order, sell, borrow and liability terms stay zero, and an array header each
     // was ~20% of perp.realize-100k's heap (100,000 accounts; a scavenge walks every old-generation page of it).
-    const zeros = sharedZeroBigints(n);
-    const flags = sharedZeroFlags(n);
-    const posZeros = sharedZeroBigints(m);
+    const zeros = slotZeros(n);
+    const flags = slotZeroFlags(n);
+    const posZeros = slotZeros(m);
     this.assetSpendable = zeros;
     this.assetLocked = zeros;
     this.assetBorrowed = zeros;
