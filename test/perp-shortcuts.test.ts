@@ -472,7 +472,7 @@ describe("C4/P1: perpetual changes reach the margin state lazily", () => {
         const perps = (account.perps = new AccountPerps(ctx.marketCount));
         account.syncedMargin();
         for (const c of changes) {
-          const p = perps.positions[c.market]!;
+          const p = perps.ownPosition(c.market);
           if (c.what !== "orders") {
             p.netQuantity = c.quantity;
             p.costBasis = c.quantity * c.price;
@@ -557,8 +557,8 @@ describe("C8 shortcut: a perpetual order checked with its market's change pendin
             const perps = a.perps!;
             const m = c.otherMarket ? PERP_MARKETS.find((x) => x.id !== c.market)!.id : c.market;
             if (c.what === "position" || c.what === "both") {
-              perps.positions[m]!.netQuantity = c.quantity;
-              perps.positions[m]!.costBasis = c.quantity * c.price;
+              perps.ownPosition(m).netQuantity = c.quantity;
+              perps.ownPosition(m).costBasis = c.quantity * c.price;
             }
             if (c.what === "orders" || c.what === "both") {
               perps.openBuy[m] = c.openBuy;
@@ -846,11 +846,11 @@ describe("C8 shortcut: a perpetual order certified in doubles (AccountMargin.per
     a.markChanged(BTC);
     const perps = (a.perps = new AccountPerps(ctx.marketCount));
     const other = PERP_MARKETS.find((x) => x.id !== c.market)!.id;
-    perps.positions[other]!.netQuantity = c.other;
-    perps.positions[other]!.costBasis = c.other * 1_000n * USD;
+    perps.ownPosition(other).netQuantity = c.other;
+    perps.ownPosition(other).costBasis = c.other * 1_000n * USD;
     a.perpChanged(other);
     if (c.pending) a.syncedMargin();
-    const p = perps.positions[c.market]!;
+    const p = perps.ownPosition(c.market);
     p.netQuantity = c.quantity;
     p.costBasis = c.quantity * c.entry;
     perps.openBuy[c.market] = c.openBuy;

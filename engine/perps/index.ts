@@ -86,6 +86,7 @@ export {
   breakEvenPrice,
   entryPrice,
   FillEffect,
+  NO_POSITION,
   openInterestChange,
   PerpPosition,
   pnlToSettlementUnits,

@@ -59,6 +59,10 @@ export class PerpPosition {
   }
 }
 
+/** The all-zero position every market of an account reads until its first write (AccountPerps.ownPosition): shared
+ * and frozen (a write throws). */
+export const NO_POSITION: Readonly<PerpPosition> = Object.freeze(new PerpPosition());
+
 /** What one fill did; a reused record. */
 export class FillEffect {
   /** Realized by this fill, settlement units (floor); the caller credits it, and debits the fee, in USDC. */

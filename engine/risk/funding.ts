@@ -93,7 +93,7 @@ function payOne(s: RiskState, account: Account, m: number, f: PendingFunding, si
   const usdc = s.config.markets[m]!.quoteAsset;
   const payment = fundingPayment(f.rate, pos.netQuantity, f.mark, s.marginContext.marketBaseDecimals[m]!, s.marginContext.assetDecimals[usdc]!);
   if (payment === 0n) return 0n;
-  applyFundingPayment(pos, payment);
+  applyFundingPayment(s.perpsOf(account).ownPosition(m), payment); // pos itself: it has a quantity
   recordFundingPayment(s, account, m, f, pos.netQuantity, payment);
   if (payment > 0n) debitUsdc(s, account, usdc, m, SettlementReason.Funding, payment);
   else creditUsdc(s, account, usdc, m, SettlementReason.Funding, -payment);

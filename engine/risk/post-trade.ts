@@ -141,7 +141,7 @@ function settlePerpSide(s: RiskState, account: Account, orderId: number, side: n
  */
 export function changePosition(s: RiskState, account: Account, side: number, market: MarketConfig, quantity: bigint, price: bigint, fee: bigint): void {
   const m = market.id;
-  const pos = s.perpsOf(account).positions[m]!;
+  const pos = s.perpsOf(account).ownPosition(m);
   const before = pos.netQuantity;
   const ctx = s.marginContext;
   const realized = applyPositionFill(pos, side === Side.Buy ? quantity : -quantity, price, fee, ctx.marketBaseDecimals[m]!, ctx.assetDecimals[market.quoteAsset]!, s.fillEffect).realizedPnl;

@@ -49,7 +49,7 @@ function realizeOne(s: RiskState, account: Account, m: number, mark: bigint, pos
   if (positiveOnly && unrealizedPnl(pos, mark, baseDecimals, quoteDecimals) <= 0n) return null;
   if (pos.costBasis === pos.netQuantity * mark) return null; // already at the mark: nothing to realize
   s.pools.sync(account);
-  const amount = realizePnl(pos, mark, baseDecimals, quoteDecimals);
+  const amount = realizePnl(s.perpsOf(account).ownPosition(m), mark, baseDecimals, quoteDecimals); // pos itself: it has a quantity
   account.perpChanged(m);
   if (amount > 0n) creditUsdc(s, account, usdc, m, SettlementReason.Realization, amount);
   else if (amount < 0n) debitUsdc(s, account, usdc, m, SettlementReason.Realization, -amount);

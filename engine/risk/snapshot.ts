@@ -193,7 +193,7 @@ function restorePerps(r: SnapshotReader, a: Account, markets: readonly MarketCon
   for (let k = 0; k < n; k++) {
     const m = r.uint();
     if (m >= markets.length || markets[m]!.kind !== MarketKind.Perpetual) r.fail(`account ${a.id}: position in market ${m}, not a perpetual`);
-    const p = perps.positions[m]!;
+    const p = perps.ownPosition(m);
     p.netQuantity = r.big();
     p.costBasis = r.big();
     p.openCostBasis = r.big();

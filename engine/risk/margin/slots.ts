@@ -18,13 +18,43 @@ import {
 } from "./formulas.ts";
 
 /**
- * xs[i] = x, unless xs[i] holds that value already. A slot's inputs and parts are recomputed as new bigints on every
- * update, most of them equal to what the slot holds (a realization moves the PnL, not the size, notional or margin);
- * storing an equal new bigint into a long-lived array makes it survive the next scavenge and be promoted, while the
- * old one becomes old-generation garbage. Keeping the old one changes no value.
+ * The zero arrays every margin state's slot arrays start as, one per length, shared until the slot's first write of
+ * another value (kept). Not frozen, unlike the accounts' sharedZeroBigints: a frozen array has its own map, and every
+ * read of a slot array would then see two (perp-cpu-compare: +7% perp-order CPU); kept is the only writer of a slot
+ * array, and it copies a shared one first.
  */
-function keep(xs: bigint[], i: number, x: bigint): void {
-  if (xs[i] !== x) xs[i] = x;
+const SLOT_ZEROS: (bigint[] | undefined)[] = [];
+const SLOT_ZERO_FLAGS: (number[] | undefined)[] = [];
+
+function slotZeros(n: number): readonly bigint[] {
+  return SLOT_ZEROS[n] ?? (SLOT_ZEROS[n] = zeroBigints(n));
+}
+
+function slotZeroFlags(n: number): readonly number[] {
+  return SLOT_ZERO_FLAGS[n] ?? (SLOT_ZERO_FLAGS[n] = zeroFlags(n));
+}
+
+/**
+ * xs with xs[i] = x: xs itself, written unless it holds that value already, or — when xs is the shared zero array
+ * (slotZeros, a slot array no write has reached) — a fresh copy written, which the caller stores in its field:
+ * `this.f = kept(this.f, i, x)`. A slot's inputs and parts are recomputed as new bigints on every update, most of them
+ * equal to what the slot holds (a realization moves the PnL, not the size, notional or margin); storing an equal new
+ * bigint into a long-lived array makes it survive the next scavenge and be promoted, while the old one becomes
+ * old-generation garbage. Keeping the old one changes no value.
+ */
+function kept(xs: readonly bigint[], i: number, x: bigint): readonly bigint[] {
+  if (xs[i] === x) return xs;
+  const own = xs === SLOT_ZEROS[xs.length] ? zeroBigints(xs.length) : (xs as bigint[]);
+  own[i] = x === 0n ? 0n : x; // a computed zero is a fresh bigint; the literal is one shared old object
+  return own;
+}
+
+/** flags with flags[i] = x, as kept for a flag array (slotZeroFlags until its first non-zero write). */
+function keptFlag(flags: readonly number[], i: number, x: number): readonly number[] {
+  if (flags[i] === x) return flags;
+  const own = flags === SLOT_ZERO_FLAGS[flags.length] ? zeroFlags(flags.length) : (flags as number[]);
+  own[i] = x;
+  return own;
 }
 
 /**
@@ -102,51 +132,51 @@ export class MarginSlots {
   // (locked), owes (borrowed), and its open orders' effect: what they may still borrow and the proceeds credited to
   // them (see setAssetHoldings). The slot is valued as the account would stand after its open orders fill: held =
   // spendable + credited proceeds (locked units count as spent), borrowed = borrowed + open-order borrows.
-  protected readonly assetSpendable: bigint[];
-  protected readonly assetLocked: bigint[];
-  protected readonly assetBorrowed: bigint[];
-  protected readonly assetOpenBorrow: bigint[];
-  protected readonly assetOpenInflow: bigint[];
-  protected readonly assetOpenRepay: bigint[];
+  protected assetSpendable: readonly bigint[];
+  protected assetLocked: readonly bigint[];
+  protected assetBorrowed: readonly bigint[];
+  protected assetOpenBorrow: readonly bigint[];
+  protected assetOpenInflow: readonly bigint[];
+  protected assetOpenRepay: readonly bigint[];
   /** 1 when the slot has any open-order state (borrow, proceeds, repayments); its owed units after the orders. */
-  protected readonly assetHasOpen: number[];
-  protected readonly assetOwedAfter: bigint[];
+  protected assetHasOpen: readonly number[];
+  protected assetOwedAfter: readonly bigint[];
   // C4/C8 corners: the sell orders' part of the slot's open-order inputs (locked, may borrow, credited as held,
   // credited as repaying = offsetting the borrow); the buy orders' part is the total less it (setAssetSellTerms).
-  protected readonly sellLocked: bigint[];
-  protected readonly sellOpenBorrow: bigint[];
-  protected readonly sellOpenInflow: bigint[];
-  protected readonly sellOpenRepay: bigint[];
+  protected sellLocked: readonly bigint[];
+  protected sellOpenBorrow: readonly bigint[];
+  protected sellOpenInflow: readonly bigint[];
+  protected sellOpenRepay: readonly bigint[];
   /** 1 when the slot has any input from open buy orders / from open sell orders; how many slots have each. */
-  protected readonly assetBuyTerms: number[];
-  protected readonly assetSellTerms: number[];
+  protected assetBuyTerms: readonly number[];
+  protected assetSellTerms: readonly number[];
   protected buyTermSlots = 0;
   protected sellTermSlots = 0;
   protected readonly assetSeen: number[];
-  protected readonly assetWeight: bigint[];
-  protected readonly assetCollateral: bigint[];
-  protected readonly assetLiability: bigint[];
-  protected readonly assetIm: bigint[];
-  protected readonly assetMm: bigint[];
+  protected assetWeight: readonly bigint[];
+  protected assetCollateral: readonly bigint[];
+  protected assetLiability: readonly bigint[];
+  protected assetIm: readonly bigint[];
+  protected assetMm: readonly bigint[];
   /** Last sqrt(notional) taken for the slot's holding / borrow (0 if none): the Newton seed for its next root. */
-  protected readonly assetRoot: bigint[];
-  protected readonly assetBorrowRoot: bigint[];
+  protected assetRoot: readonly bigint[];
+  protected assetBorrowRoot: readonly bigint[];
   /** Borrow IMF below its sqrt region, and the notional up to which it holds; both depend on leverageLimit only
    * (shared by the accounts of one leverage limit: leveragePricing). */
   protected borrowImfFloor!: readonly bigint[];
   protected borrowImfFlatLimitUsd!: readonly bigint[];
 
   // Perpetual position slots (indexed by market id; spot markets stay empty).
-  protected readonly posQty: bigint[];
-  protected readonly posCost: bigint[];
-  protected readonly posOpenBuy: bigint[];
-  protected readonly posOpenSell: bigint[];
+  protected posQty: readonly bigint[];
+  protected posCost: readonly bigint[];
+  protected posOpenBuy: readonly bigint[];
+  protected posOpenSell: readonly bigint[];
   protected readonly posSeen: number[];
-  protected readonly posNotional: bigint[];
-  protected readonly posIm: bigint[];
-  protected readonly posMm: bigint[];
-  protected readonly posUpnl: bigint[];
-  protected readonly posRoot: bigint[];
+  protected posNotional: readonly bigint[];
+  protected posIm: readonly bigint[];
+  protected posMm: readonly bigint[];
+  protected posUpnl: readonly bigint[];
+  protected posRoot: readonly bigint[];
   protected marketImfFloor!: readonly bigint[];
   protected marketImfFlatLimitUsd!: readonly bigint[];
   protected marketImfFloorNumber!: readonly number[];
@@ -170,42 +200,45 @@ export class MarginSlots {
   ) {
     const n = ctx.assetCount;
     const m = ctx.marketCount;
-    // Copy-on-write zero arrays (zeroBigints): a slot array that stays zero — most of an account's open-order, sell,
-    // borrow and liability terms — shares the literal's backing store (perp.realize-100k: the accounts' state is most
-    // of a ~1.3 GB heap, and a scavenge walks every old-generation page of it).
-    const zeros = zeroBigints;
-    this.assetSpendable = zeros(n);
-    this.assetLocked = zeros(n);
-    this.assetBorrowed = zeros(n);
-    this.assetOpenBorrow = zeros(n);
-    this.assetOpenInflow = zeros(n);
-    this.assetOpenRepay = zeros(n);
-    this.assetHasOpen = zeroFlags(n);
-    this.assetOwedAfter = zeros(n);
-    this.sellLocked = zeros(n);
-    this.sellOpenBorrow = zeros(n);
-    this.sellOpenInflow = zeros(n);
-    this.sellOpenRepay = zeros(n);
-    this.assetBuyTerms = zeroFlags(n);
-    this.assetSellTerms = zeroFlags(n);
+    // Every slot array starts as the one shared zero array of its length (slotZeros / slotZeroFlags;
+    // the weights as the context's flat weights) and becomes the account's own at its first write of another value
+    // (kept): most of an account's open-order, sell, borrow and liability terms stay zero, and an array header each
+    // was ~20% of perp.realize-100k's heap (100,000 accounts; a scavenge walks every old-generation page of it).
+    const zeros = slotZeros(n);
+    const flags = slotZeroFlags(n);
+    const posZeros = slotZeros(m);
+    this.assetSpendable = zeros;
+    this.assetLocked = zeros;
+    this.assetBorrowed = zeros;
+    this.assetOpenBorrow = zeros;
+    this.assetOpenInflow = zeros;
+    this.assetOpenRepay = zeros;
+    this.assetHasOpen = flags;
+    this.assetOwedAfter = zeros;
+    this.sellLocked = zeros;
+    this.sellOpenBorrow = zeros;
+    this.sellOpenInflow = zeros;
+    this.sellOpenRepay = zeros;
+    this.assetBuyTerms = flags;
+    this.assetSellTerms = flags;
     this.assetSeen = new Array<number>(n).fill(ctx.markVersion);
-    this.assetWeight = ctx.haircutFlatWeight.slice();
-    this.assetCollateral = zeros(n);
-    this.assetLiability = zeros(n);
-    this.assetIm = zeros(n);
-    this.assetMm = zeros(n);
-    this.assetRoot = zeros(n);
-    this.assetBorrowRoot = zeros(n);
-    this.posQty = zeros(m);
-    this.posCost = zeros(m);
-    this.posOpenBuy = zeros(m);
-    this.posOpenSell = zeros(m);
+    this.assetWeight = ctx.haircutFlatWeight;
+    this.assetCollateral = zeros;
+    this.assetLiability = zeros;
+    this.assetIm = zeros;
+    this.assetMm = zeros;
+    this.assetRoot = zeros;
+    this.assetBorrowRoot = zeros;
+    this.posQty = posZeros;
+    this.posCost = posZeros;
+    this.posOpenBuy = posZeros;
+    this.posOpenSell = posZeros;
     this.posSeen = new Array<number>(m).fill(ctx.markVersion);
-    this.posNotional = zeros(m);
-    this.posIm = zeros(m);
-    this.posMm = zeros(m);
-    this.posUpnl = zeros(m);
-    this.posRoot = zeros(m);
+    this.posNotional = posZeros;
+    this.posIm = posZeros;
+    this.posMm = posZeros;
+    this.posUpnl = posZeros;
+    this.posRoot = posZeros;
     this.markSeen = ctx.markVersion;
     this.leverageLimitRatio = leverageLimit;
     this.priceLeverage(leverageLimit);
@@ -235,16 +268,16 @@ export class MarginSlots {
     openInflow: bigint,
     openRepay: bigint,
   ): void {
-    keep(this.assetSpendable, asset, spendable);
-    keep(this.assetLocked, asset, locked);
-    keep(this.assetBorrowed, asset, borrowed);
-    keep(this.assetOpenBorrow, asset, openBorrow);
-    keep(this.assetOpenInflow, asset, openInflow);
-    keep(this.assetOpenRepay, asset, openRepay);
-    this.assetHasOpen[asset] = openBorrow !== 0n || openInflow !== 0n || openRepay !== 0n ? 1 : 0;
+    this.assetSpendable = kept(this.assetSpendable, asset, spendable);
+    this.assetLocked = kept(this.assetLocked, asset, locked);
+    this.assetBorrowed = kept(this.assetBorrowed, asset, borrowed);
+    this.assetOpenBorrow = kept(this.assetOpenBorrow, asset, openBorrow);
+    this.assetOpenInflow = kept(this.assetOpenInflow, asset, openInflow);
+    this.assetOpenRepay = kept(this.assetOpenRepay, asset, openRepay);
+    this.assetHasOpen = keptFlag(this.assetHasOpen, asset, openBorrow !== 0n || openInflow !== 0n || openRepay !== 0n ? 1 : 0);
     this.setSideFlags(asset);
     const owed = this.borrowedAfterOrders(asset);
-    keep(this.assetOwedAfter, asset, owed);
+    this.assetOwedAfter = kept(this.assetOwedAfter, asset, owed);
     this.applyAsset(asset, this.heldAfterOrders(asset), owed);
   }
 
@@ -254,10 +287,10 @@ export class MarginSlots {
    * repaying the borrow. The corners (AccountMargin) value the account with only one side's orders filled.
    */
   setAssetSellTerms(asset: number, locked: bigint, openBorrow: bigint, openInflow: bigint, openRepay: bigint): void {
-    keep(this.sellLocked, asset, locked);
-    keep(this.sellOpenBorrow, asset, openBorrow);
-    keep(this.sellOpenInflow, asset, openInflow);
-    keep(this.sellOpenRepay, asset, openRepay);
+    this.sellLocked = kept(this.sellLocked, asset, locked);
+    this.sellOpenBorrow = kept(this.sellOpenBorrow, asset, openBorrow);
+    this.sellOpenInflow = kept(this.sellOpenInflow, asset, openInflow);
+    this.sellOpenRepay = kept(this.sellOpenRepay, asset, openRepay);
   }
 
   /** Which sides' open orders the asset's slot has inputs from (kept with the slot's inputs). */
@@ -273,8 +306,8 @@ export class MarginSlots {
     const sellFlag = sell ? 1 : 0;
     this.buyTermSlots += buyFlag - this.assetBuyTerms[asset]!;
     this.sellTermSlots += sellFlag - this.assetSellTerms[asset]!;
-    this.assetBuyTerms[asset] = buyFlag;
-    this.assetSellTerms[asset] = sellFlag;
+    this.assetBuyTerms = keptFlag(this.assetBuyTerms, asset, buyFlag);
+    this.assetSellTerms = keptFlag(this.assetSellTerms, asset, sellFlag);
   }
 
   /** The perpetual position of `market` is now `qty` (signed, base units) with average entry `entryPrice`. */
@@ -517,13 +550,18 @@ export class MarginSlots {
     }
     if (slotOut.sIm !== this.assetIm[a]) this.imSum += slotOut.sIm - this.assetIm[a]!;
     if (slotOut.sMm !== this.assetMm[a]) this.mmSum += slotOut.sMm - this.assetMm[a]!;
-    keep(this.assetWeight, a, slotOut.sWeight);
-    keep(this.assetCollateral, a, slotOut.sCollateral);
-    keep(this.assetLiability, a, slotOut.sLiability);
-    keep(this.assetIm, a, slotOut.sIm);
-    keep(this.assetMm, a, slotOut.sMm);
-    if (slotOut.sRoot !== 0n) keep(this.assetRoot, a, slotOut.sRoot);
-    if (slotOut.sBorrowRoot !== 0n) keep(this.assetBorrowRoot, a, slotOut.sBorrowRoot);
+    if (this.assetWeight[a] !== slotOut.sWeight) {
+      // The context's flat weights until the first weight of another value (shared, never written: copied first).
+      const own = this.assetWeight === this.ctx.haircutFlatWeight ? this.assetWeight.slice() : (this.assetWeight as bigint[]);
+      own[a] = slotOut.sWeight;
+      this.assetWeight = own;
+    }
+    this.assetCollateral = kept(this.assetCollateral, a, slotOut.sCollateral);
+    this.assetLiability = kept(this.assetLiability, a, slotOut.sLiability);
+    this.assetIm = kept(this.assetIm, a, slotOut.sIm);
+    this.assetMm = kept(this.assetMm, a, slotOut.sMm);
+    if (slotOut.sRoot !== 0n) this.assetRoot = kept(this.assetRoot, a, slotOut.sRoot);
+    if (slotOut.sBorrowRoot !== 0n) this.assetBorrowRoot = kept(this.assetBorrowRoot, a, slotOut.sBorrowRoot);
     this.assetSeen[a] = this.ctx.assetMarkVersion[a]!;
   }
 
@@ -538,15 +576,15 @@ export class MarginSlots {
     if (slotOut.sNotional !== this.posNotional[m]) this.tenSum += slotOut.sNotional - this.posNotional[m]!;
     if (slotOut.sIm !== this.posIm[m]) this.imSum += slotOut.sIm - this.posIm[m]!;
     if (slotOut.sMm !== this.posMm[m]) this.mmSum += slotOut.sMm - this.posMm[m]!;
-    keep(this.posQty, m, qty);
-    keep(this.posCost, m, cost);
-    keep(this.posOpenBuy, m, openBuy);
-    keep(this.posOpenSell, m, openSell);
-    keep(this.posNotional, m, slotOut.sNotional);
-    keep(this.posIm, m, slotOut.sIm);
-    keep(this.posMm, m, slotOut.sMm);
-    keep(this.posUpnl, m, slotOut.sUpnl);
-    if (slotOut.sRoot !== 0n) keep(this.posRoot, m, slotOut.sRoot);
+    this.posQty = kept(this.posQty, m, qty);
+    this.posCost = kept(this.posCost, m, cost);
+    this.posOpenBuy = kept(this.posOpenBuy, m, openBuy);
+    this.posOpenSell = kept(this.posOpenSell, m, openSell);
+    this.posNotional = kept(this.posNotional, m, slotOut.sNotional);
+    this.posIm = kept(this.posIm, m, slotOut.sIm);
+    this.posMm = kept(this.posMm, m, slotOut.sMm);
+    this.posUpnl = kept(this.posUpnl, m, slotOut.sUpnl);
+    if (slotOut.sRoot !== 0n) this.posRoot = kept(this.posRoot, m, slotOut.sRoot);
     this.posSeen[m] = this.ctx.marketMarkVersion[m]!;
   }
 }
