@@ -63,9 +63,10 @@ describe("?frames=batch (issue 15: fewer messages per command)", () => {
     await operator.request({ type: "Deposit", account, asset: 0, amount: "1000000" });
     const batch = await rawSocket(`?frames=batch&watch=${account}`);
     const single = await rawSocket(`?watch=${account}`);
-    for (const s of [batch, single]) {
-      s.ws.send(encodeCommand(1n, { type: "Login", ...signLogin(key, Date.now(), 60_000) } as CommandJson));
-    }
+    // Two signatures: one signature logs in once (X6 replay guard), and two signed in the same millisecond are one.
+    const signedAtMs = Date.now();
+    batch.ws.send(encodeCommand(1n, { type: "Login", ...signLogin(key, signedAtMs, 60_000) } as CommandJson));
+    single.ws.send(encodeCommand(1n, { type: "Login", ...signLogin(key, signedAtMs + 1, 60_000) } as CommandJson));
     await until("both logins", () => batch.messages.length >= 1 && single.messages.length >= 1);
     // The login answers: one event each, the batch one behind its size prefix.
     const loginAnswers: EventJson[] = [];
