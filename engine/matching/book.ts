@@ -61,7 +61,11 @@ export class Book {
    * allocates a fresh bigint; the price goes into every event and fill of the level).
    */
   lPrice: bigint[];
-  lTotal: BigInt64Array;
+  /**
+   * Level total open quantity: references as lPrice (a read of a BigInt64Array allocates; a move reads the total of the
+   * level it leaves and of the level it joins), and exact past 2^63.
+   */
+  lTotal: bigint[];
   lCount: Int32Array;
   lHead: Int32Array;
   lTail: Int32Array;
@@ -120,7 +124,7 @@ export class Book {
     this.levelCap = lc;
     this.lTick = new Int32Array(lc);
     this.lPrice = new Array<bigint>(lc).fill(0n);
-    this.lTotal = new BigInt64Array(lc);
+    this.lTotal = new Array<bigint>(lc).fill(0n);
     this.lCount = new Int32Array(lc);
     this.lHead = new Int32Array(lc);
     this.lTail = new Int32Array(lc);
@@ -308,7 +312,7 @@ export class Book {
     const cap = this.levelCap * 2;
     this.lTick = growI32(this.lTick, cap);
     this.lPrice = growRefs(this.lPrice, cap);
-    this.lTotal = growB64(this.lTotal, cap);
+    this.lTotal = growRefs(this.lTotal, cap);
     this.lCount = growI32(this.lCount, cap);
     this.lHead = growI32(this.lHead, cap);
     this.lTail = growI32(this.lTail, cap);

@@ -66,7 +66,9 @@ export function checkOrder(s: RiskState, cmd: CommandRecord, market: MarketConfi
   if (flags !== 0 && !account.isOn(AccountSetting.MarginEnabled)) return RejectCode.InvalidSetting;
   const available = account.available[asset]!;
   const lent = account.lent[asset]!;
-  if ((flags & OrderFlag.AutoBorrow) === 0 && available + lent < need) return RejectCode.InsufficientBalance;
+  // What the order may spend of its own units; one sum (a fresh bigint) only when something is lent.
+  const own = lent === 0n ? available : available + lent;
+  if ((flags & OrderFlag.AutoBorrow) === 0 && own < need) return RejectCode.InsufficientBalance;
   // C8, judged as the account would stand after all its open orders and this one fill (C4: open orders are
   // exposure from the moment they rest). Exact shortcut: an account that owes nothing and whose open orders cannot
   // borrow has no exposure, and an order funded by its own units (available or lent) leaves it none — IMR 0 before
@@ -74,7 +76,7 @@ export function checkOrder(s: RiskState, cmd: CommandRecord, market: MarketConfi
   // it rests (its hold does not need them).
   // Q1: a liquidating account may place only orders that reduce its risk (C8's "only reduces risk").
   const liquidating = s.liquidation.isLiquidating(account.id);
-  if (liquidating || !(account.hasNoBorrows() && need <= available + lent)) {
+  if (liquidating || !(account.hasNoBorrows() && need <= own)) {
     const margin = account.syncedMargin();
     const repays = receiveRepays(account, flags);
     plan.inflowRepays = repays;

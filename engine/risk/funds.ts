@@ -39,7 +39,7 @@ export function takeHold(s: RiskState, orderId: number, account: Account, market
   const asset = plan.asset;
   if (plan.redeem > 0n) s.pools.applyRedeem(account, asset, s.nowMs, plan.redeemPlan);
   const borrow = plan.borrow;
-  const amount = plan.need - borrow;
+  const amount = borrow === 0n ? plan.need : plan.need - borrow;
   account.available[asset] = account.available[asset]! - amount;
   account.addLocked(asset, side, amount);
   account.openOrders++;

@@ -1,0 +1,120 @@
+// The direct paths of engine/model/record-layout.ts against the generated slot accessors' paths: writeEvent's for
+// OrderAccepted, OrderDone and Balance writes the same bytes, readCommand's for the order commands leaves the record
+// in the same state, for every kind, whatever else the record held.
+import { describe, expect, it } from "vitest";
+import {
+  COMMAND_FIELDS,
+  COMMAND_RECORD_BYTES,
+  CommandKind,
+  CommandRecord,
+  EVENT_FIELDS,
+  EVENT_RECORD_BYTES,
+  EventKind,
+  EventRecord,
+  readCommand,
+  readCommandBySlots,
+  viewsOf,
+  writeCommand,
+  writeEvent,
+  writeEventBySlots,
+} from "../engine/model/index.ts";
+
+/** Every field of the record set to a distinct non-zero value (the kind's own and every other kind's). */
+function filled(kind: number, seed: number, message: string): EventRecord {
+  const e = new EventRecord();
+  const r = e as unknown as Record<string, number | bigint | string>;
+  EVENT_FIELDS.forEach((f, i) => {
+    if (f.type === "string") r[f.name] = message;
+    else if (f.type === "i64" || f.type === "u64") r[f.name] = BigInt(seed + i) * 1_000_000_007n * (i % 3 === 0 ? -1n : 1n);
+    else r[f.name] = seed + 100 + i;
+  });
+  e.kind = kind as EventKind;
+  return e;
+}
+
+/** The slot bytes each path writes over the same garbage. */
+function bytesOf(write: typeof writeEvent, e: EventRecord): Uint8Array {
+  const buffer = new ArrayBuffer(3 * EVENT_RECORD_BYTES);
+  const v = viewsOf(buffer);
+  for (let i = 0; i < v.u8.length; i++) v.u8[i] = (i * 37 + 11) & 0xff;
+  write(v, EVENT_RECORD_BYTES, e);
+  return v.u8.slice(EVENT_RECORD_BYTES, 2 * EVENT_RECORD_BYTES);
+}
+
+describe("record layout: writeEvent", () => {
+  it("X5: every kind, with and without a message, writes the bytes of the slot accessors' path", () => {
+    const kinds = Object.values(EventKind).filter((k) => k !== EventKind.None);
+    expect(kinds).toContain(EventKind.OrderAccepted);
+    for (const kind of kinds) {
+      for (const message of ["", "InvalidQuantity: quantity must be > 0"]) {
+        for (const seed of [1, 977]) {
+          const e = filled(kind, seed, message);
+          expect(bytesOf(writeEvent, e), `kind ${kind} message "${message}"`).toEqual(bytesOf(writeEventBySlots, e));
+        }
+      }
+    }
+  });
+
+  it("X5: an OrderDone, an OrderAccepted and a Balance carry their own amount fields (not another kind's)", () => {
+    const v = viewsOf(new ArrayBuffer(EVENT_RECORD_BYTES));
+    const amounts = (e: EventRecord): bigint[] => {
+      writeEvent(v, 0, e);
+      return [v.i64[13]!, v.i64[14]!];
+    };
+    const e = filled(EventKind.OrderDone, 5, "");
+    e.remainingQuantity = 7n;
+    e.filledQuantity = 3n;
+    expect(amounts(e)).toEqual([7n, 3n]);
+    e.kind = EventKind.OrderAccepted;
+    e.openQuantity = 11n;
+    e.quoteQuantity = 13n;
+    expect(amounts(e)).toEqual([11n, 13n]);
+    e.kind = EventKind.Balance;
+    e.available = 17n;
+    e.locked = 19n;
+    expect(amounts(e)).toEqual([17n, 19n]);
+  });
+});
+
+/** Every field of a command record set to a distinct non-zero value (the kind's own and every other kind's). */
+function filledCommand(kind: number, seed: number): CommandRecord {
+  const c = new CommandRecord();
+  const r = c as unknown as Record<string, number | bigint>;
+  COMMAND_FIELDS.forEach((f, i) => {
+    if (f.type === "i64" || f.type === "u64") r[f.name] = BigInt(seed + i) * 1_000_000_007n;
+    else r[f.name] = seed + 100 + i;
+  });
+  c.kind = kind as CommandKind;
+  return c;
+}
+
+describe("record layout: readCommand", () => {
+  it("X5: every kind read into a record that held another command leaves it as the slot setters' path does", () => {
+    const kinds = Object.values(CommandKind).filter((k) => k !== CommandKind.None);
+    expect(kinds).toContain(CommandKind.ReplaceOrder);
+    const v = viewsOf(new ArrayBuffer(COMMAND_RECORD_BYTES));
+    for (const kind of kinds) {
+      for (const seed of [1, 977]) {
+        writeCommand(v, 0, filledCommand(kind, seed));
+        const direct = filledCommand(CommandKind.Deposit, 5000);
+        const bySlots = filledCommand(CommandKind.Deposit, 5000);
+        readCommand(v, 0, direct);
+        readCommandBySlots(v, 0, bySlots);
+        expect(direct, `kind ${kind}`).toEqual(bySlots);
+      }
+    }
+  });
+
+  it("X5: a ReplaceOrder read over a Deposit carries its price and quantity, and no amount", () => {
+    const v = viewsOf(new ArrayBuffer(COMMAND_RECORD_BYTES));
+    const c = new CommandRecord();
+    c.kind = CommandKind.ReplaceOrder;
+    c.price = 60_000_000_000_000n;
+    c.quantity = 500_000n;
+    c.orderId = 42;
+    writeCommand(v, 0, c);
+    const into = filledCommand(CommandKind.Deposit, 3);
+    readCommand(v, 0, into);
+    expect([into.kind, into.price, into.quantity, into.orderId, into.amount, into.quoteQuantity]).toEqual([CommandKind.ReplaceOrder, 60_000_000_000_000n, 500_000n, 42, 0n, 0n]);
+  });
+});
