@@ -366,6 +366,12 @@ export class SnapshotReader {
     return out;
   }
 
+  /** Moves back to byte `offset`, read already (in the current section): a part read again another way. */
+  rewind(offset: number): void {
+    if (offset < 0 || offset > this.pos) throw new RangeError(`snapshot reader: rewind(${offset}) past the position ${this.pos}`);
+    this.pos = offset;
+  }
+
   /** Moves to byte `offset` (no section open): a reader kept over such a copy decodes its parts when asked. */
   seek(offset: number): void {
     if (this.ends.length !== 0 || offset < 0 || offset > this.end) throw new RangeError(`snapshot reader: seek(${offset}) out of its bytes`);
