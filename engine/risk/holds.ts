@@ -163,6 +163,25 @@ class RestoredHolds {
   }
 
   /**
+   * The fields of `slot` an account's open-order terms are made of (addOpenOrderTerms, addPerpOpen in
+   * engine/risk/snapshot.ts), into `h`; its other fields are left as they were.
+   */
+  copyTerms(slot: number, h: OrderHold): void {
+    const s = 5 * slot;
+    h.market = this.small[s]!;
+    h.side = this.small[s + 1]!;
+    h.asset = this.small[s + 3]!;
+    h.inflowAsset = this.small[s + 4]!;
+    h.inflowRepays = this.bools[2 * slot] === 1;
+    h.perp = this.bools[2 * slot + 1] === 1;
+    const b = 6 * slot;
+    h.remaining = this.bigAt(b + 1);
+    h.borrowMax = this.bigAt(b + 2);
+    h.inflowCredit = this.bigAt(b + 4);
+    h.perpOpen = h.perp ? this.bigAt(b + 5) : 0n;
+  }
+
+  /**
    * `h` with the fields put in `slot` (its slot too), not its owner: a restore's own reads, which must not make the
    * owner's account (account-map.ts: an account kept as bytes reads its holds' terms through this when made).
    */
@@ -227,6 +246,17 @@ export class HoldTable {
   peekSlot(slot: number, into: OrderHold): void {
     const hold = this.slots[slot]!;
     if (hold === null) this.restored!.copyFields(slot, into);
+    else into.copyFrom(hold);
+  }
+
+  /**
+   * X7: the open-order terms of restored slot `slot`'s hold into `into` (RestoredHolds.copyTerms), for its account
+   * made from its snapshot bytes (engine/risk/snapshot.ts LazyAccounts): no hold of an account not made yet has a
+   * record, so the columns hold it as restored.
+   */
+  peekTerms(slot: number, into: OrderHold): void {
+    const hold = this.slots[slot]!;
+    if (hold === null) this.restored!.copyTerms(slot, into);
     else into.copyFrom(hold);
   }
 

@@ -309,10 +309,10 @@ function skipPlainAccount(r: SnapshotReader, assets: number): boolean {
   if (leverage < LEVERAGE_LIMIT_MIN || leverage > LEVERAGE_LIMIT_MAX) return false;
   const openOrders = r.uint();
   if (r.uint() !== 0 || r.uint() !== 0) return false; // borrowedAssets, poolPositions
-  for (let i = 0; i < 4 * assets; i++) r.skipBig(); // available, locked, lent, borrowed
+  r.skipBigs(4 * assets); // available, locked, lent, borrowed
   if (openOrders > 0) {
-    for (let i = 0; i < assets; i++) r.skipBig(); // repay cover
-    if (r.bool()) for (let i = 0; i < assets; i++) r.skipBig(); // the sell orders' part of it
+    r.skipBigs(assets); // repay cover
+    if (r.bool()) r.skipBigs(assets); // the sell orders' part of it
   }
   if (r.bool()) return false; // position log
   if (r.big() !== 0n || r.big() !== 0n) return false; // unsettled USDC (units, USD): zero is not a heap bigint
@@ -438,7 +438,7 @@ export class LazyAccounts implements PendingAccounts {
     if (start === null) return;
     const h = this.scratch;
     for (let j = start[i]!; j < start[i + 1]!; j++) {
-      this.holds!.peekSlot(this.termSlots![j]!, h);
+      this.holds!.peekTerms(this.termSlots![j]!, h);
       if (h.perp) addPerpOpen(a, h, this.markets);
       addOpenOrderTerms(a, h);
     }
