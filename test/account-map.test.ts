@@ -68,6 +68,17 @@ describe("X7: AccountMap (restored accounts kept as bytes)", () => {
     expect([...map.entries()].map(([id]) => id)).toEqual([10, 20, 30, 40]);
   });
 
+  it("X7: a kept account set over is made first: counted once, iterated in its restored place with the new value", () => {
+    const { map, made } = restoredMap();
+    const replacement = new Account(30, 2, null, null);
+    map.set(30, replacement);
+    expect(made).toEqual([30]);
+    expect([map.size, map.pendingCount]).toEqual([4, 1]);
+    expect(map.get(30)).toBe(replacement);
+    expect([...map.keys()]).toEqual([10, 20, 30, 40]);
+    expect(map.get(30)).toBe(replacement);
+  });
+
   it("X7: delete makes the account first; clear drops kept accounts", () => {
     const { map, made } = restoredMap();
     expect(map.delete(10)).toBe(true);

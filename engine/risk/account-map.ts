@@ -47,6 +47,12 @@ export class AccountMap extends Map<number, Account> {
     return this.makePending(id);
   }
 
+  /** A pending account set over is made first (so it is counted once and iterated in its place). */
+  override set(id: number, account: Account): this {
+    if (this.lazy !== null && this.lazy.isPending(id)) this.get(id);
+    return super.set(id, account);
+  }
+
   override has(id: number): boolean {
     return super.has(id) || (this.lazy !== null && this.lazy.isPending(id));
   }
