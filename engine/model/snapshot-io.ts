@@ -357,6 +357,15 @@ export class SnapshotReader {
     this.pos += bytes;
   }
 
+  /** Steps over `n` bigs as skipBig does; a zero (one 0 byte: most slots of a state) without decoding a varint. */
+  skipBigs(n: number): void {
+    const buf = this.buf;
+    for (let i = 0; i < n; i++) {
+      if (this.pos < this.end && buf[this.pos] === 0) this.pos++;
+      else this.skipBig();
+    }
+  }
+
   /** A copy of the bytes from offset `start` to the current position (kept after the payload is dropped). */
   copyFrom(start: number): Uint8Array {
     if (start < 0 || start > this.pos) throw new RangeError(`snapshot reader: copyFrom(${start}) past the position ${this.pos}`);
@@ -364,6 +373,12 @@ export class SnapshotReader {
     const out = new Uint8Array(this.pos - start);
     out.set(this.buf.subarray(start, this.pos));
     return out;
+  }
+
+  /** Moves back to byte `offset`, read already (in the current section): a part read again another way. */
+  rewind(offset: number): void {
+    if (offset < 0 || offset > this.pos) throw new RangeError(`snapshot reader: rewind(${offset}) past the position ${this.pos}`);
+    this.pos = offset;
   }
 
   /** Moves to byte `offset` (no section open): a reader kept over such a copy decodes its parts when asked. */

@@ -153,19 +153,42 @@ class RestoredHolds {
     return this.wide === null ? this.big[i]! : (this.wide.get(i) ?? this.big[i]!);
   }
 
-  /** A record for `slot` with the fields put there. */
+  /** A record for `slot` with the fields put there, and its owner. */
   make(slot: number): OrderHold {
-    return this.copy(slot, new OrderHold());
-  }
-
-  /** `h` with the fields put in `slot` (its slot and owner too). */
-  copy(slot: number, h: OrderHold): OrderHold {
-    h.slot = slot;
-    h.orderId = this.orderId[slot]!;
-    h.account = this.account[slot]!;
+    const h = this.copyFields(slot, new OrderHold());
     const owner = this.ownerOf(h.account);
     if (owner === undefined) throw new Error(`risk invariant: restored hold of order ${h.orderId} has no account ${h.account}`);
     h.owner = owner;
+    return h;
+  }
+
+  /**
+   * The fields of `slot` an account's open-order terms are made of (addOpenOrderTerms, addPerpOpen in
+   * engine/risk/snapshot.ts), into `h`; its other fields are left as they were.
+   */
+  copyTerms(slot: number, h: OrderHold): void {
+    const s = 5 * slot;
+    h.market = this.small[s]!;
+    h.side = this.small[s + 1]!;
+    h.asset = this.small[s + 3]!;
+    h.inflowAsset = this.small[s + 4]!;
+    h.inflowRepays = this.bools[2 * slot] === 1;
+    h.perp = this.bools[2 * slot + 1] === 1;
+    const b = 6 * slot;
+    h.remaining = this.bigAt(b + 1);
+    h.borrowMax = this.bigAt(b + 2);
+    h.inflowCredit = this.bigAt(b + 4);
+    h.perpOpen = h.perp ? this.bigAt(b + 5) : 0n;
+  }
+
+  /**
+   * `h` with the fields put in `slot` (its slot too), not its owner: a restore's own reads, which must not make the
+   * owner's account (account-map.ts: an account kept as bytes reads its holds' terms through this when made).
+   */
+  copyFields(slot: number, h: OrderHold): OrderHold {
+    h.slot = slot;
+    h.orderId = this.orderId[slot]!;
+    h.account = this.account[slot]!;
     const s = 5 * slot;
     h.market = this.small[s]!;
     h.side = this.small[s + 1]!;
@@ -215,10 +238,26 @@ export class HoldTable {
   peek(orderId: number, into: OrderHold): boolean {
     const slot = this.index.get(orderId);
     if (slot < 0) return false;
-    const hold = this.slots[slot]!;
-    if (hold === null) this.restored!.copy(slot, into);
-    else into.copyFrom(hold);
+    this.peekSlot(slot, into);
     return true;
+  }
+
+  /** Copies slot `slot`'s hold into `into` as peek does (its owner is not set for a restored hold not read yet). */
+  peekSlot(slot: number, into: OrderHold): void {
+    const hold = this.slots[slot]!;
+    if (hold === null) this.restored!.copyFields(slot, into);
+    else into.copyFrom(hold);
+  }
+
+  /**
+   * X7: the open-order terms of restored slot `slot`'s hold into `into` (RestoredHolds.copyTerms), for its account
+   * made from its snapshot bytes (engine/risk/snapshot.ts LazyAccounts): no hold of an account not made yet has a
+   * record, so the columns hold it as restored.
+   */
+  peekTerms(slot: number, into: OrderHold): void {
+    const hold = this.slots[slot]!;
+    if (hold === null) this.restored!.copyTerms(slot, into);
+    else into.copyFrom(hold);
   }
 
   /** Makes the record of restored slot `slot` (first read). */

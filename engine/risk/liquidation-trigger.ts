@@ -318,7 +318,8 @@ function emptyBandsUnderPositions(s: RiskState, margin: AccountMargin, x: BandSc
 /** Restore: every exposed account's bands at the restored marks (the index is not in the snapshot). */
 export function rebuildLiquidationIndex(s: RiskState): void {
   s.liquidation.poolEpochSeen = s.pools.epoch;
-  for (const account of s.accounts.values()) {
+  // An account still kept as bytes borrows nothing and has no borrowing order (engine/risk/snapshot.ts restoreHolds).
+  for (const account of s.accounts.madeValues()) {
     if (account.borrowedAssets === 0 && account.openBorrowOrders === 0) continue;
     const margin = account.syncedMargin();
     const ten = margin.totalExposureNotionalUsd();

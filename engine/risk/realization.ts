@@ -162,6 +162,7 @@ export function trackAutoRealize(s: RiskState, account: Account): void {
 export function rebuildAutoRealize(s: RiskState): void {
   const ids = s.autoRealizeAccounts;
   ids.length = 0;
-  for (const a of s.accounts.values()) if (a.isOn(AccountSetting.AutoRealizePnl)) ids.push(a.id);
+  // An account still kept as bytes has the default settings: autoRealizePnl off (engine/risk/snapshot.ts).
+  for (const a of s.accounts.madeValues()) if (a.isOn(AccountSetting.AutoRealizePnl)) ids.push(a.id);
   ids.sort(byAccountId);
 }

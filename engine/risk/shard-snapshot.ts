@@ -61,10 +61,10 @@ export function restoreShardSnapshot(s: RiskState, r: SnapshotReader): void {
   restoreMarks(r, s.marginContext);
   s.pools.restoreSnapshot(r);
   s.volumes.restoreSnapshot(r);
-  restoreAccounts(r, s.accounts, (id) => s.newAccount(id, true), s.pools, s.assetCount, s.config.markets);
+  const lazy = restoreAccounts(r, s.accounts, (id) => s.newAccount(id, true), s.pools, s.assetCount, s.config.markets);
   restoreFeeAccount(r, s.feeAccount, s.assetCount);
   restoreFeeAccount(r, s.insuranceAccount, s.assetCount);
-  restoreHolds(r, s.holds, s.byClientId, s.accounts, s.assetCount, holdClientKey, s.config.markets);
+  restoreHolds(r, s.holds, s.byClientId, s.accounts, lazy, s.assetCount, holdClientKey, s.config.markets);
   s.oracle.restoreSnapshot(r);
   const liquidating = r.uint();
   for (let i = 0; i < liquidating; i++) s.liquidation.liquidating.add(r.uint());
@@ -99,7 +99,8 @@ export function restoreShardSnapshot(s: RiskState, r: SnapshotReader): void {
 
 /** P4: the per-market holder sets are derived from the positions (not in the snapshot). */
 function rebuildPerpHolders(s: RiskState): void {
-  for (const a of s.accounts.values()) {
+  // An account still kept as bytes has no perpetual state (engine/risk/snapshot.ts skipPlainAccount).
+  for (const a of s.accounts.madeValues()) {
     if (a.perps === null) continue;
     const positions = a.perps.positions;
     for (let m = 0; m < positions.length; m++) if (positions[m]!.netQuantity !== 0n) s.perpHolders[m]!.add(a.id);

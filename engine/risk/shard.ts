@@ -506,6 +506,10 @@ export class RiskShard {
   get holdRecordsPending(): number {
     return this.s.holds.recordsPending;
   }
+  /** X7: restored accounts still kept as bytes (AccountMap: made on first read; tests). */
+  get accountsPending(): number {
+    return this.s.accounts.pendingCount;
+  }
   totals(): bigint[] {
     return totals(this.s);
   }

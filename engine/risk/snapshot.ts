@@ -7,9 +7,11 @@
 // Account.syncedMargin), the accounts' open-order terms (C4: openBorrow / openInflow / openRepay / openBorrowOrders,
 // the sums over its holds' borrowMax and credited proceeds, which are written with each hold), the accounts' pool
 // epochs (every account is valued at the snapshot), the hold table's index and free list.
-import { FUNDING_HISTORY_ENTRIES_MAX, LEVERAGE_LIMIT_MAX, LEVERAGE_LIMIT_MIN, MarketKind, SETTLEMENT_HISTORY_ROWS_MAX, SNAPSHOT_COUNT_MAX, Side, SnapshotTag, type MarketConfig, type SnapshotReader, type SnapshotWriter } from "../model/index.ts";
+import { FUNDING_HISTORY_ENTRIES_MAX, LEVERAGE_LIMIT_MAX, LEVERAGE_LIMIT_MIN, MarketKind, SETTLEMENT_HISTORY_ROWS_MAX, SNAPSHOT_COUNT_MAX, Side, SnapshotReader, SnapshotTag, type MarketConfig, type SnapshotWriter } from "../model/index.ts";
 import type { PerpPosition } from "../perps/index.ts";
-import { Account, AccountPerps, PositionLog, writableSlots } from "./accounts.ts";
+import { IdMap } from "../collections/index.ts";
+import { Account, ACCOUNT_SETTINGS_DEFAULT, AccountPerps, PositionLog, writableSlots } from "./accounts.ts";
+import type { AccountMap, PendingAccounts } from "./account-map.ts";
 import { OrderHold, type HoldTable } from "./holds.ts";
 import type { MarginContext } from "./margin/index.ts";
 import { POSITION_LOG_MAX, type PoolBook } from "./pools.ts";
@@ -235,45 +237,212 @@ function restoreRepayCover(r: SnapshotReader, a: Account, assets: number): void 
 }
 
 /**
- * Restores the accounts into an empty map; `create` makes a client account with the defaults (and links it to its
- * user's fee volume). The margin state is not written: an account makes it from its net balances when first read.
+ * Restores the accounts into an empty map; `create` makes a client account with the defaults. The margin state is
+ * not written: an account makes it from its net balances when first read. A plain account (skipPlainAccount) is kept
+ * as its bytes and made when first read (account-map.ts); the returned LazyAccounts (null: none kept) takes its
+ * orders' open-order terms from restoreHolds.
  */
 export function restoreAccounts(
   r: SnapshotReader,
-  accounts: Map<number, Account>,
+  accounts: AccountMap,
   create: (id: number) => Account,
   pools: PoolBook,
   assets: number,
   markets: readonly MarketConfig[],
-): void {
+): LazyAccounts | null {
   r.beginSection(SnapshotTag.RiskAccounts, "accounts");
   const n = r.count(SNAPSHOT_COUNT_MAX, "accounts");
+  const lazy = new LazyAccounts(n, create, pools.epoch, assets, markets);
+  const start = r.offset;
   for (let k = 0; k < n; k++) {
     const id = r.uint();
-    if (accounts.has(id)) r.fail(`account ${id} appears twice`);
-    const a = create(id);
-    a.settings = r.uint();
-    const leverage = r.uint();
-    if (leverage < LEVERAGE_LIMIT_MIN || leverage > LEVERAGE_LIMIT_MAX) r.fail(`account ${id}: leverage limit ${leverage}`);
-    a.openOrders = r.uint();
-    a.borrowedAssets = r.uint();
-    a.poolPositions = r.uint();
-    restoreBalances(r, a, assets);
-    if (a.openOrders > 0) restoreRepayCover(r, a, assets);
-    if (a.poolPositions > 0) {
-      for (let i = 0; i < assets; i++) {
-        a.positions[i]!.lendShares = r.big();
-        a.positions[i]!.borrowShares = r.big();
-      }
+    if (!lazy.add(id)) r.fail(`account ${id} appears twice`);
+    const body = r.offset;
+    if (skipPlainAccount(r, assets)) {
+      lazy.keep(body - start);
+      continue;
     }
-    restorePoolLog(r, a, assets);
-    restorePerps(r, a, markets, assets);
-    a.poolEpoch = pools.epoch;
-    // The margin state is made from these balances, at this leverage limit, when first read (Account.syncedMargin).
-    a.leverageLimit = leverage;
+    r.rewind(body);
+    const a = create(id);
+    restoreAccountBody(r, a, pools.epoch, assets, markets);
     accounts.set(id, a);
   }
+  if (lazy.pending > 0) lazy.keepBytes(r.copyFrom(start));
   r.endSection();
+  if (lazy.pending === 0) return null;
+  accounts.setPending(lazy);
+  return lazy;
+}
+
+/** An account's fields after its id (restoreAccounts; LazyAccounts.make for an account kept as bytes). */
+function restoreAccountBody(r: SnapshotReader, a: Account, poolEpoch: number, assets: number, markets: readonly MarketConfig[]): void {
+  a.settings = r.uint();
+  const leverage = r.uint();
+  if (leverage < LEVERAGE_LIMIT_MIN || leverage > LEVERAGE_LIMIT_MAX) r.fail(`account ${a.id}: leverage limit ${leverage}`);
+  a.openOrders = r.uint();
+  a.borrowedAssets = r.uint();
+  a.poolPositions = r.uint();
+  restoreBalances(r, a, assets);
+  if (a.openOrders > 0) restoreRepayCover(r, a, assets);
+  if (a.poolPositions > 0) {
+    for (let i = 0; i < assets; i++) {
+      a.positions[i]!.lendShares = r.big();
+      a.positions[i]!.borrowShares = r.big();
+    }
+  }
+  restorePoolLog(r, a, assets);
+  restorePerps(r, a, markets, assets);
+  a.poolEpoch = poolEpoch;
+  // The margin state is made from these balances, at this leverage limit, when first read (Account.syncedMargin).
+  a.leverageLimit = leverage;
+}
+
+/**
+ * Steps over an account's fields after its id when it is plain — default settings, a valid leverage limit, nothing
+ * borrowed or in a pool, no position log, no unsettled USDC, no perpetual state — and says so; false (the reader
+ * somewhere inside the account: rewind) for any other, which restoreAccountBody reads (and checks) at once. A plain
+ * account is in none of the restore's derived indexes (liquidation bands, perpetual holders, autoRealizePnl list).
+ */
+function skipPlainAccount(r: SnapshotReader, assets: number): boolean {
+  if (r.uint() !== ACCOUNT_SETTINGS_DEFAULT) return false;
+  const leverage = r.uint();
+  if (leverage < LEVERAGE_LIMIT_MIN || leverage > LEVERAGE_LIMIT_MAX) return false;
+  const openOrders = r.uint();
+  if (r.uint() !== 0 || r.uint() !== 0) return false; // borrowedAssets, poolPositions
+  r.skipBigs(4 * assets); // available, locked, lent, borrowed
+  if (openOrders > 0) {
+    r.skipBigs(assets); // repay cover
+    if (r.bool()) r.skipBigs(assets); // the sell orders' part of it
+  }
+  if (r.bool()) return false; // position log
+  if (r.big() !== 0n || r.big() !== 0n) return false; // unsettled USDC (units, USD): zero is not a heap bigint
+  return !r.bool(); // perpetual state
+}
+
+/**
+ * X7: the restored accounts of a shard in the snapshot's order, those kept as bytes (plain ones: skipPlainAccount)
+ * by their offset, and the hold slots whose open-order terms they take when made (restoreHolds defers them).
+ */
+export class LazyAccounts implements PendingAccounts {
+  private readonly ids: Float64Array;
+  /** Restored id → its index in `ids`. */
+  private readonly index: IdMap;
+  /** By index: where a kept account's fields start in `bytes`; -1 when made (or never kept). */
+  private readonly offsets: Float64Array;
+  private restored = 0;
+  pending = 0;
+  private bytes: SnapshotReader | null = null;
+  private holds: HoldTable | null = null;
+  /** Deferred hold terms while restoreHolds runs: the account index and slot of each, in slot order. */
+  private deferredIndex: number[] = [];
+  private deferredSlot: number[] = [];
+  /** Then by account index (CSR): its hold slots are termSlots[termStart[i] .. termStart[i + 1]). */
+  private termStart: Int32Array | null = null;
+  private termSlots: Int32Array | null = null;
+  private readonly scratch = new OrderHold();
+
+  constructor(
+    capacity: number,
+    private readonly create: (id: number) => Account,
+    private readonly poolEpoch: number,
+    private readonly assets: number,
+    private readonly markets: readonly MarketConfig[],
+  ) {
+    this.ids = new Float64Array(capacity);
+    this.index = new IdMap(capacity);
+    this.offsets = new Float64Array(capacity);
+  }
+
+  /** Registers the next restored id; false when it was restored already. */
+  add(id: number): boolean {
+    if (this.index.get(id) >= 0) return false;
+    this.index.set(id, this.restored);
+    this.ids[this.restored] = id;
+    this.offsets[this.restored] = -1;
+    this.restored++;
+    return true;
+  }
+
+  /** The account just added is kept as bytes: its fields start at `offset` of the bytes keepBytes is given. */
+  keep(offset: number): void {
+    this.offsets[this.restored - 1] = offset;
+    this.pending++;
+  }
+
+  keepBytes(bytes: Uint8Array): void {
+    this.bytes = new SnapshotReader(bytes, "risk accounts kept as bytes");
+  }
+
+  isPending(id: number): boolean {
+    const i = this.index.get(id);
+    return i >= 0 && this.offsets[i]! >= 0;
+  }
+
+  isRestored(id: number): boolean {
+    return this.index.get(id) >= 0;
+  }
+
+  restoredIds(): ArrayLike<number> {
+    return this.ids.subarray(0, this.restored);
+  }
+
+  /** restoreHolds: hold `slot` of kept account `id` adds its open-order terms when the account is made. */
+  deferTerms(id: number, slot: number): void {
+    this.deferredIndex.push(this.index.get(id));
+    this.deferredSlot.push(slot);
+  }
+
+  /** restoreHolds is done: the deferred terms by account (kept in slot order), read from `holds` when made. */
+  finishHolds(holds: HoldTable): void {
+    this.holds = holds;
+    const n = this.deferredIndex.length;
+    const start = new Int32Array(this.restored + 1);
+    for (let j = 0; j < n; j++) start[this.deferredIndex[j]! + 1]!++;
+    for (let i = 0; i < this.restored; i++) start[i + 1]! += start[i]!;
+    const fill = start.slice(0, this.restored);
+    const slots = new Int32Array(n);
+    for (let j = 0; j < n; j++) slots[fill[this.deferredIndex[j]!]!++] = this.deferredSlot[j]!;
+    this.termStart = start;
+    this.termSlots = slots;
+    this.deferredIndex = [];
+    this.deferredSlot = [];
+  }
+
+  make(id: number): Account | undefined {
+    const i = this.index.get(id);
+    if (i < 0 || this.offsets[i]! < 0) return undefined;
+    const r = this.bytes!;
+    r.seek(this.offsets[i]!);
+    this.offsets[i] = -1;
+    this.pending--;
+    const a = this.create(id);
+    restoreAccountBody(r, a, this.poolEpoch, this.assets, this.markets);
+    this.addDeferredTerms(i, a);
+    // As an eager restore's accounts (rebuildLiquidationIndex): the restore's own changes leave it untouched.
+    if (a.touched) {
+      a.touched = false;
+      const list = a.touchedList;
+      if (list !== null && list[list.length - 1] === id) list.pop();
+    }
+    if (this.pending === 0) {
+      this.bytes = null;
+      this.holds = null;
+      this.termStart = null;
+      this.termSlots = null;
+    }
+    return a;
+  }
+
+  private addDeferredTerms(i: number, a: Account): void {
+    const start = this.termStart;
+    if (start === null) return;
+    const h = this.scratch;
+    for (let j = start[i]!; j < start[i + 1]!; j++) {
+      this.holds!.peekTerms(this.termSlots![j]!, h);
+      if (h.perp) addPerpOpen(a, h, this.markets);
+      addOpenOrderTerms(a, h);
+    }
+  }
 }
 
 /**
@@ -337,10 +506,13 @@ function addOpenOrderTerms(account: Account, h: OrderHold): void {
   }
 }
 
-/** P1/C4: a perpetual hold's open quantity, added back to its account's open buys or sells. */
-function restorePerpOpen(r: SnapshotReader, owner: Account, h: OrderHold, markets: readonly MarketConfig[]): void {
+/** P1/C4: a perpetual hold's open quantity, checked (addPerpOpen adds it to its account's open buys or sells). */
+function readPerpOpen(r: SnapshotReader, h: OrderHold, markets: readonly MarketConfig[]): void {
   h.perpOpen = r.big();
   if (h.perpOpen < 0n || h.market >= markets.length || markets[h.market]!.kind !== MarketKind.Perpetual) r.fail(`order ${h.orderId}: bad perpetual hold`);
+}
+
+function addPerpOpen(owner: Account, h: OrderHold, markets: readonly MarketConfig[]): void {
   const perps = owner.perps ?? (owner.perps = new AccountPerps(markets.length));
   const open = h.side === 0 ? perps.openBuy : perps.openSell;
   open[h.market] = open[h.market]! + h.perpOpen;
@@ -367,13 +539,16 @@ function restoreHoldFields(r: SnapshotReader, h: OrderHold, assets: number): voi
 
 /**
  * Holds in slot order, each read into one scratch record and kept in the table's columns (HoldTable.restoreHeld: a
- * hold's record is made when first read), its account's open-order terms added back.
+ * hold's record is made when first read), its account's open-order terms added back — or, for an account kept as
+ * bytes (`lazy`), when that account is made; one with a perpetual or borrowing order is made at the end here (it is
+ * in the restore's indexes).
  */
 export function restoreHolds(
   r: SnapshotReader,
   holds: HoldTable,
   byClientId: Map<bigint, number>,
-  accounts: ReadonlyMap<number, Account>,
+  accounts: AccountMap,
+  lazy: LazyAccounts | null,
   assets: number,
   keyOf: (hold: OrderHold) => bigint,
   markets: readonly MarketConfig[],
@@ -382,17 +557,25 @@ export function restoreHolds(
   const n = r.count(SNAPSHOT_COUNT_MAX, "holds");
   holds.beginRestore(n, (id) => accounts.get(id));
   const h = new OrderHold();
+  const makeNow: number[] = [];
   for (let k = 0; k < n; k++) {
     h.reset();
     h.orderId = r.uint();
     if (holds.get(h.orderId) !== undefined) r.fail(`order ${h.orderId} holds twice`);
     h.account = r.uint();
-    const owner = accounts.get(h.account);
-    if (owner === undefined) r.fail(`order ${h.orderId} holds for unknown account ${h.account}`);
+    const owner = accounts.made(h.account);
+    const kept = owner === undefined && lazy !== null && lazy.isPending(h.account);
+    if (owner === undefined && !kept) r.fail(`order ${h.orderId} holds for unknown account ${h.account}`);
     restoreHoldFields(r, h, assets);
     h.perp = r.bool();
-    if (h.perp) restorePerpOpen(r, owner, h, markets);
-    addOpenOrderTerms(owner, h);
+    if (h.perp) readPerpOpen(r, h, markets);
+    if (owner !== undefined) {
+      if (h.perp) addPerpOpen(owner, h, markets);
+      addOpenOrderTerms(owner, h);
+    } else {
+      lazy!.deferTerms(h.account, k);
+      if (h.perp || h.borrowMax > 0n) makeNow.push(h.account);
+    }
     holds.restoreHeld(h);
   }
   const entries = r.count(n, "clientId index");
@@ -402,4 +585,8 @@ export function restoreHolds(
     byClientId.set(keyOf(h), orderId);
   }
   r.endSection();
+  if (lazy === null) return;
+  lazy.finishHolds(holds);
+  for (const id of makeNow) accounts.get(id);
+  if (makeNow.length > 0) accounts.restoreOrder();
 }

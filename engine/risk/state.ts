@@ -9,6 +9,7 @@ import type { Ratio } from "../fixed/index.ts";
 import { EventKind, EventRecord, MarketKind, RATIO_SCALE, type ExchangeConfig, type FeeTier } from "../model/index.ts";
 import { ACCOUNTS_PER_SHARD_MAX, FEE_ACCOUNT, FUNDING_RATE_HISTORY_MAX, INSURANCE_FUND_ACCOUNT, LEVERAGE_LIMIT_MAX, OPEN_ORDERS_PER_ACCOUNT_MAX, userOf } from "../model/index.ts";
 import { Account, AccountPerps, riskShardOf } from "./accounts.ts";
+import { AccountMap } from "./account-map.ts";
 import { FundingRateLog } from "./histories.ts";
 import { dayOf, VolumeBook } from "./fees.ts";
 import { HoldTable, type OrderHold } from "./holds.ts";
@@ -290,7 +291,8 @@ export interface MaxQuantity {
 
 /** Everything one risk shard owns. Single-threaded: the reused records hold one command's work at a time. */
 export class RiskState {
-  readonly accounts = new Map<number, Account>();
+  /** X7: a restored account may be kept as bytes until first read (account-map.ts). */
+  readonly accounts = new AccountMap();
   readonly holds = new HoldTable();
   /** Open orders by client id, for cancel-replace by client id. */
   readonly byClientId = new Map<bigint, number>();
