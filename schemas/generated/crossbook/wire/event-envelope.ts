@@ -8,6 +8,14 @@ import { Event, unionToEvent, unionListToEvent } from '../../crossbook/wire/even
 /**
  * client_seq: the causing command's client_seq (0 when not caused by this client's command);
  * seq: the global sequence number of the causing command; market_seq: the market's sequence number (O8).
+ *
+ * Messages: by default each binary WebSocket message from the server is one EventEnvelope buffer. A connection
+ * opened with `?frames=batch` on the upgrade URL gets one or more events per message instead, each a size-prefixed
+ * buffer (FlatBuffers' size prefix: a 4-byte little-endian length, then that many bytes of one EventEnvelope, read
+ * with getSizePrefixedRootAsEventEnvelope at the prefix or getRootAsEventEnvelope after it), in the order they were
+ * sent (an event's bytes are not padded to 8-byte alignment within the message: a reader that needs aligned loads
+ * copies each event out). The SDK asks for it and splits the messages (gateway/client/codec.ts splitEventFrames).
+ * Client frames (CommandEnvelope) are one per message either way.
  */
 export class EventEnvelope {
   bb: flatbuffers.ByteBuffer|null = null;
