@@ -1,39 +1,23 @@
 // Several events per WebSocket message (issue 15, `?frames=batch`): a connection that asks for it at the upgrade
 // gets each turn's events in one message (each a FlatBuffers size-prefixed EventEnvelope); one that does not gets one
 // event per message, as before. Both see the same events, byte for byte, in the same order.
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signLogin } from "../gateway/auth/keys.ts";
 import { decodeEvent, encodeCommand, splitEventFrames, type CommandJson, type EventJson } from "../gateway/client/codec.ts";
 import { CrossbookClient } from "../gateway/client/ws-client.ts";
-import { loadConfig } from "../engine/pipeline/index.ts";
-import { startServer, type RunningServer } from "../gateway/server.ts";
 import { registerKey } from "./helpers/auth.ts";
+import { startTestServer, stopTestServer, type TestServer } from "./helpers/test-server.ts";
 
-const config = loadConfig();
-let server: RunningServer;
+let running: TestServer;
 let url: string;
 let operator: CrossbookClient;
 
 beforeAll(async () => {
-  server = await startServer({
-    config,
-    host: "127.0.0.1",
-    port: 0,
-    dataDir: mkdtempSync(join(tmpdir(), "crossbook-batch-frames-")),
-    tickIntervalMs: 0,
-    log: () => {},
-  });
-  url = `ws://127.0.0.1:${server.port}`;
-  operator = await CrossbookClient.connect(url, { key: server.operatorKey });
+  running = await startTestServer("batch-frames");
+  ({ url, operator } = running);
 });
 
-afterAll(async () => {
-  await operator?.close();
-  await server?.stop();
-});
+afterAll(() => stopTestServer(running));
 
 /** A raw WebSocket on `query` that records every message's bytes as they came. */
 function rawSocket(query: string): Promise<{ ws: WebSocket; messages: Uint8Array[] }> {

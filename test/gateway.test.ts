@@ -1,40 +1,26 @@
 // The server end to end over the binary WebSocket protocol: an operator deposits, two accounts cross, both see
 // the fill and exact balances; malformed and out-of-range frames get typed rejects and change nothing (X5).
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../engine/pipeline/index.ts";
 import { encodeCommand, type EventJson } from "../gateway/client/codec.ts";
 import { CrossbookClient } from "../gateway/client/ws-client.ts";
-import { startServer, type RunningServer } from "../gateway/server.ts";
+import type { RunningServer } from "../gateway/server.ts";
 import * as wire from "../schemas/index.ts";
 import { connectUser, getBalances } from "./helpers/auth.ts";
 import { rawFrame } from "./helpers/frames.ts";
 import { prng } from "./helpers/random-commands.ts";
+import { startTestServer, stopTestServer, type TestServer } from "./helpers/test-server.ts";
 
-const config = loadConfig();
+let running: TestServer;
 let server: RunningServer;
 let url: string;
 let operator: CrossbookClient;
 
 beforeAll(async () => {
-  server = await startServer({
-    config,
-    host: "127.0.0.1",
-    port: 0,
-    dataDir: mkdtempSync(join(tmpdir(), "crossbook-gw-")),
-    tickIntervalMs: 0,
-    log: () => {},
-  });
-  url = `ws://127.0.0.1:${server.port}`;
-  operator = await CrossbookClient.connect(url, { key: server.operatorKey });
+  running = await startTestServer("gw");
+  ({ server, url, operator } = running);
 });
 
-afterAll(async () => {
-  await operator?.close();
-  await server?.stop();
-});
+afterAll(() => stopTestServer(running));
 
 function only(events: EventJson[], type: string): EventJson[] {
   return events.filter((e) => e.type === type);
