@@ -204,7 +204,7 @@ async function eventPath(): Promise<BenchResult> {
     const t0 = performance.now();
     for (let i = 0; i < EVENTS_PER_ROUND; i++) {
       const e = mix[i % mix.length]!;
-      log.record(e);
+      log.record(e, false); // as the server's onEvent for an event with a seq (nothing encodes before the dispatch)
       registry.dispatch(e, sessions[(e.account - 1000) % EVENT_SESSIONS]!, e.account, BigInt(i + 2), log.plainFrame, log.makerFrame);
       if (i % EVENTS_PER_FLUSH === EVENTS_PER_FLUSH - 1) for (const s of sockets) s.flush();
     }

@@ -219,7 +219,8 @@ export class ServerCore implements Replies {
     const sequencer = this.sequencer;
     if (this.recovering || sequencer === null) return;
     const log = this.accountLog;
-    log.record(e);
+    // A seq-0 event's public copy is encoded before the dispatch: its frames must be the log's copies.
+    log.record(e, e.seq === 0);
     if (e.seq === 0) this.marketData.liquidationEvent(e); // Q6: the public liquidation stream (live events only)
     const origin = sequencer.originOf(e.seq) as Session | null;
     if (origin === null) this.sessions.dispatch(e, null, 0, 0n, log.plainFrame, log.makerFrame);

@@ -273,4 +273,58 @@ describe("the account event log (a ring bounded by ACCOUNT_EVENT_LOG_BYTES_MAX)"
     expect(log.plainFrame).toBeNull();
     expect(log.makerFrame).toBeNull();
   });
+
+  it("X5: record(e, false) (nothing encodes before the dispatch, as for every event with a seq) hands the watchers the encoder's frame, no view of the log's copy; the log keeps the same bytes, and a fill with a maker's view still gets the log's copies", () => {
+    const A = 16 * 8;
+    const MAKER = 16 * 9;
+    const log = new AccountEventLog(config);
+    log.track(A, 0);
+    log.track(MAKER, 0);
+    const balance = new EventRecord();
+    balance.kind = EventKind.Balance;
+    balance.seq = 7;
+    balance.account = A;
+    balance.asset = 1;
+    balance.available = 123_456_789n;
+    balance.locked = 5n;
+    const expected = encodeEvent(balance, 0n, config).slice();
+    const sent: Uint8Array[] = [];
+    const senderSent: Uint8Array[] = [];
+    const reg = new SessionRegistry(config);
+    const watcher = reg.open({ send: (b) => sent.push(b.slice()), bufferedAmount: () => 0 }, false);
+    const sender = reg.open({ send: (b) => senderSent.push(b.slice()), bufferedAmount: () => 0 }, false);
+    reg.watch(watcher, A);
+    reg.watch(sender, A);
+    log.record(balance, false);
+    const frame = log.plainFrame!;
+    expect(frame).toEqual(expected);
+    reg.dispatch(balance, sender, A, 31n, log.plainFrame, log.makerFrame);
+    const logged: Uint8Array[] = [];
+    log.replay(A, 7, (f) => logged.push(f));
+    expect(logged).toEqual([expected]);
+    // Not a view of the log's arena: the encoder's own bytes, valid until the next encode (the log has its copy).
+    expect(logged[0]!.buffer).not.toBe(frame.buffer);
+    expect(sent).toEqual([expected]);
+    expect(senderSent).toEqual([encodeEvent(balance, 31n, config).slice()]);
+    // The same bytes as with the stable copies (record(e) as before).
+    const stable = new AccountEventLog(config);
+    stable.track(A, 0);
+    stable.record(balance);
+    expect(stable.plainFrame).toEqual(expected);
+    // A fill with a maker's view: the maker's frame is encoded second, so the taker's frame is the log's copy.
+    const fill = new EventRecord();
+    fill.kind = EventKind.Fill;
+    fill.seq = 8;
+    fill.account = A;
+    fill.makerAccount = MAKER;
+    fill.market = 0;
+    fill.price = 60_000_000_000n;
+    fill.quantity = 1_000n;
+    log.record(fill, false);
+    const fillLogged: Uint8Array[] = [];
+    log.replay(A, 8, (f) => fillLogged.push(f));
+    expect(fillLogged[0]!.buffer).toBe(log.plainFrame!.buffer);
+    expect(log.plainFrame).toEqual(encodeEvent(fill, 0n, config).slice());
+    expect(log.makerFrame).toEqual(encodeEvent(fill, 0n, config, true).slice());
+  });
 });

@@ -683,6 +683,41 @@ describe("events: EventRecord → frame → client object (exact values)", () =>
     expect(() => decimal(new Builder(16), -(2n ** 63n) - 1n, 0)).toThrow(RangeError);
   });
 
+  it("X5: a reject's message written by EventBuilder.createString (ASCII copied by hand) is the runtime's TextEncoder bytes, ASCII or not, empty or long", () => {
+    const messages = [
+      "",
+      "post-only order would cross",
+      "no open order with client id 18446744073709551615",
+      "\u007f edge \u0000 nul",
+      "not ascii: é",
+      "€ first",
+      "emoji 🚀 in it",
+      "x".repeat(1024),
+      "y".repeat(1025),
+      "short again",
+    ];
+    for (const message of messages) {
+      for (const kind of [EventKind.OrderRejected, EventKind.CommandRejected]) {
+        const e = event({ ...base, kind, account: 17, market: 0, orderId: 0, clientId: 9n, code: RejectCode.InsufficientBalance, message });
+        // The reference: the generated encoder on a plain Builder (the runtime's createString), then the envelope.
+        const b = new Builder(1024);
+        const body = encodeEventBody(b, e, config, false);
+        wire.EventEnvelope.startEventEnvelope(b);
+        b.forceDefaults(true);
+        wire.EventEnvelope.addClientSeq(b, 4n);
+        b.forceDefaults(false);
+        wire.EventEnvelope.addSeq(b, BigInt(e.seq));
+        wire.EventEnvelope.addMarketSeq(b, BigInt(e.marketSeq));
+        wire.EventEnvelope.addEventType(b, kind === EventKind.OrderRejected ? wire.Event.OrderRejected : wire.Event.CommandRejected);
+        wire.EventEnvelope.addEvent(b, body);
+        b.finish(wire.EventEnvelope.endEventEnvelope(b));
+        const mine = encodeEvent(e, 4n, config);
+        expect(Buffer.from(mine).toString("hex"), `${kind} ${JSON.stringify(message.slice(0, 40))}`).toBe(Buffer.from(b.asUint8Array()).toString("hex"));
+        expect((decodeEvent(encodeEvent(e, 4n, config)) as { message: string }).message).toBe(message);
+      }
+    }
+  });
+
   it("OrderAccepted", () => {
     const e = event({
       ...base,

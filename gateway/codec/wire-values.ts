@@ -16,6 +16,8 @@ import {
 import { Decimal } from "../../schemas/index.ts";
 
 const TWO_POW_32 = 4294967296;
+/** Longest string EventBuilder.createString copies itself (a reject's message is ~30–200 characters); longer: the runtime's. */
+const ASCII_STRING_CHARS_MAX = 1024;
 
 /**
  * The runtime writes every 64-bit field with two BigInt.asIntN calls and a shift; a value within ±(2^53 - 1)
@@ -23,6 +25,29 @@ const TWO_POW_32 = 4294967296;
  * the builder writes downwards (space decreases), after addInt64's 8-byte alignment.
  */
 export class EventBuilder extends Builder {
+  /** createString's ASCII bytes, and one view of them per length (made once): no TextEncoder call, no allocation. */
+  private readonly ascii = new Uint8Array(ASCII_STRING_CHARS_MAX);
+  private readonly asciiViews: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(ASCII_STRING_CHARS_MAX + 1);
+
+  /**
+   * The runtime's createString encodes every string with a TextEncoder call (a trip into C++ and a new array: ~2–3%
+   * of the gateway thread in the closed loop, every OrderRejected and CommandRejected message). An ASCII string's
+   * UTF-8 bytes are its char codes: they are copied here and handed over as bytes, which the runtime writes as they
+   * are — the same bytes. Anything else (a non-ASCII character, a long string, bytes, null) takes the runtime's path.
+   */
+  override createString(s: string | Uint8Array | null | undefined): number {
+    if (typeof s !== "string" || s.length > ASCII_STRING_CHARS_MAX) return super.createString(s);
+    const n = s.length;
+    const ascii = this.ascii;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) return super.createString(s);
+      ascii[i] = c;
+    }
+    const view = this.asciiViews[n] ?? (this.asciiViews[n] = ascii.subarray(0, n));
+    return super.createString(view);
+  }
+
   override writeInt64(value: bigint): void {
     const n = Number(value);
     if (Number.isSafeInteger(n)) {
