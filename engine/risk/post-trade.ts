@@ -8,7 +8,7 @@ import type { OrderHold } from "./holds.ts";
 import { creditInsurance } from "./insurance.ts";
 import { payFundingBeforeFill } from "./funding.ts";
 import { feeAmount } from "./margin/index.ts";
-import { addPerpOpen, creditInflow, creditUsdc, debitUsdc, incoming, reduceOpenBorrow, releaseHoldFunds } from "./funds.ts";
+import { creditInflow, creditUsdc, debitUsdc, incoming, reduceOpenBorrow, releaseHoldFunds, takePerpFill } from "./funds.ts";
 import { publishBalance, publishPosition, publishSettlementRows } from "./replies.ts";
 import { positionReportInto } from "./queries.ts";
 import { SettlementReason, SettlementStep, type RiskState } from "./state.ts";
@@ -127,7 +127,7 @@ function settlePerpSide(s: RiskState, account: Account, orderId: number, side: n
     throw new Error(`risk invariant: perpetual fill for order ${orderId} of account ${account.id} without a hold`);
   }
   const quantity = e.quantity;
-  addPerpOpen(s, account, hold, -(hold.perpOpen < quantity ? hold.perpOpen : quantity));
+  takePerpFill(s, account, hold, quantity);
   const fee = feeAmount(e.quoteQuantity, feeBps);
   changePosition(s, account, side, market, quantity, e.price, fee);
   return fee;
