@@ -170,6 +170,28 @@ describe("hot-path helpers equal the engine/fixed functions they stand in for", 
     expect(isqrtNear(10n ** 24n, 10n ** 12n + 1n)).toBe(10n ** 12n);
   });
 
+  it("C1: C5: isqrtNear below 2^104 (the double root corrected by one unit) is floor(sqrt) — around every square, at each magnitude, and at the limit", () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: 2n ** 104n }), fc.bigInt({ min: -5n, max: 10n ** 22n }), (m, hint) => {
+        expect(isqrtNear(m, hint)).toBe(isqrt(m));
+      }),
+      { numRuns: 2_000 },
+    );
+    for (let bits = 1n; bits <= 53n; bits++) {
+      for (const r of [2n ** bits - 1n, 2n ** bits, 2n ** bits + 1n, (2n ** bits * 3n) / 4n + 7n]) {
+        expect(isqrtNear(r * r - 1n, 0n)).toBe(r - 1n);
+        expect(isqrtNear(r * r, 0n)).toBe(r);
+        expect(isqrtNear(r * r + 2n * r, 0n)).toBe(r); // (r + 1)² − 1
+        expect(isqrtNear(r * r + 2n * r + 1n, 0n)).toBe(r + 1n);
+      }
+    }
+    expect(isqrtNear(2n ** 104n - 1n, 0n)).toBe(2n ** 52n - 1n);
+    expect(isqrtNear(2n ** 104n, 0n)).toBe(2n ** 52n);
+    expect(isqrtNear(0n, 0n)).toBe(0n);
+    expect(isqrtNear(1n, 5n)).toBe(1n);
+    expect(isqrtNear(3n, 0n)).toBe(1n);
+  });
+
   it("spotTradeChanges spends exactly the trade rule's quote amount (quoteAmount, Down) on every market", () => {
     const ctx = new MarginContext(config);
     const c = new MarginChanges();

@@ -10,7 +10,7 @@ import { payFundingBeforeFill } from "./funding.ts";
 import { feeAmount } from "./margin/index.ts";
 import { creditInflow, creditUsdc, debitUsdc, incoming, reduceOpenBorrow, releaseHoldFunds, takePerpFill } from "./funds.ts";
 import { publishBalance, publishPosition, publishSettlementRows } from "./replies.ts";
-import { positionReportInto } from "./queries.ts";
+import { accountPositionReportInto } from "./queries.ts";
 import { SettlementReason, SettlementStep, type RiskState } from "./state.ts";
 import { isEngineOrderId, liquidationFee, NoStepReason } from "../liquidation/index.ts";
 
@@ -115,7 +115,8 @@ export function publishPendingPositions(s: RiskState, sink: EventSink): void {
     const account = accounts[i]!;
     const m = pending.markets[i]!;
     account.perps!.reportAt[m] = 0;
-    publishPosition(s, pending.seqs[i]!, positionReportInto(s, account.id, m, s.positionOut), sink);
+    s.pools.sync(account);
+    publishPosition(s, pending.seqs[i]!, accountPositionReportInto(s, account, m, s.positionOut), sink);
   }
   pending.length = 0;
 }

@@ -44,12 +44,26 @@ export function divCeilNonNegative(n: bigint, d: bigint): bigint {
   return (n + d - 1n) / d;
 }
 
+/** Below this m, the double square root of Number(m) is within 0.75 of sqrt(m) (see isqrtNear). */
+const DOUBLE_ROOT_LIMIT = 1n << 104n;
+
 /**
- * floor(sqrt(m)) by Newton's method started from `hint` (any value; ≤ 0 means none). Exact whatever the hint:
- * one step from any x ≥ 1 lands at or above floor(sqrt(m)) (AM–GM), and from there the iterates decrease to it.
- * A hint near the root (a slot's previous root) makes it 1–3 divisions instead of isqrt's full descent.
+ * floor(sqrt(m)) (m ≥ 0). Below 2^104 from the double square root, corrected by one unit either way: sqrt(m) < 2^52,
+ * Number(m) and Math.sqrt each err by at most 2^-53 relatively (2^-54 after the root for the first), so the double
+ * is within 0.75 of sqrt(m), its floor within one of floor(sqrt(m)), and one test each way (r² > m, (r + 1)² ≤ m)
+ * makes it exact — two products where Newton from a near hint took three long divisions (the margin sync's and P8's
+ * roots, pipeline.perp-order). Above, Newton's method started from `hint` (any value; ≤ 0 means none), exact
+ * whatever the hint: one step from any x ≥ 1 lands at or above floor(sqrt(m)) (AM–GM), and from there the iterates
+ * decrease to it; a hint near the root (a slot's previous root) makes it 1–3 divisions instead of isqrt's descent.
  */
 export function isqrtNear(m: bigint, hint: bigint): bigint {
+  if (m < DOUBLE_ROOT_LIMIT && m >= 2n) {
+    // FLOAT-START: only the start; the two exact tests below decide the answer.
+    const r = BigInt(Math.floor(Math.sqrt(Number(m))));
+    if (r * r > m) return r - 1n;
+    const up = r + 1n;
+    return up * up <= m ? up : r;
+  }
   if (hint <= 0n) return isqrt(m);
   if (m < 2n) return m;
   let x = (hint + m / hint) >> 1n;
