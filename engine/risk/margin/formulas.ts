@@ -44,6 +44,15 @@ export function divCeilNonNegative(n: bigint, d: bigint): bigint {
   return (n + d - 1n) / d;
 }
 
+const RATIO_SCALE_MINUS_ONE = RATIO_SCALE - 1n;
+const PRICE_SCALE_MINUS_ONE = PRICE_SCALE - 1n;
+
+/** ceil(n / RATIO_SCALE) for n ≥ 0: divCeilNonNegative with the divisor's d − 1 made once (a margin: notional × IMF
+ * or MMF) — one bigint fewer per margin of the sync and of P8 (pipeline.perp-order). */
+export function divCeilRatio(n: bigint): bigint {
+  return (n + RATIO_SCALE_MINUS_ONE) / RATIO_SCALE;
+}
+
 /** Below this m, the double square root of Number(m) is within 0.75 of sqrt(m) (see isqrtNear). */
 const DOUBLE_ROOT_LIMIT = 1n << 104n;
 
@@ -100,7 +109,7 @@ export function sqrtMarginTerm(factor: Ratio, notionalUsd: bigint): Ratio {
 
 /** sqrtMarginTerm given the rounded-up root (sqrtNotionalUp) of the notional. */
 export function sqrtMarginTermFromRoot(factor: Ratio, rootUp: bigint): Ratio {
-  return divCeilNonNegative(factor * rootUp, PRICE_SCALE);
+  return (factor * rootUp + PRICE_SCALE_MINUS_ONE) / PRICE_SCALE; // ceil (divCeilNonNegative): both ≥ 0
 }
 
 /**
