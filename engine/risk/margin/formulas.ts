@@ -84,9 +84,23 @@ export function isqrtNear(m: bigint, hint: bigint): bigint {
   }
 }
 
-/** sqrtNotionalUp with a hint for the root (see isqrtNear); the same value. */
+/** sqrtNotionalUp with a hint for the root (see isqrtNear); the same value. Below 2^104 isqrtNear's double root
+ * and its tests give the ceiling too (r² < m < (r + 1)²: r + 1, the common case, with no third product). */
 export function sqrtNotionalUpNear(notionalUsd: bigint, hintRoot: bigint): bigint {
   const m = notionalUsd * PRICE_SCALE;
+  if (m < DOUBLE_ROOT_LIMIT && m >= 2n) {
+    // FLOAT-START: only the start; the exact tests below decide the answer (as isqrtNear).
+    const r = BigInt(Math.floor(Math.sqrt(Number(m))));
+    const square = r * r;
+    if (square > m) {
+      const down = r - 1n; // floor(sqrt(m)): the ceiling is r unless m is its square
+      return down * down === m ? down : r;
+    }
+    if (square === m) return r;
+    const up = r + 1n;
+    const upSquare = up * up;
+    return upSquare < m ? up + 1n : up; // floor is up when (r + 1)² ≤ m: ceiling up + 1 unless m is its square
+  }
   const r = isqrtNear(m, hintRoot);
   return r * r === m ? r : r + 1n;
 }
