@@ -19,6 +19,8 @@ import {
   haircutWeight,
   initialMarginRatio,
   isqrtNear,
+  sqrtNotionalUp,
+  sqrtNotionalUpNear,
   initialMarginRatioNotWorse,
   marginFraction,
   maintenanceMarginRatio,
@@ -168,6 +170,46 @@ describe("hot-path helpers equal the engine/fixed functions they stand in for", 
     );
     expect(isqrtNear(10n ** 24n - 1n, 1n)).toBe(10n ** 12n - 1n);
     expect(isqrtNear(10n ** 24n, 10n ** 12n + 1n)).toBe(10n ** 12n);
+  });
+
+  it("C1: C5: isqrtNear below 2^104 (the double root corrected by one unit) is floor(sqrt) — around every square, at each magnitude, and at the limit", () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: 2n ** 104n }), fc.bigInt({ min: -5n, max: 10n ** 22n }), (m, hint) => {
+        expect(isqrtNear(m, hint)).toBe(isqrt(m));
+      }),
+      { numRuns: 2_000 },
+    );
+    for (let bits = 1n; bits <= 53n; bits++) {
+      for (const r of [2n ** bits - 1n, 2n ** bits, 2n ** bits + 1n, (2n ** bits * 3n) / 4n + 7n]) {
+        expect(isqrtNear(r * r - 1n, 0n)).toBe(r - 1n);
+        expect(isqrtNear(r * r, 0n)).toBe(r);
+        expect(isqrtNear(r * r + 2n * r, 0n)).toBe(r); // (r + 1)² − 1
+        expect(isqrtNear(r * r + 2n * r + 1n, 0n)).toBe(r + 1n);
+      }
+    }
+    expect(isqrtNear(2n ** 104n - 1n, 0n)).toBe(2n ** 52n - 1n);
+    expect(isqrtNear(2n ** 104n, 0n)).toBe(2n ** 52n);
+    expect(isqrtNear(0n, 0n)).toBe(0n);
+    expect(isqrtNear(1n, 5n)).toBe(1n);
+    expect(isqrtNear(3n, 0n)).toBe(1n);
+  });
+
+  it("C5: sqrtNotionalUpNear (the double root's ceiling below 2^104, Newton above) is sqrtNotionalUp — at squares, their neighbours and at random", () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 75n }), fc.bigInt({ min: 0n, max: 10n ** 40n })), fc.bigInt({ min: -5n, max: 10n ** 22n }), (n, hint) => {
+        expect(sqrtNotionalUpNear(n, hint)).toBe(sqrtNotionalUp(n));
+      }),
+      { numRuns: 2_000 },
+    );
+    // n × 1e9 = r² exactly when n = 1e9 × k² (r = 1e9 × k): squares and their neighbours at each magnitude.
+    for (let k = 1n; k < 2n ** 40n; k = k * 3n + 1n) {
+      for (const n of [1_000_000_000n * k * k - 1n, 1_000_000_000n * k * k, 1_000_000_000n * k * k + 1n]) {
+        expect(sqrtNotionalUpNear(n, 0n)).toBe(sqrtNotionalUp(n));
+        expect(sqrtNotionalUpNear(n, 7n)).toBe(sqrtNotionalUp(n));
+      }
+    }
+    expect(sqrtNotionalUpNear(0n, 0n)).toBe(0n);
+    expect(sqrtNotionalUpNear(1n, 0n)).toBe(31_623n); // ceil(sqrt(1e9))
   });
 
   it("spotTradeChanges spends exactly the trade rule's quote amount (quoteAmount, Down) on every market", () => {

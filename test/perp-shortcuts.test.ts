@@ -27,6 +27,7 @@ import {
   type PositionMmfFormula,
 } from "../engine/perps/index.ts";
 import { Account, AccountPerps } from "../engine/risk/accounts.ts";
+import { BoundInput, BoundInputs } from "../engine/risk/margin/fill-bound.ts";
 import { LiquidationBook } from "../engine/risk/liquidation-book.ts";
 import { PriceSlot, SafeBand, safeBand, slotSurplusUsd, splitSurplusBudget, stableHoldingSafeBand, type BandFormulas } from "../engine/liquidation/index.ts";
 import {
@@ -951,5 +952,43 @@ describe("C8 shortcut: a perpetual order certified in doubles (AccountMargin.per
       { numRuns: 2_000 },
     );
     expect(tight).toBeGreaterThan(1_000);
+  });
+
+  it("C8: the doubles kept between an account's orders (BoundInputs) are its inputs' own — the same state, refused after its USDC fell one unit below the edge, passed again above it", () => {
+    const c: Case = {
+      usdc: 0n, btc: 0n, btcOwed: 0n, market: PERP_MARKETS[0]!.id, quantity: 3n * 10n ** 7n, entry: 60_000n * USD, openBuy: 0n, openSell: 0n,
+      other: 0n, pending: false, markUsd: 60_000n * USD, fills: 10n ** 6n, buy: true, pricePermille: 1000, bps: 5, leverage: 10,
+    };
+    ctx.setMarketMark(c.market, c.markUsd);
+    let lo = -1n;
+    let hi = 10n ** 15n;
+    while (hi - lo > 1n) {
+      const mid = (lo + hi) >> 1n;
+      if (fullPasses(accountOf(c, mid), c)) hi = mid;
+      else lo = mid;
+    }
+    const a = accountOf(c, hi + 10_000_000n);
+    expect(certified(a, c)).toBe(true);
+    a.available[USDC] = lo; // the same margin state (and BoundInputs slot): new sums, new doubles
+    a.markChanged(USDC);
+    a.syncedMargin();
+    expect(fullPasses(a, c)).toBe(false);
+    expect(certified(a, c)).toBe(false);
+    a.available[USDC] = hi + 10_000_000n;
+    a.markChanged(USDC);
+    a.syncedMargin();
+    expect(certified(a, c)).toBe(true);
+  });
+
+  it("BoundInputs: a slot's double is reused only for an equal bigint — another value (a colliding account, a changed sum) is converted afresh", () => {
+    const inputs = new BoundInputs();
+    const big = 2n ** 70n + 12_345n;
+    expect(inputs.number(3, BoundInput.CostBasis, big)).toBe(Number(big));
+    expect(inputs.number(3, BoundInput.CostBasis, 2n ** 70n + 12_345n)).toBe(Number(big)); // equal value, another bigint
+    expect(inputs.number(3, BoundInput.CostBasis, -7n)).toBe(-7);
+    expect(inputs.number(3, BoundInput.NetEquity, 0n)).toBe(0);
+    expect(inputs.number(3, BoundInput.NetEquity, 2n ** 53n + 1n)).toBe(2 ** 53);
+    expect(inputs.number(4, BoundInput.CostBasis, 5n)).toBe(5);
+    expect(inputs.number(3, BoundInput.CostBasis, -7n)).toBe(-7);
   });
 });

@@ -551,6 +551,32 @@ describe("P1: P5: positions", () => {
     for (const [name, b, s2, q, change] of rows) expect([name, openInterestChange(b, s2, q)]).toEqual([name, change]);
   });
 
+  it("P1: break-even without the quote unit's products is the written quotient — (openCost × 10^q + paid × 10^(b + 9)) / (quantity × 10^q), a long's up, a short's down — on random positions", () => {
+    const ceil = (n: bigint, d: bigint): bigint => (n >= 0n ? (n + d - 1n) / d : -(-n / d));
+    const floor = (n: bigint, d: bigint): bigint => (n >= 0n ? n / d : -((-n + d - 1n) / d));
+    fc.assert(
+      fc.property(
+        fc.bigInt({ min: -(10n ** 12n), max: 10n ** 12n }).filter((q) => q !== 0n),
+        fc.bigInt({ min: -(10n ** 27n), max: 10n ** 27n }),
+        fc.bigInt({ min: 0n, max: 10n ** 12n }),
+        fc.bigInt({ min: -(10n ** 12n), max: 10n ** 12n }),
+        fc.constantFrom([8, 6], [9, 6], [6, 6], [0, 6], [18, 6], [8, 0], [2, 9], [0, 12]),
+        (q, openCost, fees, funding, [base, quote]) => {
+          const pos = new PerpPosition();
+          pos.netQuantity = q;
+          pos.openCostBasis = openCost;
+          pos.feesPaid = fees;
+          pos.fundingPaid = funding;
+          const unit = 10n ** BigInt(quote!);
+          const numerator = openCost * unit + (fees + funding) * 10n ** BigInt(base! + 9);
+          const want = q > 0n ? ceil(numerator, q * unit) : floor(-numerator, -q * unit);
+          expect(breakEvenPrice(pos, base!, quote!)).toBe(want);
+        },
+      ),
+      { numRuns: 3_000 },
+    );
+  });
+
   it("P1: break-even = entry moved by fees and funding paid (a long's rounds up, a short's down)", () => {
     const fx = new FillEffect();
     const long = new PerpPosition();

@@ -84,13 +84,21 @@ export function maintenanceShortfallAtMark(inp: LiquidationPriceInputs, price: P
   // (test/perps.test.ts compares them on random inputs).
   const exposureValue = inp.exposureQuantity * price;
   if (exposureValue < 0n) return maintenanceShortfallSigned(inp, price, mmfOf, unit);
-  const notional = (exposureValue + unit - 1n) / unit;
+  const notional = (exposureValue + unitMinusOne(inp.baseDecimals)) / unit;
   const marginValue = notional === 0n ? 0n : notional * mmfOf(notional, inp.mmf);
-  const margin = marginValue >= 0n ? (marginValue + RATIO_SCALE - 1n) / RATIO_SCALE : divRound(marginValue, RATIO_SCALE, Rounding.Up);
+  const margin = marginValue >= 0n ? (marginValue + RATIO_SCALE_MINUS_ONE) / RATIO_SCALE : divRound(marginValue, RATIO_SCALE, Rounding.Up);
   const pnlValue = inp.quantity * price - inp.costBasis;
   let upnl = pnlValue / unit;
   if (upnl * unit > pnlValue) upnl -= 1n;
   return inp.otherMaintenanceMarginUsd + margin - (inp.otherEquityUsd + upnl);
+}
+
+const RATIO_SCALE_MINUS_ONE = RATIO_SCALE - 1n;
+/** 10^decimals − 1 by decimals up to 36 (a ceiling's numerator term: one bigint fewer per evaluation). */
+const UNIT_MINUS_ONE: readonly bigint[] = Array.from({ length: 37 }, (_, d) => pow10(d) - 1n);
+
+function unitMinusOne(decimals: number): bigint {
+  return decimals < UNIT_MINUS_ONE.length ? UNIT_MINUS_ONE[decimals]! : pow10(decimals) - 1n;
 }
 
 /** maintenanceShortfallAtMark for a negative exposure value (a negative price: never the solver's grid), by divRound. */

@@ -192,6 +192,14 @@ export function entryPrice(pos: PerpPosition): Price {
 export function breakEvenPrice(pos: PerpPosition, baseDecimals: number, quoteDecimals: number): Price {
   const q = pos.netQuantity;
   if (q === 0n) return 0n;
+  const shift = baseDecimals + PRICE_DECIMALS - quoteDecimals;
+  if (shift >= 0) {
+    // The same quotient with quoteUnit cancelled from both sides (no product by it): the same rational, so the same
+    // rounding; a position report's (pipeline.perp-order).
+    const paid = pos.feesPaid + pos.fundingPaid;
+    const numerator = paid === 0n ? pos.openCostBasis : pos.openCostBasis + paid * pow10(shift);
+    return q > 0n ? divRound(numerator, q, Rounding.Up) : divRound(-numerator, -q, Rounding.Down);
+  }
   const quoteUnit = pow10(quoteDecimals);
   const numerator = pos.openCostBasis * quoteUnit + (pos.feesPaid + pos.fundingPaid) * pow10(baseDecimals + PRICE_DECIMALS);
   // numerator / (q × quoteUnit): for q < 0 flip both signs; a long rounds up, a short down.

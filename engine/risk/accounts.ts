@@ -296,6 +296,11 @@ export class Account {
     return this.volumeRecord;
   }
 
+  /** The user's volume record if this account has read it already (`volume`), else null — without making one. */
+  get volumeIfRead(): UserVolume | null {
+    return this.volumeRecord;
+  }
+
   /** Sets the units of `asset` locked by open orders (a restore; orders move them with addLocked). */
   setLocked(asset: number, units: bigint): void {
     if (units === 0n && isSharedZeroBigints(this.locked)) return;

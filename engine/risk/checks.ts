@@ -128,7 +128,7 @@ export function checkPerpOrder(s: RiskState, cmd: CommandRecord, market: MarketC
  */
 export function perpFillPassesMargin(s: RiskState, market: MarketConfig, account: Account, side: Side, fills: bigint, price: bigint): boolean {
   const m = market.id;
-  const feeBps = s.takerBpsOf(account.id);
+  const feeBps = s.takerBpsOfAccount(account);
   const qtyDelta = side === Side.Buy ? fills : -fills;
   const margin = account.syncedMarginExceptPerp(m);
   // C4/C8: a resting order is credited nothing — a fill better than the mark (a sell above it, a buy below it) is

@@ -309,6 +309,24 @@ export function takePerpHold(s: RiskState, orderId: number, account: Account, ma
   if (clientId !== 0n) s.byClientId.set(clientKey(account.id, market, clientId), orderId);
 }
 
+/**
+ * A perpetual fill of `quantity` (> 0) takes it off the order's open quantity (at most all of it), as addPerpOpen with
+ * the negated amount, without the negation's bigint — and a fill of all of it leaves the literal zero (R2 of every
+ * perpetual fill side, pipeline.perp-order).
+ */
+export function takePerpFill(s: RiskState, account: Account, hold: OrderHold, quantity: bigint): void {
+  const open = hold.perpOpen;
+  if (open === 0n) return;
+  const taken = open < quantity ? open : quantity;
+  const perps = s.perpsOf(account);
+  hold.perpOpen = taken === open ? 0n : open - taken;
+  const side = hold.side === Side.Buy ? perps.openBuy : perps.openSell;
+  const m = hold.market;
+  const total = side[m]!;
+  side[m] = total === taken ? 0n : total - taken;
+  account.perpChanged(m);
+}
+
 /** The perpetual order's open quantity changes by `delta` (C4: its account's open buys or sells follow). */
 export function addPerpOpen(s: RiskState, account: Account, hold: OrderHold, delta: bigint): void {
   if (delta === 0n) return;

@@ -8,9 +8,9 @@ import type { OrderHold } from "./holds.ts";
 import { creditInsurance } from "./insurance.ts";
 import { payFundingBeforeFill } from "./funding.ts";
 import { feeAmount } from "./margin/index.ts";
-import { addPerpOpen, creditInflow, creditUsdc, debitUsdc, incoming, reduceOpenBorrow, releaseHoldFunds } from "./funds.ts";
+import { creditInflow, creditUsdc, debitUsdc, incoming, reduceOpenBorrow, releaseHoldFunds, takePerpFill } from "./funds.ts";
 import { publishBalance, publishPosition, publishSettlementRows } from "./replies.ts";
-import { positionReportInto } from "./queries.ts";
+import { accountPositionReportInto } from "./queries.ts";
 import { SettlementReason, SettlementStep, type RiskState } from "./state.ts";
 import { isEngineOrderId, liquidationFee, NoStepReason } from "../liquidation/index.ts";
 
@@ -115,7 +115,8 @@ export function publishPendingPositions(s: RiskState, sink: EventSink): void {
     const account = accounts[i]!;
     const m = pending.markets[i]!;
     account.perps!.reportAt[m] = 0;
-    publishPosition(s, pending.seqs[i]!, positionReportInto(s, account.id, m, s.positionOut), sink);
+    s.pools.sync(account);
+    publishPosition(s, pending.seqs[i]!, accountPositionReportInto(s, account, m, s.positionOut), sink);
   }
   pending.length = 0;
 }
@@ -127,7 +128,7 @@ function settlePerpSide(s: RiskState, account: Account, orderId: number, side: n
     throw new Error(`risk invariant: perpetual fill for order ${orderId} of account ${account.id} without a hold`);
   }
   const quantity = e.quantity;
-  addPerpOpen(s, account, hold, -(hold.perpOpen < quantity ? hold.perpOpen : quantity));
+  takePerpFill(s, account, hold, quantity);
   const fee = feeAmount(e.quoteQuantity, feeBps);
   changePosition(s, account, side, market, quantity, e.price, fee);
   return fee;

@@ -433,7 +433,12 @@ export function positionReport(s: RiskState, accountId: number, m: number): Posi
 
 /** positionReport written into `out` (RiskState.positionOut for a report published at once: no record per report). */
 export function positionReportInto(s: RiskState, accountId: number, m: number, out: PositionReportRecord): PositionReportRecord {
-  const account = s.accountOrEmpty(accountId);
+  return accountPositionReportInto(s, s.accountOrEmpty(accountId), m, out);
+}
+
+/** positionReportInto for an account at hand (valued at the pools' indices: PoolBook.sync), without its look-up. */
+export function accountPositionReportInto(s: RiskState, account: Account, m: number, out: PositionReportRecord): PositionReportRecord {
+  const accountId = account.id;
   const market = s.config.markets[m]!;
   const ctx = s.marginContext;
   const perps = account.perps;

@@ -496,4 +496,12 @@ export class RiskState {
   takerBpsOf(accountId: number): number {
     return this.feeTiers[this.volumes.tierOf(userOf(accountId), dayOf(this.nowMs))]!.takerBps;
   }
+
+  /** takerBpsOf(account.id), from the account's own volume record when it has one (the book's record of its user: no
+   * look-up by user; every perpetual order's C8 check, pipeline.perp-order). */
+  takerBpsOfAccount(account: Account): number {
+    const u = account.volumeIfRead;
+    if (u === null) return this.takerBpsOf(account.id);
+    return this.feeTiers[this.volumes.roll(u, dayOf(this.nowMs)).tier]!.takerBps;
+  }
 }

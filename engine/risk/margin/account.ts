@@ -45,7 +45,7 @@ import {
 } from "./formulas.ts";
 import { MarginChanges } from "./changes.ts";
 import { CornerMargin } from "./corners.ts";
-import { feeUpperBound, PerpFillBound, perpFillBoundPasses } from "./fill-bound.ts";
+import { BOUND_INPUT_SLOTS, BoundInput, BoundInputs, feeUpperBound, PerpFillBound, perpFillBoundPasses } from "./fill-bound.ts";
 
 export { MarginChanges, MARGIN_CHANGES_CAPACITY } from "./changes.ts";
 
@@ -53,8 +53,15 @@ export { MarginChanges, MARGIN_CHANGES_CAPACITY } from "./changes.ts";
 const ROOT_HINT = new RootHint();
 /** perpFillSurelyPasses's doubles (one record: the shard's thread is the only caller). */
 const FILL_BOUND = new PerpFillBound();
+/** perpFillSurelyPasses's doubles of the inputs that hold still between an account's orders (fill-bound.ts). */
+const BOUND_INPUTS = new BoundInputs();
+/** The next margin state's BoundInputs slot: states made one after another take different slots. */
+let nextBoundSlot = 0;
 
 export class AccountMargin extends CornerMargin {
+  /** This state's slot of BOUND_INPUTS (a cache: any slot gives the same answers). */
+  private readonly boundSlot = nextBoundSlot++ & (BOUND_INPUT_SLOTS - 1);
+
   assetWeightRatio(asset: number): Ratio {
     this.refreshMarks();
     return this.assetWeight[asset]!;
@@ -361,23 +368,24 @@ export class AccountMargin extends CornerMargin {
     if (ctx.haircut[quoteAsset]!.kind !== "identity") return false;
     this.refreshMarks();
     const b = FILL_BOUND;
-    b.fillQuantity = Number(qtyDelta);
-    b.fillPrice = Number(price);
+    const inputs = BOUND_INPUTS;
+    const slot = this.boundSlot;
+    b.fillQuantity = inputs.number(slot, BoundInput.FillQuantity, qtyDelta);
+    b.fillPrice = inputs.number(slot, BoundInput.FillPrice, price);
     b.feeLossUsd = 0;
     if (feeBps > 0) {
       const fills = b.fillQuantity < 0 ? -b.fillQuantity : b.fillQuantity;
       const fee = feeUpperBound(fills, b.fillPrice, ctx.marketFeeShiftScale[m]!, feeBps);
-      if (!(fee <= Number(this.assetSpendable[quoteAsset]!))) return false; // may borrow: the full check decides
+      // may borrow: the full check decides
+      if (!(fee <= inputs.number(slot, BoundInput.Spendable, this.assetSpendable[quoteAsset]!))) return false;
       b.feeLossUsd = ((fee * ctx.assetMarkNumber[quoteAsset]!) / ctx.assetUnitNumber[quoteAsset]!) * (1 + 2 ** -45) + 1;
     }
-    b.netEquity = Number(this.netEquitySum);
-    b.initialMargin = Number(this.imSum);
-    const upnl = this.posUpnl[m]!;
-    const im = this.posIm[m]!;
-    b.slotUpnl = upnl === 0n ? 0 : Number(upnl);
-    b.slotIm = im === 0n ? 0 : Number(im);
-    b.quantity = qty === 0n ? 0 : Number(qty);
-    b.costBasis = cost === 0n ? 0 : Number(cost);
+    b.netEquity = inputs.number(slot, BoundInput.NetEquity, this.netEquitySum);
+    b.initialMargin = inputs.number(slot, BoundInput.InitialMargin, this.imSum);
+    b.slotUpnl = inputs.number(slot, BoundInput.SlotUpnl, this.posUpnl[m]!);
+    b.slotIm = inputs.number(slot, BoundInput.SlotIm, this.posIm[m]!);
+    b.quantity = inputs.number(slot, BoundInput.Quantity, qty);
+    b.costBasis = inputs.number(slot, BoundInput.CostBasis, cost);
     b.openBuy = openBuy === 0n ? 0 : Number(openBuy);
     b.openSell = openSell === 0n ? 0 : Number(openSell);
     b.mark = ctx.marketMarkNumber[m]!;

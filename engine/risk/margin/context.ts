@@ -42,6 +42,8 @@ export class MarginContext {
   readonly marketQuoteAsset: number[];
   readonly marketBaseDecimals: number[];
   readonly marketBaseUnit: bigint[];
+  /** marketBaseUnit − 1 (a ceiling's numerator term). */
+  readonly marketBaseUnitMinusOne: bigint[];
   /** Trade quote amount = floor(qty × price × multiplier / divisor): 10^(quoteDecimals − baseDecimals − PRICE_DECIMALS)
    * split into a multiplier and a divisor (one of them 1), so the hot path pays no pow10. */
   readonly marketQuoteMultiplier: bigint[];
@@ -92,6 +94,7 @@ export class MarginContext {
     this.marketQuoteAsset = markets.map((m) => m.quoteAsset);
     this.marketBaseDecimals = markets.map((m) => assets[m.baseAsset]!.decimals);
     this.marketBaseUnit = markets.map((m) => pow10(assets[m.baseAsset]!.decimals));
+    this.marketBaseUnitMinusOne = this.marketBaseUnit.map((u) => u - 1n);
     const quoteShift = markets.map((m) => assets[m.quoteAsset]!.decimals - assets[m.baseAsset]!.decimals - PRICE_DECIMALS);
     this.marketQuoteMultiplier = quoteShift.map((k) => (k > 0 ? pow10(k) : 1n));
     this.marketQuoteDivisor = quoteShift.map((k) => (k < 0 ? pow10(-k) : 1n));

@@ -44,12 +44,35 @@ export function divCeilNonNegative(n: bigint, d: bigint): bigint {
   return (n + d - 1n) / d;
 }
 
+const RATIO_SCALE_MINUS_ONE = RATIO_SCALE - 1n;
+const PRICE_SCALE_MINUS_ONE = PRICE_SCALE - 1n;
+
+/** ceil(n / RATIO_SCALE) for n ≥ 0: divCeilNonNegative with the divisor's d − 1 made once (a margin: notional × IMF
+ * or MMF) — one bigint fewer per margin of the sync and of P8 (pipeline.perp-order). */
+export function divCeilRatio(n: bigint): bigint {
+  return (n + RATIO_SCALE_MINUS_ONE) / RATIO_SCALE;
+}
+
+/** Below this m, the double square root of Number(m) is within 0.75 of sqrt(m) (see isqrtNear). */
+const DOUBLE_ROOT_LIMIT = 1n << 104n;
+
 /**
- * floor(sqrt(m)) by Newton's method started from `hint` (any value; ≤ 0 means none). Exact whatever the hint:
- * one step from any x ≥ 1 lands at or above floor(sqrt(m)) (AM–GM), and from there the iterates decrease to it.
- * A hint near the root (a slot's previous root) makes it 1–3 divisions instead of isqrt's full descent.
+ * floor(sqrt(m)) (m ≥ 0). Below 2^104 from the double square root, corrected by one unit either way: sqrt(m) < 2^52,
+ * Number(m) and Math.sqrt each err by at most 2^-53 relatively (2^-54 after the root for the first), so the double
+ * is within 0.75 of sqrt(m), its floor within one of floor(sqrt(m)), and one test each way (r² > m, (r + 1)² ≤ m)
+ * makes it exact — two products where Newton from a near hint took three long divisions (the margin sync's and P8's
+ * roots, pipeline.perp-order). Above, Newton's method started from `hint` (any value; ≤ 0 means none), exact
+ * whatever the hint: one step from any x ≥ 1 lands at or above floor(sqrt(m)) (AM–GM), and from there the iterates
+ * decrease to it; a hint near the root (a slot's previous root) makes it 1–3 divisions instead of isqrt's descent.
  */
 export function isqrtNear(m: bigint, hint: bigint): bigint {
+  if (m < DOUBLE_ROOT_LIMIT && m >= 2n) {
+    // FLOAT-START: only the start; the two exact tests below decide the answer.
+    const r = BigInt(Math.floor(Math.sqrt(Number(m))));
+    if (r * r > m) return r - 1n;
+    const up = r + 1n;
+    return up * up <= m ? up : r;
+  }
   if (hint <= 0n) return isqrt(m);
   if (m < 2n) return m;
   let x = (hint + m / hint) >> 1n;
@@ -61,9 +84,23 @@ export function isqrtNear(m: bigint, hint: bigint): bigint {
   }
 }
 
-/** sqrtNotionalUp with a hint for the root (see isqrtNear); the same value. */
+/** sqrtNotionalUp with a hint for the root (see isqrtNear); the same value. Below 2^104 isqrtNear's double root
+ * and its tests give the ceiling too (r² < m < (r + 1)²: r + 1, the common case, with no third product). */
 export function sqrtNotionalUpNear(notionalUsd: bigint, hintRoot: bigint): bigint {
   const m = notionalUsd * PRICE_SCALE;
+  if (m < DOUBLE_ROOT_LIMIT && m >= 2n) {
+    // FLOAT-START: only the start; the exact tests below decide the answer (as isqrtNear).
+    const r = BigInt(Math.floor(Math.sqrt(Number(m))));
+    const square = r * r;
+    if (square > m) {
+      const down = r - 1n; // floor(sqrt(m)): the ceiling is r unless m is its square
+      return down * down === m ? down : r;
+    }
+    if (square === m) return r;
+    const up = r + 1n;
+    const upSquare = up * up;
+    return upSquare < m ? up + 1n : up; // floor is up when (r + 1)² ≤ m: ceiling up + 1 unless m is its square
+  }
   const r = isqrtNear(m, hintRoot);
   return r * r === m ? r : r + 1n;
 }
@@ -86,7 +123,7 @@ export function sqrtMarginTerm(factor: Ratio, notionalUsd: bigint): Ratio {
 
 /** sqrtMarginTerm given the rounded-up root (sqrtNotionalUp) of the notional. */
 export function sqrtMarginTermFromRoot(factor: Ratio, rootUp: bigint): Ratio {
-  return divCeilNonNegative(factor * rootUp, PRICE_SCALE);
+  return (factor * rootUp + PRICE_SCALE_MINUS_ONE) / PRICE_SCALE; // ceil (divCeilNonNegative): both ≥ 0
 }
 
 /**

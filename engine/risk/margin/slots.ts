@@ -7,7 +7,7 @@ import { RATIO_SCALE } from "../../model/index.ts";
 import type { MarginContext } from "./context.ts";
 import { zeroBigints, zeroFlags } from "../../collections/index.ts";
 import {
-  divCeilNonNegative,
+  divCeilRatio,
   divFloorNonNegative,
   exposureQuantity,
   haircutWeightFromRoot,
@@ -481,8 +481,8 @@ export class MarginSlots {
         if (term > mmf) mmf = term;
       }
     }
-    slotOut.sIm = divCeilNonNegative(liability * imf, RATIO_SCALE);
-    if (withMaintenance) slotOut.sMm = divCeilNonNegative(liability * mmf, RATIO_SCALE);
+    slotOut.sIm = divCeilRatio(liability * imf);
+    if (withMaintenance) slotOut.sMm = divCeilRatio(liability * mmf);
   }
 
   /** Contribution of perpetual `m` into the scratch fields (same conventions as computeAsset). */
@@ -512,7 +512,7 @@ export class MarginSlots {
       slotOut.sMm = 0n;
       return;
     }
-    const notional = divCeilNonNegative(exposure * mark, unit);
+    const notional = (exposure * mark + ctx.marketBaseUnitMinusOne[m]!) / unit; // ceil: both ≥ 0
     slotOut.sNotional = notional;
     let imf = this.marketImfFloor[m]!;
     const mmfFn = ctx.marketMmf[m]!;
@@ -531,8 +531,8 @@ export class MarginSlots {
         if (term > mmf) mmf = term;
       }
     }
-    slotOut.sIm = divCeilNonNegative(notional * imf, RATIO_SCALE);
-    if (withMaintenance) slotOut.sMm = divCeilNonNegative(notional * mmf, RATIO_SCALE);
+    slotOut.sIm = divCeilRatio(notional * imf);
+    if (withMaintenance) slotOut.sMm = divCeilRatio(notional * mmf);
   }
 
   protected applyAsset(a: number, held: bigint, owed: bigint): void {
@@ -570,8 +570,9 @@ export class MarginSlots {
     // Each sum moves by its part's change; an unchanged part (a fill that keeps the exposure, an order that moves no
     // PnL) leaves its sum as it is without a bigint allocated for the difference.
     if (slotOut.sUpnl !== this.posUpnl[m]) {
-      this.netEquitySum += slotOut.sUpnl - this.posUpnl[m]!;
-      this.upnlSum += slotOut.sUpnl - this.posUpnl[m]!;
+      const upnlDelta = slotOut.sUpnl - this.posUpnl[m]!;
+      this.netEquitySum += upnlDelta;
+      this.upnlSum += upnlDelta;
     }
     if (slotOut.sNotional !== this.posNotional[m]) this.tenSum += slotOut.sNotional - this.posNotional[m]!;
     if (slotOut.sIm !== this.posIm[m]) this.imSum += slotOut.sIm - this.posIm[m]!;
