@@ -74,11 +74,15 @@ export const JOURNAL_GROUP_BATCHES_MAX = 8;
 /**
  * The group commit's pace (issue 15, `crossbook start --journal-group-us`): the least time between the starts of two
  * durable writes, so that at a low rate the commands of several turns share one write. Every group costs the same
- * thread wake-ups and system calls however few commands it holds (the engine worker's, the journal thread's, the
- * gateway's; ~0.1 ms of CPU in all on this VM), and at 10k commands/s with no pace the writes follow each other
- * (~3,000–5,000 a second, ~2–3 commands each). 0: a write begins as soon as the one before it returned.
+ * thread wake-ups and system calls however few commands it holds — the engine worker's wake-up and park, the journal
+ * thread's, its O_DSYNC write and the eventfd that wakes the gateway, the gateway's futex notifies: 0.15–0.35 ms of
+ * server CPU in all on this VM (more at load) — and at 10k commands/s with no pace the writes follow each other
+ * (~3,000 a second with the journal thread, ~5,000 inline, 2–3 commands each), so most of the server's CPU there was
+ * per group, not per command. At 1 ms a 10k/s feed is ~1,000 groups of ~10; a command waits for the next write about
+ * as long as it waited for the write in progress before (it always waited for one). 0: a write begins as soon as the
+ * one before it returned.
  */
-export const JOURNAL_GROUP_INTERVAL_MS_DEFAULT = 0;
+export const JOURNAL_GROUP_INTERVAL_MS_DEFAULT = 1;
 /** A group of this many commands is written at once, whatever the pace: the pace only gathers small groups. */
 export const JOURNAL_GROUP_EAGER_COMMANDS = 16;
 
