@@ -18,6 +18,12 @@
 //     matter (the thread writes while this thread goes on), with InlineJournal (`--journal-write inline`) the append
 //     is the blocking write itself, and the engine runs the group meanwhile (issue 15, ninth round).
 //
+// Group commit's pace (issue 15, tenth round): a write begins at least JOURNAL_GROUP_INTERVAL_MS_DEFAULT (1 ms) after
+// the one before it began, unless JOURNAL_GROUP_EAGER_COMMANDS wait or the last group was a single command (one client
+// waiting for each ack is not slowed). At a low rate most of the server's CPU was per group (thread wake-ups, the
+// O_DSYNC write, the eventfd back), not per command; the pace only decides when a group is cut, never what is
+// durable before what is released (X4P as above; drain() writes a waiting group at once).
+//
 // Encode once: submit() writes each command straight into the record layout, into a group arena laid out as the
 // journal's batch frames (header, records, header, records, …). The journal writes the arena's bytes as they are
 // (the headers filled in place), and the engine's rings get the same records (ThreadedPipeline.submitEncoded): no
