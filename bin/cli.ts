@@ -21,6 +21,7 @@ import {
   writePrivateKeyFile,
 } from "../gateway/auth/keys.ts";
 import { startServer } from "../gateway/server.ts";
+import { JOURNAL_GROUP_INTERVAL_MS_DEFAULT } from "../gateway/sequencer.ts";
 import { SNAPSHOT_POLICY_DEFAULT, type SnapshotPolicy } from "../gateway/snapshots.ts";
 import { toJsonText, type CommandJson, type EventJson } from "../gateway/client/codec.ts";
 import { CrossbookClient, fetchPublicConfig, httpBaseOf, signedGet, type PublicConfig } from "../gateway/client/ws-client.ts";
@@ -57,6 +58,7 @@ async function start(argv: string[]): Promise<void> {
       "feed-file": { type: "string" },
       "trace-hops": { type: "string" },
       "journal-write": { type: "string", default: "thread" },
+      "journal-group-us": { type: "string" },
   }, "start");
   if (positionals.length > 0) fail(`start: unexpected argument "${positionals[0]}" (see: crossbook start --help)`);
   const config = configFrom(values.config as string | undefined);
@@ -89,6 +91,7 @@ async function start(argv: string[]): Promise<void> {
     ...(values.archive !== undefined ? { archiveDir: values.archive as string } : {}),
     traceHopsSeconds: intOption(values["trace-hops"] as string | undefined, "trace-hops", 0, 0, 3600),
     journalWrite,
+    journalGroupMs: intOption(values["journal-group-us"] as string | undefined, "journal-group-us", JOURNAL_GROUP_INTERVAL_MS_DEFAULT * 1000, 0, 100_000) / 1000,
   }).catch((e: unknown) => fail((e as Error).message));
   stopOnSignals(server, feedArgs === null ? null : startFeedProcess(feedArgs, values, server.port));
 }

@@ -18,6 +18,12 @@
 //     matter (the thread writes while this thread goes on), with InlineJournal (`--journal-write inline`) the append
 //     is the blocking write itself, and the engine runs the group meanwhile (issue 15, ninth round).
 //
+// Group commit's pace (issue 15, tenth round): a write begins at least JOURNAL_GROUP_INTERVAL_MS_DEFAULT (1 ms) after
+// the one before it began, unless JOURNAL_GROUP_EAGER_COMMANDS wait or the last group was a single command (one client
+// waiting for each ack is not slowed). At a low rate most of the server's CPU was per group (thread wake-ups, the
+// O_DSYNC write, the eventfd back), not per command; the pace only decides when a group is cut, never what is
+// durable before what is released (X4P as above; drain() writes a waiting group at once).
+//
 // Encode once: submit() writes each command straight into the record layout, into a group arena laid out as the
 // journal's batch frames (header, records, header, records, …). The journal writes the arena's bytes as they are
 // (the headers filled in place), and the engine's rings get the same records (ThreadedPipeline.submitEncoded): no
@@ -70,6 +76,21 @@ export const INFLIGHT_COMMANDS_MAX = 1 << 16;
 
 /** Batches journaled under one fsync, at most (group commit): up to 8 × BATCH_COMMANDS_MAX commands per fsync. */
 export const JOURNAL_GROUP_BATCHES_MAX = 8;
+
+/**
+ * The group commit's pace (issue 15, `crossbook start --journal-group-us`): the least time between the starts of two
+ * durable writes, so that at a low rate the commands of several turns share one write. Every group costs the same
+ * thread wake-ups and system calls however few commands it holds — the engine worker's wake-up and park, the journal
+ * thread's, its O_DSYNC write and the eventfd that wakes the gateway, the gateway's futex notifies: 0.15–0.35 ms of
+ * server CPU in all on this VM (more at load) — and at 10k commands/s with no pace the writes follow each other
+ * (~3,000 a second with the journal thread, ~5,000 inline, 2–3 commands each), so most of the server's CPU there was
+ * per group, not per command. At 1 ms a 10k/s feed is ~1,000 groups of ~10; a command waits for the next write about
+ * as long as it waited for the write in progress before (it always waited for one). 0: a write begins as soon as the
+ * one before it returned.
+ */
+export const JOURNAL_GROUP_INTERVAL_MS_DEFAULT = 1;
+/** A group of this many commands is written at once, whatever the pace: the pace only gathers small groups. */
+export const JOURNAL_GROUP_EAGER_COMMANDS = 16;
 
 /**
  * Where the sequencer journals its groups: JournalWriter (one durable write at a time) or JournalThread (groups
@@ -234,6 +255,15 @@ export class Sequencer {
   /** The last command and batch handed to the engine. */
   private handedSeq: number;
   private handedBatch: number;
+  /** When the last durable write began (performance.now() ms), for the pace (groupIntervalMs). */
+  private lastWriteBeganMs = -Infinity;
+  /** Commands of the group whose write began last: one alone (a single client waiting for each ack) is not paced. */
+  private lastGroupCommands = 0;
+  /** A group waits for the pace: the timer that starts its write if no turn does first (armed once, refreshed). */
+  private paceTimer: ReturnType<typeof setTimeout> | null = null;
+  private paceArmed = false;
+  /** Off while drain() runs: every group is written at once. */
+  private pacing = true;
 
   constructor(
     private readonly journal: GroupJournal,
@@ -243,6 +273,8 @@ export class Sequencer {
     private readonly onJournalFailure: (e: Error) => void,
     /** `crossbook start --trace-hops`: each group's hops are stamped (gateway/hop-timer.ts); null = off. */
     private readonly hops: HopTimer | null = null,
+    /** The least time between the starts of two durable writes (ms; 0 = none): JOURNAL_GROUP_INTERVAL_MS_DEFAULT. */
+    private readonly groupIntervalMs = 0,
   ) {
     this.nextSeq = lastSeq + 1;
     this.nextBatch = lastBatch + 1;
@@ -343,8 +375,13 @@ export class Sequencer {
    */
   private startWrites(): void {
     while (this.failed === null && this.writing.length < this.appendsInFlightMax) {
+      if (this.paced()) break;
       const group = this.nextGroup();
       if (group === null) break;
+      if (this.groupIntervalMs > 0) {
+        this.lastWriteBeganMs = performance.now();
+        this.lastGroupCommands = group.commands();
+      }
       const firstBatch = this.nextBatch;
       this.nextBatch += group.batches;
       const frames = this.journalFrames(group, firstBatch);
@@ -362,6 +399,29 @@ export class Sequencer {
     }
     this.handQueued();
   }
+
+  /**
+   * The group commit's pace: true when the group filling (none full waits behind it) must wait, because the last
+   * write began less than groupIntervalMs ago. It is written by the first turn's end (afterTurn) past the pace — at a
+   * steady rate a turn comes every few commands — or else by the pace timer (Node's timers: 1 ms at the least).
+   */
+  private paced(): boolean {
+    if (this.groupIntervalMs <= 0 || !this.pacing || this.queued.length > 0 || this.lastGroupCommands < 2) return false;
+    const arena = this.filling;
+    if (arena === null || arena.empty || arena.commands() >= JOURNAL_GROUP_EAGER_COMMANDS) return false;
+    if (performance.now() - this.lastWriteBeganMs >= this.groupIntervalMs) return false;
+    if (!this.paceArmed) {
+      this.paceArmed = true;
+      if (this.paceTimer === null) this.paceTimer = setTimeout(this.paceEnd, this.groupIntervalMs);
+      else this.paceTimer.refresh();
+    }
+    return true;
+  }
+
+  private readonly paceEnd = (): void => {
+    this.paceArmed = false;
+    if (!this.turnPending) this.afterTurn();
+  };
 
   /**
    * Hands the groups waiting, in order, to the engine: at once (trySubmitEncoded, no promise) while the rings have
@@ -569,6 +629,17 @@ export class Sequencer {
 
   /** Resolves when every command submitted so far is journaled and processed by the engine. */
   async drain(): Promise<void> {
+    this.pacing = false;
+    try {
+      await this.drainNow();
+    } finally {
+      this.pacing = true;
+    }
+  }
+
+  private async drainNow(): Promise<void> {
+    // A group waiting for the pace is written now.
+    if (!this.turnPending && this.flushing === null) this.afterTurn();
     for (;;) {
       // X4P fail-stop: what was handed but not journaled is never released, so nothing more will finish.
       if (this.failed !== null) return;

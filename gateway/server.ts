@@ -15,7 +15,7 @@ import { lockDataDir } from "./data-lock.ts";
 import { serveHttpRoutes } from "./http-routes.ts";
 import { recoverEngine, type RecoveredEngine } from "./recovery.ts";
 import { HopTimer } from "./hop-timer.ts";
-import { Sequencer } from "./sequencer.ts";
+import { JOURNAL_GROUP_INTERVAL_MS_DEFAULT, Sequencer } from "./sequencer.ts";
 import { ServerCore, type GatewayLimits } from "./server-core.ts";
 import { closeAllSockets, serveWebSockets } from "./server-sockets.ts";
 import { SnapshotScheduler, type SnapshotPolicy, type SnapshotWriterKind, type TakenSnapshot } from "./snapshots.ts";
@@ -73,6 +73,11 @@ export interface ServerOptions {
    * the write). Durability is the same (`crossbook start --journal-write inline`).
    */
   readonly journalWrite?: "thread" | "inline";
+  /**
+   * Issue 15: the least time between the starts of two durable writes (ms; 0 = a write begins as soon as the one before
+   * it returned), JOURNAL_GROUP_INTERVAL_MS_DEFAULT (1 ms) when absent (`crossbook start --journal-group-us`).
+   */
+  readonly journalGroupMs?: number;
 }
 
 export interface RunningServer {
@@ -209,7 +214,7 @@ async function goLive(core: ServerCore, opts: ServerOptions, journalDir: string,
   core.sequencer = new Sequencer(core.journal, core.pipeline, recovered.lastSeq, recovered.lastBatch, (e) => {
     core.log(`FATAL journal: ${e.message}`);
     core.fatal?.(e.message);
-  }, hops);
+  }, hops, opts.journalGroupMs ?? JOURNAL_GROUP_INTERVAL_MS_DEFAULT);
   if (hops !== null) {
     core.hopReports = setInterval(() => {
       const line = hops.report();
