@@ -16,10 +16,11 @@ export const USAGE = `crossbook — cross-margin exchange engine
                                                    (group-commit wait, write, hand-off, engine), p50/p99
                   [--journal-write thread|inline]  who makes the journal's durable writes: its own thread
                                                    (default) or the gateway thread at the end of its turn
-                  [--journal-group-us 1000]        group commit's pace: a durable write begins at least this
+                  [--journal-group-us 0]           group commit's pace: a durable write begins at least this
                                                    long after the one before it began, unless 16 commands wait
-                                                   or the last group was one command (a single client); fewer
-                                                   writes and thread wake-ups at low rates; 0 = at once
+                                                   or the last group was one command (a single client): fewer
+                                                   writes and wake-ups (less CPU) at low rates for a longer
+                                                   ack; 0 (default) = as soon as the write before returned
   crossbook replay FILE.jsonl [--config FILE]      one JSON command per line, in-process, simulated clock;
                                                    prints one JSON event per line, then the state hash
                   [--truncate-at-corruption] [--journal-segment-mb 64] [--archive DIR]

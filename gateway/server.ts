@@ -75,7 +75,7 @@ export interface ServerOptions {
   readonly journalWrite?: "thread" | "inline";
   /**
    * Issue 15: the least time between the starts of two durable writes (ms; 0 = a write begins as soon as the one before
-   * it returned), JOURNAL_GROUP_INTERVAL_MS_DEFAULT (1 ms) when absent (`crossbook start --journal-group-us`).
+   * it returned), JOURNAL_GROUP_INTERVAL_MS_DEFAULT (0: no pace) when absent (`crossbook start --journal-group-us`).
    */
   readonly journalGroupMs?: number;
 }
