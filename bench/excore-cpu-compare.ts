@@ -7,12 +7,15 @@
 // the machine's load falls on both alike. With `--events` each build also hashes every event's record bytes (the
 // slot zeroed before each write) and prints its final state hash: equal digests mean byte-identical events and state
 // (timings are then the hash's). `--count N` measured commands (default 500,000); `--profile` runs this build alone
-// (for node --cpu-prof).
-//   node --import tsx bench/excore-cpu-compare.ts [--base DIR] [--events] [--count N]
+// (for node --cpu-prof). Each build also reports the heap bytes allocated per command (batches without a collection).
+// `--alloc-profile FILE` samples where those bytes are allocated (V8's sampling heap profiler, freed objects included).
+//   node --import tsx bench/excore-cpu-compare.ts [--base DIR] [--events] [--count N] [--alloc-profile FILE]
 import { createHash } from "node:crypto";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { getHeapStatistics } from "node:v8";
+import { Session } from "node:inspector";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { CommandKind, CommandRecord } from "../engine/model/index.ts";
@@ -124,6 +127,9 @@ interface Run {
   events: number;
   /** CPU µs of each measured batch, in batch order (paired with the other build's by index). */
   readonly batchUs: number[];
+  /** Heap bytes allocated over the measured batches that ran without a garbage collection, and their commands. */
+  allocatedBytes: number;
+  allocationCommands: number;
 }
 
 /** This checkout's modules (imported statically, so that an esbuild bundle of this file profiles with real lines). */
@@ -152,7 +158,7 @@ async function makeRun(root: string | null, label: string, s: Stream, hashEvents
   for (let i = 0; i < mod.BATCH_COMMANDS_MAX; i++) batch.push(new model.CommandRecord());
   const slot = layout.viewsOf(new ArrayBuffer(layout.EVENT_RECORD_BYTES));
   const hash = hashEvents ? createHash("sha256") : null;
-  const run: Run = { label, engine, layout, records, batch, hash, cpuUs: 0, events: 0, batchUs: [], sink: { publish: () => {} } };
+  const run: Run = { label, engine, layout, records, batch, hash, cpuUs: 0, events: 0, batchUs: [], allocatedBytes: 0, allocationCommands: 0, sink: { publish: () => {} } };
   (run as { sink: Run["sink"] }).sink = {
     publish(e: unknown): void {
       run.events++;
@@ -185,6 +191,23 @@ function medianOf(values: readonly number[]): number {
   return percentileOf(values, 0.5);
 }
 
+/**
+ * `--alloc-profile FILE`: V8's sampling heap profiler over the measured batches, counting the objects the young and
+ * old collections freed too (every bigint a command makes dies young), written as a .heapprofile (DevTools' format).
+ */
+function startSampling(session: Session): void {
+  session.connect();
+  session.post("HeapProfiler.startSampling", { samplingInterval: 512, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as object);
+}
+
+function stopSampling(session: Session, file: string): void {
+  session.post("HeapProfiler.stopSampling", (err, result) => {
+    if (err !== null) throw err;
+    writeFileSync(file, JSON.stringify(result.profile));
+  });
+  session.disconnect();
+}
+
 function arg(args: string[], name: string): string | null {
   const i = args.indexOf(name);
   return i < 0 ? null : args[i + 1]!;
@@ -201,28 +224,39 @@ async function main(): Promise<void> {
   const runs: Run[] = [await makeRun(null, "new", s, hashEvents)];
   if (base !== null) runs.push(await makeRun(base, "base", s, hashEvents));
   const batchMax = runs[0]!.batch.length;
+  const allocationProfile = arg(args, "--alloc-profile");
+  const sampler = allocationProfile === null ? null : new Session();
   let flip = false;
   for (let from = 0; from < s.total; from += batchMax) {
     const to = Math.min(s.total, from + batchMax);
+    if (sampler !== null && from >= s.warmup && from - batchMax < s.warmup) startSampling(sampler);
     const order = flip ? [...runs].reverse() : runs;
     flip = !flip;
     for (const r of order) {
+      const heap0 = getHeapStatistics().used_heap_size;
       const t0 = process.cpuUsage();
       batchOf(r, from, to);
       const d = process.cpuUsage(t0);
+      const heap1 = getHeapStatistics().used_heap_size;
       if (from >= s.warmup) {
         r.cpuUs += d.user + d.system;
         r.batchUs.push(d.user + d.system);
+        // A batch that ran a collection shrank or moved the heap: only the others count.
+        if (heap1 > heap0) {
+          r.allocatedBytes += heap1 - heap0;
+          r.allocationCommands += to - from;
+        }
       }
     }
   }
+  if (sampler !== null) stopSampling(sampler, allocationProfile!);
   const measured = s.total - s.warmup;
   const perCommand = (batchUs: number): number => batchUs / batchMax;
   for (const r of runs) {
     const digest = r.hash === null ? "" : ` events ${r.hash.digest("hex").slice(0, 16)}`;
     const median = perCommand(medianOf(r.batchUs));
     const p10 = perCommand(percentileOf(r.batchUs, 0.1));
-    console.log(`${r.label}: ${(r.cpuUs / measured).toFixed(3)} µs/command over ${measured} (batches: median ${median.toFixed(3)}, p10 ${p10.toFixed(3)}); ${r.events} events; state ${r.engine.stateHash().slice(0, 16)}${digest}`);
+    console.log(`${r.label}: ${(r.cpuUs / measured).toFixed(3)} µs/command over ${measured} (batches: median ${median.toFixed(3)}, p10 ${p10.toFixed(3)}); heap ${(r.allocatedBytes / r.allocationCommands).toFixed(1)} B/command; ${r.events} events; state ${r.engine.stateHash().slice(0, 16)}${digest}`);
   }
   if (runs.length === 2) {
     // Paired: each batch's new ÷ base, the two run back to back; the median is robust to the other tenants' bursts.
