@@ -79,10 +79,14 @@ function readStreamFile(file: string): { warmup: BookStream; mix: BookStream } {
 function makeStream(count: number): Stream {
   const file = join(mkdtempSync(join(tmpdir(), "excore-stream-")), "stream.bin");
   const nodeArgs = process.execArgv.filter((a) => !a.startsWith("--cpu-prof"));
-  const child = spawnSync(process.execPath, [...nodeArgs, fileURLToPath(import.meta.url), "--generate", file, String(count)], { stdio: "inherit" });
-  if (child.status !== 0) throw new Error(`stream generation failed (${child.status})`);
-  const w = readStreamFile(file);
-  rmSync(dirname(file), { recursive: true, force: true });
+  let w: { warmup: BookStream; mix: BookStream };
+  try {
+    const child = spawnSync(process.execPath, [...nodeArgs, fileURLToPath(import.meta.url), "--generate", file, String(count)], { stdio: "inherit" });
+    if (child.status !== 0) throw new Error(`stream generation failed (${child.status})`);
+    w = readStreamFile(file);
+  } finally {
+    rmSync(dirname(file), { recursive: true, force: true });
+  }
   const funding: CommandFill[] = [];
   let seq = w.mix.seqBase + w.mix.length;
   for (let a = 1; a <= ACCOUNTS; a++) {
