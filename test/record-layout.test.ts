@@ -18,6 +18,7 @@ import {
   writeEvent,
   writeEventBySlots,
 } from "../engine/model/index.ts";
+import { readInt64, readInt64Interned } from "../engine/model/record-layout.ts";
 
 /** Every field of the record set to a distinct non-zero value (the kind's own and every other kind's). */
 function filled(kind: number, seed: number, message: string): EventRecord {
@@ -116,5 +117,48 @@ describe("record layout: readCommand", () => {
     const into = filledCommand(CommandKind.Deposit, 3);
     readCommand(v, 0, into);
     expect([into.kind, into.price, into.quantity, into.orderId, into.amount, into.quoteQuantity]).toEqual([CommandKind.ReplaceOrder, 60_000_000_000_000n, 500_000n, 42, 0n, 0n]);
+  });
+});
+
+describe("record layout: interned order prices and quantities", () => {
+  /** 4,096 int64 values into one slot each, read back both ways. */
+  function readBoth(values: readonly bigint[]): { plain: bigint[]; interned: bigint[] } {
+    const v = viewsOf(new ArrayBuffer(8 * values.length));
+    values.forEach((x, i) => (v.i64[i] = x));
+    return { plain: values.map((_, i) => readInt64(v, i)), interned: values.map((_, i) => readInt64Interned(v, i)) };
+  }
+
+  it("X5: every value reads back exactly, through table hits, misses and collisions, at the int64 range's ends", () => {
+    const values: bigint[] = [0n, 1n, -1n, (1n << 63n) - 1n, -(1n << 63n), 1n << 32n, (1n << 32n) - 1n, -(1n << 32n)];
+    // Prices of BTC_USDC around $60,000 and sizes of 0.001–0.01 BTC, each many times, then 2,000 distinct values
+    // (every entry of the 4,096-entry table overwritten, many twice), then the first ones again.
+    for (let round = 0; round < 3; round++) for (let i = 0; i < 300; i++) values.push(60_000_000_000_000n + BigInt(i % 150) * 1_000_000_000n, BigInt(1 + (i % 10)) * 100_000n);
+    for (let i = 0; i < 2_000; i++) values.push(BigInt(i) * 7_919n * (1n << 31n) + BigInt(i) - (i % 2 === 0 ? 0n : 1n << 62n));
+    for (let i = 0; i < 50; i++) values.push(60_000_000_000_000n + BigInt(i) * 1_000_000_000n, -(1n << 63n), (1n << 63n) - 1n);
+    const { plain, interned } = readBoth(values);
+    expect(interned).toEqual(values);
+    expect(plain).toEqual(values);
+  });
+
+  it("X5: a ReplaceOrder and a PlaceOrder that follow one with other values carry their own price and quantity", () => {
+    const v = viewsOf(new ArrayBuffer(2 * COMMAND_RECORD_BYTES));
+    const c = new CommandRecord();
+    const got: bigint[] = [];
+    for (const [kind, price, quantity] of [
+      [CommandKind.PlaceOrder, 60_000_000_000_000n, 500_000n],
+      [CommandKind.ReplaceOrder, 60_001_000_000_000n, 500_000n],
+      [CommandKind.ReplaceOrder, 60_000_000_000_000n, 100_000n],
+      [CommandKind.PlaceOrder, 60_000_000_000_000n + (1n << 32n), 500_000n + (1n << 32n)],
+    ] as const) {
+      c.clear();
+      c.kind = kind;
+      c.price = price;
+      c.quantity = quantity;
+      writeCommand(v, COMMAND_RECORD_BYTES, c);
+      const into = new CommandRecord();
+      readCommand(v, COMMAND_RECORD_BYTES, into);
+      got.push(into.price, into.quantity);
+    }
+    expect(got).toEqual([60_000_000_000_000n, 500_000n, 60_001_000_000_000n, 500_000n, 60_000_000_000_000n, 100_000n, 60_000_000_000_000n + (1n << 32n), 500_000n + (1n << 32n)]);
   });
 });

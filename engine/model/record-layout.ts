@@ -86,6 +86,35 @@ export function readInt64(v: RecordViews, d: number): bigint {
   return (v.i32[d << 1]! | v.i32[(d << 1) + 1]!) === 0 ? 0n : v.i64[d]!;
 }
 
+/**
+ * The price or quantity of an order command at float64-word index `d`, as readInt64, but a value read recently comes
+ * back as the same bigint instead of a new one: a direct-mapped table of INTERNED_SLOTS entries keyed by the int64's
+ * two words (equal words are the same integer, so the bigint there is that value — and bigints are immutable, their
+ * identity invisible). An order stream repeats a few prices and sizes, so most commands allocate no bigint to be read
+ * (pipeline.excore-mix: ~2 per command), and the values that do stay in the young generation less: an interned bigint
+ * is old, so a hold or a book slot that keeps it makes no old-to-new reference for the scavenger to walk.
+ */
+export function readInt64Interned(v: RecordViews, d: number): bigint {
+  const i32 = v.i32;
+  const lo = i32[d << 1]!;
+  const hi = i32[(d << 1) + 1]!;
+  if ((lo | hi) === 0) return 0n;
+  const h = Math.imul(lo ^ Math.imul(hi, 0x85ebca6b), 0x9e3779b1) >>> (32 - INTERNED_BITS);
+  const words = INTERNED_WORDS;
+  if (words[2 * h] === lo && words[2 * h + 1] === hi) return INTERNED_VALUES[h]!;
+  const value = v.i64[d]!;
+  words[2 * h] = lo;
+  words[2 * h + 1] = hi;
+  INTERNED_VALUES[h] = value;
+  return value;
+}
+
+const INTERNED_BITS = 12;
+/** Each entry's int64 as its two int32 words, in the record's word order (entry 0…: words 2h, 2h + 1). */
+const INTERNED_WORDS = new Int32Array(2 << INTERNED_BITS);
+/** Each entry's bigint (0n for an entry never written, whose words are zero: a zero int64 never reaches the table). */
+const INTERNED_VALUES: bigint[] = new Array<bigint>(1 << INTERNED_BITS).fill(0n);
+
 /** The unsigned 64-bit id (client order id) at float64-word index `d`, with the same zero shortcut. */
 function readUint64(v: RecordViews, d: number): bigint {
   return (v.i32[d << 1]! | v.i32[(d << 1) + 1]!) === 0 ? 0n : BigInt.asUintN(64, v.i64[d]!);
@@ -189,10 +218,10 @@ function readOrderCommand(v: RecordViews, byteOffset: number, c: CommandRecord, 
   c.timeMs = v.f64[d + C_TIME]!;
   c.sourceTimeMs = 0;
   c.clientId = readUint64(v, d + C_CLIENT_ID);
-  c.price = readInt64(v, d + C_PRICE);
+  c.price = readInt64Interned(v, d + C_PRICE);
   c.publicKeyWord0 = 0n;
   c.bid = 0n;
-  c.quantity = readInt64(v, d + C_QUANTITY);
+  c.quantity = readInt64Interned(v, d + C_QUANTITY);
   c.publicKeyWord1 = 0n;
   c.ask = 0n;
   c.quoteQuantity = readInt64(v, d + C_QUOTE_QUANTITY);

@@ -35,7 +35,7 @@
 //   `applyPoolMovement` stays as a test seam that moves slots without a pool.
 // - S5: fees by the user's 30-day traded volume tier (VolumeBook), charged in the asset received, rounded up.
 // - Queries (collateral statement, max order, max withdrawal) answer with events and change nothing. The max
-import { quoteAmount, Rounding } from "../fixed/index.ts";
+import { PRICE_DECIMALS, quoteAmount, Rounding } from "../fixed/index.ts";
 import { reduceOnlyFillCap } from "../perps/index.ts";
 import {
   AccountSetting,
@@ -51,6 +51,7 @@ import {
 import type { Account } from "./accounts.ts";
 import { entryFee as entryFeeOf, type PoolAction } from "../lending/index.ts";
 import { feeAmount, spotTradeChanges, type AccountMargin, type MarginChanges } from "./margin/index.ts";
+import { ceilProductByPow10 } from "./order-cost.ts";
 import { OrderDetail, type OrderPlan, type RiskState } from "./state.ts";
 
 /**
@@ -207,7 +208,9 @@ function orderCost(s: RiskState, cmd: CommandRecord, market: MarketConfig, accou
   }
   if (cmd.orderType === OrderType.Limit) {
     if (cmd.quantity === 0n || cmd.price === 0n) return invalid(plan, OrderDetail.LimitNeedsPriceAndQuantity);
-    plan.need = quoteAmount(cmd.quantity, cmd.price, base.decimals, quote.decimals, Rounding.Up);
+    // Certified in doubles where it can be (order-cost.ts), else the bigint division: the same exact ceiling.
+    const cost = ceilProductByPow10(cmd.quantity, cmd.price, base.decimals + PRICE_DECIMALS - quote.decimals);
+    plan.need = cost >= 0 ? BigInt(cost) : quoteAmount(cmd.quantity, cmd.price, base.decimals, quote.decimals, Rounding.Up);
   } else if (cmd.quantity === 0n) {
     if (cmd.quoteQuantity === 0n) return invalid(plan, OrderDetail.MarketBuyNeedsQuantity);
     plan.need = cmd.quoteQuantity;
