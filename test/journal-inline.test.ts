@@ -8,11 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { emptySummary, JournalError, JournalWriter, segmentBatches, segmentFileName, JOURNAL_SEGMENT_DIR } from "../engine/journal/index.ts";
-import { commandSeqAt, COMMAND_RECORD_BYTES, type RecordViews, type ThreadedPipeline } from "../engine/pipeline/index.ts";
 import { InlineJournal } from "../gateway/journal-inline.ts";
 import { Sequencer } from "../gateway/sequencer.ts";
 import { deposit } from "./helpers/commands.ts";
-import { batchNumbers, GROUPS, JOURNAL_TEST_DIGEST, segmentFiles } from "./helpers/journal-groups.ts";
+import { batchNumbers, GROUPS, JOURNAL_TEST_DIGEST, recordingPipeline, segmentFiles } from "./helpers/journal-groups.ts";
 
 const DIGEST = JOURNAL_TEST_DIGEST;
 
@@ -70,18 +69,7 @@ describe("inline journal", () => {
       order.push(`written (${batchNumbers(dataDir).length} batches on disk)`);
       return p;
     };
-    const pipeline = {
-      trySubmitEncoded: (source: RecordViews, offset: number, count: number, batch: number) => {
-        order.push(`hand ${batch}: ${commandSeqAt(source, offset)}–${commandSeqAt(source, offset + (count - 1) * COMMAND_RECORD_BYTES)}`);
-        return true;
-      },
-      submitEncoded: async () => expect.unreachable("the rings take every batch at once here"),
-      waitForBatch: async () => {},
-      gateOutputs: () => {},
-      releaseThrough: (batch: number) => {
-        order.push(`release ${batch} (${batchNumbers(dataDir).length} batches on disk)`);
-      },
-    } as unknown as ThreadedPipeline;
+    const pipeline = recordingPipeline(order, dataDir);
     const sequencer = new Sequencer(inline, pipeline, 0, 0, (e) => expect.unreachable(e.message));
     const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
     sequencer.submit(deposit(17, 0, 1n, 0), null, 0n);

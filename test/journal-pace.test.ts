@@ -1,4 +1,4 @@
-// The group commit's pace (gateway/sequencer.ts groupIntervalMs, `crossbook start --journal-group-ms`, issue 15): a
+// The group commit's pace (gateway/sequencer.ts groupIntervalMs, `crossbook start --journal-group-us`, issue 15): a
 // durable write begins at least the interval after the one before it began, so the commands of the turns in between
 // join one group — one write, one hand-off to the engine, one release — and X4P's order (hand, write, release only
 // after the write returned) is unchanged; drain() writes a waiting group at once; after a group of one command (a
@@ -8,11 +8,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { JOURNAL_SEGMENT_DIR } from "../engine/journal/index.ts";
-import { commandSeqAt, COMMAND_RECORD_BYTES, type RecordViews, type ThreadedPipeline } from "../engine/pipeline/index.ts";
+import type { ThreadedPipeline } from "../engine/pipeline/index.ts";
 import { InlineJournal } from "../gateway/journal-inline.ts";
 import { Sequencer } from "../gateway/sequencer.ts";
 import { deposit } from "./helpers/commands.ts";
-import { batchNumbers, JOURNAL_TEST_DIGEST } from "./helpers/journal-groups.ts";
+import { batchNumbers, JOURNAL_TEST_DIGEST, recordingPipeline } from "./helpers/journal-groups.ts";
 
 /** An inline journal and a pipeline stand-in that log the sequencer's hand-offs, writes and releases in order. */
 function recorded(): { inline: InlineJournal; pipeline: ThreadedPipeline; order: string[]; dataDir: string } {
@@ -24,18 +24,7 @@ function recorded(): { inline: InlineJournal; pipeline: ThreadedPipeline; order:
     order.push(`write (${batchNumbers(dataDir).length} batches on disk)`);
     return append(frames);
   };
-  const pipeline = {
-    trySubmitEncoded: (source: RecordViews, offset: number, count: number, batch: number) => {
-      order.push(`hand ${batch}: ${commandSeqAt(source, offset)}–${commandSeqAt(source, offset + (count - 1) * COMMAND_RECORD_BYTES)}`);
-      return true;
-    },
-    submitEncoded: async () => expect.unreachable("the rings take every batch at once here"),
-    waitForBatch: async () => {},
-    gateOutputs: () => {},
-    releaseThrough: (batch: number) => {
-      order.push(`release ${batch} (${batchNumbers(dataDir).length} batches on disk)`);
-    },
-  } as unknown as ThreadedPipeline;
+  const pipeline = recordingPipeline(order, dataDir);
   return { inline, pipeline, order, dataDir };
 }
 

@@ -1,8 +1,9 @@
-// The journal tests' shared input (test/journal-thread.test.ts, test/journal-inline.test.ts): groups of encoded
-// batches of one deposit each, and readers of what a journal directory holds.
+// The journal tests' shared input (test/journal-thread.test.ts, test/journal-inline.test.ts, test/journal-pace.test.ts):
+// groups of encoded batches of one deposit each, readers of what a journal directory holds, and a pipeline stand-in.
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { BatchEncoder, emptySummary, listSegments, segmentBatches } from "../../engine/journal/index.ts";
+import { commandSeqAt, COMMAND_RECORD_BYTES, type RecordViews, type ThreadedPipeline } from "../../engine/pipeline/index.ts";
 import { deposit } from "./commands.ts";
 
 export const JOURNAL_TEST_DIGEST = "ab".repeat(32);
@@ -46,4 +47,26 @@ export function batchNumbers(dataDir: string): number[] {
   const out: number[] = [];
   for (const b of segmentBatches(listSegments(dataDir), { configDigestHex: JOURNAL_TEST_DIGEST }, emptySummary())) out.push(b.batchNumber);
   return out;
+}
+
+/**
+ * A pipeline stand-in for the sequencer tests (test/journal-inline.test.ts, test/journal-pace.test.ts): it takes every
+ * batch at once and logs each hand-off (the batch's first and last seq) and each release (with the batches on disk
+ * in `dataDir` at that moment) into `order`.
+ */
+export function recordingPipeline(order: string[], dataDir: string): ThreadedPipeline {
+  return {
+    trySubmitEncoded: (source: RecordViews, offset: number, count: number, batch: number) => {
+      order.push(`hand ${batch}: ${commandSeqAt(source, offset)}–${commandSeqAt(source, offset + (count - 1) * COMMAND_RECORD_BYTES)}`);
+      return true;
+    },
+    submitEncoded: async () => {
+      throw new Error("recordingPipeline: the rings take every batch at once here");
+    },
+    waitForBatch: async () => {},
+    gateOutputs: () => {},
+    releaseThrough: (batch: number) => {
+      order.push(`release ${batch} (${batchNumbers(dataDir).length} batches on disk)`);
+    },
+  } as unknown as ThreadedPipeline;
 }
