@@ -31,6 +31,7 @@ const HIGH_WORD = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
 
 /** a·b mod 2^48 for integers 0 ≤ a, b < 2^53, exact in doubles. */
 function mulMod48(a: number, b: number): number {
+  // FLOAT-EXACT: integers below 2^53 and products by powers of two only — every value here is exact, no rounding.
   const ah = Math.floor(a * INV_TWO24);
   const al = a - ah * TWO24;
   const am = ah - Math.floor(ah * INV_TWO24) * TWO24;
@@ -56,6 +57,7 @@ export function ceilProductByPow10(q: bigint, p: bigint, digits: number): number
   const w = OPERAND_WORDS;
   const qn = w[HIGH_WORD]! * 4_294_967_296 + w[1 - HIGH_WORD]!;
   const pn = w[2 + HIGH_WORD]! * 4_294_967_296 + w[3 - HIGH_WORD]!;
+  // FLOAT-ESTIMATE: x and c only bracket the quotient (c − 1 < T < c + 1); the exact remainder below decides.
   const x = (qn * pn) / d;
   if (!(x < QUOTIENT_MAX)) return -1;
   const c = Math.ceil(x - x * QUOTIENT_MARGIN);
