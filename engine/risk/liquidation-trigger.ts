@@ -180,7 +180,8 @@ function evaluateAccount(s: RiskState, account: Account, sink: EventSink): void 
  * units as collateral, its owed units as a borrow) by their USD size, a band per sub-slot, intersected per asset —
  * the sum of the sub-slots' losses stays below the surplus while every mark is inside its asset's band (index
  * changes apply at the batch end's flush). An asset
- * that also carries a perpetual position (not in the pure slot yet) gets the empty band: always re-evaluated.
+ * that also carries a perpetual position (not in the pure slot yet) gets the empty band: always re-evaluated; so, beside
+ * a position, does a held oracle-less stable the account does not owe (markEdgeBandedStables).
  */
 function deriveBands(s: RiskState, id: number, margin: AccountMargin, surplusUsd: bigint): void {
   const ctx = s.marginContext;
@@ -257,7 +258,9 @@ function markEdgeBandedStables(s: RiskState, margin: AccountMargin, x: BandScrat
   for (let i = 0; i < subs; i++) {
     const a = x.subAsset[i]!;
     if (x.underPosition[a] === 1) edgeBanded++;
-    else if (x.subCollateral[i]! && ctx.haircut[a]!.kind === "identity" && assets[a]!.oracle === null && margin.borrowedAfterOrders(a) === 0n) {
+    else if (
+      x.subCollateral[i]! && ctx.haircut[a]!.kind === "identity" && assets[a]!.oracle === null && margin.borrowedAfterOrders(a) === 0n
+    ) {
       x.underPosition[a] = EDGE_BANDED_STABLE;
       edgeBanded++;
     }
