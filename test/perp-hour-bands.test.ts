@@ -53,11 +53,40 @@ describe("Q1, L5: a perpetual position's band on its base asset", () => {
     expect(shard.liquidationIndexVisits(BTC, mark, false)).toEqual([]);
     expect(shard.liquidationIndexVisits(BTC, mark, true)).toEqual([ALICE, BOB]);
   });
+
+  it("Q1: a perpetual holder's USDC (identity haircut, no oracle, not owed) has the position's band: any USDC mark visits it, a USDC accrual does not", () => {
+    const h = new EngineHarness(config);
+    h.batch([deposit(ALICE, USDC, 10_000n * USDC_UNIT), deposit(BOB, USDC, 10_000n * USDC_UNIT)]);
+    h.batch([perp(BOB, Side.Sell, TimeInForce.GTC, 60_000n * USD, BTC_UNIT / 100n)]);
+    h.batch([perp(ALICE, Side.Buy, TimeInForce.IOC, 60_000n * USD, BTC_UNIT / 100n)]);
+    const shard = h.risk(ALICE);
+    expect(shard.perpPosition(ALICE, BTC_PERP).netQuantity).toBe(BTC_UNIT / 100n);
+    // The unchanged mark itself (1 USD) is outside their USDC band: a move of it, even to itself, re-evaluates them.
+    expect(shard.liquidationIndexVisits(USDC, USD, true)).toEqual([ALICE, BOB]);
+    expect(shard.liquidationIndexVisits(USDC, USD, false)).toEqual([]);
+    // Bob's short is closed: without a position his USDC has no band at all (no exposure), as before.
+    h.batch([perp(ALICE, Side.Sell, TimeInForce.GTC, 60_000n * USD, BTC_UNIT / 100n)]);
+    h.batch([perp(BOB, Side.Buy, TimeInForce.IOC, 60_000n * USD, BTC_UNIT / 100n)]);
+    expect(shard.perpPosition(BOB, BTC_PERP).netQuantity).toBe(0n);
+    expect(shard.liquidationIndexVisits(USDC, USD, true)).toEqual([]);
+  });
+
+  it("Q1: an operator's USDC mark alone (no BTC move, no fill) that takes a perpetual holder under its maintenance margin starts its liquidation", () => {
+    const h = new EngineHarness(config);
+    h.batch([deposit(ALICE, USDC, 1_000n * USDC_UNIT), deposit(BOB, USDC, 10_000n * USDC_UNIT)]);
+    h.batch([perp(BOB, Side.Sell, TimeInForce.GTC, 60_000n * USD, BTC_UNIT / 10n)]);
+    h.batch([perp(ALICE, Side.Buy, TimeInForce.IOC, 60_000n * USD, BTC_UNIT / 10n)]);
+    const shard = h.risk(ALICE);
+    expect(shard.perpPosition(ALICE, BTC_PERP).netQuantity).toBe(BTC_UNIT / 10n);
+    expect(shard.liquidatingAccounts()).toEqual([]);
+    h.batch([{ kind: CommandKind.SetMarkPrice, asset: USDC, price: USD / 50n }]);
+    expect(shard.liquidatingAccounts()).toEqual([ALICE]);
+  });
 });
 
 
 /** Batches of perpetual orders, borrows and repays of BTC, BTC marks and hours (each hour accrues BTC's borrow index). */
-function randomRun(seed: number, batches: number): Partial<CommandRecord>[][] {
+function randomRun(seed: number, batches: number, usdc = false): Partial<CommandRecord>[][] {
   const rand = prng(seed);
   const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
   const accounts = Array.from({ length: 10 }, (_, i) => (i + 3) * 16);
@@ -78,7 +107,12 @@ function randomRun(seed: number, batches: number): Partial<CommandRecord>[][] {
       const price = BigInt(btc + int(-200, 200)) * USD;
       if (r < 0.4) batch.push(perp(account, (account / 16) % 2 === 0 ? Side.Buy : Side.Sell, rand() < 0.5 ? TimeInForce.GTC : TimeInForce.IOC, price, BigInt(int(1, 8)) * BTC_UNIT / 100n));
       else if (r < 0.5) batch.push({ kind: CommandKind.CancelAll, account, market: BTC_PERP });
-      else if (r < 0.65) batch.push({ kind: CommandKind.Borrow, account, asset: BTC, amount: BigInt(int(1, 20)) * BTC_UNIT / 1000n });
+      else if (usdc && r < 0.5) {
+        // With `usdc`: USDC borrows and operator marks of USDC (an oracle-less identity asset: edge-banded when held and
+        // not owed beside a position, liquidation-trigger.ts markEdgeBandedStables).
+        if (rand() < 0.5) batch.push({ kind: CommandKind.Borrow, account, asset: USDC, amount: BigInt(int(10, 400)) * USDC_UNIT });
+        else batch.push({ kind: CommandKind.SetMarkPrice, asset: USDC, price: BigInt(int(50, 1_040)) * USD / 1_000n });
+      } else if (r < 0.65) batch.push({ kind: CommandKind.Borrow, account, asset: BTC, amount: BigInt(int(1, 20)) * BTC_UNIT / 1000n });
       else if (r < 0.72) batch.push({ kind: CommandKind.Repay, account, asset: BTC, amount: 0n });
       else if (r < 0.9) {
         const trend = Math.floor(b / 100) % 2 === 0 ? 1 : -1; // trends of 100 batches: positions lose for long
@@ -93,7 +127,7 @@ function randomRun(seed: number, batches: number): Partial<CommandRecord>[][] {
   return out;
 }
 
-function runAgainstScan(seed: number, batches: number, riskShards: number): { entered: number; borrowedHours: number; fills: number } {
+function runAgainstScan(seed: number, batches: number, riskShards: number, usdc = false): { entered: number; borrowedHours: number; fills: number } {
   const engine = new Engine(config, { riskShards, matchingShards: 1 });
   let seq = 0;
   let naive = new Set<number>();
@@ -104,7 +138,7 @@ function runAgainstScan(seed: number, batches: number, riskShards: number): { en
   const sink: EventSink = { publish: (e) => void (e.kind === EventKind.LiquidationStarted && entered++, e.kind === EventKind.Fill && fills++) };
   const start = Object.assign(new CommandRecord(), { kind: CommandKind.AdvanceTime, timeMs: HARNESS_T0, seq: ++seq });
   engine.processBatch([start], 1, sink);
-  const run = randomRun(seed, batches);
+  const run = randomRun(seed, batches, usdc);
   for (let b = 0; b < run.length; b++) {
     const cmds = run[b]!.map((f) => Object.assign(new CommandRecord(), f, { seq: ++seq }));
     engine.processBatch(cmds, cmds.length, sink);
@@ -131,6 +165,12 @@ describe("Q1, L5: the liquidating set equals a naive full scan with perpetual po
     expect(fills).toBe(84); // the generator trades (a changed count means the fixed run changed; 76 before C8 valued a perp fill better than the mark at the mark)
     expect(entered).toBeGreaterThan(3);
     expect(borrowedHours).toBeGreaterThan(20);
+  }, 120_000);
+
+  it("Q1, L5: fixed seed 0x5eed with USDC borrows and operator USDC marks beside the positions (edge-banded USDC), 1 risk shard", () => {
+    const { entered, fills } = runAgainstScan(0x5eed, 800, 1, true);
+    expect(fills).toBeGreaterThan(0);
+    expect(entered).toBeGreaterThan(3);
   }, 120_000);
 
   const randomSeed = (Date.now() ^ (process.pid << 8)) >>> 0;

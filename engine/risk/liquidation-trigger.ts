@@ -180,7 +180,8 @@ function evaluateAccount(s: RiskState, account: Account, sink: EventSink): void 
  * units as collateral, its owed units as a borrow) by their USD size, a band per sub-slot, intersected per asset —
  * the sum of the sub-slots' losses stays below the surplus while every mark is inside its asset's band (index
  * changes apply at the batch end's flush). An asset
- * that also carries a perpetual position (not in the pure slot yet) gets the empty band: always re-evaluated.
+ * that also carries a perpetual position (not in the pure slot yet) gets the empty band: always re-evaluated; so, beside
+ * a position, does a held oracle-less stable the account does not owe (markEdgeBandedStables).
  */
 function deriveBands(s: RiskState, id: number, margin: AccountMargin, surplusUsd: bigint): void {
   const ctx = s.marginContext;
@@ -192,13 +193,17 @@ function deriveBands(s: RiskState, id: number, margin: AccountMargin, surplusUsd
     if (held > 0n) subs = addSub(s, x, subs, a, true, margin.assetCollateralValueUsd(a));
     if (owed > 0n) subs = addSub(s, x, subs, a, false, margin.assetLiabilityUsd(a));
   }
-  splitSurplusBudget(surplusUsd, x.subWeight, subs, x.budgets);
   const underPosition = markAssetsUnderPositions(s, margin, x);
+  const edgeBanded = underPosition ? markEdgeBandedStables(s, margin, x, subs) : 0;
+  // The budgets only feed the bands derived below: none when every sub-slot's asset is edge-banded (a perpetual
+  // holder's usual state: its USDC and its position's base), else the split as ever (the same budgets as before).
+  if (edgeBanded < subs) splitSurplusBudget(surplusUsd, x.subWeight, subs, x.budgets);
   let count = 0;
   for (let i = 0; i < subs; i++) {
     const a = x.subAsset[i]!;
-    // An asset under a perpetual position gets the empty band below whatever its sub-slots' bands are: not derived.
-    if (underPosition && x.underPosition[a] === 1) emptyBand(x.band);
+    // An asset under a perpetual position (or edge-banded with it) gets the empty band below whatever its sub-slots'
+    // bands are: not derived.
+    if (underPosition && x.underPosition[a] !== 0) emptyBand(x.band);
     else subBand(s, margin, a, x.subCollateral[i]!, x.budgets[i]!);
     if (count > 0 && x.assets[count - 1] === a) {
       if (x.band.low > x.lows[count - 1]!) x.lows[count - 1] = x.band.low;
@@ -229,6 +234,38 @@ function markAssetsUnderPositions(s: RiskState, margin: AccountMargin, x: BandSc
     any = true;
   }
   return any;
+}
+
+/** x.underPosition's mark of an edge-banded stable asset (markEdgeBandedStables); 1 marks a position's base. */
+const EDGE_BANDED_STABLE = 2;
+
+/**
+ * With a perpetual position on the account (markAssetsUnderPositions true): flags (EDGE_BANDED_STABLE) each asset
+ * of its `subs` sub-slots that has an identity haircut and no oracle (its mark moves only by an operator's
+ * SetMarkPrice, e.g. USDC at 1) and that it holds without owing any of it (open orders counted); returns how many
+ * sub-slots are then not derived (these and the positions' base assets). Such an asset gets the position's band
+ * (POSITION_EDGE low and high, emptyBandsUnderPositions) instead of a derived one. Sound: the low is above every mark,
+ * so any move of its mark re-evaluates the account, and between two moves the asset loses nothing; a borrow index
+ * moves nothing of a holding that owes none (lend indices: touchInterestCharged). So the other sub-slots' bands keep
+ * their budgets as before, and the account's bands stay the same from batch to batch while its positions are open
+ * (setBands finds them equal: nothing to flush) — the stable band's derivation, its new edges in the sorted lists and
+ * the split were ~5% of pipeline.perp-order's CPU. Only the operator's override of such a mark touches more accounts.
+ */
+function markEdgeBandedStables(s: RiskState, margin: AccountMargin, x: BandScratch, subs: number): number {
+  const ctx = s.marginContext;
+  const assets = s.config.assets;
+  let edgeBanded = 0;
+  for (let i = 0; i < subs; i++) {
+    const a = x.subAsset[i]!;
+    if (x.underPosition[a] === 1) edgeBanded++;
+    else if (
+      x.subCollateral[i]! && ctx.haircut[a]!.kind === "identity" && assets[a]!.oracle === null && margin.borrowedAfterOrders(a) === 0n
+    ) {
+      x.underPosition[a] = EDGE_BANDED_STABLE;
+      edgeBanded++;
+    }
+  }
+  return edgeBanded;
 }
 
 /** The empty band (low > high): emptyBandsUnderPositions' value. */
@@ -303,6 +340,10 @@ const POSITION_EDGE = 1n << 96n;
  */
 function emptyBandsUnderPositions(s: RiskState, margin: AccountMargin, x: BandScratch, count: number): number {
   const ctx = s.marginContext;
+  for (let i = 0; i < count; i++) {
+    // An edge-banded stable (markEdgeBandedStables) owes none of the asset: a position's band with the high edge.
+    if (x.underPosition[x.assets[i]!] === EDGE_BANDED_STABLE) x.lows[i] = x.highs[i] = POSITION_EDGE;
+  }
   for (let m = 0; m < ctx.marketCount; m++) {
     if (!ctx.marketIsPerpetual[m] || margin.positionQuantity(m) === 0n) continue;
     const base = ctx.marketBaseAsset[m]!;
