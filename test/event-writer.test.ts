@@ -145,7 +145,7 @@ describe("X5: hot event frames written without the Builder", () => {
     let taken = 0;
     fc.assert(
       fc.property(fields, message, bigId, (f, text, clientSeq) => {
-        const r = fill({ ...f, kind: EventKind.OrderRejected, code: f.code * 1000 });
+        const r = fill({ ...f, kind: EventKind.OrderRejected as typeof f.kind, code: f.code * 1000 });
         r.message = text;
         const { fast, builder } = both(r, clientSeq, false);
         expect(Buffer.from(fast).toString("hex")).toBe(Buffer.from(builder).toString("hex"));
@@ -156,7 +156,8 @@ describe("X5: hot event frames written without the Builder", () => {
       { numRuns: 20_000 },
     );
     expect(taken).toBeGreaterThan(10_000);
-    const r = fill({ ...fc.sample(fields, { numRuns: 1, seed: 4 })[0]!, kind: EventKind.OrderRejected, account: 17, market: 0, orderId: 0, clientId: 9n, code: 19, seq: 5, marketSeq: 0 });
+    const sample = fc.sample(fields, { numRuns: 1, seed: 4 })[0]!;
+    const r = fill({ ...sample, kind: EventKind.OrderRejected as typeof sample.kind, account: 17, market: 0, orderId: 0, clientId: 9n, code: 19, seq: 5, marketSeq: 0 });
     r.message = "UnknownOrder: no such open order";
     expect(decodeEvent(encodeEvent(r, 77n, config).slice())).toMatchObject({ clientSeq: 77n, seq: 5n, type: "OrderRejected", account: 17, clientId: 9n, message: "UnknownOrder: no such open order" });
   });
