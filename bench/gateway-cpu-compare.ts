@@ -2,10 +2,11 @@
 // events (per 100 commands: 48 placements — OrderAccepted, Balance —, 43 cancels — OrderDone, Balance —, 4 refused
 // cancels — OrderRejected "UnknownOrder: no such open order" —, 5 crossing IOCs — OrderAccepted, Fill, two Balances
 // per side, OrderDone), written once into event records of the ring layout, then per event what ServerCore.onEvent
-// does on the real path: readEvent, AccountView.apply, AccountEventLog.record (as onEvent calls it), SessionRegistry
-// .dispatch to the account's watcher with the command's client_seq, and the batched sockets ("batch" framing) flushed
-// every 64 events. 64 accounts, 16 sessions. Both builds run in this one process, in rounds that alternate (which
-// goes first swaps each pair), so the machine's load falls on both alike; timed by process CPU.
+// does on the real path: the drain's read (EventRecordReader where the build has it, else readEvent), AccountView
+// .apply, AccountEventLog.record (as onEvent calls it), SessionRegistry.dispatch to the account's watcher with the
+// command's client_seq, and the batched sockets ("batch" framing) flushed every 64 events. 64 accounts, 16 sessions.
+// Both builds run in this one process, in rounds that alternate (which goes first swaps each pair), so the machine's
+// load falls on both alike; timed by process CPU.
 //   node --import tsx bench/gateway-cpu-compare.ts --base DIR [--pairs N]
 // With --alloc (run it under node --max-semi-space-size=1 --min-semi-space-size=1) it prints instead one build's
 // young-generation bytes per event (scavenges × 1 MB ÷ events; the --base build's when given, else this one's): the
@@ -93,11 +94,15 @@ async function load(dir: string, label: string): Promise<Build> {
     log.track(1000 + a, 0);
   }
   const clientSeqs = Array.from({ length: 1024 }, (_, k) => BigInt(k + 2) * 1_000_000_000_000n);
-  const e = new model.EventRecord();
+  // The drain's reader (ThreadedPipeline.drainEvents) where the build has one, else readEvent into one record.
+  const reader = layout.EventRecordReader === undefined ? null : new layout.EventRecordReader();
+  const record = new model.EventRecord();
   const run = (events: number): number => {
     const started = process.cpuUsage();
     for (let i = 0; i < events; i++) {
-      layout.readEvent(views, (i % mix.length) * recordBytes, e);
+      let e = record;
+      if (reader === null) layout.readEvent(views, (i % mix.length) * recordBytes, e);
+      else e = reader.read(views, (i % mix.length) * recordBytes);
       view.apply(e);
       log.record(e, e.seq === 0); // as ServerCore.onEvent (a build whose record takes one argument ignores it)
       registry.dispatch(e, open[(e.account - 1000) % SESSIONS], e.account, clientSeqs[i & 1023], log.plainFrame, log.makerFrame);

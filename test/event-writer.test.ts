@@ -135,6 +135,33 @@ describe("X5: hot event frames written without the Builder", () => {
     expect(fewer.fast.length).toBeLessThan(first.fast.length);
   });
 
+  it("X5: OrderRejected is the Builder's bytes for random values and messages (empty, ASCII up to and past 256 characters, non-ASCII)", () => {
+    const message = fc.oneof(
+      fc.constant(""),
+      fc.constantFrom("UnknownOrder: no such open order", "InsufficientBalance: the order's hold is above the available balance"),
+      fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 300 }),
+      fc.string({ maxLength: 40 }),
+    );
+    let taken = 0;
+    fc.assert(
+      fc.property(fields, message, bigId, (f, text, clientSeq) => {
+        const r = fill({ ...f, kind: EventKind.OrderRejected as typeof f.kind, code: f.code * 1000 });
+        r.message = text;
+        const { fast, builder } = both(r, clientSeq, false);
+        expect(Buffer.from(fast).toString("hex")).toBe(Buffer.from(builder).toString("hex"));
+        if (encodeHotEvent(r, clientSeq, config, false) !== null) taken++;
+        // eslint-disable-next-line no-control-regex
+        else expect(text.length > 256 || /[^\x00-\x7f]/.test(text) || r.seq > SAFE).toBe(true);
+      }),
+      { numRuns: 20_000 },
+    );
+    expect(taken).toBeGreaterThan(10_000);
+    const sample = fc.sample(fields, { numRuns: 1, seed: 4 })[0]!;
+    const r = fill({ ...sample, kind: EventKind.OrderRejected as typeof sample.kind, account: 17, market: 0, orderId: 0, clientId: 9n, code: 19, seq: 5, marketSeq: 0 });
+    r.message = "UnknownOrder: no such open order";
+    expect(decodeEvent(encodeEvent(r, 77n, config).slice())).toMatchObject({ clientSeq: 77n, seq: 5n, type: "OrderRejected", account: 17, clientId: 9n, message: "UnknownOrder: no such open order" });
+  });
+
   it("X5: a value the fast path does not take goes to the Builder, errors included (a seq past 2^53, an unknown market or asset)", () => {
     const base = fc.sample(fields, { numRuns: 1, seed: 2 })[0]!;
     let r = fill({ ...base, kind: EventKind.Balance, available: INT64_MAX, locked: INT64_MIN });

@@ -54,7 +54,7 @@ import {
   setEventPriceSlot,
   setEventSideSlot,
   type CommandRecord,
-  type EventRecord,
+  EventRecord,
 } from "./generated/records.ts";
 import { CommandKind, ControlKind, EventKind } from "./vocabulary.ts";
 
@@ -606,6 +606,86 @@ export function readEvent(v: RecordViews, byteOffset: number, e: EventRecord): v
     return;
   }
   const n = v.i32[w + E_MESSAGE_LEN]!;
+  e.message = n === 0 ? "" : String.fromCharCode.apply(null, v.u8.subarray(byteOffset + E_MESSAGE_BYTE, byteOffset + E_MESSAGE_BYTE + n) as unknown as number[]);
+}
+
+/** True for the kinds EventRecordReader reads without the per-slot resets (writeOrderOrBalanceEvent's kinds). */
+function isOrderOrBalanceKind(kind: number): boolean {
+  return kind === EventKind.Balance || kind === EventKind.OrderAccepted || kind === EventKind.OrderDone;
+}
+
+/**
+ * readEvent into one record that receives every event a reader reads (the gateway's drain of the engine's out rings),
+ * with the commonest kinds — OrderAccepted, OrderDone, Balance, ~90% of a market maker's events — read without the
+ * generated per-slot resets (each slot setter zeroes every field its slot could mean, ~70 stores and a switch per
+ * event). The record ends exactly as readEvent would leave it (test/record-layout.test.ts reads random kind sequences
+ * both ways and compares every field): after a read of one of those kinds, by either path, every field readEvent
+ * resets for them is zero except the few the three kinds carry (side, code, orderId, price, quantity, and the amount
+ * slots' openQuantity / quoteQuantity, remainingQuantity / filledQuantity, available / locked), and the maker's fields
+ * are zero; so the next read of one of them need only write those. Any other kind goes through readEvent and the
+ * next read does too. The record is the reader's: a consumer that writes into it breaks that invariant.
+ */
+export class EventRecordReader {
+  readonly record = new EventRecord();
+  /** The last read was an order-or-balance kind: readOrderOrBalance's invariant above holds. */
+  private orderOrBalanceOnly = false;
+
+  read(v: RecordViews, byteOffset: number): EventRecord {
+    const e = this.record;
+    const kind = v.i32[(byteOffset >> 2) + E_KIND]!;
+    if (!isOrderOrBalanceKind(kind)) {
+      readEvent(v, byteOffset, e);
+      this.orderOrBalanceOnly = false;
+    } else if (this.orderOrBalanceOnly) {
+      readOrderOrBalanceEvent(v, byteOffset, e, kind);
+    } else {
+      readEvent(v, byteOffset, e);
+      this.orderOrBalanceOnly = true;
+    }
+    return e;
+  }
+}
+
+/**
+ * readEvent of an OrderAccepted, OrderDone or Balance into a record whose last read was one of them (EventRecordReader):
+ * the fields readEvent writes for the kind, and zero in the other two kinds' amount-slot fields.
+ */
+function readOrderOrBalanceEvent(v: RecordViews, byteOffset: number, e: EventRecord, kind: number): void {
+  const w = byteOffset >> 2;
+  const d = byteOffset >> 3;
+  const i32 = v.i32;
+  const f64 = v.f64;
+  e.kind = kind as EventKind;
+  e.account = i32[w + E_ACCOUNT]! >>> 0;
+  e.market = i32[w + E_MARKET]!;
+  e.asset = i32[w + E_ASSET]!;
+  e.side = i32[w + E_SIDE]!;
+  e.code = i32[w + E_CODE]!;
+  e.seq = f64[d + E_SEQ]!;
+  e.marketSeq = f64[d + E_MARKET_SEQ]!;
+  e.orderId = f64[d + E_ORDER_ID]!;
+  e.timeMs = f64[d + E_TIME]!;
+  e.clientId = readUint64(v, d + E_CLIENT_ID);
+  e.price = readInt64(v, d + E_PRICE);
+  e.quantity = readInt64(v, d + E_QUANTITY);
+  const amount = readInt64(v, d + E_AMOUNT);
+  const amount2 = readInt64(v, d + E_AMOUNT2);
+  const accepted = kind === EventKind.OrderAccepted;
+  const done = kind === EventKind.OrderDone;
+  const balance = kind === EventKind.Balance;
+  e.openQuantity = accepted ? amount : 0n;
+  e.quoteQuantity = accepted ? amount2 : 0n;
+  e.remainingQuantity = done ? amount : 0n;
+  e.filledQuantity = done ? amount2 : 0n;
+  e.available = balance ? amount : 0n;
+  e.locked = balance ? amount2 : 0n;
+  if (balance) {
+    e.message = "";
+    e.lent = readInt64(v, d + E_LENT);
+    e.borrowed = readInt64(v, d + E_BORROWED);
+    return;
+  }
+  const n = i32[w + E_MESSAGE_LEN]!;
   e.message = n === 0 ? "" : String.fromCharCode.apply(null, v.u8.subarray(byteOffset + E_MESSAGE_BYTE, byteOffset + E_MESSAGE_BYTE + n) as unknown as number[]);
 }
 

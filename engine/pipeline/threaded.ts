@@ -23,8 +23,8 @@ import {
   commandKindAt,
   commandSeqAt,
   EVENT_RECORD_BYTES,
+  EventRecordReader,
   eventKindAt,
-  readEvent,
   writeCommand,
   writeCommandBatchEnd,
   type RecordViews,
@@ -141,7 +141,8 @@ export class ThreadedPipeline {
   private readonly passesPending: Uint8Array;
   private readonly submitted: number[] = [];
   private completed = 0;
-  private readonly event = new EventRecord();
+  /** Every event drained is read into its record (the commonest kinds without the per-slot resets). */
+  private readonly events = new EventRecordReader();
   private pumps: Promise<void>[] = [];
   private stopping = false;
   private hashWaiters: { risk: string[]; matching: string[]; settlement: string | null; resolve: () => void } | null = null;
@@ -517,7 +518,7 @@ export class ThreadedPipeline {
    * batch not released yet (the ring's k-th batch is the k-th submitted).
    */
   private drainEvents(reader: RingReader, k: number): number {
-    const e = this.event;
+    const events = this.events;
     let n = 0;
     for (let offset = reader.peek(); offset >= 0; offset = reader.peek()) {
       if (this.gated && this.submittedBase + this.batchesDone[k]! >= this.releasedCount) {
@@ -533,7 +534,7 @@ export class ThreadedPipeline {
         this.advanceCompleted();
         continue;
       }
-      readEvent(reader.ring, offset, e);
+      const e = events.read(reader.ring, offset);
       reader.advance();
       if (e.kind === CONTROL_STATE_HASH) {
         if (this.hashWaiters !== null) (e.code === 0 ? this.hashWaiters.risk : this.hashWaiters.matching)[e.account] = e.message;

@@ -1,5 +1,6 @@
 // The hot event kinds' frames written by hand (issue 15, sixth round): OrderAccepted, OrderDone, Balance and Fill —
-// what a market maker's place, cancel and crossing order answer with — in the same bytes as the FlatBuffers Builder
+// what a market maker's place, cancel and crossing order answer with — and OrderRejected (a cancel of an order already
+// gone: ~4% of a market maker's commands, and 3–4% of the gateway thread in the closed loop through the Builder) in the same bytes as the FlatBuffers Builder
 // path (encode.ts encodeEventWithBuilder: the generated per-kind encoder, then the envelope), without the Builder.
 //
 // FastEventWriter runs the Builder's own algorithm — back to front, prep()'s alignment from the end of the buffer,
@@ -28,6 +29,11 @@ const VTABLES_MAX = 4;
 const VALUES_MAX = 32;
 /** Shapes (kind × present fields) kept as plans per kind; past it a frame is written field by field, not kept. */
 const PLANS_PER_KIND_MAX = 1024;
+/**
+ * Longest string the writer takes (characters, all ASCII: one UTF-8 byte each); a longer one or any other character
+ * gives up (the Builder writes it). An engine event's message is at most EVENT_MESSAGE_BYTES_MAX (256) ASCII bytes.
+ */
+const STRING_CHARS_MAX = 256;
 
 /** What the body functions drive: the shape's key, a plan's values, or the whole frame (and a new plan). */
 const Mode = { Key: 0, Fill: 1, Build: 2 } as const;
@@ -276,6 +282,42 @@ class FastEventWriter {
     else this.fillView.setBigUint64(at, BigInt.asUintN(64, value), true);
   }
 
+  /**
+   * Builder.createString of an ASCII string (its UTF-8 bytes are its char codes): the terminating 0, the bytes, the
+   * length; returns its offset (Mode.Build; 0 in the others). Its length is part of the shape (Mode.Key: the key),
+   * so Mode.Fill writes the bytes only. Anything the fast path does not take gives up.
+   */
+  asciiString(value: string): number {
+    const n = value.length;
+    if (n > STRING_CHARS_MAX) {
+      this.gaveUp = true;
+      return 0;
+    }
+    if (this.mode === Mode.Key) {
+      this.key = this.key * (STRING_CHARS_MAX + 1) + n;
+      return 0;
+    }
+    let at: number;
+    if (this.mode === Mode.Fill) at = this.nextFillAt();
+    else {
+      this.prep(1, 0);
+      this.bytes[--this.space] = 0;
+      this.prep(4, n);
+      this.space -= n;
+      at = this.space;
+      this.noteValue();
+    }
+    const bytes = this.mode === Mode.Fill ? this.fillBytes : this.bytes;
+    for (let i = 0; i < n; i++) {
+      const c = value.charCodeAt(i);
+      if (c >= 0x80) this.gaveUp = true;
+      bytes[at + i] = c;
+    }
+    if (this.mode === Mode.Fill) return 0;
+    this.writeInt32(n);
+    return this.offset();
+  }
+
   /** An offset field (the envelope's event): Builder.addOffset. */
   offsetField(slot: number, target: number): void {
     if (this.mode !== Mode.Build) return;
@@ -365,7 +407,8 @@ const HOT_ORDER_ACCEPTED = 0;
 const HOT_ORDER_DONE = 1;
 const HOT_BALANCE = 2;
 const HOT_FILL = 3;
-const plans: Map<number, Plan>[] = [new Map(), new Map(), new Map(), new Map()];
+const HOT_ORDER_REJECTED = 4;
+const plans: Map<number, Plan>[] = [new Map(), new Map(), new Map(), new Map(), new Map()];
 
 function scalesOf(config: ExchangeConfig): WireScales {
   // Plans hold no config: a Decimal's scale is one of the values written over them.
@@ -389,6 +432,8 @@ function hotKindOf(e: EventRecord, s: WireScales): number {
       return s.assetDecimals[e.asset] === undefined ? -1 : HOT_BALANCE;
     case EventKind.Fill:
       return knownMarket(s, e.market) ? HOT_FILL : -1;
+    case EventKind.OrderRejected:
+      return HOT_ORDER_REJECTED;
     default:
       return -1;
   }
@@ -407,6 +452,9 @@ function writeFrame(w: FastEventWriter, hot: number, e: EventRecord, s: WireScal
   } else if (hot === HOT_BALANCE) {
     type = Event.Balance;
     body = balance(w, e, s);
+  } else if (hot === HOT_ORDER_REJECTED) {
+    type = Event.OrderRejected;
+    body = orderRejected(w, e);
   } else {
     type = Event.Fill;
     body = fill(w, e, s, asMaker);
@@ -415,7 +463,7 @@ function writeFrame(w: FastEventWriter, hot: number, e: EventRecord, s: WireScal
 }
 
 /**
- * encodeEvent for OrderAccepted, OrderDone, Balance and Fill: the frame's bytes (a view valid until the next call),
+ * encodeEvent for OrderAccepted, OrderDone, Balance, Fill and OrderRejected: the frame's bytes (a view valid until the next call),
  * or null for any other kind or a value the fast path does not take (the caller then encodes with the Builder).
  * The frame's shape (which fields are present) picks a plan; a shape seen for the first time is written field by
  * field and kept.
@@ -467,6 +515,18 @@ function orderDone(w: FastEventWriter, e: EventRecord, s: WireScales): number {
   w.int8(5, e.code);
   w.decimal(6, e.filledQuantity, baseDecimals);
   w.decimal(7, e.remainingQuantity, baseDecimals);
+  return w.endObject();
+}
+
+function orderRejected(w: FastEventWriter, e: EventRecord): number {
+  const message = w.asciiString(e.message);
+  w.startObject(6);
+  w.int32(0, e.account);
+  w.int16(1, e.market);
+  w.int64Number(2, e.orderId);
+  w.int64Big(3, e.clientId, false);
+  w.int16(4, e.code);
+  w.offsetField(5, message);
   return w.endObject();
 }
 
