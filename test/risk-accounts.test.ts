@@ -453,3 +453,45 @@ describe("A4: an account's zero slot arrays are shared until written (X7 restart
     expect(a.netBalance(USDC)).toBe(-3n * USDC_UNIT);
   });
 });
+
+describe("S1: an account's locked units in an int64 column (accounts.ts LockedSlots)", () => {
+  const EDGES = [1n, 7n, (1n << 62n) - 1n, 1n << 62n, (1n << 62n) + 1n, (1n << 63n) - 1n, 1n << 63n, (1n << 64n) + 5n];
+
+  it("S1: C4: addLocked / subLocked / setLocked give the exact bigint sums at and past 2^62 and 2^63, total and sell part, column and exact fallback alike", () => {
+    const assets = config.assets.length;
+    let seed = 15;
+    const rand = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    for (let run = 0; run < 40; run++) {
+      const a = new Account(ALICE, assets, null, null);
+      const total = new Array<bigint>(assets).fill(0n);
+      const sell = new Array<bigint>(assets).fill(0n);
+      for (let step = 0; step < 60; step++) {
+        const asset = rand(assets);
+        const side = rand(2) === 0 ? Side.Buy : Side.Sell;
+        const units = EDGES[rand(EDGES.length)]!;
+        const op = rand(5);
+        if (op < 2) {
+          a.addLocked(asset, side, units);
+          total[asset] += units;
+          if (side === Side.Sell) sell[asset] += units;
+        } else if (op < 4) {
+          a.subLocked(asset, side, units);
+          total[asset] -= units;
+          if (side === Side.Sell) sell[asset] -= units;
+        } else {
+          a.setLocked(asset, units);
+          total[asset] = units;
+        }
+        for (let i = 0; i < assets; i++) {
+          expect(a.locked[i]).toBe(total[i]);
+          expect(a.sellTerms === null ? 0n : a.sellTerms.locked[i]).toBe(sell[i]);
+        }
+      }
+      // The state hash's text of the slots is the same whichever form holds them.
+      expect(Array.prototype.join.call(a.locked, ",")).toBe(total.join(","));
+    }
+  });
+});

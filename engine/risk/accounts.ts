@@ -140,8 +140,8 @@ export class AccountPerps {
  * no sell, and with all sells filled and no buy, from these (AccountMargin's corners). Made with the first sell hold.
  */
 export class SellTerms {
-  // The shared zero array until the first write (writableSlots; see Account's slot arrays).
-  locked: readonly bigint[];
+  // The shared zero array until the first write (writableSlots; see Account's slot arrays); locked: see LockedSlots.
+  locked: LockedSlots;
   openBorrow: readonly bigint[];
   openInflow: readonly bigint[];
   openRepay: readonly bigint[];
@@ -172,6 +172,67 @@ export function writableSlots(slots: readonly bigint[]): bigint[] {
 }
 
 /**
+ * Locked units per asset (Account.locked, SellTerms.locked): the shared zero array until the first write, then an
+ * int64 column added to in place — a hold taken, paid from or released stores no new bigint (V8 lowers int64-range
+ * arithmetic between a BigInt64Array's elements without allocating) —, or, once a value leaves int64, an exact bigint
+ * array for good. Read by index like any slot array; write through addToLocked / subFromLocked / setLockedSlot only.
+ */
+export type LockedSlots = readonly bigint[] | BigInt64Array;
+
+/** Values and deltas strictly inside ±2^62 take the column's path: their sum or difference lies strictly inside ±2^63,
+ * so the column's store cannot wrap. The rest takes the exact path (setLockedSlot). */
+const LOCKED_FAST_LIMIT = 1n << 62n;
+const LOCKED_FAST_LIMIT_NEG = -LOCKED_FAST_LIMIT;
+const INT64_MIN = -(1n << 63n);
+const INT64_MAX = (1n << 63n) - 1n;
+
+/** `slots` with `slots[asset] + delta` (exact) in place of `slots[asset]`: store the result back into the field. */
+export function addToLocked(slots: LockedSlots, asset: number, delta: bigint): LockedSlots {
+  if (slots instanceof BigInt64Array) {
+    const t = slots[asset]!;
+    if (t < LOCKED_FAST_LIMIT && t > LOCKED_FAST_LIMIT_NEG && delta < LOCKED_FAST_LIMIT && delta > LOCKED_FAST_LIMIT_NEG) {
+      slots[asset] = t + delta;
+      return slots;
+    }
+  }
+  return setLockedSlot(slots, asset, slots[asset]! + delta);
+}
+
+/** addToLocked(slots, asset, −units) without the negated bigint. */
+export function subFromLocked(slots: LockedSlots, asset: number, units: bigint): LockedSlots {
+  if (slots instanceof BigInt64Array) {
+    const t = slots[asset]!;
+    if (t < LOCKED_FAST_LIMIT && t > LOCKED_FAST_LIMIT_NEG && units < LOCKED_FAST_LIMIT && units > LOCKED_FAST_LIMIT_NEG) {
+      slots[asset] = t - units;
+      return slots;
+    }
+  }
+  return setLockedSlot(slots, asset, slots[asset]! - units);
+}
+
+/** `slots` with `units` at `asset` (the exact path): a column while every value fits an int64, else a bigint array. */
+export function setLockedSlot(slots: LockedSlots, asset: number, units: bigint): LockedSlots {
+  const fits = units >= INT64_MIN && units <= INT64_MAX;
+  if (slots instanceof BigInt64Array) {
+    if (fits) {
+      slots[asset] = units;
+      return slots;
+    }
+    const wide = Array.from(slots);
+    wide[asset] = units;
+    return wide;
+  }
+  if (isSharedZeroBigints(slots)) {
+    if (units === 0n) return slots;
+    const own = fits ? new BigInt64Array(slots.length) : zeroBigints(slots.length);
+    own[asset] = units;
+    return own;
+  }
+  (slots as bigint[])[asset] = units;
+  return slots;
+}
+
+/**
  * Balances of one account, one slot per asset id, in asset units, and its settings. The net balance of an asset —
  * available + locked + lent − borrowed — is what the margin state (C2, C3) values; moving units between available
  * and locked (order holds) does not change it.
@@ -187,8 +248,8 @@ export class Account {
   // never lend or borrow, and many rest no order, so a restore of 100,000s of accounts made 100,000s of arrays that
   // stay zero (X7 restart, engine.ts). Read them freely; write them through the account's methods only (the shared
   // array is frozen: a write to it throws).
-  /** Held by open orders (S1). */
-  locked: readonly bigint[];
+  /** Held by open orders (S1): an int64 column once written (LockedSlots). */
+  locked: LockedSlots;
   /** Lent to the asset's pool: still the owner's collateral (C1). Written only through the lending seam (setLent). */
   lent: readonly bigint[];
   /** Borrowed from the asset's pool: a liability and a position (C3, C4). Written only through the lending seam
@@ -303,8 +364,7 @@ export class Account {
 
   /** Sets the units of `asset` locked by open orders (a restore; orders move them with addLocked). */
   setLocked(asset: number, units: bigint): void {
-    if (units === 0n && isSharedZeroBigints(this.locked)) return;
-    (this.locked = writableSlots(this.locked))[asset] = units;
+    this.locked = setLockedSlot(this.locked, asset, units);
   }
 
   /** The lending seam (pools.ts, lending-actions.ts) and a restore: the units of `asset` lent to its pool. */
@@ -532,23 +592,19 @@ export class Account {
    * the total and, for a sell, the sell orders' part.
    */
   addLocked(asset: number, side: number, delta: bigint): void {
-    const locked = (this.locked = writableSlots(this.locked));
-    locked[asset] = locked[asset]! + delta;
+    this.locked = addToLocked(this.locked, asset, delta);
     if (side === Side.Sell) {
       const sell = this.sellTermsOf();
-      const part = (sell.locked = writableSlots(sell.locked));
-      part[asset] = part[asset]! + delta;
+      sell.locked = addToLocked(sell.locked, asset, delta);
     }
   }
 
   /** addLocked(asset, side, −amount) without the negated bigint (a hold paid from or released: the R2 hot path). */
   subLocked(asset: number, side: number, amount: bigint): void {
-    const locked = (this.locked = writableSlots(this.locked));
-    locked[asset] = locked[asset]! - amount;
+    this.locked = subFromLocked(this.locked, asset, amount);
     if (side === Side.Sell) {
       const sell = this.sellTermsOf();
-      const part = (sell.locked = writableSlots(sell.locked));
-      part[asset] = part[asset]! - amount;
+      sell.locked = subFromLocked(sell.locked, asset, amount);
     }
   }
 

@@ -10,7 +10,7 @@
 import { FUNDING_HISTORY_ENTRIES_MAX, LEVERAGE_LIMIT_MAX, LEVERAGE_LIMIT_MIN, MarketKind, SETTLEMENT_HISTORY_ROWS_MAX, SNAPSHOT_COUNT_MAX, Side, SnapshotReader, SnapshotTag, type MarketConfig, type SnapshotWriter } from "../model/index.ts";
 import type { PerpPosition } from "../perps/index.ts";
 import { IdMap } from "../collections/index.ts";
-import { Account, ACCOUNT_SETTINGS_DEFAULT, AccountPerps, PositionLog, writableSlots } from "./accounts.ts";
+import { Account, ACCOUNT_SETTINGS_DEFAULT, AccountPerps, PositionLog, addToLocked } from "./accounts.ts";
 import type { AccountMap, PendingAccounts } from "./account-map.ts";
 import { OrderHold, type HoldTable } from "./holds.ts";
 import type { MarginContext } from "./margin/index.ts";
@@ -491,8 +491,7 @@ function addOpenOrderTerms(account: Account, h: OrderHold): void {
   // The sell orders' locked part (the total was restored with the balances).
   if (!h.perp && h.side === Side.Sell && h.remaining !== 0n) {
     const sell = account.sellTermsOf();
-    const locked = (sell.locked = writableSlots(sell.locked));
-    locked[h.asset] = locked[h.asset]! + h.remaining;
+    sell.locked = addToLocked(sell.locked, h.asset, h.remaining);
     account.markChanged(h.asset);
   }
   if (h.borrowMax > 0n) {
