@@ -454,10 +454,10 @@ describe("A4: an account's zero slot arrays are shared until written (X7 restart
   });
 });
 
-describe("S1: an account's locked units in an int64 column (accounts.ts LockedSlots)", () => {
+describe("S1: an account's available and locked units in int64 columns (accounts.ts BalanceSlots)", () => {
   const EDGES = [1n, 7n, (1n << 62n) - 1n, 1n << 62n, (1n << 62n) + 1n, (1n << 63n) - 1n, 1n << 63n, (1n << 64n) + 5n];
 
-  it("S1: C4: addLocked / subLocked / setLocked give the exact bigint sums at and past 2^62 and 2^63, total and sell part, column and exact fallback alike", () => {
+  it("S1: C4: add/sub/set of available and locked (total and sell part) give the exact bigint sums at and past 2^62 and 2^63, column and exact fallback alike", () => {
     const assets = config.assets.length;
     let seed = 15;
     const rand = (n: number): number => {
@@ -468,12 +468,22 @@ describe("S1: an account's locked units in an int64 column (accounts.ts LockedSl
       const a = new Account(ALICE, assets, null, null);
       const total = new Array<bigint>(assets).fill(0n);
       const sell = new Array<bigint>(assets).fill(0n);
+      const available = new Array<bigint>(assets).fill(0n);
       for (let step = 0; step < 60; step++) {
         const asset = rand(assets);
         const side = rand(2) === 0 ? Side.Buy : Side.Sell;
         const units = EDGES[rand(EDGES.length)]!;
-        const op = rand(5);
-        if (op < 2) {
+        const op = rand(8);
+        if (op === 5) {
+          a.addAvailable(asset, units);
+          available[asset] += units;
+        } else if (op === 6) {
+          a.subAvailable(asset, units);
+          available[asset] -= units;
+        } else if (op === 7) {
+          a.setAvailable(asset, -units);
+          available[asset] = -units;
+        } else if (op < 2) {
           a.addLocked(asset, side, units);
           total[asset] += units;
           if (side === Side.Sell) sell[asset] += units;
@@ -487,11 +497,13 @@ describe("S1: an account's locked units in an int64 column (accounts.ts LockedSl
         }
         for (let i = 0; i < assets; i++) {
           expect(a.locked[i]).toBe(total[i]);
+          expect(a.available[i]).toBe(available[i]);
           expect(a.sellTerms === null ? 0n : a.sellTerms.locked[i]).toBe(sell[i]);
         }
       }
       // The state hash's text of the slots is the same whichever form holds them.
       expect(Array.prototype.join.call(a.locked, ",")).toBe(total.join(","));
+      expect(Array.prototype.join.call(a.available, ",")).toBe(available.join(","));
     }
   });
 });
