@@ -468,7 +468,7 @@ describe("C4/P1: perpetual changes reach the margin state lazily", () => {
       fc.property(fc.array(change, { minLength: 1, maxLength: 30 }), fc.bigInt({ min: 0n, max: 10n ** 12n }), (changes, usdc) => {
         for (const m of PERP_MARKETS) ctx.setMarketMark(m.id, m.mmf === null ? 1n : 100n * USD);
         const account = new Account(16, ctx.assetCount, () => new AccountMargin(ctx, 10n * R), null);
-        account.available[0] = usdc;
+        account.setAvailable(0, usdc);
         account.markChanged(0);
         const perps = (account.perps = new AccountPerps(ctx.marketCount));
         account.syncedMargin();
@@ -548,7 +548,7 @@ describe("C8 shortcut: a perpetual order checked with its market's change pendin
         const lazy = new Account(16, ctx.assetCount, () => new AccountMargin(ctx, 10n * R), null);
         const eager = new Account(32, ctx.assetCount, () => new AccountMargin(ctx, 10n * R), null);
         for (const a of [lazy, eager]) {
-          a.available[0] = usdc;
+          a.setAvailable(0, usdc);
           a.markChanged(0);
           a.perps = new AccountPerps(ctx.marketCount);
           a.syncedMargin();
@@ -840,8 +840,8 @@ describe("C8 shortcut: a perpetual order certified in doubles (AccountMargin.per
    * synced, or still pending: perpChanged after the last sync). */
   function accountOf(c: Case, usdc: bigint): Account {
     const a = new Account(16, ctx.assetCount, () => new AccountMargin(ctx, BigInt(c.leverage) * R), null);
-    a.available[USDC] = usdc;
-    a.available[BTC] = c.btc;
+    a.setAvailable(USDC, usdc);
+    a.setAvailable(BTC, c.btc);
     a.setBorrowed(BTC, c.btcOwed);
     a.markChanged(USDC);
     a.markChanged(BTC);
@@ -969,12 +969,12 @@ describe("C8 shortcut: a perpetual order certified in doubles (AccountMargin.per
     }
     const a = accountOf(c, hi + 10_000_000n);
     expect(certified(a, c)).toBe(true);
-    a.available[USDC] = lo; // the same margin state (and BoundInputs slot): new sums, new doubles
+    a.setAvailable(USDC, lo); // the same margin state (and BoundInputs slot): new sums, new doubles
     a.markChanged(USDC);
     a.syncedMargin();
     expect(fullPasses(a, c)).toBe(false);
     expect(certified(a, c)).toBe(false);
-    a.available[USDC] = hi + 10_000_000n;
+    a.setAvailable(USDC, hi + 10_000_000n);
     a.markChanged(USDC);
     a.syncedMargin();
     expect(certified(a, c)).toBe(true);

@@ -453,3 +453,57 @@ describe("A4: an account's zero slot arrays are shared until written (X7 restart
     expect(a.netBalance(USDC)).toBe(-3n * USDC_UNIT);
   });
 });
+
+describe("S1: an account's available and locked units in int64 columns (accounts.ts BalanceSlots)", () => {
+  const EDGES = [1n, 7n, (1n << 62n) - 1n, 1n << 62n, (1n << 62n) + 1n, (1n << 63n) - 1n, 1n << 63n, (1n << 64n) + 5n];
+
+  it("S1: C4: add/sub/set of available and locked (total and sell part) give the exact bigint sums at and past 2^62 and 2^63, column and exact fallback alike", () => {
+    const assets = config.assets.length;
+    let seed = 15;
+    const rand = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    for (let run = 0; run < 40; run++) {
+      const a = new Account(ALICE, assets, null, null);
+      const total = new Array<bigint>(assets).fill(0n);
+      const sell = new Array<bigint>(assets).fill(0n);
+      const available = new Array<bigint>(assets).fill(0n);
+      for (let step = 0; step < 60; step++) {
+        const asset = rand(assets);
+        const side = rand(2) === 0 ? Side.Buy : Side.Sell;
+        const units = EDGES[rand(EDGES.length)]!;
+        const op = rand(8);
+        if (op === 5) {
+          a.addAvailable(asset, units);
+          available[asset] += units;
+        } else if (op === 6) {
+          a.subAvailable(asset, units);
+          available[asset] -= units;
+        } else if (op === 7) {
+          a.setAvailable(asset, -units);
+          available[asset] = -units;
+        } else if (op < 2) {
+          a.addLocked(asset, side, units);
+          total[asset] += units;
+          if (side === Side.Sell) sell[asset] += units;
+        } else if (op < 4) {
+          a.subLocked(asset, side, units);
+          total[asset] -= units;
+          if (side === Side.Sell) sell[asset] -= units;
+        } else {
+          a.setLocked(asset, units);
+          total[asset] = units;
+        }
+        for (let i = 0; i < assets; i++) {
+          expect(a.locked[i]).toBe(total[i]);
+          expect(a.available[i]).toBe(available[i]);
+          expect(a.sellTerms === null ? 0n : a.sellTerms.locked[i]).toBe(sell[i]);
+        }
+      }
+      // The state hash's text of the slots is the same whichever form holds them.
+      expect(Array.prototype.join.call(a.locked, ",")).toBe(total.join(","));
+      expect(Array.prototype.join.call(a.available, ",")).toBe(available.join(","));
+    }
+  });
+});

@@ -11,12 +11,28 @@
 // - Orders of one account in this book form a second intrusive list (oAPrev/oANext), owned by the market.
 // - Order quantities (open, filled, original), clientIds and level prices are bigint references in plain arrays: reading them
 //   allocates nothing (a BigInt64Array read creates a bigint each time), and they are what events carry.
+// - Level totals are the exception: every rest, unlink and fill stores a new total (a bigint stored into an array is an
+//   allocation), and nothing on the matching path reads one out, so they sit in an int64 column updated in place
+//   (V8 lowers int64-range arithmetic between its elements without allocating); a total past int64 is kept exactly
+//   beside it (addTotal, levelTotal).
 // Storage starts at the configured capacity and doubles in steps up to the limits.
 
 import { IdMap } from "../collections/index.ts";
 import { NO_TICK, PriceLadder } from "./ladder.ts";
 
 export const NONE = -1;
+
+/**
+ * Level totals and deltas strictly inside ±2^62 take the int64 column's path: a sum or difference of two of them lies
+ * strictly inside ±2^63, so the column's store cannot wrap. Anything else (rare: a level of more than 2^62 units) goes
+ * through the exact bigint path.
+ */
+const TOTAL_FAST_LIMIT = 1n << 62n;
+/** −TOTAL_FAST_LIMIT as a constant (a negation in the test would be a bigint made per call). */
+const TOTAL_FAST_LIMIT_NEG = -TOTAL_FAST_LIMIT;
+/** lTotal's value for a level whose exact total does not fit an int64 (or is −2^63 itself): it is in lTotalWide. */
+const TOTAL_WIDE = -(1n << 63n);
+const INT64_MAX = (1n << 63n) - 1n;
 
 /** Order flag bits kept per resting order (subset of OrderFlag). */
 export const RestFlag = { PostOnly: 1, ReduceOnly: 2 } as const;
@@ -62,10 +78,12 @@ export class Book {
    */
   lPrice: bigint[];
   /**
-   * Level total open quantity: references as lPrice (a read of a BigInt64Array allocates; a move reads the total of the
-   * level it leaves and of the level it joins), and exact past 2^63.
+   * Level total open quantity, updated in place (addTotal / subTotal): TOTAL_WIDE where the exact total is past int64
+   * (then in lTotalWide). Read it through levelTotal (a read allocates; only market data and snapshots read it).
    */
-  lTotal: bigint[];
+  lTotal: BigInt64Array;
+  /** The exact totals of the levels whose lTotal is TOTAL_WIDE (null until the first). */
+  private lTotalWide: Map<number, bigint> | null = null;
   lCount: Int32Array;
   lHead: Int32Array;
   lTail: Int32Array;
@@ -90,8 +108,11 @@ export class Book {
   dTick: Int32Array = new Int32Array(64);
   /** Publication order key: bids best→worst (−tick), then asks best→worst (2^32 + tick). */
   dKey: Float64Array = new Float64Array(64);
-  /** The level's total when the command first touched it (0 for a level the command created). */
+  /** The level's total when the command first touched it (0 for a level the command created), as lTotal holds it:
+   * TOTAL_WIDE where that total was past int64 (then in dBeforeWide). Compare through totalChangedSince. */
   dBefore: BigInt64Array = new BigInt64Array(64);
+  /** The exact `before` of the entries whose dBefore is TOTAL_WIDE. */
+  private dBeforeWide: bigint[] = [];
   /** The level now, NONE once it is gone (so finishing a command needs no ladder lookups). */
   dLvl: Int32Array = new Int32Array(64);
   dPrice: bigint[] = new Array<bigint>(64).fill(0n);
@@ -124,7 +145,7 @@ export class Book {
     this.levelCap = lc;
     this.lTick = new Int32Array(lc);
     this.lPrice = new Array<bigint>(lc).fill(0n);
-    this.lTotal = new Array<bigint>(lc).fill(0n);
+    this.lTotal = new BigInt64Array(lc);
     this.lCount = new Int32Array(lc);
     this.lHead = new Int32Array(lc);
     this.lTail = new Int32Array(lc);
@@ -210,7 +231,7 @@ export class Book {
     this.lTail[lvl] = slot;
     this.oPrio[slot] = ++this.prioCounter;
     this.lCount[lvl]++;
-    this.lTotal[lvl] += this.oQty[slot];
+    this.addTotal(lvl, this.oQty[slot]);
     this.oLevel[slot] = lvl;
     this.oSide[slot] = side;
     this.ids.set(this.oId[slot], slot);
@@ -227,7 +248,7 @@ export class Book {
     else this.oNext[prev] = next;
     if (next === NONE) this.lTail[lvl] = prev;
     else this.oPrev[next] = prev;
-    this.lTotal[lvl] -= this.oQty[slot];
+    this.subTotal(lvl, this.oQty[slot]);
     if (--this.lCount[lvl] === 0) this.removeLevel(lvl);
     this.ids.delete(this.oId[slot]);
     this.orderCount--;
@@ -239,14 +260,15 @@ export class Book {
     if (this.trackDirty) this.markDirty(lvl);
     this.oQty[slot] -= q;
     this.oFilled[slot] += q;
-    this.lTotal[lvl] -= q;
+    this.subTotal(lvl, q);
   }
 
   /** Sets a resting order's open quantity in place (keeps its FIFO position). */
   setOpenQty(slot: number, q: bigint): void {
     const lvl = this.oLevel[slot];
     if (this.trackDirty) this.markDirty(lvl);
-    this.lTotal[lvl] += q - this.oQty[slot];
+    this.subTotal(lvl, this.oQty[slot]);
+    this.addTotal(lvl, q);
     this.oQty[slot] = q;
   }
 
@@ -255,6 +277,48 @@ export class Book {
     this.ids.delete(this.oId[slot]);
     this.oId[slot] = newId;
     this.ids.set(newId, slot);
+  }
+
+  // ---------------------------------------------------------------- level totals
+
+  /** The exact total open quantity of level lvl. */
+  levelTotal(lvl: number): bigint {
+    const t = this.lTotal[lvl];
+    return t !== TOTAL_WIDE ? t : this.lTotalWide!.get(lvl)!;
+  }
+
+  /** Level lvl's total grows by `units` (which may be negative): in place while both are inside ±2^62. */
+  private addTotal(lvl: number, units: bigint): void {
+    const t = this.lTotal[lvl];
+    if (t < TOTAL_FAST_LIMIT && t > TOTAL_FAST_LIMIT_NEG && units < TOTAL_FAST_LIMIT && units > TOTAL_FAST_LIMIT_NEG) this.lTotal[lvl] = t + units;
+    else this.setTotal(lvl, this.levelTotal(lvl) + units);
+  }
+
+  /** addTotal(lvl, −units) without the negated bigint. */
+  private subTotal(lvl: number, units: bigint): void {
+    const t = this.lTotal[lvl];
+    if (t < TOTAL_FAST_LIMIT && t > TOTAL_FAST_LIMIT_NEG && units < TOTAL_FAST_LIMIT && units > TOTAL_FAST_LIMIT_NEG) this.lTotal[lvl] = t - units;
+    else this.setTotal(lvl, this.levelTotal(lvl) - units);
+  }
+
+  /** The exact path: `total` in the column when it fits an int64 (and is not the marker), else beside it. */
+  private setTotal(lvl: number, total: bigint): void {
+    if (total > TOTAL_WIDE && total <= INT64_MAX) {
+      this.lTotal[lvl] = total;
+      this.lTotalWide?.delete(lvl);
+    } else {
+      this.lTotal[lvl] = TOTAL_WIDE;
+      (this.lTotalWide ??= new Map()).set(lvl, total);
+    }
+  }
+
+  /** Has the total of dirty entry i's level (lvl, NONE once gone: total 0) changed since the command first touched it? */
+  totalChangedSince(i: number, lvl: number): boolean {
+    const before = this.dBefore[i];
+    if (lvl === NONE) return before === TOTAL_WIDE ? this.dBeforeWide[i] !== 0n : before !== 0n;
+    const now = this.lTotal[lvl];
+    if (now !== TOTAL_WIDE && before !== TOTAL_WIDE) return now !== before;
+    return this.levelTotal(lvl) !== (before === TOTAL_WIDE ? this.dBeforeWide[i] : before);
   }
 
   // ---------------------------------------------------------------- levels
@@ -288,6 +352,7 @@ export class Book {
     this.lTick[lvl] = tick;
     this.lPrice[lvl] = price;
     this.lTotal[lvl] = 0n;
+    this.lTotalWide?.delete(lvl);
     this.lCount[lvl] = 0;
     this.lHead[lvl] = NONE;
     this.lTail[lvl] = NONE;
@@ -312,7 +377,7 @@ export class Book {
     const cap = this.levelCap * 2;
     this.lTick = growI32(this.lTick, cap);
     this.lPrice = growRefs(this.lPrice, cap);
-    this.lTotal = growRefs(this.lTotal, cap);
+    this.lTotal = growB64(this.lTotal, cap);
     this.lCount = growI32(this.lCount, cap);
     this.lHead = growI32(this.lHead, cap);
     this.lTail = growI32(this.lTail, cap);
@@ -338,7 +403,9 @@ export class Book {
     if (this.lStamp[lvl] === this.stamp) return;
     this.lStamp[lvl] = this.stamp;
     const i = this.pushDirty(lvl);
-    this.dBefore[i] = this.lTotal[lvl];
+    const before = this.lTotal[lvl];
+    this.dBefore[i] = before;
+    if (before === TOTAL_WIDE) this.dBeforeWide[i] = this.lTotalWide!.get(lvl)!;
   }
 
   private markNewLevelDirty(lvl: number, side: number, tick: number): void {
@@ -422,7 +489,7 @@ export class Book {
         }
         if (this.lTail[lvl] !== prev) fail(`level ${lvl} tail mismatch`);
         if (count !== this.lCount[lvl]) fail(`level ${lvl} count ${this.lCount[lvl]} != ${count}`);
-        if (total !== this.lTotal[lvl]) fail(`level ${lvl} total ${this.lTotal[lvl]} != sum ${total}`);
+        if (total !== this.levelTotal(lvl)) fail(`level ${lvl} total ${this.levelTotal(lvl)} != sum ${total}`);
         resting += count;
       }
       if (levels !== ladder.count) fail(`side ${side}: walked ${levels} levels, ladder counts ${ladder.count}`);

@@ -347,7 +347,7 @@ export class MarketDataPublisher {
     let changed = 0;
     for (let i = 0; i < n; i++) {
       const lvl = dLvl[i];
-      if (lvl === NONE ? book.dBefore[i] === 0n : book.lTotal[lvl] === book.dBefore[i]) continue;
+      if (!book.totalChangedSince(i, lvl)) continue;
       // Insertion into the publication order (the list is almost always one or two entries).
       const key = dKey[i];
       let j = changed;
@@ -367,7 +367,7 @@ export class MarketDataPublisher {
     for (let k = 0; k < changed; k++) {
       const i = order[k];
       const lvl = dLvl[i];
-      md.depthLevel(this.market, book.dSide[i], book.dPrice[i], lvl === NONE ? 0n : book.lTotal[lvl], first + k);
+      md.depthLevel(this.market, book.dSide[i], book.dPrice[i], lvl === NONE ? 0n : book.levelTotal(lvl), first + k);
     }
     return atTouch;
   }
@@ -380,9 +380,9 @@ export class MarketDataPublisher {
     const bl = book.bestLevel(Side.Buy);
     const al = book.bestLevel(Side.Sell);
     const bp = bl === NONE ? 0n : book.lPrice[bl];
-    const bq = bl === NONE ? 0n : book.lTotal[bl];
+    const bq = bl === NONE ? 0n : book.levelTotal(bl);
     const ap = al === NONE ? 0n : book.lPrice[al];
-    const aq = al === NONE ? 0n : book.lTotal[al];
+    const aq = al === NONE ? 0n : book.levelTotal(al);
     if (bp !== this.bboBidPrice || bq !== this.bboBidQty || ap !== this.bboAskPrice || aq !== this.bboAskQty) {
       this.bboBidPrice = bp;
       this.bboBidQty = bq;
@@ -403,9 +403,9 @@ export class MarketDataPublisher {
     const bl = book.bestLevel(Side.Buy);
     const al = book.bestLevel(Side.Sell);
     this.bboBidPrice = bl === NONE ? 0n : book.lPrice[bl];
-    this.bboBidQty = bl === NONE ? 0n : book.lTotal[bl];
+    this.bboBidQty = bl === NONE ? 0n : book.levelTotal(bl);
     this.bboAskPrice = al === NONE ? 0n : book.lPrice[al];
-    this.bboAskQty = al === NONE ? 0n : book.lTotal[al];
+    this.bboAskQty = al === NONE ? 0n : book.levelTotal(al);
     this.bboBidTick = book.ladders[Side.Buy].bestTick;
     this.bboAskTick = book.ladders[Side.Sell].bestTick;
     book.dCount = 0;

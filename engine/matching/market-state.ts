@@ -15,7 +15,7 @@ export function marketDepthSnapshot(m: Market, maxLevels: number): DepthSnapshot
     const ladder = book.ladders[side];
     for (let tick = ladder.bestTick, k = 0; tick !== NO_TICK && k < maxLevels; tick = ladder.nextWorse(tick), k++) {
       const lvl = ladder.get(tick);
-      sides[side].push({ price: book.lPrice[lvl], quantity: book.lTotal[lvl], orderCount: book.lCount[lvl] });
+      sides[side].push({ price: book.lPrice[lvl], quantity: book.levelTotal(lvl), orderCount: book.lCount[lvl] });
     }
   }
   return { market: m.id, lastUpdateId: m.publisher.depthUpdateId, timeMs: m.ctx.timeMs, bids: sides[0], asks: sides[1] };
@@ -215,7 +215,7 @@ export function hashMarket(m: Market, h: StateHasher): void {
       const lvl = ladder.get(tick);
       h.num(book.lTick[lvl]);
       h.num(book.lCount[lvl]);
-      h.big(book.lTotal[lvl]);
+      h.big(book.levelTotal(lvl));
       for (let s = book.lHead[lvl]; s !== NONE; s = book.oNext[s]) {
         h.num(book.oId[s]);
         h.num(book.oAccount[s]);

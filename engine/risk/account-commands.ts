@@ -46,7 +46,7 @@ export function deposit(s: RiskState, cmd: CommandRecord, sink: EventSink): void
   const account = s.accountOrCreate(cmd.account);
   if (account === null) return rejectShardFull(s, cmd, sink);
   // A4: credited at once; with autoLend on it repays a borrow of the asset first, then the rest is lent (L10, L12).
-  account.available[cmd.asset] = account.available[cmd.asset]! + cmd.amount;
+  account.addAvailable(cmd.asset, cmd.amount);
   account.markChanged(cmd.asset);
   incoming(s, account, cmd.asset, cmd.amount, 0);
   accepted(s, cmd, sink);
@@ -92,7 +92,7 @@ export function transfer(s: RiskState, cmd: CommandRecord, sink: EventSink): voi
   const to = s.accountOrCreate(cmd.account2);
   if (to === null) return rejectShardFull(s, cmd, sink);
   takeOutflow(s, from, cmd.asset, cmd.amount);
-  to.available[cmd.asset] = to.available[cmd.asset]! + cmd.amount;
+  to.addAvailable(cmd.asset, cmd.amount);
   to.markChanged(cmd.asset);
   incoming(s, to, cmd.asset, cmd.amount, 0);
   accepted(s, cmd, sink);

@@ -140,8 +140,8 @@ export class AccountPerps {
  * no sell, and with all sells filled and no buy, from these (AccountMargin's corners). Made with the first sell hold.
  */
 export class SellTerms {
-  // The shared zero array until the first write (writableSlots; see Account's slot arrays).
-  locked: readonly bigint[];
+  // The shared zero array until the first write (writableSlots; see Account's slot arrays); locked: see BalanceSlots.
+  locked: BalanceSlots;
   openBorrow: readonly bigint[];
   openInflow: readonly bigint[];
   openRepay: readonly bigint[];
@@ -172,6 +172,68 @@ export function writableSlots(slots: readonly bigint[]): bigint[] {
 }
 
 /**
+ * Available and locked units per asset (Account.available, Account.locked, SellTerms.locked): the shared zero array
+ * until the first write, then an int64 column added to in place — a hold taken, paid from or released stores no new
+ * bigint (V8 lowers int64-range arithmetic between a BigInt64Array's elements without allocating) —, or, once a value
+ * leaves int64, an exact bigint array for good. Read by index like any slot array (a read that leaves the function
+ * makes a bigint: publishBalance's two per event); write through addToSlot / subFromSlot / setSlot only.
+ */
+export type BalanceSlots = readonly bigint[] | BigInt64Array;
+
+/** Values and deltas strictly inside ±2^62 take the column's path: their sum or difference lies strictly inside ±2^63,
+ * so the column's store cannot wrap. The rest takes the exact path (setSlot). */
+const SLOT_FAST_LIMIT = 1n << 62n;
+const SLOT_FAST_LIMIT_NEG = -SLOT_FAST_LIMIT;
+const INT64_MIN = -(1n << 63n);
+const INT64_MAX = (1n << 63n) - 1n;
+
+/** `slots` with `slots[asset] + delta` (exact) in place of `slots[asset]`: store the result back into the field. */
+export function addToSlot(slots: BalanceSlots, asset: number, delta: bigint): BalanceSlots {
+  if (slots instanceof BigInt64Array) {
+    const t = slots[asset]!;
+    if (t < SLOT_FAST_LIMIT && t > SLOT_FAST_LIMIT_NEG && delta < SLOT_FAST_LIMIT && delta > SLOT_FAST_LIMIT_NEG) {
+      slots[asset] = t + delta;
+      return slots;
+    }
+  }
+  return setSlot(slots, asset, slots[asset]! + delta);
+}
+
+/** addToSlot(slots, asset, −units) without the negated bigint. */
+export function subFromSlot(slots: BalanceSlots, asset: number, units: bigint): BalanceSlots {
+  if (slots instanceof BigInt64Array) {
+    const t = slots[asset]!;
+    if (t < SLOT_FAST_LIMIT && t > SLOT_FAST_LIMIT_NEG && units < SLOT_FAST_LIMIT && units > SLOT_FAST_LIMIT_NEG) {
+      slots[asset] = t - units;
+      return slots;
+    }
+  }
+  return setSlot(slots, asset, slots[asset]! - units);
+}
+
+/** `slots` with `units` at `asset` (the exact path): a column while every value fits an int64, else a bigint array. */
+export function setSlot(slots: BalanceSlots, asset: number, units: bigint): BalanceSlots {
+  const fits = units >= INT64_MIN && units <= INT64_MAX;
+  if (slots instanceof BigInt64Array) {
+    if (fits) {
+      slots[asset] = units;
+      return slots;
+    }
+    const wide = Array.from(slots);
+    wide[asset] = units;
+    return wide;
+  }
+  if (isSharedZeroBigints(slots)) {
+    if (units === 0n) return slots;
+    const own = fits ? new BigInt64Array(slots.length) : zeroBigints(slots.length);
+    own[asset] = units;
+    return own;
+  }
+  (slots as bigint[])[asset] = units;
+  return slots;
+}
+
+/**
  * Balances of one account, one slot per asset id, in asset units, and its settings. The net balance of an asset —
  * available + locked + lent − borrowed — is what the margin state (C2, C3) values; moving units between available
  * and locked (order holds) does not change it.
@@ -181,14 +243,16 @@ export function writableSlots(slots: readonly bigint[]): bigint[] {
  * A check that needs no margin state (see `hasNoBorrows`) never pays for the fills before it.
  */
 export class Account {
-  readonly available: bigint[];
+  /** Free to spend (S1): an int64 column once written (BalanceSlots); write through setAvailable / addAvailable /
+   * subAvailable. */
+  available: BalanceSlots;
   // locked, lent, borrowed and the open-order terms below are one shared frozen zero array (sharedZeroBigints) until
   // the account's first write to them, which swaps in its own array (writableSlots): most accounts of a large state
   // never lend or borrow, and many rest no order, so a restore of 100,000s of accounts made 100,000s of arrays that
   // stay zero (X7 restart, engine.ts). Read them freely; write them through the account's methods only (the shared
   // array is frozen: a write to it throws).
-  /** Held by open orders (S1). */
-  locked: readonly bigint[];
+  /** Held by open orders (S1): an int64 column once written (BalanceSlots). */
+  locked: BalanceSlots;
   /** Lent to the asset's pool: still the owner's collateral (C1). Written only through the lending seam (setLent). */
   lent: readonly bigint[];
   /** Borrowed from the asset's pool: a liability and a position (C3, C4). Written only through the lending seam
@@ -274,8 +338,8 @@ export class Account {
     /** S5: the book of the users' 30-day traded volumes (the record is `volume`); null for the exchange. */
     private readonly volumes: VolumeBook | null,
   ) {
-    this.available = zeroBigints(assetCount);
     const zeros = sharedZeroBigints(assetCount);
+    this.available = zeros;
     this.locked = zeros;
     this.lent = zeros;
     this.borrowed = zeros;
@@ -301,10 +365,24 @@ export class Account {
     return this.volumeRecord;
   }
 
+  /** Sets the available units of `asset` (exact at any size: BalanceSlots). */
+  setAvailable(asset: number, units: bigint): void {
+    this.available = setSlot(this.available, asset, units);
+  }
+
+  /** The available units of `asset` grow by `units` (signed), in place while both are inside ±2^62. */
+  addAvailable(asset: number, units: bigint): void {
+    this.available = addToSlot(this.available, asset, units);
+  }
+
+  /** addAvailable(asset, −units) without the negated bigint. */
+  subAvailable(asset: number, units: bigint): void {
+    this.available = subFromSlot(this.available, asset, units);
+  }
+
   /** Sets the units of `asset` locked by open orders (a restore; orders move them with addLocked). */
   setLocked(asset: number, units: bigint): void {
-    if (units === 0n && isSharedZeroBigints(this.locked)) return;
-    (this.locked = writableSlots(this.locked))[asset] = units;
+    this.locked = setSlot(this.locked, asset, units);
   }
 
   /** The lending seam (pools.ts, lending-actions.ts) and a restore: the units of `asset` lent to its pool. */
@@ -532,23 +610,19 @@ export class Account {
    * the total and, for a sell, the sell orders' part.
    */
   addLocked(asset: number, side: number, delta: bigint): void {
-    const locked = (this.locked = writableSlots(this.locked));
-    locked[asset] = locked[asset]! + delta;
+    this.locked = addToSlot(this.locked, asset, delta);
     if (side === Side.Sell) {
       const sell = this.sellTermsOf();
-      const part = (sell.locked = writableSlots(sell.locked));
-      part[asset] = part[asset]! + delta;
+      sell.locked = addToSlot(sell.locked, asset, delta);
     }
   }
 
   /** addLocked(asset, side, −amount) without the negated bigint (a hold paid from or released: the R2 hot path). */
   subLocked(asset: number, side: number, amount: bigint): void {
-    const locked = (this.locked = writableSlots(this.locked));
-    locked[asset] = locked[asset]! - amount;
+    this.locked = subFromSlot(this.locked, asset, amount);
     if (side === Side.Sell) {
       const sell = this.sellTermsOf();
-      const part = (sell.locked = writableSlots(sell.locked));
-      part[asset] = part[asset]! - amount;
+      sell.locked = subFromSlot(sell.locked, asset, amount);
     }
   }
 

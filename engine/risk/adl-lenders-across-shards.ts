@@ -118,10 +118,10 @@ function executeLeg(s: RiskState, lenderId: number, borrowerId: number, a: numbe
     if (borrower.borrowed[a]! < q || borrower.available[quote]! < pay) {
       throw new Error(`risk invariant (Q5): borrower ${borrowerId} owes ${borrower.borrowed[a]} of asset ${a} and holds ${borrower.available[quote]} USDC, below its leg ${q} / ${pay}`);
     }
-    borrower.available[a] = borrower.available[a]! + q;
+    borrower.addAvailable(a, q);
     if (s.pools.repay(borrower, a, q, s.nowMs) !== RejectCode.None) throw new Error(`risk invariant (Q5): account ${borrowerId} cannot repay ${q} of asset ${a}`);
     s.pools.burnLendShares(a, burn, q);
-    borrower.available[quote] = borrower.available[quote]! - pay;
+    borrower.subAvailable(quote, pay);
     s.lenders.transitQuote += pay;
     borrower.markChanged(a);
     borrower.markChanged(quote);
@@ -130,7 +130,7 @@ function executeLeg(s: RiskState, lenderId: number, borrowerId: number, a: numbe
     if (lender === undefined) throw new Error(`risk invariant (Q5): lender ADL lender ${lenderId} unknown`);
     s.pools.sync(lender);
     s.pools.releaseLendShares(lender, a, burn, s.nowMs);
-    lender.available[quote] = lender.available[quote]! + pay;
+    lender.addAvailable(quote, pay);
     s.lenders.transitQuote -= pay;
     lender.markChanged(a);
     lender.markChanged(quote);

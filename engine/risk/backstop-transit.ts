@@ -95,7 +95,7 @@ export function releaseToBackstop(s: RiskState, from: Account, backstopId: numbe
     const unsettled = a === usdc ? from.unsettledUsdc : 0n;
     if (available === 0n && lent === 0n && borrowShares === 0n && unsettled === 0n) continue; // as moveAssets
     if (from.locked[a]! !== 0n) throw new Error(`risk invariant: takeover of account ${from.id} with ${from.locked[a]} of asset ${a} held`);
-    from.available[a] = 0n;
+    from.setAvailable(a, 0n);
     s.pools.releaseShares(from, a, s.nowMs);
     if (unsettled > 0n) {
       const ctx = s.marginContext;
@@ -142,7 +142,7 @@ export function relayBatchEnd(s: RiskState, sink: EventSink): void {
 /** The owner: the Σ outgoing of asset `a` reaches the backstop from this shard's transit slice; then L15. */
 function creditBackstop(s: RiskState, backstop: Account, a: number, incoming: PoolDelta, sink: EventSink): void {
   s.relay.transit[a] = s.relay.transit[a]! - incoming.cash;
-  backstop.available[a] = backstop.available[a]! + incoming.cash;
+  backstop.addAvailable(a, incoming.cash);
   s.pools.receiveShares(backstop, a, incoming.lendShares, incoming.borrowShares, s.nowMs);
   if (incoming.entryFeesPending !== 0n) {
     const ctx = s.marginContext;
@@ -165,7 +165,7 @@ function replayNetting(s: RiskState, id: number, a: number, holdings: PoolDelta,
   const borrowShares = holdings.borrowShares + incoming.borrowShares;
   if (lendShares === 0n || borrowShares === 0n) return;
   const copy = new Account(id, s.assetCount, null, null);
-  copy.available[a] = holdings.cash + incoming.cash;
+  copy.setAvailable(a, holdings.cash + incoming.cash);
   const q = copy.positions[a]!;
   q.lendShares = lendShares;
   q.borrowShares = borrowShares;

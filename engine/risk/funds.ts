@@ -27,7 +27,7 @@ export function takeOutflow(s: RiskState, account: Account, a: number, amount: b
       else if (s.pools.borrowReserved(account, a, short, s.nowMs, true) < 0n) throw new Error("risk invariant: checked borrow refused");
     }
   }
-  account.available[a] = account.available[a]! - amount;
+  account.subAvailable(a, amount);
   account.markChanged(a);
 }
 
@@ -40,7 +40,7 @@ export function takeHold(s: RiskState, orderId: number, account: Account, market
   if (plan.redeem > 0n) s.pools.applyRedeem(account, asset, s.nowMs, plan.redeemPlan);
   const borrow = plan.borrow;
   const amount = borrow === 0n ? plan.need : plan.need - borrow;
-  account.available[asset] = account.available[asset]! - amount;
+  account.subAvailable(asset, amount);
   account.addLocked(asset, side, amount);
   account.openOrders++;
   const hold = s.holds.add(orderId);
@@ -78,7 +78,7 @@ export function releaseHoldFunds(s: RiskState, hold: OrderHold): Account {
   const account = hold.owner!;
   s.pools.sync(account);
   account.subLocked(hold.asset, hold.side, hold.remaining);
-  account.available[hold.asset] = account.available[hold.asset]! + hold.remaining;
+  account.addAvailable(hold.asset, hold.remaining);
   account.openOrders--;
   if (hold.perp) {
     addPerpOpen(s, account, hold, -hold.perpOpen);
@@ -174,7 +174,7 @@ function recapOrderCredit(account: Account, hold: OrderHold): void {
 function moveOrderTerms(account: Account, hold: OrderHold, sign: bigint): void {
   const asset = hold.asset;
   account.addLocked(asset, hold.side, sign * hold.remaining);
-  account.available[asset] = account.available[asset]! - sign * hold.remaining;
+  account.subAvailable(asset, sign * hold.remaining);
   if (hold.borrowMax !== 0n) account.addOpenBorrow(asset, hold.side, sign * hold.borrowMax);
   account.markChanged(asset);
 }
@@ -212,7 +212,7 @@ export function debitUsdc(s: RiskState, account: Account, usdc: number, market: 
     // All from the balance: what the plan below gives then (fromBalance = amount; nothing redeemed, borrowed or owed),
     // without planning it twice (a perpetual fill's fee, pipeline.perp-order).
     s.settlementRows.add(account.id, market, usdc, reason, SettlementStep.FromBalance, amount);
-    account.available[usdc] = available - amount;
+    account.setAvailable(usdc, available - amount);
     account.markChanged(usdc);
     return;
   }
@@ -248,7 +248,7 @@ export function debitUsdc(s: RiskState, account: Account, usdc: number, market: 
     s.conversions.noteDue(id, owed, reason); // (3): the next batch sells collateral for it (settlement-conversions.ts)
     owed = 0n;
   }
-  account.available[usdc] = account.available[usdc]! - (amount - owed);
+  account.subAvailable(usdc, amount - owed);
   if (owed > 0n) {
     account.setUnsettledUsdc(account.unsettledUsdc + owed, s.marginContext.assetMark[usdc]!, s.marginContext.assetUnit[usdc]!);
     rows.add(id, market, usdc, reason, SettlementStep.Unsettled, owed);
@@ -274,7 +274,7 @@ export function creditUsdc(s: RiskState, account: Account, usdc: number, market:
   const autoLend = account.isOn(AccountSetting.AutoLend);
   const owed = account.borrowed[usdc]!;
   const plan = planUsdcCredit(rest, owed, autoLend || account.isOn(AccountSetting.AutoRepayBorrows), autoLend, s.creditPlan);
-  account.available[usdc] = account.available[usdc]! + rest;
+  account.addAvailable(usdc, rest);
   account.markChanged(usdc);
   let toBalance = plan.toBalance;
   if (plan.repay > 0n) {

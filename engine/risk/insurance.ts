@@ -158,7 +158,6 @@ export class InsuranceLedger {
  */
 export function creditInsurance(s: RiskState, asset: number, reason: InsuranceReason, change: bigint): void {
   if (change === 0n) return;
-  const slice = s.insuranceAccount.available;
-  slice[asset] = slice[asset]! + change;
+  s.insuranceAccount.addAvailable(asset, change);
   s.insurance.addOwn(asset, reason, change);
 }

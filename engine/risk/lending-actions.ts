@@ -95,22 +95,22 @@ export function applyPoolMovement(s: RiskState, accountId: number, asset: number
   switch (movement) {
     case PoolMovement.Borrow:
       account.setBorrowed(a, account.borrowed[a]! + amount);
-      account.available[a] = account.available[a]! + amount;
+      account.addAvailable(a, amount);
       break;
     case PoolMovement.Repay:
       if (account.available[a]! < amount || account.borrowed[a]! < amount) return false;
-      account.available[a] = account.available[a]! - amount;
+      account.subAvailable(a, amount);
       account.setBorrowed(a, account.borrowed[a]! - amount);
       break;
     case PoolMovement.Lend:
       if (account.available[a]! < amount) return false;
-      account.available[a] = account.available[a]! - amount;
+      account.subAvailable(a, amount);
       account.setLent(a, account.lent[a]! + amount);
       break;
     case PoolMovement.Redeem:
       if (account.lent[a]! < amount) return false;
       account.setLent(a, account.lent[a]! - amount);
-      account.available[a] = account.available[a]! + amount;
+      account.addAvailable(a, amount);
       break;
     default:
       return false;

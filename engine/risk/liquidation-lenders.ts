@@ -161,7 +161,7 @@ function resolveBankruptcy(s: RiskState, account: Account, quote: number, sink: 
   if (cover.remaining === 0n) {
     s.liquidation.coverBudget -= cover.fundPays;
     creditInsurance(s, quote, InsuranceReason.Cover, -cover.fundPays);
-    account.available[quote] = account.available[quote]! + cover.fundPays;
+    account.addAvailable(quote, cover.fundPays);
     account.markChanged(quote);
     if (account.borrowed[quote]! > 0n) {
       const owed = account.borrowed[quote]!;
@@ -182,7 +182,7 @@ function seizeRemainder(s: RiskState, account: Account, quote: number): void {
   for (let a = 0; a < s.assetCount; a++) {
     const held = account.available[a]!;
     if (a === quote || held <= 0n) continue;
-    account.available[a] = 0n;
+    account.setAvailable(a, 0n);
     account.markChanged(a);
     creditInsurance(s, a, InsuranceReason.LenderPayout, held);
   }
@@ -205,7 +205,7 @@ function writeOffBorrows(s: RiskState, account: Account, quote: number, sink: Ev
     const fromFund = value - fromAccount;
     const covered = fromFund < s.liquidation.coverBudget ? fromFund : s.liquidation.coverBudget;
     s.liquidation.coverBudget -= covered;
-    account.available[quote] = account.available[quote]! - fromAccount;
+    account.subAvailable(quote, fromAccount);
     account.markChanged(quote);
     creditInsurance(s, quote, InsuranceReason.LenderPayout, -fromFund);
     book.transitQuote += value;
@@ -298,12 +298,12 @@ function lenderAdl(s: RiskState, lender: Account, a: number, quote: number, sink
  * is repaid q and redeems q: its cash does not move), and `pay` USDC goes from the borrower to the lender.
  */
 function matchLenderAdl(s: RiskState, lender: Account, borrower: Account, a: number, quote: number, q: bigint, pay: bigint): void {
-  borrower.available[a] = borrower.available[a]! + q;
+  borrower.addAvailable(a, q);
   if (s.pools.repay(borrower, a, q, s.nowMs) !== RejectCode.None) throw new Error(`risk invariant (Q5): account ${borrower.id} cannot repay ${q} of asset ${a}`);
   if (s.pools.redeemForced(lender, a, q, s.nowMs) < 0n) throw new Error(`risk invariant (Q5): account ${lender.id} cannot redeem ${q} of asset ${a}`);
-  lender.available[a] = lender.available[a]! - q;
-  borrower.available[quote] = borrower.available[quote]! - pay;
-  lender.available[quote] = lender.available[quote]! + pay;
+  lender.subAvailable(a, q);
+  borrower.subAvailable(quote, pay);
+  lender.addAvailable(quote, pay);
   borrower.markChanged(a);
   borrower.markChanged(quote);
   lender.markChanged(a);
@@ -347,7 +347,7 @@ function payLenders(s: RiskState, a: number, payoutQuote: bigint): void {
   const paid = planLenderPayoutByShares(payoutQuote, shares, lenders.length, s.pools.pools[a]!.lendShares, scratch.payouts);
   for (let i = 0; i < lenders.length; i++) {
     const l = lenders[i]!;
-    l.available[quote] = l.available[quote]! + scratch.payouts[i]!;
+    l.addAvailable(quote, scratch.payouts[i]!);
     l.markChanged(quote);
   }
   s.lenders.transitQuote -= paid;

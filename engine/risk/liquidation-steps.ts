@@ -305,7 +305,7 @@ function holdStep(s: RiskState, account: Account, orderId: number, plan: BookSte
   hold.asset = asset;
   hold.inflowAsset = plan.side === Side.Buy ? market.baseAsset : market.quoteAsset;
   hold.remaining = amount;
-  account.available[asset] = account.available[asset]! - amount;
+  account.subAvailable(asset, amount);
   account.addLocked(asset, plan.side, amount);
   account.markChanged(asset);
 }

@@ -496,8 +496,8 @@ function moveAssets(s: RiskState, from: Account, backstop: Account, sink: EventS
     const unsettled = a === usdc ? from.unsettledUsdc : 0n;
     if (available === 0n && lent === 0n && borrowShares === 0n && unsettled === 0n) continue;
     if (from.locked[a]! !== 0n) throw new Error(`risk invariant: takeover of account ${from.id} with ${from.locked[a]} of asset ${a} held`);
-    from.available[a] = 0n;
-    backstop.available[a] = backstop.available[a]! + available;
+    from.setAvailable(a, 0n);
+    backstop.addAvailable(a, available);
     s.pools.moveShares(from, backstop, a, s.nowMs);
     const q = backstop.positions[a]!;
     if (q.lendShares !== 0n && q.borrowShares !== 0n) netOwnClaim(s, backstop, a);

@@ -342,7 +342,7 @@ export class PoolBook {
     const fee = plan.entryFee;
     this.commit(account, a, timeMs, fee, plan);
     this.consume(a, cost);
-    account.available[a] = account.available[a]! + plan.amount;
+    account.addAvailable(a, plan.amount);
     return fee;
   }
 
@@ -353,7 +353,7 @@ export class PoolBook {
     const fee = this.plan.entryFee;
     this.commit(account, a, nowMs, fee);
     if (consumeRoom) this.consume(a, amount + this.plan.entryFee + 1n);
-    account.available[a] = account.available[a]! + amount;
+    account.addAvailable(a, amount);
     return fee;
   }
 
@@ -361,7 +361,7 @@ export class PoolBook {
   lend(account: Account, a: number, amount: bigint, nowMs: number): RejectCode {
     const code = checkLend(this.pools[a]!, account.positions[a]!, amount, this.plan);
     if (code !== RejectCode.None) return code;
-    account.available[a] = account.available[a]! - amount;
+    account.subAvailable(a, amount);
     this.commit(account, a, nowMs, 0n);
     return RejectCode.None;
   }
@@ -410,7 +410,7 @@ export class PoolBook {
     const amount = plan.amount;
     this.commit(account, a, nowMs, 0n, plan);
     this.consume(a, amount + 1n);
-    account.available[a] = account.available[a]! + amount;
+    account.addAvailable(a, amount);
     return amount;
   }
 
@@ -424,7 +424,7 @@ export class PoolBook {
     const code = amount >= account.lent[a]! ? checkRedeemAll(pool, p, this.plan) : checkRedeem(pool, p, amount, this.plan);
     if (code !== RejectCode.None) return code;
     this.commit(account, a, nowMs, 0n);
-    account.available[a] = account.available[a]! + this.plan.amount;
+    account.addAvailable(a, this.plan.amount);
     return RejectCode.None;
   }
 
@@ -461,7 +461,7 @@ export class PoolBook {
     const code = amount === 0n ? checkRepayAll(pool, p, this.plan) : checkRepay(pool, p, amount, this.plan);
     if (code !== RejectCode.None) return code;
     if (account.available[a]! < this.plan.amount) return RejectCode.InsufficientBalance;
-    account.available[a] = account.available[a]! - this.plan.amount;
+    account.subAvailable(a, this.plan.amount);
     this.commit(account, a, nowMs, 0n);
     return RejectCode.None;
   }

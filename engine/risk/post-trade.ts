@@ -161,7 +161,7 @@ export function changePosition(s: RiskState, account: Account, side: number, mar
   creditInsurance(s, usdc, InsuranceReason.RealizedPnl, -realized);
   if (fee > 0n) {
     debitUsdc(s, account, usdc, m, SettlementReason.Fee, fee);
-    s.feeAccount.available[usdc] = s.feeAccount.available[usdc]! + fee;
+    s.feeAccount.addAvailable(usdc, fee);
   }
   s.pools.noteOpenPnl(account, s.nowMs); // L14: a reduced or closed position takes its part of the open PnL with it
 }
@@ -203,12 +203,12 @@ function settleSide(s: RiskState, account: Account, orderId: number, side: numbe
     payPastHold(s, account, hold, paid);
   }
   const fee = feeAmount(received, feeBps);
-  account.available[receivedAsset] = account.available[receivedAsset]! + received - fee;
+  account.addAvailable(receivedAsset, received - fee);
   if (hold.inflowCredit > 0n) {
     // The proceeds arrived: as much of their credit leaves the open-order state (C4).
     creditInflow(account, hold, received - fee < hold.inflowCredit ? fee - received : -hold.inflowCredit);
   }
-  s.feeAccount.available[receivedAsset] = s.feeAccount.available[receivedAsset]! + fee;
+  s.feeAccount.addAvailable(receivedAsset, fee);
   account.markChanged(spent);
   account.markChanged(receivedAsset);
   incoming(s, account, receivedAsset, received - fee, hold.flags);
@@ -226,13 +226,13 @@ function payPastHold(s: RiskState, account: Account, hold: OrderHold, paid: bigi
   hold.remaining = 0n;
   const free = account.available[spent]!;
   const own = free < short ? free : short;
-  account.available[spent] = free - own;
+  account.setAvailable(spent, free - own);
   short -= own;
   if (short > 0n && account.positions[spent]!.lendShares > 0n) {
     const lent = account.lent[spent]!;
     const r = s.pools.redeemForced(account, spent, lent < short ? lent : short, s.nowMs);
     if (r > 0n) {
-      account.available[spent] = account.available[spent]! - r;
+      account.subAvailable(spent, r);
       short -= r;
     }
   }
@@ -242,7 +242,7 @@ function payPastHold(s: RiskState, account: Account, hold: OrderHold, paid: bigi
   if (entryFee < 0n) {
     throw new Error(`risk invariant: order ${hold.orderId} pays ${paid} but holds ${paid - short} and may borrow ${hold.borrowMax}`);
   }
-  account.available[spent] = account.available[spent]! - short;
+  account.subAvailable(spent, short);
   reduceOpenBorrow(account, hold, short);
   const used = short + entryFee + 1n;
   const release = used < hold.reserved ? used : hold.reserved;

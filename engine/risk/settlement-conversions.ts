@@ -184,7 +184,7 @@ export class SettlementConversions {
     hold.inflowAsset = market.quoteAsset;
     hold.remaining = plan.quantity;
     account.openOrders++;
-    account.available[market.baseAsset] = account.available[market.baseAsset]! - plan.quantity;
+    account.subAvailable(market.baseAsset, plan.quantity);
     account.addLocked(market.baseAsset, Side.Sell, plan.quantity);
     account.markChanged(market.baseAsset);
     const cmd = engineIocOrder(this.cmd, orderId, account.id, plan);

@@ -10,7 +10,7 @@
 import { FUNDING_HISTORY_ENTRIES_MAX, LEVERAGE_LIMIT_MAX, LEVERAGE_LIMIT_MIN, MarketKind, SETTLEMENT_HISTORY_ROWS_MAX, SNAPSHOT_COUNT_MAX, Side, SnapshotReader, SnapshotTag, type MarketConfig, type SnapshotWriter } from "../model/index.ts";
 import type { PerpPosition } from "../perps/index.ts";
 import { IdMap } from "../collections/index.ts";
-import { Account, ACCOUNT_SETTINGS_DEFAULT, AccountPerps, PositionLog, writableSlots } from "./accounts.ts";
+import { Account, ACCOUNT_SETTINGS_DEFAULT, AccountPerps, PositionLog, addToSlot } from "./accounts.ts";
 import type { AccountMap, PendingAccounts } from "./account-map.ts";
 import { OrderHold, type HoldTable } from "./holds.ts";
 import type { MarginContext } from "./margin/index.ts";
@@ -53,17 +53,10 @@ function writeBalances(w: SnapshotWriter, a: Account, assets: number): void {
  * store; locked, lent and borrowed the one shared array, sharedZeroBigints).
  */
 function restoreBalances(r: SnapshotReader, a: Account, assets: number): void {
-  restoreNonZero(r, a.available, assets);
+  for (let i = 0; i < assets; i++) a.setAvailable(i, r.big());
   for (let i = 0; i < assets; i++) a.setLocked(i, r.big());
   for (let i = 0; i < assets; i++) a.setLent(i, r.big());
   for (let i = 0; i < assets; i++) a.setBorrowed(i, r.big());
-}
-
-function restoreNonZero(r: SnapshotReader, slots: bigint[], assets: number): void {
-  for (let i = 0; i < assets; i++) {
-    const v = r.big();
-    if (v !== 0n) slots[i] = v;
-  }
 }
 
 /** The exchange's fee account of the shard (balances only: it has no settings, margin or positions). */
@@ -491,8 +484,7 @@ function addOpenOrderTerms(account: Account, h: OrderHold): void {
   // The sell orders' locked part (the total was restored with the balances).
   if (!h.perp && h.side === Side.Sell && h.remaining !== 0n) {
     const sell = account.sellTermsOf();
-    const locked = (sell.locked = writableSlots(sell.locked));
-    locked[h.asset] = locked[h.asset]! + h.remaining;
+    sell.locked = addToSlot(sell.locked, h.asset, h.remaining);
     account.markChanged(h.asset);
   }
   if (h.borrowMax > 0n) {
