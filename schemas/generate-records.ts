@@ -22,21 +22,31 @@ function capital(s: string): string {
  * EventRecord's int64 column for a Balance's available and locked (units[0], units[1]), used in place of those bigint
  * fields while unitsInColumn: a producer copies them from an account's int64 column into it, and the ring writer from
  * it into the slot, element to element, so no heap bigint is made (a sink that reads the fields asks for this form
- * only by EventSink.unitColumns; copyFrom turns it back into the fields).
+ * only by EventSink.unitColumns; copyFrom turns it back into the fields). Private fields behind accessors: not an
+ * event field, so JSON, spreads and structural comparisons of records see only the vocabulary's fields, as before.
  */
 const EVENT_UNIT_COLUMN = {
   fields: [
+    "  #units = new BigInt64Array(2);",
+    "  #unitsInColumn = false;",
     "  /** Balance while unitsInColumn: available (units[0]) and locked (units[1]) in asset units, in place of the fields. */",
-    "  readonly units = new BigInt64Array(2);",
+    "  get units(): BigInt64Array {",
+    "    return this.#units;",
+    "  }",
     "  /** A Balance's available and locked are in `units`, not in the fields (EventSink.unitColumns). */",
-    "  unitsInColumn = false;",
+    "  get unitsInColumn(): boolean {",
+    "    return this.#unitsInColumn;",
+    "  }",
+    "  set unitsInColumn(inColumn: boolean) {",
+    "    this.#unitsInColumn = inColumn;",
+    "  }",
   ],
-  clear: ["    this.unitsInColumn = false;"],
+  clear: ["    this.#unitsInColumn = false;"],
   copyFrom: [
-    "    this.unitsInColumn = false;",
-    "    if (from.unitsInColumn) {",
-    "      this.available = from.units[0]!;",
-    "      this.locked = from.units[1]!;",
+    "    this.#unitsInColumn = false;",
+    "    if (from.#unitsInColumn) {",
+    "      this.available = from.#units[0]!;",
+    "      this.locked = from.#units[1]!;",
     "    }",
   ],
 };
