@@ -125,7 +125,7 @@ interface Run {
   readonly layout: Layout;
   readonly records: { u8: Uint8Array };
   readonly batch: unknown[];
-  readonly sink: { publish(e: unknown): void };
+  readonly sink: { publish(e: unknown): void; readonly unitColumns?: boolean };
   readonly hash: ReturnType<typeof createHash> | null;
   cpuUs: number;
   events: number;
@@ -170,6 +170,8 @@ async function makeRun(root: string | null, label: string, s: Stream, hashEvents
       layout.writeEvent(slot, 0, e);
       if (hash !== null) hash.update(slot.u8);
     },
+    // As the worker's ring sink: a Balance's units may come in the record's column (a base without it ignores this).
+    unitColumns: true,
   };
   for (const f of s.funding) {
     const d = new model.CommandRecord();

@@ -18,16 +18,53 @@ function capital(s: string): string {
   return s[0]!.toUpperCase() + s.slice(1);
 }
 
+/**
+ * EventRecord's int64 column for a Balance's available and locked (units[0], units[1]), used in place of those bigint
+ * fields while unitsInColumn: a producer copies them from an account's int64 column into it, and the ring writer from
+ * it into the slot, element to element, so no heap bigint is made (a sink that reads the fields asks for this form
+ * only by EventSink.unitColumns; copyFrom turns it back into the fields). Private fields behind accessors: not an
+ * event field, so JSON, spreads and structural comparisons of records see only the vocabulary's fields, as before.
+ */
+const EVENT_UNIT_COLUMN = {
+  fields: [
+    "  #units = new BigInt64Array(2);",
+    "  #unitsInColumn = false;",
+    "  /** Balance while unitsInColumn: available (units[0]) and locked (units[1]) in asset units, in place of the fields. */",
+    "  get units(): BigInt64Array {",
+    "    return this.#units;",
+    "  }",
+    "  /** A Balance's available and locked are in `units`, not in the fields (EventSink.unitColumns). */",
+    "  get unitsInColumn(): boolean {",
+    "    return this.#unitsInColumn;",
+    "  }",
+    "  set unitsInColumn(inColumn: boolean) {",
+    "    this.#unitsInColumn = inColumn;",
+    "  }",
+  ],
+  clear: ["    this.#unitsInColumn = false;"],
+  copyFrom: [
+    "    this.#unitsInColumn = false;",
+    "    if (from.#unitsInColumn) {",
+    "      this.available = from.#units[0]!;",
+    "      this.locked = from.#units[1]!;",
+    "    }",
+  ],
+};
+
 function classCode(name: string, kindType: string, fields: readonly FieldSpec[]): string {
+  const column = name === "EventRecord" ? EVENT_UNIT_COLUMN : null;
   const lines: string[] = [`export class ${name} {`, `  kind: ${kindType} | ControlKind = ${kindType}.None;`];
   for (const f of fields) {
     const carried = f.kinds === undefined ? "" : ` (${f.kinds.join(", ")})`;
     lines.push(`  /** ${f.unit}${carried}. */`, `  ${f.name}: ${TS_TYPE[f.type]} = ${ZERO[f.type]};`);
   }
+  if (column !== null) lines.push(...column.fields);
   lines.push("", "  clear(): void {", `    this.kind = ${kindType}.None;`);
   for (const f of fields) lines.push(`    this.${f.name} = ${ZERO[f.type]};`);
+  if (column !== null) lines.push(...column.clear);
   lines.push("  }", "", `  copyFrom(from: ${name}): void {`, "    this.kind = from.kind;");
   for (const f of fields) lines.push(`    this.${f.name} = from.${f.name};`);
+  if (column !== null) lines.push(...column.copyFrom);
   lines.push("  }", "}");
   return lines.join("\n");
 }

@@ -7,6 +7,7 @@ import {
   AccountSetting,
   CommandKind,
   CommandRecord,
+  EVENT_RECORD_BYTES,
   EventKind,
   EventRecord,
   OrderFlag,
@@ -15,10 +16,16 @@ import {
   rejectCodeName,
   Side,
   TimeInForce,
+  viewsOf,
+  writeEvent,
+  writeEventBySlots,
+  type EventSink,
 } from "../engine/model/index.ts";
 import { Engine, loadConfig } from "../engine/pipeline/index.ts";
 import { PoolMovement, type RiskShard } from "../engine/risk/index.ts";
 import { Account, PositionLog } from "../engine/risk/accounts.ts";
+import { publishBalance } from "../engine/risk/replies.ts";
+import type { RiskState } from "../engine/risk/state.ts";
 
 const config = loadConfig();
 const USDC = 0;
@@ -501,9 +508,60 @@ describe("S1: an account's available and locked units in int64 columns (accounts
           expect(a.sellTerms === null ? 0n : a.sellTerms.locked[i]).toBe(sell[i]);
         }
       }
+      expectBalanceColumnAsFields(a);
       // The state hash's text of the slots is the same whichever form holds them.
       expect(Array.prototype.join.call(a.locked, ",")).toBe(total.join(","));
       expect(Array.prototype.join.call(a.available, ",")).toBe(available.join(","));
     }
   });
+
+  it("S1: X5: a Balance published into the record's int64 column (EventSink.unitColumns) writes the bytes of the fields' path, at and past the int64 range's ends", () => {
+    const assets = config.assets.length;
+    const a = new Account(ALICE, assets, null, null);
+    expectBalanceColumnAsFields(a); // the shared zero arrays
+    const ends = [0n, 1n, -1n, (1n << 62n) - 1n, -(1n << 62n) + 1n, (1n << 63n) - 1n, -(1n << 63n), 1n << 63n, -(1n << 63n) - 1n, (1n << 64n) + 5n];
+    for (const x of ends) {
+      for (const y of ends) {
+        a.setAvailable(0, x);
+        a.setLocked(0, y);
+        a.setAvailable(1, y);
+        expectBalanceColumnAsFields(a);
+      }
+    }
+  });
 });
+
+/**
+ * publishBalance of every asset of `a` through a sink that takes the record's column and one that takes the fields:
+ * the same bytes by writeEvent and writeEventBySlots, the column taken exactly while both values fit an int64, and a
+ * copy of the column's record carries the exact fields.
+ */
+function expectBalanceColumnAsFields(a: Account): void {
+  // publishBalance reads only the state's reused Balance record.
+  const state = { balanceOut: Object.assign(new EventRecord(), { kind: EventKind.Balance }) } as unknown as RiskState;
+  const v = viewsOf(new ArrayBuffer(EVENT_RECORD_BYTES));
+  const written: Uint8Array[] = [];
+  const copy = new EventRecord();
+  const sink = (unitColumns: boolean): EventSink => ({
+    publish(e: EventRecord): void {
+      for (const write of [writeEvent, writeEventBySlots]) {
+        v.u8.fill(0);
+        write(v, 0, e);
+        written.push(v.u8.slice());
+      }
+      const fits = [a.available[e.asset]!, a.locked[e.asset]!].every((x) => x >= -(1n << 63n) && x < 1n << 63n);
+      expect(e.unitsInColumn).toBe(unitColumns && fits);
+      copy.copyFrom(e);
+      expect([copy.available, copy.locked]).toEqual([a.available[e.asset], a.locked[e.asset]]);
+    },
+    unitColumns,
+  });
+  for (let asset = 0; asset < a.available.length; asset++) {
+    written.length = 0;
+    publishBalance(state, 1, a, asset, sink(true));
+    publishBalance(state, 1, a, asset, sink(false));
+    expect(written[0]).toEqual(written[2]);
+    expect(written[1]).toEqual(written[3]);
+    expect(written[0]).toEqual(written[1]);
+  }
+}

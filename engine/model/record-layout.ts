@@ -499,8 +499,15 @@ function writeOrderOrBalanceEvent(v: RecordViews, byteOffset: number, e: EventRe
   i64[d + E_QUANTITY] = e.quantity;
   i32[w + E_MESSAGE_LEN] = 0;
   if (kind === EventKind.Balance) {
-    i64[d + E_AMOUNT] = e.available;
-    i64[d + E_AMOUNT2] = e.locked;
+    if (e.unitsInColumn) {
+      // Column to column: no heap bigint (EventSink.unitColumns).
+      const units = e.units;
+      i64[d + E_AMOUNT] = units[0]!;
+      i64[d + E_AMOUNT2] = units[1]!;
+    } else {
+      i64[d + E_AMOUNT] = e.available;
+      i64[d + E_AMOUNT2] = e.locked;
+    }
     i64[d + E_LENT] = e.lent;
     i64[d + E_BORROWED] = e.borrowed;
   } else if (kind === EventKind.OrderAccepted) {
@@ -540,6 +547,10 @@ export function writeEventBySlots(v: RecordViews, byteOffset: number, e: EventRe
     v.i32[w + E_MESSAGE_LEN] = 0;
     v.i64[d + E_LENT] = eventLentSlot(e);
     v.i64[d + E_BORROWED] = eventBorrowedSlot(e);
+    if (kind === EventKind.Balance && e.unitsInColumn) {
+      v.i64[d + E_AMOUNT] = e.units[0]!;
+      v.i64[d + E_AMOUNT2] = e.units[1]!;
+    }
     if (kind !== EventKind.Balance) {
       writeFillBlock(v, w, d, e);
       v.i32[w + E_MAKER_ACCOUNT] = eventMakerAccountSlot(e) | 0; // Socialization's counterparty (a Fill keeps the fast path)

@@ -63,4 +63,11 @@ export const REPORTED_RATIO_UNBOUNDED = -(1n << 63n);
 /** Where a stage publishes its events. The record is only valid during the call. */
 export interface EventSink {
   publish(e: EventRecord): void;
+  /**
+   * True for a sink that reads a Balance only through writeEvent (or copyFrom): a producer may then leave its
+   * available and locked in the record's int64 column (EventRecord.units, unitsInColumn) instead of the bigint
+   * fields, which saves the two heap bigints a read from an account's column makes (publishBalance). Any other sink
+   * gets the fields.
+   */
+  readonly unitColumns?: boolean;
 }

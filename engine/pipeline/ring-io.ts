@@ -144,12 +144,14 @@ export class RingReader {
   }
 }
 
-/** An EventSink that writes every event into the writer's ring (a worker thread: parks while the ring is full). */
+/** An EventSink that writes every event into the writer's ring (a worker thread: parks while the ring is full). It
+ * reads a Balance's units from the record's column (EventSink.unitColumns). */
 export function ringEventSink(w: RingWriter): EventSink {
   return {
     publish(e: EventRecord): void {
       writeEvent(w.ring, w.slot(), e);
     },
+    unitColumns: true,
   };
 }
 

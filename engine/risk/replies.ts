@@ -14,7 +14,7 @@ import {
   type EventRecord,
   type EventSink,
 } from "../model/index.ts";
-import { INT64_MAX, isValidClientAccount, SETTLEMENT_HISTORY_ROWS_MAX } from "../model/index.ts";
+import { INT64_MAX, INT64_MIN, isValidClientAccount, SETTLEMENT_HISTORY_ROWS_MAX } from "../model/index.ts";
 import type { Account } from "./accounts.ts";
 import type { AssetOracle } from "../perps/index.ts";
 import { InterestKind, poolStats, type RateCurvePoint } from "../lending/index.ts";
@@ -371,11 +371,43 @@ export function publishBalance(s: RiskState, seq: number, account: Account, asse
   e.seq = seq;
   e.account = account.id;
   e.asset = asset;
-  e.available = account.available[asset]!;
-  e.locked = account.locked[asset]!;
+  if (sink.unitColumns !== true || !balanceIntoColumn(e, account, asset)) {
+    e.unitsInColumn = false;
+    e.available = account.available[asset]!;
+    e.locked = account.locked[asset]!;
+  }
   e.lent = account.lent[asset]!;
   e.borrowed = account.borrowed[asset]!;
   sink.publish(e);
+}
+
+/**
+ * Copies the account's available and locked units of `asset` into the Balance's own int64 column (e.units) for a sink
+ * that reads it there (EventSink.unitColumns), true when done. A column element copied into a column element is never
+ * made a heap bigint (V8 keeps it an int64 word): each branch below stores straight from one typed array, without a
+ * value that could be either form. A slot array's bigint already exists and is stored if it fits an int64; one that
+ * does not (an account past int64, for good a bigint array) takes the fields (false).
+ */
+function balanceIntoColumn(e: EventRecord, account: Account, asset: number): boolean {
+  const units = e.units;
+  const available = account.available;
+  if (available instanceof BigInt64Array) {
+    units[0] = available[asset]!;
+  } else {
+    const a = available[asset]!;
+    if (a < INT64_MIN || a > INT64_MAX) return false;
+    units[0] = a;
+  }
+  const locked = account.locked;
+  if (locked instanceof BigInt64Array) {
+    units[1] = locked[asset]!;
+  } else {
+    const l = locked[asset]!;
+    if (l < INT64_MIN || l > INT64_MAX) return false;
+    units[1] = l;
+  }
+  e.unitsInColumn = true;
+  return true;
 }
 
 /** P6/P7: the settlement rows the fill just wrote (state.settlementRows), one Settlement event each, then cleared. */

@@ -374,6 +374,19 @@ export class EventRecord {
   poolFee: bigint = 0n;
   /** PoolStats: units of `asset` (its smallest unit) of borrow capacity reserved by open margin orders. */
   reservedBorrow: bigint = 0n;
+  #units = new BigInt64Array(2);
+  #unitsInColumn = false;
+  /** Balance while unitsInColumn: available (units[0]) and locked (units[1]) in asset units, in place of the fields. */
+  get units(): BigInt64Array {
+    return this.#units;
+  }
+  /** A Balance's available and locked are in `units`, not in the fields (EventSink.unitColumns). */
+  get unitsInColumn(): boolean {
+    return this.#unitsInColumn;
+  }
+  set unitsInColumn(inColumn: boolean) {
+    this.#unitsInColumn = inColumn;
+  }
 
   clear(): void {
     this.kind = EventKind.None;
@@ -484,6 +497,7 @@ export class EventRecord {
     this.maxUtilization = 0n;
     this.poolFee = 0n;
     this.reservedBorrow = 0n;
+    this.#unitsInColumn = false;
   }
 
   copyFrom(from: EventRecord): void {
@@ -595,6 +609,11 @@ export class EventRecord {
     this.maxUtilization = from.maxUtilization;
     this.poolFee = from.poolFee;
     this.reservedBorrow = from.reservedBorrow;
+    this.#unitsInColumn = false;
+    if (from.#unitsInColumn) {
+      this.available = from.#units[0]!;
+      this.locked = from.#units[1]!;
+    }
   }
 }
 
