@@ -3,19 +3,9 @@
 // int64's 2^63, and the market-data "changed since" test (totalChangedSince) against the exact totals.
 import { describe, expect, it } from "vitest";
 import { Book, NONE } from "../engine/matching/book.ts";
+import { prng } from "./helpers/random-commands.ts";
 
 const EDGES = [1n, 2n, (1n << 62n) - 1n, 1n << 62n, (1n << 62n) + 1n, (1n << 63n) - 1n, 1n << 63n, (1n << 64n) + 3n, 12_345n];
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The exact total of the level at `tick` on `side`: the sum of its orders' open quantities. */
 function exactTotal(book: Book, side: number, tick: number): bigint {
