@@ -18,18 +18,17 @@
 // Storage starts at the configured capacity and doubles in steps up to the limits.
 
 import { IdMap } from "../collections/index.ts";
+import { INT64_COLUMN_FAST_LIMIT, INT64_COLUMN_FAST_LIMIT_NEG } from "../model/index.ts";
 import { NO_TICK, PriceLadder } from "./ladder.ts";
 
 export const NONE = -1;
 
 /**
- * Level totals and deltas strictly inside ±2^62 take the int64 column's path: a sum or difference of two of them lies
- * strictly inside ±2^63, so the column's store cannot wrap. Anything else (rare: a level of more than 2^62 units) goes
- * through the exact bigint path.
+ * Level totals and deltas strictly inside ±2^62 take the int64 column's path (INT64_COLUMN_FAST_LIMIT: the store
+ * cannot wrap). Anything else (rare: a level of more than 2^62 units) goes through the exact bigint path.
  */
-const TOTAL_FAST_LIMIT = 1n << 62n;
-/** −TOTAL_FAST_LIMIT as a constant (a negation in the test would be a bigint made per call). */
-const TOTAL_FAST_LIMIT_NEG = -TOTAL_FAST_LIMIT;
+const TOTAL_FAST_LIMIT = INT64_COLUMN_FAST_LIMIT;
+const TOTAL_FAST_LIMIT_NEG = INT64_COLUMN_FAST_LIMIT_NEG;
 /** lTotal's value for a level whose exact total does not fit an int64 (or is −2^63 itself): it is in lTotalWide. */
 const TOTAL_WIDE = -(1n << 63n);
 const INT64_MAX = (1n << 63n) - 1n;

@@ -5,6 +5,14 @@
 /** The int64 range: every engine amount and every wire Decimal mantissa is an int64. */
 export const INT64_MAX = 0x7fff_ffff_ffff_ffffn;
 export const INT64_MIN = -0x8000_0000_0000_0000n;
+/**
+ * The bound of an int64 column's in-place path (book level totals, account balance slots): a value and a delta both
+ * strictly inside ±2^62 have a sum or difference strictly inside ±2^63, so the column's store cannot wrap (a
+ * BigInt64Array store wraps silently). Anything else takes the exact bigint path. The negation is a constant too: one
+ * written in the test would make a bigint per call.
+ */
+export const INT64_COLUMN_FAST_LIMIT = 1n << 62n;
+export const INT64_COLUMN_FAST_LIMIT_NEG = -INT64_COLUMN_FAST_LIMIT;
 
 /** A3: an account's max leverage is a whole number in 1…50 (and never above the platform's), default 10. */
 export const LEVERAGE_LIMIT_MIN = 1;

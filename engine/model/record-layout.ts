@@ -616,8 +616,13 @@ export function readEvent(v: RecordViews, byteOffset: number, e: EventRecord): v
     e.borrowed = readInt64(v, d + E_BORROWED);
     return;
   }
-  const n = v.i32[w + E_MESSAGE_LEN]!;
-  e.message = n === 0 ? "" : String.fromCharCode.apply(null, v.u8.subarray(byteOffset + E_MESSAGE_BYTE, byteOffset + E_MESSAGE_BYTE + n) as unknown as number[]);
+  e.message = readEventMessage(v, byteOffset);
+}
+
+/** The event slot's message (ASCII, EVENT_MESSAGE_BYTES_MAX at most): "" when it has none. */
+function readEventMessage(v: RecordViews, byteOffset: number): string {
+  const n = v.i32[(byteOffset >> 2) + E_MESSAGE_LEN]!;
+  return n === 0 ? "" : String.fromCharCode.apply(null, v.u8.subarray(byteOffset + E_MESSAGE_BYTE, byteOffset + E_MESSAGE_BYTE + n) as unknown as number[]);
 }
 
 /** True for the kinds EventRecordReader reads without the per-slot resets (writeOrderOrBalanceEvent's kinds). */
@@ -696,8 +701,7 @@ function readOrderOrBalanceEvent(v: RecordViews, byteOffset: number, e: EventRec
     e.borrowed = readInt64(v, d + E_BORROWED);
     return;
   }
-  const n = i32[w + E_MESSAGE_LEN]!;
-  e.message = n === 0 ? "" : String.fromCharCode.apply(null, v.u8.subarray(byteOffset + E_MESSAGE_BYTE, byteOffset + E_MESSAGE_BYTE + n) as unknown as number[]);
+  e.message = readEventMessage(v, byteOffset);
 }
 
 /**

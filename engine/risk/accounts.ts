@@ -2,7 +2,16 @@
 // accounts one risk shard owns.
 import { newPoolPosition, type PoolPosition } from "../lending/index.ts";
 import { NO_POSITION, PerpPosition } from "../perps/index.ts";
-import { AccountSetting, LEVERAGE_LIMIT_DEFAULT, Side, userOf } from "../model/index.ts";
+import {
+  AccountSetting,
+  INT64_COLUMN_FAST_LIMIT,
+  INT64_COLUMN_FAST_LIMIT_NEG,
+  INT64_MAX,
+  INT64_MIN,
+  LEVERAGE_LIMIT_DEFAULT,
+  Side,
+  userOf,
+} from "../model/index.ts";
 import type { UserVolume, VolumeBook } from "./fees.ts";
 import type { AccountMargin } from "./margin/index.ts";
 import type { FundingLog, SettlementLog } from "./histories.ts";
@@ -180,12 +189,10 @@ export function writableSlots(slots: readonly bigint[]): bigint[] {
  */
 export type BalanceSlots = readonly bigint[] | BigInt64Array;
 
-/** Values and deltas strictly inside ±2^62 take the column's path: their sum or difference lies strictly inside ±2^63,
- * so the column's store cannot wrap. The rest takes the exact path (setSlot). */
-const SLOT_FAST_LIMIT = 1n << 62n;
-const SLOT_FAST_LIMIT_NEG = -SLOT_FAST_LIMIT;
-const INT64_MIN = -(1n << 63n);
-const INT64_MAX = (1n << 63n) - 1n;
+/** Values and deltas strictly inside ±2^62 take the column's path (INT64_COLUMN_FAST_LIMIT); the rest the exact path
+ * (setSlot). */
+const SLOT_FAST_LIMIT = INT64_COLUMN_FAST_LIMIT;
+const SLOT_FAST_LIMIT_NEG = INT64_COLUMN_FAST_LIMIT_NEG;
 
 /** `slots` with `slots[asset] + delta` (exact) in place of `slots[asset]`: store the result back into the field. */
 export function addToSlot(slots: BalanceSlots, asset: number, delta: bigint): BalanceSlots {
