@@ -28,6 +28,16 @@ const perp = (account: number, side: number, tif: number, price: bigint, quantit
   kind: CommandKind.PlaceOrder, account, market: BTC_PERP, side, orderType: OrderType.Limit, tif, price, quantity,
 });
 
+/** Alice (holding `aliceUsdcUnits`) buys `quantity` of BTC_PERP at 60,000 from Bob's resting sell (Bob holds 10,000
+ * USDC): the harness and Alice's risk shard. */
+function aliceLongOfBob(aliceUsdcUnits: bigint, quantity: bigint): { h: EngineHarness; shard: ReturnType<EngineHarness["risk"]> } {
+  const h = new EngineHarness(config);
+  h.batch([deposit(ALICE, USDC, aliceUsdcUnits), deposit(BOB, USDC, 10_000n * USDC_UNIT)]);
+  h.batch([perp(BOB, Side.Sell, TimeInForce.GTC, 60_000n * USD, quantity)]);
+  h.batch([perp(ALICE, Side.Buy, TimeInForce.IOC, 60_000n * USD, quantity)]);
+  return { h, shard: h.risk(ALICE) };
+}
+
 describe("Q1, L5: a perpetual position's band on its base asset", () => {
   it("Q1, L5: an accrual of BTC's borrow index alone visits the BTC-perp holder who owes BTC, not the one who does not; a mark move visits both", () => {
     const h = new EngineHarness(config);
@@ -55,11 +65,7 @@ describe("Q1, L5: a perpetual position's band on its base asset", () => {
   });
 
   it("Q1: a perpetual holder's USDC (identity haircut, no oracle, not owed) has the position's band: any USDC mark visits it, a USDC accrual does not", () => {
-    const h = new EngineHarness(config);
-    h.batch([deposit(ALICE, USDC, 10_000n * USDC_UNIT), deposit(BOB, USDC, 10_000n * USDC_UNIT)]);
-    h.batch([perp(BOB, Side.Sell, TimeInForce.GTC, 60_000n * USD, BTC_UNIT / 100n)]);
-    h.batch([perp(ALICE, Side.Buy, TimeInForce.IOC, 60_000n * USD, BTC_UNIT / 100n)]);
-    const shard = h.risk(ALICE);
+    const { h, shard } = aliceLongOfBob(10_000n * USDC_UNIT, BTC_UNIT / 100n);
     expect(shard.perpPosition(ALICE, BTC_PERP).netQuantity).toBe(BTC_UNIT / 100n);
     // The unchanged mark itself (1 USD) is outside their USDC band: a move of it, even to itself, re-evaluates them.
     expect(shard.liquidationIndexVisits(USDC, USD, true)).toEqual([ALICE, BOB]);
@@ -72,11 +78,7 @@ describe("Q1, L5: a perpetual position's band on its base asset", () => {
   });
 
   it("Q1: an operator's USDC mark alone (no BTC move, no fill) that takes a perpetual holder under its maintenance margin starts its liquidation", () => {
-    const h = new EngineHarness(config);
-    h.batch([deposit(ALICE, USDC, 1_000n * USDC_UNIT), deposit(BOB, USDC, 10_000n * USDC_UNIT)]);
-    h.batch([perp(BOB, Side.Sell, TimeInForce.GTC, 60_000n * USD, BTC_UNIT / 10n)]);
-    h.batch([perp(ALICE, Side.Buy, TimeInForce.IOC, 60_000n * USD, BTC_UNIT / 10n)]);
-    const shard = h.risk(ALICE);
+    const { h, shard } = aliceLongOfBob(1_000n * USDC_UNIT, BTC_UNIT / 10n);
     expect(shard.perpPosition(ALICE, BTC_PERP).netQuantity).toBe(BTC_UNIT / 10n);
     expect(shard.liquidatingAccounts()).toEqual([]);
     h.batch([{ kind: CommandKind.SetMarkPrice, asset: USDC, price: USD / 50n }]);
