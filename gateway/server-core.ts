@@ -44,7 +44,7 @@ import type { Sequencer } from "./sequencer.ts";
 import type { ServerOptions } from "./server.ts";
 import { OutboxFlusher, Session, SessionRegistry } from "./sessions.ts";
 import { SNAPSHOT_POLICY_DEFAULT, type SnapshotPolicy, type SnapshotScheduler, type SnapshotWriterKind, type TakenSnapshot } from "./snapshots.ts";
-import { applyEventToViews, writeSnapshotByFollower } from "./snapshot-writer.ts";
+import { applyEventToViews, SnapshotFollower } from "./snapshot-writer.ts";
 
 export interface GatewayLimits {
   readonly connectionsPerAddressMax: number;
@@ -119,6 +119,8 @@ export class ServerCore implements Replies {
   private readonly pendingSnapshots: PendingAccountSnapshot[] = [];
   /** Q7: operators' QueryWhatIf, run on a copy by a follower (what-if-desk.ts). */
   private readonly whatIf: WhatIfDesk;
+  /** X7: the standing worker that writes the scheduled snapshots (gateway/snapshot-writer.ts); closed at the stop. */
+  readonly snapshotFollower = new SnapshotFollower();
   // Reused records: one reply, one clock tick, one decoded command at a time.
   private readonly rejection = new EventRecord();
   private readonly tick = new CommandRecord();
@@ -452,7 +454,7 @@ export class ServerCore implements Replies {
     const startedMs = performance.now();
     const { seq, batch } = this.seq.journaled;
     const captureMs = performance.now() - startedMs;
-    const f = await writeSnapshotByFollower({
+    const f = await this.snapshotFollower.write({
       config: this.config,
       topology: this.topology,
       dataDir: this.dataDir,
@@ -464,7 +466,8 @@ export class ServerCore implements Replies {
     });
     for (const reason of f.skipped) this.log(`snapshot writer: snapshot ${reason}: not used as the base`);
     const totalMs = performance.now() - startedMs;
-    this.log(`snapshot at sequence ${f.seq} (batch ${f.batch}): ${f.path}, ${f.bytes} bytes; written by the follower from snapshot ${f.baseSeq} + ` +
+    const from = f.continued ? `its state at ${f.baseSeq}` : `snapshot ${f.baseSeq}`;
+    this.log(`snapshot at sequence ${f.seq} (batch ${f.batch}): ${f.path}, ${f.bytes} bytes; written by the follower from ${from} + ` +
       `${f.replayedCommands} journal commands (restore ${f.restoreMs.toFixed(0)} ms, replay ${f.replayMs.toFixed(0)} ms, write ${f.writeMs.toFixed(0)} ms), on disk after ${totalMs.toFixed(0)} ms`);
     return { seq: f.seq, batch: f.batch, stateHash: f.stateHash, path: f.path, bytes: f.bytes, captureMs, totalMs };
   }

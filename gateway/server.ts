@@ -246,6 +246,7 @@ function stopOnce(core: ServerCore, uWS: UwsModule, listenSocket: unknown, close
     stopping = (async () => {
       uWS.us_listen_socket_close(listenSocket as never);
       await core.snapshots?.stop();
+      await core.snapshotFollower.close();
       if (core.hopReports !== null) clearInterval(core.hopReports);
       // Everything journaled is processed and its events (the acknowledgements) handed to the sockets.
       await core.seq.drain();

@@ -10,11 +10,13 @@
 //   - every 250,000 commands: what a restart replays after the newest snapshot is at most that plus the commands that
 //     came while the follower wrote it. The tail replays at ~0.1 M records/s here (bench snapshot.restart: 100,000
 //     records in ~0.95 s at load ~4.6), so 250,000 is ~2.5 s of replay — 1,000,000 (the default before) was ~10 s,
-//     more than the snapshot's own load. The follower (snapshot-writer.ts) must keep up: it takes ~5 s (restore the
-//     previous snapshot, encode, write) plus the replay of the commands since, ~7.5 s for 250,000, so it keeps up to
-//     ~33,000 commands/s sustained; above that snapshots run back to back (one at a time) and the tail is bounded by
-//     what arrives during one. Its cost is about a third of one core (at nice 19) at 10,000 commands/s, and nothing
-//     on the engine's or the sequencer's path at any rate;
+//     more than the snapshot's own load. The follower (snapshot-writer.ts) must keep up: a one-shot follower took
+//     ~5 s at 100,000 accounts (restore the previous snapshot, encode, write) plus the replay of the commands since,
+//     ~7.5 s for 250,000, so it kept up to ~33,000 commands/s; the standing one restores only for its first snapshot
+//     (bench snapshot.pause, the second follower snapshot: on disk after 3.2 s against 5.0 s). Above its pace
+//     snapshots run back to back (one at a time) and the tail is bounded by what arrives during one. What it cannot
+//     shed is one replay of every command (~1.7 µs each on the demo's state): ~0.25 core of this 2-core machine at
+//     150,000 commands/s, at nice 19, and nothing on the engine's or the sequencer's path at any rate;
 //   - every 15 minutes (when at least one command came since the last one): a quiet exchange still restarts from a
 //     recent state; below ~280 commands/s this trigger comes first, so the tail stays under 250,000 whatever the
 //     rate, for the price of at most 96 snapshots a day;

@@ -11,6 +11,7 @@ import { describe, expect, it } from "vitest";
 import { emptySummary, listSegments, segmentBatches } from "../engine/journal/index.ts";
 import { configDigest, Engine, loadConfig, readSnapshotInfo, type EngineTopology } from "../engine/pipeline/index.ts";
 import { openSnapshotPayload } from "../gateway/gateway-state.ts";
+import { SnapshotFollower } from "../gateway/snapshot-writer.ts";
 import type { CommandJson, EventJson } from "../gateway/client/codec.ts";
 import { CrossbookClient } from "../gateway/client/ws-client.ts";
 import { startServer, type RunningServer } from "../gateway/server.ts";
@@ -245,6 +246,56 @@ describe("restart from snapshot + journal tail (X4, X7)", () => {
       expect(Buffer.compare(followerFile.subarray(0, 104), engineFile.subarray(0, 104))).toBe(0);
     } finally {
       await server.stop();
+    }
+  }, 120_000);
+
+  it("X7: the standing follower goes on from the state it kept: the second snapshot replays only the commands since the first, with the journal's hash; a new follower restores from the files", async () => {
+    const layout = LAYOUTS[0]!;
+    const dataDir = mkdtempSync(join(tmpdir(), "crossbook-snapstand-"));
+    const server = await serverOn(dataDir, layout);
+    try {
+      const client = await Sessions.open(server);
+      await run(server, client, workload(61, 900, 1_767_225_600_000), 1_767_229_000_000);
+      await client.close();
+    } finally {
+      await server.stop();
+    }
+    const batches: { batch: number; seq: number; commands: number }[] = [];
+    for (const b of segmentBatches(listSegments(dataDir), { configDigestHex: configDigest(config) }, emptySummary())) {
+      batches.push({ batch: b.batchNumber, seq: b.commands[b.count - 1]!.seq, commands: b.count });
+    }
+    // The first batch at or past k thirds of the commands.
+    const total = batches.reduce((n, b) => n + b.commands, 0);
+    const at = (k: number): { batch: number; seq: number } => batches.find((b) => b.seq >= (total * k) / 3)!;
+    const [b1, b2, b3] = [at(1), at(2), at(3)];
+    const commandsIn = (from: number, to: number): number => batches.filter((b) => b.batch > from && b.batch <= to).reduce((n, b) => n + b.commands, 0);
+    const request = (b: { batch: number; seq: number }) => ({ config, topology: layout.topology, dataDir, archiveDir: join(dataDir, "archive"), ...b, keep: 3, writtenAtMs: Date.now() });
+
+    const follower = new SnapshotFollower();
+    const first = await follower.write(request(b1));
+    const second = await follower.write(request(b2));
+    await follower.close();
+    expect([first.continued, first.baseSeq, first.replayedCommands]).toEqual([false, 0, commandsIn(0, b1.batch)]);
+    expect([second.continued, second.baseSeq, second.replayedCommands, second.restoreMs]).toEqual([true, b1.seq, commandsIn(b1.batch, b2.batch), 0]);
+    expect(first.stateHash).toBe(replayHash(dataDir, layout.topology, b1.batch));
+    expect(second.stateHash).toBe(replayHash(dataDir, layout.topology, b2.batch));
+    // Closed (as a failed worker is dropped), its state goes with it: the next follower restores the newest file.
+    const fresh = new SnapshotFollower();
+    try {
+      const third = await fresh.write(request(b3));
+      expect([third.continued, third.baseSeq, third.replayedCommands]).toEqual([false, b2.seq, commandsIn(b2.batch, b3.batch)]);
+      expect(third.stateHash).toBe(replayHash(dataDir, layout.topology));
+      const again = await fresh.write(request(b3));
+      expect([again.continued, again.replayedCommands, again.path]).toEqual([true, 0, third.path]);
+    } finally {
+      await fresh.close();
+    }
+    const restarted = await serverOn(dataDir, layout);
+    try {
+      expect(restarted.recovered.snapshotSeq).toBe(b3.seq);
+      expect(await restarted.stateHash()).toBe(replayHash(dataDir, layout.topology));
+    } finally {
+      await restarted.stop();
     }
   }, 120_000);
 
