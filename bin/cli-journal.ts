@@ -102,7 +102,7 @@ export function journalHash(argv: string[]): void {
   // Without --from-genesis only the live segments are read (they must still start at sequence 1).
   const segments = listSegments(values.data, values["from-genesis"] ? archiveDirOf(values) : null);
   try {
-    for (const b of segmentBatches(segments, { configDigestHex: configDigest(config) }, summary)) engine.processBatch(b.commands, b.count, discard);
+    for (const b of segmentBatches(segments, { configDigestHex: configDigest(config) }, summary)) engine.processJournalBatch(b.commands, b.count, discard, b.batchNumber);
   } catch (e) {
     fail((e as Error).message);
   }

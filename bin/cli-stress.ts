@@ -67,7 +67,7 @@ export async function loadState(config: ExchangeConfig, dataDir: string): Promis
   const opts = { configDigestHex: digest, fromSeq, afterBatch: newest?.batch ?? 0 };
   const discard = { publish: (): void => {} };
   try {
-    for (const b of segmentBatches(listSegments(dataDir), opts, emptySummary())) engine.processBatch(b.commands, b.count, discard);
+    for (const b of segmentBatches(listSegments(dataDir), opts, emptySummary())) engine.processJournalBatch(b.commands, b.count, discard, b.batchNumber);
   } catch (e) {
     fail(`stress: ${dataDir}: ${(e as Error).message}`);
   }

@@ -31,6 +31,8 @@ import { COMMAND_RECORD_BYTES, type EngineTopology, type ThreadedPipeline } from
 
 /** Progress goes to the log at most this often while replaying. */
 const PROGRESS_LOG_INTERVAL_MS = 2_000;
+/** The commands of a batch that held read-only queries alone, as the replay submits it. */
+const NO_COMMANDS: readonly CommandRecord[] = [];
 /** The replay loop gives the event loop a turn this often, so /health and early clients are answered. */
 const RECOVERY_YIELD_INTERVAL_MS = 20;
 
@@ -231,9 +233,14 @@ async function replayJournal(o: RecoveryOptions, pipeline: ThreadedPipeline, sna
   const opts = { configDigestHex: o.configDigestHex, repair: true, fromSeq, afterBatch: snapshot?.batch ?? 0 };
   let lastBatch = 0;
   let sinceYieldMs = performance.now();
+  // X4: the journal skips the numbers of batches that held read-only queries alone; the live engine ran each (its
+  // phase 0, decision D3), so the replay runs an empty batch for each (Engine.processJournalBatch).
+  let previousBatch = snapshot?.batch ?? 0;
   for (const b of segmentBatches(segments, opts, summary)) {
     for (let i = 0; i < b.count; i++) o.onRecoveredCommand?.(b.commands[i]!);
+    while (++previousBatch < b.batchNumber) await pipeline.submitBatch(NO_COMMANDS, 0, previousBatch);
     await pipeline.submitBatch(b.commands, b.count, b.batchNumber);
+    previousBatch = b.batchNumber;
     lastBatch = b.batchNumber;
     o.status.records += b.count;
     if (performance.now() - sinceYieldMs >= RECOVERY_YIELD_INTERVAL_MS) {

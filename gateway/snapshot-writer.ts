@@ -207,10 +207,12 @@ function replayToBoundary(data: SnapshotWriterData, base: Base): number {
       const c = b.commands[i]!;
       if (c.kind === CommandKind.RegisterApiKey || c.kind === CommandKind.RevokeApiKey) views.registry.apply(c);
     }
-    engine.processBatch(b.commands, b.count, sink);
+    engine.processJournalBatch(b.commands, b.count, sink, b.batchNumber);
     commands += b.count;
     if (b.batchNumber === data.batch) break;
   }
+  // Batches of read-only queries alone after the last one written, up to the boundary: the live engine ran them.
+  engine.runBatchesUpTo(data.batch, sink);
   return commands;
 }
 

@@ -24,7 +24,7 @@ import { ENGINE_ORDER_ID_BASE, ENGINE_ORDERS_PER_BATCH_MAX, engineOrderId, first
 import { SettlementReason, SettlementStep } from "../engine/risk/index.ts";
 import { eventAmount2Slot, eventAmountSlot, eventCodeSlot, eventPriceSlot, eventSideSlot } from "../engine/model/generated/records.ts";
 import { runThreaded } from "./helpers/threaded-run.ts";
-import { EngineHarness } from "./helpers/engine-harness.ts";
+import { copyEvent, EngineHarness } from "./helpers/engine-harness.ts";
 
 const config = loadConfig();
 const USDC = 0;
@@ -214,6 +214,33 @@ describe("Q2 book liquidation of a perpetual position", () => {
     h.batch([gtc(CAROL, BTC_PERP, Side.Buy, 54_300n * USD, 3n * BTC_UNIT)]);
     h.batch([mark(BTC, 54_300n * USD)]);
   }
+
+  it("X4/D3: a batch of read-only queries alone (sequenced, never journaled) has its phase 0 live — a step of 0.09 BTC; a replay of the journal runs an empty batch for the number it skips: the same fills, order ids and state hash", () => {
+    const live = new Harness();
+    longAlice(live);
+    live.tick();
+    const queryBatch = live.journal.length + 1;
+    const duringQuery = live.batch([{ kind: CommandKind.QueryCollateral, account: BOB }]);
+    expect(kinds(duringQuery, EventKind.Fill).map((f) => [f.seq, f.orderId, f.quantity])).toEqual([[0, engineOrderId(queryBatch, 1, 0, 0), 9_000_000n]]);
+    live.tick();
+    const liveFills = (events: EventRecord[]) => kinds(events, EventKind.Fill).filter((f) => f.account === ALICE && f.orderId >= ENGINE_ORDER_ID_BASE).map((f) => [f.orderId, f.quantity]);
+    // The journal: every batch but the query's, each under its number (the harness's batch i + 1 is journal[i]).
+    const journaled = live.journal.map((cmds, i) => ({ cmds, number: i + 1 })).filter((b) => b.number !== queryBatch);
+    const replay = new Engine(config, { riskShards: 1, matchingShards: 1 });
+    const replayed: EventRecord[] = [];
+    for (const b of journaled) replay.processJournalBatch(b.cmds, b.cmds.length, { publish: (e) => void replayed.push(copyEvent(e)) }, b.number);
+    expect(replay.stateHash()).toBe(live.engine.stateHash());
+    expect(replay.batches).toBe(live.engine.batches);
+    const firstStep = engineOrderId(queryBatch - 1, 1, 0, 0);
+    expect(liveFills(replayed)).toEqual([[firstStep, 10_000_000n], [engineOrderId(queryBatch, 1, 0, 0), 9_000_000n], [engineOrderId(queryBatch + 1, 1, 0, 0), 8_100_000n]]);
+    expect(live.risk(ALICE).perpPosition(ALICE, BTC_PERP).netQuantity).toBe(72_900_000n);
+    // Counting the journal's batches instead (what every replay did): one step fewer, and the last under another id.
+    const counted = new Engine(config, { riskShards: 1, matchingShards: 1 });
+    const countedEvents: EventRecord[] = [];
+    for (const b of journaled) counted.processBatch(b.cmds, b.cmds.length, { publish: (e) => void countedEvents.push(copyEvent(e)) });
+    expect(liveFills(countedEvents)).toEqual([[firstStep, 10_000_000n], [engineOrderId(queryBatch, 1, 0, 0), 9_000_000n]]);
+    expect(counted.stateHash()).not.toBe(live.engine.stateHash());
+  });
 
   it("Q2: a perp long is reduced step by step (0.1, 0.09, 0.081 BTC: 10% of what is left, reduce-only IOC at the 5% bound), each fill paying 1% of its notional in USDC to the insurance fund", () => {
     const h = new Harness();

@@ -121,8 +121,13 @@
 //    every shard before R1, the risk worker before its first command of B (or at B's end when B brought it none).
 //    B is this class's batch number — the snapshot's batch, then one more per journal batch run (the fused worker
 //    runs every journal batch, even an empty one) — and the risk worker counts the same way, so every mode names the
-//    same orders. It equals the journal's batch number from genesis; after a restart from a snapshot whose covered
-//    batch lags the journal's numbering (seen in test/snapshot-restart.test.ts) it does not, which changes no state. A liquidating
+//    same orders. It is the sequencer's number of the batch: the journal skips the numbers of batches that held
+//    read-only queries alone (never written), which the live engine ran with their phase 0, so every replay runs an
+//    empty batch for each number skipped (Engine.processJournalBatch; recovery submits them; the snapshot follower
+//    also up to its boundary). Until 12-07 (fourteenth round) replays counted the journal's batches and fell one
+//    behind the live engine per such batch — other steps, other ids, another state (test/liquidation-book.test.ts
+//    "X4/D3"). Still not durable: such a batch after the last one written — its phase 0's fills are released at once,
+//    and a crash before the next write loses them (the restarted engine takes those steps again, later). A liquidating
 //    account with resting orders gets an engine CancelAll (seq 0: DoneReason Liquidation) and its first step the
 //    batch after; matching takes an engine order's id from the command (seq 0). ClockTickPolicy journals every
 //    proposed tick while the gateway has seen a LiquidationStarted (or an engine order) without its LiquidationEnded.
@@ -582,6 +587,9 @@ export function forwardToMatching(
   }
 }
 
+/** The commands of a batch that held read-only queries alone, as a replay runs it (Engine.runBatchesUpTo). */
+const EMPTY_BATCH: readonly CommandRecord[] = [];
+
 export class Engine {
   readonly risk: RiskShard[];
   readonly matching: MatchingShard[];
@@ -748,6 +756,27 @@ export class Engine {
     const bytes = finishSnapshot(w).slice();
     w.reset();
     return bytes;
+  }
+
+  /**
+   * X4, a replay of the journal (recovery's in-process readers, the snapshot follower, journal-hash): runs journal
+   * batch `batchNumber`, first running an empty batch for each number skipped since the last one (runBatchesUpTo).
+   * The journal skips the numbers of batches that held read-only queries alone (sequenced, never written), but the
+   * live engine ran them: each had its phase 0 (decision D3 — liquidation steps, ADL, lenders' work), whose engine
+   * orders are named by the batch number and whose served accounts take turns by it. Counting only the journal's
+   * batches put a replay one batch behind the live engine for each such batch: other steps, other order ids.
+   */
+  processJournalBatch(cmds: readonly CommandRecord[], count: number, sink: EventSink, batchNumber: number): void {
+    this.runBatchesUpTo(batchNumber - 1, sink);
+    if (batchNumber !== this.batchNumber + 1) {
+      throw new Error(`Engine.processJournalBatch: batch ${batchNumber} does not follow batch ${this.batchNumber}`);
+    }
+    this.processBatch(cmds, count, sink);
+  }
+
+  /** Runs an empty batch for each batch number after this engine's up to `batchNumber` (none when it is there). */
+  runBatchesUpTo(batchNumber: number, sink: EventSink): void {
+    while (this.batchNumber < batchNumber) this.processBatch(EMPTY_BATCH, 0, sink);
   }
 
   /**
