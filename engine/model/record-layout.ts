@@ -87,7 +87,8 @@ export function readInt64(v: RecordViews, d: number): bigint {
 }
 
 /**
- * The price or quantity of an order command at float64-word index `d`, as readInt64, but a value read recently comes
+ * The price or quantity of an order command at float64-word index `d` (on the gateway thread: an order event's
+ * price and sizes, a depth level's or the best bid and offer's), as readInt64, but a value read recently comes
  * back as the same bigint instead of a new one: a direct-mapped table of INTERNED_SLOTS entries keyed by the int64's
  * two words (equal words are the same integer, so the bigint there is that value — and bigints are immutable, their
  * identity invisible). An order stream repeats a few prices and sizes, so most commands allocate no bigint to be read
@@ -682,9 +683,13 @@ function readOrderOrBalanceEvent(v: RecordViews, byteOffset: number, e: EventRec
   e.orderId = f64[d + E_ORDER_ID]!;
   e.timeMs = f64[d + E_TIME]!;
   e.clientId = readUint64(v, d + E_CLIENT_ID);
-  e.price = readInt64(v, d + E_PRICE);
-  e.quantity = readInt64(v, d + E_QUANTITY);
-  const amount = readInt64(v, d + E_AMOUNT);
+  // An order's price and size repeat from event to event (its OrderAccepted and OrderDone, the next quote's), and so
+  // does its open or remaining size: the gateway reads them through the table of recent values, as the engine reads
+  // commands' (no bigint allocated). The event path's young bytes fell from ~144 to ~95 an event
+  // (bench/gateway-cpu-compare.ts --alloc), the gateway thread's scavenges a closed-loop ack by ~30%.
+  e.price = readInt64Interned(v, d + E_PRICE);
+  e.quantity = readInt64Interned(v, d + E_QUANTITY);
+  const amount = readInt64Interned(v, d + E_AMOUNT);
   const amount2 = readInt64(v, d + E_AMOUNT2);
   const accepted = kind === EventKind.OrderAccepted;
   const done = kind === EventKind.OrderDone;

@@ -3,7 +3,7 @@
 // stage also closes every batch (journal and control alike) with a batch-end record, so the gateway can tell which
 // batch a record belongs to and hold a batch's market data until its journal write is on disk (engine.ts X4P).
 import type { MarketDataSink } from "../matching/index.ts";
-import type { RecordViews } from "../model/index.ts";
+import { readInt64Interned, type RecordViews } from "../model/index.ts";
 import type { RingWriter } from "./ring-io.ts";
 
 export const MARKET_DATA_RECORD_BYTES = 96;
@@ -121,10 +121,11 @@ export function readMarketData(v: RecordViews, offset: number, sink: MarketDataS
       sink.depthDelta(market, v.f64[d + D_A]!, v.f64[d + D_B]!, v.f64[d + D_TIME]!);
       return;
     case MD_DEPTH_LEVEL:
-      sink.depthLevel(market, v.i32[w + W_SIDE]!, v.i64[d + D_V]!, v.i64[d + D_V + 1]!, v.f64[d + D_A]!);
+      // Prices and sizes repeat from update to update: read through the table of recent values (no bigint allocated).
+      sink.depthLevel(market, v.i32[w + W_SIDE]!, readInt64Interned(v, d + D_V), readInt64Interned(v, d + D_V + 1), v.f64[d + D_A]!);
       return;
     case MD_BBO:
-      sink.bbo(market, v.i64[d + D_V]!, v.i64[d + D_V + 1]!, v.i64[d + D_V + 2]!, v.i64[d + D_V + 3]!, v.f64[d + D_A]!, v.f64[d + D_TIME]!);
+      sink.bbo(market, readInt64Interned(v, d + D_V), readInt64Interned(v, d + D_V + 1), readInt64Interned(v, d + D_V + 2), readInt64Interned(v, d + D_V + 3), v.f64[d + D_A]!, v.f64[d + D_TIME]!);
       return;
     case MD_TICKER:
       sink.ticker(market, v.i64[d + D_V]!, v.i64[d + D_V + 1]!, v.i64[d + D_V + 2]!, v.i64[d + D_V + 3]!, v.i64[d + D_V + 4]!, v.i64[d + D_V + 5]!, v.i32[w + W_COUNT]!, v.f64[d + D_TIME]!);
