@@ -1,7 +1,8 @@
 // Q2 across a crash: the server is killed with SIGKILL while four accounts are being liquidated through the book, one
 // engine step per account per batch (the clock ticks journaled every second while they are liquidating). The steps are
 // never journaled, only the commands and ticks that led to them; the restart replays the journal and makes the same
-// steps again, the liquidation goes on, and the live state hash equals a single-threaded replay of the journal (X4).
+// steps again, the liquidation goes on, and the live state hash equals a single-threaded replay of the journal (X4) —
+// also when batches of queries alone, which the journal skips, stepped the accounts live (D3).
 import { spawnSync, type ChildProcess } from "node:child_process";
 import type { KeyObject } from "node:crypto";
 import { mkdtempSync } from "node:fs";
@@ -62,25 +63,65 @@ async function watchBorrowers(url: string, op: CrossbookClient, steps: Map<numbe
   return sessions;
 }
 
+/** The lender, the bidder at 105 and the four borrowers, each with 10 SOL and a 1,000 USDC borrow. */
+async function leveredBorrowers(url: string, op: CrossbookClient): Promise<CrossbookClient[]> {
+  const lender = await connectUser(url, op, 1);
+  const bidder = await connectUser(url, op, 6);
+  await op.request({ type: "Deposit", account: 16, asset: USDC, amount: "100000" }, 20);
+  await lender.request({ type: "Lend", account: 16, asset: USDC, amount: "100000" }, 20);
+  await op.request({ type: "Deposit", account: 96, asset: USDC, amount: "100000" }, 20);
+  const sessions = [lender, bidder];
+  for (const user of BORROWERS) {
+    const s = await connectUser(url, op, user);
+    await op.request({ type: "Deposit", account: user * 16, asset: SOL, amount: "10" }, 20);
+    expect((await s.request({ type: "Withdraw", account: user * 16, asset: USDC, amount: "1000", margin: true }, 50)).map((e) => e.type)).toContain("CommandAccepted");
+    sessions.push(s);
+  }
+  await bidder.request({ type: "LimitOrder", account: 96, market: SOL_USDC, side: "Buy", price: "105", quantity: "200" }, 20);
+  return sessions;
+}
+
 describe("Q2 book liquidation across a crash", () => {
+  it("X4, D3: queries alone in their batches are not journaled, yet each such batch stepped every liquidating account live; the restart replays an empty batch for each number the journal skips and has the live hash", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "crossbook-liq-queries-"));
+    // No clock ticks: every batch below is one request's.
+    const first: ServerProcess = await startServerProcess(dataDir, children, NO_SNAPSHOTS);
+    const url = `ws://127.0.0.1:${first.port}`;
+    const op = await CrossbookClient.connect(url, { key: operatorKey(dataDir) });
+    const sessions = await leveredBorrowers(url, op);
+    const steps = new Map<number, number>();
+    const watchers = await watchBorrowers(url, op, steps);
+    await op.request({ type: "SetMarkPrice", asset: SOL, price: "105" }, 20);
+    // Three batches of one query each: each has its phase 0, one step per borrower (the first step comes the batch
+    // after the mark's).
+    for (let i = 0; i < 3; i++) await op.request({ type: "QueryCollateral", account: 32 }, 20);
+    await until("three steps of every borrower", () => BORROWERS.every((u) => (steps.get(u * 16) ?? 0) >= 3));
+    expect(BORROWERS.map((u) => steps.get(u * 16))).toEqual([3, 3, 3, 3]);
+    // A journaled batch after them (its step the fourth), so nothing live is past the journal's last batch.
+    await op.request({ type: "Deposit", account: 96, asset: USDC, amount: "1" }, 20);
+    await until("four steps of every borrower", () => BORROWERS.every((u) => (steps.get(u * 16) ?? 0) >= 4));
+    const liveHash = (await getStateHash(first.port, operatorKey(dataDir))).hash;
+    for (const c of [op, ...sessions, ...watchers]) await c.close().catch(() => {});
+    first.child.kill("SIGKILL");
+    await exitOf(first.child);
+
+    const second = await startServerProcess(dataDir, children, NO_SNAPSHOTS);
+    try {
+      expect((await getStateHash(second.port, operatorKey(dataDir))).hash).toBe(liveHash);
+    } finally {
+      second.child.kill("SIGTERM");
+      await exitOf(second.child);
+    }
+    expect(replayHash(dataDir)).toBe(liveHash);
+  }, 300_000);
+
+
   it("Q2, X4: SIGKILL mid-liquidation (4 spot-margin accounts stepped each batch): the restart replays the same steps, the steps go on, and the live hash equals a single-threaded journal replay", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "crossbook-liq-recovery-"));
     const first: ServerProcess = await startServerProcess(dataDir, children, TICKING);
     const url = `ws://127.0.0.1:${first.port}`;
     const op = await CrossbookClient.connect(url, { key: operatorKey(dataDir) });
-    const lender = await connectUser(url, op, 1);
-    const bidder = await connectUser(url, op, 6);
-    await op.request({ type: "Deposit", account: 16, asset: USDC, amount: "100000" }, 20);
-    await lender.request({ type: "Lend", account: 16, asset: USDC, amount: "100000" }, 20);
-    await op.request({ type: "Deposit", account: 96, asset: USDC, amount: "100000" }, 20);
-    const borrowers: CrossbookClient[] = [];
-    for (const user of BORROWERS) {
-      const s = await connectUser(url, op, user);
-      await op.request({ type: "Deposit", account: user * 16, asset: SOL, amount: "10" }, 20);
-      expect((await s.request({ type: "Withdraw", account: user * 16, asset: USDC, amount: "1000", margin: true }, 50)).map((e) => e.type)).toContain("CommandAccepted");
-      borrowers.push(s);
-    }
-    await bidder.request({ type: "LimitOrder", account: 96, market: SOL_USDC, side: "Buy", price: "105", quantity: "200" }, 20);
+    const sessions = await leveredBorrowers(url, op);
     const before = new Map<number, number>();
     const watchers = await watchBorrowers(url, op, before);
     // SOL falls to 105: 10 × 105 × 0.9 = 945 against 1,000 owed (negative equity). Each step sells ~1 SOL at 105 for
@@ -89,7 +130,7 @@ describe("Q2 book liquidation across a crash", () => {
     await until("two steps of every borrower", () => BORROWERS.every((u) => (before.get(u * 16) ?? 0) >= 2));
     first.child.kill("SIGKILL");
     await exitOf(first.child);
-    for (const c of [op, lender, bidder, ...borrowers, ...watchers]) await c.close().catch(() => {});
+    for (const c of [op, ...sessions, ...watchers]) await c.close().catch(() => {});
 
     const second = await startServerProcess(dataDir, children, NO_SNAPSHOTS);
     const url2 = `ws://127.0.0.1:${second.port}`;
