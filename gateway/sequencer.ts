@@ -44,8 +44,10 @@ import { CommandKind, type CommandRecord } from "../engine/model/index.ts";
 import type { HopTimer } from "./hop-timer.ts";
 
 /**
- * Read-only queries: answered by the engine in sequence (at a sequence point, like any command) but never journaled
- * nor fsynced — they change no state, so a replay without them reaches the same state.
+ * Read-only queries: answered by the engine in sequence (at a sequence point, like any command) and left out of the
+ * journal when their batch has a command that is written — they change no state, so a replay without them reaches the
+ * same state. A batch of queries alone is written with them (framesWithoutQueries): the engine ran its phase 0
+ * (engine.ts decision D3 — a liquidation step's fills), which must be durable before its outputs leave.
  */
 export function isReadOnlyCommand(kind: number): boolean {
   switch (kind) {
@@ -602,16 +604,24 @@ export class Sequencer {
     return this.framesWithoutQueries(group, firstBatch);
   }
 
-  /** journalFrames for a group that holds read-only queries: its other records copied, byte for byte, into frames. */
+  /**
+   * journalFrames for a group that holds read-only queries: its other records copied, byte for byte, into frames. A
+   * batch of queries alone is written whole: the live engine ran it, phase 0 included (engine.ts D3: a liquidation
+   * step in it is a fill its outputs carry), and a journal that skipped it left that step to no record — a crash
+   * before the next write lost fills already sent (journals written before this still skip such batches; a replay runs
+   * an empty batch for each number skipped, Engine.processJournalBatch).
+   */
   private framesWithoutQueries(group: GroupArena, firstBatch: number): Uint8Array {
     const frames: Uint8Array[] = [];
     let bytes = 0;
     for (let b = 0; b < group.batches; b++) {
       this.encoder.begin(firstBatch + b);
-      for (let i = 0; i < group.counts[b]!; i++) {
+      const count = group.counts[b]!;
+      for (let i = 0; i < count; i++) {
         const at = group.recordAt(b, i);
         if (!isReadOnlyCommand(commandKindAt(group.views, at))) this.encoder.addEncoded(group.views, at);
       }
+      if (this.encoder.size === 0) for (let i = 0; i < count; i++) this.encoder.addEncoded(group.views, group.recordAt(b, i));
       if (this.encoder.size === 0) continue;
       // The encoder's buffer is reused by the next begin(): each frame is copied out.
       const frame = this.encoder.finish().slice();

@@ -1,6 +1,7 @@
 // What no client can break (X5): one server per data directory and per port; typed rejects and named limits for
 // oversized frames, command rates per address, connections per address and events a client does not read (the
-// slowest consumer is cut first, with a close frame and a reason); read-only queries are not journaled.
+// slowest consumer is cut first, with a close frame and a reason); read-only queries are journaled only in a batch of
+// queries alone.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,6 +14,7 @@ import { type EventJson } from "../gateway/client/codec.ts";
 import { CrossbookClient } from "../gateway/client/ws-client.ts";
 import { DATA_LOCK_FILE } from "../gateway/data-lock.ts";
 import { CLOSE_MESSAGE_TOO_BIG, CLOSE_TRY_AGAIN_LATER } from "../gateway/limits.ts";
+import { isReadOnlyCommand } from "../gateway/sequencer.ts";
 import { startServer, type GatewayLimits, type RunningServer } from "../gateway/server.ts";
 import { connectUser, getBalances, registerKey } from "./helpers/auth.ts";
 import { floodUntil, nonReadingClient } from "./helpers/raw-ws.ts";
@@ -136,14 +138,12 @@ describe("limits with typed rejects", () => {
     for (const c of [again, ...open.slice(1)]) await c.close();
   }, 30_000);
 
-  it("X5: read-only queries are answered in sequence but add nothing to the journal, and the state hash equals a replay", async () => {
+  it("X5: read-only queries are answered in sequence; the journal keeps a query only in a batch of queries alone (whose phase 0 must be durable, engine.ts D3), never beside a written command; the state hash equals a replay", async () => {
     const { server, url, dataDir } = await serve();
     const operator = await CrossbookClient.connect(url, { key: server.operatorKey });
     const c = await connectUser(url, operator, 1);
     await operator.request({ type: "Deposit", account: 16, asset: 0, amount: "1000" }, 20);
     await c.request({ type: "LimitOrder", account: 16, market: 0, side: "Buy", price: "50000", quantity: "0.01" }, 20);
-    const journalBytes = (): number => listSegments(dataDir).reduce((n, seg) => n + statSync(seg.path).size, 0);
-    const bytesBefore = journalBytes();
     const queries = [
       { type: "QueryCollateral", account: 16 },
       { type: "QueryMaxOrder", account: 16, market: 0, side: "Buy", price: "50000" },
@@ -153,27 +153,46 @@ describe("limits with typed rejects", () => {
       { type: "QueryInterestHistory", account: 16 },
       { type: "QueryMaxBorrow", account: 16, asset: 0 },
     ] as const;
+    const queryKinds = [
+      CommandKind.QueryCollateral,
+      CommandKind.QueryMaxOrder,
+      CommandKind.QueryMaxWithdrawal,
+      CommandKind.QueryPoolStats,
+      CommandKind.QueryRateCurve,
+      CommandKind.QueryInterestHistory,
+      CommandKind.QueryMaxBorrow,
+    ];
+    // One at a time: each query is a batch of its own, written with it.
     let answered = 0;
     for (let round = 0; round < 30; round++) {
       for (const q of queries) answered += (await c.request(q, 5)).length > 0 ? 1 : 0;
     }
     expect(answered).toBe(30 * queries.length);
-    expect(journalBytes()).toBe(bytesBefore);
-    // A query between two journaled commands: the journal holds both commands and nothing else.
+    // Queries sent with deposits, back to back: wherever the batches fall, a query beside a deposit is not written.
+    for (let round = 0; round < 20; round++) {
+      for (const q of queries) c.send(q);
+      operator.send({ type: "Deposit", account: 16, asset: 0, amount: "1" });
+    }
+    // The operator's connection is not ordered with the user's: the last deposit is awaited before the last query.
     await operator.request({ type: "Deposit", account: 16, asset: 0, amount: "1" }, 20);
-    expect((await c.request({ type: "QueryMaxWithdrawal", account: 16, asset: 0 }, 20))[0]).toMatchObject({ type: "MaxWithdrawalQuantity", quantity: "501" });
+    expect((await c.request({ type: "QueryMaxWithdrawal", account: 16, asset: 0 }, 20))[0]).toMatchObject({ type: "MaxWithdrawalQuantity", quantity: "521" });
     const live = await server.stateHash();
     await c.close();
     await operator.close();
     const engine = new Engine(config);
     const discard: EventSink = { publish: () => {} };
-    const kinds: number[] = [];
+    const written: number[][] = [];
     for (const b of segmentBatches(listSegments(dataDir), { configDigestHex: configDigest(config) }, emptySummary())) {
-      for (let i = 0; i < b.count; i++) kinds.push(b.commands[i]!.kind);
-      engine.processBatch(b.commands, b.count, discard);
+      written.push(b.commands.slice(0, b.count).map((cmd) => cmd.kind));
+      engine.processJournalBatch(b.commands, b.count, discard, b.batchNumber);
     }
+    const readOnly = (kind: number): boolean => isReadOnlyCommand(kind);
+    expect(written.filter((kinds) => kinds.some(readOnly) && !kinds.every(readOnly))).toEqual([]);
+    const queryBatches = written.filter((kinds) => kinds.every(readOnly));
+    expect(queryBatches.slice(0, 30 * queries.length)).toEqual(Array.from({ length: 30 * queries.length }, (_, i) => [queryKinds[i % queries.length]]));
     // The key registration is journaled too (X6): the gateway rebuilds its key registry from the journal.
-    expect(kinds).toEqual([CommandKind.RegisterApiKey, CommandKind.Deposit, CommandKind.PlaceOrder, CommandKind.Deposit]);
+    const commands = written.filter((kinds) => !kinds.every(readOnly)).flat();
+    expect(commands).toEqual([CommandKind.RegisterApiKey, CommandKind.Deposit, CommandKind.PlaceOrder, ...new Array<number>(21).fill(CommandKind.Deposit)]);
     expect(engine.stateHash()).toBe(live);
   }, 60_000);
 });

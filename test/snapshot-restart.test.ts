@@ -11,6 +11,7 @@ import { describe, expect, it } from "vitest";
 import { emptySummary, listSegments, segmentBatches } from "../engine/journal/index.ts";
 import { configDigest, Engine, loadConfig, readSnapshotInfo, type EngineTopology } from "../engine/pipeline/index.ts";
 import { openSnapshotPayload } from "../gateway/gateway-state.ts";
+import { isReadOnlyCommand } from "../gateway/sequencer.ts";
 import { SnapshotFollower } from "../gateway/snapshot-writer.ts";
 import type { CommandJson, EventJson } from "../gateway/client/codec.ts";
 import { CrossbookClient } from "../gateway/client/ws-client.ts";
@@ -122,6 +123,18 @@ async function run(server: RunningServer, client: Sessions, commands: readonly C
   return server.stateHash();
 }
 
+/**
+ * Read-only queries the journal holds after `afterSeq`: a query alone in its batch is written with it (its phase 0,
+ * gateway/sequencer.ts framesWithoutQueries), so a replayed tail counts the settling queries that went alone.
+ */
+function queriesJournaledAfter(dataDir: string, afterSeq: number): number {
+  let n = 0;
+  for (const b of segmentBatches(listSegments(dataDir), { configDigestHex: configDigest(config) }, emptySummary())) {
+    for (let i = 0; i < b.count; i++) if (b.commands[i]!.seq > afterSeq && isReadOnlyCommand(b.commands[i]!.kind)) n++;
+  }
+  return n;
+}
+
 /** The state hash of the whole journal (or its batches up to `lastBatch`) replayed in one thread: the uninterrupted run. */
 function replayHash(dataDir: string, topology: EngineTopology, lastBatch = Number.POSITIVE_INFINITY): string {
   const engine = new Engine(config, topology);
@@ -165,7 +178,7 @@ describe("restart from snapshot + journal tail (X4, X7)", () => {
       try {
         expect(second.recovered.snapshotSeq).toBe(snapshot.seq);
         // Only the tail after the snapshot was replayed: the second workload and the tick that closed it.
-        expect(second.recovered.commands).toBe(workload(8, 1_000, 0).length + 1);
+        expect(second.recovered.commands).toBe(workload(8, 1_000, 0).length + 1 + queriesJournaledAfter(dataDir, snapshot.seq));
         expect(await second.stateHash()).toBe(liveHash);
         expect(replayHash(dataDir, layout.topology)).toBe(liveHash);
         expect(await views(second)).toEqual(before);
@@ -323,7 +336,7 @@ describe("restart from snapshot + journal tail (X4, X7)", () => {
     try {
       expect(lines).toContain(`snapshot ${newer.path.slice(newer.path.lastIndexOf("/") + 1)} skipped: checksum mismatch (damaged file)`);
       expect(second.recovered.snapshotSeq).toBe(older.seq);
-      expect(second.recovered.commands).toBe(workload(12, 800, 0).length + 1 + workload(13, 300, 0).length + 1);
+      expect(second.recovered.commands).toBe(workload(12, 800, 0).length + 1 + workload(13, 300, 0).length + 1 + queriesJournaledAfter(dataDir, older.seq));
       expect(await second.stateHash()).toBe(liveHash);
     } finally {
       await second.stop();
@@ -365,7 +378,7 @@ describe("restart from snapshot + journal tail (X4, X7)", () => {
     const trusting = await serverOn(dataDir, layout);
     try {
       expect(trusting.recovered.snapshotSeq).toBe(snapshot.seq);
-      expect(trusting.recovered.commands).toBe(workload(22, 200, 0).length + 1);
+      expect(trusting.recovered.commands).toBe(workload(22, 200, 0).length + 1 + queriesJournaledAfter(dataDir, snapshot.seq));
       expect(await trusting.stateHash()).toBe(liveHash);
     } finally {
       await trusting.stop();
@@ -376,7 +389,7 @@ describe("restart from snapshot + journal tail (X4, X7)", () => {
       expect(lines.some((l) => l.startsWith(`snapshot ${name} skipped: restored state hash `) && l.includes("differs from its header's"))).toBe(true);
       expect(checking.recovered.snapshotSeq).toBe(0);
       // The whole journal: the traders' key registrations, both workloads and their closing ticks.
-      expect(checking.recovered.commands).toBe(TRADERS.length + workload(21, 600, 0).length + 1 + workload(22, 200, 0).length + 1);
+      expect(checking.recovered.commands).toBe(TRADERS.length + workload(21, 600, 0).length + 1 + workload(22, 200, 0).length + 1 + queriesJournaledAfter(dataDir, 0));
       expect(await checking.stateHash()).toBe(liveHash);
     } finally {
       await checking.stop();

@@ -126,8 +126,9 @@
 //    empty batch for each number skipped (Engine.processJournalBatch; recovery submits them; the snapshot follower
 //    also up to its boundary). Until 12-07 (fourteenth round) replays counted the journal's batches and fell one
 //    behind the live engine per such batch — other steps, other ids, another state (test/liquidation-book.test.ts
-//    "X4/D3"). Still not durable: such a batch after the last one written — its phase 0's fills are released at once,
-//    and a crash before the next write loses them (the restarted engine takes those steps again, later). A liquidating
+//    "X4/D3"). Since then such a batch is also written, with its queries (gateway/sequencer.ts framesWithoutQueries),
+//    and its outputs wait for that write: one after the last write used to be lost in a crash, its fills already sent
+//    (test/liquidation-recovery.test.ts). The empty batches are for journals written before. A liquidating
 //    account with resting orders gets an engine CancelAll (seq 0: DoneReason Liquidation) and its first step the
 //    batch after; matching takes an engine order's id from the command (seq 0). ClockTickPolicy journals every
 //    proposed tick while the gateway has seen a LiquidationStarted (or an engine order) without its LiquidationEnded.
