@@ -17,7 +17,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { BatchEncoder, JournalWriter, JOURNAL_SEGMENT_BYTES_DEFAULT, JOURNAL_SEGMENT_DIR } from "../engine/journal/index.ts";
+import { BatchEncoder, emptySummary, JournalWriter, JOURNAL_SEGMENT_BYTES_DEFAULT, JOURNAL_SEGMENT_DIR, listSegments, segmentBatches } from "../engine/journal/index.ts";
 import { CommandKind, CommandRecord, OrderFlag, OrderType, SelfTradePrevention, Side, TimeInForce } from "../engine/model/index.ts";
 import { BATCH_COMMANDS_MAX, configDigest, loadConfig } from "../engine/pipeline/index.ts";
 import { CrossbookClient } from "../gateway/client/ws-client.ts";
@@ -261,6 +261,17 @@ async function deposits(client: CrossbookClient, count: number, salt: number): P
   await client.request({ type: "QueryCollateral", account: 16 }, 20, 120_000);
 }
 
+/**
+ * The journal's last sequence number and batch after a snapshot's boundary: the probe's queries, each alone in its
+ * batch, are written (gateway/sequencer.ts framesWithoutQueries), so the journal goes on past the last snapshot.
+ */
+function journalEnd(dataDir: string, after: { seq: number; batch: number }): { seq: number; batch: number } {
+  const summary = emptySummary();
+  const opts = { configDigestHex: configDigest(config), fromSeq: after.seq + 1, afterBatch: after.batch };
+  for (const _ of segmentBatches(listSegments(dataDir), opts, summary));
+  return { seq: Math.max(after.seq, summary.lastSeq), batch: Math.max(after.batch, summary.lastBatch) };
+}
+
 let figures: Promise<Figures> | null = null;
 
 async function measure(): Promise<Figures> {
@@ -288,10 +299,11 @@ async function measure(): Promise<Figures> {
     const baseline = await probe(client, new Promise((r) => setTimeout(r, Math.max(...followerMs))));
     await client.close();
     await full.stop();
-    // 3. A tail after the last snapshot (read-only queries after it were sequenced, never journaled), then the restart
+    // 3. A tail after the last snapshot and the probe's queries (each alone in its batch, so journaled), then the restart
     // from snapshot + tail; the hash against an uninterrupted replay.
     const last = rounds[rounds.length - 1]!.taken;
-    const feed = await JournalFeed.open(dataDir, Math.max(end.seq, last.seq), Math.max(end.batch, last.batch));
+    const written = journalEnd(dataDir, last);
+    const feed = await JournalFeed.open(dataDir, Math.max(end.seq, written.seq), Math.max(end.batch, written.batch));
     await appendPairs(feed, TAIL, 17);
     await feed.close();
     const cpu = new RestartCpu();
