@@ -121,8 +121,8 @@
 //    every shard before R1, the risk worker before its first command of B (or at B's end when B brought it none).
 //    B is this class's batch number — the snapshot's batch, then one more per journal batch run (the fused worker
 //    runs every journal batch, even an empty one) — and the risk worker counts the same way, so every mode names the
-//    same orders. It is the sequencer's number of the batch: the journal skips the numbers of batches that held
-//    read-only queries alone (never written), which the live engine ran with their phase 0, so every replay runs an
+//    same orders. It is the sequencer's number of the batch: journals written before 12-07 skip the numbers of
+//    batches that held read-only queries alone, which the live engine ran with their phase 0, so every replay runs an
 //    empty batch for each number skipped (Engine.processJournalBatch; recovery submits them; the snapshot follower
 //    also up to its boundary). Until 12-07 (fourteenth round) replays counted the journal's batches and fell one
 //    behind the live engine per such batch — other steps, other ids, another state (test/liquidation-book.test.ts
@@ -762,10 +762,11 @@ export class Engine {
   /**
    * X4, a replay of the journal (recovery's in-process readers, the snapshot follower, journal-hash): runs journal
    * batch `batchNumber`, first running an empty batch for each number skipped since the last one (runBatchesUpTo).
-   * The journal skips the numbers of batches that held read-only queries alone (sequenced, never written), but the
-   * live engine ran them: each had its phase 0 (decision D3 — liquidation steps, ADL, lenders' work), whose engine
-   * orders are named by the batch number and whose served accounts take turns by it. Counting only the journal's
-   * batches put a replay one batch behind the live engine for each such batch: other steps, other order ids.
+   * Journals written before 12-07 skip the numbers of batches that held read-only queries alone (the gateway writes
+   * them now, gateway/sequencer.ts), but the live engine ran them: each had its phase 0 (decision D3 — liquidation
+   * steps, ADL, lenders' work), whose engine orders are named by the batch number and whose served accounts take
+   * turns by it. Counting only the journal's batches put a replay one batch behind the live engine for each such
+   * batch: other steps, other order ids.
    */
   processJournalBatch(cmds: readonly CommandRecord[], count: number, sink: EventSink, batchNumber: number): void {
     this.runBatchesUpTo(batchNumber - 1, sink);
