@@ -262,8 +262,9 @@ async function deposits(client: CrossbookClient, count: number, salt: number): P
 }
 
 /**
- * The journal's last sequence number and batch after a snapshot's boundary: the probe's queries, each alone in its
- * batch, are written (gateway/sequencer.ts framesWithoutQueries), so the journal goes on past the last snapshot.
+ * The journal's last sequence number and batch after a snapshot's boundary: a probe query alone in its batch is
+ * written when the engine may have phase-0 work then (gateway/sequencer.ts framesWithoutQueries), so the journal may
+ * go on past the last snapshot.
  */
 function journalEnd(dataDir: string, after: { seq: number; batch: number }): { seq: number; batch: number } {
   const summary = emptySummary();
@@ -299,7 +300,7 @@ async function measure(): Promise<Figures> {
     const baseline = await probe(client, new Promise((r) => setTimeout(r, Math.max(...followerMs))));
     await client.close();
     await full.stop();
-    // 3. A tail after the last snapshot and the probe's queries (each alone in its batch, so journaled), then the restart
+    // 3. A tail after the last snapshot and whatever of the probe's queries was journaled, then the restart
     // from snapshot + tail; the hash against an uninterrupted replay.
     const last = rounds[rounds.length - 1]!.taken;
     const written = journalEnd(dataDir, last);

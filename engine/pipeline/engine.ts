@@ -121,14 +121,16 @@
 //    every shard before R1, the risk worker before its first command of B (or at B's end when B brought it none).
 //    B is this class's batch number — the snapshot's batch, then one more per journal batch run (the fused worker
 //    runs every journal batch, even an empty one) — and the risk worker counts the same way, so every mode names the
-//    same orders. It is the sequencer's number of the batch: journals written before 12-07 skip the numbers of
-//    batches that held read-only queries alone, which the live engine ran with their phase 0, so every replay runs an
+//    same orders. It is the sequencer's number of the batch: the journal skips the numbers of batches of read-only
+//    queries alone that were left out, which the live engine ran with their phase 0, so every replay runs an
 //    empty batch for each number skipped (Engine.processJournalBatch; recovery submits them; the snapshot follower
 //    also up to its boundary). Until 12-07 (fourteenth round) replays counted the journal's batches and fell one
 //    behind the live engine per such batch — other steps, other ids, another state (test/liquidation-book.test.ts
-//    "X4/D3"). Since then such a batch is also written, with its queries (gateway/sequencer.ts framesWithoutQueries),
-//    and its outputs wait for that write: one after the last write used to be lost in a crash, its fills already sent
-//    (test/liquidation-recovery.test.ts). The empty batches are for journals written before. A liquidating
+//    "X4/D3"). Since then such a batch is written, with its queries, whenever its phase 0 may act — unless every stage
+//    reported no phase-0 work at the end of the batch before (batch ends carry it: RiskShard.phase0Pending,
+//    ThreadedPipeline.phase0QuietAfter; gateway/sequencer.ts framesWithoutQueries) — and its outputs wait for that
+//    write: one after the last write used to be lost in a crash, its fills already sent
+//    (test/liquidation-recovery.test.ts). The empty batches cover the batches still left out. A liquidating
 //    account with resting orders gets an engine CancelAll (seq 0: DoneReason Liquidation) and its first step the
 //    batch after; matching takes an engine order's id from the command (seq 0). ClockTickPolicy journals every
 //    proposed tick while the gateway has seen a LiquidationStarted (or an engine order) without its LiquidationEnded.
@@ -644,6 +646,12 @@ export class Engine {
     return false;
   }
 
+  /** D3: will any risk shard's phase 0 of the next batch do anything (RiskShard.phase0Pending)? */
+  get phase0Pending(): boolean {
+    for (const r of this.risk) if (r.phase0Pending) return true;
+    return false;
+  }
+
   /**
    * Processes the first `count` commands of `cmds` as one journal batch (see the batch rule above). The records
    * must not change while the call runs (matching reads the ones R1 passed on in place).
@@ -762,11 +770,11 @@ export class Engine {
   /**
    * X4, a replay of the journal (recovery's in-process readers, the snapshot follower, journal-hash): runs journal
    * batch `batchNumber`, first running an empty batch for each number skipped since the last one (runBatchesUpTo).
-   * Journals written before 12-07 skip the numbers of batches that held read-only queries alone (the gateway writes
-   * them now, gateway/sequencer.ts), but the live engine ran them: each had its phase 0 (decision D3 — liquidation
-   * steps, ADL, lenders' work), whose engine orders are named by the batch number and whose served accounts take
-   * turns by it. Counting only the journal's batches put a replay one batch behind the live engine for each such
-   * batch: other steps, other order ids.
+   * The journal skips the numbers of batches that held read-only queries alone and were left out (gateway/
+   * sequencer.ts: when no phase 0 had work; before 12-07, every one), but the live engine ran them: each had its phase
+   * 0 (decision D3 — liquidation steps, ADL, lenders' work), whose engine orders are named by the batch number and
+   * whose served accounts take turns by it. Counting only the journal's batches put a replay one batch behind the live
+   * engine for each such batch: other steps, other order ids.
    */
   processJournalBatch(cmds: readonly CommandRecord[], count: number, sink: EventSink, batchNumber: number): void {
     this.runBatchesUpTo(batchNumber - 1, sink);

@@ -299,6 +299,22 @@ export class RiskShard {
     if (s.lenderAdl.pending.length !== 0) publishLenderAdl(s, lenderQuoteAsset(s));
   }
 
+  /**
+   * D3: will the next batch's phase 0 (beginBatch) do anything — the same conditions it tests: an ADL demand ready,
+   * liquidating accounts, lenders' pending work or transit, lender ADL ready, conversions due?
+   */
+  get phase0Pending(): boolean {
+    const s = this.s;
+    return (
+      s.adl.ready.length !== 0 ||
+      s.liquidation.liquidating.size !== 0 ||
+      s.lenders.pending.size !== 0 ||
+      s.lenders.transitQuote !== 0n ||
+      s.lenderAdl.ready.length !== 0 ||
+      s.conversions.due.size !== 0
+    );
+  }
+
   /** P5S: does this shard have funding payments or a realization pass left (batches must keep coming)? */
   get passesPending(): boolean {
     return this.s.passes.pending || this.s.conversions.due.size !== 0; // P6 (3): a conversion waits for phase 0
