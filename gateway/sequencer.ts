@@ -46,8 +46,8 @@ import type { HopTimer } from "./hop-timer.ts";
 /**
  * Read-only queries: answered by the engine in sequence (at a sequence point, like any command) and left out of the
  * journal — they change no state, so a replay without them reaches the same state — except in a batch of queries
- * alone whose phase 0 may act (framesWithoutQueries): that batch is written with them, since a liquidation step's
- * fills in it must be durable before its outputs leave (engine.ts decision D3).
+ * alone that may change state (framesWithoutQueries): that batch is written with them, since a liquidation step's
+ * fills or a spread pass's payments in it must be durable before its outputs leave (engine.ts decision D3, P5S).
  */
 export function isReadOnlyCommand(kind: number): boolean {
   switch (kind) {
@@ -606,12 +606,12 @@ export class Sequencer {
 
   /**
    * journalFrames for a group that holds read-only queries: its other records copied, byte for byte, into frames. A
-   * batch of queries alone is left out only when the engine is known to have nothing to do in its phase 0 (every stage
-   * finished the batch before it and reported no phase-0 work: ThreadedPipeline.phase0QuietAfter) — the common case,
-   * an idle exchange's queries answered without a write. Otherwise it is written whole: the live engine runs its phase
-   * 0 (engine.ts D3: a liquidation step's fills go out with the queries' answers), and a journal that skipped it left
-   * that step to no record — a crash before the next write lost fills already sent. A replay runs an empty batch for
-   * each number the journal skips (Engine.processJournalBatch).
+   * batch of queries alone is left out only when it is known to change nothing (every stage finished the batch before
+   * it and said so: ThreadedPipeline.idleBatchQuietAfter) — the common case, an idle exchange's queries answered
+   * without a write. Otherwise it is written whole: the live engine runs its phase 0 (engine.ts D3: a liquidation
+   * step's fills go out with the queries' answers) and its spread passes (P5S), and a journal that skipped it left
+   * them to no record — a crash before the next write lost fills already sent. A replay runs an empty batch for each
+   * number the journal skips (Engine.processJournalBatch).
    */
   private framesWithoutQueries(group: GroupArena, firstBatch: number): Uint8Array {
     const frames: Uint8Array[] = [];
@@ -624,8 +624,8 @@ export class Sequencer {
         if (!isReadOnlyCommand(commandKindAt(group.views, at))) this.encoder.addEncoded(group.views, at);
       }
       if (this.encoder.size === 0) {
-        // Queries alone: left out when nothing can happen in its phase 0, else written with them.
-        if (this.pipeline.phase0QuietAfter(firstBatch + b - 1)) continue;
+        // Queries alone: left out when the batch can change nothing, else written with them.
+        if (this.pipeline.idleBatchQuietAfter(firstBatch + b - 1)) continue;
         for (let i = 0; i < count; i++) this.encoder.addEncoded(group.views, group.recordAt(b, i));
       }
       // The encoder's buffer is reused by the next begin(): each frame is copied out.

@@ -712,27 +712,27 @@ function readOrderOrBalanceEvent(v: RecordViews, byteOffset: number, e: EventRec
 /**
  * The end of a stage's events of `batch`. A risk stage sets `passesPending` when its shard still has P4 payments or a
  * P5 realization pass left after the batch (engine.ts decision P5S): the gateway then keeps clock ticks coming; and
- * `phase0Pending` when the next batch's phase 0 has work (engine.ts D3): the gateway then journals a batch of queries
- * alone (gateway/sequencer.ts).
+ * `idleBatchActs` when a next batch of read-only queries alone would still change state (RiskShard.idleBatchActs): the
+ * gateway then journals such a batch (gateway/sequencer.ts).
  */
-export function writeEventBatchEnd(v: RecordViews, byteOffset: number, batch: number, passesPending = false, phase0Pending = false): void {
+export function writeEventBatchEnd(v: RecordViews, byteOffset: number, batch: number, passesPending = false, idleBatchActs = false): void {
   v.i32[(byteOffset >> 2) + E_KIND] = BATCH_END_KIND;
-  v.i32[(byteOffset >> 2) + E_CODE] = (passesPending ? BATCH_END_PASSES : 0) | (phase0Pending ? BATCH_END_PHASE0 : 0);
+  v.i32[(byteOffset >> 2) + E_CODE] = (passesPending ? BATCH_END_PASSES : 0) | (idleBatchActs ? BATCH_END_IDLE_ACTS : 0);
   v.f64[(byteOffset >> 3) + E_SEQ] = batch;
 }
 
 /** Bits of a batch end's code slot. */
 const BATCH_END_PASSES = 1;
-const BATCH_END_PHASE0 = 2;
+const BATCH_END_IDLE_ACTS = 2;
 
 /** P5S: did the stage whose batch end is at byteOffset report spread passes still pending? */
 export function batchEndPassesPending(v: RecordViews, byteOffset: number): boolean {
   return (v.i32[(byteOffset >> 2) + E_CODE]! & BATCH_END_PASSES) !== 0;
 }
 
-/** D3: did the stage whose batch end is at byteOffset report work for the next batch's phase 0? */
-export function batchEndPhase0Pending(v: RecordViews, byteOffset: number): boolean {
-  return (v.i32[(byteOffset >> 2) + E_CODE]! & BATCH_END_PHASE0) !== 0;
+/** Did the stage whose batch end is at byteOffset report that a next batch of queries alone would change state? */
+export function batchEndIdleBatchActs(v: RecordViews, byteOffset: number): boolean {
+  return (v.i32[(byteOffset >> 2) + E_CODE]! & BATCH_END_IDLE_ACTS) !== 0;
 }
 
 export function eventKindAt(v: RecordViews, byteOffset: number): number {

@@ -126,9 +126,10 @@
 //    empty batch for each number skipped (Engine.processJournalBatch; recovery submits them; the snapshot follower
 //    also up to its boundary). Until 12-07 (fourteenth round) replays counted the journal's batches and fell one
 //    behind the live engine per such batch — other steps, other ids, another state (test/liquidation-book.test.ts
-//    "X4/D3"). Since then such a batch is written, with its queries, whenever its phase 0 may act — unless every stage
-//    reported no phase-0 work at the end of the batch before (batch ends carry it: RiskShard.phase0Pending,
-//    ThreadedPipeline.phase0QuietAfter; gateway/sequencer.ts framesWithoutQueries) — and its outputs wait for that
+//    "X4/D3"). Since then such a batch is written, with its queries, whenever it may change state — unless every stage
+//    said at the end of the batch before that it would not (phase 0, a spread pass, Q3/Q4 transfers: batch ends carry
+//    it, RiskShard.idleBatchActs, ThreadedPipeline.idleBatchQuietAfter; gateway/sequencer.ts framesWithoutQueries) —
+//    and its outputs wait for that
 //    write: one after the last write used to be lost in a crash, its fills already sent
 //    (test/liquidation-recovery.test.ts). The empty batches cover the batches still left out. A liquidating
 //    account with resting orders gets an engine CancelAll (seq 0: DoneReason Liquidation) and its first step the
@@ -646,9 +647,9 @@ export class Engine {
     return false;
   }
 
-  /** D3: will any risk shard's phase 0 of the next batch do anything (RiskShard.phase0Pending)? */
-  get phase0Pending(): boolean {
-    for (const r of this.risk) if (r.phase0Pending) return true;
+  /** Would a next batch of read-only queries alone change anything on any risk shard (RiskShard.idleBatchActs)? */
+  get idleBatchActs(): boolean {
+    for (const r of this.risk) if (r.idleBatchActs) return true;
     return false;
   }
 

@@ -19,7 +19,7 @@ import { EVERY_RISK_SHARD, riskShardOfRoute, settlementTakes } from "./routing.t
 import {
   BATCH_END_KIND,
   batchEndPassesPending,
-  batchEndPhase0Pending,
+  batchEndIdleBatchActs,
   COMMAND_RECORD_BYTES,
   commandKindAt,
   commandSeqAt,
@@ -140,8 +140,8 @@ export class ThreadedPipeline {
   private readonly batchesDone: Int32Array;
   /** P5S: per risk shard, whether its latest batch end reported spread passes pending. */
   private readonly passesPending: Uint8Array;
-  /** D3: per risk shard, whether its latest batch end reported work for the next batch's phase 0. */
-  private readonly phase0Pending: Uint8Array;
+  /** Per risk shard, whether its latest batch end said a next batch of queries alone would change state. */
+  private readonly idleBatchActs: Uint8Array;
   private readonly submitted: number[] = [];
   private completed = 0;
   /** Every event drained is read into its record (the commonest kinds without the per-slot resets). */
@@ -187,7 +187,7 @@ export class ThreadedPipeline {
     this.batchesDone = new Int32Array(topology.riskShards);
     this.passesPending = new Uint8Array(topology.riskShards);
     // Unknown until a shard's first batch end is read (a restored state may hold liquidating accounts): pending.
-    this.phase0Pending = new Uint8Array(topology.riskShards).fill(1);
+    this.idleBatchActs = new Uint8Array(topology.riskShards).fill(1);
   }
 
   static async start(config: ExchangeConfig, handlers: PipelineHandlers, options: PipelineOptions = {}): Promise<ThreadedPipeline> {
@@ -534,7 +534,7 @@ export class ThreadedPipeline {
       n++;
       if (eventKindAt(reader.ring, offset) === BATCH_END_KIND) {
         this.passesPending[k] = batchEndPassesPending(reader.ring, offset) ? 1 : 0;
-        this.phase0Pending[k] = batchEndPhase0Pending(reader.ring, offset) ? 1 : 0;
+        this.idleBatchActs[k] = batchEndIdleBatchActs(reader.ring, offset) ? 1 : 0;
         reader.advance();
         this.batchesDone[k]!++;
         this.advanceCompleted();
@@ -552,13 +552,14 @@ export class ThreadedPipeline {
   }
 
   /**
-   * D3: every stage has finished journal batch `batch` (and none after it was submitted), and no risk shard reported
-   * work for the next batch's phase 0 — a batch of read-only queries alone handed next changes nothing (the sequencer
-   * may leave it out of the journal). False whenever that is not known yet.
+   * Every stage has finished journal batch `batch` (and none after it was submitted), and no risk shard said a next
+   * batch of read-only queries alone would change state (RiskShard.idleBatchActs: phase 0's work, D3, a spread pass,
+   * Q3/Q4 transfers) — so one handed next changes nothing and the sequencer may leave it out of the journal. False
+   * whenever that is not known yet.
    */
-  phase0QuietAfter(batch: number): boolean {
+  idleBatchQuietAfter(batch: number): boolean {
     if (this.highestCompletedBatch !== batch || this.lastJournalBatch > batch) return false;
-    return !this.phase0Pending.includes(1);
+    return !this.idleBatchActs.includes(1);
   }
 
   /** A submitted batch has not finished in every stage yet (its events are still coming). */

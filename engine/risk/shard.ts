@@ -300,10 +300,12 @@ export class RiskShard {
   }
 
   /**
-   * D3: will the next batch's phase 0 (beginBatch) do anything — the same conditions it tests: an ADL demand ready,
-   * liquidating accounts, lenders' pending work or transit, lender ADL ready, conversions due?
+   * Would the next batch change anything here if it held read-only queries alone? Its phase 0 (beginBatch's own
+   * tests, D3: an ADL demand ready, liquidating accounts, lenders' work or transit, lender ADL ready, conversions due),
+   * a spread P4/P5 pass (P5S), or phase 3b's Q3/Q4 transfers and cross-shard relays and offers (settle). The
+   * sequencer leaves such a batch out of the journal only when no shard says so (gateway/sequencer.ts).
    */
-  get phase0Pending(): boolean {
+  get idleBatchActs(): boolean {
     const s = this.s;
     return (
       s.adl.ready.length !== 0 ||
@@ -311,7 +313,11 @@ export class RiskShard {
       s.lenders.pending.size !== 0 ||
       s.lenders.transitQuote !== 0n ||
       s.lenderAdl.ready.length !== 0 ||
-      s.conversions.due.size !== 0
+      this.passesPending ||
+      s.liquidation.pendingAccounts.length !== 0 ||
+      relays(s) ||
+      s.adl.pending.length !== 0 ||
+      s.lenderAdl.pending.length !== 0
     );
   }
 

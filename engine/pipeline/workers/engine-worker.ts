@@ -76,7 +76,7 @@ function runBatch(): boolean {
       // orders of its phase 0 (engine.ts decision D3). Control batches (< 0) are not.
       if (number > 0) engine.processBatch(batch, count, out);
       marketDataSink?.batchEnd(); // X4P: the gateway releases a batch's market data once the batch is journaled
-      writeEventBatchEnd(output.ring, output.slot(), number, engine.passesPending, engine.phase0Pending); // P5S, D3
+      writeEventBatchEnd(output.ring, output.slot(), number, engine.passesPending, engine.idleBatchActs); // P5S, D3
       flushAll();
       return true;
     }

@@ -177,7 +177,7 @@ function postTradeBatch(batch: number): void {
   shard.settle(out); // phase 3b (engine.ts D2(c), P5S): P4 payments and P5 realization, before the pool merge
   exchangePoolDeltas(batch);
   shard.endBatch(out); // phase 4's interest, then phase 5 (Q1): its events precede the batch end
-  writeEventBatchEnd(output.ring, output.slot(), batch, shard.passesPending, shard.phase0Pending); // P5S: ticks keep coming while true; D3
+  writeEventBatchEnd(output.ring, output.slot(), batch, shard.passesPending, shard.idleBatchActs); // P5S: ticks keep coming while true; D3
   output.flush();
 }
 
