@@ -116,6 +116,27 @@ describe("P5S: the realization pass spread over batches", () => {
     for (const id of [SHORT(0), LONG(0)]) expect(h.risk(id).perpPosition(id, BTC_PERP).entryPrice).toBe(price(60_120));
   });
 
+  it("P5S, X4: a batch of one query goes on with the pass like any batch, so the engine says such a batch would act (idleBatchActs) until the pass ends; a replay that skips its number runs an empty batch for it: the same rows and state hash", () => {
+    const h = new Harness();
+    expect(h.engine.idleBatchActs).toBe(false);
+    h.batch(marks(price(60_060), T0 + 1_000));
+    expect(rows(h.batch(tick(T0 + 10_000)))).toEqual(realized(HOLDERS.slice(0, K), 600_000n));
+    expect(h.engine.idleBatchActs).toBe(true);
+    const queryBatch = h.log.length + 1;
+    expect(rows(h.batch([{ kind: CommandKind.QueryPositions, account: LONG(0) }]))).toEqual(realized(HOLDERS.slice(K, 2 * K), 600_000n));
+    expect(rows(h.batch(tick(T0 + 10_600)))).toEqual(realized(HOLDERS.slice(2 * K), 600_000n));
+    expect(h.engine.idleBatchActs).toBe(false);
+    // The journal: every batch but the query's (the gateway left it out only when the batch before said it would not
+    // act; here it would have written it), each under its number.
+    const replay = new Engine(config, { riskShards: 1, matchingShards: 1 });
+    const replayed: EventRecord[] = [];
+    h.log.forEach((cmds, i) => {
+      if (i + 1 !== queryBatch) replay.processJournalBatch(cmds, cmds.length, { publish: (e) => void replayed.push(copy(e)) }, i + 1);
+    });
+    expect(rows(replayed).filter(([, reason]) => reason === SettlementReason.Realization)).toEqual(realized(HOLDERS, 600_000n));
+    expect(replay.stateHash()).toBe(h.engine.stateHash());
+  });
+
   it("P5S: a 10 s mark crossed while a pass runs starts another once it ends (every holder at least once per mark)", () => {
     const h = new Harness();
     h.batch(marks(price(60_060), T0 + 1_000));
