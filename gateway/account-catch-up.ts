@@ -6,6 +6,7 @@
 // Both are the gateway's own copies (the engine's stages own the state); both are bounded by named limits.
 import { EventKind, EventRecord, SnapshotReader, type ExchangeConfig, type SnapshotWriter } from "../engine/model/index.ts";
 import { encodeAccountSnapshot, encodeEvent, encodeOpenOrder } from "./codec/index.ts";
+import { AccountOrders, OpenOrderTable } from "./open-order-table.ts";
 
 /** Bytes of encoded events kept per logged account; the oldest are dropped beyond it. */
 export const ACCOUNT_EVENT_LOG_BYTES_MAX = 256 * 1024;
@@ -269,16 +270,6 @@ export class AccountEventLog {
   }
 }
 
-/** A resting order as the gateway sees it from OrderAccepted, Fill and OrderDone events. */
-interface OrderRow {
-  market: number;
-  orderId: number;
-  clientId: bigint;
-  side: number;
-  price: bigint;
-  remaining: bigint;
-}
-
 /** Every account's latest Balance per asset and its resting orders, kept from the engine's events in order. */
 /** A bound on every count read back from a snapshot's account view (accounts, resting orders). */
 const ACCOUNT_VIEW_SNAPSHOT_ROWS_MAX = 100_000_000;
@@ -297,7 +288,6 @@ export class BalanceEntry {
 }
 
 type BalanceRow = (BalanceEntry | undefined)[];
-type OpenOrders = Map<number, OrderRow>;
 
 /**
  * X7 restart: a restored view keeps its rows in the snapshot's bytes (a copy of its part) and makes an account's
@@ -309,7 +299,9 @@ type OpenOrders = Map<number, OrderRow>;
  */
 export class AccountView {
   private readonly balances = new Map<number, BalanceRow | number>();
-  private readonly orders = new Map<number, OpenOrders | number>();
+  /** Per account with resting orders, its rows' list (or a restored row not read yet); the rows are in `table`. */
+  private readonly orders = new Map<number, AccountOrders | number>();
+  private readonly table = new OpenOrderTable();
   /** The restored part's bytes while rows of it are not read yet (null: none). */
   private restored: SnapshotReader | null = null;
   private rowsNotRead = 0;
@@ -341,10 +333,10 @@ export class AccountView {
       case EventKind.OrderAccepted: {
         let open = this.openOrders(e.account);
         if (open === undefined) {
-          open = new Map();
+          open = new AccountOrders();
           this.orders.set(e.account, open);
         }
-        open.set(e.orderId, { market: e.market, orderId: e.orderId, clientId: e.clientId, side: e.side, price: e.price, remaining: e.quantity });
+        this.table.put(open, e.account, e.orderId, e.market, e.clientId, e.side, e.price, e.quantity);
         return;
       }
       case EventKind.Fill:
@@ -354,8 +346,8 @@ export class AccountView {
       case EventKind.OrderDone: {
         const open = this.openOrders(e.account);
         if (open === undefined) return;
-        open.delete(e.orderId);
-        if (open.size === 0) this.orders.delete(e.account);
+        this.table.remove(open, e.account, e.orderId);
+        if (open.count === 0) this.orders.delete(e.account);
         return;
       }
     }
@@ -371,10 +363,10 @@ export class AccountView {
   }
 
   /** The account's resting orders, made from the restored bytes on their first read. */
-  private openOrders(account: number): OpenOrders | undefined {
+  private openOrders(account: number): AccountOrders | undefined {
     const open = this.orders.get(account);
     if (typeof open !== "number") return open;
-    const made = readOpenOrders(this.restoredAt(open));
+    const made = readOpenOrders(this.restoredAt(open), account, this.table);
     this.orders.set(account, made);
     return made;
   }
@@ -424,8 +416,8 @@ export class AccountView {
         w.raw(this.restoredBytes(open, skipOpenOrders));
         continue;
       }
-      w.uint(open.size);
-      for (const o of open.values()) {
+      w.uint(open.count);
+      for (const o of this.table.rowsOf(open)) {
         w.uint(o.market);
         w.uint(o.orderId);
         w.big(o.clientId);
@@ -440,6 +432,7 @@ export class AccountView {
   readState(r: SnapshotReader): void {
     this.balances.clear();
     this.orders.clear();
+    this.table.clear();
     this.restored = null;
     const assets = this.config.assets.length;
     const start = r.offset;
@@ -458,8 +451,7 @@ export class AccountView {
   }
 
   private reduce(account: number, orderId: number, quantity: bigint): void {
-    const order = this.openOrders(account)?.get(orderId);
-    if (order !== undefined) order.remaining -= quantity;
+    if (this.openOrders(account) !== undefined) this.table.reduce(account, orderId, quantity);
   }
 
   /**
@@ -487,7 +479,8 @@ export class AccountView {
         balances++;
       }
     }
-    const open = [...(this.openOrders(account)?.values() ?? [])].sort((a, b) => a.orderId - b.orderId);
+    const list = this.openOrders(account);
+    const open = list === undefined ? [] : this.table.rowsOf(list).sort((a, b) => a.orderId - b.orderId);
     for (const o of open) send(encodeOpenOrder(account, o.market, o.orderId, o.clientId, o.side, o.price, o.remaining, clientSeq, this.config));
     send(encodeAccountSnapshot(account, validAtSeq, balances, open.length, clientSeq));
   }
@@ -523,9 +516,9 @@ function skipBalanceRow(r: SnapshotReader, assets: number): void {
   }
 }
 
-/** One account's resting orders of AccountView.writeState's bytes (the reader at their count). */
-function readOpenOrders(r: SnapshotReader): OpenOrders {
-  const open = new Map<number, OrderRow>();
+/** One account's resting orders of AccountView.writeState's bytes (the reader at their count), into `table`. */
+function readOpenOrders(r: SnapshotReader, account: number, table: OpenOrderTable): AccountOrders {
+  const open = new AccountOrders();
   for (let k = r.count(ACCOUNT_VIEW_SNAPSHOT_ROWS_MAX, "resting orders"); k > 0; k--) {
     const market = r.uint();
     const orderId = r.uint();
@@ -533,7 +526,7 @@ function readOpenOrders(r: SnapshotReader): OpenOrders {
     const side = r.u8();
     const price = r.big();
     const remaining = r.big();
-    open.set(orderId, { market, orderId, clientId, side, price, remaining });
+    table.put(open, account, orderId, market, clientId, side, price, remaining);
   }
   return open;
 }
