@@ -30,7 +30,8 @@ describe("OpenOrderTable", () => {
       const r = random();
       if (r < 0.5 || live.length === 0) {
         const account = 16 * (1 + Math.floor(random() * 50));
-        const orderId = nextId++;
+        // Client orders are their sequence numbers; an engine order (liquidation) is 2^52 + … (engine.ts).
+        const orderId = random() < 0.1 ? 2 ** 52 + nextId++ * 4096 : nextId++;
         const row: OpenOrderRow = {
           market: Math.floor(random() * 4),
           orderId,
@@ -67,13 +68,18 @@ describe("OpenOrderTable", () => {
       }
       most = Math.max(most, live.length);
     }
-    expect(most).toBeGreaterThan(1024); // the table grew at least once
+    expect(most).toBeGreaterThan(1024); // the rows grew at least once, the index (2,048 slots, half full) too
     expect(table.size).toBe(live.length);
+    for (const [account, orderId] of live) expect(table.remove(new AccountOrders(), account + 1, orderId)).toBe(false);
     for (const [account, orders] of model) {
       const list = lists.get(account)!;
       expect(list.count).toBe(orders.size);
       expect(table.rowsOf(list)).toEqual([...orders.values()]);
     }
+    // Every order left is found by its id (the index's deletions shifted the probe runs right), then nothing is.
+    for (const [account, orderId] of live) expect(table.remove(lists.get(account)!, account, orderId)).toBe(true);
+    expect(table.size).toBe(0);
+    for (const list of lists.values()) expect([list.count, list.head, list.tail]).toEqual([0, -1, -1]);
   });
 
   it("X5: an order is found only under its own account: a fill or an end named with another account changes nothing", () => {
@@ -82,6 +88,8 @@ describe("OpenOrderTable", () => {
     const b = new AccountOrders();
     table.put(a, 32, 9, 1, 5n, 0, 60_000_000_000_000n, 3_000n);
     table.reduce(48, 9, 1_000n);
+    table.reduce(32, 0, 1_000n); // no order id 0 (an empty slot of the index)
+    expect(table.remove(a, 32, 0)).toBe(false);
     expect(table.remove(b, 48, 9)).toBe(false);
     table.put(b, 48, 9, 2, 6n, 1, 1n, 1n); // the id is another account's: ignored
     expect(b.count).toBe(0);
