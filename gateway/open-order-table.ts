@@ -6,13 +6,14 @@
 // remaining }: ~80 B with its bigints) in a Map per account, the view was ~half of what survived the gateway isolate's
 // scavenges at 50k commands/s (V8's sampling heap profiler, collected-by-minor excluded: AccountView.apply 30%, its
 // Map.set 23%), and so of each scavenge's copying and of the mark-compacts that clear the promoted garbage. A row here
-// is 56 bytes of an ArrayBuffer (never on V8's pages), found by its order id through an open-addressing index of two
-// typed arrays (RowIndex): a Map there, one for all accounts, was still 38% of the survivors — with orders placed and
-// ended all the time its table is rebuilt every so many deletions, a new backing store each time. Placing, filling
+// is 56 bytes of an ArrayBuffer (never on V8's pages), found by its order id through the engine's open-addressing
+// IdMap (engine/collections): a Map there, one for all accounts, was still 38% of the survivors — with orders placed
+// and ended all the time its table is rebuilt every so many deletions, a new backing store each time. Placing, filling
 // and ending an order now writes bytes only, and allocates nothing once the arrays have grown.
 //
 // Rows of one account form a list in the order they were accepted (what the Map per account iterated), so snapshots
 // write an account's orders in the same order as before.
+import { IdMap } from "../engine/collections/index.ts";
 
 /** Bytes of one row: orderId f64, account f64, clientId u64, price i64, remaining i64, market i32, next i32, prev i32, side u8. */
 const ROW_BYTES = 56;
@@ -29,94 +30,6 @@ const SIDE = 52;
 const ROWS_INITIAL = 1024;
 /** No row (the end of a list). */
 const NONE = -1;
-
-/** Slots of a new index; it doubles when half full. */
-const INDEX_SLOTS_INITIAL = 2048;
-
-/**
- * Order id → row, linear probing over a Float64Array of keys (0 = empty slot: order ids are sequence numbers, ≥ 1)
- * and an Int32Array of rows; a deletion shifts the entries after it back (no tombstones), so a lookup stops at the
- * first empty slot.
- */
-class RowIndex {
-  private keys = new Float64Array(INDEX_SLOTS_INITIAL);
-  private rows = new Int32Array(INDEX_SLOTS_INITIAL);
-  private mask = INDEX_SLOTS_INITIAL - 1;
-  size = 0;
-
-  /** The row of `id`, or NONE. */
-  get(id: number): number {
-    if (!(id >= 1)) return NONE; // 0 marks an empty slot
-    const keys = this.keys;
-    for (let i = this.home(id); ; i = (i + 1) & this.mask) {
-      const k = keys[i]!;
-      if (k === id) return this.rows[i]!;
-      if (k === 0) return NONE;
-    }
-  }
-
-  /** Adds `id` (not in the index, ≥ 1) at `row`. */
-  add(id: number, row: number): void {
-    if (2 * (this.size + 1) > this.keys.length) this.grow();
-    this.place(id, row);
-    this.size++;
-  }
-
-  /** Removes `id`; false when it is not in the index. */
-  delete(id: number): boolean {
-    if (!(id >= 1)) return false;
-    const keys = this.keys;
-    const mask = this.mask;
-    let hole = this.home(id);
-    while (keys[hole] !== id) {
-      if (keys[hole] === 0) return false;
-      hole = (hole + 1) & mask;
-    }
-    // Backward shift: each later entry of the run whose home is not cyclically in (hole, j] moves into the hole.
-    for (let j = (hole + 1) & mask; keys[j] !== 0; j = (j + 1) & mask) {
-      const home = this.home(keys[j]!);
-      const stays = hole <= j ? home > hole && home <= j : home > hole || home <= j;
-      if (stays) continue;
-      keys[hole] = keys[j]!;
-      this.rows[hole] = this.rows[j]!;
-      hole = j;
-    }
-    keys[hole] = 0;
-    this.size--;
-    return true;
-  }
-
-  clear(): void {
-    this.keys.fill(0);
-    this.size = 0;
-  }
-
-  /** The first slot probed for `id`: its two 32-bit halves mixed (ids past 2^32 are engine orders' 2^52 + …). */
-  private home(id: number): number {
-    const lo = id >>> 0;
-    const hi = (id / 4294967296) >>> 0;
-    let h = Math.imul(lo ^ Math.imul(hi, 0x85ebca6b), 0x9e3779b1);
-    h ^= h >>> 16;
-    return h & this.mask;
-  }
-
-  private place(id: number, row: number): void {
-    const keys = this.keys;
-    let i = this.home(id);
-    while (keys[i] !== 0) i = (i + 1) & this.mask;
-    keys[i] = id;
-    this.rows[i] = row;
-  }
-
-  private grow(): void {
-    const keys = this.keys;
-    const rows = this.rows;
-    this.keys = new Float64Array(keys.length * 2);
-    this.rows = new Int32Array(keys.length * 2);
-    this.mask = keys.length * 2 - 1;
-    for (let i = 0; i < keys.length; i++) if (keys[i] !== 0) this.place(keys[i]!, rows[i]!);
-  }
-}
 
 /** One account's rows: the first and last accepted, and how many (AccountView keeps one per account with orders). */
 export class AccountOrders {
@@ -141,7 +54,8 @@ export class OpenOrderTable {
   /** Rows ever handed out; those below it and not in use are on the free list. */
   private used = 0;
   private freeHead = NONE;
-  private readonly rowOf = new RowIndex();
+  /** Order id → row (-1: none, as NONE). */
+  private readonly rowOf = new IdMap(ROWS_INITIAL);
 
   /** Orders in the table. */
   get size(): number {
@@ -160,12 +74,11 @@ export class OpenOrderTable {
    * in the table (a Map per account overwrote it in place) — its row rewritten where it stands.
    */
   put(list: AccountOrders, account: number, orderId: number, market: number, clientId: bigint, side: number, price: bigint, remaining: bigint): void {
-    if (!(orderId >= 1)) return; // not an engine order id (sequence numbers start at 1): never sent
     let row = this.rowOf.get(orderId);
     if (row === NONE || this.rows.getFloat64(row * ROW_BYTES + ACCOUNT, true) !== account) {
       if (row !== NONE) return; // another account's id: never sent by the engine (ids are sequence numbers)
       row = this.newRow();
-      this.rowOf.add(orderId, row);
+      this.rowOf.set(orderId, row);
       this.link(list, row);
     }
     const v = this.rows;

@@ -32,6 +32,16 @@ describe("collections", () => {
     expect(map.get(51 * 16)).toBe(51);
     expect(map.size).toBe(99);
   });
+
+  it("IdMap.clear forgets every id and takes them again (the gateway's resting-order rows on a restore)", () => {
+    const map = new IdMap(4);
+    for (let id = 1; id <= 100; id++) map.set(id, id + 1000);
+    map.clear();
+    expect(map.size).toBe(0);
+    for (let id = 1; id <= 100; id++) expect(map.get(id)).toBe(-1);
+    map.set(7, 3);
+    expect([map.get(7), map.size]).toEqual([3, 1]);
+  });
 });
 
 describe("Q1: SortedEdges (the safe-band index's sorted lists)", () => {

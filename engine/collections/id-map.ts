@@ -81,6 +81,12 @@ export class IdMap {
     return true;
   }
 
+  /** Removes every entry (the table keeps its size). */
+  clear(): void {
+    this.keys.fill(EMPTY);
+    this.size = 0;
+  }
+
   /** Grows the table once so that `entries` fit without further growth (a restore that knows its count). */
   reserve(entries: number): void {
     let cap = this.keys.length;
