@@ -2,7 +2,7 @@
 // risk shard's state digest (replay equality, X4; snapshot digests) switched to it from node:crypto.
 import { createHash as nodeCreateHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { createHash, IdMap, SortedEdges } from "../engine/collections/index.ts";
+import { ClientIdIndex, createHash, IdMap, SortedEdges } from "../engine/collections/index.ts";
 
 describe("collections", () => {
   it("X4: Sha256 of UTF-8 text equals node:crypto's sha256, across block and padding boundaries", () => {
@@ -41,6 +41,51 @@ describe("collections", () => {
     for (let id = 1; id <= 100; id++) expect(map.get(id)).toBe(-1);
     map.set(7, 3);
     expect([map.get(7), map.size]).toEqual([3, 1]);
+  });
+});
+
+describe("O1: ClientIdIndex (risk's open orders by client order id)", () => {
+  it("O1: 30,000 random sets and conditional deletes over accounts, markets and 64-bit clientIds equal a Map keyed by the packed bigint", () => {
+    let x = 0xc11e;
+    const rand = (n: number): number => {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      return (x >>> 8) % n;
+    };
+    const index = new ClientIdIndex(4);
+    const naive = new Map<bigint, number>();
+    const keyOf = (a: number, m: number, c: bigint): bigint => (BigInt(a) << 80n) | (BigInt(m) << 64n) | c;
+    const live: [number, number, bigint][] = [];
+    let orderId = 0;
+    for (let step = 0; step < 30_000; step++) {
+      if (live.length === 0 || rand(5) < 3) {
+        const account = 16 * (1 + rand(40));
+        const market = rand(3);
+        // Small ids, ids sharing low halves, and ids past 2^63 (unsigned).
+        const clientId = [BigInt(1 + rand(50)), BigInt(rand(4)) << 32n, (1n << 63n) + BigInt(rand(1000)), 2n ** 64n - 1n - BigInt(rand(3))][rand(4)]!;
+        index.set(account, market, clientId, ++orderId); // a later order takes the clientId over
+        naive.set(keyOf(account, market, clientId), orderId);
+        live.push([account, market, clientId]);
+      } else {
+        const [account, market, clientId] = live.splice(rand(live.length), 1)[0]!;
+        const key = keyOf(account, market, clientId);
+        const held = naive.get(key);
+        const asked = rand(2) === 0 && held !== undefined ? held : orderId + 1; // the holder, or an order that lost it
+        expect(index.deleteIf(account, market, clientId, asked)).toBe(held === asked);
+        if (held === asked) naive.delete(key);
+      }
+      expect(index.size).toBe(naive.size);
+    }
+    for (const [key, id] of naive) {
+      const account = Number(key >> 80n);
+      const market = Number((key >> 64n) & 0xffffn);
+      expect(index.get(account, market, key & (2n ** 64n - 1n))).toBe(id);
+    }
+    expect(index.get(16, 0, 123_456_789n)).toBe(0);
+    const ids: number[] = [];
+    index.forEachOrderId((id) => ids.push(id));
+    expect(ids.sort((a, b) => a - b)).toEqual([...naive.values()].sort((a, b) => a - b));
+    index.clear();
+    expect([index.size, index.get(16, 0, 1n)]).toEqual([0, 0]);
   });
 });
 

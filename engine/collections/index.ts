@@ -4,6 +4,9 @@
 //   int32 slot, in typed arrays; get/set/delete never allocate except when the table doubles. Matching indexes its
 //   orders and accounts with it, risk its open-order holds.
 export { IdMap } from "./id-map.ts";
+// - ClientIdIndex (client-id-index.ts): open-addressing hash map from (account, market, u64 clientId) to an order id, in
+//   typed arrays (the clientId's halves as numbers): no bigint key per order. Risk indexes its holds' clientIds with it.
+export { ClientIdIndex } from "./client-id-index.ts";
 // - Sha256 / createHash("sha256") (sha256.ts): SHA-256 of UTF-8 text in plain TypeScript, byte-identical to
 //   node:crypto's, for the stages' state digests (domain code imports no node builtin).
 export { createHash, Sha256 } from "./sha256.ts";

@@ -4,7 +4,7 @@ import { AccountSetting, OrderFlag, RejectCode, Side, SPOT_MARGIN_FLAGS } from "
 import type { Account } from "./accounts.ts";
 import type { OrderHold } from "./holds.ts";
 import { planUsdcCredit, planUsdcDebit } from "../perps/index.ts";
-import { clientKey, SettlementStep, type OrderPlan, type RiskState, type SettlementReason } from "./state.ts";
+import { SettlementStep, type OrderPlan, type RiskState, type SettlementReason } from "./state.ts";
 
 /**
  * Takes `amount` of `a` out of the account after checks.withdrawalCode accepted it: the available balance, then lent
@@ -66,15 +66,12 @@ export function takeHold(s: RiskState, orderId: number, account: Account, market
   // C4/C8: the check offset the credit against the borrow not yet covered; later borrows are not offset by it.
   if (plan.inflowRepays) account.addRepayCover(plan.inflowAsset, side, plan.inflowCredit);
   creditInflow(account, hold, plan.inflowCredit);
-  if (clientId !== 0n) s.byClientId.set(clientKey(account.id, market, clientId), orderId);
+  if (clientId !== 0n) s.byClientId.set(account.id, market, clientId, orderId);
 }
 
 /** The order ended: what it still holds returns to available (incoming balance), its reservation to the pool. */
 export function releaseHoldFunds(s: RiskState, hold: OrderHold): Account {
-  if (hold.clientId !== 0n) {
-    const key = clientKey(hold.account, hold.market, hold.clientId);
-    if (s.byClientId.get(key) === hold.orderId) s.byClientId.delete(key);
-  }
+  if (hold.clientId !== 0n) s.byClientId.deleteIf(hold.account, hold.market, hold.clientId, hold.orderId);
   const account = hold.owner!;
   s.pools.sync(account);
   account.subLocked(hold.asset, hold.side, hold.remaining);
@@ -306,7 +303,7 @@ export function takePerpHold(s: RiskState, orderId: number, account: Account, ma
   hold.inflowAsset = plan.asset;
   hold.perp = true;
   addPerpOpen(s, account, hold, plan.need);
-  if (clientId !== 0n) s.byClientId.set(clientKey(account.id, market, clientId), orderId);
+  if (clientId !== 0n) s.byClientId.set(account.id, market, clientId, orderId);
 }
 
 /**

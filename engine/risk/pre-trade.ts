@@ -24,7 +24,7 @@ import {
   rejectTooManyOpenOrders,
   rejectUnknownMarket,
 } from "./replies.ts";
-import { clientKey, RISK_LIMITS, type RiskState } from "./state.ts";
+import { RISK_LIMITS, type RiskState } from "./state.ts";
 
 export function placeOrder(s: RiskState, cmd: CommandRecord, sink: EventSink): boolean {
   const account = clientAccount(s, cmd, sink);
@@ -67,7 +67,7 @@ export function replaceOrder(s: RiskState, cmd: CommandRecord, sink: EventSink):
   const account = clientAccount(s, cmd, sink);
   if (account === null) return false;
   const targetId = (cmd.flags & OrderFlag.ByClientId) !== 0
-    ? s.byClientId.get(clientKey(cmd.account, cmd.market, cmd.clientId)) ?? 0
+    ? s.byClientId.get(cmd.account, cmd.market, cmd.clientId)
     : cmd.orderId;
   const target = s.holds.get(targetId);
   if (target === undefined || target.account !== cmd.account || target.market !== cmd.market) return true;

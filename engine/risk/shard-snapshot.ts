@@ -3,7 +3,7 @@
 // replica (P1; positions are in the accounts), the liquidation histories and the insurance fund's replica (Q6), the markets' funding-rate histories (P4), the spread passes' cursors (P5S), the backstop's replicated headroom (Q3 across shards), the replicated perp and lender ADL demands and offers (Q4, Q5 across shards), composed from the encodings in snapshot.ts, pools.ts and fees.ts.
 import { SnapshotTag, type SnapshotReader, type SnapshotWriter } from "../model/index.ts";
 import { restoreAccounts, restoreFeeAccount, restoreHolds, restoreMarks, writeAccounts, writeFeeAccount, writeHolds, writeMarks } from "./snapshot.ts";
-import { holdClientKey, type RiskState } from "./state.ts";
+import type { RiskState } from "./state.ts";
 import { rebuildLiquidationIndex } from "./liquidation-trigger.ts";
 import { rebuildAutoRealize } from "./realization.ts";
 
@@ -22,7 +22,7 @@ export function writeShardSnapshot(s: RiskState, w: SnapshotWriter): void {
   writeAccounts(w, s.accounts, s.pools, s.assetCount);
   writeFeeAccount(w, s.feeAccount, s.assetCount);
   writeFeeAccount(w, s.insuranceAccount, s.assetCount); // D4: the shard's insurance slice (same encoding)
-  writeHolds(w, s.holds, s.byClientId, holdClientKey);
+  writeHolds(w, s.holds, s.byClientId);
   s.oracle.writeSnapshot(w);
   // Q1: the liquidating set (its hysteresis is state); the safe-band index is derived again on restore.
   const liquidating = s.liquidation.liquidatingSorted();
@@ -64,7 +64,7 @@ export function restoreShardSnapshot(s: RiskState, r: SnapshotReader): void {
   const lazy = restoreAccounts(r, s.accounts, (id) => s.newAccount(id, true), s.pools, s.assetCount, s.config.markets);
   restoreFeeAccount(r, s.feeAccount, s.assetCount);
   restoreFeeAccount(r, s.insuranceAccount, s.assetCount);
-  restoreHolds(r, s.holds, s.byClientId, s.accounts, lazy, s.assetCount, holdClientKey, s.config.markets);
+  restoreHolds(r, s.holds, s.byClientId, s.accounts, lazy, s.assetCount, s.config.markets);
   s.oracle.restoreSnapshot(r);
   const liquidating = r.uint();
   for (let i = 0; i < liquidating; i++) s.liquidation.liquidating.add(r.uint());

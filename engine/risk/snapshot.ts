@@ -9,7 +9,7 @@
 // epochs (every account is valued at the snapshot), the hold table's index and free list.
 import { FUNDING_HISTORY_ENTRIES_MAX, LEVERAGE_LIMIT_MAX, LEVERAGE_LIMIT_MIN, MarketKind, SETTLEMENT_HISTORY_ROWS_MAX, SNAPSHOT_COUNT_MAX, Side, SnapshotReader, SnapshotTag, type MarketConfig, type SnapshotWriter } from "../model/index.ts";
 import type { PerpPosition } from "../perps/index.ts";
-import { IdMap } from "../collections/index.ts";
+import { IdMap, type ClientIdIndex } from "../collections/index.ts";
 import { Account, ACCOUNT_SETTINGS_DEFAULT, AccountPerps, PositionLog, addToSlot } from "./accounts.ts";
 import type { AccountMap, PendingAccounts } from "./account-map.ts";
 import { OrderHold, type HoldTable } from "./holds.ts";
@@ -439,12 +439,12 @@ export class LazyAccounts implements PendingAccounts {
 }
 
 /**
- * Open-order holds in slot order, then the clientId index as the order ids it points to: every entry points to a
- * live hold whose account, market and clientId make its key (set with the hold, deleted with it), so the key is not
- * written. It is not a function of the holds, though (a refused cancel-replace leaves its target unindexed), so the
- * entries are.
+ * Open-order holds in slot order, then the clientId index as the order ids it points to, ascending: every entry points
+ * to a live hold whose account, market and clientId make its key (set with the hold, deleted with it), so the key is
+ * not written. It is not a function of the holds, though (a refused cancel-replace leaves its target unindexed), so the
+ * entries are. (Ascending: the index's slot order depends on its history, and a restored index is laid out anew.)
  */
-export function writeHolds(w: SnapshotWriter, holds: HoldTable, byClientId: ReadonlyMap<bigint, number>, keyOf: (hold: OrderHold) => bigint): void {
+export function writeHolds(w: SnapshotWriter, holds: HoldTable, byClientId: ClientIdIndex): void {
   w.beginSection(SnapshotTag.RiskHolds);
   w.uint(holds.size);
   for (let i = 0; i < holds.slotCount; i++) {
@@ -466,10 +466,15 @@ export function writeHolds(w: SnapshotWriter, holds: HoldTable, byClientId: Read
     w.bool(h.perp);
     if (h.perp) w.big(h.perpOpen);
   }
-  w.uint(byClientId.size);
-  for (const [key, orderId] of byClientId) {
+  const orderIds: number[] = [];
+  byClientId.forEachOrderId((orderId) => orderIds.push(orderId));
+  orderIds.sort((a, b) => a - b);
+  w.uint(orderIds.length);
+  for (const orderId of orderIds) {
     const h = holds.get(orderId);
-    if (h === undefined || keyOf(h) !== key) throw new Error(`risk invariant: clientId index entry for order ${orderId} does not match its hold`);
+    if (h === undefined || h.clientId === 0n || byClientId.get(h.account, h.market, h.clientId) !== orderId) {
+      throw new Error(`risk invariant: clientId index entry for order ${orderId} does not match its hold`);
+    }
     w.uint(orderId);
   }
   w.endSection();
@@ -538,11 +543,10 @@ function restoreHoldFields(r: SnapshotReader, h: OrderHold, assets: number): voi
 export function restoreHolds(
   r: SnapshotReader,
   holds: HoldTable,
-  byClientId: Map<bigint, number>,
+  byClientId: ClientIdIndex,
   accounts: AccountMap,
   lazy: LazyAccounts | null,
   assets: number,
-  keyOf: (hold: OrderHold) => bigint,
   markets: readonly MarketConfig[],
 ): void {
   r.beginSection(SnapshotTag.RiskHolds, "holds");
@@ -574,7 +578,8 @@ export function restoreHolds(
   for (let k = 0; k < entries; k++) {
     const orderId = r.uint();
     if (!holds.peek(orderId, h) || h.clientId === 0n) r.fail(`clientId index names order ${orderId}, which holds nothing under a clientId`);
-    byClientId.set(keyOf(h), orderId);
+    if (byClientId.get(h.account, h.market, h.clientId) !== 0) r.fail(`clientId index names two orders of account ${h.account} under one clientId`);
+    byClientId.set(h.account, h.market, h.clientId, orderId);
   }
   r.endSection();
   if (lazy === null) return;

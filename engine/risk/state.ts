@@ -10,9 +10,10 @@ import { EventKind, EventRecord, MarketKind, RATIO_SCALE, type ExchangeConfig, t
 import { ACCOUNTS_PER_SHARD_MAX, FEE_ACCOUNT, FUNDING_RATE_HISTORY_MAX, INSURANCE_FUND_ACCOUNT, LEVERAGE_LIMIT_MAX, OPEN_ORDERS_PER_ACCOUNT_MAX, userOf } from "../model/index.ts";
 import { Account, AccountPerps, riskShardOf } from "./accounts.ts";
 import { AccountMap } from "./account-map.ts";
+import { ClientIdIndex } from "../collections/index.ts";
 import { FundingRateLog } from "./histories.ts";
 import { dayOf, VolumeBook } from "./fees.ts";
-import { HoldTable, type OrderHold } from "./holds.ts";
+import { HoldTable } from "./holds.ts";
 import { PoolAction, PoolDelta } from "../lending/index.ts";
 import { FillEffect, LiquidationPriceInputs, LiquidationPriceResult, openRealizedPnl, UsdcCreditPlan, UsdcDebitPlan } from "../perps/index.ts";
 import { AccountMargin, MarginChanges, MarginContext } from "./margin/index.ts";
@@ -38,16 +39,6 @@ export const RISK_LIMITS = {
 
 /** Upper end of a margin-only max-withdrawal search (every engine amount is an int64). */
 export const WITHDRAWAL_SEARCH_MAX = (1n << 62n) - 1n;
-
-/** Key of an open order by its client id: (account, market, clientId) packed into one bigint. */
-export function clientKey(account: number, market: number, clientId: bigint): bigint {
-  return (BigInt(account) << 80n) | (BigInt(market) << 64n) | clientId;
-}
-
-/** The clientId index key of a hold (its account, market and clientId). */
-export function holdClientKey(hold: OrderHold): bigint {
-  return clientKey(hold.account, hold.market, hold.clientId);
-}
 
 /** Which reject text a failed order check means (the code alone does not say which field was wrong). */
 export const OrderDetail = {
@@ -295,7 +286,7 @@ export class RiskState {
   readonly accounts = new AccountMap();
   readonly holds = new HoldTable();
   /** Open orders by client id, for cancel-replace by client id. */
-  readonly byClientId = new Map<bigint, number>();
+  readonly byClientId = new ClientIdIndex(1024);
   readonly assetCount: number;
   /** Exchange fee account balances collected by this shard, per asset. */
   readonly feeAccount: Account;
