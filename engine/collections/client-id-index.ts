@@ -1,5 +1,6 @@
 // Open-addressing hash map from (account, market, clientId) to an order id, in typed arrays: the risk shard's index of
-// its open orders by client order id (cancel and replace by clientId).
+// its open orders by client order id (cancel and replace by clientId), and matching's of each market's resting orders
+// (keyed by the account's list index, the value the order's book slot + 1).
 //
 // Why not Map<bigint, number> (as built before): its key was a 96-bit bigint made for every order with a clientId
 // ((account << 80) | (market << 64) | clientId, ~40 B), held while the order rests — seconds under a market maker's
@@ -42,17 +43,26 @@ export class ClientIdIndex {
     return i < 0 ? 0 : this.orderIds[i]!;
   }
 
-  /** (account, market, clientId) → orderId (≥ 1), replacing what the key held. */
-  set(account: number, market: number, clientId: bigint, orderId: number): void {
+  /** (account, market, clientId) → orderId (≥ 1), replacing what the key held. True when the key is new. */
+  set(account: number, market: number, clientId: bigint, orderId: number): boolean {
     const found = this.find(account, market, clientId);
     if (found >= 0) {
       this.orderIds[found] = orderId;
-      return;
+      return false;
     }
     if ((this.size + 1) * 2 > this.orderIds.length) this.grow();
     WIDE[0] = clientId;
     this.place(account, market, HALVES[0]!, HALVES[1]!, orderId);
     this.size++;
+    return true;
+  }
+
+  /** Removes the key, whatever it maps to; false when it is not in the index. */
+  delete(account: number, market: number, clientId: bigint): boolean {
+    const i = this.find(account, market, clientId);
+    if (i < 0) return false;
+    this.removeAt(i);
+    return true;
   }
 
   /** Removes the key if it maps to `orderId` (an order ending; a later order may have taken its clientId). */

@@ -1,9 +1,12 @@
 // One market's resting orders per account: for each account seen in the book, its count and the head and tail of
 // its intrusive list through the book's order slots (Book.oAPrev / oANext), in columns indexed by the account's list
-// index (Book.oAcct), and past CLIENT_ID_SCAN_MAX resting orders a clientId → slot Map. Columns, not a record per
-// account: a restore of 200,000 resting orders made one record per (account, market) — 200,000 objects for the young
-// generation to copy out (X7 restart, engine.ts "X7 restart (as built)").
-import { IdMap } from "../collections/index.ts";
+// index (Book.oAcct), and past CLIENT_ID_SCAN_MAX resting orders its clientIds in the market's ClientIdIndex. Columns,
+// not a record per account: a restore of 200,000 resting orders made one record per (account, market) — 200,000
+// objects for the young generation to copy out (X7 restart, engine.ts "X7 restart (as built)"). Not a Map per list
+// either (as built before): its bigint keys lived as long as their orders rested and its table was rebuilt every so
+// many deletions — an eighth of what survived the engine's scavenges on a load-harness journal after risk's own
+// clientId Map was gone (V8's sampling heap profiler, objects collected by a scavenge excluded).
+import { ClientIdIndex, IdMap } from "../collections/index.ts";
 
 /** No list: an account not seen in this book, or an empty list's head / tail (Book's NONE). */
 const NO_SLOT = -1;
@@ -17,8 +20,11 @@ export class AccountLists {
   private tails = new Int32Array(256);
   /** Lists made so far. */
   length = 0;
-  /** list index → clientId → slot, for the lists that passed CLIENT_ID_SCAN_MAX (made then, and kept). */
-  private readonly byClientId = new Map<number, Map<bigint, number>>();
+  /** 1 for a list that passed CLIENT_ID_SCAN_MAX (indexed from then on), and how many clientIds it has indexed. */
+  private indexed = new Uint8Array(256);
+  private indexedCounts = new Int32Array(256);
+  /** (list index, clientId) → book slot + 1, for the indexed lists. */
+  private readonly byClientId = new ClientIdIndex(256);
 
   /** The account's list index, or -1 when it has none in this book. */
   indexOf(account: number): number {
@@ -38,6 +44,8 @@ export class AccountLists {
     this.counts[i] = 0;
     this.heads[i] = NO_SLOT;
     this.tails[i] = NO_SLOT;
+    this.indexed[i] = 0;
+    this.indexedCounts[i] = 0;
     this.length = i + 1;
     this.index.set(account, i);
     return i;
@@ -56,6 +64,12 @@ export class AccountLists {
     const t = new Int32Array(capacity);
     t.set(this.tails);
     this.tails = t;
+    const x = new Uint8Array(capacity);
+    x.set(this.indexed);
+    this.indexed = x;
+    const n = new Int32Array(capacity);
+    n.set(this.indexedCounts);
+    this.indexedCounts = n;
   }
 
   /** Sizes the index for `accounts` lists at once (a restore that knows an upper bound; the columns double). */
@@ -92,13 +106,33 @@ export class AccountLists {
     return (this.counts[i] = this.counts[i]! + delta);
   }
 
-  /** The list's clientId index, null below CLIENT_ID_SCAN_MAX (its clientIds are found by walking the list). */
-  clientIdsOf(i: number): Map<bigint, number> | null {
-    return this.byClientId.size === 0 ? null : (this.byClientId.get(i) ?? null);
+  /** Whether the list's clientIds are indexed (false below CLIENT_ID_SCAN_MAX: they are found by walking the list). */
+  clientIdsIndexed(i: number): boolean {
+    return this.indexed[i] === 1;
   }
 
-  /** Keeps `index` as the list's clientId index from now on. */
-  setClientIds(i: number, index: Map<bigint, number>): void {
-    this.byClientId.set(i, index);
+  /** From now on the list's clientIds are indexed (the caller adds its orders' with indexClientId). */
+  markClientIdsIndexed(i: number): void {
+    this.indexed[i] = 1;
+  }
+
+  /** The slot of the indexed list's order with `clientId` (≠ 0n), or NO_SLOT. */
+  clientIdSlot(i: number, clientId: bigint): number {
+    return this.byClientId.get(i, 0, clientId) - 1;
+  }
+
+  /** The indexed list's order with `clientId` (≠ 0n) rests at `slot` (the latest one with it, as a Map's set). */
+  indexClientId(i: number, clientId: bigint, slot: number): void {
+    if (this.byClientId.set(i, 0, clientId, slot + 1)) this.indexedCounts[i]!++;
+  }
+
+  /** The indexed list's order with `clientId` left the book. */
+  unindexClientId(i: number, clientId: bigint): void {
+    if (this.byClientId.delete(i, 0, clientId)) this.indexedCounts[i]!--;
+  }
+
+  /** ClientIds the indexed list has in the index (validation). */
+  indexedClientIds(i: number): number {
+    return this.indexedCounts[i]!;
   }
 }

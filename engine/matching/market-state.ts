@@ -74,7 +74,7 @@ export function validateMarket(m: Market): void {
       const cid = book.oClientId[s];
       if (cid !== 0n) {
         withClientId++;
-        // Indexed (lists.clientIdsOf) or found by the list walk — the first order with it, so unique among the account's.
+        // Indexed (lists.clientIdsIndexed) or found by the list walk — the first order with it, so unique among the account's.
         if (m.slotOfClientId(a, cid) !== s) throw new Error(`${label}: clientId ${cid} of order ${book.oId[s]} not indexed`);
       }
       prev = s;
@@ -83,9 +83,9 @@ export function validateMarket(m: Market): void {
     if (lists.tailAt(a) !== prev) throw new Error(`${label}: account ${account} list tail mismatch`);
     if (lists.countAt(a) !== count) throw new Error(`${label}: account ${account} count ${lists.countAt(a)} != ${count}`);
     if (count > m.limits.maxOpenOrdersPerAccountMarket) throw new Error(`${label}: account ${account} over the open-order limit`);
-    const byClientId = lists.clientIdsOf(a);
-    if (byClientId === null ? count > CLIENT_ID_SCAN_MAX : byClientId.size !== withClientId) {
-      throw new Error(`${label}: account ${account} clientId index (${byClientId?.size ?? "none"}) for ${withClientId} orders with one of ${count}`);
+    const indexed = lists.clientIdsIndexed(a);
+    if (indexed ? lists.indexedClientIds(a) !== withClientId : count > CLIENT_ID_SCAN_MAX) {
+      throw new Error(`${label}: account ${account} clientId index (${indexed ? lists.indexedClientIds(a) : "none"}) for ${withClientId} orders with one of ${count}`);
     }
     total += count;
   }

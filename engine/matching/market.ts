@@ -426,11 +426,7 @@ export class Market {
 
   /** @internal The slot of list `a`'s (AccountLists) resting order with `clientId` (≠ 0n) in this market, or NONE. */
   slotOfClientId(a: number, clientId: bigint): number {
-    const index = this.accounts.clientIdsOf(a);
-    if (index !== null) {
-      const s = index.get(clientId);
-      return s === undefined ? NONE : s;
-    }
+    if (this.accounts.clientIdsIndexed(a)) return this.accounts.clientIdSlot(a, clientId);
     const ids = this.book.oClientId;
     const next = this.book.oANext;
     for (let s = this.accounts.headAt(a); s !== NONE; s = next[s]) if (ids[s] === clientId) return s;
@@ -439,10 +435,10 @@ export class Market {
 
   /** List `a`'s clientId index, from its order list (it passed CLIENT_ID_SCAN_MAX resting orders). */
   private indexClientIds(a: number): void {
-    const index = new Map<bigint, number>();
+    const lists = this.accounts;
     const ids = this.book.oClientId;
-    for (let s = this.accounts.headAt(a); s !== NONE; s = this.book.oANext[s]) if (ids[s] !== 0n) index.set(ids[s], s);
-    this.accounts.setClientIds(a, index);
+    lists.markClientIdsIndexed(a);
+    for (let s = lists.headAt(a); s !== NONE; s = this.book.oANext[s]) if (ids[s] !== 0n) lists.indexClientId(a, ids[s], s);
   }
 
   /** The resting order a cancel/replace addresses (by order id or, with ByClientId, by clientId), if it is the account's. */
@@ -675,9 +671,8 @@ export class Market {
     else book.oANext[tail] = slot;
     lists.setTail(a, slot);
     const count = lists.addCount(a, 1);
-    const byClientId = lists.clientIdsOf(a);
-    if (byClientId !== null) {
-      if (clientId !== 0n) byClientId.set(clientId, slot);
+    if (lists.clientIdsIndexed(a)) {
+      if (clientId !== 0n) lists.indexClientId(a, clientId, slot);
     } else if (count > CLIENT_ID_SCAN_MAX) {
       this.indexClientIds(a);
     }
@@ -709,7 +704,7 @@ export class Market {
     if (next === NONE) lists.setTail(a, prev);
     else book.oAPrev[next] = prev;
     lists.addCount(a, -1);
-    if (clientId !== 0n) lists.clientIdsOf(a)?.delete(clientId);
+    if (clientId !== 0n && lists.clientIdsIndexed(a)) lists.unindexClientId(a, clientId);
     book.releaseOrder(slot);
   }
 
