@@ -18,17 +18,22 @@ const WIDE = new BigUint64Array(1);
 const HALVES = new Uint32Array(WIDE.buffer);
 
 export class ClientIdIndex {
-  private accounts: Float64Array;
-  private markets: Int32Array;
-  private lows: Uint32Array;
-  private highs: Uint32Array;
-  private orderIds: Float64Array;
-  private mask: number;
+  private accounts = new Float64Array(0);
+  private markets = new Int32Array(0);
+  private lows = new Uint32Array(0);
+  private highs = new Uint32Array(0);
+  private orderIds = new Float64Array(0);
+  private mask = 0;
   size = 0;
 
   constructor(initialCapacity: number) {
     let cap = 16;
     while (cap < initialCapacity * 2) cap <<= 1;
+    this.allocate(cap);
+  }
+
+  /** Fresh empty columns of `cap` slots (a power of two). */
+  private allocate(cap: number): void {
     this.accounts = new Float64Array(cap);
     this.markets = new Int32Array(cap);
     this.lows = new Uint32Array(cap);
@@ -134,13 +139,7 @@ export class ClientIdIndex {
 
   private grow(): void {
     const { accounts, markets, lows, highs, orderIds } = this;
-    const cap = orderIds.length * 2;
-    this.accounts = new Float64Array(cap);
-    this.markets = new Int32Array(cap);
-    this.lows = new Uint32Array(cap);
-    this.highs = new Uint32Array(cap);
-    this.orderIds = new Float64Array(cap);
-    this.mask = cap - 1;
+    this.allocate(orderIds.length * 2);
     for (let i = 0; i < orderIds.length; i++) {
       if (orderIds[i] !== EMPTY) this.place(accounts[i]!, markets[i]!, lows[i]!, highs[i]!, orderIds[i]!);
     }
