@@ -7,6 +7,8 @@ export { IdMap } from "./id-map.ts";
 // - ClientIdIndex (client-id-index.ts): open-addressing hash map from (account, market, u64 clientId) to an order id, in
 //   typed arrays (the clientId's halves as numbers): no bigint key per order. Risk indexes its holds' clientIds with it.
 export { ClientIdIndex } from "./client-id-index.ts";
+// - grown (grown.ts): a typed-array column at a larger capacity, its slots copied: the book's and account lists' columns.
+export { grown } from "./grown.ts";
 // - Sha256 / createHash("sha256") (sha256.ts): SHA-256 of UTF-8 text in plain TypeScript, byte-identical to
 //   node:crypto's, for the stages' state digests (domain code imports no node builtin).
 export { createHash, Sha256 } from "./sha256.ts";

@@ -6,7 +6,7 @@
 // either (as built before): its bigint keys lived as long as their orders rested and its table was rebuilt every so
 // many deletions — an eighth of what survived the engine's scavenges on a load-harness journal after risk's own
 // clientId Map was gone (V8's sampling heap profiler, objects collected by a scavenge excluded).
-import { ClientIdIndex, IdMap } from "../collections/index.ts";
+import { ClientIdIndex, grown, IdMap } from "../collections/index.ts";
 
 /** No list: an account not seen in this book, or an empty list's head / tail (Book's NONE). */
 const NO_SLOT = -1;
@@ -52,24 +52,12 @@ export class AccountLists {
   }
 
   private grow(capacity: number): void {
-    const f = new Float64Array(capacity);
-    f.set(this.accountIds);
-    this.accountIds = f;
-    const c = new Int32Array(capacity);
-    c.set(this.counts);
-    this.counts = c;
-    const h = new Int32Array(capacity);
-    h.set(this.heads);
-    this.heads = h;
-    const t = new Int32Array(capacity);
-    t.set(this.tails);
-    this.tails = t;
-    const x = new Uint8Array(capacity);
-    x.set(this.indexed);
-    this.indexed = x;
-    const n = new Int32Array(capacity);
-    n.set(this.indexedCounts);
-    this.indexedCounts = n;
+    this.accountIds = grown(this.accountIds, capacity);
+    this.counts = grown(this.counts, capacity);
+    this.heads = grown(this.heads, capacity);
+    this.tails = grown(this.tails, capacity);
+    this.indexed = grown(this.indexed, capacity);
+    this.indexedCounts = grown(this.indexedCounts, capacity);
   }
 
   /** Sizes the index for `accounts` lists at once (a restore that knows an upper bound; the columns double). */

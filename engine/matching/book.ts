@@ -17,7 +17,7 @@
 //   beside it (addTotal, levelTotal).
 // Storage starts at the configured capacity and doubles in steps up to the limits.
 
-import { IdMap } from "../collections/index.ts";
+import { grown, IdMap } from "../collections/index.ts";
 import { INT64_COLUMN_FAST_LIMIT, INT64_COLUMN_FAST_LIMIT_NEG } from "../model/index.ts";
 import { NO_TICK, PriceLadder } from "./ladder.ts";
 
@@ -192,22 +192,22 @@ export class Book {
   }
 
   private growOrders(cap = Math.min(this.orderCap * 2, this.orderMax)): void {
-    this.oId = growF64(this.oId, cap);
-    this.oAccount = growU32(this.oAccount, cap);
+    this.oId = grown(this.oId, cap);
+    this.oAccount = grown(this.oAccount, cap);
     this.oClientId = growRefs(this.oClientId, cap);
     this.oQty = growRefs(this.oQty, cap);
     this.oFilled = growRefs(this.oFilled, cap);
     this.oOrig = growRefs(this.oOrig, cap);
-    this.oPrio = growF64(this.oPrio, cap);
-    this.oPrev = growI32(this.oPrev, cap);
-    this.oNext = growI32(this.oNext, cap);
-    this.oLevel = growI32(this.oLevel, cap);
-    this.oAPrev = growI32(this.oAPrev, cap);
-    this.oANext = growI32(this.oANext, cap);
-    this.oAcct = growI32(this.oAcct, cap);
-    this.oSide = growU8(this.oSide, cap);
-    this.oStp = growU8(this.oStp, cap);
-    this.oFlags = growU8(this.oFlags, cap);
+    this.oPrio = grown(this.oPrio, cap);
+    this.oPrev = grown(this.oPrev, cap);
+    this.oNext = grown(this.oNext, cap);
+    this.oLevel = grown(this.oLevel, cap);
+    this.oAPrev = grown(this.oAPrev, cap);
+    this.oANext = grown(this.oANext, cap);
+    this.oAcct = grown(this.oAcct, cap);
+    this.oSide = grown(this.oSide, cap);
+    this.oStp = grown(this.oStp, cap);
+    this.oFlags = grown(this.oFlags, cap);
     this.orderCap = cap;
   }
 
@@ -374,15 +374,15 @@ export class Book {
 
   private growLevels(): void {
     const cap = this.levelCap * 2;
-    this.lTick = growI32(this.lTick, cap);
+    this.lTick = grown(this.lTick, cap);
     this.lPrice = growRefs(this.lPrice, cap);
-    this.lTotal = growB64(this.lTotal, cap);
-    this.lCount = growI32(this.lCount, cap);
-    this.lHead = growI32(this.lHead, cap);
-    this.lTail = growI32(this.lTail, cap);
-    this.lSide = growU8(this.lSide, cap);
-    this.lStamp = growI32(this.lStamp, cap);
-    this.lDirty = growI32(this.lDirty, cap);
+    this.lTotal = grown(this.lTotal, cap);
+    this.lCount = grown(this.lCount, cap);
+    this.lHead = grown(this.lHead, cap);
+    this.lTail = grown(this.lTail, cap);
+    this.lSide = grown(this.lSide, cap);
+    this.lStamp = grown(this.lStamp, cap);
+    this.lDirty = grown(this.lDirty, cap);
     this.levelCap = cap;
   }
 
@@ -438,13 +438,13 @@ export class Book {
   }
 
   private growDirty(cap: number): void {
-    this.dSide = growU8(this.dSide, cap);
-    this.dTick = growI32(this.dTick, cap);
-    this.dKey = growF64(this.dKey, cap);
-    this.dBefore = growB64(this.dBefore, cap);
-    this.dLvl = growI32(this.dLvl, cap);
+    this.dSide = grown(this.dSide, cap);
+    this.dTick = grown(this.dTick, cap);
+    this.dKey = grown(this.dKey, cap);
+    this.dBefore = grown(this.dBefore, cap);
+    this.dLvl = grown(this.dLvl, cap);
     this.dPrice = growRefs(this.dPrice, cap);
-    this.dOrder = growI32(this.dOrder, cap);
+    this.dOrder = grown(this.dOrder, cap);
   }
 
   // ---------------------------------------------------------------- validation
@@ -506,30 +506,5 @@ export class Book {
 function growRefs(a: bigint[], cap: number): bigint[] {
   const b = new Array<bigint>(cap).fill(0n);
   for (let i = 0; i < a.length; i++) b[i] = a[i]!;
-  return b;
-}
-function growF64(a: Float64Array, cap: number): Float64Array {
-  const b = new Float64Array(cap);
-  b.set(a);
-  return b;
-}
-function growU32(a: Uint32Array, cap: number): Uint32Array {
-  const b = new Uint32Array(cap);
-  b.set(a);
-  return b;
-}
-function growI32(a: Int32Array, cap: number): Int32Array {
-  const b = new Int32Array(cap);
-  b.set(a);
-  return b;
-}
-function growU8(a: Uint8Array, cap: number): Uint8Array {
-  const b = new Uint8Array(cap);
-  b.set(a);
-  return b;
-}
-function growB64(a: BigInt64Array, cap: number): BigInt64Array {
-  const b = new BigInt64Array(cap);
-  b.set(a);
   return b;
 }
