@@ -8,7 +8,8 @@
 // the write): no wake-up on either side, and the group's outputs are released on the same turn, straight after the
 // write returns. The price is that the gateway reads no socket while the disk works (a command that arrives
 // meanwhile is read on the next turn and goes in the next group — a group commit all the same) and that the segment's
-// zero-fill ahead (JOURNAL_PREALLOCATE_BYTES, one chunk every few MB) stalls the gateway instead of the thread.
+// zero-fill ahead (JOURNAL_PREALLOCATE_SLICE_BYTES, ~1 ms every 256 KiB, after the turn that wrote) stalls the gateway
+// instead of the thread.
 //
 // Durability is exactly the thread's: one writer, groups written in order, one write after the other, with the same
 // SyncJournalAppender (same files, same rolling and preallocation), and a group's append resolves only once it is on
@@ -35,6 +36,7 @@ export class InlineJournal {
   private hold = false;
   private failNext = false;
   private closed = false;
+  private topUpQueued = false;
   private readonly held: Held[] = [];
   private readonly one: Uint8Array[] = [];
 
@@ -63,6 +65,10 @@ export class InlineJournal {
       this.lastWriteStartMs = performance.now();
       this.appender.appendGroups(groups);
       this.lastWriteEndMs = performance.now();
+      if (!this.topUpQueued && this.appender.wantsTopUp()) {
+        this.topUpQueued = true;
+        setImmediate(this.topUpLater);
+      }
       return null;
     } catch (e) {
       this.failure = e instanceof JournalError ? e : new JournalError(`journal write: ${(e as Error).message}`);
@@ -82,6 +88,21 @@ export class InlineJournal {
       // After a failed write the segment may refuse its trim too; recovery cuts the zeros as a torn tail.
     }
   }
+
+  /**
+   * The zeros ahead, one slice (SyncJournalAppender.topUp), after the turn that wrote: the group's outputs are
+   * released by then. A fill that fails is a failed write: this append and every later one fail (fail-stop).
+   */
+  private readonly topUpLater = (): void => {
+    this.topUpQueued = false;
+    if (this.failure !== null || this.closed) return;
+    try {
+      this.appender.topUp(true);
+    } catch (e) {
+      this.failure = new JournalError(`journal zero-fill ahead: ${(e as Error).message}`);
+      this.closeAppender();
+    }
+  };
 
   /** Nothing to learn asynchronously: every append settles when it returns. */
   poll(): number {

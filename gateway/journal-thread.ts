@@ -6,7 +6,8 @@
 // start the next write. Now a worker thread owns the segment files (SyncJournalAppender) and writes with blocking
 // O_DSYNC system calls. The gateway copies each group's frames into a byte ring in shared memory and bumps a counter;
 // the thread, woken by Atomics.notify, writes every group queued by then in one writev (one durable system call),
-// publishes how many groups are on disk, and goes straight on to the groups queued meanwhile. The gateway learns of it
+// publishes how many groups are on disk, tops up the zeros it writes ahead (a slice, mostly while nothing is queued),
+// and goes on to the groups queued meanwhile. The gateway learns of it
 // through Atomics.waitAsync (a futex wake-up of its event loop, no thread-pool job) or, sooner, from `poll()`.
 //
 // Durability is exactly JournalWriter's: groups are written in order by one thread, one write after the other, so a
@@ -321,6 +322,8 @@ export function runJournalThread(data: JournalThreadData, ready: () => void): vo
       written = submitted;
       Atomics.store(control, DURABLE, written);
       Atomics.notify(control, DURABLE);
+      // The zeros ahead, a slice at a time, after the gateway has its count (SyncJournalAppender.topUp).
+      appender.topUp(Atomics.load(control, SUBMITTED) === written);
     }
   } catch (e) {
     Atomics.store(control, FAILED, 1);

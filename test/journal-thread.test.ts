@@ -11,7 +11,8 @@ import { describe, expect, it } from "vitest";
 import { JournalThread } from "../gateway/journal-thread.ts";
 import { tailCutMessage } from "../gateway/server.ts";
 import { emptySummary, JournalError, JournalWriter, listSegments, segmentBatches, segmentFileName, JOURNAL_SEGMENT_DIR } from "../engine/journal/index.ts";
-import { JOURNAL_PREALLOCATE_BYTES, SyncJournalAppender } from "../engine/journal/index.ts";
+import { JOURNAL_PREALLOCATE_BYTES, JOURNAL_PREALLOCATE_SLICE_BYTES, SyncJournalAppender } from "../engine/journal/index.ts";
+import { InlineJournal } from "../gateway/journal-inline.ts";
 import { commandSeqAt, COMMAND_RECORD_BYTES, type RecordViews, type ThreadedPipeline } from "../engine/pipeline/index.ts";
 import { Sequencer, type GroupJournal } from "../gateway/sequencer.ts";
 import { deposit } from "./helpers/commands.ts";
@@ -97,21 +98,114 @@ describe("journal thread: zeros written ahead", () => {
     appender.appendGroups(GROUPS.slice(0, 20));
     appender.appendGroups(GROUPS.slice(20));
     const written = 64 + GROUPS.reduce((n, g) => n + g.length, 0);
-    // Not closed: the process died here. The file is zero-filled to the next whole chunk past the batches.
-    expect(statSync(path).size).toBe(JOURNAL_PREALLOCATE_BYTES);
+    // Not closed: the process died here. The file is zero-filled to the next whole slice past the batches.
+    expect(statSync(path).size).toBe(JOURNAL_PREALLOCATE_SLICE_BYTES);
     const summary = emptySummary();
     const read: number[] = [];
     for (const b of segmentBatches(listSegments(dir), { configDigestHex: DIGEST, repair: true }, summary)) read.push(b.batchNumber);
     expect(read).toEqual(Array.from({ length: 79 }, (_, i) => i + 1));
-    expect(summary.truncatedBytes).toBe(JOURNAL_PREALLOCATE_BYTES - written);
-    expect(summary.preallocatedBytes).toBe(JOURNAL_PREALLOCATE_BYTES - written);
-    expect(tailCutMessage(summary.truncatedBytes, summary.preallocatedBytes)).toBe(` (cut ${JOURNAL_PREALLOCATE_BYTES - written} bytes of zero-filled space written ahead)`);
+    expect(summary.truncatedBytes).toBe(JOURNAL_PREALLOCATE_SLICE_BYTES - written);
+    expect(summary.preallocatedBytes).toBe(JOURNAL_PREALLOCATE_SLICE_BYTES - written);
+    expect(tailCutMessage(summary.truncatedBytes, summary.preallocatedBytes)).toBe(` (cut ${JOURNAL_PREALLOCATE_SLICE_BYTES - written} bytes of zero-filled space written ahead)`);
     expect(statSync(path).size).toBe(written);
     const again = await JournalThread.openSegments(segments, DIGEST, 1 << 30, 80);
     await again.append(groupFrames(80, 2));
     await again.close();
     expect(statSync(path).size).toBe(written + groupFrames(80, 2).length);
     expect(batchNumbers(dir)).toEqual(Array.from({ length: 81 }, (_, i) => i + 1));
+  });
+});
+
+describe("journal: zeros written ahead a slice at a time", () => {
+  const SLICE = JOURNAL_PREALLOCATE_SLICE_BYTES;
+
+  it("X4: topUp adds one synced slice of zeros per call while fewer than JOURNAL_PREALLOCATE_BYTES lie ahead (busy: only below a quarter of them), never past the segment's size; a crash then loses no batch and recovery cuts exactly the zeros", () => {
+    const dir = mkdtempSync(join(tmpdir(), "crossbook-jt-"));
+    const segments = join(dir, JOURNAL_SEGMENT_DIR);
+    const path = join(segments, segmentFileName(1));
+    const appender = SyncJournalAppender.openSegments(segments, DIGEST, 1 << 30, 1);
+    appender.appendGroups(GROUPS.slice(0, 40));
+    expect(statSync(path).size).toBe(SLICE);
+    // Busy (a group waits): a quarter of the 4 MiB is 1 MiB; below it, one slice a call.
+    const slicesToQuarter = JOURNAL_PREALLOCATE_BYTES / 4 / SLICE;
+    for (let i = 1; i <= slicesToQuarter; i++) {
+      expect(appender.topUp(false)).toBe(true);
+      expect(statSync(path).size).toBe((i + 1) * SLICE);
+    }
+    expect(appender.topUp(false)).toBe(false);
+    expect(statSync(path).size).toBe((slicesToQuarter + 1) * SLICE);
+    // Idle: on to 4 MiB ahead of the batches, then no more.
+    let calls = 0;
+    while (appender.wantsTopUp()) {
+      expect(appender.topUp(true)).toBe(true);
+      calls++;
+    }
+    const written = 64 + GROUPS.slice(0, 40).reduce((n, g) => n + g.length, 0);
+    expect(statSync(path).size).toBe(JOURNAL_PREALLOCATE_BYTES + SLICE);
+    expect(statSync(path).size - written).toBeGreaterThanOrEqual(JOURNAL_PREALLOCATE_BYTES);
+    expect(statSync(path).size - written - SLICE).toBeLessThan(JOURNAL_PREALLOCATE_BYTES);
+    expect(calls).toBe(JOURNAL_PREALLOCATE_BYTES / SLICE - slicesToQuarter);
+    expect(appender.topUp(true)).toBe(false);
+    // The next groups land inside the zeros: the file does not grow.
+    appender.appendGroups(GROUPS.slice(40));
+    expect(statSync(path).size).toBe(JOURNAL_PREALLOCATE_BYTES + SLICE);
+    const summary = emptySummary();
+    const read: number[] = [];
+    for (const b of segmentBatches(listSegments(dir), { configDigestHex: DIGEST, repair: true }, summary)) read.push(b.batchNumber);
+    expect(read).toEqual(Array.from({ length: 79 }, (_, i) => i + 1));
+    const all = 64 + GROUPS.reduce((n, g) => n + g.length, 0);
+    expect(summary.preallocatedBytes).toBe(JOURNAL_PREALLOCATE_BYTES + SLICE - all);
+    expect(statSync(path).size).toBe(all);
+  });
+
+  it("X4: a segment is never zero-filled past its size: the slice that would cross it stops there, and topUp then writes nothing", () => {
+    const dir = mkdtempSync(join(tmpdir(), "crossbook-jt-"));
+    const segments = join(dir, JOURNAL_SEGMENT_DIR);
+    const path = join(segments, segmentFileName(1));
+    const segmentBytes = SLICE + 1000;
+    const appender = SyncJournalAppender.openSegments(segments, DIGEST, segmentBytes, 1);
+    appender.appendGroups(GROUPS.slice(0, 2));
+    expect(statSync(path).size).toBe(SLICE);
+    expect(appender.topUp(true)).toBe(true);
+    expect(statSync(path).size).toBe(segmentBytes);
+    expect(appender.wantsTopUp()).toBe(false);
+    expect(appender.topUp(true)).toBe(false);
+    appender.close();
+    expect(statSync(path).size).toBe(64 + GROUPS[0]!.length + GROUPS[1]!.length);
+  });
+
+  it("X4: the journal thread tops up after a write, once the gateway has the group's count; a clean close cuts the zeros", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "crossbook-jt-"));
+    const segments = join(dir, JOURNAL_SEGMENT_DIR);
+    const path = join(segments, segmentFileName(1));
+    const thread = await JournalThread.openSegments(segments, DIGEST, 1 << 30, 1);
+    await thread.append(GROUPS[0]!);
+    // The write filled one slice to fit the group; the idle thread then adds one more.
+    for (let i = 0; i < 200 && statSync(path).size < 2 * SLICE; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(statSync(path).size).toBe(2 * SLICE);
+    await thread.append(GROUPS[1]!);
+    for (let i = 0; i < 200 && statSync(path).size < 3 * SLICE; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(statSync(path).size).toBe(3 * SLICE);
+    await thread.close();
+    expect(statSync(path).size).toBe(64 + GROUPS[0]!.length + GROUPS[1]!.length);
+    expect(batchNumbers(dir)).toEqual([1, 2, 3]); // GROUPS[1] holds two batches
+  });
+
+  it("X4: the inline journal tops up after the turn that wrote (the group is on disk when append returns, the slice comes later); a clean close cuts the zeros", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "crossbook-jt-"));
+    const segments = join(dir, JOURNAL_SEGMENT_DIR);
+    const path = join(segments, segmentFileName(1));
+    const inline = InlineJournal.openSegments(segments, DIGEST, 1 << 30, 1);
+    await inline.append(GROUPS[0]!);
+    expect(statSync(path).size).toBe(SLICE);
+    await new Promise((r) => setImmediate(r));
+    expect(statSync(path).size).toBe(2 * SLICE);
+    await inline.append(GROUPS[1]!);
+    await new Promise((r) => setImmediate(r));
+    expect(statSync(path).size).toBe(3 * SLICE);
+    await inline.close();
+    expect(statSync(path).size).toBe(64 + GROUPS[0]!.length + GROUPS[1]!.length);
+    expect(batchNumbers(dir)).toEqual([1, 2, 3]); // GROUPS[1] holds two batches
   });
 });
 
@@ -136,10 +230,10 @@ describe("journal thread: a torn write inside the zeros", () => {
     const read: number[] = [];
     for (const b of segmentBatches(listSegments(dir), { configDigestHex: DIGEST, repair: true }, summary)) read.push(b.batchNumber);
     expect(read).toEqual(Array.from({ length: 79 }, (_, i) => i + 1));
-    expect(summary.truncatedBytes).toBe(JOURNAL_PREALLOCATE_BYTES - written);
-    expect(summary.preallocatedBytes).toBe(JOURNAL_PREALLOCATE_BYTES - written - torn);
+    expect(summary.truncatedBytes).toBe(JOURNAL_PREALLOCATE_SLICE_BYTES - written);
+    expect(summary.preallocatedBytes).toBe(JOURNAL_PREALLOCATE_SLICE_BYTES - written - torn);
     expect(tailCutMessage(summary.truncatedBytes, summary.preallocatedBytes)).toBe(
-      ` (cut a torn tail of ${torn} bytes: a write the crash interrupted, never acknowledged) (cut ${JOURNAL_PREALLOCATE_BYTES - written - torn} bytes of zero-filled space written ahead)`,
+      ` (cut a torn tail of ${torn} bytes: a write the crash interrupted, never acknowledged) (cut ${JOURNAL_PREALLOCATE_SLICE_BYTES - written - torn} bytes of zero-filled space written ahead)`,
     );
     expect(statSync(path).size).toBe(written);
   });
