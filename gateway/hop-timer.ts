@@ -82,8 +82,9 @@ export class HopTimer {
   }
 
   /**
-   * One line: per hop the p50 / p99 (ms) over the groups answered since the last call, and the commands per group;
-   * null when none was. Starts the next window.
+   * One line: per hop the p50 / p99 / max (ms) over the groups answered since the last call, and the commands per
+   * group; null when none was. Starts the next window. The max is the one stall a p99 over a few thousand groups hides
+   * (a disk that paused, a long collection).
    */
   report(): string | null {
     const n = this.count;
@@ -95,13 +96,13 @@ export class HopTimer {
     const m = this.partsCount;
     this.partsCount = 0;
     if (m > 0) parts.push(`write = ${WRITE_PARTS.map((name, h) => `${name} ${percentiles(this.parts[h]!, m, 3)}`).join(" + ")}`);
-    return `hops over ${n} groups (p50/p99, ms): ${parts.join(", ")}`;
+    return `hops over ${n} groups (p50/p99/max, ms): ${parts.join(", ")}`;
   }
 }
 
-/** "p50/p99" of the first n values (sorted in place), with `digits` decimals. */
+/** "p50/p99/max" of the first n values (sorted in place), with `digits` decimals. */
 function percentiles(values: Float64Array, n: number, digits: number): string {
   const sorted = values.subarray(0, n).sort();
   const at = (q: number): string => sorted[Math.min(n - 1, Math.floor(n * q))]!.toFixed(digits);
-  return `${at(0.5)}/${at(0.99)}`;
+  return `${at(0.5)}/${at(0.99)}/${sorted[n - 1]!.toFixed(digits)}`;
 }

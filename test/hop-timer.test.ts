@@ -29,7 +29,7 @@ describe("hop timer", () => {
     expect(hops.timed).toBe(2);
     // p50 of two values is the larger (index floor(2 × 0.5) = 1), p99 the same.
     expect(hops.report()).toBe(
-      "hops over 2 groups (p50/p99, ms): wait 0.500/0.500, write 1.750/1.750, hand 0.100/0.100, release 3.750/3.750, commands/group 2500/2500",
+      "hops over 2 groups (p50/p99/max, ms): wait 0.500/0.500/0.500, write 1.750/1.750/1.750, hand 0.100/0.100/0.100, release 3.750/3.750/3.750, commands/group 2500/2500/2500",
     );
     expect(hops.report()).toBeNull();
   });
@@ -42,8 +42,23 @@ describe("hop timer", () => {
     hops.batchDone(3, 14.5);
     hops.batchDone(5, 16.75);
     expect(hops.report()).toBe(
-      "hops over 2 groups (p50/p99, ms): wait 0.500/0.500, write 1.750/1.750, hand 0.100/0.100, release 3.750/3.750, commands/group 8/8, " +
-        "write = wake 0.250/0.250 + disk 0.250/0.250 + back 0.250/0.250",
+      "hops over 2 groups (p50/p99/max, ms): wait 0.500/0.500/0.500, write 1.750/1.750/1.750, hand 0.100/0.100/0.100, release 3.750/3.750/3.750, commands/group 8/8/8, " +
+        "write = wake 0.250/0.250/0.250 + disk 0.250/0.250/0.250 + back 0.250/0.250/0.250",
+    );
+  });
+
+  it("X4: the max is the one slowest group, past the p99: 200 groups with disk writes of 0.2 ms but one of 12 ms report disk 0.200/0.200/12.000", () => {
+    const hops = new HopTimer();
+    for (let b = 1; b <= 200; b++) {
+      const queued = 10 * b;
+      const diskMs = b === 137 ? 12 : 0.2;
+      // queued, the writev begins 0.1 later, takes diskMs, the gateway knows 0.1 after; handed 0.05 after queued.
+      hops.handed(b, queued - 0.5, queued, queued + 0.2 + diskMs, queued + 0.05, b === 50 ? 900 : 5, queued + 0.1, queued + 0.1 + diskMs);
+      hops.batchDone(b, queued + 0.2 + diskMs + 0.25);
+    }
+    expect(hops.report()).toBe(
+      "hops over 200 groups (p50/p99/max, ms): wait 0.500/0.500/0.500, write 0.400/0.400/12.200, hand 0.050/0.050/0.050, release 0.250/0.250/0.250, commands/group 5/5/900, " +
+        "write = wake 0.100/0.100/0.100 + disk 0.200/0.200/12.000 + back 0.100/0.100/0.100",
     );
   });
 
@@ -54,7 +69,7 @@ describe("hop timer", () => {
     hops.batchDone(4, 9);
     expect(hops.timed).toBe(1);
     // Handed after the write returned (a hold delayed it): the release hop starts at the hand-off.
-    expect(hops.report()).toBe("hops over 1 groups (p50/p99, ms): wait 1.000/1.000, write 2.000/2.000, hand 3.000/3.000, release 4.000/4.000, commands/group 3/3");
+    expect(hops.report()).toBe("hops over 1 groups (p50/p99/max, ms): wait 1.000/1.000/1.000, write 2.000/2.000/2.000, hand 3.000/3.000/3.000, release 4.000/4.000/4.000, commands/group 3/3/3");
   });
 
   it("X4P: the sequencer stamps each group once, when its write returned: sequenced ≤ write start ≤ handed ≤ write end, and the release hop ends at its batch end", async () => {
