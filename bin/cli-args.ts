@@ -13,9 +13,12 @@ export const USAGE = `crossbook — cross-margin exchange engine
                                                    1 × 1 runs risk and matching fused on one engine worker;
                                                    --stages split gives each its own worker
                                                    --trace-hops S: log every S s where an ack's time goes
-                                                   (group-commit wait, write, hand-off, engine), p50/p99
-                  [--journal-write thread|inline]  who makes the journal's durable writes: its own thread
-                                                   (default) or the gateway thread at the end of its turn
+                                                   (group-commit wait, write, hand-off, engine), p50/p99/max
+                  [--journal-write hybrid]         who makes the journal's durable writes: hybrid (default):
+                                                   the gateway thread a small group (<= 16 KiB) that finds the
+                                                   journal thread idle, the journal thread the rest; thread:
+                                                   the journal thread every group; inline: the gateway thread
+                                                   every group, at the end of its turn
                   [--journal-group-us 0]           group commit's pace: a durable write begins at least this
                                                    long after the one before it began, unless 16 commands wait
                                                    or the last group was one command (a single client): fewer

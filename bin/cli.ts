@@ -57,7 +57,7 @@ async function start(argv: string[]): Promise<void> {
       "feed-seed": { type: "string" },
       "feed-file": { type: "string" },
       "trace-hops": { type: "string" },
-      "journal-write": { type: "string", default: "thread" },
+      "journal-write": { type: "string", default: "hybrid" },
       "journal-group-us": { type: "string" },
   }, "start");
   if (positionals.length > 0) fail(`start: unexpected argument "${positionals[0]}" (see: crossbook start --help)`);
@@ -73,7 +73,7 @@ async function start(argv: string[]): Promise<void> {
   };
   const feedArgs = startFeedArgs(values);
   const journalWrite = values["journal-write"] as string;
-  if (journalWrite !== "thread" && journalWrite !== "inline") fail(`--journal-write: expected thread or inline, got "${journalWrite}"`);
+  if (journalWrite !== "thread" && journalWrite !== "inline" && journalWrite !== "hybrid") fail(`--journal-write: expected thread, inline or hybrid, got "${journalWrite}"`);
   const stages = (values.stages as string | undefined) ?? "fused";
   if (stages !== "fused" && stages !== "split") fail(`--stages: expected fused or split, got "${stages}"`);
   const server = await startServer({

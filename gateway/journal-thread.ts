@@ -15,7 +15,7 @@
 // append resolves only once its bytes — and every earlier group's — are on disk, and the sequencer hands nothing to
 // the engine before that.
 import { Worker } from "node:worker_threads";
-import { JournalError, SyncJournalAppender } from "../engine/journal/index.ts";
+import { JournalError, SharedSegmentState, SyncJournalAppender } from "../engine/journal/index.ts";
 import { workerExecArgv, workerUrl } from "../engine/pipeline/worker-bundle.ts";
 
 /** Int32 words of the control block. */
@@ -29,6 +29,8 @@ const WAKE = 4;
 // Test hooks (X4P tests): 1 holds the thread before its next write until set back to 0; 1 makes its next write fail.
 const HOLD = 5;
 const FAIL_NEXT = 6;
+// 1: the gateway wrote groups itself (inline) and asks the thread to fill zeros ahead (SyncJournalAppender.topUp).
+const TOP_UP = 7;
 const CONTROL_WORDS = 8;
 /** Group slots: each the ring offset and length of one group's frames. */
 const SLOTS = 256;
@@ -37,11 +39,22 @@ const SLOT_WORDS = 2;
 const TIME_WORDS = 2;
 const SLOTS_BYTES = SLOTS * SLOT_WORDS * 4;
 const TIMES_OFFSET = CONTROL_WORDS * 4 + SLOTS_BYTES;
-const RING_OFFSET = TIMES_OFFSET + SLOTS * TIME_WORDS * 8;
+/** The live segment as the thread and the gateway's inline writes share it (SharedSegmentState). */
+const SEGMENT_STATE_OFFSET = TIMES_OFFSET + SLOTS * TIME_WORDS * 8;
+const RING_OFFSET = SEGMENT_STATE_OFFSET + SharedSegmentState.BYTES;
 /** How long the thread waits at a time while held by the test hook. */
 const PARK_MS = 20;
 /** The byte ring's size: groups waiting for the disk, at most (a group is at most ~1 MiB: 8 batches of 1,024). */
 export const JOURNAL_RING_BYTES = 16 << 20;
+/**
+ * `--journal-write hybrid` (the default): a group of at most this many bytes (~120 commands) that finds the thread
+ * idle is written by the gateway itself, as `inline` does — no futex wake-up of the thread, no event-loop wake-up back;
+ * a larger one — the closed loop's, or a backlog's once the gateway fell behind — goes to the thread, so the gateway
+ * goes on sequencing while the disk works. At 50k commands/s a group is ~45 commands (~6 KB) at the median. 64 KiB
+ * let the gateway write 300–500-command groups itself when a machine with no core to spare slowed it down, and it fell
+ * behind at 50k/s (39.8k acked in one of two runs beside two CPU-bound processes; 16 KiB: 49.7k and 52.9k).
+ */
+export const JOURNAL_INLINE_GROUP_BYTES_MAX = 16 << 10;
 
 export interface JournalThreadData {
   readonly entry: string;
@@ -54,6 +67,8 @@ export interface JournalThreadData {
   /** The gateway's performance.timeOrigin: the thread stamps its writes in the gateway's clock. */
   readonly timeOriginMs: number;
 }
+
+const DONE: Promise<void> = Promise.resolve();
 
 /** Atomics.waitAsync (Node 16+; not in the ES2022 lib this project compiles against). */
 type WaitAsyncResult = { async: false; value: "not-equal" | "timed-out" } | { async: true; value: Promise<"ok" | "timed-out"> };
@@ -95,6 +110,13 @@ export class JournalThread {
   private blocked = 0;
   private roomTurn: Promise<void> = Promise.resolve();
   private readonly exited: Promise<void>;
+  /** The gateway's own appender on the thread's live segment (`hybrid`), null when every group goes to the thread. */
+  private readonly inline: SyncJournalAppender | null;
+  private readonly segment: SharedSegmentState;
+  /** Inline writes off: a test hook holds or fails the thread's writes (they must see every group). */
+  private inlineOff = false;
+  /** Groups written on the calling thread so far (`hybrid`); the rest went to the thread. */
+  inlineGroups = 0;
   private readonly onDurable = (): void => {
     this.waiting = false;
     this.poll();
@@ -104,7 +126,12 @@ export class JournalThread {
     private readonly worker: Worker,
     shared: SharedArrayBuffer,
     private readonly ringBytes: number,
+    data: JournalThreadData,
+    /** Groups of at most this many bytes are written on this thread when the journal thread is idle (0: never). */
+    private readonly inlineMaxBytes: number,
   ) {
+    this.segment = new SharedSegmentState(shared, SEGMENT_STATE_OFFSET);
+    this.inline = inlineMaxBytes > 0 ? SyncJournalAppender.attachedTo(data.dir, data.configDigestHex, data.segmentBytes, this.segment) : null;
     this.control = new Int32Array(shared, 0, CONTROL_WORDS);
     this.slots = new Int32Array(shared, CONTROL_WORDS * 4, SLOTS * SLOT_WORDS);
     this.times = new Float64Array(shared, TIMES_OFFSET, SLOTS * TIME_WORDS);
@@ -122,14 +149,18 @@ export class JournalThread {
     });
   }
 
-  /** Starts the thread on the journal's segment directory (the last segment's torn tail already cut by recovery). */
-  static async openSegments(dir: string, configDigestHex: string, segmentBytes: number, nextSeq: number, ringBytes = JOURNAL_RING_BYTES): Promise<JournalThread> {
+  /**
+   * Starts the thread on the journal's segment directory (the last segment's torn tail already cut by recovery).
+   * `inlineMaxBytes` > 0 (`--journal-write hybrid`): a group of at most that many bytes that finds the thread idle is
+   * written on the calling thread (append), the rest by the thread.
+   */
+  static async openSegments(dir: string, configDigestHex: string, segmentBytes: number, nextSeq: number, ringBytes = JOURNAL_RING_BYTES, inlineMaxBytes = 0): Promise<JournalThread> {
     const shared = new SharedArrayBuffer(RING_OFFSET + ringBytes);
     const entry = new URL("./journal-worker.ts", import.meta.url).href;
     const data: JournalThreadData = { entry, shared, ringBytes, dir, configDigestHex, segmentBytes, nextSeq, timeOriginMs: performance.timeOrigin };
     const url = workerUrl(entry);
     const worker = new Worker(url, { workerData: data, execArgv: workerExecArgv(url) });
-    const thread = new JournalThread(worker, shared, ringBytes);
+    const thread = new JournalThread(worker, shared, ringBytes, data, inlineMaxBytes);
     await new Promise<void>((resolve, reject) => {
       worker.once("message", (m: ThreadMessage) => (m.type === "ready" ? resolve() : reject(new JournalError(m.message))));
       worker.once("error", reject);
@@ -146,11 +177,18 @@ export class JournalThread {
    * before it runs (p50 1.05–2.2× JournalWriter's at 10k–50k/s; one at a time 0.43–0.90×, load 5–9). Taking groups
    * later than a turn's end would need this thread to cut the batches itself. The ring still takes SLOTS groups.
    */
-  readonly appendsInFlightMax = Number(process.env.XJ_INFLIGHT ?? 1);
+  readonly appendsInFlightMax = 1;
 
-  /** Queues one group's frames (copied into the ring) and resolves once they, and every earlier group, are on disk. */
+  /**
+   * Queues one group's frames (copied into the ring) and resolves once they, and every earlier group, are on disk. In
+   * `hybrid` a small group that finds the thread idle is written here and now (the promise is settled on return).
+   */
   append(frames: Uint8Array): Promise<void> {
     if (this.failure !== null) return Promise.reject(this.failure);
+    if (frames.length <= this.inlineMaxBytes && this.queued.length === 0 && this.blocked === 0 && !this.inlineOff) {
+      const written = this.writeInline(frames);
+      if (written !== null) return written;
+    }
     if (frames.length > this.ringBytes) return Promise.reject(new JournalError(`a journal group of ${frames.length} bytes exceeds the ring (${this.ringBytes})`));
     if (this.blocked === 0 && this.hasRoom(frames.length)) return this.enqueue(frames);
     return this.appendWhenRoom(frames);
@@ -170,6 +208,36 @@ export class JournalThread {
     } finally {
       this.blocked--;
       release();
+    }
+  }
+
+  /**
+   * The group written on this thread, as InlineJournal does, if the thread holds no group and the segment's lock is
+   * free (the thread may be filling zeros ahead) and the group goes into the zeros already written (no roll, no fill:
+   * those stay the thread's); null otherwise (the caller queues it). Every earlier group is on disk (none is queued),
+   * so the groups still reach the disk in order. A failed write fails the journal (this group and every later one).
+   */
+  private writeInline(frames: Uint8Array): Promise<void> | null {
+    const appender = this.inline!;
+    if (!this.segment.tryLock()) return null;
+    try {
+      appender.attach();
+      if (!appender.fits(frames.length)) return null;
+      this.lastWriteStartMs = performance.now();
+      appender.appendGroups([frames]);
+      this.lastWriteEndMs = performance.now();
+      appender.detach();
+      this.inlineGroups++;
+      if (appender.wantsTopUp() && Atomics.load(this.control, TOP_UP) === 0) {
+        Atomics.store(this.control, TOP_UP, 1);
+        this.wake();
+      }
+      return DONE;
+    } catch (e) {
+      this.fail(new JournalError(`journal write: ${(e as Error).message}`));
+      return Promise.reject(this.failure);
+    } finally {
+      this.segment.unlock();
     }
   }
 
@@ -260,12 +328,19 @@ export class JournalThread {
    * until called with `false`. For tests that check nothing of a group leaves before its write returns.
    */
   holdWritesForTest(hold: boolean): void {
+    if (hold) this.inlineOff = true;
     Atomics.store(this.control, HOLD, hold ? 1 : 0);
     Atomics.notify(this.control, HOLD);
   }
 
+  /** Test hook: resolves once neither thread holds the live segment (the thread's fill ahead, say, is done). */
+  async segmentFreeForTest(): Promise<void> {
+    while (this.segment.isLocked()) await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+
   /** Test hook: the thread's next write fails as a disk error would (the thread reports it and stops). */
   failNextWriteForTest(): void {
+    this.inlineOff = true;
     Atomics.store(this.control, FAIL_NEXT, 1);
   }
 
@@ -274,6 +349,7 @@ export class JournalThread {
     this.wake();
     await this.exited;
     this.poll();
+    this.inline?.closeDescriptor();
   }
 }
 
@@ -288,7 +364,11 @@ export function runJournalThread(data: JournalThreadData, ready: () => void): vo
   const ring = new Uint8Array(data.shared, RING_OFFSET, data.ringBytes);
   // This thread's clock in the gateway's: performance.now() here plus the difference of the two time origins.
   const clockOffsetMs = performance.timeOrigin - data.timeOriginMs;
+  const segment = new SharedSegmentState(data.shared, SEGMENT_STATE_OFFSET);
   const appender = SyncJournalAppender.openSegments(data.dir, data.configDigestHex, data.segmentBytes, data.nextSeq);
+  segment.lock();
+  appender.share(segment);
+  segment.unlock();
   ready();
   const frames: Uint8Array[] = [];
   let written = 0;
@@ -298,6 +378,12 @@ export function runJournalThread(data: JournalThreadData, ready: () => void): vo
       const submitted = Atomics.load(control, SUBMITTED);
       if (submitted === written) {
         if (Atomics.load(control, CLOSING) !== 0) break;
+        if (Atomics.load(control, TOP_UP) !== 0) {
+          // The gateway wrote groups itself (hybrid): the zeros ahead, one slice, then look again.
+          Atomics.store(control, TOP_UP, 0);
+          topUpShared(segment, appender, true);
+          continue;
+        }
         Atomics.wait(control, WAKE, wake);
         continue;
       }
@@ -311,9 +397,20 @@ export function runJournalThread(data: JournalThreadData, ready: () => void): vo
         const slot = (g % SLOTS) * SLOT_WORDS;
         frames.push(ring.subarray(slots[slot]!, slots[slot]! + slots[slot + 1]!));
       }
-      const startMs = performance.now() + clockOffsetMs;
-      appender.appendGroups(frames);
-      const endMs = performance.now() + clockOffsetMs;
+      // The gateway writes only while this thread holds no group, but it may still be in its write when this one is
+      // queued: the lock orders them, and attach() takes up the segment where the gateway left it.
+      segment.lock();
+      let startMs: number;
+      let endMs: number;
+      try {
+        appender.attach();
+        startMs = performance.now() + clockOffsetMs;
+        appender.appendGroups(frames);
+        endMs = performance.now() + clockOffsetMs;
+        appender.detach();
+      } finally {
+        segment.unlock();
+      }
       // Stamped before DURABLE is published (the gateway reads a group's stamps once it sees it durable).
       for (let g = written; g < submitted; g++) {
         times[(g % SLOTS) * TIME_WORDS] = startMs;
@@ -323,13 +420,32 @@ export function runJournalThread(data: JournalThreadData, ready: () => void): vo
       Atomics.store(control, DURABLE, written);
       Atomics.notify(control, DURABLE);
       // The zeros ahead, a slice at a time, after the gateway has its count (SyncJournalAppender.topUp).
-      appender.topUp(Atomics.load(control, SUBMITTED) === written);
+      if (appender.wantsTopUp()) topUpShared(segment, appender, Atomics.load(control, SUBMITTED) === written);
     }
   } catch (e) {
     Atomics.store(control, FAILED, 1);
     Atomics.notify(control, DURABLE);
     throw e;
   } finally {
-    appender.close();
+    // Trimmed where the last write ended, whichever thread made it.
+    segment.lock();
+    try {
+      appender.attach();
+      appender.close();
+    } finally {
+      segment.unlock();
+    }
+  }
+}
+
+/** appender.topUp under the segment's lock, from where the last write (this thread's or the gateway's) left it. */
+function topUpShared(segment: SharedSegmentState, appender: SyncJournalAppender, idle: boolean): void {
+  segment.lock();
+  try {
+    appender.attach();
+    appender.topUp(idle);
+    appender.detach();
+  } finally {
+    segment.unlock();
   }
 }

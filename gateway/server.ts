@@ -7,7 +7,7 @@ import { mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { InlineJournal } from "./journal-inline.ts";
-import { JournalThread } from "./journal-thread.ts";
+import { JOURNAL_INLINE_GROUP_BYTES_MAX, JOURNAL_RING_BYTES, JournalThread } from "./journal-thread.ts";
 import { JOURNAL_ARCHIVE_DIR, JOURNAL_SEGMENT_BYTES_DEFAULT, JOURNAL_SEGMENT_DIR } from "../engine/journal/index.ts";
 import type { ExchangeConfig } from "../engine/model/index.ts";
 import type { EngineTopology, ThreadedPipeline } from "../engine/pipeline/index.ts";
@@ -68,11 +68,13 @@ export interface ServerOptions {
    */
   readonly onJournalOpen?: (journal: JournalThread | InlineJournal, pipeline: ThreadedPipeline) => void;
   /**
-   * Issue 15: who makes the journal's durable writes — "thread" (default: the journal thread, journal-thread.ts) or
-   * "inline" (the gateway thread itself at the end of its turn, journal-inline.ts: no thread wake-up on either side of
-   * the write). Durability is the same (`crossbook start --journal-write inline`).
+   * Issue 15: who makes the journal's durable writes — "hybrid" (the default: the gateway thread a group of up to
+   * JOURNAL_INLINE_GROUP_BYTES_MAX that finds the journal thread idle, the journal thread the rest), "thread" (the
+   * journal thread every group, journal-thread.ts) or "inline" (the gateway thread every group at the end of its turn,
+   * journal-inline.ts: no thread wake-up on either side of the write). Durability is the same in all three
+   * (`crossbook start --journal-write hybrid|thread|inline`).
    */
-  readonly journalWrite?: "thread" | "inline";
+  readonly journalWrite?: "thread" | "inline" | "hybrid";
   /**
    * Issue 15: the least time between the starts of two durable writes (ms; 0 = a write begins as soon as the one before
    * it returned), JOURNAL_GROUP_INTERVAL_MS_DEFAULT (0: no pace) when absent (`crossbook start --journal-group-us`).
@@ -208,7 +210,8 @@ async function goLive(core: ServerCore, opts: ServerOptions, journalDir: string,
   core.journal =
     opts.journalWrite === "inline"
       ? InlineJournal.openSegments(journalDir, core.digest, segmentBytes, recovered.lastSeq + 1)
-      : await JournalThread.openSegments(journalDir, core.digest, segmentBytes, recovered.lastSeq + 1);
+      : await JournalThread.openSegments(journalDir, core.digest, segmentBytes, recovered.lastSeq + 1, JOURNAL_RING_BYTES,
+          opts.journalWrite === "thread" ? 0 : JOURNAL_INLINE_GROUP_BYTES_MAX);
   opts.onJournalOpen?.(core.journal, core.pipeline);
   const hops = (opts.traceHopsSeconds ?? 0) > 0 ? new HopTimer() : null;
   core.sequencer = new Sequencer(core.journal, core.pipeline, recovered.lastSeq, recovered.lastBatch, (e) => {

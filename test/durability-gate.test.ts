@@ -37,7 +37,7 @@ afterEach(async () => {
   vi.restoreAllMocks();
 });
 
-async function start(dataDir: string, journalWrite: "thread" | "inline"): Promise<Started> {
+async function start(dataDir: string, journalWrite: "thread" | "inline" | "hybrid"): Promise<Started> {
   let journal: JournalThread | InlineJournal | null = null;
   let pipeline: ThreadedPipeline | null = null;
   const server = await startServer({
@@ -83,8 +83,9 @@ async function usdcOf(s: Started, account: number): Promise<string> {
   return body.balances.find((b) => b.asset === "USDC")!.available;
 }
 
-// Both writers of the journal: its own thread (the default) and the gateway thread itself (`--journal-write inline`).
-describe.each(["thread", "inline"] as const)("X4P: outputs gated on durability (journal written by %s)", (journalWrite) => {
+// Every writer of the journal: its own thread (the default), the gateway thread itself (`--journal-write inline`) and
+// both (`hybrid`: the gateway small groups while the thread is idle).
+describe.each(["thread", "inline", "hybrid"] as const)("X4P: outputs gated on durability (journal written by %s)", (journalWrite) => {
   it("X4P: with the journal write held, the engine's outputs wait in the rings and no client gets any of them (replies, fills, depth, trades); released, each client gets all of them, in order", async () => {
     const s = await start(mkdtempSync(join(tmpdir(), "crossbook-gate-")), journalWrite);
     const operator = await connect(s.url, { key: s.server.operatorKey });

@@ -116,6 +116,70 @@ describe("journal thread: zeros written ahead", () => {
   });
 });
 
+describe("journal thread, hybrid: the gateway writes small groups itself while the thread is idle", () => {
+  it("X4: groups appended one at a time (as the sequencer does), the small ones written by the gateway and the large ones by the thread, make JournalWriter's segment files byte for byte (rolling included, each roll the thread's)", async () => {
+    const a = mkdtempSync(join(tmpdir(), "crossbook-jt-"));
+    const b = mkdtempSync(join(tmpdir(), "crossbook-jt-"));
+    const writer = await JournalWriter.openSegments(join(a, JOURNAL_SEGMENT_DIR), DIGEST, 1500, 1);
+    for (const g of GROUPS) await writer.append(g);
+    await writer.close();
+    // Groups of one or two batches go inline when they fit the segment's zeros; three-batch groups, never.
+    const inlineMax = GROUPS[1]!.length;
+    expect(GROUPS[2]!.length).toBeGreaterThan(inlineMax);
+    const thread = await JournalThread.openSegments(join(b, JOURNAL_SEGMENT_DIR), DIGEST, 1500, 1, 1 << 20, inlineMax);
+    for (const g of GROUPS) await thread.append(g);
+    // Not closed yet: every batch is on disk (a crash here loses none), the zeros past them cut by a recovery.
+    expect(batchNumbers(b)).toEqual(Array.from({ length: 79 }, (_, i) => i + 1));
+    await thread.close();
+    expect(thread.inlineGroups).toBeGreaterThan(5);
+    expect(thread.inlineGroups).toBeLessThan(27); // at most the 27 groups of one or two batches
+    const expected = segmentFiles(join(a, JOURNAL_SEGMENT_DIR));
+    expect(expected.size).toBeGreaterThan(3);
+    expect(segmentFiles(join(b, JOURNAL_SEGMENT_DIR))).toEqual(expected);
+  });
+
+  it("X4: appended without waiting, a group that finds the thread holding earlier ones (or the lock) is queued behind them: the groups reach the disk in order, each append resolving after every earlier one", async () => {
+    const a = mkdtempSync(join(tmpdir(), "crossbook-jt-"));
+    const b = mkdtempSync(join(tmpdir(), "crossbook-jt-"));
+    const writer = await JournalWriter.openSegments(join(a, JOURNAL_SEGMENT_DIR), DIGEST, 1 << 30, 1);
+    for (const g of GROUPS) await writer.append(g);
+    await writer.close();
+    const thread = await JournalThread.openSegments(join(b, JOURNAL_SEGMENT_DIR), DIGEST, 1 << 30, 1, 1 << 20, 1 << 16);
+    const path = join(b, JOURNAL_SEGMENT_DIR, segmentFileName(1));
+    const resolved: number[] = [];
+    await thread.append(GROUPS[0]!); // the first write fills the segment's first zeros: the thread's
+    expect(thread.inlineGroups).toBe(0);
+    // The thread then adds a slice (idle); once it has, it waits and the lock is free.
+    for (let i = 0; i < 200 && statSync(path).size < 2 * JOURNAL_PREALLOCATE_SLICE_BYTES; i++) await new Promise((r) => setTimeout(r, 10));
+    await thread.segmentFreeForTest();
+    // All at once: the first goes inline; each later one goes inline too unless the thread holds the lock (the slice
+    // the inline writes ask of it) — then it is queued, and so is every one after it until those are on disk.
+    await Promise.all(GROUPS.slice(1).map((g, i) => thread.append(g).then(() => resolved.push(i + 1))));
+    await thread.close();
+    expect(resolved).toEqual(GROUPS.slice(1).map((_, i) => i + 1));
+    expect(thread.inlineGroups).toBeGreaterThanOrEqual(1);
+    expect(segmentFiles(join(b, JOURNAL_SEGMENT_DIR))).toEqual(segmentFiles(join(a, JOURNAL_SEGMENT_DIR)));
+  });
+
+  it("X4: after the gateway's own writes the thread fills the zeros ahead (asked, not by its own write); a clean close trims where the gateway's last write ended", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "crossbook-jt-"));
+    const segments = join(dir, JOURNAL_SEGMENT_DIR);
+    const path = join(segments, segmentFileName(1));
+    const thread = await JournalThread.openSegments(segments, DIGEST, 1 << 30, 1, 1 << 20, 1 << 16);
+    await thread.append(GROUPS[0]!); // the thread: fills one slice for it, then one more (idle)
+    for (let i = 0; i < 200 && statSync(path).size < 2 * JOURNAL_PREALLOCATE_SLICE_BYTES; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(statSync(path).size).toBe(2 * JOURNAL_PREALLOCATE_SLICE_BYTES);
+    await thread.segmentFreeForTest();
+    await thread.append(GROUPS[1]!); // the gateway: written inline, then the thread is asked for a slice
+    expect(thread.inlineGroups).toBe(1);
+    for (let i = 0; i < 200 && statSync(path).size < 3 * JOURNAL_PREALLOCATE_SLICE_BYTES; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(statSync(path).size).toBe(3 * JOURNAL_PREALLOCATE_SLICE_BYTES);
+    await thread.close();
+    expect(statSync(path).size).toBe(64 + GROUPS[0]!.length + GROUPS[1]!.length);
+    expect(batchNumbers(dir)).toEqual([1, 2, 3]);
+  });
+});
+
 describe("journal: zeros written ahead a slice at a time", () => {
   const SLICE = JOURNAL_PREALLOCATE_SLICE_BYTES;
 

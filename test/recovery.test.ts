@@ -47,11 +47,16 @@ function replayHash(dataDir: string): string {
 }
 
 describe("crash recovery", () => {
-  for (const snapshots of [false, true]) {
+  // The journal written as by default (`hybrid`: the gateway small groups, the journal thread the rest), and by the
+  // journal thread alone (`--journal-write thread`).
+  for (const [snapshots, journalWrite] of [[false, "hybrid"], [true, "hybrid"], [false, "thread"]] as const) {
     // With snapshots on, the server writes one every 1,000 commands (checked each second) while the client sends, so
     // the kill can land during a snapshot write and the restart loads the newest snapshot plus the journal after it.
-    const extra = snapshots ? ["--snapshot-every-commands", "1000"] : ["--snapshot-every-commands", "0", "--snapshot-every-minutes", "0"];
-    it(`X4${snapshots ? "/X7" : ""}: SIGKILL while a client is sending${snapshots ? " (snapshots on)" : ""}: every acknowledged deposit survives, and the live hash equals a single-threaded journal replay`, async () => {
+    const extra = [
+      ...(snapshots ? ["--snapshot-every-commands", "1000"] : ["--snapshot-every-commands", "0", "--snapshot-every-minutes", "0"]),
+      ...(journalWrite === "hybrid" ? [] : ["--journal-write", journalWrite]),
+    ];
+    it(`X4${snapshots ? "/X7" : ""}: SIGKILL while a client is sending${snapshots ? " (snapshots on)" : ""}${journalWrite === "hybrid" ? "" : ` (--journal-write ${journalWrite})`}: every acknowledged deposit survives, and the live hash equals a single-threaded journal replay`, async () => {
       const dataDir = mkdtempSync(join(tmpdir(), "crossbook-recovery-"));
       const first = await startServerProcess(dataDir, extra);
       const url = `ws://127.0.0.1:${first.port}`;

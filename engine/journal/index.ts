@@ -1,6 +1,6 @@
 // Public face of the journal: append-only command log in segments with group commit, its recovery reader, and
 // snapshot files.
-export { JournalWriter, SyncJournalAppender, JOURNAL_PREALLOCATE_BYTES, JOURNAL_PREALLOCATE_SLICE_BYTES } from "./writer.ts";
+export { JournalWriter, SharedSegmentState, SyncJournalAppender, JOURNAL_PREALLOCATE_BYTES, JOURNAL_PREALLOCATE_SLICE_BYTES } from "./writer.ts";
 export {
   BATCH_HEADER_BYTES,
   BatchEncoder,

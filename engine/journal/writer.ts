@@ -148,6 +148,9 @@ export class SyncJournalAppender {
   private allocatedEnd: number;
   private closed = false;
 
+  /** The live segment as another thread's appender leaves it (share / attachedTo), null when this one writes alone. */
+  private shared: SharedSegmentState | null = null;
+
   private constructor(
     private fd: number,
     /** The live segment's path. */
@@ -157,8 +160,67 @@ export class SyncJournalAppender {
     private readonly segmentBytes: number,
     private readonly configDigestHex: string,
     private readonly preallocateBytes: number,
+    /** The live segment's first sequence number (its file name). */
+    private segmentSeq: number,
   ) {
     this.allocatedEnd = position;
+  }
+
+  /**
+   * A second appender on the segments `state` describes — whose owner (openSegments, then share) opened them —
+   * for a thread that writes some groups itself (the gateway's inline writes beside the journal thread). It opens
+   * the live segment at its first attach().
+   */
+  static attachedTo(dir: string, configDigestHex: string, segmentBytes: number, state: SharedSegmentState, preallocateBytes = JOURNAL_PREALLOCATE_BYTES): SyncJournalAppender {
+    const appender = new SyncJournalAppender(-1, "", 0, dir, segmentBytes, configDigestHex, preallocateBytes, 0);
+    appender.shared = state;
+    return appender;
+  }
+
+  /** From now on this appender's live segment is also `state`'s: each operation between attach() and detach(),
+   * under state's lock. Publishes the segment as it stands (the caller holds the lock). */
+  share(state: SharedSegmentState): void {
+    this.shared = state;
+    this.detach();
+  }
+
+  /**
+   * Takes the live segment as the other appender left it (the caller holds the shared lock): its first sequence number
+   * (a segment rolled meanwhile is opened here), the end of its batches and of its zeros.
+   */
+  attach(): void {
+    const state = this.shared;
+    if (state === null) return;
+    if (this.fd < 0 || state.segmentSeq !== this.segmentSeq) {
+      if (this.fd >= 0) closeSync(this.fd);
+      this.fd = -1;
+      this.segmentSeq = state.segmentSeq;
+      this.path = join(this.segmentDir, segmentFileName(this.segmentSeq));
+      this.fd = openSync(this.path, fsConstants.O_RDWR | SYNC_WRITE_FLAG);
+    }
+    this.position = state.position;
+    this.allocatedEnd = state.allocatedEnd;
+  }
+
+  /** Leaves the live segment to the other appender (the caller still holds the shared lock). */
+  detach(): void {
+    const state = this.shared;
+    if (state === null) return;
+    state.segmentSeq = this.segmentSeq;
+    state.position = this.position;
+    state.allocatedEnd = this.allocatedEnd;
+  }
+
+  /** Would `bytes` go into the live segment's zeros: no roll, no fill (between attach and detach)? */
+  fits(bytes: number): boolean {
+    return this.fd >= 0 && this.position < this.segmentBytes && this.position + bytes <= this.allocatedEnd;
+  }
+
+  /** Closes this appender's descriptor only: the segment's owner trims and closes the segment (attachedTo's side). */
+  closeDescriptor(): void {
+    this.closed = true;
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
   }
 
   /**
@@ -185,7 +247,7 @@ export class SyncJournalAppender {
         position = FILE_HEADER_BYTES;
       }
     }
-    return new SyncJournalAppender(fd, path, position, dir, segmentBytes, configDigestHex, preallocateBytes);
+    return new SyncJournalAppender(fd, path, position, dir, segmentBytes, configDigestHex, preallocateBytes, last?.firstSeq ?? nextSeq);
   }
 
   /**
@@ -274,6 +336,7 @@ export class SyncJournalAppender {
     closeSync(this.fd);
     this.fd = next;
     this.path = path;
+    this.segmentSeq = firstSeq;
     this.position = FILE_HEADER_BYTES;
     this.allocatedEnd = FILE_HEADER_BYTES;
   }
@@ -282,6 +345,68 @@ export class SyncJournalAppender {
     this.closed = true;
     this.trim();
     closeSync(this.fd);
+  }
+}
+
+/**
+ * The live segment of two SyncJournalAppenders on two threads (the journal thread's, which opens, rolls, fills ahead,
+ * trims and closes the segments, and the gateway's, which writes small groups itself: gateway/journal-thread.ts): a
+ * lock, and — read and written only by its holder — the segment's first sequence number, the end of its batches and
+ * the end of the zeros written ahead. One holder at a time writes the file, so the groups stay one sequence of
+ * writes, each begun after the one before it returned, as with one appender.
+ */
+export class SharedSegmentState {
+  /** Bytes of a SharedArrayBuffer the state takes (8-byte aligned). */
+  static readonly BYTES = 32;
+  private readonly lockWord: Int32Array;
+  private readonly values: Float64Array;
+
+  constructor(buffer: SharedArrayBuffer, byteOffset = 0) {
+    this.lockWord = new Int32Array(buffer, byteOffset, 2);
+    this.values = new Float64Array(buffer, byteOffset + 8, 3);
+  }
+
+  /** Takes the lock if free (never waits: the gateway thread then leaves the group to the journal thread). */
+  tryLock(): boolean {
+    return Atomics.compareExchange(this.lockWord, 0, 0, 1) === 0;
+  }
+
+  /** Takes the lock, waiting while the other holds it (the journal thread: the gateway holds it for one write). */
+  lock(): void {
+    while (Atomics.compareExchange(this.lockWord, 0, 0, 1) !== 0) Atomics.wait(this.lockWord, 0, 1, 5);
+  }
+
+  unlock(): void {
+    Atomics.store(this.lockWord, 0, 0);
+    Atomics.notify(this.lockWord, 0);
+  }
+
+  isLocked(): boolean {
+    return Atomics.load(this.lockWord, 0) !== 0;
+  }
+
+  get segmentSeq(): number {
+    return this.values[0]!;
+  }
+
+  set segmentSeq(seq: number) {
+    this.values[0] = seq;
+  }
+
+  get position(): number {
+    return this.values[1]!;
+  }
+
+  set position(bytes: number) {
+    this.values[1] = bytes;
+  }
+
+  get allocatedEnd(): number {
+    return this.values[2]!;
+  }
+
+  set allocatedEnd(bytes: number) {
+    this.values[2] = bytes;
   }
 }
 
