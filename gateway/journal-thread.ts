@@ -10,6 +10,13 @@
 // and goes on to the groups queued meanwhile. The gateway learns of it
 // through Atomics.waitAsync (a futex wake-up of its event loop, no thread-pool job) or, sooner, from `poll()`.
 //
+// Hybrid (`--journal-write hybrid`, the default; issue 15, sixteenth round): a group of at most
+// JOURNAL_INLINE_GROUP_BYTES_MAX that finds no group queued here is written by the gateway itself, at once, with its own
+// SyncJournalAppender on the same live segment (as journal-inline.ts does: no wake-up of this thread, none back). The
+// two appenders share the segment through SharedSegmentState (a lock; the segment's first sequence number, the end of
+// its batches and of its zeros): one writes at a time, from where the other left off. Only this thread rolls
+// segments, fills zeros ahead (the gateway asks it to after its own writes: TOP_UP) and trims them at the close.
+//
 // Durability is exactly JournalWriter's: groups are written in order by one thread, one write after the other, so a
 // crash can only tear the last write (a prefix of its groups, possibly of a batch: recovery cuts that tail); a group's
 // append resolves only once its bytes — and every earlier group's — are on disk, and the sequencer hands nothing to
@@ -397,8 +404,8 @@ export function runJournalThread(data: JournalThreadData, ready: () => void): vo
         const slot = (g % SLOTS) * SLOT_WORDS;
         frames.push(ring.subarray(slots[slot]!, slots[slot]! + slots[slot + 1]!));
       }
-      // The gateway writes only while this thread holds no group, but it may still be in its write when this one is
-      // queued: the lock orders them, and attach() takes up the segment where the gateway left it.
+      // The gateway writes a group itself only while none is queued here, so it is not writing now (the lock keeps its
+      // writes from a fill ahead of this thread's, topUpShared); attach() takes up the segment where its last write left it.
       segment.lock();
       let startMs: number;
       let endMs: number;
