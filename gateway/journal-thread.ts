@@ -378,6 +378,7 @@ export function runJournalThread(data: JournalThreadData, ready: () => void): vo
   segment.unlock();
   ready();
   const frames: Uint8Array[] = [];
+  const stamps = new Float64Array(2);
   let written = 0;
   try {
     for (;;) {
@@ -404,24 +405,11 @@ export function runJournalThread(data: JournalThreadData, ready: () => void): vo
         const slot = (g % SLOTS) * SLOT_WORDS;
         frames.push(ring.subarray(slots[slot]!, slots[slot]! + slots[slot + 1]!));
       }
-      // The gateway writes a group itself only while none is queued here, so it is not writing now (the lock keeps its
-      // writes from a fill ahead of this thread's, topUpShared); attach() takes up the segment where its last write left it.
-      segment.lock();
-      let startMs: number;
-      let endMs: number;
-      try {
-        appender.attach();
-        startMs = performance.now() + clockOffsetMs;
-        appender.appendGroups(frames);
-        endMs = performance.now() + clockOffsetMs;
-        appender.detach();
-      } finally {
-        segment.unlock();
-      }
+      writeShared(segment, appender, frames, clockOffsetMs, stamps);
       // Stamped before DURABLE is published (the gateway reads a group's stamps once it sees it durable).
       for (let g = written; g < submitted; g++) {
-        times[(g % SLOTS) * TIME_WORDS] = startMs;
-        times[(g % SLOTS) * TIME_WORDS + 1] = endMs;
+        times[(g % SLOTS) * TIME_WORDS] = stamps[0]!;
+        times[(g % SLOTS) * TIME_WORDS + 1] = stamps[1]!;
       }
       written = submitted;
       Atomics.store(control, DURABLE, written);
@@ -434,14 +422,36 @@ export function runJournalThread(data: JournalThreadData, ready: () => void): vo
     Atomics.notify(control, DURABLE);
     throw e;
   } finally {
-    // Trimmed where the last write ended, whichever thread made it.
-    segment.lock();
-    try {
-      appender.attach();
-      appender.close();
-    } finally {
-      segment.unlock();
-    }
+    closeShared(segment, appender);
+  }
+}
+
+/**
+ * The queued groups' writev under the segment's lock; its start and return (the gateway's clock) into `stamps`. The
+ * gateway writes a group itself only while none is queued here, so it is not writing now (the lock keeps its writes
+ * from this thread's fills ahead, topUpShared); attach() takes up the segment where its last write left it.
+ */
+function writeShared(segment: SharedSegmentState, appender: SyncJournalAppender, frames: readonly Uint8Array[], clockOffsetMs: number, stamps: Float64Array): void {
+  segment.lock();
+  try {
+    appender.attach();
+    stamps[0] = performance.now() + clockOffsetMs;
+    appender.appendGroups(frames);
+    stamps[1] = performance.now() + clockOffsetMs;
+    appender.detach();
+  } finally {
+    segment.unlock();
+  }
+}
+
+/** The segment closed, its zeros trimmed where the last write ended, whichever thread made it. */
+function closeShared(segment: SharedSegmentState, appender: SyncJournalAppender): void {
+  segment.lock();
+  try {
+    appender.attach();
+    appender.close();
+  } finally {
+    segment.unlock();
   }
 }
 
