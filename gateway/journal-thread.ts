@@ -124,6 +124,8 @@ export class JournalThread {
   private inlineOff = false;
   /** Groups written on the calling thread so far (`hybrid`); the rest went to the thread. */
   inlineGroups = 0;
+  /** The one group of an inline write (reused: no array per write). */
+  private readonly one: Uint8Array[] = [];
   private readonly onDurable = (): void => {
     this.waiting = false;
     this.poll();
@@ -231,7 +233,8 @@ export class JournalThread {
       appender.attach();
       if (!appender.fits(frames.length)) return null;
       this.lastWriteStartMs = performance.now();
-      appender.appendGroups([frames]);
+      this.one[0] = frames;
+      appender.appendGroups(this.one);
       this.lastWriteEndMs = performance.now();
       appender.detach();
       this.inlineGroups++;
