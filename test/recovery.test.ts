@@ -4,11 +4,11 @@
 // Also: SIGTERM drains, flushes and exits 0.
 import { spawnSync, type ChildProcess } from "node:child_process";
 import type { KeyObject } from "node:crypto";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { listSegments, listSnapshots, segmentBatches, SNAPSHOT_DIR } from "../engine/journal/index.ts";
+import { JOURNAL_SEGMENT_DIR, listSegments, listSnapshots, segmentBatches, SNAPSHOT_DIR } from "../engine/journal/index.ts";
 import { CommandKind } from "../engine/model/index.ts";
 import { operatorKeyPath, readPrivateKeyFile } from "../gateway/auth/keys.ts";
 import { CrossbookClient, type CloseInfo } from "../gateway/client/ws-client.ts";
@@ -47,16 +47,18 @@ function replayHash(dataDir: string): string {
 }
 
 describe("crash recovery", () => {
-  // The journal written as by default (`hybrid`: the gateway small groups, the journal thread the rest), and by the
-  // journal thread alone (`--journal-write thread`).
-  for (const [snapshots, journalWrite] of [[false, "hybrid"], [true, "hybrid"], [false, "thread"]] as const) {
+  // The journal written as by default (`hybrid`: the gateway small groups, the journal thread the rest), by the
+  // journal thread alone (`--journal-write thread`), and by default into 1 MiB segments: the kill comes once the
+  // journal has rolled, so the gateway's writes and the thread's rolls interleave before it.
+  for (const [snapshots, journalWrite, segmentMb] of [[false, "hybrid", 0], [true, "hybrid", 0], [false, "thread", 0], [false, "hybrid", 1]] as const) {
     // With snapshots on, the server writes one every 1,000 commands (checked each second) while the client sends, so
     // the kill can land during a snapshot write and the restart loads the newest snapshot plus the journal after it.
     const extra = [
       ...(snapshots ? ["--snapshot-every-commands", "1000"] : ["--snapshot-every-commands", "0", "--snapshot-every-minutes", "0"]),
       ...(journalWrite === "hybrid" ? [] : ["--journal-write", journalWrite]),
+      ...(segmentMb === 0 ? [] : ["--journal-segment-mb", String(segmentMb)]),
     ];
-    it(`X4${snapshots ? "/X7" : ""}: SIGKILL while a client is sending${snapshots ? " (snapshots on)" : ""}${journalWrite === "hybrid" ? "" : ` (--journal-write ${journalWrite})`}: every acknowledged deposit survives, and the live hash equals a single-threaded journal replay`, async () => {
+    it(`X4${snapshots ? "/X7" : ""}: SIGKILL while a client is sending${snapshots ? " (snapshots on)" : ""}${journalWrite === "hybrid" ? "" : ` (--journal-write ${journalWrite})`}${segmentMb === 0 ? "" : ` (${segmentMb} MiB segments, killed after a roll)`}: every acknowledged deposit survives, and the live hash equals a single-threaded journal replay`, async () => {
       const dataDir = mkdtempSync(join(tmpdir(), "crossbook-recovery-"));
       const first = await startServerProcess(dataDir, extra);
       const url = `ws://127.0.0.1:${first.port}`;
@@ -91,6 +93,7 @@ describe("crash recovery", () => {
       while (acked.size < 2000) await new Promise((r) => setTimeout(r, 5));
       // With snapshots on, kill only once one is on disk (the schedule is checked once a second).
       while (snapshots && listSnapshots(join(dataDir, SNAPSHOT_DIR)).length === 0) await new Promise((r) => setTimeout(r, 5));
+      while (segmentMb > 0 && readdirSync(join(dataDir, JOURNAL_SEGMENT_DIR)).length < 2) await new Promise((r) => setTimeout(r, 5));
       first.child.kill("SIGKILL");
       killed = true;
       await exitOf(first.child);
