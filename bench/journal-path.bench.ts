@@ -5,27 +5,29 @@
 // zero-filled segment, groups queued while a write runs) and, alternating in the same run, through JournalWriter (a
 // libuv thread-pool write per group, one group at a time: the server's path before) and InlineJournal (the same
 // blocking O_DSYNC writev on the sequencer's own thread at the end of its turn: `--journal-write inline`, no thread
-// wake-up around the write). Same disk, same process: the ratios are the journal path's change, whatever the
-// machine's load; the absolute figures move with the disk.
+// wake-up around the write), and the server's default since 12-07, the journal thread with the sequencer's thread
+// writing a group of at most JOURNAL_INLINE_GROUP_BYTES_MAX itself when the thread is idle (`--journal-write hybrid`:
+// journal.path.hybrid.*). Same disk, same process: the ratios are the journal path's change, whatever the machine's
+// load; the absolute figures move with the disk.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as hdr from "hdr-histogram-js";
 import { JournalWriter, JOURNAL_SEGMENT_BYTES_DEFAULT, JOURNAL_SEGMENT_DIR } from "../engine/journal/index.ts";
 import { InlineJournal } from "../gateway/journal-inline.ts";
-import { JournalThread } from "../gateway/journal-thread.ts";
+import { JOURNAL_INLINE_GROUP_BYTES_MAX, JOURNAL_RING_BYTES, JournalThread } from "../gateway/journal-thread.ts";
 import { CommandKind, CommandRecord } from "../engine/model/index.ts";
 import { COMMAND_RECORD_BYTES, commandSeqAt, type RecordViews, type ThreadedPipeline } from "../engine/pipeline/index.ts";
 import { Sequencer, type GroupJournal } from "../gateway/sequencer.ts";
 import type { BenchDef, BenchResult } from "./harness.ts";
 
 const PHASE_SECONDS = 2;
-/** Alternating rounds per rate: thread, pool, inline, thread, pool, inline, … */
+/** Alternating rounds per rate: thread, pool, inline, hybrid, thread, pool, inline, hybrid, … */
 const ROUNDS = 3;
 const DIGEST = "ab".repeat(32);
 
-type JournalKind = "thread" | "pool" | "inline";
-const KINDS: readonly JournalKind[] = ["thread", "pool", "inline"];
+type JournalKind = "thread" | "pool" | "inline" | "hybrid";
+const KINDS: readonly JournalKind[] = ["thread", "pool", "inline", "hybrid"];
 
 interface PathRun {
   readonly p50Us: number;
@@ -40,8 +42,8 @@ async function runPath(kind: JournalKind, rate: number): Promise<PathRun> {
   const dir = mkdtempSync(join(tmpdir(), "crossbook-jpath-"));
   const segments = join(dir, JOURNAL_SEGMENT_DIR);
   const journal: GroupJournal & { close(): Promise<void> } =
-    kind === "thread"
-      ? await JournalThread.openSegments(segments, DIGEST, JOURNAL_SEGMENT_BYTES_DEFAULT, 1)
+    kind === "thread" || kind === "hybrid"
+      ? await JournalThread.openSegments(segments, DIGEST, JOURNAL_SEGMENT_BYTES_DEFAULT, 1, JOURNAL_RING_BYTES, kind === "hybrid" ? JOURNAL_INLINE_GROUP_BYTES_MAX : 0)
       : kind === "inline"
         ? InlineJournal.openSegments(segments, DIGEST, JOURNAL_SEGMENT_BYTES_DEFAULT, 1)
         : await JournalWriter.openSegments(segments, DIGEST, JOURNAL_SEGMENT_BYTES_DEFAULT, 1);
@@ -109,7 +111,7 @@ async function runPath(kind: JournalKind, rate: number): Promise<PathRun> {
 
 const results = new Map<string, Promise<Map<JournalKind, PathRun[]>>>();
 
-/** The three journals at `rate`, alternating, ROUNDS each (the first id of a rate runs them; the others read them). */
+/** The four journals at `rate`, alternating, ROUNDS each (the first id of a rate runs them; the others read them). */
 function alternated(rate: number): Promise<Map<JournalKind, PathRun[]>> {
   const key = String(rate);
   let p = results.get(key);
@@ -132,6 +134,7 @@ const DESCRIBED: Record<JournalKind, string> = {
   thread: "journal thread",
   pool: "JournalWriter (thread pool, one write at a time)",
   inline: "InlineJournal (the write on the sequencer's thread)",
+  hybrid: "hybrid (the sequencer's thread a small group while the journal thread is idle; the server's default)",
 };
 
 function def(kind: JournalKind, rate: number): BenchDef {
