@@ -170,7 +170,7 @@ async function serveLocked(opts: ServerOptions, uWS: UwsModule, releaseLock: () 
   const journalDir = join(opts.dataDir, JOURNAL_SEGMENT_DIR);
   const recovered = await recoverFromDisk(core, opts, journalDir);
   await goLive(core, opts, journalDir, recovered);
-  core.log(`crossbook listening on ws://${opts.host}:${port.port} (journal ${journalDir}, ${core.config.markets.length} markets)`);
+  core.log(`crossbook listening on ws://${opts.host}:${port.port} (journal ${journalDir}, ${opts.journalWrite ?? "hybrid"} writes, ${core.config.markets.length} markets)`);
   const stop = stopOnce(core, uWS, port.socket, () => closeAllSockets(sockets), releaseLock);
   core.fatal = () => {
     void stop().finally(() => process.exit(70));

@@ -40,6 +40,7 @@ afterEach(async () => {
 async function start(dataDir: string, journalWrite: "thread" | "inline" | "hybrid"): Promise<Started> {
   let journal: JournalThread | InlineJournal | null = null;
   let pipeline: ThreadedPipeline | null = null;
+  const lines: string[] = [];
   const server = await startServer({
     config,
     host: "127.0.0.1",
@@ -47,7 +48,7 @@ async function start(dataDir: string, journalWrite: "thread" | "inline" | "hybri
     dataDir,
     tickIntervalMs: 0,
     snapshots: { everyCommands: 0, everyMs: 0, keep: 2 },
-    log: () => {},
+    log: (line) => lines.push(line),
     journalWrite,
     onJournalOpen: (j, p) => {
       journal = j;
@@ -55,6 +56,8 @@ async function start(dataDir: string, journalWrite: "thread" | "inline" | "hybri
     },
   });
   servers.push(server);
+  // The start-up line names the writer (an operator reading the log knows which one runs).
+  expect(lines.find((l) => l.startsWith("crossbook listening on"))).toContain(`, ${journalWrite} writes, `);
   return { server, journal: journal!, pipeline: pipeline!, url: `ws://127.0.0.1:${server.port}` };
 }
 
