@@ -6,7 +6,8 @@
 // hashes every event record but the Position events (whose count P1 position reports changed), and it prints its
 // final state hash: equal digests mean the change gave byte-identical events otherwise (timings are then the hash's).
 // The Position events are hashed apart ("positions" digest): equal means the P1 reports are byte-identical too.
-//   node --import tsx bench/perp-cpu-compare.ts [--base DIR] [--perp-only] [--events]
+//   node --import tsx bench/perp-cpu-compare.ts [--base DIR] [--perp-only | --modes perp,margin,spot] [--events]
+// (`--modes` picks the pair streams: pipeline.margin-order's is "margin".)
 // Prints, per build and mode, the CPU per command (mean over the measured batches) and the digests.
 import { createHash } from "node:crypto";
 import { pathToFileURL } from "node:url";
@@ -15,7 +16,8 @@ import { PAIR_WARMUP, pairStream } from "./pair-stream.ts";
 
 const BATCH = 1024;
 
-type Mode = "spot" | "perp";
+type Mode = "spot" | "perp" | "margin";
+const MODES: readonly Mode[] = ["spot", "perp", "margin"];
 
 /** pair-stream.ts's commands (the pipeline bench's), each its own record. */
 function pairCommands(mode: Mode): { setup: CommandRecord[]; commands: CommandRecord[] } {
@@ -80,7 +82,9 @@ async function main(): Promise<void> {
   const hashEvents = args.includes("--events");
   const here = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
   const runs: Run[] = [];
-  const modes: Mode[] = args.includes("--perp-only") ? ["perp"] : ["perp", "spot"];
+  const listed = args.includes("--modes") ? args[args.indexOf("--modes") + 1]!.split(",") : null;
+  if (listed !== null && !listed.every((m) => (MODES as readonly string[]).includes(m))) throw new Error(`--modes: each of ${MODES.join(", ")}`);
+  const modes: Mode[] = listed !== null ? (listed as Mode[]) : args.includes("--perp-only") ? ["perp"] : ["perp", "spot"];
   for (const mode of modes) {
     runs.push(await makeRun(here, "new", mode, hashEvents));
     if (base !== null) runs.push(await makeRun(base, "base", mode, hashEvents));

@@ -7,8 +7,12 @@
 //       confirmed exactly) = the search.
 //   Q1: LiquidationBook.setBands reuses an account's band record in place after a flush = a fresh record each time;
 //       an unchanged band leaves the lists as they are (same property).
-//   Q1: safeBand's closed form for a stable (identity-haircut) holding = the two bisections (safeBand with closedForm false),
+//   Q1: safeBand's closed form for a stable (identity-haircut) holding = the two bisections (safeBand with shortcuts false),
 //       also with its grid indices kept for the last mark and grid (holders derived in runs).
+//   Q1: safeBand's edges by false position = the bisections' for any slot (a haircut holding, a borrow, a position),
+//       with a few bound evaluations instead of log2(range / tick); the band formulas the risk stage passes in
+//       (BAND_FORMULAS: roots by sqrtNotionalUpNear) = haircutWeight / positionMmf (pipeline.margin-order: a
+//       margin taker's bands are derived at every batch end).
 //   C4/P1: Account.perpChanged is applied lazily (syncedMargin values each flagged market once): the margin state
 //       equals one given every change at once, whatever the interleaving of changes and reads.
 //   C8: a perpetual order's check with its market's change still pending (AccountMargin.passesPerpFillFromInputs) =
@@ -29,7 +33,8 @@ import {
 import { Account, AccountPerps } from "../engine/risk/accounts.ts";
 import { BoundInput, BoundInputs } from "../engine/risk/margin/fill-bound.ts";
 import { LiquidationBook } from "../engine/risk/liquidation-book.ts";
-import { PriceSlot, SafeBand, safeBand, slotSurplusUsd, splitSurplusBudget, stableHoldingSafeBand, type BandFormulas } from "../engine/liquidation/index.ts";
+import { bandSearchEvaluations, PriceSlot, SafeBand, safeBand, slotSurplusUsd, splitSurplusBudget, stableHoldingSafeBand, type BandFormulas } from "../engine/liquidation/index.ts";
+import { BAND_FORMULAS } from "../engine/risk/liquidation-trigger.ts";
 import {
   AccountMargin,
   feeAmount,
@@ -803,6 +808,85 @@ describe("Q1 shortcut: a stable holding band's grid indices kept for the last ma
       { numRuns: 1000 },
     );
     expect(interior).toBeGreaterThan(1000);
+  });
+});
+
+describe("Q1 shortcut: a band's edges by false position, the band formulas' roots (issue 5, pipeline.margin-order)", () => {
+  const formulas: BandFormulas = { haircutWeight, positionMmf };
+  const HAIRCUT = { kind: "inverseSqrt" as const, base: 950_000_000_000_000_000n, penalty: 160_000_000_000_000n };
+  const BORROW_MMF = { base: 50_000_000_000_000_000n, factor: 216_000_000_000_000n };
+  const PERP_MMF = PERP_MARKETS[0]!.mmf!;
+
+  it("Q1: property — safeBand's edges by false position equal the bisections' for any slot (a haircut holding or a borrow, with or without a perpetual position; random sizes, marks, budgets and grids)", () => {
+    const slot = new PriceSlot();
+    const fast = new SafeBand();
+    const full = new SafeBand();
+    let interior = 0;
+    const input = fc.record({
+      net: fc.oneof(fc.bigInt({ min: -(10n ** 12n), max: 10n ** 12n }), fc.bigInt({ min: -(10n ** 20n), max: 10n ** 20n })),
+      decimals: fc.constantFrom(6, 8, 9, 18),
+      quantity: fc.oneof(fc.constant(0n), fc.bigInt({ min: -(10n ** 10n), max: 10n ** 10n })),
+      entryPermille: fc.bigInt({ min: 500n, max: 1_500n }),
+      openOrders: fc.bigInt({ min: 0n, max: 10n ** 9n }),
+      p0: fc.oneof(fc.bigInt({ min: 990_000_000n, max: 1_010_000_000n }), fc.bigInt({ min: USD, max: 100_000n * USD })),
+      ticks: fc.constantFrom(256n, 65_536n),
+      budgetPermille: fc.bigInt({ min: -2n, max: 2_000n }),
+    });
+    fc.assert(
+      fc.property(input, ({ net, decimals, quantity, entryPermille, openOrders, p0, ticks, budgetPermille }) => {
+        Object.assign(slot, { assetNet: net, assetDecimals: decimals, haircut: HAIRCUT, borrowMmf: BORROW_MMF });
+        slot.positionQuantity = quantity;
+        slot.positionCostBasis = (quantity * p0 * entryPermille) / 1_000n;
+        slot.exposureQuantity = quantity === 0n ? 0n : (quantity < 0n ? -quantity : quantity) + openOrders;
+        slot.baseDecimals = 8;
+        slot.positionMmf = PERP_MMF;
+        const tick = p0 / ticks;
+        const grid = { tick, minPrice: tick, maxPrice: p0 * 16n };
+        const size = ((net < 0n ? -net : net) * p0) / pow10(decimals) + ((quantity < 0n ? -quantity : quantity) * p0) / pow10(8);
+        const budget = budgetPermille < 0n ? budgetPermille : (size * budgetPermille) / 1_000n;
+        safeBand(slot, p0, budget, grid, formulas, fast);
+        safeBand(slot, p0, budget, grid, formulas, full, false);
+        expect([fast.low, fast.high]).toEqual([full.low, full.high]);
+        if ((full.low > grid.minPrice && full.low < p0) || (full.high > p0 && full.high < grid.maxPrice)) interior++;
+      }),
+      { numRuns: 3000 },
+    );
+    expect(interior).toBeGreaterThan(1000);
+  });
+
+  it("Q1: a spot-margin taker's bands (10 BTC held, 90,000 USDC owed): the same edges, the searches probing 7 times by false position against 28 by bisection", () => {
+    const btc = Object.assign(new PriceSlot(), { assetNet: 10n * 10n ** 8n, assetDecimals: 8, haircut: HAIRCUT, borrowMmf: BORROW_MMF });
+    const usdc = Object.assign(new PriceSlot(), { assetNet: -90_000n * 10n ** 6n, assetDecimals: 6, haircut: { kind: "identity" as const }, borrowMmf: BORROW_MMF });
+    const btcMark = 60_000n * USD;
+    const btcGrid = { tick: btcMark / 256n, minPrice: btcMark / 256n, maxPrice: btcMark * 16n };
+    const usdcGrid = { tick: USD / 65_536n, minPrice: USD / 65_536n, maxPrice: USD * 16n };
+    const surplus = slotSurplusUsd(btc, btcMark, formulas) + slotSurplusUsd(usdc, USD, formulas);
+    const budgets = splitSurplusBudget(surplus, [1n, 1n], 2, [0n, 0n]);
+    const evaluations = (shortcuts: boolean): { bands: bigint[]; count: number } => {
+      const before = bandSearchEvaluations();
+      const b = safeBand(btc, btcMark, budgets[0]!, btcGrid, formulas, new SafeBand(), shortcuts);
+      const u = safeBand(usdc, USD, budgets[1]!, usdcGrid, formulas, new SafeBand(), shortcuts);
+      return { bands: [b.low, b.high, u.low, u.high], count: bandSearchEvaluations() - before };
+    };
+    const bisected = evaluations(false);
+    const interpolated = evaluations(true);
+    expect(interpolated.bands).toEqual(bisected.bands);
+    expect(bisected.bands).toEqual([35_156_250_000_000n, btcGrid.maxPrice, usdcGrid.minPrice, 3_309_002_460n]);
+    expect([interpolated.count, bisected.count]).toEqual([7, 28]);
+  });
+
+  it("C1: C5: property — the band formulas the risk stage passes in (roots by sqrtNotionalUpNear) equal haircutWeight and positionMmf", () => {
+    const haircuts = config.assets.map((a) => a.haircut);
+    const mmfs = [...config.assets.map((a) => a.borrow.mmf), ...PERP_MARKETS.map((m) => m.mmf!), { base: 0n, factor: 0n }, { base: 0n, factor: R / 1000n }];
+    fc.assert(
+      fc.property(notional, fc.nat(), (n, k) => {
+        const haircut = haircuts[k % haircuts.length]!;
+        const mmf = mmfs[k % mmfs.length]!;
+        expect(BAND_FORMULAS.haircutWeight(haircut, n)).toBe(haircutWeight(haircut, n));
+        expect(BAND_FORMULAS.positionMmf(n, mmf)).toBe(positionMmf(n, mmf));
+      }),
+      { numRuns: 20_000 },
+    );
   });
 });
 

@@ -37,6 +37,7 @@ export {
 } from "./params.ts";
 export { canExitLiquidation, isLiquidatable, LiquidationStatus, nextLiquidationStatus } from "./trigger.ts";
 export {
+  bandSearchEvaluations,
   firstIndexAbove,
   firstIndexAtOrAbove,
   mayBecomeLiquidatable,

@@ -9,14 +9,31 @@
 
 import { nextLiquidationStatus, LiquidationStatus, PriceSlot, SafeBand, safeBand, stableHoldingSafeBand, slotSurplusUsd, splitSurplusBudget, type BandFormulas, type BandGrid } from "../liquidation/index.ts";
 import { EventKind, type EventSink } from "../model/index.ts";
+import { RATIO_SCALE } from "../fixed/index.ts";
 import type { Account } from "./accounts.ts";
-import { haircutWeight, positionMmf, type AccountMargin } from "./margin/index.ts";
+import { haircutWeightFromRoot, sqrtMarginTermFromRoot, sqrtNotionalUpNear, type AccountMargin } from "./margin/index.ts";
 import { publishLiquidationStatus } from "./replies.ts";
 import { MARK_MOVED_INDEX, MARK_MOVED_PRICE } from "./liquidation-book.ts";
 import { INDEX_MOVED_BORROW, INDEX_MOVED_LEND } from "./pools.ts";
 import type { RiskState } from "./state.ts";
 
-const FORMULAS: BandFormulas = { haircutWeight, positionMmf };
+/**
+ * risk/margin's haircutWeight (C1) and positionMmf (C5) for the band searches, with each root taken by
+ * sqrtNotionalUpNear (a double's root, then exact tests) instead of sqrtFixed's integer Newton iteration from scratch:
+ * the same values (test/liquidation-trigger.test.ts compares them on random notionals), and each of a derivation's
+ * ~45 bound evaluations cheaper (a spot-margin taker's bands at every batch end, pipeline.margin-order).
+ */
+export const BAND_FORMULAS: BandFormulas = {
+  haircutWeight(haircut, notionalUsd) {
+    if (haircut.kind === "identity") return RATIO_SCALE;
+    return haircutWeightFromRoot(haircut, notionalUsd > 0n ? sqrtNotionalUpNear(notionalUsd, 0n) : 0n);
+  },
+  positionMmf(notionalUsd, mmf) {
+    const term = mmf.factor === 0n || notionalUsd <= 0n ? 0n : sqrtMarginTermFromRoot(mmf.factor, sqrtNotionalUpNear(notionalUsd, 0n));
+    return term > mmf.base ? term : mmf.base;
+  },
+};
+const FORMULAS = BAND_FORMULAS;
 /** Band grid around a mark p0: ticks of p0 / 256 (≥ 1, edges within 0.4% of the exact ones) from one tick up to
  * 16 × p0 (about 12 bisection steps per edge); a mark outside it is simply outside the band (re-evaluated). */
 const GRID_TICKS_PER_MARK = 256n;
