@@ -33,7 +33,7 @@ import {
 import { Account, AccountPerps } from "../engine/risk/accounts.ts";
 import { BoundInput, BoundInputs } from "../engine/risk/margin/fill-bound.ts";
 import { LiquidationBook } from "../engine/risk/liquidation-book.ts";
-import { bandSearchEvaluations, PriceSlot, SafeBand, safeBand, slotSurplusUsd, splitSurplusBudget, stableHoldingSafeBand, type BandFormulas } from "../engine/liquidation/index.ts";
+import { bandSearchEvaluations, PriceSlot, SafeBand, safeBand, slotSurplusUsd, safeBandFrom, splitSurplusBudget, type BandFormulas } from "../engine/liquidation/index.ts";
 import { BAND_FORMULAS } from "../engine/risk/liquidation-trigger.ts";
 import {
   AccountMargin,
@@ -710,7 +710,7 @@ describe("Q1 shortcut: a stable holding's safe band in closed form", () => {
 });
 
 describe("Q1 shortcut: a stable holding's band from the margin state's collateral value (issue 12, pipeline.perp-order)", () => {
-  it("Q1: property — stableHoldingSafeBand with c0 = floor(net × p0 / unit) (the margin state's collateral of an identity-haircut asset) equals the bisections' band", () => {
+  it("Q1: property — safeBandFrom with c0 = floor(net × p0 / unit) (the margin state's collateral of an identity-haircut asset) equals the bisections' band", () => {
     const formulas: BandFormulas = { haircutWeight, positionMmf };
     const slot = new PriceSlot();
     const fast = new SafeBand();
@@ -734,7 +734,7 @@ describe("Q1 shortcut: a stable holding's band from the margin state's collatera
         const c0 = (net * p0) / pow10(decimals); // computeAsset's collateral at weight 1: floor(held × mark / unit)
         expect(c0).toBe(slotSurplusUsd(slot, p0, formulas));
         const budget = budgetPart < 0n ? budgetPart : (c0 * budgetPart) / 1_000n;
-        stableHoldingSafeBand(slot, p0, c0, budget, grid, formulas, fast);
+        safeBandFrom(slot, p0, c0, budget, grid, formulas, fast);
         safeBand(slot, p0, budget, grid, formulas, full, false);
         expect([fast.low, fast.high]).toEqual([full.low, full.high]);
         if (full.low > grid.minPrice && full.low < p0) interior++;
@@ -744,7 +744,7 @@ describe("Q1 shortcut: a stable holding's band from the margin state's collatera
     expect(interior).toBeGreaterThan(500);
   });
 
-  it("Q1: a slot that is not a stable holding alone goes to safeBand (its c0 argument unused)", () => {
+  it("Q1: safeBandFrom of a slot that is not a stable holding alone (5 BTC held) with c0 = its slotSurplusUsd gives safeBand's band", () => {
     const formulas: BandFormulas = { haircutWeight, positionMmf };
     const slot = new PriceSlot();
     slot.assetNet = 5n * 10n ** 8n;
@@ -753,11 +753,36 @@ describe("Q1 shortcut: a stable holding's band from the margin state's collatera
     const p0 = 60_000_000_000_000n;
     const grid = { tick: p0 / 256n, minPrice: p0 / 256n, maxPrice: p0 * 16n };
     const budget = 20_000_000_000_000n;
-    const viaStable = stableHoldingSafeBand(slot, p0, 0n, budget, grid, formulas, new SafeBand());
+    const from = safeBandFrom(slot, p0, slotSurplusUsd(slot, p0, formulas), budget, grid, formulas, new SafeBand());
     const plain = safeBand(slot, p0, budget, grid, formulas, new SafeBand(), false);
-    expect([viaStable.low, viaStable.high]).toEqual([plain.low, plain.high]);
-    expect(viaStable.low).toBeLessThan(p0);
-    expect(viaStable.low).toBeGreaterThan(grid.minPrice);
+    expect([from.low, from.high]).toEqual([plain.low, plain.high]);
+    expect(from.low).toBe(56_015_625_000_000n);
+    expect(from.low).toBeGreaterThan(grid.minPrice);
+  });
+
+  it("Q1: property — the margin state's values of a holding (collateral) and of a borrow (−(liability + maintenance margin)) are the band slots' contributions at the mark (subBand's c0), for every asset", () => {
+    const ctx = new MarginContext(config);
+    const margin = new AccountMargin(ctx, 10n * R);
+    const slot = new PriceSlot();
+    const input = fc.record({
+      asset: fc.integer({ min: 0, max: config.assets.length - 1 }),
+      held: fc.oneof(fc.constant(0n), fc.bigInt({ min: 1n, max: 10n ** 9n }), fc.bigInt({ min: 1n, max: 10n ** 20n })),
+      owed: fc.oneof(fc.constant(0n), fc.bigInt({ min: 1n, max: 10n ** 9n }), fc.bigInt({ min: 1n, max: 10n ** 20n })),
+      mark: fc.oneof(fc.bigInt({ min: 990_000_000n, max: 1_010_000_000n }), fc.bigInt({ min: 1n, max: 10n ** 15n })),
+    });
+    fc.assert(
+      fc.property(input, ({ asset, held, owed, mark }) => {
+        ctx.setAssetMark(asset, mark);
+        margin.setAssetHoldings(asset, held, 0n, owed, 0n, 0n, 0n);
+        Object.assign(slot, { assetDecimals: config.assets[asset]!.decimals, haircut: config.assets[asset]!.haircut, borrowMmf: config.assets[asset]!.borrow.mmf });
+        slot.assetNet = margin.heldAfterOrders(asset);
+        expect(margin.assetCollateralValueUsd(asset)).toBe(slot.assetNet === 0n ? 0n : slotSurplusUsd(slot, mark, formulasOf()));
+        slot.assetNet = -margin.borrowedAfterOrders(asset);
+        expect(-(margin.assetLiabilityUsd(asset) + margin.assetMaintenanceMarginUsd(asset))).toBe(slotSurplusUsd(slot, mark, formulasOf()));
+        margin.setAssetHoldings(asset, 0n, 0n, 0n, 0n, 0n, 0n);
+      }),
+      { numRuns: 5000 },
+    );
   });
 
   it("Q1: splitSurplusBudget of one price gives it S0 − 1 whatever its weight (−1 when S0 ≤ 0), as the proportional split does", () => {
@@ -810,6 +835,10 @@ describe("Q1 shortcut: a stable holding band's grid indices kept for the last ma
     expect(interior).toBeGreaterThan(1000);
   });
 });
+
+function formulasOf(): BandFormulas {
+  return { haircutWeight, positionMmf };
+}
 
 describe("Q1 shortcut: a band's edges by false position, the band formulas' roots (issue 5, pipeline.margin-order)", () => {
   const formulas: BandFormulas = { haircutWeight, positionMmf };

@@ -44,7 +44,7 @@ export {
   PriceSlot,
   SafeBand,
   safeBand,
-  stableHoldingSafeBand,
+  safeBandFrom,
   slotSurplusLowerBoundUsd,
   slotSurplusUsd,
   splitSurplusBudget,

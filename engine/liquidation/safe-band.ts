@@ -170,7 +170,7 @@ function lowEdge(slot: PriceSlot, p0: Price, c0: bigint, budget: bigint, grid: B
   if (bad > good) return p0;
   const badExcess = lossWithin(slot, c0, bad * tick, p0, f) - budget;
   if (badExcess <= 0n) return bad * tick;
-  const goodExcess = lossWithin(slot, c0, good * tick, p0, f) - budget;
+  const goodExcess = nearExcess(slot, p0, c0, budget, good * tick, f, true);
   if (goodExcess > 0n) return p0;
   return edgeIndex(EDGE_SEARCH.start(slot, p0, c0, budget, tick, f, true), good, goodExcess, bad, badExcess, interpolate) * tick;
 }
@@ -183,9 +183,16 @@ function highEdge(slot: PriceSlot, p0: Price, c0: bigint, budget: bigint, grid: 
   if (good > bad) return p0;
   const badExcess = lossWithin(slot, c0, p0, bad * tick, f) - budget;
   if (badExcess <= 0n) return bad * tick;
-  const goodExcess = lossWithin(slot, c0, p0, good * tick, f) - budget;
+  const goodExcess = nearExcess(slot, p0, c0, budget, good * tick, f, false);
   if (goodExcess > 0n) return p0;
   return edgeIndex(EDGE_SEARCH.start(slot, p0, c0, budget, tick, f, false), good, goodExcess, bad, badExcess, interpolate) * tick;
+}
+
+/** The excess at the grid price next to p0 (low: at or below it; high: at or above): −budget when that price is p0
+ * itself — the bound over [p0, p0] is c0 exactly (slotSurplusUsd), so nothing is lost there — else evaluated. */
+function nearExcess(slot: PriceSlot, p0: Price, c0: bigint, budget: bigint, price: Price, f: BandFormulas, low: boolean): bigint {
+  if (price === p0) return -budget;
+  return (low ? lossWithin(slot, c0, price, p0, f) : lossWithin(slot, c0, p0, price, f)) - budget;
 }
 
 /** One edge's search: the slot, its contribution and budget at p0, and which side of p0 (a reused record). */
@@ -356,15 +363,15 @@ export function safeBand(
 }
 
 /**
- * safeBand of a stable holding (isStableHolding) whose contribution at p0 the caller already has: `c0Usd` must be
- * slotSurplusUsd(slot, p0) — for such a holding floor(net × p0 / unit) (its weight is 1 at every notional), which is
- * risk/margin's collateral value of the asset at that mark (computeAsset). The same band as safeBand without
- * evaluating the contribution again; any other slot goes to safeBand.
+ * safeBand of a slot whose contribution at p0 the caller already has: `c0Usd` must be slotSurplusUsd(slot, p0) — the
+ * risk stage takes it from its margin state (a holding's collateral value, computeAsset's; a borrow's liability and
+ * maintenance margin), the same arithmetic (test/perp-shortcuts.test.ts). The same band as safeBand without valuing
+ * the slot at p0 again.
  */
-export function stableHoldingSafeBand(slot: PriceSlot, p0: Price, c0Usd: bigint, budgetUsd: bigint, grid: BandGrid, f: BandFormulas, out: SafeBand): SafeBand {
-  if (!isStableHolding(slot)) return safeBand(slot, p0, budgetUsd, grid, f, out);
+export function safeBandFrom(slot: PriceSlot, p0: Price, c0Usd: bigint, budgetUsd: bigint, grid: BandGrid, f: BandFormulas, out: SafeBand): SafeBand {
   if (!bandInputsValid(p0, budgetUsd, grid, out)) return out;
-  stableHoldingBand(slot, p0, c0Usd, budgetUsd, grid, out);
+  if (isStableHolding(slot)) stableHoldingBand(slot, p0, c0Usd, budgetUsd, grid, out);
+  else searchedEdges(slot, p0, c0Usd, budgetUsd, grid, f, out, true);
   return out;
 }
 

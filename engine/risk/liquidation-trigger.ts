@@ -7,7 +7,7 @@
 // the current marks (engine/liquidation/safe-band.ts), so the index stays sound for the next batch; a liquidating
 // account has none (it is re-evaluated every batch until it leaves).
 
-import { nextLiquidationStatus, LiquidationStatus, PriceSlot, SafeBand, safeBand, stableHoldingSafeBand, slotSurplusUsd, splitSurplusBudget, type BandFormulas, type BandGrid } from "../liquidation/index.ts";
+import { nextLiquidationStatus, LiquidationStatus, PriceSlot, SafeBand, safeBandFrom, slotSurplusUsd, splitSurplusBudget, type BandFormulas, type BandGrid } from "../liquidation/index.ts";
 import { EventKind, type EventSink } from "../model/index.ts";
 import { RATIO_SCALE } from "../fixed/index.ts";
 import type { Account } from "./accounts.ts";
@@ -319,12 +319,18 @@ function subBand(s: RiskState, margin: AccountMargin, a: number, collateral: boo
   slot.borrowMmf = ctx.borrowMmf[a]!;
   const p0 = ctx.assetMark[a]!;
   let budget = budgetUsd;
-  if (collateral) slot.assetNet = margin.heldAfterOrders(a);
-  else {
-    slot.assetNet = -margin.borrowedAfterOrders(a);
-    const owed = slotSurplusUsd(slot, p0, FORMULAS);
-    slot.assetNet -= 1n;
-    budget -= owed - slotSurplusUsd(slot, p0, FORMULAS);
+  // The slot's contribution at p0 (safeBandFrom's c0) from the margin state, which values the same units at the same
+  // mark with the same arithmetic (computeAsset; test/perp-shortcuts.test.ts): a holding's collateral value, and a
+  // borrow's −(liability + its maintenance margin) for what it owes — the band's one unit more is valued here.
+  let c0: bigint;
+  if (collateral) {
+    slot.assetNet = margin.heldAfterOrders(a);
+    c0 = margin.assetCollateralValueUsd(a);
+  } else {
+    const owed = -(margin.assetLiabilityUsd(a) + margin.assetMaintenanceMarginUsd(a));
+    slot.assetNet = -margin.borrowedAfterOrders(a) - 1n;
+    c0 = slotSurplusUsd(slot, p0, FORMULAS);
+    budget -= owed - c0;
   }
   const ticks = slot.haircut.kind === "identity" ? STABLE_GRID_TICKS_PER_MARK : GRID_TICKS_PER_MARK;
   const tick = p0 / ticks > 0n ? p0 / ticks : 1n;
@@ -332,10 +338,7 @@ function subBand(s: RiskState, margin: AccountMargin, a: number, collateral: boo
   grid.tick = tick;
   grid.minPrice = tick;
   grid.maxPrice = p0 * GRID_MAX_MARKS > tick ? p0 * GRID_MAX_MARKS : tick;
-  // A held stable asset's contribution at p0 is the margin state's collateral value of it (identity weight:
-  // floor(held × p0 / unit) both ways), already computed: stableHoldingSafeBand takes it instead of valuing it again.
-  if (collateral && slot.haircut.kind === "identity") stableHoldingSafeBand(slot, p0, margin.assetCollateralValueUsd(a), budget, grid as BandGrid, FORMULAS, x.band);
-  else safeBand(slot, p0, budget, grid as BandGrid, FORMULAS, x.band);
+  safeBandFrom(slot, p0, c0, budget, grid as BandGrid, FORMULAS, x.band);
 }
 
 /**
