@@ -158,7 +158,15 @@ export function splitSurplusBudget(
   return out;
 }
 
+/** Bound evaluations the band searches have made in this thread (tests compare the ways to an edge by it). */
+let boundEvaluations = 0;
+
+export function bandSearchEvaluations(): number {
+  return boundEvaluations;
+}
+
 function lossWithin(slot: PriceSlot, c0: bigint, a: Price, b: Price, f: BandFormulas): bigint {
+  boundEvaluations++;
   return c0 - slotSurplusLowerBoundUsd(slot, a, b, f);
 }
 
@@ -204,8 +212,6 @@ class EdgeSearch {
   tick: Price = 1n;
   f: BandFormulas = { haircutWeight: () => RATIO_SCALE, positionMmf: () => 0n };
   low = true;
-  /** Bound evaluations made by searches so far (tests count them). */
-  evaluations = 0;
 
   start(slot: PriceSlot, p0: Price, c0: bigint, budget: bigint, tick: Price, f: BandFormulas, low: boolean): this {
     this.slot = slot;
@@ -220,18 +226,12 @@ class EdgeSearch {
 
   /** loss over [g × tick, p0] (low) or [p0, g × tick] (high), minus the budget: ≤ 0 inside the band. */
   excessAt(g: bigint): bigint {
-    this.evaluations++;
     const price = g * this.tick;
     const loss = this.low ? lossWithin(this.slot, this.c0, price, this.p0, this.f) : lossWithin(this.slot, this.c0, this.p0, price, this.f);
     return loss - this.budget;
   }
 }
 const EDGE_SEARCH = new EdgeSearch();
-
-/** Bound evaluations the edge searches have made in this thread (tests compare the searches by it). */
-export function bandSearchEvaluations(): number {
-  return EDGE_SEARCH.evaluations;
-}
 
 /**
  * The band's edge between grid indices `inside` (excess ≤ 0) and `outside` (excess > 0): the last index from `inside`
@@ -277,39 +277,42 @@ function bitLength(n: bigint): number {
   return n.toString(2).length;
 }
 
-/** Is the slot a holding of an identity-haircut (stable) asset and nothing else (stableHoldingBand's case)? */
-function isStableHolding(slot: PriceSlot): boolean {
-  return (
-    slot.assetNet > 0n &&
-    slot.haircut.kind === "identity" &&
-    slot.positionQuantity === 0n &&
-    slot.positionCostBasis === 0n &&
-    slot.exposureQuantity === 0n
-  );
+/** Is the slot a holding and nothing else (no borrow, no position): holdingBand's case? */
+function isHoldingOnly(slot: PriceSlot): boolean {
+  return slot.assetNet > 0n && slot.positionQuantity === 0n && slot.positionCostBasis === 0n && slot.exposureQuantity === 0n;
 }
 
 /**
- * lowEdge and highEdge in closed form for a holding of an identity-haircut asset and nothing else — the same grid
- * prices, without the bisections' ~2 × 20 bound evaluations (a USDC holding's grid is p0 / 65,536). C1 weighs such a
- * holding 1 at any size (BandFormulas.haircutWeight returns RATIO_SCALE for identity), so its lower bound over [a, b]
- * is floor(net × a / unit): above p0 nothing is lost (the high edge is the grid's top), and below, the loss over
- * [g × tick, p0] is c0 − floor(net × g × tick / unit) ≤ budget ⟺ net × g × tick ≥ (c0 − budget) × unit (floor(x) ≥ K
- * ⟺ x ≥ K for an integer K): the smallest such g is ceil((c0 − budget) × unit / (net × tick)), clamped to the grid as
- * lowEdge clamps its answer. test/perp-shortcuts.test.ts compares it with the bisections on random slots.
+ * A holding's band (isHoldingOnly) with its low edge in closed form — the same grid prices as lowEdge, without its
+ * search. Below p0 the bound over [a, p0] is collateralValue(slot, a, p0) = floor(net × a × w0 / (unit × 1e18)) with
+ * w0 the weight of the notional at p0 (the module comment's "collateral at a with the weight of b"): linear in a. So
+ * the loss over [g × tick, p0] is c0 − floor(net × g × tick × w0 / D) ≤ budget ⟺ net × g × tick × w0 ≥ (c0 − budget)
+ * × D (floor(x) ≥ K ⟺ x ≥ K for an integer K), D = unit × 1e18: the smallest such g is ceil((c0 − budget) × D / (net
+ * × w0 × tick)), clamped to the grid as lowEdge clamps its answer (every g when c0 − budget ≤ 0; none when w0 is 0).
+ * An identity-haircut (stable) asset weighs 1 at any size (BandFormulas.haircutWeight returns RATIO_SCALE), so above
+ * p0 nothing is lost either: its high edge is the grid's top, in closed form too. Any other holding loses weight as
+ * its notional grows: its high edge is searched (highEdge). test/perp-shortcuts.test.ts compares both with the
+ * bisections on random slots.
  */
-function stableHoldingBand(slot: PriceSlot, p0: Price, c0: bigint, budget: bigint, grid: BandGrid, out: SafeBand): void {
+function holdingBand(slot: PriceSlot, p0: Price, c0: bigint, budget: bigint, grid: BandGrid, f: BandFormulas, out: SafeBand): void {
   const tick = grid.tick;
   const g = gridIndices(p0, grid);
   const lowest = g.lowest;
   const atMark = g.atMark;
+  const stable = slot.haircut.kind === "identity";
   const k = c0 - budget;
-  const first = k <= 0n ? lowest : divRound(k * pow10(slot.assetDecimals), slot.assetNet * tick, Rounding.Up);
+  let first = lowest;
+  if (k > 0n) {
+    const unit = pow10(slot.assetDecimals);
+    const weight = stable ? RATIO_SCALE : f.haircutWeight(slot.haircut, ceilDiv(slot.assetNet * p0, unit));
+    first = weight > 0n ? ceilDiv(k * unit * RATIO_SCALE, slot.assetNet * weight * tick) : atMark + 1n;
+  }
   if (lowest > atMark || first > atMark) out.low = p0;
   else out.low = (first > lowest ? first : lowest) * tick;
-  out.high = g.high;
+  out.high = stable ? g.high : highEdge(slot, p0, c0, budget, grid, f, true);
 }
 
-/** The grid indices stableHoldingBand needs at one mark and grid: a function of (p0, tick, minPrice, maxPrice) alone,
+/** The grid indices holdingBand needs at one mark and grid: a function of (p0, tick, minPrice, maxPrice) alone,
  * kept for the last such inputs (a batch end derives the bands of many holders of one asset at one mark). */
 class GridIndices {
   p0 = -1n;
@@ -342,7 +345,7 @@ function gridIndices(p0: Price, grid: BandGrid): GridIndices {
 /**
  * The safe band of one price at its current mark p0 with a surplus budget (see the module comment). A negative
  * budget, or p0 outside the grid's range, gives the empty band. Each edge by false position (edgeIndex: a few bound
- * evaluations), a stable holding's band in closed form (stableHoldingBand) — unless `shortcuts` is false: then the two
+ * evaluations), a holding's low edge (and a stable one's high edge) in closed form (holdingBand) — unless `shortcuts` is false: then the two
  * plain bisections (about 2 × log2(range / tick) evaluations) whatever the slot, the reference both shortcuts are
  * tested against (the same edges).
  */
@@ -357,7 +360,7 @@ export function safeBand(
 ): SafeBand {
   if (!bandInputsValid(p0, budgetUsd, grid, out)) return out;
   const c0 = slotSurplusUsd(slot, p0, f);
-  if (shortcuts && isStableHolding(slot)) stableHoldingBand(slot, p0, c0, budgetUsd, grid, out);
+  if (shortcuts && isHoldingOnly(slot)) holdingBand(slot, p0, c0, budgetUsd, grid, f, out);
   else searchedEdges(slot, p0, c0, budgetUsd, grid, f, out, shortcuts);
   return out;
 }
@@ -370,7 +373,7 @@ export function safeBand(
  */
 export function safeBandFrom(slot: PriceSlot, p0: Price, c0Usd: bigint, budgetUsd: bigint, grid: BandGrid, f: BandFormulas, out: SafeBand): SafeBand {
   if (!bandInputsValid(p0, budgetUsd, grid, out)) return out;
-  if (isStableHolding(slot)) stableHoldingBand(slot, p0, c0Usd, budgetUsd, grid, out);
+  if (isHoldingOnly(slot)) holdingBand(slot, p0, c0Usd, budgetUsd, grid, f, out);
   else searchedEdges(slot, p0, c0Usd, budgetUsd, grid, f, out, true);
   return out;
 }
