@@ -5,6 +5,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   DecimalFormatError,
+  divCeil,
+  divFloor,
   divRound,
   EXP_ABS_WHOLE_MAX,
   expFixed,
@@ -122,6 +124,16 @@ describe("divRound", () => {
       }),
       { numRuns: 1000 },
     );
+  });
+
+  it("property: divCeil and divFloor (the hot paths' ceilings and floors) equal divRound Up and Down for any sign and size", () => {
+    fc.assert(
+      fc.property(bigIntArb, divisorArb, (n, d) => {
+        expect([divCeil(n, d), divFloor(n, d)]).toEqual([divRound(n, d, Up), divRound(n, d, Down)]);
+      }),
+      { numRuns: 5000 },
+    );
+    expect([divCeil(7n, 2n), divCeil(-7n, 2n), divCeil(6n, 3n), divFloor(7n, 2n), divFloor(-7n, 2n), divFloor(0n, 5n)]).toEqual([4n, -3n, 2n, 3n, -4n, 0n]);
   });
 });
 

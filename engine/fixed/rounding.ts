@@ -25,6 +25,20 @@ export function divRound(n: bigint, d: bigint, rounding: Rounding): bigint {
   return (q & 1n) === 0n ? q : q + 1n;
 }
 
+/**
+ * divRound(n, d, Up) for a divisor known positive (a scale or a price, not checked here): (n + d − 1) / d when n ≥ 0,
+ * one add and one division without divRound's remainder and tests — the hot paths' ceilings (band bounds, borrow
+ * shares and debts); a negative n goes through divRound.
+ */
+export function divCeil(n: bigint, d: bigint): bigint {
+  return n >= 0n ? (n + d - 1n) / d : divRound(n, d, Rounding.Up);
+}
+
+/** divRound(n, d, Down) for a divisor known positive: the truncating quotient when n ≥ 0, else divRound. */
+export function divFloor(n: bigint, d: bigint): bigint {
+  return n >= 0n ? n / d : divRound(n, d, Rounding.Down);
+}
+
 /** a * b / d with a single rounding (the product is exact); d > 0. */
 export function mulDiv(a: bigint, b: bigint, d: bigint, rounding: Rounding): bigint {
   return divRound(a * b, d, rounding);

@@ -1,6 +1,6 @@
 // One asset's money-market pool: scaled positions, lend/redeem/borrow/repay checks and effects, hourly index accrual.
 
-import { divRound, RATIO_SCALE, Rounding, type Amount, type Ratio } from "../fixed/index.ts";
+import { divCeil, divRound, RATIO_SCALE, Rounding, type Amount, type Ratio } from "../fixed/index.ts";
 import { PoolState, RejectCode, type PoolConfig } from "../model/index.ts";
 import {
   borrowRate,
@@ -40,7 +40,7 @@ export function lentAmount(lendShares: bigint, lendIndex: bigint): Amount {
 
 /** Units a borrow position owes: ceil(shares × borrowIndex). */
 export function owedAmount(borrowShares: bigint, borrowIndex: bigint): Amount {
-  return divRound(borrowShares * borrowIndex, VALUE_SCALE, Up);
+  return divCeil(borrowShares * borrowIndex, VALUE_SCALE);
 }
 
 /** Shares bought by lending amount: rounded down, so the lender never gets more than it put in. */
@@ -50,12 +50,12 @@ export function lendSharesFor(amount: Amount, lendIndex: bigint): bigint {
 
 /** Shares a redemption of amount burns: rounded up. */
 export function redeemSharesFor(amount: Amount, lendIndex: bigint): bigint {
-  return divRound(amount * VALUE_SCALE, lendIndex, Up);
+  return divCeil(amount * VALUE_SCALE, lendIndex);
 }
 
 /** Shares a debt of amount needs: rounded up, so the borrower owes at least amount. */
 export function borrowSharesFor(amount: Amount, borrowIndex: bigint): bigint {
-  return divRound(amount * VALUE_SCALE, borrowIndex, Up);
+  return divCeil(amount * VALUE_SCALE, borrowIndex);
 }
 
 /** Shares a partial repayment of amount retires: rounded down, so the borrower is relieved of at most amount. */

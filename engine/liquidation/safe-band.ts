@@ -32,7 +32,7 @@
 // with m1 < low or m1 > high (mayBecomeLiquidatable); with lows and highs each kept sorted, they are a suffix of the
 // lows and a prefix of the highs (firstIndexAbove, firstIndexAtOrAbove): two binary searches, no scan.
 
-import { divRound, pow10, RATIO_SCALE, Rounding, type Amount, type Price, type Ratio } from "../fixed/index.ts";
+import { divCeil, divFloor, divRound, pow10, RATIO_SCALE, Rounding, type Amount, type Price, type Ratio } from "../fixed/index.ts";
 import type { HaircutConfig, SqrtMarginFunction } from "../model/index.ts";
 
 /** risk/margin's C1 weight and C5 MMF (haircutWeight, positionMmf), passed in by the caller. C1: an identity
@@ -73,33 +73,23 @@ export interface BandGrid {
   readonly maxPrice: Price;
 }
 
-// The bound's divisions (each of a band's ~45 evaluations makes several): a non-negative numerator's floor is the
-// truncating quotient and its ceiling (n + d − 1) / d — divRound's values for n ≥ 0 and d > 0, without its sign
-// tests and remainder; a negative one (a price or a weight below 0: never a valid grid's) goes through divRound.
-
-function ceilDiv(n: bigint, d: bigint): bigint {
-  return n >= 0n ? (n + d - 1n) / d : divRound(n, d, Rounding.Up);
-}
-
-function floorDiv(n: bigint, d: bigint): bigint {
-  return n >= 0n ? n / d : divRound(n, d, Rounding.Down);
-}
+// The bound's divisions (each band evaluation makes several) by divCeil / divFloor: numerators ≥ 0 on a valid grid.
 
 /** Collateral value of a holding valued at `valuePrice` with the weight of its notional at `weightPrice`. */
 function collateralValue(slot: PriceSlot, valuePrice: Price, weightPrice: Price, f: BandFormulas): bigint {
   const unit = pow10(slot.assetDecimals);
-  const notionalUp = ceilDiv(slot.assetNet * weightPrice, unit);
+  const notionalUp = divCeil(slot.assetNet * weightPrice, unit);
   const weight = f.haircutWeight(slot.haircut, notionalUp);
-  return floorDiv(slot.assetNet * valuePrice * weight, unit * RATIO_SCALE);
+  return divFloor(slot.assetNet * valuePrice * weight, unit * RATIO_SCALE);
 }
 
 function marginOf(notional: bigint, mmf: SqrtMarginFunction, f: BandFormulas): bigint {
-  return notional === 0n ? 0n : ceilDiv(notional * f.positionMmf(notional, mmf), RATIO_SCALE);
+  return notional === 0n ? 0n : divCeil(notional * f.positionMmf(notional, mmf), RATIO_SCALE);
 }
 
 /** −(liability + its maintenance margin) of a borrow at price p. */
 function borrowContribution(slot: PriceSlot, p: Price, f: BandFormulas): bigint {
-  const liability = ceilDiv(-slot.assetNet * p, pow10(slot.assetDecimals));
+  const liability = divCeil(-slot.assetNet * p, pow10(slot.assetDecimals));
   return -liability - marginOf(liability, slot.borrowMmf, f);
 }
 
@@ -108,7 +98,7 @@ function positionPnl(slot: PriceSlot, p: Price): bigint {
 }
 
 function positionMargin(slot: PriceSlot, p: Price, f: BandFormulas): bigint {
-  const notional = ceilDiv(slot.exposureQuantity * p, pow10(slot.baseDecimals));
+  const notional = divCeil(slot.exposureQuantity * p, pow10(slot.baseDecimals));
   return marginOf(notional, slot.positionMmf, f);
 }
 
@@ -304,8 +294,8 @@ function holdingBand(slot: PriceSlot, p0: Price, c0: bigint, budget: bigint, gri
   let first = lowest;
   if (k > 0n) {
     const unit = pow10(slot.assetDecimals);
-    const weight = stable ? RATIO_SCALE : f.haircutWeight(slot.haircut, ceilDiv(slot.assetNet * p0, unit));
-    first = weight > 0n ? ceilDiv(k * unit * RATIO_SCALE, slot.assetNet * weight * tick) : atMark + 1n;
+    const weight = stable ? RATIO_SCALE : f.haircutWeight(slot.haircut, divCeil(slot.assetNet * p0, unit));
+    first = weight > 0n ? divCeil(k * unit * RATIO_SCALE, slot.assetNet * weight * tick) : atMark + 1n;
   }
   if (lowest > atMark || first > atMark) out.low = p0;
   else out.low = (first > lowest ? first : lowest) * tick;
