@@ -26,7 +26,7 @@
 // with the property above, not necessarily the nearest. The roundings shift each side of the comparison by under one
 // nano-dollar, which moves the crossing by at most the ticks over which the exact surplus changes by two units.
 
-import { divRound, pow10, RATIO_SCALE, Rounding, type Amount, type Price, type Ratio } from "../fixed/index.ts";
+import { divCeil, divRound, pow10, RATIO_SCALE, Rounding, type Amount, type Price, type Ratio } from "../fixed/index.ts";
 import type { SqrtMarginFunction } from "../model/index.ts";
 
 /** C5's position MMF as a function of the notional (USD, PRICE_DECIMALS): engine/risk/margin positionMmf. */
@@ -335,7 +335,7 @@ function shortCrossingGuess(inp: LiquidationPriceInputs, near: bigint, far: bigi
       }
     }
   }
-  let k = divRound(p, tick, Rounding.Up);
+  let k = divCeil(p, tick);
   if (k < near) k = near;
   if (k > far) return farChecked || maintenanceShortfallAtMark(inp, far * tick, mmfOf) >= 0n ? 0n : NONE_ON_GRID;
   // One tick down the shortfall falls by at least floor(|q| × tick / u): the margin does not rise (the notional falls)

@@ -24,7 +24,7 @@
 // zero gives the new position its pro-rata share of the fill's fee, rounded up). breakEvenPrice is the price at
 // which closing all of it recovers openCostBasis + fees + funding.
 
-import { divRound, pow10, PRICE_DECIMALS, Rounding, type Amount, type Price } from "../fixed/index.ts";
+import { divCeil, divFloor, divRound, pow10, PRICE_DECIMALS, Rounding, type Amount, type Price } from "../fixed/index.ts";
 import { Side } from "../model/index.ts";
 
 /** One account's position in one perpetual market; state its owner keeps. */
@@ -85,7 +85,7 @@ function settlementShift(baseDecimals: number, quoteDecimals: number): number {
 export function pnlToSettlementUnits(raw: bigint, baseDecimals: number, quoteDecimals: number): Amount {
   const shift = settlementShift(baseDecimals, quoteDecimals);
   if (shift <= 0) return raw * pow10(-shift);
-  return divRound(raw, pow10(shift), Rounding.Down);
+  return divFloor(raw, pow10(shift));
 }
 
 /** P1 reduceOnly: the part of an order of `quantity` (≥ 0) on `side` that a fill may take now: min(quantity, |q|)
@@ -157,7 +157,7 @@ export function applyFill(
   const absD = abs(quantityDelta);
   const closed = absD < absQ ? absD : absQ;
   const full = closed === absQ;
-  const removed = full ? pos.costBasis : divRound(pos.costBasis * closed, absQ, Rounding.Up);
+  const removed = full ? pos.costBasis : divCeil(pos.costBasis * closed, absQ);
   const realizedRaw = (q > 0n ? closed : -closed) * price - removed;
   const realized = pnlToSettlementUnits(realizedRaw, baseDecimals, quoteDecimals);
   pos.realizedPnl += realized;
@@ -167,13 +167,13 @@ export function applyFill(
   if (!full) {
     pos.netQuantity = q + quantityDelta;
     pos.costBasis -= removed;
-    pos.openCostBasis -= divRound(pos.openCostBasis * closed, absQ, Rounding.Up);
+    pos.openCostBasis -= divCeil(pos.openCostBasis * closed, absQ);
     pos.feesPaid += fee;
   } else if (absD === absQ) {
     openFresh(pos, 0n, price, 0n);
   } else {
     const opened = absD - absQ;
-    openFresh(pos, quantityDelta > 0n ? opened : -opened, price, divRound(fee * opened, absD, Rounding.Up));
+    openFresh(pos, quantityDelta > 0n ? opened : -opened, price, divCeil(fee * opened, absD));
   }
   return out;
 }
@@ -198,13 +198,13 @@ export function breakEvenPrice(pos: PerpPosition, baseDecimals: number, quoteDec
     // rounding; a position report's (pipeline.perp-order).
     const paid = pos.feesPaid + pos.fundingPaid;
     const numerator = paid === 0n ? pos.openCostBasis : pos.openCostBasis + paid * pow10(shift);
-    return q > 0n ? divRound(numerator, q, Rounding.Up) : divRound(-numerator, -q, Rounding.Down);
+    return q > 0n ? divCeil(numerator, q) : divFloor(-numerator, -q);
   }
   const quoteUnit = pow10(quoteDecimals);
   const numerator = pos.openCostBasis * quoteUnit + (pos.feesPaid + pos.fundingPaid) * pow10(baseDecimals + PRICE_DECIMALS);
   // numerator / (q × quoteUnit): for q < 0 flip both signs; a long rounds up, a short down.
-  if (q > 0n) return divRound(numerator, q * quoteUnit, Rounding.Up);
-  return divRound(-numerator, -q * quoteUnit, Rounding.Down);
+  if (q > 0n) return divCeil(numerator, q * quoteUnit);
+  return divFloor(-numerator, -q * quoteUnit);
 }
 
 /** P1 / P5: unrealized PnL = quantity × (mark − entry) = (quantity × mark − costBasis), settlement units, floor. */
