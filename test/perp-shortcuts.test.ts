@@ -883,7 +883,7 @@ describe("Q1 shortcut: a band's edges by false position, the band formulas' root
     expect(interior).toBeGreaterThan(1000);
   });
 
-  it("Q1: a spot-margin taker's bands (10 BTC held, 90,000 USDC owed): the same edges in 9 bound evaluations (the BTC low edge in closed form, the USDC high edge by false position) against 33 by bisection", () => {
+  it("Q1: a spot-margin taker's bands (10 BTC held, 90,000 USDC owed): the same edges in 4 bound evaluations (the BTC low edge in closed form, the USDC high edge guessed and confirmed by two) against 33 by bisection", () => {
     const btc = Object.assign(new PriceSlot(), { assetNet: 10n * 10n ** 8n, assetDecimals: 8, haircut: HAIRCUT, borrowMmf: BORROW_MMF });
     const usdc = Object.assign(new PriceSlot(), { assetNet: -90_000n * 10n ** 6n, assetDecimals: 6, haircut: { kind: "identity" as const }, borrowMmf: BORROW_MMF });
     const btcMark = 60_000n * USD;
@@ -901,7 +901,44 @@ describe("Q1 shortcut: a band's edges by false position, the band formulas' root
     const interpolated = evaluations(true);
     expect(interpolated.bands).toEqual(bisected.bands);
     expect(bisected.bands).toEqual([35_156_250_000_000n, btcGrid.maxPrice, usdcGrid.minPrice, 3_309_002_460n]);
-    expect([interpolated.count, bisected.count]).toEqual([9, 33]);
+    expect([interpolated.count, bisected.count]).toEqual([4, 33]);
+  });
+
+  it("Q1: property — a borrow's high edge guessed in doubles and confirmed by exact evaluations is the bisections' edge; the guess confirms for nearly every debt of a dollar or more", () => {
+    const slot = new PriceSlot();
+    const fast = new SafeBand();
+    const full = new SafeBand();
+    let interior = 0;
+    let confirmed = 0;
+    const input = fc.record({
+      debtUsd: fc.oneof(fc.bigInt({ min: 1n, max: 1_000n }), fc.bigInt({ min: 1n, max: 10_000_000n })),
+      decimals: fc.constantFrom(6, 8, 9, 18),
+      p0: fc.oneof(fc.bigInt({ min: 990_000_000n, max: 1_010_000_000n }), fc.bigInt({ min: USD / 100n, max: 100_000n * USD })),
+      ticks: fc.constantFrom(256n, 65_536n),
+      budgetPermille: fc.bigInt({ min: 0n, max: 20_000n }),
+      mmf: fc.constantFrom(BORROW_MMF, { base: 0n, factor: R / 1000n }, { base: R / 10n, factor: 0n }),
+    });
+    fc.assert(
+      fc.property(input, ({ debtUsd, decimals, p0, ticks, budgetPermille, mmf }) => {
+        const owed = (debtUsd * USD * pow10(decimals)) / p0 + 1n;
+        Object.assign(slot, { assetNet: -owed, assetDecimals: decimals, haircut: { kind: "identity" }, borrowMmf: mmf });
+        const tick = p0 / ticks;
+        const grid = { tick, minPrice: tick, maxPrice: p0 * 16n };
+        const budget = (debtUsd * USD * budgetPermille) / 1_000n;
+        const before = bandSearchEvaluations();
+        safeBand(slot, p0, budget, grid, formulas, fast);
+        const evaluations = bandSearchEvaluations() - before;
+        safeBand(slot, p0, budget, grid, formulas, full, false);
+        expect([fast.low, fast.high]).toEqual([full.low, full.high]);
+        if (full.high > p0 && full.high < (grid.maxPrice / tick) * tick) {
+          interior++;
+          if (evaluations <= 4) confirmed++; // the low edge's one check, then the guess's two (three when one off)
+        }
+      }),
+      { numRuns: 3000 },
+    );
+    expect(interior).toBeGreaterThan(1500);
+    expect(confirmed / interior).toBeGreaterThan(0.95);
   });
 
   it("C1: C5: property — the band formulas the risk stage passes in (roots by sqrtNotionalUpNear) equal haircutWeight and positionMmf", () => {

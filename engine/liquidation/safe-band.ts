@@ -33,7 +33,7 @@
 // lows and a prefix of the highs (firstIndexAbove, firstIndexAtOrAbove): two binary searches, no scan.
 
 import { divCeil, divFloor, divRound, pow10, RATIO_SCALE, Rounding, type Amount, type Price, type Ratio } from "../fixed/index.ts";
-import type { HaircutConfig, SqrtMarginFunction } from "../model/index.ts";
+import { PRICE_DECIMALS, type HaircutConfig, type SqrtMarginFunction } from "../model/index.ts";
 
 /** risk/margin's C1 weight and C5 MMF (haircutWeight, positionMmf), passed in by the caller. C1: an identity
  * haircut's weight is RATIO_SCALE at every notional (safeBand's closed form for a stable holding relies on it). */
@@ -179,12 +179,71 @@ function highEdge(slot: PriceSlot, p0: Price, c0: bigint, budget: bigint, grid: 
   const good = divRound(p0, tick, Rounding.Up);
   const bad = divRound(grid.maxPrice, tick, Rounding.Down);
   if (good > bad) return p0;
+  if (interpolate && isBorrowOnly(slot)) {
+    const certified = certifiedBorrowHighEdge(slot, p0, c0, budget, tick, good, bad, f);
+    if (certified >= 0n) return certified * tick;
+  }
   const badExcess = lossWithin(slot, c0, p0, bad * tick, f) - budget;
   if (badExcess <= 0n) return bad * tick;
   const goodExcess = nearExcess(slot, p0, c0, budget, good * tick, f, false);
   if (goodExcess > 0n) return p0;
   return edgeIndex(EDGE_SEARCH.start(slot, p0, c0, budget, tick, f, false), good, goodExcess, bad, badExcess, interpolate) * tick;
 }
+
+/** Is the slot a borrow and nothing else (no holding, no position): certifiedBorrowHighEdge's case? */
+function isBorrowOnly(slot: PriceSlot): boolean {
+  return slot.assetNet < 0n && slot.positionQuantity === 0n && slot.positionCostBasis === 0n && slot.exposureQuantity === 0n;
+}
+
+/**
+ * A borrow's high edge from a guess confirmed exactly, or −1 when the guess does not confirm (highEdge then searches).
+ * Above p0 a borrow of N units loses L(b) + MM(L(b)) − (L0 + MM0), L(b) = ceil(N × b / unit), MM(L) = ceil(L × MMF(L)
+ * / 1e18), MMF(L) = max(base, factor × sqrt(L)): the loss stays within the budget while L + MM(L) ≤ K = budget − c0.
+ * In doubles, L* solves L × (1 + MMF(L)) = K (Newton from L = K: the left side is convex and increasing, so the steps
+ * fall monotonically onto the root), and the grid index whose L is the last ≤ L* is g = floor(L* × unit / (N × tick)).
+ * Only the start is in doubles: the answer is an index i with the exact bound inside at i and outside at i + 1 (the
+ * excess is monotone in the index, so that pair is the edge the searches find, and every grid price between p0 and i
+ * is inside too), looked for at g and one index to either side — two or three evaluations instead of the search's
+ * near, far and ~5 probes (a margin taker's USDC borrow, at every batch end). A dust borrow (L* of a few units, where
+ * the ceilings dominate) or an edge at the grid's end does not confirm: searched.
+ */
+function certifiedBorrowHighEdge(slot: PriceSlot, p0: Price, c0: bigint, budget: bigint, tick: Price, good: bigint, bad: bigint, f: BandFormulas): bigint {
+  const g = borrowEdgeGuess(slot, budget - c0, tick);
+  if (g < good || g >= bad) return -1n;
+  if (lossWithin(slot, c0, p0, g * tick, f) > budget) {
+    // One index below: the guess was past the edge by one.
+    return g > good && lossWithin(slot, c0, p0, (g - 1n) * tick, f) <= budget ? g - 1n : -1n;
+  }
+  if (lossWithin(slot, c0, p0, (g + 1n) * tick, f) > budget) return g;
+  // One index above: the guess was short of the edge by one.
+  return g + 2n <= bad && lossWithin(slot, c0, p0, (g + 2n) * tick, f) > budget ? g + 1n : -1n;
+}
+
+/** certifiedBorrowHighEdge's guess of the edge's grid index (−1 when the doubles give none). */
+function borrowEdgeGuess(slot: PriceSlot, room: bigint, tick: Price): bigint {
+  // FLOAT-START: only the guess; certifiedBorrowHighEdge's exact evaluations decide the answer.
+  const k = Number(room);
+  const base = Number(slot.borrowMmf.base) / RATIO_SCALE_NUMBER;
+  // factor × sqrt(L × PRICE_SCALE) / PRICE_SCALE = a × sqrt(L)
+  const a = Number(slot.borrowMmf.factor) / RATIO_SCALE_NUMBER / Math.sqrt(PRICE_SCALE_NUMBER);
+  let l = k;
+  for (let i = 0; i < NEWTON_STEPS_MAX; i++) {
+    const root = Math.sqrt(l);
+    const sloped = a * root > base;
+    const value = l * (1 + (sloped ? a * root : base)) - k;
+    const slope = sloped ? 1 + 1.5 * a * root : 1 + base;
+    const next = l - value / slope;
+    if (!(next > 0) || next >= l) break;
+    l = next;
+  }
+  const index = (l * 10 ** slot.assetDecimals) / (Number(-slot.assetNet) * Number(tick));
+  return index >= 0 && index < 2 ** 62 ? BigInt(Math.floor(index)) : -1n;
+}
+
+/** borrowEdgeGuess's Newton steps at most (quadratic convergence: a few suffice from L = K). */
+const NEWTON_STEPS_MAX = 12;
+const RATIO_SCALE_NUMBER = Number(RATIO_SCALE);
+const PRICE_SCALE_NUMBER = 10 ** PRICE_DECIMALS;
 
 /** The excess at the grid price next to p0 (low: at or below it; high: at or above): −budget when that price is p0
  * itself — the bound over [p0, p0] is c0 exactly (slotSurplusUsd), so nothing is lost there — else evaluated. */
