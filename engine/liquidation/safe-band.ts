@@ -22,7 +22,10 @@
 //
 // Band. Given the contribution c0 at the current mark p0 and a budget B (how much of the account's surplus this price
 // may consume), the band is the widest [low, high] ∋ p0 on the grid with c0 − lowerBound(low, p0) ≤ B and
-// c0 − lowerBound(p0, high) ≤ B; both tests are monotone in the far end, so two bisections find the edges exactly.
+// c0 − lowerBound(p0, high) ≤ B; both tests are monotone in the far end, so each edge is one grid index, which a
+// bisection finds exactly — and so do the shortcuts, which only find it with fewer bound evaluations (a holding's low
+// edge in closed form, a borrow's high edge guessed in doubles and confirmed, false position for the rest; each is
+// tested against the bisections: test/perp-shortcuts.test.ts).
 // If the budgets of all the account's prices sum to less than S0 (splitSurplusBudget gives S0 − 1 in shares), then
 // any combination of moves that keeps every price inside its band leaves S > 0: S(p) ≥ S0 − Σ losses ≥ S0 − Σ B > 0.
 // So the index is sound for one mark or many moving in a batch, and needs re-deriving only when the account's own
@@ -394,9 +397,10 @@ function gridIndices(p0: Price, grid: BandGrid): GridIndices {
 /**
  * The safe band of one price at its current mark p0 with a surplus budget (see the module comment). A negative
  * budget, or p0 outside the grid's range, gives the empty band. Each edge by false position (edgeIndex: a few bound
- * evaluations), a holding's low edge (and a stable one's high edge) in closed form (holdingBand) — unless `shortcuts` is false: then the two
- * plain bisections (about 2 × log2(range / tick) evaluations) whatever the slot, the reference both shortcuts are
- * tested against (the same edges).
+ * evaluations), a holding's low edge (and a stable one's high edge) in closed form (holdingBand), a borrow's high edge
+ * guessed and confirmed (certifiedBorrowHighEdge) — unless `shortcuts` is false: then the two plain bisections (about
+ * 2 × log2(range / tick) evaluations) whatever the slot, the reference the shortcuts are tested against (the same
+ * edges).
  */
 export function safeBand(
   slot: PriceSlot,
