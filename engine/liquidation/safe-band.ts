@@ -195,7 +195,12 @@ function highEdge(slot: PriceSlot, p0: Price, c0: bigint, budget: bigint, grid: 
 
 /** Is the slot a borrow and nothing else (no holding, no position): certifiedBorrowHighEdge's case? */
 function isBorrowOnly(slot: PriceSlot): boolean {
-  return slot.assetNet < 0n && slot.positionQuantity === 0n && slot.positionCostBasis === 0n && slot.exposureQuantity === 0n;
+  return slot.assetNet < 0n && hasNoPosition(slot);
+}
+
+/** No perpetual position moves with this price in the slot (quantity, cost and exposure all 0). */
+function hasNoPosition(slot: PriceSlot): boolean {
+  return slot.positionQuantity === 0n && slot.positionCostBasis === 0n && slot.exposureQuantity === 0n;
 }
 
 /**
@@ -331,7 +336,7 @@ function bitLength(n: bigint): number {
 
 /** Is the slot a holding and nothing else (no borrow, no position): holdingBand's case? */
 function isHoldingOnly(slot: PriceSlot): boolean {
-  return slot.assetNet > 0n && slot.positionQuantity === 0n && slot.positionCostBasis === 0n && slot.exposureQuantity === 0n;
+  return slot.assetNet > 0n && hasNoPosition(slot);
 }
 
 /**
