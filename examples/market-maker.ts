@@ -101,7 +101,14 @@ export class MarketMaker {
     const bot = new MarketMaker(options, client, pub, account);
     options.log(`market maker: account ${account}, ${pub.markets.map((m) => m.symbol).join(", ")}, ±${options.spreadBps} bps, ${options.notionalUsdc} USDC a side`);
     bot.loop = bot.run();
+    bot.loop.catch(() => {}); // seen by `stopped`, not an unhandled rejection meanwhile
     return bot;
+  }
+
+  /** Settles when quoting stops by itself: rejects with why (ConnectionClosedError when the server closed the
+   * session, e.g. on its shutdown), resolves after stop(). */
+  stopped(): Promise<void> {
+    return this.loop;
   }
 
   /** Stops refreshing, cancels every order of the account and closes the session. */
@@ -210,10 +217,15 @@ async function main(argv: string[]): Promise<void> {
     log: (line) => void process.stdout.write(`${line}\n`),
   });
   process.stdout.write("quoting — Ctrl-C to cancel the orders and stop\n");
-  await new Promise<void>((resolve) => {
-    process.once("SIGINT", resolve);
-    process.once("SIGTERM", resolve);
-  });
+  // A signal stops the bot; the server closing the session (its shutdown) ends it with the close's reason (main's
+  // catch prints it; the orders it rested stay on the book).
+  await Promise.race([
+    new Promise<void>((resolve) => {
+      process.once("SIGINT", resolve);
+      process.once("SIGTERM", resolve);
+    }),
+    bot.stopped(),
+  ]);
   await bot.stop();
   process.exit(0);
 }

@@ -81,9 +81,24 @@ export interface CloseInfo {
   readonly reason: string;
 }
 
+/** A request, query or wait that the connection's close ended before its answer came (the server stopped, or
+ * closed this session): `close` says how. Such a request gets no answer; one it sent may still have been acted on. */
+export class ConnectionClosedError extends Error {
+  constructor(
+    readonly close: CloseInfo,
+    what: string,
+  ) {
+    super(`connection closed (${close.code}${close.reason === "" ? "" : ` ${close.reason}`}) before ${what}`);
+  }
+}
+
 export class CrossbookClient {
   private nextClientSeq = 1n;
   private readonly listeners = new Set<Listener>();
+  /** Each pending request's or wait's failure, called with the close when the connection closes first. */
+  private readonly pending = new Set<(close: CloseInfo) => void>();
+  /** How the connection ended, once it has. */
+  private closeInfo: CloseInfo | null = null;
   /** Resolves when the connection has closed, with the close code and reason (1006: dropped without a close frame). */
   readonly closed: Promise<CloseInfo>;
 
@@ -101,7 +116,27 @@ export class CrossbookClient {
       if (frames === "batch") splitEventFrames(message, deliver);
       else deliver(message);
     });
-    this.closed = new Promise((resolve) => ws.addEventListener("close", (c: { code: number; reason: string }) => resolve({ code: c.code, reason: c.reason })));
+    this.closed = new Promise((resolve) =>
+      ws.addEventListener("close", (c: { code: number; reason: string }) => {
+        const info = { code: c.code, reason: c.reason };
+        this.closeInfo = info;
+        for (const fail of [...this.pending]) fail(info);
+        resolve(info);
+      }),
+    );
+  }
+
+  /**
+   * Registers a pending request's `fail` (called with the close if the connection closes before it settles): returns
+   * the function that unregisters it. When the connection has closed already, `fail` runs at once.
+   */
+  private untilClosed(fail: (close: CloseInfo) => void): () => void {
+    if (this.closeInfo !== null) {
+      fail(this.closeInfo);
+      return () => {};
+    }
+    this.pending.add(fail);
+    return () => void this.pending.delete(fail);
   }
 
   /** Opens a connection and, given a key, logs in (resolves once the login is accepted; rejects with LoginError). */
@@ -177,16 +212,22 @@ export class CrossbookClient {
 
   /**
    * Sends a command and collects the events answering it: waits for the first one, then keeps collecting until
-   * `quietMs` pass without another (the engine answers a command within one batch).
+   * `quietMs` pass without another (the engine answers a command within one batch). Rejects after `timeoutMs` with
+   * no answer, or at once with ConnectionClosedError when the connection closes first (or has closed already).
    */
   request(cmd: CommandJson, quietMs = 150, timeoutMs = 5000): Promise<EventJson[]> {
     return new Promise((resolve, reject) => {
       const got: EventJson[] = [];
       let clientSeq = 0n;
       let quiet: NodeJS.Timeout | null = null;
-      const finish = (): void => {
+      const settle = (): void => {
         off();
+        unwatch();
         clearTimeout(deadline);
+        if (quiet !== null) clearTimeout(quiet);
+      };
+      const finish = (): void => {
+        settle();
         resolve(got);
       };
       const off = this.onEvent((e) => {
@@ -196,12 +237,18 @@ export class CrossbookClient {
         quiet = setTimeout(finish, quietMs);
       });
       const deadline = setTimeout(() => {
-        off();
-        if (quiet !== null) clearTimeout(quiet);
+        settle();
         if (got.length > 0) resolve(got);
         else reject(new Error(`no answer to ${cmd.type} within ${timeoutMs} ms`));
       }, timeoutMs);
-      clientSeq = this.send(cmd);
+      // A close ends the wait: the events already answering it are the answer, else it has none.
+      let unwatch = (): void => {};
+      unwatch = this.untilClosed((close) => {
+        settle();
+        if (got.length > 0) resolve(got);
+        else reject(new ConnectionClosedError(close, `the answer to ${cmd.type}`));
+      });
+      if (this.closeInfo === null) clientSeq = this.send(cmd);
     });
   }
 
@@ -261,40 +308,58 @@ export class CrossbookClient {
     return new Promise((resolve, reject) => {
       const events: EventJson[] = [];
       let clientSeq = -1n;
+      const settle = (): void => {
+        off();
+        unwatch();
+        clearTimeout(t);
+      };
       const off = this.onEvent((e) => {
         if (e.type === last && e.clientSeq === clientSeq) {
-          off();
-          clearTimeout(t);
+          settle();
           resolve({ events, done: e });
         } else if (e.clientSeq === clientSeq && (e.type === "CommandRejected" || e.type === "OrderRejected")) {
-          off();
-          clearTimeout(t);
+          settle();
           reject(new Error(`${cmd.type} refused: ${(e as { message: string }).message}`));
         } else if (!ownOnly || e.clientSeq === clientSeq) {
           events.push(e);
         }
       });
       const t = setTimeout(() => {
-        off();
+        settle();
         reject(new Error(`no ${last} within ${timeoutMs} ms`));
       }, timeoutMs);
-      clientSeq = this.send(cmd);
+      let unwatch = (): void => {};
+      unwatch = this.untilClosed((close) => {
+        settle();
+        reject(new ConnectionClosedError(close, `the ${last} answering ${cmd.type}`));
+      });
+      if (this.closeInfo === null) clientSeq = this.send(cmd);
     });
   }
 
-  /** Resolves on the first event matching `predicate` (rejects after `timeoutMs`). */
+  /** Resolves on the first event matching `predicate` (rejects after `timeoutMs`, or with ConnectionClosedError when
+   * the connection closes first). */
   waitFor(predicate: (e: EventJson) => boolean, timeoutMs = 5000): Promise<EventJson> {
     return new Promise((resolve, reject) => {
+      const settle = (): void => {
+        off();
+        unwatch();
+        clearTimeout(t);
+      };
       const off = this.onEvent((e) => {
         if (!predicate(e)) return;
-        off();
-        clearTimeout(t);
+        settle();
         resolve(e);
       });
       const t = setTimeout(() => {
-        off();
+        settle();
         reject(new Error(`no matching event within ${timeoutMs} ms`));
       }, timeoutMs);
+      let unwatch = (): void => {};
+      unwatch = this.untilClosed((close) => {
+        settle();
+        reject(new ConnectionClosedError(close, "a matching event"));
+      });
     });
   }
 
