@@ -275,6 +275,11 @@ export class Market {
       return this.events.reject(K, RejectCode.UnknownOrder, "UnknownOrder: no such open order", orderId, account, cmd.side, cmd.clientId);
     }
     const book = this.book;
+    if ((cmd.flags & OrderFlag.ByClientId) !== 0 && cmd.orderId !== 0 && book.oId[slot] !== cmd.orderId) {
+      // Risk funded the replacement of the order it knew by this clientId (pre-trade.ts replaceOrder): another one
+      // rests under it now (the key changed hands earlier in the batch).
+      return this.events.reject(K, RejectCode.UnknownOrder, "UnknownOrder: the order with this clientId changed within the batch", orderId, account, cmd.side, cmd.clientId);
+    }
     const side = book.oSide[slot];
     const clientId = book.oClientId[slot];
     const price = cmd.price;

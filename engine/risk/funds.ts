@@ -66,12 +66,46 @@ export function takeHold(s: RiskState, orderId: number, account: Account, market
   // C4/C8: the check offset the credit against the borrow not yet covered; later borrows are not offset by it.
   if (plan.inflowRepays) account.addRepayCover(plan.inflowAsset, side, plan.inflowCredit);
   creditInflow(account, hold, plan.inflowCredit);
-  if (clientId !== 0n) s.byClientId.set(account.id, market, clientId, orderId);
+  if (clientId !== 0n) indexClientId(s, hold);
+}
+
+/**
+ * Cancel and replace by clientId: (account, market, clientId) → the newest held order with that key. A new order takes
+ * the key in R1, before matching has judged it; the order it took the key from, if still held, is kept in
+ * hold.shadowed, so that when the new one ends first — matching refused it (DuplicateClientId, a replacement's
+ * filters or band) — the key returns to the order that still rests (unindexClientId) instead of being lost, and a
+ * later Replace by clientId finds the order matching finds, with its hold.
+ */
+function indexClientId(s: RiskState, hold: OrderHold): void {
+  const previous = s.byClientId.get(hold.account, hold.market, hold.clientId);
+  hold.shadowed = previous !== 0 && s.holds.get(previous) !== undefined ? previous : 0;
+  s.byClientId.set(hold.account, hold.market, hold.clientId, hold.orderId);
+}
+
+/** The ending order `hold` leaves the clientId index: its key returns to the order it shadowed (if any), or, when a
+ * later order holds the key, it leaves that order's chain of shadowed orders. */
+function unindexClientId(s: RiskState, hold: OrderHold): void {
+  const head = s.byClientId.get(hold.account, hold.market, hold.clientId);
+  if (head === hold.orderId) {
+    if (hold.shadowed !== 0 && s.holds.get(hold.shadowed) !== undefined) s.byClientId.set(hold.account, hold.market, hold.clientId, hold.shadowed);
+    else s.byClientId.delete(hold.account, hold.market, hold.clientId);
+    return;
+  }
+  // The chain from the head (a few orders of one batch at most): the order that shadows this one takes its place.
+  for (let id = head; id !== 0; ) {
+    const h = s.holds.get(id);
+    if (h === undefined) return;
+    if (h.shadowed === hold.orderId) {
+      h.shadowed = hold.shadowed;
+      return;
+    }
+    id = h.shadowed;
+  }
 }
 
 /** The order ended: what it still holds returns to available (incoming balance), its reservation to the pool. */
 export function releaseHoldFunds(s: RiskState, hold: OrderHold): Account {
-  if (hold.clientId !== 0n) s.byClientId.deleteIf(hold.account, hold.market, hold.clientId, hold.orderId);
+  if (hold.clientId !== 0n) unindexClientId(s, hold);
   const account = hold.owner!;
   s.pools.sync(account);
   account.subLocked(hold.asset, hold.side, hold.remaining);
@@ -303,7 +337,7 @@ export function takePerpHold(s: RiskState, orderId: number, account: Account, ma
   hold.inflowAsset = plan.asset;
   hold.perp = true;
   addPerpOpen(s, account, hold, plan.need);
-  if (clientId !== 0n) s.byClientId.set(account.id, market, clientId, orderId);
+  if (clientId !== 0n) indexClientId(s, hold);
 }
 
 /**

@@ -34,8 +34,13 @@ export class OrderHold {
    * in its account's open buys or sells (AccountPerps). */
   perp = false;
   perpOpen = 0n;
+  /** Within a batch: the order whose clientId index entry this order took over while that order was still held (a
+   * duplicate clientId matching may refuse, or a replacement), so the entry returns to it if this order ends first
+   * (funds.ts indexClientId); 0 when none. Always 0 at a batch boundary (a key has one resting order then). */
+  shadowed = 0;
 
   reset(): void {
+    this.shadowed = 0;
     this.perp = false;
     this.perpOpen = 0n;
     this.borrowMax = 0n;
@@ -73,6 +78,7 @@ export class OrderHold {
     this.inflowRepays = h.inflowRepays;
     this.perp = h.perp;
     this.perpOpen = h.perpOpen;
+    this.shadowed = h.shadowed;
   }
 
   /** A cleared record for `account`'s order `orderId` on `market`, `side` (an engine order's hold, D3). */

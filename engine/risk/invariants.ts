@@ -49,6 +49,7 @@ export function validateInternalState(s: RiskState): void {
   const n = s.assetCount;
   const holds = s.holds.sorted();
   const sums = sumHolds(holds, n);
+  validateClientIdIndex(s, holds);
   if (s.shardCount === 1) {
     const reservedByHolds = new Array<bigint>(n).fill(0n);
     for (const h of holds) reservedByHolds[h.asset] = reservedByHolds[h.asset]! + h.reserved;
@@ -115,6 +116,22 @@ export function ownOpenInterest(s: RiskState): bigint[] {
     }
   }
   return sums;
+}
+
+/**
+ * At a batch boundary every held order with a clientId is the one its key points to and shadows none (funds.ts
+ * indexClientId: chains live within a batch only), and every key points to a held order with that key.
+ */
+function validateClientIdIndex(s: RiskState, holds: readonly OrderHold[]): void {
+  let keyed = 0;
+  for (const h of holds) {
+    if (h.shadowed !== 0) throw new Error(`risk invariant: order ${h.orderId} still shadows order ${h.shadowed} at a batch boundary`);
+    if (h.clientId === 0n) continue;
+    keyed++;
+    const indexed = s.byClientId.get(h.account, h.market, h.clientId);
+    if (indexed !== h.orderId) throw new Error(`risk invariant: clientId ${h.clientId} of order ${h.orderId} (account ${h.account}) indexes order ${indexed}`);
+  }
+  if (keyed !== s.byClientId.size) throw new Error(`risk invariant: ${s.byClientId.size} clientId index entries, ${keyed} held orders with a clientId`);
 }
 
 /** C4: each account's locked units, open-order borrows and credited proceeds are the sums over its holds. */

@@ -57,7 +57,9 @@ export function placeOrder(s: RiskState, cmd: CommandRecord, sink: EventSink): b
  * Cancel-replace: the replacement is a new order (id = cmd.seq) on the target's side, with the target's margin
  * flags, that holds its own funds and passes the same checks; the target's hold comes back when matching reports
  * it Replaced. So the account needs the new hold on top of the old one for the duration of the batch
- * (pessimistic, never short). An unknown target is matching's to refuse.
+ * (pessimistic, never short). A target risk holds nothing for is refused here (UnknownOrder): a replacement never
+ * reaches matching without its hold. By clientId, the target risk resolved goes along as cmd.orderId, and matching
+ * replaces only that order (its own index may point elsewhere when the key changed hands within the batch).
  *
  * The new hold publishes no Balance: R2 always publishes one for the same account and asset before the command's
  * events end — the target's release when matching reports it Replaced, or the new hold's release when matching
@@ -66,11 +68,14 @@ export function placeOrder(s: RiskState, cmd: CommandRecord, sink: EventSink): b
 export function replaceOrder(s: RiskState, cmd: CommandRecord, sink: EventSink): boolean {
   const account = clientAccount(s, cmd, sink);
   if (account === null) return false;
-  const targetId = (cmd.flags & OrderFlag.ByClientId) !== 0
-    ? s.byClientId.get(cmd.account, cmd.market, cmd.clientId)
-    : cmd.orderId;
-  const target = s.holds.get(targetId);
-  if (target === undefined || target.account !== cmd.account || target.market !== cmd.market) return true;
+  const byClientId = (cmd.flags & OrderFlag.ByClientId) !== 0;
+  const targetId = byClientId ? s.byClientId.get(cmd.account, cmd.market, cmd.clientId) : cmd.orderId;
+  const target = targetId === 0 ? undefined : s.holds.get(targetId);
+  if (target === undefined || target.account !== cmd.account || target.market !== cmd.market) {
+    reject(s, cmd, RejectCode.UnknownOrder, "UnknownOrder: no such open order", sink);
+    return false;
+  }
+  if (byClientId) cmd.orderId = targetId;
   const market = s.config.markets[cmd.market]!;
   cmd.side = target.side;
   cmd.orderType = OrderType.Limit;
