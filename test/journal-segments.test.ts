@@ -14,9 +14,11 @@ import {
   migrateLegacyJournal,
   segmentBatches,
   segmentFileName,
+  SyncJournalAppender,
   JOURNAL_SEGMENT_DIR,
   type JournalReadOptions,
 } from "../engine/journal/index.ts";
+import { fileHeader } from "../engine/journal/journal.ts";
 import type { CommandRecord } from "../engine/model/index.ts";
 import { deposit } from "./helpers/commands.ts";
 
@@ -208,5 +210,90 @@ describe("journal corruption (X5)", () => {
     expect(read.summary.truncatedBytes).toBe(100);
     expect(read.summary.corruption).toBeNull();
     expect(statSync(last).size).toBe(64);
+  });
+
+  // A crash between a roll (the new segment created, named after the group's first sequence number) and the group's
+  // write left a segment holding no batch; when that group began with read-only queries (sequenced, never journaled),
+  // the restart numbers from below its name. The writer used to append the next acknowledged batch into it as it was
+  // named: the reader took that batch, whose numbers disagree with the name, for a torn tail and cut it at the next
+  // restart — acknowledged commands lost without a word.
+  for (const [what, left] of [
+    ["a header", (h: Uint8Array): Uint8Array => h],
+    ["a torn header", (h: Uint8Array): Uint8Array => h.subarray(0, 20)],
+  ] as const) {
+    it(`X4: an empty last segment (${what}) named after a later sequence number is renamed after the batch first written into it, and every batch reads back`, () => {
+      const data = tempData();
+      const dir = join(data, JOURNAL_SEGMENT_DIR);
+      const enc = new BatchEncoder();
+      const first = SyncJournalAppender.openSegments(dir, DIGEST, 1 << 20, 1, 0);
+      enc.begin(1);
+      enc.add(deposit(16, 0, 100n, 1));
+      first.appendGroups([enc.finish()]);
+      first.close();
+      writeFileSync(join(dir, segmentFileName(3)), left(fileHeader(DIGEST)), { mode: 0o600 });
+      // The recovery's repair (a torn header is cut to nothing), then the restart numbers from 2.
+      expect(readSeqs(data, { repair: true }).seqs).toEqual([1]);
+      const second = SyncJournalAppender.openSegments(dir, DIGEST, 1 << 20, 2, 0);
+      enc.begin(2);
+      enc.add(deposit(32, 0, 7n, 2));
+      second.appendGroups([enc.finish()]);
+      second.close();
+      expect(readdirSync(dir).sort()).toEqual([segmentFileName(1), segmentFileName(2)]);
+      const read = readSeqs(data, { repair: true });
+      expect(read.seqs).toEqual([1, 2]);
+      expect(read.amounts).toEqual([100n, 7n]);
+      expect(read.summary.truncatedBytes).toBe(0);
+    });
+  }
+
+  it("X4: the journal's first segment keeps its name 1 when the first commands were read-only queries (the first batch starts later), and reads", async () => {
+    const data = tempData();
+    const dir = join(data, JOURNAL_SEGMENT_DIR);
+    const w = await JournalWriter.openSegments(dir, DIGEST, 1 << 20, 1);
+    const enc = new BatchEncoder();
+    enc.begin(2);
+    enc.add(deposit(16, 0, 5n, 4));
+    await w.append(enc.finish());
+    await w.close();
+    expect(readdirSync(dir)).toEqual([segmentFileName(1)]);
+    expect(readSeqs(data, { repair: true }).seqs).toEqual([4]);
+  });
+
+  it("X4: a segment written before that fix (its first batch below its name) reads in full, and a later restart appends after it", () => {
+    const data = tempData();
+    const dir = join(data, JOURNAL_SEGMENT_DIR);
+    const enc = new BatchEncoder();
+    const first = SyncJournalAppender.openSegments(dir, DIGEST, 1 << 20, 1, 0);
+    enc.begin(1);
+    enc.add(deposit(16, 0, 100n, 1));
+    first.appendGroups([enc.finish()]);
+    first.close();
+    // What the old writer left: batch 2 (seq 2) in a segment named 3.
+    enc.begin(2);
+    enc.add(deposit(32, 0, 7n, 2));
+    writeFileSync(join(dir, segmentFileName(3)), Buffer.concat([fileHeader(DIGEST), enc.finish()]), { mode: 0o600 });
+    const read = readSeqs(data, { repair: true });
+    expect(read.seqs).toEqual([1, 2]);
+    expect(read.amounts).toEqual([100n, 7n]);
+    expect(read.summary.truncatedBytes).toBe(0);
+  });
+
+  it("X4/X5: a whole batch (its checksum holds) whose numbers do not follow is a corruption, never a torn tail to cut", () => {
+    const data = tempData();
+    const dir = join(data, JOURNAL_SEGMENT_DIR);
+    const enc = new BatchEncoder();
+    const w = SyncJournalAppender.openSegments(dir, DIGEST, 1 << 20, 1, 0);
+    const frames: Uint8Array[] = [];
+    for (const [batch, seq] of [[1, 1], [2, 3], [3, 2]] as const) {
+      enc.begin(batch);
+      enc.add(deposit(16, 0, 100n, seq));
+      frames.push(enc.finish().slice());
+    }
+    w.appendGroups(frames);
+    w.close();
+    const path = join(dir, segmentFileName(1));
+    const size = statSync(path).size;
+    expect(() => readSeqs(data, { repair: true })).toThrow(JournalCorruptError);
+    expect(statSync(path).size).toBe(size);
   });
 });

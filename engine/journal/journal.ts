@@ -519,8 +519,10 @@ function* readSegment(
   while (pos < reader.size) {
     const covered = fromSeq > 0 && pos + BATCH_HEADER_BYTES <= reader.size && peekLastSeq(reader, pos, p) < fromSeq;
     let end = reader.probe(pos, p, !covered);
-    if (end >= 0 && !continues(segment, state, p, pos === FILE_HEADER_BYTES)) end = -1;
-    if (end < 0) return stopAt(reader, segment, later, pos, p.reason, opts, summary);
+    // A batch whose checksum holds but whose numbers do not follow was written whole: never a torn tail to cut.
+    const sound = end >= 0;
+    if (sound && !continues(state, p)) end = -1;
+    if (end < 0) return stopAt(reader, segment, later, pos, p.reason, opts, summary, sound ? p.count : 0);
     state.started = true;
     state.lastBatch = p.batchNumber;
     if (covered) {
@@ -566,12 +568,13 @@ function peekLastSeq(reader: SegmentReader, pos: number, p: BatchProbe): number 
   return reader.probe(pos, p, false) < 0 ? Infinity : p.firstSeq + p.count - 1;
 }
 
-/** Whether a sound batch follows the one before it (rising numbers; a segment's first batch matches its name). */
-function continues(segment: JournalSegment, state: ReadState, p: BatchProbe, firstInSegment: boolean): boolean {
-  if (firstInSegment && segment.firstSeq > 0 && p.firstSeq !== segment.firstSeq) {
-    p.reason = `first batch starts at sequence ${p.firstSeq}, the segment's name says ${segment.firstSeq}`;
-    return false;
-  }
+/**
+ * Whether a sound batch follows the one before it (rising numbers). A segment's name is the first sequence number
+ * its writer expected; the writer renames a segment that holds no batch yet to its first batch's (writer.ts
+ * nameEmptySegment), but one written before that fix can be named a few numbers off (a roll that crashed before the
+ * group's write, then a restart numbering from below the name): its batches are read all the same when they rise.
+ */
+function continues(state: ReadState, p: BatchProbe): boolean {
   if (!state.started) return true;
   // Rising, not consecutive: read-only queries are sequenced but never journaled (X5), so a batch of queries only
   // leaves a gap in the batch numbers, and a query a gap in the sequence numbers.
@@ -591,11 +594,14 @@ function stopAt(
   reason: string,
   opts: JournalReadOptions,
   summary: JournalSummary,
+  /** The records of the batch at `pos` when it passed its checksum (its numbering is what is wrong): then it is a
+   * corruption, whatever follows it, never a torn tail. 0 otherwise. */
+  soundRecords = 0,
 ): boolean {
   const inSegment = reader.validAfter(pos);
   const inLater = countSegments(later);
-  const batchesAfter = inSegment.batches + inLater.batches;
-  const recordsAfter = inSegment.records + inLater.records;
+  const batchesAfter = inSegment.batches + inLater.batches + (soundRecords > 0 ? 1 : 0);
+  const recordsAfter = inSegment.records + inLater.records + soundRecords;
   if (batchesAfter === 0) {
     // Nothing valid after it: the incomplete end of the last write (later segments, if any, hold no batch).
     summary.truncatedBytes = reader.size - pos;
