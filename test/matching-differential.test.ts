@@ -26,7 +26,8 @@ const CONFIG = testConfig({
   impactBand: { minMultiplier: R("0.999"), maxMultiplier: R("1.001") },
   meanMarkBand: { minMultiplier: R("0.998"), maxMultiplier: R("1.002") },
 });
-const CONFIG_PERP = { ...CONFIG, markets: CONFIG.markets.map((m) => (m.id === PERP ? { ...m, premiumTolerance: R("0.001") } : m)) };
+// The perpetual's open interest limit is reached now and then by the streams' positions (P1 at fill time).
+const CONFIG_PERP = { ...CONFIG, markets: CONFIG.markets.map((m) => (m.id === PERP ? { ...m, premiumTolerance: R("0.001"), openInterestLimit: Q("0.05") } : m)) };
 const LIMITS: Partial<MatchingLimits> = {
   maxOpenOrdersPerAccountMarket: 6,
   maxOrdersPerBook: 20,

@@ -321,6 +321,71 @@ describe("perpetual trading (P1, S5)", () => {
     // Alice selling 1.5 only reduces her long: no opening part.
     expect(rejects(h.order(ALICE, Side.Sell, price(60_000), btc(1.5)))).toEqual([]);
   });
+
+  for (const topology of [{ riskShards: 1, matchingShards: 1 }, { riskShards: 2, matchingShards: 2 }] as const) {
+    it(`P1 openInterestLimit at fill time (${topology.riskShards}×${topology.matchingShards}): two takers accepted in one batch, each under the limit at R1, fill only up to it; the second's rest ends OpenInterestLimit`, () => {
+      const limited: ExchangeConfig = { ...config, markets: config.markets.map((m) => (m.id === BTC_PERP ? { ...m, openInterestLimit: btc(2) } : m)) };
+      const h = new Harness(limited, topology);
+      const DAVE = 80;
+      for (const acct of [ALICE, BOB, CAROL, DAVE]) h.deposit(acct, USDC, usdc(100_000));
+      expect(rejects(h.order(ALICE, Side.Buy, price(60_000), btc(1.5)))).toEqual([]);
+      expect(rejects(h.order(BOB, Side.Buy, price(60_000), btc(1.5)))).toEqual([]);
+      // R1 sees open interest 0 for both (risk's copy lags the batch): each 1.5 passes. Before this rule was enforced at
+      // fill time, both filled and open interest reached 3 with a limit of 2.
+      const ioc = (account: number): Partial<CommandRecord> => ({ ...orderFields(account, Side.Sell, price(60_000), btc(1.5)), tif: TimeInForce.IOC });
+      const events = h.batch([ioc(CAROL), ioc(DAVE)]);
+      expect(rejects(events)).toEqual([]);
+      const fills = new Map<number, bigint>();
+      for (const e of events) if (e.kind === EventKind.Fill) fills.set(e.tradeId, e.quantity);
+      expect([...fills.values()]).toEqual([btc(1.5), btc(0.5)]);
+      const daveDone = events.find((e) => e.kind === EventKind.OrderDone && e.account === DAVE)!;
+      expect([daveDone.code, daveDone.filledQuantity]).toEqual([DoneReason.OpenInterestLimit, btc(0.5)]);
+      for (const r of h.engine.risk) expect(r.openInterest(BTC_PERP)).toBe(btc(2));
+      expect(h.risk(DAVE).perpPosition(DAVE, BTC_PERP).netQuantity).toBe(-btc(0.5));
+      // Bob's bid keeps its last 1 BTC; at the limit an opening taker is refused at R1 now (its copy has caught up)...
+      expect(rejects(h.batch([ioc(CAROL)]))).toEqual(["OpenInterestLimit"]);
+      // ...while a taker that reduces fills it (Alice sells 1 of her 1.5 long to Bob: open interest stays 2).
+      const reducing = h.batch([{ ...orderFields(ALICE, Side.Sell, price(60_000), btc(1)), tif: TimeInForce.IOC }]);
+      expect(reducing.filter((e) => e.kind === EventKind.Fill).map((e) => e.quantity).slice(0, 1)).toEqual([btc(1)]);
+      for (const r of h.engine.risk) expect(r.openInterest(BTC_PERP)).toBe(btc(2));
+    });
+  }
+
+  it("P1 openInterestLimit at fill time: a taker whose first fill would open past the limit fills nothing (OrderDone OpenInterestLimit, 0 filled); the maker stays", () => {
+    const limited: ExchangeConfig = { ...config, markets: config.markets.map((m) => (m.id === BTC_PERP ? { ...m, openInterestLimit: btc(2) } : m)) };
+    const h = new Harness(limited);
+    const DAVE = 80;
+    for (const acct of [ALICE, BOB, CAROL, DAVE]) h.deposit(acct, USDC, usdc(100_000));
+    h.order(ALICE, Side.Buy, price(60_000), btc(1.5));
+    h.order(BOB, Side.Buy, price(60_000), btc(1.5));
+    const ioc = (account: number, q: bigint): Partial<CommandRecord> => ({ ...orderFields(account, Side.Sell, price(60_000), q), tif: TimeInForce.IOC });
+    const events = h.batch([ioc(CAROL, btc(2)), ioc(DAVE, btc(1))]);
+    expect(events.filter((e) => e.kind === EventKind.Fill && e.account === CAROL).map((e) => e.quantity)).toEqual([btc(1.5), btc(0.5)]);
+    expect(events.filter((e) => e.kind === EventKind.Fill && e.account === DAVE)).toEqual([]);
+    const daveDone = events.find((e) => e.kind === EventKind.OrderDone && e.account === DAVE)!;
+    expect([daveDone.code, daveDone.filledQuantity]).toEqual([DoneReason.OpenInterestLimit, 0n]);
+    expect(h.engine.risk[0]!.openInterest(BTC_PERP)).toBe(btc(2));
+    // Bob's bid rests with 1 BTC left: Alice, reducing her long, sells it all to him.
+    const reducing = h.batch([{ ...orderFields(ALICE, Side.Sell, price(60_000), btc(1)), tif: TimeInForce.IOC }]);
+    expect(reducing.filter((e) => e.kind === EventKind.Fill && e.account === ALICE).map((e) => e.quantity)).toEqual([btc(1)]);
+    expect(h.risk(BOB).perpPosition(BOB, BTC_PERP).netQuantity).toBe(btc(1.5));
+  });
+
+  it("P1 openInterestLimit at fill time: a FOK that could only fill past the limit does not fill at all (FokUnfilled)", () => {
+    const limited: ExchangeConfig = { ...config, markets: config.markets.map((m) => (m.id === BTC_PERP ? { ...m, openInterestLimit: btc(2) } : m)) };
+    const h = new Harness(limited);
+    const DAVE = 80;
+    for (const acct of [ALICE, BOB, CAROL, DAVE]) h.deposit(acct, USDC, usdc(100_000));
+    h.order(ALICE, Side.Buy, price(60_000), btc(1.5));
+    h.order(BOB, Side.Buy, price(60_000), btc(1.5));
+    const fok = (account: number): Partial<CommandRecord> => ({ ...orderFields(account, Side.Sell, price(60_000), btc(1)), tif: TimeInForce.FOK });
+    // In one batch: Carol's FOK of 1 fills (open interest 1); Dave's FOK of 1.5 would take it to 2.5: none of it fills.
+    const events = h.batch([fok(CAROL), { ...fok(DAVE), quantity: btc(1.5) }]);
+    expect(events.filter((e) => e.kind === EventKind.Fill && e.account === CAROL).map((e) => e.quantity)).toEqual([btc(1)]);
+    expect(events.filter((e) => e.kind === EventKind.Fill && e.account === DAVE)).toEqual([]);
+    expect(events.find((e) => e.kind === EventKind.OrderDone && e.account === DAVE)!.code).toBe(DoneReason.FokUnfilled);
+    expect(h.engine.risk[0]!.openInterest(BTC_PERP)).toBe(btc(1));
+  });
 });
 
 describe("USDC settlement waterfall (P6)", () => {

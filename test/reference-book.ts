@@ -582,6 +582,7 @@ export class ReferenceShard {
     } else if (r.stop === "stp") reason = DoneReason.SelfTradeTaker;
     else if (r.stop === "band") reason = r.band;
     else if (r.stop === "budget") reason = t.qty === 0n && r.filled > 0n ? DoneReason.Filled : DoneReason.Expired;
+    else if (r.stop === "interest") reason = DoneReason.OpenInterestLimit;
     else if (t.isLimit && t.tif === TimeInForce.GTC) {
       m.orders.push({
         id: t.id,
@@ -627,7 +628,28 @@ export class ReferenceShard {
     return { impact, meanMark, premium };
   }
 
-  private matchLoop(m: RefMarket, t: Taker): { filled: bigint; stop: "limit" | "band" | "stp" | "budget" | "full"; band: number } {
+  /**
+   * P1 at fill time, by brute force: the largest multiple of the step, at most q, whose fill between the taker and the
+   * maker leaves Σ longs at most the limit (or where it is, when above it already).
+   */
+  private openInterestRoom(m: RefMarket, taker: number, takerSide: number, maker: number, q: bigint): bigint {
+    const limit = m.cfg.openInterestLimit;
+    if (m.cfg.kind !== MarketKind.Perpetual || limit <= 0n || taker === maker) return q;
+    const longs = (p: Map<number, bigint>): bigint => [...p.values()].reduce((a, x) => (x > 0n ? a + x : a), 0n);
+    const before = longs(m.positions);
+    const allowed = before > limit ? before : limit;
+    const step = m.cfg.stepSize;
+    for (let k = q / step; k > 0n; k--) {
+      const after = new Map(m.positions);
+      const d = takerSide === Side.Buy ? k * step : -k * step;
+      after.set(taker, (after.get(taker) ?? 0n) + d);
+      after.set(maker, (after.get(maker) ?? 0n) - d);
+      if (longs(after) <= allowed) return k * step;
+    }
+    return 0n;
+  }
+
+  private matchLoop(m: RefMarket, t: Taker): { filled: bigint; stop: "limit" | "band" | "stp" | "budget" | "full" | "interest"; band: number } {
     let filled = 0n;
     let quoteLeft = t.quote;
     const buy = t.side === Side.Buy;
@@ -676,6 +698,10 @@ export class ReferenceShard {
         q = lo * step;
         if (q === 0n) return { filled, stop: "budget", band: 0 };
       }
+      const room = this.openInterestRoom(m, t.account, t.side, maker.account, q);
+      if (room === 0n) return { filled, stop: "interest", band: 0 };
+      const interestCut = room < q;
+      q = room;
       const quote = m.quoteOf(q, maker.price);
       maker.open -= q;
       maker.filled += q;
@@ -706,6 +732,7 @@ export class ReferenceShard {
       });
       if (!m.muted && this.md !== null) this.md.trade(m.cfg.id, m.tradeSeq, maker.price, q, quote, maker.side, this.time);
       if (maker.open === 0n) this.finish(m, maker, maker.filled < maker.orig ? DoneReason.ReduceOnlyCapped : DoneReason.Filled);
+      if (interestCut && (t.maxBase === null || filled < t.maxBase)) return { filled, stop: "interest", band: 0 };
     }
   }
 

@@ -47,8 +47,12 @@
 //   order, OrderDone says ReduceOnlyCapped with amount = requested − filled. A capped GTC order rests with open
 //   quantity cap − filled, and is capped again each time the book fills it: it fills at most what is left of the
 //   position it reduces, and when nothing is left it is removed (OrderDone ReduceOnlyCapped) instead of filling.
+// - P1 openInterestLimit at fill time (perp-positions.ts openInterestCap): the replica also sums the longs, so a fill
+//   that would raise open interest above the limit is cut to the room left and the taker ends there (OrderDone
+//   OpenInterestLimit, even a GTC: its rest would cross the maker); a FOK that cannot fill whole within it does not
+//   fill. R1's check at acceptance reads risk's copy, which lags the batch.
 // - Engine orders (seq 0: Q2 steps) skip the O4 price band — their limit is Q2's mark bound — and keep O5–O7.
-// - Done reasons of a taker that does not rest: Filled; ReduceOnlyCapped; SelfTradeTaker; ImpactBand / MeanMarkBand
+// - Done reasons of a taker that does not rest: Filled; ReduceOnlyCapped; OpenInterestLimit; SelfTradeTaker; ImpactBand / MeanMarkBand
 //   / PremiumBand (a band stopped it even if it is a GTC limit: its remainder would cross); Expired (IOC / market
 //   remainder; also a market buy whose quote budget ran out while it still had base quantity left, or by quote only
 //   with nothing filled); Filled for a quote-only market buy that spent its budget.

@@ -54,6 +54,9 @@ export function marketBookOrders(m: Market): RestingOrder[] {
 /** Throws if the book, the account lists (count, links, clientId index, limit) or the position replica disagree. */
 export function validateMarket(m: Market): void {
   if (m.isPerp && m.positions.netSum() !== 0n) throw new Error(`market ${m.id}: positions sum to ${m.positions.netSum()}, not 0`);
+  if (m.isPerp && m.positions.openInterest !== m.positions.longsSum()) {
+    throw new Error(`market ${m.id}: open interest ${m.positions.openInterest} is not the Σ of the longs ${m.positions.longsSum()}`);
+  }
   const label = `market ${m.id}`;
   m.book.validate(label);
   const book = m.book;

@@ -47,6 +47,8 @@ const STOP_LIMIT = 1;
 const STOP_BAND = 2;
 const STOP_STP = 3;
 const STOP_BUDGET = 4;
+/** P1: the next fill was cut (or would have been) by the market's openInterestLimit. */
+const STOP_OPEN_INTEREST = 5;
 
 /**
  * Resting orders of an account in one market up to which its clientIds are found by walking its order list rather
@@ -110,6 +112,8 @@ export class Market {
   /** Trade quote amount = floor(q × p × qMul / qDiv) (OrderFilters). */
   private readonly qMul: bigint;
   private readonly qDiv: bigint;
+  /** P1: the perpetual market's openInterestLimit, base units (0: none) — enforced at each fill (openInterestCap). */
+  private readonly openInterestLimit: bigint;
   /** O4–O7: the price band a new limit order rests within and the bounds a taker may reach. */
   readonly bands: PriceBands;
 
@@ -136,6 +140,7 @@ export class Market {
     this.stepSize = filters.stepSize;
     this.qMul = filters.qMul;
     this.qDiv = filters.qDiv;
+    this.openInterestLimit = this.isPerp ? cfg.openInterestLimit : 0n;
     this.bands = new PriceBands(cfg, this.isPerp);
     this.book = new Book(
       limits.initialOrderCapacity,
@@ -275,7 +280,7 @@ export class Market {
       return this.events.reject(K, RejectCode.UnknownOrder, "UnknownOrder: no such open order", orderId, account, cmd.side, cmd.clientId);
     }
     const book = this.book;
-    if ((cmd.flags & OrderFlag.ByClientId) !== 0 && cmd.orderId !== 0 && book.oId[slot] !== cmd.orderId) {
+    if ((cmd.flags & OrderFlag.TargetResolved) !== 0 && book.oId[slot] !== cmd.orderId) {
       // Risk funded the replacement of the order it knew by this clientId (pre-trade.ts replaceOrder): another one
       // rests under it now (the key changed hands earlier in the batch).
       return this.events.reject(K, RejectCode.UnknownOrder, "UnknownOrder: the order with this clientId changed within the batch", orderId, account, cmd.side, cmd.clientId);
@@ -511,6 +516,9 @@ export class Market {
       case STOP_BUDGET:
         reason = qty === 0n && filled > 0n ? DoneReason.Filled : DoneReason.Expired;
         break;
+      case STOP_OPEN_INTEREST:
+        reason = DoneReason.OpenInterestLimit;
+        break;
       default:
         if (isLimit && tif === TimeInForce.GTC) {
           this.restNew(orderId, account, side, stp, flags, clientId, tick, price, qty, filled, this.tRemaining, acct);
@@ -526,7 +534,6 @@ export class Market {
     const book = this.book;
     const o = side ^ 1;
     const ladder = book.ladders[o];
-    const md = this.ctx.md;
     for (;;) {
       const lvl = ladder.bestLvl;
       if (lvl === NONE) return STOP_LIMIT;
@@ -561,27 +568,25 @@ export class Market {
         const remaining = this.tRemaining;
         if (q > remaining) q = remaining;
         if (this.tQuoteCapped) {
-          let afford = ((this.tQuoteLeft + 1n) * this.qDiv - 1n) / (price * this.qMul);
-          afford -= afford % this.stepSize;
-          if (afford < q) q = afford;
+          q = this.affordable(q, price);
           if (q === 0n) return STOP_BUDGET;
         }
+        // P1 at fill time: a fill that would raise open interest above the limit is cut to the room, and the taker ends
+        // there (its rest would cross this maker); the maker stays for takers that reduce.
+        const cap = this.openInterestLimit > 0n ? this.positions.openInterestCap(account, side, book.oAccount[slot], q, this.openInterestLimit, this.stepSize) : q;
+        if (cap === 0n) return STOP_OPEN_INTEREST;
+        const interestCut = cap < q;
+        q = cap;
         const quote = (q * price * this.qMul) / this.qDiv;
         book.fill(slot, q);
         if (this.isPerp) this.positions.applyFill(account, side, book.oAccount[slot], q);
         this.tRemaining = remaining - q;
         this.tFilled += q;
         if (this.tQuoteCapped) this.tQuoteLeft -= quote;
-        const tradeId = ++this.tradeSeq;
-        this.lastPrice = price;
-        this.lastTick = book.lTick[lvl];
-        this.ticker.onTrade(price, q, quote);
-        this.tTraded = true;
-        this.events.fill(account, side, orderId, clientId, price, q, quote, book.oAccount[slot], book.oId[slot], book.oClientId[slot], tradeId);
-        if (md !== null) md.trade(this.id, tradeId, price, q, quote, o, this.ctx.timeMs);
-        if (this.tRemaining === 0n) {
+        this.recordTrade(account, side, orderId, clientId, lvl, slot, price, q, quote);
+        if (this.tRemaining === 0n || interestCut) {
           if (book.oQty[slot] === 0n) this.makerFilled(slot);
-          return STOP_FILLED;
+          return interestCut ? STOP_OPEN_INTEREST : STOP_FILLED;
         }
         // A fill cut by the quote budget or a reduceOnly cap leaves the maker in place: try it again (the budget left,
         // or the cap again, which removes it when nothing is left to reduce).
@@ -590,6 +595,27 @@ export class Market {
         slot = next;
       }
     }
+  }
+
+  /** A fill of `q` at `price` (level `lvl`) between the taker and the maker in `slot`: trade number, last price, ticker,
+   * the Fill event and the public trade. */
+  private recordTrade(account: number, side: number, orderId: number, clientId: bigint, lvl: number, slot: number, price: bigint, q: bigint, quote: bigint): void {
+    const book = this.book;
+    const tradeId = ++this.tradeSeq;
+    this.lastPrice = price;
+    this.lastTick = book.lTick[lvl];
+    this.ticker.onTrade(price, q, quote);
+    this.tTraded = true;
+    this.events.fill(account, side, orderId, clientId, price, q, quote, book.oAccount[slot], book.oId[slot], book.oClientId[slot], tradeId);
+    const md = this.ctx.md;
+    if (md !== null) md.trade(this.id, tradeId, price, q, quote, side ^ 1, this.ctx.timeMs);
+  }
+
+  /** The taker's quote budget's cut of a fill of `q` at `price`: the most steps, at most q, its budget left pays. */
+  private affordable(q: bigint, price: bigint): bigint {
+    let afford = ((this.tQuoteLeft + 1n) * this.qDiv - 1n) / (price * this.qMul);
+    afford -= afford % this.stepSize;
+    return afford < q ? afford : q;
   }
 
   private makerFilled(slot: number): void {
@@ -627,6 +653,7 @@ export class Market {
             if (q === 0n) return false;
             quoteLeft -= (q * price * this.qMul) / this.qDiv;
           }
+          if (this.openInterestLimit > 0n && this.positions.fokOpenInterestCap(account, side, book.oAccount[slot], q, this.openInterestLimit, this.stepSize) < q) return false;
           open -= q;
           remaining -= q;
           if (remaining === 0n) return true;

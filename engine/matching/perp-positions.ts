@@ -10,16 +10,31 @@
 // nothing is. The rule for what comes later (Q3 backstop takeovers, Q4 perp ADL): a position that moves other than by
 // a fill of this book must reach this replica too (engine/pipeline/engine.ts, decision RO).
 //
+// P1 openInterestLimit at fill time: the replica also sums the longs (the market's open interest, exact at each fill),
+// so a fill that would raise it above the limit is cut to the room left (openInterestCap): R1's check at acceptance
+// reads risk's copy, which lags by the batch (two takers accepted in one batch, each under the limit, would together
+// go over it) and, with several risk shards, sees only its own accounts' fills.
+//
 // State: in the market's snapshot section and state hash; an account whose position is zero has no entry (bounded by
-// the accounts with positions in the market).
+// the accounts with positions in the market). The sum of the longs is derived (restore recomputes it).
 import type { SnapshotReader, SnapshotWriter } from "../model/index.ts";
 import { Side } from "../model/index.ts";
 import type { StateHasher } from "./hash.ts";
 
 export class PerpPositionReplica {
   private readonly positions = new Map<number, bigint>();
+  /** Σ of the long positions: the market's open interest (P1), base units. */
+  private longSum = 0n;
   /** fokReducible's per-account scratch (what earlier makers of the dry run already used), cleared per dry run. */
   private readonly dryRunUsed = new Map<number, bigint>();
+  /** fokOpenInterestCap's scratch: the positions and the open interest as the dry run's fills left them. */
+  private readonly dryRunPositions = new Map<number, bigint>();
+  private dryRunLongSum = 0n;
+
+  /** P1: the market's open interest now (Σ longs = Σ shorts), base units. */
+  get openInterest(): bigint {
+    return this.longSum;
+  }
 
   /** The account's signed net position in base units (0 when none). */
   positionOf(account: number): bigint {
@@ -43,9 +58,38 @@ export class PerpPositionReplica {
     return cap - (cap % stepSize);
   }
 
-  /** Starts a dry run (FOK): fokReducible counts each account's makers against its position once. */
+  /**
+   * P1 at fill time: the largest part of a fill of `quantity` (taker on `takerSide` against `maker`) that leaves the
+   * open interest at most `limit` — or where it is, when it is above the limit already — rounded down to the step.
+   * The fill raises the longs by max(0, b + q) − max(0, b) + max(0, s − q) − max(0, s) (b, s: the buyer's and the
+   * seller's positions), a convex function of q that is 0 at q = 0 and q − R past its last bend, R = max(0, −b) +
+   * max(0, s) the part both sides reduce; so it stays within the room (limit − OI, or 0) exactly up to R + room. A
+   * fill never raises the longs by more than q, so one with OI + q ≤ limit is whole without looking at positions.
+   */
+  openInterestCap(taker: number, takerSide: number, maker: number, quantity: bigint, limit: bigint, stepSize: bigint): bigint {
+    if (this.longSum + quantity <= limit || taker === maker) return quantity;
+    return capToRoom(this.positionOf(taker), this.positionOf(maker), takerSide, this.longSum, quantity, limit, stepSize);
+  }
+
+  /** Starts a dry run (FOK): fokReducible counts each account's makers against its position once; fokOpenInterestCap
+   * sees the positions and open interest the run's earlier fills left. */
   beginDryRun(): void {
     this.dryRunUsed.clear();
+    this.dryRunPositions.clear();
+    this.dryRunLongSum = this.longSum;
+  }
+
+  /** In a dry run: openInterestCap at the run's positions, then that fill (the cap, ≤ quantity) applied to them. */
+  fokOpenInterestCap(taker: number, takerSide: number, maker: number, quantity: bigint, limit: bigint, stepSize: bigint): bigint {
+    if (taker === maker) return quantity;
+    const takerPosition = this.dryRunPositions.get(taker) ?? this.positionOf(taker);
+    const makerPosition = this.dryRunPositions.get(maker) ?? this.positionOf(maker);
+    const cap = this.dryRunLongSum + quantity <= limit ? quantity : capToRoom(takerPosition, makerPosition, takerSide, this.dryRunLongSum, quantity, limit, stepSize);
+    const delta = takerSide === Side.Buy ? cap : -cap;
+    this.dryRunPositions.set(taker, takerPosition + delta);
+    this.dryRunPositions.set(maker, makerPosition - delta);
+    this.dryRunLongSum += longPart(takerPosition + delta) - longPart(takerPosition) + longPart(makerPosition - delta) - longPart(makerPosition);
+    return cap;
   }
 
   /** In a dry run: what this reduceOnly maker may fill of `open`, after the account's earlier makers of the run. */
@@ -69,6 +113,7 @@ export class PerpPositionReplica {
 
   restoreSnapshot(r: SnapshotReader, maxAccounts: number, what: string): void {
     this.positions.clear();
+    this.longSum = 0n;
     const n = r.count(maxAccounts, `${what} positions`);
     let last = -1;
     for (let i = 0; i < n; i++) {
@@ -77,6 +122,7 @@ export class PerpPositionReplica {
       if (account <= last) r.fail(`${what}: position accounts out of order (${account} after ${last})`);
       if (position === 0n) r.fail(`${what}: a zero position is not kept (account ${account})`);
       this.positions.set(account, position);
+      this.longSum += longPart(position);
       last = account;
     }
   }
@@ -97,13 +143,36 @@ export class PerpPositionReplica {
     return sum;
   }
 
+  /** Σ of the long positions counted from scratch — the invariant check's (openInterest keeps it incrementally). */
+  longsSum(): bigint {
+    let sum = 0n;
+    for (const p of this.positions.values()) if (p > 0n) sum += p;
+    return sum;
+  }
+
   private move(account: number, delta: bigint): void {
-    const next = (this.positions.get(account) ?? 0n) + delta;
+    const before = this.positions.get(account) ?? 0n;
+    const next = before + delta;
     if (next === 0n) this.positions.delete(account);
     else this.positions.set(account, next);
+    if (before > 0n || next > 0n) this.longSum += longPart(next) - longPart(before);
   }
 
   private sortedAccounts(): number[] {
     return [...this.positions.keys()].sort((a, b) => a - b);
   }
+}
+
+function longPart(position: bigint): bigint {
+  return position > 0n ? position : 0n;
+}
+
+/** openInterestCap's bound past the fast path: min(quantity, R + room) down to the step (see openInterestCap). */
+function capToRoom(takerPosition: bigint, makerPosition: bigint, takerSide: number, longSum: bigint, quantity: bigint, limit: bigint, stepSize: bigint): bigint {
+  const buyer = takerSide === Side.Buy ? takerPosition : makerPosition;
+  const seller = takerSide === Side.Buy ? makerPosition : takerPosition;
+  const reduced = (buyer < 0n ? -buyer : 0n) + (seller > 0n ? seller : 0n);
+  let cap = reduced + (limit > longSum ? limit - longSum : 0n);
+  cap -= cap % stepSize;
+  return cap < quantity ? cap : quantity;
 }

@@ -35,6 +35,9 @@ export const DoneReason = {
   CanceledByAll: 11,
   /** Q2: canceled by the engine when its account entered liquidation (an engine CancelAll, seq 0). */
   Liquidation: 12,
+  /** P1 at fill time: the taker's next fill would have raised the perpetual market's open interest above its
+   * openInterestLimit (the fill is cut to the room left; the rest of the taker does not rest). */
+  OpenInterestLimit: 13,
 } as const;
 export type DoneReason = (typeof DoneReason)[keyof typeof DoneReason];
 

@@ -24,6 +24,9 @@ export const OrderFlag = {
   AutoLendRedeem: 32,
   /** cancel-by-clientId instead of orderId (CancelOrder). */
   ByClientId: 64,
+  /** Set by risk on a ReplaceOrder by clientId (never by a client): cmd.orderId is the order risk resolved the clientId
+   * to and funded the replacement against, and matching replaces only that order (engine/risk/pre-trade.ts). */
+  TargetResolved: 128,
 } as const;
 
 /** OracleQuote flag bits (CommandRecord.flags). */

@@ -75,7 +75,10 @@ export function replaceOrder(s: RiskState, cmd: CommandRecord, sink: EventSink):
     reject(s, cmd, RejectCode.UnknownOrder, "UnknownOrder: no such open order", sink);
     return false;
   }
-  if (byClientId) cmd.orderId = targetId;
+  if (byClientId) {
+    cmd.orderId = targetId;
+    cmd.flags |= OrderFlag.TargetResolved;
+  }
   const market = s.config.markets[cmd.market]!;
   cmd.side = target.side;
   cmd.orderType = OrderType.Limit;

@@ -13,5 +13,6 @@ export enum DoneReason {
   ReduceOnlyCapped = 9,
   Replaced = 10,
   CanceledByAll = 11,
-  Liquidation = 12
+  Liquidation = 12,
+  OpenInterestLimit = 13
 }
