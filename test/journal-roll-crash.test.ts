@@ -3,9 +3,9 @@
 // disk, the segment holds no batch, and when that group began with read-only queries (sequenced, never journaled) the
 // restart numbers from below that name. The writer used to append the next acknowledged batch into the segment as it
 // was named, and the next restart's reader took that batch (numbers disagreeing with the name) for a torn tail and cut
-// it: acknowledged deposits lost, the log saying "never acknowledged". Now the writer renames a segment holding no
-// batch after its first batch (writer.ts nameEmptySegment), and a whole batch is never cut as a torn tail. The crash
-// state is written byte for byte as roll() leaves it (a real kill cannot be timed into that window).
+// it: acknowledged deposits lost, the log saying "never acknowledged". Now the reader judges a batch by its checksum
+// and its numbers, not by the segment's name (journal.ts continues), and a whole batch is never cut as a torn tail.
+// The crash state is written byte for byte as roll() leaves it (a real kill cannot be timed into that window).
 import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -65,8 +65,8 @@ describe("X4: a crash between a segment roll and the group's write", () => {
     expect(await usdcOf(server, 32)).toBe("7");
     await op.close();
     await server.stop();
-    // The segment the crash left is named after the batch written into it now.
-    expect(readdirSync(segDir).sort()).toEqual([segmentFileName(1), segmentFileName(X + 1)].sort());
+    // The deposit went into the segment the crash left (named X + 2, holding batch X + 1).
+    expect(readdirSync(segDir).sort()).toEqual([segmentFileName(1), segmentFileName(X + 2)].sort());
 
     // Life 3: a plain restart must recover both acknowledged deposits.
     const lines: string[] = [];

@@ -221,7 +221,7 @@ describe("journal corruption (X5)", () => {
     ["a header", (h: Uint8Array): Uint8Array => h],
     ["a torn header", (h: Uint8Array): Uint8Array => h.subarray(0, 20)],
   ] as const) {
-    it(`X4: an empty last segment (${what}) named after a later sequence number is renamed after the batch first written into it, and every batch reads back`, () => {
+    it(`X4: an empty last segment (${what}) named after a later sequence number than the restart's next batch: the batch appended to it reads back, nothing is cut`, () => {
       const data = tempData();
       const dir = join(data, JOURNAL_SEGMENT_DIR);
       const enc = new BatchEncoder();
@@ -238,7 +238,7 @@ describe("journal corruption (X5)", () => {
       enc.add(deposit(32, 0, 7n, 2));
       second.appendGroups([enc.finish()]);
       second.close();
-      expect(readdirSync(dir).sort()).toEqual([segmentFileName(1), segmentFileName(2)]);
+      expect(readdirSync(dir).sort()).toEqual([segmentFileName(1), segmentFileName(3)]);
       const read = readSeqs(data, { repair: true });
       expect(read.seqs).toEqual([1, 2]);
       expect(read.amounts).toEqual([100n, 7n]);
@@ -259,7 +259,7 @@ describe("journal corruption (X5)", () => {
     expect(readSeqs(data, { repair: true }).seqs).toEqual([4]);
   });
 
-  it("X4: a segment written before that fix (its first batch below its name) reads in full, and a later restart appends after it", () => {
+  it("X4: a segment whose first batch is below its name (written so by a writer) reads in full", () => {
     const data = tempData();
     const dir = join(data, JOURNAL_SEGMENT_DIR);
     const enc = new BatchEncoder();
@@ -268,7 +268,7 @@ describe("journal corruption (X5)", () => {
     enc.add(deposit(16, 0, 100n, 1));
     first.appendGroups([enc.finish()]);
     first.close();
-    // What the old writer left: batch 2 (seq 2) in a segment named 3.
+    // Batch 2 (seq 2) in a segment named 3.
     enc.begin(2);
     enc.add(deposit(32, 0, 7n, 2));
     writeFileSync(join(dir, segmentFileName(3)), Buffer.concat([fileHeader(DIGEST), enc.finish()]), { mode: 0o600 });

@@ -569,10 +569,12 @@ function peekLastSeq(reader: SegmentReader, pos: number, p: BatchProbe): number 
 }
 
 /**
- * Whether a sound batch follows the one before it (rising numbers). A segment's name is the first sequence number
- * its writer expected; the writer renames a segment that holds no batch yet to its first batch's (writer.ts
- * nameEmptySegment), but one written before that fix can be named a few numbers off (a roll that crashed before the
- * group's write, then a restart numbering from below the name): its batches are read all the same when they rise.
+ * Whether a sound batch follows the one before it (rising numbers). A segment's name is the first sequence number its
+ * writer expected, not necessarily its first batch's: a journal's first segment is named 1 whatever its first batch
+ * (read-only queries are sequenced, never journaled), and a segment a roll created just before a crash holds no batch
+ * until the restart appends to it, numbering from the last journaled command — below the name when the group the roll
+ * was for began with queries. Names only order the segments and let a snapshot skip the ones before it (every batch
+ * of a segment is below the next one's name either way); a batch is judged by its checksum and its numbers.
  */
 function continues(state: ReadState, p: BatchProbe): boolean {
   if (!state.started) return true;

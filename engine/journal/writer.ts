@@ -3,7 +3,6 @@
 // segments zero-filled ahead). Their files are read back by journal.ts (segmentBatches), byte for byte the same.
 import {
   closeSync,
-  renameSync,
   existsSync,
   fchmodSync,
   fdatasyncSync,
@@ -60,9 +59,6 @@ export class JournalWriter {
     private readonly segmentDir: string | null,
     private readonly segmentBytes: number,
     private readonly configDigestHex: string,
-    /** The segment file and the sequence number its name carries (segments only). */
-    private path = "",
-    private segmentSeq = 0,
   ) {}
 
   /** Opens (creating if needed) one journal file whose torn tail has already been repaired by readJournal(repair). */
@@ -83,58 +79,29 @@ export class JournalWriter {
     const path = last?.path ?? join(dir, segmentFileName(nextSeq));
     const { file, position } = await openForAppend(path, configDigestHex);
     if (last === undefined) fsyncDir(dir);
-    return new JournalWriter(file, position, dir, segmentBytes, configDigestHex, path, last?.firstSeq ?? nextSeq);
+    return new JournalWriter(file, position, dir, segmentBytes, configDigestHex);
   }
 
   /** Resolves when the frame is on disk (durable). Callers must not start another append before it resolves. */
   async append(frame: Uint8Array): Promise<void> {
-    if (this.segmentDir !== null) {
-      if (this.position >= this.segmentBytes) await this.roll(firstSeqOfFrame(frame));
-      else if (this.position <= FILE_HEADER_BYTES) this.nameAfter(firstSeqOfFrame(frame));
-    }
+    if (this.segmentDir !== null && this.position >= this.segmentBytes) await this.roll(firstSeqOfFrame(frame));
     await writeDurably(this.file, frame, this.position);
     this.position += frame.length;
-  }
-
-  /** The segment, holding no batch yet, is named after its first batch (nameEmptySegment). */
-  private nameAfter(firstSeq: number): void {
-    this.path = nameEmptySegment(this.segmentDir!, this.path, this.segmentSeq, firstSeq);
-    this.segmentSeq = firstSeq;
   }
 
   /** Closes the full segment and starts the next one at `firstSeq` (the file and its directory entry synced). */
   private async roll(firstSeq: number): Promise<void> {
     const dir = this.segmentDir!;
-    this.path = join(dir, segmentFileName(firstSeq));
-    const next = await createJournalFile(this.path, this.configDigestHex, true);
+    const next = await createJournalFile(join(dir, segmentFileName(firstSeq)), this.configDigestHex, true);
     fsyncDir(dir);
     await this.file.close();
     this.file = next;
-    this.segmentSeq = firstSeq;
     this.position = FILE_HEADER_BYTES;
   }
 
   async close(): Promise<void> {
     await this.file.close();
   }
-}
-
-/**
- * The segment `w` (holding no batch yet) is about to get its first batch, starting at `firstSeq`: a segment is named
- * after its first batch (the reader and the archive find batches by the names), so one named otherwise is renamed
- * first, and the directory synced. That happens after a restart: the sequencer numbers from the last journaled
- * command, while a segment left empty by a crash between a roll and the group's write (or opened before any command)
- * carries the number the writer expected then — a group that began with read-only queries (sequenced, never journaled)
- * starts later than that. Returns the segment's path now. The reader does not need the name to match (journal.ts
- * continues): it keeps the archive's and a snapshot's look-ups exact.
- */
-function nameEmptySegment(dir: string, path: string, segmentSeq: number, firstSeq: number): string {
-  // The journal's first segment keeps its name 1 (a live journal starting above 1 had its first segments archived).
-  if (firstSeq === segmentSeq || segmentSeq <= 1) return path;
-  const named = join(dir, segmentFileName(firstSeq));
-  renameSync(path, named);
-  fsyncDir(dir);
-  return named;
 }
 
 /** Opens a journal file at its end, writing the header into an empty (or header-torn) one; owner-only either way. */
@@ -305,11 +272,6 @@ export class SyncJournalAppender {
 
   private writeRun(frames: readonly Uint8Array[], from: number, to: number, bytes: number): void {
     if (to === from) return;
-    if (this.position <= FILE_HEADER_BYTES) {
-      const firstSeq = firstSeqOfFrame(frames[from]!);
-      this.path = nameEmptySegment(this.segmentDir, this.path, this.segmentSeq, firstSeq);
-      this.segmentSeq = firstSeq;
-    }
     if (this.position + bytes > this.allocatedEnd) this.preallocate(this.position + bytes);
     writeDurablySync(this.fd, from === 0 && to === frames.length ? frames : frames.slice(from, to), this.position, bytes);
     this.position += bytes;
