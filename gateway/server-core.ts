@@ -313,11 +313,13 @@ export class ServerCore implements Replies {
   /** One binary frame of a live session: decode, the gate, then the gateway-only reads or the sequencer. */
   onFrame(session: Session, address: string, bytes: Uint8Array): void {
     const { decoded, result, auth } = this;
-    if (!decodeCommand(bytes, this.config, decoded, result)) {
+    const decodedOk = decodeCommand(bytes, this.config, decoded, result);
+    // Every frame takes its rate tokens, a malformed one too (its reject is work like any command's).
+    if (this.refusedAtGate(session, address)) return;
+    if (!decodedOk) {
       this.reject(session, result.clientSeq, result.code, result.message, result.commandType, result.account, result.clientId);
       return;
     }
-    if (this.refusedAtGate(session, address)) return;
     if (result.kind === DecodedKind.Login) {
       auth.login(session, result);
       return;

@@ -1,14 +1,15 @@
 // X6 pieces without a server: the Login / RegisterApiKey frames at the decoder, the key's journey through the
 // journal's record layout, the replay guard's bound, and the authorization table.
 import { describe, expect, it } from "vitest";
-import { CommandKind, CommandRecord, rejectCodeName } from "../engine/model/index.ts";
+import type { KeyObject } from "node:crypto";
+import { CommandKind, CommandRecord, RejectCode, rejectCodeName } from "../engine/model/index.ts";
 import { COMMAND_RECORD_BYTES, loadConfig, readCommand, viewsOf, writeCommand } from "../engine/pipeline/index.ts";
 import { authorize, Denial } from "../gateway/auth/authorize.ts";
 import { apiKeyOf, generateKey, rawPublicKey, signLogin } from "../gateway/auth/keys.ts";
-import { LOGIN_SIGNATURES_REMEMBERED_MAX, ReplayGuard } from "../gateway/auth/login.ts";
+import { Authenticator, LOGIN_SIGNATURES_PER_USER_MAX, LOGIN_SIGNATURES_REMEMBERED_MAX, ReplayGuard, type SignatureVerifier } from "../gateway/auth/login.ts";
 import { ApiKeyRegistry } from "../gateway/auth/registry.ts";
 import { encodeCommand, type CommandJson } from "../gateway/client/codec.ts";
-import { decodeCommand, DecodedKind, DecodeResult, readKeyWords } from "../gateway/codec/index.ts";
+import { decodeCommand, DecodedKind, DecodeResult, readKeyWords, writeKeyWords } from "../gateway/codec/index.ts";
 import { Command } from "../schemas/index.ts";
 
 const config = loadConfig();
@@ -68,6 +69,16 @@ describe("X6: key frames at the decoder", () => {
   });
 });
 
+/** The journaled RegisterApiKey of `key` for `user` with read, trade and withdraw. */
+function registration(key: KeyObject, user: number): CommandRecord {
+  const cmd = new CommandRecord();
+  cmd.kind = CommandKind.RegisterApiKey;
+  cmd.account = user * 16;
+  cmd.flags = 7;
+  writeKeyWords(rawPublicKey(key), cmd);
+  return cmd;
+}
+
 function rejectCodeOf(name: string): number {
   return Number(Object.entries(rejectCodeName).find(([, n]) => n === name)![0]);
 }
@@ -77,12 +88,38 @@ describe("X6: limits and rules", () => {
     const guard = new ReplayGuard();
     expect(guard.claim("s", 1_000, 0)).toBe("ok");
     expect(guard.claim("s", 1_000, 500)).toBe("replayed");
-    for (let i = 1; i < LOGIN_SIGNATURES_REMEMBERED_MAX; i++) expect(guard.claim(`x${i}`, 2_000 + (i & 1) * 1_000_000, 0)).toBe("ok");
+    // Spread over 100 users (each under its LOGIN_SIGNATURES_PER_USER_MAX share).
+    for (let i = 1; i < LOGIN_SIGNATURES_REMEMBERED_MAX; i++) expect(guard.claim(`x${i}`, 2_000 + (i & 1) * 1_000_000, 0, i % 100)).toBe("ok");
     expect(guard.size).toBe(LOGIN_SIGNATURES_REMEMBERED_MAX);
-    expect(guard.claim("y", 3_000, 900)).toBe("full");
+    expect(guard.claim("y", 3_000, 900, 100)).toBe("full");
     // At t = 2,500 "s" and the even half have expired: they are swept.
-    expect(guard.claim("y", 3_000, 2_500)).toBe("ok");
+    expect(guard.claim("y", 3_000, 2_500, 100)).toBe("ok");
     expect(guard.size).toBe(LOGIN_SIGNATURES_REMEMBERED_MAX / 2 + 1);
+  });
+
+  it("X6: one user's logins fill at most LOGIN_SIGNATURES_PER_USER_MAX of the replay guard: another user still logs in, and the first again once its windows end", async () => {
+    const heavy = generateKey();
+    const other = generateKey();
+    const registry = new ApiKeyRegistry();
+    for (const [key, user] of [[heavy, 5], [other, 6]] as const) registry.apply(registration(key, user));
+    // A verifier that accepts: every login of the heavy user is a genuine one (a fresh (T, W) signature each).
+    const verifier = { verify: () => Promise.resolve(true) } as unknown as SignatureVerifier;
+    const operator = generateKey();
+    const auth = new Authenticator(registry, apiKeyOf(operator), rawPublicKey(operator), verifier);
+    const nowMs = 1_767_225_600_000;
+    const signature = new Uint8Array(64);
+    const view = new DataView(signature.buffer);
+    const login = (key: KeyObject, i: number, t: number) => {
+      view.setUint32(0, i);
+      return auth.login(rawPublicKey(key), signature, t, 60_000, t);
+    };
+    for (let i = 0; i < LOGIN_SIGNATURES_PER_USER_MAX; i++) expect((await login(heavy, i, nowMs)).code).toBe(RejectCode.None);
+    const refusedOne = await login(heavy, LOGIN_SIGNATURES_PER_USER_MAX, nowMs);
+    expect([refusedOne.code, refusedOne.message]).toEqual([RejectCode.RateLimited, "this user's keys logged in 2000 times within their windows: retry when they end"]);
+    expect((await login(other, 1 << 30, nowMs)).code).toBe(RejectCode.None);
+    // The heavy user's signatures expire at T + W = now + 60 s.
+    expect((await login(heavy, LOGIN_SIGNATURES_PER_USER_MAX + 1, nowMs + 60_001)).code).toBe(RejectCode.None);
+    expect(auth.replays.size).toBe(1); // every claim of the first minute was swept
   });
 
   it("X6: a user session may act for every sub-account 0..10 of its user and for no account of users next to it", () => {

@@ -128,6 +128,22 @@ describe("limits with typed rejects", () => {
     for (const c of [a, b, other, operator]) await c.close();
   }, 30_000);
 
+  it("X5: a frame that does not decode takes its rate tokens too: with a burst of 2, 500 garbage frames get 2 MalformedFrame and 498 RateLimited", async () => {
+    const { url } = await serve({ addressCommandBurst: 2, addressCommandsPerSecond: 1e-6 });
+    const c = await CrossbookClient.connect(url);
+    const codes = new Map<string, number>();
+    c.onEvent((e) => {
+      const code = e.type === "CommandRejected" ? String((e as { code: string }).code) : e.type;
+      codes.set(code, (codes.get(code) ?? 0) + 1);
+    });
+    const garbage = new Uint8Array(200).fill(0xab);
+    for (let i = 0; i < 500; i++) c.sendRaw(garbage);
+    const deadline = Date.now() + 20_000;
+    while ([...codes.values()].reduce((a, b) => a + b, 0) < 500 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await c.close();
+    expect(Object.fromEntries(codes)).toEqual({ MalformedFrame: 2, RateLimited: 498 });
+  });
+
   it("X5: connections per address are bounded: the one over the limit is refused at the upgrade (HTTP 429)", async () => {
     const { url } = await serve({ connectionsPerAddressMax: 3 });
     const open = [await CrossbookClient.connect(url), await CrossbookClient.connect(url), await CrossbookClient.connect(url)];

@@ -14,6 +14,9 @@ export const LOGIN_VERIFY_THREADS_MAX = 2;
 export const LOGIN_VERIFY_QUEUE_MAX = 4096;
 /** Accepted login signatures remembered until their window ends (a login is accepted once), at most. */
 export const LOGIN_SIGNATURES_REMEMBERED_MAX = 100_000;
+/** Of those, at most this many for one user's keys (the operator counts as one user): one user logging in without
+ * pause cannot fill the guard and lock every other user out (a signature is remembered up to 2 × 60 s). */
+export const LOGIN_SIGNATURES_PER_USER_MAX = 2_000;
 /** Failed logins on one connection before it is closed. */
 export const LOGIN_FAILURES_MAX = 3;
 /** Permission bits of the operator's key: it reads every account, and only it sends operator commands. */
@@ -119,30 +122,52 @@ export class SignatureVerifier {
   }
 }
 
+/** A remembered login signature: when its window ends, and whose (user; −1 the operator). */
+interface Claim {
+  readonly expiresAtMs: number;
+  readonly user: number;
+}
+
 /** Login signatures already accepted, each until its window ends (then it could not pass the time check anyway). */
 export class ReplayGuard {
-  private readonly expiresAtMs = new Map<string, number>();
+  private readonly claims = new Map<string, Claim>();
+  /** Live claims per user (LOGIN_SIGNATURES_PER_USER_MAX each). */
+  private readonly perUser = new Map<number, number>();
 
   get size(): number {
-    return this.expiresAtMs.size;
+    return this.claims.size;
   }
 
-  /** Claims a signature: "ok", "replayed" (seen within its window) or "full" (LOGIN_SIGNATURES_REMEMBERED_MAX live ones). */
-  claim(signature: string, expiresAtMs: number, nowMs: number): "ok" | "replayed" | "full" {
-    if (this.expiresAtMs.has(signature)) return "replayed";
-    if (this.expiresAtMs.size >= LOGIN_SIGNATURES_REMEMBERED_MAX) this.sweep(nowMs);
-    if (this.expiresAtMs.size >= LOGIN_SIGNATURES_REMEMBERED_MAX) return "full";
-    this.expiresAtMs.set(signature, expiresAtMs);
+  /**
+   * Claims a signature for `user`: "ok", "replayed" (seen within its window), "full" (LOGIN_SIGNATURES_REMEMBERED_MAX
+   * live ones) or "userFull" (LOGIN_SIGNATURES_PER_USER_MAX live ones of this user). Expired claims are swept first
+   * when either bound is reached.
+   */
+  claim(signature: string, expiresAtMs: number, nowMs: number, user = 0): "ok" | "replayed" | "full" | "userFull" {
+    if (this.claims.has(signature)) return "replayed";
+    if (this.claims.size >= LOGIN_SIGNATURES_REMEMBERED_MAX || (this.perUser.get(user) ?? 0) >= LOGIN_SIGNATURES_PER_USER_MAX) this.sweep(nowMs);
+    if ((this.perUser.get(user) ?? 0) >= LOGIN_SIGNATURES_PER_USER_MAX) return "userFull";
+    if (this.claims.size >= LOGIN_SIGNATURES_REMEMBERED_MAX) return "full";
+    this.claims.set(signature, { expiresAtMs, user });
+    this.perUser.set(user, (this.perUser.get(user) ?? 0) + 1);
     return "ok";
   }
 
   /** Forgets a claim whose signature turned out invalid (it proved nothing, so it blocks nothing). */
   release(signature: string): void {
-    this.expiresAtMs.delete(signature);
+    const claim = this.claims.get(signature);
+    if (claim !== undefined) this.forget(signature, claim);
+  }
+
+  private forget(signature: string, claim: Claim): void {
+    this.claims.delete(signature);
+    const left = this.perUser.get(claim.user)! - 1;
+    if (left === 0) this.perUser.delete(claim.user);
+    else this.perUser.set(claim.user, left);
   }
 
   private sweep(nowMs: number): void {
-    for (const [signature, expires] of this.expiresAtMs) if (expires < nowMs) this.expiresAtMs.delete(signature);
+    for (const [signature, claim] of this.claims) if (claim.expiresAtMs < nowMs) this.forget(signature, claim);
   }
 }
 
@@ -182,9 +207,12 @@ export class Authenticator {
     const identity = this.identityOf(apiKey);
     if (identity === null) return refused(RejectCode.UnknownApiKey, `API key ${apiKey} is not registered`);
     const signatureText = Buffer.from(signature).toString("base64");
-    const claim = this.replays.claim(signatureText, timestampMs + windowMs, nowMs);
+    const claim = this.replays.claim(signatureText, timestampMs + windowMs, nowMs, identity.user);
     if (claim === "replayed") return refused(RejectCode.Replayed, "this login signature was accepted before: sign a new one");
     if (claim === "full") return refused(RejectCode.Overloaded, "too many logins in flight: retry in a few seconds");
+    if (claim === "userFull") {
+      return refused(RejectCode.RateLimited, `this user's keys logged in ${LOGIN_SIGNATURES_PER_USER_MAX} times within their windows: retry when they end`);
+    }
     const ok = await this.verifier.verify(this.publicKeyOf(identity), signingString("subscribe", {}, timestampMs, windowMs), signature);
     if (ok !== true) {
       this.replays.release(signatureText);
