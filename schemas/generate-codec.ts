@@ -281,6 +281,7 @@ export function generateDecoders(): string {
     "  checkAccount,",
     "  checkAsset,",
     "  checkAssetOrAll,",
+    "  checkCurvePoints,",
     "  checkEnum,",
     "  checkMarket,",
     "  checkMarketOrderSize,",

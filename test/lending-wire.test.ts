@@ -20,6 +20,7 @@ import {
   Side,
   TimeInForce,
   type EventSink,
+  RATE_CURVE_POINTS_MAX,
 } from "../engine/model/index.ts";
 import { Engine, loadConfig, ThreadedPipeline, type EngineTopology } from "../engine/pipeline/index.ts";
 import { EVENT_RECORD_BYTES, readEvent, viewsOf, writeEvent } from "../engine/model/record-layout.ts";
@@ -72,6 +73,13 @@ describe("codec: pool commands and answers", () => {
     expect(decoded({ type: "QueryRateCurve", asset: SOL, points: 21 })).toMatchObject({ kind: CommandKind.QueryRateCurve, asset: SOL, curvePoints: 21 });
     expect(decoded({ type: "QueryInterestHistory", account: 17, sinceMs: T0, limit: 50 })).toMatchObject({ kind: CommandKind.QueryInterestHistory, account: 17, asset: ALL_ASSETS, timeMs: T0, historyLimit: 50 });
     expect(decoded({ type: "QueryMaxBorrow", account: 17, asset: USDC })).toMatchObject({ kind: CommandKind.QueryMaxBorrow, account: 17, asset: USDC });
+  });
+
+  it("L8, X5: QueryRateCurve's points are checked at the gateway too: 0 (the default 11) or 2..RATE_CURVE_POINTS_MAX", () => {
+    for (const points of [0, 2, RATE_CURVE_POINTS_MAX]) expect(decoded({ type: "QueryRateCurve", asset: SOL, points })).toMatchObject({ curvePoints: points });
+    for (const points of [1, RATE_CURVE_POINTS_MAX + 1, 255]) {
+      expect(decoded({ type: "QueryRateCurve", asset: SOL, points })).toBe(`InvalidField: a rate curve has 2..${RATE_CURVE_POINTS_MAX} points`);
+    }
   });
 
   it("L13: L14: L8: PoolStats, RateCurvePoint, InterestEntry and MaxBorrowQuantity survive a ring slot and the wire", () => {

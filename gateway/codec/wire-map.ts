@@ -319,7 +319,7 @@ export const COMMAND_WIRE: readonly CommandWire[] = [
   { wire: "Lend", kind: "Lend", fields: ACCOUNT_ASSET_AMOUNT },
   { wire: "Redeem", kind: "Redeem", fields: ACCOUNT_ASSET_WHOLE },
   { wire: "QueryPoolStats", kind: "QueryPoolStats", fields: [["asset", "asset", "assetOrAll"]] },
-  { wire: "QueryRateCurve", kind: "QueryRateCurve", fields: [["asset", "asset", "asset"], ["points", "curvePoints", "u8"]] },
+  { wire: "QueryRateCurve", kind: "QueryRateCurve", fields: [["asset", "asset", "asset"], ["points", "curvePoints", "u8"], ["", "", "check:checkCurvePoints(points)"]] },
   {
     wire: "QueryInterestHistory",
     kind: "QueryInterestHistory",

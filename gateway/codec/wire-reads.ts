@@ -9,6 +9,7 @@ import {
   isExchangeAccount,
   MarketState,
   OrderFlag,
+  RATE_CURVE_POINTS_MAX,
   RejectCode,
   SelfTradePrevention,
   Side,
@@ -348,6 +349,12 @@ export function checkOracleSource(config: ExchangeConfig, asset: number, source:
 /** P2: a source's quote is not crossed (bid ≤ ask). */
 export function checkQuoteNotCrossed(bid: bigint, ask: bigint, result: DecodeResult): boolean {
   return bid <= ask || reject(result, RejectCode.InvalidPrice, `bid ${bid} above ask ${ask} (crossed quote)`);
+}
+
+/** L3: a rate curve query asks for 0 points (the default, 11) or 2..RATE_CURVE_POINTS_MAX. */
+export function checkCurvePoints(points: number, result: DecodeResult): boolean {
+  if (points === 0 || (points >= 2 && points <= RATE_CURVE_POINTS_MAX)) return true;
+  return reject(result, RejectCode.InvalidField, `a rate curve has 2..${RATE_CURVE_POINTS_MAX} points`);
 }
 
 export function checkTransferAccounts(from: number, to: number, result: DecodeResult): boolean {

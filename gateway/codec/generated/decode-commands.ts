@@ -12,6 +12,7 @@ import {
   checkAccount,
   checkAsset,
   checkAssetOrAll,
+  checkCurvePoints,
   checkEnum,
   checkMarket,
   checkMarketOrderSize,
@@ -419,6 +420,7 @@ function decodeQueryRateCurve(config: ExchangeConfig, out: CommandRecord, result
   const asset = u16(S.asset, 0);
   if (!checkAsset(asset, config, result)) return false;
   const points = u8(S.points);
+  if (!checkCurvePoints(points, result)) return false;
   out.clear();
   out.kind = CommandKind.QueryRateCurve;
   out.asset = asset;
