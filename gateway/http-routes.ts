@@ -9,7 +9,14 @@ import type { UwsModule } from "./server.ts";
 
 type UwsApp = ReturnType<UwsModule["App"]>;
 type RouteAnswer = [status: number, body: unknown];
-const HTTP_STATUS: Record<number, string> = { 200: "200 OK", 400: "400 Bad Request", 401: "401 Unauthorized", 403: "403 Forbidden", 503: "503 Service Unavailable" };
+const HTTP_STATUS: Record<number, string> = {
+  200: "200 OK",
+  400: "400 Bad Request",
+  401: "401 Unauthorized",
+  403: "403 Forbidden",
+  429: "429 Too Many Requests",
+  503: "503 Service Unavailable",
+};
 
 /** The public description of the exchange served at GET /config (symbols, ids, scales, filters). */
 export function publicConfig(config: ExchangeConfig): unknown {
@@ -47,13 +54,23 @@ export function publicConfig(config: ExchangeConfig): unknown {
  */
 function signedRoute(
   app: UwsApp,
-  auth: GatewayAuth,
+  core: ServerCore,
   path: string,
   instruction: string,
   paramNames: readonly string[],
   handle: (who: Identity, params: Readonly<Record<string, string>>) => Promise<RouteAnswer>,
 ): void {
+  const auth = core.auth;
   app.get(path, (res, req) => {
+    // A request takes a token of its address's command rate before its signature is verified (on the pool the logins
+    // use): an address over its rate gets 429 and costs no verification. (Not the key's bucket: the key is not proven
+    // yet, and a request naming someone else's key must not spend that key's rate.)
+    const address = Buffer.from(res.getRemoteAddressAsText()).toString();
+    if (!core.addressRates.take(address, performance.now())) {
+      res.writeStatus(HTTP_STATUS[429]!).writeHeader("content-type", "application/json");
+      res.end(JSON.stringify({ code: "RateLimited", message: "rate limit: too many commands per second from this address" }));
+      return;
+    }
     const headers: RequestHeaders = {
       apiKey: req.getHeader("x-api-key"),
       signature: req.getHeader("x-signature"),
@@ -87,7 +104,7 @@ function signedRoute(
 
 /** Registers every HTTP route on `app`; each answers from the server's live state (503 while recovering). */
 export function serveHttpRoutes(app: UwsApp, core: ServerCore): void {
-  const { auth, status, config } = core;
+  const { status, config } = core;
   app.get("/health", (res) => {
     // 503 until the engine is recovered, so a load balancer sends no client to a recovering exchange.
     if (!status.ready) res.writeStatus("503 Service Unavailable");
@@ -98,9 +115,9 @@ export function serveHttpRoutes(app: UwsApp, core: ServerCore): void {
   });
   // X6: every route but /health and /config answers only a signed request (Backpack's X-API-Key, X-Signature,
   // X-Timestamp, X-Window over instruction=<name>&<query parameters sorted>&timestamp=T&window=W).
-  signedRoute(app, auth, "/balances", "balanceQuery", ["account"], async (who, params) => answerBalances(core, who, params));
-  signedRoute(app, auth, "/state-hash", "stateHashQuery", [], async (who) => answerStateHash(core, who));
-  signedRoute(app, auth, "/keys", "apiKeyQuery", ["user"], async (who, params) => answerKeys(core, who, params));
+  signedRoute(app, core, "/balances", "balanceQuery", ["account"], async (who, params) => answerBalances(core, who, params));
+  signedRoute(app, core, "/state-hash", "stateHashQuery", [], async (who) => answerStateHash(core, who));
+  signedRoute(app, core, "/keys", "apiKeyQuery", ["user"], async (who, params) => answerKeys(core, who, params));
   app.any("/*", (res) => {
     res.writeStatus("404 Not Found").end("not found: use a WebSocket, GET /health, GET /config\n");
   });

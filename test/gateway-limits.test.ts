@@ -144,6 +144,23 @@ describe("limits with typed rejects", () => {
     expect(Object.fromEntries(codes)).toEqual({ MalformedFrame: 2, RateLimited: 498 });
   });
 
+  it("X5: X6: a signed HTTP request takes its address's command token before its signature is verified: over the rate it gets 429 RateLimited", async () => {
+    // The address may send 3 commands in all (no refill): the operator's login, RegisterApiKey, then one more.
+    const { server, url } = await serve({ addressCommandBurst: 3, addressCommandsPerSecond: 1e-6 });
+    const operator = await CrossbookClient.connect(url, { key: server.operatorKey });
+    const key = await registerKey(operator, 5);
+    await operator.close();
+    const first = await getBalances(server.port, 80, key);
+    expect(first.status).toBe(200);
+    const statuses = new Map<number, number>();
+    for (let i = 0; i < 20; i++) {
+      const r = await getBalances(server.port, 80, key);
+      statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+      if (i === 0) expect(await r.json()).toEqual({ code: "RateLimited", message: "rate limit: too many commands per second from this address" });
+    }
+    expect(Object.fromEntries(statuses)).toEqual({ 429: 20 });
+  });
+
   it("X5: connections per address are bounded: the one over the limit is refused at the upgrade (HTTP 429)", async () => {
     const { url } = await serve({ connectionsPerAddressMax: 3 });
     const open = [await CrossbookClient.connect(url), await CrossbookClient.connect(url), await CrossbookClient.connect(url)];
