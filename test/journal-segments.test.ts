@@ -212,6 +212,19 @@ describe("journal corruption (X5)", () => {
     expect(statSync(last).size).toBe(64);
   });
 
+  /** A fresh data dir whose journal holds batch 1: a deposit of 100 (seq 1), written by the appender the server uses. */
+  function withFirstDeposit(): { data: string; dir: string; enc: BatchEncoder } {
+    const data = tempData();
+    const dir = join(data, JOURNAL_SEGMENT_DIR);
+    const enc = new BatchEncoder();
+    const first = SyncJournalAppender.openSegments(dir, DIGEST, 1 << 20, 1, 0);
+    enc.begin(1);
+    enc.add(deposit(16, 0, 100n, 1));
+    first.appendGroups([enc.finish()]);
+    first.close();
+    return { data, dir, enc };
+  }
+
   // A crash between a roll (the new segment created, named after the group's first sequence number) and the group's
   // write left a segment holding no batch; when that group began with read-only queries (sequenced, never journaled),
   // the restart numbers from below its name. The writer used to append the next acknowledged batch into it as it was
@@ -222,14 +235,7 @@ describe("journal corruption (X5)", () => {
     ["a torn header", (h: Uint8Array): Uint8Array => h.subarray(0, 20)],
   ] as const) {
     it(`X4: an empty last segment (${what}) named after a later sequence number than the restart's next batch: the batch appended to it reads back, nothing is cut`, () => {
-      const data = tempData();
-      const dir = join(data, JOURNAL_SEGMENT_DIR);
-      const enc = new BatchEncoder();
-      const first = SyncJournalAppender.openSegments(dir, DIGEST, 1 << 20, 1, 0);
-      enc.begin(1);
-      enc.add(deposit(16, 0, 100n, 1));
-      first.appendGroups([enc.finish()]);
-      first.close();
+      const { data, dir, enc } = withFirstDeposit();
       writeFileSync(join(dir, segmentFileName(3)), left(fileHeader(DIGEST)), { mode: 0o600 });
       // The recovery's repair (a torn header is cut to nothing), then the restart numbers from 2.
       expect(readSeqs(data, { repair: true }).seqs).toEqual([1]);
@@ -260,14 +266,7 @@ describe("journal corruption (X5)", () => {
   });
 
   it("X4: a segment whose first batch is below its name (written so by a writer) reads in full", () => {
-    const data = tempData();
-    const dir = join(data, JOURNAL_SEGMENT_DIR);
-    const enc = new BatchEncoder();
-    const first = SyncJournalAppender.openSegments(dir, DIGEST, 1 << 20, 1, 0);
-    enc.begin(1);
-    enc.add(deposit(16, 0, 100n, 1));
-    first.appendGroups([enc.finish()]);
-    first.close();
+    const { data, dir, enc } = withFirstDeposit();
     // Batch 2 (seq 2) in a segment named 3.
     enc.begin(2);
     enc.add(deposit(32, 0, 7n, 2));

@@ -37,6 +37,7 @@ const ALICE = 16;
 const BOB = 32;
 const CAROL = 48;
 const LENDER = 64;
+const DAVE = 80;
 
 class Harness {
   readonly engine: Engine;
@@ -322,14 +323,20 @@ describe("perpetual trading (P1, S5)", () => {
     expect(rejects(h.order(ALICE, Side.Sell, price(60_000), btc(1.5)))).toEqual([]);
   });
 
+  /** BTC_USDC_PERP with an openInterestLimit of 2 BTC; Alice, Bob, Carol and Dave (80) hold 100,000 USDC each, and
+   * Alice and Bob each rest a bid of 1.5 BTC at 60,000 (each passes R1 at open interest 0). */
+  function twoBids(topology: EngineTopology = { riskShards: 1, matchingShards: 1 }): Harness {
+    const limited: ExchangeConfig = { ...config, markets: config.markets.map((m) => (m.id === BTC_PERP ? { ...m, openInterestLimit: btc(2) } : m)) };
+    const h = new Harness(limited, topology);
+    for (const acct of [ALICE, BOB, CAROL, DAVE]) h.deposit(acct, USDC, usdc(100_000));
+    expect(rejects(h.order(ALICE, Side.Buy, price(60_000), btc(1.5)))).toEqual([]);
+    expect(rejects(h.order(BOB, Side.Buy, price(60_000), btc(1.5)))).toEqual([]);
+    return h;
+  }
+
   for (const topology of [{ riskShards: 1, matchingShards: 1 }, { riskShards: 2, matchingShards: 2 }] as const) {
     it(`P1 openInterestLimit at fill time (${topology.riskShards}×${topology.matchingShards}): two takers accepted in one batch, each under the limit at R1, fill only up to it; the second's rest ends OpenInterestLimit`, () => {
-      const limited: ExchangeConfig = { ...config, markets: config.markets.map((m) => (m.id === BTC_PERP ? { ...m, openInterestLimit: btc(2) } : m)) };
-      const h = new Harness(limited, topology);
-      const DAVE = 80;
-      for (const acct of [ALICE, BOB, CAROL, DAVE]) h.deposit(acct, USDC, usdc(100_000));
-      expect(rejects(h.order(ALICE, Side.Buy, price(60_000), btc(1.5)))).toEqual([]);
-      expect(rejects(h.order(BOB, Side.Buy, price(60_000), btc(1.5)))).toEqual([]);
+      const h = twoBids(topology);
       // R1 sees open interest 0 for both (risk's copy lags the batch): each 1.5 passes. Before this rule was enforced at
       // fill time, both filled and open interest reached 3 with a limit of 2.
       const ioc = (account: number): Partial<CommandRecord> => ({ ...orderFields(account, Side.Sell, price(60_000), btc(1.5)), tif: TimeInForce.IOC });
@@ -352,12 +359,7 @@ describe("perpetual trading (P1, S5)", () => {
   }
 
   it("P1 openInterestLimit at fill time: a taker whose first fill would open past the limit fills nothing (OrderDone OpenInterestLimit, 0 filled); the maker stays", () => {
-    const limited: ExchangeConfig = { ...config, markets: config.markets.map((m) => (m.id === BTC_PERP ? { ...m, openInterestLimit: btc(2) } : m)) };
-    const h = new Harness(limited);
-    const DAVE = 80;
-    for (const acct of [ALICE, BOB, CAROL, DAVE]) h.deposit(acct, USDC, usdc(100_000));
-    h.order(ALICE, Side.Buy, price(60_000), btc(1.5));
-    h.order(BOB, Side.Buy, price(60_000), btc(1.5));
+    const h = twoBids();
     const ioc = (account: number, q: bigint): Partial<CommandRecord> => ({ ...orderFields(account, Side.Sell, price(60_000), q), tif: TimeInForce.IOC });
     const events = h.batch([ioc(CAROL, btc(2)), ioc(DAVE, btc(1))]);
     expect(events.filter((e) => e.kind === EventKind.Fill && e.account === CAROL).map((e) => e.quantity)).toEqual([btc(1.5), btc(0.5)]);
@@ -372,12 +374,7 @@ describe("perpetual trading (P1, S5)", () => {
   });
 
   it("P1 openInterestLimit at fill time: a FOK that could only fill past the limit does not fill at all (FokUnfilled)", () => {
-    const limited: ExchangeConfig = { ...config, markets: config.markets.map((m) => (m.id === BTC_PERP ? { ...m, openInterestLimit: btc(2) } : m)) };
-    const h = new Harness(limited);
-    const DAVE = 80;
-    for (const acct of [ALICE, BOB, CAROL, DAVE]) h.deposit(acct, USDC, usdc(100_000));
-    h.order(ALICE, Side.Buy, price(60_000), btc(1.5));
-    h.order(BOB, Side.Buy, price(60_000), btc(1.5));
+    const h = twoBids();
     const fok = (account: number): Partial<CommandRecord> => ({ ...orderFields(account, Side.Sell, price(60_000), btc(1)), tif: TimeInForce.FOK });
     // In one batch: Carol's FOK of 1 fills (open interest 1); Dave's FOK of 1.5 would take it to 2.5: none of it fills.
     const events = h.batch([fok(CAROL), { ...fok(DAVE), quantity: btc(1.5) }]);
