@@ -12,6 +12,7 @@
 import {
   DoneReason,
   EventKind,
+  LiquidationStep,
   MarketKind,
   MarketState,
   OrderFlag,
@@ -751,7 +752,9 @@ export class Market {
    */
   applyLiquidationTransfer(cmd: CommandRecord): void {
     if (!this.isPerp || cmd.quantity <= 0n) throw new Error(`market ${this.id}: a liquidation position leg needs a perpetual and a quantity > 0`);
-    this.positions.applyFill(cmd.account, cmd.side, cmd.account2, cmd.quantity);
+    const quantity = cmd.liquidationStep === LiquidationStep.OnAdl ? this.adlLegQuantity(cmd) : cmd.quantity;
+    if (quantity === 0n) return;
+    this.positions.applyFill(cmd.account, cmd.side, cmd.account2, quantity);
     const ctx = this.ctx;
     const ev = ctx.ev;
     ev.clear();
@@ -763,12 +766,31 @@ export class Market {
     ev.asset = cmd.asset;
     ev.side = cmd.side;
     ev.liquidationStep = cmd.liquidationStep;
-    ev.quantity = cmd.quantity;
+    ev.quantity = quantity;
     ev.price = cmd.price;
     ev.legMarkPrice = cmd.legMarkPrice;
     ev.timeMs = ctx.timeMs;
     ctx.evFill = true; // the next emit clears the maker fields again
     ctx.sink.publish(ev);
+  }
+
+  /**
+   * Q4: what of an ADL leg may move now — no more than reduces each side's position as it stands at this command. The
+   * leg was sized in phase 0 from the boundary positions, but seq-0 commands queued before it in this batch (another
+   * account's book step filling the counterparty's resting order, a backstop takeover giving the backstop a position)
+   * may have shrunk or flipped the counterparty's: the leg then moves only what still reduces it (0: nothing, no event),
+   * never opening a position on the other side; the bankrupt account's remainder is deleveraged in a later batch.
+   */
+  private adlLegQuantity(cmd: CommandRecord): bigint {
+    const giver = this.positions.positionOf(cmd.account);
+    const taker = this.positions.positionOf(cmd.account2);
+    // cmd.side is what the bankrupt account does: a sell reduces its long and buys back the counterparty's short.
+    const giverRoom = cmd.side === Side.Sell ? giver : -giver;
+    const takerRoom = cmd.side === Side.Sell ? -taker : taker;
+    let q = cmd.quantity;
+    if (giverRoom < q) q = giverRoom;
+    if (takerRoom < q) q = takerRoom;
+    return q > 0n ? q : 0n;
   }
 
   // ================================================================ market data
