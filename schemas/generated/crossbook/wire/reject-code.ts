@@ -96,5 +96,6 @@ export enum RejectCode {
   /**
    * Q4: an account is bankrupt and unresolved: withdrawals and transfers out wait.
    */
-  WithdrawalsPaused = 55
+  WithdrawalsPaused = 55,
+  Deleveraging = 56
 }
