@@ -96,6 +96,5 @@ export enum RejectCode {
   /**
    * Q4: an account is bankrupt and unresolved: withdrawals and transfers out wait.
    */
-  WithdrawalsPaused = 55,
-  Deleveraging = 56
+  WithdrawalsPaused = 55
 }
