@@ -135,3 +135,18 @@ export function fundingInTransit(s: RiskState, m: number): bigint {
   }
   return sum;
 }
+
+/**
+ * Q4 (P5S): the funding this shard's slice of the fund holds for receivers the cursors have not reached — over the
+ * pending intervals of the markets quoted in `asset`, max(0, −Σ fundingInTransit): the payers paid ahead of them, so
+ * the balance holds their funding. Not the fund's to spend (liquidation-transfers.ts coverBudget); money the fund is
+ * still owed (Σ > 0) is not counted, as capital() counts no negative pnlFloat. O(holders) of the pending markets:
+ * called at most once a batch, at a cover budget's first use.
+ */
+export function fundingOwedByFund(s: RiskState, asset: number): bigint {
+  let sum = 0n;
+  for (let m = 0; m < s.passes.funding.length; m++) {
+    if (s.passes.funding[m]!.active && s.config.markets[m]!.quoteAsset === asset) sum += fundingInTransit(s, m);
+  }
+  return sum < 0n ? -sum : 0n;
+}

@@ -65,7 +65,8 @@ export class InsuranceLedger {
   /**
    * Q4: what covers may spend of `asset` — the balance less the realized PnL in transit (pnlFloat), and never more
    * than the balance (when winners were paid before the losers, the float is negative and the cash is not there yet);
-   * may be < 0.
+   * may be < 0. A cover's budget also leaves out the funding the slice holds for receivers of an interval still being
+   * paid (liquidation-transfers.ts coverBudget, funding.ts fundingOwedByFund).
    */
   capital(asset: number): bigint {
     const balance = this.balances[asset]!;
