@@ -62,13 +62,13 @@ function signedRoute(
 ): void {
   const auth = core.auth;
   app.get(path, (res, req) => {
-    // A request takes a token of its address's command rate before its signature is verified (on the pool the logins
-    // use): an address over its rate gets 429 and costs no verification. (Not the key's bucket: the key is not proven
-    // yet, and a request naming someone else's key must not spend that key's rate.)
+    // A request takes a token of its address's HTTP bucket (the address's command rate) before its signature is
+    // verified (on the pool the logins use): over it, 429 and no verification. (Not the key's bucket: the key is not
+    // proven yet, and a request naming someone else's key must not spend that key's rate.)
     const address = Buffer.from(res.getRemoteAddressAsText()).toString();
-    if (!core.addressRates.take(address, performance.now())) {
+    if (!core.httpAddressRates.take(address, performance.now())) {
       res.writeStatus(HTTP_STATUS[429]!).writeHeader("content-type", "application/json");
-      res.end(JSON.stringify({ code: "RateLimited", message: "rate limit: too many commands per second from this address" }));
+      res.end(JSON.stringify({ code: "RateLimited", message: "rate limit: too many signed requests per second from this address" }));
       return;
     }
     const headers: RequestHeaders = {

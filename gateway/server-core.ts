@@ -90,6 +90,9 @@ export class ServerCore implements Replies {
   readonly connections: ConnectionCounter;
   readonly addressRates: KeyedRateLimiter<string>;
   readonly keyRates: KeyedRateLimiter<string>;
+  /** Signed HTTP requests per remote address, at the address's command rate but a bucket of their own: an address's
+   * WebSocket commands and its HTTP reads do not spend each other's rate (http-routes.ts signedRoute). */
+  readonly httpAddressRates: KeyedRateLimiter<string>;
   readonly unsent: UnsentBudget;
   readonly snapshotPolicy: SnapshotPolicy;
   readonly snapshotDir: string;
@@ -152,6 +155,7 @@ export class ServerCore implements Replies {
     this.connections = new ConnectionCounter(limits.connectionsPerAddressMax);
     this.addressRates = new KeyedRateLimiter<string>(limits.addressCommandsPerSecond, limits.addressCommandBurst, ADDRESSES_TRACKED_MAX);
     this.keyRates = new KeyedRateLimiter<string>(limits.keyCommandsPerSecond, limits.keyCommandBurst, KEYS_TRACKED_MAX);
+    this.httpAddressRates = new KeyedRateLimiter<string>(limits.addressCommandsPerSecond, limits.addressCommandBurst, ADDRESSES_TRACKED_MAX);
     this.unsent = new UnsentBudget(limits.sessionUnsentMaxBytes, limits.unsentGlobalMaxBytes);
     this.whatIf = new WhatIfDesk(this.config, () => this.captureEngine(), this);
   }
