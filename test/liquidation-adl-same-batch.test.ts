@@ -10,7 +10,7 @@ import { EventKind, EventRecord, LiquidationStep, OrderFlag, Side, TimeInForce }
 import type { EngineTopology } from "../engine/pipeline/index.ts";
 import {
   ALICE, BOB, BTC_PERP, BTC_UNIT, BackstopHarness as Harness, CARL, DAVE, ERIN, FRANK, LENDER, SOL, SOL_UNIT, SOL_USDC, USD, USDC, USDC_UNIT,
-  base, deposit, gtc, kinds, mark, quotes,
+  adlSetup, base, deposit, fundWithFrank, gtc, kinds, mark, quotes,
 } from "./helpers/backstop-scenario.ts";
 import { CommandKind } from "../engine/model/index.ts";
 
@@ -24,24 +24,6 @@ const legs = (events: EventRecord[]) =>
 const fills = (events: EventRecord[]) =>
   kinds(events, EventKind.Fill).map((e) => ({ taker: e.account, maker: e.makerAccount, side: e.side, qty: e.quantity, price: e.price }));
 
-function fundWithFrank(h: Harness): void {
-  h.batch([deposit(LENDER, USDC, 10_000n * USDC_UNIT), { kind: CommandKind.Lend, account: LENDER, asset: USDC, amount: 10_000n * USDC_UNIT }, deposit(FRANK, SOL, 10n * SOL_UNIT)]);
-  h.batch([{ kind: CommandKind.Withdraw, account: FRANK, asset: USDC, amount: 1_000n * USDC_UNIT, flags: OrderFlag.AutoBorrow }]);
-  h.batch([deposit(BOB, USDC, 100_000n * USDC_UNIT), gtc(BOB, SOL_USDC, Side.Buy, 115n * USD, SOL_UNIT)]);
-  h.batch([mark(SOL, 116n * USD)]);
-  h.tick();
-  expect(h.fund()).toBe(1_046_500n);
-}
-
-/** liquidation-adl-shards.test.ts's setup: Alice long 1 (bankrupt at 53,955), Bob short 1, Dave short 0.5, Erin long 0.5. */
-function setup(h: Harness): void {
-  fundWithFrank(h);
-  h.batch([deposit(ALICE, USDC, 6_100n * USDC_UNIT), deposit(DAVE, USDC, 3_100n * USDC_UNIT), deposit(ERIN, USDC, 50_000n * USDC_UNIT)]);
-  h.batch([gtc(BOB, BTC_PERP, Side.Sell, 60_000n * USD, BTC_UNIT), gtc(DAVE, BTC_PERP, Side.Sell, 60_000n * USD, BTC_UNIT / 2n)]);
-  h.batch([gtc(ALICE, BTC_PERP, Side.Buy, 60_000n * USD, BTC_UNIT), gtc(ERIN, BTC_PERP, Side.Buy, 60_000n * USD, BTC_UNIT / 2n)]);
-  expect([h.position(ALICE)[0], h.position(BOB)[0], h.position(DAVE)[0], h.position(ERIN)[0]]).toEqual([BTC_UNIT, -BTC_UNIT, -BTC_UNIT / 2n, BTC_UNIT / 2n]);
-}
-
 const ioc = (account: number, side: number, price: bigint, quantity: bigint, reduceOnly: boolean) => ({
   ...gtc(account, BTC_PERP, side, price, quantity), tif: TimeInForce.IOC, flags: reduceOnly ? OrderFlag.ReduceOnly : 0,
 });
@@ -51,7 +33,7 @@ describe("Q4: the counterparty closes with its own IOC in the batch its ADL leg 
     for (const reduceOnly of [true, false]) {
       it(`Q4 (${t.riskShards}×${t.matchingShards}, reduceOnly ${reduceOnly}): the legs come first (seq 0); the leg to Dave is at most his short; X1 holds`, () => {
         const h = new Harness(base, t);
-        setup(h);
+        adlSetup(h);
         h.batch([deposit(CARL, USDC, 20_000n * USDC_UNIT)]);
         h.batch(quotes(50_000n * USD, 53_955n * USD));
         expect(h.liquidating()).toEqual([ALICE]);

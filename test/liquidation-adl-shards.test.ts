@@ -11,7 +11,7 @@ import { Engine, ThreadedPipeline, type EngineTopology } from "../engine/pipelin
 import { SettlementReason } from "../engine/risk/index.ts";
 import {
   ALICE, BOB, BTC_PERP, BTC_UNIT, BackstopHarness as Harness, DAVE, ERIN, FRANK, LENDER, SOL, SOL_UNIT, SOL_USDC, USD, USDC, USDC_UNIT,
-  base, deposit, gtc, kinds, mark, quotes,
+  adlSetup, base, deposit, fundWithFrank, gtc, kinds, mark, quotes,
 } from "./helpers/backstop-scenario.ts";
 import { expectEveryBoundaryRestores, expectThreadedSplitMatchesInProcess, runInProcess } from "./helpers/threaded-run.ts";
 
@@ -25,29 +25,6 @@ const P = 53_958_953_500_000n;
 const legs = (events: EventRecord[]) =>
   kinds(events, EventKind.LiquidationTransfer).map((e) => [e.liquidationStep, e.account, e.makerAccount, e.market, e.side, e.quantity, e.price]);
 
-/**
- * liquidation-backstop.test.ts's bankruptcy setup, the lend a batch before Frank's borrow (K > 1: another shard's lend
- * is seen after the merge): the fund gets Frank's 1% fee (1.0465 USDC); Bob shorts 1 BTC-PERP to Alice at 60,000,
- * Dave 0.5 to Erin.
- */
-function setup(h: Harness): void {
-  fundWithFrank(h);
-  h.batch([deposit(ALICE, USDC, 6_100n * USDC_UNIT), deposit(DAVE, USDC, 3_100n * USDC_UNIT), deposit(ERIN, USDC, 50_000n * USDC_UNIT)]);
-  h.batch([gtc(BOB, BTC_PERP, Side.Sell, 60_000n * USD, BTC_UNIT), gtc(DAVE, BTC_PERP, Side.Sell, 60_000n * USD, BTC_UNIT / 2n)]);
-  h.batch([gtc(ALICE, BTC_PERP, Side.Buy, 60_000n * USD, BTC_UNIT), gtc(ERIN, BTC_PERP, Side.Buy, 60_000n * USD, BTC_UNIT / 2n)]);
-  expect([h.position(ALICE)[0], h.position(BOB)[0], h.position(DAVE)[0], h.position(ERIN)[0]]).toEqual([BTC_UNIT, -BTC_UNIT, -BTC_UNIT / 2n, BTC_UNIT / 2n]);
-}
-
-/** The fund gets Frank's 1% fee: 1.0465 USDC; Bob holds 100,000 USDC (less a SOL bought at 115). */
-function fundWithFrank(h: Harness): void {
-  h.batch([deposit(LENDER, USDC, 10_000n * USDC_UNIT), { kind: CommandKind.Lend, account: LENDER, asset: USDC, amount: 10_000n * USDC_UNIT }, deposit(FRANK, SOL, 10n * SOL_UNIT)]);
-  h.batch([{ kind: CommandKind.Withdraw, account: FRANK, asset: USDC, amount: 1_000n * USDC_UNIT, flags: OrderFlag.AutoBorrow }]);
-  h.batch([deposit(BOB, USDC, 100_000n * USDC_UNIT), gtc(BOB, SOL_USDC, Side.Buy, 115n * USD, SOL_UNIT)]);
-  h.batch([mark(SOL, 116n * USD)]);
-  h.tick();
-  expect(h.fund()).toBe(1_046_500n);
-}
-
 interface AdlRun {
   /** Ticks after the stall until the legs went out (1 with one shard: the next batch; 3 with K > 1). */
   batches: number;
@@ -59,7 +36,7 @@ interface AdlRun {
 
 function runAdl(t: EngineTopology): AdlRun {
   const h = new Harness(base, t);
-  setup(h);
+  adlSetup(h);
   h.batch(quotes(50_000n * USD, 53_955n * USD));
   expect(h.liquidating()).toEqual([ALICE]);
   if (t.riskShards === 2) expect([h.risk(BOB), h.risk(DAVE)].every((r) => r !== h.risk(ALICE))).toBe(true); // counterparties elsewhere
@@ -165,7 +142,7 @@ describe("Q4 perp ADL across risk shards: no quantity allocated twice", () => {
 describe("Q4 perp ADL across risk shards: an allocation the account no longer needs", () => {
   it("Q4: at 2×2 Alice deposits 10 USDC while her demand waits (equity −5 → +5): two batches later she is not bankrupt, no leg goes out, Dave and Bob keep their shorts and the fund its 1.0465; she stays on the book", () => {
     const h = new Harness(base, TWO_BY_TWO);
-    setup(h);
+    adlSetup(h);
     h.batch(quotes(50_000n * USD, 53_955n * USD));
     h.tick(); // stalled
     h.tick(); // the demand is posted
@@ -185,7 +162,7 @@ describe("Q4 perp ADL across risk shards: an allocation the account no longer ne
 describe("Q4 perp ADL across risk shards: never more than the position now", () => {
   it("Q4: at 2×2 Alice sells 0.01 BTC to Erin at 53,954 while her demand for 1 BTC waits: two batches later her legs close 0.99 — Dave's 0.5, then 0.49 of Bob's 0.5 — at the bankruptcy price of the position she holds then", () => {
     const h = new Harness(base, TWO_BY_TWO);
-    setup(h);
+    adlSetup(h);
     h.batch(quotes(50_000n * USD, 53_955n * USD));
     h.tick(); // stalled
     h.tick(); // the demand is posted: 1 BTC
@@ -201,7 +178,7 @@ describe("Q4 perp ADL across risk shards: never more than the position now", () 
 describe("Q4 across shards: what the relay carries", () => {
   it("Q4: at 2×2 the demand (Alice's 1 BTC, deficit 5 USDC) is on every shard at the boundary after the stall's next batch; a batch later it is ready with shard 1's offers — Dave ranked before Bob — and the batch after it is gone", () => {
     const h = new Harness(base, TWO_BY_TWO);
-    setup(h);
+    adlSetup(h);
     h.batch(quotes(50_000n * USD, 53_955n * USD));
     h.tick(); // stalled
     h.tick(); // bankrupt: the deficit (5 USDC) is over the shard's budget floor(1.0465 / 2): the demand is posted
@@ -229,7 +206,7 @@ function eventText(e: EventRecord): string {
 
 function journal(): CommandRecord[][] {
   const h = new Harness(base, ONE);
-  setup(h);
+  adlSetup(h);
   h.batch(quotes(50_000n * USD, 53_955n * USD));
   for (let i = 0; i < 6; i++) h.tick();
   return h.journal;

@@ -1,6 +1,7 @@
 // The accounts, config and commands of the Q3/Q4 backstop tests (liquidation-backstop.test.ts on one risk shard,
 // liquidation-backstop-shards.test.ts across shards): the same scenario, so the two files agree on every amount.
-import { CommandKind, OrderType, Side, TimeInForce, type CommandRecord, type EventRecord, type ExchangeConfig } from "../../engine/model/index.ts";
+import { expect } from "vitest";
+import { CommandKind, OrderFlag, OrderType, Side, TimeInForce, type CommandRecord, type EventRecord, type ExchangeConfig } from "../../engine/model/index.ts";
 import { loadConfig, type EngineTopology } from "../../engine/pipeline/index.ts";
 import { EngineHarness } from "./engine-harness.ts";
 
@@ -67,4 +68,25 @@ export function quotes(bid: bigint, markPrice: bigint): Partial<CommandRecord>[]
     gtc(MAKER, BTC_PERP, Side.Sell, markPrice, BTC_UNIT / 100n),
     mark(BTC, markPrice),
   ];
+}
+
+/** The fund gets Frank's 1% fee: 1.0465 USDC; Bob holds 100,000 USDC (less a SOL bought at 115). The lend goes a batch
+ * before Frank's borrow (K > 1: another shard's lend is seen after the merge). */
+export function fundWithFrank(h: BackstopHarness): void {
+  h.batch([deposit(LENDER, USDC, 10_000n * USDC_UNIT), { kind: CommandKind.Lend, account: LENDER, asset: USDC, amount: 10_000n * USDC_UNIT }, deposit(FRANK, SOL, 10n * SOL_UNIT)]);
+  h.batch([{ kind: CommandKind.Withdraw, account: FRANK, asset: USDC, amount: 1_000n * USDC_UNIT, flags: OrderFlag.AutoBorrow }]);
+  h.batch([deposit(BOB, USDC, 100_000n * USDC_UNIT), gtc(BOB, SOL_USDC, Side.Buy, 115n * USD, SOL_UNIT)]);
+  h.batch([mark(SOL, 116n * USD)]);
+  h.tick();
+  expect(h.fund()).toBe(1_046_500n);
+}
+
+/** The Q4 ADL scenario: fundWithFrank, then Bob shorts 1 BTC-PERP to Alice at 60,000 and Dave 0.5 to Erin (Alice is
+ * bankrupt once the mark is 53,955). */
+export function adlSetup(h: BackstopHarness): void {
+  fundWithFrank(h);
+  h.batch([deposit(ALICE, USDC, 6_100n * USDC_UNIT), deposit(DAVE, USDC, 3_100n * USDC_UNIT), deposit(ERIN, USDC, 50_000n * USDC_UNIT)]);
+  h.batch([gtc(BOB, BTC_PERP, Side.Sell, 60_000n * USD, BTC_UNIT), gtc(DAVE, BTC_PERP, Side.Sell, 60_000n * USD, BTC_UNIT / 2n)]);
+  h.batch([gtc(ALICE, BTC_PERP, Side.Buy, 60_000n * USD, BTC_UNIT), gtc(ERIN, BTC_PERP, Side.Buy, 60_000n * USD, BTC_UNIT / 2n)]);
+  expect([h.position(ALICE)[0], h.position(BOB)[0], h.position(DAVE)[0], h.position(ERIN)[0]]).toEqual([BTC_UNIT, -BTC_UNIT, -BTC_UNIT / 2n, BTC_UNIT / 2n]);
 }
