@@ -42,11 +42,13 @@ import { WhatIfDesk } from "./what-if-desk.ts";
 import { RecoveryStatus } from "./recovery.ts";
 import type { Sequencer } from "./sequencer.ts";
 import type { ServerOptions } from "./server.ts";
-import { OutboxFlusher, Session, SessionRegistry } from "./sessions.ts";
+import { OutboxFlusher, Session, SessionRegistry, SESSIONS_MAX } from "./sessions.ts";
 import { SNAPSHOT_POLICY_DEFAULT, type SnapshotPolicy, type SnapshotScheduler, type SnapshotWriterKind, type TakenSnapshot } from "./snapshots.ts";
 import { applyEventToViews, SnapshotFollower } from "./snapshot-writer.ts";
 
 export interface GatewayLimits {
+  /** Open sessions at once (SESSIONS_MAX): a full table closes its longest-open session without a login first. */
+  readonly sessionsMax: number;
   readonly connectionsPerAddressMax: number;
   readonly addressCommandsPerSecond: number;
   readonly addressCommandBurst: number;
@@ -57,6 +59,7 @@ export interface GatewayLimits {
 }
 
 export const DEFAULT_GATEWAY_LIMITS: GatewayLimits = {
+  sessionsMax: SESSIONS_MAX,
   connectionsPerAddressMax: CONNECTIONS_PER_ADDRESS_MAX,
   addressCommandsPerSecond: ADDRESS_COMMANDS_PER_SECOND,
   addressCommandBurst: ADDRESS_COMMAND_BURST,
@@ -139,7 +142,9 @@ export class ServerCore implements Replies {
     this.topology = opts.topology ?? DEFAULT_TOPOLOGY;
     this.tickIntervalMs = opts.tickIntervalMs ?? 0;
     this.stages = opts.stages ?? "fused";
-    this.sessions = new SessionRegistry(this.config);
+    const limits: GatewayLimits = { ...DEFAULT_GATEWAY_LIMITS, ...opts.limits };
+    this.limits = limits;
+    this.sessions = new SessionRegistry(this.config, limits.sessionsMax);
     this.auth = new GatewayAuth(opts.dataDir, this.sessions, this);
     this.marketData = new MarketDataHub(this.config);
     this.accountLog = new AccountEventLog(this.config);
@@ -150,8 +155,6 @@ export class ServerCore implements Replies {
     this.snapshotDir = join(opts.dataDir, SNAPSHOT_DIR);
     this.dataDir = opts.dataDir;
     this.archiveDir = opts.archiveDir ?? join(opts.dataDir, JOURNAL_ARCHIVE_DIR);
-    const limits: GatewayLimits = { ...DEFAULT_GATEWAY_LIMITS, ...opts.limits };
-    this.limits = limits;
     this.connections = new ConnectionCounter(limits.connectionsPerAddressMax);
     this.addressRates = new KeyedRateLimiter<string>(limits.addressCommandsPerSecond, limits.addressCommandBurst, ADDRESSES_TRACKED_MAX);
     this.keyRates = new KeyedRateLimiter<string>(limits.keyCommandsPerSecond, limits.keyCommandBurst, KEYS_TRACKED_MAX);

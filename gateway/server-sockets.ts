@@ -57,15 +57,22 @@ export function serveWebSockets(app: TemplatedApp, uWS: UwsModule, core: ServerC
   return sockets;
 }
 
-/** Accepts the upgrade unless the server is full, stopping, or the address has its maximum of connections. */
+/**
+ * Accepts the upgrade unless the server is stopping, the address has its maximum of connections, or every session of
+ * a full table is logged in (a full table closes its longest-open session without a login first: SessionRegistry).
+ */
 function upgradeSocket(core: ServerCore, res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void {
   const address = Buffer.from(res.getRemoteAddressAsText()).toString();
-  if (!core.sessions.hasRoom() || core.shuttingDown) {
-    res.writeStatus("503 Service Unavailable").end(core.shuttingDown ? "shutting down\n" : "too many connections\n");
+  if (core.shuttingDown) {
+    res.writeStatus("503 Service Unavailable").end("shutting down\n");
     return;
   }
   if (core.connections.of(address) >= core.limits.connectionsPerAddressMax) {
     res.writeStatus("429 Too Many Requests").end(`too many connections from ${address} (limit ${core.limits.connectionsPerAddressMax})\n`);
+    return;
+  }
+  if (!core.sessions.makeRoom()) {
+    res.writeStatus("503 Service Unavailable").end(`too many connections: all ${core.limits.sessionsMax} sessions are logged in\n`);
     return;
   }
   const watch = req.getQuery("watch") ?? "";

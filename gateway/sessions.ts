@@ -6,11 +6,15 @@ import type { Identity } from "./auth/login.ts";
 import type { ApiKeyEntry } from "./auth/registry.ts";
 import { EVENT_SIZE_PREFIX_BYTES, type EventFraming } from "./client/codec.ts";
 import { encodeEvent, setClientSeq, withClientSeq } from "./codec/index.ts";
-import { TokenBucket } from "./limits.ts";
+import { CLOSE_TRY_AGAIN_LATER, TokenBucket } from "./limits.ts";
 
 /** Accounts one session may act for or watch (a limit on everything). */
 export const SESSION_ACCOUNTS_MAX = 64;
-/** Open sessions at once; further connections are refused at the upgrade. */
+/**
+ * Open sessions at once (GatewayLimits.sessionsMax). When the table is full a new connection closes the longest-open
+ * session without a login (SessionRegistry.makeRoom): anonymous connections (public market data) cannot lock traders
+ * out; only when every session is logged in is a connection refused at the upgrade.
+ */
 export const SESSIONS_MAX = 10_000;
 /**
  * Commands one session may send per second (token bucket), and the burst it may save up: above what the project's
@@ -244,18 +248,35 @@ export class Session implements Principal {
 export class SessionRegistry {
   private readonly watchers = new Map<number, Session[]>();
   private readonly sessions = new Set<Session>();
+  /** Sessions opened without a login, oldest first; one that logged in since leaves it when makeRoom meets it. */
+  private readonly withoutLogin = new Set<Session>();
   private nextId = 1;
 
-  constructor(private readonly config: ExchangeConfig) {}
+  constructor(
+    private readonly config: ExchangeConfig,
+    private readonly sessionsMax = SESSIONS_MAX,
+  ) {}
 
-  /** False when SESSIONS_MAX sessions are open already. */
-  hasRoom(): boolean {
-    return this.sessions.size < SESSIONS_MAX;
+  /**
+   * Room for one more session: true when the table is under its limit, or once the longest-open session without a
+   * login has been closed for it (1013, with the reason); false when every session is logged in.
+   */
+  makeRoom(): boolean {
+    if (this.sessions.size < this.sessionsMax) return true;
+    for (const s of this.withoutLogin) {
+      this.withoutLogin.delete(s);
+      if (s.loggedIn || s.closed) continue;
+      s.socket.close?.(CLOSE_TRY_AGAIN_LATER, `the server is full (${this.sessionsMax} sessions): the longest-open session without a login is closed to make room`);
+      if (!s.closed) this.close(s); // a socket's close handler closes the session at once (uWS end()); a test double may not
+      return this.sessions.size < this.sessionsMax;
+    }
+    return false;
   }
 
   open(socket: SessionSocket, operator: boolean): Session {
     const s = new Session(this.nextId++, socket, operator);
     this.sessions.add(s);
+    if (!operator) this.withoutLogin.add(s);
     return s;
   }
 
@@ -263,6 +284,7 @@ export class SessionRegistry {
     s.closed = true;
     s.socket.discard?.();
     this.sessions.delete(s);
+    this.withoutLogin.delete(s);
     for (const a of s.accounts) {
       const list = this.watchers.get(a);
       if (list === undefined) continue;

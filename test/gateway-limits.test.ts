@@ -169,6 +169,24 @@ describe("limits with typed rejects", () => {
     for (const c of [again, ...open.slice(1)]) await c.close();
   }, 30_000);
 
+  it("X5: the session table is bounded, and anonymous connections cannot lock traders out: when it is full the longest-open session without a login is closed (1013) to make room; logged-in sessions are never closed for room", async () => {
+    const { url } = await serve({ sessionsMax: 4 });
+    const operator = await CrossbookClient.connect(url, { key: (running[0]!).operatorKey });
+    const trader = await connectUser(url, operator, 1);
+    // Two anonymous connections (public market data needs no login) fill the table: 4 of 4.
+    const idle = [await CrossbookClient.connect(url), await CrossbookClient.connect(url)];
+    // A trader who connects now gets in: the oldest anonymous session makes room, with a reason.
+    const late = await connectUser(url, operator, 2);
+    expect(await idle[0]!.closed).toEqual({ code: CLOSE_TRY_AGAIN_LATER, reason: "the server is full (4 sessions): the longest-open session without a login is closed to make room" });
+    expect((await late.request({ type: "QueryPoolStats", asset: 0 }, 20)).map((e) => e.type)).toEqual(["PoolStats"]);
+    // The second anonymous one goes for the next connection; then every session is logged in and the next is refused.
+    const last = await connectUser(url, operator, 3);
+    expect((await idle[1]!.closed).code).toBe(CLOSE_TRY_AGAIN_LATER);
+    await expect(CrossbookClient.connect(url)).rejects.toThrow("cannot connect");
+    for (const c of [operator, trader, late, last]) expect((await c.request({ type: "QueryPoolStats", asset: 0 }, 20)).map((e) => e.type)).toEqual(["PoolStats"]);
+    for (const c of [operator, trader, late, last]) await c.close();
+  }, 30_000);
+
   it("X5: read-only queries are answered in sequence and add nothing to the journal — also a batch of queries alone while no phase 0 has work (engine.ts D3) — and never beside a written command; the state hash equals a replay", async () => {
     const { server, url, dataDir } = await serve();
     const operator = await CrossbookClient.connect(url, { key: server.operatorKey });
