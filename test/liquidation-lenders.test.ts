@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { ALL_ASSETS, CommandKind, CommandRecord, EventKind, EventRecord, InsuranceReason, OrderFlag, OrderType, RejectCode, Side, SocializationKind, TimeInForce } from "../engine/model/index.ts";
 import { Engine, loadConfig, ThreadedPipeline, type EngineTopology } from "../engine/pipeline/index.ts";
-import { planLenderPayoutByShares } from "../engine/liquidation/index.ts";
+import { NoStepReason, planLenderPayoutByShares } from "../engine/liquidation/index.ts";
 import { runStress } from "../engine/pipeline/what-if.ts";
 import { RATIO_SCALE } from "../engine/fixed/index.ts";
 import { runThreaded } from "./helpers/threaded-run.ts";
@@ -129,6 +129,40 @@ describe("Q4 bankruptcy of a borrow that cannot be repaid in kind (seed 004)", (
     expect([h.lent(LENDER, BTC), h.lent(CAROL, BTC)]).toEqual([225_000_000n, 75_000_000n]);
     expect([h.insurance(USDC), h.transit()]).toEqual([-100_000n * USDC_UNIT, 0n]);
     for (const r of h.engine.risk) expect([r.openBankruptcies(), r.pools.hashText()]).toEqual([0, h.engine.risk[0]!.pools.hashText()]);
+  });
+});
+
+describe("Q4 bankruptcy of a borrower the book cannot step", () => {
+  it.each([[1, 1], [2, 2]])("Q4: a borrower under water whose Q2 step fills nothing within the bound (an empty BTC book) and whom the backstop cannot take (an empty fund) is bankrupt — before, it stepped unfilled every batch for ever (2 × 2 fuzz seed 1732241180, step 1187); %i × %i", (riskShards, matchingShards) => {
+    const h = new Harness({ riskShards, matchingShards });
+    h.batch([ // 4 BTC lent 3:1: with 2 risk shards a shard borrows from its share of the pool's room (pools.ts)
+      deposit(LENDER, BTC, 300_000_000n), lend(LENDER, BTC, 300_000_000n),
+      deposit(CAROL, BTC, 100_000_000n), lend(CAROL, BTC, 100_000_000n),
+      deposit(ALICE, USDC, 100_000n * USDC_UNIT),
+    ]);
+    expect(rejects(h.batch([withdraw(ALICE, BTC, BTC_UNIT, OrderFlag.AutoBorrow)]))).toEqual([]);
+    // BTC at $110,000: Alice owes $110,000 against 100,000 USDC that Q2 could sell for BTC — but no one offers BTC.
+    const started = h.batch([mark(BTC, 110_000n * USD)]);
+    expect(started.filter((e) => e.kind === EventKind.LiquidationStarted).map((e) => e.account)).toEqual([ALICE]);
+    const stepped = h.tick(); // Q2's step: a CollateralConversion buy of 0.1 BTC, IOC, fills nothing
+    expect(socializations(stepped)).toEqual([]);
+    expect(h.risk(ALICE).liquidationStall(ALICE)).toEqual({ batches: 1, reason: NoStepReason.NoFillWithinBound });
+    // Stalled, the fund empty (no takeover, no cover): nothing to liquidate — bankrupt, resolved a batch later.
+    const found = h.tick();
+    expect(socializations(found)).toEqual([[SocializationKind.Bankrupt, ALICE, USDC, 0n, 0n, 0n]]);
+    expect(found.find((e) => e.kind === EventKind.Socialization)!.netEquityUsd).toBe(100_000n * USD - 110_000n * USD);
+    const resolved = h.tick();
+    // Her 100,000 USDC and 10,000 USDC beyond the (empty) fund pay the lenders the borrow's $110,000, pro rata.
+    // (By account: with 2 risk shards each shard publishes its own lenders' rows.)
+    expect(socializations(resolved).sort((a, b) => Number(a[1]) - Number(b[1]))).toEqual([
+      [SocializationKind.LenderPaid, LENDER, BTC, 75_000_000n, 82_500n * USDC_UNIT, 0n],
+      [SocializationKind.LenderWriteDown, ALICE, BTC, BTC_UNIT, -110_000n * USDC_UNIT, 10_000n * USDC_UNIT],
+      [SocializationKind.LenderPaid, CAROL, BTC, 25_000_000n, 27_500n * USDC_UNIT, 0n],
+    ]);
+    expect([h.available(LENDER, USDC), h.available(CAROL, USDC), h.available(ALICE, USDC), h.borrowed(ALICE, BTC)]).toEqual([82_500n * USDC_UNIT, 27_500n * USDC_UNIT, 0n, 0n]);
+    expect([h.lent(LENDER, BTC), h.lent(CAROL, BTC)]).toEqual([225_000_000n, 75_000_000n]); // claims written down by 1 BTC, 3:1
+    expect(h.insurance(USDC)).toBe(-10_000n * USDC_UNIT);
+    expect(h.risk(ALICE).liquidatingAccounts()).toEqual([]);
   });
 });
 

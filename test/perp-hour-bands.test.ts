@@ -164,7 +164,7 @@ function runAgainstScan(seed: number, batches: number, riskShards: number, usdc 
 describe("Q1, L5: the liquidating set equals a naive full scan with perpetual positions, borrows of their base asset and hours", () => {
   it("Q1, L5: fixed seed 0x5eed, 1 risk shard", () => {
     const { entered, borrowedHours, fills } = runAgainstScan(0x5eed, 800, 1);
-    expect(fills).toBe(84); // the generator trades (a changed count means the fixed run changed; 76 before C8 valued a perp fill better than the mark at the mark)
+    expect(fills).toBe(102); // the generator trades (a changed count means the fixed run changed; 76 before C8 valued a perp fill better than the mark at the mark, 84 before a borrower stalled under water was found bankrupt: five more bankruptcies found, their accounts out of liquidation and trading again)
     expect(entered).toBeGreaterThan(3);
     expect(borrowedHours).toBeGreaterThan(20);
   }, 120_000);

@@ -130,8 +130,9 @@ function hasLent(s: RiskState, account: Account): boolean {
 }
 
 /**
- * Q4: bankrupt = no perpetual position, no lent collateral, a borrow, nothing Q2 can step (no collateral it can sell)
- * and net equity < 0 (the caller checked orders and lent collateral).
+ * Q4: bankrupt = no perpetual position, no lent collateral, a borrow, nothing Q2 can step (no collateral it can sell,
+ * or its step filled nothing within the slippage bound: stalled, as the perpetual half counts it — the backstop, which
+ * Q3 hands a stalled account to, did not take it) and net equity < 0 (the caller checked orders and lent collateral).
  */
 export function isBankrupt(s: RiskState, account: Account): boolean {
   if (account.borrowedAssets === 0) return false;
@@ -139,7 +140,7 @@ export function isBankrupt(s: RiskState, account: Account): boolean {
   if (perps !== null) for (const p of perps.positions) if (p.netQuantity !== 0n) return false;
   const margin = account.syncedMargin();
   if (margin.netEquityUsd() >= 0n) return false;
-  return planAccountStep(s, account, margin, scratch.plan).kind === BookStepKind.None;
+  return s.liquidation.stalled.has(account.id) || planAccountStep(s, account, margin, scratch.plan).kind === BookStepKind.None;
 }
 
 /** USD per whole unit of `a` in the quote asset (PRICE_DECIMALS, floor): the collateral marks' ratio (C1). */
