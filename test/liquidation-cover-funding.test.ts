@@ -21,8 +21,10 @@ describe("Q4: a cover spends only the fund's capital, not the funding it holds f
     const r = m.engine.risk[0]!;
     // The boundary before the batch: every position realized (no PnL held), 55,900,729 of BTC/ETH/SOL funding owed to
     // receivers still sitting in the fund.
-    expect([r.insuranceBalance(USDC), any.openCostUsdc(), any.fundingInTransitUsdc()]).toEqual([349_156_693n, 0n, -55_900_729n]);
-    const closeOutBefore = r.insuranceBalance(USDC) + any.openCostUsdc() + any.fundingInTransitUsdc(); // 293,255,964
+    // (Figures as of 12-08's second session: a liquidating account's auto-lend no longer lends (Q2, L12), which moved
+    // the run by 8 units of the fund and 2 of its float before this step; the state of the step is the same.)
+    expect([r.insuranceBalance(USDC), any.openCostUsdc(), any.fundingInTransitUsdc()]).toEqual([349_156_701n, 0n, -55_900_729n]);
+    const closeOutBefore = r.insuranceBalance(USDC) + any.openCostUsdc() + any.fundingInTransitUsdc(); // 293,255,972
     const covers: [number, bigint][] = [];
     m.onEvent = (e) => {
       if (e.kind === EventKind.Settlement && e.settlementReason === SettlementReason.InsuranceCover) covers.push([e.account, e.settledAmount]);
@@ -35,10 +37,10 @@ describe("Q4: a cover spends only the fund's capital, not the funding it holds f
     expect(covers.length).toBe(1);
     expect(covers[0]![0]).toBe(49);
     // The cover may spend the fund's capital only: never what the pending funding owes the receivers.
-    // Its capital: balance 349,156,693 − pnlFloat 6,830 − the receivers' 55,900,729 = 293,249,134 (was 349,149,863);
+    // Its capital: balance 349,156,701 − pnlFloat 6,832 − the receivers' 55,900,729 = 293,249,140 (was 349,149,869);
     // the rest of account 49's deficit goes to ADL (SocializedLoss), as Q4 says.
     expect(covers[0]![1]).toBeLessThanOrEqual(closeOutBefore);
-    expect(covers[0]![1]).toBe(349_156_693n - 6_830n - 55_900_729n);
+    expect(covers[0]![1]).toBe(349_156_701n - 6_832n - 55_900_729n);
     const closeOutAfter = r.insuranceBalance(USDC) + any.openCostUsdc() + any.fundingInTransitUsdc();
     expect(any.fundingInTransitUsdc()).toBe(0n); // the receivers were paid in this batch
     expect(closeOutAfter).toBeGreaterThanOrEqual(0n);

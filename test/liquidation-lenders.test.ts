@@ -4,7 +4,7 @@
 // their lend shares while their claims are written down through the lend index (seed 004: "$100,000 rather than 1
 // BTC"); lender ADL at the utilization limit (seed 004: each borrower's total value unchanged). Exact amounts.
 import { afterEach, describe, expect, it } from "vitest";
-import { ALL_ASSETS, CommandKind, CommandRecord, EventKind, EventRecord, InsuranceReason, OrderFlag, OrderType, RejectCode, Side, SocializationKind, TimeInForce } from "../engine/model/index.ts";
+import { ACCOUNT_SETTING_VALUE_SHIFT, AccountSetting, ALL_ASSETS, CommandKind, CommandRecord, EventKind, EventRecord, InsuranceReason, OrderFlag, OrderType, RejectCode, Side, SocializationKind, TimeInForce } from "../engine/model/index.ts";
 import { Engine, loadConfig, ThreadedPipeline, type EngineTopology } from "../engine/pipeline/index.ts";
 import { NoStepReason, planLenderPayoutByShares } from "../engine/liquidation/index.ts";
 import { runStress } from "../engine/pipeline/what-if.ts";
@@ -163,6 +163,36 @@ describe("Q4 bankruptcy of a borrower the book cannot step", () => {
     expect([h.lent(LENDER, BTC), h.lent(CAROL, BTC)]).toEqual([225_000_000n, 75_000_000n]); // claims written down by 1 BTC, 3:1
     expect(h.insurance(USDC)).toBe(-10_000n * USDC_UNIT);
     expect(h.risk(ALICE).liquidatingAccounts()).toEqual([]);
+  });
+});
+
+describe("Q2 with autoLend on: the redeemed collateral is not lent again", () => {
+  it.each([[1, 1], [2, 2]])("Q2, Q4, L12: Alice (autoLend on) lends her 100 SOL and borrows 8,000 USDC; SOL falls to 50 USD and no one bids: her SOL is redeemed for the step and stays available when the step fills nothing — she is then bankrupt (before, the unfilled step's SOL was lent again and redeemed again every batch, never bankrupt: fuzz seed 3732411254, 2 × 2); %i × %i", (riskShards, matchingShards) => {
+    const h = new Harness({ riskShards, matchingShards });
+    h.batch([
+      deposit(LENDER, USDC, 100_000n * USDC_UNIT), lend(LENDER, USDC, 100_000n * USDC_UNIT),
+      mark(SOL, 150n * USD), deposit(ALICE, SOL, 100n * SOL_UNIT),
+    ]);
+    const on = h.batch([{ kind: CommandKind.UpdateAccountSettings, account: ALICE, flags: AccountSetting.AutoLend | (AccountSetting.AutoLend << ACCOUNT_SETTING_VALUE_SHIFT) }]);
+    expect(rejects(on)).toEqual([]); // autoLend on: every balance lent at once (L12)
+    expect([h.available(ALICE, SOL), h.lent(ALICE, SOL)]).toEqual([0n, 100n * SOL_UNIT]);
+    expect(rejects(h.batch([withdraw(ALICE, USDC, 8_000n * USDC_UNIT, OrderFlag.AutoBorrow)]))).toEqual([]);
+    const started = h.batch([mark(SOL, 50n * USD)]);
+    expect(started.filter((e) => e.kind === EventKind.LiquidationStarted).map((e) => e.account)).toEqual([ALICE]);
+    // Phase 0: the SOL is redeemed (Q2 sells collateral; with 2 risk shards over two batches, each shard's budget
+    // its part), the step (sell SOL for USDC, IOC) finds no bid — and what it held stays available.
+    const redeemed: bigint[] = [];
+    for (let i = 0; i < riskShards; i++) {
+      h.tick();
+      redeemed.push(h.available(ALICE, SOL));
+    }
+    expect(redeemed).toEqual(riskShards === 1 ? [100n * SOL_UNIT] : [44_999_999_998n, 100n * SOL_UNIT]);
+    expect(h.risk(ALICE).liquidationStall(ALICE)).toEqual({ batches: riskShards, reason: NoStepReason.NoFillWithinBound });
+    expect([h.available(ALICE, SOL), h.lent(ALICE, SOL)]).toEqual([100n * SOL_UNIT, 0n]);
+    // Stalled, under water (100 SOL × $50 × its weight against 8,000 USDC), the fund empty: bankrupt.
+    const found = h.tick();
+    expect(socializations(found)).toEqual([[SocializationKind.Bankrupt, ALICE, USDC, 0n, 0n, 0n]]);
+    expect([h.available(ALICE, SOL), h.lent(ALICE, SOL)]).toEqual([100n * SOL_UNIT, 0n]);
   });
 });
 

@@ -143,6 +143,9 @@ export function incoming(s: RiskState, account: Account, asset: number, amount: 
     }
   }
   if (account.positions[asset]!.borrowShares > 0n) return;
+  // Q2: a liquidating account's collateral is there to be sold (its lent collateral was redeemed for it): a step's
+  // unfilled hold coming back is not lent again (before, redeem and re-lend went round every batch: fuzz seed 3732411254).
+  if (s.liquidation.liquidating.size !== 0 && s.liquidation.isLiquidating(account.id)) return;
   let lend = 0n;
   if (autoLend) lend = account.available[asset]!;
   else if ((orderFlags & OrderFlag.AutoLend) !== 0) lend = left < account.available[asset]! ? left : account.available[asset]!;
