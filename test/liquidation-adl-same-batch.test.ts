@@ -6,7 +6,7 @@
 // flat by a takeover leg, a long 0.5 (audit C). What a leg does not move is deleveraged in a later batch. (Found by a
 // helper session's audit; its scenarios are kept here.)
 import { describe, expect, it } from "vitest";
-import { EventKind, EventRecord, LiquidationStep, OrderFlag, Side, TimeInForce } from "../engine/model/index.ts";
+import { EventKind, EventRecord, LiquidationStep, OrderFlag, rejectCodeName, Side, TimeInForce } from "../engine/model/index.ts";
 import type { EngineTopology } from "../engine/pipeline/index.ts";
 import {
   ALICE, BOB, BTC_PERP, BTC_UNIT, BackstopHarness as Harness, CARL, DAVE, ERIN, FRANK, LENDER, SOL, SOL_UNIT, SOL_USDC, USD, USDC, USDC_UNIT,
@@ -31,7 +31,7 @@ const ioc = (account: number, side: number, price: bigint, quantity: bigint, red
 describe("Q4: the counterparty closes with its own IOC in the batch its ADL leg is applied", () => {
   for (const t of [ONE, TWO_BY_TWO]) {
     for (const reduceOnly of [true, false]) {
-      it(`Q4 (${t.riskShards}×${t.matchingShards}, reduceOnly ${reduceOnly}): the legs come first (seq 0); the leg to Dave is at most his short; X1 holds`, () => {
+      it(`Q4 (${t.riskShards}×${t.matchingShards}, reduceOnly ${reduceOnly}): the leg closes Dave's short; his own buy of that batch is refused (Deleveraging), not filled as a new long R1 never judged; X1 holds`, () => {
         const h = new Harness(base, t);
         adlSetup(h);
         h.batch([deposit(CARL, USDC, 20_000n * USDC_UNIT)]);
@@ -47,7 +47,10 @@ describe("Q4: the counterparty closes with its own IOC in the batch its ADL leg 
         const daveBefore = h.position(DAVE)[0];
         events = h.tick([gtc(CARL, BTC_PERP, Side.Sell, 54_000n * USD, BTC_UNIT / 2n), ioc(DAVE, Side.Buy, 54_000n * USD, BTC_UNIT / 2n, reduceOnly)]);
         const l = legs(events);
-        const f = fills(events);
+        expect(fills(events)).toEqual([]);
+        const refusal = events.find((e) => (e.kind === EventKind.OrderRejected || e.kind === EventKind.CommandRejected) && e.account === DAVE)!;
+        expect([rejectCodeName[refusal.code], refusal.message]).toEqual(["Deleveraging", "account 80's position is auto-deleveraged (Q4) in this batch: send it again"]);
+        expect(h.position(DAVE)[0]).toBe(0n);
         for (const r of h.engine.risk) r.validateInternalState();
         for (const m of h.engine.matching) m.validateInternalState();
         expect(h.totals()).toEqual(totals);

@@ -119,6 +119,9 @@ export const RejectCode = {
   /** Q4 (issue 13 item 7): an account is bankrupt and not yet resolved (insurance cover or lender payout): withdrawals
    * and transfers out wait until it is (every risk shard knows from the batch after its detection). */
   WithdrawalsPaused: 55,
+  /** Q4: the account is an ADL counterparty this batch (its position moves at the bankruptcy price before the batch's
+   * orders run): a change that R1 would judge on its position before that is refused; send it again. */
+  Deleveraging: 56,
 } as const;
 export type RejectCode = (typeof RejectCode)[keyof typeof RejectCode];
 

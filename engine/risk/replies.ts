@@ -351,6 +351,10 @@ export function rejectLiquidating(s: RiskState, cmd: CommandRecord, what: string
   reject(s, cmd, RejectCode.AccountLiquidating, `account ${cmd.account} is liquidating: ${what} refused until it leaves liquidation (MMR <= ${percent(s.liquidationParams.liquidationExitMmr)})`, sink);
 }
 
+export function rejectDeleveraging(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
+  reject(s, cmd, RejectCode.Deleveraging, `account ${cmd.account}'s position is auto-deleveraged (Q4) in this batch: send it again`, sink);
+}
+
 export function publishClock(s: RiskState, cmd: CommandRecord, sink: EventSink): void {
   const e = beginEvent(s, EventKind.Clock, cmd);
   e.timeMs = cmd.timeMs;

@@ -15,7 +15,7 @@ import type { InterestKind, PoolDelta } from "../lending/index.ts";
 import type { AccountMargin, MarginContext } from "./margin/index.ts";
 import type { PoolBook } from "./pools.ts";
 import type { PerpPosition } from "../perps/index.ts";
-import { acknowledged, rejectLiquidating, rejectUnknownCommand } from "./replies.ts";
+import { acknowledged, rejectDeleveraging, rejectLiquidating, rejectUnknownCommand } from "./replies.ts";
 import { applyLiquidationTransfer, settleTransfers } from "./liquidation-transfers.ts";
 import { RiskState, type CollateralStatement, type MaxQuantity, type PositionReport } from "./state.ts";
 import { advanceTime, deposit, setMarkPrice, transfer, updateSettings, withdraw } from "./account-commands.ts";
@@ -90,6 +90,12 @@ export class RiskShard {
     // Q3/Q4: an account whose takeover or bankruptcy legs are in flight this batch acts again the next batch.
     if (s.liquidation.inFlight.size !== 0 && s.liquidation.inFlight.has(cmd.account) && refusedInFlight(cmd.kind as CommandKind)) {
       rejectLiquidating(s, cmd, "any change while its takeover or bankruptcy legs are in flight", sink);
+      return false;
+    }
+    // Q4: an ADL counterparty's leg (seq 0) moves its position before this batch's orders execute, so R1 cannot judge
+    // them on the position it sees now (a buy that reduced a short would open a long, unchecked): they wait a batch.
+    if (s.liquidation.adlUsed.size !== 0 && s.liquidation.adlUsed.has(cmd.account) && refusedInFlight(cmd.kind as CommandKind)) {
+      rejectDeleveraging(s, cmd, sink);
       return false;
     }
     return this.dispatch(cmd, cmd.kind as CommandKind, sink);

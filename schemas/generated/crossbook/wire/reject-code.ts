@@ -96,5 +96,10 @@ export enum RejectCode {
   /**
    * Q4: an account is bankrupt and unresolved: withdrawals and transfers out wait.
    */
-  WithdrawalsPaused = 55
+  WithdrawalsPaused = 55,
+
+  /**
+   * Q4: the account is an ADL counterparty in this batch: its orders and changes wait a batch (send again).
+   */
+  Deleveraging = 56
 }
