@@ -3,7 +3,10 @@
 // merge of two shards, the rounds (pending → ready), Q5's confirmation, the per-shard limits, the state hash lines and
 // the snapshot section, pinned here beside the engine-level tests (liquidation-adl-shards, liquidation-lender-adl-shards).
 import { describe, expect, it } from "vitest";
-import { SnapshotReader, SnapshotWriter } from "../engine/model/index.ts";
+import { InsuranceReason, SnapshotReader, SnapshotWriter } from "../engine/model/index.ts";
+import { loadConfig } from "../engine/pipeline/index.ts";
+import { planReady } from "../engine/risk/adl-across-shards.ts";
+import { RiskState } from "../engine/risk/state.ts";
 import { ADL_DEMANDS_PER_SHARD_MAX, AdlDemand, AdlRelay } from "../engine/risk/adl-relay.ts";
 import { LENDER_ADL_DEMANDS_PER_SHARD_MAX, LenderAdlDemand, LenderAdlRelay } from "../engine/risk/adl-lender-relay.ts";
 
@@ -101,6 +104,34 @@ describe("ADL demand/offer relay (Q4, Q5 across risk shards)", () => {
     s0.offer(1, 0, 96, 7n, 8n);
     boundary(s0, s1);
     expect([s0.pending.length, s0.ready.length, s0.offers.length, s1.offers.length]).toEqual([0, 0, 0, 0]);
+  });
+
+  it("Q4 (P5S): each shard's funding held for receivers, published beside its offers, is one replicated total on both a batch later — in the hash line and the snapshot; a batch without it is 0", () => {
+    const s0 = new AdlRelay(0, 2, 3);
+    const s1 = new AdlRelay(1, 2, 3);
+    s0.post(32, 0, 5_000n, 1_234n);
+    boundary(s0, s1);
+    s0.publishFundingHeld(55_900_729n);
+    s1.publishFundingHeld(1_000n);
+    s1.offer(0, 1, 0, 49, -5_000n, -300_000n, 12_000n);
+    boundary(s0, s1);
+    for (const s of [s0, s1]) expect(s.fundingHeld).toBe(55_901_729n);
+    expect(s1.hashText()).toBe("adl pending  ready 32:0:5000:1234 offers 49:0:-5000:-300000:12000\nadl funding held 55901729\n");
+    expect(roundTrip(s1, new AdlRelay(1, 2, 3)).fundingHeld).toBe(55_901_729n);
+    boundary(s0, s1);
+    for (const s of [s0, s1]) expect([s.fundingHeld, s.hashText()]).toEqual([0n, ""]);
+  });
+
+  it("Q4 (P5S): planReady covers a ready account from the fund's capital less the replicated funding held for receivers: 1,046,500 − 600,000 = 446,500 of a 5,000,000 deficit (before: the whole 1,046,500)", () => {
+    const config = loadConfig();
+    const s = new RiskState(config, 0, 2);
+    const usdc = 0;
+    s.insurance.addOwn(usdc, InsuranceReason.LiquidationFee, 1_046_500n);
+    const ALICE = 32; // user 2: shard 0 of 2
+    s.adl.ready = [new AdlDemand(ALICE, 3, 100_000_000n, 5_000_000n)];
+    s.adl.fundingHeld = 600_000n;
+    planReady(s);
+    expect([s.adl.covers.get(ALICE), s.adl.coverReserved, s.liquidation.coverBudget]).toEqual([446_500n, 446_500n, 0n]);
   });
 
   it("Q4, Q5, X7: the snapshot section round-trips byte for byte; more demands than K × the per-shard limit are refused (Q4 as Q5)", () => {

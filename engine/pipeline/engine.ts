@@ -237,7 +237,9 @@
 //      quantity, cost basis and net equity.
 //    - Decision (B+2, phase 0, before the lenders' half and the steps): every shard runs the same allocation over the
 //      same replicated demands and offers, demands in (account, market) order: the fund's cover of each account,
-//      min(deficit posted, what the fund's capital at the boundary has left), and where it falls short each position
+//      min(deficit posted, what the fund's capital at the boundary has left — less the funding the shards' slices held
+//      for receivers of an interval still being paid when the offers were published, P5S: AdlRelay.fundingHeld, each
+//      shard's part in a phase-4 slot beside its offers, snapshot format 17), and where it falls short each position
 //      against the offers of its market, ranked again with what earlier demands left of them (cost basis in
 //      proportion) and allocated down the ranking — one shard's collectCandidates/allocateAdl. Each shard keeps the
 //      legs of its own demands and reserves its own counterparties for the batch (no step, takeover or bankruptcy of

@@ -61,8 +61,10 @@ export { SnapshotFormatError };
  * 15: each risk shard's section ends with the replicated ADL demands (pending, ready) and offers (Q4 ADL across
  * shards; risk/adl-relay.ts).
  * 16: each risk shard's section ends with the replicated lender ADL demands (pending, ready with the lender's shares)
- * and offers (Q5 lender ADL across shards; risk/adl-lender-relay.ts). */
-export const SNAPSHOT_FORMAT_VERSION = 16;
+ * and offers (Q5 lender ADL across shards; risk/adl-lender-relay.ts).
+ * 17: the ADL demands and offers are followed by the replicated funding the fund held for receivers when the offers
+ * were published (AdlRelay.fundingHeld: what the ready covers leave out of the fund's capital, P5S). */
+export const SNAPSHOT_FORMAT_VERSION = 17;
 const MAGIC = "CBSNAPSH";
 const CRC_BYTES = 4;
 /** Shards of one stage a snapshot may hold (a damaged count must not drive a long loop). */

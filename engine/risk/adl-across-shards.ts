@@ -10,7 +10,8 @@
 //     is one shard's whenever it touches at most that many holders of any one shard;
 //   - phase 0 of B+2, first thing (planReady): every shard runs the same allocation over the same replicated demands
 //     and offers, in (account, market) order: the fund's cover of each account (min(deficit, what the fund has left),
-//     from the fund's capital at the boundary), then, where the cover falls short, each position against the offers
+//     from the fund's capital at the boundary less the funding the shards' slices held for receivers when the offers
+//     were published, AdlRelay.fundingHeld), then, where the cover falls short, each position against the offers
 //     ranked again with what earlier demands left of them (cost basis in proportion) — one shard's collectCandidates
 //     and allocateAdl exactly. Each shard keeps the legs of its own accounts (decided in declareBankrupt at the
 //     account's turn, at the bankruptcy price from its equity then) and reserves its own counterparties for the batch
@@ -22,6 +23,7 @@ import { AdlCandidate, allocateAdl, rankAdlCandidates } from "../liquidation/ind
 import type { Account } from "./accounts.ts";
 import { ADL_OFFERS_PER_SIDE_MAX, type AdlDemand } from "./adl-relay.ts";
 import { usdcOf } from "./backstop-transit.ts";
+import { fundingOwedByFund } from "./funding.ts";
 import type { RiskState } from "./state.ts";
 
 class AdlScratch {
@@ -66,7 +68,8 @@ export function planReady(s: RiskState): void {
   const adl = s.adl;
   const ready = adl.ready;
   if (ready.length === 0) return;
-  const fund = s.insurance.capital(usdcOf(s));
+  // The fund's capital less the funding it holds for receivers not yet paid (P5S), as every shard knows it alike.
+  const fund = s.insurance.capital(usdcOf(s)) - adl.fundingHeld;
   let fundLeft = fund > 0n ? fund : 0n;
   scratch.taken.clear();
   scratch.demanders.clear();
@@ -146,6 +149,7 @@ export function publishOffers(s: RiskState): void {
   scratch.demanders.clear();
   for (const d of adl.pending) scratch.demanders.add(d.account);
   for (const d of adl.ready) scratch.demanders.add(d.account);
+  adl.publishFundingHeld(fundingOwedByFund(s, usdcOf(s))); // P5S: what planReady leaves out of the fund's capital
   for (let m = 0; m < markets; m++) {
     for (let side = 0; side < 2; side++) if (totals[m * 2 + side]! > 0n) publishSide(s, m, side);
   }

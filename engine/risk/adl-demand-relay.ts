@@ -65,7 +65,7 @@ export class DemandOfferRelay<D extends RelayRecord, O extends RelayRecord> {
   /** Own demand slots used this batch. */
   posted = 0;
   /** A slot of the batch is set (own or merged): roll must read them. */
-  private touched = false;
+  protected touched = false;
   private readonly scratch = new PoolDelta();
   /** Where the confirmation slots start (= where they would, without confirmation: the offers). */
   private readonly confirmFirst: number;

@@ -4,6 +4,7 @@
 // market, signed quantity, the deficit in USDC units), not confirmed: `ready` is the last batch's `pending`. Offers
 // per market and candidate side (SPEC Q4's profit % × leverage, ties by account id), at most ADL_OFFERS_PER_SIDE_MAX,
 // each with its quantity, cost basis and net equity. Within a batch only: the ready accounts' covers and legs.
+import { PoolDelta } from "../lending/index.ts";
 import type { SnapshotReader, SnapshotWriter } from "../model/index.ts";
 import { DemandOfferRelay, demandIndexOf, type RelayKind } from "./adl-demand-relay.ts";
 
@@ -96,8 +97,55 @@ export class AdlRelay extends DemandOfferRelay<AdlDemand, AdlOffer> {
   readonly legCounterparty: number[] = [];
   readonly legQuantity: bigint[] = [];
 
+  /**
+   * Replicated (P5S): Σ over the shards of the funding each shard's slice of the fund held for receivers its cursors
+   * had not reached (funding.ts fundingOwedByFund) when the ready demands' offers were published (phase 3b of the last
+   * batch). Not the fund's to spend: planReady leaves it out of the capital every shard allocates alike.
+   */
+  fundingHeld = 0n;
+  /** The slot after the relay's where each shard publishes its part of fundingHeld (-1 with one shard: no slots). */
+  private readonly fundingSlot: number;
+
   constructor(shardIndex: number, shardCount: number, marketCount: number) {
     super(ADL_KIND, shardIndex, shardCount, marketCount);
+    this.fundingSlot = -1;
+    if (shardCount > 1) {
+      this.deltas.push(new PoolDelta());
+      this.remote.push(new PoolDelta());
+      this.fundingSlot = this.deltas.length - 1;
+    }
+  }
+
+  /** Phase 3b, with the offers (adl-across-shards.ts publishOffers): this shard's funding held for receivers (≥ 0). */
+  publishFundingHeld(units: bigint): void {
+    if (units === 0n || this.fundingSlot < 0) return;
+    this.deltas[this.fundingSlot]!.cash = units;
+    this.touched = true;
+  }
+
+  /** Phase 4 after the merge: fundingHeld ← Σ of the shards' parts published with the offers, then the relay's roll. */
+  override roll(): void {
+    const i = this.fundingSlot;
+    const held = i < 0 ? 0n : this.deltas[i]!.cash + this.remote[i]!.cash;
+    super.roll();
+    this.fundingHeld = held;
+  }
+
+  override hashText(): string {
+    const text = super.hashText();
+    return this.fundingHeld === 0n ? text : `${text}adl funding held ${this.fundingHeld}\n`;
+  }
+
+  /** The relay's records, then fundingHeld (snapshot format 17). */
+  override writeSnapshot(w: SnapshotWriter): void {
+    super.writeSnapshot(w);
+    w.big(this.fundingHeld);
+  }
+
+  override restoreSnapshot(r: SnapshotReader): void {
+    super.restoreSnapshot(r);
+    this.fundingHeld = r.big();
+    if (this.fundingHeld < 0n) r.fail(`ADL funding held ${this.fundingHeld}`);
   }
 
   /** Phase 0: a demand into this shard's next free slot; false when the batch's slots are used. */
