@@ -3,6 +3,7 @@
 //
 // A subscriber whose socket falls behind (more than MARKET_DATA_BACKLOG_MAX bytes buffered) stops receiving
 // deltas and gets a fresh snapshot once it drained: never an unbounded queue.
+import { SortedEdges } from "../engine/collections/index.ts";
 import type { MarketDataSink } from "../engine/matching/index.ts";
 import { ALL_MARKETS, EventKind, EventRecord, type ExchangeConfig } from "../engine/model/index.ts";
 import { encodeBookTicker, encodeDepthDelta, encodeDepthSnapshot, encodeEvent, encodeTicker, encodeTrade, type TickerStats } from "./codec/index.ts";
@@ -48,11 +49,29 @@ const EMPTY_LEVELS_KEPT_MIN = 256;
  * level made and emptied by every order (a place + cancel away from the others) rehashed the whole side every few
  * dozen deltas (~5 µs a delta at 2,000 levels; X7 restart, engine.ts). Reads skip the emptied levels; the snapshot
  * writes the live ones in price order, so its bytes do not depend on which levels emptied when.
+ *
+ * The prices are also kept in order, in chunks (engine/collections SortedEdges: a new price costs a binary search and
+ * a move within one chunk of at most 512), so a depth snapshot reads the best SNAPSHOT_LEVELS_MAX levels without
+ * sorting the side. Before, every Depth subscription sorted the whole side: ~10 ms at 100,000 levels, for a public
+ * command any connection may send 20,000 times a second (an unsubscribe and a subscribe make a snapshot).
  */
 export class DepthSide {
   private readonly levels = new Map<bigint, bigint>();
+  /** Every price of `levels` (the emptied ones too, until dropEmpty), ascending. */
+  private readonly prices = new SortedEdges();
   /** Entries of `levels` at 0n. */
   private empty = 0;
+  /** sorted()'s output and its limit while it reads (the visitor is made once). */
+  private out: [bigint, bigint][] = [];
+  private max = 0;
+  private readonly take = (price: bigint): boolean => {
+    const quantity = this.levels.get(price)!;
+    if (quantity !== 0n) this.out.push([price, quantity]);
+    return this.out.length < this.max;
+  };
+
+  /** `bestIsHighest`: a bid side (loadBestFirst's order; reads may ask for either order). */
+  constructor(private readonly bestIsHighest = true) {}
 
   /** Live levels. */
   get size(): number {
@@ -73,32 +92,59 @@ export class DepthSide {
       if (++this.empty > EMPTY_LEVELS_KEPT_MIN && this.empty > this.size) this.dropEmpty();
       return;
     }
-    if (before === 0n) this.empty--;
+    if (before === undefined) this.prices.insert(price, 0);
+    else if (before === 0n) this.empty--;
     this.levels.set(price, quantity);
   }
 
   clear(): void {
     this.levels.clear();
+    this.prices.clear();
     this.empty = 0;
+  }
+
+  /** Replaces the side with `count` levels given best first (a snapshot's order: X7 restore), inserted ascending. */
+  loadBestFirst(prices: readonly bigint[], quantities: readonly bigint[], count: number): void {
+    this.clear();
+    const reversed = this.bestIsHighest;
+    for (let k = 0; k < count; k++) {
+      const i = reversed ? count - 1 - k : k;
+      this.set(prices[i]!, quantities[i]!);
+    }
   }
 
   private dropEmpty(): void {
-    for (const [price, quantity] of this.levels) if (quantity === 0n) this.levels.delete(price);
+    for (const [price, quantity] of this.levels) {
+      if (quantity !== 0n) continue;
+      this.levels.delete(price);
+      this.prices.remove(price, 0);
+    }
     this.empty = 0;
   }
 
-  /** The live levels as [price, quantity], best first (bids: highest price first; asks: lowest first). */
-  sorted(bids: boolean): [bigint, bigint][] {
+  /**
+   * The live levels as [price, quantity], best first (bids: highest price first; asks: lowest first), at most `max`
+   * of them: the ordered prices read from the best end, never a sort.
+   */
+  sorted(bids: boolean, max = Number.MAX_SAFE_INTEGER): [bigint, bigint][] {
     const out: [bigint, bigint][] = [];
-    for (const [price, quantity] of this.levels) if (quantity !== 0n) out.push([price, quantity]);
-    return out.sort(bids ? (a, b) => (a[0] > b[0] ? -1 : a[0] < b[0] ? 1 : 0) : (a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    if (max <= 0) return out;
+    this.out = out;
+    this.max = max;
+    this.prices.forEachEdge(bids, this.take);
+    this.out = [];
+    return out;
   }
 }
 
 class BookReplica {
-  readonly bids = new DepthSide();
-  readonly asks = new DepthSide();
+  readonly bids = new DepthSide(true);
+  readonly asks = new DepthSide(false);
   lastUpdateId = 0;
+  /** The last depth snapshot frame sent (a copy) and the update it stands after: the next subscriber's while the
+   * book has not changed (a flood of subscriptions between two batches encodes one snapshot). */
+  snapshotFrame: Uint8Array | null = null;
+  snapshotUpdateId = -1;
   bbo: [bigint, bigint, bigint, bigint, number] = [0n, 0n, 0n, 0n, 0];
   ticker: TickerStats | null = null;
   /** The last MarkPrice frame (P3), sent to a new Mark subscriber at once: the marks query. */
@@ -138,6 +184,9 @@ export class MarketDataHub implements MarketDataSink, SnapshotPart {
   private deltaAskCount = 0;
   private readonly snapBids = new BigInt64Array(2 * SNAPSHOT_LEVELS_MAX);
   private readonly snapAsks = new BigInt64Array(2 * SNAPSHOT_LEVELS_MAX);
+  /** readState's levels of one side, before DepthSide.loadBestFirst takes them (restore only). */
+  private readonly restorePrices: bigint[] = [];
+  private readonly restoreQuantities: bigint[] = [];
 
   constructor(private readonly config: ExchangeConfig) {
     this.books = config.markets.map(() => new BookReplica());
@@ -243,12 +292,21 @@ export class MarketDataHub implements MarketDataSink, SnapshotPart {
   /** L2 snapshot of a market from the replica, best first, as it stands after update `lastUpdateId`. */
   snapshot(market: number): { lastUpdateId: number; bids: [bigint, bigint][]; asks: [bigint, bigint][] } {
     const book = this.books[market]!;
-    const bids = book.bids.sorted(true).slice(0, SNAPSHOT_LEVELS_MAX);
-    const asks = book.asks.sorted(false).slice(0, SNAPSHOT_LEVELS_MAX);
+    const bids = book.bids.sorted(true, SNAPSHOT_LEVELS_MAX);
+    const asks = book.asks.sorted(false, SNAPSHOT_LEVELS_MAX);
     return { lastUpdateId: book.lastUpdateId, bids, asks };
   }
 
   private sendSnapshot(sub: Subscription, market: number): void {
+    const book = this.books[market]!;
+    if (book.snapshotFrame === null || book.snapshotUpdateId !== book.lastUpdateId) {
+      book.snapshotFrame = this.encodeSnapshot(market).slice(); // the encoder's view is valid until its next encode
+      book.snapshotUpdateId = book.lastUpdateId;
+    }
+    sub.session.socket.send(book.snapshotFrame);
+  }
+
+  private encodeSnapshot(market: number): Uint8Array {
     const s = this.snapshot(market);
     s.bids.forEach(([p, q], i) => {
       this.snapBids[2 * i] = p;
@@ -258,7 +316,7 @@ export class MarketDataHub implements MarketDataSink, SnapshotPart {
       this.snapAsks[2 * i] = p;
       this.snapAsks[2 * i + 1] = q;
     });
-    sub.session.socket.send(encodeDepthSnapshot(market, s.lastUpdateId, this.snapBids, s.bids.length, this.snapAsks, s.asks.length, this.config));
+    return encodeDepthSnapshot(market, s.lastUpdateId, this.snapBids, s.bids.length, this.snapAsks, s.asks.length, this.config);
   }
 
   /** Sends one encoded frame to every subscriber of `channel` on `market` that is keeping up. */
@@ -385,9 +443,16 @@ export class MarketDataHub implements MarketDataSink, SnapshotPart {
     if (markets !== this.books.length) r.fail(`market data of ${markets} markets, the config has ${this.books.length}`);
     for (const book of this.books) {
       book.lastUpdateId = r.uint();
+      book.snapshotFrame = null;
       for (const side of [book.bids, book.asks]) {
-        side.clear();
-        for (let n = r.count(SNAPSHOT_COUNT_MAX, "depth levels"); n > 0; n--) side.set(r.big(), r.big());
+        const count = r.count(SNAPSHOT_COUNT_MAX, "depth levels");
+        const prices = this.restorePrices;
+        const quantities = this.restoreQuantities;
+        for (let i = 0; i < count; i++) {
+          prices[i] = r.big();
+          quantities[i] = r.big();
+        }
+        side.loadBestFirst(prices, quantities, count);
       }
       book.bbo = [r.big(), r.big(), r.big(), r.big(), r.uint()];
       book.ticker = !r.bool() ? null : {

@@ -42,7 +42,7 @@ import { WhatIfDesk } from "./what-if-desk.ts";
 import { RecoveryStatus } from "./recovery.ts";
 import type { Sequencer } from "./sequencer.ts";
 import type { ServerOptions } from "./server.ts";
-import { OutboxFlusher, Session, SessionRegistry, SESSIONS_MAX } from "./sessions.ts";
+import { OutboxFlusher, Session, SessionRegistry, SESSION_SUBSCRIPTION_BURST, SESSION_SUBSCRIPTIONS_PER_SECOND, SESSIONS_MAX } from "./sessions.ts";
 import { SNAPSHOT_POLICY_DEFAULT, type SnapshotPolicy, type SnapshotScheduler, type SnapshotWriterKind, type TakenSnapshot } from "./snapshots.ts";
 import { applyEventToViews, SnapshotFollower } from "./snapshot-writer.ts";
 
@@ -340,12 +340,8 @@ export class ServerCore implements Replies {
     }
     // X6: login, the user's own accounts, the key's permissions, a rising client_seq — before anything is queued.
     if (!auth.check(session, result, decoded)) return;
-    if (result.kind === DecodedKind.Subscribe) {
-      this.marketData.subscribe(session, result.market, result.channels);
-      return;
-    }
-    if (result.kind === DecodedKind.Unsubscribe) {
-      this.marketData.unsubscribe(session, result.market, result.channels);
+    if (result.kind === DecodedKind.Subscribe || result.kind === DecodedKind.Unsubscribe) {
+      this.changeSubscription(session);
       return;
     }
     if (result.kind === DecodedKind.TakeSnapshot) {
@@ -357,6 +353,18 @@ export class ServerCore implements Replies {
       return;
     }
     this.sequence(session);
+  }
+
+  /** Subscribe / Unsubscribe, at most SESSION_SUBSCRIPTIONS_PER_SECOND a session (a Depth one sends a snapshot). */
+  private changeSubscription(session: Session): void {
+    const result = this.result;
+    if (!session.takeSubscriptionToken(performance.now())) {
+      const why = `rate limit: more than ${SESSION_SUBSCRIPTIONS_PER_SECOND} subscription changes per second on this connection (burst ${SESSION_SUBSCRIPTION_BURST})`;
+      this.reject(session, result.clientSeq, RejectCode.RateLimited, why, result.commandType, 0, 0n);
+      return;
+    }
+    if (result.kind === DecodedKind.Subscribe) this.marketData.subscribe(session, result.market, result.channels);
+    else this.marketData.unsubscribe(session, result.market, result.channels);
   }
 
   /** A checked command of the engine: the account watched, a held clock tick first, then into the sequencer. */

@@ -22,6 +22,12 @@ export const SESSIONS_MAX = 10_000;
  */
 export const SESSION_COMMANDS_PER_SECOND = 20_000;
 export const SESSION_COMMAND_BURST = 40_000;
+/**
+ * Subscribe and Unsubscribe commands one session may send per second, and the burst (beside the command rate): a
+ * Depth subscription sends a snapshot of up to 1,000 levels a side, so changing subscriptions is paced apart.
+ */
+export const SESSION_SUBSCRIPTIONS_PER_SECOND = 20;
+export const SESSION_SUBSCRIPTION_BURST = 100;
 
 /** The transport side of a session (a uWS socket, or a test double). */
 export interface SessionSocket {
@@ -195,6 +201,12 @@ export class Session implements Principal {
   closed = false;
   /** Token bucket of the command rate limit (wall clock: the gateway's own pacing, not engine state). */
   private readonly commandTokens = new TokenBucket(SESSION_COMMANDS_PER_SECOND, SESSION_COMMAND_BURST);
+  private readonly subscriptionTokens = new TokenBucket(SESSION_SUBSCRIPTIONS_PER_SECOND, SESSION_SUBSCRIPTION_BURST);
+
+  /** Takes one subscription token (Subscribe, Unsubscribe); false when the session changes them too often. */
+  takeSubscriptionToken(nowMs: number): boolean {
+    return this.subscriptionTokens.take(nowMs);
+  }
 
   /** Takes one command token; false when the session is over its rate (the command is refused, nothing queued). */
   takeCommandToken(nowMs: number): boolean {

@@ -159,6 +159,21 @@ describe("limits with typed rejects", () => {
     expect(statuses).toEqual([200, 200, 200, ...Array.from({ length: 20 }, () => 429)]);
   });
 
+  it("X5, O8: subscription changes are paced per connection: of 103 Subscribe/Unsubscribe sent at once, the burst of 100 is acted on (50 Depth snapshots) and 3 get RateLimited with the limit; other commands are not affected", async () => {
+    const { url } = await serve();
+    const c = await CrossbookClient.connect(url);
+    const got: EventJson[] = [];
+    c.onEvent((e) => got.push(e));
+    for (let i = 0; i < 103; i++) c.send({ type: i % 2 === 0 ? "Subscribe" : "Unsubscribe", market: 0, channels: ["Depth"] });
+    const last = await c.request({ type: "QueryPoolStats", asset: 0 }, 20);
+    expect(last.map((e) => e.type)).toEqual(["PoolStats"]);
+    expect(got.filter((e) => e.type === "DepthSnapshot").length).toBe(50);
+    const limited = got.filter((e) => e.type === "CommandRejected");
+    expect(limited.map((e) => [e.code, e.clientSeq])).toEqual([["RateLimited", 101n], ["RateLimited", 102n], ["RateLimited", 103n]]);
+    expect(limited[0]!.message).toBe("rate limit: more than 20 subscription changes per second on this connection (burst 100)");
+    await c.close();
+  }, 30_000);
+
   it("X5: connections per address are bounded: the one over the limit is refused at the upgrade (HTTP 429)", async () => {
     const { url } = await serve({ connectionsPerAddressMax: 3 });
     const open = [await CrossbookClient.connect(url), await CrossbookClient.connect(url), await CrossbookClient.connect(url)];

@@ -90,6 +90,37 @@ describe("gateway snapshot state (X7)", () => {
     expect(concat(composeSnapshotPayload(engine, [b]))).toEqual(concat(composeSnapshotPayload(engine, [a])));
   });
 
+  it("O8, X7: a depth side's ordered prices agree with a model after 20,000 random level changes (new, refilled, emptied; both sides' orders); best-first reads of the first N stop at N; a best-first load restores the same side", () => {
+    for (const bestIsHighest of [true, false]) {
+      const side = new DepthSide(bestIsHighest);
+      const model = new Map<bigint, bigint>();
+      let seed = 12345;
+      const rand = (n: number): number => {
+        seed = (seed * 1103515245 + 12345) % 2147483648;
+        return seed % n;
+      };
+      for (let i = 0; i < 20_000; i++) {
+        const price = BigInt(1_000 + rand(3_000)) * 1_000_000n;
+        const quantity = rand(3) === 0 ? 0n : BigInt(1 + rand(50));
+        side.set(price, quantity);
+        if (quantity === 0n) model.delete(price);
+        else model.set(price, quantity);
+      }
+      const desc = [...model.entries()].sort((a, b) => (a[0] > b[0] ? -1 : 1));
+      expect(side.size).toBe(model.size);
+      expect(side.sorted(true)).toEqual(desc);
+      expect(side.sorted(false)).toEqual([...desc].reverse());
+      expect(side.sorted(true, 10)).toEqual(desc.slice(0, 10));
+      expect(side.sorted(false, 1)).toEqual([desc[desc.length - 1]]);
+      expect(side.sorted(true, 0)).toEqual([]);
+      const bestFirst = bestIsHighest ? desc : [...desc].reverse();
+      const copy = new DepthSide(bestIsHighest);
+      copy.loadBestFirst(bestFirst.map((l) => l[0]), bestFirst.map((l) => l[1]), bestFirst.length);
+      expect(copy.sorted(true)).toEqual(desc);
+      expect(copy.size).toBe(model.size);
+    }
+  });
+
   it("X7: a payload of another layout version is refused with a clear message", () => {
     const w = new SnapshotWriter();
     w.uint(1); // layout 1 had a balance table of its own (before balance-view.ts read the account view's)

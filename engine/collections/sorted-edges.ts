@@ -117,6 +117,18 @@ export class SortedEdges {
     this.chunkCount--;
   }
 
+  /** Empties the list (its chunks become spares). */
+  clear(): void {
+    for (let k = 0; k < this.chunkCount; k++) {
+      const c = this.chunks[k]!;
+      c.edges.fill(0n, 0, c.size);
+      c.size = 0;
+      this.spares.push(c);
+    }
+    this.chunkCount = 0;
+    this.count = 0;
+  }
+
   insert(edge: bigint, id: number): void {
     if (this.chunkCount === 0) this.placeChunk(0, this.spares.pop() ?? new Chunk());
     const k = this.chunkOf(edge, id);
@@ -169,6 +181,25 @@ export class SortedEdges {
     for (let k = lo; k < n; k++) {
       const c = chunks[k]!;
       for (let i = k === lo ? firstAbove(c.edges, c.size, value) : 0; i < c.size; i++) visit(c.ids[i]!);
+    }
+  }
+
+  /**
+   * Calls `visit` with every entry's edge in order — from the lowest, or (`descending`) from the highest — until it
+   * returns false: a best-first read of the first few of many (gateway/market-data.ts DepthSide) stops early.
+   */
+  forEachEdge(descending: boolean, visit: (edge: bigint) => boolean): void {
+    const chunks = this.chunks;
+    if (descending) {
+      for (let k = this.chunkCount - 1; k >= 0; k--) {
+        const c = chunks[k]!;
+        for (let i = c.size - 1; i >= 0; i--) if (!visit(c.edges[i]!)) return;
+      }
+      return;
+    }
+    for (let k = 0; k < this.chunkCount; k++) {
+      const c = chunks[k]!;
+      for (let i = 0; i < c.size; i++) if (!visit(c.edges[i]!)) return;
     }
   }
 
