@@ -234,7 +234,8 @@ export function reduceOpenBorrow(account: Account, hold: OrderHold, units: bigin
 
 /**
  * P6: debits `amount` (> 0) units of USDC (`usdc`, the perpetual's settlement asset) from the account: the available
- * balance, then (1) lent USDC redeemed, then (2) a borrow under autoBorrowSettlements while the pool is below its
+ * balance, then (1) lent USDC redeemed — as much as the debit needs, as a fill's redemption (pools.redeemForced: the
+ * debt is owed now; the pool's cash is its only gate), then (2) a borrow under autoBorrowSettlements while the pool is below its
  * throttle; step (3), converting other collateral through the book, needs an engine order (D3), so what (1)–(2) leave
  * is borrowed ignoring the throttle at once (forcedSettlementBorrow of the whole rest) and noted as due: the next
  * batch's phase 0 sells collateral to repay it (settlement-conversions.ts). What even that borrow cannot take (the pool
@@ -253,15 +254,15 @@ export function debitUsdc(s: RiskState, account: Account, usdc: number, market: 
   const pools = s.pools;
   const lent = account.lent[usdc]!;
   const autoBorrow = account.isOn(AccountSetting.AutoBorrowSettlements);
-  const redeemable = amount > available && lent > 0n ? pools.redeemable(account, usdc) : 0n;
+  // (1): what the balance lacks, from the lent USDC, as far as the pool's cash goes. Before, only a redemption the
+  // utilization gates let whole (or, K > 1, the shard's budget) was taken, and a debit of an account whose USDC was
+  // all lent became unsettled USDC beside its lend — differently on 1 and 2 risk shards (test/perp-waterfall-redeem).
+  const redeemable = amount > available && lent > 0n ? forcedRedeemable(s, usdc, amount - available, lent) : 0n;
   const rows = s.settlementRows;
   const id = account.id;
   // (1) first, so that (2) sees the pool after it (and L15: a borrow needs the lent USDC redeemed in full).
   const redeem = planUsdcDebit(amount, available, redeemable, false, 0n, s.debitPlan).redeem;
-  if (redeem > 0n) {
-    if (pools.checkRedeem(account, usdc, redeem === lent ? 0n : redeem, s.poolPlan) !== RejectCode.None) throw new Error("risk invariant: redeemable USDC refused");
-    pools.applyRedeem(account, usdc, s.nowMs, s.poolPlan);
-  }
+  if (redeem > 0n && pools.redeemForced(account, usdc, redeem, s.nowMs) < 0n) throw new Error("risk invariant: redeemable USDC refused");
   const short = s.debitPlan.convert;
   // L15: lend shares worth less than one unit (a Q4 write-down lowered the lend index under them) are no lend — they
   // leave the pool for nothing (as at a margin fill), so neither the borrow of (2) nor the forced one is barred by them.
@@ -288,6 +289,13 @@ export function debitUsdc(s: RiskState, account: Account, usdc: number, market: 
     rows.add(id, market, usdc, reason, SettlementStep.Unsettled, owed);
   }
   account.markChanged(usdc);
+}
+
+/** P6 (1): the units of a forced redemption of up to `want` of the account's `lent` USDC: the pool's cash bounds it. */
+function forcedRedeemable(s: RiskState, usdc: number, want: bigint, lent: bigint): bigint {
+  const cash = s.pools.pools[usdc]!.cash;
+  const most = want < lent ? want : lent;
+  return most < cash ? most : cash > 0n ? cash : 0n;
 }
 
 /**
