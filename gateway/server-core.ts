@@ -16,6 +16,7 @@ import {
 } from "../engine/pipeline/index.ts";
 import { Command as WireCommand } from "../schemas/index.ts";
 import { isPublicCommand } from "./auth/authorize.ts";
+import { Permission } from "./auth/keys.ts";
 import { GatewayAuth, type Replies } from "./auth/gateway-auth.ts";
 import { AccountEventLog, AccountView } from "./account-catch-up.ts";
 import { BalanceView } from "./balance-view.ts";
@@ -42,7 +43,9 @@ import { WhatIfDesk } from "./what-if-desk.ts";
 import { RecoveryStatus } from "./recovery.ts";
 import type { Sequencer } from "./sequencer.ts";
 import type { ServerOptions } from "./server.ts";
-import { OutboxFlusher, Session, SessionRegistry, SESSION_SUBSCRIPTION_BURST, SESSION_SUBSCRIPTIONS_PER_SECOND, SESSIONS_MAX } from "./sessions.ts";
+import {
+  OutboxFlusher, Session, SessionRegistry, SESSION_CATCH_UP_BURST, SESSION_CATCH_UPS_PER_SECOND, SESSION_SUBSCRIPTION_BURST, SESSION_SUBSCRIPTIONS_PER_SECOND, SESSIONS_MAX,
+} from "./sessions.ts";
 import { SNAPSHOT_POLICY_DEFAULT, type SnapshotPolicy, type SnapshotScheduler, type SnapshotWriterKind, type TakenSnapshot } from "./snapshots.ts";
 import { applyEventToViews, SnapshotFollower } from "./snapshot-writer.ts";
 
@@ -305,6 +308,17 @@ export class ServerCore implements Replies {
     return true;
   }
 
+  /** A text frame: refused (MalformedFrame), after it took its rate tokens like any frame (else a flood of them is free). */
+  onTextFrame(session: Session, address: string): void {
+    const result = this.result;
+    result.clientSeq = 0n;
+    result.commandType = 0;
+    result.account = 0;
+    result.clientId = 0n;
+    if (this.refusedAtGate(session, address)) return;
+    this.reject(session, 0n, RejectCode.MalformedFrame, "text frames are not accepted: send one binary FlatBuffers frame per message", 0, 0, 0n);
+  }
+
   /** X7: a frame that arrives while the journal is replayed gets a typed reject (the connection stays open). */
   rejectRecovering(session: Session, bytes: Uint8Array): void {
     const { result, status } = this;
@@ -335,7 +349,13 @@ export class ServerCore implements Replies {
       // Gateway-only reads of one account: the same X6 check as a query (login, own account, Read, rising client_seq).
       decoded.clear();
       decoded.account = result.account;
-      if (auth.check(session, result, decoded)) this.catchUp(session, result.kind, result.account, result.fromSeq, result.clientSeq);
+      if (!auth.check(session, result, decoded)) return;
+      if (!session.takeCatchUpToken(performance.now())) {
+        const why = `rate limit: more than ${SESSION_CATCH_UPS_PER_SECOND} account catch-ups (ResumeAccount, QueryAccountSnapshot) per second on this connection (burst ${SESSION_CATCH_UP_BURST})`;
+        this.reject(session, result.clientSeq, RejectCode.RateLimited, why, result.commandType, result.account, 0n);
+        return;
+      }
+      this.catchUp(session, result.kind, result.account, result.fromSeq, result.clientSeq);
       return;
     }
     // X6: login, the user's own accounts, the key's permissions, a rising client_seq — before anything is queued.
@@ -373,7 +393,9 @@ export class ServerCore implements Replies {
     // Operator sessions act for nobody (operator commands, reads): they get their answers as the command's origin. So do
     // public commands (X6): they act for no account, and watching "account 0" would hand every session that ever sent
     // one every other session's public answers and every event of account 0 (test/gateway-isolation.test.ts).
-    if (!session.operator && !isPublicCommand(result.commandType)) {
+    // X6: only a key with Read watches the account it acts for (every event of it); a key without it gets the answers
+    // to its own commands only (before, any refused Cancel made a trade-only session a reader of the whole account).
+    if (!session.operator && !isPublicCommand(result.commandType) && (session.permissions & Permission.Read) !== 0) {
       if (!this.watch(session, decoded.account)) {
         this.reject(session, result.clientSeq, RejectCode.Overloaded, "this session already acts for the maximum number of accounts", result.commandType, decoded.account, decoded.clientId);
         return;

@@ -126,7 +126,7 @@ function receiveMessage(core: ServerCore, ws: Ws, message: ArrayBuffer, isBinary
     return;
   }
   if (!isBinary) {
-    core.reject(session, 0n, RejectCode.MalformedFrame, "text frames are not accepted: send one binary FlatBuffers frame per message", 0, 0, 0n);
+    core.onTextFrame(session, data.address);
     return;
   }
   if (core.status.ready) core.onFrame(session, data.address, new Uint8Array(message));

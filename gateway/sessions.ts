@@ -28,6 +28,13 @@ export const SESSION_COMMAND_BURST = 40_000;
  */
 export const SESSION_SUBSCRIPTIONS_PER_SECOND = 20;
 export const SESSION_SUBSCRIPTION_BURST = 100;
+/**
+ * ResumeAccount and QueryAccountSnapshot one session may send per second, and the burst: each sends up to an account's
+ * whole event log (256 KB) or its open orders, so they are paced apart — the burst lets a reconnecting client catch
+ * up every account it may act for (SESSION_ACCOUNTS_MAX) at once.
+ */
+export const SESSION_CATCH_UPS_PER_SECOND = 2;
+export const SESSION_CATCH_UP_BURST = 64;
 
 /** The transport side of a session (a uWS socket, or a test double). */
 export interface SessionSocket {
@@ -49,6 +56,13 @@ export interface SessionSocket {
 /** Bytes one socket may have queued within a turn before they are written at once (a bound on the outbox). */
 export const OUTBOX_BYTES_MAX = 1 << 20;
 const OUTBOX_BYTES_INITIAL = 4096;
+/**
+ * The most a flushed outbox keeps: a larger one (a burst's turn) is let go after it was written, so an idle session
+ * holds at most this (before, each kept its busiest turn's buffer, up to OUTBOX_BYTES_MAX, for as long as it stayed
+ * open: 10,000 sessions could pin ~10 GB that no budget counts).
+ */
+export const OUTBOX_BYTES_KEPT = 32 * 1024;
+const OUTBOX_FRAMES_KEPT = 512;
 const OUTBOX_FRAMES_INITIAL = 64;
 
 /**
@@ -162,6 +176,11 @@ export class BatchedSocket implements SessionSocket {
     return this.gone ? 0 : this.ws.getBufferedAmount() + this.used;
   }
 
+  /** Bytes the outbox holds (its buffers' capacity, queued or not). */
+  heldBytes(): number {
+    return this.bytes.byteLength + this.lengths.byteLength;
+  }
+
   close(code: number, reason: string): void {
     this.flush();
     this.gone = true;
@@ -180,6 +199,11 @@ export class BatchedSocket implements SessionSocket {
     if (!this.gone) this.ws.cork(this.writeAll);
     this.frames = 0;
     this.used = 0;
+    if (this.bytes.length > OUTBOX_BYTES_KEPT) {
+      this.bytes = new Uint8Array(OUTBOX_BYTES_KEPT);
+      this.view = new DataView(this.bytes.buffer);
+    }
+    if (this.lengths.length > OUTBOX_FRAMES_KEPT) this.lengths = new Int32Array(OUTBOX_FRAMES_KEPT);
   }
 
   private grow(bytes: number): void {
@@ -202,6 +226,12 @@ export class Session implements Principal {
   /** Token bucket of the command rate limit (wall clock: the gateway's own pacing, not engine state). */
   private readonly commandTokens = new TokenBucket(SESSION_COMMANDS_PER_SECOND, SESSION_COMMAND_BURST);
   private readonly subscriptionTokens = new TokenBucket(SESSION_SUBSCRIPTIONS_PER_SECOND, SESSION_SUBSCRIPTION_BURST);
+  private readonly catchUpTokens = new TokenBucket(SESSION_CATCH_UPS_PER_SECOND, SESSION_CATCH_UP_BURST);
+
+  /** Takes one catch-up token (ResumeAccount, QueryAccountSnapshot); false when the session asks too often. */
+  takeCatchUpToken(nowMs: number): boolean {
+    return this.catchUpTokens.take(nowMs);
+  }
 
   /** Takes one subscription token (Subscribe, Unsubscribe); false when the session changes them too often. */
   takeSubscriptionToken(nowMs: number): boolean {

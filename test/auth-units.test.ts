@@ -6,7 +6,9 @@ import { CommandKind, CommandRecord, RejectCode, rejectCodeName } from "../engin
 import { COMMAND_RECORD_BYTES, loadConfig, readCommand, viewsOf, writeCommand } from "../engine/pipeline/index.ts";
 import { authorize, Denial } from "../gateway/auth/authorize.ts";
 import { apiKeyOf, generateKey, rawPublicKey, signLogin } from "../gateway/auth/keys.ts";
-import { Authenticator, LOGIN_SIGNATURES_PER_USER_MAX, LOGIN_SIGNATURES_REMEMBERED_MAX, ReplayGuard, type SignatureVerifier } from "../gateway/auth/login.ts";
+import {
+  Authenticator, HTTP_VERIFY_QUEUE_MAX, LOGIN_SIGNATURES_PER_USER_MAX, LOGIN_SIGNATURES_REMEMBERED_MAX, LOGIN_VERIFY_QUEUE_MAX, ReplayGuard, SignatureVerifier,
+} from "../gateway/auth/login.ts";
 import { ApiKeyRegistry } from "../gateway/auth/registry.ts";
 import { encodeCommand, type CommandJson } from "../gateway/client/codec.ts";
 import { decodeCommand, DecodedKind, DecodeResult, readKeyWords, writeKeyWords } from "../gateway/codec/index.ts";
@@ -120,6 +122,39 @@ describe("X6: limits and rules", () => {
     // The heavy user's signatures expire at T + W = now + 60 s.
     expect((await login(heavy, LOGIN_SIGNATURES_PER_USER_MAX + 1, nowMs + 60_001)).code).toBe(RejectCode.None);
     expect(auth.replays.size).toBe(1); // every claim of the first minute was swept
+  });
+
+  it("X5, X6: signed HTTP requests hold at most HTTP_VERIFY_QUEUE_MAX (2,048) of the 4,096 verification slots: the next HTTP one is refused at once, a login still gets a slot (before, bad-signature HTTP floods refused every login Overloaded)", async () => {
+    const verifier = new SignatureVerifier(1);
+    const key = new Uint8Array(32);
+    const signature = new Uint8Array(64);
+    const http = Array.from({ length: HTTP_VERIFY_QUEUE_MAX }, () => verifier.verify(key, "instruction=balanceQuery", signature, HTTP_VERIFY_QUEUE_MAX));
+    expect(verifier.queued).toBe(2048);
+    expect(await verifier.verify(key, "instruction=balanceQuery", signature, HTTP_VERIFY_QUEUE_MAX)).toBe(null);
+    const login = verifier.verify(key, "instruction=subscribe", signature);
+    expect([verifier.queued, LOGIN_VERIFY_QUEUE_MAX]).toEqual([2049, 4096]);
+    expect(await login).toBe(false); // verified (a zero signature does not verify), not refused (null)
+    expect((await Promise.all(http)).every((ok) => ok === false)).toBe(true);
+    await verifier.close();
+  }, 30_000);
+
+  it("X6: a signed HTTP request whose key is revoked while its signature waits for verification is refused (UnknownApiKey), as a login is — before, it was answered after the RevokeApiKey", async () => {
+    const key = generateKey();
+    const registry = new ApiKeyRegistry();
+    registry.apply(registration(key, 5));
+    let release: (ok: boolean) => void = () => {};
+    const verifier = { verify: () => new Promise<boolean>((resolve) => (release = resolve)) } as unknown as SignatureVerifier;
+    const operator = generateKey();
+    const auth = new Authenticator(registry, apiKeyOf(operator), rawPublicKey(operator), verifier);
+    const nowMs = 1_767_225_600_000;
+    const headers = { apiKey: apiKeyOf(key), signature: Buffer.alloc(64, 1).toString("base64"), timestamp: String(nowMs), window: "5000" };
+    const answer = auth.request(headers, "balanceQuery", { account: "80" }, nowMs);
+    const revoke = registration(key, 5);
+    revoke.kind = CommandKind.RevokeApiKey;
+    expect(registry.apply(revoke)?.revoked).toBe(true); // journaled while the signature waits
+    release(true);
+    const outcome = await answer;
+    expect([outcome.code, outcome.message]).toEqual([RejectCode.UnknownApiKey, `API key ${apiKeyOf(key)} was revoked`]);
   });
 
   it("X6: a user session may act for every sub-account 0..10 of its user and for no account of users next to it", () => {

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { emptySummary, listSegments, segmentBatches } from "../engine/journal/index.ts";
 import { CommandKind, type EventSink } from "../engine/model/index.ts";
 import { configDigest, Engine, loadConfig } from "../engine/pipeline/index.ts";
-import { type EventJson } from "../gateway/client/codec.ts";
+import { decodeEvent, type EventJson } from "../gateway/client/codec.ts";
 import { CrossbookClient } from "../gateway/client/ws-client.ts";
 import { DATA_LOCK_FILE } from "../gateway/data-lock.ts";
 import { CLOSE_MESSAGE_TOO_BIG, CLOSE_TRY_AGAIN_LATER } from "../gateway/limits.ts";
@@ -172,6 +172,57 @@ describe("limits with typed rejects", () => {
     expect(limited.map((e) => [e.code, e.clientSeq])).toEqual([["RateLimited", 101n], ["RateLimited", 102n], ["RateLimited", 103n]]);
     expect(limited[0]!.message).toBe("rate limit: more than 20 subscription changes per second on this connection (burst 100)");
     await c.close();
+  }, 30_000);
+
+  it("X5: text frames take rate tokens like any frame: with an address burst of 5, 200 text frames get 5 MalformedFrame and 195 RateLimited (before, 200 MalformedFrame: a flood the limits never saw)", async () => {
+    const { url } = await serve({ addressCommandBurst: 5, addressCommandsPerSecond: 1e-6 });
+    const ws = new WebSocket(url);
+    ws.binaryType = "arraybuffer";
+    const codes: string[] = [];
+    ws.addEventListener("message", (m: MessageEvent) => {
+      codes.push(String((decodeEvent(new Uint8Array(m.data as ArrayBuffer)) as { code?: unknown }).code)); // one event a message (no ?frames=batch)
+    });
+    await new Promise<void>((resolve, reject) => {
+      ws.addEventListener("open", () => resolve(), { once: true });
+      ws.addEventListener("error", () => reject(new Error("no connect")), { once: true });
+    });
+    for (let i = 0; i < 200; i++) ws.send("x");
+    const deadline = Date.now() + 10_000;
+    while (codes.length < 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect([codes.filter((c) => c === "MalformedFrame").length, codes.filter((c) => c === "RateLimited").length]).toEqual([5, 195]);
+    ws.close();
+  }, 30_000);
+
+  it("X5: account catch-ups are paced per connection: of 70 ResumeAccount sent at once the burst of 64 is answered (ResumeDone each), 6 get RateLimited with the limit (before, every one replayed the account's whole log)", async () => {
+    const { server, url } = await serve();
+    const operator = await CrossbookClient.connect(url, { key: server.operatorKey });
+    await operator.request({ type: "Deposit", account: 32, asset: 0, amount: "1000" }, 20);
+    const reader = await connectUser(url, operator, 2);
+    const got: EventJson[] = [];
+    reader.onEvent((e) => got.push(e));
+    for (let i = 0; i < 70; i++) reader.send({ type: "ResumeAccount", account: 32, fromSeq: 1 });
+    await reader.request({ type: "QueryPoolStats", asset: 0 }, 50);
+    expect(got.filter((e) => e.type === "ResumeDone").length).toBe(64);
+    const limited = got.filter((e) => e.type === "CommandRejected");
+    expect(limited.map((e) => e.code)).toEqual(Array(6).fill("RateLimited"));
+    expect(limited[0]!.message).toBe("rate limit: more than 2 account catch-ups (ResumeAccount, QueryAccountSnapshot) per second on this connection (burst 64)");
+    await Promise.all([operator.close(), reader.close()]);
+  }, 30_000);
+
+  it("X6: a key without Read does not watch the account it trades for: after its refused Cancel it gets no event it did not cause (the operator's deposit) — before, any command made it a reader of the account's whole stream", async () => {
+    const { server, url } = await serve();
+    const operator = await CrossbookClient.connect(url, { key: server.operatorKey });
+    await operator.request({ type: "Deposit", account: 32, asset: 0, amount: "1000" }, 20);
+    const tradeOnly = await connectUser(url, operator, 2, undefined, 2); // Trade only
+    expect((await tradeOnly.request({ type: "QueryCollateral", account: 32 }, 50))[0]).toMatchObject({ type: "CommandRejected", code: "Forbidden" });
+    const answer = await tradeOnly.request({ type: "Cancel", account: 32, market: 0, orderId: 999_999n } as never, 50);
+    expect(answer.map((e) => e.type)).toEqual(["OrderRejected"]); // its own command's answer still reaches it
+    const seen: EventJson[] = [];
+    tradeOnly.onEvent((e) => seen.push(e));
+    await operator.request({ type: "Deposit", account: 32, asset: 0, amount: "12345" }, 50);
+    await tradeOnly.request({ type: "QueryPoolStats", asset: 0 }, 50);
+    expect(seen.filter((e) => e.clientSeq === 0n).map((e) => e.type)).toEqual([]);
+    await Promise.all([operator.close(), tradeOnly.close()]);
   }, 30_000);
 
   it("X5: connections per address are bounded: the one over the limit is refused at the upgrade (HTTP 429)", async () => {

@@ -8,6 +8,7 @@ import { encodeEvent, withClientSeq } from "../gateway/codec/index.ts";
 import {
   BatchedSocket,
   eventFramingOf,
+  OUTBOX_BYTES_KEPT,
   OUTBOX_BYTES_MAX,
   OutboxFlusher,
   SESSION_ACCOUNTS_MAX,
@@ -143,6 +144,23 @@ describe("batched socket (issue 15: one write per socket per turn)", () => {
     s.send(frame);
     expect(ws.sends).toHaveLength(4);
     expect(s.bufferedAmount()).toBe(7 + OUTBOX_BYTES_MAX / 4);
+  });
+});
+
+describe("the outbox after a burst (X5)", () => {
+  it("X5: an outbox a burst grew (600 KB in one turn) is let go once written: the idle session keeps at most OUTBOX_BYTES_KEPT (32 KB) and 512 frame lengths — before, its busiest turn's buffer for as long as it stayed open", async () => {
+    const ws = fakeWebSocket();
+    const s = new BatchedSocket(ws.api, new OutboxFlusher());
+    const initial = s.heldBytes();
+    for (let i = 0; i < 600; i++) s.send(new Uint8Array(1000));
+    expect(s.heldBytes()).toBe(1024 * 1024 + 1024 * 4); // grown by doubling to 1 MB, 1,024 lengths
+    await Promise.resolve(); // the turn's flush writes the 600 frames
+    expect(ws.sends).toHaveLength(600);
+    expect([s.heldBytes(), OUTBOX_BYTES_KEPT]).toEqual([32 * 1024 + 512 * 4, 32 * 1024]);
+    expect(initial).toBe(4096 + 64 * 4);
+    s.send(Uint8Array.of(5)); // it still works after
+    await Promise.resolve();
+    expect(ws.sends[600]!.bytes).toEqual([5]);
   });
 });
 

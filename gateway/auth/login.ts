@@ -12,6 +12,11 @@ import type { ApiKeyEntry, ApiKeyRegistry } from "./registry.ts";
 export const LOGIN_VERIFY_THREADS_MAX = 2;
 /** Signatures waiting for a verification thread, at most; beyond it a login is refused with Overloaded. */
 export const LOGIN_VERIFY_QUEUE_MAX = 4096;
+/**
+ * Of those, signed HTTP requests may hold at most this many: the rest of the queue is the logins' (HTTP requests with
+ * bad signatures from many keep-alive connections filled the whole queue and refused every login, Overloaded).
+ */
+export const HTTP_VERIFY_QUEUE_MAX = 2048;
 /** Accepted login signatures remembered until their window ends (a login is accepted once), at most. */
 export const LOGIN_SIGNATURES_REMEMBERED_MAX = 100_000;
 /** Of those, at most this many for one user's keys (the operator counts as one user): one user logging in without
@@ -91,8 +96,8 @@ export class SignatureVerifier {
    * Resolves true when `signature` is `publicKey`'s signature of `message`; null when it cannot be checked now (the
    * queue is full, or the pool is closing). Never rejects: a login must not become an unhandled rejection.
    */
-  verify(publicKey: Uint8Array, message: string, signature: Uint8Array): Promise<boolean | null> {
-    if (this.inFlight >= LOGIN_VERIFY_QUEUE_MAX) return Promise.resolve(null);
+  verify(publicKey: Uint8Array, message: string, signature: Uint8Array, queueMax = LOGIN_VERIFY_QUEUE_MAX): Promise<boolean | null> {
+    if (this.inFlight >= queueMax) return Promise.resolve(null);
     this.inFlight++;
     return new Promise((resolve) => {
       this.pending.push({ publicKey, message, signature, resolve });
@@ -241,9 +246,12 @@ export class Authenticator {
     if (stale !== null) return refused(RejectCode.BadSignature, stale);
     const identity = this.identityOf(headers.apiKey);
     if (identity === null) return refused(RejectCode.UnknownApiKey, `API key ${headers.apiKey} is not registered`);
-    const ok = await this.verifier.verify(this.publicKeyOf(identity), signingString(instruction, params, timestampMs, windowMs), signature);
+    const message = signingString(instruction, params, timestampMs, windowMs);
+    const ok = await this.verifier.verify(this.publicKeyOf(identity), message, signature, HTTP_VERIFY_QUEUE_MAX);
     if (ok === null) return refused(RejectCode.Overloaded, "verification queue full: retry later");
     if (!ok) return refused(RejectCode.BadSignature, "signature does not verify");
+    // Revoked while its signature waited (as a login): the key's requests end with the RevokeApiKey.
+    if (identity.entry !== null && identity.entry.revoked) return refused(RejectCode.UnknownApiKey, `API key ${headers.apiKey} was revoked`);
     return { identity, code: RejectCode.None, message: "" };
   }
 }
