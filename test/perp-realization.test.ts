@@ -21,7 +21,7 @@ const BTC_UNIT = 100_000_000n;
 const PRICE = 1_000_000_000n; // PRICE_DECIMALS = 9
 const T0 = 1_767_225_600_000; // 2026-01-01 00:00 UTC: an hour and a 10 s mark
 const HOUR = 3_600_000;
-const EARNED_HOUR_1 = 42_593n;
+const EARNED_HOUR_1 = 42_592n; // L5: the hour priced at the utilization of the boundary before the batch that crosses it (42,593 when the funding redeemed in that batch raised it first)
 const FUNDING_HOUR_1 = 939_063n;
 const FUNDING_HOUR_1B = 935_938n;
 const OWED_BEFORE_HOUR = 1_600_000_000n;

@@ -224,7 +224,7 @@ export class PoolAction {
 }
 
 /**
- * Lend amount (L1). Refused: amount ≤ 0 or worth no share (InvalidAmount), pool not Open (PoolClosed), the
+ * Lend amount (L1). Refused: amount ≤ 0, worth no share or adding no unit to the claim (InvalidAmount), pool not Open (PoolClosed), the
  * position owes this asset (LendRequiresBorrowRepay, L15), totalLent + amount above openBorrowLendLimit
  * (PoolLendLimit). Never throttled (L7).
  */
@@ -240,6 +240,9 @@ export function checkLend(pool: LendingPool, position: PoolPosition, amount: Amo
   out.amount = amount;
   out.valueBefore = lentAmount(position.lendShares, pool.lendIndex);
   out.valueAfter = lentAmount(position.lendShares + shares, pool.lendIndex);
+  // L1, L15: a lend that adds no unit to the claim (its shares worth less than one unit at the lend index) would leave
+  // its units in the pool for nothing — and, alone, a position worth 0 whose shares bar the account's borrows.
+  if (out.valueAfter === out.valueBefore) return RejectCode.InvalidAmount;
   return RejectCode.None;
 }
 
@@ -516,16 +519,16 @@ export class HourAccrual {
 
 /**
  * Charges the hour that starts at hourMs (a multiple of 1 h, after the previous one; else InvalidTime and nothing
- * changes) at the borrow APR of the utilization now, its start (L5): borrowIndex × (1 + r/8760) rounded up, so every
+ * changes) at the borrow APR of `utilization` — its start's (L5; the pool's now by default; the engine passes the
+ * last batch boundary's, risk/pools.ts boundaryUtilization): borrowIndex × (1 + r/8760) rounded up, so every
  * debt grows by its hour of interest, rounded up per account. The lend index then grows as far as it can while
  * totalLent grows by at most floor((hour's borrower interest + pending entry fees) × (1 − fee)); the exchange keeps
  * the rest. The rate becomes the hour's rate for entry fees (L6). Missed hours are caught up by one call each.
  */
-export function accrueHour(pool: LendingPool, hourMs: number, out: HourAccrual): RejectCode {
+export function accrueHour(pool: LendingPool, hourMs: number, out: HourAccrual, utilization: Ratio = poolUtilization(pool)): RejectCode {
   if (!Number.isSafeInteger(hourMs) || hourMs % MS_PER_HOUR !== 0 || hourMs <= pool.lastAccrualHourMs) {
     return RejectCode.InvalidTime;
   }
-  const utilization = poolUtilization(pool);
   const rate = borrowRate(pool.config, utilization);
   const b0 = pool.borrowIndex;
   const l0 = pool.lendIndex;

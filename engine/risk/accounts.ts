@@ -590,21 +590,35 @@ export class Account {
    * credits cannot take (so each side's part stays within its own credits and the parts sum to the whole).
    */
   repayCoverNow(asset: number): bigint {
+    const cover = this.repayCoverValue(asset);
+    this.setRepayCover(asset, cover);
+    const sell = this.sellTerms;
+    if (sell !== null) sell.setRepayCover(asset, this.sellRepayCoverValue(asset, cover));
+    return cover;
+  }
+
+  /**
+   * repayCoverNow's value, not kept: the state hash reads it, so a live account whose cover a sync shrank and a restored
+   * one that has not synced yet hash alike (they act alike: every use shrinks the cover first; helper audit, X7).
+   */
+  repayCoverValue(asset: number): bigint {
     let cover = this.repayCover[asset]!;
     if (cover > this.borrowed[asset]!) cover = this.borrowed[asset]!;
     if (cover > this.openRepay[asset]!) cover = this.openRepay[asset]!;
-    this.setRepayCover(asset, cover);
-    const sell = this.sellTerms;
-    if (sell !== null) {
-      const sellRepay = sell.openRepay[asset]!;
-      let sellCover = sell.repayCover[asset]!;
-      if (sellCover > cover) sellCover = cover;
-      if (sellCover > sellRepay) sellCover = sellRepay;
-      const buyRepay = this.openRepay[asset]! - sellRepay;
-      if (cover - sellCover > buyRepay) sellCover = cover - buyRepay;
-      sell.setRepayCover(asset, sellCover);
-    }
     return cover;
+  }
+
+  /** The sell orders' part of a repay cover shrunk to `cover` (repayCoverNow), not kept; 0 without sell terms. */
+  sellRepayCoverValue(asset: number, cover: bigint): bigint {
+    const sell = this.sellTerms;
+    if (sell === null) return 0n;
+    const sellRepay = sell.openRepay[asset]!;
+    let sellCover = sell.repayCover[asset]!;
+    if (sellCover > cover) sellCover = cover;
+    if (sellCover > sellRepay) sellCover = sellRepay;
+    const buyRepay = this.openRepay[asset]! - sellRepay;
+    if (cover - sellCover > buyRepay) sellCover = cover - buyRepay;
+    return sellCover;
   }
 
   /** The sell orders' part of the open-order terms, made on first use. */

@@ -210,6 +210,15 @@ function hashPerps(h: ReturnType<typeof createHash>, a: Account): void {
   if (perps.funding !== null) h.update(`pf${a.id} ${perps.funding.hashText()}\n`);
 }
 
+/** C4: the account's repay covers as every use sees them (Account.repayCoverValue: the stored ones may wait for a sync). */
+function hashRepayCover(h: ReturnType<typeof createHash>, a: Account): void {
+  if (!a.repayCover.some((c) => c !== 0n)) return;
+  const covers = a.repayCover.map((_, i) => a.repayCoverValue(i));
+  if (covers.some((c) => c !== 0n)) h.update(`c${a.id} ${covers.join(",")}\n`);
+  const sells = covers.map((c, i) => a.sellRepayCoverValue(i, c));
+  if (sells.some((c) => c !== 0n)) h.update(`cs${a.id} ${sells.join(",")}\n`);
+}
+
 /** Deterministic digest of everything this shard owns (replay equality, X4). */
 export function stateHash(s: RiskState): string {
   const h = createHash("sha256");
@@ -220,8 +229,7 @@ export function stateHash(s: RiskState): string {
     const a = s.accounts.get(id)!;
     s.pools.sync(a);
     h.update(`a${id} o${a.openOrders} s${a.settings} L${a.leverageLimit} ${a.available.join(",")} ${a.locked.join(",")} ${a.lent.join(",")} ${a.borrowed.join(",")}\n`);
-    if (a.repayCover.some((c) => c !== 0n)) h.update(`c${id} ${a.repayCover.join(",")}\n`);
-    if (a.sellTerms !== null && a.sellTerms.repayCover.some((c) => c !== 0n)) h.update(`cs${id} ${a.sellTerms.repayCover.join(",")}\n`);
+    hashRepayCover(h, a);
     if (a.unsettledUsdc !== 0n) h.update(`u${id} ${a.unsettledUsdc}\n`);
     if (a.perps !== null) hashPerps(h, a);
   }

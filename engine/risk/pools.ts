@@ -63,6 +63,7 @@ import {
   PoolAction,
   PoolActionKind,
   PoolDelta,
+  poolUtilization,
   utilizationRoom,
   writeDownLent,
 } from "../lending/index.ts";
@@ -112,6 +113,14 @@ export class PoolBook {
   /** burnLendShares: the lender's side of a Q5 leg whose account is on another shard (a scratch position). */
   private readonly lendSide = newPoolPosition();
   private readonly accrual = new HourAccrual();
+  /**
+   * L5: each pool's utilization at the last batch boundary (after its accruals), which prices the hours the next batch's
+   * clock crosses: "the APR of the utilization then", at the hour's start, which is before the batch's other commands
+   * (the gateway sequences a tick ahead of the commands it precedes) — every replica knows the same. Before, the
+   * accrual at the batch end priced the hour after them: a borrow in the batch that crossed the mark doubled another
+   * borrower's hour (helper audit). Derived state: set at every batch end and at a restore.
+   */
+  private readonly boundaryUtilization: bigint[];
   /** L14: the perpetual markets' settlement asset (−1: no perpetual market), whose log carries the open PnL. */
   readonly pnlAsset: number;
   /** L14: the account's open realized PnL now (settlement units); set by the risk state, which knows the positions. */
@@ -130,6 +139,7 @@ export class PoolBook {
     this.accruals = new Array<number>(n).fill(0);
     this.indexMoved = new Uint8Array(n);
     this.table = this.pools.map(() => []);
+    this.boundaryUtilization = this.pools.map((pool) => poolUtilization(pool));
     const perp = config.markets.find((m) => m.kind === MarketKind.Perpetual);
     this.pnlAsset = perp === undefined ? -1 : perp.quoteAsset;
     this.refreshBudgets();
@@ -610,12 +620,13 @@ export class PoolBook {
       if ((target - hour) / MS_PER_HOUR_N > ACCRUAL_CATCH_UP_HOURS_MAX) hour = target - ACCRUAL_CATCH_UP_HOURS_MAX * MS_PER_HOUR_N;
       for (; hour <= target; hour += MS_PER_HOUR_N) this.accrueOne(a, hour);
     }
+    for (let a = 0; a < this.pools.length; a++) this.boundaryUtilization[a] = poolUtilization(this.pools[a]!);
     this.refreshBudgets();
   }
 
   private accrueOne(a: number, hourMs: number): void {
     const out = this.accrual;
-    if (accrueHour(this.pools[a]!, hourMs, out) !== RejectCode.None) return;
+    if (accrueHour(this.pools[a]!, hourMs, out, this.boundaryUtilization[a]!) !== RejectCode.None) return;
     this.accruals[a]!++;
     this.epoch++;
     this.indexMoved[a] = INDEX_MOVED_BORROW | INDEX_MOVED_LEND;
@@ -665,6 +676,7 @@ export class PoolBook {
     this.epoch = r.uint();
     for (let a = 0; a < n; a++) {
       readPool(r, this.pools[a]!);
+      this.boundaryUtilization[a] = poolUtilization(this.pools[a]!); // a snapshot is taken at a boundary
       this.reserved[a] = r.big();
       this.budget[a] = r.big();
       this.accruals[a] = r.uint();
