@@ -83,6 +83,13 @@ export function evaluateLiquidations(s: RiskState, sink: EventSink): void {
   touched.length = kept;
   if (kept > 1) touched.sort(ascending);
   for (let i = 0; i < kept; i++) evaluateAccount(s, s.accounts.get(touched[i]!)!, sink);
+  // An account whose margin state the evaluation made first (Account.firstMargin marks its assets changed) touched
+  // itself again: nothing changed, but its flag must not stay set past the list, or the batches after would never
+  // reach it again (a restored perpetual holder missed its liquidation at a crash; helper audit, X7).
+  for (let i = kept; i < touched.length; i++) {
+    const again = s.accounts.get(touched[i]!);
+    if (again !== undefined) again.touched = false;
+  }
   touched.length = 0;
   book.flushChanges();
 }
@@ -380,8 +387,11 @@ function emptyBandsUnderPositions(s: RiskState, margin: AccountMargin, x: BandSc
 export function rebuildLiquidationIndex(s: RiskState): void {
   s.liquidation.poolEpochSeen = s.pools.epoch;
   // An account still kept as bytes borrows nothing and has no borrowing order (engine/risk/snapshot.ts restoreHolds).
+  // Exposure as the batch end judges it (hasNoBorrows: a perpetual position, a perpetual order or unsettled USDC is
+  // exposure too): before, a perpetual holder without a borrow got no bands, and a crash of its mark reached it only
+  // in the live engine (helper audit, X7).
   for (const account of s.accounts.madeValues()) {
-    if (account.borrowedAssets === 0 && account.openBorrowOrders === 0) continue;
+    if (account.hasNoBorrows()) continue;
     const margin = account.syncedMargin();
     const ten = margin.totalExposureNotionalUsd();
     if (ten > 0n && !s.liquidation.liquidating.has(account.id)) deriveBands(s, account.id, margin, margin.netEquityUsd() - margin.maintenanceMarginUsd());
