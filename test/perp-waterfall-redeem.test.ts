@@ -21,6 +21,7 @@ const CAROL = 48;
 const LENDER = 64;
 const BORROWER = 80;
 
+const deposit = (account: number, asset: number, amount: bigint) => ({ kind: CommandKind.Deposit, account, asset, amount });
 const order = (account: number, side: number, price: bigint, quantity: bigint) => ({
   kind: CommandKind.PlaceOrder, account, market: BTC_PERP, side, orderType: OrderType.Limit, tif: TimeInForce.GTC, price, quantity,
 });
@@ -35,11 +36,11 @@ describe("P6 (1): lent USDC pays a USDC debit", () => {
   it("P6 (1): Alice's 60 USDC perp fee is paid by redeeming 60 of her 20,000 USDC lent (U 89.2%: a redemption of all of it would pass the 95% limit) — before, 60 USDC Unsettled beside her lend", () => {
     const h = new EngineHarness(config);
     h.batch([
-      { kind: CommandKind.Deposit, account: LENDER, asset: USDC, amount: 100_000n * U },
-      { kind: CommandKind.Deposit, account: ALICE, asset: USDC, amount: 20_000n * U },
-      { kind: CommandKind.Deposit, account: ALICE, asset: BTC, amount: 2n * B },
-      { kind: CommandKind.Deposit, account: BORROWER, asset: BTC, amount: 4n * B },
-      { kind: CommandKind.Deposit, account: BOB, asset: USDC, amount: 100_000n * U },
+      deposit(LENDER, USDC, 100_000n * U),
+      deposit(ALICE, USDC, 20_000n * U),
+      deposit(ALICE, BTC, 2n * B),
+      deposit(BORROWER, BTC, 4n * B),
+      deposit(BOB, USDC, 100_000n * U),
     ]);
     h.batch([{ kind: CommandKind.Lend, account: LENDER, asset: USDC, amount: 100_000n * U }, { kind: CommandKind.Lend, account: ALICE, asset: USDC, amount: 20_000n * U }]);
     // U = 107,000 / 120,000 = 89.2%: below the 90% throttle; redeeming all 20,000 would exceed maxUtilization 95%.
@@ -61,14 +62,14 @@ describe("P6 (1): lent USDC pays a USDC debit", () => {
   it("P6 (1), X4: 1 and 2 risk shards settle the same stream alike: Alice's −600 realized and 59.4 fee redeem 659.4 of her 5,000 USDC lent — before, on 2 shards 236.400002 USDC Unsettled beside a lend of 4,517.000002", () => {
     const run = (riskShards: number) => {
       const h = new EngineHarness(config, { topology: { riskShards, matchingShards: 1 } });
-      h.batch([{ kind: CommandKind.Deposit, account: LENDER, asset: USDC, amount: 100_000n * U }]);
+      h.batch([deposit(LENDER, USDC, 100_000n * U)]);
       h.batch([{ kind: CommandKind.Lend, account: LENDER, asset: USDC, amount: 100_000n * U }]);
       h.batch([
-        { kind: CommandKind.Deposit, account: ALICE, asset: USDC, amount: 5_000n * U },
-        { kind: CommandKind.Deposit, account: ALICE, asset: BTC, amount: 2n * B },
-        { kind: CommandKind.Deposit, account: BORROWER, asset: BTC, amount: 3n * B },
-        { kind: CommandKind.Deposit, account: BOB, asset: USDC, amount: 100_000n * U },
-        { kind: CommandKind.Deposit, account: CAROL, asset: USDC, amount: 100_000n * U },
+        deposit(ALICE, USDC, 5_000n * U),
+        deposit(ALICE, BTC, 2n * B),
+        deposit(BORROWER, BTC, 3n * B),
+        deposit(BOB, USDC, 100_000n * U),
+        deposit(CAROL, USDC, 100_000n * U),
       ]);
       h.batch([{ kind: CommandKind.Lend, account: ALICE, asset: USDC, amount: 5_000n * U }]);
       for (const n of [45_000n, 22_000n, 11_000n, 5_500n, 2_700n, 1_300n, 600n, 300n, 3_000n, 1_500n, 700n]) {
