@@ -338,12 +338,12 @@ describe("X4, X7 through a lender ADL across shards", () => {
     expect(seen).toEqual({ pending: true, ready: true });
   });
 
-  it("Q5, Q4, X7: the snapshot format version is 17 (16 added the lender ADL relay, 17 the ADL relay's funding held) and a version-16 file is refused with its version", () => {
+  it("Q5, Q4, O6, X7: the snapshot format version is 18 (16 added the lender ADL relay, 17 the ADL relay's funding held, 18 the spot markets' mean marks) and a version-17 file is refused with its version", () => {
     const bytes = new Engine(config, TWO_BY_TWO).snapshot();
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    expect(view.getUint16(8, true)).toBe(17);
-    view.setUint16(8, 16, true);
-    expect(() => Engine.fromSnapshot(config, bytes, TWO_BY_TWO)).toThrow(/version 16/);
+    expect(view.getUint16(8, true)).toBe(18);
+    view.setUint16(8, 17, true);
+    expect(() => Engine.fromSnapshot(config, bytes, TWO_BY_TWO)).toThrow(/version 17/);
   });
 
   it("Q5, X4: threaded 2×2 split gives the in-process events (as a set) and state hash", async () => {

@@ -15,9 +15,10 @@
 //   5. once a second (the first update in a later engine second): the mark into the moving mean of marks; with a
 //      fresh index the premium (mark − index) / index into the moving mean of premiums and into the funding samples;
 //      then the band inputs (mean mark, mean premium, index) are set on the market for the next batch (O6, O7).
+// A spot market takes step 5's mean of its mark alone (SpotMarkState: the base index in the quote's), its O6 input.
 // A clock that jumps several seconds takes one sample (the rules' "once a second of engine time" is read as "at
 // most once"; live ticks come every second).
-import { EventKind, MarketState, Side, SnapshotTag, type EventRecord, type EventSink, type ExchangeConfig, type SnapshotReader, type SnapshotWriter } from "../model/index.ts";
+import { EventKind, MarketState, PRICE_SCALE, Side, SnapshotTag, type EventRecord, type EventSink, type ExchangeConfig, type SnapshotReader, type SnapshotWriter } from "../model/index.ts";
 import {
   addFundingSample,
   computeMarkPrice,
@@ -108,10 +109,26 @@ export class PerpPriceState {
   }
 }
 
+/**
+ * O6 on a spot market: its mark is the base asset's index in the quote asset's (the quote's index, else USD), and the
+ * 5-minute moving mean of it, sampled once a second as a perpetual's (step 5), is the market's mean-mark band input.
+ * Before, only the perpetuals were sampled: a spot market's band had no inputs and a market buy filled past
+ * mean × 1.1 wherever O4/O5 let it (helper audit, 12-08).
+ */
+export class SpotMarkState {
+  readonly meanMarks = new MovingMean();
+  lastSecondMs = -1;
+  secondSamples = 0;
+
+  constructor(readonly market: Market) {}
+}
+
 /** The price state of every perpetual a matching shard owns, and the shard's replica of the oracle. */
 export class PerpPriceBook {
   readonly oracle: OracleBook;
   readonly markets: PerpPriceState[];
+  /** O6: the spot markets the shard owns (SpotMarkState). */
+  readonly spots: SpotMarkState[];
   private readonly inputs = new MarkInputs();
   private readonly result = new MarkResult();
   /** A command of this batch moves time or the index: the batch has a settlement phase. */
@@ -120,6 +137,7 @@ export class PerpPriceBook {
   constructor(config: ExchangeConfig, owned: readonly Market[]) {
     this.oracle = new OracleBook(config);
     this.markets = owned.filter((m) => m.isPerp).map((m) => new PerpPriceState(m));
+    this.spots = owned.filter((m) => !m.isPerp).map((m) => new SpotMarkState(m));
   }
 
   /** Marks the running batch as a settlement batch (AdvanceTime, OracleQuote). */
@@ -139,6 +157,20 @@ export class PerpPriceBook {
     if (!this.due) return;
     this.due = false;
     for (const p of this.markets) this.updateMarket(p, nowMs, ev, sink);
+    for (const p of this.spots) this.updateSpot(p, nowMs);
+  }
+
+  /** O6: once a second, a spot market's mark (a fresh base index in the quote's) into its moving mean; the band input. */
+  private updateSpot(p: SpotMarkState, nowMs: number): void {
+    const base = this.oracle.freshIndex(p.market.cfg.baseAsset, nowMs);
+    if (base === 0n || !isNextSecond(p.secondSamples, p.lastSecondMs, nowMs)) return;
+    const quote = this.oracle.lastIndex(p.market.cfg.quoteAsset);
+    const mark = quote > 0n ? (base * PRICE_SCALE) / quote : base;
+    if (mark <= 0n) return;
+    p.lastSecondMs = nowMs;
+    p.secondSamples++;
+    p.meanMarks.push(mark);
+    p.market.setBandInputs(p.meanMarks.mean(), 0n, 0n);
   }
 
   private updateMarket(p: PerpPriceState, nowMs: number, ev: EventRecord, sink: EventSink): void {
@@ -237,9 +269,14 @@ export class PerpPriceBook {
         h.big(e.rate);
       }
     }
+    for (const p of this.spots) {
+      h.num(p.lastSecondMs);
+      h.num(p.secondSamples);
+      for (const v of p.meanMarks.samples()) h.big(v);
+    }
   }
 
-  /** X7: the oracle replica, then every perpetual's price state (owned order). */
+  /** X7: the oracle replica, then every perpetual's price state, then every spot market's (owned order). */
   writeSnapshot(w: SnapshotWriter): void {
     w.beginSection(SnapshotTag.PerpPrices);
     this.oracle.writeSnapshot(w);
@@ -265,6 +302,11 @@ export class PerpPriceBook {
         w.big(e.meanPremium);
         w.uint(e.samples);
       }
+    }
+    for (const p of this.spots) {
+      w.int(p.lastSecondMs);
+      w.uint(p.secondSamples);
+      p.meanMarks.writeSnapshot(w);
     }
     w.endSection();
   }
@@ -292,6 +334,11 @@ export class PerpPriceBook {
       p.history.length = 0;
       const n = r.count(FUNDING_HISTORY_MAX, "funding history entries");
       for (let i = 0; i < n; i++) p.history.push({ timeMs: r.uint(), rate: r.big(), meanPremium: r.big(), samples: r.uint() });
+    }
+    for (const p of this.spots) {
+      p.lastSecondMs = r.int();
+      p.secondSamples = r.uint();
+      p.meanMarks.restoreSnapshot(r);
     }
     r.endSection();
   }

@@ -63,8 +63,10 @@ export { SnapshotFormatError };
  * 16: each risk shard's section ends with the replicated lender ADL demands (pending, ready with the lender's shares)
  * and offers (Q5 lender ADL across shards; risk/adl-lender-relay.ts).
  * 17: the ADL demands and offers are followed by the replicated funding the fund held for receivers when the offers
- * were published (AdlRelay.fundingHeld: what the ready covers leave out of the fund's capital, P5S). */
-export const SNAPSHOT_FORMAT_VERSION = 17;
+ * were published (AdlRelay.fundingHeld: what the ready covers leave out of the fund's capital, P5S).
+ * 18: the perpetual prices section ends with each spot market's O6 state (its moving mean of the mark: matching/
+ * perp-prices.ts SpotMarkState). */
+export const SNAPSHOT_FORMAT_VERSION = 18;
 const MAGIC = "CBSNAPSH";
 const CRC_BYTES = 4;
 /** Shards of one stage a snapshot may hold (a damaged count must not drive a long loop). */
