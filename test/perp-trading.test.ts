@@ -227,6 +227,22 @@ describe("perpetual trading (P1, S5)", () => {
     expect(h.engine.risk[0]!.openInterest(BTC_PERP)).toBe(0n);
   });
 
+  it("O1 FOK, P1 reduceOnly: Alice (long 1 BTC) rests a sell of 0.9 at 60,000 and a reduceOnly sell of 0.7 at 60,010; Carol's FOK buy of 1.1 is FokUnfilled — after the 0.9 only 0.1 of the reduceOnly sell still reduces — before, the FOK's dry run counted all 0.7 and it filled 1.0 of 1.1 (matching differential, random seed 1678507197)", () => {
+    const h = new Harness();
+    for (const acct of [ALICE, BOB, CAROL]) h.deposit(acct, USDC, usdc(200_000));
+    cross(h, ALICE, BOB, 60_000, 1); // Alice long 1
+    expect(rejects(h.order(ALICE, Side.Sell, price(60_000), btc(0.9)))).toEqual([]);
+    expect(rejects(h.order(ALICE, Side.Sell, price(60_010), btc(0.7), OrderFlag.ReduceOnly))).toEqual([]);
+    const events = h.run({ ...orderFields(CAROL, Side.Buy, price(60_100), btc(1.1)), tif: TimeInForce.FOK });
+    expect(events.filter((e) => e.kind === EventKind.Fill)).toEqual([]);
+    expect(events.filter((e) => e.kind === EventKind.OrderDone).map((e) => [e.account, e.code])).toEqual([[CAROL, DoneReason.FokUnfilled]]);
+    expect(h.risk(ALICE).perpPosition(ALICE, BTC_PERP).netQuantity).toBe(btc(1));
+    // A FOK of 1.0 (what the book can give: 0.9 and the 0.1 the reduceOnly sell still reduces) fills whole.
+    const filled = h.run({ ...orderFields(CAROL, Side.Buy, price(60_100), btc(1)), tif: TimeInForce.FOK });
+    expect([...new Set(filled.filter((e) => e.kind === EventKind.Fill).map((e) => `${e.quantity}@${e.price}`))]).toEqual([`${btc(0.9)}@${price(60_000)}`, `${btc(0.1)}@${price(60_010)}`]);
+    expect(h.risk(ALICE).perpPosition(ALICE, BTC_PERP).netQuantity).toBe(0n);
+  });
+
   it("O1/P1 reduceOnly at fill time: a resting reduceOnly sell whose long was closed meanwhile is removed when hit, opening no short", () => {
     const h = new Harness();
     for (const acct of [ALICE, BOB, CAROL]) h.deposit(acct, USDC, usdc(100_000));

@@ -644,7 +644,8 @@ export class Market {
           return false;
         }
         let open = book.oQty[slot];
-        if ((book.oFlags[slot] & RestFlag.ReduceOnly) !== 0) open = this.positions.fokReducible(book.oAccount[slot], o, this.stepSize, open);
+        const reduceOnly = (book.oFlags[slot] & RestFlag.ReduceOnly) !== 0;
+        if (reduceOnly) open = this.positions.fokReducible(book.oAccount[slot], o, this.stepSize, open);
         while (open > 0n) {
           let q = open < remaining ? open : remaining;
           if (capped) {
@@ -655,6 +656,7 @@ export class Market {
             quoteLeft -= (q * price * this.qMul) / this.qDiv;
           }
           if (this.openInterestLimit > 0n && this.positions.fokOpenInterestCap(account, side, book.oAccount[slot], q, this.openInterestLimit, this.stepSize) < q) return false;
+          if (!reduceOnly) this.positions.fokMakerFilled(book.oAccount[slot], q);
           open -= q;
           remaining -= q;
           if (remaining === 0n) return true;

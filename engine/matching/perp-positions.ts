@@ -92,6 +92,16 @@ export class PerpPositionReplica {
     return cap;
   }
 
+  /**
+   * In a dry run: a maker of `account` that is not reduceOnly filled `quantity` on the run's side, so the account's
+   * later reduceOnly makers of the run reduce that much less (the real match caps them at the position its earlier
+   * fills left: ReduceOnlyCapped). Before, the dry run counted only reduceOnly makers, and a FOK filled in part
+   * (matching differential, random seed 1678507197).
+   */
+  fokMakerFilled(account: number, quantity: bigint): void {
+    this.dryRunUsed.set(account, (this.dryRunUsed.get(account) ?? 0n) + quantity);
+  }
+
   /** In a dry run: what this reduceOnly maker may fill of `open`, after the account's earlier makers of the run. */
   fokReducible(account: number, side: number, stepSize: bigint, open: bigint): bigint {
     const used = this.dryRunUsed.get(account) ?? 0n;
